@@ -1,0 +1,20 @@
+/* The vggcl command: shared helpers for the subcommands. */
+#ifndef VGGCL_CLI_H
+#define VGGCL_CLI_H
+
+#include "vggcl.h"
+
+enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2 };
+
+/* Prints "vggcl: <message>" on stderr and returns code. */
+int cli_error(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Matches argv[*i] against --name VALUE or --name=VALUE; on a match stores the
+ * value, advances *i past it and returns 1. A missing value is a usage error
+ * (returns -1 with the message printed). */
+int cli_opt(int argc, char **argv, int *i, const char *name, const char **value);
+
+int cmd_devices(int argc, char **argv);
+int cmd_run(int argc, char **argv);
+
+#endif

@@ -1,0 +1,50 @@
+/* vggcl devices: every OpenCL device with the index to pass to --device. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const char usage[] =
+    "usage: vggcl devices\n"
+    "\n"
+    "Lists every OpenCL platform and device: the index and platform:device pair\n"
+    "to pass to --device, the type, compute units and memory. `--device ref`\n"
+    "selects the plain-C reference instead.\n";
+
+int cmd_devices(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            fputs(usage, stdout);
+            return CLI_OK;
+        }
+        cli_error(CLI_USAGE, "devices: unexpected argument '%s'", argv[i]);
+        fputs(usage, stderr);
+        return CLI_USAGE;
+    }
+    vggcl_ctx *ctx = vggcl_ctx_new();
+    vggcl_device_info *info = NULL;
+    int n = 0, rc = CLI_OK;
+    if (!ctx) return cli_error(CLI_FAIL, "out of host memory");
+    if (vggcl_list_devices(ctx, NULL, 0, &n) != VGGCL_OK ||
+        !(info = calloc((size_t)n, sizeof *info)) ||
+        vggcl_list_devices(ctx, info, n, &n) != VGGCL_OK) {
+        rc = cli_error(CLI_FAIL, "%s", vggcl_message(ctx));
+        goto done;
+    }
+    printf("%-5s %-5s %-11s %4s %10s %10s  %s\n", "index", "P:D", "type", "CUs", "memory", "max alloc",
+           "device (platform)");
+    for (int i = 0; i < n; i++) {
+        char pd[16];
+        snprintf(pd, sizeof pd, "%d:%d", info[i].platform, info[i].device);
+        printf("%-5d %-5s %-11s %4u %7.1f GiB %6.1f GiB  %s (%s)\n", info[i].index, pd, info[i].type,
+               info[i].compute_units, info[i].global_mem / 1073741824.0, info[i].max_alloc / 1073741824.0,
+               info[i].name, info[i].platform_name);
+    }
+    printf("ref   -     reference      -          -          -  plain C on the host (--device ref)\n");
+done:
+    free(info);
+    vggcl_ctx_free(ctx);
+    return rc;
+}

@@ -1,0 +1,62 @@
+/* vggcl: command-line entry point; dispatches to the subcommands. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const char usage[] =
+    "usage: vggcl <command> [options]\n"
+    "\n"
+    "commands:\n"
+    "  devices   list the OpenCL platforms and devices (and the index for --device)\n"
+    "  run       run a VGG-GAP model on an .npy batch: logits and GAP features\n"
+    "\n"
+    "`vggcl <command> --help` describes each command.\n";
+
+int cli_error(int code, const char *fmt, ...)
+{
+    va_list ap;
+    fputs("vggcl: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    return code;
+}
+
+int cli_opt(int argc, char **argv, int *i, const char *name, const char **value)
+{
+    size_t len = strlen(name);
+    const char *a = argv[*i];
+    if (strncmp(a, name, len)) return 0;
+    if (a[len] == '=') {
+        *value = a + len + 1;
+        return 1;
+    }
+    if (a[len] != '\0') return 0;
+    if (*i + 1 >= argc) {
+        cli_error(CLI_USAGE, "%s needs a value", name);
+        return -1;
+    }
+    *value = argv[++*i];
+    return 1;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        fputs(usage, stderr);
+        return CLI_USAGE;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
+        fputs(usage, stdout);
+        return CLI_OK;
+    }
+    if (!strcmp(cmd, "devices")) return cmd_devices(argc - 1, argv + 1);
+    if (!strcmp(cmd, "run")) return cmd_run(argc - 1, argv + 1);
+    cli_error(CLI_USAGE, "unknown command '%s'", cmd);
+    fputs(usage, stderr);
+    return CLI_USAGE;
+}

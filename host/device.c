@@ -1,0 +1,225 @@
+/* Context lifetime, OpenCL device enumeration and selection. */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+vggcl_ctx *vggcl_ctx_new(void)
+{
+    return calloc(1, sizeof(vggcl_ctx));
+}
+
+void vggcl_ctx_free(vggcl_ctx *ctx)
+{
+    if (!ctx) return;
+    for (int i = 0; i < VGGCL_K_COUNT; i++)
+        if (ctx->kernels[i]) clReleaseKernel(ctx->kernels[i]);
+    for (int i = 0; i < VGGCL_PROG_COUNT; i++)
+        if (ctx->programs[i]) clReleaseProgram(ctx->programs[i]);
+    if (ctx->queue) clReleaseCommandQueue(ctx->queue);
+    if (ctx->cl) clReleaseContext(ctx->cl);
+    free(ctx);
+}
+
+const char *vggcl_device_name(const vggcl_ctx *ctx)
+{
+    return ctx ? ctx->device_name : "";
+}
+
+static const char *type_name(cl_device_type t)
+{
+    if (t & CL_DEVICE_TYPE_GPU) return "GPU";
+    if (t & CL_DEVICE_TYPE_CPU) return "CPU";
+    if (t & CL_DEVICE_TYPE_ACCELERATOR) return "ACCELERATOR";
+    return "OTHER";
+}
+
+typedef struct {
+    cl_platform_id platform;
+    cl_device_id device;
+    vggcl_device_info info;
+} dev_entry;
+
+/* Fills *list (malloc'd) with every device of every platform. */
+static vggcl_status enumerate(vggcl_ctx *ctx, dev_entry **list, int *count)
+{
+    const char *where = "listing OpenCL devices";
+    vggcl_status st = VGGCL_OK;
+    cl_platform_id *plats = NULL;
+    cl_device_id *devs = NULL;
+    dev_entry *out = NULL;
+    int n = 0;
+    cl_uint np = 0;
+    *list = NULL;
+    *count = 0;
+
+    cl_int err = clGetPlatformIDs(0, NULL, &np);
+    if (err == -1001 /* CL_PLATFORM_NOT_FOUND_KHR */ || (err == CL_SUCCESS && np == 0))
+        return vggcl__fail(ctx, VGGCL_ERR_NO_DEVICE,
+                           "no OpenCL platform found: install an OpenCL driver (ICD), for "
+                           "example PoCL for the CPU (apt-get install pocl-opencl-icd), or "
+                           "use --device ref");
+    CL_CHECK_RET(clGetPlatformIDs, err);
+    plats = calloc(np, sizeof *plats);
+    if (!plats) { st = vggcl__fail(ctx, VGGCL_ERR_NOMEM, "out of host memory"); goto fail; }
+    CL_CHECK(clGetPlatformIDs, (np, plats, NULL));
+    for (cl_uint p = 0; p < np; p++) {
+        cl_uint nd = 0;
+        err = clGetDeviceIDs(plats[p], CL_DEVICE_TYPE_ALL, 0, NULL, &nd);
+        if (err == CL_DEVICE_NOT_FOUND || nd == 0) continue;
+        CL_CHECK_RET(clGetDeviceIDs, err);
+        free(devs);
+        devs = calloc(nd, sizeof *devs);
+        dev_entry *grown = realloc(out, (n + nd) * sizeof *out);
+        if (!devs || !grown) { st = vggcl__fail(ctx, VGGCL_ERR_NOMEM, "out of host memory"); goto fail; }
+        out = grown;
+        CL_CHECK(clGetDeviceIDs, (plats[p], CL_DEVICE_TYPE_ALL, nd, devs, NULL));
+        for (cl_uint d = 0; d < nd; d++) {
+            dev_entry *e = &out[n];
+            memset(e, 0, sizeof *e);
+            e->platform = plats[p];
+            e->device = devs[d];
+            e->info.platform = (int)p;
+            e->info.device = (int)d;
+            e->info.index = n;
+            cl_device_type t = 0;
+            cl_uint cu = 0;
+            cl_ulong gm = 0, ma = 0;
+            CL_CHECK(clGetPlatformInfo, (plats[p], CL_PLATFORM_NAME, sizeof e->info.platform_name - 1,
+                                        e->info.platform_name, NULL));
+            CL_CHECK(clGetDeviceInfo, (devs[d], CL_DEVICE_NAME, sizeof e->info.name - 1, e->info.name, NULL));
+            CL_CHECK(clGetDeviceInfo, (devs[d], CL_DEVICE_VERSION, sizeof e->info.version - 1,
+                                      e->info.version, NULL));
+            CL_CHECK(clGetDeviceInfo, (devs[d], CL_DEVICE_TYPE, sizeof t, &t, NULL));
+            CL_CHECK(clGetDeviceInfo, (devs[d], CL_DEVICE_MAX_COMPUTE_UNITS, sizeof cu, &cu, NULL));
+            CL_CHECK(clGetDeviceInfo, (devs[d], CL_DEVICE_GLOBAL_MEM_SIZE, sizeof gm, &gm, NULL));
+            CL_CHECK(clGetDeviceInfo, (devs[d], CL_DEVICE_MAX_MEM_ALLOC_SIZE, sizeof ma, &ma, NULL));
+            snprintf(e->info.type, sizeof e->info.type, "%s", type_name(t));
+            e->info.compute_units = cu;
+            e->info.global_mem = gm;
+            e->info.max_alloc = ma;
+            n++;
+        }
+    }
+    if (n == 0) {
+        st = vggcl__fail(ctx, VGGCL_ERR_NO_DEVICE,
+                         "no OpenCL device found on %u platform(s): install an OpenCL driver "
+                         "(ICD), for example PoCL for the CPU (apt-get install pocl-opencl-icd), "
+                         "or use --device ref", (unsigned)np);
+        goto fail;
+    }
+    *list = out;
+    *count = n;
+    out = NULL;
+fail:
+    free(out);
+    free(devs);
+    free(plats);
+    return st;
+}
+
+vggcl_status vggcl_list_devices(vggcl_ctx *ctx, vggcl_device_info *out, int cap, int *count)
+{
+    dev_entry *list = NULL;
+    int n = 0;
+    vggcl_status st = enumerate(ctx, &list, &n);
+    if (st != VGGCL_OK) return st;
+    for (int i = 0; i < n && i < cap; i++) out[i] = list[i].info;
+    *count = n;
+    free(list);
+    return VGGCL_OK;
+}
+
+static int all_digits(const char *s)
+{
+    if (!*s) return 0;
+    for (; *s; s++)
+        if (!isdigit((unsigned char)*s)) return 0;
+    return 1;
+}
+
+static int contains_nocase(const char *hay, const char *needle)
+{
+    size_t nl = strlen(needle);
+    for (; *hay; hay++) {
+        size_t i = 0;
+        while (i < nl && hay[i] && tolower((unsigned char)hay[i]) == tolower((unsigned char)needle[i])) i++;
+        if (i == nl) return 1;
+    }
+    return 0;
+}
+
+/* Index into list for spec, or -1 with the message set. */
+static int match_spec(vggcl_ctx *ctx, const dev_entry *list, int n, const char *spec)
+{
+    int p, d;
+    char tail;
+    if (!spec || !*spec) {
+        for (int i = 0; i < n; i++)
+            if (!strcmp(list[i].info.type, "GPU")) return i;
+        return 0;
+    }
+    if (sscanf(spec, "%d:%d%c", &p, &d, &tail) == 2) {
+        for (int i = 0; i < n; i++)
+            if (list[i].info.platform == p && list[i].info.device == d) return i;
+        vggcl__fail(ctx, VGGCL_ERR_NO_DEVICE, "no OpenCL device %s (platform:device); see `vggcl devices`", spec);
+        return -1;
+    }
+    if (all_digits(spec)) {
+        long i = strtol(spec, NULL, 10);
+        if (i >= 0 && i < n) return (int)i;
+        vggcl__fail(ctx, VGGCL_ERR_NO_DEVICE, "no OpenCL device with index %s: %d device(s) found; see `vggcl devices`",
+                    spec, n);
+        return -1;
+    }
+    for (int i = 0; i < n; i++)
+        if (contains_nocase(list[i].info.name, spec)) return i;
+    vggcl__fail(ctx, VGGCL_ERR_NO_DEVICE, "no OpenCL device name contains '%s'; see `vggcl devices`", spec);
+    return -1;
+}
+
+vggcl_status vggcl_select_device(vggcl_ctx *ctx, const char *spec)
+{
+    const char *where = "opening the OpenCL device";
+    vggcl_status st = VGGCL_OK;
+    dev_entry *list = NULL;
+    int n = 0;
+    cl_int err;
+
+    if (ctx->selected)
+        return vggcl__fail(ctx, VGGCL_ERR_ARG, "a device is already selected for this context");
+    if (!spec || !*spec) spec = getenv("VGGCL_DEVICE");
+    if (spec && !strcmp(spec, "ref")) {
+        ctx->use_ref = 1;
+        ctx->selected = 1;
+        snprintf(ctx->device_name, sizeof ctx->device_name, "reference (plain C)");
+        return VGGCL_OK;
+    }
+    st = enumerate(ctx, &list, &n);
+    if (st != VGGCL_OK) return st;
+    int i = match_spec(ctx, list, n, spec);
+    if (i < 0) { st = VGGCL_ERR_NO_DEVICE; goto fail; }
+    ctx->platform = list[i].platform;
+    ctx->device = list[i].device;
+    ctx->max_alloc = list[i].info.max_alloc;
+    ctx->global_mem = list[i].info.global_mem;
+    snprintf(ctx->device_name, sizeof ctx->device_name, "%s", list[i].info.name);
+    CL_CHECK(clGetDeviceInfo, (ctx->device, CL_DEVICE_MAX_WORK_GROUP_SIZE, sizeof ctx->max_wg, &ctx->max_wg, NULL));
+    cl_context_properties props[] = { CL_CONTEXT_PLATFORM, (cl_context_properties)ctx->platform, 0 };
+    ctx->cl = clCreateContext(props, 1, &ctx->device, NULL, NULL, &err);
+    CL_CHECK_RET(clCreateContext, err);
+    ctx->queue = clCreateCommandQueue(ctx->cl, ctx->device, 0, &err);
+    CL_CHECK_RET(clCreateCommandQueue, err);
+    ctx->selected = 1;
+fail:
+    free(list);
+    if (st != VGGCL_OK) {
+        if (ctx->queue) clReleaseCommandQueue(ctx->queue);
+        if (ctx->cl) clReleaseContext(ctx->cl);
+        ctx->queue = NULL;
+        ctx->cl = NULL;
+    }
+    return st;
+}

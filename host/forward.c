@@ -1,0 +1,200 @@
+/* One forward pass over the model plan, on the reference backend or on the
+ * OpenCL device: [conv | pool]... -> GAP -> dense. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "layers.h"
+#include "model.h"
+#include "ref/ref.h"
+
+#define MAX_SIDE 65536
+
+/* Largest activation, in floats, for a batch of n images of h x w. */
+static size_t max_activation(const vggcl_model *m, int n, int h, int w)
+{
+    size_t best = (size_t)n * 3 * h * w;
+    for (int i = 0; i < m->n_steps; i++) {
+        const vggcl_step *s = &m->steps[i];
+        if (s->kind == VGGCL_STEP_POOL) {
+            h = vggcl_pool_out_size(h, s->kernel_size, s->stride, s->padding, s->ceil_mode);
+            w = vggcl_pool_out_size(w, s->kernel_size, s->stride, s->padding, s->ceil_mode);
+        }
+        size_t a = (size_t)n * s->c_out * h * w;
+        if (s->kind == VGGCL_STEP_CONV && a > best) best = a;
+    }
+    return best;
+}
+
+/* Channels of the step's output (a pool keeps the previous conv's). */
+static int step_channels(const vggcl_model *m, int i)
+{
+    while (i >= 0 && m->steps[i].kind != VGGCL_STEP_CONV) i--;
+    return i >= 0 ? m->steps[i].c_out : 3;
+}
+
+static void describe(const vggcl_model *m, int i, int h, int w, char *buf, size_t len)
+{
+    const vggcl_step *s = &m->steps[i];
+    if (s->kind == VGGCL_STEP_CONV)
+        snprintf(buf, len, "layer %s (conv %d->%d, %dx%d)", s->name, s->c_in, s->c_out, h, w);
+    else
+        snprintf(buf, len, "layer %s (%d ch, %dx%d)", s->name, step_channels(m, i), h, w);
+}
+
+static vggcl_status forward_ref(vggcl_ctx *ctx, const vggcl_model *m, const float *input, int n, int h, int w,
+                                size_t act, float *logits, float *features)
+{
+    float *buf[2] = { malloc(act * sizeof(float)), malloc(act * sizeof(float)) };
+    float *feat = features ? features : malloc((size_t)n * m->features * sizeof(float));
+    float *out = logits ? logits : malloc((size_t)n * m->classes * sizeof(float));
+    vggcl_status st = VGGCL_OK;
+    if (!buf[0] || !buf[1] || !feat || !out) {
+        st = vggcl__fail(ctx, VGGCL_ERR_NOMEM, "out of host memory for a batch of %d at %dx%d", n, h, w);
+        goto done;
+    }
+    memcpy(buf[0], input, (size_t)n * 3 * h * w * sizeof(float));
+    int cur = 0, c = 3;
+    for (int i = 0; i < m->n_steps; i++) {
+        const vggcl_step *s = &m->steps[i];
+        if (s->kind == VGGCL_STEP_CONV) {
+            vggcl_ref_conv3x3_bias_relu(buf[cur], s->weight, s->bias, buf[1 - cur], n, s->c_in, s->c_out, h, w);
+            c = s->c_out;
+        } else {
+            vggcl_ref_maxpool2d(buf[cur], buf[1 - cur], n, c, h, w, s->kernel_size, s->stride, s->padding,
+                                s->ceil_mode);
+            h = vggcl_pool_out_size(h, s->kernel_size, s->stride, s->padding, s->ceil_mode);
+            w = vggcl_pool_out_size(w, s->kernel_size, s->stride, s->padding, s->ceil_mode);
+        }
+        cur = 1 - cur;
+    }
+    vggcl_ref_gap(buf[cur], feat, n, c, h, w);
+    vggcl_ref_dense(feat, m->head_w, m->head_b, out, n, m->features, m->classes);
+done:
+    free(buf[0]);
+    free(buf[1]);
+    if (feat != features) free(feat);
+    if (out != logits) free(out);
+    return st;
+}
+
+/* (Re)allocates *mem to hold at least bytes; *have tracks its size. */
+static vggcl_status ensure(vggcl_ctx *ctx, const char *where, cl_mem *mem, size_t *have, size_t bytes)
+{
+    vggcl_status st = VGGCL_OK;
+    cl_int err;
+    if (*mem && *have >= bytes) return VGGCL_OK;
+    if (*mem) clReleaseMemObject(*mem);
+    *have = 0;
+    *mem = clCreateBuffer(ctx->cl, CL_MEM_READ_WRITE, bytes ? bytes : 4, NULL, &err);
+    CL_CHECK_RET(clCreateBuffer, err);
+    *have = bytes;
+fail:
+    return st;
+}
+
+static size_t weight_bytes(const vggcl_model *m)
+{
+    size_t b = ((size_t)m->classes * m->features + m->classes) * sizeof(float);
+    for (int i = 0; i < m->n_steps; i++)
+        if (m->steps[i].kind == VGGCL_STEP_CONV)
+            b += ((size_t)m->steps[i].c_out * m->steps[i].c_in * 9 + m->steps[i].c_out) * sizeof(float);
+    return b;
+}
+
+/* Fails up front, with the largest batch that fits, when the pass cannot fit. */
+static vggcl_status check_memory(vggcl_ctx *ctx, const vggcl_model *m, int n, int h, int w, int fh, int fw)
+{
+    const size_t act1 = max_activation(m, 1, h, w) * sizeof(float);
+    const size_t extra1 = (vggcl_cl_gap_partial_floats(ctx, 1, m->features, fh, fw) + m->features + m->classes) *
+                          sizeof(float);
+    const size_t fixed = weight_bytes(m);
+    const size_t per_image = 2 * act1 + extra1;
+    const size_t need = fixed + (size_t)n * per_image;
+    if ((size_t)n * act1 <= ctx->max_alloc && need <= ctx->global_mem) return VGGCL_OK;
+    size_t fit = ctx->max_alloc / act1;
+    size_t fit2 = ctx->global_mem > fixed ? (ctx->global_mem - fixed) / per_image : 0;
+    if (fit2 < fit) fit = fit2;
+    return vggcl__fail(ctx, VGGCL_ERR_DEVICE_MEMORY,
+                       "device out of memory: batch %d at %dx%d needs %.1f MiB on %s (largest buffer %.1f MiB), "
+                       "but the device allows %.1f MiB per buffer and %.1f MiB in all; the largest batch that "
+                       "fits at this size is %zu",
+                       n, h, w, need / 1048576.0, ctx->device_name, (double)n * act1 / 1048576.0,
+                       ctx->max_alloc / 1048576.0, ctx->global_mem / 1048576.0, fit);
+}
+
+static vggcl_status forward_cl(vggcl_ctx *ctx, vggcl_model *m, const float *input, int n, int h, int w,
+                               size_t act, float *logits, float *features)
+{
+    char where[160] = "forward pass: workspace";
+    vggcl_status st;
+    int fh, fw;
+    vggcl__plan_out_size(m, h, w, &fh, &fw, NULL);
+    if ((st = check_memory(ctx, m, n, h, w, fh, fw)) != VGGCL_OK) return st;
+    const size_t partial = vggcl_cl_gap_partial_floats(ctx, n, m->features, fh, fw);
+    if ((st = ensure(ctx, where, &m->act[0], &m->act_bytes[0], act * sizeof(float))) ||
+        (st = ensure(ctx, where, &m->act[1], &m->act_bytes[1], act * sizeof(float))) ||
+        (st = ensure(ctx, where, &m->feat_dev, &m->feat_bytes, (size_t)n * m->features * sizeof(float))) ||
+        (st = ensure(ctx, where, &m->logits_dev, &m->logits_bytes, (size_t)n * m->classes * sizeof(float))) ||
+        (partial && (st = ensure(ctx, where, &m->gap_partial, &m->gap_partial_bytes, partial * sizeof(float)))))
+        goto fail;
+    snprintf(where, sizeof where, "forward pass: input (%d, 3, %d, %d)", n, h, w);
+    CL_CHECK(clEnqueueWriteBuffer, (ctx->queue, m->act[0], CL_TRUE, 0, (size_t)n * 3 * h * w * sizeof(float), input,
+                                    0, NULL, NULL));
+    int cur = 0, c = 3;
+    for (int i = 0; i < m->n_steps; i++) {
+        const vggcl_step *s = &m->steps[i];
+        describe(m, i, h, w, where, sizeof where);
+        if (s->kind == VGGCL_STEP_CONV) {
+            st = vggcl_cl_conv3x3_bias_relu(ctx, where, m->act[cur], s->weight_dev, s->bias_dev, m->act[1 - cur], n,
+                                            s->c_in, s->c_out, h, w);
+            c = s->c_out;
+        } else {
+            st = vggcl_cl_maxpool2d(ctx, where, m->act[cur], m->act[1 - cur], n, c, h, w, s->kernel_size, s->stride,
+                                    s->padding, s->ceil_mode);
+            h = vggcl_pool_out_size(h, s->kernel_size, s->stride, s->padding, s->ceil_mode);
+            w = vggcl_pool_out_size(w, s->kernel_size, s->stride, s->padding, s->ceil_mode);
+        }
+        if (st != VGGCL_OK) goto fail;
+        cur = 1 - cur;
+    }
+    snprintf(where, sizeof where, "layer GAP (%d ch, %dx%d)", c, h, w);
+    if ((st = vggcl_cl_gap(ctx, where, m->act[cur], m->feat_dev, m->gap_partial, n, c, h, w)) != VGGCL_OK) goto fail;
+    snprintf(where, sizeof where, "layer %s (dense %d->%d)", m->head_name, m->features, m->classes);
+    st = vggcl_cl_dense(ctx, where, m->feat_dev, m->head_w_dev, m->head_b_dev, m->logits_dev, n, m->features,
+                        m->classes);
+    if (st != VGGCL_OK) goto fail;
+    snprintf(where, sizeof where, "forward pass: reading results");
+    if (features)
+        CL_CHECK(clEnqueueReadBuffer, (ctx->queue, m->feat_dev, CL_TRUE, 0, (size_t)n * m->features * sizeof(float),
+                                       features, 0, NULL, NULL));
+    if (logits)
+        CL_CHECK(clEnqueueReadBuffer, (ctx->queue, m->logits_dev, CL_TRUE, 0, (size_t)n * m->classes * sizeof(float),
+                                       logits, 0, NULL, NULL));
+    CL_CHECK(clFinish, (ctx->queue));
+    return VGGCL_OK;
+fail:
+    clFinish(ctx->queue); /* let queued work end before the caller frees anything */
+    return st;
+}
+
+vggcl_status vggcl_forward(vggcl_ctx *ctx, vggcl_model *m, const float *input, int n, int h, int w, float *logits,
+                           float *features)
+{
+    int fh, fw, bad = 0;
+    if (!m || m->ctx != ctx)
+        return vggcl__fail(ctx, VGGCL_ERR_ARG, "the model was not loaded with this context");
+    if (!input || n < 1 || h < 1 || w < 1 || h > MAX_SIDE || w > MAX_SIDE)
+        return vggcl__fail(ctx, VGGCL_ERR_SHAPE, "input (%d, 3, %d, %d): expected N >= 1 and 1 <= H, W <= %d", n, h,
+                           w, MAX_SIDE);
+    if (!vggcl__plan_out_size(m, h, w, &fh, &fw, &bad)) {
+        int min = vggcl_model_min_input(m);
+        return vggcl__fail(ctx, VGGCL_ERR_SHAPE,
+                           "input %dx%d is too small: layer %s gets a %dx%d map, smaller than its %dx%d window; "
+                           "this network needs at least %dx%d", h, w, m->steps[bad].name, fh, fw,
+                           m->steps[bad].kernel_size, m->steps[bad].kernel_size, min, min);
+    }
+    const size_t act = max_activation(m, n, h, w);
+    if (ctx->use_ref) return forward_ref(ctx, m, input, n, h, w, act, logits, features);
+    return forward_cl(ctx, m, input, n, h, w, act, logits, features);
+}

@@ -1,0 +1,71 @@
+/* Internal state shared by the library's files: the context, the error helpers
+ * and the checked-OpenCL-call macros. Not installed. */
+#ifndef VGGCL_INTERNAL_H
+#define VGGCL_INTERNAL_H
+
+#ifndef CL_TARGET_OPENCL_VERSION
+#define CL_TARGET_OPENCL_VERSION 120
+#endif
+#include <CL/cl.h>
+#include <stdarg.h>
+
+#include "vggcl.h"
+
+enum { VGGCL_PROG_CONV, VGGCL_PROG_POOL, VGGCL_PROG_GAP, VGGCL_PROG_DENSE, VGGCL_PROG_COUNT };
+enum { VGGCL_K_CONV3X3, VGGCL_K_MAXPOOL, VGGCL_K_GAP, VGGCL_K_BIAS_ADD, VGGCL_K_COUNT };
+
+struct vggcl_ctx {
+    char msg[8192];
+    int selected;          /* vggcl_select_device was called successfully */
+    int use_ref;           /* 1: plain-C reference backend, no OpenCL */
+    char device_name[256];
+    cl_platform_id platform;
+    cl_device_id device;
+    cl_context cl;
+    cl_command_queue queue;
+    cl_ulong max_alloc, global_mem;
+    size_t max_wg;
+    cl_program programs[VGGCL_PROG_COUNT]; /* built on first use */
+    cl_kernel kernels[VGGCL_K_COUNT];      /* created on first use */
+};
+
+/* Sets the context's message (printf-style) and returns status. ctx may be NULL. */
+vggcl_status vggcl__fail(vggcl_ctx *ctx, vggcl_status status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Records a failed OpenCL call: "<where>: <call> -> <NAME> (<code>)". */
+vggcl_status vggcl__cl_fail(vggcl_ctx *ctx, const char *where, const char *call, cl_int err);
+
+const char *vggcl__cl_error_name(cl_int err);
+
+/* Checked OpenCL calls. The enclosing function declares `vggcl_status st`, a
+ * `fail:` label, and `where` (the layer or step, for the message). */
+#define CL_CHECK(fn, args)                                                     \
+    do {                                                                       \
+        cl_int e_ = fn args;                                                   \
+        if (e_ != CL_SUCCESS) {                                                \
+            st = vggcl__cl_fail(ctx, where, #fn, e_);                          \
+            goto fail;                                                         \
+        }                                                                      \
+    } while (0)
+
+/* For calls that return an object and report through an errcode_ret. */
+#define CL_CHECK_RET(fn, err)                                                  \
+    do {                                                                       \
+        if ((err) != CL_SUCCESS) {                                             \
+            st = vggcl__cl_fail(ctx, where, #fn, (err));                       \
+            goto fail;                                                         \
+        }                                                                      \
+    } while (0)
+
+/* Returns the program for one kernel family, building it on first use. */
+vggcl_status vggcl__program(vggcl_ctx *ctx, int which, const char *layer, cl_program *out);
+
+/* Returns kernel VGGCL_K_*, creating it (and building its program) on first
+ * use. The context owns it. `where` names the layer for messages. */
+vggcl_status vggcl__kernel(vggcl_ctx *ctx, int which, const char *where, cl_kernel *out);
+
+/* Largest power of two <= limit, at least 1. */
+size_t vggcl__pow2_floor(size_t limit);
+
+#endif

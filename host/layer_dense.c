@@ -1,0 +1,48 @@
+/* Launcher for the dense head: CLBlast SGEMM (out = in * weight^T), then
+ * kernels/dense.cl bias_add. */
+#include <clblast_c.h>
+
+#include "layers.h"
+
+#define LOCAL_X 64
+
+static const char *clblast_name(CLBlastStatusCode s)
+{
+    switch (s) {
+    case CLBlastNotImplemented: return "CLBlastNotImplemented";
+    case CLBlastInvalidMatrixA: return "CLBlastInvalidMatrixA";
+    case CLBlastInvalidMatrixB: return "CLBlastInvalidMatrixB";
+    case CLBlastInvalidMatrixC: return "CLBlastInvalidMatrixC";
+    case CLBlastInsufficientMemoryA: return "CLBlastInsufficientMemoryA";
+    case CLBlastInsufficientMemoryB: return "CLBlastInsufficientMemoryB";
+    case CLBlastInsufficientMemoryC: return "CLBlastInsufficientMemoryC";
+    case CLBlastInvalidLocalMemUsage: return "CLBlastInvalidLocalMemUsage";
+    case CLBlastUnknownError: return "CLBlastUnknownError";
+    default: return (int)s > -1000 ? vggcl__cl_error_name((cl_int)s) : "CLBlast error";
+    }
+}
+
+vggcl_status vggcl_cl_dense(vggcl_ctx *ctx, const char *where, cl_mem in, cl_mem weight, cl_mem bias, cl_mem out,
+                            int N, int K, int C)
+{
+    vggcl_status st;
+    cl_kernel k;
+    CLBlastStatusCode s = CLBlastSgemm(CLBlastLayoutRowMajor, CLBlastTransposeNo, CLBlastTransposeYes, (size_t)N,
+                                       (size_t)C, (size_t)K, 1.0f, in, 0, (size_t)K, weight, 0, (size_t)K, 0.0f, out,
+                                       0, (size_t)C, &ctx->queue, NULL);
+    if (s != CLBlastSuccess) {
+        st = (int)s > -1000 ? vggcl__cl_fail(ctx, where, "CLBlastSgemm", (cl_int)s) : VGGCL_ERR_DEVICE;
+        return vggcl__fail(ctx, st, "%s: CLBlastSgemm -> %s (%d)", where, clblast_name(s), (int)s);
+    }
+    if ((st = vggcl__kernel(ctx, VGGCL_K_BIAS_ADD, where, &k)) != VGGCL_OK) return st;
+    CL_CHECK(clSetKernelArg, (k, 0, sizeof out, &out));
+    CL_CHECK(clSetKernelArg, (k, 1, sizeof bias, &bias));
+    CL_CHECK(clSetKernelArg, (k, 2, sizeof N, &N));
+    CL_CHECK(clSetKernelArg, (k, 3, sizeof C, &C));
+    size_t lx = ctx->max_wg < LOCAL_X ? ctx->max_wg : LOCAL_X;
+    size_t global = vggcl__round_up((size_t)N * C, lx);
+    CL_CHECK(clEnqueueNDRangeKernel, (ctx->queue, k, 1, NULL, &global, &lx, 0, NULL, NULL));
+    return VGGCL_OK;
+fail:
+    return st;
+}

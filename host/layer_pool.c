@@ -1,0 +1,34 @@
+/* Launcher for kernels/maxpool.cl. */
+#include "layers.h"
+#include "ref/ref.h"
+
+#define LOCAL_X 8
+
+vggcl_status vggcl_cl_maxpool2d(vggcl_ctx *ctx, const char *where, cl_mem in, cl_mem out, int N, int C, int H,
+                                int W, int kernel_size, int stride, int padding, int ceil_mode)
+{
+    vggcl_status st;
+    cl_kernel k;
+    const int OH = vggcl_pool_out_size(H, kernel_size, stride, padding, ceil_mode);
+    const int OW = vggcl_pool_out_size(W, kernel_size, stride, padding, ceil_mode);
+    if (OH < 1 || OW < 1)
+        return vggcl__fail(ctx, VGGCL_ERR_SHAPE, "%s: input %dx%d is smaller than the %dx%d pool window", where, H, W,
+                           kernel_size, kernel_size);
+    if ((st = vggcl__kernel(ctx, VGGCL_K_MAXPOOL, where, &k)) != VGGCL_OK) return st;
+    CL_CHECK(clSetKernelArg, (k, 0, sizeof in, &in));
+    CL_CHECK(clSetKernelArg, (k, 1, sizeof out, &out));
+    CL_CHECK(clSetKernelArg, (k, 2, sizeof H, &H));
+    CL_CHECK(clSetKernelArg, (k, 3, sizeof W, &W));
+    CL_CHECK(clSetKernelArg, (k, 4, sizeof OH, &OH));
+    CL_CHECK(clSetKernelArg, (k, 5, sizeof OW, &OW));
+    CL_CHECK(clSetKernelArg, (k, 6, sizeof kernel_size, &kernel_size));
+    CL_CHECK(clSetKernelArg, (k, 7, sizeof stride, &stride));
+    CL_CHECK(clSetKernelArg, (k, 8, sizeof padding, &padding));
+    size_t lx = ctx->max_wg < LOCAL_X ? ctx->max_wg : LOCAL_X;
+    size_t local[3] = { lx, 1, 1 };
+    size_t global[3] = { vggcl__round_up((size_t)OW, lx), (size_t)OH, (size_t)N * C };
+    CL_CHECK(clEnqueueNDRangeKernel, (ctx->queue, k, 3, NULL, global, local, 0, NULL, NULL));
+    return VGGCL_OK;
+fail:
+    return st;
+}

@@ -1,0 +1,27 @@
+/* Launchers: one per layer family, each enqueues its kernel(s) on the
+ * context's queue. Same parameter names and order as host/ref/ref.h, after
+ * the context and `where` (the layer, for error messages). */
+#ifndef VGGCL_LAYERS_H
+#define VGGCL_LAYERS_H
+
+#include "internal.h"
+
+vggcl_status vggcl_cl_conv3x3_bias_relu(vggcl_ctx *ctx, const char *where, cl_mem in, cl_mem weight, cl_mem bias,
+                                        cl_mem out, int N, int C_in, int C_out, int H, int W);
+
+vggcl_status vggcl_cl_maxpool2d(vggcl_ctx *ctx, const char *where, cl_mem in, cl_mem out, int N, int C, int H,
+                                int W, int kernel_size, int stride, int padding, int ceil_mode);
+
+/* partial: scratch of at least vggcl_cl_gap_partial_floats(N, C, H, W) floats,
+ * or NULL when that is 0. */
+size_t vggcl_cl_gap_partial_floats(const vggcl_ctx *ctx, int N, int C, int H, int W);
+vggcl_status vggcl_cl_gap(vggcl_ctx *ctx, const char *where, cl_mem in, cl_mem out, cl_mem partial, int N, int C,
+                          int H, int W);
+
+vggcl_status vggcl_cl_dense(vggcl_ctx *ctx, const char *where, cl_mem in, cl_mem weight, cl_mem bias, cl_mem out,
+                            int N, int K, int C);
+
+/* Rounds n up to a multiple of m. */
+static inline size_t vggcl__round_up(size_t n, size_t m) { return (n + m - 1) / m * m; }
+
+#endif

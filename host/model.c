@@ -1,0 +1,349 @@
+/* Builds the model plan from a torchvision VGG state_dict: convs from
+ * features.N.weight (C_out, C_in, 3, 3), BatchNorm from the 1-D tensors right
+ * after a conv (folded, eps 1e-5), a max pool wherever the indices skip one
+ * more than the ReLU needs, pool5 from the options or the file's metadata, and
+ * the linear head. Then uploads the weights when the context has a device. */
+#include <ctype.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model.h"
+#include "ref/ref.h"
+#include "safetensors.h"
+
+#define BN_EPS 1e-5
+
+/* The tensors found for one features.N index. */
+typedef struct {
+    int index;
+    const vggcl_st_tensor *weight, *bias, *mean, *var;
+} feat_entry;
+
+static int cmp_index(const void *a, const void *b)
+{
+    return ((const feat_entry *)a)->index - ((const feat_entry *)b)->index;
+}
+
+static void shape_str(const vggcl_st_tensor *t, char *buf, size_t len)
+{
+    size_t used = (size_t)snprintf(buf, len, "(");
+    for (int d = 0; d < t->ndim && used < len; d++)
+        used += (size_t)snprintf(buf + used, len - used, d ? ", %lld" : "%lld", (long long)t->shape[d]);
+    if (used < len) snprintf(buf + used, len - used, t->ndim == 1 ? ",)" : ")");
+}
+
+/* Groups features.N.* tensors by N. *out is malloc'd, sorted by index. */
+static vggcl_status collect(vggcl_ctx *ctx, const vggcl_st_file *f, feat_entry **out, int *count)
+{
+    feat_entry *e = calloc((size_t)f->n + 1, sizeof *e);
+    int n = 0;
+    if (!e) return vggcl__fail(ctx, VGGCL_ERR_NOMEM, "out of host memory");
+    for (int i = 0; i < f->n; i++) {
+        const vggcl_st_tensor *t = &f->tensors[i];
+        if (strncmp(t->name, "features.", 9)) continue;
+        const char *p = t->name + 9;
+        char *dot;
+        if (!isdigit((unsigned char)*p)) goto bad;
+        long idx = strtol(p, &dot, 10);
+        if (*dot != '.' || idx > 100000) goto bad;
+        const char *suffix = dot + 1;
+        int k = 0;
+        while (k < n && e[k].index != idx) k++;
+        if (k == n) e[n++].index = (int)idx;
+        if (!strcmp(suffix, "weight")) e[k].weight = t;
+        else if (!strcmp(suffix, "bias")) e[k].bias = t;
+        else if (!strcmp(suffix, "running_mean")) e[k].mean = t;
+        else if (!strcmp(suffix, "running_var")) e[k].var = t;
+        else if (strcmp(suffix, "num_batches_tracked")) goto bad;
+        continue;
+    bad:
+        free(e);
+        return vggcl__fail(ctx, VGGCL_ERR_SHAPE,
+                           "%s: tensor '%s' is not a VGG features tensor (expected features.N.weight, "
+                           ".bias, .running_mean, .running_var or .num_batches_tracked)", f->path, t->name);
+    }
+    qsort(e, (size_t)n, sizeof *e, cmp_index);
+    *out = e;
+    *count = n;
+    return VGGCL_OK;
+}
+
+static int is_conv(const feat_entry *e) { return e->weight && e->weight->ndim == 4; }
+static int is_bn(const feat_entry *e) { return e->weight && e->weight->ndim == 1 && e->mean && e->var && e->bias; }
+
+static vggcl_status check_1d(vggcl_ctx *ctx, const char *path, const vggcl_st_tensor *t, int len)
+{
+    char s[96];
+    if (t->ndim == 1 && t->shape[0] == len) return VGGCL_OK;
+    shape_str(t, s, sizeof s);
+    return vggcl__fail(ctx, VGGCL_ERR_SHAPE, "%s: tensor '%s' has shape %s; expected (%d,)", path, t->name, s, len);
+}
+
+/* Loads one conv (and the BatchNorm after it, if bn) into step s. */
+static vggcl_status load_conv(vggcl_ctx *ctx, const vggcl_st_file *f, const feat_entry *c, const feat_entry *bn,
+                              int c_in_expected, vggcl_step *s)
+{
+    const vggcl_st_tensor *w = c->weight;
+    char shape[96];
+    vggcl_status st;
+    shape_str(w, shape, sizeof shape);
+    if (w->shape[2] != 3 || w->shape[3] != 3 || w->shape[0] < 1 || w->shape[1] < 1 || w->shape[0] > 65536 ||
+        w->shape[1] > 65536)
+        return vggcl__fail(ctx, VGGCL_ERR_SHAPE, "%s: tensor '%s' has shape %s; expected (C_out, C_in, 3, 3)",
+                           f->path, w->name, shape);
+    if (w->shape[1] != c_in_expected)
+        return vggcl__fail(ctx, VGGCL_ERR_SHAPE,
+                           "%s: tensor '%s' has shape %s; expected C_in = %d (%s)", f->path, w->name, shape,
+                           c_in_expected, c_in_expected == 3 ? "RGB input" : "the previous conv's C_out");
+    s->kind = VGGCL_STEP_CONV;
+    snprintf(s->name, sizeof s->name, "features.%d", c->index);
+    s->c_out = (int)w->shape[0];
+    s->c_in = (int)w->shape[1];
+    if ((st = vggcl_st_to_f32(ctx, f, w, &s->weight)) != VGGCL_OK) return st;
+    if (c->bias) {
+        if ((st = check_1d(ctx, f->path, c->bias, s->c_out)) != VGGCL_OK) return st;
+        if ((st = vggcl_st_to_f32(ctx, f, c->bias, &s->bias)) != VGGCL_OK) return st;
+    } else if (!(s->bias = calloc((size_t)s->c_out, sizeof *s->bias))) {
+        return vggcl__fail(ctx, VGGCL_ERR_NOMEM, "out of host memory");
+    }
+    if (!bn) return VGGCL_OK;
+
+    const vggcl_st_tensor *parts[4] = { bn->weight, bn->bias, bn->mean, bn->var };
+    float *v[4] = { 0 };
+    for (int i = 0; i < 4 && st == VGGCL_OK; i++) {
+        st = check_1d(ctx, f->path, parts[i], s->c_out);
+        if (st == VGGCL_OK) st = vggcl_st_to_f32(ctx, f, parts[i], &v[i]);
+    }
+    for (int oc = 0; oc < s->c_out && st == VGGCL_OK; oc++) {
+        if (!(v[3][oc] >= 0.0f)) {
+            st = vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: tensor '%s' has a negative variance (%g) at %d", f->path,
+                             bn->var->name, (double)v[3][oc], oc);
+            break;
+        }
+        const double scale = v[0][oc] / sqrt((double)v[3][oc] + BN_EPS);
+        float *wk = s->weight + (size_t)oc * s->c_in * 9;
+        for (int k = 0; k < s->c_in * 9; k++) wk[k] = (float)(wk[k] * scale);
+        s->bias[oc] = (float)((s->bias[oc] - v[2][oc]) * scale + v[1][oc]);
+    }
+    for (int i = 0; i < 4; i++) free(v[i]);
+    return st;
+}
+
+static void add_pool(vggcl_step *s, const char *after)
+{
+    char prev[64];
+    snprintf(prev, sizeof prev, "%.60s", after);
+    memset(s, 0, sizeof *s);
+    s->kind = VGGCL_STEP_POOL;
+    snprintf(s->name, sizeof s->name, "max pool after %s", prev);
+    s->kernel_size = 2;
+    s->stride = 2;
+}
+
+static vggcl_status build_features(vggcl_ctx *ctx, const vggcl_st_file *f, int pool5, vggcl_model *m)
+{
+    feat_entry *e = NULL;
+    int n = 0;
+    vggcl_status st = collect(ctx, f, &e, &n);
+    if (st != VGGCL_OK) return st;
+    m->steps = calloc((size_t)2 * n + 2, sizeof *m->steps);
+    if (!m->steps) { st = vggcl__fail(ctx, VGGCL_ERR_NOMEM, "out of host memory"); goto done; }
+    int c_prev = 3, next = 0; /* index where the next conv must be (or next + 1 after a pool) */
+    for (int i = 0; i < n; i++) {
+        const feat_entry *c = &e[i];
+        char shape[96] = "";
+        if (!is_conv(c)) {
+            if (c->weight) shape_str(c->weight, shape, sizeof shape);
+            st = vggcl__fail(ctx, VGGCL_ERR_SHAPE,
+                             "%s: features.%d is not a conv (weight %s%s) and does not directly follow one as "
+                             "BatchNorm", f->path, c->index, c->weight ? "of shape " : "missing", shape);
+            goto done;
+        }
+        if (c->index != next && !(c->index == next + 1 && m->n_steps > 0)) {
+            st = vggcl__fail(ctx, VGGCL_ERR_SHAPE,
+                             "%s: conv features.%d is out of place: expected features.%d%s", f->path, c->index,
+                             next, m->n_steps ? " (or the next index after a max pool)" : "");
+            goto done;
+        }
+        if (c->index == next + 1) {
+            add_pool(&m->steps[m->n_steps], m->steps[m->n_steps - 1].name);
+            m->n_steps++;
+        }
+        const feat_entry *bn = (i + 1 < n && e[i + 1].index == c->index + 1 && !is_conv(&e[i + 1])) ? &e[i + 1] : NULL;
+        if (bn && !is_bn(bn)) {
+            st = vggcl__fail(ctx, VGGCL_ERR_SHAPE,
+                             "%s: features.%d after conv features.%d is neither a conv nor a BatchNorm with "
+                             "weight, bias, running_mean and running_var", f->path, bn->index, c->index);
+            goto done;
+        }
+        st = load_conv(ctx, f, c, bn, c_prev, &m->steps[m->n_steps++]);
+        if (st != VGGCL_OK) goto done;
+        c_prev = m->steps[m->n_steps - 1].c_out;
+        next = c->index + (bn ? 3 : 2);
+        if (bn) i++;
+    }
+    if (m->n_steps == 0) {
+        st = vggcl__fail(ctx, VGGCL_ERR_SHAPE,
+                         "%s: no convolution weights (features.N.weight) found; is this a torchvision VGG state_dict?",
+                         f->path);
+        goto done;
+    }
+    m->features = c_prev;
+    m->pool5 = pool5;
+    if (pool5) {
+        add_pool(&m->steps[m->n_steps], m->steps[m->n_steps - 1].name);
+        m->n_steps++;
+    }
+done:
+    free(e);
+    return st;
+}
+
+static vggcl_status build_head(vggcl_ctx *ctx, const vggcl_st_file *f, const char *prefix, vggcl_model *m)
+{
+    char key[160], shape[96];
+    vggcl_status st;
+    snprintf(m->head_name, sizeof m->head_name, "%s", prefix);
+    snprintf(key, sizeof key, "%s.weight", prefix);
+    const vggcl_st_tensor *w = vggcl_st_find(f, key);
+    snprintf(key, sizeof key, "%s.bias", prefix);
+    const vggcl_st_tensor *b = vggcl_st_find(f, key);
+    if (!w || !b)
+        return vggcl__fail(ctx, VGGCL_ERR_SHAPE,
+                           "%s: head tensor '%s.%s' not found; expected the linear head %s.weight (C, %d) and "
+                           "%s.bias (C,) (use --head PREFIX for another name)",
+                           f->path, prefix, w ? "bias" : "weight", prefix, m->features, prefix);
+    shape_str(w, shape, sizeof shape);
+    if (w->ndim != 2 || w->shape[1] != m->features || w->shape[0] < 1 || w->shape[0] > 1000000)
+        return vggcl__fail(ctx, VGGCL_ERR_SHAPE,
+                           "%s: tensor '%s' has shape %s; expected (C, %d): the head's input must be the last "
+                           "conv's width", f->path, w->name, shape, m->features);
+    m->classes = (int)w->shape[0];
+    if ((st = check_1d(ctx, f->path, b, m->classes)) != VGGCL_OK) return st;
+    if ((st = vggcl_st_to_f32(ctx, f, w, &m->head_w)) != VGGCL_OK) return st;
+    return vggcl_st_to_f32(ctx, f, b, &m->head_b);
+}
+
+static vggcl_status upload(vggcl_ctx *ctx, const char *where, const float *src, size_t n, cl_mem *out)
+{
+    vggcl_status st = VGGCL_OK;
+    cl_int err;
+    *out = clCreateBuffer(ctx->cl, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR, n * sizeof(float), (void *)src, &err);
+    CL_CHECK_RET(clCreateBuffer, err);
+fail:
+    return st;
+}
+
+static vggcl_status upload_all(vggcl_ctx *ctx, vggcl_model *m)
+{
+    vggcl_status st = VGGCL_OK;
+    char where[256];
+    for (int i = 0; i < m->n_steps && st == VGGCL_OK; i++) {
+        vggcl_step *s = &m->steps[i];
+        if (s->kind != VGGCL_STEP_CONV) continue;
+        snprintf(where, sizeof where, "layer %s (conv %d->%d) weights", s->name, s->c_in, s->c_out);
+        st = upload(ctx, where, s->weight, (size_t)s->c_out * s->c_in * 9, &s->weight_dev);
+        if (st == VGGCL_OK) st = upload(ctx, where, s->bias, (size_t)s->c_out, &s->bias_dev);
+    }
+    snprintf(where, sizeof where, "layer %s (dense %d->%d) weights", m->head_name, m->features, m->classes);
+    if (st == VGGCL_OK) st = upload(ctx, where, m->head_w, (size_t)m->classes * m->features, &m->head_w_dev);
+    if (st == VGGCL_OK) st = upload(ctx, where, m->head_b, (size_t)m->classes, &m->head_b_dev);
+    return st;
+}
+
+vggcl_status vggcl_model_load(vggcl_ctx *ctx, const char *path, const vggcl_load_options *opts,
+                              vggcl_model **out)
+{
+    vggcl_st_file f;
+    vggcl_model *m = NULL;
+    vggcl_status st;
+    *out = NULL;
+    if (!ctx->selected)
+        return vggcl__fail(ctx, VGGCL_ERR_ARG, "select a device (vggcl_select_device) before loading a model");
+    st = vggcl_st_open(ctx, path, &f);
+    if (st != VGGCL_OK) return st;
+    m = calloc(1, sizeof *m);
+    if (!m) { st = vggcl__fail(ctx, VGGCL_ERR_NOMEM, "out of host memory"); goto fail; }
+    m->ctx = ctx;
+    int pool5 = opts ? opts->pool5 : VGGCL_POOL5_AUTO;
+    if (pool5 == VGGCL_POOL5_AUTO) {
+        pool5 = 1;
+        if (f.pool5_meta && !strcmp(f.pool5_meta, "drop")) pool5 = 0;
+        else if (f.pool5_meta && strcmp(f.pool5_meta, "keep")) {
+            st = vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: __metadata__ \"vggcl.pool5\" is \"%s\"; expected \"keep\" or \"drop\"",
+                             path, f.pool5_meta);
+            goto fail;
+        }
+    }
+    if ((st = build_features(ctx, &f, pool5, m)) != VGGCL_OK) goto fail;
+    if ((st = build_head(ctx, &f, opts && opts->head ? opts->head : "classifier.0", m)) != VGGCL_OK) goto fail;
+    if (!ctx->use_ref && (st = upload_all(ctx, m)) != VGGCL_OK) goto fail;
+    vggcl_st_close(&f);
+    *out = m;
+    return VGGCL_OK;
+fail:
+    vggcl_st_close(&f);
+    vggcl_model_free(m);
+    return st;
+}
+
+static void release(cl_mem *mem)
+{
+    if (*mem) clReleaseMemObject(*mem);
+    *mem = NULL;
+}
+
+void vggcl_model_free(vggcl_model *m)
+{
+    if (!m) return;
+    for (int i = 0; i < m->n_steps; i++) {
+        free(m->steps[i].weight);
+        free(m->steps[i].bias);
+        release(&m->steps[i].weight_dev);
+        release(&m->steps[i].bias_dev);
+    }
+    free(m->steps);
+    free(m->head_w);
+    free(m->head_b);
+    release(&m->head_w_dev);
+    release(&m->head_b_dev);
+    release(&m->act[0]);
+    release(&m->act[1]);
+    release(&m->gap_partial);
+    release(&m->feat_dev);
+    release(&m->logits_dev);
+    free(m);
+}
+
+int vggcl_model_classes(const vggcl_model *m) { return m->classes; }
+int vggcl_model_features(const vggcl_model *m) { return m->features; }
+
+int vggcl__plan_out_size(const vggcl_model *m, int h, int w, int *oh, int *ow, int *bad_step)
+{
+    for (int i = 0; i < m->n_steps; i++) {
+        const vggcl_step *s = &m->steps[i];
+        if (s->kind != VGGCL_STEP_POOL) continue;
+        int nh = vggcl_pool_out_size(h, s->kernel_size, s->stride, s->padding, s->ceil_mode);
+        int nw = vggcl_pool_out_size(w, s->kernel_size, s->stride, s->padding, s->ceil_mode);
+        if (nh < 1 || nw < 1) {
+            if (bad_step) *bad_step = i;
+            *oh = h;
+            *ow = w;
+            return 0;
+        }
+        h = nh;
+        w = nw;
+    }
+    *oh = h;
+    *ow = w;
+    return 1;
+}
+
+int vggcl_model_min_input(const vggcl_model *m)
+{
+    int pools = 0;
+    for (int i = 0; i < m->n_steps; i++) pools += m->steps[i].kind == VGGCL_STEP_POOL;
+    return 1 << pools;
+}

@@ -1,0 +1,168 @@
+/* .npy reader and atomic writer for float32 C-order arrays (format 1.0-3.0). */
+#include <ctype.h>
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+static const char magic[6] = { '\x93', 'N', 'U', 'M', 'P', 'Y' };
+
+/* Finds 'key': in the header dict and returns the text after the colon. */
+static const char *dict_value(const char *hdr, const char *key)
+{
+    char pat[32];
+    snprintf(pat, sizeof pat, "'%s'", key);
+    const char *p = strstr(hdr, pat);
+    if (!p) return NULL;
+    p += strlen(pat);
+    while (*p == ' ') p++;
+    if (*p != ':') return NULL;
+    p++;
+    while (*p == ' ') p++;
+    return p;
+}
+
+static vggcl_status parse_header(vggcl_ctx *ctx, const char *path, const char *hdr, int *ndim, long long *shape)
+{
+    const char *d = dict_value(hdr, "descr");
+    if (!d || (strncmp(d, "'<f4'", 5) && strncmp(d, "'=f4'", 5))) {
+        char got[16] = "?";
+        if (d) sscanf(d, "'%15[^']'", got);
+        return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: dtype '%s'; expected float32 ('<f4')", path, got);
+    }
+    const char *f = dict_value(hdr, "fortran_order");
+    if (!f || strncmp(f, "False", 5))
+        return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: Fortran-order array; expected C order", path);
+    const char *s = dict_value(hdr, "shape");
+    if (!s || *s != '(') return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: header has no shape tuple", path);
+    s++;
+    *ndim = 0;
+    for (;;) {
+        while (*s == ' ') s++;
+        if (*s == ')') break;
+        if (!isdigit((unsigned char)*s) || *ndim == VGGCL_NPY_MAX_DIMS)
+            return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: malformed shape in the header (at most %d dims)", path,
+                               VGGCL_NPY_MAX_DIMS);
+        char *end;
+        errno = 0;
+        long long v = strtoll(s, &end, 10);
+        if (errno || v > (1LL << 40)) return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: shape value too large", path);
+        shape[(*ndim)++] = v;
+        s = end;
+        while (*s == ' ') s++;
+        if (*s == ',') s++;
+        else if (*s != ')') return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: malformed shape in the header", path);
+    }
+    return VGGCL_OK;
+}
+
+vggcl_status vggcl_npy_read(vggcl_ctx *ctx, const char *path, int *ndim, long long *shape, float **data)
+{
+    vggcl_status st = VGGCL_OK;
+    unsigned char pre[12];
+    char *hdr = NULL;
+    float *buf = NULL;
+    *data = NULL;
+    FILE *fp = fopen(path, "rb");
+    if (!fp) return vggcl__fail(ctx, VGGCL_ERR_IO, "%s: cannot open input: %s", path, strerror(errno));
+    if (fread(pre, 1, 10, fp) != 10 || memcmp(pre, magic, 6)) {
+        st = vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: not a .npy file (no \\x93NUMPY magic)", path);
+        goto done;
+    }
+    size_t hlen;
+    int major = pre[6];
+    if (major == 1) {
+        hlen = (size_t)pre[8] | (size_t)pre[9] << 8;
+    } else if (major == 2 || major == 3) {
+        if (fread(pre + 10, 1, 2, fp) != 2) {
+            st = vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: truncated .npy header", path);
+            goto done;
+        }
+        hlen = (size_t)pre[8] | (size_t)pre[9] << 8 | (size_t)pre[10] << 16 | (size_t)pre[11] << 24;
+    } else {
+        st = vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: .npy format version %d is not supported", path, major);
+        goto done;
+    }
+    if (hlen > (1u << 20) || !(hdr = malloc(hlen + 1)) || fread(hdr, 1, hlen, fp) != hlen) {
+        st = vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: truncated or oversized .npy header", path);
+        goto done;
+    }
+    hdr[hlen] = '\0';
+    if ((st = parse_header(ctx, path, hdr, ndim, shape)) != VGGCL_OK) goto done;
+    size_t count = 1;
+    for (int d = 0; d < *ndim; d++) {
+        if (shape[d] && count > SIZE_MAX / sizeof(float) / (size_t)shape[d]) {
+            st = vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: shape is too large", path);
+            goto done;
+        }
+        count *= (size_t)shape[d];
+    }
+    buf = malloc(count ? count * sizeof(float) : 1);
+    if (!buf) {
+        st = vggcl__fail(ctx, VGGCL_ERR_NOMEM, "%s: out of host memory for %zu floats", path, count);
+        goto done;
+    }
+    size_t got = fread(buf, sizeof(float), count, fp);
+    if (got != count) {
+        st = vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: truncated: %zu of %zu float32 values present", path, got, count);
+        goto done;
+    }
+    if (fgetc(fp) != EOF) {
+        st = vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: trailing bytes after %zu float32 values", path, count);
+        goto done;
+    }
+    *data = buf;
+    buf = NULL;
+done:
+    free(buf);
+    free(hdr);
+    fclose(fp);
+    return st;
+}
+
+vggcl_status vggcl_npy_write(vggcl_ctx *ctx, const char *path, int ndim, const long long *shape, const float *data)
+{
+    char dict[256], tmp[4096];
+    size_t used = (size_t)snprintf(dict, sizeof dict, "{'descr': '<f4', 'fortran_order': False, 'shape': (");
+    size_t count = 1;
+    for (int d = 0; d < ndim; d++) {
+        used += (size_t)snprintf(dict + used, sizeof dict - used, "%lld,%s", shape[d], d + 1 < ndim ? " " : "");
+        count *= (size_t)shape[d];
+    }
+    used += (size_t)snprintf(dict + used, sizeof dict - used, "), }");
+    size_t total = 10 + used + 1;
+    size_t pad = (64 - total % 64) % 64;
+    unsigned char pre[10];
+    memcpy(pre, magic, 6);
+    pre[6] = 1;
+    pre[7] = 0;
+    pre[8] = (unsigned char)((used + pad + 1) & 0xFF);
+    pre[9] = (unsigned char)((used + pad + 1) >> 8);
+
+    if (snprintf(tmp, sizeof tmp, "%s.tmp.XXXXXX", path) >= (int)sizeof tmp)
+        return vggcl__fail(ctx, VGGCL_ERR_IO, "%s: path too long", path);
+    int fd = mkstemp(tmp);
+    if (fd < 0) return vggcl__fail(ctx, VGGCL_ERR_IO, "%s: cannot create output: %s", path, strerror(errno));
+    fchmod(fd, 0644); /* mkstemp makes 0600; outputs are ordinary files */
+    FILE *fp = fdopen(fd, "wb");
+    int ok = fp != NULL;
+    if (ok) {
+        ok = fwrite(pre, 1, 10, fp) == 10 && fwrite(dict, 1, used, fp) == used;
+        for (size_t i = 0; ok && i < pad; i++) ok = fputc(' ', fp) != EOF;
+        ok = ok && fputc('\n', fp) != EOF && fwrite(data, sizeof(float), count, fp) == count;
+        ok = (fclose(fp) == 0) && ok;
+    } else {
+        close(fd);
+    }
+    if (!ok || rename(tmp, path) != 0) {
+        int e = errno;
+        unlink(tmp);
+        return vggcl__fail(ctx, VGGCL_ERR_IO, "%s: cannot write output: %s", path, strerror(e));
+    }
+    return VGGCL_OK;
+}

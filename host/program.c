@@ -1,0 +1,128 @@
+/* OpenCL programs: sources embedded at build time (kernels_embedded.c, made by
+ * cmake/embed_kernels.cmake) or read from $VGGCL_KERNEL_DIR for development. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+extern const char *const vggcl__kernel_files[];
+extern const char *const vggcl__kernel_sources[];
+extern const int vggcl__kernel_count;
+
+static const char *const prog_files[VGGCL_PROG_COUNT] = {
+    [VGGCL_PROG_CONV] = "conv3x3.cl",
+    [VGGCL_PROG_POOL] = "maxpool.cl",
+    [VGGCL_PROG_GAP] = "gap.cl",
+    [VGGCL_PROG_DENSE] = "dense.cl",
+};
+
+/* Default build options: no fast-math, so results track the reference. */
+static const char *const build_options = "-cl-std=CL1.2";
+
+static vggcl_status read_override(vggcl_ctx *ctx, const char *dir, const char *file, char **out)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", dir, file);
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return vggcl__fail(ctx, VGGCL_ERR_IO, "kernel source %s (from VGGCL_KERNEL_DIR) cannot be opened", path);
+    char *buf = NULL;
+    long len = -1;
+    if (fseek(f, 0, SEEK_END) == 0) len = ftell(f);
+    if (len >= 0 && fseek(f, 0, SEEK_SET) == 0) buf = malloc((size_t)len + 1);
+    if (!buf || fread(buf, 1, (size_t)len, f) != (size_t)len) {
+        free(buf);
+        fclose(f);
+        return vggcl__fail(ctx, VGGCL_ERR_IO, "kernel source %s cannot be read", path);
+    }
+    fclose(f);
+    buf[len] = '\0';
+    *out = buf;
+    return VGGCL_OK;
+}
+
+static const char *embedded(const char *file)
+{
+    for (int i = 0; i < vggcl__kernel_count; i++)
+        if (!strcmp(vggcl__kernel_files[i], file)) return vggcl__kernel_sources[i];
+    return NULL;
+}
+
+vggcl_status vggcl__program(vggcl_ctx *ctx, int which, const char *layer, cl_program *out)
+{
+    const char *file = prog_files[which];
+    char where[512];
+    vggcl_status st = VGGCL_OK;
+    char *owned = NULL, *log = NULL;
+    cl_program prog = NULL;
+    cl_int err;
+
+    if (ctx->programs[which]) {
+        *out = ctx->programs[which];
+        return VGGCL_OK;
+    }
+    snprintf(where, sizeof where, "%s: kernels/%s on %s", layer, file, ctx->device_name);
+    const char *dir = getenv("VGGCL_KERNEL_DIR");
+    const char *src;
+    if (dir && *dir) {
+        st = read_override(ctx, dir, file, &owned);
+        if (st != VGGCL_OK) return st;
+        src = owned;
+    } else {
+        src = embedded(file);
+        if (!src) return vggcl__fail(ctx, VGGCL_ERR_DEVICE, "kernel source %s is not embedded", file);
+    }
+    prog = clCreateProgramWithSource(ctx->cl, 1, &src, NULL, &err);
+    CL_CHECK_RET(clCreateProgramWithSource, err);
+    err = clBuildProgram(prog, 1, &ctx->device, build_options, NULL, NULL);
+    if (err != CL_SUCCESS) {
+        size_t len = 0;
+        if (clGetProgramBuildInfo(prog, ctx->device, CL_PROGRAM_BUILD_LOG, 0, NULL, &len) == CL_SUCCESS &&
+            (log = malloc(len + 1)) &&
+            clGetProgramBuildInfo(prog, ctx->device, CL_PROGRAM_BUILD_LOG, len, log, NULL) == CL_SUCCESS)
+            log[len] = '\0';
+        else if (log)
+            log[0] = '\0';
+        st = vggcl__fail(ctx, VGGCL_ERR_DEVICE,
+                         "%s: clBuildProgram -> %s (%d), options \"%s\"; build log:\n%s", where,
+                         vggcl__cl_error_name(err), (int)err, build_options, log ? log : "(none)");
+        goto fail;
+    }
+    ctx->programs[which] = prog;
+    *out = prog;
+    prog = NULL;
+fail:
+    if (prog) clReleaseProgram(prog);
+    free(log);
+    free(owned);
+    return st;
+}
+
+static const struct { int prog; const char *name; } kernel_table[VGGCL_K_COUNT] = {
+    [VGGCL_K_CONV3X3] = { VGGCL_PROG_CONV, "conv3x3_bias_relu" },
+    [VGGCL_K_MAXPOOL] = { VGGCL_PROG_POOL, "maxpool2d" },
+    [VGGCL_K_GAP] = { VGGCL_PROG_GAP, "gap_partial" },
+    [VGGCL_K_BIAS_ADD] = { VGGCL_PROG_DENSE, "bias_add" },
+};
+
+vggcl_status vggcl__kernel(vggcl_ctx *ctx, int which, const char *where, cl_kernel *out)
+{
+    vggcl_status st;
+    cl_program prog;
+    cl_int err;
+    if (ctx->kernels[which]) {
+        *out = ctx->kernels[which];
+        return VGGCL_OK;
+    }
+    *out = NULL;
+    st = vggcl__program(ctx, kernel_table[which].prog, where, &prog);
+    if (st != VGGCL_OK) return st;
+    cl_kernel k = clCreateKernel(prog, kernel_table[which].name, &err);
+    CL_CHECK_RET(clCreateKernel, err);
+    ctx->kernels[which] = k;
+    *out = k;
+    return VGGCL_OK;
+fail:
+    return st;
+}

@@ -1,0 +1,27 @@
+/* The plain-C reference for every layer: the oracle the kernels are tested
+ * against and the `--device ref` backend. Same parameter names and order as
+ * the launchers in host/layers.h; accumulation in double. */
+#ifndef VGGCL_REF_H
+#define VGGCL_REF_H
+
+/* in (N, C_in, H, W), weight (C_out, C_in, 3, 3), bias (C_out) -> out (N, C_out, H, W).
+ * Stride 1, padding 1, then ReLU. */
+void vggcl_ref_conv3x3_bias_relu(const float *in, const float *weight, const float *bias, float *out,
+                                 int N, int C_in, int C_out, int H, int W);
+
+/* Output size of one spatial dimension of MaxPool2d, as PyTorch computes it;
+ * 0 or less when the input is too small. */
+int vggcl_pool_out_size(int in, int kernel_size, int stride, int padding, int ceil_mode);
+
+/* in (N, C, H, W) -> out (N, C, OH, OW), OH/OW from vggcl_pool_out_size. */
+void vggcl_ref_maxpool2d(const float *in, float *out, int N, int C, int H, int W,
+                         int kernel_size, int stride, int padding, int ceil_mode);
+
+/* in (N, C, H, W) -> out (N, C): the mean of each map. */
+void vggcl_ref_gap(const float *in, float *out, int N, int C, int H, int W);
+
+/* in (N, K), weight (C, K), bias (C) -> out (N, C) = in * weight^T + bias. */
+void vggcl_ref_dense(const float *in, const float *weight, const float *bias, float *out,
+                     int N, int K, int C);
+
+#endif

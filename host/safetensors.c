@@ -1,0 +1,309 @@
+/* Safetensors: 8-byte little-endian header length, a JSON header, then the
+ * tensor bytes. Validation follows the reference implementation: bounded
+ * header inside the file, a JSON object, known dtypes, offsets in order and
+ * contiguous (no holes, no overlap, covering the data section), byte sizes
+ * equal to shape x dtype size, no duplicate keys. */
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "safetensors.h"
+
+#define MAX_HEADER (100u * 1024u * 1024u) /* the reference reader's limit */
+
+static const struct { const char *name; size_t size; } dtypes[] = {
+    {"BOOL", 1}, {"U8", 1}, {"I8", 1}, {"F8_E5M2", 1}, {"F8_E4M3", 1}, {"I16", 2}, {"U16", 2},
+    {"F16", 2}, {"BF16", 2}, {"I32", 4}, {"U32", 4}, {"F32", 4}, {"F64", 8}, {"I64", 8}, {"U64", 8},
+};
+
+static size_t dtype_size(const char *name)
+{
+    for (size_t i = 0; i < sizeof dtypes / sizeof dtypes[0]; i++)
+        if (!strcmp(dtypes[i].name, name)) return dtypes[i].size;
+    return 0;
+}
+
+/* 1 when s[0..len) is valid UTF-8 (JSON text must be). */
+static int valid_utf8(const unsigned char *s, size_t len)
+{
+    size_t i = 0;
+    while (i < len) {
+        unsigned c = s[i];
+        size_t extra;
+        unsigned min;
+        if (c < 0x80) { i++; continue; }
+        if ((c & 0xE0) == 0xC0) { extra = 1; min = 0x80; c &= 0x1F; }
+        else if ((c & 0xF0) == 0xE0) { extra = 2; min = 0x800; c &= 0x0F; }
+        else if ((c & 0xF8) == 0xF0) { extra = 3; min = 0x10000; c &= 0x07; }
+        else return 0;
+        if (i + extra >= len) return 0;
+        for (size_t k = 1; k <= extra; k++) {
+            if ((s[i + k] & 0xC0) != 0x80) return 0;
+            c = (c << 6) | (s[i + k] & 0x3F);
+        }
+        if (c < min || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF)) return 0;
+        i += extra + 1;
+    }
+    return 1;
+}
+
+static int cmp_begin(const void *a, const void *b)
+{
+    const vggcl_st_tensor *x = *(const vggcl_st_tensor *const *)a, *y = *(const vggcl_st_tensor *const *)b;
+    return x->begin < y->begin ? -1 : x->begin > y->begin ? 1 : (x->end > y->end) - (x->end < y->end);
+}
+
+static vggcl_status read_file(vggcl_ctx *ctx, const char *path, unsigned char **buf, size_t *size)
+{
+    FILE *fp = fopen(path, "rb");
+    if (!fp) return vggcl__fail(ctx, VGGCL_ERR_IO, "%s: cannot open weights file", path);
+    long len = -1;
+    if (fseek(fp, 0, SEEK_END) == 0) len = ftell(fp);
+    if (len < 0 || fseek(fp, 0, SEEK_SET) != 0) {
+        fclose(fp);
+        return vggcl__fail(ctx, VGGCL_ERR_IO, "%s: cannot read weights file (not a regular file?)", path);
+    }
+    unsigned char *b = malloc(len ? (size_t)len : 1);
+    if (!b) {
+        fclose(fp);
+        return vggcl__fail(ctx, VGGCL_ERR_NOMEM, "%s: out of host memory reading %ld bytes", path, len);
+    }
+    if (fread(b, 1, (size_t)len, fp) != (size_t)len) {
+        free(b);
+        fclose(fp);
+        return vggcl__fail(ctx, VGGCL_ERR_IO, "%s: read error", path);
+    }
+    fclose(fp);
+    *buf = b;
+    *size = (size_t)len;
+    return VGGCL_OK;
+}
+
+static vggcl_status parse_tensor(vggcl_ctx *ctx, const char *path, const cJSON *item, vggcl_st_tensor *t)
+{
+    const char *key = item->string;
+    if (!cJSON_IsObject(item))
+        return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: tensor '%s': header entry is not a JSON object", path, key);
+    const cJSON *dt = cJSON_GetObjectItemCaseSensitive(item, "dtype");
+    const cJSON *shape = cJSON_GetObjectItemCaseSensitive(item, "shape");
+    const cJSON *offs = cJSON_GetObjectItemCaseSensitive(item, "data_offsets");
+    if (!cJSON_IsString(dt) || !cJSON_IsArray(shape) || !cJSON_IsArray(offs))
+        return vggcl__fail(ctx, VGGCL_ERR_FORMAT,
+                           "%s: tensor '%s': needs \"dtype\" (string), \"shape\" and \"data_offsets\" (arrays)",
+                           path, key);
+    size_t esize = dtype_size(dt->valuestring);
+    if (!esize)
+        return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: tensor '%s': unknown dtype \"%s\"", path, key,
+                           dt->valuestring);
+    snprintf(t->dtype, sizeof t->dtype, "%s", dt->valuestring);
+    int nd = cJSON_GetArraySize(shape);
+    if (nd > VGGCL_ST_MAX_DIMS)
+        return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: tensor '%s': %d dimensions, at most %d supported", path,
+                           key, nd, VGGCL_ST_MAX_DIMS);
+    size_t bytes = esize;
+    t->ndim = nd;
+    for (int d = 0; d < nd; d++) {
+        const cJSON *v = cJSON_GetArrayItem(shape, d);
+        /* doubles hold integers exactly up to 2^53; anything larger overflows below anyway */
+        if (!cJSON_IsNumber(v) || v->valuedouble < 0 || v->valuedouble != floor(v->valuedouble) ||
+            v->valuedouble > 9007199254740992.0)
+            return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: tensor '%s': shape[%d] is not a non-negative integer",
+                               path, key, d);
+        t->shape[d] = (int64_t)v->valuedouble;
+        if (t->shape[d] != 0 && bytes > SIZE_MAX / (size_t)t->shape[d])
+            return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: tensor '%s': shape overflows the byte size", path, key);
+        bytes *= (size_t)t->shape[d];
+    }
+    if (cJSON_GetArraySize(offs) != 2)
+        return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: tensor '%s': data_offsets must be [begin, end]", path, key);
+    double b = cJSON_GetArrayItem(offs, 0)->valuedouble, e = cJSON_GetArrayItem(offs, 1)->valuedouble;
+    if (!cJSON_IsNumber(cJSON_GetArrayItem(offs, 0)) || !cJSON_IsNumber(cJSON_GetArrayItem(offs, 1)) || b < 0 ||
+        e < 0 || b != floor(b) || e != floor(e) || b > 9007199254740992.0 || e > 9007199254740992.0)
+        return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: tensor '%s': data_offsets are not non-negative integers",
+                           path, key);
+    t->begin = (size_t)b;
+    t->end = (size_t)e;
+    if (t->end < t->begin)
+        return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: tensor '%s': data_offsets [%zu, %zu] are reversed", path,
+                           key, t->begin, t->end);
+    if (t->end - t->begin != bytes)
+        return vggcl__fail(ctx, VGGCL_ERR_FORMAT,
+                           "%s: tensor '%s': data_offsets span %zu bytes, but shape x %s needs %zu", path, key,
+                           t->end - t->begin, t->dtype, bytes);
+    t->name = strdup(key);
+    if (!t->name) return vggcl__fail(ctx, VGGCL_ERR_NOMEM, "out of host memory");
+    return VGGCL_OK;
+}
+
+static vggcl_status parse_metadata(vggcl_ctx *ctx, const char *path, const cJSON *meta, vggcl_st_file *f)
+{
+    if (!cJSON_IsObject(meta))
+        return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: __metadata__ is not a JSON object", path);
+    for (const cJSON *m = meta->child; m; m = m->next) {
+        if (!cJSON_IsString(m))
+            return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: __metadata__ value '%s' is not a string", path, m->string);
+        if (!strcmp(m->string, "vggcl.pool5")) {
+            free(f->pool5_meta);
+            f->pool5_meta = strdup(m->valuestring);
+            if (!f->pool5_meta) return vggcl__fail(ctx, VGGCL_ERR_NOMEM, "out of host memory");
+        }
+    }
+    return VGGCL_OK;
+}
+
+vggcl_status vggcl_st_open(vggcl_ctx *ctx, const char *path, vggcl_st_file *f)
+{
+    vggcl_status st;
+    cJSON *root = NULL;
+    vggcl_st_tensor **order = NULL;
+    memset(f, 0, sizeof *f);
+    f->path = path;
+
+    st = read_file(ctx, path, &f->buf, &f->size);
+    if (st != VGGCL_OK) return st;
+    if (f->size < 8) {
+        st = vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: %zu bytes, too short for a safetensors file", path, f->size);
+        goto fail;
+    }
+    uint64_t hlen = 0;
+    for (int i = 7; i >= 0; i--) hlen = (hlen << 8) | f->buf[i];
+    if (hlen > MAX_HEADER || hlen > f->size - 8) {
+        st = vggcl__fail(ctx, VGGCL_ERR_FORMAT,
+                         "%s: header length %llu is larger than the file (%zu bytes) or the %u-byte limit; "
+                         "not a safetensors file?", path, (unsigned long long)hlen, f->size, MAX_HEADER);
+        goto fail;
+    }
+    f->data_start = 8 + (size_t)hlen;
+    const char *hdr = (const char *)f->buf + 8;
+    if (hlen == 0 || hdr[0] != '{' || !valid_utf8(f->buf + 8, (size_t)hlen)) {
+        st = vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: header is not UTF-8 JSON starting with '{'", path);
+        goto fail;
+    }
+    const char *end = NULL;
+    root = cJSON_ParseWithLengthOpts(hdr, (size_t)hlen, &end, 0);
+    if (!root || !cJSON_IsObject(root)) {
+        st = vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: header is not a valid JSON object", path);
+        goto fail;
+    }
+    /* Only trailing spaces may follow the object (the format pads with them). */
+    for (; end < hdr + hlen; end++)
+        if (*end != ' ') {
+            st = vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: unexpected bytes after the JSON header", path);
+            goto fail;
+        }
+    int count = 0;
+    for (cJSON *it = root->child; it; it = it->next) count += strcmp(it->string, "__metadata__") != 0;
+    f->tensors = calloc(count ? (size_t)count : 1, sizeof *f->tensors);
+    order = calloc(count ? (size_t)count : 1, sizeof *order);
+    if (!f->tensors || !order) { st = vggcl__fail(ctx, VGGCL_ERR_NOMEM, "out of host memory"); goto fail; }
+    for (cJSON *it = root->child; it; it = it->next) {
+        for (cJSON *prev = root->child; prev != it; prev = prev->next)
+            if (!strcmp(prev->string, it->string)) {
+                st = vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: duplicate key '%s' in the header", path, it->string);
+                goto fail;
+            }
+        if (!strcmp(it->string, "__metadata__")) {
+            st = parse_metadata(ctx, path, it, f);
+        } else {
+            st = parse_tensor(ctx, path, it, &f->tensors[f->n]);
+            if (st == VGGCL_OK) order[f->n] = &f->tensors[f->n], f->n++;
+        }
+        if (st != VGGCL_OK) goto fail;
+    }
+    qsort(order, (size_t)f->n, sizeof *order, cmp_begin);
+    size_t pos = 0, data_size = f->size - f->data_start;
+    for (int i = 0; i < f->n; i++) {
+        if (order[i]->begin != pos) {
+            st = vggcl__fail(ctx, VGGCL_ERR_FORMAT,
+                             "%s: tensor '%s': data_offsets begin at %zu, expected %zu (%s)", path, order[i]->name,
+                             order[i]->begin, pos, order[i]->begin < pos ? "overlaps the previous tensor" : "hole before it");
+            goto fail;
+        }
+        pos = order[i]->end;
+    }
+    if (pos != data_size) {
+        st = vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: tensors cover %zu data bytes, but the file has %zu (%s)", path,
+                         pos, data_size, pos > data_size ? "truncated" : "trailing bytes");
+        goto fail;
+    }
+    cJSON_Delete(root);
+    free(order);
+    return VGGCL_OK;
+fail:
+    cJSON_Delete(root);
+    free(order);
+    vggcl_st_close(f);
+    return st;
+}
+
+void vggcl_st_close(vggcl_st_file *f)
+{
+    if (!f) return;
+    for (int i = 0; i < f->n; i++) free(f->tensors[i].name);
+    free(f->tensors);
+    free(f->buf);
+    free(f->pool5_meta);
+    const char *path = f->path;
+    memset(f, 0, sizeof *f);
+    f->path = path;
+}
+
+const vggcl_st_tensor *vggcl_st_find(const vggcl_st_file *f, const char *name)
+{
+    for (int i = 0; i < f->n; i++)
+        if (!strcmp(f->tensors[i].name, name)) return &f->tensors[i];
+    return NULL;
+}
+
+size_t vggcl_st_numel(const vggcl_st_tensor *t)
+{
+    size_t n = 1;
+    for (int d = 0; d < t->ndim; d++) n *= (size_t)t->shape[d];
+    return n;
+}
+
+static float half_to_float(uint16_t h)
+{
+    const int sign = h >> 15, exp = (h >> 10) & 0x1F, mant = h & 0x3FF;
+    float v;
+    if (exp == 0) v = ldexpf((float)mant, -24);
+    else if (exp == 31) v = mant ? NAN : INFINITY;
+    else v = ldexpf((float)(mant | 0x400), exp - 25);
+    return sign ? -v : v;
+}
+
+vggcl_status vggcl_st_to_f32(vggcl_ctx *ctx, const vggcl_st_file *f, const vggcl_st_tensor *t, float **out)
+{
+    const unsigned char *src = f->buf + f->data_start + t->begin;
+    const size_t n = vggcl_st_numel(t);
+    int kind = !strcmp(t->dtype, "F32") ? 0 : !strcmp(t->dtype, "F16") ? 1 : !strcmp(t->dtype, "BF16") ? 2 : -1;
+    *out = NULL;
+    if (kind < 0)
+        return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: tensor '%s' has dtype %s; expected F32, F16 or BF16",
+                           f->path, t->name, t->dtype);
+    float *dst = malloc(n ? n * sizeof *dst : 1);
+    if (!dst) return vggcl__fail(ctx, VGGCL_ERR_NOMEM, "out of host memory for tensor '%s'", t->name);
+    for (size_t i = 0; i < n; i++) {
+        float v;
+        if (kind == 0) {
+            uint32_t u = (uint32_t)src[4 * i] | (uint32_t)src[4 * i + 1] << 8 | (uint32_t)src[4 * i + 2] << 16 |
+                         (uint32_t)src[4 * i + 3] << 24;
+            memcpy(&v, &u, sizeof v);
+        } else if (kind == 1) {
+            v = half_to_float((uint16_t)(src[2 * i] | src[2 * i + 1] << 8));
+        } else {
+            uint32_t u = (uint32_t)(src[2 * i] | src[2 * i + 1] << 8) << 16;
+            memcpy(&v, &u, sizeof v);
+        }
+        if (!isfinite(v)) {
+            free(dst);
+            return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: tensor '%s' holds a non-finite value (%g) at element %zu",
+                               f->path, t->name, (double)v, i);
+        }
+        dst[i] = v;
+    }
+    *out = dst;
+    return VGGCL_OK;
+}

@@ -1,0 +1,44 @@
+/* Safetensors reader: validates the whole file as the reference reader does
+ * and converts F32/F16/BF16 tensors to float32. */
+#ifndef VGGCL_SAFETENSORS_H
+#define VGGCL_SAFETENSORS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "internal.h"
+
+#define VGGCL_ST_MAX_DIMS 8
+
+typedef struct {
+    char *name;
+    char dtype[8];
+    int ndim;
+    int64_t shape[VGGCL_ST_MAX_DIMS];
+    size_t begin, end;  /* byte offsets into the data section */
+} vggcl_st_tensor;
+
+typedef struct {
+    const char *path;
+    unsigned char *buf;     /* the whole file */
+    size_t size;
+    size_t data_start;      /* 8 + header length */
+    int n;
+    vggcl_st_tensor *tensors;
+    char *pool5_meta;       /* __metadata__["vggcl.pool5"] or NULL */
+} vggcl_st_file;
+
+/* Reads and validates path. On failure *f is left empty (safe to close). */
+vggcl_status vggcl_st_open(vggcl_ctx *ctx, const char *path, vggcl_st_file *f);
+void vggcl_st_close(vggcl_st_file *f);
+
+const vggcl_st_tensor *vggcl_st_find(const vggcl_st_file *f, const char *name);
+
+/* Element count of t (validated at open, so it does not overflow). */
+size_t vggcl_st_numel(const vggcl_st_tensor *t);
+
+/* Converts t to a malloc'd float32 array; rejects other dtypes and NaN/Inf. */
+vggcl_status vggcl_st_to_f32(vggcl_ctx *ctx, const vggcl_st_file *f, const vggcl_st_tensor *t,
+                             float **out);
+
+#endif

@@ -1,0 +1,92 @@
+/* vggcl: VGG-family classifiers with a global-average-pooling head on OpenCL.
+ *
+ * The whole public API. Tensors are NCHW float32 in C order.
+ * Every call that can fail returns a vggcl_status and leaves a message in the
+ * context (vggcl_message). The library never exits or aborts.
+ */
+#ifndef VGGCL_H
+#define VGGCL_H
+
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum {
+    VGGCL_OK = 0,
+    VGGCL_ERR_ARG,       /* bad argument or option */
+    VGGCL_ERR_IO,        /* a file could not be opened, read or written */
+    VGGCL_ERR_FORMAT,    /* a file is malformed (weights, npy) */
+    VGGCL_ERR_SHAPE,     /* a tensor has the wrong shape for the network */
+    VGGCL_ERR_NO_DEVICE, /* no OpenCL platform/device, or none matches */
+    VGGCL_ERR_DEVICE,    /* an OpenCL call or kernel build failed */
+    VGGCL_ERR_DEVICE_MEMORY, /* the device cannot hold what the pass needs */
+    VGGCL_ERR_NOMEM      /* host allocation failed */
+} vggcl_status;
+
+typedef struct vggcl_ctx vggcl_ctx;
+typedef struct vggcl_model vggcl_model;
+
+/* A context owns the chosen device (or the reference backend) and the last
+ * error message. NULL only when the host is out of memory. */
+vggcl_ctx *vggcl_ctx_new(void);
+void vggcl_ctx_free(vggcl_ctx *ctx); /* accepts NULL */
+const char *vggcl_message(const vggcl_ctx *ctx);
+
+typedef struct {
+    int platform, device;   /* indices to pass to --device as "P:D" */
+    int index;              /* flat index, also accepted by --device */
+    char platform_name[128];
+    char name[128];
+    char type[16];          /* "GPU", "CPU", "ACCELERATOR", ... */
+    char version[128];
+    unsigned compute_units;
+    unsigned long long global_mem, max_alloc;
+} vggcl_device_info;
+
+/* Lists every OpenCL device. *count gets the total; at most cap are written. */
+vggcl_status vggcl_list_devices(vggcl_ctx *ctx, vggcl_device_info *out, int cap, int *count);
+
+/* spec: "ref" (plain-C reference), "P:D", a flat index, or a substring of the
+ * device name. NULL or "" means $VGGCL_DEVICE, else the first GPU, else the
+ * first device. Call once per context, before loading a model. */
+vggcl_status vggcl_select_device(vggcl_ctx *ctx, const char *spec);
+const char *vggcl_device_name(const vggcl_ctx *ctx); /* "" before selection */
+
+enum { VGGCL_POOL5_AUTO = -1, VGGCL_POOL5_DROP = 0, VGGCL_POOL5_KEEP = 1 };
+
+typedef struct {
+    int pool5;          /* VGGCL_POOL5_*; AUTO = the file's metadata, else keep */
+    const char *head;   /* key prefix of the linear head; NULL = "classifier.0" */
+} vggcl_load_options;
+
+/* Reads a safetensors state_dict, infers the network, folds BatchNorm and
+ * uploads the weights to the context's device. opts may be NULL. */
+vggcl_status vggcl_model_load(vggcl_ctx *ctx, const char *path,
+                              const vggcl_load_options *opts, vggcl_model **out);
+void vggcl_model_free(vggcl_model *model); /* accepts NULL */
+
+int vggcl_model_classes(const vggcl_model *model);   /* C of the head */
+int vggcl_model_features(const vggcl_model *model);  /* width of GAP features */
+int vggcl_model_min_input(const vggcl_model *model); /* smallest H and W accepted */
+
+/* One forward pass. input: (n, 3, h, w). logits: (n, classes), may be NULL.
+ * features: (n, features) GAP output, may be NULL. */
+vggcl_status vggcl_forward(vggcl_ctx *ctx, vggcl_model *model, const float *input,
+                           int n, int h, int w, float *logits, float *features);
+
+/* .npy files of float32 in C order ('<f4'). vggcl_npy_read allocates *data
+ * (release with free) and fills shape[0..*ndim), at most VGGCL_NPY_MAX_DIMS. */
+#define VGGCL_NPY_MAX_DIMS 8
+vggcl_status vggcl_npy_read(vggcl_ctx *ctx, const char *path, int *ndim, long long *shape, float **data);
+
+/* Writes path atomically: a temporary file in the same folder, renamed at the
+ * end, so a failure leaves no file at path. */
+vggcl_status vggcl_npy_write(vggcl_ctx *ctx, const char *path, int ndim, const long long *shape,
+                             const float *data);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,83 @@
+#!/usr/bin/env python3
+"""Deterministic random weights for any VGG configuration, as a torchvision
+state_dict in safetensors (numpy only; no torch needed).
+
+    make_test_weights.py --arch vgg16 --classes 7 --out vgg16_gap7.safetensors
+    make_test_weights.py --cfg 8,M,16,M,16 --bn --classes 3 --out tiny.safetensors
+
+The same arguments give the same bytes on every machine, so test weights are
+made when needed instead of being committed.
+"""
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from safetensors_io import save_file  # noqa: E402
+
+# torchvision's configurations (vgg.py: cfgs A, B, D, E); "M" is a max pool.
+CFGS = {
+    "vgg11": [64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"],
+    "vgg13": [64, 64, "M", 128, 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"],
+    "vgg16": [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M"],
+    "vgg19": [64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M",
+              512, 512, 512, 512, "M"],
+}
+
+
+def parse_cfg(text):
+    return [v if v == "M" else int(v) for v in text.split(",")]
+
+
+def make_state_dict(cfg, bn, classes, seed, head="classifier.0"):
+    """torchvision key names: features.N for conv/BN, ReLU and pools take an index each."""
+    rng = np.random.default_rng(seed)
+    sd, idx, c_in = {}, 0, 3
+    for v in cfg:
+        if v == "M":
+            idx += 1
+            continue
+        fan_out = v * 9  # kaiming_normal_(mode="fan_out"), as torchvision initialises
+        sd[f"features.{idx}.weight"] = rng.normal(0, np.sqrt(2.0 / fan_out), (v, c_in, 3, 3)).astype(np.float32)
+        sd[f"features.{idx}.bias"] = rng.normal(0, 0.05, v).astype(np.float32)
+        idx += 1
+        if bn:
+            sd[f"features.{idx}.weight"] = rng.uniform(0.5, 1.5, v).astype(np.float32)
+            sd[f"features.{idx}.bias"] = rng.normal(0, 0.1, v).astype(np.float32)
+            sd[f"features.{idx}.running_mean"] = rng.normal(0, 0.1, v).astype(np.float32)
+            sd[f"features.{idx}.running_var"] = rng.uniform(0.5, 1.5, v).astype(np.float32)
+            sd[f"features.{idx}.num_batches_tracked"] = np.array(0, dtype=np.int64)
+            idx += 1
+        idx += 1  # ReLU
+        c_in = v
+    # Features after ReLU are non-negative; a zero-mean head spreads the logits.
+    sd[f"{head}.weight"] = rng.normal(0, 1.0 / np.sqrt(c_in), (classes, c_in)).astype(np.float32)
+    sd[f"{head}.bias"] = rng.normal(0, 0.1, classes).astype(np.float32)
+    return sd
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    g = ap.add_mutually_exclusive_group()
+    g.add_argument("--arch", choices=sorted(CFGS), default="vgg16")
+    g.add_argument("--cfg", help="comma-separated widths and M for max pools, e.g. 8,M,16,M")
+    ap.add_argument("--bn", action="store_true", help="BatchNorm after every conv (vggNN_bn)")
+    ap.add_argument("--classes", type=int, default=7)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--head", default="classifier.0", help="key prefix of the linear head")
+    ap.add_argument("--pool5", choices=["keep", "drop"], help="write __metadata__ vggcl.pool5")
+    ap.add_argument("--dtype", choices=["F32", "F16", "BF16"], default="F32")
+    ap.add_argument("--out", required=True)
+    a = ap.parse_args(argv)
+    cfg = parse_cfg(a.cfg) if a.cfg else CFGS[a.arch]
+    sd = make_state_dict(cfg, a.bn, a.classes, a.seed, a.head)
+    meta = {"format": "pt"}
+    if a.pool5:
+        meta["vggcl.pool5"] = a.pool5
+    save_file(sd, a.out, metadata=meta, dtype=a.dtype)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,69 @@
+"""Minimal safetensors writer and reader on numpy (Debian has no python3-safetensors).
+
+The format: 8-byte little-endian header length, a JSON header (padded with
+spaces to a multiple of 8), then each tensor's bytes in C order, contiguous.
+"""
+import json
+import struct
+
+import numpy as np
+
+_DTYPES = {np.dtype("float32"): "F32", np.dtype("float16"): "F16", np.dtype("float64"): "F64",
+           np.dtype("int64"): "I64", np.dtype("int32"): "I32", np.dtype("uint8"): "U8"}
+
+
+def _to_bytes(arr, dtype):
+    if dtype == "BF16":  # round-to-nearest-even from float32
+        u = np.ascontiguousarray(arr, dtype=np.float32).view(np.uint32).astype(np.uint64)
+        u = ((u + 0x7FFF + ((u >> 16) & 1)) >> 16).astype("<u2")
+        return u.tobytes()
+    return np.ascontiguousarray(arr).astype(np.dtype(arr.dtype).newbyteorder("<")).tobytes()
+
+
+def save_file(tensors, path, metadata=None, dtype=None):
+    """tensors: dict name -> numpy array (or torch tensor). dtype: None keeps
+    each array's type; "F32", "F16" or "BF16" converts floating tensors."""
+    header, blobs, offset = {}, [], 0
+    if metadata:
+        header["__metadata__"] = {str(k): str(v) for k, v in metadata.items()}
+    for name, t in tensors.items():
+        a = t.detach().cpu().numpy() if hasattr(t, "detach") else np.asarray(t)
+        code = _DTYPES[a.dtype]
+        if dtype and a.dtype.kind == "f":
+            code = dtype
+            if dtype == "F16":
+                a = a.astype(np.float16)
+            elif dtype == "F32":
+                a = a.astype(np.float32)
+        data = _to_bytes(a, code)
+        header[name] = {"dtype": code, "shape": list(a.shape), "data_offsets": [offset, offset + len(data)]}
+        blobs.append(data)
+        offset += len(data)
+    text = json.dumps(header, separators=(",", ":")).encode()
+    text += b" " * ((8 - len(text) % 8) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(text)))
+        f.write(text)
+        for b in blobs:
+            f.write(b)
+
+
+def load_file(path):
+    """Returns (dict name -> float32/int numpy array, metadata dict)."""
+    with open(path, "rb") as f:
+        raw = f.read()
+    (n,) = struct.unpack("<Q", raw[:8])
+    header = json.loads(raw[8:8 + n])
+    meta = header.pop("__metadata__", {})
+    out = {}
+    base = 8 + n
+    for name, info in header.items():
+        b, e = info["data_offsets"]
+        buf = raw[base + b:base + e]
+        if info["dtype"] == "BF16":
+            a = (np.frombuffer(buf, "<u2").astype(np.uint32) << 16).view(np.float32)
+        else:
+            inv = {v: k for k, v in _DTYPES.items()}
+            a = np.frombuffer(buf, inv[info["dtype"]].newbyteorder("<"))
+        out[name] = a.reshape(info["shape"])
+    return out, meta
