@@ -1,0 +1,151 @@
+/* Helpers shared by the Check suites; see test_util.h. */
+#include "test_util.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+void tu_fill(float *a, size_t n, unsigned seed, float lo, float hi)
+{
+    unsigned long long s = 0x9E3779B97F4A7C15ull ^ seed;
+    for (size_t i = 0; i < n; i++) {
+        s = s * 6364136223846793005ull + 1442695040888963407ull;
+        a[i] = lo + (hi - lo) * (float)((s >> 40) / 16777216.0);
+    }
+}
+
+int tu_compare(const char *what, const float *expected, const float *got, int N, int C, int H, int W,
+               double rel_l2, double elem_tol)
+{
+    const size_t total = (size_t)N * C * H * W;
+    double diff2 = 0, ref2 = 0;
+    for (size_t i = 0; i < total; i++) {
+        if (isnan(expected[i]) || isnan(got[i])) continue;
+        diff2 += ((double)got[i] - expected[i]) * ((double)got[i] - expected[i]);
+        ref2 += (double)expected[i] * expected[i];
+    }
+    const double rms = total ? sqrt(ref2 / total) : 0;
+    for (size_t i = 0; i < total; i++) {
+        const double e = expected[i], g = got[i];
+        int bad = isnan(e) != isnan(g);
+        if (!bad && !isnan(e)) bad = !(fabs(g - e) <= elem_tol * (fabs(e) + rms)) && !(g == e);
+        if (bad) {
+            size_t r = i;
+            const int x = (int)(r % W); r /= W;
+            const int y = (int)(r % H); r /= H;
+            const int c = (int)(r % C); r /= C;
+            fprintf(stderr, "%s: shape (%d, %d, %d, %d): first mismatch at n=%d c=%d h=%d w=%d: expected %.8g got %.8g\n",
+                    what, N, C, H, W, (int)r, c, y, x, e, g);
+            return 0;
+        }
+    }
+    const double rel = ref2 > 0 ? sqrt(diff2 / ref2) : sqrt(diff2);
+    if (rel > rel_l2) {
+        fprintf(stderr, "%s: shape (%d, %d, %d, %d): relative L2 error %.3g > %.3g\n", what, N, C, H, W, rel, rel_l2);
+        return 0;
+    }
+    return 1;
+}
+
+vggcl_ctx *tu_cl_ctx(void)
+{
+    vggcl_ctx *ctx = vggcl_ctx_new();
+    ck_assert_ptr_nonnull(ctx);
+    const char *spec = getenv("VGGCL_TEST_DEVICE");
+    vggcl_status st = vggcl_select_device(ctx, spec ? spec : "");
+    ck_assert_msg(st == VGGCL_OK, "no OpenCL device: %s", vggcl_message(ctx));
+    ck_assert_msg(!ctx->use_ref, "VGGCL_TEST_DEVICE must name an OpenCL device, not ref");
+    return ctx;
+}
+
+cl_mem tu_alloc(vggcl_ctx *ctx, size_t n)
+{
+    cl_int err;
+    cl_mem m = clCreateBuffer(ctx->cl, CL_MEM_READ_WRITE, (n ? n : 1) * sizeof(float), NULL, &err);
+    ck_assert_msg(err == CL_SUCCESS, "clCreateBuffer -> %s", vggcl__cl_error_name(err));
+    return m;
+}
+
+cl_mem tu_upload(vggcl_ctx *ctx, const float *src, size_t n)
+{
+    cl_mem m = tu_alloc(ctx, n);
+    cl_int err = clEnqueueWriteBuffer(ctx->queue, m, CL_TRUE, 0, n * sizeof(float), src, 0, NULL, NULL);
+    ck_assert_msg(err == CL_SUCCESS, "clEnqueueWriteBuffer -> %s", vggcl__cl_error_name(err));
+    return m;
+}
+
+void tu_download(vggcl_ctx *ctx, cl_mem buf, float *dst, size_t n)
+{
+    cl_int err = clEnqueueReadBuffer(ctx->queue, buf, CL_TRUE, 0, n * sizeof(float), dst, 0, NULL, NULL);
+    ck_assert_msg(err == CL_SUCCESS, "clEnqueueReadBuffer -> %s", vggcl__cl_error_name(err));
+}
+
+void tu_write_bytes(const char *path, const void *data, size_t len)
+{
+    FILE *f = fopen(path, "wb");
+    ck_assert_msg(f != NULL, "cannot create %s", path);
+    ck_assert(fwrite(data, 1, len, f) == len);
+    ck_assert(fclose(f) == 0);
+}
+
+void tu_write_safetensors(const char *path, const tu_tensor *t, int n, const char *metadata_json)
+{
+    size_t cap = 4096 + (size_t)n * 256, used = 0, data_len = 0;
+    char *hdr = malloc(cap);
+    ck_assert_ptr_nonnull(hdr);
+    used += (size_t)snprintf(hdr + used, cap - used, "{");
+    if (metadata_json) used += (size_t)snprintf(hdr + used, cap - used, "\"__metadata__\":%s", metadata_json);
+    for (int i = 0; i < n; i++) {
+        size_t bytes = t[i].data ? 4 : 0;
+        if (t[i].data)
+            for (int d = 0; d < t[i].ndim; d++) bytes *= (size_t)t[i].shape[d];
+        else
+            bytes = t[i].raw_len;
+        used += (size_t)snprintf(hdr + used, cap - used, "%s\"%s\":{\"dtype\":\"%s\",\"shape\":[",
+                                 (i || metadata_json) ? "," : "", t[i].name, t[i].dtype ? t[i].dtype : "F32");
+        for (int d = 0; d < t[i].ndim; d++)
+            used += (size_t)snprintf(hdr + used, cap - used, d ? ",%lld" : "%lld", t[i].shape[d]);
+        used += (size_t)snprintf(hdr + used, cap - used, "],\"data_offsets\":[%zu,%zu]}", data_len, data_len + bytes);
+        data_len += bytes;
+    }
+    used += (size_t)snprintf(hdr + used, cap - used, "}");
+    ck_assert(used < cap);
+    while (used % 8) hdr[used++] = ' ';
+    FILE *f = fopen(path, "wb");
+    ck_assert_msg(f != NULL, "cannot create %s", path);
+    unsigned char len8[8];
+    for (int i = 0; i < 8; i++) len8[i] = (unsigned char)((unsigned long long)used >> (8 * i));
+    ck_assert(fwrite(len8, 1, 8, f) == 8 && fwrite(hdr, 1, used, f) == used);
+    for (int i = 0; i < n; i++) {
+        size_t count = 1;
+        for (int d = 0; d < t[i].ndim; d++) count *= (size_t)t[i].shape[d];
+        if (t[i].data) ck_assert(fwrite(t[i].data, 4, count, f) == count);
+        else ck_assert(fwrite(t[i].raw, 1, t[i].raw_len, f) == t[i].raw_len);
+    }
+    ck_assert(fclose(f) == 0);
+    free(hdr);
+}
+
+const char *tu_tmp(const char *name)
+{
+    static char dir[256] = "";
+    static char path[512];
+    if (!dir[0]) {
+        snprintf(dir, sizeof dir, "/tmp/vggcl_test_XXXXXX");
+        ck_assert_ptr_nonnull(mkdtemp(dir));
+    }
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    return path;
+}
+
+int tu_run(Suite *s)
+{
+    SRunner *sr = srunner_create(s);
+    srunner_set_fork_status(sr, CK_NOFORK);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? 1 : 0;
+}
