@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "safetensors.h"
 
@@ -59,8 +60,9 @@ static vggcl_status read_file(vggcl_ctx *ctx, const char *path, unsigned char **
 {
     FILE *fp = fopen(path, "rb");
     if (!fp) return vggcl__fail(ctx, VGGCL_ERR_IO, "%s: cannot open weights file", path);
+    struct stat sb;
     long len = -1;
-    if (fseek(fp, 0, SEEK_END) == 0) len = ftell(fp);
+    if (fstat(fileno(fp), &sb) == 0 && S_ISREG(sb.st_mode) && fseek(fp, 0, SEEK_END) == 0) len = ftell(fp);
     if (len < 0 || fseek(fp, 0, SEEK_SET) != 0) {
         fclose(fp);
         return vggcl__fail(ctx, VGGCL_ERR_IO, "%s: cannot read weights file (not a regular file?)", path);

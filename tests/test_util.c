@@ -2,6 +2,7 @@
 #include "test_util.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -148,4 +149,53 @@ int tu_run(Suite *s)
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);
     return failed ? 1 : 0;
+}
+
+void tu_write_vgg(const char *path, const char *cfg, int bn, int classes, unsigned seed, const char *meta)
+{
+    tu_tensor t[256];
+    char names[256][48];
+    float *bufs[256];
+    int n = 0, idx = 0, c_in = 3;
+    const char *p = cfg;
+    /* He-scaled weights keep activations O(1) through many layers */
+    while (*p) {
+        if (*p == 'M') {
+            idx++;
+            p++;
+        } else {
+            int c = (int)strtol(p, (char **)&p, 10);
+            const int parts = bn ? 6 : 2;
+            const char *suffix[6] = { "weight", "bias", "weight", "bias", "running_mean", "running_var" };
+            for (int k = 0; k < parts; k++) {
+                const int conv = k < 2;
+                const size_t count = conv && k == 0 ? (size_t)c * c_in * 9 : (size_t)c;
+                const float scale = (float)sqrt(6.0 / (c_in * 9));
+                const float lo[6] = { -scale, -0.05f, 0.5f, -0.1f, -0.1f, 0.5f };
+                const float hi[6] = { scale, 0.05f, 1.5f, 0.1f, 0.1f, 1.5f };
+                snprintf(names[n], sizeof names[0], "features.%d.%s", conv ? idx : idx + 1, suffix[k]);
+                bufs[n] = malloc(count * sizeof(float));
+                tu_fill(bufs[n], count, seed * 1000 + (unsigned)n, lo[k], hi[k]);
+                t[n] = (tu_tensor){ names[n], "F32", k == 0 ? 4 : 1, { c, c_in, 3, 3 }, bufs[n], NULL, 0 };
+                if (k) t[n].shape[0] = c;
+                n++;
+            }
+            idx += bn ? 3 : 2;
+            c_in = c;
+        }
+        if (*p == ',') p++;
+    }
+    const float hs = (float)(1.0 / sqrt(c_in));
+    snprintf(names[n], sizeof names[0], "classifier.0.weight");
+    bufs[n] = malloc((size_t)classes * c_in * sizeof(float));
+    tu_fill(bufs[n], (size_t)classes * c_in, seed * 1000 + 998, -hs, hs);
+    t[n] = (tu_tensor){ names[n], "F32", 2, { classes, c_in }, bufs[n], NULL, 0 };
+    n++;
+    snprintf(names[n], sizeof names[0], "classifier.0.bias");
+    bufs[n] = malloc((size_t)classes * sizeof(float));
+    tu_fill(bufs[n], (size_t)classes, seed * 1000 + 999, -0.1f, 0.1f);
+    t[n] = (tu_tensor){ names[n], "F32", 1, { classes }, bufs[n], NULL, 0 };
+    n++;
+    tu_write_safetensors(path, t, n, meta);
+    for (int i = 0; i < n; i++) free(bufs[i]);
 }

@@ -40,6 +40,11 @@ typedef struct {
  * __metadata__ object or NULL. */
 void tu_write_safetensors(const char *path, const tu_tensor *t, int n, const char *metadata_json);
 
+/* Writes a random VGG state_dict with torchvision key names. cfg: widths and
+ * M for max pools, e.g. "8,M,16,M,16,16" (a trailing M is pool5, which has no
+ * key and so is not written). bn adds BatchNorm after every conv. */
+void tu_write_vgg(const char *path, const char *cfg, int bn, int classes, unsigned seed, const char *meta);
+
 /* Writes bytes to path (for malformed files). */
 void tu_write_bytes(const char *path, const void *data, size_t len);
 

@@ -1,0 +1,93 @@
+/* The whole network on the OpenCL device against the reference backend: the
+ * same plan, inputs and weights, layer kernels chained through ping-pong
+ * buffers, GAP and the head; custom widths with BatchNorm, odd sizes, both
+ * pool5 settings, vgg11 and vgg16 widths, batch > 1, and a reused model. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "model.h"
+#include "test_util.h"
+
+/* Float chains of up to 13 convs against double: errors compound to ~1e-6
+ * relative (measured); 1e-5 leaves room without hiding a wrong layer, which
+ * moves the logits by far more. */
+#define REL_L2 1e-5
+#define ELEM 1e-4
+
+static const struct { const char *cfg; int bn, classes, N, H, W; int pool5; } nets[] = {
+    { "8,M,12,M,16,16", 1, 3, 2, 37, 29, VGGCL_POOL5_KEEP },
+    { "8,M,12,M,16,16", 1, 3, 2, 37, 29, VGGCL_POOL5_DROP },
+    { "5,M,7,M,9", 0, 7, 3, 8, 9, VGGCL_POOL5_KEEP },
+    { "64,M,128,M,256,256,M,512,512,M,512,512", 0, 7, 2, 32, 32, VGGCL_POOL5_KEEP },
+    { "64,64,M,128,128,M,256,256,256,M,512,512,512,M,512,512,512", 0, 7, 1, 48, 40, VGGCL_POOL5_DROP },
+};
+
+START_TEST(test_network_vs_reference)
+{
+    for (size_t i = 0; i < sizeof nets / sizeof nets[0]; i++) {
+        const char *path = tu_tmp("net.safetensors");
+        tu_write_vgg(path, nets[i].cfg, nets[i].bn, nets[i].classes, (unsigned)i + 1, NULL);
+        vggcl_ctx *ref = vggcl_ctx_new(), *cl = tu_cl_ctx();
+        ck_assert(vggcl_select_device(ref, "ref") == VGGCL_OK);
+        vggcl_load_options o = { nets[i].pool5, NULL };
+        vggcl_model *mr, *mc;
+        ck_assert_msg(vggcl_model_load(ref, path, &o, &mr) == VGGCL_OK, "%s", vggcl_message(ref));
+        ck_assert_msg(vggcl_model_load(cl, path, &o, &mc) == VGGCL_OK, "%s", vggcl_message(cl));
+        const int N = nets[i].N, H = nets[i].H, W = nets[i].W, C = nets[i].classes, F = vggcl_model_features(mr);
+        const size_t nx = (size_t)N * 3 * H * W;
+        float *x = malloc(nx * 4), *yr = malloc((size_t)N * C * 4), *yc = malloc((size_t)N * C * 4);
+        float *fr = malloc((size_t)N * F * 4), *fc = malloc((size_t)N * F * 4);
+        tu_fill(x, nx, (unsigned)i, -2, 2);
+        ck_assert(vggcl_forward(ref, mr, x, N, H, W, yr, fr) == VGGCL_OK);
+        /* twice on the device: the second pass reuses the grown workspace */
+        for (int pass = 0; pass < 2; pass++) {
+            memset(yc, 0, (size_t)N * C * 4);
+            ck_assert_msg(vggcl_forward(cl, mc, x, N, H, W, yc, fc) == VGGCL_OK, "%s", vggcl_message(cl));
+            ck_assert_msg(tu_compare("features", fr, fc, N, F, 1, 1, REL_L2, ELEM), "net %s: features differ",
+                          nets[i].cfg);
+            ck_assert_msg(tu_compare("logits", yr, yc, N, C, 1, 1, REL_L2, ELEM), "net %s: logits differ",
+                          nets[i].cfg);
+        }
+        /* a smaller batch after a larger one, on the same buffers */
+        ck_assert(vggcl_forward(cl, mc, x, 1, H, W, yc, NULL) == VGGCL_OK);
+        ck_assert(tu_compare("logits (batch 1)", yr, yc, 1, C, 1, 1, REL_L2, ELEM));
+        free(x), free(yr), free(yc), free(fr), free(fc);
+        vggcl_model_free(mr), vggcl_model_free(mc);
+        vggcl_ctx_free(ref), vggcl_ctx_free(cl);
+    }
+}
+END_TEST
+
+/* A batch whose activations exceed the device's per-buffer limit fails before
+ * any driver call, with the memory needed and the largest batch that fits. */
+START_TEST(test_network_device_memory)
+{
+    const char *path = tu_tmp("mem.safetensors");
+    tu_write_vgg(path, "64,M,8", 0, 2, 3, NULL);
+    vggcl_ctx *cl = tu_cl_ctx();
+    vggcl_model *m;
+    ck_assert(vggcl_model_load(cl, path, NULL, &m) == VGGCL_OK);
+    /* first activation: N * 64 * H * W floats; pick N over the per-buffer limit */
+    const int H = 64, W = 64;
+    const long long per_image = 64LL * H * W * 4;
+    const int N = (int)(cl->max_alloc / per_image) + 1;
+    float *x = calloc((size_t)N * 3 * H * W, sizeof *x);
+    ck_assert_ptr_nonnull(x);
+    ck_assert_int_eq(vggcl_forward(cl, m, x, N, H, W, NULL, NULL), VGGCL_ERR_DEVICE_MEMORY);
+    ck_assert_msg(strstr(vggcl_message(cl), "largest batch that fits"), "%s", vggcl_message(cl));
+    free(x);
+    vggcl_model_free(m);
+    vggcl_ctx_free(cl);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("network");
+    TCase *tc = tcase_create("device vs reference");
+    tcase_set_timeout(tc, 600);
+    tcase_add_test(tc, test_network_vs_reference);
+    tcase_add_test(tc, test_network_device_memory);
+    suite_add_tcase(s, tc);
+    return tu_run(s);
+}

@@ -1,0 +1,407 @@
+/* The safetensors reader and the model plan: every malformed-file case the
+ * reference reader rejects, dtype conversion, and the network inferred from
+ * torchvision key names (BatchNorm folding, pools, pool5, head). */
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model.h"
+#include "ref/ref.h"
+#include "safetensors.h"
+#include "test_util.h"
+
+/* Writes 8-byte length + header text + data bytes. */
+static const char *raw_file(const char *name, const char *header, const void *data, size_t data_len)
+{
+    size_t hl = strlen(header);
+    unsigned char *buf = malloc(8 + hl + data_len + 1);
+    for (int i = 0; i < 8; i++) buf[i] = (unsigned char)((unsigned long long)hl >> (8 * i));
+    memcpy(buf + 8, header, hl);
+    if (data_len) memcpy(buf + 8 + hl, data, data_len);
+    const char *path = tu_tmp(name);
+    tu_write_bytes(path, buf, 8 + hl + data_len);
+    free(buf);
+    return path;
+}
+
+static void expect_reject(const char *path, const char *needle)
+{
+    vggcl_ctx *ctx = vggcl_ctx_new();
+    vggcl_st_file f;
+    vggcl_status st = vggcl_st_open(ctx, path, &f);
+    ck_assert_msg(st != VGGCL_OK, "%s was accepted; expected an error containing '%s'", path, needle);
+    ck_assert_msg(strstr(vggcl_message(ctx), needle) && strstr(vggcl_message(ctx), path),
+                  "message '%s' should name the file and contain '%s'", vggcl_message(ctx), needle);
+    vggcl_st_close(&f);
+    vggcl_ctx_free(ctx);
+}
+
+static const float eight[2] = { 1, 2 };
+
+static const struct { const char *name, *header; size_t data_len; const char *needle; } bad_headers[] = {
+    { "not_object.st", "[1,2]   ", 0, "starting with '{'" },
+    { "bad_json.st", "{\"a\":   ", 0, "not a valid JSON" },
+    { "unknown_dtype.st", "{\"a\":{\"dtype\":\"F31\",\"shape\":[2],\"data_offsets\":[0,8]}}", 8, "unknown dtype" },
+    { "reversed.st", "{\"a\":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[8,0]}}", 8, "reversed" },
+    { "size_mismatch.st", "{\"a\":{\"dtype\":\"F32\",\"shape\":[3],\"data_offsets\":[0,8]}}", 8, "needs 12" },
+    { "past_end.st", "{\"a\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[0,16]}}", 8, "truncated" },
+    { "trailing.st", "{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}", 8, "trailing bytes" },
+    { "overlap.st",
+      "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
+      "\"b\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}", 8, "overlaps" },
+    { "hole.st",
+      "{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},"
+      "\"b\":{\"dtype\":\"U8\",\"shape\":[2],\"data_offsets\":[6,8]}}", 8, "hole" },
+    { "duplicate.st",
+      "{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},"
+      "\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}", 8, "duplicate key 'a'" },
+    { "overflow.st",
+      "{\"a\":{\"dtype\":\"F32\",\"shape\":[4294967296,4294967296,4],\"data_offsets\":[0,8]}}", 8, "overflows" },
+    { "negative.st", "{\"a\":{\"dtype\":\"F32\",\"shape\":[-2],\"data_offsets\":[0,8]}}", 8, "non-negative" },
+    { "fraction.st", "{\"a\":{\"dtype\":\"F32\",\"shape\":[1.5],\"data_offsets\":[0,8]}}", 8, "non-negative integer" },
+    { "no_offsets.st", "{\"a\":{\"dtype\":\"F32\",\"shape\":[2]}}", 8, "data_offsets" },
+    { "three_offsets.st", "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,4,8]}}", 8, "[begin, end]" },
+    { "entry_not_object.st", "{\"a\":5}", 0, "not a JSON object" },
+    { "meta_not_string.st", "{\"__metadata__\":{\"k\":1}}", 0, "__metadata__" },
+    { "junk_after.st", "{}x      ", 0, "after the JSON" },
+    { "bad_utf8.st", "{\"\xff\":{}}  ", 0, "UTF-8" },
+    { "deep.st", "[[[[[[[[[[[[[[[[", 0, "starting with '{'" },
+};
+
+START_TEST(test_st_malformed)
+{
+    for (size_t i = 0; i < sizeof bad_headers / sizeof bad_headers[0]; i++)
+        expect_reject(raw_file(bad_headers[i].name, bad_headers[i].header, eight, bad_headers[i].data_len),
+                      bad_headers[i].needle);
+}
+END_TEST
+
+START_TEST(test_st_file_level)
+{
+    expect_reject(tu_tmp("does_not_exist.st"), "cannot open");
+    const char *p = tu_tmp("short.st");
+    tu_write_bytes(p, "abc", 3);
+    expect_reject(p, "too short");
+    unsigned char huge[16] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f, '{', '}' };
+    p = tu_tmp("huge_header.st");
+    tu_write_bytes(p, huge, sizeof huge);
+    expect_reject(p, "header length");
+    unsigned char over[16] = { 9, 0, 0, 0, 0, 0, 0, 0, '{', '}' }; /* 9 > 8 bytes left */
+    p = tu_tmp("header_past_end.st");
+    tu_write_bytes(p, over, 16);
+    expect_reject(p, "header length");
+    expect_reject("/tmp", "weights file");
+}
+END_TEST
+
+/* F32, F16 and BF16 give the same float32 values; NaN/Inf are rejected. */
+START_TEST(test_st_dtypes)
+{
+    const uint16_t f16[4] = { 0x3C00, 0xC100, 0x3800, 0x0001 };   /* 1, -2.5, 0.5, 2^-24 */
+    const uint16_t bf16[4] = { 0x3F80, 0xC020, 0x3F00, 0x0000 };  /* 1, -2.5, 0.5, 0 */
+    const int64_t count = 7;
+    tu_tensor t[3] = {
+        { "h", "F16", 1, { 4 }, NULL, f16, sizeof f16 },
+        { "b", "BF16", 1, { 4 }, NULL, bf16, sizeof bf16 },
+        { "n", "I64", 0, { 0 }, NULL, &count, sizeof count },
+    };
+    const char *path = tu_tmp("dtypes.safetensors");
+    tu_write_safetensors(path, t, 3, "{\"vggcl.pool5\":\"drop\",\"other\":\"x\"}");
+    vggcl_ctx *ctx = vggcl_ctx_new();
+    vggcl_st_file f;
+    ck_assert_msg(vggcl_st_open(ctx, path, &f) == VGGCL_OK, "%s", vggcl_message(ctx));
+    ck_assert_str_eq(f.pool5_meta, "drop");
+    float *h, *b, *n;
+    ck_assert(vggcl_st_to_f32(ctx, &f, vggcl_st_find(&f, "h"), &h) == VGGCL_OK);
+    ck_assert(vggcl_st_to_f32(ctx, &f, vggcl_st_find(&f, "b"), &b) == VGGCL_OK);
+    const float want_h[4] = { 1, -2.5f, 0.5f, 5.9604644775390625e-08f }, want_b[4] = { 1, -2.5f, 0.5f, 0 };
+    for (int i = 0; i < 4; i++) {
+        ck_assert_float_eq(h[i], want_h[i]);
+        ck_assert_float_eq(b[i], want_b[i]);
+    }
+    ck_assert(vggcl_st_to_f32(ctx, &f, vggcl_st_find(&f, "n"), &n) == VGGCL_ERR_FORMAT);
+    ck_assert_ptr_nonnull(strstr(vggcl_message(ctx), "'n' has dtype I64"));
+    free(h), free(b);
+    vggcl_st_close(&f);
+
+    const float bad[2] = { 1, INFINITY };
+    tu_tensor tb = { "inf", "F32", 1, { 2 }, bad, NULL, 0 };
+    path = tu_tmp("inf.safetensors");
+    tu_write_safetensors(path, &tb, 1, NULL);
+    ck_assert(vggcl_st_open(ctx, path, &f) == VGGCL_OK);
+    ck_assert(vggcl_st_to_f32(ctx, &f, vggcl_st_find(&f, "inf"), &n) == VGGCL_ERR_FORMAT);
+    ck_assert_ptr_nonnull(strstr(vggcl_message(ctx), "non-finite"));
+    vggcl_st_close(&f);
+    vggcl_ctx_free(ctx);
+}
+END_TEST
+
+/* ---- model plan ------------------------------------------------------- */
+
+#define MAXT 64
+typedef struct {
+    tu_tensor t[MAXT];
+    char names[MAXT][48];
+    float *bufs[MAXT];
+    int n;
+} builder;
+
+static float *add(builder *b, const char *name, int ndim, long long d0, long long d1, long long d2, long long d3,
+                  float lo, float hi)
+{
+    long long shape[4] = { d0, d1, d2, d3 };
+    size_t count = 1;
+    for (int d = 0; d < ndim; d++) count *= (size_t)shape[d];
+    tu_tensor *t = &b->t[b->n];
+    snprintf(b->names[b->n], sizeof b->names[0], "%s", name);
+    b->bufs[b->n] = malloc(count * 4 + 4);
+    tu_fill(b->bufs[b->n], count, (unsigned)b->n * 7 + 1, lo, hi);
+    *t = (tu_tensor){ b->names[b->n], "F32", ndim, { d0, d1, d2, d3 }, b->bufs[b->n], NULL, 0 };
+    return b->bufs[b->n++];
+}
+
+static void add_conv(builder *b, int idx, int c_out, int c_in)
+{
+    char name[48];
+    snprintf(name, sizeof name, "features.%d.weight", idx);
+    add(b, name, 4, c_out, c_in, 3, 3, -0.4f, 0.4f);
+    snprintf(name, sizeof name, "features.%d.bias", idx);
+    add(b, name, 1, c_out, 0, 0, 0, -0.1f, 0.1f);
+}
+
+static void add_bn(builder *b, int idx, int c)
+{
+    const char *part[4] = { "weight", "bias", "running_mean", "running_var" };
+    const float lo[4] = { 0.5f, -0.2f, -0.2f, 0.5f }, hi[4] = { 1.5f, 0.2f, 0.2f, 1.5f };
+    char name[48];
+    for (int i = 0; i < 4; i++) {
+        snprintf(name, sizeof name, "features.%d.%s", idx, part[i]);
+        add(b, name, 1, c, 0, 0, 0, lo[i], hi[i]);
+    }
+}
+
+static void add_head(builder *b, const char *prefix, int classes, int width)
+{
+    char name[48];
+    snprintf(name, sizeof name, "%s.weight", prefix);
+    add(b, name, 2, classes, width, 0, 0, -0.5f, 0.5f);
+    snprintf(name, sizeof name, "%s.bias", prefix);
+    add(b, name, 1, classes, 0, 0, 0, -0.5f, 0.5f);
+}
+
+static const char *write_model(builder *b, const char *file, const char *meta)
+{
+    const char *path = tu_tmp(file);
+    tu_write_safetensors(path, b->t, b->n, meta);
+    for (int i = 0; i < b->n; i++) free(b->bufs[i]);
+    b->n = 0;
+    return path;
+}
+
+/* Loads path on the reference backend; returns the status, *m on success. */
+static vggcl_status load(vggcl_ctx **ctx, const char *path, int pool5, const char *head, vggcl_model **m)
+{
+    *ctx = vggcl_ctx_new();
+    ck_assert(vggcl_select_device(*ctx, "ref") == VGGCL_OK);
+    vggcl_load_options o = { pool5, head };
+    return vggcl_model_load(*ctx, path, &o, m);
+}
+
+static void expect_model_error(const char *path, const char *head, const char *needle)
+{
+    vggcl_ctx *ctx;
+    vggcl_model *m = NULL;
+    vggcl_status st = load(&ctx, path, VGGCL_POOL5_AUTO, head, &m);
+    ck_assert_msg(st != VGGCL_OK, "%s was accepted; expected '%s'", path, needle);
+    ck_assert_ptr_null(m);
+    ck_assert_msg(strstr(vggcl_message(ctx), needle), "message '%s' lacks '%s'", vggcl_message(ctx), needle);
+    vggcl_ctx_free(ctx);
+}
+
+/* conv(0) relu(1) pool(2) conv(3) relu(4) conv(5) relu(6) [pool5] */
+START_TEST(test_plan_pools_and_pool5)
+{
+    builder b = { 0 };
+    add_conv(&b, 0, 4, 3), add_conv(&b, 3, 5, 4), add_conv(&b, 5, 6, 5), add_head(&b, "classifier.0", 2, 6);
+    const char *path = write_model(&b, "plan.safetensors", NULL);
+    vggcl_ctx *ctx;
+    vggcl_model *m;
+    ck_assert(load(&ctx, path, VGGCL_POOL5_AUTO, NULL, &m) == VGGCL_OK);
+    ck_assert_int_eq(m->n_steps, 5); /* conv pool conv conv pool5 */
+    ck_assert_int_eq(m->steps[1].kind, VGGCL_STEP_POOL);
+    ck_assert_int_eq(m->steps[4].kind, VGGCL_STEP_POOL);
+    ck_assert_int_eq(vggcl_model_min_input(m), 4);
+    ck_assert_int_eq(vggcl_model_classes(m), 2);
+    ck_assert_int_eq(vggcl_model_features(m), 6);
+    vggcl_model_free(m);
+    vggcl_ctx_free(ctx);
+    ck_assert(load(&ctx, path, VGGCL_POOL5_DROP, NULL, &m) == VGGCL_OK);
+    ck_assert_int_eq(m->n_steps, 4);
+    ck_assert_int_eq(vggcl_model_min_input(m), 2);
+    vggcl_model_free(m);
+    vggcl_ctx_free(ctx);
+
+    /* the file's metadata drops pool5; an explicit option wins over it */
+    add_conv(&b, 0, 4, 3), add_head(&b, "classifier.0", 2, 4);
+    path = write_model(&b, "meta_drop.safetensors", "{\"vggcl.pool5\":\"drop\"}");
+    ck_assert(load(&ctx, path, VGGCL_POOL5_AUTO, NULL, &m) == VGGCL_OK);
+    ck_assert_int_eq(m->n_steps, 1);
+    vggcl_model_free(m);
+    vggcl_ctx_free(ctx);
+    ck_assert(load(&ctx, path, VGGCL_POOL5_KEEP, NULL, &m) == VGGCL_OK);
+    ck_assert_int_eq(m->n_steps, 2);
+    vggcl_model_free(m);
+    vggcl_ctx_free(ctx);
+}
+END_TEST
+
+/* BatchNorm folded at load gives the same logits as applying it after the
+ * conv by hand (one conv, 1x1 input: out = relu(bn(w_center * x + b))). */
+START_TEST(test_plan_batchnorm_fold)
+{
+    builder b = { 0 };
+    add_conv(&b, 0, 3, 3);
+    add_bn(&b, 1, 3);
+    add_head(&b, "classifier.0", 2, 3);
+    /* keep copies of the values before write_model frees them */
+    float w[81], cb[3], g[3], be[3], mu[3], var[3], hw[6], hb[2];
+    memcpy(w, b.bufs[0], sizeof w), memcpy(cb, b.bufs[1], sizeof cb), memcpy(g, b.bufs[2], sizeof g);
+    memcpy(be, b.bufs[3], sizeof be), memcpy(mu, b.bufs[4], sizeof mu), memcpy(var, b.bufs[5], sizeof var);
+    memcpy(hw, b.bufs[6], sizeof hw), memcpy(hb, b.bufs[7], sizeof hb);
+    const char *path = write_model(&b, "bn.safetensors", "{\"vggcl.pool5\":\"drop\"}");
+    vggcl_ctx *ctx;
+    vggcl_model *m;
+    ck_assert_msg(load(&ctx, path, VGGCL_POOL5_AUTO, NULL, &m) == VGGCL_OK, "%s", vggcl_message(ctx));
+    ck_assert_int_eq(m->n_steps, 1);
+    const float x[3] = { 0.3f, -0.7f, 1.1f };
+    float logits[2];
+    ck_assert(vggcl_forward(ctx, m, x, 1, 1, 1, logits, NULL) == VGGCL_OK);
+    double feat[3];
+    for (int oc = 0; oc < 3; oc++) {
+        double acc = cb[oc];
+        for (int ic = 0; ic < 3; ic++) acc += (double)w[(oc * 3 + ic) * 9 + 4] * x[ic];
+        acc = (acc - mu[oc]) / sqrt(var[oc] + 1e-5) * g[oc] + be[oc];
+        feat[oc] = acc > 0 ? acc : 0;
+    }
+    for (int c = 0; c < 2; c++) {
+        double want = hb[c];
+        for (int k = 0; k < 3; k++) want += hw[c * 3 + k] * feat[k];
+        ck_assert_msg(fabs(logits[c] - want) < 1e-5, "logit %d: %g, by hand %g", c, logits[c], want);
+    }
+    vggcl_model_free(m);
+    vggcl_ctx_free(ctx);
+}
+END_TEST
+
+START_TEST(test_plan_custom_head_and_ignored_keys)
+{
+    builder b = { 0 };
+    add_conv(&b, 0, 4, 3), add_head(&b, "fc", 5, 4);
+    add(&b, "some.other.tensor", 1, 3, 0, 0, 0, 0, 1);
+    const char *path = write_model(&b, "head.safetensors", NULL);
+    vggcl_ctx *ctx;
+    vggcl_model *m;
+    ck_assert(load(&ctx, path, VGGCL_POOL5_AUTO, "fc", &m) == VGGCL_OK);
+    ck_assert_int_eq(vggcl_model_classes(m), 5);
+    vggcl_model_free(m);
+    vggcl_ctx_free(ctx);
+    expect_model_error(path, NULL, "classifier.0.weight' not found");
+}
+END_TEST
+
+START_TEST(test_plan_errors)
+{
+    builder b = { 0 };
+    add_conv(&b, 0, 4, 3), add_conv(&b, 2, 5, 3), add_head(&b, "classifier.0", 2, 5);
+    expect_model_error(write_model(&b, "chain.safetensors", NULL), NULL, "features.2.weight' has shape (5, 3, 3, 3); expected C_in = 4");
+
+    add_conv(&b, 0, 4, 1), add_head(&b, "classifier.0", 2, 4);
+    expect_model_error(write_model(&b, "gray.safetensors", NULL), NULL, "expected C_in = 3");
+
+    add(&b, "features.0.weight", 4, 4, 3, 5, 5, 0, 1), add(&b, "features.0.bias", 1, 4, 0, 0, 0, 0, 1);
+    add_head(&b, "classifier.0", 2, 4);
+    expect_model_error(write_model(&b, "k5.safetensors", NULL), NULL, "expected (C_out, C_in, 3, 3)");
+
+    add_conv(&b, 0, 4, 3), add_head(&b, "classifier.0", 2, 8);
+    expect_model_error(write_model(&b, "head_width.safetensors", NULL), NULL, "head's input must be the last conv's width");
+
+    add_conv(&b, 0, 4, 3), add_conv(&b, 5, 4, 4), add_head(&b, "classifier.0", 2, 4);
+    expect_model_error(write_model(&b, "gap_index.safetensors", NULL), NULL, "conv features.5 is out of place");
+
+    add_conv(&b, 0, 4, 3), add(&b, "classifier.0.weight", 2, 2, 4, 0, 0, 0, 1);
+    expect_model_error(write_model(&b, "no_bias.safetensors", NULL), NULL, "classifier.0.bias' not found");
+
+    add_conv(&b, 0, 4, 3), add(&b, "features.1.running_mean", 1, 4, 0, 0, 0, 0, 1);
+    add_head(&b, "classifier.0", 2, 4);
+    expect_model_error(write_model(&b, "half_bn.safetensors", NULL), NULL, "neither a conv nor a BatchNorm");
+
+    add_conv(&b, 0, 4, 3), add(&b, "features.0.scale", 1, 4, 0, 0, 0, 0, 1), add_head(&b, "classifier.0", 2, 4);
+    expect_model_error(write_model(&b, "odd_key.safetensors", NULL), NULL, "features.0.scale' is not a VGG features tensor");
+
+    add_head(&b, "classifier.0", 2, 4);
+    expect_model_error(write_model(&b, "no_convs.safetensors", NULL), NULL, "no convolution weights");
+
+    float *w = add(&b, "features.0.weight", 4, 4, 3, 3, 3, 0, 1);
+    w[17] = NAN;
+    add_head(&b, "classifier.0", 2, 4);
+    expect_model_error(write_model(&b, "nan.safetensors", NULL), NULL, "'features.0.weight' holds a non-finite value");
+
+    add_conv(&b, 0, 4, 3), add_head(&b, "classifier.0", 2, 4);
+    expect_model_error(write_model(&b, "bad_meta.safetensors", "{\"vggcl.pool5\":\"maybe\"}"), NULL, "\"keep\" or \"drop\"");
+
+    add_conv(&b, 0, 4, 3), add_bn(&b, 1, 4), add_head(&b, "classifier.0", 2, 4);
+    b.bufs[5][2] = -1.0f; /* running_var */
+    expect_model_error(write_model(&b, "neg_var.safetensors", NULL), NULL, "negative variance");
+
+    /* a used tensor in an unsupported dtype */
+    const double f64[4] = { 1, 2, 3, 4 };
+    tu_tensor t[3] = {
+        { "features.0.weight", "F64", 4, { 4, 3, 3, 3 }, NULL, NULL, 0 },
+    };
+    double *big = calloc(108, sizeof *big);
+    t[0].raw = big, t[0].raw_len = 108 * sizeof *big;
+    t[1] = (tu_tensor){ "classifier.0.weight", "F64", 2, { 1, 4 }, NULL, f64, sizeof f64 };
+    t[2] = (tu_tensor){ "classifier.0.bias", "F64", 1, { 1 }, NULL, f64, sizeof f64[0] };
+    const char *path = tu_tmp("f64.safetensors");
+    tu_write_safetensors(path, t, 3, NULL);
+    expect_model_error(path, NULL, "dtype F64; expected F32, F16 or BF16");
+    free(big);
+}
+END_TEST
+
+START_TEST(test_forward_input_errors)
+{
+    builder b = { 0 };
+    add_conv(&b, 0, 4, 3), add_conv(&b, 3, 4, 4), add_head(&b, "classifier.0", 2, 4);
+    const char *path = write_model(&b, "small.safetensors", NULL);
+    vggcl_ctx *ctx;
+    vggcl_model *m;
+    ck_assert(load(&ctx, path, VGGCL_POOL5_AUTO, NULL, &m) == VGGCL_OK);
+    float x[3 * 3 * 3] = { 0 }, y[2];
+    ck_assert_int_eq(vggcl_forward(ctx, m, x, 1, 3, 3, y, NULL), VGGCL_ERR_SHAPE);
+    ck_assert_msg(strstr(vggcl_message(ctx), "needs at least 4x4"), "%s", vggcl_message(ctx));
+    ck_assert_int_eq(vggcl_forward(ctx, m, x, 0, 3, 3, y, NULL), VGGCL_ERR_SHAPE);
+    vggcl_model_free(m);
+    vggcl_ctx_free(ctx);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("weights");
+    TCase *tc = tcase_create("safetensors");
+    tcase_add_test(tc, test_st_malformed);
+    tcase_add_test(tc, test_st_file_level);
+    tcase_add_test(tc, test_st_dtypes);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("model plan");
+    tcase_add_test(tc, test_plan_pools_and_pool5);
+    tcase_add_test(tc, test_plan_batchnorm_fold);
+    tcase_add_test(tc, test_plan_custom_head_and_ignored_keys);
+    tcase_add_test(tc, test_plan_errors);
+    tcase_add_test(tc, test_forward_input_errors);
+    suite_add_tcase(s, tc);
+    return tu_run(s);
+}
