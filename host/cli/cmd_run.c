@@ -92,12 +92,14 @@ int cmd_run(int argc, char **argv)
     if (features && vggcl_npy_write(ctx, features, 2, fshape, feats) != VGGCL_OK) goto fail;
 
     printf("device: %s\n", vggcl_device_name(ctx));
-    for (int i = 0; i < n; i++) {
+    const int shown = n <= 10 ? n : 8;
+    for (int i = 0; i < shown; i++) {
         int best = 0;
         for (int c = 1; c < classes; c++)
             if (logits[(size_t)i * classes + c] > logits[(size_t)i * classes + best]) best = c;
         printf("image %d: top class %d (logit %.4f)\n", i, best, logits[(size_t)i * classes + best]);
     }
+    if (shown < n) printf("... (%d more images)\n", n - shown);
     printf("wrote %s (%d, %d)%s%s\n", output, n, classes, features ? " and " : "", features ? features : "");
     rc = CLI_OK;
     goto done;

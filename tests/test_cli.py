@@ -1,0 +1,187 @@
+#!/usr/bin/env python3
+"""`vggcl` on bad input: every case gives `vggcl: <message>` naming what was
+wrong, exit 1 (failure) or 2 (usage), and leaves no output file behind.
+
+usage: test_cli.py VGGCL_BINARY
+"""
+import os
+import subprocess
+import sys
+import tempfile
+import unittest
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "weights"))
+from make_test_weights import make_state_dict, parse_cfg  # noqa: E402
+from safetensors_io import save_file  # noqa: E402
+
+VGGCL = None
+CFG = "8,M,16,M,16"  # two pools inside + pool5: needs at least 8x8
+
+
+class Cli(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        self.d = Path(self.tmp.name)
+        self.weights = self.d / "w.safetensors"
+        save_file(make_state_dict(parse_cfg(CFG), True, 3, seed=1), self.weights)
+        self.x = self.d / "x.npy"
+        np.save(self.x, np.random.default_rng(0).standard_normal((2, 3, 16, 12)).astype(np.float32))
+        self.out = self.d / "out" / "y.npy"
+        self.out.parent.mkdir()
+
+    def tearDown(self):
+        self.tmp.cleanup()
+
+    def vggcl(self, *args, env=None):
+        e = dict(os.environ)
+        e.update(env or {})
+        return subprocess.run([VGGCL, *map(str, args)], capture_output=True, text=True, env=e, timeout=300)
+
+    def run_args(self, weights=None, x=None, extra=()):
+        return ["run", "--weights", weights or self.weights, "--input", x or self.x, "--output", self.out, *extra]
+
+    def fails(self, args, code, *needles, env=None):
+        r = self.vggcl(*args, env=env)
+        self.assertEqual(r.returncode, code, f"stdout: {r.stdout}\nstderr: {r.stderr}")
+        # (PoCL's compiler may print its own lines first, e.g. "1 error generated.")
+        self.assertIn("\nvggcl: ", "\n" + r.stderr)
+        for n in needles:
+            self.assertIn(str(n), r.stderr)
+        self.assertEqual(sorted(p.name for p in self.out.parent.iterdir()), [], "output left behind")
+        return r
+
+    # --- usage --------------------------------------------------------------
+    def test_usage(self):
+        self.assertEqual(self.vggcl().returncode, 2)
+        self.fails(["frobnicate"], 2, "unknown command")
+        self.fails(["run", "--weights", self.weights], 2, "required")
+        self.fails(self.run_args(extra=["--bogus"]), 2, "unknown argument '--bogus'")
+        self.fails(self.run_args(extra=["--pool5", "maybe"]), 2, "keep or drop")
+        self.fails(["run", "--weights"], 2, "--weights needs a value")
+        for cmd in ("run", "devices"):
+            r = self.vggcl(cmd, "--help")
+            self.assertEqual(r.returncode, 0)
+            self.assertIn(f"usage: vggcl {cmd}", r.stdout)
+
+    # --- files --------------------------------------------------------------
+    def test_missing_files(self):
+        self.fails(self.run_args(weights=self.d / "nope.safetensors"), 1, "nope.safetensors", "cannot open")
+        self.fails(self.run_args(x=self.d / "nope.npy"), 1, "nope.npy", "cannot open")
+
+    def test_bad_npy(self):
+        cases = {
+            "f64.npy": (np.zeros((1, 3, 8, 8)), "'<f8'; expected float32"),
+            "3d.npy": (np.zeros((3, 8, 8), np.float32), "expected (N, 3, H, W)"),
+            "gray.npy": (np.zeros((1, 1, 8, 8), np.float32), "shape (1, 1, 8, 8)"),
+            "fortran.npy": (np.asfortranarray(np.zeros((1, 3, 8, 9), np.float32)), "Fortran"),
+            "empty.npy": (np.zeros((0, 3, 8, 8), np.float32), "N, H, W >= 1"),
+        }
+        for name, (arr, needle) in cases.items():
+            np.save(self.d / name, arr)
+            self.fails(self.run_args(x=self.d / name), 1, name, needle)
+        raw = (self.d / "x.npy").read_bytes()
+        (self.d / "trunc.npy").write_bytes(raw[:-10])
+        self.fails(self.run_args(x=self.d / "trunc.npy"), 1, "trunc.npy", "truncated")
+        (self.d / "text.npy").write_text("hello, not numpy\n")
+        self.fails(self.run_args(x=self.d / "text.npy"), 1, "text.npy", "not a .npy file")
+
+    def test_input_too_small(self):
+        np.save(self.d / "small.npy", np.zeros((1, 3, 7, 20), np.float32))
+        self.fails(self.run_args(x=self.d / "small.npy"), 1, "too small", "at least 8x8")
+
+    def test_bad_weights(self):
+        good = self.weights.read_bytes()
+        (self.d / "trunc.safetensors").write_bytes(good[:-100])
+        self.fails(self.run_args(weights=self.d / "trunc.safetensors"), 1, "trunc.safetensors", "truncated")
+        (self.d / "junk.safetensors").write_bytes(b"\xff" * 64)
+        self.fails(self.run_args(weights=self.d / "junk.safetensors"), 1, "junk.safetensors", "header length")
+        sd = make_state_dict(parse_cfg(CFG), False, 3, seed=2)
+        sd["features.3.weight"] = sd["features.3.weight"][:, :5]  # C_in 5, previous conv has 8
+        save_file(sd, self.d / "chain.safetensors")
+        self.fails(self.run_args(weights=self.d / "chain.safetensors"), 1, "features.3.weight", "expected C_in = 8")
+        sd = make_state_dict(parse_cfg(CFG), False, 3, seed=2)
+        sd["features.0.bias"][1] = np.nan
+        save_file(sd, self.d / "nan.safetensors")
+        self.fails(self.run_args(weights=self.d / "nan.safetensors"), 1, "features.0.bias", "non-finite")
+        sd = make_state_dict(parse_cfg(CFG), False, 3, seed=2)
+        sd["classifier.0.weight"] = np.zeros((3, 32), np.float32)
+        save_file(sd, self.d / "head.safetensors")
+        self.fails(self.run_args(weights=self.d / "head.safetensors"), 1, "classifier.0.weight", "(C, 16)")
+        sd = make_state_dict(parse_cfg(CFG), False, 3, seed=2)
+        sd["features.0.weight"] = sd["features.0.weight"].astype(np.float64)
+        save_file(sd, self.d / "f64.safetensors")
+        self.fails(self.run_args(weights=self.d / "f64.safetensors"), 1, "features.0.weight", "dtype F64")
+
+    # --- devices ------------------------------------------------------------
+    def test_no_opencl_platform(self):
+        env = {"OCL_ICD_VENDORS": str(self.d / "no_icds"), "OCL_ICD_FILENAMES": ""}
+        self.fails(self.run_args(extra=["--device", "0"]), 1, "no OpenCL platform", "pocl", env=env)
+        r = self.vggcl("devices", env=env)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("install an OpenCL driver", r.stderr)
+
+    def test_bad_device_spec(self):
+        self.fails(self.run_args(extra=["--device", "no-such-gpu"]), 1, "no-such-gpu", "vggcl devices")
+        self.fails(self.run_args(extra=["--device", "99"]), 1, "index 99")
+        self.fails(self.run_args(extra=["--device", "5:0"]), 1, "5:0")
+
+    def test_device_out_of_memory(self):
+        """A batch over the device's per-buffer limit: a sparse input file, so no disk is used."""
+        row = next(l for l in self.vggcl("devices").stdout.splitlines() if l.startswith("0 "))
+        max_alloc = float(row.split()[6]) * 2**30  # the "max alloc" column, in GiB
+        h = w = 32
+        n = int(max_alloc * 1.05 / (64 * h * w * 4)) + 1  # first activation (n, 64, h, w) over the limit
+        path = self.d / "big.npy"
+        hdr = np.lib.format.header_data_from_array_1_0(np.zeros((1,), np.float32))
+        hdr["shape"] = (n, 3, h, w)
+        with open(path, "wb") as f:
+            np.lib.format.write_array_header_1_0(f, hdr)
+            f.truncate(f.tell() + n * 3 * h * w * 4)
+        save_file(make_state_dict(parse_cfg("64,M,8"), False, 3, seed=2), self.d / "w8.safetensors")
+        self.fails(self.run_args(weights=self.d / "w8.safetensors", x=path), 1, "device out of memory",
+                   "largest batch that fits")
+
+    def test_kernel_build_failure(self):
+        kdir = self.d / "kernels"
+        kdir.mkdir()
+        for f in (ROOT / "kernels").glob("*.cl"):
+            (kdir / f.name).write_text(f.read_text())
+        (kdir / "conv3x3.cl").write_text((ROOT / "kernels" / "conv3x3.cl").read_text().replace(
+            "float acc[OC_TILE];", "float acc[OC_TILE] = undefined_symbol;"))
+        self.fails(self.run_args(), 1, "layer features.0", "clBuildProgram", "CL_BUILD_PROGRAM_FAILURE",
+                   "build log", "undefined_symbol", env={"VGGCL_KERNEL_DIR": str(kdir)})
+        (kdir / "maxpool.cl").unlink()
+        (kdir / "conv3x3.cl").write_text((ROOT / "kernels" / "conv3x3.cl").read_text())
+        self.fails(self.run_args(), 1, "maxpool.cl", "cannot be opened", env={"VGGCL_KERNEL_DIR": str(kdir)})
+
+    # --- outputs ------------------------------------------------------------
+    def test_unwritable_output(self):
+        r = self.vggcl("run", "--weights", self.weights, "--input", self.x, "--output", self.d / "no" / "y.npy")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("no/y.npy", r.stderr)
+        # features cannot be written: the logits already written are removed again
+        self.fails(self.run_args(extra=["--features", self.d / "no" / "f.npy"]), 1, "f.npy")
+
+    def test_success_ref_matches_device(self):
+        for device in ("ref", "0"):
+            out = self.d / f"y_{device}.npy"
+            r = self.vggcl("run", "--weights", self.weights, "--input", self.x, "--output", out,
+                           "--features", self.d / f"f_{device}.npy", "--device", device)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertIn("top class", r.stdout)
+        y_ref, y_cl = np.load(self.d / "y_ref.npy"), np.load(self.d / "y_0.npy")
+        self.assertEqual(y_ref.shape, (2, 3))
+        self.assertEqual(np.load(self.d / "f_0.npy").shape, (2, 16))
+        np.testing.assert_allclose(y_cl, y_ref, rtol=1e-4, atol=1e-5)
+        self.assertEqual([p.name for p in self.d.glob("*.tmp.*")], [])
+
+
+if __name__ == "__main__":
+    if len(sys.argv) < 2:
+        sys.exit(__doc__)
+    VGGCL = os.path.abspath(sys.argv.pop(1))
+    unittest.main(verbosity=2)
