@@ -1,0 +1,29 @@
+#!/usr/bin/env python3
+"""Writes two synthetic 224x224 RGB pictures (a disc on a gradient, and
+stripes), normalized with the ImageNet mean and std as torchvision does, as a
+float32 (2, 3, 224, 224) .npy for the built-in example.
+
+usage: make_example_input.py OUT.npy
+"""
+import sys
+
+import numpy as np
+
+MEAN = np.array([0.485, 0.456, 0.406], np.float32)[:, None, None]
+STD = np.array([0.229, 0.224, 0.225], np.float32)[:, None, None]
+
+
+def pictures(size=224):
+    y, x = np.mgrid[0:size, 0:size].astype(np.float32) / (size - 1)
+    disc = ((x - 0.6) ** 2 + (y - 0.4) ** 2 < 0.05).astype(np.float32)
+    a = np.stack([0.2 + 0.6 * x, 0.3 + 0.4 * y, 0.5 - 0.3 * x]) * (1 - disc) + disc * np.array(
+        [0.9, 0.2, 0.1], np.float32)[:, None, None]
+    stripes = (np.sin(x * 40 + y * 10) > 0).astype(np.float32)
+    b = np.stack([stripes, 0.5 * stripes + 0.25, 1 - stripes])
+    return np.stack([a, b]).astype(np.float32)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 2:
+        sys.exit(__doc__)
+    np.save(sys.argv[1], ((pictures() - MEAN) / STD).astype(np.float32))
