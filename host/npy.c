@@ -70,6 +70,11 @@ vggcl_status vggcl_npy_read(vggcl_ctx *ctx, const char *path, int *ndim, long lo
     *data = NULL;
     FILE *fp = fopen(path, "rb");
     if (!fp) return vggcl__fail(ctx, VGGCL_ERR_IO, "%s: cannot open input: %s", path, strerror(errno));
+    struct stat sb;
+    if (fstat(fileno(fp), &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        fclose(fp);
+        return vggcl__fail(ctx, VGGCL_ERR_IO, "%s: cannot read input: not a regular file", path);
+    }
     if (fread(pre, 1, 10, fp) != 10 || memcmp(pre, magic, 6)) {
         st = vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: not a .npy file (no \\x93NUMPY magic)", path);
         goto done;

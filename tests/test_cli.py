@@ -71,6 +71,8 @@ class Cli(unittest.TestCase):
     def test_missing_files(self):
         self.fails(self.run_args(weights=self.d / "nope.safetensors"), 1, "nope.safetensors", "cannot open")
         self.fails(self.run_args(x=self.d / "nope.npy"), 1, "nope.npy", "cannot open")
+        self.fails(self.run_args(x=self.d), 1, str(self.d), "not a regular file")
+        self.fails(self.run_args(weights=self.d), 1, str(self.d), "cannot read weights file")
 
     def test_bad_npy(self):
         cases = {

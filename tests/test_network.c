@@ -1,7 +1,7 @@
 /* The whole network on the OpenCL device against the reference backend: the
  * same plan, inputs and weights, layer kernels chained through ping-pong
  * buffers, GAP and the head; custom widths with BatchNorm, odd sizes, both
- * pool5 settings, vgg11 and vgg16 widths, batch > 1, and a reused model. */
+ * pool5 settings, vgg11, vgg16 and vgg19_bn widths, batch > 1, and a reused model. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,6 +20,7 @@ static const struct { const char *cfg; int bn, classes, N, H, W; int pool5; } ne
     { "5,M,7,M,9", 0, 7, 3, 8, 9, VGGCL_POOL5_KEEP },
     { "64,M,128,M,256,256,M,512,512,M,512,512", 0, 7, 2, 32, 32, VGGCL_POOL5_KEEP },
     { "64,64,M,128,128,M,256,256,256,M,512,512,512,M,512,512,512", 0, 7, 1, 48, 40, VGGCL_POOL5_DROP },
+    { "64,64,M,128,128,M,256,256,256,256,M,512,512,512,512,M,512,512,512,512", 1, 10, 1, 32, 33, VGGCL_POOL5_KEEP },
 };
 
 START_TEST(test_network_vs_reference)
