@@ -14,6 +14,8 @@ vggcl_ctx *vggcl_ctx_new(void)
 void vggcl_ctx_free(vggcl_ctx *ctx)
 {
     if (!ctx) return;
+    vggcl__prof_reset(ctx);
+    free(ctx->prof);
     for (int i = 0; i < VGGCL_K_COUNT; i++)
         if (ctx->kernels[i]) clReleaseKernel(ctx->kernels[i]);
     for (int i = 0; i < VGGCL_PROG_COUNT; i++)
@@ -207,10 +209,14 @@ vggcl_status vggcl_select_device(vggcl_ctx *ctx, const char *spec)
     ctx->global_mem = list[i].info.global_mem;
     snprintf(ctx->device_name, sizeof ctx->device_name, "%s", list[i].info.name);
     CL_CHECK(clGetDeviceInfo, (ctx->device, CL_DEVICE_MAX_WORK_GROUP_SIZE, sizeof ctx->max_wg, &ctx->max_wg, NULL));
+    snprintf(ctx->device_version, sizeof ctx->device_version, "%s", list[i].info.version);
+    snprintf(ctx->platform_name, sizeof ctx->platform_name, "%s", list[i].info.platform_name);
+    CL_CHECK(clGetDeviceInfo, (ctx->device, CL_DRIVER_VERSION, sizeof ctx->driver_version - 1, ctx->driver_version,
+                              NULL));
     cl_context_properties props[] = { CL_CONTEXT_PLATFORM, (cl_context_properties)ctx->platform, 0 };
     ctx->cl = clCreateContext(props, 1, &ctx->device, NULL, NULL, &err);
     CL_CHECK_RET(clCreateContext, err);
-    ctx->queue = clCreateCommandQueue(ctx->cl, ctx->device, 0, &err);
+    ctx->queue = clCreateCommandQueue(ctx->cl, ctx->device, CL_QUEUE_PROFILING_ENABLE, &err);
     CL_CHECK_RET(clCreateCommandQueue, err);
     ctx->selected = 1;
 fail:

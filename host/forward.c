@@ -81,15 +81,11 @@ done:
 /* (Re)allocates *mem to hold at least bytes; *have tracks its size. */
 static vggcl_status ensure(vggcl_ctx *ctx, const char *where, cl_mem *mem, size_t *have, size_t bytes)
 {
-    vggcl_status st = VGGCL_OK;
-    cl_int err;
     if (*mem && *have >= bytes) return VGGCL_OK;
-    if (*mem) clReleaseMemObject(*mem);
+    vggcl__release(ctx, mem);
     *have = 0;
-    *mem = clCreateBuffer(ctx->cl, CL_MEM_READ_WRITE, bytes ? bytes : 4, NULL, &err);
-    CL_CHECK_RET(clCreateBuffer, err);
-    *have = bytes;
-fail:
+    vggcl_status st = vggcl__buffer(ctx, where, CL_MEM_READ_WRITE, bytes, NULL, mem);
+    if (st == VGGCL_OK) *have = bytes;
     return st;
 }
 
@@ -123,6 +119,8 @@ static vggcl_status check_memory(vggcl_ctx *ctx, const vggcl_model *m, int n, in
                        ctx->max_alloc / 1048576.0, ctx->global_mem / 1048576.0, fit);
 }
 
+/* input NULL: the batch uploaded by the previous pass is still in act[0]
+ * (benchmarks time the passes without the upload). */
 static vggcl_status forward_cl(vggcl_ctx *ctx, vggcl_model *m, const float *input, int n, int h, int w,
                                size_t act, float *logits, float *features)
 {
@@ -139,8 +137,9 @@ static vggcl_status forward_cl(vggcl_ctx *ctx, vggcl_model *m, const float *inpu
         (partial && (st = ensure(ctx, where, &m->gap_partial, &m->gap_partial_bytes, partial * sizeof(float)))))
         goto fail;
     snprintf(where, sizeof where, "forward pass: input (%d, 3, %d, %d)", n, h, w);
-    CL_CHECK(clEnqueueWriteBuffer, (ctx->queue, m->act[0], CL_TRUE, 0, (size_t)n * 3 * h * w * sizeof(float), input,
-                                    0, NULL, NULL));
+    if (input)
+        CL_CHECK(clEnqueueWriteBuffer, (ctx->queue, m->act[0], CL_TRUE, 0, (size_t)n * 3 * h * w * sizeof(float),
+                                        input, 0, NULL, NULL));
     int cur = 0, c = 3;
     for (int i = 0; i < m->n_steps; i++) {
         const vggcl_step *s = &m->steps[i];
@@ -178,8 +177,8 @@ fail:
     return st;
 }
 
-vggcl_status vggcl_forward(vggcl_ctx *ctx, vggcl_model *m, const float *input, int n, int h, int w, float *logits,
-                           float *features)
+vggcl_status vggcl__forward(vggcl_ctx *ctx, vggcl_model *m, const float *input, int resident, int n, int h, int w,
+                            float *logits, float *features)
 {
     int fh, fw, bad = 0;
     if (!m || m->ctx != ctx)
@@ -195,6 +194,13 @@ vggcl_status vggcl_forward(vggcl_ctx *ctx, vggcl_model *m, const float *input, i
                            m->steps[bad].kernel_size, m->steps[bad].kernel_size, min, min);
     }
     const size_t act = max_activation(m, n, h, w);
+    if (ctx->profiling) vggcl__prof_reset(ctx);
     if (ctx->use_ref) return forward_ref(ctx, m, input, n, h, w, act, logits, features);
-    return forward_cl(ctx, m, input, n, h, w, act, logits, features);
+    return forward_cl(ctx, m, resident ? NULL : input, n, h, w, act, logits, features);
+}
+
+vggcl_status vggcl_forward(vggcl_ctx *ctx, vggcl_model *m, const float *input, int n, int h, int w, float *logits,
+                           float *features)
+{
+    return vggcl__forward(ctx, m, input, 0, n, h, w, logits, features);
 }

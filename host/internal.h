@@ -14,11 +14,21 @@
 enum { VGGCL_PROG_CONV, VGGCL_PROG_POOL, VGGCL_PROG_GAP, VGGCL_PROG_DENSE, VGGCL_PROG_COUNT };
 enum { VGGCL_K_CONV3X3, VGGCL_K_MAXPOOL, VGGCL_K_GAP, VGGCL_K_BIAS_ADD, VGGCL_K_COUNT };
 
+/* One profiled command: a kernel launch or a CLBlast call. */
+typedef struct {
+    char layer[160];
+    double flops;
+    cl_event event;
+} vggcl_prof_entry;
+
 struct vggcl_ctx {
     char msg[8192];
     int selected;          /* vggcl_select_device was called successfully */
     int use_ref;           /* 1: plain-C reference backend, no OpenCL */
     char device_name[256];
+    char device_version[128], driver_version[128], platform_name[128]; /* for the program cache key */
+    int cache_hits, cache_misses;          /* programs loaded from / built into the cache */
+    double build_ms;                       /* time spent getting programs ready */
     cl_platform_id platform;
     cl_device_id device;
     cl_context cl;
@@ -27,6 +37,10 @@ struct vggcl_ctx {
     size_t max_wg;
     cl_program programs[VGGCL_PROG_COUNT]; /* built on first use */
     cl_kernel kernels[VGGCL_K_COUNT];      /* created on first use */
+    int profiling;                         /* record an event per command */
+    vggcl_prof_entry *prof;                /* the last pass's commands */
+    int prof_n, prof_cap;
+    size_t dev_bytes, dev_peak;            /* device memory held by vggcl__buffer */
 };
 
 /* Sets the context's message (printf-style) and returns status. ctx may be NULL. */
@@ -58,12 +72,33 @@ const char *vggcl__cl_error_name(cl_int err);
         }                                                                      \
     } while (0)
 
+/* The program-binary cache (program_cache.c): a built program or NULL. */
+cl_program vggcl__cache_load(vggcl_ctx *ctx, const char *src, const char *options);
+void vggcl__cache_store(vggcl_ctx *ctx, const char *src, const char *options, cl_program prog);
+
 /* Returns the program for one kernel family, building it on first use. */
 vggcl_status vggcl__program(vggcl_ctx *ctx, int which, const char *layer, cl_program *out);
 
 /* Returns kernel VGGCL_K_*, creating it (and building its program) on first
  * use. The context owns it. `where` names the layer for messages. */
 vggcl_status vggcl__kernel(vggcl_ctx *ctx, int which, const char *where, cl_kernel *out);
+
+/* Enqueues an NDRange kernel (checked, message names `where`); when profiling,
+ * records its event with the FLOPs it performs. */
+vggcl_status vggcl__enqueue(vggcl_ctx *ctx, const char *where, cl_kernel k, cl_uint dims, const size_t *global,
+                            const size_t *local, double flops);
+
+/* For calls that enqueue through another library (CLBlast): the event slot
+ * to pass when profiling, else NULL. */
+cl_event *vggcl__prof_slot(vggcl_ctx *ctx, const char *where, double flops);
+
+/* Drops the recorded events (at the start of each forward pass). */
+void vggcl__prof_reset(vggcl_ctx *ctx);
+
+/* Device buffers with the context's memory accounting. */
+vggcl_status vggcl__buffer(vggcl_ctx *ctx, const char *where, cl_mem_flags flags, size_t bytes, void *host,
+                           cl_mem *out);
+void vggcl__release(vggcl_ctx *ctx, cl_mem *mem); /* sets *mem to NULL; accepts NULL */
 
 /* Largest power of two <= limit, at least 1. */
 size_t vggcl__pow2_floor(size_t limit);

@@ -22,8 +22,7 @@ vggcl_status vggcl_cl_conv3x3_bias_relu(vggcl_ctx *ctx, const char *where, cl_me
     size_t local[3] = { lx, 1, 1 };
     size_t global[3] = { vggcl__round_up((size_t)W, lx), (size_t)H,
                          (size_t)N * ((size_t)(C_out + OC_TILE - 1) / OC_TILE) };
-    CL_CHECK(clEnqueueNDRangeKernel, (ctx->queue, k, 3, NULL, global, local, 0, NULL, NULL));
-    return VGGCL_OK;
+    return vggcl__enqueue(ctx, where, k, 3, global, local, 2.0 * N * C_out * C_in * 9 * (double)H * W);
 fail:
     return st;
 }

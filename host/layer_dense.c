@@ -29,8 +29,10 @@ vggcl_status vggcl_cl_dense(vggcl_ctx *ctx, const char *where, cl_mem in, cl_mem
     cl_kernel k;
     CLBlastStatusCode s = CLBlastSgemm(CLBlastLayoutRowMajor, CLBlastTransposeNo, CLBlastTransposeYes, (size_t)N,
                                        (size_t)C, (size_t)K, 1.0f, in, 0, (size_t)K, weight, 0, (size_t)K, 0.0f, out,
-                                       0, (size_t)C, &ctx->queue, NULL);
+                                       0, (size_t)C, &ctx->queue,
+                                       vggcl__prof_slot(ctx, where, 2.0 * N * K * C));
     if (s != CLBlastSuccess) {
+        if (ctx->profiling && ctx->prof_n > 0 && !ctx->prof[ctx->prof_n - 1].event) ctx->prof_n--;
         st = (int)s > -1000 ? vggcl__cl_fail(ctx, where, "CLBlastSgemm", (cl_int)s) : VGGCL_ERR_DEVICE;
         return vggcl__fail(ctx, st, "%s: CLBlastSgemm -> %s (%d)", where, clblast_name(s), (int)s);
     }
@@ -41,8 +43,7 @@ vggcl_status vggcl_cl_dense(vggcl_ctx *ctx, const char *where, cl_mem in, cl_mem
     CL_CHECK(clSetKernelArg, (k, 3, sizeof C, &C));
     size_t lx = ctx->max_wg < LOCAL_X ? ctx->max_wg : LOCAL_X;
     size_t global = vggcl__round_up((size_t)N * C, lx);
-    CL_CHECK(clEnqueueNDRangeKernel, (ctx->queue, k, 1, NULL, &global, &lx, 0, NULL, NULL));
-    return VGGCL_OK;
+    return vggcl__enqueue(ctx, where, k, 1, &global, &lx, 0);
 fail:
     return st;
 }

@@ -45,8 +45,7 @@ static vggcl_status launch(vggcl_ctx *ctx, const char *where, cl_mem in, cl_mem 
     CL_CHECK(clSetKernelArg, (k, 5, l * sizeof(float), NULL));
     size_t local[2] = { l, 1 };
     size_t global[2] = { parts * l, rows };
-    CL_CHECK(clEnqueueNDRangeKernel, (ctx->queue, k, 2, NULL, global, local, 0, NULL, NULL));
-    return VGGCL_OK;
+    return vggcl__enqueue(ctx, where, k, 2, global, local, 0);
 fail:
     return st;
 }

@@ -27,8 +27,7 @@ vggcl_status vggcl_cl_maxpool2d(vggcl_ctx *ctx, const char *where, cl_mem in, cl
     size_t lx = ctx->max_wg < LOCAL_X ? ctx->max_wg : LOCAL_X;
     size_t local[3] = { lx, 1, 1 };
     size_t global[3] = { vggcl__round_up((size_t)OW, lx), (size_t)OH, (size_t)N * C };
-    CL_CHECK(clEnqueueNDRangeKernel, (ctx->queue, k, 3, NULL, global, local, 0, NULL, NULL));
-    return VGGCL_OK;
+    return vggcl__enqueue(ctx, where, k, 3, global, local, 0);
 fail:
     return st;
 }

@@ -131,7 +131,7 @@ static vggcl_status load_conv(vggcl_ctx *ctx, const vggcl_st_file *f, const feat
     return st;
 }
 
-static void add_pool(vggcl_step *s, const char *after)
+void vggcl__plan_add_pool(vggcl_step *s, const char *after)
 {
     char prev[64];
     snprintf(prev, sizeof prev, "%.60s", after);
@@ -168,7 +168,7 @@ static vggcl_status build_features(vggcl_ctx *ctx, const vggcl_st_file *f, int p
             goto done;
         }
         if (c->index == next + 1) {
-            add_pool(&m->steps[m->n_steps], m->steps[m->n_steps - 1].name);
+            vggcl__plan_add_pool(&m->steps[m->n_steps], m->steps[m->n_steps - 1].name);
             m->n_steps++;
         }
         const feat_entry *bn = (i + 1 < n && e[i + 1].index == c->index + 1 && !is_conv(&e[i + 1])) ? &e[i + 1] : NULL;
@@ -193,7 +193,7 @@ static vggcl_status build_features(vggcl_ctx *ctx, const vggcl_st_file *f, int p
     m->features = c_prev;
     m->pool5 = pool5;
     if (pool5) {
-        add_pool(&m->steps[m->n_steps], m->steps[m->n_steps - 1].name);
+        vggcl__plan_add_pool(&m->steps[m->n_steps], m->steps[m->n_steps - 1].name);
         m->n_steps++;
     }
 done:
@@ -228,15 +228,10 @@ static vggcl_status build_head(vggcl_ctx *ctx, const vggcl_st_file *f, const cha
 
 static vggcl_status upload(vggcl_ctx *ctx, const char *where, const float *src, size_t n, cl_mem *out)
 {
-    vggcl_status st = VGGCL_OK;
-    cl_int err;
-    *out = clCreateBuffer(ctx->cl, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR, n * sizeof(float), (void *)src, &err);
-    CL_CHECK_RET(clCreateBuffer, err);
-fail:
-    return st;
+    return vggcl__buffer(ctx, where, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR, n * sizeof(float), (void *)src, out);
 }
 
-static vggcl_status upload_all(vggcl_ctx *ctx, vggcl_model *m)
+vggcl_status vggcl__model_upload(vggcl_ctx *ctx, vggcl_model *m)
 {
     vggcl_status st = VGGCL_OK;
     char where[256];
@@ -279,7 +274,7 @@ vggcl_status vggcl_model_load(vggcl_ctx *ctx, const char *path, const vggcl_load
     }
     if ((st = build_features(ctx, &f, pool5, m)) != VGGCL_OK) goto fail;
     if ((st = build_head(ctx, &f, opts && opts->head ? opts->head : "classifier.0", m)) != VGGCL_OK) goto fail;
-    if (!ctx->use_ref && (st = upload_all(ctx, m)) != VGGCL_OK) goto fail;
+    if (!ctx->use_ref && (st = vggcl__model_upload(ctx, m)) != VGGCL_OK) goto fail;
     vggcl_st_close(&f);
     *out = m;
     return VGGCL_OK;
@@ -289,31 +284,25 @@ fail:
     return st;
 }
 
-static void release(cl_mem *mem)
-{
-    if (*mem) clReleaseMemObject(*mem);
-    *mem = NULL;
-}
-
 void vggcl_model_free(vggcl_model *m)
 {
     if (!m) return;
     for (int i = 0; i < m->n_steps; i++) {
         free(m->steps[i].weight);
         free(m->steps[i].bias);
-        release(&m->steps[i].weight_dev);
-        release(&m->steps[i].bias_dev);
+        vggcl__release(m->ctx, &m->steps[i].weight_dev);
+        vggcl__release(m->ctx, &m->steps[i].bias_dev);
     }
     free(m->steps);
     free(m->head_w);
     free(m->head_b);
-    release(&m->head_w_dev);
-    release(&m->head_b_dev);
-    release(&m->act[0]);
-    release(&m->act[1]);
-    release(&m->gap_partial);
-    release(&m->feat_dev);
-    release(&m->logits_dev);
+    vggcl__release(m->ctx, &m->head_w_dev);
+    vggcl__release(m->ctx, &m->head_b_dev);
+    vggcl__release(m->ctx, &m->act[0]);
+    vggcl__release(m->ctx, &m->act[1]);
+    vggcl__release(m->ctx, &m->gap_partial);
+    vggcl__release(m->ctx, &m->feat_dev);
+    vggcl__release(m->ctx, &m->logits_dev);
     free(m);
 }
 
@@ -346,4 +335,19 @@ int vggcl_model_min_input(const vggcl_model *m)
     int pools = 0;
     for (int i = 0; i < m->n_steps; i++) pools += m->steps[i].kind == VGGCL_STEP_POOL;
     return 1 << pools;
+}
+
+double vggcl_model_flops(const vggcl_model *m, int n, int h, int w)
+{
+    double flops = 0;
+    for (int i = 0; i < m->n_steps; i++) {
+        const vggcl_step *s = &m->steps[i];
+        if (s->kind == VGGCL_STEP_CONV) {
+            flops += 2.0 * n * s->c_out * s->c_in * 9 * (double)h * w;
+        } else {
+            h = vggcl_pool_out_size(h, s->kernel_size, s->stride, s->padding, s->ceil_mode);
+            w = vggcl_pool_out_size(w, s->kernel_size, s->stride, s->padding, s->ceil_mode);
+        }
+    }
+    return flops;
 }

@@ -34,6 +34,17 @@ struct vggcl_model {
     size_t gap_partial_bytes, feat_bytes, logits_bytes;
 };
 
+/* Fills s as a 2x2/2 max pool named after the step before it. */
+void vggcl__plan_add_pool(vggcl_step *s, const char *after);
+
+/* Uploads every conv's and the head's weights to the context's device. */
+vggcl_status vggcl__model_upload(vggcl_ctx *ctx, vggcl_model *m);
+
+/* vggcl_forward, and with resident = 1 a pass on the batch the previous pass
+ * uploaded (same n, h, w; input is still needed for the reference backend). */
+vggcl_status vggcl__forward(vggcl_ctx *ctx, vggcl_model *m, const float *input, int resident, int n, int h, int w,
+                            float *logits, float *features);
+
 /* Spatial size after every step for an h x w input; 0 when a pool's input is
  * too small (then *bad_step names it). */
 int vggcl__plan_out_size(const vggcl_model *m, int h, int w, int *oh, int *ow, int *bad_step);

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "internal.h"
 
@@ -73,6 +74,12 @@ vggcl_status vggcl__program(vggcl_ctx *ctx, int which, const char *layer, cl_pro
         src = embedded(file);
         if (!src) return vggcl__fail(ctx, VGGCL_ERR_DEVICE, "kernel source %s is not embedded", file);
     }
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    if ((prog = vggcl__cache_load(ctx, src, build_options))) {
+        ctx->cache_hits++;
+        goto built;
+    }
     prog = clCreateProgramWithSource(ctx->cl, 1, &src, NULL, &err);
     CL_CHECK_RET(clCreateProgramWithSource, err);
     err = clBuildProgram(prog, 1, &ctx->device, build_options, NULL, NULL);
@@ -89,6 +96,11 @@ vggcl_status vggcl__program(vggcl_ctx *ctx, int which, const char *layer, cl_pro
                          vggcl__cl_error_name(err), (int)err, build_options, log ? log : "(none)");
         goto fail;
     }
+    ctx->cache_misses++;
+    vggcl__cache_store(ctx, src, build_options, prog);
+built:
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    ctx->build_ms += (t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) * 1e-6;
     ctx->programs[which] = prog;
     *out = prog;
     prog = NULL;

@@ -67,6 +67,12 @@ vggcl_status vggcl_model_load(vggcl_ctx *ctx, const char *path,
                               const vggcl_load_options *opts, vggcl_model **out);
 void vggcl_model_free(vggcl_model *model); /* accepts NULL */
 
+/* A model of torchvision's configuration arch ("vgg11", "vgg13", "vgg16",
+ * "vgg19") with deterministic random weights (He-scaled) and a GAP head of
+ * `classes`, for benchmarks: the same seed gives the same weights. */
+vggcl_status vggcl_model_random(vggcl_ctx *ctx, const char *arch, int classes, unsigned seed, int pool5,
+                                vggcl_model **out);
+
 int vggcl_model_classes(const vggcl_model *model);   /* C of the head */
 int vggcl_model_features(const vggcl_model *model);  /* width of GAP features */
 int vggcl_model_min_input(const vggcl_model *model); /* smallest H and W accepted */
@@ -75,6 +81,33 @@ int vggcl_model_min_input(const vggcl_model *model); /* smallest H and W accepte
  * features: (n, features) GAP output, may be NULL. */
 vggcl_status vggcl_forward(vggcl_ctx *ctx, vggcl_model *model, const float *input,
                            int n, int h, int w, float *logits, float *features);
+
+/* Benchmark: one warm-up pass (uploads input; includes first-use kernel
+ * compiles), then `iters` timed passes on the batch already on the device,
+ * each reading the logits back. ms gets `iters` wall times in milliseconds. */
+vggcl_status vggcl_benchmark(vggcl_ctx *ctx, vggcl_model *model, const float *input, int n, int h, int w,
+                             int iters, double *warmup_ms, double *ms);
+
+/* How the context's programs were made ready: total milliseconds, and how many
+ * came from the on-disk binary cache or were compiled from source. */
+void vggcl_build_info(const vggcl_ctx *ctx, double *ms, int *from_cache, int *compiled);
+
+/* Profiling: with vggcl_profile(ctx, 1), each forward pass records one entry
+ * per layer from OpenCL profiling events (device time). vggcl_profile_read
+ * returns the number of layers of the last pass and writes up to cap. */
+typedef struct {
+    char layer[160];    /* e.g. "layer features.28 (conv 512->512, 14x14)" */
+    double ms;          /* device time */
+    double gflop;       /* arithmetic done (2 per multiply-add), 0 where not counted */
+} vggcl_layer_profile;
+vggcl_status vggcl_profile(vggcl_ctx *ctx, int on);
+int vggcl_profile_read(vggcl_ctx *ctx, vggcl_layer_profile *out, int cap);
+
+/* Most device memory the context has held at once, in bytes. */
+size_t vggcl_device_bytes_peak(const vggcl_ctx *ctx);
+
+/* Convolution FLOPs (2 per multiply-add) of one pass of n images of h x w. */
+double vggcl_model_flops(const vggcl_model *model, int n, int h, int w);
 
 /* .npy files of float32 in C order ('<f4'). vggcl_npy_read allocates *data
  * (release with free) and fills shape[0..*ndim), at most VGGCL_NPY_MAX_DIMS. */

@@ -16,5 +16,6 @@ int cli_opt(int argc, char **argv, int *i, const char *name, const char **value)
 
 int cmd_devices(int argc, char **argv);
 int cmd_run(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
 
 #endif

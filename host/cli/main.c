@@ -11,6 +11,7 @@ static const char usage[] =
     "commands:\n"
     "  devices   list the OpenCL platforms and devices (and the index for --device)\n"
     "  run       run a VGG-GAP model on an .npy batch: logits and GAP features\n"
+    "  bench     measure throughput (per batch, per layer) on a device\n"
     "\n"
     "`vggcl <command> --help` describes each command.\n";
 
@@ -56,6 +57,7 @@ int main(int argc, char **argv)
     }
     if (!strcmp(cmd, "devices")) return cmd_devices(argc - 1, argv + 1);
     if (!strcmp(cmd, "run")) return cmd_run(argc - 1, argv + 1);
+    if (!strcmp(cmd, "bench")) return cmd_bench(argc - 1, argv + 1);
     cli_error(CLI_USAGE, "unknown command '%s'", cmd);
     fputs(usage, stderr);
     return CLI_USAGE;

@@ -1,0 +1,197 @@
+/* vggcl bench: throughput of the forward pass, optionally per layer. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const char usage[] =
+    "usage: vggcl bench [--weights W.safetensors | --random] [--batch B] [--size H[xW]]\n"
+    "                   [--iters N] [--device SPEC] [--pool5 keep|drop] [--per-layer] [--json]\n"
+    "\n"
+    "Runs one warm-up pass, then N timed passes (input already on the device, logits\n"
+    "read back each pass) and reports the median, min and max time per batch,\n"
+    "images/s, convolution GFLOP/s, peak device memory, and the start-up cost\n"
+    "(program builds: from vggcl's binary cache or compiled; the first pass, which\n"
+    "includes the driver's first-use kernel compiles).\n"
+    "\n"
+    "  --random     VGG16 with a 7-class GAP head and deterministic random weights\n"
+    "               (the default when --weights is not given)\n"
+    "  --batch      images per batch (default 1)\n"
+    "  --size       input size, H or HxW (default 224)\n"
+    "  --iters      timed passes (default 10)\n"
+    "  --per-layer  a table of device time per layer from OpenCL profiling events\n"
+    "  --json       one JSON object on one line instead of text\n"
+    "  --device, --pool5: as for `vggcl run`\n";
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Prints s as a JSON string (layer names are plain ASCII, but be safe). */
+static void json_str(const char *s)
+{
+    putchar('"');
+    for (; *s; s++) {
+        if (*s == '"' || *s == '\\') printf("\\%c", *s);
+        else if ((unsigned char)*s < 0x20) printf("\\u%04x", *s);
+        else putchar(*s);
+    }
+    putchar('"');
+}
+
+static int parse_int(const char *opt, const char *v, int lo, int hi, int *out)
+{
+    char *end;
+    long x = strtol(v, &end, 10);
+    if (*end || end == v || x < lo || x > hi)
+        return cli_error(CLI_USAGE, "bench: %s must be an integer from %d to %d, not '%s'", opt, lo, hi, v);
+    *out = (int)x;
+    return 0;
+}
+
+int cmd_bench(int argc, char **argv)
+{
+    const char *weights = NULL, *device = NULL, *pool5 = NULL, *batch_s = "1", *size_s = "224", *iters_s = "10";
+    int per_layer = 0, json = 0;
+    for (int i = 1; i < argc; i++) {
+        int r;
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            fputs(usage, stdout);
+            return CLI_OK;
+        }
+        if (!strcmp(argv[i], "--random")) continue;
+        if (!strcmp(argv[i], "--per-layer")) { per_layer = 1; continue; }
+        if (!strcmp(argv[i], "--json")) { json = 1; continue; }
+        if ((r = cli_opt(argc, argv, &i, "--weights", &weights)) || (r = cli_opt(argc, argv, &i, "--batch", &batch_s)) ||
+            (r = cli_opt(argc, argv, &i, "--size", &size_s)) || (r = cli_opt(argc, argv, &i, "--iters", &iters_s)) ||
+            (r = cli_opt(argc, argv, &i, "--device", &device)) || (r = cli_opt(argc, argv, &i, "--pool5", &pool5))) {
+            if (r < 0) return CLI_USAGE;
+            continue;
+        }
+        cli_error(CLI_USAGE, "bench: unknown argument '%s'", argv[i]);
+        fputs(usage, stderr);
+        return CLI_USAGE;
+    }
+    int batch, iters, h, w;
+    if (parse_int("--batch", batch_s, 1, 4096, &batch) || parse_int("--iters", iters_s, 1, 100000, &iters))
+        return CLI_USAGE;
+    char tail;
+    int got = sscanf(size_s, "%dx%d%c", &h, &w, &tail);
+    if (got == 1) w = h;
+    if ((got != 1 && got != 2) || h < 1 || w < 1 || h > 8192 || w > 8192)
+        return cli_error(CLI_USAGE, "bench: --size must be H or HxW (1 to 8192), not '%s'", size_s);
+    vggcl_load_options opts = { VGGCL_POOL5_AUTO, NULL };
+    if (pool5 && !strcmp(pool5, "keep")) opts.pool5 = VGGCL_POOL5_KEEP;
+    else if (pool5 && !strcmp(pool5, "drop")) opts.pool5 = VGGCL_POOL5_DROP;
+    else if (pool5) return cli_error(CLI_USAGE, "bench: --pool5 must be keep or drop, not '%s'", pool5);
+
+    int rc = CLI_FAIL;
+    float *x = NULL;
+    double *ms = NULL, warmup = 0;
+    vggcl_layer_profile *layers = NULL;
+    int n_layers = 0;
+    vggcl_model *model = NULL;
+    vggcl_ctx *ctx = vggcl_ctx_new();
+    if (!ctx) return cli_error(CLI_FAIL, "out of host memory");
+    if (vggcl_select_device(ctx, device) != VGGCL_OK) goto fail;
+    if (weights ? vggcl_model_load(ctx, weights, &opts, &model)
+                : vggcl_model_random(ctx, "vgg16", 7, 0, opts.pool5 != VGGCL_POOL5_DROP, &model))
+        goto fail;
+    const size_t nx = (size_t)batch * 3 * h * w;
+    x = malloc(nx * sizeof *x);
+    ms = malloc((size_t)iters * sizeof *ms);
+    if (!x || !ms) {
+        rc = cli_error(CLI_FAIL, "out of host memory for a batch of %d at %dx%d", batch, h, w);
+        goto done;
+    }
+    unsigned long long s = 12345;
+    for (size_t i = 0; i < nx; i++) {
+        s = s * 6364136223846793005ull + 1442695040888963407ull;
+        x[i] = (float)((double)(s >> 11) / 4503599627370496.0 - 1.0) * 2.0f;
+    }
+    if (vggcl_benchmark(ctx, model, x, batch, h, w, iters, &warmup, ms) != VGGCL_OK) goto fail;
+    if (per_layer) {
+        /* one more pass with profiling events, kept out of the timed ones */
+        if (vggcl_profile(ctx, 1) != VGGCL_OK || vggcl_forward(ctx, model, x, batch, h, w, NULL, NULL) != VGGCL_OK)
+            goto fail;
+        n_layers = vggcl_profile_read(ctx, NULL, 0);
+        layers = calloc((size_t)n_layers + 1, sizeof *layers);
+        if (!layers) {
+            rc = cli_error(CLI_FAIL, "out of host memory");
+            goto done;
+        }
+        vggcl_profile_read(ctx, layers, n_layers);
+    }
+    double *sorted = malloc((size_t)iters * sizeof *sorted);
+    if (!sorted) {
+        rc = cli_error(CLI_FAIL, "out of host memory");
+        goto done;
+    }
+    memcpy(sorted, ms, (size_t)iters * sizeof *sorted);
+    qsort(sorted, (size_t)iters, sizeof *sorted, cmp_double);
+    const double median = iters % 2 ? sorted[iters / 2] : 0.5 * (sorted[iters / 2 - 1] + sorted[iters / 2]);
+    const double lo = sorted[0], hi = sorted[iters - 1];
+    free(sorted);
+    const double flop = vggcl_model_flops(model, batch, h, w);
+    const double ips = batch * 1e3 / median, gflops = flop / (median * 1e6);
+    double build_ms;
+    int cached, compiled;
+    vggcl_build_info(ctx, &build_ms, &cached, &compiled);
+    const size_t peak = vggcl_device_bytes_peak(ctx);
+    double total_layer_ms = 0;
+    for (int i = 0; i < n_layers; i++) total_layer_ms += layers[i].ms;
+
+    if (json) {
+        printf("{\"device\":");
+        json_str(vggcl_device_name(ctx));
+        printf(",\"model\":");
+        json_str(weights ? weights : "random vgg16-gap7");
+        printf(",\"batch\":%d,\"size\":\"%dx%d\",\"iters\":%d,\"images_per_s\":%.4f,\"ms_per_batch_median\":%.4f,"
+               "\"ms_per_batch_min\":%.4f,\"ms_per_batch_max\":%.4f,\"gflops\":%.3f,\"conv_gflop_per_batch\":%.4f,"
+               "\"device_bytes_peak\":%zu,\"build_ms\":%.3f,\"programs_from_cache\":%d,\"programs_compiled\":%d,"
+               "\"first_pass_ms\":%.3f",
+               batch, h, w, iters, ips, median, lo, hi, gflops, flop * 1e-9, peak, build_ms, cached, compiled, warmup);
+        if (per_layer) {
+            printf(",\"layers\":[");
+            for (int i = 0; i < n_layers; i++) {
+                printf("%s{\"layer\":", i ? "," : "");
+                json_str(layers[i].layer);
+                printf(",\"ms\":%.4f,\"gflop\":%.5f}", layers[i].ms, layers[i].gflop);
+            }
+            printf("]");
+        }
+        printf("}\n");
+    } else {
+        printf("device:        %s\n", vggcl_device_name(ctx));
+        printf("model:         %s, batch %d, %dx%d\n", weights ? weights : "VGG16-GAP (7 classes, random weights)",
+               batch, h, w);
+        printf("start-up:      programs ready in %.1f ms (%d from cache, %d compiled); first pass %.1f ms\n",
+               build_ms, cached, compiled, warmup);
+        printf("per batch:     median %.2f ms (min %.2f, max %.2f) over %d passes\n", median, lo, hi, iters);
+        printf("throughput:    %.2f images/s, %.1f GFLOP/s (%.2f GFLOP of convolution per batch)\n", ips, gflops,
+               flop * 1e-9);
+        printf("device memory: %.1f MiB peak\n", peak / 1048576.0);
+        if (per_layer) {
+            printf("\n%-56s %10s %9s %7s\n", "layer (device time, one profiled pass)", "ms", "GFLOP/s", "share");
+            for (int i = 0; i < n_layers; i++)
+                printf("%-56s %10.3f %9.1f %6.1f%%\n", layers[i].layer, layers[i].ms,
+                       layers[i].ms > 0 ? layers[i].gflop / (layers[i].ms * 1e-3) : 0.0,
+                       total_layer_ms > 0 ? 100 * layers[i].ms / total_layer_ms : 0.0);
+            printf("%-56s %10.3f\n", "total", total_layer_ms);
+        }
+    }
+    rc = CLI_OK;
+    goto done;
+fail:
+    rc = cli_error(CLI_FAIL, "%s", vggcl_message(ctx));
+done:
+    free(x);
+    free(ms);
+    free(layers);
+    vggcl_model_free(model);
+    vggcl_ctx_free(ctx);
+    return rc;
+}

@@ -1,0 +1,112 @@
+/* The shared path for device commands and buffers: every kernel launch goes
+ * through vggcl__enqueue and every buffer through vggcl__buffer, so errors,
+ * profiling events and memory accounting live in one place. */
+#include <stdlib.h>
+#include <string.h>
+#include <stdio.h>
+
+#include "internal.h"
+
+cl_event *vggcl__prof_slot(vggcl_ctx *ctx, const char *where, double flops)
+{
+    if (!ctx->profiling) return NULL;
+    if (ctx->prof_n == ctx->prof_cap) {
+        int cap = ctx->prof_cap ? 2 * ctx->prof_cap : 64;
+        vggcl_prof_entry *grown = realloc(ctx->prof, (size_t)cap * sizeof *grown);
+        if (!grown) return NULL; /* profiling is best effort; the pass goes on */
+        ctx->prof = grown;
+        ctx->prof_cap = cap;
+    }
+    vggcl_prof_entry *e = &ctx->prof[ctx->prof_n++];
+    snprintf(e->layer, sizeof e->layer, "%s", where ? where : "");
+    e->flops = flops;
+    e->event = NULL;
+    return &e->event;
+}
+
+void vggcl__prof_reset(vggcl_ctx *ctx)
+{
+    for (int i = 0; i < ctx->prof_n; i++)
+        if (ctx->prof[i].event) clReleaseEvent(ctx->prof[i].event);
+    ctx->prof_n = 0;
+}
+
+vggcl_status vggcl__enqueue(vggcl_ctx *ctx, const char *where, cl_kernel k, cl_uint dims, const size_t *global,
+                            const size_t *local, double flops)
+{
+    vggcl_status st = VGGCL_OK;
+    cl_event *ev = vggcl__prof_slot(ctx, where, flops);
+    CL_CHECK(clEnqueueNDRangeKernel, (ctx->queue, k, dims, NULL, global, local, 0, NULL, ev));
+    return VGGCL_OK;
+fail:
+    if (ev) ctx->prof_n--;
+    return st;
+}
+
+vggcl_status vggcl__buffer(vggcl_ctx *ctx, const char *where, cl_mem_flags flags, size_t bytes, void *host,
+                           cl_mem *out)
+{
+    vggcl_status st = VGGCL_OK;
+    cl_int err;
+    *out = clCreateBuffer(ctx->cl, flags, bytes ? bytes : 4, host, &err);
+    CL_CHECK_RET(clCreateBuffer, err);
+    ctx->dev_bytes += bytes;
+    if (ctx->dev_bytes > ctx->dev_peak) ctx->dev_peak = ctx->dev_bytes;
+fail:
+    return st;
+}
+
+void vggcl__release(vggcl_ctx *ctx, cl_mem *mem)
+{
+    if (!mem || !*mem) return;
+    size_t bytes = 0;
+    if (clGetMemObjectInfo(*mem, CL_MEM_SIZE, sizeof bytes, &bytes, NULL) == CL_SUCCESS && ctx &&
+        ctx->dev_bytes >= bytes)
+        ctx->dev_bytes -= bytes;
+    clReleaseMemObject(*mem);
+    *mem = NULL;
+}
+
+vggcl_status vggcl_profile(vggcl_ctx *ctx, int on)
+{
+    if (!ctx->selected || ctx->use_ref)
+        return vggcl__fail(ctx, VGGCL_ERR_ARG, "profiling needs an OpenCL device (select one first; ref has none)");
+    vggcl__prof_reset(ctx);
+    ctx->profiling = on;
+    return VGGCL_OK;
+}
+
+int vggcl_profile_read(vggcl_ctx *ctx, vggcl_layer_profile *out, int cap)
+{
+    int n = 0;
+    for (int i = 0; i < ctx->prof_n; i++) {
+        const vggcl_prof_entry *e = &ctx->prof[i];
+        cl_ulong t0 = 0, t1 = 0;
+        double ms = 0;
+        if (e->event && clGetEventProfilingInfo(e->event, CL_PROFILING_COMMAND_START, sizeof t0, &t0, NULL) ==
+                            CL_SUCCESS &&
+            clGetEventProfilingInfo(e->event, CL_PROFILING_COMMAND_END, sizeof t1, &t1, NULL) == CL_SUCCESS &&
+            t1 >= t0)
+            ms = (t1 - t0) * 1e-6;
+        /* commands of one layer (GAP's two stages, SGEMM + bias) are merged */
+        if (i > 0 && !strcmp(ctx->prof[i - 1].layer, e->layer)) {
+            if (n <= cap) {
+                out[n - 1].ms += ms;
+                out[n - 1].gflop += e->flops * 1e-9;
+            }
+            continue;
+        }
+        if (n < cap) {
+            snprintf(out[n].layer, sizeof out[n].layer, "%s", e->layer);
+            out[n].ms = ms;
+            out[n].gflop = e->flops * 1e-9;
+        }
+        n++;
+    }
+    return n;
+}
+
+size_t vggcl_device_bytes_peak(const vggcl_ctx *ctx)
+{
+    return ctx->dev_peak;
+}
