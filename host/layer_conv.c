@@ -1,8 +1,24 @@
-/* Launcher for kernels/conv3x3.cl. */
+/* Launcher for kernels/conv3x3.cl, and the weight packing it needs. */
+#include <string.h>
+
 #include "layers.h"
 
-#define OC_TILE 4   /* must match the kernel's default */
-#define LOCAL_X 16
+#define OCB 16 /* output channels per work-item: the kernel's default */
+#define PX 16  /* pixels per work-item: the kernel's default */
+
+size_t vggcl__conv_packed_floats(int C_out, int C_in)
+{
+    return (size_t)((C_out + OCB - 1) / OCB) * C_in * 9 * OCB;
+}
+
+void vggcl__conv_pack_weights(const float *weight, int C_out, int C_in, float *packed)
+{
+    memset(packed, 0, vggcl__conv_packed_floats(C_out, C_in) * sizeof(float));
+    for (int oc = 0; oc < C_out; oc++)
+        for (int ic = 0; ic < C_in; ic++)
+            for (int k = 0; k < 9; k++)
+                packed[(((size_t)(oc / OCB) * C_in + ic) * 9 + k) * OCB + oc % OCB] = weight[((size_t)oc * C_in + ic) * 9 + k];
+}
 
 vggcl_status vggcl_cl_conv3x3_bias_relu(vggcl_ctx *ctx, const char *where, cl_mem in, cl_mem weight, cl_mem bias,
                                         cl_mem out, int N, int C_in, int C_out, int H, int W)
@@ -18,11 +34,8 @@ vggcl_status vggcl_cl_conv3x3_bias_relu(vggcl_ctx *ctx, const char *where, cl_me
     CL_CHECK(clSetKernelArg, (k, 5, sizeof C_out, &C_out));
     CL_CHECK(clSetKernelArg, (k, 6, sizeof H, &H));
     CL_CHECK(clSetKernelArg, (k, 7, sizeof W, &W));
-    size_t lx = ctx->max_wg < LOCAL_X ? ctx->max_wg : LOCAL_X;
-    size_t local[3] = { lx, 1, 1 };
-    size_t global[3] = { vggcl__round_up((size_t)W, lx), (size_t)H,
-                         (size_t)N * ((size_t)(C_out + OC_TILE - 1) / OC_TILE) };
-    return vggcl__enqueue(ctx, where, k, 3, global, local, 2.0 * N * C_out * C_in * 9 * (double)H * W);
+    size_t global[3] = { (size_t)(W + PX - 1) / PX, (size_t)H, (size_t)N * ((size_t)(C_out + OCB - 1) / OCB) };
+    return vggcl__enqueue(ctx, where, k, 3, global, NULL, 2.0 * N * C_out * C_in * 9 * (double)H * W);
 fail:
     return st;
 }

@@ -6,6 +6,10 @@
 
 #include "internal.h"
 
+/* weight: packed by vggcl__conv_pack_weights from (C_out, C_in, 3, 3) into
+ * vggcl__conv_packed_floats(C_out, C_in) floats, the layout the kernel reads. */
+size_t vggcl__conv_packed_floats(int C_out, int C_in);
+void vggcl__conv_pack_weights(const float *weight, int C_out, int C_in, float *packed);
 vggcl_status vggcl_cl_conv3x3_bias_relu(vggcl_ctx *ctx, const char *where, cl_mem in, cl_mem weight, cl_mem bias,
                                         cl_mem out, int N, int C_in, int C_out, int H, int W);
 

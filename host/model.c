@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "layers.h"
 #include "model.h"
 #include "ref/ref.h"
 #include "safetensors.h"
@@ -239,7 +240,11 @@ vggcl_status vggcl__model_upload(vggcl_ctx *ctx, vggcl_model *m)
         vggcl_step *s = &m->steps[i];
         if (s->kind != VGGCL_STEP_CONV) continue;
         snprintf(where, sizeof where, "layer %s (conv %d->%d) weights", s->name, s->c_in, s->c_out);
-        st = upload(ctx, where, s->weight, (size_t)s->c_out * s->c_in * 9, &s->weight_dev);
+        float *packed = malloc(vggcl__conv_packed_floats(s->c_out, s->c_in) * sizeof *packed);
+        if (!packed) return vggcl__fail(ctx, VGGCL_ERR_NOMEM, "out of host memory packing %s", s->name);
+        vggcl__conv_pack_weights(s->weight, s->c_out, s->c_in, packed);
+        st = upload(ctx, where, packed, vggcl__conv_packed_floats(s->c_out, s->c_in), &s->weight_dev);
+        free(packed);
         if (st == VGGCL_OK) st = upload(ctx, where, s->bias, (size_t)s->c_out, &s->bias_dev);
     }
     snprintf(where, sizeof where, "layer %s (dense %d->%d) weights", m->head_name, m->features, m->classes);

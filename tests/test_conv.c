@@ -32,7 +32,11 @@ START_TEST(test_conv_shapes)
         tu_fill(weight, nw, 100 + (unsigned)s, -0.5f, 0.5f);
         tu_fill(bias, C_out, 200 + (unsigned)s, -0.2f, 0.2f);
         vggcl_ref_conv3x3_bias_relu(in, weight, bias, expected, N, C_in, C_out, H, W);
-        cl_mem d_in = tu_upload(ctx, in, nin), d_w = tu_upload(ctx, weight, nw), d_b = tu_upload(ctx, bias, C_out);
+        float *packed = malloc(vggcl__conv_packed_floats(C_out, C_in) * 4);
+        vggcl__conv_pack_weights(weight, C_out, C_in, packed);
+        cl_mem d_in = tu_upload(ctx, in, nin), d_b = tu_upload(ctx, bias, C_out);
+        cl_mem d_w = tu_upload(ctx, packed, vggcl__conv_packed_floats(C_out, C_in));
+        free(packed);
         cl_mem d_out = tu_alloc(ctx, nout);
         vggcl_status st = vggcl_cl_conv3x3_bias_relu(ctx, "test conv", d_in, d_w, d_b, d_out, N, C_in, C_out, H, W);
         ck_assert_msg(st == VGGCL_OK, "%s", vggcl_message(ctx));
