@@ -152,8 +152,8 @@ class Cli(unittest.TestCase):
         kdir.mkdir()
         for f in (ROOT / "kernels").glob("*.cl"):
             (kdir / f.name).write_text(f.read_text())
-        (kdir / "conv3x3.cl").write_text((ROOT / "kernels" / "conv3x3.cl").read_text().replace(
-            "float acc[OC_TILE];", "float acc[OC_TILE] = undefined_symbol;"))
+        (kdir / "conv3x3.cl").write_text((ROOT / "kernels" / "conv3x3.cl").read_text() +
+                                         "\nvoid broken(void) { undefined_symbol = 1; }\n")
         self.fails(self.run_args(), 1, "layer features.0", "clBuildProgram", "CL_BUILD_PROGRAM_FAILURE",
                    "build log", "undefined_symbol", env={"VGGCL_KERNEL_DIR": str(kdir)})
         (kdir / "maxpool.cl").unlink()
