@@ -1,0 +1,89 @@
+#!/usr/bin/env python3
+"""vggcl against PyTorch, side by side in one run on the same machine.
+
+For each batch size: PyTorch (torchvision's vgg16 with the GAP head, eval,
+no_grad, the same thread count) and `vggcl bench --json` (PoCL's thread count
+set to match), alternating `--rounds` times; the best median of each is kept,
+since the machine is shared and noise only ever adds time. Prints a Markdown
+table with the ratio vggcl/PyTorch in images per second.
+
+    tools/bench_vs_torch.py build/vggcl [--batches 1 8] [--size 224] [--iters 5]
+"""
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "weights"))
+from export_torchvision import gap_model  # noqa: E402
+
+
+def torch_ms(model, batch, size, iters):
+    x = torch.randn(batch, 3, size, size)
+    with torch.no_grad():
+        model(x)  # warm-up
+        times = []
+        for _ in range(iters):
+            t0 = time.perf_counter()
+            model(x)
+            times.append((time.perf_counter() - t0) * 1e3)
+    return statistics.median(times)
+
+
+def vggcl_run(binary, batch, size, iters, threads, device):
+    env = dict(os.environ, POCL_MAX_PTHREAD_COUNT=str(threads))
+    cmd = [binary, "bench", "--random", "--batch", str(batch), "--size", str(size), "--iters", str(iters), "--json"]
+    if device:
+        cmd += ["--device", device]
+    out = subprocess.run(cmd, capture_output=True, text=True, env=env, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("vggcl")
+    ap.add_argument("--batches", type=int, nargs="+", default=[1, 8])
+    ap.add_argument("--size", type=int, default=224)
+    ap.add_argument("--iters", type=int, default=5)
+    ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=os.cpu_count())
+    ap.add_argument("--device", default=None, help="vggcl --device (default: vggcl's default)")
+    a = ap.parse_args()
+    torch.set_num_threads(a.threads)
+    model = gap_model("vgg16", 7, "keep")
+    rows = []
+    for batch in a.batches:
+        best_t, best_v, info = float("inf"), float("inf"), None
+        for _ in range(a.rounds):
+            best_t = min(best_t, torch_ms(model, batch, a.size, a.iters))
+            r = vggcl_run(a.vggcl, batch, a.size, a.iters, a.threads, a.device)
+            if r["ms_per_batch_median"] < best_v:
+                best_v, info = r["ms_per_batch_median"], r
+        rows.append((batch, best_t, best_v, info))
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    print(f"{time.strftime('%Y-%m-%d')}, {cpu}, {a.threads} threads; vggcl device: {rows[0][3]['device']}; "
+          f"PyTorch {torch.__version__}; VGG16-GAP (7 classes) {a.size}x{a.size}")
+    print()
+    print("| batch | PyTorch ms/batch | PyTorch img/s | vggcl ms/batch | vggcl img/s | vggcl GFLOP/s | vggcl / PyTorch |")
+    print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for batch, t, v, info in rows:
+        print(f"| {batch} | {t:.1f} | {batch * 1e3 / t:.2f} | {v:.1f} | {batch * 1e3 / v:.2f} | "
+              f"{info['gflops']:.1f} | {t / v:.2f}x |")
+
+
+if __name__ == "__main__":
+    main()
