@@ -92,49 +92,95 @@ static vggcl_status ensure(vggcl_ctx *ctx, const char *where, cl_mem *mem, size_
 static size_t weight_bytes(const vggcl_model *m)
 {
     size_t b = ((size_t)m->classes * m->features + m->classes) * sizeof(float);
-    for (int i = 0; i < m->n_steps; i++)
-        if (m->steps[i].kind == VGGCL_STEP_CONV)
-            b += ((size_t)m->steps[i].c_out * m->steps[i].c_in * 9 + m->steps[i].c_out) * sizeof(float);
+    for (int i = 0; i < m->n_steps; i++) {
+        const vggcl_step *s = &m->steps[i];
+        if (s->kind != VGGCL_STEP_CONV) continue;
+        b += ((s->algo == VGGCL_CONV_WINOGRAD ? vggcl__wino_packed_floats(s->c_out, s->c_in)
+                                              : vggcl__conv_packed_floats(s->c_out, s->c_in)) + s->c_out) *
+             sizeof(float);
+    }
     return b;
 }
 
-/* Fails up front, with the largest batch that fits, when the pass cannot fit. */
-static vggcl_status check_memory(vggcl_ctx *ctx, const vggcl_model *m, int n, int h, int w, int fh, int fw)
+/* Device workspace of one pass, in floats per buffer. */
+typedef struct {
+    size_t act, partial, feat, logits, wino_v, wino_m;
+} workspace;
+
+static workspace workspace_for(const vggcl_ctx *ctx, const vggcl_model *m, int n, int h, int w)
 {
-    const size_t act1 = max_activation(m, 1, h, w) * sizeof(float);
-    const size_t extra1 = (vggcl_cl_gap_partial_floats(ctx, 1, m->features, fh, fw) + m->features + m->classes) *
-                          sizeof(float);
-    const size_t fixed = weight_bytes(m);
-    const size_t per_image = 2 * act1 + extra1;
-    const size_t need = fixed + (size_t)n * per_image;
-    if ((size_t)n * act1 <= ctx->max_alloc && need <= ctx->global_mem) return VGGCL_OK;
-    size_t fit = ctx->max_alloc / act1;
-    size_t fit2 = ctx->global_mem > fixed ? (ctx->global_mem - fixed) / per_image : 0;
-    if (fit2 < fit) fit = fit2;
+    workspace ws = { max_activation(m, n, h, w), 0, (size_t)n * m->features, (size_t)n * m->classes, 0, 0 };
+    for (int i = 0; i < m->n_steps; i++) {
+        const vggcl_step *s = &m->steps[i];
+        if (s->kind == VGGCL_STEP_POOL) {
+            h = vggcl_pool_out_size(h, s->kernel_size, s->stride, s->padding, s->ceil_mode);
+            w = vggcl_pool_out_size(w, s->kernel_size, s->stride, s->padding, s->ceil_mode);
+        } else if (s->algo == VGGCL_CONV_WINOGRAD) {
+            size_t v, mm;
+            vggcl__wino_workspace_floats(n, s->c_in, s->c_out, h, w, &v, &mm);
+            if (v > ws.wino_v) ws.wino_v = v;
+            if (mm > ws.wino_m) ws.wino_m = mm;
+        }
+    }
+    ws.partial = vggcl_cl_gap_partial_floats(ctx, n, m->features, h, w);
+    return ws;
+}
+
+static size_t ws_total(const workspace *ws)
+{
+    return (2 * ws->act + ws->partial + ws->feat + ws->logits + ws->wino_v + ws->wino_m) * sizeof(float);
+}
+
+static size_t ws_largest(const workspace *ws)
+{
+    size_t l = ws->act;
+    if (ws->wino_v > l) l = ws->wino_v;
+    if (ws->wino_m > l) l = ws->wino_m;
+    return l * sizeof(float);
+}
+
+static int fits(const vggcl_ctx *ctx, const vggcl_model *m, int n, int h, int w)
+{
+    const workspace ws = workspace_for(ctx, m, n, h, w);
+    return ws_largest(&ws) <= ctx->max_alloc && weight_bytes(m) + ws_total(&ws) <= ctx->global_mem;
+}
+
+/* Fails up front, with the largest batch that fits, when the pass cannot fit. */
+static vggcl_status check_memory(vggcl_ctx *ctx, const vggcl_model *m, int n, int h, int w)
+{
+    if (fits(ctx, m, n, h, w)) return VGGCL_OK;
+    int lo = 0, hi = n; /* fits(lo) (or lo == 0), !fits(hi) */
+    while (hi - lo > 1) {
+        int mid = lo + (hi - lo) / 2;
+        if (fits(ctx, m, mid, h, w)) lo = mid;
+        else hi = mid;
+    }
+    const workspace ws = workspace_for(ctx, m, n, h, w);
     return vggcl__fail(ctx, VGGCL_ERR_DEVICE_MEMORY,
                        "device out of memory: batch %d at %dx%d needs %.1f MiB on %s (largest buffer %.1f MiB), "
                        "but the device allows %.1f MiB per buffer and %.1f MiB in all; the largest batch that "
-                       "fits at this size is %zu",
-                       n, h, w, need / 1048576.0, ctx->device_name, (double)n * act1 / 1048576.0,
-                       ctx->max_alloc / 1048576.0, ctx->global_mem / 1048576.0, fit);
+                       "fits at this size is %d",
+                       n, h, w, (weight_bytes(m) + ws_total(&ws)) / 1048576.0, ctx->device_name,
+                       ws_largest(&ws) / 1048576.0, ctx->max_alloc / 1048576.0, ctx->global_mem / 1048576.0, lo);
 }
 
 /* input NULL: the batch uploaded by the previous pass is still in act[0]
  * (benchmarks time the passes without the upload). */
 static vggcl_status forward_cl(vggcl_ctx *ctx, vggcl_model *m, const float *input, int n, int h, int w,
-                               size_t act, float *logits, float *features)
+                               float *logits, float *features)
 {
     char where[160] = "forward pass: workspace";
     vggcl_status st;
-    int fh, fw;
-    vggcl__plan_out_size(m, h, w, &fh, &fw, NULL);
-    if ((st = check_memory(ctx, m, n, h, w, fh, fw)) != VGGCL_OK) return st;
-    const size_t partial = vggcl_cl_gap_partial_floats(ctx, n, m->features, fh, fw);
-    if ((st = ensure(ctx, where, &m->act[0], &m->act_bytes[0], act * sizeof(float))) ||
-        (st = ensure(ctx, where, &m->act[1], &m->act_bytes[1], act * sizeof(float))) ||
-        (st = ensure(ctx, where, &m->feat_dev, &m->feat_bytes, (size_t)n * m->features * sizeof(float))) ||
-        (st = ensure(ctx, where, &m->logits_dev, &m->logits_bytes, (size_t)n * m->classes * sizeof(float))) ||
-        (partial && (st = ensure(ctx, where, &m->gap_partial, &m->gap_partial_bytes, partial * sizeof(float)))))
+    if ((st = check_memory(ctx, m, n, h, w)) != VGGCL_OK) return st;
+    const workspace ws = workspace_for(ctx, m, n, h, w);
+    const size_t f = sizeof(float);
+    if ((st = ensure(ctx, where, &m->act[0], &m->act_bytes[0], ws.act * f)) ||
+        (st = ensure(ctx, where, &m->act[1], &m->act_bytes[1], ws.act * f)) ||
+        (st = ensure(ctx, where, &m->feat_dev, &m->feat_bytes, ws.feat * f)) ||
+        (st = ensure(ctx, where, &m->logits_dev, &m->logits_bytes, ws.logits * f)) ||
+        (ws.partial && (st = ensure(ctx, where, &m->gap_partial, &m->gap_partial_bytes, ws.partial * f))) ||
+        (ws.wino_v && (st = ensure(ctx, where, &m->wino_v, &m->wino_v_bytes, ws.wino_v * f))) ||
+        (ws.wino_m && (st = ensure(ctx, where, &m->wino_m, &m->wino_m_bytes, ws.wino_m * f))))
         goto fail;
     snprintf(where, sizeof where, "forward pass: input (%d, 3, %d, %d)", n, h, w);
     if (input)
@@ -144,7 +190,11 @@ static vggcl_status forward_cl(vggcl_ctx *ctx, vggcl_model *m, const float *inpu
     for (int i = 0; i < m->n_steps; i++) {
         const vggcl_step *s = &m->steps[i];
         describe(m, i, h, w, where, sizeof where);
-        if (s->kind == VGGCL_STEP_CONV) {
+        if (s->kind == VGGCL_STEP_CONV && s->algo == VGGCL_CONV_WINOGRAD) {
+            st = vggcl_cl_conv3x3_winograd(ctx, where, m->act[cur], s->weight_dev, s->bias_dev, m->act[1 - cur],
+                                           m->wino_v, m->wino_m, n, s->c_in, s->c_out, h, w);
+            c = s->c_out;
+        } else if (s->kind == VGGCL_STEP_CONV) {
             st = vggcl_cl_conv3x3_bias_relu(ctx, where, m->act[cur], s->weight_dev, s->bias_dev, m->act[1 - cur], n,
                                             s->c_in, s->c_out, h, w);
             c = s->c_out;
@@ -196,7 +246,7 @@ vggcl_status vggcl__forward(vggcl_ctx *ctx, vggcl_model *m, const float *input, 
     const size_t act = max_activation(m, n, h, w);
     if (ctx->profiling) vggcl__prof_reset(ctx);
     if (ctx->use_ref) return forward_ref(ctx, m, input, n, h, w, act, logits, features);
-    return forward_cl(ctx, m, resident ? NULL : input, n, h, w, act, logits, features);
+    return forward_cl(ctx, m, resident ? NULL : input, n, h, w, logits, features);
 }
 
 vggcl_status vggcl_forward(vggcl_ctx *ctx, vggcl_model *m, const float *input, int n, int h, int w, float *logits,

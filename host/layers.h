@@ -13,6 +13,15 @@ void vggcl__conv_pack_weights(const float *weight, int C_out, int C_in, float *p
 vggcl_status vggcl_cl_conv3x3_bias_relu(vggcl_ctx *ctx, const char *where, cl_mem in, cl_mem weight, cl_mem bias,
                                         cl_mem out, int N, int C_in, int C_out, int H, int W);
 
+/* The same convolution as Winograd F(4x4, 3x3). weight: packed by
+ * vggcl__wino_pack_weights; V and M: workspace of the sizes
+ * vggcl__wino_workspace_floats gives. */
+size_t vggcl__wino_packed_floats(int C_out, int C_in);
+void vggcl__wino_pack_weights(const float *weight, int C_out, int C_in, float *packed);
+void vggcl__wino_workspace_floats(int N, int C_in, int C_out, int H, int W, size_t *v, size_t *m);
+vggcl_status vggcl_cl_conv3x3_winograd(vggcl_ctx *ctx, const char *where, cl_mem in, cl_mem weight, cl_mem bias,
+                                       cl_mem out, cl_mem V, cl_mem M, int N, int C_in, int C_out, int H, int W);
+
 vggcl_status vggcl_cl_maxpool2d(vggcl_ctx *ctx, const char *where, cl_mem in, cl_mem out, int N, int C, int H,
                                 int W, int kernel_size, int stride, int padding, int ceil_mode);
 

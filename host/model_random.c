@@ -24,9 +24,10 @@ static void fill(float *a, size_t n, unsigned long long *state, float scale)
     }
 }
 
-vggcl_status vggcl_model_random(vggcl_ctx *ctx, const char *arch, int classes, unsigned seed, int pool5,
-                                vggcl_model **out)
+vggcl_status vggcl_model_random(vggcl_ctx *ctx, const char *arch, int classes, unsigned seed,
+                                const vggcl_load_options *opts, vggcl_model **out)
 {
+    const int pool5 = !opts || opts->pool5 != VGGCL_POOL5_DROP;
     int a = -1;
     *out = NULL;
     for (size_t i = 0; i < sizeof archs / sizeof archs[0]; i++)
@@ -72,7 +73,8 @@ vggcl_status vggcl_model_random(vggcl_ctx *ctx, const char *arch, int classes, u
     if (!m->head_w || !m->head_b) goto nomem;
     fill(m->head_w, (size_t)classes * c_in, &state, (float)(1.0 / sqrt(c_in)));
     fill(m->head_b, (size_t)classes, &state, 0.1f);
-    if (!ctx->use_ref && (st = vggcl__model_upload(ctx, m)) != VGGCL_OK) goto fail;
+    if (!ctx->use_ref && (st = vggcl__model_upload(ctx, m, opts ? opts->conv : VGGCL_CONV_AUTO)) != VGGCL_OK)
+        goto fail;
     *out = m;
     return VGGCL_OK;
 nomem:

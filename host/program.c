@@ -13,6 +13,7 @@ extern const int vggcl__kernel_count;
 
 static const char *const prog_files[VGGCL_PROG_COUNT] = {
     [VGGCL_PROG_CONV] = "conv3x3.cl",
+    [VGGCL_PROG_WINO] = "winograd.cl",
     [VGGCL_PROG_POOL] = "maxpool.cl",
     [VGGCL_PROG_GAP] = "gap.cl",
     [VGGCL_PROG_DENSE] = "dense.cl",
@@ -113,6 +114,9 @@ fail:
 
 static const struct { int prog; const char *name; } kernel_table[VGGCL_K_COUNT] = {
     [VGGCL_K_CONV3X3] = { VGGCL_PROG_CONV, "conv3x3_bias_relu" },
+    [VGGCL_K_WINO_INPUT] = { VGGCL_PROG_WINO, "wino_input" },
+    [VGGCL_K_WINO_GEMM] = { VGGCL_PROG_WINO, "wino_gemm" },
+    [VGGCL_K_WINO_OUTPUT] = { VGGCL_PROG_WINO, "wino_output" },
     [VGGCL_K_MAXPOOL] = { VGGCL_PROG_POOL, "maxpool2d" },
     [VGGCL_K_GAP] = { VGGCL_PROG_GAP, "gap_partial" },
     [VGGCL_K_BIAS_ADD] = { VGGCL_PROG_DENSE, "bias_add" },

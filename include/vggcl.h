@@ -56,9 +56,14 @@ const char *vggcl_device_name(const vggcl_ctx *ctx); /* "" before selection */
 
 enum { VGGCL_POOL5_AUTO = -1, VGGCL_POOL5_DROP = 0, VGGCL_POOL5_KEEP = 1 };
 
+/* How the device runs each 3x3 convolution. AUTO: Winograd F(4x4, 3x3) where
+ * the layer has enough input channels for it to pay, direct elsewhere. */
+enum { VGGCL_CONV_AUTO = 0, VGGCL_CONV_DIRECT = 1, VGGCL_CONV_WINOGRAD = 2 };
+
 typedef struct {
     int pool5;          /* VGGCL_POOL5_*; AUTO = the file's metadata, else keep */
     const char *head;   /* key prefix of the linear head; NULL = "classifier.0" */
+    int conv;           /* VGGCL_CONV_*; 0 = AUTO */
 } vggcl_load_options;
 
 /* Reads a safetensors state_dict, infers the network, folds BatchNorm and
@@ -69,9 +74,10 @@ void vggcl_model_free(vggcl_model *model); /* accepts NULL */
 
 /* A model of torchvision's configuration arch ("vgg11", "vgg13", "vgg16",
  * "vgg19") with deterministic random weights (He-scaled) and a GAP head of
- * `classes`, for benchmarks: the same seed gives the same weights. */
-vggcl_status vggcl_model_random(vggcl_ctx *ctx, const char *arch, int classes, unsigned seed, int pool5,
-                                vggcl_model **out);
+ * `classes`, for benchmarks: the same seed gives the same weights. opts: as
+ * for vggcl_model_load (head is ignored; pool5 AUTO keeps it); may be NULL. */
+vggcl_status vggcl_model_random(vggcl_ctx *ctx, const char *arch, int classes, unsigned seed,
+                                const vggcl_load_options *opts, vggcl_model **out);
 
 int vggcl_model_classes(const vggcl_model *model);   /* C of the head */
 int vggcl_model_features(const vggcl_model *model);  /* width of GAP features */

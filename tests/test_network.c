@@ -1,7 +1,8 @@
 /* The whole network on the OpenCL device against the reference backend: the
  * same plan, inputs and weights, layer kernels chained through ping-pong
  * buffers, GAP and the head; custom widths with BatchNorm, odd sizes, both
- * pool5 settings, vgg11, vgg16 and vgg19_bn widths, batch > 1, and a reused model. */
+ * pool5 settings, vgg11, vgg16 and vgg19_bn widths, batch > 1, a reused model,
+ * and each convolution algorithm (auto, direct, Winograd everywhere). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,14 +24,16 @@ static const struct { const char *cfg; int bn, classes, N, H, W; int pool5; } ne
     { "64,64,M,128,128,M,256,256,256,256,M,512,512,512,512,M,512,512,512,512", 1, 10, 1, 32, 33, VGGCL_POOL5_KEEP },
 };
 
+/* _i: the convolution algorithm on the device (auto, direct, winograd). */
 START_TEST(test_network_vs_reference)
 {
+    const int conv = _i;
     for (size_t i = 0; i < sizeof nets / sizeof nets[0]; i++) {
         const char *path = tu_tmp("net.safetensors");
         tu_write_vgg(path, nets[i].cfg, nets[i].bn, nets[i].classes, (unsigned)i + 1, NULL);
         vggcl_ctx *ref = vggcl_ctx_new(), *cl = tu_cl_ctx();
         ck_assert(vggcl_select_device(ref, "ref") == VGGCL_OK);
-        vggcl_load_options o = { nets[i].pool5, NULL };
+        vggcl_load_options o = { nets[i].pool5, NULL, conv };
         vggcl_model *mr, *mc;
         ck_assert_msg(vggcl_model_load(ref, path, &o, &mr) == VGGCL_OK, "%s", vggcl_message(ref));
         ck_assert_msg(vggcl_model_load(cl, path, &o, &mc) == VGGCL_OK, "%s", vggcl_message(cl));
@@ -44,10 +47,10 @@ START_TEST(test_network_vs_reference)
         for (int pass = 0; pass < 2; pass++) {
             memset(yc, 0, (size_t)N * C * 4);
             ck_assert_msg(vggcl_forward(cl, mc, x, N, H, W, yc, fc) == VGGCL_OK, "%s", vggcl_message(cl));
-            ck_assert_msg(tu_compare("features", fr, fc, N, F, 1, 1, REL_L2, ELEM), "net %s: features differ",
-                          nets[i].cfg);
-            ck_assert_msg(tu_compare("logits", yr, yc, N, C, 1, 1, REL_L2, ELEM), "net %s: logits differ",
-                          nets[i].cfg);
+            ck_assert_msg(tu_compare("features", fr, fc, N, F, 1, 1, REL_L2, ELEM), "net %s (conv %d): features differ",
+                          nets[i].cfg, conv);
+            ck_assert_msg(tu_compare("logits", yr, yc, N, C, 1, 1, REL_L2, ELEM), "net %s (conv %d): logits differ",
+                          nets[i].cfg, conv);
         }
         /* a smaller batch after a larger one, on the same buffers */
         ck_assert(vggcl_forward(cl, mc, x, 1, H, W, yc, NULL) == VGGCL_OK);
@@ -87,7 +90,7 @@ int main(void)
     Suite *s = suite_create("network");
     TCase *tc = tcase_create("device vs reference");
     tcase_set_timeout(tc, 600);
-    tcase_add_test(tc, test_network_vs_reference);
+    tcase_add_loop_test(tc, test_network_vs_reference, VGGCL_CONV_AUTO, VGGCL_CONV_WINOGRAD + 1);
     tcase_add_test(tc, test_network_device_memory);
     suite_add_tcase(s, tc);
     return tu_run(s);

@@ -205,7 +205,7 @@ static vggcl_status load(vggcl_ctx **ctx, const char *path, int pool5, const cha
 {
     *ctx = vggcl_ctx_new();
     ck_assert(vggcl_select_device(*ctx, "ref") == VGGCL_OK);
-    vggcl_load_options o = { pool5, head };
+    vggcl_load_options o = { pool5, head, VGGCL_CONV_AUTO };
     return vggcl_model_load(*ctx, path, &o, m);
 }
 

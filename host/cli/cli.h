@@ -14,6 +14,10 @@ int cli_error(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3
  * (returns -1 with the message printed). */
 int cli_opt(int argc, char **argv, int *i, const char *name, const char **value);
 
+/* Parses --pool5 and --conv values into opts; prints the usage error and
+ * returns CLI_USAGE on a bad value, else 0. cmd names the subcommand. */
+int cli_model_opts(const char *cmd, const char *pool5, const char *conv, vggcl_load_options *opts);
+
 int cmd_devices(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_bench(int argc, char **argv);

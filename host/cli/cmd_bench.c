@@ -7,13 +7,17 @@
 
 static const char usage[] =
     "usage: vggcl bench [--weights W.safetensors | --random] [--batch B] [--size H[xW]]\n"
-    "                   [--iters N] [--device SPEC] [--pool5 keep|drop] [--per-layer] [--json]\n"
+    "                   [--iters N] [--device SPEC] [--pool5 keep|drop] [--conv auto|direct|winograd]\n"
+    "                   [--per-layer] [--json]\n"
     "\n"
     "Runs one warm-up pass, then N timed passes (input already on the device, logits\n"
     "read back each pass) and reports the median, min and max time per batch,\n"
     "images/s, convolution GFLOP/s, peak device memory, and the start-up cost\n"
     "(program builds: from vggcl's binary cache or compiled; the first pass, which\n"
     "includes the driver's first-use kernel compiles).\n"
+    "\n"
+    "GFLOP/s counts the direct convolution's arithmetic (2 per multiply-add), also\n"
+    "for Winograd layers, which do fewer multiplies: it compares the algorithms.\n"
     "\n"
     "  --random     VGG16 with a 7-class GAP head and deterministic random weights\n"
     "               (the default when --weights is not given)\n"
@@ -22,7 +26,7 @@ static const char usage[] =
     "  --iters      timed passes (default 10)\n"
     "  --per-layer  a table of device time per layer from OpenCL profiling events\n"
     "  --json       one JSON object on one line instead of text\n"
-    "  --device, --pool5: as for `vggcl run`\n";
+    "  --device, --pool5, --conv: as for `vggcl run`\n";
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -54,7 +58,8 @@ static int parse_int(const char *opt, const char *v, int lo, int hi, int *out)
 
 int cmd_bench(int argc, char **argv)
 {
-    const char *weights = NULL, *device = NULL, *pool5 = NULL, *batch_s = "1", *size_s = "224", *iters_s = "10";
+    const char *weights = NULL, *device = NULL, *pool5 = NULL, *batch_s = "1", *size_s = "224", *iters_s = "10",
+               *conv = NULL;
     int per_layer = 0, json = 0;
     for (int i = 1; i < argc; i++) {
         int r;
@@ -67,7 +72,8 @@ int cmd_bench(int argc, char **argv)
         if (!strcmp(argv[i], "--json")) { json = 1; continue; }
         if ((r = cli_opt(argc, argv, &i, "--weights", &weights)) || (r = cli_opt(argc, argv, &i, "--batch", &batch_s)) ||
             (r = cli_opt(argc, argv, &i, "--size", &size_s)) || (r = cli_opt(argc, argv, &i, "--iters", &iters_s)) ||
-            (r = cli_opt(argc, argv, &i, "--device", &device)) || (r = cli_opt(argc, argv, &i, "--pool5", &pool5))) {
+            (r = cli_opt(argc, argv, &i, "--device", &device)) || (r = cli_opt(argc, argv, &i, "--pool5", &pool5)) ||
+            (r = cli_opt(argc, argv, &i, "--conv", &conv))) {
             if (r < 0) return CLI_USAGE;
             continue;
         }
@@ -83,10 +89,8 @@ int cmd_bench(int argc, char **argv)
     if (got == 1) w = h;
     if ((got != 1 && got != 2) || h < 1 || w < 1 || h > 8192 || w > 8192)
         return cli_error(CLI_USAGE, "bench: --size must be H or HxW (1 to 8192), not '%s'", size_s);
-    vggcl_load_options opts = { VGGCL_POOL5_AUTO, NULL };
-    if (pool5 && !strcmp(pool5, "keep")) opts.pool5 = VGGCL_POOL5_KEEP;
-    else if (pool5 && !strcmp(pool5, "drop")) opts.pool5 = VGGCL_POOL5_DROP;
-    else if (pool5) return cli_error(CLI_USAGE, "bench: --pool5 must be keep or drop, not '%s'", pool5);
+    vggcl_load_options opts = { VGGCL_POOL5_AUTO, NULL, VGGCL_CONV_AUTO };
+    if (cli_model_opts("bench", pool5, conv, &opts)) return CLI_USAGE;
 
     int rc = CLI_FAIL;
     float *x = NULL;
@@ -98,7 +102,7 @@ int cmd_bench(int argc, char **argv)
     if (!ctx) return cli_error(CLI_FAIL, "out of host memory");
     if (vggcl_select_device(ctx, device) != VGGCL_OK) goto fail;
     if (weights ? vggcl_model_load(ctx, weights, &opts, &model)
-                : vggcl_model_random(ctx, "vgg16", 7, 0, opts.pool5 != VGGCL_POOL5_DROP, &model))
+                : vggcl_model_random(ctx, "vgg16", 7, 0, &opts, &model))
         goto fail;
     const size_t nx = (size_t)batch * 3 * h * w;
     x = malloc(nx * sizeof *x);
@@ -149,6 +153,7 @@ int cmd_bench(int argc, char **argv)
         json_str(vggcl_device_name(ctx));
         printf(",\"model\":");
         json_str(weights ? weights : "random vgg16-gap7");
+        printf(",\"conv\":\"%s\"", conv ? conv : "auto");
         printf(",\"batch\":%d,\"size\":\"%dx%d\",\"iters\":%d,\"images_per_s\":%.4f,\"ms_per_batch_median\":%.4f,"
                "\"ms_per_batch_min\":%.4f,\"ms_per_batch_max\":%.4f,\"gflops\":%.3f,\"conv_gflop_per_batch\":%.4f,"
                "\"device_bytes_peak\":%zu,\"build_ms\":%.3f,\"programs_from_cache\":%d,\"programs_compiled\":%d,"

@@ -9,6 +9,7 @@
 static const char usage[] =
     "usage: vggcl run --weights W.safetensors --input X.npy --output Y.npy\n"
     "                 [--features F.npy] [--device SPEC] [--pool5 keep|drop] [--head PREFIX]\n"
+    "                 [--conv auto|direct|winograd]\n"
     "\n"
     "  --weights   a torchvision VGG state_dict with a GAP head, as safetensors\n"
     "  --input     float32 (N, 3, H, W) in C order, already normalized\n"
@@ -20,13 +21,15 @@ static const char usage[] =
     "  --pool5     keep (torchvision, 7x7 map at 224) or drop (14x14 map); default:\n"
     "              the file's __metadata__ \"vggcl.pool5\", else keep\n"
     "  --head      key prefix of the linear head (default classifier.0)\n"
+    "  --conv      how the device runs the 3x3 convolutions: winograd (F(4x4,3x3)),\n"
+    "              direct, or auto (default: Winograd from 32 input channels on)\n"
     "\n"
     "Outputs are written to a temporary name and renamed: a failed run leaves none.\n";
 
 int cmd_run(int argc, char **argv)
 {
     const char *weights = NULL, *input = NULL, *output = NULL, *features = NULL, *device = NULL, *pool5 = NULL,
-               *head = NULL;
+               *head = NULL, *conv = NULL;
     for (int i = 1; i < argc; i++) {
         int r;
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
@@ -37,7 +40,7 @@ int cmd_run(int argc, char **argv)
             (r = cli_opt(argc, argv, &i, "--output", &output)) ||
             (r = cli_opt(argc, argv, &i, "--features", &features)) ||
             (r = cli_opt(argc, argv, &i, "--device", &device)) || (r = cli_opt(argc, argv, &i, "--pool5", &pool5)) ||
-            (r = cli_opt(argc, argv, &i, "--head", &head))) {
+            (r = cli_opt(argc, argv, &i, "--head", &head)) || (r = cli_opt(argc, argv, &i, "--conv", &conv))) {
             if (r < 0) return CLI_USAGE;
             continue;
         }
@@ -50,10 +53,8 @@ int cmd_run(int argc, char **argv)
         fputs(usage, stderr);
         return CLI_USAGE;
     }
-    vggcl_load_options opts = { VGGCL_POOL5_AUTO, head };
-    if (pool5 && !strcmp(pool5, "keep")) opts.pool5 = VGGCL_POOL5_KEEP;
-    else if (pool5 && !strcmp(pool5, "drop")) opts.pool5 = VGGCL_POOL5_DROP;
-    else if (pool5) return cli_error(CLI_USAGE, "run: --pool5 must be keep or drop, not '%s'", pool5);
+    vggcl_load_options opts = { VGGCL_POOL5_AUTO, head, VGGCL_CONV_AUTO };
+    if (cli_model_opts("run", pool5, conv, &opts)) return CLI_USAGE;
 
     int rc = CLI_FAIL, ndim = 0, wrote_output = 0;
     long long shape[VGGCL_NPY_MAX_DIMS];

@@ -44,6 +44,18 @@ int cli_opt(int argc, char **argv, int *i, const char *name, const char **value)
     return 1;
 }
 
+int cli_model_opts(const char *cmd, const char *pool5, const char *conv, vggcl_load_options *opts)
+{
+    if (pool5 && !strcmp(pool5, "keep")) opts->pool5 = VGGCL_POOL5_KEEP;
+    else if (pool5 && !strcmp(pool5, "drop")) opts->pool5 = VGGCL_POOL5_DROP;
+    else if (pool5) return cli_error(CLI_USAGE, "%s: --pool5 must be keep or drop, not '%s'", cmd, pool5);
+    if (!conv || !strcmp(conv, "auto")) opts->conv = VGGCL_CONV_AUTO;
+    else if (!strcmp(conv, "direct")) opts->conv = VGGCL_CONV_DIRECT;
+    else if (!strcmp(conv, "winograd")) opts->conv = VGGCL_CONV_WINOGRAD;
+    else return cli_error(CLI_USAGE, "%s: --conv must be auto, direct or winograd, not '%s'", cmd, conv);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
