@@ -1,4 +1,5 @@
-/* Launcher for kernels/maxpool.cl. */
+/* Launcher for kernels/maxpool.cl: maxpool2x2 for VGG's pools, maxpool2d for
+ * every other kernel, stride, padding and ceil_mode. */
 #include "layers.h"
 #include "ref/ref.h"
 
@@ -14,6 +15,18 @@ vggcl_status vggcl_cl_maxpool2d(vggcl_ctx *ctx, const char *where, cl_mem in, cl
     if (OH < 1 || OW < 1)
         return vggcl__fail(ctx, VGGCL_ERR_SHAPE, "%s: input %dx%d is smaller than the %dx%d pool window", where, H, W,
                            kernel_size, kernel_size);
+    if (kernel_size == 2 && stride == 2 && padding == 0 && OH == H / 2 && OW == W / 2) {
+        /* VGG's pool: the vectorized kernel (ceil_mode changes nothing when OH, OW floor) */
+        if ((st = vggcl__kernel(ctx, VGGCL_K_MAXPOOL2X2, where, &k)) != VGGCL_OK) return st;
+        CL_CHECK(clSetKernelArg, (k, 0, sizeof in, &in));
+        CL_CHECK(clSetKernelArg, (k, 1, sizeof out, &out));
+        CL_CHECK(clSetKernelArg, (k, 2, sizeof H, &H));
+        CL_CHECK(clSetKernelArg, (k, 3, sizeof W, &W));
+        CL_CHECK(clSetKernelArg, (k, 4, sizeof OH, &OH));
+        CL_CHECK(clSetKernelArg, (k, 5, sizeof OW, &OW));
+        size_t g2[3] = { (size_t)(OW + 7) / 8, (size_t)OH, (size_t)N * C };
+        return vggcl__enqueue(ctx, where, k, 3, g2, NULL, 0);
+    }
     if ((st = vggcl__kernel(ctx, VGGCL_K_MAXPOOL, where, &k)) != VGGCL_OK) return st;
     CL_CHECK(clSetKernelArg, (k, 0, sizeof in, &in));
     CL_CHECK(clSetKernelArg, (k, 1, sizeof out, &out));

@@ -1,5 +1,6 @@
-/* kernels/maxpool.cl against host/ref/maxpool_ref.c: VGG's 2/2/0, odd sizes
- * (floor like PyTorch), padding, ceil_mode, batch > 1, and NaN propagation. */
+/* kernels/maxpool.cl against host/ref/maxpool_ref.c: VGG's 2/2/0 (the
+ * vectorized maxpool2x2, with full 8-output blocks and partial ones), odd
+ * sizes (floor like PyTorch), padding, ceil_mode, batch > 1, and NaN. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,7 +13,8 @@ static const struct { int N, C, H, W, k, s, p, ceil; } shapes[] = {
     { 1, 1, 2, 2, 2, 2, 0, 0 },   { 2, 3, 9, 7, 2, 2, 0, 0 },  { 1, 5, 7, 9, 3, 2, 1, 0 },
     { 2, 4, 8, 7, 3, 2, 1, 1 },   { 1, 2, 5, 5, 2, 2, 0, 1 },  { 3, 7, 1, 1, 1, 1, 0, 0 },
     { 1, 3, 224, 224, 2, 2, 0, 0 }, { 1, 2, 10, 11, 3, 3, 0, 1 }, { 2, 64, 15, 15, 2, 2, 0, 0 },
-    { 1, 1, 6, 6, 3, 3, 1, 1 },
+    { 1, 1, 6, 6, 3, 3, 1, 1 },   { 2, 3, 33, 35, 2, 2, 0, 0 }, { 1, 2, 16, 16, 2, 2, 0, 1 },
+    { 1, 1, 3, 17, 2, 2, 0, 0 },
 };
 
 /* PyTorch's output sizes (torch.nn.functional.max_pool2d on the same shapes). */
