@@ -4,7 +4,7 @@
 #include "layers.h"
 
 #define OCB 16 /* output channels per work-item: the kernel's default */
-#define PX 16  /* pixels per work-item: the kernel's default */
+#define PX 32  /* pixels per work-item: the kernel's default */
 
 size_t vggcl__conv_packed_floats(int C_out, int C_in)
 {
