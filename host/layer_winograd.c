@@ -79,8 +79,9 @@ vggcl_status vggcl_cl_conv3x3_winograd(vggcl_ctx *ctx, const char *where, cl_mem
         return st;
     ARG(kin, 0, in); ARG(kin, 1, V); ARG(kin, 2, C_in); ARG(kin, 3, H); ARG(kin, 4, W);
     ARG(kin, 5, d.tiles_y); ARG(kin, 6, d.tiles_x); ARG(kin, 7, d.T); ARG(kin, 8, d.Tp);
-    size_t g_in[2] = { (size_t)d.Tp, (size_t)C_in };
-    if ((st = vggcl__enqueue(ctx, where, kin, 2, g_in, NULL, 0)) != VGGCL_OK) return st;
+    /* transforms: one work-item per 8 consecutive tiles of a tile row */
+    size_t g_in[3] = { (size_t)(d.tiles_x + 7) / 8, (size_t)N * d.tiles_y, (size_t)C_in };
+    if ((st = vggcl__enqueue(ctx, where, kin, 3, g_in, NULL, 0)) != VGGCL_OK) return st;
 
     ARG(kgemm, 0, V); ARG(kgemm, 1, weight); ARG(kgemm, 2, M); ARG(kgemm, 3, C_in); ARG(kgemm, 4, d.C_outp);
     ARG(kgemm, 5, d.Tp);
@@ -92,8 +93,8 @@ vggcl_status vggcl_cl_conv3x3_winograd(vggcl_ctx *ctx, const char *where, cl_mem
     ARG(kout, 0, M); ARG(kout, 1, bias); ARG(kout, 2, out); ARG(kout, 3, C_out); ARG(kout, 4, d.C_outp);
     ARG(kout, 5, H); ARG(kout, 6, W); ARG(kout, 7, d.tiles_y); ARG(kout, 8, d.tiles_x); ARG(kout, 9, d.T);
     ARG(kout, 10, d.Tp);
-    size_t g_out[2] = { (size_t)d.T, (size_t)C_out };
-    return vggcl__enqueue(ctx, where, kout, 2, g_out, NULL, 0);
+    size_t g_out[3] = { (size_t)(d.tiles_x + 7) / 8, (size_t)N * d.tiles_y, (size_t)C_out };
+    return vggcl__enqueue(ctx, where, kout, 3, g_out, NULL, 0);
 fail:
     return st;
 }

@@ -41,48 +41,75 @@
 #error "TT must be 16 or 32"
 #endif
 
+/* B^T applied to six values (one column or row of a 6x6 tile), 8 tiles per lane set. */
+#define BT_ROWS(x0, x1, x2, x3, x4, x5, o)              \
+    do {                                                \
+        o[0] = 4.0f * x0 - 5.0f * x2 + x4;              \
+        o[1] = -4.0f * x1 - 4.0f * x2 + x3 + x4;        \
+        o[2] = 4.0f * x1 - 4.0f * x2 - x3 + x4;         \
+        o[3] = -2.0f * x1 - x2 + 2.0f * x3 + x4;        \
+        o[4] = 2.0f * x1 - x2 - 2.0f * x3 + x4;         \
+        o[5] = 4.0f * x1 - 5.0f * x3 + x5;              \
+    } while (0)
+
 __kernel void wino_input(__global const float *restrict in, __global float *restrict V,
                          int C_in, int H, int W, int tiles_y, int tiles_x, int T, int Tp)
 {
-    const int t = get_global_id(0);
-    const int ic = get_global_id(1);
-    if (t >= Tp) return;
-    float d[6][6];
-    if (t < T) {
-        const int tx = t % tiles_x, ty = (t / tiles_x) % tiles_y, n = t / (tiles_x * tiles_y);
-        __global const float *src = in + ((size_t)n * C_in + ic) * H * W;
-        const int y0 = ty * 4 - 1, x0 = tx * 4 - 1;
-        for (int i = 0; i < 6; i++)
-            for (int j = 0; j < 6; j++) {
-                const int y = y0 + i, x = x0 + j;
-                d[i][j] = (y >= 0 && y < H && x >= 0 && x < W) ? src[(size_t)y * W + x] : 0.0f;
-            }
-    } else {
-        for (int i = 0; i < 6; i++)
-            for (int j = 0; j < 6; j++) d[i][j] = 0.0f;
-    }
-    /* rows: tmp = B^T d */
-    float tmp[6][6];
-    for (int j = 0; j < 6; j++) {
-        const float d0 = d[0][j], d1 = d[1][j], d2 = d[2][j], d3 = d[3][j], d4 = d[4][j], d5 = d[5][j];
-        tmp[0][j] = 4.0f * d0 - 5.0f * d2 + d4;
-        tmp[1][j] = -4.0f * d1 - 4.0f * d2 + d3 + d4;
-        tmp[2][j] = 4.0f * d1 - 4.0f * d2 - d3 + d4;
-        tmp[3][j] = -2.0f * d1 - d2 + 2.0f * d3 + d4;
-        tmp[4][j] = 2.0f * d1 - d2 - 2.0f * d3 + d4;
-        tmp[5][j] = 4.0f * d1 - 5.0f * d3 + d5;
-    }
-    /* columns: V = tmp B, stored tile-blocked: V[xi][t / TT][ic][t % TT] */
-    const size_t stride = (size_t)C_in * Tp;
-    __global float *dst = V + ((size_t)(t / TT) * C_in + ic) * TT + t % TT;
+    const int tx0 = get_global_id(0) * 8;
+    const int row = get_global_id(1);
+    const int ic = get_global_id(2);
+    if (tx0 >= tiles_x) return;
+    const int ty = row % tiles_y, n = row / tiles_y;
+    __global const float *src = in + ((size_t)n * C_in + ic) * H * W;
+    const int x0 = tx0 * 4 - 1, y0 = ty * 4 - 1;
+    const int x_inside = x0 >= 0 && x0 + 34 <= W;
+
+    /* e[i][b]: row i of the 6x6 tiles (8 tiles, one per lane) times B */
+    float8 e[6][6];
     for (int i = 0; i < 6; i++) {
-        const float d0 = tmp[i][0], d1 = tmp[i][1], d2 = tmp[i][2], d3 = tmp[i][3], d4 = tmp[i][4], d5 = tmp[i][5];
-        dst[(i * 6 + 0) * stride] = 4.0f * d0 - 5.0f * d2 + d4;
-        dst[(i * 6 + 1) * stride] = -4.0f * d1 - 4.0f * d2 + d3 + d4;
-        dst[(i * 6 + 2) * stride] = 4.0f * d1 - 4.0f * d2 - d3 + d4;
-        dst[(i * 6 + 3) * stride] = -2.0f * d1 - d2 + 2.0f * d3 + d4;
-        dst[(i * 6 + 4) * stride] = 2.0f * d1 - d2 - 2.0f * d3 + d4;
-        dst[(i * 6 + 5) * stride] = 4.0f * d1 - 5.0f * d3 + d5;
+        const int y = y0 + i;
+        float16 v0 = (float16)(0.0f), v1 = (float16)(0.0f);
+        float2 v2 = (float2)(0.0f);
+        if (y >= 0 && y < H) {
+            __global const float *p = src + (size_t)y * W + x0;
+            if (x_inside) {
+                v0 = vload16(0, p);
+                v1 = vload16(0, p + 16);
+                v2 = vload2(0, p + 32);
+            } else {
+                float seg[34];
+                for (int k = 0; k < 34; k++) seg[k] = (x0 + k >= 0 && x0 + k < W) ? p[k] : 0.0f;
+                v0 = vload16(0, seg);
+                v1 = vload16(0, seg + 16);
+                v2 = vload2(0, seg + 32);
+            }
+        }
+        /* column j of tile k is x0 + 4k + j */
+        const float8 d0 = (float8)(v0.s048c, v1.s048c), d1 = (float8)(v0.s159d, v1.s159d);
+        const float8 d2 = (float8)(v0.s26ae, v1.s26ae), d3 = (float8)(v0.s37bf, v1.s37bf);
+        const float8 d4 = (float8)(v0.s48c, v1.s048c, v2.s0), d5 = (float8)(v0.s59d, v1.s159d, v2.s1);
+        BT_ROWS(d0, d1, d2, d3, d4, d5, e[i]);
+    }
+    const int t0 = row * tiles_x + tx0;
+    const int lanes = min(8, tiles_x - tx0);
+    const int contiguous = lanes == 8 && t0 % TT + 8 <= TT;
+    const size_t xi_stride = (size_t)C_in * Tp;
+    for (int b = 0; b < 6; b++) {
+        float8 o[6];
+        BT_ROWS(e[0][b], e[1][b], e[2][b], e[3][b], e[4][b], e[5][b], o);
+        for (int a = 0; a < 6; a++) {
+            __global float *base = V + (size_t)(a * 6 + b) * xi_stride;
+            if (contiguous) {
+                vstore8(o[a], 0, base + ((size_t)(t0 / TT) * C_in + ic) * TT + t0 % TT);
+            } else {
+                float lane[8];
+                vstore8(o[a], 0, lane);
+                for (int k = 0; k < lanes; k++) {
+                    const int t = t0 + k;
+                    base[((size_t)(t / TT) * C_in + ic) * TT + t % TT] = lane[k];
+                }
+            }
+        }
     }
 }
 
@@ -112,40 +139,70 @@ __kernel void wino_gemm(__global const float *restrict V, __global const float *
     }
 }
 
+/* A^T applied to six values: four outputs. */
+#define AT_ROWS(m0, m1, m2, m3, m4, m5, o)              \
+    do {                                                \
+        o[0] = m0 + m1 + m2 + m3 + m4;                  \
+        o[1] = m1 - m2 + 2.0f * (m3 - m4);              \
+        o[2] = m1 + m2 + 4.0f * (m3 + m4);              \
+        o[3] = m1 - m2 + 8.0f * (m3 - m4) + m5;         \
+    } while (0)
+
 __kernel void wino_output(__global const float *restrict M, __global const float *restrict bias,
                           __global float *restrict out, int C_out, int C_outp, int H, int W, int tiles_y,
                           int tiles_x, int T, int Tp)
 {
-    const int t = get_global_id(0);
-    const int oc = get_global_id(1);
-    if (t >= T) return;
-    const int tx = t % tiles_x, ty = (t / tiles_x) % tiles_y, n = t / (tiles_x * tiles_y);
-    const size_t stride = (size_t)C_outp * Tp;
-    __global const float *src = M + (size_t)oc * Tp + t;
-    /* rows: tmp = A^T m  (4 x 6) */
-    float tmp[4][6];
-    for (int j = 0; j < 6; j++) {
-        const float m0 = src[(0 * 6 + j) * stride], m1 = src[(1 * 6 + j) * stride], m2 = src[(2 * 6 + j) * stride];
-        const float m3 = src[(3 * 6 + j) * stride], m4 = src[(4 * 6 + j) * stride], m5 = src[(5 * 6 + j) * stride];
-        tmp[0][j] = m0 + m1 + m2 + m3 + m4;
-        tmp[1][j] = m1 - m2 + 2.0f * (m3 - m4);
-        tmp[2][j] = m1 + m2 + 4.0f * (m3 + m4);
-        tmp[3][j] = m1 - m2 + 8.0f * (m3 - m4) + m5;
+    const int tx0 = get_global_id(0) * 8;
+    const int row = get_global_id(1);
+    const int oc = get_global_id(2);
+    if (tx0 >= tiles_x) return;
+    const int ty = row % tiles_y, n = row / tiles_y;
+    const int t0 = row * tiles_x + tx0;
+    const int lanes = min(8, tiles_x - tx0);
+    const size_t xi_stride = (size_t)C_outp * Tp;
+    __global const float *src = M + (size_t)oc * Tp + t0;
+
+    /* f[r][b]: A^T applied down each column b of the 6x6 products */
+    float8 f[4][6];
+    for (int b = 0; b < 6; b++) {
+        float8 m[6];
+        for (int a = 0; a < 6; a++) {
+            __global const float *p = src + (a * 6 + b) * xi_stride;
+            if (lanes == 8) {
+                m[a] = vload8(0, p);
+            } else {
+                float lane[8] = { 0 };
+                for (int k = 0; k < lanes; k++) lane[k] = p[k];
+                m[a] = vload8(0, lane);
+            }
+        }
+        float8 o[4];
+        AT_ROWS(m[0], m[1], m[2], m[3], m[4], m[5], o);
+        for (int r = 0; r < 4; r++) f[r][b] = o[r];
     }
-    const float b = bias[oc];
+    const float8 bv = (float8)(bias[oc]);
     __global float *dst = out + ((size_t)n * C_out + oc) * H * W;
-    for (int i = 0; i < 4; i++) {
-        const int y = ty * 4 + i;
+    const int xs = tx0 * 4;
+    for (int r = 0; r < 4; r++) {
+        const int y = ty * 4 + r;
         if (y >= H) break;
-        const float m0 = tmp[i][0], m1 = tmp[i][1], m2 = tmp[i][2], m3 = tmp[i][3], m4 = tmp[i][4], m5 = tmp[i][5];
-        float r[4];
-        r[0] = m0 + m1 + m2 + m3 + m4;
-        r[1] = m1 - m2 + 2.0f * (m3 - m4);
-        r[2] = m1 + m2 + 4.0f * (m3 + m4);
-        r[3] = m1 - m2 + 8.0f * (m3 - m4) + m5;
-        for (int j = 0; j < 4; j++) {
-            const int x = tx * 4 + j;
-            if (x < W) dst[(size_t)y * W + x] = fmax(r[j] + b, 0.0f);
+        float8 o[4];
+        AT_ROWS(f[r][0], f[r][1], f[r][2], f[r][3], f[r][4], f[r][5], o);
+        for (int c = 0; c < 4; c++) o[c] = fmax(o[c] + bv, (float8)(0.0f));
+        /* pixel 4k + c of the row segment is lane k of o[c] */
+        const float16 lo = (float16)(o[0].s0, o[1].s0, o[2].s0, o[3].s0, o[0].s1, o[1].s1, o[2].s1, o[3].s1,
+                                     o[0].s2, o[1].s2, o[2].s2, o[3].s2, o[0].s3, o[1].s3, o[2].s3, o[3].s3);
+        const float16 hi = (float16)(o[0].s4, o[1].s4, o[2].s4, o[3].s4, o[0].s5, o[1].s5, o[2].s5, o[3].s5,
+                                     o[0].s6, o[1].s6, o[2].s6, o[3].s6, o[0].s7, o[1].s7, o[2].s7, o[3].s7);
+        __global float *q = dst + (size_t)y * W + xs;
+        if (lanes == 8 && xs + 32 <= W) {
+            vstore16(lo, 0, q);
+            vstore16(hi, 0, q + 16);
+        } else {
+            float seg[32];
+            vstore16(lo, 0, seg);
+            vstore16(hi, 0, seg + 16);
+            for (int k = 0; k < 4 * lanes && xs + k < W; k++) q[k] = seg[k];
         }
     }
 }
