@@ -16,10 +16,10 @@ void vggcl_ctx_free(vggcl_ctx *ctx)
     if (!ctx) return;
     vggcl__prof_reset(ctx);
     free(ctx->prof);
-    for (int i = 0; i < VGGCL_K_COUNT; i++)
-        if (ctx->kernels[i]) clReleaseKernel(ctx->kernels[i]);
-    for (int i = 0; i < VGGCL_PROG_COUNT; i++)
-        if (ctx->programs[i]) clReleaseProgram(ctx->programs[i]);
+    for (int i = 0; i < ctx->n_kernels; i++) clReleaseKernel(ctx->kernels[i].k);
+    for (int i = 0; i < ctx->n_programs; i++) clReleaseProgram(ctx->programs[i].program);
+    free(ctx->kernels);
+    free(ctx->programs);
     if (ctx->queue) clReleaseCommandQueue(ctx->queue);
     if (ctx->cl) clReleaseContext(ctx->cl);
     free(ctx);

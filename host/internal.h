@@ -17,6 +17,19 @@ enum {
     VGGCL_K_MAXPOOL, VGGCL_K_MAXPOOL2X2, VGGCL_K_GAP, VGGCL_K_BIAS_ADD, VGGCL_K_COUNT
 };
 
+/* A built program variant: one .cl file with one set of -D tunables. */
+typedef struct {
+    int prog;
+    char defines[96];
+    cl_program program;
+} vggcl_program_entry;
+
+typedef struct {
+    int kernel;
+    char defines[96];
+    cl_kernel k;
+} vggcl_kernel_entry;
+
 /* One profiled command: a kernel launch or a CLBlast call. */
 typedef struct {
     char layer[160];
@@ -38,8 +51,10 @@ struct vggcl_ctx {
     cl_command_queue queue;
     cl_ulong max_alloc, global_mem;
     size_t max_wg;
-    cl_program programs[VGGCL_PROG_COUNT]; /* built on first use */
-    cl_kernel kernels[VGGCL_K_COUNT];      /* created on first use */
+    vggcl_program_entry *programs;         /* built on first use, per (program, defines) */
+    int n_programs;
+    vggcl_kernel_entry *kernels;           /* created on first use, per (kernel, defines) */
+    int n_kernels;
     int profiling;                         /* record an event per command */
     vggcl_prof_entry *prof;                /* the last pass's commands */
     int prof_n, prof_cap;
@@ -79,11 +94,12 @@ const char *vggcl__cl_error_name(cl_int err);
 cl_program vggcl__cache_load(vggcl_ctx *ctx, const char *src, const char *options);
 void vggcl__cache_store(vggcl_ctx *ctx, const char *src, const char *options, cl_program prog);
 
-/* Returns the program for one kernel family, building it on first use. */
-vggcl_status vggcl__program(vggcl_ctx *ctx, int which, const char *layer, cl_program *out);
+/* Returns kernel VGGCL_K_* built with `defines` (tunables such as
+ * "-DTT=16", or "" for the file's defaults), creating it and building its
+ * program on first use. The context owns it. `where` names the layer. */
+vggcl_status vggcl__kernel_v(vggcl_ctx *ctx, int which, const char *defines, const char *where, cl_kernel *out);
 
-/* Returns kernel VGGCL_K_*, creating it (and building its program) on first
- * use. The context owns it. `where` names the layer for messages. */
+/* The same with the file's default tunables. */
 vggcl_status vggcl__kernel(vggcl_ctx *ctx, int which, const char *where, cl_kernel *out);
 
 /* Enqueues an NDRange kernel (checked, message names `where`); when profiling,

@@ -1,10 +1,14 @@
 /* Launcher for kernels/conv3x3.cl, and the weight packing it needs. */
+#include <stdio.h>
 #include <string.h>
 
 #include "layers.h"
 
 #define OCB 16 /* output channels per work-item: the kernel's default */
-#define PX 32  /* pixels per work-item: the kernel's default */
+
+/* Pixels per work-item: 32 (the kernel's default), or 16 for maps at most 16
+ * wide, where 32 would mostly compute padding. */
+static int choose_px(int W) { return W <= 16 ? 16 : 32; }
 
 size_t vggcl__conv_packed_floats(int C_out, int C_in)
 {
@@ -25,7 +29,10 @@ vggcl_status vggcl_cl_conv3x3_bias_relu(vggcl_ctx *ctx, const char *where, cl_me
 {
     vggcl_status st;
     cl_kernel k;
-    if ((st = vggcl__kernel(ctx, VGGCL_K_CONV3X3, where, &k)) != VGGCL_OK) return st;
+    const int px = choose_px(W);
+    char defines[32];
+    snprintf(defines, sizeof defines, "-DPX=%d", px);
+    if ((st = vggcl__kernel_v(ctx, VGGCL_K_CONV3X3, defines, where, &k)) != VGGCL_OK) return st;
     CL_CHECK(clSetKernelArg, (k, 0, sizeof in, &in));
     CL_CHECK(clSetKernelArg, (k, 1, sizeof weight, &weight));
     CL_CHECK(clSetKernelArg, (k, 2, sizeof bias, &bias));
@@ -34,7 +41,7 @@ vggcl_status vggcl_cl_conv3x3_bias_relu(vggcl_ctx *ctx, const char *where, cl_me
     CL_CHECK(clSetKernelArg, (k, 5, sizeof C_out, &C_out));
     CL_CHECK(clSetKernelArg, (k, 6, sizeof H, &H));
     CL_CHECK(clSetKernelArg, (k, 7, sizeof W, &W));
-    size_t global[3] = { (size_t)(W + PX - 1) / PX, (size_t)H, (size_t)N * ((size_t)(C_out + OCB - 1) / OCB) };
+    size_t global[3] = { (size_t)(W + px - 1) / px, (size_t)H, (size_t)N * ((size_t)(C_out + OCB - 1) / OCB) };
     return vggcl__enqueue(ctx, where, k, 3, global, NULL, 2.0 * N * C_out * C_in * 9 * (double)H * W);
 fail:
     return st;

@@ -19,8 +19,8 @@ static const char *const prog_files[VGGCL_PROG_COUNT] = {
     [VGGCL_PROG_DENSE] = "dense.cl",
 };
 
-/* Default build options: no fast-math, so results track the reference. */
-static const char *const build_options = "-cl-std=CL1.2";
+/* Base build options: no fast-math, so results track the reference. */
+static const char *const base_options = "-cl-std=CL1.2";
 
 static vggcl_status read_override(vggcl_ctx *ctx, const char *dir, const char *file, char **out)
 {
@@ -51,19 +51,27 @@ static const char *embedded(const char *file)
     return NULL;
 }
 
-vggcl_status vggcl__program(vggcl_ctx *ctx, int which, const char *layer, cl_program *out)
+/* Returns the program `which` built with `defines`, building it on first use. */
+static vggcl_status get_program(vggcl_ctx *ctx, int which, const char *defines, const char *layer, cl_program *out)
 {
     const char *file = prog_files[which];
-    char where[512];
+    char where[512], options[256];
     vggcl_status st = VGGCL_OK;
     char *owned = NULL, *log = NULL;
     cl_program prog = NULL;
     cl_int err;
 
-    if (ctx->programs[which]) {
-        *out = ctx->programs[which];
-        return VGGCL_OK;
-    }
+    for (int i = 0; i < ctx->n_programs; i++)
+        if (ctx->programs[i].prog == which && !strcmp(ctx->programs[i].defines, defines)) {
+            *out = ctx->programs[i].program;
+            return VGGCL_OK;
+        }
+    if (strlen(defines) >= sizeof ctx->programs[0].defines)
+        return vggcl__fail(ctx, VGGCL_ERR_ARG, "%s: kernel options too long: %s", layer, defines);
+    vggcl_program_entry *grown = realloc(ctx->programs, (size_t)(ctx->n_programs + 1) * sizeof *grown);
+    if (!grown) return vggcl__fail(ctx, VGGCL_ERR_NOMEM, "out of host memory");
+    ctx->programs = grown;
+    snprintf(options, sizeof options, "%s%s%s", base_options, *defines ? " " : "", defines);
     snprintf(where, sizeof where, "%s: kernels/%s on %s", layer, file, ctx->device_name);
     const char *dir = getenv("VGGCL_KERNEL_DIR");
     const char *src;
@@ -77,13 +85,13 @@ vggcl_status vggcl__program(vggcl_ctx *ctx, int which, const char *layer, cl_pro
     }
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    if ((prog = vggcl__cache_load(ctx, src, build_options))) {
+    if ((prog = vggcl__cache_load(ctx, src, options))) {
         ctx->cache_hits++;
         goto built;
     }
     prog = clCreateProgramWithSource(ctx->cl, 1, &src, NULL, &err);
     CL_CHECK_RET(clCreateProgramWithSource, err);
-    err = clBuildProgram(prog, 1, &ctx->device, build_options, NULL, NULL);
+    err = clBuildProgram(prog, 1, &ctx->device, options, NULL, NULL);
     if (err != CL_SUCCESS) {
         size_t len = 0;
         if (clGetProgramBuildInfo(prog, ctx->device, CL_PROGRAM_BUILD_LOG, 0, NULL, &len) == CL_SUCCESS &&
@@ -94,15 +102,18 @@ vggcl_status vggcl__program(vggcl_ctx *ctx, int which, const char *layer, cl_pro
             log[0] = '\0';
         st = vggcl__fail(ctx, VGGCL_ERR_DEVICE,
                          "%s: clBuildProgram -> %s (%d), options \"%s\"; build log:\n%s", where,
-                         vggcl__cl_error_name(err), (int)err, build_options, log ? log : "(none)");
+                         vggcl__cl_error_name(err), (int)err, options, log ? log : "(none)");
         goto fail;
     }
     ctx->cache_misses++;
-    vggcl__cache_store(ctx, src, build_options, prog);
+    vggcl__cache_store(ctx, src, options, prog);
 built:
     clock_gettime(CLOCK_MONOTONIC, &t1);
     ctx->build_ms += (t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) * 1e-6;
-    ctx->programs[which] = prog;
+    vggcl_program_entry *e = &ctx->programs[ctx->n_programs++];
+    e->prog = which;
+    snprintf(e->defines, sizeof e->defines, "%s", defines);
+    e->program = prog;
     *out = prog;
     prog = NULL;
 fail:
@@ -123,23 +134,35 @@ static const struct { int prog; const char *name; } kernel_table[VGGCL_K_COUNT] 
     [VGGCL_K_BIAS_ADD] = { VGGCL_PROG_DENSE, "bias_add" },
 };
 
-vggcl_status vggcl__kernel(vggcl_ctx *ctx, int which, const char *where, cl_kernel *out)
+vggcl_status vggcl__kernel_v(vggcl_ctx *ctx, int which, const char *defines, const char *where, cl_kernel *out)
 {
     vggcl_status st;
     cl_program prog;
     cl_int err;
-    if (ctx->kernels[which]) {
-        *out = ctx->kernels[which];
-        return VGGCL_OK;
-    }
+    for (int i = 0; i < ctx->n_kernels; i++)
+        if (ctx->kernels[i].kernel == which && !strcmp(ctx->kernels[i].defines, defines)) {
+            *out = ctx->kernels[i].k;
+            return VGGCL_OK;
+        }
     *out = NULL;
-    st = vggcl__program(ctx, kernel_table[which].prog, where, &prog);
+    st = get_program(ctx, kernel_table[which].prog, defines, where, &prog);
     if (st != VGGCL_OK) return st;
+    vggcl_kernel_entry *grown = realloc(ctx->kernels, (size_t)(ctx->n_kernels + 1) * sizeof *grown);
+    if (!grown) return vggcl__fail(ctx, VGGCL_ERR_NOMEM, "out of host memory");
+    ctx->kernels = grown;
     cl_kernel k = clCreateKernel(prog, kernel_table[which].name, &err);
     CL_CHECK_RET(clCreateKernel, err);
-    ctx->kernels[which] = k;
+    vggcl_kernel_entry *e = &ctx->kernels[ctx->n_kernels++];
+    e->kernel = which;
+    snprintf(e->defines, sizeof e->defines, "%s", defines);
+    e->k = k;
     *out = k;
     return VGGCL_OK;
 fail:
     return st;
+}
+
+vggcl_status vggcl__kernel(vggcl_ctx *ctx, int which, const char *where, cl_kernel *out)
+{
+    return vggcl__kernel_v(ctx, which, "", where, out);
 }
