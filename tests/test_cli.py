@@ -4,6 +4,7 @@ wrong, exit 1 (failure) or 2 (usage), and leaves no output file behind.
 
 usage: test_cli.py VGGCL_BINARY
 """
+import json
 import os
 import subprocess
 import sys
@@ -180,6 +181,82 @@ class Cli(unittest.TestCase):
         self.assertEqual(np.load(self.d / "f_0.npy").shape, (2, 16))
         np.testing.assert_allclose(y_cl, y_ref, rtol=1e-4, atol=1e-5)
         self.assertEqual([p.name for p in self.d.glob("*.tmp.*")], [])
+
+
+class Bench(unittest.TestCase):
+    """`vggcl bench` and the program-binary cache."""
+
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        self.d = Path(self.tmp.name)
+
+    def tearDown(self):
+        self.tmp.cleanup()
+
+    def bench(self, *args, env=None):
+        e = dict(os.environ, VGGCL_CACHE_DIR=str(self.d / "cache"))
+        e.update(env or {})
+        r = subprocess.run([VGGCL, "bench", *map(str, args)], capture_output=True, text=True, env=e, timeout=600)
+        return r
+
+    def test_json_and_per_layer(self):
+        r = self.bench("--random", "--size", "40x36", "--batch", "2", "--iters", "3", "--json", "--per-layer")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        lines = r.stdout.strip().splitlines()
+        self.assertEqual(len(lines), 1, "one JSON object on one line")
+        j = json.loads(lines[0])
+        for key in ("device", "batch", "size", "images_per_s", "ms_per_batch_median", "gflops", "device_bytes_peak"):
+            self.assertIn(key, j)
+        self.assertEqual((j["batch"], j["size"]), (2, "40x36"))
+        self.assertLessEqual(j["ms_per_batch_min"], j["ms_per_batch_median"])
+        self.assertLessEqual(j["ms_per_batch_median"], j["ms_per_batch_max"])
+        self.assertAlmostEqual(j["images_per_s"], 2e3 / j["ms_per_batch_median"], places=2)
+        # VGG16 convolutions at 40x36, counted by hand from the layer widths
+        convs = [(3, 64, 40, 36), (64, 64, 40, 36), (64, 128, 20, 18), (128, 128, 20, 18), (128, 256, 10, 9),
+                 (256, 256, 10, 9), (256, 256, 10, 9), (256, 512, 5, 4), (512, 512, 5, 4), (512, 512, 5, 4),
+                 (512, 512, 2, 2), (512, 512, 2, 2), (512, 512, 2, 2)]
+        flop = sum(2 * ci * co * 9 * h * w for ci, co, h, w in convs) * 2
+        self.assertAlmostEqual(j["conv_gflop_per_batch"], flop / 1e9, places=3)
+        self.assertGreater(j["device_bytes_peak"], 14_700_000 * 4)  # at least the weights
+        names = [l["layer"] for l in j["layers"]]
+        self.assertEqual(sum("conv" in n for n in names), 13)
+        self.assertEqual(sum("max pool" in n for n in names), 5)
+        self.assertTrue(any("GAP" in n for n in names) and any("dense" in n for n in names))
+        self.assertTrue(all(l["ms"] >= 0 for l in j["layers"]))
+        self.assertAlmostEqual(sum(l["gflop"] for l in j["layers"] if "conv" in l["layer"]), flop / 1e9, places=3)
+
+    def test_text_report(self):
+        r = self.bench("--size", "32", "--iters", "2", "--per-layer", "--conv", "direct")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        for needle in ("images/s", "GFLOP/s", "median", "device memory", "start-up", "features.28", "total"):
+            self.assertIn(needle, r.stdout)
+
+    def test_usage_errors(self):
+        for args, needle in ((["--batch", "0"], "--batch"), (["--size", "12x"], "--size"),
+                             (["--conv", "fft"], "--conv"), (["--iters", "x"], "--iters"), (["--nope"], "--nope")):
+            r = self.bench(*args)
+            self.assertEqual(r.returncode, 2, args)
+            self.assertIn(needle, r.stderr)
+
+    def test_program_cache(self):
+        args = ("--size", "32", "--iters", "1", "--json")
+        first = json.loads(self.bench(*args).stdout)
+        self.assertEqual(first["programs_from_cache"], 0)
+        self.assertGreater(first["programs_compiled"], 0)
+        files = sorted((self.d / "cache").glob("*.bin"))
+        self.assertEqual(len(files), first["programs_compiled"])
+        second = json.loads(self.bench(*args).stdout)
+        self.assertEqual((second["programs_from_cache"], second["programs_compiled"]),
+                         (first["programs_compiled"], 0))
+        # a corrupt entry is rebuilt from source, and the pass still gives the right answer
+        files[0].write_bytes(b"not a program binary")
+        third = json.loads(self.bench(*args).stdout)
+        self.assertEqual(third["programs_compiled"], 1)
+        self.assertNotEqual(files[0].read_bytes(), b"not a program binary")
+        off = self.bench(*args, env={"VGGCL_CACHE_DIR": "off"})
+        self.assertEqual(off.returncode, 0, off.stderr)
+        self.assertEqual(json.loads(off.stdout)["programs_from_cache"], 0)
+        self.assertEqual(sorted((self.d / "cache").glob("*.tmp.*")), [])
 
 
 if __name__ == "__main__":

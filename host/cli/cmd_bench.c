@@ -1,4 +1,5 @@
 /* vggcl bench: throughput of the forward pass, optionally per layer. */
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -84,10 +85,10 @@ int cmd_bench(int argc, char **argv)
     int batch, iters, h, w;
     if (parse_int("--batch", batch_s, 1, 4096, &batch) || parse_int("--iters", iters_s, 1, 100000, &iters))
         return CLI_USAGE;
-    char tail;
-    int got = sscanf(size_s, "%dx%d%c", &h, &w, &tail);
-    if (got == 1) w = h;
-    if ((got != 1 && got != 2) || h < 1 || w < 1 || h > 8192 || w > 8192)
+    char *end;
+    h = w = (int)strtol(size_s, &end, 10);
+    if (*end == 'x') w = (int)strtol(end + 1, &end, 10);
+    if (*end || !isdigit((unsigned char)size_s[0]) || h < 1 || w < 1 || h > 8192 || w > 8192)
         return cli_error(CLI_USAGE, "bench: --size must be H or HxW (1 to 8192), not '%s'", size_s);
     vggcl_load_options opts = { VGGCL_POOL5_AUTO, NULL, VGGCL_CONV_AUTO };
     if (cli_model_opts("bench", pool5, conv, &opts)) return CLI_USAGE;
