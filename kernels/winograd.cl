@@ -8,18 +8,25 @@
  * Buffers (float32):
  *   V (36, Tp/TT, C_in, TT) transformed input V[xi] = B^T d B, tile-blocked so
  *                         one GEMM work-item reads its TT tiles contiguously
- *   U (36, C_out/OCB, C_in, OCB)  transformed weights G g G^T, packed on the
+ *   U (36, C_outp/OCB, C_in, OCB)  transformed weights G g G^T, packed on the
  *                         host (vggcl__wino_pack_weights), zero past C_out
  *   M (36, C_outp, Tp)    V and U multiplied per xi (C_outp = C_out rounded to OCB)
  * Kernels and work mapping:
- *   wino_input:  one work-item per (t, ic): get_global_id(0) = t (< Tp; t >= T writes 0),
- *                get_global_id(1) = ic. Reads the 6x6 patch at (4ty - 1, 4tx - 1), zero outside.
+ *   wino_input:  one work-item per 8 consecutive tiles of a tile row and one ic:
+ *                get_global_id(0) = tx / 8, (1) = n * tiles_y + ty, (2) = ic. Loads the
+ *                six input rows (34 values each, zero outside the map) as vectors and
+ *                gathers column j of tile k (x = 4(tx + k) + j - 1) by swizzles, so the
+ *                transform runs on 8 tiles per vector. Tiles t in [T, Tp) are never
+ *                written: the GEMM computes garbage there that nothing reads.
  *   wino_gemm:   one work-item per (TT tiles, OCB output channels, xi):
  *                get_global_id(0) = t / TT, (1) = oc / OCB, (2) = xi; 2 * OCB vector
  *                accumulators of TT/2 lanes; per ic two vector loads of V and OCB
  *                broadcast weights, each used twice (so FMAs, not loads, bound it).
- *   wino_output: one work-item per (t, oc): A^T m A + bias, ReLU, writes the
- *                valid part of the 4x4 tile to out (N, C_out, H, W).
+ *   wino_output: one work-item per 8 consecutive tiles of a tile row and one oc:
+ *                get_global_id(0) = tx / 8, (1) = n * tiles_y + ty, (2) = oc.
+ *                A^T m A + bias, ReLU on 8 tiles per vector; each output row of the
+ *                8 tiles (32 pixels) is interleaved back by swizzles and stored
+ *                with two 16-lane stores (element by element at the map's edge).
  */
 #ifndef OCB
 #define OCB 8
