@@ -1,16 +1,11 @@
 /* Launcher for kernels/winograd.cl (F(4x4, 3x3)), the weight transform it
  * needs, and its workspace sizes. */
-#include <stdio.h>
 #include <string.h>
 
 #include "layers.h"
 
-#define OCB 8 /* output channels per GEMM work-item: the kernel's default */
-
-/* Tiles per GEMM work-item: 32 (the kernel's default), or 16 where a layer
- * has so few tiles that 32 would mostly compute padding (VGG16 at 224: the
- * 14x14 layers have 16 tiles per image; 6.0 -> 3.3 ms each at batch 1). */
-static int choose_tt(int T) { return T <= 16 ? 16 : 32; }
+#define OCB 8 /* output channels per packed weight block: the kernel's default */
+#define TT 16 /* tiles per GEMM work-item: the kernel's only choice */
 
 /* G: the 6x3 weight transform for points 0, +-1, +-2, inf. */
 static const double G[6][3] = {
@@ -22,7 +17,8 @@ static const double G[6][3] = {
     { 0, 0, 1 },
 };
 
-static int c_outp(int C_out) { return (C_out + OCB - 1) / OCB * OCB; }
+/* rounded to two weight blocks: each GEMM work-item takes two */
+static int c_outp(int C_out) { return (C_out + 2 * OCB - 1) / (2 * OCB) * (2 * OCB); }
 
 size_t vggcl__wino_packed_floats(int C_out, int C_in)
 {
@@ -49,7 +45,7 @@ void vggcl__wino_pack_weights(const float *weight, int C_out, int C_in, float *p
 }
 
 typedef struct {
-    int tiles_y, tiles_x, T, TT, Tp, C_outp;
+    int tiles_y, tiles_x, T, Tp, C_outp;
 } wino_dims;
 
 static wino_dims dims_for(int N, int C_out, int H, int W)
@@ -58,8 +54,7 @@ static wino_dims dims_for(int N, int C_out, int H, int W)
     d.tiles_y = (H + 3) / 4;
     d.tiles_x = (W + 3) / 4;
     d.T = N * d.tiles_y * d.tiles_x;
-    d.TT = choose_tt(d.T);
-    d.Tp = (d.T + d.TT - 1) / d.TT * d.TT;
+    d.Tp = (d.T + TT - 1) / TT * TT;
     d.C_outp = c_outp(C_out);
     return d;
 }
@@ -79,11 +74,9 @@ vggcl_status vggcl_cl_conv3x3_winograd(vggcl_ctx *ctx, const char *where, cl_mem
     vggcl_status st;
     cl_kernel kin, kgemm, kout;
     wino_dims d = dims_for(N, C_out, H, W);
-    char defines[32];
-    snprintf(defines, sizeof defines, "-DTT=%d", d.TT);
-    if ((st = vggcl__kernel_v(ctx, VGGCL_K_WINO_INPUT, defines, where, &kin)) != VGGCL_OK ||
-        (st = vggcl__kernel_v(ctx, VGGCL_K_WINO_GEMM, defines, where, &kgemm)) != VGGCL_OK ||
-        (st = vggcl__kernel_v(ctx, VGGCL_K_WINO_OUTPUT, defines, where, &kout)) != VGGCL_OK)
+    if ((st = vggcl__kernel(ctx, VGGCL_K_WINO_INPUT, where, &kin)) != VGGCL_OK ||
+        (st = vggcl__kernel(ctx, VGGCL_K_WINO_GEMM, where, &kgemm)) != VGGCL_OK ||
+        (st = vggcl__kernel(ctx, VGGCL_K_WINO_OUTPUT, where, &kout)) != VGGCL_OK)
         return st;
     ARG(kin, 0, in); ARG(kin, 1, V); ARG(kin, 2, C_in); ARG(kin, 3, H); ARG(kin, 4, W);
     ARG(kin, 5, d.tiles_y); ARG(kin, 6, d.tiles_x); ARG(kin, 7, d.T); ARG(kin, 8, d.Tp);
@@ -93,7 +86,7 @@ vggcl_status vggcl_cl_conv3x3_winograd(vggcl_ctx *ctx, const char *where, cl_mem
 
     ARG(kgemm, 0, V); ARG(kgemm, 1, weight); ARG(kgemm, 2, M); ARG(kgemm, 3, C_in); ARG(kgemm, 4, d.C_outp);
     ARG(kgemm, 5, d.Tp);
-    size_t g_gemm[3] = { (size_t)(d.Tp / d.TT), (size_t)d.C_outp / OCB, 36 };
+    size_t g_gemm[3] = { (size_t)(d.Tp / TT), (size_t)d.C_outp / (2 * OCB), 36 };
     /* the layer's FLOPs are counted as the direct convolution's, so GFLOP/s compare */
     const double flops = 2.0 * N * C_out * C_in * 9 * (double)H * W;
     if ((st = vggcl__enqueue(ctx, where, kgemm, 3, g_gemm, NULL, flops)) != VGGCL_OK) return st;
