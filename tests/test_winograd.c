@@ -1,8 +1,8 @@
 /* kernels/winograd.cl (F(4x4, 3x3) + bias + ReLU) against the same plain-C
  * reference as the direct convolution (host/ref/conv3x3_ref.c): sizes that
  * are not multiples of the 4x4 tile, tile counts around the transforms'
- * 8-tile groups and the GEMM's 32-tile block, channel counts around its
- * 8-channel block, batch 1 and > 1. */
+ * 8-tile groups and the GEMM's 16-tile block, channel counts around its
+ * 16-channel work-item, batch 1 and > 1. */
 #include <stdlib.h>
 
 #include "layers.h"
@@ -18,7 +18,7 @@ static const struct { int N, C_in, C_out, H, W; } shapes[] = {
     { 1, 1, 1, 1, 1 },    { 1, 3, 7, 9, 7 },     { 2, 16, 17, 8, 8 },   { 1, 32, 15, 14, 14 },
     { 3, 5, 33, 5, 13 },  { 1, 64, 64, 28, 28 }, { 2, 17, 16, 16, 15 }, { 1, 8, 3, 4, 4 },
     { 1, 128, 32, 7, 7 }, { 2, 3, 16, 33, 31 },
-    /* 9 tiles per row: 8-tile groups that straddle a 32-tile GEMM block; and
+    /* 9 tiles per row: 8-tile groups that straddle a 16-tile GEMM block; and
      * rows wide enough for the transforms' unguarded vector loads and stores */
     { 1, 16, 20, 40, 35 }, { 2, 20, 18, 18, 36 }, { 1, 32, 16, 64, 72 },
 };
