@@ -232,15 +232,15 @@ static vggcl_status upload(vggcl_ctx *ctx, const char *where, const float *src, 
     return vggcl__buffer(ctx, where, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR, n * sizeof(float), (void *)src, out);
 }
 
-/* Winograd pays where the 4x fewer multiplies outweigh its transforms, which
- * cost the same per channel whatever the width: from 128 input channels on.
- * Measured on PoCL (2-core AVX-512), VGG16 at 224, ms direct / Winograd:
- * 64->64 21.1 / 34.3, 64->128 11.1 / 12.8, 128->128 24.2 / 20.9,
- * 256->256 29.1 / 14.4, 512->512 @28 32.6 / 13.7, @14 8.8 / 7.0. */
+/* Winograd pays where the 4x fewer multiplies outweigh its transforms: from
+ * 16 input channels on (VGG: every conv but the first, RGB one). Measured on
+ * PoCL (2-core AVX-512), VGG16 at 224, ms direct / Winograd: 3->64 1.6 / 3.2,
+ * 64->64 19.3 / 15.7, 64->128 11.2 / 6.8, 128->128 23 / 11.3,
+ * 256->256 29 / 7.0, 512->512 @28 32.6 / 7.3, @14 8.8 / 2.9. */
 static int choose_algo(int conv, const vggcl_step *s)
 {
     if (conv == VGGCL_CONV_DIRECT || conv == VGGCL_CONV_WINOGRAD) return conv;
-    return s->c_in >= 128 ? VGGCL_CONV_WINOGRAD : VGGCL_CONV_DIRECT;
+    return s->c_in >= 16 ? VGGCL_CONV_WINOGRAD : VGGCL_CONV_DIRECT;
 }
 
 vggcl_status vggcl__model_upload(vggcl_ctx *ctx, vggcl_model *m, int conv)

@@ -65,6 +65,7 @@ __kernel void wino_input(__global const float *restrict in, __global float *rest
 
     /* e[i][b]: row i of the 6x6 tiles (8 tiles, one per lane) times B */
     float8 e[6][6];
+    #pragma unroll
     for (int i = 0; i < 6; i++) {
         const int y = y0 + i;
         float16 v0 = (float16)(0.0f), v1 = (float16)(0.0f);
@@ -93,9 +94,11 @@ __kernel void wino_input(__global const float *restrict in, __global float *rest
     const int lanes = min(8, tiles_x - tx0);
     const int contiguous = lanes == 8 && t0 % TT + 8 <= TT;
     const size_t xi_stride = (size_t)C_in * Tp;
+    #pragma unroll
     for (int b = 0; b < 6; b++) {
         float8 o[6];
         BT_ROWS(e[0][b], e[1][b], e[2][b], e[3][b], e[4][b], e[5][b], o);
+        #pragma unroll
         for (int a = 0; a < 6; a++) {
             __global float *base = V + (size_t)(a * 6 + b) * xi_stride;
             if (contiguous) {
@@ -119,6 +122,7 @@ __kernel void wino_gemm(__global const float *restrict V, __global const float *
     const int ob = get_global_id(1) * 2;
     const int xi = get_global_id(2);
     float16 acc[2 * OCB];
+    #pragma unroll
     for (int j = 0; j < 2 * OCB; j++) acc[j] = (float16)(0.0f);
     __global const float *v = V + (size_t)xi * C_in * Tp + (size_t)t0 * C_in;
     __global const float *u0 = U + ((size_t)xi * (C_outp / OCB) + ob) * C_in * OCB;
@@ -126,12 +130,14 @@ __kernel void wino_gemm(__global const float *restrict V, __global const float *
     for (int ic = 0; ic < C_in; ic++) {
         const float16 x = vload16(0, v + ic * TT);
         __global const float *w0 = u0 + ic * OCB, *w1 = u1 + ic * OCB;
+        #pragma unroll
         for (int j = 0; j < OCB; j++) {
             acc[j] = fma(x, (float16)(w0[j]), acc[j]);
             acc[OCB + j] = fma(x, (float16)(w1[j]), acc[OCB + j]);
         }
     }
     __global float *m = M + ((size_t)xi * C_outp + ob * OCB) * Tp + t0;
+    #pragma unroll
     for (int j = 0; j < 2 * OCB; j++) vstore16(acc[j], 0, m + (size_t)j * Tp);
 }
 
@@ -160,8 +166,10 @@ __kernel void wino_output(__global const float *restrict M, __global const float
 
     /* f[r][b]: A^T applied down each column b of the 6x6 products */
     float8 f[4][6];
+    #pragma unroll
     for (int b = 0; b < 6; b++) {
         float8 m[6];
+        #pragma unroll
         for (int a = 0; a < 6; a++) {
             __global const float *p = src + (a * 6 + b) * xi_stride;
             if (lanes == 8) {
@@ -174,16 +182,19 @@ __kernel void wino_output(__global const float *restrict M, __global const float
         }
         float8 o[4];
         AT_ROWS(m[0], m[1], m[2], m[3], m[4], m[5], o);
+        #pragma unroll
         for (int r = 0; r < 4; r++) f[r][b] = o[r];
     }
     const float8 bv = (float8)(bias[oc]);
     __global float *dst = out + ((size_t)n * C_out + oc) * H * W;
     const int xs = tx0 * 4;
+    #pragma unroll
     for (int r = 0; r < 4; r++) {
         const int y = ty * 4 + r;
         if (y >= H) break;
         float8 o[4];
         AT_ROWS(f[r][0], f[r][1], f[r][2], f[r][3], f[r][4], f[r][5], o);
+        #pragma unroll
         for (int c = 0; c < 4; c++) o[c] = fmax(o[c] + bv, (float8)(0.0f));
         /* pixel 4k + c of the row segment is lane k of o[c] */
         const float16 lo = (float16)(o[0].s0, o[1].s0, o[2].s0, o[3].s0, o[0].s1, o[1].s1, o[2].s1, o[3].s1,

@@ -22,7 +22,7 @@ static const char usage[] =
     "              the file's __metadata__ \"vggcl.pool5\", else keep\n"
     "  --head      key prefix of the linear head (default classifier.0)\n"
     "  --conv      how the device runs the 3x3 convolutions: winograd (F(4x4,3x3)),\n"
-    "              direct, or auto (default: Winograd from 32 input channels on)\n"
+    "              direct, or auto (default: Winograd from 16 input channels on)\n"
     "\n"
     "Outputs are written to a temporary name and renamed: a failed run leaves none.\n";
 
