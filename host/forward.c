@@ -95,21 +95,19 @@ static size_t weight_bytes(const vggcl_model *m)
     for (int i = 0; i < m->n_steps; i++) {
         const vggcl_step *s = &m->steps[i];
         if (s->kind != VGGCL_STEP_CONV) continue;
-        b += ((s->algo == VGGCL_CONV_WINOGRAD ? vggcl__wino_packed_floats(s->c_out, s->c_in)
-                                              : vggcl__conv_packed_floats(s->c_out, s->c_in)) + s->c_out) *
-             sizeof(float);
+        b += (vggcl__conv_weight_floats(s) + s->c_out) * sizeof(float);
     }
     return b;
 }
 
 /* Device workspace of one pass, in floats per buffer. */
 typedef struct {
-    size_t act, partial, feat, logits, wino_v, wino_m;
+    size_t act, partial, feat, logits, wino_v, wino_m, col;
 } workspace;
 
 static workspace workspace_for(const vggcl_ctx *ctx, const vggcl_model *m, int n, int h, int w)
 {
-    workspace ws = { max_activation(m, n, h, w), 0, (size_t)n * m->features, (size_t)n * m->classes, 0, 0 };
+    workspace ws = { max_activation(m, n, h, w), 0, (size_t)n * m->features, (size_t)n * m->classes, 0, 0, 0 };
     for (int i = 0; i < m->n_steps; i++) {
         const vggcl_step *s = &m->steps[i];
         if (s->kind == VGGCL_STEP_POOL) {
@@ -120,6 +118,9 @@ static workspace workspace_for(const vggcl_ctx *ctx, const vggcl_model *m, int n
             vggcl__wino_workspace_floats(n, s->c_in, s->c_out, h, w, &v, &mm);
             if (v > ws.wino_v) ws.wino_v = v;
             if (mm > ws.wino_m) ws.wino_m = mm;
+        } else if (s->algo == VGGCL_CONV_GEMM) {
+            const size_t c = vggcl__gemm_workspace_floats(s->c_in, h, w);
+            if (c > ws.col) ws.col = c;
         }
     }
     ws.partial = vggcl_cl_gap_partial_floats(ctx, n, m->features, h, w);
@@ -128,7 +129,7 @@ static workspace workspace_for(const vggcl_ctx *ctx, const vggcl_model *m, int n
 
 static size_t ws_total(const workspace *ws)
 {
-    return (2 * ws->act + ws->partial + ws->feat + ws->logits + ws->wino_v + ws->wino_m) * sizeof(float);
+    return (2 * ws->act + ws->partial + ws->feat + ws->logits + ws->wino_v + ws->wino_m + ws->col) * sizeof(float);
 }
 
 static size_t ws_largest(const workspace *ws)
@@ -136,6 +137,7 @@ static size_t ws_largest(const workspace *ws)
     size_t l = ws->act;
     if (ws->wino_v > l) l = ws->wino_v;
     if (ws->wino_m > l) l = ws->wino_m;
+    if (ws->col > l) l = ws->col;
     return l * sizeof(float);
 }
 
@@ -180,7 +182,8 @@ static vggcl_status forward_cl(vggcl_ctx *ctx, vggcl_model *m, const float *inpu
         (st = ensure(ctx, where, &m->logits_dev, &m->logits_bytes, ws.logits * f)) ||
         (ws.partial && (st = ensure(ctx, where, &m->gap_partial, &m->gap_partial_bytes, ws.partial * f))) ||
         (ws.wino_v && (st = ensure(ctx, where, &m->wino_v, &m->wino_v_bytes, ws.wino_v * f))) ||
-        (ws.wino_m && (st = ensure(ctx, where, &m->wino_m, &m->wino_m_bytes, ws.wino_m * f))))
+        (ws.wino_m && (st = ensure(ctx, where, &m->wino_m, &m->wino_m_bytes, ws.wino_m * f))) ||
+        (ws.col && (st = ensure(ctx, where, &m->col, &m->col_bytes, ws.col * f))))
         goto fail;
     snprintf(where, sizeof where, "forward pass: input (%d, 3, %d, %d)", n, h, w);
     if (input)
@@ -190,7 +193,11 @@ static vggcl_status forward_cl(vggcl_ctx *ctx, vggcl_model *m, const float *inpu
     for (int i = 0; i < m->n_steps; i++) {
         const vggcl_step *s = &m->steps[i];
         describe(m, i, h, w, where, sizeof where);
-        if (s->kind == VGGCL_STEP_CONV && s->algo == VGGCL_CONV_WINOGRAD) {
+        if (s->kind == VGGCL_STEP_CONV && s->algo == VGGCL_CONV_GEMM) {
+            st = vggcl_cl_conv3x3_gemm(ctx, where, m->act[cur], s->weight_dev, s->bias_dev, m->act[1 - cur], m->col,
+                                       n, s->c_in, s->c_out, h, w);
+            c = s->c_out;
+        } else if (s->kind == VGGCL_STEP_CONV && s->algo == VGGCL_CONV_WINOGRAD) {
             st = vggcl_cl_conv3x3_winograd(ctx, where, m->act[cur], s->weight_dev, s->bias_dev, m->act[1 - cur],
                                            m->wino_v, m->wino_m, n, s->c_in, s->c_out, h, w);
             c = s->c_out;

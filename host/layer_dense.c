@@ -1,5 +1,5 @@
 /* Launcher for the dense head: CLBlast SGEMM (out = in * weight^T), then
- * kernels/dense.cl bias_add. */
+ * kernels/dense.cl bias_add; and the error report for every CLBlast call. */
 #include <clblast_c.h>
 
 #include "layers.h"
@@ -22,6 +22,14 @@ static const char *clblast_name(CLBlastStatusCode s)
     }
 }
 
+vggcl_status vggcl__clblast_fail(vggcl_ctx *ctx, const char *where, int status)
+{
+    const CLBlastStatusCode s = (CLBlastStatusCode)status;
+    if (ctx->profiling && ctx->prof_n > 0 && !ctx->prof[ctx->prof_n - 1].event) ctx->prof_n--;
+    vggcl_status st = (int)s > -1000 ? vggcl__cl_fail(ctx, where, "CLBlastSgemm", (cl_int)s) : VGGCL_ERR_DEVICE;
+    return vggcl__fail(ctx, st, "%s: CLBlastSgemm -> %s (%d)", where, clblast_name(s), (int)s);
+}
+
 vggcl_status vggcl_cl_dense(vggcl_ctx *ctx, const char *where, cl_mem in, cl_mem weight, cl_mem bias, cl_mem out,
                             int N, int K, int C)
 {
@@ -31,11 +39,7 @@ vggcl_status vggcl_cl_dense(vggcl_ctx *ctx, const char *where, cl_mem in, cl_mem
                                        (size_t)C, (size_t)K, 1.0f, in, 0, (size_t)K, weight, 0, (size_t)K, 0.0f, out,
                                        0, (size_t)C, &ctx->queue,
                                        vggcl__prof_slot(ctx, where, 2.0 * N * K * C));
-    if (s != CLBlastSuccess) {
-        if (ctx->profiling && ctx->prof_n > 0 && !ctx->prof[ctx->prof_n - 1].event) ctx->prof_n--;
-        st = (int)s > -1000 ? vggcl__cl_fail(ctx, where, "CLBlastSgemm", (cl_int)s) : VGGCL_ERR_DEVICE;
-        return vggcl__fail(ctx, st, "%s: CLBlastSgemm -> %s (%d)", where, clblast_name(s), (int)s);
-    }
+    if (s != CLBlastSuccess) return vggcl__clblast_fail(ctx, where, s);
     if ((st = vggcl__kernel(ctx, VGGCL_K_BIAS_ADD, where, &k)) != VGGCL_OK) return st;
     CL_CHECK(clSetKernelArg, (k, 0, sizeof out, &out));
     CL_CHECK(clSetKernelArg, (k, 1, sizeof bias, &bias));

@@ -22,6 +22,15 @@ void vggcl__wino_workspace_floats(int N, int C_in, int C_out, int H, int W, size
 vggcl_status vggcl_cl_conv3x3_winograd(vggcl_ctx *ctx, const char *where, cl_mem in, cl_mem weight, cl_mem bias,
                                        cl_mem out, cl_mem V, cl_mem M, int N, int C_in, int C_out, int H, int W);
 
+/* The same convolution as im2col + CLBlast SGEMM (`--conv gemm`). weight: the
+ * original (C_out, C_in, 3, 3) layout; col: vggcl__gemm_workspace_floats. */
+size_t vggcl__gemm_workspace_floats(int C_in, int H, int W);
+vggcl_status vggcl_cl_conv3x3_gemm(vggcl_ctx *ctx, const char *where, cl_mem in, cl_mem weight, cl_mem bias,
+                                   cl_mem out, cl_mem col, int N, int C_in, int C_out, int H, int W);
+
+/* Records a failed CLBlast call (status: a CLBlastStatusCode) for `where`. */
+vggcl_status vggcl__clblast_fail(vggcl_ctx *ctx, const char *where, int status);
+
 vggcl_status vggcl_cl_maxpool2d(vggcl_ctx *ctx, const char *where, cl_mem in, cl_mem out, int N, int C, int H,
                                 int W, int kernel_size, int stride, int padding, int ceil_mode);
 

@@ -239,8 +239,15 @@ static vggcl_status upload(vggcl_ctx *ctx, const char *where, const float *src, 
  * 256->256 29 / 7.0, 512->512 @28 32.6 / 7.3, @14 8.8 / 2.9. */
 static int choose_algo(int conv, const vggcl_step *s)
 {
-    if (conv == VGGCL_CONV_DIRECT || conv == VGGCL_CONV_WINOGRAD) return conv;
+    if (conv == VGGCL_CONV_DIRECT || conv == VGGCL_CONV_WINOGRAD || conv == VGGCL_CONV_GEMM) return conv;
     return s->c_in >= 16 ? VGGCL_CONV_WINOGRAD : VGGCL_CONV_DIRECT;
+}
+
+size_t vggcl__conv_weight_floats(const vggcl_step *s)
+{
+    if (s->algo == VGGCL_CONV_WINOGRAD) return vggcl__wino_packed_floats(s->c_out, s->c_in);
+    if (s->algo == VGGCL_CONV_DIRECT) return vggcl__conv_packed_floats(s->c_out, s->c_in);
+    return (size_t)s->c_out * s->c_in * 9;
 }
 
 vggcl_status vggcl__model_upload(vggcl_ctx *ctx, vggcl_model *m, int conv)
@@ -252,15 +259,13 @@ vggcl_status vggcl__model_upload(vggcl_ctx *ctx, vggcl_model *m, int conv)
         if (s->kind != VGGCL_STEP_CONV) continue;
         snprintf(where, sizeof where, "layer %s (conv %d->%d) weights", s->name, s->c_in, s->c_out);
         s->algo = choose_algo(conv, s);
-        const int wino = s->algo == VGGCL_CONV_WINOGRAD;
-        const size_t count = wino ? vggcl__wino_packed_floats(s->c_out, s->c_in)
-                                  : vggcl__conv_packed_floats(s->c_out, s->c_in);
-        float *packed = malloc(count * sizeof *packed);
+        const size_t count = vggcl__conv_weight_floats(s);
+        float *packed = s->algo == VGGCL_CONV_GEMM ? s->weight : malloc(count * sizeof *packed);
         if (!packed) return vggcl__fail(ctx, VGGCL_ERR_NOMEM, "out of host memory packing %s", s->name);
-        if (wino) vggcl__wino_pack_weights(s->weight, s->c_out, s->c_in, packed);
-        else vggcl__conv_pack_weights(s->weight, s->c_out, s->c_in, packed);
+        if (s->algo == VGGCL_CONV_WINOGRAD) vggcl__wino_pack_weights(s->weight, s->c_out, s->c_in, packed);
+        else if (s->algo == VGGCL_CONV_DIRECT) vggcl__conv_pack_weights(s->weight, s->c_out, s->c_in, packed);
         st = upload(ctx, where, packed, count, &s->weight_dev);
-        free(packed);
+        if (packed != s->weight) free(packed);
         if (st == VGGCL_OK) st = upload(ctx, where, s->bias, (size_t)s->c_out, &s->bias_dev);
     }
     snprintf(where, sizeof where, "layer %s (dense %d->%d) weights", m->head_name, m->features, m->classes);
@@ -326,6 +331,7 @@ void vggcl_model_free(vggcl_model *m)
     vggcl__release(m->ctx, &m->logits_dev);
     vggcl__release(m->ctx, &m->wino_v);
     vggcl__release(m->ctx, &m->wino_m);
+    vggcl__release(m->ctx, &m->col);
     free(m);
 }
 

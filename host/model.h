@@ -12,7 +12,7 @@ typedef struct {
     char name[96];          /* "features.28", or "max pool after features.28" */
     int c_in, c_out;        /* conv channels; a pool has c_in == c_out */
     int kernel_size, stride, padding, ceil_mode; /* pool parameters (VGG: 2, 2, 0, 0) */
-    int algo;               /* conv: VGGCL_CONV_DIRECT or VGGCL_CONV_WINOGRAD on the device */
+    int algo;               /* conv: VGGCL_CONV_DIRECT, _WINOGRAD or _GEMM on the device */
     float *weight;          /* conv: (c_out, c_in, 3, 3), BatchNorm folded */
     float *bias;            /* conv: (c_out) */
     cl_mem weight_dev, bias_dev; /* weights packed for algo's kernel */
@@ -31,12 +31,15 @@ struct vggcl_model {
     /* device workspace, grown on demand by the forward pass */
     cl_mem act[2];          /* ping-pong activations */
     size_t act_bytes[2];
-    cl_mem gap_partial, feat_dev, logits_dev, wino_v, wino_m;
-    size_t gap_partial_bytes, feat_bytes, logits_bytes, wino_v_bytes, wino_m_bytes;
+    cl_mem gap_partial, feat_dev, logits_dev, wino_v, wino_m, col;
+    size_t gap_partial_bytes, feat_bytes, logits_bytes, wino_v_bytes, wino_m_bytes, col_bytes;
 };
 
 /* Fills s as a 2x2/2 max pool named after the step before it. */
 void vggcl__plan_add_pool(vggcl_step *s, const char *after);
+
+/* Floats of a conv step's device weights, packed for its algorithm. */
+size_t vggcl__conv_weight_floats(const vggcl_step *s);
 
 /* Chooses each conv's algorithm (conv: VGGCL_CONV_*) and uploads every conv's
  * weights, packed for it, and the head's to the context's device. */

@@ -14,6 +14,7 @@ extern const int vggcl__kernel_count;
 static const char *const prog_files[VGGCL_PROG_COUNT] = {
     [VGGCL_PROG_CONV] = "conv3x3.cl",
     [VGGCL_PROG_WINO] = "winograd.cl",
+    [VGGCL_PROG_IM2COL] = "im2col.cl",
     [VGGCL_PROG_POOL] = "maxpool.cl",
     [VGGCL_PROG_GAP] = "gap.cl",
     [VGGCL_PROG_DENSE] = "dense.cl",
@@ -128,6 +129,8 @@ static const struct { int prog; const char *name; } kernel_table[VGGCL_K_COUNT] 
     [VGGCL_K_WINO_INPUT] = { VGGCL_PROG_WINO, "wino_input" },
     [VGGCL_K_WINO_GEMM] = { VGGCL_PROG_WINO, "wino_gemm" },
     [VGGCL_K_WINO_OUTPUT] = { VGGCL_PROG_WINO, "wino_output" },
+    [VGGCL_K_IM2COL] = { VGGCL_PROG_IM2COL, "im2col3x3" },
+    [VGGCL_K_BIAS_RELU_ROWS] = { VGGCL_PROG_IM2COL, "bias_relu_rows" },
     [VGGCL_K_MAXPOOL] = { VGGCL_PROG_POOL, "maxpool2d" },
     [VGGCL_K_MAXPOOL2X2] = { VGGCL_PROG_POOL, "maxpool2x2" },
     [VGGCL_K_GAP] = { VGGCL_PROG_GAP, "gap_partial" },

@@ -57,8 +57,9 @@ const char *vggcl_device_name(const vggcl_ctx *ctx); /* "" before selection */
 enum { VGGCL_POOL5_AUTO = -1, VGGCL_POOL5_DROP = 0, VGGCL_POOL5_KEEP = 1 };
 
 /* How the device runs each 3x3 convolution. AUTO: Winograd F(4x4, 3x3) where
- * the layer has enough input channels for it to pay, direct elsewhere. */
-enum { VGGCL_CONV_AUTO = 0, VGGCL_CONV_DIRECT = 1, VGGCL_CONV_WINOGRAD = 2 };
+ * the layer has enough input channels for it to pay, direct elsewhere. GEMM:
+ * im2col + CLBlast SGEMM, kept for comparison. */
+enum { VGGCL_CONV_AUTO = 0, VGGCL_CONV_DIRECT = 1, VGGCL_CONV_WINOGRAD = 2, VGGCL_CONV_GEMM = 3 };
 
 typedef struct {
     int pool5;          /* VGGCL_POOL5_*; AUTO = the file's metadata, else keep */

@@ -1,4 +1,5 @@
-/* kernels/conv3x3.cl against host/ref/conv3x3_ref.c over a table of shapes:
+/* kernels/conv3x3.cl, and the im2col + SGEMM path, against
+ * host/ref/conv3x3_ref.c over a table of shapes:
  * odd sizes, channel counts around the kernel's OC_TILE (4), widths around the
  * launcher's local size (16), batch 1 and > 1. */
 #include <stdlib.h>
@@ -50,6 +51,36 @@ START_TEST(test_conv_shapes)
 }
 END_TEST
 
+/* The `--conv gemm` path (im2col + CLBlast SGEMM + bias/ReLU) over the same
+ * shapes, with the same tolerances: SGEMM sums C_in*9 products in float too. */
+START_TEST(test_conv_gemm_shapes)
+{
+    vggcl_ctx *ctx = tu_cl_ctx();
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        const int N = shapes[s].N, C_in = shapes[s].C_in, C_out = shapes[s].C_out, H = shapes[s].H, W = shapes[s].W;
+        const size_t nin = (size_t)N * C_in * H * W, nw = (size_t)C_out * C_in * 9, nout = (size_t)N * C_out * H * W;
+        float *in = malloc(nin * 4), *weight = malloc(nw * 4), *bias = malloc(C_out * 4);
+        float *expected = malloc(nout * 4), *got = malloc(nout * 4);
+        tu_fill(in, nin, (unsigned)s, -1, 1);
+        tu_fill(weight, nw, 100 + (unsigned)s, -0.5f, 0.5f);
+        tu_fill(bias, C_out, 200 + (unsigned)s, -0.2f, 0.2f);
+        vggcl_ref_conv3x3_bias_relu(in, weight, bias, expected, N, C_in, C_out, H, W);
+        cl_mem d_in = tu_upload(ctx, in, nin), d_b = tu_upload(ctx, bias, C_out), d_w = tu_upload(ctx, weight, nw);
+        cl_mem d_out = tu_alloc(ctx, nout), d_col = tu_alloc(ctx, vggcl__gemm_workspace_floats(C_in, H, W));
+        vggcl_status st = vggcl_cl_conv3x3_gemm(ctx, "test conv gemm", d_in, d_w, d_b, d_out, d_col, N, C_in, C_out,
+                                                H, W);
+        ck_assert_msg(st == VGGCL_OK, "%s", vggcl_message(ctx));
+        tu_download(ctx, d_out, got, nout);
+        ck_assert_msg(tu_compare("conv3x3 gemm", expected, got, N, C_out, H, W, REL_L2, ELEM),
+                      "conv3x3 gemm N=%d C_in=%d C_out=%d H=%d W=%d differs from the reference", N, C_in, C_out, H, W);
+        clReleaseMemObject(d_in), clReleaseMemObject(d_w), clReleaseMemObject(d_b), clReleaseMemObject(d_out);
+        clReleaseMemObject(d_col);
+        free(in), free(weight), free(bias), free(expected), free(got);
+    }
+    vggcl_ctx_free(ctx);
+}
+END_TEST
+
 /* The reference itself, on a case small enough to work by hand: a 1-channel
  * 3x3 input of ones, weights of ones, bias -4.5. Padding makes the corner see
  * 4 inputs, the edge 6 and the centre 9; ReLU clips the corner. */
@@ -69,6 +100,7 @@ int main(void)
     TCase *tc = tcase_create("kernel vs reference");
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, test_conv_shapes);
+    tcase_add_test(tc, test_conv_gemm_shapes);
     tcase_add_test(tc, test_conv_reference_by_hand);
     suite_add_tcase(s, tc);
     return tu_run(s);

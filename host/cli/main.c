@@ -52,7 +52,8 @@ int cli_model_opts(const char *cmd, const char *pool5, const char *conv, vggcl_l
     if (!conv || !strcmp(conv, "auto")) opts->conv = VGGCL_CONV_AUTO;
     else if (!strcmp(conv, "direct")) opts->conv = VGGCL_CONV_DIRECT;
     else if (!strcmp(conv, "winograd")) opts->conv = VGGCL_CONV_WINOGRAD;
-    else return cli_error(CLI_USAGE, "%s: --conv must be auto, direct or winograd, not '%s'", cmd, conv);
+    else if (!strcmp(conv, "gemm")) opts->conv = VGGCL_CONV_GEMM;
+    else return cli_error(CLI_USAGE, "%s: --conv must be auto, direct, winograd or gemm, not '%s'", cmd, conv);
     return 0;
 }
 
