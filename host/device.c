@@ -16,6 +16,7 @@ void vggcl_ctx_free(vggcl_ctx *ctx)
     if (!ctx) return;
     vggcl__prof_reset(ctx);
     free(ctx->prof);
+    free(ctx->tuned);
     for (int i = 0; i < ctx->n_kernels; i++) clReleaseKernel(ctx->kernels[i].k);
     for (int i = 0; i < ctx->n_programs; i++) clReleaseProgram(ctx->programs[i].program);
     free(ctx->kernels);
@@ -219,6 +220,7 @@ vggcl_status vggcl_select_device(vggcl_ctx *ctx, const char *spec)
     ctx->queue = clCreateCommandQueue(ctx->cl, ctx->device, CL_QUEUE_PROFILING_ENABLE, &err);
     CL_CHECK_RET(clCreateCommandQueue, err);
     ctx->selected = 1;
+    vggcl__tune_load(ctx);
 fail:
     free(list);
     if (st != VGGCL_OK) {

@@ -36,8 +36,9 @@ static int step_channels(const vggcl_model *m, int i)
 static void describe(const vggcl_model *m, int i, int h, int w, char *buf, size_t len)
 {
     const vggcl_step *s = &m->steps[i];
+    static const char *const algo[] = { "", "direct", "winograd", "gemm" };
     if (s->kind == VGGCL_STEP_CONV)
-        snprintf(buf, len, "layer %s (conv %d->%d, %dx%d)", s->name, s->c_in, s->c_out, h, w);
+        snprintf(buf, len, "layer %s (conv %d->%d, %dx%d, %s)", s->name, s->c_in, s->c_out, h, w, algo[s->algo]);
     else
         snprintf(buf, len, "layer %s (%d ch, %dx%d)", s->name, step_channels(m, i), h, w);
 }

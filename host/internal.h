@@ -56,6 +56,9 @@ struct vggcl_ctx {
     int n_programs;
     vggcl_kernel_entry *kernels;           /* created on first use, per (kernel, defines) */
     int n_kernels;
+    int (*tuned)[3];                       /* tuning table rows: c_in, c_out, algorithm */
+    int n_tuned;
+    char tune_path[1024];                  /* where the table lives ("" if caching is off) */
     int profiling;                         /* record an event per command */
     vggcl_prof_entry *prof;                /* the last pass's commands */
     int prof_n, prof_cap;
@@ -90,6 +93,18 @@ const char *vggcl__cl_error_name(cl_int err);
             goto fail;                                                         \
         }                                                                      \
     } while (0)
+
+/* The cache folder (0 when disabled), mkdir -p, and the path of an entry
+ * keyed by a hash of text, options and the device and driver. */
+int vggcl__cache_dir(char *out, size_t len);
+void vggcl__make_dirs(const char *path);
+int vggcl__cache_path(const vggcl_ctx *ctx, const char *text, const char *options, const char *suffix, char *out,
+                      size_t len);
+
+/* The tuning table (tune.c): loaded when a device is selected; the algorithm
+ * measured fastest for a conv of these channel counts, or 0 if none. */
+void vggcl__tune_load(vggcl_ctx *ctx);
+int vggcl__tune_lookup(const vggcl_ctx *ctx, int c_in, int c_out);
 
 /* The program-binary cache (program_cache.c): a built program or NULL. */
 cl_program vggcl__cache_load(vggcl_ctx *ctx, const char *src, const char *options);

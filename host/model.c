@@ -232,14 +232,17 @@ static vggcl_status upload(vggcl_ctx *ctx, const char *where, const float *src, 
     return vggcl__buffer(ctx, where, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR, n * sizeof(float), (void *)src, out);
 }
 
-/* Winograd pays where the 4x fewer multiplies outweigh its transforms: from
+/* The algorithm vggcl tune measured fastest on this device, else the default:
+ * Winograd where the 4x fewer multiplies outweigh its transforms: from
  * 16 input channels on (VGG: every conv but the first, RGB one). Measured on
  * PoCL (2-core AVX-512), VGG16 at 224, ms direct / Winograd: 3->64 1.6 / 3.2,
  * 64->64 19.3 / 15.7, 64->128 11.2 / 6.8, 128->128 23 / 11.3,
  * 256->256 29 / 7.0, 512->512 @28 32.6 / 7.3, @14 8.8 / 2.9. */
-static int choose_algo(int conv, const vggcl_step *s)
+static int choose_algo(const vggcl_ctx *ctx, int conv, const vggcl_step *s)
 {
     if (conv == VGGCL_CONV_DIRECT || conv == VGGCL_CONV_WINOGRAD || conv == VGGCL_CONV_GEMM) return conv;
+    const int tuned = vggcl__tune_lookup(ctx, s->c_in, s->c_out);
+    if (tuned) return tuned;
     return s->c_in >= 16 ? VGGCL_CONV_WINOGRAD : VGGCL_CONV_DIRECT;
 }
 
@@ -258,7 +261,7 @@ vggcl_status vggcl__model_upload(vggcl_ctx *ctx, vggcl_model *m, int conv)
         vggcl_step *s = &m->steps[i];
         if (s->kind != VGGCL_STEP_CONV) continue;
         snprintf(where, sizeof where, "layer %s (conv %d->%d) weights", s->name, s->c_in, s->c_out);
-        s->algo = choose_algo(conv, s);
+        s->algo = choose_algo(ctx, conv, s);
         const size_t count = vggcl__conv_weight_floats(s);
         float *packed = s->algo == VGGCL_CONV_GEMM ? s->weight : malloc(count * sizeof *packed);
         if (!packed) return vggcl__fail(ctx, VGGCL_ERR_NOMEM, "out of host memory packing %s", s->name);

@@ -14,7 +14,7 @@
 
 #include "internal.h"
 
-static int cache_dir(char *out, size_t len)
+int vggcl__cache_dir(char *out, size_t len)
 {
     const char *env = getenv("VGGCL_CACHE_DIR");
     if (env && !strcmp(env, "off")) return 0;
@@ -26,7 +26,7 @@ static int cache_dir(char *out, size_t len)
 }
 
 /* mkdir -p for the cache folder (best effort). */
-static void make_dirs(const char *path)
+void vggcl__make_dirs(const char *path)
 {
     char tmp[1024];
     snprintf(tmp, sizeof tmp, "%s", path);
@@ -45,19 +45,26 @@ static uint64_t fnv1a(uint64_t h, const char *s)
     return (h ^ 0xff) * 0x100000001b3ull; /* separator, so "ab"+"c" != "a"+"bc" */
 }
 
-/* The cache file for this source, options and device; 0 when disabled. */
-static int entry_path(const vggcl_ctx *ctx, const char *src, const char *options, char *out, size_t len)
+int vggcl__cache_path(const vggcl_ctx *ctx, const char *text, const char *options, const char *suffix, char *out,
+                      size_t len)
 {
     char dir[900];
-    if (!cache_dir(dir, sizeof dir)) return 0;
-    const char *parts[] = { src, options, ctx->device_name, ctx->device_version, ctx->driver_version,
+    if (!vggcl__cache_dir(dir, sizeof dir)) return 0;
+    const char *parts[] = { text, options, ctx->device_name, ctx->device_version, ctx->driver_version,
                             ctx->platform_name };
     uint64_t a = 0xcbf29ce484222325ull, b = 0x84222325cbf29ce4ull;
     for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
         a = fnv1a(a, parts[i]);
         b = fnv1a(b ^ (uint64_t)(i + 1) * 0x9E3779B97F4A7C15ull, parts[i]);
     }
-    return snprintf(out, len, "%s/%016llx%016llx.bin", dir, (unsigned long long)a, (unsigned long long)b) < (int)len;
+    return snprintf(out, len, "%s/%016llx%016llx%s", dir, (unsigned long long)a, (unsigned long long)b, suffix) <
+           (int)len;
+}
+
+/* The cache file for this source, options and device; 0 when disabled. */
+static int entry_path(const vggcl_ctx *ctx, const char *src, const char *options, char *out, size_t len)
+{
+    return vggcl__cache_path(ctx, src, options, ".bin", out, len);
 }
 
 cl_program vggcl__cache_load(vggcl_ctx *ctx, const char *src, const char *options)
@@ -97,13 +104,13 @@ void vggcl__cache_store(vggcl_ctx *ctx, const char *src, const char *options, cl
     char path[1024], tmp[1100], dir[900];
     size_t size = 0;
     unsigned char *bin = NULL;
-    if (!entry_path(ctx, src, options, path, sizeof path) || !cache_dir(dir, sizeof dir)) return;
+    if (!entry_path(ctx, src, options, path, sizeof path) || !vggcl__cache_dir(dir, sizeof dir)) return;
     if (clGetProgramInfo(prog, CL_PROGRAM_BINARY_SIZES, sizeof size, &size, NULL) != CL_SUCCESS || size == 0 ||
         !(bin = malloc(size)))
         return;
     unsigned char *bins[1] = { bin };
     if (clGetProgramInfo(prog, CL_PROGRAM_BINARIES, sizeof bins, bins, NULL) == CL_SUCCESS) {
-        make_dirs(dir);
+        vggcl__make_dirs(dir);
         snprintf(tmp, sizeof tmp, "%s.tmp.XXXXXX", path);
         int fd = mkstemp(tmp);
         if (fd >= 0) {

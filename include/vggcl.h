@@ -95,6 +95,21 @@ vggcl_status vggcl_forward(vggcl_ctx *ctx, vggcl_model *model, const float *inpu
 vggcl_status vggcl_benchmark(vggcl_ctx *ctx, vggcl_model *model, const float *input, int n, int h, int w,
                              int iters, double *warmup_ms, double *ms);
 
+/* Tuning: for each distinct conv (C_in, C_out) of the model, times every
+ * algorithm on the device at batch n, h x w (`iters` passes each, after one
+ * warm-up), and stores the fastest per (C_in, C_out) in the context's tuning
+ * table on disk (the cache folder, keyed by device and driver). Models loaded
+ * afterwards with conv AUTO use it. rows gets up to cap results; *count the
+ * number of distinct layers; path (may be NULL) the table's file. */
+typedef struct {
+    char layer[96];     /* e.g. "features.2" (the first conv with these channels) */
+    int c_in, c_out, h, w;
+    double ms[4];       /* per pass, indexed by VGGCL_CONV_DIRECT.._GEMM; [0] unused */
+    int best;           /* VGGCL_CONV_* */
+} vggcl_tune_row;
+vggcl_status vggcl_tune(vggcl_ctx *ctx, vggcl_model *model, int n, int h, int w, int iters, vggcl_tune_row *rows,
+                        int cap, int *count, char *path, size_t path_len);
+
 /* How the context's programs were made ready: total milliseconds, and how many
  * came from the on-disk binary cache or were compiled from source. */
 void vggcl_build_info(const vggcl_ctx *ctx, double *ms, int *from_cache, int *compiled);

@@ -258,6 +258,30 @@ class Bench(unittest.TestCase):
         self.assertEqual(json.loads(off.stdout)["programs_from_cache"], 0)
         self.assertEqual(sorted((self.d / "cache").glob("*.tmp.*")), [])
 
+    def test_tune(self):
+        r = subprocess.run([VGGCL, "tune", "--random", "--size", "32", "--iters", "1"], capture_output=True, text=True,
+                           env=dict(os.environ, VGGCL_CACHE_DIR=str(self.d / "cache")), timeout=600)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        path = Path(r.stdout.strip().splitlines()[-1].split("wrote ", 1)[1])
+        rows = [l.split() for l in path.read_text().splitlines() if l.startswith("conv ")]
+        # VGG16's distinct (C_in, C_out): 3-64, 64-64, 64-128, 128-128, 128-256, 256-256, 256-512, 512-512
+        self.assertEqual([(int(a), int(b)) for _, a, b, *_ in rows],
+                         [(3, 64), (64, 64), (64, 128), (128, 128), (128, 256), (256, 256), (256, 512), (512, 512)])
+        for row in rows:
+            ms = [float(x) for x in row[4:7]]
+            self.assertEqual(row[3], ["direct", "winograd", "gemm"][ms.index(min(ms))])
+        # a table written by hand (with a line to skip) steers the algorithm per layer
+        path.write_text("garbage line\nconv 3 64 gemm\nconv 64 64 direct\nconv 64 128 fft\n")
+        j = json.loads(self.bench("--size", "32", "--iters", "1", "--json", "--per-layer").stdout)
+        layers = {l["layer"].split()[1]: l["layer"] for l in j["layers"] if "conv" in l["layer"]}
+        self.assertIn("gemm)", layers["features.0"])
+        self.assertIn("direct)", layers["features.2"])
+        self.assertIn("winograd)", layers["features.5"])  # "fft" is no algorithm: the default stays
+        off = subprocess.run([VGGCL, "tune", "--size", "32", "--iters", "1"], capture_output=True, text=True,
+                             env=dict(os.environ, VGGCL_CACHE_DIR="off"), timeout=600)
+        self.assertEqual(off.returncode, 1)
+        self.assertIn("VGGCL_CACHE_DIR is off", off.stderr)
+
 
 if __name__ == "__main__":
     if len(sys.argv) < 2:

@@ -18,8 +18,14 @@ int cli_opt(int argc, char **argv, int *i, const char *name, const char **value)
  * returns CLI_USAGE on a bad value, else 0. cmd names the subcommand. */
 int cli_model_opts(const char *cmd, const char *pool5, const char *conv, vggcl_load_options *opts);
 
+/* Parses an integer option in [lo, hi] / a size "H" or "HxW"; prints the
+ * usage error and returns CLI_USAGE on a bad value, else 0. */
+int cli_int(const char *cmd, const char *opt, const char *v, int lo, int hi, int *out);
+int cli_size(const char *cmd, const char *v, int *h, int *w);
+
 int cmd_devices(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_tune(int argc, char **argv);
 
 #endif

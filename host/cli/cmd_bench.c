@@ -1,5 +1,4 @@
 /* vggcl bench: throughput of the forward pass, optionally per layer. */
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,16 +46,6 @@ static void json_str(const char *s)
     putchar('"');
 }
 
-static int parse_int(const char *opt, const char *v, int lo, int hi, int *out)
-{
-    char *end;
-    long x = strtol(v, &end, 10);
-    if (*end || end == v || x < lo || x > hi)
-        return cli_error(CLI_USAGE, "bench: %s must be an integer from %d to %d, not '%s'", opt, lo, hi, v);
-    *out = (int)x;
-    return 0;
-}
-
 int cmd_bench(int argc, char **argv)
 {
     const char *weights = NULL, *device = NULL, *pool5 = NULL, *batch_s = "1", *size_s = "224", *iters_s = "10",
@@ -83,13 +72,9 @@ int cmd_bench(int argc, char **argv)
         return CLI_USAGE;
     }
     int batch, iters, h, w;
-    if (parse_int("--batch", batch_s, 1, 4096, &batch) || parse_int("--iters", iters_s, 1, 100000, &iters))
+    if (cli_int("bench", "--batch", batch_s, 1, 4096, &batch) || cli_int("bench", "--iters", iters_s, 1, 100000, &iters) ||
+        cli_size("bench", size_s, &h, &w))
         return CLI_USAGE;
-    char *end;
-    h = w = (int)strtol(size_s, &end, 10);
-    if (*end == 'x') w = (int)strtol(end + 1, &end, 10);
-    if (*end || !isdigit((unsigned char)size_s[0]) || h < 1 || w < 1 || h > 8192 || w > 8192)
-        return cli_error(CLI_USAGE, "bench: --size must be H or HxW (1 to 8192), not '%s'", size_s);
     vggcl_load_options opts = { VGGCL_POOL5_AUTO, NULL, VGGCL_CONV_AUTO };
     if (cli_model_opts("bench", pool5, conv, &opts)) return CLI_USAGE;
 

@@ -1,5 +1,7 @@
 /* vggcl: command-line entry point; dispatches to the subcommands. */
+#include <ctype.h>
 #include <stdarg.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -12,6 +14,7 @@ static const char usage[] =
     "  devices   list the OpenCL platforms and devices (and the index for --device)\n"
     "  run       run a VGG-GAP model on an .npy batch: logits and GAP features\n"
     "  bench     measure throughput (per batch, per layer) on a device\n"
+    "  tune      find the fastest convolution algorithm per layer for a device\n"
     "\n"
     "`vggcl <command> --help` describes each command.\n";
 
@@ -57,6 +60,26 @@ int cli_model_opts(const char *cmd, const char *pool5, const char *conv, vggcl_l
     return 0;
 }
 
+int cli_int(const char *cmd, const char *opt, const char *v, int lo, int hi, int *out)
+{
+    char *end;
+    long x = strtol(v, &end, 10);
+    if (*end || end == v || x < lo || x > hi)
+        return cli_error(CLI_USAGE, "%s: %s must be an integer from %d to %d, not '%s'", cmd, opt, lo, hi, v);
+    *out = (int)x;
+    return 0;
+}
+
+int cli_size(const char *cmd, const char *v, int *h, int *w)
+{
+    char *end;
+    *h = *w = (int)strtol(v, &end, 10);
+    if (*end == 'x') *w = (int)strtol(end + 1, &end, 10);
+    if (*end || !isdigit((unsigned char)v[0]) || *h < 1 || *w < 1 || *h > 8192 || *w > 8192)
+        return cli_error(CLI_USAGE, "%s: --size must be H or HxW (1 to 8192), not '%s'", cmd, v);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -71,6 +94,7 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "devices")) return cmd_devices(argc - 1, argv + 1);
     if (!strcmp(cmd, "run")) return cmd_run(argc - 1, argv + 1);
     if (!strcmp(cmd, "bench")) return cmd_bench(argc - 1, argv + 1);
+    if (!strcmp(cmd, "tune")) return cmd_tune(argc - 1, argv + 1);
     cli_error(CLI_USAGE, "unknown command '%s'", cmd);
     fputs(usage, stderr);
     return CLI_USAGE;
