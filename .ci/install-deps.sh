@@ -6,5 +6,5 @@ apt-get update
 apt-get install -y --no-install-recommends \
   gcc make cmake pkg-config \
   ocl-icd-libopencl1 ocl-icd-opencl-dev opencl-headers pocl-opencl-icd \
-  libclblast-dev libcjson-dev check libsubunit-dev \
-  python3 python3-numpy python3-torch python3-torchvision
+  libclblast-dev libcjson-dev check libsubunit-dev libjpeg62-turbo-dev libpng-dev \
+  python3 python3-numpy python3-torch python3-torchvision python3-pil

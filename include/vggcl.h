@@ -131,6 +131,25 @@ size_t vggcl_device_bytes_peak(const vggcl_ctx *ctx);
 /* Convolution FLOPs (2 per multiply-add) of one pass of n images of h x w. */
 double vggcl_model_flops(const vggcl_model *model, int n, int h, int w);
 
+/* Images. vggcl_image_load decodes a JPEG or PNG file to 8-bit RGB, row-major
+ * (h, w, 3), as PIL's Image.open(path).convert("RGB") does (alpha dropped,
+ * palettes expanded, gray replicated); *rgb is allocated (release with free). */
+vggcl_status vggcl_image_load(vggcl_ctx *ctx, const char *path, unsigned char **rgb, int *h, int *w);
+
+/* torchvision's ImageClassification preset: resize the short side to `resize`
+ * with PIL's antialiased bilinear filter (0: no resize), center-crop to
+ * `crop` (0: no crop; zero padding when the image is smaller), scale to [0, 1]
+ * and normalize per channel: (x - mean) / std. */
+typedef struct {
+    int resize, crop;
+    float mean[3], std[3];
+} vggcl_preprocess;
+void vggcl_preprocess_defaults(vggcl_preprocess *p); /* 256, 224, ImageNet mean and std */
+
+/* rgb (h, w, 3) -> *out (3, *oh, *ow) float32, allocated (release with free). */
+vggcl_status vggcl_image_preprocess(vggcl_ctx *ctx, const unsigned char *rgb, int h, int w,
+                                    const vggcl_preprocess *p, float **out, int *oh, int *ow);
+
 /* .npy files of float32 in C order ('<f4'). vggcl_npy_read allocates *data
  * (release with free) and fills shape[0..*ndim), at most VGGCL_NPY_MAX_DIMS. */
 #define VGGCL_NPY_MAX_DIMS 8

@@ -27,5 +27,10 @@ int cmd_devices(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_tune(int argc, char **argv);
+int cmd_preprocess(int argc, char **argv);
+
+/* Appends path, or a folder's .jpg/.jpeg/.png files sorted by name, to
+ * *list (strings allocated). Returns 0 when out of host memory. */
+int cli_expand_images(const char *path, char ***list, int *n);
 
 #endif

@@ -1,0 +1,168 @@
+/* vggcl preprocess: images -> the (N, 3, H, W) float32 tensor torchvision's
+ * ImageClassification preset makes, as .npy (the input `vggcl run` takes). */
+#include <ctype.h>
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cli.h"
+
+static const char usage[] =
+    "usage: vggcl preprocess --output T.npy [--resize N] [--crop N | --no-crop]\n"
+    "                        [--mean R,G,B] [--std R,G,B] IMAGE|DIR...\n"
+    "\n"
+    "Decodes JPEG and PNG images (as PIL's convert(\"RGB\")), resizes the short side\n"
+    "to --resize (default 256) with PIL's antialiased bilinear filter, center-crops\n"
+    "--crop (default 224), scales to [0, 1] and normalizes with --mean and --std\n"
+    "(default ImageNet's), exactly as torchvision's ImageClassification preset for\n"
+    "VGG16. A folder stands for its .jpg, .jpeg and .png files, sorted by name.\n"
+    "Writes float32 (N, 3, H, W) in the order given. Any image that cannot be read\n"
+    "fails the command and no file is written. --resize 0 keeps the size.\n";
+
+static int has_image_ext(const char *name)
+{
+    const char *dot = strrchr(name, '.');
+    if (!dot) return 0;
+    char ext[8] = "";
+    for (int i = 0; i < 7 && dot[1 + i]; i++) ext[i] = (char)tolower((unsigned char)dot[1 + i]), ext[i + 1] = 0;
+    return !strcmp(ext, "jpg") || !strcmp(ext, "jpeg") || !strcmp(ext, "png");
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Appends path, or a folder's image files sorted, to *list. 0 on OOM. */
+int cli_expand_images(const char *path, char ***list, int *n)
+{
+    struct stat sb;
+    DIR *d = (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) ? opendir(path) : NULL;
+    if (!d) {
+        char **grown = realloc(*list, sizeof **list * (size_t)(*n + 1));
+        if (!grown || !(grown[*n] = strdup(path))) return grown ? (*list = grown, 0) : 0;
+        *list = grown;
+        (*n)++;
+        return 1;
+    }
+    const int start = *n;
+    struct dirent *e;
+    int ok = 1;
+    while (ok && (e = readdir(d))) {
+        if (e->d_name[0] == '.' || !has_image_ext(e->d_name)) continue;
+        char **grown = realloc(*list, sizeof **list * (size_t)(*n + 1));
+        size_t len = strlen(path) + strlen(e->d_name) + 2;
+        if (!grown || !(grown[*n] = malloc(len))) {
+            if (grown) *list = grown;
+            ok = 0;
+            break;
+        }
+        *list = grown;
+        snprintf((*list)[*n], len, "%s/%s", path, e->d_name);
+        (*n)++;
+    }
+    closedir(d);
+    qsort(*list + start, (size_t)(*n - start), sizeof **list, cmp_str);
+    return ok;
+}
+
+static int parse3(const char *opt, const char *v, float out[3])
+{
+    char tail;
+    if (sscanf(v, "%f,%f,%f%c", &out[0], &out[1], &out[2], &tail) != 3)
+        return cli_error(CLI_USAGE, "preprocess: %s must be three numbers R,G,B, not '%s'", opt, v);
+    return 0;
+}
+
+int cmd_preprocess(int argc, char **argv)
+{
+    const char *output = NULL, *resize_s = NULL, *crop_s = NULL, *mean_s = NULL, *std_s = NULL;
+    int no_crop = 0, n_files = 0, rc = CLI_FAIL;
+    char **files = NULL;
+    vggcl_preprocess p;
+    vggcl_preprocess_defaults(&p);
+    for (int i = 1; i < argc; i++) {
+        int r;
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            fputs(usage, stdout);
+            rc = CLI_OK;
+            goto done;
+        }
+        if (!strcmp(argv[i], "--no-crop")) { no_crop = 1; continue; }
+        if ((r = cli_opt(argc, argv, &i, "--output", &output)) || (r = cli_opt(argc, argv, &i, "--resize", &resize_s)) ||
+            (r = cli_opt(argc, argv, &i, "--crop", &crop_s)) || (r = cli_opt(argc, argv, &i, "--mean", &mean_s)) ||
+            (r = cli_opt(argc, argv, &i, "--std", &std_s))) {
+            if (r < 0) { rc = CLI_USAGE; goto done; }
+            continue;
+        }
+        if (argv[i][0] == '-' && argv[i][1]) {
+            rc = cli_error(CLI_USAGE, "preprocess: unknown argument '%s'", argv[i]);
+            goto done;
+        }
+        if (!cli_expand_images(argv[i], &files, &n_files)) {
+            rc = cli_error(CLI_FAIL, "out of host memory");
+            goto done;
+        }
+    }
+    if (!output || n_files == 0) {
+        rc = cli_error(CLI_USAGE, "preprocess: --output and at least one image are required");
+        fputs(usage, stderr);
+        goto done;
+    }
+    if ((resize_s && cli_int("preprocess", "--resize", resize_s, 0, 16384, &p.resize)) ||
+        (crop_s && cli_int("preprocess", "--crop", crop_s, 1, 16384, &p.crop)) ||
+        (mean_s && parse3("--mean", mean_s, p.mean)) || (std_s && parse3("--std", std_s, p.std))) {
+        rc = CLI_USAGE;
+        goto done;
+    }
+    if (no_crop) p.crop = 0;
+
+    vggcl_ctx *ctx = vggcl_ctx_new();
+    float *all = NULL;
+    int H = 0, W = 0;
+    if (!ctx) {
+        rc = cli_error(CLI_FAIL, "out of host memory");
+        goto done;
+    }
+    for (int i = 0; i < n_files; i++) {
+        unsigned char *rgb = NULL;
+        float *t = NULL;
+        int h, w, oh, ow;
+        if (vggcl_image_load(ctx, files[i], &rgb, &h, &w) != VGGCL_OK ||
+            vggcl_image_preprocess(ctx, rgb, h, w, &p, &t, &oh, &ow) != VGGCL_OK) {
+            free(rgb);
+            rc = cli_error(CLI_FAIL, "%s", vggcl_message(ctx));
+            goto out;
+        }
+        free(rgb);
+        if (i == 0) {
+            H = oh, W = ow;
+            all = malloc(sizeof(float) * 3 * (size_t)H * W * n_files);
+        }
+        if (oh != H || ow != W || !all) {
+            free(t);
+            rc = all ? cli_error(CLI_FAIL, "%s: preprocesses to %dx%d, but %s gave %dx%d; use --crop to batch "
+                                 "images of different sizes", files[i], oh, ow, files[0], H, W)
+                     : cli_error(CLI_FAIL, "out of host memory");
+            goto out;
+        }
+        memcpy(all + (size_t)i * 3 * H * W, t, sizeof(float) * 3 * (size_t)H * W);
+        free(t);
+    }
+    long long shape[4] = { n_files, 3, H, W };
+    if (vggcl_npy_write(ctx, output, 4, shape, all) != VGGCL_OK) {
+        rc = cli_error(CLI_FAIL, "%s", vggcl_message(ctx));
+        goto out;
+    }
+    printf("wrote %s (%d, 3, %d, %d)\n", output, n_files, H, W);
+    rc = CLI_OK;
+out:
+    free(all);
+    vggcl_ctx_free(ctx);
+done:
+    for (int i = 0; i < n_files; i++) free(files[i]);
+    free(files);
+    return rc;
+}

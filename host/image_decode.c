@@ -1,0 +1,202 @@
+/* JPEG (libjpeg-turbo) and PNG (libpng) decoding to 8-bit RGB, converting as
+ * PIL's Image.convert("RGB") does: alpha dropped (not blended), palettes
+ * expanded, gray replicated, 16-bit RGB(A) and gray+alpha samples cut to their
+ * high byte, 16-bit gray clipped to 255 (PIL opens it as mode "I"), 1/2/4-bit
+ * gray scaled to 0..255, no gamma or colour management. */
+#include <setjmp.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jpeglib.h> /* after stdio.h: it uses FILE and size_t */
+#include <png.h>
+
+#include "internal.h"
+
+/* ---- JPEG ------------------------------------------------------------- */
+
+typedef struct {
+    struct jpeg_error_mgr pub;
+    jmp_buf jump;
+    char msg[JMSG_LENGTH_MAX];
+} jpeg_err;
+
+static void jpeg_fail(j_common_ptr cinfo)
+{
+    jpeg_err *e = (jpeg_err *)cinfo->err;
+    e->pub.format_message(cinfo, e->msg);
+    longjmp(e->jump, 1);
+}
+
+static void jpeg_quiet(j_common_ptr cinfo, int level)
+{
+    (void)cinfo, (void)level; /* warnings (e.g. extraneous bytes) are not errors, as in PIL */
+}
+
+static vggcl_status load_jpeg(vggcl_ctx *ctx, const char *path, FILE *f, unsigned char **rgb, int *h, int *w)
+{
+    struct jpeg_decompress_struct cinfo;
+    jpeg_err err;
+    unsigned char *volatile out = NULL;
+    memset(&cinfo, 0, sizeof cinfo);
+    cinfo.err = jpeg_std_error(&err.pub);
+    err.pub.error_exit = jpeg_fail;
+    err.pub.emit_message = jpeg_quiet;
+    if (setjmp(err.jump)) {
+        jpeg_destroy_decompress(&cinfo);
+        free(out);
+        return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: corrupt JPEG: %s", path, err.msg);
+    }
+    jpeg_create_decompress(&cinfo);
+    jpeg_stdio_src(&cinfo, f);
+    jpeg_read_header(&cinfo, TRUE);
+    if (cinfo.jpeg_color_space == JCS_CMYK || cinfo.jpeg_color_space == JCS_YCCK) {
+        jpeg_destroy_decompress(&cinfo);
+        return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: CMYK JPEG images are not supported; convert to RGB", path);
+    }
+    cinfo.out_color_space = cinfo.num_components == 1 ? JCS_GRAYSCALE : JCS_RGB;
+    jpeg_start_decompress(&cinfo);
+    const int width = (int)cinfo.output_width, height = (int)cinfo.output_height, comps = cinfo.output_components;
+    if ((size_t)width * height > (size_t)1 << 28) {
+        jpeg_destroy_decompress(&cinfo);
+        return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: %dx%d pixels is too large", path, width, height);
+    }
+    out = malloc((size_t)width * height * 3 + 1);
+    unsigned char *row = malloc((size_t)width * comps + 1);
+    if (!out || !row) {
+        free(row);
+        jpeg_destroy_decompress(&cinfo);
+        free(out);
+        return vggcl__fail(ctx, VGGCL_ERR_NOMEM, "%s: out of host memory", path);
+    }
+    while (cinfo.output_scanline < cinfo.output_height) {
+        const int y = (int)cinfo.output_scanline;
+        JSAMPROW rows[1] = { row };
+        if (setjmp(err.jump)) {
+            free(row);
+            jpeg_destroy_decompress(&cinfo);
+            free(out);
+            return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: corrupt JPEG: %s", path, err.msg);
+        }
+        jpeg_read_scanlines(&cinfo, rows, 1);
+        unsigned char *dst = out + (size_t)y * width * 3;
+        for (int x = 0; x < width; x++)
+            for (int c = 0; c < 3; c++) dst[x * 3 + c] = row[x * comps + (comps == 1 ? 0 : c)];
+    }
+    free(row);
+    jpeg_finish_decompress(&cinfo);
+    jpeg_destroy_decompress(&cinfo);
+    *rgb = out;
+    *h = height;
+    *w = width;
+    return VGGCL_OK;
+}
+
+/* ---- PNG -------------------------------------------------------------- */
+
+typedef struct {
+    jmp_buf jump;
+    char msg[256];
+} png_err;
+
+static void png_fail(png_structp png, png_const_charp msg)
+{
+    png_err *e = png_get_error_ptr(png);
+    snprintf(e->msg, sizeof e->msg, "%s", msg);
+    longjmp(e->jump, 1);
+}
+
+static void png_quiet(png_structp png, png_const_charp msg)
+{
+    (void)png, (void)msg;
+}
+
+static vggcl_status load_png(vggcl_ctx *ctx, const char *path, FILE *f, unsigned char **rgb, int *h, int *w)
+{
+    png_err err;
+    png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &err, png_fail, png_quiet);
+    png_infop info = png ? png_create_info_struct(png) : NULL;
+    unsigned char *volatile pixels = NULL, *volatile out = NULL;
+    png_bytep *volatile rows = NULL;
+    if (!png || !info) {
+        png_destroy_read_struct(png ? &png : NULL, NULL, NULL);
+        return vggcl__fail(ctx, VGGCL_ERR_NOMEM, "%s: out of host memory", path);
+    }
+    if (setjmp(err.jump)) {
+        png_destroy_read_struct(&png, &info, NULL);
+        free(pixels), free(out), free(rows);
+        return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: corrupt PNG: %s", path, err.msg);
+    }
+    png_init_io(png, f);
+    png_read_info(png, info);
+    const int width = (int)png_get_image_width(png, info), height = (int)png_get_image_height(png, info);
+    const int type = png_get_color_type(png, info), depth = png_get_bit_depth(png, info);
+    if ((size_t)width * height > (size_t)1 << 28) {
+        snprintf(err.msg, sizeof err.msg, "%dx%d pixels is too large", width, height);
+        longjmp(err.jump, 1);
+    }
+    /* 16-bit gray is PIL mode "I": kept at 16 bits here and clipped to 255 below */
+    const int gray16 = type == PNG_COLOR_TYPE_GRAY && depth == 16;
+    if (type == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(png);
+    if (type == PNG_COLOR_TYPE_GRAY && depth < 8) png_set_expand_gray_1_2_4_to_8(png);
+    if (depth == 16 && !gray16) png_set_strip_16(png); /* high byte, as PIL's ";16B" raw modes */
+    if (gray16) png_set_swap(png);                      /* native-endian 16-bit samples */
+    png_set_interlace_handling(png);
+    png_read_update_info(png, info);
+    const size_t stride = png_get_rowbytes(png, info);
+    const int channels = png_get_channels(png, info);
+    pixels = malloc(stride * height + 1);
+    rows = malloc(sizeof *rows * (size_t)height + 1);
+    out = malloc((size_t)width * height * 3 + 1);
+    if (!pixels || !rows || !out) {
+        snprintf(err.msg, sizeof err.msg, "out of host memory");
+        longjmp(err.jump, 1);
+    }
+    for (int y = 0; y < height; y++) rows[y] = pixels + stride * y;
+    png_read_image(png, rows);
+    png_read_end(png, NULL);
+    for (int y = 0; y < height; y++) {
+        const unsigned char *src = rows[y];
+        unsigned char *dst = out + (size_t)y * width * 3;
+        for (int x = 0; x < width; x++) {
+            if (gray16) {
+                unsigned v;
+                unsigned short s;
+                memcpy(&s, src + 2 * x, 2);
+                v = s > 255 ? 255 : s;
+                dst[3 * x] = dst[3 * x + 1] = dst[3 * x + 2] = (unsigned char)v;
+            } else if (channels <= 2) { /* gray, gray + alpha */
+                dst[3 * x] = dst[3 * x + 1] = dst[3 * x + 2] = src[x * channels];
+            } else {                    /* RGB, RGBA (palette expanded to RGB or RGBA) */
+                for (int c = 0; c < 3; c++) dst[3 * x + c] = src[x * channels + c];
+            }
+        }
+    }
+    png_destroy_read_struct(&png, &info, NULL);
+    free(pixels);
+    free(rows);
+    *rgb = out;
+    *h = height;
+    *w = width;
+    return VGGCL_OK;
+}
+
+vggcl_status vggcl_image_load(vggcl_ctx *ctx, const char *path, unsigned char **rgb, int *h, int *w)
+{
+    unsigned char magic[8] = { 0 };
+    *rgb = NULL;
+    FILE *f = fopen(path, "rb");
+    if (!f) return vggcl__fail(ctx, VGGCL_ERR_IO, "%s: cannot open image", path);
+    size_t got = fread(magic, 1, sizeof magic, f);
+    rewind(f);
+    vggcl_status st;
+    if (got >= 3 && magic[0] == 0xFF && magic[1] == 0xD8 && magic[2] == 0xFF)
+        st = load_jpeg(ctx, path, f, rgb, h, w);
+    else if (got == 8 && !png_sig_cmp(magic, 0, 8))
+        st = load_png(ctx, path, f, rgb, h, w);
+    else
+        st = vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: not a JPEG or PNG image", path);
+    fclose(f);
+    return st;
+}

@@ -1,0 +1,72 @@
+/* torchvision's ImageClassification preset on an 8-bit RGB image: resize the
+ * short side (the long side truncated as torchvision computes it), center
+ * crop (Python's round-half-to-even for the offset, zero padding when the
+ * image is smaller), then float32 x / 255, (x - mean) / std. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "image.h"
+
+void vggcl_preprocess_defaults(vggcl_preprocess *p)
+{
+    const vggcl_preprocess d = { 256, 224, { 0.485f, 0.456f, 0.406f }, { 0.229f, 0.224f, 0.225f } };
+    *p = d;
+}
+
+vggcl_status vggcl_image_preprocess(vggcl_ctx *ctx, const unsigned char *rgb, int h, int w, const vggcl_preprocess *p,
+                                    float **out, int *oh, int *ow)
+{
+    unsigned char *resized = NULL;
+    const unsigned char *img = rgb;
+    *out = NULL;
+    if (h < 1 || w < 1) return vggcl__fail(ctx, VGGCL_ERR_SHAPE, "image of %dx%d pixels", h, w);
+    if (p->resize < 0 || p->crop < 0 || p->resize > 16384 || p->crop > 16384)
+        return vggcl__fail(ctx, VGGCL_ERR_ARG, "resize %d and crop %d must be 0 to 16384", p->resize, p->crop);
+    for (int c = 0; c < 3; c++)
+        if (!(p->std[c] != 0.0f) || !isfinite(p->std[c]) || !isfinite(p->mean[c]))
+            return vggcl__fail(ctx, VGGCL_ERR_ARG, "normalization: std must be finite and non-zero");
+    int rh = h, rw = w;
+    if (p->resize) {
+        const int shortside = h < w ? h : w, longside = h < w ? w : h;
+        const int newlong = (int)((double)p->resize * longside / shortside);
+        if (h <= w) rh = p->resize, rw = newlong;
+        else rw = p->resize, rh = newlong;
+        if (rh < 1 || rw < 1)
+            return vggcl__fail(ctx, VGGCL_ERR_SHAPE, "image of %dx%d pixels resizes to nothing", h, w);
+        if (rh != h || rw != w) {
+            if (!(resized = malloc((size_t)rh * rw * 3)) || !vggcl__resize_rgb(rgb, h, w, resized, rh, rw)) {
+                free(resized);
+                return vggcl__fail(ctx, VGGCL_ERR_NOMEM, "out of host memory resizing to %dx%d", rh, rw);
+            }
+            img = resized;
+        }
+    }
+    /* crop window in the (possibly padded) resized image: rows [top, top + ch) */
+    int ch = rh, cw = rw, top = 0, left = 0;
+    if (p->crop) {
+        ch = cw = p->crop;
+        const int pad_top = ch > rh ? (ch - rh) / 2 : 0, pad_left = cw > rw ? (cw - rw) / 2 : 0;
+        const int ph = ch > rh ? ch : rh, pw = cw > rw ? cw : rw;
+        top = (int)nearbyint((ph - ch) / 2.0) - pad_top;
+        left = (int)nearbyint((pw - cw) / 2.0) - pad_left;
+    }
+    float *t = malloc(sizeof(float) * 3 * (size_t)ch * cw);
+    if (!t) {
+        free(resized);
+        return vggcl__fail(ctx, VGGCL_ERR_NOMEM, "out of host memory");
+    }
+    for (int c = 0; c < 3; c++)
+        for (int y = 0; y < ch; y++)
+            for (int x = 0; x < cw; x++) {
+                const int sy = y + top, sx = x + left;
+                const unsigned char v = (sy >= 0 && sy < rh && sx >= 0 && sx < rw) ? img[((size_t)sy * rw + sx) * 3 + c] : 0;
+                const float s = (float)v / 255.0f;
+                t[((size_t)c * ch + y) * cw + x] = (s - p->mean[c]) / p->std[c];
+            }
+    free(resized);
+    *out = t;
+    *oh = ch;
+    *ow = cw;
+    return VGGCL_OK;
+}

@@ -1,0 +1,205 @@
+#!/usr/bin/env python3
+"""`vggcl preprocess` against PIL + torchvision on generated images.
+
+Decoding is compared with PIL's Image.open(p).convert("RGB") bit for bit
+(every PNG colour type and bit depth, palettes with transparency, grayscale
+and colour JPEG); the whole preset with torchvision's own
+VGG16_Weights.IMAGENET1K_V1.transforms() (resize 256 with PIL's antialiased
+bilinear, center crop 224, normalize) on odd sizes, portrait and landscape,
+tiny images and images smaller than the crop: within one uint8 level
+everywhere and identical on at least 99.9% of the values.
+
+usage: test_images.py VGGCL_BINARY
+"""
+import os
+import struct
+import subprocess
+import sys
+import tempfile
+import unittest
+import zlib
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+from torchvision.models import VGG16_Weights
+
+VGGCL = None
+STD = np.array([0.229, 0.224, 0.225], np.float32)[:, None, None]
+
+
+def png_bytes(pixels, color_type, depth, palette=None, trns=None):
+    """A PNG written by hand (PIL cannot write every depth): pixels is a (h, w[, c]) integer array."""
+    h, w = pixels.shape[:2]
+    chans = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}[color_type]
+    flat = pixels.reshape(h, w * chans).astype(np.uint32)
+    rows = []
+    for r in flat:
+        if depth == 16:
+            raw = r.astype(">u2").tobytes()
+        elif depth == 8:
+            raw = r.astype(np.uint8).tobytes()
+        else:  # pack 1/2/4-bit samples, most significant first
+            per = 8 // depth
+            padded = np.concatenate([r, np.zeros((-len(r)) % per, np.uint32)]).reshape(-1, per)
+            shifts = np.arange(per - 1, -1, -1, dtype=np.uint32) * depth
+            raw = (padded << shifts).sum(1).astype(np.uint8).tobytes()
+        rows.append(b"\0" + raw)
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    out = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, depth, color_type, 0, 0, 0))
+    if palette is not None:
+        out += chunk(b"PLTE", np.asarray(palette, np.uint8).tobytes())
+    if trns is not None:
+        out += chunk(b"tRNS", trns)
+    return out + chunk(b"IDAT", zlib.compress(b"".join(rows))) + chunk(b"IEND", b"")
+
+
+def photo(h, w, seed):
+    """Smooth shapes and noise, like a photo as far as resampling cares."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:h, 0:w] / max(h, w)
+    base = np.stack([np.sin(6 * x + 2 * y), np.cos(5 * y - 3 * x), np.sin(9 * x * y + 1)], -1)
+    img = 127.5 + 100 * base + rng.normal(0, 20, (h, w, 3))
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+class Images(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        self.d = Path(self.tmp.name)
+
+    def tearDown(self):
+        self.tmp.cleanup()
+
+    def vggcl(self, *args):
+        return subprocess.run([VGGCL, "preprocess", *map(str, args)], capture_output=True, text=True, timeout=300)
+
+    def decoded(self, path):
+        """vggcl's RGB decode, through preprocess with no resize, crop or normalization."""
+        out = self.d / "decoded.npy"
+        r = self.vggcl("--resize", "0", "--no-crop", "--mean", "0,0,0", "--std", "1,1,1", "--output", out, path)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        t = np.load(out)[0]
+        return np.rint(t * 255).astype(np.int32).transpose(1, 2, 0)
+
+    def assert_decodes_like_pil(self, path):
+        want = np.asarray(Image.open(path).convert("RGB"), np.int32)
+        got = self.decoded(path)
+        self.assertEqual(got.shape, want.shape, path.name)
+        bad = np.argwhere(got != want)
+        self.assertEqual(len(bad), 0, f"{path.name}: first difference at {bad[:1]}: {got[tuple(bad[0])] if len(bad) else ''}"
+                         f" vs PIL {want[tuple(bad[0])] if len(bad) else ''}")
+
+    def test_png_every_type_and_depth(self):
+        rng = np.random.default_rng(1)
+        h, w = 13, 11
+        cases = {
+            "gray1": (rng.integers(0, 2, (h, w)), 0, 1, {}),
+            "gray2": (rng.integers(0, 4, (h, w)), 0, 2, {}),
+            "gray4": (rng.integers(0, 16, (h, w)), 0, 4, {}),
+            "gray8": (rng.integers(0, 256, (h, w)), 0, 8, {}),
+            "gray16": (rng.integers(0, 65536, (h, w)), 0, 16, {}),
+            "gray16_low": (rng.integers(0, 400, (h, w)), 0, 16, {}),
+            "gray8_trns": (rng.integers(0, 256, (h, w)), 0, 8, {"trns": struct.pack(">H", 7)}),
+            "rgb8": (rng.integers(0, 256, (h, w, 3)), 2, 8, {}),
+            "rgb16": (rng.integers(0, 65536, (h, w, 3)), 2, 16, {}),
+            "pal2": (rng.integers(0, 4, (h, w)), 3, 2, {"palette": rng.integers(0, 256, (4, 3))}),
+            "pal8": (rng.integers(0, 200, (h, w)), 3, 8, {"palette": rng.integers(0, 256, (200, 3))}),
+            "pal8_trns": (rng.integers(0, 16, (h, w)), 3, 8, {"palette": rng.integers(0, 256, (16, 3)),
+                                                             "trns": bytes(range(0, 160, 10))}),
+            "graya8": (rng.integers(0, 256, (h, w, 2)), 4, 8, {}),
+            "graya16": (rng.integers(0, 65536, (h, w, 2)), 4, 16, {}),
+            "rgba8": (rng.integers(0, 256, (h, w, 4)), 6, 8, {}),
+            "rgba16": (rng.integers(0, 65536, (h, w, 4)), 6, 16, {}),
+        }
+        for name, (px, ct, depth, extra) in cases.items():
+            p = self.d / f"{name}.png"
+            p.write_bytes(png_bytes(px, ct, depth, **extra))
+            with self.subTest(name):
+                self.assert_decodes_like_pil(p)
+        # interlaced, written by PIL
+        p = self.d / "interlaced.png"
+        Image.fromarray(photo(21, 17, 3)).save(p, interlace=1)
+        self.assert_decodes_like_pil(p)
+
+    def test_jpeg(self):
+        for name, img in (("rgb.jpg", Image.fromarray(photo(37, 53, 4))),
+                          ("gray.jpg", Image.fromarray(photo(29, 31, 5)[:, :, 0])),
+                          ("rgb444.jpg", Image.fromarray(photo(16, 9, 6)))):
+            p = self.d / name
+            img.save(p, quality=90, subsampling=0 if "444" in name else -1)
+            with self.subTest(name):
+                self.assert_decodes_like_pil(p)
+
+    def test_preset_matches_torchvision(self):
+        preset = VGG16_Weights.IMAGENET1K_V1.transforms()
+        sizes = [(300, 400), (401, 299), (256, 256), (511, 257), (224, 224), (1000, 333), (100, 100),
+                 (5, 3), (1, 1), (231, 230)]
+        paths = []
+        for i, (h, w) in enumerate(sizes):
+            p = self.d / f"img{i:02d}_{h}x{w}.{'jpg' if i % 2 else 'png'}"
+            Image.fromarray(photo(h, w, 10 + i)).save(p, quality=92)
+            paths.append(p)
+        out = self.d / "t.npy"
+        r = self.vggcl("--output", out, *paths)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        got = np.load(out)
+        self.assertEqual(got.shape, (len(paths), 3, 224, 224))
+        for i, p in enumerate(paths):
+            want = preset(Image.open(p).convert("RGB")).numpy()
+            levels = np.abs(got[i] - want) * STD * 255  # difference in uint8 levels
+            print(f"  {p.name}: max {levels.max():.3f} levels, {(got[i] == want).mean():.5f} identical", file=sys.stderr)
+            with self.subTest(p.name):
+                self.assertLessEqual(float(levels.max()), 1.0 + 1e-3, p.name)
+                self.assertGreaterEqual(float((got[i] == want).mean()), 0.999, p.name)
+
+    def test_folder_sorted_and_options(self):
+        sub = self.d / "imgs"
+        sub.mkdir()
+        for name in ("b.png", "a.jpg", "c.PNG"):
+            Image.fromarray(photo(40, 50, len(name))).save(sub / name)
+        (sub / "notes.txt").write_text("not an image")
+        out = self.d / "t.npy"
+        r = self.vggcl("--resize", "36", "--crop", "32", "--output", out, sub)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        got = np.load(out)
+        self.assertEqual(got.shape, (3, 3, 32, 32))
+        from torchvision.transforms import functional as F
+        for i, name in enumerate(("a.jpg", "b.png", "c.PNG")):
+            img = F.center_crop(F.resize(Image.open(sub / name).convert("RGB"), 36), 32)
+            want = F.normalize(F.to_tensor(img), [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]).numpy()
+            np.testing.assert_allclose(got[i], want, atol=1 / 255 / 0.224 + 1e-6)
+
+    def test_bad_images(self):
+        Image.fromarray(photo(20, 20, 1)).save(self.d / "ok.png")
+        raw = (self.d / "ok.png").read_bytes()
+        (self.d / "trunc.png").write_bytes(raw[: len(raw) // 2])
+        Image.fromarray(photo(20, 20, 1)).save(self.d / "ok.jpg")
+        (self.d / "trunc.jpg").write_bytes((self.d / "ok.jpg").read_bytes()[:200])
+        (self.d / "text.png").write_text("hello")
+        out = self.d / "out" / "t.npy"
+        out.parent.mkdir()
+        for name, needle in (("trunc.png", "corrupt PNG"), ("trunc.jpg", "corrupt JPEG"),
+                             ("text.png", "not a JPEG or PNG"), ("missing.png", "cannot open")):
+            with self.subTest(name):
+                r = self.vggcl("--output", out, self.d / "ok.png", self.d / name)
+                self.assertEqual(r.returncode, 1, r.stderr)
+                self.assertIn(name, r.stderr)
+                self.assertIn(needle, r.stderr)
+                self.assertEqual(list(out.parent.iterdir()), [])
+        r = self.vggcl("--output", out, "--crop", "0", self.d / "ok.png")
+        self.assertEqual(r.returncode, 2)
+        r = self.vggcl("--output", out, "--mean", "1,2", self.d / "ok.png")
+        self.assertEqual(r.returncode, 2)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) < 2:
+        sys.exit(__doc__)
+    VGGCL = os.path.abspath(sys.argv.pop(1))
+    torch.set_num_threads(1)
+    unittest.main(verbosity=2)
