@@ -28,6 +28,12 @@ int cmd_run(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_tune(int argc, char **argv);
 int cmd_preprocess(int argc, char **argv);
+int cmd_classify(int argc, char **argv);
+
+/* Matches the preprocessing options (--resize, --crop, --no-crop, --mean,
+ * --std) at argv[*i] into p: 1 matched, 0 not one of them, -1 bad value
+ * (usage error printed). */
+int cli_preprocess_opt(const char *cmd, int argc, char **argv, int *i, vggcl_preprocess *p);
 
 /* Appends path, or a folder's .jpg/.jpeg/.png files sorted by name, to
  * *list (strings allocated). Returns 0 when out of host memory. */

@@ -68,18 +68,35 @@ int cli_expand_images(const char *path, char ***list, int *n)
     return ok;
 }
 
-static int parse3(const char *opt, const char *v, float out[3])
+static int parse3(const char *cmd, const char *opt, const char *v, float out[3])
 {
     char tail;
     if (sscanf(v, "%f,%f,%f%c", &out[0], &out[1], &out[2], &tail) != 3)
-        return cli_error(CLI_USAGE, "preprocess: %s must be three numbers R,G,B, not '%s'", opt, v);
+        return cli_error(CLI_USAGE, "%s: %s must be three numbers R,G,B, not '%s'", cmd, opt, v);
+    return 0;
+}
+
+int cli_preprocess_opt(const char *cmd, int argc, char **argv, int *i, vggcl_preprocess *p)
+{
+    const char *v = NULL;
+    int r;
+    if (!strcmp(argv[*i], "--no-crop")) {
+        p->crop = 0;
+        return 1;
+    }
+    if ((r = cli_opt(argc, argv, i, "--resize", &v)) != 0)
+        return r < 0 ? -1 : cli_int(cmd, "--resize", v, 0, 16384, &p->resize) ? -1 : 1;
+    if ((r = cli_opt(argc, argv, i, "--crop", &v)) != 0)
+        return r < 0 ? -1 : cli_int(cmd, "--crop", v, 1, 16384, &p->crop) ? -1 : 1;
+    if ((r = cli_opt(argc, argv, i, "--mean", &v)) != 0) return r < 0 ? -1 : parse3(cmd, "--mean", v, p->mean) ? -1 : 1;
+    if ((r = cli_opt(argc, argv, i, "--std", &v)) != 0) return r < 0 ? -1 : parse3(cmd, "--std", v, p->std) ? -1 : 1;
     return 0;
 }
 
 int cmd_preprocess(int argc, char **argv)
 {
-    const char *output = NULL, *resize_s = NULL, *crop_s = NULL, *mean_s = NULL, *std_s = NULL;
-    int no_crop = 0, n_files = 0, rc = CLI_FAIL;
+    const char *output = NULL;
+    int n_files = 0, rc = CLI_FAIL;
     char **files = NULL;
     vggcl_preprocess p;
     vggcl_preprocess_defaults(&p);
@@ -90,10 +107,7 @@ int cmd_preprocess(int argc, char **argv)
             rc = CLI_OK;
             goto done;
         }
-        if (!strcmp(argv[i], "--no-crop")) { no_crop = 1; continue; }
-        if ((r = cli_opt(argc, argv, &i, "--output", &output)) || (r = cli_opt(argc, argv, &i, "--resize", &resize_s)) ||
-            (r = cli_opt(argc, argv, &i, "--crop", &crop_s)) || (r = cli_opt(argc, argv, &i, "--mean", &mean_s)) ||
-            (r = cli_opt(argc, argv, &i, "--std", &std_s))) {
+        if ((r = cli_opt(argc, argv, &i, "--output", &output)) || (r = cli_preprocess_opt("preprocess", argc, argv, &i, &p))) {
             if (r < 0) { rc = CLI_USAGE; goto done; }
             continue;
         }
@@ -111,13 +125,6 @@ int cmd_preprocess(int argc, char **argv)
         fputs(usage, stderr);
         goto done;
     }
-    if ((resize_s && cli_int("preprocess", "--resize", resize_s, 0, 16384, &p.resize)) ||
-        (crop_s && cli_int("preprocess", "--crop", crop_s, 1, 16384, &p.crop)) ||
-        (mean_s && parse3("--mean", mean_s, p.mean)) || (std_s && parse3("--std", std_s, p.std))) {
-        rc = CLI_USAGE;
-        goto done;
-    }
-    if (no_crop) p.crop = 0;
 
     vggcl_ctx *ctx = vggcl_ctx_new();
     float *all = NULL;

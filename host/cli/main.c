@@ -15,6 +15,7 @@ static const char usage[] =
     "  run       run a VGG-GAP model on an .npy batch: logits and GAP features\n"
     "  bench     measure throughput (per batch, per layer) on a device\n"
     "  tune      find the fastest convolution algorithm per layer for a device\n"
+    "  classify  images in, top-K classes with probabilities out\n"
     "  preprocess  images -> the normalized (N, 3, H, W) tensor, as torchvision\n"
     "\n"
     "`vggcl <command> --help` describes each command.\n";
@@ -97,6 +98,7 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "bench")) return cmd_bench(argc - 1, argv + 1);
     if (!strcmp(cmd, "tune")) return cmd_tune(argc - 1, argv + 1);
     if (!strcmp(cmd, "preprocess")) return cmd_preprocess(argc - 1, argv + 1);
+    if (!strcmp(cmd, "classify")) return cmd_classify(argc - 1, argv + 1);
     cli_error(CLI_USAGE, "unknown command '%s'", cmd);
     fputs(usage, stderr);
     return CLI_USAGE;

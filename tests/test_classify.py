@@ -1,0 +1,119 @@
+#!/usr/bin/env python3
+"""`vggcl classify` against torchvision: the same images through torchvision's
+VGG16 preset and its own vgg11 with a GAP head give the same tensor (exactly),
+the same logits (relative L2 <= 1e-4) and the same top-K; bad images are
+reported by name and skipped; output formats parse.
+
+usage: test_classify.py VGGCL_BINARY
+"""
+import csv
+import io
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import unittest
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+from torchvision.models import VGG16_Weights
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "weights"))
+sys.path.insert(0, str(ROOT / "tests"))
+from export_torchvision import export, gap_model  # noqa: E402
+from test_images import photo  # noqa: E402
+
+VGGCL = None
+
+
+class Classify(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.TemporaryDirectory()
+        cls.d = Path(cls.tmp.name)
+        cls.model = gap_model("vgg11", 5, "keep", seed=3)
+        cls.weights = cls.d / "w.safetensors"
+        export(cls.model, cls.weights, "keep")
+        cls.images = []
+        for i, (h, w) in enumerate([(300, 260), (240, 330), (257, 256)]):
+            p = cls.d / f"img{i}.{'png' if i % 2 else 'jpg'}"
+            Image.fromarray(photo(h, w, 40 + i)).save(p, quality=90)
+            cls.images.append(p)
+        cls.labels = cls.d / "labels.txt"
+        cls.labels.write_text("cat\ndog\n\"quoted\", comma\nbird\nfish\n")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.tmp.cleanup()
+
+    def classify(self, *args):
+        return subprocess.run([VGGCL, "classify", "--weights", self.weights, *map(str, args)], capture_output=True,
+                              text=True, timeout=600)
+
+    def test_matches_torchvision(self):
+        out = self.d / "out"
+        out.mkdir(exist_ok=True)
+        r = self.classify("--labels", self.labels, "--top", "3", "--format", "json", "--batch", "2",
+                          "--logits-out", out / "l.npy", "--tensor-out", out / "t.npy", *self.images)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        preset = VGG16_Weights.IMAGENET1K_V1.transforms()
+        x = torch.stack([preset(Image.open(p).convert("RGB")) for p in self.images])
+        with torch.no_grad():
+            want = self.model(x).numpy()
+        np.testing.assert_array_equal(np.load(out / "t.npy"), x.numpy())
+        logits = np.load(out / "l.npy")
+        self.assertLessEqual(float(np.linalg.norm(logits - want) / np.linalg.norm(want)), 1e-4)
+        names = self.labels.read_text().splitlines()
+        rows = [json.loads(line) for line in r.stdout.splitlines()]
+        self.assertEqual([row["file"] for row in rows], [str(p) for p in self.images])
+        for row, lg in zip(rows, want):
+            prob = torch.softmax(torch.from_numpy(lg).double(), 0).numpy()
+            order = np.argsort(-prob)[:3]
+            self.assertEqual([t["class"] for t in row["top"]], order.tolist())
+            self.assertEqual([t["label"] for t in row["top"]], [names[c] for c in order])
+            np.testing.assert_allclose([t["prob"] for t in row["top"]], prob[order], rtol=1e-4)
+
+    def test_text_and_csv(self):
+        r = self.classify("--top", "2", self.images[0])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertTrue(r.stdout.startswith(f"{self.images[0]}: class "), r.stdout)
+        r = self.classify("--top", "2", "--format", "csv", "--labels", self.labels, *self.images[:2])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        rows = list(csv.DictReader(io.StringIO(r.stdout)))
+        self.assertEqual(len(rows), 4)
+        self.assertEqual([row["rank"] for row in rows], ["1", "2", "1", "2"])
+        self.assertTrue(all(row["label"] in self.labels.read_text() for row in rows))
+
+    def test_bad_images_skipped(self):
+        bad = self.d / "broken.jpg"
+        bad.write_bytes(self.images[0].read_bytes()[:100])
+        out = self.d / "skip"
+        out.mkdir(exist_ok=True)
+        r = self.classify("--format", "json", "--logits-out", out / "l.npy", self.images[0], bad, self.images[1])
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("broken.jpg", r.stderr)
+        self.assertIn("1 of 3 images could not be read; 2 classified", r.stderr)
+        self.assertEqual([json.loads(l)["file"] for l in r.stdout.splitlines()], [str(self.images[0]), str(self.images[1])])
+        self.assertEqual(np.load(out / "l.npy").shape, (2, 5))
+
+    def test_errors(self):
+        wrong = self.d / "three.txt"
+        wrong.write_text("a\nb\nc\n")
+        r = self.classify("--labels", wrong, self.images[0])
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("3 labels, but the model has 5 classes", r.stderr)
+        self.assertEqual(self.classify("--format", "xml", self.images[0]).returncode, 2)
+        self.assertEqual(self.classify("--top", "0", self.images[0]).returncode, 2)
+        self.assertEqual(self.classify().returncode, 2)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) < 2:
+        sys.exit(__doc__)
+    VGGCL = os.path.abspath(sys.argv.pop(1))
+    torch.set_num_threads(max(1, os.cpu_count() or 1))
+    unittest.main(verbosity=2)
