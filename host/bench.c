@@ -18,11 +18,11 @@ vggcl_status vggcl_benchmark(vggcl_ctx *ctx, vggcl_model *m, const float *input,
     float *logits = malloc((size_t)n * m->classes * sizeof *logits);
     if (!logits) return vggcl__fail(ctx, VGGCL_ERR_NOMEM, "out of host memory");
     double t0 = now_ms();
-    vggcl_status st = vggcl__forward(ctx, m, input, 0, n, h, w, logits, NULL);
+    vggcl_status st = vggcl__forward(ctx, m, input, 0, n, h, w, logits, NULL, NULL);
     *warmup_ms = now_ms() - t0;
     for (int i = 0; i < iters && st == VGGCL_OK; i++) {
         t0 = now_ms();
-        st = vggcl__forward(ctx, m, input, 1, n, h, w, logits, NULL);
+        st = vggcl__forward(ctx, m, input, 1, n, h, w, logits, NULL, NULL);
         ms[i] = now_ms() - t0;
     }
     free(logits);

@@ -43,8 +43,28 @@ static void describe(const vggcl_model *m, int i, int h, int w, char *buf, size_
         snprintf(buf, len, "layer %s (%d ch, %dx%d)", s->name, step_channels(m, i), h, w);
 }
 
+/* Per image: the requested class, or the top class where none (< 0) was asked. */
+static vggcl_status pick_classes(vggcl_ctx *ctx, const vggcl_model *m, const float *logits, int n,
+                                 const vggcl_cam_request *cam, int *cls)
+{
+    for (int i = 0; i < n; i++) {
+        int k = cam->classes ? cam->classes[i] : -1;
+        if (k >= m->classes)
+            return vggcl__fail(ctx, VGGCL_ERR_ARG, "class %d for a CAM: the model has %d classes (0 to %d)", k,
+                               m->classes, m->classes - 1);
+        if (k < 0) {
+            k = 0;
+            for (int c = 1; c < m->classes; c++)
+                if (logits[(size_t)i * m->classes + c] > logits[(size_t)i * m->classes + k]) k = c;
+        }
+        cls[i] = k;
+        if (cam->chosen) cam->chosen[i] = k;
+    }
+    return VGGCL_OK;
+}
+
 static vggcl_status forward_ref(vggcl_ctx *ctx, const vggcl_model *m, const float *input, int n, int h, int w,
-                                size_t act, float *logits, float *features)
+                                size_t act, float *logits, float *features, const vggcl_cam_request *cam)
 {
     float *buf[2] = { malloc(act * sizeof(float)), malloc(act * sizeof(float)) };
     float *feat = features ? features : malloc((size_t)n * m->features * sizeof(float));
@@ -71,6 +91,16 @@ static vggcl_status forward_ref(vggcl_ctx *ctx, const vggcl_model *m, const floa
     }
     vggcl_ref_gap(buf[cur], feat, n, c, h, w);
     vggcl_ref_dense(feat, m->head_w, m->head_b, out, n, m->features, m->classes);
+    if (cam) {
+        int *cls = malloc(sizeof *cls * (size_t)n);
+        if (!cls) {
+            st = vggcl__fail(ctx, VGGCL_ERR_NOMEM, "out of host memory");
+            goto done;
+        }
+        if ((st = pick_classes(ctx, m, out, n, cam, cls)) == VGGCL_OK)
+            vggcl_ref_cam(buf[cur], m->head_w, cls, cam->cams, n, c, h * w);
+        free(cls);
+    }
 done:
     free(buf[0]);
     free(buf[1]);
@@ -170,10 +200,13 @@ static vggcl_status check_memory(vggcl_ctx *ctx, const vggcl_model *m, int n, in
 /* input NULL: the batch uploaded by the previous pass is still in act[0]
  * (benchmarks time the passes without the upload). */
 static vggcl_status forward_cl(vggcl_ctx *ctx, vggcl_model *m, const float *input, int n, int h, int w,
-                               float *logits, float *features)
+                               float *logits, float *features, const vggcl_cam_request *cam)
 {
     char where[160] = "forward pass: workspace";
     vggcl_status st;
+    float *host_logits = NULL;
+    int *cls = NULL;
+    cl_mem cls_dev = NULL, cams_dev = NULL;
     if ((st = check_memory(ctx, m, n, h, w)) != VGGCL_OK) return st;
     const workspace ws = workspace_for(ctx, m, n, h, w);
     const size_t f = sizeof(float);
@@ -228,15 +261,39 @@ static vggcl_status forward_cl(vggcl_ctx *ctx, vggcl_model *m, const float *inpu
     if (logits)
         CL_CHECK(clEnqueueReadBuffer, (ctx->queue, m->logits_dev, CL_TRUE, 0, (size_t)n * m->classes * sizeof(float),
                                        logits, 0, NULL, NULL));
+    if (cam) {
+        /* the map GAP averaged is still in act[cur]: the CAM needs no second pass */
+        snprintf(where, sizeof where, "layer CAM (%d ch, %dx%d)", c, h, w);
+        float *lg = logits ? logits : (host_logits = malloc(sizeof *lg * (size_t)n * m->classes));
+        if (!lg || !(cls = malloc(sizeof *cls * (size_t)n))) {
+            st = vggcl__fail(ctx, VGGCL_ERR_NOMEM, "out of host memory");
+            goto fail;
+        }
+        if (!logits)
+            CL_CHECK(clEnqueueReadBuffer, (ctx->queue, m->logits_dev, CL_TRUE, 0,
+                                           (size_t)n * m->classes * sizeof(float), lg, 0, NULL, NULL));
+        if ((st = pick_classes(ctx, m, lg, n, cam, cls)) ||
+            (st = vggcl__buffer(ctx, where, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR, sizeof *cls * (size_t)n, cls,
+                                &cls_dev)) ||
+            (st = vggcl__buffer(ctx, where, CL_MEM_WRITE_ONLY, sizeof(float) * (size_t)n * h * w, NULL, &cams_dev)) ||
+            (st = vggcl_cl_cam(ctx, where, m->act[cur], m->head_w_dev, cls_dev, cams_dev, n, c, h * w)))
+            goto fail;
+        CL_CHECK(clEnqueueReadBuffer, (ctx->queue, cams_dev, CL_TRUE, 0, sizeof(float) * (size_t)n * h * w, cam->cams,
+                                       0, NULL, NULL));
+    }
     CL_CHECK(clFinish, (ctx->queue));
-    return VGGCL_OK;
+    st = VGGCL_OK;
 fail:
-    clFinish(ctx->queue); /* let queued work end before the caller frees anything */
+    if (st != VGGCL_OK) clFinish(ctx->queue); /* let queued work end before the caller frees anything */
+    vggcl__release(ctx, &cls_dev);
+    vggcl__release(ctx, &cams_dev);
+    free(host_logits);
+    free(cls);
     return st;
 }
 
 vggcl_status vggcl__forward(vggcl_ctx *ctx, vggcl_model *m, const float *input, int resident, int n, int h, int w,
-                            float *logits, float *features)
+                            float *logits, float *features, const vggcl_cam_request *cam)
 {
     int fh, fw, bad = 0;
     if (!m || m->ctx != ctx)
@@ -253,12 +310,25 @@ vggcl_status vggcl__forward(vggcl_ctx *ctx, vggcl_model *m, const float *input, 
     }
     const size_t act = max_activation(m, n, h, w);
     if (ctx->profiling) vggcl__prof_reset(ctx);
-    if (ctx->use_ref) return forward_ref(ctx, m, input, n, h, w, act, logits, features);
-    return forward_cl(ctx, m, resident ? NULL : input, n, h, w, logits, features);
+    if (ctx->use_ref) return forward_ref(ctx, m, input, n, h, w, act, logits, features, cam);
+    return forward_cl(ctx, m, resident ? NULL : input, n, h, w, logits, features, cam);
 }
 
 vggcl_status vggcl_forward(vggcl_ctx *ctx, vggcl_model *m, const float *input, int n, int h, int w, float *logits,
                            float *features)
 {
-    return vggcl__forward(ctx, m, input, 0, n, h, w, logits, features);
+    return vggcl__forward(ctx, m, input, 0, n, h, w, logits, features, NULL);
+}
+
+vggcl_status vggcl_forward_cam(vggcl_ctx *ctx, vggcl_model *m, const float *input, int n, int h, int w, float *logits,
+                               float *features, const int *classes, float *cams, int *chosen)
+{
+    const vggcl_cam_request cam = { classes, cams, chosen };
+    if (!cams) return vggcl__fail(ctx, VGGCL_ERR_ARG, "vggcl_forward_cam needs an output for the maps");
+    return vggcl__forward(ctx, m, input, 0, n, h, w, logits, features, &cam);
+}
+
+void vggcl_model_map_size(const vggcl_model *m, int h, int w, int *mh, int *mw)
+{
+    if (!vggcl__plan_out_size(m, h, w, mh, mw, NULL)) *mh = *mw = 0;
 }

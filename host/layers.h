@@ -43,6 +43,10 @@ vggcl_status vggcl_cl_gap(vggcl_ctx *ctx, const char *where, cl_mem in, cl_mem o
 vggcl_status vggcl_cl_dense(vggcl_ctx *ctx, const char *where, cl_mem in, cl_mem weight, cl_mem bias, cl_mem out,
                             int N, int K, int C);
 
+/* fmap (N, C, HW), head_w (K, C), cls (N) int -> out (N, HW); see ref.h. */
+vggcl_status vggcl_cl_cam(vggcl_ctx *ctx, const char *where, cl_mem fmap, cl_mem head_w, cl_mem cls, cl_mem out,
+                          int N, int C, int HW);
+
 /* Rounds n up to a multiple of m. */
 static inline size_t vggcl__round_up(size_t n, size_t m) { return (n + m - 1) / m * m; }
 

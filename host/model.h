@@ -45,10 +45,17 @@ size_t vggcl__conv_weight_floats(const vggcl_step *s);
  * weights, packed for it, and the head's to the context's device. */
 vggcl_status vggcl__model_upload(vggcl_ctx *ctx, vggcl_model *m, int conv);
 
+/* What a pass computes for class activation maps (vggcl_forward_cam). */
+typedef struct {
+    const int *classes; /* per image, < 0 for its top class; NULL: all top */
+    float *cams;        /* (n, mh, mw) */
+    int *chosen;        /* per image, the class used; may be NULL */
+} vggcl_cam_request;
+
 /* vggcl_forward, and with resident = 1 a pass on the batch the previous pass
  * uploaded (same n, h, w; input is still needed for the reference backend). */
 vggcl_status vggcl__forward(vggcl_ctx *ctx, vggcl_model *m, const float *input, int resident, int n, int h, int w,
-                            float *logits, float *features);
+                            float *logits, float *features, const vggcl_cam_request *cam);
 
 /* Spatial size after every step for an h x w input; 0 when a pool's input is
  * too small (then *bad_step names it). */

@@ -18,6 +18,7 @@ static const char *const prog_files[VGGCL_PROG_COUNT] = {
     [VGGCL_PROG_POOL] = "maxpool.cl",
     [VGGCL_PROG_GAP] = "gap.cl",
     [VGGCL_PROG_DENSE] = "dense.cl",
+    [VGGCL_PROG_CAM] = "cam.cl",
 };
 
 /* Base build options: no fast-math, so results track the reference. */
@@ -135,6 +136,7 @@ static const struct { int prog; const char *name; } kernel_table[VGGCL_K_COUNT] 
     [VGGCL_K_MAXPOOL2X2] = { VGGCL_PROG_POOL, "maxpool2x2" },
     [VGGCL_K_GAP] = { VGGCL_PROG_GAP, "gap_partial" },
     [VGGCL_K_BIAS_ADD] = { VGGCL_PROG_DENSE, "bias_add" },
+    [VGGCL_K_CAM] = { VGGCL_PROG_CAM, "cam" },
 };
 
 vggcl_status vggcl__kernel_v(vggcl_ctx *ctx, int which, const char *defines, const char *where, cl_kernel *out)

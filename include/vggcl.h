@@ -89,6 +89,16 @@ int vggcl_model_min_input(const vggcl_model *model); /* smallest H and W accepte
 vggcl_status vggcl_forward(vggcl_ctx *ctx, vggcl_model *model, const float *input,
                            int n, int h, int w, float *logits, float *features);
 
+/* A forward pass that also returns class activation maps (Zhou et al. 2016):
+ * for image i, the head's weights for class classes[i] (its top class where
+ * classes is NULL or classes[i] < 0) applied to the map GAP averages, from the
+ * same pass. cams: (n, mh, mw) with the map size from vggcl_model_map_size
+ * (7x7 at 224 with pool5, 14x14 without). chosen (may be NULL) gets the class
+ * used per image. logits and features may be NULL. */
+vggcl_status vggcl_forward_cam(vggcl_ctx *ctx, vggcl_model *model, const float *input, int n, int h, int w,
+                               float *logits, float *features, const int *classes, float *cams, int *chosen);
+void vggcl_model_map_size(const vggcl_model *model, int h, int w, int *mh, int *mw);
+
 /* Benchmark: one warm-up pass (uploads input; includes first-use kernel
  * compiles), then `iters` timed passes on the batch already on the device,
  * each reading the logits back. ms gets `iters` wall times in milliseconds. */

@@ -24,4 +24,8 @@ void vggcl_ref_gap(const float *in, float *out, int N, int C, int H, int W);
 void vggcl_ref_dense(const float *in, const float *weight, const float *bias, float *out,
                      int N, int K, int C);
 
+/* fmap (N, C, HW), head_w (K, C), cls (N) -> out (N, HW): the class
+ * activation map sum_c head_w[cls[n], c] * fmap[n, c, :]. */
+void vggcl_ref_cam(const float *fmap, const float *head_w, const int *cls, float *out, int N, int C, int HW);
+
 #endif

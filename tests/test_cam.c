@@ -1,0 +1,106 @@
+/* kernels/cam.cl against host/ref/cam_ref.c over a table of shapes (map
+ * sizes 1x1 to 14x14 and odd, channel counts, batch > 1, per-image classes),
+ * and vggcl_forward_cam on the device against the reference backend and
+ * against the definition: the map's mean plus the bias is the class's logit. */
+#include <math.h>
+#include <stdlib.h>
+
+#include "layers.h"
+#include "model.h"
+#include "ref/ref.h"
+#include "test_util.h"
+
+/* C float products summed in float against double */
+#define REL_L2 1e-5
+#define ELEM 1e-4
+
+static const struct { int N, C, K, HW; } shapes[] = {
+    { 1, 1, 1, 1 }, { 2, 7, 3, 49 }, { 3, 512, 7, 196 }, { 1, 33, 5, 15 }, { 4, 16, 2, 1 },
+};
+
+START_TEST(test_cam_shapes)
+{
+    vggcl_ctx *ctx = tu_cl_ctx();
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        const int N = shapes[s].N, C = shapes[s].C, K = shapes[s].K, HW = shapes[s].HW;
+        float *fmap = malloc(sizeof(float) * N * C * HW), *w = malloc(sizeof(float) * K * C);
+        float *expected = malloc(sizeof(float) * N * HW), *got = malloc(sizeof(float) * N * HW);
+        int *cls = malloc(sizeof(int) * N);
+        tu_fill(fmap, (size_t)N * C * HW, (unsigned)s, 0, 2);
+        tu_fill(w, (size_t)K * C, 9 + (unsigned)s, -1, 1);
+        for (int n = 0; n < N; n++) cls[n] = (n * 2 + 1) % K;
+        vggcl_ref_cam(fmap, w, cls, expected, N, C, HW);
+        cl_int err;
+        cl_mem d_f = tu_upload(ctx, fmap, (size_t)N * C * HW), d_w = tu_upload(ctx, w, (size_t)K * C);
+        cl_mem d_o = tu_alloc(ctx, (size_t)N * HW);
+        cl_mem d_c = clCreateBuffer(ctx->cl, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR, sizeof(int) * N, cls, &err);
+        ck_assert_int_eq(err, CL_SUCCESS);
+        ck_assert_msg(vggcl_cl_cam(ctx, "test cam", d_f, d_w, d_c, d_o, N, C, HW) == VGGCL_OK, "%s", vggcl_message(ctx));
+        tu_download(ctx, d_o, got, (size_t)N * HW);
+        ck_assert_msg(tu_compare("cam", expected, got, N, 1, 1, HW, REL_L2, ELEM), "cam N=%d C=%d HW=%d differs", N, C,
+                      HW);
+        clReleaseMemObject(d_f), clReleaseMemObject(d_w), clReleaseMemObject(d_o), clReleaseMemObject(d_c);
+        free(fmap), free(w), free(expected), free(got), free(cls);
+    }
+    vggcl_ctx_free(ctx);
+}
+END_TEST
+
+START_TEST(test_forward_cam)
+{
+    const char *path = tu_tmp("cam.safetensors");
+    tu_write_vgg(path, "8,M,12,M,16", 1, 4, 5, NULL);
+    const int N = 3, H = 37, W = 30;
+    for (int pool5 = 0; pool5 <= 1; pool5++) {
+        vggcl_ctx *ref = vggcl_ctx_new(), *cl = tu_cl_ctx();
+        ck_assert(vggcl_select_device(ref, "ref") == VGGCL_OK);
+        vggcl_load_options o = { pool5 ? VGGCL_POOL5_KEEP : VGGCL_POOL5_DROP, NULL, VGGCL_CONV_AUTO };
+        vggcl_model *mr, *mc;
+        ck_assert(vggcl_model_load(ref, path, &o, &mr) == VGGCL_OK);
+        ck_assert(vggcl_model_load(cl, path, &o, &mc) == VGGCL_OK);
+        int mh, mw;
+        vggcl_model_map_size(mr, H, W, &mh, &mw);
+        ck_assert_int_eq(mh, pool5 ? 4 : 9); /* 37 -> 18 -> 9 (-> 4) */
+        ck_assert_int_eq(mw, pool5 ? 3 : 7);
+        float *x = malloc(sizeof(float) * N * 3 * H * W), yr[12], yc[12];
+        float *cr = malloc(sizeof(float) * N * mh * mw), *cc = malloc(sizeof(float) * N * mh * mw);
+        int chosen_r[3], chosen_c[3];
+        const int classes[3] = { -1, 2, -1 };
+        tu_fill(x, (size_t)N * 3 * H * W, 77, -2, 2);
+        ck_assert(vggcl_forward_cam(ref, mr, x, N, H, W, yr, NULL, classes, cr, chosen_r) == VGGCL_OK);
+        ck_assert_msg(vggcl_forward_cam(cl, mc, x, N, H, W, NULL, NULL, classes, cc, chosen_c) == VGGCL_OK, "%s",
+                      vggcl_message(cl));
+        ck_assert(vggcl_forward(cl, mc, x, N, H, W, yc, NULL) == VGGCL_OK);
+        ck_assert(tu_compare("cam (device)", cr, cc, N, 1, mh, mw, 1e-5, 1e-4));
+        for (int n = 0; n < N; n++) {
+            ck_assert_int_eq(chosen_r[n], chosen_c[n]);
+            int top = 0;
+            for (int c = 1; c < 4; c++) top = yr[n * 4 + c] > yr[n * 4 + top] ? c : top;
+            ck_assert_int_eq(chosen_r[n], classes[n] < 0 ? top : classes[n]);
+            /* the definition: mean of the map + the class's bias = the class's logit */
+            double mean = 0;
+            for (int p = 0; p < mh * mw; p++) mean += cr[n * mh * mw + p];
+            mean /= mh * mw;
+            const int k = chosen_r[n];
+            ck_assert_msg(fabs(mean + mr->head_b[k] - yr[n * 4 + k]) < 1e-4 * (1 + fabs(yr[n * 4 + k])),
+                          "image %d: mean(CAM) + bias %g != logit %g", n, mean + mr->head_b[k], yr[n * 4 + k]);
+        }
+        const int bad[3] = { 4, 0, 0 };
+        ck_assert_int_eq(vggcl_forward_cam(cl, mc, x, N, H, W, NULL, NULL, bad, cc, NULL), VGGCL_ERR_ARG);
+        free(x), free(cr), free(cc);
+        vggcl_model_free(mr), vggcl_model_free(mc);
+        vggcl_ctx_free(ref), vggcl_ctx_free(cl);
+    }
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("cam");
+    TCase *tc = tcase_create("kernel and pass vs reference");
+    tcase_set_timeout(tc, 300);
+    tcase_add_test(tc, test_cam_shapes);
+    tcase_add_test(tc, test_forward_cam);
+    suite_add_tcase(s, tc);
+    return tu_run(s);
+}
