@@ -160,6 +160,16 @@ void vggcl_preprocess_defaults(vggcl_preprocess *p); /* 256, 224, ImageNet mean 
 vggcl_status vggcl_image_preprocess(vggcl_ctx *ctx, const unsigned char *rgb, int h, int w,
                                     const vggcl_preprocess *p, float **out, int *oh, int *ow);
 
+/* Writes 8-bit RGB (h, w, 3) as PNG, atomically (temporary name, renamed). */
+vggcl_status vggcl_png_write(vggcl_ctx *ctx, const char *path, const unsigned char *rgb, int h, int w);
+
+/* Drawing a CAM: vggcl_cam_upsample scales cam (mh, mw) bilinearly to (h, w)
+ * (half-pixel centres, as torch's interpolate with align_corners=False) and
+ * normalizes it to [0, 1]; vggcl_cam_draw blends it, in the viridis colour
+ * map, half and half over rgb (h, w, 3) into out (h, w, 3). */
+void vggcl_cam_upsample(const float *cam, int mh, int mw, float *out, int h, int w);
+void vggcl_cam_draw(const float *norm, const unsigned char *rgb, int h, int w, unsigned char *out);
+
 /* .npy files of float32 in C order ('<f4'). vggcl_npy_read allocates *data
  * (release with free) and fills shape[0..*ndim), at most VGGCL_NPY_MAX_DIMS. */
 #define VGGCL_NPY_MAX_DIMS 8

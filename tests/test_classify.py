@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
-"""`vggcl classify` against torchvision: the same images through torchvision's
-VGG16 preset and its own vgg11 with a GAP head give the same tensor (exactly),
-the same logits (relative L2 <= 1e-4) and the same top-K; bad images are
-reported by name and skipped; output formats parse.
+"""`vggcl classify` and `vggcl cam` against torchvision: the same images
+through torchvision's VGG16 preset and its own vgg11 with a GAP head give the
+same tensor (exactly), the same logits (relative L2 <= 1e-4) and the same
+top-K; bad images are reported by name and skipped; output formats parse; the
+class activation maps equal the head's weights applied to torchvision's
+feature maps, with pool5 kept (7x7) and dropped (14x14).
 
 usage: test_classify.py VGGCL_BINARY
 """
@@ -109,6 +111,68 @@ class Classify(unittest.TestCase):
         self.assertEqual(self.classify("--format", "xml", self.images[0]).returncode, 2)
         self.assertEqual(self.classify("--top", "0", self.images[0]).returncode, 2)
         self.assertEqual(self.classify().returncode, 2)
+
+
+class Cam(unittest.TestCase):
+    """`vggcl cam` against a direct computation from torchvision's features, both pool5 settings."""
+
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        self.d = Path(self.tmp.name)
+        self.model = gap_model("vgg11", 5, "keep", seed=4)
+        self.weights = self.d / "w.safetensors"
+        export(self.model, self.weights, "keep")
+        self.image = self.d / "photo.png"
+        Image.fromarray(photo(260, 300, 7)).save(self.image)
+        self.x = VGG16_Weights.IMAGENET1K_V1.transforms()(Image.open(self.image).convert("RGB"))[None]
+
+    def tearDown(self):
+        self.tmp.cleanup()
+
+    def cam(self, *args):
+        return subprocess.run([VGGCL, "cam", "--weights", self.weights, "--out-dir", self.d, *map(str, args)],
+                              capture_output=True, text=True, timeout=600)
+
+    def expected(self, features, klass=None):
+        with torch.no_grad():
+            f = features(self.x)[0]  # (512, h, w)
+            w, b = self.model.classifier[0].weight, self.model.classifier[0].bias
+            logits = w @ f.mean((1, 2)) + b
+            k = int(logits.argmax()) if klass is None else klass
+            cam = torch.einsum("c,chw->hw", w[k], f)
+            up = torch.nn.functional.interpolate(cam[None, None], size=(224, 224), mode="bilinear",
+                                                 align_corners=False)[0, 0]
+            up = (up - up.min()) / (up.max() - up.min())
+        return k, cam.numpy(), up.numpy()
+
+    def check(self, got, want):
+        self.assertEqual(got.shape, want.shape)
+        self.assertLessEqual(float(np.linalg.norm(got - want) / np.linalg.norm(want)), 1e-4)
+
+    def test_compare_pool5(self):
+        r = self.cam("--compare-pool5", self.image)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        for tag, features, size in (("keep", self.model.features, 7), ("drop", self.model.features[:-1], 14)):
+            k, cam, up = self.expected(features)
+            self.assertIn(f"class {k}, {size}x{size} map with pool5 {tag}", r.stdout)
+            self.check(np.load(self.d / f"photo.cam-{tag}.npy"), cam)
+            np.testing.assert_allclose(np.load(self.d / f"photo.cam-{tag}-up.npy"), up, atol=1e-4)
+        with Image.open(self.d / "photo.compare.png") as im:
+            self.assertEqual(im.size, (448, 224))
+
+    def test_class_and_errors(self):
+        r = self.cam("--class", "3", "--pool5", "drop", self.image)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        k, cam, _ = self.expected(self.model.features[:-1], klass=3)
+        self.check(np.load(self.d / "photo.cam.npy"), cam)
+        with Image.open(self.d / "photo.cam.png") as im:
+            self.assertEqual(im.size, (224, 224))
+        self.assertEqual(self.cam("--class", "5", self.image).returncode, 2)
+        self.assertEqual(self.cam("--compare-pool5", "--pool5", "keep", self.image).returncode, 2)
+        r = subprocess.run([VGGCL, "cam", "--weights", self.weights, "--out-dir", self.d / "nope", self.image],
+                           capture_output=True, text=True)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("not a folder", r.stderr)
 
 
 if __name__ == "__main__":

@@ -29,6 +29,7 @@ int cmd_bench(int argc, char **argv);
 int cmd_tune(int argc, char **argv);
 int cmd_preprocess(int argc, char **argv);
 int cmd_classify(int argc, char **argv);
+int cmd_cam(int argc, char **argv);
 
 /* Matches the preprocessing options (--resize, --crop, --no-crop, --mean,
  * --std) at argv[*i] into p: 1 matched, 0 not one of them, -1 bad value

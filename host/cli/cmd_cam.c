@@ -1,0 +1,206 @@
+/* vggcl cam: class activation maps over the images, as PNG and .npy. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cli.h"
+
+static const char usage[] =
+    "usage: vggcl cam --weights W.safetensors [--class K] [--pool5 keep|drop | --compare-pool5]\n"
+    "                 [--out-dir DIR] [--device SPEC] [--conv ...] [--head PREFIX]\n"
+    "                 [--resize N] [--crop N | --no-crop] [--mean R,G,B] [--std R,G,B] IMAGE|DIR...\n"
+    "\n"
+    "For each image, the class activation map of its top class (or --class K): the\n"
+    "head's weights for that class applied to the map that GAP averages (7x7 at 224\n"
+    "with pool5 kept, 14x14 with --pool5 drop), from the same forward pass. Writes, in\n"
+    "--out-dir (default .), NAME.cam.npy (the raw map, float32), NAME.cam-up.npy (the\n"
+    "map upsampled bilinearly to the crop and normalized to [0, 1]) and NAME.cam.png\n"
+    "(it drawn over the crop). --compare-pool5 runs the file's network with pool5 kept\n"
+    "and dropped and writes NAME.cam-keep.npy, NAME.cam-drop.npy (and their -up.npy)\n"
+    "and NAME.compare.png\n"
+    "(the two side by side, kept on the left): the picture that answers whether to\n"
+    "keep pool5. (Both maps come from the same weights; a head trained without pool5\n"
+    "is what the CAM paper uses.)\n";
+
+/* DIR/STEM.SUFFIX where STEM is the image's file name without extension. */
+static void out_path(char *buf, size_t len, const char *dir, const char *image, const char *suffix)
+{
+    const char *base = strrchr(image, '/');
+    base = base ? base + 1 : image;
+    const char *dot = strrchr(base, '.');
+    const int stem = dot && dot != base ? (int)(dot - base) : (int)strlen(base);
+    snprintf(buf, len, "%s/%.*s.%s", dir, stem, base, suffix);
+}
+
+/* The crop back as 8-bit RGB (h, w, 3), from the normalized (3, h, w) tensor. */
+static void to_rgb(const float *t, int h, int w, const vggcl_preprocess *p, unsigned char *rgb)
+{
+    for (int c = 0; c < 3; c++)
+        for (int i = 0; i < h * w; i++) {
+            float v = (t[(size_t)c * h * w + i] * p->std[c] + p->mean[c]) * 255.0f + 0.5f;
+            rgb[(size_t)i * 3 + c] = (unsigned char)(v < 0 ? 0 : v > 255 ? 255 : v);
+        }
+}
+
+typedef struct {
+    vggcl_ctx *ctx;
+    const char *dir;
+    int klass;
+} cam_job;
+
+/* One model on one image: the raw map, the upsampled map and the overlay. */
+static int one_map(cam_job *j, vggcl_model *m, const char *image, const float *t, const unsigned char *rgb, int h,
+                   int w, const char *tag, unsigned char *overlay)
+{
+    int mh, mw, chosen = -1, rc = CLI_FAIL;
+    char path[4096], suffix[64];
+    vggcl_model_map_size(m, h, w, &mh, &mw);
+    float *cam = malloc(sizeof *cam * (size_t)(mh > 0 ? mh * mw : 1)), *up = malloc(sizeof *up * (size_t)h * w);
+    if (!cam || !up) {
+        rc = cli_error(CLI_FAIL, "out of host memory");
+        goto done;
+    }
+    const int klass = j->klass;
+    if (vggcl_forward_cam(j->ctx, m, t, 1, h, w, NULL, NULL, &klass, cam, &chosen) != VGGCL_OK) {
+        rc = cli_error(CLI_FAIL, "%s: %s", image, vggcl_message(j->ctx));
+        goto done;
+    }
+    vggcl_cam_upsample(cam, mh, mw, up, h, w);
+    vggcl_cam_draw(up, rgb, h, w, overlay);
+    long long s2[2] = { mh, mw }, su[2] = { h, w };
+    snprintf(suffix, sizeof suffix, "cam%s.npy", tag);
+    out_path(path, sizeof path, j->dir, image, suffix);
+    if (vggcl_npy_write(j->ctx, path, 2, s2, cam) != VGGCL_OK) goto fail;
+    snprintf(suffix, sizeof suffix, "cam%s-up.npy", tag);
+    out_path(path, sizeof path, j->dir, image, suffix);
+    if (vggcl_npy_write(j->ctx, path, 2, su, up) != VGGCL_OK) goto fail;
+    printf("%s: class %d, %dx%d map%s%s\n", image, chosen, mh, mw, *tag ? " with pool5 " : "", *tag ? tag + 1 : "");
+    rc = CLI_OK;
+    goto done;
+fail:
+    rc = cli_error(CLI_FAIL, "%s", vggcl_message(j->ctx));
+done:
+    free(cam);
+    free(up);
+    return rc;
+}
+
+int cmd_cam(int argc, char **argv)
+{
+    const char *weights = NULL, *class_s = NULL, *pool5 = NULL, *dir = ".", *device = NULL, *conv = NULL,
+               *head = NULL;
+    int compare = 0, n_files = 0, rc = CLI_FAIL, failed = 0;
+    char **files = NULL;
+    vggcl_preprocess p;
+    vggcl_preprocess_defaults(&p);
+    for (int i = 1; i < argc; i++) {
+        int r;
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            fputs(usage, stdout);
+            rc = CLI_OK;
+            goto done_args;
+        }
+        if (!strcmp(argv[i], "--compare-pool5")) { compare = 1; continue; }
+        if ((r = cli_opt(argc, argv, &i, "--weights", &weights)) || (r = cli_opt(argc, argv, &i, "--class", &class_s)) ||
+            (r = cli_opt(argc, argv, &i, "--pool5", &pool5)) || (r = cli_opt(argc, argv, &i, "--out-dir", &dir)) ||
+            (r = cli_opt(argc, argv, &i, "--device", &device)) || (r = cli_opt(argc, argv, &i, "--conv", &conv)) ||
+            (r = cli_opt(argc, argv, &i, "--head", &head)) || (r = cli_preprocess_opt("cam", argc, argv, &i, &p))) {
+            if (r < 0) { rc = CLI_USAGE; goto done_args; }
+            continue;
+        }
+        if (argv[i][0] == '-' && argv[i][1]) {
+            rc = cli_error(CLI_USAGE, "cam: unknown argument '%s'", argv[i]);
+            goto done_args;
+        }
+        if (!cli_expand_images(argv[i], &files, &n_files)) {
+            rc = cli_error(CLI_FAIL, "out of host memory");
+            goto done_args;
+        }
+    }
+    vggcl_load_options opts = { VGGCL_POOL5_AUTO, head, VGGCL_CONV_AUTO };
+    int klass = -1;
+    if (!weights || n_files == 0) {
+        rc = cli_error(CLI_USAGE, "cam: --weights and at least one image are required");
+        fputs(usage, stderr);
+        goto done_args;
+    }
+    if ((class_s && cli_int("cam", "--class", class_s, 0, 1000000, &klass)) || cli_model_opts("cam", pool5, conv, &opts)) {
+        rc = CLI_USAGE;
+        goto done_args;
+    }
+    if (compare && pool5) {
+        rc = cli_error(CLI_USAGE, "cam: --compare-pool5 runs both settings; leave out --pool5");
+        goto done_args;
+    }
+    struct stat sb;
+    if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
+        rc = cli_error(CLI_FAIL, "%s: --out-dir is not a folder", dir);
+        goto done_args;
+    }
+    vggcl_model *models[2] = { NULL, NULL };
+    vggcl_ctx *ctx = vggcl_ctx_new();
+    if (!ctx) {
+        rc = cli_error(CLI_FAIL, "out of host memory");
+        goto done_args;
+    }
+    if (vggcl_select_device(ctx, device) != VGGCL_OK) goto fail_ctx;
+    if (compare) opts.pool5 = VGGCL_POOL5_KEEP;
+    if (vggcl_model_load(ctx, weights, &opts, &models[0]) != VGGCL_OK) goto fail_ctx;
+    if (compare) {
+        opts.pool5 = VGGCL_POOL5_DROP;
+        if (vggcl_model_load(ctx, weights, &opts, &models[1]) != VGGCL_OK) goto fail_ctx;
+    }
+    if (klass >= vggcl_model_classes(models[0])) {
+        rc = cli_error(CLI_USAGE, "cam: --class %d, but the model has %d classes", klass, vggcl_model_classes(models[0]));
+        goto out;
+    }
+    cam_job job = { ctx, dir, klass };
+    for (int i = 0; i < n_files; i++) {
+        unsigned char *img = NULL, *rgb = NULL, *pic = NULL;
+        float *t = NULL;
+        int h0, w0, h, w, r = CLI_FAIL;
+        if (vggcl_image_load(ctx, files[i], &img, &h0, &w0) != VGGCL_OK ||
+            vggcl_image_preprocess(ctx, img, h0, w0, &p, &t, &h, &w) != VGGCL_OK) {
+            cli_error(CLI_FAIL, "%s (skipped)", vggcl_message(ctx));
+            free(img);
+            failed++;
+            continue;
+        }
+        const int panels = compare ? 2 : 1;
+        rgb = malloc((size_t)h * w * 3);
+        pic = malloc((size_t)h * w * 3 * panels);
+        unsigned char *panel = malloc((size_t)h * w * 3);
+        if (!rgb || !pic || !panel) {
+            cli_error(CLI_FAIL, "out of host memory");
+        } else {
+            to_rgb(t, h, w, &p, rgb);
+            for (int k = 0; k < panels; k++) {
+                r = one_map(&job, models[k], files[i], t, rgb, h, w, compare ? (k ? "-drop" : "-keep") : "", panel);
+                if (r != CLI_OK) break;
+                for (int y = 0; y < h; y++) /* panels side by side */
+                    memcpy(pic + ((size_t)y * w * panels + (size_t)k * w) * 3, panel + (size_t)y * w * 3, (size_t)w * 3);
+            }
+            if (r == CLI_OK) {
+                char path[4096];
+                out_path(path, sizeof path, dir, files[i], compare ? "compare.png" : "cam.png");
+                if (vggcl_png_write(ctx, path, pic, h, w * panels) != VGGCL_OK) r = cli_error(CLI_FAIL, "%s", vggcl_message(ctx));
+                else printf("wrote %s\n", path);
+            }
+        }
+        failed += r != CLI_OK;
+        free(img), free(rgb), free(pic), free(panel), free(t);
+    }
+    rc = failed ? cli_error(CLI_FAIL, "%d of %d images failed", failed, n_files) : CLI_OK;
+    goto out;
+fail_ctx:
+    rc = cli_error(CLI_FAIL, "%s", vggcl_message(ctx));
+out:
+    vggcl_model_free(models[0]);
+    vggcl_model_free(models[1]);
+    vggcl_ctx_free(ctx);
+done_args:
+    for (int i = 0; i < n_files; i++) free(files[i]);
+    free(files);
+    return rc;
+}

@@ -1,0 +1,115 @@
+/* PNG writing (libpng), atomically, and the drawing of class activation maps
+ * over an image. */
+#include <math.h>
+#include <png.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+typedef struct {
+    jmp_buf jump;
+    char msg[256];
+} png_err;
+
+static void png_fail(png_structp png, png_const_charp msg)
+{
+    png_err *e = png_get_error_ptr(png);
+    snprintf(e->msg, sizeof e->msg, "%s", msg);
+    longjmp(e->jump, 1);
+}
+
+static void png_quiet(png_structp png, png_const_charp msg)
+{
+    (void)png, (void)msg;
+}
+
+vggcl_status vggcl_png_write(vggcl_ctx *ctx, const char *path, const unsigned char *rgb, int h, int w)
+{
+    char tmp[4096];
+    if (snprintf(tmp, sizeof tmp, "%s.tmp.XXXXXX", path) >= (int)sizeof tmp)
+        return vggcl__fail(ctx, VGGCL_ERR_IO, "%s: path too long", path);
+    int fd = mkstemp(tmp);
+    FILE *volatile f = fd >= 0 ? fdopen(fd, "wb") : NULL;
+    if (!f) {
+        if (fd >= 0) close(fd), unlink(tmp);
+        return vggcl__fail(ctx, VGGCL_ERR_IO, "%s: cannot create output", path);
+    }
+    fchmod(fd, 0644);
+    png_err err;
+    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, &err, png_fail, png_quiet);
+    png_infop info = png ? png_create_info_struct(png) : NULL;
+    if (!png || !info) {
+        png_destroy_write_struct(png ? &png : NULL, NULL);
+        fclose(f);
+        unlink(tmp);
+        return vggcl__fail(ctx, VGGCL_ERR_NOMEM, "%s: out of host memory", path);
+    }
+    if (setjmp(err.jump)) {
+        png_destroy_write_struct(&png, &info);
+        fclose(f);
+        unlink(tmp);
+        return vggcl__fail(ctx, VGGCL_ERR_IO, "%s: cannot write PNG: %s", path, err.msg);
+    }
+    png_init_io(png, f);
+    png_set_IHDR(png, info, (png_uint_32)w, (png_uint_32)h, 8, PNG_COLOR_TYPE_RGB, PNG_INTERLACE_NONE,
+                 PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+    png_write_info(png, info);
+    for (int y = 0; y < h; y++) png_write_row(png, (png_const_bytep)(rgb + (size_t)y * w * 3));
+    png_write_end(png, NULL);
+    png_destroy_write_struct(&png, &info);
+    if (fclose(f) != 0 || rename(tmp, path) != 0) {
+        unlink(tmp);
+        return vggcl__fail(ctx, VGGCL_ERR_IO, "%s: cannot write PNG", path);
+    }
+    return VGGCL_OK;
+}
+
+void vggcl_cam_upsample(const float *cam, int mh, int mw, float *out, int h, int w)
+{
+    /* bilinear, half-pixel centres (torch.nn.functional.interpolate, align_corners=False) */
+    float lo = INFINITY, hi = -INFINITY;
+    for (int y = 0; y < h; y++) {
+        double sy = (y + 0.5) * mh / h - 0.5;
+        if (sy < 0) sy = 0;
+        const int y0 = (int)sy, y1 = y0 + 1 < mh ? y0 + 1 : mh - 1;
+        const double fy = sy - y0;
+        for (int x = 0; x < w; x++) {
+            double sx = (x + 0.5) * mw / w - 0.5;
+            if (sx < 0) sx = 0;
+            const int x0 = (int)sx, x1 = x0 + 1 < mw ? x0 + 1 : mw - 1;
+            const double fx = sx - x0;
+            const double v = (1 - fy) * ((1 - fx) * cam[y0 * mw + x0] + fx * cam[y0 * mw + x1]) +
+                             fy * ((1 - fx) * cam[y1 * mw + x0] + fx * cam[y1 * mw + x1]);
+            out[(size_t)y * w + x] = (float)v;
+            lo = out[(size_t)y * w + x] < lo ? out[(size_t)y * w + x] : lo;
+            hi = out[(size_t)y * w + x] > hi ? out[(size_t)y * w + x] : hi;
+        }
+    }
+    /* normalized to [0, 1] (a flat map becomes 0) */
+    for (size_t i = 0; i < (size_t)h * w; i++) out[i] = hi > lo ? (out[i] - lo) / (hi - lo) : 0.0f;
+}
+
+/* viridis at 0, 1/8, ..., 1 (matplotlib's), interpolated linearly */
+static const unsigned char viridis[9][3] = {
+    { 68, 1, 84 },    { 71, 44, 122 },  { 59, 81, 139 },  { 44, 113, 142 }, { 33, 144, 141 },
+    { 39, 173, 129 }, { 92, 200, 99 },  { 170, 220, 50 }, { 253, 231, 37 },
+};
+
+void vggcl_cam_draw(const float *norm, const unsigned char *rgb, int h, int w, unsigned char *out)
+{
+    for (size_t i = 0; i < (size_t)h * w; i++) {
+        float t = norm[i] < 0 ? 0 : norm[i] > 1 ? 1 : norm[i];
+        const float pos = t * 8;
+        const int a = pos >= 8 ? 7 : (int)pos;
+        const float f = pos - a;
+        for (int c = 0; c < 3; c++) {
+            const float col = viridis[a][c] * (1 - f) + viridis[a + 1][c] * f;
+            out[i * 3 + c] = (unsigned char)lrintf(0.5f * rgb[i * 3 + c] + 0.5f * col);
+        }
+    }
+}
