@@ -23,6 +23,11 @@ static size_t max_activation(const vggcl_model *m, int n, int h, int w)
         size_t a = (size_t)n * s->c_out * h * w;
         if (s->kind == VGGCL_STEP_CONV && a > best) best = a;
     }
+    /* torchvision's classifier runs through the same buffers */
+    if (m->pool_to && (size_t)n * m->features * m->pool_to * m->pool_to > best)
+        best = (size_t)n * m->features * m->pool_to * m->pool_to;
+    for (int i = 0; i < m->n_hidden; i++)
+        if ((size_t)n * m->hidden_out[i] > best) best = (size_t)n * m->hidden_out[i];
     return best;
 }
 
@@ -90,7 +95,16 @@ static vggcl_status forward_ref(vggcl_ctx *ctx, const vggcl_model *m, const floa
         cur = 1 - cur;
     }
     vggcl_ref_gap(buf[cur], feat, n, c, h, w);
-    vggcl_ref_dense(feat, m->head_w, m->head_b, out, n, m->features, m->classes);
+    if (m->pool_to) {
+        /* torchvision's classifier: pool to 7x7, two hidden layers with ReLU */
+        const int p = m->pool_to;
+        vggcl_ref_adaptive_avgpool2d(buf[cur], buf[1 - cur], n, c, h, w, p, p);
+        vggcl_ref_dense(buf[1 - cur], m->hidden_w[0], m->hidden_b[0], buf[cur], n, m->hidden_in[0], m->hidden_out[0], 1);
+        vggcl_ref_dense(buf[cur], m->hidden_w[1], m->hidden_b[1], buf[1 - cur], n, m->hidden_in[1], m->hidden_out[1], 1);
+        vggcl_ref_dense(buf[1 - cur], m->head_w, m->head_b, out, n, m->head_in, m->classes, 0);
+    } else {
+        vggcl_ref_dense(feat, m->head_w, m->head_b, out, n, m->head_in, m->classes, 0);
+    }
     if (cam) {
         int *cls = malloc(sizeof *cls * (size_t)n);
         if (!cls) {
@@ -122,7 +136,9 @@ static vggcl_status ensure(vggcl_ctx *ctx, const char *where, cl_mem *mem, size_
 
 static size_t weight_bytes(const vggcl_model *m)
 {
-    size_t b = ((size_t)m->classes * m->features + m->classes) * sizeof(float);
+    size_t b = ((size_t)m->classes * m->head_in + m->classes) * sizeof(float);
+    for (int i = 0; i < m->n_hidden; i++)
+        b += ((size_t)m->hidden_out[i] * m->hidden_in[i] + m->hidden_out[i]) * sizeof(float);
     for (int i = 0; i < m->n_steps; i++) {
         const vggcl_step *s = &m->steps[i];
         if (s->kind != VGGCL_STEP_CONV) continue;
@@ -250,9 +266,25 @@ static vggcl_status forward_cl(vggcl_ctx *ctx, vggcl_model *m, const float *inpu
     }
     snprintf(where, sizeof where, "layer GAP (%d ch, %dx%d)", c, h, w);
     if ((st = vggcl_cl_gap(ctx, where, m->act[cur], m->feat_dev, m->gap_partial, n, c, h, w)) != VGGCL_OK) goto fail;
-    snprintf(where, sizeof where, "layer %s (dense %d->%d)", m->head_name, m->features, m->classes);
-    st = vggcl_cl_dense(ctx, where, m->feat_dev, m->head_w_dev, m->head_b_dev, m->logits_dev, n, m->features,
-                        m->classes);
+    cl_mem head_input = m->feat_dev;
+    if (m->pool_to) {
+        /* torchvision's classifier: pool to 7x7, two hidden layers with ReLU (dropout is identity) */
+        const int p = m->pool_to;
+        snprintf(where, sizeof where, "layer adaptive avg pool (%d ch, %dx%d -> %dx%d)", c, h, w, p, p);
+        if ((st = vggcl_cl_adaptive_avgpool2d(ctx, where, m->act[cur], m->act[1 - cur], n, c, h, w, p, p))) goto fail;
+        for (int i = 0; i < m->n_hidden; i++) {
+            cl_mem src = m->act[(i % 2) ? cur : 1 - cur], dst = m->act[(i % 2) ? 1 - cur : cur];
+            snprintf(where, sizeof where, "layer classifier.%d (dense %d->%d, ReLU)", 3 * i, m->hidden_in[i],
+                     m->hidden_out[i]);
+            if ((st = vggcl_cl_dense(ctx, where, src, m->hidden_w_dev[i], m->hidden_b_dev[i], dst, n, m->hidden_in[i],
+                                     m->hidden_out[i], 1)))
+                goto fail;
+            head_input = dst;
+        }
+    }
+    snprintf(where, sizeof where, "layer %s (dense %d->%d)", m->head_name, m->head_in, m->classes);
+    st = vggcl_cl_dense(ctx, where, head_input, m->head_w_dev, m->head_b_dev, m->logits_dev, n, m->head_in, m->classes,
+                        0);
     if (st != VGGCL_OK) goto fail;
     snprintf(where, sizeof where, "forward pass: reading results");
     if (features)
@@ -325,6 +357,10 @@ vggcl_status vggcl_forward_cam(vggcl_ctx *ctx, vggcl_model *m, const float *inpu
 {
     const vggcl_cam_request cam = { classes, cams, chosen };
     if (!cams) return vggcl__fail(ctx, VGGCL_ERR_ARG, "vggcl_forward_cam needs an output for the maps");
+    if (m && m->pool_to)
+        return vggcl__fail(ctx, VGGCL_ERR_ARG,
+                           "class activation maps need a GAP head; this model has torchvision's original "
+                           "classifier (classifier.0/.3/.6)");
     return vggcl__forward(ctx, m, input, 0, n, h, w, logits, features, &cam);
 }
 

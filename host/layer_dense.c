@@ -31,7 +31,7 @@ vggcl_status vggcl__clblast_fail(vggcl_ctx *ctx, const char *where, int status)
 }
 
 vggcl_status vggcl_cl_dense(vggcl_ctx *ctx, const char *where, cl_mem in, cl_mem weight, cl_mem bias, cl_mem out,
-                            int N, int K, int C)
+                            int N, int K, int C, int relu)
 {
     vggcl_status st;
     cl_kernel k;
@@ -45,6 +45,7 @@ vggcl_status vggcl_cl_dense(vggcl_ctx *ctx, const char *where, cl_mem in, cl_mem
     CL_CHECK(clSetKernelArg, (k, 1, sizeof bias, &bias));
     CL_CHECK(clSetKernelArg, (k, 2, sizeof N, &N));
     CL_CHECK(clSetKernelArg, (k, 3, sizeof C, &C));
+    CL_CHECK(clSetKernelArg, (k, 4, sizeof relu, &relu));
     size_t lx = ctx->max_wg < LOCAL_X ? ctx->max_wg : LOCAL_X;
     size_t global = vggcl__round_up((size_t)N * C, lx);
     return vggcl__enqueue(ctx, where, k, 1, &global, &lx, 0);

@@ -62,3 +62,22 @@ vggcl_status vggcl_cl_gap(vggcl_ctx *ctx, const char *where, cl_mem in, cl_mem o
     if (st != VGGCL_OK) return st;
     return launch(ctx, where, partial, out, rows, (int)parts, 1, inv);
 }
+
+vggcl_status vggcl_cl_adaptive_avgpool2d(vggcl_ctx *ctx, const char *where, cl_mem in, cl_mem out, int N, int C,
+                                         int H, int W, int OH, int OW)
+{
+    vggcl_status st;
+    cl_kernel k;
+    if ((st = vggcl__kernel(ctx, VGGCL_K_ADAPTIVE_AVGPOOL, where, &k)) != VGGCL_OK) return st;
+    CL_CHECK(clSetKernelArg, (k, 0, sizeof in, &in));
+    CL_CHECK(clSetKernelArg, (k, 1, sizeof out, &out));
+    CL_CHECK(clSetKernelArg, (k, 2, sizeof H, &H));
+    CL_CHECK(clSetKernelArg, (k, 3, sizeof W, &W));
+    CL_CHECK(clSetKernelArg, (k, 4, sizeof OH, &OH));
+    CL_CHECK(clSetKernelArg, (k, 5, sizeof OW, &OW));
+    size_t local[2] = { 64, 1 }, global[2] = { vggcl__round_up((size_t)OH * OW, 64), (size_t)N * C };
+    if (ctx->max_wg < 64) local[0] = 1, global[0] = (size_t)OH * OW;
+    return vggcl__enqueue(ctx, where, k, 2, global, local, 0);
+fail:
+    return st;
+}

@@ -41,7 +41,10 @@ vggcl_status vggcl_cl_gap(vggcl_ctx *ctx, const char *where, cl_mem in, cl_mem o
                           int H, int W);
 
 vggcl_status vggcl_cl_dense(vggcl_ctx *ctx, const char *where, cl_mem in, cl_mem weight, cl_mem bias, cl_mem out,
-                            int N, int K, int C);
+                            int N, int K, int C, int relu);
+
+vggcl_status vggcl_cl_adaptive_avgpool2d(vggcl_ctx *ctx, const char *where, cl_mem in, cl_mem out, int N, int C,
+                                         int H, int W, int OH, int OW);
 
 /* fmap (N, C, HW), head_w (K, C), cls (N) int -> out (N, HW); see ref.h. */
 vggcl_status vggcl_cl_cam(vggcl_ctx *ctx, const char *where, cl_mem fmap, cl_mem head_w, cl_mem cls, cl_mem out,

@@ -202,10 +202,63 @@ done:
     return st;
 }
 
+/* torchvision's original classifier: classifier.0 (H1, C_last * 49), .3 (H2, H1),
+ * .6 (C, H2), each with a bias. Returns 1 when classifier.0 looks like it. */
+static int is_original_head(const vggcl_st_file *f, const vggcl_model *m)
+{
+    const vggcl_st_tensor *w0 = vggcl_st_find(f, "classifier.0.weight");
+    return w0 && w0->ndim == 2 && w0->shape[1] == (int64_t)m->features * 49 && vggcl_st_find(f, "classifier.3.weight") &&
+           vggcl_st_find(f, "classifier.6.weight");
+}
+
+/* One linear layer prefix.{weight,bias} of shape (out, in_expected). */
+static vggcl_status load_linear(vggcl_ctx *ctx, const vggcl_st_file *f, const char *prefix, int in_expected,
+                                const char *why, int *out, float **w_out, float **b_out)
+{
+    char key[160], shape[96];
+    vggcl_status st;
+    snprintf(key, sizeof key, "%s.weight", prefix);
+    const vggcl_st_tensor *w = vggcl_st_find(f, key);
+    snprintf(key, sizeof key, "%s.bias", prefix);
+    const vggcl_st_tensor *b = vggcl_st_find(f, key);
+    if (!w || !b)
+        return vggcl__fail(ctx, VGGCL_ERR_SHAPE, "%s: tensor '%s.%s' not found; expected %s.weight (C, %d) and %s.bias (C,)",
+                           f->path, prefix, w ? "bias" : "weight", prefix, in_expected, prefix);
+    shape_str(w, shape, sizeof shape);
+    if (w->ndim != 2 || w->shape[1] != in_expected || w->shape[0] < 1 || w->shape[0] > 1000000)
+        return vggcl__fail(ctx, VGGCL_ERR_SHAPE, "%s: tensor '%s' has shape %s; expected (C, %d): %s", f->path, w->name,
+                           shape, in_expected, why);
+    *out = (int)w->shape[0];
+    if ((st = check_1d(ctx, f->path, b, *out)) != VGGCL_OK) return st;
+    if ((st = vggcl_st_to_f32(ctx, f, w, w_out)) != VGGCL_OK) return st;
+    return vggcl_st_to_f32(ctx, f, b, b_out);
+}
+
+static vggcl_status build_original_head(vggcl_ctx *ctx, const vggcl_st_file *f, vggcl_model *m)
+{
+    vggcl_status st;
+    m->pool_to = 7;
+    m->n_hidden = 2;
+    m->hidden_in[0] = m->features * 49;
+    if ((st = load_linear(ctx, f, "classifier.0", m->hidden_in[0], "the last conv's width x 7 x 7",
+                          &m->hidden_out[0], &m->hidden_w[0], &m->hidden_b[0])) != VGGCL_OK)
+        return st;
+    m->hidden_in[1] = m->hidden_out[0];
+    if ((st = load_linear(ctx, f, "classifier.3", m->hidden_in[1], "classifier.0's output width", &m->hidden_out[1],
+                          &m->hidden_w[1], &m->hidden_b[1])) != VGGCL_OK)
+        return st;
+    m->head_in = m->hidden_out[1];
+    snprintf(m->head_name, sizeof m->head_name, "classifier.6");
+    return load_linear(ctx, f, "classifier.6", m->head_in, "classifier.3's output width", &m->classes, &m->head_w,
+                       &m->head_b);
+}
+
 static vggcl_status build_head(vggcl_ctx *ctx, const vggcl_st_file *f, const char *prefix, vggcl_model *m)
 {
     char key[160], shape[96];
     vggcl_status st;
+    if (!strcmp(prefix, "classifier.0") && is_original_head(f, m)) return build_original_head(ctx, f, m);
+    m->head_in = m->features;
     snprintf(m->head_name, sizeof m->head_name, "%s", prefix);
     snprintf(key, sizeof key, "%s.weight", prefix);
     const vggcl_st_tensor *w = vggcl_st_find(f, key);
@@ -271,8 +324,14 @@ vggcl_status vggcl__model_upload(vggcl_ctx *ctx, vggcl_model *m, int conv)
         if (packed != s->weight) free(packed);
         if (st == VGGCL_OK) st = upload(ctx, where, s->bias, (size_t)s->c_out, &s->bias_dev);
     }
-    snprintf(where, sizeof where, "layer %s (dense %d->%d) weights", m->head_name, m->features, m->classes);
-    if (st == VGGCL_OK) st = upload(ctx, where, m->head_w, (size_t)m->classes * m->features, &m->head_w_dev);
+    for (int i = 0; i < m->n_hidden && st == VGGCL_OK; i++) {
+        snprintf(where, sizeof where, "layer classifier.%d (dense %d->%d) weights", 3 * i, m->hidden_in[i],
+                 m->hidden_out[i]);
+        st = upload(ctx, where, m->hidden_w[i], (size_t)m->hidden_out[i] * m->hidden_in[i], &m->hidden_w_dev[i]);
+        if (st == VGGCL_OK) st = upload(ctx, where, m->hidden_b[i], (size_t)m->hidden_out[i], &m->hidden_b_dev[i]);
+    }
+    snprintf(where, sizeof where, "layer %s (dense %d->%d) weights", m->head_name, m->head_in, m->classes);
+    if (st == VGGCL_OK) st = upload(ctx, where, m->head_w, (size_t)m->classes * m->head_in, &m->head_w_dev);
     if (st == VGGCL_OK) st = upload(ctx, where, m->head_b, (size_t)m->classes, &m->head_b_dev);
     return st;
 }
@@ -325,6 +384,12 @@ void vggcl_model_free(vggcl_model *m)
     free(m->steps);
     free(m->head_w);
     free(m->head_b);
+    for (int i = 0; i < 2; i++) {
+        free(m->hidden_w[i]);
+        free(m->hidden_b[i]);
+        vggcl__release(m->ctx, &m->hidden_w_dev[i]);
+        vggcl__release(m->ctx, &m->hidden_b_dev[i]);
+    }
     vggcl__release(m->ctx, &m->head_w_dev);
     vggcl__release(m->ctx, &m->head_b_dev);
     vggcl__release(m->ctx, &m->act[0]);

@@ -23,11 +23,19 @@ struct vggcl_model {
     int n_steps;
     vggcl_step *steps;
     int pool5;              /* 1 when the pool after the last conv is kept */
-    char head_name[128];    /* key prefix of the head, e.g. "classifier.0" */
-    int classes, features;  /* head: (classes, features) */
-    float *head_w;          /* (classes, features) */
+    char head_name[128];    /* key prefix of the final linear layer, e.g. "classifier.0" */
+    int classes, features;  /* classes; features: the last conv's width (GAP output) */
+    int head_in;            /* the final linear layer's input width */
+    float *head_w;          /* (classes, head_in) */
     float *head_b;          /* (classes) */
     cl_mem head_w_dev, head_b_dev;
+    /* torchvision's original classifier: adaptive average pool to pool_to x pool_to,
+     * then classifier.0 and .3 with ReLU (n_hidden = 2) before classifier.6 (the head
+     * above). pool_to = 0 and n_hidden = 0 for a GAP head. */
+    int pool_to, n_hidden;
+    int hidden_in[2], hidden_out[2];
+    float *hidden_w[2], *hidden_b[2]; /* (hidden_out, hidden_in), (hidden_out) */
+    cl_mem hidden_w_dev[2], hidden_b_dev[2];
     /* device workspace, grown on demand by the forward pass */
     cl_mem act[2];          /* ping-pong activations */
     size_t act_bytes[2];

@@ -67,6 +67,7 @@ vggcl_status vggcl_model_random(vggcl_ctx *ctx, const char *arch, int classes, u
     m->pool5 = pool5 != 0;
     m->features = c_in;
     m->classes = classes;
+    m->head_in = c_in;
     snprintf(m->head_name, sizeof m->head_name, "classifier.0");
     m->head_w = malloc((size_t)classes * c_in * sizeof(float));
     m->head_b = malloc((size_t)classes * sizeof(float));

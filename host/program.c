@@ -135,6 +135,7 @@ static const struct { int prog; const char *name; } kernel_table[VGGCL_K_COUNT] 
     [VGGCL_K_MAXPOOL] = { VGGCL_PROG_POOL, "maxpool2d" },
     [VGGCL_K_MAXPOOL2X2] = { VGGCL_PROG_POOL, "maxpool2x2" },
     [VGGCL_K_GAP] = { VGGCL_PROG_GAP, "gap_partial" },
+    [VGGCL_K_ADAPTIVE_AVGPOOL] = { VGGCL_PROG_GAP, "adaptive_avgpool2d" },
     [VGGCL_K_BIAS_ADD] = { VGGCL_PROG_DENSE, "bias_add" },
     [VGGCL_K_CAM] = { VGGCL_PROG_CAM, "cam" },
 };

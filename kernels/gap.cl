@@ -32,3 +32,26 @@ __kernel void gap_partial(__global const float *restrict in, __global float *res
     }
     if (lid == 0) out[row * parts + part] = scratch[0] * scale;
 }
+
+/* adaptive_avgpool2d: PyTorch's AdaptiveAvgPool2d to OH x OW (torchvision's
+ * original VGG head pools to 7x7): output (oy, ox) averages input rows
+ * [floor(oy * H / OH), ceil((oy + 1) * H / OH)) and likewise for columns.
+ * Layout: in (N, C, H, W) -> out (N, C, OH, OW). One work-item per output:
+ *   get_global_id(0) = oy * OW + ox (rounded up; extra items return),
+ *   get_global_id(1) = n * C + c. Sum order: rows, then columns in a row.
+ */
+__kernel void adaptive_avgpool2d(__global const float *restrict in, __global float *restrict out, int H, int W,
+                                 int OH, int OW)
+{
+    const int o = get_global_id(0);
+    const size_t nc = get_global_id(1);
+    if (o >= OH * OW) return;
+    const int oy = o / OW, ox = o % OW;
+    const int y0 = oy * H / OH, y1 = ((oy + 1) * H + OH - 1) / OH;
+    const int x0 = ox * W / OW, x1 = ((ox + 1) * W + OW - 1) / OW;
+    __global const float *src = in + nc * H * W;
+    float sum = 0.0f;
+    for (int y = y0; y < y1; y++)
+        for (int x = x0; x < x1; x++) sum += src[y * W + x];
+    out[nc * OH * OW + o] = sum / ((y1 - y0) * (x1 - x0));
+}

@@ -20,7 +20,7 @@ import torch
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "weights"))
-from export_torchvision import export, gap_features, gap_model  # noqa: E402
+from export_torchvision import export, gap_features, gap_model, original_model  # noqa: E402
 
 VGGCL = None
 TOL = 1e-4  # float32 chains of 8-13 convs, two implementations: ~1e-6 seen
@@ -77,6 +77,20 @@ class Parity(unittest.TestCase):
                     m.running_mean.normal_(0, 0.1, generator=g)
                     m.running_var.uniform_(0.5, 1.5, generator=g)
         self.check(model, "keep", (3, 3, 64, 72), seed=7)
+
+    def test_vgg16_original_head(self):
+        """torchvision's own classifier (adaptive pool to 7x7, 4096, 4096, C), at 224 and at a size
+        whose 3x2 map the adaptive pool spreads over 7x7. BF16 file: 260 MB instead of 530."""
+        model = original_model("vgg16", 10, seed=11)
+        with torch.no_grad():
+            for p in model.parameters():
+                p.copy_(p.to(torch.bfloat16).to(torch.float32))
+        self.check(model, "keep", (2, 3, 224, 224), seed=12, dtype="BF16")
+        self.check(model, "keep", (1, 3, 96, 64), seed=13, dtype="BF16")
+        r = subprocess.run([VGGCL, "cam", "--weights", str(self.dir / "w.safetensors"), "--out-dir", str(self.dir),
+                            str(ROOT / "tests" / "data" / "tiny.png")], capture_output=True, text=True)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("need a GAP head", r.stderr)
 
     def test_vgg16_bf16_weights(self):
         """BF16 files: vggcl widens exactly what torch rounds, so the same tolerance holds."""

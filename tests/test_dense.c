@@ -11,27 +11,28 @@
 #define ELEM 1e-4
 
 static const struct { int N, K, C; } shapes[] = {
-    { 1, 1, 1 }, { 1, 512, 7 }, { 3, 7, 5 }, { 8, 512, 1000 }, { 5, 33, 17 }, { 2, 4096, 3 },
+    { 1, 1, 1 }, { 1, 512, 7 }, { 3, 7, 5 }, { 8, 512, 1000 }, { 5, 33, 17 }, { 2, 4096, 3 }, { 2, 25088, 40 },
 };
 
 START_TEST(test_dense_shapes)
 {
     vggcl_ctx *ctx = tu_cl_ctx();
-    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
-        const int N = shapes[i].N, K = shapes[i].K, C = shapes[i].C;
+    for (size_t i = 0; i < 2 * sizeof shapes / sizeof shapes[0]; i++) {
+        const int relu = i % 2; /* every shape without and with the hidden layers' ReLU */
+        const int N = shapes[i / 2].N, K = shapes[i / 2].K, C = shapes[i / 2].C;
         float *in = malloc((size_t)N * K * 4), *w = malloc((size_t)C * K * 4), *b = malloc((size_t)C * 4);
         float *expected = malloc((size_t)N * C * 4), *got = malloc((size_t)N * C * 4);
         tu_fill(in, (size_t)N * K, (unsigned)i, 0, 1);
         tu_fill(w, (size_t)C * K, 50 + (unsigned)i, -0.1f, 0.1f);
         tu_fill(b, (size_t)C, 90 + (unsigned)i, -1, 1);
-        vggcl_ref_dense(in, w, b, expected, N, K, C);
+        vggcl_ref_dense(in, w, b, expected, N, K, C, relu);
         cl_mem d_in = tu_upload(ctx, in, (size_t)N * K), d_w = tu_upload(ctx, w, (size_t)C * K);
         cl_mem d_b = tu_upload(ctx, b, (size_t)C), d_out = tu_alloc(ctx, (size_t)N * C);
-        vggcl_status st = vggcl_cl_dense(ctx, "test dense", d_in, d_w, d_b, d_out, N, K, C);
+        vggcl_status st = vggcl_cl_dense(ctx, "test dense", d_in, d_w, d_b, d_out, N, K, C, relu);
         ck_assert_msg(st == VGGCL_OK, "%s", vggcl_message(ctx));
         tu_download(ctx, d_out, got, (size_t)N * C);
-        ck_assert_msg(tu_compare("dense", expected, got, N, C, 1, 1, REL_L2, ELEM), "dense N=%d K=%d C=%d differs", N,
-                      K, C);
+        ck_assert_msg(tu_compare("dense", expected, got, N, C, 1, 1, REL_L2, ELEM), "dense N=%d K=%d C=%d relu=%d differs",
+                      N, K, C, relu);
         clReleaseMemObject(d_in), clReleaseMemObject(d_w), clReleaseMemObject(d_b), clReleaseMemObject(d_out);
         free(in), free(w), free(b), free(expected), free(got);
     }
@@ -45,7 +46,7 @@ START_TEST(test_dense_reference_by_hand)
     const float w[6] = { 1, 0, 0, 1, 1, -1 };     /* (3, 2) */
     const float b[3] = { 0.5f, 0, 10 };
     float out[6];
-    vggcl_ref_dense(in, w, b, out, 2, 2, 3);
+    vggcl_ref_dense(in, w, b, out, 2, 2, 3, 0);
     const float expected[6] = { 1.5f, 2, 9, 3.5f, 4, 9 };
     for (int i = 0; i < 6; i++) ck_assert_float_eq(out[i], expected[i]);
 }

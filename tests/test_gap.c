@@ -1,5 +1,6 @@
 /* kernels/gap.cl against host/ref/gap_ref.c: maps from 1x1 to 224x224, odd
- * sizes, batch > 1; the large maps take the two-stage path (asserted). */
+ * sizes, batch > 1; the large maps take the two-stage path (asserted); and the
+ * adaptive average pool of torchvision's original head. */
 #include <stdlib.h>
 
 #include "layers.h"
@@ -44,6 +45,41 @@ START_TEST(test_gap_shapes)
 }
 END_TEST
 
+/* PyTorch's AdaptiveAvgPool2d to 7x7 (torchvision's original head): maps
+ * smaller than, equal to and larger than 7, odd sizes, batch > 1. */
+static const struct { int N, C, H, W; } adaptive[] = {
+    { 1, 1, 1, 1 }, { 2, 3, 7, 7 }, { 1, 5, 14, 14 }, { 3, 2, 13, 9 }, { 1, 512, 4, 3 }, { 2, 4, 20, 31 },
+};
+
+START_TEST(test_adaptive_avgpool_shapes)
+{
+    vggcl_ctx *ctx = tu_cl_ctx();
+    for (size_t i = 0; i < sizeof adaptive / sizeof adaptive[0]; i++) {
+        const int N = adaptive[i].N, C = adaptive[i].C, H = adaptive[i].H, W = adaptive[i].W;
+        const size_t nin = (size_t)N * C * H * W, nout = (size_t)N * C * 49;
+        float *in = malloc(nin * 4), *expected = malloc(nout * 4), *got = malloc(nout * 4);
+        tu_fill(in, nin, 30 + (unsigned)i, 0, 1);
+        vggcl_ref_adaptive_avgpool2d(in, expected, N, C, H, W, 7, 7);
+        cl_mem d_in = tu_upload(ctx, in, nin), d_out = tu_alloc(ctx, nout);
+        ck_assert_msg(vggcl_cl_adaptive_avgpool2d(ctx, "test adaptive", d_in, d_out, N, C, H, W, 7, 7) == VGGCL_OK, "%s",
+                      vggcl_message(ctx));
+        tu_download(ctx, d_out, got, nout);
+        ck_assert_msg(tu_compare("adaptive avg pool", expected, got, N, C, 7, 7, REL_L2, ELEM),
+                      "adaptive avg pool N=%d C=%d %dx%d differs", N, C, H, W);
+        clReleaseMemObject(d_in), clReleaseMemObject(d_out);
+        free(in), free(expected), free(got);
+    }
+    /* by hand: a 3x2 map pooled to 7x7 repeats each input over overlapping windows */
+    const float small[6] = { 1, 2, 3, 4, 5, 6 };
+    float out[49];
+    vggcl_ref_adaptive_avgpool2d(small, out, 1, 1, 3, 2, 7, 7);
+    ck_assert_float_eq(out[0], 1.0f);   /* rows [0, 1), cols [0, 1) */
+    ck_assert_float_eq(out[3], 1.5f);   /* cols [0, 2) at ox = 3 */
+    ck_assert_float_eq(out[48], 6.0f);
+    vggcl_ctx_free(ctx);
+}
+END_TEST
+
 START_TEST(test_gap_reference_by_hand)
 {
     const float in[8] = { 1, 2, 3, 6, -1, -1, 0, 6 }; /* (1, 2, 2, 2) */
@@ -61,6 +97,7 @@ int main(void)
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, test_gap_shapes);
     tcase_add_test(tc, test_gap_reference_by_hand);
+    tcase_add_test(tc, test_adaptive_avgpool_shapes);
     suite_add_tcase(s, tc);
     return tu_run(s);
 }

@@ -36,9 +36,15 @@ def gap_model(arch="vgg16", classes=7, pool5="keep", seed=0):
     return model.eval()
 
 
+def original_model(arch="vgg16", classes=1000, seed=0):
+    """torchvision's vggNN with its original classifier (7x7 adaptive pool, 4096, 4096, classes)."""
+    torch.manual_seed(seed)
+    return getattr(torchvision.models, arch)(weights=None, num_classes=classes).eval()
+
+
 def gap_features(model, x):
-    """The (N, C_last) GAP features that vggcl writes with --features."""
-    return torch.flatten(model.avgpool(model.features(x)), 1)
+    """The (N, C_last) GAP features that vggcl writes with --features (for either head)."""
+    return torch.flatten(nn.functional.adaptive_avg_pool2d(model.features(x), 1), 1)
 
 
 def export(model, path, pool5="keep", dtype=None):
@@ -50,20 +56,23 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--arch", default="vgg16", help="vgg11, vgg13, vgg16, vgg19 or their _bn versions")
     ap.add_argument("--classes", type=int, default=7)
+    ap.add_argument("--original-head", action="store_true",
+                    help="keep torchvision's classifier (e.g. its ImageNet weights) instead of the GAP head")
     ap.add_argument("--pool5", choices=["keep", "drop"], default="keep")
     ap.add_argument("--state-dict", help="a torch.save()d state_dict (or whole model) to load")
     ap.add_argument("--seed", type=int, default=0, help="seed for torchvision's initialisation")
     ap.add_argument("--dtype", choices=["F32", "F16", "BF16"], default=None)
     ap.add_argument("--out", required=True)
     a = ap.parse_args(argv)
-    model = gap_model(a.arch, a.classes, a.pool5, a.seed)
+    model = original_model(a.arch, a.classes, a.seed) if a.original_head else gap_model(a.arch, a.classes, a.pool5, a.seed)
     if a.state_dict:
         sd = torch.load(a.state_dict, map_location="cpu")
         if isinstance(sd, nn.Module):
             sd = sd.state_dict()
         model.load_state_dict(sd)
     export(model, a.out, a.pool5, a.dtype)
-    print(f"wrote {a.out}: {a.arch}, GAP head with {a.classes} classes, pool5 {a.pool5}")
+    head = "torchvision's classifier" if a.original_head else f"GAP head, pool5 {a.pool5}"
+    print(f"wrote {a.out}: {a.arch}, {head}, {a.classes} classes")
 
 
 if __name__ == "__main__":

@@ -5,12 +5,13 @@
 #include "ref.h"
 
 void vggcl_ref_dense(const float *in, const float *weight, const float *bias, float *out,
-                     int N, int K, int C)
+                     int N, int K, int C, int relu)
 {
     for (int n = 0; n < N; n++)
         for (int c = 0; c < C; c++) {
             double acc = 0.0;
             for (int k = 0; k < K; k++) acc += (double)in[(size_t)n * K + k] * weight[(size_t)c * K + k];
-            out[(size_t)n * C + c] = (float)(acc + bias[c]);
+            const double v = acc + bias[c];
+            out[(size_t)n * C + c] = (float)(relu && v < 0 ? 0.0 : v);
         }
 }

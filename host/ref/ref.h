@@ -20,9 +20,13 @@ void vggcl_ref_maxpool2d(const float *in, float *out, int N, int C, int H, int W
 /* in (N, C, H, W) -> out (N, C): the mean of each map. */
 void vggcl_ref_gap(const float *in, float *out, int N, int C, int H, int W);
 
-/* in (N, K), weight (C, K), bias (C) -> out (N, C) = in * weight^T + bias. */
+/* in (N, C, H, W) -> out (N, C, OH, OW): PyTorch's AdaptiveAvgPool2d. */
+void vggcl_ref_adaptive_avgpool2d(const float *in, float *out, int N, int C, int H, int W, int OH, int OW);
+
+/* in (N, K), weight (C, K), bias (C) -> out (N, C) = in * weight^T + bias,
+ * then ReLU when relu is set. */
 void vggcl_ref_dense(const float *in, const float *weight, const float *bias, float *out,
-                     int N, int K, int C);
+                     int N, int K, int C, int relu);
 
 /* fmap (N, C, HW), head_w (K, C), cls (N) -> out (N, HW): the class
  * activation map sum_c head_w[cls[n], c] * fmap[n, c, :]. */
