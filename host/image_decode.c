@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include <jpeglib.h> /* after stdio.h: it uses FILE and size_t */
+#include <jerror.h>
 #include <png.h>
 
 #include "internal.h"
@@ -31,7 +32,13 @@ static void jpeg_fail(j_common_ptr cinfo)
 
 static void jpeg_quiet(j_common_ptr cinfo, int level)
 {
-    (void)cinfo, (void)level; /* warnings (e.g. extraneous bytes) are not errors, as in PIL */
+    /* warnings (e.g. extraneous bytes) are not errors, as in PIL; but data that
+     * ends early, which libjpeg pads with gray, is: PIL refuses it too */
+    if (level < 0 && cinfo->err->msg_code == JWRN_JPEG_EOF) {
+        jpeg_err *e = (jpeg_err *)cinfo->err;
+        snprintf(e->msg, sizeof e->msg, "the file is truncated (premature end of data)");
+        longjmp(e->jump, 1);
+    }
 }
 
 static vggcl_status load_jpeg(vggcl_ctx *ctx, const char *path, FILE *f, unsigned char **rgb, int *h, int *w)

@@ -157,6 +157,33 @@ class Images(unittest.TestCase):
                 self.assertLessEqual(float(levels.max()), 1.0 + 1e-3, p.name)
                 self.assertGreaterEqual(float((got[i] == want).mean()), 0.999, p.name)
 
+    def test_real_photos(self):
+        """The photos and test images Debian's python3-skimage ships: RGB, gray, palette, JPEG."""
+        try:
+            import skimage
+        except ImportError:
+            self.skipTest("python3-skimage is not installed")
+        data = Path(skimage.data_dir)
+        files = sorted(p for p in data.iterdir() if p.suffix in (".png", ".jpg") and p.name != "truncated.jpg")
+        self.assertGreater(len(files), 20)
+        preset = VGG16_Weights.IMAGENET1K_V1.transforms()
+        for p in files:
+            with self.subTest(p.name):
+                self.assert_decodes_like_pil(p)
+        out = self.d / "real.npy"
+        r = self.vggcl("--output", out, *files)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        got = np.load(out)
+        for i, p in enumerate(files):
+            want = preset(Image.open(p).convert("RGB")).numpy()
+            levels = np.abs(got[i] - want) * STD * 255
+            with self.subTest(p.name):
+                self.assertLessEqual(float(levels.max()), 1.0 + 1e-3)
+                self.assertGreaterEqual(float((got[i] == want).mean()), 0.999)
+        r = self.vggcl("--output", out, data / "truncated.jpg")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("truncated.jpg", r.stderr)
+
     def test_folder_sorted_and_options(self):
         sub = self.d / "imgs"
         sub.mkdir()
@@ -180,10 +207,13 @@ class Images(unittest.TestCase):
         (self.d / "trunc.png").write_bytes(raw[: len(raw) // 2])
         Image.fromarray(photo(20, 20, 1)).save(self.d / "ok.jpg")
         (self.d / "trunc.jpg").write_bytes((self.d / "ok.jpg").read_bytes()[:200])
+        Image.fromarray(photo(64, 64, 2)).save(self.d / "big.jpg", quality=95)
+        data = (self.d / "big.jpg").read_bytes()
+        (self.d / "trunc_scan.jpg").write_bytes(data[: len(data) * 3 // 4])  # cut inside the scan data
         (self.d / "text.png").write_text("hello")
         out = self.d / "out" / "t.npy"
         out.parent.mkdir()
-        for name, needle in (("trunc.png", "corrupt PNG"), ("trunc.jpg", "corrupt JPEG"),
+        for name, needle in (("trunc.png", "corrupt PNG"), ("trunc.jpg", "corrupt JPEG"), ("trunc_scan.jpg", "truncated"),
                              ("text.png", "not a JPEG or PNG"), ("missing.png", "cannot open")):
             with self.subTest(name):
                 r = self.vggcl("--output", out, self.d / "ok.png", self.d / name)
