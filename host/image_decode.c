@@ -13,7 +13,7 @@
 #include <jerror.h>
 #include <png.h>
 
-#include "internal.h"
+#include "image.h"
 
 /* ---- JPEG ------------------------------------------------------------- */
 
@@ -102,27 +102,22 @@ static vggcl_status load_jpeg(vggcl_ctx *ctx, const char *path, FILE *f, unsigne
 
 /* ---- PNG -------------------------------------------------------------- */
 
-typedef struct {
-    jmp_buf jump;
-    char msg[256];
-} png_err;
-
-static void png_fail(png_structp png, png_const_charp msg)
+void vggcl__png_fail(png_structp png, png_const_charp msg)
 {
-    png_err *e = png_get_error_ptr(png);
+    vggcl_png_err *e = png_get_error_ptr(png);
     snprintf(e->msg, sizeof e->msg, "%s", msg);
     longjmp(e->jump, 1);
 }
 
-static void png_quiet(png_structp png, png_const_charp msg)
+void vggcl__png_quiet(png_structp png, png_const_charp msg)
 {
     (void)png, (void)msg;
 }
 
 static vggcl_status load_png(vggcl_ctx *ctx, const char *path, FILE *f, unsigned char **rgb, int *h, int *w)
 {
-    png_err err;
-    png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &err, png_fail, png_quiet);
+    vggcl_png_err err;
+    png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &err, vggcl__png_fail, vggcl__png_quiet);
     png_infop info = png ? png_create_info_struct(png) : NULL;
     unsigned char *volatile pixels = NULL, *volatile out = NULL;
     png_bytep *volatile rows = NULL;

@@ -9,24 +9,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "image.h"
 
-typedef struct {
-    jmp_buf jump;
-    char msg[256];
-} png_err;
 
-static void png_fail(png_structp png, png_const_charp msg)
-{
-    png_err *e = png_get_error_ptr(png);
-    snprintf(e->msg, sizeof e->msg, "%s", msg);
-    longjmp(e->jump, 1);
-}
-
-static void png_quiet(png_structp png, png_const_charp msg)
-{
-    (void)png, (void)msg;
-}
 
 vggcl_status vggcl_png_write(vggcl_ctx *ctx, const char *path, const unsigned char *rgb, int h, int w)
 {
@@ -40,8 +25,8 @@ vggcl_status vggcl_png_write(vggcl_ctx *ctx, const char *path, const unsigned ch
         return vggcl__fail(ctx, VGGCL_ERR_IO, "%s: cannot create output", path);
     }
     fchmod(fd, 0644);
-    png_err err;
-    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, &err, png_fail, png_quiet);
+    vggcl_png_err err;
+    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, &err, vggcl__png_fail, vggcl__png_quiet);
     png_infop info = png ? png_create_info_struct(png) : NULL;
     if (!png || !info) {
         png_destroy_write_struct(png ? &png : NULL, NULL);

@@ -40,4 +40,9 @@ int cli_preprocess_opt(const char *cmd, int argc, char **argv, int *i, vggcl_pre
  * *list (strings allocated). Returns 0 when out of host memory. */
 int cli_expand_images(const char *path, char ***list, int *n);
 
+/* A positional argument of an image command: an unknown option is a usage
+ * error, anything else an image or folder for *list. Returns CLI_OK, or the
+ * exit code with the error printed. */
+int cli_image_arg(const char *cmd, const char *arg, char ***list, int *n);
+
 #endif

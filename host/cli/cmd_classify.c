@@ -158,15 +158,9 @@ int cmd_classify(int argc, char **argv)
             if (r < 0) { rc = CLI_USAGE; goto done_args; }
             continue;
         }
-        if (argv[i][0] == '-' && argv[i][1]) {
-            rc = cli_error(CLI_USAGE, "classify: unknown argument '%s'", argv[i]);
-            goto done_args;
-        }
-        if (!cli_expand_images(argv[i], &files, &n_files)) {
-            rc = cli_error(CLI_FAIL, "out of host memory");
-            goto done_args;
-        }
+        if ((rc = cli_image_arg("classify", argv[i], &files, &n_files)) != CLI_OK) goto done_args;
     }
+    rc = CLI_FAIL; /* (cli_image_arg left CLI_OK) */
     int top, batch;
     vggcl_load_options opts = { VGGCL_POOL5_AUTO, head, VGGCL_CONV_AUTO };
     if (!weights || n_files == 0) {

@@ -68,6 +68,13 @@ int cli_expand_images(const char *path, char ***list, int *n)
     return ok;
 }
 
+int cli_image_arg(const char *cmd, const char *arg, char ***list, int *n)
+{
+    if (arg[0] == '-' && arg[1]) return cli_error(CLI_USAGE, "%s: unknown argument '%s'", cmd, arg);
+    if (!cli_expand_images(arg, list, n)) return cli_error(CLI_FAIL, "out of host memory");
+    return CLI_OK;
+}
+
 static int parse3(const char *cmd, const char *opt, const char *v, float out[3])
 {
     char tail;
@@ -111,15 +118,9 @@ int cmd_preprocess(int argc, char **argv)
             if (r < 0) { rc = CLI_USAGE; goto done; }
             continue;
         }
-        if (argv[i][0] == '-' && argv[i][1]) {
-            rc = cli_error(CLI_USAGE, "preprocess: unknown argument '%s'", argv[i]);
-            goto done;
-        }
-        if (!cli_expand_images(argv[i], &files, &n_files)) {
-            rc = cli_error(CLI_FAIL, "out of host memory");
-            goto done;
-        }
+        if ((rc = cli_image_arg("preprocess", argv[i], &files, &n_files)) != CLI_OK) goto done;
     }
+    rc = CLI_FAIL; /* (cli_image_arg left CLI_OK) */
     if (!output || n_files == 0) {
         rc = cli_error(CLI_USAGE, "preprocess: --output and at least one image are required");
         fputs(usage, stderr);
