@@ -102,6 +102,16 @@ class Classify(unittest.TestCase):
         self.assertEqual([json.loads(l)["file"] for l in r.stdout.splitlines()], [str(self.images[0]), str(self.images[1])])
         self.assertEqual(np.load(out / "l.npy").shape, (2, 5))
 
+    def test_progress_bar_on_a_terminal(self):
+        """A progress bar on stderr when it is a terminal and there is more than one batch; none otherwise."""
+        cmd = " ".join([VGGCL, "classify", "--weights", str(self.weights), "--batch", "1",
+                        *map(str, self.images[:2])])
+        r = subprocess.run(["script", "-qec", cmd, "/dev/null"], capture_output=True, text=True, timeout=600)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("2/2 batches", r.stdout)  # script puts the terminal's output on stdout
+        r = self.classify("--batch", "1", *self.images[:2])
+        self.assertNotIn("batches", r.stderr)
+
     def test_errors(self):
         wrong = self.d / "three.txt"
         wrong.write_text("a\nb\nc\n")

@@ -9,7 +9,8 @@ keeps them) and zeroes the rest; the GAP head's class 0 is "red" (R - (G+B)/2)
 and class 1 "blue". The maps then show where the photo is red or blue, at 7x7
 with pool5 and 14x14 without: the resolution difference the choice is about.
 
-usage: make_cam_demo.py VGGCL_BINARY OUT_DIR
+usage: make_cam_demo.py VGGCL_BINARY OUT_DIR   (the README shows OUT_DIR/astronaut.compare.png,
+       copied to tools/cam-compare-pool5.png)
 """
 import subprocess
 import sys
