@@ -7,6 +7,7 @@
 
 #include "layers.h"
 #include "ref/ref.h"
+#include "conv_case.h"
 #include "test_util.h"
 
 /* Winograd adds transform rounding to the float sums: with inputs in [-1, 1]
@@ -26,32 +27,11 @@ static const struct { int N, C_in, C_out, H, W; } shapes[] = {
 START_TEST(test_winograd_shapes)
 {
     vggcl_ctx *ctx = tu_cl_ctx();
-    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
-        const int N = shapes[s].N, C_in = shapes[s].C_in, C_out = shapes[s].C_out, H = shapes[s].H, W = shapes[s].W;
-        const size_t nin = (size_t)N * C_in * H * W, nw = (size_t)C_out * C_in * 9, nout = (size_t)N * C_out * H * W;
-        float *in = malloc(nin * 4), *weight = malloc(nw * 4), *bias = malloc(C_out * 4);
-        float *expected = malloc(nout * 4), *got = malloc(nout * 4);
-        float *packed = malloc(vggcl__wino_packed_floats(C_out, C_in) * 4);
-        tu_fill(in, nin, (unsigned)s, -1, 1);
-        tu_fill(weight, nw, 100 + (unsigned)s, -0.5f, 0.5f);
-        tu_fill(bias, C_out, 200 + (unsigned)s, -0.2f, 0.2f);
-        vggcl_ref_conv3x3_bias_relu(in, weight, bias, expected, N, C_in, C_out, H, W);
-        vggcl__wino_pack_weights(weight, C_out, C_in, packed);
-        size_t nv, nm;
-        vggcl__wino_workspace_floats(N, C_in, C_out, H, W, &nv, &nm);
-        cl_mem d_in = tu_upload(ctx, in, nin), d_b = tu_upload(ctx, bias, C_out);
-        cl_mem d_w = tu_upload(ctx, packed, vggcl__wino_packed_floats(C_out, C_in));
-        cl_mem d_out = tu_alloc(ctx, nout), d_v = tu_alloc(ctx, nv), d_m = tu_alloc(ctx, nm);
-        vggcl_status st = vggcl_cl_conv3x3_winograd(ctx, "test winograd", d_in, d_w, d_b, d_out, d_v, d_m, N, C_in,
-                                                    C_out, H, W);
-        ck_assert_msg(st == VGGCL_OK, "%s", vggcl_message(ctx));
-        tu_download(ctx, d_out, got, nout);
-        ck_assert_msg(tu_compare("winograd", expected, got, N, C_out, H, W, REL_L2, ELEM),
-                      "winograd N=%d C_in=%d C_out=%d H=%d W=%d differs from the reference", N, C_in, C_out, H, W);
-        clReleaseMemObject(d_in), clReleaseMemObject(d_w), clReleaseMemObject(d_b), clReleaseMemObject(d_out);
-        clReleaseMemObject(d_v), clReleaseMemObject(d_m);
-        free(in), free(weight), free(bias), free(expected), free(got), free(packed);
-    }
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+        ck_assert_msg(conv_case(ctx, VGGCL_CONV_WINOGRAD, shapes[s].N, shapes[s].C_in, shapes[s].C_out, shapes[s].H,
+                                shapes[s].W, (unsigned)s, REL_L2, ELEM),
+                      "winograd N=%d C_in=%d C_out=%d H=%d W=%d differs from the reference", shapes[s].N,
+                      shapes[s].C_in, shapes[s].C_out, shapes[s].H, shapes[s].W);
     vggcl_ctx_free(ctx);
 }
 END_TEST
