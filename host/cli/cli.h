@@ -23,6 +23,9 @@ int cli_model_opts(const char *cmd, const char *pool5, const char *conv, vggcl_l
 int cli_int(const char *cmd, const char *opt, const char *v, int lo, int hi, int *out);
 int cli_size(const char *cmd, const char *v, int *h, int *w);
 
+/* Prints s on stdout as a JSON string literal, escaped. */
+void cli_json_str(const char *s);
+
 int cmd_devices(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_bench(int argc, char **argv);

@@ -34,18 +34,6 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* Prints s as a JSON string (layer names are plain ASCII, but be safe). */
-static void json_str(const char *s)
-{
-    putchar('"');
-    for (; *s; s++) {
-        if (*s == '"' || *s == '\\') printf("\\%c", *s);
-        else if ((unsigned char)*s < 0x20) printf("\\u%04x", *s);
-        else putchar(*s);
-    }
-    putchar('"');
-}
-
 int cmd_bench(int argc, char **argv)
 {
     const char *weights = NULL, *device = NULL, *pool5 = NULL, *batch_s = "1", *size_s = "224", *iters_s = "10",
@@ -136,9 +124,9 @@ int cmd_bench(int argc, char **argv)
 
     if (json) {
         printf("{\"device\":");
-        json_str(vggcl_device_name(ctx));
+        cli_json_str(vggcl_device_name(ctx));
         printf(",\"model\":");
-        json_str(weights ? weights : "random vgg16-gap7");
+        cli_json_str(weights ? weights : "random vgg16-gap7");
         printf(",\"conv\":\"%s\"", conv ? conv : "auto");
         printf(",\"batch\":%d,\"size\":\"%dx%d\",\"iters\":%d,\"images_per_s\":%.4f,\"ms_per_batch_median\":%.4f,"
                "\"ms_per_batch_min\":%.4f,\"ms_per_batch_max\":%.4f,\"gflops\":%.3f,\"conv_gflop_per_batch\":%.4f,"
@@ -149,7 +137,7 @@ int cmd_bench(int argc, char **argv)
             printf(",\"layers\":[");
             for (int i = 0; i < n_layers; i++) {
                 printf("%s{\"layer\":", i ? "," : "");
-                json_str(layers[i].layer);
+                cli_json_str(layers[i].layer);
                 printf(",\"ms\":%.4f,\"gflop\":%.5f}", layers[i].ms, layers[i].gflop);
             }
             printf("]");

@@ -52,17 +52,6 @@ static int load_labels(const char *path, int classes, labels *l)
     return 0;
 }
 
-static void print_json_str(const char *s)
-{
-    putchar('"');
-    for (; *s; s++) {
-        if (*s == '"' || *s == '\\') printf("\\%c", *s);
-        else if ((unsigned char)*s < 0x20) printf("\\u%04x", *s);
-        else putchar(*s);
-    }
-    putchar('"');
-}
-
 static void print_csv_str(const char *s)
 {
     putchar('"');
@@ -96,7 +85,7 @@ static void report(const char *file, const float *logits, int classes, int k, co
     char name[32];
     if (!strcmp(format, "json")) {
         printf("{\"file\":");
-        print_json_str(file);
+        cli_json_str(file);
         printf(",\"top\":[");
     } else if (!strcmp(format, "text")) {
         printf("%s:", file);
@@ -107,7 +96,7 @@ static void report(const char *file, const float *logits, int classes, int k, co
         const char *label = l->n ? l->names[c] : name;
         if (!strcmp(format, "json")) {
             printf("%s{\"class\":%d,\"label\":", i ? "," : "", c);
-            print_json_str(label);
+            cli_json_str(label);
             printf(",\"prob\":%.6g}", prob[c]);
         } else if (!strcmp(format, "csv")) {
             print_csv_str(file);

@@ -83,6 +83,17 @@ int cli_size(const char *cmd, const char *v, int *h, int *w)
     return 0;
 }
 
+void cli_json_str(const char *s)
+{
+    putchar('"');
+    for (; *s; s++) {
+        if (*s == '"' || *s == '\\') printf("\\%c", *s);
+        else if ((unsigned char)*s < 0x20) printf("\\u%04x", *s);
+        else putchar(*s);
+    }
+    putchar('"');
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
