@@ -45,13 +45,15 @@ static vggcl_status load_jpeg(vggcl_ctx *ctx, const char *path, FILE *f, unsigne
 {
     struct jpeg_decompress_struct cinfo;
     jpeg_err err;
-    unsigned char *volatile out = NULL;
+    /* one jump target for every libjpeg call below; what it frees is volatile */
+    unsigned char *volatile out = NULL, *volatile row = NULL;
     memset(&cinfo, 0, sizeof cinfo);
     cinfo.err = jpeg_std_error(&err.pub);
     err.pub.error_exit = jpeg_fail;
     err.pub.emit_message = jpeg_quiet;
     if (setjmp(err.jump)) {
         jpeg_destroy_decompress(&cinfo);
+        free(row);
         free(out);
         return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: corrupt JPEG: %s", path, err.msg);
     }
@@ -70,30 +72,24 @@ static vggcl_status load_jpeg(vggcl_ctx *ctx, const char *path, FILE *f, unsigne
         return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: %dx%d pixels is too large", path, width, height);
     }
     out = malloc((size_t)width * height * 3 + 1);
-    unsigned char *row = malloc((size_t)width * comps + 1);
+    row = malloc((size_t)width * comps + 1);
     if (!out || !row) {
-        free(row);
         jpeg_destroy_decompress(&cinfo);
+        free(row);
         free(out);
-        return vggcl__fail(ctx, VGGCL_ERR_NOMEM, "%s: out of host memory", path);
+        return vggcl__fail(ctx, VGGCL_ERR_NOMEM, "%s: out of host memory for %dx%d pixels", path, width, height);
     }
     while (cinfo.output_scanline < cinfo.output_height) {
         const int y = (int)cinfo.output_scanline;
         JSAMPROW rows[1] = { row };
-        if (setjmp(err.jump)) {
-            free(row);
-            jpeg_destroy_decompress(&cinfo);
-            free(out);
-            return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: corrupt JPEG: %s", path, err.msg);
-        }
         jpeg_read_scanlines(&cinfo, rows, 1);
         unsigned char *dst = out + (size_t)y * width * 3;
         for (int x = 0; x < width; x++)
             for (int c = 0; c < 3; c++) dst[x * 3 + c] = row[x * comps + (comps == 1 ? 0 : c)];
     }
-    free(row);
     jpeg_finish_decompress(&cinfo);
     jpeg_destroy_decompress(&cinfo);
+    free(row);
     *rgb = out;
     *h = height;
     *w = width;

@@ -107,6 +107,14 @@ vggcl_status vggcl_npy_read(vggcl_ctx *ctx, const char *path, int *ndim, long lo
         }
         count *= (size_t)shape[d];
     }
+    /* the file's size bounds the allocation: a header cannot ask for more */
+    const long long header_end = ftell(fp), have = (long long)sb.st_size - header_end;
+    if (header_end < 0 || (unsigned long long)have < (unsigned long long)count * sizeof(float)) {
+        st = vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: truncated: the shape needs %zu float32 values (%zu bytes), "
+                         "the file holds %lld bytes of data", path, count, count * sizeof(float),
+                         have > 0 ? have : 0);
+        goto done;
+    }
     buf = malloc(count ? count * sizeof(float) : 1);
     if (!buf) {
         st = vggcl__fail(ctx, VGGCL_ERR_NOMEM, "%s: out of host memory for %zu floats", path, count);

@@ -29,9 +29,15 @@ vggcl_status vggcl_image_preprocess(vggcl_ctx *ctx, const unsigned char *rgb, in
     int rh = h, rw = w;
     if (p->resize) {
         const int shortside = h < w ? h : w, longside = h < w ? w : h;
-        const int newlong = (int)((double)p->resize * longside / shortside);
-        if (h <= w) rh = p->resize, rw = newlong;
-        else rw = p->resize, rh = newlong;
+        const double newlong = floor((double)p->resize * longside / shortside);
+        /* the same pixel limit as the decoders: a 1-pixel-wide strip would
+         * otherwise resize to billions of pixels (or overflow int) */
+        if (newlong * p->resize > (double)(1 << 28))
+            return vggcl__fail(ctx, VGGCL_ERR_SHAPE,
+                               "image of %dx%d pixels would resize to %d x %.0f pixels (more than 2^28)", h, w,
+                               p->resize, newlong);
+        if (h <= w) rh = p->resize, rw = (int)newlong;
+        else rw = p->resize, rh = (int)newlong;
         if (rh < 1 || rw < 1)
             return vggcl__fail(ctx, VGGCL_ERR_SHAPE, "image of %dx%d pixels resizes to nothing", h, w);
         if (rh != h || rw != w) {

@@ -1,0 +1,137 @@
+/* libFuzzer harness for the model-plan builder: key names, shapes, dtypes and
+ * BatchNorm layout. The input is one options byte and a safetensors header
+ * (JSON); the harness lays the tensors out back to back, fills them with small
+ * values and writes a well-formed file, so the fuzzer's effort goes into the
+ * plan rather than the container. A plan that loads is run once on the
+ * reference backend when it is small. */
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fuzz.h"
+#include "vggcl.h"
+
+#define MAX_DATA (4u << 20)
+#define MAX_TENSORS 512
+
+/* The tensors layout() placed: where their bytes go and their dtype. */
+static struct { size_t off, bytes; const char *dtype; } placed[MAX_TENSORS];
+static int n_placed;
+
+static size_t dtype_size(const char *d)
+{
+    if (!strcmp(d, "F32") || !strcmp(d, "I32") || !strcmp(d, "U32")) return 4;
+    if (!strcmp(d, "F16") || !strcmp(d, "BF16") || !strcmp(d, "I16") || !strcmp(d, "U16")) return 2;
+    if (!strcmp(d, "F64") || !strcmp(d, "I64") || !strcmp(d, "U64")) return 8;
+    if (!strcmp(d, "I8") || !strcmp(d, "U8") || !strcmp(d, "BOOL")) return 1;
+    return 0;
+}
+
+/* Small finite values; variances (and everything else) positive or negative. */
+static void fill(unsigned char *p, size_t n, const char *dtype, unsigned seed)
+{
+    const size_t es = dtype_size(dtype);
+    for (size_t i = 0; i < n / es; i++) {
+        seed = seed * 1664525u + 1013904223u;
+        const float v = 0.05f + (float)(seed >> 9) / (float)(1u << 23) * 0.2f;
+        if (!strcmp(dtype, "F32")) {
+            memcpy(p + 4 * i, &v, 4);
+        } else if (!strcmp(dtype, "BF16") || !strcmp(dtype, "F16")) {
+            uint32_t bits;
+            memcpy(&bits, &v, 4);
+            /* bf16: the high half; f16: 0x2c00..0x33ff is 0.0625..0.25 */
+            const uint16_t h = !strcmp(dtype, "BF16") ? (uint16_t)(bits >> 16) : (uint16_t)(0x2c00 + (seed >> 22));
+            memcpy(p + 2 * i, &h, 2);
+        } else {
+            memset(p + es * i, 0, es);
+        }
+    }
+}
+
+/* Rewrites every tensor's data_offsets to follow the one before; returns the
+ * data size, or 0 when a tensor cannot be laid out (left as the fuzzer wrote it). */
+static size_t layout(cJSON *root)
+{
+    size_t off = 0;
+    n_placed = 0;
+    for (cJSON *t = root->child; t; t = t->next) {
+        if (!t->string || !strcmp(t->string, "__metadata__") || !cJSON_IsObject(t)) continue;
+        const cJSON *dtype = cJSON_GetObjectItemCaseSensitive(t, "dtype");
+        const cJSON *shape = cJSON_GetObjectItemCaseSensitive(t, "shape");
+        if (!cJSON_IsString(dtype) || !cJSON_IsArray(shape) || !dtype_size(dtype->valuestring)) continue;
+        size_t bytes = dtype_size(dtype->valuestring);
+        for (const cJSON *d = shape->child; d; d = d->next) {
+            if (!cJSON_IsNumber(d) || d->valuedouble < 0 || d->valuedouble > MAX_DATA) return n_placed = 0;
+            bytes *= (size_t)d->valuedouble;
+            if (bytes > MAX_DATA) return n_placed = 0;
+        }
+        cJSON *offs = cJSON_CreateArray();
+        cJSON_AddItemToArray(offs, cJSON_CreateNumber((double)off));
+        cJSON_AddItemToArray(offs, cJSON_CreateNumber((double)(off + bytes)));
+        if (cJSON_GetObjectItemCaseSensitive(t, "data_offsets"))
+            cJSON_ReplaceItemInObjectCaseSensitive(t, "data_offsets", offs);
+        else
+            cJSON_AddItemToObject(t, "data_offsets", offs);
+        if (n_placed == MAX_TENSORS) return n_placed = 0;
+        placed[n_placed].off = off;
+        placed[n_placed].bytes = bytes;
+        placed[n_placed++].dtype = dtype->valuestring;
+        off += bytes;
+        if (off > MAX_DATA) return n_placed = 0;
+    }
+    return off;
+}
+
+static void fill_all(unsigned char *data)
+{
+    for (int i = 0; i < n_placed; i++) fill(data + placed[i].off, placed[i].bytes, placed[i].dtype, (unsigned)i + 1);
+}
+
+static void run_model(const char *path, uint8_t opt)
+{
+    static const char *const heads[4] = { NULL, "classifier.1", "classifier.6", "fc" };
+    vggcl_load_options o = { 0 };
+    o.pool5 = (opt & 3) == 3 ? VGGCL_POOL5_AUTO : (opt & 3) == 2 ? VGGCL_POOL5_KEEP : (opt & 3);
+    o.head = heads[(opt >> 2) & 3];
+    vggcl_ctx *ctx = vggcl_ctx_new();
+    vggcl_model *m = NULL;
+    const int loaded = ctx && vggcl_select_device(ctx, "ref") == VGGCL_OK && vggcl_model_load(ctx, path, &o, &m) == VGGCL_OK;
+    if (loaded) {
+        const int s = vggcl_model_min_input(m), n = 1 + ((opt >> 4) & 1);
+        if (vggcl_model_flops(m, n, s, s) < 2e7) {
+            float *in = calloc((size_t)n * 3 * s * s, sizeof(float));
+            float *logits = malloc(sizeof(float) * (size_t)n * vggcl_model_classes(m));
+            float *feat = malloc(sizeof(float) * (size_t)n * vggcl_model_features(m));
+            if (in && logits && feat) vggcl_forward(ctx, m, in, n, s, s, logits, feat);
+            free(in), free(logits), free(feat);
+        }
+        vggcl_model_free(m);
+    }
+    if (ctx && getenv("FUZZ_VERBOSE")) fprintf(stderr, "%s\n", loaded ? "loaded" : vggcl_message(ctx));
+    vggcl_ctx_free(ctx);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (size < 2) return 0;
+    cJSON *root = cJSON_ParseWithLength((const char *)data + 1, size - 1);
+    if (!root) return 0;
+    char *header = NULL;
+    unsigned char *file = NULL;
+    size_t nbytes = cJSON_IsObject(root) ? layout(root) : 0;
+    if (cJSON_IsObject(root) && (header = cJSON_PrintUnformatted(root))) {
+        const size_t hlen = strlen(header), total = 8 + hlen + nbytes;
+        if ((file = calloc(total, 1))) {
+            for (int i = 0; i < 8; i++) file[i] = (unsigned char)((uint64_t)hlen >> (8 * i));
+            memcpy(file + 8, header, hlen);
+            fill_all(file + 8 + hlen);
+            const char *path = fuzz_file(file, total, ".safetensors");
+            if (path) run_model(path, data[0]);
+        }
+    }
+    free(file);
+    cJSON_free(header);
+    cJSON_Delete(root);
+    return 0;
+}

@@ -1,0 +1,145 @@
+#!/usr/bin/python3
+"""Writes the seed corpus for the fuzz harnesses (tests/fuzz/corpus/NAME/):
+small valid files and typical broken ones. Files found by fuzzing are added
+by hand under names starting with "crash-" or "slow-" and are kept.
+
+    /usr/bin/python3 tests/fuzz/make_corpus.py
+"""
+import io
+import json
+import os
+import struct
+import sys
+
+import numpy as np
+from PIL import Image
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "..", "weights"))
+import safetensors_io  # noqa: E402
+from make_test_weights import make_state_dict, parse_cfg  # noqa: E402
+
+
+def out(name, fname, data):
+    d = os.path.join(HERE, "corpus", name)
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, fname), "wb") as f:
+        f.write(data)
+
+
+def st_bytes(sd, metadata=None, dtype=None):
+    path = os.path.join(HERE, ".tmp.safetensors")
+    safetensors_io.save_file(sd, path, metadata=metadata, dtype=dtype)
+    with open(path, "rb") as f:
+        data = f.read()
+    os.remove(path)
+    return data
+
+
+def raw_st(header, data=b""):
+    h = json.dumps(header).encode()
+    return struct.pack("<Q", len(h)) + h + data
+
+
+def safetensors_seeds():
+    sd = make_state_dict(parse_cfg("4,M,6,M"), False, 3, 1)
+    out("safetensors", "vgg-f32", st_bytes(sd))
+    out("safetensors", "vgg-f16", st_bytes(sd, dtype="F16"))
+    out("safetensors", "vgg-bf16", st_bytes(sd, dtype="BF16"))
+    out("safetensors", "vgg-bn-meta", st_bytes(make_state_dict(parse_cfg("4,M,5"), True, 2, 2),
+                                               metadata={"vggcl.pool5": "drop"}))
+    good = st_bytes(sd)
+    out("safetensors", "truncated", good[: len(good) - 7])
+    out("safetensors", "empty-header", raw_st({}))
+    out("safetensors", "huge-header-len", struct.pack("<Q", 1 << 62) + b"{}")
+    out("safetensors", "overlap", raw_st({"a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]},
+                                          "b": {"dtype": "F32", "shape": [1], "data_offsets": [4, 8]}}, bytes(8)))
+    out("safetensors", "nan", raw_st({"a": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}},
+                                     struct.pack("<f", float("nan"))))
+    out("safetensors", "big-shape", raw_st({"a": {"dtype": "F32", "shape": [1 << 40, 1 << 40],
+                                                  "data_offsets": [0, 4]}}, bytes(4)))
+
+
+def npy_bytes(a, version=1, fortran=False):
+    f = io.BytesIO()
+    np.lib.format.write_array(f, np.asfortranarray(a) if fortran else a, version=(version, 0))
+    return f.getvalue()
+
+
+def npy_seeds():
+    a = np.arange(24, dtype="<f4").reshape(2, 3, 4)
+    out("npy", "f4-3d", npy_bytes(a))
+    out("npy", "f4-scalar", npy_bytes(np.array(1.5, dtype="<f4")))
+    out("npy", "f4-v2", npy_bytes(a, version=2))
+    out("npy", "f4-fortran", npy_bytes(a, fortran=True))
+    out("npy", "f8", npy_bytes(a.astype("<f8")))
+    out("npy", "f4-empty", npy_bytes(np.zeros((0, 3), dtype="<f4")))
+    good = npy_bytes(a)
+    out("npy", "truncated", good[:-5])
+    out("npy", "huge-shape", good.replace(b"(2, 3, 4)", b"(9999999999, 9999999999)")[: len(good)])
+
+
+def model_seeds():
+    """One options byte (pool5 / head / batch bits, see fuzz_model.c), then a header."""
+    def header(sd):
+        data = st_bytes(sd)
+        n = struct.unpack("<Q", data[:8])[0]
+        return data[8:8 + n].rstrip(b" ")
+    out("model", "vgg", b"\x00" + header(make_state_dict(parse_cfg("4,M,6,M"), False, 3, 1)))
+    out("model", "vgg-bn", b"\x13" + header(make_state_dict(parse_cfg("4,M,5,5"), True, 2, 2)))
+    out("model", "vgg-head1", b"\x06" + header(make_state_dict(parse_cfg("3,M,4"), False, 2, 3,
+                                                               head="classifier.1")))
+    sd = make_state_dict(parse_cfg("4,M"), False, 2, 4, head="classifier.6")
+    rng = np.random.default_rng(5)
+    sd["classifier.6.weight"] = rng.normal(0, 0.1, (2, 8)).astype(np.float32)
+    sd["classifier.0.weight"] = rng.normal(0, 0.1, (8, 4 * 49)).astype(np.float32)
+    sd["classifier.0.bias"] = np.zeros(8, np.float32)
+    sd["classifier.3.weight"] = rng.normal(0, 0.1, (8, 8)).astype(np.float32)
+    sd["classifier.3.bias"] = np.zeros(8, np.float32)
+    out("model", "vgg-original-head", b"\x00" + header(sd))
+    sd = make_state_dict(parse_cfg("4,M,6"), True, 3, 6)
+    del sd["features.1.running_var"]
+    out("model", "bn-missing-var", b"\x00" + header(sd))
+
+
+def png(img, **kw):
+    f = io.BytesIO()
+    img.save(f, "PNG", **kw)
+    return f.getvalue()
+
+
+def jpeg(img, **kw):
+    f = io.BytesIO()
+    img.save(f, "JPEG", **kw)
+    return f.getvalue()
+
+
+def image_seeds():
+    rng = np.random.default_rng(7)
+    rgb = Image.fromarray(rng.integers(0, 256, (9, 13, 3), dtype=np.uint8), "RGB")
+    out("image", "rgb.png", png(rgb))
+    out("image", "rgba.png", png(rgb.convert("RGBA")))
+    out("image", "gray.png", png(rgb.convert("L")))
+    out("image", "gray-alpha.png", png(rgb.convert("LA")))
+    out("image", "palette.png", png(rgb.convert("P")))
+    out("image", "bilevel.png", png(rgb.convert("1")))
+    out("image", "gray16.png", png(Image.fromarray(rng.integers(0, 65536, (5, 6), dtype=np.uint16))))
+    out("image", "rgb.jpg", jpeg(rgb, quality=90))
+    out("image", "progressive.jpg", jpeg(rgb, progressive=True))
+    out("image", "gray.jpg", jpeg(rgb.convert("L")))
+    out("image", "cmyk.jpg", jpeg(rgb.convert("CMYK")))
+    out("image", "subsampled.jpg", jpeg(Image.fromarray(rng.integers(0, 256, (17, 31, 3), dtype=np.uint8)),
+                                        subsampling=2))
+    good = jpeg(rgb)
+    out("image", "truncated.jpg", good[: len(good) // 2])
+    bad = bytearray(png(rgb))
+    bad[40] ^= 0xFF
+    out("image", "bad-crc.png", bytes(bad))
+    out("image", "tall.png", png(Image.new("RGB", (1, 300))))
+
+
+if __name__ == "__main__":
+    safetensors_seeds()
+    npy_seeds()
+    model_seeds()
+    image_seeds()

@@ -1,0 +1,25 @@
+#!/bin/bash
+# Runs one libFuzzer harness: tools/fuzz.sh NAME SECONDS [libFuzzer flags...]
+# NAME: safetensors, npy, model or image (tests/fuzz/fuzz_NAME.c).
+# Builds build-fuzz/ with clang (ASan + UBSan + coverage) on first use. New
+# inputs go to build-fuzz/corpus/NAME (the seeds in tests/fuzz/corpus/NAME
+# are read, not written); crashes to build-fuzz/crashes/NAME/. Copy a crash
+# into tests/fuzz/corpus/NAME/ as crash-<what> once it is fixed: ctest replays
+# that folder under the sanitizers (cmake -DVGGCL_SANITIZE=ON).
+set -euo pipefail
+name=${1:?usage: tools/fuzz.sh NAME SECONDS [libFuzzer flags]}
+seconds=${2:?usage: tools/fuzz.sh NAME SECONDS [libFuzzer flags]}
+shift 2
+root=$(cd "$(dirname "$0")/.." && pwd)
+build=${VGGCL_FUZZ_BUILD:-$root/build-fuzz}
+seeds=$root/tests/fuzz/corpus/$name
+[ -d "$seeds" ] || { echo "fuzz.sh: no harness named '$name' (no $seeds)" >&2; exit 2; }
+if [ ! -f "$build/CMakeCache.txt" ]; then
+  CC=clang cmake -S "$root" -B "$build" -DVGGCL_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+fi
+cmake --build "$build" -j2 --target "fuzz_$name" >/dev/null
+mkdir -p "$build/corpus/$name" "$build/crashes/$name"
+export VGGCL_CACHE_DIR=off
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
+exec "$build/tests/fuzz/fuzz_$name" -max_total_time="$seconds" -timeout=20 -rss_limit_mb=3072 \
+  -artifact_prefix="$build/crashes/$name/" -print_final_stats=1 "$@" "$build/corpus/$name" "$seeds"
