@@ -16,8 +16,11 @@ typedef struct {
 void vggcl__png_fail(png_structp png, png_const_charp msg);
 void vggcl__png_quiet(png_structp png, png_const_charp msg);
 
-/* in (h, w, 3) -> out (oh, ow, 3), 8-bit RGB, as PIL's bilinear resize.
- * Returns 0 when out of host memory. */
-int vggcl__resize_rgb(const unsigned char *in, int h, int w, unsigned char *out, int oh, int ow);
+/* PIL's bilinear resize of in (h, w, 3) to (oh, ow, 3), 8-bit RGB, computed
+ * only for rows [y0, y1) and columns [x0, x1) of the result (what a center
+ * crop keeps; each output pixel depends on its own position only), written
+ * to out (y1 - y0, x1 - x0, 3). Returns 0 when out of host memory. */
+int vggcl__resize_rgb_window(const unsigned char *in, int h, int w, int oh, int ow, int y0, int y1, int x0, int x1,
+                             unsigned char *out);
 
 #endif

@@ -31,22 +31,25 @@ static void coeffs_free(coeffs *c)
     free(c->k);
 }
 
-static int coeffs_make(int in_size, int out_size, coeffs *c)
+/* Coefficients for output positions [o0, o1) of a resize from in_size to out_size. */
+static int coeffs_make(int in_size, int out_size, int o0, int o1, coeffs *c)
 {
     const double scale = (double)in_size / out_size;
     const double filterscale = scale < 1.0 ? 1.0 : scale;
     const double support = 1.0 * filterscale; /* the bilinear filter's support is 1 */
     c->ksize = (int)ceil(support) * 2 + 1;
-    c->first = malloc(sizeof(int) * (size_t)out_size);
-    c->count = malloc(sizeof(int) * (size_t)out_size);
-    c->k = calloc((size_t)out_size * c->ksize, sizeof(int32_t));
+    const int n = o1 - o0;
+    c->first = malloc(sizeof(int) * (size_t)n + 1);
+    c->count = malloc(sizeof(int) * (size_t)n + 1);
+    c->k = calloc((size_t)n * c->ksize + 1, sizeof(int32_t));
     double *w = malloc(sizeof(double) * (size_t)c->ksize);
     if (!c->first || !c->count || !c->k || !w) {
         free(w);
         coeffs_free(c);
         return 0;
     }
-    for (int o = 0; o < out_size; o++) {
+    for (int j = 0; j < n; j++) {
+        const int o = o0 + j;
         const double center = (o + 0.5) * scale;
         int lo = (int)(center - support + 0.5), hi = (int)(center + support + 0.5);
         if (lo < 0) lo = 0;
@@ -58,11 +61,11 @@ static int coeffs_make(int in_size, int out_size, coeffs *c)
         }
         for (int i = 0; i < hi - lo; i++) {
             const double v = sum != 0.0 ? w[i] / sum : w[i];
-            c->k[(size_t)o * c->ksize + i] = (int32_t)(v < 0 ? -0.5 + v * (1 << PRECISION_BITS)
+            c->k[(size_t)j * c->ksize + i] = (int32_t)(v < 0 ? -0.5 + v * (1 << PRECISION_BITS)
                                                              : 0.5 + v * (1 << PRECISION_BITS));
         }
-        c->first[o] = lo;
-        c->count[o] = hi - lo;
+        c->first[j] = lo;
+        c->count[j] = hi - lo;
     }
     free(w);
     return 1;
@@ -90,23 +93,31 @@ static void pass(const unsigned char *in, unsigned char *out, int lines, int out
         }
 }
 
-int vggcl__resize_rgb(const unsigned char *in, int h, int w, unsigned char *out, int oh, int ow)
+int vggcl__resize_rgb_window(const unsigned char *in, int h, int w, int oh, int ow, int y0, int y1, int x0, int x1,
+                             unsigned char *out)
 {
     coeffs cx = { 0 }, cy = { 0 };
     unsigned char *tmp = NULL;
     int ok = 0;
     const unsigned char *src = in;
+    const int cw = x1 - x0, ch = y1 - y0;
+    size_t line = (size_t)w * 3; /* bytes per row of src */
     if (ow != w) {
-        if (!coeffs_make(w, ow, &cx) || !(tmp = malloc((size_t)h * ow * 3))) goto done;
-        pass(in, tmp, h, ow, &cx, (size_t)w * 3, (size_t)ow * 3, 3, 3);
+        /* every input row, only the window's columns */
+        if (!coeffs_make(w, ow, x0, x1, &cx) || !(tmp = malloc((size_t)h * cw * 3 + 1))) goto done;
+        pass(in, tmp, h, cw, &cx, (size_t)w * 3, (size_t)cw * 3, 3, 3);
         src = tmp;
+        line = (size_t)cw * 3;
+    } else {
+        src = in + (size_t)x0 * 3;
     }
     if (oh != h) {
-        if (!coeffs_make(h, oh, &cy)) goto done;
+        if (!coeffs_make(h, oh, y0, y1, &cy)) goto done;
         /* columns as lines: a line steps 3 bytes, a tap steps a row */
-        pass(src, out, ow, oh, &cy, 3, 3, (size_t)ow * 3, (size_t)ow * 3);
+        pass(src, out, cw, ch, &cy, 3, 3, line, (size_t)cw * 3);
     } else {
-        for (size_t i = 0; i < (size_t)oh * ow * 3; i++) out[i] = src[i];
+        for (int y = 0; y < ch; y++)
+            for (size_t i = 0; i < (size_t)cw * 3; i++) out[(size_t)y * cw * 3 + i] = src[(size_t)(y0 + y) * line + i];
     }
     ok = 1;
 done:

@@ -40,13 +40,6 @@ vggcl_status vggcl_image_preprocess(vggcl_ctx *ctx, const unsigned char *rgb, in
         else rw = p->resize, rh = (int)newlong;
         if (rh < 1 || rw < 1)
             return vggcl__fail(ctx, VGGCL_ERR_SHAPE, "image of %dx%d pixels resizes to nothing", h, w);
-        if (rh != h || rw != w) {
-            if (!(resized = malloc((size_t)rh * rw * 3)) || !vggcl__resize_rgb(rgb, h, w, resized, rh, rw)) {
-                free(resized);
-                return vggcl__fail(ctx, VGGCL_ERR_NOMEM, "out of host memory resizing to %dx%d", rh, rw);
-            }
-            img = resized;
-        }
     }
     /* crop window in the (possibly padded) resized image: rows [top, top + ch) */
     int ch = rh, cw = rw, top = 0, left = 0;
@@ -57,6 +50,20 @@ vggcl_status vggcl_image_preprocess(vggcl_ctx *ctx, const unsigned char *rgb, in
         top = (int)nearbyint((ph - ch) / 2.0) - pad_top;
         left = (int)nearbyint((pw - cw) / 2.0) - pad_left;
     }
+    /* only the part of the resized image the crop keeps is computed:
+     * rows [y0, y1), columns [x0, x1); img then holds just that part */
+    const int y0 = top > 0 ? top : 0, y1 = top + ch < rh ? top + ch : rh;
+    const int x0 = left > 0 ? left : 0, x1 = left + cw < rw ? left + cw : rw;
+    int iw = w, oy = 0, ox = 0; /* img's row length and the resized coordinates of its first pixel */
+    if (rh != h || rw != w) {
+        if (!(resized = malloc((size_t)(y1 - y0) * (x1 - x0) * 3 + 1)) ||
+            !vggcl__resize_rgb_window(rgb, h, w, rh, rw, y0, y1, x0, x1, resized)) {
+            free(resized);
+            return vggcl__fail(ctx, VGGCL_ERR_NOMEM, "out of host memory resizing to %dx%d", rh, rw);
+        }
+        img = resized;
+        iw = x1 - x0, oy = y0, ox = x0;
+    }
     float *t = malloc(sizeof(float) * 3 * (size_t)ch * cw);
     if (!t) {
         free(resized);
@@ -66,7 +73,8 @@ vggcl_status vggcl_image_preprocess(vggcl_ctx *ctx, const unsigned char *rgb, in
         for (int y = 0; y < ch; y++)
             for (int x = 0; x < cw; x++) {
                 const int sy = y + top, sx = x + left;
-                const unsigned char v = (sy >= 0 && sy < rh && sx >= 0 && sx < rw) ? img[((size_t)sy * rw + sx) * 3 + c] : 0;
+                const unsigned char v = (sy >= 0 && sy < rh && sx >= 0 && sx < rw) ? img[((size_t)(sy - oy) * iw + (sx - ox)) * 3 + c]
+                                                                                   : 0;
                 const float s = (float)v / 255.0f;
                 t[((size_t)c * ch + y) * cw + x] = (s - p->mean[c]) / p->std[c];
             }

@@ -138,7 +138,7 @@ class Images(unittest.TestCase):
     def test_preset_matches_torchvision(self):
         preset = VGG16_Weights.IMAGENET1K_V1.transforms()
         sizes = [(300, 400), (401, 299), (256, 256), (511, 257), (224, 224), (1000, 333), (100, 100),
-                 (5, 3), (1, 1), (231, 230)]
+                 (5, 3), (1, 1), (231, 230), (2, 900), (700, 3)]
         paths = []
         for i, (h, w) in enumerate(sizes):
             p = self.d / f"img{i:02d}_{h}x{w}.{'jpg' if i % 2 else 'png'}"

@@ -8,6 +8,10 @@ since the machine is shared and noise only ever adds time. Prints a Markdown
 table with the ratio vggcl/PyTorch in images per second.
 
     tools/bench_vs_torch.py build/vggcl [--batches 1 8] [--size 224] [--iters 5]
+
+On a GPU: --device names vggcl's OpenCL device and --torch-device cuda runs
+PyTorch there too, in float32 (TF32 off, so both do the same arithmetic;
+cuDNN's autotuner on).
 """
 import argparse
 import json
@@ -25,14 +29,21 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "weights"))
 from export_torchvision import gap_model  # noqa: E402
 
 
-def torch_ms(model, batch, size, iters):
-    x = torch.randn(batch, 3, size, size)
+def sync(dev):
+    if dev.startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+def torch_ms(model, batch, size, iters, dev="cpu"):
+    x = torch.randn(batch, 3, size, size).to(dev)
     with torch.no_grad():
         model(x)  # warm-up
         times = []
         for _ in range(iters):
+            sync(dev)
             t0 = time.perf_counter()
             model(x)
+            sync(dev)
             times.append((time.perf_counter() - t0) * 1e3)
     return statistics.median(times)
 
@@ -55,14 +66,19 @@ def main():
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--device", default=None, help="vggcl --device (default: vggcl's default)")
+    ap.add_argument("--torch-device", default="cpu", help="where PyTorch runs: cpu (default) or cuda")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
-    model = gap_model("vgg16", 7, "keep")
+    if a.torch_device.startswith("cuda"):
+        torch.backends.cudnn.allow_tf32 = False
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.benchmark = True
+    model = gap_model("vgg16", 7, "keep").to(a.torch_device)
     rows = []
     for batch in a.batches:
         best_t, best_v, info = float("inf"), float("inf"), None
         for _ in range(a.rounds):
-            best_t = min(best_t, torch_ms(model, batch, a.size, a.iters))
+            best_t = min(best_t, torch_ms(model, batch, a.size, a.iters, a.torch_device))
             r = vggcl_run(a.vggcl, batch, a.size, a.iters, a.threads, a.device)
             if r["ms_per_batch_median"] < best_v:
                 best_v, info = r["ms_per_batch_median"], r
@@ -75,7 +91,10 @@ def main():
                 break
     except OSError:
         pass
-    print(f"{time.strftime('%Y-%m-%d')}, {cpu}, {a.threads} threads; vggcl device: {rows[0][3]['device']}; "
+    where = f"{cpu}, {a.threads} threads"
+    if a.torch_device.startswith("cuda"):
+        where = f"PyTorch on {torch.cuda.get_device_name()} (float32, TF32 off)"
+    print(f"{time.strftime('%Y-%m-%d')}, {where}; vggcl device: {rows[0][3]['device']}; "
           f"PyTorch {torch.__version__}; VGG16-GAP (7 classes) {a.size}x{a.size}")
     print()
     print("| batch | PyTorch ms/batch | PyTorch img/s | vggcl ms/batch | vggcl img/s | vggcl GFLOP/s | vggcl / PyTorch |")
