@@ -8,7 +8,9 @@
 
 vggcl_ctx *vggcl_ctx_new(void)
 {
-    return calloc(1, sizeof(vggcl_ctx));
+    vggcl_ctx *ctx = calloc(1, sizeof(vggcl_ctx));
+    if (ctx) vggcl__fault_init(ctx);
+    return ctx;
 }
 
 void vggcl_ctx_free(vggcl_ctx *ctx)
@@ -193,6 +195,10 @@ vggcl_status vggcl_select_device(vggcl_ctx *ctx, const char *spec)
 
     if (ctx->selected)
         return vggcl__fail(ctx, VGGCL_ERR_ARG, "a device is already selected for this context");
+    if (ctx->fault_bad)
+        return vggcl__fail(ctx, VGGCL_ERR_ARG,
+                           "VGGCL_FAULT=%s: expected KIND:N[:CODE], KIND one of buffer, build, kernel, enqueue, any; "
+                           "N >= 1; CODE a CL_* name or a negative number", ctx->fault_spec);
     if (!spec || !*spec) spec = getenv("VGGCL_DEVICE");
     if (spec && !strcmp(spec, "ref")) {
         ctx->use_ref = 1;

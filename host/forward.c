@@ -123,10 +123,13 @@ done:
     return st;
 }
 
-/* (Re)allocates *mem to hold at least bytes; *have tracks its size. */
-static vggcl_status ensure(vggcl_ctx *ctx, const char *where, cl_mem *mem, size_t *have, size_t bytes)
+/* (Re)allocates *mem to hold at least bytes; *have tracks its size. what
+ * names the buffer in a failure's message. */
+static vggcl_status ensure(vggcl_ctx *ctx, const char *what, cl_mem *mem, size_t *have, size_t bytes)
 {
     if (*mem && *have >= bytes) return VGGCL_OK;
+    char where[160];
+    snprintf(where, sizeof where, "forward pass: workspace for %s (%.2f MiB)", what, bytes / 1048576.0);
     vggcl__release(ctx, mem);
     *have = 0;
     vggcl_status st = vggcl__buffer(ctx, where, CL_MEM_READ_WRITE, bytes, NULL, mem);
@@ -218,7 +221,7 @@ static vggcl_status check_memory(vggcl_ctx *ctx, const vggcl_model *m, int n, in
 static vggcl_status forward_cl(vggcl_ctx *ctx, vggcl_model *m, const float *input, int n, int h, int w,
                                float *logits, float *features, const vggcl_cam_request *cam)
 {
-    char where[160] = "forward pass: workspace";
+    char where[160] = "forward pass";
     vggcl_status st;
     float *host_logits = NULL;
     int *cls = NULL;
@@ -226,14 +229,14 @@ static vggcl_status forward_cl(vggcl_ctx *ctx, vggcl_model *m, const float *inpu
     if ((st = check_memory(ctx, m, n, h, w)) != VGGCL_OK) return st;
     const workspace ws = workspace_for(ctx, m, n, h, w);
     const size_t f = sizeof(float);
-    if ((st = ensure(ctx, where, &m->act[0], &m->act_bytes[0], ws.act * f)) ||
-        (st = ensure(ctx, where, &m->act[1], &m->act_bytes[1], ws.act * f)) ||
-        (st = ensure(ctx, where, &m->feat_dev, &m->feat_bytes, ws.feat * f)) ||
-        (st = ensure(ctx, where, &m->logits_dev, &m->logits_bytes, ws.logits * f)) ||
-        (ws.partial && (st = ensure(ctx, where, &m->gap_partial, &m->gap_partial_bytes, ws.partial * f))) ||
-        (ws.wino_v && (st = ensure(ctx, where, &m->wino_v, &m->wino_v_bytes, ws.wino_v * f))) ||
-        (ws.wino_m && (st = ensure(ctx, where, &m->wino_m, &m->wino_m_bytes, ws.wino_m * f))) ||
-        (ws.col && (st = ensure(ctx, where, &m->col, &m->col_bytes, ws.col * f))))
+    if ((st = ensure(ctx, "activations (ping)", &m->act[0], &m->act_bytes[0], ws.act * f)) ||
+        (st = ensure(ctx, "activations (pong)", &m->act[1], &m->act_bytes[1], ws.act * f)) ||
+        (st = ensure(ctx, "GAP features", &m->feat_dev, &m->feat_bytes, ws.feat * f)) ||
+        (st = ensure(ctx, "logits", &m->logits_dev, &m->logits_bytes, ws.logits * f)) ||
+        (ws.partial && (st = ensure(ctx, "GAP partial sums", &m->gap_partial, &m->gap_partial_bytes, ws.partial * f))) ||
+        (ws.wino_v && (st = ensure(ctx, "Winograd input tiles", &m->wino_v, &m->wino_v_bytes, ws.wino_v * f))) ||
+        (ws.wino_m && (st = ensure(ctx, "Winograd products", &m->wino_m, &m->wino_m_bytes, ws.wino_m * f))) ||
+        (ws.col && (st = ensure(ctx, "im2col columns", &m->col, &m->col_bytes, ws.col * f))))
         goto fail;
     snprintf(where, sizeof where, "forward pass: input (%d, 3, %d, %d)", n, h, w);
     if (input)
@@ -286,7 +289,7 @@ static vggcl_status forward_cl(vggcl_ctx *ctx, vggcl_model *m, const float *inpu
     st = vggcl_cl_dense(ctx, where, head_input, m->head_w_dev, m->head_b_dev, m->logits_dev, n, m->head_in, m->classes,
                         0);
     if (st != VGGCL_OK) goto fail;
-    snprintf(where, sizeof where, "forward pass: reading results");
+    snprintf(where, sizeof where, "forward pass: reading the output (features, logits)");
     if (features)
         CL_CHECK(clEnqueueReadBuffer, (ctx->queue, m->feat_dev, CL_TRUE, 0, (size_t)n * m->features * sizeof(float),
                                        features, 0, NULL, NULL));

@@ -67,7 +67,22 @@ struct vggcl_ctx {
     vggcl_prof_entry *prof;                /* the last pass's commands */
     int prof_n, prof_cap;
     size_t dev_bytes, dev_peak;            /* device memory held by vggcl__buffer */
+    int dev_buffers;                       /* buffers made by vggcl__buffer and not yet released */
+    /* fault injection (fault.c): VGGCL_FAULT as read at vggcl_ctx_new */
+    char fault_spec[64];
+    int fault_bad;                         /* VGGCL_FAULT is set but malformed */
+    int fault_kinds;                       /* VGGCL_FAULT_* of the calls counted */
+    long fault_at, fault_seen;             /* the call to fail, the calls counted so far */
+    cl_int fault_code;
+    int fault_fired;                       /* the fault has been injected */
 };
+
+/* Fault injection: the kinds of call VGGCL_FAULT can fail. */
+enum { VGGCL_FAULT_BUFFER = 1, VGGCL_FAULT_BUILD = 2, VGGCL_FAULT_KERNEL = 4, VGGCL_FAULT_ENQUEUE = 8 };
+void vggcl__fault_init(vggcl_ctx *ctx);
+/* CL_SUCCESS, or the error to report for `call` (e.g. "clEnqueueReadBuffer")
+ * instead of making it, when it is the call VGGCL_FAULT names. */
+cl_int vggcl__fault(vggcl_ctx *ctx, const char *call);
 
 /* Sets the context's message (printf-style) and returns status. ctx may be NULL. */
 vggcl_status vggcl__fail(vggcl_ctx *ctx, vggcl_status status, const char *fmt, ...)
@@ -79,10 +94,12 @@ vggcl_status vggcl__cl_fail(vggcl_ctx *ctx, const char *where, const char *call,
 const char *vggcl__cl_error_name(cl_int err);
 
 /* Checked OpenCL calls. The enclosing function declares `vggcl_status st`, a
- * `fail:` label, and `where` (the layer or step, for the message). */
+ * `fail:` label, and `where` (the layer or step, for the message). The call
+ * is not made when fault injection fails it. */
 #define CL_CHECK(fn, args)                                                     \
     do {                                                                       \
-        cl_int e_ = fn args;                                                   \
+        cl_int e_ = vggcl__fault(ctx, #fn);                                    \
+        if (e_ == CL_SUCCESS) e_ = fn args;                                    \
         if (e_ != CL_SUCCESS) {                                                \
             st = vggcl__cl_fail(ctx, where, #fn, e_);                          \
             goto fail;                                                         \

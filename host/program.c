@@ -87,6 +87,10 @@ static vggcl_status get_program(vggcl_ctx *ctx, int which, const char *defines, 
     }
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
+    if ((err = vggcl__fault(ctx, "clBuildProgram")) != CL_SUCCESS) {
+        st = vggcl__cl_fail(ctx, where, "clBuildProgram", err);
+        goto fail;
+    }
     if ((prog = vggcl__cache_load(ctx, src, options))) {
         ctx->cache_hits++;
         goto built;
@@ -156,7 +160,8 @@ vggcl_status vggcl__kernel_v(vggcl_ctx *ctx, int which, const char *defines, con
     vggcl_kernel_entry *grown = realloc(ctx->kernels, (size_t)(ctx->n_kernels + 1) * sizeof *grown);
     if (!grown) return vggcl__fail(ctx, VGGCL_ERR_NOMEM, "out of host memory");
     ctx->kernels = grown;
-    cl_kernel k = clCreateKernel(prog, kernel_table[which].name, &err);
+    cl_kernel k = (err = vggcl__fault(ctx, "clCreateKernel")) == CL_SUCCESS
+                      ? clCreateKernel(prog, kernel_table[which].name, &err) : NULL;
     CL_CHECK_RET(clCreateKernel, err);
     vggcl_kernel_entry *e = &ctx->kernels[ctx->n_kernels++];
     e->kernel = which;

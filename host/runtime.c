@@ -47,9 +47,10 @@ vggcl_status vggcl__buffer(vggcl_ctx *ctx, const char *where, cl_mem_flags flags
                            cl_mem *out)
 {
     vggcl_status st = VGGCL_OK;
-    cl_int err;
-    *out = clCreateBuffer(ctx->cl, flags, bytes ? bytes : 4, host, &err);
+    cl_int err = vggcl__fault(ctx, "clCreateBuffer");
+    *out = err == CL_SUCCESS ? clCreateBuffer(ctx->cl, flags, bytes ? bytes : 4, host, &err) : NULL;
     CL_CHECK_RET(clCreateBuffer, err);
+    ctx->dev_buffers++;
     ctx->dev_bytes += bytes;
     if (ctx->dev_bytes > ctx->dev_peak) ctx->dev_peak = ctx->dev_bytes;
 fail:
@@ -63,6 +64,7 @@ void vggcl__release(vggcl_ctx *ctx, cl_mem *mem)
     if (clGetMemObjectInfo(*mem, CL_MEM_SIZE, sizeof bytes, &bytes, NULL) == CL_SUCCESS && ctx &&
         ctx->dev_bytes >= bytes)
         ctx->dev_bytes -= bytes;
+    if (ctx) ctx->dev_buffers--;
     clReleaseMemObject(*mem);
     *mem = NULL;
 }

@@ -161,6 +161,28 @@ class Cli(unittest.TestCase):
         (kdir / "conv3x3.cl").write_text((ROOT / "kernels" / "conv3x3.cl").read_text())
         self.fails(self.run_args(), 1, "maxpool.cl", "cannot be opened", env={"VGGCL_KERNEL_DIR": str(kdir)})
 
+    def test_injected_device_failures(self):
+        """VGGCL_FAULT fails one OpenCL call (tests/test_faults.c walks them all in the library):
+        `vggcl run` and `vggcl classify` report it and write nothing."""
+        cases = {
+            "buffer:1": ("layer features.0", "clCreateBuffer", "CL_MEM_OBJECT_ALLOCATION_FAILURE"),
+            "buffer:12": ("forward pass: workspace for", "clCreateBuffer", "CL_MEM_OBJECT_ALLOCATION_FAILURE"),
+            "build:2": ("layer ", "clBuildProgram", "CL_BUILD_PROGRAM_FAILURE"),
+            "kernel:1": ("layer features.0", "clCreateKernel", "CL_INVALID_KERNEL_NAME"),
+            "enqueue:1": ("forward pass: input", "clEnqueueWriteBuffer", "CL_OUT_OF_RESOURCES"),
+            "enqueue:3": ("layer ", "clEnqueueNDRangeKernel", "CL_OUT_OF_RESOURCES"),
+            "any:40:CL_INVALID_VALUE": ("forward pass: reading the output", "clEnqueueReadBuffer",
+                                        "CL_INVALID_VALUE"),
+        }
+        for spec, needles in cases.items():
+            with self.subTest(spec):
+                self.fails(self.run_args(extra=["--features", self.out.parent / "f.npy"]), 1, *needles,
+                           env={"VGGCL_FAULT": spec})
+        img = ROOT / "tests" / "data" / "tiny.png"
+        self.fails(["classify", "--weights", self.weights, "--resize", "24", "--crop", "16", "--logits-out", self.out, img], 1,
+                   "clEnqueueNDRangeKernel", env={"VGGCL_FAULT": "enqueue:3"})
+        self.fails(self.run_args(), 1, "VGGCL_FAULT=enqueue", "expected KIND:N", env={"VGGCL_FAULT": "enqueue"})
+
     # --- outputs ------------------------------------------------------------
     def test_unwritable_output(self):
         r = self.vggcl("run", "--weights", self.weights, "--input", self.x, "--output", self.d / "no" / "y.npy")

@@ -1,0 +1,169 @@
+/* OpenCL failures, injected with VGGCL_FAULT (host/fault.c): for every call a
+ * small model's load and forward passes make (buffers, program builds, kernel
+ * creations, enqueues, CLBlast), the Nth fails once. Each failure must give a
+ * status other than OK and a message naming the call, the error and the layer
+ * or step; leave no device buffer behind (the context's count of live
+ * buffers; host leaks are LeakSanitizer's, in the VGGCL_SANITIZE build); and
+ * leave the context usable: the next load or pass gives the right answer. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model.h"
+#include "test_util.h"
+
+#define N_IMG 2
+#define H 20
+#define W 18
+
+static const char *const calls[] = { "clCreateBuffer", "clBuildProgram", "clCreateKernel", "clEnqueue", "clFinish",
+                                     "CLBlastSgemm" };
+/* Every step's `where` names one of these: a layer, or the pass's own
+ * buffers, upload and read-back. */
+static const char *const places[] = { "layer features.", "layer max pool", "layer classifier.", "layer GAP", "layer CAM",
+                                      "forward pass: workspace for ", "forward pass: input", "forward pass: reading" };
+
+static float ref_logits[N_IMG * 3], ref_cams[N_IMG * 64], x[N_IMG * 3 * H * W];
+static int mh, mw; /* the CAM size */
+
+static void make_model(const char *path)
+{
+    tu_write_vgg(path, "8,M,16,M,16", 0, 3, 11, NULL);
+    tu_fill(x, sizeof x / sizeof x[0], 5, -2, 2);
+    vggcl_ctx *ref = vggcl_ctx_new();
+    vggcl_model *m;
+    ck_assert(vggcl_select_device(ref, "ref") == VGGCL_OK);
+    ck_assert(vggcl_model_load(ref, path, NULL, &m) == VGGCL_OK);
+    vggcl_model_map_size(m, H, W, &mh, &mw);
+    ck_assert_int_le(mh * mw, 64);
+    ck_assert(vggcl_forward_cam(ref, m, x, N_IMG, H, W, ref_logits, NULL, NULL, ref_cams, NULL) == VGGCL_OK);
+    vggcl_model_free(m);
+    vggcl_ctx_free(ref);
+}
+
+/* A load and two passes (logits and features; logits and CAMs). */
+static vggcl_status pass(vggcl_ctx *ctx, vggcl_model *m, float *logits, float *cams)
+{
+    float feat[N_IMG * 16];
+    vggcl_status st = vggcl_forward(ctx, m, x, N_IMG, H, W, logits, feat);
+    if (st == VGGCL_OK) st = vggcl_forward_cam(ctx, m, x, N_IMG, H, W, logits, NULL, NULL, cams, NULL);
+    return st;
+}
+
+static void check_message(const vggcl_ctx *ctx, const char *spec, cl_int code)
+{
+    const char *msg = vggcl_message(ctx);
+    int call = 0, place = 0;
+    for (size_t i = 0; i < sizeof calls / sizeof calls[0]; i++) call |= strstr(msg, calls[i]) != NULL;
+    for (size_t i = 0; i < sizeof places / sizeof places[0]; i++) place |= strstr(msg, places[i]) != NULL;
+    ck_assert_msg(call, "VGGCL_FAULT=%s: the message names no OpenCL call: %s", spec, msg);
+    ck_assert_msg(place, "VGGCL_FAULT=%s: the message names no layer: %s", spec, msg);
+    ck_assert_msg(strstr(msg, vggcl__cl_error_name(code)), "VGGCL_FAULT=%s: the message lacks %s: %s", spec,
+                  vggcl__cl_error_name(code), msg);
+}
+
+static void check_results(const char *spec, const float *logits, const float *cams)
+{
+    ck_assert_msg(tu_compare("logits", ref_logits, logits, N_IMG, 3, 1, 1, 1e-5, 1e-4),
+                  "VGGCL_FAULT=%s: wrong logits after recovering", spec);
+    ck_assert_msg(tu_compare("cams", ref_cams, cams, N_IMG, 1, mh, mw, 1e-5, 1e-4),
+                  "VGGCL_FAULT=%s: wrong CAMs after recovering", spec);
+}
+
+/* Fails call n of `kind` with `code`; returns 0 once n is past the last call. */
+static int inject(const char *path, const char *kind, int n, cl_int code, int conv)
+{
+    char spec[64];
+    snprintf(spec, sizeof spec, "%s:%d:%d", kind, n, (int)code);
+    setenv("VGGCL_FAULT", spec, 1);
+    vggcl_ctx *ctx = tu_cl_ctx();
+    unsetenv("VGGCL_FAULT");
+    vggcl_load_options o = { VGGCL_POOL5_AUTO, NULL, conv };
+    vggcl_model *m = NULL;
+    float logits[N_IMG * 3], cams[N_IMG * 64];
+    vggcl_status st = vggcl_model_load(ctx, path, &o, &m);
+    const int in_load = st != VGGCL_OK;
+    if (st == VGGCL_OK) st = pass(ctx, m, logits, cams);
+    if (!ctx->fault_fired) {
+        ck_assert_msg(st == VGGCL_OK, "VGGCL_FAULT=%s did not fire, yet: %s", spec, vggcl_message(ctx));
+        vggcl_model_free(m);
+        ck_assert_int_eq(ctx->dev_buffers, 0);
+        vggcl_ctx_free(ctx);
+        return 0;
+    }
+    ck_assert_msg(st != VGGCL_OK, "VGGCL_FAULT=%s fired but the pass reported success", spec);
+    check_message(ctx, spec, code);
+    if (in_load) /* a failed load holds nothing on the device */
+        ck_assert_msg(m == NULL && ctx->dev_buffers == 0, "VGGCL_FAULT=%s: a failed load left %d buffers", spec,
+                      ctx->dev_buffers);
+    /* the failure was transient: the same context loads and runs correctly */
+    if (in_load) ck_assert_msg(vggcl_model_load(ctx, path, &o, &m) == VGGCL_OK, "%s", vggcl_message(ctx));
+    ck_assert_msg(pass(ctx, m, logits, cams) == VGGCL_OK, "VGGCL_FAULT=%s: no recovery: %s", spec,
+                  vggcl_message(ctx));
+    check_results(spec, logits, cams);
+    vggcl_model_free(m);
+    ck_assert_msg(ctx->dev_buffers == 0 && ctx->dev_bytes == 0, "VGGCL_FAULT=%s: %d buffers left after freeing", spec,
+                  ctx->dev_buffers);
+    vggcl_ctx_free(ctx);
+    return 1;
+}
+
+static int walk(const char *kind, cl_int code, int conv)
+{
+    const char *path = tu_tmp("faults.safetensors");
+    make_model(path);
+    int n = 1;
+    while (inject(path, kind, n, code, conv)) n++;
+    printf("VGGCL_FAULT=%s:1..%d (conv %d): every failure reported and recovered from\n", kind, n - 1, conv);
+    return n - 1;
+}
+
+/* _i: the convolution algorithm (auto: direct + Winograd; gemm: im2col + CLBlast). */
+START_TEST(test_fault_every_call)
+{
+    const int conv = _i == 0 ? VGGCL_CONV_AUTO : VGGCL_CONV_GEMM;
+    const int calls_made = walk("any", CL_OUT_OF_RESOURCES, conv);
+    /* buffers for weights and workspace, 4+ programs and kernels, the enqueues */
+    ck_assert_int_ge(calls_made, 30);
+}
+END_TEST
+
+/* Each kind on its own, with the error a driver gives for it. */
+START_TEST(test_fault_kinds)
+{
+    static const struct { const char *kind; cl_int code; int min_calls; } kinds[] = {
+        { "buffer", CL_MEM_OBJECT_ALLOCATION_FAILURE, 8 },
+        { "build", CL_BUILD_PROGRAM_FAILURE, 3 },
+        { "kernel", CL_INVALID_KERNEL_NAME, 3 },
+        { "enqueue", CL_OUT_OF_RESOURCES, 10 },
+    };
+    ck_assert_int_ge(walk(kinds[_i].kind, kinds[_i].code, VGGCL_CONV_AUTO), kinds[_i].min_calls);
+}
+END_TEST
+
+/* A malformed VGGCL_FAULT is an error at device selection, not ignored. */
+START_TEST(test_fault_spec_malformed)
+{
+    static const char *const bad[] = { "any", "any:0", "disk:3", "buffer:2:CL_NOT_AN_ERROR", "enqueue:x" };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        setenv("VGGCL_FAULT", bad[i], 1);
+        vggcl_ctx *ctx = vggcl_ctx_new();
+        unsetenv("VGGCL_FAULT");
+        ck_assert_int_eq(vggcl_select_device(ctx, NULL), VGGCL_ERR_ARG);
+        ck_assert_msg(strstr(vggcl_message(ctx), "VGGCL_FAULT"), "%s", vggcl_message(ctx));
+        vggcl_ctx_free(ctx);
+    }
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("faults");
+    TCase *tc = tcase_create("faults");
+    tcase_set_timeout(tc, 900);
+    tcase_add_loop_test(tc, test_fault_every_call, 0, 2);
+    tcase_add_loop_test(tc, test_fault_kinds, 0, 4);
+    tcase_add_test(tc, test_fault_spec_malformed);
+    suite_add_tcase(s, tc);
+    return tu_run(s);
+}
