@@ -4,7 +4,7 @@ set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 apt-get update
 apt-get install -y --no-install-recommends \
-  gcc make cmake pkg-config \
+  gcc make cmake pkg-config valgrind \
   ocl-icd-libopencl1 ocl-icd-opencl-dev opencl-headers pocl-opencl-icd \
   libclblast-dev libcjson-dev check libsubunit-dev libjpeg62-turbo-dev libpng-dev \
   python3 python3-numpy python3-torch python3-torchvision python3-pil python3-skimage

@@ -48,7 +48,7 @@ typedef struct {
 } dev_entry;
 
 /* Fills *list (malloc'd) with every device of every platform. */
-static vggcl_status enumerate(vggcl_ctx *ctx, dev_entry **list, int *count)
+static vggcl_status enumerate_unlocked(vggcl_ctx *ctx, dev_entry **list, int *count)
 {
     const char *where = "listing OpenCL devices";
     vggcl_status st = VGGCL_OK;
@@ -122,6 +122,17 @@ fail:
     free(out);
     free(devs);
     free(plats);
+    return st;
+}
+
+/* Two threads that list platforms at once through ocl-icd can see none (seen
+ * with PoCL: "no OpenCL device found" in one of them), so listing is
+ * serialized. */
+static vggcl_status enumerate(vggcl_ctx *ctx, dev_entry **list, int *count)
+{
+    vggcl__lock();
+    vggcl_status st = enumerate_unlocked(ctx, list, count);
+    vggcl__unlock();
     return st;
 }
 

@@ -1,5 +1,7 @@
 /* The context's error message and the names of OpenCL error codes. */
+#include <pthread.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "internal.h"
 
@@ -65,4 +67,25 @@ size_t vggcl__pow2_floor(size_t limit)
 const char *vggcl_message(const vggcl_ctx *ctx)
 {
     return ctx ? ctx->msg : "out of host memory";
+}
+
+const char *vggcl__strerror(int err, char *buf, size_t len)
+{
+    if (strerror_r(err, buf, len) != 0) snprintf(buf, len, "error %d", err);
+    return buf;
+}
+
+/* One process-wide lock for the few things that are not thread-safe below
+ * vggcl: the ICD loader's first platform query and cJSON's parser, which
+ * records its error position in a global. */
+static pthread_mutex_t global_lock = PTHREAD_MUTEX_INITIALIZER;
+
+void vggcl__lock(void)
+{
+    pthread_mutex_lock(&global_lock);
+}
+
+void vggcl__unlock(void)
+{
+    pthread_mutex_unlock(&global_lock);
 }

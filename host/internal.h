@@ -93,6 +93,14 @@ vggcl_status vggcl__cl_fail(vggcl_ctx *ctx, const char *where, const char *call,
 
 const char *vggcl__cl_error_name(cl_int err);
 
+/* The process-wide lock around the calls below vggcl that are not
+ * thread-safe (listing OpenCL platforms, cJSON parsing). */
+void vggcl__lock(void);
+void vggcl__unlock(void);
+
+/* strerror, thread-safe: the text is put in buf. */
+const char *vggcl__strerror(int err, char *buf, size_t len);
+
 /* Checked OpenCL calls. The enclosing function declares `vggcl_status st`, a
  * `fail:` label, and `where` (the layer or step, for the message). The call
  * is not made when fault injection fails it. */

@@ -65,11 +65,11 @@ vggcl_status vggcl_npy_read(vggcl_ctx *ctx, const char *path, int *ndim, long lo
 {
     vggcl_status st = VGGCL_OK;
     unsigned char pre[12];
-    char *hdr = NULL;
+    char *hdr = NULL, eb[128];
     float *buf = NULL;
     *data = NULL;
     FILE *fp = fopen(path, "rb");
-    if (!fp) return vggcl__fail(ctx, VGGCL_ERR_IO, "%s: cannot open input: %s", path, strerror(errno));
+    if (!fp) return vggcl__fail(ctx, VGGCL_ERR_IO, "%s: cannot open input: %s", path, vggcl__strerror(errno, eb, sizeof eb));
     struct stat sb;
     if (fstat(fileno(fp), &sb) != 0 || !S_ISREG(sb.st_mode)) {
         fclose(fp);
@@ -151,6 +151,7 @@ vggcl_status vggcl_npy_write(vggcl_ctx *ctx, const char *path, int ndim, const l
     size_t total = 10 + used + 1;
     size_t pad = (64 - total % 64) % 64;
     unsigned char pre[10];
+    char eb[128];
     memcpy(pre, magic, 6);
     pre[6] = 1;
     pre[7] = 0;
@@ -160,7 +161,7 @@ vggcl_status vggcl_npy_write(vggcl_ctx *ctx, const char *path, int ndim, const l
     if (snprintf(tmp, sizeof tmp, "%s.tmp.XXXXXX", path) >= (int)sizeof tmp)
         return vggcl__fail(ctx, VGGCL_ERR_IO, "%s: path too long", path);
     int fd = mkstemp(tmp);
-    if (fd < 0) return vggcl__fail(ctx, VGGCL_ERR_IO, "%s: cannot create output: %s", path, strerror(errno));
+    if (fd < 0) return vggcl__fail(ctx, VGGCL_ERR_IO, "%s: cannot create output: %s", path, vggcl__strerror(errno, eb, sizeof eb));
     fchmod(fd, 0644); /* mkstemp makes 0600; outputs are ordinary files */
     FILE *fp = fdopen(fd, "wb");
     int ok = fp != NULL;
@@ -175,7 +176,7 @@ vggcl_status vggcl_npy_write(vggcl_ctx *ctx, const char *path, int ndim, const l
     if (!ok || rename(tmp, path) != 0) {
         int e = errno;
         unlink(tmp);
-        return vggcl__fail(ctx, VGGCL_ERR_IO, "%s: cannot write output: %s", path, strerror(e));
+        return vggcl__fail(ctx, VGGCL_ERR_IO, "%s: cannot write output: %s", path, vggcl__strerror(e, eb, sizeof eb));
     }
     return VGGCL_OK;
 }

@@ -184,7 +184,9 @@ vggcl_status vggcl_st_open(vggcl_ctx *ctx, const char *path, vggcl_st_file *f)
         goto fail;
     }
     const char *end = NULL;
+    vggcl__lock(); /* cJSON's parser writes a global error position */
     root = cJSON_ParseWithLengthOpts(hdr, (size_t)hlen, &end, 0);
+    vggcl__unlock();
     if (!root || !cJSON_IsObject(root)) {
         st = vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: header is not a valid JSON object", path);
         goto fail;

@@ -1,0 +1,18 @@
+#!/bin/bash
+# The whole suite under AddressSanitizer + UndefinedBehaviorSanitizer: builds
+# vggcl with -DVGGCL_SANITIZE=ON in BUILD_DIR and runs its ctest there, leak
+# detection on (suppressions only for the OpenCL stack: lsan.supp), any UB
+# fatal. PoCL runs under ASan, so the OpenCL suites are included.
+#
+#   tests/sanitizers/run.sh SOURCE_DIR BUILD_DIR [PYTHON] [ctest args...]
+set -euo pipefail
+src=$(cd "$1" && pwd)
+bin=$2
+python=${3:-/usr/bin/python3}
+shift $(($# < 3 ? $# : 3))
+cmake -S "$src" -B "$bin" -DVGGCL_SANITIZE=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo -DVGGCL_PYTHON="$python" >/dev/null
+cmake --build "$bin" -j2 >/dev/null
+export ASAN_OPTIONS=detect_leaks=1:strict_string_checks=1:detect_stack_use_after_return=1
+export LSAN_OPTIONS=suppressions=$src/tests/sanitizers/lsan.supp:print_suppressions=0
+export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+ctest --test-dir "$bin" --output-on-failure "$@"

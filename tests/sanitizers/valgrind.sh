@@ -1,0 +1,46 @@
+#!/bin/bash
+# valgrind --leak-check=full over `vggcl run` on a small model, on the
+# reference backend and on the default OpenCL device (PoCL in CI), plus
+# `vggcl classify` on a PNG and a failing run (corrupt weights) on the
+# reference: no errors and no leaks from vggcl's code. Suppressions only for
+# the OpenCL stack (valgrind.supp, each with its reason). With THREADS_TEST
+# (tests/test_threads), helgrind checks its reference-backend case: two
+# threads with a context each, no data race.
+#
+#   tests/sanitizers/valgrind.sh VGGCL_BINARY [PYTHON [THREADS_TEST]]
+set -euo pipefail
+vggcl=$1
+python=${2:-/usr/bin/python3}
+threads=${3:-}
+root=$(cd "$(dirname "$0")/../.." && pwd)
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+"$python" "$root/weights/make_test_weights.py" --out "$tmp/w.safetensors" --cfg 8,M,16,M,16 --bn --classes 3
+"$python" -c "import numpy as np, sys; np.save(sys.argv[1], np.random.default_rng(0).standard_normal((2, 3, 20, 18)).astype(np.float32))" "$tmp/x.npy"
+head -c 200 "$tmp/w.safetensors" > "$tmp/corrupt.safetensors"
+vg() { # vg EXPECTED_EXIT ARGS...: valgrind's own errors exit 99
+  local want=$1 rc=0
+  shift
+  echo "== valgrind vggcl $*"
+  valgrind --quiet --leak-check=full --show-leak-kinds=definite,indirect,possible --errors-for-leak-kinds=definite,indirect,possible \
+    --error-exitcode=99 --num-callers=40 --suppressions="$root/tests/sanitizers/valgrind.supp" "$vggcl" "$@" \
+    >"$tmp/out.txt" 2>&1 || rc=$?
+  if [ "$rc" != "$want" ]; then
+    cat "$tmp/out.txt"
+    echo "valgrind.sh: vggcl $* exited $rc, expected $want (99: valgrind found errors or leaks)"
+    exit 1
+  fi
+}
+vg 0 run --device ref --weights "$tmp/w.safetensors" --input "$tmp/x.npy" --output "$tmp/y_ref.npy"
+vg 0 run --weights "$tmp/w.safetensors" --input "$tmp/x.npy" --output "$tmp/y_cl.npy" --features "$tmp/f_cl.npy"
+vg 0 classify --device ref --weights "$tmp/w.safetensors" --resize 24 --crop 20 "$root/tests/data/tiny.png"
+vg 1 run --device ref --weights "$tmp/corrupt.safetensors" --input "$tmp/x.npy" --output "$tmp/never.npy"
+test ! -e "$tmp/never.npy"
+if [ -n "$threads" ]; then
+  echo "== helgrind $threads (case ref)"
+  CK_RUN_CASE=ref valgrind --quiet --tool=helgrind --error-exitcode=99 "$threads" || {
+    echo "valgrind.sh: helgrind found a data race (exit 99) or the test failed"
+    exit 1
+  }
+fi
+echo "valgrind.sh: no errors, no leaks"
