@@ -7,6 +7,7 @@
 # into tests/fuzz/corpus/NAME/ as crash-<what> once it is fixed: ctest replays
 # that folder under the sanitizers (cmake -DVGGCL_SANITIZE=ON).
 set -euo pipefail
+command -v clang >/dev/null || { echo "fuzz.sh: needs clang (apt-get install -y clang)" >&2; exit 2; }
 name=${1:?usage: tools/fuzz.sh NAME SECONDS [libFuzzer flags]}
 seconds=${2:?usage: tools/fuzz.sh NAME SECONDS [libFuzzer flags]}
 shift 2
