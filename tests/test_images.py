@@ -221,6 +221,18 @@ class Images(unittest.TestCase):
                 self.assertIn(name, r.stderr)
                 self.assertIn(needle, r.stderr)
                 self.assertEqual(list(out.parent.iterdir()), [])
+        # a 1-pixel strip would resize to 256 x 16.7 million pixels: refused with the sizes (PIL
+        # would try to allocate 4 GiB); without the resize it goes through
+        Image.new("RGB", (1, 65500), (10, 20, 30)).save(self.d / "strip.jpg")
+        r = self.vggcl("--output", out, self.d / "strip.jpg")
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("strip.jpg", r.stderr)
+        self.assertIn("would resize to 256 x 16768000 pixels", r.stderr)
+        self.assertEqual(list(out.parent.iterdir()), [])
+        r = self.vggcl("--output", out, "--resize", "0", "--crop", "224", self.d / "strip.jpg")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(np.load(out).shape, (1, 3, 224, 224))
+        out.unlink()
         r = self.vggcl("--output", out, "--crop", "0", self.d / "ok.png")
         self.assertEqual(r.returncode, 2)
         r = self.vggcl("--output", out, "--mean", "1,2", self.d / "ok.png")

@@ -48,4 +48,8 @@ int cli_expand_images(const char *path, char ***list, int *n);
  * exit code with the error printed. */
 int cli_image_arg(const char *cmd, const char *arg, char ***list, int *n);
 
+/* The context's message after loading or preprocessing the image at path
+ * failed, naming the file (preprocessing messages do not know it). */
+const char *cli_image_message(const vggcl_ctx *ctx, const char *path);
+
 #endif

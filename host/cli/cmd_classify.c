@@ -199,7 +199,7 @@ int cmd_classify(int argc, char **argv)
             if (vggcl_image_load(ctx, files[i], &rgb, &h, &w) != VGGCL_OK ||
                 vggcl_image_preprocess(ctx, rgb, h, w, &p, &t, &oh, &ow) != VGGCL_OK) {
                 if (show) fputc('\n', stderr);
-                cli_error(CLI_FAIL, "%s (skipped)", vggcl_message(ctx));
+                cli_error(CLI_FAIL, "%s (skipped)", cli_image_message(ctx, files[i]));
                 free(rgb);
                 failed++;
                 continue;

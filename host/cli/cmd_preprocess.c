@@ -75,6 +75,15 @@ int cli_image_arg(const char *cmd, const char *arg, char ***list, int *n)
     return CLI_OK;
 }
 
+const char *cli_image_message(const vggcl_ctx *ctx, const char *path)
+{
+    static char buf[8192 + 1024];
+    const char *msg = vggcl_message(ctx);
+    if (!strncmp(msg, path, strlen(path))) return msg; /* the decoders' messages start with it */
+    snprintf(buf, sizeof buf, "%s: %s", path, msg);
+    return buf;
+}
+
 static int parse3(const char *cmd, const char *opt, const char *v, float out[3])
 {
     char tail;
@@ -141,7 +150,7 @@ int cmd_preprocess(int argc, char **argv)
         if (vggcl_image_load(ctx, files[i], &rgb, &h, &w) != VGGCL_OK ||
             vggcl_image_preprocess(ctx, rgb, h, w, &p, &t, &oh, &ow) != VGGCL_OK) {
             free(rgb);
-            rc = cli_error(CLI_FAIL, "%s", vggcl_message(ctx));
+            rc = cli_error(CLI_FAIL, "%s", cli_image_message(ctx, files[i]));
             goto out;
         }
         free(rgb);
