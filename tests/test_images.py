@@ -221,8 +221,8 @@ class Images(unittest.TestCase):
                 self.assertIn(name, r.stderr)
                 self.assertIn(needle, r.stderr)
                 self.assertEqual(list(out.parent.iterdir()), [])
-        # a 1-pixel strip would resize to 256 x 16.7 million pixels: refused with the sizes (PIL
-        # would try to allocate 4 GiB); without the resize it goes through
+        # a 1-pixel strip would resize to 256 x 16.7 million pixels: refused with the sizes
+        # (torchvision would have PIL allocate 12 GiB); without the resize it goes through
         Image.new("RGB", (1, 65500), (10, 20, 30)).save(self.d / "strip.jpg")
         r = self.vggcl("--output", out, self.d / "strip.jpg")
         self.assertEqual(r.returncode, 1, r.stderr)
