@@ -138,7 +138,21 @@ def image_seeds():
     out("image", "tall.png", png(Image.new("RGB", (1, 300))))
 
 
+def preprocess_seeds():
+    """Sizes (h-1, w-1, resized h-1, w-1, window y0, x0 as 16-bit LE), a window byte, pixels."""
+    rng = np.random.default_rng(3)
+
+    def seed(name, h, w, oh, ow, y0, x0, b12, npx):
+        hdr = b"".join(v.to_bytes(2, "little") for v in (h - 1, w - 1, oh - 1, ow - 1, y0, x0)) + bytes([b12])
+        out("preprocess", name, hdr + rng.integers(0, 256, npx, dtype=np.uint8).tobytes())
+    seed("down", 90, 60, 40, 27, 5, 3, 77, 300)
+    seed("up", 5, 7, 150, 120, 20, 10, 200, 105)
+    seed("strip", 1, 95, 30, 159, 0, 0, 9, 50)
+    seed("same", 16, 16, 16, 16, 0, 0, 0, 768)
+
+
 if __name__ == "__main__":
+    preprocess_seeds()
     safetensors_seeds()
     npy_seeds()
     model_seeds()
