@@ -1,11 +1,14 @@
 #!/bin/bash
 # Runs one libFuzzer harness: tools/fuzz.sh NAME SECONDS [libFuzzer flags...]
-# NAME: safetensors, npy, model or image (tests/fuzz/fuzz_NAME.c).
-# Builds build-fuzz/ with clang (ASan + UBSan + coverage) on first use. New
+# NAME: safetensors, npy, model, image or preprocess (tests/fuzz/fuzz_NAME.c).
+# Builds build-fuzz/ with clang (ASan + UBSan + coverage) as needed. New
 # inputs go to build-fuzz/corpus/NAME (the seeds in tests/fuzz/corpus/NAME
 # are read, not written); crashes to build-fuzz/crashes/NAME/. Copy a crash
 # into tests/fuzz/corpus/NAME/ as crash-<what> once it is fixed: ctest replays
-# that folder under the sanitizers (cmake -DVGGCL_SANITIZE=ON).
+# that folder under the sanitizers (cmake -DVGGCL_SANITIZE=ON). To keep what a
+# run found, minimize it into the corpus's found/ folder:
+#   build-fuzz/tests/fuzz/fuzz_NAME -merge=1 tests/fuzz/corpus/NAME/found \
+#     tests/fuzz/corpus/NAME build-fuzz/corpus/NAME
 set -euo pipefail
 command -v clang >/dev/null || { echo "fuzz.sh: needs clang (apt-get install -y clang)" >&2; exit 2; }
 name=${1:?usage: tools/fuzz.sh NAME SECONDS [libFuzzer flags]}
@@ -15,9 +18,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 build=${VGGCL_FUZZ_BUILD:-$root/build-fuzz}
 seeds=$root/tests/fuzz/corpus/$name
 [ -d "$seeds" ] || { echo "fuzz.sh: no harness named '$name' (no $seeds)" >&2; exit 2; }
-if [ ! -f "$build/CMakeCache.txt" ]; then
-  CC=clang cmake -S "$root" -B "$build" -DVGGCL_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-fi
+CC=clang cmake -S "$root" -B "$build" -DVGGCL_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build "$build" -j2 --target "fuzz_$name" >/dev/null
 mkdir -p "$build/corpus/$name" "$build/crashes/$name"
 export VGGCL_CACHE_DIR=off

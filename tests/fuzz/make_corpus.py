@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """Writes the seed corpus for the fuzz harnesses (tests/fuzz/corpus/NAME/):
-small valid files and typical broken ones. Files found by fuzzing are added
-by hand under names starting with "crash-" or "slow-" and are kept.
+small valid files and typical broken ones. Inputs fuzzing found are kept
+beside them: crash-* and slow-* (each a bug fixed), and found/ (the fuzzing
+corpus minimized with libFuzzer's -merge=1; see tools/fuzz.sh).
 
     /usr/bin/python3 tests/fuzz/make_corpus.py
 """
