@@ -76,8 +76,8 @@ const char *vggcl__strerror(int err, char *buf, size_t len)
 }
 
 /* One process-wide lock for the few things that are not thread-safe below
- * vggcl: the ICD loader's first platform query and cJSON's parser, which
- * records its error position in a global. */
+ * vggcl: the ICD loader's first platform query, cJSON's parser, which
+ * records its error position in a global, and CLBlast's first use. */
 static pthread_mutex_t global_lock = PTHREAD_MUTEX_INITIALIZER;
 
 void vggcl__lock(void)

@@ -94,7 +94,7 @@ vggcl_status vggcl__cl_fail(vggcl_ctx *ctx, const char *where, const char *call,
 const char *vggcl__cl_error_name(cl_int err);
 
 /* The process-wide lock around the calls below vggcl that are not
- * thread-safe (listing OpenCL platforms, cJSON parsing). */
+ * thread-safe (listing OpenCL platforms, cJSON parsing, CLBlast). */
 void vggcl__lock(void);
 void vggcl__unlock(void);
 

@@ -30,10 +30,15 @@ vggcl_status vggcl_cl_conv3x3_gemm(vggcl_ctx *ctx, const char *where, cl_mem in,
         if ((st = vggcl__enqueue(ctx, where, kcol, 2, g_col, local, 0)) != VGGCL_OK) return st;
         cl_event *ev = vggcl__prof_slot(ctx, where, 2.0 * C_out * K * (double)HW);
         CLBlastStatusCode s = (CLBlastStatusCode)vggcl__fault(ctx, "CLBlastSgemm");
-        if (s == CLBlastSuccess)
+        /* CLBlast 1.5 builds its tuning database on first use without a lock (two
+         * threads at once: a use-after-free under ASan), so its calls are serialized */
+        if (s == CLBlastSuccess) {
+            vggcl__lock();
             s = CLBlastSgemm(CLBlastLayoutRowMajor, CLBlastTransposeNo, CLBlastTransposeNo, (size_t)C_out,
                              (size_t)HW, (size_t)K, 1.0f, weight, 0, (size_t)K, col, 0, (size_t)HW, 0.0f, out,
                              (size_t)n * C_out * HW, (size_t)HW, &ctx->queue, ev);
+            vggcl__unlock();
+        }
         if (s != CLBlastSuccess) return vggcl__clblast_fail(ctx, where, s);
     }
     ARG(kbias, 0, out); ARG(kbias, 1, bias); ARG(kbias, 2, C_out); ARG(kbias, 3, HW);

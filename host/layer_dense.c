@@ -37,10 +37,15 @@ vggcl_status vggcl_cl_dense(vggcl_ctx *ctx, const char *where, cl_mem in, cl_mem
     cl_kernel k;
     cl_event *ev = vggcl__prof_slot(ctx, where, 2.0 * N * K * C);
     CLBlastStatusCode s = (CLBlastStatusCode)vggcl__fault(ctx, "CLBlastSgemm");
-    if (s == CLBlastSuccess)
+    /* CLBlast 1.5 builds its tuning database on first use without a lock (two
+     * threads at once: a use-after-free under ASan), so its calls are serialized */
+    if (s == CLBlastSuccess) {
+        vggcl__lock();
         s = CLBlastSgemm(CLBlastLayoutRowMajor, CLBlastTransposeNo, CLBlastTransposeYes, (size_t)N, (size_t)C,
                          (size_t)K, 1.0f, in, 0, (size_t)K, weight, 0, (size_t)K, 0.0f, out, 0, (size_t)C,
                          &ctx->queue, ev);
+        vggcl__unlock();
+    }
     if (s != CLBlastSuccess) return vggcl__clblast_fail(ctx, where, s);
     if ((st = vggcl__kernel(ctx, VGGCL_K_BIAS_ADD, where, &k)) != VGGCL_OK) return st;
     CL_CHECK(clSetKernelArg, (k, 0, sizeof out, &out));

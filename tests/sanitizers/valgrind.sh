@@ -32,6 +32,12 @@ vg() { # vg EXPECTED_EXIT ARGS...: valgrind's own errors exit 99
   fi
 }
 vg 0 run --device ref --weights "$tmp/w.safetensors" --input "$tmp/x.npy" --output "$tmp/y_ref.npy"
+# valgrind's CPU has no AVX-512, so PoCL compiles every kernel (CLBlast's too)
+# again for it, which under memcheck takes many minutes; a first run under
+# valgrind's no-op tool fills PoCL's cache for that CPU in about a minute.
+echo "== valgrind --tool=none vggcl run (fills PoCL's kernel cache for valgrind's CPU)"
+valgrind --quiet --tool=none "$vggcl" run --weights "$tmp/w.safetensors" --input "$tmp/x.npy" \
+  --output "$tmp/warm.npy" --features "$tmp/warm_f.npy" >/dev/null
 vg 0 run --weights "$tmp/w.safetensors" --input "$tmp/x.npy" --output "$tmp/y_cl.npy" --features "$tmp/f_cl.npy"
 vg 0 classify --device ref --weights "$tmp/w.safetensors" --resize 24 --crop 20 "$root/tests/data/tiny.png"
 vg 1 run --device ref --weights "$tmp/corrupt.safetensors" --input "$tmp/x.npy" --output "$tmp/never.npy"
