@@ -1,7 +1,5 @@
 /* Launcher for the `--conv gemm` path: kernels/im2col.cl + CLBlast SGEMM, one
  * image at a time through a (C_in * 9, H * W) workspace. */
-#include <clblast_c.h>
-
 #include "layers.h"
 
 #define LOCAL_X 64
@@ -28,18 +26,9 @@ vggcl_status vggcl_cl_conv3x3_gemm(vggcl_ctx *ctx, const char *where, cl_mem in,
     for (int n = 0; n < N; n++) {
         ARG(kcol, 0, in); ARG(kcol, 1, col); ARG(kcol, 2, n); ARG(kcol, 3, C_in); ARG(kcol, 4, H); ARG(kcol, 5, W);
         if ((st = vggcl__enqueue(ctx, where, kcol, 2, g_col, local, 0)) != VGGCL_OK) return st;
-        cl_event *ev = vggcl__prof_slot(ctx, where, 2.0 * C_out * K * (double)HW);
-        CLBlastStatusCode s = (CLBlastStatusCode)vggcl__fault(ctx, "CLBlastSgemm");
-        /* CLBlast 1.5 builds its tuning database on first use without a lock (two
-         * threads at once: a use-after-free under ASan), so its calls are serialized */
-        if (s == CLBlastSuccess) {
-            vggcl__lock();
-            s = CLBlastSgemm(CLBlastLayoutRowMajor, CLBlastTransposeNo, CLBlastTransposeNo, (size_t)C_out,
-                             (size_t)HW, (size_t)K, 1.0f, weight, 0, (size_t)K, col, 0, (size_t)HW, 0.0f, out,
-                             (size_t)n * C_out * HW, (size_t)HW, &ctx->queue, ev);
-            vggcl__unlock();
-        }
-        if (s != CLBlastSuccess) return vggcl__clblast_fail(ctx, where, s);
+        if ((st = vggcl__sgemm(ctx, where, 0, (size_t)C_out, (size_t)HW, (size_t)K, weight, 0, col, 0, out,
+                               (size_t)n * C_out * HW)) != VGGCL_OK)
+            return st;
     }
     ARG(kbias, 0, out); ARG(kbias, 1, bias); ARG(kbias, 2, C_out); ARG(kbias, 3, HW);
     size_t g_bias[2] = { vggcl__round_up((size_t)HW, lx), (size_t)N * C_out };

@@ -1,5 +1,5 @@
 /* Launcher for the dense head: CLBlast SGEMM (out = in * weight^T), then
- * kernels/dense.cl bias_add; and the error report for every CLBlast call. */
+ * kernels/dense.cl bias_add; and vggcl__sgemm, the one path into CLBlast. */
 #include <clblast_c.h>
 
 #include "layers.h"
@@ -22,10 +22,21 @@ static const char *clblast_name(CLBlastStatusCode s)
     }
 }
 
-vggcl_status vggcl__clblast_fail(vggcl_ctx *ctx, const char *where, int status)
+vggcl_status vggcl__sgemm(vggcl_ctx *ctx, const char *where, int trans_b, size_t M, size_t N, size_t K, cl_mem a,
+                          size_t a_off, cl_mem b, size_t b_off, cl_mem c, size_t c_off)
 {
-    const CLBlastStatusCode s = (CLBlastStatusCode)status;
-    if (ctx->profiling && ctx->prof_n > 0 && !ctx->prof[ctx->prof_n - 1].event) ctx->prof_n--;
+    cl_event *ev = vggcl__prof_slot(ctx, where, 2.0 * M * N * K);
+    CLBlastStatusCode s = (CLBlastStatusCode)vggcl__fault(ctx, "CLBlastSgemm");
+    if (s == CLBlastSuccess) {
+        /* CLBlast 1.5 builds its tuning database on first use without a lock (two
+         * threads at once: a use-after-free under ASan), so its calls are serialized */
+        vggcl__lock();
+        s = CLBlastSgemm(CLBlastLayoutRowMajor, CLBlastTransposeNo, trans_b ? CLBlastTransposeYes : CLBlastTransposeNo,
+                         M, N, K, 1.0f, a, a_off, K, b, b_off, trans_b ? K : N, 0.0f, c, c_off, N, &ctx->queue, ev);
+        vggcl__unlock();
+    }
+    if (s == CLBlastSuccess) return VGGCL_OK;
+    if (ev) ctx->prof_n--; /* no command was recorded */
     vggcl_status st = (int)s > -1000 ? vggcl__cl_fail(ctx, where, "CLBlastSgemm", (cl_int)s) : VGGCL_ERR_DEVICE;
     return vggcl__fail(ctx, st, "%s: CLBlastSgemm -> %s (%d)", where, clblast_name(s), (int)s);
 }
@@ -35,18 +46,8 @@ vggcl_status vggcl_cl_dense(vggcl_ctx *ctx, const char *where, cl_mem in, cl_mem
 {
     vggcl_status st;
     cl_kernel k;
-    cl_event *ev = vggcl__prof_slot(ctx, where, 2.0 * N * K * C);
-    CLBlastStatusCode s = (CLBlastStatusCode)vggcl__fault(ctx, "CLBlastSgemm");
-    /* CLBlast 1.5 builds its tuning database on first use without a lock (two
-     * threads at once: a use-after-free under ASan), so its calls are serialized */
-    if (s == CLBlastSuccess) {
-        vggcl__lock();
-        s = CLBlastSgemm(CLBlastLayoutRowMajor, CLBlastTransposeNo, CLBlastTransposeYes, (size_t)N, (size_t)C,
-                         (size_t)K, 1.0f, in, 0, (size_t)K, weight, 0, (size_t)K, 0.0f, out, 0, (size_t)C,
-                         &ctx->queue, ev);
-        vggcl__unlock();
-    }
-    if (s != CLBlastSuccess) return vggcl__clblast_fail(ctx, where, s);
+    if ((st = vggcl__sgemm(ctx, where, 1, (size_t)N, (size_t)C, (size_t)K, in, 0, weight, 0, out, 0)) != VGGCL_OK)
+        return st;
     if ((st = vggcl__kernel(ctx, VGGCL_K_BIAS_ADD, where, &k)) != VGGCL_OK) return st;
     CL_CHECK(clSetKernelArg, (k, 0, sizeof out, &out));
     CL_CHECK(clSetKernelArg, (k, 1, sizeof bias, &bias));

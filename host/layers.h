@@ -28,8 +28,11 @@ size_t vggcl__gemm_workspace_floats(int C_in, int H, int W);
 vggcl_status vggcl_cl_conv3x3_gemm(vggcl_ctx *ctx, const char *where, cl_mem in, cl_mem weight, cl_mem bias,
                                    cl_mem out, cl_mem col, int N, int C_in, int C_out, int H, int W);
 
-/* Records a failed CLBlast call (status: a CLBlastStatusCode) for `where`. */
-vggcl_status vggcl__clblast_fail(vggcl_ctx *ctx, const char *where, int status);
+/* C (M, N) = A (M, K) * B, row-major, through CLBlast: B is (K, N), or (N, K)
+ * used transposed when trans_b. Every CLBlast call goes through here (profiling
+ * event, fault injection, the lock CLBlast needs, the error message). */
+vggcl_status vggcl__sgemm(vggcl_ctx *ctx, const char *where, int trans_b, size_t M, size_t N, size_t K, cl_mem a,
+                          size_t a_off, cl_mem b, size_t b_off, cl_mem c, size_t c_off);
 
 vggcl_status vggcl_cl_maxpool2d(vggcl_ctx *ctx, const char *where, cl_mem in, cl_mem out, int N, int C, int H,
                                 int W, int kernel_size, int stride, int padding, int ceil_mode);
