@@ -7,6 +7,9 @@
 #include <png.h>
 #include <setjmp.h>
 
+/* The most pixels an image may have, decoded or resized (2^28: 768 MiB of RGB). */
+#define VGGCL_MAX_PIXELS ((size_t)1 << 28)
+
 /* libpng error handling shared by the reader and the writer: png_fail
  * records the message and jumps back; warnings are ignored. */
 typedef struct {

@@ -67,7 +67,7 @@ static vggcl_status load_jpeg(vggcl_ctx *ctx, const char *path, FILE *f, unsigne
     cinfo.out_color_space = cinfo.num_components == 1 ? JCS_GRAYSCALE : JCS_RGB;
     jpeg_start_decompress(&cinfo);
     const int width = (int)cinfo.output_width, height = (int)cinfo.output_height, comps = cinfo.output_components;
-    if ((size_t)width * height > (size_t)1 << 28) {
+    if ((size_t)width * height > VGGCL_MAX_PIXELS) {
         jpeg_destroy_decompress(&cinfo);
         return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: %dx%d pixels is too large", path, width, height);
     }
@@ -130,7 +130,7 @@ static vggcl_status load_png(vggcl_ctx *ctx, const char *path, FILE *f, unsigned
     png_read_info(png, info);
     const int width = (int)png_get_image_width(png, info), height = (int)png_get_image_height(png, info);
     const int type = png_get_color_type(png, info), depth = png_get_bit_depth(png, info);
-    if ((size_t)width * height > (size_t)1 << 28) {
+    if ((size_t)width * height > VGGCL_MAX_PIXELS) {
         snprintf(err.msg, sizeof err.msg, "%dx%d pixels is too large", width, height);
         longjmp(err.jump, 1);
     }

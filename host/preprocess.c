@@ -32,7 +32,7 @@ vggcl_status vggcl_image_preprocess(vggcl_ctx *ctx, const unsigned char *rgb, in
         const double newlong = floor((double)p->resize * longside / shortside);
         /* the same pixel limit as the decoders: a 1-pixel-wide strip would
          * otherwise resize to billions of pixels (or overflow int) */
-        if (newlong * p->resize > (double)(1 << 28))
+        if (newlong * p->resize > (double)VGGCL_MAX_PIXELS)
             return vggcl__fail(ctx, VGGCL_ERR_SHAPE,
                                "image of %dx%d pixels would resize to %d x %.0f pixels (more than 2^28)", h, w,
                                p->resize, newlong);
