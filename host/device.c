@@ -227,6 +227,8 @@ vggcl_status vggcl_select_device(vggcl_ctx *ctx, const char *spec)
     ctx->global_mem = list[i].info.global_mem;
     snprintf(ctx->device_name, sizeof ctx->device_name, "%s", list[i].info.name);
     CL_CHECK(clGetDeviceInfo, (ctx->device, CL_DEVICE_MAX_WORK_GROUP_SIZE, sizeof ctx->max_wg, &ctx->max_wg, NULL));
+    CL_CHECK(clGetDeviceInfo, (ctx->device, CL_DEVICE_LOCAL_MEM_SIZE, sizeof ctx->local_mem, &ctx->local_mem, NULL));
+    ctx->is_gpu = !strcmp(list[i].info.type, "GPU");
     snprintf(ctx->device_version, sizeof ctx->device_version, "%s", list[i].info.version);
     snprintf(ctx->platform_name, sizeof ctx->platform_name, "%s", list[i].info.platform_name);
     CL_CHECK(clGetDeviceInfo, (ctx->device, CL_DRIVER_VERSION, sizeof ctx->driver_version - 1, ctx->driver_version,

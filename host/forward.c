@@ -38,12 +38,12 @@ static int step_channels(const vggcl_model *m, int i)
     return i >= 0 ? m->steps[i].c_out : 3;
 }
 
-static void describe(const vggcl_model *m, int i, int h, int w, char *buf, size_t len)
+static void describe(const vggcl_model *m, int i, int h, int w, const vggcl_conv_choice *c, char *buf, size_t len)
 {
     const vggcl_step *s = &m->steps[i];
-    static const char *const algo[] = { "", "direct", "winograd", "gemm" };
     if (s->kind == VGGCL_STEP_CONV)
-        snprintf(buf, len, "layer %s (conv %d->%d, %dx%d, %s)", s->name, s->c_in, s->c_out, h, w, algo[s->algo]);
+        snprintf(buf, len, "layer %s (conv %d->%d, %dx%d, %s%s)", s->name, s->c_in, s->c_out, h, w,
+                 vggcl__conv_algo(c->algo)->name, c->fused_pool ? " + max pool" : "");
     else
         snprintf(buf, len, "layer %s (%d ch, %dx%d)", s->name, step_channels(m, i), h, w);
 }
@@ -145,33 +145,38 @@ static size_t weight_bytes(const vggcl_model *m)
     for (int i = 0; i < m->n_steps; i++) {
         const vggcl_step *s = &m->steps[i];
         if (s->kind != VGGCL_STEP_CONV) continue;
-        b += (vggcl__conv_weight_floats(s) + s->c_out) * sizeof(float);
+        b += s->c_out * sizeof(float);
+        for (int id = 1; id < VGGCL_CONV_ALGOS; id++) {
+            if (!s->packed[id]) continue;
+            vggcl_conv_params p;
+            vggcl__conv_defaults(m->ctx, id, 1, s->c_in, s->c_out, 1, 1, &p);
+            b += vggcl__conv_algo(id)->packed_floats(&p, s->c_out, s->c_in) * sizeof(float);
+        }
     }
     return b;
 }
 
 /* Device workspace of one pass, in floats per buffer. */
 typedef struct {
-    size_t act, partial, feat, logits, wino_v, wino_m, col;
+    size_t act, partial, feat, logits, conv[2];
 } workspace;
 
 static workspace workspace_for(const vggcl_ctx *ctx, const vggcl_model *m, int n, int h, int w)
 {
-    workspace ws = { max_activation(m, n, h, w), 0, (size_t)n * m->features, (size_t)n * m->classes, 0, 0, 0 };
+    workspace ws = { max_activation(m, n, h, w), 0, (size_t)n * m->features, (size_t)n * m->classes, { 0, 0 } };
     for (int i = 0; i < m->n_steps; i++) {
         const vggcl_step *s = &m->steps[i];
         if (s->kind == VGGCL_STEP_POOL) {
             h = vggcl_pool_out_size(h, s->kernel_size, s->stride, s->padding, s->ceil_mode);
             w = vggcl_pool_out_size(w, s->kernel_size, s->stride, s->padding, s->ceil_mode);
-        } else if (s->algo == VGGCL_CONV_WINOGRAD) {
-            size_t v, mm;
-            vggcl__wino_workspace_floats(n, s->c_in, s->c_out, h, w, &v, &mm);
-            if (v > ws.wino_v) ws.wino_v = v;
-            if (mm > ws.wino_m) ws.wino_m = mm;
-        } else if (s->algo == VGGCL_CONV_GEMM) {
-            const size_t c = vggcl__gemm_workspace_floats(s->c_in, h, w);
-            if (c > ws.col) ws.col = c;
+            continue;
         }
+        vggcl_conv_choice c;
+        size_t need[2];
+        vggcl__conv_choose(ctx, m, i, n, h, w, &c);
+        vggcl__conv_algo(c.algo)->workspace(&c.params, n, s->c_in, s->c_out, h, w, need);
+        for (int k = 0; k < 2; k++)
+            if (need[k] > ws.conv[k]) ws.conv[k] = need[k];
     }
     ws.partial = vggcl_cl_gap_partial_floats(ctx, n, m->features, h, w);
     return ws;
@@ -179,15 +184,14 @@ static workspace workspace_for(const vggcl_ctx *ctx, const vggcl_model *m, int n
 
 static size_t ws_total(const workspace *ws)
 {
-    return (2 * ws->act + ws->partial + ws->feat + ws->logits + ws->wino_v + ws->wino_m + ws->col) * sizeof(float);
+    return (2 * ws->act + ws->partial + ws->feat + ws->logits + ws->conv[0] + ws->conv[1]) * sizeof(float);
 }
 
 static size_t ws_largest(const workspace *ws)
 {
     size_t l = ws->act;
-    if (ws->wino_v > l) l = ws->wino_v;
-    if (ws->wino_m > l) l = ws->wino_m;
-    if (ws->col > l) l = ws->col;
+    if (ws->conv[0] > l) l = ws->conv[0];
+    if (ws->conv[1] > l) l = ws->conv[1];
     return l * sizeof(float);
 }
 
@@ -234,9 +238,10 @@ static vggcl_status forward_cl(vggcl_ctx *ctx, vggcl_model *m, const float *inpu
         (st = ensure(ctx, "GAP features", &m->feat_dev, &m->feat_bytes, ws.feat * f)) ||
         (st = ensure(ctx, "logits", &m->logits_dev, &m->logits_bytes, ws.logits * f)) ||
         (ws.partial && (st = ensure(ctx, "GAP partial sums", &m->gap_partial, &m->gap_partial_bytes, ws.partial * f))) ||
-        (ws.wino_v && (st = ensure(ctx, "Winograd input tiles", &m->wino_v, &m->wino_v_bytes, ws.wino_v * f))) ||
-        (ws.wino_m && (st = ensure(ctx, "Winograd products", &m->wino_m, &m->wino_m_bytes, ws.wino_m * f))) ||
-        (ws.col && (st = ensure(ctx, "im2col columns", &m->col, &m->col_bytes, ws.col * f))))
+        (ws.conv[0] && (st = ensure(ctx, "convolution workspace (Winograd input tiles, im2col columns)",
+                                    &m->conv_ws[0], &m->conv_ws_bytes[0], ws.conv[0] * f))) ||
+        (ws.conv[1] && (st = ensure(ctx, "convolution workspace (Winograd products)", &m->conv_ws[1],
+                                    &m->conv_ws_bytes[1], ws.conv[1] * f))))
         goto fail;
     snprintf(where, sizeof where, "forward pass: input (%d, 3, %d, %d)", n, h, w);
     if (input)
@@ -245,26 +250,25 @@ static vggcl_status forward_cl(vggcl_ctx *ctx, vggcl_model *m, const float *inpu
     int cur = 0, c = 3;
     for (int i = 0; i < m->n_steps; i++) {
         const vggcl_step *s = &m->steps[i];
-        describe(m, i, h, w, where, sizeof where);
-        if (s->kind == VGGCL_STEP_CONV && s->algo == VGGCL_CONV_GEMM) {
-            st = vggcl_cl_conv3x3_gemm(ctx, where, m->act[cur], s->weight_dev, s->bias_dev, m->act[1 - cur], m->col,
-                                       n, s->c_in, s->c_out, h, w);
-            c = s->c_out;
-        } else if (s->kind == VGGCL_STEP_CONV && s->algo == VGGCL_CONV_WINOGRAD) {
-            st = vggcl_cl_conv3x3_winograd(ctx, where, m->act[cur], s->weight_dev, s->bias_dev, m->act[1 - cur],
-                                           m->wino_v, m->wino_m, n, s->c_in, s->c_out, h, w);
-            c = s->c_out;
-        } else if (s->kind == VGGCL_STEP_CONV) {
-            st = vggcl_cl_conv3x3_bias_relu(ctx, where, m->act[cur], s->weight_dev, s->bias_dev, m->act[1 - cur], n,
-                                            s->c_in, s->c_out, h, w);
+        vggcl_conv_choice choice = { 0 };
+        if (s->kind == VGGCL_STEP_CONV) vggcl__conv_choose(ctx, m, i, n, h, w, &choice);
+        describe(m, i, h, w, &choice, where, sizeof where);
+        if (s->kind == VGGCL_STEP_CONV) {
+            const vggcl_conv_call call = { m->act[cur], s->packed[choice.algo], s->bias_dev, m->act[1 - cur],
+                                           { m->conv_ws[0], m->conv_ws[1] }, n, s->c_in, s->c_out, h, w,
+                                           choice.fused_pool };
+            st = vggcl__conv_algo(choice.algo)->launch(ctx, where, &choice.params, &call);
             c = s->c_out;
         } else {
             st = vggcl_cl_maxpool2d(ctx, where, m->act[cur], m->act[1 - cur], n, c, h, w, s->kernel_size, s->stride,
                                     s->padding, s->ceil_mode);
-            h = vggcl_pool_out_size(h, s->kernel_size, s->stride, s->padding, s->ceil_mode);
-            w = vggcl_pool_out_size(w, s->kernel_size, s->stride, s->padding, s->ceil_mode);
         }
         if (st != VGGCL_OK) goto fail;
+        if (s->kind == VGGCL_STEP_POOL || choice.fused_pool) {
+            const vggcl_step *p = s->kind == VGGCL_STEP_POOL ? s : &m->steps[++i];
+            h = vggcl_pool_out_size(h, p->kernel_size, p->stride, p->padding, p->ceil_mode);
+            w = vggcl_pool_out_size(w, p->kernel_size, p->stride, p->padding, p->ceil_mode);
+        }
         cur = 1 - cur;
     }
     snprintf(where, sizeof where, "layer GAP (%d ch, %dx%d)", c, h, w);

@@ -16,7 +16,8 @@ enum {
     VGGCL_PROG_CAM, VGGCL_PROG_COUNT
 };
 enum {
-    VGGCL_K_CONV3X3, VGGCL_K_WINO_INPUT, VGGCL_K_WINO_GEMM, VGGCL_K_WINO_OUTPUT, VGGCL_K_IM2COL,
+    VGGCL_K_CONV3X3, VGGCL_K_WINO_INPUT, VGGCL_K_WINO_GEMM, VGGCL_K_WINO_OUTPUT, VGGCL_K_WINO_GPU_INPUT,
+    VGGCL_K_WINO_GPU_GEMM, VGGCL_K_WINO_GPU_OUTPUT, VGGCL_K_IM2COL,
     VGGCL_K_BIAS_RELU_ROWS,
     VGGCL_K_MAXPOOL, VGGCL_K_MAXPOOL2X2, VGGCL_K_GAP, VGGCL_K_ADAPTIVE_AVGPOOL, VGGCL_K_BIAS_ADD, VGGCL_K_CAM,
     VGGCL_K_COUNT
@@ -25,15 +26,31 @@ enum {
 /* A built program variant: one .cl file with one set of -D tunables. */
 typedef struct {
     int prog;
-    char defines[96];
+    char defines[160];
     cl_program program;
 } vggcl_program_entry;
 
 typedef struct {
     int kernel;
-    char defines[96];
+    char defines[160];
     cl_kernel k;
 } vggcl_kernel_entry;
+
+/* Values of a convolution algorithm's tunables, in the order of its table
+ * entry (conv_algo.h). */
+#define VGGCL_MAX_TUNABLES 10
+typedef struct {
+    int v[VGGCL_MAX_TUNABLES];
+} vggcl_conv_params;
+
+/* One row of the tuning table: the algorithm and parameters measured fastest
+ * for a conv shape at a batch-size class (tune.c). */
+typedef struct {
+    int c_in, c_out, h, w, batch;
+    int algo;
+    vggcl_conv_params params;
+    double ms;          /* median device time per pass when measured */
+} vggcl_tuned;
 
 /* One profiled command: a kernel launch or a CLBlast call. */
 typedef struct {
@@ -54,13 +71,14 @@ struct vggcl_ctx {
     cl_device_id device;
     cl_context cl;
     cl_command_queue queue;
-    cl_ulong max_alloc, global_mem;
+    cl_ulong max_alloc, global_mem, local_mem;
     size_t max_wg;
+    int is_gpu;                            /* CL_DEVICE_TYPE_GPU: the GPU-shaped kernels by default */
     vggcl_program_entry *programs;         /* built on first use, per (program, defines) */
     int n_programs;
     vggcl_kernel_entry *kernels;           /* created on first use, per (kernel, defines) */
     int n_kernels;
-    int (*tuned)[3];                       /* tuning table rows: c_in, c_out, algorithm */
+    vggcl_tuned *tuned;                    /* the tuning table's rows */
     int n_tuned;
     char tune_path[1024];                  /* where the table lives ("" if caching is off) */
     int profiling;                         /* record an event per command */
@@ -130,10 +148,14 @@ void vggcl__make_dirs(const char *path);
 int vggcl__cache_path(const vggcl_ctx *ctx, const char *text, const char *options, const char *suffix, char *out,
                       size_t len);
 
-/* The tuning table (tune.c): loaded when a device is selected; the algorithm
- * measured fastest for a conv of these channel counts, or 0 if none. */
+/* The tuning table (tune.c): loaded when a device is selected. The row
+ * closest to a conv of c_in -> c_out at h x w and batch n (same channels;
+ * then the same map size first, then the same batch class), restricted to
+ * algorithm only unless it is 0; NULL if none. */
 void vggcl__tune_load(vggcl_ctx *ctx);
-int vggcl__tune_lookup(const vggcl_ctx *ctx, int c_in, int c_out);
+const vggcl_tuned *vggcl__tune_lookup(const vggcl_ctx *ctx, int c_in, int c_out, int h, int w, int n, int only);
+/* Whether algorithm algo is named for c_in -> c_out anywhere in the table. */
+int vggcl__tune_names(const vggcl_ctx *ctx, int c_in, int c_out, int algo);
 
 /* The program-binary cache (program_cache.c): a built program or NULL. */
 cl_program vggcl__cache_load(vggcl_ctx *ctx, const char *src, const char *options);

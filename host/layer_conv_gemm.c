@@ -1,21 +1,41 @@
 /* Launcher for the `--conv gemm` path: kernels/im2col.cl + CLBlast SGEMM, one
  * image at a time through a (C_in * 9, H * W) workspace. */
+#include <string.h>
+
+#include "conv_algo.h"
 #include "layers.h"
 
 #define LOCAL_X 64
 
-size_t vggcl__gemm_workspace_floats(int C_in, int H, int W)
+/* the weights as they are: (C_out, C_in * 9) is SGEMM's A */
+static size_t packed_floats(const vggcl_conv_params *p, int C_out, int C_in)
 {
-    return (size_t)C_in * 9 * H * W;
+    (void)p;
+    return (size_t)C_out * C_in * 9;
+}
+
+static void pack(const vggcl_conv_params *p, const float *weight, int C_out, int C_in, float *packed)
+{
+    memcpy(packed, weight, packed_floats(p, C_out, C_in) * sizeof(float));
+}
+
+/* col (C_in * 9, H * W), one image at a time */
+static void workspace(const vggcl_conv_params *p, int N, int C_in, int C_out, int H, int W, size_t ws[2])
+{
+    (void)p, (void)N, (void)C_out;
+    ws[0] = (size_t)C_in * 9 * H * W;
+    ws[1] = 0;
 }
 
 #define ARG(k, i, x) CL_CHECK(clSetKernelArg, (k, i, sizeof(x), &(x)))
 
-vggcl_status vggcl_cl_conv3x3_gemm(vggcl_ctx *ctx, const char *where, cl_mem in, cl_mem weight, cl_mem bias,
-                                   cl_mem out, cl_mem col, int N, int C_in, int C_out, int H, int W)
+static vggcl_status launch(vggcl_ctx *ctx, const char *where, const vggcl_conv_params *p, const vggcl_conv_call *c)
 {
     vggcl_status st;
     cl_kernel kcol, kbias;
+    const cl_mem in = c->in, weight = c->weight, bias = c->bias, out = c->out, col = c->ws[0];
+    const int N = c->N, C_in = c->C_in, C_out = c->C_out, H = c->H, W = c->W;
+    (void)p;
     const int HW = H * W, K = C_in * 9;
     if ((st = vggcl__kernel(ctx, VGGCL_K_IM2COL, where, &kcol)) != VGGCL_OK ||
         (st = vggcl__kernel(ctx, VGGCL_K_BIAS_RELU_ROWS, where, &kbias)) != VGGCL_OK)
@@ -36,3 +56,7 @@ vggcl_status vggcl_cl_conv3x3_gemm(vggcl_ctx *ctx, const char *where, cl_mem in,
 fail:
     return st;
 }
+
+const vggcl_conv_algo vggcl__conv_gemm = {
+    "gemm", 0, NULL, 0, NULL, NULL, packed_floats, pack, workspace, launch,
+};

@@ -1,11 +1,20 @@
-/* Launcher for kernels/winograd.cl (F(4x4, 3x3)), the weight transform it
- * needs, and its workspace sizes. */
+/* Launcher for the CPU-shaped kernels of kernels/winograd.cl (F(4x4, 3x3)),
+ * the weight transform they need, their workspace sizes, and the algorithm
+ * table's "winograd" entry. */
 #include <string.h>
 
+#include "conv_algo.h"
 #include "layers.h"
 
-#define OCB 8 /* output channels per packed weight block: the kernel's default */
-#define TT 16 /* tiles per GEMM work-item: the kernel's only choice */
+/* OCB: output channels per packed weight block (the layout depends on it, so
+ * one value); TT: tiles per GEMM work-item (the kernel holds them in one
+ * float16, so one value). */
+static const vggcl_tunable tunables[] = {
+    { "OCB", 8, { 8 } },
+    { "TT", 16, { 16 } },
+};
+#define P_OCB 0
+#define P_TT 1
 
 /* G: the 6x3 weight transform for points 0, +-1, +-2, inf. */
 static const double G[6][3] = {
@@ -17,30 +26,38 @@ static const double G[6][3] = {
     { 0, 0, 1 },
 };
 
-/* rounded to two weight blocks: each GEMM work-item takes two */
-static int c_outp(int C_out) { return (C_out + 2 * OCB - 1) / (2 * OCB) * (2 * OCB); }
-
-size_t vggcl__wino_packed_floats(int C_out, int C_in)
+void vggcl__wino_filter(const float *g, float u[36])
 {
-    return (size_t)36 * c_outp(C_out) * C_in;
+    double gt[6][3]; /* G g */
+    for (int a = 0; a < 6; a++)
+        for (int j = 0; j < 3; j++) gt[a][j] = G[a][0] * g[j] + G[a][1] * g[3 + j] + G[a][2] * g[6 + j];
+    for (int a = 0; a < 6; a++)
+        for (int b = 0; b < 6; b++) u[a * 6 + b] = (float)(gt[a][0] * G[b][0] + gt[a][1] * G[b][1] + gt[a][2] * G[b][2]);
 }
 
-void vggcl__wino_pack_weights(const float *weight, int C_out, int C_in, float *packed)
+/* rounded to two weight blocks: each GEMM work-item takes two */
+static int c_outp(const vggcl_conv_params *p, int C_out)
 {
-    const int blocks = c_outp(C_out) / OCB;
-    memset(packed, 0, vggcl__wino_packed_floats(C_out, C_in) * sizeof(float));
+    const int two = 2 * p->v[P_OCB];
+    return (C_out + two - 1) / two * two;
+}
+
+static size_t packed_floats(const vggcl_conv_params *p, int C_out, int C_in)
+{
+    return (size_t)36 * c_outp(p, C_out) * C_in;
+}
+
+/* U (36, C_outp / OCB, C_in, OCB), zero past C_out */
+static void pack(const vggcl_conv_params *p, const float *weight, int C_out, int C_in, float *packed)
+{
+    const int ocb = p->v[P_OCB], blocks = c_outp(p, C_out) / ocb;
+    float u[36];
+    memset(packed, 0, packed_floats(p, C_out, C_in) * sizeof(float));
     for (int oc = 0; oc < C_out; oc++)
         for (int ic = 0; ic < C_in; ic++) {
-            const float *g = weight + ((size_t)oc * C_in + ic) * 9;
-            double gt[6][3]; /* G g */
-            for (int a = 0; a < 6; a++)
-                for (int j = 0; j < 3; j++) gt[a][j] = G[a][0] * g[j] + G[a][1] * g[3 + j] + G[a][2] * g[6 + j];
-            for (int a = 0; a < 6; a++)
-                for (int b = 0; b < 6; b++) {
-                    const double u = gt[a][0] * G[b][0] + gt[a][1] * G[b][1] + gt[a][2] * G[b][2];
-                    const int xi = a * 6 + b;
-                    packed[(((size_t)xi * blocks + oc / OCB) * C_in + ic) * OCB + oc % OCB] = (float)u;
-                }
+            vggcl__wino_filter(weight + ((size_t)oc * C_in + ic) * 9, u);
+            for (int xi = 0; xi < 36; xi++)
+                packed[(((size_t)xi * blocks + oc / ocb) * C_in + ic) * ocb + oc % ocb] = u[xi];
         }
 }
 
@@ -48,35 +65,41 @@ typedef struct {
     int tiles_y, tiles_x, T, Tp, C_outp;
 } wino_dims;
 
-static wino_dims dims_for(int N, int C_out, int H, int W)
+static wino_dims dims_for(const vggcl_conv_params *p, int N, int C_out, int H, int W)
 {
     wino_dims d;
+    const int tt = p->v[P_TT];
     d.tiles_y = (H + 3) / 4;
     d.tiles_x = (W + 3) / 4;
     d.T = N * d.tiles_y * d.tiles_x;
-    d.Tp = (d.T + TT - 1) / TT * TT;
-    d.C_outp = c_outp(C_out);
+    d.Tp = (d.T + tt - 1) / tt * tt;
+    d.C_outp = c_outp(p, C_out);
     return d;
 }
 
-void vggcl__wino_workspace_floats(int N, int C_in, int C_out, int H, int W, size_t *v, size_t *m)
+/* V (36, Tp/TT, C_in, TT) and M (36, C_outp, Tp) */
+static void workspace(const vggcl_conv_params *p, int N, int C_in, int C_out, int H, int W, size_t ws[2])
 {
-    const wino_dims d = dims_for(N, C_out, H, W);
-    *v = (size_t)36 * C_in * d.Tp;
-    *m = (size_t)36 * d.C_outp * d.Tp;
+    const wino_dims d = dims_for(p, N, C_out, H, W);
+    ws[0] = (size_t)36 * C_in * d.Tp;
+    ws[1] = (size_t)36 * d.C_outp * d.Tp;
 }
 
 #define ARG(k, i, x) CL_CHECK(clSetKernelArg, (k, i, sizeof(x), &(x)))
 
-vggcl_status vggcl_cl_conv3x3_winograd(vggcl_ctx *ctx, const char *where, cl_mem in, cl_mem weight, cl_mem bias,
-                                       cl_mem out, cl_mem V, cl_mem M, int N, int C_in, int C_out, int H, int W)
+static vggcl_status launch(vggcl_ctx *ctx, const char *where, const vggcl_conv_params *p, const vggcl_conv_call *c)
 {
     vggcl_status st;
     cl_kernel kin, kgemm, kout;
-    wino_dims d = dims_for(N, C_out, H, W);
-    if ((st = vggcl__kernel(ctx, VGGCL_K_WINO_INPUT, where, &kin)) != VGGCL_OK ||
-        (st = vggcl__kernel(ctx, VGGCL_K_WINO_GEMM, where, &kgemm)) != VGGCL_OK ||
-        (st = vggcl__kernel(ctx, VGGCL_K_WINO_OUTPUT, where, &kout)) != VGGCL_OK)
+    char defines[96];
+    const cl_mem in = c->in, weight = c->weight, bias = c->bias, out = c->out, V = c->ws[0], M = c->ws[1];
+    const int N = c->N, C_in = c->C_in, C_out = c->C_out, H = c->H, W = c->W, TT = p->v[P_TT];
+    const int OCB = p->v[P_OCB];
+    wino_dims d = dims_for(p, N, C_out, H, W);
+    vggcl__conv_defines(VGGCL_CONV_WINOGRAD, p, defines, sizeof defines);
+    if ((st = vggcl__kernel_v(ctx, VGGCL_K_WINO_INPUT, defines, where, &kin)) != VGGCL_OK ||
+        (st = vggcl__kernel_v(ctx, VGGCL_K_WINO_GEMM, defines, where, &kgemm)) != VGGCL_OK ||
+        (st = vggcl__kernel_v(ctx, VGGCL_K_WINO_OUTPUT, defines, where, &kout)) != VGGCL_OK)
         return st;
     ARG(kin, 0, in); ARG(kin, 1, V); ARG(kin, 2, C_in); ARG(kin, 3, H); ARG(kin, 4, W);
     ARG(kin, 5, d.tiles_y); ARG(kin, 6, d.tiles_x); ARG(kin, 7, d.T); ARG(kin, 8, d.Tp);
@@ -99,3 +122,7 @@ vggcl_status vggcl_cl_conv3x3_winograd(vggcl_ctx *ctx, const char *where, cl_mem
 fail:
     return st;
 }
+
+const vggcl_conv_algo vggcl__conv_winograd = {
+    "winograd", 2, tunables, 0, NULL, NULL, packed_floats, pack, workspace, launch,
+};

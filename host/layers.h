@@ -6,27 +6,10 @@
 
 #include "internal.h"
 
-/* weight: packed by vggcl__conv_pack_weights from (C_out, C_in, 3, 3) into
- * vggcl__conv_packed_floats(C_out, C_in) floats, the layout the kernel reads. */
-size_t vggcl__conv_packed_floats(int C_out, int C_in);
-void vggcl__conv_pack_weights(const float *weight, int C_out, int C_in, float *packed);
-vggcl_status vggcl_cl_conv3x3_bias_relu(vggcl_ctx *ctx, const char *where, cl_mem in, cl_mem weight, cl_mem bias,
-                                        cl_mem out, int N, int C_in, int C_out, int H, int W);
-
-/* The same convolution as Winograd F(4x4, 3x3). weight: packed by
- * vggcl__wino_pack_weights; V and M: workspace of the sizes
- * vggcl__wino_workspace_floats gives. */
-size_t vggcl__wino_packed_floats(int C_out, int C_in);
-void vggcl__wino_pack_weights(const float *weight, int C_out, int C_in, float *packed);
-void vggcl__wino_workspace_floats(int N, int C_in, int C_out, int H, int W, size_t *v, size_t *m);
-vggcl_status vggcl_cl_conv3x3_winograd(vggcl_ctx *ctx, const char *where, cl_mem in, cl_mem weight, cl_mem bias,
-                                       cl_mem out, cl_mem V, cl_mem M, int N, int C_in, int C_out, int H, int W);
-
-/* The same convolution as im2col + CLBlast SGEMM (`--conv gemm`). weight: the
- * original (C_out, C_in, 3, 3) layout; col: vggcl__gemm_workspace_floats. */
-size_t vggcl__gemm_workspace_floats(int C_in, int H, int W);
-vggcl_status vggcl_cl_conv3x3_gemm(vggcl_ctx *ctx, const char *where, cl_mem in, cl_mem weight, cl_mem bias,
-                                   cl_mem out, cl_mem col, int N, int C_in, int C_out, int H, int W);
+/* The convolutions are in the algorithm table (conv_algo.h). The Winograd
+ * F(4x4, 3x3) weight transform G g G^T of one 3x3 filter g, as 36 values
+ * (point xi = 6a + b), shared by both Winograd layouts. */
+void vggcl__wino_filter(const float *g, float u[36]);
 
 /* C (M, N) = A (M, K) * B, row-major, through CLBlast: B is (K, N), or (N, K)
  * used transposed when trans_b. Every CLBlast call goes through here (profiling

@@ -285,43 +285,52 @@ static vggcl_status upload(vggcl_ctx *ctx, const char *where, const float *src, 
     return vggcl__buffer(ctx, where, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR, n * sizeof(float), (void *)src, out);
 }
 
-/* The algorithm vggcl tune measured fastest on this device, else the default:
- * Winograd where the 4x fewer multiplies outweigh its transforms: from
- * 16 input channels on (VGG: every conv but the first, RGB one). Measured on
- * PoCL (2-core AVX-512), VGG16 at 224, ms direct / Winograd: 3->64 1.6 / 3.2,
- * 64->64 19.3 / 15.7, 64->128 11.2 / 6.8, 128->128 23 / 11.3,
- * 256->256 29 / 7.0, 512->512 @28 32.6 / 7.3, @14 8.8 / 2.9. */
-static int choose_algo(const vggcl_ctx *ctx, int conv, const vggcl_step *s)
+/* Packs a conv step's weights for algorithm id and uploads them. */
+static vggcl_status upload_packed(vggcl_ctx *ctx, const char *where, vggcl_step *s, int id)
 {
-    if (conv == VGGCL_CONV_DIRECT || conv == VGGCL_CONV_WINOGRAD || conv == VGGCL_CONV_GEMM) return conv;
-    const int tuned = vggcl__tune_lookup(ctx, s->c_in, s->c_out);
-    if (tuned) return tuned;
-    return s->c_in >= 16 ? VGGCL_CONV_WINOGRAD : VGGCL_CONV_DIRECT;
+    const vggcl_conv_algo *a = vggcl__conv_algo(id);
+    vggcl_conv_params p;
+    vggcl__conv_defaults(ctx, id, 1, s->c_in, s->c_out, 1, 1, &p); /* the layout tunables have one value */
+    const size_t count = a->packed_floats(&p, s->c_out, s->c_in);
+    float *packed = malloc(count * sizeof *packed);
+    if (!packed) return vggcl__fail(ctx, VGGCL_ERR_NOMEM, "out of host memory packing %s", s->name);
+    a->pack(&p, s->weight, s->c_out, s->c_in, packed);
+    vggcl_status st = upload(ctx, where, packed, count, &s->packed[id]);
+    free(packed);
+    return st;
 }
 
-size_t vggcl__conv_weight_floats(const vggcl_step *s)
+void vggcl__conv_choose(const vggcl_ctx *ctx, const vggcl_model *m, int i, int n, int h, int w,
+                        vggcl_conv_choice *c)
 {
-    if (s->algo == VGGCL_CONV_WINOGRAD) return vggcl__wino_packed_floats(s->c_out, s->c_in);
-    if (s->algo == VGGCL_CONV_DIRECT) return vggcl__conv_packed_floats(s->c_out, s->c_in);
-    return (size_t)s->c_out * s->c_in * 9;
+    const vggcl_step *s = &m->steps[i];
+    const vggcl_tuned *t = vggcl__tune_lookup(ctx, s->c_in, s->c_out, h, w, n, m->conv);
+    if (t && s->packed[t->algo]) {
+        c->algo = t->algo;
+        c->params = t->params;
+    } else {
+        c->algo = s->algo;
+        vggcl__conv_defaults(ctx, s->algo, n, s->c_in, s->c_out, h, w, &c->params);
+    }
+    const vggcl_step *next = i + 1 < m->n_steps ? &m->steps[i + 1] : NULL;
+    c->fused_pool = vggcl__conv_algo(c->algo)->fuses_pool && next && next->kind == VGGCL_STEP_POOL &&
+                    next->kernel_size == 2 && next->stride == 2 && next->padding == 0 && !next->ceil_mode;
 }
 
 vggcl_status vggcl__model_upload(vggcl_ctx *ctx, vggcl_model *m, int conv)
 {
     vggcl_status st = VGGCL_OK;
+    if (conv && !vggcl__conv_algo(conv)) return vggcl__fail(ctx, VGGCL_ERR_ARG, "no convolution algorithm %d", conv);
+    m->conv = conv;
     char where[256];
     for (int i = 0; i < m->n_steps && st == VGGCL_OK; i++) {
         vggcl_step *s = &m->steps[i];
         if (s->kind != VGGCL_STEP_CONV) continue;
         snprintf(where, sizeof where, "layer %s (conv %d->%d) weights", s->name, s->c_in, s->c_out);
-        s->algo = choose_algo(ctx, conv, s);
-        const size_t count = vggcl__conv_weight_floats(s);
-        float *packed = s->algo == VGGCL_CONV_GEMM ? s->weight : malloc(count * sizeof *packed);
-        if (!packed) return vggcl__fail(ctx, VGGCL_ERR_NOMEM, "out of host memory packing %s", s->name);
-        if (s->algo == VGGCL_CONV_WINOGRAD) vggcl__wino_pack_weights(s->weight, s->c_out, s->c_in, packed);
-        else if (s->algo == VGGCL_CONV_DIRECT) vggcl__conv_pack_weights(s->weight, s->c_out, s->c_in, packed);
-        st = upload(ctx, where, packed, count, &s->weight_dev);
-        if (packed != s->weight) free(packed);
+        s->algo = conv ? conv : vggcl__conv_default_algo(ctx, s->c_in);
+        st = upload_packed(ctx, where, s, s->algo);
+        for (int id = 1; id < VGGCL_CONV_ALGOS && st == VGGCL_OK && !conv; id++)
+            if (!s->packed[id] && vggcl__tune_names(ctx, s->c_in, s->c_out, id)) st = upload_packed(ctx, where, s, id);
         if (st == VGGCL_OK) st = upload(ctx, where, s->bias, (size_t)s->c_out, &s->bias_dev);
     }
     for (int i = 0; i < m->n_hidden && st == VGGCL_OK; i++) {
@@ -378,7 +387,7 @@ void vggcl_model_free(vggcl_model *m)
     for (int i = 0; i < m->n_steps; i++) {
         free(m->steps[i].weight);
         free(m->steps[i].bias);
-        vggcl__release(m->ctx, &m->steps[i].weight_dev);
+        for (int id = 0; id < VGGCL_CONV_ALGOS; id++) vggcl__release(m->ctx, &m->steps[i].packed[id]);
         vggcl__release(m->ctx, &m->steps[i].bias_dev);
     }
     free(m->steps);
@@ -397,9 +406,8 @@ void vggcl_model_free(vggcl_model *m)
     vggcl__release(m->ctx, &m->gap_partial);
     vggcl__release(m->ctx, &m->feat_dev);
     vggcl__release(m->ctx, &m->logits_dev);
-    vggcl__release(m->ctx, &m->wino_v);
-    vggcl__release(m->ctx, &m->wino_m);
-    vggcl__release(m->ctx, &m->col);
+    vggcl__release(m->ctx, &m->conv_ws[0]);
+    vggcl__release(m->ctx, &m->conv_ws[1]);
     free(m);
 }
 

@@ -3,6 +3,7 @@
 #ifndef VGGCL_MODEL_H
 #define VGGCL_MODEL_H
 
+#include "conv_algo.h"
 #include "internal.h"
 
 typedef enum { VGGCL_STEP_CONV, VGGCL_STEP_POOL } vggcl_step_kind;
@@ -12,10 +13,11 @@ typedef struct {
     char name[96];          /* "features.28", or "max pool after features.28" */
     int c_in, c_out;        /* conv channels; a pool has c_in == c_out */
     int kernel_size, stride, padding, ceil_mode; /* pool parameters (VGG: 2, 2, 0, 0) */
-    int algo;               /* conv: VGGCL_CONV_DIRECT, _WINOGRAD or _GEMM on the device */
+    int algo;               /* conv: the algorithm used where the tuning table names none */
     float *weight;          /* conv: (c_out, c_in, 3, 3), BatchNorm folded */
     float *bias;            /* conv: (c_out) */
-    cl_mem weight_dev, bias_dev; /* weights packed for algo's kernel */
+    cl_mem packed[VGGCL_CONV_ALGOS]; /* conv: weights packed per algorithm (NULL: not loaded) */
+    cl_mem bias_dev;
 } vggcl_step;
 
 struct vggcl_model {
@@ -24,6 +26,7 @@ struct vggcl_model {
     vggcl_step *steps;
     int pool5;              /* 1 when the pool after the last conv is kept */
     char head_name[128];    /* key prefix of the final linear layer, e.g. "classifier.0" */
+    int conv;               /* VGGCL_CONV_* the load options forced, or AUTO */
     int classes, features;  /* classes; features: the last conv's width (GAP output) */
     int head_in;            /* the final linear layer's input width */
     float *head_w;          /* (classes, head_in) */
@@ -39,18 +42,30 @@ struct vggcl_model {
     /* device workspace, grown on demand by the forward pass */
     cl_mem act[2];          /* ping-pong activations */
     size_t act_bytes[2];
-    cl_mem gap_partial, feat_dev, logits_dev, wino_v, wino_m, col;
-    size_t gap_partial_bytes, feat_bytes, logits_bytes, wino_v_bytes, wino_m_bytes, col_bytes;
+    cl_mem gap_partial, feat_dev, logits_dev, conv_ws[2];
+    size_t gap_partial_bytes, feat_bytes, logits_bytes, conv_ws_bytes[2];
 };
 
 /* Fills s as a 2x2/2 max pool named after the step before it. */
 void vggcl__plan_add_pool(vggcl_step *s, const char *after);
 
-/* Floats of a conv step's device weights, packed for its algorithm. */
-size_t vggcl__conv_weight_floats(const vggcl_step *s);
+/* How a pass runs one conv step: the algorithm and its parameters for this
+ * shape and batch, and whether the 2x2 max pool after it is folded in. */
+typedef struct {
+    int algo;
+    vggcl_conv_params params;
+    int fused_pool;
+} vggcl_conv_choice;
 
-/* Chooses each conv's algorithm (conv: VGGCL_CONV_*) and uploads every conv's
- * weights, packed for it, and the head's to the context's device. */
+/* The choice for conv step i at batch n, h x w input to that step: the tuning
+ * table's row where it names an algorithm the step has weights for, else the
+ * step's default algorithm with the default parameters for the shape. */
+void vggcl__conv_choose(const vggcl_ctx *ctx, const vggcl_model *m, int i, int n, int h, int w,
+                        vggcl_conv_choice *c);
+
+/* Chooses each conv's default algorithm (conv: VGGCL_CONV_*, AUTO for the
+ * device's) and uploads every conv's weights, packed for it and for each
+ * algorithm the tuning table names for the layer, and the head's. */
 vggcl_status vggcl__model_upload(vggcl_ctx *ctx, vggcl_model *m, int conv);
 
 /* What a pass computes for class activation maps (vggcl_forward_cam). */

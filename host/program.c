@@ -57,7 +57,7 @@ static const char *embedded(const char *file)
 static vggcl_status get_program(vggcl_ctx *ctx, int which, const char *defines, const char *layer, cl_program *out)
 {
     const char *file = prog_files[which];
-    char where[512], options[256];
+    char where[512], options[320];
     vggcl_status st = VGGCL_OK;
     char *owned = NULL, *log = NULL;
     cl_program prog = NULL;
@@ -134,6 +134,9 @@ static const struct { int prog; const char *name; } kernel_table[VGGCL_K_COUNT] 
     [VGGCL_K_WINO_INPUT] = { VGGCL_PROG_WINO, "wino_input" },
     [VGGCL_K_WINO_GEMM] = { VGGCL_PROG_WINO, "wino_gemm" },
     [VGGCL_K_WINO_OUTPUT] = { VGGCL_PROG_WINO, "wino_output" },
+    [VGGCL_K_WINO_GPU_INPUT] = { VGGCL_PROG_WINO, "wino_gpu_input" },
+    [VGGCL_K_WINO_GPU_GEMM] = { VGGCL_PROG_WINO, "wino_gpu_gemm" },
+    [VGGCL_K_WINO_GPU_OUTPUT] = { VGGCL_PROG_WINO, "wino_gpu_output" },
     [VGGCL_K_IM2COL] = { VGGCL_PROG_IM2COL, "im2col3x3" },
     [VGGCL_K_BIAS_RELU_ROWS] = { VGGCL_PROG_IM2COL, "bias_relu_rows" },
     [VGGCL_K_MAXPOOL] = { VGGCL_PROG_POOL, "maxpool2d" },

@@ -1,8 +1,12 @@
-/* vggcl tune: measures each convolution algorithm per layer shape on the
- * device and keeps the fastest in a table on disk, which model loading with
- * conv AUTO consults (model.c, choose_algo). The table is text, one line per
- * (C_in, C_out): "conv C_in C_out ALGORITHM [ms ...]"; lines it cannot read
+/* vggcl tune: searches the convolution algorithms and their kernel
+ * parameters per layer shape and batch class on the device, and keeps the
+ * fastest in a table on disk that model loading and each pass consult
+ * (model.c, vggcl__conv_choose). The table is text, one line per shape and
+ * class:
+ *   conv C_in C_out H W BATCH ALGORITHM MS [NAME=VALUE ...]
+ * Lines it cannot read (an unknown algorithm, a parameter outside its range)
  * are skipped, so a damaged table falls back to the defaults. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,7 +17,24 @@
 #include "model.h"
 #include "ref/ref.h"
 
-static const char *const algo_names[] = { "auto", "direct", "winograd", "gemm" };
+/* The batch-size classes a row stands for: 1-2, 3-16, 17 and more. */
+static int batch_class(int n) { return n <= 2 ? 1 : n <= 16 ? 8 : 32; }
+
+/* Reads one table line into t; 0 if it is not a valid row. */
+static int parse_row(const vggcl_ctx *ctx, const char *line, vggcl_tuned *t)
+{
+    char name[32];
+    int used = 0;
+    memset(t, 0, sizeof *t);
+    if (sscanf(line, "conv %d %d %d %d %d %31s %lf%n", &t->c_in, &t->c_out, &t->h, &t->w, &t->batch, name, &t->ms,
+               &used) != 7 ||
+        !(t->algo = vggcl__conv_algo_id(name)))
+        return 0;
+    const vggcl_conv_algo *a = vggcl__conv_algo(t->algo);
+    vggcl__conv_defaults(ctx, t->algo, t->batch, t->c_in, t->c_out, t->h, t->w, &t->params);
+    if (!vggcl__conv_params_parse(t->algo, line + used, &t->params)) return 0;
+    return !a->valid || a->valid(ctx, &t->params);
+}
 
 void vggcl__tune_load(vggcl_ctx *ctx)
 {
@@ -26,96 +47,199 @@ void vggcl__tune_load(vggcl_ctx *ctx)
     }
     FILE *f = fopen(ctx->tune_path, "r");
     if (!f) return;
-    char line[256], name[32];
-    int c_in, c_out;
+    char line[512];
     while (fgets(line, sizeof line, f)) {
-        if (sscanf(line, "conv %d %d %31s", &c_in, &c_out, name) != 3) continue;
-        int algo = 0;
-        for (int a = VGGCL_CONV_DIRECT; a <= VGGCL_CONV_GEMM; a++)
-            if (!strcmp(name, algo_names[a])) algo = a;
-        if (!algo) continue;
-        int(*grown)[3] = realloc(ctx->tuned, (size_t)(ctx->n_tuned + 1) * sizeof *grown);
+        vggcl_tuned t;
+        if (!parse_row(ctx, line, &t)) continue;
+        vggcl_tuned *grown = realloc(ctx->tuned, (size_t)(ctx->n_tuned + 1) * sizeof *grown);
         if (!grown) break;
         ctx->tuned = grown;
-        ctx->tuned[ctx->n_tuned][0] = c_in;
-        ctx->tuned[ctx->n_tuned][1] = c_out;
-        ctx->tuned[ctx->n_tuned][2] = algo;
-        ctx->n_tuned++;
+        ctx->tuned[ctx->n_tuned++] = t;
     }
     fclose(f);
 }
 
-int vggcl__tune_lookup(const vggcl_ctx *ctx, int c_in, int c_out)
+const vggcl_tuned *vggcl__tune_lookup(const vggcl_ctx *ctx, int c_in, int c_out, int h, int w, int n, int only)
 {
-    for (int i = ctx->n_tuned - 1; i >= 0; i--) /* the last line for a shape wins */
-        if (ctx->tuned[i][0] == c_in && ctx->tuned[i][1] == c_out) return ctx->tuned[i][2];
+    const vggcl_tuned *best = NULL;
+    int best_score = -1;
+    for (int i = 0; i < ctx->n_tuned; i++) { /* the last line of equal score wins */
+        const vggcl_tuned *t = &ctx->tuned[i];
+        if (t->c_in != c_in || t->c_out != c_out || (only && t->algo != only)) continue;
+        const int score = 2 * (t->h == h && t->w == w) + (batch_class(t->batch) == batch_class(n));
+        if (score >= best_score) best = t, best_score = score;
+    }
+    return best;
+}
+
+int vggcl__tune_names(const vggcl_ctx *ctx, int c_in, int c_out, int algo)
+{
+    for (int i = 0; i < ctx->n_tuned; i++)
+        if (ctx->tuned[i].c_in == c_in && ctx->tuned[i].c_out == c_out && ctx->tuned[i].algo == algo) return 1;
     return 0;
 }
 
-static double now_ms(void)
+static double now_s(void)
 {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec * 1e3 + t.tv_nsec * 1e-6;
+    return t.tv_sec + t.tv_nsec * 1e-9;
 }
 
-/* Times one conv layer with one algorithm: ms per pass, or a status. */
-static vggcl_status time_algo(vggcl_ctx *ctx, const vggcl_step *s, int algo, int n, int h, int w, int iters,
-                              double *ms)
+static int cmp_double(const void *a, const void *b)
 {
-    char where[160];
-    vggcl_status st = VGGCL_OK;
-    cl_mem in = NULL, out = NULL, wdev = NULL, bdev = NULL, ws1 = NULL, ws2 = NULL;
-    float *packed = NULL;
-    vggcl_step tmp = *s;
-    tmp.algo = algo;
-    const size_t nw = vggcl__conv_weight_floats(&tmp);
-    snprintf(where, sizeof where, "tuning layer %s (conv %d->%d, %dx%d, %s)", s->name, s->c_in, s->c_out, h, w,
-             algo_names[algo]);
-    if (!(packed = malloc(nw * sizeof *packed))) return vggcl__fail(ctx, VGGCL_ERR_NOMEM, "out of host memory");
-    if (algo == VGGCL_CONV_WINOGRAD) vggcl__wino_pack_weights(s->weight, s->c_out, s->c_in, packed);
-    else if (algo == VGGCL_CONV_DIRECT) vggcl__conv_pack_weights(s->weight, s->c_out, s->c_in, packed);
-    else memcpy(packed, s->weight, nw * sizeof *packed);
-    size_t v = 0, m = 0;
-    if (algo == VGGCL_CONV_WINOGRAD) vggcl__wino_workspace_floats(n, s->c_in, s->c_out, h, w, &v, &m);
-    if (algo == VGGCL_CONV_GEMM) v = vggcl__gemm_workspace_floats(s->c_in, h, w);
-    const size_t f = sizeof(float);
-    if ((st = vggcl__buffer(ctx, where, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR, nw * f, packed, &wdev)) ||
+    const double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* One conv on the device with its own buffers: weights packed for the
+ * algorithm, input, output and workspace. */
+typedef struct {
+    cl_mem in, out, weight, bias, ws[2];
+} bench_bufs;
+
+static void bufs_release(vggcl_ctx *ctx, bench_bufs *b)
+{
+    vggcl__release(ctx, &b->in), vggcl__release(ctx, &b->out), vggcl__release(ctx, &b->weight);
+    vggcl__release(ctx, &b->bias), vggcl__release(ctx, &b->ws[0]), vggcl__release(ctx, &b->ws[1]);
+}
+
+static vggcl_status bufs_make(vggcl_ctx *ctx, const char *where, const vggcl_step *s, int algo,
+                              const vggcl_conv_params *p, int n, int h, int w, const float *input, bench_bufs *b)
+{
+    vggcl_status st;
+    const vggcl_conv_algo *a = vggcl__conv_algo(algo);
+    const size_t f = sizeof(float), nw = a->packed_floats(p, s->c_out, s->c_in);
+    const size_t nin = (size_t)n * s->c_in * h * w;
+    size_t ws[2];
+    a->workspace(p, n, s->c_in, s->c_out, h, w, ws);
+    float *packed = malloc(nw * f);
+    if (!packed) return vggcl__fail(ctx, VGGCL_ERR_NOMEM, "out of host memory");
+    a->pack(p, s->weight, s->c_out, s->c_in, packed);
+    memset(b, 0, sizeof *b);
+    if ((st = vggcl__buffer(ctx, where, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR, nw * f, packed, &b->weight)) ||
         (st = vggcl__buffer(ctx, where, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR, (size_t)s->c_out * f, s->bias,
-                            &bdev)) ||
-        (st = vggcl__buffer(ctx, where, CL_MEM_READ_WRITE, (size_t)n * s->c_in * h * w * f, NULL, &in)) ||
-        (st = vggcl__buffer(ctx, where, CL_MEM_READ_WRITE, (size_t)n * s->c_out * h * w * f, NULL, &out)) ||
-        (v && (st = vggcl__buffer(ctx, where, CL_MEM_READ_WRITE, v * f, NULL, &ws1))) ||
-        (m && (st = vggcl__buffer(ctx, where, CL_MEM_READ_WRITE, m * f, NULL, &ws2))))
+                            &b->bias)) ||
+        (st = vggcl__buffer(ctx, where, CL_MEM_READ_WRITE | (input ? CL_MEM_COPY_HOST_PTR : 0), nin * f,
+                            (void *)input, &b->in)) ||
+        (st = vggcl__buffer(ctx, where, CL_MEM_READ_WRITE, (size_t)n * s->c_out * h * w * f, NULL, &b->out)) ||
+        (ws[0] && (st = vggcl__buffer(ctx, where, CL_MEM_READ_WRITE, ws[0] * f, NULL, &b->ws[0]))) ||
+        (ws[1] && (st = vggcl__buffer(ctx, where, CL_MEM_READ_WRITE, ws[1] * f, NULL, &b->ws[1]))))
         goto fail;
-    const float zero = 0.0f;
-    CL_CHECK(clEnqueueFillBuffer, (ctx->queue, in, &zero, sizeof zero, 0, (size_t)n * s->c_in * h * w * f, 0, NULL,
-                                   NULL));
-    double t0 = 0;
-    for (int it = -1; it < iters; it++) { /* pass -1 warms up (first-use compiles) */
-        if (it == 0) {
-            CL_CHECK(clFinish, (ctx->queue));
-            t0 = now_ms();
-        }
-        if (algo == VGGCL_CONV_WINOGRAD)
-            st = vggcl_cl_conv3x3_winograd(ctx, where, in, wdev, bdev, out, ws1, ws2, n, s->c_in, s->c_out, h, w);
-        else if (algo == VGGCL_CONV_GEMM)
-            st = vggcl_cl_conv3x3_gemm(ctx, where, in, wdev, bdev, out, ws1, n, s->c_in, s->c_out, h, w);
-        else
-            st = vggcl_cl_conv3x3_bias_relu(ctx, where, in, wdev, bdev, out, n, s->c_in, s->c_out, h, w);
-        if (st != VGGCL_OK) goto fail;
+    if (!input) {
+        const float zero = 0.0f;
+        CL_CHECK(clEnqueueFillBuffer, (ctx->queue, b->in, &zero, sizeof zero, 0, nin * f, 0, NULL, NULL));
     }
-    CL_CHECK(clFinish, (ctx->queue));
-    *ms = (now_ms() - t0) / iters;
 fail:
-    if (st != VGGCL_OK) clFinish(ctx->queue);
-    vggcl__release(ctx, &in), vggcl__release(ctx, &out), vggcl__release(ctx, &wdev);
-    vggcl__release(ctx, &bdev), vggcl__release(ctx, &ws1), vggcl__release(ctx, &ws2);
     free(packed);
+    if (st != VGGCL_OK) bufs_release(ctx, b);
     return st;
 }
 
-static vggcl_status write_table(vggcl_ctx *ctx, const vggcl_tune_row *rows, int count, int n, int h, int w)
+static vggcl_status run_once(vggcl_ctx *ctx, const char *where, const vggcl_step *s, int algo,
+                             const vggcl_conv_params *p, int n, int h, int w, bench_bufs *b)
+{
+    const vggcl_conv_call call = { b->in, b->weight, b->bias, b->out, { b->ws[0], b->ws[1] }, n, s->c_in, s->c_out,
+                                   h, w, 0 };
+    return vggcl__conv_algo(algo)->launch(ctx, where, p, &call);
+}
+
+/* The slice every candidate is checked on before it is timed, and the
+ * reference's answer there. */
+typedef struct {
+    int n, h, w;
+    float *input, *expected;
+} check_slice;
+
+static vggcl_status slice_make(vggcl_ctx *ctx, const vggcl_step *s, check_slice *c)
+{
+    c->n = 2, c->h = 8, c->w = 9; /* two images; 2 x 3 tiles each, the last column partial */
+    const size_t nin = (size_t)c->n * s->c_in * c->h * c->w;
+    c->input = malloc(nin * sizeof(float));
+    c->expected = malloc((size_t)c->n * s->c_out * c->h * c->w * sizeof(float));
+    if (!c->input || !c->expected) return vggcl__fail(ctx, VGGCL_ERR_NOMEM, "out of host memory");
+    unsigned x = 12345u;
+    for (size_t i = 0; i < nin; i++) {
+        x = x * 1664525u + 1013904223u;
+        c->input[i] = (float)((x >> 8) * (1.0 / 16777216.0)); /* [0, 1), as after a ReLU */
+    }
+    vggcl_ref_conv3x3_bias_relu(c->input, s->weight, s->bias, c->expected, c->n, s->c_in, s->c_out, c->h, c->w);
+    return VGGCL_OK;
+}
+
+/* Relative L2 difference of the candidate's output on the slice, or a
+ * status when it cannot be built or run. */
+static vggcl_status check(vggcl_ctx *ctx, const char *where, const vggcl_step *s, int algo,
+                          const vggcl_conv_params *p, const check_slice *c, double *rel)
+{
+    vggcl_status st;
+    bench_bufs b;
+    const size_t nout = (size_t)c->n * s->c_out * c->h * c->w;
+    float *got = malloc(nout * sizeof *got);
+    if (!got) return vggcl__fail(ctx, VGGCL_ERR_NOMEM, "out of host memory");
+    if ((st = bufs_make(ctx, where, s, algo, p, c->n, c->h, c->w, c->input, &b)) != VGGCL_OK) goto done;
+    if ((st = run_once(ctx, where, s, algo, p, c->n, c->h, c->w, &b)) != VGGCL_OK) goto fail;
+    CL_CHECK(clEnqueueReadBuffer, (ctx->queue, b.out, CL_TRUE, 0, nout * sizeof *got, got, 0, NULL, NULL));
+    double d2 = 0, r2 = 0;
+    for (size_t i = 0; i < nout; i++) {
+        const double d = (double)got[i] - c->expected[i];
+        d2 += isfinite(got[i]) ? d * d : INFINITY;
+        r2 += (double)c->expected[i] * c->expected[i];
+    }
+    *rel = r2 > 0 ? sqrt(d2 / r2) : sqrt(d2);
+fail:
+    clFinish(ctx->queue);
+    bufs_release(ctx, &b);
+done:
+    free(got);
+    return st;
+}
+
+/* Device milliseconds of the commands recorded since the last reset. */
+static double recorded_ms(vggcl_ctx *ctx)
+{
+    double ms = 0;
+    for (int i = 0; i < ctx->prof_n; i++) {
+        cl_ulong t0 = 0, t1 = 0;
+        cl_event e = ctx->prof[i].event;
+        if (e && clGetEventProfilingInfo(e, CL_PROFILING_COMMAND_START, sizeof t0, &t0, NULL) == CL_SUCCESS &&
+            clGetEventProfilingInfo(e, CL_PROFILING_COMMAND_END, sizeof t1, &t1, NULL) == CL_SUCCESS && t1 >= t0)
+            ms += (t1 - t0) * 1e-6;
+    }
+    return ms;
+}
+
+/* Median device ms per pass of one candidate at the full shape, after a
+ * warm-up pass (first-use compiles). */
+static vggcl_status time_candidate(vggcl_ctx *ctx, const char *where, const vggcl_step *s, int algo,
+                                   const vggcl_conv_params *p, int n, int h, int w, int iters, double *ms)
+{
+    vggcl_status st;
+    bench_bufs b;
+    double *runs = malloc(sizeof *runs * (size_t)iters);
+    const int was_profiling = ctx->profiling;
+    if (!runs) return vggcl__fail(ctx, VGGCL_ERR_NOMEM, "out of host memory");
+    if ((st = bufs_make(ctx, where, s, algo, p, n, h, w, NULL, &b)) != VGGCL_OK) goto done;
+    ctx->profiling = 1;
+    for (int it = -1; it < iters; it++) {
+        vggcl__prof_reset(ctx);
+        if ((st = run_once(ctx, where, s, algo, p, n, h, w, &b)) != VGGCL_OK) goto fail;
+        CL_CHECK(clFinish, (ctx->queue));
+        if (it >= 0) runs[it] = recorded_ms(ctx);
+    }
+    qsort(runs, (size_t)iters, sizeof *runs, cmp_double);
+    *ms = runs[iters / 2];
+fail:
+    clFinish(ctx->queue);
+    vggcl__prof_reset(ctx);
+    ctx->profiling = was_profiling;
+    bufs_release(ctx, &b);
+done:
+    free(runs);
+    return st;
+}
+
+static vggcl_status write_table(vggcl_ctx *ctx, const vggcl_tuned *rows, int count, const char *setup)
 {
     char tmp[1100], dir[900];
     if (!ctx->tune_path[0] || !vggcl__cache_dir(dir, sizeof dir))
@@ -130,10 +254,13 @@ static vggcl_status write_table(vggcl_ctx *ctx, const vggcl_tune_row *rows, int 
     }
     fprintf(f, "# vggcl tuning table for %s (%s, driver %s)\n", ctx->device_name, ctx->platform_name,
             ctx->driver_version);
-    fprintf(f, "# measured at batch %d, %dx%d input; ms per pass: direct winograd gemm\n", n, h, w);
-    for (int i = 0; i < count; i++)
-        fprintf(f, "conv %d %d %s %.3f %.3f %.3f\n", rows[i].c_in, rows[i].c_out, algo_names[rows[i].best],
-                rows[i].ms[1], rows[i].ms[2], rows[i].ms[3]);
+    fprintf(f, "# %s\n# conv C_in C_out H W BATCH ALGORITHM MS_PER_PASS [PARAMETER=VALUE ...]\n", setup);
+    for (int i = 0; i < count; i++) {
+        char params[200];
+        vggcl__conv_params_str(rows[i].algo, &rows[i].params, params, sizeof params);
+        fprintf(f, "conv %d %d %d %d %d %s %.4f %s\n", rows[i].c_in, rows[i].c_out, rows[i].h, rows[i].w,
+                rows[i].batch, vggcl__conv_algo(rows[i].algo)->name, rows[i].ms, params);
+    }
     int ok = fclose(f) == 0;
     if (!ok || rename(tmp, ctx->tune_path) != 0) {
         unlink(tmp);
@@ -142,48 +269,186 @@ static vggcl_status write_table(vggcl_ctx *ctx, const vggcl_tune_row *rows, int 
     return VGGCL_OK;
 }
 
-vggcl_status vggcl_tune(vggcl_ctx *ctx, vggcl_model *m, int n, int h, int w, int iters, vggcl_tune_row *rows, int cap,
-                        int *count, char *path, size_t path_len)
+/* Puts row r in the context's table, over a row of the same shape and class. */
+static vggcl_status table_put(vggcl_ctx *ctx, const vggcl_tuned *r)
 {
+    for (int i = 0; i < ctx->n_tuned; i++) {
+        vggcl_tuned *t = &ctx->tuned[i];
+        if (t->c_in == r->c_in && t->c_out == r->c_out && t->h == r->h && t->w == r->w &&
+            batch_class(t->batch) == batch_class(r->batch)) {
+            *t = *r;
+            return VGGCL_OK;
+        }
+    }
+    vggcl_tuned *grown = realloc(ctx->tuned, (size_t)(ctx->n_tuned + 1) * sizeof *grown);
+    if (!grown) return vggcl__fail(ctx, VGGCL_ERR_NOMEM, "out of host memory");
+    ctx->tuned = grown;
+    ctx->tuned[ctx->n_tuned++] = *r;
+    return VGGCL_OK;
+}
+
+/* One candidate: an algorithm and its parameters. */
+typedef struct {
+    int algo;
+    vggcl_conv_params p;
+} candidate;
+
+/* Every algorithm's defaults for the shape first, then every other valid
+ * candidate in a fixed shuffled order (so a short budget samples them all). */
+static candidate *candidates_for(vggcl_ctx *ctx, const vggcl_step *s, int n, int h, int w, int *count)
+{
+    int total = 0;
+    for (int id = 1; id < VGGCL_CONV_ALGOS; id++) total += vggcl__conv_candidates(ctx, id, NULL, 0) + 1;
+    candidate *c = calloc((size_t)total, sizeof *c);
+    vggcl_conv_params *tmp = calloc((size_t)total, sizeof *tmp);
+    int k = 0;
+    if (!c || !tmp) goto done;
+    for (int id = 1; id < VGGCL_CONV_ALGOS; id++) {
+        c[k].algo = id;
+        vggcl__conv_defaults(ctx, id, n, s->c_in, s->c_out, h, w, &c[k++].p);
+    }
+    const int first_rest = k;
+    for (int id = 1; id < VGGCL_CONV_ALGOS; id++) {
+        const int m = vggcl__conv_candidates(ctx, id, tmp, total);
+        for (int i = 0; i < m; i++) {
+            int dup = 0;
+            for (int j = 0; j < first_rest && !dup; j++)
+                dup = c[j].algo == id && !memcmp(&c[j].p, &tmp[i], sizeof tmp[i]);
+            if (!dup) c[k].algo = id, c[k++].p = tmp[i];
+        }
+    }
+    unsigned x = 2463534242u; /* xorshift: the same order on every run */
+    for (int i = k - 1; i > first_rest; i--) {
+        x ^= x << 13, x ^= x >> 17, x ^= x << 5;
+        const int j = first_rest + (int)(x % (unsigned)(i - first_rest + 1));
+        const candidate t = c[i];
+        c[i] = c[j], c[j] = t;
+    }
+done:
+    free(tmp);
+    if (!c || !tmp) {
+        free(c);
+        return NULL;
+    }
+    *count = k;
+    return c;
+}
+
+/* Tunes one shape at one batch into r (and the context's table). */
+static vggcl_status tune_shape(vggcl_ctx *ctx, vggcl_model *m, int step, int n, int h, int w, int iters,
+                               double deadline, const check_slice *slice, vggcl_tune_row *r)
+{
+    const vggcl_step *s = &m->steps[step];
+    char where[512];
+    int count = 0;
+    candidate *c = candidates_for(ctx, s, n, h, w, &count);
+    if (!c) return vggcl__fail(ctx, VGGCL_ERR_NOMEM, "out of host memory");
+    const int default_algo = vggcl__conv_default_algo(ctx, s->c_in);
+    vggcl_tuned best = { s->c_in, s->c_out, h, w, n, 0, { { 0 } }, INFINITY };
+    for (int i = 0; i < count; i++) {
+        /* the defaults always run; the rest while the budget lasts */
+        if (i >= VGGCL_CONV_ALGOS - 1 && now_s() > deadline) break;
+        char params[200];
+        vggcl__conv_params_str(c[i].algo, &c[i].p, params, sizeof params);
+        snprintf(where, sizeof where, "tuning layer %s (conv %d->%d, %dx%d, batch %d, %s %s)", s->name, s->c_in,
+                 s->c_out, h, w, n, vggcl__conv_algo(c[i].algo)->name, params);
+        double rel = 0, ms = 0;
+        vggcl_status st = check(ctx, where, s, c[i].algo, &c[i].p, slice, &rel);
+        if (st == VGGCL_ERR_NOMEM) goto fail;
+        if (st != VGGCL_OK || !(rel <= 1e-4)) {
+            r->rejected++;
+            continue;
+        }
+        st = time_candidate(ctx, where, s, c[i].algo, &c[i].p, n, h, w, iters, &ms);
+        if (st == VGGCL_ERR_NOMEM) goto fail;
+        if (st != VGGCL_OK) {
+            r->rejected++;
+            continue;
+        }
+        r->tried++;
+        if (c[i].algo == default_algo && i < VGGCL_CONV_ALGOS - 1) r->default_ms = ms;
+        if (ms < best.ms) best.algo = c[i].algo, best.params = c[i].p, best.ms = ms;
+    }
+    free(c);
+    if (!best.algo)
+        return vggcl__fail(ctx, VGGCL_ERR_DEVICE, "tuning layer %s (conv %d->%d, %dx%d, batch %d): no algorithm ran",
+                           s->name, s->c_in, s->c_out, h, w, n);
+    snprintf(r->algo, sizeof r->algo, "%s", vggcl__conv_algo(best.algo)->name);
+    vggcl__conv_params_str(best.algo, &best.params, r->params, sizeof r->params);
+    r->ms = best.ms;
+    return table_put(ctx, &best);
+fail:
+    free(c);
+    return VGGCL_ERR_NOMEM;
+}
+
+vggcl_status vggcl_tune(vggcl_ctx *ctx, vggcl_model *m, const int *batches, int n_batches, int h, int w, int iters,
+                        double budget_s, vggcl_tune_row *rows, int cap, int *count, char *path, size_t path_len)
+{
+    static const int one = 1;
     vggcl_status st = VGGCL_OK;
-    vggcl_tune_row *all = calloc((size_t)m->n_steps + 1, sizeof *all);
-    const int in_h = h, in_w = w;
-    int k = 0, oh, ow, bad;
+    int oh, ow, bad, shapes = 0, done = 0;
+    char setup[128];
     *count = 0;
-    if (!all) return vggcl__fail(ctx, VGGCL_ERR_NOMEM, "out of host memory");
-    if (ctx->use_ref) {
-        st = vggcl__fail(ctx, VGGCL_ERR_ARG, "tuning needs an OpenCL device, not the reference");
+    if (!batches || n_batches < 1) batches = &one, n_batches = 1;
+    if (ctx->use_ref) return vggcl__fail(ctx, VGGCL_ERR_ARG, "tuning needs an OpenCL device, not the reference");
+    for (int b = 0; b < n_batches; b++)
+        if (batches[b] < 1 || batches[b] > 4096)
+            return vggcl__fail(ctx, VGGCL_ERR_ARG, "tune: batch %d is not between 1 and 4096", batches[b]);
+    if (iters < 1 || !vggcl__plan_out_size(m, h, w, &oh, &ow, &bad))
+        return vggcl__fail(ctx, VGGCL_ERR_ARG, "tune: %dx%d with %d passes is not a valid pass for this model", h, w,
+                           iters);
+    if (!ctx->tune_path[0]) return vggcl__fail(ctx, VGGCL_ERR_ARG, "tuning needs the cache folder: VGGCL_CACHE_DIR is off");
+    /* the distinct conv shapes: (step, h, w) of the first conv of each */
+    int *first = calloc((size_t)m->n_steps + 1, 3 * sizeof *first);
+    check_slice *slices = calloc((size_t)m->n_steps + 1, sizeof *slices);
+    if (!first || !slices) {
+        st = vggcl__fail(ctx, VGGCL_ERR_NOMEM, "out of host memory");
         goto done;
     }
-    if (iters < 1 || n < 1 || !vggcl__plan_out_size(m, h, w, &oh, &ow, &bad)) {
-        st = vggcl__fail(ctx, VGGCL_ERR_ARG, "tune: batch %d at %dx%d with %d passes is not a valid pass for this model",
-                         n, h, w, iters);
-        goto done;
-    }
-    for (int i = 0; i < m->n_steps; i++) {
+    for (int i = 0, hh = h, ww = w; i < m->n_steps; i++) {
         const vggcl_step *s = &m->steps[i];
         if (s->kind == VGGCL_STEP_POOL) {
-            h = vggcl_pool_out_size(h, s->kernel_size, s->stride, s->padding, s->ceil_mode);
-            w = vggcl_pool_out_size(w, s->kernel_size, s->stride, s->padding, s->ceil_mode);
+            hh = vggcl_pool_out_size(hh, s->kernel_size, s->stride, s->padding, s->ceil_mode);
+            ww = vggcl_pool_out_size(ww, s->kernel_size, s->stride, s->padding, s->ceil_mode);
             continue;
         }
         int seen = 0;
-        for (int j = 0; j < k; j++) seen |= all[j].c_in == s->c_in && all[j].c_out == s->c_out;
-        if (seen) continue;
-        vggcl_tune_row *r = &all[k++];
-        snprintf(r->layer, sizeof r->layer, "%s", s->name);
-        r->c_in = s->c_in, r->c_out = s->c_out, r->h = h, r->w = w;
-        for (int a = VGGCL_CONV_DIRECT; a <= VGGCL_CONV_GEMM; a++) {
-            if ((st = time_algo(ctx, s, a, n, h, w, iters, &r->ms[a])) != VGGCL_OK) goto done;
-            if (!r->best || r->ms[a] < r->ms[r->best]) r->best = a;
+        for (int j = 0; j < shapes && !seen; j++) {
+            const vggcl_step *o = &m->steps[first[3 * j]];
+            seen = o->c_in == s->c_in && o->c_out == s->c_out && first[3 * j + 1] == hh && first[3 * j + 2] == ww;
         }
+        if (seen) continue;
+        first[3 * shapes] = i, first[3 * shapes + 1] = hh, first[3 * shapes + 2] = ww;
+        shapes++;
     }
-    if ((st = write_table(ctx, all, k, n, in_h, in_w)) != VGGCL_OK) goto done;
-    vggcl__tune_load(ctx);
-    for (int i = 0; i < k && i < cap; i++) rows[i] = all[i];
-    *count = k;
+    const double start = now_s(), total = (double)shapes * n_batches;
+    snprintf(setup, sizeof setup, "last tuned at %dx%d, %d timed passes per candidate, budget %.0f s", h, w, iters,
+             budget_s);
+    for (int b = 0; b < n_batches; b++)
+        for (int k = 0; k < shapes; k++, done++) {
+            const int step = first[3 * k];
+            const vggcl_step *s = &m->steps[step];
+            /* the time left, shared out over the shapes still to do */
+            const double left = budget_s - (now_s() - start);
+            const double deadline = now_s() + (budget_s > 0 && left > 0 ? left / (total - done) : 0);
+            vggcl_tune_row row;
+            memset(&row, 0, sizeof row);
+            snprintf(row.layer, sizeof row.layer, "%s", s->name);
+            row.c_in = s->c_in, row.c_out = s->c_out, row.h = first[3 * k + 1], row.w = first[3 * k + 2];
+            row.batch = batches[b];
+            if (!slices[k].input && (st = slice_make(ctx, s, &slices[k])) != VGGCL_OK) goto done;
+            if ((st = tune_shape(ctx, m, step, batches[b], row.h, row.w, iters, deadline, &slices[k], &row)) !=
+                    VGGCL_OK ||
+                (st = write_table(ctx, ctx->tuned, ctx->n_tuned, setup)) != VGGCL_OK)
+                goto done;
+            if (*count < cap) rows[*count] = row;
+            (*count)++;
+        }
     if (path) snprintf(path, path_len, "%s", ctx->tune_path);
 done:
-    free(all);
+    for (int k = 0; slices && k < shapes; k++) free(slices[k].input), free(slices[k].expected);
+    free(slices);
+    free(first);
     return st;
 }

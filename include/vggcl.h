@@ -56,10 +56,19 @@ const char *vggcl_device_name(const vggcl_ctx *ctx); /* "" before selection */
 
 enum { VGGCL_POOL5_AUTO = -1, VGGCL_POOL5_DROP = 0, VGGCL_POOL5_KEEP = 1 };
 
-/* How the device runs each 3x3 convolution. AUTO: Winograd F(4x4, 3x3) where
- * the layer has enough input channels for it to pay, direct elsewhere. GEMM:
- * im2col + CLBlast SGEMM, kept for comparison. */
-enum { VGGCL_CONV_AUTO = 0, VGGCL_CONV_DIRECT = 1, VGGCL_CONV_WINOGRAD = 2, VGGCL_CONV_GEMM = 3 };
+/* How the device runs each 3x3 convolution. AUTO: the tuning table's choice
+ * for the layer shape and batch size, else the device's default: on a GPU the
+ * GPU-shaped Winograd F(4x4, 3x3) (local-memory tiled GEMM), elsewhere the
+ * CPU-shaped Winograd where the layer has enough input channels for it to
+ * pay, direct below that. GEMM: im2col + CLBlast SGEMM, kept for comparison. */
+enum {
+    VGGCL_CONV_AUTO = 0, VGGCL_CONV_DIRECT = 1, VGGCL_CONV_WINOGRAD = 2, VGGCL_CONV_GEMM = 3,
+    VGGCL_CONV_WINOGRAD_GPU = 4
+};
+
+/* The VGGCL_CONV_* of an algorithm's name ("direct", "winograd", "gemm",
+ * "winograd-gpu"), 0 for any other name. */
+int vggcl_conv_algorithm(const char *name);
 
 typedef struct {
     int pool5;          /* VGGCL_POOL5_*; AUTO = the file's metadata, else keep */
@@ -105,20 +114,33 @@ void vggcl_model_map_size(const vggcl_model *model, int h, int w, int *mh, int *
 vggcl_status vggcl_benchmark(vggcl_ctx *ctx, vggcl_model *model, const float *input, int n, int h, int w,
                              int iters, double *warmup_ms, double *ms);
 
-/* Tuning: for each distinct conv (C_in, C_out) of the model, times every
- * algorithm on the device at batch n, h x w (`iters` passes each, after one
- * warm-up), and stores the fastest per (C_in, C_out) in the context's tuning
- * table on disk (the cache folder, keyed by device and driver). Models loaded
- * afterwards with conv AUTO use it. rows gets up to cap results; *count the
- * number of distinct layers; path (may be NULL) the table's file. */
+/* Tuning: for each distinct conv shape (C_in, C_out, H, W) of the model at
+ * an h x w input and each batch size in batches (each stands for its class:
+ * 1-2, 3-16, 17 and more), searches every convolution algorithm and its kernel
+ * parameters on the device: candidates the device cannot run are left out,
+ * each one is first checked against the plain-C reference on a small slice,
+ * then timed with profiling events (median of `iters` passes after a warm-up).
+ * Each algorithm's default parameters go first, then the other candidates in
+ * a fixed shuffled order while budget_s seconds last (shared out over the
+ * shapes; <= 0: the defaults only). The fastest per shape and class goes to
+ * the context's tuning table on disk (the cache folder, keyed by device and
+ * driver), rewritten after each shape so an interrupted tune keeps what it
+ * measured; rows of other shapes and classes already there are kept. Models
+ * loaded afterwards with conv AUTO use it. rows gets up to cap results;
+ * *count the number of shapes x classes tuned; path (may be NULL) the table. */
 typedef struct {
-    char layer[96];     /* e.g. "features.2" (the first conv with these channels) */
-    int c_in, c_out, h, w;
-    double ms[4];       /* per pass, indexed by VGGCL_CONV_DIRECT.._GEMM; [0] unused */
-    int best;           /* VGGCL_CONV_* */
+    char layer[96];     /* e.g. "features.2" (the first conv of this shape) */
+    int c_in, c_out, h, w, batch;
+    char algo[32];      /* the fastest: "winograd-gpu", ... */
+    char params[160];   /* its kernel parameters, "MWG=64 NWG=64 ..." */
+    double ms;          /* its median ms per pass */
+    double default_ms;  /* the choice without a table (the device's default), for comparison */
+    int tried;          /* candidates timed */
+    int rejected;       /* candidates that failed to build or run, or differed from the reference */
 } vggcl_tune_row;
-vggcl_status vggcl_tune(vggcl_ctx *ctx, vggcl_model *model, int n, int h, int w, int iters, vggcl_tune_row *rows,
-                        int cap, int *count, char *path, size_t path_len);
+vggcl_status vggcl_tune(vggcl_ctx *ctx, vggcl_model *model, const int *batches, int n_batches, int h, int w,
+                        int iters, double budget_s, vggcl_tune_row *rows, int cap, int *count, char *path,
+                        size_t path_len);
 
 /* How the context's programs were made ready: total milliseconds, and how many
  * came from the on-disk binary cache or were compiled from source. */

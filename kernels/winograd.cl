@@ -213,3 +213,264 @@ __kernel void wino_output(__global const float *restrict M, __global const float
         }
     }
 }
+
+/* ---- GPU-shaped F(4x4, 3x3): the same transforms around a tiled GEMM ----
+ *
+ * Tiles are numbered as above; here Tp = T rounded up to MWG.
+ * Buffers (float32):
+ *   V (36, Kp, Tp)  transformed input; Kp = C_in rounded up to KPAD; zero past
+ *                   C_in and T, written whole by wino_gpu_input (no other pass)
+ *   U (36, Kp, Np)  transformed weights, packed on the host; Np = C_out rounded
+ *                   up to NPAD; zero past C_in and C_out
+ *   M (36, Cp, Tp)  products; Cp = C_out rounded up to NWG
+ * Kernels and work mapping:
+ *   wino_gpu_input:  one work-item per (tile, input channel): get_global_id(0) = t
+ *                    (< Tp), (1) = ic (< Kp); B^T d B of its 6x6 tile, 36 stores
+ *                    that are consecutive across work-items.
+ *   wino_gpu_gemm:   per transform point xi = get_group_id(2),
+ *                    M[xi] (Cp x Tp) = U[xi]^T (Cp x Kp) * V[xi] (Kp x Tp).
+ *                    A work-group of MDIMC x NDIMC work-items computes MWG tiles x
+ *                    NWG channels; each work-item MWI x NWI of them in registers,
+ *                    strided by MDIMC and NDIMC so that neighbouring work-items
+ *                    touch neighbouring addresses. K runs in slices of KWG staged
+ *                    in local memory (vector loads of VWM and VWN floats); the
+ *                    next slice is loaded into registers while this one is used.
+ *   wino_gpu_output: one work-item per (tile, output channel): get_global_id(0) =
+ *                    t (< T), (1) = oc; A^T m A + bias, ReLU, and with `pool` set
+ *                    the 2x2 stride-2 max pool of the 4x4 result (a pooled pixel
+ *                    never straddles two tiles: tiles start at multiples of 4).
+ * Accumulation runs over ic in order with fma, as wino_gemm does.
+ */
+#ifndef MWG
+#define MWG 64
+#endif
+#ifndef NWG
+#define NWG 64
+#endif
+#ifndef KWG
+#define KWG 16
+#endif
+#ifndef MDIMC
+#define MDIMC 16
+#endif
+#ifndef NDIMC
+#define NDIMC 16
+#endif
+#ifndef VWM
+#define VWM 4
+#endif
+#ifndef VWN
+#define VWN 4
+#endif
+#ifndef KPAD
+#define KPAD 32
+#endif
+#ifndef NPAD
+#define NPAD 128
+#endif
+#define MWI (MWG / MDIMC)
+#define NWI (NWG / NDIMC)
+#define WGS (MDIMC * NDIMC)
+#define A_LOADS (KWG * MWG / VWM / WGS) /* vectors of V each work-item stages per slice */
+#define B_LOADS (KWG * NWG / VWN / WGS)
+#if MWG % MDIMC || NWG % NDIMC || KPAD % KWG || NPAD % NWG || MWG % VWM || NWG % VWN || \
+    (KWG * MWG / VWM) % WGS || (KWG * NWG / VWN) % WGS || A_LOADS < 1 || B_LOADS < 1
+#error "GPU Winograd GEMM: the tile sizes do not divide (see host/layer_winograd_gpu.c)"
+#endif
+
+#if VWM == 1
+#define VECM float
+#define LOADM(p) (*(p))
+#define STOREM(v, p) (*(p) = (v))
+#elif VWM == 2
+#define VECM float2
+#define LOADM(p) vload2(0, p)
+#define STOREM(v, p) vstore2(v, 0, p)
+#elif VWM == 4
+#define VECM float4
+#define LOADM(p) vload4(0, p)
+#define STOREM(v, p) vstore4(v, 0, p)
+#else
+#error "VWM must be 1, 2 or 4"
+#endif
+#if VWN == 1
+#define VECN float
+#define LOADN(p) (*(p))
+#define STOREN(v, p) (*(p) = (v))
+#elif VWN == 2
+#define VECN float2
+#define LOADN(p) vload2(0, p)
+#define STOREN(v, p) vstore2(v, 0, p)
+#elif VWN == 4
+#define VECN float4
+#define LOADN(p) vload4(0, p)
+#define STOREN(v, p) vstore4(v, 0, p)
+#else
+#error "VWN must be 1, 2 or 4"
+#endif
+
+__kernel void wino_gpu_input(__global const float *restrict in, __global float *restrict V, int C_in, int H, int W,
+                             int tiles_y, int tiles_x, int T, int Tp, int Kp)
+{
+    const int t = get_global_id(0);
+    const int ic = get_global_id(1);
+    if (t >= Tp || ic >= Kp) return;
+    float d[6][6];
+    #pragma unroll
+    for (int i = 0; i < 6; i++)
+        #pragma unroll
+        for (int j = 0; j < 6; j++) d[i][j] = 0.0f;
+    if (t < T && ic < C_in) {
+        const int tx = t % tiles_x, row = t / tiles_x;
+        const int ty = row % tiles_y, n = row / tiles_y;
+        __global const float *src = in + ((size_t)n * C_in + ic) * H * W;
+        const int y0 = ty * 4 - 1, x0 = tx * 4 - 1;
+        #pragma unroll
+        for (int i = 0; i < 6; i++) {
+            const int y = y0 + i;
+            if (y < 0 || y >= H) continue;
+            #pragma unroll
+            for (int j = 0; j < 6; j++) {
+                const int x = x0 + j;
+                if (x >= 0 && x < W) d[i][j] = src[(size_t)y * W + x];
+            }
+        }
+    }
+    float e[6][6]; /* e[i][b]: row i of the tile times B */
+    #pragma unroll
+    for (int i = 0; i < 6; i++) BT_ROWS(d[i][0], d[i][1], d[i][2], d[i][3], d[i][4], d[i][5], e[i]);
+    const size_t xi_stride = (size_t)Kp * Tp;
+    __global float *dst = V + (size_t)ic * Tp + t;
+    #pragma unroll
+    for (int b = 0; b < 6; b++) {
+        float o[6];
+        BT_ROWS(e[0][b], e[1][b], e[2][b], e[3][b], e[4][b], e[5][b], o);
+        #pragma unroll
+        for (int a = 0; a < 6; a++) dst[(a * 6 + b) * xi_stride] = o[a];
+    }
+}
+
+__kernel __attribute__((reqd_work_group_size(MDIMC, NDIMC, 1)))
+void wino_gpu_gemm(__global const float *restrict V, __global const float *restrict U, __global float *restrict M,
+                   int Kp, int Np, int Cp, int Tp)
+{
+    __local float As[KWG * MWG]; /* (KWG, MWG): a slice of V */
+    __local float Bs[KWG * NWG]; /* (KWG, NWG): a slice of U */
+    const int lx = get_local_id(0), ly = get_local_id(1), tid = ly * MDIMC + lx;
+    const int m0 = get_group_id(0) * MWG, n0 = get_group_id(1) * NWG, xi = get_group_id(2);
+    __global const float *a = V + (size_t)xi * Kp * Tp + m0;
+    __global const float *b = U + (size_t)xi * Kp * Np + n0;
+    /* the vectors this work-item stages: row k, column (first float) of each */
+    int a_k[A_LOADS], a_m[A_LOADS], b_k[B_LOADS], b_n[B_LOADS];
+    VECM ra[A_LOADS];
+    VECN rb[B_LOADS];
+    #pragma unroll
+    for (int i = 0; i < A_LOADS; i++) {
+        const int v = tid + i * WGS;
+        a_k[i] = v / (MWG / VWM);
+        a_m[i] = v % (MWG / VWM) * VWM;
+        ra[i] = LOADM(a + (size_t)a_k[i] * Tp + a_m[i]);
+    }
+    #pragma unroll
+    for (int j = 0; j < B_LOADS; j++) {
+        const int v = tid + j * WGS;
+        b_k[j] = v / (NWG / VWN);
+        b_n[j] = v % (NWG / VWN) * VWN;
+        rb[j] = LOADN(b + (size_t)b_k[j] * Np + b_n[j]);
+    }
+    float acc[MWI][NWI];
+    #pragma unroll
+    for (int i = 0; i < MWI; i++)
+        #pragma unroll
+        for (int j = 0; j < NWI; j++) acc[i][j] = 0.0f;
+
+    for (int k0 = 0; k0 < Kp; k0 += KWG) {
+        #pragma unroll
+        for (int i = 0; i < A_LOADS; i++) STOREM(ra[i], As + a_k[i] * MWG + a_m[i]);
+        #pragma unroll
+        for (int j = 0; j < B_LOADS; j++) STOREN(rb[j], Bs + b_k[j] * NWG + b_n[j]);
+        barrier(CLK_LOCAL_MEM_FENCE);
+        if (k0 + KWG < Kp) { /* the next slice, in flight while this one is multiplied */
+            a += (size_t)KWG * Tp;
+            b += (size_t)KWG * Np;
+            #pragma unroll
+            for (int i = 0; i < A_LOADS; i++) ra[i] = LOADM(a + (size_t)a_k[i] * Tp + a_m[i]);
+            #pragma unroll
+            for (int j = 0; j < B_LOADS; j++) rb[j] = LOADN(b + (size_t)b_k[j] * Np + b_n[j]);
+        }
+        #pragma unroll
+        for (int k = 0; k < KWG; k++) {
+            float av[MWI], bv[NWI];
+            #pragma unroll
+            for (int i = 0; i < MWI; i++) av[i] = As[k * MWG + lx + i * MDIMC];
+            #pragma unroll
+            for (int j = 0; j < NWI; j++) bv[j] = Bs[k * NWG + ly + j * NDIMC];
+            #pragma unroll
+            for (int i = 0; i < MWI; i++)
+                #pragma unroll
+                for (int j = 0; j < NWI; j++) acc[i][j] = fma(av[i], bv[j], acc[i][j]);
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    __global float *c = M + ((size_t)xi * Cp + n0) * Tp + m0;
+    #pragma unroll
+    for (int j = 0; j < NWI; j++)
+        #pragma unroll
+        for (int i = 0; i < MWI; i++) c[(size_t)(ly + j * NDIMC) * Tp + lx + i * MDIMC] = acc[i][j];
+}
+
+__kernel void wino_gpu_output(__global const float *restrict M, __global const float *restrict bias,
+                              __global float *restrict out, int C_out, int Cp, int H, int W, int tiles_y, int tiles_x,
+                              int T, int Tp, int pool)
+{
+    const int t = get_global_id(0);
+    const int oc = get_global_id(1);
+    if (t >= T || oc >= C_out) return;
+    const size_t xi_stride = (size_t)Cp * Tp;
+    __global const float *src = M + (size_t)oc * Tp + t;
+    float f[4][6]; /* f[r][b]: A^T applied down column b of the 6x6 products */
+    #pragma unroll
+    for (int b = 0; b < 6; b++) {
+        float m[6], o[4];
+        #pragma unroll
+        for (int a = 0; a < 6; a++) m[a] = src[(a * 6 + b) * xi_stride];
+        AT_ROWS(m[0], m[1], m[2], m[3], m[4], m[5], o);
+        #pragma unroll
+        for (int r = 0; r < 4; r++) f[r][b] = o[r];
+    }
+    const float bv = bias[oc];
+    float y[4][4];
+    #pragma unroll
+    for (int r = 0; r < 4; r++) {
+        float o[4];
+        AT_ROWS(f[r][0], f[r][1], f[r][2], f[r][3], f[r][4], f[r][5], o);
+        #pragma unroll
+        for (int c = 0; c < 4; c++) y[r][c] = fmax(o[c] + bv, 0.0f);
+    }
+    const int tx = t % tiles_x, row = t / tiles_x;
+    const int ty = row % tiles_y, n = row / tiles_y;
+    if (pool) {
+        const int PH = H / 2, PW = W / 2;
+        __global float *dst = out + ((size_t)n * C_out + oc) * PH * PW;
+        #pragma unroll
+        for (int r = 0; r < 2; r++)
+            #pragma unroll
+            for (int c = 0; c < 2; c++) {
+                const int py = ty * 2 + r, px = tx * 2 + c;
+                if (py < PH && px < PW)
+                    dst[(size_t)py * PW + px] = fmax(fmax(y[2 * r][2 * c], y[2 * r][2 * c + 1]),
+                                                     fmax(y[2 * r + 1][2 * c], y[2 * r + 1][2 * c + 1]));
+            }
+    } else {
+        __global float *dst = out + ((size_t)n * C_out + oc) * H * W;
+        #pragma unroll
+        for (int r = 0; r < 4; r++) {
+            const int yy = ty * 4 + r;
+            #pragma unroll
+            for (int c = 0; c < 4; c++) {
+                const int xx = tx * 4 + c;
+                if (yy < H && xx < W) dst[(size_t)yy * W + xx] = y[r][c];
+            }
+        }
+    }
+}

@@ -28,7 +28,7 @@ START_TEST(test_conv_shapes)
 {
     vggcl_ctx *ctx = tu_cl_ctx();
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
-        ck_assert_msg(conv_case(ctx, _i, shapes[s].N, shapes[s].C_in, shapes[s].C_out, shapes[s].H, shapes[s].W,
+        ck_assert_msg(conv_case(ctx, _i, NULL, shapes[s].N, shapes[s].C_in, shapes[s].C_out, shapes[s].H, shapes[s].W, 0,
                                 (unsigned)s, REL_L2, ELEM),
                       "conv3x3 (path %d) N=%d C_in=%d C_out=%d H=%d W=%d differs from the reference", _i, shapes[s].N,
                       shapes[s].C_in, shapes[s].C_out, shapes[s].H, shapes[s].W);

@@ -2,7 +2,8 @@
  * same plan, inputs and weights, layer kernels chained through ping-pong
  * buffers, GAP and the head; custom widths with BatchNorm, odd sizes, both
  * pool5 settings, vgg11, vgg16 and vgg19_bn widths, batch > 1, a reused model,
- * and each convolution algorithm (auto, direct, Winograd, im2col + SGEMM). */
+ * and each convolution algorithm (auto, direct, Winograd, im2col + SGEMM, and
+ * the GPU-shaped Winograd, which folds the max pools after conv blocks in). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,7 +25,7 @@ static const struct { const char *cfg; int bn, classes, N, H, W; int pool5; } ne
     { "64,64,M,128,128,M,256,256,256,256,M,512,512,512,512,M,512,512,512,512", 1, 10, 1, 32, 33, VGGCL_POOL5_KEEP },
 };
 
-/* _i: the convolution algorithm on the device (auto, direct, winograd, gemm). */
+/* _i: the convolution algorithm on the device (auto, direct, winograd, gemm, winograd-gpu). */
 START_TEST(test_network_vs_reference)
 {
     const int conv = _i;
@@ -90,7 +91,7 @@ int main(void)
     Suite *s = suite_create("network");
     TCase *tc = tcase_create("device vs reference");
     tcase_set_timeout(tc, 600);
-    tcase_add_loop_test(tc, test_network_vs_reference, VGGCL_CONV_AUTO, VGGCL_CONV_GEMM + 1);
+    tcase_add_loop_test(tc, test_network_vs_reference, VGGCL_CONV_AUTO, VGGCL_CONV_WINOGRAD_GPU + 1);
     tcase_add_test(tc, test_network_device_memory);
     suite_add_tcase(s, tc);
     return tu_run(s);

@@ -1,9 +1,15 @@
 /* kernels/winograd.cl (F(4x4, 3x3) + bias + ReLU) against the same plain-C
- * reference as the direct convolution (host/ref/conv3x3_ref.c): sizes that
- * are not multiples of the 4x4 tile, tile counts around the transforms'
- * 8-tile groups and the GEMM's 16-tile block, channel counts around its
- * 16-channel work-item, batch 1 and > 1. */
+ * reference as the direct convolution (host/ref/conv3x3_ref.c).
+ * CPU-shaped kernels: sizes that are not multiples of the 4x4 tile, tile
+ * counts around the transforms' 8-tile groups and the GEMM's 16-tile block,
+ * channel counts around its 16-channel work-item, batch 1 and > 1.
+ * GPU-shaped kernels: the same table with the defaults for each shape (both
+ * default tilings), a sample of the parameter space that takes every value of
+ * every tunable at least once on shapes with remainders in tiles, input and
+ * output channels, and the folded 2x2 max pool on odd and even maps. */
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "layers.h"
 #include "ref/ref.h"
@@ -28,10 +34,75 @@ START_TEST(test_winograd_shapes)
 {
     vggcl_ctx *ctx = tu_cl_ctx();
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
-        ck_assert_msg(conv_case(ctx, VGGCL_CONV_WINOGRAD, shapes[s].N, shapes[s].C_in, shapes[s].C_out, shapes[s].H,
-                                shapes[s].W, (unsigned)s, REL_L2, ELEM),
+        ck_assert_msg(conv_case(ctx, VGGCL_CONV_WINOGRAD, NULL, shapes[s].N, shapes[s].C_in, shapes[s].C_out, shapes[s].H,
+                                shapes[s].W, 0, (unsigned)s, REL_L2, ELEM),
                       "winograd N=%d C_in=%d C_out=%d H=%d W=%d differs from the reference", shapes[s].N,
                       shapes[s].C_in, shapes[s].C_out, shapes[s].H, shapes[s].W);
+    vggcl_ctx_free(ctx);
+}
+END_TEST
+
+START_TEST(test_winograd_gpu_defaults)
+{
+    vggcl_ctx *ctx = tu_cl_ctx();
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+        for (int pool = 0; pool < 2; pool++) {
+            if (pool && (shapes[s].H < 2 || shapes[s].W < 2)) continue;
+            ck_assert_msg(conv_case(ctx, VGGCL_CONV_WINOGRAD_GPU, NULL, shapes[s].N, shapes[s].C_in, shapes[s].C_out,
+                                    shapes[s].H, shapes[s].W, pool, (unsigned)s, REL_L2, ELEM),
+                          "winograd-gpu N=%d C_in=%d C_out=%d H=%d W=%d pool=%d differs from the reference",
+                          shapes[s].N, shapes[s].C_in, shapes[s].C_out, shapes[s].H, shapes[s].W, pool);
+        }
+    /* 46 x 46 = 2116 tiles and 128 output channels: the 128 x 128 default tiling */
+    vggcl_conv_params p;
+    vggcl__conv_defaults(ctx, VGGCL_CONV_WINOGRAD_GPU, 1, 3, 128, 181, 183, &p);
+    ck_assert_int_eq(p.v[vggcl__conv_tunable(VGGCL_CONV_WINOGRAD_GPU, "MWG")], 128);
+    ck_assert(conv_case(ctx, VGGCL_CONV_WINOGRAD_GPU, NULL, 1, 3, 128, 181, 183, 1, 77, REL_L2, ELEM));
+    vggcl_ctx_free(ctx);
+}
+END_TEST
+
+/* A sample of the GPU GEMM's parameter space: candidates in the tuner's
+ * enumeration order, kept when they bring a (tunable, value) pair not yet
+ * covered, until every value of every tunable has run. */
+START_TEST(test_winograd_gpu_params)
+{
+    vggcl_ctx *ctx = tu_cl_ctx();
+    const int id = VGGCL_CONV_WINOGRAD_GPU, total = vggcl__conv_candidates(ctx, id, NULL, 0);
+    const vggcl_conv_algo *a = vggcl__conv_algo(id);
+    ck_assert_int_gt(total, 50);
+    vggcl_conv_params *all = malloc(sizeof *all * (size_t)total);
+    vggcl__conv_candidates(ctx, id, all, total);
+    int covered[VGGCL_MAX_TUNABLES][8] = { { 0 } }, runs = 0;
+    static const struct { int N, C_in, C_out, H, W; } sample[] = {
+        { 2, 35, 33, 13, 18 }, /* 2 x 4 x 5 = 40 tiles; C_in past KPAD, C_out past NWG */
+        { 1, 3, 130, 30, 9 },  /* 24 tiles; 130 channels: two NWG blocks even at 128 */
+    };
+    for (int c = 0; c < total; c++) {
+        /* stride through the enumeration so neighbours (one tunable apart) spread out */
+        const vggcl_conv_params *p = &all[(size_t)c * 7919 % (size_t)total];
+        int brings = 0;
+        for (int t = 0; t < a->tunable_count; t++)
+            for (int k = 0; k < 8 && a->tunables[t].values[k]; k++)
+                if (a->tunables[t].values[k] == p->v[t] && !covered[t][k]) brings = covered[t][k] = 1;
+        if (!brings) continue;
+        for (size_t s = 0; s < sizeof sample / sizeof sample[0]; s++) {
+            const int pool = (int)((runs + s) % 2);
+            char text[200];
+            vggcl__conv_params_str(id, p, text, sizeof text);
+            ck_assert_msg(conv_case(ctx, id, p, sample[s].N, sample[s].C_in, sample[s].C_out, sample[s].H, sample[s].W,
+                                    pool, (unsigned)(c + s), REL_L2, ELEM),
+                          "winograd-gpu %s, N=%d C_in=%d C_out=%d H=%d W=%d pool=%d differs from the reference", text,
+                          sample[s].N, sample[s].C_in, sample[s].C_out, sample[s].H, sample[s].W, pool);
+        }
+        runs++;
+    }
+    for (int t = 0; t < a->tunable_count; t++)
+        for (int k = 0; k < 8 && a->tunables[t].values[k]; k++)
+            ck_assert_msg(covered[t][k], "%s=%d never ran: no valid candidate has it", a->tunables[t].name,
+                          a->tunables[t].values[k]);
+    fprintf(stderr, "winograd-gpu: %d of %d valid parameter sets run\n", runs, total);
+    free(all);
     vggcl_ctx_free(ctx);
 }
 END_TEST
@@ -40,8 +111,10 @@ int main(void)
 {
     Suite *s = suite_create("winograd");
     TCase *tc = tcase_create("kernel vs reference");
-    tcase_set_timeout(tc, 300);
+    tcase_set_timeout(tc, 600);
     tcase_add_test(tc, test_winograd_shapes);
+    tcase_add_test(tc, test_winograd_gpu_defaults);
+    tcase_add_test(tc, test_winograd_gpu_params);
     suite_add_tcase(s, tc);
     return tu_run(s);
 }

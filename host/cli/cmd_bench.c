@@ -7,7 +7,7 @@
 
 static const char usage[] =
     "usage: vggcl bench [--weights W.safetensors | --random] [--batch B] [--size H[xW]]\n"
-    "                   [--iters N] [--device SPEC] [--pool5 keep|drop] [--conv auto|direct|winograd|gemm]\n"
+    "                   [--iters N] [--device SPEC] [--pool5 keep|drop] [--conv auto|direct|winograd|gemm|winograd-gpu]\n"
     "                   [--per-layer] [--json]\n"
     "\n"
     "Runs one warm-up pass, then N timed passes (input already on the device, logits\n"

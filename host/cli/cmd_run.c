@@ -9,7 +9,7 @@
 static const char usage[] =
     "usage: vggcl run --weights W.safetensors --input X.npy --output Y.npy\n"
     "                 [--features F.npy] [--device SPEC] [--pool5 keep|drop] [--head PREFIX]\n"
-    "                 [--conv auto|direct|winograd|gemm]\n"
+    "                 [--conv auto|direct|winograd|gemm|winograd-gpu]\n"
     "\n"
     "  --weights   a torchvision VGG state_dict with a GAP head, as safetensors\n"
     "  --input     float32 (N, 3, H, W) in C order, already normalized\n"
@@ -21,9 +21,12 @@ static const char usage[] =
     "  --pool5     keep (torchvision, 7x7 map at 224) or drop (14x14 map); default:\n"
     "              the file's __metadata__ \"vggcl.pool5\", else keep\n"
     "  --head      key prefix of the linear head (default classifier.0)\n"
-    "  --conv      how the device runs the 3x3 convolutions: winograd (F(4x4,3x3)),\n"
-    "              direct, gemm (im2col + CLBlast SGEMM, for comparison), or auto\n"
-    "              (default: Winograd from 16 input channels on, direct below)\n"
+    "  --conv      how the device runs the 3x3 convolutions: winograd (F(4x4,3x3),\n"
+    "              shaped for CPUs), winograd-gpu (the same around a tiled GEMM,\n"
+    "              shaped for GPUs), direct, gemm (im2col + CLBlast SGEMM, for\n"
+    "              comparison), or auto (default: the tuning table's choice, else\n"
+    "              winograd-gpu on a GPU; elsewhere winograd from 16 input channels\n"
+    "              on, direct below)\n"
     "\n"
     "Outputs are written to a temporary name and renamed: a failed run leaves none.\n";
 

@@ -1,5 +1,6 @@
-/* vggcl tune: measure each convolution algorithm per layer on a device and
- * keep the fastest for later runs. */
+/* vggcl tune: search the convolution algorithms and their kernel parameters
+ * per layer shape and batch class on a device, and keep the fastest for
+ * later runs. */
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,18 +9,25 @@
 #include "cli.h"
 
 static const char usage[] =
-    "usage: vggcl tune [--weights W.safetensors | --random] [--batch B] [--size H[xW]]\n"
-    "                  [--iters N] [--device SPEC] [--pool5 keep|drop]\n"
+    "usage: vggcl tune [--weights W.safetensors | --random] [--batch B[,B...]] [--size H[xW]]\n"
+    "                  [--iters N] [--budget SECONDS] [--device SPEC] [--pool5 keep|drop]\n"
     "\n"
-    "Times every convolution algorithm (direct, winograd, gemm) on each distinct\n"
-    "layer shape of the model at the given batch and size, and stores the fastest\n"
-    "per (C_in, C_out) in a tuning table in vggcl's cache folder, keyed by device\n"
-    "and driver. Later runs on that device with --conv auto (the default) use it.\n"
-    "Defaults: --random (VGG16), --batch 1, --size 224, --iters 3.\n";
+    "For each distinct conv layer shape of the model at the given size, and each\n"
+    "batch size given (each stands for its class: 1-2, 3-16, 17 and more), searches\n"
+    "the convolution algorithms (direct, winograd, gemm, winograd-gpu) and their\n"
+    "kernel parameters: each candidate the device can run is checked against the\n"
+    "reference on a small slice, then timed with profiling events (median of\n"
+    "--iters passes after a warm-up). Every algorithm's defaults are timed; other\n"
+    "parameters while --budget lasts (0: the defaults only). The fastest per shape\n"
+    "and class goes to a tuning table in vggcl's cache folder, keyed by device and\n"
+    "driver, rewritten after each shape. Later runs on that device with --conv\n"
+    "auto (the default) use it.\n"
+    "Defaults: --random (VGG16), --batch 1, --size 224, --iters 3, --budget 60.\n";
 
 int cmd_tune(int argc, char **argv)
 {
     const char *weights = NULL, *device = NULL, *pool5 = NULL, *batch_s = "1", *size_s = "224", *iters_s = "3";
+    const char *budget_s = "60";
     for (int i = 1; i < argc; i++) {
         int r;
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
@@ -29,7 +37,8 @@ int cmd_tune(int argc, char **argv)
         if (!strcmp(argv[i], "--random")) continue;
         if ((r = cli_opt(argc, argv, &i, "--weights", &weights)) || (r = cli_opt(argc, argv, &i, "--batch", &batch_s)) ||
             (r = cli_opt(argc, argv, &i, "--size", &size_s)) || (r = cli_opt(argc, argv, &i, "--iters", &iters_s)) ||
-            (r = cli_opt(argc, argv, &i, "--device", &device)) || (r = cli_opt(argc, argv, &i, "--pool5", &pool5))) {
+            (r = cli_opt(argc, argv, &i, "--device", &device)) || (r = cli_opt(argc, argv, &i, "--pool5", &pool5)) ||
+            (r = cli_opt(argc, argv, &i, "--budget", &budget_s))) {
             if (r < 0) return CLI_USAGE;
             continue;
         }
@@ -37,9 +46,16 @@ int cmd_tune(int argc, char **argv)
         fputs(usage, stderr);
         return CLI_USAGE;
     }
-    int batch, iters, h, w;
+    int batches[8], n_batches = 0, iters, budget, h, w;
     vggcl_load_options opts = { VGGCL_POOL5_AUTO, NULL, VGGCL_CONV_AUTO };
-    if (cli_int("tune", "--batch", batch_s, 1, 4096, &batch) || cli_int("tune", "--iters", iters_s, 1, 1000, &iters) ||
+    char list[64];
+    snprintf(list, sizeof list, "%s", batch_s);
+    for (char *save = NULL, *tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        if (n_batches == 8) return cli_error(CLI_USAGE, "tune: --batch takes at most 8 sizes");
+        if (cli_int("tune", "--batch", tok, 1, 4096, &batches[n_batches++])) return CLI_USAGE;
+    }
+    if (!n_batches) return cli_error(CLI_USAGE, "tune: --batch needs a size");
+    if (cli_int("tune", "--iters", iters_s, 1, 1000, &iters) || cli_int("tune", "--budget", budget_s, 0, 86400, &budget) ||
         cli_size("tune", size_s, &h, &w) || cli_model_opts("tune", pool5, NULL, &opts))
         return CLI_USAGE;
 
@@ -52,15 +68,19 @@ int cmd_tune(int argc, char **argv)
     if (vggcl_select_device(ctx, device) != VGGCL_OK) goto fail;
     if (weights ? vggcl_model_load(ctx, weights, &opts, &model) : vggcl_model_random(ctx, "vgg16", 7, 0, &opts, &model))
         goto fail;
-    if (vggcl_tune(ctx, model, batch, h, w, iters, rows, 64, &count, path, sizeof path) != VGGCL_OK) goto fail;
-    static const char *const names[] = { "", "direct", "winograd", "gemm" };
-    printf("device: %s\nbatch %d, %dx%d, %d passes each; ms per pass\n\n", vggcl_device_name(ctx), batch, h, w, iters);
-    printf("%-14s %-18s %10s %10s %10s  %s\n", "layer", "shape", "direct", "winograd", "gemm", "fastest");
+    if (vggcl_tune(ctx, model, batches, n_batches, h, w, iters, budget, rows, 64, &count, path, sizeof path) !=
+        VGGCL_OK)
+        goto fail;
+    printf("device: %s\n%dx%d input, %d timed passes per candidate, budget %d s; device ms per pass\n\n",
+           vggcl_device_name(ctx), h, w, iters, budget);
+    printf("%-12s %-18s %5s %10s %10s %6s %5s %5s  %s\n", "layer", "shape", "batch", "default", "best", "gain", "tried",
+           "bad", "fastest");
     for (int i = 0; i < count && i < 64; i++) {
         char shape[48];
-        snprintf(shape, sizeof shape, "%d->%d %dx%d", rows[i].c_in, rows[i].c_out, rows[i].h, rows[i].w);
-        printf("%-14s %-18s %10.3f %10.3f %10.3f  %s\n", rows[i].layer, shape, rows[i].ms[1], rows[i].ms[2],
-               rows[i].ms[3], names[rows[i].best]);
+        const vggcl_tune_row *r = &rows[i];
+        snprintf(shape, sizeof shape, "%d->%d %dx%d", r->c_in, r->c_out, r->h, r->w);
+        printf("%-12s %-18s %5d %10.3f %10.3f %5.2fx %5d %5d  %s %s\n", r->layer, shape, r->batch, r->default_ms, r->ms,
+               r->ms > 0 ? r->default_ms / r->ms : 0.0, r->tried, r->rejected, r->algo, r->params);
     }
     printf("\nwrote %s\n", path);
     rc = CLI_OK;

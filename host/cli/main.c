@@ -56,10 +56,9 @@ int cli_model_opts(const char *cmd, const char *pool5, const char *conv, vggcl_l
     else if (pool5 && !strcmp(pool5, "drop")) opts->pool5 = VGGCL_POOL5_DROP;
     else if (pool5) return cli_error(CLI_USAGE, "%s: --pool5 must be keep or drop, not '%s'", cmd, pool5);
     if (!conv || !strcmp(conv, "auto")) opts->conv = VGGCL_CONV_AUTO;
-    else if (!strcmp(conv, "direct")) opts->conv = VGGCL_CONV_DIRECT;
-    else if (!strcmp(conv, "winograd")) opts->conv = VGGCL_CONV_WINOGRAD;
-    else if (!strcmp(conv, "gemm")) opts->conv = VGGCL_CONV_GEMM;
-    else return cli_error(CLI_USAGE, "%s: --conv must be auto, direct, winograd or gemm, not '%s'", cmd, conv);
+    else if (!(opts->conv = vggcl_conv_algorithm(conv)))
+        return cli_error(CLI_USAGE, "%s: --conv must be auto, direct, winograd, gemm or winograd-gpu, not '%s'", cmd,
+                         conv);
     return 0;
 }
 

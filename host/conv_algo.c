@@ -1,0 +1,128 @@
+/* The algorithm table and what is done with any entry: defaults, -D options,
+ * the text form of parameters, and the candidates the tuner walks. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conv_algo.h"
+
+extern const vggcl_conv_algo vggcl__conv_direct, vggcl__conv_winograd, vggcl__conv_gemm, vggcl__conv_winograd_gpu;
+
+static const vggcl_conv_algo *const table[VGGCL_CONV_ALGOS] = {
+    [VGGCL_CONV_DIRECT] = &vggcl__conv_direct,
+    [VGGCL_CONV_WINOGRAD] = &vggcl__conv_winograd,
+    [VGGCL_CONV_GEMM] = &vggcl__conv_gemm,
+    [VGGCL_CONV_WINOGRAD_GPU] = &vggcl__conv_winograd_gpu,
+};
+
+const vggcl_conv_algo *vggcl__conv_algo(int id)
+{
+    return id > 0 && id < VGGCL_CONV_ALGOS ? table[id] : NULL;
+}
+
+int vggcl__conv_algo_id(const char *name)
+{
+    for (int id = 1; id < VGGCL_CONV_ALGOS; id++)
+        if (!strcmp(table[id]->name, name)) return id;
+    return 0;
+}
+
+int vggcl_conv_algorithm(const char *name)
+{
+    return name ? vggcl__conv_algo_id(name) : 0;
+}
+
+int vggcl__conv_default_algo(const vggcl_ctx *ctx, int c_in)
+{
+    /* On a GPU the GPU-shaped Winograd everywhere (its GEMM pads C_in to 32,
+     * cheap beside the rest on a large device). Elsewhere (PoCL) Winograd from
+     * 16 input channels on: measured there, VGG16 at 224, ms direct / Winograd:
+     * 3->64 1.6 / 3.2, 64->64 19.3 / 15.7, 64->128 11.2 / 6.8, 128->128 23 / 11.3,
+     * 256->256 29 / 7.0, 512->512 @28 32.6 / 7.3, @14 8.8 / 2.9. */
+    if (ctx->is_gpu) return VGGCL_CONV_WINOGRAD_GPU;
+    return c_in >= 16 ? VGGCL_CONV_WINOGRAD : VGGCL_CONV_DIRECT;
+}
+
+void vggcl__conv_defaults(const vggcl_ctx *ctx, int id, int N, int C_in, int C_out, int H, int W,
+                          vggcl_conv_params *p)
+{
+    const vggcl_conv_algo *a = table[id];
+    memset(p, 0, sizeof *p);
+    for (int i = 0; i < a->tunable_count; i++) p->v[i] = a->tunables[i].def;
+    if (a->defaults) a->defaults(ctx, N, C_in, C_out, H, W, p);
+}
+
+int vggcl__conv_tunable(int id, const char *name)
+{
+    const vggcl_conv_algo *a = table[id];
+    for (int i = 0; i < a->tunable_count; i++)
+        if (!strcmp(a->tunables[i].name, name)) return i;
+    return -1;
+}
+
+static void params_text(int id, const vggcl_conv_params *p, const char *prefix, char *buf, size_t len)
+{
+    const vggcl_conv_algo *a = table[id];
+    size_t used = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < a->tunable_count && used < len; i++)
+        used += (size_t)snprintf(buf + used, len - used, "%s%s%s=%d", i ? " " : "", prefix, a->tunables[i].name,
+                                 p->v[i]);
+}
+
+void vggcl__conv_defines(int id, const vggcl_conv_params *p, char *buf, size_t len)
+{
+    params_text(id, p, "-D", buf, len);
+}
+
+void vggcl__conv_params_str(int id, const vggcl_conv_params *p, char *buf, size_t len)
+{
+    params_text(id, p, "", buf, len);
+}
+
+static int in_range(const vggcl_tunable *t, int v)
+{
+    for (int k = 0; k < 8 && t->values[k]; k++)
+        if (t->values[k] == v) return 1;
+    return 0;
+}
+
+int vggcl__conv_params_parse(int id, const char *text, vggcl_conv_params *p)
+{
+    char word[64];
+    int used;
+    while (sscanf(text, " %63s%n", word, &used) == 1) {
+        text += used;
+        char *eq = strchr(word, '=');
+        if (!eq) return 0;
+        *eq = '\0';
+        char *end;
+        long v = strtol(eq + 1, &end, 10);
+        const int i = vggcl__conv_tunable(id, word);
+        if (i < 0 || *end || end == eq + 1 || !in_range(&table[id]->tunables[i], (int)v)) return 0;
+        p->v[i] = (int)v;
+    }
+    return 1;
+}
+
+int vggcl__conv_candidates(const vggcl_ctx *ctx, int id, vggcl_conv_params *out, int cap)
+{
+    const vggcl_conv_algo *a = table[id];
+    int idx[VGGCL_MAX_TUNABLES] = { 0 }, n = 0;
+    for (;;) {
+        vggcl_conv_params p;
+        memset(&p, 0, sizeof p);
+        for (int i = 0; i < a->tunable_count; i++) p.v[i] = a->tunables[i].values[idx[i]];
+        if (!a->valid || a->valid(ctx, &p)) {
+            if (out && n < cap) out[n] = p;
+            n++;
+        }
+        /* the next combination, odometer style */
+        int i = 0;
+        while (i < a->tunable_count) {
+            if (++idx[i] < 8 && a->tunables[i].values[idx[i]]) break;
+            idx[i++] = 0;
+        }
+        if (i == a->tunable_count) return n;
+    }
+}

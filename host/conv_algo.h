@@ -1,0 +1,76 @@
+/* The convolution algorithms, one table entry each: name, weight packing,
+ * workspace, launch, and the kernel's tunable parameters with their ranges.
+ * Nothing else switches on the algorithm, and nothing else states a kernel
+ * default: the host passes every tunable with -D from a vggcl_conv_params
+ * made here (the per-shape default, or a tuned row). */
+#ifndef VGGCL_CONV_ALGO_H
+#define VGGCL_CONV_ALGO_H
+
+#include "internal.h"
+
+#define VGGCL_CONV_ALGOS (VGGCL_CONV_WINOGRAD_GPU + 1) /* ids 1.. are entries; 0 is AUTO */
+
+/* One -D parameter of a kernel: its default and the values the tuner may try
+ * (0-ended, increasing). A parameter the packed weights depend on has one
+ * value only, so weights packed at load fit every variant of the algorithm. */
+typedef struct {
+    const char *name;
+    int def;
+    int values[8];
+} vggcl_tunable;
+
+/* One convolution call: in (N, C_in, H, W) -> out (N, C_out, H, W), or
+ * (N, C_out, H/2, W/2) when pool is set (a 2x2 stride-2 max pool folded in;
+ * only for an algorithm with fuses_pool). ws: the workspace buffers. */
+typedef struct {
+    cl_mem in, weight, bias, out, ws[2];
+    int N, C_in, C_out, H, W, pool;
+} vggcl_conv_call;
+
+typedef struct {
+    const char *name;       /* as --conv and the tuning table spell it */
+    int tunable_count;
+    const vggcl_tunable *tunables;
+    int fuses_pool;         /* the launch can fold a following 2x2/2 max pool in */
+    /* adjusts the tunables' defaults (already in p) for this shape; may be NULL */
+    void (*defaults)(const vggcl_ctx *ctx, int N, int C_in, int C_out, int H, int W, vggcl_conv_params *p);
+    /* 0 when p breaks the kernel's rules or the device's limits (each value
+     * is already one of its tunable's); may be NULL */
+    int (*valid)(const vggcl_ctx *ctx, const vggcl_conv_params *p);
+    /* weights (C_out, C_in, 3, 3) as the kernel reads them */
+    size_t (*packed_floats)(const vggcl_conv_params *p, int C_out, int C_in);
+    void (*pack)(const vggcl_conv_params *p, const float *weight, int C_out, int C_in, float *packed);
+    /* floats of the two workspace buffers (0: not needed) */
+    void (*workspace)(const vggcl_conv_params *p, int N, int C_in, int C_out, int H, int W, size_t ws[2]);
+    vggcl_status (*launch)(vggcl_ctx *ctx, const char *where, const vggcl_conv_params *p, const vggcl_conv_call *c);
+} vggcl_conv_algo;
+
+/* The entry of algorithm id (VGGCL_CONV_DIRECT ..), NULL for any other id. */
+const vggcl_conv_algo *vggcl__conv_algo(int id);
+/* The id of the algorithm called name, 0 if none. */
+int vggcl__conv_algo_id(const char *name);
+
+/* The parameters to use without a tuning table for this shape. */
+void vggcl__conv_defaults(const vggcl_ctx *ctx, int id, int N, int C_in, int C_out, int H, int W,
+                          vggcl_conv_params *p);
+
+/* Index of tunable name in algorithm id's list, -1 if it has none. */
+int vggcl__conv_tunable(int id, const char *name);
+
+/* "-DOCB=16 -DPX=32": every tunable of algorithm id, for the kernel build. */
+void vggcl__conv_defines(int id, const vggcl_conv_params *p, char *buf, size_t len);
+/* "OCB=16 PX=32": the same for tables and messages. */
+void vggcl__conv_params_str(int id, const vggcl_conv_params *p, char *buf, size_t len);
+/* Parses "NAME=V ..." words (the form above) into p over the defaults already
+ * in it; 0 when a word names no tunable of id or a value outside its range. */
+int vggcl__conv_params_parse(int id, const char *text, vggcl_conv_params *p);
+
+/* Every valid combination of algorithm id's tunables on this device, up to
+ * cap (all of them when out is NULL); returns the count. */
+int vggcl__conv_candidates(const vggcl_ctx *ctx, int id, vggcl_conv_params *out, int cap);
+
+/* The device's default algorithm for a conv with c_in input channels. */
+int vggcl__conv_default_algo(const vggcl_ctx *ctx, int c_in);
+
+
+#endif

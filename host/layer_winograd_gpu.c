@@ -1,0 +1,129 @@
+/* Launcher for the GPU-shaped kernels of kernels/winograd.cl (F(4x4, 3x3)
+ * around a local-memory tiled GEMM), the weight layout they read, their
+ * workspace, and the algorithm table's "winograd-gpu" entry. */
+#include <string.h>
+
+#include "conv_algo.h"
+#include "layers.h"
+
+/* MWG x NWG: tiles x output channels per work-group; KWG: the K slice staged
+ * in local memory; MDIMC x NDIMC: the work-group (each work-item computes
+ * MWG/MDIMC x NWG/NDIMC); VWM, VWN: vector width of the staging loads. KPAD,
+ * NPAD: the padded input and output channels of the packed weights (one value
+ * each: the layout depends on them). */
+static const vggcl_tunable tunables[] = {
+    { "MWG", 64, { 32, 64, 128 } },
+    { "NWG", 64, { 32, 64, 128 } },
+    { "KWG", 16, { 8, 16, 32 } },
+    { "MDIMC", 16, { 8, 16, 32 } },
+    { "NDIMC", 16, { 8, 16, 32 } },
+    { "VWM", 4, { 1, 2, 4 } },
+    { "VWN", 4, { 1, 2, 4 } },
+    { "KPAD", 32, { 32 } },
+    { "NPAD", 128, { 128 } },
+};
+enum { P_MWG, P_NWG, P_KWG, P_MDIMC, P_NDIMC, P_VWM, P_VWN, P_KPAD, P_NPAD };
+
+/* Work-items of the transforms along the tiles: a fixed local size (PoCL
+ * compiles a kernel again for each new one). */
+#define TRANSFORM_LOCAL 64
+
+static int tiles(int N, int H, int W) { return N * ((H + 3) / 4) * ((W + 3) / 4); }
+
+/* 128 x 128 blocks of 8 x 8 per work-item where there are tiles and channels
+ * enough to fill a large GPU with them; 64 x 64 of 4 x 4 elsewhere (the 14x14
+ * and 28x28 layers at batch 1 have 16 and 49 tiles). */
+static void defaults(const vggcl_ctx *ctx, int N, int C_in, int C_out, int H, int W, vggcl_conv_params *p)
+{
+    (void)ctx, (void)C_in;
+    if (tiles(N, H, W) >= 2048 && C_out >= 128) {
+        p->v[P_MWG] = p->v[P_NWG] = 128;
+        p->v[P_MDIMC] = p->v[P_NDIMC] = 16;
+    }
+}
+
+static int valid(const vggcl_ctx *ctx, const vggcl_conv_params *p)
+{
+    const int mwg = p->v[P_MWG], nwg = p->v[P_NWG], kwg = p->v[P_KWG], md = p->v[P_MDIMC], nd = p->v[P_NDIMC];
+    const int vwm = p->v[P_VWM], vwn = p->v[P_VWN], wgs = md * nd;
+    if (mwg % md || nwg % nd || p->v[P_KPAD] % kwg || p->v[P_NPAD] % nwg || mwg % vwm || nwg % vwn) return 0;
+    if ((kwg * mwg / vwm) % wgs || (kwg * nwg / vwn) % wgs || kwg * mwg / vwm < wgs || kwg * nwg / vwn < wgs) return 0;
+    const int per_item = (mwg / md) * (nwg / nd);
+    if (per_item > 64) return 0; /* accumulators beyond this spill on every GPU we know */
+    if ((size_t)wgs > ctx->max_wg) return 0;
+    if ((cl_ulong)kwg * (mwg + nwg) * sizeof(float) > ctx->local_mem) return 0;
+    return 1;
+}
+
+static int round_up(int n, int m) { return (n + m - 1) / m * m; }
+
+/* U (36, Kp, Np), zero past C_in and C_out */
+static size_t packed_floats(const vggcl_conv_params *p, int C_out, int C_in)
+{
+    return (size_t)36 * round_up(C_in, p->v[P_KPAD]) * round_up(C_out, p->v[P_NPAD]);
+}
+
+static void pack(const vggcl_conv_params *p, const float *weight, int C_out, int C_in, float *packed)
+{
+    const int Kp = round_up(C_in, p->v[P_KPAD]), Np = round_up(C_out, p->v[P_NPAD]);
+    float u[36];
+    memset(packed, 0, packed_floats(p, C_out, C_in) * sizeof(float));
+    for (int oc = 0; oc < C_out; oc++)
+        for (int ic = 0; ic < C_in; ic++) {
+            vggcl__wino_filter(weight + ((size_t)oc * C_in + ic) * 9, u);
+            for (int xi = 0; xi < 36; xi++) packed[((size_t)xi * Kp + ic) * Np + oc] = u[xi];
+        }
+}
+
+/* V (36, Kp, Tp) and M (36, Cp, Tp) */
+static void workspace(const vggcl_conv_params *p, int N, int C_in, int C_out, int H, int W, size_t ws[2])
+{
+    const size_t Tp = (size_t)round_up(tiles(N, H, W), p->v[P_MWG]);
+    ws[0] = 36 * Tp * round_up(C_in, p->v[P_KPAD]);
+    ws[1] = 36 * Tp * round_up(C_out, p->v[P_NWG]);
+}
+
+#define ARG(k, i, x) CL_CHECK(clSetKernelArg, (k, i, sizeof(x), &(x)))
+
+static vggcl_status launch(vggcl_ctx *ctx, const char *where, const vggcl_conv_params *p, const vggcl_conv_call *c)
+{
+    vggcl_status st;
+    cl_kernel kin, kgemm, kout;
+    char defines[160];
+    const int tiles_y = (c->H + 3) / 4, tiles_x = (c->W + 3) / 4, T = tiles(c->N, c->H, c->W);
+    const int Tp = round_up(T, p->v[P_MWG]), Kp = round_up(c->C_in, p->v[P_KPAD]);
+    const int Np = round_up(c->C_out, p->v[P_NPAD]), Cp = round_up(c->C_out, p->v[P_NWG]);
+    vggcl__conv_defines(VGGCL_CONV_WINOGRAD_GPU, p, defines, sizeof defines);
+    if ((st = vggcl__kernel_v(ctx, VGGCL_K_WINO_GPU_INPUT, defines, where, &kin)) != VGGCL_OK ||
+        (st = vggcl__kernel_v(ctx, VGGCL_K_WINO_GPU_GEMM, defines, where, &kgemm)) != VGGCL_OK ||
+        (st = vggcl__kernel_v(ctx, VGGCL_K_WINO_GPU_OUTPUT, defines, where, &kout)) != VGGCL_OK)
+        return st;
+    const size_t lt = ctx->max_wg < TRANSFORM_LOCAL ? ctx->max_wg : TRANSFORM_LOCAL;
+    size_t local[3] = { lt, 1, 1 };
+
+    ARG(kin, 0, c->in); ARG(kin, 1, c->ws[0]); ARG(kin, 2, c->C_in); ARG(kin, 3, c->H); ARG(kin, 4, c->W);
+    ARG(kin, 5, tiles_y); ARG(kin, 6, tiles_x); ARG(kin, 7, T); ARG(kin, 8, Tp); ARG(kin, 9, Kp);
+    size_t g_in[2] = { vggcl__round_up((size_t)Tp, lt), (size_t)Kp };
+    if ((st = vggcl__enqueue(ctx, where, kin, 2, g_in, local, 0)) != VGGCL_OK) return st;
+
+    ARG(kgemm, 0, c->ws[0]); ARG(kgemm, 1, c->weight); ARG(kgemm, 2, c->ws[1]); ARG(kgemm, 3, Kp);
+    ARG(kgemm, 4, Np); ARG(kgemm, 5, Cp); ARG(kgemm, 6, Tp);
+    const int md = p->v[P_MDIMC], nd = p->v[P_NDIMC];
+    size_t g_gemm[3] = { (size_t)(Tp / p->v[P_MWG] * md), (size_t)(Cp / p->v[P_NWG] * nd), 36 };
+    size_t l_gemm[3] = { (size_t)md, (size_t)nd, 1 };
+    /* the layer's FLOPs are counted as the direct convolution's, so GFLOP/s compare */
+    const double flops = 2.0 * c->N * c->C_out * c->C_in * 9 * (double)c->H * c->W;
+    if ((st = vggcl__enqueue(ctx, where, kgemm, 3, g_gemm, l_gemm, flops)) != VGGCL_OK) return st;
+
+    ARG(kout, 0, c->ws[1]); ARG(kout, 1, c->bias); ARG(kout, 2, c->out); ARG(kout, 3, c->C_out); ARG(kout, 4, Cp);
+    ARG(kout, 5, c->H); ARG(kout, 6, c->W); ARG(kout, 7, tiles_y); ARG(kout, 8, tiles_x); ARG(kout, 9, T);
+    ARG(kout, 10, Tp); ARG(kout, 11, c->pool);
+    size_t g_out[2] = { vggcl__round_up((size_t)T, lt), (size_t)c->C_out };
+    return vggcl__enqueue(ctx, where, kout, 2, g_out, local, 0);
+fail:
+    return st;
+}
+
+const vggcl_conv_algo vggcl__conv_winograd_gpu = {
+    "winograd-gpu", 9, tunables, 1, defaults, valid, packed_floats, pack, workspace, launch,
+};
