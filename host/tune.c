@@ -336,7 +336,7 @@ done:
 
 /* Tunes one shape at one batch into r (and the context's table). */
 static vggcl_status tune_shape(vggcl_ctx *ctx, vggcl_model *m, int step, int n, int h, int w, int iters,
-                               double deadline, const check_slice *slice, vggcl_tune_row *r)
+                               double deadline, double end, const check_slice *slice, vggcl_tune_row *r)
 {
     const vggcl_step *s = &m->steps[step];
     char where[512];
@@ -346,8 +346,8 @@ static vggcl_status tune_shape(vggcl_ctx *ctx, vggcl_model *m, int step, int n, 
     const int default_algo = vggcl__conv_default_algo(ctx, s->c_in);
     vggcl_tuned best = { s->c_in, s->c_out, h, w, n, 0, { { 0 } }, INFINITY };
     for (int i = 0; i < count; i++) {
-        /* the defaults always run; the rest while the budget lasts */
-        if (i >= VGGCL_CONV_ALGOS - 1 && now_s() > deadline) break;
+        /* the defaults while the whole budget lasts, the rest while this shape's share does */
+        if (now_s() > (i < VGGCL_CONV_ALGOS - 1 ? end : deadline)) break;
         char params[200];
         vggcl__conv_params_str(c[i].algo, &c[i].p, params, sizeof params);
         snprintf(where, sizeof where, "tuning layer %s (conv %d->%d, %dx%d, batch %d, %s %s)", s->name, s->c_in,
@@ -370,6 +370,7 @@ static vggcl_status tune_shape(vggcl_ctx *ctx, vggcl_model *m, int step, int n, 
         if (ms < best.ms) best.algo = c[i].algo, best.params = c[i].p, best.ms = ms;
     }
     free(c);
+    if (!best.algo && !r->rejected) return VGGCL_OK; /* out of time: no row */
     if (!best.algo)
         return vggcl__fail(ctx, VGGCL_ERR_DEVICE, "tuning layer %s (conv %d->%d, %dx%d, batch %d): no algorithm ran",
                            s->name, s->c_in, s->c_out, h, w, n);
@@ -423,6 +424,7 @@ vggcl_status vggcl_tune(vggcl_ctx *ctx, vggcl_model *m, const int *batches, int 
         shapes++;
     }
     const double start = now_s(), total = (double)shapes * n_batches;
+    const double end = budget_s > 0 ? start + budget_s : INFINITY;
     snprintf(setup, sizeof setup, "last tuned at %dx%d, %d timed passes per candidate, budget %.0f s", h, w, iters,
              budget_s);
     for (int b = 0; b < n_batches; b++)
@@ -438,10 +440,11 @@ vggcl_status vggcl_tune(vggcl_ctx *ctx, vggcl_model *m, const int *batches, int 
             row.c_in = s->c_in, row.c_out = s->c_out, row.h = first[3 * k + 1], row.w = first[3 * k + 2];
             row.batch = batches[b];
             if (!slices[k].input && (st = slice_make(ctx, s, &slices[k])) != VGGCL_OK) goto done;
-            if ((st = tune_shape(ctx, m, step, batches[b], row.h, row.w, iters, deadline, &slices[k], &row)) !=
-                    VGGCL_OK ||
-                (st = write_table(ctx, ctx->tuned, ctx->n_tuned, setup)) != VGGCL_OK)
+            if ((st = tune_shape(ctx, m, step, batches[b], row.h, row.w, iters, deadline, end, &slices[k], &row)) !=
+                VGGCL_OK)
                 goto done;
+            if (!row.tried) break; /* the budget is spent */
+            if ((st = write_table(ctx, ctx->tuned, ctx->n_tuned, setup)) != VGGCL_OK) goto done;
             if (*count < cap) rows[*count] = row;
             (*count)++;
         }

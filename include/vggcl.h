@@ -121,8 +121,9 @@ vggcl_status vggcl_benchmark(vggcl_ctx *ctx, vggcl_model *model, const float *in
  * each one is first checked against the plain-C reference on a small slice,
  * then timed with profiling events (median of `iters` passes after a warm-up).
  * Each algorithm's default parameters go first, then the other candidates in
- * a fixed shuffled order while budget_s seconds last (shared out over the
- * shapes; <= 0: the defaults only). The fastest per shape and class goes to
+ * a fixed shuffled order; budget_s bounds the whole search (each shape gets a
+ * share of what is left for the candidates past the defaults; shapes reached
+ * after it is spent get no row); <= 0: the defaults only, without a bound. The fastest per shape and class goes to
  * the context's tuning table on disk (the cache folder, keyed by device and
  * driver), rewritten after each shape so an interrupted tune keeps what it
  * measured; rows of other shapes and classes already there are kept. Models

@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 import unittest
 from pathlib import Path
 
@@ -280,29 +281,81 @@ class Bench(unittest.TestCase):
         self.assertEqual(json.loads(off.stdout)["programs_from_cache"], 0)
         self.assertEqual(sorted((self.d / "cache").glob("*.tmp.*")), [])
 
+    def tune_table(self, path):
+        """The rows of a tuning table: (c_in, c_out, h, w, batch, algorithm, ms, params)."""
+        rows = []
+        for line in path.read_text().splitlines():
+            if line.startswith("conv "):
+                _, ci, co, h, w, b, algo, ms, *params = line.split()
+                rows.append((int(ci), int(co), int(h), int(w), int(b), algo, float(ms), params))
+        return rows
+
     def test_tune(self):
-        r = subprocess.run([VGGCL, "tune", "--random", "--size", "32", "--iters", "1"], capture_output=True, text=True,
-                           env=dict(os.environ, VGGCL_CACHE_DIR=str(self.d / "cache")), timeout=600)
+        env = dict(os.environ, VGGCL_CACHE_DIR=str(self.d / "cache"))
+        # --budget 0: every algorithm's defaults on each distinct shape of VGG16 at 32x32
+        r = subprocess.run([VGGCL, "tune", "--random", "--size", "32", "--iters", "1", "--budget", "0"],
+                           capture_output=True, text=True, env=env, timeout=600)
         self.assertEqual(r.returncode, 0, r.stderr)
         path = Path(r.stdout.strip().splitlines()[-1].split("wrote ", 1)[1])
-        rows = [l.split() for l in path.read_text().splitlines() if l.startswith("conv ")]
-        # VGG16's distinct (C_in, C_out): 3-64, 64-64, 64-128, 128-128, 128-256, 256-256, 256-512, 512-512
-        self.assertEqual([(int(a), int(b)) for _, a, b, *_ in rows],
-                         [(3, 64), (64, 64), (64, 128), (128, 128), (128, 256), (256, 256), (256, 512), (512, 512)])
-        for row in rows:
-            ms = [float(x) for x in row[4:7]]
-            self.assertEqual(row[3], ["direct", "winograd", "gemm"][ms.index(min(ms))])
-        # a table written by hand (with a line to skip) steers the algorithm per layer
-        path.write_text("garbage line\nconv 3 64 gemm\nconv 64 64 direct\nconv 64 128 fft\n")
-        j = json.loads(self.bench("--size", "32", "--iters", "1", "--json", "--per-layer").stdout)
-        layers = {l["layer"].split()[1]: l["layer"] for l in j["layers"] if "conv" in l["layer"]}
-        self.assertIn("gemm)", layers["features.0"])
-        self.assertIn("direct)", layers["features.2"])
-        self.assertIn("winograd)", layers["features.5"])  # "fft" is no algorithm: the default stays
+        rows = self.tune_table(path)
+        shapes = [(3, 64, 32, 32), (64, 64, 32, 32), (64, 128, 16, 16), (128, 128, 16, 16), (128, 256, 8, 8),
+                  (256, 256, 8, 8), (256, 512, 4, 4), (512, 512, 4, 4), (512, 512, 2, 2)]
+        self.assertEqual([row[:4] for row in rows], shapes)
+        algos = {"direct", "winograd", "gemm", "winograd-gpu"}
+        printed = [l.split() for l in r.stdout.splitlines() if l.startswith("features.")]
+        self.assertEqual(len(printed), len(shapes))
+        for row, line in zip(rows, printed):
+            self.assertEqual(row[4], 1)
+            self.assertIn(row[5], algos)
+            # the defaults of all four algorithms ran, and the kept one is the fastest of them
+            self.assertEqual(int(line[7]), 4, line)
+            default_ms, best_ms = float(line[4]), float(line[5])
+            self.assertLessEqual(best_ms, default_ms)
+            self.assertAlmostEqual(best_ms, row[6], delta=1e-3)
+
+        # a table written by hand steers the algorithm and its parameters per layer;
+        # a parameter outside its range or an unknown algorithm leaves the default
+        path.write_text("garbage line\n"
+                        "conv 3 64 32 32 1 gemm 1.0\n"
+                        "conv 64 64 32 32 1 direct 1.0 PX=16\n"
+                        "conv 64 128 16 16 1 winograd-gpu 1.0 MWG=32 NWG=32 MDIMC=8 NDIMC=8\n"
+                        "conv 128 128 16 16 8 winograd-gpu 1.0 MWG=32 NWG=32 MDIMC=8 NDIMC=8\n"
+                        "conv 128 256 8 8 1 winograd-gpu 1.0 MWG=48\n"
+                        "conv 256 256 8 8 1 fft 1.0\n")
+        for batch in ("1", "4"):
+            b = self.bench("--size", "32", "--batch", batch, "--iters", "1", "--json", "--per-layer")
+            self.assertEqual(b.returncode, 0, b.stderr)
+            layers = {l["layer"].split()[1]: l["layer"] for l in json.loads(b.stdout)["layers"] if "conv" in l["layer"]}
+            self.assertIn("gemm)", layers["features.0"])
+            self.assertIn("direct)", layers["features.2"])
+            self.assertIn("winograd-gpu)", layers["features.5"])
+            # features.7: the class-8 row at batch 4, and at batch 1 too (the same shape outranks the class)
+            self.assertIn("winograd-gpu + max pool)", layers["features.7"])
+            self.assertIn("winograd)", layers["features.10"])
+            self.assertIn("winograd)", layers["features.12"])
+
+        # an interrupted tune keeps the shapes it finished
+        path.unlink()
+        p = subprocess.Popen([VGGCL, "tune", "--random", "--size", "32", "--iters", "1", "--budget", "600"],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+        try:
+            deadline = time.monotonic() + 300
+            while time.monotonic() < deadline and not (path.exists() and len(self.tune_table(path)) >= 2):
+                time.sleep(0.5)
+        finally:
+            p.kill()
+            p.wait()
+        kept = self.tune_table(path)
+        self.assertGreaterEqual(len(kept), 2)
+        self.assertEqual([row[:4] for row in kept], shapes[:len(kept)])
+
         off = subprocess.run([VGGCL, "tune", "--size", "32", "--iters", "1"], capture_output=True, text=True,
                              env=dict(os.environ, VGGCL_CACHE_DIR="off"), timeout=600)
         self.assertEqual(off.returncode, 1)
         self.assertIn("VGGCL_CACHE_DIR is off", off.stderr)
+        bad = subprocess.run([VGGCL, "tune", "--batch", "1,x"], capture_output=True, text=True, env=env, timeout=60)
+        self.assertEqual(bad.returncode, 2)
+        self.assertIn("--batch", bad.stderr)
 
 
 if __name__ == "__main__":

@@ -17,11 +17,12 @@ static const char usage[] =
     "the convolution algorithms (direct, winograd, gemm, winograd-gpu) and their\n"
     "kernel parameters: each candidate the device can run is checked against the\n"
     "reference on a small slice, then timed with profiling events (median of\n"
-    "--iters passes after a warm-up). Every algorithm's defaults are timed; other\n"
-    "parameters while --budget lasts (0: the defaults only). The fastest per shape\n"
-    "and class goes to a tuning table in vggcl's cache folder, keyed by device and\n"
-    "driver, rewritten after each shape. Later runs on that device with --conv\n"
-    "auto (the default) use it.\n"
+    "--iters passes after a warm-up). Each algorithm's defaults go first, then\n"
+    "other parameters in a fixed shuffled order; --budget bounds the whole search\n"
+    "(0: the defaults only, unbounded). The fastest per shape and class goes to a\n"
+    "tuning table in vggcl's cache folder, keyed by device and driver, rewritten\n"
+    "after each shape, so an interrupted tune keeps what it measured. Later runs\n"
+    "on that device with --conv auto (the default) use it.\n"
     "Defaults: --random (VGG16), --batch 1, --size 224, --iters 3, --budget 60.\n";
 
 int cmd_tune(int argc, char **argv)
