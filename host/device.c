@@ -101,6 +101,16 @@ static vggcl_status enumerate_unlocked(vggcl_ctx *ctx, dev_entry **list, int *co
             CL_CHECK(clGetDeviceInfo, (devs[d], CL_DEVICE_MAX_COMPUTE_UNITS, sizeof cu, &cu, NULL));
             CL_CHECK(clGetDeviceInfo, (devs[d], CL_DEVICE_GLOBAL_MEM_SIZE, sizeof gm, &gm, NULL));
             CL_CHECK(clGetDeviceInfo, (devs[d], CL_DEVICE_MAX_MEM_ALLOC_SIZE, sizeof ma, &ma, NULL));
+            cl_ulong lm = 0;
+            cl_uint mhz = 0;
+            size_t wg = 0;
+            CL_CHECK(clGetDeviceInfo, (devs[d], CL_DEVICE_LOCAL_MEM_SIZE, sizeof lm, &lm, NULL));
+            CL_CHECK(clGetDeviceInfo, (devs[d], CL_DEVICE_MAX_CLOCK_FREQUENCY, sizeof mhz, &mhz, NULL));
+            CL_CHECK(clGetDeviceInfo, (devs[d], CL_DEVICE_MAX_WORK_GROUP_SIZE, sizeof wg, &wg, NULL));
+            CL_CHECK(clGetDeviceInfo, (devs[d], CL_DRIVER_VERSION, sizeof e->info.driver - 1, e->info.driver, NULL));
+            e->info.local_mem = lm;
+            e->info.clock_mhz = mhz;
+            e->info.max_work_group = wg;
             snprintf(e->info.type, sizeof e->info.type, "%s", type_name(t));
             e->info.compute_units = cu;
             e->info.global_mem = gm;

@@ -41,8 +41,10 @@ typedef struct {
     char name[128];
     char type[16];          /* "GPU", "CPU", "ACCELERATOR", ... */
     char version[128];
-    unsigned compute_units;
-    unsigned long long global_mem, max_alloc;
+    char driver[128];       /* CL_DRIVER_VERSION */
+    unsigned compute_units, clock_mhz;
+    unsigned long long global_mem, max_alloc, local_mem;
+    unsigned long long max_work_group; /* work-items per work-group */
 } vggcl_device_info;
 
 /* Lists every OpenCL device. *count gets the total; at most cap are written. */

@@ -128,6 +128,16 @@ class Cli(unittest.TestCase):
         self.assertEqual(r.returncode, 1)
         self.assertIn("install an OpenCL driver", r.stderr)
 
+    def test_devices_limits(self):
+        """Each device's line is followed by the limits kernels are tuned against."""
+        lines = self.vggcl("devices").stdout.splitlines()
+        i = next(k for k, l in enumerate(lines) if l.startswith("0 "))
+        words = lines[i + 1].split()
+        self.assertEqual(words[:2], ["local", "memory"], lines[i + 1])
+        self.assertGreater(int(words[2]), 0)
+        self.assertIn("work-group up to", lines[i + 1])
+        self.assertIn("driver", lines[i + 1])
+
     def test_bad_device_spec(self):
         self.fails(self.run_args(extra=["--device", "no-such-gpu"]), 1, "no-such-gpu", "vggcl devices")
         self.fails(self.run_args(extra=["--device", "99"]), 1, "index 99")

@@ -8,7 +8,7 @@
 static const char usage[] =
     "usage: vggcl bench [--weights W.safetensors | --random] [--batch B] [--size H[xW]]\n"
     "                   [--iters N] [--device SPEC] [--pool5 keep|drop] [--conv auto|direct|winograd|gemm|winograd-gpu]\n"
-    "                   [--per-layer] [--json]\n"
+    "                   [--per-layer [--peak-gflops G]] [--json]\n"
     "\n"
     "Runs one warm-up pass, then N timed passes (input already on the device, logits\n"
     "read back each pass) and reports the median, min and max time per batch,\n"
@@ -25,6 +25,8 @@ static const char usage[] =
     "  --size       input size, H or HxW (default 224)\n"
     "  --iters      timed passes (default 10)\n"
     "  --per-layer  a table of device time per layer from OpenCL profiling events\n"
+    "  --peak-gflops G  the device's fp32 peak: the table adds each layer's share\n"
+    "               of it (GFLOP/s as above, so Winograd layers can pass 100%)\n"
     "  --json       one JSON object on one line instead of text\n"
     "  --device, --pool5, --conv: as for `vggcl run`\n";
 
@@ -39,6 +41,7 @@ int cmd_bench(int argc, char **argv)
     const char *weights = NULL, *device = NULL, *pool5 = NULL, *batch_s = "1", *size_s = "224", *iters_s = "10",
                *conv = NULL;
     int per_layer = 0, json = 0;
+    const char *peak_s = NULL;
     for (int i = 1; i < argc; i++) {
         int r;
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
@@ -51,7 +54,7 @@ int cmd_bench(int argc, char **argv)
         if ((r = cli_opt(argc, argv, &i, "--weights", &weights)) || (r = cli_opt(argc, argv, &i, "--batch", &batch_s)) ||
             (r = cli_opt(argc, argv, &i, "--size", &size_s)) || (r = cli_opt(argc, argv, &i, "--iters", &iters_s)) ||
             (r = cli_opt(argc, argv, &i, "--device", &device)) || (r = cli_opt(argc, argv, &i, "--pool5", &pool5)) ||
-            (r = cli_opt(argc, argv, &i, "--conv", &conv))) {
+            (r = cli_opt(argc, argv, &i, "--conv", &conv)) || (r = cli_opt(argc, argv, &i, "--peak-gflops", &peak_s))) {
             if (r < 0) return CLI_USAGE;
             continue;
         }
@@ -59,9 +62,9 @@ int cmd_bench(int argc, char **argv)
         fputs(usage, stderr);
         return CLI_USAGE;
     }
-    int batch, iters, h, w;
+    int batch, iters, h, w, peak_gflops = 0;
     if (cli_int("bench", "--batch", batch_s, 1, 4096, &batch) || cli_int("bench", "--iters", iters_s, 1, 100000, &iters) ||
-        cli_size("bench", size_s, &h, &w))
+        cli_size("bench", size_s, &h, &w) || (peak_s && cli_int("bench", "--peak-gflops", peak_s, 1, 100000000, &peak_gflops)))
         return CLI_USAGE;
     vggcl_load_options opts = { VGGCL_POOL5_AUTO, NULL, VGGCL_CONV_AUTO };
     if (cli_model_opts("bench", pool5, conv, &opts)) return CLI_USAGE;
@@ -154,12 +157,16 @@ int cmd_bench(int argc, char **argv)
                flop * 1e-9);
         printf("device memory: %.1f MiB peak\n", peak / 1048576.0);
         if (per_layer) {
-            printf("\n%-56s %10s %9s %7s\n", "layer (device time, one profiled pass)", "ms", "GFLOP/s", "share");
-            for (int i = 0; i < n_layers; i++)
-                printf("%-56s %10.3f %9.1f %6.1f%%\n", layers[i].layer, layers[i].ms,
-                       layers[i].ms > 0 ? layers[i].gflop / (layers[i].ms * 1e-3) : 0.0,
+            printf("\n%-68s %10s %9s %7s%s\n", "layer (device time, one profiled pass)", "ms", "GFLOP/s", "share",
+                   peak_gflops ? "  of peak" : "");
+            for (int i = 0; i < n_layers; i++) {
+                const double g = layers[i].ms > 0 ? layers[i].gflop / (layers[i].ms * 1e-3) : 0.0;
+                printf("%-68s %10.3f %9.1f %6.1f%%", layers[i].layer, layers[i].ms, g,
                        total_layer_ms > 0 ? 100 * layers[i].ms / total_layer_ms : 0.0);
-            printf("%-56s %10.3f\n", "total", total_layer_ms);
+                if (peak_gflops && g > 0) printf("  %6.1f%%", 100 * g / peak_gflops);
+                printf("\n");
+            }
+            printf("%-68s %10.3f\n", "total", total_layer_ms);
         }
     }
     rc = CLI_OK;

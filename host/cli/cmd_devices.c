@@ -9,8 +9,9 @@ static const char usage[] =
     "usage: vggcl devices\n"
     "\n"
     "Lists every OpenCL platform and device: the index and platform:device pair\n"
-    "to pass to --device, the type, compute units and memory. `--device ref`\n"
-    "selects the plain-C reference instead.\n";
+    "to pass to --device, the type, compute units and memory; below each, the\n"
+    "limits kernels are tuned against (local memory, work-group size, clock) and\n"
+    "the driver. `--device ref` selects the plain-C reference instead.\n";
 
 int cmd_devices(int argc, char **argv)
 {
@@ -41,6 +42,8 @@ int cmd_devices(int argc, char **argv)
         printf("%-5d %-5s %-11s %4u %7.1f GiB %6.1f GiB  %s (%s)\n", info[i].index, pd, info[i].type,
                info[i].compute_units, info[i].global_mem / 1073741824.0, info[i].max_alloc / 1073741824.0,
                info[i].name, info[i].platform_name);
+        printf("%-5s %-5s local memory %llu KiB, work-group up to %llu, clock %u MHz, driver %s\n", "", "",
+               info[i].local_mem / 1024, info[i].max_work_group, info[i].clock_mhz, info[i].driver);
     }
     printf("ref   -     reference      -          -          -  plain C on the host (--device ref)\n");
 done:
