@@ -1,4 +1,5 @@
 /* Helpers shared by the Check suites; see test_util.h. */
+#define _XOPEN_SOURCE 700
 #include "test_util.h"
 
 #include <math.h>
@@ -6,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <ftw.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 void tu_fill(float *a, size_t n, unsigned seed, float lo, float hi)
@@ -129,13 +132,29 @@ void tu_write_safetensors(const char *path, const tu_tensor *t, int n, const cha
     free(hdr);
 }
 
+static char tmp_dir[256] = "";
+
+static int remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb, (void)flag, (void)ftw;
+    return remove(path);
+}
+
+/* At exit, also after a failed check (the suites run without fork, so a
+ * failure returns to main): the folder and everything in it. */
+static void remove_tmp_dir(void)
+{
+    if (tmp_dir[0]) nftw(tmp_dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
 const char *tu_tmp(const char *name)
 {
-    static char dir[256] = "";
+    char *dir = tmp_dir;
     static char path[512];
     if (!dir[0]) {
-        snprintf(dir, sizeof dir, "/tmp/vggcl_test_XXXXXX");
+        snprintf(dir, sizeof tmp_dir, "/tmp/vggcl_test_XXXXXX");
         ck_assert_ptr_nonnull(mkdtemp(dir));
+        atexit(remove_tmp_dir);
     }
     snprintf(path, sizeof path, "%s/%s", dir, name);
     return path;
