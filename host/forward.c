@@ -73,7 +73,7 @@ static vggcl_status forward_ref(vggcl_ctx *ctx, const vggcl_model *m, const floa
 {
     float *buf[2] = { malloc(act * sizeof(float)), malloc(act * sizeof(float)) };
     float *feat = features ? features : malloc((size_t)n * m->features * sizeof(float));
-    float *out = logits ? logits : malloc((size_t)n * m->classes * sizeof(float));
+    float *out = logits ? logits : malloc((size_t)n * (m->classes ? m->classes : 1) * sizeof(float));
     vggcl_status st = VGGCL_OK;
     if (!buf[0] || !buf[1] || !feat || !out) {
         st = vggcl__fail(ctx, VGGCL_ERR_NOMEM, "out of host memory for a batch of %d at %dx%d", n, h, w);
@@ -95,15 +95,19 @@ static vggcl_status forward_ref(vggcl_ctx *ctx, const vggcl_model *m, const floa
         cur = 1 - cur;
     }
     vggcl_ref_gap(buf[cur], feat, n, c, h, w);
-    if (m->pool_to) {
-        /* torchvision's classifier: pool to 7x7, two hidden layers with ReLU */
-        const int p = m->pool_to;
-        vggcl_ref_adaptive_avgpool2d(buf[cur], buf[1 - cur], n, c, h, w, p, p);
-        vggcl_ref_dense(buf[1 - cur], m->hidden_w[0], m->hidden_b[0], buf[cur], n, m->hidden_in[0], m->hidden_out[0], 1);
-        vggcl_ref_dense(buf[cur], m->hidden_w[1], m->hidden_b[1], buf[1 - cur], n, m->hidden_in[1], m->hidden_out[1], 1);
-        vggcl_ref_dense(buf[1 - cur], m->head_w, m->head_b, out, n, m->head_in, m->classes, 0);
-    } else {
-        vggcl_ref_dense(feat, m->head_w, m->head_b, out, n, m->head_in, m->classes, 0);
+    if (m->classes) {
+        /* the dense chain: after GAP, or after pooling to pool_to x pool_to; ReLU between layers */
+        const float *src = feat;
+        int b = 1 - cur;
+        if (m->pool_to) {
+            vggcl_ref_adaptive_avgpool2d(buf[cur], buf[b], n, c, h, w, m->pool_to, m->pool_to);
+            src = buf[b], b = cur;
+        }
+        for (int i = 0; i < m->n_hidden; i++) {
+            vggcl_ref_dense(src, m->hidden_w[i], m->hidden_b[i], buf[b], n, m->hidden_in[i], m->hidden_out[i], 1);
+            src = buf[b], b = buf[b] == buf[0];
+        }
+        vggcl_ref_dense(src, m->head_w, m->head_b, out, n, m->head_in, m->classes, 0);
     }
     if (cam) {
         int *cls = malloc(sizeof *cls * (size_t)n);
@@ -163,7 +167,8 @@ typedef struct {
 
 static workspace workspace_for(const vggcl_ctx *ctx, const vggcl_model *m, int n, int h, int w)
 {
-    workspace ws = { max_activation(m, n, h, w), 0, (size_t)n * m->features, (size_t)n * m->classes, { 0, 0 } };
+    workspace ws = { max_activation(m, n, h, w), 0, (size_t)n * m->features, (size_t)n * (m->classes ? m->classes : 1),
+                     { 0, 0 } };
     for (int i = 0; i < m->n_steps; i++) {
         const vggcl_step *s = &m->steps[i];
         if (s->kind == VGGCL_STEP_POOL) {
@@ -273,26 +278,30 @@ static vggcl_status forward_cl(vggcl_ctx *ctx, vggcl_model *m, const float *inpu
     }
     snprintf(where, sizeof where, "layer GAP (%d ch, %dx%d)", c, h, w);
     if ((st = vggcl_cl_gap(ctx, where, m->act[cur], m->feat_dev, m->gap_partial, n, c, h, w)) != VGGCL_OK) goto fail;
-    cl_mem head_input = m->feat_dev;
-    if (m->pool_to) {
-        /* torchvision's classifier: pool to 7x7, two hidden layers with ReLU (dropout is identity) */
-        const int p = m->pool_to;
-        snprintf(where, sizeof where, "layer adaptive avg pool (%d ch, %dx%d -> %dx%d)", c, h, w, p, p);
-        if ((st = vggcl_cl_adaptive_avgpool2d(ctx, where, m->act[cur], m->act[1 - cur], n, c, h, w, p, p))) goto fail;
+    if (m->classes) {
+        /* the dense chain: after GAP, or after pooling to pool_to x pool_to; ReLU between layers (dropout is
+         * identity). The CAM needs act[cur], so only a chain, never a plain GAP head, reuses it. */
+        cl_mem src = m->feat_dev;
+        if (m->pool_to) {
+            const int p = m->pool_to;
+            snprintf(where, sizeof where, "layer adaptive avg pool (%d ch, %dx%d -> %dx%d)", c, h, w, p, p);
+            if ((st = vggcl_cl_adaptive_avgpool2d(ctx, where, m->act[cur], m->act[1 - cur], n, c, h, w, p, p)))
+                goto fail;
+            src = m->act[1 - cur];
+        }
         for (int i = 0; i < m->n_hidden; i++) {
-            cl_mem src = m->act[(i % 2) ? cur : 1 - cur], dst = m->act[(i % 2) ? 1 - cur : cur];
-            snprintf(where, sizeof where, "layer classifier.%d (dense %d->%d, ReLU)", 3 * i, m->hidden_in[i],
+            cl_mem dst = src == m->act[0] ? m->act[1] : m->act[0];
+            snprintf(where, sizeof where, "layer %s (dense %d->%d, ReLU)", m->hidden_name[i], m->hidden_in[i],
                      m->hidden_out[i]);
             if ((st = vggcl_cl_dense(ctx, where, src, m->hidden_w_dev[i], m->hidden_b_dev[i], dst, n, m->hidden_in[i],
                                      m->hidden_out[i], 1)))
                 goto fail;
-            head_input = dst;
+            src = dst;
         }
+        snprintf(where, sizeof where, "layer %s (dense %d->%d)", m->head_name, m->head_in, m->classes);
+        st = vggcl_cl_dense(ctx, where, src, m->head_w_dev, m->head_b_dev, m->logits_dev, n, m->head_in, m->classes, 0);
+        if (st != VGGCL_OK) goto fail;
     }
-    snprintf(where, sizeof where, "layer %s (dense %d->%d)", m->head_name, m->head_in, m->classes);
-    st = vggcl_cl_dense(ctx, where, head_input, m->head_w_dev, m->head_b_dev, m->logits_dev, n, m->head_in, m->classes,
-                        0);
-    if (st != VGGCL_OK) goto fail;
     snprintf(where, sizeof where, "forward pass: reading the output (features, logits)");
     if (features)
         CL_CHECK(clEnqueueReadBuffer, (ctx->queue, m->feat_dev, CL_TRUE, 0, (size_t)n * m->features * sizeof(float),
@@ -347,6 +356,8 @@ vggcl_status vggcl__forward(vggcl_ctx *ctx, vggcl_model *m, const float *input, 
                            "this network needs at least %dx%d", h, w, m->steps[bad].name, fh, fw,
                            m->steps[bad].kernel_size, m->steps[bad].kernel_size, min, min);
     }
+    if (!m->classes && (logits || cam))
+        return vggcl__fail(ctx, VGGCL_ERR_ARG, "the model was loaded without a head (features only): no logits");
     const size_t act = max_activation(m, n, h, w);
     if (ctx->profiling) vggcl__prof_reset(ctx);
     if (ctx->use_ref) return forward_ref(ctx, m, input, n, h, w, act, logits, features, cam);
@@ -364,10 +375,11 @@ vggcl_status vggcl_forward_cam(vggcl_ctx *ctx, vggcl_model *m, const float *inpu
 {
     const vggcl_cam_request cam = { classes, cams, chosen };
     if (!cams) return vggcl__fail(ctx, VGGCL_ERR_ARG, "vggcl_forward_cam needs an output for the maps");
-    if (m && m->pool_to)
+    if (m && (m->pool_to || m->n_hidden))
         return vggcl__fail(ctx, VGGCL_ERR_ARG,
-                           "class activation maps need a GAP head; this model has torchvision's original "
-                           "classifier (classifier.0/.3/.6)");
+                           "class activation maps need a GAP head with one linear layer; this model's head is %s",
+                           m->pool_to ? "a chain of dense layers after a 7x7 pool (torchvision's original classifier "
+                                        "or a flatten)" : "a chain of dense layers after GAP");
     return vggcl__forward(ctx, m, input, 0, n, h, w, logits, features, &cam);
 }
 

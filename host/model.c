@@ -14,6 +14,8 @@
 #include "ref/ref.h"
 #include "safetensors.h"
 
+#include <cjson/cJSON.h>
+
 #define BN_EPS 1e-5
 
 /* The tensors found for one features.N index. */
@@ -202,15 +204,6 @@ done:
     return st;
 }
 
-/* torchvision's original classifier: classifier.0 (H1, C_last * 49), .3 (H2, H1),
- * .6 (C, H2), each with a bias. Returns 1 when classifier.0 looks like it. */
-static int is_original_head(const vggcl_st_file *f, const vggcl_model *m)
-{
-    const vggcl_st_tensor *w0 = vggcl_st_find(f, "classifier.0.weight");
-    return w0 && w0->ndim == 2 && w0->shape[1] == (int64_t)m->features * 49 && vggcl_st_find(f, "classifier.3.weight") &&
-           vggcl_st_find(f, "classifier.6.weight");
-}
-
 /* One linear layer prefix.{weight,bias} of shape (out, in_expected). */
 static vggcl_status load_linear(vggcl_ctx *ctx, const vggcl_st_file *f, const char *prefix, int in_expected,
                                 const char *why, int *out, float **w_out, float **b_out)
@@ -222,7 +215,9 @@ static vggcl_status load_linear(vggcl_ctx *ctx, const vggcl_st_file *f, const ch
     snprintf(key, sizeof key, "%s.bias", prefix);
     const vggcl_st_tensor *b = vggcl_st_find(f, key);
     if (!w || !b)
-        return vggcl__fail(ctx, VGGCL_ERR_SHAPE, "%s: tensor '%s.%s' not found; expected %s.weight (C, %d) and %s.bias (C,)",
+        return vggcl__fail(ctx, VGGCL_ERR_SHAPE,
+                           "%s: head tensor '%s.%s' not found; expected the linear layer %s.weight (C, %d) and "
+                           "%s.bias (C,) (use --head PREFIX for another name)",
                            f->path, prefix, w ? "bias" : "weight", prefix, in_expected, prefix);
     shape_str(w, shape, sizeof shape);
     if (w->ndim != 2 || w->shape[1] != in_expected || w->shape[0] < 1 || w->shape[0] > 1000000)
@@ -234,50 +229,111 @@ static vggcl_status load_linear(vggcl_ctx *ctx, const vggcl_st_file *f, const ch
     return vggcl_st_to_f32(ctx, f, b, b_out);
 }
 
-static vggcl_status build_original_head(vggcl_ctx *ctx, const vggcl_st_file *f, vggcl_model *m)
+static int cmp_int(const void *a, const void *b) { return *(const int *)a - *(const int *)b; }
+
+/* The K of every 2-D classifier.K.weight, sorted; returns how many (at most cap). */
+static int chain_indices(const vggcl_st_file *f, int *idx, int cap)
 {
-    vggcl_status st;
-    m->pool_to = 7;
-    m->n_hidden = 2;
-    m->hidden_in[0] = m->features * 49;
-    if ((st = load_linear(ctx, f, "classifier.0", m->hidden_in[0], "the last conv's width x 7 x 7",
-                          &m->hidden_out[0], &m->hidden_w[0], &m->hidden_b[0])) != VGGCL_OK)
-        return st;
-    m->hidden_in[1] = m->hidden_out[0];
-    if ((st = load_linear(ctx, f, "classifier.3", m->hidden_in[1], "classifier.0's output width", &m->hidden_out[1],
-                          &m->hidden_w[1], &m->hidden_b[1])) != VGGCL_OK)
-        return st;
-    m->head_in = m->hidden_out[1];
-    snprintf(m->head_name, sizeof m->head_name, "classifier.6");
-    return load_linear(ctx, f, "classifier.6", m->head_in, "classifier.3's output width", &m->classes, &m->head_w,
-                       &m->head_b);
+    int n = 0;
+    for (int i = 0; i < f->n; i++) {
+        const char *name = f->tensors[i].name;
+        int k, used = 0;
+        if (f->tensors[i].ndim != 2 || sscanf(name, "classifier.%d.weight%n", &k, &used) != 1 ||
+            name[used] != '\0' || k < 0 || !isdigit((unsigned char)name[11]))
+            continue;
+        if (n < cap) idx[n] = k;
+        n++;
+    }
+    if (n <= cap) qsort(idx, (size_t)n, sizeof *idx, cmp_int);
+    return n;
 }
 
+/* The head: with prefix "classifier.0" (the default), every 2-D
+ * classifier.K.weight in order of K is one dense layer, ReLU between them;
+ * the first takes the GAP features (C_last) or, when it is C_last * 49 wide,
+ * the map pooled to 7x7 and flattened (torchvision's original classifier).
+ * Any other prefix names a single linear layer after GAP. */
 static vggcl_status build_head(vggcl_ctx *ctx, const vggcl_st_file *f, const char *prefix, vggcl_model *m)
 {
-    char key[160], shape[96];
+    int idx[VGGCL_MAX_HIDDEN + 1];
+    int n = 1, in = m->features;
+    char name[VGGCL_MAX_HIDDEN + 1][64], why[160];
     vggcl_status st;
-    if (!strcmp(prefix, "classifier.0") && is_original_head(f, m)) return build_original_head(ctx, f, m);
-    m->head_in = m->features;
-    snprintf(m->head_name, sizeof m->head_name, "%s", prefix);
-    snprintf(key, sizeof key, "%s.weight", prefix);
-    const vggcl_st_tensor *w = vggcl_st_find(f, key);
-    snprintf(key, sizeof key, "%s.bias", prefix);
-    const vggcl_st_tensor *b = vggcl_st_find(f, key);
-    if (!w || !b)
-        return vggcl__fail(ctx, VGGCL_ERR_SHAPE,
-                           "%s: head tensor '%s.%s' not found; expected the linear head %s.weight (C, %d) and "
-                           "%s.bias (C,) (use --head PREFIX for another name)",
-                           f->path, prefix, w ? "bias" : "weight", prefix, m->features, prefix);
-    shape_str(w, shape, sizeof shape);
-    if (w->ndim != 2 || w->shape[1] != m->features || w->shape[0] < 1 || w->shape[0] > 1000000)
-        return vggcl__fail(ctx, VGGCL_ERR_SHAPE,
-                           "%s: tensor '%s' has shape %s; expected (C, %d): the head's input must be the last "
-                           "conv's width", f->path, w->name, shape, m->features);
-    m->classes = (int)w->shape[0];
-    if ((st = check_1d(ctx, f->path, b, m->classes)) != VGGCL_OK) return st;
-    if ((st = vggcl_st_to_f32(ctx, f, w, &m->head_w)) != VGGCL_OK) return st;
-    return vggcl_st_to_f32(ctx, f, b, &m->head_b);
+    snprintf(name[0], sizeof name[0], "%.63s", prefix);
+    if (!strcmp(prefix, "classifier.0")) {
+        n = chain_indices(f, idx, VGGCL_MAX_HIDDEN + 1);
+        if (n > VGGCL_MAX_HIDDEN + 1)
+            return vggcl__fail(ctx, VGGCL_ERR_SHAPE, "%s: a head of %d dense layers (classifier.K.weight); at most %d",
+                               f->path, n, VGGCL_MAX_HIDDEN + 1);
+        if (n == 0) n = 1; /* load_linear names what is missing */
+        else
+            for (int i = 0; i < n; i++) snprintf(name[i], sizeof name[i], "classifier.%d", idx[i]);
+        const vggcl_st_tensor *w0 = n ? vggcl_st_find(f, "classifier.0.weight") : NULL;
+        if (w0 && !strcmp(name[0], "classifier.0") && w0->shape[1] == (int64_t)m->features * 49 && m->features > 0) {
+            m->pool_to = 7;
+            in = m->features * 49;
+        }
+    }
+    m->n_hidden = n - 1;
+    for (int i = 0; i < n; i++) {
+        if (i == 0)
+            snprintf(why, sizeof why, "the head's input must be the last conv's width%s",
+                     n > 1 || strcmp(prefix, "classifier.0") ? "" : " (or its width x 7 x 7 for torchvision's classifier)");
+        else
+            snprintf(why, sizeof why, "%s's output width", name[i - 1]);
+        if (m->pool_to && i == 0) snprintf(why, sizeof why, "the last conv's width x 7 x 7");
+        if (i + 1 < n) {
+            m->hidden_in[i] = in;
+            snprintf(m->hidden_name[i], sizeof m->hidden_name[i], "%.63s", name[i]);
+            st = load_linear(ctx, f, name[i], in, why, &m->hidden_out[i], &m->hidden_w[i], &m->hidden_b[i]);
+            in = m->hidden_out[i];
+        } else {
+            m->head_in = in;
+            snprintf(m->head_name, sizeof m->head_name, "%.63s", name[i]);
+            st = load_linear(ctx, f, name[i], in, why, &m->classes, &m->head_w, &m->head_b);
+        }
+        if (st != VGGCL_OK) return st;
+    }
+    return VGGCL_OK;
+}
+
+/* Keeps the file's metadata and reads the class names ("vggcl.classes", a
+ * JSON list of strings, one per class). */
+static vggcl_status take_metadata(vggcl_ctx *ctx, vggcl_st_file *f, vggcl_model *m)
+{
+    m->n_meta = f->n_meta, m->meta_keys = f->meta_keys, m->meta_values = f->meta_values;
+    f->n_meta = 0, f->meta_keys = f->meta_values = NULL;
+    const char *names = vggcl_model_metadata(m, "vggcl.classes");
+    if (!names || !m->classes) return VGGCL_OK;
+    vggcl__lock(); /* cJSON's parser writes a global error position */
+    cJSON *list = cJSON_Parse(names);
+    vggcl__unlock();
+    vggcl_status st = VGGCL_OK;
+    if (!cJSON_IsArray(list) || cJSON_GetArraySize(list) != m->classes) {
+        st = vggcl__fail(ctx, VGGCL_ERR_FORMAT,
+                         "%s: __metadata__ \"vggcl.classes\" is not a JSON list of %d class names (the head has %d "
+                         "classes)", f->path, m->classes, m->classes);
+        goto done;
+    }
+    if (!(m->class_names = calloc((size_t)m->classes, sizeof *m->class_names))) {
+        st = vggcl__fail(ctx, VGGCL_ERR_NOMEM, "out of host memory");
+        goto done;
+    }
+    int c = 0;
+    for (const cJSON *it = list->child; it; it = it->next, c++) {
+        if (!cJSON_IsString(it)) {
+            st = vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: __metadata__ \"vggcl.classes\": entry %d is not a string",
+                             f->path, c);
+            goto done;
+        }
+        if (!(m->class_names[c] = strdup(it->valuestring))) {
+            st = vggcl__fail(ctx, VGGCL_ERR_NOMEM, "out of host memory");
+            goto done;
+        }
+    }
+done:
+    cJSON_Delete(list);
+    return st;
 }
 
 static vggcl_status upload(vggcl_ctx *ctx, const char *where, const float *src, size_t n, cl_mem *out)
@@ -334,11 +390,12 @@ vggcl_status vggcl__model_upload(vggcl_ctx *ctx, vggcl_model *m, int conv)
         if (st == VGGCL_OK) st = upload(ctx, where, s->bias, (size_t)s->c_out, &s->bias_dev);
     }
     for (int i = 0; i < m->n_hidden && st == VGGCL_OK; i++) {
-        snprintf(where, sizeof where, "layer classifier.%d (dense %d->%d) weights", 3 * i, m->hidden_in[i],
+        snprintf(where, sizeof where, "layer %s (dense %d->%d) weights", m->hidden_name[i], m->hidden_in[i],
                  m->hidden_out[i]);
         st = upload(ctx, where, m->hidden_w[i], (size_t)m->hidden_out[i] * m->hidden_in[i], &m->hidden_w_dev[i]);
         if (st == VGGCL_OK) st = upload(ctx, where, m->hidden_b[i], (size_t)m->hidden_out[i], &m->hidden_b_dev[i]);
     }
+    if (!m->classes) return st; /* loaded without a head */
     snprintf(where, sizeof where, "layer %s (dense %d->%d) weights", m->head_name, m->head_in, m->classes);
     if (st == VGGCL_OK) st = upload(ctx, where, m->head_w, (size_t)m->classes * m->head_in, &m->head_w_dev);
     if (st == VGGCL_OK) st = upload(ctx, where, m->head_b, (size_t)m->classes, &m->head_b_dev);
@@ -361,16 +418,20 @@ vggcl_status vggcl_model_load(vggcl_ctx *ctx, const char *path, const vggcl_load
     m->ctx = ctx;
     int pool5 = opts ? opts->pool5 : VGGCL_POOL5_AUTO;
     if (pool5 == VGGCL_POOL5_AUTO) {
+        const char *meta = vggcl_st_meta(&f, "vggcl.pool5");
         pool5 = 1;
-        if (f.pool5_meta && !strcmp(f.pool5_meta, "drop")) pool5 = 0;
-        else if (f.pool5_meta && strcmp(f.pool5_meta, "keep")) {
+        if (meta && !strcmp(meta, "drop")) pool5 = 0;
+        else if (meta && strcmp(meta, "keep")) {
             st = vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: __metadata__ \"vggcl.pool5\" is \"%s\"; expected \"keep\" or \"drop\"",
-                             path, f.pool5_meta);
+                             path, meta);
             goto fail;
         }
     }
     if ((st = build_features(ctx, &f, pool5, m)) != VGGCL_OK) goto fail;
-    if ((st = build_head(ctx, &f, opts && opts->head ? opts->head : "classifier.0", m)) != VGGCL_OK) goto fail;
+    if (!(opts && opts->features_only) &&
+        (st = build_head(ctx, &f, opts && opts->head ? opts->head : "classifier.0", m)) != VGGCL_OK)
+        goto fail;
+    if ((st = take_metadata(ctx, &f, m)) != VGGCL_OK) goto fail;
     if (!ctx->use_ref && (st = vggcl__model_upload(ctx, m, opts ? opts->conv : VGGCL_CONV_AUTO)) != VGGCL_OK) goto fail;
     vggcl_st_close(&f);
     *out = m;
@@ -393,7 +454,12 @@ void vggcl_model_free(vggcl_model *m)
     free(m->steps);
     free(m->head_w);
     free(m->head_b);
-    for (int i = 0; i < 2; i++) {
+    for (int i = 0; i < m->n_meta; i++) free(m->meta_keys[i]), free(m->meta_values[i]);
+    free(m->meta_keys);
+    free(m->meta_values);
+    for (int i = 0; m->class_names && i < m->classes; i++) free(m->class_names[i]);
+    free(m->class_names);
+    for (int i = 0; i < VGGCL_MAX_HIDDEN; i++) {
         free(m->hidden_w[i]);
         free(m->hidden_b[i]);
         vggcl__release(m->ctx, &m->hidden_w_dev[i]);
@@ -413,6 +479,19 @@ void vggcl_model_free(vggcl_model *m)
 
 int vggcl_model_classes(const vggcl_model *m) { return m->classes; }
 int vggcl_model_features(const vggcl_model *m) { return m->features; }
+int vggcl_model_pool5(const vggcl_model *m) { return m->pool5; }
+
+const char *vggcl_model_metadata(const vggcl_model *m, const char *key)
+{
+    for (int i = 0; m && i < m->n_meta; i++)
+        if (!strcmp(m->meta_keys[i], key)) return m->meta_values[i];
+    return NULL;
+}
+
+const char *vggcl_model_class_name(const vggcl_model *m, int c)
+{
+    return m && m->class_names && c >= 0 && c < m->classes ? m->class_names[c] : NULL;
+}
 
 int vggcl__plan_out_size(const vggcl_model *m, int h, int w, int *oh, int *ow, int *bad_step)
 {

@@ -6,6 +6,8 @@
 #include "conv_algo.h"
 #include "internal.h"
 
+#define VGGCL_MAX_HIDDEN 15 /* dense layers before the head's last one */
+
 typedef enum { VGGCL_STEP_CONV, VGGCL_STEP_POOL } vggcl_step_kind;
 
 typedef struct {
@@ -32,13 +34,19 @@ struct vggcl_model {
     float *head_w;          /* (classes, head_in) */
     float *head_b;          /* (classes) */
     cl_mem head_w_dev, head_b_dev;
-    /* torchvision's original classifier: adaptive average pool to pool_to x pool_to,
-     * then classifier.0 and .3 with ReLU (n_hidden = 2) before classifier.6 (the head
-     * above). pool_to = 0 and n_hidden = 0 for a GAP head. */
+    /* The layers before the head: a chain of dense layers with ReLU after each,
+     * after GAP (pool_to = 0) or after an adaptive average pool to pool_to x
+     * pool_to flattened in (c, h, w) order (pool_to = 7: torchvision's original
+     * classifier, classifier.0/.3/.6, or an imported flatten). n_hidden = 0 and
+     * pool_to = 0 for a GAP + one linear head. classes = 0: loaded without a head. */
     int pool_to, n_hidden;
-    int hidden_in[2], hidden_out[2];
-    float *hidden_w[2], *hidden_b[2]; /* (hidden_out, hidden_in), (hidden_out) */
-    cl_mem hidden_w_dev[2], hidden_b_dev[2];
+    char hidden_name[VGGCL_MAX_HIDDEN][64];
+    int hidden_in[VGGCL_MAX_HIDDEN], hidden_out[VGGCL_MAX_HIDDEN];
+    float *hidden_w[VGGCL_MAX_HIDDEN], *hidden_b[VGGCL_MAX_HIDDEN]; /* (hidden_out, hidden_in), (hidden_out) */
+    cl_mem hidden_w_dev[VGGCL_MAX_HIDDEN], hidden_b_dev[VGGCL_MAX_HIDDEN];
+    int n_meta;             /* the file's __metadata__ */
+    char **meta_keys, **meta_values;
+    char **class_names;     /* from "vggcl.classes" (a JSON list), or NULL */
     /* device workspace, grown on demand by the forward pass */
     cl_mem act[2];          /* ping-pong activations */
     size_t act_bytes[2];

@@ -146,11 +146,16 @@ static vggcl_status parse_metadata(vggcl_ctx *ctx, const char *path, const cJSON
     for (const cJSON *m = meta->child; m; m = m->next) {
         if (!cJSON_IsString(m))
             return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: __metadata__ value '%s' is not a string", path, m->string);
-        if (!strcmp(m->string, "vggcl.pool5")) {
-            free(f->pool5_meta);
-            f->pool5_meta = strdup(m->valuestring);
-            if (!f->pool5_meta) return vggcl__fail(ctx, VGGCL_ERR_NOMEM, "out of host memory");
-        }
+        char **k = realloc(f->meta_keys, sizeof *k * (size_t)(f->n_meta + 1));
+        if (k) f->meta_keys = k;
+        char **v = k ? realloc(f->meta_values, sizeof *v * (size_t)(f->n_meta + 1)) : NULL;
+        if (v) f->meta_values = v;
+        if (!k || !v) return vggcl__fail(ctx, VGGCL_ERR_NOMEM, "out of host memory");
+        f->meta_keys[f->n_meta] = strdup(m->string);
+        f->meta_values[f->n_meta] = strdup(m->valuestring);
+        f->n_meta++;
+        if (!f->meta_keys[f->n_meta - 1] || !f->meta_values[f->n_meta - 1])
+            return vggcl__fail(ctx, VGGCL_ERR_NOMEM, "out of host memory");
     }
     return VGGCL_OK;
 }
@@ -248,10 +253,19 @@ void vggcl_st_close(vggcl_st_file *f)
     for (int i = 0; i < f->n; i++) free(f->tensors[i].name);
     free(f->tensors);
     free(f->buf);
-    free(f->pool5_meta);
+    for (int i = 0; i < f->n_meta; i++) free(f->meta_keys[i]), free(f->meta_values[i]);
+    free(f->meta_keys);
+    free(f->meta_values);
     const char *path = f->path;
     memset(f, 0, sizeof *f);
     f->path = path;
+}
+
+const char *vggcl_st_meta(const vggcl_st_file *f, const char *key)
+{
+    for (int i = 0; i < f->n_meta; i++)
+        if (!strcmp(f->meta_keys[i], key)) return f->meta_values[i];
+    return NULL;
 }
 
 const vggcl_st_tensor *vggcl_st_find(const vggcl_st_file *f, const char *name)

@@ -25,12 +25,16 @@ typedef struct {
     size_t data_start;      /* 8 + header length */
     int n;
     vggcl_st_tensor *tensors;
-    char *pool5_meta;       /* __metadata__["vggcl.pool5"] or NULL */
+    int n_meta;             /* __metadata__'s string pairs, in file order */
+    char **meta_keys, **meta_values;
 } vggcl_st_file;
 
 /* Reads and validates path. On failure *f is left empty (safe to close). */
 vggcl_status vggcl_st_open(vggcl_ctx *ctx, const char *path, vggcl_st_file *f);
 void vggcl_st_close(vggcl_st_file *f);
+
+/* __metadata__[key], or NULL. */
+const char *vggcl_st_meta(const vggcl_st_file *f, const char *key);
 
 const vggcl_st_tensor *vggcl_st_find(const vggcl_st_file *f, const char *name);
 

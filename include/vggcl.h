@@ -76,10 +76,16 @@ typedef struct {
     int pool5;          /* VGGCL_POOL5_*; AUTO = the file's metadata, else keep */
     const char *head;   /* key prefix of the linear head; NULL = "classifier.0" */
     int conv;           /* VGGCL_CONV_*; 0 = AUTO */
+    int features_only;  /* 1: load the convolutions only (any head in the file is ignored,
+                           none is needed); forward passes then give features, not logits */
 } vggcl_load_options;
 
 /* Reads a safetensors state_dict, infers the network, folds BatchNorm and
- * uploads the weights to the context's device. opts may be NULL. */
+ * uploads the weights to the context's device. opts may be NULL. The head:
+ * classifier.0 (C, C_last) after GAP; or a chain of dense layers, every 2-D
+ * classifier.K.weight in order of K with ReLU between them, after GAP or,
+ * when classifier.0 is C_last * 49 wide, after an adaptive average pool to 7x7
+ * flattened in (c, h, w) order (torchvision's classifier.0/.3/.6). */
 vggcl_status vggcl_model_load(vggcl_ctx *ctx, const char *path,
                               const vggcl_load_options *opts, vggcl_model **out);
 void vggcl_model_free(vggcl_model *model); /* accepts NULL */
@@ -91,9 +97,17 @@ void vggcl_model_free(vggcl_model *model); /* accepts NULL */
 vggcl_status vggcl_model_random(vggcl_ctx *ctx, const char *arch, int classes, unsigned seed,
                                 const vggcl_load_options *opts, vggcl_model **out);
 
-int vggcl_model_classes(const vggcl_model *model);   /* C of the head */
+int vggcl_model_classes(const vggcl_model *model);   /* C of the head (0: loaded features_only) */
 int vggcl_model_features(const vggcl_model *model);  /* width of GAP features */
 int vggcl_model_min_input(const vggcl_model *model); /* smallest H and W accepted */
+int vggcl_model_pool5(const vggcl_model *model);     /* 1: pool5 kept, 0: dropped */
+
+/* The file's __metadata__[key] ("vggcl.pool5", "vggcl.mean", ...), or NULL;
+ * valid while the model lives. */
+const char *vggcl_model_metadata(const vggcl_model *model, const char *key);
+/* Class c's name from the file's "vggcl.classes" metadata (a JSON list), or
+ * NULL when the file names no classes. */
+const char *vggcl_model_class_name(const vggcl_model *model, int c);
 
 /* One forward pass. input: (n, 3, h, w). logits: (n, classes), may be NULL.
  * features: (n, features) GAP output, may be NULL. */
@@ -194,6 +208,41 @@ vggcl_status vggcl_png_write(vggcl_ctx *ctx, const char *path, const unsigned ch
  * map, half and half over rgb (h, w, 3) into out (h, w, 3). */
 void vggcl_cam_upsample(const float *cam, int mh, int mw, float *out, int h, int w);
 void vggcl_cam_draw(const float *norm, const unsigned char *rgb, int h, int w, unsigned char *out);
+
+/* Training a head on GAP features (vggcl train-head): multinomial logistic
+ * regression, Linear(d, classes) with softmax cross-entropy and l2/2 * |W|^2
+ * (weights only), by minibatch SGD with momentum as torch.optim.SGD does it
+ * (weight_decay = l2), on features standardized with the training set's
+ * mean and standard deviation, in double precision. Each epoch shuffles the
+ * previous epoch's order (Fisher-Yates driven by splitmix64 seeded with
+ * seed), so a seed gives the same head. The epoch kept is the one with the
+ * highest validation accuracy (then the lowest validation loss), or without
+ * validation samples the lowest training loss; its weights, with the
+ * standardization folded in so they apply to raw features, go to w (classes,
+ * d) and b (classes). log (may be NULL) gets one entry per epoch. */
+typedef struct {
+    int epochs, batch;
+    double lr, momentum, l2;
+    unsigned long long seed;
+} vggcl_train_options;
+void vggcl_train_defaults(vggcl_train_options *o); /* 30 epochs, batch 32, lr 0.1, momentum 0.9, l2 1e-4, seed 0 */
+
+typedef struct {
+    int epoch;          /* from 1 */
+    double train_loss, train_acc, val_loss, val_acc; /* mean cross-entropy, top-1; val 0 without validation */
+} vggcl_train_epoch;
+
+vggcl_status vggcl_train_head(vggcl_ctx *ctx, const float *x, const int *y, int n, int d, int classes,
+                              const float *x_val, const int *y_val, int n_val, const vggcl_train_options *opts,
+                              float *w, float *b, vggcl_train_epoch *log, int *best_epoch);
+
+/* Writes a complete model: the convolution tensors (features.*) of the
+ * safetensors file trunk_path as they are, a GAP head classifier.0 (weight
+ * (classes, d), bias (classes)), and __metadata__: the trunk's, with the
+ * pairs in meta (key, value, key, value, ...; n_meta pairs) added or
+ * replacing. Written atomically: a failure leaves no file at out_path. */
+vggcl_status vggcl_save_with_head(vggcl_ctx *ctx, const char *trunk_path, const char *out_path, int classes, int d,
+                                  const float *w, const float *b, const char *const *meta, int n_meta);
 
 /* .npy files of float32 in C order ('<f4'). vggcl_npy_read allocates *data
  * (release with free) and fills shape[0..*ndim), at most VGGCL_NPY_MAX_DIMS. */

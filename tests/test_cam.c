@@ -54,7 +54,7 @@ START_TEST(test_forward_cam)
     for (int pool5 = 0; pool5 <= 1; pool5++) {
         vggcl_ctx *ref = vggcl_ctx_new(), *cl = tu_cl_ctx();
         ck_assert(vggcl_select_device(ref, "ref") == VGGCL_OK);
-        vggcl_load_options o = { pool5 ? VGGCL_POOL5_KEEP : VGGCL_POOL5_DROP, NULL, VGGCL_CONV_AUTO };
+        vggcl_load_options o = { pool5 ? VGGCL_POOL5_KEEP : VGGCL_POOL5_DROP, NULL, VGGCL_CONV_AUTO, 0 };
         vggcl_model *mr, *mc;
         ck_assert(vggcl_model_load(ref, path, &o, &mr) == VGGCL_OK);
         ck_assert(vggcl_model_load(cl, path, &o, &mc) == VGGCL_OK);

@@ -78,7 +78,7 @@ static int inject(const char *path, const char *kind, int n, cl_int code, int co
     setenv("VGGCL_FAULT", spec, 1);
     vggcl_ctx *ctx = tu_cl_ctx();
     unsetenv("VGGCL_FAULT");
-    vggcl_load_options o = { VGGCL_POOL5_AUTO, NULL, conv };
+    vggcl_load_options o = { VGGCL_POOL5_AUTO, NULL, conv, 0 };
     vggcl_model *m = NULL;
     float logits[N_IMG * 3], cams[N_IMG * 64];
     vggcl_status st = vggcl_model_load(ctx, path, &o, &m);

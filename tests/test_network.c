@@ -34,7 +34,7 @@ START_TEST(test_network_vs_reference)
         tu_write_vgg(path, nets[i].cfg, nets[i].bn, nets[i].classes, (unsigned)i + 1, NULL);
         vggcl_ctx *ref = vggcl_ctx_new(), *cl = tu_cl_ctx();
         ck_assert(vggcl_select_device(ref, "ref") == VGGCL_OK);
-        vggcl_load_options o = { nets[i].pool5, NULL, conv };
+        vggcl_load_options o = { nets[i].pool5, NULL, conv, 0 };
         vggcl_model *mr, *mc;
         ck_assert_msg(vggcl_model_load(ref, path, &o, &mr) == VGGCL_OK, "%s", vggcl_message(ref));
         ck_assert_msg(vggcl_model_load(cl, path, &o, &mc) == VGGCL_OK, "%s", vggcl_message(cl));

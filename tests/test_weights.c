@@ -112,7 +112,7 @@ START_TEST(test_st_dtypes)
     vggcl_ctx *ctx = vggcl_ctx_new();
     vggcl_st_file f;
     ck_assert_msg(vggcl_st_open(ctx, path, &f) == VGGCL_OK, "%s", vggcl_message(ctx));
-    ck_assert_str_eq(f.pool5_meta, "drop");
+    ck_assert_str_eq(vggcl_st_meta(&f, "vggcl.pool5"), "drop");
     float *h, *b, *n;
     ck_assert(vggcl_st_to_f32(ctx, &f, vggcl_st_find(&f, "h"), &h) == VGGCL_OK);
     ck_assert(vggcl_st_to_f32(ctx, &f, vggcl_st_find(&f, "b"), &b) == VGGCL_OK);
@@ -205,7 +205,7 @@ static vggcl_status load(vggcl_ctx **ctx, const char *path, int pool5, const cha
 {
     *ctx = vggcl_ctx_new();
     ck_assert(vggcl_select_device(*ctx, "ref") == VGGCL_OK);
-    vggcl_load_options o = { pool5, head, VGGCL_CONV_AUTO };
+    vggcl_load_options o = { pool5, head, VGGCL_CONV_AUTO, 0 };
     return vggcl_model_load(*ctx, path, &o, m);
 }
 

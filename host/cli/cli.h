@@ -52,4 +52,58 @@ int cli_image_arg(const char *cmd, const char *arg, char ***list, int *n);
  * failed, naming the file (preprocessing messages do not know it). */
 const char *cli_image_message(const vggcl_ctx *ctx, const char *path);
 
+/* The preprocessing options a model's metadata may set: cli_preprocess_unset
+ * marks every field as not given, cli_preprocess_opt fills what the command
+ * line gives, cli_preprocess_finish takes the rest from the model's
+ * "vggcl.resize", "vggcl.crop", "vggcl.mean", "vggcl.std" (model may be
+ * NULL), else torchvision's defaults. Returns CLI_OK or the exit code with
+ * the error printed (malformed metadata). */
+void cli_preprocess_unset(vggcl_preprocess *p);
+int cli_preprocess_finish(vggcl_preprocess *p, const vggcl_model *model, const char *weights);
+
+/* Images through the model in batches (image_batches.c). */
+typedef struct {
+    vggcl_ctx *ctx;
+    vggcl_model *model;
+    const vggcl_preprocess *p;
+    int batch;           /* images per batch */
+    int flip;            /* also run each image mirrored left to right (in the same pass) */
+    int want_logits, want_features;
+    int progress;        /* a progress bar on stderr when it is a terminal */
+} cli_batch_job;
+
+/* Called once per batch with the nb images that loaded: index[j] is image
+ * j's position in files, x its input (nb, 3, h, w), logits (nb, C) and
+ * features (nb, F) when asked for (else NULL), flipped the features of the
+ * mirrored images with flip. Returns CLI_OK to go on, else an exit code. */
+typedef int (*cli_batch_fn)(void *user, const int *index, int nb, const float *x, int h, int w, const float *logits,
+                            const float *features, const float *flipped);
+
+/* Runs every file: an image that cannot be read or preprocessed is named on
+ * stderr, skipped and counted in *failed. Returns CLI_OK, or the exit code of
+ * a device failure (message printed) or of the callback. */
+int cli_run_batches(const cli_batch_job *job, char **files, int n_files, cli_batch_fn fn, void *user, int *failed);
+
+/* An ImageFolder data set: one sub-folder per class, classes sorted by name
+ * give the indices (as torchvision's ImageFolder), each holding .jpg, .jpeg
+ * and .png files (sorted). */
+typedef struct {
+    int n_classes;
+    char **classes;
+    int n;
+    char **files;
+    int *labels;
+} cli_dataset;
+
+/* Reads dir; an error (not a folder, no class folders, a class folder
+ * without images) is printed and returns CLI_FAIL. */
+int cli_dataset_read(const char *dir, cli_dataset *ds);
+void cli_dataset_free(cli_dataset *ds);
+
+/* Names of classes as a JSON list (allocated; NULL when out of memory). */
+char *cli_json_list(char **names, int n);
+
+int cmd_train_head(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
+
 #endif

@@ -66,7 +66,7 @@ int cmd_bench(int argc, char **argv)
     if (cli_int("bench", "--batch", batch_s, 1, 4096, &batch) || cli_int("bench", "--iters", iters_s, 1, 100000, &iters) ||
         cli_size("bench", size_s, &h, &w) || (peak_s && cli_int("bench", "--peak-gflops", peak_s, 1, 100000000, &peak_gflops)))
         return CLI_USAGE;
-    vggcl_load_options opts = { VGGCL_POOL5_AUTO, NULL, VGGCL_CONV_AUTO };
+    vggcl_load_options opts = { VGGCL_POOL5_AUTO, NULL, VGGCL_CONV_AUTO, 0 };
     if (cli_model_opts("bench", pool5, conv, &opts)) return CLI_USAGE;
 
     int rc = CLI_FAIL;

@@ -93,7 +93,7 @@ int cmd_cam(int argc, char **argv)
     int compare = 0, n_files = 0, rc = CLI_FAIL, failed = 0;
     char **files = NULL;
     vggcl_preprocess p;
-    vggcl_preprocess_defaults(&p);
+    cli_preprocess_unset(&p);
     for (int i = 1; i < argc; i++) {
         int r;
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
@@ -112,7 +112,7 @@ int cmd_cam(int argc, char **argv)
         if ((rc = cli_image_arg("cam", argv[i], &files, &n_files)) != CLI_OK) goto done_args;
     }
     rc = CLI_FAIL; /* (cli_image_arg left CLI_OK) */
-    vggcl_load_options opts = { VGGCL_POOL5_AUTO, head, VGGCL_CONV_AUTO };
+    vggcl_load_options opts = { VGGCL_POOL5_AUTO, head, VGGCL_CONV_AUTO, 0 };
     int klass = -1;
     if (!weights || n_files == 0) {
         rc = cli_error(CLI_USAGE, "cam: --weights and at least one image are required");
@@ -145,6 +145,7 @@ int cmd_cam(int argc, char **argv)
         opts.pool5 = VGGCL_POOL5_DROP;
         if (vggcl_model_load(ctx, weights, &opts, &models[1]) != VGGCL_OK) goto fail_ctx;
     }
+    if ((rc = cli_preprocess_finish(&p, models[0], weights)) != CLI_OK) goto out;
     if (klass >= vggcl_model_classes(models[0])) {
         rc = cli_error(CLI_USAGE, "cam: --class %d, but the model has %d classes", klass, vggcl_model_classes(models[0]));
         goto out;

@@ -18,7 +18,9 @@ static const char usage[] =
     "Preprocesses each JPEG or PNG image as torchvision's ImageClassification preset\n"
     "(see `vggcl preprocess --help`), runs the model in batches (default 8) and prints\n"
     "the top K (default 5) classes with their softmax probability. --labels: one class\n"
-    "name per line (default \"class N\"). --format json prints one object per image per\n"
+    "name per line (default: the names in the model's metadata, as `vggcl train-head`\n"
+    "writes them, else \"class N\"). Preprocessing options not given come from the\n"
+    "model's metadata when it has them. --format json prints one object per image per\n"
     "line. --logits-out and --tensor-out write the logits (N, C) and the preprocessed\n"
     "input (N, 3, H, W) as float32 .npy, in the order the images were given, leaving\n"
     "out images that could not be read. Such an image is reported by name and skipped;\n"
@@ -49,6 +51,15 @@ static int load_labels(const char *path, int classes, labels *l)
     if (l->n != classes)
         return cli_error(CLI_FAIL, "%s: %d labels, but the model has %d classes (one name per line)", path, l->n,
                          classes);
+    return 0;
+}
+
+/* The class names the model's file carries. */
+static int model_labels(const vggcl_model *m, int classes, labels *l)
+{
+    if (!(l->names = calloc((size_t)classes, sizeof *l->names))) return cli_error(CLI_FAIL, "out of host memory");
+    for (; l->n < classes; l->n++)
+        if (!(l->names[l->n] = strdup(vggcl_model_class_name(m, l->n)))) return cli_error(CLI_FAIL, "out of host memory");
     return 0;
 }
 
@@ -113,13 +124,33 @@ static void report(const char *file, const float *logits, int classes, int k, co
     free(order);
 }
 
-static void progress(int done, int total)
+/* What classify keeps across batches. */
+typedef struct {
+    int classes, top;
+    const labels *l;
+    const char *format;
+    char **files;
+    int want_logits, want_tensor;
+    float *logits, *x;  /* (ok, classes), (ok, 3, H, W) */
+    int ok, h, w;
+} results;
+
+static int print_batch(void *user, const int *index, int nb, const float *x, int h, int w, const float *logits,
+                       const float *features, const float *flipped)
 {
-    const int width = 30, filled = total ? width * done / total : width;
-    fprintf(stderr, "\r[%.*s%*s] %d/%d batches", filled, "##############################", width - filled, "", done,
-            total);
-    if (done == total) fputc('\n', stderr);
-    fflush(stderr);
+    results *r = user;
+    (void)features, (void)flipped;
+    for (int j = 0; j < nb; j++)
+        report(r->files[index[j]], logits + (size_t)j * r->classes, r->classes, r->top, r->l, r->format);
+    float *gl = r->want_logits ? realloc(r->logits, sizeof *gl * (size_t)r->classes * (r->ok + nb)) : NULL;
+    if (gl) r->logits = gl;
+    float *gx = r->want_tensor ? realloc(r->x, sizeof *gx * 3 * (size_t)h * w * (r->ok + nb)) : NULL;
+    if (gx) r->x = gx;
+    if ((r->want_logits && !gl) || (r->want_tensor && !gx)) return cli_error(CLI_FAIL, "out of host memory");
+    if (gl) memcpy(gl + (size_t)r->classes * r->ok, logits, sizeof *gl * (size_t)r->classes * nb);
+    if (gx) memcpy(gx + (size_t)3 * h * w * r->ok, x, sizeof *gx * 3 * (size_t)h * w * nb);
+    r->ok += nb, r->h = h, r->w = w;
+    return CLI_OK;
 }
 
 int cmd_classify(int argc, char **argv)
@@ -129,7 +160,7 @@ int cmd_classify(int argc, char **argv)
     char **files = NULL;
     int n_files = 0, rc = CLI_FAIL;
     vggcl_preprocess p;
-    vggcl_preprocess_defaults(&p);
+    cli_preprocess_unset(&p);
     for (int i = 1; i < argc; i++) {
         int r;
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
@@ -151,7 +182,7 @@ int cmd_classify(int argc, char **argv)
     }
     rc = CLI_FAIL; /* (cli_image_arg left CLI_OK) */
     int top, batch;
-    vggcl_load_options opts = { VGGCL_POOL5_AUTO, head, VGGCL_CONV_AUTO };
+    vggcl_load_options opts = { VGGCL_POOL5_AUTO, head, VGGCL_CONV_AUTO, 0 };
     if (!weights || n_files == 0) {
         rc = cli_error(CLI_USAGE, "classify: --weights and at least one image are required");
         fputs(usage, stderr);
@@ -169,8 +200,8 @@ int cmd_classify(int argc, char **argv)
 
     labels l = { NULL, 0 };
     vggcl_model *model = NULL;
-    float *x = NULL, *y = NULL, *all_logits = NULL, *all_x = NULL;
-    int H = 0, W = 0, classes = 0, ok_count = 0, failed = 0;
+    results res = { 0 };
+    int classes = 0, failed = 0;
     vggcl_ctx *ctx = vggcl_ctx_new();
     if (!ctx) {
         rc = cli_error(CLI_FAIL, "out of host memory");
@@ -180,100 +211,39 @@ int cmd_classify(int argc, char **argv)
         rc = cli_error(CLI_FAIL, "%s", vggcl_message(ctx));
         goto out;
     }
+    if (cli_preprocess_finish(&p, model, weights) != CLI_OK) goto out;
     classes = vggcl_model_classes(model);
     if (top > classes) top = classes;
     if (labels_path && load_labels(labels_path, classes, &l)) goto out;
+    if (!labels_path && vggcl_model_class_name(model, 0) && model_labels(model, classes, &l)) goto out;
     if (!strcmp(format, "csv")) printf("file,rank,class,label,prob\n");
-    const int n_batches = (n_files + batch - 1) / batch, show = isatty(2) && n_batches > 1;
-    int *ok_index = malloc(sizeof *ok_index * (size_t)batch);
-    if (!ok_index) {
-        rc = cli_error(CLI_FAIL, "out of host memory");
-        goto out;
-    }
-    for (int b0 = 0; b0 < n_files; b0 += batch) {
-        int nb = 0;
-        for (int i = b0; i < n_files && i < b0 + batch; i++) {
-            unsigned char *rgb = NULL;
-            float *t = NULL;
-            int h, w, oh, ow;
-            if (vggcl_image_load(ctx, files[i], &rgb, &h, &w) != VGGCL_OK ||
-                vggcl_image_preprocess(ctx, rgb, h, w, &p, &t, &oh, &ow) != VGGCL_OK) {
-                if (show) fputc('\n', stderr);
-                cli_error(CLI_FAIL, "%s (skipped)", cli_image_message(ctx, files[i]));
-                free(rgb);
-                failed++;
-                continue;
-            }
-            free(rgb);
-            if (!x) {
-                H = oh, W = ow;
-                x = malloc(sizeof *x * 3 * (size_t)H * W * batch);
-                y = malloc(sizeof *y * (size_t)classes * batch);
-                if (!x || !y) {
-                    free(t);
-                    rc = cli_error(CLI_FAIL, "out of host memory");
-                    free(ok_index);
-                    goto out;
-                }
-            }
-            if (oh != H || ow != W) {
-                cli_error(CLI_FAIL, "%s: preprocesses to %dx%d, unlike the first image's %dx%d; use --crop (skipped)",
-                          files[i], oh, ow, H, W);
-                free(t);
-                failed++;
-                continue;
-            }
-            memcpy(x + (size_t)nb * 3 * H * W, t, sizeof *x * 3 * (size_t)H * W);
-            free(t);
-            ok_index[nb++] = i;
-        }
-        if (nb > 0) {
-            if (vggcl_forward(ctx, model, x, nb, H, W, y, NULL) != VGGCL_OK) {
-                rc = cli_error(CLI_FAIL, "%s", vggcl_message(ctx));
-                free(ok_index);
-                goto out;
-            }
-            for (int j = 0; j < nb; j++) report(files[ok_index[j]], y + (size_t)j * classes, classes, top, &l, format);
-            float *gl = logits_out ? realloc(all_logits, sizeof *gl * (size_t)classes * (ok_count + nb)) : NULL;
-            float *gx = tensor_out ? realloc(all_x, sizeof *gx * 3 * (size_t)H * W * (ok_count + nb)) : NULL;
-            if ((logits_out && !gl) || (tensor_out && !gx)) {
-                if (gl) all_logits = gl;
-                if (gx) all_x = gx;
-                rc = cli_error(CLI_FAIL, "out of host memory");
-                free(ok_index);
-                goto out;
-            }
-            if (gl) memcpy((all_logits = gl) + (size_t)classes * ok_count, y, sizeof *y * (size_t)classes * nb);
-            if (gx) memcpy((all_x = gx) + (size_t)3 * H * W * ok_count, x, sizeof *x * 3 * (size_t)H * W * nb);
-            ok_count += nb;
-        }
-        fflush(stdout);
-        if (show) progress(b0 / batch + 1, n_batches);
-    }
-    free(ok_index);
-    long long lshape[2] = { ok_count, classes }, tshape[4] = { ok_count, 3, H, W };
+    res = (results){ classes, top, &l, format, files, logits_out != NULL, tensor_out != NULL, NULL, NULL, 0, 0, 0 };
+    const cli_batch_job job = { ctx, model, &p, batch, 0, 1, 0, 1 };
+    if ((rc = cli_run_batches(&job, files, n_files, print_batch, &res, &failed)) != CLI_OK) goto out;
+    rc = CLI_FAIL;
+    long long lshape[2] = { res.ok, classes }, tshape[4] = { res.ok, 3, res.h, res.w };
     int wrote_logits = 0;
-    if (logits_out && ok_count) {
-        if (vggcl_npy_write(ctx, logits_out, 2, lshape, all_logits) != VGGCL_OK) {
+    if (logits_out && res.ok) {
+        if (vggcl_npy_write(ctx, logits_out, 2, lshape, res.logits) != VGGCL_OK) {
             rc = cli_error(CLI_FAIL, "%s", vggcl_message(ctx));
             goto out;
         }
         wrote_logits = 1;
     }
-    if (tensor_out && ok_count && vggcl_npy_write(ctx, tensor_out, 4, tshape, all_x) != VGGCL_OK) {
+    if (tensor_out && res.ok && vggcl_npy_write(ctx, tensor_out, 4, tshape, res.x) != VGGCL_OK) {
         rc = cli_error(CLI_FAIL, "%s", vggcl_message(ctx));
         if (wrote_logits) unlink(logits_out);
         goto out;
     }
     if (failed) {
-        rc = cli_error(CLI_FAIL, "%d of %d images could not be read; %d classified", failed, n_files, ok_count);
+        rc = cli_error(CLI_FAIL, "%d of %d images could not be read; %d classified", failed, n_files, res.ok);
         goto out;
     }
     rc = CLI_OK;
 out:
     for (int i = 0; i < l.n; i++) free(l.names[i]);
     free(l.names);
-    free(x), free(y), free(all_logits), free(all_x);
+    free(res.logits), free(res.x);
     vggcl_model_free(model);
     vggcl_ctx_free(ctx);
 done_args:

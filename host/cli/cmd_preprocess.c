@@ -1,6 +1,7 @@
 /* vggcl preprocess: images -> the (N, 3, H, W) float32 tensor torchvision's
  * ImageClassification preset makes, as .npy (the input `vggcl run` takes). */
 #include <ctype.h>
+#include <math.h>
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -90,6 +91,51 @@ static int parse3(const char *cmd, const char *opt, const char *v, float out[3])
     if (sscanf(v, "%f,%f,%f%c", &out[0], &out[1], &out[2], &tail) != 3)
         return cli_error(CLI_USAGE, "%s: %s must be three numbers R,G,B, not '%s'", cmd, opt, v);
     return 0;
+}
+
+void cli_preprocess_unset(vggcl_preprocess *p)
+{
+    p->resize = p->crop = -1;
+    p->mean[0] = p->std[0] = NAN;
+}
+
+/* A metadata value of n numbers separated by commas; 0 when malformed. */
+static int meta_numbers(const char *v, int n, float *out)
+{
+    int used = 0;
+    for (int i = 0; i < n; i++) {
+        int k = 0;
+        if (sscanf(v + used, i ? ",%f%n" : "%f%n", &out[i], &k) != 1) return 0;
+        used += k;
+    }
+    return v[used] == '\0';
+}
+
+int cli_preprocess_finish(vggcl_preprocess *p, const vggcl_model *model, const char *weights)
+{
+    vggcl_preprocess d;
+    vggcl_preprocess_defaults(&d);
+    static const char *const keys[4] = { "vggcl.resize", "vggcl.crop", "vggcl.mean", "vggcl.std" };
+    float v[4][3];
+    const int counts[4] = { 1, 1, 3, 3 };
+    const int unset[4] = { p->resize < 0, p->crop < 0, isnan(p->mean[0]), isnan(p->std[0]) };
+    for (int k = 0; k < 4; k++) {
+        const char *meta = model ? vggcl_model_metadata(model, keys[k]) : NULL;
+        if (!unset[k] || !meta) continue;
+        if (!meta_numbers(meta, counts[k], v[k]) || (k < 2 && (v[k][0] < 0 || v[k][0] > 16384)) ||
+            (k == 3 && !(v[k][0] > 0 && v[k][1] > 0 && v[k][2] > 0)))
+            return cli_error(CLI_FAIL, "%s: __metadata__ \"%s\" is \"%s\"; expected %s", weights, keys[k], meta,
+                             k < 2 ? "a size from 0 to 16384" : "three numbers R,G,B (std > 0)");
+        if (k == 0) p->resize = (int)v[k][0];
+        if (k == 1) p->crop = (int)v[k][0];
+        if (k == 2) memcpy(p->mean, v[k], sizeof p->mean);
+        if (k == 3) memcpy(p->std, v[k], sizeof p->std);
+    }
+    if (p->resize < 0) p->resize = d.resize;
+    if (p->crop < 0) p->crop = d.crop;
+    if (isnan(p->mean[0])) memcpy(p->mean, d.mean, sizeof p->mean);
+    if (isnan(p->std[0])) memcpy(p->std, d.std, sizeof p->std);
+    return CLI_OK;
 }
 
 int cli_preprocess_opt(const char *cmd, int argc, char **argv, int *i, vggcl_preprocess *p)

@@ -57,7 +57,7 @@ int cmd_run(int argc, char **argv)
         fputs(usage, stderr);
         return CLI_USAGE;
     }
-    vggcl_load_options opts = { VGGCL_POOL5_AUTO, head, VGGCL_CONV_AUTO };
+    vggcl_load_options opts = { VGGCL_POOL5_AUTO, head, VGGCL_CONV_AUTO, 0 };
     if (cli_model_opts("run", pool5, conv, &opts)) return CLI_USAGE;
 
     int rc = CLI_FAIL, ndim = 0, wrote_output = 0;

@@ -48,7 +48,7 @@ int cmd_tune(int argc, char **argv)
         return CLI_USAGE;
     }
     int batches[8], n_batches = 0, iters, budget, h, w;
-    vggcl_load_options opts = { VGGCL_POOL5_AUTO, NULL, VGGCL_CONV_AUTO };
+    vggcl_load_options opts = { VGGCL_POOL5_AUTO, NULL, VGGCL_CONV_AUTO, 0 };
     char list[64];
     snprintf(list, sizeof list, "%s", batch_s);
     for (char *save = NULL, *tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {

@@ -16,6 +16,8 @@ static const char usage[] =
     "  bench     measure throughput (per batch, per layer) on a device\n"
     "  tune      find the fastest convolution algorithm per layer for a device\n"
     "  classify  images in, top-K classes with probabilities out\n"
+    "  train-head  train the GAP head on a folder of images (one sub-folder per class)\n"
+    "  eval      accuracy, per-class precision and recall, confusion matrix on a folder\n"
     "  cam       class activation maps over images (PNG and .npy), pool5 kept or dropped\n"
     "  preprocess  images -> the normalized (N, 3, H, W) tensor, as torchvision\n"
     "\n"
@@ -111,6 +113,8 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "preprocess")) return cmd_preprocess(argc - 1, argv + 1);
     if (!strcmp(cmd, "classify")) return cmd_classify(argc - 1, argv + 1);
     if (!strcmp(cmd, "cam")) return cmd_cam(argc - 1, argv + 1);
+    if (!strcmp(cmd, "train-head")) return cmd_train_head(argc - 1, argv + 1);
+    if (!strcmp(cmd, "eval")) return cmd_eval(argc - 1, argv + 1);
     cli_error(CLI_USAGE, "unknown command '%s'", cmd);
     fputs(usage, stderr);
     return CLI_USAGE;

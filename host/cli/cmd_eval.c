@@ -1,0 +1,242 @@
+/* vggcl eval: a model over an ImageFolder data set: top-1 and top-5
+ * accuracy, per-class precision and recall, the confusion matrix. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const char usage[] =
+    "usage: vggcl eval --weights MODEL.safetensors --data DIR [--format text|json|csv]\n"
+    "                  [--batch B] [--device SPEC] [--pool5 keep|drop] [--conv ...]\n"
+    "                  [--head PREFIX] [--resize N] [--crop N | --no-crop]\n"
+    "                  [--mean R,G,B] [--std R,G,B]\n"
+    "\n"
+    "DIR holds one sub-folder of images per class (torchvision's ImageFolder layout).\n"
+    "When the model names its classes (metadata \"vggcl.classes\", as `vggcl\n"
+    "train-head` writes), each folder must be one of them and is matched by name;\n"
+    "otherwise the folders sorted by name are classes 0, 1, ... Prints top-1 and top-5\n"
+    "accuracy, each class's precision and recall and the confusion matrix (rows: true\n"
+    "class, columns: predicted). --format json prints one object; csv one row per\n"
+    "class (images, predicted, precision, recall, top-1, top-5, then the confusion\n"
+    "row) and a last row 'all'. Preprocessing follows the model's metadata unless the\n"
+    "options say otherwise. An unreadable image is named and skipped; the exit status\n"
+    "is then 1.\n";
+
+typedef struct {
+    int classes, k;       /* model classes; top-k (5, or fewer classes) */
+    const int *truth;     /* per file: the model class of its folder */
+    long *confusion;      /* (classes, classes) */
+    long *topk;           /* per true class: images whose class is in the top k */
+    long n;
+} tally;
+
+static int count(void *user, const int *index, int nb, const float *x, int h, int w, const float *logits,
+                 const float *features, const float *flipped)
+{
+    tally *t = user;
+    (void)x, (void)h, (void)w, (void)features, (void)flipped;
+    for (int j = 0; j < nb; j++) {
+        const float *l = logits + (size_t)j * t->classes;
+        const int y = t->truth[index[j]];
+        int top = 0, above = 0; /* the top class, and how many classes rank above the true one */
+        for (int c = 1; c < t->classes; c++)
+            if (l[c] > l[top]) top = c;
+        for (int c = 0; c < t->classes; c++) above += l[c] > l[y] || (l[c] == l[y] && c < y);
+        t->confusion[(size_t)y * t->classes + top]++;
+        t->topk[y] += above < t->k;
+        t->n++;
+    }
+    return CLI_OK;
+}
+
+static double ratio(long a, long b) { return b ? (double)a / b : 0.0; }
+
+static void print_csv_name(const char *s)
+{
+    putchar('"');
+    for (; *s; s++) {
+        if (*s == '"') putchar('"');
+        putchar(*s);
+    }
+    putchar('"');
+}
+
+static void report(const tally *t, char **names, const char *format, int skipped)
+{
+    const int C = t->classes;
+    long right = 0, in_k = 0;
+    for (int c = 0; c < C; c++) right += t->confusion[(size_t)c * C + c], in_k += t->topk[c];
+    if (!strcmp(format, "json")) {
+        printf("{\"n\":%ld,\"skipped\":%d,\"top1\":%.6f,\"top5\":%.6f,\"k\":%d,\"classes\":[", t->n, skipped,
+               ratio(right, t->n), ratio(in_k, t->n), t->k);
+        for (int c = 0; c < C; c++) printf("%s", c ? "," : ""), cli_json_str(names[c]);
+        printf("],\"per_class\":[");
+    } else if (!strcmp(format, "csv")) {
+        printf("class,images,predicted,precision,recall,top1,top%d", t->k);
+        for (int c = 0; c < C; c++) putchar(','), print_csv_name(names[c]);
+        putchar('\n');
+    } else {
+        printf("%ld images, %d classes", t->n, C);
+        if (skipped) printf(" (%d unreadable, skipped)", skipped);
+        printf("\ntop-1 %.4f (%ld/%ld)  top-%d %.4f (%ld/%ld)\n\n%-24s %9s %9s %7s %9s\n", ratio(right, t->n), right,
+               t->n, t->k, ratio(in_k, t->n), in_k, t->n, "class", "precision", "recall", "images", "predicted");
+    }
+    for (int c = 0; c < C; c++) {
+        long support = 0, predicted = 0;
+        for (int k = 0; k < C; k++) support += t->confusion[(size_t)c * C + k], predicted += t->confusion[(size_t)k * C + c];
+        const long hit = t->confusion[(size_t)c * C + c];
+        if (!strcmp(format, "json")) {
+            printf("%s{\"class\":", c ? "," : "");
+            cli_json_str(names[c]);
+            printf(",\"index\":%d,\"images\":%ld,\"predicted\":%ld,\"precision\":%.6f,\"recall\":%.6f}", c, support,
+                   predicted, ratio(hit, predicted), ratio(hit, support));
+        } else if (!strcmp(format, "csv")) {
+            print_csv_name(names[c]);
+            printf(",%ld,%ld,%.6f,%.6f,%.6f,%.6f", support, predicted, ratio(hit, predicted), ratio(hit, support),
+                   ratio(hit, support), ratio(t->topk[c], support));
+            for (int k = 0; k < C; k++) printf(",%ld", t->confusion[(size_t)c * C + k]);
+            putchar('\n');
+        } else {
+            printf("%-24.24s %9.4f %9.4f %7ld %9ld\n", names[c], ratio(hit, predicted), ratio(hit, support), support,
+                   predicted);
+        }
+    }
+    if (!strcmp(format, "json")) {
+        printf("],\"confusion\":[");
+        for (int c = 0; c < C; c++) {
+            printf("%s[", c ? "," : "");
+            for (int k = 0; k < C; k++) printf("%s%ld", k ? "," : "", t->confusion[(size_t)c * C + k]);
+            putchar(']');
+        }
+        printf("]}\n");
+    } else if (!strcmp(format, "csv")) {
+        printf("all,%ld,%ld,,,%.6f,%.6f", t->n, t->n, ratio(right, t->n), ratio(in_k, t->n));
+        for (int k = 0; k < C; k++) {
+            long col = 0;
+            for (int c = 0; c < C; c++) col += t->confusion[(size_t)c * C + k];
+            printf(",%ld", col);
+        }
+        putchar('\n');
+    } else {
+        printf("\nconfusion (rows: true class, columns: predicted, in the order above)\n");
+        for (int c = 0; c < C; c++) {
+            printf("%-24.24s", names[c]);
+            for (int k = 0; k < C; k++) printf(" %5ld", t->confusion[(size_t)c * C + k]);
+            putchar('\n');
+        }
+    }
+}
+
+/* The model class of each data-set folder: by name when the model names its
+ * classes, else by position. Fills names (borrowed or "class N" in buf). */
+static int match_classes(const cli_dataset *ds, const vggcl_model *m, const char *weights, const char *data,
+                         int *folder_class, char **names, char (*buf)[24])
+{
+    const int C = vggcl_model_classes(m);
+    for (int c = 0; c < C; c++) {
+        const char *n = vggcl_model_class_name(m, c);
+        if (!n) snprintf(buf[c], sizeof buf[c], "class %d", c);
+        names[c] = n ? (char *)n : buf[c];
+    }
+    for (int f = 0; f < ds->n_classes; f++) {
+        if (!vggcl_model_class_name(m, 0)) {
+            if (ds->n_classes > C)
+                return cli_error(CLI_FAIL, "%s: %d class folders, but %s has %d classes", data, ds->n_classes,
+                                 weights, C);
+            folder_class[f] = f;
+            continue;
+        }
+        int c = 0;
+        while (c < C && strcmp(names[c], ds->classes[f])) c++;
+        if (c == C)
+            return cli_error(CLI_FAIL, "%s: class folder '%s' is not one of the %d classes %s names", data,
+                             ds->classes[f], C, weights);
+        folder_class[f] = c;
+    }
+    return CLI_OK;
+}
+
+int cmd_eval(int argc, char **argv)
+{
+    const char *weights = NULL, *data = NULL, *format = "text", *batch_s = "8", *device = NULL, *pool5 = NULL,
+               *conv = NULL, *head = NULL;
+    int batch;
+    vggcl_preprocess p;
+    cli_preprocess_unset(&p);
+    for (int i = 1; i < argc; i++) {
+        int r;
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            fputs(usage, stdout);
+            return CLI_OK;
+        }
+        if ((r = cli_opt(argc, argv, &i, "--weights", &weights)) || (r = cli_opt(argc, argv, &i, "--data", &data)) ||
+            (r = cli_opt(argc, argv, &i, "--format", &format)) || (r = cli_opt(argc, argv, &i, "--batch", &batch_s)) ||
+            (r = cli_opt(argc, argv, &i, "--device", &device)) || (r = cli_opt(argc, argv, &i, "--pool5", &pool5)) ||
+            (r = cli_opt(argc, argv, &i, "--conv", &conv)) || (r = cli_opt(argc, argv, &i, "--head", &head)) ||
+            (r = cli_preprocess_opt("eval", argc, argv, &i, &p))) {
+            if (r < 0) return CLI_USAGE;
+            continue;
+        }
+        cli_error(CLI_USAGE, "eval: unknown argument '%s'", argv[i]);
+        fputs(usage, stderr);
+        return CLI_USAGE;
+    }
+    if (!weights || !data) {
+        cli_error(CLI_USAGE, "eval: --weights and --data are required");
+        fputs(usage, stderr);
+        return CLI_USAGE;
+    }
+    if (strcmp(format, "text") && strcmp(format, "json") && strcmp(format, "csv"))
+        return cli_error(CLI_USAGE, "eval: --format must be text, json or csv, not '%s'", format);
+    vggcl_load_options opts = { VGGCL_POOL5_AUTO, head, VGGCL_CONV_AUTO, 0 };
+    if (cli_int("eval", "--batch", batch_s, 1, 4096, &batch) || cli_model_opts("eval", pool5, conv, &opts))
+        return CLI_USAGE;
+
+    cli_dataset ds;
+    vggcl_ctx *ctx = NULL;
+    vggcl_model *model = NULL;
+    tally t = { 0 };
+    int *folder_class = NULL, *truth = NULL, failed = 0, rc = CLI_FAIL;
+    char **names = NULL, (*buf)[24] = NULL;
+    if (cli_dataset_read(data, &ds) != CLI_OK) return CLI_FAIL;
+    if (!(ctx = vggcl_ctx_new())) {
+        cli_error(CLI_FAIL, "out of host memory");
+        goto out;
+    }
+    if (vggcl_select_device(ctx, device) != VGGCL_OK || vggcl_model_load(ctx, weights, &opts, &model) != VGGCL_OK) {
+        cli_error(CLI_FAIL, "%s", vggcl_message(ctx));
+        goto out;
+    }
+    if (cli_preprocess_finish(&p, model, weights) != CLI_OK) goto out;
+    const int C = vggcl_model_classes(model);
+    t.classes = C, t.k = C < 5 ? C : 5;
+    folder_class = malloc(sizeof *folder_class * (size_t)ds.n_classes);
+    truth = malloc(sizeof *truth * (size_t)ds.n);
+    names = malloc(sizeof *names * (size_t)C);
+    buf = malloc(sizeof *buf * (size_t)C);
+    t.confusion = calloc((size_t)C * C, sizeof *t.confusion);
+    t.topk = calloc((size_t)C, sizeof *t.topk);
+    if (!folder_class || !truth || !names || !buf || !t.confusion || !t.topk) {
+        cli_error(CLI_FAIL, "out of host memory");
+        goto out;
+    }
+    if (match_classes(&ds, model, weights, data, folder_class, names, buf) != CLI_OK) goto out;
+    for (int i = 0; i < ds.n; i++) truth[i] = folder_class[ds.labels[i]];
+    t.truth = truth;
+    const cli_batch_job job = { ctx, model, &p, batch, 0, 1, 0, 1 };
+    if (cli_run_batches(&job, ds.files, ds.n, count, &t, &failed) != CLI_OK) goto out;
+    if (t.n == 0) {
+        cli_error(CLI_FAIL, "%s: none of the %d images could be read", data, ds.n);
+        goto out;
+    }
+    report(&t, names, format, failed);
+    rc = failed ? cli_error(CLI_FAIL, "%d of %d images could not be read; evaluated the other %ld", failed, ds.n, t.n)
+                : CLI_OK;
+out:
+    free(folder_class), free(truth), free(names), free(buf), free(t.confusion), free(t.topk);
+    vggcl_model_free(model);
+    vggcl_ctx_free(ctx);
+    cli_dataset_free(&ds);
+    return rc;
+}

@@ -1,0 +1,368 @@
+/* vggcl train-head: GAP features of an ImageFolder data set computed once on
+ * the device, a linear head trained on them on the host, written with the
+ * trunk as a complete model. */
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const char usage[] =
+    "usage: vggcl train-head --weights TRUNK.safetensors --data DIR --out MODEL.safetensors\n"
+    "                        [--val DIR | --val-split F] [--pool5 keep|drop] [--flip]\n"
+    "                        [--epochs N] [--minibatch M] [--lr R] [--momentum M] [--l2 L]\n"
+    "                        [--seed S] [--batch B] [--device SPEC] [--conv ...]\n"
+    "                        [--features-out PREFIX] [--resize N] [--crop N | --no-crop]\n"
+    "                        [--mean R,G,B] [--std R,G,B]\n"
+    "\n"
+    "DIR holds one sub-folder of images per class (torchvision's ImageFolder layout;\n"
+    "the classes sorted by name give the indices). Every image goes through the same\n"
+    "preprocessing as `vggcl classify` (the trunk file's metadata, else torchvision's\n"
+    "preset) and the trunk's convolutions on the device, once, giving its GAP\n"
+    "features (with --flip also those of the mirrored image, as a second training\n"
+    "sample). Then a linear head (softmax cross-entropy, L2 --l2 on the weights,\n"
+    "default 1e-4) is trained on the host by minibatch SGD with momentum (--epochs 30,\n"
+    "--minibatch 32, --lr 0.1, --momentum 0.9) on standardized features,\n"
+    "deterministic for --seed (default 0). Validation: --val DIR (the same class\n"
+    "folders), else --val-split F of each class's images (default 0.2; 0: none).\n"
+    "Each epoch's loss and accuracy are printed; the epoch with the best validation\n"
+    "accuracy is kept (without validation, the lowest training loss).\n"
+    "\n"
+    "--out gets a complete model: the trunk's convolution tensors, the head\n"
+    "classifier.0, and metadata with the pool5 setting, the class names and the\n"
+    "preprocessing, so `vggcl run`, `classify`, `eval` and `cam` take it as it is.\n"
+    "--pool5 keep|drop: the setting the features (and the head) are made for\n"
+    "(default: the trunk's metadata, else keep). --batch: images per device pass\n"
+    "(default 8). --features-out PREFIX also writes the features and labels as\n"
+    "PREFIX-train.npy, PREFIX-train-labels.npy, PREFIX-val.npy, PREFIX-val-labels.npy.\n"
+    "An unreadable image is named and skipped; the head is still trained and\n"
+    "written, and the exit status is 1.\n";
+
+/* Features gathered per image, in file order; with flip, two rows per image. */
+typedef struct {
+    int feats, copies;
+    float *x;           /* (n_files * copies, feats) */
+    char *ok;           /* per file: its features were computed */
+} gather;
+
+static int collect(void *user, const int *index, int nb, const float *x, int h, int w, const float *logits,
+                   const float *features, const float *flipped)
+{
+    gather *g = user;
+    (void)x, (void)h, (void)w, (void)logits;
+    for (int j = 0; j < nb; j++) {
+        float *row = g->x + (size_t)index[j] * g->copies * g->feats;
+        memcpy(row, features + (size_t)j * g->feats, sizeof *row * (size_t)g->feats);
+        if (flipped) memcpy(row + g->feats, flipped + (size_t)j * g->feats, sizeof *row * (size_t)g->feats);
+        g->ok[index[j]] = 1;
+    }
+    return CLI_OK;
+}
+
+static uint64_t splitmix(uint64_t *s)
+{
+    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+/* Marks round(k * frac) of each class's k images as validation (at least
+ * one, at most k - 1, for classes of two or more), chosen by the seed. */
+static void split_val(const cli_dataset *ds, double frac, unsigned long long seed, char *is_val)
+{
+    uint64_t rng = seed ^ 0x5EEDF00Dull;
+    int *idx = malloc(sizeof *idx * (size_t)(ds->n ? ds->n : 1));
+    if (!idx) return; /* (then no validation split; the caller's counts show it) */
+    for (int c = 0; c < ds->n_classes; c++) {
+        int k = 0;
+        for (int i = 0; i < ds->n; i++)
+            if (ds->labels[i] == c) idx[k++] = i;
+        int nv = frac > 0 && k >= 2 ? (int)(k * frac + 0.5) : 0;
+        if (frac > 0 && k >= 2 && nv < 1) nv = 1;
+        if (nv > k - 1) nv = k - 1;
+        for (int i = 0; i < nv; i++) { /* partial Fisher-Yates: the first nv after shuffling */
+            const int j = i + (int)(splitmix(&rng) % (uint64_t)(k - i)), t = idx[i];
+            idx[i] = idx[j], idx[j] = t;
+            is_val[idx[i]] = 1;
+        }
+    }
+    free(idx);
+}
+
+/* Appends data set b's files to a's (same classes, checked by the caller). */
+static int append_files(cli_dataset *a, cli_dataset *b)
+{
+    char **files = realloc(a->files, sizeof *files * (size_t)(a->n + b->n));
+    if (files) a->files = files;
+    int *labels = files ? realloc(a->labels, sizeof *labels * (size_t)(a->n + b->n)) : NULL;
+    if (labels) a->labels = labels;
+    if (!files || !labels) return 0;
+    for (int i = 0; i < b->n; i++) a->files[a->n + i] = b->files[i], a->labels[a->n + i] = b->labels[i];
+    a->n += b->n;
+    b->n = 0; /* the strings now belong to a */
+    return 1;
+}
+
+static int write_npy(vggcl_ctx *ctx, const char *prefix, const char *suffix, long long rows, long long cols,
+                     const float *data)
+{
+    char path[4096];
+    long long shape[2] = { rows, cols };
+    snprintf(path, sizeof path, "%s-%s.npy", prefix, suffix);
+    if (vggcl_npy_write(ctx, path, cols ? 2 : 1, shape, data) != VGGCL_OK)
+        return cli_error(CLI_FAIL, "%s", vggcl_message(ctx));
+    return CLI_OK;
+}
+
+typedef struct {
+    int n, nv, d;
+    float *x, *xv;
+    int *y, *yv;
+} split;
+
+/* Training and validation rows from the gathered features. */
+static int make_split(const gather *g, const cli_dataset *ds, const char *is_val, split *s)
+{
+    memset(s, 0, sizeof *s);
+    s->d = g->feats;
+    for (int i = 0; i < ds->n; i++)
+        if (g->ok[i]) is_val[i] ? s->nv++ : (s->n += g->copies);
+    s->x = malloc(sizeof *s->x * ((size_t)s->n * s->d + 1));
+    s->xv = malloc(sizeof *s->xv * ((size_t)s->nv * s->d + 1));
+    s->y = malloc(sizeof *s->y * ((size_t)s->n + 1));
+    s->yv = malloc(sizeof *s->yv * ((size_t)s->nv + 1));
+    if (!s->x || !s->xv || !s->y || !s->yv) return cli_error(CLI_FAIL, "out of host memory");
+    int t = 0, v = 0;
+    for (int i = 0; i < ds->n; i++) {
+        if (!g->ok[i]) continue;
+        const float *row = g->x + (size_t)i * g->copies * g->feats;
+        if (is_val[i]) { /* validation: the image as it is */
+            memcpy(s->xv + (size_t)v * s->d, row, sizeof *row * (size_t)s->d);
+            s->yv[v++] = ds->labels[i];
+            continue;
+        }
+        for (int c = 0; c < g->copies; c++) {
+            memcpy(s->x + (size_t)t * s->d, row + (size_t)c * s->d, sizeof *row * (size_t)s->d);
+            s->y[t++] = ds->labels[i];
+        }
+    }
+    return CLI_OK;
+}
+
+static int write_features(vggcl_ctx *ctx, const char *prefix, const split *s)
+{
+    float *ly = malloc(sizeof *ly * ((size_t)s->n + 1)), *lv = malloc(sizeof *lv * ((size_t)s->nv + 1));
+    int rc = CLI_FAIL;
+    if (!ly || !lv) {
+        rc = cli_error(CLI_FAIL, "out of host memory");
+    } else {
+        for (int i = 0; i < s->n; i++) ly[i] = (float)s->y[i];
+        for (int i = 0; i < s->nv; i++) lv[i] = (float)s->yv[i];
+        rc = write_npy(ctx, prefix, "train", s->n, s->d, s->x);
+        if (rc == CLI_OK) rc = write_npy(ctx, prefix, "train-labels", s->n, 0, ly);
+        if (rc == CLI_OK) rc = write_npy(ctx, prefix, "val", s->nv, s->d, s->xv);
+        if (rc == CLI_OK) rc = write_npy(ctx, prefix, "val-labels", s->nv, 0, lv);
+    }
+    free(ly), free(lv);
+    return rc;
+}
+
+/* Trains, prints each epoch, writes the model. */
+static int train_and_write(vggcl_ctx *ctx, const split *s, const cli_dataset *ds, const vggcl_train_options *o,
+                           const char *weights, const char *out, int pool5, const vggcl_preprocess *p)
+{
+    const int C = ds->n_classes;
+    float *w = malloc(sizeof *w * (size_t)C * s->d), *b = malloc(sizeof *b * (size_t)C);
+    vggcl_train_epoch *log = malloc(sizeof *log * (size_t)o->epochs);
+    char *classes = cli_json_list(ds->classes, C);
+    int best = 0, rc = CLI_FAIL;
+    if (!w || !b || !log || !classes) {
+        rc = cli_error(CLI_FAIL, "out of host memory");
+        goto done;
+    }
+    if (vggcl_train_head(ctx, s->x, s->y, s->n, s->d, C, s->xv, s->yv, s->nv, o, w, b, log, &best) != VGGCL_OK) {
+        rc = cli_error(CLI_FAIL, "%s", vggcl_message(ctx));
+        goto done;
+    }
+    for (int e = 0; e < o->epochs; e++) {
+        printf("epoch %3d/%d  train loss %.4f top-1 %.4f", log[e].epoch, o->epochs, log[e].train_loss,
+               log[e].train_acc);
+        if (s->nv) printf("  val loss %.4f top-1 %.4f", log[e].val_loss, log[e].val_acc);
+        printf("%s\n", log[e].epoch == best ? "  *" : "");
+    }
+    char resize[16], crop[16], mean[64], std[64], trained[256];
+    snprintf(resize, sizeof resize, "%d", p->resize);
+    snprintf(crop, sizeof crop, "%d", p->crop);
+    snprintf(mean, sizeof mean, "%.8g,%.8g,%.8g", p->mean[0], p->mean[1], p->mean[2]);
+    snprintf(std, sizeof std, "%.8g,%.8g,%.8g", p->std[0], p->std[1], p->std[2]);
+    snprintf(trained, sizeof trained,
+             "vggcl train-head: %d training samples, %d validation images, epoch %d of %d kept (val top-1 %.4f), "
+             "lr %g, momentum %g, l2 %g, minibatch %d, seed %llu", s->n, s->nv, best, o->epochs,
+             log[best - 1].val_acc, o->lr, o->momentum, o->l2, o->batch, o->seed);
+    const char *meta[] = { "vggcl.pool5", pool5 ? "keep" : "drop", "vggcl.classes", classes, "vggcl.resize", resize,
+                           "vggcl.crop", crop, "vggcl.mean", mean, "vggcl.std", std, "vggcl.trained", trained };
+    if (vggcl_save_with_head(ctx, weights, out, C, s->d, w, b, meta, 7) != VGGCL_OK) {
+        rc = cli_error(CLI_FAIL, "%s", vggcl_message(ctx));
+        goto done;
+    }
+    printf("kept epoch %d", best);
+    if (s->nv) printf(" (val top-1 %.4f)", log[best - 1].val_acc);
+    printf("; wrote %s (%d classes, pool5 %s)\n", out, C, pool5 ? "kept" : "dropped");
+    rc = CLI_OK;
+done:
+    free(w), free(b), free(log), free(classes);
+    return rc;
+}
+
+int cmd_train_head(int argc, char **argv)
+{
+    const char *weights = NULL, *data = NULL, *val_dir = NULL, *val_split_s = NULL, *pool5 = NULL, *epochs_s = "30",
+               *minibatch_s = "32", *lr_s = "0.1", *momentum_s = "0.9", *l2_s = "1e-4", *seed_s = "0", *batch_s = "8",
+               *device = NULL, *conv = NULL, *out = NULL, *features_out = NULL;
+    int flip = 0, rc = CLI_USAGE, batch;
+    vggcl_preprocess p;
+    vggcl_train_options o;
+    vggcl_train_defaults(&o);
+    cli_preprocess_unset(&p);
+    for (int i = 1; i < argc; i++) {
+        int r;
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            fputs(usage, stdout);
+            return CLI_OK;
+        }
+        if (!strcmp(argv[i], "--flip")) {
+            flip = 1;
+            continue;
+        }
+        if ((r = cli_opt(argc, argv, &i, "--weights", &weights)) || (r = cli_opt(argc, argv, &i, "--data", &data)) ||
+            (r = cli_opt(argc, argv, &i, "--val", &val_dir)) ||
+            (r = cli_opt(argc, argv, &i, "--val-split", &val_split_s)) ||
+            (r = cli_opt(argc, argv, &i, "--pool5", &pool5)) || (r = cli_opt(argc, argv, &i, "--epochs", &epochs_s)) ||
+            (r = cli_opt(argc, argv, &i, "--minibatch", &minibatch_s)) || (r = cli_opt(argc, argv, &i, "--lr", &lr_s)) ||
+            (r = cli_opt(argc, argv, &i, "--momentum", &momentum_s)) || (r = cli_opt(argc, argv, &i, "--l2", &l2_s)) ||
+            (r = cli_opt(argc, argv, &i, "--seed", &seed_s)) || (r = cli_opt(argc, argv, &i, "--batch", &batch_s)) ||
+            (r = cli_opt(argc, argv, &i, "--device", &device)) || (r = cli_opt(argc, argv, &i, "--conv", &conv)) ||
+            (r = cli_opt(argc, argv, &i, "--out", &out)) ||
+            (r = cli_opt(argc, argv, &i, "--features-out", &features_out)) ||
+            (r = cli_preprocess_opt("train-head", argc, argv, &i, &p))) {
+            if (r < 0) return CLI_USAGE;
+            continue;
+        }
+        cli_error(CLI_USAGE, "train-head: unknown argument '%s'", argv[i]);
+        fputs(usage, stderr);
+        return CLI_USAGE;
+    }
+    if (!weights || !data || !out) {
+        cli_error(CLI_USAGE, "train-head: --weights, --data and --out are required");
+        fputs(usage, stderr);
+        return CLI_USAGE;
+    }
+    double val_split = 0.2;
+    char tail;
+    if (val_dir && val_split_s)
+        return cli_error(CLI_USAGE, "train-head: give --val DIR or --val-split F, not both");
+    if (val_split_s && (sscanf(val_split_s, "%lf%c", &val_split, &tail) != 1 || !(val_split >= 0 && val_split < 1)))
+        return cli_error(CLI_USAGE, "train-head: --val-split must be a fraction from 0 to below 1, not '%s'",
+                         val_split_s);
+    if (sscanf(lr_s, "%lf%c", &o.lr, &tail) != 1 || !(o.lr > 0 && o.lr < 1e6))
+        return cli_error(CLI_USAGE, "train-head: --lr must be a number above 0, not '%s'", lr_s);
+    if (sscanf(momentum_s, "%lf%c", &o.momentum, &tail) != 1 || !(o.momentum >= 0 && o.momentum < 1))
+        return cli_error(CLI_USAGE, "train-head: --momentum must be from 0 to below 1, not '%s'", momentum_s);
+    if (sscanf(l2_s, "%lf%c", &o.l2, &tail) != 1 || !(o.l2 >= 0 && o.l2 < 1e6))
+        return cli_error(CLI_USAGE, "train-head: --l2 must be a number from 0, not '%s'", l2_s);
+    if (sscanf(seed_s, "%llu%c", &o.seed, &tail) != 1 || seed_s[0] == '-')
+        return cli_error(CLI_USAGE, "train-head: --seed must be a non-negative integer, not '%s'", seed_s);
+    vggcl_load_options opts = { VGGCL_POOL5_AUTO, NULL, VGGCL_CONV_AUTO, 1 };
+    if (cli_int("train-head", "--epochs", epochs_s, 1, 100000, &o.epochs) ||
+        cli_int("train-head", "--minibatch", minibatch_s, 1, 1 << 24, &o.batch) ||
+        cli_int("train-head", "--batch", batch_s, 1, 4096, &batch) || cli_model_opts("train-head", pool5, conv, &opts))
+        return CLI_USAGE;
+
+    cli_dataset ds = { 0 }, vs = { 0 };
+    vggcl_ctx *ctx = NULL;
+    vggcl_model *model = NULL;
+    gather g = { 0, flip ? 2 : 1, NULL, NULL };
+    split s = { 0 };
+    char *is_val = NULL;
+    int failed = 0, n_train_files;
+    rc = CLI_FAIL;
+    if (cli_dataset_read(data, &ds) != CLI_OK) goto out;
+    if (ds.n_classes < 2) {
+        cli_error(CLI_FAIL, "%s: one class folder ('%s'); a head needs at least two classes", data, ds.classes[0]);
+        goto out;
+    }
+    n_train_files = ds.n;
+    if (val_dir) {
+        if (cli_dataset_read(val_dir, &vs) != CLI_OK) goto out;
+        for (int c = 0; c < vs.n_classes; c++) {
+            int k = 0;
+            while (k < ds.n_classes && strcmp(ds.classes[k], vs.classes[c])) k++;
+            if (k == ds.n_classes) {
+                cli_error(CLI_FAIL, "%s: class folder '%s' is not one of the training classes in %s", val_dir,
+                          vs.classes[c], data);
+                goto out;
+            }
+            for (int i = 0; i < vs.n; i++)
+                if (vs.labels[i] == c) vs.labels[i] = -1 - k; /* (remapped below, without clashing) */
+        }
+        for (int i = 0; i < vs.n; i++) vs.labels[i] = -1 - vs.labels[i];
+        if (!append_files(&ds, &vs)) {
+            cli_error(CLI_FAIL, "out of host memory");
+            goto out;
+        }
+    }
+    if (!(is_val = calloc((size_t)ds.n, 1))) {
+        cli_error(CLI_FAIL, "out of host memory");
+        goto out;
+    }
+    if (val_dir) memset(is_val + n_train_files, 1, (size_t)(ds.n - n_train_files));
+    else split_val(&ds, val_split, o.seed, is_val);
+
+    if (!(ctx = vggcl_ctx_new())) {
+        cli_error(CLI_FAIL, "out of host memory");
+        goto out;
+    }
+    if (vggcl_select_device(ctx, device) != VGGCL_OK || vggcl_model_load(ctx, weights, &opts, &model) != VGGCL_OK) {
+        cli_error(CLI_FAIL, "%s", vggcl_message(ctx));
+        goto out;
+    }
+    if (cli_preprocess_finish(&p, model, weights) != CLI_OK) goto out;
+    g.feats = vggcl_model_features(model);
+    g.x = malloc(sizeof *g.x * (size_t)ds.n * g.copies * g.feats);
+    g.ok = calloc((size_t)ds.n, 1);
+    if (!g.x || !g.ok) {
+        cli_error(CLI_FAIL, "out of host memory for the features of %d images", ds.n);
+        goto out;
+    }
+    fprintf(stderr, "computing the GAP features of %d images (%d classes) on %s\n", ds.n, ds.n_classes,
+            vggcl_device_name(ctx));
+    const cli_batch_job job = { ctx, model, &p, batch, flip, 0, 1, 1 };
+    if (cli_run_batches(&job, ds.files, ds.n, collect, &g, &failed) != CLI_OK) goto out;
+    if (make_split(&g, &ds, is_val, &s) != CLI_OK) goto out;
+    int have[1] = { 0 }; /* classes with training samples */
+    for (int c = 0; c < ds.n_classes; c++) {
+        int k = 0;
+        for (int i = 0; i < s.n; i++) k += s.y[i] == c;
+        have[0] += k > 0;
+    }
+    if (have[0] < 2) {
+        cli_error(CLI_FAIL, "%s: training samples for %d class%s after skipping unreadable images; a head needs two",
+                  data, have[0], have[0] == 1 ? "" : "es");
+        goto out;
+    }
+    if (features_out && write_features(ctx, features_out, &s) != CLI_OK) goto out;
+    rc = train_and_write(ctx, &s, &ds, &o, weights, out, vggcl_model_pool5(model), &p);
+    if (rc == CLI_OK && failed)
+        rc = cli_error(CLI_FAIL, "%d of %d images could not be read; trained without them", failed, ds.n);
+out:
+    free(s.x), free(s.xv), free(s.y), free(s.yv);
+    free(g.x), free(g.ok), free(is_val);
+    vggcl_model_free(model);
+    vggcl_ctx_free(ctx);
+    cli_dataset_free(&ds);
+    cli_dataset_free(&vs);
+    return rc;
+}

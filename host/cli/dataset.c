@@ -1,0 +1,102 @@
+/* ImageFolder data sets (one sub-folder per class, as torchvision's
+ * ImageFolder) for train-head and eval. */
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cli.h"
+
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+void cli_dataset_free(cli_dataset *ds)
+{
+    for (int i = 0; i < ds->n_classes; i++) free(ds->classes[i]);
+    for (int i = 0; i < ds->n; i++) free(ds->files[i]);
+    free(ds->classes), free(ds->files), free(ds->labels);
+    memset(ds, 0, sizeof *ds);
+}
+
+/* The sub-folders of dir (not starting with '.'), sorted. */
+static int class_folders(const char *dir, cli_dataset *ds)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    struct stat sb;
+    char path[4096];
+    if (!d) return cli_error(CLI_FAIL, "%s: cannot open the data folder (expected one sub-folder per class)", dir);
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.') continue;
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        if (stat(path, &sb) != 0 || !S_ISDIR(sb.st_mode)) continue;
+        char **grown = realloc(ds->classes, sizeof *grown * (size_t)(ds->n_classes + 1));
+        if (grown) ds->classes = grown;
+        if (!grown || !(ds->classes[ds->n_classes] = strdup(e->d_name))) {
+            closedir(d);
+            return cli_error(CLI_FAIL, "out of host memory");
+        }
+        ds->n_classes++;
+    }
+    closedir(d);
+    qsort(ds->classes, (size_t)ds->n_classes, sizeof *ds->classes, cmp_str);
+    if (!ds->n_classes)
+        return cli_error(CLI_FAIL, "%s: no class folders; expected one sub-folder of images per class "
+                                   "(torchvision's ImageFolder layout)", dir);
+    return CLI_OK;
+}
+
+int cli_dataset_read(const char *dir, cli_dataset *ds)
+{
+    char path[4096];
+    struct stat sb;
+    memset(ds, 0, sizeof *ds);
+    if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
+        return cli_error(CLI_FAIL, "%s: not a folder (expected one sub-folder of images per class)", dir);
+    if (class_folders(dir, ds) != CLI_OK) goto fail;
+    for (int c = 0; c < ds->n_classes; c++) {
+        const int before = ds->n;
+        snprintf(path, sizeof path, "%s/%s", dir, ds->classes[c]);
+        if (!cli_expand_images(path, &ds->files, &ds->n)) {
+            cli_error(CLI_FAIL, "out of host memory");
+            goto fail;
+        }
+        if (ds->n == before) {
+            cli_error(CLI_FAIL, "%s: class folder '%s' has no images (.jpg, .jpeg, .png)", path, ds->classes[c]);
+            goto fail;
+        }
+        int *grown = realloc(ds->labels, sizeof *grown * (size_t)ds->n);
+        if (!grown) {
+            cli_error(CLI_FAIL, "out of host memory");
+            goto fail;
+        }
+        ds->labels = grown;
+        for (int i = before; i < ds->n; i++) ds->labels[i] = c;
+    }
+    return CLI_OK;
+fail:
+    cli_dataset_free(ds);
+    return CLI_FAIL;
+}
+
+char *cli_json_list(char **names, int n)
+{
+    size_t len = 3;
+    for (int i = 0; i < n; i++) len += 6 * strlen(names[i]) + 3;
+    char *out = malloc(len), *p = out;
+    if (!out) return NULL;
+    *p++ = '[';
+    for (int i = 0; i < n; i++) {
+        if (i) *p++ = ',';
+        *p++ = '"';
+        for (const unsigned char *s = (const unsigned char *)names[i]; *s; s++) {
+            if (*s == '"' || *s == '\\') *p++ = '\\', *p++ = (char)*s;
+            else if (*s < 0x20) p += sprintf(p, "\\u%04x", *s);
+            else *p++ = (char)*s;
+        }
+        *p++ = '"';
+    }
+    *p++ = ']';
+    *p = '\0';
+    return out;
+}

@@ -1,0 +1,109 @@
+/* Writing a safetensors model: a trunk's convolution tensors as they are, a
+ * new GAP head and metadata (vggcl train-head's output). */
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "safetensors.h"
+
+/* Adds one tensor's header entry at *offset and advances it. */
+static int add_entry(cJSON *root, const char *name, const char *dtype, int ndim, const int64_t *shape, size_t bytes,
+                     size_t *offset)
+{
+    cJSON *t = cJSON_AddObjectToObject(root, name), *s, *o;
+    if (!t || !cJSON_AddStringToObject(t, "dtype", dtype) || !(s = cJSON_AddArrayToObject(t, "shape"))) return 0;
+    for (int d = 0; d < ndim; d++)
+        if (!cJSON_AddItemToArray(s, cJSON_CreateNumber((double)shape[d]))) return 0;
+    if (!(o = cJSON_AddArrayToObject(t, "data_offsets")) ||
+        !cJSON_AddItemToArray(o, cJSON_CreateNumber((double)*offset)) ||
+        !cJSON_AddItemToArray(o, cJSON_CreateNumber((double)(*offset + bytes))))
+        return 0;
+    *offset += bytes;
+    return 1;
+}
+
+/* The merged metadata: the trunk's pairs, then meta's, a later key replacing an earlier one. */
+static int add_metadata(cJSON *root, const vggcl_st_file *f, const char *const *meta, int n_meta)
+{
+    cJSON *m = cJSON_AddObjectToObject(root, "__metadata__");
+    if (!m) return 0;
+    for (int i = 0; i < f->n_meta + n_meta; i++) {
+        const char *k = i < f->n_meta ? f->meta_keys[i] : meta[2 * (i - f->n_meta)];
+        const char *v = i < f->n_meta ? f->meta_values[i] : meta[2 * (i - f->n_meta) + 1];
+        cJSON_DeleteItemFromObjectCaseSensitive(m, k);
+        if (!cJSON_AddStringToObject(m, k, v)) return 0;
+    }
+    return 1;
+}
+
+static int write_all(FILE *fp, const void *p, size_t n) { return fwrite(p, 1, n, fp) == n; }
+
+vggcl_status vggcl_save_with_head(vggcl_ctx *ctx, const char *trunk_path, const char *out_path, int classes, int d,
+                                  const float *w, const float *b, const char *const *meta, int n_meta)
+{
+    vggcl_st_file f;
+    cJSON *root = NULL;
+    char *text = NULL, tmp[4096], eb[128];
+    FILE *fp = NULL;
+    int fd = -1;
+    if (classes < 1 || d < 1 || !w || !b)
+        return vggcl__fail(ctx, VGGCL_ERR_ARG, "%s: a head of %d classes x %d features; expected at least 1 x 1",
+                           out_path, classes, d);
+    vggcl_status st = vggcl_st_open(ctx, trunk_path, &f);
+    if (st != VGGCL_OK) return st;
+    size_t offset = 0;
+    const int64_t wshape[2] = { classes, d }, bshape[1] = { classes };
+    const size_t wbytes = sizeof *w * (size_t)classes * d, bbytes = sizeof *b * (size_t)classes;
+    int ok = (root = cJSON_CreateObject()) && add_metadata(root, &f, meta, n_meta);
+    for (int i = 0; ok && i < f.n; i++)
+        if (!strncmp(f.tensors[i].name, "features.", 9))
+            ok = add_entry(root, f.tensors[i].name, f.tensors[i].dtype, f.tensors[i].ndim, f.tensors[i].shape,
+                           f.tensors[i].end - f.tensors[i].begin, &offset);
+    ok = ok && add_entry(root, "classifier.0.weight", "F32", 2, wshape, wbytes, &offset) &&
+         add_entry(root, "classifier.0.bias", "F32", 1, bshape, bbytes, &offset);
+    vggcl__lock(); /* cJSON's hooks are process-wide; printing allocates through them */
+    text = ok ? cJSON_PrintUnformatted(root) : NULL;
+    vggcl__unlock();
+    if (!text) {
+        st = vggcl__fail(ctx, VGGCL_ERR_NOMEM, "out of host memory writing %s", out_path);
+        goto done;
+    }
+    const size_t len = strlen(text), padded = (len + 7) / 8 * 8;
+    unsigned char hl[8];
+    for (int i = 0; i < 8; i++) hl[i] = (unsigned char)((unsigned long long)padded >> (8 * i));
+    if (snprintf(tmp, sizeof tmp, "%s.tmp.XXXXXX", out_path) >= (int)sizeof tmp) {
+        st = vggcl__fail(ctx, VGGCL_ERR_IO, "%s: path too long", out_path);
+        goto done;
+    }
+    if ((fd = mkstemp(tmp)) < 0) {
+        st = vggcl__fail(ctx, VGGCL_ERR_IO, "%s: cannot create output: %s", out_path, vggcl__strerror(errno, eb, sizeof eb));
+        goto done;
+    }
+    fchmod(fd, 0644); /* mkstemp makes 0600; outputs are ordinary files */
+    if (!(fp = fdopen(fd, "wb"))) {
+        close(fd);
+        ok = 0;
+    } else {
+        ok = write_all(fp, hl, 8) && write_all(fp, text, len);
+        for (size_t i = len; ok && i < padded; i++) ok = fputc(' ', fp) != EOF;
+        for (int i = 0; ok && i < f.n; i++)
+            if (!strncmp(f.tensors[i].name, "features.", 9))
+                ok = write_all(fp, f.buf + f.data_start + f.tensors[i].begin, f.tensors[i].end - f.tensors[i].begin);
+        ok = ok && write_all(fp, w, wbytes) && write_all(fp, b, bbytes); /* little-endian hosts only, as the reader */
+        ok = (fclose(fp) == 0) && ok;
+    }
+    if (!ok || rename(tmp, out_path) != 0) {
+        const int e = errno;
+        unlink(tmp);
+        st = vggcl__fail(ctx, VGGCL_ERR_IO, "%s: cannot write output: %s", out_path, vggcl__strerror(e, eb, sizeof eb));
+    }
+done:
+    cJSON_free(text);
+    cJSON_Delete(root);
+    vggcl_st_close(&f);
+    return st;
+}
