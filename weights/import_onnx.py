@@ -1,0 +1,651 @@
+#!/usr/bin/env python3
+"""Import a VGG-pattern ONNX classifier into vggcl's safetensors layout.
+
+    import_onnx.py MODEL.onnx --out MODEL.safetensors [--input-scale unit|caffe|torch]
+                   [--classes a,b,c | --classes-json FILE] [--pool5 keep|drop]
+
+The graph's data path, from its input through a single chain of nodes, must be:
+
+  [Transpose perm (0,3,1,2)]                   the graph takes NHWC
+  (Conv 3x3 stride 1 pad 1 [BatchNormalization] Relu | MaxPool 2x2 stride 2)...
+  then a GAP head:      GlobalAveragePool, or ReduceMean over H and W, [Flatten|Reshape|Squeeze]
+  or a 7x7 flatten:     [Transpose perm (0,2,3,1)] Flatten|Reshape   (the map must be 7x7)
+  then dense layers:    (Gemm | MatMul [Add]) with Relu between them; Dropout and Identity are
+                        skipped; per-channel Mul/Add/Sub/Div and BatchNormalization are folded
+                        into the dense layer before or after them; a final Softmax is dropped.
+
+Nodes that only compute the shape input of a Reshape (Shape, Gather, Cast, Slice, Concat, ...)
+are not on the data path and are ignored. Initializers and Constant nodes give the weights.
+
+The output uses torchvision's key names: `features.N.{weight,bias}` (BatchNorm folded into the
+conv, ReLU at N+1, a max pool takes the next index) and `classifier.0`, `classifier.2`, ... for
+the dense chain (ReLU between every two). `__metadata__` records vggcl.pool5, vggcl.source,
+vggcl.input_layout, vggcl.input_size (and for a square input vggcl.resize and vggcl.crop, so that
+vggcl's preprocessing resizes the short side to it and center-crops it), vggcl.output, vggcl.mean
+and vggcl.std (vggcl's input is (x/255 - mean)/std per RGB channel) and, with --classes or --classes-json, vggcl.classes.
+
+--input-scale: what the graph expects as input.
+  unit   x/255 (the default)
+  torch  torchvision's ImageNet normalization
+  caffe  Keras/Caffe VGG16: BGR, 0..255 minus the BGR mean (103.939, 116.779, 123.68); the first
+         conv's input channels are reordered to RGB so that vggcl feeds RGB.
+
+A graph that does not fit is refused: one line on stderr naming the first node that cannot be
+mapped and what was expected, exit status 1, no output file.
+"""
+import argparse
+import json
+import os
+import sys
+import tempfile
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+import onnx
+from onnx import numpy_helper
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from safetensors_io import save_file  # noqa: E402
+
+PROG = "import_onnx.py"
+SCALES = {
+    "unit": ("0,0,0", "1,1,1"),
+    "torch": ("0.485,0.456,0.406", "0.229,0.224,0.225"),
+    # Keras/Caffe: BGR minus (103.939, 116.779, 123.68) on 0..255, given in RGB order on x/255
+    "caffe": ("0.48501961,0.45795686,0.40760392", "0.00392157,0.00392157,0.00392157"),
+}
+SHAPE_OPS = ("Shape", "Size")  # their outputs are shapes, not data
+
+
+class Refused(Exception):
+    """The graph cannot be mapped (printed after the model's name)."""
+
+
+class BadArgument(Exception):
+    """A problem with an option or its file (printed as is)."""
+
+
+def name_of(node):
+    return f"{node.op_type} node '{node.name or node.output[0]}'"
+
+
+def refuse(node, what):
+    raise Refused(f"{name_of(node)}: {what}")
+
+
+def attrs(node):
+    return {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
+
+
+def _str(v):
+    return v.decode() if isinstance(v, bytes) else v
+
+
+class Graph:
+    """The data path of a single-input ONNX graph, with its constants."""
+
+    def __init__(self, model):
+        g = model.graph
+        self.g = g
+        self.consts = {t.name: numpy_helper.to_array(t) for t in g.initializer}
+        nodes = list(g.node)
+        changed = True
+        while changed:  # Constant nodes, and Identity or Cast-to-float of constants
+            changed = False
+            for n in nodes:
+                out = n.output[0] if n.output else ""
+                if not out or out in self.consts:
+                    continue
+                if n.op_type == "Constant":
+                    self.consts[out] = self._constant(n)
+                    changed = True
+                elif n.op_type == "Identity" and n.input[0] in self.consts:
+                    self.consts[out] = self.consts[n.input[0]]
+                    changed = True
+                elif (n.op_type == "Cast" and n.input[0] in self.consts
+                      and attrs(n).get("to") in (onnx.TensorProto.FLOAT, onnx.TensorProto.DOUBLE)):
+                    self.consts[out] = self.consts[n.input[0]].astype(np.float32)
+                    changed = True
+        inputs = [i for i in g.input if i.name not in self.consts]
+        if len(inputs) != 1:
+            raise Refused(f"the graph has {len(inputs)} inputs ({', '.join(i.name for i in inputs)}); "
+                          "expected one image input")
+        self.input = inputs[0]
+        self.outputs = {o.name for o in g.output}
+        # Data tensors: everything computed from the input other than through Shape/Size.
+        data = {self.input.name}
+        changed = True
+        while changed:
+            changed = False
+            for n in nodes:
+                if n.op_type in SHAPE_OPS or n.op_type == "Constant" or any(o in data for o in n.output if o):
+                    continue
+                if any(i in data for i in n.input if i):
+                    data.update(o for o in n.output if o)
+                    changed = True
+        self.data = data
+        self.consumers = defaultdict(list)
+        for n in nodes:
+            if n.op_type in SHAPE_OPS:
+                continue
+            for i in dict.fromkeys(n.input):
+                if i in data:
+                    self.consumers[i].append(n)
+        self.all_consumers = defaultdict(list)
+        for n in nodes:
+            for i in dict.fromkeys(n.input):
+                self.all_consumers[i].append(n)
+
+    @staticmethod
+    def _constant(n):
+        a = attrs(n)
+        if "value" in a:
+            return numpy_helper.to_array(a["value"])
+        for key, dt in (("value_float", np.float32), ("value_floats", np.float32),
+                        ("value_int", np.int64), ("value_ints", np.int64)):
+            if key in a:
+                return np.array(a[key], dt)
+        refuse(n, f"unsupported Constant attribute(s) {sorted(a)}; expected value, value_float(s) or value_int(s)")
+
+    def next(self, tensor, after):
+        """The single data-path consumer of tensor, after's output (None at the end of the chain)."""
+        where = name_of(after) if after is not None else "the graph input"
+        if after is not None:
+            self.only_first_output(after)
+        cons = self.consumers.get(tensor, [])
+        if len(cons) > 1:
+            raise Refused(f"{where}: its output '{tensor}' feeds {len(cons)} nodes "
+                          f"({', '.join(name_of(c) for c in cons)}); expected a single chain")
+        if not cons and tensor not in self.outputs:
+            raise Refused(f"{where}: its output '{tensor}' is neither used nor a graph output; expected the "
+                          "chain to end at the graph output")
+        return cons[0] if cons else None
+
+    def const(self, node, i, what):
+        if i >= len(node.input) or not node.input[i]:
+            refuse(node, f"has no {what} input")
+        name = node.input[i]
+        if name not in self.consts:
+            refuse(node, f"its {what} '{name}' is not a constant (initializer or Constant node)")
+        return self.consts[name]
+
+    def only_first_output(self, node):
+        for o in node.output[1:]:
+            if o and (self.all_consumers.get(o) or o in self.outputs):
+                refuse(node, f"its extra output '{o}' is used; expected only the first output to be used")
+
+
+def fweight(node, a, what):
+    if a.dtype.kind != "f":
+        refuse(node, f"{what} has dtype {a.dtype}; expected floating point")
+    return a.astype(np.float64)
+
+
+def check_data_input(g, node, tensor, slot=0):
+    if len(node.input) <= slot or node.input[slot] != tensor:
+        refuse(node, f"expected the data to enter as input {slot}")
+    for i, name in enumerate(node.input):
+        if i != slot and name in g.data:
+            refuse(node, f"its input {i} '{name}' is computed from the data; expected a constant")
+
+
+def conv_weights(g, node, tensor, c_in):
+    check_data_input(g, node, tensor)
+    a = attrs(node)
+    w = fweight(node, g.const(node, 1, "weight"), "the weight")
+    expected = "expected a 3x3 kernel, stride 1, pad 1, dilation 1, group 1"
+    if w.ndim != 4:
+        refuse(node, f"weight shape {list(w.shape)}; {expected}")
+    kernel = list(a.get("kernel_shape", w.shape[2:]))
+    strides = list(a.get("strides", [1, 1]))
+    dil = list(a.get("dilations", [1, 1]))
+    group = a.get("group", 1)
+    auto = _str(a.get("auto_pad", "NOTSET"))
+    pads = list(a.get("pads", [0, 0, 0, 0]))
+    if auto in ("SAME_UPPER", "SAME_LOWER"):
+        pads = [1, 1, 1, 1] if kernel == [3, 3] and strides == [1, 1] else None
+    elif auto == "VALID":
+        pads = [0, 0, 0, 0]
+    if kernel != [3, 3] or list(w.shape[2:]) != [3, 3]:
+        refuse(node, f"kernel {'x'.join(map(str, kernel))}; {expected}")
+    if strides != [1, 1]:
+        refuse(node, f"stride {'x'.join(map(str, strides))}; {expected}")
+    if pads != [1, 1, 1, 1]:
+        refuse(node, f"padding {auto if pads is None else pads}; {expected}")
+    if dil != [1, 1]:
+        refuse(node, f"dilation {'x'.join(map(str, dil))}; {expected}")
+    if group != 1:
+        refuse(node, f"group {group}; {expected}")
+    if w.shape[1] != c_in:
+        refuse(node, f"{w.shape[1]} input channels; expected {c_in}"
+                     + (" (the image's RGB)" if c_in == 3 else " (the previous conv's output)"))
+    b = np.zeros(w.shape[0])
+    if len(node.input) > 2 and node.input[2]:
+        b = fweight(node, g.const(node, 2, "bias"), "the bias").reshape(-1)
+        if b.shape != (w.shape[0],):
+            refuse(node, f"bias of shape {list(b.shape)}; expected ({w.shape[0]},)")
+    return w, b
+
+
+def bn_affine(g, node, tensor, width):
+    """BatchNormalization at inference as y = x*s + t, per channel."""
+    check_data_input(g, node, tensor)
+    a = attrs(node)
+    if a.get("training_mode", 0):
+        refuse(node, "training_mode=1; expected inference BatchNormalization")
+    g.only_first_output(node)
+    eps = a.get("epsilon", 1e-5)
+    gamma, beta, mean, var = (fweight(node, g.const(node, i, k), k).reshape(-1)
+                              for i, k in ((1, "scale"), (2, "bias"), (3, "mean"), (4, "var")))
+    for v, k in ((gamma, "scale"), (beta, "bias"), (mean, "mean"), (var, "var")):
+        if v.shape != (width,):
+            refuse(node, f"{k} of {v.size} values; expected {width} (the channels)")
+    s = gamma / np.sqrt(var + eps)
+    return s, beta - mean * s
+
+
+def maxpool_ok(g, node, tensor):
+    check_data_input(g, node, tensor)
+    g.only_first_output(node)
+    a = attrs(node)
+    got = (list(a.get("kernel_shape", [])), list(a.get("strides", [1, 1])), list(a.get("pads", [0, 0, 0, 0])),
+           list(a.get("dilations", [1, 1])), a.get("ceil_mode", 0), _str(a.get("auto_pad", "NOTSET")))
+    if got[:5] != ([2, 2], [2, 2], [0, 0, 0, 0], [1, 1], 0) or got[5] not in ("NOTSET", "VALID"):
+        refuse(node, f"kernel {got[0]}, stride {got[1]}, pads {got[2]}, dilation {got[3]}, ceil_mode {got[4]}, "
+                     f"auto_pad {got[5]}; expected a 2x2 max pool with stride 2 and no padding")
+
+
+def transpose_perm(node):
+    return list(attrs(node).get("perm", []))
+
+
+def reduce_axes(g, node):
+    a = attrs(node)
+    if "axes" in a:
+        axes = list(a["axes"])
+    elif len(node.input) > 1 and node.input[1]:
+        axes = [int(v) for v in np.asarray(g.const(node, 1, "axes")).reshape(-1)]
+    else:
+        axes = []
+    return sorted(ax % 4 for ax in axes), a.get("keepdims", 1)
+
+
+def static_dims(value_info):
+    t = value_info.type.tensor_type
+    if not t.HasField("shape"):
+        return None
+    return [d.dim_value if d.HasField("dim_value") and d.dim_value > 0 else None for d in t.shape.dim]
+
+
+def affine_vector(node, c, width):
+    """A constant operand of Mul/Add/Sub/Div as a per-channel vector of length width."""
+    c = np.asarray(c, np.float64)
+    if c.ndim > 2 or any(d != 1 for d in c.shape[:-1]) or c.size not in (1, width):
+        refuse(node, f"constant of shape {list(c.shape)}; expected a scalar or a vector of {width} "
+                     "(per channel, on the last axis)")
+    return np.broadcast_to(c.reshape(-1), (width,)).copy()
+
+
+def convert(model, path_name, scale="unit"):
+    """Returns (tensors, metadata, summary) or raises Refused."""
+    g = Graph(model)
+    dims = static_dims(g.input)
+    t = g.input.name
+    node = g.next(t, None)
+    if node is None:
+        raise Refused(f"the graph input '{t}' feeds no node; expected a Conv")
+    if dims is not None and len(dims) != 4:
+        raise Refused(f"the graph input '{t}' has rank {len(dims)}; expected an image batch (N,C,H,W) or (N,H,W,C)")
+
+    # --- input layout
+    layout_in = "NCHW"
+    if node.op_type == "Transpose":
+        if transpose_perm(node) != [0, 3, 1, 2]:
+            refuse(node, f"perm {transpose_perm(node)}; expected (0,3,1,2) (NHWC input) or a Conv")
+        check_data_input(g, node, t)
+        layout_in = "NHWC"
+        t, node = node.output[0], g.next(node.output[0], node)
+    hw = None
+    if dims is not None:
+        c_dim, hw = (dims[3], dims[1:3]) if layout_in == "NHWC" else (dims[1], dims[2:4])
+        if c_dim not in (None, 3):
+            raise Refused(f"the graph input '{g.input.name}' has {c_dim} channels in {layout_in}; expected 3 (RGB)")
+        hw = hw if all(hw) else None
+
+    # --- features
+    tensors, idx, c, convs, pools, bn_folded, last, first = {}, 0, 3, [], 0, 0, None, None
+    while node is not None and node.op_type in ("Conv", "MaxPool"):
+        if node.op_type == "MaxPool":
+            if last != "conv":
+                refuse(node, "a max pool " + ("before the first Conv" if last is None else "right after another")
+                       + "; expected each MaxPool to follow a Conv and its Relu")
+            maxpool_ok(g, node, t)
+            pools, idx, last = pools + 1, idx + 1, "pool"
+            t, node = node.output[0], g.next(node.output[0], node)
+            continue
+        conv = node
+        w, b = conv_weights(g, node, t, c)
+        t, node = node.output[0], g.next(node.output[0], node)
+        if node is not None and node.op_type == "BatchNormalization":
+            s, sh = bn_affine(g, node, t, w.shape[0])
+            w, b = w * s[:, None, None, None], b * s + sh
+            bn_folded += 1
+            t, node = node.output[0], g.next(node.output[0], node)
+        if node is None or node.op_type != "Relu":
+            what = f"followed by {name_of(node)}" if node is not None else "the end of the graph"
+            refuse(conv, f"is not followed by a Relu ({what}); expected Conv [BatchNormalization] Relu")
+        check_data_input(g, node, t)
+        tensors[f"features.{idx}.weight"] = w.astype(np.float32)
+        tensors[f"features.{idx}.bias"] = b.astype(np.float32)
+        if first is None:
+            first = f"features.{idx}.weight"
+        convs.append(w.shape[0])
+        c, idx, last = w.shape[0], idx + 2, "conv"
+        t, node = node.output[0], g.next(node.output[0], node)
+    if not convs:
+        if node is None:
+            raise Refused("the graph has no Conv; expected a VGG")
+        refuse(node, "expected a 3x3 Conv")
+    pool5 = "keep" if last == "pool" else "drop"
+    if node is None:
+        raise Refused(f"the graph ends after the features (tensor '{t}'); expected a GAP or flatten and dense layers")
+
+    # --- GAP or flatten
+    layout = "NCHW"
+    if node.op_type == "Transpose":
+        if transpose_perm(node) != [0, 2, 3, 1]:
+            refuse(node, f"perm {transpose_perm(node)}; expected (0,2,3,1) (back to NHWC) after the features")
+        check_data_input(g, node, t)
+        layout, t, node = "NHWC", node.output[0], g.next(node.output[0], node)
+    elif node.op_type == "AveragePool":  # torch's adaptive pool to 7x7 of a 7x7 map: kernel 1, stride 1
+        a = attrs(node)
+        if list(a.get("kernel_shape", [])) != [1, 1] or list(a.get("strides", [1, 1])) != [1, 1] \
+                or any(a.get("pads", [0])):
+            refuse(node, "expected GlobalAveragePool, ReduceMean, Flatten/Reshape or Transpose (0,2,3,1) "
+                         "after the features (an AveragePool only with kernel 1, stride 1)")
+        check_data_input(g, node, t)
+        t, node = node.output[0], g.next(node.output[0], node)
+    head_desc = None
+    if node is None:
+        raise Refused(f"the graph ends after the features (tensor '{t}'); expected a GAP or flatten and dense layers")
+    op = node.op_type
+    if op in ("GlobalAveragePool", "ReduceMean"):
+        check_data_input(g, node, t)
+        keep = 1
+        if op == "GlobalAveragePool":
+            if layout != "NCHW":
+                refuse(node, "GlobalAveragePool on NHWC data (after Transpose (0,2,3,1)); expected NCHW")
+        else:
+            axes, keep = reduce_axes(g, node)
+            want = [2, 3] if layout == "NCHW" else [1, 2]
+            if axes != want:
+                refuse(node, f"axes {axes} on {layout} data; expected {tuple(want)} (the spatial axes)")
+        g.only_first_output(node)
+        width, flat = c, None
+        channels_last = layout == "NHWC" or not keep
+        t, node = node.output[0], g.next(node.output[0], node)
+        while node is not None and node.op_type in ("Flatten", "Reshape", "Squeeze"):
+            check_data_input(g, node, t)
+            if node.op_type == "Flatten" and attrs(node).get("axis", 1) != 1:
+                refuse(node, f"axis {attrs(node).get('axis')}; expected 1")
+            if node.op_type == "Reshape" and node.input[1] in g.consts:
+                shp = [int(v) for v in g.consts[node.input[1]].reshape(-1)]
+                if len(shp) != 2 or shp[1] not in (-1, width):
+                    refuse(node, f"shape {shp}; expected (N, {width})")
+            channels_last = True
+            t, node = node.output[0], g.next(node.output[0], node)
+        if not channels_last:
+            refuse(node if node is not None else g.g.node[-1],
+                   "expected Flatten, Reshape or Squeeze after a keepdims GAP over NCHW")
+        head_desc = "GAP"
+    elif op in ("Flatten", "Reshape"):
+        check_data_input(g, node, t)
+        if op == "Flatten" and attrs(node).get("axis", 1) != 1:
+            refuse(node, f"axis {attrs(node).get('axis')}; expected 1")
+        size = None
+        if hw is not None:
+            size = list(hw)
+            for _ in range(pools):
+                size = [s // 2 for s in size]
+        if size != [7, 7]:
+            refuse(node, "flattens a " + ("map of unknown size (the graph input's H and W are not static)"
+                                          if size is None else f"{size[0]}x{size[1]} map")
+                   + "; expected 7x7 (vggcl adaptive-pools to 7x7 before the first dense layer)")
+        width, flat = c * 49, layout
+        if op == "Reshape" and node.input[1] in g.consts:
+            shp = [int(v) for v in g.consts[node.input[1]].reshape(-1)]
+            if len(shp) != 2 or shp[1] not in (-1, width):
+                refuse(node, f"shape {shp}; expected (N, {width})")
+        head_desc = f"flatten 7x7 ({'h,w,c' if layout == 'NHWC' else 'c,h,w'} order)"
+        t, node = node.output[0], g.next(node.output[0], node)
+    else:
+        refuse(node, "expected GlobalAveragePool, ReduceMean, Flatten/Reshape or Transpose (0,2,3,1) after the "
+                     f"features (the last {'MaxPool' if last == 'pool' else 'Relu'})")
+
+    # --- dense chain
+    layers, pending, state, softmax, dense_folds = [], None, "input", False, 0
+    last_node = last_dense = relu_after_last = None
+    while node is not None:
+        op = node.op_type
+        if op in ("Dropout", "Identity"):
+            check_data_input(g, node, t)
+            g.only_first_output(node)
+        elif op in ("Gemm", "MatMul"):
+            if state == "pre":
+                refuse(node, f"follows the dense layer {name_of(last_dense)} without a Relu between them; "
+                             "expected Relu")
+            check_data_input(g, node, t)
+            if op == "Gemm":
+                a = attrs(node)
+                if a.get("transA", 0):
+                    refuse(node, "transA=1; expected transA=0 (data times weight)")
+                bw = fweight(node, g.const(node, 1, "weight"), "the weight")
+                if bw.ndim != 2:
+                    refuse(node, f"weight of shape {list(bw.shape)}; expected 2-D")
+                w = (bw.T if a.get("transB", 0) else bw) * a.get("alpha", 1.0)
+                b = np.zeros(w.shape[1])
+                if len(node.input) > 2 and node.input[2]:
+                    cb = fweight(node, g.const(node, 2, "bias"), "the bias")
+                    if cb.ndim > 2 or any(d != 1 for d in cb.shape[:-1]) or cb.size not in (1, w.shape[1]):
+                        refuse(node, f"bias of shape {list(cb.shape)}; expected ({w.shape[1]},)")
+                    b = np.broadcast_to(cb.reshape(-1), (w.shape[1],)) * a.get("beta", 1.0)
+            else:
+                w = fweight(node, g.const(node, 1, "weight"), "the weight")
+                if w.ndim != 2:
+                    refuse(node, f"weight of shape {list(w.shape)}; expected 2-D (in, out)")
+                b = np.zeros(w.shape[1])
+            if w.shape[0] != width:
+                refuse(node, f"takes {w.shape[0]} inputs; expected {width}"
+                             + (f" ({c} channels x 7x7)" if not layers and head_desc != "GAP" else ""))
+            if pending is not None:  # y = (x*s + t) @ W + b
+                s, sh = pending
+                w, b = w * s[:, None], b + sh @ w
+                pending = None
+            layers.append([w, np.array(b, np.float64)])
+            width, state, last_dense = w.shape[1], "pre", node
+        elif op in ("Add", "Sub", "Mul", "Div", "BatchNormalization"):
+            if op == "BatchNormalization":
+                s, sh = bn_affine(g, node, t, width)
+            else:
+                if len(node.input) != 2 or t not in node.input:
+                    refuse(node, "expected the data and a constant")
+                slot = list(node.input).index(t)
+                if op in ("Sub", "Div") and slot != 0:
+                    refuse(node, f"{op} of the data from a constant; expected data {op.lower()} constant")
+                check_data_input(g, node, t, slot)
+                v = affine_vector(node, fweight(node, g.const(node, 1 - slot, "operand"), "the operand"), width)
+                if op == "Div" and not np.all(v):
+                    refuse(node, "divides by zero; expected a non-zero divisor")
+                s, sh = np.ones(width), np.zeros(width)
+                if op in ("Add", "Sub"):
+                    sh = v if op == "Add" else -v
+                else:
+                    s = v if op == "Mul" else 1 / v
+            if state == "pre":  # on the last dense layer's output, before its Relu
+                lw, lb = layers[-1]
+                layers[-1] = [lw * s[None, :], lb * s + sh]
+            else:  # on the next dense layer's input
+                pending = (s, sh) if pending is None else (pending[0] * s, pending[1] * s + sh)
+            if not (op == "Add" and state == "pre" and last_node is last_dense):
+                dense_folds += 1  # (an Add right after a MatMul is its bias)
+        elif op == "Relu":
+            check_data_input(g, node, t)
+            if state != "pre":
+                refuse(node, "a Relu not right after a dense layer; expected Gemm or MatMul")
+            state, relu_after_last = "input", node
+        elif op == "Softmax":
+            check_data_input(g, node, t)
+            axis = attrs(node).get("axis", -1 if model_opset(model) >= 13 else 1)
+            if axis not in (-1, 1):
+                refuse(node, f"axis {axis}; expected the class axis (-1 or 1)")
+            nxt = g.next(node.output[0], node)
+            if nxt is not None:
+                refuse(nxt, "follows the Softmax; expected the Softmax to end the graph")
+            softmax = True
+        else:
+            refuse(node, "unsupported on the data path after the features; expected Gemm, MatMul, Add, Mul, Relu, "
+                         "Dropout, BatchNormalization or a final Softmax")
+        last_node = node
+        t, node = node.output[0], g.next(node.output[0], node)
+        if softmax:
+            break
+    if not layers:
+        refuse(last_node or g.g.node[-1], "the graph ends without a dense layer; expected Gemm or MatMul")
+    if state != "pre":
+        refuse(relu_after_last, "a Relu (or per-channel scaling after it) follows the last dense layer; "
+                                "expected the last dense layer's output to be the logits (or their Softmax)")
+
+    # --- head tensors in torch Linear layout (out, in)
+    if flat == "NHWC":  # Keras flatten: rows in (h, w, c) order -> torchvision's (c, h, w)
+        w0 = layers[0][0]
+        layers[0][0] = w0.reshape(7, 7, c, w0.shape[1]).transpose(2, 0, 1, 3).reshape(c * 49, w0.shape[1])
+    for k, (w, b) in enumerate(layers):
+        tensors[f"classifier.{2 * k}.weight"] = np.ascontiguousarray(w.T, np.float32)
+        tensors[f"classifier.{2 * k}.bias"] = np.asarray(b, np.float32)
+    if scale == "caffe":  # the graph takes BGR: feed it RGB instead
+        tensors[first] = np.ascontiguousarray(tensors[first][:, ::-1])
+    mean, std = SCALES[scale]
+    meta = {"format": "pt", "vggcl.pool5": pool5, "vggcl.source": f"onnx:{path_name}",
+            "vggcl.input_layout": layout_in, "vggcl.output": "softmax dropped" if softmax else "logits",
+            "vggcl.mean": mean, "vggcl.std": std}
+    if hw is not None:
+        meta["vggcl.input_size"] = f"{hw[0]},{hw[1]}"
+        if hw[0] == hw[1]:  # vggcl's preprocessing then makes that size: short side to it, center crop
+            meta["vggcl.resize"] = meta["vggcl.crop"] = str(hw[0])
+    if scale == "caffe":
+        meta["vggcl.graph_channels"] = "BGR"
+    widths = [layers[0][0].shape[0]] + [w.shape[1] for w, _ in layers]
+    folds = []
+    if bn_folded:
+        folds.append(f"{bn_folded} BatchNorm folded into convs")
+    if dense_folds:
+        folds.append(f"{dense_folds} Mul/Add/BatchNorm folded into dense layers")
+    kept = "kept" if pool5 == "keep" else "dropped"
+    summary = (f"{len(convs)} convs ({convs[0]}..{max(convs)} channels), {pools} max pools (pool5 {kept}), "
+               f"{head_desc}, dense {'-'.join(map(str, widths))}, input {layout_in}"
+               + (f" {hw[0]}x{hw[1]}" if hw else "") + f", {scale} scaling"
+               + (", softmax dropped" if softmax else "") + "".join(", " + f for f in folds))
+    return tensors, meta, summary
+
+
+def model_opset(model):
+    for o in model.opset_import:
+        if o.domain in ("", "ai.onnx"):
+            return o.version
+    return 1
+
+
+def read_classes(a):
+    if a.classes is not None:
+        names = [s.strip() for s in a.classes.split(",")]
+        src = "--classes"
+    else:
+        src = a.classes_json
+        try:
+            with open(a.classes_json, encoding="utf-8") as f:
+                obj = json.load(f)
+        except (OSError, ValueError) as e:
+            raise BadArgument(f"{a.classes_json}: {e}")
+        if isinstance(obj, dict):
+            try:
+                idx = {k: int(v) for k, v in obj.items()}
+            except (TypeError, ValueError):
+                raise BadArgument(f"{src}: expected a {{\"name\": index}} object or a list of names")
+            if sorted(idx.values()) != list(range(len(idx))):
+                raise BadArgument(f"{src}: the indices are {sorted(idx.values())}; "
+                                  f"expected 0..{len(idx) - 1} once each")
+            names = [k for k, _ in sorted(idx.items(), key=lambda kv: kv[1])]
+        elif isinstance(obj, list) and all(isinstance(x, str) for x in obj):
+            names = obj
+        else:
+            raise BadArgument(f"{src}: expected a {{\"name\": index}} object or a list of names")
+    if not names or any(not n for n in names):
+        raise BadArgument(f"{src}: empty class name")
+    return names, src
+
+
+def write_atomic(tensors, meta, out):
+    out = Path(out)
+    fd, tmp = tempfile.mkstemp(dir=out.parent if str(out.parent) else ".", prefix=f".{out.name}.", suffix=".tmp")
+    try:
+        os.close(fd)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        save_file(tensors, tmp, metadata=meta)
+        os.replace(tmp, out)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(prog=PROG, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("model", help="the .onnx file")
+    ap.add_argument("--out", required=True, help="the .safetensors file to write")
+    ap.add_argument("--input-scale", choices=sorted(SCALES), default="unit",
+                    help="what the graph expects: x/255 (unit, default), ImageNet-normalized (torch), "
+                         "or Keras/Caffe BGR minus mean (caffe)")
+    cl = ap.add_mutually_exclusive_group()
+    cl.add_argument("--classes", help="comma-separated class names, in output order")
+    cl.add_argument("--classes-json", help='a JSON {"name": index} object or list of names')
+    ap.add_argument("--pool5", choices=["keep", "drop"], help="check that the graph agrees")
+    a = ap.parse_args(argv)
+    try:
+        classes = read_classes(a) if a.classes is not None or a.classes_json else None
+        try:
+            model = onnx.load(a.model)
+        except Exception as e:  # onnx raises DecodeError, OSError, ...
+            raise Refused(f"cannot read the ONNX model: {str(e).splitlines()[0] if str(e) else type(e).__name__}")
+        tensors, meta, summary = convert(model, os.path.basename(a.model), a.input_scale)
+        if a.pool5 and a.pool5 != meta["vggcl.pool5"]:
+            has = ("kept (a MaxPool after the last conv)" if meta["vggcl.pool5"] == "keep"
+                   else "dropped (no MaxPool after the last conv)")
+            raise Refused(f"--pool5 {a.pool5}, but the graph has pool5 {has}")
+        n_out = tensors[max((k for k in tensors if k.startswith("classifier.")),
+                            key=lambda k: int(k.split(".")[1]))].shape[0]
+        if classes is not None:
+            names, src = classes
+            if len(names) != n_out:
+                raise BadArgument(f"{src}: {len(names)} class names, but the model has {n_out} outputs")
+            meta["vggcl.classes"] = json.dumps(names)
+        write_atomic(tensors, meta, a.out)
+    except Refused as e:
+        print(f"{PROG}: {a.model}: {' '.join(str(e).split())}", file=sys.stderr)
+        return 1
+    except BadArgument as e:
+        print(f"{PROG}: {' '.join(str(e).split())}", file=sys.stderr)
+        return 1
+    except OSError as e:
+        print(f"{PROG}: {a.out}: {e.strerror or e}", file=sys.stderr)
+        return 1
+    print(f"wrote {a.out}: {summary}, {n_out} classes" + (" (named)" if classes else ""))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
