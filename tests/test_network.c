@@ -2,8 +2,9 @@
  * same plan, inputs and weights, layer kernels chained through ping-pong
  * buffers, GAP and the head; custom widths with BatchNorm, odd sizes, both
  * pool5 settings, vgg11, vgg16 and vgg19_bn widths, batch > 1, a reused model,
- * and each convolution algorithm (auto, direct, Winograd, im2col + SGEMM, and
- * the GPU-shaped Winograd, which folds the max pools after conv blocks in). */
+ * each convolution algorithm (auto, direct, Winograd, im2col + SGEMM, and
+ * the GPU-shaped Winograd, which folds the max pools after conv blocks in),
+ * and heads of dense chains after GAP and after the 7x7 pool and flatten. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,13 +17,15 @@
 #define REL_L2 1e-5
 #define ELEM 1e-4
 
-static const struct { const char *cfg; int bn, classes, N, H, W; int pool5; } nets[] = {
-    { "8,M,12,M,16,16", 1, 3, 2, 37, 29, VGGCL_POOL5_KEEP },
-    { "8,M,12,M,16,16", 1, 3, 2, 37, 29, VGGCL_POOL5_DROP },
-    { "5,M,7,M,9", 0, 7, 3, 8, 9, VGGCL_POOL5_KEEP },
-    { "64,M,128,M,256,256,M,512,512,M,512,512", 0, 7, 2, 32, 32, VGGCL_POOL5_KEEP },
-    { "64,64,M,128,128,M,256,256,256,M,512,512,512,M,512,512,512", 0, 7, 1, 48, 40, VGGCL_POOL5_DROP },
-    { "64,64,M,128,128,M,256,256,256,256,M,512,512,512,512,M,512,512,512,512", 1, 10, 1, 32, 33, VGGCL_POOL5_KEEP },
+/* head: "" GAP + one linear layer; "gap:..." / "flat:..." a dense chain after GAP / the 7x7 pool and flatten */
+static const struct { const char *cfg; int bn, classes, N, H, W; int pool5; const char *head; } nets[] = {
+    { "8,M,12,M,16,16", 1, 3, 2, 37, 29, VGGCL_POOL5_KEEP, "" },
+    { "8,M,12,M,16,16", 1, 3, 2, 37, 29, VGGCL_POOL5_DROP, "gap:9,5" },
+    { "5,M,7,M,9", 0, 7, 3, 8, 9, VGGCL_POOL5_KEEP, "flat:11" },
+    { "8,M,12", 0, 4, 3, 30, 26, VGGCL_POOL5_KEEP, "flat:13,6,5" },
+    { "64,M,128,M,256,256,M,512,512,M,512,512", 0, 7, 2, 32, 32, VGGCL_POOL5_KEEP, "" },
+    { "64,64,M,128,128,M,256,256,256,M,512,512,512,M,512,512,512", 0, 7, 1, 48, 40, VGGCL_POOL5_DROP, "" },
+    { "64,64,M,128,128,M,256,256,256,256,M,512,512,512,512,M,512,512,512,512", 1, 10, 1, 32, 33, VGGCL_POOL5_KEEP, "" },
 };
 
 /* _i: the convolution algorithm on the device (auto, direct, winograd, gemm, winograd-gpu). */
@@ -31,7 +34,7 @@ START_TEST(test_network_vs_reference)
     const int conv = _i;
     for (size_t i = 0; i < sizeof nets / sizeof nets[0]; i++) {
         const char *path = tu_tmp("net.safetensors");
-        tu_write_vgg(path, nets[i].cfg, nets[i].bn, nets[i].classes, (unsigned)i + 1, NULL);
+        tu_write_vgg_head(path, nets[i].cfg, nets[i].bn, nets[i].head, nets[i].classes, (unsigned)i + 1, NULL);
         vggcl_ctx *ref = vggcl_ctx_new(), *cl = tu_cl_ctx();
         ck_assert(vggcl_select_device(ref, "ref") == VGGCL_OK);
         vggcl_load_options o = { nets[i].pool5, NULL, conv, 0 };

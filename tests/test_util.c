@@ -172,6 +172,12 @@ int tu_run(Suite *s)
 
 void tu_write_vgg(const char *path, const char *cfg, int bn, int classes, unsigned seed, const char *meta)
 {
+    tu_write_vgg_head(path, cfg, bn, "", classes, seed, meta);
+}
+
+void tu_write_vgg_head(const char *path, const char *cfg, int bn, const char *head, int classes, unsigned seed,
+                       const char *meta)
+{
     tu_tensor t[256];
     char names[256][48];
     float *bufs[256];
@@ -204,17 +210,29 @@ void tu_write_vgg(const char *path, const char *cfg, int bn, int classes, unsign
         }
         if (*p == ',') p++;
     }
-    const float hs = (float)(1.0 / sqrt(c_in));
-    snprintf(names[n], sizeof names[0], "classifier.0.weight");
-    bufs[n] = malloc((size_t)classes * c_in * sizeof(float));
-    tu_fill(bufs[n], (size_t)classes * c_in, seed * 1000 + 998, -hs, hs);
-    t[n] = (tu_tensor){ names[n], "F32", 2, { classes, c_in }, bufs[n], NULL, 0 };
-    n++;
-    snprintf(names[n], sizeof names[0], "classifier.0.bias");
-    bufs[n] = malloc((size_t)classes * sizeof(float));
-    tu_fill(bufs[n], (size_t)classes, seed * 1000 + 999, -0.1f, 0.1f);
-    t[n] = (tu_tensor){ names[n], "F32", 1, { classes }, bufs[n], NULL, 0 };
-    n++;
+    /* the head: "" one linear layer after GAP; "gap:W,W..." or "flat:W,..." dense layers of those widths
+     * (ReLU between) before the last, after GAP or after the 7x7 pool and flatten; named classifier.0, .2, ... */
+    int in = c_in, widths[16], n_dense = 0;
+    const char *h = head;
+    if (!strncmp(h, "flat:", 5)) in = c_in * 49, h += 5;
+    else if (!strncmp(h, "gap:", 4)) h += 4;
+    while (*h && n_dense < 15) {
+        widths[n_dense++] = (int)strtol(h, (char **)&h, 10);
+        if (*h == ',') h++;
+    }
+    widths[n_dense++] = classes;
+    for (int l = 0; l < n_dense; l++) {
+        const float hs = (float)(1.0 / sqrt(in)) * (l + 1 < n_dense ? 2.0f : 1.0f);
+        for (int k = 0; k < 2; k++) {
+            const size_t count = k ? (size_t)widths[l] : (size_t)widths[l] * in;
+            snprintf(names[n], sizeof names[0], "classifier.%d.%s", 2 * l, k ? "bias" : "weight");
+            bufs[n] = malloc(count * sizeof(float));
+            tu_fill(bufs[n], count, seed * 1000 + 900 + (unsigned)n, k ? -0.1f : -hs, k ? 0.1f : hs);
+            t[n] = (tu_tensor){ names[n], "F32", k ? 1 : 2, { widths[l], in }, bufs[n], NULL, 0 };
+            n++;
+        }
+        in = widths[l];
+    }
     tu_write_safetensors(path, t, n, meta);
     for (int i = 0; i < n; i++) free(bufs[i]);
 }

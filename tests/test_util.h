@@ -44,6 +44,10 @@ void tu_write_safetensors(const char *path, const tu_tensor *t, int n, const cha
  * M for max pools, e.g. "8,M,16,M,16,16" (a trailing M is pool5, which has no
  * key and so is not written). bn adds BatchNorm after every conv. */
 void tu_write_vgg(const char *path, const char *cfg, int bn, int classes, unsigned seed, const char *meta);
+/* The same with a head of dense layers: "" (one linear layer after GAP), "gap:W1,W2,..." (hidden
+ * widths after GAP) or "flat:W1,..." (after the 7x7 adaptive pool, flattened). */
+void tu_write_vgg_head(const char *path, const char *cfg, int bn, const char *head, int classes, unsigned seed,
+                       const char *meta);
 
 /* Writes bytes to path (for malformed files). */
 void tu_write_bytes(const char *path, const void *data, size_t len);

@@ -311,6 +311,68 @@ START_TEST(test_plan_custom_head_and_ignored_keys)
 }
 END_TEST
 
+/* classifier.K in order of K is a dense chain: after GAP when classifier.0 takes the last conv's
+ * width, after the 7x7 pool when it takes that x 49; the file's class names and metadata are kept. */
+START_TEST(test_plan_dense_chain_and_metadata)
+{
+    builder b = { 0 };
+    add_conv(&b, 0, 4, 3), add_head(&b, "classifier.0", 6, 4), add_head(&b, "classifier.2", 5, 6),
+        add_head(&b, "classifier.10", 3, 5);
+    const char *path = write_model(&b, "chain.safetensors",
+                                   "{\"vggcl.classes\":\"[\\\"a\\\",\\\"b\\\",\\\"c\\\"]\",\"other\":\"x\"}");
+    vggcl_ctx *ctx;
+    vggcl_model *m;
+    ck_assert_msg(load(&ctx, path, VGGCL_POOL5_AUTO, NULL, &m) == VGGCL_OK, "%s", vggcl_message(ctx));
+    ck_assert_int_eq(m->n_hidden, 2);
+    ck_assert_int_eq(m->pool_to, 0);
+    ck_assert_str_eq(m->hidden_name[1], "classifier.2");
+    ck_assert_str_eq(m->head_name, "classifier.10");
+    ck_assert_int_eq(vggcl_model_classes(m), 3);
+    ck_assert_str_eq(vggcl_model_class_name(m, 2), "c");
+    ck_assert_ptr_null(vggcl_model_class_name(m, 3));
+    ck_assert_str_eq(vggcl_model_metadata(m, "other"), "x");
+    ck_assert_ptr_null(vggcl_model_metadata(m, "vggcl.pool5"));
+    float x[3 * 8 * 8], cams[4];
+    for (int i = 0; i < 3 * 8 * 8; i++) x[i] = (float)(i % 7) - 3.0f;
+    ck_assert(vggcl_forward_cam(ctx, m, x, 1, 8, 8, NULL, NULL, NULL, cams, NULL) == VGGCL_ERR_ARG);
+    ck_assert(strstr(vggcl_message(ctx), "a chain of dense layers after GAP"));
+    vggcl_model_free(m);
+    vggcl_ctx_free(ctx);
+
+    add_conv(&b, 0, 4, 3), add_head(&b, "classifier.0", 6, 4 * 49), add_head(&b, "classifier.2", 3, 6);
+    path = write_model(&b, "flat.safetensors", NULL);
+    ck_assert(load(&ctx, path, VGGCL_POOL5_AUTO, NULL, &m) == VGGCL_OK);
+    ck_assert_int_eq(m->pool_to, 7);
+    ck_assert_int_eq(m->n_hidden, 1);
+    ck_assert_ptr_null(vggcl_model_class_name(m, 0));
+    vggcl_model_free(m);
+    vggcl_ctx_free(ctx);
+
+    /* without a head: features only */
+    add_conv(&b, 0, 4, 3);
+    path = write_model(&b, "trunk.safetensors", NULL);
+    ctx = vggcl_ctx_new();
+    ck_assert(vggcl_select_device(ctx, "ref") == VGGCL_OK);
+    vggcl_load_options o = { VGGCL_POOL5_AUTO, NULL, VGGCL_CONV_AUTO, 1 };
+    ck_assert(vggcl_model_load(ctx, path, &o, &m) == VGGCL_OK);
+    ck_assert_int_eq(vggcl_model_classes(m), 0);
+    float f[4], y[3];
+    ck_assert(vggcl_forward(ctx, m, x, 1, 8, 8, NULL, f) == VGGCL_OK);
+    ck_assert(vggcl_forward(ctx, m, x, 1, 8, 8, y, NULL) == VGGCL_ERR_ARG);
+    ck_assert(strstr(vggcl_message(ctx), "without a head"));
+    vggcl_model_free(m);
+    vggcl_ctx_free(ctx);
+    expect_model_error(path, NULL, "classifier.0.weight' not found");
+
+    /* a middle layer of the wrong width; class names that do not fit */
+    add_conv(&b, 0, 4, 3), add_head(&b, "classifier.0", 6, 4), add_head(&b, "classifier.2", 3, 5);
+    expect_model_error(write_model(&b, "chain_width.safetensors", NULL), NULL, "classifier.0's output width");
+    add_conv(&b, 0, 4, 3), add_head(&b, "classifier.0", 3, 4);
+    expect_model_error(write_model(&b, "names.safetensors", "{\"vggcl.classes\":\"[\\\"a\\\"]\"}"), NULL,
+                       "not a JSON list of 3 class names");
+}
+END_TEST
+
 START_TEST(test_plan_errors)
 {
     builder b = { 0 };
@@ -400,6 +462,7 @@ int main(void)
     tcase_add_test(tc, test_plan_pools_and_pool5);
     tcase_add_test(tc, test_plan_batchnorm_fold);
     tcase_add_test(tc, test_plan_custom_head_and_ignored_keys);
+    tcase_add_test(tc, test_plan_dense_chain_and_metadata);
     tcase_add_test(tc, test_plan_errors);
     tcase_add_test(tc, test_forward_input_errors);
     suite_add_tcase(s, tc);

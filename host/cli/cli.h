@@ -23,8 +23,16 @@ int cli_model_opts(const char *cmd, const char *pool5, const char *conv, vggcl_l
 int cli_int(const char *cmd, const char *opt, const char *v, int lo, int hi, int *out);
 int cli_size(const char *cmd, const char *v, int *h, int *w);
 
-/* Prints s on stdout as a JSON string literal, escaped. */
+/* Prints s on stdout as a JSON string literal, escaped / as a CSV field, quoted. */
 void cli_json_str(const char *s);
+void cli_csv_str(const char *s);
+
+/* A new context on the device, the model loaded with opts, and with p the
+ * preprocessing options not given taken from the model (cli_preprocess_finish).
+ * Returns CLI_OK, or CLI_FAIL with the error printed; the caller frees
+ * *ctx and *model (NULL when not made) either way. */
+int cli_open_model(const char *device, const char *weights, const vggcl_load_options *opts, vggcl_preprocess *p,
+                   vggcl_ctx **ctx, vggcl_model **model);
 
 int cmd_devices(int argc, char **argv);
 int cmd_run(int argc, char **argv);

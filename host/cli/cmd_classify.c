@@ -63,16 +63,6 @@ static int model_labels(const vggcl_model *m, int classes, labels *l)
     return 0;
 }
 
-static void print_csv_str(const char *s)
-{
-    putchar('"');
-    for (; *s; s++) {
-        if (*s == '"') putchar('"');
-        putchar(*s);
-    }
-    putchar('"');
-}
-
 /* Prints one image's top k in the chosen format. */
 static void report(const char *file, const float *logits, int classes, int k, const labels *l, const char *format)
 {
@@ -110,9 +100,9 @@ static void report(const char *file, const float *logits, int classes, int k, co
             cli_json_str(label);
             printf(",\"prob\":%.6g}", prob[c]);
         } else if (!strcmp(format, "csv")) {
-            print_csv_str(file);
+            cli_csv_str(file);
             printf(",%d,%d,", i + 1, c);
-            print_csv_str(label);
+            cli_csv_str(label);
             printf(",%.6g\n", prob[c]);
         } else {
             printf("%s %s %.4f", i ? "," : "", label, prob[c]);
@@ -202,16 +192,8 @@ int cmd_classify(int argc, char **argv)
     vggcl_model *model = NULL;
     results res = { 0 };
     int classes = 0, failed = 0;
-    vggcl_ctx *ctx = vggcl_ctx_new();
-    if (!ctx) {
-        rc = cli_error(CLI_FAIL, "out of host memory");
-        goto done_args;
-    }
-    if (vggcl_select_device(ctx, device) != VGGCL_OK || vggcl_model_load(ctx, weights, &opts, &model) != VGGCL_OK) {
-        rc = cli_error(CLI_FAIL, "%s", vggcl_message(ctx));
-        goto out;
-    }
-    if (cli_preprocess_finish(&p, model, weights) != CLI_OK) goto out;
+    vggcl_ctx *ctx = NULL;
+    if (cli_open_model(device, weights, &opts, &p, &ctx, &model) != CLI_OK) goto out;
     classes = vggcl_model_classes(model);
     if (top > classes) top = classes;
     if (labels_path && load_labels(labels_path, classes, &l)) goto out;

@@ -52,16 +52,6 @@ static int count(void *user, const int *index, int nb, const float *x, int h, in
 
 static double ratio(long a, long b) { return b ? (double)a / b : 0.0; }
 
-static void print_csv_name(const char *s)
-{
-    putchar('"');
-    for (; *s; s++) {
-        if (*s == '"') putchar('"');
-        putchar(*s);
-    }
-    putchar('"');
-}
-
 static void report(const tally *t, char **names, const char *format, int skipped)
 {
     const int C = t->classes;
@@ -74,7 +64,7 @@ static void report(const tally *t, char **names, const char *format, int skipped
         printf("],\"per_class\":[");
     } else if (!strcmp(format, "csv")) {
         printf("class,images,predicted,precision,recall,top1,top%d", t->k);
-        for (int c = 0; c < C; c++) putchar(','), print_csv_name(names[c]);
+        for (int c = 0; c < C; c++) putchar(','), cli_csv_str(names[c]);
         putchar('\n');
     } else {
         printf("%ld images, %d classes", t->n, C);
@@ -92,7 +82,7 @@ static void report(const tally *t, char **names, const char *format, int skipped
             printf(",\"index\":%d,\"images\":%ld,\"predicted\":%ld,\"precision\":%.6f,\"recall\":%.6f}", c, support,
                    predicted, ratio(hit, predicted), ratio(hit, support));
         } else if (!strcmp(format, "csv")) {
-            print_csv_name(names[c]);
+            cli_csv_str(names[c]);
             printf(",%ld,%ld,%.6f,%.6f,%.6f,%.6f", support, predicted, ratio(hit, predicted), ratio(hit, support),
                    ratio(hit, support), ratio(t->topk[c], support));
             for (int k = 0; k < C; k++) printf(",%ld", t->confusion[(size_t)c * C + k]);
@@ -200,15 +190,7 @@ int cmd_eval(int argc, char **argv)
     int *folder_class = NULL, *truth = NULL, failed = 0, rc = CLI_FAIL;
     char **names = NULL, (*buf)[24] = NULL;
     if (cli_dataset_read(data, &ds) != CLI_OK) return CLI_FAIL;
-    if (!(ctx = vggcl_ctx_new())) {
-        cli_error(CLI_FAIL, "out of host memory");
-        goto out;
-    }
-    if (vggcl_select_device(ctx, device) != VGGCL_OK || vggcl_model_load(ctx, weights, &opts, &model) != VGGCL_OK) {
-        cli_error(CLI_FAIL, "%s", vggcl_message(ctx));
-        goto out;
-    }
-    if (cli_preprocess_finish(&p, model, weights) != CLI_OK) goto out;
+    if (cli_open_model(device, weights, &opts, &p, &ctx, &model) != CLI_OK) goto out;
     const int C = vggcl_model_classes(model);
     t.classes = C, t.k = C < 5 ? C : 5;
     folder_class = malloc(sizeof *folder_class * (size_t)ds.n_classes);

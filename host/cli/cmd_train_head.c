@@ -321,15 +321,7 @@ int cmd_train_head(int argc, char **argv)
     if (val_dir) memset(is_val + n_train_files, 1, (size_t)(ds.n - n_train_files));
     else split_val(&ds, val_split, o.seed, is_val);
 
-    if (!(ctx = vggcl_ctx_new())) {
-        cli_error(CLI_FAIL, "out of host memory");
-        goto out;
-    }
-    if (vggcl_select_device(ctx, device) != VGGCL_OK || vggcl_model_load(ctx, weights, &opts, &model) != VGGCL_OK) {
-        cli_error(CLI_FAIL, "%s", vggcl_message(ctx));
-        goto out;
-    }
-    if (cli_preprocess_finish(&p, model, weights) != CLI_OK) goto out;
+    if (cli_open_model(device, weights, &opts, &p, &ctx, &model) != CLI_OK) goto out;
     g.feats = vggcl_model_features(model);
     g.x = malloc(sizeof *g.x * (size_t)ds.n * g.copies * g.feats);
     g.ok = calloc((size_t)ds.n, 1);

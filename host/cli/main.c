@@ -84,6 +84,25 @@ int cli_size(const char *cmd, const char *v, int *h, int *w)
     return 0;
 }
 
+void cli_csv_str(const char *s)
+{
+    putchar('"');
+    for (; *s; s++) {
+        if (*s == '"') putchar('"');
+        putchar(*s);
+    }
+    putchar('"');
+}
+
+int cli_open_model(const char *device, const char *weights, const vggcl_load_options *opts, vggcl_preprocess *p,
+                   vggcl_ctx **ctx, vggcl_model **model)
+{
+    if (!(*ctx = vggcl_ctx_new())) return cli_error(CLI_FAIL, "out of host memory");
+    if (vggcl_select_device(*ctx, device) != VGGCL_OK || vggcl_model_load(*ctx, weights, opts, model) != VGGCL_OK)
+        return cli_error(CLI_FAIL, "%s", vggcl_message(*ctx));
+    return p ? cli_preprocess_finish(p, *model, weights) : CLI_OK;
+}
+
 void cli_json_str(const char *s)
 {
     putchar('"');
