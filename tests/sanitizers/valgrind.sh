@@ -1,7 +1,8 @@
 #!/bin/bash
 # valgrind --leak-check=full over `vggcl run` on a small model, on the
 # reference backend and on the default OpenCL device (PoCL in CI), plus
-# `vggcl classify` on a PNG and a failing run (corrupt weights) on the
+# `vggcl classify` on a PNG, `vggcl train-head` and `vggcl eval` on a small
+# folder, and a failing run (corrupt weights) on the
 # reference: no errors and no leaks from vggcl's code. Suppressions only for
 # the OpenCL stack (valgrind.supp, each with its reason). With THREADS_TEST
 # (tests/test_threads), helgrind checks its reference-backend case: two
@@ -40,6 +41,15 @@ valgrind --quiet --tool=none "$vggcl" run --weights "$tmp/w.safetensors" --input
   --output "$tmp/warm.npy" --features "$tmp/warm_f.npy" >/dev/null
 vg 0 run --weights "$tmp/w.safetensors" --input "$tmp/x.npy" --output "$tmp/y_cl.npy" --features "$tmp/f_cl.npy"
 vg 0 classify --device ref --weights "$tmp/w.safetensors" --resize 24 --crop 20 "$root/tests/data/tiny.png"
+# train-head and eval on a two-class folder (the same PNG, and it mirrored), one image unreadable: exit 1
+mkdir -p "$tmp/data/a" "$tmp/data/b"
+cp "$root/tests/data/tiny.png" "$tmp/data/a/1.png"
+cp "$root/tests/data/tiny.png" "$tmp/data/b/1.png"
+cp "$root/tests/data/tiny.png" "$tmp/data/b/2.png"
+echo "not an image" > "$tmp/data/a/2.png"
+vg 1 train-head --device ref --weights "$tmp/w.safetensors" --data "$tmp/data" --val "$tmp/data" --flip --epochs 2 \
+  --resize 24 --crop 20 --out "$tmp/head.safetensors"
+vg 1 eval --device ref --weights "$tmp/head.safetensors" --data "$tmp/data" --format csv
 vg 1 run --device ref --weights "$tmp/corrupt.safetensors" --input "$tmp/x.npy" --output "$tmp/never.npy"
 test ! -e "$tmp/never.npy"
 if [ -n "$threads" ]; then
