@@ -1,6 +1,7 @@
 /* The context's error message and the names of OpenCL error codes. */
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
@@ -89,3 +90,7 @@ void vggcl__unlock(void)
 {
     pthread_mutex_unlock(&global_lock);
 }
+
+const char *vggcl_version(void) { return VGGCL_VERSION_STRING; }
+
+void vggcl_free(void *p) { free(p); }

@@ -402,6 +402,14 @@ vggcl_status vggcl__model_upload(vggcl_ctx *ctx, vggcl_model *m, int conv)
     return st;
 }
 
+void vggcl_load_options_defaults(vggcl_load_options *o)
+{
+    o->pool5 = VGGCL_POOL5_AUTO;
+    o->head = NULL;
+    o->conv = VGGCL_CONV_AUTO;
+    o->features_only = 0;
+}
+
 vggcl_status vggcl_model_load(vggcl_ctx *ctx, const char *path, const vggcl_load_options *opts,
                               vggcl_model **out)
 {

@@ -3,6 +3,27 @@
  * The whole public API. Tensors are NCHW float32 in C order.
  * Every call that can fail returns a vggcl_status and leaves a message in the
  * context (vggcl_message). The library never exits or aborts.
+ *
+ * Usage (error checks shortened; examples/classify.c is the whole program):
+ *
+ *     vggcl_ctx *ctx = vggcl_ctx_new();
+ *     vggcl_model *model;
+ *     if (vggcl_select_device(ctx, NULL) != VGGCL_OK ||               // $VGGCL_DEVICE, a GPU, else the first
+ *         vggcl_model_load(ctx, "model.safetensors", NULL, &model) != VGGCL_OK)
+ *         fprintf(stderr, "%s\n", vggcl_message(ctx));
+ *     unsigned char *rgb; float *x; int h, w, xh, xw;
+ *     vggcl_preprocess p;
+ *     vggcl_preprocess_defaults(&p);                                  // torchvision's VGG16 preset
+ *     vggcl_image_load(ctx, "photo.jpg", &rgb, &h, &w);
+ *     vggcl_image_preprocess(ctx, rgb, h, w, &p, &x, &xh, &xw);
+ *     float *logits = malloc(sizeof(float) * vggcl_model_classes(model));
+ *     vggcl_forward(ctx, model, x, 1, xh, xw, logits, NULL);         // (1, C) logits
+ *     vggcl_free(rgb), vggcl_free(x), free(logits);
+ *     vggcl_model_free(model);
+ *     vggcl_ctx_free(ctx);
+ *
+ * Build against it with `find_package(vggcl CONFIG)` and the target
+ * vggcl::vggcl, or `pkg-config --cflags --libs vggcl`.
  */
 #ifndef VGGCL_H
 #define VGGCL_H
@@ -11,6 +32,20 @@
 
 #ifdef __cplusplus
 extern "C" {
+#endif
+
+/* The library's version (project(... VERSION) in CMakeLists.txt); vggcl_version() gives the one
+ * the program runs with, "MAJOR.MINOR.PATCH". */
+#define VGGCL_VERSION_MAJOR 0
+#define VGGCL_VERSION_MINOR 2
+#define VGGCL_VERSION_PATCH 0
+#define VGGCL_VERSION_STRING "0.2.0"
+
+/* Marks the exported functions: libvggcl.so is built with -fvisibility=hidden. */
+#if defined(__GNUC__) || defined(__clang__)
+#define VGGCL_API __attribute__((visibility("default")))
+#else
+#define VGGCL_API
 #endif
 
 typedef enum {
@@ -25,14 +60,20 @@ typedef enum {
     VGGCL_ERR_NOMEM      /* host allocation failed */
 } vggcl_status;
 
+VGGCL_API const char *vggcl_version(void);
+
+/* Releases memory the library handed out (images, tensors, .npy data);
+ * accepts NULL. */
+VGGCL_API void vggcl_free(void *p);
+
 typedef struct vggcl_ctx vggcl_ctx;
 typedef struct vggcl_model vggcl_model;
 
 /* A context owns the chosen device (or the reference backend) and the last
  * error message. NULL only when the host is out of memory. */
-vggcl_ctx *vggcl_ctx_new(void);
-void vggcl_ctx_free(vggcl_ctx *ctx); /* accepts NULL */
-const char *vggcl_message(const vggcl_ctx *ctx);
+VGGCL_API vggcl_ctx *vggcl_ctx_new(void);
+VGGCL_API void vggcl_ctx_free(vggcl_ctx *ctx); /* accepts NULL */
+VGGCL_API const char *vggcl_message(const vggcl_ctx *ctx);
 
 typedef struct {
     int platform, device;   /* indices to pass to --device as "P:D" */
@@ -48,13 +89,13 @@ typedef struct {
 } vggcl_device_info;
 
 /* Lists every OpenCL device. *count gets the total; at most cap are written. */
-vggcl_status vggcl_list_devices(vggcl_ctx *ctx, vggcl_device_info *out, int cap, int *count);
+VGGCL_API vggcl_status vggcl_list_devices(vggcl_ctx *ctx, vggcl_device_info *out, int cap, int *count);
 
 /* spec: "ref" (plain-C reference), "P:D", a flat index, or a substring of the
  * device name. NULL or "" means $VGGCL_DEVICE, else the first GPU, else the
  * first device. Call once per context, before loading a model. */
-vggcl_status vggcl_select_device(vggcl_ctx *ctx, const char *spec);
-const char *vggcl_device_name(const vggcl_ctx *ctx); /* "" before selection */
+VGGCL_API vggcl_status vggcl_select_device(vggcl_ctx *ctx, const char *spec);
+VGGCL_API const char *vggcl_device_name(const vggcl_ctx *ctx); /* "" before selection */
 
 enum { VGGCL_POOL5_AUTO = -1, VGGCL_POOL5_DROP = 0, VGGCL_POOL5_KEEP = 1 };
 
@@ -70,7 +111,7 @@ enum {
 
 /* The VGGCL_CONV_* of an algorithm's name ("direct", "winograd", "gemm",
  * "winograd-gpu"), 0 for any other name. */
-int vggcl_conv_algorithm(const char *name);
+VGGCL_API int vggcl_conv_algorithm(const char *name);
 
 typedef struct {
     int pool5;          /* VGGCL_POOL5_*; AUTO = the file's metadata, else keep */
@@ -80,38 +121,41 @@ typedef struct {
                            none is needed); forward passes then give features, not logits */
 } vggcl_load_options;
 
+/* Defaults: pool5 from the file (AUTO), head "classifier.0", conv AUTO, with the head. */
+VGGCL_API void vggcl_load_options_defaults(vggcl_load_options *o);
+
 /* Reads a safetensors state_dict, infers the network, folds BatchNorm and
  * uploads the weights to the context's device. opts may be NULL. The head:
  * classifier.0 (C, C_last) after GAP; or a chain of dense layers, every 2-D
  * classifier.K.weight in order of K with ReLU between them, after GAP or,
  * when classifier.0 is C_last * 49 wide, after an adaptive average pool to 7x7
  * flattened in (c, h, w) order (torchvision's classifier.0/.3/.6). */
-vggcl_status vggcl_model_load(vggcl_ctx *ctx, const char *path,
+VGGCL_API vggcl_status vggcl_model_load(vggcl_ctx *ctx, const char *path,
                               const vggcl_load_options *opts, vggcl_model **out);
-void vggcl_model_free(vggcl_model *model); /* accepts NULL */
+VGGCL_API void vggcl_model_free(vggcl_model *model); /* accepts NULL */
 
 /* A model of torchvision's configuration arch ("vgg11", "vgg13", "vgg16",
  * "vgg19") with deterministic random weights (He-scaled) and a GAP head of
  * `classes`, for benchmarks: the same seed gives the same weights. opts: as
  * for vggcl_model_load (head is ignored; pool5 AUTO keeps it); may be NULL. */
-vggcl_status vggcl_model_random(vggcl_ctx *ctx, const char *arch, int classes, unsigned seed,
+VGGCL_API vggcl_status vggcl_model_random(vggcl_ctx *ctx, const char *arch, int classes, unsigned seed,
                                 const vggcl_load_options *opts, vggcl_model **out);
 
-int vggcl_model_classes(const vggcl_model *model);   /* C of the head (0: loaded features_only) */
-int vggcl_model_features(const vggcl_model *model);  /* width of GAP features */
-int vggcl_model_min_input(const vggcl_model *model); /* smallest H and W accepted */
-int vggcl_model_pool5(const vggcl_model *model);     /* 1: pool5 kept, 0: dropped */
+VGGCL_API int vggcl_model_classes(const vggcl_model *model);   /* C of the head (0: loaded features_only) */
+VGGCL_API int vggcl_model_features(const vggcl_model *model);  /* width of GAP features */
+VGGCL_API int vggcl_model_min_input(const vggcl_model *model); /* smallest H and W accepted */
+VGGCL_API int vggcl_model_pool5(const vggcl_model *model);     /* 1: pool5 kept, 0: dropped */
 
 /* The file's __metadata__[key] ("vggcl.pool5", "vggcl.mean", ...), or NULL;
  * valid while the model lives. */
-const char *vggcl_model_metadata(const vggcl_model *model, const char *key);
+VGGCL_API const char *vggcl_model_metadata(const vggcl_model *model, const char *key);
 /* Class c's name from the file's "vggcl.classes" metadata (a JSON list), or
  * NULL when the file names no classes. */
-const char *vggcl_model_class_name(const vggcl_model *model, int c);
+VGGCL_API const char *vggcl_model_class_name(const vggcl_model *model, int c);
 
 /* One forward pass. input: (n, 3, h, w). logits: (n, classes), may be NULL.
  * features: (n, features) GAP output, may be NULL. */
-vggcl_status vggcl_forward(vggcl_ctx *ctx, vggcl_model *model, const float *input,
+VGGCL_API vggcl_status vggcl_forward(vggcl_ctx *ctx, vggcl_model *model, const float *input,
                            int n, int h, int w, float *logits, float *features);
 
 /* A forward pass that also returns class activation maps (Zhou et al. 2016):
@@ -120,14 +164,14 @@ vggcl_status vggcl_forward(vggcl_ctx *ctx, vggcl_model *model, const float *inpu
  * same pass. cams: (n, mh, mw) with the map size from vggcl_model_map_size
  * (7x7 at 224 with pool5, 14x14 without). chosen (may be NULL) gets the class
  * used per image. logits and features may be NULL. */
-vggcl_status vggcl_forward_cam(vggcl_ctx *ctx, vggcl_model *model, const float *input, int n, int h, int w,
+VGGCL_API vggcl_status vggcl_forward_cam(vggcl_ctx *ctx, vggcl_model *model, const float *input, int n, int h, int w,
                                float *logits, float *features, const int *classes, float *cams, int *chosen);
-void vggcl_model_map_size(const vggcl_model *model, int h, int w, int *mh, int *mw);
+VGGCL_API void vggcl_model_map_size(const vggcl_model *model, int h, int w, int *mh, int *mw);
 
 /* Benchmark: one warm-up pass (uploads input; includes first-use kernel
  * compiles), then `iters` timed passes on the batch already on the device,
  * each reading the logits back. ms gets `iters` wall times in milliseconds. */
-vggcl_status vggcl_benchmark(vggcl_ctx *ctx, vggcl_model *model, const float *input, int n, int h, int w,
+VGGCL_API vggcl_status vggcl_benchmark(vggcl_ctx *ctx, vggcl_model *model, const float *input, int n, int h, int w,
                              int iters, double *warmup_ms, double *ms);
 
 /* Tuning: for each distinct conv shape (C_in, C_out, H, W) of the model at
@@ -155,13 +199,13 @@ typedef struct {
     int tried;          /* candidates timed */
     int rejected;       /* candidates that failed to build or run, or differed from the reference */
 } vggcl_tune_row;
-vggcl_status vggcl_tune(vggcl_ctx *ctx, vggcl_model *model, const int *batches, int n_batches, int h, int w,
+VGGCL_API vggcl_status vggcl_tune(vggcl_ctx *ctx, vggcl_model *model, const int *batches, int n_batches, int h, int w,
                         int iters, double budget_s, vggcl_tune_row *rows, int cap, int *count, char *path,
                         size_t path_len);
 
 /* How the context's programs were made ready: total milliseconds, and how many
  * came from the on-disk binary cache or were compiled from source. */
-void vggcl_build_info(const vggcl_ctx *ctx, double *ms, int *from_cache, int *compiled);
+VGGCL_API void vggcl_build_info(const vggcl_ctx *ctx, double *ms, int *from_cache, int *compiled);
 
 /* Profiling: with vggcl_profile(ctx, 1), each forward pass records one entry
  * per layer from OpenCL profiling events (device time). vggcl_profile_read
@@ -171,19 +215,19 @@ typedef struct {
     double ms;          /* device time */
     double gflop;       /* arithmetic done (2 per multiply-add), 0 where not counted */
 } vggcl_layer_profile;
-vggcl_status vggcl_profile(vggcl_ctx *ctx, int on);
-int vggcl_profile_read(vggcl_ctx *ctx, vggcl_layer_profile *out, int cap);
+VGGCL_API vggcl_status vggcl_profile(vggcl_ctx *ctx, int on);
+VGGCL_API int vggcl_profile_read(vggcl_ctx *ctx, vggcl_layer_profile *out, int cap);
 
 /* Most device memory the context has held at once, in bytes. */
-size_t vggcl_device_bytes_peak(const vggcl_ctx *ctx);
+VGGCL_API size_t vggcl_device_bytes_peak(const vggcl_ctx *ctx);
 
 /* Convolution FLOPs (2 per multiply-add) of one pass of n images of h x w. */
-double vggcl_model_flops(const vggcl_model *model, int n, int h, int w);
+VGGCL_API double vggcl_model_flops(const vggcl_model *model, int n, int h, int w);
 
 /* Images. vggcl_image_load decodes a JPEG or PNG file to 8-bit RGB, row-major
  * (h, w, 3), as PIL's Image.open(path).convert("RGB") does (alpha dropped,
- * palettes expanded, gray replicated); *rgb is allocated (release with free). */
-vggcl_status vggcl_image_load(vggcl_ctx *ctx, const char *path, unsigned char **rgb, int *h, int *w);
+ * palettes expanded, gray replicated); *rgb is allocated (release with vggcl_free). */
+VGGCL_API vggcl_status vggcl_image_load(vggcl_ctx *ctx, const char *path, unsigned char **rgb, int *h, int *w);
 
 /* torchvision's ImageClassification preset: resize the short side to `resize`
  * with PIL's antialiased bilinear filter (0: no resize), center-crop to
@@ -193,21 +237,21 @@ typedef struct {
     int resize, crop;
     float mean[3], std[3];
 } vggcl_preprocess;
-void vggcl_preprocess_defaults(vggcl_preprocess *p); /* 256, 224, ImageNet mean and std */
+VGGCL_API void vggcl_preprocess_defaults(vggcl_preprocess *p); /* 256, 224, ImageNet mean and std */
 
-/* rgb (h, w, 3) -> *out (3, *oh, *ow) float32, allocated (release with free). */
-vggcl_status vggcl_image_preprocess(vggcl_ctx *ctx, const unsigned char *rgb, int h, int w,
+/* rgb (h, w, 3) -> *out (3, *oh, *ow) float32, allocated (release with vggcl_free). */
+VGGCL_API vggcl_status vggcl_image_preprocess(vggcl_ctx *ctx, const unsigned char *rgb, int h, int w,
                                     const vggcl_preprocess *p, float **out, int *oh, int *ow);
 
 /* Writes 8-bit RGB (h, w, 3) as PNG, atomically (temporary name, renamed). */
-vggcl_status vggcl_png_write(vggcl_ctx *ctx, const char *path, const unsigned char *rgb, int h, int w);
+VGGCL_API vggcl_status vggcl_png_write(vggcl_ctx *ctx, const char *path, const unsigned char *rgb, int h, int w);
 
 /* Drawing a CAM: vggcl_cam_upsample scales cam (mh, mw) bilinearly to (h, w)
  * (half-pixel centres, as torch's interpolate with align_corners=False) and
  * normalizes it to [0, 1]; vggcl_cam_draw blends it, in the viridis colour
  * map, half and half over rgb (h, w, 3) into out (h, w, 3). */
-void vggcl_cam_upsample(const float *cam, int mh, int mw, float *out, int h, int w);
-void vggcl_cam_draw(const float *norm, const unsigned char *rgb, int h, int w, unsigned char *out);
+VGGCL_API void vggcl_cam_upsample(const float *cam, int mh, int mw, float *out, int h, int w);
+VGGCL_API void vggcl_cam_draw(const float *norm, const unsigned char *rgb, int h, int w, unsigned char *out);
 
 /* Training a head on GAP features (vggcl train-head): multinomial logistic
  * regression, Linear(d, classes) with softmax cross-entropy and l2/2 * |W|^2
@@ -225,14 +269,14 @@ typedef struct {
     double lr, momentum, l2;
     unsigned long long seed;
 } vggcl_train_options;
-void vggcl_train_defaults(vggcl_train_options *o); /* 30 epochs, batch 32, lr 0.1, momentum 0.9, l2 1e-4, seed 0 */
+VGGCL_API void vggcl_train_defaults(vggcl_train_options *o); /* 30 epochs, batch 32, lr 0.1, momentum 0.9, l2 1e-4, seed 0 */
 
 typedef struct {
     int epoch;          /* from 1 */
     double train_loss, train_acc, val_loss, val_acc; /* mean cross-entropy, top-1; val 0 without validation */
 } vggcl_train_epoch;
 
-vggcl_status vggcl_train_head(vggcl_ctx *ctx, const float *x, const int *y, int n, int d, int classes,
+VGGCL_API vggcl_status vggcl_train_head(vggcl_ctx *ctx, const float *x, const int *y, int n, int d, int classes,
                               const float *x_val, const int *y_val, int n_val, const vggcl_train_options *opts,
                               float *w, float *b, vggcl_train_epoch *log, int *best_epoch);
 
@@ -241,17 +285,17 @@ vggcl_status vggcl_train_head(vggcl_ctx *ctx, const float *x, const int *y, int 
  * (classes, d), bias (classes)), and __metadata__: the trunk's, with the
  * pairs in meta (key, value, key, value, ...; n_meta pairs) added or
  * replacing. Written atomically: a failure leaves no file at out_path. */
-vggcl_status vggcl_save_with_head(vggcl_ctx *ctx, const char *trunk_path, const char *out_path, int classes, int d,
+VGGCL_API vggcl_status vggcl_save_with_head(vggcl_ctx *ctx, const char *trunk_path, const char *out_path, int classes, int d,
                                   const float *w, const float *b, const char *const *meta, int n_meta);
 
 /* .npy files of float32 in C order ('<f4'). vggcl_npy_read allocates *data
- * (release with free) and fills shape[0..*ndim), at most VGGCL_NPY_MAX_DIMS. */
+ * (release with vggcl_free) and fills shape[0..*ndim), at most VGGCL_NPY_MAX_DIMS. */
 #define VGGCL_NPY_MAX_DIMS 8
-vggcl_status vggcl_npy_read(vggcl_ctx *ctx, const char *path, int *ndim, long long *shape, float **data);
+VGGCL_API vggcl_status vggcl_npy_read(vggcl_ctx *ctx, const char *path, int *ndim, long long *shape, float **data);
 
 /* Writes path atomically: a temporary file in the same folder, renamed at the
  * end, so a failure leaves no file at path. */
-vggcl_status vggcl_npy_write(vggcl_ctx *ctx, const char *path, int ndim, const long long *shape,
+VGGCL_API vggcl_status vggcl_npy_write(vggcl_ctx *ctx, const char *path, int ndim, const long long *shape,
                              const float *data);
 
 #ifdef __cplusplus

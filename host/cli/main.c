@@ -21,7 +21,7 @@ static const char usage[] =
     "  cam       class activation maps over images (PNG and .npy), pool5 kept or dropped\n"
     "  preprocess  images -> the normalized (N, 3, H, W) tensor, as torchvision\n"
     "\n"
-    "`vggcl <command> --help` describes each command.\n";
+    "`vggcl <command> --help` describes each command; `vggcl --version` the version.\n";
 
 int cli_error(int code, const char *fmt, ...)
 {
@@ -123,6 +123,10 @@ int main(int argc, char **argv)
     const char *cmd = argv[1];
     if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
         fputs(usage, stdout);
+        return CLI_OK;
+    }
+    if (!strcmp(cmd, "--version") || !strcmp(cmd, "version")) {
+        printf("vggcl %s\n", vggcl_version());
         return CLI_OK;
     }
     if (!strcmp(cmd, "devices")) return cmd_devices(argc - 1, argv + 1);

@@ -1,0 +1,26 @@
+# Makes the man page vggcl.1 with help2man: `vggcl --help` for the synopsis and, as a COMMANDS
+# section, each subcommand's own --help (the subcommands are the indented words of the first).
+#   cmake -DVGGCL=path/to/vggcl -DHELP2MAN=... -DOUT=vggcl.1 -P cmake/man.cmake
+execute_process(COMMAND ${VGGCL} --help OUTPUT_VARIABLE top RESULT_VARIABLE rc)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "${VGGCL} --help failed")
+endif()
+string(REGEX MATCHALL "\n  [a-z][a-z-]+" cmds "${top}")
+set(text "[COMMANDS]\n")
+foreach(c IN LISTS cmds)
+  string(STRIP "${c}" c)
+  execute_process(COMMAND ${VGGCL} ${c} --help OUTPUT_VARIABLE help RESULT_VARIABLE rc)
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "${VGGCL} ${c} --help failed")
+  endif()
+  string(REPLACE "\\" "\\e" help "${help}")
+  string(REGEX REPLACE "\n([.'])" "\n\\\\&\\1" help "${help}")
+  string(APPEND text ".SS ${c}\n.nf\n${help}.fi\n")
+endforeach()
+file(WRITE ${OUT}.h2m "${text}")
+execute_process(COMMAND ${HELP2MAN} --no-info --no-discard-stderr --include ${OUT}.h2m
+                        --name "run VGG-GAP image classifiers on OpenCL devices" --output ${OUT} ${VGGCL}
+                RESULT_VARIABLE rc)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "help2man failed")
+endif()

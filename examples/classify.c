@@ -1,0 +1,64 @@
+/* A small program on vggcl's public API: load a model, read and preprocess
+ * an image as torchvision's VGG16 preset does, run it, print the top 5.
+ *
+ *   classify MODEL.safetensors IMAGE [DEVICE]
+ *
+ * Build: cmake (find_package(vggcl CONFIG), target vggcl::vggcl, see
+ * examples/CMakeLists.txt) or `cc classify.c $(pkg-config --cflags --libs vggcl) -lm`. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include <vggcl.h>
+
+int main(int argc, char **argv)
+{
+    if (argc < 3) {
+        fprintf(stderr, "usage: %s MODEL.safetensors IMAGE [DEVICE]\n", argv[0]);
+        return 2;
+    }
+    vggcl_ctx *ctx = vggcl_ctx_new();
+    vggcl_model *model = NULL;
+    unsigned char *rgb = NULL;
+    float *x = NULL, *logits = NULL;
+    int h, w, xh, xw, rc = 1;
+    vggcl_load_options opts;
+    vggcl_preprocess p;
+    vggcl_load_options_defaults(&opts);
+    vggcl_preprocess_defaults(&p);
+    if (!ctx) return 1;
+    if (vggcl_select_device(ctx, argc > 3 ? argv[3] : NULL) != VGGCL_OK ||
+        vggcl_model_load(ctx, argv[1], &opts, &model) != VGGCL_OK ||
+        vggcl_image_load(ctx, argv[2], &rgb, &h, &w) != VGGCL_OK ||
+        vggcl_image_preprocess(ctx, rgb, h, w, &p, &x, &xh, &xw) != VGGCL_OK) {
+        fprintf(stderr, "classify: %s\n", vggcl_message(ctx));
+        goto done;
+    }
+    const int classes = vggcl_model_classes(model);
+    if (!(logits = malloc(sizeof *logits * (size_t)classes))) goto done;
+    if (vggcl_forward(ctx, model, x, 1, xh, xw, logits, NULL) != VGGCL_OK) {
+        fprintf(stderr, "classify: %s\n", vggcl_message(ctx));
+        goto done;
+    }
+    /* softmax, then the five most likely classes */
+    double sum = 0, top = logits[0];
+    for (int c = 1; c < classes; c++) top = logits[c] > top ? logits[c] : top;
+    for (int c = 0; c < classes; c++) sum += exp(logits[c] - top);
+    printf("vggcl %s on %s\n", vggcl_version(), vggcl_device_name(ctx));
+    for (int rank = 0; rank < 5 && rank < classes; rank++) {
+        int best = -1;
+        for (int c = 0; c < classes; c++)
+            if (!isnan(logits[c]) && (best < 0 || logits[c] > logits[best])) best = c;
+        const char *name = vggcl_model_class_name(model, best);
+        printf("%d %s %.6f\n", best, name ? name : "-", exp(logits[best] - top) / sum);
+        logits[best] = NAN; /* taken */
+    }
+    rc = 0;
+done:
+    vggcl_free(rgb);
+    vggcl_free(x);
+    free(logits);
+    vggcl_model_free(model);
+    vggcl_ctx_free(ctx);
+    return rc;
+}

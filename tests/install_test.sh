@@ -1,0 +1,59 @@
+#!/bin/bash
+# `cmake --install` into a temporary prefix, then what a user of the library does with it: the
+# files in place (library with its soname, header, command, man page, CMake package, vggcl.pc),
+# only vggcl.h's functions exported, examples/classify.c built against the installed tree both
+# with find_package(vggcl CONFIG) and with pkg-config, and run: its top 5 equals `vggcl classify`'s.
+#
+#   tests/install_test.sh SOURCE_DIR BUILD_DIR [PYTHON]
+set -euo pipefail
+src=$(cd "$1" && pwd)
+build=$(cd "$2" && pwd)
+python=${3:-/usr/bin/python3}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fail() { echo "install_test.sh: $*" >&2; exit 1; }
+
+prefix=$tmp/prefix
+cmake --install "$build" --prefix "$prefix" >/dev/null
+libdir=$(sed -n 's/^libdir=\${prefix}\///p' "$build/vggcl.pc")
+version=$(sed -n 's/^#define VGGCL_VERSION_STRING "\(.*\)"/\1/p' "$src/include/vggcl.h")
+major=${version%%.*}
+for f in "$libdir/libvggcl.so.$version" "$libdir/libvggcl.so.$major" "$libdir/libvggcl.so" include/vggcl.h bin/vggcl \
+         "$libdir/cmake/vggcl/vggclConfig.cmake" "$libdir/cmake/vggcl/vggclConfigVersion.cmake" \
+         "$libdir/pkgconfig/vggcl.pc"; do
+  [ -e "$prefix/$f" ] || fail "$f was not installed"
+done
+if command -v help2man >/dev/null; then
+  [ -s "$prefix/share/man/man1/vggcl.1" ] || fail "share/man/man1/vggcl.1 was not installed"
+  grep -q "train-head" "$prefix/share/man/man1/vggcl.1" || fail "the man page lacks the subcommands' options"
+fi
+soname=$(objdump -p "$prefix/$libdir/libvggcl.so" | awk '$1 == "SONAME" {print $2}')
+[ "$soname" = "libvggcl.so.$major" ] || fail "soname is '$soname', expected libvggcl.so.$major"
+[ "$("$prefix/bin/vggcl" --version)" = "vggcl $version" ] || fail "vggcl --version does not say $version"
+
+# exported: exactly the VGGCL_API functions of the header
+nm -D --defined-only "$prefix/$libdir/libvggcl.so" | awk '$2 == "T" {print $3}' | sort > "$tmp/exported"
+sed -n 's/^VGGCL_API [^(]*[ *]\(vggcl_[a-z0-9_]*\)(.*/\1/p' "$src/include/vggcl.h" | sort > "$tmp/declared"
+diff "$tmp/declared" "$tmp/exported" >"$tmp/diff" || { cat "$tmp/diff"; fail "exported symbols differ from vggcl.h's (< declared, > exported)"; }
+! nm -D --defined-only "$prefix/$libdir/libvggcl.so" | awk '{print $3}' | grep -v '^vggcl_[a-z]' | grep . \
+  || fail "symbols other than vggcl_* are exported"
+
+# a consumer, both ways
+cmake -S "$src/examples" -B "$tmp/cmake-build" -DCMAKE_PREFIX_PATH="$prefix" >/dev/null
+cmake --build "$tmp/cmake-build" >/dev/null
+export PKG_CONFIG_PATH="$prefix/$libdir/pkgconfig"
+# shellcheck disable=SC2046
+cc -std=c11 -Wall -Wextra -Werror -o "$tmp/classify-pc" "$src/examples/classify.c" $(pkg-config --cflags --libs vggcl) -lm
+"$python" "$src/weights/make_test_weights.py" --cfg 8,M,16,M,16 --classes 7 --out "$tmp/w.safetensors" >/dev/null
+img=$src/tests/data/tiny.png
+"$prefix/bin/vggcl" classify --weights "$tmp/w.safetensors" --top 5 --format csv "$img" |
+  awk -F, 'NR > 1 {printf "%d %.4f\n", $3, $5}' > "$tmp/want"
+for exe in "$tmp/cmake-build/classify" "$tmp/classify-pc"; do
+  LD_LIBRARY_PATH="$prefix/$libdir" "$exe" "$tmp/w.safetensors" "$img" > "$tmp/got.txt"
+  grep -q "^vggcl $version on " "$tmp/got.txt" || fail "$exe: unexpected first line: $(head -1 "$tmp/got.txt")"
+  tail -n +2 "$tmp/got.txt" | awk '{printf "%d %.4f\n", $1, $3}' > "$tmp/got"
+  diff "$tmp/want" "$tmp/got" || fail "$exe: top 5 differs from vggcl classify's"
+  LD_LIBRARY_PATH="$prefix/$libdir" ldd "$exe" > "$tmp/ldd"
+  grep -q "$prefix/$libdir/libvggcl.so.$major" "$tmp/ldd" || fail "$exe does not use the installed library"
+done
+echo "install_test.sh: installed, exports only the API, consumers built with CMake and pkg-config agree with vggcl classify"
