@@ -17,8 +17,8 @@ static size_t max_activation(const vggcl_model *m, int n, int h, int w)
     for (int i = 0; i < m->n_steps; i++) {
         const vggcl_step *s = &m->steps[i];
         if (s->kind == VGGCL_STEP_POOL) {
-            h = vggcl_pool_out_size(h, s->kernel_size, s->stride, s->padding, s->ceil_mode);
-            w = vggcl_pool_out_size(w, s->kernel_size, s->stride, s->padding, s->ceil_mode);
+            h = vggcl__pool_out_size(h, s->kernel_size, s->stride, s->padding, s->ceil_mode);
+            w = vggcl__pool_out_size(w, s->kernel_size, s->stride, s->padding, s->ceil_mode);
         }
         size_t a = (size_t)n * s->c_out * h * w;
         if (s->kind == VGGCL_STEP_CONV && a > best) best = a;
@@ -84,30 +84,30 @@ static vggcl_status forward_ref(vggcl_ctx *ctx, const vggcl_model *m, const floa
     for (int i = 0; i < m->n_steps; i++) {
         const vggcl_step *s = &m->steps[i];
         if (s->kind == VGGCL_STEP_CONV) {
-            vggcl_ref_conv3x3_bias_relu(buf[cur], s->weight, s->bias, buf[1 - cur], n, s->c_in, s->c_out, h, w);
+            vggcl__ref_conv3x3_bias_relu(buf[cur], s->weight, s->bias, buf[1 - cur], n, s->c_in, s->c_out, h, w);
             c = s->c_out;
         } else {
-            vggcl_ref_maxpool2d(buf[cur], buf[1 - cur], n, c, h, w, s->kernel_size, s->stride, s->padding,
+            vggcl__ref_maxpool2d(buf[cur], buf[1 - cur], n, c, h, w, s->kernel_size, s->stride, s->padding,
                                 s->ceil_mode);
-            h = vggcl_pool_out_size(h, s->kernel_size, s->stride, s->padding, s->ceil_mode);
-            w = vggcl_pool_out_size(w, s->kernel_size, s->stride, s->padding, s->ceil_mode);
+            h = vggcl__pool_out_size(h, s->kernel_size, s->stride, s->padding, s->ceil_mode);
+            w = vggcl__pool_out_size(w, s->kernel_size, s->stride, s->padding, s->ceil_mode);
         }
         cur = 1 - cur;
     }
-    vggcl_ref_gap(buf[cur], feat, n, c, h, w);
+    vggcl__ref_gap(buf[cur], feat, n, c, h, w);
     if (m->classes) {
         /* the dense chain: after GAP, or after pooling to pool_to x pool_to; ReLU between layers */
         const float *src = feat;
         int b = 1 - cur;
         if (m->pool_to) {
-            vggcl_ref_adaptive_avgpool2d(buf[cur], buf[b], n, c, h, w, m->pool_to, m->pool_to);
+            vggcl__ref_adaptive_avgpool2d(buf[cur], buf[b], n, c, h, w, m->pool_to, m->pool_to);
             src = buf[b], b = cur;
         }
         for (int i = 0; i < m->n_hidden; i++) {
-            vggcl_ref_dense(src, m->hidden_w[i], m->hidden_b[i], buf[b], n, m->hidden_in[i], m->hidden_out[i], 1);
+            vggcl__ref_dense(src, m->hidden_w[i], m->hidden_b[i], buf[b], n, m->hidden_in[i], m->hidden_out[i], 1);
             src = buf[b], b = buf[b] == buf[0];
         }
-        vggcl_ref_dense(src, m->head_w, m->head_b, out, n, m->head_in, m->classes, 0);
+        vggcl__ref_dense(src, m->head_w, m->head_b, out, n, m->head_in, m->classes, 0);
     }
     if (cam) {
         int *cls = malloc(sizeof *cls * (size_t)n);
@@ -116,7 +116,7 @@ static vggcl_status forward_ref(vggcl_ctx *ctx, const vggcl_model *m, const floa
             goto done;
         }
         if ((st = pick_classes(ctx, m, out, n, cam, cls)) == VGGCL_OK)
-            vggcl_ref_cam(buf[cur], m->head_w, cls, cam->cams, n, c, h * w);
+            vggcl__ref_cam(buf[cur], m->head_w, cls, cam->cams, n, c, h * w);
         free(cls);
     }
 done:
@@ -172,8 +172,8 @@ static workspace workspace_for(const vggcl_ctx *ctx, const vggcl_model *m, int n
     for (int i = 0; i < m->n_steps; i++) {
         const vggcl_step *s = &m->steps[i];
         if (s->kind == VGGCL_STEP_POOL) {
-            h = vggcl_pool_out_size(h, s->kernel_size, s->stride, s->padding, s->ceil_mode);
-            w = vggcl_pool_out_size(w, s->kernel_size, s->stride, s->padding, s->ceil_mode);
+            h = vggcl__pool_out_size(h, s->kernel_size, s->stride, s->padding, s->ceil_mode);
+            w = vggcl__pool_out_size(w, s->kernel_size, s->stride, s->padding, s->ceil_mode);
             continue;
         }
         vggcl_conv_choice c;
@@ -183,7 +183,7 @@ static workspace workspace_for(const vggcl_ctx *ctx, const vggcl_model *m, int n
         for (int k = 0; k < 2; k++)
             if (need[k] > ws.conv[k]) ws.conv[k] = need[k];
     }
-    ws.partial = vggcl_cl_gap_partial_floats(ctx, n, m->features, h, w);
+    ws.partial = vggcl__cl_gap_partial_floats(ctx, n, m->features, h, w);
     return ws;
 }
 
@@ -265,19 +265,19 @@ static vggcl_status forward_cl(vggcl_ctx *ctx, vggcl_model *m, const float *inpu
             st = vggcl__conv_algo(choice.algo)->launch(ctx, where, &choice.params, &call);
             c = s->c_out;
         } else {
-            st = vggcl_cl_maxpool2d(ctx, where, m->act[cur], m->act[1 - cur], n, c, h, w, s->kernel_size, s->stride,
+            st = vggcl__cl_maxpool2d(ctx, where, m->act[cur], m->act[1 - cur], n, c, h, w, s->kernel_size, s->stride,
                                     s->padding, s->ceil_mode);
         }
         if (st != VGGCL_OK) goto fail;
         if (s->kind == VGGCL_STEP_POOL || choice.fused_pool) {
             const vggcl_step *p = s->kind == VGGCL_STEP_POOL ? s : &m->steps[++i];
-            h = vggcl_pool_out_size(h, p->kernel_size, p->stride, p->padding, p->ceil_mode);
-            w = vggcl_pool_out_size(w, p->kernel_size, p->stride, p->padding, p->ceil_mode);
+            h = vggcl__pool_out_size(h, p->kernel_size, p->stride, p->padding, p->ceil_mode);
+            w = vggcl__pool_out_size(w, p->kernel_size, p->stride, p->padding, p->ceil_mode);
         }
         cur = 1 - cur;
     }
     snprintf(where, sizeof where, "layer GAP (%d ch, %dx%d)", c, h, w);
-    if ((st = vggcl_cl_gap(ctx, where, m->act[cur], m->feat_dev, m->gap_partial, n, c, h, w)) != VGGCL_OK) goto fail;
+    if ((st = vggcl__cl_gap(ctx, where, m->act[cur], m->feat_dev, m->gap_partial, n, c, h, w)) != VGGCL_OK) goto fail;
     if (m->classes) {
         /* the dense chain: after GAP, or after pooling to pool_to x pool_to; ReLU between layers (dropout is
          * identity). The CAM needs act[cur], so only a chain, never a plain GAP head, reuses it. */
@@ -285,7 +285,7 @@ static vggcl_status forward_cl(vggcl_ctx *ctx, vggcl_model *m, const float *inpu
         if (m->pool_to) {
             const int p = m->pool_to;
             snprintf(where, sizeof where, "layer adaptive avg pool (%d ch, %dx%d -> %dx%d)", c, h, w, p, p);
-            if ((st = vggcl_cl_adaptive_avgpool2d(ctx, where, m->act[cur], m->act[1 - cur], n, c, h, w, p, p)))
+            if ((st = vggcl__cl_adaptive_avgpool2d(ctx, where, m->act[cur], m->act[1 - cur], n, c, h, w, p, p)))
                 goto fail;
             src = m->act[1 - cur];
         }
@@ -293,13 +293,13 @@ static vggcl_status forward_cl(vggcl_ctx *ctx, vggcl_model *m, const float *inpu
             cl_mem dst = src == m->act[0] ? m->act[1] : m->act[0];
             snprintf(where, sizeof where, "layer %s (dense %d->%d, ReLU)", m->hidden_name[i], m->hidden_in[i],
                      m->hidden_out[i]);
-            if ((st = vggcl_cl_dense(ctx, where, src, m->hidden_w_dev[i], m->hidden_b_dev[i], dst, n, m->hidden_in[i],
+            if ((st = vggcl__cl_dense(ctx, where, src, m->hidden_w_dev[i], m->hidden_b_dev[i], dst, n, m->hidden_in[i],
                                      m->hidden_out[i], 1)))
                 goto fail;
             src = dst;
         }
         snprintf(where, sizeof where, "layer %s (dense %d->%d)", m->head_name, m->head_in, m->classes);
-        st = vggcl_cl_dense(ctx, where, src, m->head_w_dev, m->head_b_dev, m->logits_dev, n, m->head_in, m->classes, 0);
+        st = vggcl__cl_dense(ctx, where, src, m->head_w_dev, m->head_b_dev, m->logits_dev, n, m->head_in, m->classes, 0);
         if (st != VGGCL_OK) goto fail;
     }
     snprintf(where, sizeof where, "forward pass: reading the output (features, logits)");
@@ -324,7 +324,7 @@ static vggcl_status forward_cl(vggcl_ctx *ctx, vggcl_model *m, const float *inpu
             (st = vggcl__buffer(ctx, where, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR, sizeof *cls * (size_t)n, cls,
                                 &cls_dev)) ||
             (st = vggcl__buffer(ctx, where, CL_MEM_WRITE_ONLY, sizeof(float) * (size_t)n * h * w, NULL, &cams_dev)) ||
-            (st = vggcl_cl_cam(ctx, where, m->act[cur], m->head_w_dev, cls_dev, cams_dev, n, c, h * w)))
+            (st = vggcl__cl_cam(ctx, where, m->act[cur], m->head_w_dev, cls_dev, cams_dev, n, c, h * w)))
             goto fail;
         CL_CHECK(clEnqueueReadBuffer, (ctx->queue, cams_dev, CL_TRUE, 0, sizeof(float) * (size_t)n * h * w, cam->cams,
                                        0, NULL, NULL));

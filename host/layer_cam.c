@@ -3,7 +3,7 @@
 
 #define LOCAL_X 64
 
-vggcl_status vggcl_cl_cam(vggcl_ctx *ctx, const char *where, cl_mem fmap, cl_mem head_w, cl_mem cls, cl_mem out,
+vggcl_status vggcl__cl_cam(vggcl_ctx *ctx, const char *where, cl_mem fmap, cl_mem head_w, cl_mem cls, cl_mem out,
                           int N, int C, int HW)
 {
     vggcl_status st;

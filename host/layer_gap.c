@@ -20,7 +20,7 @@ static size_t parts_for(const vggcl_ctx *ctx, size_t HW)
     return (HW + per_group - 1) / per_group;
 }
 
-size_t vggcl_cl_gap_partial_floats(const vggcl_ctx *ctx, int N, int C, int H, int W)
+size_t vggcl__cl_gap_partial_floats(const vggcl_ctx *ctx, int N, int C, int H, int W)
 {
     size_t parts = parts_for(ctx, (size_t)H * W);
     return parts > 1 ? (size_t)N * C * parts : 0;
@@ -50,7 +50,7 @@ fail:
     return st;
 }
 
-vggcl_status vggcl_cl_gap(vggcl_ctx *ctx, const char *where, cl_mem in, cl_mem out, cl_mem partial, int N, int C,
+vggcl_status vggcl__cl_gap(vggcl_ctx *ctx, const char *where, cl_mem in, cl_mem out, cl_mem partial, int N, int C,
                           int H, int W)
 {
     const size_t rows = (size_t)N * C;
@@ -63,7 +63,7 @@ vggcl_status vggcl_cl_gap(vggcl_ctx *ctx, const char *where, cl_mem in, cl_mem o
     return launch(ctx, where, partial, out, rows, (int)parts, 1, inv);
 }
 
-vggcl_status vggcl_cl_adaptive_avgpool2d(vggcl_ctx *ctx, const char *where, cl_mem in, cl_mem out, int N, int C,
+vggcl_status vggcl__cl_adaptive_avgpool2d(vggcl_ctx *ctx, const char *where, cl_mem in, cl_mem out, int N, int C,
                                          int H, int W, int OH, int OW)
 {
     vggcl_status st;

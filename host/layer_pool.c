@@ -5,13 +5,13 @@
 
 #define LOCAL_X 8
 
-vggcl_status vggcl_cl_maxpool2d(vggcl_ctx *ctx, const char *where, cl_mem in, cl_mem out, int N, int C, int H,
+vggcl_status vggcl__cl_maxpool2d(vggcl_ctx *ctx, const char *where, cl_mem in, cl_mem out, int N, int C, int H,
                                 int W, int kernel_size, int stride, int padding, int ceil_mode)
 {
     vggcl_status st;
     cl_kernel k;
-    const int OH = vggcl_pool_out_size(H, kernel_size, stride, padding, ceil_mode);
-    const int OW = vggcl_pool_out_size(W, kernel_size, stride, padding, ceil_mode);
+    const int OH = vggcl__pool_out_size(H, kernel_size, stride, padding, ceil_mode);
+    const int OW = vggcl__pool_out_size(W, kernel_size, stride, padding, ceil_mode);
     if (OH < 1 || OW < 1)
         return vggcl__fail(ctx, VGGCL_ERR_SHAPE, "%s: input %dx%d is smaller than the %dx%d pool window", where, H, W,
                            kernel_size, kernel_size);

@@ -17,23 +17,23 @@ void vggcl__wino_filter(const float *g, float u[36]);
 vggcl_status vggcl__sgemm(vggcl_ctx *ctx, const char *where, int trans_b, size_t M, size_t N, size_t K, cl_mem a,
                           size_t a_off, cl_mem b, size_t b_off, cl_mem c, size_t c_off);
 
-vggcl_status vggcl_cl_maxpool2d(vggcl_ctx *ctx, const char *where, cl_mem in, cl_mem out, int N, int C, int H,
+vggcl_status vggcl__cl_maxpool2d(vggcl_ctx *ctx, const char *where, cl_mem in, cl_mem out, int N, int C, int H,
                                 int W, int kernel_size, int stride, int padding, int ceil_mode);
 
-/* partial: scratch of at least vggcl_cl_gap_partial_floats(N, C, H, W) floats,
+/* partial: scratch of at least vggcl__cl_gap_partial_floats(N, C, H, W) floats,
  * or NULL when that is 0. */
-size_t vggcl_cl_gap_partial_floats(const vggcl_ctx *ctx, int N, int C, int H, int W);
-vggcl_status vggcl_cl_gap(vggcl_ctx *ctx, const char *where, cl_mem in, cl_mem out, cl_mem partial, int N, int C,
+size_t vggcl__cl_gap_partial_floats(const vggcl_ctx *ctx, int N, int C, int H, int W);
+vggcl_status vggcl__cl_gap(vggcl_ctx *ctx, const char *where, cl_mem in, cl_mem out, cl_mem partial, int N, int C,
                           int H, int W);
 
-vggcl_status vggcl_cl_dense(vggcl_ctx *ctx, const char *where, cl_mem in, cl_mem weight, cl_mem bias, cl_mem out,
+vggcl_status vggcl__cl_dense(vggcl_ctx *ctx, const char *where, cl_mem in, cl_mem weight, cl_mem bias, cl_mem out,
                             int N, int K, int C, int relu);
 
-vggcl_status vggcl_cl_adaptive_avgpool2d(vggcl_ctx *ctx, const char *where, cl_mem in, cl_mem out, int N, int C,
+vggcl_status vggcl__cl_adaptive_avgpool2d(vggcl_ctx *ctx, const char *where, cl_mem in, cl_mem out, int N, int C,
                                          int H, int W, int OH, int OW);
 
 /* fmap (N, C, HW), head_w (K, C), cls (N) int -> out (N, HW); see ref.h. */
-vggcl_status vggcl_cl_cam(vggcl_ctx *ctx, const char *where, cl_mem fmap, cl_mem head_w, cl_mem cls, cl_mem out,
+vggcl_status vggcl__cl_cam(vggcl_ctx *ctx, const char *where, cl_mem fmap, cl_mem head_w, cl_mem cls, cl_mem out,
                           int N, int C, int HW);
 
 /* Rounds n up to a multiple of m. */

@@ -21,7 +21,7 @@
 /* The tensors found for one features.N index. */
 typedef struct {
     int index;
-    const vggcl_st_tensor *weight, *bias, *mean, *var;
+    const vggcl__st_tensor *weight, *bias, *mean, *var;
 } feat_entry;
 
 static int cmp_index(const void *a, const void *b)
@@ -29,7 +29,7 @@ static int cmp_index(const void *a, const void *b)
     return ((const feat_entry *)a)->index - ((const feat_entry *)b)->index;
 }
 
-static void shape_str(const vggcl_st_tensor *t, char *buf, size_t len)
+static void shape_str(const vggcl__st_tensor *t, char *buf, size_t len)
 {
     size_t used = (size_t)snprintf(buf, len, "(");
     for (int d = 0; d < t->ndim && used < len; d++)
@@ -38,13 +38,13 @@ static void shape_str(const vggcl_st_tensor *t, char *buf, size_t len)
 }
 
 /* Groups features.N.* tensors by N. *out is malloc'd, sorted by index. */
-static vggcl_status collect(vggcl_ctx *ctx, const vggcl_st_file *f, feat_entry **out, int *count)
+static vggcl_status collect(vggcl_ctx *ctx, const vggcl__st_file *f, feat_entry **out, int *count)
 {
     feat_entry *e = calloc((size_t)f->n + 1, sizeof *e);
     int n = 0;
     if (!e) return vggcl__fail(ctx, VGGCL_ERR_NOMEM, "out of host memory");
     for (int i = 0; i < f->n; i++) {
-        const vggcl_st_tensor *t = &f->tensors[i];
+        const vggcl__st_tensor *t = &f->tensors[i];
         if (strncmp(t->name, "features.", 9)) continue;
         const char *p = t->name + 9;
         char *dot;
@@ -76,7 +76,7 @@ static vggcl_status collect(vggcl_ctx *ctx, const vggcl_st_file *f, feat_entry *
 static int is_conv(const feat_entry *e) { return e->weight && e->weight->ndim == 4; }
 static int is_bn(const feat_entry *e) { return e->weight && e->weight->ndim == 1 && e->mean && e->var && e->bias; }
 
-static vggcl_status check_1d(vggcl_ctx *ctx, const char *path, const vggcl_st_tensor *t, int len)
+static vggcl_status check_1d(vggcl_ctx *ctx, const char *path, const vggcl__st_tensor *t, int len)
 {
     char s[96];
     if (t->ndim == 1 && t->shape[0] == len) return VGGCL_OK;
@@ -85,10 +85,10 @@ static vggcl_status check_1d(vggcl_ctx *ctx, const char *path, const vggcl_st_te
 }
 
 /* Loads one conv (and the BatchNorm after it, if bn) into step s. */
-static vggcl_status load_conv(vggcl_ctx *ctx, const vggcl_st_file *f, const feat_entry *c, const feat_entry *bn,
+static vggcl_status load_conv(vggcl_ctx *ctx, const vggcl__st_file *f, const feat_entry *c, const feat_entry *bn,
                               int c_in_expected, vggcl_step *s)
 {
-    const vggcl_st_tensor *w = c->weight;
+    const vggcl__st_tensor *w = c->weight;
     char shape[96];
     vggcl_status st;
     shape_str(w, shape, sizeof shape);
@@ -104,20 +104,20 @@ static vggcl_status load_conv(vggcl_ctx *ctx, const vggcl_st_file *f, const feat
     snprintf(s->name, sizeof s->name, "features.%d", c->index);
     s->c_out = (int)w->shape[0];
     s->c_in = (int)w->shape[1];
-    if ((st = vggcl_st_to_f32(ctx, f, w, &s->weight)) != VGGCL_OK) return st;
+    if ((st = vggcl__st_to_f32(ctx, f, w, &s->weight)) != VGGCL_OK) return st;
     if (c->bias) {
         if ((st = check_1d(ctx, f->path, c->bias, s->c_out)) != VGGCL_OK) return st;
-        if ((st = vggcl_st_to_f32(ctx, f, c->bias, &s->bias)) != VGGCL_OK) return st;
+        if ((st = vggcl__st_to_f32(ctx, f, c->bias, &s->bias)) != VGGCL_OK) return st;
     } else if (!(s->bias = calloc((size_t)s->c_out, sizeof *s->bias))) {
         return vggcl__fail(ctx, VGGCL_ERR_NOMEM, "out of host memory");
     }
     if (!bn) return VGGCL_OK;
 
-    const vggcl_st_tensor *parts[4] = { bn->weight, bn->bias, bn->mean, bn->var };
+    const vggcl__st_tensor *parts[4] = { bn->weight, bn->bias, bn->mean, bn->var };
     float *v[4] = { 0 };
     for (int i = 0; i < 4 && st == VGGCL_OK; i++) {
         st = check_1d(ctx, f->path, parts[i], s->c_out);
-        if (st == VGGCL_OK) st = vggcl_st_to_f32(ctx, f, parts[i], &v[i]);
+        if (st == VGGCL_OK) st = vggcl__st_to_f32(ctx, f, parts[i], &v[i]);
     }
     for (int oc = 0; oc < s->c_out && st == VGGCL_OK; oc++) {
         if (!(v[3][oc] >= 0.0f)) {
@@ -145,7 +145,7 @@ void vggcl__plan_add_pool(vggcl_step *s, const char *after)
     s->stride = 2;
 }
 
-static vggcl_status build_features(vggcl_ctx *ctx, const vggcl_st_file *f, int pool5, vggcl_model *m)
+static vggcl_status build_features(vggcl_ctx *ctx, const vggcl__st_file *f, int pool5, vggcl_model *m)
 {
     feat_entry *e = NULL;
     int n = 0;
@@ -205,15 +205,15 @@ done:
 }
 
 /* One linear layer prefix.{weight,bias} of shape (out, in_expected). */
-static vggcl_status load_linear(vggcl_ctx *ctx, const vggcl_st_file *f, const char *prefix, int in_expected,
+static vggcl_status load_linear(vggcl_ctx *ctx, const vggcl__st_file *f, const char *prefix, int in_expected,
                                 const char *why, int *out, float **w_out, float **b_out)
 {
     char key[160], shape[96];
     vggcl_status st;
     snprintf(key, sizeof key, "%s.weight", prefix);
-    const vggcl_st_tensor *w = vggcl_st_find(f, key);
+    const vggcl__st_tensor *w = vggcl__st_find(f, key);
     snprintf(key, sizeof key, "%s.bias", prefix);
-    const vggcl_st_tensor *b = vggcl_st_find(f, key);
+    const vggcl__st_tensor *b = vggcl__st_find(f, key);
     if (!w || !b)
         return vggcl__fail(ctx, VGGCL_ERR_SHAPE,
                            "%s: head tensor '%s.%s' not found; expected the linear layer %s.weight (C, %d) and "
@@ -225,14 +225,14 @@ static vggcl_status load_linear(vggcl_ctx *ctx, const vggcl_st_file *f, const ch
                            shape, in_expected, why);
     *out = (int)w->shape[0];
     if ((st = check_1d(ctx, f->path, b, *out)) != VGGCL_OK) return st;
-    if ((st = vggcl_st_to_f32(ctx, f, w, w_out)) != VGGCL_OK) return st;
-    return vggcl_st_to_f32(ctx, f, b, b_out);
+    if ((st = vggcl__st_to_f32(ctx, f, w, w_out)) != VGGCL_OK) return st;
+    return vggcl__st_to_f32(ctx, f, b, b_out);
 }
 
 static int cmp_int(const void *a, const void *b) { return *(const int *)a - *(const int *)b; }
 
 /* The K of every 2-D classifier.K.weight, sorted; returns how many (at most cap). */
-static int chain_indices(const vggcl_st_file *f, int *idx, int cap)
+static int chain_indices(const vggcl__st_file *f, int *idx, int cap)
 {
     int n = 0;
     for (int i = 0; i < f->n; i++) {
@@ -253,7 +253,7 @@ static int chain_indices(const vggcl_st_file *f, int *idx, int cap)
  * the first takes the GAP features (C_last) or, when it is C_last * 49 wide,
  * the map pooled to 7x7 and flattened (torchvision's original classifier).
  * Any other prefix names a single linear layer after GAP. */
-static vggcl_status build_head(vggcl_ctx *ctx, const vggcl_st_file *f, const char *prefix, vggcl_model *m)
+static vggcl_status build_head(vggcl_ctx *ctx, const vggcl__st_file *f, const char *prefix, vggcl_model *m)
 {
     int idx[VGGCL_MAX_HIDDEN + 1];
     int n = 1, in = m->features;
@@ -268,7 +268,7 @@ static vggcl_status build_head(vggcl_ctx *ctx, const vggcl_st_file *f, const cha
         if (n == 0) n = 1; /* load_linear names what is missing */
         else
             for (int i = 0; i < n; i++) snprintf(name[i], sizeof name[i], "classifier.%d", idx[i]);
-        const vggcl_st_tensor *w0 = n ? vggcl_st_find(f, "classifier.0.weight") : NULL;
+        const vggcl__st_tensor *w0 = n ? vggcl__st_find(f, "classifier.0.weight") : NULL;
         if (w0 && !strcmp(name[0], "classifier.0") && w0->shape[1] == (int64_t)m->features * 49 && m->features > 0) {
             m->pool_to = 7;
             in = m->features * 49;
@@ -299,7 +299,7 @@ static vggcl_status build_head(vggcl_ctx *ctx, const vggcl_st_file *f, const cha
 
 /* Keeps the file's metadata and reads the class names ("vggcl.classes", a
  * JSON list of strings, one per class). */
-static vggcl_status take_metadata(vggcl_ctx *ctx, vggcl_st_file *f, vggcl_model *m)
+static vggcl_status take_metadata(vggcl_ctx *ctx, vggcl__st_file *f, vggcl_model *m)
 {
     m->n_meta = f->n_meta, m->meta_keys = f->meta_keys, m->meta_values = f->meta_values;
     f->n_meta = 0, f->meta_keys = f->meta_values = NULL;
@@ -413,20 +413,20 @@ void vggcl_load_options_defaults(vggcl_load_options *o)
 vggcl_status vggcl_model_load(vggcl_ctx *ctx, const char *path, const vggcl_load_options *opts,
                               vggcl_model **out)
 {
-    vggcl_st_file f;
+    vggcl__st_file f;
     vggcl_model *m = NULL;
     vggcl_status st;
     *out = NULL;
     if (!ctx->selected)
         return vggcl__fail(ctx, VGGCL_ERR_ARG, "select a device (vggcl_select_device) before loading a model");
-    st = vggcl_st_open(ctx, path, &f);
+    st = vggcl__st_open(ctx, path, &f);
     if (st != VGGCL_OK) return st;
     m = calloc(1, sizeof *m);
     if (!m) { st = vggcl__fail(ctx, VGGCL_ERR_NOMEM, "out of host memory"); goto fail; }
     m->ctx = ctx;
     int pool5 = opts ? opts->pool5 : VGGCL_POOL5_AUTO;
     if (pool5 == VGGCL_POOL5_AUTO) {
-        const char *meta = vggcl_st_meta(&f, "vggcl.pool5");
+        const char *meta = vggcl__st_meta(&f, "vggcl.pool5");
         pool5 = 1;
         if (meta && !strcmp(meta, "drop")) pool5 = 0;
         else if (meta && strcmp(meta, "keep")) {
@@ -441,11 +441,11 @@ vggcl_status vggcl_model_load(vggcl_ctx *ctx, const char *path, const vggcl_load
         goto fail;
     if ((st = take_metadata(ctx, &f, m)) != VGGCL_OK) goto fail;
     if (!ctx->use_ref && (st = vggcl__model_upload(ctx, m, opts ? opts->conv : VGGCL_CONV_AUTO)) != VGGCL_OK) goto fail;
-    vggcl_st_close(&f);
+    vggcl__st_close(&f);
     *out = m;
     return VGGCL_OK;
 fail:
-    vggcl_st_close(&f);
+    vggcl__st_close(&f);
     vggcl_model_free(m);
     return st;
 }
@@ -506,8 +506,8 @@ int vggcl__plan_out_size(const vggcl_model *m, int h, int w, int *oh, int *ow, i
     for (int i = 0; i < m->n_steps; i++) {
         const vggcl_step *s = &m->steps[i];
         if (s->kind != VGGCL_STEP_POOL) continue;
-        int nh = vggcl_pool_out_size(h, s->kernel_size, s->stride, s->padding, s->ceil_mode);
-        int nw = vggcl_pool_out_size(w, s->kernel_size, s->stride, s->padding, s->ceil_mode);
+        int nh = vggcl__pool_out_size(h, s->kernel_size, s->stride, s->padding, s->ceil_mode);
+        int nw = vggcl__pool_out_size(w, s->kernel_size, s->stride, s->padding, s->ceil_mode);
         if (nh < 1 || nw < 1) {
             if (bad_step) *bad_step = i;
             *oh = h;
@@ -537,8 +537,8 @@ double vggcl_model_flops(const vggcl_model *m, int n, int h, int w)
         if (s->kind == VGGCL_STEP_CONV) {
             flops += 2.0 * n * s->c_out * s->c_in * 9 * (double)h * w;
         } else {
-            h = vggcl_pool_out_size(h, s->kernel_size, s->stride, s->padding, s->ceil_mode);
-            w = vggcl_pool_out_size(w, s->kernel_size, s->stride, s->padding, s->ceil_mode);
+            h = vggcl__pool_out_size(h, s->kernel_size, s->stride, s->padding, s->ceil_mode);
+            w = vggcl__pool_out_size(w, s->kernel_size, s->stride, s->padding, s->ceil_mode);
         }
     }
     return flops;

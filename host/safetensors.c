@@ -52,7 +52,7 @@ static int valid_utf8(const unsigned char *s, size_t len)
 
 static int cmp_begin(const void *a, const void *b)
 {
-    const vggcl_st_tensor *x = *(const vggcl_st_tensor *const *)a, *y = *(const vggcl_st_tensor *const *)b;
+    const vggcl__st_tensor *x = *(const vggcl__st_tensor *const *)a, *y = *(const vggcl__st_tensor *const *)b;
     return x->begin < y->begin ? -1 : x->begin > y->begin ? 1 : (x->end > y->end) - (x->end < y->end);
 }
 
@@ -83,7 +83,7 @@ static vggcl_status read_file(vggcl_ctx *ctx, const char *path, unsigned char **
     return VGGCL_OK;
 }
 
-static vggcl_status parse_tensor(vggcl_ctx *ctx, const char *path, const cJSON *item, vggcl_st_tensor *t)
+static vggcl_status parse_tensor(vggcl_ctx *ctx, const char *path, const cJSON *item, vggcl__st_tensor *t)
 {
     const char *key = item->string;
     if (!cJSON_IsObject(item))
@@ -139,7 +139,7 @@ static vggcl_status parse_tensor(vggcl_ctx *ctx, const char *path, const cJSON *
     return VGGCL_OK;
 }
 
-static vggcl_status parse_metadata(vggcl_ctx *ctx, const char *path, const cJSON *meta, vggcl_st_file *f)
+static vggcl_status parse_metadata(vggcl_ctx *ctx, const char *path, const cJSON *meta, vggcl__st_file *f)
 {
     if (!cJSON_IsObject(meta))
         return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: __metadata__ is not a JSON object", path);
@@ -160,11 +160,11 @@ static vggcl_status parse_metadata(vggcl_ctx *ctx, const char *path, const cJSON
     return VGGCL_OK;
 }
 
-vggcl_status vggcl_st_open(vggcl_ctx *ctx, const char *path, vggcl_st_file *f)
+vggcl_status vggcl__st_open(vggcl_ctx *ctx, const char *path, vggcl__st_file *f)
 {
     vggcl_status st;
     cJSON *root = NULL;
-    vggcl_st_tensor **order = NULL;
+    vggcl__st_tensor **order = NULL;
     memset(f, 0, sizeof *f);
     f->path = path;
 
@@ -243,11 +243,11 @@ vggcl_status vggcl_st_open(vggcl_ctx *ctx, const char *path, vggcl_st_file *f)
 fail:
     cJSON_Delete(root);
     free(order);
-    vggcl_st_close(f);
+    vggcl__st_close(f);
     return st;
 }
 
-void vggcl_st_close(vggcl_st_file *f)
+void vggcl__st_close(vggcl__st_file *f)
 {
     if (!f) return;
     for (int i = 0; i < f->n; i++) free(f->tensors[i].name);
@@ -261,21 +261,21 @@ void vggcl_st_close(vggcl_st_file *f)
     f->path = path;
 }
 
-const char *vggcl_st_meta(const vggcl_st_file *f, const char *key)
+const char *vggcl__st_meta(const vggcl__st_file *f, const char *key)
 {
     for (int i = 0; i < f->n_meta; i++)
         if (!strcmp(f->meta_keys[i], key)) return f->meta_values[i];
     return NULL;
 }
 
-const vggcl_st_tensor *vggcl_st_find(const vggcl_st_file *f, const char *name)
+const vggcl__st_tensor *vggcl__st_find(const vggcl__st_file *f, const char *name)
 {
     for (int i = 0; i < f->n; i++)
         if (!strcmp(f->tensors[i].name, name)) return &f->tensors[i];
     return NULL;
 }
 
-size_t vggcl_st_numel(const vggcl_st_tensor *t)
+size_t vggcl__st_numel(const vggcl__st_tensor *t)
 {
     size_t n = 1;
     for (int d = 0; d < t->ndim; d++) n *= (size_t)t->shape[d];
@@ -292,10 +292,10 @@ static float half_to_float(uint16_t h)
     return sign ? -v : v;
 }
 
-vggcl_status vggcl_st_to_f32(vggcl_ctx *ctx, const vggcl_st_file *f, const vggcl_st_tensor *t, float **out)
+vggcl_status vggcl__st_to_f32(vggcl_ctx *ctx, const vggcl__st_file *f, const vggcl__st_tensor *t, float **out)
 {
     const unsigned char *src = f->buf + f->data_start + t->begin;
-    const size_t n = vggcl_st_numel(t);
+    const size_t n = vggcl__st_numel(t);
     int kind = !strcmp(t->dtype, "F32") ? 0 : !strcmp(t->dtype, "F16") ? 1 : !strcmp(t->dtype, "BF16") ? 2 : -1;
     *out = NULL;
     if (kind < 0)

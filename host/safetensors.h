@@ -16,7 +16,7 @@ typedef struct {
     int ndim;
     int64_t shape[VGGCL_ST_MAX_DIMS];
     size_t begin, end;  /* byte offsets into the data section */
-} vggcl_st_tensor;
+} vggcl__st_tensor;
 
 typedef struct {
     const char *path;
@@ -24,25 +24,25 @@ typedef struct {
     size_t size;
     size_t data_start;      /* 8 + header length */
     int n;
-    vggcl_st_tensor *tensors;
+    vggcl__st_tensor *tensors;
     int n_meta;             /* __metadata__'s string pairs, in file order */
     char **meta_keys, **meta_values;
-} vggcl_st_file;
+} vggcl__st_file;
 
 /* Reads and validates path. On failure *f is left empty (safe to close). */
-vggcl_status vggcl_st_open(vggcl_ctx *ctx, const char *path, vggcl_st_file *f);
-void vggcl_st_close(vggcl_st_file *f);
+vggcl_status vggcl__st_open(vggcl_ctx *ctx, const char *path, vggcl__st_file *f);
+void vggcl__st_close(vggcl__st_file *f);
 
 /* __metadata__[key], or NULL. */
-const char *vggcl_st_meta(const vggcl_st_file *f, const char *key);
+const char *vggcl__st_meta(const vggcl__st_file *f, const char *key);
 
-const vggcl_st_tensor *vggcl_st_find(const vggcl_st_file *f, const char *name);
+const vggcl__st_tensor *vggcl__st_find(const vggcl__st_file *f, const char *name);
 
 /* Element count of t (validated at open, so it does not overflow). */
-size_t vggcl_st_numel(const vggcl_st_tensor *t);
+size_t vggcl__st_numel(const vggcl__st_tensor *t);
 
 /* Converts t to a malloc'd float32 array; rejects other dtypes and NaN/Inf. */
-vggcl_status vggcl_st_to_f32(vggcl_ctx *ctx, const vggcl_st_file *f, const vggcl_st_tensor *t,
+vggcl_status vggcl__st_to_f32(vggcl_ctx *ctx, const vggcl__st_file *f, const vggcl__st_tensor *t,
                              float **out);
 
 #endif

@@ -27,7 +27,7 @@ static int add_entry(cJSON *root, const char *name, const char *dtype, int ndim,
 }
 
 /* The merged metadata: the trunk's pairs, then meta's, a later key replacing an earlier one. */
-static int add_metadata(cJSON *root, const vggcl_st_file *f, const char *const *meta, int n_meta)
+static int add_metadata(cJSON *root, const vggcl__st_file *f, const char *const *meta, int n_meta)
 {
     cJSON *m = cJSON_AddObjectToObject(root, "__metadata__");
     if (!m) return 0;
@@ -45,7 +45,7 @@ static int write_all(FILE *fp, const void *p, size_t n) { return fwrite(p, 1, n,
 vggcl_status vggcl_save_with_head(vggcl_ctx *ctx, const char *trunk_path, const char *out_path, int classes, int d,
                                   const float *w, const float *b, const char *const *meta, int n_meta)
 {
-    vggcl_st_file f;
+    vggcl__st_file f;
     cJSON *root = NULL;
     char *text = NULL, tmp[4096], eb[128];
     FILE *fp = NULL;
@@ -53,7 +53,7 @@ vggcl_status vggcl_save_with_head(vggcl_ctx *ctx, const char *trunk_path, const 
     if (classes < 1 || d < 1 || !w || !b)
         return vggcl__fail(ctx, VGGCL_ERR_ARG, "%s: a head of %d classes x %d features; expected at least 1 x 1",
                            out_path, classes, d);
-    vggcl_status st = vggcl_st_open(ctx, trunk_path, &f);
+    vggcl_status st = vggcl__st_open(ctx, trunk_path, &f);
     if (st != VGGCL_OK) return st;
     size_t offset = 0;
     const int64_t wshape[2] = { classes, d }, bshape[1] = { classes };
@@ -104,6 +104,6 @@ vggcl_status vggcl_save_with_head(vggcl_ctx *ctx, const char *trunk_path, const 
 done:
     cJSON_free(text);
     cJSON_Delete(root);
-    vggcl_st_close(&f);
+    vggcl__st_close(&f);
     return st;
 }

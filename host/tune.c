@@ -163,7 +163,7 @@ static vggcl_status slice_make(vggcl_ctx *ctx, const vggcl_step *s, check_slice 
         x = x * 1664525u + 1013904223u;
         c->input[i] = (float)((x >> 8) * (1.0 / 16777216.0)); /* [0, 1), as after a ReLU */
     }
-    vggcl_ref_conv3x3_bias_relu(c->input, s->weight, s->bias, c->expected, c->n, s->c_in, s->c_out, c->h, c->w);
+    vggcl__ref_conv3x3_bias_relu(c->input, s->weight, s->bias, c->expected, c->n, s->c_in, s->c_out, c->h, c->w);
     return VGGCL_OK;
 }
 
@@ -410,8 +410,8 @@ vggcl_status vggcl_tune(vggcl_ctx *ctx, vggcl_model *m, const int *batches, int 
     for (int i = 0, hh = h, ww = w; i < m->n_steps; i++) {
         const vggcl_step *s = &m->steps[i];
         if (s->kind == VGGCL_STEP_POOL) {
-            hh = vggcl_pool_out_size(hh, s->kernel_size, s->stride, s->padding, s->ceil_mode);
-            ww = vggcl_pool_out_size(ww, s->kernel_size, s->stride, s->padding, s->ceil_mode);
+            hh = vggcl__pool_out_size(hh, s->kernel_size, s->stride, s->padding, s->ceil_mode);
+            ww = vggcl__pool_out_size(ww, s->kernel_size, s->stride, s->padding, s->ceil_mode);
             continue;
         }
         int seen = 0;

@@ -23,8 +23,8 @@ int conv_case(vggcl_ctx *ctx, int algo, const vggcl_conv_params *params, int N, 
     tu_fill(in, nin, seed, -1, 1);
     tu_fill(weight, nw, 100 + seed, -0.5f, 0.5f);
     tu_fill(bias, C_out, 200 + seed, -0.2f, 0.2f);
-    vggcl_ref_conv3x3_bias_relu(in, weight, bias, conv, N, C_in, C_out, H, W);
-    if (pool) vggcl_ref_maxpool2d(conv, expected, N, C_out, H, W, 2, 2, 0, 0);
+    vggcl__ref_conv3x3_bias_relu(in, weight, bias, conv, N, C_in, C_out, H, W);
+    if (pool) vggcl__ref_maxpool2d(conv, expected, N, C_out, H, W, 2, 2, 0, 0);
     else for (size_t i = 0; i < nout; i++) expected[i] = conv[i];
 
     /* the weights as the path's kernel reads them, and its workspace */

@@ -29,13 +29,13 @@ START_TEST(test_cam_shapes)
         tu_fill(fmap, (size_t)N * C * HW, (unsigned)s, 0, 2);
         tu_fill(w, (size_t)K * C, 9 + (unsigned)s, -1, 1);
         for (int n = 0; n < N; n++) cls[n] = (n * 2 + 1) % K;
-        vggcl_ref_cam(fmap, w, cls, expected, N, C, HW);
+        vggcl__ref_cam(fmap, w, cls, expected, N, C, HW);
         cl_int err;
         cl_mem d_f = tu_upload(ctx, fmap, (size_t)N * C * HW), d_w = tu_upload(ctx, w, (size_t)K * C);
         cl_mem d_o = tu_alloc(ctx, (size_t)N * HW);
         cl_mem d_c = clCreateBuffer(ctx->cl, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR, sizeof(int) * N, cls, &err);
         ck_assert_int_eq(err, CL_SUCCESS);
-        ck_assert_msg(vggcl_cl_cam(ctx, "test cam", d_f, d_w, d_c, d_o, N, C, HW) == VGGCL_OK, "%s", vggcl_message(ctx));
+        ck_assert_msg(vggcl__cl_cam(ctx, "test cam", d_f, d_w, d_c, d_o, N, C, HW) == VGGCL_OK, "%s", vggcl_message(ctx));
         tu_download(ctx, d_o, got, (size_t)N * HW);
         ck_assert_msg(tu_compare("cam", expected, got, N, 1, 1, HW, REL_L2, ELEM), "cam N=%d C=%d HW=%d differs", N, C,
                       HW);

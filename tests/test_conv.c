@@ -43,7 +43,7 @@ START_TEST(test_conv_reference_by_hand)
 {
     float in[9], w[9], bias = -4.5f, out[9];
     for (int i = 0; i < 9; i++) in[i] = w[i] = 1.0f;
-    vggcl_ref_conv3x3_bias_relu(in, w, &bias, out, 1, 1, 1, 3, 3);
+    vggcl__ref_conv3x3_bias_relu(in, w, &bias, out, 1, 1, 1, 3, 3);
     const float expected[9] = { 0, 1.5f, 0, 1.5f, 4.5f, 1.5f, 0, 1.5f, 0 };
     for (int i = 0; i < 9; i++) ck_assert_float_eq(out[i], expected[i]);
 }

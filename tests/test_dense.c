@@ -25,10 +25,10 @@ START_TEST(test_dense_shapes)
         tu_fill(in, (size_t)N * K, (unsigned)i, 0, 1);
         tu_fill(w, (size_t)C * K, 50 + (unsigned)i, -0.1f, 0.1f);
         tu_fill(b, (size_t)C, 90 + (unsigned)i, -1, 1);
-        vggcl_ref_dense(in, w, b, expected, N, K, C, relu);
+        vggcl__ref_dense(in, w, b, expected, N, K, C, relu);
         cl_mem d_in = tu_upload(ctx, in, (size_t)N * K), d_w = tu_upload(ctx, w, (size_t)C * K);
         cl_mem d_b = tu_upload(ctx, b, (size_t)C), d_out = tu_alloc(ctx, (size_t)N * C);
-        vggcl_status st = vggcl_cl_dense(ctx, "test dense", d_in, d_w, d_b, d_out, N, K, C, relu);
+        vggcl_status st = vggcl__cl_dense(ctx, "test dense", d_in, d_w, d_b, d_out, N, K, C, relu);
         ck_assert_msg(st == VGGCL_OK, "%s", vggcl_message(ctx));
         tu_download(ctx, d_out, got, (size_t)N * C);
         ck_assert_msg(tu_compare("dense", expected, got, N, C, 1, 1, REL_L2, ELEM), "dense N=%d K=%d C=%d relu=%d differs",
@@ -46,7 +46,7 @@ START_TEST(test_dense_reference_by_hand)
     const float w[6] = { 1, 0, 0, 1, 1, -1 };     /* (3, 2) */
     const float b[3] = { 0.5f, 0, 10 };
     float out[6];
-    vggcl_ref_dense(in, w, b, out, 2, 2, 3, 0);
+    vggcl__ref_dense(in, w, b, out, 2, 2, 3, 0);
     const float expected[6] = { 1.5f, 2, 9, 3.5f, 4, 9 };
     for (int i = 0; i < 6; i++) ck_assert_float_eq(out[i], expected[i]);
 }

@@ -24,15 +24,15 @@ START_TEST(test_gap_shapes)
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
         const int N = shapes[i].N, C = shapes[i].C, H = shapes[i].H, W = shapes[i].W;
         const size_t nin = (size_t)N * C * H * W, nout = (size_t)N * C;
-        const size_t partial = vggcl_cl_gap_partial_floats(ctx, N, C, H, W);
+        const size_t partial = vggcl__cl_gap_partial_floats(ctx, N, C, H, W);
         ck_assert_msg((partial > 0) == shapes[i].two_stage, "%dx%d: expected the %s path", H, W,
                       shapes[i].two_stage ? "two-stage" : "one-stage");
         float *in = malloc(nin * 4), *expected = malloc(nout * 4), *got = malloc(nout * 4);
         tu_fill(in, nin, (unsigned)i, 0, 1);
-        vggcl_ref_gap(in, expected, N, C, H, W);
+        vggcl__ref_gap(in, expected, N, C, H, W);
         cl_mem d_in = tu_upload(ctx, in, nin), d_out = tu_alloc(ctx, nout);
         cl_mem d_part = partial ? tu_alloc(ctx, partial) : NULL;
-        vggcl_status st = vggcl_cl_gap(ctx, "test gap", d_in, d_out, d_part, N, C, H, W);
+        vggcl_status st = vggcl__cl_gap(ctx, "test gap", d_in, d_out, d_part, N, C, H, W);
         ck_assert_msg(st == VGGCL_OK, "%s", vggcl_message(ctx));
         tu_download(ctx, d_out, got, nout);
         ck_assert_msg(tu_compare("gap", expected, got, N, C, 1, 1, REL_L2, ELEM), "gap N=%d C=%d %dx%d differs", N,
@@ -59,9 +59,9 @@ START_TEST(test_adaptive_avgpool_shapes)
         const size_t nin = (size_t)N * C * H * W, nout = (size_t)N * C * 49;
         float *in = malloc(nin * 4), *expected = malloc(nout * 4), *got = malloc(nout * 4);
         tu_fill(in, nin, 30 + (unsigned)i, 0, 1);
-        vggcl_ref_adaptive_avgpool2d(in, expected, N, C, H, W, 7, 7);
+        vggcl__ref_adaptive_avgpool2d(in, expected, N, C, H, W, 7, 7);
         cl_mem d_in = tu_upload(ctx, in, nin), d_out = tu_alloc(ctx, nout);
-        ck_assert_msg(vggcl_cl_adaptive_avgpool2d(ctx, "test adaptive", d_in, d_out, N, C, H, W, 7, 7) == VGGCL_OK, "%s",
+        ck_assert_msg(vggcl__cl_adaptive_avgpool2d(ctx, "test adaptive", d_in, d_out, N, C, H, W, 7, 7) == VGGCL_OK, "%s",
                       vggcl_message(ctx));
         tu_download(ctx, d_out, got, nout);
         ck_assert_msg(tu_compare("adaptive avg pool", expected, got, N, C, 7, 7, REL_L2, ELEM),
@@ -72,7 +72,7 @@ START_TEST(test_adaptive_avgpool_shapes)
     /* by hand: a 3x2 map pooled to 7x7 repeats each input over overlapping windows */
     const float small[6] = { 1, 2, 3, 4, 5, 6 };
     float out[49];
-    vggcl_ref_adaptive_avgpool2d(small, out, 1, 1, 3, 2, 7, 7);
+    vggcl__ref_adaptive_avgpool2d(small, out, 1, 1, 3, 2, 7, 7);
     ck_assert_float_eq(out[0], 1.0f);   /* rows [0, 1), cols [0, 1) */
     ck_assert_float_eq(out[3], 1.5f);   /* cols [0, 2) at ox = 3 */
     ck_assert_float_eq(out[48], 6.0f);
@@ -84,7 +84,7 @@ START_TEST(test_gap_reference_by_hand)
 {
     const float in[8] = { 1, 2, 3, 6, -1, -1, 0, 6 }; /* (1, 2, 2, 2) */
     float out[2];
-    vggcl_ref_gap(in, out, 1, 2, 2, 2);
+    vggcl__ref_gap(in, out, 1, 2, 2, 2);
     ck_assert_float_eq(out[0], 3.0f);
     ck_assert_float_eq(out[1], 1.0f);
 }

@@ -20,11 +20,11 @@ static const struct { int N, C, H, W, k, s, p, ceil; } shapes[] = {
 /* PyTorch's output sizes (torch.nn.functional.max_pool2d on the same shapes). */
 START_TEST(test_pool_out_size)
 {
-    ck_assert_int_eq(vggcl_pool_out_size(7, 2, 2, 0, 0), 3);
-    ck_assert_int_eq(vggcl_pool_out_size(7, 2, 2, 0, 1), 4);
-    ck_assert_int_eq(vggcl_pool_out_size(6, 3, 3, 1, 1), 3); /* last window would start in padding only */
-    ck_assert_int_eq(vggcl_pool_out_size(5, 3, 2, 1, 0), 3);
-    ck_assert_int_eq(vggcl_pool_out_size(1, 2, 2, 0, 0), 0); /* too small */
+    ck_assert_int_eq(vggcl__pool_out_size(7, 2, 2, 0, 0), 3);
+    ck_assert_int_eq(vggcl__pool_out_size(7, 2, 2, 0, 1), 4);
+    ck_assert_int_eq(vggcl__pool_out_size(6, 3, 3, 1, 1), 3); /* last window would start in padding only */
+    ck_assert_int_eq(vggcl__pool_out_size(5, 3, 2, 1, 0), 3);
+    ck_assert_int_eq(vggcl__pool_out_size(1, 2, 2, 0, 0), 0); /* too small */
 }
 END_TEST
 
@@ -34,14 +34,14 @@ START_TEST(test_pool_shapes)
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
         const int N = shapes[i].N, C = shapes[i].C, H = shapes[i].H, W = shapes[i].W;
         const int k = shapes[i].k, s = shapes[i].s, p = shapes[i].p, ceil_mode = shapes[i].ceil;
-        const int OH = vggcl_pool_out_size(H, k, s, p, ceil_mode), OW = vggcl_pool_out_size(W, k, s, p, ceil_mode);
+        const int OH = vggcl__pool_out_size(H, k, s, p, ceil_mode), OW = vggcl__pool_out_size(W, k, s, p, ceil_mode);
         const size_t nin = (size_t)N * C * H * W, nout = (size_t)N * C * OH * OW;
         float *in = malloc(nin * 4), *expected = malloc(nout * 4), *got = malloc(nout * 4);
         tu_fill(in, nin, (unsigned)i, -1, 1);
         if (nin > 3) in[nin / 2] = NAN; /* PyTorch propagates NaN through max pooling */
-        vggcl_ref_maxpool2d(in, expected, N, C, H, W, k, s, p, ceil_mode);
+        vggcl__ref_maxpool2d(in, expected, N, C, H, W, k, s, p, ceil_mode);
         cl_mem d_in = tu_upload(ctx, in, nin), d_out = tu_alloc(ctx, nout);
-        vggcl_status st = vggcl_cl_maxpool2d(ctx, "test pool", d_in, d_out, N, C, H, W, k, s, p, ceil_mode);
+        vggcl_status st = vggcl__cl_maxpool2d(ctx, "test pool", d_in, d_out, N, C, H, W, k, s, p, ceil_mode);
         ck_assert_msg(st == VGGCL_OK, "%s", vggcl_message(ctx));
         tu_download(ctx, d_out, got, nout);
         /* a max is exact: no tolerance */
@@ -58,7 +58,7 @@ START_TEST(test_pool_reference_by_hand)
 {
     const float in[12] = { 1, 5, 2, 0, 3, 4, 9, 8, -1, -2, 7, 6 }; /* 3x4 */
     float out[2];
-    vggcl_ref_maxpool2d(in, out, 1, 1, 3, 4, 2, 2, 0, 0); /* floor: 1x2, the last row is dropped */
+    vggcl__ref_maxpool2d(in, out, 1, 1, 3, 4, 2, 2, 0, 0); /* floor: 1x2, the last row is dropped */
     ck_assert_float_eq(out[0], 5);
     ck_assert_float_eq(out[1], 9);
 }
@@ -68,7 +68,7 @@ START_TEST(test_pool_too_small)
 {
     vggcl_ctx *ctx = tu_cl_ctx();
     cl_mem a = tu_alloc(ctx, 4), b = tu_alloc(ctx, 4);
-    ck_assert_int_eq(vggcl_cl_maxpool2d(ctx, "layer x", a, b, 1, 1, 1, 1, 2, 2, 0, 0), VGGCL_ERR_SHAPE);
+    ck_assert_int_eq(vggcl__cl_maxpool2d(ctx, "layer x", a, b, 1, 1, 1, 1, 2, 2, 0, 0), VGGCL_ERR_SHAPE);
     ck_assert_ptr_nonnull(strstr(vggcl_message(ctx), "layer x"));
     clReleaseMemObject(a), clReleaseMemObject(b);
     vggcl_ctx_free(ctx);

@@ -29,12 +29,12 @@ static const char *raw_file(const char *name, const char *header, const void *da
 static void expect_reject(const char *path, const char *needle)
 {
     vggcl_ctx *ctx = vggcl_ctx_new();
-    vggcl_st_file f;
-    vggcl_status st = vggcl_st_open(ctx, path, &f);
+    vggcl__st_file f;
+    vggcl_status st = vggcl__st_open(ctx, path, &f);
     ck_assert_msg(st != VGGCL_OK, "%s was accepted; expected an error containing '%s'", path, needle);
     ck_assert_msg(strstr(vggcl_message(ctx), needle) && strstr(vggcl_message(ctx), path),
                   "message '%s' should name the file and contain '%s'", vggcl_message(ctx), needle);
-    vggcl_st_close(&f);
+    vggcl__st_close(&f);
     vggcl_ctx_free(ctx);
 }
 
@@ -110,30 +110,30 @@ START_TEST(test_st_dtypes)
     const char *path = tu_tmp("dtypes.safetensors");
     tu_write_safetensors(path, t, 3, "{\"vggcl.pool5\":\"drop\",\"other\":\"x\"}");
     vggcl_ctx *ctx = vggcl_ctx_new();
-    vggcl_st_file f;
-    ck_assert_msg(vggcl_st_open(ctx, path, &f) == VGGCL_OK, "%s", vggcl_message(ctx));
-    ck_assert_str_eq(vggcl_st_meta(&f, "vggcl.pool5"), "drop");
+    vggcl__st_file f;
+    ck_assert_msg(vggcl__st_open(ctx, path, &f) == VGGCL_OK, "%s", vggcl_message(ctx));
+    ck_assert_str_eq(vggcl__st_meta(&f, "vggcl.pool5"), "drop");
     float *h, *b, *n;
-    ck_assert(vggcl_st_to_f32(ctx, &f, vggcl_st_find(&f, "h"), &h) == VGGCL_OK);
-    ck_assert(vggcl_st_to_f32(ctx, &f, vggcl_st_find(&f, "b"), &b) == VGGCL_OK);
+    ck_assert(vggcl__st_to_f32(ctx, &f, vggcl__st_find(&f, "h"), &h) == VGGCL_OK);
+    ck_assert(vggcl__st_to_f32(ctx, &f, vggcl__st_find(&f, "b"), &b) == VGGCL_OK);
     const float want_h[4] = { 1, -2.5f, 0.5f, 5.9604644775390625e-08f }, want_b[4] = { 1, -2.5f, 0.5f, 0 };
     for (int i = 0; i < 4; i++) {
         ck_assert_float_eq(h[i], want_h[i]);
         ck_assert_float_eq(b[i], want_b[i]);
     }
-    ck_assert(vggcl_st_to_f32(ctx, &f, vggcl_st_find(&f, "n"), &n) == VGGCL_ERR_FORMAT);
+    ck_assert(vggcl__st_to_f32(ctx, &f, vggcl__st_find(&f, "n"), &n) == VGGCL_ERR_FORMAT);
     ck_assert_ptr_nonnull(strstr(vggcl_message(ctx), "'n' has dtype I64"));
     free(h), free(b);
-    vggcl_st_close(&f);
+    vggcl__st_close(&f);
 
     const float bad[2] = { 1, INFINITY };
     tu_tensor tb = { "inf", "F32", 1, { 2 }, bad, NULL, 0 };
     path = tu_tmp("inf.safetensors");
     tu_write_safetensors(path, &tb, 1, NULL);
-    ck_assert(vggcl_st_open(ctx, path, &f) == VGGCL_OK);
-    ck_assert(vggcl_st_to_f32(ctx, &f, vggcl_st_find(&f, "inf"), &n) == VGGCL_ERR_FORMAT);
+    ck_assert(vggcl__st_open(ctx, path, &f) == VGGCL_OK);
+    ck_assert(vggcl__st_to_f32(ctx, &f, vggcl__st_find(&f, "inf"), &n) == VGGCL_ERR_FORMAT);
     ck_assert_ptr_nonnull(strstr(vggcl_message(ctx), "non-finite"));
-    vggcl_st_close(&f);
+    vggcl__st_close(&f);
     vggcl_ctx_free(ctx);
 }
 END_TEST

@@ -3,7 +3,7 @@
 
 #include "ref.h"
 
-void vggcl_ref_cam(const float *fmap, const float *head_w, const int *cls, float *out, int N, int C, int HW)
+void vggcl__ref_cam(const float *fmap, const float *head_w, const int *cls, float *out, int N, int C, int HW)
 {
     for (int n = 0; n < N; n++)
         for (int p = 0; p < HW; p++) {

@@ -3,7 +3,7 @@
 
 #include "ref.h"
 
-void vggcl_ref_conv3x3_bias_relu(const float *in, const float *weight, const float *bias, float *out,
+void vggcl__ref_conv3x3_bias_relu(const float *in, const float *weight, const float *bias, float *out,
                                  int N, int C_in, int C_out, int H, int W)
 {
     const size_t plane = (size_t)H * W;

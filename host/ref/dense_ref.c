@@ -4,7 +4,7 @@
 
 #include "ref.h"
 
-void vggcl_ref_dense(const float *in, const float *weight, const float *bias, float *out,
+void vggcl__ref_dense(const float *in, const float *weight, const float *bias, float *out,
                      int N, int K, int C, int relu)
 {
     for (int n = 0; n < N; n++)

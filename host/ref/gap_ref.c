@@ -4,7 +4,7 @@
 
 #include "ref.h"
 
-void vggcl_ref_gap(const float *in, float *out, int N, int C, int H, int W)
+void vggcl__ref_gap(const float *in, float *out, int N, int C, int H, int W)
 {
     const size_t HW = (size_t)H * W;
     for (size_t row = 0; row < (size_t)N * C; row++) {
@@ -14,7 +14,7 @@ void vggcl_ref_gap(const float *in, float *out, int N, int C, int H, int W)
     }
 }
 
-void vggcl_ref_adaptive_avgpool2d(const float *in, float *out, int N, int C, int H, int W, int OH, int OW)
+void vggcl__ref_adaptive_avgpool2d(const float *in, float *out, int N, int C, int H, int W, int OH, int OW)
 {
     for (size_t nc = 0; nc < (size_t)N * C; nc++)
         for (int oy = 0; oy < OH; oy++)

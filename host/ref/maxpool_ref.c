@@ -4,7 +4,7 @@
 
 #include "ref.h"
 
-int vggcl_pool_out_size(int in, int kernel_size, int stride, int padding, int ceil_mode)
+int vggcl__pool_out_size(int in, int kernel_size, int stride, int padding, int ceil_mode)
 {
     const int span = in + 2 * padding - kernel_size;
     if (span < 0 || stride <= 0) return 0;
@@ -14,11 +14,11 @@ int vggcl_pool_out_size(int in, int kernel_size, int stride, int padding, int ce
     return out;
 }
 
-void vggcl_ref_maxpool2d(const float *in, float *out, int N, int C, int H, int W,
+void vggcl__ref_maxpool2d(const float *in, float *out, int N, int C, int H, int W,
                          int kernel_size, int stride, int padding, int ceil_mode)
 {
-    const int OH = vggcl_pool_out_size(H, kernel_size, stride, padding, ceil_mode);
-    const int OW = vggcl_pool_out_size(W, kernel_size, stride, padding, ceil_mode);
+    const int OH = vggcl__pool_out_size(H, kernel_size, stride, padding, ceil_mode);
+    const int OW = vggcl__pool_out_size(W, kernel_size, stride, padding, ceil_mode);
     for (size_t nc = 0; nc < (size_t)N * C; nc++) {
         const float *src = in + nc * H * W;
         for (int oy = 0; oy < OH; oy++)

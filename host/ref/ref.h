@@ -6,30 +6,30 @@
 
 /* in (N, C_in, H, W), weight (C_out, C_in, 3, 3), bias (C_out) -> out (N, C_out, H, W).
  * Stride 1, padding 1, then ReLU. */
-void vggcl_ref_conv3x3_bias_relu(const float *in, const float *weight, const float *bias, float *out,
+void vggcl__ref_conv3x3_bias_relu(const float *in, const float *weight, const float *bias, float *out,
                                  int N, int C_in, int C_out, int H, int W);
 
 /* Output size of one spatial dimension of MaxPool2d, as PyTorch computes it;
  * 0 or less when the input is too small. */
-int vggcl_pool_out_size(int in, int kernel_size, int stride, int padding, int ceil_mode);
+int vggcl__pool_out_size(int in, int kernel_size, int stride, int padding, int ceil_mode);
 
-/* in (N, C, H, W) -> out (N, C, OH, OW), OH/OW from vggcl_pool_out_size. */
-void vggcl_ref_maxpool2d(const float *in, float *out, int N, int C, int H, int W,
+/* in (N, C, H, W) -> out (N, C, OH, OW), OH/OW from vggcl__pool_out_size. */
+void vggcl__ref_maxpool2d(const float *in, float *out, int N, int C, int H, int W,
                          int kernel_size, int stride, int padding, int ceil_mode);
 
 /* in (N, C, H, W) -> out (N, C): the mean of each map. */
-void vggcl_ref_gap(const float *in, float *out, int N, int C, int H, int W);
+void vggcl__ref_gap(const float *in, float *out, int N, int C, int H, int W);
 
 /* in (N, C, H, W) -> out (N, C, OH, OW): PyTorch's AdaptiveAvgPool2d. */
-void vggcl_ref_adaptive_avgpool2d(const float *in, float *out, int N, int C, int H, int W, int OH, int OW);
+void vggcl__ref_adaptive_avgpool2d(const float *in, float *out, int N, int C, int H, int W, int OH, int OW);
 
 /* in (N, K), weight (C, K), bias (C) -> out (N, C) = in * weight^T + bias,
  * then ReLU when relu is set. */
-void vggcl_ref_dense(const float *in, const float *weight, const float *bias, float *out,
+void vggcl__ref_dense(const float *in, const float *weight, const float *bias, float *out,
                      int N, int K, int C, int relu);
 
 /* fmap (N, C, HW), head_w (K, C), cls (N) -> out (N, HW): the class
  * activation map sum_c head_w[cls[n], c] * fmap[n, c, :]. */
-void vggcl_ref_cam(const float *fmap, const float *head_w, const int *cls, float *out, int N, int C, int HW);
+void vggcl__ref_cam(const float *fmap, const float *head_w, const int *cls, float *out, int N, int C, int HW);
 
 #endif
