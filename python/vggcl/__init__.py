@@ -1,0 +1,345 @@
+"""vggcl: VGG-family image classifiers with a global-average-pooling head on OpenCL devices.
+
+Python bindings over libvggcl.so (ctypes), numpy arrays in and out:
+
+    model = vggcl.Model("model.safetensors", device=None)
+    logits, features = model.forward(x)          # x: (N, 3, H, W) float32, already normalized
+    model.classify(["a.jpg", "b.png"], top=5)    # [[(class, name, prob), ...], ...]
+    cams, chosen, logits = model.cam(x)          # class activation maps (N, mh, mw)
+
+The library is found through $VGGCL_LIBRARY (a path), else the system's libvggcl.so.0
+(ldconfig, LD_LIBRARY_PATH). Every failure raises vggcl.Error with vggcl's message.
+"""
+import ctypes
+import ctypes.util
+import os
+
+import numpy as np
+
+__all__ = ["Error", "Model", "devices", "load_image", "preprocess", "version"]
+
+
+class Error(Exception):
+    """A vggcl call failed; the message names the file, tensor, layer or device."""
+
+
+def _load_library():
+    path = os.environ.get("VGGCL_LIBRARY")
+    candidates = [path] if path else ["libvggcl.so.0", ctypes.util.find_library("vggcl")]
+    errors = []
+    for c in candidates:
+        if not c:
+            continue
+        try:
+            return ctypes.CDLL(c)
+        except OSError as e:
+            errors.append(str(e))
+    raise ImportError("vggcl: cannot load libvggcl.so (install vggcl with `cmake --install`, or set "
+                      "VGGCL_LIBRARY to the library's path): " + "; ".join(errors or ["not found"]))
+
+
+_lib = _load_library()
+_p = ctypes.c_void_p
+_f = ctypes.POINTER(ctypes.c_float)
+_i = ctypes.POINTER(ctypes.c_int)
+
+
+class _DeviceInfo(ctypes.Structure):
+    _fields_ = [("platform", ctypes.c_int), ("device", ctypes.c_int), ("index", ctypes.c_int),
+                ("platform_name", ctypes.c_char * 128), ("name", ctypes.c_char * 128), ("type", ctypes.c_char * 16),
+                ("version", ctypes.c_char * 128), ("driver", ctypes.c_char * 128),
+                ("compute_units", ctypes.c_uint), ("clock_mhz", ctypes.c_uint),
+                ("global_mem", ctypes.c_ulonglong), ("max_alloc", ctypes.c_ulonglong),
+                ("local_mem", ctypes.c_ulonglong), ("max_work_group", ctypes.c_ulonglong)]
+
+
+class _LoadOptions(ctypes.Structure):
+    _fields_ = [("pool5", ctypes.c_int), ("head", ctypes.c_char_p), ("conv", ctypes.c_int),
+                ("features_only", ctypes.c_int)]
+
+
+class _Preprocess(ctypes.Structure):
+    _fields_ = [("resize", ctypes.c_int), ("crop", ctypes.c_int), ("mean", ctypes.c_float * 3),
+                ("std", ctypes.c_float * 3)]
+
+
+def _sig(name, restype, *argtypes):
+    fn = getattr(_lib, name)
+    fn.restype, fn.argtypes = restype, list(argtypes)
+    return fn
+
+
+_version = _sig("vggcl_version", ctypes.c_char_p)
+_free = _sig("vggcl_free", None, _p)
+_ctx_new = _sig("vggcl_ctx_new", _p)
+_ctx_free = _sig("vggcl_ctx_free", None, _p)
+_message = _sig("vggcl_message", ctypes.c_char_p, _p)
+_list_devices = _sig("vggcl_list_devices", ctypes.c_int, _p, ctypes.POINTER(_DeviceInfo), ctypes.c_int, _i)
+_select_device = _sig("vggcl_select_device", ctypes.c_int, _p, ctypes.c_char_p)
+_device_name = _sig("vggcl_device_name", ctypes.c_char_p, _p)
+_conv_algorithm = _sig("vggcl_conv_algorithm", ctypes.c_int, ctypes.c_char_p)
+_load_defaults = _sig("vggcl_load_options_defaults", None, ctypes.POINTER(_LoadOptions))
+_model_load = _sig("vggcl_model_load", ctypes.c_int, _p, ctypes.c_char_p, ctypes.POINTER(_LoadOptions),
+                   ctypes.POINTER(_p))
+_model_free = _sig("vggcl_model_free", None, _p)
+_model_classes = _sig("vggcl_model_classes", ctypes.c_int, _p)
+_model_features = _sig("vggcl_model_features", ctypes.c_int, _p)
+_model_pool5 = _sig("vggcl_model_pool5", ctypes.c_int, _p)
+_model_metadata = _sig("vggcl_model_metadata", ctypes.c_char_p, _p, ctypes.c_char_p)
+_model_class_name = _sig("vggcl_model_class_name", ctypes.c_char_p, _p, ctypes.c_int)
+_map_size = _sig("vggcl_model_map_size", None, _p, ctypes.c_int, ctypes.c_int, _i, _i)
+_forward = _sig("vggcl_forward", ctypes.c_int, _p, _p, _f, ctypes.c_int, ctypes.c_int, ctypes.c_int, _f, _f)
+_forward_cam = _sig("vggcl_forward_cam", ctypes.c_int, _p, _p, _f, ctypes.c_int, ctypes.c_int, ctypes.c_int, _f, _f,
+                    _i, _f, _i)
+_image_load = _sig("vggcl_image_load", ctypes.c_int, _p, ctypes.c_char_p,
+                   ctypes.POINTER(ctypes.POINTER(ctypes.c_ubyte)), _i, _i)
+_preprocess_defaults = _sig("vggcl_preprocess_defaults", None, ctypes.POINTER(_Preprocess))
+_image_preprocess = _sig("vggcl_image_preprocess", ctypes.c_int, _p, ctypes.POINTER(ctypes.c_ubyte), ctypes.c_int,
+                         ctypes.c_int, ctypes.POINTER(_Preprocess), ctypes.POINTER(_f), _i, _i)
+
+_POOL5 = {None: -1, "keep": 1, "drop": 0}
+
+
+def version():
+    """The library's version, "MAJOR.MINOR.PATCH"."""
+    return _version().decode()
+
+
+class _Context:
+    """A vggcl context: owns a device and the last error message."""
+
+    def __init__(self):
+        self.ptr = _ctx_new()
+        if not self.ptr:
+            raise MemoryError("vggcl: out of host memory")
+
+    def check(self, status):
+        if status != 0:
+            raise Error(_message(self.ptr).decode(errors="replace"))
+
+    def close(self):
+        if self.ptr:
+            _ctx_free(self.ptr)
+            self.ptr = None
+
+    def __del__(self):
+        self.close()
+
+
+def devices():
+    """Every OpenCL device: a list of dicts (index, platform, device, name, type, memory, ...)."""
+    ctx = _Context()
+    try:
+        count = ctypes.c_int(0)
+        ctx.check(_list_devices(ctx.ptr, None, 0, ctypes.byref(count)))
+        infos = (_DeviceInfo * max(count.value, 1))()
+        ctx.check(_list_devices(ctx.ptr, infos, count.value, ctypes.byref(count)))
+        out = []
+        for d in infos[:count.value]:
+            row = {name: getattr(d, name) for name, _ in _DeviceInfo._fields_}
+            out.append({k: v.decode(errors="replace") if isinstance(v, bytes) else v for k, v in row.items()})
+        return out
+    finally:
+        ctx.close()
+
+
+def _preset(resize=None, crop=None, mean=None, std=None, meta=None):
+    """vggcl's preprocessing settings: arguments, else the model's metadata, else torchvision's."""
+    p = _Preprocess()
+    _preprocess_defaults(ctypes.byref(p))
+    meta = meta or {}
+
+    def pick(value, key, convert):
+        if value is not None:
+            return value
+        return convert(meta[key]) if meta.get(key) is not None else None
+
+    r = pick(resize, "vggcl.resize", int)
+    c = pick(crop, "vggcl.crop", int)
+    m = pick(mean, "vggcl.mean", lambda s: [float(v) for v in s.split(",")])
+    s = pick(std, "vggcl.std", lambda s: [float(v) for v in s.split(",")])
+    if r is not None:
+        p.resize = r
+    if c is not None:
+        p.crop = c
+    if m is not None:
+        p.mean[:] = m
+    if s is not None:
+        p.std[:] = s
+    return p
+
+
+def _load_image(ctx, path):
+    rgb = ctypes.POINTER(ctypes.c_ubyte)()
+    h, w = ctypes.c_int(), ctypes.c_int()
+    ctx.check(_image_load(ctx.ptr, os.fsencode(path), ctypes.byref(rgb), ctypes.byref(h), ctypes.byref(w)))
+    try:
+        return np.ctypeslib.as_array(rgb, (h.value, w.value, 3)).copy()
+    finally:
+        _free(rgb)
+
+
+def _preprocess(ctx, rgb, p):
+    rgb = np.ascontiguousarray(rgb, np.uint8)
+    if rgb.ndim != 3 or rgb.shape[2] != 3:
+        raise Error(f"preprocess: expected an (H, W, 3) uint8 image, got shape {rgb.shape}")
+    out = _f()
+    oh, ow = ctypes.c_int(), ctypes.c_int()
+    ctx.check(_image_preprocess(ctx.ptr, rgb.ctypes.data_as(ctypes.POINTER(ctypes.c_ubyte)), rgb.shape[0],
+                                rgb.shape[1], ctypes.byref(p), ctypes.byref(out), ctypes.byref(oh), ctypes.byref(ow)))
+    try:
+        return np.ctypeslib.as_array(out, (3, oh.value, ow.value)).copy()
+    finally:
+        _free(out)
+
+
+def load_image(path):
+    """Decodes a JPEG or PNG to (H, W, 3) uint8 RGB, as PIL's Image.open(path).convert("RGB")."""
+    ctx = _Context()
+    try:
+        return _load_image(ctx, path)
+    finally:
+        ctx.close()
+
+
+def preprocess(image, resize=256, crop=224, mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225)):
+    """torchvision's ImageClassification preset on an (H, W, 3) uint8 array or an image path:
+    (3, crop, crop) float32 (crop 0: no crop; resize 0: no resize)."""
+    ctx = _Context()
+    try:
+        rgb = _load_image(ctx, image) if isinstance(image, (str, bytes, os.PathLike)) else image
+        return _preprocess(ctx, rgb, _preset(resize, crop, mean, std))
+    finally:
+        ctx.close()
+
+
+class Model:
+    """A model loaded from safetensors onto a device, with a context of its own.
+
+    device: "ref" (the plain-C reference), an index or "P:D" from devices(), a substring of the
+    device name, or None ($VGGCL_DEVICE, else the first GPU, else the first device).
+    pool5: "keep", "drop" or None (the file's metadata). conv: "auto" or an algorithm name.
+    features_only: load the convolutions only (no head needed; forward gives no logits).
+    """
+
+    def __init__(self, path, device=None, pool5=None, conv=None, head=None, features_only=False):
+        if pool5 not in _POOL5:
+            raise Error(f"pool5 must be 'keep', 'drop' or None, not {pool5!r}")
+        self._ctx = _Context()
+        self._ptr = _p()
+        opts = _LoadOptions()
+        _load_defaults(ctypes.byref(opts))
+        opts.pool5 = _POOL5[pool5]
+        self._head = os.fsencode(head) if head else None
+        opts.head = self._head
+        opts.features_only = int(bool(features_only))
+        if conv not in (None, "auto"):
+            opts.conv = _conv_algorithm(conv.encode())
+            if not opts.conv:
+                raise Error(f"conv must be auto, direct, winograd, gemm or winograd-gpu, not {conv!r}")
+        self._ctx.check(_select_device(self._ctx.ptr, device.encode() if device else None))
+        self._ctx.check(_model_load(self._ctx.ptr, os.fsencode(path), ctypes.byref(opts), ctypes.byref(self._ptr)))
+        self.path = str(path)
+
+    def close(self):
+        """Releases the model and its device memory (also done when it is garbage collected)."""
+        if getattr(self, "_ptr", None):
+            _model_free(self._ptr)
+            self._ptr = None
+        if getattr(self, "_ctx", None):
+            self._ctx.close()
+
+    def __del__(self):
+        self.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    @property
+    def device(self):
+        return _device_name(self._ctx.ptr).decode(errors="replace")
+
+    @property
+    def classes(self):
+        return _model_classes(self._ptr)
+
+    @property
+    def features(self):
+        return _model_features(self._ptr)
+
+    @property
+    def pool5(self):
+        return "keep" if _model_pool5(self._ptr) else "drop"
+
+    @property
+    def class_names(self):
+        """The names in the file's metadata ("vggcl.classes"), or None."""
+        names = [_model_class_name(self._ptr, c) for c in range(self.classes)]
+        return [n.decode() for n in names] if names and all(names) else None
+
+    def metadata(self, key):
+        """The file's __metadata__[key], or None."""
+        v = _model_metadata(self._ptr, key.encode())
+        return v.decode() if v is not None else None
+
+    def _input(self, x):
+        x = np.ascontiguousarray(x, np.float32)
+        if x.ndim != 4 or x.shape[1] != 3:
+            raise Error(f"input of shape {x.shape}; expected (N, 3, H, W) float32")
+        return x
+
+    def forward(self, x):
+        """x (N, 3, H, W) float32, normalized -> (logits (N, C), features (N, F)); logits is None for a
+        model loaded features_only."""
+        x = self._input(x)
+        n = x.shape[0]
+        feats = np.empty((n, self.features), np.float32)
+        logits = np.empty((n, self.classes), np.float32) if self.classes else None
+        self._ctx.check(_forward(self._ctx.ptr, self._ptr, x.ctypes.data_as(_f), n, x.shape[2], x.shape[3],
+                                 logits.ctypes.data_as(_f) if logits is not None else None, feats.ctypes.data_as(_f)))
+        return logits, feats
+
+    def cam(self, x, classes=None):
+        """Class activation maps of the top class, or of classes[i] (< 0: top) -> (cams (N, mh, mw),
+        chosen classes (N,), logits (N, C))."""
+        x = self._input(x)
+        n, h, w = x.shape[0], x.shape[2], x.shape[3]
+        mh, mw = ctypes.c_int(), ctypes.c_int()
+        _map_size(self._ptr, h, w, ctypes.byref(mh), ctypes.byref(mw))
+        cams = np.empty((n, max(mh.value, 1), max(mw.value, 1)), np.float32)
+        chosen = np.empty(n, np.int32)
+        logits = np.empty((n, max(self.classes, 1)), np.float32)
+        want = None if classes is None else np.ascontiguousarray(classes, np.int32)
+        if want is not None and want.shape != (n,):
+            raise Error(f"classes of shape {want.shape}; expected ({n},)")
+        self._ctx.check(_forward_cam(self._ctx.ptr, self._ptr, x.ctypes.data_as(_f), n, h, w,
+                                     logits.ctypes.data_as(_f), None, want.ctypes.data_as(_i) if want is not None
+                                     else None, cams.ctypes.data_as(_f), chosen.ctypes.data_as(_i)))
+        return cams, chosen, logits
+
+    def preprocess(self, image, resize=None, crop=None, mean=None, std=None):
+        """An image path or (H, W, 3) uint8 array -> (3, H, W) float32, as `vggcl classify` does it:
+        the arguments, else the model's metadata, else torchvision's VGG16 preset."""
+        meta = {k: self.metadata(k) for k in ("vggcl.resize", "vggcl.crop", "vggcl.mean", "vggcl.std")}
+        rgb = _load_image(self._ctx, image) if isinstance(image, (str, bytes, os.PathLike)) else image
+        return _preprocess(self._ctx, rgb, _preset(resize, crop, mean, std, meta))
+
+    def classify(self, paths, top=5, batch=8, **preprocess):
+        """Image paths -> per image a list of the top classes as (class, name, probability), the
+        name from the file's class names, else "class N"."""
+        names = self.class_names or [f"class {c}" for c in range(self.classes)]
+        out = []
+        paths = list(paths)
+        for s in range(0, len(paths), batch):
+            x = np.stack([self.preprocess(p, **preprocess) for p in paths[s:s + batch]])
+            logits, _ = self.forward(x)
+            z = np.exp(logits.astype(np.float64) - logits.max(1, keepdims=True))
+            prob = z / z.sum(1, keepdims=True)
+            for row in prob:
+                order = sorted(range(len(row)), key=lambda c: (-row[c], c))[:top]
+                out.append([(c, names[c], float(row[c])) for c in order])
+        return out
+
