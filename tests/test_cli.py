@@ -6,6 +6,8 @@ usage: test_cli.py VGGCL_BINARY
 """
 import json
 import os
+import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -64,10 +66,40 @@ class Cli(unittest.TestCase):
         self.fails(self.run_args(extra=["--bogus"]), 2, "unknown argument '--bogus'")
         self.fails(self.run_args(extra=["--pool5", "maybe"]), 2, "keep or drop")
         self.fails(["run", "--weights"], 2, "--weights needs a value")
-        for cmd in ("run", "devices"):
+        self.fails(["run", "--weights", self.weights, "extra"], 2, "unexpected argument 'extra'")
+        r = self.vggcl("--version")
+        self.assertEqual(r.returncode, 0)
+        self.assertRegex(r.stdout, r"^vggcl \d+\.\d+\.\d+\n$")
+        readme = (ROOT / "README.md").read_text()
+        top = self.vggcl("--help").stdout
+        commands = re.findall(r"^  ([a-z][a-z-]+) ", top, re.M)
+        self.assertIn("train-head", commands)
+        for cmd in commands:
             r = self.vggcl(cmd, "--help")
             self.assertEqual(r.returncode, 0)
             self.assertIn(f"usage: vggcl {cmd}", r.stdout)
+            # every option the help lists is accepted by the parser (a value it then rejects is fine)
+            for opt in re.findall(r"^  (--[a-z0-9-]+)", r.stdout, re.M):
+                if opt != "--help":
+                    self.assertNotIn("unknown argument", self.vggcl(cmd, opt, "x").stderr, f"{cmd} {opt}")
+            # the README's synopsis of the command is the help's, word for word
+            usage = r.stdout.split("\n\n")[0]
+            self.assertIn(usage, readme, f"README's synopsis of `vggcl {cmd}` differs from --help")
+
+    def test_double_dash_and_empty_folder(self):
+        img = self.d / "-dash.png"
+        shutil.copy(ROOT / "tests" / "data" / "tiny.png", img)
+        r = self.vggcl("preprocess", "--output", self.out, "--resize", "8", "--crop", "8", "--", str(img))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(np.load(self.out).shape, (1, 3, 8, 8))
+        self.out.unlink()
+        empty = self.d / "empty"
+        empty.mkdir()
+        self.fails(["classify", "--weights", self.weights, str(empty)], 2, "holds no JPEG or PNG images")
+        self.fails(["classify", "--weights", self.weights], 2, "at least one image")
+        png = self.d / "pic.png"
+        shutil.copy(ROOT / "tests" / "data" / "tiny.png", png)
+        self.fails(self.run_args(x=png), 1, "pic.png", "an image, not a .npy tensor", "vggcl preprocess")
 
     # --- files --------------------------------------------------------------
     def test_missing_files(self):

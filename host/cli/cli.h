@@ -2,17 +2,64 @@
 #ifndef VGGCL_CLI_H
 #define VGGCL_CLI_H
 
+#include <stdio.h>
+
 #include "vggcl.h"
 
-enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2 };
+enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2, CLI_HELP = 3 /* --help was printed: exit 0 */ };
+
+/* One option of a command's table: --name [METAVAR]. */
+typedef struct {
+    const char *name;       /* "weights" for --weights */
+    const char *metavar;    /* "W.safetensors"; NULL: a flag without a value */
+    const char *help;       /* one or more lines ('\n' between) */
+    int required;
+} cli_option;
+
+#define CLI_MAX_GROUPS 3
+#define CLI_MAX_OPTIONS 48
+
+/* A command: its own options and shared groups (NULL-terminated tables), the
+ * positional arguments it takes (NULL: none) and the text after the options. */
+typedef struct {
+    const char *name;
+    const char *positional;
+    const char *about;
+    const cli_option *options;
+    const cli_option *groups[CLI_MAX_GROUPS];
+} cli_command;
+
+/* The shared groups: --device and --conv; --pool5 and --head; the preprocessing options. */
+extern const cli_option cli_device_options[], cli_net_options[], cli_preprocess_options[];
+
+typedef struct {
+    const cli_command *options;
+    const char *value[CLI_MAX_OPTIONS]; /* per option, in table order: its value ("1" for a flag), else NULL */
+    char **pos;                         /* the positional arguments */
+    int n_pos;
+} cli_args;
+
+/* Parses argv (argv[0] is the command's name) with getopt_long: --name VALUE,
+ * --name=VALUE, -- ends the options. --help prints the help (CLI_HELP); an
+ * unknown option, a missing value, a missing required option or an unexpected
+ * positional argument prints the error and the help on stderr (CLI_USAGE). */
+int cli_parse(const cli_command *c, int argc, char **argv, cli_args *a);
+void cli_help(const cli_command *c, FILE *out);
+/* The value given for --name, else NULL / else dflt; a flag: non-NULL when given. */
+const char *cli_arg(const cli_args *a, const char *name);
+const char *cli_arg_or(const cli_args *a, const char *name, const char *dflt);
+
+/* The preprocessing group's values into p (after cli_preprocess_unset);
+ * CLI_OK, or CLI_USAGE with the error printed. */
+int cli_preprocess_args(const char *cmd, const cli_args *a, vggcl_preprocess *p);
+
+/* The positional arguments as images: files, and folders for their .jpg,
+ * .jpeg and .png files sorted by name. A folder without images or no
+ * argument at all is a usage error (printed). */
+int cli_images(const char *cmd, const cli_args *a, char ***files, int *n);
 
 /* Prints "vggcl: <message>" on stderr and returns code. */
 int cli_error(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-/* Matches argv[*i] against --name VALUE or --name=VALUE; on a match stores the
- * value, advances *i past it and returns 1. A missing value is a usage error
- * (returns -1 with the message printed). */
-int cli_opt(int argc, char **argv, int *i, const char *name, const char **value);
 
 /* Parses --pool5 and --conv values into opts; prints the usage error and
  * returns CLI_USAGE on a bad value, else 0. cmd names the subcommand. */
@@ -42,26 +89,16 @@ int cmd_preprocess(int argc, char **argv);
 int cmd_classify(int argc, char **argv);
 int cmd_cam(int argc, char **argv);
 
-/* Matches the preprocessing options (--resize, --crop, --no-crop, --mean,
- * --std) at argv[*i] into p: 1 matched, 0 not one of them, -1 bad value
- * (usage error printed). */
-int cli_preprocess_opt(const char *cmd, int argc, char **argv, int *i, vggcl_preprocess *p);
-
 /* Appends path, or a folder's .jpg/.jpeg/.png files sorted by name, to
  * *list (strings allocated). Returns 0 when out of host memory. */
 int cli_expand_images(const char *path, char ***list, int *n);
-
-/* A positional argument of an image command: an unknown option is a usage
- * error, anything else an image or folder for *list. Returns CLI_OK, or the
- * exit code with the error printed. */
-int cli_image_arg(const char *cmd, const char *arg, char ***list, int *n);
 
 /* The context's message after loading or preprocessing the image at path
  * failed, naming the file (preprocessing messages do not know it). */
 const char *cli_image_message(const vggcl_ctx *ctx, const char *path);
 
 /* The preprocessing options a model's metadata may set: cli_preprocess_unset
- * marks every field as not given, cli_preprocess_opt fills what the command
+ * marks every field as not given, cli_preprocess_args fills what the command
  * line gives, cli_preprocess_finish takes the rest from the model's
  * "vggcl.resize", "vggcl.crop", "vggcl.mean", "vggcl.std" (model may be
  * NULL), else torchvision's defaults. Returns CLI_OK or the exit code with

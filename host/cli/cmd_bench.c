@@ -5,11 +5,22 @@
 
 #include "cli.h"
 
-static const char usage[] =
-    "usage: vggcl bench [--weights W.safetensors | --random] [--batch B] [--size H[xW]]\n"
-    "                   [--iters N] [--device SPEC] [--pool5 keep|drop] [--conv auto|direct|winograd|gemm|winograd-gpu]\n"
-    "                   [--per-layer [--peak-gflops G]] [--json]\n"
-    "\n"
+static const cli_option options[] = {
+    { "weights", "W.safetensors", "the model (default: --random)", 0 },
+    { "random", NULL, "VGG16 with a 7-class GAP head and deterministic random weights", 0 },
+    { "batch", "B", "images per batch (default 1)", 0 },
+    { "size", "H[xW]", "input size (default 224)", 0 },
+    { "iters", "N", "timed passes (default 10)", 0 },
+    { "pool5", "keep|drop", "as for `vggcl run` (default: the file's metadata, else keep)", 0 },
+    { "per-layer", NULL, "a table of device time per layer from OpenCL profiling events", 0 },
+    { "peak-gflops", "G", "the device's fp32 peak: the table adds each layer's share of it\n"
+                          "(GFLOP/s as below, so Winograd layers can pass 100%)", 0 },
+    { "json", NULL, "one JSON object on one line instead of text", 0 },
+    { NULL, NULL, NULL, 0 },
+};
+
+static const cli_command command = {
+    "bench", NULL,
     "Runs one warm-up pass, then N timed passes (input already on the device, logits\n"
     "read back each pass) and reports the median, min and max time per batch,\n"
     "images/s, convolution GFLOP/s, peak device memory, and the start-up cost\n"
@@ -17,18 +28,9 @@ static const char usage[] =
     "includes the driver's first-use kernel compiles).\n"
     "\n"
     "GFLOP/s counts the direct convolution's arithmetic (2 per multiply-add), also\n"
-    "for Winograd layers, which do fewer multiplies: it compares the algorithms.\n"
-    "\n"
-    "  --random     VGG16 with a 7-class GAP head and deterministic random weights\n"
-    "               (the default when --weights is not given)\n"
-    "  --batch      images per batch (default 1)\n"
-    "  --size       input size, H or HxW (default 224)\n"
-    "  --iters      timed passes (default 10)\n"
-    "  --per-layer  a table of device time per layer from OpenCL profiling events\n"
-    "  --peak-gflops G  the device's fp32 peak: the table adds each layer's share\n"
-    "               of it (GFLOP/s as above, so Winograd layers can pass 100%)\n"
-    "  --json       one JSON object on one line instead of text\n"
-    "  --device, --pool5, --conv: as for `vggcl run`\n";
+    "for Winograd layers, which do fewer multiplies: it compares the algorithms.\n",
+    options, { cli_device_options },
+};
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -38,30 +40,15 @@ static int cmp_double(const void *a, const void *b)
 
 int cmd_bench(int argc, char **argv)
 {
-    const char *weights = NULL, *device = NULL, *pool5 = NULL, *batch_s = "1", *size_s = "224", *iters_s = "10",
-               *conv = NULL;
-    int per_layer = 0, json = 0;
-    const char *peak_s = NULL;
-    for (int i = 1; i < argc; i++) {
-        int r;
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            fputs(usage, stdout);
-            return CLI_OK;
-        }
-        if (!strcmp(argv[i], "--random")) continue;
-        if (!strcmp(argv[i], "--per-layer")) { per_layer = 1; continue; }
-        if (!strcmp(argv[i], "--json")) { json = 1; continue; }
-        if ((r = cli_opt(argc, argv, &i, "--weights", &weights)) || (r = cli_opt(argc, argv, &i, "--batch", &batch_s)) ||
-            (r = cli_opt(argc, argv, &i, "--size", &size_s)) || (r = cli_opt(argc, argv, &i, "--iters", &iters_s)) ||
-            (r = cli_opt(argc, argv, &i, "--device", &device)) || (r = cli_opt(argc, argv, &i, "--pool5", &pool5)) ||
-            (r = cli_opt(argc, argv, &i, "--conv", &conv)) || (r = cli_opt(argc, argv, &i, "--peak-gflops", &peak_s))) {
-            if (r < 0) return CLI_USAGE;
-            continue;
-        }
-        cli_error(CLI_USAGE, "bench: unknown argument '%s'", argv[i]);
-        fputs(usage, stderr);
-        return CLI_USAGE;
-    }
+    cli_args a;
+    int r = cli_parse(&command, argc, argv, &a);
+    if (r != CLI_OK) return r == CLI_HELP ? CLI_OK : r;
+    const char *weights = cli_arg(&a, "weights"), *device = cli_arg(&a, "device"), *pool5 = cli_arg(&a, "pool5"),
+               *batch_s = cli_arg_or(&a, "batch", "1"), *size_s = cli_arg_or(&a, "size", "224"),
+               *iters_s = cli_arg_or(&a, "iters", "10"), *conv = cli_arg(&a, "conv"),
+               *peak_s = cli_arg(&a, "peak-gflops");
+    const int per_layer = cli_arg(&a, "per-layer") != NULL, json = cli_arg(&a, "json") != NULL;
+    if (weights && cli_arg(&a, "random")) return cli_error(CLI_USAGE, "bench: give --weights or --random, not both");
     int batch, iters, h, w, peak_gflops = 0;
     if (cli_int("bench", "--batch", batch_s, 1, 4096, &batch) || cli_int("bench", "--iters", iters_s, 1, 100000, &iters) ||
         cli_size("bench", size_s, &h, &w) || (peak_s && cli_int("bench", "--peak-gflops", peak_s, 1, 100000000, &peak_gflops)))

@@ -6,22 +6,27 @@
 
 #include "cli.h"
 
-static const char usage[] =
-    "usage: vggcl cam --weights W.safetensors [--class K] [--pool5 keep|drop | --compare-pool5]\n"
-    "                 [--out-dir DIR] [--device SPEC] [--conv ...] [--head PREFIX]\n"
-    "                 [--resize N] [--crop N | --no-crop] [--mean R,G,B] [--std R,G,B] IMAGE|DIR...\n"
-    "\n"
+static const cli_option options[] = {
+    { "weights", "W.safetensors", "a model with a GAP head", 1 },
+    { "class", "K", "the class whose map is drawn (default: each image's top class)", 0 },
+    { "compare-pool5", NULL, "run the network with pool5 kept and dropped, the two maps side by side", 0 },
+    { "out-dir", "DIR", "where the maps and pictures go (default .)", 0 },
+    { NULL, NULL, NULL, 0 },
+};
+
+static const cli_command command = {
+    "cam", "IMAGE|DIR...",
     "For each image, the class activation map of its top class (or --class K): the\n"
     "head's weights for that class applied to the map that GAP averages (7x7 at 224\n"
     "with pool5 kept, 14x14 with --pool5 drop), from the same forward pass. Writes, in\n"
-    "--out-dir (default .), NAME.cam.npy (the raw map, float32), NAME.cam-up.npy (the\n"
-    "map upsampled bilinearly to the crop and normalized to [0, 1]) and NAME.cam.png\n"
-    "(it drawn over the crop). --compare-pool5 runs the file's network with pool5 kept\n"
-    "and dropped and writes NAME.cam-keep.npy, NAME.cam-drop.npy (and their -up.npy)\n"
-    "and NAME.compare.png\n"
-    "(the two side by side, kept on the left): the picture that answers whether to\n"
-    "keep pool5. (Both maps come from the same weights; a head trained without pool5\n"
-    "is what the CAM paper uses.)\n";
+    "--out-dir, NAME.cam.npy (the raw map, float32), NAME.cam-up.npy (the map\n"
+    "upsampled bilinearly to the crop and normalized to [0, 1]) and NAME.cam.png (it\n"
+    "drawn over the crop). --compare-pool5 writes NAME.cam-keep.npy, NAME.cam-drop.npy\n"
+    "(and their -up.npy) and NAME.compare.png (the two side by side, kept on the\n"
+    "left): the picture that answers whether to keep pool5. (Both maps come from the\n"
+    "same weights; a head trained without pool5 is what the CAM paper uses.)\n",
+    options, { cli_device_options, cli_net_options, cli_preprocess_options },
+};
 
 /* DIR/STEM.SUFFIX where STEM is the image's file name without extension. */
 static void out_path(char *buf, size_t len, const char *dir, const char *image, const char *suffix)
@@ -88,38 +93,20 @@ done:
 
 int cmd_cam(int argc, char **argv)
 {
-    const char *weights = NULL, *class_s = NULL, *pool5 = NULL, *dir = ".", *device = NULL, *conv = NULL,
-               *head = NULL;
-    int compare = 0, n_files = 0, rc = CLI_FAIL, failed = 0;
+    int n_files = 0, rc, failed = 0, klass = -1;
     char **files = NULL;
+    cli_args a;
     vggcl_preprocess p;
     cli_preprocess_unset(&p);
-    for (int i = 1; i < argc; i++) {
-        int r;
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            fputs(usage, stdout);
-            rc = CLI_OK;
-            goto done_args;
-        }
-        if (!strcmp(argv[i], "--compare-pool5")) { compare = 1; continue; }
-        if ((r = cli_opt(argc, argv, &i, "--weights", &weights)) || (r = cli_opt(argc, argv, &i, "--class", &class_s)) ||
-            (r = cli_opt(argc, argv, &i, "--pool5", &pool5)) || (r = cli_opt(argc, argv, &i, "--out-dir", &dir)) ||
-            (r = cli_opt(argc, argv, &i, "--device", &device)) || (r = cli_opt(argc, argv, &i, "--conv", &conv)) ||
-            (r = cli_opt(argc, argv, &i, "--head", &head)) || (r = cli_preprocess_opt("cam", argc, argv, &i, &p))) {
-            if (r < 0) { rc = CLI_USAGE; goto done_args; }
-            continue;
-        }
-        if ((rc = cli_image_arg("cam", argv[i], &files, &n_files)) != CLI_OK) goto done_args;
-    }
-    rc = CLI_FAIL; /* (cli_image_arg left CLI_OK) */
-    vggcl_load_options opts = { VGGCL_POOL5_AUTO, head, VGGCL_CONV_AUTO, 0 };
-    int klass = -1;
-    if (!weights || n_files == 0) {
-        rc = cli_error(CLI_USAGE, "cam: --weights and at least one image are required");
-        fputs(usage, stderr);
+    if ((rc = cli_parse(&command, argc, argv, &a)) != CLI_OK) return rc == CLI_HELP ? CLI_OK : rc;
+    const char *weights = cli_arg(&a, "weights"), *class_s = cli_arg(&a, "class"), *pool5 = cli_arg(&a, "pool5"),
+               *dir = cli_arg_or(&a, "out-dir", "."), *device = cli_arg(&a, "device");
+    const int compare = cli_arg(&a, "compare-pool5") != NULL;
+    vggcl_load_options opts = { VGGCL_POOL5_AUTO, cli_arg(&a, "head"), VGGCL_CONV_AUTO, 0 };
+    if ((rc = cli_preprocess_args("cam", &a, &p)) != CLI_OK || (rc = cli_images("cam", &a, &files, &n_files)))
         goto done_args;
-    }
-    if ((class_s && cli_int("cam", "--class", class_s, 0, 1000000, &klass)) || cli_model_opts("cam", pool5, conv, &opts)) {
+    if ((class_s && cli_int("cam", "--class", class_s, 0, 1000000, &klass)) ||
+        cli_model_opts("cam", pool5, cli_arg(&a, "conv"), &opts)) {
         rc = CLI_USAGE;
         goto done_args;
     }

@@ -7,24 +7,29 @@
 
 #include "cli.h"
 
-static const char usage[] =
-    "usage: vggcl classify --weights W.safetensors [--labels FILE] [--top K]\n"
-    "                      [--format text|json|csv] [--batch B] [--device SPEC]\n"
-    "                      [--pool5 keep|drop] [--conv ...] [--head PREFIX]\n"
-    "                      [--logits-out L.npy] [--tensor-out T.npy]\n"
-    "                      [--resize N] [--crop N | --no-crop] [--mean R,G,B] [--std R,G,B]\n"
-    "                      IMAGE|DIR...\n"
-    "\n"
+static const cli_option options[] = {
+    { "weights", "W.safetensors", "the model", 1 },
+    { "labels", "FILE", "one class name per line (default: the names in the model's metadata,\n"
+                        "as `vggcl train-head` writes them, else \"class N\")", 0 },
+    { "top", "K", "the K most likely classes (default 5)", 0 },
+    { "format", "text|json|csv", "json: one object per image per line (default text)", 0 },
+    { "batch", "B", "images per pass (default 8)", 0 },
+    { "logits-out", "L.npy", "also writes the logits (N, C), float32", 0 },
+    { "tensor-out", "T.npy", "also writes the preprocessed input (N, 3, H, W), float32", 0 },
+    { NULL, NULL, NULL, 0 },
+};
+
+static const cli_command command = {
+    "classify", "IMAGE|DIR...",
     "Preprocesses each JPEG or PNG image as torchvision's ImageClassification preset\n"
-    "(see `vggcl preprocess --help`), runs the model in batches (default 8) and prints\n"
-    "the top K (default 5) classes with their softmax probability. --labels: one class\n"
-    "name per line (default: the names in the model's metadata, as `vggcl train-head`\n"
-    "writes them, else \"class N\"). Preprocessing options not given come from the\n"
-    "model's metadata when it has them. --format json prints one object per image per\n"
-    "line. --logits-out and --tensor-out write the logits (N, C) and the preprocessed\n"
-    "input (N, 3, H, W) as float32 .npy, in the order the images were given, leaving\n"
-    "out images that could not be read. Such an image is reported by name and skipped;\n"
-    "the exit status is then 1.\n";
+    "(see `vggcl preprocess --help`; options not given come from the model's metadata\n"
+    "when it has them), runs the model in batches and prints the top K classes with\n"
+    "their softmax probability. A folder stands for its images, sorted by name.\n"
+    "--logits-out and --tensor-out keep the order the images were given, leaving out\n"
+    "images that could not be read. Such an image is reported by name and skipped;\n"
+    "the exit status is then 1.\n",
+    options, { cli_device_options, cli_net_options, cli_preprocess_options },
+};
 
 typedef struct {
     char **names;
@@ -145,48 +150,29 @@ static int print_batch(void *user, const int *index, int nb, const float *x, int
 
 int cmd_classify(int argc, char **argv)
 {
-    const char *weights = NULL, *labels_path = NULL, *top_s = "5", *format = "text", *batch_s = "8", *device = NULL,
-               *pool5 = NULL, *conv = NULL, *head = NULL, *logits_out = NULL, *tensor_out = NULL;
     char **files = NULL;
-    int n_files = 0, rc = CLI_FAIL;
+    int n_files = 0, rc, top, batch;
+    cli_args a;
     vggcl_preprocess p;
     cli_preprocess_unset(&p);
-    for (int i = 1; i < argc; i++) {
-        int r;
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            fputs(usage, stdout);
-            rc = CLI_OK;
-            goto done_args;
-        }
-        if ((r = cli_opt(argc, argv, &i, "--weights", &weights)) || (r = cli_opt(argc, argv, &i, "--labels", &labels_path)) ||
-            (r = cli_opt(argc, argv, &i, "--top", &top_s)) || (r = cli_opt(argc, argv, &i, "--format", &format)) ||
-            (r = cli_opt(argc, argv, &i, "--batch", &batch_s)) || (r = cli_opt(argc, argv, &i, "--device", &device)) ||
-            (r = cli_opt(argc, argv, &i, "--pool5", &pool5)) || (r = cli_opt(argc, argv, &i, "--conv", &conv)) ||
-            (r = cli_opt(argc, argv, &i, "--head", &head)) || (r = cli_opt(argc, argv, &i, "--logits-out", &logits_out)) ||
-            (r = cli_opt(argc, argv, &i, "--tensor-out", &tensor_out)) ||
-            (r = cli_preprocess_opt("classify", argc, argv, &i, &p))) {
-            if (r < 0) { rc = CLI_USAGE; goto done_args; }
-            continue;
-        }
-        if ((rc = cli_image_arg("classify", argv[i], &files, &n_files)) != CLI_OK) goto done_args;
-    }
-    rc = CLI_FAIL; /* (cli_image_arg left CLI_OK) */
-    int top, batch;
-    vggcl_load_options opts = { VGGCL_POOL5_AUTO, head, VGGCL_CONV_AUTO, 0 };
-    if (!weights || n_files == 0) {
-        rc = cli_error(CLI_USAGE, "classify: --weights and at least one image are required");
-        fputs(usage, stderr);
+    if ((rc = cli_parse(&command, argc, argv, &a)) != CLI_OK) return rc == CLI_HELP ? CLI_OK : rc;
+    const char *weights = cli_arg(&a, "weights"), *labels_path = cli_arg(&a, "labels"),
+               *format = cli_arg_or(&a, "format", "text"), *device = cli_arg(&a, "device"),
+               *logits_out = cli_arg(&a, "logits-out"), *tensor_out = cli_arg(&a, "tensor-out");
+    vggcl_load_options opts = { VGGCL_POOL5_AUTO, cli_arg(&a, "head"), VGGCL_CONV_AUTO, 0 };
+    if ((rc = cli_preprocess_args("classify", &a, &p)) != CLI_OK ||
+        (rc = cli_images("classify", &a, &files, &n_files)) != CLI_OK)
         goto done_args;
-    }
+    rc = CLI_USAGE;
     if (strcmp(format, "text") && strcmp(format, "json") && strcmp(format, "csv")) {
         rc = cli_error(CLI_USAGE, "classify: --format must be text, json or csv, not '%s'", format);
         goto done_args;
     }
-    if (cli_int("classify", "--top", top_s, 1, 1000000, &top) || cli_int("classify", "--batch", batch_s, 1, 4096, &batch) ||
-        cli_model_opts("classify", pool5, conv, &opts)) {
-        rc = CLI_USAGE;
+    if (cli_int("classify", "--top", cli_arg_or(&a, "top", "5"), 1, 1000000, &top) ||
+        cli_int("classify", "--batch", cli_arg_or(&a, "batch", "8"), 1, 4096, &batch) ||
+        cli_model_opts("classify", cli_arg(&a, "pool5"), cli_arg(&a, "conv"), &opts))
         goto done_args;
-    }
+    rc = CLI_FAIL;
 
     labels l = { NULL, 0 };
     vggcl_model *model = NULL;

@@ -5,25 +5,22 @@
 
 #include "cli.h"
 
-static const char usage[] =
-    "usage: vggcl devices\n"
-    "\n"
+static const cli_option options[] = { { NULL, NULL, NULL, 0 } };
+
+static const cli_command command = {
+    "devices", NULL,
     "Lists every OpenCL platform and device: the index and platform:device pair\n"
     "to pass to --device, the type, compute units and memory; below each, the\n"
     "limits kernels are tuned against (local memory, work-group size, clock) and\n"
-    "the driver. `--device ref` selects the plain-C reference instead.\n";
+    "the driver. `--device ref` selects the plain-C reference instead.\n",
+    options, { NULL },
+};
 
 int cmd_devices(int argc, char **argv)
 {
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            fputs(usage, stdout);
-            return CLI_OK;
-        }
-        cli_error(CLI_USAGE, "devices: unexpected argument '%s'", argv[i]);
-        fputs(usage, stderr);
-        return CLI_USAGE;
-    }
+    cli_args a;
+    int r = cli_parse(&command, argc, argv, &a);
+    if (r != CLI_OK) return r == CLI_HELP ? CLI_OK : r;
     vggcl_ctx *ctx = vggcl_ctx_new();
     vggcl_device_info *info = NULL;
     int n = 0, rc = CLI_OK;

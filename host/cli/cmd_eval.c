@@ -6,22 +6,26 @@
 
 #include "cli.h"
 
-static const char usage[] =
-    "usage: vggcl eval --weights MODEL.safetensors --data DIR [--format text|json|csv]\n"
-    "                  [--batch B] [--device SPEC] [--pool5 keep|drop] [--conv ...]\n"
-    "                  [--head PREFIX] [--resize N] [--crop N | --no-crop]\n"
-    "                  [--mean R,G,B] [--std R,G,B]\n"
-    "\n"
-    "DIR holds one sub-folder of images per class (torchvision's ImageFolder layout).\n"
+static const cli_option options[] = {
+    { "weights", "MODEL.safetensors", "the model", 1 },
+    { "data", "DIR", "one sub-folder of images per class (torchvision's ImageFolder layout)", 1 },
+    { "format", "text|json|csv", "json: one object; csv: one row per class (default text)", 0 },
+    { "batch", "B", "images per pass (default 8)", 0 },
+    { NULL, NULL, NULL, 0 },
+};
+
+static const cli_command command = {
+    "eval", NULL,
     "When the model names its classes (metadata \"vggcl.classes\", as `vggcl\n"
-    "train-head` writes), each folder must be one of them and is matched by name;\n"
+    "train-head` writes it), each folder must be one of them and is matched by name;\n"
     "otherwise the folders sorted by name are classes 0, 1, ... Prints top-1 and top-5\n"
     "accuracy, each class's precision and recall and the confusion matrix (rows: true\n"
-    "class, columns: predicted). --format json prints one object; csv one row per\n"
-    "class (images, predicted, precision, recall, top-1, top-5, then the confusion\n"
-    "row) and a last row 'all'. Preprocessing follows the model's metadata unless the\n"
-    "options say otherwise. An unreadable image is named and skipped; the exit status\n"
-    "is then 1.\n";
+    "class, columns: predicted). The csv rows hold images, predicted, precision,\n"
+    "recall, top-1, top-5 and the confusion row, and a last row 'all'. Preprocessing\n"
+    "follows the model's metadata unless the options say otherwise. An unreadable\n"
+    "image is named and skipped; the exit status is then 1.\n",
+    options, { cli_device_options, cli_net_options, cli_preprocess_options },
+};
 
 typedef struct {
     int classes, k;       /* model classes; top-k (5, or fewer classes) */
@@ -149,34 +153,16 @@ static int match_classes(const cli_dataset *ds, const vggcl_model *m, const char
 
 int cmd_eval(int argc, char **argv)
 {
-    const char *weights = NULL, *data = NULL, *format = "text", *batch_s = "8", *device = NULL, *pool5 = NULL,
-               *conv = NULL, *head = NULL;
-    int batch;
+    int batch, rc;
+    cli_args a;
     vggcl_preprocess p;
     cli_preprocess_unset(&p);
-    for (int i = 1; i < argc; i++) {
-        int r;
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            fputs(usage, stdout);
-            return CLI_OK;
-        }
-        if ((r = cli_opt(argc, argv, &i, "--weights", &weights)) || (r = cli_opt(argc, argv, &i, "--data", &data)) ||
-            (r = cli_opt(argc, argv, &i, "--format", &format)) || (r = cli_opt(argc, argv, &i, "--batch", &batch_s)) ||
-            (r = cli_opt(argc, argv, &i, "--device", &device)) || (r = cli_opt(argc, argv, &i, "--pool5", &pool5)) ||
-            (r = cli_opt(argc, argv, &i, "--conv", &conv)) || (r = cli_opt(argc, argv, &i, "--head", &head)) ||
-            (r = cli_preprocess_opt("eval", argc, argv, &i, &p))) {
-            if (r < 0) return CLI_USAGE;
-            continue;
-        }
-        cli_error(CLI_USAGE, "eval: unknown argument '%s'", argv[i]);
-        fputs(usage, stderr);
-        return CLI_USAGE;
-    }
-    if (!weights || !data) {
-        cli_error(CLI_USAGE, "eval: --weights and --data are required");
-        fputs(usage, stderr);
-        return CLI_USAGE;
-    }
+    if ((rc = cli_parse(&command, argc, argv, &a)) != CLI_OK) return rc == CLI_HELP ? CLI_OK : rc;
+    if ((rc = cli_preprocess_args("eval", &a, &p)) != CLI_OK) return rc;
+    const char *weights = cli_arg(&a, "weights"), *data = cli_arg(&a, "data"),
+               *format = cli_arg_or(&a, "format", "text"), *batch_s = cli_arg_or(&a, "batch", "8"),
+               *device = cli_arg(&a, "device"), *pool5 = cli_arg(&a, "pool5"), *conv = cli_arg(&a, "conv"),
+               *head = cli_arg(&a, "head");
     if (strcmp(format, "text") && strcmp(format, "json") && strcmp(format, "csv"))
         return cli_error(CLI_USAGE, "eval: --format must be text, json or csv, not '%s'", format);
     vggcl_load_options opts = { VGGCL_POOL5_AUTO, head, VGGCL_CONV_AUTO, 0 };
@@ -187,7 +173,8 @@ int cmd_eval(int argc, char **argv)
     vggcl_ctx *ctx = NULL;
     vggcl_model *model = NULL;
     tally t = { 0 };
-    int *folder_class = NULL, *truth = NULL, failed = 0, rc = CLI_FAIL;
+    int *folder_class = NULL, *truth = NULL, failed = 0;
+    rc = CLI_FAIL;
     char **names = NULL, (*buf)[24] = NULL;
     if (cli_dataset_read(data, &ds) != CLI_OK) return CLI_FAIL;
     if (cli_open_model(device, weights, &opts, &p, &ctx, &model) != CLI_OK) goto out;

@@ -10,17 +10,21 @@
 
 #include "cli.h"
 
-static const char usage[] =
-    "usage: vggcl preprocess --output T.npy [--resize N] [--crop N | --no-crop]\n"
-    "                        [--mean R,G,B] [--std R,G,B] IMAGE|DIR...\n"
-    "\n"
+static const cli_option options[] = {
+    { "output", "T.npy", "writes the float32 (N, 3, H, W) tensor, in the order given", 1 },
+    { NULL, NULL, NULL, 0 },
+};
+
+static const cli_command command = {
+    "preprocess", "IMAGE|DIR...",
     "Decodes JPEG and PNG images (as PIL's convert(\"RGB\")), resizes the short side\n"
     "to --resize (default 256) with PIL's antialiased bilinear filter, center-crops\n"
     "--crop (default 224), scales to [0, 1] and normalizes with --mean and --std\n"
     "(default ImageNet's), exactly as torchvision's ImageClassification preset for\n"
     "VGG16. A folder stands for its .jpg, .jpeg and .png files, sorted by name.\n"
-    "Writes float32 (N, 3, H, W) in the order given. Any image that cannot be read\n"
-    "fails the command and no file is written. --resize 0 keeps the size.\n";
+    "Any image that cannot be read fails the command and no file is written.\n",
+    options, { cli_preprocess_options },
+};
 
 static int has_image_ext(const char *name)
 {
@@ -69,10 +73,16 @@ int cli_expand_images(const char *path, char ***list, int *n)
     return ok;
 }
 
-int cli_image_arg(const char *cmd, const char *arg, char ***list, int *n)
+int cli_images(const char *cmd, const cli_args *a, char ***files, int *n)
 {
-    if (arg[0] == '-' && arg[1]) return cli_error(CLI_USAGE, "%s: unknown argument '%s'", cmd, arg);
-    if (!cli_expand_images(arg, list, n)) return cli_error(CLI_FAIL, "out of host memory");
+    struct stat sb;
+    for (int i = 0; i < a->n_pos; i++) {
+        const int before = *n;
+        if (!cli_expand_images(a->pos[i], files, n)) return cli_error(CLI_FAIL, "out of host memory");
+        if (*n == before && stat(a->pos[i], &sb) == 0 && S_ISDIR(sb.st_mode))
+            return cli_error(CLI_USAGE, "%s: %s holds no JPEG or PNG images (.jpg, .jpeg, .png)", cmd, a->pos[i]);
+    }
+    if (!*n) return cli_error(CLI_USAGE, "%s: give at least one image or folder of images", cmd);
     return CLI_OK;
 }
 
@@ -138,49 +148,33 @@ int cli_preprocess_finish(vggcl_preprocess *p, const vggcl_model *model, const c
     return CLI_OK;
 }
 
-int cli_preprocess_opt(const char *cmd, int argc, char **argv, int *i, vggcl_preprocess *p)
+int cli_preprocess_args(const char *cmd, const cli_args *a, vggcl_preprocess *p)
 {
-    const char *v = NULL;
-    int r;
-    if (!strcmp(argv[*i], "--no-crop")) {
+    const char *v;
+    if ((v = cli_arg(a, "resize")) && cli_int(cmd, "--resize", v, 0, 16384, &p->resize)) return CLI_USAGE;
+    if ((v = cli_arg(a, "crop")) && cli_int(cmd, "--crop", v, 1, 16384, &p->crop)) return CLI_USAGE;
+    if (cli_arg(a, "no-crop")) {
+        if (cli_arg(a, "crop")) return cli_error(CLI_USAGE, "%s: give --crop N or --no-crop, not both", cmd);
         p->crop = 0;
-        return 1;
     }
-    if ((r = cli_opt(argc, argv, i, "--resize", &v)) != 0)
-        return r < 0 ? -1 : cli_int(cmd, "--resize", v, 0, 16384, &p->resize) ? -1 : 1;
-    if ((r = cli_opt(argc, argv, i, "--crop", &v)) != 0)
-        return r < 0 ? -1 : cli_int(cmd, "--crop", v, 1, 16384, &p->crop) ? -1 : 1;
-    if ((r = cli_opt(argc, argv, i, "--mean", &v)) != 0) return r < 0 ? -1 : parse3(cmd, "--mean", v, p->mean) ? -1 : 1;
-    if ((r = cli_opt(argc, argv, i, "--std", &v)) != 0) return r < 0 ? -1 : parse3(cmd, "--std", v, p->std) ? -1 : 1;
-    return 0;
+    if ((v = cli_arg(a, "mean")) && parse3(cmd, "--mean", v, p->mean)) return CLI_USAGE;
+    if ((v = cli_arg(a, "std")) && parse3(cmd, "--std", v, p->std)) return CLI_USAGE;
+    return CLI_OK;
 }
 
 int cmd_preprocess(int argc, char **argv)
 {
-    const char *output = NULL;
-    int n_files = 0, rc = CLI_FAIL;
+    int n_files = 0, rc;
     char **files = NULL;
+    cli_args a;
     vggcl_preprocess p;
-    vggcl_preprocess_defaults(&p);
-    for (int i = 1; i < argc; i++) {
-        int r;
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            fputs(usage, stdout);
-            rc = CLI_OK;
-            goto done;
-        }
-        if ((r = cli_opt(argc, argv, &i, "--output", &output)) || (r = cli_preprocess_opt("preprocess", argc, argv, &i, &p))) {
-            if (r < 0) { rc = CLI_USAGE; goto done; }
-            continue;
-        }
-        if ((rc = cli_image_arg("preprocess", argv[i], &files, &n_files)) != CLI_OK) goto done;
-    }
-    rc = CLI_FAIL; /* (cli_image_arg left CLI_OK) */
-    if (!output || n_files == 0) {
-        rc = cli_error(CLI_USAGE, "preprocess: --output and at least one image are required");
-        fputs(usage, stderr);
+    cli_preprocess_unset(&p);
+    if ((rc = cli_parse(&command, argc, argv, &a)) != CLI_OK) return rc == CLI_HELP ? CLI_OK : rc;
+    const char *output = cli_arg(&a, "output");
+    if ((rc = cli_preprocess_args("preprocess", &a, &p)) != CLI_OK ||
+        (rc = cli_preprocess_finish(&p, NULL, NULL)) != CLI_OK || (rc = cli_images("preprocess", &a, &files, &n_files)))
         goto done;
-    }
+    rc = CLI_FAIL;
 
     vggcl_ctx *ctx = vggcl_ctx_new();
     float *all = NULL;

@@ -6,57 +6,29 @@
 
 #include "cli.h"
 
-static const char usage[] =
-    "usage: vggcl run --weights W.safetensors --input X.npy --output Y.npy\n"
-    "                 [--features F.npy] [--device SPEC] [--pool5 keep|drop] [--head PREFIX]\n"
-    "                 [--conv auto|direct|winograd|gemm|winograd-gpu]\n"
-    "\n"
-    "  --weights   a torchvision VGG state_dict with a GAP head, as safetensors\n"
-    "  --input     float32 (N, 3, H, W) in C order, already normalized\n"
-    "  --output    writes the logits, float32 (N, C)\n"
-    "  --features  also writes the GAP features, float32 (N, C_last)\n"
-    "  --device    ref, an index or P:D from `vggcl devices`, or a substring of the\n"
-    "              device name; default $VGGCL_DEVICE, else the first GPU, else the\n"
-    "              first device\n"
-    "  --pool5     keep (torchvision, 7x7 map at 224) or drop (14x14 map); default:\n"
-    "              the file's __metadata__ \"vggcl.pool5\", else keep\n"
-    "  --head      key prefix of the linear head (default classifier.0)\n"
-    "  --conv      how the device runs the 3x3 convolutions: winograd (F(4x4,3x3),\n"
-    "              shaped for CPUs), winograd-gpu (the same around a tiled GEMM,\n"
-    "              shaped for GPUs), direct, gemm (im2col + CLBlast SGEMM, for\n"
-    "              comparison), or auto (default: the tuning table's choice, else\n"
-    "              winograd-gpu on a GPU; elsewhere winograd from 16 input channels\n"
-    "              on, direct below)\n"
-    "\n"
-    "Outputs are written to a temporary name and renamed: a failed run leaves none.\n";
+static const cli_option options[] = {
+    { "weights", "W.safetensors", "a torchvision VGG state_dict with a GAP head (or a dense chain), as\n"
+                                  "safetensors", 1 },
+    { "input", "X.npy", "float32 (N, 3, H, W) in C order, already normalized\n"
+                        "(`vggcl preprocess` makes it from images)", 1 },
+    { "output", "Y.npy", "writes the logits, float32 (N, C)", 1 },
+    { "features", "F.npy", "also writes the GAP features, float32 (N, C_last)", 0 },
+    { NULL, NULL, NULL, 0 },
+};
+
+static const cli_command command = {
+    "run", NULL, "Outputs are written to a temporary name and renamed: a failed run leaves none.\n",
+    options, { cli_device_options, cli_net_options },
+};
 
 int cmd_run(int argc, char **argv)
 {
-    const char *weights = NULL, *input = NULL, *output = NULL, *features = NULL, *device = NULL, *pool5 = NULL,
-               *head = NULL, *conv = NULL;
-    for (int i = 1; i < argc; i++) {
-        int r;
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            fputs(usage, stdout);
-            return CLI_OK;
-        }
-        if ((r = cli_opt(argc, argv, &i, "--weights", &weights)) || (r = cli_opt(argc, argv, &i, "--input", &input)) ||
-            (r = cli_opt(argc, argv, &i, "--output", &output)) ||
-            (r = cli_opt(argc, argv, &i, "--features", &features)) ||
-            (r = cli_opt(argc, argv, &i, "--device", &device)) || (r = cli_opt(argc, argv, &i, "--pool5", &pool5)) ||
-            (r = cli_opt(argc, argv, &i, "--head", &head)) || (r = cli_opt(argc, argv, &i, "--conv", &conv))) {
-            if (r < 0) return CLI_USAGE;
-            continue;
-        }
-        cli_error(CLI_USAGE, "run: unknown argument '%s'", argv[i]);
-        fputs(usage, stderr);
-        return CLI_USAGE;
-    }
-    if (!weights || !input || !output) {
-        cli_error(CLI_USAGE, "run: --weights, --input and --output are required");
-        fputs(usage, stderr);
-        return CLI_USAGE;
-    }
+    cli_args a;
+    int r = cli_parse(&command, argc, argv, &a);
+    if (r != CLI_OK) return r == CLI_HELP ? CLI_OK : r;
+    const char *weights = cli_arg(&a, "weights"), *input = cli_arg(&a, "input"), *output = cli_arg(&a, "output"),
+               *features = cli_arg(&a, "features"), *device = cli_arg(&a, "device"), *pool5 = cli_arg(&a, "pool5"),
+               *head = cli_arg(&a, "head"), *conv = cli_arg(&a, "conv");
     vggcl_load_options opts = { VGGCL_POOL5_AUTO, head, VGGCL_CONV_AUTO, 0 };
     if (cli_model_opts("run", pool5, conv, &opts)) return CLI_USAGE;
 
@@ -67,7 +39,19 @@ int cmd_run(int argc, char **argv)
     vggcl_ctx *ctx = vggcl_ctx_new();
     if (!ctx) return cli_error(CLI_FAIL, "out of host memory");
 
-    if (vggcl_npy_read(ctx, input, &ndim, shape, &x) != VGGCL_OK) goto fail;
+    if (vggcl_npy_read(ctx, input, &ndim, shape, &x) != VGGCL_OK) {
+        unsigned char *rgb = NULL;
+        int ih, iw;
+        if (vggcl_image_load(ctx, input, &rgb, &ih, &iw) == VGGCL_OK) { /* an image: say what to do with it */
+            vggcl_free(rgb);
+            rc = cli_error(CLI_FAIL, "%s: an image, not a .npy tensor; run --input takes the preprocessed (N, 3, H, "
+                                     "W) float32 tensor: make it with `vggcl preprocess --output X.npy %s`, or use "
+                                     "`vggcl classify`", input, input);
+            goto done;
+        }
+        vggcl_npy_read(ctx, input, &ndim, shape, &x); /* (the .npy reader's message again) */
+        goto fail;
+    }
     if (ndim != 4 || shape[1] != 3 || shape[0] < 1 || shape[2] < 1 || shape[3] < 1) {
         char s[128] = "";
         size_t used = 0;

@@ -9,36 +9,43 @@
 
 #include "cli.h"
 
-static const char usage[] =
-    "usage: vggcl train-head --weights TRUNK.safetensors --data DIR --out MODEL.safetensors\n"
-    "                        [--val DIR | --val-split F] [--pool5 keep|drop] [--flip]\n"
-    "                        [--epochs N] [--minibatch M] [--lr R] [--momentum M] [--l2 L]\n"
-    "                        [--seed S] [--batch B] [--device SPEC] [--conv ...]\n"
-    "                        [--features-out PREFIX] [--resize N] [--crop N | --no-crop]\n"
-    "                        [--mean R,G,B] [--std R,G,B]\n"
-    "\n"
-    "DIR holds one sub-folder of images per class (torchvision's ImageFolder layout;\n"
-    "the classes sorted by name give the indices). Every image goes through the same\n"
+static const cli_option options[] = {
+    { "weights", "TRUNK.safetensors", "the convolution trunk (a head in it is ignored and replaced)", 1 },
+    { "data", "DIR", "one sub-folder of images per class (torchvision's ImageFolder layout)", 1 },
+    { "out", "MODEL.safetensors", "the complete model: trunk, head classifier.0, metadata", 1 },
+    { "val", "DIR", "validation images, in the same class folders", 0 },
+    { "val-split", "F", "else this fraction of each class's images (default 0.2; 0: none)", 0 },
+    { "pool5", "keep|drop", "the setting the features and the head are made for (default: the\n"
+                            "trunk's metadata, else keep)", 0 },
+    { "flip", NULL, "also train on each image mirrored", 0 },
+    { "epochs", "N", "default 30", 0 },
+    { "minibatch", "M", "SGD minibatch (default 32)", 0 },
+    { "lr", "R", "learning rate (default 0.1)", 0 },
+    { "momentum", "M", "default 0.9", 0 },
+    { "l2", "L", "L2 penalty on the weights (default 1e-4)", 0 },
+    { "seed", "S", "shuffling and validation split (default 0)", 0 },
+    { "batch", "B", "images per device pass (default 8)", 0 },
+    { "features-out", "PREFIX", "also writes PREFIX-train.npy, PREFIX-train-labels.npy, PREFIX-val.npy\n"
+                                "and PREFIX-val-labels.npy: the features and labels trained on", 0 },
+    { NULL, NULL, NULL, 0 },
+};
+
+static const cli_command command = {
+    "train-head", NULL,
+    "The classes sorted by name give the indices. Every image goes through the same\n"
     "preprocessing as `vggcl classify` (the trunk file's metadata, else torchvision's\n"
     "preset) and the trunk's convolutions on the device, once, giving its GAP\n"
-    "features (with --flip also those of the mirrored image, as a second training\n"
-    "sample). Then a linear head (softmax cross-entropy, L2 --l2 on the weights,\n"
-    "default 1e-4) is trained on the host by minibatch SGD with momentum (--epochs 30,\n"
-    "--minibatch 32, --lr 0.1, --momentum 0.9) on standardized features,\n"
-    "deterministic for --seed (default 0). Validation: --val DIR (the same class\n"
-    "folders), else --val-split F of each class's images (default 0.2; 0: none).\n"
-    "Each epoch's loss and accuracy are printed; the epoch with the best validation\n"
-    "accuracy is kept (without validation, the lowest training loss).\n"
-    "\n"
-    "--out gets a complete model: the trunk's convolution tensors, the head\n"
-    "classifier.0, and metadata with the pool5 setting, the class names and the\n"
-    "preprocessing, so `vggcl run`, `classify`, `eval` and `cam` take it as it is.\n"
-    "--pool5 keep|drop: the setting the features (and the head) are made for\n"
-    "(default: the trunk's metadata, else keep). --batch: images per device pass\n"
-    "(default 8). --features-out PREFIX also writes the features and labels as\n"
-    "PREFIX-train.npy, PREFIX-train-labels.npy, PREFIX-val.npy, PREFIX-val-labels.npy.\n"
-    "An unreadable image is named and skipped; the head is still trained and\n"
-    "written, and the exit status is 1.\n";
+    "features. Then a linear head (softmax cross-entropy, L2 on the weights) is\n"
+    "trained on the host by minibatch SGD with momentum on standardized features,\n"
+    "as torch.optim.SGD does it, deterministic for --seed. Each epoch's loss and\n"
+    "accuracy are printed; the epoch with the best validation accuracy is kept\n"
+    "(without validation, the lowest training loss). The model written carries the\n"
+    "pool5 setting, the class names and the preprocessing in its metadata, so `vggcl\n"
+    "run`, `classify`, `eval` and `cam` take it as it is. An unreadable image is\n"
+    "named and skipped; the head is still trained and written, and the exit status\n"
+    "is 1.\n",
+    options, { cli_device_options, cli_preprocess_options },
+};
 
 /* Features gathered per image, in file order; with flip, two rows per image. */
 typedef struct {
@@ -219,47 +226,22 @@ done:
 
 int cmd_train_head(int argc, char **argv)
 {
-    const char *weights = NULL, *data = NULL, *val_dir = NULL, *val_split_s = NULL, *pool5 = NULL, *epochs_s = "30",
-               *minibatch_s = "32", *lr_s = "0.1", *momentum_s = "0.9", *l2_s = "1e-4", *seed_s = "0", *batch_s = "8",
-               *device = NULL, *conv = NULL, *out = NULL, *features_out = NULL;
-    int flip = 0, rc = CLI_USAGE, batch;
+    int rc, batch;
+    cli_args a;
     vggcl_preprocess p;
     vggcl_train_options o;
     vggcl_train_defaults(&o);
     cli_preprocess_unset(&p);
-    for (int i = 1; i < argc; i++) {
-        int r;
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            fputs(usage, stdout);
-            return CLI_OK;
-        }
-        if (!strcmp(argv[i], "--flip")) {
-            flip = 1;
-            continue;
-        }
-        if ((r = cli_opt(argc, argv, &i, "--weights", &weights)) || (r = cli_opt(argc, argv, &i, "--data", &data)) ||
-            (r = cli_opt(argc, argv, &i, "--val", &val_dir)) ||
-            (r = cli_opt(argc, argv, &i, "--val-split", &val_split_s)) ||
-            (r = cli_opt(argc, argv, &i, "--pool5", &pool5)) || (r = cli_opt(argc, argv, &i, "--epochs", &epochs_s)) ||
-            (r = cli_opt(argc, argv, &i, "--minibatch", &minibatch_s)) || (r = cli_opt(argc, argv, &i, "--lr", &lr_s)) ||
-            (r = cli_opt(argc, argv, &i, "--momentum", &momentum_s)) || (r = cli_opt(argc, argv, &i, "--l2", &l2_s)) ||
-            (r = cli_opt(argc, argv, &i, "--seed", &seed_s)) || (r = cli_opt(argc, argv, &i, "--batch", &batch_s)) ||
-            (r = cli_opt(argc, argv, &i, "--device", &device)) || (r = cli_opt(argc, argv, &i, "--conv", &conv)) ||
-            (r = cli_opt(argc, argv, &i, "--out", &out)) ||
-            (r = cli_opt(argc, argv, &i, "--features-out", &features_out)) ||
-            (r = cli_preprocess_opt("train-head", argc, argv, &i, &p))) {
-            if (r < 0) return CLI_USAGE;
-            continue;
-        }
-        cli_error(CLI_USAGE, "train-head: unknown argument '%s'", argv[i]);
-        fputs(usage, stderr);
-        return CLI_USAGE;
-    }
-    if (!weights || !data || !out) {
-        cli_error(CLI_USAGE, "train-head: --weights, --data and --out are required");
-        fputs(usage, stderr);
-        return CLI_USAGE;
-    }
+    if ((rc = cli_parse(&command, argc, argv, &a)) != CLI_OK) return rc == CLI_HELP ? CLI_OK : rc;
+    if ((rc = cli_preprocess_args("train-head", &a, &p)) != CLI_OK) return rc;
+    const char *weights = cli_arg(&a, "weights"), *data = cli_arg(&a, "data"), *val_dir = cli_arg(&a, "val"),
+               *val_split_s = cli_arg(&a, "val-split"), *pool5 = cli_arg(&a, "pool5"),
+               *epochs_s = cli_arg_or(&a, "epochs", "30"), *minibatch_s = cli_arg_or(&a, "minibatch", "32"),
+               *lr_s = cli_arg_or(&a, "lr", "0.1"), *momentum_s = cli_arg_or(&a, "momentum", "0.9"),
+               *l2_s = cli_arg_or(&a, "l2", "1e-4"), *seed_s = cli_arg_or(&a, "seed", "0"),
+               *batch_s = cli_arg_or(&a, "batch", "8"), *device = cli_arg(&a, "device"), *conv = cli_arg(&a, "conv"),
+               *out = cli_arg(&a, "out"), *features_out = cli_arg(&a, "features-out");
+    const int flip = cli_arg(&a, "flip") != NULL;
     double val_split = 0.2;
     char tail;
     if (val_dir && val_split_s)

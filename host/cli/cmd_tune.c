@@ -8,45 +8,42 @@
 
 #include "cli.h"
 
-static const char usage[] =
-    "usage: vggcl tune [--weights W.safetensors | --random] [--batch B[,B...]] [--size H[xW]]\n"
-    "                  [--iters N] [--budget SECONDS] [--device SPEC] [--pool5 keep|drop]\n"
-    "\n"
+static const cli_option options[] = {
+    { "weights", "W.safetensors", "the model whose conv shapes are tuned (default: --random)", 0 },
+    { "random", NULL, "VGG16 (its shapes) with deterministic random weights", 0 },
+    { "batch", "B[,B...]", "batch sizes, each standing for its class: 1-2, 3-16, 17 and more\n"
+                           "(default 1)", 0 },
+    { "size", "H[xW]", "input size (default 224)", 0 },
+    { "iters", "N", "timed passes per candidate (default 3)", 0 },
+    { "budget", "SECONDS", "bounds the whole search (default 60; 0: the defaults only)", 0 },
+    { "device", "SPEC", "as for `vggcl run`", 0 },
+    { "pool5", "keep|drop", "as for `vggcl run`", 0 },
+    { NULL, NULL, NULL, 0 },
+};
+
+static const cli_command command = {
+    "tune", NULL,
     "For each distinct conv layer shape of the model at the given size, and each\n"
-    "batch size given (each stands for its class: 1-2, 3-16, 17 and more), searches\n"
-    "the convolution algorithms (direct, winograd, gemm, winograd-gpu) and their\n"
-    "kernel parameters: each candidate the device can run is checked against the\n"
-    "reference on a small slice, then timed with profiling events (median of\n"
-    "--iters passes after a warm-up). Each algorithm's defaults go first, then\n"
-    "other parameters in a fixed shuffled order; --budget bounds the whole search\n"
-    "(0: the defaults only, unbounded). The fastest per shape and class goes to a\n"
-    "tuning table in vggcl's cache folder, keyed by device and driver, rewritten\n"
-    "after each shape, so an interrupted tune keeps what it measured. Later runs\n"
-    "on that device with --conv auto (the default) use it.\n"
-    "Defaults: --random (VGG16), --batch 1, --size 224, --iters 3, --budget 60.\n";
+    "batch size given, searches the convolution algorithms (direct, winograd, gemm,\n"
+    "winograd-gpu) and their kernel parameters: each candidate the device can run is\n"
+    "checked against the reference on a small slice, then timed with profiling\n"
+    "events (median of --iters passes after a warm-up). Each algorithm's defaults go\n"
+    "first, then other parameters in a fixed shuffled order. The fastest per shape\n"
+    "and class goes to a tuning table in vggcl's cache folder, keyed by device and\n"
+    "driver, rewritten after each shape, so an interrupted tune keeps what it\n"
+    "measured. Later runs on that device with --conv auto (the default) use it.\n",
+    options, { NULL },
+};
 
 int cmd_tune(int argc, char **argv)
 {
-    const char *weights = NULL, *device = NULL, *pool5 = NULL, *batch_s = "1", *size_s = "224", *iters_s = "3";
-    const char *budget_s = "60";
-    for (int i = 1; i < argc; i++) {
-        int r;
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            fputs(usage, stdout);
-            return CLI_OK;
-        }
-        if (!strcmp(argv[i], "--random")) continue;
-        if ((r = cli_opt(argc, argv, &i, "--weights", &weights)) || (r = cli_opt(argc, argv, &i, "--batch", &batch_s)) ||
-            (r = cli_opt(argc, argv, &i, "--size", &size_s)) || (r = cli_opt(argc, argv, &i, "--iters", &iters_s)) ||
-            (r = cli_opt(argc, argv, &i, "--device", &device)) || (r = cli_opt(argc, argv, &i, "--pool5", &pool5)) ||
-            (r = cli_opt(argc, argv, &i, "--budget", &budget_s))) {
-            if (r < 0) return CLI_USAGE;
-            continue;
-        }
-        cli_error(CLI_USAGE, "tune: unknown argument '%s'", argv[i]);
-        fputs(usage, stderr);
-        return CLI_USAGE;
-    }
+    cli_args a;
+    int r = cli_parse(&command, argc, argv, &a);
+    if (r != CLI_OK) return r == CLI_HELP ? CLI_OK : r;
+    const char *weights = cli_arg(&a, "weights"), *device = cli_arg(&a, "device"), *pool5 = cli_arg(&a, "pool5"),
+               *batch_s = cli_arg_or(&a, "batch", "1"), *size_s = cli_arg_or(&a, "size", "224"),
+               *iters_s = cli_arg_or(&a, "iters", "3"), *budget_s = cli_arg_or(&a, "budget", "60");
+    if (weights && cli_arg(&a, "random")) return cli_error(CLI_USAGE, "tune: give --weights or --random, not both");
     int batches[8], n_batches = 0, iters, budget, h, w;
     vggcl_load_options opts = { VGGCL_POOL5_AUTO, NULL, VGGCL_CONV_AUTO, 0 };
     char list[64];

@@ -34,24 +34,6 @@ int cli_error(int code, const char *fmt, ...)
     return code;
 }
 
-int cli_opt(int argc, char **argv, int *i, const char *name, const char **value)
-{
-    size_t len = strlen(name);
-    const char *a = argv[*i];
-    if (strncmp(a, name, len)) return 0;
-    if (a[len] == '=') {
-        *value = a + len + 1;
-        return 1;
-    }
-    if (a[len] != '\0') return 0;
-    if (*i + 1 >= argc) {
-        cli_error(CLI_USAGE, "%s needs a value", name);
-        return -1;
-    }
-    *value = argv[++*i];
-    return 1;
-}
-
 int cli_model_opts(const char *cmd, const char *pool5, const char *conv, vggcl_load_options *opts)
 {
     if (pool5 && !strcmp(pool5, "keep")) opts->pool5 = VGGCL_POOL5_KEEP;

@@ -1,0 +1,159 @@
+/* One option table per command: parsing (getopt_long) and --help are both
+ * made from it, so the usage text and the parser cannot disagree. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+const cli_option cli_device_options[] = {
+    { "device", "SPEC",
+      "ref (the plain-C reference), an index or P:D from `vggcl devices`, or a\n"
+      "substring of the device name; default $VGGCL_DEVICE, else the first GPU,\n"
+      "else the first device", 0 },
+    { "conv", "auto|direct|winograd|gemm|winograd-gpu",
+      "how the device runs the 3x3 convolutions: auto (default: the tuning\n"
+      "table's choice, else winograd-gpu on a GPU; elsewhere winograd from 16\n"
+      "input channels on, direct below) or one algorithm everywhere", 0 },
+    { NULL, NULL, NULL, 0 },
+};
+
+const cli_option cli_net_options[] = {
+    { "pool5", "keep|drop",
+      "keep (torchvision: a 7x7 map at 224) or drop (14x14); default: the file's\n"
+      "metadata \"vggcl.pool5\", else keep", 0 },
+    { "head", "PREFIX", "key prefix of a single linear head (default: the classifier.K chain)", 0 },
+    { NULL, NULL, NULL, 0 },
+};
+
+const cli_option cli_preprocess_options[] = {
+    { "resize", "N", "resize the short side to N (default 256; 0: keep the size)", 0 },
+    { "crop", "N", "center-crop N x N (default 224)", 0 },
+    { "no-crop", NULL, "do not crop", 0 },
+    { "mean", "R,G,B", "normalize: (x/255 - mean) / std (default ImageNet's)", 0 },
+    { "std", "R,G,B", "(default ImageNet's; the model's metadata sets all four when it has them)", 0 },
+    { NULL, NULL, NULL, 0 },
+};
+
+/* The i-th option of the command over its own table and its groups. */
+static const cli_option *nth(const cli_command *c, int i, int *count)
+{
+    int n = 0;
+    for (int g = -1; g < CLI_MAX_GROUPS; g++) {
+        const cli_option *t = g < 0 ? c->options : c->groups[g];
+        for (; t && t->name; t++, n++)
+            if (n == i) return t;
+    }
+    if (count) *count = n;
+    return NULL;
+}
+
+static int option_count(const cli_command *c)
+{
+    int n = 0;
+    nth(c, -1, &n);
+    return n;
+}
+
+void cli_help(const cli_command *c, FILE *out)
+{
+    const int n = option_count(c);
+    char line[4096];
+    int used = snprintf(line, sizeof line, "usage: vggcl %s", c->name);
+    const int indent = used + 1;
+    for (int i = 0; i <= n; i++) {
+        char item[160];
+        const cli_option *o = nth(c, i, NULL);
+        if (o && o->metavar)
+            snprintf(item, sizeof item, o->required ? "--%s %s" : "[--%s %s]", o->name, o->metavar);
+        else if (o)
+            snprintf(item, sizeof item, "[--%s]", o->name);
+        else if (c->positional)
+            snprintf(item, sizeof item, "%s", c->positional);
+        else
+            break;
+        if (used + 1 + (int)strlen(item) > 100) {
+            fprintf(out, "%s\n", line);
+            used = snprintf(line, sizeof line, "%*s", indent - 1, "");
+        }
+        used += snprintf(line + used, sizeof line - (size_t)used, " %s", item);
+    }
+    fprintf(out, "%s\n\noptions:\n", line);
+    for (int i = 0; i < n; i++) {
+        const cli_option *o = nth(c, i, NULL);
+        char head[128];
+        snprintf(head, sizeof head, "--%s%s%s", o->name, o->metavar ? " " : "", o->metavar ? o->metavar : "");
+        const char *h = o->help;
+        int first = 1;
+        while (*h || first) { /* each line of the help, the first beside the name */
+            const char *nl = strchr(h, '\n');
+            const int len = nl ? (int)(nl - h) : (int)strlen(h);
+            if (first && strlen(head) > 24) fprintf(out, "  %s\n  %-24s %.*s\n", head, "", len, h);
+            else fprintf(out, "  %-24s %.*s\n", first ? head : "", len, h);
+            first = 0;
+            h += len + (nl != NULL);
+        }
+    }
+    fprintf(out, "  %-24s %s\n", "--help, -h", "this text");
+    if (c->about) fprintf(out, "\n%s", c->about);
+}
+
+int cli_parse(const cli_command *c, int argc, char **argv, cli_args *a)
+{
+    const int n = option_count(c);
+    struct option *longs = calloc((size_t)n + 2, sizeof *longs);
+    memset(a, 0, sizeof *a);
+    if (!longs || n > CLI_MAX_OPTIONS) {
+        free(longs);
+        return cli_error(CLI_FAIL, "out of host memory");
+    }
+    for (int i = 0; i < n; i++) {
+        const cli_option *o = nth(c, i, NULL);
+        longs[i] = (struct option){ o->name, o->metavar ? required_argument : no_argument, NULL, 256 + i };
+    }
+    longs[n] = (struct option){ "help", no_argument, NULL, 'h' };
+    int rc = CLI_OK, k;
+    opterr = 0;
+    optind = 0; /* (0: glibc starts afresh) */
+    while (rc == CLI_OK && (k = getopt_long(argc, argv, ":h", longs, NULL)) != -1) {
+        if (k == 'h') {
+            cli_help(c, stdout);
+            rc = CLI_HELP;
+        } else if (k == ':') {
+            rc = cli_error(CLI_USAGE, "%s: %s needs a value", c->name, argv[optind - 1]);
+        } else if (k == '?') {
+            rc = cli_error(CLI_USAGE, "%s: unknown argument '%s'", c->name, argv[optind - 1]);
+        } else {
+            const cli_option *o = nth(c, k - 256, NULL);
+            a->value[k - 256] = o->metavar ? optarg : "1";
+        }
+    }
+    a->options = c;
+    a->pos = argv + optind;
+    a->n_pos = argc - optind;
+    if (rc == CLI_OK && a->n_pos && !c->positional)
+        rc = cli_error(CLI_USAGE, "%s: unexpected argument '%s'", c->name, a->pos[0]);
+    for (int i = 0; i < n && rc == CLI_OK; i++) {
+        const cli_option *o = nth(c, i, NULL);
+        if (o->required && !a->value[i]) rc = cli_error(CLI_USAGE, "%s: --%s is required", c->name, o->name);
+    }
+    free(longs);
+    if (rc == CLI_USAGE) cli_help(c, stderr);
+    return rc;
+}
+
+const char *cli_arg_or(const cli_args *a, const char *name, const char *dflt)
+{
+    const char *v = cli_arg(a, name);
+    return v ? v : dflt;
+}
+
+const char *cli_arg(const cli_args *a, const char *name)
+{
+    for (int i = 0;; i++) {
+        const cli_option *o = nth(a->options, i, NULL);
+        if (!o) return NULL;
+        if (!strcmp(o->name, name)) return a->value[i];
+    }
+}
