@@ -91,6 +91,12 @@ void vggcl__unlock(void)
     pthread_mutex_unlock(&global_lock);
 }
 
+void vggcl_set_log(vggcl_ctx *ctx, vggcl_log_fn fn, void *user)
+{
+    ctx->log = fn;
+    ctx->log_user = user;
+}
+
 const char *vggcl_version(void) { return VGGCL_VERSION_STRING; }
 
 void vggcl_free(void *p) { free(p); }

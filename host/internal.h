@@ -86,6 +86,9 @@ struct vggcl_ctx {
     int prof_n, prof_cap;
     size_t dev_bytes, dev_peak;            /* device memory held by vggcl__buffer */
     int dev_buffers;                       /* buffers made by vggcl__buffer and not yet released */
+    vggcl_log_fn log;                      /* vggcl_set_log */
+    void *log_user;
+    int told_compiling;                    /* the log heard of a compile from source */
     /* fault injection (fault.c): VGGCL_FAULT as read at vggcl_ctx_new */
     char fault_spec[64];
     int fault_bad;                         /* VGGCL_FAULT is set but malformed */

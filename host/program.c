@@ -95,6 +95,15 @@ static vggcl_status get_program(vggcl_ctx *ctx, int which, const char *defines, 
         ctx->cache_hits++;
         goto built;
     }
+    if (ctx->log && !ctx->told_compiling) {
+        char msg[1024], dir[300];
+        ctx->told_compiling = 1;
+        snprintf(msg, sizeof msg,
+                 "compiling the OpenCL kernels for %s (the first run on this device and driver; the programs "
+                 "are then cached%s%s)", ctx->device_name, vggcl__cache_dir(dir, sizeof dir) ? " in " : "",
+                 vggcl__cache_dir(dir, sizeof dir) ? dir : "");
+        ctx->log(ctx->log_user, msg);
+    }
     prog = clCreateProgramWithSource(ctx->cl, 1, &src, NULL, &err);
     CL_CHECK_RET(clCreateProgramWithSource, err);
     err = clBuildProgram(prog, 1, &ctx->device, options, NULL, NULL);

@@ -4,6 +4,7 @@
  * contiguous (no holes, no overlap, covering the data section), byte sizes
  * equal to shape x dtype size, no duplicate keys. */
 #include <cjson/cJSON.h>
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,7 +60,10 @@ static int cmp_begin(const void *a, const void *b)
 static vggcl_status read_file(vggcl_ctx *ctx, const char *path, unsigned char **buf, size_t *size)
 {
     FILE *fp = fopen(path, "rb");
-    if (!fp) return vggcl__fail(ctx, VGGCL_ERR_IO, "%s: cannot open weights file", path);
+    char eb[128];
+    if (!fp)
+        return vggcl__fail(ctx, VGGCL_ERR_IO, "%s: cannot open weights file: %s", path,
+                           vggcl__strerror(errno, eb, sizeof eb));
     struct stat sb;
     long len = -1;
     if (fstat(fileno(fp), &sb) == 0 && S_ISREG(sb.st_mode) && fseek(fp, 0, SEEK_END) == 0) len = ftell(fp);

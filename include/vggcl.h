@@ -203,6 +203,13 @@ VGGCL_API vggcl_status vggcl_tune(vggcl_ctx *ctx, vggcl_model *model, const int 
                         int iters, double budget_s, vggcl_tune_row *rows, int cap, int *count, char *path,
                         size_t path_len);
 
+/* Progress messages for people: with a log function set, the context calls
+ * it (on the calling thread) before slow work people would otherwise wait on
+ * in silence, such as the first compile of the kernels for a device. NULL
+ * turns it off (the default). */
+typedef void (*vggcl_log_fn)(void *user, const char *message);
+VGGCL_API void vggcl_set_log(vggcl_ctx *ctx, vggcl_log_fn fn, void *user);
+
 /* How the context's programs were made ready: total milliseconds, and how many
  * came from the on-disk binary cache or were compiled from source. */
 VGGCL_API void vggcl_build_info(const vggcl_ctx *ctx, double *ms, int *from_cache, int *compiled);

@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """vggcl against PyTorch on torchvision's own models.
 
 Builds torchvision's vgg16 with the GAP head (pool5 kept and dropped) and

@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """`vggcl classify` and `vggcl cam` against torchvision: the same images
 through torchvision's VGG16 preset and its own vgg11 with a GAP head give the
 same tensor (exactly), the same logits (relative L2 <= 1e-4) and the same

@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """`vggcl` on bad input: every case gives `vggcl: <message>` naming what was
 wrong, exit 1 (failure) or 2 (usage), and leaves no output file behind.
 
@@ -305,12 +305,21 @@ class Bench(unittest.TestCase):
 
     def test_program_cache(self):
         args = ("--size", "32", "--iters", "1", "--json")
-        first = json.loads(self.bench(*args).stdout)
+        r = self.bench(*args)
+        first = json.loads(r.stdout)
+        # the first run says that it compiles, once; the first pass is reported apart from the builds
+        self.assertEqual(r.stderr.count("vggcl: compiling the OpenCL kernels for"), 1, r.stderr)
+        self.assertIn(str(self.d / "cache"), r.stderr)
+        self.assertAlmostEqual(first["first_pass_build_ms"] + first["first_pass_without_builds_ms"],
+                               first["first_pass_ms"], places=3)
+        self.assertLessEqual(first["first_pass_build_ms"], first["build_ms"] + 1e-6)
         self.assertEqual(first["programs_from_cache"], 0)
         self.assertGreater(first["programs_compiled"], 0)
         files = sorted((self.d / "cache").glob("*.bin"))
         self.assertEqual(len(files), first["programs_compiled"])
-        second = json.loads(self.bench(*args).stdout)
+        r = self.bench(*args)
+        self.assertNotIn("compiling", r.stderr)  # all from the cache: nothing to wait for
+        second = json.loads(r.stdout)
         self.assertEqual((second["programs_from_cache"], second["programs_compiled"]),
                          (first["programs_compiled"], 0))
         # a corrupt entry is rebuilt from source, and the pass still gives the right answer

@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """`vggcl preprocess` against PIL + torchvision on generated images.
 
 Decoding is compared with PIL's Image.open(p).convert("RGB") bit for bit

@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """`vggcl train-head` and `vggcl eval` against PyTorch.
 
 train-head: the GAP features it computes (and those of the mirrored images

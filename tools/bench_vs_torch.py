@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """vggcl against PyTorch, side by side in one run on the same machine.
 
 For each batch size: PyTorch (torchvision's vgg16 with the GAP head, eval,

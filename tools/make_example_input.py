@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """Writes two synthetic 224x224 RGB pictures (a disc on a gradient, and
 stripes), normalized with the ImageNet mean and std as torchvision does, as a
 float32 (2, 3, 224, 224) .npy for the built-in example.

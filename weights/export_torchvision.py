@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """Export a torchvision VGG with a GAP head to safetensors for vggcl.
 
 The model is torchvision's own `vggNN[_bn]` with

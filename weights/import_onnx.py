@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """Import a VGG-pattern ONNX classifier into vggcl's safetensors layout.
 
     import_onnx.py MODEL.onnx --out MODEL.safetensors [--input-scale unit|caffe|torch]

@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """Deterministic random weights for any VGG configuration, as a torchvision
 state_dict in safetensors (numpy only; no torch needed).
 

@@ -70,9 +70,16 @@ int cli_model_opts(const char *cmd, const char *pool5, const char *conv, vggcl_l
 int cli_int(const char *cmd, const char *opt, const char *v, int lo, int hi, int *out);
 int cli_size(const char *cmd, const char *v, int *h, int *w);
 
-/* Prints s on stdout as a JSON string literal, escaped / as a CSV field, quoted. */
-void cli_json_str(const char *s);
+/* Prints the JSON object on one line of stdout and deletes it (cJSON: a
+ * non-finite number comes out as null, so the line is always valid JSON). */
+struct cJSON;
+int cli_json_print(struct cJSON *o);
+
+/* Prints s on stdout as a CSV field, quoted. */
 void cli_csv_str(const char *s);
+
+/* vggcl_ctx_new with the progress log on stderr ("vggcl: compiling ..."). */
+vggcl_ctx *cli_ctx_new(void);
 
 /* A new context on the device, the model loaded with opts, and with p the
  * preprocessing options not given taken from the model (cli_preprocess_finish).

@@ -120,7 +120,7 @@ int cmd_cam(int argc, char **argv)
         goto done_args;
     }
     vggcl_model *models[2] = { NULL, NULL };
-    vggcl_ctx *ctx = vggcl_ctx_new();
+    vggcl_ctx *ctx = cli_ctx_new();
     if (!ctx) {
         rc = cli_error(CLI_FAIL, "out of host memory");
         goto done_args;

@@ -5,6 +5,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <cjson/cJSON.h>
+
 #include "cli.h"
 
 static const cli_option options[] = {
@@ -89,10 +91,11 @@ static void report(const char *file, const float *logits, int classes, int k, co
                 order[j] = t;
             }
     char name[32];
+    cJSON *o = NULL, *top = NULL;
     if (!strcmp(format, "json")) {
-        printf("{\"file\":");
-        cli_json_str(file);
-        printf(",\"top\":[");
+        o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "file", file);
+        top = cJSON_AddArrayToObject(o, "top");
     } else if (!strcmp(format, "text")) {
         printf("%s:", file);
     }
@@ -101,9 +104,11 @@ static void report(const char *file, const float *logits, int classes, int k, co
         snprintf(name, sizeof name, "class %d", c);
         const char *label = l->n ? l->names[c] : name;
         if (!strcmp(format, "json")) {
-            printf("%s{\"class\":%d,\"label\":", i ? "," : "", c);
-            cli_json_str(label);
-            printf(",\"prob\":%.6g}", prob[c]);
+            cJSON *t = cJSON_CreateObject();
+            cJSON_AddNumberToObject(t, "class", c);
+            cJSON_AddStringToObject(t, "label", label);
+            cJSON_AddNumberToObject(t, "prob", prob[c]);
+            if (!cJSON_AddItemToArray(top, t)) cJSON_Delete(t);
         } else if (!strcmp(format, "csv")) {
             cli_csv_str(file);
             printf(",%d,%d,", i + 1, c);
@@ -113,7 +118,7 @@ static void report(const char *file, const float *logits, int classes, int k, co
             printf("%s %s %.4f", i ? "," : "", label, prob[c]);
         }
     }
-    if (!strcmp(format, "json")) printf("]}\n");
+    if (!strcmp(format, "json")) cli_json_print(o);
     else if (!strcmp(format, "text")) printf("\n");
     free(prob);
     free(order);

@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cjson/cJSON.h>
+
 #include "cli.h"
 
 static const cli_option options[] = {
@@ -56,17 +58,51 @@ static int count(void *user, const int *index, int nb, const float *x, int h, in
 
 static double ratio(long a, long b) { return b ? (double)a / b : 0.0; }
 
+/* The numbers as one JSON object. */
+static void report_json(const tally *t, char **names, int skipped, long right, long in_k)
+{
+    const int C = t->classes;
+    cJSON *o = cJSON_CreateObject(), *arr;
+    cJSON_AddNumberToObject(o, "n", (double)t->n);
+    cJSON_AddNumberToObject(o, "skipped", skipped);
+    cJSON_AddNumberToObject(o, "top1", ratio(right, t->n));
+    cJSON_AddNumberToObject(o, "top5", ratio(in_k, t->n));
+    cJSON_AddNumberToObject(o, "k", t->k);
+    cJSON_AddItemToObject(o, "classes", cJSON_CreateStringArray((const char *const *)names, C));
+    if ((arr = cJSON_AddArrayToObject(o, "per_class")))
+        for (int c = 0; c < C; c++) {
+            long support = 0, predicted = 0;
+            for (int k = 0; k < C; k++)
+                support += t->confusion[(size_t)c * C + k], predicted += t->confusion[(size_t)k * C + c];
+            const long hit = t->confusion[(size_t)c * C + c];
+            cJSON *r = cJSON_CreateObject();
+            cJSON_AddStringToObject(r, "class", names[c]);
+            cJSON_AddNumberToObject(r, "index", c);
+            cJSON_AddNumberToObject(r, "images", (double)support);
+            cJSON_AddNumberToObject(r, "predicted", (double)predicted);
+            cJSON_AddNumberToObject(r, "precision", ratio(hit, predicted));
+            cJSON_AddNumberToObject(r, "recall", ratio(hit, support));
+            if (!cJSON_AddItemToArray(arr, r)) cJSON_Delete(r);
+        }
+    if ((arr = cJSON_AddArrayToObject(o, "confusion")))
+        for (int c = 0; c < C; c++) {
+            cJSON *row = cJSON_CreateArray();
+            for (int k = 0; k < C; k++) cJSON_AddItemToArray(row, cJSON_CreateNumber((double)t->confusion[(size_t)c * C + k]));
+            if (!cJSON_AddItemToArray(arr, row)) cJSON_Delete(row);
+        }
+    cli_json_print(o);
+}
+
 static void report(const tally *t, char **names, const char *format, int skipped)
 {
     const int C = t->classes;
     long right = 0, in_k = 0;
     for (int c = 0; c < C; c++) right += t->confusion[(size_t)c * C + c], in_k += t->topk[c];
     if (!strcmp(format, "json")) {
-        printf("{\"n\":%ld,\"skipped\":%d,\"top1\":%.6f,\"top5\":%.6f,\"k\":%d,\"classes\":[", t->n, skipped,
-               ratio(right, t->n), ratio(in_k, t->n), t->k);
-        for (int c = 0; c < C; c++) printf("%s", c ? "," : ""), cli_json_str(names[c]);
-        printf("],\"per_class\":[");
-    } else if (!strcmp(format, "csv")) {
+        report_json(t, names, skipped, right, in_k);
+        return;
+    }
+    if (!strcmp(format, "csv")) {
         printf("class,images,predicted,precision,recall,top1,top%d", t->k);
         for (int c = 0; c < C; c++) putchar(','), cli_csv_str(names[c]);
         putchar('\n');
@@ -80,12 +116,7 @@ static void report(const tally *t, char **names, const char *format, int skipped
         long support = 0, predicted = 0;
         for (int k = 0; k < C; k++) support += t->confusion[(size_t)c * C + k], predicted += t->confusion[(size_t)k * C + c];
         const long hit = t->confusion[(size_t)c * C + c];
-        if (!strcmp(format, "json")) {
-            printf("%s{\"class\":", c ? "," : "");
-            cli_json_str(names[c]);
-            printf(",\"index\":%d,\"images\":%ld,\"predicted\":%ld,\"precision\":%.6f,\"recall\":%.6f}", c, support,
-                   predicted, ratio(hit, predicted), ratio(hit, support));
-        } else if (!strcmp(format, "csv")) {
+        if (!strcmp(format, "csv")) {
             cli_csv_str(names[c]);
             printf(",%ld,%ld,%.6f,%.6f,%.6f,%.6f", support, predicted, ratio(hit, predicted), ratio(hit, support),
                    ratio(hit, support), ratio(t->topk[c], support));
@@ -96,15 +127,7 @@ static void report(const tally *t, char **names, const char *format, int skipped
                    predicted);
         }
     }
-    if (!strcmp(format, "json")) {
-        printf("],\"confusion\":[");
-        for (int c = 0; c < C; c++) {
-            printf("%s[", c ? "," : "");
-            for (int k = 0; k < C; k++) printf("%s%ld", k ? "," : "", t->confusion[(size_t)c * C + k]);
-            putchar(']');
-        }
-        printf("]}\n");
-    } else if (!strcmp(format, "csv")) {
+    if (!strcmp(format, "csv")) {
         printf("all,%ld,%ld,,,%.6f,%.6f", t->n, t->n, ratio(right, t->n), ratio(in_k, t->n));
         for (int k = 0; k < C; k++) {
             long col = 0;

@@ -36,7 +36,7 @@ int cmd_run(int argc, char **argv)
     long long shape[VGGCL_NPY_MAX_DIMS];
     float *x = NULL, *logits = NULL, *feats = NULL;
     vggcl_model *model = NULL;
-    vggcl_ctx *ctx = vggcl_ctx_new();
+    vggcl_ctx *ctx = cli_ctx_new();
     if (!ctx) return cli_error(CLI_FAIL, "out of host memory");
 
     if (vggcl_npy_read(ctx, input, &ndim, shape, &x) != VGGCL_OK) {

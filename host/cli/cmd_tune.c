@@ -61,7 +61,7 @@ int cmd_tune(int argc, char **argv)
     char path[1024] = "";
     vggcl_tune_row rows[64];
     vggcl_model *model = NULL;
-    vggcl_ctx *ctx = vggcl_ctx_new();
+    vggcl_ctx *ctx = cli_ctx_new();
     if (!ctx) return cli_error(CLI_FAIL, "out of host memory");
     if (vggcl_select_device(ctx, device) != VGGCL_OK) goto fail;
     if (weights ? vggcl_model_load(ctx, weights, &opts, &model) : vggcl_model_random(ctx, "vgg16", 7, 0, &opts, &model))

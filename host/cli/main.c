@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <cjson/cJSON.h>
+
 #include "cli.h"
 
 static const char usage[] =
@@ -76,24 +78,36 @@ void cli_csv_str(const char *s)
     putchar('"');
 }
 
+static void log_stderr(void *user, const char *msg)
+{
+    (void)user;
+    fprintf(stderr, "vggcl: %s...\n", msg);
+}
+
+vggcl_ctx *cli_ctx_new(void)
+{
+    vggcl_ctx *ctx = vggcl_ctx_new();
+    if (ctx) vggcl_set_log(ctx, log_stderr, NULL);
+    return ctx;
+}
+
 int cli_open_model(const char *device, const char *weights, const vggcl_load_options *opts, vggcl_preprocess *p,
                    vggcl_ctx **ctx, vggcl_model **model)
 {
-    if (!(*ctx = vggcl_ctx_new())) return cli_error(CLI_FAIL, "out of host memory");
+    if (!(*ctx = cli_ctx_new())) return cli_error(CLI_FAIL, "out of host memory");
     if (vggcl_select_device(*ctx, device) != VGGCL_OK || vggcl_model_load(*ctx, weights, opts, model) != VGGCL_OK)
         return cli_error(CLI_FAIL, "%s", vggcl_message(*ctx));
     return p ? cli_preprocess_finish(p, *model, weights) : CLI_OK;
 }
 
-void cli_json_str(const char *s)
+int cli_json_print(cJSON *o)
 {
-    putchar('"');
-    for (; *s; s++) {
-        if (*s == '"' || *s == '\\') printf("\\%c", *s);
-        else if ((unsigned char)*s < 0x20) printf("\\u%04x", *s);
-        else putchar(*s);
-    }
-    putchar('"');
+    char *text = o ? cJSON_PrintUnformatted(o) : NULL;
+    cJSON_Delete(o);
+    if (!text) return cli_error(CLI_FAIL, "out of host memory");
+    puts(text);
+    cJSON_free(text);
+    return CLI_OK;
 }
 
 int main(int argc, char **argv)
