@@ -1,4 +1,4 @@
-/* OpenCL failures, injected with VGGCL_FAULT (host/fault.c): for every call a
+/* OpenCL failures, injected with VGGCL_FAULT (host/runtime/fault.c): for every call a
  * small model's load and forward passes make (buffers, program builds, kernel
  * creations, enqueues, CLBlast), the Nth fails once. Each failure must give a
  * status other than OK and a message naming the call, the error and the layer

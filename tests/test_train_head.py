@@ -41,7 +41,7 @@ MASK = (1 << 64) - 1
 
 
 def splitmix(state):
-    """vggcl's shuffling generator (host/train_head.c): returns (state, value)."""
+    """vggcl's shuffling generator (host/model/train_head.c): returns (state, value)."""
     state = (state + 0x9E3779B97F4A7C15) & MASK
     z = state
     z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & MASK
