@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages vggcl needs. Run as root.
-#   .ci/install-deps.sh            to build, run and test (what CI and the README's Quick start do)
+#   .ci/install-deps.sh            to build, run and test (what CI and the README's Quick start do;
+#                                  with Open MPI, so the command is built for mpirun)
 #   .ci/install-deps.sh --no-tests to build and run only (about 60 MB instead of about 1.3 GB:
 #                                  PyTorch and friends are only the tests' references)
 # With the tests: a virtual environment .venv (Debian's packages plus onnxruntime from PyPI, which
@@ -12,7 +13,7 @@ export DEBIAN_FRONTEND=noninteractive
 build_and_run=(gcc make cmake pkg-config help2man
   ocl-icd-libopencl1 ocl-icd-opencl-dev opencl-headers pocl-opencl-icd
   libclblast-dev libcjson-dev libjpeg62-turbo-dev libpng-dev)
-tests=(valgrind check libsubunit-dev
+tests=(valgrind check libsubunit-dev libopenmpi-dev openmpi-bin
   python3 python3-numpy python3-torch python3-torchvision python3-pil python3-skimage
   python3-onnx python3-venv python3-pip python3-setuptools python3-pytest)
 apt-get update

@@ -305,6 +305,18 @@ VGGCL_API vggcl_status vggcl_npy_read(vggcl_ctx *ctx, const char *path, int *ndi
 VGGCL_API vggcl_status vggcl_npy_write(vggcl_ctx *ctx, const char *path, int ndim, const long long *shape,
                              const float *data);
 
+/* A .npy written row by row, so a long run keeps no rows in memory: the
+ * array has shape (rows, tail...) with rows counted as they are appended.
+ * It goes to a temporary file beside path; vggcl_npy_writer_close with
+ * commit = 1 writes the final row count into the header and renames the file
+ * into place, with commit = 0 (or after any failure) removes it, so path
+ * never holds half an array. Close every writer opened (it frees it). */
+typedef struct vggcl_npy_writer vggcl_npy_writer;
+VGGCL_API vggcl_status vggcl_npy_writer_open(vggcl_ctx *ctx, const char *path, int ndim_tail, const long long *tail,
+                                             vggcl_npy_writer **out);
+VGGCL_API vggcl_status vggcl_npy_writer_append(vggcl_ctx *ctx, vggcl_npy_writer *w, const float *rows, long long n);
+VGGCL_API vggcl_status vggcl_npy_writer_close(vggcl_ctx *ctx, vggcl_npy_writer *w, int commit);
+
 #ifdef __cplusplus
 }
 #endif

@@ -84,7 +84,7 @@ class Cli(unittest.TestCase):
                     self.assertNotIn("unknown argument", self.vggcl(cmd, opt, "x").stderr, f"{cmd} {opt}")
             # the README's synopsis of the command is the help's, word for word
             usage = r.stdout.split("\n\n")[0]
-            self.assertIn(usage, readme, f"README's synopsis of `vggcl {cmd}` differs from --help")
+            self.assertTrue(usage in readme, f"README's synopsis of `vggcl {cmd}` differs from --help:\n{usage}")
 
     def test_double_dash_and_empty_folder(self):
         img = self.d / "-dash.png"
@@ -302,6 +302,26 @@ class Bench(unittest.TestCase):
             r = self.bench(*args)
             self.assertEqual(r.returncode, 2, args)
             self.assertIn(needle, r.stderr)
+
+    def test_images_end_to_end(self):
+        images = self.d / "images"
+        images.mkdir()
+        for i in range(5):
+            shutil.copy(ROOT / "tests" / "data" / "tiny.png", images / f"{i}.png")
+        (images / "9.png").write_bytes(b"not a png")
+        r = self.bench("--images", images, "--batch", "2", "--resize", "40", "--crop", "32", "--threads", "2", "--json")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        j = json.loads(r.stdout)
+        self.assertEqual((j["images"], j["unreadable"], j["batch"]), (5, 1, 2))
+        self.assertIn(j["threads"], (2, 1))  # 1: a sanitizer build decodes in the calling thread
+        self.assertIn("9.png", r.stderr)
+        for k in ("images_per_s", "device_images_per_s", "decode_images_per_s", "of_bound"):
+            self.assertGreater(j[k], 0, k)
+        self.assertAlmostEqual(j["device_ms"] + j["wait_for_decode_ms"] + j["host_ms"], j["wall_ms"], places=3)
+        self.assertAlmostEqual(j["images_per_s"], 5 / (j["wall_ms"] / 1e3), places=3)
+        t = self.bench("--images", images, "--batch", "2", "--resize", "40", "--crop", "32")
+        self.assertEqual(t.returncode, 0, t.stderr)
+        self.assertIn("end to end:", t.stdout)
 
     def test_program_cache(self):
         args = ("--size", "32", "--iters", "1", "--json")

@@ -16,7 +16,7 @@ typedef struct {
     int required;
 } cli_option;
 
-#define CLI_MAX_GROUPS 3
+#define CLI_MAX_GROUPS 4
 #define CLI_MAX_OPTIONS 48
 
 /* A command: its own options and shared groups (NULL-terminated tables), the
@@ -78,6 +78,36 @@ int cli_json_print(struct cJSON *o);
 /* Prints s on stdout as a CSV field, quoted. */
 void cli_csv_str(const char *s);
 
+/* --shard I/N: keeps the I-th of N contiguous, equal (to one) runs of
+ * (*files)[0..*n) and frees the rest; CLI_OK, or CLI_USAGE with the error
+ * printed. */
+int cli_shard(const char *cmd, const char *spec, char ***files, int *n);
+
+/* Many processes under mpirun (ranks.c; a no-op without MPI or with one rank). */
+typedef struct {
+    int mpi, rank, size, local_rank;
+    int total;                          /* images over all ranks */
+    int saved_out, saved_err;           /* the real stdout and stderr while captured */
+    char out_path[512], err_path[512], logits_path[512], tensor_path[512];
+    const char *final_logits, *final_tensor;
+    char device[16];
+} cli_ranks;
+/* Starts MPI when launched as several ranks and keeps this rank's contiguous
+ * run of the list. */
+int cli_ranks_begin(cli_ranks *r, const char *cmd, char ***files, int *n);
+/* The device for this rank: given, else (several ranks) one by local rank. */
+const char *cli_ranks_device(cli_ranks *r, const char *given);
+/* Captures stdout and stderr, and points the output arrays at temporary files. */
+int cli_ranks_capture(cli_ranks *r, const char **logits_out, const char **tensor_out);
+/* Rank 0 writes every rank's text in order and gathers the arrays into the
+ * real outputs; failed and ok become the totals, and the exit code the worst. */
+int cli_ranks_finish(cli_ranks *r, vggcl_ctx *ctx, int rc, int *failed, int *ok);
+void cli_ranks_end(cli_ranks *r);
+
+/* vggcl bench --images DIR (bench_images.c). */
+int cli_bench_images(vggcl_ctx *ctx, vggcl_model *model, const char *dir, const vggcl_preprocess *p, int batch,
+                     int threads, int json);
+
 /* vggcl_ctx_new with the progress log on stderr ("vggcl: compiling ..."). */
 vggcl_ctx *cli_ctx_new(void);
 
@@ -122,7 +152,19 @@ typedef struct {
     int flip;            /* also run each image mirrored left to right (in the same pass) */
     int want_logits, want_features;
     int progress;        /* a progress bar on stderr when it is a terminal */
+    int threads;         /* decoding threads; 0: one per core */
+    struct cli_batch_stats *stats; /* where the time went, or NULL */
 } cli_batch_job;
+
+/* Where a run's time went (vggcl bench --images). */
+typedef struct cli_batch_stats {
+    double wall_ms;      /* the whole run */
+    double wait_ms;      /* waiting for decoded images */
+    double device_ms;    /* vggcl_forward: upload, the pass, reading back */
+    double host_ms;      /* assembling batches, the callback (printing, writing) */
+    double decode_ms;    /* the decoding threads' time, summed */
+    int threads, images;
+} cli_batch_stats;
 
 /* Called once per batch with the nb images that loaded: index[j] is image
  * j's position in files, x its input (nb, 3, h, w), logits (nb, C) and
@@ -135,6 +177,19 @@ typedef int (*cli_batch_fn)(void *user, const int *index, int nb, const float *x
  * stderr, skipped and counted in *failed. Returns CLI_OK, or the exit code of
  * a device failure (message printed) or of the callback. */
 int cli_run_batches(const cli_batch_job *job, char **files, int n_files, cli_batch_fn fn, void *user, int *failed);
+
+/* Images decoded and preprocessed on a pool of threads (decode_pool.c), taken
+ * in list order: cli_decode_take(i) waits for image i, gives its tensor
+ * (release with vggcl_free) or NULL and the message (free) when it could not
+ * be read. Workers stay at most `ahead` images past the last one taken. */
+typedef struct cli_decode_pool cli_decode_pool;
+cli_decode_pool *cli_decode_start(char **files, int n, const vggcl_preprocess *p, int threads, int ahead);
+void cli_decode_take(cli_decode_pool *dp, int i, float **t, int *h, int *w, char **msg);
+void cli_decode_stop(cli_decode_pool *dp); /* accepts NULL */
+double cli_decode_busy_ms(cli_decode_pool *dp); /* worker time so far, summed */
+int cli_decode_thread_count(const cli_decode_pool *dp);
+int cli_decode_threads_default(void);      /* the cores */
+extern const cli_option cli_decode_options[]; /* --threads */
 
 /* An ImageFolder data set: one sub-folder per class, classes sorted by name
  * give the indices (as torchvision's ImageFolder), each holding .jpg, .jpeg

@@ -18,6 +18,9 @@ static const cli_option options[] = {
     { "peak-gflops", "G", "the device's fp32 peak: the table adds each layer's share of it\n"
                           "(GFLOP/s as below, so Winograd layers can pass 100%)", 0 },
     { "json", NULL, "one JSON object on one line instead of text", 0 },
+    { "images", "DIR", "run the real job instead: every image of DIR decoded, preprocessed\n"
+                       "and classified in batches; reports end-to-end images/s and where the\n"
+                       "time went (device, waiting for decoding, host)", 0 },
     { NULL, NULL, NULL, 0 },
 };
 
@@ -31,7 +34,7 @@ static const cli_command command = {
     "\n"
     "GFLOP/s counts the direct convolution's arithmetic (2 per multiply-add), also\n"
     "for Winograd layers, which do fewer multiplies: it compares the algorithms.\n",
-    options, { cli_device_options },
+    options, { cli_device_options, cli_preprocess_options, cli_decode_options },
 };
 
 static int cmp_double(const void *a, const void *b)
@@ -70,6 +73,17 @@ int cmd_bench(int argc, char **argv)
     if (weights ? vggcl_model_load(ctx, weights, &opts, &model)
                 : vggcl_model_random(ctx, "vgg16", 7, 0, &opts, &model))
         goto fail;
+    if (cli_arg(&a, "images")) { /* the real job instead of a resident batch */
+        vggcl_preprocess p;
+        int threads = 0;
+        cli_preprocess_unset(&p);
+        if ((rc = cli_preprocess_args("bench", &a, &p)) != CLI_OK ||
+            (cli_arg(&a, "threads") && (rc = cli_int("bench", "--threads", cli_arg(&a, "threads"), 1, 256, &threads))) ||
+            (rc = cli_preprocess_finish(&p, model, weights)) != CLI_OK)
+            goto done;
+        rc = cli_bench_images(ctx, model, cli_arg(&a, "images"), &p, batch, threads, json);
+        goto done;
+    }
     const size_t nx = (size_t)batch * 3 * h * w;
     x = malloc(nx * sizeof *x);
     ms = malloc((size_t)iters * sizeof *ms);

@@ -18,6 +18,8 @@ static const cli_option options[] = {
     { "batch", "B", "images per pass (default 8)", 0 },
     { "logits-out", "L.npy", "also writes the logits (N, C), float32", 0 },
     { "tensor-out", "T.npy", "also writes the preprocessed input (N, 3, H, W), float32", 0 },
+    { "shard", "I/N", "process I of N (0 <= I < N) takes the I-th of N equal runs of the images,\n"
+                      "in order: the N outputs, one after the other, are one process's", 0 },
     { NULL, NULL, NULL, 0 },
 };
 
@@ -30,7 +32,7 @@ static const cli_command command = {
     "--logits-out and --tensor-out keep the order the images were given, leaving out\n"
     "images that could not be read. Such an image is reported by name and skipped;\n"
     "the exit status is then 1.\n",
-    options, { cli_device_options, cli_net_options, cli_preprocess_options },
+    options, { cli_device_options, cli_net_options, cli_preprocess_options, cli_decode_options },
 };
 
 typedef struct {
@@ -124,15 +126,17 @@ static void report(const char *file, const float *logits, int classes, int k, co
     free(order);
 }
 
-/* What classify keeps across batches. */
+/* What classify keeps across batches: the outputs stream to their files as
+ * batches finish, so memory stays flat in the number of images. */
 typedef struct {
+    vggcl_ctx *ctx;
     int classes, top;
     const labels *l;
     const char *format;
     char **files;
-    int want_logits, want_tensor;
-    float *logits, *x;  /* (ok, classes), (ok, 3, H, W) */
-    int ok, h, w;
+    const char *logits_path, *tensor_path;
+    vggcl_npy_writer *logits, *x; /* (ok, classes), (ok, 3, H, W); the latter opened at the first batch */
+    int ok;
 } results;
 
 static int print_batch(void *user, const int *index, int nb, const float *x, int h, int w, const float *logits,
@@ -142,22 +146,22 @@ static int print_batch(void *user, const int *index, int nb, const float *x, int
     (void)features, (void)flipped;
     for (int j = 0; j < nb; j++)
         report(r->files[index[j]], logits + (size_t)j * r->classes, r->classes, r->top, r->l, r->format);
-    float *gl = r->want_logits ? realloc(r->logits, sizeof *gl * (size_t)r->classes * (r->ok + nb)) : NULL;
-    if (gl) r->logits = gl;
-    float *gx = r->want_tensor ? realloc(r->x, sizeof *gx * 3 * (size_t)h * w * (r->ok + nb)) : NULL;
-    if (gx) r->x = gx;
-    if ((r->want_logits && !gl) || (r->want_tensor && !gx)) return cli_error(CLI_FAIL, "out of host memory");
-    if (gl) memcpy(gl + (size_t)r->classes * r->ok, logits, sizeof *gl * (size_t)r->classes * nb);
-    if (gx) memcpy(gx + (size_t)3 * h * w * r->ok, x, sizeof *gx * 3 * (size_t)h * w * nb);
-    r->ok += nb, r->h = h, r->w = w;
+    const long long lt[1] = { r->classes }, xt[3] = { 3, h, w };
+    if ((r->logits_path && !r->logits && vggcl_npy_writer_open(r->ctx, r->logits_path, 1, lt, &r->logits)) ||
+        (r->tensor_path && !r->x && vggcl_npy_writer_open(r->ctx, r->tensor_path, 3, xt, &r->x)) ||
+        (r->logits && vggcl_npy_writer_append(r->ctx, r->logits, logits, nb)) ||
+        (r->x && vggcl_npy_writer_append(r->ctx, r->x, x, nb)))
+        return cli_error(CLI_FAIL, "%s", vggcl_message(r->ctx));
+    r->ok += nb;
     return CLI_OK;
 }
 
 int cmd_classify(int argc, char **argv)
 {
     char **files = NULL;
-    int n_files = 0, rc, top, batch;
+    int n_files = 0, rc, top, batch, finished = 0;
     cli_args a;
+    cli_ranks ranks = { .size = 1, .saved_out = -1, .saved_err = -1 };
     vggcl_preprocess p;
     cli_preprocess_unset(&p);
     if ((rc = cli_parse(&command, argc, argv, &a)) != CLI_OK) return rc == CLI_HELP ? CLI_OK : rc;
@@ -173,6 +177,14 @@ int cmd_classify(int argc, char **argv)
         rc = cli_error(CLI_USAGE, "classify: --format must be text, json or csv, not '%s'", format);
         goto done_args;
     }
+    if (cli_arg(&a, "shard") && cli_shard("classify", cli_arg(&a, "shard"), &files, &n_files) != CLI_OK) goto done_args;
+    const int total = n_files; /* (over every rank under mpirun: see below) */
+    if ((rc = cli_ranks_begin(&ranks, "classify", &files, &n_files)) != CLI_OK) goto done_args;
+    if (ranks.size > 1 && cli_arg(&a, "shard")) {
+        rc = cli_error(CLI_USAGE, "classify: under mpirun the ranks share the images; leave out --shard");
+        goto done_args;
+    }
+    rc = CLI_USAGE;
     if (cli_int("classify", "--top", cli_arg_or(&a, "top", "5"), 1, 1000000, &top) ||
         cli_int("classify", "--batch", cli_arg_or(&a, "batch", "8"), 1, 4096, &batch) ||
         cli_model_opts("classify", cli_arg(&a, "pool5"), cli_arg(&a, "conv"), &opts))
@@ -184,42 +196,53 @@ int cmd_classify(int argc, char **argv)
     results res = { 0 };
     int classes = 0, failed = 0;
     vggcl_ctx *ctx = NULL;
-    if (cli_open_model(device, weights, &opts, &p, &ctx, &model) != CLI_OK) goto out;
+    /* under mpirun every rank runs to cli_ranks_finish, which gathers, whatever happened before it */
+    if (cli_ranks_capture(&ranks, &logits_out, &tensor_out) != CLI_OK) goto out;
+    if (cli_open_model(cli_ranks_device(&ranks, device), weights, &opts, &p, &ctx, &model) != CLI_OK) goto out;
     classes = vggcl_model_classes(model);
     if (top > classes) top = classes;
     if (labels_path && load_labels(labels_path, classes, &l)) goto out;
     if (!labels_path && vggcl_model_class_name(model, 0) && model_labels(model, classes, &l)) goto out;
-    if (!strcmp(format, "csv")) printf("file,rank,class,label,prob\n");
-    res = (results){ classes, top, &l, format, files, logits_out != NULL, tensor_out != NULL, NULL, NULL, 0, 0, 0 };
-    const cli_batch_job job = { ctx, model, &p, batch, 0, 1, 0, 1 };
+    if (!strcmp(format, "csv") && ranks.rank == 0) printf("file,rank,class,label,prob\n");
+    res = (results){ ctx, classes, top, &l, format, files, logits_out, tensor_out, NULL, NULL, 0 };
+    int threads = 0;
+    if (cli_arg(&a, "threads") && cli_int("classify", "--threads", cli_arg(&a, "threads"), 1, 256, &threads)) {
+        rc = CLI_USAGE;
+        goto out;
+    }
+    const cli_batch_job job = { ctx, model, &p, batch, 0, 1, 0, 1, threads, NULL };
     if ((rc = cli_run_batches(&job, files, n_files, print_batch, &res, &failed)) != CLI_OK) goto out;
+    /* all outputs or none: the logits are renamed into place only when the tensor is too */
     rc = CLI_FAIL;
-    long long lshape[2] = { res.ok, classes }, tshape[4] = { res.ok, 3, res.h, res.w };
-    int wrote_logits = 0;
-    if (logits_out && res.ok) {
-        if (vggcl_npy_write(ctx, logits_out, 2, lshape, res.logits) != VGGCL_OK) {
-            rc = cli_error(CLI_FAIL, "%s", vggcl_message(ctx));
-            goto out;
-        }
-        wrote_logits = 1;
-    }
-    if (tensor_out && res.ok && vggcl_npy_write(ctx, tensor_out, 4, tshape, res.x) != VGGCL_OK) {
+    if (res.x && vggcl_npy_writer_close(ctx, res.x, 1) != VGGCL_OK) {
+        res.x = NULL;
         rc = cli_error(CLI_FAIL, "%s", vggcl_message(ctx));
-        if (wrote_logits) unlink(logits_out);
         goto out;
     }
-    if (failed) {
-        rc = cli_error(CLI_FAIL, "%d of %d images could not be read; %d classified", failed, n_files, res.ok);
+    res.x = NULL;
+    if (res.logits && vggcl_npy_writer_close(ctx, res.logits, 1) != VGGCL_OK) {
+        res.logits = NULL;
+        rc = cli_error(CLI_FAIL, "%s", vggcl_message(ctx));
+        if (tensor_out) unlink(tensor_out);
         goto out;
     }
-    rc = CLI_OK;
+    res.logits = NULL;
+    rc = cli_ranks_finish(&ranks, ctx, CLI_OK, &failed, &res.ok);
+    finished = 1;
+    if (rc == CLI_OK && failed) {
+        rc = CLI_FAIL;
+        if (ranks.rank == 0) cli_error(CLI_FAIL, "%d of %d images could not be read; %d classified", failed, total, res.ok);
+    }
 out:
+    if (!finished) rc = cli_ranks_finish(&ranks, ctx, rc, &failed, &res.ok);
     for (int i = 0; i < l.n; i++) free(l.names[i]);
     free(l.names);
-    free(res.logits), free(res.x);
+    vggcl_npy_writer_close(ctx, res.logits, 0); /* after a failure: nothing left behind */
+    vggcl_npy_writer_close(ctx, res.x, 0);
     vggcl_model_free(model);
     vggcl_ctx_free(ctx);
 done_args:
+    cli_ranks_end(&ranks);
     for (int i = 0; i < n_files; i++) free(files[i]);
     free(files);
     return rc;

@@ -26,7 +26,7 @@ static const cli_command command = {
     "recall, top-1, top-5 and the confusion row, and a last row 'all'. Preprocessing\n"
     "follows the model's metadata unless the options say otherwise. An unreadable\n"
     "image is named and skipped; the exit status is then 1.\n",
-    options, { cli_device_options, cli_net_options, cli_preprocess_options },
+    options, { cli_device_options, cli_net_options, cli_preprocess_options, cli_decode_options },
 };
 
 typedef struct {
@@ -216,7 +216,12 @@ int cmd_eval(int argc, char **argv)
     if (match_classes(&ds, model, weights, data, folder_class, names, buf) != CLI_OK) goto out;
     for (int i = 0; i < ds.n; i++) truth[i] = folder_class[ds.labels[i]];
     t.truth = truth;
-    const cli_batch_job job = { ctx, model, &p, batch, 0, 1, 0, 1 };
+    int threads = 0;
+    if (cli_arg(&a, "threads") && cli_int("eval", "--threads", cli_arg(&a, "threads"), 1, 256, &threads)) {
+        rc = CLI_USAGE;
+        goto out;
+    }
+    const cli_batch_job job = { ctx, model, &p, batch, 0, 1, 0, 1, threads, NULL };
     if (cli_run_batches(&job, ds.files, ds.n, count, &t, &failed) != CLI_OK) goto out;
     if (t.n == 0) {
         cli_error(CLI_FAIL, "%s: none of the %d images could be read", data, ds.n);

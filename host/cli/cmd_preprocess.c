@@ -69,7 +69,7 @@ int cli_expand_images(const char *path, char ***list, int *n)
         (*n)++;
     }
     closedir(d);
-    qsort(*list + start, (size_t)(*n - start), sizeof **list, cmp_str);
+    if (*n - start > 1) qsort(*list + start, (size_t)(*n - start), sizeof **list, cmp_str);
     return ok;
 }
 

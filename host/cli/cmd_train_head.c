@@ -44,7 +44,7 @@ static const cli_command command = {
     "run`, `classify`, `eval` and `cam` take it as it is. An unreadable image is\n"
     "named and skipped; the head is still trained and written, and the exit status\n"
     "is 1.\n",
-    options, { cli_device_options, cli_preprocess_options },
+    options, { cli_device_options, cli_preprocess_options, cli_decode_options },
 };
 
 /* Features gathered per image, in file order; with flip, two rows per image. */
@@ -313,7 +313,12 @@ int cmd_train_head(int argc, char **argv)
     }
     fprintf(stderr, "computing the GAP features of %d images (%d classes) on %s\n", ds.n, ds.n_classes,
             vggcl_device_name(ctx));
-    const cli_batch_job job = { ctx, model, &p, batch, flip, 0, 1, 1 };
+    int threads = 0;
+    if (cli_arg(&a, "threads") && cli_int("train-head", "--threads", cli_arg(&a, "threads"), 1, 256, &threads)) {
+        rc = CLI_USAGE;
+        goto out;
+    }
+    const cli_batch_job job = { ctx, model, &p, batch, flip, 0, 1, 1, threads, NULL };
     if (cli_run_batches(&job, ds.files, ds.n, collect, &g, &failed) != CLI_OK) goto out;
     if (make_split(&g, &ds, is_val, &s) != CLI_OK) goto out;
     int have[1] = { 0 }; /* classes with training samples */

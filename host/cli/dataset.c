@@ -100,3 +100,16 @@ char *cli_json_list(char **names, int n)
     *p = '\0';
     return out;
 }
+
+int cli_shard(const char *cmd, const char *spec, char ***files, int *n)
+{
+    int i, of, used = 0;
+    if (sscanf(spec, "%d/%d%n", &i, &of, &used) != 2 || spec[used] || of < 1 || i < 0 || i >= of)
+        return cli_error(CLI_USAGE, "%s: --shard must be I/N with 0 <= I < N, not '%s'", cmd, spec);
+    const int lo = (int)((long long)*n * i / of), hi = (int)((long long)*n * (i + 1) / of);
+    for (int k = 0; k < *n; k++)
+        if (k < lo || k >= hi) free((*files)[k]);
+    memmove(*files, *files + lo, sizeof **files * (size_t)(hi - lo));
+    *n = hi - lo;
+    return CLI_OK;
+}

@@ -27,6 +27,12 @@ const cli_option cli_net_options[] = {
     { NULL, NULL, NULL, 0 },
 };
 
+const cli_option cli_decode_options[] = {
+    { "threads", "N", "threads decoding and preprocessing images while the device runs the\n"
+                      "previous batch (default: one per core)", 0 },
+    { NULL, NULL, NULL, 0 },
+};
+
 const cli_option cli_preprocess_options[] = {
     { "resize", "N", "resize the short side to N (default 256; 0: keep the size)", 0 },
     { "crop", "N", "center-crop N x N (default 224)", 0 },

@@ -180,3 +180,110 @@ vggcl_status vggcl_npy_write(vggcl_ctx *ctx, const char *path, int ndim, const l
     }
     return VGGCL_OK;
 }
+
+#define STREAM_HEADER 256 /* magic + version + length + dict padded: room for any row count */
+
+struct vggcl_npy_writer {
+    char path[4096], tmp[4096];
+    FILE *fp;
+    int ndim;           /* including the rows */
+    long long shape[VGGCL_NPY_MAX_DIMS];
+    size_t row_floats;
+    int failed;
+};
+
+/* The fixed-size header for the writer's shape. */
+static int stream_header(const vggcl_npy_writer *w, unsigned char *out)
+{
+    char dict[STREAM_HEADER];
+    int used = snprintf(dict, sizeof dict, "{'descr': '<f4', 'fortran_order': False, 'shape': (");
+    for (int d = 0; d < w->ndim; d++)
+        used += snprintf(dict + used, sizeof dict - (size_t)used, "%lld,%s", w->shape[d], d + 1 < w->ndim ? " " : "");
+    used += snprintf(dict + used, sizeof dict - (size_t)used, "), }");
+    const int room = STREAM_HEADER - 10;
+    if (used + 1 > room) return 0;
+    memcpy(out, magic, 6);
+    out[6] = 1, out[7] = 0, out[8] = (unsigned char)(room & 0xFF), out[9] = (unsigned char)(room >> 8);
+    memcpy(out + 10, dict, (size_t)used);
+    memset(out + 10 + used, ' ', (size_t)(room - used - 1));
+    out[STREAM_HEADER - 1] = '\n';
+    return 1;
+}
+
+vggcl_status vggcl_npy_writer_open(vggcl_ctx *ctx, const char *path, int ndim_tail, const long long *tail,
+                                   vggcl_npy_writer **out)
+{
+    char eb[128];
+    unsigned char hdr[STREAM_HEADER];
+    *out = NULL;
+    if (ndim_tail < 0 || ndim_tail + 1 > VGGCL_NPY_MAX_DIMS)
+        return vggcl__fail(ctx, VGGCL_ERR_ARG, "%s: %d dimensions after the rows; at most %d", path, ndim_tail,
+                           VGGCL_NPY_MAX_DIMS - 1);
+    vggcl_npy_writer *w = calloc(1, sizeof *w);
+    if (!w) return vggcl__fail(ctx, VGGCL_ERR_NOMEM, "out of host memory");
+    w->ndim = ndim_tail + 1;
+    w->row_floats = 1;
+    for (int d = 0; d < ndim_tail; d++) {
+        if (tail[d] < 0) {
+            free(w);
+            return vggcl__fail(ctx, VGGCL_ERR_ARG, "%s: negative dimension %lld", path, tail[d]);
+        }
+        w->shape[d + 1] = tail[d];
+        w->row_floats *= (size_t)tail[d];
+    }
+    if (snprintf(w->path, sizeof w->path, "%s", path) >= (int)sizeof w->path ||
+        snprintf(w->tmp, sizeof w->tmp, "%s.tmp.XXXXXX", path) >= (int)sizeof w->tmp) {
+        free(w);
+        return vggcl__fail(ctx, VGGCL_ERR_IO, "%s: path too long", path);
+    }
+    const int fd = mkstemp(w->tmp);
+    if (fd < 0) {
+        free(w);
+        return vggcl__fail(ctx, VGGCL_ERR_IO, "%s: cannot create output: %s", path, vggcl__strerror(errno, eb, sizeof eb));
+    }
+    fchmod(fd, 0644); /* mkstemp makes 0600; outputs are ordinary files */
+    if (!(w->fp = fdopen(fd, "wb")) || !stream_header(w, hdr) || fwrite(hdr, 1, sizeof hdr, w->fp) != sizeof hdr) {
+        const int e = errno;
+        if (w->fp) fclose(w->fp);
+        else close(fd);
+        unlink(w->tmp);
+        free(w);
+        return vggcl__fail(ctx, VGGCL_ERR_IO, "%s: cannot write output: %s", path, vggcl__strerror(e, eb, sizeof eb));
+    }
+    *out = w;
+    return VGGCL_OK;
+}
+
+vggcl_status vggcl_npy_writer_append(vggcl_ctx *ctx, vggcl_npy_writer *w, const float *rows, long long n)
+{
+    char eb[128];
+    if (w->failed) return vggcl__fail(ctx, VGGCL_ERR_IO, "%s: an earlier write failed", w->path);
+    const size_t count = w->row_floats * (size_t)n;
+    if (n < 0 || fwrite(rows, sizeof(float), count, w->fp) != count) {
+        w->failed = 1;
+        return vggcl__fail(ctx, VGGCL_ERR_IO, "%s: cannot write output: %s", w->path,
+                           vggcl__strerror(errno, eb, sizeof eb));
+    }
+    w->shape[0] += n;
+    return VGGCL_OK;
+}
+
+vggcl_status vggcl_npy_writer_close(vggcl_ctx *ctx, vggcl_npy_writer *w, int commit)
+{
+    char eb[128];
+    unsigned char hdr[STREAM_HEADER];
+    vggcl_status st = VGGCL_OK;
+    if (!w) return VGGCL_OK;
+    int ok = commit && !w->failed && stream_header(w, hdr) && fseek(w->fp, 0, SEEK_SET) == 0 &&
+             fwrite(hdr, 1, sizeof hdr, w->fp) == sizeof hdr && fflush(w->fp) == 0;
+    const int e = errno;
+    ok = (fclose(w->fp) == 0) && ok;
+    if (!ok || rename(w->tmp, w->path) != 0) {
+        unlink(w->tmp);
+        if (commit)
+            st = vggcl__fail(ctx, VGGCL_ERR_IO, "%s: cannot write output: %s", w->path,
+                             w->failed ? "an earlier write failed" : vggcl__strerror(e ? e : errno, eb, sizeof eb));
+    }
+    free(w);
+    return st;
+}

@@ -52,6 +52,16 @@ vg 1 train-head --device ref --weights "$tmp/w.safetensors" --data "$tmp/data" -
 vg 1 eval --device ref --weights "$tmp/head.safetensors" --data "$tmp/data" --format csv
 vg 1 run --device ref --weights "$tmp/corrupt.safetensors" --input "$tmp/x.npy" --output "$tmp/never.npy"
 test ! -e "$tmp/never.npy"
+# the decoding pool (its threads hand images over in order): no data race
+echo "== helgrind vggcl classify --threads 2 (reference backend)"
+valgrind --quiet --tool=helgrind --error-exitcode=99 "$vggcl" classify --device ref --threads 2 --batch 2 \
+  --weights "$tmp/w.safetensors" --resize 24 --crop 20 "$tmp/data/a" "$tmp/data/b" > "$tmp/out.txt" 2>&1 || {
+  [ $? = 1 ] && ! grep -q "Possible data race\|lock order" "$tmp/out.txt" || {
+    cat "$tmp/out.txt"
+    echo "valgrind.sh: helgrind found a data race in the decoding pool (exit 99) or the run failed"
+    exit 1
+  }
+}
 if [ -n "$threads" ]; then
   echo "== helgrind $threads (case ref)"
   CK_RUN_CASE=ref valgrind --quiet --tool=helgrind --error-exitcode=99 "$threads" || {

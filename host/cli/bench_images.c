@@ -1,0 +1,71 @@
+/* vggcl bench --images DIR: the real job end to end (decode, preprocess,
+ * device, host) and where its time went. */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include <cjson/cJSON.h>
+
+#include "cli.h"
+
+static int count_only(void *user, const int *index, int nb, const float *x, int h, int w, const float *logits,
+                      const float *features, const float *flipped)
+{
+    (void)user, (void)index, (void)nb, (void)x, (void)h, (void)w, (void)logits, (void)features, (void)flipped;
+    return CLI_OK;
+}
+
+int cli_bench_images(vggcl_ctx *ctx, vggcl_model *model, const char *dir, const vggcl_preprocess *p, int batch,
+                     int threads, int json)
+{
+    char **files = NULL;
+    int n = 0, failed = 0, rc = CLI_FAIL;
+    cli_batch_stats st = { 0 };
+    if (!cli_expand_images(dir, &files, &n)) return cli_error(CLI_FAIL, "out of host memory");
+    if (!n) {
+        rc = cli_error(CLI_FAIL, "%s: no JPEG or PNG images to run", dir);
+        goto done;
+    }
+    /* a warm-up batch (first-use compiles), then every image, timed */
+    cli_batch_job job = { ctx, model, p, batch, 0, 1, 0, 0, threads, NULL };
+    if ((rc = cli_run_batches(&job, files, n < batch ? n : batch, count_only, NULL, &failed)) != CLI_OK) goto done;
+    job.stats = &st;
+    if ((rc = cli_run_batches(&job, files, n, count_only, NULL, &failed)) != CLI_OK) goto done;
+    const double e2e = st.images / (st.wall_ms * 1e-3), device = st.images / (st.device_ms * 1e-3);
+    const double decode = st.decode_ms > 0 ? st.images * st.threads / (st.decode_ms * 1e-3) : 0;
+    const double bound = decode > 0 && decode < device ? decode : device;
+    if (json) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "device", vggcl_device_name(ctx));
+        cJSON_AddStringToObject(o, "images_dir", dir);
+        cJSON_AddNumberToObject(o, "images", st.images);
+        cJSON_AddNumberToObject(o, "unreadable", failed);
+        cJSON_AddNumberToObject(o, "batch", batch);
+        cJSON_AddNumberToObject(o, "threads", st.threads);
+        cJSON_AddNumberToObject(o, "images_per_s", e2e);
+        cJSON_AddNumberToObject(o, "device_images_per_s", device);
+        cJSON_AddNumberToObject(o, "decode_images_per_s", decode);
+        cJSON_AddNumberToObject(o, "of_bound", e2e / bound);
+        cJSON_AddNumberToObject(o, "wall_ms", st.wall_ms);
+        cJSON_AddNumberToObject(o, "device_ms", st.device_ms);
+        cJSON_AddNumberToObject(o, "wait_for_decode_ms", st.wait_ms);
+        cJSON_AddNumberToObject(o, "host_ms", st.host_ms);
+        cJSON_AddNumberToObject(o, "decode_thread_ms", st.decode_ms);
+        rc = cli_json_print(o);
+    } else {
+        printf("device:        %s\n", vggcl_device_name(ctx));
+        printf("images:        %d from %s (%d unreadable), batch %d, %d decoding threads\n", st.images, dir, failed,
+               batch, st.threads);
+        printf("end to end:    %.2f images/s (%.1f ms)\n", e2e, st.wall_ms);
+        printf("where it went: device %.1f ms (upload, pass, read-back), waiting for decoding %.1f ms, host %.1f ms\n",
+               st.device_ms, st.wait_ms, st.host_ms);
+        printf("capacity:      device %.2f images/s; decoding %.2f images/s (%d threads, %.1f ms each per image)\n",
+               device, decode, st.threads, st.images ? st.decode_ms / st.images : 0.0);
+        printf("               end to end is %.2fx of the smaller (%s)\n", e2e / bound,
+               bound == device ? "the device" : "decoding");
+        rc = CLI_OK;
+    }
+done:
+    for (int i = 0; i < n; i++) free(files[i]);
+    free(files);
+    return rc;
+}

@@ -1,0 +1,187 @@
+/* Decoding and preprocessing images on a pool of threads, handed out in the
+ * order of the list whatever finishes first, while the caller runs the
+ * previous batch on the device. Each worker has a vggcl context of its own
+ * (image decoding and preprocessing are safe to call from several threads
+ * with one context each). */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+typedef struct {
+    int done;           /* the image at this place of the window is ready */
+    float *t;           /* (3, h, w), or NULL when it failed */
+    int h, w;
+    char *msg;          /* why it failed */
+} slot;
+
+struct cli_decode_pool {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    char **files;
+    int n;
+    const vggcl_preprocess *p;
+    int next;           /* the next image to hand to a worker */
+    int taken;          /* images the caller has taken */
+    int ahead;          /* images decoded at most past the last one taken (the window) */
+    int stop;
+    slot *slots;        /* the window: image i in slots[i % ahead] */
+    pthread_t *threads;
+    int n_threads;      /* 0: the caller decodes each image as it takes it */
+    vggcl_ctx *inline_ctx;
+    double busy_ms;     /* summed over workers: time spent decoding and preprocessing */
+};
+
+static double now_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec * 1e3 + t.tv_nsec * 1e-6;
+}
+
+/* The message for a failed image, naming the file (the decoders' messages start with it). */
+static char *image_message(const vggcl_ctx *ctx, const char *path)
+{
+    const char *msg = vggcl_message(ctx);
+    const size_t len = strlen(path) + strlen(msg) + 3;
+    char *out = malloc(len);
+    if (!out) return NULL;
+    if (!strncmp(msg, path, strlen(path))) snprintf(out, len, "%s", msg);
+    else snprintf(out, len, "%s: %s", path, msg);
+    return out;
+}
+
+/* Decodes and preprocesses image i into s. */
+static void decode_one(cli_decode_pool *dp, vggcl_ctx *ctx, int i, slot *s)
+{
+    unsigned char *rgb = NULL;
+    int h, w;
+    *s = (slot){ 1, NULL, 0, 0, NULL };
+    if (!ctx) {
+        s->msg = strdup("out of host memory");
+    } else if (vggcl_image_load(ctx, dp->files[i], &rgb, &h, &w) != VGGCL_OK ||
+               vggcl_image_preprocess(ctx, rgb, h, w, dp->p, &s->t, &s->h, &s->w) != VGGCL_OK) {
+        s->t = NULL;
+        s->msg = image_message(ctx, dp->files[i]);
+    }
+    vggcl_free(rgb);
+}
+
+static void *worker(void *arg)
+{
+    cli_decode_pool *dp = arg;
+    vggcl_ctx *ctx = vggcl_ctx_new();
+    for (;;) {
+        pthread_mutex_lock(&dp->mu);
+        while (!dp->stop && dp->next < dp->n && dp->next >= dp->taken + dp->ahead) pthread_cond_wait(&dp->cv, &dp->mu);
+        if (dp->stop || dp->next >= dp->n) {
+            pthread_mutex_unlock(&dp->mu);
+            break;
+        }
+        const int i = dp->next++;
+        pthread_mutex_unlock(&dp->mu);
+
+        const double t0 = now_ms();
+        slot s;
+        decode_one(dp, ctx, i, &s);
+        const double spent = now_ms() - t0;
+        pthread_mutex_lock(&dp->mu);
+        dp->busy_ms += spent;
+        dp->slots[i % dp->ahead] = s;
+        pthread_cond_broadcast(&dp->cv);
+        pthread_mutex_unlock(&dp->mu);
+    }
+    vggcl_ctx_free(ctx);
+    return NULL;
+}
+
+int cli_decode_threads_default(void)
+{
+    const long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n < 1 ? 1 : n > 64 ? 64 : (int)n;
+}
+
+cli_decode_pool *cli_decode_start(char **files, int n, const vggcl_preprocess *p, int threads, int ahead)
+{
+#ifdef VGGCL_SANITIZE
+    /* LeakSanitizer's exit-time check crashed now and then ("Tracer caught signal 11") in runs that had
+     * started and joined these threads; under the sanitizers the caller decodes (helgrind checks the pool) */
+    threads = 0;
+#endif
+    cli_decode_pool *dp = calloc(1, sizeof *dp);
+    if (!dp) return NULL;
+    dp->files = files, dp->n = n, dp->p = p, dp->ahead = ahead < 1 ? 1 : ahead;
+    dp->slots = calloc((size_t)dp->ahead, sizeof *dp->slots);
+    dp->threads = calloc((size_t)(threads < 1 ? 1 : threads), sizeof *dp->threads);
+    if (!dp->slots || !dp->threads) {
+        free(dp->slots), free(dp->threads), free(dp);
+        return NULL;
+    }
+    pthread_mutex_init(&dp->mu, NULL);
+    pthread_cond_init(&dp->cv, NULL);
+    if (threads < 1) { /* inline */
+        if (!(dp->inline_ctx = vggcl_ctx_new())) {
+            cli_decode_stop(dp);
+            return NULL;
+        }
+        return dp;
+    }
+    for (int k = 0; k < threads; k++) {
+        if (pthread_create(&dp->threads[k], NULL, worker, dp) != 0) break;
+        dp->n_threads++;
+    }
+    if (!dp->n_threads) {
+        cli_decode_stop(dp);
+        return NULL;
+    }
+    return dp;
+}
+
+void cli_decode_take(cli_decode_pool *dp, int i, float **t, int *h, int *w, char **msg)
+{
+    if (!dp->n_threads) {
+        const double t0 = now_ms();
+        slot s;
+        decode_one(dp, dp->inline_ctx, i, &s);
+        dp->busy_ms += now_ms() - t0;
+        *t = s.t, *h = s.h, *w = s.w, *msg = s.msg;
+        dp->taken = i + 1;
+        return;
+    }
+    pthread_mutex_lock(&dp->mu);
+    slot *s = &dp->slots[i % dp->ahead];
+    while (!s->done) pthread_cond_wait(&dp->cv, &dp->mu);
+    *t = s->t, *h = s->h, *w = s->w, *msg = s->msg;
+    memset(s, 0, sizeof *s);
+    dp->taken = i + 1;
+    pthread_cond_broadcast(&dp->cv);
+    pthread_mutex_unlock(&dp->mu);
+}
+
+double cli_decode_busy_ms(cli_decode_pool *dp)
+{
+    pthread_mutex_lock(&dp->mu);
+    const double ms = dp->busy_ms;
+    pthread_mutex_unlock(&dp->mu);
+    return ms;
+}
+
+int cli_decode_thread_count(const cli_decode_pool *dp) { return dp->n_threads ? dp->n_threads : 1; }
+
+void cli_decode_stop(cli_decode_pool *dp)
+{
+    if (!dp) return;
+    pthread_mutex_lock(&dp->mu);
+    dp->stop = 1;
+    pthread_cond_broadcast(&dp->cv);
+    pthread_mutex_unlock(&dp->mu);
+    for (int k = 0; k < dp->n_threads; k++) pthread_join(dp->threads[k], NULL);
+    for (int k = 0; k < dp->ahead; k++) vggcl_free(dp->slots[k].t), free(dp->slots[k].msg);
+    vggcl_ctx_free(dp->inline_ctx);
+    pthread_mutex_destroy(&dp->mu);
+    pthread_cond_destroy(&dp->cv);
+    free(dp->slots), free(dp->threads), free(dp);
+}

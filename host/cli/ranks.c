@@ -1,0 +1,235 @@
+/* Many processes, one answer: under mpirun (a build with -DVGGCL_MPI=ON)
+ * each rank classifies a contiguous run of the sorted image list on its own
+ * device, with its standard output, its messages and its arrays captured;
+ * rank 0 gathers them and writes what one process would have written, in
+ * the same order. Without MPI (or with one rank) everything here is a no-op. */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+#ifdef VGGCL_MPI
+#include <mpi.h>
+#endif
+
+/* The rank count the launcher announces (Open MPI, MPICH, Slurm's PMI); 1 without one. */
+static int launched_size(void)
+{
+    static const char *const vars[] = { "OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_SIZE" };
+    for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
+        const char *v = getenv(vars[i]);
+        if (v && atoi(v) > 1) return atoi(v);
+    }
+    return 1;
+}
+
+int cli_ranks_begin(cli_ranks *r, const char *cmd, char ***files, int *n)
+{
+    memset(r, 0, sizeof *r);
+    r->size = 1;
+    r->saved_out = r->saved_err = -1;
+    if (launched_size() < 2) return CLI_OK;
+#ifdef VGGCL_MPI
+    if (MPI_Init(NULL, NULL) != MPI_SUCCESS) return cli_error(CLI_FAIL, "%s: MPI_Init failed", cmd);
+    r->mpi = 1;
+    MPI_Comm_rank(MPI_COMM_WORLD, &r->rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &r->size);
+    const char *local = getenv("OMPI_COMM_WORLD_LOCAL_RANK");
+    if (!local) local = getenv("MPI_LOCALRANKID");
+    r->local_rank = local ? atoi(local) : r->rank;
+    r->total = *n;
+    char spec[32];
+    snprintf(spec, sizeof spec, "%d/%d", r->rank, r->size);
+    return cli_shard(cmd, spec, files, n);
+#else
+    (void)files, (void)n;
+    return cli_error(CLI_USAGE, "%s: started as %d processes, but this vggcl was built without MPI "
+                                "(cmake -DVGGCL_MPI=ON); use --shard I/N for independent processes",
+                     cmd, launched_size());
+#endif
+}
+
+/* A temporary file's path in $TMPDIR (or /tmp) into out; the file is made empty. */
+static int temp_file(char *out, size_t len, const char *what)
+{
+    const char *dir = getenv("TMPDIR");
+    snprintf(out, len, "%s/vggcl-rank-%s.XXXXXX", dir && *dir ? dir : "/tmp", what);
+    const int fd = mkstemp(out);
+    return fd;
+}
+
+int cli_ranks_capture(cli_ranks *r, const char **logits_out, const char **tensor_out)
+{
+    if (r->size < 2) return CLI_OK;
+    fflush(stdout), fflush(stderr);
+    const int fo = temp_file(r->out_path, sizeof r->out_path, "stdout");
+    const int fe = fo < 0 ? -1 : temp_file(r->err_path, sizeof r->err_path, "stderr");
+    if (fo < 0 || fe < 0) {
+        if (fo >= 0) close(fo), unlink(r->out_path);
+        r->out_path[0] = r->err_path[0] = '\0';
+        return cli_error(CLI_FAIL, "rank %d: cannot create temporary files for its output", r->rank);
+    }
+    r->saved_out = dup(1), r->saved_err = dup(2);
+    dup2(fo, 1), dup2(fe, 2);
+    close(fo), close(fe);
+    /* the arrays go to temporary .npy files, gathered by rank 0 into the real ones */
+    r->final_logits = *logits_out, r->final_tensor = *tensor_out;
+    for (int k = 0; k < 2; k++) {
+        const char *want = k ? *tensor_out : *logits_out;
+        char *path = k ? r->tensor_path : r->logits_path;
+        if (!want) continue;
+        const int fd = temp_file(path, sizeof r->logits_path, k ? "tensor" : "logits");
+        if (fd < 0) return cli_error(CLI_FAIL, "rank %d: cannot create a temporary file", r->rank);
+        close(fd);
+        unlink(path); /* the writer makes it (atomically) */
+        *(k ? tensor_out : logits_out) = path;
+    }
+    return CLI_OK;
+}
+
+#ifdef VGGCL_MPI
+/* A file's bytes (empty when missing); NULL when out of memory. */
+static char *slurp(const char *path, long *len)
+{
+    FILE *f = path[0] ? fopen(path, "rb") : NULL;
+    *len = 0;
+    if (!f) return calloc(1, 1);
+    fseek(f, 0, SEEK_END);
+    *len = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *b = malloc((size_t)*len + 1);
+    if (b && fread(b, 1, (size_t)*len, f) != (size_t)*len) *len = 0;
+    fclose(f);
+    return b;
+}
+
+/* Rank 0 gets every rank's bytes, in rank order (*all, lens per rank). */
+static char *gather_bytes(const cli_ranks *r, const char *mine, long len, long **lens)
+{
+    int ilen = (int)len, *counts = NULL, *displs = NULL;
+    char *all = NULL;
+    if (r->rank == 0) {
+        counts = calloc((size_t)r->size, sizeof *counts);
+        displs = calloc((size_t)r->size, sizeof *displs);
+        *lens = calloc((size_t)r->size, sizeof **lens);
+    }
+    MPI_Gather(&ilen, 1, MPI_INT, counts, 1, MPI_INT, 0, MPI_COMM_WORLD);
+    if (r->rank == 0) {
+        long total = 0;
+        for (int i = 0; i < r->size; i++) displs[i] = (int)total, total += counts[i], (*lens)[i] = counts[i];
+        all = malloc((size_t)total + 1);
+    }
+    MPI_Gatherv(mine, ilen, MPI_CHAR, all, counts, displs, MPI_CHAR, 0, MPI_COMM_WORLD);
+    free(counts), free(displs);
+    return all;
+}
+
+/* Rank 0: the rows of every rank's temporary .npy (path, one per rank in *files) appended to out. */
+static int merge_npy(vggcl_ctx *ctx, const char *out, const char *part, const cli_ranks *r, int ndim_tail,
+                     const long long *tail)
+{
+    vggcl_npy_writer *w = NULL;
+    long *lens = NULL, len;
+    char *mine = slurp(part, &len);
+    char *all = gather_bytes(r, mine, len, &lens);
+    int rc = CLI_OK;
+    free(mine);
+    if (r->rank != 0) return CLI_OK;
+    if (!all) return cli_error(CLI_FAIL, "out of host memory gathering %s", out);
+    long at = 0;
+    for (int i = 0; i < r->size && rc == CLI_OK; at += lens[i], i++) {
+        if (!lens[i]) continue; /* a rank with no readable image writes no array */
+        char tmp[4096];
+        const int fd = temp_file(tmp, sizeof tmp, "merge");
+        int nd = 0;
+        long long shape[VGGCL_NPY_MAX_DIMS];
+        float *data = NULL;
+        if (fd < 0 || write(fd, all + at, (size_t)lens[i]) != lens[i]) {
+            rc = cli_error(CLI_FAIL, "cannot write a temporary file to gather %s", out);
+        } else if (vggcl_npy_read(ctx, tmp, &nd, shape, &data) != VGGCL_OK ||
+                   (!w && vggcl_npy_writer_open(ctx, out, ndim_tail ? ndim_tail : nd - 1, tail ? tail : shape + 1,
+                                                &w) != VGGCL_OK) ||
+                   vggcl_npy_writer_append(ctx, w, data, shape[0]) != VGGCL_OK) {
+            rc = cli_error(CLI_FAIL, "%s", vggcl_message(ctx));
+        }
+        vggcl_free(data);
+        if (fd >= 0) close(fd), unlink(tmp);
+    }
+    if (w && vggcl_npy_writer_close(ctx, w, rc == CLI_OK) != VGGCL_OK && rc == CLI_OK)
+        rc = cli_error(CLI_FAIL, "%s", vggcl_message(ctx));
+    free(all), free(lens);
+    return rc;
+}
+#endif
+
+int cli_ranks_finish(cli_ranks *r, vggcl_ctx *ctx, int rc, int *failed, int *ok)
+{
+    if (r->size < 2) return rc;
+#ifdef VGGCL_MPI
+    fflush(stdout), fflush(stderr);
+    if (r->saved_out >= 0) dup2(r->saved_out, 1), close(r->saved_out);
+    if (r->saved_err >= 0) dup2(r->saved_err, 2), close(r->saved_err);
+    /* the text in rank order: stdout, then the messages (skipped images) */
+    for (int k = 0; k < 2; k++) {
+        long len, *lens = NULL;
+        char *mine = slurp(k ? r->err_path : r->out_path, &len);
+        char *all = gather_bytes(r, mine, len, &lens);
+        long total = 0;
+        for (int i = 0; r->rank == 0 && i < r->size; i++) total += lens[i];
+        if (all) fwrite(all, 1, (size_t)total, k ? stderr : stdout);
+        fflush(k ? stderr : stdout);
+        free(mine), free(all), free(lens);
+    }
+    int counts[3] = { *failed, *ok, rc }, sums[3] = { 0, 0, 0 }, worst = 0;
+    MPI_Allreduce(counts, sums, 2, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
+    MPI_Allreduce(&counts[2], &worst, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+    *failed = sums[0], *ok = sums[1], rc = worst;
+    /* the arrays, tensor first: all or none (every rank takes part in each gather) */
+    int merged = CLI_OK;
+    if (rc == CLI_OK && r->final_tensor) {
+        merged = merge_npy(ctx, r->final_tensor, r->tensor_path, r, 0, NULL);
+        MPI_Allreduce(MPI_IN_PLACE, &merged, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+    }
+    if (rc == CLI_OK && merged == CLI_OK && r->final_logits) {
+        merged = merge_npy(ctx, r->final_logits, r->logits_path, r, 0, NULL);
+        MPI_Allreduce(MPI_IN_PLACE, &merged, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+        if (merged != CLI_OK && r->rank == 0 && r->final_tensor) unlink(r->final_tensor);
+    }
+    if (rc == CLI_OK) rc = merged;
+#endif
+    return rc;
+}
+
+const char *cli_ranks_device(cli_ranks *r, const char *given)
+{
+    if (given || r->size < 2) return given;
+    /* one device per rank on each machine: the GPUs if there are any, else every device */
+    vggcl_ctx *ctx = vggcl_ctx_new();
+    vggcl_device_info info[64];
+    int n = 0, gpus = 0, pick[64];
+    if (ctx && vggcl_list_devices(ctx, info, 64, &n) == VGGCL_OK) {
+        n = n > 64 ? 64 : n;
+        for (int i = 0; i < n; i++)
+            if (!strcmp(info[i].type, "GPU")) pick[gpus++] = info[i].index;
+        if (!gpus)
+            for (int i = 0; i < n; i++) pick[gpus++] = info[i].index;
+    }
+    vggcl_ctx_free(ctx);
+    if (!gpus) return NULL; /* (selection then reports the missing device) */
+    snprintf(r->device, sizeof r->device, "%d", pick[r->local_rank % gpus]);
+    return r->device;
+}
+
+void cli_ranks_end(cli_ranks *r)
+{
+    if (r->out_path[0]) unlink(r->out_path);
+    if (r->err_path[0]) unlink(r->err_path);
+    if (r->logits_path[0]) unlink(r->logits_path);
+    if (r->tensor_path[0]) unlink(r->tensor_path);
+#ifdef VGGCL_MPI
+    if (r->mpi) MPI_Finalize();
+#endif
+}
