@@ -30,6 +30,10 @@ int cli_bench_images(vggcl_ctx *ctx, vggcl_model *model, const char *dir, const 
     if ((rc = cli_run_batches(&job, files, n < batch ? n : batch, count_only, NULL, &failed)) != CLI_OK) goto done;
     job.stats = &st;
     if ((rc = cli_run_batches(&job, files, n, count_only, NULL, &failed)) != CLI_OK) goto done;
+    if (!st.images) {
+        rc = cli_error(CLI_FAIL, "%s: none of the %d images could be read", dir, n);
+        goto done;
+    }
     const double e2e = st.images / (st.wall_ms * 1e-3), device = st.images / (st.device_ms * 1e-3);
     const double decode = st.decode_ms > 0 ? st.images * st.threads / (st.decode_ms * 1e-3) : 0;
     const double bound = decode > 0 && decode < device ? decode : device;
@@ -64,6 +68,8 @@ int cli_bench_images(vggcl_ctx *ctx, vggcl_model *model, const char *dir, const 
                bound == device ? "the device" : "decoding");
         rc = CLI_OK;
     }
+    if (rc == CLI_OK && failed) /* as classify: the others ran, and the exit status says some did not */
+        rc = cli_error(CLI_FAIL, "%d of %d images could not be read; %d ran", failed, n, st.images);
 done:
     for (int i = 0; i < n; i++) free(files[i]);
     free(files);
