@@ -87,6 +87,27 @@ class Cli(unittest.TestCase):
             usage = r.stdout.split("\n\n")[0]
             self.assertTrue(usage in readme, f"README's synopsis of `vggcl {cmd}` differs from --help:\n{usage}")
 
+    def test_device_failing_mid_run(self):
+        """A device call failing in a later batch stops the run with the device and the batch named and
+        leaves no output file."""
+        images = self.d / "images"
+        images.mkdir()
+        for i in range(3):
+            shutil.copy(ROOT / "tests" / "data" / "tiny.png", images / f"{i}.png")
+        args = ["classify", "--weights", self.weights, "--batch", "1", "--resize", "24", "--crop", "20",
+                "--logits-out", self.out, str(images)]
+        seen = None
+        for n in range(1, 200):  # the first enqueue that falls in the second batch
+            r = self.vggcl(*args, env={"VGGCL_FAULT": f"enqueue:{n}"})
+            self.assertEqual(r.returncode, 1, r.stderr)
+            self.assertEqual(sorted(p.name for p in self.out.parent.iterdir()), [], "output left behind")
+            if "batch 2 of 3" in r.stderr:
+                seen = r.stderr
+                break
+        self.assertIsNotNone(seen, "no enqueue failure landed in the second batch")
+        self.assertIn("1.png to ", seen)
+        self.assertIn("CL_", seen)
+
     def test_double_dash_and_empty_folder(self):
         img = self.d / "-dash.png"
         shutil.copy(ROOT / "tests" / "data" / "tiny.png", img)

@@ -95,8 +95,9 @@ int cli_run_batches(const cli_batch_job *job, char **files, int n_files, cli_bat
                               job->want_features ? f : NULL);
             st.device_ms += now_ms() - t0;
             st.images += nb;
-            if (fwd != VGGCL_OK) {
-                rc = cli_error(CLI_FAIL, "%s", vggcl_message(job->ctx));
+            if (fwd != VGGCL_OK) { /* name the device and the batch: the run stops here, its outputs are dropped */
+                rc = cli_error(CLI_FAIL, "%s, batch %d of %d (%s to %s): %s", vggcl_device_name(job->ctx), b0 / batch + 1,
+                               n_batches, files[ok_index[0]], files[ok_index[nb - 1]], vggcl_message(job->ctx));
                 break;
             }
             rc = fn(user, ok_index, nb, x, H, W, job->want_logits ? y : NULL, job->want_features ? f : NULL,
