@@ -108,6 +108,28 @@ class Cli(unittest.TestCase):
         self.assertIn("1.png to ", seen)
         self.assertIn("CL_", seen)
 
+    def test_several_devices(self):
+        """--device LIST (here the same PoCL device twice, two contexts) spreads the batches over the
+        devices, a thread each; the output is the single-device run's, in order."""
+        images = self.d / "images"
+        images.mkdir()
+        for i in range(7):
+            shutil.copy(ROOT / "tests" / "data" / "tiny.png", images / f"{i}.png")
+        (images / "3_broken.png").write_bytes(b"broken")
+        outs = []
+        for dev in ([], ["--device", "0,0"], ["--device", "all"]):
+            out = self.d / f"l{len(outs)}.npy"
+            r = self.vggcl("classify", "--weights", self.weights, "--batch", "2", "--resize", "24", "--crop", "20",
+                           "--format", "csv", "--logits-out", out, *dev, images)
+            self.assertEqual(r.returncode, 1, r.stderr)  # the broken image
+            outs.append((r.stdout, [ln for ln in r.stderr.splitlines() if "compiling" not in ln], np.load(out)))
+        for stdout, stderr, logits in outs[1:]:
+            self.assertEqual(stdout, outs[0][0])
+            self.assertEqual(stderr, outs[0][1])
+            np.testing.assert_array_equal(logits, outs[0][2])
+        self.fails(["classify", "--weights", self.weights, "--device", "0,no-such-device", str(images)], 1,
+                   "no-such-device")
+
     def test_double_dash_and_empty_folder(self):
         img = self.d / "-dash.png"
         shutil.copy(ROOT / "tests" / "data" / "tiny.png", img)

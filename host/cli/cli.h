@@ -154,7 +154,22 @@ typedef struct {
     int progress;        /* a progress bar on stderr when it is a terminal */
     int threads;         /* decoding threads; 0: one per core */
     struct cli_batch_stats *stats; /* where the time went, or NULL */
+    int n_devices;       /* > 1: batches spread over ctxs[d]/models[d] (ctxs[0] == ctx), a thread each */
+    vggcl_ctx **ctxs;
+    vggcl_model **models;
 } cli_batch_job;
+
+/* The devices a command runs on: one, or with --device all or a list
+ * ("0,1", "P:D,P:D") one context and model each (cli_open_models). */
+#define CLI_MAX_DEVICES 16
+typedef struct {
+    int n;
+    vggcl_ctx *ctx[CLI_MAX_DEVICES];
+    vggcl_model *model[CLI_MAX_DEVICES];
+} cli_devices;
+int cli_open_models(const char *device, const char *weights, const vggcl_load_options *opts, vggcl_preprocess *p,
+                    cli_devices *d);
+void cli_close_models(cli_devices *d);
 
 /* Where a run's time went (vggcl bench --images). */
 typedef struct cli_batch_stats {

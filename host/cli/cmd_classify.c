@@ -195,52 +195,54 @@ int cmd_classify(int argc, char **argv)
     vggcl_model *model = NULL;
     results res = { 0 };
     int classes = 0, failed = 0;
-    vggcl_ctx *ctx = NULL;
+    vggcl_ctx *ctx = NULL, *wctx = vggcl_ctx_new(); /* wctx: the writers' messages, apart from the devices' threads */
+    cli_devices devs = { 0 };
     /* under mpirun every rank runs to cli_ranks_finish, which gathers, whatever happened before it */
     if (cli_ranks_capture(&ranks, &logits_out, &tensor_out) != CLI_OK) goto out;
-    if (cli_open_model(cli_ranks_device(&ranks, device), weights, &opts, &p, &ctx, &model) != CLI_OK) goto out;
+    if (cli_open_models(cli_ranks_device(&ranks, device), weights, &opts, &p, &devs) != CLI_OK) goto out;
+    ctx = devs.ctx[0], model = devs.model[0];
     classes = vggcl_model_classes(model);
     if (top > classes) top = classes;
     if (labels_path && load_labels(labels_path, classes, &l)) goto out;
     if (!labels_path && vggcl_model_class_name(model, 0) && model_labels(model, classes, &l)) goto out;
     if (!strcmp(format, "csv") && ranks.rank == 0) printf("file,rank,class,label,prob\n");
-    res = (results){ ctx, classes, top, &l, format, files, logits_out, tensor_out, NULL, NULL, 0 };
+    res = (results){ wctx, classes, top, &l, format, files, logits_out, tensor_out, NULL, NULL, 0 };
     int threads = 0;
     if (cli_arg(&a, "threads") && cli_int("classify", "--threads", cli_arg(&a, "threads"), 1, 256, &threads)) {
         rc = CLI_USAGE;
         goto out;
     }
-    const cli_batch_job job = { ctx, model, &p, batch, 0, 1, 0, 1, threads, NULL };
+    const cli_batch_job job = { ctx, model, &p, batch, 0, 1, 0, 1, threads, NULL, devs.n, devs.ctx, devs.model };
     if ((rc = cli_run_batches(&job, files, n_files, print_batch, &res, &failed)) != CLI_OK) goto out;
     /* all outputs or none: the logits are renamed into place only when the tensor is too */
     rc = CLI_FAIL;
-    if (res.x && vggcl_npy_writer_close(ctx, res.x, 1) != VGGCL_OK) {
+    if (res.x && vggcl_npy_writer_close(wctx, res.x, 1) != VGGCL_OK) {
         res.x = NULL;
-        rc = cli_error(CLI_FAIL, "%s", vggcl_message(ctx));
+        rc = cli_error(CLI_FAIL, "%s", vggcl_message(wctx));
         goto out;
     }
     res.x = NULL;
-    if (res.logits && vggcl_npy_writer_close(ctx, res.logits, 1) != VGGCL_OK) {
+    if (res.logits && vggcl_npy_writer_close(wctx, res.logits, 1) != VGGCL_OK) {
         res.logits = NULL;
-        rc = cli_error(CLI_FAIL, "%s", vggcl_message(ctx));
+        rc = cli_error(CLI_FAIL, "%s", vggcl_message(wctx));
         if (tensor_out) unlink(tensor_out);
         goto out;
     }
     res.logits = NULL;
-    rc = cli_ranks_finish(&ranks, ctx, CLI_OK, &failed, &res.ok);
+    rc = cli_ranks_finish(&ranks, wctx, CLI_OK, &failed, &res.ok);
     finished = 1;
     if (rc == CLI_OK && failed) {
         rc = CLI_FAIL;
         if (ranks.rank == 0) cli_error(CLI_FAIL, "%d of %d images could not be read; %d classified", failed, total, res.ok);
     }
 out:
-    if (!finished) rc = cli_ranks_finish(&ranks, ctx, rc, &failed, &res.ok);
+    if (!finished) rc = cli_ranks_finish(&ranks, wctx, rc, &failed, &res.ok);
     for (int i = 0; i < l.n; i++) free(l.names[i]);
     free(l.names);
-    vggcl_npy_writer_close(ctx, res.logits, 0); /* after a failure: nothing left behind */
-    vggcl_npy_writer_close(ctx, res.x, 0);
-    vggcl_model_free(model);
-    vggcl_ctx_free(ctx);
+    vggcl_npy_writer_close(wctx, res.logits, 0); /* after a failure: nothing left behind */
+    vggcl_npy_writer_close(wctx, res.x, 0);
+    cli_close_models(&devs);
+    vggcl_ctx_free(wctx);
 done_args:
     cli_ranks_end(&ranks);
     for (int i = 0; i < n_files; i++) free(files[i]);

@@ -194,13 +194,15 @@ int cmd_eval(int argc, char **argv)
 
     cli_dataset ds;
     vggcl_ctx *ctx = NULL;
+    cli_devices devs = { 0 };
     vggcl_model *model = NULL;
     tally t = { 0 };
     int *folder_class = NULL, *truth = NULL, failed = 0;
     rc = CLI_FAIL;
     char **names = NULL, (*buf)[24] = NULL;
     if (cli_dataset_read(data, &ds) != CLI_OK) return CLI_FAIL;
-    if (cli_open_model(device, weights, &opts, &p, &ctx, &model) != CLI_OK) goto out;
+    if (cli_open_models(device, weights, &opts, &p, &devs) != CLI_OK) goto out;
+    ctx = devs.ctx[0], model = devs.model[0];
     const int C = vggcl_model_classes(model);
     t.classes = C, t.k = C < 5 ? C : 5;
     folder_class = malloc(sizeof *folder_class * (size_t)ds.n_classes);
@@ -221,7 +223,7 @@ int cmd_eval(int argc, char **argv)
         rc = CLI_USAGE;
         goto out;
     }
-    const cli_batch_job job = { ctx, model, &p, batch, 0, 1, 0, 1, threads, NULL };
+    const cli_batch_job job = { ctx, model, &p, batch, 0, 1, 0, 1, threads, NULL, devs.n, devs.ctx, devs.model };
     if (cli_run_batches(&job, ds.files, ds.n, count, &t, &failed) != CLI_OK) goto out;
     if (t.n == 0) {
         cli_error(CLI_FAIL, "%s: none of the %d images could be read", data, ds.n);
@@ -232,8 +234,7 @@ int cmd_eval(int argc, char **argv)
                 : CLI_OK;
 out:
     free(folder_class), free(truth), free(names), free(buf), free(t.confusion), free(t.topk);
-    vggcl_model_free(model);
-    vggcl_ctx_free(ctx);
+    cli_close_models(&devs);
     cli_dataset_free(&ds);
     return rc;
 }

@@ -265,6 +265,7 @@ int cmd_train_head(int argc, char **argv)
 
     cli_dataset ds = { 0 }, vs = { 0 };
     vggcl_ctx *ctx = NULL;
+    cli_devices devs = { 0 };
     vggcl_model *model = NULL;
     gather g = { 0, flip ? 2 : 1, NULL, NULL };
     split s = { 0 };
@@ -303,7 +304,8 @@ int cmd_train_head(int argc, char **argv)
     if (val_dir) memset(is_val + n_train_files, 1, (size_t)(ds.n - n_train_files));
     else split_val(&ds, val_split, o.seed, is_val);
 
-    if (cli_open_model(device, weights, &opts, &p, &ctx, &model) != CLI_OK) goto out;
+    if (cli_open_models(device, weights, &opts, &p, &devs) != CLI_OK) goto out;
+    ctx = devs.ctx[0], model = devs.model[0];
     g.feats = vggcl_model_features(model);
     g.x = malloc(sizeof *g.x * (size_t)ds.n * g.copies * g.feats);
     g.ok = calloc((size_t)ds.n, 1);
@@ -318,7 +320,7 @@ int cmd_train_head(int argc, char **argv)
         rc = CLI_USAGE;
         goto out;
     }
-    const cli_batch_job job = { ctx, model, &p, batch, flip, 0, 1, 1, threads, NULL };
+    const cli_batch_job job = { ctx, model, &p, batch, flip, 0, 1, 1, threads, NULL, devs.n, devs.ctx, devs.model };
     if (cli_run_batches(&job, ds.files, ds.n, collect, &g, &failed) != CLI_OK) goto out;
     if (make_split(&g, &ds, is_val, &s) != CLI_OK) goto out;
     int have[1] = { 0 }; /* classes with training samples */
@@ -339,8 +341,7 @@ int cmd_train_head(int argc, char **argv)
 out:
     free(s.x), free(s.xv), free(s.y), free(s.yv);
     free(g.x), free(g.ok), free(is_val);
-    vggcl_model_free(model);
-    vggcl_ctx_free(ctx);
+    cli_close_models(&devs);
     cli_dataset_free(&ds);
     cli_dataset_free(&vs);
     return rc;

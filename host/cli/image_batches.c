@@ -1,6 +1,10 @@
-/* Images through the model in batches, shared by classify, eval and
- * train-head: decode and preprocess each file, skip (name and count) the
- * unreadable ones, run each batch, hand the results to a callback. */
+/* Images through the model in batches, shared by classify, eval, train-head
+ * and bench --images: a pool of threads decodes and preprocesses (skipping,
+ * naming and counting unreadable files), batches are assembled in list order,
+ * run on one device (on this thread) or on several (a thread per device
+ * taking whichever batch is next), and handed to the callback in list order
+ * whatever finished first. */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,27 +36,137 @@ static void mirror(const float *x, float *out, int n, int h, int w)
         for (int j = 0; j < w; j++) out[r * w + j] = x[r * w + (w - 1 - j)];
 }
 
+enum { SLOT_FREE, SLOT_QUEUED, SLOT_RUNNING, SLOT_DONE };
+
+/* One batch on its way: assembled, run on a device, handed over. */
+typedef struct {
+    int state, number, nb, first;   /* first: the list index of its first file */
+    float *x, *y, *f;
+    int *index;                     /* list index of each image */
+    int ok;                         /* the forward pass succeeded */
+    char *msg;                      /* else why (allocated) */
+    double device_ms;
+} bslot;
+
+typedef struct {
+    const cli_batch_job *job;
+    char **files;
+    int n_batches;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bslot *slots;
+    int n_slots, stop;
+} runner;
+
+/* Runs slot s on device d (its context and model). */
+static void run_slot(runner *r, int d, bslot *s, int h, int w)
+{
+    const cli_batch_job *job = r->job;
+    vggcl_ctx *ctx = d ? job->ctxs[d] : job->ctx;
+    vggcl_model *model = d ? job->models[d] : job->model;
+    const int copies = job->flip ? 2 : 1;
+    const double t0 = now_ms();
+    if (job->flip) mirror(s->x, s->x + (size_t)s->nb * 3 * h * w, s->nb, h, w);
+    s->ok = vggcl_forward(ctx, model, s->x, s->nb * copies, h, w, job->want_logits ? s->y : NULL,
+                          job->want_features ? s->f : NULL) == VGGCL_OK;
+    s->device_ms = now_ms() - t0;
+    if (!s->ok) { /* name the device and the batch: the run stops here, its outputs are dropped */
+        const char *m = vggcl_message(ctx);
+        const size_t len = strlen(m) + 2 * 4096 + 256;
+        if ((s->msg = malloc(len)))
+            snprintf(s->msg, len, "%s, batch %d of %d (%s to %s): %s", vggcl_device_name(ctx), s->number + 1,
+                     r->n_batches, r->files[s->index[0]], r->files[s->index[s->nb - 1]], m);
+    }
+}
+
+typedef struct {
+    runner *r;
+    int device;
+    int h, w;
+} worker_arg;
+
+/* A device's thread: takes the oldest queued batch, runs it, marks it done. */
+static void *device_worker(void *arg)
+{
+    worker_arg *a = arg;
+    runner *r = a->r;
+    for (;;) {
+        pthread_mutex_lock(&r->mu);
+        bslot *s = NULL;
+        while (!r->stop && !s) {
+            for (int k = 0; k < r->n_slots; k++)
+                if (r->slots[k].state == SLOT_QUEUED && (!s || r->slots[k].number < s->number)) s = &r->slots[k];
+            if (!s) pthread_cond_wait(&r->cv, &r->mu);
+        }
+        if (!s) {
+            pthread_mutex_unlock(&r->mu);
+            return NULL;
+        }
+        s->state = SLOT_RUNNING;
+        const int h = a->h, w = a->w;
+        pthread_mutex_unlock(&r->mu);
+        run_slot(r, a->device, s, h, w);
+        pthread_mutex_lock(&r->mu);
+        s->state = SLOT_DONE;
+        pthread_cond_broadcast(&r->cv);
+        pthread_mutex_unlock(&r->mu);
+    }
+}
+
 int cli_run_batches(const cli_batch_job *job, char **files, int n_files, cli_batch_fn fn, void *user, int *failed)
 {
     const int batch = job->batch, classes = vggcl_model_classes(job->model), feats = vggcl_model_features(job->model);
     const int n_batches = (n_files + batch - 1) / batch, show = job->progress && isatty(2) && n_batches > 1;
-    const int copies = job->flip ? 2 : 1;
-    float *x = NULL, *y = NULL, *f = NULL;
-    int *ok_index = malloc(sizeof *ok_index * (size_t)batch), H = 0, W = 0, rc = CLI_OK;
-    /* the pool decodes up to two batches ahead: the next batch is ready when the device is done */
-    cli_decode_pool *pool = ok_index ? cli_decode_start(files, n_files, job->p,
-                                                        job->threads > 0 ? job->threads : cli_decode_threads_default(),
-                                                        2 * batch) : NULL;
+    const int copies = job->flip ? 2 : 1, n_dev = job->n_devices > 1 ? job->n_devices : 1;
+    runner r = { job, files, n_batches, PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL, n_dev + 1, 0 };
+    pthread_t *threads = NULL;
+    worker_arg *args = NULL;
+    int H = 0, W = 0, rc = CLI_OK, started = 0, next_out = 0;
     cli_batch_stats st = { 0 };
     const double start = now_ms();
     *failed = 0;
-    if (!ok_index || !pool) {
-        free(ok_index);
-        return cli_error(CLI_FAIL, "out of host memory (or no thread) for decoding images");
+    r.slots = calloc((size_t)r.n_slots, sizeof *r.slots);
+    /* the pool decodes up to two batches ahead per device: the next batch is ready when a device is free */
+    cli_decode_pool *pool = r.slots ? cli_decode_start(files, n_files, job->p,
+                                                       job->threads > 0 ? job->threads : cli_decode_threads_default(),
+                                                       (n_dev + 1) * batch) : NULL;
+    for (int k = 0; r.slots && k < r.n_slots; k++)
+        if (!(r.slots[k].index = malloc(sizeof *r.slots[k].index * (size_t)batch))) pool = (cli_decode_stop(pool), NULL);
+    if (!r.slots || !pool) {
+        rc = cli_error(CLI_FAIL, "out of host memory (or no thread) for decoding images");
+        goto done;
     }
-    for (int b0 = 0; b0 < n_files && rc == CLI_OK; b0 += batch) {
-        int nb = 0;
-        for (int i = b0; i < n_files && i < b0 + batch; i++) {
+    /* batch b: assemble it (in this thread), queue it, and hand over every batch done before it, in order */
+    for (int b = 0; b <= n_batches && rc == CLI_OK; b++) {
+        bslot *s = b < n_batches ? &r.slots[b % r.n_slots] : NULL;
+        /* deliver in order until this batch's slot is free (and, past the last batch, all of them) */
+        while (next_out < b && rc == CLI_OK && (!s || s->state != SLOT_FREE)) {
+            bslot *o = &r.slots[next_out % r.n_slots];
+            if (n_dev == 1 && o->state == SLOT_QUEUED) run_slot(&r, 0, o, H, W), o->state = SLOT_DONE;
+            pthread_mutex_lock(&r.mu);
+            while (o->state != SLOT_DONE) pthread_cond_wait(&r.cv, &r.mu);
+            pthread_mutex_unlock(&r.mu);
+            st.device_ms += o->device_ms;
+            if (!o->ok) {
+                rc = cli_error(CLI_FAIL, "%s", o->msg ? o->msg : "a device failed (out of host memory for the message)");
+            } else if (o->nb) {
+                st.images += o->nb;
+                rc = fn(user, o->index, o->nb, o->x, H, W, job->want_logits ? o->y : NULL,
+                        job->want_features ? o->f : NULL,
+                        job->want_features && job->flip ? o->f + (size_t)o->nb * feats : NULL);
+                fflush(stdout);
+                if (show && rc == CLI_OK) progress(next_out + 1, n_batches);
+            }
+            free(o->msg);
+            o->msg = NULL;
+            pthread_mutex_lock(&r.mu);
+            o->state = SLOT_FREE;
+            pthread_mutex_unlock(&r.mu);
+            next_out++;
+        }
+        if (!s || rc != CLI_OK) break;
+        s->number = b, s->nb = 0;
+        for (int i = b * batch; i < n_files && i < (b + 1) * batch; i++) {
             float *t;
             int oh, ow;
             char *msg;
@@ -66,16 +180,13 @@ int cli_run_batches(const cli_batch_job *job, char **files, int n_files, cli_bat
                 (*failed)++;
                 continue;
             }
-            if (!x) {
-                H = oh, W = ow;
-                x = malloc(sizeof *x * 3 * (size_t)H * W * batch * copies);
-                y = malloc(sizeof *y * (size_t)(classes ? classes : 1) * batch * copies);
-                f = malloc(sizeof *f * (size_t)feats * batch * copies);
-                if (!x || !y || !f) {
-                    vggcl_free(t);
-                    rc = cli_error(CLI_FAIL, "out of host memory");
-                    break;
-                }
+            if (!H) H = oh, W = ow;
+            if (!s->x && (!(s->x = malloc(sizeof *s->x * 3 * (size_t)H * W * batch * copies)) ||
+                          !(s->y = malloc(sizeof *s->y * (size_t)(classes ? classes : 1) * batch * copies)) ||
+                          !(s->f = malloc(sizeof *s->f * (size_t)feats * batch * copies)))) {
+                vggcl_free(t);
+                rc = cli_error(CLI_FAIL, "out of host memory");
+                break;
             }
             if (oh != H || ow != W) {
                 cli_error(CLI_FAIL, "%s: preprocesses to %dx%d, unlike the first image's %dx%d; use --crop (skipped)",
@@ -84,35 +195,52 @@ int cli_run_batches(const cli_batch_job *job, char **files, int n_files, cli_bat
                 (*failed)++;
                 continue;
             }
-            memcpy(x + (size_t)nb * 3 * H * W, t, sizeof *x * 3 * (size_t)H * W);
+            memcpy(s->x + (size_t)s->nb * 3 * H * W, t, sizeof *s->x * 3 * (size_t)H * W);
             vggcl_free(t);
-            ok_index[nb++] = i;
+            s->index[s->nb++] = i;
         }
-        if (rc == CLI_OK && nb > 0) {
-            if (job->flip) mirror(x, x + (size_t)nb * 3 * H * W, nb, H, W);
-            const double t0 = now_ms();
-            const int fwd = vggcl_forward(job->ctx, job->model, x, nb * copies, H, W, job->want_logits ? y : NULL,
-                              job->want_features ? f : NULL);
-            st.device_ms += now_ms() - t0;
-            st.images += nb;
-            if (fwd != VGGCL_OK) { /* name the device and the batch: the run stops here, its outputs are dropped */
-                rc = cli_error(CLI_FAIL, "%s, batch %d of %d (%s to %s): %s", vggcl_device_name(job->ctx), b0 / batch + 1,
-                               n_batches, files[ok_index[0]], files[ok_index[nb - 1]], vggcl_message(job->ctx));
+        if (rc != CLI_OK) break;
+        if (!s->nb) { /* nothing readable in this batch: it is done at once */
+            s->ok = 1, s->state = SLOT_DONE;
+            continue;
+        }
+        if (n_dev > 1 && !started) { /* the devices' threads start with the first batch (its size known) */
+            threads = calloc((size_t)n_dev, sizeof *threads);
+            args = calloc((size_t)n_dev, sizeof *args);
+            for (int d = 0; threads && args && d < n_dev; d++) {
+                args[d] = (worker_arg){ &r, d, H, W };
+                if (pthread_create(&threads[d], NULL, device_worker, &args[d]) == 0) started++;
+            }
+            if (!started) {
+                rc = cli_error(CLI_FAIL, "cannot start threads for the devices");
                 break;
             }
-            rc = fn(user, ok_index, nb, x, H, W, job->want_logits ? y : NULL, job->want_features ? f : NULL,
-                    job->want_features && job->flip ? f + (size_t)nb * feats : NULL);
         }
-        fflush(stdout);
-        if (show && rc == CLI_OK) progress(b0 / batch + 1, n_batches);
+        pthread_mutex_lock(&r.mu);
+        s->state = SLOT_QUEUED;
+        pthread_cond_broadcast(&r.cv);
+        pthread_mutex_unlock(&r.mu);
     }
-    st.decode_ms = cli_decode_busy_ms(pool);
-    st.threads = cli_decode_thread_count(pool);
-    cli_decode_stop(pool);
+done:
+    if (started) {
+        pthread_mutex_lock(&r.mu);
+        r.stop = 1;
+        pthread_cond_broadcast(&r.cv);
+        pthread_mutex_unlock(&r.mu);
+        for (int d = 0; d < started; d++) pthread_join(threads[d], NULL);
+    }
+    if (pool) {
+        st.decode_ms = cli_decode_busy_ms(pool);
+        st.threads = cli_decode_thread_count(pool);
+        cli_decode_stop(pool);
+    }
     st.wall_ms = now_ms() - start;
     st.host_ms = st.wall_ms - st.wait_ms - st.device_ms;
     if (job->stats) *job->stats = st;
-    free(ok_index);
-    free(x), free(y), free(f);
+    for (int k = 0; r.slots && k < r.n_slots; k++)
+        free(r.slots[k].x), free(r.slots[k].y), free(r.slots[k].f), free(r.slots[k].index), free(r.slots[k].msg);
+    free(r.slots), free(threads), free(args);
+    pthread_mutex_destroy(&r.mu);
+    pthread_cond_destroy(&r.cv);
     return rc;
 }

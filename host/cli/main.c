@@ -100,6 +100,50 @@ int cli_open_model(const char *device, const char *weights, const vggcl_load_opt
     return p ? cli_preprocess_finish(p, *model, weights) : CLI_OK;
 }
 
+int cli_open_models(const char *device, const char *weights, const vggcl_load_options *opts, vggcl_preprocess *p,
+                    cli_devices *d)
+{
+    char specs[CLI_MAX_DEVICES][64];
+    int n = 0;
+    memset(d, 0, sizeof *d);
+    if (device && !strcmp(device, "all")) { /* every device of the first type there is: the GPUs, else all */
+        vggcl_ctx *ctx = vggcl_ctx_new();
+        vggcl_device_info info[CLI_MAX_DEVICES];
+        int count = 0, gpus = 0;
+        if (!ctx || vggcl_list_devices(ctx, info, CLI_MAX_DEVICES, &count) != VGGCL_OK) {
+            int rc = cli_error(CLI_FAIL, "%s", ctx ? vggcl_message(ctx) : "out of host memory");
+            vggcl_ctx_free(ctx);
+            return rc;
+        }
+        vggcl_ctx_free(ctx);
+        count = count > CLI_MAX_DEVICES ? CLI_MAX_DEVICES : count;
+        for (int i = 0; i < count; i++) gpus += !strcmp(info[i].type, "GPU");
+        for (int i = 0; i < count; i++)
+            if (!gpus || !strcmp(info[i].type, "GPU")) snprintf(specs[n++], sizeof specs[0], "%d", info[i].index);
+    } else if (device && strchr(device, ',')) {
+        for (const char *s = device; *s && n < CLI_MAX_DEVICES; n++) {
+            const size_t len = strcspn(s, ",");
+            snprintf(specs[n], sizeof specs[0], "%.*s", (int)(len < 63 ? len : 63), s);
+            s += len + (s[len] == ',');
+        }
+    } else {
+        return cli_open_model(device, weights, opts, p, &d->ctx[0], &d->model[0]) == CLI_OK ? (d->n = 1, CLI_OK)
+                                                                                          : (d->n = 1, CLI_FAIL);
+    }
+    for (int i = 0; i < n; i++) {
+        d->n = i + 1;
+        if (cli_open_model(specs[i], weights, opts, i ? NULL : p, &d->ctx[i], &d->model[i]) != CLI_OK)
+            return CLI_FAIL;
+    }
+    return n ? CLI_OK : cli_error(CLI_FAIL, "--device %s: no device", device);
+}
+
+void cli_close_models(cli_devices *d)
+{
+    for (int i = 0; i < d->n; i++) vggcl_model_free(d->model[i]), vggcl_ctx_free(d->ctx[i]);
+    memset(d, 0, sizeof *d);
+}
+
 int cli_json_print(cJSON *o)
 {
     char *text = o ? cJSON_PrintUnformatted(o) : NULL;
