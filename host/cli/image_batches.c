@@ -38,6 +38,14 @@ static void mirror(const float *x, float *out, int n, int h, int w)
 
 enum { SLOT_FREE, SLOT_QUEUED, SLOT_RUNNING, SLOT_DONE };
 
+/* Under the sanitizers no threads are started here (see decode_pool.c): the caller runs the batches,
+ * the devices in turn. */
+#ifdef VGGCL_SANITIZE
+#define SANITIZED 1
+#else
+#define SANITIZED 0
+#endif
+
 /* One batch on its way: assembled, run on a device, handed over. */
 typedef struct {
     int state, number, nb, first;   /* first: the list index of its first file */
@@ -142,7 +150,8 @@ int cli_run_batches(const cli_batch_job *job, char **files, int n_files, cli_bat
         /* deliver in order until this batch's slot is free (and, past the last batch, all of them) */
         while (next_out < b && rc == CLI_OK && (!s || s->state != SLOT_FREE)) {
             bslot *o = &r.slots[next_out % r.n_slots];
-            if (n_dev == 1 && o->state == SLOT_QUEUED) run_slot(&r, 0, o, H, W), o->state = SLOT_DONE;
+            if (!started && o->state == SLOT_QUEUED) /* no device threads: run it here, devices in turn */
+                run_slot(&r, o->number % n_dev, o, H, W), o->state = SLOT_DONE;
             pthread_mutex_lock(&r.mu);
             while (o->state != SLOT_DONE) pthread_cond_wait(&r.cv, &r.mu);
             pthread_mutex_unlock(&r.mu);
@@ -204,7 +213,7 @@ int cli_run_batches(const cli_batch_job *job, char **files, int n_files, cli_bat
             s->ok = 1, s->state = SLOT_DONE;
             continue;
         }
-        if (n_dev > 1 && !started) { /* the devices' threads start with the first batch (its size known) */
+        if (n_dev > 1 && !started && !SANITIZED) { /* the devices' threads start with the first batch (its size known) */
             threads = calloc((size_t)n_dev, sizeof *threads);
             args = calloc((size_t)n_dev, sizeof *args);
             for (int d = 0; threads && args && d < n_dev; d++) {
