@@ -84,6 +84,28 @@ class Mpi(unittest.TestCase):
         self.assertEqual(bad.returncode, 2)
         self.assertIn("--shard must be I/N", bad.stderr)
 
+    def test_train_head_two_ranks(self):
+        """train-head's features computed by two ranks and gathered: the same model, byte for byte, and the
+        same report, with an unreadable image in the second rank's share."""
+        data = self.d / "data"
+        for c, name in enumerate(("a", "b")):
+            (data / name).mkdir(parents=True)
+            for i in range(4):
+                Image.fromarray(photo(40 + i, 36 + c, 10 * c + i)).save(data / name / f"{i}.png")
+        (data / "b" / "9_broken.png").write_bytes(b"broken")
+        runs = []
+        for ranks in (1, 2):
+            out = self.d / f"head{ranks}.safetensors"
+            cmd = [VGGCL, "train-head", "--weights", str(self.weights), "--data", str(data), "--out", str(out),
+                   "--resize", "32", "--crop", "32", "--epochs", "3", "--batch", "2", "--flip"]
+            if ranks > 1:
+                cmd = ["mpirun", "-n", str(ranks), "--oversubscribe", *cmd]
+            r = subprocess.run(cmd, capture_output=True, text=True, env=ENV, timeout=600)
+            self.assertNotEqual(r.returncode, 0, r.stderr)  # the broken image: written anyway, exit 1
+            runs.append((r.stdout.replace(str(out), "OUT"), vggcl_lines(r.stderr), out.read_bytes()))
+        self.assertEqual(runs[1], runs[0])
+        self.assertIn("1 of 9 images could not be read", "\n".join(runs[0][1]))
+
     def test_mpi_with_shard_refused(self):
         r, out = self.classify("both", "--shard", "0/2", ranks=2)
         self.assertNotEqual(r.returncode, 0)

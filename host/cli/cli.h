@@ -103,6 +103,11 @@ int cli_ranks_capture(cli_ranks *r, const char **logits_out, const char **tensor
  * real outputs; failed and ok become the totals, and the exit code the worst. */
 int cli_ranks_finish(cli_ranks *r, vggcl_ctx *ctx, int rc, int *failed, int *ok);
 void cli_ranks_end(cli_ranks *r);
+/* Rank 0 gets every rank's rows [lo, hi) of all (n rows of row_floats) and of ok (n flags), the ranks'
+ * shares being the contiguous runs of cli_ranks_begin. CLI_OK (or the failure on every rank). */
+int cli_ranks_gather_rows(cli_ranks *r, float *all, char *ok, int n, size_t row_floats);
+/* Rank 0's exit status, on every rank. */
+int cli_ranks_agree(cli_ranks *r, int rc);
 
 /* vggcl bench --images DIR (bench_images.c). */
 int cli_bench_images(vggcl_ctx *ctx, vggcl_model *model, const char *dir, const vggcl_preprocess *p, int batch,

@@ -52,6 +52,7 @@ typedef struct {
     int feats, copies;
     float *x;           /* (n_files * copies, feats) */
     char *ok;           /* per file: its features were computed */
+    int first;          /* the list index of the first file this process runs (a rank's share) */
 } gather;
 
 static int collect(void *user, const int *index, int nb, const float *x, int h, int w, const float *logits,
@@ -60,10 +61,11 @@ static int collect(void *user, const int *index, int nb, const float *x, int h, 
     gather *g = user;
     (void)x, (void)h, (void)w, (void)logits;
     for (int j = 0; j < nb; j++) {
-        float *row = g->x + (size_t)index[j] * g->copies * g->feats;
+        const int i = g->first + index[j];
+        float *row = g->x + (size_t)i * g->copies * g->feats;
         memcpy(row, features + (size_t)j * g->feats, sizeof *row * (size_t)g->feats);
         if (flipped) memcpy(row + g->feats, flipped + (size_t)j * g->feats, sizeof *row * (size_t)g->feats);
-        g->ok[index[j]] = 1;
+        g->ok[i] = 1;
     }
     return CLI_OK;
 }
@@ -267,7 +269,8 @@ int cmd_train_head(int argc, char **argv)
     vggcl_ctx *ctx = NULL;
     cli_devices devs = { 0 };
     vggcl_model *model = NULL;
-    gather g = { 0, flip ? 2 : 1, NULL, NULL };
+    gather g = { 0, flip ? 2 : 1, NULL, NULL, 0 };
+    cli_ranks ranks = { .size = 1, .saved_out = -1, .saved_err = -1 };
     split s = { 0 };
     char *is_val = NULL;
     int failed = 0, n_train_files;
@@ -304,24 +307,36 @@ int cmd_train_head(int argc, char **argv)
     if (val_dir) memset(is_val + n_train_files, 1, (size_t)(ds.n - n_train_files));
     else split_val(&ds, val_split, o.seed, is_val);
 
-    if (cli_open_models(device, weights, &opts, &p, &devs) != CLI_OK) goto out;
-    ctx = devs.ctx[0], model = devs.model[0];
-    g.feats = vggcl_model_features(model);
-    g.x = malloc(sizeof *g.x * (size_t)ds.n * g.copies * g.feats);
-    g.ok = calloc((size_t)ds.n, 1);
-    if (!g.x || !g.ok) {
-        cli_error(CLI_FAIL, "out of host memory for the features of %d images", ds.n);
-        goto out;
-    }
-    fprintf(stderr, "computing the GAP features of %d images (%d classes) on %s\n", ds.n, ds.n_classes,
-            vggcl_device_name(ctx));
     int threads = 0;
     if (cli_arg(&a, "threads") && cli_int("train-head", "--threads", cli_arg(&a, "threads"), 1, 256, &threads)) {
         rc = CLI_USAGE;
         goto out;
     }
-    const cli_batch_job job = { ctx, model, &p, batch, flip, 0, 1, 1, threads, NULL, devs.n, devs.ctx, devs.model };
-    if (cli_run_batches(&job, ds.files, ds.n, collect, &g, &failed) != CLI_OK) goto out;
+    /* under mpirun each rank computes the features of a contiguous run of the list; rank 0 gathers them and
+     * trains. Every rank goes through cli_ranks_finish and the gather, whatever happened before. */
+    if ((rc = cli_ranks_begin(&ranks, "train-head", NULL, NULL)) != CLI_OK) goto out;
+    const int lo = (int)((long long)ds.n * ranks.rank / ranks.size), hi = (int)((long long)ds.n * (ranks.rank + 1) / ranks.size);
+    int local = cli_ranks_capture(&ranks, NULL, NULL), n_ok = 0;
+    if (local == CLI_OK) local = cli_open_models(cli_ranks_device(&ranks, device), weights, &opts, &p, &devs);
+    if (local == CLI_OK) {
+        ctx = devs.ctx[0], model = devs.model[0];
+        g.feats = vggcl_model_features(model);
+        g.first = lo;
+        g.x = calloc((size_t)ds.n * g.copies * g.feats, sizeof *g.x);
+        g.ok = calloc((size_t)ds.n, 1);
+        if (!g.x || !g.ok) local = cli_error(CLI_FAIL, "out of host memory for the features of %d images", ds.n);
+    }
+    if (local == CLI_OK) {
+        if (ranks.rank == 0)
+            fprintf(stderr, "computing the GAP features of %d images (%d classes) on %s%s\n", ds.n, ds.n_classes,
+                    vggcl_device_name(ctx), ranks.size > 1 ? " and the other ranks' devices" : "");
+        const cli_batch_job job = { ctx, model, &p, batch, flip, 0, 1, 1, threads, NULL, devs.n, devs.ctx, devs.model };
+        local = cli_run_batches(&job, ds.files + lo, hi - lo, collect, &g, &failed);
+    }
+    rc = cli_ranks_finish(&ranks, NULL, local, &failed, &n_ok);
+    if (rc == CLI_OK) rc = cli_ranks_gather_rows(&ranks, g.x, g.ok, ds.n, (size_t)g.copies * g.feats);
+    if (rc != CLI_OK || ranks.rank != 0) goto out;
+    rc = CLI_FAIL;
     if (make_split(&g, &ds, is_val, &s) != CLI_OK) goto out;
     int have[1] = { 0 }; /* classes with training samples */
     for (int c = 0; c < ds.n_classes; c++) {
@@ -339,6 +354,8 @@ int cmd_train_head(int argc, char **argv)
     if (rc == CLI_OK && failed)
         rc = cli_error(CLI_FAIL, "%d of %d images could not be read; trained without them", failed, ds.n);
 out:
+    rc = cli_ranks_agree(&ranks, rc); /* rank 0 trained: every rank exits with its status */
+    cli_ranks_end(&ranks);
     free(s.x), free(s.xv), free(s.y), free(s.yv);
     free(g.x), free(g.ok), free(is_val);
     cli_close_models(&devs);

@@ -40,6 +40,7 @@ int cli_ranks_begin(cli_ranks *r, const char *cmd, char ***files, int *n)
     const char *local = getenv("OMPI_COMM_WORLD_LOCAL_RANK");
     if (!local) local = getenv("MPI_LOCALRANKID");
     r->local_rank = local ? atoi(local) : r->rank;
+    if (!files) return CLI_OK; /* the caller takes its share itself */
     r->total = *n;
     char spec[32];
     snprintf(spec, sizeof spec, "%d/%d", r->rank, r->size);
@@ -63,6 +64,9 @@ static int temp_file(char *out, size_t len, const char *what)
 
 int cli_ranks_capture(cli_ranks *r, const char **logits_out, const char **tensor_out)
 {
+    const char *none = NULL;
+    if (!logits_out) logits_out = &none;
+    if (!tensor_out) tensor_out = &none;
     if (r->size < 2) return CLI_OK;
     fflush(stdout), fflush(stderr);
     const int fo = temp_file(r->out_path, sizeof r->out_path, "stdout");
@@ -199,6 +203,45 @@ int cli_ranks_finish(cli_ranks *r, vggcl_ctx *ctx, int rc, int *failed, int *ok)
         if (merged != CLI_OK && r->rank == 0 && r->final_tensor) unlink(r->final_tensor);
     }
     if (rc == CLI_OK) rc = merged;
+#endif
+    return rc;
+}
+
+int cli_ranks_gather_rows(cli_ranks *r, float *all, char *ok, int n, size_t row_floats)
+{
+    if (r->size < 2) return CLI_OK;
+#ifdef VGGCL_MPI
+    int *counts = calloc((size_t)r->size, sizeof *counts), *displs = calloc((size_t)r->size, sizeof *displs);
+    int rc = counts && displs && (size_t)n * row_floats < (size_t)1 << 31 ? CLI_OK : CLI_FAIL, worst;
+    MPI_Allreduce(&rc, &worst, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+    if (worst != CLI_OK) {
+        free(counts), free(displs);
+        return r->rank == 0 ? cli_error(CLI_FAIL, "too many features to gather over MPI (%d images)", n) : CLI_FAIL;
+    }
+    for (int k = 0; k < 2; k++) { /* the flags, then the rows */
+        const size_t unit = k ? row_floats : 1;
+        for (int i = 0; i < r->size; i++) {
+            const int lo = (int)((long long)n * i / r->size), hi = (int)((long long)n * (i + 1) / r->size);
+            counts[i] = (int)((size_t)(hi - lo) * unit), displs[i] = (int)((size_t)lo * unit);
+        }
+        if (k) MPI_Gatherv(r->rank ? all + displs[r->rank] : MPI_IN_PLACE, counts[r->rank], MPI_FLOAT, all, counts,
+                           displs, MPI_FLOAT, 0, MPI_COMM_WORLD);
+        else MPI_Gatherv(r->rank ? ok + displs[r->rank] : MPI_IN_PLACE, counts[r->rank], MPI_CHAR, ok, counts, displs,
+                         MPI_CHAR, 0, MPI_COMM_WORLD);
+    }
+    free(counts), free(displs);
+#else
+    (void)all, (void)ok, (void)n, (void)row_floats;
+#endif
+    return CLI_OK;
+}
+
+int cli_ranks_agree(cli_ranks *r, int rc)
+{
+#ifdef VGGCL_MPI
+    if (r->mpi && r->size > 1) MPI_Bcast(&rc, 1, MPI_INT, 0, MPI_COMM_WORLD);
+#else
+    (void)r;
 #endif
     return rc;
 }
