@@ -50,6 +50,9 @@ echo "not an image" > "$tmp/data/a/2.png"
 vg 1 train-head --device ref --weights "$tmp/w.safetensors" --data "$tmp/data" --val "$tmp/data" --flip --epochs 2 \
   --resize 24 --crop 20 --out "$tmp/head.safetensors"
 vg 1 eval --device ref --weights "$tmp/head.safetensors" --data "$tmp/data" --format csv
+# two devices (the reference twice: a context and a thread each), streamed outputs
+vg 1 classify --device ref,ref --batch 1 --threads 2 --weights "$tmp/w.safetensors" --resize 24 --crop 20 \
+  --logits-out "$tmp/l2.npy" --tensor-out "$tmp/t2.npy" "$tmp/data/a" "$tmp/data/b"
 vg 1 run --device ref --weights "$tmp/corrupt.safetensors" --input "$tmp/x.npy" --output "$tmp/never.npy"
 test ! -e "$tmp/never.npy"
 # the decoding pool (its threads hand images over in order): no data race
