@@ -136,8 +136,9 @@ int cmd_cam(int argc, char **argv);
 int cli_expand_images(const char *path, char ***list, int *n);
 
 /* The context's message after loading or preprocessing the image at path
- * failed, naming the file (preprocessing messages do not know it). */
-const char *cli_image_message(const vggcl_ctx *ctx, const char *path);
+ * failed, naming the file (preprocessing messages do not know it); allocated
+ * (free), NULL when out of memory. Safe from several threads, a context each. */
+char *cli_image_message(const vggcl_ctx *ctx, const char *path);
 
 /* The preprocessing options a model's metadata may set: cli_preprocess_unset
  * marks every field as not given, cli_preprocess_args fills what the command
@@ -172,6 +173,9 @@ typedef struct {
     vggcl_ctx *ctx[CLI_MAX_DEVICES];
     vggcl_model *model[CLI_MAX_DEVICES];
 } cli_devices;
+/* The flat indices of the GPUs, else of every device (at most cap): what --device all
+ * and one device per MPI rank choose from. -1 with the error printed. */
+int cli_all_devices(int *index, int cap);
 int cli_open_models(const char *device, const char *weights, const vggcl_load_options *opts, vggcl_preprocess *p,
                     cli_devices *d);
 void cli_close_models(cli_devices *d);

@@ -144,7 +144,9 @@ int cmd_cam(int argc, char **argv)
         int h0, w0, h, w, r = CLI_FAIL;
         if (vggcl_image_load(ctx, files[i], &img, &h0, &w0) != VGGCL_OK ||
             vggcl_image_preprocess(ctx, img, h0, w0, &p, &t, &h, &w) != VGGCL_OK) {
-            cli_error(CLI_FAIL, "%s (skipped)", cli_image_message(ctx, files[i]));
+            char *msg = cli_image_message(ctx, files[i]);
+            cli_error(CLI_FAIL, "%s (skipped)", msg ? msg : "out of host memory");
+            free(msg);
             free(img);
             failed++;
             continue;

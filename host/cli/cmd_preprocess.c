@@ -86,13 +86,15 @@ int cli_images(const char *cmd, const cli_args *a, char ***files, int *n)
     return CLI_OK;
 }
 
-const char *cli_image_message(const vggcl_ctx *ctx, const char *path)
+char *cli_image_message(const vggcl_ctx *ctx, const char *path)
 {
-    static char buf[8192 + 1024];
     const char *msg = vggcl_message(ctx);
-    if (!strncmp(msg, path, strlen(path))) return msg; /* the decoders' messages start with it */
-    snprintf(buf, sizeof buf, "%s: %s", path, msg);
-    return buf;
+    const size_t len = strlen(path) + strlen(msg) + 3;
+    char *out = malloc(len);
+    if (!out) return NULL;
+    if (!strncmp(msg, path, strlen(path))) snprintf(out, len, "%s", msg); /* the decoders' messages start with it */
+    else snprintf(out, len, "%s: %s", path, msg);
+    return out;
 }
 
 static int parse3(const char *cmd, const char *opt, const char *v, float out[3])
@@ -190,7 +192,9 @@ int cmd_preprocess(int argc, char **argv)
         if (vggcl_image_load(ctx, files[i], &rgb, &h, &w) != VGGCL_OK ||
             vggcl_image_preprocess(ctx, rgb, h, w, &p, &t, &oh, &ow) != VGGCL_OK) {
             free(rgb);
-            rc = cli_error(CLI_FAIL, "%s", cli_image_message(ctx, files[i]));
+            char *msg = cli_image_message(ctx, files[i]);
+            rc = cli_error(CLI_FAIL, "%s", msg ? msg : "out of host memory");
+            free(msg);
             goto out;
         }
         free(rgb);

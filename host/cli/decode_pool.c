@@ -42,18 +42,6 @@ static double now_ms(void)
     return t.tv_sec * 1e3 + t.tv_nsec * 1e-6;
 }
 
-/* The message for a failed image, naming the file (the decoders' messages start with it). */
-static char *image_message(const vggcl_ctx *ctx, const char *path)
-{
-    const char *msg = vggcl_message(ctx);
-    const size_t len = strlen(path) + strlen(msg) + 3;
-    char *out = malloc(len);
-    if (!out) return NULL;
-    if (!strncmp(msg, path, strlen(path))) snprintf(out, len, "%s", msg);
-    else snprintf(out, len, "%s: %s", path, msg);
-    return out;
-}
-
 /* Decodes and preprocesses image i into s. */
 static void decode_one(cli_decode_pool *dp, vggcl_ctx *ctx, int i, slot *s)
 {
@@ -65,7 +53,7 @@ static void decode_one(cli_decode_pool *dp, vggcl_ctx *ctx, int i, slot *s)
     } else if (vggcl_image_load(ctx, dp->files[i], &rgb, &h, &w) != VGGCL_OK ||
                vggcl_image_preprocess(ctx, rgb, h, w, dp->p, &s->t, &s->h, &s->w) != VGGCL_OK) {
         s->t = NULL;
-        s->msg = image_message(ctx, dp->files[i]);
+        s->msg = cli_image_message(ctx, dp->files[i]);
     }
     vggcl_free(rgb);
 }

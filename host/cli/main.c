@@ -100,26 +100,34 @@ int cli_open_model(const char *device, const char *weights, const vggcl_load_opt
     return p ? cli_preprocess_finish(p, *model, weights) : CLI_OK;
 }
 
+int cli_all_devices(int *index, int cap)
+{
+    vggcl_ctx *ctx = vggcl_ctx_new();
+    vggcl_device_info info[CLI_MAX_DEVICES];
+    int count = 0, gpus = 0, n = 0;
+    if (!ctx || vggcl_list_devices(ctx, info, CLI_MAX_DEVICES, &count) != VGGCL_OK) {
+        cli_error(CLI_FAIL, "%s", ctx ? vggcl_message(ctx) : "out of host memory");
+        vggcl_ctx_free(ctx);
+        return -1;
+    }
+    vggcl_ctx_free(ctx);
+    count = count > CLI_MAX_DEVICES ? CLI_MAX_DEVICES : count;
+    for (int i = 0; i < count; i++) gpus += !strcmp(info[i].type, "GPU");
+    for (int i = 0; i < count && n < cap; i++)
+        if (!gpus || !strcmp(info[i].type, "GPU")) index[n++] = info[i].index;
+    return n;
+}
+
 int cli_open_models(const char *device, const char *weights, const vggcl_load_options *opts, vggcl_preprocess *p,
                     cli_devices *d)
 {
     char specs[CLI_MAX_DEVICES][64];
     int n = 0;
     memset(d, 0, sizeof *d);
-    if (device && !strcmp(device, "all")) { /* every device of the first type there is: the GPUs, else all */
-        vggcl_ctx *ctx = vggcl_ctx_new();
-        vggcl_device_info info[CLI_MAX_DEVICES];
-        int count = 0, gpus = 0;
-        if (!ctx || vggcl_list_devices(ctx, info, CLI_MAX_DEVICES, &count) != VGGCL_OK) {
-            int rc = cli_error(CLI_FAIL, "%s", ctx ? vggcl_message(ctx) : "out of host memory");
-            vggcl_ctx_free(ctx);
-            return rc;
-        }
-        vggcl_ctx_free(ctx);
-        count = count > CLI_MAX_DEVICES ? CLI_MAX_DEVICES : count;
-        for (int i = 0; i < count; i++) gpus += !strcmp(info[i].type, "GPU");
-        for (int i = 0; i < count; i++)
-            if (!gpus || !strcmp(info[i].type, "GPU")) snprintf(specs[n++], sizeof specs[0], "%d", info[i].index);
+    if (device && !strcmp(device, "all")) {
+        int index[CLI_MAX_DEVICES];
+        if ((n = cli_all_devices(index, CLI_MAX_DEVICES)) < 0) return CLI_FAIL;
+        for (int i = 0; i < n; i++) snprintf(specs[i], sizeof specs[0], "%d", index[i]);
     } else if (device && strchr(device, ',')) {
         for (const char *s = device; *s && n < CLI_MAX_DEVICES; n++) {
             const size_t len = strcspn(s, ",");
@@ -127,8 +135,8 @@ int cli_open_models(const char *device, const char *weights, const vggcl_load_op
             s += len + (s[len] == ',');
         }
     } else {
-        return cli_open_model(device, weights, opts, p, &d->ctx[0], &d->model[0]) == CLI_OK ? (d->n = 1, CLI_OK)
-                                                                                          : (d->n = 1, CLI_FAIL);
+        d->n = 1;
+        return cli_open_model(device, weights, opts, p, &d->ctx[0], &d->model[0]);
     }
     for (int i = 0; i < n; i++) {
         d->n = i + 1;

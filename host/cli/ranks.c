@@ -250,19 +250,10 @@ const char *cli_ranks_device(cli_ranks *r, const char *given)
 {
     if (given || r->size < 2) return given;
     /* one device per rank on each machine: the GPUs if there are any, else every device */
-    vggcl_ctx *ctx = vggcl_ctx_new();
-    vggcl_device_info info[64];
-    int n = 0, gpus = 0, pick[64];
-    if (ctx && vggcl_list_devices(ctx, info, 64, &n) == VGGCL_OK) {
-        n = n > 64 ? 64 : n;
-        for (int i = 0; i < n; i++)
-            if (!strcmp(info[i].type, "GPU")) pick[gpus++] = info[i].index;
-        if (!gpus)
-            for (int i = 0; i < n; i++) pick[gpus++] = info[i].index;
-    }
-    vggcl_ctx_free(ctx);
-    if (!gpus) return NULL; /* (selection then reports the missing device) */
-    snprintf(r->device, sizeof r->device, "%d", pick[r->local_rank % gpus]);
+    int pick[CLI_MAX_DEVICES];
+    const int n = cli_all_devices(pick, CLI_MAX_DEVICES);
+    if (n < 1) return NULL; /* (selection then reports the missing device) */
+    snprintf(r->device, sizeof r->device, "%d", pick[r->local_rank % n]);
     return r->device;
 }
 
