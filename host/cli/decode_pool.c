@@ -94,11 +94,6 @@ int cli_decode_threads_default(void)
 
 cli_decode_pool *cli_decode_start(char **files, int n, const vggcl_preprocess *p, int threads, int ahead)
 {
-#ifdef VGGCL_SANITIZE
-    /* LeakSanitizer's exit-time check crashed now and then ("Tracer caught signal 11") in runs that had
-     * started and joined these threads; under the sanitizers the caller decodes (helgrind checks the pool) */
-    threads = 0;
-#endif
     cli_decode_pool *dp = calloc(1, sizeof *dp);
     if (!dp) return NULL;
     dp->files = files, dp->n = n, dp->p = p, dp->ahead = ahead < 1 ? 1 : ahead;
