@@ -71,6 +71,7 @@ struct vggcl_ctx {
     cl_device_id device;
     cl_context cl;
     cl_command_queue queue;
+    cl_command_queue upload_queue;         /* overlapped passes' input, beside the running pass */
     cl_ulong max_alloc, global_mem, local_mem;
     size_t max_wg;
     int is_gpu;                            /* CL_DEVICE_TYPE_GPU: the GPU-shaped kernels by default */
@@ -188,6 +189,9 @@ void vggcl__prof_reset(vggcl_ctx *ctx);
 vggcl_status vggcl__buffer(vggcl_ctx *ctx, const char *where, cl_mem_flags flags, size_t bytes, void *host,
                            cl_mem *out);
 void vggcl__release(vggcl_ctx *ctx, cl_mem *mem); /* sets *mem to NULL; accepts NULL */
+
+/* A monotonic clock in milliseconds. */
+double vggcl__now_ms(void);
 
 /* Largest power of two <= limit, at least 1. */
 size_t vggcl__pow2_floor(size_t limit);

@@ -22,6 +22,18 @@ typedef struct {
     cl_mem bias_dev;
 } vggcl_step;
 
+/* A pass submitted and not yet waited for: its upload, and done, which
+ * completes after its read-back (both NULL on the reference backend, which
+ * runs at submit and took ref_ms). */
+typedef struct {
+    cl_event up, done;
+    int n, h, w;
+    double ref_ms;
+} vggcl_pass;
+
+/* Ends every pass in flight (model free): waits for the queue, drops the events. */
+void vggcl__flight_drop(vggcl_model *m);
+
 struct vggcl_model {
     vggcl_ctx *ctx;         /* the context the device buffers belong to */
     int n_steps;
@@ -48,10 +60,16 @@ struct vggcl_model {
     char **meta_keys, **meta_values;
     char **class_names;     /* from "vggcl.classes" (a JSON list), or NULL */
     /* device workspace, grown on demand by the forward pass */
+    cl_mem input[2];        /* the batch: [0] for vggcl_forward, both for overlapped passes */
+    size_t input_bytes[2];
     cl_mem act[2];          /* ping-pong activations */
     size_t act_bytes[2];
     cl_mem gap_partial, feat_dev, logits_dev, conv_ws[2];
     size_t gap_partial_bytes, feat_bytes, logits_bytes, conv_ws_bytes[2];
+    /* overlapped passes (vggcl_forward_submit) not yet waited for, oldest first */
+    vggcl_pass flight[2];
+    int n_flight, next_input; /* next_input: the input buffer the next submit fills */
+    cl_ulong last_end;        /* when the last pass waited for ended (device clock, ns) */
 };
 
 /* Fills s as a 2x2/2 max pool named after the step before it. */

@@ -168,6 +168,24 @@ VGGCL_API vggcl_status vggcl_forward_cam(vggcl_ctx *ctx, vggcl_model *model, con
                                float *logits, float *features, const int *classes, float *cams, int *chosen);
 VGGCL_API void vggcl_model_map_size(const vggcl_model *model, int h, int w, int *mh, int *mw);
 
+/* Overlapped passes, for a stream of batches: the next batch goes to the
+ * device while the device still computes the one before (the model keeps two
+ * input buffers), and the caller's thread is free while a pass runs.
+ * vggcl_forward_submit returns once the batch is on the device (input may be
+ * reused) and its pass is queued; logits and features (either may be NULL)
+ * must stay valid until vggcl_forward_wait has reported that pass, which
+ * waits for the oldest pass in flight: passes complete in the order they were
+ * submitted. At most two are in flight; a third submit, or vggcl_forward and
+ * the other passes on the model meanwhile, is VGGCL_ERR_ARG. A failed submit
+ * leaves nothing of its own in flight (the passes before it stay in flight
+ * and valid); a failed wait ends that pass, whose outputs are not valid.
+ * vggcl_model_free drops the passes in flight. device_ms (may be NULL) gets
+ * the time the device spent on the pass: from when it could start (its input
+ * uploaded, the pass before it done) to its end, on the device's clock. */
+VGGCL_API vggcl_status vggcl_forward_submit(vggcl_ctx *ctx, vggcl_model *model, const float *input, int n, int h,
+                                            int w, float *logits, float *features);
+VGGCL_API vggcl_status vggcl_forward_wait(vggcl_ctx *ctx, vggcl_model *model, double *device_ms);
+
 /* Benchmark: one warm-up pass (uploads input; includes first-use kernel
  * compiles), then `iters` timed passes on the batch already on the device,
  * each reading the logits back. ms gets `iters` wall times in milliseconds. */

@@ -17,11 +17,12 @@
 #define W 18
 
 static const char *const calls[] = { "clCreateBuffer", "clBuildProgram", "clCreateKernel", "clEnqueue", "clFinish",
-                                     "CLBlastSgemm" };
+                                     "clFlush", "clWaitForEvents", "CLBlastSgemm" };
 /* Every step's `where` names one of these: a layer, or the pass's own
  * buffers, upload and read-back. */
 static const char *const places[] = { "layer features.", "layer max pool", "layer classifier.", "layer GAP", "layer CAM",
-                                      "forward pass: workspace for ", "forward pass: input", "forward pass: reading" };
+                                      "forward pass: workspace for ", "forward pass: input", "forward pass: reading",
+                                      "forward pass: queueing", "forward pass: waiting" };
 
 static float ref_logits[N_IMG * 3], ref_cams[N_IMG * 64], x[N_IMG * 3 * H * W];
 static int mh, mw; /* the CAM size */
@@ -41,11 +42,23 @@ static void make_model(const char *path)
     vggcl_ctx_free(ref);
 }
 
-/* A load and two passes (logits and features; logits and CAMs). */
-static vggcl_status pass(vggcl_ctx *ctx, vggcl_model *m, float *logits, float *cams)
+/* Two overlapped passes (logits and features; one image), then two passes
+ * (logits and features; logits and CAMs). over gets the first overlapped
+ * pass's logits. Whatever fails, no pass is left in flight. */
+static vggcl_status pass(vggcl_ctx *ctx, vggcl_model *m, float *logits, float *cams, float *over)
 {
-    float feat[N_IMG * 16];
-    vggcl_status st = vggcl_forward(ctx, m, x, N_IMG, H, W, logits, feat);
+    float feat[N_IMG * 16], one[3];
+    vggcl_status st = vggcl_forward_submit(ctx, m, x, N_IMG, H, W, over, feat);
+    if (st != VGGCL_OK) return st;
+    st = vggcl_forward_submit(ctx, m, x, 1, H, W, one, NULL);
+    const vggcl_status first = vggcl_forward_wait(ctx, m, NULL);
+    if (st == VGGCL_OK) { /* the second is in flight */
+        st = first;
+        const vggcl_status second = vggcl_forward_wait(ctx, m, NULL);
+        if (st == VGGCL_OK) st = second;
+    }
+    ck_assert_int_eq(m->n_flight, 0);
+    if (st == VGGCL_OK) st = vggcl_forward(ctx, m, x, N_IMG, H, W, logits, feat);
     if (st == VGGCL_OK) st = vggcl_forward_cam(ctx, m, x, N_IMG, H, W, logits, NULL, NULL, cams, NULL);
     return st;
 }
@@ -62,8 +75,10 @@ static void check_message(const vggcl_ctx *ctx, const char *spec, cl_int code)
                   vggcl__cl_error_name(code), msg);
 }
 
-static void check_results(const char *spec, const float *logits, const float *cams)
+static void check_results(const char *spec, const float *logits, const float *cams, const float *over)
 {
+    ck_assert_msg(tu_compare("overlapped logits", ref_logits, over, N_IMG, 3, 1, 1, 1e-5, 1e-4),
+                  "VGGCL_FAULT=%s: wrong overlapped logits after recovering", spec);
     ck_assert_msg(tu_compare("logits", ref_logits, logits, N_IMG, 3, 1, 1, 1e-5, 1e-4),
                   "VGGCL_FAULT=%s: wrong logits after recovering", spec);
     ck_assert_msg(tu_compare("cams", ref_cams, cams, N_IMG, 1, mh, mw, 1e-5, 1e-4),
@@ -80,10 +95,10 @@ static int inject(const char *path, const char *kind, int n, cl_int code, int co
     unsetenv("VGGCL_FAULT");
     vggcl_load_options o = { VGGCL_POOL5_AUTO, NULL, conv, 0 };
     vggcl_model *m = NULL;
-    float logits[N_IMG * 3], cams[N_IMG * 64];
+    float logits[N_IMG * 3], cams[N_IMG * 64], over[N_IMG * 3];
     vggcl_status st = vggcl_model_load(ctx, path, &o, &m);
     const int in_load = st != VGGCL_OK;
-    if (st == VGGCL_OK) st = pass(ctx, m, logits, cams);
+    if (st == VGGCL_OK) st = pass(ctx, m, logits, cams, over);
     if (!ctx->fault_fired) {
         ck_assert_msg(st == VGGCL_OK, "VGGCL_FAULT=%s did not fire, yet: %s", spec, vggcl_message(ctx));
         vggcl_model_free(m);
@@ -98,9 +113,9 @@ static int inject(const char *path, const char *kind, int n, cl_int code, int co
                       ctx->dev_buffers);
     /* the failure was transient: the same context loads and runs correctly */
     if (in_load) ck_assert_msg(vggcl_model_load(ctx, path, &o, &m) == VGGCL_OK, "%s", vggcl_message(ctx));
-    ck_assert_msg(pass(ctx, m, logits, cams) == VGGCL_OK, "VGGCL_FAULT=%s: no recovery: %s", spec,
+    ck_assert_msg(pass(ctx, m, logits, cams, over) == VGGCL_OK, "VGGCL_FAULT=%s: no recovery: %s", spec,
                   vggcl_message(ctx));
-    check_results(spec, logits, cams);
+    check_results(spec, logits, cams, over);
     vggcl_model_free(m);
     ck_assert_msg(ctx->dev_buffers == 0 && ctx->dev_bytes == 0, "VGGCL_FAULT=%s: %d buffers left after freeing", spec,
                   ctx->dev_buffers);

@@ -66,6 +66,83 @@ START_TEST(test_network_vs_reference)
 }
 END_TEST
 
+/* Overlapped passes (vggcl_forward_submit / vggcl_forward_wait) over a stream
+ * of batches of changing size, so the buffers grow while a pass is in flight:
+ * each batch's results equal the reference's and, bit for bit, those of
+ * vggcl_forward on the same device. The input is overwritten as soon as the
+ * submit returns (it may be reused then). Misuse is an error, not a hang:
+ * a third pass in flight, vggcl_forward meanwhile, a wait with none in flight;
+ * freeing the model with passes in flight leaves no buffer. _i: 0 the
+ * device, 1 the reference backend. */
+START_TEST(test_network_overlapped)
+{
+    static const int sizes[] = { 3, 1, 2, 3, 1 };
+    enum { B = sizeof sizes / sizeof sizes[0], NMAX = 3 };
+    for (size_t i = 0; i < 4; i += 3) { /* a GAP head and a dense chain after the 7x7 pool */
+        const char *path = tu_tmp("overlap.safetensors");
+        tu_write_vgg_head(path, nets[i].cfg, nets[i].bn, nets[i].head, nets[i].classes, (unsigned)i + 7, NULL);
+        vggcl_ctx *ref = vggcl_ctx_new(), *cl = _i ? vggcl_ctx_new() : tu_cl_ctx();
+        ck_assert(vggcl_select_device(ref, "ref") == VGGCL_OK);
+        if (_i) ck_assert(vggcl_select_device(cl, "ref") == VGGCL_OK);
+        vggcl_load_options o = { nets[i].pool5, NULL, VGGCL_CONV_AUTO, 0 };
+        vggcl_model *mr, *mc;
+        ck_assert(vggcl_model_load(ref, path, &o, &mr) == VGGCL_OK);
+        ck_assert_msg(vggcl_model_load(cl, path, &o, &mc) == VGGCL_OK, "%s", vggcl_message(cl));
+        const int H = nets[i].H, W = nets[i].W, C = nets[i].classes, F = vggcl_model_features(mr);
+        const size_t nx = (size_t)NMAX * 3 * H * W;
+        float *x[B], *yr = malloc((size_t)NMAX * C * 4), *fr = malloc((size_t)NMAX * F * 4);
+        float *ys = malloc((size_t)NMAX * C * 4), *fs = malloc((size_t)NMAX * F * 4), *input = malloc(nx * 4);
+        float y[B][NMAX * 16], f[B][NMAX * 16];
+        ck_assert_int_le(C, 16);
+        ck_assert_int_le(F, 16);
+        for (int b = 0; b < B; b++) {
+            x[b] = malloc(nx * 4);
+            tu_fill(x[b], nx, (unsigned)(10 * i + b), -2, 2);
+        }
+        for (int b = 0; b <= B; b++) {
+            if (b < B) { /* submit batch b while b - 1 is in flight */
+                memcpy(input, x[b], (size_t)sizes[b] * 3 * H * W * 4);
+                ck_assert_msg(vggcl_forward_submit(cl, mc, input, sizes[b], H, W, y[b], b % 2 ? NULL : f[b]) ==
+                                  VGGCL_OK, "%s", vggcl_message(cl));
+                memset(input, 0xff, nx * 4); /* NaNs: a late upload would spoil the results */
+            }
+            if (b == 1) { /* two in flight */
+                ck_assert_int_eq(vggcl_forward_submit(cl, mc, x[0], 1, H, W, y[0], NULL), VGGCL_ERR_ARG);
+                ck_assert_int_eq(vggcl_forward(cl, mc, x[0], 1, H, W, ys, NULL), VGGCL_ERR_ARG);
+                ck_assert_msg(strstr(vggcl_message(cl), "not waited for"), "%s", vggcl_message(cl));
+            }
+            if (b == 0) continue;
+            const int k = b - 1, n = sizes[k];
+            double ms = -1;
+            ck_assert_msg(vggcl_forward_wait(cl, mc, &ms) == VGGCL_OK, "%s", vggcl_message(cl));
+            ck_assert_msg(ms > 0 && ms < 60e3, "batch %d: the device's time on it is %g ms", k, ms);
+            ck_assert(vggcl_forward(ref, mr, x[k], n, H, W, yr, fr) == VGGCL_OK);
+            ck_assert_msg(tu_compare("logits", yr, y[k], n, C, 1, 1, REL_L2, ELEM), "batch %d: logits differ", k);
+            if (k % 2 == 0)
+                ck_assert_msg(tu_compare("features", fr, f[k], n, F, 1, 1, REL_L2, ELEM), "batch %d: features", k);
+            if (b == B) { /* none in flight: vggcl_forward runs again, with the same results */
+                ck_assert_int_eq(vggcl_forward_wait(cl, mc, NULL), VGGCL_ERR_ARG);
+                ck_assert_msg(strstr(vggcl_message(cl), "no overlapped pass"), "%s", vggcl_message(cl));
+            }
+        }
+        for (int k = 0; k < B; k++) {
+            ck_assert(vggcl_forward(cl, mc, x[k], sizes[k], H, W, ys, fs) == VGGCL_OK);
+            ck_assert_msg(!memcmp(ys, y[k], (size_t)sizes[k] * C * 4), "batch %d: overlapped != vggcl_forward", k);
+            if (k % 2 == 0) ck_assert(!memcmp(fs, f[k], (size_t)sizes[k] * F * 4));
+        }
+        /* freed with two passes in flight */
+        ck_assert(vggcl_forward_submit(cl, mc, x[0], 3, H, W, y[0], NULL) == VGGCL_OK);
+        ck_assert(vggcl_forward_submit(cl, mc, x[1], 3, H, W, y[1], f[1]) == VGGCL_OK);
+        vggcl_model_free(mc);
+        ck_assert_int_eq(cl->dev_buffers, 0);
+        for (int b = 0; b < B; b++) free(x[b]);
+        free(yr), free(fr), free(ys), free(fs), free(input);
+        vggcl_model_free(mr);
+        vggcl_ctx_free(ref), vggcl_ctx_free(cl);
+    }
+}
+END_TEST
+
 /* A batch whose activations exceed the device's per-buffer limit fails before
  * any driver call, with the memory needed and the largest batch that fits. */
 START_TEST(test_network_device_memory)
@@ -95,6 +172,7 @@ int main(void)
     TCase *tc = tcase_create("device vs reference");
     tcase_set_timeout(tc, 600);
     tcase_add_loop_test(tc, test_network_vs_reference, VGGCL_CONV_AUTO, VGGCL_CONV_WINOGRAD_GPU + 1);
+    tcase_add_loop_test(tc, test_network_overlapped, 0, 2);
     tcase_add_test(tc, test_network_device_memory);
     suite_add_tcase(s, tc);
     return tu_run(s);

@@ -184,8 +184,9 @@ void cli_close_models(cli_devices *d);
 typedef struct cli_batch_stats {
     double wall_ms;      /* the whole run */
     double wait_ms;      /* waiting for decoded images */
-    double device_ms;    /* vggcl_forward: upload, the pass, reading back */
-    double host_ms;      /* assembling batches, the callback (printing, writing) */
+    double blocked_ms;   /* waiting for the devices (to take a batch, to finish one) */
+    double device_ms;    /* the devices' time on the passes, summed (vggcl_forward_wait) */
+    double host_ms;      /* the rest: assembling batches, the callback (printing, writing) */
     double decode_ms;    /* the decoding threads' time, summed */
     int threads, images;
 } cli_batch_stats;
@@ -213,6 +214,7 @@ void cli_decode_stop(cli_decode_pool *dp); /* accepts NULL */
 double cli_decode_busy_ms(cli_decode_pool *dp); /* worker time so far, summed */
 int cli_decode_thread_count(const cli_decode_pool *dp);
 int cli_decode_threads_default(void);      /* the cores */
+double cli_now_ms(void);                   /* a monotonic clock, in milliseconds */
 extern const cli_option cli_decode_options[]; /* --threads */
 
 /* An ImageFolder data set: one sub-folder per class, classes sorted by name

@@ -35,7 +35,7 @@ struct cli_decode_pool {
     double busy_ms;     /* summed over workers: time spent decoding and preprocessing */
 };
 
-static double now_ms(void)
+double cli_now_ms(void)
 {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
@@ -72,10 +72,10 @@ static void *worker(void *arg)
         const int i = dp->next++;
         pthread_mutex_unlock(&dp->mu);
 
-        const double t0 = now_ms();
+        const double t0 = cli_now_ms();
         slot s;
         decode_one(dp, ctx, i, &s);
-        const double spent = now_ms() - t0;
+        const double spent = cli_now_ms() - t0;
         pthread_mutex_lock(&dp->mu);
         dp->busy_ms += spent;
         dp->slots[i % dp->ahead] = s;
@@ -126,10 +126,10 @@ cli_decode_pool *cli_decode_start(char **files, int n, const vggcl_preprocess *p
 void cli_decode_take(cli_decode_pool *dp, int i, float **t, int *h, int *w, char **msg)
 {
     if (!dp->n_threads) {
-        const double t0 = now_ms();
+        const double t0 = cli_now_ms();
         slot s;
         decode_one(dp, dp->inline_ctx, i, &s);
-        dp->busy_ms += now_ms() - t0;
+        dp->busy_ms += cli_now_ms() - t0;
         *t = s.t, *h = s.h, *w = s.w, *msg = s.msg;
         dp->taken = i + 1;
         return;

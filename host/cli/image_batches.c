@@ -8,17 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
-
-static double now_ms(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec * 1e3 + t.tv_nsec * 1e-6;
-}
 
 static void progress(int done, int total)
 {
@@ -38,14 +30,6 @@ static void mirror(const float *x, float *out, int n, int h, int w)
 
 enum { SLOT_FREE, SLOT_QUEUED, SLOT_RUNNING, SLOT_DONE };
 
-/* Under the sanitizers no threads are started here (see decode_pool.c): the caller runs the batches,
- * the devices in turn. */
-#ifdef VGGCL_SANITIZE
-#define SANITIZED 1
-#else
-#define SANITIZED 0
-#endif
-
 /* One batch on its way: assembled, run on a device, handed over. */
 typedef struct {
     int state, number, nb, first;   /* first: the list index of its first file */
@@ -53,7 +37,7 @@ typedef struct {
     int *index;                     /* list index of each image */
     int ok;                         /* the forward pass succeeded */
     char *msg;                      /* else why (allocated) */
-    double device_ms;
+    double device_ms;               /* the device's time on its pass */
 } bslot;
 
 typedef struct {
@@ -66,25 +50,38 @@ typedef struct {
     int n_slots, stop;
 } runner;
 
-/* Runs slot s on device d (its context and model). */
-static void run_slot(runner *r, int d, bslot *s, int h, int w)
+/* The message when slot s failed on its device: names the device and the batch. */
+static void describe_failure(runner *r, vggcl_ctx *ctx, bslot *s)
+{
+    const char *m = vggcl_message(ctx);
+    const size_t len = strlen(m) + 2 * 4096 + 256;
+    free(s->msg);
+    if ((s->msg = malloc(len)))
+        snprintf(s->msg, len, "%s, batch %d of %d (%s to %s): %s", vggcl_device_name(ctx), s->number + 1,
+                 r->n_batches, r->files[s->index[0]], r->files[s->index[s->nb - 1]], m);
+}
+
+/* Submits slot s's pass on device d (its context and model): it overlaps the
+ * pass before it on that device. Returns s->ok. */
+static int submit_slot(runner *r, int d, bslot *s, int h, int w)
 {
     const cli_batch_job *job = r->job;
     vggcl_ctx *ctx = d ? job->ctxs[d] : job->ctx;
-    vggcl_model *model = d ? job->models[d] : job->model;
-    const int copies = job->flip ? 2 : 1;
-    const double t0 = now_ms();
     if (job->flip) mirror(s->x, s->x + (size_t)s->nb * 3 * h * w, s->nb, h, w);
-    s->ok = vggcl_forward(ctx, model, s->x, s->nb * copies, h, w, job->want_logits ? s->y : NULL,
-                          job->want_features ? s->f : NULL) == VGGCL_OK;
-    s->device_ms = now_ms() - t0;
-    if (!s->ok) { /* name the device and the batch: the run stops here, its outputs are dropped */
-        const char *m = vggcl_message(ctx);
-        const size_t len = strlen(m) + 2 * 4096 + 256;
-        if ((s->msg = malloc(len)))
-            snprintf(s->msg, len, "%s, batch %d of %d (%s to %s): %s", vggcl_device_name(ctx), s->number + 1,
-                     r->n_batches, r->files[s->index[0]], r->files[s->index[s->nb - 1]], m);
-    }
+    s->device_ms = 0;
+    s->ok = vggcl_forward_submit(ctx, d ? job->models[d] : job->model, s->x, s->nb * (job->flip ? 2 : 1), h, w,
+                                 job->want_logits ? s->y : NULL, job->want_features ? s->f : NULL) == VGGCL_OK;
+    if (!s->ok) describe_failure(r, ctx, s); /* the run stops here, its outputs are dropped */
+    return s->ok;
+}
+
+/* Waits for slot s, the oldest pass in flight on device d. */
+static void finish_slot(runner *r, int d, bslot *s)
+{
+    const cli_batch_job *job = r->job;
+    vggcl_ctx *ctx = d ? job->ctxs[d] : job->ctx;
+    s->ok = vggcl_forward_wait(ctx, d ? job->models[d] : job->model, &s->device_ms) == VGGCL_OK;
+    if (!s->ok) describe_failure(r, ctx, s);
 }
 
 typedef struct {
@@ -93,31 +90,38 @@ typedef struct {
     int h, w;
 } worker_arg;
 
-/* A device's thread: takes the oldest queued batch, runs it, marks it done. */
+static void mark_done(runner *r, bslot *s)
+{
+    pthread_mutex_lock(&r->mu);
+    s->state = SLOT_DONE;
+    pthread_cond_broadcast(&r->cv);
+    pthread_mutex_unlock(&r->mu);
+}
+
+/* A device's thread: submits the oldest queued batch, then waits for the one
+ * it submitted before (so the device has the next pass queued while the
+ * previous one finishes), marks that done, and so on. */
 static void *device_worker(void *arg)
 {
     worker_arg *a = arg;
     runner *r = a->r;
+    bslot *held = NULL; /* submitted on this device, not yet waited for */
     for (;;) {
         pthread_mutex_lock(&r->mu);
         bslot *s = NULL;
-        while (!r->stop && !s) {
-            for (int k = 0; k < r->n_slots; k++)
+        for (;;) {
+            for (int k = 0; !r->stop && k < r->n_slots; k++)
                 if (r->slots[k].state == SLOT_QUEUED && (!s || r->slots[k].number < s->number)) s = &r->slots[k];
-            if (!s) pthread_cond_wait(&r->cv, &r->mu);
+            if (s || held || r->stop) break;
+            pthread_cond_wait(&r->cv, &r->mu);
         }
-        if (!s) {
-            pthread_mutex_unlock(&r->mu);
-            return NULL;
-        }
-        s->state = SLOT_RUNNING;
-        const int h = a->h, w = a->w;
+        if (s) s->state = SLOT_RUNNING;
         pthread_mutex_unlock(&r->mu);
-        run_slot(r, a->device, s, h, w);
-        pthread_mutex_lock(&r->mu);
-        s->state = SLOT_DONE;
-        pthread_cond_broadcast(&r->cv);
-        pthread_mutex_unlock(&r->mu);
+        if (!s && !held) return NULL;
+        const int submitted = s && submit_slot(r, a->device, s, a->h, a->w);
+        if (held) finish_slot(r, a->device, held), mark_done(r, held);
+        held = submitted ? s : NULL;
+        if (s && !submitted) mark_done(r, s);
     }
 }
 
@@ -126,18 +130,21 @@ int cli_run_batches(const cli_batch_job *job, char **files, int n_files, cli_bat
     const int batch = job->batch, classes = vggcl_model_classes(job->model), feats = vggcl_model_features(job->model);
     const int n_batches = (n_files + batch - 1) / batch, show = job->progress && isatty(2) && n_batches > 1;
     const int copies = job->flip ? 2 : 1, n_dev = job->n_devices > 1 ? job->n_devices : 1;
-    runner r = { job, files, n_batches, PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL, n_dev + 1, 0 };
+    /* two batches in flight per device and one being assembled (one device: on this thread, whose
+     * slot for the next batch is freed by waiting for the one before the last) */
+    runner r = { job, files, n_batches, PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL,
+                 n_dev > 1 ? 2 * n_dev + 1 : 2, 0 };
     pthread_t *threads = NULL;
     worker_arg *args = NULL;
     int H = 0, W = 0, rc = CLI_OK, started = 0, next_out = 0;
     cli_batch_stats st = { 0 };
-    const double start = now_ms();
+    const double start = cli_now_ms();
     *failed = 0;
     r.slots = calloc((size_t)r.n_slots, sizeof *r.slots);
-    /* the pool decodes up to two batches ahead per device: the next batch is ready when a device is free */
+    /* the pool decodes a batch ahead per slot: the next batch is ready when a device can take it */
     cli_decode_pool *pool = r.slots ? cli_decode_start(files, n_files, job->p,
                                                        job->threads > 0 ? job->threads : cli_decode_threads_default(),
-                                                       (n_dev + 1) * batch) : NULL;
+                                                       (r.n_slots + 1) * batch) : NULL;
     for (int k = 0; r.slots && k < r.n_slots; k++)
         if (!(r.slots[k].index = malloc(sizeof *r.slots[k].index * (size_t)batch))) pool = (cli_decode_stop(pool), NULL);
     if (!r.slots || !pool) {
@@ -150,11 +157,13 @@ int cli_run_batches(const cli_batch_job *job, char **files, int n_files, cli_bat
         /* deliver in order until this batch's slot is free (and, past the last batch, all of them) */
         while (next_out < b && rc == CLI_OK && (!s || s->state != SLOT_FREE)) {
             bslot *o = &r.slots[next_out % r.n_slots];
-            if (!started && o->state == SLOT_QUEUED) /* no device threads: run it here, devices in turn */
-                run_slot(&r, o->number % n_dev, o, H, W), o->state = SLOT_DONE;
+            const double t0 = cli_now_ms();
+            if (!started && o->state == SLOT_RUNNING) /* one device, on this thread: the next pass is queued */
+                finish_slot(&r, 0, o), o->state = SLOT_DONE;
             pthread_mutex_lock(&r.mu);
             while (o->state != SLOT_DONE) pthread_cond_wait(&r.cv, &r.mu);
             pthread_mutex_unlock(&r.mu);
+            st.blocked_ms += cli_now_ms() - t0;
             st.device_ms += o->device_ms;
             if (!o->ok) {
                 rc = cli_error(CLI_FAIL, "%s", o->msg ? o->msg : "a device failed (out of host memory for the message)");
@@ -179,9 +188,9 @@ int cli_run_batches(const cli_batch_job *job, char **files, int n_files, cli_bat
             float *t;
             int oh, ow;
             char *msg;
-            const double t0 = now_ms();
+            const double t0 = cli_now_ms();
             cli_decode_take(pool, i, &t, &oh, &ow, &msg);
-            st.wait_ms += now_ms() - t0;
+            st.wait_ms += cli_now_ms() - t0;
             if (!t) {
                 if (show) fputc('\n', stderr);
                 cli_error(CLI_FAIL, "%s (skipped)", msg ? msg : "out of host memory");
@@ -213,7 +222,7 @@ int cli_run_batches(const cli_batch_job *job, char **files, int n_files, cli_bat
             s->ok = 1, s->state = SLOT_DONE;
             continue;
         }
-        if (n_dev > 1 && !started && !SANITIZED) { /* the devices' threads start with the first batch (its size known) */
+        if (n_dev > 1 && !started) { /* the devices' threads start with the first batch (its size known) */
             threads = calloc((size_t)n_dev, sizeof *threads);
             args = calloc((size_t)n_dev, sizeof *args);
             for (int d = 0; threads && args && d < n_dev; d++) {
@@ -225,12 +234,27 @@ int cli_run_batches(const cli_batch_job *job, char **files, int n_files, cli_bat
                 break;
             }
         }
+        if (!started) { /* one device: submit it here; it runs while the batch before is handed over */
+            const double t0 = cli_now_ms();
+            s->state = submit_slot(&r, 0, s, H, W) ? SLOT_RUNNING : SLOT_DONE;
+            st.blocked_ms += cli_now_ms() - t0;
+            continue;
+        }
         pthread_mutex_lock(&r.mu);
         s->state = SLOT_QUEUED;
         pthread_cond_broadcast(&r.cv);
         pthread_mutex_unlock(&r.mu);
     }
 done:
+    /* a run that stopped early may have passes in flight writing into the slots: wait, oldest first */
+    while (!started && r.slots) {
+        bslot *o = NULL;
+        for (int k = 0; k < r.n_slots; k++)
+            if (r.slots[k].state == SLOT_RUNNING && (!o || r.slots[k].number < o->number)) o = &r.slots[k];
+        if (!o) break;
+        finish_slot(&r, 0, o);
+        o->state = SLOT_DONE;
+    }
     if (started) {
         pthread_mutex_lock(&r.mu);
         r.stop = 1;
@@ -243,8 +267,8 @@ done:
         st.threads = cli_decode_thread_count(pool);
         cli_decode_stop(pool);
     }
-    st.wall_ms = now_ms() - start;
-    st.host_ms = st.wall_ms - st.wait_ms - st.device_ms;
+    st.wall_ms = cli_now_ms() - start;
+    st.host_ms = st.wall_ms - st.wait_ms - st.blocked_ms;
     if (job->stats) *job->stats = st;
     for (int k = 0; r.slots && k < r.n_slots; k++)
         free(r.slots[k].x), free(r.slots[k].y), free(r.slots[k].f), free(r.slots[k].index), free(r.slots[k].msg);

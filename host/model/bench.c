@@ -1,15 +1,7 @@
 /* Timed forward passes for `vggcl bench`. */
 #include <stdlib.h>
-#include <time.h>
 
 #include "model.h"
-
-static double now_ms(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec * 1e3 + t.tv_nsec * 1e-6;
-}
 
 vggcl_status vggcl_benchmark(vggcl_ctx *ctx, vggcl_model *m, const float *input, int n, int h, int w, int iters,
                              double *warmup_ms, double *ms)
@@ -17,13 +9,13 @@ vggcl_status vggcl_benchmark(vggcl_ctx *ctx, vggcl_model *m, const float *input,
     if (iters < 1) return vggcl__fail(ctx, VGGCL_ERR_ARG, "benchmark: iterations must be >= 1");
     float *logits = malloc((size_t)n * m->classes * sizeof *logits);
     if (!logits) return vggcl__fail(ctx, VGGCL_ERR_NOMEM, "out of host memory");
-    double t0 = now_ms();
+    double t0 = vggcl__now_ms();
     vggcl_status st = vggcl__forward(ctx, m, input, 0, n, h, w, logits, NULL, NULL);
-    *warmup_ms = now_ms() - t0;
+    *warmup_ms = vggcl__now_ms() - t0;
     for (int i = 0; i < iters && st == VGGCL_OK; i++) {
-        t0 = now_ms();
+        t0 = vggcl__now_ms();
         st = vggcl__forward(ctx, m, input, 1, n, h, w, logits, NULL, NULL);
-        ms[i] = now_ms() - t0;
+        ms[i] = vggcl__now_ms() - t0;
     }
     free(logits);
     return st;

@@ -162,13 +162,13 @@ static size_t weight_bytes(const vggcl_model *m)
 
 /* Device workspace of one pass, in floats per buffer. */
 typedef struct {
-    size_t act, partial, feat, logits, conv[2];
+    size_t input, act, partial, feat, logits, conv[2];
 } workspace;
 
 static workspace workspace_for(const vggcl_ctx *ctx, const vggcl_model *m, int n, int h, int w)
 {
-    workspace ws = { max_activation(m, n, h, w), 0, (size_t)n * m->features, (size_t)n * (m->classes ? m->classes : 1),
-                     { 0, 0 } };
+    workspace ws = { (size_t)n * 3 * h * w, max_activation(m, n, h, w), 0, (size_t)n * m->features,
+                     (size_t)n * (m->classes ? m->classes : 1), { 0, 0 } };
     for (int i = 0; i < m->n_steps; i++) {
         const vggcl_step *s = &m->steps[i];
         if (s->kind == VGGCL_STEP_POOL) {
@@ -189,7 +189,8 @@ static workspace workspace_for(const vggcl_ctx *ctx, const vggcl_model *m, int n
 
 static size_t ws_total(const workspace *ws)
 {
-    return (2 * ws->act + ws->partial + ws->feat + ws->logits + ws->conv[0] + ws->conv[1]) * sizeof(float);
+    /* two inputs: overlapped passes fill one while the other is read */
+    return (2 * ws->input + 2 * ws->act + ws->partial + ws->feat + ws->logits + ws->conv[0] + ws->conv[1]) * sizeof(float);
 }
 
 static size_t ws_largest(const workspace *ws)
@@ -225,7 +226,110 @@ static vggcl_status check_memory(vggcl_ctx *ctx, const vggcl_model *m, int n, in
                        ws_largest(&ws) / 1048576.0, ctx->max_alloc / 1048576.0, ctx->global_mem / 1048576.0, lo);
 }
 
-/* input NULL: the batch uploaded by the previous pass is still in act[0]
+/* Grows the device buffers for a pass of n images at h x w whose input goes
+ * to input[slot]; fails up front when the pass cannot fit. */
+static vggcl_status prepare(vggcl_ctx *ctx, vggcl_model *m, int n, int h, int w, int slot)
+{
+    vggcl_status st;
+    if ((st = check_memory(ctx, m, n, h, w)) != VGGCL_OK) return st;
+    const workspace ws = workspace_for(ctx, m, n, h, w);
+    const size_t f = sizeof(float);
+    if ((st = ensure(ctx, slot ? "input (second buffer)" : "input", &m->input[slot], &m->input_bytes[slot],
+                     (size_t)n * 3 * h * w * f)) ||
+        (st = ensure(ctx, "activations (ping)", &m->act[0], &m->act_bytes[0], ws.act * f)) ||
+        (st = ensure(ctx, "activations (pong)", &m->act[1], &m->act_bytes[1], ws.act * f)) ||
+        (st = ensure(ctx, "GAP features", &m->feat_dev, &m->feat_bytes, ws.feat * f)) ||
+        (st = ensure(ctx, "logits", &m->logits_dev, &m->logits_bytes, ws.logits * f)) ||
+        (ws.partial && (st = ensure(ctx, "GAP partial sums", &m->gap_partial, &m->gap_partial_bytes, ws.partial * f))) ||
+        (ws.conv[0] && (st = ensure(ctx, "convolution workspace (Winograd input tiles, im2col columns)",
+                                    &m->conv_ws[0], &m->conv_ws_bytes[0], ws.conv[0] * f))) ||
+        (ws.conv[1] && (st = ensure(ctx, "convolution workspace (Winograd products)", &m->conv_ws[1],
+                                    &m->conv_ws_bytes[1], ws.conv[1] * f))))
+        return st;
+    return VGGCL_OK;
+}
+
+/* The map GAP averaged: where it is and its shape (the CAM reads it). */
+typedef struct {
+    cl_mem buf;
+    int c, h, w;
+} feature_map;
+
+/* Queues the layers, GAP and the head over the batch in `in` (n, 3, h, w);
+ * the results are left in m->feat_dev and m->logits_dev. */
+static vggcl_status enqueue_pass(vggcl_ctx *ctx, vggcl_model *m, cl_mem in, int n, int h, int w, feature_map *last)
+{
+    char where[160];
+    vggcl_status st;
+    cl_mem src = in;
+    int c = 3;
+    for (int i = 0; i < m->n_steps; i++) {
+        const vggcl_step *s = &m->steps[i];
+        cl_mem dst = src == m->act[0] ? m->act[1] : m->act[0];
+        vggcl_conv_choice choice = { 0 };
+        if (s->kind == VGGCL_STEP_CONV) vggcl__conv_choose(ctx, m, i, n, h, w, &choice);
+        describe(m, i, h, w, &choice, where, sizeof where);
+        if (s->kind == VGGCL_STEP_CONV) {
+            const vggcl_conv_call call = { src, s->packed[choice.algo], s->bias_dev, dst,
+                                           { m->conv_ws[0], m->conv_ws[1] }, n, s->c_in, s->c_out, h, w,
+                                           choice.fused_pool };
+            st = vggcl__conv_algo(choice.algo)->launch(ctx, where, &choice.params, &call);
+            c = s->c_out;
+        } else {
+            st = vggcl__cl_maxpool2d(ctx, where, src, dst, n, c, h, w, s->kernel_size, s->stride, s->padding,
+                                    s->ceil_mode);
+        }
+        if (st != VGGCL_OK) return st;
+        if (s->kind == VGGCL_STEP_POOL || choice.fused_pool) {
+            const vggcl_step *p = s->kind == VGGCL_STEP_POOL ? s : &m->steps[++i];
+            h = vggcl__pool_out_size(h, p->kernel_size, p->stride, p->padding, p->ceil_mode);
+            w = vggcl__pool_out_size(w, p->kernel_size, p->stride, p->padding, p->ceil_mode);
+        }
+        src = dst;
+    }
+    *last = (feature_map){ src, c, h, w };
+    snprintf(where, sizeof where, "layer GAP (%d ch, %dx%d)", c, h, w);
+    if ((st = vggcl__cl_gap(ctx, where, src, m->feat_dev, m->gap_partial, n, c, h, w)) != VGGCL_OK) return st;
+    if (!m->classes) return VGGCL_OK;
+    /* the dense chain: after GAP, or after pooling to pool_to x pool_to; ReLU between layers (dropout is
+     * identity). The CAM needs the last map, so only a chain, never a plain GAP head, overwrites it. */
+    cl_mem x = m->feat_dev;
+    if (m->pool_to) {
+        const int p = m->pool_to;
+        snprintf(where, sizeof where, "layer adaptive avg pool (%d ch, %dx%d -> %dx%d)", c, h, w, p, p);
+        x = src == m->act[0] ? m->act[1] : m->act[0];
+        if ((st = vggcl__cl_adaptive_avgpool2d(ctx, where, src, x, n, c, h, w, p, p))) return st;
+    }
+    for (int i = 0; i < m->n_hidden; i++) {
+        cl_mem dst = x == m->act[0] ? m->act[1] : m->act[0];
+        snprintf(where, sizeof where, "layer %s (dense %d->%d, ReLU)", m->hidden_name[i], m->hidden_in[i],
+                 m->hidden_out[i]);
+        if ((st = vggcl__cl_dense(ctx, where, x, m->hidden_w_dev[i], m->hidden_b_dev[i], dst, n, m->hidden_in[i],
+                                 m->hidden_out[i], 1)))
+            return st;
+        x = dst;
+    }
+    snprintf(where, sizeof where, "layer %s (dense %d->%d)", m->head_name, m->head_in, m->classes);
+    return vggcl__cl_dense(ctx, where, x, m->head_w_dev, m->head_b_dev, m->logits_dev, n, m->head_in, m->classes, 0);
+}
+
+/* Queues the read-back of features and logits (either may be NULL). */
+static vggcl_status read_outputs(vggcl_ctx *ctx, vggcl_model *m, int n, cl_bool blocking, float *logits,
+                                 float *features)
+{
+    const char *where = "forward pass: reading the output (features, logits)";
+    vggcl_status st = VGGCL_OK;
+    if (features)
+        CL_CHECK(clEnqueueReadBuffer, (ctx->queue, m->feat_dev, blocking, 0, (size_t)n * m->features * sizeof(float),
+                                       features, 0, NULL, NULL));
+    if (logits)
+        CL_CHECK(clEnqueueReadBuffer, (ctx->queue, m->logits_dev, blocking, 0, (size_t)n * m->classes * sizeof(float),
+                                       logits, 0, NULL, NULL));
+fail:
+    return st;
+}
+
+/* input NULL: the batch uploaded by the previous pass is still in input[0]
  * (benchmarks time the passes without the upload). */
 static vggcl_status forward_cl(vggcl_ctx *ctx, vggcl_model *m, const float *input, int n, int h, int w,
                                float *logits, float *features, const vggcl_cam_request *cam)
@@ -235,83 +339,19 @@ static vggcl_status forward_cl(vggcl_ctx *ctx, vggcl_model *m, const float *inpu
     float *host_logits = NULL;
     int *cls = NULL;
     cl_mem cls_dev = NULL, cams_dev = NULL;
-    if ((st = check_memory(ctx, m, n, h, w)) != VGGCL_OK) return st;
-    const workspace ws = workspace_for(ctx, m, n, h, w);
-    const size_t f = sizeof(float);
-    if ((st = ensure(ctx, "activations (ping)", &m->act[0], &m->act_bytes[0], ws.act * f)) ||
-        (st = ensure(ctx, "activations (pong)", &m->act[1], &m->act_bytes[1], ws.act * f)) ||
-        (st = ensure(ctx, "GAP features", &m->feat_dev, &m->feat_bytes, ws.feat * f)) ||
-        (st = ensure(ctx, "logits", &m->logits_dev, &m->logits_bytes, ws.logits * f)) ||
-        (ws.partial && (st = ensure(ctx, "GAP partial sums", &m->gap_partial, &m->gap_partial_bytes, ws.partial * f))) ||
-        (ws.conv[0] && (st = ensure(ctx, "convolution workspace (Winograd input tiles, im2col columns)",
-                                    &m->conv_ws[0], &m->conv_ws_bytes[0], ws.conv[0] * f))) ||
-        (ws.conv[1] && (st = ensure(ctx, "convolution workspace (Winograd products)", &m->conv_ws[1],
-                                    &m->conv_ws_bytes[1], ws.conv[1] * f))))
-        goto fail;
+    feature_map map;
+    if ((st = prepare(ctx, m, n, h, w, 0)) != VGGCL_OK) return st;
     snprintf(where, sizeof where, "forward pass: input (%d, 3, %d, %d)", n, h, w);
     if (input)
-        CL_CHECK(clEnqueueWriteBuffer, (ctx->queue, m->act[0], CL_TRUE, 0, (size_t)n * 3 * h * w * sizeof(float),
+        CL_CHECK(clEnqueueWriteBuffer, (ctx->queue, m->input[0], CL_TRUE, 0, (size_t)n * 3 * h * w * sizeof(float),
                                         input, 0, NULL, NULL));
-    int cur = 0, c = 3;
-    for (int i = 0; i < m->n_steps; i++) {
-        const vggcl_step *s = &m->steps[i];
-        vggcl_conv_choice choice = { 0 };
-        if (s->kind == VGGCL_STEP_CONV) vggcl__conv_choose(ctx, m, i, n, h, w, &choice);
-        describe(m, i, h, w, &choice, where, sizeof where);
-        if (s->kind == VGGCL_STEP_CONV) {
-            const vggcl_conv_call call = { m->act[cur], s->packed[choice.algo], s->bias_dev, m->act[1 - cur],
-                                           { m->conv_ws[0], m->conv_ws[1] }, n, s->c_in, s->c_out, h, w,
-                                           choice.fused_pool };
-            st = vggcl__conv_algo(choice.algo)->launch(ctx, where, &choice.params, &call);
-            c = s->c_out;
-        } else {
-            st = vggcl__cl_maxpool2d(ctx, where, m->act[cur], m->act[1 - cur], n, c, h, w, s->kernel_size, s->stride,
-                                    s->padding, s->ceil_mode);
-        }
-        if (st != VGGCL_OK) goto fail;
-        if (s->kind == VGGCL_STEP_POOL || choice.fused_pool) {
-            const vggcl_step *p = s->kind == VGGCL_STEP_POOL ? s : &m->steps[++i];
-            h = vggcl__pool_out_size(h, p->kernel_size, p->stride, p->padding, p->ceil_mode);
-            w = vggcl__pool_out_size(w, p->kernel_size, p->stride, p->padding, p->ceil_mode);
-        }
-        cur = 1 - cur;
-    }
-    snprintf(where, sizeof where, "layer GAP (%d ch, %dx%d)", c, h, w);
-    if ((st = vggcl__cl_gap(ctx, where, m->act[cur], m->feat_dev, m->gap_partial, n, c, h, w)) != VGGCL_OK) goto fail;
-    if (m->classes) {
-        /* the dense chain: after GAP, or after pooling to pool_to x pool_to; ReLU between layers (dropout is
-         * identity). The CAM needs act[cur], so only a chain, never a plain GAP head, reuses it. */
-        cl_mem src = m->feat_dev;
-        if (m->pool_to) {
-            const int p = m->pool_to;
-            snprintf(where, sizeof where, "layer adaptive avg pool (%d ch, %dx%d -> %dx%d)", c, h, w, p, p);
-            if ((st = vggcl__cl_adaptive_avgpool2d(ctx, where, m->act[cur], m->act[1 - cur], n, c, h, w, p, p)))
-                goto fail;
-            src = m->act[1 - cur];
-        }
-        for (int i = 0; i < m->n_hidden; i++) {
-            cl_mem dst = src == m->act[0] ? m->act[1] : m->act[0];
-            snprintf(where, sizeof where, "layer %s (dense %d->%d, ReLU)", m->hidden_name[i], m->hidden_in[i],
-                     m->hidden_out[i]);
-            if ((st = vggcl__cl_dense(ctx, where, src, m->hidden_w_dev[i], m->hidden_b_dev[i], dst, n, m->hidden_in[i],
-                                     m->hidden_out[i], 1)))
-                goto fail;
-            src = dst;
-        }
-        snprintf(where, sizeof where, "layer %s (dense %d->%d)", m->head_name, m->head_in, m->classes);
-        st = vggcl__cl_dense(ctx, where, src, m->head_w_dev, m->head_b_dev, m->logits_dev, n, m->head_in, m->classes, 0);
-        if (st != VGGCL_OK) goto fail;
-    }
-    snprintf(where, sizeof where, "forward pass: reading the output (features, logits)");
-    if (features)
-        CL_CHECK(clEnqueueReadBuffer, (ctx->queue, m->feat_dev, CL_TRUE, 0, (size_t)n * m->features * sizeof(float),
-                                       features, 0, NULL, NULL));
-    if (logits)
-        CL_CHECK(clEnqueueReadBuffer, (ctx->queue, m->logits_dev, CL_TRUE, 0, (size_t)n * m->classes * sizeof(float),
-                                       logits, 0, NULL, NULL));
+    if ((st = enqueue_pass(ctx, m, m->input[0], n, h, w, &map)) ||
+        (st = read_outputs(ctx, m, n, CL_TRUE, logits, features)))
+        goto fail;
     if (cam) {
-        /* the map GAP averaged is still in act[cur]: the CAM needs no second pass */
-        snprintf(where, sizeof where, "layer CAM (%d ch, %dx%d)", c, h, w);
+        /* the map GAP averaged is still on the device: the CAM needs no second pass */
+        snprintf(where, sizeof where, "layer CAM (%d ch, %dx%d)", map.c, map.h, map.w);
+        const int hw = map.h * map.w;
         float *lg = logits ? logits : (host_logits = malloc(sizeof *lg * (size_t)n * m->classes));
         if (!lg || !(cls = malloc(sizeof *cls * (size_t)n))) {
             st = vggcl__fail(ctx, VGGCL_ERR_NOMEM, "out of host memory");
@@ -323,10 +363,10 @@ static vggcl_status forward_cl(vggcl_ctx *ctx, vggcl_model *m, const float *inpu
         if ((st = pick_classes(ctx, m, lg, n, cam, cls)) ||
             (st = vggcl__buffer(ctx, where, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR, sizeof *cls * (size_t)n, cls,
                                 &cls_dev)) ||
-            (st = vggcl__buffer(ctx, where, CL_MEM_WRITE_ONLY, sizeof(float) * (size_t)n * h * w, NULL, &cams_dev)) ||
-            (st = vggcl__cl_cam(ctx, where, m->act[cur], m->head_w_dev, cls_dev, cams_dev, n, c, h * w)))
+            (st = vggcl__buffer(ctx, where, CL_MEM_WRITE_ONLY, sizeof(float) * (size_t)n * hw, NULL, &cams_dev)) ||
+            (st = vggcl__cl_cam(ctx, where, map.buf, m->head_w_dev, cls_dev, cams_dev, n, map.c, hw)))
             goto fail;
-        CL_CHECK(clEnqueueReadBuffer, (ctx->queue, cams_dev, CL_TRUE, 0, sizeof(float) * (size_t)n * h * w, cam->cams,
+        CL_CHECK(clEnqueueReadBuffer, (ctx->queue, cams_dev, CL_TRUE, 0, sizeof(float) * (size_t)n * hw, cam->cams,
                                        0, NULL, NULL));
     }
     CL_CHECK(clFinish, (ctx->queue));
@@ -340,8 +380,42 @@ fail:
     return st;
 }
 
-vggcl_status vggcl__forward(vggcl_ctx *ctx, vggcl_model *m, const float *input, int resident, int n, int h, int w,
-                            float *logits, float *features, const vggcl_cam_request *cam)
+/* An overlapped pass: the input goes to the free input buffer through the
+ * upload queue while the compute queue still runs the pass before; the
+ * layers wait for it behind a barrier, and a marker after the read-back
+ * tells when the pass is done. */
+static vggcl_status submit_cl(vggcl_ctx *ctx, vggcl_model *m, const float *input, int n, int h, int w, float *logits,
+                              float *features)
+{
+    char where[160];
+    vggcl_status st;
+    cl_event up = NULL, done = NULL;
+    feature_map map;
+    const int slot = m->next_input;
+    if ((st = prepare(ctx, m, n, h, w, slot)) != VGGCL_OK) return st;
+    snprintf(where, sizeof where, "forward pass: input (%d, 3, %d, %d), overlapped", n, h, w);
+    CL_CHECK(clEnqueueWriteBuffer, (ctx->upload_queue, m->input[slot], CL_TRUE, 0,
+                                    (size_t)n * 3 * h * w * sizeof(float), input, 0, NULL, &up));
+    CL_CHECK(clEnqueueBarrierWithWaitList, (ctx->queue, 1, &up, NULL));
+    if ((st = enqueue_pass(ctx, m, m->input[slot], n, h, w, &map)) ||
+        (st = read_outputs(ctx, m, n, CL_FALSE, logits, features)))
+        goto fail;
+    snprintf(where, sizeof where, "forward pass: queueing the pass over (%d, 3, %d, %d)", n, h, w);
+    CL_CHECK(clEnqueueMarkerWithWaitList, (ctx->queue, 0, NULL, &done));
+    CL_CHECK(clFlush, (ctx->queue));
+    m->flight[m->n_flight++] = (vggcl_pass){ up, done, n, h, w, 0 };
+    m->next_input = 1 - slot;
+    up = done = NULL;
+fail:
+    if (st != VGGCL_OK) clFinish(ctx->queue); /* the passes before it end; its own outputs are not valid */
+    if (up) clReleaseEvent(up);
+    if (done) clReleaseEvent(done);
+    return st;
+}
+
+/* The checks every pass makes on its arguments. */
+static vggcl_status check_pass(vggcl_ctx *ctx, const vggcl_model *m, const float *input, int n, int h, int w,
+                               int wants_logits)
 {
     int fh, fw, bad = 0;
     if (!m || m->ctx != ctx)
@@ -356,12 +430,87 @@ vggcl_status vggcl__forward(vggcl_ctx *ctx, vggcl_model *m, const float *input, 
                            "this network needs at least %dx%d", h, w, m->steps[bad].name, fh, fw,
                            m->steps[bad].kernel_size, m->steps[bad].kernel_size, min, min);
     }
-    if (!m->classes && (logits || cam))
+    if (!m->classes && wants_logits)
         return vggcl__fail(ctx, VGGCL_ERR_ARG, "the model was loaded without a head (features only): no logits");
-    const size_t act = max_activation(m, n, h, w);
+    return VGGCL_OK;
+}
+
+vggcl_status vggcl__forward(vggcl_ctx *ctx, vggcl_model *m, const float *input, int resident, int n, int h, int w,
+                            float *logits, float *features, const vggcl_cam_request *cam)
+{
+    vggcl_status st = check_pass(ctx, m, input, n, h, w, logits || cam);
+    if (st != VGGCL_OK) return st;
+    if (m->n_flight)
+        return vggcl__fail(ctx, VGGCL_ERR_ARG, "%d overlapped pass%s not waited for (vggcl_forward_wait) on this model",
+                           m->n_flight, m->n_flight > 1 ? "es are" : " is");
     if (ctx->profiling) vggcl__prof_reset(ctx);
-    if (ctx->use_ref) return forward_ref(ctx, m, input, n, h, w, act, logits, features, cam);
+    if (ctx->use_ref) return forward_ref(ctx, m, input, n, h, w, max_activation(m, n, h, w), logits, features, cam);
     return forward_cl(ctx, m, resident ? NULL : input, n, h, w, logits, features, cam);
+}
+
+vggcl_status vggcl_forward_submit(vggcl_ctx *ctx, vggcl_model *m, const float *input, int n, int h, int w,
+                                  float *logits, float *features)
+{
+    vggcl_status st = check_pass(ctx, m, input, n, h, w, logits != NULL);
+    if (st != VGGCL_OK) return st;
+    if (m->n_flight == 2)
+        return vggcl__fail(ctx, VGGCL_ERR_ARG, "two overlapped passes are in flight: vggcl_forward_wait for the "
+                                               "oldest before submitting another");
+    if (ctx->profiling) vggcl__prof_reset(ctx);
+    if (!ctx->use_ref) return submit_cl(ctx, m, input, n, h, w, logits, features);
+    /* the reference runs now; its wait has nothing left to do */
+    const double t0 = vggcl__now_ms();
+    st = forward_ref(ctx, m, input, n, h, w, max_activation(m, n, h, w), logits, features, NULL);
+    if (st == VGGCL_OK) m->flight[m->n_flight++] = (vggcl_pass){ NULL, NULL, n, h, w, vggcl__now_ms() - t0 };
+    return st;
+}
+
+/* The device time of pass p, which just completed: from when it could start (its input uploaded and the
+ * pass before it done) to its end, on the device's clock. */
+static vggcl_status pass_ms(vggcl_ctx *ctx, vggcl_model *m, const vggcl_pass *p, const char *where, double *ms)
+{
+    vggcl_status st = VGGCL_OK;
+    cl_ulong up_end = 0, end = 0;
+    CL_CHECK(clGetEventProfilingInfo, (p->up, CL_PROFILING_COMMAND_END, sizeof up_end, &up_end, NULL));
+    CL_CHECK(clGetEventProfilingInfo, (p->done, CL_PROFILING_COMMAND_END, sizeof end, &end, NULL));
+    const cl_ulong start = up_end > m->last_end ? up_end : m->last_end;
+    *ms = end > start ? (end - start) * 1e-6 : 0;
+    m->last_end = end;
+fail:
+    return st;
+}
+
+vggcl_status vggcl_forward_wait(vggcl_ctx *ctx, vggcl_model *m, double *device_ms)
+{
+    if (!m || m->ctx != ctx) return vggcl__fail(ctx, VGGCL_ERR_ARG, "the model was not loaded with this context");
+    if (!m->n_flight)
+        return vggcl__fail(ctx, VGGCL_ERR_ARG, "no overlapped pass is in flight: vggcl_forward_submit first");
+    const vggcl_pass p = m->flight[0];
+    m->flight[0] = m->flight[1];
+    m->n_flight--;
+    vggcl_status st = VGGCL_OK;
+    char where[160];
+    snprintf(where, sizeof where, "forward pass: waiting for the pass over (%d, 3, %d, %d)", p.n, p.h, p.w);
+    if (device_ms) *device_ms = p.ref_ms;
+    if (!p.done) return VGGCL_OK;
+    CL_CHECK(clWaitForEvents, (1, &p.done));
+    if (device_ms) st = pass_ms(ctx, m, &p, where, device_ms);
+fail:
+    if (st != VGGCL_OK) clFinish(ctx->queue); /* nothing writes into the caller's outputs after this */
+    if (p.up) clReleaseEvent(p.up);
+    if (p.done) clReleaseEvent(p.done);
+    return st;
+}
+
+void vggcl__flight_drop(vggcl_model *m)
+{
+    if (!m->n_flight) return;
+    if (m->ctx->queue) clFinish(m->ctx->queue);
+    for (int i = 0; i < m->n_flight; i++) {
+        if (m->flight[i].up) clReleaseEvent(m->flight[i].up);
+        if (m->flight[i].done) clReleaseEvent(m->flight[i].done);
+    }
+    m->n_flight = 0;
 }
 
 vggcl_status vggcl_forward(vggcl_ctx *ctx, vggcl_model *m, const float *input, int n, int h, int w, float *logits,

@@ -453,6 +453,7 @@ fail:
 void vggcl_model_free(vggcl_model *m)
 {
     if (!m) return;
+    vggcl__flight_drop(m); /* passes still in flight write into the buffers below */
     for (int i = 0; i < m->n_steps; i++) {
         free(m->steps[i].weight);
         free(m->steps[i].bias);
@@ -475,6 +476,8 @@ void vggcl_model_free(vggcl_model *m)
     }
     vggcl__release(m->ctx, &m->head_w_dev);
     vggcl__release(m->ctx, &m->head_b_dev);
+    vggcl__release(m->ctx, &m->input[0]);
+    vggcl__release(m->ctx, &m->input[1]);
     vggcl__release(m->ctx, &m->act[0]);
     vggcl__release(m->ctx, &m->act[1]);
     vggcl__release(m->ctx, &m->gap_partial);

@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "layers.h"
@@ -77,13 +76,6 @@ int vggcl__tune_names(const vggcl_ctx *ctx, int c_in, int c_out, int algo)
     for (int i = 0; i < ctx->n_tuned; i++)
         if (ctx->tuned[i].c_in == c_in && ctx->tuned[i].c_out == c_out && ctx->tuned[i].algo == algo) return 1;
     return 0;
-}
-
-static double now_s(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec + t.tv_nsec * 1e-9;
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -347,7 +339,7 @@ static vggcl_status tune_shape(vggcl_ctx *ctx, vggcl_model *m, int step, int n, 
     vggcl_tuned best = { s->c_in, s->c_out, h, w, n, 0, { { 0 } }, INFINITY };
     for (int i = 0; i < count; i++) {
         /* the defaults while the whole budget lasts, the rest while this shape's share does */
-        if (now_s() > (i < VGGCL_CONV_ALGOS - 1 ? end : deadline)) break;
+        if (vggcl__now_ms() * 1e-3 > (i < VGGCL_CONV_ALGOS - 1 ? end : deadline)) break;
         char params[200];
         vggcl__conv_params_str(c[i].algo, &c[i].p, params, sizeof params);
         snprintf(where, sizeof where, "tuning layer %s (conv %d->%d, %dx%d, batch %d, %s %s)", s->name, s->c_in,
@@ -423,7 +415,7 @@ vggcl_status vggcl_tune(vggcl_ctx *ctx, vggcl_model *m, const int *batches, int 
         first[3 * shapes] = i, first[3 * shapes + 1] = hh, first[3 * shapes + 2] = ww;
         shapes++;
     }
-    const double start = now_s(), total = (double)shapes * n_batches;
+    const double start = vggcl__now_ms() * 1e-3, total = (double)shapes * n_batches;
     const double end = budget_s > 0 ? start + budget_s : INFINITY;
     snprintf(setup, sizeof setup, "last tuned at %dx%d, %d timed passes per candidate, budget %.0f s", h, w, iters,
              budget_s);
@@ -432,8 +424,8 @@ vggcl_status vggcl_tune(vggcl_ctx *ctx, vggcl_model *m, const int *batches, int 
             const int step = first[3 * k];
             const vggcl_step *s = &m->steps[step];
             /* the time left, shared out over the shapes still to do */
-            const double left = budget_s - (now_s() - start);
-            const double deadline = now_s() + (budget_s > 0 && left > 0 ? left / (total - done) : 0);
+            const double left = budget_s - (vggcl__now_ms() * 1e-3 - start);
+            const double deadline = vggcl__now_ms() * 1e-3 + (budget_s > 0 && left > 0 ? left / (total - done) : 0);
             vggcl_tune_row row;
             memset(&row, 0, sizeof row);
             snprintf(row.layer, sizeof row.layer, "%s", s->name);

@@ -23,6 +23,7 @@ void vggcl_ctx_free(vggcl_ctx *ctx)
     for (int i = 0; i < ctx->n_programs; i++) clReleaseProgram(ctx->programs[i].program);
     free(ctx->kernels);
     free(ctx->programs);
+    if (ctx->upload_queue) clReleaseCommandQueue(ctx->upload_queue);
     if (ctx->queue) clReleaseCommandQueue(ctx->queue);
     if (ctx->cl) clReleaseContext(ctx->cl);
     free(ctx);
@@ -248,14 +249,17 @@ vggcl_status vggcl_select_device(vggcl_ctx *ctx, const char *spec)
     CL_CHECK_RET(clCreateContext, err);
     ctx->queue = clCreateCommandQueue(ctx->cl, ctx->device, CL_QUEUE_PROFILING_ENABLE, &err);
     CL_CHECK_RET(clCreateCommandQueue, err);
+    ctx->upload_queue = clCreateCommandQueue(ctx->cl, ctx->device, CL_QUEUE_PROFILING_ENABLE, &err);
+    CL_CHECK_RET(clCreateCommandQueue, err);
     ctx->selected = 1;
     vggcl__tune_load(ctx);
 fail:
     free(list);
     if (st != VGGCL_OK) {
+        if (ctx->upload_queue) clReleaseCommandQueue(ctx->upload_queue);
         if (ctx->queue) clReleaseCommandQueue(ctx->queue);
         if (ctx->cl) clReleaseContext(ctx->cl);
-        ctx->queue = NULL;
+        ctx->upload_queue = ctx->queue = NULL;
         ctx->cl = NULL;
     }
     return st;

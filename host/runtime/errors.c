@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "internal.h"
 
@@ -56,6 +57,13 @@ vggcl_status vggcl__cl_fail(vggcl_ctx *ctx, const char *where, const char *call,
         st = VGGCL_ERR_DEVICE_MEMORY;
     return vggcl__fail(ctx, st, "%s: %s -> %s (%d)", where ? where : "vggcl", call,
                        vggcl__cl_error_name(err), (int)err);
+}
+
+double vggcl__now_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec * 1e3 + t.tv_nsec * 1e-6;
 }
 
 size_t vggcl__pow2_floor(size_t limit)

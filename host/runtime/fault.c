@@ -3,9 +3,9 @@
  * CODE instead of being made (once: the calls after it go through, as after a
  * transient driver failure). KIND: buffer (clCreateBuffer), build
  * (clBuildProgram, also for a program the binary cache would supply), kernel
- * (clCreateKernel), enqueue (clEnqueue*, clFinish and CLBlast's SGEMM) or any
- * of these. CODE: a CL_* name or a number; by default the error a driver
- * gives for that kind of call. */
+ * (clCreateKernel), enqueue (clEnqueue*, clFinish, clFlush, clWaitForEvents
+ * and CLBlast's SGEMM) or any of these. CODE: a CL_* name or a number; by
+ * default the error a driver gives for that kind of call. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,7 +63,7 @@ static int kind_of(const char *call)
     if (!strcmp(call, "clCreateBuffer")) return VGGCL_FAULT_BUFFER;
     if (!strcmp(call, "clBuildProgram")) return VGGCL_FAULT_BUILD;
     if (!strcmp(call, "clCreateKernel")) return VGGCL_FAULT_KERNEL;
-    if (!strncmp(call, "clEnqueue", 9) || !strcmp(call, "clFinish") || !strncmp(call, "CLBlast", 7))
+    if (!strncmp(call, "clEnqueue", 9) || !strcmp(call, "clFinish") || !strcmp(call, "clFlush") || !strcmp(call, "clWaitForEvents") || !strncmp(call, "CLBlast", 7))
         return VGGCL_FAULT_ENQUEUE;
     return 0;
 }

@@ -3,7 +3,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "internal.h"
 
@@ -85,8 +84,7 @@ static vggcl_status get_program(vggcl_ctx *ctx, int which, const char *defines, 
         src = embedded(file);
         if (!src) return vggcl__fail(ctx, VGGCL_ERR_DEVICE, "kernel source %s is not embedded", file);
     }
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    const double t0 = vggcl__now_ms();
     if ((err = vggcl__fault(ctx, "clBuildProgram")) != CL_SUCCESS) {
         st = vggcl__cl_fail(ctx, where, "clBuildProgram", err);
         goto fail;
@@ -123,8 +121,7 @@ static vggcl_status get_program(vggcl_ctx *ctx, int which, const char *defines, 
     ctx->cache_misses++;
     vggcl__cache_store(ctx, src, options, prog);
 built:
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    ctx->build_ms += (t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) * 1e-6;
+    ctx->build_ms += vggcl__now_ms() - t0;
     vggcl_program_entry *e = &ctx->programs[ctx->n_programs++];
     e->prog = which;
     snprintf(e->defines, sizeof e->defines, "%s", defines);
