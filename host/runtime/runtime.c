@@ -35,6 +35,11 @@ vggcl_status vggcl__enqueue(vggcl_ctx *ctx, const char *where, cl_kernel k, cl_u
                             const size_t *local, double flops)
 {
     vggcl_status st = VGGCL_OK;
+    /* No local size on a CPU: one work-item per work-group. Left to PoCL, the size follows the global
+     * size, and each new size compiles the kernel again (seconds) when the batch or image size changes;
+     * the CPU kernels vectorize within a work-item, so nothing is lost. GPU drivers choose well. */
+    static const size_t one[3] = { 1, 1, 1 };
+    if (!local && !ctx->is_gpu) local = one;
     cl_event *ev = vggcl__prof_slot(ctx, where, flops);
     CL_CHECK(clEnqueueNDRangeKernel, (ctx->queue, k, dims, NULL, global, local, 0, NULL, ev));
     return VGGCL_OK;
