@@ -26,8 +26,16 @@ size_t vggcl__cl_gap_partial_floats(const vggcl_ctx *ctx, int N, int C, int H, i
 vggcl_status vggcl__cl_gap(vggcl_ctx *ctx, const char *where, cl_mem in, cl_mem out, cl_mem partial, int N, int C,
                           int H, int W);
 
+/* A linear layer, out (N, C) = in (N, K) . weight (C, K)^T + bias, ReLU when
+ * relu: kernels/dense.cl's dense up to VGGCL_DENSE_SMALL_MACS multiply-adds
+ * (GAP heads, small chains: no CLBlast compile, seconds on first use), CLBlast
+ * SGEMM + bias_add above. _with forces a path (tests). */
+enum { VGGCL_DENSE_AUTO, VGGCL_DENSE_SMALL, VGGCL_DENSE_SGEMM };
+#define VGGCL_DENSE_SMALL_MACS (1 << 24)
 vggcl_status vggcl__cl_dense(vggcl_ctx *ctx, const char *where, cl_mem in, cl_mem weight, cl_mem bias, cl_mem out,
                             int N, int K, int C, int relu);
+vggcl_status vggcl__cl_dense_with(vggcl_ctx *ctx, const char *where, cl_mem in, cl_mem weight, cl_mem bias, cl_mem out,
+                                  int N, int K, int C, int relu, int path);
 
 vggcl_status vggcl__cl_adaptive_avgpool2d(vggcl_ctx *ctx, const char *where, cl_mem in, cl_mem out, int N, int C,
                                          int H, int W, int OH, int OW);

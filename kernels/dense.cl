@@ -1,9 +1,36 @@
-/* dense.cl: the bias of a linear layer, added after CLBlast's SGEMM, and the
- * ReLU of torchvision's hidden classifier layers.
+/* dense.cl: the linear layers of the head.
  *
- * Layout: out (N, C), bias (C). One work-item per element:
+ * dense: out (N, C) = in (N, K) . weight (C, K)^T + bias (C), then ReLU when
+ * relu (torchvision's hidden classifier layers). For the small layers of GAP
+ * heads, where CLBlast's SGEMM would cost a compile of seconds for
+ * microseconds of work. One work-item per output:
+ *   get_global_id(0) = n * C + c (rounded up to DENSE_WG; extra items return).
+ * K is summed in four interleaved partial sums (float4 loads), then the rest.
+ *
+ * bias_add: the bias (and ReLU) after CLBlast's SGEMM, for the large layers.
  *   get_global_id(0) = n * C + c (rounded up; extra items return).
  */
+#ifndef DENSE_WG
+#define DENSE_WG 64
+#endif
+
+__kernel __attribute__((reqd_work_group_size(DENSE_WG, 1, 1)))
+void dense(__global const float *restrict in, __global const float *restrict weight,
+           __global const float *restrict bias, __global float *restrict out, int N, int K, int C, int relu)
+{
+    const int i = get_global_id(0);
+    if (i >= N * C) return;
+    const int n = i / C, c = i % C;
+    const __global float *x = in + (size_t)n * K, *w = weight + (size_t)c * K;
+    float4 acc4 = (float4)(0.0f);
+    int k = 0;
+    for (; k + 4 <= K; k += 4) acc4 = fma(vload4(0, x + k), vload4(0, w + k), acc4);
+    float acc = (acc4.x + acc4.y) + (acc4.z + acc4.w);
+    for (; k < K; k++) acc = fma(x[k], w[k], acc);
+    const float v = acc + bias[c];
+    out[i] = relu ? fmax(v, 0.0f) : v;
+}
+
 __kernel void bias_add(__global float *out, __global const float *restrict bias, int N, int C, int relu)
 {
     const int i = get_global_id(0);

@@ -30,15 +30,6 @@
  *                8 tiles (32 pixels) is interleaved back by swizzles and stored
  *                with two 16-lane stores (element by element at the map's edge).
  */
-#ifndef OCB
-#define OCB 8
-#endif
-#ifndef TT
-#define TT 16
-#endif
-#if TT != 16
-#error "TT must be 16: the GEMM holds a block of tiles in one float16"
-#endif
 
 /* B^T applied to six values (one column or row of a 6x6 tile), 8 tiles per lane set. */
 #define BT_ROWS(x0, x1, x2, x3, x4, x5, o)              \
@@ -50,6 +41,29 @@
         o[4] = 2.0f * x1 - x2 - 2.0f * x3 + x4;         \
         o[5] = 4.0f * x1 - 5.0f * x3 + x5;              \
     } while (0)
+
+/* A^T applied to six values: four outputs. */
+#define AT_ROWS(m0, m1, m2, m3, m4, m5, o)              \
+    do {                                                \
+        o[0] = m0 + m1 + m2 + m3 + m4;                  \
+        o[1] = m1 - m2 + 2.0f * (m3 - m4);              \
+        o[2] = m1 + m2 + 4.0f * (m3 + m4);              \
+        o[3] = m1 - m2 + 8.0f * (m3 - m4) + m5;         \
+    } while (0)
+
+/* The program is built twice: without WINO_GPU the CPU-shaped kernels, with it the GPU-shaped ones
+ * (host/runtime/program.c), so a device compiles only what it runs. */
+#ifndef WINO_GPU
+
+#ifndef OCB
+#define OCB 8
+#endif
+#ifndef TT
+#define TT 16
+#endif
+#if TT != 16
+#error "TT must be 16: the GEMM holds a block of tiles in one float16"
+#endif
 
 __kernel void wino_input(__global const float *restrict in, __global float *restrict V,
                          int C_in, int H, int W, int tiles_y, int tiles_x, int T, int Tp)
@@ -141,15 +155,6 @@ __kernel void wino_gemm(__global const float *restrict V, __global const float *
     for (int j = 0; j < 2 * OCB; j++) vstore16(acc[j], 0, m + (size_t)j * Tp);
 }
 
-/* A^T applied to six values: four outputs. */
-#define AT_ROWS(m0, m1, m2, m3, m4, m5, o)              \
-    do {                                                \
-        o[0] = m0 + m1 + m2 + m3 + m4;                  \
-        o[1] = m1 - m2 + 2.0f * (m3 - m4);              \
-        o[2] = m1 + m2 + 4.0f * (m3 + m4);              \
-        o[3] = m1 - m2 + 8.0f * (m3 - m4) + m5;         \
-    } while (0)
-
 __kernel void wino_output(__global const float *restrict M, __global const float *restrict bias,
                           __global float *restrict out, int C_out, int C_outp, int H, int W, int tiles_y,
                           int tiles_x, int T, int Tp)
@@ -213,6 +218,8 @@ __kernel void wino_output(__global const float *restrict M, __global const float
         }
     }
 }
+
+#else /* WINO_GPU */
 
 /* ---- GPU-shaped F(4x4, 3x3): the same transforms around a tiled GEMM ----
  *
@@ -474,3 +481,5 @@ __kernel void wino_gpu_output(__global const float *restrict M, __global const f
         }
     }
 }
+
+#endif /* WINO_GPU */

@@ -1,5 +1,6 @@
-/* The dense head (CLBlast SGEMM + kernels/dense.cl bias_add) against
- * host/ref/dense_ref.c: widths 1 to 1000, batch 1 to 8. */
+/* The dense layers against host/ref/dense_ref.c, on each path (kernels/dense.cl's
+ * dense; CLBlast SGEMM + bias_add; the automatic choice): widths 1 to 25088,
+ * batch 1 to 8, with and without ReLU. */
 #include <stdlib.h>
 
 #include "layers.h"
@@ -11,9 +12,11 @@
 #define ELEM 1e-4
 
 static const struct { int N, K, C; } shapes[] = {
-    { 1, 1, 1 }, { 1, 512, 7 }, { 3, 7, 5 }, { 8, 512, 1000 }, { 5, 33, 17 }, { 2, 4096, 3 }, { 2, 25088, 40 },
+    { 1, 1, 1 }, { 1, 512, 7 }, { 3, 7, 5 }, { 8, 512, 1000 }, { 5, 33, 17 }, { 5, 130, 13 }, { 2, 4096, 3 },
+    { 2, 25088, 40 }, { 1, 25088, 700 }, /* past VGGCL_DENSE_SMALL_MACS: SGEMM when automatic */
 };
 
+/* _i: the path (VGGCL_DENSE_AUTO, _SMALL, _SGEMM). */
 START_TEST(test_dense_shapes)
 {
     vggcl_ctx *ctx = tu_cl_ctx();
@@ -28,11 +31,11 @@ START_TEST(test_dense_shapes)
         vggcl__ref_dense(in, w, b, expected, N, K, C, relu);
         cl_mem d_in = tu_upload(ctx, in, (size_t)N * K), d_w = tu_upload(ctx, w, (size_t)C * K);
         cl_mem d_b = tu_upload(ctx, b, (size_t)C), d_out = tu_alloc(ctx, (size_t)N * C);
-        vggcl_status st = vggcl__cl_dense(ctx, "test dense", d_in, d_w, d_b, d_out, N, K, C, relu);
+        vggcl_status st = vggcl__cl_dense_with(ctx, "test dense", d_in, d_w, d_b, d_out, N, K, C, relu, _i);
         ck_assert_msg(st == VGGCL_OK, "%s", vggcl_message(ctx));
         tu_download(ctx, d_out, got, (size_t)N * C);
-        ck_assert_msg(tu_compare("dense", expected, got, N, C, 1, 1, REL_L2, ELEM), "dense N=%d K=%d C=%d relu=%d differs",
-                      N, K, C, relu);
+        ck_assert_msg(tu_compare("dense", expected, got, N, C, 1, 1, REL_L2, ELEM),
+                      "dense N=%d K=%d C=%d relu=%d (path %d) differs", N, K, C, relu, _i);
         clReleaseMemObject(d_in), clReleaseMemObject(d_w), clReleaseMemObject(d_b), clReleaseMemObject(d_out);
         free(in), free(w), free(b), free(expected), free(got);
     }
@@ -57,7 +60,7 @@ int main(void)
     Suite *s = suite_create("dense");
     TCase *tc = tcase_create("kernel vs reference");
     tcase_set_timeout(tc, 300);
-    tcase_add_test(tc, test_dense_shapes);
+    tcase_add_loop_test(tc, test_dense_shapes, VGGCL_DENSE_AUTO, VGGCL_DENSE_SGEMM + 1);
     tcase_add_test(tc, test_dense_reference_by_hand);
     suite_add_tcase(s, tc);
     return tu_run(s);

@@ -1,6 +1,8 @@
-/* Launcher for the dense head: CLBlast SGEMM (out = in * weight^T), then
- * kernels/dense.cl bias_add; and vggcl__sgemm, the one path into CLBlast. */
+/* Launcher for the dense layers of the head: kernels/dense.cl's dense for the
+ * small ones, CLBlast SGEMM (out = in * weight^T) then bias_add for the large
+ * ones; and vggcl__sgemm, the one path into CLBlast. */
 #include <clblast_c.h>
+#include <stdio.h>
 
 #include "layers.h"
 
@@ -41,11 +43,38 @@ vggcl_status vggcl__sgemm(vggcl_ctx *ctx, const char *where, int trans_b, size_t
     return vggcl__fail(ctx, st, "%s: CLBlastSgemm -> %s (%d)", where, clblast_name(s), (int)s);
 }
 
-vggcl_status vggcl__cl_dense(vggcl_ctx *ctx, const char *where, cl_mem in, cl_mem weight, cl_mem bias, cl_mem out,
-                            int N, int K, int C, int relu)
+/* One work-item per output, work-groups of a fixed size: one compile whatever the batch. */
+static vggcl_status dense_small(vggcl_ctx *ctx, const char *where, cl_mem in, cl_mem weight, cl_mem bias, cl_mem out,
+                                int N, int K, int C, int relu)
 {
     vggcl_status st;
     cl_kernel k;
+    size_t lx = vggcl__pow2_floor(ctx->max_wg < LOCAL_X ? ctx->max_wg : LOCAL_X);
+    char defines[32];
+    snprintf(defines, sizeof defines, "-DDENSE_WG=%zu", lx);
+    if ((st = vggcl__kernel_v(ctx, VGGCL_K_DENSE, lx == LOCAL_X ? "" : defines, where, &k)) != VGGCL_OK) return st;
+    CL_CHECK(clSetKernelArg, (k, 0, sizeof in, &in));
+    CL_CHECK(clSetKernelArg, (k, 1, sizeof weight, &weight));
+    CL_CHECK(clSetKernelArg, (k, 2, sizeof bias, &bias));
+    CL_CHECK(clSetKernelArg, (k, 3, sizeof out, &out));
+    CL_CHECK(clSetKernelArg, (k, 4, sizeof N, &N));
+    CL_CHECK(clSetKernelArg, (k, 5, sizeof K, &K));
+    CL_CHECK(clSetKernelArg, (k, 6, sizeof C, &C));
+    CL_CHECK(clSetKernelArg, (k, 7, sizeof relu, &relu));
+    size_t global = vggcl__round_up((size_t)N * C, lx);
+    return vggcl__enqueue(ctx, where, k, 1, &global, &lx, 2.0 * N * C * (double)K);
+fail:
+    return st;
+}
+
+vggcl_status vggcl__cl_dense_with(vggcl_ctx *ctx, const char *where, cl_mem in, cl_mem weight, cl_mem bias, cl_mem out,
+                                  int N, int K, int C, int relu, int path)
+{
+    vggcl_status st;
+    cl_kernel k;
+    if (path == VGGCL_DENSE_AUTO)
+        path = (double)N * C * K <= VGGCL_DENSE_SMALL_MACS ? VGGCL_DENSE_SMALL : VGGCL_DENSE_SGEMM;
+    if (path == VGGCL_DENSE_SMALL) return dense_small(ctx, where, in, weight, bias, out, N, K, C, relu);
     if ((st = vggcl__sgemm(ctx, where, 1, (size_t)N, (size_t)C, (size_t)K, in, 0, weight, 0, out, 0)) != VGGCL_OK)
         return st;
     if ((st = vggcl__kernel(ctx, VGGCL_K_BIAS_ADD, where, &k)) != VGGCL_OK) return st;
@@ -59,4 +88,10 @@ vggcl_status vggcl__cl_dense(vggcl_ctx *ctx, const char *where, cl_mem in, cl_me
     return vggcl__enqueue(ctx, where, k, 1, &global, &lx, 0);
 fail:
     return st;
+}
+
+vggcl_status vggcl__cl_dense(vggcl_ctx *ctx, const char *where, cl_mem in, cl_mem weight, cl_mem bias, cl_mem out,
+                            int N, int K, int C, int relu)
+{
+    return vggcl__cl_dense_with(ctx, where, in, weight, bias, out, N, K, C, relu, VGGCL_DENSE_AUTO);
 }
