@@ -1,0 +1,223 @@
+#!/usr/bin/python3
+"""vggcl against the other CPU engines, side by side in one run on one machine.
+
+The same model for all: torchvision's vgg16 with the GAP head (7 classes,
+seeded weights), as safetensors for vggcl, as ONNX (torch.onnx.export) for
+onnxruntime and OpenVINO, and as an ncnn .param/.bin written from the same
+tensors. For each batch size every engine runs in its own process with the
+same thread count (PoCL's through POCL_MAX_PTHREAD_COUNT), in turn, for
+`--rounds` rounds; the best median of each is kept, since the machine is
+shared and noise only ever adds time. ncnn takes one image at a time, so its
+batch is that many images in a row. Each engine's logits for one image are
+compared with PyTorch's (the "agrees" line: largest relative L2 difference),
+so every column ran the same network. Prints a Markdown table of ms per image.
+
+    tools/bench_vs_peers.py build/vggcl [--batches 1 8] [--iters 5] [--rounds 2]
+                                        [--peer-python .venv/bin/python3] [--engines ncnn ...]
+
+PyTorch runs here (/usr/bin/python3, Debian's torch); onnxruntime, OpenVINO
+and ncnn run under --peer-python (default: the repository's .venv), e.g. after
+`.venv/bin/pip install onnxruntime openvino ncnn`. An engine that is not
+installed is left out with a note. OpenVINO and ncnn are held to float32
+(OpenVINO would compute in bf16 on CPUs that have it, ncnn would store
+activations in fp16 where the CPU has F16C).
+"""
+import argparse
+import json
+import os
+import statistics
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+PEERS = ("vggcl", "PyTorch", "onnxruntime", "OpenVINO", "ncnn")
+SIZE, CLASSES = 224, 7
+
+
+# ---- the model in every format (needs torch) ----
+
+def write_ncnn(model, param_path, bin_path):
+    """ncnn's text graph and weights: Convolution (+ReLU fused) and 2x2 max Pooling per
+    torchvision's features, global average Pooling, InnerProduct."""
+    from torch import nn
+    layers, blob, weights = [f"Input data 0 1 data 0={SIZE} 1={SIZE} 2=3"], "data", []
+    for i, m in enumerate(model.features):
+        if isinstance(m, nn.Conv2d):
+            w = m.weight.detach().numpy().astype(np.float32)
+            layers.append(f"Convolution conv{i} 1 1 {blob} conv{i} 0={m.out_channels} 1=3 11=3 2=1 12=1 3=1 13=1 "
+                          f"4=1 14=1 15=1 16=1 5=1 6={w.size} 9=1")
+            weights += [struct.pack("<I", 0), w.tobytes(), m.bias.detach().numpy().astype(np.float32).tobytes()]
+            blob = f"conv{i}"
+        elif isinstance(m, nn.MaxPool2d):
+            layers.append(f"Pooling pool{i} 1 1 {blob} pool{i} 0=0 1=2 11=2 2=2 12=2 3=0 5=1")
+            blob = f"pool{i}"
+    fc = model.classifier[0]
+    w = fc.weight.detach().numpy().astype(np.float32)
+    layers.append(f"Pooling gap 1 1 {blob} gap 0=1 4=1")
+    layers.append(f"InnerProduct fc 1 1 gap output 0={fc.out_features} 1=1 2={w.size}")
+    weights += [struct.pack("<I", 0), w.tobytes(), fc.bias.detach().numpy().astype(np.float32).tobytes()]
+    Path(param_path).write_text(f"7767517\n{len(layers)} {len(layers)}\n" + "\n".join(layers) + "\n")
+    Path(bin_path).write_bytes(b"".join(weights))
+
+
+def prepare(d):
+    import torch
+    sys.path.insert(0, str(ROOT / "weights"))
+    from export_torchvision import export, gap_model
+    model = gap_model("vgg16", CLASSES, "keep", seed=0)
+    export(model, d / "model.safetensors")
+    x = torch.from_numpy(np.random.default_rng(1).uniform(-2, 2, (1, 3, SIZE, SIZE)).astype(np.float32))
+    np.save(d / "x.npy", x.numpy())
+    torch.onnx.export(model, x, str(d / "model.onnx"), input_names=["x"], output_names=["logits"],
+                      dynamic_axes={"x": {0: "n"}, "logits": {0: "n"}}, opset_version=13)
+    write_ncnn(model, d / "model.param", d / "model.bin")
+    with torch.no_grad():
+        return model, model(x).numpy()[0]
+
+
+# ---- one engine, timed in its own process ----
+
+def timed(run, iters):
+    run()  # warm-up (first-use compiles, allocations)
+    times = []
+    for _ in range(iters):
+        t0 = time.perf_counter()
+        run()
+        times.append((time.perf_counter() - t0) * 1e3)
+    return statistics.median(times)
+
+
+def worker(peer, d, batch, iters, threads):
+    x1 = np.load(d / "x.npy")
+    xb = np.random.default_rng(2).uniform(-2, 2, (batch, 3, SIZE, SIZE)).astype(np.float32)
+    if peer == "PyTorch":
+        import torch
+        torch.set_num_threads(threads)
+        sys.path.insert(0, str(ROOT / "weights"))
+        from export_torchvision import gap_model
+        model, t = gap_model("vgg16", CLASSES, "keep", seed=0), torch.from_numpy(xb)
+        with torch.no_grad():
+            ms = timed(lambda: model(t), iters)
+            out = model(torch.from_numpy(x1)).numpy()[0]
+    elif peer == "onnxruntime":
+        import onnxruntime as ort
+        so = ort.SessionOptions()
+        so.intra_op_num_threads, so.inter_op_num_threads = threads, 1
+        s = ort.InferenceSession(str(d / "model.onnx"), so, providers=["CPUExecutionProvider"])
+        ms = timed(lambda: s.run(None, {"x": xb}), iters)
+        out = s.run(None, {"x": x1})[0][0]
+    elif peer == "OpenVINO":
+        import openvino as ov
+        core = ov.Core()
+        cfg = {"INFERENCE_NUM_THREADS": str(threads), "INFERENCE_PRECISION_HINT": "f32", "PERFORMANCE_HINT": "LATENCY"}
+
+        def compiled(n):
+            m = core.read_model(str(d / "model.onnx"))
+            m.reshape([n, 3, SIZE, SIZE])
+            return core.compile_model(m, "CPU", cfg).create_infer_request()
+        req = compiled(batch)
+        ms = timed(lambda: req.infer({0: xb}), iters)
+        one = compiled(1)
+        one.infer({0: x1})
+        out = np.array(one.get_output_tensor(0).data)[0]
+    elif peer == "ncnn":
+        import ncnn
+        net = ncnn.Net()
+        net.opt.use_vulkan_compute = False
+        net.opt.num_threads = threads
+        # float32 throughout, as the others (its default stores activations in fp16 where the CPU has F16C)
+        net.opt.use_fp16_storage = net.opt.use_fp16_packed = net.opt.use_fp16_arithmetic = False
+        net.opt.use_bf16_storage = False
+        if net.load_param(str(d / "model.param")) or net.load_model(str(d / "model.bin")):
+            raise RuntimeError("ncnn could not load the model")
+
+        def infer(img):
+            ex = net.create_extractor()
+            ex.input("data", ncnn.Mat(np.ascontiguousarray(img)))
+            ret, y = ex.extract("output")
+            if ret:
+                raise RuntimeError(f"ncnn extract failed ({ret})")
+            return np.array(y)
+        ms = timed(lambda: [infer(img) for img in xb], iters)
+        out = infer(x1[0]).reshape(-1)
+    else:
+        raise SystemExit(f"unknown engine {peer}")
+    print(json.dumps({"ms": ms, "logits": [float(v) for v in out]}))
+
+
+def run_vggcl(binary, d, batch, iters, threads):
+    env = dict(os.environ, POCL_MAX_PTHREAD_COUNT=str(threads))
+    r = subprocess.run([binary, "bench", "--weights", str(d / "model.safetensors"), "--batch", str(batch),
+                        "--iters", str(iters), "--json"], capture_output=True, text=True, env=env, check=True)
+    ms = json.loads(r.stdout.strip().splitlines()[-1])["ms_per_batch_median"]
+    subprocess.run([binary, "run", "--weights", str(d / "model.safetensors"), "--input", str(d / "x.npy"),
+                    "--output", str(d / "vggcl.npy")], capture_output=True, text=True, env=env, check=True)
+    return {"ms": ms, "logits": np.load(d / "vggcl.npy")[0].tolist()}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("vggcl")
+    ap.add_argument("--batches", type=int, nargs="+", default=[1, 8])
+    ap.add_argument("--iters", type=int, default=5)
+    ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=os.cpu_count())
+    ap.add_argument("--peer-python", default=str(ROOT / ".venv" / "bin" / "python3"))
+    ap.add_argument("--engines", nargs="+", default=list(PEERS), choices=PEERS, help="a subset (vggcl always runs)")
+    ap.add_argument("--worker", help=argparse.SUPPRESS)
+    ap.add_argument("--dir", help=argparse.SUPPRESS)
+    a = ap.parse_args()
+    if a.worker:
+        return worker(a.worker, Path(a.dir), a.batches[0], a.iters, a.threads)
+    with tempfile.TemporaryDirectory(prefix="vggcl-peers-") as tmp:
+        d = Path(tmp)
+        _, want = prepare(d)
+        best, agrees, notes = {}, {}, []
+        engines = [p for p in PEERS if p == "vggcl" or p in a.engines]
+        for rnd in range(a.rounds):
+            for batch in a.batches:
+                for peer in list(engines):
+                    if peer == "vggcl":
+                        r = run_vggcl(a.vggcl, d, batch, a.iters, a.threads)
+                    else:
+                        py = sys.executable if peer == "PyTorch" else a.peer_python
+                        p = subprocess.run([py, __file__, a.vggcl, "--worker", peer, "--dir", str(d), "--batches",
+                                            str(batch), "--iters", str(a.iters), "--threads", str(a.threads)],
+                                           capture_output=True, text=True)
+                        if p.returncode:
+                            last = (p.stderr.strip().splitlines() or ["no output"])[-1]
+                            notes.append(f"{peer} left out: {last}")
+                            engines.remove(peer)
+                            continue
+                        r = json.loads(p.stdout.strip().splitlines()[-1])
+                    per_image = r["ms"] / batch
+                    best[peer, batch] = min(best.get((peer, batch), float("inf")), per_image)
+                    got = np.array(r["logits"])
+                    agrees[peer] = float(np.linalg.norm(got - want) / np.linalg.norm(want))
+                    print(f"round {rnd + 1}, batch {batch}: {peer} {per_image:.1f} ms/image", file=sys.stderr)
+    cpu = next((ln.split(":", 1)[1].strip() for ln in open("/proc/cpuinfo") if ln.startswith("model name")), "?")
+    print(f"{time.strftime('%Y-%m-%d')}, {cpu}, {a.threads} threads; VGG16-GAP ({CLASSES} classes) {SIZE}x{SIZE}, "
+          f"ms per image (best median of {a.rounds} alternating rounds)")
+    print()
+    cols = [p for p in PEERS if p in engines]
+    print("| batch | " + " | ".join(cols) + " | vggcl / fastest peer |")
+    print("| ---: |" + " ---: |" * (len(cols) + 1))
+    for batch in a.batches:
+        peers = [best[p, batch] for p in cols if p != "vggcl"]
+        ratio = f"{min(peers) / best['vggcl', batch]:.2f}x" if peers else "-"
+        print(f"| {batch} | " + " | ".join(f"{best[p, batch]:.1f}" for p in cols) + f" | {ratio} |")
+    print()
+    print("agrees (relative L2 of one image's logits against PyTorch): " +
+          ", ".join(f"{p} {agrees[p]:.1e}" for p in cols))
+    for n in notes:
+        print(f"\n{n}")
+
+
+if __name__ == "__main__":
+    main()

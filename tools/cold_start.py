@@ -1,0 +1,33 @@
+#!/usr/bin/python3
+"""Start-up times of vggcl: the first `vggcl bench` result with every cache
+empty (vggcl's program cache and PoCL's kernel cache in fresh folders), the
+same again with those caches warm, and a new batch and image size with them.
+
+    tools/cold_start.py [build/vggcl] [bench options...]
+"""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+
+def main():
+    binary = sys.argv[1] if len(sys.argv) > 1 else "build/vggcl"
+    extra = sys.argv[2:]
+    with tempfile.TemporaryDirectory() as vc, tempfile.TemporaryDirectory() as pc:
+        env = dict(os.environ, VGGCL_CACHE_DIR=vc, POCL_CACHE_DIR=pc)
+        for label, opts in (("cold (every cache empty)", extra), ("warm", extra),
+                            ("warm, batch 3 at 200x200", ["--batch", "3", "--size", "200"])):
+            t0 = time.perf_counter()
+            r = subprocess.run([binary, "bench", "--random", "--iters", "1", "--json", *opts], env=env,
+                               capture_output=True, text=True, check=True)
+            wall = time.perf_counter() - t0
+            j = json.loads(r.stdout)
+            print(f"{label:<26} {wall:6.2f} s in all; programs ready in {j['build_ms'] / 1e3:.2f} s "
+                  f"({j['programs_compiled']} compiled); first pass {j['first_pass_ms'] / 1e3:.2f} s")
+
+
+if __name__ == "__main__":
+    main()
