@@ -29,6 +29,8 @@
  *                A^T m A + bias, ReLU on 8 tiles per vector; each output row of the
  *                8 tiles (32 pixels) is interleaved back by swizzles and stored
  *                with two 16-lane stores (element by element at the map's edge).
+ *                With `pool`, the 2x2 stride-2 max pool is taken on the way out
+ *                (a pooled pixel never straddles two tiles): 2 rows of 16.
  */
 
 /* B^T applied to six values (one column or row of a 6x6 tile), 8 tiles per lane set. */
@@ -155,9 +157,27 @@ __kernel void wino_gemm(__global const float *restrict V, __global const float *
     for (int j = 0; j < 2 * OCB; j++) vstore16(acc[j], 0, m + (size_t)j * Tp);
 }
 
+/* One output row of the 8 tiles: pixel 4k + c is lane k of o[c]; 32 pixels from xs, W wide. */
+inline void store_row(__global float *q, const float8 o[4], int xs, int W, int lanes)
+{
+    const float16 lo = (float16)(o[0].s0, o[1].s0, o[2].s0, o[3].s0, o[0].s1, o[1].s1, o[2].s1, o[3].s1,
+                                 o[0].s2, o[1].s2, o[2].s2, o[3].s2, o[0].s3, o[1].s3, o[2].s3, o[3].s3);
+    const float16 hi = (float16)(o[0].s4, o[1].s4, o[2].s4, o[3].s4, o[0].s5, o[1].s5, o[2].s5, o[3].s5,
+                                 o[0].s6, o[1].s6, o[2].s6, o[3].s6, o[0].s7, o[1].s7, o[2].s7, o[3].s7);
+    if (lanes == 8 && xs + 32 <= W) {
+        vstore16(lo, 0, q);
+        vstore16(hi, 0, q + 16);
+    } else {
+        float seg[32];
+        vstore16(lo, 0, seg);
+        vstore16(hi, 0, seg + 16);
+        for (int k = 0; k < 4 * lanes && xs + k < W; k++) q[k] = seg[k];
+    }
+}
+
 __kernel void wino_output(__global const float *restrict M, __global const float *restrict bias,
                           __global float *restrict out, int C_out, int C_outp, int H, int W, int tiles_y,
-                          int tiles_x, int T, int Tp)
+                          int tiles_x, int T, int Tp, int pool)
 {
     const int tx0 = get_global_id(0) * 8;
     const int row = get_global_id(1);
@@ -191,30 +211,38 @@ __kernel void wino_output(__global const float *restrict M, __global const float
         for (int r = 0; r < 4; r++) f[r][b] = o[r];
     }
     const float8 bv = (float8)(bias[oc]);
-    __global float *dst = out + ((size_t)n * C_out + oc) * H * W;
-    const int xs = tx0 * 4;
+    const int PH = H / 2, PW = W / 2;
+    __global float *dst = out + ((size_t)n * C_out + oc) * (pool ? PH * PW : H * W);
+    /* rows in pairs: with pool, each pair is one row of 2x2 maxima (pixel 2k + j is lane k of p[j]) */
     #pragma unroll
-    for (int r = 0; r < 4; r++) {
-        const int y = ty * 4 + r;
-        if (y >= H) break;
-        float8 o[4];
-        AT_ROWS(f[r][0], f[r][1], f[r][2], f[r][3], f[r][4], f[r][5], o);
+    for (int pr = 0; pr < 2; pr++) {
+        float8 a[4], b[4];
+        AT_ROWS(f[2 * pr][0], f[2 * pr][1], f[2 * pr][2], f[2 * pr][3], f[2 * pr][4], f[2 * pr][5], a);
+        AT_ROWS(f[2 * pr + 1][0], f[2 * pr + 1][1], f[2 * pr + 1][2], f[2 * pr + 1][3], f[2 * pr + 1][4],
+                f[2 * pr + 1][5], b);
         #pragma unroll
-        for (int c = 0; c < 4; c++) o[c] = fmax(o[c] + bv, (float8)(0.0f));
-        /* pixel 4k + c of the row segment is lane k of o[c] */
-        const float16 lo = (float16)(o[0].s0, o[1].s0, o[2].s0, o[3].s0, o[0].s1, o[1].s1, o[2].s1, o[3].s1,
-                                     o[0].s2, o[1].s2, o[2].s2, o[3].s2, o[0].s3, o[1].s3, o[2].s3, o[3].s3);
-        const float16 hi = (float16)(o[0].s4, o[1].s4, o[2].s4, o[3].s4, o[0].s5, o[1].s5, o[2].s5, o[3].s5,
-                                     o[0].s6, o[1].s6, o[2].s6, o[3].s6, o[0].s7, o[1].s7, o[2].s7, o[3].s7);
-        __global float *q = dst + (size_t)y * W + xs;
-        if (lanes == 8 && xs + 32 <= W) {
-            vstore16(lo, 0, q);
-            vstore16(hi, 0, q + 16);
+        for (int c = 0; c < 4; c++) {
+            a[c] = fmax(a[c] + bv, (float8)(0.0f));
+            b[c] = fmax(b[c] + bv, (float8)(0.0f));
+        }
+        if (pool) {
+            const int py = ty * 2 + pr, xs = tx0 * 2;
+            if (py >= PH) break;
+            const float8 p0 = fmax(fmax(a[0], a[1]), fmax(b[0], b[1])), p1 = fmax(fmax(a[2], a[3]), fmax(b[2], b[3]));
+            const float16 v = (float16)(p0.s0, p1.s0, p0.s1, p1.s1, p0.s2, p1.s2, p0.s3, p1.s3,
+                                        p0.s4, p1.s4, p0.s5, p1.s5, p0.s6, p1.s6, p0.s7, p1.s7);
+            __global float *q = dst + (size_t)py * PW + xs;
+            if (lanes == 8 && xs + 16 <= PW) {
+                vstore16(v, 0, q);
+            } else {
+                float seg[16];
+                vstore16(v, 0, seg);
+                for (int k = 0; k < 2 * lanes && xs + k < PW; k++) q[k] = seg[k];
+            }
         } else {
-            float seg[32];
-            vstore16(lo, 0, seg);
-            vstore16(hi, 0, seg + 16);
-            for (int k = 0; k < 4 * lanes && xs + k < W; k++) q[k] = seg[k];
+            const int y = ty * 4 + 2 * pr;
+            if (y < H) store_row(dst + (size_t)y * W + tx0 * 4, a, tx0 * 4, W, lanes);
+            if (y + 1 < H) store_row(dst + (size_t)(y + 1) * W + tx0 * 4, b, tx0 * 4, W, lanes);
         }
     }
 }

@@ -2,7 +2,8 @@
  * reference as the direct convolution (host/ref/conv3x3_ref.c).
  * CPU-shaped kernels: sizes that are not multiples of the 4x4 tile, tile
  * counts around the transforms' 8-tile groups and the GEMM's 16-tile block,
- * channel counts around its 16-channel work-item, batch 1 and > 1.
+ * channel counts around its 16-channel work-item, batch 1 and > 1, with and
+ * without the folded 2x2 max pool (odd and even maps).
  * GPU-shaped kernels: the same table with the defaults for each shape (both
  * default tilings), a sample of the parameter space that takes every value of
  * every tunable at least once on shapes with remainders in tiles, input and
@@ -34,10 +35,13 @@ START_TEST(test_winograd_shapes)
 {
     vggcl_ctx *ctx = tu_cl_ctx();
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
-        ck_assert_msg(conv_case(ctx, VGGCL_CONV_WINOGRAD, NULL, shapes[s].N, shapes[s].C_in, shapes[s].C_out, shapes[s].H,
-                                shapes[s].W, 0, (unsigned)s, REL_L2, ELEM),
-                      "winograd N=%d C_in=%d C_out=%d H=%d W=%d differs from the reference", shapes[s].N,
-                      shapes[s].C_in, shapes[s].C_out, shapes[s].H, shapes[s].W);
+        for (int pool = 0; pool < 2; pool++) {
+            if (pool && (shapes[s].H < 2 || shapes[s].W < 2)) continue;
+            ck_assert_msg(conv_case(ctx, VGGCL_CONV_WINOGRAD, NULL, shapes[s].N, shapes[s].C_in, shapes[s].C_out,
+                                    shapes[s].H, shapes[s].W, pool, (unsigned)s, REL_L2, ELEM),
+                          "winograd N=%d C_in=%d C_out=%d H=%d W=%d pool=%d differs from the reference", shapes[s].N,
+                          shapes[s].C_in, shapes[s].C_out, shapes[s].H, shapes[s].W, pool);
+        }
     vggcl_ctx_free(ctx);
 }
 END_TEST

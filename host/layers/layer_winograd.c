@@ -116,7 +116,7 @@ static vggcl_status launch(vggcl_ctx *ctx, const char *where, const vggcl_conv_p
 
     ARG(kout, 0, M); ARG(kout, 1, bias); ARG(kout, 2, out); ARG(kout, 3, C_out); ARG(kout, 4, d.C_outp);
     ARG(kout, 5, H); ARG(kout, 6, W); ARG(kout, 7, d.tiles_y); ARG(kout, 8, d.tiles_x); ARG(kout, 9, d.T);
-    ARG(kout, 10, d.Tp);
+    ARG(kout, 10, d.Tp); ARG(kout, 11, c->pool);
     size_t g_out[3] = { (size_t)(d.tiles_x + 7) / 8, (size_t)N * d.tiles_y, (size_t)C_out };
     return vggcl__enqueue(ctx, where, kout, 3, g_out, NULL, 0);
 fail:
@@ -124,5 +124,5 @@ fail:
 }
 
 const vggcl_conv_algo vggcl__conv_winograd = {
-    "winograd", 2, tunables, 0, NULL, NULL, packed_floats, pack, workspace, launch,
+    "winograd", 2, tunables, 1, NULL, NULL, packed_floats, pack, workspace, launch,
 };
