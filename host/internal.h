@@ -8,6 +8,7 @@
 #endif
 #include <CL/cl.h>
 #include <stdarg.h>
+#include <stdio.h>
 
 #include "vggcl.h"
 
@@ -90,6 +91,7 @@ struct vggcl_ctx {
     vggcl_log_fn log;                      /* vggcl_set_log */
     void *log_user;
     int told_compiling;                    /* the log heard of a compile from source */
+    int told_cache;                        /* the log heard that the cache folder is not used */
     /* fault injection (fault.c): VGGCL_FAULT as read at vggcl_ctx_new */
     char fault_spec[64];
     int fault_bad;                         /* VGGCL_FAULT is set but malformed */
@@ -160,6 +162,16 @@ void vggcl__tune_load(vggcl_ctx *ctx);
 const vggcl_tuned *vggcl__tune_lookup(const vggcl_ctx *ctx, int c_in, int c_out, int h, int w, int n, int only);
 /* Whether algorithm algo is named for c_in -> c_out anywhere in the table. */
 int vggcl__tune_names(const vggcl_ctx *ctx, int c_in, int c_out, int algo);
+
+/* The cache folder in dir, created (0700) when missing; 0 when caching is off
+ * or the folder is not the user's own or others can write to it (said once
+ * through the log). */
+int vggcl__cache_ready(vggcl_ctx *ctx, char *dir, size_t len);
+/* A cache entry to read: a regular file of the user's that only the user can
+ * write to, in a ready folder, not through a symlink; else NULL. */
+FILE *vggcl__cache_open(vggcl_ctx *ctx, const char *path);
+/* Writes a cache entry (0600) atomically, replacing whatever is at path. */
+vggcl_status vggcl__cache_write(vggcl_ctx *ctx, const char *path, const void *data, size_t len);
 
 /* The program-binary cache (program_cache.c): a built program or NULL. */
 cl_program vggcl__cache_load(vggcl_ctx *ctx, const char *src, const char *options);

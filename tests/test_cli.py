@@ -8,6 +8,7 @@ import json
 import os
 import re
 import shutil
+import stat
 import subprocess
 import sys
 import tempfile
@@ -258,7 +259,7 @@ class Cli(unittest.TestCase):
             "kernel:1": ("layer features.0", "clCreateKernel", "CL_INVALID_KERNEL_NAME"),
             "enqueue:1": ("forward pass: input", "clEnqueueWriteBuffer", "CL_OUT_OF_RESOURCES"),
             "enqueue:3": ("layer ", "clEnqueueNDRangeKernel", "CL_OUT_OF_RESOURCES"),
-            "any:40:CL_INVALID_VALUE": ("forward pass: reading the output", "clEnqueueReadBuffer",
+            "any:38:CL_INVALID_VALUE": ("forward pass: reading the output", "clEnqueueReadBuffer",
                                         "CL_INVALID_VALUE"),
         }
         for spec, needles in cases.items():
@@ -277,6 +278,71 @@ class Cli(unittest.TestCase):
         self.assertIn("no/y.npy", r.stderr)
         # features cannot be written: the logits already written are removed again
         self.fails(self.run_args(extra=["--features", self.d / "no" / "f.npy"]), 1, "f.npy")
+
+    def test_output_targets(self):
+        """An output is never replaced by anything but a regular file: a symlink's target is written
+        (atomically there), a FIFO, a device, "-" and a link to standard output are written directly,
+        a failed write to a device is an error; new files follow the umask."""
+        plain = self.d / "plain.npy"
+        r = self.vggcl("run", "--weights", self.weights, "--input", self.x, "--output", plain)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        want = plain.read_bytes()
+        # a symlink (relative, to a file not there yet, then to one that is): its target is written
+        (self.d / "real").mkdir()
+        link = self.d / "link.npy"
+        link.symlink_to("real/target.npy")
+        for _ in range(2):
+            r = self.vggcl("run", "--weights", self.weights, "--input", self.x, "--output", link)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertTrue(link.is_symlink())
+            self.assertEqual((self.d / "real" / "target.npy").read_bytes(), want)
+        self.assertEqual(sorted(p.name for p in (self.d / "real").iterdir()), ["target.npy"])
+        # a FIFO with a reader waiting gets the bytes and stays a FIFO
+        fifo = self.d / "out.fifo"
+        os.mkfifo(fifo)
+        reader = subprocess.Popen(["cat", str(fifo)], stdout=subprocess.PIPE)
+        r = self.vggcl("run", "--weights", self.weights, "--input", self.x, "--output", fifo)
+        got = reader.communicate(timeout=60)[0]
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(got, want)
+        self.assertTrue(stat.S_ISFIFO(fifo.lstat().st_mode))
+        # a run that fails after writing it undoes only regular files: the FIFO and the link stay
+        reader = subprocess.Popen(["cat", str(fifo)], stdout=subprocess.DEVNULL)
+        for out in (fifo, link):
+            r = self.vggcl("run", "--weights", self.weights, "--input", self.x, "--output", out, "--features",
+                           self.d / "no" / "f.npy")
+            self.assertEqual(r.returncode, 1, r.stderr)
+        reader.wait(timeout=60)
+        self.assertTrue(stat.S_ISFIFO(fifo.lstat().st_mode))
+        self.assertTrue(link.is_symlink())
+        self.assertFalse((self.d / "real" / "target.npy").exists())
+        # standard output, as "-" and through a link to /proc/self/fd/1, also for the streamed writer
+        out_link = self.d / "stdout-link"
+        out_link.symlink_to("/proc/self/fd/1")
+        for target in ("-", out_link):
+            r = subprocess.run([VGGCL, "run", "--weights", self.weights, "--input", self.x, "--output", target],
+                               capture_output=True, timeout=300)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertIn(want, r.stdout)
+        self.assertTrue(out_link.is_symlink())
+        # a device (a private stand-in for /dev/full: the real entries are never touched) is written, not
+        # replaced, and its ENOSPC is a failure
+        if os.geteuid() == 0:
+            full = self.d / "full"
+            os.mknod(full, stat.S_IFCHR | 0o666, os.makedev(1, 7))
+            r = self.vggcl("run", "--weights", self.weights, "--input", self.x, "--output", full)
+            self.assertEqual(r.returncode, 1, r.stderr)
+            self.assertIn("No space left on device", r.stderr)
+            self.assertTrue(stat.S_ISCHR(full.lstat().st_mode))
+        # the umask decides a new file's mode
+        for mask, mode in ((0o022, 0o644), (0o027, 0o640), (0o077, 0o600)):
+            out = self.d / f"mask{mask:o}.npy"
+            r = subprocess.run([VGGCL, "run", "--weights", self.weights, "--input", self.x, "--output", out],
+                               capture_output=True, text=True, timeout=300, preexec_fn=lambda m=mask: os.umask(m))
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertEqual(stat.S_IMODE(out.stat().st_mode), mode)
+        self.fails(["run", "--weights", self.weights, "--input", self.x, "--output", self.d], 1, "is a folder")
+        self.assertEqual([p.name for p in self.d.rglob("*.tmp.*")], [])
 
     def test_success_ref_matches_device(self):
         for device in ("ref", "0"):
@@ -403,6 +469,38 @@ class Bench(unittest.TestCase):
         self.assertEqual(off.returncode, 0, off.stderr)
         self.assertEqual(json.loads(off.stdout)["programs_from_cache"], 0)
         self.assertEqual(sorted((self.d / "cache").glob("*.tmp.*")), [])
+
+    def test_cache_private(self):
+        """Program binaries are native code on PoCL: the cache folder is made 0700, a folder others can
+        write to is not used (said once), and an entry that is a symlink or writable by others is
+        never loaded (the program is built again and the entry replaced by a private file)."""
+        args = ("--size", "32", "--iters", "1", "--json")
+        cache = self.d / "cache"
+        first = self.bench(*args)
+        self.assertEqual(first.returncode, 0, first.stderr)
+        self.assertEqual(stat.S_IMODE(cache.stat().st_mode), 0o700)
+        entries = sorted(cache.glob("*.bin"))
+        self.assertTrue(entries)
+        self.assertTrue(all(stat.S_IMODE(e.stat().st_mode) == 0o600 for e in entries))
+        # planted: an entry through a symlink, and one others could have written
+        planted = self.d / "planted.bin"
+        shutil.copy(entries[0], planted)
+        entries[0].unlink()
+        entries[0].symlink_to(planted)
+        entries[1].chmod(0o666)
+        r = self.bench(*args)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(json.loads(r.stdout)["programs_compiled"], 2)
+        self.assertFalse(entries[0].is_symlink())
+        self.assertEqual(stat.S_IMODE(entries[1].stat().st_mode), 0o600)
+        # a folder others can write to: nothing is read from it or written to it
+        cache.chmod(0o777)
+        before = sorted(p.name for p in cache.iterdir())
+        r = self.bench(*args)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(json.loads(r.stdout)["programs_from_cache"], 0)
+        self.assertEqual(r.stderr.count("is not used"), 1, r.stderr)
+        self.assertEqual(sorted(p.name for p in cache.iterdir()), before)
 
     def tune_table(self, path):
         """The rows of a tuning table: (c_in, c_out, h, w, batch, algorithm, ms, params)."""

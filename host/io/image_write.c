@@ -10,48 +10,44 @@
 #include <unistd.h>
 
 #include "image.h"
+#include "output.h"
 
 
 
 vggcl_status vggcl_png_write(vggcl_ctx *ctx, const char *path, const unsigned char *rgb, int h, int w)
 {
-    char tmp[4096];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp.XXXXXX", path) >= (int)sizeof tmp)
-        return vggcl__fail(ctx, VGGCL_ERR_IO, "%s: path too long", path);
-    int fd = mkstemp(tmp);
-    FILE *volatile f = fd >= 0 ? fdopen(fd, "wb") : NULL;
-    if (!f) {
-        if (fd >= 0) close(fd), unlink(tmp);
-        return vggcl__fail(ctx, VGGCL_ERR_IO, "%s: cannot create output", path);
+    vggcl__output *const o = malloc(sizeof *o); /* a const pointer: valid after a longjmp */
+    if (!o) return vggcl__fail(ctx, VGGCL_ERR_NOMEM, "%s: out of host memory", path);
+    vggcl_status st = vggcl__output_open(ctx, path, 0666, 0, o);
+    if (st != VGGCL_OK) {
+        free(o);
+        return st;
     }
-    fchmod(fd, 0644);
     vggcl_png_err err;
     png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, &err, vggcl__png_fail, vggcl__png_quiet);
     png_infop info = png ? png_create_info_struct(png) : NULL;
     if (!png || !info) {
         png_destroy_write_struct(png ? &png : NULL, NULL);
-        fclose(f);
-        unlink(tmp);
+        vggcl__output_abort(o);
+        free(o);
         return vggcl__fail(ctx, VGGCL_ERR_NOMEM, "%s: out of host memory", path);
     }
     if (setjmp(err.jump)) {
         png_destroy_write_struct(&png, &info);
-        fclose(f);
-        unlink(tmp);
+        vggcl__output_abort(o);
+        free(o);
         return vggcl__fail(ctx, VGGCL_ERR_IO, "%s: cannot write PNG: %s", path, err.msg);
     }
-    png_init_io(png, f);
+    png_init_io(png, o->fp);
     png_set_IHDR(png, info, (png_uint_32)w, (png_uint_32)h, 8, PNG_COLOR_TYPE_RGB, PNG_INTERLACE_NONE,
                  PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
     png_write_info(png, info);
     for (int y = 0; y < h; y++) png_write_row(png, (png_const_bytep)(rgb + (size_t)y * w * 3));
     png_write_end(png, NULL);
     png_destroy_write_struct(&png, &info);
-    if (fclose(f) != 0 || rename(tmp, path) != 0) {
-        unlink(tmp);
-        return vggcl__fail(ctx, VGGCL_ERR_IO, "%s: cannot write PNG", path);
-    }
-    return VGGCL_OK;
+    st = vggcl__output_commit(ctx, o, 1);
+    free(o);
+    return st;
 }
 
 void vggcl_cam_upsample(const float *cam, int mh, int mw, float *out, int h, int w)

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "output.h"
 
 static const char magic[6] = { '\x93', 'N', 'U', 'M', 'P', 'Y' };
 
@@ -140,7 +141,7 @@ done:
 
 vggcl_status vggcl_npy_write(vggcl_ctx *ctx, const char *path, int ndim, const long long *shape, const float *data)
 {
-    char dict[256], tmp[4096];
+    char dict[256];
     size_t used = (size_t)snprintf(dict, sizeof dict, "{'descr': '<f4', 'fortran_order': False, 'shape': (");
     size_t count = 1;
     for (int d = 0; d < ndim; d++) {
@@ -151,41 +152,25 @@ vggcl_status vggcl_npy_write(vggcl_ctx *ctx, const char *path, int ndim, const l
     size_t total = 10 + used + 1;
     size_t pad = (64 - total % 64) % 64;
     unsigned char pre[10];
-    char eb[128];
     memcpy(pre, magic, 6);
     pre[6] = 1;
     pre[7] = 0;
     pre[8] = (unsigned char)((used + pad + 1) & 0xFF);
     pre[9] = (unsigned char)((used + pad + 1) >> 8);
 
-    if (snprintf(tmp, sizeof tmp, "%s.tmp.XXXXXX", path) >= (int)sizeof tmp)
-        return vggcl__fail(ctx, VGGCL_ERR_IO, "%s: path too long", path);
-    int fd = mkstemp(tmp);
-    if (fd < 0) return vggcl__fail(ctx, VGGCL_ERR_IO, "%s: cannot create output: %s", path, vggcl__strerror(errno, eb, sizeof eb));
-    fchmod(fd, 0644); /* mkstemp makes 0600; outputs are ordinary files */
-    FILE *fp = fdopen(fd, "wb");
-    int ok = fp != NULL;
-    if (ok) {
-        ok = fwrite(pre, 1, 10, fp) == 10 && fwrite(dict, 1, used, fp) == used;
-        for (size_t i = 0; ok && i < pad; i++) ok = fputc(' ', fp) != EOF;
-        ok = ok && fputc('\n', fp) != EOF && fwrite(data, sizeof(float), count, fp) == count;
-        ok = (fclose(fp) == 0) && ok;
-    } else {
-        close(fd);
-    }
-    if (!ok || rename(tmp, path) != 0) {
-        int e = errno;
-        unlink(tmp);
-        return vggcl__fail(ctx, VGGCL_ERR_IO, "%s: cannot write output: %s", path, vggcl__strerror(e, eb, sizeof eb));
-    }
-    return VGGCL_OK;
+    vggcl__output o;
+    vggcl_status st = vggcl__output_open(ctx, path, 0666, 0, &o);
+    if (st != VGGCL_OK) return st;
+    int ok = fwrite(pre, 1, 10, o.fp) == 10 && fwrite(dict, 1, used, o.fp) == used;
+    for (size_t i = 0; ok && i < pad; i++) ok = fputc(' ', o.fp) != EOF;
+    ok = ok && fputc('\n', o.fp) != EOF && fwrite(data, sizeof(float), count, o.fp) == count;
+    return vggcl__output_commit(ctx, &o, ok);
 }
 
 #define STREAM_HEADER 256 /* magic + version + length + dict padded: room for any row count */
 
 struct vggcl_npy_writer {
-    char path[4096], tmp[4096];
-    FILE *fp;
+    vggcl__output out;          /* the header is written again at the end: it seeks */
     int ndim;           /* including the rows */
     long long shape[VGGCL_NPY_MAX_DIMS];
     size_t row_floats;
@@ -231,22 +216,14 @@ vggcl_status vggcl_npy_writer_open(vggcl_ctx *ctx, const char *path, int ndim_ta
         w->shape[d + 1] = tail[d];
         w->row_floats *= (size_t)tail[d];
     }
-    if (snprintf(w->path, sizeof w->path, "%s", path) >= (int)sizeof w->path ||
-        snprintf(w->tmp, sizeof w->tmp, "%s.tmp.XXXXXX", path) >= (int)sizeof w->tmp) {
+    vggcl_status st = vggcl__output_open(ctx, path, 0666, VGGCL_OUTPUT_SEEKS, &w->out);
+    if (st != VGGCL_OK) {
         free(w);
-        return vggcl__fail(ctx, VGGCL_ERR_IO, "%s: path too long", path);
+        return st;
     }
-    const int fd = mkstemp(w->tmp);
-    if (fd < 0) {
-        free(w);
-        return vggcl__fail(ctx, VGGCL_ERR_IO, "%s: cannot create output: %s", path, vggcl__strerror(errno, eb, sizeof eb));
-    }
-    fchmod(fd, 0644); /* mkstemp makes 0600; outputs are ordinary files */
-    if (!(w->fp = fdopen(fd, "wb")) || !stream_header(w, hdr) || fwrite(hdr, 1, sizeof hdr, w->fp) != sizeof hdr) {
+    if (!stream_header(w, hdr) || fwrite(hdr, 1, sizeof hdr, w->out.fp) != sizeof hdr) {
         const int e = errno;
-        if (w->fp) fclose(w->fp);
-        else close(fd);
-        unlink(w->tmp);
+        vggcl__output_abort(&w->out);
         free(w);
         return vggcl__fail(ctx, VGGCL_ERR_IO, "%s: cannot write output: %s", path, vggcl__strerror(e, eb, sizeof eb));
     }
@@ -257,11 +234,11 @@ vggcl_status vggcl_npy_writer_open(vggcl_ctx *ctx, const char *path, int ndim_ta
 vggcl_status vggcl_npy_writer_append(vggcl_ctx *ctx, vggcl_npy_writer *w, const float *rows, long long n)
 {
     char eb[128];
-    if (w->failed) return vggcl__fail(ctx, VGGCL_ERR_IO, "%s: an earlier write failed", w->path);
+    if (w->failed) return vggcl__fail(ctx, VGGCL_ERR_IO, "%s: an earlier write failed", w->out.path);
     const size_t count = w->row_floats * (size_t)n;
-    if (n < 0 || fwrite(rows, sizeof(float), count, w->fp) != count) {
+    if (n < 0 || fwrite(rows, sizeof(float), count, w->out.fp) != count) {
         w->failed = 1;
-        return vggcl__fail(ctx, VGGCL_ERR_IO, "%s: cannot write output: %s", w->path,
+        return vggcl__fail(ctx, VGGCL_ERR_IO, "%s: cannot write output: %s", w->out.path,
                            vggcl__strerror(errno, eb, sizeof eb));
     }
     w->shape[0] += n;
@@ -270,19 +247,18 @@ vggcl_status vggcl_npy_writer_append(vggcl_ctx *ctx, vggcl_npy_writer *w, const 
 
 vggcl_status vggcl_npy_writer_close(vggcl_ctx *ctx, vggcl_npy_writer *w, int commit)
 {
-    char eb[128];
     unsigned char hdr[STREAM_HEADER];
     vggcl_status st = VGGCL_OK;
     if (!w) return VGGCL_OK;
-    int ok = commit && !w->failed && stream_header(w, hdr) && fseek(w->fp, 0, SEEK_SET) == 0 &&
-             fwrite(hdr, 1, sizeof hdr, w->fp) == sizeof hdr && fflush(w->fp) == 0;
-    const int e = errno;
-    ok = (fclose(w->fp) == 0) && ok;
-    if (!ok || rename(w->tmp, w->path) != 0) {
-        unlink(w->tmp);
-        if (commit)
-            st = vggcl__fail(ctx, VGGCL_ERR_IO, "%s: cannot write output: %s", w->path,
-                             w->failed ? "an earlier write failed" : vggcl__strerror(e ? e : errno, eb, sizeof eb));
+    if (!commit) {
+        vggcl__output_abort(&w->out);
+    } else if (w->failed) {
+        vggcl__output_abort(&w->out);
+        st = vggcl__fail(ctx, VGGCL_ERR_IO, "%s: cannot write output: an earlier write failed", w->out.path);
+    } else {
+        const int ok = stream_header(w, hdr) && fseek(w->out.fp, 0, SEEK_SET) == 0 &&
+                       fwrite(hdr, 1, sizeof hdr, w->out.fp) == sizeof hdr;
+        st = vggcl__output_commit(ctx, &w->out, ok);
     }
     free(w);
     return st;

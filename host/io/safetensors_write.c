@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "output.h"
 #include "safetensors.h"
 
 /* Adds one tensor's header entry at *offset and advances it. */
@@ -47,9 +48,8 @@ vggcl_status vggcl_save_with_head(vggcl_ctx *ctx, const char *trunk_path, const 
 {
     vggcl__st_file f;
     cJSON *root = NULL;
-    char *text = NULL, tmp[4096], eb[128];
-    FILE *fp = NULL;
-    int fd = -1;
+    char *text = NULL;
+    vggcl__output o;
     if (classes < 1 || d < 1 || !w || !b)
         return vggcl__fail(ctx, VGGCL_ERR_ARG, "%s: a head of %d classes x %d features; expected at least 1 x 1",
                            out_path, classes, d);
@@ -75,32 +75,14 @@ vggcl_status vggcl_save_with_head(vggcl_ctx *ctx, const char *trunk_path, const 
     const size_t len = strlen(text), padded = (len + 7) / 8 * 8;
     unsigned char hl[8];
     for (int i = 0; i < 8; i++) hl[i] = (unsigned char)((unsigned long long)padded >> (8 * i));
-    if (snprintf(tmp, sizeof tmp, "%s.tmp.XXXXXX", out_path) >= (int)sizeof tmp) {
-        st = vggcl__fail(ctx, VGGCL_ERR_IO, "%s: path too long", out_path);
-        goto done;
-    }
-    if ((fd = mkstemp(tmp)) < 0) {
-        st = vggcl__fail(ctx, VGGCL_ERR_IO, "%s: cannot create output: %s", out_path, vggcl__strerror(errno, eb, sizeof eb));
-        goto done;
-    }
-    fchmod(fd, 0644); /* mkstemp makes 0600; outputs are ordinary files */
-    if (!(fp = fdopen(fd, "wb"))) {
-        close(fd);
-        ok = 0;
-    } else {
-        ok = write_all(fp, hl, 8) && write_all(fp, text, len);
-        for (size_t i = len; ok && i < padded; i++) ok = fputc(' ', fp) != EOF;
-        for (int i = 0; ok && i < f.n; i++)
-            if (!strncmp(f.tensors[i].name, "features.", 9))
-                ok = write_all(fp, f.buf + f.data_start + f.tensors[i].begin, f.tensors[i].end - f.tensors[i].begin);
-        ok = ok && write_all(fp, w, wbytes) && write_all(fp, b, bbytes); /* little-endian hosts only, as the reader */
-        ok = (fclose(fp) == 0) && ok;
-    }
-    if (!ok || rename(tmp, out_path) != 0) {
-        const int e = errno;
-        unlink(tmp);
-        st = vggcl__fail(ctx, VGGCL_ERR_IO, "%s: cannot write output: %s", out_path, vggcl__strerror(e, eb, sizeof eb));
-    }
+    if ((st = vggcl__output_open(ctx, out_path, 0666, 0, &o)) != VGGCL_OK) goto done;
+    ok = write_all(o.fp, hl, 8) && write_all(o.fp, text, len);
+    for (size_t i = len; ok && i < padded; i++) ok = fputc(' ', o.fp) != EOF;
+    for (int i = 0; ok && i < f.n; i++)
+        if (!strncmp(f.tensors[i].name, "features.", 9))
+            ok = write_all(o.fp, f.buf + f.data_start + f.tensors[i].begin, f.tensors[i].end - f.tensors[i].begin);
+    ok = ok && write_all(o.fp, w, wbytes) && write_all(o.fp, b, bbytes); /* little-endian hosts only, as the reader */
+    st = vggcl__output_commit(ctx, &o, ok);
 done:
     cJSON_free(text);
     cJSON_Delete(root);

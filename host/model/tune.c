@@ -14,6 +14,7 @@
 
 #include "layers.h"
 #include "model.h"
+#include "output.h"
 #include "ref/ref.h"
 
 /* The batch-size classes a row stands for: 1-2, 3-16, 17 and more. */
@@ -44,7 +45,7 @@ void vggcl__tune_load(vggcl_ctx *ctx)
         ctx->tune_path[0] = '\0';
         return;
     }
-    FILE *f = fopen(ctx->tune_path, "r");
+    FILE *f = vggcl__cache_open(ctx, ctx->tune_path);
     if (!f) return;
     char line[512];
     while (fgets(line, sizeof line, f)) {
@@ -233,17 +234,16 @@ done:
 
 static vggcl_status write_table(vggcl_ctx *ctx, const vggcl_tuned *rows, int count, const char *setup)
 {
-    char tmp[1100], dir[900];
+    char dir[900];
+    vggcl__output o;
     if (!ctx->tune_path[0] || !vggcl__cache_dir(dir, sizeof dir))
         return vggcl__fail(ctx, VGGCL_ERR_ARG, "tuning needs the cache folder: VGGCL_CACHE_DIR is off");
-    vggcl__make_dirs(dir);
-    snprintf(tmp, sizeof tmp, "%s.tmp.XXXXXX", ctx->tune_path);
-    int fd = mkstemp(tmp);
-    FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
-    if (!f) {
-        if (fd >= 0) close(fd), unlink(tmp);
-        return vggcl__fail(ctx, VGGCL_ERR_IO, "%s: cannot write the tuning table", ctx->tune_path);
-    }
+    if (!vggcl__cache_ready(ctx, dir, sizeof dir))
+        return vggcl__fail(ctx, VGGCL_ERR_IO, "%s: the cache folder is not this user's own, or others can write to it",
+                           dir);
+    vggcl_status st = vggcl__output_open(ctx, ctx->tune_path, 0600, VGGCL_OUTPUT_REPLACE, &o);
+    if (st != VGGCL_OK) return st;
+    FILE *f = o.fp;
     fprintf(f, "# vggcl tuning table for %s (%s, driver %s)\n", ctx->device_name, ctx->platform_name,
             ctx->driver_version);
     fprintf(f, "# %s\n# conv C_in C_out H W BATCH ALGORITHM MS_PER_PASS [PARAMETER=VALUE ...]\n", setup);
@@ -253,12 +253,7 @@ static vggcl_status write_table(vggcl_ctx *ctx, const vggcl_tuned *rows, int cou
         fprintf(f, "conv %d %d %d %d %d %s %.4f %s\n", rows[i].c_in, rows[i].c_out, rows[i].h, rows[i].w,
                 rows[i].batch, vggcl__conv_algo(rows[i].algo)->name, rows[i].ms, params);
     }
-    int ok = fclose(f) == 0;
-    if (!ok || rename(tmp, ctx->tune_path) != 0) {
-        unlink(tmp);
-        return vggcl__fail(ctx, VGGCL_ERR_IO, "%s: cannot write the tuning table", ctx->tune_path);
-    }
-    return VGGCL_OK;
+    return vggcl__output_commit(ctx, &o, !ferror(f));
 }
 
 /* Puts row r in the context's table, over a row of the same shape and class. */

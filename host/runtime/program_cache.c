@@ -1,10 +1,14 @@
 /* On-disk cache of compiled program binaries, keyed by a hash of the source,
  * the build options, the device and the driver; written to a temporary name
- * and renamed, so a reader never sees half a file. A missing, corrupt or
- * stale entry just means a build from source.
+ * and renamed (host/io/output.c), so a reader never sees half a file. A
+ * missing, corrupt or stale entry just means a build from source.
  * Folder: $VGGCL_CACHE_DIR, else $XDG_CACHE_HOME/vggcl, else ~/.cache/vggcl;
- * VGGCL_CACHE_DIR=off disables it. */
+ * VGGCL_CACHE_DIR=off disables it. On PoCL the binaries are native code, so
+ * the folder is created 0700 and used only while it is the user's own and
+ * no one else can write to it, and an entry only when it is a regular file
+ * of the user's that no one else can write to (never through a symlink). */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +17,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "output.h"
 
 int vggcl__cache_dir(char *out, size_t len)
 {
@@ -25,7 +30,7 @@ int vggcl__cache_dir(char *out, size_t len)
     return 0;
 }
 
-/* mkdir -p for the cache folder (best effort). */
+/* mkdir -p for the cache folder (best effort), private to the user. */
 void vggcl__make_dirs(const char *path)
 {
     char tmp[1024];
@@ -33,10 +38,55 @@ void vggcl__make_dirs(const char *path)
     for (char *p = tmp + 1; *p; p++)
         if (*p == '/') {
             *p = '\0';
-            mkdir(tmp, 0755);
+            mkdir(tmp, 0700);
             *p = '/';
         }
-    mkdir(tmp, 0755);
+    mkdir(tmp, 0700);
+}
+
+/* Of this user, and no one else can change it. */
+static int private_to_user(const struct stat *sb)
+{
+    return sb->st_uid == geteuid() && !(sb->st_mode & (S_IWGRP | S_IWOTH));
+}
+
+int vggcl__cache_ready(vggcl_ctx *ctx, char *dir, size_t len)
+{
+    struct stat sb;
+    if (!vggcl__cache_dir(dir, len)) return 0;
+    vggcl__make_dirs(dir);
+    if (stat(dir, &sb) == 0 && S_ISDIR(sb.st_mode) && private_to_user(&sb)) return 1;
+    if (ctx->log && !ctx->told_cache) {
+        char msg[1200];
+        ctx->told_cache = 1;
+        snprintf(msg, sizeof msg, "the cache folder %s is not a folder of this user that only the user can write to "
+                 "(see VGGCL_CACHE_DIR): it is not used, and the kernels are built from source", dir);
+        ctx->log(ctx->log_user, msg);
+    }
+    return 0;
+}
+
+FILE *vggcl__cache_open(vggcl_ctx *ctx, const char *path)
+{
+    char dir[1024];
+    struct stat sb;
+    if (!vggcl__cache_ready(ctx, dir, sizeof dir)) return NULL;
+    const int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) return NULL;
+    FILE *f = NULL;
+    if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) && private_to_user(&sb)) f = fdopen(fd, "rb");
+    if (!f) close(fd);
+    return f;
+}
+
+vggcl_status vggcl__cache_write(vggcl_ctx *ctx, const char *path, const void *data, size_t len)
+{
+    char dir[1024];
+    vggcl__output o;
+    if (!vggcl__cache_ready(ctx, dir, sizeof dir))
+        return vggcl__fail(ctx, VGGCL_ERR_IO, "%s: the cache folder %s is not private to this user", path, dir);
+    vggcl_status st = vggcl__output_open(ctx, path, 0600, VGGCL_OUTPUT_REPLACE, &o);
+    return st != VGGCL_OK ? st : vggcl__output_commit(ctx, &o, fwrite(data, 1, len, o.fp) == len);
 }
 
 static uint64_t fnv1a(uint64_t h, const char *s)
@@ -71,7 +121,7 @@ cl_program vggcl__cache_load(vggcl_ctx *ctx, const char *src, const char *option
 {
     char path[1024];
     if (!entry_path(ctx, src, options, path, sizeof path)) return NULL;
-    FILE *f = fopen(path, "rb");
+    FILE *f = vggcl__cache_open(ctx, path);
     if (!f) return NULL;
     unsigned char *bin = NULL;
     long len = -1;
@@ -101,25 +151,21 @@ cl_program vggcl__cache_load(vggcl_ctx *ctx, const char *src, const char *option
 
 void vggcl__cache_store(vggcl_ctx *ctx, const char *src, const char *options, cl_program prog)
 {
-    char path[1024], tmp[1100], dir[900];
+    char path[1024];
     size_t size = 0;
     unsigned char *bin = NULL;
-    if (!entry_path(ctx, src, options, path, sizeof path) || !vggcl__cache_dir(dir, sizeof dir)) return;
+    if (!entry_path(ctx, src, options, path, sizeof path)) return;
     if (clGetProgramInfo(prog, CL_PROGRAM_BINARY_SIZES, sizeof size, &size, NULL) != CL_SUCCESS || size == 0 ||
         !(bin = malloc(size)))
         return;
     unsigned char *bins[1] = { bin };
     if (clGetProgramInfo(prog, CL_PROGRAM_BINARIES, sizeof bins, bins, NULL) == CL_SUCCESS) {
-        vggcl__make_dirs(dir);
-        snprintf(tmp, sizeof tmp, "%s.tmp.XXXXXX", path);
-        int fd = mkstemp(tmp);
-        if (fd >= 0) {
-            FILE *f = fdopen(fd, "wb");
-            int ok = f && fwrite(bin, 1, size, f) == size;
-            if (f) ok = (fclose(f) == 0) && ok;
-            else close(fd);
-            if (!ok || rename(tmp, path) != 0) unlink(tmp);
-        }
+        /* best effort: a cache that cannot be written means a build from source next time; the
+         * context's message is kept (the build succeeded) */
+        char msg[sizeof ctx->msg];
+        memcpy(msg, ctx->msg, sizeof msg);
+        vggcl__cache_write(ctx, path, bin, size);
+        memcpy(ctx->msg, msg, sizeof msg);
     }
     free(bin);
 }
