@@ -6,6 +6,7 @@
 #
 #   tests/install_test.sh SOURCE_DIR BUILD_DIR [PYTHON]
 set -euo pipefail
+export VGGCL_DEVICE="${VGGCL_TEST_DEVICE:-}" # the tests' device (tests/testenv.py)
 src=$(cd "$1" && pwd)
 build=$(cd "$2" && pwd)
 python=${3:-/usr/bin/python3}

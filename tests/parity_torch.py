@@ -15,6 +15,8 @@ import tempfile
 import unittest
 from pathlib import Path
 
+import testenv  # noqa: F401  (the device: VGGCL_TEST_DEVICE)
+
 import numpy as np
 import torch
 
@@ -67,6 +69,9 @@ class Parity(unittest.TestCase):
         self.check(gap_model("vgg16", 7, "drop", seed=3), "drop", (2, 3, 96, 80), seed=4)
 
     def test_vgg11_bn(self):
+        """BatchNorm folded: with nearly dead channels in the first block (variances far below eps, as
+        trained networks have), where eps decides the scale; tolerance near what this path reaches
+        (1.4e-6 seen)."""
         model = gap_model("vgg11_bn", 5, "keep", seed=5)
         g = torch.Generator().manual_seed(6)
         with torch.no_grad():  # torchvision initialises BN to the identity: make it do something
@@ -76,7 +81,9 @@ class Parity(unittest.TestCase):
                     m.bias.normal_(0, 0.1, generator=g)
                     m.running_mean.normal_(0, 0.1, generator=g)
                     m.running_var.uniform_(0.5, 1.5, generator=g)
-        self.check(model, "keep", (3, 3, 64, 72), seed=7)
+            first = next(m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d))
+            first.running_var[::8] = 1e-7
+        self.check(model, "keep", (3, 3, 64, 72), seed=7, tol=1e-5)
 
     def test_vgg16_original_head(self):
         """torchvision's own classifier (adaptive pool to 7x7, 4096, 4096, C), at 224 and at a size

@@ -5,6 +5,7 @@
 #
 #   tests/python_test.sh SOURCE_DIR LIBVGGCL_SO VGGCL_BINARY [PYTHON]
 set -euo pipefail
+export VGGCL_DEVICE="${VGGCL_TEST_DEVICE:-}" # the tests' device (tests/testenv.py)
 src=$(cd "$1" && pwd)
 lib=$(realpath "$2")
 bin=$(realpath "$3")

@@ -72,6 +72,7 @@ START_TEST(test_forward_cam)
                       vggcl_message(cl));
         ck_assert(vggcl_forward(cl, mc, x, N, H, W, yc, NULL) == VGGCL_OK);
         ck_assert(tu_compare("cam (device)", cr, cc, N, 1, mh, mw, 1e-5, 1e-4));
+        ck_assert(tu_compare("logits (device)", yr, yc, N, 4, 1, 1, 1e-5, 1e-4));
         for (int n = 0; n < N; n++) {
             ck_assert_int_eq(chosen_r[n], chosen_c[n]);
             int top = 0;

@@ -16,6 +16,8 @@ import time
 import unittest
 from pathlib import Path
 
+import testenv  # noqa: F401  (the device: VGGCL_TEST_DEVICE)
+
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -306,6 +308,17 @@ class Cli(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(got, want)
         self.assertTrue(stat.S_ISFIFO(fifo.lstat().st_mode))
+        # the streamed writer (classify --logits-out) seeks back to its header: to a FIFO it is staged and
+        # copied whole
+        img = ROOT / "tests" / "data" / "tiny.png"
+        cls = ["classify", "--weights", self.weights, "--resize", "24", "--crop", "16", "--logits-out"]
+        r = self.vggcl(*cls, self.d / "l.npy", img, img)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        reader = subprocess.Popen(["cat", str(fifo)], stdout=subprocess.PIPE)
+        r = self.vggcl(*cls, fifo, img, img)
+        got = reader.communicate(timeout=60)[0]
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(got, (self.d / "l.npy").read_bytes())
         # a run that fails after writing it undoes only regular files: the FIFO and the link stay
         reader = subprocess.Popen(["cat", str(fifo)], stdout=subprocess.DEVNULL)
         for out in (fifo, link):
@@ -460,11 +473,23 @@ class Bench(unittest.TestCase):
         second = json.loads(r.stdout)
         self.assertEqual((second["programs_from_cache"], second["programs_compiled"]),
                          (first["programs_compiled"], 0))
-        # a corrupt entry is rebuilt from source, and the pass still gives the right answer
+        # a corrupt entry is rebuilt from source
         files[0].write_bytes(b"not a program binary")
         third = json.loads(self.bench(*args).stdout)
         self.assertEqual(third["programs_compiled"], 1)
         self.assertNotEqual(files[0].read_bytes(), b"not a program binary")
+        # every entry corrupt: a pass rebuilds them and computes what the reference backend does
+        for f in files:
+            f.write_bytes(b"not a program binary")
+        w, x = self.d / "w.safetensors", self.d / "x.npy"
+        save_file(make_state_dict(parse_cfg(CFG), True, 3, seed=1), w)
+        np.save(x, np.random.default_rng(0).standard_normal((2, 3, 32, 32)).astype(np.float32))
+        env = dict(os.environ, VGGCL_CACHE_DIR=str(self.d / "cache"))
+        for device in ("ref", ""):
+            r = subprocess.run([VGGCL, "run", "--weights", w, "--input", x, "--output", self.d / f"y{device}.npy",
+                                *(["--device", device] if device else [])], capture_output=True, text=True, env=env)
+            self.assertEqual(r.returncode, 0, r.stderr)
+        np.testing.assert_allclose(np.load(self.d / "y.npy"), np.load(self.d / "yref.npy"), rtol=1e-4, atol=1e-5)
         off = self.bench(*args, env={"VGGCL_CACHE_DIR": "off"})
         self.assertEqual(off.returncode, 0, off.stderr)
         self.assertEqual(json.loads(off.stdout)["programs_from_cache"], 0)

@@ -31,6 +31,8 @@ import unittest
 import warnings
 from pathlib import Path
 
+import testenv  # noqa: F401  (the device: VGGCL_TEST_DEVICE)
+
 import numpy as np
 import onnx
 try:

@@ -23,6 +23,8 @@ import tempfile
 import unittest
 from pathlib import Path
 
+import testenv  # noqa: F401  (the device: VGGCL_TEST_DEVICE)
+
 import numpy as np
 import torch
 from PIL import Image

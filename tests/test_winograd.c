@@ -29,6 +29,9 @@ static const struct { int N, C_in, C_out, H, W; } shapes[] = {
     /* 9 tiles per row: 8-tile groups that straddle a 16-tile GEMM block; and
      * rows wide enough for the transforms' unguarded vector loads and stores */
     { 1, 16, 20, 40, 35 }, { 2, 20, 18, 18, 36 }, { 1, 32, 16, 64, 72 },
+    /* the edges of the vector fast paths: the input loads need W >= 32k + 33 for the 8-tile group k,
+     * the output stores W >= 32k + 32 (the pooled stores W / 2 >= 16k + 16): W = 0 and 1 mod 32 */
+    { 1, 8, 8, 6, 64 }, { 2, 5, 9, 7, 65 }, { 1, 4, 6, 5, 96 }, { 1, 3, 5, 9, 97 },
 };
 
 START_TEST(test_winograd_shapes)

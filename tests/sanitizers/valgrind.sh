@@ -10,6 +10,7 @@
 #
 #   tests/sanitizers/valgrind.sh VGGCL_BINARY [PYTHON [THREADS_TEST]]
 set -euo pipefail
+export VGGCL_DEVICE="${VGGCL_TEST_DEVICE:-}" # the tests' device (tests/testenv.py)
 vggcl=$1
 python=${2:-/usr/bin/python3}
 threads=${3:-}
