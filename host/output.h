@@ -1,9 +1,11 @@
 /* Output files, one mechanism for every writer (host/io/output.c): a regular
- * file, new or old, is written to a temporary file beside it (created with
- * the given mode, so the umask applies), fsynced and renamed over it, and the
- * folder fsynced; a symlink is followed and its target written that way; "-",
- * devices, pipes and sockets (/dev/stdout, /dev/full, a FIFO) are written
- * directly and never replaced. */
+ * file, new or old, is written to a temporary file beside it (a new one
+ * created with the given mode, so the umask applies; an old one keeps its
+ * permissions), fsynced and renamed over it, and the folder fsynced; a
+ * symlink is followed and its target written that way; "-", aliases of open
+ * descriptors (/dev/stdout, /proc/self/fd/N), devices and FIFOs are never
+ * replaced: the writer writes to a temporary file that is copied to them at
+ * commit (a reader gone away is an error, EPIPE, not a SIGPIPE). */
 #ifndef VGGCL_OUTPUT_H
 #define VGGCL_OUTPUT_H
 
@@ -13,17 +15,15 @@
 #include "internal.h"
 
 enum {
-    VGGCL_OUTPUT_SEEKS = 1,   /* the writer seeks back (a direct target then gets a staged copy at commit) */
-    VGGCL_OUTPUT_REPLACE = 2, /* the caches: whatever is at path is replaced, never followed or written into */
+    VGGCL_OUTPUT_REPLACE = 1, /* the caches: whatever is at path is replaced, never followed or written into */
 };
 
 typedef struct {
     char path[PATH_MAX];       /* as given, for messages */
     char target[PATH_MAX];     /* the file renamed over: path with its symlinks followed */
     char tmp[PATH_MAX + 16];   /* the temporary file beside target ("" when written directly) */
-    FILE *fp;                  /* what the writer writes to */
-    int direct_fd;             /* -1, or the device, pipe or standard output written directly */
-    int staged;                /* fp is a temporary file copied to direct_fd at commit */
+    FILE *fp;                  /* what the writer writes to (it may seek) */
+    int direct_fd;             /* -1, or the device, pipe or standard output fp is copied to at commit */
 } vggcl__output;
 
 /* Opens path for writing; mode: 0666 for outputs, 0600 for the caches. On failure the context's
@@ -32,7 +32,12 @@ vggcl_status vggcl__output_open(vggcl_ctx *ctx, const char *path, int mode, int 
 /* ok: the writer's own writes succeeded (else errno says why). Makes the output durable and visible,
  * or, on any failure, removes the temporary file and reports. */
 vggcl_status vggcl__output_commit(vggcl_ctx *ctx, vggcl__output *o, int ok);
-/* Drops an output that will not be committed (a direct target keeps what was written). */
+/* Drops an output that will not be committed (a direct target gets nothing). */
 void vggcl__output_abort(vggcl__output *o);
+/* The descriptor path aliases (/dev/stdout, /dev/stderr, /dev/fd/N, /proc/self/fd/N), else -1. */
+int vggcl__fd_alias(const char *path);
+/* Whether path (through its symlinks, none of them a descriptor alias) is an existing regular file,
+ * whose name is put in target. */
+int vggcl__output_regular(const char *path, char *target, size_t len);
 
 #endif

@@ -234,7 +234,9 @@ VGGCL_API void vggcl_build_info(const vggcl_ctx *ctx, double *ms, int *from_cach
 
 /* Profiling: with vggcl_profile(ctx, 1), each forward pass records one entry
  * per layer from OpenCL profiling events (device time). vggcl_profile_read
- * returns the number of layers of the last pass and writes up to cap. */
+ * returns the number of layers of the last pass and writes up to cap. With
+ * overlapped passes that is the last one submitted: read it after its
+ * vggcl_forward_wait. */
 typedef struct {
     char layer[160];    /* e.g. "layer features.28 (conv 512->512, 14x14)" */
     double ms;          /* device time */
@@ -312,6 +314,12 @@ VGGCL_API vggcl_status vggcl_train_head(vggcl_ctx *ctx, const float *x, const in
  * replacing. Written atomically: a failure leaves no file at out_path. */
 VGGCL_API vggcl_status vggcl_save_with_head(vggcl_ctx *ctx, const char *trunk_path, const char *out_path, int classes, int d,
                                   const float *w, const float *b, const char *const *meta, int n_meta);
+
+/* Undoes an output file vggcl wrote (for a caller that keeps all of a run's
+ * outputs or none): removes the regular file path names, through its
+ * symlinks; never a device, a pipe, standard output ("-", /dev/stdout) or the
+ * symlink itself. 1 when a file was removed. */
+VGGCL_API int vggcl_remove_output(const char *path);
 
 /* .npy files of float32 in C order ('<f4'). vggcl_npy_read allocates *data
  * (release with vggcl_free) and fills shape[0..*ndim), at most VGGCL_NPY_MAX_DIMS. */

@@ -338,6 +338,34 @@ class Cli(unittest.TestCase):
             self.assertEqual(r.returncode, 0, r.stderr)
             self.assertIn(want, r.stdout)
         self.assertTrue(out_link.is_symlink())
+        # standard output redirected to a file: written through the descriptor, the file neither replaced
+        # nor truncated (what it held stays, the report follows)
+        redirect = self.d / "redirect.log"
+        redirect.write_bytes(b"before\n")
+        inode = redirect.stat().st_ino
+        with open(redirect, "ab") as f:
+            r = subprocess.run([VGGCL, "run", "--weights", self.weights, "--input", self.x, "--output",
+                                "/proc/self/fd/1"], stdout=f, stderr=subprocess.PIPE, timeout=300)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(redirect.stat().st_ino, inode)
+        held = redirect.read_bytes()
+        self.assertTrue(held.startswith(b"before\n" + want), held[:80])
+        self.assertIn(b"top class", held)
+        # a reader that went away: an error (EPIPE), not a death by SIGPIPE
+        rd, wr = os.pipe()
+        os.close(rd)
+        r = subprocess.run([VGGCL, "run", "--weights", self.weights, "--input", self.x, "--output", "-"],
+                           stdout=wr, stderr=subprocess.PIPE, timeout=300)
+        os.close(wr)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn(b"Broken pipe", r.stderr)
+        # a file that is there keeps its permissions
+        kept = self.d / "kept.npy"
+        kept.write_bytes(b"old")
+        kept.chmod(0o600)
+        r = self.vggcl("run", "--weights", self.weights, "--input", self.x, "--output", kept)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual((stat.S_IMODE(kept.stat().st_mode), kept.read_bytes()), (0o600, want))
         # a device (a private stand-in for /dev/full: the real entries are never touched) is written, not
         # replaced, and its ENOSPC is a failure
         if os.geteuid() == 0:

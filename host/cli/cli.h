@@ -59,9 +59,6 @@ int cli_preprocess_args(const char *cmd, const cli_args *a, vggcl_preprocess *p)
 int cli_images(const char *cmd, const cli_args *a, char ***files, int *n);
 
 /* Prints "vggcl: <message>" on stderr and returns code. */
-/* Undoes an output this run wrote ("all outputs or none"): the regular file at
- * path, through its symlinks; never a device, a pipe, "-" or the symlink itself. */
-void cli_remove_output(const char *path);
 int cli_error(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Parses --pool5 and --conv values into opts; prints the usage error and

@@ -225,7 +225,7 @@ int cmd_classify(int argc, char **argv)
     if (res.logits && vggcl_npy_writer_close(wctx, res.logits, 1) != VGGCL_OK) {
         res.logits = NULL;
         rc = cli_error(CLI_FAIL, "%s", vggcl_message(wctx));
-        if (tensor_out) cli_remove_output(tensor_out);
+        if (tensor_out) vggcl_remove_output(tensor_out);
         goto out;
     }
     res.logits = NULL;

@@ -94,7 +94,7 @@ int cmd_run(int argc, char **argv)
     goto done;
 fail:
     rc = cli_error(CLI_FAIL, "%s", vggcl_message(ctx));
-    if (wrote_output) cli_remove_output(output); /* all outputs or none */
+    if (wrote_output) vggcl_remove_output(output); /* all outputs or none */
 done:
     free(x);
     free(logits);

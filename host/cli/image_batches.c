@@ -90,6 +90,15 @@ typedef struct {
     int h, w;
 } worker_arg;
 
+/* A slot's state, read under the lock the device threads write it under. */
+static int state_of(runner *r, const bslot *s)
+{
+    pthread_mutex_lock(&r->mu);
+    const int state = s->state;
+    pthread_mutex_unlock(&r->mu);
+    return state;
+}
+
 static void mark_done(runner *r, bslot *s)
 {
     pthread_mutex_lock(&r->mu);
@@ -155,7 +164,7 @@ int cli_run_batches(const cli_batch_job *job, char **files, int n_files, cli_bat
     for (int b = 0; b <= n_batches && rc == CLI_OK; b++) {
         bslot *s = b < n_batches ? &r.slots[b % r.n_slots] : NULL;
         /* deliver in order until this batch's slot is free (and, past the last batch, all of them) */
-        while (next_out < b && rc == CLI_OK && (!s || s->state != SLOT_FREE)) {
+        while (next_out < b && rc == CLI_OK && (!s || state_of(&r, s) != SLOT_FREE)) {
             bslot *o = &r.slots[next_out % r.n_slots];
             const double t0 = cli_now_ms();
             if (!started && o->state == SLOT_RUNNING) /* one device, on this thread: the next pass is queued */

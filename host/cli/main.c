@@ -1,12 +1,9 @@
 /* vggcl: command-line entry point; dispatches to the subcommands. */
 #include <ctype.h>
-#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <cjson/cJSON.h>
 
@@ -37,14 +34,6 @@ int cli_error(int code, const char *fmt, ...)
     va_end(ap);
     fputc('\n', stderr);
     return code;
-}
-
-void cli_remove_output(const char *path)
-{
-    struct stat sb;
-    char real[PATH_MAX];
-    if (!strcmp(path, "-") || stat(path, &sb) != 0 || !S_ISREG(sb.st_mode) || !realpath(path, real)) return;
-    unlink(real);
 }
 
 int cli_model_opts(const char *cmd, const char *pool5, const char *conv, vggcl_load_options *opts)

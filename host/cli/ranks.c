@@ -200,7 +200,7 @@ int cli_ranks_finish(cli_ranks *r, vggcl_ctx *ctx, int rc, int *failed, int *ok)
     if (rc == CLI_OK && merged == CLI_OK && r->final_logits) {
         merged = merge_npy(ctx, r->final_logits, r->logits_path, r, 0, NULL);
         MPI_Allreduce(MPI_IN_PLACE, &merged, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
-        if (merged != CLI_OK && r->rank == 0 && r->final_tensor) cli_remove_output(r->final_tensor);
+        if (merged != CLI_OK && r->rank == 0 && r->final_tensor) vggcl_remove_output(r->final_tensor);
     }
     if (rc == CLI_OK) rc = merged;
 #endif

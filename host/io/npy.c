@@ -142,6 +142,8 @@ done:
 vggcl_status vggcl_npy_write(vggcl_ctx *ctx, const char *path, int ndim, const long long *shape, const float *data)
 {
     char dict[256];
+    if (ndim < 0 || ndim > VGGCL_NPY_MAX_DIMS || (ndim && !shape))
+        return vggcl__fail(ctx, VGGCL_ERR_ARG, "%s: %d dimensions; expected 0 to %d", path, ndim, VGGCL_NPY_MAX_DIMS);
     size_t used = (size_t)snprintf(dict, sizeof dict, "{'descr': '<f4', 'fortran_order': False, 'shape': (");
     size_t count = 1;
     for (int d = 0; d < ndim; d++) {
@@ -216,7 +218,7 @@ vggcl_status vggcl_npy_writer_open(vggcl_ctx *ctx, const char *path, int ndim_ta
         w->shape[d + 1] = tail[d];
         w->row_floats *= (size_t)tail[d];
     }
-    vggcl_status st = vggcl__output_open(ctx, path, 0666, VGGCL_OUTPUT_SEEKS, &w->out);
+    vggcl_status st = vggcl__output_open(ctx, path, 0666, 0, &w->out);
     if (st != VGGCL_OK) {
         free(w);
         return st;

@@ -2,11 +2,15 @@
  * one) is written to a temporary file beside it, made durable and renamed
  * over it, so a reader never sees half of it and a failed write leaves what
  * was there; a symlink is followed and its target written that way; a device,
- * a pipe, a socket, "-" or /dev/stdout is written directly, since renaming
- * over it would replace the node instead of writing into it. */
+ * a pipe, "-" or an alias of an open descriptor (/dev/stdout) is written
+ * directly at commit, since renaming over it would replace the node (or the
+ * file standard output was redirected to) instead of writing into it. */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,14 +20,43 @@
 
 #include "output.h"
 
-/* The final name behind a chain of symlinks (which may not exist yet). 0 when the chain loops or is too long. */
-static int follow_links(const char *path, char *out, size_t len)
+/* The descriptor a path names when it is one of the kernel's aliases for an open file of this process
+ * (/dev/stdout, /dev/stderr, /dev/fd/N, /proc/self/fd/N), else -1. Such a path is written through the
+ * descriptor, whatever it is: following it to a file and renaming over that would replace the file the
+ * caller redirected to (and lose what it already holds). */
+int vggcl__fd_alias(const char *path)
+{
+    static const char *const prefix[] = { "/dev/fd/", "/proc/self/fd/", "/proc/thread-self/fd/" };
+    if (!strcmp(path, "/dev/stdout")) return STDOUT_FILENO;
+    if (!strcmp(path, "/dev/stderr")) return STDERR_FILENO;
+    for (size_t i = 0; i < sizeof prefix / sizeof prefix[0]; i++) {
+        const size_t n = strlen(prefix[i]);
+        char *end;
+        if (strncmp(path, prefix[i], n) || !isdigit((unsigned char)path[n])) continue;
+        const long fd = strtol(path + n, &end, 10);
+        if (!*end && fd <= INT_MAX) return (int)fd;
+    }
+    return -1;
+}
+
+/* The final name behind a chain of symlinks (which may not exist yet); *alias gets the descriptor when
+ * a hop is an alias of one (vggcl__fd_alias), else -1. 0 with errno when the chain loops or is too long. */
+static int follow_links(const char *path, char *out, size_t len, int *alias)
 {
     char cur[PATH_MAX], link[PATH_MAX];
-    if (snprintf(cur, sizeof cur, "%s", path) >= (int)sizeof cur) return 0;
+    *alias = -1;
+    if (snprintf(cur, sizeof cur, "%s", path) >= (int)sizeof cur) {
+        errno = ENAMETOOLONG;
+        return 0;
+    }
     for (int hops = 0; hops < 40; hops++) {
         struct stat sb;
-        if (lstat(cur, &sb) != 0 || !S_ISLNK(sb.st_mode)) return snprintf(out, len, "%s", cur) < (int)len;
+        if ((*alias = vggcl__fd_alias(cur)) >= 0) return 1;
+        if (lstat(cur, &sb) != 0 || !S_ISLNK(sb.st_mode)) {
+            if (snprintf(out, len, "%s", cur) < (int)len) return 1;
+            errno = ENAMETOOLONG;
+            return 0;
+        }
         const ssize_t n = readlink(cur, link, sizeof link - 1);
         if (n < 0) return 0;
         link[n] = '\0';
@@ -32,12 +65,23 @@ static int follow_links(const char *path, char *out, size_t len)
         } else { /* relative to the link's folder */
             char *slash = strrchr(cur, '/');
             const size_t dir = slash ? (size_t)(slash - cur) + 1 : 0;
-            if (dir + (size_t)n + 1 > sizeof cur) return 0;
+            if (dir + (size_t)n + 1 > sizeof cur) {
+                errno = ENAMETOOLONG;
+                return 0;
+            }
             memcpy(cur + dir, link, (size_t)n + 1);
         }
     }
     errno = ELOOP;
     return 0;
+}
+
+int vggcl__output_regular(const char *path, char *target, size_t len)
+{
+    struct stat sb;
+    int alias;
+    return strcmp(path, "-") && follow_links(path, target, len, &alias) && alias < 0 && stat(target, &sb) == 0 &&
+           S_ISREG(sb.st_mode);
 }
 
 /* A new file beside target, named target.tmp.XXXXXX, created with mode (the umask applies). */
@@ -74,56 +118,79 @@ static vggcl_status io_fail(vggcl_ctx *ctx, const vggcl__output *o, const char *
 vggcl_status vggcl__output_open(vggcl_ctx *ctx, const char *path, int mode, int flags, vggcl__output *o)
 {
     struct stat sb;
-    int fd = -1;
+    int fd = -1, alias = -1;
     memset(o, 0, sizeof *o);
     o->direct_fd = -1;
     if (snprintf(o->path, sizeof o->path, "%s", path) >= (int)sizeof o->path)
         return vggcl__fail(ctx, VGGCL_ERR_IO, "%s: path too long", path);
     if (flags & VGGCL_OUTPUT_REPLACE) {
         snprintf(o->target, sizeof o->target, "%s", path);
-    } else if (!strcmp(path, "-") || (stat(path, &sb) == 0 && !S_ISREG(sb.st_mode))) {
-        if (strcmp(path, "-") && S_ISDIR(sb.st_mode))
-            return vggcl__fail(ctx, VGGCL_ERR_IO, "%s: is a folder; expected a file to write", path);
-        /* standard output, a device, a pipe: written directly (through any symlink: /dev/stdout) */
-        o->direct_fd = strcmp(path, "-") ? open(path, O_WRONLY | O_CLOEXEC) : dup(STDOUT_FILENO);
+    } else if (!strcmp(path, "-")) {
+        alias = STDOUT_FILENO;
+    } else if (!follow_links(path, o->target, sizeof o->target, &alias)) {
+        return io_fail(ctx, o, "cannot follow the symlink", errno);
+    } else if (alias < 0 && stat(o->target, &sb) == 0 && !S_ISREG(sb.st_mode)) {
+        if (S_ISDIR(sb.st_mode)) return vggcl__fail(ctx, VGGCL_ERR_IO, "%s: is a folder; expected a file to write", path);
+        alias = -2; /* a device, a FIFO: opened */
+    }
+    if (alias != -1) {
+        /* standard output, a device, a pipe: never replaced, written directly at commit (the writer
+         * writes to a temporary file first: it may seek, and a pipe's reader gets nothing half-done) */
+        o->direct_fd = alias >= 0 ? fcntl(alias, F_DUPFD_CLOEXEC, 3) : open(o->target, O_WRONLY | O_CLOEXEC);
         if (o->direct_fd < 0) return io_fail(ctx, o, "cannot open for writing", errno);
-        /* a writer that seeks back writes to a temporary file first, copied over at the end */
-        if ((o->staged = (flags & VGGCL_OUTPUT_SEEKS) != 0)) o->fp = tmpfile();
-        else if ((fd = dup(o->direct_fd)) >= 0 && !(o->fp = fdopen(fd, "wb"))) close(fd);
-        if (!o->fp) {
+        if (!(o->fp = tmpfile())) {
             const int e = errno;
             close(o->direct_fd);
-            return io_fail(ctx, o, "cannot write", e);
+            o->direct_fd = -1;
+            return io_fail(ctx, o, "cannot write (no temporary file)", e);
         }
         return VGGCL_OK;
-    } else if (!follow_links(path, o->target, sizeof o->target)) {
-        return io_fail(ctx, o, "cannot follow the symlink", errno);
     }
-    if ((fd = create_temp(o->target, mode, o->tmp, sizeof o->tmp)) < 0)
+    /* a file that is there keeps its permissions; a new one gets mode less the umask */
+    const int keep = stat(o->target, &sb) == 0 ? (int)(sb.st_mode & 07777) : -1;
+    if ((fd = create_temp(o->target, mode, o->tmp, sizeof o->tmp)) < 0) {
+        o->tmp[0] = '\0';
         return io_fail(ctx, o, "cannot create the output", errno);
+    }
+    if (keep >= 0 && !(flags & VGGCL_OUTPUT_REPLACE)) fchmod(fd, (mode_t)keep);
     if (!(o->fp = fdopen(fd, "wb"))) {
         const int e = errno;
         close(fd);
         unlink(o->tmp);
+        o->tmp[0] = '\0';
         return io_fail(ctx, o, "cannot write", e);
     }
     return VGGCL_OK;
 }
 
-/* Copies the staged file to the direct target. */
+/* Copies the staged file to the direct target, with SIGPIPE held back: a reader that went away is a
+ * write error (EPIPE), not the end of the caller's process. */
 static int copy_out(FILE *from, int fd)
 {
     char buf[1 << 16];
-    if (fflush(from) != 0 || fseek(from, 0, SEEK_SET) != 0) return 0;
+    sigset_t pipe_only, old;
+    sigemptyset(&pipe_only);
+    sigaddset(&pipe_only, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe_only, &old);
+    int ok = fflush(from) == 0 && fseek(from, 0, SEEK_SET) == 0, e = 0;
     size_t n;
-    while ((n = fread(buf, 1, sizeof buf, from)) > 0)
-        for (size_t done = 0; done < n;) {
+    while (ok && (n = fread(buf, 1, sizeof buf, from)) > 0)
+        for (size_t done = 0; ok && done < n;) {
             const ssize_t w = write(fd, buf + done, n - done);
             if (w < 0 && errno == EINTR) continue;
-            if (w <= 0) return 0;
-            done += (size_t)w;
+            if (w <= 0) ok = 0, e = w < 0 ? errno : EIO;
+            else done += (size_t)w;
         }
-    return !ferror(from);
+    if (ok && ferror(from)) ok = 0, e = EIO;
+    if (!sigismember(&old, SIGPIPE)) { /* drop the SIGPIPE this thread raised, then let them through again */
+        sigset_t pending;
+        const struct timespec now = { 0, 0 };
+        while (sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE) && sigtimedwait(&pipe_only, NULL, &now) > 0)
+            ;
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+    }
+    errno = e;
+    return ok;
 }
 
 vggcl_status vggcl__output_commit(vggcl_ctx *ctx, vggcl__output *o, int ok)
@@ -131,8 +198,8 @@ vggcl_status vggcl__output_commit(vggcl_ctx *ctx, vggcl__output *o, int ok)
     if (!o->fp) return VGGCL_OK;
     int e = ok ? 0 : errno;
     if (o->direct_fd >= 0) {
-        if (ok && o->staged && !copy_out(o->fp, o->direct_fd)) ok = 0, e = errno;
-        if (fclose(o->fp) != 0 && ok) ok = 0, e = errno;
+        if (ok && !copy_out(o->fp, o->direct_fd)) ok = 0, e = errno;
+        fclose(o->fp); /* the temporary file: only read */
         if (close(o->direct_fd) != 0 && ok) ok = 0, e = errno;
         o->fp = NULL;
         o->direct_fd = -1;
@@ -143,10 +210,9 @@ vggcl_status vggcl__output_commit(vggcl_ctx *ctx, vggcl__output *o, int ok)
     if (fclose(o->fp) != 0 && ok) ok = 0, e = errno;
     o->fp = NULL;
     if (ok && rename(o->tmp, o->target) != 0) ok = 0, e = errno;
-    if (!ok) {
-        unlink(o->tmp);
-        return io_fail(ctx, o, "cannot write", e ? e : EIO);
-    }
+    if (!ok) unlink(o->tmp);
+    o->tmp[0] = '\0';
+    if (!ok) return io_fail(ctx, o, "cannot write", e ? e : EIO);
     char dir[PATH_MAX];
     snprintf(dir, sizeof dir, "%s", o->target);
     char *slash = strrchr(dir, '/');
@@ -163,4 +229,11 @@ void vggcl__output_abort(vggcl__output *o)
     if (o->tmp[0]) unlink(o->tmp);
     o->fp = NULL;
     o->direct_fd = -1;
+    o->tmp[0] = '\0';
+}
+
+int vggcl_remove_output(const char *path)
+{
+    char target[PATH_MAX];
+    return path && vggcl__output_regular(path, target, sizeof target) && unlink(target) == 0;
 }

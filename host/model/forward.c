@@ -249,6 +249,16 @@ static vggcl_status prepare(vggcl_ctx *ctx, vggcl_model *m, int n, int h, int w,
     return VGGCL_OK;
 }
 
+/* Whether a pass at this shape needs a workspace buffer larger than the model has. */
+static int grows(const vggcl_ctx *ctx, const vggcl_model *m, int n, int h, int w)
+{
+    const workspace ws = workspace_for(ctx, m, n, h, w);
+    const size_t f = sizeof(float);
+    return ws.act * f > m->act_bytes[0] || ws.act * f > m->act_bytes[1] || ws.feat * f > m->feat_bytes ||
+           ws.logits * f > m->logits_bytes || ws.partial * f > m->gap_partial_bytes ||
+           ws.conv[0] * f > m->conv_ws_bytes[0] || ws.conv[1] * f > m->conv_ws_bytes[1];
+}
+
 /* The map GAP averaged: where it is and its shape (the CAM reads it). */
 typedef struct {
     cl_mem buf;
@@ -392,6 +402,10 @@ static vggcl_status submit_cl(vggcl_ctx *ctx, vggcl_model *m, const float *input
     cl_event up = NULL, done = NULL;
     feature_map map;
     const int slot = m->next_input;
+    /* growing a buffer the pass in flight still uses would hold the old and the new at once: it ends first */
+    snprintf(where, sizeof where, "forward pass: the pass in flight, before the workspace grows for (%d, 3, %d, %d)",
+             n, h, w);
+    if (m->n_flight && grows(ctx, m, n, h, w)) CL_CHECK(clFinish, (ctx->queue));
     if ((st = prepare(ctx, m, n, h, w, slot)) != VGGCL_OK) return st;
     snprintf(where, sizeof where, "forward pass: input (%d, 3, %d, %d), overlapped", n, h, w);
     CL_CHECK(clEnqueueWriteBuffer, (ctx->upload_queue, m->input[slot], CL_TRUE, 0,
@@ -465,16 +479,18 @@ vggcl_status vggcl_forward_submit(vggcl_ctx *ctx, vggcl_model *m, const float *i
     return st;
 }
 
-/* The device time of pass p, which just completed: from when it could start (its input uploaded and the
- * pass before it done) to its end, on the device's clock. */
+/* Pass p just completed: its end (device clock) is kept for the next pass's start, and ms (may be NULL)
+ * gets its device time, from when it could start (its input uploaded and the pass before it done). */
 static vggcl_status pass_ms(vggcl_ctx *ctx, vggcl_model *m, const vggcl_pass *p, const char *where, double *ms)
 {
     vggcl_status st = VGGCL_OK;
     cl_ulong up_end = 0, end = 0;
-    CL_CHECK(clGetEventProfilingInfo, (p->up, CL_PROFILING_COMMAND_END, sizeof up_end, &up_end, NULL));
     CL_CHECK(clGetEventProfilingInfo, (p->done, CL_PROFILING_COMMAND_END, sizeof end, &end, NULL));
-    const cl_ulong start = up_end > m->last_end ? up_end : m->last_end;
-    *ms = end > start ? (end - start) * 1e-6 : 0;
+    if (ms) {
+        CL_CHECK(clGetEventProfilingInfo, (p->up, CL_PROFILING_COMMAND_END, sizeof up_end, &up_end, NULL));
+        const cl_ulong start = up_end > m->last_end ? up_end : m->last_end;
+        *ms = end > start ? (end - start) * 1e-6 : 0;
+    }
     m->last_end = end;
 fail:
     return st;
@@ -494,7 +510,7 @@ vggcl_status vggcl_forward_wait(vggcl_ctx *ctx, vggcl_model *m, double *device_m
     if (device_ms) *device_ms = p.ref_ms;
     if (!p.done) return VGGCL_OK;
     CL_CHECK(clWaitForEvents, (1, &p.done));
-    if (device_ms) st = pass_ms(ctx, m, &p, where, device_ms);
+    st = pass_ms(ctx, m, &p, where, device_ms);
 fail:
     if (st != VGGCL_OK) clFinish(ctx->queue); /* nothing writes into the caller's outputs after this */
     if (p.up) clReleaseEvent(p.up);
