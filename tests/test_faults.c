@@ -16,7 +16,8 @@
 #define H 20
 #define W 18
 
-static const char *const calls[] = { "clCreateBuffer", "clBuildProgram", "clCreateKernel", "clEnqueue", "clFinish",
+static const char *const calls[] = { "clCreateBuffer", "clBuildProgram", "clCreateKernel", "clSetKernelArg",
+                                     "clEnqueue", "clFinish",
                                      "clFlush", "clWaitForEvents", "CLBlastSgemm" };
 /* Every step's `where` names one of these: a layer, or the pass's own
  * buffers, upload and read-back. */
@@ -150,6 +151,7 @@ START_TEST(test_fault_kinds)
         { "buffer", CL_MEM_OBJECT_ALLOCATION_FAILURE, 8 },
         { "build", CL_BUILD_PROGRAM_FAILURE, 3 },
         { "kernel", CL_INVALID_KERNEL_NAME, 3 },
+        { "arg", CL_INVALID_ARG_VALUE, 20 },
         { "enqueue", CL_OUT_OF_RESOURCES, 10 },
     };
     ck_assert_int_ge(walk(kinds[_i].kind, kinds[_i].code, VGGCL_CONV_AUTO), kinds[_i].min_calls);
@@ -177,7 +179,7 @@ int main(void)
     TCase *tc = tcase_create("faults");
     tcase_set_timeout(tc, 900);
     tcase_add_loop_test(tc, test_fault_every_call, 0, 2);
-    tcase_add_loop_test(tc, test_fault_kinds, 0, 4);
+    tcase_add_loop_test(tc, test_fault_kinds, 0, 5);
     tcase_add_test(tc, test_fault_spec_malformed);
     suite_add_tcase(s, tc);
     return tu_run(s);

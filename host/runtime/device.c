@@ -219,7 +219,7 @@ vggcl_status vggcl_select_device(vggcl_ctx *ctx, const char *spec)
         return vggcl__fail(ctx, VGGCL_ERR_ARG, "a device is already selected for this context");
     if (ctx->fault_bad)
         return vggcl__fail(ctx, VGGCL_ERR_ARG,
-                           "VGGCL_FAULT=%s: expected KIND:N[:CODE], KIND one of buffer, build, kernel, enqueue, any; "
+                           "VGGCL_FAULT=%s: expected KIND:N[:CODE], KIND one of buffer, build, kernel, arg, enqueue, any; "
                            "N >= 1; CODE a CL_* name or a negative number", ctx->fault_spec);
     if (!spec || !*spec) spec = getenv("VGGCL_DEVICE");
     if (spec && !strcmp(spec, "ref")) {

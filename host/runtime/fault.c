@@ -3,7 +3,7 @@
  * CODE instead of being made (once: the calls after it go through, as after a
  * transient driver failure). KIND: buffer (clCreateBuffer), build
  * (clBuildProgram, also for a program the binary cache would supply), kernel
- * (clCreateKernel), enqueue (clEnqueue*, clFinish, clFlush, clWaitForEvents
+ * (clCreateKernel), arg (clSetKernelArg), enqueue (clEnqueue*, clFinish, clFlush, clWaitForEvents
  * and CLBlast's SGEMM) or any of these. CODE: a CL_* name or a number; by
  * default the error a driver gives for that kind of call. */
 #include <stdio.h>
@@ -16,8 +16,10 @@ static const struct { const char *name; int kind; cl_int code; } kinds[] = {
     { "buffer", VGGCL_FAULT_BUFFER, CL_MEM_OBJECT_ALLOCATION_FAILURE },
     { "build", VGGCL_FAULT_BUILD, CL_BUILD_PROGRAM_FAILURE },
     { "kernel", VGGCL_FAULT_KERNEL, CL_INVALID_KERNEL_NAME },
+    { "arg", VGGCL_FAULT_ARG, CL_INVALID_ARG_VALUE },
     { "enqueue", VGGCL_FAULT_ENQUEUE, CL_OUT_OF_RESOURCES },
-    { "any", VGGCL_FAULT_BUFFER | VGGCL_FAULT_BUILD | VGGCL_FAULT_KERNEL | VGGCL_FAULT_ENQUEUE, CL_OUT_OF_RESOURCES },
+    { "any", VGGCL_FAULT_BUFFER | VGGCL_FAULT_BUILD | VGGCL_FAULT_KERNEL | VGGCL_FAULT_ARG | VGGCL_FAULT_ENQUEUE,
+      CL_OUT_OF_RESOURCES },
 };
 
 static int parse_code(const char *s, cl_int *code)
@@ -63,6 +65,7 @@ static int kind_of(const char *call)
     if (!strcmp(call, "clCreateBuffer")) return VGGCL_FAULT_BUFFER;
     if (!strcmp(call, "clBuildProgram")) return VGGCL_FAULT_BUILD;
     if (!strcmp(call, "clCreateKernel")) return VGGCL_FAULT_KERNEL;
+    if (!strcmp(call, "clSetKernelArg")) return VGGCL_FAULT_ARG;
     if (!strncmp(call, "clEnqueue", 9) || !strcmp(call, "clFinish") || !strcmp(call, "clFlush") || !strcmp(call, "clWaitForEvents") || !strncmp(call, "CLBlast", 7))
         return VGGCL_FAULT_ENQUEUE;
     return 0;
