@@ -3,6 +3,7 @@
 #include "test_util.h"
 
 #include <math.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -147,6 +148,15 @@ static void remove_tmp_dir(void)
     if (tmp_dir[0]) nftw(tmp_dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+/* Stopped by a signal (ctest interrupted, a CI job cancelled): the folder goes too. (nftw is not
+ * async-signal-safe; the process is ending anyway. SIGKILL cannot be caught.) */
+static void remove_on_signal(int sig)
+{
+    remove_tmp_dir();
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
 const char *tu_tmp(const char *name)
 {
     char *dir = tmp_dir;
@@ -155,6 +165,9 @@ const char *tu_tmp(const char *name)
         snprintf(dir, sizeof tmp_dir, "/tmp/vggcl_test_XXXXXX");
         ck_assert_ptr_nonnull(mkdtemp(dir));
         atexit(remove_tmp_dir);
+        signal(SIGTERM, remove_on_signal);
+        signal(SIGINT, remove_on_signal);
+        signal(SIGHUP, remove_on_signal);
     }
     snprintf(path, sizeof path, "%s/%s", dir, name);
     return path;

@@ -25,6 +25,7 @@ activations in fp16 where the CPU has F16C).
 import argparse
 import json
 import os
+import signal
 import statistics
 import struct
 import subprocess
@@ -162,6 +163,8 @@ def run_vggcl(binary, d, batch, iters, threads):
 
 
 def main():
+    # stopped by SIGTERM: the temporary folders (hundreds of MB) are removed on the way out
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("vggcl")
     ap.add_argument("--batches", type=int, nargs="+", default=[1, 8])

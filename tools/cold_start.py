@@ -7,6 +7,7 @@ same again with those caches warm, and a new batch and image size with them.
 """
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -14,6 +15,8 @@ import time
 
 
 def main():
+    # stopped by SIGTERM: the temporary folders (hundreds of MB) are removed on the way out
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     binary = sys.argv[1] if len(sys.argv) > 1 else "build/vggcl"
     extra = sys.argv[2:]
     with tempfile.TemporaryDirectory() as vc, tempfile.TemporaryDirectory() as pc:
