@@ -206,7 +206,8 @@ int cli_run_batches(const cli_batch_job *job, char **files, int n_files, cli_bat
 /* Images decoded and preprocessed on a pool of threads (decode_pool.c), taken
  * in list order: cli_decode_take(i) waits for image i, gives its tensor
  * (release with vggcl_free) or NULL and the message (free) when it could not
- * be read. Workers stay at most `ahead` images past the last one taken. */
+ * be read. Workers (threads >= 1, else NULL) stay at most `ahead` images past
+ * the last one taken. */
 typedef struct cli_decode_pool cli_decode_pool;
 cli_decode_pool *cli_decode_start(char **files, int n, const vggcl_preprocess *p, int threads, int ahead);
 void cli_decode_take(cli_decode_pool *dp, int i, float **t, int *h, int *w, char **msg);

@@ -30,8 +30,7 @@ struct cli_decode_pool {
     int stop;
     slot *slots;        /* the window: image i in slots[i % ahead] */
     pthread_t *threads;
-    int n_threads;      /* 0: the caller decodes each image as it takes it */
-    vggcl_ctx *inline_ctx;
+    int n_threads;
     double busy_ms;     /* summed over workers: time spent decoding and preprocessing */
 };
 
@@ -94,24 +93,17 @@ int cli_decode_threads_default(void)
 
 cli_decode_pool *cli_decode_start(char **files, int n, const vggcl_preprocess *p, int threads, int ahead)
 {
-    cli_decode_pool *dp = calloc(1, sizeof *dp);
+    cli_decode_pool *dp = threads >= 1 ? calloc(1, sizeof *dp) : NULL;
     if (!dp) return NULL;
     dp->files = files, dp->n = n, dp->p = p, dp->ahead = ahead < 1 ? 1 : ahead;
     dp->slots = calloc((size_t)dp->ahead, sizeof *dp->slots);
-    dp->threads = calloc((size_t)(threads < 1 ? 1 : threads), sizeof *dp->threads);
+    dp->threads = calloc((size_t)threads, sizeof *dp->threads);
     if (!dp->slots || !dp->threads) {
         free(dp->slots), free(dp->threads), free(dp);
         return NULL;
     }
     pthread_mutex_init(&dp->mu, NULL);
     pthread_cond_init(&dp->cv, NULL);
-    if (threads < 1) { /* inline */
-        if (!(dp->inline_ctx = vggcl_ctx_new())) {
-            cli_decode_stop(dp);
-            return NULL;
-        }
-        return dp;
-    }
     for (int k = 0; k < threads; k++) {
         if (pthread_create(&dp->threads[k], NULL, worker, dp) != 0) break;
         dp->n_threads++;
@@ -125,15 +117,6 @@ cli_decode_pool *cli_decode_start(char **files, int n, const vggcl_preprocess *p
 
 void cli_decode_take(cli_decode_pool *dp, int i, float **t, int *h, int *w, char **msg)
 {
-    if (!dp->n_threads) {
-        const double t0 = cli_now_ms();
-        slot s;
-        decode_one(dp, dp->inline_ctx, i, &s);
-        dp->busy_ms += cli_now_ms() - t0;
-        *t = s.t, *h = s.h, *w = s.w, *msg = s.msg;
-        dp->taken = i + 1;
-        return;
-    }
     pthread_mutex_lock(&dp->mu);
     slot *s = &dp->slots[i % dp->ahead];
     while (!s->done) pthread_cond_wait(&dp->cv, &dp->mu);
@@ -152,7 +135,7 @@ double cli_decode_busy_ms(cli_decode_pool *dp)
     return ms;
 }
 
-int cli_decode_thread_count(const cli_decode_pool *dp) { return dp->n_threads ? dp->n_threads : 1; }
+int cli_decode_thread_count(const cli_decode_pool *dp) { return dp->n_threads; }
 
 void cli_decode_stop(cli_decode_pool *dp)
 {
@@ -163,7 +146,6 @@ void cli_decode_stop(cli_decode_pool *dp)
     pthread_mutex_unlock(&dp->mu);
     for (int k = 0; k < dp->n_threads; k++) pthread_join(dp->threads[k], NULL);
     for (int k = 0; k < dp->ahead; k++) vggcl_free(dp->slots[k].t), free(dp->slots[k].msg);
-    vggcl_ctx_free(dp->inline_ctx);
     pthread_mutex_destroy(&dp->mu);
     pthread_cond_destroy(&dp->cv);
     free(dp->slots), free(dp->threads), free(dp);
