@@ -34,10 +34,6 @@ vggcl_status vggcl__output_open(vggcl_ctx *ctx, const char *path, int mode, int 
 vggcl_status vggcl__output_commit(vggcl_ctx *ctx, vggcl__output *o, int ok);
 /* Drops an output that will not be committed (a direct target gets nothing). */
 void vggcl__output_abort(vggcl__output *o);
-/* The descriptor path aliases (/dev/stdout, /dev/stderr, /dev/fd/N, /proc/self/fd/N), else -1. */
-int vggcl__fd_alias(const char *path);
-/* Whether path (through its symlinks, none of them a descriptor alias) is an existing regular file,
- * whose name is put in target. */
-int vggcl__output_regular(const char *path, char *target, size_t len);
+
 
 #endif

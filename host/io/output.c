@@ -24,7 +24,7 @@
  * (/dev/stdout, /dev/stderr, /dev/fd/N, /proc/self/fd/N), else -1. Such a path is written through the
  * descriptor, whatever it is: following it to a file and renaming over that would replace the file the
  * caller redirected to (and lose what it already holds). */
-int vggcl__fd_alias(const char *path)
+static int fd_alias(const char *path)
 {
     static const char *const prefix[] = { "/dev/fd/", "/proc/self/fd/", "/proc/thread-self/fd/" };
     if (!strcmp(path, "/dev/stdout")) return STDOUT_FILENO;
@@ -40,7 +40,7 @@ int vggcl__fd_alias(const char *path)
 }
 
 /* The final name behind a chain of symlinks (which may not exist yet); *alias gets the descriptor when
- * a hop is an alias of one (vggcl__fd_alias), else -1. 0 with errno when the chain loops or is too long. */
+ * a hop is an alias of one (fd_alias), else -1. 0 with errno when the chain loops or is too long. */
 static int follow_links(const char *path, char *out, size_t len, int *alias)
 {
     char cur[PATH_MAX], link[PATH_MAX];
@@ -51,7 +51,7 @@ static int follow_links(const char *path, char *out, size_t len, int *alias)
     }
     for (int hops = 0; hops < 40; hops++) {
         struct stat sb;
-        if ((*alias = vggcl__fd_alias(cur)) >= 0) return 1;
+        if ((*alias = fd_alias(cur)) >= 0) return 1;
         if (lstat(cur, &sb) != 0 || !S_ISLNK(sb.st_mode)) {
             if (snprintf(out, len, "%s", cur) < (int)len) return 1;
             errno = ENAMETOOLONG;
@@ -76,7 +76,9 @@ static int follow_links(const char *path, char *out, size_t len, int *alias)
     return 0;
 }
 
-int vggcl__output_regular(const char *path, char *target, size_t len)
+/* Whether path (through its symlinks, none of them a descriptor alias) is an existing regular file,
+ * whose name is put in target. */
+static int output_regular(const char *path, char *target, size_t len)
 {
     struct stat sb;
     int alias;
@@ -235,5 +237,5 @@ void vggcl__output_abort(vggcl__output *o)
 int vggcl_remove_output(const char *path)
 {
     char target[PATH_MAX];
-    return path && vggcl__output_regular(path, target, sizeof target) && unlink(target) == 0;
+    return path && output_regular(path, target, sizeof target) && unlink(target) == 0;
 }

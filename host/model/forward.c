@@ -235,7 +235,7 @@ static vggcl_status prepare(vggcl_ctx *ctx, vggcl_model *m, int n, int h, int w,
     const workspace ws = workspace_for(ctx, m, n, h, w);
     const size_t f = sizeof(float);
     if ((st = ensure(ctx, slot ? "input (second buffer)" : "input", &m->input[slot], &m->input_bytes[slot],
-                     (size_t)n * 3 * h * w * f)) ||
+                     ws.input * f)) ||
         (st = ensure(ctx, "activations (ping)", &m->act[0], &m->act_bytes[0], ws.act * f)) ||
         (st = ensure(ctx, "activations (pong)", &m->act[1], &m->act_bytes[1], ws.act * f)) ||
         (st = ensure(ctx, "GAP features", &m->feat_dev, &m->feat_bytes, ws.feat * f)) ||
