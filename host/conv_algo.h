@@ -11,7 +11,8 @@
 #define VGGCL_CONV_ALGOS (VGGCL_CONV_WINOGRAD_GPU + 1) /* ids 1.. are entries; 0 is AUTO */
 
 /* One -D parameter of a kernel: its default and the values the tuner may try
- * (0-ended, increasing). A parameter the packed weights depend on has one
+ * (increasing; the list ends where a value is not above the one before, so 0
+ * may come first). A parameter the packed weights depend on has one
  * value only, so weights packed at load fit every variant of the algorithm. */
 typedef struct {
     const char *name;
@@ -44,6 +45,9 @@ typedef struct {
     void (*workspace)(const vggcl_conv_params *p, int N, int C_in, int C_out, int H, int W, size_t ws[2]);
     vggcl_status (*launch)(vggcl_ctx *ctx, const char *where, const vggcl_conv_params *p, const vggcl_conv_call *c);
 } vggcl_conv_algo;
+
+/* How many values t lists. */
+int vggcl__tunable_values(const vggcl_tunable *t);
 
 /* The entry of algorithm id (VGGCL_CONV_DIRECT ..), NULL for any other id. */
 const vggcl_conv_algo *vggcl__conv_algo(int id);

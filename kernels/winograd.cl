@@ -247,6 +247,180 @@ __kernel void wino_output(__global const float *restrict M, __global const float
     }
 }
 
+/* ---- fused: the three passes above in one work-item, for a block of 4x4 tiles ----
+ * One work-item per block of 4x4 tiles (16x16 output pixels) of one image:
+ * get_global_id(0) = block column, (1) = n * blocks_y + block row. Tile (ky, kx)
+ * of the block is lane 4 ky + kx of every float16. The transformed input of the
+ * block goes to local memory, Vs (36, C_in, 16), never to global memory; then per
+ * 2 OCB output channels the 36 products, Ms (36, 2 OCB, 16), and their output
+ * transform (+ bias, ReLU, and the folded 2x2 max pool with `pool`). U as for
+ * wino_gemm. Vs and Ms stay in the core's caches, where the three-pass form
+ * streams V and M (each 2.25x the input or output map) through memory. */
+
+/* Row y of the block's input (18 values from x0, zero outside the map) as the
+ * columns j = 0..5 of its 4 tiles: q[j] lane kx = x0 + 4 kx + j. */
+inline void row_quads(__global const float *src, int y, int x0, int H, int W, int x_inside, float4 q[6])
+{
+    float16 v = (float16)(0.0f);
+    float2 w = (float2)(0.0f);
+    if (y >= 0 && y < H) {
+        __global const float *p = src + (size_t)y * W + x0;
+        if (x_inside) {
+            v = vload16(0, p);
+            w = vload2(0, p + 16);
+        } else {
+            float seg[18];
+            for (int k = 0; k < 18; k++) seg[k] = (x0 + k >= 0 && x0 + k < W) ? p[k] : 0.0f;
+            v = vload16(0, seg);
+            w = vload2(0, seg + 16);
+        }
+    }
+    q[0] = v.s048c;
+    q[1] = v.s159d;
+    q[2] = v.s26ae;
+    q[3] = v.s37bf;
+    q[4] = (float4)(v.s48c, w.s0);
+    q[5] = (float4)(v.s59d, w.s1);
+}
+
+/* (a0, b0, c0, d0, a1, b1, ...): one output row of 4 tiles, pixel 4 kx + c from lane kx of column c */
+inline float16 interleave4(float4 a, float4 b, float4 c, float4 d)
+{
+    return (float16)(a.s0, b.s0, c.s0, d.s0, a.s1, b.s1, c.s1, d.s1, a.s2, b.s2, c.s2, d.s2, a.s3, b.s3, c.s3, d.s3);
+}
+
+inline void store16(__global float *q, float16 v, int xs, int W)
+{
+    if (xs + 16 <= W) {
+        vstore16(v, 0, q);
+    } else {
+        float seg[16];
+        vstore16(v, 0, seg);
+        for (int k = 0; k < 16 && xs + k < W; k++) q[k] = seg[k];
+    }
+}
+
+inline void store8(__global float *q, float8 v, int xs, int W)
+{
+    if (xs + 8 <= W) {
+        vstore8(v, 0, q);
+    } else {
+        float seg[8];
+        vstore8(v, 0, seg);
+        for (int k = 0; k < 8 && xs + k < W; k++) q[k] = seg[k];
+    }
+}
+
+__kernel void wino_fused(__global const float *restrict in, __global const float *restrict U,
+                         __global const float *restrict bias, __global float *restrict out,
+                         __local float *restrict Vs, __local float *restrict Ms, int C_in, int C_out, int C_outp,
+                         int H, int W, int blocks_y, int pool)
+{
+    const int bx = get_global_id(0), row = get_global_id(1);
+    const int by = row % blocks_y, n = row / blocks_y;
+    const int x0 = bx * 16 - 1, y0 = by * 16 - 1;
+    const int x_inside = x0 >= 0 && x0 + 18 <= W;
+
+    for (int ic = 0; ic < C_in; ic++) {
+        __global const float *src = in + ((size_t)n * C_in + ic) * H * W;
+        /* e[i][b]: row i of the 16 6x6 tiles times B */
+        float16 e[6][6];
+        #pragma unroll
+        for (int i = 0; i < 6; i++) {
+            float4 q0[6], q1[6], q2[6], q3[6];
+            row_quads(src, y0 + i, x0, H, W, x_inside, q0);
+            row_quads(src, y0 + 4 + i, x0, H, W, x_inside, q1);
+            row_quads(src, y0 + 8 + i, x0, H, W, x_inside, q2);
+            row_quads(src, y0 + 12 + i, x0, H, W, x_inside, q3);
+            float16 d[6];
+            #pragma unroll
+            for (int j = 0; j < 6; j++) d[j] = (float16)(q0[j], q1[j], q2[j], q3[j]);
+            BT_ROWS(d[0], d[1], d[2], d[3], d[4], d[5], e[i]);
+        }
+        #pragma unroll
+        for (int b = 0; b < 6; b++) {
+            float16 o[6];
+            BT_ROWS(e[0][b], e[1][b], e[2][b], e[3][b], e[4][b], e[5][b], o);
+            #pragma unroll
+            for (int a = 0; a < 6; a++) vstore16(o[a], 0, Vs + ((a * 6 + b) * C_in + ic) * 16);
+        }
+    }
+
+    const int PH = H / 2, PW = W / 2;
+    for (int ob = 0; ob < C_outp / (2 * OCB); ob++) {
+        for (int xi = 0; xi < 36; xi++) {
+            float16 acc[2 * OCB];
+            #pragma unroll
+            for (int j = 0; j < 2 * OCB; j++) acc[j] = (float16)(0.0f);
+            __local const float *v = Vs + xi * C_in * 16;
+            __global const float *u0 = U + ((size_t)xi * (C_outp / OCB) + 2 * ob) * C_in * OCB;
+            __global const float *u1 = u0 + (size_t)C_in * OCB;
+            for (int ic = 0; ic < C_in; ic++) {
+                const float16 x = vload16(0, v + ic * 16);
+                __global const float *w0 = u0 + ic * OCB, *w1 = u1 + ic * OCB;
+                #pragma unroll
+                for (int j = 0; j < OCB; j++) {
+                    acc[j] = fma(x, (float16)(w0[j]), acc[j]);
+                    acc[OCB + j] = fma(x, (float16)(w1[j]), acc[OCB + j]);
+                }
+            }
+            #pragma unroll
+            for (int j = 0; j < 2 * OCB; j++) vstore16(acc[j], 0, Ms + (xi * 2 * OCB + j) * 16);
+        }
+        for (int j = 0; j < 2 * OCB; j++) {
+            const int oc = ob * 2 * OCB + j;
+            if (oc >= C_out) break;
+            /* f[r][b]: A^T applied down each column b of the 6x6 products */
+            float16 f[4][6];
+            #pragma unroll
+            for (int b = 0; b < 6; b++) {
+                float16 m[6], o[4];
+                #pragma unroll
+                for (int a = 0; a < 6; a++) m[a] = vload16(0, Ms + ((a * 6 + b) * 2 * OCB + j) * 16);
+                AT_ROWS(m[0], m[1], m[2], m[3], m[4], m[5], o);
+                #pragma unroll
+                for (int r = 0; r < 4; r++) f[r][b] = o[r];
+            }
+            const float16 bv = (float16)(bias[oc]);
+            __global float *dst = out + ((size_t)n * C_out + oc) * (pool ? PH * PW : H * W);
+            #pragma unroll
+            for (int pr = 0; pr < 2; pr++) {
+                float16 a[4], b[4];
+                AT_ROWS(f[2 * pr][0], f[2 * pr][1], f[2 * pr][2], f[2 * pr][3], f[2 * pr][4], f[2 * pr][5], a);
+                AT_ROWS(f[2 * pr + 1][0], f[2 * pr + 1][1], f[2 * pr + 1][2], f[2 * pr + 1][3], f[2 * pr + 1][4],
+                        f[2 * pr + 1][5], b);
+                #pragma unroll
+                for (int c = 0; c < 4; c++) {
+                    a[c] = fmax(a[c] + bv, (float16)(0.0f));
+                    b[c] = fmax(b[c] + bv, (float16)(0.0f));
+                }
+                if (pool) {
+                    /* pooled row 8 by + 2 ky + pr, columns 8 bx + 2 kx + (0, 1) from lane 4 ky + kx of p0, p1 */
+                    const float16 p0 = fmax(fmax(a[0], a[1]), fmax(b[0], b[1]));
+                    const float16 p1 = fmax(fmax(a[2], a[3]), fmax(b[2], b[3]));
+                    const int xs = bx * 8, py = by * 8 + pr;
+                    if (py < PH) store8(dst + (size_t)py * PW + xs, (float8)(p0.s0, p1.s0, p0.s1, p1.s1, p0.s2, p1.s2, p0.s3, p1.s3), xs, PW);
+                    if (py + 2 < PH) store8(dst + (size_t)(py + 2) * PW + xs, (float8)(p0.s4, p1.s4, p0.s5, p1.s5, p0.s6, p1.s6, p0.s7, p1.s7), xs, PW);
+                    if (py + 4 < PH) store8(dst + (size_t)(py + 4) * PW + xs, (float8)(p0.s8, p1.s8, p0.s9, p1.s9, p0.sa, p1.sa, p0.sb, p1.sb), xs, PW);
+                    if (py + 6 < PH) store8(dst + (size_t)(py + 6) * PW + xs, (float8)(p0.sc, p1.sc, p0.sd, p1.sd, p0.se, p1.se, p0.sf, p1.sf), xs, PW);
+                } else {
+                    /* output rows 16 by + 4 ky + 2 pr (+1) */
+                    const int xs = bx * 16, y = by * 16 + 2 * pr;
+                    __global float *q = dst + (size_t)y * W + xs;
+                    if (y < H) store16(q, interleave4(a[0].s0123, a[1].s0123, a[2].s0123, a[3].s0123), xs, W);
+                    if (y + 1 < H) store16(q + W, interleave4(b[0].s0123, b[1].s0123, b[2].s0123, b[3].s0123), xs, W);
+                    if (y + 4 < H) store16(q + 4 * W, interleave4(a[0].s4567, a[1].s4567, a[2].s4567, a[3].s4567), xs, W);
+                    if (y + 5 < H) store16(q + 5 * W, interleave4(b[0].s4567, b[1].s4567, b[2].s4567, b[3].s4567), xs, W);
+                    if (y + 8 < H) store16(q + 8 * W, interleave4(a[0].s89ab, a[1].s89ab, a[2].s89ab, a[3].s89ab), xs, W);
+                    if (y + 9 < H) store16(q + 9 * W, interleave4(b[0].s89ab, b[1].s89ab, b[2].s89ab, b[3].s89ab), xs, W);
+                    if (y + 12 < H) store16(q + 12 * W, interleave4(a[0].scdef, a[1].scdef, a[2].scdef, a[3].scdef), xs, W);
+                    if (y + 13 < H) store16(q + 13 * W, interleave4(b[0].scdef, b[1].scdef, b[2].scdef, b[3].scdef), xs, W);
+                }
+            }
+        }
+    }
+}
+
 #else /* WINO_GPU */
 
 /* ---- GPU-shaped F(4x4, 3x3): the same transforms around a tiled GEMM ----

@@ -1,7 +1,8 @@
 /* kernels/winograd.cl (F(4x4, 3x3) + bias + ReLU) against the same plain-C
  * reference as the direct convolution (host/ref/conv3x3_ref.c).
- * CPU-shaped kernels: sizes that are not multiples of the 4x4 tile, tile
- * counts around the transforms' 8-tile groups and the GEMM's 16-tile block,
+ * CPU-shaped kernels, as three passes and as the one-pass form: sizes that
+ * are not multiples of the 4x4 tile, tile counts around the transforms' 8-tile
+ * groups, the GEMM's 16-tile block and the one-pass form's 4x4-tile block,
  * channel counts around its 16-channel work-item, batch 1 and > 1, with and
  * without the folded 2x2 max pool (odd and even maps).
  * GPU-shaped kernels: the same table with the defaults for each shape (both
@@ -32,18 +33,26 @@ static const struct { int N, C_in, C_out, H, W; } shapes[] = {
     /* the edges of the vector fast paths: the input loads need W >= 32k + 33 for the 8-tile group k,
      * the output stores W >= 32k + 32 (the pooled stores W / 2 >= 16k + 16): W = 0 and 1 mod 32 */
     { 1, 8, 8, 6, 64 }, { 2, 5, 9, 7, 65 }, { 1, 4, 6, 5, 96 }, { 1, 3, 5, 9, 97 },
+    /* the one-pass form: its 16x16-pixel blocks whole, cut at either edge, and the largest
+     * C_in it takes (256); past that the three passes run whatever FUSE says */
+    { 2, 24, 40, 32, 48 }, { 1, 256, 20, 18, 17 }, { 1, 257, 9, 6, 6 },
 };
 
+/* _i: FUSE, the three passes (0) or the one-pass form (1) */
 START_TEST(test_winograd_shapes)
 {
     vggcl_ctx *ctx = tu_cl_ctx();
+    vggcl_conv_params p;
+    vggcl__conv_defaults(ctx, VGGCL_CONV_WINOGRAD, 1, 16, 16, 16, 16, &p);
+    ck_assert_msg(p.v[vggcl__conv_tunable(VGGCL_CONV_WINOGRAD, "FUSE")] == 1, "the one-pass form is not the default");
+    p.v[vggcl__conv_tunable(VGGCL_CONV_WINOGRAD, "FUSE")] = _i;
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
         for (int pool = 0; pool < 2; pool++) {
             if (pool && (shapes[s].H < 2 || shapes[s].W < 2)) continue;
-            ck_assert_msg(conv_case(ctx, VGGCL_CONV_WINOGRAD, NULL, shapes[s].N, shapes[s].C_in, shapes[s].C_out,
+            ck_assert_msg(conv_case(ctx, VGGCL_CONV_WINOGRAD, &p, shapes[s].N, shapes[s].C_in, shapes[s].C_out,
                                     shapes[s].H, shapes[s].W, pool, (unsigned)s, REL_L2, ELEM),
-                          "winograd N=%d C_in=%d C_out=%d H=%d W=%d pool=%d differs from the reference", shapes[s].N,
-                          shapes[s].C_in, shapes[s].C_out, shapes[s].H, shapes[s].W, pool);
+                          "winograd FUSE=%d N=%d C_in=%d C_out=%d H=%d W=%d pool=%d differs from the reference", _i,
+                          shapes[s].N, shapes[s].C_in, shapes[s].C_out, shapes[s].H, shapes[s].W, pool);
         }
     vggcl_ctx_free(ctx);
 }
@@ -90,7 +99,7 @@ START_TEST(test_winograd_gpu_params)
         const vggcl_conv_params *p = &all[(size_t)c * 7919 % (size_t)total];
         int brings = 0;
         for (int t = 0; t < a->tunable_count; t++)
-            for (int k = 0; k < 8 && a->tunables[t].values[k]; k++)
+            for (int k = 0; k < vggcl__tunable_values(&a->tunables[t]); k++)
                 if (a->tunables[t].values[k] == p->v[t] && !covered[t][k]) brings = covered[t][k] = 1;
         if (!brings) continue;
         for (size_t s = 0; s < sizeof sample / sizeof sample[0]; s++) {
@@ -105,7 +114,7 @@ START_TEST(test_winograd_gpu_params)
         runs++;
     }
     for (int t = 0; t < a->tunable_count; t++)
-        for (int k = 0; k < 8 && a->tunables[t].values[k]; k++)
+        for (int k = 0; k < vggcl__tunable_values(&a->tunables[t]); k++)
             ck_assert_msg(covered[t][k], "%s=%d never ran: no valid candidate has it", a->tunables[t].name,
                           a->tunables[t].values[k]);
     fprintf(stderr, "winograd-gpu: %d of %d valid parameter sets run\n", runs, total);
@@ -119,7 +128,7 @@ int main(void)
     Suite *s = suite_create("winograd");
     TCase *tc = tcase_create("kernel vs reference");
     tcase_set_timeout(tc, 600);
-    tcase_add_test(tc, test_winograd_shapes);
+    tcase_add_loop_test(tc, test_winograd_shapes, 0, 2);
     tcase_add_test(tc, test_winograd_gpu_defaults);
     tcase_add_test(tc, test_winograd_gpu_params);
     suite_add_tcase(s, tc);

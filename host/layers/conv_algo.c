@@ -80,9 +80,16 @@ void vggcl__conv_params_str(int id, const vggcl_conv_params *p, char *buf, size_
     params_text(id, p, "", buf, len);
 }
 
+int vggcl__tunable_values(const vggcl_tunable *t)
+{
+    int k = 1;
+    while (k < 8 && t->values[k] > t->values[k - 1]) k++;
+    return k;
+}
+
 static int in_range(const vggcl_tunable *t, int v)
 {
-    for (int k = 0; k < 8 && t->values[k]; k++)
+    for (int k = 0; k < vggcl__tunable_values(t); k++)
         if (t->values[k] == v) return 1;
     return 0;
 }
@@ -120,7 +127,7 @@ int vggcl__conv_candidates(const vggcl_ctx *ctx, int id, vggcl_conv_params *out,
         /* the next combination, odometer style */
         int i = 0;
         while (i < a->tunable_count) {
-            if (++idx[i] < 8 && a->tunables[i].values[idx[i]]) break;
+            if (++idx[i] < vggcl__tunable_values(&a->tunables[i])) break;
             idx[i++] = 0;
         }
         if (i == a->tunable_count) return n;

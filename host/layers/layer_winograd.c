@@ -8,13 +8,17 @@
 
 /* OCB: output channels per packed weight block (the layout depends on it, so
  * one value); TT: tiles per GEMM work-item (the kernel holds them in one
- * float16, so one value). */
+ * float16, so one value); FUSE: 1 runs a layer of up to FUSED_MAX_CIN input
+ * channels as one pass (wino_fused), 0 as three; read by the host only. */
 static const vggcl_tunable tunables[] = {
     { "OCB", 8, { 8 } },
     { "TT", 16, { 16 } },
+    { "FUSE", 1, { 0, 1 } },
 };
 #define P_OCB 0
 #define P_TT 1
+#define P_FUSE 2
+#define FUSED_MAX_CIN 256
 
 /* G: the 6x3 weight transform for points 0, +-1, +-2, inf. */
 static const double G[6][3] = {
@@ -61,6 +65,31 @@ static void pack(const vggcl_conv_params *p, const float *weight, int C_out, int
         }
 }
 
+/* wino_fused's local memory: Vs (36, C_in, 16) and Ms (36, 2 OCB, 16) */
+static size_t fused_local_bytes(const vggcl_conv_params *p, int C_in, size_t out[2])
+{
+    out[0] = (size_t)36 * C_in * 16 * sizeof(float);
+    out[1] = (size_t)36 * 2 * p->v[P_OCB] * 16 * sizeof(float);
+    return out[0] + out[1];
+}
+
+static int fused(const vggcl_conv_params *p, int C_in)
+{
+    return p->v[P_FUSE] && C_in <= FUSED_MAX_CIN;
+}
+
+static int valid(const vggcl_ctx *ctx, const vggcl_conv_params *p)
+{
+    size_t parts[2];
+    return !p->v[P_FUSE] || fused_local_bytes(p, FUSED_MAX_CIN, parts) <= ctx->local_mem;
+}
+
+static void defaults(const vggcl_ctx *ctx, int N, int C_in, int C_out, int H, int W, vggcl_conv_params *p)
+{
+    (void)N, (void)C_out, (void)H, (void)W;
+    p->v[P_FUSE] = valid(ctx, p) && C_in <= FUSED_MAX_CIN;
+}
+
 typedef struct {
     int tiles_y, tiles_x, T, Tp, C_outp;
 } wino_dims;
@@ -77,15 +106,41 @@ static wino_dims dims_for(const vggcl_conv_params *p, int N, int C_out, int H, i
     return d;
 }
 
-/* V (36, Tp/TT, C_in, TT) and M (36, C_outp, Tp) */
+/* V (36, Tp/TT, C_in, TT) and M (36, C_outp, Tp); none when fused */
 static void workspace(const vggcl_conv_params *p, int N, int C_in, int C_out, int H, int W, size_t ws[2])
 {
     const wino_dims d = dims_for(p, N, C_out, H, W);
+    if (fused(p, C_in)) {
+        ws[0] = ws[1] = 0;
+        return;
+    }
     ws[0] = (size_t)36 * C_in * d.Tp;
     ws[1] = (size_t)36 * d.C_outp * d.Tp;
 }
 
 #define ARG(k, i, x) CL_CHECK(clSetKernelArg, (k, i, sizeof(x), &(x)))
+
+/* the one-pass form: one work-item per block of 4x4 tiles */
+static vggcl_status launch_fused(vggcl_ctx *ctx, const char *where, const vggcl_conv_params *p, const char *defines,
+                                 const vggcl_conv_call *c)
+{
+    vggcl_status st;
+    cl_kernel k;
+    size_t local[2];
+    const int C_outp = c_outp(p, c->C_out), blocks_y = (c->H + 15) / 16, blocks_x = (c->W + 15) / 16;
+    fused_local_bytes(p, c->C_in, local);
+    if ((st = vggcl__kernel_v(ctx, VGGCL_K_WINO_FUSED, defines, where, &k)) != VGGCL_OK) return st;
+    ARG(k, 0, c->in); ARG(k, 1, c->weight); ARG(k, 2, c->bias); ARG(k, 3, c->out);
+    CL_CHECK(clSetKernelArg, (k, 4, local[0], NULL));
+    CL_CHECK(clSetKernelArg, (k, 5, local[1], NULL));
+    ARG(k, 6, c->C_in); ARG(k, 7, c->C_out); ARG(k, 8, C_outp); ARG(k, 9, c->H); ARG(k, 10, c->W);
+    ARG(k, 11, blocks_y); ARG(k, 12, c->pool);
+    size_t g[2] = { (size_t)blocks_x, (size_t)c->N * blocks_y };
+    const double flops = 2.0 * c->N * c->C_out * c->C_in * 9 * (double)c->H * c->W;
+    return vggcl__enqueue(ctx, where, k, 2, g, NULL, flops);
+fail:
+    return st;
+}
 
 static vggcl_status launch(vggcl_ctx *ctx, const char *where, const vggcl_conv_params *p, const vggcl_conv_call *c)
 {
@@ -97,6 +152,7 @@ static vggcl_status launch(vggcl_ctx *ctx, const char *where, const vggcl_conv_p
     const int OCB = p->v[P_OCB];
     wino_dims d = dims_for(p, N, C_out, H, W);
     vggcl__conv_defines(VGGCL_CONV_WINOGRAD, p, defines, sizeof defines);
+    if (fused(p, C_in)) return launch_fused(ctx, where, p, defines, c);
     if ((st = vggcl__kernel_v(ctx, VGGCL_K_WINO_INPUT, defines, where, &kin)) != VGGCL_OK ||
         (st = vggcl__kernel_v(ctx, VGGCL_K_WINO_GEMM, defines, where, &kgemm)) != VGGCL_OK ||
         (st = vggcl__kernel_v(ctx, VGGCL_K_WINO_OUTPUT, defines, where, &kout)) != VGGCL_OK)
@@ -124,5 +180,5 @@ fail:
 }
 
 const vggcl_conv_algo vggcl__conv_winograd = {
-    "winograd", 2, tunables, 1, NULL, NULL, packed_floats, pack, workspace, launch,
+    "winograd", 3, tunables, 1, defaults, valid, packed_floats, pack, workspace, launch,
 };
