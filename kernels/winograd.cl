@@ -255,26 +255,16 @@ __kernel void wino_output(__global const float *restrict M, __global const float
  * 2 OCB output channels the 36 products, Ms (36, 2 OCB, 16), and their output
  * transform (+ bias, ReLU, and the folded 2x2 max pool with `pool`). U as for
  * wino_gemm. Vs and Ms stay in the core's caches, where the three-pass form
- * streams V and M (each 2.25x the input or output map) through memory. */
+ * streams V and M (each 2.25x the input or output map) through memory.
+ * The map's edges are handled once per channel, by staging the 18x18 input patch
+ * and the 16x16 (pooled: 8x8) output block in private arrays: the transforms
+ * themselves run unguarded, which keeps the kernel small enough to compile fast. */
 
-/* Row y of the block's input (18 values from x0, zero outside the map) as the
- * columns j = 0..5 of its 4 tiles: q[j] lane kx = x0 + 4 kx + j. */
-inline void row_quads(__global const float *src, int y, int x0, int H, int W, int x_inside, float4 q[6])
+/* Row r of the staged patch as the columns j = 0..5 of its 4 tiles: q[j] lane kx = 4 kx + j. */
+inline void patch_quads(const float *row, float4 q[6])
 {
-    float16 v = (float16)(0.0f);
-    float2 w = (float2)(0.0f);
-    if (y >= 0 && y < H) {
-        __global const float *p = src + (size_t)y * W + x0;
-        if (x_inside) {
-            v = vload16(0, p);
-            w = vload2(0, p + 16);
-        } else {
-            float seg[18];
-            for (int k = 0; k < 18; k++) seg[k] = (x0 + k >= 0 && x0 + k < W) ? p[k] : 0.0f;
-            v = vload16(0, seg);
-            w = vload2(0, seg + 16);
-        }
-    }
+    const float16 v = vload16(0, row);
+    const float2 w = vload2(0, row + 16);
     q[0] = v.s048c;
     q[1] = v.s159d;
     q[2] = v.s26ae;
@@ -289,25 +279,16 @@ inline float16 interleave4(float4 a, float4 b, float4 c, float4 d)
     return (float16)(a.s0, b.s0, c.s0, d.s0, a.s1, b.s1, c.s1, d.s1, a.s2, b.s2, c.s2, d.s2, a.s3, b.s3, c.s3, d.s3);
 }
 
-inline void store16(__global float *q, float16 v, int xs, int W)
+/* Rows of `width` staged values to the map (h x w from (y0, x0)), clipped at its edges. */
+inline void unstage(__global float *dst, const float *blk, int width, int y0, int x0, int h, int w)
 {
-    if (xs + 16 <= W) {
-        vstore16(v, 0, q);
-    } else {
-        float seg[16];
-        vstore16(v, 0, seg);
-        for (int k = 0; k < 16 && xs + k < W; k++) q[k] = seg[k];
-    }
-}
-
-inline void store8(__global float *q, float8 v, int xs, int W)
-{
-    if (xs + 8 <= W) {
-        vstore8(v, 0, q);
-    } else {
-        float seg[8];
-        vstore8(v, 0, seg);
-        for (int k = 0; k < 8 && xs + k < W; k++) q[k] = seg[k];
+    for (int r = 0; r < width && y0 + r < h; r++) {
+        __global float *q = dst + (size_t)(y0 + r) * w + x0;
+        if (x0 + width <= w) {
+            for (int k = 0; k < width; k += 8) vstore8(vload8(0, blk + r * width + k), 0, q + k);
+        } else {
+            for (int k = 0; x0 + k < w; k++) q[k] = blk[r * width + k];
+        }
     }
 }
 
@@ -320,18 +301,31 @@ __kernel void wino_fused(__global const float *restrict in, __global const float
     const int by = row % blocks_y, n = row / blocks_y;
     const int x0 = bx * 16 - 1, y0 = by * 16 - 1;
     const int x_inside = x0 >= 0 && x0 + 18 <= W;
+    float patch[18 * 18];
 
     for (int ic = 0; ic < C_in; ic++) {
         __global const float *src = in + ((size_t)n * C_in + ic) * H * W;
+        for (int r = 0; r < 18; r++) {
+            const int y = y0 + r;
+            float *p = patch + r * 18;
+            if (y < 0 || y >= H) {
+                for (int k = 0; k < 18; k++) p[k] = 0.0f;
+            } else if (x_inside) {
+                vstore16(vload16(0, src + (size_t)y * W + x0), 0, p);
+                vstore2(vload2(0, src + (size_t)y * W + x0 + 16), 0, p + 16);
+            } else {
+                for (int k = 0; k < 18; k++) p[k] = (x0 + k >= 0 && x0 + k < W) ? src[(size_t)y * W + x0 + k] : 0.0f;
+            }
+        }
         /* e[i][b]: row i of the 16 6x6 tiles times B */
         float16 e[6][6];
         #pragma unroll
         for (int i = 0; i < 6; i++) {
             float4 q0[6], q1[6], q2[6], q3[6];
-            row_quads(src, y0 + i, x0, H, W, x_inside, q0);
-            row_quads(src, y0 + 4 + i, x0, H, W, x_inside, q1);
-            row_quads(src, y0 + 8 + i, x0, H, W, x_inside, q2);
-            row_quads(src, y0 + 12 + i, x0, H, W, x_inside, q3);
+            patch_quads(patch + i * 18, q0);
+            patch_quads(patch + (4 + i) * 18, q1);
+            patch_quads(patch + (8 + i) * 18, q2);
+            patch_quads(patch + (12 + i) * 18, q3);
             float16 d[6];
             #pragma unroll
             for (int j = 0; j < 6; j++) d[j] = (float16)(q0[j], q1[j], q2[j], q3[j]);
@@ -347,6 +341,7 @@ __kernel void wino_fused(__global const float *restrict in, __global const float
     }
 
     const int PH = H / 2, PW = W / 2;
+    float blk[16 * 16];
     for (int ob = 0; ob < C_outp / (2 * OCB); ob++) {
         for (int xi = 0; xi < 36; xi++) {
             float16 acc[2 * OCB];
@@ -382,7 +377,8 @@ __kernel void wino_fused(__global const float *restrict in, __global const float
                 for (int r = 0; r < 4; r++) f[r][b] = o[r];
             }
             const float16 bv = (float16)(bias[oc]);
-            __global float *dst = out + ((size_t)n * C_out + oc) * (pool ? PH * PW : H * W);
+            /* output rows 4 ky + 2 pr (+1) of the block; pooled: row 2 ky + pr, columns 2 kx + (0, 1)
+             * from lane 4 ky + kx of p0, p1 */
             #pragma unroll
             for (int pr = 0; pr < 2; pr++) {
                 float16 a[4], b[4];
@@ -395,28 +391,28 @@ __kernel void wino_fused(__global const float *restrict in, __global const float
                     b[c] = fmax(b[c] + bv, (float16)(0.0f));
                 }
                 if (pool) {
-                    /* pooled row 8 by + 2 ky + pr, columns 8 bx + 2 kx + (0, 1) from lane 4 ky + kx of p0, p1 */
                     const float16 p0 = fmax(fmax(a[0], a[1]), fmax(b[0], b[1]));
                     const float16 p1 = fmax(fmax(a[2], a[3]), fmax(b[2], b[3]));
-                    const int xs = bx * 8, py = by * 8 + pr;
-                    if (py < PH) store8(dst + (size_t)py * PW + xs, (float8)(p0.s0, p1.s0, p0.s1, p1.s1, p0.s2, p1.s2, p0.s3, p1.s3), xs, PW);
-                    if (py + 2 < PH) store8(dst + (size_t)(py + 2) * PW + xs, (float8)(p0.s4, p1.s4, p0.s5, p1.s5, p0.s6, p1.s6, p0.s7, p1.s7), xs, PW);
-                    if (py + 4 < PH) store8(dst + (size_t)(py + 4) * PW + xs, (float8)(p0.s8, p1.s8, p0.s9, p1.s9, p0.sa, p1.sa, p0.sb, p1.sb), xs, PW);
-                    if (py + 6 < PH) store8(dst + (size_t)(py + 6) * PW + xs, (float8)(p0.sc, p1.sc, p0.sd, p1.sd, p0.se, p1.se, p0.sf, p1.sf), xs, PW);
+                    vstore8((float8)(p0.s0, p1.s0, p0.s1, p1.s1, p0.s2, p1.s2, p0.s3, p1.s3), 0, blk + pr * 8);
+                    vstore8((float8)(p0.s4, p1.s4, p0.s5, p1.s5, p0.s6, p1.s6, p0.s7, p1.s7), 0, blk + (2 + pr) * 8);
+                    vstore8((float8)(p0.s8, p1.s8, p0.s9, p1.s9, p0.sa, p1.sa, p0.sb, p1.sb), 0, blk + (4 + pr) * 8);
+                    vstore8((float8)(p0.sc, p1.sc, p0.sd, p1.sd, p0.se, p1.se, p0.sf, p1.sf), 0, blk + (6 + pr) * 8);
                 } else {
-                    /* output rows 16 by + 4 ky + 2 pr (+1) */
-                    const int xs = bx * 16, y = by * 16 + 2 * pr;
-                    __global float *q = dst + (size_t)y * W + xs;
-                    if (y < H) store16(q, interleave4(a[0].s0123, a[1].s0123, a[2].s0123, a[3].s0123), xs, W);
-                    if (y + 1 < H) store16(q + W, interleave4(b[0].s0123, b[1].s0123, b[2].s0123, b[3].s0123), xs, W);
-                    if (y + 4 < H) store16(q + 4 * W, interleave4(a[0].s4567, a[1].s4567, a[2].s4567, a[3].s4567), xs, W);
-                    if (y + 5 < H) store16(q + 5 * W, interleave4(b[0].s4567, b[1].s4567, b[2].s4567, b[3].s4567), xs, W);
-                    if (y + 8 < H) store16(q + 8 * W, interleave4(a[0].s89ab, a[1].s89ab, a[2].s89ab, a[3].s89ab), xs, W);
-                    if (y + 9 < H) store16(q + 9 * W, interleave4(b[0].s89ab, b[1].s89ab, b[2].s89ab, b[3].s89ab), xs, W);
-                    if (y + 12 < H) store16(q + 12 * W, interleave4(a[0].scdef, a[1].scdef, a[2].scdef, a[3].scdef), xs, W);
-                    if (y + 13 < H) store16(q + 13 * W, interleave4(b[0].scdef, b[1].scdef, b[2].scdef, b[3].scdef), xs, W);
+                    float *q = blk + 2 * pr * 16;
+                    vstore16(interleave4(a[0].s0123, a[1].s0123, a[2].s0123, a[3].s0123), 0, q);
+                    vstore16(interleave4(b[0].s0123, b[1].s0123, b[2].s0123, b[3].s0123), 0, q + 16);
+                    vstore16(interleave4(a[0].s4567, a[1].s4567, a[2].s4567, a[3].s4567), 0, q + 64);
+                    vstore16(interleave4(b[0].s4567, b[1].s4567, b[2].s4567, b[3].s4567), 0, q + 80);
+                    vstore16(interleave4(a[0].s89ab, a[1].s89ab, a[2].s89ab, a[3].s89ab), 0, q + 128);
+                    vstore16(interleave4(b[0].s89ab, b[1].s89ab, b[2].s89ab, b[3].s89ab), 0, q + 144);
+                    vstore16(interleave4(a[0].scdef, a[1].scdef, a[2].scdef, a[3].scdef), 0, q + 192);
+                    vstore16(interleave4(b[0].scdef, b[1].scdef, b[2].scdef, b[3].scdef), 0, q + 208);
                 }
             }
+            if (pool)
+                unstage(out + ((size_t)n * C_out + oc) * PH * PW, blk, 8, by * 8, bx * 8, PH, PW);
+            else
+                unstage(out + ((size_t)n * C_out + oc) * H * W, blk, 16, by * 16, bx * 16, H, W);
         }
     }
 }

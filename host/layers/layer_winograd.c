@@ -8,12 +8,13 @@
 
 /* OCB: output channels per packed weight block (the layout depends on it, so
  * one value); TT: tiles per GEMM work-item (the kernel holds them in one
- * float16, so one value); FUSE: 1 runs a layer of up to FUSED_MAX_CIN input
- * channels as one pass (wino_fused), 0 as three; read by the host only. */
+ * float16, so one value); FUSE: whether a layer of up to FUSED_MAX_CIN input
+ * channels runs as one pass (wino_fused) or as three: 0 never, 1 where it pays
+ * (fused()), 2 always; read by the host only. */
 static const vggcl_tunable tunables[] = {
     { "OCB", 8, { 8 } },
     { "TT", 16, { 16 } },
-    { "FUSE", 1, { 0, 1 } },
+    { "FUSE", 1, { 0, 1, 2 } },
 };
 #define P_OCB 0
 #define P_TT 1
@@ -73,9 +74,21 @@ static size_t fused_local_bytes(const vggcl_conv_params *p, int C_in, size_t out
     return out[0] + out[1];
 }
 
-static int fused(const vggcl_conv_params *p, int C_in)
+/* FUSE=1 runs the one pass where the 4x4-tile blocks cover the map
+ * with at most a third more tiles than it has (56x56 maps: 16x16 tiles for
+ * 14x14), and U is at most 12 MiB: every block streams all of U, where the
+ * three passes' GEMM reads each slice of it once for many tiles. Measured on
+ * PoCL (2 cores, 1 MiB L2, 32 MiB L3), VGG16 at batch 8, ms one pass / three,
+ * best of 3 alternating: 64->64 @224 58 / 63, 128->256 @56 29 / 37,
+ * 256->256 @56 57 / 65, 256->512 @28 (U 18 MiB) 35 / 30; at batch 1 the 56x56
+ * layers 3.7 / 4.2, 7.2 / 7.2, 7.0 / 7.0 and 256->512 @28 4.6 / 4.4. */
+static int fused(const vggcl_conv_params *p, int C_in, int C_out, int H, int W)
 {
-    return p->v[P_FUSE] && C_in <= FUSED_MAX_CIN;
+    const int ty = (H + 3) / 4, tx = (W + 3) / 4;
+    const size_t u_bytes = packed_floats(p, C_out, C_in) * sizeof(float);
+    if (!p->v[P_FUSE] || C_in > FUSED_MAX_CIN) return 0;
+    return p->v[P_FUSE] == 2 || (u_bytes <= ((size_t)12 << 20) &&
+           3 * ((ty + 3) / 4 * 4) * ((tx + 3) / 4 * 4) <= 4 * ty * tx);
 }
 
 static int valid(const vggcl_ctx *ctx, const vggcl_conv_params *p)
@@ -84,10 +97,12 @@ static int valid(const vggcl_ctx *ctx, const vggcl_conv_params *p)
     return !p->v[P_FUSE] || fused_local_bytes(p, FUSED_MAX_CIN, parts) <= ctx->local_mem;
 }
 
+/* FUSE=1 wherever the device holds the one pass's local memory: whether a layer
+ * runs it is then fused()'s call, so every layer builds the same program. */
 static void defaults(const vggcl_ctx *ctx, int N, int C_in, int C_out, int H, int W, vggcl_conv_params *p)
 {
-    (void)N, (void)C_out, (void)H, (void)W;
-    p->v[P_FUSE] = valid(ctx, p) && C_in <= FUSED_MAX_CIN;
+    (void)N, (void)C_in, (void)C_out, (void)H, (void)W;
+    p->v[P_FUSE] = valid(ctx, p);
 }
 
 typedef struct {
@@ -110,7 +125,7 @@ static wino_dims dims_for(const vggcl_conv_params *p, int N, int C_out, int H, i
 static void workspace(const vggcl_conv_params *p, int N, int C_in, int C_out, int H, int W, size_t ws[2])
 {
     const wino_dims d = dims_for(p, N, C_out, H, W);
-    if (fused(p, C_in)) {
+    if (fused(p, C_in, C_out, H, W)) {
         ws[0] = ws[1] = 0;
         return;
     }
@@ -152,7 +167,7 @@ static vggcl_status launch(vggcl_ctx *ctx, const char *where, const vggcl_conv_p
     const int OCB = p->v[P_OCB];
     wino_dims d = dims_for(p, N, C_out, H, W);
     vggcl__conv_defines(VGGCL_CONV_WINOGRAD, p, defines, sizeof defines);
-    if (fused(p, C_in)) return launch_fused(ctx, where, p, defines, c);
+    if (fused(p, C_in, C_out, H, W)) return launch_fused(ctx, where, p, defines, c);
     if ((st = vggcl__kernel_v(ctx, VGGCL_K_WINO_INPUT, defines, where, &kin)) != VGGCL_OK ||
         (st = vggcl__kernel_v(ctx, VGGCL_K_WINO_GEMM, defines, where, &kgemm)) != VGGCL_OK ||
         (st = vggcl__kernel_v(ctx, VGGCL_K_WINO_OUTPUT, defines, where, &kout)) != VGGCL_OK)
