@@ -9,28 +9,20 @@
  *   V (36, Tp/TT, C_in, TT) transformed input V[xi] = B^T d B, tile-blocked so
  *                         one GEMM work-item reads its TT tiles contiguously
  *   U (36, C_outp/OCB, C_in, OCB)  transformed weights G g G^T, packed on the
- *                         host (vggcl__wino_pack_weights), zero past C_out
- *   M (36, C_outp, Tp)    V and U multiplied per xi (C_outp = C_out rounded to 2 OCB)
- * Kernels and work mapping:
- *   wino_input:  one work-item per 8 consecutive tiles of a tile row and one ic:
- *                get_global_id(0) = tx / 8, (1) = n * tiles_y + ty, (2) = ic. Loads the
- *                six input rows (34 values each, zero outside the map) as vectors and
- *                gathers column j of tile k (x = 4(tx + k) + j - 1) by swizzles, so the
- *                transform runs on 8 tiles per vector. Tiles t in [T, Tp) are never
- *                written: the GEMM computes garbage there that nothing reads.
- *   wino_gemm:   one work-item per (TT tiles, two blocks of OCB output channels, xi):
- *                get_global_id(0) = t / TT, (1) = oc / (2 OCB), (2) = xi; 2 OCB vector
- *                accumulators of TT lanes; per ic one contiguous vector load of V and
- *                OCB broadcast weights from each block. (Measured on PoCL: 125 ms for
- *                VGG16 against 141 ms with one packed block of 16 channels, and against
- *                126-133 ms with 32 tiles in two vectors per work-item.)
- *   wino_output: one work-item per 8 consecutive tiles of a tile row and one oc:
- *                get_global_id(0) = tx / 8, (1) = n * tiles_y + ty, (2) = oc.
- *                A^T m A + bias, ReLU on 8 tiles per vector; each output row of the
- *                8 tiles (32 pixels) is interleaved back by swizzles and stored
- *                with two 16-lane stores (element by element at the map's edge).
- *                With `pool`, the 2x2 stride-2 max pool is taken on the way out
- *                (a pooled pixel never straddles two tiles): 2 rows of 16.
+ *                         host (host/layers/layer_winograd.c), zero past C_out
+ *                         (C_outp = C_out rounded to 2 OCB)
+ * A layer runs in one pass (wino_fused, below: no V) or in two:
+ *   wino_input:    one work-item per 8 consecutive tiles of a tile row and one ic:
+ *                  get_global_id(0) = tx / 8, (1) = n * tiles_y + ty, (2) = ic. Loads the
+ *                  six input rows (34 values each, zero outside the map) as vectors and
+ *                  gathers column j of tile k (x = 4(tx + k) + j - 1) by swizzles, so the
+ *                  transform runs on 8 tiles per vector. Tiles t in [T, Tp) are never
+ *                  written: the GEMM computes garbage there that nothing reads.
+ *   wino_gemm_out: the products and the output transform (below).
+ * The GEMM of both forms: 2 OCB vector accumulators of TT lanes (tiles); per ic one
+ * contiguous vector load of V and OCB broadcast weights from each of two blocks.
+ * (Measured on PoCL: 125 ms for VGG16 against 141 ms with one packed block of 16
+ * channels, and against 126-133 ms with 32 tiles in two vectors per work-item.)
  */
 
 /* B^T applied to six values (one column or row of a 6x6 tile), 8 tiles per lane set. */
@@ -131,131 +123,15 @@ __kernel void wino_input(__global const float *restrict in, __global float *rest
     }
 }
 
-__kernel void wino_gemm(__global const float *restrict V, __global const float *restrict U,
-                        __global float *restrict M, int C_in, int C_outp, int Tp)
-{
-    const int t0 = get_global_id(0) * TT;
-    const int ob = get_global_id(1) * 2;
-    const int xi = get_global_id(2);
-    float16 acc[2 * OCB];
-    #pragma unroll
-    for (int j = 0; j < 2 * OCB; j++) acc[j] = (float16)(0.0f);
-    __global const float *v = V + (size_t)xi * C_in * Tp + (size_t)t0 * C_in;
-    __global const float *u0 = U + ((size_t)xi * (C_outp / OCB) + ob) * C_in * OCB;
-    __global const float *u1 = u0 + (size_t)C_in * OCB;
-    for (int ic = 0; ic < C_in; ic++) {
-        const float16 x = vload16(0, v + ic * TT);
-        __global const float *w0 = u0 + ic * OCB, *w1 = u1 + ic * OCB;
-        #pragma unroll
-        for (int j = 0; j < OCB; j++) {
-            acc[j] = fma(x, (float16)(w0[j]), acc[j]);
-            acc[OCB + j] = fma(x, (float16)(w1[j]), acc[OCB + j]);
-        }
-    }
-    __global float *m = M + ((size_t)xi * C_outp + ob * OCB) * Tp + t0;
-    #pragma unroll
-    for (int j = 0; j < 2 * OCB; j++) vstore16(acc[j], 0, m + (size_t)j * Tp);
-}
-
-/* One output row of the 8 tiles: pixel 4k + c is lane k of o[c]; 32 pixels from xs, W wide. */
-inline void store_row(__global float *q, const float8 o[4], int xs, int W, int lanes)
-{
-    const float16 lo = (float16)(o[0].s0, o[1].s0, o[2].s0, o[3].s0, o[0].s1, o[1].s1, o[2].s1, o[3].s1,
-                                 o[0].s2, o[1].s2, o[2].s2, o[3].s2, o[0].s3, o[1].s3, o[2].s3, o[3].s3);
-    const float16 hi = (float16)(o[0].s4, o[1].s4, o[2].s4, o[3].s4, o[0].s5, o[1].s5, o[2].s5, o[3].s5,
-                                 o[0].s6, o[1].s6, o[2].s6, o[3].s6, o[0].s7, o[1].s7, o[2].s7, o[3].s7);
-    if (lanes == 8 && xs + 32 <= W) {
-        vstore16(lo, 0, q);
-        vstore16(hi, 0, q + 16);
-    } else {
-        float seg[32];
-        vstore16(lo, 0, seg);
-        vstore16(hi, 0, seg + 16);
-        for (int k = 0; k < 4 * lanes && xs + k < W; k++) q[k] = seg[k];
-    }
-}
-
-__kernel void wino_output(__global const float *restrict M, __global const float *restrict bias,
-                          __global float *restrict out, int C_out, int C_outp, int H, int W, int tiles_y,
-                          int tiles_x, int T, int Tp, int pool)
-{
-    const int tx0 = get_global_id(0) * 8;
-    const int row = get_global_id(1);
-    const int oc = get_global_id(2);
-    if (tx0 >= tiles_x) return;
-    const int ty = row % tiles_y, n = row / tiles_y;
-    const int t0 = row * tiles_x + tx0;
-    const int lanes = min(8, tiles_x - tx0);
-    const size_t xi_stride = (size_t)C_outp * Tp;
-    __global const float *src = M + (size_t)oc * Tp + t0;
-
-    /* f[r][b]: A^T applied down each column b of the 6x6 products */
-    float8 f[4][6];
-    #pragma unroll
-    for (int b = 0; b < 6; b++) {
-        float8 m[6];
-        #pragma unroll
-        for (int a = 0; a < 6; a++) {
-            __global const float *p = src + (a * 6 + b) * xi_stride;
-            if (lanes == 8) {
-                m[a] = vload8(0, p);
-            } else {
-                float lane[8] = { 0 };
-                for (int k = 0; k < lanes; k++) lane[k] = p[k];
-                m[a] = vload8(0, lane);
-            }
-        }
-        float8 o[4];
-        AT_ROWS(m[0], m[1], m[2], m[3], m[4], m[5], o);
-        #pragma unroll
-        for (int r = 0; r < 4; r++) f[r][b] = o[r];
-    }
-    const float8 bv = (float8)(bias[oc]);
-    const int PH = H / 2, PW = W / 2;
-    __global float *dst = out + ((size_t)n * C_out + oc) * (pool ? PH * PW : H * W);
-    /* rows in pairs: with pool, each pair is one row of 2x2 maxima (pixel 2k + j is lane k of p[j]) */
-    #pragma unroll
-    for (int pr = 0; pr < 2; pr++) {
-        float8 a[4], b[4];
-        AT_ROWS(f[2 * pr][0], f[2 * pr][1], f[2 * pr][2], f[2 * pr][3], f[2 * pr][4], f[2 * pr][5], a);
-        AT_ROWS(f[2 * pr + 1][0], f[2 * pr + 1][1], f[2 * pr + 1][2], f[2 * pr + 1][3], f[2 * pr + 1][4],
-                f[2 * pr + 1][5], b);
-        #pragma unroll
-        for (int c = 0; c < 4; c++) {
-            a[c] = fmax(a[c] + bv, (float8)(0.0f));
-            b[c] = fmax(b[c] + bv, (float8)(0.0f));
-        }
-        if (pool) {
-            const int py = ty * 2 + pr, xs = tx0 * 2;
-            if (py >= PH) break;
-            const float8 p0 = fmax(fmax(a[0], a[1]), fmax(b[0], b[1])), p1 = fmax(fmax(a[2], a[3]), fmax(b[2], b[3]));
-            const float16 v = (float16)(p0.s0, p1.s0, p0.s1, p1.s1, p0.s2, p1.s2, p0.s3, p1.s3,
-                                        p0.s4, p1.s4, p0.s5, p1.s5, p0.s6, p1.s6, p0.s7, p1.s7);
-            __global float *q = dst + (size_t)py * PW + xs;
-            if (lanes == 8 && xs + 16 <= PW) {
-                vstore16(v, 0, q);
-            } else {
-                float seg[16];
-                vstore16(v, 0, seg);
-                for (int k = 0; k < 2 * lanes && xs + k < PW; k++) q[k] = seg[k];
-            }
-        } else {
-            const int y = ty * 4 + 2 * pr;
-            if (y < H) store_row(dst + (size_t)y * W + tx0 * 4, a, tx0 * 4, W, lanes);
-            if (y + 1 < H) store_row(dst + (size_t)(y + 1) * W + tx0 * 4, b, tx0 * 4, W, lanes);
-        }
-    }
-}
-
-/* ---- fused: the three passes above in one work-item, for a block of 4x4 tiles ----
+/* ---- wino_fused: the whole layer in one work-item, for a block of 4x4 tiles ----
  * One work-item per block of 4x4 tiles (16x16 output pixels) of one image:
  * get_global_id(0) = block column, (1) = n * blocks_y + block row. Tile (ky, kx)
  * of the block is lane 4 ky + kx of every float16. The transformed input of the
  * block goes to local memory, Vs (36, C_in, 16), never to global memory; then per
  * 2 OCB output channels the 36 products, Ms (36, 2 OCB, 16), and their output
- * transform (+ bias, ReLU, and the folded 2x2 max pool with `pool`). U as for
- * wino_gemm. Vs and Ms stay in the core's caches, where the three-pass form
- * streams V and M (each 2.25x the input or output map) through memory.
+ * transform (+ bias, ReLU, and the folded 2x2 max pool with `pool`; a pooled
+ * pixel never straddles two tiles). Vs and Ms stay in the core's caches, where
+ * the two-pass form streams V (2.25x the input map) through memory.
  * The map's edges are handled once per channel, by staging the 18x18 input patch
  * and the 16x16 (pooled: 8x8) output block in private arrays: the transforms
  * themselves run unguarded, which keeps the kernel small enough to compile fast. */
@@ -289,6 +165,30 @@ inline void unstage(__global float *dst, const float *blk, int width, int y0, in
         } else {
             for (int k = 0; x0 + k < w; k++) q[k] = blk[r * width + k];
         }
+    }
+}
+
+/* The output transform of channel j of Ms (36, 2 OCB, 16): y[4 r + c] lane k = pixel (r, c) of
+ * the 4x4 output tile of lane k, + bias, ReLU. */
+inline void ms_output(__local const float *Ms, int j, float bias, float16 y[16])
+{
+    /* f[r][b]: A^T applied down each column b of the 6x6 products */
+    float16 f[4][6];
+    #pragma unroll
+    for (int b = 0; b < 6; b++) {
+        float16 m[6], o[4];
+        #pragma unroll
+        for (int a = 0; a < 6; a++) m[a] = vload16(0, Ms + ((a * 6 + b) * 2 * OCB + j) * 16);
+        AT_ROWS(m[0], m[1], m[2], m[3], m[4], m[5], o);
+        #pragma unroll
+        for (int r = 0; r < 4; r++) f[r][b] = o[r];
+    }
+    #pragma unroll
+    for (int r = 0; r < 4; r++) {
+        float16 o[4];
+        AT_ROWS(f[r][0], f[r][1], f[r][2], f[r][3], f[r][4], f[r][5], o);
+        #pragma unroll
+        for (int c = 0; c < 4; c++) y[4 * r + c] = fmax(o[c] + (float16)(bias), (float16)(0.0f));
     }
 }
 
@@ -365,31 +265,13 @@ __kernel void wino_fused(__global const float *restrict in, __global const float
         for (int j = 0; j < 2 * OCB; j++) {
             const int oc = ob * 2 * OCB + j;
             if (oc >= C_out) break;
-            /* f[r][b]: A^T applied down each column b of the 6x6 products */
-            float16 f[4][6];
-            #pragma unroll
-            for (int b = 0; b < 6; b++) {
-                float16 m[6], o[4];
-                #pragma unroll
-                for (int a = 0; a < 6; a++) m[a] = vload16(0, Ms + ((a * 6 + b) * 2 * OCB + j) * 16);
-                AT_ROWS(m[0], m[1], m[2], m[3], m[4], m[5], o);
-                #pragma unroll
-                for (int r = 0; r < 4; r++) f[r][b] = o[r];
-            }
-            const float16 bv = (float16)(bias[oc]);
+            float16 y[16];
+            ms_output(Ms, j, bias[oc], y);
             /* output rows 4 ky + 2 pr (+1) of the block; pooled: row 2 ky + pr, columns 2 kx + (0, 1)
              * from lane 4 ky + kx of p0, p1 */
             #pragma unroll
             for (int pr = 0; pr < 2; pr++) {
-                float16 a[4], b[4];
-                AT_ROWS(f[2 * pr][0], f[2 * pr][1], f[2 * pr][2], f[2 * pr][3], f[2 * pr][4], f[2 * pr][5], a);
-                AT_ROWS(f[2 * pr + 1][0], f[2 * pr + 1][1], f[2 * pr + 1][2], f[2 * pr + 1][3], f[2 * pr + 1][4],
-                        f[2 * pr + 1][5], b);
-                #pragma unroll
-                for (int c = 0; c < 4; c++) {
-                    a[c] = fmax(a[c] + bv, (float16)(0.0f));
-                    b[c] = fmax(b[c] + bv, (float16)(0.0f));
-                }
+                const float16 *a = y + 8 * pr, *b = y + 8 * pr + 4;
                 if (pool) {
                     const float16 p0 = fmax(fmax(a[0], a[1]), fmax(b[0], b[1]));
                     const float16 p1 = fmax(fmax(a[2], a[3]), fmax(b[2], b[3]));
@@ -413,6 +295,74 @@ __kernel void wino_fused(__global const float *restrict in, __global const float
                 unstage(out + ((size_t)n * C_out + oc) * PH * PW, blk, 8, by * 8, bx * 8, PH, PW);
             else
                 unstage(out + ((size_t)n * C_out + oc) * H * W, blk, 16, by * 16, bx * 16, H, W);
+        }
+    }
+}
+
+/* ---- wino_gemm_out: the second of two passes ----
+ * For layers the one-pass form does not take (the transformed input of a block
+ * too large for local memory, or U too large to stream once per block): after
+ * wino_input, one work-item per (TT tiles, 2 OCB output channels): tile block
+ * tb = get_global_id(2) * group + get_global_id(0), oc / (2 OCB) = get_global_id(1),
+ * so that `group` tile blocks take turns through every channel block while their
+ * V stays in the caches. The products of its tiles and channels for all 36 xi go
+ * to Ms (36, 2 OCB, TT) in local memory, then the output transform (+ bias, ReLU,
+ * the folded 2x2 max pool) writes each tile: the products never go to global
+ * memory. Measured on PoCL against a separate GEMM and output pass, VGG16 ms:
+ * 60.6 against 65.7 at batch 1; at batch 8 as fast (the 512-channel 28x28 layers
+ * 4% slower, the 14x14 ones 10% faster). */
+__kernel void wino_gemm_out(__global const float *restrict V, __global const float *restrict U,
+                            __global const float *restrict bias, __global float *restrict out,
+                            __local float *restrict Ms, int C_in, int C_out, int C_outp, int H, int W,
+                            int tiles_y, int tiles_x, int T, int Tp, int pool, int group)
+{
+    const int tb = get_global_id(2) * group + get_global_id(0), ob = get_global_id(1);
+    if (tb >= Tp / TT) return;
+    for (int xi = 0; xi < 36; xi++) {
+        float16 acc[2 * OCB];
+        #pragma unroll
+        for (int j = 0; j < 2 * OCB; j++) acc[j] = (float16)(0.0f);
+        __global const float *v = V + (size_t)xi * C_in * Tp + (size_t)tb * TT * C_in;
+        __global const float *u0 = U + ((size_t)xi * (C_outp / OCB) + 2 * ob) * C_in * OCB;
+        __global const float *u1 = u0 + (size_t)C_in * OCB;
+        for (int ic = 0; ic < C_in; ic++) {
+            const float16 x = vload16(0, v + ic * TT);
+            __global const float *w0 = u0 + ic * OCB, *w1 = u1 + ic * OCB;
+            #pragma unroll
+            for (int j = 0; j < OCB; j++) {
+                acc[j] = fma(x, (float16)(w0[j]), acc[j]);
+                acc[OCB + j] = fma(x, (float16)(w1[j]), acc[OCB + j]);
+            }
+        }
+        #pragma unroll
+        for (int j = 0; j < 2 * OCB; j++) vstore16(acc[j], 0, Ms + (xi * 2 * OCB + j) * TT);
+    }
+    const int PH = H / 2, PW = W / 2;
+    float blk[16 * TT];
+    for (int j = 0; j < 2 * OCB; j++) {
+        const int oc = ob * 2 * OCB + j;
+        if (oc >= C_out) break;
+        float16 y[16];
+        ms_output(Ms, j, bias[oc], y);
+        #pragma unroll
+        for (int i = 0; i < 16; i++) vstore16(y[i], 0, blk + i * TT);
+        /* tile t = tb TT + k is lane k: pixel (r, c) of it is blk[(4 r + c) TT + k] */
+        for (int k = 0; k < TT && tb * TT + k < T; k++) {
+            const int t = tb * TT + k, tx = t % tiles_x, ty = t / tiles_x % tiles_y, n = t / tiles_x / tiles_y;
+            if (pool) {
+                __global float *dst = out + ((size_t)n * C_out + oc) * PH * PW;
+                for (int pr = 0; pr < 2 && 2 * ty + pr < PH; pr++)
+                    for (int pc = 0; pc < 2 && 2 * tx + pc < PW; pc++) {
+                        const int i = 8 * pr + 2 * pc;
+                        dst[(size_t)(2 * ty + pr) * PW + 2 * tx + pc] =
+                            fmax(fmax(blk[i * TT + k], blk[(i + 1) * TT + k]), fmax(blk[(i + 4) * TT + k], blk[(i + 5) * TT + k]));
+                    }
+            } else {
+                __global float *dst = out + ((size_t)n * C_out + oc) * H * W;
+                for (int r = 0; r < 4 && 4 * ty + r < H; r++)
+                    for (int c = 0; c < 4 && 4 * tx + c < W; c++)
+                        dst[(size_t)(4 * ty + r) * W + 4 * tx + c] = blk[(4 * r + c) * TT + k];
+            }
         }
     }
 }

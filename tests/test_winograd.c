@@ -1,6 +1,6 @@
 /* kernels/winograd.cl (F(4x4, 3x3) + bias + ReLU) against the same plain-C
  * reference as the direct convolution (host/ref/conv3x3_ref.c).
- * CPU-shaped kernels, as three passes and as the one-pass form: sizes that
+ * CPU-shaped kernels, as two passes and as the one-pass form: sizes that
  * are not multiples of the 4x4 tile, tile counts around the transforms' 8-tile
  * groups, the GEMM's 16-tile block and the one-pass form's 4x4-tile block,
  * channel counts around its 16-channel work-item, batch 1 and > 1, with and
@@ -38,7 +38,7 @@ static const struct { int N, C_in, C_out, H, W; } shapes[] = {
     { 2, 24, 40, 32, 48 }, { 1, 256, 20, 18, 17 }, { 1, 257, 9, 6, 6 },
 };
 
-/* _i: the three passes (FUSE=0), or the one-pass form wherever it can run (FUSE=2) */
+/* _i: the two passes (FUSE=0), or the one-pass form wherever it can run (FUSE=2) */
 START_TEST(test_winograd_shapes)
 {
     vggcl_ctx *ctx = tu_cl_ctx();

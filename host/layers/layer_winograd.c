@@ -9,8 +9,8 @@
 /* OCB: output channels per packed weight block (the layout depends on it, so
  * one value); TT: tiles per GEMM work-item (the kernel holds them in one
  * float16, so one value); FUSE: whether a layer of up to FUSED_MAX_CIN input
- * channels runs as one pass (wino_fused) or as three: 0 never, 1 where it pays
- * (fused()), 2 always; read by the host only. */
+ * channels runs as one pass (wino_fused) or as two (wino_input, wino_gemm_out):
+ * 0 never, 1 where it pays (fused()), 2 always; read by the host only. */
 static const vggcl_tunable tunables[] = {
     { "OCB", 8, { 8 } },
     { "TT", 16, { 16 } },
@@ -66,7 +66,7 @@ static void pack(const vggcl_conv_params *p, const float *weight, int C_out, int
         }
 }
 
-/* wino_fused's local memory: Vs (36, C_in, 16) and Ms (36, 2 OCB, 16) */
+/* The kernels' local memory: Vs (36, C_in, 16), wino_fused's only, and Ms (36, 2 OCB, 16) */
 static size_t fused_local_bytes(const vggcl_conv_params *p, int C_in, size_t out[2])
 {
     out[0] = (size_t)36 * C_in * 16 * sizeof(float);
@@ -76,9 +76,10 @@ static size_t fused_local_bytes(const vggcl_conv_params *p, int C_in, size_t out
 
 /* FUSE=1 runs the one pass where the 4x4-tile blocks cover the map
  * with at most a third more tiles than it has (56x56 maps: 16x16 tiles for
- * 14x14), and U is at most 12 MiB: every block streams all of U, where the
- * three passes' GEMM reads each slice of it once for many tiles. Measured on
- * PoCL (2 cores, 1 MiB L2, 32 MiB L3), VGG16 at batch 8, ms one pass / three,
+ * 14x14), and U is at most 12 MiB: every block streams all of U, where a
+ * GEMM over V reads each slice of it once for many tiles. Measured on PoCL
+ * (2 cores, 1 MiB L2, 32 MiB L3) against three passes (wino_input, a GEMM
+ * pass, an output pass), VGG16 at batch 8, ms one pass / three,
  * best of 3 alternating: 64->64 @224 58 / 63, 128->256 @56 29 / 37,
  * 256->256 @56 57 / 65, 256->512 @28 (U 18 MiB) 35 / 30; at batch 1 the 56x56
  * layers 3.7 / 4.2, 7.2 / 7.2, 7.0 / 7.0 and 256->512 @28 4.6 / 4.4. */
@@ -94,7 +95,8 @@ static int fused(const vggcl_conv_params *p, int C_in, int C_out, int H, int W)
 static int valid(const vggcl_ctx *ctx, const vggcl_conv_params *p)
 {
     size_t parts[2];
-    return !p->v[P_FUSE] || fused_local_bytes(p, FUSED_MAX_CIN, parts) <= ctx->local_mem;
+    return (p->v[P_FUSE] ? fused_local_bytes(p, FUSED_MAX_CIN, parts) : fused_local_bytes(p, 0, parts)) <=
+           ctx->local_mem;
 }
 
 /* FUSE=1 wherever the device holds the one pass's local memory: whether a layer
@@ -121,16 +123,12 @@ static wino_dims dims_for(const vggcl_conv_params *p, int N, int C_out, int H, i
     return d;
 }
 
-/* V (36, Tp/TT, C_in, TT) and M (36, C_outp, Tp); none when fused */
+/* V (36, Tp/TT, C_in, TT) for the two passes; none for one */
 static void workspace(const vggcl_conv_params *p, int N, int C_in, int C_out, int H, int W, size_t ws[2])
 {
     const wino_dims d = dims_for(p, N, C_out, H, W);
-    if (fused(p, C_in, C_out, H, W)) {
-        ws[0] = ws[1] = 0;
-        return;
-    }
-    ws[0] = (size_t)36 * C_in * d.Tp;
-    ws[1] = (size_t)36 * d.C_outp * d.Tp;
+    ws[0] = fused(p, C_in, C_out, H, W) ? 0 : (size_t)36 * C_in * d.Tp;
+    ws[1] = 0;
 }
 
 #define ARG(k, i, x) CL_CHECK(clSetKernelArg, (k, i, sizeof(x), &(x)))
@@ -157,39 +155,39 @@ fail:
     return st;
 }
 
+/* The two passes: the input transform to V, then the products and the output transform. */
 static vggcl_status launch(vggcl_ctx *ctx, const char *where, const vggcl_conv_params *p, const vggcl_conv_call *c)
 {
     vggcl_status st;
-    cl_kernel kin, kgemm, kout;
+    cl_kernel kin, kgo;
     char defines[96];
-    const cl_mem in = c->in, weight = c->weight, bias = c->bias, out = c->out, V = c->ws[0], M = c->ws[1];
+    size_t local[2];
+    const cl_mem V = c->ws[0];
     const int N = c->N, C_in = c->C_in, C_out = c->C_out, H = c->H, W = c->W, TT = p->v[P_TT];
     const int OCB = p->v[P_OCB];
-    wino_dims d = dims_for(p, N, C_out, H, W);
+    const wino_dims d = dims_for(p, N, C_out, H, W);
     vggcl__conv_defines(VGGCL_CONV_WINOGRAD, p, defines, sizeof defines);
     if (fused(p, C_in, C_out, H, W)) return launch_fused(ctx, where, p, defines, c);
     if ((st = vggcl__kernel_v(ctx, VGGCL_K_WINO_INPUT, defines, where, &kin)) != VGGCL_OK ||
-        (st = vggcl__kernel_v(ctx, VGGCL_K_WINO_GEMM, defines, where, &kgemm)) != VGGCL_OK ||
-        (st = vggcl__kernel_v(ctx, VGGCL_K_WINO_OUTPUT, defines, where, &kout)) != VGGCL_OK)
+        (st = vggcl__kernel_v(ctx, VGGCL_K_WINO_GEMM_OUT, defines, where, &kgo)) != VGGCL_OK)
         return st;
-    ARG(kin, 0, in); ARG(kin, 1, V); ARG(kin, 2, C_in); ARG(kin, 3, H); ARG(kin, 4, W);
+    ARG(kin, 0, c->in); ARG(kin, 1, V); ARG(kin, 2, C_in); ARG(kin, 3, H); ARG(kin, 4, W);
     ARG(kin, 5, d.tiles_y); ARG(kin, 6, d.tiles_x); ARG(kin, 7, d.T); ARG(kin, 8, d.Tp);
-    /* transforms: one work-item per 8 consecutive tiles of a tile row */
+    /* one work-item per 8 consecutive tiles of a tile row */
     size_t g_in[3] = { (size_t)(d.tiles_x + 7) / 8, (size_t)N * d.tiles_y, (size_t)C_in };
     if ((st = vggcl__enqueue(ctx, where, kin, 3, g_in, NULL, 0)) != VGGCL_OK) return st;
 
-    ARG(kgemm, 0, V); ARG(kgemm, 1, weight); ARG(kgemm, 2, M); ARG(kgemm, 3, C_in); ARG(kgemm, 4, d.C_outp);
-    ARG(kgemm, 5, d.Tp);
-    size_t g_gemm[3] = { (size_t)(d.Tp / TT), (size_t)d.C_outp / (2 * OCB), 36 };
+    /* up to 8 tile blocks take turns through the channel blocks (kernels/winograd.cl) */
+    const int blocks = d.Tp / TT, group = blocks < 8 ? blocks : 8;
+    fused_local_bytes(p, 0, local);
+    ARG(kgo, 0, V); ARG(kgo, 1, c->weight); ARG(kgo, 2, c->bias); ARG(kgo, 3, c->out);
+    CL_CHECK(clSetKernelArg, (kgo, 4, local[1], NULL));
+    ARG(kgo, 5, C_in); ARG(kgo, 6, C_out); ARG(kgo, 7, d.C_outp); ARG(kgo, 8, H); ARG(kgo, 9, W);
+    ARG(kgo, 10, d.tiles_y); ARG(kgo, 11, d.tiles_x); ARG(kgo, 12, d.T); ARG(kgo, 13, d.Tp); ARG(kgo, 14, c->pool);
+    ARG(kgo, 15, group);
+    size_t g[3] = { (size_t)group, (size_t)d.C_outp / (2 * OCB), (size_t)(blocks + group - 1) / group };
     /* the layer's FLOPs are counted as the direct convolution's, so GFLOP/s compare */
-    const double flops = 2.0 * N * C_out * C_in * 9 * (double)H * W;
-    if ((st = vggcl__enqueue(ctx, where, kgemm, 3, g_gemm, NULL, flops)) != VGGCL_OK) return st;
-
-    ARG(kout, 0, M); ARG(kout, 1, bias); ARG(kout, 2, out); ARG(kout, 3, C_out); ARG(kout, 4, d.C_outp);
-    ARG(kout, 5, H); ARG(kout, 6, W); ARG(kout, 7, d.tiles_y); ARG(kout, 8, d.tiles_x); ARG(kout, 9, d.T);
-    ARG(kout, 10, d.Tp); ARG(kout, 11, c->pool);
-    size_t g_out[3] = { (size_t)(d.tiles_x + 7) / 8, (size_t)N * d.tiles_y, (size_t)C_out };
-    return vggcl__enqueue(ctx, where, kout, 3, g_out, NULL, 0);
+    return vggcl__enqueue(ctx, where, kgo, 3, g, NULL, 2.0 * N * C_out * C_in * 9 * (double)H * W);
 fail:
     return st;
 }

@@ -141,9 +141,8 @@ fail:
 static const struct { int prog; const char *name; } kernel_table[VGGCL_K_COUNT] = {
     [VGGCL_K_CONV3X3] = { VGGCL_PROG_CONV, "conv3x3_bias_relu" },
     [VGGCL_K_WINO_INPUT] = { VGGCL_PROG_WINO, "wino_input" },
-    [VGGCL_K_WINO_GEMM] = { VGGCL_PROG_WINO, "wino_gemm" },
-    [VGGCL_K_WINO_OUTPUT] = { VGGCL_PROG_WINO, "wino_output" },
     [VGGCL_K_WINO_FUSED] = { VGGCL_PROG_WINO, "wino_fused" },
+    [VGGCL_K_WINO_GEMM_OUT] = { VGGCL_PROG_WINO, "wino_gemm_out" },
     [VGGCL_K_WINO_GPU_INPUT] = { VGGCL_PROG_WINO_GPU, "wino_gpu_input" },
     [VGGCL_K_WINO_GPU_GEMM] = { VGGCL_PROG_WINO_GPU, "wino_gpu_gemm" },
     [VGGCL_K_WINO_GPU_OUTPUT] = { VGGCL_PROG_WINO_GPU, "wino_gpu_output" },
