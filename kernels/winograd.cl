@@ -168,6 +168,23 @@ inline void unstage(__global float *dst, const float *blk, int width, int y0, in
     }
 }
 
+/* The GEMM of both forms at point xi: the products of n tiles (lanes; V at v, TT floats per
+ * ic) and 2 OCB channels (weight blocks u0, u1) over C_in, to Ms (36, 2 OCB, TT). */
+#define GEMM_POINT(n, v, u0, u1, xi)                                                              \
+    do {                                                                                        \
+        float##n acc[2 * OCB];                                                                  \
+        _Pragma("unroll") for (int j = 0; j < 2 * OCB; j++) acc[j] = (float##n)(0.0f);          \
+        for (int ic = 0; ic < C_in; ic++) {                                                     \
+            const float##n x = vload##n(0, (v) + ic * TT);                                      \
+            _Pragma("unroll") for (int j = 0; j < OCB; j++) {                                   \
+                acc[j] = fma(x, (float##n)((u0)[ic * OCB + j]), acc[j]);                        \
+                acc[OCB + j] = fma(x, (float##n)((u1)[ic * OCB + j]), acc[OCB + j]);            \
+            }                                                                                   \
+        }                                                                                       \
+        _Pragma("unroll") for (int j = 0; j < 2 * OCB; j++)                                     \
+            vstore##n(acc[j], 0, Ms + ((xi) * 2 * OCB + j) * TT);                               \
+    } while (0)
+
 /* The output transform of channel j of Ms (36, 2 OCB, 16): y[4 r + c] lane k = pixel (r, c) of
  * the 4x4 output tile of lane k, + bias, ReLU. */
 inline void ms_output(__local const float *Ms, int j, float bias, float16 y[16])
@@ -244,23 +261,8 @@ __kernel void wino_fused(__global const float *restrict in, __global const float
     float blk[16 * 16];
     for (int ob = 0; ob < C_outp / (2 * OCB); ob++) {
         for (int xi = 0; xi < 36; xi++) {
-            float16 acc[2 * OCB];
-            #pragma unroll
-            for (int j = 0; j < 2 * OCB; j++) acc[j] = (float16)(0.0f);
-            __local const float *v = Vs + xi * C_in * 16;
             __global const float *u0 = U + ((size_t)xi * (C_outp / OCB) + 2 * ob) * C_in * OCB;
-            __global const float *u1 = u0 + (size_t)C_in * OCB;
-            for (int ic = 0; ic < C_in; ic++) {
-                const float16 x = vload16(0, v + ic * 16);
-                __global const float *w0 = u0 + ic * OCB, *w1 = u1 + ic * OCB;
-                #pragma unroll
-                for (int j = 0; j < OCB; j++) {
-                    acc[j] = fma(x, (float16)(w0[j]), acc[j]);
-                    acc[OCB + j] = fma(x, (float16)(w1[j]), acc[OCB + j]);
-                }
-            }
-            #pragma unroll
-            for (int j = 0; j < 2 * OCB; j++) vstore16(acc[j], 0, Ms + (xi * 2 * OCB + j) * 16);
+            GEMM_POINT(16, Vs + xi * C_in * 16, u0, u0 + (size_t)C_in * OCB, xi);
         }
         for (int j = 0; j < 2 * OCB; j++) {
             const int oc = ob * 2 * OCB + j;
@@ -318,24 +320,15 @@ __kernel void wino_gemm_out(__global const float *restrict V, __global const flo
 {
     const int tb = get_global_id(2) * group + get_global_id(0), ob = get_global_id(1);
     if (tb >= Tp / TT) return;
+    /* a last block of at most TT / 2 tiles (T = 49 at 28x28, batch 1) multiplies half the lanes */
+    const int narrow = T - tb * TT <= TT / 2;
     for (int xi = 0; xi < 36; xi++) {
-        float16 acc[2 * OCB];
-        #pragma unroll
-        for (int j = 0; j < 2 * OCB; j++) acc[j] = (float16)(0.0f);
         __global const float *v = V + (size_t)xi * C_in * Tp + (size_t)tb * TT * C_in;
         __global const float *u0 = U + ((size_t)xi * (C_outp / OCB) + 2 * ob) * C_in * OCB;
-        __global const float *u1 = u0 + (size_t)C_in * OCB;
-        for (int ic = 0; ic < C_in; ic++) {
-            const float16 x = vload16(0, v + ic * TT);
-            __global const float *w0 = u0 + ic * OCB, *w1 = u1 + ic * OCB;
-            #pragma unroll
-            for (int j = 0; j < OCB; j++) {
-                acc[j] = fma(x, (float16)(w0[j]), acc[j]);
-                acc[OCB + j] = fma(x, (float16)(w1[j]), acc[OCB + j]);
-            }
-        }
-        #pragma unroll
-        for (int j = 0; j < 2 * OCB; j++) vstore16(acc[j], 0, Ms + (xi * 2 * OCB + j) * TT);
+        if (narrow)
+            GEMM_POINT(8, v, u0, u0 + (size_t)C_in * OCB, xi);
+        else
+            GEMM_POINT(16, v, u0, u0 + (size_t)C_in * OCB, xi);
     }
     const int PH = H / 2, PW = W / 2;
     float blk[16 * TT];
