@@ -124,9 +124,11 @@ __kernel void wino_input(__global const float *restrict in, __global float *rest
 }
 
 /* ---- wino_fused: the whole layer in one work-item, for a block of 4x4 tiles ----
- * One work-item per block of 4x4 tiles (16x16 output pixels) of one image:
- * get_global_id(0) = block column, (1) = n * blocks_y + block row. Tile (ky, kx)
- * of the block is lane 4 ky + kx of every float16. The transformed input of the
+ * One work-item per block of 4x4 tiles (16x16 output pixels) of one image, or
+ * with `wide` of 1x16 tiles (4x64 pixels; the host takes the shape that covers
+ * the map with fewer tiles): get_global_id(0) = block column, (1) = n * blocks_y
+ * + block row. Tile (ky, kx) of the block is lane 4 ky + kx (wide: kx) of every
+ * float16. The transformed input of the
  * block goes to local memory, Vs (36, C_in, 16), never to global memory; then per
  * 2 OCB output channels the 36 products, Ms (36, 2 OCB, 16), and their output
  * transform (+ bias, ReLU, and the folded 2x2 max pool with `pool`; a pooled
@@ -155,10 +157,10 @@ inline float16 interleave4(float4 a, float4 b, float4 c, float4 d)
     return (float16)(a.s0, b.s0, c.s0, d.s0, a.s1, b.s1, c.s1, d.s1, a.s2, b.s2, c.s2, d.s2, a.s3, b.s3, c.s3, d.s3);
 }
 
-/* Rows of `width` staged values to the map (h x w from (y0, x0)), clipped at its edges. */
-inline void unstage(__global float *dst, const float *blk, int width, int y0, int x0, int h, int w)
+/* rows x width staged values to the map (h x w, from (y0, x0)), clipped at its edges. */
+inline void unstage(__global float *dst, const float *blk, int rows, int width, int y0, int x0, int h, int w)
 {
-    for (int r = 0; r < width && y0 + r < h; r++) {
+    for (int r = 0; r < rows && y0 + r < h; r++) {
         __global float *q = dst + (size_t)(y0 + r) * w + x0;
         if (x0 + width <= w) {
             for (int k = 0; k < width; k += 8) vstore8(vload8(0, blk + r * width + k), 0, q + k);
@@ -209,43 +211,58 @@ inline void ms_output(__local const float *Ms, int j, float bias, float16 y[16])
     }
 }
 
+/* Row r of the staged 1x16 patch as column j of its 16 tiles: lane k = 4 k + j. */
+inline float16 stride4(const float *row)
+{
+    const float16 a = vload16(0, row), b = vload16(0, row + 16), c = vload16(0, row + 32), d = vload16(0, row + 48);
+    return (float16)(a.s048c, b.s048c, c.s048c, d.s048c);
+}
+
 __kernel void wino_fused(__global const float *restrict in, __global const float *restrict U,
                          __global const float *restrict bias, __global float *restrict out,
                          __local float *restrict Vs, __local float *restrict Ms, int C_in, int C_out, int C_outp,
-                         int H, int W, int blocks_y, int pool)
+                         int H, int W, int blocks_y, int pool, int wide)
 {
     const int bx = get_global_id(0), row = get_global_id(1);
     const int by = row % blocks_y, n = row / blocks_y;
-    const int x0 = bx * 16 - 1, y0 = by * 16 - 1;
-    const int x_inside = x0 >= 0 && x0 + 18 <= W;
-    float patch[18 * 18];
+    /* the block: 4x4 tiles, or with `wide` 1x16 (4 x 64 pixels; lane k = tile (0, k)) */
+    const int rows = wide ? 6 : 18, cols = wide ? 66 : 18, oh = wide ? 4 : 16, ow = wide ? 64 : 16;
+    const int x0 = bx * ow - 1, y0 = by * oh - 1;
+    const int x_inside = x0 >= 0 && x0 + cols <= W;
+    float patch[6 * 66 + 16]; /* 18 x 18 fits too; stride4 reads up to 15 past a row's 66 */
 
     for (int ic = 0; ic < C_in; ic++) {
         __global const float *src = in + ((size_t)n * C_in + ic) * H * W;
-        for (int r = 0; r < 18; r++) {
+        for (int r = 0; r < rows; r++) {
             const int y = y0 + r;
-            float *p = patch + r * 18;
+            float *p = patch + r * cols;
+            __global const float *q = src + (size_t)y * W + x0;
             if (y < 0 || y >= H) {
-                for (int k = 0; k < 18; k++) p[k] = 0.0f;
+                for (int k = 0; k < cols; k++) p[k] = 0.0f;
             } else if (x_inside) {
-                vstore16(vload16(0, src + (size_t)y * W + x0), 0, p);
-                vstore2(vload2(0, src + (size_t)y * W + x0 + 16), 0, p + 16);
+                for (int k = 0; k + 16 <= cols; k += 16) vstore16(vload16(0, q + k), 0, p + k);
+                vstore2(vload2(0, q + cols - 2), 0, p + cols - 2);
             } else {
-                for (int k = 0; k < 18; k++) p[k] = (x0 + k >= 0 && x0 + k < W) ? src[(size_t)y * W + x0 + k] : 0.0f;
+                for (int k = 0; k < cols; k++) p[k] = (x0 + k >= 0 && x0 + k < W) ? q[k] : 0.0f;
             }
         }
         /* e[i][b]: row i of the 16 6x6 tiles times B */
         float16 e[6][6];
         #pragma unroll
         for (int i = 0; i < 6; i++) {
-            float4 q0[6], q1[6], q2[6], q3[6];
-            patch_quads(patch + i * 18, q0);
-            patch_quads(patch + (4 + i) * 18, q1);
-            patch_quads(patch + (8 + i) * 18, q2);
-            patch_quads(patch + (12 + i) * 18, q3);
             float16 d[6];
-            #pragma unroll
-            for (int j = 0; j < 6; j++) d[j] = (float16)(q0[j], q1[j], q2[j], q3[j]);
+            if (wide) {
+                #pragma unroll
+                for (int j = 0; j < 6; j++) d[j] = stride4(patch + i * 66 + j);
+            } else {
+                float4 q0[6], q1[6], q2[6], q3[6];
+                patch_quads(patch + i * 18, q0);
+                patch_quads(patch + (4 + i) * 18, q1);
+                patch_quads(patch + (8 + i) * 18, q2);
+                patch_quads(patch + (12 + i) * 18, q3);
+                #pragma unroll
+                for (int j = 0; j < 6; j++) d[j] = (float16)(q0[j], q1[j], q2[j], q3[j]);
+            }
             BT_ROWS(d[0], d[1], d[2], d[3], d[4], d[5], e[i]);
         }
         #pragma unroll
@@ -269,34 +286,55 @@ __kernel void wino_fused(__global const float *restrict in, __global const float
             if (oc >= C_out) break;
             float16 y[16];
             ms_output(Ms, j, bias[oc], y);
-            /* output rows 4 ky + 2 pr (+1) of the block; pooled: row 2 ky + pr, columns 2 kx + (0, 1)
-             * from lane 4 ky + kx of p0, p1 */
+            /* y[4 r + c]: pixel (r, c) of each lane's tile. Rows 2 pr (a) and 2 pr + 1 (b) of the tiles;
+             * pooled, (a, b) make one row, p0 its even and p1 its odd columns of each tile */
             #pragma unroll
             for (int pr = 0; pr < 2; pr++) {
                 const float16 *a = y + 8 * pr, *b = y + 8 * pr + 4;
                 if (pool) {
                     const float16 p0 = fmax(fmax(a[0], a[1]), fmax(b[0], b[1]));
                     const float16 p1 = fmax(fmax(a[2], a[3]), fmax(b[2], b[3]));
-                    vstore8((float8)(p0.s0, p1.s0, p0.s1, p1.s1, p0.s2, p1.s2, p0.s3, p1.s3), 0, blk + pr * 8);
-                    vstore8((float8)(p0.s4, p1.s4, p0.s5, p1.s5, p0.s6, p1.s6, p0.s7, p1.s7), 0, blk + (2 + pr) * 8);
-                    vstore8((float8)(p0.s8, p1.s8, p0.s9, p1.s9, p0.sa, p1.sa, p0.sb, p1.sb), 0, blk + (4 + pr) * 8);
-                    vstore8((float8)(p0.sc, p1.sc, p0.sd, p1.sd, p0.se, p1.se, p0.sf, p1.sf), 0, blk + (6 + pr) * 8);
+                    const float8 r0 = (float8)(p0.s0, p1.s0, p0.s1, p1.s1, p0.s2, p1.s2, p0.s3, p1.s3);
+                    const float8 r1 = (float8)(p0.s4, p1.s4, p0.s5, p1.s5, p0.s6, p1.s6, p0.s7, p1.s7);
+                    const float8 r2 = (float8)(p0.s8, p1.s8, p0.s9, p1.s9, p0.sa, p1.sa, p0.sb, p1.sb);
+                    const float8 r3 = (float8)(p0.sc, p1.sc, p0.sd, p1.sd, p0.se, p1.se, p0.sf, p1.sf);
+                    if (wide) { /* pooled row pr, 32 wide: lanes in order */
+                        vstore8(r0, 0, blk + pr * 32);
+                        vstore8(r1, 0, blk + pr * 32 + 8);
+                        vstore8(r2, 0, blk + pr * 32 + 16);
+                        vstore8(r3, 0, blk + pr * 32 + 24);
+                    } else { /* pooled row 2 ky + pr, 8 wide, from lanes 4 ky .. 4 ky + 3 */
+                        vstore8(r0, 0, blk + pr * 8);
+                        vstore8(r1, 0, blk + (2 + pr) * 8);
+                        vstore8(r2, 0, blk + (4 + pr) * 8);
+                        vstore8(r3, 0, blk + (6 + pr) * 8);
+                    }
                 } else {
-                    float *q = blk + 2 * pr * 16;
-                    vstore16(interleave4(a[0].s0123, a[1].s0123, a[2].s0123, a[3].s0123), 0, q);
-                    vstore16(interleave4(b[0].s0123, b[1].s0123, b[2].s0123, b[3].s0123), 0, q + 16);
-                    vstore16(interleave4(a[0].s4567, a[1].s4567, a[2].s4567, a[3].s4567), 0, q + 64);
-                    vstore16(interleave4(b[0].s4567, b[1].s4567, b[2].s4567, b[3].s4567), 0, q + 80);
-                    vstore16(interleave4(a[0].s89ab, a[1].s89ab, a[2].s89ab, a[3].s89ab), 0, q + 128);
-                    vstore16(interleave4(b[0].s89ab, b[1].s89ab, b[2].s89ab, b[3].s89ab), 0, q + 144);
-                    vstore16(interleave4(a[0].scdef, a[1].scdef, a[2].scdef, a[3].scdef), 0, q + 192);
-                    vstore16(interleave4(b[0].scdef, b[1].scdef, b[2].scdef, b[3].scdef), 0, q + 208);
+                    const float16 a0 = interleave4(a[0].s0123, a[1].s0123, a[2].s0123, a[3].s0123);
+                    const float16 a1 = interleave4(a[0].s4567, a[1].s4567, a[2].s4567, a[3].s4567);
+                    const float16 a2 = interleave4(a[0].s89ab, a[1].s89ab, a[2].s89ab, a[3].s89ab);
+                    const float16 a3 = interleave4(a[0].scdef, a[1].scdef, a[2].scdef, a[3].scdef);
+                    const float16 b0 = interleave4(b[0].s0123, b[1].s0123, b[2].s0123, b[3].s0123);
+                    const float16 b1 = interleave4(b[0].s4567, b[1].s4567, b[2].s4567, b[3].s4567);
+                    const float16 b2 = interleave4(b[0].s89ab, b[1].s89ab, b[2].s89ab, b[3].s89ab);
+                    const float16 b3 = interleave4(b[0].scdef, b[1].scdef, b[2].scdef, b[3].scdef);
+                    /* wide: rows 2 pr, 2 pr + 1 of 64; else rows 4 ky + 2 pr (+1) of 16 from lanes 4 ky .. */
+                    float *q = blk + 2 * pr * (wide ? 64 : 16);
+                    const int s1 = wide ? 16 : 64, rs = wide ? 64 : 16;
+                    vstore16(a0, 0, q);
+                    vstore16(a1, 0, q + s1);
+                    vstore16(a2, 0, q + 2 * s1);
+                    vstore16(a3, 0, q + 3 * s1);
+                    vstore16(b0, 0, q + rs);
+                    vstore16(b1, 0, q + rs + s1);
+                    vstore16(b2, 0, q + rs + 2 * s1);
+                    vstore16(b3, 0, q + rs + 3 * s1);
                 }
             }
             if (pool)
-                unstage(out + ((size_t)n * C_out + oc) * PH * PW, blk, 8, by * 8, bx * 8, PH, PW);
+                unstage(out + ((size_t)n * C_out + oc) * PH * PW, blk, oh / 2, ow / 2, by * oh / 2, bx * ow / 2, PH, PW);
             else
-                unstage(out + ((size_t)n * C_out + oc) * H * W, blk, 16, by * 16, bx * 16, H, W);
+                unstage(out + ((size_t)n * C_out + oc) * H * W, blk, oh, ow, by * oh, bx * ow, H, W);
         }
     }
 }

@@ -2,7 +2,7 @@
  * reference as the direct convolution (host/ref/conv3x3_ref.c).
  * CPU-shaped kernels, as two passes and as the one-pass form: sizes that
  * are not multiples of the 4x4 tile, tile counts around the transforms' 8-tile
- * groups, the GEMM's 16-tile block and the one-pass form's 4x4-tile block,
+ * groups, the GEMM's 16-tile block and the one-pass form's 4x4- and 1x16-tile blocks,
  * channel counts around its 16-channel work-item, batch 1 and > 1, with and
  * without the folded 2x2 max pool (odd and even maps).
  * GPU-shaped kernels: the same table with the defaults for each shape (both
@@ -34,8 +34,10 @@ static const struct { int N, C_in, C_out, H, W; } shapes[] = {
      * the output stores W >= 32k + 32 (the pooled stores W / 2 >= 16k + 16): W = 0 and 1 mod 32 */
     { 1, 8, 8, 6, 64 }, { 2, 5, 9, 7, 65 }, { 1, 4, 6, 5, 96 }, { 1, 3, 5, 9, 97 },
     /* the one-pass form: its 16x16-pixel blocks whole, cut at either edge, and the largest
-     * C_in it takes (256); past that the three passes run whatever FUSE says */
-    { 2, 24, 40, 32, 48 }, { 1, 256, 20, 18, 17 }, { 1, 257, 9, 6, 6 },
+     * C_in it takes (256); past that the two passes run whatever FUSE says. Its 4x64-pixel
+     * blocks (1x16 tiles) run where they cover fewer tiles: W = 64, 65, 96, 97 above, and a
+     * 56x56 map as in VGG16 (14 tiles a side) */
+    { 2, 24, 40, 32, 48 }, { 1, 256, 20, 18, 17 }, { 1, 257, 9, 6, 6 }, { 2, 20, 24, 56, 56 },
 };
 
 /* _i: the two passes (FUSE=0), or the one-pass form wherever it can run (FUSE=2) */

@@ -74,22 +74,34 @@ static size_t fused_local_bytes(const vggcl_conv_params *p, int C_in, size_t out
     return out[0] + out[1];
 }
 
-/* FUSE=1 runs the one pass where the 4x4-tile blocks cover the map
- * with at most a third more tiles than it has (56x56 maps: 16x16 tiles for
- * 14x14), and U is at most 12 MiB: every block streams all of U, where a
- * GEMM over V reads each slice of it once for many tiles. Measured on PoCL
- * (2 cores, 1 MiB L2, 32 MiB L3) against three passes (wino_input, a GEMM
- * pass, an output pass), VGG16 at batch 8, ms one pass / three,
- * best of 3 alternating: 64->64 @224 58 / 63, 128->256 @56 29 / 37,
- * 256->256 @56 57 / 65, 256->512 @28 (U 18 MiB) 35 / 30; at batch 1 the 56x56
- * layers 3.7 / 4.2, 7.2 / 7.2, 7.0 / 7.0 and 256->512 @28 4.6 / 4.4. */
-static int fused(const vggcl_conv_params *p, int C_in, int C_out, int H, int W)
+/* The one pass's blocks of 16 tiles for an H x W map: 4x4 tiles, or 1x16 (`wide`) where that
+ * covers the map with fewer (56x56: 14 rows of 16 for 14x14 tiles, against 16x16 in blocks of
+ * 4x4). Returns the tiles the blocks cover. */
+static int block_shape(int H, int W, int *wide, int *blocks_y, int *blocks_x)
 {
     const int ty = (H + 3) / 4, tx = (W + 3) / 4;
+    const int square = (ty + 3) / 4 * ((tx + 3) / 4), row = ty * ((tx + 15) / 16);
+    *wide = row < square;
+    *blocks_y = *wide ? ty : (ty + 3) / 4;
+    *blocks_x = *wide ? (tx + 15) / 16 : (tx + 3) / 4;
+    return 16 * (*wide ? row : square);
+}
+
+/* FUSE=1 runs the one pass where its blocks cover the map with at most a third more
+ * tiles than it has, and U is at most 12 MiB: every block streams all of U, where a
+ * GEMM over V reads each slice of it once for many tiles. Measured on PoCL (2 cores,
+ * 1 MiB L2, 32 MiB L3) against three passes (wino_input, a GEMM pass, an output
+ * pass), VGG16 at batch 8, ms one pass (4x4 blocks) / three, best of 3 alternating:
+ * 64->64 @224 58 / 63, 128->256 @56 29 / 37, 256->256 @56 57 / 65, 256->512 @28
+ * (U 18 MiB) 35 / 30; at batch 1 the 56x56 layers 3.7 / 4.2, 7.2 / 7.2, 7.0 / 7.0
+ * and 256->512 @28 4.6 / 4.4. */
+static int fused(const vggcl_conv_params *p, int C_in, int C_out, int H, int W)
+{
+    int wide, by, bx;
+    const int covered = block_shape(H, W, &wide, &by, &bx), tiles = ((H + 3) / 4) * ((W + 3) / 4);
     const size_t u_bytes = packed_floats(p, C_out, C_in) * sizeof(float);
     if (!p->v[P_FUSE] || C_in > FUSED_MAX_CIN) return 0;
-    return p->v[P_FUSE] == 2 || (u_bytes <= ((size_t)12 << 20) &&
-           3 * ((ty + 3) / 4 * 4) * ((tx + 3) / 4 * 4) <= 4 * ty * tx);
+    return p->v[P_FUSE] == 2 || (u_bytes <= ((size_t)12 << 20) && 3 * covered <= 4 * tiles);
 }
 
 static int valid(const vggcl_ctx *ctx, const vggcl_conv_params *p)
@@ -133,21 +145,23 @@ static void workspace(const vggcl_conv_params *p, int N, int C_in, int C_out, in
 
 #define ARG(k, i, x) CL_CHECK(clSetKernelArg, (k, i, sizeof(x), &(x)))
 
-/* the one-pass form: one work-item per block of 4x4 tiles */
+/* the one-pass form: one work-item per block of 16 tiles */
 static vggcl_status launch_fused(vggcl_ctx *ctx, const char *where, const vggcl_conv_params *p, const char *defines,
                                  const vggcl_conv_call *c)
 {
     vggcl_status st;
     cl_kernel k;
     size_t local[2];
-    const int C_outp = c_outp(p, c->C_out), blocks_y = (c->H + 15) / 16, blocks_x = (c->W + 15) / 16;
+    int wide, blocks_y, blocks_x;
+    const int C_outp = c_outp(p, c->C_out);
+    block_shape(c->H, c->W, &wide, &blocks_y, &blocks_x);
     fused_local_bytes(p, c->C_in, local);
     if ((st = vggcl__kernel_v(ctx, VGGCL_K_WINO_FUSED, defines, where, &k)) != VGGCL_OK) return st;
     ARG(k, 0, c->in); ARG(k, 1, c->weight); ARG(k, 2, c->bias); ARG(k, 3, c->out);
     CL_CHECK(clSetKernelArg, (k, 4, local[0], NULL));
     CL_CHECK(clSetKernelArg, (k, 5, local[1], NULL));
     ARG(k, 6, c->C_in); ARG(k, 7, c->C_out); ARG(k, 8, C_outp); ARG(k, 9, c->H); ARG(k, 10, c->W);
-    ARG(k, 11, blocks_y); ARG(k, 12, c->pool);
+    ARG(k, 11, blocks_y); ARG(k, 12, c->pool); ARG(k, 13, wide);
     size_t g[2] = { (size_t)blocks_x, (size_t)c->N * blocks_y };
     const double flops = 2.0 * c->N * c->C_out * c->C_in * 9 * (double)c->H * c->W;
     return vggcl__enqueue(ctx, where, k, 2, g, NULL, flops);
