@@ -59,6 +59,29 @@
 #error "TT must be 16: the GEMM holds a block of tiles in one float16"
 #endif
 
+/* The first `lanes` lanes of v to q[0 ..]. */
+inline void store_lanes(__global float *q, float8 v, int lanes)
+{
+    if (lanes == 8) {
+        vstore8(v, 0, q);
+        return;
+    }
+    float4 r = v.lo;
+    if (lanes >= 4) {
+        vstore4(r, 0, q);
+        r = v.hi;
+        q += 4;
+        lanes -= 4;
+    }
+    if (lanes >= 2) {
+        vstore2(r.lo, 0, q);
+        r.lo = r.hi;
+        q += 2;
+        lanes -= 2;
+    }
+    if (lanes) *q = r.x;
+}
+
 __kernel void wino_input(__global const float *restrict in, __global float *restrict V,
                          int C_in, int H, int W, int tiles_y, int tiles_x, int T, int Tp)
 {
@@ -112,11 +135,13 @@ __kernel void wino_input(__global const float *restrict in, __global float *rest
             if (contiguous) {
                 vstore8(o[a], 0, base + ((size_t)(t0 / TT) * C_in + ic) * TT + t0 % TT);
             } else {
-                float lane[8];
+                /* at most two runs of consecutive tiles, one per TT block */
+                float lane[16];
                 vstore8(o[a], 0, lane);
-                for (int k = 0; k < lanes; k++) {
+                for (int k = 0, run; k < lanes; k += run) {
                     const int t = t0 + k;
-                    base[((size_t)(t / TT) * C_in + ic) * TT + t % TT] = lane[k];
+                    run = min(lanes - k, TT - t % TT);
+                    store_lanes(base + ((size_t)(t / TT) * C_in + ic) * TT + t % TT, vload8(0, lane + k), run);
                 }
             }
         }
