@@ -148,20 +148,20 @@ __kernel void wino_input(__global const float *restrict in, __global float *rest
     }
 }
 
-/* ---- wino_fused: the whole layer in one work-item, for a block of 4x4 tiles ----
+/* ---- wino_fused: the whole layer in one work-item, for a block of 16 tiles ----
  * One work-item per block of 4x4 tiles (16x16 output pixels) of one image, or
  * with `wide` of 1x16 tiles (4x64 pixels; the host takes the shape that covers
  * the map with fewer tiles): get_global_id(0) = block column, (1) = n * blocks_y
  * + block row. Tile (ky, kx) of the block is lane 4 ky + kx (wide: kx) of every
- * float16. The transformed input of the
- * block goes to local memory, Vs (36, C_in, 16), never to global memory; then per
- * 2 OCB output channels the 36 products, Ms (36, 2 OCB, 16), and their output
- * transform (+ bias, ReLU, and the folded 2x2 max pool with `pool`; a pooled
- * pixel never straddles two tiles). Vs and Ms stay in the core's caches, where
- * the two-pass form streams V (2.25x the input map) through memory.
- * The map's edges are handled once per channel, by staging the 18x18 input patch
- * and the 16x16 (pooled: 8x8) output block in private arrays: the transforms
- * themselves run unguarded, which keeps the kernel small enough to compile fast. */
+ * float16. The transformed input of the block goes to local memory, Vs (36, C_in,
+ * 16), never to global memory; then per 2 OCB output channels the 36 products,
+ * Ms (36, 2 OCB, 16), and their output transform (+ bias, ReLU, and the folded
+ * 2x2 max pool with `pool`; a pooled pixel never straddles two tiles). Vs and Ms
+ * stay in the core's caches, where the two-pass form streams V (2.25x the input
+ * map) through memory. The map's edges are handled once per channel, by staging
+ * the 18x18 (wide: 6x66) input patch and the 16x16 (4x64; pooled 8x8, 2x32)
+ * output block in private arrays: the transforms themselves run unguarded, which
+ * keeps the kernel small enough to compile fast. */
 
 /* Row r of the staged patch as the columns j = 0..5 of its 4 tiles: q[j] lane kx = 4 kx + j. */
 inline void patch_quads(const float *row, float4 q[6])
