@@ -1,8 +1,9 @@
 /* The convolution algorithms, one table entry each: name, weight packing,
  * workspace, launch, and the kernel's tunable parameters with their ranges.
  * Nothing else switches on the algorithm, and nothing else states a kernel
- * default: the host passes every tunable with -D from a vggcl_conv_params
- * made here (the per-shape default, or a tuned row). */
+ * default: the host passes every kernel tunable with -D from a
+ * vggcl_conv_params made here (the per-shape default, or a tuned row); a
+ * host-only tunable chooses between kernels and stays out of the build. */
 #ifndef VGGCL_CONV_ALGO_H
 #define VGGCL_CONV_ALGO_H
 
@@ -13,11 +14,14 @@
 /* One -D parameter of a kernel: its default and the values the tuner may try
  * (increasing; the list ends where a value is not above the one before, so 0
  * may come first). A parameter the packed weights depend on has one
- * value only, so weights packed at load fit every variant of the algorithm. */
+ * value only, so weights packed at load fit every variant of the algorithm.
+ * host_only: read by the launcher alone, never passed with -D, so its values
+ * share one program build. */
 typedef struct {
     const char *name;
     int def;
     int values[8];
+    int host_only;
 } vggcl_tunable;
 
 /* One convolution call: in (N, C_in, H, W) -> out (N, C_out, H, W), or

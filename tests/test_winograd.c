@@ -48,6 +48,12 @@ START_TEST(test_winograd_shapes)
     vggcl__conv_defaults(ctx, VGGCL_CONV_WINOGRAD, 1, 16, 16, 16, 16, &p);
     ck_assert_msg(p.v[vggcl__conv_tunable(VGGCL_CONV_WINOGRAD, "FUSE")] == 1, "the one-pass form is not the default");
     p.v[vggcl__conv_tunable(VGGCL_CONV_WINOGRAD, "FUSE")] = 2 * _i;
+    /* FUSE is the host's: every value builds the same program, and tables still name it */
+    char defines[96], text[96];
+    vggcl__conv_defines(VGGCL_CONV_WINOGRAD, &p, defines, sizeof defines);
+    vggcl__conv_params_str(VGGCL_CONV_WINOGRAD, &p, text, sizeof text);
+    ck_assert_str_eq(defines, "-DOCB=8 -DTT=16");
+    ck_assert_ptr_nonnull(strstr(text, "FUSE="));
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
         for (int pool = 0; pool < 2; pool++) {
             if (pool && (shapes[s].H < 2 || shapes[s].W < 2)) continue;

@@ -8,8 +8,8 @@
 /* OCB: output channels per work-item (the packed layout depends on it, so one
  * value); PX: pixels of a row per work-item. */
 static const vggcl_tunable tunables[] = {
-    { "OCB", 16, { 16 } },
-    { "PX", 32, { 16, 32 } },
+    { "OCB", 16, { 16 }, 0 },
+    { "PX", 32, { 16, 32 }, 0 },
 };
 #define P_OCB 0
 #define P_PX 1

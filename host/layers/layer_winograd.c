@@ -10,11 +10,12 @@
  * one value); TT: tiles per GEMM work-item (the kernel holds them in one
  * float16, so one value); FUSE: whether a layer of up to FUSED_MAX_CIN input
  * channels runs as one pass (wino_fused) or as two (wino_input, wino_gemm_out):
- * 0 never, 1 where it pays (fused()), 2 always; read by the host only. */
+ * 0 never, 1 where it pays (fused()), 2 always; host-only, so every value
+ * uses the same program. */
 static const vggcl_tunable tunables[] = {
-    { "OCB", 8, { 8 } },
-    { "TT", 16, { 16 } },
-    { "FUSE", 1, { 0, 1, 2 } },
+    { "OCB", 8, { 8 }, 0 },
+    { "TT", 16, { 16 }, 0 },
+    { "FUSE", 1, { 0, 1, 2 }, 1 },
 };
 #define P_OCB 0
 #define P_TT 1
@@ -112,7 +113,7 @@ static int valid(const vggcl_ctx *ctx, const vggcl_conv_params *p)
 }
 
 /* FUSE=1 wherever the device holds the one pass's local memory: whether a layer
- * runs it is then fused()'s call, so every layer builds the same program. */
+ * runs it is then fused()'s call. */
 static void defaults(const vggcl_ctx *ctx, int N, int C_in, int C_out, int H, int W, vggcl_conv_params *p)
 {
     (void)N, (void)C_in, (void)C_out, (void)H, (void)W;

@@ -12,15 +12,15 @@
  * NPAD: the padded input and output channels of the packed weights (one value
  * each: the layout depends on them). */
 static const vggcl_tunable tunables[] = {
-    { "MWG", 64, { 32, 64, 128 } },
-    { "NWG", 64, { 32, 64, 128 } },
-    { "KWG", 16, { 8, 16, 32 } },
-    { "MDIMC", 16, { 8, 16, 32 } },
-    { "NDIMC", 16, { 8, 16, 32 } },
-    { "VWM", 4, { 1, 2, 4 } },
-    { "VWN", 4, { 1, 2, 4 } },
-    { "KPAD", 32, { 32 } },
-    { "NPAD", 128, { 128 } },
+    { "MWG", 64, { 32, 64, 128 }, 0 },
+    { "NWG", 64, { 32, 64, 128 }, 0 },
+    { "KWG", 16, { 8, 16, 32 }, 0 },
+    { "MDIMC", 16, { 8, 16, 32 }, 0 },
+    { "NDIMC", 16, { 8, 16, 32 }, 0 },
+    { "VWM", 4, { 1, 2, 4 }, 0 },
+    { "VWN", 4, { 1, 2, 4 }, 0 },
+    { "KPAD", 32, { 32 }, 0 },
+    { "NPAD", 128, { 128 }, 0 },
 };
 enum { P_MWG, P_NWG, P_KWG, P_MDIMC, P_NDIMC, P_VWM, P_VWN, P_KPAD, P_NPAD };
 
