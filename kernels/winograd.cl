@@ -196,16 +196,19 @@ inline void unstage(__global float *dst, const float *blk, int rows, int width, 
 }
 
 /* The GEMM of both forms at point xi: the products of n tiles (lanes; V at v, TT floats per
- * ic) and 2 OCB channels (weight blocks u0, u1) over C_in, to Ms (36, 2 OCB, TT). */
-#define GEMM_POINT(n, v, u0, u1, xi)                                                              \
+ * ic) and the 2 OCB channels of channel block ob (weight blocks 2 ob, 2 ob + 1 of U) over
+ * C_in, to Ms (36, 2 OCB, TT). */
+#define GEMM_POINT(n, v, ob, xi)                                                                  \
     do {                                                                                        \
+        __global const float *u0 = U + ((size_t)(xi) * (C_outp / OCB) + 2 * (ob)) * C_in * OCB;  \
+        __global const float *u1 = u0 + (size_t)C_in * OCB;                                     \
         float##n acc[2 * OCB];                                                                  \
         _Pragma("unroll") for (int j = 0; j < 2 * OCB; j++) acc[j] = (float##n)(0.0f);          \
         for (int ic = 0; ic < C_in; ic++) {                                                     \
             const float##n x = vload##n(0, (v) + ic * TT);                                      \
             _Pragma("unroll") for (int j = 0; j < OCB; j++) {                                   \
-                acc[j] = fma(x, (float##n)((u0)[ic * OCB + j]), acc[j]);                        \
-                acc[OCB + j] = fma(x, (float##n)((u1)[ic * OCB + j]), acc[OCB + j]);            \
+                acc[j] = fma(x, (float##n)(u0[ic * OCB + j]), acc[j]);                          \
+                acc[OCB + j] = fma(x, (float##n)(u1[ic * OCB + j]), acc[OCB + j]);              \
             }                                                                                   \
         }                                                                                       \
         _Pragma("unroll") for (int j = 0; j < 2 * OCB; j++)                                     \
@@ -302,10 +305,7 @@ __kernel void wino_fused(__global const float *restrict in, __global const float
     const int PH = H / 2, PW = W / 2;
     float blk[16 * 16];
     for (int ob = 0; ob < C_outp / (2 * OCB); ob++) {
-        for (int xi = 0; xi < 36; xi++) {
-            __global const float *u0 = U + ((size_t)xi * (C_outp / OCB) + 2 * ob) * C_in * OCB;
-            GEMM_POINT(16, Vs + xi * C_in * 16, u0, u0 + (size_t)C_in * OCB, xi);
-        }
+        for (int xi = 0; xi < 36; xi++) GEMM_POINT(16, Vs + xi * C_in * 16, ob, xi);
         for (int j = 0; j < 2 * OCB; j++) {
             const int oc = ob * 2 * OCB + j;
             if (oc >= C_out) break;
@@ -387,11 +387,10 @@ __kernel void wino_gemm_out(__global const float *restrict V, __global const flo
     const int narrow = T - tb * TT <= TT / 2;
     for (int xi = 0; xi < 36; xi++) {
         __global const float *v = V + (size_t)xi * C_in * Tp + (size_t)tb * TT * C_in;
-        __global const float *u0 = U + ((size_t)xi * (C_outp / OCB) + 2 * ob) * C_in * OCB;
         if (narrow)
-            GEMM_POINT(8, v, u0, u0 + (size_t)C_in * OCB, xi);
+            GEMM_POINT(8, v, ob, xi);
         else
-            GEMM_POINT(16, v, u0, u0 + (size_t)C_in * OCB, xi);
+            GEMM_POINT(16, v, ob, xi);
     }
     const int PH = H / 2, PW = W / 2;
     float blk[16 * TT];

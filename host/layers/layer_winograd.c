@@ -108,8 +108,7 @@ static int fused(const vggcl_conv_params *p, int C_in, int C_out, int H, int W)
 static int valid(const vggcl_ctx *ctx, const vggcl_conv_params *p)
 {
     size_t parts[2];
-    return (p->v[P_FUSE] ? fused_local_bytes(p, FUSED_MAX_CIN, parts) : fused_local_bytes(p, 0, parts)) <=
-           ctx->local_mem;
+    return fused_local_bytes(p, p->v[P_FUSE] ? FUSED_MAX_CIN : 0, parts) <= ctx->local_mem;
 }
 
 /* FUSE=1 wherever the device holds the one pass's local memory: whether a layer
@@ -146,6 +145,12 @@ static void workspace(const vggcl_conv_params *p, int N, int C_in, int C_out, in
 
 #define ARG(k, i, x) CL_CHECK(clSetKernelArg, (k, i, sizeof(x), &(x)))
 
+/* the layer's FLOPs, counted as the direct convolution's so that GFLOP/s compare */
+static double direct_flops(const vggcl_conv_call *c)
+{
+    return 2.0 * c->N * c->C_out * c->C_in * 9 * (double)c->H * c->W;
+}
+
 /* the one-pass form: one work-item per block of 16 tiles */
 static vggcl_status launch_fused(vggcl_ctx *ctx, const char *where, const vggcl_conv_params *p, const char *defines,
                                  const vggcl_conv_call *c)
@@ -164,8 +169,7 @@ static vggcl_status launch_fused(vggcl_ctx *ctx, const char *where, const vggcl_
     ARG(k, 6, c->C_in); ARG(k, 7, c->C_out); ARG(k, 8, C_outp); ARG(k, 9, c->H); ARG(k, 10, c->W);
     ARG(k, 11, blocks_y); ARG(k, 12, c->pool); ARG(k, 13, wide);
     size_t g[2] = { (size_t)blocks_x, (size_t)c->N * blocks_y };
-    const double flops = 2.0 * c->N * c->C_out * c->C_in * 9 * (double)c->H * c->W;
-    return vggcl__enqueue(ctx, where, k, 2, g, NULL, flops);
+    return vggcl__enqueue(ctx, where, k, 2, g, NULL, direct_flops(c));
 fail:
     return st;
 }
@@ -201,8 +205,7 @@ static vggcl_status launch(vggcl_ctx *ctx, const char *where, const vggcl_conv_p
     ARG(kgo, 10, d.tiles_y); ARG(kgo, 11, d.tiles_x); ARG(kgo, 12, d.T); ARG(kgo, 13, d.Tp); ARG(kgo, 14, c->pool);
     ARG(kgo, 15, group);
     size_t g[3] = { (size_t)group, (size_t)d.C_outp / (2 * OCB), (size_t)(blocks + group - 1) / group };
-    /* the layer's FLOPs are counted as the direct convolution's, so GFLOP/s compare */
-    return vggcl__enqueue(ctx, where, kgo, 3, g, NULL, 2.0 * N * C_out * C_in * 9 * (double)H * W);
+    return vggcl__enqueue(ctx, where, kgo, 3, g, NULL, direct_flops(c));
 fail:
     return st;
 }
