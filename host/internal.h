@@ -201,6 +201,11 @@ void vggcl__prof_reset(vggcl_ctx *ctx);
 vggcl_status vggcl__buffer(vggcl_ctx *ctx, const char *where, cl_mem_flags flags, size_t bytes, void *host,
                            cl_mem *out);
 void vggcl__release(vggcl_ctx *ctx, cl_mem *mem); /* sets *mem to NULL; accepts NULL */
+/* Writing a whole buffer in place on the host: map (blocking, its old contents
+ * dropped), write, unmap. On CPU devices the mapping is the buffer itself, so a
+ * large upload needs no host copy beside it. */
+vggcl_status vggcl__map_write(vggcl_ctx *ctx, const char *where, cl_mem mem, size_t bytes, void **host);
+vggcl_status vggcl__unmap(vggcl_ctx *ctx, const char *where, cl_mem mem, void *host);
 
 /* A monotonic clock in milliseconds. */
 double vggcl__now_ms(void);

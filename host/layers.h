@@ -7,9 +7,12 @@
 #include "internal.h"
 
 /* The convolutions are in the algorithm table (conv_algo.h). The Winograd
- * F(4x4, 3x3) weight transform G g G^T of one 3x3 filter g, as 36 values
- * (point xi = 6a + b), shared by both Winograd layouts. */
-void vggcl__wino_filter(const float *g, float u[36]);
+ * F(4x4, 3x3) weight transform G g G^T, shared by both Winograd layouts, of the
+ * n <= VGGCL_WINO_LANES 3x3 filters (oc0 .. oc0 + n - 1, ic) of weight
+ * (C_out, C_in, 3, 3), point-major: u[xi * n + j] for point xi = 6a + b, zero
+ * past C_out and C_in. A block at a time, so that the filters share vector lanes. */
+#define VGGCL_WINO_LANES 16
+void vggcl__wino_filters(const float *weight, int C_out, int C_in, int oc0, int n, int ic, float *u);
 
 /* C (M, N) = A (M, K) * B, row-major, through CLBlast: B is (K, N), or (N, K)
  * used transposed when trans_b. Every CLBlast call goes through here (profiling

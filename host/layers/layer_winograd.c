@@ -22,23 +22,30 @@ static const vggcl_tunable tunables[] = {
 #define P_FUSE 2
 #define FUSED_MAX_CIN 256
 
-/* G: the 6x3 weight transform for points 0, +-1, +-2, inf. */
-static const double G[6][3] = {
-    { 1.0 / 4, 0, 0 },
-    { -1.0 / 6, -1.0 / 6, -1.0 / 6 },
-    { -1.0 / 6, 1.0 / 6, -1.0 / 6 },
-    { 1.0 / 24, 1.0 / 12, 1.0 / 6 },
-    { 1.0 / 24, -1.0 / 12, 1.0 / 6 },
-    { 0, 0, 1 },
-};
-
-void vggcl__wino_filter(const float *g, float u[36])
+/* One row (or column) of G g G^T: G's rows are the points 0, +-1, +-2 and infinity,
+ * (1/4, 0, 0), -(1, +-1, 1) / 6, (1, +-2, 4) / 24 and (0, 0, 1); out[k * stride]. */
+static inline void g_rows(float x0, float x1, float x2, float *out, int stride)
 {
-    double gt[6][3]; /* G g */
-    for (int a = 0; a < 6; a++)
-        for (int j = 0; j < 3; j++) gt[a][j] = G[a][0] * g[j] + G[a][1] * g[3 + j] + G[a][2] * g[6 + j];
-    for (int a = 0; a < 6; a++)
-        for (int b = 0; b < 6; b++) u[a * 6 + b] = (float)(gt[a][0] * G[b][0] + gt[a][1] * G[b][1] + gt[a][2] * G[b][2]);
+    const float even = x0 + x2, quad = x0 + 4.0f * x2;
+    out[0] = 0.25f * x0;
+    out[stride] = (even + x1) * (-1.0f / 6);
+    out[2 * stride] = (even - x1) * (-1.0f / 6);
+    out[3 * stride] = (quad + 2.0f * x1) * (1.0f / 24);
+    out[4 * stride] = (quad - 2.0f * x1) * (1.0f / 24);
+    out[5 * stride] = x2;
+}
+
+void vggcl__wino_filters(const float *weight, int C_out, int C_in, int oc0, int n, int ic, float *u)
+{
+    float g[9][VGGCL_WINO_LANES], t[6][3][VGGCL_WINO_LANES];
+    for (int k = 0; k < 9; k++)
+        for (int j = 0; j < VGGCL_WINO_LANES; j++)
+            g[k][j] = j < n && oc0 + j < C_out && ic < C_in ? weight[((size_t)(oc0 + j) * C_in + ic) * 9 + k] : 0.0f;
+    for (int c = 0; c < 3; c++) /* t = G g, column by column */
+        for (int j = 0; j < VGGCL_WINO_LANES; j++)
+            g_rows(g[c][j], g[3 + c][j], g[6 + c][j], &t[0][c][j], 3 * VGGCL_WINO_LANES);
+    for (int a = 0; a < 6; a++) /* u = t G^T, row by row */
+        for (int j = 0; j < n; j++) g_rows(t[a][0][j], t[a][1][j], t[a][2][j], &u[6 * a * n + j], n);
 }
 
 /* rounded to two weight blocks: each GEMM work-item takes two */
@@ -53,17 +60,17 @@ static size_t packed_floats(const vggcl_conv_params *p, int C_out, int C_in)
     return (size_t)36 * c_outp(p, C_out) * C_in;
 }
 
-/* U (36, C_outp / OCB, C_in, OCB), zero past C_out */
+/* U (36, C_outp / OCB, C_in, OCB), zero past C_out: a block of OCB filters at a
+ * time, so that each point's values go out as one run of OCB floats */
 static void pack(const vggcl_conv_params *p, const float *weight, int C_out, int C_in, float *packed)
 {
     const int ocb = p->v[P_OCB], blocks = c_outp(p, C_out) / ocb;
-    float u[36];
-    memset(packed, 0, packed_floats(p, C_out, C_in) * sizeof(float));
-    for (int oc = 0; oc < C_out; oc++)
+    float u[36 * VGGCL_WINO_LANES];
+    for (int b = 0; b < blocks; b++)
         for (int ic = 0; ic < C_in; ic++) {
-            vggcl__wino_filter(weight + ((size_t)oc * C_in + ic) * 9, u);
+            vggcl__wino_filters(weight, C_out, C_in, b * ocb, ocb, ic, u);
             for (int xi = 0; xi < 36; xi++)
-                packed[(((size_t)xi * blocks + oc / ocb) * C_in + ic) * ocb + oc % ocb] = u[xi];
+                memcpy(packed + (((size_t)xi * blocks + b) * C_in + ic) * ocb, u + xi * ocb, ocb * sizeof(float));
         }
 }
 

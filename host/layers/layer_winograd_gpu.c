@@ -66,12 +66,13 @@ static size_t packed_floats(const vggcl_conv_params *p, int C_out, int C_in)
 static void pack(const vggcl_conv_params *p, const float *weight, int C_out, int C_in, float *packed)
 {
     const int Kp = round_up(C_in, p->v[P_KPAD]), Np = round_up(C_out, p->v[P_NPAD]);
-    float u[36];
-    memset(packed, 0, packed_floats(p, C_out, C_in) * sizeof(float));
-    for (int oc = 0; oc < C_out; oc++)
-        for (int ic = 0; ic < C_in; ic++) {
-            vggcl__wino_filter(weight + ((size_t)oc * C_in + ic) * 9, u);
-            for (int xi = 0; xi < 36; xi++) packed[((size_t)xi * Kp + ic) * Np + oc] = u[xi];
+    float u[36 * VGGCL_WINO_LANES];
+    for (int ic = 0; ic < Kp; ic++)
+        for (int oc0 = 0; oc0 < Np; oc0 += VGGCL_WINO_LANES) {
+            const int n = Np - oc0 < VGGCL_WINO_LANES ? Np - oc0 : VGGCL_WINO_LANES;
+            vggcl__wino_filters(weight, C_out, C_in, oc0, n, ic, u);
+            for (int xi = 0; xi < 36; xi++)
+                memcpy(packed + ((size_t)xi * Kp + ic) * Np + oc0, u + xi * n, n * sizeof(float));
         }
 }
 

@@ -341,18 +341,21 @@ static vggcl_status upload(vggcl_ctx *ctx, const char *where, const float *src, 
     return vggcl__buffer(ctx, where, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR, n * sizeof(float), (void *)src, out);
 }
 
-/* Packs a conv step's weights for algorithm id and uploads them. */
+/* Packs a conv step's weights for algorithm id straight into its device buffer. */
 static vggcl_status upload_packed(vggcl_ctx *ctx, const char *where, vggcl_step *s, int id)
 {
     const vggcl_conv_algo *a = vggcl__conv_algo(id);
     vggcl_conv_params p;
     vggcl__conv_defaults(ctx, id, 1, s->c_in, s->c_out, 1, 1, &p); /* the layout tunables have one value */
-    const size_t count = a->packed_floats(&p, s->c_out, s->c_in);
-    float *packed = malloc(count * sizeof *packed);
-    if (!packed) return vggcl__fail(ctx, VGGCL_ERR_NOMEM, "out of host memory packing %s", s->name);
-    a->pack(&p, s->weight, s->c_out, s->c_in, packed);
-    vggcl_status st = upload(ctx, where, packed, count, &s->packed[id]);
-    free(packed);
+    const size_t bytes = a->packed_floats(&p, s->c_out, s->c_in) * sizeof(float);
+    void *dst = NULL;
+    vggcl_status st = vggcl__buffer(ctx, where, CL_MEM_READ_ONLY, bytes, NULL, &s->packed[id]);
+    if (st == VGGCL_OK) st = vggcl__map_write(ctx, where, s->packed[id], bytes, &dst);
+    if (st == VGGCL_OK) {
+        a->pack(&p, s->weight, s->c_out, s->c_in, dst);
+        st = vggcl__unmap(ctx, where, s->packed[id], dst);
+    }
+    if (st != VGGCL_OK) vggcl__release(ctx, &s->packed[id]);
     return st;
 }
 

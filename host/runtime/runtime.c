@@ -62,6 +62,26 @@ fail:
     return st;
 }
 
+vggcl_status vggcl__map_write(vggcl_ctx *ctx, const char *where, cl_mem mem, size_t bytes, void **host)
+{
+    vggcl_status st = VGGCL_OK;
+    cl_int err = vggcl__fault(ctx, "clEnqueueMapBuffer");
+    *host = err == CL_SUCCESS ? clEnqueueMapBuffer(ctx->queue, mem, CL_TRUE, CL_MAP_WRITE_INVALIDATE_REGION, 0, bytes,
+                                                   0, NULL, NULL, &err)
+                              : NULL;
+    CL_CHECK_RET(clEnqueueMapBuffer, err);
+fail:
+    return st;
+}
+
+vggcl_status vggcl__unmap(vggcl_ctx *ctx, const char *where, cl_mem mem, void *host)
+{
+    vggcl_status st = VGGCL_OK;
+    CL_CHECK(clEnqueueUnmapMemObject, (ctx->queue, mem, host, 0, NULL, NULL));
+fail:
+    return st;
+}
+
 void vggcl__release(vggcl_ctx *ctx, cl_mem *mem)
 {
     if (!mem || !*mem) return;
