@@ -262,6 +262,17 @@ inline float16 stride4(const float *row)
     return (float16)(a.s048c, b.s048c, c.s048c, d.s048c);
 }
 
+/* The input patch of channel ic + IN_AHEAD is prefetched (into L2: locality IN_LOCALITY)
+ * while channel ic is transformed: the rows of one channel's patch lie a plane apart from
+ * the next's, which the hardware prefetchers do not follow. Measured on PoCL (2 cores,
+ * AMD EPYC), paired runs: 64->64 at 224x224 0.93x the time, VGG16 batch 1 0.98x, batch 8
+ * 0.98x; 4 or 8 channels ahead, or into L1, no better. */
+#ifndef IN_AHEAD
+#define IN_AHEAD 2
+#endif
+#ifndef IN_LOCALITY
+#define IN_LOCALITY 2
+#endif
 __kernel void wino_fused(__global const float *restrict in, __global const float *restrict U,
                          __global const float *restrict bias, __global float *restrict out,
                          __local float *restrict Vs, __local float *restrict Ms, int C_in, int C_out, int C_outp,
@@ -277,6 +288,13 @@ __kernel void wino_fused(__global const float *restrict in, __global const float
 
     for (int ic = 0; ic < C_in; ic++) {
         __global const float *src = in + ((size_t)n * C_in + ic) * H * W;
+        if (ic + IN_AHEAD < C_in)
+            for (int r = 0; r < rows; r++) {
+                const int y = clamp(y0 + r, 0, H - 1);
+                __global const float *q = src + (size_t)IN_AHEAD * H * W + (size_t)y * W;
+                for (int k = max(x0, 0); k < min(x0 + cols, W); k += 16) __builtin_prefetch(q + k, 0, IN_LOCALITY);
+                __builtin_prefetch(q + min(x0 + cols, W) - 1, 0, IN_LOCALITY);
+            }
         for (int r = 0; r < rows; r++) {
             const int y = y0 + r;
             float *p = patch + r * cols;
