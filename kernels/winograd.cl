@@ -12,12 +12,15 @@
  *                         host (host/layers/layer_winograd.c), zero past C_out
  *                         (C_outp = C_out rounded to 2 OCB)
  * A layer runs in one pass (wino_fused, below: no V) or in two:
- *   wino_input:    one work-item per 8 consecutive tiles of a tile row and one ic:
- *                  get_global_id(0) = tx / 8, (1) = n * tiles_y + ty, (2) = ic. Loads the
- *                  six input rows (34 values each, zero outside the map) as vectors and
+ *   wino_input:    one work-item per input channel and image: get_global_id(0) = ic,
+ *                  (1) = n. Walks the image's tile rows 8 tiles at a time: loads the six
+ *                  input rows (34 values each, zero outside the map) as vectors and
  *                  gathers column j of tile k (x = 4(tx + k) + j - 1) by swizzles, so the
- *                  transform runs on 8 tiles per vector. Tiles t in [T, Tp) are never
- *                  written: the GEMM computes garbage there that nothing reads.
+ *                  transform runs on 8 tiles per vector; stages the results until a block
+ *                  of TT tiles is full and writes it with one vector store per point. Only
+ *                  a block shared with the next or previous image is written lane by lane
+ *                  (each work-item its own lanes). Tiles t in [T, Tp) are never written:
+ *                  the GEMM computes garbage there that nothing reads.
  *   wino_gemm_out: the products and the output transform (below).
  * The GEMM of both forms: 2 OCB vector accumulators of TT lanes (tiles); per ic one
  * contiguous vector load of V and OCB broadcast weights from each of two blocks.
@@ -59,100 +62,90 @@
 #error "TT must be 16: the GEMM holds a block of tiles in one float16"
 #endif
 
-/* The first `lanes` lanes of v to q[0 ..]. */
-inline void store_lanes(__global float *q, float8 v, int lanes)
+/* Lanes lo .. hi - 1 of the staged block row (16 floats) to q: one vector store when whole. */
+inline void store_block(__global float *q, const float *row, int lo, int hi)
 {
-    if (lanes == 8) {
-        vstore8(v, 0, q);
+    if (lo == 0 && hi == TT) {
+        vstore16(vload16(0, row), 0, q);
         return;
     }
-    float4 r = v.lo;
-    if (lanes >= 4) {
-        vstore4(r, 0, q);
-        r = v.hi;
-        q += 4;
-        lanes -= 4;
-    }
-    if (lanes >= 2) {
-        vstore2(r.lo, 0, q);
-        r.lo = r.hi;
-        q += 2;
-        lanes -= 2;
-    }
-    if (lanes) *q = r.x;
+    for (int k = lo; k < hi; k++) q[k] = row[k];
+}
+
+/* The staged tiles to V: lanes lo .. hi - 1 of tile block `block`, all 36 points. */
+inline void flush_block(__global float *V, const float *stage, size_t xi_stride, int block, int C_in, int ic, int lo,
+                        int hi)
+{
+    __global float *q = V + ((size_t)block * C_in + ic) * TT;
+    for (int xi = 0; xi < 36; xi++) store_block(q + xi * xi_stride, stage + xi * 24, lo, hi);
 }
 
 __kernel void wino_input(__global const float *restrict in, __global float *restrict V,
-                         int C_in, int H, int W, int tiles_y, int tiles_x, int T, int Tp)
+                         int C_in, int H, int W, int tiles_y, int tiles_x, int Tp)
 {
-    const int tx0 = get_global_id(0) * 8;
-    const int row = get_global_id(1);
-    const int ic = get_global_id(2);
-    if (tx0 >= tiles_x) return;
-    const int ty = row % tiles_y, n = row / tiles_y, N = get_global_size(1) / tiles_y;
+    const int ic = get_global_id(0), n = get_global_id(1), N = get_global_size(1);
     const size_t plane = (size_t)H * W, start = ((size_t)n * C_in + ic) * plane, end = (size_t)N * C_in * plane;
-    __global const float *src = in + start;
-    const int x0 = tx0 * 4 - 1, y0 = ty * 4 - 1;
-    /* columns x0 .. x0 + 33 of a row, loaded whole where those 34 floats lie inside the
-     * buffer (past the row's ends they belong to its neighbours) and masked to zero
-     * outside the row; seg only at the buffer's two ends */
-    const int16 k16 = (int16)(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-    const int16 m0 = x0 + k16 >= 0 && x0 + k16 < W, m1 = x0 + 16 + k16 >= 0 && x0 + 16 + k16 < W;
-    const int2 m2 = (int2)(x0 + 32, x0 + 33) < W;
-
-    /* e[i][b]: row i of the 6x6 tiles (8 tiles, one per lane) times B */
-    float8 e[6][6];
-    #pragma unroll
-    for (int i = 0; i < 6; i++) {
-        const int y = y0 + i;
-        float16 v0 = (float16)(0.0f), v1 = (float16)(0.0f);
-        float2 v2 = (float2)(0.0f);
-        if (y >= 0 && y < H) {
-            const long at = (long)(start + (size_t)y * W) + x0;
-            __global const float *p = src + (size_t)y * W + x0;
-            if (at >= 0 && at + 34 <= (long)end) {
-                v0 = select((float16)(0.0f), vload16(0, p), m0);
-                v1 = select((float16)(0.0f), vload16(0, p + 16), m1);
-                v2 = select((float2)(0.0f), vload2(0, p + 32), m2);
-            } else {
-                float seg[34];
-                for (int k = 0; k < 34; k++) seg[k] = (x0 + k >= 0 && x0 + k < W) ? p[k] : 0.0f;
-                v0 = vload16(0, seg);
-                v1 = vload16(0, seg + 16);
-                v2 = vload2(0, seg + 32);
-            }
-        }
-        /* column j of tile k is x0 + 4k + j */
-        const float8 d0 = (float8)(v0.s048c, v1.s048c), d1 = (float8)(v0.s159d, v1.s159d);
-        const float8 d2 = (float8)(v0.s26ae, v1.s26ae), d3 = (float8)(v0.s37bf, v1.s37bf);
-        const float8 d4 = (float8)(v0.s48c, v1.s048c, v2.s0), d5 = (float8)(v0.s59d, v1.s159d, v2.s1);
-        BT_ROWS(d0, d1, d2, d3, d4, d5, e[i]);
-    }
-    const int t0 = row * tiles_x + tx0;
-    const int lanes = min(8, tiles_x - tx0);
-    const int contiguous = lanes == 8 && t0 % TT + 8 <= TT;
     const size_t xi_stride = (size_t)C_in * Tp;
-    #pragma unroll
-    for (int b = 0; b < 6; b++) {
-        float8 o[6];
-        BT_ROWS(e[0][b], e[1][b], e[2][b], e[3][b], e[4][b], e[5][b], o);
-        #pragma unroll
-        for (int a = 0; a < 6; a++) {
-            __global float *base = V + (size_t)(a * 6 + b) * xi_stride;
-            if (contiguous) {
-                vstore8(o[a], 0, base + ((size_t)(t0 / TT) * C_in + ic) * TT + t0 % TT);
-            } else {
-                /* at most two runs of consecutive tiles, one per TT block */
-                float lane[16];
-                vstore8(o[a], 0, lane);
-                for (int k = 0, run; k < lanes; k += run) {
-                    const int t = t0 + k;
-                    run = min(lanes - k, TT - t % TT);
-                    store_lanes(base + ((size_t)(t / TT) * C_in + ic) * TT + t % TT, vload8(0, lane + k), run);
+    const int16 k16 = (int16)(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    /* stage[xi * 24 + k]: lane k of the tile block being filled, for point xi; lanes 16 ..
+     * 23 take what runs past the block until it is written out */
+    float stage[36 * 24];
+    const int t_first = n * tiles_y * tiles_x;
+    int block = t_first / TT, lo = t_first % TT, fill = lo; /* lanes before lo are image n - 1's */
+
+    for (int ty = 0; ty < tiles_y; ty++)
+        for (int tx0 = 0; tx0 < tiles_x; tx0 += 8) {
+            const int x0 = tx0 * 4 - 1, y0 = ty * 4 - 1, lanes = min(8, tiles_x - tx0);
+            /* columns x0 .. x0 + 33 of a row, loaded whole where those 34 floats lie inside
+             * the buffer (past the row's ends they belong to its neighbours) and masked to
+             * zero outside the row; seg only at the buffer's two ends */
+            const int16 m0 = x0 + k16 >= 0 && x0 + k16 < W, m1 = x0 + 16 + k16 < W;
+            const int2 m2 = (int2)(x0 + 32, x0 + 33) < W;
+            /* e[i][b]: row i of the 6x6 tiles (8 tiles, one per lane) times B */
+            float8 e[6][6];
+            #pragma unroll
+            for (int i = 0; i < 6; i++) {
+                const int y = y0 + i;
+                float16 v0 = (float16)(0.0f), v1 = (float16)(0.0f);
+                float2 v2 = (float2)(0.0f);
+                if (y >= 0 && y < H) {
+                    const long at = (long)(start + (size_t)y * W) + x0;
+                    __global const float *p = in + at;
+                    if (at >= 0 && at + 34 <= (long)end) {
+                        v0 = select((float16)(0.0f), vload16(0, p), m0);
+                        v1 = select((float16)(0.0f), vload16(0, p + 16), m1);
+                        v2 = select((float2)(0.0f), vload2(0, p + 32), m2);
+                    } else {
+                        float seg[34];
+                        for (int k = 0; k < 34; k++) seg[k] = (x0 + k >= 0 && x0 + k < W) ? p[k] : 0.0f;
+                        v0 = vload16(0, seg);
+                        v1 = vload16(0, seg + 16);
+                        v2 = vload2(0, seg + 32);
+                    }
                 }
+                /* column j of tile k is x0 + 4k + j */
+                const float8 d0 = (float8)(v0.s048c, v1.s048c), d1 = (float8)(v0.s159d, v1.s159d);
+                const float8 d2 = (float8)(v0.s26ae, v1.s26ae), d3 = (float8)(v0.s37bf, v1.s37bf);
+                const float8 d4 = (float8)(v0.s48c, v1.s048c, v2.s0), d5 = (float8)(v0.s59d, v1.s159d, v2.s1);
+                BT_ROWS(d0, d1, d2, d3, d4, d5, e[i]);
+            }
+            #pragma unroll
+            for (int b = 0; b < 6; b++) {
+                float8 o[6];
+                BT_ROWS(e[0][b], e[1][b], e[2][b], e[3][b], e[4][b], e[5][b], o);
+                #pragma unroll
+                for (int a = 0; a < 6; a++) vstore8(o[a], 0, stage + (a * 6 + b) * 24 + fill);
+            }
+            fill += lanes;
+            if (fill >= TT) { /* the block is full: out to V, and the overflow to its start */
+                flush_block(V, stage, xi_stride, block, C_in, ic, lo, TT);
+                for (int xi = 0; xi < 36; xi++) vstore8(vload8(0, stage + xi * 24 + TT), 0, stage + xi * 24);
+                block++;
+                fill -= TT;
+                lo = 0;
             }
         }
-    }
+    if (fill > lo) flush_block(V, stage, xi_stride, block, C_in, ic, lo, fill);
 }
 
 /* ---- wino_fused: the whole layer in one work-item, for a block of 16 tiles ----

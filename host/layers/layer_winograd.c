@@ -198,10 +198,10 @@ static vggcl_status launch(vggcl_ctx *ctx, const char *where, const vggcl_conv_p
         (st = vggcl__kernel_v(ctx, VGGCL_K_WINO_GEMM_OUT, defines, where, &kgo)) != VGGCL_OK)
         return st;
     ARG(kin, 0, c->in); ARG(kin, 1, V); ARG(kin, 2, C_in); ARG(kin, 3, H); ARG(kin, 4, W);
-    ARG(kin, 5, d.tiles_y); ARG(kin, 6, d.tiles_x); ARG(kin, 7, d.T); ARG(kin, 8, d.Tp);
-    /* one work-item per 8 consecutive tiles of a tile row */
-    size_t g_in[3] = { (size_t)(d.tiles_x + 7) / 8, (size_t)N * d.tiles_y, (size_t)C_in };
-    if ((st = vggcl__enqueue(ctx, where, kin, 3, g_in, NULL, 0)) != VGGCL_OK) return st;
+    ARG(kin, 5, d.tiles_y); ARG(kin, 6, d.tiles_x); ARG(kin, 7, d.Tp);
+    /* one work-item per input channel and image */
+    size_t g_in[2] = { (size_t)C_in, (size_t)N };
+    if ((st = vggcl__enqueue(ctx, where, kin, 2, g_in, NULL, 0)) != VGGCL_OK) return st;
 
     /* up to 8 tile blocks take turns through the channel blocks (kernels/winograd.cl) */
     const int blocks = d.Tp / TT, group = blocks < 8 ? blocks : 8;
