@@ -259,25 +259,27 @@ class Cli(unittest.TestCase):
             "buffer:12": ("forward pass: workspace for", "clCreateBuffer", "CL_MEM_OBJECT_ALLOCATION_FAILURE"),
             "build:2": ("layer ", "clBuildProgram", "CL_BUILD_PROGRAM_FAILURE"),
             "kernel:1": ("layer features.0", "clCreateKernel", "CL_INVALID_KERNEL_NAME"),
-            "enqueue:1": ("forward pass: input", "clEnqueueWriteBuffer", "CL_OUT_OF_RESOURCES"),
-            "enqueue:3": ("layer ", "clEnqueueNDRangeKernel", "CL_OUT_OF_RESOURCES"),
+            "enqueue:1": ("layer features.0", "weights: clEnqueueMapBuffer", "CL_OUT_OF_RESOURCES"),
+            "enqueue:2": ("layer features.0", "weights: clEnqueueUnmapMemObject", "CL_OUT_OF_RESOURCES"),
         }
         args = self.run_args(extra=["--features", self.out.parent / "f.npy"])
         for spec, needles in cases.items():
             with self.subTest(spec):
                 self.fails(args, 1, *needles, env={"VGGCL_FAULT": spec})
-        # the read-back comes after the layers' kernels, however many the algorithms enqueue
-        for n in range(4, 60):
-            r = self.fails(args, 1, env={"VGGCL_FAULT": f"enqueue:{n}:CL_INVALID_VALUE"})
-            if "clEnqueueReadBuffer" in r.stderr:
-                for needle in ("forward pass: reading the output", "CL_INVALID_VALUE"):
-                    self.assertIn(needle, r.stderr)
-                break
-        else:
-            self.fail("no enqueue:N failed the read-back of the output")
+        # after the weights (a map and an unmap per conv layer): the input's upload, the layers'
+        # kernels, the read-back, however many each algorithm enqueues
+        def first_failing(args, call, code="CL_OUT_OF_RESOURCES"):
+            for n in range(3, 80):
+                r = self.fails(args, 1, code, env={"VGGCL_FAULT": f"enqueue:{n}:{code}"})
+                if call in r.stderr:
+                    return r.stderr
+            self.fail(f"no enqueue:N failed {call}")
+        self.assertIn("forward pass: input", first_failing(args, "clEnqueueWriteBuffer"))
+        self.assertIn("layer ", first_failing(args, "clEnqueueNDRangeKernel"))
+        self.assertIn("forward pass: reading the output", first_failing(args, "clEnqueueReadBuffer", "CL_INVALID_VALUE"))
         img = ROOT / "tests" / "data" / "tiny.png"
-        self.fails(["classify", "--weights", self.weights, "--resize", "24", "--crop", "16", "--logits-out", self.out, img], 1,
-                   "clEnqueueNDRangeKernel", env={"VGGCL_FAULT": "enqueue:3"})
+        classify = ["classify", "--weights", self.weights, "--resize", "24", "--crop", "16", "--logits-out", self.out, img]
+        self.assertIn("layer ", first_failing(classify, "clEnqueueNDRangeKernel"))
         self.fails(self.run_args(), 1, "VGGCL_FAULT=enqueue", "expected KIND:N", env={"VGGCL_FAULT": "enqueue"})
 
     # --- outputs ------------------------------------------------------------
