@@ -102,7 +102,10 @@ struct vggcl_ctx {
 };
 
 /* Fault injection: the kinds of call VGGCL_FAULT can fail. */
-enum { VGGCL_FAULT_BUFFER = 1, VGGCL_FAULT_BUILD = 2, VGGCL_FAULT_KERNEL = 4, VGGCL_FAULT_ENQUEUE = 8, VGGCL_FAULT_ARG = 16 };
+enum {
+    VGGCL_FAULT_BUFFER = 1, VGGCL_FAULT_BUILD = 2, VGGCL_FAULT_KERNEL = 4, VGGCL_FAULT_ENQUEUE = 8, VGGCL_FAULT_ARG = 16,
+    VGGCL_FAULT_SETUP = 32
+};
 void vggcl__fault_init(vggcl_ctx *ctx);
 /* CL_SUCCESS, or the error to report for `call` (e.g. "clEnqueueReadBuffer")
  * instead of making it, when it is the call VGGCL_FAULT names. */

@@ -18,12 +18,15 @@
 
 static const char *const calls[] = { "clCreateBuffer", "clBuildProgram", "clCreateKernel", "clSetKernelArg",
                                      "clEnqueue", "clFinish",
-                                     "clFlush", "clWaitForEvents", "CLBlastSgemm" };
+                                     "clFlush", "clWaitForEvents", "CLBlastSgemm", "clGetPlatformIDs",
+                                     "clGetDeviceIDs", "clGetDeviceInfo", "clCreateContext",
+                                     "clCreateCommandQueue", "clCreateProgramWithSource" };
 /* Every step's `where` names one of these: a layer, or the pass's own
  * buffers, upload and read-back. */
 static const char *const places[] = { "layer features.", "layer max pool", "layer classifier.", "layer GAP", "layer CAM",
                                       "forward pass: workspace for ", "forward pass: input", "forward pass: reading",
-                                      "forward pass: queueing", "forward pass: waiting" };
+                                      "forward pass: queueing", "forward pass: waiting",
+                                      "listing OpenCL devices", "opening the OpenCL device" };
 
 static float ref_logits[N_IMG * 3], ref_cams[N_IMG * 64], x[N_IMG * 3 * H * W];
 static int mh, mw; /* the CAM size */
@@ -158,6 +161,64 @@ START_TEST(test_fault_kinds)
 }
 END_TEST
 
+/* setup: opening the device (platform and device queries, the context, both queues) and
+ * creating a program. A failed vggcl_select_device reports the call, the error and the
+ * step, leaves the context unselected and holding nothing, and selecting again works; a
+ * failed program creation (the program cache off, so the program is made from source)
+ * fails that pass, and the same context then loads and runs correctly. */
+START_TEST(test_fault_setup)
+{
+    const char *path = tu_tmp("faults.safetensors"), *dev = getenv("VGGCL_TEST_DEVICE");
+    float logits[N_IMG * 3], cams[N_IMG * 64], over[N_IMG * 3];
+    vggcl_load_options o = { VGGCL_POOL5_AUTO, NULL, VGGCL_CONV_AUTO, 0 };
+    char spec[64];
+    make_model(path);
+    int n = 1;
+    for (;; n++) {
+        snprintf(spec, sizeof spec, "setup:%d", n);
+        setenv("VGGCL_FAULT", spec, 1);
+        vggcl_ctx *ctx = vggcl_ctx_new();
+        unsetenv("VGGCL_FAULT");
+        vggcl_status st = vggcl_select_device(ctx, dev ? dev : "");
+        const int fired = ctx->fault_fired;
+        if (fired) {
+            ck_assert_msg(st != VGGCL_OK, "VGGCL_FAULT=%s fired but the selection succeeded", spec);
+            check_message(ctx, spec, CL_OUT_OF_HOST_MEMORY);
+            ck_assert_msg(!ctx->selected && !ctx->cl && !ctx->queue && !ctx->upload_queue,
+                          "VGGCL_FAULT=%s: a failed selection kept its context or queues", spec);
+            ck_assert_msg(vggcl_select_device(ctx, dev ? dev : "") == VGGCL_OK, "VGGCL_FAULT=%s: %s", spec,
+                          vggcl_message(ctx));
+        } else {
+            ck_assert_msg(st == VGGCL_OK, "VGGCL_FAULT=%s: %s", spec, vggcl_message(ctx));
+        }
+        vggcl_ctx_free(ctx);
+        if (!fired) break;
+    }
+    printf("VGGCL_FAULT=setup:1..%d: every failure to open the device reported and recovered from\n", n - 1);
+    /* queries of the platform and the device, the context and the two queues */
+    ck_assert_int_ge(n - 1, 5);
+
+    /* call n is the first after the selection: the first program made from source */
+    setenv("VGGCL_CACHE_DIR", "off", 1);
+    setenv("VGGCL_FAULT", spec, 1);
+    vggcl_ctx *ctx = tu_cl_ctx();
+    unsetenv("VGGCL_FAULT");
+    vggcl_model *m = NULL;
+    vggcl_status st = vggcl_model_load(ctx, path, &o, &m);
+    if (st == VGGCL_OK) st = pass(ctx, m, logits, cams, over);
+    ck_assert_msg(ctx->fault_fired && st != VGGCL_OK, "VGGCL_FAULT=%s: no program creation failed", spec);
+    ck_assert_msg(strstr(vggcl_message(ctx), "clCreateProgramWithSource"), "%s", vggcl_message(ctx));
+    check_message(ctx, spec, CL_OUT_OF_HOST_MEMORY);
+    if (!m) ck_assert_msg(vggcl_model_load(ctx, path, &o, &m) == VGGCL_OK, "%s", vggcl_message(ctx));
+    ck_assert_msg(pass(ctx, m, logits, cams, over) == VGGCL_OK, "VGGCL_FAULT=%s: no recovery: %s", spec,
+                  vggcl_message(ctx));
+    check_results(spec, logits, cams, over);
+    vggcl_model_free(m);
+    vggcl_ctx_free(ctx);
+    unsetenv("VGGCL_CACHE_DIR");
+}
+END_TEST
+
 /* A malformed VGGCL_FAULT is an error at device selection, not ignored. */
 START_TEST(test_fault_spec_malformed)
 {
@@ -180,6 +241,7 @@ int main(void)
     tcase_set_timeout(tc, 900);
     tcase_add_loop_test(tc, test_fault_every_call, 0, 2);
     tcase_add_loop_test(tc, test_fault_kinds, 0, 5);
+    tcase_add_test(tc, test_fault_setup);
     tcase_add_test(tc, test_fault_spec_malformed);
     suite_add_tcase(s, tc);
     return tu_run(s);

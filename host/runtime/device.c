@@ -61,7 +61,8 @@ static vggcl_status enumerate_unlocked(vggcl_ctx *ctx, dev_entry **list, int *co
     *list = NULL;
     *count = 0;
 
-    cl_int err = clGetPlatformIDs(0, NULL, &np);
+    cl_int err = vggcl__fault(ctx, "clGetPlatformIDs");
+    if (err == CL_SUCCESS) err = clGetPlatformIDs(0, NULL, &np);
     if (err == -1001 /* CL_PLATFORM_NOT_FOUND_KHR */ || (err == CL_SUCCESS && np == 0))
         return vggcl__fail(ctx, VGGCL_ERR_NO_DEVICE,
                            "no OpenCL platform found: install an OpenCL driver (ICD), for "
@@ -219,7 +220,8 @@ vggcl_status vggcl_select_device(vggcl_ctx *ctx, const char *spec)
         return vggcl__fail(ctx, VGGCL_ERR_ARG, "a device is already selected for this context");
     if (ctx->fault_bad)
         return vggcl__fail(ctx, VGGCL_ERR_ARG,
-                           "VGGCL_FAULT=%s: expected KIND:N[:CODE], KIND one of buffer, build, kernel, arg, enqueue, any; "
+                           "VGGCL_FAULT=%s: expected KIND:N[:CODE], KIND one of buffer, build, kernel, arg, enqueue, any, "
+                           "setup; "
                            "N >= 1; CODE a CL_* name or a negative number", ctx->fault_spec);
     if (!spec || !*spec) spec = getenv("VGGCL_DEVICE");
     if (spec && !strcmp(spec, "ref")) {
@@ -245,11 +247,14 @@ vggcl_status vggcl_select_device(vggcl_ctx *ctx, const char *spec)
     CL_CHECK(clGetDeviceInfo, (ctx->device, CL_DRIVER_VERSION, sizeof ctx->driver_version - 1, ctx->driver_version,
                               NULL));
     cl_context_properties props[] = { CL_CONTEXT_PLATFORM, (cl_context_properties)ctx->platform, 0 };
-    ctx->cl = clCreateContext(props, 1, &ctx->device, NULL, NULL, &err);
+    if ((err = vggcl__fault(ctx, "clCreateContext")) == CL_SUCCESS)
+        ctx->cl = clCreateContext(props, 1, &ctx->device, NULL, NULL, &err);
     CL_CHECK_RET(clCreateContext, err);
-    ctx->queue = clCreateCommandQueue(ctx->cl, ctx->device, CL_QUEUE_PROFILING_ENABLE, &err);
+    if ((err = vggcl__fault(ctx, "clCreateCommandQueue")) == CL_SUCCESS)
+        ctx->queue = clCreateCommandQueue(ctx->cl, ctx->device, CL_QUEUE_PROFILING_ENABLE, &err);
     CL_CHECK_RET(clCreateCommandQueue, err);
-    ctx->upload_queue = clCreateCommandQueue(ctx->cl, ctx->device, CL_QUEUE_PROFILING_ENABLE, &err);
+    if ((err = vggcl__fault(ctx, "clCreateCommandQueue")) == CL_SUCCESS)
+        ctx->upload_queue = clCreateCommandQueue(ctx->cl, ctx->device, CL_QUEUE_PROFILING_ENABLE, &err);
     CL_CHECK_RET(clCreateCommandQueue, err);
     ctx->selected = 1;
     vggcl__tune_load(ctx);

@@ -4,8 +4,10 @@
  * transient driver failure). KIND: buffer (clCreateBuffer), build
  * (clBuildProgram, also for a program the binary cache would supply), kernel
  * (clCreateKernel), arg (clSetKernelArg), enqueue (clEnqueue*, clFinish, clFlush, clWaitForEvents
- * and CLBlast's SGEMM) or any of these. CODE: a CL_* name or a number; by
- * default the error a driver gives for that kind of call. */
+ * and CLBlast's SGEMM), any of these, or setup: opening the device (the platform and
+ * device queries, clCreateContext, clCreateCommandQueue; these fail vggcl_select_device)
+ * and clCreateProgramWithSource. CODE: a CL_* name or a number; by default the error a
+ * driver gives for that kind of call. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +22,7 @@ static const struct { const char *name; int kind; cl_int code; } kinds[] = {
     { "enqueue", VGGCL_FAULT_ENQUEUE, CL_OUT_OF_RESOURCES },
     { "any", VGGCL_FAULT_BUFFER | VGGCL_FAULT_BUILD | VGGCL_FAULT_KERNEL | VGGCL_FAULT_ARG | VGGCL_FAULT_ENQUEUE,
       CL_OUT_OF_RESOURCES },
+    { "setup", VGGCL_FAULT_SETUP, CL_OUT_OF_HOST_MEMORY },
 };
 
 static int parse_code(const char *s, cl_int *code)
@@ -66,6 +69,10 @@ static int kind_of(const char *call)
     if (!strcmp(call, "clBuildProgram")) return VGGCL_FAULT_BUILD;
     if (!strcmp(call, "clCreateKernel")) return VGGCL_FAULT_KERNEL;
     if (!strcmp(call, "clSetKernelArg")) return VGGCL_FAULT_ARG;
+    if (!strcmp(call, "clGetPlatformIDs") || !strcmp(call, "clGetDeviceIDs") || !strcmp(call, "clGetDeviceInfo") ||
+        !strcmp(call, "clCreateContext") || !strcmp(call, "clCreateCommandQueue") ||
+        !strcmp(call, "clCreateProgramWithSource"))
+        return VGGCL_FAULT_SETUP;
     if (!strncmp(call, "clEnqueue", 9) || !strcmp(call, "clFinish") || !strcmp(call, "clFlush") || !strcmp(call, "clWaitForEvents") || !strncmp(call, "CLBlast", 7))
         return VGGCL_FAULT_ENQUEUE;
     return 0;

@@ -105,7 +105,8 @@ static vggcl_status get_program(vggcl_ctx *ctx, int which, const char *defines, 
                  vggcl__cache_dir(dir, sizeof dir) ? dir : "");
         ctx->log(ctx->log_user, msg);
     }
-    prog = clCreateProgramWithSource(ctx->cl, 1, &src, NULL, &err);
+    if ((err = vggcl__fault(ctx, "clCreateProgramWithSource")) == CL_SUCCESS)
+        prog = clCreateProgramWithSource(ctx->cl, 1, &src, NULL, &err);
     CL_CHECK_RET(clCreateProgramWithSource, err);
     err = clBuildProgram(prog, 1, &ctx->device, options, NULL, NULL);
     if (err != CL_SUCCESS) {
