@@ -152,8 +152,8 @@ static int walk(const char *kind, cl_int code, int conv)
     return n - 1;
 }
 
-/* _i: the convolution algorithm (0: auto, direct + Winograd; 1: gemm, im2col + CLBlast) on the
- * first model; 2: auto on the second. */
+/* _i: the convolution algorithm on the first model (0: auto, direct + Winograd; 1: gemm,
+ * im2col + CLBlast); 2: auto on the second. */
 START_TEST(test_fault_every_call)
 {
     const int conv = _i == 1 ? VGGCL_CONV_GEMM : VGGCL_CONV_AUTO;
@@ -176,6 +176,16 @@ START_TEST(test_fault_kinds)
     };
     cur = 0;
     ck_assert_int_ge(walk(kinds[_i].kind, kinds[_i].code, VGGCL_CONV_AUTO), kinds[_i].min_calls);
+}
+END_TEST
+
+/* The GPU-shaped Winograd (run here on PoCL) on the first model: its buffers, builds, kernels
+ * and enqueues (not each clSetKernelArg: 500 passes where these take 100). */
+START_TEST(test_fault_winograd_gpu)
+{
+    static const char *const kinds[] = { "buffer", "build", "kernel", "enqueue" };
+    cur = 0;
+    ck_assert_int_ge(walk(kinds[_i], CL_OUT_OF_RESOURCES, VGGCL_CONV_WINOGRAD_GPU), 1);
 }
 END_TEST
 
@@ -260,6 +270,7 @@ int main(void)
     TCase *tc = tcase_create("faults");
     tcase_set_timeout(tc, 900);
     tcase_add_loop_test(tc, test_fault_every_call, 0, 3);
+    tcase_add_loop_test(tc, test_fault_winograd_gpu, 0, 4);
     tcase_add_loop_test(tc, test_fault_kinds, 0, 5);
     tcase_add_test(tc, test_fault_setup);
     tcase_add_test(tc, test_fault_spec_malformed);
