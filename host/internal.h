@@ -165,6 +165,10 @@ void vggcl__tune_load(vggcl_ctx *ctx);
 const vggcl_tuned *vggcl__tune_lookup(const vggcl_ctx *ctx, int c_in, int c_out, int h, int w, int n, int only);
 /* Whether algorithm algo is named for c_in -> c_out anywhere in the table. */
 int vggcl__tune_names(const vggcl_ctx *ctx, int c_in, int c_out, int algo);
+/* The median over rounds of b_ms / a_ms (rounds where a_ms is not positive are
+ * left out; at most 16 rounds; INFINITY if none): how tune compares a challenger
+ * b with the default a timed in alternating rounds. */
+double vggcl__paired_ratio(const double *a_ms, const double *b_ms, int rounds);
 
 /* The cache folder in dir, created (0700) when missing; 0 when caching is off
  * or the folder is not the user's own or others can write to it (said once

@@ -201,7 +201,10 @@ VGGCL_API vggcl_status vggcl_benchmark(vggcl_ctx *ctx, vggcl_model *model, const
  * Each algorithm's default parameters go first, then the other candidates in
  * a fixed shuffled order; budget_s bounds the whole search (each shape gets a
  * share of what is left for the candidates past the defaults; shapes reached
- * after it is spent get no row); <= 0: the defaults only, without a bound. The fastest per shape and class goes to
+ * after it is spent get no row); <= 0: the defaults only, without a bound. A candidate
+ * faster than the device's default replaces it only if it still wins by 3% when the two
+ * alternate (3 rounds of `iters` passes; ms is then the default's ms times the median
+ * per-round ratio). The kept candidate per shape and class goes to
  * the context's tuning table on disk (the cache folder, keyed by device and
  * driver), rewritten after each shape so an interrupted tune keeps what it
  * measured; rows of other shapes and classes already there are kept. Models
@@ -210,7 +213,7 @@ VGGCL_API vggcl_status vggcl_benchmark(vggcl_ctx *ctx, vggcl_model *model, const
 typedef struct {
     char layer[96];     /* e.g. "features.2" (the first conv of this shape) */
     int c_in, c_out, h, w, batch;
-    char algo[32];      /* the fastest: "winograd-gpu", ... */
+    char algo[32];      /* the kept one: "winograd-gpu", ... */
     char params[160];   /* its kernel parameters, "MWG=64 NWG=64 ..." */
     double ms;          /* its median ms per pass */
     double default_ms;  /* the choice without a table (the device's default), for comparison */

@@ -594,6 +594,9 @@ class Bench(unittest.TestCase):
             self.assertEqual(int(line[7]), 4, line)
             default_ms, best_ms = float(line[4]), float(line[5])
             self.assertLessEqual(best_ms, default_ms)
+            # another candidate replaces the default only when it wins by 3% in alternating runs
+            gain = float(line[6].rstrip("x"))
+            self.assertTrue(gain == 1.0 or gain >= 1.03, line)
             self.assertAlmostEqual(best_ms, row[6], delta=1e-3)
 
         # a table written by hand steers the algorithm and its parameters per layer;

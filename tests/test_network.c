@@ -5,6 +5,7 @@
  * each convolution algorithm (auto, direct, Winograd, im2col + SGEMM, and
  * the GPU-shaped Winograd, which folds the max pools after conv blocks in),
  * and heads of dense chains after GAP and after the 7x7 pool and flatten. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -166,6 +167,24 @@ START_TEST(test_network_device_memory)
 }
 END_TEST
 
+/* The tuner's paired comparison: the median of per-round ratios, so that one
+ * round in a slow phase of a shared machine does not decide. */
+START_TEST(test_tune_paired_ratio)
+{
+    /* the default slow in one round only (a phase change), the challenger really 35% slower */
+    const double def[] = { 7.5, 3.4, 3.5 }, slower[] = { 4.6, 4.6, 4.7 };
+    ck_assert_double_eq_tol(vggcl__paired_ratio(def, slower, 3), 4.7 / 3.5, 1e-12);
+    /* a real 10% gain while the machine drifts by 2x */
+    const double drift[] = { 10, 20, 12 }, faster[] = { 9, 18, 10.8 };
+    ck_assert_double_eq_tol(vggcl__paired_ratio(drift, faster, 3), 0.9, 1e-12);
+    /* an even count: the mean of the middle two; a round without a default time is left out */
+    const double a4[] = { 1, 1, 0, 1, 1 }, b4[] = { 0.8, 1.2, 5, 0.9, 1.0 };
+    ck_assert_double_eq_tol(vggcl__paired_ratio(a4, b4, 5), 0.95, 1e-12);
+    const double none[] = { 0, -1 };
+    ck_assert(isinf(vggcl__paired_ratio(none, b4, 2)));
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("network");
@@ -174,6 +193,7 @@ int main(void)
     tcase_add_loop_test(tc, test_network_vs_reference, VGGCL_CONV_AUTO, VGGCL_CONV_WINOGRAD_GPU + 1);
     tcase_add_loop_test(tc, test_network_overlapped, 0, 2);
     tcase_add_test(tc, test_network_device_memory);
+    tcase_add_test(tc, test_tune_paired_ratio);
     suite_add_tcase(s, tc);
     return tu_run(s);
 }

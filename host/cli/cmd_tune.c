@@ -28,7 +28,9 @@ static const cli_command command = {
     "winograd-gpu) and their kernel parameters: each candidate the device can run is\n"
     "checked against the reference on a small slice, then timed with profiling\n"
     "events (median of --iters passes after a warm-up). Each algorithm's defaults go\n"
-    "first, then other parameters in a fixed shuffled order. The fastest per shape\n"
+    "first, then other parameters in a fixed shuffled order. A candidate faster than\n"
+    "the default replaces it only if it still wins by 3% when the two alternate\n"
+    "(3 rounds; the gain column is that paired ratio). The kept one per shape\n"
     "and class goes to a tuning table in vggcl's cache folder, keyed by device and\n"
     "driver, rewritten after each shape, so an interrupted tune keeps what it\n"
     "measured. Later runs on that device with --conv auto (the default) use it.\n",
