@@ -1,4 +1,4 @@
-/* packed.cl: a study of Winograd F(4x4, 3x3) on a channel-packed layout
+/* packed.cl: a study of Winograd F(4x4, 3x3) and F(6x6, 3x3) (-DM=4 or 6) on a channel-packed layout
  * (issue #13; tools/packed_winograd_study/README.md). Not used by vggcl: its
  * kernels (kernels/winograd.cl) keep maps as NCHW and put 16 tiles in the
  * lanes of a vector, which costs gathers of stride-4 columns in the transforms
@@ -8,10 +8,11 @@
  *
  * Buffers (float32), C_in and C_out multiples of 16:
  *   in  (N, C_in / 16, Hp, Wp, 16)   the map with a zero border of one pixel;
- *                                    Hp = 4 tiles_y + 2, Wp = 4 tiles_x + 2
+ *                                    Hp = M tiles_y + 2, Wp = M tiles_x + 2
  *   out (N, C_out / 16, Ohp, Owp, 16) written inside its border only
- *   U   (36, C_out / (16 OG), C_in, 16 OG)  G g G^T, each work-item's run contiguous
- *   V   (36, T_all, C_in)           two passes only; T_all = N tiles_y tiles_x
+ *   U   (NP, C_out / (16 OG), C_in, 16 OG)  G g G^T, each work-item's run contiguous;
+ *                                    NP = (M + 2)^2 transform points
+ *   V   (NP, T_all, C_in)           two passes only; T_all = N tiles_y tiles_x
  * Tiles are numbered over the image row by row, then over the batch.
  *   packed_fused:    one work-item per R tiles of one image (get_global_id(0) =
  *                    block, (1) = n): their transformed input in local memory,
@@ -27,52 +28,88 @@
 #ifndef OG
 #define OG 2
 #endif
+#ifndef M
+#define M 4
+#endif
 
-#define BT_ROWS(x0, x1, x2, x3, x4, x5, o)              \
-    do {                                                \
-        o[0] = 4.0f * x0 - 5.0f * x2 + x4;              \
-        o[1] = -4.0f * x1 - 4.0f * x2 + x3 + x4;        \
-        o[2] = 4.0f * x1 - 4.0f * x2 - x3 + x4;         \
-        o[3] = -2.0f * x1 - x2 + 2.0f * x3 + x4;        \
-        o[4] = 2.0f * x1 - x2 - 2.0f * x3 + x4;         \
-        o[5] = 4.0f * x1 - 5.0f * x3 + x5;              \
-    } while (0)
+#if M == 4
+/* points 0, +-1, +-2, infinity (as kernels/winograd.cl) */
+#define NT 6
+inline void bt(const float16 *x, float16 *o)
+{
+    o[0] = 4.0f * x[0] - 5.0f * x[2] + x[4];
+    o[1] = -4.0f * x[1] - 4.0f * x[2] + x[3] + x[4];
+    o[2] = 4.0f * x[1] - 4.0f * x[2] - x[3] + x[4];
+    o[3] = -2.0f * x[1] - x[2] + 2.0f * x[3] + x[4];
+    o[4] = 2.0f * x[1] - x[2] - 2.0f * x[3] + x[4];
+    o[5] = 4.0f * x[1] - 5.0f * x[3] + x[5];
+}
+inline void at(const float16 *m, float16 *o)
+{
+    o[0] = m[0] + m[1] + m[2] + m[3] + m[4];
+    o[1] = m[1] - m[2] + 2.0f * (m[3] - m[4]);
+    o[2] = m[1] + m[2] + 4.0f * (m[3] + m[4]);
+    o[3] = m[1] - m[2] + 8.0f * (m[3] - m[4]) + m[5];
+}
+#elif M == 6
+/* points 0, +-1, +-2, +-1/2, infinity */
+#define NT 8
+inline void bt(const float16 *x, float16 *o)
+{
+    o[0] = x[0] - x[6] + 5.25f * (x[4] - x[2]);
+    o[7] = x[7] - x[1] + 5.25f * (x[3] - x[5]);
+    float16 a = x[2] + x[6] - 4.25f * x[4], b = x[1] + x[5] - 4.25f * x[3];
+    o[1] = a + b, o[2] = a - b;
+    a = x[6] + 0.25f * x[2] - 1.25f * x[4], b = 0.5f * x[1] - 2.5f * x[3] + 2.0f * x[5];
+    o[3] = a + b, o[4] = a - b;
+    a = x[6] + 4.0f * (x[2] - 1.25f * x[4]), b = 2.0f * x[1] - 2.5f * x[3] + 0.5f * x[5];
+    o[5] = a + b, o[6] = a - b;
+}
+inline void at(const float16 *m, float16 *o)
+{
+    const float16 s1 = m[1] + m[2], d1 = m[1] - m[2], s2 = m[3] + m[4], d2 = m[3] - m[4];
+    const float16 s3 = m[5] + m[6], d3 = m[5] - m[6];
+    o[0] = m[0] + s1 + s2 + s3;
+    o[1] = d1 + 2.0f * d2 + 0.5f * d3;
+    o[2] = s1 + 4.0f * s2 + 0.25f * s3;
+    o[3] = d1 + 8.0f * d2 + 0.125f * d3;
+    o[4] = s1 + 16.0f * s2 + 0.0625f * s3;
+    o[5] = d1 + 32.0f * d2 + 0.03125f * d3 + m[7];
+}
+#else
+#error "M must be 4 or 6"
+#endif
+#define NP (NT * NT)
 
-#define AT_ROWS(m0, m1, m2, m3, m4, m5, o)              \
-    do {                                                \
-        o[0] = m0 + m1 + m2 + m3 + m4;                  \
-        o[1] = m1 - m2 + 2.0f * (m3 - m4);              \
-        o[2] = m1 + m2 + 4.0f * (m3 + m4);              \
-        o[3] = m1 - m2 + 8.0f * (m3 - m4) + m5;         \
-    } while (0)
-
-/* B^T d B of the 6x6 pixels from p (row stride Wp pixels), point xi to v[xi * stride]. */
+/* B^T d B of the NT x NT pixels from p (row stride Wp pixels), point xi to v[xi * stride]. */
 inline void input_tile(__global const float *p, int Wp, __local float *vl, __global float *vg, size_t stride)
 {
-    float16 e[6][6];
+    float16 e[NT][NT];
     #pragma unroll
-    for (int i = 0; i < 6; i++) {
-        __global const float *q = p + (size_t)i * Wp * 16;
-        const float16 d0 = vload16(0, q), d1 = vload16(1, q), d2 = vload16(2, q);
-        const float16 d3 = vload16(3, q), d4 = vload16(4, q), d5 = vload16(5, q);
-        BT_ROWS(d0, d1, d2, d3, d4, d5, e[i]);
+    for (int i = 0; i < NT; i++) {
+        float16 d[NT];
+        #pragma unroll
+        for (int j = 0; j < NT; j++) d[j] = vload16(j, p + (size_t)i * Wp * 16);
+        bt(d, e[i]);
     }
     #pragma unroll
-    for (int b = 0; b < 6; b++) {
-        float16 o[6];
-        BT_ROWS(e[0][b], e[1][b], e[2][b], e[3][b], e[4][b], e[5][b], o);
+    for (int b = 0; b < NT; b++) {
+        float16 c[NT], o[NT];
         #pragma unroll
-        for (int a = 0; a < 6; a++) {
-            if (vl) vstore16(o[a], 0, vl + (a * 6 + b) * stride);
-            else vstore16(o[a], 0, vg + (a * 6 + b) * stride);
+        for (int i = 0; i < NT; i++) c[i] = e[i][b];
+        bt(c, o);
+        #pragma unroll
+        for (int a = 0; a < NT; a++) {
+            if (vl) vstore16(o[a], 0, vl + (a * NT + b) * stride);
+            else vstore16(o[a], 0, vg + (a * NT + b) * stride);
         }
     }
 }
 
 /* The products of R tiles (V at v, point xi at v + xi * xs, tile t at + t * C_in) and the OG
- * groups of U run u (point xi at u + xi * us) over C_in, to Ms (OG, 36, R, 16). */
+ * groups of U run u (point xi at u + xi * us) over C_in, to Ms (OG, NP, R, 16). */
 #define GEMM_PACKED(v, xs, u, us)                                                               \
-    for (int xi = 0; xi < 36; xi++) {                                                           \
+    for (int xi = 0; xi < NP; xi++) {                                                           \
         const size_t xoff = (size_t)xi * (xs);                                                  \
         __global const float *uu = (u) + (size_t)xi * (us);                                     \
         float16 acc[OG][R];                                                                     \
@@ -88,36 +125,36 @@ inline void input_tile(__global const float *p, int Wp, __local float *vl, __glo
         }                                                                                       \
         _Pragma("unroll") for (int o = 0; o < OG; o++)                                          \
             _Pragma("unroll") for (int t = 0; t < R; t++)                                       \
-                vstore16(acc[o][t], 0, Ms + ((o * 36 + xi) * R + t) * 16);                      \
+                vstore16(acc[o][t], 0, Ms + ((o * NP + xi) * R + t) * 16);                      \
     }
 
-/* A^T m A of tile t of Ms_o (36, R, 16), + bias, ReLU, (pooled) to dst at tile (Y, X) pixels. */
+/* A^T m A of tile t of Ms_o (NP, R, 16), + bias, ReLU, (pooled) to dst at tile (Y, X) pixels. */
 inline void output_tile(__local const float *Ms_o, int t, float16 bv, __global float *dst, int Y, int X, int pool,
                         int Oh, int Ow, int Owp)
 {
-    float16 f[4][6];
+    float16 f[M][NT];
     #pragma unroll
-    for (int b = 0; b < 6; b++) {
-        float16 m[6], o[4];
+    for (int b = 0; b < NT; b++) {
+        float16 m[NT], o[M];
         #pragma unroll
-        for (int a = 0; a < 6; a++) m[a] = vload16(0, Ms_o + ((a * 6 + b) * R + t) * 16);
-        AT_ROWS(m[0], m[1], m[2], m[3], m[4], m[5], o);
+        for (int a = 0; a < NT; a++) m[a] = vload16(0, Ms_o + ((a * NT + b) * R + t) * 16);
+        at(m, o);
         #pragma unroll
-        for (int r = 0; r < 4; r++) f[r][b] = o[r];
+        for (int r = 0; r < M; r++) f[r][b] = o[r];
     }
-    float16 y[4][4];
+    float16 y[M][M];
     #pragma unroll
-    for (int r = 0; r < 4; r++) {
-        float16 o[4];
-        AT_ROWS(f[r][0], f[r][1], f[r][2], f[r][3], f[r][4], f[r][5], o);
+    for (int r = 0; r < M; r++) {
+        float16 o[M];
+        at(f[r], o);
         #pragma unroll
-        for (int c = 0; c < 4; c++) y[r][c] = fmax(o[c] + bv, (float16)(0.0f));
+        for (int c = 0; c < M; c++) y[r][c] = fmax(o[c] + bv, (float16)(0.0f));
     }
     if (pool) {
         #pragma unroll
-        for (int pr = 0; pr < 2; pr++)
+        for (int pr = 0; pr < M / 2; pr++)
             #pragma unroll
-            for (int pc = 0; pc < 2; pc++) {
+            for (int pc = 0; pc < M / 2; pc++) {
                 const int yy = Y / 2 + pr, xx = X / 2 + pc;
                 if (yy < Oh && xx < Ow)
                     vstore16(fmax(fmax(y[2 * pr][2 * pc], y[2 * pr][2 * pc + 1]),
@@ -126,9 +163,9 @@ inline void output_tile(__local const float *Ms_o, int t, float16 bv, __global f
             }
     } else {
         #pragma unroll
-        for (int r = 0; r < 4; r++)
+        for (int r = 0; r < M; r++)
             #pragma unroll
-            for (int c = 0; c < 4; c++)
+            for (int c = 0; c < M; c++)
                 if (Y + r < Oh && X + c < Ow) vstore16(y[r][c], 0, dst + ((size_t)(Y + r + 1) * Owp + X + c + 1) * 16);
     }
 }
@@ -139,12 +176,12 @@ __kernel void packed_fused(__global const float *restrict in, __global const flo
                            int Wp, int tiles_y, int pool, int Oh, int Ow, int Ohp, int Owp)
 {
     const int bx = get_global_id(0), n = get_global_id(1);
-    const int tiles_x = (Wp - 2) / 4, T = tiles_y * tiles_x, G_in = C_in / 16, G_out = C_out / 16;
+    const int tiles_x = (Wp - 2) / M, T = tiles_y * tiles_x, G_in = C_in / 16, G_out = C_out / 16;
     for (int g = 0; g < G_in; g++) {
         __global const float *src = in + ((size_t)n * G_in + g) * Hp * Wp * 16;
         for (int t = 0; t < R; t++) { /* past the last tile: the last tile again, never stored */
             const int tl = min(bx * R + t, T - 1), ty = tl / tiles_x, tx = tl % tiles_x;
-            input_tile(src + ((size_t)4 * ty * Wp + 4 * tx) * 16, Wp, Vs + t * C_in + g * 16, NULL, (size_t)R * C_in);
+            input_tile(src + ((size_t)M * ty * Wp + M * tx) * 16, Wp, Vs + t * C_in + g * 16, NULL, (size_t)R * C_in);
         }
     }
     for (int go0 = 0; go0 < G_out; go0 += OG) {
@@ -155,7 +192,7 @@ __kernel void packed_fused(__global const float *restrict in, __global const flo
             __global float *dst = out + ((size_t)n * G_out + go) * Ohp * Owp * 16;
             for (int t = 0; t < R && bx * R + t < T; t++) {
                 const int tl = bx * R + t;
-                output_tile(Ms + (go - go0) * 36 * R * 16, t, bv, dst, 4 * (tl / tiles_x), 4 * (tl % tiles_x), pool,
+                output_tile(Ms + (go - go0) * NP * R * 16, t, bv, dst, M * (tl / tiles_x), M * (tl % tiles_x), pool,
                             Oh, Ow, Owp);
             }
         }
@@ -166,9 +203,9 @@ __kernel void packed_input(__global const float *restrict in, __global float *re
                            int tiles_y)
 {
     const int tg = get_global_id(0), g = get_global_id(1), T_all = get_global_size(0);
-    const int tiles_x = (Wp - 2) / 4, T = tiles_y * tiles_x, n = tg / T, tl = tg % T;
+    const int tiles_x = (Wp - 2) / M, T = tiles_y * tiles_x, n = tg / T, tl = tg % T;
     __global const float *src = in + ((size_t)n * (C_in / 16) + g) * Hp * Wp * 16;
-    input_tile(src + ((size_t)4 * (tl / tiles_x) * Wp + 4 * (tl % tiles_x)) * 16, Wp, NULL,
+    input_tile(src + ((size_t)M * (tl / tiles_x) * Wp + M * (tl % tiles_x)) * 16, Wp, NULL,
                V + (size_t)tg * C_in + g * 16, (size_t)T_all * C_in);
 }
 
@@ -178,7 +215,7 @@ __kernel void packed_gemm_out(__global const float *restrict V, __global const f
                               int Oh, int Ow, int Ohp, int Owp)
 {
     const int tb = get_global_id(0), go0 = get_global_id(1) * OG;
-    const int tiles_x = (Wp - 2) / 4, T = tiles_y * tiles_x, G_out = C_out / 16;
+    const int tiles_x = (Wp - 2) / M, T = tiles_y * tiles_x, G_out = C_out / 16;
     const int t0 = tb * R <= T_all - R ? tb * R : T_all - R; /* the last block overlaps the one before */
     const int first = tb * R - t0;                           /* its tiles the block before stored */
     __global const float *u = U + (size_t)(go0 / OG) * C_in * 16 * OG;
@@ -188,8 +225,8 @@ __kernel void packed_gemm_out(__global const float *restrict V, __global const f
         const float16 bv = vload16(0, bias + go * 16);
         for (int t = first; t < R; t++) {
             const int tg = t0 + t, n = tg / T, tl = tg % T;
-            output_tile(Ms + (go - go0) * 36 * R * 16, t, bv, out + ((size_t)n * G_out + go) * Ohp * Owp * 16,
-                        4 * (tl / tiles_x), 4 * (tl % tiles_x), pool, Oh, Ow, Owp);
+            output_tile(Ms + (go - go0) * NP * R * 16, t, bv, out + ((size_t)n * G_out + go) * Ohp * Owp * 16,
+                        M * (tl / tiles_x), M * (tl % tiles_x), pool, Oh, Ow, Owp);
         }
     }
 }

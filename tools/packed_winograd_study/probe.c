@@ -5,8 +5,9 @@
  *   packed_winograd_probe packed.cl --self-check
  *       every case of a table of shapes with remainders (odd sizes, a last
  *       tile block that overlaps, batch 2): exit 1 unless all match
- *   packed_winograd_probe packed.cl C_in C_out H W POOL R OG PASSES N ITERS
- *       one shape (PASSES 1: packed_fused, 2: packed_input + packed_gemm_out):
+ *   packed_winograd_probe packed.cl C_in C_out H W POOL R OG PASSES N ITERS [M]
+ *       one shape (PASSES 1: packed_fused, 2: packed_input + packed_gemm_out; M the output
+ *       tile, 4 (default) or 6 for F(6x6, 3x3)):
  *       median and minimum device ms of ITERS runs after a warm-up, and the
  *       relative L2 difference from the reference (with PACKED_PROBE_NO_REFERENCE set, not
  *       computed: 0; the reference in double takes seconds at VGG16's sizes)
@@ -21,8 +22,26 @@
 #include "layers.h" /* vggcl__wino_filters: vggcl's own G g G^T */
 
 typedef struct {
-    int c_in, c_out, h, w, pool, r, og, passes, n;
+    int c_in, c_out, h, w, pool, r, og, passes, n, m; /* m: output tile size, 4 or 6 */
 } shape;
+
+/* G g G^T of F(6x6, 3x3) (points 0, +-1, +-2, +-1/2, infinity) for one 3x3 filter g: u[xi], 64 points. */
+static void filter6(const float *g, float *u)
+{
+    static const double G[8][3] = { { 1, 0, 0 },
+                                    { -2.0 / 9, -2.0 / 9, -2.0 / 9 },
+                                    { -2.0 / 9, 2.0 / 9, -2.0 / 9 },
+                                    { 1.0 / 90, 1.0 / 45, 2.0 / 45 },
+                                    { 1.0 / 90, -1.0 / 45, 2.0 / 45 },
+                                    { 32.0 / 45, 16.0 / 45, 8.0 / 45 },
+                                    { 32.0 / 45, -16.0 / 45, 8.0 / 45 },
+                                    { 0, 0, 1 } };
+    double t[8][3];
+    for (int a = 0; a < 8; a++)
+        for (int c = 0; c < 3; c++) t[a][c] = G[a][0] * g[c] + G[a][1] * g[3 + c] + G[a][2] * g[6 + c];
+    for (int a = 0; a < 8; a++)
+        for (int b = 0; b < 8; b++) u[a * 8 + b] = (float)(t[a][0] * G[b][0] + t[a][1] * G[b][1] + t[a][2] * G[b][2]);
+}
 
 static int cl_ok(cl_int err, const char *call)
 {
@@ -73,11 +92,12 @@ static void reference(const shape *s, const float *x, const float *wt, const flo
 static int run(cl_context ctx, cl_device_id dev, cl_command_queue q, const char *source, const shape *s, int iters,
                int check, double *ms_med, double *ms_min, double *rel)
 {
-    const int ty = (s->h + 3) / 4, tx = (s->w + 3) / 4, Hp = 4 * ty + 2, Wp = 4 * tx + 2;
+    const int M = s->m, np = (M + 2) * (M + 2);
+    const int ty = (s->h + M - 1) / M, tx = (s->w + M - 1) / M, Hp = M * ty + 2, Wp = M * tx + 2;
     const int oh = s->pool ? s->h / 2 : s->h, ow = s->pool ? s->w / 2 : s->w;
     const int Ohp = 4 * ((oh + 3) / 4) + 2, Owp = 4 * ((ow + 3) / 4) + 2, T_all = s->n * tx * ty, ogw = 16 * s->og;
     const size_t nin = (size_t)s->n * s->c_in * s->h * s->w, nw = (size_t)s->c_out * s->c_in * 9;
-    const size_t npin = (size_t)s->n * s->c_in * Hp * Wp, nu = (size_t)36 * s->c_in * s->c_out;
+    const size_t npin = (size_t)s->n * s->c_in * Hp * Wp, nu = (size_t)np * s->c_in * s->c_out;
     const size_t nref = (size_t)s->n * s->c_out * oh * ow, nout = (size_t)s->n * s->c_out * Ohp * Owp;
     int ok = 0;
     cl_int err = CL_SUCCESS;
@@ -101,17 +121,25 @@ static int run(cl_context ctx, cl_device_id dev, cl_command_queue q, const char 
                         x[(((size_t)n * s->c_in + c) * s->h + y) * s->w + xx];
     for (int o0 = 0; o0 < s->c_out; o0 += 16)
         for (int c = 0; c < s->c_in; c++) {
-            float tile[36 * VGGCL_WINO_LANES]; /* tile[xi * 16 + j]: filter o0 + j */
-            vggcl__wino_filters(wt, s->c_out, s->c_in, o0, 16, c, tile);
+            float tile[64 * VGGCL_WINO_LANES]; /* tile[xi * 16 + j]: filter o0 + j */
+            if (M == 4) {
+                vggcl__wino_filters(wt, s->c_out, s->c_in, o0, 16, c, tile);
+            } else {
+                for (int j = 0; j < 16; j++) {
+                    float one[64];
+                    filter6(wt + ((size_t)(o0 + j) * s->c_in + c) * 9, one);
+                    for (int xi = 0; xi < 64; xi++) tile[xi * 16 + j] = one[xi];
+                }
+            }
             for (int j = 0; j < 16; j++)
-                for (int xi = 0; xi < 36; xi++)
+                for (int xi = 0; xi < np; xi++)
                     u[(((size_t)xi * (s->c_out / ogw) + (o0 + j) / ogw) * s->c_in + c) * ogw + (o0 + j) % ogw] =
                         tile[xi * 16 + j];
         }
     if (check) reference(s, x, wt, bias, ref);
 
     char opts[96];
-    snprintf(opts, sizeof opts, "-cl-std=CL1.2 -DR=%d -DOG=%d", s->r, s->og);
+    snprintf(opts, sizeof opts, "-cl-std=CL1.2 -DR=%d -DOG=%d -DM=%d", s->r, s->og, M);
     prog = clCreateProgramWithSource(ctx, 1, &source, NULL, &err);
     CHECK(err);
     if (clBuildProgram(prog, 1, &dev, opts, NULL, NULL) != CL_SUCCESS) {
@@ -130,7 +158,7 @@ static int run(cl_context ctx, cl_device_id dev, cl_command_queue q, const char 
     CHECK(err);
     const float zero = 0.0f;
     CHECK(clEnqueueFillBuffer(q, bo, &zero, sizeof zero, 0, nout * 4, 0, NULL, NULL));
-    const size_t ms_bytes = (size_t)s->og * 36 * s->r * 16 * 4, one[2] = { 1, 1 };
+    const size_t ms_bytes = (size_t)s->og * np * s->r * 16 * 4, one[2] = { 1, 1 };
     size_t g1[2], g2[2];
     if (s->passes == 1) {
         const int a[] = { s->c_in, s->c_out, Hp, Wp, ty, s->pool, oh, ow, Ohp, Owp };
@@ -140,13 +168,13 @@ static int run(cl_context ctx, cl_device_id dev, cl_command_queue q, const char 
         CHECK(clSetKernelArg(k1, 1, sizeof bu, &bu));
         CHECK(clSetKernelArg(k1, 2, sizeof bb, &bb));
         CHECK(clSetKernelArg(k1, 3, sizeof bo, &bo));
-        CHECK(clSetKernelArg(k1, 4, (size_t)36 * s->r * s->c_in * 4, NULL));
+        CHECK(clSetKernelArg(k1, 4, (size_t)np * s->r * s->c_in * 4, NULL));
         CHECK(clSetKernelArg(k1, 5, ms_bytes, NULL));
         for (int i = 0; i < 10; i++) CHECK(clSetKernelArg(k1, 6 + i, sizeof(int), &a[i]));
         g1[0] = (size_t)(tx * ty + s->r - 1) / s->r, g1[1] = (size_t)s->n;
     } else {
         const int a1[] = { s->c_in, Hp, Wp, ty }, a2[] = { s->c_in, s->c_out, Wp, ty, T_all, s->pool, oh, ow, Ohp, Owp };
-        bv = clCreateBuffer(ctx, CL_MEM_READ_WRITE, (size_t)36 * T_all * s->c_in * 4, NULL, &err);
+        bv = clCreateBuffer(ctx, CL_MEM_READ_WRITE, (size_t)np * T_all * s->c_in * 4, NULL, &err);
         CHECK(err);
         k1 = clCreateKernel(prog, "packed_input", &err);
         CHECK(err);
@@ -207,7 +235,8 @@ done:
 
 static int valid(const shape *s)
 {
-    const int tiles = ((s->h + 3) / 4) * ((s->w + 3) / 4);
+    if (s->m != 4 && s->m != 6) return 0;
+    const int tiles = ((s->h + s->m - 1) / s->m) * ((s->w + s->m - 1) / s->m);
     return s->c_in > 0 && s->c_in % 16 == 0 && s->c_out > 0 && s->c_out % (16 * s->og) == 0 && s->h >= 2 &&
            s->w >= 2 && s->r >= 1 && s->r <= 32 && s->og >= 1 && s->og <= 4 && s->n >= 1 &&
            (s->passes == 1 || (s->passes == 2 && s->r <= s->n * tiles));
@@ -216,15 +245,18 @@ static int valid(const shape *s)
 int main(int argc, char **argv)
 {
     static const shape table[] = {
-        /* c_in c_out h w pool r og passes n */
-        { 16, 16, 8, 8, 0, 4, 1, 1, 1 },   { 16, 32, 13, 11, 1, 5, 2, 1, 2 }, /* the last block short */
-        { 32, 64, 9, 14, 0, 3, 4, 1, 1 },  { 48, 32, 7, 7, 1, 7, 1, 1, 2 },
-        { 16, 32, 13, 11, 1, 5, 2, 2, 2 }, /* blocks across images; the last one overlaps */
-        { 32, 64, 9, 14, 0, 6, 4, 2, 1 },  { 64, 64, 28, 28, 0, 7, 4, 2, 1 }, { 32, 16, 5, 6, 1, 8, 1, 2, 3 },
+        /* c_in c_out h w pool r og passes n m */
+        { 16, 16, 8, 8, 0, 4, 1, 1, 1, 4 },   { 16, 32, 13, 11, 1, 5, 2, 1, 2, 4 }, /* the last block short */
+        { 32, 64, 9, 14, 0, 3, 4, 1, 1, 4 },  { 48, 32, 7, 7, 1, 7, 1, 1, 2, 4 },
+        { 16, 32, 13, 11, 1, 5, 2, 2, 2, 4 }, /* blocks across images; the last one overlaps */
+        { 32, 64, 9, 14, 0, 6, 4, 2, 1, 4 },  { 64, 64, 28, 28, 0, 7, 4, 2, 1, 4 }, { 32, 16, 5, 6, 1, 8, 1, 2, 3, 4 },
+        /* F(6x6, 3x3) */
+        { 16, 32, 13, 11, 1, 5, 2, 1, 2, 6 }, { 32, 64, 12, 18, 0, 3, 4, 1, 1, 6 },
+        { 16, 32, 13, 11, 1, 5, 2, 2, 2, 6 }, { 48, 16, 7, 9, 1, 4, 1, 2, 3, 6 },
     };
-    if (argc != 3 && argc != 12) {
+    if (argc != 3 && argc != 12 && argc != 13) {
         fprintf(stderr, "usage: packed_winograd_probe packed.cl --self-check\n"
-                        "       packed_winograd_probe packed.cl C_in C_out H W POOL R OG PASSES N ITERS\n");
+                        "       packed_winograd_probe packed.cl C_in C_out H W POOL R OG PASSES N ITERS [M]\n");
         return 2;
     }
     FILE *f = fopen(argv[1], "rb");
@@ -249,9 +281,10 @@ int main(int argc, char **argv)
     } else {
         int *v[] = { &one.c_in, &one.c_out, &one.h, &one.w, &one.pool, &one.r, &one.og, &one.passes, &one.n, &iters };
         for (int i = 0; i < 10; i++) *v[i] = atoi(argv[2 + i]);
+        one.m = argc == 13 ? atoi(argv[12]) : 4;
         if (!valid(&one) || iters < 1) {
             fprintf(stderr, "packed_winograd_probe: C_in and C_out multiples of 16 (C_out of 16 OG), R 1..32, OG "
-                            "1..4, PASSES 1 or 2 (R at most the tiles of the batch), ITERS >= 1\n");
+                            "1..4, PASSES 1 or 2 (R at most the tiles of the batch), ITERS >= 1, M 4 or 6\n");
             free(source);
             return 2;
         }
@@ -275,8 +308,8 @@ int main(int argc, char **argv)
         double med = 0, mn = 0, rel = 0;
         const int ran = valid(s) && run(ctx, dev, q, source, s, iters, check, &med, &mn, &rel);
         const int good = ran && rel < 1e-5;
-        printf("%s %d->%d %dx%d%s R %d OG %d, %d pass%s, batch %d: median %.3f ms (min %.3f), rel L2 %.2e%s\n",
-               good ? "ok  " : "FAIL", s->c_in, s->c_out, s->h, s->w, s->pool ? " + pool" : "", s->r, s->og,
+        printf("%s F(%dx%d) %d->%d %dx%d%s R %d OG %d, %d pass%s, batch %d: median %.3f ms (min %.3f), rel L2 %.2e%s\n",
+               good ? "ok  " : "FAIL", s->m, s->m, s->c_in, s->c_out, s->h, s->w, s->pool ? " + pool" : "", s->r, s->og,
                s->passes, s->passes == 1 ? "" : "es", s->n, med, mn, rel,
                !ran ? " (did not run)" : check ? "" : " (not checked)");
         if (!good) rc = 1;
