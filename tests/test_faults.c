@@ -142,15 +142,20 @@ static int inject(const char *path, const char *kind, int n, cl_int code, int co
     return 1;
 }
 
-static int walk(const char *kind, cl_int code, int conv)
+/* Fails calls 1, 1 + stride, 1 + 2 stride, ... of `kind` in turn, each in a fresh context, until
+ * one is past the last call; returns how many were failed. */
+static int walk_every(const char *kind, cl_int code, int conv, int stride)
 {
     const char *path = tu_tmp("faults.safetensors");
     make_model(path);
-    int n = 1;
-    while (inject(path, kind, n, code, conv)) n++;
-    printf("VGGCL_FAULT=%s:1..%d (conv %d): every failure reported and recovered from\n", kind, n - 1, conv);
-    return n - 1;
+    int n = 1, failed = 0;
+    while (inject(path, kind, n, code, conv)) n += stride, failed++;
+    printf("VGGCL_FAULT=%s:1..%d every %d (conv %d): every failure reported and recovered from\n", kind, n - 1,
+           stride, conv);
+    return failed;
 }
+
+static int walk(const char *kind, cl_int code, int conv) { return walk_every(kind, code, conv, 1); }
 
 /* _i: the convolution algorithm on the first model (0: auto, direct + Winograd; 1: gemm,
  * im2col + CLBlast); 2: auto on the second. */
@@ -180,12 +185,17 @@ START_TEST(test_fault_kinds)
 END_TEST
 
 /* The GPU-shaped Winograd (run here on PoCL) on the first model: its buffers, builds, kernels
- * and enqueues (not each clSetKernelArg: 500 passes where these take 100). */
+ * and enqueues, and every 11th clSetKernelArg (each of ~500 would take 500 passes where the
+ * others take 100; its launchers set 6-15 arguments per kernel, in a different phase on each
+ * layer, so every launcher's argument failure is taken somewhere). */
 START_TEST(test_fault_winograd_gpu)
 {
-    static const char *const kinds[] = { "buffer", "build", "kernel", "enqueue" };
+    static const char *const kinds[] = { "buffer", "build", "kernel", "enqueue", "arg" };
     cur = 0;
-    ck_assert_int_ge(walk(kinds[_i], CL_OUT_OF_RESOURCES, VGGCL_CONV_WINOGRAD_GPU), 1);
+    if (_i == 4)
+        ck_assert_int_ge(walk_every("arg", CL_INVALID_ARG_VALUE, VGGCL_CONV_WINOGRAD_GPU, 11), 20);
+    else
+        ck_assert_int_ge(walk(kinds[_i], CL_OUT_OF_RESOURCES, VGGCL_CONV_WINOGRAD_GPU), 1);
 }
 END_TEST
 
@@ -277,7 +287,7 @@ int main(void)
     TCase *tc = tcase_create("faults");
     tcase_set_timeout(tc, 900);
     tcase_add_loop_test(tc, test_fault_every_call, 0, 3);
-    tcase_add_loop_test(tc, test_fault_winograd_gpu, 0, 4);
+    tcase_add_loop_test(tc, test_fault_winograd_gpu, 0, 5);
     tcase_add_loop_test(tc, test_fault_kinds, 0, 5);
     tcase_add_test(tc, test_fault_setup);
     tcase_add_test(tc, test_fault_spec_malformed);
