@@ -9,19 +9,40 @@
 # each side does undisturbed). The study's kernels are checked against the reference
 # first (--self-check), then timed without it.
 #
-#   tools/packed_winograd_study/compare.sh BUILD_DIR [ROUNDS] [BATCH]
-# (BUILD_DIR: a build of vggcl, which holds vggcl and tests/packed_winograd_probe)
+#   tools/packed_winograd_study/compare.sh BUILD_DIR [ROUNDS] [BATCH] [vgg16]
+# (BUILD_DIR: a build of vggcl, which holds vggcl and tests/packed_winograd_probe). With vgg16:
+# the whole network instead, `vggcl bench --random` (ms per batch, its median of 5 passes)
+# against the probe's 13 convolutions chained on the packed layout (--vgg16, median of 5).
 set -euo pipefail
 build=$(realpath "$1")
 vggcl=$build/vggcl
 probe=$build/tests/packed_winograd_probe
 rounds=${2:-5}
 batch=${3:-1}
+whole=${4:-}
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 "$probe" "$here/packed.cl" --self-check >/dev/null
+if [ "$whole" = vgg16 ]; then
+    : >"$tmp/runs"
+    for _ in $(seq "$rounds"); do
+        a=$("$vggcl" bench --random --batch "$batch" --iters 5 --json 2>/dev/null |
+            /usr/bin/python3 -c 'import json, sys; print(json.load(sys.stdin)["ms_per_batch_median"])')
+        b=$("$probe" "$here/packed.cl" --vgg16 "$batch" 224 5 | sed 's/.*median \([0-9.]*\) ms.*/\1/')
+        echo "$a $b" >>"$tmp/runs"
+    done
+    /usr/bin/python3 - "$batch" "$tmp/runs" <<'PY'
+import statistics as st, sys
+batch, path = sys.argv[1:]
+a, b = zip(*(map(float, line.split()) for line in open(path)))
+print(f"| VGG16 at 224x224, batch {batch} | vggcl ms per batch median (min) {st.median(a):.1f} ({min(a):.1f}) "
+      f"| packed chain {st.median(b):.1f} ({min(b):.1f}) | median ratio {st.median(y / x for x, y in zip(a, b)):.2f}x, "
+      f"ratio of minima {min(b) / min(a):.2f}x |")
+PY
+    exit 0
+fi
 # C_in C_out size R OG passes count-in-VGG16 M (F(MxM, 3x3))
 shapes="64 64 224 14 2 1 1 4
 64 128 112 14 2 1 1 4
