@@ -23,7 +23,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "layers.h" /* vggcl__wino_filters: vggcl's own G g G^T */
+#include "layers.h"  /* vggcl__wino_filters: vggcl's own G g G^T */
+#include "ref/ref.h" /* the plain-C reference the study is checked against */
 
 typedef struct {
     int c_in, c_out, h, w, pool, r, og, passes, n, m; /* m: output tile size, 4 or 6 */
@@ -62,34 +63,20 @@ static int cmp_double(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/* Direct 3x3 convolution, padding 1, + bias, ReLU, and the 2x2 max pool with pool: (n, c_out, oh, ow). */
-static void reference(const shape *s, const float *x, const float *wt, const float *bias, float *ref)
+/* vggcl's plain-C reference (host/ref/): the 3x3 convolution + bias + ReLU, then the 2x2 max
+ * pool with pool: ref (n, c_out, oh, ow). 0 when out of host memory. */
+static int reference(const shape *s, const float *x, const float *wt, const float *bias, float *ref)
 {
-    const int H = s->h, W = s->w, oh = s->pool ? H / 2 : H, ow = s->pool ? W / 2 : W;
-    float *full = malloc((size_t)H * W * sizeof *full);
-    if (!full) return;
-    for (int n = 0; n < s->n; n++)
-        for (int o = 0; o < s->c_out; o++) {
-            for (int y = 0; y < H; y++)
-                for (int xx = 0; xx < W; xx++) {
-                    double acc = bias[o];
-                    for (int c = 0; c < s->c_in; c++)
-                        for (int k = 0; k < 9; k++) {
-                            const int yy = y + k / 3 - 1, xq = xx + k % 3 - 1;
-                            if (yy >= 0 && yy < H && xq >= 0 && xq < W)
-                                acc += (double)x[(((size_t)n * s->c_in + c) * H + yy) * W + xq] *
-                                       wt[((size_t)o * s->c_in + c) * 9 + k];
-                        }
-                    full[(size_t)y * W + xx] = acc > 0 ? (float)acc : 0.0f;
-                }
-            for (int y = 0; y < oh; y++)
-                for (int xx = 0; xx < ow; xx++) {
-                    const float *f = full + (size_t)(s->pool ? 2 * y : y) * W + (s->pool ? 2 * xx : xx);
-                    ref[(((size_t)n * s->c_out + o) * oh + y) * ow + xx] =
-                        s->pool ? fmaxf(fmaxf(f[0], f[1]), fmaxf(f[W], f[W + 1])) : f[0];
-                }
-        }
+    if (!s->pool) {
+        vggcl__ref_conv3x3_bias_relu(x, wt, bias, ref, s->n, s->c_in, s->c_out, s->h, s->w);
+        return 1;
+    }
+    float *full = malloc((size_t)s->n * s->c_out * s->h * s->w * sizeof *full);
+    if (!full) return 0;
+    vggcl__ref_conv3x3_bias_relu(x, wt, bias, full, s->n, s->c_in, s->c_out, s->h, s->w);
+    vggcl__ref_maxpool2d(full, ref, s->n, s->c_out, s->h, s->w, 2, 2, 0, 0);
     free(full);
+    return 1;
 }
 
 /* x (n, c_in, h, w) to pin (n, c_in / 16, Hp, Wp, 16) inside its zero border (pin zeroed);
@@ -302,7 +289,7 @@ static int run(cl_context ctx, cl_device_id dev, cl_command_queue q, const char 
     for (size_t i = 0; i < nw; i++) wt[i] = (rnd() - 0.5f) * 0.2f;
     for (int i = 0; i < s->c_out; i++) bias[i] = (rnd() - 0.5f) * 0.2f;
     pack_input(s, x, pin);
-    if (check) reference(s, x, wt, bias, ref);
+    if (check && !reference(s, x, wt, bias, ref)) goto done;
     bin = clCreateBuffer(ctx, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR, npin * 4, pin, &err);
     CHECK(err);
     bo = clCreateBuffer(ctx, CL_MEM_READ_WRITE, nout * 4, NULL, &err);
@@ -426,9 +413,13 @@ static int chain(cl_context ctx, cl_device_id dev, cl_command_queue q, const cha
                 if (cur != x) free(cur);
                 goto done;
             }
-            reference(&s[i], cur, wt[i], bias[i], next);
+            const int made = reference(&s[i], cur, wt[i], bias[i], next);
             if (cur != x) free(cur);
             cur = next;
+            if (!made) {
+                y = cur; /* freed below */
+                goto done;
+            }
         }
         y = cur;
         const dims d = dims_of(&s[LAYERS - 1]);
