@@ -150,8 +150,8 @@ static int walk_every(const char *kind, cl_int code, int conv, int stride)
     make_model(path);
     int n = 1, failed = 0;
     while (inject(path, kind, n, code, conv)) n += stride, failed++;
-    printf("VGGCL_FAULT=%s:1..%d every %d (conv %d): every failure reported and recovered from\n", kind, n - 1,
-           stride, conv);
+    printf("VGGCL_FAULT=%s:N for N = 1, %d, ... %d (%d calls, conv %d): every failure reported and recovered from\n",
+           kind, 1 + stride, n - stride, failed, conv);
     return failed;
 }
 

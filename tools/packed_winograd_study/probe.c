@@ -1,6 +1,6 @@
 /* packed_winograd_probe: runs the channel-packed Winograd study kernels
- * (packed.cl) on the first OpenCL device, checks them against a direct
- * convolution in double, and times them with profiling events.
+ * (packed.cl) on the first OpenCL device, checks them against vggcl's plain-C
+ * reference (host/ref/), and times them with profiling events.
  *
  *   packed_winograd_probe packed.cl --self-check
  *       every case of a table of shapes with remainders (odd sizes, a last
@@ -14,7 +14,7 @@
  *       tile, 4 (default) or 6 for F(6x6, 3x3)):
  *       median and minimum device ms of ITERS runs after a warm-up, and the
  *       relative L2 difference from the reference (with PACKED_PROBE_NO_REFERENCE set, not
- *       computed: 0; the reference in double takes seconds at VGG16's sizes)
+ *       computed: 0; the reference takes seconds at VGG16's sizes)
  *
  * A study tool (tools/packed_winograd_study/README.md), not part of vggcl. */
 #include <CL/cl.h>
