@@ -9,7 +9,7 @@
 
 #include "internal.h"
 
-#define VGGCL_CONV_ALGOS (VGGCL_CONV_WINOGRAD_GPU + 1) /* ids 1.. are entries; 0 is AUTO */
+#define VGGCL_CONV_ALGOS (VGGCL_CONV_WINOGRAD_PACKED + 1) /* ids 1.. are entries; 0 is AUTO */
 
 /* One -D parameter of a kernel: its default and the values the tuner may try
  * (increasing; the list ends where a value is not above the one before, so 0
@@ -48,6 +48,8 @@ typedef struct {
     /* floats of the two workspace buffers (0: not needed) */
     void (*workspace)(const vggcl_conv_params *p, int N, int C_in, int C_out, int H, int W, size_t ws[2]);
     vggcl_status (*launch)(vggcl_ctx *ctx, const char *where, const vggcl_conv_params *p, const vggcl_conv_call *c);
+    /* in and out are in the channel-packed layout (layers.h, vggcl__packed_floats), not NCHW */
+    int packed_io;
 } vggcl_conv_algo;
 
 /* How many values t lists. */
@@ -77,8 +79,8 @@ int vggcl__conv_params_parse(int id, const char *text, vggcl_conv_params *p);
  * cap (all of them when out is NULL); returns the count. */
 int vggcl__conv_candidates(const vggcl_ctx *ctx, int id, vggcl_conv_params *out, int cap);
 
-/* The device's default algorithm for a conv with c_in input channels. */
-int vggcl__conv_default_algo(const vggcl_ctx *ctx, int c_in);
+/* The device's default algorithm for a conv of c_in to c_out channels. */
+int vggcl__conv_default_algo(const vggcl_ctx *ctx, int c_in, int c_out);
 
 
 #endif

@@ -47,6 +47,15 @@ vggcl_status vggcl__cl_adaptive_avgpool2d(vggcl_ctx *ctx, const char *where, cl_
 vggcl_status vggcl__cl_cam(vggcl_ctx *ctx, const char *where, cl_mem fmap, cl_mem head_w, cl_mem cls, cl_mem out,
                           int N, int C, int HW);
 
+/* The channel-packed layout of a map (N, C, H, W) that "winograd-packed" reads and writes
+ * (kernels/winograd_packed.cl): (N, Cp / 16, Hp, Wp, 16), Cp = C rounded up to 16, Hp =
+ * 4 ceil(H / 4) + 2 and Wp likewise; pixel (y, x) at (y + 1, x + 1), zero everywhere else.
+ * _floats: its size; _pack and _unpack convert from and to NCHW (the whole packed map written). */
+#define VGGCL_PACKED_SIDE(s) (((s) + 3) / 4 * 4 + 2)
+size_t vggcl__packed_floats(int N, int C, int H, int W);
+vggcl_status vggcl__cl_pack(vggcl_ctx *ctx, const char *where, cl_mem in, cl_mem out, int N, int C, int H, int W);
+vggcl_status vggcl__cl_unpack(vggcl_ctx *ctx, const char *where, cl_mem in, cl_mem out, int N, int C, int H, int W);
+
 /* Rounds n up to a multiple of m. */
 static inline size_t vggcl__round_up(size_t n, size_t m) { return (n + m - 1) / m * m; }
 

@@ -102,15 +102,16 @@ enum { VGGCL_POOL5_AUTO = -1, VGGCL_POOL5_DROP = 0, VGGCL_POOL5_KEEP = 1 };
 /* How the device runs each 3x3 convolution. AUTO: the tuning table's choice
  * for the layer shape and batch size, else the device's default: on a GPU the
  * GPU-shaped Winograd F(4x4, 3x3) (local-memory tiled GEMM), elsewhere the
- * CPU-shaped Winograd where the layer has enough input channels for it to
- * pay, direct below that. GEMM: im2col + CLBlast SGEMM, kept for comparison. */
+ * CPU-shaped Winograd on the channel-packed layout (16 channels of a pixel per
+ * vector) for layers of up to 256 channels in and out, on NCHW maps above.
+ * GEMM: im2col + CLBlast SGEMM, kept for comparison. */
 enum {
     VGGCL_CONV_AUTO = 0, VGGCL_CONV_DIRECT = 1, VGGCL_CONV_WINOGRAD = 2, VGGCL_CONV_GEMM = 3,
-    VGGCL_CONV_WINOGRAD_GPU = 4
+    VGGCL_CONV_WINOGRAD_GPU = 4, VGGCL_CONV_WINOGRAD_PACKED = 5
 };
 
 /* The VGGCL_CONV_* of an algorithm's name ("direct", "winograd", "gemm",
- * "winograd-gpu"), 0 for any other name. */
+ * "winograd-gpu", "winograd-packed"), 0 for any other name. */
 VGGCL_API int vggcl_conv_algorithm(const char *name);
 
 typedef struct {

@@ -1,11 +1,54 @@
 /* See conv_case.h. */
 #include "conv_case.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "layers.h"
 #include "ref/ref.h"
+
+/* For an algorithm on the channel-packed layout: the input packed on the device (checked
+ * against the reference packing, border and padded channels included) and an output map
+ * filled with NaN, so that whatever the convolution leaves unwritten shows; call->in and
+ * call->out then point at them. */
+static int packed_in_out(vggcl_ctx *ctx, const char *what, const float *in, vggcl_conv_call *c, int OH, int OW)
+{
+    const size_t np_in = vggcl__packed_floats(c->N, c->C_in, c->H, c->W);
+    const size_t np_out = vggcl__packed_floats(c->N, c->C_out, OH, OW);
+    float *want = malloc(np_in * 4), *got = malloc(np_in * 4), *nan = malloc(np_out * 4);
+    for (size_t i = 0; i < np_out; i++) nan[i] = NAN;
+    cl_mem pin = tu_alloc(ctx, np_in);
+    ck_assert_msg(vggcl__cl_pack(ctx, "test conv: packing the input", c->in, pin, c->N, c->C_in, c->H, c->W) == VGGCL_OK,
+                  "%s", vggcl_message(ctx));
+    tu_download(ctx, pin, got, np_in);
+    vggcl__ref_pack(in, want, c->N, c->C_in, c->H, c->W);
+    char msg[400];
+    snprintf(msg, sizeof msg, "%s: the packed input", what);
+    const int ok = tu_compare(msg, want, got, 1, 1, 1, (int)np_in, 0, 0);
+    c->in = pin;
+    c->out = tu_upload(ctx, nan, np_out);
+    free(want), free(got), free(nan);
+    return ok;
+}
+
+/* The packed output against the reference packing of expected (so its border, the rows and
+ * columns past the map and the padded channels are zero), then unpacked to out (NCHW). */
+static int packed_check(vggcl_ctx *ctx, const char *what, const float *expected, const vggcl_conv_call *c, cl_mem out,
+                        int OH, int OW, double rel_l2, double elem)
+{
+    const size_t np = vggcl__packed_floats(c->N, c->C_out, OH, OW);
+    float *want = malloc(np * 4), *got = malloc(np * 4);
+    tu_download(ctx, c->out, got, np);
+    vggcl__ref_pack(expected, want, c->N, c->C_out, OH, OW);
+    char msg[400];
+    snprintf(msg, sizeof msg, "%s: the packed output", what);
+    const int ok = tu_compare(msg, want, got, 1, 1, 1, (int)np, rel_l2, elem);
+    ck_assert_msg(vggcl__cl_unpack(ctx, "test conv: unpacking the output", c->out, out, c->N, c->C_out, OH, OW) ==
+                      VGGCL_OK, "%s", vggcl_message(ctx));
+    free(want), free(got);
+    return ok;
+}
 
 int conv_case(vggcl_ctx *ctx, int algo, const vggcl_conv_params *params, int N, int C_in, int C_out, int H, int W,
               int pool, unsigned seed, double rel_l2, double elem)
@@ -36,15 +79,19 @@ int conv_case(vggcl_ctx *ctx, int algo, const vggcl_conv_params *params, int N, 
 
     cl_mem d_in = tu_upload(ctx, in, nin), d_b = tu_upload(ctx, bias, C_out), d_w = tu_upload(ctx, packed, npacked);
     cl_mem d_out = tu_alloc(ctx, nout), ws0 = ws[0] ? tu_alloc(ctx, ws[0]) : NULL, ws1 = ws[1] ? tu_alloc(ctx, ws[1]) : NULL;
-    const vggcl_conv_call call = { d_in, d_w, d_b, d_out, { ws0, ws1 }, N, C_in, C_out, H, W, pool };
-    vggcl_status st = a->launch(ctx, "test conv", &p, &call);
-    ck_assert_msg(st == VGGCL_OK, "%s", vggcl_message(ctx));
-    tu_download(ctx, d_out, got, nout);
     char what[300], text[200];
     vggcl__conv_params_str(algo, &p, text, sizeof text);
     snprintf(what, sizeof what, "conv3x3 %s%s (%s)", a->name, pool ? " + max pool" : "", text);
-    const int ok = tu_compare(what, expected, got, N, C_out, OH, OW, rel_l2, elem);
+    int ok = 1;
+    vggcl_conv_call call = { d_in, d_w, d_b, d_out, { ws0, ws1 }, N, C_in, C_out, H, W, pool };
+    if (a->packed_io) ok = packed_in_out(ctx, what, in, &call, OH, OW);
+    vggcl_status st = a->launch(ctx, "test conv", &p, &call);
+    ck_assert_msg(st == VGGCL_OK, "%s", vggcl_message(ctx));
+    if (a->packed_io) ok &= packed_check(ctx, what, expected, &call, d_out, OH, OW, rel_l2, elem);
+    tu_download(ctx, d_out, got, nout);
+    ok &= tu_compare(what, expected, got, N, C_out, OH, OW, rel_l2, elem);
 
+    if (a->packed_io) clReleaseMemObject(call.in), clReleaseMemObject(call.out);
     clReleaseMemObject(d_in), clReleaseMemObject(d_w), clReleaseMemObject(d_b), clReleaseMemObject(d_out);
     if (ws0) clReleaseMemObject(ws0);
     if (ws1) clReleaseMemObject(ws1);

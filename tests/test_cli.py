@@ -243,13 +243,14 @@ class Cli(unittest.TestCase):
         kdir.mkdir()
         for f in (ROOT / "kernels").glob("*.cl"):
             (kdir / f.name).write_text(f.read_text())
-        (kdir / "conv3x3.cl").write_text((ROOT / "kernels" / "conv3x3.cl").read_text() +
-                                         "\nvoid broken(void) { undefined_symbol = 1; }\n")
+        # the first layer's kernels (PoCL: the channel-packed Winograd)
+        (kdir / "winograd_packed.cl").write_text((ROOT / "kernels" / "winograd_packed.cl").read_text() +
+                                                 "\nvoid broken(void) { undefined_symbol = 1; }\n")
         self.fails(self.run_args(), 1, "layer features.0", "clBuildProgram", "CL_BUILD_PROGRAM_FAILURE",
                    "build log", "undefined_symbol", env={"VGGCL_KERNEL_DIR": str(kdir)})
-        (kdir / "maxpool.cl").unlink()
-        (kdir / "conv3x3.cl").write_text((ROOT / "kernels" / "conv3x3.cl").read_text())
-        self.fails(self.run_args(), 1, "maxpool.cl", "cannot be opened", env={"VGGCL_KERNEL_DIR": str(kdir)})
+        (kdir / "gap.cl").unlink()
+        (kdir / "winograd_packed.cl").write_text((ROOT / "kernels" / "winograd_packed.cl").read_text())
+        self.fails(self.run_args(), 1, "gap.cl", "cannot be opened", env={"VGGCL_KERNEL_DIR": str(kdir)})
 
     def test_injected_device_failures(self):
         """VGGCL_FAULT fails one OpenCL call (tests/test_faults.c walks them all in the library):
@@ -584,14 +585,14 @@ class Bench(unittest.TestCase):
         shapes = [(3, 64, 32, 32), (64, 64, 32, 32), (64, 128, 16, 16), (128, 128, 16, 16), (128, 256, 8, 8),
                   (256, 256, 8, 8), (256, 512, 4, 4), (512, 512, 4, 4), (512, 512, 2, 2)]
         self.assertEqual([row[:4] for row in rows], shapes)
-        algos = {"direct", "winograd", "gemm", "winograd-gpu"}
+        algos = {"direct", "winograd", "gemm", "winograd-gpu", "winograd-packed"}
         printed = [l.split() for l in r.stdout.splitlines() if l.startswith("features.")]
         self.assertEqual(len(printed), len(shapes))
         for row, line in zip(rows, printed):
             self.assertEqual(row[4], 1)
             self.assertIn(row[5], algos)
-            # the defaults of all four algorithms ran, and the kept one is the fastest of them
-            self.assertEqual(int(line[7]), 4, line)
+            # the defaults of all five algorithms ran, and the kept one is the fastest of them
+            self.assertEqual(int(line[7]), 5, line)
             default_ms, best_ms = float(line[4]), float(line[5])
             self.assertLessEqual(best_ms, default_ms)
             # another candidate replaces the default only when it wins by 3% in alternating runs
@@ -607,7 +608,8 @@ class Bench(unittest.TestCase):
                         "conv 64 128 16 16 1 winograd-gpu 1.0 MWG=32 NWG=32 MDIMC=8 NDIMC=8\n"
                         "conv 128 128 16 16 8 winograd-gpu 1.0 MWG=32 NWG=32 MDIMC=8 NDIMC=8\n"
                         "conv 128 256 8 8 1 winograd-gpu 1.0 MWG=48\n"
-                        "conv 256 256 8 8 1 fft 1.0\n")
+                        "conv 256 256 8 8 1 fft 1.0\n"
+                        "conv 512 512 4 4 1 winograd-packed 1.0 R=4 OG=1 FUSE=0\n")
         for batch in ("1", "4"):
             b = self.bench("--size", "32", "--batch", batch, "--iters", "1", "--json", "--per-layer")
             self.assertEqual(b.returncode, 0, b.stderr)
@@ -617,8 +619,16 @@ class Bench(unittest.TestCase):
             self.assertIn("winograd-gpu)", layers["features.5"])
             # features.7: the class-8 row at batch 4, and at batch 1 too (the same shape outranks the class)
             self.assertIn("winograd-gpu + max pool)", layers["features.7"])
-            self.assertIn("winograd)", layers["features.10"])
-            self.assertIn("winograd)", layers["features.12"])
+            # the device's default (PoCL: the channel-packed Winograd up to 256 channels)
+            self.assertIn("winograd-packed)", layers["features.10"])
+            self.assertIn("winograd-packed)", layers["features.12"])
+            # NCHW around a tuned channel-packed pair: the maps packed and unpacked between
+            self.assertIn("winograd)", layers["features.17"])
+            self.assertIn("winograd-packed)", layers["features.19"])
+            self.assertIn("winograd-packed + max pool)", layers["features.21"])
+            names = [l["layer"] for l in json.loads(b.stdout)["layers"]]
+            self.assertIn("layer features.19: its input (512 ch, 4x4) to the channel-packed layout", names)
+            self.assertIn("layer features.17: its input (256 ch, 4x4) back to NCHW", names)
 
         # an interrupted tune keeps the shapes it finished
         path.unlink()

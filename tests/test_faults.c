@@ -157,11 +157,14 @@ static int walk_every(const char *kind, cl_int code, int conv, int stride)
 
 static int walk(const char *kind, cl_int code, int conv) { return walk_every(kind, code, conv, 1); }
 
-/* _i: the convolution algorithm on the first model (0: auto, direct + Winograd; 1: gemm,
- * im2col + CLBlast); 2: auto on the second. */
+/* _i: the convolution algorithm on the first model (0: auto, the channel-packed Winograd with
+ * its layout conversions; 1: gemm, im2col + CLBlast; 3: the NCHW Winograd; 4: direct, with
+ * standalone max pools); 2: auto on the second. */
 START_TEST(test_fault_every_call)
 {
-    const int conv = _i == 1 ? VGGCL_CONV_GEMM : VGGCL_CONV_AUTO;
+    static const int convs[] = { VGGCL_CONV_AUTO, VGGCL_CONV_GEMM, VGGCL_CONV_AUTO, VGGCL_CONV_WINOGRAD,
+                                 VGGCL_CONV_DIRECT };
+    const int conv = convs[_i];
     cur = _i == 2;
     const int calls_made = walk("any", CL_OUT_OF_RESOURCES, conv);
     /* buffers for weights and workspace, 4+ programs and kernels, the enqueues */
@@ -286,7 +289,7 @@ int main(void)
     Suite *s = suite_create("faults");
     TCase *tc = tcase_create("faults");
     tcase_set_timeout(tc, 900);
-    tcase_add_loop_test(tc, test_fault_every_call, 0, 3);
+    tcase_add_loop_test(tc, test_fault_every_call, 0, 5);
     tcase_add_loop_test(tc, test_fault_winograd_gpu, 0, 5);
     tcase_add_loop_test(tc, test_fault_kinds, 0, 5);
     tcase_add_test(tc, test_fault_setup);

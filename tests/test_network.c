@@ -29,7 +29,8 @@ static const struct { const char *cfg; int bn, classes, N, H, W; int pool5; cons
     { "64,64,M,128,128,M,256,256,256,256,M,512,512,512,512,M,512,512,512,512", 1, 10, 1, 32, 33, VGGCL_POOL5_KEEP, "" },
 };
 
-/* _i: the convolution algorithm on the device (auto, direct, winograd, gemm, winograd-gpu). */
+/* _i: the convolution algorithm on the device (auto, direct, winograd, gemm, winograd-gpu,
+ * winograd-packed). */
 START_TEST(test_network_vs_reference)
 {
     const int conv = _i;
@@ -190,7 +191,7 @@ int main(void)
     Suite *s = suite_create("network");
     TCase *tc = tcase_create("device vs reference");
     tcase_set_timeout(tc, 600);
-    tcase_add_loop_test(tc, test_network_vs_reference, VGGCL_CONV_AUTO, VGGCL_CONV_WINOGRAD_GPU + 1);
+    tcase_add_loop_test(tc, test_network_vs_reference, VGGCL_CONV_AUTO, VGGCL_CONV_WINOGRAD_PACKED + 1);
     tcase_add_loop_test(tc, test_network_overlapped, 0, 2);
     tcase_add_test(tc, test_network_device_memory);
     tcase_add_test(tc, test_tune_paired_ratio);

@@ -131,6 +131,73 @@ START_TEST(test_winograd_gpu_params)
 }
 END_TEST
 
+/* The channel-packed Winograd (kernels/winograd_packed.cl): the same table, as two passes
+ * (FUSE=0) and with the one pass where it runs (FUSE=1, up to 256 channels), with each
+ * shape's defaults; conv_case also checks the packed input and output maps whole (border,
+ * rows and columns past the map, padded channels) and the conversions to and from NCHW. */
+START_TEST(test_winograd_packed_shapes)
+{
+    vggcl_ctx *ctx = tu_cl_ctx();
+    const int id = VGGCL_CONV_WINOGRAD_PACKED, fuse = vggcl__conv_tunable(id, "FUSE");
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+        for (int pool = 0; pool < 2; pool++) {
+            if (pool && (shapes[s].H < 2 || shapes[s].W < 2)) continue;
+            vggcl_conv_params p;
+            vggcl__conv_defaults(ctx, id, shapes[s].N, shapes[s].C_in, shapes[s].C_out, shapes[s].H, shapes[s].W, &p);
+            ck_assert_int_eq(p.v[fuse], 1);
+            p.v[fuse] = _i;
+            ck_assert_msg(conv_case(ctx, id, &p, shapes[s].N, shapes[s].C_in, shapes[s].C_out, shapes[s].H, shapes[s].W,
+                                    pool, (unsigned)s, REL_L2, ELEM),
+                          "winograd-packed FUSE=%d N=%d C_in=%d C_out=%d H=%d W=%d pool=%d differs from the reference",
+                          _i, shapes[s].N, shapes[s].C_in, shapes[s].C_out, shapes[s].H, shapes[s].W, pool);
+        }
+    vggcl_ctx_free(ctx);
+}
+END_TEST
+
+/* Every value of R and OG in both forms, with TB (blocks of R tiles per work-item) cycling through
+ * its values, on shapes with remainders: fewer tiles in the batch than R TB, blocks across
+ * images, output groups that OG does not divide (cut at launch). */
+START_TEST(test_winograd_packed_params)
+{
+    vggcl_ctx *ctx = tu_cl_ctx();
+    const int id = VGGCL_CONV_WINOGRAD_PACKED;
+    const vggcl_conv_algo *a = vggcl__conv_algo(id);
+    const int r = vggcl__conv_tunable(id, "R"), og = vggcl__conv_tunable(id, "OG"), fuse = vggcl__conv_tunable(id, "FUSE");
+    const int tb = vggcl__conv_tunable(id, "TB"), n_tb = vggcl__tunable_values(&a->tunables[tb]);
+    static const struct { int N, C_in, C_out, H, W; } sample[] = {
+        { 2, 35, 48, 13, 18 }, /* 2 x 4 x 5 = 40 tiles; 3 output groups */
+        { 1, 3, 40, 6, 9 },    /* 2 x 3 = 6 tiles, fewer than most R */
+        { 3, 20, 64, 9, 5 },   /* 3 x 3 x 2 = 18 tiles over three images */
+    };
+    int runs = 0, tb_ran[2][8] = { { 0 } };
+    for (int ri = 0; ri < vggcl__tunable_values(&a->tunables[r]); ri++)
+        for (int oi = 0; oi < vggcl__tunable_values(&a->tunables[og]); oi++)
+            for (int f = 0; f < 2; f++) {
+                vggcl_conv_params p;
+                vggcl__conv_defaults(ctx, id, 1, 16, 16, 16, 16, &p);
+                const int ti = (ri + oi + f) % n_tb;
+                p.v[r] = a->tunables[r].values[ri], p.v[og] = a->tunables[og].values[oi], p.v[fuse] = f;
+                p.v[tb] = a->tunables[tb].values[ti];
+                if (!a->valid(ctx, &p)) continue;
+                const size_t s = (size_t)runs % (sizeof sample / sizeof sample[0]);
+                const int pool = runs / 3 % 2;
+                ck_assert_msg(conv_case(ctx, id, &p, sample[s].N, sample[s].C_in, sample[s].C_out, sample[s].H,
+                                        sample[s].W, pool, (unsigned)runs, REL_L2, ELEM),
+                              "winograd-packed R=%d OG=%d FUSE=%d TB=%d N=%d C_in=%d C_out=%d H=%d W=%d pool=%d "
+                              "differs from the reference", p.v[r], p.v[og], f, p.v[tb], sample[s].N, sample[s].C_in,
+                              sample[s].C_out, sample[s].H, sample[s].W, pool);
+                tb_ran[f][ti] = 1;
+                runs++;
+            }
+    ck_assert_int_ge(runs, 30); /* PoCL's 1 MiB of local memory takes nearly every combination */
+    for (int f = 0; f < 2; f++)
+        for (int ti = 0; ti < n_tb; ti++)
+            ck_assert_msg(tb_ran[f][ti], "TB=%d never ran with FUSE=%d", a->tunables[tb].values[ti], f);
+    vggcl_ctx_free(ctx);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("winograd");
@@ -139,6 +206,8 @@ int main(void)
     tcase_add_loop_test(tc, test_winograd_shapes, 0, 2);
     tcase_add_test(tc, test_winograd_gpu_defaults);
     tcase_add_test(tc, test_winograd_gpu_params);
+    tcase_add_loop_test(tc, test_winograd_packed_shapes, 0, 2);
+    tcase_add_test(tc, test_winograd_packed_params);
     suite_add_tcase(s, tc);
     return tu_run(s);
 }

@@ -43,7 +43,7 @@ int cli_model_opts(const char *cmd, const char *pool5, const char *conv, vggcl_l
     else if (pool5) return cli_error(CLI_USAGE, "%s: --pool5 must be keep or drop, not '%s'", cmd, pool5);
     if (!conv || !strcmp(conv, "auto")) opts->conv = VGGCL_CONV_AUTO;
     else if (!(opts->conv = vggcl_conv_algorithm(conv)))
-        return cli_error(CLI_USAGE, "%s: --conv must be auto, direct, winograd, gemm or winograd-gpu, not '%s'", cmd,
+        return cli_error(CLI_USAGE, "%s: --conv must be auto, direct, winograd, gemm, winograd-gpu or winograd-packed, not '%s'", cmd,
                          conv);
     return 0;
 }

@@ -13,10 +13,10 @@ const cli_option cli_device_options[] = {
       "substring of the device name; default $VGGCL_DEVICE, else the first GPU,\n"
       "else the first device. classify, eval, train-head: also all (the GPUs, else\n"
       "every device) or a list (0,1): a context each, batches to whichever is free", 0 },
-    { "conv", "auto|direct|winograd|gemm|winograd-gpu",
+    { "conv", "auto|direct|winograd|gemm|winograd-gpu|winograd-packed",
       "how the device runs the 3x3 convolutions: auto (default: the tuning\n"
-      "table's choice, else winograd-gpu on a GPU; elsewhere winograd from 16\n"
-      "input channels on, direct below) or one algorithm everywhere", 0 },
+      "table's choice, else winograd-gpu on a GPU; elsewhere winograd-packed\n"
+      "up to 256 channels in and out, winograd above) or one algorithm everywhere", 0 },
     { NULL, NULL, NULL, 0 },
 };
 

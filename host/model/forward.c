@@ -13,14 +13,15 @@
 /* Largest activation, in floats, for a batch of n images of h x w. */
 static size_t max_activation(const vggcl_model *m, int n, int h, int w)
 {
-    size_t best = (size_t)n * 3 * h * w;
+    size_t best = vggcl__packed_floats(n, 3, h, w);
     for (int i = 0; i < m->n_steps; i++) {
         const vggcl_step *s = &m->steps[i];
         if (s->kind == VGGCL_STEP_POOL) {
             h = vggcl__pool_out_size(h, s->kernel_size, s->stride, s->padding, s->ceil_mode);
             w = vggcl__pool_out_size(w, s->kernel_size, s->stride, s->padding, s->ceil_mode);
         }
-        size_t a = (size_t)n * s->c_out * h * w;
+        /* any map may be held in the channel-packed layout (layers.h) */
+        size_t a = vggcl__packed_floats(n, s->c_out, h, w);
         if (s->kind == VGGCL_STEP_CONV && a > best) best = a;
     }
     /* torchvision's classifier runs through the same buffers */
@@ -265,20 +266,39 @@ typedef struct {
     int c, h, w;
 } feature_map;
 
+/* Converts the map in *src (n, c, h, w), the input of layer `layer`, to the channel-packed
+ * layout (to_packed) or back to NCHW, into the other activation buffer, which becomes *src. */
+static vggcl_status relayout(vggcl_ctx *ctx, vggcl_model *m, const char *layer, int to_packed, cl_mem *src, int n,
+                             int c, int h, int w)
+{
+    char where[160];
+    cl_mem dst = *src == m->act[0] ? m->act[1] : m->act[0];
+    snprintf(where, sizeof where, "layer %s: its input (%d ch, %dx%d) %s", layer, c, h, w,
+             to_packed ? "to the channel-packed layout" : "back to NCHW");
+    vggcl_status st = to_packed ? vggcl__cl_pack(ctx, where, *src, dst, n, c, h, w)
+                                : vggcl__cl_unpack(ctx, where, *src, dst, n, c, h, w);
+    *src = dst;
+    return st;
+}
+
 /* Queues the layers, GAP and the head over the batch in `in` (n, 3, h, w);
- * the results are left in m->feat_dev and m->logits_dev. */
+ * the results are left in m->feat_dev and m->logits_dev. Between convolutions that
+ * read the channel-packed layout the maps stay packed; everything else reads NCHW. */
 static vggcl_status enqueue_pass(vggcl_ctx *ctx, vggcl_model *m, cl_mem in, int n, int h, int w, feature_map *last)
 {
     char where[160];
     vggcl_status st;
     cl_mem src = in;
-    int c = 3;
+    int c = 3, packed = 0;
     for (int i = 0; i < m->n_steps; i++) {
         const vggcl_step *s = &m->steps[i];
-        cl_mem dst = src == m->act[0] ? m->act[1] : m->act[0];
         vggcl_conv_choice choice = { 0 };
         if (s->kind == VGGCL_STEP_CONV) vggcl__conv_choose(ctx, m, i, n, h, w, &choice);
         describe(m, i, h, w, &choice, where, sizeof where);
+        const int wants = s->kind == VGGCL_STEP_CONV && vggcl__conv_algo(choice.algo)->packed_io;
+        if (wants != packed && (st = relayout(ctx, m, s->name, wants, &src, n, c, h, w)) != VGGCL_OK) return st;
+        packed = wants;
+        cl_mem dst = src == m->act[0] ? m->act[1] : m->act[0];
         if (s->kind == VGGCL_STEP_CONV) {
             const vggcl_conv_call call = { src, s->packed[choice.algo], s->bias_dev, dst,
                                            { m->conv_ws[0], m->conv_ws[1] }, n, s->c_in, s->c_out, h, w,
@@ -297,6 +317,7 @@ static vggcl_status enqueue_pass(vggcl_ctx *ctx, vggcl_model *m, cl_mem in, int 
         }
         src = dst;
     }
+    if (packed && (st = relayout(ctx, m, "GAP", 0, &src, n, c, h, w)) != VGGCL_OK) return st;
     *last = (feature_map){ src, c, h, w };
     snprintf(where, sizeof where, "layer GAP (%d ch, %dx%d)", c, h, w);
     if ((st = vggcl__cl_gap(ctx, where, src, m->feat_dev, m->gap_partial, n, c, h, w)) != VGGCL_OK) return st;

@@ -386,7 +386,7 @@ vggcl_status vggcl__model_upload(vggcl_ctx *ctx, vggcl_model *m, int conv)
         vggcl_step *s = &m->steps[i];
         if (s->kind != VGGCL_STEP_CONV) continue;
         snprintf(where, sizeof where, "layer %s (conv %d->%d) weights", s->name, s->c_in, s->c_out);
-        s->algo = conv ? conv : vggcl__conv_default_algo(ctx, s->c_in);
+        s->algo = conv ? conv : vggcl__conv_default_algo(ctx, s->c_in, s->c_out);
         st = upload_packed(ctx, where, s, s->algo);
         for (int id = 1; id < VGGCL_CONV_ALGOS && st == VGGCL_OK && !conv; id++)
             if (!s->packed[id] && vggcl__tune_names(ctx, s->c_in, s->c_out, id)) st = upload_packed(ctx, where, s, id);

@@ -103,7 +103,10 @@ static vggcl_status bufs_make(vggcl_ctx *ctx, const char *where, const vggcl_ste
     vggcl_status st;
     const vggcl_conv_algo *a = vggcl__conv_algo(algo);
     const size_t f = sizeof(float), nw = a->packed_floats(p, s->c_out, s->c_in);
-    const size_t nin = (size_t)n * s->c_in * h * w;
+    /* an algorithm on the channel-packed layout gets its input packed on the device */
+    const size_t nin = a->packed_io ? vggcl__packed_floats(n, s->c_in, h, w) : (size_t)n * s->c_in * h * w;
+    const size_t nout = a->packed_io ? vggcl__packed_floats(n, s->c_out, h, w) : (size_t)n * s->c_out * h * w;
+    cl_mem nchw = NULL;
     size_t ws[2];
     a->workspace(p, n, s->c_in, s->c_out, h, w, ws);
     float *packed = malloc(nw * f);
@@ -113,17 +116,24 @@ static vggcl_status bufs_make(vggcl_ctx *ctx, const char *where, const vggcl_ste
     if ((st = vggcl__buffer(ctx, where, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR, nw * f, packed, &b->weight)) ||
         (st = vggcl__buffer(ctx, where, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR, (size_t)s->c_out * f, s->bias,
                             &b->bias)) ||
-        (st = vggcl__buffer(ctx, where, CL_MEM_READ_WRITE | (input ? CL_MEM_COPY_HOST_PTR : 0), nin * f,
-                            (void *)input, &b->in)) ||
-        (st = vggcl__buffer(ctx, where, CL_MEM_READ_WRITE, (size_t)n * s->c_out * h * w * f, NULL, &b->out)) ||
+        (st = vggcl__buffer(ctx, where, CL_MEM_READ_WRITE | (input && !a->packed_io ? CL_MEM_COPY_HOST_PTR : 0),
+                            nin * f, input && !a->packed_io ? (void *)input : NULL, &b->in)) ||
+        (st = vggcl__buffer(ctx, where, CL_MEM_READ_WRITE, nout * f, NULL, &b->out)) ||
         (ws[0] && (st = vggcl__buffer(ctx, where, CL_MEM_READ_WRITE, ws[0] * f, NULL, &b->ws[0]))) ||
         (ws[1] && (st = vggcl__buffer(ctx, where, CL_MEM_READ_WRITE, ws[1] * f, NULL, &b->ws[1]))))
         goto fail;
     if (!input) {
-        const float zero = 0.0f;
+        const float zero = 0.0f; /* also a whole packed map */
         CL_CHECK(clEnqueueFillBuffer, (ctx->queue, b->in, &zero, sizeof zero, 0, nin * f, 0, NULL, NULL));
+    } else if (a->packed_io) {
+        const size_t bytes = (size_t)n * s->c_in * h * w * f;
+        if ((st = vggcl__buffer(ctx, where, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR, bytes, (void *)input, &nchw)) ||
+            (st = vggcl__cl_pack(ctx, where, nchw, b->in, n, s->c_in, h, w)))
+            goto fail;
+        CL_CHECK(clFinish, (ctx->queue));
     }
 fail:
+    vggcl__release(ctx, &nchw);
     free(packed);
     if (st != VGGCL_OK) bufs_release(ctx, b);
     return st;
@@ -167,12 +177,18 @@ static vggcl_status check(vggcl_ctx *ctx, const char *where, const vggcl_step *s
 {
     vggcl_status st;
     bench_bufs b;
+    cl_mem nchw = NULL;
     const size_t nout = (size_t)c->n * s->c_out * c->h * c->w;
     float *got = malloc(nout * sizeof *got);
     if (!got) return vggcl__fail(ctx, VGGCL_ERR_NOMEM, "out of host memory");
     if ((st = bufs_make(ctx, where, s, algo, p, c->n, c->h, c->w, c->input, &b)) != VGGCL_OK) goto done;
     if ((st = run_once(ctx, where, s, algo, p, c->n, c->h, c->w, &b)) != VGGCL_OK) goto fail;
-    CL_CHECK(clEnqueueReadBuffer, (ctx->queue, b.out, CL_TRUE, 0, nout * sizeof *got, got, 0, NULL, NULL));
+    if (vggcl__conv_algo(algo)->packed_io) { /* back to NCHW */
+        if ((st = vggcl__buffer(ctx, where, CL_MEM_READ_WRITE, nout * sizeof *got, NULL, &nchw)) ||
+            (st = vggcl__cl_unpack(ctx, where, b.out, nchw, c->n, s->c_out, c->h, c->w)))
+            goto fail;
+    }
+    CL_CHECK(clEnqueueReadBuffer, (ctx->queue, nchw ? nchw : b.out, CL_TRUE, 0, nout * sizeof *got, got, 0, NULL, NULL));
     double d2 = 0, r2 = 0;
     for (size_t i = 0; i < nout; i++) {
         const double d = (double)got[i] - c->expected[i];
@@ -182,6 +198,7 @@ static vggcl_status check(vggcl_ctx *ctx, const char *where, const vggcl_step *s
     *rel = r2 > 0 ? sqrt(d2 / r2) : sqrt(d2);
 fail:
     clFinish(ctx->queue);
+    vggcl__release(ctx, &nchw);
     bufs_release(ctx, &b);
 done:
     free(got);
@@ -395,7 +412,7 @@ static vggcl_status tune_shape(vggcl_ctx *ctx, vggcl_model *m, int step, int n, 
     int count = 0;
     candidate *c = candidates_for(ctx, s, n, h, w, &count);
     if (!c) return vggcl__fail(ctx, VGGCL_ERR_NOMEM, "out of host memory");
-    const int default_algo = vggcl__conv_default_algo(ctx, s->c_in);
+    const int default_algo = vggcl__conv_default_algo(ctx, s->c_in, s->c_out);
     vggcl_tuned best = { s->c_in, s->c_out, h, w, n, 0, { { 0 } }, INFINITY };
     char params[200];
     int def = -1; /* the default's candidate, once timed */

@@ -28,6 +28,13 @@ void vggcl__ref_adaptive_avgpool2d(const float *in, float *out, int N, int C, in
 void vggcl__ref_dense(const float *in, const float *weight, const float *bias, float *out,
                      int N, int K, int C, int relu);
 
+/* in (N, C, H, W) -> out in the channel-packed layout (N, Cp / 16, Hp, Wp, 16) of
+ * host/layers.h (Cp = C rounded up to 16, Hp = 4 ceil(H / 4) + 2, Wp likewise): pixel
+ * (y, x) of channel c at ((n, c / 16, y + 1, x + 1, c % 16)), zero everywhere else. */
+void vggcl__ref_pack(const float *in, float *out, int N, int C, int H, int W);
+/* The inverse: a packed map -> (N, C, H, W). */
+void vggcl__ref_unpack(const float *in, float *out, int N, int C, int H, int W);
+
 /* fmap (N, C, HW), head_w (K, C), cls (N) -> out (N, HW): the class
  * activation map sum_c head_w[cls[n], c] * fmap[n, c, :]. */
 void vggcl__ref_cam(const float *fmap, const float *head_w, const int *cls, float *out, int N, int C, int HW);

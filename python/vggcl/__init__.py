@@ -236,7 +236,7 @@ class Model:
         if conv not in (None, "auto"):
             opts.conv = _conv_algorithm(conv.encode())
             if not opts.conv:
-                raise Error(f"conv must be auto, direct, winograd, gemm or winograd-gpu, not {conv!r}")
+                raise Error(f"conv must be auto, direct, winograd, gemm, winograd-gpu or winograd-packed, not {conv!r}")
         self._ctx.check(_select_device(self._ctx.ptr, device.encode() if device else None))
         self._ctx.check(_model_load(self._ctx.ptr, os.fsencode(path), ctypes.byref(opts), ctypes.byref(self._ptr)))
         self.path = str(path)

@@ -1,6 +1,6 @@
 /* packed.cl: a study of Winograd F(4x4, 3x3) and F(6x6, 3x3) (-DM=4 or 6) on a channel-packed layout
- * (issue #13; tools/packed_winograd_study/README.md). Not used by vggcl: its
- * kernels (kernels/winograd.cl) keep maps as NCHW and put 16 tiles in the
+ * (issue #13; tools/packed_winograd_study/README.md). Its F(4x4) form became vggcl's
+ * kernels/winograd_packed.cl; the F(6x6) form is not used. vggcl's NCHW kernels (kernels/winograd.cl) keep maps as NCHW and put 16 tiles in the
  * lanes of a vector, which costs gathers of stride-4 columns in the transforms
  * and pads the tile count to blocks of 16. Here the lanes hold 16 channels of
  * one pixel, so the transforms are plain vector arithmetic on whole pixels

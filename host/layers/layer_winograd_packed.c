@@ -1,0 +1,199 @@
+/* Launcher for kernels/winograd_packed.cl: Winograd F(4x4, 3x3) on the channel-packed
+ * layout (layers.h), the weight layout it reads, its workspace, the algorithm table's
+ * "winograd-packed" entry, and the conversions between that layout and NCHW. */
+#include <string.h>
+
+#include "conv_algo.h"
+#include "layers.h"
+
+/* R: tiles per block (R x OG float16 accumulators); OG: groups of 16 output channels per
+ * work-item (cut to a divisor of the layer's groups at launch); TB: blocks per work-item, whose
+ * products take turns on each point's weights (read from memory once for R TB tiles); FUSE: 1
+ * runs the layers of up to 256 channels in and out as one pass (packed_fused), 0 runs every
+ * layer as two (packed_input, packed_gemm_out); host-only. */
+static const vggcl_tunable tunables[] = {
+    { "R", 14, { 4, 6, 7, 8, 12, 14, 16 }, 0 },
+    { "OG", 2, { 1, 2, 4 }, 0 },
+    { "FUSE", 1, { 0, 1 }, 1 },
+    { "TB", 1, { 1, 2, 3, 4 }, 0 },
+};
+enum { P_R, P_OG, P_FUSE, P_TB };
+#define ONE_PASS_MAX_C 256
+
+static int pad16(int c)
+{
+    return (c + 15) / 16 * 16;
+}
+
+size_t vggcl__packed_floats(int N, int C, int H, int W)
+{
+    return (size_t)N * pad16(C) * VGGCL_PACKED_SIDE(H) * VGGCL_PACKED_SIDE(W);
+}
+
+/* Output channels of the packed weights: whole blocks of 4 groups of 16. */
+#define IL 4
+static int c_outw(int C_out)
+{
+    return (C_out + 16 * IL - 1) / (16 * IL) * (16 * IL);
+}
+
+static size_t packed_floats(const vggcl_conv_params *p, int C_out, int C_in)
+{
+    (void)p;
+    return (size_t)36 * c_outw(C_out) * pad16(C_in);
+}
+
+/* U (36, C_outw / 64, C_inp, 64), zero past C_out and C_in: for each input channel the filters
+ * of 4 groups of 16 output channels side by side, so that a work-item's OG groups (OG divides 4)
+ * are one stream of memory */
+static void pack(const vggcl_conv_params *p, const float *weight, int C_out, int C_in, float *packed)
+{
+    (void)p;
+    const int blocks = c_outw(C_out) / (16 * IL), C_inp = pad16(C_in);
+    float u[36 * 16];
+    for (int go = 0; go < blocks * IL; go++)
+        for (int ic = 0; ic < C_inp; ic++) {
+            vggcl__wino_filters(weight, C_out, C_in, go * 16, 16, ic, u);
+            for (int xi = 0; xi < 36; xi++)
+                memcpy(packed + (((size_t)xi * blocks + go / IL) * C_inp + ic) * 16 * IL + go % IL * 16, u + xi * 16,
+                       16 * sizeof(float));
+        }
+}
+
+/* Local memory of the kernels: Vs (36, RT, C_in), the one pass's only, and Ms (OG, 36, RT, 16),
+ * RT = R TB. */
+static size_t local_bytes(const vggcl_conv_params *p, int C_inp, size_t out[2])
+{
+    const size_t rt = (size_t)p->v[P_R] * p->v[P_TB];
+    out[0] = 36 * rt * C_inp * sizeof(float);
+    out[1] = (size_t)p->v[P_OG] * 36 * rt * 16 * sizeof(float);
+    return out[0] + out[1];
+}
+
+/* Whether the layer runs as one pass: with FUSE, up to 256 channels in and out, where V of a
+ * block of tiles stays in L2 while every group of filters streams past it; the 512-channel
+ * layers run the two passes, whose GEMM reads a slice of U once for many tiles (measured on
+ * PoCL, tools/packed_winograd_study). valid() makes sure the one pass's local memory fits. */
+static int one_pass(const vggcl_conv_params *p, int C_in, int C_out)
+{
+    return p->v[P_FUSE] && pad16(C_in) <= ONE_PASS_MAX_C && pad16(C_out) <= ONE_PASS_MAX_C;
+}
+
+static int valid(const vggcl_ctx *ctx, const vggcl_conv_params *p)
+{
+    size_t parts[2];
+    return local_bytes(p, p->v[P_FUSE] ? ONE_PASS_MAX_C : 0, parts) <= ctx->local_mem;
+}
+
+/* One pass: R 14, OG 2. Two passes: OG 4 (OG 1 and 2 read only part of each 256-byte run of U,
+ * and the rest again later), R 7 on maps of 28x28 and more, R 8 below (VGG16 at batch 1,
+ * 512->512 at 14x14: 2.1-2.6 ms against 3.4-3.6 with R 16 and OG 1, which read U once, and
+ * 3.0-3.3 with R 8 and OG 2 on a layout of one group per run). A device with less local
+ * memory than these need (a GPU's 48 KiB) gets two passes of 4 tiles and one group. */
+static void defaults(const vggcl_ctx *ctx, int N, int C_in, int C_out, int H, int W, vggcl_conv_params *p)
+{
+    (void)N;
+    if (!one_pass(p, C_in, C_out)) {
+        const int big = H * W >= 28 * 28;
+        p->v[P_R] = big ? 7 : 8;
+        p->v[P_OG] = 4;
+        p->v[P_TB] = 2;
+    }
+    if (!valid(ctx, p)) p->v[P_FUSE] = 0, p->v[P_R] = 4, p->v[P_OG] = 1, p->v[P_TB] = 1;
+}
+
+/* V (36, T_all, C_inp) for the two passes */
+static void workspace(const vggcl_conv_params *p, int N, int C_in, int C_out, int H, int W, size_t ws[2])
+{
+    ws[0] = one_pass(p, C_in, C_out) ? 0 : (size_t)36 * N * ((H + 3) / 4) * ((W + 3) / 4) * pad16(C_in);
+    ws[1] = 0;
+}
+
+#define ARG(k, i, x) CL_CHECK(clSetKernelArg, (k, i, sizeof(x), &(x)))
+
+static double direct_flops(const vggcl_conv_call *c)
+{
+    return 2.0 * c->N * c->C_out * c->C_in * 9 * (double)c->H * c->W;
+}
+
+/* The output map's border and the rows and columns past it, which the convolution does not write. */
+static vggcl_status clear_border(vggcl_ctx *ctx, const char *where, const char *defines, const vggcl_conv_call *c)
+{
+    vggcl_status st;
+    cl_kernel k;
+    const int Oh = c->pool ? c->H / 2 : c->H, Ow = c->pool ? c->W / 2 : c->W;
+    if ((st = vggcl__kernel_v(ctx, VGGCL_K_PACKED_BORDER, defines, where, &k)) != VGGCL_OK) return st;
+    ARG(k, 0, c->out); ARG(k, 1, Oh); ARG(k, 2, Ow);
+    size_t g[2] = { (size_t)VGGCL_PACKED_SIDE(Oh), (size_t)c->N * pad16(c->C_out) / 16 };
+    return vggcl__enqueue(ctx, where, k, 2, g, NULL, 0);
+fail:
+    return st;
+}
+
+static vggcl_status launch(vggcl_ctx *ctx, const char *where, const vggcl_conv_params *p, const vggcl_conv_call *c)
+{
+    vggcl_status st;
+    cl_kernel k, kin;
+    char defines[96];
+    size_t local[2];
+    vggcl_conv_params q = *p;
+    const int C_inp = pad16(c->C_in), C_outp = pad16(c->C_out), G_out = C_outp / 16, RT = p->v[P_R] * p->v[P_TB];
+    while (G_out % q.v[P_OG]) q.v[P_OG] /= 2; /* OG divides the groups */
+    vggcl__conv_defines(VGGCL_CONV_WINOGRAD_PACKED, &q, defines, sizeof defines);
+    if ((st = clear_border(ctx, where, defines, c)) != VGGCL_OK) return st;
+    const int tiles = ((c->H + 3) / 4) * ((c->W + 3) / 4), T_all = c->N * tiles;
+    local_bytes(&q, C_inp, local);
+    if (one_pass(&q, c->C_in, c->C_out)) {
+        if ((st = vggcl__kernel_v(ctx, VGGCL_K_PACKED_FUSED, defines, where, &k)) != VGGCL_OK) return st;
+        ARG(k, 0, c->in); ARG(k, 1, c->weight); ARG(k, 2, c->bias); ARG(k, 3, c->out);
+        CL_CHECK(clSetKernelArg, (k, 4, local[0], NULL));
+        CL_CHECK(clSetKernelArg, (k, 5, local[1], NULL));
+        ARG(k, 6, C_inp); ARG(k, 7, C_outp); ARG(k, 8, c->C_out); ARG(k, 9, c->H); ARG(k, 10, c->W);
+        ARG(k, 11, c->pool);
+        size_t g[2] = { (size_t)(tiles + RT - 1) / RT, (size_t)c->N };
+        return vggcl__enqueue(ctx, where, k, 2, g, NULL, direct_flops(c));
+    }
+    if ((st = vggcl__kernel_v(ctx, VGGCL_K_PACKED_INPUT, defines, where, &kin)) != VGGCL_OK ||
+        (st = vggcl__kernel_v(ctx, VGGCL_K_PACKED_GEMM_OUT, defines, where, &k)) != VGGCL_OK)
+        return st;
+    ARG(kin, 0, c->in); ARG(kin, 1, c->ws[0]); ARG(kin, 2, C_inp); ARG(kin, 3, c->H); ARG(kin, 4, c->W);
+    size_t g_in[2] = { (size_t)T_all, (size_t)C_inp / 16 };
+    if ((st = vggcl__enqueue(ctx, where, kin, 2, g_in, NULL, 0)) != VGGCL_OK) return st;
+    ARG(k, 0, c->ws[0]); ARG(k, 1, c->weight); ARG(k, 2, c->bias); ARG(k, 3, c->out);
+    CL_CHECK(clSetKernelArg, (k, 4, local[1], NULL));
+    ARG(k, 5, C_inp); ARG(k, 6, C_outp); ARG(k, 7, c->C_out); ARG(k, 8, c->H); ARG(k, 9, c->W); ARG(k, 10, T_all);
+    ARG(k, 11, c->pool);
+    size_t g[2] = { (size_t)(T_all + RT - 1) / RT, (size_t)G_out / q.v[P_OG] };
+    return vggcl__enqueue(ctx, where, k, 2, g, NULL, direct_flops(c));
+fail:
+    return st;
+}
+
+const vggcl_conv_algo vggcl__conv_winograd_packed = {
+    "winograd-packed", sizeof tunables / sizeof tunables[0], tunables, 1, defaults, valid, packed_floats, pack, workspace,
+    launch, 1,
+};
+
+vggcl_status vggcl__cl_pack(vggcl_ctx *ctx, const char *where, cl_mem in, cl_mem out, int N, int C, int H, int W)
+{
+    vggcl_status st;
+    cl_kernel k;
+    if ((st = vggcl__kernel_v(ctx, VGGCL_K_PACKED_FROM_NCHW, "", where, &k)) != VGGCL_OK) return st;
+    ARG(k, 0, in); ARG(k, 1, out); ARG(k, 2, C); ARG(k, 3, H); ARG(k, 4, W);
+    size_t g[2] = { (size_t)VGGCL_PACKED_SIDE(H), (size_t)N * pad16(C) / 16 };
+    return vggcl__enqueue(ctx, where, k, 2, g, NULL, 0);
+fail:
+    return st;
+}
+
+vggcl_status vggcl__cl_unpack(vggcl_ctx *ctx, const char *where, cl_mem in, cl_mem out, int N, int C, int H, int W)
+{
+    vggcl_status st;
+    cl_kernel k;
+    if ((st = vggcl__kernel_v(ctx, VGGCL_K_PACKED_TO_NCHW, "", where, &k)) != VGGCL_OK) return st;
+    ARG(k, 0, in); ARG(k, 1, out); ARG(k, 2, C); ARG(k, 3, W);
+    size_t g[2] = { (size_t)H, (size_t)N * pad16(C) / 16 };
+    return vggcl__enqueue(ctx, where, k, 2, g, NULL, 0);
+fail:
+    return st;
+}

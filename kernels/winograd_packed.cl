@@ -1,0 +1,308 @@
+/* winograd_packed.cl: 3x3 convolution (stride 1, padding 1) + bias + ReLU as Winograd
+ * F(4x4, 3x3) on the channel-packed layout, the 2x2 max pool folded in on request; and the
+ * kernels that convert maps between that layout and NCHW.
+ *
+ * The packed layout of a map (N, C, H, W) (host/layers.h, vggcl__packed_floats):
+ *   (N, Cp / 16, Hp, Wp, 16), Cp = C rounded up to 16, Hp = 4 ceil(H / 4) + 2, Wp likewise:
+ *   pixel (y, x) at (y + 1, x + 1); everything else (the one-pixel border, the rows and columns
+ *   past the map up to whole 4x4 tiles, channels C .. Cp - 1) is zero.
+ * The lanes of a vector hold 16 channels of one pixel, so the Winograd transforms are plain
+ * vector arithmetic on whole pixels and a block is any number R of tiles. (kernels/winograd.cl
+ * puts 16 tiles in the lanes instead, which costs gathers of stride-4 columns and pads tile
+ * counts to blocks of 16; tools/packed_winograd_study has the measurements.)
+ *
+ * Other buffers (float32), C_in and C_out padded to 16 as above:
+ *   U (36, C_outw / 64, C_in, 64)  G g G^T, packed on the host (host/layers/layer_winograd_packed.c),
+ *                                 zero past the real C_out and C_in; C_outw = C_out rounded up
+ *                                 to 64: per input channel 4 groups of 16 side by side
+ *   V (36, T_all, C_in)           the two-pass form only; T_all = N tiles_y tiles_x
+ * Tiles are numbered over the image row by row, then over the batch.
+ *   packed_fused:    one work-item per RT = R TB tiles of one image (get_global_id(0) = block, (1) = n):
+ *                    their transformed input in local memory, then per OG groups of 16 output
+ *                    channels the products and the output transform (+ bias, ReLU, 2x2 max pool).
+ *   packed_input:    one work-item per (tile, 16 input channels) of the batch.
+ *   packed_gemm_out: one work-item per (RT tiles of the batch, OG groups).
+ * The GEMM holds R x OG float16 accumulators: per input channel OG vector loads of U and R
+ * broadcasts of V. Outputs are written inside the map only: packed_border zeroes the rest.
+ * With PACKED_LAYOUT_ONLY the file holds the conversions from and to NCHW alone (they take no
+ * tunables, so one build serves every layer). */
+
+/* the padded side of a map side s */
+inline int padded(int s)
+{
+    return (s + 3) / 4 * 4 + 2;
+}
+
+#ifndef PACKED_LAYOUT_ONLY
+
+#ifndef R
+#define R 14
+#endif
+#ifndef OG
+#define OG 2
+#endif
+#if OG != 1 && OG != 2 && OG != 4
+#error "OG must divide the 4 groups of a weight run"
+#endif
+#ifndef TB
+#define TB 1
+#endif
+/* a work-item's tiles: TB blocks of R, whose products run one block after the other for each
+ * point, so that the point's weights come from cache for all but the first */
+#define RT (R * TB)
+
+/* the start of output group go's filters in U at point 0 */
+inline size_t u_group(int go, int C_in)
+{
+    return (size_t)(go / 4) * C_in * 64 + go % 4 * 16;
+}
+
+/* B^T x and A^T m over six whole pixels (points 0, +-1, +-2, infinity, as kernels/winograd.cl). */
+inline void bt(const float16 *x, float16 *o)
+{
+    o[0] = 4.0f * x[0] - 5.0f * x[2] + x[4];
+    o[1] = -4.0f * x[1] - 4.0f * x[2] + x[3] + x[4];
+    o[2] = 4.0f * x[1] - 4.0f * x[2] - x[3] + x[4];
+    o[3] = -2.0f * x[1] - x[2] + 2.0f * x[3] + x[4];
+    o[4] = 2.0f * x[1] - x[2] - 2.0f * x[3] + x[4];
+    o[5] = 4.0f * x[1] - 5.0f * x[3] + x[5];
+}
+
+inline void at(const float16 *m, float16 *o)
+{
+    o[0] = m[0] + m[1] + m[2] + m[3] + m[4];
+    o[1] = m[1] - m[2] + 2.0f * (m[3] - m[4]);
+    o[2] = m[1] + m[2] + 4.0f * (m[3] + m[4]);
+    o[3] = m[1] - m[2] + 8.0f * (m[3] - m[4]) + m[5];
+}
+
+/* B^T d B of the 6x6 pixels from p (row stride Wp pixels), point xi to v[xi * stride]. */
+inline void input_tile(__global const float *p, int Wp, __local float *vl, __global float *vg, size_t stride)
+{
+    float16 e[6][6];
+    #pragma unroll
+    for (int i = 0; i < 6; i++) {
+        float16 d[6];
+        #pragma unroll
+        for (int j = 0; j < 6; j++) d[j] = vload16(j, p + (size_t)i * Wp * 16);
+        bt(d, e[i]);
+    }
+    #pragma unroll
+    for (int b = 0; b < 6; b++) {
+        float16 c[6], o[6];
+        #pragma unroll
+        for (int i = 0; i < 6; i++) c[i] = e[i][b];
+        bt(c, o);
+        #pragma unroll
+        for (int a = 0; a < 6; a++) {
+            if (vl) vstore16(o[a], 0, vl + (a * 6 + b) * stride);
+            else vstore16(o[a], 0, vg + (a * 6 + b) * stride);
+        }
+    }
+}
+
+/* The products of RT tiles (V at v, point xi at v + xi * xs, tile t at + toff[t]) and the OG
+ * groups of 16 filters from u (point xi at u + xi * us, group o at + o * 16 in runs of 64 per
+ * input channel) over C_in, to Ms (OG, 36, RT, 16); R tiles at a time in registers. */
+#define GEMM_PACKED(v, xs, toff, u, us)                                                          \
+    for (int xi = 0; xi < 36; xi++) {                                                            \
+        const size_t xoff = (size_t)xi * (xs);                                                   \
+        __global const float *uu = (u) + (size_t)xi * (us);                                      \
+        _Pragma("unroll") for (int sb = 0; sb < TB; sb++) {                                      \
+            float16 acc[OG][R];                                                                  \
+            _Pragma("unroll") for (int o = 0; o < OG; o++)                                       \
+                _Pragma("unroll") for (int t = 0; t < R; t++) acc[o][t] = (float16)(0.0f);       \
+            for (int ic = 0; ic < C_in; ic++) {                                                  \
+                float16 w[OG];                                                                   \
+                _Pragma("unroll") for (int o = 0; o < OG; o++) w[o] = vload16(o, uu + ic * 64);  \
+                _Pragma("unroll") for (int t = 0; t < R; t++) {                                  \
+                    const float16 x = (float16)((v)[xoff + toff[sb * R + t] + ic]);              \
+                    _Pragma("unroll") for (int o = 0; o < OG; o++) acc[o][t] = fma(x, w[o], acc[o][t]); \
+                }                                                                                \
+            }                                                                                    \
+            _Pragma("unroll") for (int o = 0; o < OG; o++)                                       \
+                _Pragma("unroll") for (int t = 0; t < R; t++)                                    \
+                    vstore16(acc[o][t], 0, Ms + ((o * 36 + xi) * RT + sb * R + t) * 16);         \
+        }                                                                                        \
+    }
+
+/* The bias of output channels c0 .. c0 + 15, zero past C_out. */
+inline float16 load_bias(__global const float *bias, int c0, int C_out)
+{
+    if (c0 + 16 <= C_out) return vload16(0, bias + c0);
+    float b[16];
+    for (int l = 0; l < 16; l++) b[l] = c0 + l < C_out ? bias[c0 + l] : 0.0f;
+    return vload16(0, b);
+}
+
+/* A^T m A of tile t of Ms_o (36, RT, 16), + bias, ReLU, (pooled) to dst at tile (Y, X) pixels. */
+inline void output_tile(__local const float *Ms_o, int t, float16 bv, __global float *dst, int Y, int X, int pool,
+                        int Oh, int Ow, int Owp)
+{
+    float16 f[4][6];
+    #pragma unroll
+    for (int b = 0; b < 6; b++) {
+        float16 m[6], o[4];
+        #pragma unroll
+        for (int a = 0; a < 6; a++) m[a] = vload16(0, Ms_o + ((a * 6 + b) * RT + t) * 16);
+        at(m, o);
+        #pragma unroll
+        for (int r = 0; r < 4; r++) f[r][b] = o[r];
+    }
+    float16 y[4][4];
+    #pragma unroll
+    for (int r = 0; r < 4; r++) {
+        float16 o[4];
+        at(f[r], o);
+        #pragma unroll
+        for (int c = 0; c < 4; c++) y[r][c] = fmax(o[c] + bv, (float16)(0.0f));
+    }
+    if (pool) {
+        #pragma unroll
+        for (int pr = 0; pr < 2; pr++)
+            #pragma unroll
+            for (int pc = 0; pc < 2; pc++) {
+                const int yy = Y / 2 + pr, xx = X / 2 + pc;
+                if (yy < Oh && xx < Ow)
+                    vstore16(fmax(fmax(y[2 * pr][2 * pc], y[2 * pr][2 * pc + 1]),
+                                  fmax(y[2 * pr + 1][2 * pc], y[2 * pr + 1][2 * pc + 1])),
+                             0, dst + ((size_t)(yy + 1) * Owp + xx + 1) * 16);
+            }
+    } else {
+        #pragma unroll
+        for (int r = 0; r < 4; r++)
+            #pragma unroll
+            for (int c = 0; c < 4; c++)
+                if (Y + r < Oh && X + c < Ow) vstore16(y[r][c], 0, dst + ((size_t)(Y + r + 1) * Owp + X + c + 1) * 16);
+    }
+}
+
+/* C_in, C_out: padded to 16; C_real: the real output channels (the bias' length); H, W: the
+ * input map; pool: the output is (H / 2, W / 2) through a 2x2 stride-2 max pool. */
+__kernel void packed_fused(__global const float *restrict in, __global const float *restrict U,
+                           __global const float *restrict bias, __global float *restrict out,
+                           __local float *restrict Vs, __local float *restrict Ms, int C_in, int C_out, int C_real,
+                           int H, int W, int pool)
+{
+    const int bx = get_global_id(0), n = get_global_id(1);
+    const int tiles_y = (H + 3) / 4, tiles_x = (W + 3) / 4, T = tiles_y * tiles_x;
+    const int Hp = padded(H), Wp = padded(W), Oh = pool ? H / 2 : H, Ow = pool ? W / 2 : W;
+    const int Ohp = padded(Oh), Owp = padded(Ow), G_in = C_in / 16, G_out = C_out / 16, C_outw = (C_out + 63) / 64 * 64;
+    int toff[RT];
+    #pragma unroll
+    for (int t = 0; t < RT; t++) toff[t] = t * C_in;
+    for (int g = 0; g < G_in; g++) {
+        __global const float *src = in + ((size_t)n * G_in + g) * Hp * Wp * 16;
+        for (int t = 0; t < RT; t++) { /* past the last tile: the last tile again, never stored */
+            const int tl = min(bx * RT + t, T - 1), ty = tl / tiles_x, tx = tl % tiles_x;
+            input_tile(src + ((size_t)4 * ty * Wp + 4 * tx) * 16, Wp, Vs + t * C_in + g * 16, NULL, (size_t)RT * C_in);
+        }
+    }
+    for (int go0 = 0; go0 < G_out; go0 += OG) {
+        __global const float *u = U + u_group(go0, C_in);
+        GEMM_PACKED(Vs, RT * C_in, toff, u, (size_t)C_in * C_outw)
+        for (int go = go0; go < go0 + OG; go++) {
+            const float16 bv = load_bias(bias, go * 16, C_real);
+            __global float *dst = out + ((size_t)n * G_out + go) * Ohp * Owp * 16;
+            for (int t = 0; t < RT && bx * RT + t < T; t++) {
+                const int tl = bx * RT + t;
+                output_tile(Ms + (go - go0) * 36 * RT * 16, t, bv, dst, 4 * (tl / tiles_x), 4 * (tl % tiles_x), pool,
+                            Oh, Ow, Owp);
+            }
+        }
+    }
+}
+
+/* get_global_size(0) = T_all, (1) = C_in / 16 */
+__kernel void packed_input(__global const float *restrict in, __global float *restrict V, int C_in, int H, int W)
+{
+    const int tg = get_global_id(0), g = get_global_id(1), T_all = get_global_size(0);
+    const int tiles_x = (W + 3) / 4, T = (H + 3) / 4 * tiles_x, n = tg / T, tl = tg % T;
+    const int Hp = padded(H), Wp = padded(W);
+    __global const float *src = in + ((size_t)n * (C_in / 16) + g) * Hp * Wp * 16;
+    input_tile(src + ((size_t)4 * (tl / tiles_x) * Wp + 4 * (tl % tiles_x)) * 16, Wp, NULL,
+               V + (size_t)tg * C_in + g * 16, (size_t)T_all * C_in);
+}
+
+/* get_global_size(0) = ceil(T_all / RT), (1) = C_out / (16 OG) */
+__kernel void packed_gemm_out(__global const float *restrict V, __global const float *restrict U,
+                              __global const float *restrict bias, __global float *restrict out,
+                              __local float *restrict Ms, int C_in, int C_out, int C_real, int H, int W, int T_all,
+                              int pool)
+{
+    const int tb = get_global_id(0), go0 = get_global_id(1) * OG;
+    const int tiles_x = (W + 3) / 4, T = (H + 3) / 4 * tiles_x, G_out = C_out / 16, C_outw = (C_out + 63) / 64 * 64;
+    const int Oh = pool ? H / 2 : H, Ow = pool ? W / 2 : W, Ohp = padded(Oh), Owp = padded(Ow);
+    /* the last block overlaps the one before (or, with fewer than RT tiles in all, repeats the last) */
+    const int t0 = tb * RT <= T_all - RT ? tb * RT : max(T_all - RT, 0);
+    const int first = tb * RT - t0; /* its tiles the block before stored */
+    int toff[RT];
+    #pragma unroll
+    for (int t = 0; t < RT; t++) toff[t] = min(t0 + t, T_all - 1) * C_in;
+    __global const float *u = U + u_group(go0, C_in);
+    GEMM_PACKED(V, (size_t)T_all * C_in, toff, u, (size_t)C_in * C_outw)
+    for (int go = go0; go < go0 + OG; go++) {
+        const float16 bv = load_bias(bias, go * 16, C_real);
+        for (int t = first; t < RT && t0 + t < T_all; t++) {
+            const int tg = t0 + t, n = tg / T, tl = tg % T;
+            output_tile(Ms + (go - go0) * 36 * RT * 16, t, bv, out + ((size_t)n * G_out + go) * Ohp * Owp * 16,
+                        4 * (tl / tiles_x), 4 * (tl % tiles_x), pool, Oh, Ow, Owp);
+        }
+    }
+}
+
+/* Zeroes what a convolution does not write of its packed output map (H, W): the border and the
+ * rows and columns past the map. get_global_size(0) = Hp, (1) = N Cp / 16. */
+__kernel void packed_border(__global float *out, int H, int W)
+{
+    const int y = get_global_id(0), Wp = padded(W);
+    __global float *row = out + ((size_t)get_global_id(1) * get_global_size(0) + y) * Wp * 16;
+    const float16 zero = (float16)(0.0f);
+    if (y == 0 || y > H) {
+        for (int x = 0; x < Wp; x++) vstore16(zero, x, row);
+    } else {
+        vstore16(zero, 0, row);
+        for (int x = W + 1; x < Wp; x++) vstore16(zero, x, row);
+    }
+}
+
+#else /* PACKED_LAYOUT_ONLY */
+
+/* NCHW (N, C, H, W) to the packed layout, all of it written: a row of pixels per work-item.
+ * get_global_size(0) = Hp, (1) = N Cp / 16. */
+__kernel void packed_from_nchw(__global const float *restrict in, __global float *restrict out, int C, int H, int W)
+{
+    const int y = get_global_id(0), ng = get_global_id(1), Hp = get_global_size(0), Wp = padded(W);
+    const int G = (C + 15) / 16, n = ng / G, c0 = ng % G * 16;
+    __global float *row = out + ((size_t)ng * Hp + y) * Wp * 16;
+    const float16 zero = (float16)(0.0f);
+    if (y == 0 || y > H) {
+        for (int x = 0; x < Wp; x++) vstore16(zero, x, row);
+        return;
+    }
+    __global const float *src = in + (((size_t)n * C + c0) * H + y - 1) * W;
+    vstore16(zero, 0, row);
+    for (int x = 0; x < W; x++) {
+        float v[16];
+        for (int l = 0; l < 16; l++) v[l] = c0 + l < C ? src[(size_t)l * H * W + x] : 0.0f;
+        vstore16(vload16(0, v), x + 1, row);
+    }
+    for (int x = W + 1; x < Wp; x++) vstore16(zero, x, row);
+}
+
+/* The packed layout to NCHW (N, C, H, W): a row of pixels per work-item.
+ * get_global_size(0) = H, (1) = N Cp / 16. */
+__kernel void packed_to_nchw(__global const float *restrict in, __global float *restrict out, int C, int W)
+{
+    const int y = get_global_id(0), ng = get_global_id(1), H = get_global_size(0);
+    const int G = (C + 15) / 16, n = ng / G, c0 = ng % G * 16;
+    __global const float *row = in + ((size_t)ng * padded(H) + y + 1) * padded(W) * 16;
+    __global float *dst = out + (((size_t)n * C + c0) * H + y) * W;
+    for (int x = 0; x < W; x++) {
+        float v[16];
+        vstore16(vload16(x + 1, row), 0, v);
+        for (int l = 0; l < 16 && c0 + l < C; l++) dst[(size_t)l * H * W + x] = v[l];
+    }
+}
+
+#endif /* PACKED_LAYOUT_ONLY */
