@@ -179,7 +179,8 @@ inline void output_tile(__local const float *Ms_o, int t, float16 bv, __global f
 
 /* C_in, C_out: padded to 16; C_real: the real output channels (the bias' length); H, W: the
  * input map; pool: the output is (H / 2, W / 2) through a 2x2 stride-2 max pool. */
-__kernel void packed_fused(__global const float *restrict in, __global const float *restrict U,
+/* One work-item per work-group (its local memory is the work-item's own): get_local_size is 1. */
+__kernel __attribute__((reqd_work_group_size(1, 1, 1))) void packed_fused(__global const float *restrict in, __global const float *restrict U,
                            __global const float *restrict bias, __global float *restrict out,
                            __local float *restrict Vs, __local float *restrict Ms, int C_in, int C_out, int C_real,
                            int H, int W, int pool)
@@ -225,7 +226,7 @@ __kernel void packed_input(__global const float *restrict in, __global float *re
 }
 
 /* get_global_size(0) = ceil(T_all / RT), (1) = C_out / (16 OG) */
-__kernel void packed_gemm_out(__global const float *restrict V, __global const float *restrict U,
+__kernel __attribute__((reqd_work_group_size(1, 1, 1))) void packed_gemm_out(__global const float *restrict V, __global const float *restrict U,
                               __global const float *restrict bias, __global float *restrict out,
                               __local float *restrict Ms, int C_in, int C_out, int C_real, int H, int W, int T_all,
                               int pool)

@@ -144,7 +144,9 @@ START_TEST(test_winograd_packed_shapes)
             if (pool && (shapes[s].H < 2 || shapes[s].W < 2)) continue;
             vggcl_conv_params p;
             vggcl__conv_defaults(ctx, id, shapes[s].N, shapes[s].C_in, shapes[s].C_out, shapes[s].H, shapes[s].W, &p);
-            ck_assert_int_eq(p.v[fuse], 1);
+            /* the one pass is the default wherever the device's local memory holds it (PoCL: 1 MiB) */
+            ck_assert(p.v[fuse] == 1 || ctx->local_mem < ((cl_ulong)1 << 20));
+            if (_i && !p.v[fuse]) continue;
             p.v[fuse] = _i;
             ck_assert_msg(conv_case(ctx, id, &p, shapes[s].N, shapes[s].C_in, shapes[s].C_out, shapes[s].H, shapes[s].W,
                                     pool, (unsigned)s, REL_L2, ELEM),
@@ -190,6 +192,11 @@ START_TEST(test_winograd_packed_params)
                 tb_ran[f][ti] = 1;
                 runs++;
             }
+    if (ctx->local_mem < ((cl_ulong)1 << 20)) { /* a GPU's 48 KiB: the small blocks of the two passes */
+        ck_assert_int_ge(runs, 1);
+        vggcl_ctx_free(ctx);
+        return;
+    }
     ck_assert_int_ge(runs, 30); /* PoCL's 1 MiB of local memory takes nearly every combination */
     for (int f = 0; f < 2; f++)
         for (int ti = 0; ti < n_tb; ti++)

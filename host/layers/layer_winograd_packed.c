@@ -130,6 +130,10 @@ fail:
     return st;
 }
 
+/* The kernels with local memory run one work-item per work-group on every device (a GPU
+ * driver would otherwise choose larger groups, whose work-items would share it). */
+static const size_t one[2] = { 1, 1 };
+
 static vggcl_status launch(vggcl_ctx *ctx, const char *where, const vggcl_conv_params *p, const vggcl_conv_call *c)
 {
     vggcl_status st;
@@ -151,7 +155,7 @@ static vggcl_status launch(vggcl_ctx *ctx, const char *where, const vggcl_conv_p
         ARG(k, 6, C_inp); ARG(k, 7, C_outp); ARG(k, 8, c->C_out); ARG(k, 9, c->H); ARG(k, 10, c->W);
         ARG(k, 11, c->pool);
         size_t g[2] = { (size_t)(tiles + RT - 1) / RT, (size_t)c->N };
-        return vggcl__enqueue(ctx, where, k, 2, g, NULL, direct_flops(c));
+        return vggcl__enqueue(ctx, where, k, 2, g, one, direct_flops(c));
     }
     if ((st = vggcl__kernel_v(ctx, VGGCL_K_PACKED_INPUT, defines, where, &kin)) != VGGCL_OK ||
         (st = vggcl__kernel_v(ctx, VGGCL_K_PACKED_GEMM_OUT, defines, where, &k)) != VGGCL_OK)
@@ -164,7 +168,7 @@ static vggcl_status launch(vggcl_ctx *ctx, const char *where, const vggcl_conv_p
     ARG(k, 5, C_inp); ARG(k, 6, C_outp); ARG(k, 7, c->C_out); ARG(k, 8, c->H); ARG(k, 9, c->W); ARG(k, 10, T_all);
     ARG(k, 11, c->pool);
     size_t g[2] = { (size_t)(T_all + RT - 1) / RT, (size_t)G_out / q.v[P_OG] };
-    return vggcl__enqueue(ctx, where, k, 2, g, NULL, direct_flops(c));
+    return vggcl__enqueue(ctx, where, k, 2, g, one, direct_flops(c));
 fail:
     return st;
 }
