@@ -52,6 +52,8 @@ vggcl_status vggcl__cl_cam(vggcl_ctx *ctx, const char *where, cl_mem fmap, cl_me
  * 4 ceil(H / 4) + 2 and Wp likewise; pixel (y, x) at (y + 1, x + 1), zero everywhere else.
  * _floats: its size; _pack and _unpack convert from and to NCHW (the whole packed map written). */
 #define VGGCL_PACKED_SIDE(s) (((s) + 3) / 4 * 4 + 2)
+/* "winograd-packed" runs a layer of up to this many channels in and out as one pass */
+#define VGGCL_PACKED_ONE_PASS_MAX_C 256
 size_t vggcl__packed_floats(int N, int C, int H, int W);
 vggcl_status vggcl__cl_pack(vggcl_ctx *ctx, const char *where, cl_mem in, cl_mem out, int N, int C, int H, int W);
 vggcl_status vggcl__cl_unpack(vggcl_ctx *ctx, const char *where, cl_mem in, cl_mem out, int N, int C, int H, int W);

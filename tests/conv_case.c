@@ -17,6 +17,7 @@ static int packed_in_out(vggcl_ctx *ctx, const char *what, const float *in, vggc
     const size_t np_in = vggcl__packed_floats(c->N, c->C_in, c->H, c->W);
     const size_t np_out = vggcl__packed_floats(c->N, c->C_out, OH, OW);
     float *want = malloc(np_in * 4), *got = malloc(np_in * 4), *nan = malloc(np_out * 4);
+    ck_assert(want && got && nan);
     for (size_t i = 0; i < np_out; i++) nan[i] = NAN;
     cl_mem pin = tu_alloc(ctx, np_in);
     ck_assert_msg(vggcl__cl_pack(ctx, "test conv: packing the input", c->in, pin, c->N, c->C_in, c->H, c->W) == VGGCL_OK,
@@ -39,6 +40,7 @@ static int packed_check(vggcl_ctx *ctx, const char *what, const float *expected,
 {
     const size_t np = vggcl__packed_floats(c->N, c->C_out, OH, OW);
     float *want = malloc(np * 4), *got = malloc(np * 4);
+    ck_assert(want && got);
     tu_download(ctx, c->out, got, np);
     vggcl__ref_pack(expected, want, c->N, c->C_out, OH, OW);
     char msg[400];

@@ -170,7 +170,8 @@ START_TEST(test_winograd_packed_params)
     static const struct { int N, C_in, C_out, H, W; } sample[] = {
         { 2, 35, 48, 13, 18 }, /* 2 x 4 x 5 = 40 tiles; 3 output groups */
         { 1, 3, 40, 6, 9 },    /* 2 x 3 = 6 tiles, fewer than most R */
-        { 3, 20, 64, 9, 5 },   /* 3 x 3 x 2 = 18 tiles over three images */
+        { 3, 20, 128, 9, 5 },  /* 3 x 3 x 2 = 18 tiles over three images; two whole weight runs */
+        { 1, 17, 100, 5, 7 },  /* 7 output groups: two weight runs of 4 groups, the second part empty */
     };
     int runs = 0, tb_ran[2][8] = { { 0 } };
     for (int ri = 0; ri < vggcl__tunable_values(&a->tunables[r]); ri++)
@@ -183,7 +184,7 @@ START_TEST(test_winograd_packed_params)
                 p.v[tb] = a->tunables[tb].values[ti];
                 if (!a->valid(ctx, &p)) continue;
                 const size_t s = (size_t)runs % (sizeof sample / sizeof sample[0]);
-                const int pool = runs / 3 % 2;
+                const int pool = runs / 4 % 2;
                 ck_assert_msg(conv_case(ctx, id, &p, sample[s].N, sample[s].C_in, sample[s].C_out, sample[s].H,
                                         sample[s].W, pool, (unsigned)runs, REL_L2, ELEM),
                               "winograd-packed R=%d OG=%d FUSE=%d TB=%d N=%d C_in=%d C_out=%d H=%d W=%d pool=%d "

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "conv_algo.h"
+#include "layers.h"
 
 extern const vggcl_conv_algo vggcl__conv_direct, vggcl__conv_winograd, vggcl__conv_gemm, vggcl__conv_winograd_gpu,
     vggcl__conv_winograd_packed;
@@ -37,17 +38,22 @@ int vggcl_conv_algorithm(const char *name)
 int vggcl__conv_default_algo(const vggcl_ctx *ctx, int c_in, int c_out)
 {
     /* On a GPU the GPU-shaped Winograd everywhere (its GEMM pads C_in to 32,
-     * cheap beside the rest on a large device). Elsewhere (PoCL) Winograd from
-     * 16 input channels on: measured there, VGG16 at 224, ms direct / Winograd:
+     * cheap beside the rest on a large device). Elsewhere (CPUs: PoCL) Winograd;
+     * with NCHW maps it paid from 16 input channels on, VGG16 at 224, ms direct / Winograd:
      * 3->64 1.6 / 3.2, 64->64 19.3 / 15.7, 64->128 11.2 / 6.8, 128->128 23 / 11.3,
      * 256->256 29 / 7.0, 512->512 @28 32.6 / 7.3, @14 8.8 / 2.9. Of the two
      * Winograd layouts, the channel-packed one where it runs as one pass (up to
      * 256 channels in and out), NCHW above: `vggcl tune`, 2026-11-30, VGG16 at
      * 224, ms NCHW / packed at batch 1 and 8: 64->64 9.0 / 6.2, 62 / 47; 64->128
      * 3.8 / 2.9, 27 / 22; 128->128 6.2 / 5.1, 47 / 41; 128->256 3.2 / 2.5, 25 / 20;
-     * 256->256 7.8 / 6.3, 48 / 41; the 512-channel layers level or NCHW ahead. */
+     * 256->256 7.8 / 6.3, 48 / 41; the 512-channel layers level or NCHW ahead.
+     * The first layer packed too (its 3 channels padded to 16): direct and then
+     * converting its output to the packed layout took as long (whole network,
+     * paired: 1.02x the time at batch 1; so did the direct kernel writing the
+     * packed layout itself, 1.00x). */
     if (ctx->is_gpu) return VGGCL_CONV_WINOGRAD_GPU;
-    if (c_in <= 256 && c_out <= 256) return VGGCL_CONV_WINOGRAD_PACKED;
+    if (c_in <= VGGCL_PACKED_ONE_PASS_MAX_C && c_out <= VGGCL_PACKED_ONE_PASS_MAX_C)
+        return VGGCL_CONV_WINOGRAD_PACKED;
     return c_in < 16 ? VGGCL_CONV_DIRECT : VGGCL_CONV_WINOGRAD;
 }
 

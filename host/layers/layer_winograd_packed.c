@@ -18,7 +18,7 @@ static const vggcl_tunable tunables[] = {
     { "TB", 1, { 1, 2, 3, 4 }, 0 },
 };
 enum { P_R, P_OG, P_FUSE, P_TB };
-#define ONE_PASS_MAX_C 256
+#define ONE_PASS_MAX_C VGGCL_PACKED_ONE_PASS_MAX_C
 
 static int pad16(int c)
 {

@@ -3,16 +3,21 @@
 
 #include "ref.h"
 
+/* the packed side of a map side s: whole 4x4 tiles and the border */
+static int side(int s)
+{
+    return (s + 3) / 4 * 4 + 2;
+}
+
 /* the offset of (n, c, y, x) in the packed map */
 static size_t at(int C, int H, int W, int n, int c, int y, int x)
 {
-    const int G = (C + 15) / 16, Hp = (H + 3) / 4 * 4 + 2, Wp = (W + 3) / 4 * 4 + 2;
-    return ((((size_t)n * G + c / 16) * Hp + y + 1) * Wp + x + 1) * 16 + c % 16;
+    return ((((size_t)n * ((C + 15) / 16) + c / 16) * side(H) + y + 1) * side(W) + x + 1) * 16 + c % 16;
 }
 
 void vggcl__ref_pack(const float *in, float *out, int N, int C, int H, int W)
 {
-    const size_t total = (size_t)N * ((C + 15) / 16 * 16) * ((H + 3) / 4 * 4 + 2) * ((W + 3) / 4 * 4 + 2);
+    const size_t total = (size_t)N * ((C + 15) / 16 * 16) * side(H) * side(W);
     memset(out, 0, total * sizeof(float));
     for (int n = 0; n < N; n++)
         for (int c = 0; c < C; c++)
