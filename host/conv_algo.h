@@ -32,6 +32,12 @@ typedef struct {
     int N, C_in, C_out, H, W, pool;
 } vggcl_conv_call;
 
+/* The call's FLOPs, counted as the direct convolution's, so that GFLOP/s compare across algorithms. */
+static inline double vggcl__conv_flops(const vggcl_conv_call *c)
+{
+    return 2.0 * c->N * c->C_out * c->C_in * 9 * (double)c->H * c->W;
+}
+
 typedef struct {
     const char *name;       /* as --conv and the tuning table spell it */
     int tunable_count;

@@ -193,6 +193,11 @@ vggcl_status vggcl__kernel_v(vggcl_ctx *ctx, int which, const char *defines, con
 /* The same with the file's default tunables. */
 vggcl_status vggcl__kernel(vggcl_ctx *ctx, int which, const char *where, cl_kernel *out);
 
+/* A local size of one work-item per work-group, in up to 3 dimensions: what a kernel whose local
+ * memory is each work-item's own must run with on every device (vggcl__enqueue gives it to any
+ * kernel on a CPU when none is passed). */
+extern const size_t vggcl__one_item[3];
+
 /* Enqueues an NDRange kernel (checked, message names `where`); when profiling,
  * records its event with the FLOPs it performs. */
 vggcl_status vggcl__enqueue(vggcl_ctx *ctx, const char *where, cl_kernel k, cl_uint dims, const size_t *global,

@@ -61,7 +61,7 @@ static vggcl_status launch(vggcl_ctx *ctx, const char *where, const vggcl_conv_p
     ARG(k, 4, c->C_in); ARG(k, 5, c->C_out); ARG(k, 6, c->H); ARG(k, 7, c->W);
     size_t global[3] = { (size_t)(c->W + px - 1) / px, (size_t)c->H,
                          (size_t)c->N * ((size_t)(c->C_out + ocb - 1) / ocb) };
-    return vggcl__enqueue(ctx, where, k, 3, global, NULL, 2.0 * c->N * c->C_out * c->C_in * 9 * (double)c->H * c->W);
+    return vggcl__enqueue(ctx, where, k, 3, global, NULL, vggcl__conv_flops(c));
 fail:
     return st;
 }

@@ -152,16 +152,6 @@ static void workspace(const vggcl_conv_params *p, int N, int C_in, int C_out, in
 
 #define ARG(k, i, x) CL_CHECK(clSetKernelArg, (k, i, sizeof(x), &(x)))
 
-/* the layer's FLOPs, counted as the direct convolution's so that GFLOP/s compare */
-static double direct_flops(const vggcl_conv_call *c)
-{
-    return 2.0 * c->N * c->C_out * c->C_in * 9 * (double)c->H * c->W;
-}
-
-/* The kernels with local memory run one work-item per work-group on every device (a GPU
- * driver would otherwise choose larger groups, whose work-items would share it). */
-static const size_t one[3] = { 1, 1, 1 };
-
 /* the one-pass form: one work-item per block of 16 tiles */
 static vggcl_status launch_fused(vggcl_ctx *ctx, const char *where, const vggcl_conv_params *p, const char *defines,
                                  const vggcl_conv_call *c)
@@ -180,7 +170,7 @@ static vggcl_status launch_fused(vggcl_ctx *ctx, const char *where, const vggcl_
     ARG(k, 6, c->C_in); ARG(k, 7, c->C_out); ARG(k, 8, C_outp); ARG(k, 9, c->H); ARG(k, 10, c->W);
     ARG(k, 11, blocks_y); ARG(k, 12, c->pool); ARG(k, 13, wide);
     size_t g[2] = { (size_t)blocks_x, (size_t)c->N * blocks_y };
-    return vggcl__enqueue(ctx, where, k, 2, g, one, direct_flops(c));
+    return vggcl__enqueue(ctx, where, k, 2, g, vggcl__one_item, vggcl__conv_flops(c));
 fail:
     return st;
 }
@@ -216,7 +206,7 @@ static vggcl_status launch(vggcl_ctx *ctx, const char *where, const vggcl_conv_p
     ARG(kgo, 10, d.tiles_y); ARG(kgo, 11, d.tiles_x); ARG(kgo, 12, d.T); ARG(kgo, 13, d.Tp); ARG(kgo, 14, c->pool);
     ARG(kgo, 15, group);
     size_t g[3] = { (size_t)group, (size_t)d.C_outp / (2 * OCB), (size_t)(blocks + group - 1) / group };
-    return vggcl__enqueue(ctx, where, kgo, 3, g, one, direct_flops(c));
+    return vggcl__enqueue(ctx, where, kgo, 3, g, vggcl__one_item, vggcl__conv_flops(c));
 fail:
     return st;
 }

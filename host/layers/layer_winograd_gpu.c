@@ -113,7 +113,7 @@ static vggcl_status launch(vggcl_ctx *ctx, const char *where, const vggcl_conv_p
     size_t g_gemm[3] = { (size_t)(Tp / p->v[P_MWG] * md), (size_t)(Cp / p->v[P_NWG] * nd), 36 };
     size_t l_gemm[3] = { (size_t)md, (size_t)nd, 1 };
     /* the layer's FLOPs are counted as the direct convolution's, so GFLOP/s compare */
-    const double flops = 2.0 * c->N * c->C_out * c->C_in * 9 * (double)c->H * c->W;
+    const double flops = vggcl__conv_flops(c);
     if ((st = vggcl__enqueue(ctx, where, kgemm, 3, g_gemm, l_gemm, flops)) != VGGCL_OK) return st;
 
     ARG(kout, 0, c->ws[1]); ARG(kout, 1, c->bias); ARG(kout, 2, c->out); ARG(kout, 3, c->C_out); ARG(kout, 4, Cp);

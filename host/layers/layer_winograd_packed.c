@@ -22,7 +22,7 @@ enum { P_R, P_OG, P_FUSE, P_TB };
 
 static int pad16(int c)
 {
-    return (c + 15) / 16 * 16;
+    return (int)vggcl__round_up((size_t)c, 16);
 }
 
 size_t vggcl__packed_floats(int N, int C, int H, int W)
@@ -34,7 +34,7 @@ size_t vggcl__packed_floats(int N, int C, int H, int W)
 #define IL 4
 static int c_outw(int C_out)
 {
-    return (C_out + 16 * IL - 1) / (16 * IL) * (16 * IL);
+    return (int)vggcl__round_up((size_t)C_out, 16 * IL);
 }
 
 static size_t packed_floats(const vggcl_conv_params *p, int C_out, int C_in)
@@ -111,11 +111,6 @@ static void workspace(const vggcl_conv_params *p, int N, int C_in, int C_out, in
 
 #define ARG(k, i, x) CL_CHECK(clSetKernelArg, (k, i, sizeof(x), &(x)))
 
-static double direct_flops(const vggcl_conv_call *c)
-{
-    return 2.0 * c->N * c->C_out * c->C_in * 9 * (double)c->H * c->W;
-}
-
 /* The output map's border and the rows and columns past it, which the convolution does not write. */
 static vggcl_status clear_border(vggcl_ctx *ctx, const char *where, const char *defines, const vggcl_conv_call *c)
 {
@@ -129,10 +124,6 @@ static vggcl_status clear_border(vggcl_ctx *ctx, const char *where, const char *
 fail:
     return st;
 }
-
-/* The kernels with local memory run one work-item per work-group on every device (a GPU
- * driver would otherwise choose larger groups, whose work-items would share it). */
-static const size_t one[2] = { 1, 1 };
 
 static vggcl_status launch(vggcl_ctx *ctx, const char *where, const vggcl_conv_params *p, const vggcl_conv_call *c)
 {
@@ -155,7 +146,7 @@ static vggcl_status launch(vggcl_ctx *ctx, const char *where, const vggcl_conv_p
         ARG(k, 6, C_inp); ARG(k, 7, C_outp); ARG(k, 8, c->C_out); ARG(k, 9, c->H); ARG(k, 10, c->W);
         ARG(k, 11, c->pool);
         size_t g[2] = { (size_t)(tiles + RT - 1) / RT, (size_t)c->N };
-        return vggcl__enqueue(ctx, where, k, 2, g, one, direct_flops(c));
+        return vggcl__enqueue(ctx, where, k, 2, g, vggcl__one_item, vggcl__conv_flops(c));
     }
     if ((st = vggcl__kernel_v(ctx, VGGCL_K_PACKED_INPUT, defines, where, &kin)) != VGGCL_OK ||
         (st = vggcl__kernel_v(ctx, VGGCL_K_PACKED_GEMM_OUT, defines, where, &k)) != VGGCL_OK)
@@ -168,7 +159,7 @@ static vggcl_status launch(vggcl_ctx *ctx, const char *where, const vggcl_conv_p
     ARG(k, 5, C_inp); ARG(k, 6, C_outp); ARG(k, 7, c->C_out); ARG(k, 8, c->H); ARG(k, 9, c->W); ARG(k, 10, T_all);
     ARG(k, 11, c->pool);
     size_t g[2] = { (size_t)(T_all + RT - 1) / RT, (size_t)G_out / q.v[P_OG] };
-    return vggcl__enqueue(ctx, where, k, 2, g, one, direct_flops(c));
+    return vggcl__enqueue(ctx, where, k, 2, g, vggcl__one_item, vggcl__conv_flops(c));
 fail:
     return st;
 }

@@ -31,6 +31,8 @@ void vggcl__prof_reset(vggcl_ctx *ctx)
     ctx->prof_n = 0;
 }
 
+const size_t vggcl__one_item[3] = { 1, 1, 1 };
+
 vggcl_status vggcl__enqueue(vggcl_ctx *ctx, const char *where, cl_kernel k, cl_uint dims, const size_t *global,
                             const size_t *local, double flops)
 {
@@ -38,8 +40,7 @@ vggcl_status vggcl__enqueue(vggcl_ctx *ctx, const char *where, cl_kernel k, cl_u
     /* No local size on a CPU: one work-item per work-group. Left to PoCL, the size follows the global
      * size, and each new size compiles the kernel again (seconds) when the batch or image size changes;
      * the CPU kernels vectorize within a work-item, so nothing is lost. GPU drivers choose well. */
-    static const size_t one[3] = { 1, 1, 1 };
-    if (!local && !ctx->is_gpu) local = one;
+    if (!local && !ctx->is_gpu) local = vggcl__one_item;
     cl_event *ev = vggcl__prof_slot(ctx, where, flops);
     CL_CHECK(clEnqueueNDRangeKernel, (ctx->queue, k, dims, NULL, global, local, 0, NULL, ev));
     return VGGCL_OK;
