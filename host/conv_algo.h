@@ -10,11 +10,13 @@
 #include "internal.h"
 
 #define VGGCL_CONV_ALGOS (VGGCL_CONV_WINOGRAD_PACKED + 1) /* ids 1.. are entries; 0 is AUTO */
+#define VGGCL_CONV_VARIANTS 2 /* weight layouts of one algorithm at most (its variant()) */
 
 /* One -D parameter of a kernel: its default and the values the tuner may try
  * (increasing; the list ends where a value is not above the one before, so 0
  * may come first). A parameter the packed weights depend on has one
- * value only, so weights packed at load fit every variant of the algorithm.
+ * value only, or is one the algorithm's variant() tells apart: a model keeps
+ * its weights packed per variant (weight layout) it may use.
  * host_only: read by the launcher alone, never passed with -D, so its values
  * share one program build. */
 typedef struct {
@@ -56,7 +58,15 @@ typedef struct {
     vggcl_status (*launch)(vggcl_ctx *ctx, const char *where, const vggcl_conv_params *p, const vggcl_conv_call *c);
     /* in and out are in the channel-packed layout (layers.h, vggcl__packed_floats), not NCHW */
     int packed_io;
+    /* which of its weight layouts p needs, 0 .. VGGCL_CONV_VARIANTS - 1; NULL: one layout */
+    int (*variant)(const vggcl_conv_params *p);
 } vggcl_conv_algo;
+
+/* algorithm id's variant() of p (0 where it has one weight layout) */
+static inline int vggcl__conv_variant(const vggcl_conv_algo *a, const vggcl_conv_params *p)
+{
+    return a->variant ? a->variant(p) : 0;
+}
 
 /* How many values t lists. */
 int vggcl__tunable_values(const vggcl_tunable *t);

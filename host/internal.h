@@ -164,8 +164,6 @@ int vggcl__cache_path(const vggcl_ctx *ctx, const char *text, const char *option
  * algorithm only unless it is 0; NULL if none. */
 void vggcl__tune_load(vggcl_ctx *ctx);
 const vggcl_tuned *vggcl__tune_lookup(const vggcl_ctx *ctx, int c_in, int c_out, int h, int w, int n, int only);
-/* Whether algorithm algo is named for c_in -> c_out anywhere in the table. */
-int vggcl__tune_names(const vggcl_ctx *ctx, int c_in, int c_out, int algo);
 /* The median over rounds of b_ms / a_ms (rounds where a_ms is not positive are
  * left out; at most 16 rounds; INFINITY if none): how tune compares a challenger
  * b with the default a timed in alternating rounds. */

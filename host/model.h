@@ -18,7 +18,10 @@ typedef struct {
     int algo;               /* conv: the algorithm used where the tuning table names none */
     float *weight;          /* conv: (c_out, c_in, 3, 3), BatchNorm folded */
     float *bias;            /* conv: (c_out) */
-    cl_mem packed[VGGCL_CONV_ALGOS]; /* conv: weights packed per algorithm (NULL: not loaded) */
+    /* conv: weights packed per algorithm and weight layout (conv_algo.h: variant; NULL: not
+     * loaded), and their sizes */
+    cl_mem packed[VGGCL_CONV_ALGOS][VGGCL_CONV_VARIANTS];
+    size_t packed_bytes[VGGCL_CONV_ALGOS][VGGCL_CONV_VARIANTS];
     cl_mem bias_dev;
 } vggcl_step;
 

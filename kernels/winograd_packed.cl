@@ -1,22 +1,22 @@
 /* winograd_packed.cl: 3x3 convolution (stride 1, padding 1) + bias + ReLU as Winograd
- * F(4x4, 3x3) on the channel-packed layout, the 2x2 max pool folded in on request; and the
- * kernels that convert maps between that layout and NCHW.
+ * F(MxM, 3x3), M = 4 or 6, on the channel-packed layout, the 2x2 max pool folded in on request;
+ * and the kernels that convert maps between that layout and NCHW.
  *
  * The packed layout of a map (N, C, H, W) (host/layers.h, vggcl__packed_floats):
- *   (N, Cp / 16, Hp, Wp, 16), Cp = C rounded up to 16, Hp = 4 ceil(H / 4) + 2, Wp likewise:
- *   pixel (y, x) at (y + 1, x + 1); everything else (the one-pixel border, the rows and columns
- *   past the map up to whole 4x4 tiles, channels C .. Cp - 1) is zero.
+ *   (N, Cp / 16, Hp, Wp, 16), Cp = C rounded up to 16, Hp = max(4 ceil(H / 4), 6 ceil(H / 6)) + 2,
+ *   Wp likewise (whole tiles of either size): pixel (y, x) at (y + 1, x + 1); everything else
+ *   (the one-pixel border, the rows and columns past the map, channels C .. Cp - 1) is zero.
  * The lanes of a vector hold 16 channels of one pixel, so the Winograd transforms are plain
  * vector arithmetic on whole pixels and a block is any number R of tiles. (kernels/winograd.cl
  * puts 16 tiles in the lanes instead, which costs gathers of stride-4 columns and pads tile
  * counts to blocks of 16; tools/packed_winograd_study has the measurements.)
  *
- * Other buffers (float32), C_in and C_out padded to 16 as above:
- *   U (36, C_outw / 64, C_in, 64)  G g G^T, packed on the host (host/layers/layer_winograd_packed.c),
+ * Other buffers (float32), C_in and C_out padded to 16 as above, NP = (M + 2)^2 points:
+ *   U (NP, C_outw / 64, C_in, 64)  G g G^T, packed on the host (host/layers/layer_winograd_packed.c),
  *                                 zero past the real C_out and C_in; C_outw = C_out rounded up
  *                                 to 64: per input channel 4 groups of 16 side by side
- *   V (36, T_all, C_in)           the two-pass form only; T_all = N tiles_y tiles_x
- * Tiles are numbered over the image row by row, then over the batch.
+ *   V (NP, T_all, C_in)           the two-pass form only; T_all = N tiles_y tiles_x
+ * Tiles (M x M outputs) are numbered over the image row by row, then over the batch.
  *   packed_fused:    one work-item per RT = R TB tiles of one image (get_global_id(0) = block, (1) = n):
  *                    their transformed input in local memory, then per OG groups of 16 output
  *                    channels the products and the output transform (+ bias, ReLU, 2x2 max pool).
@@ -27,14 +27,17 @@
  * With PACKED_LAYOUT_ONLY the file holds the conversions from and to NCHW alone (they take no
  * tunables, so one build serves every layer). */
 
-/* the padded side of a map side s */
+/* the padded side of a map side s (VGGCL_PACKED_SIDE in host/layers.h) */
 inline int padded(int s)
 {
-    return (s + 3) / 4 * 4 + 2;
+    return max((s + 3) / 4 * 4, (s + 5) / 6 * 6) + 2;
 }
 
 #ifndef PACKED_LAYOUT_ONLY
 
+#ifndef M
+#define M 4
+#endif
 #ifndef R
 #define R 14
 #endif
@@ -57,7 +60,9 @@ inline size_t u_group(int go, int C_in)
     return (size_t)(go / 4) * C_in * 64 + go % 4 * 16;
 }
 
-/* B^T x and A^T m over six whole pixels (points 0, +-1, +-2, infinity, as kernels/winograd.cl). */
+#if M == 4
+/* B^T x and A^T m over NT whole pixels: points 0, +-1, +-2, infinity (as kernels/winograd.cl) */
+#define NT 6
 inline void bt(const float16 *x, float16 *o)
 {
     o[0] = 4.0f * x[0] - 5.0f * x[2] + x[4];
@@ -75,37 +80,85 @@ inline void at(const float16 *m, float16 *o)
     o[2] = m[1] + m[2] + 4.0f * (m[3] + m[4]);
     o[3] = m[1] - m[2] + 8.0f * (m[3] - m[4]) + m[5];
 }
-
-/* B^T d B of the 6x6 pixels from p (row stride Wp pixels), point xi to v[xi * stride]. */
-inline void input_tile(__global const float *p, int Wp, __local float *vl, __global float *vg, size_t stride)
+#elif M == 6
+/* points 0, +-1, +-2, +-1/2, infinity (G in host/layers/layer_winograd_packed.c) */
+#define NT 8
+inline void bt(const float16 *x, float16 *o)
 {
-    float16 e[6][6];
-    #pragma unroll
-    for (int i = 0; i < 6; i++) {
-        float16 d[6];
-        #pragma unroll
-        for (int j = 0; j < 6; j++) d[j] = vload16(j, p + (size_t)i * Wp * 16);
-        bt(d, e[i]);
+    o[0] = x[0] - x[6] + 5.25f * (x[4] - x[2]);
+    o[7] = x[7] - x[1] + 5.25f * (x[3] - x[5]);
+    float16 a = x[2] + x[6] - 4.25f * x[4], b = x[1] + x[5] - 4.25f * x[3];
+    o[1] = a + b, o[2] = a - b;
+    a = x[6] + 0.25f * x[2] - 1.25f * x[4], b = 0.5f * x[1] - 2.5f * x[3] + 2.0f * x[5];
+    o[3] = a + b, o[4] = a - b;
+    a = x[6] + 4.0f * (x[2] - 1.25f * x[4]), b = 2.0f * x[1] - 2.5f * x[3] + 0.5f * x[5];
+    o[5] = a + b, o[6] = a - b;
+}
+
+inline void at(const float16 *m, float16 *o)
+{
+    const float16 s1 = m[1] + m[2], d1 = m[1] - m[2], s2 = m[3] + m[4], d2 = m[3] - m[4];
+    const float16 s3 = m[5] + m[6], d3 = m[5] - m[6];
+    o[0] = m[0] + s1 + s2 + s3;
+    o[1] = d1 + 2.0f * d2 + 0.5f * d3;
+    o[2] = s1 + 4.0f * s2 + 0.25f * s3;
+    o[3] = d1 + 8.0f * d2 + 0.125f * d3;
+    o[4] = s1 + 16.0f * s2 + 0.0625f * s3;
+    o[5] = d1 + 32.0f * d2 + 0.03125f * d3 + m[7];
+}
+#else
+#error "M must be 4 or 6"
+#endif
+#define NP (NT * NT)
+
+/* B^T d B of the NT x NT pixels from p (row stride Wp pixels), point xi to v[xi * stride]. F(4x4)
+ * keeps the tile in registers; F(6x6)'s 8x8 would not stay there, so its rows' transforms go to
+ * v and each column's is then done in place there. */
+#if NT == 6
+#define INPUT_TILE(v)                                                                            \
+    float16 e[NT][NT];                                                                           \
+    _Pragma("unroll") for (int i = 0; i < NT; i++) {                                             \
+        float16 d[NT];                                                                           \
+        _Pragma("unroll") for (int j = 0; j < NT; j++) d[j] = vload16(j, p + (size_t)i * Wp * 16); \
+        bt(d, e[i]);                                                                             \
+    }                                                                                            \
+    _Pragma("unroll") for (int b = 0; b < NT; b++) {                                             \
+        float16 c[NT], o[NT];                                                                    \
+        _Pragma("unroll") for (int i = 0; i < NT; i++) c[i] = e[i][b];                           \
+        bt(c, o);                                                                                \
+        _Pragma("unroll") for (int a = 0; a < NT; a++) vstore16(o[a], 0, (v) + (a * NT + b) * stride); \
     }
-    #pragma unroll
-    for (int b = 0; b < 6; b++) {
-        float16 c[6], o[6];
-        #pragma unroll
-        for (int i = 0; i < 6; i++) c[i] = e[i][b];
-        bt(c, o);
-        #pragma unroll
-        for (int a = 0; a < 6; a++) {
-            if (vl) vstore16(o[a], 0, vl + (a * 6 + b) * stride);
-            else vstore16(o[a], 0, vg + (a * 6 + b) * stride);
-        }
+#else
+#define INPUT_TILE(v)                                                                            \
+    _Pragma("unroll") for (int i = 0; i < NT; i++) {                                             \
+        float16 d[NT], o[NT];                                                                    \
+        _Pragma("unroll") for (int j = 0; j < NT; j++) d[j] = vload16(j, p + (size_t)i * Wp * 16); \
+        bt(d, o);                                                                                \
+        _Pragma("unroll") for (int b = 0; b < NT; b++) vstore16(o[b], 0, (v) + (i * NT + b) * stride); \
+    }                                                                                            \
+    _Pragma("unroll") for (int b = 0; b < NT; b++) {                                             \
+        float16 c[NT], o[NT];                                                                    \
+        _Pragma("unroll") for (int i = 0; i < NT; i++) c[i] = vload16(0, (v) + (i * NT + b) * stride); \
+        bt(c, o);                                                                                \
+        _Pragma("unroll") for (int a = 0; a < NT; a++) vstore16(o[a], 0, (v) + (a * NT + b) * stride); \
     }
+#endif
+
+inline void input_tile_l(__global const float *p, int Wp, __local float *v, size_t stride)
+{
+    INPUT_TILE(v)
+}
+
+inline void input_tile_g(__global const float *p, int Wp, __global float *v, size_t stride)
+{
+    INPUT_TILE(v)
 }
 
 /* The products of RT tiles (V at v, point xi at v + xi * xs, tile t at + toff[t]) and the OG
  * groups of 16 filters from u (point xi at u + xi * us, group o at + o * 16 in runs of 64 per
- * input channel) over C_in, to Ms (OG, 36, RT, 16); R tiles at a time in registers. */
+ * input channel) over C_in, to Ms (OG, NP, RT, 16); R tiles at a time in registers. */
 #define GEMM_PACKED(v, xs, toff, u, us)                                                          \
-    for (int xi = 0; xi < 36; xi++) {                                                            \
+    for (int xi = 0; xi < NP; xi++) {                                                            \
         const size_t xoff = (size_t)xi * (xs);                                                   \
         __global const float *uu = (u) + (size_t)xi * (us);                                      \
         _Pragma("unroll") for (int sb = 0; sb < TB; sb++) {                                      \
@@ -122,7 +175,7 @@ inline void input_tile(__global const float *p, int Wp, __local float *vl, __glo
             }                                                                                    \
             _Pragma("unroll") for (int o = 0; o < OG; o++)                                       \
                 _Pragma("unroll") for (int t = 0; t < R; t++)                                    \
-                    vstore16(acc[o][t], 0, Ms + ((o * 36 + xi) * RT + sb * R + t) * 16);         \
+                    vstore16(acc[o][t], 0, Ms + ((o * NP + xi) * RT + sb * R + t) * 16);         \
         }                                                                                        \
     }
 
@@ -135,46 +188,65 @@ inline float16 load_bias(__global const float *bias, int c0, int C_out)
     return vload16(0, b);
 }
 
-/* A^T m A of tile t of Ms_o (36, RT, 16), + bias, ReLU, (pooled) to dst at tile (Y, X) pixels. */
-inline void output_tile(__local const float *Ms_o, int t, float16 bv, __global float *dst, int Y, int X, int pool,
+/* A^T m A of tile t of Ms_o (NP, RT, 16), + bias, ReLU, (pooled) to dst at tile (Y, X) pixels.
+ * F(4x4) keeps the columns' A^T in registers (f), F(6x6) puts it back in Ms_o in place (rows
+ * 0 .. M - 1) and reads it again row by row. */
+inline void output_tile(__local float *Ms_o, int t, float16 bv, __global float *dst, int Y, int X, int pool,
                         int Oh, int Ow, int Owp)
 {
-    float16 f[4][6];
+#if NT == 6
+    float16 f[M][NT];
+#define F_AT(r, b) f[r][b]
+#else
+#define F_AT(r, b) vload16(0, Ms_o + (((r) * NT + (b)) * RT + t) * 16)
+#endif
     #pragma unroll
-    for (int b = 0; b < 6; b++) {
-        float16 m[6], o[4];
+    for (int b = 0; b < NT; b++) {
+        float16 m[NT], o[M];
         #pragma unroll
-        for (int a = 0; a < 6; a++) m[a] = vload16(0, Ms_o + ((a * 6 + b) * RT + t) * 16);
+        for (int a = 0; a < NT; a++) m[a] = vload16(0, Ms_o + ((a * NT + b) * RT + t) * 16);
         at(m, o);
         #pragma unroll
-        for (int r = 0; r < 4; r++) f[r][b] = o[r];
+        for (int r = 0; r < M; r++) {
+#if NT == 6
+            f[r][b] = o[r];
+#else
+            vstore16(o[r], 0, Ms_o + ((r * NT + b) * RT + t) * 16);
+#endif
+        }
     }
-    float16 y[4][4];
+    /* rows r0 and r0 + 1 of the output tile: + bias, ReLU */
+#define OUTPUT_ROWS(r0, y)                                                                       \
+    _Pragma("unroll") for (int r = 0; r < 2; r++) {                                              \
+        float16 fr[NT];                                                                          \
+        _Pragma("unroll") for (int b = 0; b < NT; b++) fr[b] = F_AT((r0) + r, b);                \
+        at(fr, y[r]);                                                                            \
+        _Pragma("unroll") for (int c = 0; c < M; c++) y[r][c] = fmax(y[r][c] + bv, (float16)(0.0f)); \
+    }
     #pragma unroll
-    for (int r = 0; r < 4; r++) {
-        float16 o[4];
-        at(f[r], o);
-        #pragma unroll
-        for (int c = 0; c < 4; c++) y[r][c] = fmax(o[c] + bv, (float16)(0.0f));
-    }
-    if (pool) {
-        #pragma unroll
-        for (int pr = 0; pr < 2; pr++)
+    for (int pr = 0; pr < M / 2; pr++) {
+        float16 y[2][M];
+        OUTPUT_ROWS(2 * pr, y)
+        if (pool) {
+            const int yy = Y / 2 + pr;
             #pragma unroll
-            for (int pc = 0; pc < 2; pc++) {
-                const int yy = Y / 2 + pr, xx = X / 2 + pc;
+            for (int pc = 0; pc < M / 2; pc++) {
+                const int xx = X / 2 + pc;
                 if (yy < Oh && xx < Ow)
-                    vstore16(fmax(fmax(y[2 * pr][2 * pc], y[2 * pr][2 * pc + 1]),
-                                  fmax(y[2 * pr + 1][2 * pc], y[2 * pr + 1][2 * pc + 1])),
-                             0, dst + ((size_t)(yy + 1) * Owp + xx + 1) * 16);
+                    vstore16(fmax(fmax(y[0][2 * pc], y[0][2 * pc + 1]), fmax(y[1][2 * pc], y[1][2 * pc + 1])), 0,
+                             dst + ((size_t)(yy + 1) * Owp + xx + 1) * 16);
             }
-    } else {
-        #pragma unroll
-        for (int r = 0; r < 4; r++)
+        } else {
             #pragma unroll
-            for (int c = 0; c < 4; c++)
-                if (Y + r < Oh && X + c < Ow) vstore16(y[r][c], 0, dst + ((size_t)(Y + r + 1) * Owp + X + c + 1) * 16);
+            for (int r = 0; r < 2; r++)
+                #pragma unroll
+                for (int c = 0; c < M; c++)
+                    if (Y + 2 * pr + r < Oh && X + c < Ow)
+                        vstore16(y[r][c], 0, dst + ((size_t)(Y + 2 * pr + r + 1) * Owp + X + c + 1) * 16);
+        }
     }
+#undef OUTPUT_ROWS
+#undef F_AT
 }
 
 /* C_in, C_out: padded to 16; C_real: the real output channels (the bias' length); H, W: the
@@ -186,7 +258,7 @@ __kernel __attribute__((reqd_work_group_size(1, 1, 1))) void packed_fused(__glob
                            int H, int W, int pool)
 {
     const int bx = get_global_id(0), n = get_global_id(1);
-    const int tiles_y = (H + 3) / 4, tiles_x = (W + 3) / 4, T = tiles_y * tiles_x;
+    const int tiles_y = (H + M - 1) / M, tiles_x = (W + M - 1) / M, T = tiles_y * tiles_x;
     const int Hp = padded(H), Wp = padded(W), Oh = pool ? H / 2 : H, Ow = pool ? W / 2 : W;
     const int Ohp = padded(Oh), Owp = padded(Ow), G_in = C_in / 16, G_out = C_out / 16, C_outw = (C_out + 63) / 64 * 64;
     int toff[RT];
@@ -196,7 +268,7 @@ __kernel __attribute__((reqd_work_group_size(1, 1, 1))) void packed_fused(__glob
         __global const float *src = in + ((size_t)n * G_in + g) * Hp * Wp * 16;
         for (int t = 0; t < RT; t++) { /* past the last tile: the last tile again, never stored */
             const int tl = min(bx * RT + t, T - 1), ty = tl / tiles_x, tx = tl % tiles_x;
-            input_tile(src + ((size_t)4 * ty * Wp + 4 * tx) * 16, Wp, Vs + t * C_in + g * 16, NULL, (size_t)RT * C_in);
+            input_tile_l(src + ((size_t)M * ty * Wp + M * tx) * 16, Wp, Vs + t * C_in + g * 16, (size_t)RT * C_in);
         }
     }
     for (int go0 = 0; go0 < G_out; go0 += OG) {
@@ -207,7 +279,7 @@ __kernel __attribute__((reqd_work_group_size(1, 1, 1))) void packed_fused(__glob
             __global float *dst = out + ((size_t)n * G_out + go) * Ohp * Owp * 16;
             for (int t = 0; t < RT && bx * RT + t < T; t++) {
                 const int tl = bx * RT + t;
-                output_tile(Ms + (go - go0) * 36 * RT * 16, t, bv, dst, 4 * (tl / tiles_x), 4 * (tl % tiles_x), pool,
+                output_tile(Ms + (go - go0) * NP * RT * 16, t, bv, dst, M * (tl / tiles_x), M * (tl % tiles_x), pool,
                             Oh, Ow, Owp);
             }
         }
@@ -218,10 +290,10 @@ __kernel __attribute__((reqd_work_group_size(1, 1, 1))) void packed_fused(__glob
 __kernel void packed_input(__global const float *restrict in, __global float *restrict V, int C_in, int H, int W)
 {
     const int tg = get_global_id(0), g = get_global_id(1), T_all = get_global_size(0);
-    const int tiles_x = (W + 3) / 4, T = (H + 3) / 4 * tiles_x, n = tg / T, tl = tg % T;
+    const int tiles_x = (W + M - 1) / M, T = (H + M - 1) / M * tiles_x, n = tg / T, tl = tg % T;
     const int Hp = padded(H), Wp = padded(W);
     __global const float *src = in + ((size_t)n * (C_in / 16) + g) * Hp * Wp * 16;
-    input_tile(src + ((size_t)4 * (tl / tiles_x) * Wp + 4 * (tl % tiles_x)) * 16, Wp, NULL,
+    input_tile_g(src + ((size_t)M * (tl / tiles_x) * Wp + M * (tl % tiles_x)) * 16, Wp,
                V + (size_t)tg * C_in + g * 16, (size_t)T_all * C_in);
 }
 
@@ -232,7 +304,7 @@ __kernel __attribute__((reqd_work_group_size(1, 1, 1))) void packed_gemm_out(__g
                               int pool)
 {
     const int tb = get_global_id(0), go0 = get_global_id(1) * OG;
-    const int tiles_x = (W + 3) / 4, T = (H + 3) / 4 * tiles_x, G_out = C_out / 16, C_outw = (C_out + 63) / 64 * 64;
+    const int tiles_x = (W + M - 1) / M, T = (H + M - 1) / M * tiles_x, G_out = C_out / 16, C_outw = (C_out + 63) / 64 * 64;
     const int Oh = pool ? H / 2 : H, Ow = pool ? W / 2 : W, Ohp = padded(Oh), Owp = padded(Ow);
     /* the last block overlaps the one before (or, with fewer than RT tiles in all, repeats the last) */
     const int t0 = tb * RT <= T_all - RT ? tb * RT : max(T_all - RT, 0);
@@ -246,8 +318,8 @@ __kernel __attribute__((reqd_work_group_size(1, 1, 1))) void packed_gemm_out(__g
         const float16 bv = load_bias(bias, go * 16, C_real);
         for (int t = first; t < RT && t0 + t < T_all; t++) {
             const int tg = t0 + t, n = tg / T, tl = tg % T;
-            output_tile(Ms + (go - go0) * 36 * RT * 16, t, bv, out + ((size_t)n * G_out + go) * Ohp * Owp * 16,
-                        4 * (tl / tiles_x), 4 * (tl % tiles_x), pool, Oh, Ow, Owp);
+            output_tile(Ms + (go - go0) * NP * RT * 16, t, bv, out + ((size_t)n * G_out + go) * Ohp * Owp * 16,
+                        M * (tl / tiles_x), M * (tl % tiles_x), pool, Oh, Ow, Owp);
         }
     }
 }

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "model.h"
+#include "ref/ref.h"
 #include "test_util.h"
 
 /* Float chains of up to 13 convs against double: errors compound to ~1e-6
@@ -168,6 +169,71 @@ START_TEST(test_network_device_memory)
 }
 END_TEST
 
+/* Tuned rows whose parameters need another weight layout than the layer's default (the
+ * channel-packed Winograd: F(6x6) where F(4x4) is the default and the other way round), and
+ * two rows for one layer at two map sizes that need both: the model packs its weights for
+ * each, and every pass agrees with the reference. The rows are the context's tuning table, as
+ * vggcl__tune_load leaves it (the model reads it at load). */
+START_TEST(test_network_tuned_layouts)
+{
+    const char *path = tu_tmp("layouts.safetensors");
+    tu_write_vgg(path, "64,M,128,M,256", 0, 5, 3, NULL);
+    vggcl_ctx *ref = vggcl_ctx_new(), *cl = tu_cl_ctx();
+    ck_assert(vggcl_select_device(ref, "ref") == VGGCL_OK);
+    const int id = VGGCL_CONV_WINOGRAD_PACKED, m = vggcl__conv_tunable(id, "M");
+    static const struct { int c_in, c_out, h, def, M; } rows[] = {
+        { 3, 64, 20, 4, 6 },    /* F(4x4) by default after the image's 3 channels */
+        { 64, 128, 10, 6, 4 },
+        { 128, 256, 5, 4, 6 },  /* and at 9x9 (an input of 36x36)... */
+        { 128, 256, 9, 4, 4 },  /* ...the default's layout */
+    };
+    const int n_rows = sizeof rows / sizeof rows[0];
+    free(cl->tuned);
+    cl->tuned = calloc(n_rows, sizeof *cl->tuned);
+    ck_assert_ptr_nonnull(cl->tuned);
+    cl->n_tuned = n_rows;
+    for (int r = 0; r < n_rows; r++) {
+        vggcl_tuned *t = &cl->tuned[r];
+        t->c_in = rows[r].c_in, t->c_out = rows[r].c_out, t->h = t->w = rows[r].h, t->batch = 2, t->algo = id;
+        vggcl__conv_defaults(cl, id, 2, t->c_in, t->c_out, t->h, t->w, &t->params);
+        ck_assert_int_eq(t->params.v[m], rows[r].def);
+        t->params.v[m] = rows[r].M;
+    }
+    vggcl_model *mr, *mc;
+    ck_assert(vggcl_model_load(ref, path, NULL, &mr) == VGGCL_OK);
+    ck_assert_msg(vggcl_model_load(cl, path, NULL, &mc) == VGGCL_OK, "%s", vggcl_message(cl));
+    const int sizes[] = { 20, 36 };
+    for (int k = 0; k < 2; k++) {
+        const int N = 2, H = sizes[k], W = sizes[k], F = vggcl_model_features(mr);
+        /* each conv runs its row's parameters (not the defaults, for want of weights) */
+        for (int i = 0, h = H, r = 0; i < mc->n_steps; i++) {
+            const vggcl_step *s = &mc->steps[i];
+            if (s->kind == VGGCL_STEP_POOL) {
+                h = vggcl__pool_out_size(h, s->kernel_size, s->stride, s->padding, s->ceil_mode);
+                continue;
+            }
+            vggcl_conv_choice c;
+            vggcl__conv_choose(cl, mc, i, N, h, h, &c);
+            const int want = r == 2 && k == 1 ? rows[3].M : rows[r].M;
+            ck_assert_msg(c.algo == id && c.params.v[m] == want, "%s at %dx%d: M=%d, its row says %d", s->name, h,
+                          h, c.params.v[m], want);
+            r++;
+        }
+        const size_t nx = (size_t)N * 3 * H * W;
+        float *x = malloc(nx * 4), *yr = malloc((size_t)N * 5 * 4), *yc = malloc((size_t)N * 5 * 4);
+        float *fr = malloc((size_t)N * F * 4), *fc = malloc((size_t)N * F * 4);
+        tu_fill(x, nx, (unsigned)k, -2, 2);
+        ck_assert(vggcl_forward(ref, mr, x, N, H, W, yr, fr) == VGGCL_OK);
+        ck_assert_msg(vggcl_forward(cl, mc, x, N, H, W, yc, fc) == VGGCL_OK, "%s", vggcl_message(cl));
+        ck_assert_msg(tu_compare("features", fr, fc, N, F, 1, 1, REL_L2, ELEM), "features differ at %dx%d", H, W);
+        ck_assert_msg(tu_compare("logits", yr, yc, N, 5, 1, 1, REL_L2, ELEM), "logits differ at %dx%d", H, W);
+        free(x), free(yr), free(yc), free(fr), free(fc);
+    }
+    vggcl_model_free(mr), vggcl_model_free(mc);
+    vggcl_ctx_free(ref), vggcl_ctx_free(cl);
+}
+END_TEST
+
 /* The tuner's paired comparison: the median of per-round ratios, so that one
  * round in a slow phase of a shared machine does not decide. */
 START_TEST(test_tune_paired_ratio)
@@ -194,6 +260,7 @@ int main(void)
     tcase_add_loop_test(tc, test_network_vs_reference, VGGCL_CONV_AUTO, VGGCL_CONV_WINOGRAD_PACKED + 1);
     tcase_add_loop_test(tc, test_network_overlapped, 0, 2);
     tcase_add_test(tc, test_network_device_memory);
+    tcase_add_test(tc, test_network_tuned_layouts);
     tcase_add_test(tc, test_tune_paired_ratio);
     suite_add_tcase(s, tc);
     return tu_run(s);

@@ -22,6 +22,8 @@
  * the error stays around 1e-6 relative, within the direct kernel's 1e-5. */
 #define REL_L2 1e-5
 #define ELEM 1e-3
+/* F(6x6, 3x3) (the channel-packed form's M = 6): larger constants in the transforms */
+#define REL_L2_F6 3e-5
 
 static const struct { int N, C_in, C_out, H, W; } shapes[] = {
     { 1, 1, 1, 1, 1 },    { 1, 3, 7, 9, 7 },     { 2, 16, 17, 8, 8 },   { 1, 32, 15, 14, 14 },
@@ -137,14 +139,16 @@ START_TEST(test_winograd_gpu_params)
 }
 END_TEST
 
-/* The channel-packed Winograd (kernels/winograd_packed.cl): the same table, as two passes
- * (FUSE=0) and with the one pass where it runs (FUSE=1, up to 256 channels), with each
- * shape's defaults; conv_case also checks the packed input and output maps whole (border,
- * rows and columns past the map, padded channels) and the conversions to and from NCHW. */
+/* The channel-packed Winograd (kernels/winograd_packed.cl): the same table, F(4x4) and F(6x6)
+ * (M = 4, 6; _i / 2), each as two passes (FUSE=0) and with the one pass where it runs (FUSE=1,
+ * up to 256 channels; _i % 2), with each shape's other defaults; conv_case also checks the
+ * packed input and output maps whole (border, rows and columns past the map, padded channels)
+ * and the conversions to and from NCHW. F(6x6)'s larger transform constants round more. */
 START_TEST(test_winograd_packed_shapes)
 {
     vggcl_ctx *ctx = tu_cl_ctx();
-    const int id = VGGCL_CONV_WINOGRAD_PACKED, fuse = vggcl__conv_tunable(id, "FUSE");
+    const int id = VGGCL_CONV_WINOGRAD_PACKED, fuse = vggcl__conv_tunable(id, "FUSE"), m = vggcl__conv_tunable(id, "M");
+    const int f = _i % 2, mv = vggcl__conv_algo(id)->tunables[m].values[_i / 2];
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
         for (int pool = 0; pool < 2; pool++) {
             if (pool && (shapes[s].H < 2 || shapes[s].W < 2)) continue;
@@ -152,19 +156,21 @@ START_TEST(test_winograd_packed_shapes)
             vggcl__conv_defaults(ctx, id, shapes[s].N, shapes[s].C_in, shapes[s].C_out, shapes[s].H, shapes[s].W, &p);
             /* the one pass is the default wherever the device's local memory holds it (PoCL: 1 MiB) */
             ck_assert(p.v[fuse] == 1 || ctx->local_mem < ((cl_ulong)1 << 20));
-            if (_i && !p.v[fuse]) continue;
-            p.v[fuse] = _i;
+            if (f && !p.v[fuse]) continue;
+            p.v[fuse] = f, p.v[m] = mv;
+            if (!vggcl__conv_algo(id)->valid(ctx, &p)) continue;
             ck_assert_msg(conv_case(ctx, id, &p, shapes[s].N, shapes[s].C_in, shapes[s].C_out, shapes[s].H, shapes[s].W,
-                                    pool, (unsigned)s, REL_L2, ELEM),
-                          "winograd-packed FUSE=%d N=%d C_in=%d C_out=%d H=%d W=%d pool=%d differs from the reference",
-                          _i, shapes[s].N, shapes[s].C_in, shapes[s].C_out, shapes[s].H, shapes[s].W, pool);
+                                    pool, (unsigned)s, mv == 6 ? REL_L2_F6 : REL_L2, ELEM),
+                          "winograd-packed M=%d FUSE=%d N=%d C_in=%d C_out=%d H=%d W=%d pool=%d differs from the "
+                          "reference", mv, f, shapes[s].N, shapes[s].C_in, shapes[s].C_out, shapes[s].H, shapes[s].W,
+                          pool);
         }
     vggcl_ctx_free(ctx);
 }
 END_TEST
 
-/* Every value of R and OG in both forms, with TB (blocks of R tiles per work-item) cycling through
- * its values, on shapes with remainders: fewer tiles in the batch than R TB, blocks across
+/* Every value of R and OG in both forms, with TB (blocks of R tiles per work-item) and M (the
+ * tile side) cycling through their values, on shapes with remainders: fewer tiles in the batch than R TB, blocks across
  * images, output groups that OG does not divide (cut at launch). */
 START_TEST(test_winograd_packed_params)
 {
@@ -173,30 +179,31 @@ START_TEST(test_winograd_packed_params)
     const vggcl_conv_algo *a = vggcl__conv_algo(id);
     const int r = vggcl__conv_tunable(id, "R"), og = vggcl__conv_tunable(id, "OG"), fuse = vggcl__conv_tunable(id, "FUSE");
     const int tb = vggcl__conv_tunable(id, "TB"), n_tb = vggcl__tunable_values(&a->tunables[tb]);
+    const int m = vggcl__conv_tunable(id, "M"), n_m = vggcl__tunable_values(&a->tunables[m]);
     static const struct { int N, C_in, C_out, H, W; } sample[] = {
         { 2, 35, 48, 13, 18 }, /* 2 x 4 x 5 = 40 tiles; 3 output groups */
         { 1, 3, 40, 6, 9 },    /* 2 x 3 = 6 tiles, fewer than most R */
         { 3, 20, 128, 9, 5 },  /* 3 x 3 x 2 = 18 tiles over three images; two whole weight runs */
         { 1, 17, 100, 5, 7 },  /* 7 output groups: two weight runs of 4 groups, the second part empty */
     };
-    int runs = 0, tb_ran[2][8] = { { 0 } };
+    int runs = 0, tb_ran[2][8] = { { 0 } }, m_ran[2][8] = { { 0 } };
     for (int ri = 0; ri < vggcl__tunable_values(&a->tunables[r]); ri++)
         for (int oi = 0; oi < vggcl__tunable_values(&a->tunables[og]); oi++)
             for (int f = 0; f < 2; f++) {
                 vggcl_conv_params p;
                 vggcl__conv_defaults(ctx, id, 1, 16, 16, 16, 16, &p);
-                const int ti = (ri + oi + f) % n_tb;
+                const int ti = (ri + oi + f) % n_tb, mi = (ri + f) % n_m;
                 p.v[r] = a->tunables[r].values[ri], p.v[og] = a->tunables[og].values[oi], p.v[fuse] = f;
-                p.v[tb] = a->tunables[tb].values[ti];
+                p.v[tb] = a->tunables[tb].values[ti], p.v[m] = a->tunables[m].values[mi];
                 if (!a->valid(ctx, &p)) continue;
                 const size_t s = (size_t)runs % (sizeof sample / sizeof sample[0]);
                 const int pool = runs / 4 % 2;
                 ck_assert_msg(conv_case(ctx, id, &p, sample[s].N, sample[s].C_in, sample[s].C_out, sample[s].H,
-                                        sample[s].W, pool, (unsigned)runs, REL_L2, ELEM),
-                              "winograd-packed R=%d OG=%d FUSE=%d TB=%d N=%d C_in=%d C_out=%d H=%d W=%d pool=%d "
-                              "differs from the reference", p.v[r], p.v[og], f, p.v[tb], sample[s].N, sample[s].C_in,
-                              sample[s].C_out, sample[s].H, sample[s].W, pool);
-                tb_ran[f][ti] = 1;
+                                        sample[s].W, pool, (unsigned)runs, p.v[m] == 6 ? REL_L2_F6 : REL_L2, ELEM),
+                              "winograd-packed M=%d R=%d OG=%d FUSE=%d TB=%d N=%d C_in=%d C_out=%d H=%d W=%d pool=%d "
+                              "differs from the reference", p.v[m], p.v[r], p.v[og], f, p.v[tb], sample[s].N,
+                              sample[s].C_in, sample[s].C_out, sample[s].H, sample[s].W, pool);
+                tb_ran[f][ti] = 1, m_ran[f][mi] = 1;
                 runs++;
             }
     if (ctx->local_mem < ((cl_ulong)1 << 20)) { /* a GPU's 48 KiB: the small blocks of the two passes */
@@ -208,6 +215,9 @@ START_TEST(test_winograd_packed_params)
     for (int f = 0; f < 2; f++)
         for (int ti = 0; ti < n_tb; ti++)
             ck_assert_msg(tb_ran[f][ti], "TB=%d never ran with FUSE=%d", a->tunables[tb].values[ti], f);
+    for (int f = 0; f < 2; f++)
+        for (int mi = 0; mi < n_m; mi++)
+            ck_assert_msg(m_ran[f][mi], "M=%d never ran with FUSE=%d", a->tunables[m].values[mi], f);
     vggcl_ctx_free(ctx);
 }
 END_TEST
@@ -220,7 +230,7 @@ int main(void)
     tcase_add_loop_test(tc, test_winograd_shapes, 0, 2);
     tcase_add_test(tc, test_winograd_gpu_defaults);
     tcase_add_test(tc, test_winograd_gpu_params);
-    tcase_add_loop_test(tc, test_winograd_packed_shapes, 0, 2);
+    tcase_add_loop_test(tc, test_winograd_packed_shapes, 0, 4);
     tcase_add_test(tc, test_winograd_packed_params);
     suite_add_tcase(s, tc);
     return tu_run(s);

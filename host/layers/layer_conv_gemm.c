@@ -58,5 +58,5 @@ fail:
 }
 
 const vggcl_conv_algo vggcl__conv_gemm = {
-    "gemm", 0, NULL, 0, NULL, NULL, packed_floats, pack, workspace, launch, 0,
+    "gemm", 0, NULL, 0, NULL, NULL, packed_floats, pack, workspace, launch, 0, NULL,
 };

@@ -212,5 +212,5 @@ fail:
 }
 
 const vggcl_conv_algo vggcl__conv_winograd = {
-    "winograd", 3, tunables, 1, defaults, valid, packed_floats, pack, workspace, launch, 0,
+    "winograd", 3, tunables, 1, defaults, valid, packed_floats, pack, workspace, launch, 0, NULL,
 };

@@ -1,23 +1,25 @@
-/* Launcher for kernels/winograd_packed.cl: Winograd F(4x4, 3x3) on the channel-packed
- * layout (layers.h), the weight layout it reads, its workspace, the algorithm table's
+/* Launcher for kernels/winograd_packed.cl: Winograd F(4x4, 3x3) and F(6x6, 3x3) on the
+ * channel-packed layout (layers.h), the weight layout it reads, its workspace, the algorithm table's
  * "winograd-packed" entry, and the conversions between that layout and NCHW. */
 #include <string.h>
 
 #include "conv_algo.h"
 #include "layers.h"
 
-/* R: tiles per block (R x OG float16 accumulators); OG: groups of 16 output channels per
+/* M: the output tile's side, F(MxM, 3x3) (4: 36 points, 6: 64, fewer products per output and
+ * larger transforms); R: tiles per block (R x OG float16 accumulators); OG: groups of 16 output channels per
  * work-item (cut to a divisor of the layer's groups at launch); TB: blocks per work-item, whose
  * products take turns on each point's weights (read from memory once for R TB tiles); FUSE: 1
  * runs the layers of up to 256 channels in and out as one pass (packed_fused), 0 runs every
  * layer as two (packed_input, packed_gemm_out); host-only. */
 static const vggcl_tunable tunables[] = {
+    { "M", 4, { 4, 6 }, 0 },
     { "R", 14, { 4, 6, 7, 8, 12, 14, 16 }, 0 },
     { "OG", 2, { 1, 2, 4 }, 0 },
     { "FUSE", 1, { 0, 1 }, 1 },
     { "TB", 1, { 1, 2, 3, 4 }, 0 },
 };
-enum { P_R, P_OG, P_FUSE, P_TB };
+enum { P_M, P_R, P_OG, P_FUSE, P_TB };
 #define ONE_PASS_MAX_C VGGCL_PACKED_ONE_PASS_MAX_C
 
 static int pad16(int c)
@@ -37,36 +39,72 @@ static int c_outw(int C_out)
     return (int)vggcl__round_up((size_t)C_out, 16 * IL);
 }
 
-static size_t packed_floats(const vggcl_conv_params *p, int C_out, int C_in)
+/* the transform's points: (M + 2)^2 */
+static int points(const vggcl_conv_params *p)
 {
-    (void)p;
-    return (size_t)36 * c_outw(C_out) * pad16(C_in);
+    return (p->v[P_M] + 2) * (p->v[P_M] + 2);
 }
 
-/* U (36, C_outw / 64, C_inp, 64), zero past C_out and C_in: for each input channel the filters
+/* tiles of one image */
+static int tiles(const vggcl_conv_params *p, int H, int W)
+{
+    const int m = p->v[P_M];
+    return ((H + m - 1) / m) * ((W + m - 1) / m);
+}
+
+static size_t packed_floats(const vggcl_conv_params *p, int C_out, int C_in)
+{
+    return (size_t)points(p) * c_outw(C_out) * pad16(C_in);
+}
+
+/* G g G^T for F(6x6, 3x3), as vggcl__wino_filters for F(4x4): G's rows are the points 0, +-1,
+ * +-2, +-1/2 and infinity (the kernel's B^T and A^T take the same), in double until the end */
+void vggcl__wino6_filters(const float *weight, int C_out, int C_in, int oc0, int n, int ic, float *u)
+{
+    static const double G[8][3] = { { 1, 0, 0 },
+                                    { -2.0 / 9, -2.0 / 9, -2.0 / 9 },
+                                    { -2.0 / 9, 2.0 / 9, -2.0 / 9 },
+                                    { 1.0 / 90, 1.0 / 45, 2.0 / 45 },
+                                    { 1.0 / 90, -1.0 / 45, 2.0 / 45 },
+                                    { 32.0 / 45, 16.0 / 45, 8.0 / 45 },
+                                    { 32.0 / 45, -16.0 / 45, 8.0 / 45 },
+                                    { 0, 0, 1 } };
+    for (int j = 0; j < n; j++) {
+        double g[9] = { 0 }, t[8][3];
+        if (oc0 + j < C_out && ic < C_in)
+            for (int k = 0; k < 9; k++) g[k] = weight[((size_t)(oc0 + j) * C_in + ic) * 9 + k];
+        for (int a = 0; a < 8; a++)
+            for (int c = 0; c < 3; c++) t[a][c] = G[a][0] * g[c] + G[a][1] * g[3 + c] + G[a][2] * g[6 + c];
+        for (int a = 0; a < 8; a++)
+            for (int b = 0; b < 8; b++)
+                u[(a * 8 + b) * n + j] = (float)(t[a][0] * G[b][0] + t[a][1] * G[b][1] + t[a][2] * G[b][2]);
+    }
+}
+
+/* U (NP, C_outw / 64, C_inp, 64), zero past C_out and C_in: for each input channel the filters
  * of 4 groups of 16 output channels side by side, so that a work-item's OG groups (OG divides 4)
  * are one stream of memory */
 static void pack(const vggcl_conv_params *p, const float *weight, int C_out, int C_in, float *packed)
 {
-    (void)p;
-    const int blocks = c_outw(C_out) / (16 * IL), C_inp = pad16(C_in);
-    float u[36 * 16];
+    const int blocks = c_outw(C_out) / (16 * IL), C_inp = pad16(C_in), np = points(p);
+    float u[64 * 16];
     for (int go = 0; go < blocks * IL; go++)
         for (int ic = 0; ic < C_inp; ic++) {
-            vggcl__wino_filters(weight, C_out, C_in, go * 16, 16, ic, u);
-            for (int xi = 0; xi < 36; xi++)
+            if (p->v[P_M] == 6) vggcl__wino6_filters(weight, C_out, C_in, go * 16, 16, ic, u);
+            else vggcl__wino_filters(weight, C_out, C_in, go * 16, 16, ic, u);
+            for (int xi = 0; xi < np; xi++)
                 memcpy(packed + (((size_t)xi * blocks + go / IL) * C_inp + ic) * 16 * IL + go % IL * 16, u + xi * 16,
                        16 * sizeof(float));
         }
 }
 
-/* Local memory of the kernels: Vs (36, RT, C_in), the one pass's only, and Ms (OG, 36, RT, 16),
+/* Local memory of the kernels: Vs (NP, RT, C_in), the one pass's only, and Ms (OG, NP, RT, 16),
  * RT = R TB. */
 static size_t local_bytes(const vggcl_conv_params *p, int C_inp, size_t out[2])
 {
-    const size_t rt = (size_t)p->v[P_R] * p->v[P_TB];
-    out[0] = 36 * rt * C_inp * sizeof(float);
-    out[1] = (size_t)p->v[P_OG] * 36 * rt * 16 * sizeof(float);
+    const size_t rt = (size_t)p->v[P_R] * p->v[P_TB], np = (size_t)points(p);
+    out[0] = np * rt * C_inp * sizeof(float);
+    out[1] = (size_t)p->v[P_OG] * np * rt * 16 * sizeof(float);
     return out[0] + out[1];
 }
 
@@ -85,7 +123,12 @@ static int valid(const vggcl_ctx *ctx, const vggcl_conv_params *p)
     return local_bytes(p, p->v[P_FUSE] ? ONE_PASS_MAX_C : 0, parts) <= ctx->local_mem;
 }
 
-/* One pass: R 14, OG 2. Two passes: OG 4 (OG 1 and 2 read only part of each 256-byte run of U,
+/* One pass: R 14, OG 2; F(6x6) for up to 128 output channels (VGG16's layers at 224x224 and
+ * 112x112, at batch 1 0.91-0.95x the time of F(4x4); at 56x56, 128->256 and 256->256, slower:
+ * 64 points of 14 tiles of 256 channels fill L2, and the last tiles cover 60 pixels for 56),
+ * except after an input of 16 channels or fewer (the image's 3, padded), where the transforms
+ * outweigh the products. M picks the weight layout (variant), so it depends on the channels
+ * alone: a model packs its weights at load, before it knows the map size. Two passes: OG 4 (OG 1 and 2 read only part of each 256-byte run of U,
  * and the rest again later), R 7 on maps of 28x28 and more, R 8 below (VGG16 at batch 1,
  * 512->512 at 14x14: 2.1-2.6 ms against 3.4-3.6 with R 16 and OG 1, which read U once, and
  * 3.0-3.3 with R 8 and OG 2 on a layout of one group per run). A device with less local
@@ -93,6 +136,7 @@ static int valid(const vggcl_ctx *ctx, const vggcl_conv_params *p)
 static void defaults(const vggcl_ctx *ctx, int N, int C_in, int C_out, int H, int W, vggcl_conv_params *p)
 {
     (void)N;
+    if (one_pass(p, C_in, C_out) && pad16(C_in) > 16 && pad16(C_out) <= 128) p->v[P_M] = 6;
     if (!one_pass(p, C_in, C_out)) {
         const int big = H * W >= 28 * 28;
         p->v[P_R] = big ? 7 : 8;
@@ -102,10 +146,10 @@ static void defaults(const vggcl_ctx *ctx, int N, int C_in, int C_out, int H, in
     if (!valid(ctx, p)) p->v[P_FUSE] = 0, p->v[P_R] = 4, p->v[P_OG] = 1, p->v[P_TB] = 1;
 }
 
-/* V (36, T_all, C_inp) for the two passes */
+/* V (NP, T_all, C_inp) for the two passes */
 static void workspace(const vggcl_conv_params *p, int N, int C_in, int C_out, int H, int W, size_t ws[2])
 {
-    ws[0] = one_pass(p, C_in, C_out) ? 0 : (size_t)36 * N * ((H + 3) / 4) * ((W + 3) / 4) * pad16(C_in);
+    ws[0] = one_pass(p, C_in, C_out) ? 0 : (size_t)points(p) * N * tiles(p, H, W) * pad16(C_in);
     ws[1] = 0;
 }
 
@@ -136,7 +180,7 @@ static vggcl_status launch(vggcl_ctx *ctx, const char *where, const vggcl_conv_p
     while (G_out % q.v[P_OG]) q.v[P_OG] /= 2; /* OG divides the groups */
     vggcl__conv_defines(VGGCL_CONV_WINOGRAD_PACKED, &q, defines, sizeof defines);
     if ((st = clear_border(ctx, where, defines, c)) != VGGCL_OK) return st;
-    const int tiles = ((c->H + 3) / 4) * ((c->W + 3) / 4), T_all = c->N * tiles;
+    const int T = tiles(&q, c->H, c->W), T_all = c->N * T;
     local_bytes(&q, C_inp, local);
     if (one_pass(&q, c->C_in, c->C_out)) {
         if ((st = vggcl__kernel_v(ctx, VGGCL_K_PACKED_FUSED, defines, where, &k)) != VGGCL_OK) return st;
@@ -145,7 +189,7 @@ static vggcl_status launch(vggcl_ctx *ctx, const char *where, const vggcl_conv_p
         CL_CHECK(clSetKernelArg, (k, 5, local[1], NULL));
         ARG(k, 6, C_inp); ARG(k, 7, C_outp); ARG(k, 8, c->C_out); ARG(k, 9, c->H); ARG(k, 10, c->W);
         ARG(k, 11, c->pool);
-        size_t g[2] = { (size_t)(tiles + RT - 1) / RT, (size_t)c->N };
+        size_t g[2] = { (size_t)(T + RT - 1) / RT, (size_t)c->N };
         return vggcl__enqueue(ctx, where, k, 2, g, vggcl__one_item, vggcl__conv_flops(c));
     }
     if ((st = vggcl__kernel_v(ctx, VGGCL_K_PACKED_INPUT, defines, where, &kin)) != VGGCL_OK ||
@@ -164,9 +208,15 @@ fail:
     return st;
 }
 
+/* F(4x4) and F(6x6) transform the weights differently */
+static int variant(const vggcl_conv_params *p)
+{
+    return p->v[P_M] == 6;
+}
+
 const vggcl_conv_algo vggcl__conv_winograd_packed = {
     "winograd-packed", sizeof tunables / sizeof tunables[0], tunables, 1, defaults, valid, packed_floats, pack, workspace,
-    launch, 1,
+    launch, 1, variant,
 };
 
 vggcl_status vggcl__cl_pack(vggcl_ctx *ctx, const char *where, cl_mem in, cl_mem out, int N, int C, int H, int W)

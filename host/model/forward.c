@@ -151,12 +151,8 @@ static size_t weight_bytes(const vggcl_model *m)
         const vggcl_step *s = &m->steps[i];
         if (s->kind != VGGCL_STEP_CONV) continue;
         b += s->c_out * sizeof(float);
-        for (int id = 1; id < VGGCL_CONV_ALGOS; id++) {
-            if (!s->packed[id]) continue;
-            vggcl_conv_params p;
-            vggcl__conv_defaults(m->ctx, id, 1, s->c_in, s->c_out, 1, 1, &p);
-            b += vggcl__conv_algo(id)->packed_floats(&p, s->c_out, s->c_in) * sizeof(float);
-        }
+        for (int id = 1; id < VGGCL_CONV_ALGOS; id++)
+            for (int v = 0; v < VGGCL_CONV_VARIANTS; v++) b += s->packed_bytes[id][v];
     }
     return b;
 }
@@ -300,10 +296,13 @@ static vggcl_status enqueue_pass(vggcl_ctx *ctx, vggcl_model *m, cl_mem in, int 
         packed = wants;
         cl_mem dst = src == m->act[0] ? m->act[1] : m->act[0];
         if (s->kind == VGGCL_STEP_CONV) {
-            const vggcl_conv_call call = { src, s->packed[choice.algo], s->bias_dev, dst,
+            const vggcl_conv_algo *a = vggcl__conv_algo(choice.algo);
+            const vggcl_conv_call call = { src, s->packed[choice.algo][vggcl__conv_variant(a, &choice.params)], s->bias_dev, dst,
                                            { m->conv_ws[0], m->conv_ws[1] }, n, s->c_in, s->c_out, h, w,
                                            choice.fused_pool };
-            st = vggcl__conv_algo(choice.algo)->launch(ctx, where, &choice.params, &call);
+            st = call.weight ? a->launch(ctx, where, &choice.params, &call)
+                             : vggcl__fail(ctx, VGGCL_ERR_ARG, "%s: no weights packed for %s with these parameters",
+                                           where, a->name);
             c = s->c_out;
         } else {
             st = vggcl__cl_maxpool2d(ctx, where, src, dst, n, c, h, w, s->kernel_size, s->stride, s->padding,

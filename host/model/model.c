@@ -341,21 +341,23 @@ static vggcl_status upload(vggcl_ctx *ctx, const char *where, const float *src, 
     return vggcl__buffer(ctx, where, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR, n * sizeof(float), (void *)src, out);
 }
 
-/* Packs a conv step's weights for algorithm id straight into its device buffer. */
-static vggcl_status upload_packed(vggcl_ctx *ctx, const char *where, vggcl_step *s, int id)
+/* Packs a conv step's weights for algorithm id in the weight layout that parameters p use
+ * (conv_algo.h: variant) straight into its device buffer, unless they are there already. */
+static vggcl_status upload_packed(vggcl_ctx *ctx, const char *where, vggcl_step *s, int id, const vggcl_conv_params *p)
 {
     const vggcl_conv_algo *a = vggcl__conv_algo(id);
-    vggcl_conv_params p;
-    vggcl__conv_defaults(ctx, id, 1, s->c_in, s->c_out, 1, 1, &p); /* the layout tunables have one value */
-    const size_t bytes = a->packed_floats(&p, s->c_out, s->c_in) * sizeof(float);
+    const int v = vggcl__conv_variant(a, p);
+    if (s->packed[id][v]) return VGGCL_OK;
+    const size_t bytes = a->packed_floats(p, s->c_out, s->c_in) * sizeof(float);
     void *dst = NULL;
-    vggcl_status st = vggcl__buffer(ctx, where, CL_MEM_READ_ONLY, bytes, NULL, &s->packed[id]);
-    if (st == VGGCL_OK) st = vggcl__map_write(ctx, where, s->packed[id], bytes, &dst);
+    vggcl_status st = vggcl__buffer(ctx, where, CL_MEM_READ_ONLY, bytes, NULL, &s->packed[id][v]);
+    if (st == VGGCL_OK) st = vggcl__map_write(ctx, where, s->packed[id][v], bytes, &dst);
     if (st == VGGCL_OK) {
-        a->pack(&p, s->weight, s->c_out, s->c_in, dst);
-        st = vggcl__unmap(ctx, where, s->packed[id], dst);
+        a->pack(p, s->weight, s->c_out, s->c_in, dst);
+        st = vggcl__unmap(ctx, where, s->packed[id][v], dst);
     }
-    if (st != VGGCL_OK) vggcl__release(ctx, &s->packed[id]);
+    if (st != VGGCL_OK) vggcl__release(ctx, &s->packed[id][v]);
+    s->packed_bytes[id][v] = st == VGGCL_OK ? bytes : 0;
     return st;
 }
 
@@ -364,7 +366,7 @@ void vggcl__conv_choose(const vggcl_ctx *ctx, const vggcl_model *m, int i, int n
 {
     const vggcl_step *s = &m->steps[i];
     const vggcl_tuned *t = vggcl__tune_lookup(ctx, s->c_in, s->c_out, h, w, n, m->conv);
-    if (t && s->packed[t->algo]) {
+    if (t && s->packed[t->algo][vggcl__conv_variant(vggcl__conv_algo(t->algo), &t->params)]) {
         c->algo = t->algo;
         c->params = t->params;
     } else {
@@ -387,9 +389,14 @@ vggcl_status vggcl__model_upload(vggcl_ctx *ctx, vggcl_model *m, int conv)
         if (s->kind != VGGCL_STEP_CONV) continue;
         snprintf(where, sizeof where, "layer %s (conv %d->%d) weights", s->name, s->c_in, s->c_out);
         s->algo = conv ? conv : vggcl__conv_default_algo(ctx, s->c_in, s->c_out);
-        st = upload_packed(ctx, where, s, s->algo);
-        for (int id = 1; id < VGGCL_CONV_ALGOS && st == VGGCL_OK && !conv; id++)
-            if (!s->packed[id] && vggcl__tune_names(ctx, s->c_in, s->c_out, id)) st = upload_packed(ctx, where, s, id);
+        /* the defaults' weight layout does not depend on the map size (vggcl__conv_choose) */
+        vggcl_conv_params p;
+        vggcl__conv_defaults(ctx, s->algo, 1, s->c_in, s->c_out, 1, 1, &p);
+        st = upload_packed(ctx, where, s, s->algo, &p);
+        for (int k = 0; k < ctx->n_tuned && st == VGGCL_OK && !conv; k++) { /* and every tuned row's */
+            const vggcl_tuned *t = &ctx->tuned[k];
+            if (t->c_in == s->c_in && t->c_out == s->c_out) st = upload_packed(ctx, where, s, t->algo, &t->params);
+        }
         if (st == VGGCL_OK) st = upload(ctx, where, s->bias, (size_t)s->c_out, &s->bias_dev);
     }
     for (int i = 0; i < m->n_hidden && st == VGGCL_OK; i++) {
@@ -460,7 +467,8 @@ void vggcl_model_free(vggcl_model *m)
     for (int i = 0; i < m->n_steps; i++) {
         free(m->steps[i].weight);
         free(m->steps[i].bias);
-        for (int id = 0; id < VGGCL_CONV_ALGOS; id++) vggcl__release(m->ctx, &m->steps[i].packed[id]);
+        for (int id = 0; id < VGGCL_CONV_ALGOS; id++)
+            for (int v = 0; v < VGGCL_CONV_VARIANTS; v++) vggcl__release(m->ctx, &m->steps[i].packed[id][v]);
         vggcl__release(m->ctx, &m->steps[i].bias_dev);
     }
     free(m->steps);

@@ -72,13 +72,6 @@ const vggcl_tuned *vggcl__tune_lookup(const vggcl_ctx *ctx, int c_in, int c_out,
     return best;
 }
 
-int vggcl__tune_names(const vggcl_ctx *ctx, int c_in, int c_out, int algo)
-{
-    for (int i = 0; i < ctx->n_tuned; i++)
-        if (ctx->tuned[i].c_in == c_in && ctx->tuned[i].c_out == c_out && ctx->tuned[i].algo == algo) return 1;
-    return 0;
-}
-
 static int cmp_double(const void *a, const void *b)
 {
     const double x = *(const double *)a, y = *(const double *)b;

@@ -3,10 +3,10 @@
 
 #include "ref.h"
 
-/* the packed side of a map side s: whole 4x4 tiles and the border */
+/* the packed side of a map side s */
 static int side(int s)
 {
-    return (s + 3) / 4 * 4 + 2;
+    return VGGCL_PACKED_SIDE(s);
 }
 
 /* the offset of (n, c, y, x) in the packed map */

@@ -28,9 +28,12 @@ void vggcl__ref_adaptive_avgpool2d(const float *in, float *out, int N, int C, in
 void vggcl__ref_dense(const float *in, const float *weight, const float *bias, float *out,
                      int N, int K, int C, int relu);
 
-/* in (N, C, H, W) -> out in the channel-packed layout (N, Cp / 16, Hp, Wp, 16) of
- * host/layers.h (Cp = C rounded up to 16, Hp = 4 ceil(H / 4) + 2, Wp likewise): pixel
- * (y, x) of channel c at ((n, c / 16, y + 1, x + 1, c % 16)), zero everywhere else. */
+/* The channel-packed layout that "winograd-packed" reads and writes (kernels/winograd_packed.cl):
+ * (N, Cp / 16, Hp, Wp, 16), Cp = C rounded up to 16, Hp = VGGCL_PACKED_SIDE(H) = max(4 ceil(H / 4),
+ * 6 ceil(H / 6)) + 2 (whole tiles of F(4x4) and of F(6x6) and a border), Wp likewise: pixel
+ * (y, x) of channel c at ((n, c / 16, y + 1, x + 1, c % 16)), zero everywhere else.
+ * in (N, C, H, W) -> out in that layout. */
+#define VGGCL_PACKED_SIDE(s) ((((s) + 3) / 4 * 4 > ((s) + 5) / 6 * 6 ? ((s) + 3) / 4 * 4 : ((s) + 5) / 6 * 6) + 2)
 void vggcl__ref_pack(const float *in, float *out, int N, int C, int H, int W);
 /* The inverse: a packed map -> (N, C, H, W). */
 void vggcl__ref_unpack(const float *in, float *out, int N, int C, int H, int W);

@@ -23,30 +23,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "layers.h"  /* vggcl__wino_filters: vggcl's own G g G^T */
+#include "layers.h"  /* vggcl__wino_filters, vggcl__wino6_filters: vggcl's own G g G^T */
 #include "ref/ref.h" /* the plain-C reference the study is checked against */
 
 typedef struct {
     int c_in, c_out, h, w, pool, r, og, passes, n, m; /* m: output tile size, 4 or 6 */
 } shape;
-
-/* G g G^T of F(6x6, 3x3) (points 0, +-1, +-2, +-1/2, infinity) for one 3x3 filter g: u[xi], 64 points. */
-static void filter6(const float *g, float *u)
-{
-    static const double G[8][3] = { { 1, 0, 0 },
-                                    { -2.0 / 9, -2.0 / 9, -2.0 / 9 },
-                                    { -2.0 / 9, 2.0 / 9, -2.0 / 9 },
-                                    { 1.0 / 90, 1.0 / 45, 2.0 / 45 },
-                                    { 1.0 / 90, -1.0 / 45, 2.0 / 45 },
-                                    { 32.0 / 45, 16.0 / 45, 8.0 / 45 },
-                                    { 32.0 / 45, -16.0 / 45, 8.0 / 45 },
-                                    { 0, 0, 1 } };
-    double t[8][3];
-    for (int a = 0; a < 8; a++)
-        for (int c = 0; c < 3; c++) t[a][c] = G[a][0] * g[c] + G[a][1] * g[3 + c] + G[a][2] * g[6 + c];
-    for (int a = 0; a < 8; a++)
-        for (int b = 0; b < 8; b++) u[a * 8 + b] = (float)(t[a][0] * G[b][0] + t[a][1] * G[b][1] + t[a][2] * G[b][2]);
-}
 
 static int cl_ok(cl_int err, const char *call)
 {
@@ -101,15 +83,8 @@ static void pack_u(const shape *s, const float *wt, float *u)
     for (int o0 = 0; o0 < s->c_out; o0 += 16)
         for (int c = 0; c < s->c_in; c++) {
             float tile[64 * VGGCL_WINO_LANES]; /* tile[xi * 16 + j]: filter o0 + j */
-            if (M == 4) {
-                vggcl__wino_filters(wt, s->c_out, s->c_in, o0, 16, c, tile);
-            } else {
-                for (int j = 0; j < 16; j++) {
-                    float one[64];
-                    filter6(wt + ((size_t)(o0 + j) * s->c_in + c) * 9, one);
-                    for (int xi = 0; xi < 64; xi++) tile[xi * 16 + j] = one[xi];
-                }
-            }
+            if (M == 4) vggcl__wino_filters(wt, s->c_out, s->c_in, o0, 16, c, tile);
+            else vggcl__wino6_filters(wt, s->c_out, s->c_in, o0, 16, c, tile);
             for (int j = 0; j < 16; j++)
                 for (int xi = 0; xi < np; xi++)
                     u[(((size_t)xi * (s->c_out / ogw) + (o0 + j) / ogw) * s->c_in + c) * ogw + (o0 + j) % ogw] =
