@@ -10,7 +10,7 @@
 #include "internal.h"
 
 #define VGGCL_CONV_ALGOS (VGGCL_CONV_WINOGRAD_PACKED + 1) /* ids 1.. are entries; 0 is AUTO */
-#define VGGCL_CONV_VARIANTS 2 /* weight layouts of one algorithm at most (its variant()) */
+#define VGGCL_CONV_VARIANTS 6 /* weight layouts of one algorithm at most (its variant()) */
 
 /* One -D parameter of a kernel: its default and the values the tuner may try
  * (increasing; the list ends where a value is not above the one before, so 0

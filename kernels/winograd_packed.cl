@@ -12,9 +12,9 @@
  * counts to blocks of 16; tools/packed_winograd_study has the measurements.)
  *
  * Other buffers (float32), C_in and C_out padded to 16 as above, NP = (M + 2)^2 points:
- *   U (NP, C_outw / 64, C_in, 64)  G g G^T, packed on the host (host/layers/layer_winograd_packed.c),
+ *   U (NP, C_outw / 16 IL, C_in, 16 IL)  G g G^T, packed on the host (host/layers/layer_winograd_packed.c),
  *                                 zero past the real C_out and C_in; C_outw = C_out rounded up
- *                                 to 64: per input channel 4 groups of 16 side by side
+ *                                 to 16 IL: per input channel IL groups of 16 side by side
  *   V (NP, T_all, C_in)           the two-pass form only; T_all = N tiles_y tiles_x
  * Tiles (M x M outputs) are numbered over the image row by row, then over the batch.
  *   packed_fused:    one work-item per RT = R TB tiles of one image (get_global_id(0) = block, (1) = n):
@@ -44,8 +44,13 @@ inline int padded(int s)
 #ifndef OG
 #define OG 2
 #endif
-#if OG != 1 && OG != 2 && OG != 4
-#error "OG must divide the 4 groups of a weight run"
+/* IL: groups of 16 output channels per run of U (the OG asked for; the launch may cut OG to a
+ * divisor of the layer's groups, and a work-item then reads part of each run) */
+#ifndef IL
+#define IL OG
+#endif
+#if IL % OG
+#error "OG must divide the IL groups of a weight run"
 #endif
 #ifndef TB
 #define TB 1
@@ -57,7 +62,7 @@ inline int padded(int s)
 /* the start of output group go's filters in U at point 0 */
 inline size_t u_group(int go, int C_in)
 {
-    return (size_t)(go / 4) * C_in * 64 + go % 4 * 16;
+    return (size_t)(go / IL) * C_in * (16 * IL) + go % IL * 16;
 }
 
 #if M == 4
@@ -155,7 +160,7 @@ inline void input_tile_g(__global const float *p, int Wp, __global float *v, siz
 }
 
 /* The products of RT tiles (V at v, point xi at v + xi * xs, tile t at + toff[t]) and the OG
- * groups of 16 filters from u (point xi at u + xi * us, group o at + o * 16 in runs of 64 per
+ * groups of 16 filters from u (point xi at u + xi * us, group o at + o * 16 in runs of 16 IL per
  * input channel) over C_in, to Ms (OG, NP, RT, 16); R tiles at a time in registers. */
 #define GEMM_PACKED(v, xs, toff, u, us)                                                          \
     for (int xi = 0; xi < NP; xi++) {                                                            \
@@ -167,7 +172,7 @@ inline void input_tile_g(__global const float *p, int Wp, __global float *v, siz
                 _Pragma("unroll") for (int t = 0; t < R; t++) acc[o][t] = (float16)(0.0f);       \
             for (int ic = 0; ic < C_in; ic++) {                                                  \
                 float16 w[OG];                                                                   \
-                _Pragma("unroll") for (int o = 0; o < OG; o++) w[o] = vload16(o, uu + ic * 64);  \
+                _Pragma("unroll") for (int o = 0; o < OG; o++) w[o] = vload16(o, uu + ic * (16 * IL)); \
                 _Pragma("unroll") for (int t = 0; t < R; t++) {                                  \
                     const float16 x = (float16)((v)[xoff + toff[sb * R + t] + ic]);              \
                     _Pragma("unroll") for (int o = 0; o < OG; o++) acc[o][t] = fma(x, w[o], acc[o][t]); \
@@ -260,7 +265,7 @@ __kernel __attribute__((reqd_work_group_size(1, 1, 1))) void packed_fused(__glob
     const int bx = get_global_id(0), n = get_global_id(1);
     const int tiles_y = (H + M - 1) / M, tiles_x = (W + M - 1) / M, T = tiles_y * tiles_x;
     const int Hp = padded(H), Wp = padded(W), Oh = pool ? H / 2 : H, Ow = pool ? W / 2 : W;
-    const int Ohp = padded(Oh), Owp = padded(Ow), G_in = C_in / 16, G_out = C_out / 16, C_outw = (C_out + 63) / 64 * 64;
+    const int Ohp = padded(Oh), Owp = padded(Ow), G_in = C_in / 16, G_out = C_out / 16, C_outw = (C_out + 16 * IL - 1) / (16 * IL) * (16 * IL);
     int toff[RT];
     #pragma unroll
     for (int t = 0; t < RT; t++) toff[t] = t * C_in;
@@ -304,7 +309,7 @@ __kernel __attribute__((reqd_work_group_size(1, 1, 1))) void packed_gemm_out(__g
                               int pool)
 {
     const int tb = get_global_id(0), go0 = get_global_id(1) * OG;
-    const int tiles_x = (W + M - 1) / M, T = (H + M - 1) / M * tiles_x, G_out = C_out / 16, C_outw = (C_out + 63) / 64 * 64;
+    const int tiles_x = (W + M - 1) / M, T = (H + M - 1) / M * tiles_x, G_out = C_out / 16, C_outw = (C_out + 16 * IL - 1) / (16 * IL) * (16 * IL);
     const int Oh = pool ? H / 2 : H, Ow = pool ? W / 2 : W, Ohp = padded(Oh), Owp = padded(Ow);
     /* the last block overlaps the one before (or, with fewer than RT tiles in all, repeats the last) */
     const int t0 = tb * RT <= T_all - RT ? tb * RT : max(T_all - RT, 0);

@@ -1,6 +1,7 @@
 /* Launcher for kernels/winograd_packed.cl: Winograd F(4x4, 3x3) and F(6x6, 3x3) on the
  * channel-packed layout (layers.h), the weight layout it reads, its workspace, the algorithm table's
  * "winograd-packed" entry, and the conversions between that layout and NCHW. */
+#include <stdio.h>
 #include <string.h>
 
 #include "conv_algo.h"
@@ -32,11 +33,19 @@ size_t vggcl__packed_floats(int N, int C, int H, int W)
     return (size_t)N * pad16(C) * VGGCL_PACKED_SIDE(H) * VGGCL_PACKED_SIDE(W);
 }
 
-/* Output channels of the packed weights: whole blocks of 4 groups of 16. */
-#define IL 4
-static int c_outw(int C_out)
+/* Groups of 16 output channels side by side per input channel in U: the OG asked for, so that a
+ * work-item's groups are one run of memory and it reads no part of a run another pass over U
+ * reads again (with runs of 4 groups, OG 2 made the one-pass layers at 56x56 take 1.08-1.15x the
+ * time; the launch may still cut OG below it). */
+static int il(const vggcl_conv_params *p)
 {
-    return (int)vggcl__round_up((size_t)C_out, 16 * IL);
+    return p->v[P_OG];
+}
+
+/* Output channels of the packed weights: whole runs of IL groups of 16. */
+static int c_outw(const vggcl_conv_params *p, int C_out)
+{
+    return (int)vggcl__round_up((size_t)C_out, 16 * il(p));
 }
 
 /* the transform's points: (M + 2)^2 */
@@ -54,7 +63,7 @@ static int tiles(const vggcl_conv_params *p, int H, int W)
 
 static size_t packed_floats(const vggcl_conv_params *p, int C_out, int C_in)
 {
-    return (size_t)points(p) * c_outw(C_out) * pad16(C_in);
+    return (size_t)points(p) * c_outw(p, C_out) * pad16(C_in);
 }
 
 /* G g G^T for F(6x6, 3x3), as vggcl__wino_filters for F(4x4): G's rows are the points 0, +-1,
@@ -81,12 +90,11 @@ void vggcl__wino6_filters(const float *weight, int C_out, int C_in, int oc0, int
     }
 }
 
-/* U (NP, C_outw / 64, C_inp, 64), zero past C_out and C_in: for each input channel the filters
- * of 4 groups of 16 output channels side by side, so that a work-item's OG groups (OG divides 4)
- * are one stream of memory */
+/* U (NP, C_outw / 16 IL, C_inp, 16 IL), zero past C_out and C_in: for each input channel the
+ * filters of IL groups of 16 output channels side by side */
 static void pack(const vggcl_conv_params *p, const float *weight, int C_out, int C_in, float *packed)
 {
-    const int blocks = c_outw(C_out) / (16 * IL), C_inp = pad16(C_in), np = points(p);
+    const int IL = il(p), blocks = c_outw(p, C_out) / (16 * IL), C_inp = pad16(C_in), np = points(p);
     float u[64 * 16];
     for (int go = 0; go < blocks * IL; go++)
         for (int ic = 0; ic < C_inp; ic++) {
@@ -127,11 +135,11 @@ static int valid(const vggcl_ctx *ctx, const vggcl_conv_params *p)
  * 112x112, at batch 1 0.91-0.95x the time of F(4x4); at 56x56, 128->256 and 256->256, slower:
  * 64 points of 14 tiles of 256 channels fill L2, and the last tiles cover 60 pixels for 56),
  * except after an input of 16 channels or fewer (the image's 3, padded), where the transforms
- * outweigh the products. M picks the weight layout (variant), so it depends on the channels
- * alone: a model packs its weights at load, before it knows the map size. Two passes: OG 4 (OG 1 and 2 read only part of each 256-byte run of U,
- * and the rest again later), R 7 on maps of 28x28 and more, R 8 below (VGG16 at batch 1,
- * 512->512 at 14x14: 2.1-2.6 ms against 3.4-3.6 with R 16 and OG 1, which read U once, and
- * 3.0-3.3 with R 8 and OG 2 on a layout of one group per run). A device with less local
+ * outweigh the products. M and OG pick the weight layout (variant), so they depend on the
+ * channels alone: a model packs its weights at load, before it knows the map size. Two passes:
+ * OG 4, R 7 on maps of 28x28 and more, R 8 below (VGG16 at batch 1, 512->512 at 14x14: 2.1-2.6 ms
+ * against 3.4-3.6 with R 16 and OG 1, which read U once, and 3.0-3.3 with R 8 and OG 2, both on
+ * a layout of one group per run). A device with less local
  * memory than these need (a GPU's 48 KiB) gets two passes of 4 tiles and one group. */
 static void defaults(const vggcl_ctx *ctx, int N, int C_in, int C_out, int H, int W, vggcl_conv_params *p)
 {
@@ -179,6 +187,8 @@ static vggcl_status launch(vggcl_ctx *ctx, const char *where, const vggcl_conv_p
     const int C_inp = pad16(c->C_in), C_outp = pad16(c->C_out), G_out = C_outp / 16, RT = p->v[P_R] * p->v[P_TB];
     while (G_out % q.v[P_OG]) q.v[P_OG] /= 2; /* OG divides the groups */
     vggcl__conv_defines(VGGCL_CONV_WINOGRAD_PACKED, &q, defines, sizeof defines);
+    const size_t len = strlen(defines);
+    snprintf(defines + len, sizeof defines - len, " -DIL=%d", il(p)); /* the layout's runs, before the cut */
     if ((st = clear_border(ctx, where, defines, c)) != VGGCL_OK) return st;
     const int T = tiles(&q, c->H, c->W), T_all = c->N * T;
     local_bytes(&q, C_inp, local);
@@ -208,10 +218,12 @@ fail:
     return st;
 }
 
-/* F(4x4) and F(6x6) transform the weights differently */
+/* The weight layout: F(4x4) and F(6x6) transform the weights differently, and OG sets the runs
+ * (il); 2 x 3 layouts. */
 static int variant(const vggcl_conv_params *p)
 {
-    return p->v[P_M] == 6;
+    const int og = p->v[P_OG] == 4 ? 2 : p->v[P_OG] == 2;
+    return (p->v[P_M] == 6) * 3 + og;
 }
 
 const vggcl_conv_algo vggcl__conv_winograd_packed = {
