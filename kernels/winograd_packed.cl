@@ -161,7 +161,7 @@ inline void input_tile_g(__global const float *p, int Wp, __global float *v, siz
 
 /* The products of RT tiles (V at v, point xi at v + xi * xs, tile t at + toff[t]) and the OG
  * groups of 16 filters from u (point xi at u + xi * us, group o at + o * 16 in runs of 16 IL per
- * input channel) over C_in, to Ms (OG, NP, RT, 16); R tiles at a time in registers. */
+ * input channel) over the first C_k input channels (the rest of U is zero), to Ms (OG, NP, RT, 16); R tiles at a time in registers. */
 #define GEMM_PACKED(v, xs, toff, u, us)                                                          \
     for (int xi = 0; xi < NP; xi++) {                                                            \
         const size_t xoff = (size_t)xi * (xs);                                                   \
@@ -170,7 +170,7 @@ inline void input_tile_g(__global const float *p, int Wp, __global float *v, siz
             float16 acc[OG][R];                                                                  \
             _Pragma("unroll") for (int o = 0; o < OG; o++)                                       \
                 _Pragma("unroll") for (int t = 0; t < R; t++) acc[o][t] = (float16)(0.0f);       \
-            for (int ic = 0; ic < C_in; ic++) {                                                  \
+            for (int ic = 0; ic < C_k; ic++) {                                                   \
                 float16 w[OG];                                                                   \
                 _Pragma("unroll") for (int o = 0; o < OG; o++) w[o] = vload16(o, uu + ic * (16 * IL)); \
                 _Pragma("unroll") for (int t = 0; t < R; t++) {                                  \
@@ -254,12 +254,13 @@ inline void output_tile(__local float *Ms_o, int t, float16 bv, __global float *
 #undef F_AT
 }
 
-/* C_in, C_out: padded to 16; C_real: the real output channels (the bias' length); H, W: the
+/* C_in, C_out: padded to 16; C_k: the real input channels (the products skip the zero ones:
+ * the first layer's image has 3 of 16); C_real: the real output channels (the bias' length); H, W: the
  * input map; pool: the output is (H / 2, W / 2) through a 2x2 stride-2 max pool. */
 /* One work-item per work-group (its local memory is the work-item's own): get_local_size is 1. */
 __kernel __attribute__((reqd_work_group_size(1, 1, 1))) void packed_fused(__global const float *restrict in, __global const float *restrict U,
                            __global const float *restrict bias, __global float *restrict out,
-                           __local float *restrict Vs, __local float *restrict Ms, int C_in, int C_out, int C_real,
+                           __local float *restrict Vs, __local float *restrict Ms, int C_in, int C_k, int C_out, int C_real,
                            int H, int W, int pool)
 {
     const int bx = get_global_id(0), n = get_global_id(1);
@@ -305,7 +306,7 @@ __kernel void packed_input(__global const float *restrict in, __global float *re
 /* get_global_size(0) = ceil(T_all / RT), (1) = C_out / (16 OG) */
 __kernel __attribute__((reqd_work_group_size(1, 1, 1))) void packed_gemm_out(__global const float *restrict V, __global const float *restrict U,
                               __global const float *restrict bias, __global float *restrict out,
-                              __local float *restrict Ms, int C_in, int C_out, int C_real, int H, int W, int T_all,
+                              __local float *restrict Ms, int C_in, int C_k, int C_out, int C_real, int H, int W, int T_all,
                               int pool)
 {
     const int tb = get_global_id(0), go0 = get_global_id(1) * OG;

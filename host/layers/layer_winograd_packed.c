@@ -197,8 +197,8 @@ static vggcl_status launch(vggcl_ctx *ctx, const char *where, const vggcl_conv_p
         ARG(k, 0, c->in); ARG(k, 1, c->weight); ARG(k, 2, c->bias); ARG(k, 3, c->out);
         CL_CHECK(clSetKernelArg, (k, 4, local[0], NULL));
         CL_CHECK(clSetKernelArg, (k, 5, local[1], NULL));
-        ARG(k, 6, C_inp); ARG(k, 7, C_outp); ARG(k, 8, c->C_out); ARG(k, 9, c->H); ARG(k, 10, c->W);
-        ARG(k, 11, c->pool);
+        ARG(k, 6, C_inp); ARG(k, 7, c->C_in); ARG(k, 8, C_outp); ARG(k, 9, c->C_out); ARG(k, 10, c->H);
+        ARG(k, 11, c->W); ARG(k, 12, c->pool);
         size_t g[2] = { (size_t)(T + RT - 1) / RT, (size_t)c->N };
         return vggcl__enqueue(ctx, where, k, 2, g, vggcl__one_item, vggcl__conv_flops(c));
     }
@@ -210,8 +210,8 @@ static vggcl_status launch(vggcl_ctx *ctx, const char *where, const vggcl_conv_p
     if ((st = vggcl__enqueue(ctx, where, kin, 2, g_in, NULL, 0)) != VGGCL_OK) return st;
     ARG(k, 0, c->ws[0]); ARG(k, 1, c->weight); ARG(k, 2, c->bias); ARG(k, 3, c->out);
     CL_CHECK(clSetKernelArg, (k, 4, local[1], NULL));
-    ARG(k, 5, C_inp); ARG(k, 6, C_outp); ARG(k, 7, c->C_out); ARG(k, 8, c->H); ARG(k, 9, c->W); ARG(k, 10, T_all);
-    ARG(k, 11, c->pool);
+    ARG(k, 5, C_inp); ARG(k, 6, c->C_in); ARG(k, 7, C_outp); ARG(k, 8, c->C_out); ARG(k, 9, c->H); ARG(k, 10, c->W);
+    ARG(k, 11, T_all); ARG(k, 12, c->pool);
     size_t g[2] = { (size_t)(T_all + RT - 1) / RT, (size_t)G_out / q.v[P_OG] };
     return vggcl__enqueue(ctx, where, k, 2, g, vggcl__one_item, vggcl__conv_flops(c));
 fail:
