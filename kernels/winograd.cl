@@ -80,6 +80,7 @@ inline void flush_block(__global float *V, const float *stage, size_t xi_stride,
     for (int xi = 0; xi < 36; xi++) store_block(q + xi * xi_stride, stage + xi * 24, lo, hi);
 }
 
+#ifndef WINO_ONE_PASS
 __kernel void wino_input(__global const float *restrict in, __global float *restrict V,
                          int C_in, int H, int W, int tiles_y, int tiles_x, int Tp)
 {
@@ -147,6 +148,7 @@ __kernel void wino_input(__global const float *restrict in, __global float *rest
         }
     if (fill > lo) flush_block(V, stage, xi_stride, block, C_in, ic, lo, fill);
 }
+#endif
 
 /* ---- wino_fused: the whole layer in one work-item, for a block of 16 tiles ----
  * One work-item per block of 4x4 tiles (16x16 output pixels) of one image, or
@@ -266,6 +268,7 @@ inline float16 stride4(const float *row)
 #ifndef IN_LOCALITY
 #define IN_LOCALITY 2
 #endif
+#ifdef WINO_ONE_PASS
 __kernel void wino_fused(__global const float *restrict in, __global const float *restrict U,
                          __global const float *restrict bias, __global float *restrict out,
                          __local float *restrict Vs, __local float *restrict Ms, int C_in, int C_out, int C_outp,
@@ -390,6 +393,7 @@ __kernel void wino_fused(__global const float *restrict in, __global const float
         }
     }
 }
+#endif
 
 /* ---- wino_gemm_out: the second of two passes ----
  * For layers the one-pass form does not take (the transformed input of a block
@@ -403,6 +407,7 @@ __kernel void wino_fused(__global const float *restrict in, __global const float
  * memory. Measured on PoCL against a separate GEMM and output pass, VGG16 ms:
  * 60.6 against 65.7 at batch 1; at batch 8 as fast (the 512-channel 28x28 layers
  * 4% slower, the 14x14 ones 10% faster). */
+#ifndef WINO_ONE_PASS
 __kernel void wino_gemm_out(__global const float *restrict V, __global const float *restrict U,
                             __global const float *restrict bias, __global float *restrict out,
                             __local float *restrict Ms, int C_in, int C_out, int C_outp, int H, int W,
@@ -448,6 +453,7 @@ __kernel void wino_gemm_out(__global const float *restrict V, __global const flo
         }
     }
 }
+#endif
 
 #else /* WINO_GPU */
 

@@ -24,7 +24,9 @@
  *   packed_gemm_out: one work-item per (RT tiles of the batch, OG groups).
  * The GEMM holds R x OG float16 accumulators: per input channel OG vector loads of U and R
  * broadcasts of V. Outputs are written inside the map only: packed_border zeroes the rest.
- * With PACKED_LAYOUT_ONLY the file holds the conversions from and to NCHW alone (they take no
+ * A build holds one form's kernels (PACKED_ONE_PASS: packed_fused; else the two passes), since
+ * PoCL compiles every kernel of a program when vggcl caches its binary. With PACKED_LAYOUT_ONLY
+ * the file holds the conversions from and to NCHW and packed_border alone (they take no
  * tunables, so one build serves every layer). */
 
 /* the padded side of a map side s (VGGCL_PACKED_SIDE in host/layers.h) */
@@ -258,6 +260,7 @@ inline void output_tile(__local float *Ms_o, int t, float16 bv, __global float *
  * the first layer's image has 3 of 16); C_real: the real output channels (the bias' length); H, W: the
  * input map; pool: the output is (H / 2, W / 2) through a 2x2 stride-2 max pool. */
 /* One work-item per work-group (its local memory is the work-item's own): get_local_size is 1. */
+#ifdef PACKED_ONE_PASS
 __kernel __attribute__((reqd_work_group_size(1, 1, 1))) void packed_fused(__global const float *restrict in, __global const float *restrict U,
                            __global const float *restrict bias, __global float *restrict out,
                            __local float *restrict Vs, __local float *restrict Ms, int C_in, int C_k, int C_out, int C_real,
@@ -291,8 +294,10 @@ __kernel __attribute__((reqd_work_group_size(1, 1, 1))) void packed_fused(__glob
         }
     }
 }
+#endif
 
 /* get_global_size(0) = T_all, (1) = C_in / 16 */
+#ifndef PACKED_ONE_PASS
 __kernel void packed_input(__global const float *restrict in, __global float *restrict V, int C_in, int H, int W)
 {
     const int tg = get_global_id(0), g = get_global_id(1), T_all = get_global_size(0);
@@ -302,8 +307,10 @@ __kernel void packed_input(__global const float *restrict in, __global float *re
     input_tile_g(src + ((size_t)M * (tl / tiles_x) * Wp + M * (tl % tiles_x)) * 16, Wp,
                V + (size_t)tg * C_in + g * 16, (size_t)T_all * C_in);
 }
+#endif
 
 /* get_global_size(0) = ceil(T_all / RT), (1) = C_out / (16 OG) */
+#ifndef PACKED_ONE_PASS
 __kernel __attribute__((reqd_work_group_size(1, 1, 1))) void packed_gemm_out(__global const float *restrict V, __global const float *restrict U,
                               __global const float *restrict bias, __global float *restrict out,
                               __local float *restrict Ms, int C_in, int C_k, int C_out, int C_real, int H, int W, int T_all,
@@ -329,6 +336,10 @@ __kernel __attribute__((reqd_work_group_size(1, 1, 1))) void packed_gemm_out(__g
         }
     }
 }
+#endif
+
+
+#else /* PACKED_LAYOUT_ONLY */
 
 /* Zeroes what a convolution does not write of its packed output map (H, W): the border and the
  * rows and columns past the map. get_global_size(0) = Hp, (1) = N Cp / 16. */
@@ -344,8 +355,6 @@ __kernel void packed_border(__global float *out, int H, int W)
         for (int x = W + 1; x < Wp; x++) vstore16(zero, x, row);
     }
 }
-
-#else /* PACKED_LAYOUT_ONLY */
 
 /* NCHW (N, C, H, W) to the packed layout, all of it written: a row of pixels per work-item.
  * get_global_size(0) = Hp, (1) = N Cp / 16. */

@@ -164,12 +164,12 @@ static void workspace(const vggcl_conv_params *p, int N, int C_in, int C_out, in
 #define ARG(k, i, x) CL_CHECK(clSetKernelArg, (k, i, sizeof(x), &(x)))
 
 /* The output map's border and the rows and columns past it, which the convolution does not write. */
-static vggcl_status clear_border(vggcl_ctx *ctx, const char *where, const char *defines, const vggcl_conv_call *c)
+static vggcl_status clear_border(vggcl_ctx *ctx, const char *where, const vggcl_conv_call *c)
 {
     vggcl_status st;
     cl_kernel k;
     const int Oh = c->pool ? c->H / 2 : c->H, Ow = c->pool ? c->W / 2 : c->W;
-    if ((st = vggcl__kernel_v(ctx, VGGCL_K_PACKED_BORDER, defines, where, &k)) != VGGCL_OK) return st;
+    if ((st = vggcl__kernel_v(ctx, VGGCL_K_PACKED_BORDER, "", where, &k)) != VGGCL_OK) return st;
     ARG(k, 0, c->out); ARG(k, 1, Oh); ARG(k, 2, Ow);
     size_t g[2] = { (size_t)VGGCL_PACKED_SIDE(Oh), (size_t)c->N * pad16(c->C_out) / 16 };
     return vggcl__enqueue(ctx, where, k, 2, g, NULL, 0);
@@ -189,7 +189,7 @@ static vggcl_status launch(vggcl_ctx *ctx, const char *where, const vggcl_conv_p
     vggcl__conv_defines(VGGCL_CONV_WINOGRAD_PACKED, &q, defines, sizeof defines);
     const size_t len = strlen(defines);
     snprintf(defines + len, sizeof defines - len, " -DIL=%d", il(p)); /* the layout's runs, before the cut */
-    if ((st = clear_border(ctx, where, defines, c)) != VGGCL_OK) return st;
+    if ((st = clear_border(ctx, where, c)) != VGGCL_OK) return st;
     const int T = tiles(&q, c->H, c->W), T_all = c->N * T;
     local_bytes(&q, C_inp, local);
     if (one_pass(&q, c->C_in, c->C_out)) {
