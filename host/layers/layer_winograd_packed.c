@@ -131,8 +131,9 @@ static int valid(const vggcl_ctx *ctx, const vggcl_conv_params *p)
     return local_bytes(p, p->v[P_FUSE] ? ONE_PASS_MAX_C : 0, parts) <= ctx->local_mem;
 }
 
-/* One pass: R 14, OG 2; F(6x6) for up to 128 output channels (VGG16's layers at 224x224 and
- * 112x112, at batch 1 0.91-0.95x the time of F(4x4); at 56x56, 128->256 and 256->256, slower:
+/* One pass: R 14, OG 2; F(6x6) for up to 128 output channels, with R 7 and OG 4 (VGG16's layers
+ * at 224x224 and 112x112, at batch 1 0.91-0.95x the time of F(4x4) with R 14 and OG 2, and R 7 x
+ * OG 4 then 0.976x the whole pass's time, batch 8 1.00x; at 56x56, 128->256 and 256->256, slower:
  * 64 points of 14 tiles of 256 channels fill L2, and the last tiles cover 60 pixels for 56),
  * except after an input of 16 channels or fewer (the image's 3, padded), where the transforms
  * outweigh the products. M and OG pick the weight layout (variant), so they depend on the
@@ -144,7 +145,7 @@ static int valid(const vggcl_ctx *ctx, const vggcl_conv_params *p)
 static void defaults(const vggcl_ctx *ctx, int N, int C_in, int C_out, int H, int W, vggcl_conv_params *p)
 {
     (void)N;
-    if (one_pass(p, C_in, C_out) && pad16(C_in) > 16 && pad16(C_out) <= 128) p->v[P_M] = 6;
+    if (one_pass(p, C_in, C_out) && pad16(C_in) > 16 && pad16(C_out) <= 128) p->v[P_M] = 6, p->v[P_R] = 7, p->v[P_OG] = 4;
     if (!one_pass(p, C_in, C_out)) {
         const int big = H * W >= 28 * 28;
         p->v[P_R] = big ? 7 : 8;
