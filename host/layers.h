@@ -14,8 +14,6 @@
  * past C_out and C_in. A block at a time, so that the filters share vector lanes. */
 #define VGGCL_WINO_LANES 16
 void vggcl__wino_filters(const float *weight, int C_out, int C_in, int oc0, int n, int ic, float *u);
-/* the same for F(6x6, 3x3): 64 points (host/layers/layer_winograd_packed.c) */
-void vggcl__wino6_filters(const float *weight, int C_out, int C_in, int oc0, int n, int ic, float *u);
 
 /* C (M, N) = A (M, K) * B, row-major, through CLBlast: B is (K, N), or (N, K)
  * used transposed when trans_b. Every CLBlast call goes through here (profiling
@@ -50,11 +48,11 @@ vggcl_status vggcl__cl_adaptive_avgpool2d(vggcl_ctx *ctx, const char *where, cl_
 vggcl_status vggcl__cl_cam(vggcl_ctx *ctx, const char *where, cl_mem fmap, cl_mem head_w, cl_mem cls, cl_mem out,
                           int N, int C, int HW);
 
+/* "winograd-packed" runs a layer of up to this many channels in and out as one pass */
+#define VGGCL_PACKED_ONE_PASS_MAX_C 256
 /* The channel-packed layout of a map (N, C, H, W) that "winograd-packed" reads and writes:
  * VGGCL_PACKED_SIDE and the layout in host/ref/ref.h. _floats: its size; _pack and _unpack
  * convert from and to NCHW (the whole packed map written). */
-/* "winograd-packed" runs a layer of up to this many channels in and out as one pass */
-#define VGGCL_PACKED_ONE_PASS_MAX_C 256
 size_t vggcl__packed_floats(int N, int C, int H, int W);
 vggcl_status vggcl__cl_pack(vggcl_ctx *ctx, const char *where, cl_mem in, cl_mem out, int N, int C, int H, int W);
 vggcl_status vggcl__cl_unpack(vggcl_ctx *ctx, const char *where, cl_mem in, cl_mem out, int N, int C, int H, int W);

@@ -61,6 +61,12 @@ inline int padded(int s)
  * point, so that the point's weights come from cache for all but the first */
 #define RT (R * TB)
 
+/* floats from one point's filters to the next in U (C_in and C_out padded to 16) */
+inline size_t u_point(int C_in, int C_out)
+{
+    return (size_t)C_in * ((C_out + 16 * IL - 1) / (16 * IL) * (16 * IL));
+}
+
 /* the start of output group go's filters in U at point 0 */
 inline size_t u_group(int go, int C_in)
 {
@@ -269,7 +275,7 @@ __kernel __attribute__((reqd_work_group_size(1, 1, 1))) void packed_fused(__glob
     const int bx = get_global_id(0), n = get_global_id(1);
     const int tiles_y = (H + M - 1) / M, tiles_x = (W + M - 1) / M, T = tiles_y * tiles_x;
     const int Hp = padded(H), Wp = padded(W), Oh = pool ? H / 2 : H, Ow = pool ? W / 2 : W;
-    const int Ohp = padded(Oh), Owp = padded(Ow), G_in = C_in / 16, G_out = C_out / 16, C_outw = (C_out + 16 * IL - 1) / (16 * IL) * (16 * IL);
+    const int Ohp = padded(Oh), Owp = padded(Ow), G_in = C_in / 16, G_out = C_out / 16;
     int toff[RT];
     #pragma unroll
     for (int t = 0; t < RT; t++) toff[t] = t * C_in;
@@ -282,7 +288,7 @@ __kernel __attribute__((reqd_work_group_size(1, 1, 1))) void packed_fused(__glob
     }
     for (int go0 = 0; go0 < G_out; go0 += OG) {
         __global const float *u = U + u_group(go0, C_in);
-        GEMM_PACKED(Vs, RT * C_in, toff, u, (size_t)C_in * C_outw)
+        GEMM_PACKED(Vs, RT * C_in, toff, u, u_point(C_in, C_out))
         for (int go = go0; go < go0 + OG; go++) {
             const float16 bv = load_bias(bias, go * 16, C_real);
             __global float *dst = out + ((size_t)n * G_out + go) * Ohp * Owp * 16;
@@ -317,7 +323,7 @@ __kernel __attribute__((reqd_work_group_size(1, 1, 1))) void packed_gemm_out(__g
                               int pool)
 {
     const int tb = get_global_id(0), go0 = get_global_id(1) * OG;
-    const int tiles_x = (W + M - 1) / M, T = (H + M - 1) / M * tiles_x, G_out = C_out / 16, C_outw = (C_out + 16 * IL - 1) / (16 * IL) * (16 * IL);
+    const int tiles_x = (W + M - 1) / M, T = (H + M - 1) / M * tiles_x, G_out = C_out / 16;
     const int Oh = pool ? H / 2 : H, Ow = pool ? W / 2 : W, Ohp = padded(Oh), Owp = padded(Ow);
     /* the last block overlaps the one before (or, with fewer than RT tiles in all, repeats the last) */
     const int t0 = tb * RT <= T_all - RT ? tb * RT : max(T_all - RT, 0);
@@ -326,7 +332,7 @@ __kernel __attribute__((reqd_work_group_size(1, 1, 1))) void packed_gemm_out(__g
     #pragma unroll
     for (int t = 0; t < RT; t++) toff[t] = min(t0 + t, T_all - 1) * C_in;
     __global const float *u = U + u_group(go0, C_in);
-    GEMM_PACKED(V, (size_t)T_all * C_in, toff, u, (size_t)C_in * C_outw)
+    GEMM_PACKED(V, (size_t)T_all * C_in, toff, u, u_point(C_in, C_out))
     for (int go = go0; go < go0 + OG; go++) {
         const float16 bv = load_bias(bias, go * 16, C_real);
         for (int t = first; t < RT && t0 + t < T_all; t++) {

@@ -68,7 +68,7 @@ static size_t packed_floats(const vggcl_conv_params *p, int C_out, int C_in)
 
 /* G g G^T for F(6x6, 3x3), as vggcl__wino_filters for F(4x4): G's rows are the points 0, +-1,
  * +-2, +-1/2 and infinity (the kernel's B^T and A^T take the same), in double until the end */
-void vggcl__wino6_filters(const float *weight, int C_out, int C_in, int oc0, int n, int ic, float *u)
+static void wino6_filters(const float *weight, int C_out, int C_in, int oc0, int n, int ic, float *u)
 {
     static const double G[8][3] = { { 1, 0, 0 },
                                     { -2.0 / 9, -2.0 / 9, -2.0 / 9 },
@@ -98,7 +98,7 @@ static void pack(const vggcl_conv_params *p, const float *weight, int C_out, int
     float u[64 * 16];
     for (int go = 0; go < blocks * IL; go++)
         for (int ic = 0; ic < C_inp; ic++) {
-            if (p->v[P_M] == 6) vggcl__wino6_filters(weight, C_out, C_in, go * 16, 16, ic, u);
+            if (p->v[P_M] == 6) wino6_filters(weight, C_out, C_in, go * 16, 16, ic, u);
             else vggcl__wino_filters(weight, C_out, C_in, go * 16, 16, ic, u);
             for (int xi = 0; xi < np; xi++)
                 memcpy(packed + (((size_t)xi * blocks + go / IL) * C_inp + ic) * 16 * IL + go % IL * 16, u + xi * 16,

@@ -3,21 +3,15 @@
 
 #include "ref.h"
 
-/* the packed side of a map side s */
-static int side(int s)
-{
-    return VGGCL_PACKED_SIDE(s);
-}
-
 /* the offset of (n, c, y, x) in the packed map */
 static size_t at(int C, int H, int W, int n, int c, int y, int x)
 {
-    return ((((size_t)n * ((C + 15) / 16) + c / 16) * side(H) + y + 1) * side(W) + x + 1) * 16 + c % 16;
+    return ((((size_t)n * ((C + 15) / 16) + c / 16) * VGGCL_PACKED_SIDE(H) + y + 1) * VGGCL_PACKED_SIDE(W) + x + 1) * 16 + c % 16;
 }
 
 void vggcl__ref_pack(const float *in, float *out, int N, int C, int H, int W)
 {
-    const size_t total = (size_t)N * ((C + 15) / 16 * 16) * side(H) * side(W);
+    const size_t total = (size_t)N * ((C + 15) / 16 * 16) * VGGCL_PACKED_SIDE(H) * VGGCL_PACKED_SIDE(W);
     memset(out, 0, total * sizeof(float));
     for (int n = 0; n < N; n++)
         for (int c = 0; c < C; c++)
