@@ -75,9 +75,10 @@ struct vggcl_ctx {
     cl_context cl;
     cl_command_queue queue;
     cl_command_queue upload_queue;         /* overlapped passes' input, beside the running pass */
-    cl_ulong max_alloc, global_mem, local_mem;
+    cl_ulong max_alloc, global_mem, local_mem; /* local_mem: what kernels may take (device.c) */
     size_t max_wg;
     int is_gpu;                            /* CL_DEVICE_TYPE_GPU: the GPU-shaped kernels by default */
+    int is_cpu;                            /* CL_DEVICE_TYPE_CPU: kernels built with -DVGGCL_CPU */
     vggcl_program_entry *programs;         /* built on first use, per (program, defines) */
     int n_programs;
     vggcl_kernel_entry *kernels;           /* created on first use, per (kernel, defines) */

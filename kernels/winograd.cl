@@ -207,6 +207,15 @@ inline void unstage(__global float *dst, const float *blk, int rows, int width, 
 #ifndef U_AHEAD
 #define U_AHEAD 16
 #endif
+/* Software prefetch is a CPU's (the host defines VGGCL_CPU there): GPU compilers reject
+ * __builtin_prefetch on __global pointers (NVIDIA's: "changes address space of pointer"). */
+#ifdef VGGCL_CPU
+#define PREFETCH(p) __builtin_prefetch(p)
+#define PREFETCH_L2(p) __builtin_prefetch(p, 0, IN_LOCALITY)
+#else
+#define PREFETCH(p)
+#define PREFETCH_L2(p)
+#endif
 #define GEMM_POINT(n, v, ob, xi)                                                                  \
     do {                                                                                        \
         __global const float *u0 = U + ((size_t)(xi) * (C_outp / OCB) + 2 * (ob)) * C_in * OCB;  \
@@ -214,8 +223,8 @@ inline void unstage(__global float *dst, const float *blk, int rows, int width, 
         float##n acc[2 * OCB];                                                                  \
         _Pragma("unroll") for (int j = 0; j < 2 * OCB; j++) acc[j] = (float##n)(0.0f);          \
         for (int ic = 0; ic < C_in; ic++, u0 += OCB, u1 += OCB) {                               \
-            __builtin_prefetch(u0 + U_AHEAD * OCB);                                             \
-            __builtin_prefetch(u1 + U_AHEAD * OCB);                                             \
+            PREFETCH(u0 + U_AHEAD * OCB);                                                       \
+            PREFETCH(u1 + U_AHEAD * OCB);                                                       \
             const float##n x = vload##n(0, (v) + ic * TT);                                      \
             _Pragma("unroll") for (int j = 0; j < OCB; j++) {                                   \
                 acc[j] = fma(x, (float##n)(u0[j]), acc[j]);                                     \
@@ -288,8 +297,8 @@ __kernel void wino_fused(__global const float *restrict in, __global const float
             for (int r = 0; r < rows; r++) {
                 const int y = clamp(y0 + r, 0, H - 1);
                 __global const float *q = src + (size_t)IN_AHEAD * H * W + (size_t)y * W;
-                for (int k = max(x0, 0); k < min(x0 + cols, W); k += 16) __builtin_prefetch(q + k, 0, IN_LOCALITY);
-                __builtin_prefetch(q + min(x0 + cols, W) - 1, 0, IN_LOCALITY);
+                for (int k = max(x0, 0); k < min(x0 + cols, W); k += 16) PREFETCH_L2(q + k);
+                PREFETCH_L2(q + min(x0 + cols, W) - 1);
             }
         for (int r = 0; r < rows; r++) {
             const int y = y0 + r;

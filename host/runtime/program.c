@@ -82,7 +82,8 @@ static vggcl_status get_program(vggcl_ctx *ctx, int which, const char *defines, 
     vggcl_program_entry *grown = realloc(ctx->programs, (size_t)(ctx->n_programs + 1) * sizeof *grown);
     if (!grown) return vggcl__fail(ctx, VGGCL_ERR_NOMEM, "out of host memory");
     ctx->programs = grown;
-    snprintf(options, sizeof options, "%s %s%s", base_options, progs[which].options, defines);
+    snprintf(options, sizeof options, "%s%s %s%s", base_options, ctx->is_cpu ? " -DVGGCL_CPU" : "",
+             progs[which].options, defines);
     snprintf(where, sizeof where, "%s: kernels/%s on %s", layer, file, ctx->device_name);
     const char *dir = getenv("VGGCL_KERNEL_DIR");
     const char *src;
