@@ -6,6 +6,8 @@
 
 #include "internal.h"
 
+#define LOCAL_RESERVE 1024
+
 vggcl_ctx *vggcl_ctx_new(void)
 {
     vggcl_ctx *ctx = calloc(1, sizeof(vggcl_ctx));
@@ -242,6 +244,10 @@ vggcl_status vggcl_select_device(vggcl_ctx *ctx, const char *spec)
     CL_CHECK(clGetDeviceInfo, (ctx->device, CL_DEVICE_MAX_WORK_GROUP_SIZE, sizeof ctx->max_wg, &ctx->max_wg, NULL));
     CL_CHECK(clGetDeviceInfo, (ctx->device, CL_DEVICE_LOCAL_MEM_SIZE, sizeof ctx->local_mem, &ctx->local_mem, NULL));
     ctx->is_gpu = !strcmp(list[i].info.type, "GPU");
+    ctx->is_cpu = !strcmp(list[i].info.type, "CPU");
+    /* What the kernels' __local arguments may take: a GPU's figure less 1 KiB. NVIDIA's H200 reports
+     * 48 KiB and refused (CL_OUT_OF_RESOURCES) a launch whose local arguments took all of it. */
+    if (ctx->is_gpu && ctx->local_mem > LOCAL_RESERVE) ctx->local_mem -= LOCAL_RESERVE;
     snprintf(ctx->device_version, sizeof ctx->device_version, "%s", list[i].info.version);
     snprintf(ctx->platform_name, sizeof ctx->platform_name, "%s", list[i].info.platform_name);
     CL_CHECK(clGetDeviceInfo, (ctx->device, CL_DRIVER_VERSION, sizeof ctx->driver_version - 1, ctx->driver_version,
