@@ -87,7 +87,7 @@ int conv_case(vggcl_ctx *ctx, int algo, const vggcl_conv_params *params, int N, 
     int ok = 1;
     vggcl_conv_call call = { d_in, d_w, d_b, d_out, { ws0, ws1 }, N, C_in, C_out, H, W, pool };
     if (a->packed_io) ok = packed_in_out(ctx, what, in, &call, OH, OW);
-    vggcl_status st = a->launch(ctx, "test conv", &p, &call);
+    vggcl_status st = a->launch(ctx, what, &p, &call);
     ck_assert_msg(st == VGGCL_OK, "%s", vggcl_message(ctx));
     if (a->packed_io) ok &= packed_check(ctx, what, expected, &call, d_out, OH, OW, rel_l2, elem);
     tu_download(ctx, d_out, got, nout);
