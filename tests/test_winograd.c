@@ -90,6 +90,15 @@ START_TEST(test_winograd_gpu_defaults)
     vggcl__conv_defaults(ctx, VGGCL_CONV_WINOGRAD_GPU, 1, 3, 128, 181, 183, &p);
     ck_assert_int_eq(p.v[vggcl__conv_tunable(VGGCL_CONV_WINOGRAD_GPU, "MWG")], 128);
     ck_assert(conv_case(ctx, VGGCL_CONV_WINOGRAD_GPU, NULL, 1, 3, 128, 181, 183, 1, 77, REL_L2, ELEM));
+    ck_assert_int_eq(p.v[vggcl__conv_tunable(VGGCL_CONV_WINOGRAD_GPU, "KWG")], 8);
+    /* 4 x 3 = 12 tiles: the 32-tile blocks; 64 output channels at 2116 tiles: 128 x 64 */
+    vggcl__conv_defaults(ctx, VGGCL_CONV_WINOGRAD_GPU, 1, 20, 70, 13, 11, &p);
+    ck_assert_int_eq(p.v[vggcl__conv_tunable(VGGCL_CONV_WINOGRAD_GPU, "MWG")], 32);
+    ck_assert(conv_case(ctx, VGGCL_CONV_WINOGRAD_GPU, NULL, 1, 20, 70, 13, 11, 1, 78, REL_L2, ELEM));
+    vggcl__conv_defaults(ctx, VGGCL_CONV_WINOGRAD_GPU, 1, 3, 64, 181, 183, &p);
+    ck_assert_int_eq(p.v[vggcl__conv_tunable(VGGCL_CONV_WINOGRAD_GPU, "MWG")], 128);
+    ck_assert_int_eq(p.v[vggcl__conv_tunable(VGGCL_CONV_WINOGRAD_GPU, "NWG")], 64);
+    ck_assert(conv_case(ctx, VGGCL_CONV_WINOGRAD_GPU, NULL, 1, 3, 64, 181, 183, 0, 79, REL_L2, ELEM));
     vggcl_ctx_free(ctx);
 }
 END_TEST

@@ -30,15 +30,26 @@ enum { P_MWG, P_NWG, P_KWG, P_MDIMC, P_NDIMC, P_VWM, P_VWN, P_KPAD, P_NPAD };
 
 static int tiles(int N, int H, int W) { return N * ((H + 3) / 4) * ((W + 3) / 4); }
 
-/* 128 x 128 blocks of 8 x 8 per work-item where there are tiles and channels
- * enough to fill a large GPU with them; 64 x 64 of 4 x 4 elsewhere (the 14x14
- * and 28x28 layers at batch 1 have 16 and 49 tiles). */
+/* Measured on an NVIDIA H200 (2026-11-30, every VGG16 layer at batch 1 and 32 with eight block
+ * shapes, tools/gpu_check.sh's scan): 128 x 128 blocks of 8 x 8 per work-item with K slices of 8
+ * wherever there are 512 tiles or more and 128 output channels or more (0.70-0.97x the time of
+ * 64 x 64 blocks); 128 x 64 for 64 output channels at 2048 tiles or more (VGG16's first two
+ * layers, 0.87x); 32 x 64 blocks of 4 x 4 for 32 tiles or fewer (the 14x14 layers at batch 1
+ * have 16: 0.68x, half of a 64-tile block was padding); else 64 x 64 blocks of 4 x 8. */
 static void defaults(const vggcl_ctx *ctx, int N, int C_in, int C_out, int H, int W, vggcl_conv_params *p)
 {
     (void)ctx, (void)C_in;
-    if (tiles(N, H, W) >= 2048 && C_out >= 128) {
+    const int T = tiles(N, H, W);
+    if (T >= 512 && C_out >= 128) {
         p->v[P_MWG] = p->v[P_NWG] = 128;
-        p->v[P_MDIMC] = p->v[P_NDIMC] = 16;
+        p->v[P_KWG] = 8;
+    } else if (T >= 2048) {
+        p->v[P_MWG] = 128;
+    } else if (T <= 32) {
+        p->v[P_MWG] = 32;
+        p->v[P_MDIMC] = 8;
+    } else {
+        p->v[P_NDIMC] = 8;
     }
 }
 
