@@ -203,6 +203,8 @@ int cli_ranks_finish(cli_ranks *r, vggcl_ctx *ctx, int rc, int *failed, int *ok)
         if (merged != CLI_OK && r->rank == 0 && r->final_tensor) vggcl_remove_output(r->final_tensor);
     }
     if (rc == CLI_OK) rc = merged;
+#else
+    (void)ctx, (void)failed, (void)ok; /* one rank without MPI: nothing to merge */
 #endif
     return rc;
 }
