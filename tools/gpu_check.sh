@@ -3,26 +3,49 @@
 # budget (issue #9): the device and its limits, the device-vs-reference suites,
 # PyTorch parity on torchvision's models, vggcl against PyTorch + cuDNN on the
 # same GPU (tools/bench_vs_torch.py --torch-device cuda, TF32 off,
-# cudnn.benchmark on) at batch 1, 8 and 32 before and after `vggcl tune`, and
-# the per-layer profile with each layer's share of the fp32 peak.
+# cudnn.benchmark on) at batch 1, 8 and 32 before and after `vggcl tune`, the
+# per-layer profile with each layer's share of the fp32 peak, and a scan of
+# the GPU-shaped Winograd's block shapes over every layer.
 #
-#   tools/gpu_check.sh BIN_DIR OUT_DIR [SECONDS] [PEAK_GFLOPS]
+#   tools/gpu_check.sh BIN_DIR OUT_DIR [SECONDS] [PEAK_GFLOPS] [STEPS]
 #
-# BIN_DIR holds vggcl and the test_* binaries (a build's tests/ copied beside
-# it); VGGCL_DEVICE picks the device (default: the first GPU). PEAK_GFLOPS is
-# the device's fp32 peak (default 67000, the H200's). Everything is logged to
-# OUT_DIR/gpu_check.log; the tuning table is copied to OUT_DIR.
+# BIN_DIR holds vggcl and the test_* binaries (tools/gpu_bundle.sh makes one,
+# with a lib/ of the shared libraries a bare machine may lack, which this
+# script puts on the library path); VGGCL_DEVICE picks the device (default:
+# the first GPU). Where OCL_ICD_VENDORS is unset and NVIDIA's OpenCL library
+# is there, only NVIDIA's ICD is listed (such machines may have PoCL too).
+# PEAK_GFLOPS is the device's fp32 peak (default 67000, the H200's). STEPS is
+# a comma list of devices, suites, bench, profile, scan, tune, tuned, parity
+# (default: all but scan, in that order). Everything is logged to
+# OUT_DIR/gpu_check.log; the tuning table is copied to OUT_DIR. GPU_CHECK_SUITES
+# names the suites (default: winograd network conv pool gap dense cam),
+# GPU_CHECK_TUNE_BUDGET the tuner's seconds (default 200).
 set -u
 bin=$(cd "$1" && pwd)
 out=$2
 budget=${3:-540}
 peak=${4:-67000}
+steps=,${5:-devices,suites,bench,profile,tune,tuned,parity},
 root=$(cd "$(dirname "$0")/.." && pwd)
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
 log=$out/gpu_check.log
 end=$((SECONDS + budget))
 export VGGCL_CACHE_DIR=${VGGCL_CACHE_DIR:-$out/cache}
+export PYTHONUNBUFFERED=1
+[ -d "$bin/lib" ] && export LD_LIBRARY_PATH=$bin/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+for d in /usr/local/nvidia/lib64 /usr/local/nvidia/lib; do
+  [ -d "$d" ] && export LD_LIBRARY_PATH=$LD_LIBRARY_PATH:$d
+done
+if [ -z "${OCL_ICD_VENDORS:-}" ]; then
+  nvcl=$(ldconfig -p | awk '/libnvidia-opencl\.so\.1/ { print $NF; exit }')
+  [ -n "$nvcl" ] || nvcl=$(find /usr/local/nvidia /usr/lib /usr/lib64 -name libnvidia-opencl.so.1 2>/dev/null | head -1)
+  if [ -n "$nvcl" ]; then
+    mkdir -p "$out/icd"
+    echo "$nvcl" >"$out/icd/nvidia.icd"
+    export OCL_ICD_VENDORS=$out/icd
+  fi
+fi
 step() { # step NAME MAX_SECONDS CMD...: runs CMD if time is left, logs it
   local name=$1 max=$2 left=$((end - SECONDS))
   shift 2
@@ -33,22 +56,64 @@ step() { # step NAME MAX_SECONDS CMD...: runs CMD if time is left, logs it
   timeout "$max" "$@" >>"$log" 2>&1
   echo "== $name: exit $? in $((SECONDS - t0))s" | tee -a "$log"
 }
+want() { [[ $steps == *,$1,* ]]; }
+bench_torch() { # bench_torch LABEL
+  step "bench vs PyTorch ($1)" 120 python3 tools/bench_vs_torch.py "$bin/vggcl" --torch-device cuda \
+    --batches 1 8 32 --iters 10 --rounds 2
+}
+profile() { # profile LABEL BATCH...
+  local label=$1 b
+  shift
+  for b in "$@"; do
+    step "bench per layer, batch $b, $label" 40 "$bin/vggcl" bench --random --batch "$b" --iters 5 --per-layer \
+      --peak-gflops "$peak"
+  done
+}
+# VGG16's conv shapes at 224x224: C_in C_out side
+shapes="3,64,224 64,64,224 64,128,112 128,128,112 128,256,56 256,256,56 256,512,28 512,512,28 512,512,14"
+scan() { # each block shape of winograd-gpu on every layer, through tuning rows
+  local table cfg b s
+  step "tuning table path" 60 "$bin/vggcl" tune --random --batch 1 --budget 0
+  table=$(ls "$VGGCL_CACHE_DIR"/*.tune 2>/dev/null | head -1)
+  [ -n "$table" ] || { echo "== scan: no tuning table" | tee -a "$log"; return; }
+  for cfg in "MWG=64 NWG=64 KWG=16 MDIMC=16 NDIMC=16" "MWG=128 NWG=128 KWG=16 MDIMC=16 NDIMC=16" \
+    "MWG=128 NWG=64 KWG=16 MDIMC=16 NDIMC=16" "MWG=64 NWG=128 KWG=16 MDIMC=16 NDIMC=16" \
+    "MWG=128 NWG=128 KWG=8 MDIMC=16 NDIMC=16" "MWG=64 NWG=64 KWG=32 MDIMC=16 NDIMC=16" \
+    "MWG=32 NWG=64 KWG=16 MDIMC=8 NDIMC=16" "MWG=64 NWG=64 KWG=16 MDIMC=16 NDIMC=8"; do
+    : >"$table"
+    for b in 1 8 32; do
+      for s in $shapes; do
+        IFS=, read -r ci co h <<<"$s"
+        echo "conv $ci $co $h $h $b winograd-gpu 0 $cfg VWM=4 VWN=4" >>"$table"
+      done
+    done
+    echo "== scan: $cfg" | tee -a "$log"
+    profile "scan" 1 32
+  done
+  rm -f "$table"
+}
 cd "$root"
-step "devices and limits" 30 "$bin/vggcl" devices
-for s in winograd network conv pool gap dense cam; do
-  step "suite $s" 60 "$bin/test_$s"
-done
-step "bench vs PyTorch (defaults, no table)" 120 python3 tools/bench_vs_torch.py "$bin/vggcl" --torch-device cuda \
-  --batches 1 8 32 --iters 10 --rounds 2
-step "bench per layer, batch 32, defaults" 45 "$bin/vggcl" bench --random --batch 32 --iters 5 --per-layer \
-  --peak-gflops "$peak"
-step "tune (batch 1, 8, 32; 200 s budget)" 230 "$bin/vggcl" tune --random --batch 1,8,32 --budget 200
-cp "$VGGCL_CACHE_DIR"/*.tune "$out"/ 2>/dev/null
-step "bench vs PyTorch (tuned)" 120 python3 tools/bench_vs_torch.py "$bin/vggcl" --torch-device cuda \
-  --batches 1 8 32 --iters 10 --rounds 2
-step "parity with PyTorch (tuned)" 150 python3 tests/parity_torch.py "$bin/vggcl"
-for b in 1 8 32; do
-  step "bench per layer, batch $b, tuned" 40 "$bin/vggcl" bench --random --batch $b --iters 5 --per-layer \
-    --peak-gflops "$peak"
-done
+if want devices; then
+  step "devices and limits" 30 sh -c "ls /etc/OpenCL/vendors; echo OCL_ICD_VENDORS=\${OCL_ICD_VENDORS:-}; \
+nvidia-smi --query-gpu=name,driver_version,clocks.max.sm --format=csv; \"$bin/vggcl\" devices"
+  if ! "$bin/vggcl" devices | grep -q ' GPU '; then
+    echo "== no GPU listed: stopping (OCL_ICD_VENDORS=${OCL_ICD_VENDORS:-})" | tee -a "$log"
+    exit 1
+  fi
+fi
+if want suites; then
+  for s in ${GPU_CHECK_SUITES:-winograd network conv pool gap dense cam}; do
+    step "suite $s" 60 "$bin/test_$s"
+  done
+fi
+want bench && bench_torch "defaults, no table"
+want profile && profile "defaults" 1 8 32
+want scan && scan
+if want tune; then
+  tb=${GPU_CHECK_TUNE_BUDGET:-200}
+  step "tune (batch 1, 8, 32; $tb s budget)" $((tb + 30)) "$bin/vggcl" tune --random --batch 1,8,32 --budget "$tb"
+  cp "$VGGCL_CACHE_DIR"/*.tune "$out"/ 2>/dev/null
+fi
+want tuned && bench_torch "tuned" && profile "tuned" 1 8 32
+want parity && step "parity with PyTorch" 150 python3 tests/parity_torch.py "$bin/vggcl"
 echo "== done in ${SECONDS}s" | tee -a "$log"

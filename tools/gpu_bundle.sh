@@ -1,0 +1,24 @@
+#!/bin/bash
+# Builds what tools/gpu_check.sh runs into one folder that can travel to a GPU
+# machine which reaches no package registry: vggcl and the device suites
+# (built without MPI) beside a lib/ of the shared libraries they load that a
+# bare machine may lack (the OpenCL ICD loader, CLBlast, cJSON, libjpeg-turbo,
+# libpng, subunit; not the C and C++ runtimes, which the machine has).
+#
+#   tools/gpu_bundle.sh [DIR]     (default build-gpu/bundle)
+#
+# Then, there: tools/gpu_check.sh DIR OUT_DIR (it puts DIR/lib on the library
+# path).
+set -eu
+root=$(cd "$(dirname "$0")/.." && pwd)
+out=${1:-$root/build-gpu/bundle}
+cmake -S "$root" -B "$root/build-gpu" -DVGGCL_MPI=OFF >/dev/null
+cmake --build "$root/build-gpu" -j2 >/dev/null
+rm -rf "$out"
+mkdir -p "$out/lib"
+cp "$root/build-gpu/vggcl" "$root"/build-gpu/tests/test_* "$out"/
+rm -f "$out"/test_*.a
+ldd "$out"/vggcl "$out"/test_* | awk '$2 == "=>" && $3 ~ /^\// { print $3 }' | sort -u |
+  grep -v -E '/(libc|libm|libstdc\+\+|libgcc_s|libz|libpthread|libdl|librt)\.so' |
+  while read -r lib; do cp -L "$lib" "$out/lib/"; done
+ls "$out" "$out/lib"
