@@ -492,6 +492,25 @@ class Bench(unittest.TestCase):
         self.assertEqual(none.returncode, 1)
         self.assertIn("none of the 1 images could be read", none.stderr)
 
+    def test_images_threads_follow_affinity(self):
+        """--threads defaults to the cores this process may run on (mpirun binds one or two ranks to a
+        core each unless --bind-to none), and more threads than that are named once."""
+        if not shutil.which("taskset"):
+            self.skipTest("taskset (util-linux) not installed")
+        images = self.d / "images"
+        images.mkdir()
+        for i in range(3):
+            shutil.copy(ROOT / "tests" / "data" / "tiny.png", images / f"{i}.png")
+        cmd = ["taskset", "-c", str(min(os.sched_getaffinity(0))), VGGCL, "bench", "--images", str(images),
+               "--batch", "2", "--resize", "40", "--crop", "32", "--json"]
+        env = dict(os.environ, VGGCL_CACHE_DIR=str(self.d / "cache"))
+        for extra, threads, warnings in (([], 1, 0), (["--threads", "3"], 3, 1)):
+            r = subprocess.run(cmd + extra, capture_output=True, text=True, env=env, timeout=600)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertEqual(json.loads(r.stdout)["threads"], threads)
+            self.assertEqual(r.stderr.count(f"vggcl: {threads} decoding threads, but this process may run on only 1 core "
+                                            "(its CPU affinity; under mpirun: --bind-to none)"), warnings, r.stderr)
+
     def test_program_cache(self):
         args = ("--size", "32", "--iters", "1", "--json")
         r = self.bench(*args)

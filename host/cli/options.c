@@ -30,7 +30,7 @@ const cli_option cli_net_options[] = {
 
 const cli_option cli_decode_options[] = {
     { "threads", "N", "threads decoding and preprocessing images while the device runs the\n"
-                      "previous batch (default: one per core)", 0 },
+                      "previous batch (default: one per core it may run on)", 0 },
     { NULL, NULL, NULL, 0 },
 };
 
