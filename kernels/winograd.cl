@@ -235,6 +235,36 @@ inline void unstage(__global float *dst, const float *blk, int rows, int width, 
             vstore##n(acc[j], 0, Ms + ((xi) * 2 * OCB + j) * TT);                               \
     } while (0)
 
+/* The same products for a last block of at most n tiles (n <= 4): vectors across the OCB channels
+ * of each weight block instead of across tiles, so the multiplies cost n tiles, not a block of TT
+ * (each vector instruction costs the same whatever its width). */
+#if OCB != 8
+#error "GEMM_POINT_FEW takes OCB 8 (two float8 weight rows)"
+#endif
+#define GEMM_POINT_FEW(n, v, ob, xi)                                                              \
+    do {                                                                                        \
+        __global const float *u0 = U + ((size_t)(xi) * (C_outp / OCB) + 2 * (ob)) * C_in * OCB;  \
+        __global const float *u1 = u0 + (size_t)C_in * OCB;                                     \
+        float8 a0[n], a1[n];                                                                    \
+        _Pragma("unroll") for (int t = 0; t < (n); t++) a0[t] = a1[t] = (float8)(0.0f);         \
+        for (int ic = 0; ic < C_in; ic++, u0 += OCB, u1 += OCB) {                               \
+            PREFETCH(u0 + U_AHEAD * OCB);                                                       \
+            PREFETCH(u1 + U_AHEAD * OCB);                                                       \
+            const float8 w0 = vload8(0, u0), w1 = vload8(0, u1);                                \
+            _Pragma("unroll") for (int t = 0; t < (n); t++) {                                   \
+                const float8 x = (float8)((v)[ic * TT + t]);                                    \
+                a0[t] = fma(x, w0, a0[t]);                                                      \
+                a1[t] = fma(x, w1, a1[t]);                                                      \
+            }                                                                                   \
+        }                                                                                       \
+        _Pragma("unroll") for (int t = 0; t < (n); t++) {                                       \
+            float c[2 * OCB];                                                                   \
+            vstore8(a0[t], 0, c);                                                               \
+            vstore8(a1[t], 0, c + OCB);                                                         \
+            _Pragma("unroll") for (int j = 0; j < 2 * OCB; j++) Ms[((xi) * 2 * OCB + j) * TT + t] = c[j]; \
+        }                                                                                       \
+    } while (0)
+
 /* The output transform of channel j of Ms (36, 2 OCB, 16): y[4 r + c] lane k = pixel (r, c) of
  * the 4x4 output tile of lane k, + bias, ReLU. */
 inline void ms_output(__local const float *Ms, int j, float bias, float16 y[16])
@@ -424,11 +454,16 @@ __kernel void wino_gemm_out(__global const float *restrict V, __global const flo
 {
     const int tb = get_global_id(2) * group + get_global_id(0), ob = get_global_id(1);
     if (tb >= Tp / TT) return;
-    /* a last block of at most TT / 2 tiles (T = 49 at 28x28, batch 1) multiplies half the lanes */
-    const int narrow = T - tb * TT <= TT / 2;
+    /* a last block of 1 tile (T = 49 at 28x28, batch 1) or up to 4 multiplies only those; of up
+     * to TT / 2, half the lanes */
+    const int left = T - tb * TT;
     for (int xi = 0; xi < 36; xi++) {
         __global const float *v = V + (size_t)xi * C_in * Tp + (size_t)tb * TT * C_in;
-        if (narrow)
+        if (left == 1)
+            GEMM_POINT_FEW(1, v, ob, xi);
+        else if (left <= 4)
+            GEMM_POINT_FEW(4, v, ob, xi);
+        else if (left <= TT / 2)
             GEMM_POINT(8, v, ob, xi);
         else
             GEMM_POINT(16, v, ob, xi);

@@ -40,6 +40,8 @@ static const struct { int N, C_in, C_out, H, W; } shapes[] = {
      * blocks (1x16 tiles) run where they cover fewer tiles: W = 64, 65, 96, 97 above, and a
      * 56x56 map as in VGG16 (14 tiles a side) */
     { 2, 24, 40, 32, 48 }, { 1, 256, 20, 18, 17 }, { 1, 257, 9, 6, 6 }, { 2, 20, 24, 56, 56 },
+    /* a last GEMM block of 2 and of 3 tiles (1 and 4: 49 and 4 tiles above) */
+    { 1, 11, 19, 8, 36 }, { 3, 6, 10, 2, 3 },
 };
 
 /* _i: the two passes (FUSE=0), or the one-pass form wherever it can run (FUSE=2) */
