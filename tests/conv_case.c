@@ -20,11 +20,12 @@ static int packed_in_out(vggcl_ctx *ctx, const char *what, const float *in, vggc
     ck_assert(want && got && nan);
     for (size_t i = 0; i < np_out; i++) nan[i] = NAN;
     cl_mem pin = tu_alloc(ctx, np_in);
-    ck_assert_msg(vggcl__cl_pack(ctx, "test conv: packing the input", c->in, pin, c->N, c->C_in, c->H, c->W) == VGGCL_OK,
-                  "%s", vggcl_message(ctx));
+    char msg[400];
+    snprintf(msg, sizeof msg, "%s: packing the input", what);
+    ck_assert_msg(vggcl__cl_pack(ctx, msg, c->in, pin, c->N, c->C_in, c->H, c->W) == VGGCL_OK, "%s",
+                  vggcl_message(ctx));
     tu_download(ctx, pin, got, np_in);
     vggcl__ref_pack(in, want, c->N, c->C_in, c->H, c->W);
-    char msg[400];
     snprintf(msg, sizeof msg, "%s: the packed input", what);
     const int ok = tu_compare(msg, want, got, 1, 1, 1, (int)np_in, 0, 0);
     c->in = pin;
@@ -46,8 +47,9 @@ static int packed_check(vggcl_ctx *ctx, const char *what, const float *expected,
     char msg[400];
     snprintf(msg, sizeof msg, "%s: the packed output", what);
     const int ok = tu_compare(msg, want, got, 1, 1, 1, (int)np, rel_l2, elem);
-    ck_assert_msg(vggcl__cl_unpack(ctx, "test conv: unpacking the output", c->out, out, c->N, c->C_out, OH, OW) ==
-                      VGGCL_OK, "%s", vggcl_message(ctx));
+    snprintf(msg, sizeof msg, "%s: unpacking the output", what);
+    ck_assert_msg(vggcl__cl_unpack(ctx, msg, c->out, out, c->N, c->C_out, OH, OW) == VGGCL_OK, "%s",
+                  vggcl_message(ctx));
     free(want), free(got);
     return ok;
 }
@@ -81,9 +83,10 @@ int conv_case(vggcl_ctx *ctx, int algo, const vggcl_conv_params *params, int N, 
 
     cl_mem d_in = tu_upload(ctx, in, nin), d_b = tu_upload(ctx, bias, C_out), d_w = tu_upload(ctx, packed, npacked);
     cl_mem d_out = tu_alloc(ctx, nout), ws0 = ws[0] ? tu_alloc(ctx, ws[0]) : NULL, ws1 = ws[1] ? tu_alloc(ctx, ws[1]) : NULL;
-    char what[300], text[200];
+    char what[360], text[200];
     vggcl__conv_params_str(algo, &p, text, sizeof text);
-    snprintf(what, sizeof what, "conv3x3 %s%s (%s)", a->name, pool ? " + max pool" : "", text);
+    snprintf(what, sizeof what, "conv3x3 %s%s N=%d C_in=%d C_out=%d %dx%d (%s)", a->name, pool ? " + max pool" : "", N,
+             C_in, C_out, H, W, text);
     int ok = 1;
     vggcl_conv_call call = { d_in, d_w, d_b, d_out, { ws0, ws1 }, N, C_in, C_out, H, W, pool };
     if (a->packed_io) ok = packed_in_out(ctx, what, in, &call, OH, OW);

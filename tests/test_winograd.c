@@ -5,8 +5,8 @@
  * groups, the GEMM's 16-tile block and the one-pass form's 4x4- and 1x16-tile blocks,
  * channel counts around its 16-channel work-item, batch 1 and > 1, with and
  * without the folded 2x2 max pool (odd and even maps).
- * GPU-shaped kernels: the same table with the defaults for each shape (both
- * default tilings), a sample of the parameter space that takes every value of
+ * GPU-shaped kernels: the same table with the defaults for each shape (each of
+ * the four default tilings asserted and run), a sample of the parameter space that takes every value of
  * every tunable at least once on shapes with remainders in tiles, input and
  * output channels, and the folded 2x2 max pool on odd and even maps. */
 #include <stdio.h>
@@ -96,11 +96,17 @@ START_TEST(test_winograd_gpu_defaults)
     /* 4 x 3 = 12 tiles: the 32-tile blocks; 64 output channels at 2116 tiles: 128 x 64 */
     vggcl__conv_defaults(ctx, VGGCL_CONV_WINOGRAD_GPU, 1, 20, 70, 13, 11, &p);
     ck_assert_int_eq(p.v[vggcl__conv_tunable(VGGCL_CONV_WINOGRAD_GPU, "MWG")], 32);
+    ck_assert_int_eq(p.v[vggcl__conv_tunable(VGGCL_CONV_WINOGRAD_GPU, "MDIMC")], 8);
     ck_assert(conv_case(ctx, VGGCL_CONV_WINOGRAD_GPU, NULL, 1, 20, 70, 13, 11, 1, 78, REL_L2, ELEM));
     vggcl__conv_defaults(ctx, VGGCL_CONV_WINOGRAD_GPU, 1, 3, 64, 181, 183, &p);
     ck_assert_int_eq(p.v[vggcl__conv_tunable(VGGCL_CONV_WINOGRAD_GPU, "MWG")], 128);
     ck_assert_int_eq(p.v[vggcl__conv_tunable(VGGCL_CONV_WINOGRAD_GPU, "NWG")], 64);
     ck_assert(conv_case(ctx, VGGCL_CONV_WINOGRAD_GPU, NULL, 1, 3, 64, 181, 183, 0, 79, REL_L2, ELEM));
+    /* 2 x 5 x 5 = 50 tiles: 64 x 64 blocks, 16 x 8 work-items of 4 x 8 */
+    vggcl__conv_defaults(ctx, VGGCL_CONV_WINOGRAD_GPU, 2, 37, 70, 19, 17, &p);
+    ck_assert_int_eq(p.v[vggcl__conv_tunable(VGGCL_CONV_WINOGRAD_GPU, "MWG")], 64);
+    ck_assert_int_eq(p.v[vggcl__conv_tunable(VGGCL_CONV_WINOGRAD_GPU, "NDIMC")], 8);
+    ck_assert(conv_case(ctx, VGGCL_CONV_WINOGRAD_GPU, NULL, 2, 37, 70, 19, 17, 1, 80, REL_L2, ELEM));
     vggcl_ctx_free(ctx);
 }
 END_TEST

@@ -35,10 +35,11 @@ export VGGCL_CACHE_DIR=${VGGCL_CACHE_DIR:-$out/cache}
 export PYTHONUNBUFFERED=1
 [ -d "$bin/lib" ] && export LD_LIBRARY_PATH=$bin/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 for d in /usr/local/nvidia/lib64 /usr/local/nvidia/lib; do
-  [ -d "$d" ] && export LD_LIBRARY_PATH=$LD_LIBRARY_PATH:$d
+  [ -d "$d" ] && export LD_LIBRARY_PATH=${LD_LIBRARY_PATH:+$LD_LIBRARY_PATH:}$d
 done
 if [ -z "${OCL_ICD_VENDORS:-}" ]; then
-  nvcl=$(ldconfig -p | awk '/libnvidia-opencl\.so\.1/ { print $NF; exit }')
+  ldc=$(command -v ldconfig || echo /sbin/ldconfig)
+  nvcl=$("$ldc" -p 2>/dev/null | awk '/libnvidia-opencl\.so\.1/ { print $NF; exit }')
   [ -n "$nvcl" ] || nvcl=$(find /usr/local/nvidia /usr/lib /usr/lib64 -name libnvidia-opencl.so.1 2>/dev/null | head -1)
   if [ -n "$nvcl" ]; then
     mkdir -p "$out/icd"
@@ -71,11 +72,15 @@ profile() { # profile LABEL BATCH...
 }
 # VGG16's conv shapes at 224x224: C_in C_out side
 shapes="3,64,224 64,64,224 64,128,112 128,128,112 128,256,56 256,256,56 256,512,28 512,512,28 512,512,14"
-scan() { # each block shape of winograd-gpu on every layer, through tuning rows
+scan() { # each block shape of winograd-gpu on every layer, through tuning rows in a cache
+  # folder of its own (the user's table in VGGCL_CACHE_DIR is left as it is)
   local table cfg b s
+  local VGGCL_CACHE_DIR=$out/scan-cache
+  export VGGCL_CACHE_DIR
+  mkdir -p "$VGGCL_CACHE_DIR"
   step "tuning table path" 60 "$bin/vggcl" tune --random --batch 1 --budget 0
   table=$(ls "$VGGCL_CACHE_DIR"/*.tune 2>/dev/null | head -1)
-  [ -n "$table" ] || { echo "== scan: no tuning table" | tee -a "$log"; return; }
+  [ -n "$table" ] || { echo "== scan: no tuning table in $VGGCL_CACHE_DIR" | tee -a "$log"; return; }
   for cfg in "MWG=64 NWG=64 KWG=16 MDIMC=16 NDIMC=16" "MWG=128 NWG=128 KWG=16 MDIMC=16 NDIMC=16" \
     "MWG=128 NWG=64 KWG=16 MDIMC=16 NDIMC=16" "MWG=64 NWG=128 KWG=16 MDIMC=16 NDIMC=16" \
     "MWG=128 NWG=128 KWG=8 MDIMC=16 NDIMC=16" "MWG=64 NWG=64 KWG=32 MDIMC=16 NDIMC=16" \
@@ -90,7 +95,7 @@ scan() { # each block shape of winograd-gpu on every layer, through tuning rows
     echo "== scan: $cfg" | tee -a "$log"
     profile "scan" 1 32
   done
-  rm -f "$table"
+  rm -rf "$VGGCL_CACHE_DIR"
 }
 cd "$root"
 if want devices; then

@@ -33,8 +33,8 @@ static int tiles(int N, int H, int W) { return N * ((H + 3) / 4) * ((W + 3) / 4)
 /* Measured on an NVIDIA H200 (2026-11-30, every VGG16 layer at batch 1 and 32 with eight block
  * shapes, tools/gpu_check.sh's scan): 128 x 128 blocks of 8 x 8 per work-item with K slices of 8
  * wherever there are 512 tiles or more and 128 output channels or more (0.70-0.97x the time of
- * 64 x 64 blocks); 128 x 64 for 64 output channels at 2048 tiles or more (VGG16's first two
- * layers, 0.87x); 32 x 64 blocks of 4 x 4 for 32 tiles or fewer (the 14x14 layers at batch 1
+ * 64 x 64 blocks); 128 x 64 for fewer than 128 output channels at 2048 tiles or more (VGG16's
+ * first two layers, 64 channels: 0.87x); 32 x 64 blocks of 4 x 4 for 32 tiles or fewer (the 14x14 layers at batch 1
  * have 16: 0.68x, half of a 64-tile block was padding); else 64 x 64 blocks of 4 x 8. */
 static void defaults(const vggcl_ctx *ctx, int N, int C_in, int C_out, int H, int W, vggcl_conv_params *p)
 {
