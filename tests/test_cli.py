@@ -449,12 +449,14 @@ class Bench(unittest.TestCase):
         self.assertEqual(sum("max pool" in n for n in names), 5)
         self.assertTrue(any("GAP" in n for n in names) and any("dense" in n for n in names))
         self.assertTrue(all(l["ms"] >= 0 for l in j["layers"]))
+        self.assertEqual(j["profiled_passes"], 3)
         self.assertAlmostEqual(sum(l["gflop"] for l in j["layers"] if "conv" in l["layer"]), flop / 1e9, places=3)
 
     def test_text_report(self):
         r = self.bench("--size", "32", "--iters", "2", "--per-layer", "--conv", "direct")
         self.assertEqual(r.returncode, 0, r.stderr)
-        for needle in ("images/s", "GFLOP/s", "median", "device memory", "start-up", "features.28", "total"):
+        for needle in ("images/s", "GFLOP/s", "median", "device memory", "start-up", "features.28", "total",
+                       "median of 2 profiled passes"):
             self.assertIn(needle, r.stdout)
 
     def test_usage_errors(self):

@@ -14,7 +14,10 @@ static const cli_option options[] = {
     { "size", "H[xW]", "input size (default 224)", 0 },
     { "iters", "N", "timed passes (default 10)", 0 },
     { "pool5", "keep|drop", "as for `vggcl run` (default: the file's metadata, else keep)", 0 },
-    { "per-layer", NULL, "a table of device time per layer from OpenCL profiling events", 0 },
+    { "per-layer", NULL,
+      "a table of device time per layer from OpenCL profiling events,\n"
+      "each layer's median over min(N, 5) passes after the timed ones",
+      0 },
     { "peak-gflops", "G", "the device's fp32 peak: the table adds each layer's share of it\n"
                           "(GFLOP/s as below, so Winograd layers can pass 100%)", 0 },
     { "json", NULL, "one JSON object on one line instead of text", 0 },
@@ -43,6 +46,16 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+/* Sorts v in place. */
+static double median_of(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+/* --per-layer profiles min(--iters, this) passes apart from the timed ones */
+#define PROFILED_MAX 5
+
 int cmd_bench(int argc, char **argv)
 {
     cli_args a;
@@ -65,7 +78,8 @@ int cmd_bench(int argc, char **argv)
     float *x = NULL;
     double *ms = NULL, warmup = 0;
     vggcl_layer_profile *layers = NULL;
-    int n_layers = 0;
+    double *layer_ms = NULL;
+    int n_layers = 0, profiled = 0;
     vggcl_model *model = NULL;
     vggcl_ctx *ctx = cli_ctx_new();
     if (!ctx) return cli_error(CLI_FAIL, "out of host memory");
@@ -101,16 +115,24 @@ int cmd_bench(int argc, char **argv)
     vggcl_build_info(ctx, &build_before, &cached0, &compiled0);
     if (vggcl_benchmark(ctx, model, x, batch, h, w, iters, &warmup, ms) != VGGCL_OK) goto fail;
     if (per_layer) {
-        /* one more pass with profiling events, kept out of the timed ones */
-        if (vggcl_profile(ctx, 1) != VGGCL_OK || vggcl_forward(ctx, model, x, batch, h, w, NULL, NULL) != VGGCL_OK)
-            goto fail;
-        n_layers = vggcl_profile_read(ctx, NULL, 0);
-        layers = calloc((size_t)n_layers + 1, sizeof *layers);
-        if (!layers) {
-            rc = cli_error(CLI_FAIL, "out of host memory");
-            goto done;
+        /* more passes with profiling events, kept out of the timed ones: each layer's median */
+        profiled = iters < PROFILED_MAX ? iters : PROFILED_MAX;
+        if (vggcl_profile(ctx, 1) != VGGCL_OK) goto fail;
+        for (int pass = 0; pass < profiled; pass++) {
+            if (vggcl_forward(ctx, model, x, batch, h, w, NULL, NULL) != VGGCL_OK) goto fail;
+            if (!layers) {
+                n_layers = vggcl_profile_read(ctx, NULL, 0);
+                layers = calloc((size_t)n_layers + 1, sizeof *layers);
+                layer_ms = calloc((size_t)(n_layers + 1) * profiled, sizeof *layer_ms);
+                if (!layers || !layer_ms) {
+                    rc = cli_error(CLI_FAIL, "out of host memory");
+                    goto done;
+                }
+            }
+            vggcl_profile_read(ctx, layers, n_layers);
+            for (int i = 0; i < n_layers; i++) layer_ms[(size_t)i * profiled + pass] = layers[i].ms;
         }
-        vggcl_profile_read(ctx, layers, n_layers);
+        for (int i = 0; i < n_layers; i++) layers[i].ms = median_of(layer_ms + (size_t)i * profiled, profiled);
     }
     double *sorted = malloc((size_t)iters * sizeof *sorted);
     if (!sorted) {
@@ -118,9 +140,7 @@ int cmd_bench(int argc, char **argv)
         goto done;
     }
     memcpy(sorted, ms, (size_t)iters * sizeof *sorted);
-    qsort(sorted, (size_t)iters, sizeof *sorted, cmp_double);
-    const double median = iters % 2 ? sorted[iters / 2] : 0.5 * (sorted[iters / 2 - 1] + sorted[iters / 2]);
-    const double lo = sorted[0], hi = sorted[iters - 1];
+    const double median = median_of(sorted, iters), lo = sorted[0], hi = sorted[iters - 1];
     free(sorted);
     const double flop = vggcl_model_flops(model, batch, h, w);
     const double ips = batch * 1e3 / median, gflops = flop / (median * 1e6);
@@ -156,6 +176,7 @@ int cmd_bench(int argc, char **argv)
         cJSON_AddNumberToObject(o, "first_pass_ms", warmup);
         cJSON_AddNumberToObject(o, "first_pass_build_ms", first_build);
         cJSON_AddNumberToObject(o, "first_pass_without_builds_ms", first_run);
+        if (per_layer) cJSON_AddNumberToObject(o, "profiled_passes", profiled);
         if (per_layer && (arr = cJSON_AddArrayToObject(o, "layers")))
             for (int i = 0; i < n_layers; i++) {
                 cJSON *l = cJSON_CreateObject();
@@ -177,8 +198,10 @@ int cmd_bench(int argc, char **argv)
                flop * 1e-9);
         printf("device memory: %.1f MiB peak\n", peak / 1048576.0);
         if (per_layer) {
-            printf("\n%-68s %10s %9s %7s%s\n", "layer (device time, one profiled pass)", "ms", "GFLOP/s", "share",
-                   peak_gflops ? "  of peak" : "");
+            char head[80];
+            snprintf(head, sizeof head, "layer (device time, median of %d profiled pass%s)", profiled,
+                     profiled == 1 ? "" : "es");
+            printf("\n%-68s %10s %9s %7s%s\n", head, "ms", "GFLOP/s", "share", peak_gflops ? "  of peak" : "");
             for (int i = 0; i < n_layers; i++) {
                 const double g = layers[i].ms > 0 ? layers[i].gflop / (layers[i].ms * 1e-3) : 0.0;
                 printf("%-68s %10.3f %9.1f %6.1f%%", layers[i].layer, layers[i].ms, g,
@@ -197,6 +220,7 @@ done:
     free(x);
     free(ms);
     free(layers);
+    free(layer_ms);
     vggcl_model_free(model);
     vggcl_ctx_free(ctx);
     return rc;
