@@ -23,7 +23,9 @@
  *                  the GEMM computes garbage there that nothing reads.
  *   wino_gemm_out: the products and the output transform (below).
  * The GEMM of both forms: 2 OCB vector accumulators of TT lanes (tiles); per ic one
- * contiguous vector load of V and OCB broadcast weights from each of two blocks.
+ * contiguous vector load of V and OCB broadcast weights from each of two blocks. In
+ * wino_gemm_out a last block of at most TT / 2 tiles uses half the lanes, and one of at most
+ * 4 tiles puts output channels in the lanes instead (GEMM_POINT_FEW).
  * (Measured on PoCL: 125 ms for VGG16 against 141 ms with one packed block of 16
  * channels, and against 126-133 ms with 32 tiles in two vectors per work-item.)
  */
@@ -216,7 +218,17 @@ inline void unstage(__global float *dst, const float *blk, int rows, int width, 
 #define PREFETCH(p)
 #define PREFETCH_L2(p)
 #endif
-#define GEMM_POINT(n, v, ob, xi)                                                                  \
+/* V_AHEAD: input channels ahead that the two-pass GEMM prefetches its transformed input (the
+ * one pass reads it from local memory: its GEMM_POINT takes NO_PREFETCH). A 28x28 layer's V
+ * is 4.7 MB per image, read once per channel block; the hardware prefetchers do not run far
+ * enough ahead on the Intel Xeon of 2026-12-01 (2 MiB L2 per core): its 512-channel layers
+ * 0.86x the time at batch 8 against no V prefetch, 0.97x at batch 1 (paired per-layer
+ * profiles; 8 and 16 ahead in between, 64 no better). */
+#ifndef V_AHEAD
+#define V_AHEAD 32
+#endif
+#define NO_PREFETCH(p)
+#define GEMM_POINT(n, v, ob, xi, vpf)                                                             \
     do {                                                                                        \
         __global const float *u0 = U + ((size_t)(xi) * (C_outp / OCB) + 2 * (ob)) * C_in * OCB;  \
         __global const float *u1 = u0 + (size_t)C_in * OCB;                                     \
@@ -225,6 +237,7 @@ inline void unstage(__global float *dst, const float *blk, int rows, int width, 
         for (int ic = 0; ic < C_in; ic++, u0 += OCB, u1 += OCB) {                               \
             PREFETCH(u0 + U_AHEAD * OCB);                                                       \
             PREFETCH(u1 + U_AHEAD * OCB);                                                       \
+            vpf((v) + (ic + V_AHEAD) * TT);                                                     \
             const float##n x = vload##n(0, (v) + ic * TT);                                      \
             _Pragma("unroll") for (int j = 0; j < OCB; j++) {                                   \
                 acc[j] = fma(x, (float##n)(u0[j]), acc[j]);                                     \
@@ -236,8 +249,8 @@ inline void unstage(__global float *dst, const float *blk, int rows, int width, 
     } while (0)
 
 /* The same products for a last block of at most n tiles (n <= 4): vectors across the OCB channels
- * of each weight block instead of across tiles, so the multiplies cost n tiles, not a block of TT
- * (each vector instruction costs the same whatever its width). */
+ * of each weight block instead of across tiles, so the multiplies cost n tiles, not a half block of
+ * TT / 2 (each vector instruction costs the same whatever its width). */
 #if OCB != 8
 #error "GEMM_POINT_FEW takes OCB 8 (two float8 weight rows)"
 #endif
@@ -374,7 +387,7 @@ __kernel void wino_fused(__global const float *restrict in, __global const float
     const int PH = H / 2, PW = W / 2;
     float blk[16 * 16];
     for (int ob = 0; ob < C_outp / (2 * OCB); ob++) {
-        for (int xi = 0; xi < 36; xi++) GEMM_POINT(16, Vs + xi * C_in * 16, ob, xi);
+        for (int xi = 0; xi < 36; xi++) GEMM_POINT(16, Vs + xi * C_in * 16, ob, xi, NO_PREFETCH);
         for (int j = 0; j < 2 * OCB; j++) {
             const int oc = ob * 2 * OCB + j;
             if (oc >= C_out) break;
@@ -454,8 +467,8 @@ __kernel void wino_gemm_out(__global const float *restrict V, __global const flo
 {
     const int tb = get_global_id(2) * group + get_global_id(0), ob = get_global_id(1);
     if (tb >= Tp / TT) return;
-    /* a last block of 1 tile (T = 49 at 28x28, batch 1) or up to 4 multiplies only those; of up
-     * to TT / 2, half the lanes */
+    /* a last block of 1 tile (T = 49 at 28x28, batch 1) multiplies that tile alone, of 2 to 4
+     * tiles four (vectors across channels), of up to TT / 2 tiles half the lanes */
     const int left = T - tb * TT;
     for (int xi = 0; xi < 36; xi++) {
         __global const float *v = V + (size_t)xi * C_in * Tp + (size_t)tb * TT * C_in;
@@ -464,9 +477,9 @@ __kernel void wino_gemm_out(__global const float *restrict V, __global const flo
         else if (left <= 4)
             GEMM_POINT_FEW(4, v, ob, xi);
         else if (left <= TT / 2)
-            GEMM_POINT(8, v, ob, xi);
+            GEMM_POINT(8, v, ob, xi, PREFETCH);
         else
-            GEMM_POINT(16, v, ob, xi);
+            GEMM_POINT(16, v, ob, xi, PREFETCH);
     }
     const int PH = H / 2, PW = W / 2;
     float blk[16 * TT];
