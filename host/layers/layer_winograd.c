@@ -7,19 +7,23 @@
 #include "layers.h"
 
 /* OCB: output channels per packed weight block (the layout depends on it, so
- * one value); TT: tiles per GEMM work-item (the kernel holds them in one
- * float16, so one value); FUSE: whether a layer of up to FUSED_MAX_CIN input
- * channels runs as one pass (wino_fused) or as two (wino_input, wino_gemm_out):
- * 0 never, 1 where it pays (fused()), 2 always; host-only, so every value
- * uses the same program. */
+ * one value); TT: tiles per GEMM block (the kernel holds them in one float16, so
+ * one value); FUSE: whether a layer of up to FUSED_MAX_CIN input channels runs
+ * as one pass (wino_fused) or as two (wino_input, wino_gemm_out): 0 never, 1
+ * where it pays (fused()), 2 always; host-only, so every value uses the same
+ * program. GTB: tile blocks per wino_gemm_out work-item, which multiplies them
+ * with each slice of U in turn (kernels/winograd.cl has the measurements); its
+ * local memory grows with it, so a device that cannot hold it gets less. */
 static const vggcl_tunable tunables[] = {
     { "OCB", 8, { 8 }, 0 },
     { "TT", 16, { 16 }, 0 },
     { "FUSE", 1, { 0, 1, 2 }, 1 },
+    { "GTB", 4, { 1, 2, 4 }, 0 },
 };
 #define P_OCB 0
 #define P_TT 1
 #define P_FUSE 2
+#define P_GTB 3
 #define FUSED_MAX_CIN 256
 
 /* One row (or column) of G g G^T: G's rows are the points 0, +-1, +-2 and infinity,
@@ -74,12 +78,20 @@ static void pack(const vggcl_conv_params *p, const float *weight, int C_out, int
         }
 }
 
-/* The kernels' local memory: Vs (36, C_in, 16), wino_fused's only, and Ms (36, 2 OCB, 16) */
+/* The one pass's local memory: Vs (36, C_in, 16) and Ms (36, 2 OCB, 16) */
 static size_t fused_local_bytes(const vggcl_conv_params *p, int C_in, size_t out[2])
 {
     out[0] = (size_t)36 * C_in * 16 * sizeof(float);
     out[1] = (size_t)36 * 2 * p->v[P_OCB] * 16 * sizeof(float);
     return out[0] + out[1];
+}
+
+/* wino_gemm_out's: Ms for each of its GTB tile blocks */
+static size_t gemm_out_local_bytes(const vggcl_conv_params *p)
+{
+    size_t parts[2];
+    fused_local_bytes(p, 0, parts);
+    return p->v[P_GTB] * parts[1];
 }
 
 /* The one pass's blocks of 16 tiles for an H x W map: 4x4 tiles, or 1x16 (`wide`) where that
@@ -115,14 +127,18 @@ static int fused(const vggcl_conv_params *p, int C_in, int C_out, int H, int W)
 static int valid(const vggcl_ctx *ctx, const vggcl_conv_params *p)
 {
     size_t parts[2];
-    return fused_local_bytes(p, p->v[P_FUSE] ? FUSED_MAX_CIN : 0, parts) <= ctx->local_mem;
+    return (!p->v[P_FUSE] || fused_local_bytes(p, FUSED_MAX_CIN, parts) <= ctx->local_mem) &&
+           gemm_out_local_bytes(p) <= ctx->local_mem;
 }
 
-/* FUSE=1 wherever the device holds the one pass's local memory: whether a layer
- * runs it is then fused()'s call. */
+/* GTB as large as the device's local memory holds (of the table's 4), FUSE=1 wherever it
+ * holds the one pass: whether a layer runs it is then fused()'s call. */
 static void defaults(const vggcl_ctx *ctx, int N, int C_in, int C_out, int H, int W, vggcl_conv_params *p)
 {
     (void)N, (void)C_in, (void)C_out, (void)H, (void)W;
+    p->v[P_FUSE] = 0;
+    while (p->v[P_GTB] > 1 && !valid(ctx, p)) p->v[P_GTB] /= 2;
+    p->v[P_FUSE] = 1;
     p->v[P_FUSE] = valid(ctx, p);
 }
 
@@ -181,7 +197,6 @@ static vggcl_status launch(vggcl_ctx *ctx, const char *where, const vggcl_conv_p
     vggcl_status st;
     cl_kernel kin, kgo;
     char defines[96];
-    size_t local[2];
     const cl_mem V = c->ws[0];
     const int N = c->N, C_in = c->C_in, C_out = c->C_out, H = c->H, W = c->W, TT = p->v[P_TT];
     const int OCB = p->v[P_OCB];
@@ -197,20 +212,19 @@ static vggcl_status launch(vggcl_ctx *ctx, const char *where, const vggcl_conv_p
     size_t g_in[2] = { (size_t)C_in, (size_t)N };
     if ((st = vggcl__enqueue(ctx, where, kin, 2, g_in, NULL, 0)) != VGGCL_OK) return st;
 
-    /* up to 8 tile blocks take turns through the channel blocks (kernels/winograd.cl) */
-    const int blocks = d.Tp / TT, group = blocks < 8 ? blocks : 8;
-    fused_local_bytes(p, 0, local);
+    /* GTB tile blocks per work-item (kernels/winograd.cl) */
+    const int blocks = d.Tp / TT, gtb = p->v[P_GTB];
     ARG(kgo, 0, V); ARG(kgo, 1, c->weight); ARG(kgo, 2, c->bias); ARG(kgo, 3, c->out);
-    CL_CHECK(clSetKernelArg, (kgo, 4, local[1], NULL));
+    CL_CHECK(clSetKernelArg, (kgo, 4, gemm_out_local_bytes(p), NULL));
     ARG(kgo, 5, C_in); ARG(kgo, 6, C_out); ARG(kgo, 7, d.C_outp); ARG(kgo, 8, H); ARG(kgo, 9, W);
     ARG(kgo, 10, d.tiles_y); ARG(kgo, 11, d.tiles_x); ARG(kgo, 12, d.T); ARG(kgo, 13, d.Tp); ARG(kgo, 14, c->pool);
-    ARG(kgo, 15, group);
-    size_t g[3] = { (size_t)group, (size_t)d.C_outp / (2 * OCB), (size_t)(blocks + group - 1) / group };
-    return vggcl__enqueue(ctx, where, kgo, 3, g, vggcl__one_item, vggcl__conv_flops(c));
+    size_t g[2] = { (size_t)(blocks + gtb - 1) / gtb, (size_t)d.C_outp / (2 * OCB) };
+    return vggcl__enqueue(ctx, where, kgo, 2, g, vggcl__one_item, vggcl__conv_flops(c));
 fail:
     return st;
 }
 
 const vggcl_conv_algo vggcl__conv_winograd = {
-    "winograd", 3, tunables, 1, defaults, valid, packed_floats, pack, workspace, launch, 0, NULL,
+    "winograd", sizeof tunables / sizeof tunables[0], tunables, 1, defaults, valid, packed_floats, pack, workspace,
+    launch, 0, NULL,
 };
