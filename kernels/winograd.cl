@@ -453,7 +453,7 @@ __kernel void wino_fused(__global const float *restrict in, __global const float
  * wino_input, one work-item per (GTB blocks of TT tiles, 2 OCB output channels):
  * tile blocks from GTB get_global_id(0) on, oc / (2 OCB) = get_global_id(1). At each
  * point xi it multiplies its tile blocks one after the other with the same slice of U,
- * which then comes from L1 for all but the first (a 512-channel layer's U is 38 MB and
+ * which then comes from L1 or L2 for all but the first (a 512-channel layer's U is 38 MB and
  * comes from DRAM or L3). The products of its tiles and channels for all 36 xi go to
  * Ms (GTB, 36, 2 OCB, TT) in local memory, then the output transform (+ bias, ReLU,
  * the folded 2x2 max pool) writes each tile: the products never go to global memory.
@@ -462,7 +462,7 @@ __kernel void wino_fused(__global const float *restrict in, __global const float
  * 2026-12-01, Intel Xeon, 2 MiB L2 per core): the 28x28 layers at batch 1 (4 tile
  * blocks) 0.87x the time, the two-pass layers at batch 8 0.98x; GTB 2 took 1.07x
  * GTB 4's time at batch 1, GTB 8 1.09x at batch 8. (On the AMD EPYC of 2026-11-30,
- * 1 MiB L2, one work-item over all four tile blocks of a 28x28 map had gained 0.5%.) */
+ * 1 MiB L2, one work-item over all four tile blocks of a 28x28 map had taken 1.005x the time.) */
 #ifndef GTB
 #define GTB 4
 #endif

@@ -452,6 +452,12 @@ class Bench(unittest.TestCase):
         self.assertEqual(j["profiled_passes"], 3)
         self.assertAlmostEqual(sum(l["gflop"] for l in j["layers"] if "conv" in l["layer"]), flop / 1e9, places=3)
 
+    def test_per_layer_passes_capped(self):
+        r = self.bench("--size", "32", "--iters", "7", "--json", "--per-layer")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        j = json.loads(r.stdout)
+        self.assertEqual((j["iters"], j["profiled_passes"]), (7, 5))
+
     def test_text_report(self):
         r = self.bench("--size", "32", "--iters", "2", "--per-layer", "--conv", "direct")
         self.assertEqual(r.returncode, 0, r.stderr)

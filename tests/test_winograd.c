@@ -104,6 +104,7 @@ START_TEST(test_winograd_gpu_defaults)
     vggcl_conv_params p;
     vggcl__conv_defaults(ctx, VGGCL_CONV_WINOGRAD_GPU, 1, 3, 128, 181, 183, &p);
     ck_assert_int_eq(p.v[vggcl__conv_tunable(VGGCL_CONV_WINOGRAD_GPU, "MWG")], 128);
+    ck_assert_int_eq(p.v[vggcl__conv_tunable(VGGCL_CONV_WINOGRAD_GPU, "NWG")], 128);
     ck_assert(conv_case(ctx, VGGCL_CONV_WINOGRAD_GPU, NULL, 1, 3, 128, 181, 183, 1, 77, REL_L2, ELEM));
     ck_assert_int_eq(p.v[vggcl__conv_tunable(VGGCL_CONV_WINOGRAD_GPU, "KWG")], 8);
     /* 4 x 3 = 12 tiles: the 32-tile blocks; 64 output channels at 2116 tiles: 128 x 64 */

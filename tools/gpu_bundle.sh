@@ -14,16 +14,18 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 out=${1:-$root/build-gpu/bundle}
 cmake -S "$root" -B "$root/build-gpu" -DVGGCL_MPI=OFF >/dev/null
 cmake --build "$root/build-gpu" -j2 >/dev/null
-# only what an earlier bundle put there is replaced: DIR may be a folder of the user's
-mkdir -p "$out"
-rm -rf "$out/vggcl" "$out"/test_* "$out/lib"
-mkdir -p "$out/lib"
-cp "$root/build-gpu/vggcl" "$root"/build-gpu/tests/test_* "$out"/
-if ldd "$out"/vggcl "$out"/test_* | grep 'not found'; then
+bins=("$root/build-gpu/vggcl" "$root"/build-gpu/tests/test_*)
+if ldd "${bins[@]}" | grep 'not found'; then
   echo "gpu_bundle: the libraries above are missing here; install them first" >&2
   exit 1
 fi
-ldd "$out"/vggcl "$out"/test_* | awk '$2 == "=>" && $3 ~ /^\// { print $3 }' | sort -u |
+# only what a bundle holds is replaced: DIR may be a folder of the user's
+mkdir -p "$out"
+rm -rf "$out/lib"
+for b in "${bins[@]}"; do rm -f "$out/$(basename "$b")"; done
+mkdir -p "$out/lib"
+cp "${bins[@]}" "$out"/
+ldd "${bins[@]}" | awk '$2 == "=>" && $3 ~ /^\// { print $3 }' | sort -u |
   grep -v -E '/(libc|libm|libstdc\+\+|libgcc_s|libz|libpthread|libdl|librt)\.so' |
   while read -r lib; do cp -L "$lib" "$out/lib/"; done
 ls "$out" "$out/lib"

@@ -74,13 +74,20 @@ profile() { # profile LABEL BATCH...
 shapes="3,64,224 64,64,224 64,128,112 128,128,112 128,256,56 256,256,56 256,512,28 512,512,28 512,512,14"
 scan() { # each block shape of winograd-gpu on every layer, through tuning rows in a cache
   # folder of its own (the user's table in VGGCL_CACHE_DIR is left as it is)
+  # (the compiled programs are copied in, so the scan does not compile them again)
   local table cfg b s
-  local VGGCL_CACHE_DIR=$out/scan-cache
+  local VGGCL_CACHE_DIR=$out/scan-cache outer=$VGGCL_CACHE_DIR
   export VGGCL_CACHE_DIR
   mkdir -p "$VGGCL_CACHE_DIR"
+  chmod 700 "$VGGCL_CACHE_DIR"
+  find "$outer" -maxdepth 1 -name '*.bin' -exec cp -p {} "$VGGCL_CACHE_DIR"/ \; 2>/dev/null
   step "tuning table path" 60 "$bin/vggcl" tune --random --batch 1 --budget 0
   table=$(ls "$VGGCL_CACHE_DIR"/*.tune 2>/dev/null | head -1)
-  [ -n "$table" ] || { echo "== scan: no tuning table in $VGGCL_CACHE_DIR" | tee -a "$log"; return; }
+  if [ -z "$table" ]; then
+    echo "== scan: no tuning table in $VGGCL_CACHE_DIR" | tee -a "$log"
+    rm -rf "$VGGCL_CACHE_DIR"
+    return
+  fi
   for cfg in "MWG=64 NWG=64 KWG=16 MDIMC=16 NDIMC=16" "MWG=128 NWG=128 KWG=16 MDIMC=16 NDIMC=16" \
     "MWG=128 NWG=64 KWG=16 MDIMC=16 NDIMC=16" "MWG=64 NWG=128 KWG=16 MDIMC=16 NDIMC=16" \
     "MWG=128 NWG=128 KWG=8 MDIMC=16 NDIMC=16" "MWG=64 NWG=64 KWG=32 MDIMC=16 NDIMC=16" \

@@ -129,7 +129,11 @@ int cmd_bench(int argc, char **argv)
                     goto done;
                 }
             }
-            vggcl_profile_read(ctx, layers, n_layers);
+            if (vggcl_profile_read(ctx, layers, n_layers) != n_layers) {
+                rc = cli_error(CLI_FAIL, "profiled pass %d recorded %d layers, the first %d", pass + 1,
+                               vggcl_profile_read(ctx, NULL, 0), n_layers);
+                goto done;
+            }
             for (int i = 0; i < n_layers; i++) layer_ms[(size_t)i * profiled + pass] = layers[i].ms;
         }
         for (int i = 0; i < n_layers; i++) layers[i].ms = median_of(layer_ms + (size_t)i * profiled, profiled);

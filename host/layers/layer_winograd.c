@@ -201,8 +201,13 @@ static vggcl_status launch(vggcl_ctx *ctx, const char *where, const vggcl_conv_p
     const int N = c->N, C_in = c->C_in, C_out = c->C_out, H = c->H, W = c->W, TT = p->v[P_TT];
     const int OCB = p->v[P_OCB];
     const wino_dims d = dims_for(p, N, C_out, H, W);
+    if (fused(p, C_in, C_out, H, W)) { /* GTB is the second pass's: one program for every value */
+        vggcl_conv_params q = *p;
+        q.v[P_GTB] = tunables[P_GTB].def;
+        vggcl__conv_defines(VGGCL_CONV_WINOGRAD, &q, defines, sizeof defines);
+        return launch_fused(ctx, where, p, defines, c);
+    }
     vggcl__conv_defines(VGGCL_CONV_WINOGRAD, p, defines, sizeof defines);
-    if (fused(p, C_in, C_out, H, W)) return launch_fused(ctx, where, p, defines, c);
     if ((st = vggcl__kernel_v(ctx, VGGCL_K_WINO_INPUT, defines, where, &kin)) != VGGCL_OK ||
         (st = vggcl__kernel_v(ctx, VGGCL_K_WINO_GEMM_OUT, defines, where, &kgo)) != VGGCL_OK)
         return st;
