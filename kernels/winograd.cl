@@ -450,21 +450,27 @@ __kernel void wino_fused(__global const float *restrict in, __global const float
 /* ---- wino_gemm_out: the second of two passes ----
  * For layers the one-pass form does not take (the transformed input of a block
  * too large for local memory, or U too large to stream once per block): after
- * wino_input, one work-item per (GTB blocks of TT tiles, 2 OCB output channels):
- * tile blocks from GTB get_global_id(0) on, oc / (2 OCB) = get_global_id(1). At each
- * point xi it multiplies its tile blocks one after the other with the same slice of U,
- * which then comes from L1 or L2 for all but the first (a 512-channel layer's U is 38 MB and
- * comes from DRAM or L3). The products of its tiles and channels for all 36 xi go to
- * Ms (GTB, 36, 2 OCB, TT) in local memory, then the output transform (+ bias, ReLU,
+ * wino_input, one work-item per (GTB blocks of TT tiles, GOB blocks of 2 OCB output
+ * channels): tile blocks from GTB get_global_id(0) on, channel blocks from GOB
+ * get_global_id(1) on. At each point xi it multiplies each of its tile blocks with each of
+ * its slices of U, so a slice comes from L1 or L2 for all but the first tile block (a
+ * 512-channel layer's U is 38 MB and comes from DRAM or L3), and a tile block's V for all
+ * but the first channel block. The products of its tiles and channels for all 36 xi go to
+ * Ms (GOB, GTB, 36, 2 OCB, TT) in local memory, then the output transform (+ bias, ReLU,
  * the folded 2x2 max pool) writes each tile: the products never go to global memory.
  * Measured on PoCL against a separate GEMM and output pass, VGG16 ms: 60.6 against
  * 65.7 at batch 1; at batch 8 as fast. GTB 4 against 1 (paired per-layer profiles,
  * 2026-12-01, Intel Xeon, 2 MiB L2 per core): the 28x28 layers at batch 1 (4 tile
  * blocks) 0.87x the time, the two-pass layers at batch 8 0.98x; GTB 2 took 1.07x
  * GTB 4's time at batch 1, GTB 8 1.09x at batch 8. (On the AMD EPYC of 2026-11-30,
- * 1 MiB L2, one work-item over all four tile blocks of a 28x28 map had taken 1.005x the time.) */
+ * 1 MiB L2, one work-item over all four tile blocks of a 28x28 map had taken 1.005x the time.)
+ * Then GOB 4 against 1: the 28x28 layers at batch 1 0.94x, the two-pass layers at batch 8
+ * 0.96x (GOB 2: 0.98x and 0.985x; GOB 8 1.05x GOB 4's time at batch 1). */
 #ifndef GTB
 #define GTB 4
+#endif
+#ifndef GOB
+#define GOB 4
 #endif
 #ifndef WINO_ONE_PASS
 /* The output transform of tile block tb's products Ms (36, 2 OCB, TT), channel block ob. */
@@ -507,25 +513,29 @@ __kernel void wino_gemm_out(__global const float *restrict V, __global const flo
                             __local float *restrict Ms_all, int C_in, int C_out, int C_outp, int H, int W,
                             int tiles_y, int tiles_x, int T, int Tp, int pool)
 {
-    const int tb0 = get_global_id(0) * GTB, ob = get_global_id(1), blocks = min(GTB, Tp / TT - tb0);
+    const int tb0 = get_global_id(0) * GTB, ob0 = get_global_id(1) * GOB;
+    const int blocks = min(GTB, Tp / TT - tb0), obs = min(GOB, C_outp / (2 * OCB) - ob0);
     for (int xi = 0; xi < 36; xi++)
-        for (int g = 0; g < blocks; g++) {
-            const int tb = tb0 + g, left = T - tb * TT;
-            __local float *Ms = Ms_all + g * 36 * 2 * OCB * TT;
-            __global const float *v = V + (size_t)xi * C_in * Tp + (size_t)tb * TT * C_in;
-            /* a last block of 1 tile (T = 49 at 28x28, batch 1) multiplies that tile alone, of 2
-             * to 4 tiles four (vectors across channels), of up to TT / 2 tiles half the lanes */
-            if (left == 1)
-                GEMM_POINT_FEW(1, v, ob, xi);
-            else if (left <= 4)
-                GEMM_POINT_FEW(4, v, ob, xi);
-            else if (left <= TT / 2)
-                GEMM_POINT(8, v, ob, xi, PREFETCH);
-            else
-                GEMM_POINT(16, v, ob, xi, PREFETCH);
-        }
-    for (int g = 0; g < blocks; g++)
-        gemm_output(Ms_all + g * 36 * 2 * OCB * TT, tb0 + g, ob, bias, out, C_out, H, W, tiles_y, tiles_x, T, pool);
+        for (int o = 0; o < obs; o++)
+            for (int g = 0; g < blocks; g++) {
+                const int tb = tb0 + g, left = T - tb * TT, ob = ob0 + o;
+                __local float *Ms = Ms_all + (o * GTB + g) * 36 * 2 * OCB * TT;
+                __global const float *v = V + (size_t)xi * C_in * Tp + (size_t)tb * TT * C_in;
+                /* a last block of 1 tile (T = 49 at 28x28, batch 1) multiplies that tile alone, of
+                 * 2 to 4 tiles four (vectors across channels), of up to TT / 2 tiles half the lanes */
+                if (left == 1)
+                    GEMM_POINT_FEW(1, v, ob, xi);
+                else if (left <= 4)
+                    GEMM_POINT_FEW(4, v, ob, xi);
+                else if (left <= TT / 2)
+                    GEMM_POINT(8, v, ob, xi, PREFETCH);
+                else
+                    GEMM_POINT(16, v, ob, xi, PREFETCH);
+            }
+    for (int o = 0; o < obs; o++)
+        for (int g = 0; g < blocks; g++)
+            gemm_output(Ms_all + (o * GTB + g) * 36 * 2 * OCB * TT, tb0 + g, ob0 + o, bias, out, C_out, H, W, tiles_y,
+                        tiles_x, T, pool);
 }
 #endif
 

@@ -1,6 +1,6 @@
 /* kernels/winograd.cl (F(4x4, 3x3) + bias + ReLU) against the same plain-C
  * reference as the direct convolution (host/ref/conv3x3_ref.c).
- * CPU-shaped kernels, as two passes (GTB 1, 2 and 4 in turn) and as the one-pass form: sizes that
+ * CPU-shaped kernels, as two passes (GTB and GOB 1, 2 and 4 in turn) and as the one-pass form: sizes that
  * are not multiples of the 4x4 tile, tile counts around the transforms' 8-tile
  * groups, the GEMM's 16-tile block and the one-pass form's 4x4- and 1x16-tile blocks,
  * channel counts around its 16-channel work-item, batch 1 and > 1, with and
@@ -62,27 +62,32 @@ START_TEST(test_winograd_shapes)
     char defines[96], text[96];
     vggcl__conv_defines(VGGCL_CONV_WINOGRAD, &p, defines, sizeof defines);
     vggcl__conv_params_str(VGGCL_CONV_WINOGRAD, &p, text, sizeof text);
-    /* GTB 4 wherever the device holds its products (4 x 36 KiB) */
-    const int gtb = vggcl__conv_tunable(VGGCL_CONV_WINOGRAD, "GTB");
-    ck_assert_int_eq(p.v[gtb], ctx->local_mem >= 4 * 36 * 1024 ? 4 : ctx->local_mem >= 2 * 36 * 1024 ? 2 : 1);
+    /* GTB 4 and GOB 4 wherever the device holds their products (16 x 36 KiB), else less */
+    const int gtb = vggcl__conv_tunable(VGGCL_CONV_WINOGRAD, "GTB"), gob = vggcl__conv_tunable(VGGCL_CONV_WINOGRAD, "GOB");
+    const cl_ulong ms = 36 * 1024;
+    if (ctx->local_mem >= 16 * ms) ck_assert(p.v[gtb] == 4 && p.v[gob] == 4);
+    else ck_assert((cl_ulong)p.v[gtb] * p.v[gob] * ms <= ctx->local_mem);
     char want[96];
-    snprintf(want, sizeof want, "-DOCB=8 -DTT=16 -DGTB=%d", p.v[gtb]);
+    snprintf(want, sizeof want, "-DOCB=8 -DTT=16 -DGTB=%d -DGOB=%d", p.v[gtb], p.v[gob]);
     ck_assert_str_eq(defines, want);
     ck_assert_ptr_nonnull(strstr(text, "FUSE="));
-    const int gtb_max = p.v[gtb];
+    const int gtb_max = p.v[gtb], gob_max = p.v[gob];
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
         for (int pool = 0; pool < 2; pool++) {
             if (pool && (shapes[s].H < 2 || shapes[s].W < 2)) continue;
-            /* the two passes: GTB 1, 2 and 4 in turn (up to what the device holds), on tile
-             * counts whose last work-item gets fewer blocks than GTB */
+            /* the two passes: GTB and GOB 1, 2 and 4 in turn (up to what the device holds), on
+             * tile and channel block counts whose last work-item gets fewer blocks than them */
             if (!_i) {
                 p.v[gtb] = 1 << (int)((s + pool) % 3);
+                p.v[gob] = 1 << (int)((s / 3 + 2 * pool) % 3);
                 if (p.v[gtb] > gtb_max) p.v[gtb] = gtb_max;
+                if (p.v[gob] > gob_max) p.v[gob] = gob_max;
             }
             ck_assert_msg(conv_case(ctx, VGGCL_CONV_WINOGRAD, &p, shapes[s].N, shapes[s].C_in, shapes[s].C_out,
                                     shapes[s].H, shapes[s].W, pool, (unsigned)s, REL_L2, ELEM),
-                          "winograd FUSE=%d GTB=%d N=%d C_in=%d C_out=%d H=%d W=%d pool=%d differs from the reference",
-                          2 * _i, p.v[gtb], shapes[s].N, shapes[s].C_in, shapes[s].C_out, shapes[s].H, shapes[s].W,
+                          "winograd FUSE=%d GTB=%d GOB=%d N=%d C_in=%d C_out=%d H=%d W=%d pool=%d differs from the "
+                          "reference",
+                          2 * _i, p.v[gtb], p.v[gob], shapes[s].N, shapes[s].C_in, shapes[s].C_out, shapes[s].H, shapes[s].W,
                           pool);
         }
     vggcl_ctx_free(ctx);

@@ -11,19 +11,23 @@
  * one value); FUSE: whether a layer of up to FUSED_MAX_CIN input channels runs
  * as one pass (wino_fused) or as two (wino_input, wino_gemm_out): 0 never, 1
  * where it pays (fused()), 2 always; host-only, so every value uses the same
- * program. GTB: tile blocks per wino_gemm_out work-item, which multiplies them
- * with each slice of U in turn (kernels/winograd.cl has the measurements); its
- * local memory grows with it, so a device that cannot hold it gets less. */
+ * program. GTB, GOB: tile blocks and blocks of 2 OCB output channels per
+ * wino_gemm_out work-item, which multiplies every pair of them at each point, so
+ * each slice of U and of V is read from memory once for several products
+ * (kernels/winograd.cl has the measurements); its local memory grows with
+ * GTB x GOB, so a device that cannot hold it gets less. */
 static const vggcl_tunable tunables[] = {
     { "OCB", 8, { 8 }, 0 },
     { "TT", 16, { 16 }, 0 },
     { "FUSE", 1, { 0, 1, 2 }, 1 },
     { "GTB", 4, { 1, 2, 4 }, 0 },
+    { "GOB", 4, { 1, 2, 4 }, 0 },
 };
 #define P_OCB 0
 #define P_TT 1
 #define P_FUSE 2
 #define P_GTB 3
+#define P_GOB 4
 #define FUSED_MAX_CIN 256
 
 /* One row (or column) of G g G^T: G's rows are the points 0, +-1, +-2 and infinity,
@@ -86,12 +90,12 @@ static size_t fused_local_bytes(const vggcl_conv_params *p, int C_in, size_t out
     return out[0] + out[1];
 }
 
-/* wino_gemm_out's: Ms for each of its GTB tile blocks */
+/* wino_gemm_out's: Ms for each of its GTB tile blocks and GOB channel blocks */
 static size_t gemm_out_local_bytes(const vggcl_conv_params *p)
 {
     size_t parts[2];
     fused_local_bytes(p, 0, parts);
-    return p->v[P_GTB] * parts[1];
+    return (size_t)p->v[P_GTB] * p->v[P_GOB] * parts[1];
 }
 
 /* The one pass's blocks of 16 tiles for an H x W map: 4x4 tiles, or 1x16 (`wide`) where that
@@ -131,12 +135,13 @@ static int valid(const vggcl_ctx *ctx, const vggcl_conv_params *p)
            gemm_out_local_bytes(p) <= ctx->local_mem;
 }
 
-/* GTB as large as the device's local memory holds (of the table's 4), FUSE=1 wherever it
- * holds the one pass: whether a layer runs it is then fused()'s call. */
+/* GOB, then GTB, as large as the device's local memory holds (of the table's 4 and 4), FUSE=1
+ * wherever it holds the one pass: whether a layer runs it is then fused()'s call. */
 static void defaults(const vggcl_ctx *ctx, int N, int C_in, int C_out, int H, int W, vggcl_conv_params *p)
 {
     (void)N, (void)C_in, (void)C_out, (void)H, (void)W;
     p->v[P_FUSE] = 0;
+    while (p->v[P_GOB] > 1 && !valid(ctx, p)) p->v[P_GOB] /= 2;
     while (p->v[P_GTB] > 1 && !valid(ctx, p)) p->v[P_GTB] /= 2;
     p->v[P_FUSE] = 1;
     p->v[P_FUSE] = valid(ctx, p);
@@ -201,9 +206,10 @@ static vggcl_status launch(vggcl_ctx *ctx, const char *where, const vggcl_conv_p
     const int N = c->N, C_in = c->C_in, C_out = c->C_out, H = c->H, W = c->W, TT = p->v[P_TT];
     const int OCB = p->v[P_OCB];
     const wino_dims d = dims_for(p, N, C_out, H, W);
-    if (fused(p, C_in, C_out, H, W)) { /* GTB is the second pass's: one program for every value */
+    if (fused(p, C_in, C_out, H, W)) { /* GTB and GOB are the second pass's: one program for all */
         vggcl_conv_params q = *p;
         q.v[P_GTB] = tunables[P_GTB].def;
+        q.v[P_GOB] = tunables[P_GOB].def;
         vggcl__conv_defines(VGGCL_CONV_WINOGRAD, &q, defines, sizeof defines);
         return launch_fused(ctx, where, p, defines, c);
     }
@@ -217,13 +223,13 @@ static vggcl_status launch(vggcl_ctx *ctx, const char *where, const vggcl_conv_p
     size_t g_in[2] = { (size_t)C_in, (size_t)N };
     if ((st = vggcl__enqueue(ctx, where, kin, 2, g_in, NULL, 0)) != VGGCL_OK) return st;
 
-    /* GTB tile blocks per work-item (kernels/winograd.cl) */
-    const int blocks = d.Tp / TT, gtb = p->v[P_GTB];
+    /* GTB tile blocks and GOB channel blocks per work-item (kernels/winograd.cl) */
+    const int blocks = d.Tp / TT, gtb = p->v[P_GTB], obs = d.C_outp / (2 * OCB), gob = p->v[P_GOB];
     ARG(kgo, 0, V); ARG(kgo, 1, c->weight); ARG(kgo, 2, c->bias); ARG(kgo, 3, c->out);
     CL_CHECK(clSetKernelArg, (kgo, 4, gemm_out_local_bytes(p), NULL));
     ARG(kgo, 5, C_in); ARG(kgo, 6, C_out); ARG(kgo, 7, d.C_outp); ARG(kgo, 8, H); ARG(kgo, 9, W);
     ARG(kgo, 10, d.tiles_y); ARG(kgo, 11, d.tiles_x); ARG(kgo, 12, d.T); ARG(kgo, 13, d.Tp); ARG(kgo, 14, c->pool);
-    size_t g[2] = { (size_t)(blocks + gtb - 1) / gtb, (size_t)d.C_outp / (2 * OCB) };
+    size_t g[2] = { (size_t)(blocks + gtb - 1) / gtb, (size_t)(obs + gob - 1) / gob };
     return vggcl__enqueue(ctx, where, kgo, 2, g, vggcl__one_item, vggcl__conv_flops(c));
 fail:
     return st;
