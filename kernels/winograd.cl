@@ -201,7 +201,7 @@ inline void unstage(__global float *dst, const float *blk, int rows, int width, 
 
 /* The GEMM of both forms at point xi: the products of n tiles (lanes; V at v, TT floats per
  * ic) and the 2 OCB channels of channel block ob (weight blocks 2 ob, 2 ob + 1 of U) over
- * C_in, to Ms (36, 2 OCB, TT). */
+ * input channels k0 .. k1 - 1, to Ms (36, 2 OCB, TT), added to what Ms holds unless k0 is 0. */
 /* U_AHEAD: input channels ahead that the GEMM prefetches its weight rows. A 512-channel
  * layer's U (38 MB) does not fit in L3 and is streamed from memory each pass; measured
  * on PoCL (2 cores, AMD EPYC), paired runs: VGG16 batch 1 0.96x the time (the 14x14
@@ -228,13 +228,14 @@ inline void unstage(__global float *dst, const float *blk, int rows, int width, 
 #define V_AHEAD 32
 #endif
 #define NO_PREFETCH(p)
-#define GEMM_POINT(n, v, ob, xi, vpf)                                                             \
+#define GEMM_POINT(n, v, ob, xi, vpf, k0, k1)                                                     \
     do {                                                                                        \
-        __global const float *u0 = U + ((size_t)(xi) * (C_outp / OCB) + 2 * (ob)) * C_in * OCB;  \
+        __global const float *u0 = U + (((size_t)(xi) * (C_outp / OCB) + 2 * (ob)) * C_in + (k0)) * OCB; \
         __global const float *u1 = u0 + (size_t)C_in * OCB;                                     \
         float##n acc[2 * OCB];                                                                  \
-        _Pragma("unroll") for (int j = 0; j < 2 * OCB; j++) acc[j] = (float##n)(0.0f);          \
-        for (int ic = 0; ic < C_in; ic++, u0 += OCB, u1 += OCB) {                               \
+        _Pragma("unroll") for (int j = 0; j < 2 * OCB; j++)                                     \
+            acc[j] = (k0) ? vload##n(0, Ms + ((xi) * 2 * OCB + j) * TT) : (float##n)(0.0f);     \
+        for (int ic = (k0); ic < (k1); ic++, u0 += OCB, u1 += OCB) {                            \
             PREFETCH(u0 + U_AHEAD * OCB);                                                       \
             PREFETCH(u1 + U_AHEAD * OCB);                                                       \
             vpf((v) + (ic + V_AHEAD) * TT);                                                     \
@@ -254,13 +255,19 @@ inline void unstage(__global float *dst, const float *blk, int rows, int width, 
 #if OCB != 8
 #error "GEMM_POINT_FEW takes OCB 8 (two float8 weight rows)"
 #endif
-#define GEMM_POINT_FEW(n, v, ob, xi)                                                              \
+#define GEMM_POINT_FEW(n, v, ob, xi, k0, k1)                                                      \
     do {                                                                                        \
-        __global const float *u0 = U + ((size_t)(xi) * (C_outp / OCB) + 2 * (ob)) * C_in * OCB;  \
+        __global const float *u0 = U + (((size_t)(xi) * (C_outp / OCB) + 2 * (ob)) * C_in + (k0)) * OCB; \
         __global const float *u1 = u0 + (size_t)C_in * OCB;                                     \
         float8 a0[n], a1[n];                                                                    \
-        _Pragma("unroll") for (int t = 0; t < (n); t++) a0[t] = a1[t] = (float8)(0.0f);         \
-        for (int ic = 0; ic < C_in; ic++, u0 += OCB, u1 += OCB) {                               \
+        _Pragma("unroll") for (int t = 0; t < (n); t++) {                                       \
+            float c[2 * OCB];                                                                   \
+            _Pragma("unroll") for (int j = 0; j < 2 * OCB; j++)                                 \
+                c[j] = (k0) ? Ms[((xi) * 2 * OCB + j) * TT + t] : 0.0f;                         \
+            a0[t] = vload8(0, c);                                                               \
+            a1[t] = vload8(0, c + OCB);                                                         \
+        }                                                                                       \
+        for (int ic = (k0); ic < (k1); ic++, u0 += OCB, u1 += OCB) {                            \
             PREFETCH(u0 + U_AHEAD * OCB);                                                       \
             PREFETCH(u1 + U_AHEAD * OCB);                                                       \
             const float8 w0 = vload8(0, u0), w1 = vload8(0, u1);                                \
@@ -387,7 +394,7 @@ __kernel void wino_fused(__global const float *restrict in, __global const float
     const int PH = H / 2, PW = W / 2;
     float blk[16 * 16];
     for (int ob = 0; ob < C_outp / (2 * OCB); ob++) {
-        for (int xi = 0; xi < 36; xi++) GEMM_POINT(16, Vs + xi * C_in * 16, ob, xi, NO_PREFETCH);
+        for (int xi = 0; xi < 36; xi++) GEMM_POINT(16, Vs + xi * C_in * 16, ob, xi, NO_PREFETCH, 0, C_in);
         for (int j = 0; j < 2 * OCB; j++) {
             const int oc = ob * 2 * OCB + j;
             if (oc >= C_out) break;
@@ -472,6 +479,15 @@ __kernel void wino_fused(__global const float *restrict in, __global const float
 #ifndef GOB
 #define GOB 4
 #endif
+/* KC: the input channels of one slice of the K loop. Each (channel block, tile block) pair
+ * multiplies KC channels, keeping its sums in Ms between slices, so a work-item's slices of V
+ * and U (GTB x 8 KB and GOB x 8 KB at KC 128) stay in L1 and L2 while every pair uses them.
+ * Measured in paired per-layer profiles (2026-12-01, Intel Xeon): the 28x28 layers at batch 1
+ * 0.92x the time of one slice of all C_in, the two-pass layers at batch 8 0.97x; KC 64 1.03x and
+ * KC 256 1.08x KC 128's time. */
+#ifndef KC
+#define KC 128
+#endif
 #ifndef WINO_ONE_PASS
 /* The output transform of tile block tb's products Ms (36, 2 OCB, TT), channel block ob. */
 inline void gemm_output(__local const float *Ms, int tb, int ob, __global const float *restrict bias,
@@ -516,22 +532,26 @@ __kernel void wino_gemm_out(__global const float *restrict V, __global const flo
     const int tb0 = get_global_id(0) * GTB, ob0 = get_global_id(1) * GOB;
     const int blocks = min(GTB, Tp / TT - tb0), obs = min(GOB, C_outp / (2 * OCB) - ob0);
     for (int xi = 0; xi < 36; xi++)
-        for (int o = 0; o < obs; o++)
-            for (int g = 0; g < blocks; g++) {
-                const int tb = tb0 + g, left = T - tb * TT, ob = ob0 + o;
-                __local float *Ms = Ms_all + (o * GTB + g) * 36 * 2 * OCB * TT;
-                __global const float *v = V + (size_t)xi * C_in * Tp + (size_t)tb * TT * C_in;
-                /* a last block of 1 tile (T = 49 at 28x28, batch 1) multiplies that tile alone, of
-                 * 2 to 4 tiles four (vectors across channels), of up to TT / 2 tiles half the lanes */
-                if (left == 1)
-                    GEMM_POINT_FEW(1, v, ob, xi);
-                else if (left <= 4)
-                    GEMM_POINT_FEW(4, v, ob, xi);
-                else if (left <= TT / 2)
-                    GEMM_POINT(8, v, ob, xi, PREFETCH);
-                else
-                    GEMM_POINT(16, v, ob, xi, PREFETCH);
-            }
+        for (int k0 = 0; k0 < C_in; k0 += KC) {
+            const int k1 = min(C_in, k0 + KC);
+            for (int o = 0; o < obs; o++)
+                for (int g = 0; g < blocks; g++) {
+                    const int tb = tb0 + g, left = T - tb * TT, ob = ob0 + o;
+                    __local float *Ms = Ms_all + (o * GTB + g) * 36 * 2 * OCB * TT;
+                    __global const float *v = V + (size_t)xi * C_in * Tp + (size_t)tb * TT * C_in;
+                    /* a last block of 1 tile (T = 49 at 28x28, batch 1) multiplies that tile
+                     * alone, of 2 to 4 tiles four (vectors across channels), of up to TT / 2
+                     * tiles half the lanes */
+                    if (left == 1)
+                        GEMM_POINT_FEW(1, v, ob, xi, k0, k1);
+                    else if (left <= 4)
+                        GEMM_POINT_FEW(4, v, ob, xi, k0, k1);
+                    else if (left <= TT / 2)
+                        GEMM_POINT(8, v, ob, xi, PREFETCH, k0, k1);
+                    else
+                        GEMM_POINT(16, v, ob, xi, PREFETCH, k0, k1);
+                }
+        }
     for (int o = 0; o < obs; o++)
         for (int g = 0; g < blocks; g++)
             gemm_output(Ms_all + (o * GTB + g) * 36 * 2 * OCB * TT, tb0 + g, ob0 + o, bias, out, C_out, H, W, tiles_y,

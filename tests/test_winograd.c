@@ -42,6 +42,9 @@ static const struct { int N, C_in, C_out, H, W; } shapes[] = {
     { 2, 24, 40, 32, 48 }, { 1, 256, 20, 18, 17 }, { 1, 257, 9, 6, 6 }, { 2, 20, 24, 56, 56 },
     /* a last GEMM block of 2 and of 3 tiles (1 and 4: 49 and 4 tiles above) */
     { 1, 11, 19, 8, 36 }, { 3, 6, 10, 2, 3 },
+    /* the two-pass GEMM's slices of 128 input channels (KC) ending in a part slice, with a last
+     * block of 1 tile and of 8 (257 channels, 4 tiles: above) */
+    { 1, 130, 9, 4, 4 }, { 2, 150, 12, 8, 8 },
 };
 
 /* _i: the two passes (FUSE=0), or the one-pass form wherever it can run (FUSE=2) */
