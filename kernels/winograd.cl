@@ -220,7 +220,7 @@ inline void unstage(__global float *dst, const float *blk, int rows, int width, 
 #endif
 /* V_AHEAD: input channels ahead that the two-pass GEMM prefetches its transformed input (the
  * one pass reads it from local memory: its GEMM_POINT takes NO_PREFETCH). A 28x28 layer's V
- * is 4.7 MB per image, read once per channel block; the hardware prefetchers do not run far
+ * is 4.7 MB per image, read once per work-item's channel blocks; the hardware prefetchers do not run far
  * enough ahead on the Intel Xeon of 2026-12-01 (2 MiB L2 per core): its 512-channel layers
  * 0.86x the time at batch 8 against no V prefetch, 0.97x at batch 1 (paired per-layer
  * profiles; 8 and 16 ahead in between, 64 no better). */

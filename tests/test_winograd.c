@@ -75,6 +75,21 @@ START_TEST(test_winograd_shapes)
     ck_assert_str_eq(defines, want);
     ck_assert_ptr_nonnull(strstr(text, "FUSE="));
     const int gtb_max = p.v[gtb], gob_max = p.v[gob];
+    /* less local memory: GOB shrinks first, then GTB, and FUSE goes where the one pass does not fit */
+    const cl_ulong local_mem = ctx->local_mem;
+    static const struct { cl_ulong bytes; int gob, gtb, fuse; } shrink[] = {
+        { 300 * 1024, 2, 4, 0 }, { 150 * 1024, 1, 4, 0 }, { 47 * 1024, 1, 1, 0 }, { 1024 * 1024, 4, 4, 1 },
+    };
+    for (size_t k = 0; k < sizeof shrink / sizeof shrink[0]; k++) {
+        vggcl_conv_params q;
+        ctx->local_mem = shrink[k].bytes;
+        vggcl__conv_defaults(ctx, VGGCL_CONV_WINOGRAD, 1, 16, 16, 16, 16, &q);
+        ck_assert_msg(q.v[gob] == shrink[k].gob && q.v[gtb] == shrink[k].gtb &&
+                          q.v[vggcl__conv_tunable(VGGCL_CONV_WINOGRAD, "FUSE")] == shrink[k].fuse,
+                      "%llu bytes of local memory: GOB %d GTB %d", (unsigned long long)shrink[k].bytes, q.v[gob],
+                      q.v[gtb]);
+    }
+    ctx->local_mem = local_mem;
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
         for (int pool = 0; pool < 2; pool++) {
             if (pool && (shapes[s].H < 2 || shapes[s].W < 2)) continue;
