@@ -13,7 +13,7 @@ export DEBIAN_FRONTEND=noninteractive
 build_and_run=(gcc make cmake pkg-config help2man
   ocl-icd-libopencl1 ocl-icd-opencl-dev opencl-headers pocl-opencl-icd
   libclblast-dev libcjson-dev libjpeg62-turbo-dev libpng-dev)
-tests=(valgrind check libsubunit-dev libopenmpi-dev openmpi-bin
+tests=(valgrind check libsubunit-dev libopenmpi-dev openmpi-bin iproute2
   python3 python3-numpy python3-torch python3-torchvision python3-pil python3-skimage
   python3-onnx python3-venv python3-pip python3-setuptools python3-pytest)
 apt-get update

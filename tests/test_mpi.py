@@ -2,11 +2,16 @@
 """Many processes give one process's answer: `mpirun -n 2 --oversubscribe vggcl classify` (real
 Open MPI, PoCL in every rank) and `--shard 0/2` + `--shard 1/2` against one process on the same
 folder, with an unreadable image in the second rank's share: the same text, JSON and CSV lines,
-the same logits and input tensor, the same skipped-image report and exit status.
+the same logits and input tensor, the same skipped-image report and exit status. And the same
+across machines: two hosts made of network namespaces (as root, with iproute2), each with its own
+hostname and address, joined by a veth pair; `mpirun --hostfile` starts the second host's daemon
+through a launcher that enters its namespace (where ssh would log in to a real machine), and the
+ranks talk over TCP only.
 
 usage: test_mpi.py VGGCL_BINARY
 """
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -36,7 +41,9 @@ def vggcl_lines(stderr):
     return [ln for ln in stderr.splitlines() if ln.startswith("vggcl:") and "compiling" not in ln]
 
 
-class Mpi(unittest.TestCase):
+class Folder(unittest.TestCase):
+    """The weights and a folder of images with an unreadable one; classify() runs one process or R ranks."""
+
     def setUp(self):
         self.tmp = tempfile.TemporaryDirectory()
         self.d = Path(self.tmp.name)
@@ -61,6 +68,29 @@ class Mpi(unittest.TestCase):
         r = subprocess.run(cmd, capture_output=True, text=True, env=ENV, timeout=600)
         return r, out
 
+    def train_heads(self, launch):
+        """train-head on a data set with an unreadable image, by one process and as ranks started by
+        launch(cmd): the same model file, byte for byte, and the same report."""
+        data = self.d / "data"
+        for c, name in enumerate(("a", "b")):
+            (data / name).mkdir(parents=True)
+            for i in range(4):
+                Image.fromarray(photo(40 + i, 36 + c, 10 * c + i)).save(data / name / f"{i}.png")
+        (data / "b" / "9_broken.png").write_bytes(b"broken")
+        runs = []
+        for ranks in (1, 2):
+            out = self.d / f"head{ranks}.safetensors"
+            cmd = [VGGCL, "train-head", "--weights", str(self.weights), "--data", str(data), "--out", str(out),
+                   "--resize", "32", "--crop", "32", "--epochs", "3", "--batch", "2", "--flip"]
+            r = launch(cmd) if ranks > 1 else subprocess.run(cmd, capture_output=True, text=True, env=ENV,
+                                                             timeout=600)
+            self.assertNotEqual(r.returncode, 0, r.stderr)  # the broken image: written anyway, exit 1
+            runs.append((r.stdout.replace(str(out), "OUT"), vggcl_lines(r.stderr), out.read_bytes()))
+        self.assertEqual(runs[1], runs[0])
+        self.assertIn("1 of 9 images could not be read", "\n".join(runs[0][1]))
+
+
+class Mpi(Folder):
     def test_two_ranks_equal_one_process(self):
         for fmt in ("text", "json", "csv"):
             one, o1 = self.classify(f"one-{fmt}", "--format", fmt)
@@ -89,30 +119,108 @@ class Mpi(unittest.TestCase):
     def test_train_head_two_ranks(self):
         """train-head's features computed by two ranks and gathered: the same model, byte for byte, and the
         same report, with an unreadable image in the second rank's share."""
-        data = self.d / "data"
-        for c, name in enumerate(("a", "b")):
-            (data / name).mkdir(parents=True)
-            for i in range(4):
-                Image.fromarray(photo(40 + i, 36 + c, 10 * c + i)).save(data / name / f"{i}.png")
-        (data / "b" / "9_broken.png").write_bytes(b"broken")
-        runs = []
-        for ranks in (1, 2):
-            out = self.d / f"head{ranks}.safetensors"
-            cmd = [VGGCL, "train-head", "--weights", str(self.weights), "--data", str(data), "--out", str(out),
-                   "--resize", "32", "--crop", "32", "--epochs", "3", "--batch", "2", "--flip"]
-            if ranks > 1:
-                cmd = ["mpirun", "-n", str(ranks), "--oversubscribe", *cmd]
-            r = subprocess.run(cmd, capture_output=True, text=True, env=ENV, timeout=600)
-            self.assertNotEqual(r.returncode, 0, r.stderr)  # the broken image: written anyway, exit 1
-            runs.append((r.stdout.replace(str(out), "OUT"), vggcl_lines(r.stderr), out.read_bytes()))
-        self.assertEqual(runs[1], runs[0])
-        self.assertIn("1 of 9 images could not be read", "\n".join(runs[0][1]))
+        self.train_heads(lambda cmd: subprocess.run(["mpirun", "-n", "2", "--oversubscribe", *cmd],
+                                                    capture_output=True, text=True, env=ENV, timeout=600))
 
     def test_mpi_with_shard_refused(self):
         r, out = self.classify("both", "--shard", "0/2", ranks=2)
         self.assertNotEqual(r.returncode, 0)
         self.assertIn("leave out --shard", r.stderr)
         self.assertEqual(list(out.iterdir()), [])
+
+
+class Hosts:
+    """Two hosts on this machine: network namespaces NAME-a and NAME-b with addresses 10.77.0.1 and .2 on a
+    veth pair, each process in them with its own hostname (unshare --uts), and an rsh agent for mpirun that
+    runs a command on a host by entering its namespace. Removed on close."""
+
+    ADDR = {"a": "10.77.0.1", "b": "10.77.0.2"}
+
+    def __init__(self, d):
+        self.name = f"vggcl{os.getpid()}"
+        self.ns = {h: f"{self.name}-{h}" for h in self.ADDR}
+        self.made = []
+        try:
+            for h, ns in self.ns.items():
+                self._ip("netns", "add", ns)
+                self.made.append(ns)
+                self._ip("-n", ns, "link", "set", "lo", "up")
+            self._ip("link", "add", f"{self.name}a", "type", "veth", "peer", "name", f"{self.name}b")
+            for h, ns in self.ns.items():
+                self._ip("link", "set", f"{self.name}{h}", "netns", ns)
+                self._ip("-n", ns, "addr", "add", f"{self.ADDR[h]}/24", "dev", f"{self.name}{h}")
+                self._ip("-n", ns, "link", "set", f"{self.name}{h}", "up")
+        except BaseException:
+            self.close()
+            raise
+        self.agent = d / "enter-host"
+        cases = " ".join(f"{a}) ns={self.ns[h]};;" for h, a in self.ADDR.items())
+        self.agent.write_text("#!/bin/sh\n# mpirun's rsh agent: enter-host HOST COMMAND...\n"
+                              f'host=$1; shift\ncase $host in {cases} *) echo "no host $host" >&2; exit 1;; esac\n'
+                              'exec ip netns exec "$ns" unshare --uts sh -c \'hostname "$0"; exec sh -c "$1"\' '
+                              '"$ns" "$*"\n')
+        self.agent.chmod(0o755)
+
+    @staticmethod
+    def _ip(*args):
+        subprocess.run(["ip", *args], check=True, capture_output=True, text=True)
+
+    def run_on_a(self, cmd, env):
+        """cmd (a list) started on host a, the way a user starts mpirun on the first machine."""
+        inner = f'hostname {self.ns["a"]}; exec {shlex.join(cmd)}'
+        return subprocess.run(["ip", "netns", "exec", self.ns["a"], "unshare", "--uts", "sh", "-c", inner],
+                              capture_output=True, text=True, env=env, timeout=600)
+
+    def close(self):
+        for ns in self.made:
+            subprocess.run(["ip", "netns", "del", ns], capture_output=True)
+        self.made = []
+
+
+class AcrossHosts(Folder):
+    """mpirun --hostfile over two hosts, two ranks on each (shared memory within a host, TCP between
+    them): the same answer as one process, with an unreadable image in the fourth rank's share, on the
+    second host."""
+
+    def setUp(self):
+        if os.geteuid() != 0 or not shutil.which("ip") or not shutil.which("unshare"):
+            self.skipTest("needs root, ip (iproute2) and unshare (util-linux) to make network namespaces")
+        super().setUp()
+        try:
+            self.hosts = Hosts(self.d)
+        except subprocess.CalledProcessError as e:
+            self.skipTest(f"cannot make network namespaces here: {' '.join(e.cmd)}: {e.stderr.strip()}")
+        self.addCleanup(self.hosts.close)
+        self.hostfile = self.d / "hosts"
+        self.hostfile.write_text("".join(f"{a} slots=2\n" for a in Hosts.ADDR.values()))
+        self.env = dict(ENV, OMPI_MCA_btl="self,vader,tcp", OMPI_MCA_btl_tcp_if_include="10.77.0.0/24",
+                        OMPI_MCA_oob_tcp_if_include="10.77.0.0/24", OMPI_MCA_plm_rsh_agent=str(self.hosts.agent))
+
+    def mpirun(self, *cmd):
+        return self.hosts.run_on_a(["mpirun", "--hostfile", str(self.hostfile), "-n", "4", "--bind-to", "none",
+                                    *cmd], self.env)
+
+    def test_two_hosts_equal_one_process(self):
+        where = self.mpirun("hostname")
+        self.assertEqual(where.returncode, 0, where.stderr)
+        self.assertEqual(sorted(where.stdout.split()), sorted(2 * list(self.hosts.ns.values())))  # 2 on each host
+        one, o1 = self.classify("one", "--format", "json")
+        out = self.d / "four"
+        out.mkdir()
+        four = self.mpirun(VGGCL, "classify", "--weights", str(self.weights), "--resize", "40", "--crop", "32",
+                           "--batch", "3", "--logits-out", str(out / "l.npy"), "--tensor-out", str(out / "t.npy"),
+                           "--format", "json", str(self.images))
+        self.assertEqual(one.returncode, 1, one.stderr)  # the broken image
+        self.assertNotEqual(four.returncode, 0, four.stderr)
+        self.assertEqual(four.stdout, one.stdout)
+        self.assertEqual(vggcl_lines(four.stderr), vggcl_lines(one.stderr))
+        self.assertIn("07_broken.png", four.stderr)
+        for name in ("l.npy", "t.npy"):
+            np.testing.assert_array_equal(np.load(out / name), np.load(o1 / name))
+
+    def test_train_head_two_hosts(self):
+        """train-head's features from four ranks on two hosts: the one process's model and report."""
+        self.train_heads(lambda cmd: self.mpirun(*cmd))
 
 
 if __name__ == "__main__":
