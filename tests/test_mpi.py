@@ -218,6 +218,21 @@ class AcrossHosts(Folder):
         for name in ("l.npy", "t.npy"):
             np.testing.assert_array_equal(np.load(out / name), np.load(o1 / name))
 
+    def test_hosts_that_cannot_reach_each_other(self):
+        """Without TCP the hosts' ranks cannot talk and MPI ends the job: a failure, no output file, and no
+        temporary file left by the ranks that mpirun killed."""
+        tmpdir = self.d / "tmpdir"
+        tmpdir.mkdir()
+        out = self.d / "out"
+        out.mkdir()
+        self.env.update(OMPI_MCA_btl="self,vader", TMPDIR=str(tmpdir))
+        r = self.mpirun(VGGCL, "classify", "--weights", str(self.weights), "--resize", "40", "--crop", "32",
+                        "--logits-out", str(out / "l.npy"), "--tensor-out", str(out / "t.npy"), str(self.images))
+        self.assertNotEqual(r.returncode, 0, r.stderr)
+        self.assertIn("MPI", r.stderr)
+        self.assertEqual(list(out.iterdir()), [])
+        self.assertEqual(list(tmpdir.iterdir()), [])
+
     def test_train_head_two_hosts(self):
         """train-head's features from four ranks on two hosts: the one process's model and report."""
         self.train_heads(lambda cmd: self.mpirun(*cmd))

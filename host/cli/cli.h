@@ -88,7 +88,8 @@ typedef struct {
     int mpi, rank, size, local_rank;
     int total;                          /* images over all ranks */
     int saved_out, saved_err;           /* the real stdout and stderr while captured */
-    char out_path[512], err_path[512], logits_path[512], tensor_path[512];
+    int out_fd, err_fd, logits_fd, tensor_fd; /* nameless temporary files (-1: none) */
+    char logits_path[32], tensor_path[32];    /* /dev/fd/N of the last two, for the writers */
     const char *final_logits, *final_tensor;
     char device[16];
 } cli_ranks;

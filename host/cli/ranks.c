@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -30,7 +31,7 @@ int cli_ranks_begin(cli_ranks *r, const char *cmd, char ***files, int *n)
 {
     memset(r, 0, sizeof *r);
     r->size = 1;
-    r->saved_out = r->saved_err = -1;
+    r->saved_out = r->saved_err = r->out_fd = r->err_fd = r->logits_fd = r->tensor_fd = -1;
     if (launched_size() < 2) return CLI_OK;
 #ifdef VGGCL_MPI
     if (MPI_Init(NULL, NULL) != MPI_SUCCESS) return cli_error(CLI_FAIL, "%s: MPI_Init failed", cmd);
@@ -53,12 +54,15 @@ int cli_ranks_begin(cli_ranks *r, const char *cmd, char ***files, int *n)
 #endif
 }
 
-/* A temporary file's path in $TMPDIR (or /tmp) into out; the file is made empty. */
-static int temp_file(char *out, size_t len, const char *what)
+/* A new, empty temporary file in $TMPDIR (or /tmp) without a name: its descriptor, or -1. It is
+ * unlinked at once, so a rank that mpirun kills (another rank failed) leaves nothing behind. */
+static int temp_file(void)
 {
     const char *dir = getenv("TMPDIR");
-    snprintf(out, len, "%s/vggcl-rank-%s.XXXXXX", dir && *dir ? dir : "/tmp", what);
-    const int fd = mkstemp(out);
+    char path[4096];
+    snprintf(path, sizeof path, "%s/vggcl-rank.XXXXXX", dir && *dir ? dir : "/tmp");
+    const int fd = mkstemp(path);
+    if (fd >= 0) unlink(path);
     return fd;
 }
 
@@ -69,44 +73,39 @@ int cli_ranks_capture(cli_ranks *r, const char **logits_out, const char **tensor
     if (!tensor_out) tensor_out = &none;
     if (r->size < 2) return CLI_OK;
     fflush(stdout), fflush(stderr);
-    const int fo = temp_file(r->out_path, sizeof r->out_path, "stdout");
-    const int fe = fo < 0 ? -1 : temp_file(r->err_path, sizeof r->err_path, "stderr");
-    if (fo < 0 || fe < 0) {
-        if (fo >= 0) close(fo), unlink(r->out_path);
-        r->out_path[0] = r->err_path[0] = '\0';
-        return cli_error(CLI_FAIL, "rank %d: cannot create temporary files for its output", r->rank);
-    }
+    r->out_fd = temp_file();
+    r->err_fd = r->out_fd < 0 ? -1 : temp_file();
+    if (r->err_fd < 0) return cli_error(CLI_FAIL, "rank %d: cannot create temporary files for its output", r->rank);
     r->saved_out = dup(1), r->saved_err = dup(2);
-    dup2(fo, 1), dup2(fe, 2);
-    close(fo), close(fe);
-    /* the arrays go to temporary .npy files, gathered by rank 0 into the real ones */
+    dup2(r->out_fd, 1), dup2(r->err_fd, 2);
+    /* the arrays go to temporary .npy files, gathered by rank 0 into the real ones; the writers write
+     * a /dev/fd/N path through its descriptor (host/io/output.c) */
     r->final_logits = *logits_out, r->final_tensor = *tensor_out;
     for (int k = 0; k < 2; k++) {
-        const char *want = k ? *tensor_out : *logits_out;
+        if (!(k ? *tensor_out : *logits_out)) continue;
+        int *fd = k ? &r->tensor_fd : &r->logits_fd;
         char *path = k ? r->tensor_path : r->logits_path;
-        if (!want) continue;
-        const int fd = temp_file(path, sizeof r->logits_path, k ? "tensor" : "logits");
-        if (fd < 0) return cli_error(CLI_FAIL, "rank %d: cannot create a temporary file", r->rank);
-        close(fd);
-        unlink(path); /* the writer makes it (atomically) */
+        if ((*fd = temp_file()) < 0) return cli_error(CLI_FAIL, "rank %d: cannot create a temporary file", r->rank);
+        snprintf(path, sizeof r->logits_path, "/dev/fd/%d", *fd);
         *(k ? tensor_out : logits_out) = path;
     }
     return CLI_OK;
 }
 
 #ifdef VGGCL_MPI
-/* A file's bytes (empty when missing); NULL when out of memory. */
-static char *slurp(const char *path, long *len)
+/* A temporary file's bytes (empty for -1 or when unreadable); NULL when out of memory. */
+static char *slurp(int fd, long *len)
 {
-    FILE *f = path[0] ? fopen(path, "rb") : NULL;
+    struct stat sb;
     *len = 0;
-    if (!f) return calloc(1, 1);
-    fseek(f, 0, SEEK_END);
-    *len = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *b = malloc((size_t)*len + 1);
-    if (b && fread(b, 1, (size_t)*len, f) != (size_t)*len) *len = 0;
-    fclose(f);
+    if (fd < 0 || fstat(fd, &sb) != 0) return calloc(1, 1);
+    char *b = malloc((size_t)sb.st_size + 1);
+    for (off_t at = 0; b && at < sb.st_size;) {
+        const ssize_t got = pread(fd, b + at, (size_t)(sb.st_size - at), at);
+        if (got <= 0) return b; /* (*len stays 0: nothing is taken from a file that cannot be read) */
+        at += got;
+    }
+    if (b) *len = (long)sb.st_size;
     return b;
 }
 
@@ -132,7 +131,7 @@ static char *gather_bytes(const cli_ranks *r, const char *mine, long len, long *
 }
 
 /* Rank 0: the rows of every rank's temporary .npy (path, one per rank in *files) appended to out. */
-static int merge_npy(vggcl_ctx *ctx, const char *out, const char *part, const cli_ranks *r, int ndim_tail,
+static int merge_npy(vggcl_ctx *ctx, const char *out, int part, const cli_ranks *r, int ndim_tail,
                      const long long *tail)
 {
     vggcl_npy_writer *w = NULL;
@@ -146,8 +145,9 @@ static int merge_npy(vggcl_ctx *ctx, const char *out, const char *part, const cl
     long at = 0;
     for (int i = 0; i < r->size && rc == CLI_OK; at += lens[i], i++) {
         if (!lens[i]) continue; /* a rank with no readable image writes no array */
-        char tmp[4096];
-        const int fd = temp_file(tmp, sizeof tmp, "merge");
+        char tmp[32];
+        const int fd = temp_file();
+        snprintf(tmp, sizeof tmp, "/dev/fd/%d", fd);
         int nd = 0;
         long long shape[VGGCL_NPY_MAX_DIMS];
         float *data = NULL;
@@ -160,7 +160,7 @@ static int merge_npy(vggcl_ctx *ctx, const char *out, const char *part, const cl
             rc = cli_error(CLI_FAIL, "%s", vggcl_message(ctx));
         }
         vggcl_free(data);
-        if (fd >= 0) close(fd), unlink(tmp);
+        if (fd >= 0) close(fd);
     }
     if (w && vggcl_npy_writer_close(ctx, w, rc == CLI_OK) != VGGCL_OK && rc == CLI_OK)
         rc = cli_error(CLI_FAIL, "%s", vggcl_message(ctx));
@@ -179,7 +179,7 @@ int cli_ranks_finish(cli_ranks *r, vggcl_ctx *ctx, int rc, int *failed, int *ok)
     /* the text in rank order: stdout, then the messages (skipped images) */
     for (int k = 0; k < 2; k++) {
         long len, *lens = NULL;
-        char *mine = slurp(k ? r->err_path : r->out_path, &len);
+        char *mine = slurp(k ? r->err_fd : r->out_fd, &len);
         char *all = gather_bytes(r, mine, len, &lens);
         long total = 0;
         for (int i = 0; r->rank == 0 && i < r->size; i++) total += lens[i];
@@ -194,11 +194,11 @@ int cli_ranks_finish(cli_ranks *r, vggcl_ctx *ctx, int rc, int *failed, int *ok)
     /* the arrays, tensor first: all or none (every rank takes part in each gather) */
     int merged = CLI_OK;
     if (rc == CLI_OK && r->final_tensor) {
-        merged = merge_npy(ctx, r->final_tensor, r->tensor_path, r, 0, NULL);
+        merged = merge_npy(ctx, r->final_tensor, r->tensor_fd, r, 0, NULL);
         MPI_Allreduce(MPI_IN_PLACE, &merged, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
     }
     if (rc == CLI_OK && merged == CLI_OK && r->final_logits) {
-        merged = merge_npy(ctx, r->final_logits, r->logits_path, r, 0, NULL);
+        merged = merge_npy(ctx, r->final_logits, r->logits_fd, r, 0, NULL);
         MPI_Allreduce(MPI_IN_PLACE, &merged, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
         if (merged != CLI_OK && r->rank == 0 && r->final_tensor) vggcl_remove_output(r->final_tensor);
     }
@@ -261,10 +261,9 @@ const char *cli_ranks_device(cli_ranks *r, const char *given)
 
 void cli_ranks_end(cli_ranks *r)
 {
-    if (r->out_path[0]) unlink(r->out_path);
-    if (r->err_path[0]) unlink(r->err_path);
-    if (r->logits_path[0]) unlink(r->logits_path);
-    if (r->tensor_path[0]) unlink(r->tensor_path);
+    const int fds[] = { r->out_fd, r->err_fd, r->logits_fd, r->tensor_fd };
+    for (size_t i = 0; i < sizeof fds / sizeof fds[0]; i++)
+        if (fds[i] >= 0) close(fds[i]);
 #ifdef VGGCL_MPI
     if (r->mpi) MPI_Finalize();
 #endif
