@@ -5,26 +5,48 @@
 # bare machine may lack (the OpenCL ICD loader, CLBlast, cJSON, libjpeg-turbo,
 # libpng, subunit; not the C and C++ runtimes, which the machine has).
 #
-#   tools/gpu_bundle.sh [DIR]     (default build-gpu/bundle)
+#   tools/gpu_bundle.sh [--mpi] [DIR]     (default build-gpu/bundle)
 #
 # Then, there: tools/gpu_check.sh DIR OUT_DIR (it puts DIR/lib on the library
-# path).
+# path). With --mpi also vggcl-mpi, built with MPI (it loads the machine's own
+# Open MPI, libmpi.so.40, which must match mpirun there), and images/, 32
+# JPEGs, for tools/mpi_scaling.sh:
+#   LD_LIBRARY_PATH=DIR/lib tools/mpi_scaling.sh DIR/vggcl-mpi DIR/images 1,2,4,8 2 512
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
+mpi=0
+if [ "${1:-}" = --mpi ]; then mpi=1; shift; fi
 out=${1:-$root/build-gpu/bundle}
 cmake -S "$root" -B "$root/build-gpu" -DVGGCL_MPI=OFF >/dev/null
 cmake --build "$root/build-gpu" -j2 >/dev/null
 bins=("$root/build-gpu/vggcl" "$root"/build-gpu/tests/test_*)
+if [ $mpi = 1 ]; then
+  cmake -S "$root" -B "$root/build-gpu-mpi" -DVGGCL_MPI=ON >/dev/null
+  cmake --build "$root/build-gpu-mpi" -j2 --target vggcl_cli >/dev/null
+fi
 if ldd "${bins[@]}" | grep 'not found'; then
   echo "gpu_bundle: the libraries above are missing here; install them first" >&2
   exit 1
 fi
 # only what a bundle holds is replaced: DIR may be a folder of the user's
 mkdir -p "$out"
-rm -rf "$out/lib"
+rm -rf "${out:?}/lib"
 for b in "${bins[@]}"; do rm -f "$out/$(basename "$b")"; done
+rm -rf "$out/vggcl-mpi" "$out/images"
 mkdir -p "$out/lib"
 cp "${bins[@]}" "$out"/
+if [ $mpi = 1 ]; then # (its libraries besides MPI's are the plain vggcl's, bundled below)
+  cp "$root/build-gpu-mpi/vggcl" "$out/vggcl-mpi"
+  mkdir "$out/images"
+  /usr/bin/python3 - "$root/tests" "$out/images" <<'PY'
+import sys
+sys.path.insert(0, sys.argv[1])
+from PIL import Image
+from test_images import photo
+for i in range(32):
+    Image.fromarray(photo(400 + 7 * i, 300 + 5 * i, i)).save(f"{sys.argv[2]}/{i:03d}.jpg", quality=90)
+PY
+fi
 ldd "${bins[@]}" | awk '$2 == "=>" && $3 ~ /^\// { print $3 }' | sort -u |
   grep -v -E '/(libc|libm|libstdc\+\+|libgcc_s|libz|libpthread|libdl|librt)\.so' |
   while read -r lib; do cp -L "$lib" "$out/lib/"; done

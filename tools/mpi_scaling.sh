@@ -1,0 +1,72 @@
+#!/bin/bash
+# MPI scaling of the real job (issue #12): `mpirun -n R vggcl classify` on a
+# folder of images, each rank with one PoCL thread and one decoding thread (so
+# ranks map to cores), VGG16 at 224 with a 7-class GAP head, batch 8. Wall
+# time with start-up, best of ROUNDS alternating rounds; every run's logits
+# must equal one process's, byte for byte. Prints a Markdown table.
+#
+#   tools/mpi_scaling.sh VGGCL IMAGES_DIR [RANKS] [ROUNDS] [COUNT]
+#
+# VGGCL is a vggcl built with MPI. RANKS is a comma list (default 1,2; the
+# first is the base of the speed-up), ROUNDS defaults to 3. With COUNT, the
+# folder's files are repeated to COUNT images in a temporary folder. The
+# weights are made there by weights/make_test_weights.py (numpy only).
+# VGGCL_DEVICE picks the device (default: the first CPU device of `vggcl
+# devices`, PoCL's, also on a GPU machine); MPIRUN_ARGS adds mpirun options
+# (e.g. --hostfile hosts).
+set -euo pipefail
+vggcl=$(realpath "$1")
+images=$(realpath "$2")
+IFS=, read -r -a ranks <<<"${3:-1,2}"
+rounds=${4:-3}
+count=${5:-}
+root=$(cd "$(dirname "$0")/.." && pwd)
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+[ "$(id -u)" = 0 ] && export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+py=/usr/bin/python3 # (Debian's, with numpy; another python3 may come first on PATH)
+"$py" -c 'import numpy' 2>/dev/null || py=python3
+"$py" "$root/weights/make_test_weights.py" --arch vgg16 --classes 7 --seed 0 --out "$tmp/w.safetensors"
+if [ -n "$count" ]; then
+  mapfile -t files < <(find "$images" -maxdepth 1 -type f \( -iname '*.jpg' -o -iname '*.jpeg' -o -iname '*.png' \) | sort)
+  [ "${#files[@]}" -gt 0 ] || { echo "mpi_scaling: no JPEG or PNG files in $images" >&2; exit 1; }
+  mkdir "$tmp/images"
+  for ((i = 0; i < count; i++)); do
+    f=${files[i % ${#files[@]}]}
+    cp "$f" "$tmp/images/$(printf '%06d' "$i").${f##*.}"
+  done
+  images=$tmp/images
+fi
+if [ -z "${VGGCL_DEVICE:-}" ]; then
+  VGGCL_DEVICE=$("$vggcl" devices | awk '$3 == "CPU" { print $1; exit }')
+  [ -n "$VGGCL_DEVICE" ] || { echo "mpi_scaling: no CPU device in \`vggcl devices\`; set VGGCL_DEVICE" >&2; exit 1; }
+fi
+export VGGCL_DEVICE
+"$vggcl" devices | awk -v d="$VGGCL_DEVICE" '$1 == d' >&2
+n=$(find "$images" -maxdepth 1 -type f | wc -l)
+declare -A best
+for ((round = 1; round <= rounds; round++)); do
+  for r in "${ranks[@]}"; do
+    t0=$(date +%s.%N)
+    # shellcheck disable=SC2086  # MPIRUN_ARGS is a list of options
+    mpirun -n "$r" --oversubscribe --bind-to none -x POCL_MAX_PTHREAD_COUNT=1 -x VGGCL_DEVICE ${MPIRUN_ARGS:-} \
+      "$vggcl" classify --weights "$tmp/w.safetensors" --batch 8 --threads 1 --logits-out "$tmp/l$r.npy" \
+      "$images" >"$tmp/out$r.txt"
+    s=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.3f", b - a }')
+    echo "round $round: $r ranks $s s" >&2
+    if ! cmp -s "$tmp/l$r.npy" "$tmp/l${ranks[0]}.npy" || ! cmp -s "$tmp/out$r.txt" "$tmp/out${ranks[0]}.txt"; then
+      echo "mpi_scaling: $r ranks gave other answers than ${ranks[0]}" >&2
+      exit 1
+    fi
+    if [ -z "${best[$r]:-}" ] || awk -v a="$s" -v b="${best[$r]}" 'BEGIN { exit !(a < b) }'; then best[$r]=$s; fi
+  done
+done
+echo "$n images, best of $rounds rounds, $(nproc) cores"
+echo
+echo "| ranks | seconds | images/s | speed-up | of linear |"
+echo "| ---: | ---: | ---: | ---: | ---: |"
+b=${ranks[0]}
+for r in "${ranks[@]}"; do
+  awk -v r="$r" -v b="$b" -v s="${best[$r]}" -v s0="${best[$b]}" -v n="$n" \
+    'BEGIN { printf "| %d | %.2f | %.2f | %.2fx | %.2f |\n", r, s, n / s, s0 / s, s0 / s * b / r }'
+done
