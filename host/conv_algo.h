@@ -2,8 +2,9 @@
  * workspace, launch, and the kernel's tunable parameters with their ranges.
  * Nothing else switches on the algorithm, and nothing else states a kernel
  * default: the host passes every kernel tunable with -D from a
- * vggcl_conv_params made here (the per-shape default, or a tuned row); a
- * host-only tunable chooses between kernels and stays out of the build. */
+ * vggcl_conv_params made here (the per-shape default, or a tuned row) to the
+ * programs that read it; a host-only tunable chooses between kernels and
+ * stays out of every build. */
 #ifndef VGGCL_CONV_ALGO_H
 #define VGGCL_CONV_ALGO_H
 
@@ -17,14 +18,18 @@
  * may come first). A parameter the packed weights depend on has one
  * value only, or is one the algorithm's variant() tells apart: a model keeps
  * its weights packed per variant (weight layout) it may use.
- * host_only: read by the launcher alone, never passed with -D, so its values
- * share one program build. */
+ * programs: the entry's programs (internal.h's VGGCL_PROG_*) that read it and
+ * get it with -D: 0 every one; else VGGCL_PROG_BIT of each, so a program that
+ * does not read it is built once for all its values; VGGCL_HOST_ONLY: none
+ * (the launcher alone reads it), so its values share every build. */
 typedef struct {
     const char *name;
     int def;
     int values[8];
-    int host_only;
+    unsigned programs;
 } vggcl_tunable;
+#define VGGCL_PROG_BIT(prog) (1u << (prog))
+#define VGGCL_HOST_ONLY (1u << 31) /* (no program's bit) */
 
 /* One convolution call: in (N, C_in, H, W) -> out (N, C_out, H, W), or
  * (N, C_out, H/2, W/2) when pool is set (a 2x2 stride-2 max pool folded in;
@@ -83,8 +88,8 @@ void vggcl__conv_defaults(const vggcl_ctx *ctx, int id, int N, int C_in, int C_o
 /* Index of tunable name in algorithm id's list, -1 if it has none. */
 int vggcl__conv_tunable(int id, const char *name);
 
-/* "-DOCB=16 -DPX=32": every tunable of algorithm id, for the kernel build. */
-void vggcl__conv_defines(int id, const vggcl_conv_params *p, char *buf, size_t len);
+/* "-DOCB=16 -DPX=32": the tunables of algorithm id that program prog (VGGCL_PROG_*) reads, for its build. */
+void vggcl__conv_defines(int id, const vggcl_conv_params *p, int prog, char *buf, size_t len);
 /* "OCB=16 PX=32": the same for tables and messages. */
 void vggcl__conv_params_str(int id, const vggcl_conv_params *p, char *buf, size_t len);
 /* Parses "NAME=V ..." words (the form above) into p over the defaults already

@@ -61,9 +61,12 @@ START_TEST(test_winograd_shapes)
         vggcl_ctx_free(ctx);
         return;
     }
-    /* FUSE is the host's: every value builds the same program, and tables still name it */
-    char defines[96], text[96];
-    vggcl__conv_defines(VGGCL_CONV_WINOGRAD, &p, defines, sizeof defines);
+    /* FUSE is the host's: every value builds the same programs, and tables still name it; GTB and GOB
+     * are the two passes' only: the one pass is one build for all their values */
+    char defines[96], text[96], one_pass[96];
+    vggcl__conv_defines(VGGCL_CONV_WINOGRAD, &p, VGGCL_PROG_WINO, defines, sizeof defines);
+    vggcl__conv_defines(VGGCL_CONV_WINOGRAD, &p, VGGCL_PROG_WINO_ONE, one_pass, sizeof one_pass);
+    ck_assert_str_eq(one_pass, "-DOCB=8 -DTT=16");
     vggcl__conv_params_str(VGGCL_CONV_WINOGRAD, &p, text, sizeof text);
     /* GTB 4 and GOB 4 wherever the device holds their products (16 x 36 KiB), else less */
     const int gtb = vggcl__conv_tunable(VGGCL_CONV_WINOGRAD, "GTB"), gob = vggcl__conv_tunable(VGGCL_CONV_WINOGRAD, "GOB");

@@ -74,28 +74,28 @@ int vggcl__conv_tunable(int id, const char *name)
     return -1;
 }
 
-/* kernel_only: leave the host-only tunables out (the build options) */
-static void params_text(int id, const vggcl_conv_params *p, const char *prefix, int kernel_only, char *buf,
-                        size_t len)
+/* prog >= 0: only the tunables that program reads (its build options); -1: all of them */
+static void params_text(int id, const vggcl_conv_params *p, const char *prefix, int prog, char *buf, size_t len)
 {
     const vggcl_conv_algo *a = table[id];
     size_t used = 0;
     buf[0] = '\0';
     for (int i = 0; i < a->tunable_count && used < len; i++) {
-        if (kernel_only && a->tunables[i].host_only) continue;
+        const unsigned programs = a->tunables[i].programs;
+        if (prog >= 0 && programs && !(programs & VGGCL_PROG_BIT(prog))) continue;
         used += (size_t)snprintf(buf + used, len - used, "%s%s%s=%d", used ? " " : "", prefix, a->tunables[i].name,
                                  p->v[i]);
     }
 }
 
-void vggcl__conv_defines(int id, const vggcl_conv_params *p, char *buf, size_t len)
+void vggcl__conv_defines(int id, const vggcl_conv_params *p, int prog, char *buf, size_t len)
 {
-    params_text(id, p, "-D", 1, buf, len);
+    params_text(id, p, "-D", prog, buf, len);
 }
 
 void vggcl__conv_params_str(int id, const vggcl_conv_params *p, char *buf, size_t len)
 {
-    params_text(id, p, "", 0, buf, len);
+    params_text(id, p, "", -1, buf, len);
 }
 
 int vggcl__tunable_values(const vggcl_tunable *t)

@@ -55,7 +55,7 @@ static vggcl_status launch(vggcl_ctx *ctx, const char *where, const vggcl_conv_p
     cl_kernel k;
     char defines[96];
     const int px = p->v[P_PX], ocb = p->v[P_OCB];
-    vggcl__conv_defines(VGGCL_CONV_DIRECT, p, defines, sizeof defines);
+    vggcl__conv_defines(VGGCL_CONV_DIRECT, p, VGGCL_PROG_CONV, defines, sizeof defines);
     if ((st = vggcl__kernel_v(ctx, VGGCL_K_CONV3X3, defines, where, &k)) != VGGCL_OK) return st;
     ARG(k, 0, c->in); ARG(k, 1, c->weight); ARG(k, 2, c->bias); ARG(k, 3, c->out);
     ARG(k, 4, c->C_in); ARG(k, 5, c->C_out); ARG(k, 6, c->H); ARG(k, 7, c->W);

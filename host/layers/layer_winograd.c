@@ -15,13 +15,14 @@
  * wino_gemm_out work-item, which multiplies every pair of them at each point, so
  * each slice of U and of V is read from memory once for several products
  * (kernels/winograd.cl has the measurements); its local memory grows with
- * GTB x GOB, so a device that cannot hold it gets less. */
+ * GTB x GOB, so a device that cannot hold it gets less. Only the two passes'
+ * program reads them: the one pass is one build for all their values. */
 static const vggcl_tunable tunables[] = {
     { "OCB", 8, { 8 }, 0 },
     { "TT", 16, { 16 }, 0 },
-    { "FUSE", 1, { 0, 1, 2 }, 1 },
-    { "GTB", 4, { 1, 2, 4 }, 0 },
-    { "GOB", 4, { 1, 2, 4 }, 0 },
+    { "FUSE", 1, { 0, 1, 2 }, VGGCL_HOST_ONLY },
+    { "GTB", 4, { 1, 2, 4 }, VGGCL_PROG_BIT(VGGCL_PROG_WINO) },
+    { "GOB", 4, { 1, 2, 4 }, VGGCL_PROG_BIT(VGGCL_PROG_WINO) },
 };
 #define P_OCB 0
 #define P_TT 1
@@ -206,14 +207,11 @@ static vggcl_status launch(vggcl_ctx *ctx, const char *where, const vggcl_conv_p
     const int N = c->N, C_in = c->C_in, C_out = c->C_out, H = c->H, W = c->W, TT = p->v[P_TT];
     const int OCB = p->v[P_OCB];
     const wino_dims d = dims_for(p, N, C_out, H, W);
-    if (fused(p, C_in, C_out, H, W)) { /* GTB and GOB are the second pass's: one program for all */
-        vggcl_conv_params q = *p;
-        q.v[P_GTB] = tunables[P_GTB].def;
-        q.v[P_GOB] = tunables[P_GOB].def;
-        vggcl__conv_defines(VGGCL_CONV_WINOGRAD, &q, defines, sizeof defines);
+    if (fused(p, C_in, C_out, H, W)) {
+        vggcl__conv_defines(VGGCL_CONV_WINOGRAD, p, VGGCL_PROG_WINO_ONE, defines, sizeof defines);
         return launch_fused(ctx, where, p, defines, c);
     }
-    vggcl__conv_defines(VGGCL_CONV_WINOGRAD, p, defines, sizeof defines);
+    vggcl__conv_defines(VGGCL_CONV_WINOGRAD, p, VGGCL_PROG_WINO, defines, sizeof defines);
     if ((st = vggcl__kernel_v(ctx, VGGCL_K_WINO_INPUT, defines, where, &kin)) != VGGCL_OK ||
         (st = vggcl__kernel_v(ctx, VGGCL_K_WINO_GEMM_OUT, defines, where, &kgo)) != VGGCL_OK)
         return st;

@@ -105,7 +105,7 @@ static vggcl_status launch(vggcl_ctx *ctx, const char *where, const vggcl_conv_p
     const int tiles_y = (c->H + 3) / 4, tiles_x = (c->W + 3) / 4, T = tiles(c->N, c->H, c->W);
     const int Tp = round_up(T, p->v[P_MWG]), Kp = round_up(c->C_in, p->v[P_KPAD]);
     const int Np = round_up(c->C_out, p->v[P_NPAD]), Cp = round_up(c->C_out, p->v[P_NWG]);
-    vggcl__conv_defines(VGGCL_CONV_WINOGRAD_GPU, p, defines, sizeof defines);
+    vggcl__conv_defines(VGGCL_CONV_WINOGRAD_GPU, p, VGGCL_PROG_WINO_GPU, defines, sizeof defines);
     if ((st = vggcl__kernel_v(ctx, VGGCL_K_WINO_GPU_INPUT, defines, where, &kin)) != VGGCL_OK ||
         (st = vggcl__kernel_v(ctx, VGGCL_K_WINO_GPU_GEMM, defines, where, &kgemm)) != VGGCL_OK ||
         (st = vggcl__kernel_v(ctx, VGGCL_K_WINO_GPU_OUTPUT, defines, where, &kout)) != VGGCL_OK)

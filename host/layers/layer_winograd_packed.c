@@ -17,7 +17,7 @@ static const vggcl_tunable tunables[] = {
     { "M", 4, { 4, 6 }, 0 },
     { "R", 14, { 4, 6, 7, 8, 12, 14, 16 }, 0 },
     { "OG", 2, { 1, 2, 4 }, 0 },
-    { "FUSE", 1, { 0, 1 }, 1 },
+    { "FUSE", 1, { 0, 1 }, VGGCL_HOST_ONLY },
     { "TB", 1, { 1, 2, 3, 4 }, 0 },
 };
 enum { P_M, P_R, P_OG, P_FUSE, P_TB };
@@ -187,13 +187,15 @@ static vggcl_status launch(vggcl_ctx *ctx, const char *where, const vggcl_conv_p
     vggcl_conv_params q = *p;
     const int C_inp = pad16(c->C_in), C_outp = pad16(c->C_out), G_out = C_outp / 16, RT = p->v[P_R] * p->v[P_TB];
     while (G_out % q.v[P_OG]) q.v[P_OG] /= 2; /* OG divides the groups */
-    vggcl__conv_defines(VGGCL_CONV_WINOGRAD_PACKED, &q, defines, sizeof defines);
+    const int one = one_pass(&q, c->C_in, c->C_out);
+    vggcl__conv_defines(VGGCL_CONV_WINOGRAD_PACKED, &q, one ? VGGCL_PROG_PACKED_ONE : VGGCL_PROG_WINO_PACKED, defines,
+                        sizeof defines);
     const size_t len = strlen(defines);
     snprintf(defines + len, sizeof defines - len, " -DIL=%d", il(p)); /* the layout's runs, before the cut */
     if ((st = clear_border(ctx, where, c)) != VGGCL_OK) return st;
     const int T = tiles(&q, c->H, c->W), T_all = c->N * T;
     local_bytes(&q, C_inp, local);
-    if (one_pass(&q, c->C_in, c->C_out)) {
+    if (one) {
         if ((st = vggcl__kernel_v(ctx, VGGCL_K_PACKED_FUSED, defines, where, &k)) != VGGCL_OK) return st;
         ARG(k, 0, c->in); ARG(k, 1, c->weight); ARG(k, 2, c->bias); ARG(k, 3, c->out);
         CL_CHECK(clSetKernelArg, (k, 4, local[0], NULL));
