@@ -81,9 +81,15 @@ const vggcl_conv_algo *vggcl__conv_algo(int id);
 /* The id of the algorithm called name, 0 if none. */
 int vggcl__conv_algo_id(const char *name);
 
-/* The parameters to use without a tuning table for this shape. */
+/* The parameters to use without a tuning table for this shape: the entry's
+ * defaults, or where the device cannot run them (valid()), the valid candidate
+ * with their weight layout nearest to them; invalid only when there is none
+ * (vggcl__conv_fits says so). */
 void vggcl__conv_defaults(const vggcl_ctx *ctx, int id, int N, int C_in, int C_out, int H, int W,
                           vggcl_conv_params *p);
+/* Whether algorithm id can run a conv of c_in to c_out channels on this device (its defaults' weight
+ * layout has a valid candidate), at any batch and map size. */
+int vggcl__conv_fits(const vggcl_ctx *ctx, int id, int c_in, int c_out);
 
 /* Index of tunable name in algorithm id's list, -1 if it has none. */
 int vggcl__conv_tunable(int id, const char *name);
@@ -100,7 +106,7 @@ int vggcl__conv_params_parse(int id, const char *text, vggcl_conv_params *p);
  * cap (all of them when out is NULL); returns the count. */
 int vggcl__conv_candidates(const vggcl_ctx *ctx, int id, vggcl_conv_params *out, int cap);
 
-/* The device's default algorithm for a conv of c_in to c_out channels. */
+/* The device's default algorithm for a conv of c_in to c_out channels, one that fits it. */
 int vggcl__conv_default_algo(const vggcl_ctx *ctx, int c_in, int c_out);
 
 

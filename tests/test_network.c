@@ -4,11 +4,13 @@
  * pool5 settings, vgg11, vgg16 and vgg19_bn widths, batch > 1, a reused model,
  * each convolution algorithm (auto, direct, Winograd, im2col + SGEMM, and
  * the GPU-shaped Winograd, which folds the max pools after conv blocks in),
- * and heads of dense chains after GAP and after the 7x7 pool and flatten. */
+ * heads of dense chains after GAP and after the 7x7 pool and flatten, and
+ * devices with less local memory or smaller work-groups than PoCL. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "conv_algo.h"
 #include "model.h"
 #include "ref/ref.h"
 #include "test_util.h"
@@ -29,6 +31,23 @@ static const struct { const char *cfg; int bn, classes, N, H, W; int pool5; cons
     { "64,64,M,128,128,M,256,256,256,M,512,512,512,M,512,512,512", 0, 7, 1, 48, 40, VGGCL_POOL5_DROP, "" },
     { "64,64,M,128,128,M,256,256,256,256,M,512,512,512,512,M,512,512,512,512", 1, 10, 1, 32, 33, VGGCL_POOL5_KEEP, "" },
 };
+
+/* One forward of model mc on cl and of mr on the reference backend (5 classes) on the same random input
+ * (seed): the same features and logits. */
+static void same_as_reference(vggcl_ctx *ref, vggcl_model *mr, vggcl_ctx *cl, vggcl_model *mc, int N, int H, int W,
+                              unsigned seed)
+{
+    const int F = vggcl_model_features(mr);
+    const size_t nx = (size_t)N * 3 * H * W;
+    float *x = malloc(nx * 4), *yr = malloc((size_t)N * 5 * 4), *yc = malloc((size_t)N * 5 * 4);
+    float *fr = malloc((size_t)N * F * 4), *fc = malloc((size_t)N * F * 4);
+    tu_fill(x, nx, seed, -2, 2);
+    ck_assert(vggcl_forward(ref, mr, x, N, H, W, yr, fr) == VGGCL_OK);
+    ck_assert_msg(vggcl_forward(cl, mc, x, N, H, W, yc, fc) == VGGCL_OK, "%s", vggcl_message(cl));
+    ck_assert_msg(tu_compare("features", fr, fc, N, F, 1, 1, REL_L2, ELEM), "features differ at %dx%d", H, W);
+    ck_assert_msg(tu_compare("logits", yr, yc, N, 5, 1, 1, REL_L2, ELEM), "logits differ at %dx%d", H, W);
+    free(x), free(yr), free(yc), free(fr), free(fc);
+}
 
 /* _i: the convolution algorithm on the device (auto, direct, winograd, gemm, winograd-gpu,
  * winograd-packed). */
@@ -204,7 +223,7 @@ START_TEST(test_network_tuned_layouts)
     ck_assert_msg(vggcl_model_load(cl, path, NULL, &mc) == VGGCL_OK, "%s", vggcl_message(cl));
     const int sizes[] = { 20, 36 };
     for (int k = 0; k < 2; k++) {
-        const int N = 2, H = sizes[k], W = sizes[k], F = vggcl_model_features(mr);
+        const int N = 2, H = sizes[k], W = sizes[k];
         /* each conv runs its row's parameters (not the defaults, for want of weights) */
         for (int i = 0, h = H, r = 0; i < mc->n_steps; i++) {
             const vggcl_step *s = &mc->steps[i];
@@ -219,15 +238,64 @@ START_TEST(test_network_tuned_layouts)
                           h, c.params.v[m], want);
             r++;
         }
-        const size_t nx = (size_t)N * 3 * H * W;
-        float *x = malloc(nx * 4), *yr = malloc((size_t)N * 5 * 4), *yc = malloc((size_t)N * 5 * 4);
-        float *fr = malloc((size_t)N * F * 4), *fc = malloc((size_t)N * F * 4);
-        tu_fill(x, nx, (unsigned)k, -2, 2);
-        ck_assert(vggcl_forward(ref, mr, x, N, H, W, yr, fr) == VGGCL_OK);
-        ck_assert_msg(vggcl_forward(cl, mc, x, N, H, W, yc, fc) == VGGCL_OK, "%s", vggcl_message(cl));
-        ck_assert_msg(tu_compare("features", fr, fc, N, F, 1, 1, REL_L2, ELEM), "features differ at %dx%d", H, W);
-        ck_assert_msg(tu_compare("logits", yr, yc, N, 5, 1, 1, REL_L2, ELEM), "logits differ at %dx%d", H, W);
-        free(x), free(yr), free(yc), free(fr), free(fc);
+        same_as_reference(ref, mr, cl, mc, N, H, W, (unsigned)k);
+    }
+    vggcl_model_free(mr), vggcl_model_free(mc);
+    vggcl_ctx_free(ref), vggcl_ctx_free(cl);
+}
+END_TEST
+
+/* Devices with less local memory or smaller work-groups than PoCL's (a CPU runtime's 32 KiB, GPUs whose
+ * work-groups stop at 64 or 128 items), set on the context: every default choice for VGG16's layers and
+ * odd ones is valid there (other parameters of the same weight layout, else another algorithm, else
+ * the direct kernel), and the network equals the reference at two map sizes and batches, each layer
+ * on the defaults for its shape with the weights packed at load; an algorithm asked for that cannot
+ * run there is a load error naming the layer. _i: the row of limits. */
+START_TEST(test_network_small_devices)
+{
+    static const struct { int gpu; cl_ulong local; size_t wg; int direct_512; } limits[] = {
+        { 0, 31 * 1024, 8192, 1 }, { 0, 15 * 1024, 8192, 1 }, { 0, 7 * 1024, 8192, 1 },
+        { 1, 47 * 1024, 64, 0 },   { 1, 47 * 1024, 128, 0 },  { 1, 7 * 1024, 256, 0 },
+    };
+    static const int shapes[][3] = { { 3, 64, 224 },   { 64, 64, 224 },  { 64, 128, 112 }, { 128, 128, 112 },
+                                     { 128, 256, 56 }, { 256, 256, 56 }, { 256, 512, 28 }, { 512, 512, 28 },
+                                     { 512, 512, 14 }, { 17, 33, 9 },    { 300, 7, 5 } };
+    const char *path = tu_tmp("net.safetensors");
+    tu_write_vgg(path, "16,M,64,M,256,M,512", 0, 5, 3, NULL);
+    vggcl_ctx *ref = vggcl_ctx_new(), *cl = tu_cl_ctx();
+    ck_assert(vggcl_select_device(ref, "ref") == VGGCL_OK);
+    cl->is_gpu = limits[_i].gpu, cl->local_mem = limits[_i].local, cl->max_wg = limits[_i].wg;
+    for (size_t k = 0; k < sizeof shapes / sizeof shapes[0]; k++) {
+        const int c_in = shapes[k][0], c_out = shapes[k][1], h = shapes[k][2];
+        const int id = vggcl__conv_default_algo(cl, c_in, c_out);
+        const vggcl_conv_algo *a = vggcl__conv_algo(id);
+        if (c_out == 512) ck_assert_int_eq(id == VGGCL_CONV_DIRECT, limits[_i].direct_512);
+        for (int n = 1; n <= 8; n += 7) {
+            vggcl_conv_params p;
+            vggcl__conv_defaults(cl, id, n, c_in, c_out, h, h, &p);
+            char text[200];
+            vggcl__conv_params_str(id, &p, text, sizeof text);
+            ck_assert_msg(!a->valid || a->valid(cl, &p), "%d->%d at %dx%d, batch %d: %s %s is not valid", c_in, c_out,
+                          h, h, n, a->name, text);
+        }
+    }
+    vggcl_model *mr, *mc;
+    if (!limits[_i].gpu) { /* an algorithm asked for that cannot run there: a clear error, no model */
+        vggcl_load_options o;
+        vggcl_load_options_defaults(&o);
+        o.conv = VGGCL_CONV_WINOGRAD;
+        mc = (vggcl_model *)cl;
+        ck_assert_int_eq(vggcl_model_load(cl, path, &o, &mc), VGGCL_ERR_ARG);
+        ck_assert_ptr_null(mc);
+        ck_assert_msg(strstr(vggcl_message(cl), "layer features.0 (conv 3->16): the winograd algorithm cannot run on "
+                                                "this device (local memory"),
+                      "%s", vggcl_message(cl));
+    }
+    ck_assert(vggcl_model_load(ref, path, NULL, &mr) == VGGCL_OK);
+    ck_assert_msg(vggcl_model_load(cl, path, NULL, &mc) == VGGCL_OK, "%s", vggcl_message(cl));
+    const int sizes[] = { 20, 35 };
+    for (int k = 0; k < 2; k++) {
+        same_as_reference(ref, mr, cl, mc, 1 + k, sizes[k], sizes[k], (unsigned)k);
     }
     vggcl_model_free(mr), vggcl_model_free(mc);
     vggcl_ctx_free(ref), vggcl_ctx_free(cl);
@@ -261,6 +329,7 @@ int main(void)
     tcase_add_loop_test(tc, test_network_overlapped, 0, 2);
     tcase_add_test(tc, test_network_device_memory);
     tcase_add_test(tc, test_network_tuned_layouts);
+    tcase_add_loop_test(tc, test_network_small_devices, 0, 6);
     tcase_add_test(tc, test_tune_paired_ratio);
     suite_add_tcase(s, tc);
     return tu_run(s);

@@ -51,10 +51,47 @@ int vggcl__conv_default_algo(const vggcl_ctx *ctx, int c_in, int c_out)
      * converting its output to the packed layout took as long (whole network,
      * paired: 1.02x the time at batch 1; so did the direct kernel writing the
      * packed layout itself, 1.00x). */
-    if (ctx->is_gpu) return VGGCL_CONV_WINOGRAD_GPU;
-    if (c_in <= VGGCL_PACKED_ONE_PASS_MAX_C && c_out <= VGGCL_PACKED_ONE_PASS_MAX_C)
-        return VGGCL_CONV_WINOGRAD_PACKED;
-    return c_in < 16 ? VGGCL_CONV_DIRECT : VGGCL_CONV_WINOGRAD;
+    /* Each in turn where the device's limits leave it no valid parameters (a CPU runtime with 32 KiB
+     * of local memory, a GPU with work-groups of 64): the direct kernel runs everywhere. */
+    const int packed = c_in <= VGGCL_PACKED_ONE_PASS_MAX_C && c_out <= VGGCL_PACKED_ONE_PASS_MAX_C;
+    const int prefs[] = { ctx->is_gpu ? VGGCL_CONV_WINOGRAD_GPU : packed ? VGGCL_CONV_WINOGRAD_PACKED : 0,
+                          !ctx->is_gpu && c_in >= 16 ? VGGCL_CONV_WINOGRAD : 0 };
+    for (size_t i = 0; i < sizeof prefs / sizeof prefs[0]; i++)
+        if (prefs[i] && vggcl__conv_fits(ctx, prefs[i], c_in, c_out)) return prefs[i];
+    return VGGCL_CONV_DIRECT;
+}
+
+/* The combination after idx of a's tunables' values (odometer style); 0 when it wraps round. */
+static int next_combination(const vggcl_conv_algo *a, int *idx)
+{
+    for (int i = 0; i < a->tunable_count; i++) {
+        if (++idx[i] < vggcl__tunable_values(&a->tunables[i])) return 1;
+        idx[i] = 0;
+    }
+    return 0;
+}
+
+static void combination(const vggcl_conv_algo *a, const int *idx, vggcl_conv_params *p)
+{
+    memset(p, 0, sizeof *p);
+    for (int i = 0; i < a->tunable_count; i++) p->v[i] = a->tunables[i].values[idx[i]];
+}
+
+/* Defaults beyond the device's limits: the valid candidate with their weight layout that changes the
+ * fewest of them (the first such); p stays as it is when there is none. */
+static void fit_device(const vggcl_ctx *ctx, const vggcl_conv_algo *a, vggcl_conv_params *p)
+{
+    int idx[VGGCL_MAX_TUNABLES] = { 0 }, best = a->tunable_count + 1;
+    const int layout = vggcl__conv_variant(a, p);
+    vggcl_conv_params q, found = *p;
+    do {
+        combination(a, idx, &q);
+        if (vggcl__conv_variant(a, &q) != layout || !a->valid(ctx, &q)) continue;
+        int changed = 0;
+        for (int i = 0; i < a->tunable_count; i++) changed += q.v[i] != p->v[i];
+        if (changed < best) best = changed, found = q;
+    } while (next_combination(a, idx));
+    *p = found;
 }
 
 void vggcl__conv_defaults(const vggcl_ctx *ctx, int id, int N, int C_in, int C_out, int H, int W,
@@ -64,6 +101,17 @@ void vggcl__conv_defaults(const vggcl_ctx *ctx, int id, int N, int C_in, int C_o
     memset(p, 0, sizeof *p);
     for (int i = 0; i < a->tunable_count; i++) p->v[i] = a->tunables[i].def;
     if (a->defaults) a->defaults(ctx, N, C_in, C_out, H, W, p);
+    if (a->valid && !a->valid(ctx, p)) fit_device(ctx, a, p);
+}
+
+int vggcl__conv_fits(const vggcl_ctx *ctx, int id, int c_in, int c_out)
+{
+    const vggcl_conv_algo *a = table[id];
+    vggcl_conv_params p;
+    /* (the defaults' weight layout, and so whether one of its candidates is valid, does not depend on
+     * the batch or the map size) */
+    vggcl__conv_defaults(ctx, id, 1, c_in, c_out, 1, 1, &p);
+    return !a->valid || a->valid(ctx, &p);
 }
 
 int vggcl__conv_tunable(int id, const char *name)
@@ -134,20 +182,13 @@ int vggcl__conv_candidates(const vggcl_ctx *ctx, int id, vggcl_conv_params *out,
 {
     const vggcl_conv_algo *a = table[id];
     int idx[VGGCL_MAX_TUNABLES] = { 0 }, n = 0;
-    for (;;) {
+    do {
         vggcl_conv_params p;
-        memset(&p, 0, sizeof p);
-        for (int i = 0; i < a->tunable_count; i++) p.v[i] = a->tunables[i].values[idx[i]];
+        combination(a, idx, &p);
         if (!a->valid || a->valid(ctx, &p)) {
             if (out && n < cap) out[n] = p;
             n++;
         }
-        /* the next combination, odometer style */
-        int i = 0;
-        while (i < a->tunable_count) {
-            if (++idx[i] < vggcl__tunable_values(&a->tunables[i])) break;
-            idx[i++] = 0;
-        }
-        if (i == a->tunable_count) return n;
-    }
+    } while (next_combination(a, idx));
+    return n;
 }

@@ -389,6 +389,14 @@ vggcl_status vggcl__model_upload(vggcl_ctx *ctx, vggcl_model *m, int conv)
         if (s->kind != VGGCL_STEP_CONV) continue;
         snprintf(where, sizeof where, "layer %s (conv %d->%d) weights", s->name, s->c_in, s->c_out);
         s->algo = conv ? conv : vggcl__conv_default_algo(ctx, s->c_in, s->c_out);
+        if (!vggcl__conv_fits(ctx, s->algo, s->c_in, s->c_out)) {
+            st = vggcl__fail(ctx, VGGCL_ERR_ARG,
+                             "layer %s (conv %d->%d): the %s algorithm cannot run on this device (local memory %llu "
+                             "bytes, work-groups of up to %zu items); let vggcl choose (--conv auto)",
+                             s->name, s->c_in, s->c_out, vggcl__conv_algo(s->algo)->name,
+                             (unsigned long long)ctx->local_mem, ctx->max_wg);
+            break;
+        }
         /* the defaults' weight layout does not depend on the map size (vggcl__conv_choose) */
         vggcl_conv_params p;
         vggcl__conv_defaults(ctx, s->algo, 1, s->c_in, s->c_out, 1, 1, &p);
