@@ -256,6 +256,7 @@ START_TEST(test_network_small_devices)
     static const struct { int gpu; cl_ulong local; size_t wg; int direct_512; } limits[] = {
         { 0, 31 * 1024, 8192, 1 }, { 0, 15 * 1024, 8192, 1 }, { 0, 7 * 1024, 8192, 1 },
         { 1, 47 * 1024, 64, 0 },   { 1, 47 * 1024, 128, 0 },  { 1, 7 * 1024, 256, 0 },
+        { 0, 700 * 1024, 8192, 0 }, /* winograd-packed's 512-channel R 7 fits, R 8 does not */
     };
     static const int shapes[][3] = { { 3, 64, 224 },   { 64, 64, 224 },  { 64, 128, 112 }, { 128, 128, 112 },
                                      { 128, 256, 56 }, { 256, 256, 56 }, { 256, 512, 28 }, { 512, 512, 28 },
@@ -278,9 +279,24 @@ START_TEST(test_network_small_devices)
             ck_assert_msg(!a->valid || a->valid(cl, &p), "%d->%d at %dx%d, batch %d: %s %s is not valid", c_in, c_out,
                           h, h, n, a->name, text);
         }
+        /* any algorithm that fits: valid defaults at every shape, with the weight layout packed at load
+         * (the defaults at 1x1) */
+        for (int other = 1; other < VGGCL_CONV_ALGOS; other++) {
+            if (!vggcl__conv_fits(cl, other, c_in, c_out)) continue;
+            const vggcl_conv_algo *b = vggcl__conv_algo(other);
+            vggcl_conv_params at_load, p;
+            vggcl__conv_defaults(cl, other, 1, c_in, c_out, 1, 1, &at_load);
+            for (int n = 1; n <= 8; n += 7) {
+                vggcl__conv_defaults(cl, other, n, c_in, c_out, h, h, &p);
+                ck_assert_msg((!b->valid || b->valid(cl, &p)) &&
+                                  vggcl__conv_variant(b, &p) == vggcl__conv_variant(b, &at_load),
+                              "%s, %d->%d at %dx%d, batch %d: defaults not valid or of another weight layout", b->name,
+                              c_in, c_out, h, h, n);
+            }
+        }
     }
     vggcl_model *mr, *mc;
-    if (!limits[_i].gpu) { /* an algorithm asked for that cannot run there: a clear error, no model */
+    if (limits[_i].direct_512) { /* an algorithm asked for that cannot run there: a clear error, no model */
         vggcl_load_options o;
         vggcl_load_options_defaults(&o);
         o.conv = VGGCL_CONV_WINOGRAD;
@@ -329,7 +345,7 @@ int main(void)
     tcase_add_loop_test(tc, test_network_overlapped, 0, 2);
     tcase_add_test(tc, test_network_device_memory);
     tcase_add_test(tc, test_network_tuned_layouts);
-    tcase_add_loop_test(tc, test_network_small_devices, 0, 6);
+    tcase_add_loop_test(tc, test_network_small_devices, 0, 7);
     tcase_add_test(tc, test_tune_paired_ratio);
     suite_add_tcase(s, tc);
     return tu_run(s);

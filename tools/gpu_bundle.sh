@@ -32,7 +32,7 @@ fi
 mkdir -p "$out"
 rm -rf "${out:?}/lib"
 for b in "${bins[@]}"; do rm -f "$out/$(basename "$b")"; done
-rm -rf "$out/vggcl-mpi" "$out/images"
+[ $mpi = 1 ] && rm -rf "$out/vggcl-mpi" "$out/images"
 mkdir -p "$out/lib"
 cp "${bins[@]}" "$out"/
 if [ $mpi = 1 ]; then # (its libraries besides MPI's are the plain vggcl's, bundled below)

@@ -13,7 +13,8 @@
 # weights are made there by weights/make_test_weights.py (numpy only).
 # VGGCL_DEVICE picks the device (default: the first CPU device of `vggcl
 # devices`, PoCL's, also on a GPU machine); MPIRUN_ARGS adds mpirun options
-# (e.g. --hostfile hosts).
+# (e.g. --hostfile hosts; then TMPDIR must be a folder that every machine sees
+# at the same path, as the weights and the images are made there).
 set -euo pipefail
 vggcl=$(realpath "$1")
 images=$(realpath "$2")
@@ -41,7 +42,6 @@ if [ -z "${VGGCL_DEVICE:-}" ]; then
   VGGCL_DEVICE=$("$vggcl" devices | awk '$3 == "CPU" { print $1; exit }')
   [ -n "$VGGCL_DEVICE" ] || { echo "mpi_scaling: no CPU device in \`vggcl devices\`; set VGGCL_DEVICE" >&2; exit 1; }
 fi
-export VGGCL_DEVICE
 "$vggcl" devices | awk -v d="$VGGCL_DEVICE" '$1 == d' >&2
 n=$(find "$images" -maxdepth 1 -type f | wc -l)
 declare -A best
@@ -49,8 +49,8 @@ for ((round = 1; round <= rounds; round++)); do
   for r in "${ranks[@]}"; do
     t0=$(date +%s.%N)
     # shellcheck disable=SC2086  # MPIRUN_ARGS is a list of options
-    mpirun -n "$r" --oversubscribe --bind-to none -x POCL_MAX_PTHREAD_COUNT=1 -x VGGCL_DEVICE ${MPIRUN_ARGS:-} \
-      "$vggcl" classify --weights "$tmp/w.safetensors" --batch 8 --threads 1 --logits-out "$tmp/l$r.npy" \
+    mpirun -n "$r" --oversubscribe --bind-to none -x POCL_MAX_PTHREAD_COUNT=1 ${MPIRUN_ARGS:-} \
+      "$vggcl" classify --device "$VGGCL_DEVICE" --weights "$tmp/w.safetensors" --batch 8 --threads 1 --logits-out "$tmp/l$r.npy" \
       "$images" >"$tmp/out$r.txt"
     s=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.3f", b - a }')
     echo "round $round: $r ranks $s s" >&2

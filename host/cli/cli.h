@@ -93,10 +93,15 @@ typedef struct {
     const char *final_logits, *final_tensor;
     char device[16];
 } cli_ranks;
+/* Before cli_ranks_begin: what cli_ranks_end may be given on an early exit. */
+#define CLI_RANKS_INIT                                                                                         \
+    {                                                                                                          \
+        .size = 1, .saved_out = -1, .saved_err = -1, .out_fd = -1, .err_fd = -1, .logits_fd = -1, .tensor_fd = -1 \
+    }
 /* Starts MPI when launched as several ranks and keeps this rank's contiguous
  * run of the list. */
 int cli_ranks_begin(cli_ranks *r, const char *cmd, char ***files, int *n);
-/* The device for this rank: given, else (several ranks) one by local rank. */
+/* The device for this rank: given (else $VGGCL_DEVICE), else (several ranks) one by local rank. */
 const char *cli_ranks_device(cli_ranks *r, const char *given);
 /* Captures stdout and stderr, and points the output arrays at temporary files. */
 int cli_ranks_capture(cli_ranks *r, const char **logits_out, const char **tensor_out);

@@ -161,7 +161,7 @@ int cmd_classify(int argc, char **argv)
     char **files = NULL;
     int n_files = 0, rc, top, batch, finished = 0;
     cli_args a;
-    cli_ranks ranks = { .size = 1, .saved_out = -1, .saved_err = -1 };
+    cli_ranks ranks = CLI_RANKS_INIT;
     vggcl_preprocess p;
     cli_preprocess_unset(&p);
     if ((rc = cli_parse(&command, argc, argv, &a)) != CLI_OK) return rc == CLI_HELP ? CLI_OK : rc;

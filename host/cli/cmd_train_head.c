@@ -270,7 +270,7 @@ int cmd_train_head(int argc, char **argv)
     cli_devices devs = { 0 };
     vggcl_model *model = NULL;
     gather g = { 0, flip ? 2 : 1, NULL, NULL, 0 };
-    cli_ranks ranks = { .size = 1, .saved_out = -1, .saved_err = -1 };
+    cli_ranks ranks = CLI_RANKS_INIT;
     split s = { 0 };
     char *is_val = NULL;
     int failed = 0, n_train_files;

@@ -4,6 +4,7 @@
  * rank 0 gathers them and writes what one process would have written, in
  * the same order. Without MPI (or with one rank) everything here is a no-op. */
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,7 +63,7 @@ static int temp_file(void)
     char path[4096];
     snprintf(path, sizeof path, "%s/vggcl-rank.XXXXXX", dir && *dir ? dir : "/tmp");
     const int fd = mkstemp(path);
-    if (fd >= 0) unlink(path);
+    if (fd >= 0) unlink(path), fcntl(fd, F_SETFD, FD_CLOEXEC); /* (not for PoCL's linker and the like) */
     return fd;
 }
 
@@ -86,27 +87,41 @@ int cli_ranks_capture(cli_ranks *r, const char **logits_out, const char **tensor
         int *fd = k ? &r->tensor_fd : &r->logits_fd;
         char *path = k ? r->tensor_path : r->logits_path;
         if ((*fd = temp_file()) < 0) return cli_error(CLI_FAIL, "rank %d: cannot create a temporary file", r->rank);
-        snprintf(path, sizeof r->logits_path, "/dev/fd/%d", *fd);
+        snprintf(path, k ? sizeof r->tensor_path : sizeof r->logits_path, "/dev/fd/%d", *fd);
         *(k ? tensor_out : logits_out) = path;
     }
     return CLI_OK;
 }
 
 #ifdef VGGCL_MPI
-/* A temporary file's bytes (empty for -1 or when unreadable); NULL when out of memory. */
+/* A temporary file's bytes (none for fd -1); NULL when it cannot be read back or memory is short. */
 static char *slurp(int fd, long *len)
 {
     struct stat sb;
     *len = 0;
-    if (fd < 0 || fstat(fd, &sb) != 0) return calloc(1, 1);
+    if (fd < 0) return calloc(1, 1);
+    if (fstat(fd, &sb) != 0) return NULL;
     char *b = malloc((size_t)sb.st_size + 1);
     for (off_t at = 0; b && at < sb.st_size;) {
         const ssize_t got = pread(fd, b + at, (size_t)(sb.st_size - at), at);
-        if (got <= 0) return b; /* (*len stays 0: nothing is taken from a file that cannot be read) */
+        if (got <= 0) {
+            free(b);
+            return NULL;
+        }
         at += got;
     }
     if (b) *len = (long)sb.st_size;
     return b;
+}
+
+/* Whether every rank has its bytes (mine, len) and all of them fit MPI's int counts; on every rank. */
+static int all_read(const char *mine, long len)
+{
+    long sum = 0;
+    int bad = !mine, any = 0;
+    MPI_Allreduce(&len, &sum, 1, MPI_LONG, MPI_SUM, MPI_COMM_WORLD);
+    MPI_Allreduce(&bad, &any, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+    return !any && sum <= INT_MAX;
 }
 
 /* Rank 0 gets every rank's bytes, in rank order (*all, lens per rank). */
@@ -137,6 +152,12 @@ static int merge_npy(vggcl_ctx *ctx, const char *out, int part, const cli_ranks 
     vggcl_npy_writer *w = NULL;
     long *lens = NULL, len;
     char *mine = slurp(part, &len);
+    if (!all_read(mine, len)) {
+        free(mine);
+        return r->rank == 0 ? cli_error(CLI_FAIL, "%s: a rank's part could not be read back, or all of them "
+                                                  "exceed 2 GiB (write parts with --shard)", out)
+                            : CLI_FAIL;
+    }
     char *all = gather_bytes(r, mine, len, &lens);
     int rc = CLI_OK;
     free(mine);
@@ -180,6 +201,12 @@ int cli_ranks_finish(cli_ranks *r, vggcl_ctx *ctx, int rc, int *failed, int *ok)
     for (int k = 0; k < 2; k++) {
         long len, *lens = NULL;
         char *mine = slurp(k ? r->err_fd : r->out_fd, &len);
+        if (!all_read(mine, len)) { /* (said on the real stderr, restored above) */
+            if (r->rank == 0) rc = cli_error(CLI_FAIL, "a rank's %s could not be read back", k ? "messages" : "output");
+            else rc = CLI_FAIL;
+            free(mine);
+            continue;
+        }
         char *all = gather_bytes(r, mine, len, &lens);
         long total = 0;
         for (int i = 0; r->rank == 0 && i < r->size; i++) total += lens[i];
@@ -250,6 +277,8 @@ int cli_ranks_agree(cli_ranks *r, int rc)
 
 const char *cli_ranks_device(cli_ranks *r, const char *given)
 {
+    const char *env = getenv("VGGCL_DEVICE");
+    if (!given && env && *env) given = env; /* (every rank on the device it names) */
     if (given || r->size < 2) return given;
     /* one device per rank on each machine: the GPUs if there are any, else every device */
     int pick[CLI_MAX_DEVICES];

@@ -141,7 +141,8 @@ static int valid(const vggcl_ctx *ctx, const vggcl_conv_params *p)
  * OG 4, R 7 on maps of 28x28 and more, R 8 below (VGG16 at batch 1, 512->512 at 14x14: 2.1-2.6 ms
  * against 3.4-3.6 with R 16 and OG 1, which read U once, and 3.0-3.3 with R 8 and OG 2, both on
  * a layout of one group per run). A device with less local
- * memory than these need (a GPU's 48 KiB) gets two passes of 4 tiles and one group. */
+ * memory than these need (a GPU's 48 KiB) gets two passes of 4 tiles and one group, decided
+ * for the largest R the map size may pick (8), so that the layout (OG) does not depend on it. */
 static void defaults(const vggcl_ctx *ctx, int N, int C_in, int C_out, int H, int W, vggcl_conv_params *p)
 {
     (void)N;
@@ -152,7 +153,9 @@ static void defaults(const vggcl_ctx *ctx, int N, int C_in, int C_out, int H, in
         p->v[P_OG] = 4;
         p->v[P_TB] = 2;
     }
-    if (!valid(ctx, p)) p->v[P_FUSE] = 0, p->v[P_R] = 4, p->v[P_OG] = 1, p->v[P_TB] = 1;
+    vggcl_conv_params largest = *p;
+    if (!one_pass(p, C_in, C_out)) largest.v[P_R] = 8;
+    if (!valid(ctx, &largest)) p->v[P_FUSE] = 0, p->v[P_R] = 4, p->v[P_OG] = 1, p->v[P_TB] = 1;
 }
 
 /* V (NP, T_all, C_inp) for the two passes */
