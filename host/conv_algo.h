@@ -87,6 +87,9 @@ int vggcl__conv_algo_id(const char *name);
  * (vggcl__conv_fits says so). */
 void vggcl__conv_defaults(const vggcl_ctx *ctx, int id, int N, int C_in, int C_out, int H, int W,
                           vggcl_conv_params *p);
+/* p itself where valid, else the valid candidate with its weight layout nearest to it (p unchanged
+ * when there is none). */
+void vggcl__conv_fit(const vggcl_ctx *ctx, int id, vggcl_conv_params *p);
 /* Whether algorithm id can run a conv of c_in to c_out channels on this device (its defaults' weight
  * layout has a valid candidate), at any batch and map size. */
 int vggcl__conv_fits(const vggcl_ctx *ctx, int id, int c_in, int c_out);

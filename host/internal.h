@@ -37,6 +37,7 @@ typedef struct {
     int kernel;
     char defines[160];
     cl_kernel k;
+    size_t local_limit; /* the most work-items in one of its work-groups (vggcl__local_limit) */
 } vggcl_kernel_entry;
 
 /* Values of a convolution algorithm's tunables, in the order of its table
@@ -77,6 +78,7 @@ struct vggcl_ctx {
     cl_command_queue upload_queue;         /* overlapped passes' input, beside the running pass */
     cl_ulong max_alloc, global_mem, local_mem; /* local_mem: what kernels may take (device.c) */
     size_t max_wg;
+    size_t kernel_wg_cap;                  /* tests: a driver that allows kernels fewer items than max_wg */
     int is_gpu;                            /* CL_DEVICE_TYPE_GPU: the GPU-shaped kernels by default */
     int is_cpu;                            /* CL_DEVICE_TYPE_CPU: kernels built with -DVGGCL_CPU */
     vggcl_program_entry *programs;         /* built on first use, per (program, defines) */
@@ -190,6 +192,10 @@ void vggcl__cache_store(vggcl_ctx *ctx, const char *src, const char *options, cl
  * program on first use. The context owns it. `where` names the layer. */
 vggcl_status vggcl__kernel_v(vggcl_ctx *ctx, int which, const char *defines, const char *where, cl_kernel *out);
 
+/* The most work-items kernel k (made by vggcl__kernel_v) takes in one work-group on this device:
+ * the device's maximum, or less where the driver says so for this kernel (CL_KERNEL_WORK_GROUP_SIZE;
+ * register-heavy kernels on some GPUs). */
+size_t vggcl__local_limit(const vggcl_ctx *ctx, cl_kernel k);
 /* The same with the file's default tunables. */
 vggcl_status vggcl__kernel(vggcl_ctx *ctx, int which, const char *where, cl_kernel *out);
 

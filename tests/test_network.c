@@ -318,6 +318,41 @@ START_TEST(test_network_small_devices)
 }
 END_TEST
 
+/* A GPU driver that runs kernels in smaller work-groups than the device's maximum (it may, by their
+ * register use: CL_KERNEL_WORK_GROUP_SIZE), set on the context as a cap on every kernel: the pools,
+ * GAP and the dense head take what they are given, the GPU-shaped Winograd moves to parameters of
+ * fewer items (and the context keeps the lower maximum for later choices), and the network equals
+ * the reference; below its smallest work-group (8 x 8) a pass is an error naming the layer. _i: the
+ * cap, 128, 64 or 32 items. */
+START_TEST(test_network_kernel_limits)
+{
+    const size_t cap = (size_t)128 >> _i;
+    const char *path = tu_tmp("net.safetensors");
+    tu_write_vgg(path, "16,M,64,M,256,M,512", 0, 5, 3, NULL);
+    vggcl_ctx *ref = vggcl_ctx_new(), *cl = tu_cl_ctx();
+    ck_assert(vggcl_select_device(ref, "ref") == VGGCL_OK);
+    cl->is_gpu = 1, cl->kernel_wg_cap = cap;
+    vggcl_model *mr, *mc;
+    ck_assert(vggcl_model_load(ref, path, NULL, &mr) == VGGCL_OK);
+    ck_assert_msg(vggcl_model_load(cl, path, NULL, &mc) == VGGCL_OK, "%s", vggcl_message(cl));
+    ck_assert_int_eq(mc->steps[0].algo, VGGCL_CONV_WINOGRAD_GPU);
+    if (cap >= 64) {
+        for (int k = 0; k < 2; k++) same_as_reference(ref, mr, cl, mc, 1 + k, 20 + 15 * k, 20 + 15 * k, (unsigned)k);
+        if (cap == 64) ck_assert_uint_eq(cl->max_wg, cap); /* (every default at these sizes is 8 x 16 or 16 x 8) */
+    } else {
+        const int H = 20;
+        float *x = calloc((size_t)3 * H * H, 4), y[5];
+        ck_assert_int_eq(vggcl_forward(cl, mc, x, 1, H, H, y, NULL), VGGCL_ERR_DEVICE);
+        ck_assert_msg(strstr(vggcl_message(cl), "layer features.0") &&
+                          strstr(vggcl_message(cl), "in work-groups of up to 32 items"),
+                      "%s", vggcl_message(cl));
+        free(x);
+    }
+    vggcl_model_free(mr), vggcl_model_free(mc);
+    vggcl_ctx_free(ref), vggcl_ctx_free(cl);
+}
+END_TEST
+
 /* The tuner's paired comparison: the median of per-round ratios, so that one
  * round in a slow phase of a shared machine does not decide. */
 START_TEST(test_tune_paired_ratio)
@@ -346,6 +381,7 @@ int main(void)
     tcase_add_test(tc, test_network_device_memory);
     tcase_add_test(tc, test_network_tuned_layouts);
     tcase_add_loop_test(tc, test_network_small_devices, 0, 7);
+    tcase_add_loop_test(tc, test_network_kernel_limits, 0, 3);
     tcase_add_test(tc, test_tune_paired_ratio);
     suite_add_tcase(s, tc);
     return tu_run(s);

@@ -101,6 +101,12 @@ void vggcl__conv_defaults(const vggcl_ctx *ctx, int id, int N, int C_in, int C_o
     memset(p, 0, sizeof *p);
     for (int i = 0; i < a->tunable_count; i++) p->v[i] = a->tunables[i].def;
     if (a->defaults) a->defaults(ctx, N, C_in, C_out, H, W, p);
+    vggcl__conv_fit(ctx, id, p);
+}
+
+void vggcl__conv_fit(const vggcl_ctx *ctx, int id, vggcl_conv_params *p)
+{
+    const vggcl_conv_algo *a = table[id];
     if (a->valid && !a->valid(ctx, p)) fit_device(ctx, a, p);
 }
 

@@ -15,7 +15,7 @@ vggcl_status vggcl__cl_cam(vggcl_ctx *ctx, const char *where, cl_mem fmap, cl_me
     CL_CHECK(clSetKernelArg, (k, 3, sizeof out, &out));
     CL_CHECK(clSetKernelArg, (k, 4, sizeof C, &C));
     CL_CHECK(clSetKernelArg, (k, 5, sizeof HW, &HW));
-    const size_t lx = ctx->max_wg < LOCAL_X ? ctx->max_wg : LOCAL_X;
+    const size_t limit = vggcl__local_limit(ctx, k), lx = limit < LOCAL_X ? limit : LOCAL_X;
     size_t local[2] = { lx, 1 }, global[2] = { vggcl__round_up((size_t)HW, lx), (size_t)N };
     return vggcl__enqueue(ctx, where, k, 2, global, local, 2.0 * N * C * (double)HW);
 fail:

@@ -40,7 +40,9 @@ static vggcl_status launch(vggcl_ctx *ctx, const char *where, const vggcl_conv_p
     if ((st = vggcl__kernel(ctx, VGGCL_K_IM2COL, where, &kcol)) != VGGCL_OK ||
         (st = vggcl__kernel(ctx, VGGCL_K_BIAS_RELU_ROWS, where, &kbias)) != VGGCL_OK)
         return st;
-    const size_t lx = ctx->max_wg < LOCAL_X ? ctx->max_wg : LOCAL_X;
+    size_t lx = LOCAL_X;
+    if (vggcl__local_limit(ctx, kcol) < lx) lx = vggcl__local_limit(ctx, kcol);
+    if (vggcl__local_limit(ctx, kbias) < lx) lx = vggcl__local_limit(ctx, kbias);
     size_t local[2] = { lx, 1 };
     size_t g_col[2] = { vggcl__round_up((size_t)HW, lx), (size_t)K };
     for (int n = 0; n < N; n++) {

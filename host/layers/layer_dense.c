@@ -51,8 +51,13 @@ static vggcl_status dense_small(vggcl_ctx *ctx, const char *where, cl_mem in, cl
     cl_kernel k;
     size_t lx = vggcl__pow2_floor(ctx->max_wg < LOCAL_X ? ctx->max_wg : LOCAL_X);
     char defines[32];
-    snprintf(defines, sizeof defines, "-DDENSE_WG=%zu", lx);
-    if ((st = vggcl__kernel_v(ctx, VGGCL_K_DENSE, lx == LOCAL_X ? "" : defines, where, &k)) != VGGCL_OK) return st;
+    for (;;) { /* DENSE_WG is the kernel's: built again smaller where the driver allows it fewer items */
+        snprintf(defines, sizeof defines, "-DDENSE_WG=%zu", lx);
+        if ((st = vggcl__kernel_v(ctx, VGGCL_K_DENSE, lx == LOCAL_X ? "" : defines, where, &k)) != VGGCL_OK)
+            return st;
+        if (vggcl__local_limit(ctx, k) >= lx || lx == 1) break;
+        lx = vggcl__pow2_floor(vggcl__local_limit(ctx, k));
+    }
     CL_CHECK(clSetKernelArg, (k, 0, sizeof in, &in));
     CL_CHECK(clSetKernelArg, (k, 1, sizeof weight, &weight));
     CL_CHECK(clSetKernelArg, (k, 2, sizeof bias, &bias));
@@ -83,7 +88,8 @@ vggcl_status vggcl__cl_dense_with(vggcl_ctx *ctx, const char *where, cl_mem in, 
     CL_CHECK(clSetKernelArg, (k, 2, sizeof N, &N));
     CL_CHECK(clSetKernelArg, (k, 3, sizeof C, &C));
     CL_CHECK(clSetKernelArg, (k, 4, sizeof relu, &relu));
-    size_t lx = ctx->max_wg < LOCAL_X ? ctx->max_wg : LOCAL_X;
+    const size_t limit = vggcl__local_limit(ctx, k);
+    size_t lx = limit < LOCAL_X ? limit : LOCAL_X;
     size_t global = vggcl__round_up((size_t)N * C, lx);
     return vggcl__enqueue(ctx, where, k, 1, &global, &lx, 0);
 fail:

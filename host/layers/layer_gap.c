@@ -34,9 +34,8 @@ static vggcl_status launch(vggcl_ctx *ctx, const char *where, cl_mem in, cl_mem 
     cl_kernel k;
     if ((st = vggcl__kernel(ctx, VGGCL_K_GAP, where, &k)) != VGGCL_OK) return st;
     int chunk = (int)(((size_t)len + parts - 1) / parts);
-    size_t l = local_size(ctx, (size_t)chunk), kwg = 0;
-    CL_CHECK(clGetKernelWorkGroupInfo, (k, ctx->device, CL_KERNEL_WORK_GROUP_SIZE, sizeof kwg, &kwg, NULL));
-    while (l > kwg && l > 1) l /= 2;
+    size_t l = local_size(ctx, (size_t)chunk);
+    while (l > vggcl__local_limit(ctx, k) && l > 1) l /= 2;
     CL_CHECK(clSetKernelArg, (k, 0, sizeof in, &in));
     CL_CHECK(clSetKernelArg, (k, 1, sizeof out, &out));
     CL_CHECK(clSetKernelArg, (k, 2, sizeof len, &len));
@@ -76,7 +75,7 @@ vggcl_status vggcl__cl_adaptive_avgpool2d(vggcl_ctx *ctx, const char *where, cl_
     CL_CHECK(clSetKernelArg, (k, 4, sizeof OH, &OH));
     CL_CHECK(clSetKernelArg, (k, 5, sizeof OW, &OW));
     size_t local[2] = { 64, 1 }, global[2] = { vggcl__round_up((size_t)OH * OW, 64), (size_t)N * C };
-    if (ctx->max_wg < 64) local[0] = 1, global[0] = (size_t)OH * OW;
+    if (vggcl__local_limit(ctx, k) < 64) local[0] = 1, global[0] = (size_t)OH * OW;
     return vggcl__enqueue(ctx, where, k, 2, global, local, 0);
 fail:
     return st;

@@ -37,7 +37,8 @@ vggcl_status vggcl__cl_maxpool2d(vggcl_ctx *ctx, const char *where, cl_mem in, c
     CL_CHECK(clSetKernelArg, (k, 6, sizeof kernel_size, &kernel_size));
     CL_CHECK(clSetKernelArg, (k, 7, sizeof stride, &stride));
     CL_CHECK(clSetKernelArg, (k, 8, sizeof padding, &padding));
-    size_t lx = ctx->max_wg < LOCAL_X ? ctx->max_wg : LOCAL_X;
+    const size_t limit = vggcl__local_limit(ctx, k);
+    size_t lx = limit < LOCAL_X ? limit : LOCAL_X;
     size_t local[3] = { lx, 1, 1 };
     size_t global[3] = { vggcl__round_up((size_t)OW, lx), (size_t)OH, (size_t)N * C };
     return vggcl__enqueue(ctx, where, k, 3, global, local, 0);

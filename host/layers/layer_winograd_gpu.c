@@ -97,6 +97,32 @@ static void workspace(const vggcl_conv_params *p, int N, int C_in, int C_out, in
 
 #define ARG(k, i, x) CL_CHECK(clSetKernelArg, (k, i, sizeof(x), &(x)))
 
+static vggcl_status launch(vggcl_ctx *ctx, const char *where, const vggcl_conv_params *p, const vggcl_conv_call *c);
+
+/* The driver runs this build of the GEMM in work-groups of fewer items (limit) than p's MDIMC x NDIMC
+ * (register-heavy kernels on some GPUs): from now on the device counts as allowing limit items, so
+ * later choices fit, and this layer runs the nearest parameters that do (this algorithm has one
+ * weight layout) if they need no more workspace than p's. */
+static vggcl_status refit(vggcl_ctx *ctx, const char *where, const vggcl_conv_params *p, const vggcl_conv_call *c,
+                          size_t limit)
+{
+    vggcl_conv_params q = *p;
+    size_t wp[2], wq[2];
+    ctx->max_wg = limit;
+    vggcl__conv_fit(ctx, VGGCL_CONV_WINOGRAD_GPU, &q);
+    workspace(p, c->N, c->C_in, c->C_out, c->H, c->W, wp);
+    workspace(&q, c->N, c->C_in, c->C_out, c->H, c->W, wq);
+    if (!valid(ctx, &q) || wq[0] > wp[0] || wq[1] > wp[1]) {
+        char text[200];
+        vggcl__conv_params_str(VGGCL_CONV_WINOGRAD_GPU, p, text, sizeof text);
+        return vggcl__fail(ctx, VGGCL_ERR_DEVICE,
+                           "%s: this device runs the winograd-gpu GEMM (%s) in work-groups of up to %zu items, "
+                           "fewer than MDIMC x NDIMC, and no other parameters fit; try the direct algorithm",
+                           where, text, limit);
+    }
+    return launch(ctx, where, &q, c);
+}
+
 static vggcl_status launch(vggcl_ctx *ctx, const char *where, const vggcl_conv_params *p, const vggcl_conv_call *c)
 {
     vggcl_status st;
@@ -110,7 +136,11 @@ static vggcl_status launch(vggcl_ctx *ctx, const char *where, const vggcl_conv_p
         (st = vggcl__kernel_v(ctx, VGGCL_K_WINO_GPU_GEMM, defines, where, &kgemm)) != VGGCL_OK ||
         (st = vggcl__kernel_v(ctx, VGGCL_K_WINO_GPU_OUTPUT, defines, where, &kout)) != VGGCL_OK)
         return st;
-    const size_t lt = ctx->max_wg < TRANSFORM_LOCAL ? ctx->max_wg : TRANSFORM_LOCAL;
+    const int md = p->v[P_MDIMC], nd = p->v[P_NDIMC];
+    if ((size_t)(md * nd) > vggcl__local_limit(ctx, kgemm)) return refit(ctx, where, p, c, vggcl__local_limit(ctx, kgemm));
+    size_t lt = TRANSFORM_LOCAL;
+    if (vggcl__local_limit(ctx, kin) < lt) lt = vggcl__local_limit(ctx, kin);
+    if (vggcl__local_limit(ctx, kout) < lt) lt = vggcl__local_limit(ctx, kout);
     size_t local[3] = { lt, 1, 1 };
 
     ARG(kin, 0, c->in); ARG(kin, 1, c->ws[0]); ARG(kin, 2, c->C_in); ARG(kin, 3, c->H); ARG(kin, 4, c->W);
@@ -120,7 +150,6 @@ static vggcl_status launch(vggcl_ctx *ctx, const char *where, const vggcl_conv_p
 
     ARG(kgemm, 0, c->ws[0]); ARG(kgemm, 1, c->weight); ARG(kgemm, 2, c->ws[1]); ARG(kgemm, 3, Kp);
     ARG(kgemm, 4, Np); ARG(kgemm, 5, Cp); ARG(kgemm, 6, Tp);
-    const int md = p->v[P_MDIMC], nd = p->v[P_NDIMC];
     size_t g_gemm[3] = { (size_t)(Tp / p->v[P_MWG] * md), (size_t)(Cp / p->v[P_NWG] * nd), 36 };
     size_t l_gemm[3] = { (size_t)md, (size_t)nd, 1 };
     /* the layer's FLOPs are counted as the direct convolution's, so GFLOP/s compare */

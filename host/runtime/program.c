@@ -191,14 +191,27 @@ vggcl_status vggcl__kernel_v(vggcl_ctx *ctx, int which, const char *defines, con
     cl_kernel k = (err = vggcl__fault(ctx, "clCreateKernel")) == CL_SUCCESS
                       ? clCreateKernel(prog, kernel_table[which].name, &err) : NULL;
     CL_CHECK_RET(clCreateKernel, err);
+    size_t limit = 0;
+    CL_CHECK(clGetKernelWorkGroupInfo, (k, ctx->device, CL_KERNEL_WORK_GROUP_SIZE, sizeof limit, &limit, NULL));
+    if (!limit || limit > ctx->max_wg) limit = ctx->max_wg;
+    if (ctx->kernel_wg_cap && limit > ctx->kernel_wg_cap) limit = ctx->kernel_wg_cap;
     vggcl_kernel_entry *e = &ctx->kernels[ctx->n_kernels++];
     e->kernel = which;
     snprintf(e->defines, sizeof e->defines, "%s", defines);
     e->k = k;
+    e->local_limit = limit;
     *out = k;
     return VGGCL_OK;
 fail:
+    if (k) clReleaseKernel(k);
     return st;
+}
+
+size_t vggcl__local_limit(const vggcl_ctx *ctx, cl_kernel k)
+{
+    for (int i = 0; i < ctx->n_kernels; i++)
+        if (ctx->kernels[i].k == k) return ctx->kernels[i].local_limit;
+    return ctx->max_wg;
 }
 
 vggcl_status vggcl__kernel(vggcl_ctx *ctx, int which, const char *where, cl_kernel *out)

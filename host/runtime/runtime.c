@@ -41,6 +41,11 @@ vggcl_status vggcl__enqueue(vggcl_ctx *ctx, const char *where, cl_kernel k, cl_u
      * size, and each new size compiles the kernel again (seconds) when the batch or image size changes;
      * the CPU kernels vectorize within a work-item, so nothing is lost. GPU drivers choose well. */
     if (!local && !ctx->is_gpu) local = vggcl__one_item;
+    size_t items = 1;
+    for (cl_uint d = 0; local && d < dims; d++) items *= local[d];
+    if (items > 1 && items > vggcl__local_limit(ctx, k)) /* (the launchers size them; this names a slip) */
+        return vggcl__fail(ctx, VGGCL_ERR_DEVICE, "%s: work-groups of %zu items, where this device runs the kernel "
+                                                  "in at most %zu", where, items, vggcl__local_limit(ctx, k));
     cl_event *ev = vggcl__prof_slot(ctx, where, flops);
     CL_CHECK(clEnqueueNDRangeKernel, (ctx->queue, k, dims, NULL, global, local, 0, NULL, ev));
     return VGGCL_OK;
