@@ -193,8 +193,9 @@ void vggcl__cache_store(vggcl_ctx *ctx, const char *src, const char *options, cl
 vggcl_status vggcl__kernel_v(vggcl_ctx *ctx, int which, const char *defines, const char *where, cl_kernel *out);
 
 /* The most work-items kernel k (made by vggcl__kernel_v) takes in one work-group on this device:
- * the device's maximum, or less where the driver says so for this kernel (CL_KERNEL_WORK_GROUP_SIZE;
- * register-heavy kernels on some GPUs). */
+ * the device's maximum (ctx->max_wg when it was made), or less where the driver says so for this
+ * kernel (CL_KERNEL_WORK_GROUP_SIZE; register-heavy kernels on some GPUs) or a test's
+ * kernel_wg_cap does. */
 size_t vggcl__local_limit(const vggcl_ctx *ctx, cl_kernel k);
 /* The same with the file's default tunables. */
 vggcl_status vggcl__kernel(vggcl_ctx *ctx, int which, const char *where, cl_kernel *out);

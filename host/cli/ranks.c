@@ -1,3 +1,4 @@
+#define _GNU_SOURCE /* mkostemp */
 /* Many processes, one answer: under mpirun (a build with -DVGGCL_MPI=ON)
  * each rank classifies a contiguous run of the sorted image list on its own
  * device, with its standard output, its messages and its arrays captured;
@@ -62,8 +63,8 @@ static int temp_file(void)
     const char *dir = getenv("TMPDIR");
     char path[4096];
     snprintf(path, sizeof path, "%s/vggcl-rank.XXXXXX", dir && *dir ? dir : "/tmp");
-    const int fd = mkstemp(path);
-    if (fd >= 0) unlink(path), fcntl(fd, F_SETFD, FD_CLOEXEC); /* (not for PoCL's linker and the like) */
+    const int fd = mkostemp(path, O_CLOEXEC); /* (not for PoCL's linker and the like) */
+    if (fd >= 0) unlink(path);
     return fd;
 }
 
@@ -202,7 +203,9 @@ int cli_ranks_finish(cli_ranks *r, vggcl_ctx *ctx, int rc, int *failed, int *ok)
         long len, *lens = NULL;
         char *mine = slurp(k ? r->err_fd : r->out_fd, &len);
         if (!all_read(mine, len)) { /* (said on the real stderr, restored above) */
-            if (r->rank == 0) rc = cli_error(CLI_FAIL, "a rank's %s could not be read back", k ? "messages" : "output");
+            if (r->rank == 0)
+                rc = cli_error(CLI_FAIL, "a rank's %s could not be read back, or all of them exceed 2 GiB",
+                               k ? "messages" : "output");
             else rc = CLI_FAIL;
             free(mine);
             continue;
@@ -277,9 +280,9 @@ int cli_ranks_agree(cli_ranks *r, int rc)
 
 const char *cli_ranks_device(cli_ranks *r, const char *given)
 {
-    const char *env = getenv("VGGCL_DEVICE");
-    if (!given && env && *env) given = env; /* (every rank on the device it names) */
     if (given || r->size < 2) return given;
+    const char *env = getenv("VGGCL_DEVICE");
+    if (env && *env) return env; /* every rank on the device it names */
     /* one device per rank on each machine: the GPUs if there are any, else every device */
     int pick[CLI_MAX_DEVICES];
     const int n = cli_all_devices(pick, CLI_MAX_DEVICES);

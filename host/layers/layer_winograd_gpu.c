@@ -1,6 +1,7 @@
 /* Launcher for the GPU-shaped kernels of kernels/winograd.cl (F(4x4, 3x3)
  * around a local-memory tiled GEMM), the weight layout they read, their
  * workspace, and the algorithm table's "winograd-gpu" entry. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "conv_algo.h"
@@ -100,25 +101,31 @@ static void workspace(const vggcl_conv_params *p, int N, int C_in, int C_out, in
 static vggcl_status launch(vggcl_ctx *ctx, const char *where, const vggcl_conv_params *p, const vggcl_conv_call *c);
 
 /* The driver runs this build of the GEMM in work-groups of fewer items (limit) than p's MDIMC x NDIMC
- * (register-heavy kernels on some GPUs): from now on the device counts as allowing limit items, so
- * later choices fit, and this layer runs the nearest parameters that do (this algorithm has one
- * weight layout) if they need no more workspace than p's. */
+ * (register-heavy kernels on some GPUs): the layer runs the nearest parameters of at most limit items
+ * (this algorithm has one weight layout) that need no more workspace than p's, which the pass sized.
+ * The context is left as it is (the pass's other buffers were sized by it), so each pass takes this
+ * detour again: a kernel lookup and a launch. */
 static vggcl_status refit(vggcl_ctx *ctx, const char *where, const vggcl_conv_params *p, const vggcl_conv_call *c,
                           size_t limit)
 {
+    vggcl_ctx *limited = malloc(sizeof *limited); /* (only read: the limits valid() checks) */
+    if (!limited) return vggcl__fail(ctx, VGGCL_ERR_NOMEM, "out of host memory");
+    *limited = *ctx;
+    limited->max_wg = limit;
     vggcl_conv_params q = *p;
+    vggcl__conv_fit(limited, VGGCL_CONV_WINOGRAD_GPU, &q);
+    const int fits = valid(limited, &q);
+    free(limited);
     size_t wp[2], wq[2];
-    ctx->max_wg = limit;
-    vggcl__conv_fit(ctx, VGGCL_CONV_WINOGRAD_GPU, &q);
     workspace(p, c->N, c->C_in, c->C_out, c->H, c->W, wp);
     workspace(&q, c->N, c->C_in, c->C_out, c->H, c->W, wq);
-    if (!valid(ctx, &q) || wq[0] > wp[0] || wq[1] > wp[1]) {
+    if (!fits || wq[0] > wp[0] || wq[1] > wp[1]) {
         char text[200];
         vggcl__conv_params_str(VGGCL_CONV_WINOGRAD_GPU, p, text, sizeof text);
         return vggcl__fail(ctx, VGGCL_ERR_DEVICE,
                            "%s: this device runs the winograd-gpu GEMM (%s) in work-groups of up to %zu items, "
-                           "fewer than MDIMC x NDIMC, and no other parameters fit; try the direct algorithm",
-                           where, text, limit);
+                           "fewer than MDIMC x NDIMC, and no parameters of so few items fit (in its workspace); "
+                           "try the direct algorithm", where, text, limit);
     }
     return launch(ctx, where, &q, c);
 }
