@@ -65,6 +65,9 @@ typedef struct {
     int packed_io;
     /* which of its weight layouts p needs, 0 .. VGGCL_CONV_VARIANTS - 1; NULL: one layout */
     int (*variant)(const vggcl_conv_params *p);
+    /* the program (VGGCL_PROG_*) p's launch builds for this shape, where a host-only tunable picks
+     * between programs; NULL: the entry builds every tunable into one */
+    int (*program)(const vggcl_conv_params *p, int C_in, int C_out, int H, int W);
 } vggcl_conv_algo;
 
 /* algorithm id's variant() of p (0 where it has one weight layout) */
@@ -104,6 +107,14 @@ void vggcl__conv_params_str(int id, const vggcl_conv_params *p, char *buf, size_
 /* Parses "NAME=V ..." words (the form above) into p over the defaults already
  * in it; 0 when a word names no tunable of id or a value outside its range. */
 int vggcl__conv_params_parse(int id, const char *text, vggcl_conv_params *p);
+
+/* What p's launch of algorithm id runs for this shape, as text: its program and build options
+ * (where the entry has program()), else p itself. Parameters with the same key launch the same
+ * kernels the same way (they differ in host-only tunables, or in ones the program does not read),
+ * so the tuner times one of them. */
+#define VGGCL_LAUNCH_KEY 256
+void vggcl__conv_launch_key(int id, const vggcl_conv_params *p, int C_in, int C_out, int H, int W, char *buf,
+                            size_t len);
 
 /* Every valid combination of algorithm id's tunables on this device, up to
  * cap (all of them when out is NULL); returns the count. */

@@ -279,6 +279,56 @@ START_TEST(test_winograd_packed_params)
 }
 END_TEST
 
+/* Distinct keys among the candidates i with want(i) (fuse: FUSE's index; f: the value asked for, -1 any). */
+static int distinct_keys(char (*keys)[VGGCL_LAUNCH_KEY], const vggcl_conv_params *all, int n, int fuse, int f)
+{
+    int count = 0;
+    for (int i = 0; i < n; i++) {
+        if (f >= 0 && all[i].v[fuse] != f) continue;
+        int seen = 0;
+        for (int j = 0; j < i && !seen; j++) seen = (f < 0 || all[j].v[fuse] == f) && !strcmp(keys[j], keys[i]);
+        count += !seen;
+    }
+    return count;
+}
+
+/* The tuner times one of each set of parameters that launch alike (vggcl__conv_launch_key): for the
+ * CPU Winograd, GTB and GOB make no difference where the one pass runs (FUSE 2 on up to 256
+ * channels), nor FUSE on 512 channels, which never run it; for winograd-packed, FUSE on 512
+ * channels. Everything else does. */
+START_TEST(test_winograd_launch_keys)
+{
+    vggcl_ctx *ctx = tu_cl_ctx();
+    enum { FUSE_IDLE, ONE_PASS_ONCE, ALL_DIFFER };
+    static const struct { int id, c_in, c_out, h, rule; } shapes[] = {
+        { VGGCL_CONV_WINOGRAD, 512, 512, 28, FUSE_IDLE },          { VGGCL_CONV_WINOGRAD, 64, 64, 56, ONE_PASS_ONCE },
+        { VGGCL_CONV_WINOGRAD_PACKED, 512, 512, 14, FUSE_IDLE }, { VGGCL_CONV_WINOGRAD_PACKED, 64, 128, 56, ALL_DIFFER },
+    };
+    for (size_t k = 0; k < sizeof shapes / sizeof shapes[0]; k++) {
+        const int id = shapes[k].id, ci = shapes[k].c_in, co = shapes[k].c_out, h = shapes[k].h;
+        const int fuse = vggcl__conv_tunable(id, "FUSE"), n = vggcl__conv_candidates(ctx, id, NULL, 0);
+        vggcl_conv_params *all = calloc((size_t)n, sizeof *all);
+        char(*keys)[VGGCL_LAUNCH_KEY] = calloc((size_t)n, sizeof *keys);
+        ck_assert(all && keys);
+        vggcl__conv_candidates(ctx, id, all, n);
+        for (int i = 0; i < n; i++) vggcl__conv_launch_key(id, &all[i], ci, co, h, h, keys[i], sizeof keys[i]);
+        const int total = distinct_keys(keys, all, n, fuse, -1), two = distinct_keys(keys, all, n, fuse, 0);
+        /* FUSE 0 runs the two passes: one launch per combination of the other tunables */
+        int combos = 0;
+        for (int i = 0; i < n; i++) combos += all[i].v[fuse] == 0;
+        ck_assert_int_eq(two, combos);
+        if (shapes[k].rule == FUSE_IDLE) ck_assert_int_eq(total, two);
+        if (shapes[k].rule == ONE_PASS_ONCE) {
+            ck_assert_int_eq(distinct_keys(keys, all, n, fuse, 2), 1);
+            ck_assert_int_eq(total, two + 1); /* (FUSE 1 runs one or the other) */
+        }
+        if (shapes[k].rule == ALL_DIFFER) ck_assert_int_eq(total, n);
+        free(all), free(keys);
+    }
+    vggcl_ctx_free(ctx);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("winograd");
@@ -289,6 +339,7 @@ int main(void)
     tcase_add_test(tc, test_winograd_gpu_params);
     tcase_add_loop_test(tc, test_winograd_packed_shapes, 0, 4);
     tcase_add_test(tc, test_winograd_packed_params);
+    tcase_add_test(tc, test_winograd_launch_keys);
     suite_add_tcase(s, tc);
     return tu_run(s);
 }

@@ -152,6 +152,19 @@ void vggcl__conv_params_str(int id, const vggcl_conv_params *p, char *buf, size_
     params_text(id, p, "", -1, buf, len);
 }
 
+void vggcl__conv_launch_key(int id, const vggcl_conv_params *p, int C_in, int C_out, int H, int W, char *buf,
+                            size_t len)
+{
+    const vggcl_conv_algo *a = table[id];
+    if (!a->program) {
+        params_text(id, p, "", -1, buf, len);
+        return;
+    }
+    const int prog = a->program(p, C_in, C_out, H, W);
+    const int used = snprintf(buf, len, "%d ", prog);
+    params_text(id, p, "-D", prog, buf + used, len - (size_t)used);
+}
+
 int vggcl__tunable_values(const vggcl_tunable *t)
 {
     int k = 1;

@@ -60,5 +60,5 @@ fail:
 }
 
 const vggcl_conv_algo vggcl__conv_gemm = {
-    "gemm", 0, NULL, 0, NULL, NULL, packed_floats, pack, workspace, launch, 0, NULL,
+    "gemm", 0, NULL, 0, NULL, NULL, packed_floats, pack, workspace, launch, 0, NULL, NULL,
 };

@@ -129,6 +129,12 @@ static int fused(const vggcl_conv_params *p, int C_in, int C_out, int H, int W)
     return p->v[P_FUSE] == 2 || (u_bytes <= ((size_t)12 << 20) && 3 * covered <= 4 * tiles);
 }
 
+/* The program a launch of p builds: the one pass's or the two passes' (FUSE picks). */
+static int program(const vggcl_conv_params *p, int C_in, int C_out, int H, int W)
+{
+    return fused(p, C_in, C_out, H, W) ? VGGCL_PROG_WINO_ONE : VGGCL_PROG_WINO;
+}
+
 static int valid(const vggcl_ctx *ctx, const vggcl_conv_params *p)
 {
     size_t parts[2];
@@ -207,11 +213,9 @@ static vggcl_status launch(vggcl_ctx *ctx, const char *where, const vggcl_conv_p
     const int N = c->N, C_in = c->C_in, C_out = c->C_out, H = c->H, W = c->W, TT = p->v[P_TT];
     const int OCB = p->v[P_OCB];
     const wino_dims d = dims_for(p, N, C_out, H, W);
-    if (fused(p, C_in, C_out, H, W)) {
-        vggcl__conv_defines(VGGCL_CONV_WINOGRAD, p, VGGCL_PROG_WINO_ONE, defines, sizeof defines);
-        return launch_fused(ctx, where, p, defines, c);
-    }
-    vggcl__conv_defines(VGGCL_CONV_WINOGRAD, p, VGGCL_PROG_WINO, defines, sizeof defines);
+    const int prog = program(p, C_in, C_out, H, W);
+    vggcl__conv_defines(VGGCL_CONV_WINOGRAD, p, prog, defines, sizeof defines);
+    if (prog == VGGCL_PROG_WINO_ONE) return launch_fused(ctx, where, p, defines, c);
     if ((st = vggcl__kernel_v(ctx, VGGCL_K_WINO_INPUT, defines, where, &kin)) != VGGCL_OK ||
         (st = vggcl__kernel_v(ctx, VGGCL_K_WINO_GEMM_OUT, defines, where, &kgo)) != VGGCL_OK)
         return st;
@@ -235,5 +239,5 @@ fail:
 
 const vggcl_conv_algo vggcl__conv_winograd = {
     "winograd", sizeof tunables / sizeof tunables[0], tunables, 1, defaults, valid, packed_floats, pack, workspace,
-    launch, 0, NULL,
+    launch, 0, NULL, program,
 };

@@ -125,6 +125,13 @@ static int one_pass(const vggcl_conv_params *p, int C_in, int C_out)
     return p->v[P_FUSE] && pad16(C_in) <= ONE_PASS_MAX_C && pad16(C_out) <= ONE_PASS_MAX_C;
 }
 
+/* The program a launch of p builds: the one pass's or the two passes' (FUSE picks). */
+static int program(const vggcl_conv_params *p, int C_in, int C_out, int H, int W)
+{
+    (void)H, (void)W;
+    return one_pass(p, C_in, C_out) ? VGGCL_PROG_PACKED_ONE : VGGCL_PROG_WINO_PACKED;
+}
+
 static int valid(const vggcl_ctx *ctx, const vggcl_conv_params *p)
 {
     size_t parts[2];
@@ -190,9 +197,8 @@ static vggcl_status launch(vggcl_ctx *ctx, const char *where, const vggcl_conv_p
     vggcl_conv_params q = *p;
     const int C_inp = pad16(c->C_in), C_outp = pad16(c->C_out), G_out = C_outp / 16, RT = p->v[P_R] * p->v[P_TB];
     while (G_out % q.v[P_OG]) q.v[P_OG] /= 2; /* OG divides the groups */
-    const int one = one_pass(&q, c->C_in, c->C_out);
-    vggcl__conv_defines(VGGCL_CONV_WINOGRAD_PACKED, &q, one ? VGGCL_PROG_PACKED_ONE : VGGCL_PROG_WINO_PACKED, defines,
-                        sizeof defines);
+    const int prog = program(&q, c->C_in, c->C_out, c->H, c->W), one = prog == VGGCL_PROG_PACKED_ONE;
+    vggcl__conv_defines(VGGCL_CONV_WINOGRAD_PACKED, &q, prog, defines, sizeof defines);
     const size_t len = strlen(defines);
     snprintf(defines + len, sizeof defines - len, " -DIL=%d", il(p)); /* the layout's runs, before the cut */
     if ((st = clear_border(ctx, where, c)) != VGGCL_OK) return st;
@@ -234,7 +240,7 @@ static int variant(const vggcl_conv_params *p)
 
 const vggcl_conv_algo vggcl__conv_winograd_packed = {
     "winograd-packed", sizeof tunables / sizeof tunables[0], tunables, 1, defaults, valid, packed_floats, pack, workspace,
-    launch, 1, variant,
+    launch, 1, variant, program,
 };
 
 vggcl_status vggcl__cl_pack(vggcl_ctx *ctx, const char *where, cl_mem in, cl_mem out, int N, int C, int H, int W)

@@ -356,26 +356,30 @@ static vggcl_status table_put(vggcl_ctx *ctx, const vggcl_tuned *r)
 }
 
 /* Every algorithm's defaults for the shape first, then every other valid
- * candidate in a fixed shuffled order (so a short budget samples them all). */
+ * candidate that launches differently from those before it (vggcl__conv_launch_key)
+ * in a fixed shuffled order (so a short budget samples them all). */
 static candidate *candidates_for(vggcl_ctx *ctx, const vggcl_step *s, int n, int h, int w, int *count)
 {
     int total = 0;
     for (int id = 1; id < VGGCL_CONV_ALGOS; id++) total += vggcl__conv_candidates(ctx, id, NULL, 0) + 1;
     candidate *c = calloc((size_t)total, sizeof *c);
     vggcl_conv_params *tmp = calloc((size_t)total, sizeof *tmp);
+    char(*keys)[VGGCL_LAUNCH_KEY] = calloc((size_t)total, sizeof *keys);
     int k = 0;
-    if (!c || !tmp) goto done;
+    if (!c || !tmp || !keys) goto done;
     for (int id = 1; id < VGGCL_CONV_ALGOS; id++) {
         c[k].algo = id;
-        vggcl__conv_defaults(ctx, id, n, s->c_in, s->c_out, h, w, &c[k++].p);
+        vggcl__conv_defaults(ctx, id, n, s->c_in, s->c_out, h, w, &c[k].p);
+        vggcl__conv_launch_key(id, &c[k].p, s->c_in, s->c_out, h, w, keys[k], sizeof keys[k]);
+        k++;
     }
     const int first_rest = k;
     for (int id = 1; id < VGGCL_CONV_ALGOS; id++) {
-        const int m = vggcl__conv_candidates(ctx, id, tmp, total);
+        const int m = vggcl__conv_candidates(ctx, id, tmp, total), first = k;
         for (int i = 0; i < m; i++) {
-            int dup = 0;
-            for (int j = 0; j < first_rest && !dup; j++)
-                dup = c[j].algo == id && !memcmp(&c[j].p, &tmp[i], sizeof tmp[i]);
+            vggcl__conv_launch_key(id, &tmp[i], s->c_in, s->c_out, h, w, keys[k], sizeof keys[k]);
+            int dup = !strcmp(keys[k], keys[id - 1]); /* (the defaults of id) */
+            for (int j = first; j < k && !dup; j++) dup = !strcmp(keys[j], keys[k]);
             if (!dup) c[k].algo = id, c[k++].p = tmp[i];
         }
     }
@@ -386,9 +390,10 @@ static candidate *candidates_for(vggcl_ctx *ctx, const vggcl_step *s, int n, int
         const candidate t = c[i];
         c[i] = c[j], c[j] = t;
     }
-done:
-    free(tmp);
-    if (!c || !tmp) {
+done:;
+    const int made = c && tmp && keys;
+    free(tmp), free(keys);
+    if (!made) {
         free(c);
         return NULL;
     }
