@@ -110,8 +110,9 @@ int vggcl__conv_params_parse(int id, const char *text, vggcl_conv_params *p);
 
 /* What p's launch of algorithm id runs for this shape, as text: its program and build options
  * (where the entry has program()), else p itself. Parameters with the same key launch the same
- * kernels the same way (they differ in host-only tunables, or in ones the program does not read),
- * so the tuner times one of them. */
+ * kernels the same way at this shape (they differ in host-only tunables, or in ones the program
+ * does not read), so the tuner times one of them. A host-only tunable may change a launch only
+ * through program(). */
 #define VGGCL_LAUNCH_KEY 256
 void vggcl__conv_launch_key(int id, const vggcl_conv_params *p, int C_in, int C_out, int H, int W, char *buf,
                             size_t len);

@@ -307,8 +307,8 @@ START_TEST(test_winograd_launch_keys)
     for (size_t k = 0; k < sizeof shapes / sizeof shapes[0]; k++) {
         const int id = shapes[k].id, ci = shapes[k].c_in, co = shapes[k].c_out, h = shapes[k].h;
         const int fuse = vggcl__conv_tunable(id, "FUSE"), n = vggcl__conv_candidates(ctx, id, NULL, 0);
-        vggcl_conv_params *all = calloc((size_t)n, sizeof *all);
-        char(*keys)[VGGCL_LAUNCH_KEY] = calloc((size_t)n, sizeof *keys);
+        vggcl_conv_params *all = calloc((size_t)n + 1, sizeof *all);
+        char(*keys)[VGGCL_LAUNCH_KEY] = calloc((size_t)n + 1, sizeof *keys);
         ck_assert(all && keys);
         vggcl__conv_candidates(ctx, id, all, n);
         for (int i = 0; i < n; i++) vggcl__conv_launch_key(id, &all[i], ci, co, h, h, keys[i], sizeof keys[i]);
@@ -318,11 +318,24 @@ START_TEST(test_winograd_launch_keys)
         for (int i = 0; i < n; i++) combos += all[i].v[fuse] == 0;
         ck_assert_int_eq(two, combos);
         if (shapes[k].rule == FUSE_IDLE) ck_assert_int_eq(total, two);
-        if (shapes[k].rule == ONE_PASS_ONCE) {
+        if (shapes[k].rule == ONE_PASS_ONCE && ctx->local_mem >= ((cl_ulong)1 << 20)) { /* (where it fits) */
             ck_assert_int_eq(distinct_keys(keys, all, n, fuse, 2), 1);
             ck_assert_int_eq(total, two + 1); /* (FUSE 1 runs one or the other) */
         }
         if (shapes[k].rule == ALL_DIFFER) ck_assert_int_eq(total, n);
+        if (shapes[k].rule == ONE_PASS_ONCE && id == VGGCL_CONV_WINOGRAD && ctx->local_mem >= ((cl_ulong)1 << 20)) {
+            /* FUSE=1 follows fused(): the one pass at 56x56, the two passes on the tuner's 8x9 slice */
+            vggcl_conv_params one = all[0], two;
+            for (int i = 0; i < n; i++)
+                if (all[i].v[fuse] == 1) one = all[i];
+            two = one, two.v[fuse] = 0;
+            char a[VGGCL_LAUNCH_KEY], b[VGGCL_LAUNCH_KEY];
+            vggcl__conv_launch_key(id, &one, ci, co, 8, 9, a, sizeof a);
+            vggcl__conv_launch_key(id, &two, ci, co, 8, 9, b, sizeof b);
+            ck_assert_str_eq(a, b);
+            vggcl__conv_launch_key(id, &one, ci, co, h, h, a, sizeof a);
+            ck_assert_int_eq(atoi(a), VGGCL_PROG_WINO_ONE);
+        }
         free(all), free(keys);
     }
     vggcl_ctx_free(ctx);

@@ -162,7 +162,7 @@ void vggcl__conv_launch_key(int id, const vggcl_conv_params *p, int C_in, int C_
     }
     const int prog = a->program(p, C_in, C_out, H, W);
     const int used = snprintf(buf, len, "%d ", prog);
-    params_text(id, p, "-D", prog, buf + used, len - (size_t)used);
+    if (used >= 0 && (size_t)used < len) params_text(id, p, "-D", prog, buf + used, len - (size_t)used);
 }
 
 int vggcl__tunable_values(const vggcl_tunable *t)

@@ -355,29 +355,43 @@ static vggcl_status table_put(vggcl_ctx *ctx, const vggcl_tuned *r)
     return VGGCL_OK;
 }
 
+/* What a candidate launches at the timed shape and on the check's slice (a program can depend on the
+ * map size: the CPU Winograd's FUSE=1 runs two passes on the slice and one at 224), so a candidate
+ * kept for a key is checked on the kernels of the twins it stands for. */
+#define TUNE_KEY (2 * VGGCL_LAUNCH_KEY)
+static void tune_key(int id, const vggcl_conv_params *p, const vggcl_step *s, int h, int w, const check_slice *slice,
+                     char *buf)
+{
+    vggcl__conv_launch_key(id, p, s->c_in, s->c_out, h, w, buf, VGGCL_LAUNCH_KEY);
+    const size_t used = strlen(buf);
+    buf[used] = '|';
+    vggcl__conv_launch_key(id, p, s->c_in, s->c_out, slice->h, slice->w, buf + used + 1, TUNE_KEY - used - 1);
+}
+
 /* Every algorithm's defaults for the shape first, then every other valid
- * candidate that launches differently from those before it (vggcl__conv_launch_key)
+ * candidate that launches differently from those before it (tune_key)
  * in a fixed shuffled order (so a short budget samples them all). */
-static candidate *candidates_for(vggcl_ctx *ctx, const vggcl_step *s, int n, int h, int w, int *count)
+static candidate *candidates_for(vggcl_ctx *ctx, const vggcl_step *s, int n, int h, int w, const check_slice *slice,
+                                 int *count)
 {
     int total = 0;
     for (int id = 1; id < VGGCL_CONV_ALGOS; id++) total += vggcl__conv_candidates(ctx, id, NULL, 0) + 1;
     candidate *c = calloc((size_t)total, sizeof *c);
     vggcl_conv_params *tmp = calloc((size_t)total, sizeof *tmp);
-    char(*keys)[VGGCL_LAUNCH_KEY] = calloc((size_t)total, sizeof *keys);
+    char(*keys)[TUNE_KEY] = calloc((size_t)total, sizeof *keys);
     int k = 0;
     if (!c || !tmp || !keys) goto done;
     for (int id = 1; id < VGGCL_CONV_ALGOS; id++) {
         c[k].algo = id;
         vggcl__conv_defaults(ctx, id, n, s->c_in, s->c_out, h, w, &c[k].p);
-        vggcl__conv_launch_key(id, &c[k].p, s->c_in, s->c_out, h, w, keys[k], sizeof keys[k]);
+        tune_key(id, &c[k].p, s, h, w, slice, keys[k]);
         k++;
     }
     const int first_rest = k;
     for (int id = 1; id < VGGCL_CONV_ALGOS; id++) {
         const int m = vggcl__conv_candidates(ctx, id, tmp, total), first = k;
         for (int i = 0; i < m; i++) {
-            vggcl__conv_launch_key(id, &tmp[i], s->c_in, s->c_out, h, w, keys[k], sizeof keys[k]);
+            tune_key(id, &tmp[i], s, h, w, slice, keys[k]);
             int dup = !strcmp(keys[k], keys[id - 1]); /* (the defaults of id) */
             for (int j = first; j < k && !dup; j++) dup = !strcmp(keys[j], keys[k]);
             if (!dup) c[k].algo = id, c[k++].p = tmp[i];
@@ -408,7 +422,7 @@ static vggcl_status tune_shape(vggcl_ctx *ctx, vggcl_model *m, int step, int n, 
     const vggcl_step *s = &m->steps[step];
     char where[512];
     int count = 0;
-    candidate *c = candidates_for(ctx, s, n, h, w, &count);
+    candidate *c = candidates_for(ctx, s, n, h, w, slice, &count);
     if (!c) return vggcl__fail(ctx, VGGCL_ERR_NOMEM, "out of host memory");
     const int default_algo = vggcl__conv_default_algo(ctx, s->c_in, s->c_out);
     vggcl_tuned best = { s->c_in, s->c_out, h, w, n, 0, { { 0 } }, INFINITY };
