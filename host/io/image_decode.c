@@ -72,8 +72,8 @@ static vggcl_status load_jpeg(vggcl_ctx *ctx, const char *path, FILE *f, unsigne
         return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: %dx%d pixels is too large", path, width, height);
     }
     out = malloc((size_t)width * height * 3 + 1);
-    row = malloc((size_t)width * comps + 1);
-    if (!out || !row) {
+    row = comps == 3 ? NULL : malloc((size_t)width * comps + 1);
+    if (!out || (comps != 3 && !row)) {
         jpeg_destroy_decompress(&cinfo);
         free(row);
         free(out);
@@ -81,11 +81,11 @@ static vggcl_status load_jpeg(vggcl_ctx *ctx, const char *path, FILE *f, unsigne
     }
     while (cinfo.output_scanline < cinfo.output_height) {
         const int y = (int)cinfo.output_scanline;
-        JSAMPROW rows[1] = { row };
-        jpeg_read_scanlines(&cinfo, rows, 1);
         unsigned char *dst = out + (size_t)y * width * 3;
-        for (int x = 0; x < width; x++)
-            for (int c = 0; c < 3; c++) dst[x * 3 + c] = row[x * comps + (comps == 1 ? 0 : c)];
+        JSAMPROW rows[1] = { comps == 3 ? dst : row }; /* RGB rows straight into place */
+        jpeg_read_scanlines(&cinfo, rows, 1);
+        if (comps != 3)
+            for (int x = 0; x < width; x++) dst[x * 3] = dst[x * 3 + 1] = dst[x * 3 + 2] = row[x * comps];
     }
     jpeg_finish_decompress(&cinfo);
     jpeg_destroy_decompress(&cinfo);

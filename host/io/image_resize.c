@@ -6,6 +6,7 @@
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "image.h"
 
@@ -77,20 +78,50 @@ static unsigned char clip8(int32_t ss)
     return v < 0 ? 0 : v > 255 ? 255 : (unsigned char)v;
 }
 
-/* One pass along x (step 3 between pixels) or y (step 3 * w). */
-static void pass(const unsigned char *in, unsigned char *out, int lines, int out_len, const coeffs *c,
-                 size_t in_line, size_t out_line, size_t in_step, size_t out_step)
+/* The horizontal pass over `rows` rows of RGB pixels: output pixel o of a
+ * row weighs input pixels [first[o], first[o] + count[o]) of the same row. */
+static void pass_x(const unsigned char *in, size_t in_line, unsigned char *out, size_t out_line, int rows, int out_len,
+                   const coeffs *c)
 {
-    for (int l = 0; l < lines; l++)
+    for (int l = 0; l < rows; l++) {
+        const unsigned char *row = in + (size_t)l * in_line;
+        unsigned char *dst = out + (size_t)l * out_line;
         for (int o = 0; o < out_len; o++) {
             const int32_t *k = c->k + (size_t)o * c->ksize;
-            const unsigned char *src = in + l * in_line + c->first[o] * in_step;
-            for (int ch = 0; ch < 3; ch++) {
-                int32_t ss = 1 << (PRECISION_BITS - 1);
-                for (int i = 0; i < c->count[o]; i++) ss += src[i * in_step + ch] * k[i];
-                out[l * out_line + o * out_step + ch] = clip8(ss);
+            const unsigned char *s = row + (size_t)c->first[o] * 3;
+            int32_t r = 1 << (PRECISION_BITS - 1), g = r, b = r;
+            for (int i = 0; i < c->count[o]; i++) {
+                r += s[3 * i] * k[i];
+                g += s[3 * i + 1] * k[i];
+                b += s[3 * i + 2] * k[i];
             }
+            dst[3 * o] = clip8(r);
+            dst[3 * o + 1] = clip8(g);
+            dst[3 * o + 2] = clip8(b);
         }
+    }
+}
+
+/* The vertical pass: output row o weighs whole input rows [first[o],
+ * first[o] + count[o]) (counted from input row `base`, the first one `in`
+ * holds), `n` bytes each, summed into `acc` a row at a time so that every
+ * access runs along a row. The weights are never negative and the sums stay
+ * under 2^31, so the order of the additions does not change them. */
+static void pass_y(const unsigned char *in, size_t in_line, int base, unsigned char *out, int out_rows, size_t n,
+                   const coeffs *c, int32_t *acc)
+{
+    for (int o = 0; o < out_rows; o++) {
+        const int32_t *k = c->k + (size_t)o * c->ksize;
+        const unsigned char *src = in + (size_t)(c->first[o] - base) * in_line;
+        for (size_t x = 0; x < n; x++) acc[x] = 1 << (PRECISION_BITS - 1);
+        for (int i = 0; i < c->count[o]; i++) {
+            const unsigned char *s = src + (size_t)i * in_line;
+            const int32_t w = k[i];
+            for (size_t x = 0; x < n; x++) acc[x] += s[x] * w;
+        }
+        unsigned char *dst = out + (size_t)o * n;
+        for (size_t x = 0; x < n; x++) dst[x] = clip8(acc[x]);
+    }
 }
 
 int vggcl__resize_rgb_window(const unsigned char *in, int h, int w, int oh, int ow, int y0, int y1, int x0, int x1,
@@ -98,31 +129,41 @@ int vggcl__resize_rgb_window(const unsigned char *in, int h, int w, int oh, int 
 {
     coeffs cx = { 0 }, cy = { 0 };
     unsigned char *tmp = NULL;
+    int32_t *acc = NULL;
     int ok = 0;
-    const unsigned char *src = in;
     const int cw = x1 - x0, ch = y1 - y0;
-    size_t line = (size_t)w * 3; /* bytes per row of src */
-    if (ow != w) {
-        /* every input row, only the window's columns */
-        if (!coeffs_make(w, ow, x0, x1, &cx) || !(tmp = malloc((size_t)h * cw * 3 + 1))) goto done;
-        pass(in, tmp, h, cw, &cx, (size_t)w * 3, (size_t)cw * 3, 3, 3);
-        src = tmp;
-        line = (size_t)cw * 3;
-    } else {
-        src = in + (size_t)x0 * 3;
+    const size_t line = (size_t)w * 3, n = (size_t)cw * 3; /* bytes per row of in, of out */
+    if (oh == h && ow == w) {
+        for (int y = 0; y < ch; y++) memcpy(out + (size_t)y * n, in + (size_t)(y0 + y) * line + (size_t)x0 * 3, n);
+        return 1;
     }
-    if (oh != h) {
-        if (!coeffs_make(h, oh, y0, y1, &cy)) goto done;
-        /* columns as lines: a line steps 3 bytes, a tap steps a row */
-        pass(src, out, cw, ch, &cy, 3, 3, line, (size_t)cw * 3);
-    } else {
-        for (int y = 0; y < ch; y++)
-            for (size_t i = 0; i < (size_t)cw * 3; i++) out[(size_t)y * cw * 3 + i] = src[(size_t)(y0 + y) * line + i];
+    if (ow != w && !coeffs_make(w, ow, x0, x1, &cx)) goto done;
+    if (oh == h) { /* the window's rows only, straight into out */
+        pass_x(in + (size_t)y0 * line, line, out, n, ch, cw, &cx);
+        ok = 1;
+        goto done;
     }
+    if (!coeffs_make(h, oh, y0, y1, &cy) || !(acc = malloc(sizeof(int32_t) * n + 1))) goto done;
+    if (ow == w) {
+        pass_y(in + (size_t)x0 * 3, line, 0, out, ch, n, &cy, acc);
+        ok = 1;
+        goto done;
+    }
+    /* the horizontal pass over only the input rows the vertical one reads */
+    int r0 = h, r1 = 0;
+    for (int o = 0; o < ch; o++) {
+        if (cy.first[o] < r0) r0 = cy.first[o];
+        if (cy.first[o] + cy.count[o] > r1) r1 = cy.first[o] + cy.count[o];
+    }
+    if (r1 <= r0) r0 = r1 = 0;
+    if (!(tmp = malloc((size_t)(r1 - r0) * n + 1))) goto done;
+    pass_x(in + (size_t)r0 * line, line, tmp, n, r1 - r0, cw, &cx);
+    pass_y(tmp, n, r0, out, ch, n, &cy, acc);
     ok = 1;
 done:
     coeffs_free(&cx);
     coeffs_free(&cy);
     free(tmp);
+    free(acc);
     return ok;
 }

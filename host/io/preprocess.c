@@ -69,15 +69,24 @@ vggcl_status vggcl_image_preprocess(vggcl_ctx *ctx, const unsigned char *rgb, in
         free(resized);
         return vggcl__fail(ctx, VGGCL_ERR_NOMEM, "out of host memory");
     }
+    /* each channel's 256 values, computed as for one pixel; padding is level 0 */
+    float lut[3][256];
     for (int c = 0; c < 3; c++)
-        for (int y = 0; y < ch; y++)
-            for (int x = 0; x < cw; x++) {
-                const int sy = y + top, sx = x + left;
-                const unsigned char v = (sy >= 0 && sy < rh && sx >= 0 && sx < rw) ? img[((size_t)(sy - oy) * iw + (sx - ox)) * 3 + c]
-                                                                                   : 0;
-                const float s = (float)v / 255.0f;
-                t[((size_t)c * ch + y) * cw + x] = (s - p->mean[c]) / p->std[c];
+        for (int v = 0; v < 256; v++) lut[c][v] = ((float)v / 255.0f - p->mean[c]) / p->std[c];
+    for (int c = 0; c < 3; c++)
+        for (int y = 0; y < ch; y++) {
+            float *dst = t + ((size_t)c * ch + y) * cw;
+            const int sy = y + top;
+            if (sy < 0 || sy >= rh) {
+                for (int x = 0; x < cw; x++) dst[x] = lut[c][0];
+                continue;
             }
+            const unsigned char *src = img + (size_t)(sy - oy) * iw * 3 + c;
+            for (int x = 0; x < cw; x++) {
+                const int sx = x + left;
+                dst[x] = sx >= 0 && sx < rw ? lut[c][src[(size_t)(sx - ox) * 3]] : lut[c][0];
+            }
+        }
     free(resized);
     *out = t;
     *oh = ch;
