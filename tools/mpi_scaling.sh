@@ -2,8 +2,10 @@
 # MPI scaling of the real job (issue #12): `mpirun -n R vggcl classify` on a
 # folder of images, each rank with one PoCL thread and one decoding thread (so
 # ranks map to cores), VGG16 at 224 with a 7-class GAP head, batch 8. Wall
-# time with start-up, best of ROUNDS alternating rounds; every run's logits
-# must equal one process's, byte for byte. Prints a Markdown table.
+# time with start-up, best of ROUNDS alternating rounds, and the median over
+# rounds of each round's own speed-up (the machine's speed drifts between
+# rounds; a round's runs are seconds apart); every run's logits must equal one
+# process's, byte for byte. Prints a Markdown table.
 #
 #   tools/mpi_scaling.sh VGGCL IMAGES_DIR [RANKS] [ROUNDS] [COUNT]
 #
@@ -44,7 +46,7 @@ if [ -z "${VGGCL_DEVICE:-}" ]; then
 fi
 "$vggcl" devices | awk -v d="$VGGCL_DEVICE" '$1 == d' >&2
 n=$(find "$images" -maxdepth 1 -type f | wc -l)
-declare -A best
+declare -A best secs # secs[r]: the rounds' seconds, space-separated
 for ((round = 1; round <= rounds; round++)); do
   for r in "${ranks[@]}"; do
     t0=$(date +%s.%N)
@@ -58,15 +60,22 @@ for ((round = 1; round <= rounds; round++)); do
       echo "mpi_scaling: $r ranks gave other answers than ${ranks[0]}" >&2
       exit 1
     fi
+    secs[$r]="${secs[$r]:-} $s"
     if [ -z "${best[$r]:-}" ] || awk -v a="$s" -v b="${best[$r]}" 'BEGIN { exit !(a < b) }'; then best[$r]=$s; fi
   done
 done
 echo "$n images, best of $rounds rounds, $(nproc) cores"
 echo
-echo "| ranks | seconds | images/s | speed-up | of linear |"
-echo "| ---: | ---: | ---: | ---: | ---: |"
+echo "| ranks | seconds | images/s | speed-up | of linear | median round's speed-up |"
+echo "| ---: | ---: | ---: | ---: | ---: | ---: |"
 b=${ranks[0]}
 for r in "${ranks[@]}"; do
-  awk -v r="$r" -v b="$b" -v s="${best[$r]}" -v s0="${best[$b]}" -v n="$n" \
-    'BEGIN { printf "| %d | %.2f | %.2f | %.2fx | %.2f |\n", r, s, n / s, s0 / s, s0 / s * b / r }'
+  awk -v r="$r" -v b="$b" -v s="${best[$r]}" -v s0="${best[$b]}" -v n="$n" -v ts="${secs[$r]}" -v t0="${secs[$b]}" '
+    BEGIN {
+      k = split(ts, t, " "); split(t0, u, " ")
+      for (i = 1; i <= k; i++) q[i] = u[i] / t[i]
+      for (i = 1; i <= k; i++) for (j = i + 1; j <= k; j++) if (q[j] < q[i]) { x = q[i]; q[i] = q[j]; q[j] = x }
+      m = k % 2 ? q[(k + 1) / 2] : (q[k / 2] + q[k / 2 + 1]) / 2
+      printf "| %d | %.2f | %.2f | %.2fx | %.2f | %.2fx (%.2f of linear) |\n", r, s, n / s, s0 / s, s0 / s * b / r, m, m * b / r
+    }'
 done
