@@ -15,8 +15,13 @@
 # the first GPU). Where OCL_ICD_VENDORS is unset and NVIDIA's OpenCL library
 # is there, only NVIDIA's ICD is listed (such machines may have PoCL too).
 # PEAK_GFLOPS is the device's fp32 peak (default 67000, the H200's). STEPS is
-# a comma list of devices, suites, bench, profile, scan, tune, tuned, parity
-# (default: all but scan, in that order). Everything is logged to
+# a comma list of devices, suites, bench, profile, scan, tune, tuned, parity,
+# images, mpi (default: all but scan, images and mpi, in that order). images
+# (issue #12): `vggcl bench --images` on 2048 JPEGs (BIN_DIR/images repeated)
+# at batch 32 and 8 with 16 and 8 decoding threads, each beside `vggcl bench`
+# at its batch; mpi: tools/mpi_scaling.sh with BIN_DIR/vggcl-mpi, 1, 2, 4 and
+# 8 ranks of one PoCL thread on the CPU, 512 JPEGs, two rounds (both need
+# `tools/gpu_bundle.sh --mpi`; e.g. STEPS=devices,images,mpi, about 5 min). Everything is logged to
 # OUT_DIR/gpu_check.log; the tuning table is copied to OUT_DIR. GPU_CHECK_SUITES
 # names the suites (default: winograd network conv pool gap dense cam),
 # GPU_CHECK_TUNE_BUDGET the tuner's seconds (default 200).
@@ -104,6 +109,28 @@ scan() { # each block shape of winograd-gpu on every layer, through tuning rows 
   done
   rm -rf "$VGGCL_CACHE_DIR"
 }
+images() { # the real job on a folder beside the network alone (issue #12)
+  local dir=$out/images2048 b t i=0 f
+  if [ ! -d "$bin/images" ]; then
+    echo "== images: no $bin/images (tools/gpu_bundle.sh --mpi makes it)" | tee -a "$log"
+    return
+  fi
+  mkdir -p "$dir"
+  while [ $i -lt 2048 ]; do
+    for f in "$bin"/images/*.jpg; do
+      [ $i -lt 2048 ] && { ln "$f" "$dir/$(printf %05d $i).jpg" 2>/dev/null || cp "$f" "$dir/$(printf %05d $i).jpg"; }
+      i=$((i + 1))
+    done
+  done
+  for b in 32 8; do
+    for t in 16 8; do
+      step "bench --images, batch $b, $t decoding threads" 60 "$bin/vggcl" bench --images "$dir" --batch "$b" \
+        --threads "$t"
+      step "bench, batch $b" 60 "$bin/vggcl" bench --random --batch "$b" --iters 20
+    done
+  done
+  rm -rf "$dir"
+}
 cd "$root"
 if want devices; then
   step "devices and limits" 30 sh -c "ls /etc/OpenCL/vendors; echo OCL_ICD_VENDORS=\${OCL_ICD_VENDORS:-}; \
@@ -128,4 +155,6 @@ if want tune; then
 fi
 want tuned && bench_torch "tuned" && profile "tuned" 1 8 32
 want parity && step "parity with PyTorch" 150 python3 tests/parity_torch.py "$bin/vggcl"
+want images && images
+want mpi && step "MPI scaling, PoCL ranks" 300 tools/mpi_scaling.sh "$bin/vggcl-mpi" "$bin/images" 1,2,4,8 2 512
 echo "== done in ${SECONDS}s" | tee -a "$log"
