@@ -172,6 +172,22 @@ const vggcl_tuned *vggcl__tune_lookup(const vggcl_ctx *ctx, int c_in, int c_out,
  * left out; at most 16 rounds; INFINITY if none): how tune compares a challenger
  * b with the default a timed in alternating rounds. */
 double vggcl__paired_ratio(const double *a_ms, const double *b_ms, int rounds);
+/* One of the tuner's candidates: an algorithm and its parameters. */
+typedef struct {
+    int algo;
+    vggcl_conv_params p;
+} vggcl_tune_candidate;
+/* What `vggcl tune` tries for a conv of c_in to c_out channels on n images of h x w whose answers
+ * it checks on check_h x check_w maps: every algorithm's defaults first, in algorithm order, then
+ * one candidate for each other way to launch at both sizes (vggcl__conv_launch_key; the one with
+ * the fewest parameters changed from its algorithm's defaults), in a fixed shuffled order. A malloc'd array of *count; NULL when out
+ * of host memory. */
+vggcl_tune_candidate *vggcl__tune_candidates(const vggcl_ctx *ctx, int c_in, int c_out, int n, int h, int w,
+                                             int check_h, int check_w, int *count);
+/* Once the defaults are timed: moves the candidates of c[first, count) that differ from best,
+ * the fastest of them, in one parameter to the front, in their shuffled order, so that a short
+ * budget tries the fastest default's neighbours before the rest. */
+void vggcl__tune_neighbours_first(vggcl_tune_candidate *c, int first, int count, const vggcl_tune_candidate *best);
 
 /* The cache folder in dir, created (0700) when missing; 0 when caching is off
  * or the folder is not the user's own or others can write to it (said once

@@ -385,6 +385,97 @@ START_TEST(test_tune_paired_ratio)
 }
 END_TEST
 
+/* The tuner's candidates (vggcl tune): the defaults first, then one of each launch, nothing
+ * valid lost, the same order every run, the algorithms mixed; and the fastest default's
+ * one-parameter neighbours moved to the front, every other order kept. */
+#define KEY (2 * VGGCL_LAUNCH_KEY)
+static void tune_key(const vggcl_tune_candidate *c, int ci, int co, int h, char *key)
+{
+    vggcl__conv_launch_key(c->algo, &c->p, ci, co, h, h, key, VGGCL_LAUNCH_KEY);
+    strcat(key, "|");
+    vggcl__conv_launch_key(c->algo, &c->p, ci, co, 8, 9, key + strlen(key), VGGCL_LAUNCH_KEY);
+}
+
+static int differ(const vggcl_tune_candidate *a, const vggcl_conv_params *b)
+{
+    int d = 0;
+    for (int t = 0; t < vggcl__conv_algo(a->algo)->tunable_count; t++) d += a->p.v[t] != b->v[t];
+    return d;
+}
+
+static int same(const vggcl_tune_candidate *a, const vggcl_tune_candidate *b)
+{
+    return a->algo == b->algo && !memcmp(&a->p, &b->p, sizeof a->p);
+}
+
+START_TEST(test_tune_candidates)
+{
+    vggcl_ctx *ctx = tu_cl_ctx();
+    static const int shapes[][4] = { { 512, 512, 28, 1 }, { 64, 128, 112, 8 } }; /* C_in C_out side batch */
+    for (size_t k = 0; k < sizeof shapes / sizeof shapes[0]; k++) {
+        const int ci = shapes[k][0], co = shapes[k][1], h = shapes[k][2], n = shapes[k][3];
+        int count = 0, again = 0;
+        vggcl_tune_candidate *c = vggcl__tune_candidates(ctx, ci, co, n, h, h, 8, 9, &count);
+        vggcl_tune_candidate *c2 = vggcl__tune_candidates(ctx, ci, co, n, h, h, 8, 9, &again);
+        ck_assert(c && c2);
+        ck_assert_int_eq(count, again);
+        ck_assert(!memcmp(c, c2, sizeof *c * (size_t)count));
+        const int defaults = VGGCL_CONV_ALGOS - 1;
+        for (int id = 1; id < VGGCL_CONV_ALGOS; id++) {
+            vggcl_tune_candidate d = { id, { { 0 } } };
+            vggcl__conv_defaults(ctx, id, n, ci, co, h, h, &d.p);
+            ck_assert(same(&c[id - 1], &d));
+        }
+        char(*keys)[KEY] = calloc((size_t)count, sizeof *keys);
+        ck_assert(keys);
+        for (int i = 0; i < count; i++) {
+            tune_key(&c[i], ci, co, h, keys[i]);
+            for (int j = 0; j < i; j++) ck_assert_msg(strcmp(keys[i], keys[j]), "%d and %d launch alike", j, i);
+        }
+        /* every candidate of every algorithm launches as one in the list, one with as few
+         * parameters changed from the defaults */
+        for (int id = 1; id < VGGCL_CONV_ALGOS; id++) {
+            const int m = vggcl__conv_candidates(ctx, id, NULL, 0);
+            vggcl_conv_params *all = calloc((size_t)m + 1, sizeof *all);
+            ck_assert(all);
+            vggcl__conv_candidates(ctx, id, all, m);
+            for (int i = 0; i < m; i++) {
+                const vggcl_tune_candidate t = { id, all[i] };
+                char key[KEY];
+                tune_key(&t, ci, co, h, key);
+                int j = 0;
+                while (j < count && strcmp(key, keys[j])) j++;
+                ck_assert_msg(j < count, "a candidate of algorithm %d is missing", id);
+                ck_assert_int_le(differ(&c[j], &c[id - 1].p), differ(&t, &c[id - 1].p));
+            }
+            free(all);
+        }
+        /* a short budget meets several algorithms */
+        int mixed = 0;
+        for (int i = defaults + 1; i < defaults + 50 && i < count; i++) mixed |= c[i].algo != c[defaults].algo;
+        ck_assert(mixed);
+        /* the neighbours of winograd's defaults first, as a stable partition does it */
+        const vggcl_tune_candidate best = c[VGGCL_CONV_WINOGRAD - 1];
+        vggcl_tune_candidate *want = calloc((size_t)count, sizeof *want);
+        ck_assert(want);
+        int w = defaults, neighbours = 0;
+        for (int pass = 0; pass < 2; pass++)
+            for (int i = defaults; i < count; i++) {
+                const int near = c[i].algo == best.algo && differ(&c[i], &best.p) == 1;
+                if (near == !pass) want[w++] = c[i];
+                neighbours += near && !pass;
+            }
+        ck_assert_int_eq(w, count);
+        ck_assert_int_gt(neighbours, 2);
+        vggcl__tune_neighbours_first(c, defaults, count, &best);
+        ck_assert(!memcmp(c, c2, sizeof *c * (size_t)defaults));
+        for (int i = defaults; i < count; i++) ck_assert_msg(same(&c[i], &want[i]), "entry %d", i);
+        free(want), free(keys), free(c), free(c2);
+    }
+    vggcl_ctx_free(ctx);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("network");
@@ -397,6 +488,7 @@ int main(void)
     tcase_add_loop_test(tc, test_network_small_devices, 0, 7);
     tcase_add_loop_test(tc, test_network_kernel_limits, 0, 3);
     tcase_add_test(tc, test_tune_paired_ratio);
+    tcase_add_test(tc, test_tune_candidates);
     suite_add_tcase(s, tc);
     return tu_run(s);
 }

@@ -212,11 +212,7 @@ static double recorded_ms(vggcl_ctx *ctx)
     return ms;
 }
 
-/* One candidate: an algorithm and its parameters. */
-typedef struct {
-    int algo;
-    vggcl_conv_params p;
-} candidate;
+typedef vggcl_tune_candidate candidate;
 
 /* Median device ms of `iters` passes of candidate c on b (runs: room for iters),
  * after an untimed pass with warm_up (first-use compiles). */
@@ -359,20 +355,25 @@ static vggcl_status table_put(vggcl_ctx *ctx, const vggcl_tuned *r)
  * map size: the CPU Winograd's FUSE=1 runs two passes on the slice and one at 224), so a candidate
  * kept for a key is checked on the kernels of the twins it stands for. */
 #define TUNE_KEY (2 * VGGCL_LAUNCH_KEY)
-static void tune_key(int id, const vggcl_conv_params *p, const vggcl_step *s, int h, int w, const check_slice *slice,
+static void tune_key(int id, const vggcl_conv_params *p, int c_in, int c_out, int h, int w, int check_h, int check_w,
                      char *buf)
 {
-    vggcl__conv_launch_key(id, p, s->c_in, s->c_out, h, w, buf, VGGCL_LAUNCH_KEY);
+    vggcl__conv_launch_key(id, p, c_in, c_out, h, w, buf, VGGCL_LAUNCH_KEY);
     const size_t used = strlen(buf);
     buf[used] = '|';
-    vggcl__conv_launch_key(id, p, s->c_in, s->c_out, slice->h, slice->w, buf + used + 1, TUNE_KEY - used - 1);
+    vggcl__conv_launch_key(id, p, c_in, c_out, check_h, check_w, buf + used + 1, TUNE_KEY - used - 1);
 }
 
-/* Every algorithm's defaults for the shape first, then every other valid
- * candidate that launches differently from those before it (tune_key)
- * in a fixed shuffled order (so a short budget samples them all). */
-static candidate *candidates_for(vggcl_ctx *ctx, const vggcl_step *s, int n, int h, int w, const check_slice *slice,
-                                 int *count)
+/* How many of algorithm id's tunables differ between a and b. */
+static int differing(int id, const vggcl_conv_params *a, const vggcl_conv_params *b)
+{
+    int d = 0;
+    for (int t = 0; t < vggcl__conv_algo(id)->tunable_count; t++) d += a->v[t] != b->v[t];
+    return d;
+}
+
+vggcl_tune_candidate *vggcl__tune_candidates(const vggcl_ctx *ctx, int c_in, int c_out, int n, int h, int w,
+                                             int check_h, int check_w, int *count)
 {
     int total = 0;
     for (int id = 1; id < VGGCL_CONV_ALGOS; id++) total += vggcl__conv_candidates(ctx, id, NULL, 0) + 1;
@@ -383,18 +384,21 @@ static candidate *candidates_for(vggcl_ctx *ctx, const vggcl_step *s, int n, int
     if (!c || !tmp || !keys) goto done;
     for (int id = 1; id < VGGCL_CONV_ALGOS; id++) {
         c[k].algo = id;
-        vggcl__conv_defaults(ctx, id, n, s->c_in, s->c_out, h, w, &c[k].p);
-        tune_key(id, &c[k].p, s, h, w, slice, keys[k]);
+        vggcl__conv_defaults(ctx, id, n, c_in, c_out, h, w, &c[k].p);
+        tune_key(id, &c[k].p, c_in, c_out, h, w, check_h, check_w, keys[k]);
         k++;
     }
     const int first_rest = k;
     for (int id = 1; id < VGGCL_CONV_ALGOS; id++) {
         const int m = vggcl__conv_candidates(ctx, id, tmp, total), first = k;
         for (int i = 0; i < m; i++) {
-            tune_key(id, &tmp[i], s, h, w, slice, keys[k]);
-            int dup = !strcmp(keys[k], keys[id - 1]); /* (the defaults of id) */
-            for (int j = first; j < k && !dup; j++) dup = !strcmp(keys[j], keys[k]);
-            if (!dup) c[k].algo = id, c[k++].p = tmp[i];
+            tune_key(id, &tmp[i], c_in, c_out, h, w, check_h, check_w, keys[k]);
+            if (!strcmp(keys[k], keys[id - 1])) continue; /* launches as the defaults of id */
+            int j = first;
+            while (j < k && strcmp(keys[j], keys[k])) j++;
+            /* of those that launch alike, the one nearest the defaults stands for them */
+            if (j == k) c[k].algo = id, c[k++].p = tmp[i];
+            else if (differing(id, &tmp[i], &c[id - 1].p) < differing(id, &c[j].p, &c[id - 1].p)) c[j].p = tmp[i];
         }
     }
     unsigned x = 2463534242u; /* xorshift: the same order on every run */
@@ -415,6 +419,17 @@ done:;
     return c;
 }
 
+void vggcl__tune_neighbours_first(vggcl_tune_candidate *c, int first, int count, const vggcl_tune_candidate *best)
+{
+    int front = first;
+    for (int i = first; i < count; i++) {
+        if (c[i].algo != best->algo || differing(best->algo, &c[i].p, &best->p) != 1) continue;
+        const candidate moved = c[i]; /* (shifting the ones between keeps their order too) */
+        memmove(c + front + 1, c + front, sizeof *c * (size_t)(i - front));
+        c[front++] = moved;
+    }
+}
+
 /* Tunes one shape at one batch into r (and the context's table). */
 static vggcl_status tune_shape(vggcl_ctx *ctx, vggcl_model *m, int step, int n, int h, int w, int iters,
                                double deadline, double end, const check_slice *slice, vggcl_tune_row *r)
@@ -422,13 +437,17 @@ static vggcl_status tune_shape(vggcl_ctx *ctx, vggcl_model *m, int step, int n, 
     const vggcl_step *s = &m->steps[step];
     char where[512];
     int count = 0;
-    candidate *c = candidates_for(ctx, s, n, h, w, slice, &count);
+    candidate *c = vggcl__tune_candidates(ctx, s->c_in, s->c_out, n, h, w, slice->h, slice->w, &count);
     if (!c) return vggcl__fail(ctx, VGGCL_ERR_NOMEM, "out of host memory");
     const int default_algo = vggcl__conv_default_algo(ctx, s->c_in, s->c_out);
     vggcl_tuned best = { s->c_in, s->c_out, h, w, n, 0, { { 0 } }, INFINITY };
     char params[200];
     int def = -1; /* the default's candidate, once timed */
     for (int i = 0; i < count; i++) {
+        if (i == VGGCL_CONV_ALGOS - 1 && best.algo) {
+            const candidate fastest = { best.algo, best.params };
+            vggcl__tune_neighbours_first(c, i, count, &fastest);
+        }
         /* the defaults while the whole budget lasts, the rest while this shape's share does */
         if (vggcl__now_ms() * 1e-3 > (i < VGGCL_CONV_ALGOS - 1 ? end : deadline)) break;
         vggcl__conv_params_str(c[i].algo, &c[i].p, params, sizeof params);
