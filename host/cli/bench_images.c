@@ -1,5 +1,5 @@
 /* vggcl bench --images DIR: the real job end to end (decode, preprocess,
- * device, host) and where its time went. */
+ * upload, device, host) and where its time went. */
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -51,6 +51,8 @@ int cli_bench_images(vggcl_ctx *ctx, vggcl_model *model, const char *dir, const 
         cJSON_AddNumberToObject(o, "of_bound", e2e / bound);
         cJSON_AddNumberToObject(o, "wall_ms", st.wall_ms);
         cJSON_AddNumberToObject(o, "device_ms", st.device_ms);
+        cJSON_AddNumberToObject(o, "upload_ms", st.upload_ms);
+        cJSON_AddNumberToObject(o, "batches", st.batches);
         cJSON_AddNumberToObject(o, "wait_for_device_ms", st.blocked_ms);
         cJSON_AddNumberToObject(o, "wait_for_decode_ms", st.wait_ms);
         cJSON_AddNumberToObject(o, "host_ms", st.host_ms);
@@ -63,6 +65,8 @@ int cli_bench_images(vggcl_ctx *ctx, vggcl_model *model, const char *dir, const 
         printf("end to end:    %.2f images/s (%.1f ms)\n", e2e, st.wall_ms);
         printf("where it went: waiting for the device %.1f ms, waiting for decoding %.1f ms, host %.1f ms\n",
                st.blocked_ms, st.wait_ms, st.host_ms);
+        printf("               handing the %d batches over (the input's upload, queueing the pass) took "
+               "%.1f ms, %.2f ms each\n", st.batches, st.upload_ms, st.batches ? st.upload_ms / st.batches : 0.0);
         printf("capacity:      device %.2f images/s (%.1f ms on the passes); decoding %.2f images/s (%d threads, "
                "%.1f ms each per image)\n", device, st.device_ms, decode, st.threads,
                st.images ? st.decode_ms / st.images : 0.0);

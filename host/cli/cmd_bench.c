@@ -23,7 +23,7 @@ static const cli_option options[] = {
     { "json", NULL, "one JSON object on one line instead of text", 0 },
     { "images", "DIR", "run the real job instead: every image of DIR decoded, preprocessed\n"
                        "and classified in batches; reports end-to-end images/s and where the\n"
-                       "time went (device, waiting for decoding, host)", 0 },
+                       "time went (device, waiting for decoding, host, uploads)", 0 },
     { NULL, NULL, NULL, 0 },
 };
 

@@ -38,6 +38,7 @@ typedef struct {
     int ok;                         /* the forward pass succeeded */
     char *msg;                      /* else why (allocated) */
     double device_ms;               /* the device's time on its pass */
+    double upload_ms;               /* handing it over: vggcl_forward_submit (the input's copy, queueing) */
 } bslot;
 
 typedef struct {
@@ -68,9 +69,10 @@ static int submit_slot(runner *r, int d, bslot *s, int h, int w)
     const cli_batch_job *job = r->job;
     vggcl_ctx *ctx = d ? job->ctxs[d] : job->ctx;
     if (job->flip) mirror(s->x, s->x + (size_t)s->nb * 3 * h * w, s->nb, h, w);
-    s->device_ms = 0;
+    const double t0 = cli_now_ms();
     s->ok = vggcl_forward_submit(ctx, d ? job->models[d] : job->model, s->x, s->nb * (job->flip ? 2 : 1), h, w,
                                  job->want_logits ? s->y : NULL, job->want_features ? s->f : NULL) == VGGCL_OK;
+    s->upload_ms = cli_now_ms() - t0;
     if (!s->ok) describe_failure(r, ctx, s); /* the run stops here, its outputs are dropped */
     return s->ok;
 }
@@ -174,10 +176,11 @@ int cli_run_batches(const cli_batch_job *job, char **files, int n_files, cli_bat
             pthread_mutex_unlock(&r.mu);
             st.blocked_ms += cli_now_ms() - t0;
             st.device_ms += o->device_ms;
+            st.upload_ms += o->upload_ms;
             if (!o->ok) {
                 rc = cli_error(CLI_FAIL, "%s", o->msg ? o->msg : "a device failed (out of host memory for the message)");
             } else if (o->nb) {
-                st.images += o->nb;
+                st.images += o->nb, st.batches++;
                 rc = fn(user, o->index, o->nb, o->x, H, W, job->want_logits ? o->y : NULL,
                         job->want_features ? o->f : NULL,
                         job->want_features && job->flip ? o->f + (size_t)o->nb * feats : NULL);
@@ -193,6 +196,7 @@ int cli_run_batches(const cli_batch_job *job, char **files, int n_files, cli_bat
         }
         if (!s || rc != CLI_OK) break;
         s->number = b, s->nb = 0;
+        s->device_ms = s->upload_ms = 0; /* (a batch with no readable image adds nothing) */
         for (int i = b * batch; i < n_files && i < (b + 1) * batch; i++) {
             float *t;
             int oh, ow;
