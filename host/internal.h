@@ -180,8 +180,8 @@ typedef struct {
 /* What `vggcl tune` tries for a conv of c_in to c_out channels on n images of h x w whose answers
  * it checks on check_h x check_w maps: every algorithm's defaults first, in algorithm order, then
  * one candidate for each other way to launch at both sizes (vggcl__conv_launch_key; the one with
- * the fewest parameters changed from its algorithm's defaults), in a fixed shuffled order. A malloc'd array of *count; NULL when out
- * of host memory. */
+ * the fewest parameters changed from its algorithm's defaults), in a fixed shuffled order. A
+ * malloc'd array of *count; NULL when out of host memory. */
 vggcl_tune_candidate *vggcl__tune_candidates(const vggcl_ctx *ctx, int c_in, int c_out, int n, int h, int w,
                                              int check_h, int check_w, int *count);
 /* Once the defaults are timed: moves the candidates of c[first, count) that differ from best,

@@ -496,11 +496,16 @@ class Bench(unittest.TestCase):
         self.assertEqual(j["batches"], 3)
         self.assertGreater(j["upload_ms"], 0)
         self.assertLessEqual(j["upload_ms"], j["wait_for_device_ms"])
+        # at batch 1 the unreadable image is a batch of its own, which nothing is handed over for
+        r = self.bench("--images", images, "--batch", "1", "--resize", "40", "--crop", "32", "--json")
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertEqual((json.loads(r.stdout)["images"], json.loads(r.stdout)["batches"]), (5, 5))
         (images / "9.png").unlink()
         t = self.bench("--images", images, "--batch", "2", "--resize", "40", "--crop", "32")
         self.assertEqual(t.returncode, 0, t.stderr)
         self.assertIn("end to end:", t.stdout)
-        self.assertRegex(t.stdout, r"handing the 3 batches over \(the input's upload, queueing the pass\) took [0-9.]+ ms")
+        self.assertRegex(t.stdout, r"handing the 3 batches over \(vggcl_forward_submit: the input's upload, queueing "
+                                   r"the pass\) took [0-9.]+ ms")
         none = self.bench("--images", self.d / "nothing-here.png")
         self.assertEqual(none.returncode, 1)
         self.assertIn("none of the 1 images could be read", none.stderr)

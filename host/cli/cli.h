@@ -192,8 +192,9 @@ typedef struct cli_batch_stats {
     double wait_ms;      /* waiting for decoded images */
     double blocked_ms;   /* waiting for the devices (to take a batch, to finish one) */
     double device_ms;    /* the devices' time on the passes, summed (vggcl_forward_wait) */
-    double upload_ms;    /* handing the batches over (vggcl_forward_submit: the input's copy to the
-                          * device, queueing the pass), summed; within blocked_ms with one device */
+    double upload_ms;    /* handing the batches over, summed: vggcl_forward_submit (the input's copy
+                          * to the device, queueing the pass, and buffers set up for the first or a
+                          * larger batch; on ref the whole pass); within blocked_ms with one device */
     double host_ms;      /* the rest: assembling batches, the callback (printing, writing) */
     double decode_ms;    /* the decoding threads' time, summed */
     int threads, images, batches;

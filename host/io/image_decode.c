@@ -84,8 +84,10 @@ static vggcl_status load_jpeg(vggcl_ctx *ctx, const char *path, FILE *f, unsigne
         unsigned char *dst = out + (size_t)y * width * 3;
         JSAMPROW rows[1] = { comps == 3 ? dst : row }; /* RGB rows straight into place */
         jpeg_read_scanlines(&cinfo, rows, 1);
-        if (comps != 3)
-            for (int x = 0; x < width; x++) dst[x * 3] = dst[x * 3 + 1] = dst[x * 3 + 2] = row[x * comps];
+        if (comps != 3) {
+            const unsigned char *gray = row; /* (row is volatile for the jump; this one need not be) */
+            for (int x = 0; x < width; x++) dst[x * 3] = dst[x * 3 + 1] = dst[x * 3 + 2] = gray[x * comps];
+        }
     }
     jpeg_finish_decompress(&cinfo);
     jpeg_destroy_decompress(&cinfo);

@@ -72,7 +72,10 @@ vggcl_status vggcl_image_preprocess(vggcl_ctx *ctx, const unsigned char *rgb, in
     /* each channel's 256 values, computed as for one pixel; padding is level 0 */
     float lut[3][256];
     for (int c = 0; c < 3; c++)
-        for (int v = 0; v < 256; v++) lut[c][v] = ((float)v / 255.0f - p->mean[c]) / p->std[c];
+        for (int v = 0; v < 256; v++) {
+            const float s = (float)v / 255.0f; /* (rounded to float first, as before the table) */
+            lut[c][v] = (s - p->mean[c]) / p->std[c];
+        }
     for (int c = 0; c < 3; c++)
         for (int y = 0; y < ch; y++) {
             float *dst = t + ((size_t)c * ch + y) * cw;
