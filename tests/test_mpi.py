@@ -56,11 +56,12 @@ class Folder(unittest.TestCase):
             Image.fromarray(photo(50 + 3 * i, 44 + 2 * i, i)).save(self.images / f"{i:02d}.{'jpg' if i % 2 else 'png'}")
         (self.images / "07_broken.png").write_bytes(b"\x89PNG\r\n\x1a\nbroken")  # sorted into rank 1's half
 
-    def classify(self, tag, *args, ranks=1, env=ENV):
+    def classify(self, tag, *args, ranks=1, env=ENV, images=None):
         out = self.d / tag
         out.mkdir()
         cmd = [VGGCL, "classify", "--weights", str(self.weights), "--resize", "40", "--crop", "32", "--batch", "3",
-               "--logits-out", str(out / "l.npy"), "--tensor-out", str(out / "t.npy"), *args, str(self.images)]
+               "--logits-out", str(out / "l.npy"), "--tensor-out", str(out / "t.npy"), *args,
+               str(images or self.images)]
         if ranks > 1:
             cmd = ["mpirun", "-n", str(ranks), "--oversubscribe", *cmd]
         r = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
@@ -102,6 +103,24 @@ class Mpi(Folder):
             for name in ("l.npy", "t.npy"):
                 np.testing.assert_array_equal(np.load(o2 / name), np.load(o1 / name))
             self.assertEqual(len(one.stdout.splitlines()), 9 + (fmt == "csv") * (1 + 9 * 4))
+
+    def test_more_ranks_than_images(self):
+        """4 ranks over 3 files, the last unreadable: one rank has no image and one only the unreadable
+        one (neither writes an array); the output is still one process's."""
+        few = self.d / "few"
+        few.mkdir()
+        for name in ("00.png", "01.jpg"):
+            shutil.copy(self.images / name, few / name)
+        shutil.copy(self.images / "07_broken.png", few / "02_broken.png")
+        one, o1 = self.classify("one", images=few)
+        four, o4 = self.classify("four", ranks=4, images=few)
+        self.assertEqual(one.returncode, 1, one.stderr)
+        self.assertEqual(four.returncode, one.returncode, four.stderr)
+        self.assertEqual(four.stdout, one.stdout)
+        self.assertEqual(len(one.stdout.splitlines()), 2)
+        self.assertEqual(vggcl_lines(four.stderr), vggcl_lines(one.stderr))
+        for name in ("l.npy", "t.npy"):
+            np.testing.assert_array_equal(np.load(o4 / name), np.load(o1 / name))
 
     def test_shards_concatenate_to_one_process(self):
         one, o1 = self.classify("one", "--format", "json")
