@@ -68,6 +68,7 @@ struct vggcl_ctx {
     int selected;          /* vggcl_select_device was called successfully */
     int use_ref;           /* 1: plain-C reference backend, no OpenCL */
     char device_name[256];
+    char device_type[16];                  /* vggcl_device_info's type; "" for ref */
     char device_version[128], driver_version[128], platform_name[128]; /* for the program cache key */
     int cache_hits, cache_misses;          /* programs loaded from / built into the cache */
     double build_ms;                       /* time spent getting programs ready */

@@ -96,6 +96,9 @@ VGGCL_API vggcl_status vggcl_list_devices(vggcl_ctx *ctx, vggcl_device_info *out
  * first device. Call once per context, before loading a model. */
 VGGCL_API vggcl_status vggcl_select_device(vggcl_ctx *ctx, const char *spec);
 VGGCL_API const char *vggcl_device_name(const vggcl_ctx *ctx); /* "" before selection */
+/* The selected device's type as vggcl_list_devices gives it ("GPU", "CPU", ...); "" for ref and
+ * before selection. */
+VGGCL_API const char *vggcl_device_type(const vggcl_ctx *ctx);
 
 enum { VGGCL_POOL5_AUTO = -1, VGGCL_POOL5_DROP = 0, VGGCL_POOL5_KEEP = 1 };
 

@@ -529,6 +529,23 @@ class Bench(unittest.TestCase):
             self.assertEqual(r.stderr.count(f"vggcl: {threads} decoding threads, but this process may run on only 1 core "
                                             "(its CPU affinity; under mpirun: --bind-to none)"), warnings, r.stderr)
 
+    def test_images_threads_default(self):
+        """--threads' default: one per core, but on a CPU device, which computes on those cores
+        itself, one per 16 of them (decoding ran the device slower there)."""
+        images = self.d / "images"
+        images.mkdir()
+        for i in range(3):
+            shutil.copy(ROOT / "tests" / "data" / "tiny.png", images / f"{i}.png")
+        cores = min(len(os.sched_getaffinity(0)), 64)
+        listing = subprocess.run([VGGCL, "devices"], capture_output=True, text=True, timeout=60).stdout
+        cpus = [line.split()[0] for line in listing.splitlines() if line.split()[2:3] == ["CPU"]]
+        runs = [("ref", cores)] + ([(cpus[0], (cores + 15) // 16)] if cpus else [])  # (ref: no OpenCL device)
+        for device, threads in runs:
+            r = self.bench("--images", images, "--batch", "2", "--resize", "40", "--crop", "32", "--json",
+                           "--device", device)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertEqual(json.loads(r.stdout)["threads"], threads, device)
+
     def test_program_cache(self):
         args = ("--size", "32", "--iters", "1", "--json")
         r = self.bench(*args)

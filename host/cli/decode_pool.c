@@ -98,9 +98,11 @@ static int usable_cores(void)
     return n < 1 ? 1 : n > 1024 ? 1024 : (int)n;
 }
 
-int cli_decode_threads_default(void)
+int cli_decode_threads_default(int cpu_devices)
 {
-    const int n = usable_cores();
+    /* measured on a 2-vCPU Xeon with PoCL: 2 decoding threads ran bench --images at 0.97x of 1
+     * (median of 8 alternating runs), taking time from the device's own threads */
+    const int n = cpu_devices ? (usable_cores() + 15) / 16 : usable_cores();
     return n > 64 ? 64 : n;
 }
 

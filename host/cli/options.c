@@ -30,7 +30,8 @@ const cli_option cli_net_options[] = {
 
 const cli_option cli_decode_options[] = {
     { "threads", "N", "threads decoding and preprocessing images while the device runs the\n"
-                      "previous batch (default: one per core it may run on)", 0 },
+                      "previous batch (default: one per core it may run on; on CPU devices,\n"
+                      "which compute on those cores, one per 16 of them)", 0 },
     { NULL, NULL, NULL, 0 },
 };
 

@@ -36,6 +36,11 @@ const char *vggcl_device_name(const vggcl_ctx *ctx)
     return ctx ? ctx->device_name : "";
 }
 
+const char *vggcl_device_type(const vggcl_ctx *ctx)
+{
+    return ctx ? ctx->device_type : "";
+}
+
 static const char *type_name(cl_device_type t)
 {
     if (t & CL_DEVICE_TYPE_GPU) return "GPU";
@@ -243,6 +248,7 @@ vggcl_status vggcl_select_device(vggcl_ctx *ctx, const char *spec)
     snprintf(ctx->device_name, sizeof ctx->device_name, "%s", list[i].info.name);
     CL_CHECK(clGetDeviceInfo, (ctx->device, CL_DEVICE_MAX_WORK_GROUP_SIZE, sizeof ctx->max_wg, &ctx->max_wg, NULL));
     CL_CHECK(clGetDeviceInfo, (ctx->device, CL_DEVICE_LOCAL_MEM_SIZE, sizeof ctx->local_mem, &ctx->local_mem, NULL));
+    snprintf(ctx->device_type, sizeof ctx->device_type, "%s", list[i].info.type);
     ctx->is_gpu = !strcmp(list[i].info.type, "GPU");
     ctx->is_cpu = !strcmp(list[i].info.type, "CPU");
     /* What the kernels' __local arguments may take: a GPU's figure less 1 KiB. NVIDIA's H200 reports

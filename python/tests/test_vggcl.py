@@ -137,6 +137,37 @@ def test_metadata_preprocessing_and_names(files):
         assert logits is None and feats.shape == (2, 512)
 
 
+def assert_same_answers(got, want):
+    """The same classes in the same order, the probabilities equal to rounding (batches of other
+    sizes may run other kernels)."""
+    assert [[c for c, _, _ in r] for r in got] == [[c for c, _, _ in r] for r in want]
+    np.testing.assert_allclose([[q for _, _, q in r] for r in got], [[q for _, _, q in r] for r in want], rtol=1e-5)
+
+
+def test_classify_threads(files):
+    """Decoding on threads ahead of the device: the same answers, in order, for any thread count and
+    batch; an unreadable image raises naming it, wherever it is."""
+    paths = files["images"] * 5  # 15 images: batches of 4 leave a remainder
+    with vggcl.Model(files["weights"]) as m:
+        one = m.classify(paths, top=2, batch=4, threads=1)
+        assert len(one) == 15
+        for threads in (3, 8):  # the same batches: the same bytes
+            assert m.classify(paths, top=2, batch=4, threads=threads) == one, threads
+        for threads, batch in ((8, 1), (2, 15)):
+            assert_same_answers(m.classify(paths, top=2, batch=batch, threads=threads), one)
+        for k in range(1, 5):  # each copy of the three images answered as the first
+            assert_same_answers(one[3 * k:3 * k + 3], one[:3])
+        bad = files["dir"] / "broken.jpg"
+        bad.write_bytes(b"\xff\xd8 not a jpeg")
+        with pytest.raises(vggcl.Error, match="broken.jpg"):
+            m.classify(paths[:9] + [bad] + paths[9:], batch=4, threads=3)
+        with pytest.raises(vggcl.Error, match="threads"):
+            m.classify(paths, threads=0)
+        assert m.device_type == next(d["type"] for d in vggcl.devices() if d["name"] == m.device)
+    with vggcl.Model(files["weights"], device="ref") as m:
+        assert m.device_type == ""
+
+
 def test_errors_carry_the_message(files):
     with pytest.raises(vggcl.Error, match="nope.safetensors"):
         vggcl.Model(files["dir"] / "nope.safetensors")

@@ -10,9 +10,12 @@ Python bindings over libvggcl.so (ctypes), numpy arrays in and out:
 The library is found through $VGGCL_LIBRARY (a path), else the system's libvggcl.so.0
 (ldconfig, LD_LIBRARY_PATH). Every failure raises vggcl.Error with vggcl's message.
 """
+import collections
+import concurrent.futures
 import ctypes
 import ctypes.util
 import os
+import threading
 
 import numpy as np
 
@@ -77,6 +80,7 @@ _message = _sig("vggcl_message", ctypes.c_char_p, _p)
 _list_devices = _sig("vggcl_list_devices", ctypes.c_int, _p, ctypes.POINTER(_DeviceInfo), ctypes.c_int, _i)
 _select_device = _sig("vggcl_select_device", ctypes.c_int, _p, ctypes.c_char_p)
 _device_name = _sig("vggcl_device_name", ctypes.c_char_p, _p)
+_device_type = _sig("vggcl_device_type", ctypes.c_char_p, _p)
 _conv_algorithm = _sig("vggcl_conv_algorithm", ctypes.c_int, ctypes.c_char_p)
 _load_defaults = _sig("vggcl_load_options_defaults", None, ctypes.POINTER(_LoadOptions))
 _model_load = _sig("vggcl_model_load", ctypes.c_int, _p, ctypes.c_char_p, ctypes.POINTER(_LoadOptions),
@@ -167,6 +171,14 @@ def _preset(resize=None, crop=None, mean=None, std=None, meta=None):
     if s is not None:
         p.std[:] = s
     return p
+
+
+def _usable_cores():
+    """The cores this process may run on (its CPU affinity, as `vggcl classify --threads`)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # (no affinity on this system)
+        return os.cpu_count() or 1
 
 
 def _load_image(ctx, path):
@@ -263,6 +275,11 @@ class Model:
         return _device_name(self._ctx.ptr).decode(errors="replace")
 
     @property
+    def device_type(self):
+        """"GPU", "CPU", ... as devices() gives it; "" on the reference backend."""
+        return _device_type(self._ctx.ptr).decode(errors="replace")
+
+    @property
     def classes(self):
         return _model_classes(self._ptr)
 
@@ -323,23 +340,51 @@ class Model:
     def preprocess(self, image, resize=None, crop=None, mean=None, std=None):
         """An image path or (H, W, 3) uint8 array -> (3, H, W) float32, as `vggcl classify` does it:
         the arguments, else the model's metadata, else torchvision's VGG16 preset."""
-        meta = {k: self.metadata(k) for k in ("vggcl.resize", "vggcl.crop", "vggcl.mean", "vggcl.std")}
         rgb = _load_image(self._ctx, image) if isinstance(image, (str, bytes, os.PathLike)) else image
-        return _preprocess(self._ctx, rgb, _preset(resize, crop, mean, std, meta))
+        return _preprocess(self._ctx, rgb, self._preset(resize, crop, mean, std))
 
-    def classify(self, paths, top=5, batch=8, **preprocess):
+    def _preset(self, resize=None, crop=None, mean=None, std=None):
+        meta = {k: self.metadata(k) for k in ("vggcl.resize", "vggcl.crop", "vggcl.mean", "vggcl.std")}
+        return _preset(resize, crop, mean, std, meta)
+
+    def classify(self, paths, top=5, batch=8, threads=None, **preprocess):
         """Image paths -> per image a list of the top classes as (class, name, probability), the
-        name from the file's class names, else "class N"."""
+        name from the file's class names, else "class N". `threads` threads decode and preprocess
+        ahead while the device runs a batch (vggcl releases the GIL); by default, as `vggcl
+        classify`, one per core this process may run on, or on a CPU device, which computes on
+        those cores, one per 16 of them. An unreadable image raises vggcl.Error naming it."""
+        if batch < 1 or (threads is not None and threads < 1):
+            raise Error(f"classify: batch ({batch}) and threads ({threads}) must be at least 1")
         names = self.class_names or [f"class {c}" for c in range(self.classes)]
+        p = self._preset(**preprocess)
+        local = threading.local()  # a context per thread, for its error messages
+
+        def prepare(path):
+            if not hasattr(local, "ctx"):
+                local.ctx = _Context()
+            return _preprocess(local.ctx, _load_image(local.ctx, path), p)
+
         out = []
-        paths = list(paths)
-        for s in range(0, len(paths), batch):
-            x = np.stack([self.preprocess(p, **preprocess) for p in paths[s:s + batch]])
-            logits, _ = self.forward(x)
-            z = np.exp(logits.astype(np.float64) - logits.max(1, keepdims=True))
-            prob = z / z.sum(1, keepdims=True)
-            for row in prob:
-                order = sorted(range(len(row)), key=lambda c: (-row[c], c))[:top]
-                out.append([(c, names[c], float(row[c])) for c in order])
+        paths = iter(paths)
+        threads = threads or (-(-_usable_cores() // 16) if self.device_type == "CPU" else _usable_cores())
+        pool = concurrent.futures.ThreadPoolExecutor(threads)
+        try:
+            pending = collections.deque()  # the next images, in order, up to two batches ahead
+            while True:
+                for path in paths:
+                    pending.append(pool.submit(prepare, path))
+                    if len(pending) >= 2 * batch + threads:
+                        break
+                if not pending:
+                    break
+                x = np.stack([pending.popleft().result() for _ in range(min(batch, len(pending)))])
+                logits, _ = self.forward(x)
+                z = np.exp(logits.astype(np.float64) - logits.max(1, keepdims=True))
+                prob = z / z.sum(1, keepdims=True)
+                for row in prob:
+                    order = sorted(range(len(row)), key=lambda c: (-row[c], c))[:top]
+                    out.append([(c, names[c], float(row[c])) for c in order])
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
         return out
 
