@@ -22,9 +22,10 @@
 # at its batch; mpi: tools/mpi_scaling.sh with BIN_DIR/vggcl-mpi, 1, 2, 4 and
 # 8 ranks of one PoCL thread on the CPU, 512 JPEGs, two rounds (both need
 # `tools/gpu_bundle.sh --mpi`; e.g. STEPS=devices,images,mpi with SECONDS
-# 480). Everything is logged to OUT_DIR/gpu_check.log; the tuning table is copied to OUT_DIR. GPU_CHECK_SUITES
-# names the suites (default: winograd network conv pool gap dense cam),
-# GPU_CHECK_TUNE_BUDGET the tuner's seconds (default 200).
+# 480). Everything is logged to OUT_DIR/gpu_check.log; the tuning table is
+# copied to OUT_DIR. GPU_CHECK_SUITES names the suites (default: winograd
+# network conv pool gap dense cam), GPU_CHECK_TUNE_BUDGET the tuner's seconds
+# (default 200).
 set -u
 bin=$(cd "$1" && pwd)
 out=$2
