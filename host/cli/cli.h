@@ -164,7 +164,7 @@ typedef struct {
     int flip;            /* also run each image mirrored left to right (in the same pass) */
     int want_logits, want_features;
     int progress;        /* a progress bar on stderr when it is a terminal */
-    int threads;         /* decoding threads; 0: one per core it may run on */
+    int threads;         /* decoding threads; 0: cli_decode_threads_default() */
     struct cli_batch_stats *stats; /* where the time went, or NULL */
     int n_devices;       /* > 1: batches spread over ctxs[d]/models[d] (ctxs[0] == ctx), a thread each */
     vggcl_ctx **ctxs;

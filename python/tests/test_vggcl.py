@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -144,7 +145,7 @@ def assert_same_answers(got, want):
     np.testing.assert_allclose([[q for _, _, q in r] for r in got], [[q for _, _, q in r] for r in want], rtol=1e-5)
 
 
-def test_classify_threads(files):
+def test_classify_threads(files, monkeypatch):
     """Decoding on threads ahead of the device: the same answers, in order, for any thread count and
     batch; an unreadable image raises naming it, wherever it is."""
     paths = files["images"] * 5  # 15 images: batches of 4 leave a remainder
@@ -157,10 +158,17 @@ def test_classify_threads(files):
             assert_same_answers(m.classify(paths, top=2, batch=batch, threads=threads), one)
         for k in range(1, 5):  # each copy of the three images answered as the first
             assert_same_answers(one[3 * k:3 * k + 3], one[:3])
+        # the decoding runs on the pool's threads, not the caller's
+        seen, load = set(), vggcl._load_image
+        monkeypatch.setattr(vggcl, "_load_image", lambda ctx, path: seen.add(threading.get_ident()) or load(ctx, path))
+        assert m.classify(paths, top=2, batch=4, threads=3) == one
+        assert len(seen) > 1 and threading.get_ident() not in seen
+        monkeypatch.undo()
         bad = files["dir"] / "broken.jpg"
         bad.write_bytes(b"\xff\xd8 not a jpeg")
-        with pytest.raises(vggcl.Error, match="broken.jpg"):
-            m.classify(paths[:9] + [bad] + paths[9:], batch=4, threads=3)
+        for at in (0, 9, 15):
+            with pytest.raises(vggcl.Error, match="broken.jpg"):
+                m.classify(paths[:at] + [bad] + paths[at:], batch=4, threads=3)
         with pytest.raises(vggcl.Error, match="threads"):
             m.classify(paths, threads=0)
         assert m.device_type == next(d["type"] for d in vggcl.devices() if d["name"] == m.device)

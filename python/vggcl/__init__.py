@@ -366,7 +366,7 @@ class Model:
 
         out = []
         paths = iter(paths)
-        threads = threads or (-(-_usable_cores() // 16) if self.device_type == "CPU" else _usable_cores())
+        threads = threads or min(64, -(-_usable_cores() // 16) if self.device_type == "CPU" else _usable_cores())
         pool = concurrent.futures.ThreadPoolExecutor(threads)
         try:
             pending = collections.deque()  # the next images, in order, up to two batches ahead
