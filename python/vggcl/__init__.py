@@ -14,6 +14,7 @@ import collections
 import concurrent.futures
 import ctypes
 import ctypes.util
+import itertools
 import os
 import threading
 
@@ -371,10 +372,8 @@ class Model:
         try:
             pending = collections.deque()  # the next images, in order, up to two batches ahead
             while True:
-                for path in paths:
-                    pending.append(pool.submit(prepare, path))
-                    if len(pending) >= 2 * batch + threads:
-                        break
+                pending.extend(pool.submit(prepare, path)
+                               for path in itertools.islice(paths, 2 * batch + threads - len(pending)))
                 if not pending:
                     break
                 x = np.stack([pending.popleft().result() for _ in range(min(batch, len(pending)))])
