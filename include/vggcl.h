@@ -99,6 +99,13 @@ VGGCL_API const char *vggcl_device_name(const vggcl_ctx *ctx); /* "" before sele
 /* The selected device's type as vggcl_list_devices gives it ("GPU", "CPU", ...); "" for ref and
  * before selection. */
 VGGCL_API const char *vggcl_device_type(const vggcl_ctx *ctx);
+/* The cores this process may run on: its CPU affinity (mpirun binds each of one or two ranks to
+ * a single core unless told --bind-to none), else the online ones. */
+VGGCL_API int vggcl_usable_cores(void);
+/* How many threads should decode and preprocess images for this context's device: one per core
+ * this process may run on (its CPU affinity), but one per 16 cores, rounded up, when the device
+ * is a CPU (it computes on the same cores); at most 64. */
+VGGCL_API int vggcl_decode_threads_default(const vggcl_ctx *ctx);
 
 enum { VGGCL_POOL5_AUTO = -1, VGGCL_POOL5_DROP = 0, VGGCL_POOL5_KEEP = 1 };
 

@@ -3,7 +3,9 @@
  * a single thread gets. The "ref" case (reference backend, no OpenCL) is the
  * one run under helgrind (tests/sanitizers/valgrind.sh); the "opencl" case
  * runs the same on the OpenCL device, two contexts sharing one driver. */
+#define _GNU_SOURCE /* sched_getaffinity, CPU_SET */
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -102,15 +104,60 @@ START_TEST(test_threads_opencl)
 }
 END_TEST
 
+/* --threads' default: one decoding thread per core the caller may run on (its affinity, not the
+ * machine's cores), one per 16 on a CPU device, which computes on those cores. */
+START_TEST(test_decode_threads_default)
+{
+    cpu_set_t all, one;
+    ck_assert_int_eq(sched_getaffinity(0, sizeof all, &all), 0);
+    const int cores = CPU_COUNT(&all), cap = cores > 64 ? 64 : cores;
+    ck_assert_int_eq(vggcl_usable_cores(), cores);
+    vggcl_ctx *ref = open_ctx("ref"), *cpu = vggcl_ctx_new();
+    ck_assert_ptr_nonnull(ref);
+    ck_assert_int_eq(vggcl_decode_threads_default(ref), cap);
+    ck_assert_int_eq(vggcl_decode_threads_default(NULL), cap);
+    /* pinned to one core (as mpirun binds a rank), one thread */
+    CPU_ZERO(&one);
+    for (int c = 0; c < CPU_SETSIZE; c++)
+        if (CPU_ISSET(c, &all)) {
+            CPU_SET(c, &one);
+            break;
+        }
+    ck_assert_int_eq(sched_setaffinity(0, sizeof one, &one), 0);
+    const int pinned = vggcl_usable_cores(), pinned_default = vggcl_decode_threads_default(ref);
+    ck_assert_int_eq(sched_setaffinity(0, sizeof all, &all), 0);
+    ck_assert_int_eq(pinned, 1);
+    ck_assert_int_eq(pinned_default, 1);
+    /* the first CPU device, where PoCL or another CPU driver lists one */
+    vggcl_device_info dev[16];
+    int n = 0;
+    ck_assert_ptr_nonnull(cpu);
+    vggcl_list_devices(cpu, dev, 16, &n);
+    for (int d = 0; d < n && d < 16; d++)
+        if (!strcmp(dev[d].type, "CPU")) {
+            char spec[32];
+            snprintf(spec, sizeof spec, "%d:%d", dev[d].platform, dev[d].device);
+            ck_assert_msg(vggcl_select_device(cpu, spec) == VGGCL_OK, "%s", vggcl_message(cpu));
+            ck_assert_str_eq(vggcl_device_type(cpu), "CPU");
+            ck_assert_int_eq(vggcl_decode_threads_default(cpu), ((cores + 15) / 16 > 64 ? 64 : (cores + 15) / 16));
+            break;
+        }
+    vggcl_ctx_free(ref);
+    vggcl_ctx_free(cpu);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("threads");
-    TCase *ref = tcase_create("ref"), *cl = tcase_create("opencl");
+    TCase *ref = tcase_create("ref"), *cl = tcase_create("opencl"), *defaults = tcase_create("defaults");
     tcase_set_timeout(ref, 600);
     tcase_set_timeout(cl, 600);
     tcase_add_test(ref, test_threads_ref);
     tcase_add_test(cl, test_threads_opencl);
+    tcase_add_test(defaults, test_decode_threads_default);
     suite_add_tcase(s, ref);
     suite_add_tcase(s, cl);
+    suite_add_tcase(s, defaults);
     return tu_run(s);
 }

@@ -164,7 +164,7 @@ typedef struct {
     int flip;            /* also run each image mirrored left to right (in the same pass) */
     int want_logits, want_features;
     int progress;        /* a progress bar on stderr when it is a terminal */
-    int threads;         /* decoding threads; 0: cli_decode_threads_default() */
+    int threads;         /* decoding threads; 0: the devices' vggcl_decode_threads_default() */
     struct cli_batch_stats *stats; /* where the time went, or NULL */
     int n_devices;       /* > 1: batches spread over ctxs[d]/models[d] (ctxs[0] == ctx), a thread each */
     vggcl_ctx **ctxs;
@@ -223,9 +223,6 @@ void cli_decode_take(cli_decode_pool *dp, int i, float **t, int *h, int *w, char
 void cli_decode_stop(cli_decode_pool *dp); /* accepts NULL */
 double cli_decode_busy_ms(cli_decode_pool *dp); /* worker time so far, summed */
 int cli_decode_thread_count(const cli_decode_pool *dp);
-/* --threads' default: the cores this process may run on; where the devices are CPUs, which compute on
- * those cores, one per 16 of them (a JPEG decodes in ~1/35 of a VGG16 pass on one core). */
-int cli_decode_threads_default(int cpu_devices);
 double cli_now_ms(void);                   /* a monotonic clock, in milliseconds */
 extern const cli_option cli_decode_options[]; /* --threads */
 

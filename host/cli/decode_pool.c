@@ -3,14 +3,11 @@
  * previous batch on the device. Each worker has a vggcl context of its own
  * (image decoding and preprocessing are safe to call from several threads
  * with one context each). */
-#define _GNU_SOURCE /* sched_getaffinity, CPU_COUNT */
 #include <pthread.h>
-#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "cli.h"
 
@@ -88,30 +85,12 @@ static void *worker(void *arg)
     return NULL;
 }
 
-/* The cores this process may run on: its CPU affinity (mpirun binds each of one or two ranks to
- * a single core unless told --bind-to none), else the online ones. */
-static int usable_cores(void)
-{
-    cpu_set_t set;
-    if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0) return CPU_COUNT(&set);
-    const long n = sysconf(_SC_NPROCESSORS_ONLN);
-    return n < 1 ? 1 : n > 1024 ? 1024 : (int)n;
-}
-
-int cli_decode_threads_default(int cpu_devices)
-{
-    /* measured on a 2-vCPU Xeon with PoCL: 2 decoding threads ran bench --images at 0.97x of 1
-     * (median of 8 alternating runs), taking time from the device's own threads */
-    const int n = cpu_devices ? (usable_cores() + 15) / 16 : usable_cores();
-    return n > 64 ? 64 : n;
-}
-
 cli_decode_pool *cli_decode_start(char **files, int n, const vggcl_preprocess *p, int threads, int ahead)
 {
     cli_decode_pool *dp = threads >= 1 ? calloc(1, sizeof *dp) : NULL;
     if (!dp) return NULL;
     static int warned; /* pools start on the command's main thread */
-    const int cores = usable_cores();
+    const int cores = vggcl_usable_cores();
     /* measured on the H200 machine: 16 threads bound to one core by mpirun decoded 2048 JPEGs in
      * 10.6 s instead of 1.6 s. Each MPI rank says it once for itself. */
     if (threads > cores && !warned) {

@@ -153,11 +153,12 @@ int cli_run_batches(const cli_batch_job *job, char **files, int n_files, cli_bat
     *failed = 0;
     r.slots = calloc((size_t)r.n_slots, sizeof *r.slots);
     /* the pool decodes a batch ahead per slot: the next batch is ready when a device can take it */
-    int cpus = 1;
-    for (int d = 0; d < n_dev; d++) cpus &= !strcmp(vggcl_device_type(d ? job->ctxs[d] : job->ctx), "CPU");
-    cli_decode_pool *pool = r.slots ? cli_decode_start(files, n_files, job->p,
-                                                       job->threads > 0 ? job->threads : cli_decode_threads_default(cpus),
-                                                       (r.n_slots + 1) * batch) : NULL;
+    int decoders = job->threads;
+    for (int d = 0; d < n_dev && job->threads <= 0; d++) { /* the most any device asks for */
+        const int t = vggcl_decode_threads_default(d ? job->ctxs[d] : job->ctx);
+        decoders = t > decoders ? t : decoders;
+    }
+    cli_decode_pool *pool = r.slots ? cli_decode_start(files, n_files, job->p, decoders, (r.n_slots + 1) * batch) : NULL;
     for (int k = 0; r.slots && k < r.n_slots; k++)
         if (!(r.slots[k].index = malloc(sizeof *r.slots[k].index * (size_t)batch))) pool = (cli_decode_stop(pool), NULL);
     if (!r.slots || !pool) {

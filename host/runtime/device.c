@@ -1,8 +1,11 @@
 /* Context lifetime, OpenCL device enumeration and selection. */
+#define _GNU_SOURCE /* sched_getaffinity, CPU_COUNT */
 #include <ctype.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "internal.h"
 
@@ -39,6 +42,22 @@ const char *vggcl_device_name(const vggcl_ctx *ctx)
 const char *vggcl_device_type(const vggcl_ctx *ctx)
 {
     return ctx ? ctx->device_type : "";
+}
+
+int vggcl_usable_cores(void)
+{
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0) return CPU_COUNT(&set);
+    const long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n < 1 ? 1 : n > 1024 ? 1024 : (int)n;
+}
+
+int vggcl_decode_threads_default(const vggcl_ctx *ctx)
+{
+    /* measured on a 2-vCPU Xeon with PoCL: 2 decoding threads ran bench --images at 0.97x of 1
+     * (median of 8 alternating runs), taking time from the device's own threads */
+    const int n = !strcmp(vggcl_device_type(ctx), "CPU") ? (vggcl_usable_cores() + 15) / 16 : vggcl_usable_cores();
+    return n > 64 ? 64 : n;
 }
 
 static const char *type_name(cl_device_type t)

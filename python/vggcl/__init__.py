@@ -82,6 +82,7 @@ _list_devices = _sig("vggcl_list_devices", ctypes.c_int, _p, ctypes.POINTER(_Dev
 _select_device = _sig("vggcl_select_device", ctypes.c_int, _p, ctypes.c_char_p)
 _device_name = _sig("vggcl_device_name", ctypes.c_char_p, _p)
 _device_type = _sig("vggcl_device_type", ctypes.c_char_p, _p)
+_decode_threads_default = _sig("vggcl_decode_threads_default", ctypes.c_int, _p)
 _conv_algorithm = _sig("vggcl_conv_algorithm", ctypes.c_int, ctypes.c_char_p)
 _load_defaults = _sig("vggcl_load_options_defaults", None, ctypes.POINTER(_LoadOptions))
 _model_load = _sig("vggcl_model_load", ctypes.c_int, _p, ctypes.c_char_p, ctypes.POINTER(_LoadOptions),
@@ -172,14 +173,6 @@ def _preset(resize=None, crop=None, mean=None, std=None, meta=None):
     if s is not None:
         p.std[:] = s
     return p
-
-
-def _usable_cores():
-    """The cores this process may run on (its CPU affinity, as `vggcl classify --threads`)."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # (no affinity on this system)
-        return os.cpu_count() or 1
 
 
 def _load_image(ctx, path):
@@ -352,8 +345,8 @@ class Model:
         """Image paths -> per image a list of the top classes as (class, name, probability), the
         name from the file's class names, else "class N". `threads` threads decode and preprocess
         ahead while the device runs a batch (vggcl releases the GIL); by default, as `vggcl
-        classify`, one per core this process may run on, or on a CPU device, which computes on
-        those cores, one per 16 of them. An unreadable image raises vggcl.Error naming it."""
+        classify`, vggcl_decode_threads_default(): one per core this process may run on, or on a
+        CPU device, which computes on those cores, one per 16 of them. An unreadable image raises vggcl.Error naming it."""
         if batch < 1 or (threads is not None and threads < 1):
             raise Error(f"classify: batch ({batch}) and threads ({threads}) must be at least 1")
         names = self.class_names or [f"class {c}" for c in range(self.classes)]
@@ -367,7 +360,7 @@ class Model:
 
         out = []
         paths = iter(paths)
-        threads = threads or min(64, -(-_usable_cores() // 16) if self.device_type == "CPU" else _usable_cores())
+        threads = threads or _decode_threads_default(self._ctx.ptr)
         pool = concurrent.futures.ThreadPoolExecutor(threads)
         try:
             pending = collections.deque()  # the next images, in order, up to two batches ahead
