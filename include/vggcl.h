@@ -339,6 +339,10 @@ VGGCL_API int vggcl_remove_output(const char *path);
  * (release with vggcl_free) and fills shape[0..*ndim), at most VGGCL_NPY_MAX_DIMS. */
 #define VGGCL_NPY_MAX_DIMS 8
 VGGCL_API vggcl_status vggcl_npy_read(vggcl_ctx *ctx, const char *path, int *ndim, long long *shape, float **data);
+/* The same checks without reading the values, for a file too large to hold: the shape, and where
+ * its values (exactly those the shape declares) start, in bytes from the beginning. */
+VGGCL_API vggcl_status vggcl_npy_header(vggcl_ctx *ctx, const char *path, int *ndim, long long *shape,
+                                        long long *offset);
 
 /* Writes path atomically: a temporary file in the same folder, renamed at the
  * end, so a failure leaves no file at path. */

@@ -169,6 +169,8 @@ class Cli(unittest.TestCase):
         raw = (self.d / "x.npy").read_bytes()
         (self.d / "trunc.npy").write_bytes(raw[:-10])
         self.fails(self.run_args(x=self.d / "trunc.npy"), 1, "trunc.npy", "truncated")
+        (self.d / "long.npy").write_bytes(raw + b"\0\0\0\0")
+        self.fails(self.run_args(x=self.d / "long.npy"), 1, "long.npy", "trailing bytes")
         (self.d / "text.npy").write_text("hello, not numpy\n")
         self.fails(self.run_args(x=self.d / "text.npy"), 1, "text.npy", "not a .npy file")
 

@@ -62,60 +62,83 @@ static vggcl_status parse_header(vggcl_ctx *ctx, const char *path, const char *h
     return VGGCL_OK;
 }
 
-vggcl_status vggcl_npy_read(vggcl_ctx *ctx, const char *path, int *ndim, long long *shape, float **data)
+/* Reads fp's header (path names it in messages) and checks that the file holds exactly the values it
+ * declares: *count of them, from *offset on. */
+static vggcl_status read_header(vggcl_ctx *ctx, const char *path, FILE *fp, int *ndim, long long *shape,
+                                size_t *count, long long *offset)
 {
     vggcl_status st = VGGCL_OK;
     unsigned char pre[12];
-    char *hdr = NULL, eb[128];
-    float *buf = NULL;
-    *data = NULL;
-    FILE *fp = fopen(path, "rb");
-    if (!fp) return vggcl__fail(ctx, VGGCL_ERR_IO, "%s: cannot open input: %s", path, vggcl__strerror(errno, eb, sizeof eb));
+    char *hdr = NULL;
     struct stat sb;
-    if (fstat(fileno(fp), &sb) != 0 || !S_ISREG(sb.st_mode)) {
-        fclose(fp);
+    if (fstat(fileno(fp), &sb) != 0 || !S_ISREG(sb.st_mode))
         return vggcl__fail(ctx, VGGCL_ERR_IO, "%s: cannot read input: not a regular file", path);
-    }
-    if (fread(pre, 1, 10, fp) != 10 || memcmp(pre, magic, 6)) {
-        st = vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: not a .npy file (no \\x93NUMPY magic)", path);
-        goto done;
-    }
+    if (fread(pre, 1, 10, fp) != 10 || memcmp(pre, magic, 6))
+        return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: not a .npy file (no \\x93NUMPY magic)", path);
     size_t hlen;
     int major = pre[6];
     if (major == 1) {
         hlen = (size_t)pre[8] | (size_t)pre[9] << 8;
     } else if (major == 2 || major == 3) {
-        if (fread(pre + 10, 1, 2, fp) != 2) {
-            st = vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: truncated .npy header", path);
-            goto done;
-        }
+        if (fread(pre + 10, 1, 2, fp) != 2) return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: truncated .npy header", path);
         hlen = (size_t)pre[8] | (size_t)pre[9] << 8 | (size_t)pre[10] << 16 | (size_t)pre[11] << 24;
     } else {
-        st = vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: .npy format version %d is not supported", path, major);
-        goto done;
+        return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: .npy format version %d is not supported", path, major);
     }
     if (hlen > (1u << 20) || !(hdr = malloc(hlen + 1)) || fread(hdr, 1, hlen, fp) != hlen) {
-        st = vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: truncated or oversized .npy header", path);
-        goto done;
+        free(hdr);
+        return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: truncated or oversized .npy header", path);
     }
     hdr[hlen] = '\0';
-    if ((st = parse_header(ctx, path, hdr, ndim, shape)) != VGGCL_OK) goto done;
-    size_t count = 1;
+    st = parse_header(ctx, path, hdr, ndim, shape);
+    free(hdr);
+    if (st != VGGCL_OK) return st;
+    *count = 1;
     for (int d = 0; d < *ndim; d++) {
-        if (shape[d] && count > SIZE_MAX / sizeof(float) / (size_t)shape[d]) {
-            st = vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: shape is too large", path);
-            goto done;
-        }
-        count *= (size_t)shape[d];
+        if (shape[d] && *count > SIZE_MAX / sizeof(float) / (size_t)shape[d])
+            return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: shape is too large", path);
+        *count *= (size_t)shape[d];
     }
-    /* the file's size bounds the allocation: a header cannot ask for more */
+    /* the file's size bounds what a caller allocates: a header cannot ask for more */
     const long long header_end = ftell(fp), have = (long long)sb.st_size - header_end;
-    if (header_end < 0 || (unsigned long long)have < (unsigned long long)count * sizeof(float)) {
-        st = vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: truncated: the shape needs %zu float32 values (%zu bytes), "
-                         "the file holds %lld bytes of data", path, count, count * sizeof(float),
-                         have > 0 ? have : 0);
-        goto done;
-    }
+    if (header_end < 0 || (unsigned long long)have < (unsigned long long)*count * sizeof(float))
+        return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: truncated: the shape needs %zu float32 values (%zu bytes), "
+                           "the file holds %lld bytes of data", path, *count, *count * sizeof(float),
+                           have > 0 ? have : 0);
+    if ((unsigned long long)have > (unsigned long long)*count * sizeof(float))
+        return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: trailing bytes after %zu float32 values", path, *count);
+    *offset = header_end;
+    return VGGCL_OK;
+}
+
+static vggcl_status open_input(vggcl_ctx *ctx, const char *path, FILE **fp)
+{
+    char eb[128];
+    if ((*fp = fopen(path, "rb"))) return VGGCL_OK;
+    return vggcl__fail(ctx, VGGCL_ERR_IO, "%s: cannot open input: %s", path, vggcl__strerror(errno, eb, sizeof eb));
+}
+
+vggcl_status vggcl_npy_header(vggcl_ctx *ctx, const char *path, int *ndim, long long *shape, long long *offset)
+{
+    size_t count;
+    FILE *fp;
+    vggcl_status st = open_input(ctx, path, &fp);
+    if (st != VGGCL_OK) return st;
+    st = read_header(ctx, path, fp, ndim, shape, &count, offset);
+    fclose(fp);
+    return st;
+}
+
+vggcl_status vggcl_npy_read(vggcl_ctx *ctx, const char *path, int *ndim, long long *shape, float **data)
+{
+    size_t count;
+    long long offset;
+    float *buf = NULL;
+    FILE *fp;
+    *data = NULL;
+    vggcl_status st = open_input(ctx, path, &fp);
+    if (st != VGGCL_OK) return st;
+    if ((st = read_header(ctx, path, fp, ndim, shape, &count, &offset)) != VGGCL_OK) goto done;
     buf = malloc(count ? count * sizeof(float) : 1);
     if (!buf) {
         st = vggcl__fail(ctx, VGGCL_ERR_NOMEM, "%s: out of host memory for %zu floats", path, count);
@@ -126,15 +149,10 @@ vggcl_status vggcl_npy_read(vggcl_ctx *ctx, const char *path, int *ndim, long lo
         st = vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: truncated: %zu of %zu float32 values present", path, got, count);
         goto done;
     }
-    if (fgetc(fp) != EOF) {
-        st = vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: trailing bytes after %zu float32 values", path, count);
-        goto done;
-    }
     *data = buf;
     buf = NULL;
 done:
     free(buf);
-    free(hdr);
     fclose(fp);
     return st;
 }

@@ -77,6 +77,7 @@ def npy_seeds():
     out("npy", "f4-empty", npy_bytes(np.zeros((0, 3), dtype="<f4")))
     good = npy_bytes(a)
     out("npy", "truncated", good[:-5])
+    out("npy", "trailing", good + b"\0\0\0\0")
     out("npy", "huge-shape", good.replace(b"(2, 3, 4)", b"(9999999999, 9999999999)")[: len(good)])
 
 
