@@ -122,6 +122,19 @@ class Mpi(Folder):
         for name in ("l.npy", "t.npy"):
             np.testing.assert_array_equal(np.load(o4 / name), np.load(o1 / name))
 
+    def test_parts_in_many_chunks(self):
+        """Rows of 3 MB (a 512x512 crop in --tensor-out) against rank 0's 4 MiB chunks: each rank's part
+        goes over in several chunks of whole rows, and the arrays are still one process's."""
+        one, o1 = self.classify("one", "--resize", "560", "--crop", "512")
+        two, o2 = self.classify("two", "--resize", "560", "--crop", "512", ranks=2)
+        self.assertEqual(one.returncode, 1, one.stderr)
+        self.assertEqual(two.returncode, one.returncode, two.stderr)
+        self.assertEqual(two.stdout, one.stdout)
+        t = np.load(o1 / "t.npy")
+        self.assertEqual(t.shape, (9, 3, 512, 512))  # 4 and 5 rows of 3 MB: 4 and 5 chunks
+        np.testing.assert_array_equal(np.load(o2 / "t.npy"), t)
+        np.testing.assert_array_equal(np.load(o2 / "l.npy"), np.load(o1 / "l.npy"))
+
     def test_shards_concatenate_to_one_process(self):
         one, o1 = self.classify("one", "--format", "json")
         parts = [self.classify(f"shard{i}", "--format", "json", "--shard", f"{i}/2") for i in range(2)]

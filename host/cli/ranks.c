@@ -95,98 +95,139 @@ int cli_ranks_capture(cli_ranks *r, const char **logits_out, const char **tensor
 }
 
 #ifdef VGGCL_MPI
-/* A temporary file's bytes (none for fd -1); NULL when it cannot be read back or memory is short. */
-static char *slurp(int fd, long *len)
+/* Gathering streams each rank's temporary file to rank 0 a chunk at a time: rank 0 holds one chunk,
+ * whatever the job's size, and no count passes MPI's int. */
+#define CHUNK ((size_t)4 << 20)
+enum { TAG_DATA = 1, TAG_END, TAG_FAILED };
+
+/* What rank 0 does with each chunk, in rank order: 0 when it took it. */
+typedef int (*cli_sink)(void *user, const char *bytes, size_t n);
+
+/* A buffer of bytes on every rank that was ok, or NULL on all of them when any rank was not ok or
+ * short of memory (so that all of them stream, or none). */
+static char *chunk_on_all(size_t bytes, int ok)
+{
+    char *b = ok ? malloc(bytes) : NULL;
+    int mine = b != NULL, all = 0;
+    MPI_Allreduce(&mine, &all, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+    if (!all) free(b);
+    return all ? b : NULL;
+}
+
+/* The chunk for units of unit bytes: CHUNK bytes rounded down to whole units, at least one. */
+static size_t chunk_bytes(size_t unit)
+{
+    return unit > CHUNK ? unit : CHUNK / unit * unit;
+}
+
+/* Every rank's bytes of fd from offset on (none for fd -1), rank by rank, to rank 0's sink, in
+ * chunks of whole units (chunk holds chunk_bytes(unit) on every rank). CLI_FAIL on rank 0 when a
+ * rank could not read its file or the sink refused a chunk (the rest is still received, and
+ * dropped), on another rank when it could not read its own. */
+static int stream_parts(const cli_ranks *r, int fd, long long offset, size_t unit, char *chunk, cli_sink sink,
+                        void *user)
+{
+    const size_t room = chunk_bytes(unit);
+    int rc = CLI_OK;
+    for (int i = 0; i < r->size; i++) {
+        if (r->rank != i && r->rank != 0) continue;
+        for (long long at = offset;;) { /* rank i reads, rank 0 takes (both, for i = 0) */
+            int tag, n = 0;
+            if (r->rank == i) {
+                const ssize_t got = fd < 0 ? 0 : pread(fd, chunk, room, at);
+                tag = got < 0 || (size_t)got % unit ? TAG_FAILED : got ? TAG_DATA : TAG_END;
+                n = tag == TAG_DATA ? (int)got : 0;
+                if (i) MPI_Send(chunk, n, MPI_CHAR, 0, tag, MPI_COMM_WORLD);
+            } else {
+                MPI_Status st;
+                MPI_Recv(chunk, (int)room, MPI_CHAR, i, MPI_ANY_TAG, MPI_COMM_WORLD, &st);
+                MPI_Get_count(&st, MPI_CHAR, &n), tag = st.MPI_TAG;
+            }
+            at += n;
+            if (tag == TAG_FAILED) rc = CLI_FAIL;
+            if (tag != TAG_DATA) break;
+            if (r->rank == 0 && rc == CLI_OK && sink(user, chunk, (size_t)n)) rc = CLI_FAIL;
+        }
+    }
+    return rc;
+}
+
+static int write_text(void *stream, const char *bytes, size_t n)
+{
+    return fwrite(bytes, 1, n, stream) != n;
+}
+
+typedef struct {
+    vggcl_ctx *ctx;
+    vggcl_npy_writer *w;
+    size_t row_bytes;
+    int refused; /* the writer failed: its message is the context's */
+} npy_sink;
+
+static int append_rows(void *user, const char *bytes, size_t n)
+{
+    npy_sink *s = user;
+    s->refused = vggcl_npy_writer_append(s->ctx, s->w, (const float *)(const void *)bytes,
+                                         (long long)(n / s->row_bytes)) != VGGCL_OK;
+    return s->refused;
+}
+
+/* A part's header as ranks exchange it: ndim (0: no rows, -1: unreadable), the values' offset, the shape. */
+#define PART_WIDTH (VGGCL_NPY_MAX_DIMS + 2)
+static void part_header(vggcl_ctx *ctx, int part, long long *h)
 {
     struct stat sb;
-    *len = 0;
-    if (fd < 0) return calloc(1, 1);
-    if (fstat(fd, &sb) != 0) return NULL;
-    char *b = malloc((size_t)sb.st_size + 1);
-    for (off_t at = 0; b && at < sb.st_size;) {
-        const ssize_t got = pread(fd, b + at, (size_t)(sb.st_size - at), at);
-        if (got <= 0) {
-            free(b);
-            return NULL;
-        }
-        at += got;
-    }
-    if (b) *len = (long)sb.st_size;
-    return b;
+    char path[32];
+    int nd = 0;
+    memset(h, 0, sizeof *h * PART_WIDTH);
+    if (part < 0 || (fstat(part, &sb) == 0 && sb.st_size == 0)) return; /* a rank with no readable image */
+    snprintf(path, sizeof path, "/dev/fd/%d", part);
+    h[0] = vggcl_npy_header(ctx, path, &nd, h + 2, &h[1]) == VGGCL_OK && nd >= 1 ? nd : -1;
 }
 
-/* Whether every rank has its bytes (mine, len) and all of them fit MPI's int counts; on every rank. */
-static int all_read(const char *mine, long len)
+/* The bytes of one row of a part with header h. */
+static size_t row_bytes(const long long *h)
 {
-    long sum = 0;
-    int bad = !mine, any = 0;
-    MPI_Allreduce(&len, &sum, 1, MPI_LONG, MPI_SUM, MPI_COMM_WORLD);
-    MPI_Allreduce(&bad, &any, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
-    return !any && sum <= INT_MAX;
+    size_t n = sizeof(float);
+    for (int d = 1; d < h[0]; d++) n *= (size_t)h[2 + d];
+    return n;
 }
 
-/* Rank 0 gets every rank's bytes, in rank order (*all, lens per rank). */
-static char *gather_bytes(const cli_ranks *r, const char *mine, long len, long **lens)
+/* Rank 0 writes out: the rows of every rank's temporary .npy (part; empty for a rank with no
+ * readable image, which writes no array), in rank order. */
+static int merge_npy(vggcl_ctx *ctx, const char *out, int part, const cli_ranks *r)
 {
-    int ilen = (int)len, *counts = NULL, *displs = NULL;
-    char *all = NULL;
-    if (r->rank == 0) {
-        counts = calloc((size_t)r->size, sizeof *counts);
-        displs = calloc((size_t)r->size, sizeof *displs);
-        *lens = calloc((size_t)r->size, sizeof **lens);
+    long long mine[PART_WIDTH], *all = r->rank == 0 ? calloc((size_t)r->size, sizeof mine) : NULL;
+    part_header(ctx, part, mine);
+    if (mine[0] < 0) fprintf(stderr, "vggcl: rank %d: %s\n", r->rank, vggcl_message(ctx));
+    MPI_Gather(mine, PART_WIDTH, MPI_LONG_LONG, all, PART_WIDTH, MPI_LONG_LONG, 0, MPI_COMM_WORLD);
+    /* rank 0: the first part with rows gives the shape; the others' rows must have it */
+    int rc = r->rank == 0 && !all ? cli_error(CLI_FAIL, "out of host memory gathering %s", out) : CLI_OK;
+    const long long *first = mine;
+    for (int i = 0; all && i < r->size && rc == CLI_OK; i++) {
+        const long long *p = all + (size_t)i * PART_WIDTH;
+        if (p[0] < 0) rc = cli_error(CLI_FAIL, "%s: rank %d's part could not be read back", out, i);
+        else if (p[0] && !first[0]) first = p;
+        else if (p[0] && (p[0] != first[0] || memcmp(p + 3, first + 3, sizeof *p * (size_t)(p[0] - 1))))
+            rc = cli_error(CLI_FAIL, "%s: rank %d's rows differ in shape from the first rank's", out, i);
     }
-    MPI_Gather(&ilen, 1, MPI_INT, counts, 1, MPI_INT, 0, MPI_COMM_WORLD);
-    if (r->rank == 0) {
-        long total = 0;
-        for (int i = 0; i < r->size; i++) displs[i] = (int)total, total += counts[i], (*lens)[i] = counts[i];
-        all = malloc((size_t)total + 1);
-    }
-    MPI_Gatherv(mine, ilen, MPI_CHAR, all, counts, displs, MPI_CHAR, 0, MPI_COMM_WORLD);
-    free(counts), free(displs);
-    return all;
-}
-
-/* Rank 0: the rows of every rank's temporary .npy (path, one per rank in *files) appended to out. */
-static int merge_npy(vggcl_ctx *ctx, const char *out, int part, const cli_ranks *r, int ndim_tail,
-                     const long long *tail)
-{
-    vggcl_npy_writer *w = NULL;
-    long *lens = NULL, len;
-    char *mine = slurp(part, &len);
-    if (!all_read(mine, len)) {
-        free(mine);
-        return r->rank == 0 ? cli_error(CLI_FAIL, "%s: a rank's part could not be read back, or all of them "
-                                                  "exceed 2 GiB (write parts with --shard)", out)
-                            : CLI_FAIL;
-    }
-    char *all = gather_bytes(r, mine, len, &lens);
-    int rc = CLI_OK;
-    free(mine);
-    if (r->rank != 0) return CLI_OK;
-    if (!all) return cli_error(CLI_FAIL, "out of host memory gathering %s", out);
-    long at = 0;
-    for (int i = 0; i < r->size && rc == CLI_OK; at += lens[i], i++) {
-        if (!lens[i]) continue; /* a rank with no readable image writes no array */
-        char tmp[32];
-        const int fd = temp_file();
-        snprintf(tmp, sizeof tmp, "/dev/fd/%d", fd);
-        int nd = 0;
-        long long shape[VGGCL_NPY_MAX_DIMS];
-        float *data = NULL;
-        if (fd < 0 || write(fd, all + at, (size_t)lens[i]) != lens[i]) {
-            rc = cli_error(CLI_FAIL, "cannot write a temporary file to gather %s", out);
-        } else if (vggcl_npy_read(ctx, tmp, &nd, shape, &data) != VGGCL_OK ||
-                   (!w && vggcl_npy_writer_open(ctx, out, ndim_tail ? ndim_tail : nd - 1, tail ? tail : shape + 1,
-                                                &w) != VGGCL_OK) ||
-                   vggcl_npy_writer_append(ctx, w, data, shape[0]) != VGGCL_OK) {
-            rc = cli_error(CLI_FAIL, "%s", vggcl_message(ctx));
-        }
-        vggcl_free(data);
-        if (fd >= 0) close(fd);
-    }
-    if (w && vggcl_npy_writer_close(ctx, w, rc == CLI_OK) != VGGCL_OK && rc == CLI_OK)
+    /* every part's rows have first's shape (rank 0) or the rank's own (the others) */
+    npy_sink s = { ctx, NULL, row_bytes(first), 0 };
+    if (r->rank == 0 && first[0] > 0 && rc == CLI_OK &&
+        vggcl_npy_writer_open(ctx, out, (int)first[0] - 1, first + 3, &s.w) != VGGCL_OK)
         rc = cli_error(CLI_FAIL, "%s", vggcl_message(ctx));
-    free(all), free(lens);
+    char *chunk = chunk_on_all(chunk_bytes(s.row_bytes), rc == CLI_OK && mine[0] >= 0 && s.row_bytes <= INT_MAX);
+    if (!chunk) {
+        if (r->rank == 0 && rc == CLI_OK) cli_error(CLI_FAIL, "%s: out of host memory, or a rank's part unreadable", out);
+        rc = CLI_FAIL;
+    } else if (stream_parts(r, mine[0] > 0 ? part : -1, mine[1], s.row_bytes, chunk, append_rows, &s) != CLI_OK) {
+        rc = r->rank != 0 ? CLI_FAIL
+             : s.refused  ? cli_error(CLI_FAIL, "%s", vggcl_message(ctx))
+                          : cli_error(CLI_FAIL, "%s: a rank's part could not be read back", out);
+    }
+    if (s.w && vggcl_npy_writer_close(ctx, s.w, rc == CLI_OK) != VGGCL_OK && rc == CLI_OK)
+        rc = cli_error(CLI_FAIL, "%s", vggcl_message(ctx));
+    free(chunk), free(all);
     return rc;
 }
 #endif
@@ -199,24 +240,17 @@ int cli_ranks_finish(cli_ranks *r, vggcl_ctx *ctx, int rc, int *failed, int *ok)
     if (r->saved_out >= 0) dup2(r->saved_out, 1), close(r->saved_out);
     if (r->saved_err >= 0) dup2(r->saved_err, 2), close(r->saved_err);
     /* the text in rank order: stdout, then the messages (skipped images) */
+    char *chunk = chunk_on_all(CHUNK, 1);
     for (int k = 0; k < 2; k++) {
-        long len, *lens = NULL;
-        char *mine = slurp(k ? r->err_fd : r->out_fd, &len);
-        if (!all_read(mine, len)) { /* (said on the real stderr, restored above) */
-            if (r->rank == 0)
-                rc = cli_error(CLI_FAIL, "a rank's %s could not be read back, or all of them exceed 2 GiB",
-                               k ? "messages" : "output");
-            else rc = CLI_FAIL;
-            free(mine);
-            continue;
-        }
-        char *all = gather_bytes(r, mine, len, &lens);
-        long total = 0;
-        for (int i = 0; r->rank == 0 && i < r->size; i++) total += lens[i];
-        if (all) fwrite(all, 1, (size_t)total, k ? stderr : stdout);
+        const int got = chunk ? stream_parts(r, k ? r->err_fd : r->out_fd, 0, 1, chunk, write_text, k ? stderr : stdout)
+                              : CLI_FAIL;
         fflush(k ? stderr : stdout);
-        free(mine), free(all), free(lens);
+        if (got != CLI_OK) /* (said on the real stderr, restored above) */
+            rc = r->rank == 0 ? cli_error(CLI_FAIL, "a rank's %s could not be read back or written",
+                                          k ? "messages" : "output")
+                              : CLI_FAIL;
     }
+    free(chunk);
     int counts[3] = { *failed, *ok, rc }, sums[3] = { 0, 0, 0 }, worst = 0;
     MPI_Allreduce(counts, sums, 2, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
     MPI_Allreduce(&counts[2], &worst, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
@@ -224,11 +258,11 @@ int cli_ranks_finish(cli_ranks *r, vggcl_ctx *ctx, int rc, int *failed, int *ok)
     /* the arrays, tensor first: all or none (every rank takes part in each gather) */
     int merged = CLI_OK;
     if (rc == CLI_OK && r->final_tensor) {
-        merged = merge_npy(ctx, r->final_tensor, r->tensor_fd, r, 0, NULL);
+        merged = merge_npy(ctx, r->final_tensor, r->tensor_fd, r);
         MPI_Allreduce(MPI_IN_PLACE, &merged, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
     }
     if (rc == CLI_OK && merged == CLI_OK && r->final_logits) {
-        merged = merge_npy(ctx, r->final_logits, r->logits_fd, r, 0, NULL);
+        merged = merge_npy(ctx, r->final_logits, r->logits_fd, r);
         MPI_Allreduce(MPI_IN_PLACE, &merged, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
         if (merged != CLI_OK && r->rank == 0 && r->final_tensor) vggcl_remove_output(r->final_tensor);
     }
