@@ -82,13 +82,14 @@ scan() { # each block shape of winograd-gpu on every layer, through tuning rows 
   # folder of its own (the user's table in VGGCL_CACHE_DIR is left as it is)
   # (the compiled programs are copied in, so the scan does not compile them again)
   local table cfg b s
-  local VGGCL_CACHE_DIR=$out/scan-cache outer=$VGGCL_CACHE_DIR
+  local outer=$VGGCL_CACHE_DIR # (the user's, before the local one below hides it)
+  local VGGCL_CACHE_DIR=$out/scan-cache
   export VGGCL_CACHE_DIR
   mkdir -p "$VGGCL_CACHE_DIR"
   chmod 700 "$VGGCL_CACHE_DIR"
   find "$outer" -maxdepth 1 -name '*.bin' -exec cp -p {} "$VGGCL_CACHE_DIR"/ \; 2>/dev/null
   step "tuning table path" 60 "$bin/vggcl" tune --random --batch 1 --budget 0
-  table=$(ls "$VGGCL_CACHE_DIR"/*.tune 2>/dev/null | head -1)
+  table=$(find "$VGGCL_CACHE_DIR" -maxdepth 1 -name '*.tune' | sort | head -1)
   if [ -z "$table" ]; then
     echo "== scan: no tuning table in $VGGCL_CACHE_DIR" | tee -a "$log"
     rm -rf "$VGGCL_CACHE_DIR"
@@ -132,7 +133,7 @@ images() { # the real job on a folder beside the network alone (issue #12)
   done
   rm -rf "$dir"
 }
-cd "$root"
+cd "$root" || exit 1
 if want devices; then
   step "devices and limits" 30 sh -c "ls /etc/OpenCL/vendors; echo OCL_ICD_VENDORS=\${OCL_ICD_VENDORS:-}; \
 nvidia-smi --query-gpu=name,driver_version,clocks.max.sm --format=csv; \"$bin/vggcl\" devices"
