@@ -114,6 +114,27 @@ class Classify(unittest.TestCase):
         r = self.classify("--batch", "1", *self.images[:2])
         self.assertNotIn("batches", r.stderr)
 
+    def test_progress_lines(self):
+        """--progress S: a line every S seconds wherever stderr goes, saying how many images of how many
+        are done; 0: none, not even the bar on a terminal; a bad value is a usage error."""
+        r = self.classify("--batch", "1", "--progress", "0.000001", *self.images[:3])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        lines = [ln for ln in r.stderr.splitlines() if " images/s, about " in ln]
+        self.assertEqual([ln.split(" images (")[0] for ln in lines],
+                         ["vggcl: 1 of 3", "vggcl: 2 of 3", "vggcl: 3 of 3"], r.stderr)
+        self.assertIn("(100%)", lines[-1])
+        self.assertEqual(len(r.stdout.splitlines()), 3)
+        cmd = " ".join([VGGCL, "classify", "--weights", str(self.weights), "--batch", "1", "--progress", "0",
+                        *map(str, self.images[:2])])
+        r = subprocess.run(["script", "-qec", cmd, "/dev/null"], capture_output=True, text=True, timeout=600)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertNotIn("batches", r.stdout)
+        self.assertNotIn("images/s", r.stdout)
+        for bad in ("-1", "soon", "nan", ""):
+            r = self.classify("--progress", bad, self.images[0])
+            self.assertEqual(r.returncode, 2, bad)
+            self.assertIn("--progress must be a number of seconds", r.stderr)
+
     def test_errors(self):
         wrong = self.d / "three.txt"
         wrong.write_text("a\nb\nc\n")

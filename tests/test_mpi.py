@@ -135,6 +135,20 @@ class Mpi(Folder):
         np.testing.assert_array_equal(np.load(o2 / "t.npy"), t)
         np.testing.assert_array_equal(np.load(o2 / "l.npy"), np.load(o1 / "l.npy"))
 
+    def test_progress_from_rank_0(self):
+        """--progress under mpirun: rank 0 says how far its share is, on the real stderr while the rest of
+        its messages are held; no other rank does; the output is one process's."""
+        one, _ = self.classify("one")
+        two, _ = self.classify("two", "--progress", "0.000001", ranks=2)
+        self.assertEqual(two.returncode, one.returncode, two.stderr)
+        self.assertEqual(two.stdout, one.stdout)
+        shown = [ln for ln in vggcl_lines(two.stderr) if " images/s, about " in ln]
+        # rank 0 has the first 5 of the 10 files: batches of 3 end at 3 and 5
+        self.assertEqual([ln.split(" images (")[0] for ln in shown],
+                         ["vggcl: rank 0 of 2, its share: 3 of 5", "vggcl: rank 0 of 2, its share: 5 of 5"],
+                         two.stderr)
+        self.assertEqual([ln for ln in vggcl_lines(two.stderr) if ln not in shown], vggcl_lines(one.stderr))
+
     def test_shards_concatenate_to_one_process(self):
         one, o1 = self.classify("one", "--format", "json")
         parts = [self.classify(f"shard{i}", "--format", "json", "--shard", f"{i}/2") for i in range(2)]

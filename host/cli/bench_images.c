@@ -15,7 +15,7 @@ static int count_only(void *user, const int *index, int nb, const float *x, int 
 }
 
 int cli_bench_images(vggcl_ctx *ctx, vggcl_model *model, const char *dir, const vggcl_preprocess *p, int batch,
-                     int threads, int json)
+                     int threads, double progress_s, int json)
 {
     char **files = NULL;
     int n = 0, failed = 0, rc = CLI_FAIL;
@@ -26,7 +26,7 @@ int cli_bench_images(vggcl_ctx *ctx, vggcl_model *model, const char *dir, const 
         goto done;
     }
     /* a warm-up batch (first-use compiles), then every image, timed */
-    cli_batch_job job = { ctx, model, p, batch, 0, 1, 0, 0, threads, NULL, 1, NULL, NULL };
+    cli_batch_job job = { ctx, model, p, batch, 0, 1, 0, progress_s, threads, NULL, 1, NULL, NULL, NULL };
     if ((rc = cli_run_batches(&job, files, n < batch ? n : batch, count_only, NULL, &failed)) != CLI_OK) goto done;
     job.stats = &st;
     if ((rc = cli_run_batches(&job, files, n, count_only, NULL, &failed)) != CLI_OK) goto done;

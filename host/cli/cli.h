@@ -117,7 +117,7 @@ int cli_ranks_agree(cli_ranks *r, int rc);
 
 /* vggcl bench --images DIR (bench_images.c). */
 int cli_bench_images(vggcl_ctx *ctx, vggcl_model *model, const char *dir, const vggcl_preprocess *p, int batch,
-                     int threads, int json);
+                     int threads, double progress_s, int json);
 
 /* vggcl_ctx_new with the progress log on stderr ("vggcl: compiling ..."). */
 vggcl_ctx *cli_ctx_new(void);
@@ -163,12 +163,14 @@ typedef struct {
     int batch;           /* images per batch */
     int flip;            /* also run each image mirrored left to right (in the same pass) */
     int want_logits, want_features;
-    int progress;        /* a progress bar on stderr when it is a terminal */
+    double progress_s;   /* a progress line this often (--progress); 0: none; < 0: a bar when stderr
+                          * is a terminal, under mpirun rank 0's line every minute */
     int threads;         /* decoding threads; 0: the devices' vggcl_decode_threads_default() */
     struct cli_batch_stats *stats; /* where the time went, or NULL */
     int n_devices;       /* > 1: batches spread over ctxs[d]/models[d] (ctxs[0] == ctx), a thread each */
     vggcl_ctx **ctxs;
     vggcl_model **models;
+    const cli_ranks *ranks; /* under mpirun (else NULL): rank 0 shows its share's progress */
 } cli_batch_job;
 
 /* The devices a command runs on: one, or with --device all or a list
@@ -210,6 +212,9 @@ typedef int (*cli_batch_fn)(void *user, const int *index, int nb, const float *x
 /* Runs every file: an image that cannot be read or preprocessed is named on
  * stderr, skipped and counted in *failed. Returns CLI_OK, or the exit code of
  * a device failure (message printed) or of the callback. */
+/* --threads and --progress (cli_decode_options): 0 threads and -1 s when not given; CLI_USAGE
+ * (said) on a bad value, else 0. */
+int cli_decode_args(const char *cmd, const cli_args *a, int *threads, double *progress_s);
 int cli_run_batches(const cli_batch_job *job, char **files, int n_files, cli_batch_fn fn, void *user, int *failed);
 
 /* Images decoded and preprocessed on a pool of threads (decode_pool.c), taken

@@ -89,13 +89,14 @@ int cmd_bench(int argc, char **argv)
         goto fail;
     if (cli_arg(&a, "images")) { /* the real job instead of a resident batch */
         vggcl_preprocess p;
-        int threads = 0;
+        int threads;
+        double progress_s;
         cli_preprocess_unset(&p);
         if ((rc = cli_preprocess_args("bench", &a, &p)) != CLI_OK ||
-            (cli_arg(&a, "threads") && (rc = cli_int("bench", "--threads", cli_arg(&a, "threads"), 1, 256, &threads))) ||
+            (rc = cli_decode_args("bench", &a, &threads, &progress_s)) != CLI_OK ||
             (rc = cli_preprocess_finish(&p, model, weights)) != CLI_OK)
             goto done;
-        rc = cli_bench_images(ctx, model, cli_arg(&a, "images"), &p, batch, threads, json);
+        rc = cli_bench_images(ctx, model, cli_arg(&a, "images"), &p, batch, threads, progress_s, json);
         goto done;
     }
     const size_t nx = (size_t)batch * 3 * h * w;

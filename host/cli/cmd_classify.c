@@ -207,12 +207,14 @@ int cmd_classify(int argc, char **argv)
     if (!labels_path && vggcl_model_class_name(model, 0) && model_labels(model, classes, &l)) goto out;
     if (!strcmp(format, "csv") && ranks.rank == 0) printf("file,rank,class,label,prob\n");
     res = (results){ wctx, classes, top, &l, format, files, logits_out, tensor_out, NULL, NULL, 0 };
-    int threads = 0;
-    if (cli_arg(&a, "threads") && cli_int("classify", "--threads", cli_arg(&a, "threads"), 1, 256, &threads)) {
+    int threads;
+    double progress_s;
+    if (cli_decode_args("classify", &a, &threads, &progress_s)) {
         rc = CLI_USAGE;
         goto out;
     }
-    const cli_batch_job job = { ctx, model, &p, batch, 0, 1, 0, 1, threads, NULL, devs.n, devs.ctx, devs.model };
+    const cli_batch_job job = { ctx, model, &p, batch, 0, 1, 0, progress_s, threads, NULL, devs.n, devs.ctx,
+                                devs.model, &ranks };
     if ((rc = cli_run_batches(&job, files, n_files, print_batch, &res, &failed)) != CLI_OK) goto out;
     /* all outputs or none: the logits are renamed into place only when the tensor is too */
     rc = CLI_FAIL;

@@ -218,12 +218,14 @@ int cmd_eval(int argc, char **argv)
     if (match_classes(&ds, model, weights, data, folder_class, names, buf) != CLI_OK) goto out;
     for (int i = 0; i < ds.n; i++) truth[i] = folder_class[ds.labels[i]];
     t.truth = truth;
-    int threads = 0;
-    if (cli_arg(&a, "threads") && cli_int("eval", "--threads", cli_arg(&a, "threads"), 1, 256, &threads)) {
+    int threads;
+    double progress_s;
+    if (cli_decode_args("eval", &a, &threads, &progress_s)) {
         rc = CLI_USAGE;
         goto out;
     }
-    const cli_batch_job job = { ctx, model, &p, batch, 0, 1, 0, 1, threads, NULL, devs.n, devs.ctx, devs.model };
+    const cli_batch_job job = { ctx, model, &p, batch, 0, 1, 0, progress_s, threads, NULL, devs.n, devs.ctx, devs.model,
+                                NULL };
     if (cli_run_batches(&job, ds.files, ds.n, count, &t, &failed) != CLI_OK) goto out;
     if (t.n == 0) {
         cli_error(CLI_FAIL, "%s: none of the %d images could be read", data, ds.n);

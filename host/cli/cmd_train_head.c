@@ -307,8 +307,9 @@ int cmd_train_head(int argc, char **argv)
     if (val_dir) memset(is_val + n_train_files, 1, (size_t)(ds.n - n_train_files));
     else split_val(&ds, val_split, o.seed, is_val);
 
-    int threads = 0;
-    if (cli_arg(&a, "threads") && cli_int("train-head", "--threads", cli_arg(&a, "threads"), 1, 256, &threads)) {
+    int threads;
+    double progress_s;
+    if (cli_decode_args("train-head", &a, &threads, &progress_s)) {
         rc = CLI_USAGE;
         goto out;
     }
@@ -330,7 +331,8 @@ int cmd_train_head(int argc, char **argv)
         if (ranks.rank == 0)
             fprintf(stderr, "computing the GAP features of %d images (%d classes) on %s%s\n", ds.n, ds.n_classes,
                     vggcl_device_name(ctx), ranks.size > 1 ? " and the other ranks' devices" : "");
-        const cli_batch_job job = { ctx, model, &p, batch, flip, 0, 1, 1, threads, NULL, devs.n, devs.ctx, devs.model };
+        const cli_batch_job job = { ctx, model, &p, batch, flip, 0, 1, progress_s, threads, NULL, devs.n, devs.ctx,
+                                    devs.model, &ranks };
         local = cli_run_batches(&job, ds.files + lo, hi - lo, collect, &g, &failed);
     }
     rc = cli_ranks_finish(&ranks, NULL, local, &failed, &n_ok);

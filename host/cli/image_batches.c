@@ -12,13 +12,57 @@
 
 #include "cli.h"
 
-static void progress(int done, int total)
+/* How far a run is: a bar redrawn at each batch (stderr a terminal), or a line every so often
+ * (--progress, or under mpirun rank 0's, for its share, on the real stderr). */
+typedef struct {
+    int fd;              /* -1: nowhere */
+    double every_ms;     /* 0: the bar */
+    double start, last;
+    int rank, ranks;     /* ranks > 1: this rank (0) speaks for its share */
+} progress_state;
+
+static progress_state progress_begin(const cli_batch_job *job, int n_batches)
 {
-    const int width = 30, filled = total ? width * done / total : width;
-    fprintf(stderr, "\r[%.*s%*s] %d/%d batches", filled, "##############################", width - filled, "", done,
-            total);
-    if (done == total) fputc('\n', stderr);
-    fflush(stderr);
+    const cli_ranks *r = job->ranks;
+    const int ranks = r && r->size > 1 ? r->size : 1;
+    progress_state p = { -1, 0, cli_now_ms(), cli_now_ms(), ranks > 1 ? r->rank : 0, ranks };
+    if (job->progress_s == 0 || (ranks > 1 && r->rank != 0)) return p;
+    p.fd = ranks > 1 ? r->saved_err : 2;
+    p.every_ms = job->progress_s > 0 ? job->progress_s * 1e3 : ranks > 1 ? 60e3 : 0;
+    if (!p.every_ms && (!isatty(2) || n_batches < 2)) p.fd = -1;
+    return p;
+}
+
+static void progress_show(progress_state *p, int done_batches, int n_batches, int done, int total)
+{
+    static const char full[] = "##############################";
+    const int width = sizeof full - 1, filled = n_batches ? width * done_batches / n_batches : width;
+    const double now = cli_now_ms(), s = (now - p->start) / 1e3;
+    if (p->fd < 0) return;
+    if (!p->every_ms) {
+        dprintf(p->fd, "\r[%.*s%*s] %d/%d batches%s", filled, full, width - filled, "", done_batches, n_batches,
+                done_batches == n_batches ? "\n" : "");
+        return;
+    }
+    if (now - p->last < p->every_ms) return;
+    p->last = now;
+    char who[48] = "";
+    if (p->ranks > 1) snprintf(who, sizeof who, "rank %d of %d, its share: ", p->rank, p->ranks);
+    const double rate = s > 0 ? done / s : 0;
+    dprintf(p->fd, "vggcl: %s%d of %d images (%.0f%%), %.1f images/s, about %.0f s left\n", who, done, total,
+            100.0 * done / total, rate, rate > 0 ? (total - done) / rate : 0);
+}
+
+int cli_decode_args(const char *cmd, const cli_args *a, int *threads, double *progress_s)
+{
+    const char *t = cli_arg(a, "threads"), *p = cli_arg(a, "progress");
+    char *end = NULL;
+    *threads = 0, *progress_s = -1;
+    if (t && cli_int(cmd, "--threads", t, 1, 256, threads)) return CLI_USAGE;
+    if (p) *progress_s = strtod(p, &end);
+    if (p && (end == p || *end || !(*progress_s >= 0 && *progress_s <= 1e6)))
+        return cli_error(CLI_USAGE, "%s: --progress must be a number of seconds from 0 to 1e6, not '%s'", cmd, p);
+    return 0;
 }
 
 /* x (n, 3, h, w) -> out, each image mirrored left to right. */
@@ -139,7 +183,8 @@ static void *device_worker(void *arg)
 int cli_run_batches(const cli_batch_job *job, char **files, int n_files, cli_batch_fn fn, void *user, int *failed)
 {
     const int batch = job->batch, classes = vggcl_model_classes(job->model), feats = vggcl_model_features(job->model);
-    const int n_batches = (n_files + batch - 1) / batch, show = job->progress && isatty(2) && n_batches > 1;
+    const int n_batches = (n_files + batch - 1) / batch;
+    progress_state shown = progress_begin(job, n_batches);
     const int copies = job->flip ? 2 : 1, n_dev = job->n_devices > 1 ? job->n_devices : 1;
     /* two batches in flight per device and one being assembled (one device: on this thread, whose
      * slot for the next batch is freed by waiting for the one before the last) */
@@ -188,7 +233,9 @@ int cli_run_batches(const cli_batch_job *job, char **files, int n_files, cli_bat
                         job->want_features ? o->f : NULL,
                         job->want_features && job->flip ? o->f + (size_t)o->nb * feats : NULL);
                 fflush(stdout);
-                if (show && rc == CLI_OK) progress(next_out + 1, n_batches);
+                if (rc == CLI_OK)
+                    progress_show(&shown, next_out + 1, n_batches,
+                                  (next_out + 1) * batch < n_files ? (next_out + 1) * batch : n_files, n_files);
             }
             free(o->msg);
             o->msg = NULL;
@@ -208,7 +255,7 @@ int cli_run_batches(const cli_batch_job *job, char **files, int n_files, cli_bat
             cli_decode_take(pool, i, &t, &oh, &ow, &msg);
             st.wait_ms += cli_now_ms() - t0;
             if (!t) {
-                if (show) fputc('\n', stderr);
+                if (shown.fd >= 0 && !shown.every_ms) fputc('\n', stderr);
                 cli_error(CLI_FAIL, "%s (skipped)", msg ? msg : "out of host memory");
                 free(msg);
                 (*failed)++;
