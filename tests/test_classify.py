@@ -124,6 +124,9 @@ class Classify(unittest.TestCase):
                          ["vggcl: 1 of 3", "vggcl: 2 of 3", "vggcl: 3 of 3"], r.stderr)
         self.assertIn("(100%)", lines[-1])
         self.assertEqual(len(r.stdout.splitlines()), 3)
+        r = self.classify("--batch", "1", "--progress", "1e6", *self.images[:3])  # not before 11 days
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertNotIn("images/s", r.stderr)
         cmd = " ".join([VGGCL, "classify", "--weights", str(self.weights), "--batch", "1", "--progress", "0",
                         *map(str, self.images[:2])])
         r = subprocess.run(["script", "-qec", cmd, "/dev/null"], capture_output=True, text=True, timeout=600)

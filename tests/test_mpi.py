@@ -123,17 +123,19 @@ class Mpi(Folder):
             np.testing.assert_array_equal(np.load(o4 / name), np.load(o1 / name))
 
     def test_parts_in_many_chunks(self):
-        """Rows of 3 MB (a 512x512 crop in --tensor-out) against rank 0's 4 MiB chunks: each rank's part
-        goes over in several chunks of whole rows, and the arrays are still one process's."""
-        one, o1 = self.classify("one", "--resize", "560", "--crop", "512")
-        two, o2 = self.classify("two", "--resize", "560", "--crop", "512", ranks=2)
-        self.assertEqual(one.returncode, 1, one.stderr)
-        self.assertEqual(two.returncode, one.returncode, two.stderr)
-        self.assertEqual(two.stdout, one.stdout)
-        t = np.load(o1 / "t.npy")
-        self.assertEqual(t.shape, (9, 3, 512, 512))  # 4 and 5 rows of 3 MB: 4 and 5 chunks
-        np.testing.assert_array_equal(np.load(o2 / "t.npy"), t)
-        np.testing.assert_array_equal(np.load(o2 / "l.npy"), np.load(o1 / "l.npy"))
+        """--tensor-out rows against rank 0's chunks of up to 4 MiB of whole rows, the 5 and 4 rows of
+        each rank's part going over as 2 + 2 + 1 and 2 + 2 rows of 1.5 MB (a 360x360 crop), and one by one
+        when a row is 4.3 MB (600x600): the arrays are still one process's."""
+        for crop in (360, 600):
+            one, o1 = self.classify(f"one{crop}", "--resize", str(crop), "--crop", str(crop))
+            two, o2 = self.classify(f"two{crop}", "--resize", str(crop), "--crop", str(crop), ranks=2)
+            self.assertEqual(one.returncode, 1, one.stderr)
+            self.assertEqual(two.returncode, one.returncode, two.stderr)
+            self.assertEqual(two.stdout, one.stdout)
+            t = np.load(o1 / "t.npy")
+            self.assertEqual(t.shape, (9, 3, crop, crop))
+            np.testing.assert_array_equal(np.load(o2 / "t.npy"), t)
+            np.testing.assert_array_equal(np.load(o2 / "l.npy"), np.load(o1 / "l.npy"))
 
     def test_progress_from_rank_0(self):
         """--progress under mpirun: rank 0 says how far its share is, on the real stderr while the rest of
@@ -148,6 +150,15 @@ class Mpi(Folder):
                          ["vggcl: rank 0 of 2, its share: 3 of 5", "vggcl: rank 0 of 2, its share: 5 of 5"],
                          two.stderr)
         self.assertEqual([ln for ln in vggcl_lines(two.stderr) if ln not in shown], vggcl_lines(one.stderr))
+
+    def test_unwritable_output_under_mpirun(self):
+        """Rank 0 cannot create --logits-out when the ranks' parts come to be gathered: every rank stops
+        (no rank left waiting), the message names the file, and the tensor written before it is removed."""
+        bad = self.d / "no-such-folder" / "l.npy"
+        r, out = self.classify("bad", "--logits-out", str(bad), ranks=2)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn(str(bad), r.stderr)
+        self.assertEqual(list(out.iterdir()), [])
 
     def test_shards_concatenate_to_one_process(self):
         one, o1 = self.classify("one", "--format", "json")

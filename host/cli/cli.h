@@ -209,12 +209,12 @@ typedef struct cli_batch_stats {
 typedef int (*cli_batch_fn)(void *user, const int *index, int nb, const float *x, int h, int w, const float *logits,
                             const float *features, const float *flipped);
 
-/* Runs every file: an image that cannot be read or preprocessed is named on
- * stderr, skipped and counted in *failed. Returns CLI_OK, or the exit code of
- * a device failure (message printed) or of the callback. */
 /* --threads and --progress (cli_decode_options): 0 threads and -1 s when not given; CLI_USAGE
  * (said) on a bad value, else 0. */
 int cli_decode_args(const char *cmd, const cli_args *a, int *threads, double *progress_s);
+/* Runs every file: an image that cannot be read or preprocessed is named on
+ * stderr, skipped and counted in *failed. Returns CLI_OK, or the exit code of
+ * a device failure (message printed) or of the callback. */
 int cli_run_batches(const cli_batch_job *job, char **files, int n_files, cli_batch_fn fn, void *user, int *failed);
 
 /* Images decoded and preprocessed on a pool of threads (decode_pool.c), taken
@@ -229,7 +229,7 @@ void cli_decode_stop(cli_decode_pool *dp); /* accepts NULL */
 double cli_decode_busy_ms(cli_decode_pool *dp); /* worker time so far, summed */
 int cli_decode_thread_count(const cli_decode_pool *dp);
 double cli_now_ms(void);                   /* a monotonic clock, in milliseconds */
-extern const cli_option cli_decode_options[]; /* --threads */
+extern const cli_option cli_decode_options[]; /* --threads, --progress */
 
 /* An ImageFolder data set: one sub-folder per class, classes sorted by name
  * give the indices (as torchvision's ImageFolder), each holding .jpg, .jpeg

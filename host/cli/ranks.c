@@ -103,15 +103,15 @@ enum { TAG_DATA = 1, TAG_END, TAG_FAILED };
 /* What rank 0 does with each chunk, in rank order: 0 when it took it. */
 typedef int (*cli_sink)(void *user, const char *bytes, size_t n);
 
-/* A buffer of bytes on every rank that was ok, or NULL on all of them when any rank was not ok or
- * short of memory (so that all of them stream, or none). */
-static char *chunk_on_all(size_t bytes, int ok)
+/* *out gets bytes of memory on every rank (nothing where bytes is 0); 1 on all ranks when each was
+ * ok and got its memory, else 0 on all of them and nothing held (so that all go on, or none). */
+static int alloc_on_all(size_t bytes, int ok, void **out)
 {
-    char *b = ok ? malloc(bytes) : NULL;
-    int mine = b != NULL, all = 0;
+    *out = ok && bytes ? malloc(bytes) : NULL;
+    int mine = ok && (!bytes || *out), all = 0;
     MPI_Allreduce(&mine, &all, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
-    if (!all) free(b);
-    return all ? b : NULL;
+    if (!all) free(*out), *out = NULL;
+    return all;
 }
 
 /* The chunk for units of unit bytes: CHUNK bytes rounded down to whole units, at least one. */
@@ -122,13 +122,14 @@ static size_t chunk_bytes(size_t unit)
 
 /* Every rank's bytes of fd from offset on (none for fd -1), rank by rank, to rank 0's sink, in
  * chunks of whole units (chunk holds chunk_bytes(unit) on every rank). CLI_FAIL on rank 0 when a
- * rank could not read its file or the sink refused a chunk (the rest is still received, and
- * dropped), on another rank when it could not read its own. */
+ * rank could not read its file (*bad: the first such rank) or the sink refused a chunk (the rest
+ * is still received, and dropped), on another rank when it could not read its own. */
 static int stream_parts(const cli_ranks *r, int fd, long long offset, size_t unit, char *chunk, cli_sink sink,
-                        void *user)
+                        void *user, int *bad)
 {
     const size_t room = chunk_bytes(unit);
     int rc = CLI_OK;
+    *bad = -1;
     for (int i = 0; i < r->size; i++) {
         if (r->rank != i && r->rank != 0) continue;
         for (long long at = offset;;) { /* rank i reads, rank 0 takes (both, for i = 0) */
@@ -144,6 +145,7 @@ static int stream_parts(const cli_ranks *r, int fd, long long offset, size_t uni
                 MPI_Get_count(&st, MPI_CHAR, &n), tag = st.MPI_TAG;
             }
             at += n;
+            if (tag == TAG_FAILED && *bad < 0) *bad = i;
             if (tag == TAG_FAILED) rc = CLI_FAIL;
             if (tag != TAG_DATA) break;
             if (r->rank == 0 && rc == CLI_OK && sink(user, chunk, (size_t)n)) rc = CLI_FAIL;
@@ -197,12 +199,16 @@ static size_t row_bytes(const long long *h)
  * readable image, which writes no array), in rank order. */
 static int merge_npy(vggcl_ctx *ctx, const char *out, int part, const cli_ranks *r)
 {
-    long long mine[PART_WIDTH], *all = r->rank == 0 ? calloc((size_t)r->size, sizeof mine) : NULL;
+    long long mine[PART_WIDTH], *all;
+    void *mem;
     part_header(ctx, part, mine);
-    if (mine[0] < 0) fprintf(stderr, "vggcl: rank %d: %s\n", r->rank, vggcl_message(ctx));
+    if (mine[0] < 0) fprintf(stderr, "vggcl: rank %d, gathering %s: %s\n", r->rank, out, vggcl_message(ctx));
+    if (!alloc_on_all(r->rank == 0 ? (size_t)r->size * sizeof mine : 0, 1, &mem))
+        return r->rank == 0 ? cli_error(CLI_FAIL, "%s: out of host memory gathering it", out) : CLI_FAIL;
+    all = mem;
     MPI_Gather(mine, PART_WIDTH, MPI_LONG_LONG, all, PART_WIDTH, MPI_LONG_LONG, 0, MPI_COMM_WORLD);
     /* rank 0: the first part with rows gives the shape; the others' rows must have it */
-    int rc = r->rank == 0 && !all ? cli_error(CLI_FAIL, "out of host memory gathering %s", out) : CLI_OK;
+    int rc = CLI_OK, bad;
     const long long *first = mine;
     for (int i = 0; all && i < r->size && rc == CLI_OK; i++) {
         const long long *p = all + (size_t)i * PART_WIDTH;
@@ -213,21 +219,23 @@ static int merge_npy(vggcl_ctx *ctx, const char *out, int part, const cli_ranks 
     }
     /* every part's rows have first's shape (rank 0) or the rank's own (the others) */
     npy_sink s = { ctx, NULL, row_bytes(first), 0 };
+    if (rc == CLI_OK && (!s.row_bytes || s.row_bytes > INT_MAX))
+        rc = r->rank == 0 ? cli_error(CLI_FAIL, "%s: rows of %zu bytes cannot be gathered", out, s.row_bytes) : CLI_FAIL;
     if (r->rank == 0 && first[0] > 0 && rc == CLI_OK &&
         vggcl_npy_writer_open(ctx, out, (int)first[0] - 1, first + 3, &s.w) != VGGCL_OK)
         rc = cli_error(CLI_FAIL, "%s", vggcl_message(ctx));
-    char *chunk = chunk_on_all(chunk_bytes(s.row_bytes), rc == CLI_OK && mine[0] >= 0 && s.row_bytes <= INT_MAX);
-    if (!chunk) {
-        if (r->rank == 0 && rc == CLI_OK) cli_error(CLI_FAIL, "%s: out of host memory, or a rank's part unreadable", out);
-        rc = CLI_FAIL;
-    } else if (stream_parts(r, mine[0] > 0 ? part : -1, mine[1], s.row_bytes, chunk, append_rows, &s) != CLI_OK) {
+    const int ok = rc == CLI_OK && mine[0] >= 0;
+    if (!alloc_on_all(chunk_bytes(s.row_bytes), ok, &mem)) {
+        if (r->rank == 0 && ok) cli_error(CLI_FAIL, "%s: out of host memory on a rank gathering it", out);
+        rc = CLI_FAIL; /* (else said above, or by the rank whose part is unreadable) */
+    } else if (stream_parts(r, mine[0] > 0 ? part : -1, mine[1], s.row_bytes, mem, append_rows, &s, &bad) != CLI_OK) {
         rc = r->rank != 0 ? CLI_FAIL
              : s.refused  ? cli_error(CLI_FAIL, "%s", vggcl_message(ctx))
-                          : cli_error(CLI_FAIL, "%s: a rank's part could not be read back", out);
+                          : cli_error(CLI_FAIL, "%s: rank %d's part could not be read back", out, bad);
     }
     if (s.w && vggcl_npy_writer_close(ctx, s.w, rc == CLI_OK) != VGGCL_OK && rc == CLI_OK)
         rc = cli_error(CLI_FAIL, "%s", vggcl_message(ctx));
-    free(chunk), free(all);
+    free(mem), free(all);
     return rc;
 }
 #endif
@@ -240,15 +248,18 @@ int cli_ranks_finish(cli_ranks *r, vggcl_ctx *ctx, int rc, int *failed, int *ok)
     if (r->saved_out >= 0) dup2(r->saved_out, 1), close(r->saved_out);
     if (r->saved_err >= 0) dup2(r->saved_err, 2), close(r->saved_err);
     /* the text in rank order: stdout, then the messages (skipped images) */
-    char *chunk = chunk_on_all(CHUNK, 1);
-    for (int k = 0; k < 2; k++) {
-        const int got = chunk ? stream_parts(r, k ? r->err_fd : r->out_fd, 0, 1, chunk, write_text, k ? stderr : stdout)
-                              : CLI_FAIL;
+    void *chunk;
+    if (!alloc_on_all(CHUNK, 1, &chunk)) {
+        rc = r->rank == 0 ? cli_error(CLI_FAIL, "out of host memory on a rank gathering the ranks' output") : CLI_FAIL;
+    }
+    for (int k = 0; k < 2 && chunk; k++) {
+        int bad;
+        const int got = stream_parts(r, k ? r->err_fd : r->out_fd, 0, 1, chunk, write_text, k ? stderr : stdout, &bad);
         fflush(k ? stderr : stdout);
-        if (got != CLI_OK) /* (said on the real stderr, restored above) */
-            rc = r->rank == 0 ? cli_error(CLI_FAIL, "a rank's %s could not be read back or written",
-                                          k ? "messages" : "output")
-                              : CLI_FAIL;
+        if (got == CLI_OK) continue;
+        if (r->rank != 0) rc = CLI_FAIL; /* (said on the real stderr, restored above) */
+        else if (bad >= 0) rc = cli_error(CLI_FAIL, "rank %d's %s could not be read back", bad, k ? "messages" : "output");
+        else rc = cli_error(CLI_FAIL, "cannot write the ranks' %s", k ? "messages" : "output");
     }
     free(chunk);
     int counts[3] = { *failed, *ok, rc }, sums[3] = { 0, 0, 0 }, worst = 0;
