@@ -137,6 +137,36 @@ class Mpi(Folder):
             np.testing.assert_array_equal(np.load(o2 / "t.npy"), t)
             np.testing.assert_array_equal(np.load(o2 / "l.npy"), np.load(o1 / "l.npy"))
 
+    def test_eval_two_ranks_equal_one_process(self):
+        """eval's tallies from two ranks add up to one process's report, in each format, with an unreadable
+        image in the second rank's share; a data set that does not fit the model is refused once."""
+        data = self.d / "data"
+        for c, name in enumerate(("a", "b")):
+            (data / name).mkdir(parents=True)
+            for i in range(5):
+                Image.fromarray(photo(40 + 3 * i, 36 + c, 10 * c + i)).save(data / name / f"{i}.png")
+        (data / "b" / "3_broken.png").write_bytes(b"broken")
+        base = ["eval", "--weights", str(self.weights), "--data", str(data), "--resize", "40", "--crop", "32",
+                "--batch", "2"]
+        for fmt in ("text", "json", "csv"):
+            runs = [subprocess.run(launch + [VGGCL, *base, "--format", fmt], capture_output=True, text=True,
+                                   env=ENV, timeout=600)
+                    for launch in ([], ["mpirun", "-n", "2", "--oversubscribe"])]
+            self.assertEqual(runs[0].returncode, 1, runs[0].stderr)
+            self.assertEqual(runs[1].returncode, 1, runs[1].stderr)
+            self.assertEqual(runs[1].stdout, runs[0].stdout, fmt)
+            self.assertEqual(vggcl_lines(runs[1].stderr), vggcl_lines(runs[0].stderr), fmt)
+            if fmt == "text":  # both classes' images counted, from both ranks
+                self.assertIn("10 images, 5 classes (1 unreadable, skipped)", runs[0].stdout)
+        for name in "cdef":  # six folders for five classes
+            (data / name).mkdir()
+            shutil.copy(data / "a" / "0.png", data / name / "0.png")
+        two = subprocess.run(["mpirun", "-n", "2", "--oversubscribe", VGGCL, *base], capture_output=True, text=True,
+                             env=ENV, timeout=600)
+        self.assertEqual(two.returncode, 1, two.stderr)
+        self.assertEqual(vggcl_lines(two.stderr), [f"vggcl: {data}: 6 class folders, but {self.weights} has 5 classes"])
+        self.assertEqual(two.stdout, "")
+
     def test_progress_from_rank_0(self):
         """--progress under mpirun: rank 0 says how far its share is, on the real stderr while the rest of
         its messages are held; no other rank does; the output is one process's."""

@@ -112,6 +112,8 @@ void cli_ranks_end(cli_ranks *r);
 /* Rank 0 gets every rank's rows [lo, hi) of all (n rows of row_floats) and of ok (n flags), the ranks'
  * shares being the contiguous runs of cli_ranks_begin. CLI_OK (or the failure on every rank). */
 int cli_ranks_gather_rows(cli_ranks *r, float *all, char *ok, int n, size_t row_floats);
+/* v[0..n) summed over the ranks, on every rank (tallies). CLI_OK. */
+int cli_ranks_sum(cli_ranks *r, long *v, size_t n);
 /* Rank 0's exit status, on every rank. */
 int cli_ranks_agree(cli_ranks *r, int rc);
 

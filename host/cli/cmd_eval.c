@@ -146,9 +146,10 @@ static void report(const tally *t, char **names, const char *format, int skipped
 }
 
 /* The model class of each data-set folder: by name when the model names its
- * classes, else by position. Fills names (borrowed or "class N" in buf). */
+ * classes, else by position. Fills names (borrowed or "class N" in buf); says
+ * why not when say is set (one rank of several says it for all). */
 static int match_classes(const cli_dataset *ds, const vggcl_model *m, const char *weights, const char *data,
-                         int *folder_class, char **names, char (*buf)[24])
+                         int *folder_class, char **names, char (*buf)[24], int say)
 {
     const int C = vggcl_model_classes(m);
     for (int c = 0; c < C; c++) {
@@ -159,16 +160,18 @@ static int match_classes(const cli_dataset *ds, const vggcl_model *m, const char
     for (int f = 0; f < ds->n_classes; f++) {
         if (!vggcl_model_class_name(m, 0)) {
             if (ds->n_classes > C)
-                return cli_error(CLI_FAIL, "%s: %d class folders, but %s has %d classes", data, ds->n_classes,
-                                 weights, C);
+                return !say ? CLI_FAIL
+                            : cli_error(CLI_FAIL, "%s: %d class folders, but %s has %d classes", data, ds->n_classes,
+                                        weights, C);
             folder_class[f] = f;
             continue;
         }
         int c = 0;
         while (c < C && strcmp(names[c], ds->classes[f])) c++;
         if (c == C)
-            return cli_error(CLI_FAIL, "%s: class folder '%s' is not one of the %d classes %s names", data,
-                             ds->classes[f], C, weights);
+            return !say ? CLI_FAIL
+                        : cli_error(CLI_FAIL, "%s: class folder '%s' is not one of the %d classes %s names", data,
+                                    ds->classes[f], C, weights);
         folder_class[f] = c;
     }
     return CLI_OK;
@@ -192,49 +195,61 @@ int cmd_eval(int argc, char **argv)
     if (cli_int("eval", "--batch", batch_s, 1, 4096, &batch) || cli_model_opts("eval", pool5, conv, &opts))
         return CLI_USAGE;
 
+    int threads;
+    double progress_s;
+    if (cli_decode_args("eval", &a, &threads, &progress_s)) return CLI_USAGE;
+
     cli_dataset ds;
     vggcl_ctx *ctx = NULL;
     cli_devices devs = { 0 };
     vggcl_model *model = NULL;
+    cli_ranks ranks = CLI_RANKS_INIT;
     tally t = { 0 };
-    int *folder_class = NULL, *truth = NULL, failed = 0;
-    rc = CLI_FAIL;
+    int *folder_class = NULL, *truth = NULL, failed = 0, n_ok = 0;
     char **names = NULL, (*buf)[24] = NULL;
     if (cli_dataset_read(data, &ds) != CLI_OK) return CLI_FAIL;
-    if (cli_open_models(device, weights, &opts, &p, &devs) != CLI_OK) goto out;
-    ctx = devs.ctx[0], model = devs.model[0];
-    const int C = vggcl_model_classes(model);
-    t.classes = C, t.k = C < 5 ? C : 5;
-    folder_class = malloc(sizeof *folder_class * (size_t)ds.n_classes);
-    truth = malloc(sizeof *truth * (size_t)ds.n);
-    names = malloc(sizeof *names * (size_t)C);
-    buf = malloc(sizeof *buf * (size_t)C);
-    t.confusion = calloc((size_t)C * C, sizeof *t.confusion);
-    t.topk = calloc((size_t)C, sizeof *t.topk);
-    if (!folder_class || !truth || !names || !buf || !t.confusion || !t.topk) {
-        cli_error(CLI_FAIL, "out of host memory");
-        goto out;
+    /* under mpirun each rank evaluates a contiguous run of the list and the tallies add up on rank 0. Every
+     * rank goes through cli_ranks_finish, whatever happened before. */
+    if ((rc = cli_ranks_begin(&ranks, "eval", NULL, NULL)) != CLI_OK) goto out;
+    const int lo = (int)((long long)ds.n * ranks.rank / ranks.size), hi = (int)((long long)ds.n * (ranks.rank + 1) / ranks.size);
+    int local = cli_ranks_capture(&ranks, NULL, NULL);
+    if (local == CLI_OK) local = cli_open_models(cli_ranks_device(&ranks, device), weights, &opts, &p, &devs);
+    const int C = local == CLI_OK ? vggcl_model_classes(devs.model[0]) : 0;
+    if (local == CLI_OK) {
+        ctx = devs.ctx[0], model = devs.model[0];
+        t.classes = C, t.k = C < 5 ? C : 5;
+        folder_class = malloc(sizeof *folder_class * (size_t)ds.n_classes);
+        truth = malloc(sizeof *truth * (size_t)ds.n);
+        names = malloc(sizeof *names * (size_t)C);
+        buf = malloc(sizeof *buf * (size_t)C);
+        t.confusion = calloc((size_t)C * C, sizeof *t.confusion);
+        t.topk = calloc((size_t)C, sizeof *t.topk);
+        if (!folder_class || !truth || !names || !buf || !t.confusion || !t.topk)
+            local = cli_error(CLI_FAIL, "out of host memory");
     }
-    if (match_classes(&ds, model, weights, data, folder_class, names, buf) != CLI_OK) goto out;
-    for (int i = 0; i < ds.n; i++) truth[i] = folder_class[ds.labels[i]];
-    t.truth = truth;
-    int threads;
-    double progress_s;
-    if (cli_decode_args("eval", &a, &threads, &progress_s)) {
-        rc = CLI_USAGE;
-        goto out;
+    if (local == CLI_OK) local = match_classes(&ds, model, weights, data, folder_class, names, buf, ranks.rank == 0);
+    if (local == CLI_OK) {
+        for (int i = 0; i < ds.n; i++) truth[i] = folder_class[ds.labels[i]];
+        t.truth = truth + lo; /* (the callback's indices count from the share's first file) */
+        const cli_batch_job job = { ctx, model, &p, batch, 0, 1, 0, progress_s, threads, NULL, devs.n, devs.ctx,
+                                    devs.model, &ranks };
+        local = cli_run_batches(&job, ds.files + lo, hi - lo, count, &t, &failed);
     }
-    const cli_batch_job job = { ctx, model, &p, batch, 0, 1, 0, progress_s, threads, NULL, devs.n, devs.ctx, devs.model,
-                                NULL };
-    if (cli_run_batches(&job, ds.files, ds.n, count, &t, &failed) != CLI_OK) goto out;
+    rc = cli_ranks_finish(&ranks, NULL, local, &failed, &n_ok);
+    if (rc == CLI_OK) rc = cli_ranks_sum(&ranks, t.confusion, (size_t)C * C);
+    if (rc == CLI_OK) rc = cli_ranks_sum(&ranks, t.topk, (size_t)C);
+    if (rc == CLI_OK) rc = cli_ranks_sum(&ranks, &t.n, 1);
+    if (rc != CLI_OK || ranks.rank != 0) goto out;
     if (t.n == 0) {
-        cli_error(CLI_FAIL, "%s: none of the %d images could be read", data, ds.n);
+        rc = cli_error(CLI_FAIL, "%s: none of the %d images could be read", data, ds.n);
         goto out;
     }
     report(&t, names, format, failed);
     rc = failed ? cli_error(CLI_FAIL, "%d of %d images could not be read; evaluated the other %ld", failed, ds.n, t.n)
                 : CLI_OK;
 out:
+    rc = cli_ranks_agree(&ranks, rc); /* rank 0 reported: every rank exits with its status */
+    cli_ranks_end(&ranks);
     free(folder_class), free(truth), free(names), free(buf), free(t.confusion), free(t.topk);
     cli_close_models(&devs);
     cli_dataset_free(&ds);

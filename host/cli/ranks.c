@@ -313,6 +313,19 @@ int cli_ranks_gather_rows(cli_ranks *r, float *all, char *ok, int n, size_t row_
     return CLI_OK;
 }
 
+int cli_ranks_sum(cli_ranks *r, long *v, size_t n)
+{
+    if (r->size < 2) return CLI_OK;
+#ifdef VGGCL_MPI
+    for (size_t at = 0; at < n; at += (size_t)1 << 20) /* (MPI counts are ints) */
+        MPI_Allreduce(MPI_IN_PLACE, v + at, n - at < (size_t)1 << 20 ? (int)(n - at) : 1 << 20, MPI_LONG, MPI_SUM,
+                      MPI_COMM_WORLD);
+#else
+    (void)v, (void)n;
+#endif
+    return CLI_OK;
+}
+
 int cli_ranks_agree(cli_ranks *r, int rc)
 {
 #ifdef VGGCL_MPI
