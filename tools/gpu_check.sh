@@ -20,12 +20,12 @@
 # (issue #12): `vggcl bench --images` on 2048 JPEGs (BIN_DIR/images repeated)
 # at batch 32 and 8 with 16 and 8 decoding threads, each beside `vggcl bench`
 # at its batch; mpi: tools/mpi_scaling.sh with BIN_DIR/vggcl-mpi, 1, 2, 4 and
-# 8 ranks of one PoCL thread on the CPU, 512 JPEGs, two rounds (both need
-# `tools/gpu_bundle.sh --mpi`; e.g. STEPS=devices,images,mpi with SECONDS
-# 480). Everything is logged to OUT_DIR/gpu_check.log; the tuning table is
-# copied to OUT_DIR. GPU_CHECK_SUITES names the suites (default: winograd
-# network conv pool gap dense cam), GPU_CHECK_TUNE_BUDGET the tuner's seconds
-# (default 200).
+# 8 ranks of one PoCL thread on the CPU, 512 JPEGs, two rounds, mpirun --mca
+# pml ob1 (both need `tools/gpu_bundle.sh --mpi`; e.g.
+# STEPS=devices,images,mpi with SECONDS 480). Everything is logged to
+# OUT_DIR/gpu_check.log; the tuning table is copied to OUT_DIR.
+# GPU_CHECK_SUITES names the suites (default: winograd network conv pool gap
+# dense cam), GPU_CHECK_TUNE_BUDGET the tuner's seconds (default 200).
 set -u
 bin=$(cd "$1" && pwd)
 out=$2
@@ -158,7 +158,8 @@ fi
 want tuned && bench_torch "tuned" && profile "tuned" 1 8 32
 want parity && step "parity with PyTorch" 150 python3 tests/parity_torch.py "$bin/vggcl"
 want images && images
-# (PoCL's ranks: the machine's own ICD list, which OCL_ICD_VENDORS above narrowed to NVIDIA's)
-want mpi && step "MPI scaling, PoCL ranks" 360 env -u OCL_ICD_VENDORS tools/mpi_scaling.sh "$bin/vggcl-mpi" \
-  "$bin/images" 1,2,4,8 2 512
+# (PoCL's ranks: the machine's own ICD list, which OCL_ICD_VENDORS above narrowed to NVIDIA's; pml
+# ob1 as the README advises on one machine: Open MPI's UCX probe took 0.2 s of MPI_Init on the Xeon)
+want mpi && step "MPI scaling, PoCL ranks" 360 env -u OCL_ICD_VENDORS MPIRUN_ARGS="--mca pml ob1" \
+  tools/mpi_scaling.sh "$bin/vggcl-mpi" "$bin/images" 1,2,4,8 2 512
 echo "== done in ${SECONDS}s" | tee -a "$log"
