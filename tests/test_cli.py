@@ -90,6 +90,54 @@ class Cli(unittest.TestCase):
             usage = r.stdout.split("\n\n")[0]
             self.assertTrue(usage in readme, f"README's synopsis of `vggcl {cmd}` differs from --help:\n{usage}")
 
+    def test_recursive_folders(self):
+        """--recursive: the images below a folder too, through links, a folder once on a path, in the
+        order torchvision's ImageFolder walks a class folder (sorted(os.walk(...)), each folder's files
+        sorted); names starting with '.' and other files left out. eval's class folders are walked so."""
+        root = self.d / "tree"
+        tiny = ROOT / "tests" / "data" / "tiny.png"
+        for name in ("z.jpg", "a.png", "a/y.JPG", "a/x.jpeg", "a-b/m.png", "a/c/n.jpg", "a/.hidden.jpg",
+                     ".h/q.jpg", "b.jpg/k.png", "a/c/d/e/deep.png"):
+            (root / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(tiny, root / name)
+        (root / "a" / "notes.txt").write_text("not an image\n")
+        (root / "link").symlink_to(root / "a" / "c")  # followed: its images twice, as os.walk's
+        (root / "a" / "c" / "up").symlink_to(root)  # back up: not followed
+
+        def walk(top):
+            """The reference: os.walk through links, pruning a link back to a folder above (where os.walk
+            would loop), hidden names and other files out."""
+            found = []
+            for r, dirs, files in os.walk(top, followlinks=True):
+                above, p = set(), r
+                while True:
+                    above.add(os.path.realpath(p))
+                    if p == str(top):
+                        break
+                    p = os.path.dirname(p)
+                dirs[:] = [d for d in dirs if not d.startswith(".")
+                           and os.path.realpath(os.path.join(r, d)) not in above]
+                found.append((r, sorted(f for f in files if not f.startswith(".")
+                                        and f.lower().endswith((".jpg", ".jpeg", ".png")))))
+            return [os.path.join(r, f) for r, fs in sorted(found) for f in fs]
+
+        want = walk(root)
+        self.assertEqual(want.index(str(root / "a-b" / "m.png")), 4)  # after a's files, before a/c's, by path
+        args = ["classify", "--weights", self.weights, "--resize", "24", "--crop", "20", "--format", "json"]
+        r = self.vggcl(*args, "--recursive", str(root))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual([json.loads(line)["file"] for line in r.stdout.splitlines()], want)
+        r = self.vggcl(*args, str(root))  # without: the folder's own images
+        self.assertEqual([json.loads(line)["file"] for line in r.stdout.splitlines()],
+                         [str(root / "a.png"), str(root / "z.jpg")])
+        # eval: each class folder walked as ImageFolder does (a's link up to the top followed from a)
+        (root / "link").unlink()  # (a fourth class for a 3-class model)
+        r = self.vggcl("eval", "--weights", self.weights, "--data", str(root), "--resize", "24", "--crop", "20",
+                       "--format", "json")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual([c["images"] for c in json.loads(r.stdout)["per_class"]],
+                         [len(walk(root / c)) for c in ("a", "a-b", "b.jpg")])
+
     def test_device_failing_mid_run(self):
         """A device call failing in a later batch stops the run with the device and the batch named and
         leaves no output file."""

@@ -15,12 +15,12 @@ static int count_only(void *user, const int *index, int nb, const float *x, int 
 }
 
 int cli_bench_images(vggcl_ctx *ctx, vggcl_model *model, const char *dir, const vggcl_preprocess *p, int batch,
-                     int threads, double progress_s, int json)
+                     int recursive, int threads, double progress_s, int json)
 {
     char **files = NULL;
     int n = 0, failed = 0, rc = CLI_FAIL;
     cli_batch_stats st = { 0 };
-    if (!cli_expand_images(dir, &files, &n)) return cli_error(CLI_FAIL, "out of host memory");
+    if (!cli_expand_images(dir, recursive, &files, &n)) return cli_error(CLI_FAIL, "out of host memory");
     if (!n) {
         rc = cli_error(CLI_FAIL, "%s: no JPEG or PNG images to run", dir);
         goto done;

@@ -54,8 +54,9 @@ const char *cli_arg_or(const cli_args *a, const char *name, const char *dflt);
 int cli_preprocess_args(const char *cmd, const cli_args *a, vggcl_preprocess *p);
 
 /* The positional arguments as images: files, and folders for their .jpg,
- * .jpeg and .png files sorted by name. A folder without images or no
- * argument at all is a usage error (printed). */
+ * .jpeg and .png files sorted by name (with --recursive, and the folders'
+ * below them: cli_expand_images). A folder without images or no argument at
+ * all is a usage error (printed). */
 int cli_images(const char *cmd, const cli_args *a, char ***files, int *n);
 
 /* Prints "vggcl: <message>" on stderr and returns code. */
@@ -119,7 +120,7 @@ int cli_ranks_agree(cli_ranks *r, int rc);
 
 /* vggcl bench --images DIR (bench_images.c). */
 int cli_bench_images(vggcl_ctx *ctx, vggcl_model *model, const char *dir, const vggcl_preprocess *p, int batch,
-                     int threads, double progress_s, int json);
+                     int recursive, int threads, double progress_s, int json);
 
 /* vggcl_ctx_new with the progress log on stderr ("vggcl: compiling ..."). */
 vggcl_ctx *cli_ctx_new(void);
@@ -139,9 +140,12 @@ int cmd_preprocess(int argc, char **argv);
 int cmd_classify(int argc, char **argv);
 int cmd_cam(int argc, char **argv);
 
-/* Appends path, or a folder's .jpg/.jpeg/.png files sorted by name, to
- * *list (strings allocated). Returns 0 when out of host memory. */
-int cli_expand_images(const char *path, char ***list, int *n);
+/* Appends path, or a folder's .jpg/.jpeg/.png files (names starting with '.'
+ * left out), to *list (strings allocated); with recursive, also those in the
+ * folders below it, through symbolic links, in the order torchvision's
+ * ImageFolder walks a class folder: by folder path, then by name. Returns 0
+ * when out of host memory. */
+int cli_expand_images(const char *path, int recursive, char ***list, int *n);
 
 /* The context's message after loading or preprocessing the image at path
  * failed, naming the file (preprocessing messages do not know it); allocated

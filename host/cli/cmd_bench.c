@@ -24,6 +24,7 @@ static const cli_option options[] = {
     { "images", "DIR", "run the real job instead: every image of DIR decoded, preprocessed\n"
                        "and classified in batches; reports end-to-end images/s and where the\n"
                        "time went (device, waiting for decoding, host, uploads)", 0 },
+    { "recursive", NULL, "--images DIR also stands for the images in the folders below it", 0 },
     { NULL, NULL, NULL, 0 },
 };
 
@@ -96,7 +97,8 @@ int cmd_bench(int argc, char **argv)
             (rc = cli_decode_args("bench", &a, &threads, &progress_s)) != CLI_OK ||
             (rc = cli_preprocess_finish(&p, model, weights)) != CLI_OK)
             goto done;
-        rc = cli_bench_images(ctx, model, cli_arg(&a, "images"), &p, batch, threads, progress_s, json);
+        rc = cli_bench_images(ctx, model, cli_arg(&a, "images"), &p, batch, cli_arg(&a, "recursive") != NULL,
+                              threads, progress_s, json);
         goto done;
     }
     const size_t nx = (size_t)batch * 3 * h * w;

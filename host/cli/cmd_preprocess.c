@@ -9,6 +9,9 @@
 
 static const cli_option options[] = {
     { "output", "T.npy", "writes the float32 (N, 3, H, W) tensor, in the order given", 1 },
+    { "recursive", NULL, "a folder also stands for the images in the folders below it (through\n"
+                         "links), in the order torchvision's ImageFolder walks a class folder:\n"
+                         "by folder path, then by name", 0 },
     { NULL, NULL, NULL, 0 },
 };
 

@@ -57,7 +57,7 @@ int cli_dataset_read(const char *dir, cli_dataset *ds)
     for (int c = 0; c < ds->n_classes; c++) {
         const int before = ds->n;
         snprintf(path, sizeof path, "%s/%s", dir, ds->classes[c]);
-        if (!cli_expand_images(path, &ds->files, &ds->n)) {
+        if (!cli_expand_images(path, 1, &ds->files, &ds->n)) {
             cli_error(CLI_FAIL, "out of host memory");
             goto fail;
         }

@@ -1,5 +1,6 @@
 /* The images a command is given: files, and folders for the images in them
  * (cli_images, cli_expand_images), and messages that name an image. */
+#define _DEFAULT_SOURCE /* struct dirent's d_type, DT_DIR */
 #include <ctype.h>
 #include <dirent.h>
 #include <stdio.h>
@@ -18,41 +19,86 @@ static int has_image_ext(const char *name)
     return !strcmp(ext, "jpg") || !strcmp(ext, "jpeg") || !strcmp(ext, "png");
 }
 
-static int cmp_str(const void *a, const void *b)
+/* Paths in the order torchvision's ImageFolder finds files under a folder, sorted(os.walk(folder))
+ * and each folder's files sorted: by the folder's path, then by name (bytes, as Python's code
+ * points for UTF-8). A folder's files come before its sub-folders', but after a sibling folder
+ * whose name extends its own with a character below '/' ("a" < "a-b" < "a/c"). */
+static int cmp_walk(const void *a, const void *b)
 {
-    return strcmp(*(char *const *)a, *(char *const *)b);
+    const char *p = *(char *const *)a, *q = *(char *const *)b;
+    const size_t dp = (size_t)(strrchr(p, '/') - p), dq = (size_t)(strrchr(q, '/') - q);
+    const int c = memcmp(p, q, dp < dq ? dp : dq);
+    if (c || dp != dq) return c ? c : dp < dq ? -1 : 1;
+    return strcmp(p + dp, q + dq);
 }
 
-/* Appends path, or a folder's image files sorted, to *list. 0 on OOM. */
-int cli_expand_images(const char *path, char ***list, int *n)
+static int append(char ***list, int *n, char *path)
 {
-    struct stat sb;
-    DIR *d = (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) ? opendir(path) : NULL;
-    if (!d) {
-        char **grown = realloc(*list, sizeof **list * (size_t)(*n + 1));
-        if (!grown || !(grown[*n] = strdup(path))) return grown ? (*list = grown, 0) : 0;
-        *list = grown;
-        (*n)++;
-        return 1;
+    char **grown = path ? realloc(*list, sizeof **list * (size_t)(*n + 1)) : NULL;
+    if (!grown) {
+        free(path);
+        return 0;
     }
-    const int start = *n;
+    *list = grown;
+    (*list)[(*n)++] = path;
+    return 1;
+}
+
+static char *join(const char *dir, const char *name)
+{
+    const size_t len = strlen(dir) + strlen(name) + 2;
+    char *p = malloc(len);
+    if (p) snprintf(p, len, "%s/%s", dir, name);
+    return p;
+}
+
+/* The folders from the top down to this one, by device and inode: a link back up is not followed. */
+typedef struct up {
+    dev_t dev;
+    ino_t ino;
+    const struct up *parent;
+} up;
+
+/* Appends dir's image files (and with recursive, those below it, through symbolic links too), in
+ * no order; names starting with '.' are left out. A folder that cannot be read is passed over, as
+ * os.walk does. 0 when out of host memory. */
+static int walk(const char *dir, const struct stat *sb, const up *parent, int recursive, char ***list, int *n)
+{
+    const up here = { sb->st_dev, sb->st_ino, parent };
+    for (const up *u = parent; u; u = u->parent)
+        if (u->dev == here.dev && u->ino == here.ino) return 1;
+    DIR *d = opendir(dir);
+    if (!d) return 1;
+    char **subs = NULL;
+    int n_subs = 0, ok = 1;
     struct dirent *e;
-    int ok = 1;
     while (ok && (e = readdir(d))) {
-        if (e->d_name[0] == '.' || !has_image_ext(e->d_name)) continue;
-        char **grown = realloc(*list, sizeof **list * (size_t)(*n + 1));
-        size_t len = strlen(path) + strlen(e->d_name) + 2;
-        if (!grown || !(grown[*n] = malloc(len))) {
-            if (grown) *list = grown;
-            ok = 0;
-            break;
-        }
-        *list = grown;
-        snprintf((*list)[*n], len, "%s/%s", path, e->d_name);
-        (*n)++;
+        if (e->d_name[0] == '.') continue;
+        char *path = join(dir, e->d_name);
+        struct stat esb; /* a folder, through a link too, as os.walk's is_dir() */
+        const int is_dir = path && (e->d_type == DT_DIR || ((e->d_type == DT_LNK || e->d_type == DT_UNKNOWN) &&
+                                                            stat(path, &esb) == 0 && S_ISDIR(esb.st_mode)));
+        if (!path) ok = 0;
+        else if (is_dir && recursive) ok = append(&subs, &n_subs, path);
+        else if (!is_dir && has_image_ext(e->d_name)) ok = append(list, n, path);
+        else free(path);
     }
     closedir(d);
-    if (*n - start > 1) qsort(*list + start, (size_t)(*n - start), sizeof **list, cmp_str);
+    for (int i = 0; i < n_subs; i++) {
+        struct stat ssb;
+        if (ok && stat(subs[i], &ssb) == 0) ok = walk(subs[i], &ssb, &here, recursive, list, n);
+        free(subs[i]);
+    }
+    free(subs);
+    return ok;
+}
+
+int cli_expand_images(const char *path, int recursive, char ***list, int *n)
+{
+    struct stat sb;
+    if (stat(path, &sb) != 0 || !S_ISDIR(sb.st_mode)) return append(list, n, strdup(path));
+    const int start = *n, ok = walk(path, &sb, NULL, recursive, list, n);
+    if (*n - start > 1) qsort(*list + start, (size_t)(*n - start), sizeof **list, cmp_walk);
     return ok;
 }
 
@@ -61,7 +107,8 @@ int cli_images(const char *cmd, const cli_args *a, char ***files, int *n)
     struct stat sb;
     for (int i = 0; i < a->n_pos; i++) {
         const int before = *n;
-        if (!cli_expand_images(a->pos[i], files, n)) return cli_error(CLI_FAIL, "out of host memory");
+        if (!cli_expand_images(a->pos[i], cli_arg(a, "recursive") != NULL, files, n))
+            return cli_error(CLI_FAIL, "out of host memory");
         if (*n == before && stat(a->pos[i], &sb) == 0 && S_ISDIR(sb.st_mode))
             return cli_error(CLI_USAGE, "%s: %s holds no JPEG or PNG images (.jpg, .jpeg, .png)", cmd, a->pos[i]);
     }
