@@ -128,6 +128,7 @@ class Cli(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual([json.loads(line)["file"] for line in r.stdout.splitlines()], want)
         r = self.vggcl(*args, str(root))  # without: the folder's own images
+        self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual([json.loads(line)["file"] for line in r.stdout.splitlines()],
                          [str(root / "a.png"), str(root / "z.jpg")])
         # eval: each class folder walked as ImageFolder does (a's link up to the top followed from a)

@@ -160,6 +160,6 @@ want parity && step "parity with PyTorch" 150 python3 tests/parity_torch.py "$bi
 want images && images
 # (PoCL's ranks: the machine's own ICD list, which OCL_ICD_VENDORS above narrowed to NVIDIA's; pml
 # ob1 as the README advises on one machine: Open MPI's UCX probe took 0.2 s of MPI_Init on the Xeon)
-want mpi && step "MPI scaling, PoCL ranks" 360 env -u OCL_ICD_VENDORS MPIRUN_ARGS="--mca pml ob1" \
+want mpi && step "MPI scaling, PoCL ranks" 360 env -u OCL_ICD_VENDORS MPIRUN_ARGS="--mca pml ob1 ${MPIRUN_ARGS:-}" \
   tools/mpi_scaling.sh "$bin/vggcl-mpi" "$bin/images" 1,2,4,8 2 512
 echo "== done in ${SECONDS}s" | tee -a "$log"

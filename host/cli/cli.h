@@ -143,8 +143,9 @@ int cmd_cam(int argc, char **argv);
 /* Appends path, or a folder's .jpg/.jpeg/.png files (names starting with '.'
  * left out), to *list (strings allocated); with recursive, also those in the
  * folders below it, through symbolic links, in the order torchvision's
- * ImageFolder walks a class folder: by folder path, then by name. Returns 0
- * when out of host memory. */
+ * ImageFolder walks a class folder: by folder path, then by name. CLI_OK, or
+ * CLI_FAIL with the message printed (out of memory, or path a folder that
+ * cannot be read; a folder below it that cannot be read is passed over). */
 int cli_expand_images(const char *path, int recursive, char ***list, int *n);
 
 /* The context's message after loading or preprocessing the image at path

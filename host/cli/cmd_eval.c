@@ -211,7 +211,8 @@ int cmd_eval(int argc, char **argv)
     /* under mpirun each rank evaluates a contiguous run of the list and the tallies add up on rank 0. Every
      * rank goes through cli_ranks_finish, whatever happened before. */
     if ((rc = cli_ranks_begin(&ranks, "eval", NULL, NULL)) != CLI_OK) goto out;
-    const int lo = (int)((long long)ds.n * ranks.rank / ranks.size), hi = (int)((long long)ds.n * (ranks.rank + 1) / ranks.size);
+    const int lo = (int)((long long)ds.n * ranks.rank / ranks.size),
+              hi = (int)((long long)ds.n * (ranks.rank + 1) / ranks.size);
     int local = cli_ranks_capture(&ranks, NULL, NULL);
     if (local == CLI_OK) local = cli_open_models(cli_ranks_device(&ranks, device), weights, &opts, &p, &devs);
     const int C = local == CLI_OK ? vggcl_model_classes(devs.model[0]) : 0;

@@ -57,10 +57,7 @@ int cli_dataset_read(const char *dir, cli_dataset *ds)
     for (int c = 0; c < ds->n_classes; c++) {
         const int before = ds->n;
         snprintf(path, sizeof path, "%s/%s", dir, ds->classes[c]);
-        if (!cli_expand_images(path, 1, &ds->files, &ds->n)) {
-            cli_error(CLI_FAIL, "out of host memory");
-            goto fail;
-        }
+        if (cli_expand_images(path, 1, &ds->files, &ds->n) != CLI_OK) goto fail;
         if (ds->n == before) {
             cli_error(CLI_FAIL, "%s: class folder '%s' has no images (.jpg, .jpeg, .png)", path, ds->classes[c]);
             goto fail;

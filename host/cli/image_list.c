@@ -3,6 +3,7 @@
 #define _DEFAULT_SOURCE /* struct dirent's d_type, DT_DIR */
 #include <ctype.h>
 #include <dirent.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,7 +53,8 @@ static char *join(const char *dir, const char *name)
     return p;
 }
 
-/* The folders from the top down to this one, by device and inode: a link back up is not followed. */
+/* The folders from the top down to this one, by device and inode: a link to a folder the walk is
+ * already inside is not followed. */
 typedef struct up {
     dev_t dev;
     ino_t ino;
@@ -60,20 +62,22 @@ typedef struct up {
 } up;
 
 /* Appends dir's image files (and with recursive, those below it, through symbolic links too), in
- * no order; names starting with '.' are left out. A folder that cannot be read is passed over, as
- * os.walk does. 0 when out of host memory. */
+ * no order; names starting with '.' are left out. A folder below that cannot be read is passed
+ * over, as os.walk does; the top one is an error. CLI_OK, or CLI_FAIL with the message printed. */
 static int walk(const char *dir, const struct stat *sb, const up *parent, int recursive, char ***list, int *n)
 {
     const up here = { sb->st_dev, sb->st_ino, parent };
     for (const up *u = parent; u; u = u->parent)
-        if (u->dev == here.dev && u->ino == here.ino) return 1;
+        if (u->dev == here.dev && u->ino == here.ino) return CLI_OK;
     DIR *d = opendir(dir);
-    if (!d) return 1;
+    if (!d && !parent)
+        return cli_error(CLI_FAIL, "%s: cannot read the folder: %s", dir, strerror(errno));
+    if (!d) return CLI_OK;
     char **subs = NULL;
     int n_subs = 0, ok = 1;
     struct dirent *e;
     while (ok && (e = readdir(d))) {
-        if (e->d_name[0] == '.') continue;
+        if (e->d_name[0] == '.' || (!recursive && !has_image_ext(e->d_name))) continue;
         char *path = join(dir, e->d_name);
         struct stat esb; /* a folder, through a link too, as os.walk's is_dir() */
         const int is_dir = path && (e->d_type == DT_DIR || ((e->d_type == DT_LNK || e->d_type == DT_UNKNOWN) &&
@@ -84,22 +88,24 @@ static int walk(const char *dir, const struct stat *sb, const up *parent, int re
         else free(path);
     }
     closedir(d);
+    int rc = ok ? CLI_OK : cli_error(CLI_FAIL, "out of host memory listing %s", dir);
     for (int i = 0; i < n_subs; i++) {
         struct stat ssb;
-        if (ok && stat(subs[i], &ssb) == 0) ok = walk(subs[i], &ssb, &here, recursive, list, n);
+        if (rc == CLI_OK && stat(subs[i], &ssb) == 0) rc = walk(subs[i], &ssb, &here, recursive, list, n);
         free(subs[i]);
     }
     free(subs);
-    return ok;
+    return rc;
 }
 
 int cli_expand_images(const char *path, int recursive, char ***list, int *n)
 {
     struct stat sb;
-    if (stat(path, &sb) != 0 || !S_ISDIR(sb.st_mode)) return append(list, n, strdup(path));
-    const int start = *n, ok = walk(path, &sb, NULL, recursive, list, n);
+    if (stat(path, &sb) != 0 || !S_ISDIR(sb.st_mode))
+        return append(list, n, strdup(path)) ? CLI_OK : cli_error(CLI_FAIL, "out of host memory");
+    const int start = *n, rc = walk(path, &sb, NULL, recursive, list, n);
     if (*n - start > 1) qsort(*list + start, (size_t)(*n - start), sizeof **list, cmp_walk);
-    return ok;
+    return rc;
 }
 
 int cli_images(const char *cmd, const cli_args *a, char ***files, int *n)
@@ -107,8 +113,7 @@ int cli_images(const char *cmd, const cli_args *a, char ***files, int *n)
     struct stat sb;
     for (int i = 0; i < a->n_pos; i++) {
         const int before = *n;
-        if (!cli_expand_images(a->pos[i], cli_arg(a, "recursive") != NULL, files, n))
-            return cli_error(CLI_FAIL, "out of host memory");
+        if (cli_expand_images(a->pos[i], cli_arg(a, "recursive") != NULL, files, n) != CLI_OK) return CLI_FAIL;
         if (*n == before && stat(a->pos[i], &sb) == 0 && S_ISDIR(sb.st_mode))
             return cli_error(CLI_USAGE, "%s: %s holds no JPEG or PNG images (.jpg, .jpeg, .png)", cmd, a->pos[i]);
     }
