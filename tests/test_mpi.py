@@ -181,6 +181,34 @@ class Mpi(Folder):
                          two.stderr)
         self.assertEqual([ln for ln in vggcl_lines(two.stderr) if ln not in shown], vggcl_lines(one.stderr))
 
+    def test_one_rank_device_failing(self):
+        """The second rank's device fails in its first batch (VGGCL_FAULT given to that rank alone) while
+        the first rank finishes: the job fails with the device, batch and images named, no rank left
+        waiting, no output file, and the first rank's lines out as one process's would be before it."""
+        out = self.d / "out"
+        out.mkdir()
+        good = [p for p in sorted(self.images.iterdir()) if "broken" not in p.name][:8]
+        images = self.d / "eight"
+        images.mkdir()
+        for p in good:
+            shutil.copy(p, images / p.name)
+        args = [VGGCL, "classify", "--weights", str(self.weights), "--resize", "40", "--crop", "32", "--batch", "2",
+                "--logits-out", str(out / "l.npy"), "--tensor-out", str(out / "t.npy"), str(images)]
+        seen = None
+        for n in range(1, 200):  # the first enqueue that falls in the second rank's first batch
+            r = subprocess.run(["mpirun", "-n", "1", *args, ":", "-n", "1", "-x", f"VGGCL_FAULT=enqueue:{n}", *args],
+                               capture_output=True, text=True, env=ENV, timeout=600)
+            self.assertEqual(r.returncode, 1, r.stderr)
+            self.assertEqual(list(out.iterdir()), [], "output left behind")
+            if "batch 1 of 2" in r.stderr:
+                seen = r
+                break
+        self.assertIsNotNone(seen, "no enqueue failure landed in the second rank's first batch")
+        self.assertIn(f"{good[4].name} to ", seen.stderr)
+        self.assertIn("CL_", seen.stderr)
+        self.assertEqual([line.split(":")[0] for line in seen.stdout.splitlines()], [str(p) for p in
+                         [images / g.name for g in good[:4]]])
+
     def test_unwritable_output_under_mpirun(self):
         """Rank 0 cannot create --logits-out when the ranks' parts come to be gathered: every rank stops
         (no rank left waiting), the message names the file, and the tensor written before it is removed."""
