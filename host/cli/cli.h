@@ -99,6 +99,9 @@ typedef struct {
     {                                                                                                          \
         .size = 1, .saved_out = -1, .saved_err = -1, .out_fd = -1, .err_fd = -1, .logits_fd = -1, .tensor_fd = -1 \
     }
+/* CLI_USAGE (said by rank 0) when launched as several ranks, for a command that runs as one
+ * process (so that R copies do not write the same files), else CLI_OK. */
+int cli_ranks_refuse(const char *cmd);
 /* Starts MPI when launched as several ranks and keeps this rank's contiguous
  * run of the list. */
 int cli_ranks_begin(cli_ranks *r, const char *cmd, char ***files, int *n);
