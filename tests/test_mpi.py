@@ -209,6 +209,41 @@ class Mpi(Folder):
         self.assertEqual([line.split(":")[0] for line in seen.stdout.splitlines()], [str(p) for p in
                          [images / g.name for g in good[:4]]])
 
+    def test_ranks_seeing_different_images(self):
+        """Ranks that find different image lists (a folder changing as the job starts, machines that do
+        not see the same files; here each rank given its own folder through mpirun's MPMD syntax) cut
+        their shares from different lists: the job is refused, said once, with no output file, for a
+        different count and for the same count of other paths; eval's data sets too."""
+        out = self.d / "out"
+        out.mkdir()
+        folders = {}
+        for name, files in (("three", ["00.png", "01.jpg", "02.png"]), ("four", ["00.png", "01.jpg", "02.png", "03.jpg"]),
+                            ("other", ["00.png", "01.jpg", "04.png"])):
+            folders[name] = self.d / name / "a"
+            folders[name].mkdir(parents=True)
+            for f in files:
+                shutil.copy(self.images / f, folders[name] / f)
+        args = ["classify", "--weights", str(self.weights), "--resize", "40", "--crop", "32",
+                "--logits-out", str(out / "l.npy")]
+        for second, needle in (("four", "(3 to 4 images)"), ("other", "(3 images each, not the same paths)")):
+            r = subprocess.run(["mpirun", "-n", "1", VGGCL, *args, str(folders["three"]), ":",
+                                "-n", "1", VGGCL, *args, str(folders[second])],
+                               capture_output=True, text=True, env=ENV, timeout=600)
+            self.assertEqual(r.returncode, 1, r.stderr)
+            lines = vggcl_lines(r.stderr)
+            self.assertEqual(len(lines), 1, r.stderr)
+            self.assertIn("classify: the ranks found different image lists " + needle, lines[0])
+            self.assertEqual(r.stdout, "")
+            self.assertEqual(list(out.iterdir()), [])
+        ev = ["eval", "--weights", str(self.weights), "--resize", "40", "--crop", "32", "--data"]
+        r = subprocess.run(["mpirun", "-n", "1", VGGCL, *ev, str(folders["three"].parent), ":",
+                            "-n", "1", VGGCL, *ev, str(folders["other"].parent)],
+                           capture_output=True, text=True, env=ENV, timeout=600)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertEqual(len(vggcl_lines(r.stderr)), 1, r.stderr)
+        self.assertIn("eval: the ranks found different image lists", r.stderr)
+        self.assertEqual(r.stdout, "")
+
     def test_one_process_commands_refused(self):
         """Commands that run as one process (here preprocess, which writes one file) refuse to start as
         ranks, said once, rather than R copies doing the same work."""

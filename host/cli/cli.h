@@ -102,6 +102,9 @@ typedef struct {
 /* CLI_USAGE (said by rank 0) when launched as several ranks, for a command that runs as one
  * process (so that R copies do not write the same files), else CLI_OK. */
 int cli_ranks_refuse(const char *cmd);
+/* Whether every rank found the same image list (its length and a hash of its paths), which the
+ * shares are cut from; rank 0 says when not. Collective; CLI_OK with one rank. */
+int cli_ranks_same_list(const cli_ranks *r, const char *cmd, char *const *files, int n);
 /* Starts MPI when launched as several ranks and keeps this rank's contiguous
  * run of the list. */
 int cli_ranks_begin(cli_ranks *r, const char *cmd, char ***files, int *n);

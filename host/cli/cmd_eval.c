@@ -210,7 +210,9 @@ int cmd_eval(int argc, char **argv)
     if (cli_dataset_read(data, &ds) != CLI_OK) return CLI_FAIL;
     /* under mpirun each rank evaluates a contiguous run of the list and the tallies add up on rank 0. Every
      * rank goes through cli_ranks_finish, whatever happened before. */
-    if ((rc = cli_ranks_begin(&ranks, "eval", NULL, NULL)) != CLI_OK) goto out;
+    if ((rc = cli_ranks_begin(&ranks, "eval", NULL, NULL)) != CLI_OK ||
+        (rc = cli_ranks_same_list(&ranks, "eval", ds.files, ds.n)) != CLI_OK)
+        goto out;
     const int lo = (int)((long long)ds.n * ranks.rank / ranks.size),
               hi = (int)((long long)ds.n * (ranks.rank + 1) / ranks.size);
     int local = cli_ranks_capture(&ranks, NULL, NULL);

@@ -43,6 +43,33 @@ int cli_ranks_refuse(const char *cmd)
                      cmd, size, size);
 }
 
+int cli_ranks_same_list(const cli_ranks *r, const char *cmd, char *const *files, int n)
+{
+    if (r->size < 2) return CLI_OK;
+#ifdef VGGCL_MPI
+    unsigned long long h = 14695981039346656037ULL; /* FNV-1a over the paths and their ends */
+    for (int i = 0; i < n; i++)
+        for (const unsigned char *s = (const unsigned char *)files[i];; s++) {
+            h = (h ^ *s) * 1099511628211ULL;
+            if (!*s) break;
+        }
+    unsigned long long mine[2] = { (unsigned long long)n, h }, lo[2], hi[2];
+    MPI_Allreduce(mine, lo, 2, MPI_UNSIGNED_LONG_LONG, MPI_MIN, MPI_COMM_WORLD);
+    MPI_Allreduce(mine, hi, 2, MPI_UNSIGNED_LONG_LONG, MPI_MAX, MPI_COMM_WORLD);
+    if (lo[0] == hi[0] && lo[1] == hi[1]) return CLI_OK;
+    if (r->rank != 0) return CLI_FAIL; /* (rank 0 says it for all) */
+    if (lo[0] != hi[0])
+        return cli_error(CLI_FAIL, "%s: the ranks found different image lists (%llu to %llu images): the folders "
+                                   "changed as the job started, or the machines do not see the same files", cmd, lo[0],
+                         hi[0]);
+    return cli_error(CLI_FAIL, "%s: the ranks found different image lists (%llu images each, not the same paths): "
+                               "the machines do not see the same files", cmd, lo[0]);
+#else
+    (void)cmd, (void)files, (void)n;
+    return CLI_OK;
+#endif
+}
+
 int cli_ranks_begin(cli_ranks *r, const char *cmd, char ***files, int *n)
 {
     memset(r, 0, sizeof *r);
@@ -58,6 +85,7 @@ int cli_ranks_begin(cli_ranks *r, const char *cmd, char ***files, int *n)
     if (!local) local = getenv("MPI_LOCALRANKID");
     r->local_rank = local ? atoi(local) : r->rank;
     if (!files) return CLI_OK; /* the caller takes its share itself */
+    if (cli_ranks_same_list(r, cmd, *files, *n) != CLI_OK) return CLI_FAIL;
     r->total = *n;
     char spec[32];
     snprintf(spec, sizeof spec, "%d/%d", r->rank, r->size);
