@@ -104,6 +104,22 @@ class Mpi(Folder):
                 np.testing.assert_array_equal(np.load(o2 / name), np.load(o1 / name))
             self.assertEqual(len(one.stdout.splitlines()), 9 + (fmt == "csv") * (1 + 9 * 4))
 
+    def test_small_chunks(self):
+        """VGGCL_MPI_CHUNK=100: the text goes to rank 0 100 bytes at a time, 5 rows of logits, a tensor row
+        or a train-head feature row (both over 100 bytes) to a message; the same outputs as one
+        process's."""
+        small = dict(ENV, VGGCL_MPI_CHUNK="100")
+        one, o1 = self.classify("one", "--format", "json")
+        two, o2 = self.classify("two", "--format", "json", ranks=2, env=small)
+        self.assertEqual(two.returncode, one.returncode, two.stderr)
+        self.assertEqual(two.stdout, one.stdout)
+        self.assertGreater(len(one.stdout), 1000)  # (over ten chunks)
+        self.assertEqual(vggcl_lines(two.stderr), vggcl_lines(one.stderr))
+        for name in ("l.npy", "t.npy"):
+            np.testing.assert_array_equal(np.load(o2 / name), np.load(o1 / name))
+        self.train_heads(lambda cmd: subprocess.run(["mpirun", "-n", "2", "--oversubscribe", *cmd],
+                                                    capture_output=True, text=True, env=small, timeout=600))
+
     def test_more_ranks_than_images(self):
         """4 ranks over 3 files, the last unreadable: one rank has no image and one only the unreadable
         one (neither writes an array); the output is still one process's."""

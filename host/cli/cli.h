@@ -93,6 +93,7 @@ typedef struct {
     char logits_path[32], tensor_path[32];    /* /dev/fd/N of the last two, for the writers */
     const char *final_logits, *final_tensor;
     char device[16];
+    size_t chunk;                       /* bytes per message gathering to rank 0 */
 } cli_ranks;
 /* Before cli_ranks_begin: what cli_ranks_end may be given on an early exit. */
 #define CLI_RANKS_INIT                                                                                         \
@@ -116,9 +117,10 @@ int cli_ranks_capture(cli_ranks *r, const char **logits_out, const char **tensor
  * real outputs; failed and ok become the totals, and the exit code the worst. */
 int cli_ranks_finish(cli_ranks *r, vggcl_ctx *ctx, int rc, int *failed, int *ok);
 void cli_ranks_end(cli_ranks *r);
-/* Rank 0 gets every rank's rows [lo, hi) of all (n rows of row_floats) and of ok (n flags), the ranks'
- * shares being the contiguous runs of cli_ranks_begin. CLI_OK (or the failure on every rank). */
-int cli_ranks_gather_rows(cli_ranks *r, float *all, char *ok, int n, size_t row_floats);
+/* Rank 0 gets every rank's share of n rows of row_floats and of their n flags (ok), the shares being
+ * the contiguous runs of cli_ranks_begin: on rank 0, rows and ok hold all n, its own share in
+ * place; on the others, their share from the start. CLI_OK. */
+int cli_ranks_gather_rows(cli_ranks *r, float *rows, char *ok, int n, size_t row_floats);
 /* v[0..n) summed over the ranks, on every rank (tallies). CLI_OK. */
 int cli_ranks_sum(cli_ranks *r, long *v, size_t n);
 /* Rank 0's exit status, on every rank. */

@@ -50,9 +50,8 @@ static const cli_command command = {
 /* Features gathered per image, in file order; with flip, two rows per image. */
 typedef struct {
     int feats, copies;
-    float *x;           /* (n_files * copies, feats) */
+    float *x;           /* (files * copies, feats): all of them on rank 0, a rank's share on the others */
     char *ok;           /* per file: its features were computed */
-    int first;          /* the list index of the first file this process runs (a rank's share) */
 } gather;
 
 static int collect(void *user, const int *index, int nb, const float *x, int h, int w, const float *logits,
@@ -61,7 +60,7 @@ static int collect(void *user, const int *index, int nb, const float *x, int h, 
     gather *g = user;
     (void)x, (void)h, (void)w, (void)logits;
     for (int j = 0; j < nb; j++) {
-        const int i = g->first + index[j];
+        const int i = index[j]; /* (from the share's first file, which is rank 0's file 0) */
         float *row = g->x + (size_t)i * g->copies * g->feats;
         memcpy(row, features + (size_t)j * g->feats, sizeof *row * (size_t)g->feats);
         if (flipped) memcpy(row + g->feats, flipped + (size_t)j * g->feats, sizeof *row * (size_t)g->feats);
@@ -269,7 +268,7 @@ int cmd_train_head(int argc, char **argv)
     vggcl_ctx *ctx = NULL;
     cli_devices devs = { 0 };
     vggcl_model *model = NULL;
-    gather g = { 0, flip ? 2 : 1, NULL, NULL, 0 };
+    gather g = { 0, flip ? 2 : 1, NULL, NULL };
     cli_ranks ranks = CLI_RANKS_INIT;
     split s = { 0 };
     char *is_val = NULL;
@@ -323,11 +322,11 @@ int cmd_train_head(int argc, char **argv)
     if (local == CLI_OK) local = cli_open_models(cli_ranks_device(&ranks, device), weights, &opts, &p, &devs);
     if (local == CLI_OK) {
         ctx = devs.ctx[0], model = devs.model[0];
+        const int rows = ranks.rank == 0 ? ds.n : hi - lo; /* rank 0 gathers every rank's share */
         g.feats = vggcl_model_features(model);
-        g.first = lo;
-        g.x = calloc((size_t)ds.n * g.copies * g.feats, sizeof *g.x);
-        g.ok = calloc((size_t)ds.n, 1);
-        if (!g.x || !g.ok) local = cli_error(CLI_FAIL, "out of host memory for the features of %d images", ds.n);
+        g.x = calloc((size_t)rows * g.copies * g.feats + 1, sizeof *g.x);
+        g.ok = calloc((size_t)rows + 1, 1);
+        if (!g.x || !g.ok) local = cli_error(CLI_FAIL, "out of host memory for the features of %d images", rows);
     }
     if (local == CLI_OK) {
         if (ranks.rank == 0)

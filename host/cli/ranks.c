@@ -18,6 +18,11 @@
 #include <mpi.h>
 #endif
 
+/* Gathering streams each rank's temporary file to rank 0 a chunk at a time: rank 0 holds one chunk,
+ * whatever the job's size, and no count passes MPI's int. VGGCL_MPI_CHUNK (bytes, rank 0's) sets
+ * another size, for tests. */
+#define CHUNK ((size_t)4 << 20)
+
 /* The rank count the launcher announces (Open MPI, MPICH, Slurm's PMI); 1 without one. */
 static int launched_size(void)
 {
@@ -81,6 +86,10 @@ int cli_ranks_begin(cli_ranks *r, const char *cmd, char ***files, int *n)
     r->mpi = 1;
     MPI_Comm_rank(MPI_COMM_WORLD, &r->rank);
     MPI_Comm_size(MPI_COMM_WORLD, &r->size);
+    const char *chunk = getenv("VGGCL_MPI_CHUNK");
+    unsigned long long bytes = chunk && atoll(chunk) > 0 ? (unsigned long long)atoll(chunk) : CHUNK;
+    MPI_Bcast(&bytes, 1, MPI_UNSIGNED_LONG_LONG, 0, MPI_COMM_WORLD); /* (every rank's buffers the same) */
+    r->chunk = bytes < (size_t)INT_MAX ? (size_t)bytes : CHUNK;
     const char *local = getenv("OMPI_COMM_WORLD_LOCAL_RANK");
     if (!local) local = getenv("MPI_LOCALRANKID");
     r->local_rank = local ? atoi(local) : r->rank;
@@ -137,9 +146,6 @@ int cli_ranks_capture(cli_ranks *r, const char **logits_out, const char **tensor
 }
 
 #ifdef VGGCL_MPI
-/* Gathering streams each rank's temporary file to rank 0 a chunk at a time: rank 0 holds one chunk,
- * whatever the job's size, and no count passes MPI's int. */
-#define CHUNK ((size_t)4 << 20)
 enum { TAG_DATA = 1, TAG_END, TAG_FAILED };
 
 /* What rank 0 does with each chunk, in rank order: 0 when it took it. */
@@ -156,20 +162,20 @@ static int alloc_on_all(size_t bytes, int ok, void **out)
     return all;
 }
 
-/* The chunk for units of unit bytes: CHUNK bytes rounded down to whole units, at least one. */
-static size_t chunk_bytes(size_t unit)
+/* The chunk for units of unit bytes: the chunk size rounded down to whole units, at least one. */
+static size_t chunk_bytes(const cli_ranks *r, size_t unit)
 {
-    return unit > CHUNK ? unit : CHUNK / unit * unit;
+    return unit > r->chunk ? unit : r->chunk / unit * unit;
 }
 
 /* Every rank's bytes of fd from offset on (none for fd -1), rank by rank, to rank 0's sink, in
- * chunks of whole units (chunk holds chunk_bytes(unit) on every rank). CLI_FAIL on rank 0 when a
+ * chunks of whole units (chunk holds chunk_bytes(r, unit) on every rank). CLI_FAIL on rank 0 when a
  * rank could not read its file (*bad: the first such rank) or the sink refused a chunk (the rest
  * is still received, and dropped), on another rank when it could not read its own. */
 static int stream_parts(const cli_ranks *r, int fd, long long offset, size_t unit, char *chunk, cli_sink sink,
                         void *user, int *bad)
 {
-    const size_t room = chunk_bytes(unit);
+    const size_t room = chunk_bytes(r, unit);
     int rc = CLI_OK;
     *bad = -1;
     for (int i = 0; i < r->size; i++) {
@@ -267,7 +273,7 @@ static int merge_npy(vggcl_ctx *ctx, const char *out, int part, const cli_ranks 
         vggcl_npy_writer_open(ctx, out, (int)first[0] - 1, first + 3, &s.w) != VGGCL_OK)
         rc = cli_error(CLI_FAIL, "%s", vggcl_message(ctx));
     const int ok = rc == CLI_OK && mine[0] >= 0;
-    if (!alloc_on_all(chunk_bytes(s.row_bytes), ok, &mem)) {
+    if (!alloc_on_all(chunk_bytes(r, s.row_bytes), ok, &mem)) {
         if (r->rank == 0 && ok) cli_error(CLI_FAIL, "%s: out of host memory on a rank gathering it", out);
         rc = CLI_FAIL; /* (else said above, or by the rank whose part is unreadable) */
     } else if (stream_parts(r, mine[0] > 0 ? part : -1, mine[1], s.row_bytes, mem, append_rows, &s, &bad) != CLI_OK) {
@@ -291,7 +297,7 @@ int cli_ranks_finish(cli_ranks *r, vggcl_ctx *ctx, int rc, int *failed, int *ok)
     if (r->saved_err >= 0) dup2(r->saved_err, 2), close(r->saved_err);
     /* the text in rank order: stdout, then the messages (skipped images) */
     void *chunk;
-    if (!alloc_on_all(CHUNK, 1, &chunk)) {
+    if (!alloc_on_all(r->chunk, 1, &chunk)) {
         rc = r->rank == 0 ? cli_error(CLI_FAIL, "out of host memory on a rank gathering the ranks' output") : CLI_FAIL;
     }
     for (int k = 0; k < 2 && chunk; k++) {
@@ -326,31 +332,31 @@ int cli_ranks_finish(cli_ranks *r, vggcl_ctx *ctx, int rc, int *failed, int *ok)
     return rc;
 }
 
-int cli_ranks_gather_rows(cli_ranks *r, float *all, char *ok, int n, size_t row_floats)
+int cli_ranks_gather_rows(cli_ranks *r, float *rows, char *ok, int n, size_t row_floats)
 {
     if (r->size < 2) return CLI_OK;
 #ifdef VGGCL_MPI
-    int *counts = calloc((size_t)r->size, sizeof *counts), *displs = calloc((size_t)r->size, sizeof *displs);
-    int rc = counts && displs && (size_t)n * row_floats < (size_t)1 << 31 ? CLI_OK : CLI_FAIL, worst;
-    MPI_Allreduce(&rc, &worst, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
-    if (worst != CLI_OK) {
-        free(counts), free(displs);
-        return r->rank == 0 ? cli_error(CLI_FAIL, "too many features to gather over MPI (%d images)", n) : CLI_FAIL;
-    }
-    for (int k = 0; k < 2; k++) { /* the flags, then the rows */
-        const size_t unit = k ? row_floats : 1;
-        for (int i = 0; i < r->size; i++) {
-            const int lo = (int)((long long)n * i / r->size), hi = (int)((long long)n * (i + 1) / r->size);
-            counts[i] = (int)((size_t)(hi - lo) * unit), displs[i] = (int)((size_t)lo * unit);
+    /* rank by rank, a chunk of whole rows at a time, straight into rank 0's arrays (its own share is
+     * in place); the flags of a chunk, then its rows */
+    const int per = (int)(chunk_bytes(r, row_floats * sizeof *rows) / (row_floats * sizeof *rows));
+    for (int i = 1; i < r->size; i++) {
+        if (r->rank != i && r->rank != 0) continue;
+        const int lo = (int)((long long)n * i / r->size), hi = (int)((long long)n * (i + 1) / r->size);
+        for (int at = lo; at < hi; at += per) {
+            const int k = hi - at < per ? hi - at : per, off = r->rank ? at - lo : at; /* (the sender's from 0) */
+            if (r->rank) {
+                MPI_Send(ok + off, k, MPI_CHAR, 0, TAG_DATA, MPI_COMM_WORLD);
+                MPI_Send(rows + (size_t)off * row_floats, (int)((size_t)k * row_floats), MPI_FLOAT, 0, TAG_DATA,
+                         MPI_COMM_WORLD);
+            } else {
+                MPI_Recv(ok + off, k, MPI_CHAR, i, TAG_DATA, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+                MPI_Recv(rows + (size_t)off * row_floats, (int)((size_t)k * row_floats), MPI_FLOAT, i, TAG_DATA,
+                         MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+            }
         }
-        if (k) MPI_Gatherv(r->rank ? all + displs[r->rank] : MPI_IN_PLACE, counts[r->rank], MPI_FLOAT, all, counts,
-                           displs, MPI_FLOAT, 0, MPI_COMM_WORLD);
-        else MPI_Gatherv(r->rank ? ok + displs[r->rank] : MPI_IN_PLACE, counts[r->rank], MPI_CHAR, ok, counts, displs,
-                         MPI_CHAR, 0, MPI_COMM_WORLD);
     }
-    free(counts), free(displs);
 #else
-    (void)all, (void)ok, (void)n, (void)row_floats;
+    (void)rows, (void)ok, (void)n, (void)row_floats;
 #endif
     return CLI_OK;
 }
