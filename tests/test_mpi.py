@@ -260,17 +260,6 @@ class Mpi(Folder):
         self.assertIn("eval: the ranks found different image lists", r.stderr)
         self.assertEqual(r.stdout, "")
 
-    def test_one_process_commands_refused(self):
-        """Commands that run as one process (here preprocess, which writes one file) refuse to start as
-        ranks, said once, rather than R copies doing the same work."""
-        out = self.d / "t.npy"
-        r = subprocess.run(["mpirun", "-n", "2", "--oversubscribe", VGGCL, "preprocess", "--output", str(out),
-                            str(self.images / "00.png")], capture_output=True, text=True, env=ENV, timeout=600)
-        self.assertNotEqual(r.returncode, 0)
-        self.assertEqual(vggcl_lines(r.stderr), ["vggcl: preprocess: started as 2 processes (mpirun -n 2), but it "
-                                                 "runs as one; classify, eval and train-head spread over ranks"])
-        self.assertFalse(out.exists())
-
     def test_unwritable_output_under_mpirun(self):
         """Rank 0 cannot create --logits-out when the ranks' parts come to be gathered: every rank stops
         (no rank left waiting), the message names the file, and the tensor written before it is removed."""

@@ -100,9 +100,6 @@ typedef struct {
     {                                                                                                          \
         .size = 1, .saved_out = -1, .saved_err = -1, .out_fd = -1, .err_fd = -1, .logits_fd = -1, .tensor_fd = -1 \
     }
-/* CLI_USAGE (said by rank 0) when launched as several ranks, for a command that runs as one
- * process (so that R copies do not write the same files), else CLI_OK. */
-int cli_ranks_refuse(const char *cmd);
 /* Whether every rank found the same image list (its length and a hash of its paths), which the
  * shares are cut from; rank 0 says when not. Collective; CLI_OK with one rank. */
 int cli_ranks_same_list(const cli_ranks *r, const char *cmd, char *const *files, int n);

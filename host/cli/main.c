@@ -177,9 +177,6 @@ int main(int argc, char **argv)
         printf("vggcl %s\n", vggcl_version());
         return CLI_OK;
     }
-    static const char *const one_process[] = { "run", "tune", "preprocess", "cam" };
-    for (size_t i = 0; i < sizeof one_process / sizeof one_process[0]; i++)
-        if (!strcmp(cmd, one_process[i]) && cli_ranks_refuse(cmd) != CLI_OK) return CLI_USAGE;
     if (!strcmp(cmd, "devices")) return cmd_devices(argc - 1, argv + 1);
     if (!strcmp(cmd, "run")) return cmd_run(argc - 1, argv + 1);
     if (!strcmp(cmd, "bench")) return cmd_bench(argc - 1, argv + 1);

@@ -34,20 +34,6 @@ static int launched_size(void)
     return 1;
 }
 
-int cli_ranks_refuse(const char *cmd)
-{
-    const int size = launched_size();
-    if (size < 2) return CLI_OK;
-    static const char *const vars[] = { "OMPI_COMM_WORLD_RANK", "PMI_RANK", "PMIX_RANK" };
-    int rank = 0;
-    for (size_t i = 0; i < sizeof vars / sizeof vars[0] && !rank; i++)
-        if (getenv(vars[i])) rank = atoi(getenv(vars[i]));
-    if (rank) return CLI_USAGE; /* (rank 0 says it for all) */
-    return cli_error(CLI_USAGE, "%s: started as %d processes (mpirun -n %d), but it runs as one; classify, eval and "
-                                "train-head spread over ranks",
-                     cmd, size, size);
-}
-
 int cli_ranks_same_list(const cli_ranks *r, const char *cmd, char *const *files, int n)
 {
     if (r->size < 2) return CLI_OK;
