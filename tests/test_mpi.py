@@ -72,7 +72,7 @@ class Folder(unittest.TestCase):
         launch(cmd): the same model file, byte for byte, and the same report."""
         data = self.d / "data"
         for c, name in enumerate(("a", "b")):
-            (data / name).mkdir(parents=True)
+            (data / name).mkdir(parents=True, exist_ok=True)  # (the same again on a second call)
             for i in range(4):
                 Image.fromarray(photo(40 + i, 36 + c, 10 * c + i)).save(data / name / f"{i}.png")
         (data / "b" / "9_broken.png").write_bytes(b"broken")
@@ -105,20 +105,29 @@ class Mpi(Folder):
             self.assertEqual(len(one.stdout.splitlines()), 9 + (fmt == "csv") * (1 + 9 * 4))
 
     def test_small_chunks(self):
-        """VGGCL_MPI_CHUNK=100: the text goes to rank 0 100 bytes at a time, 5 rows of logits, a tensor row
-        or a train-head feature row (both over 100 bytes) to a message; the same outputs as one
-        process's."""
-        small = dict(ENV, VGGCL_MPI_CHUNK="100")
+        """VGGCL_MPI_CHUNK=100, given to rank 0 alone (its value is every rank's): the text goes to rank 0
+        100 bytes at a time, 5 rows of logits, a tensor row or a train-head feature row (both over 100
+        bytes) to a message; at 300 bytes, train-head's rows of 128 bytes go 2, 2 and 1 to a message;
+        the same outputs and models as one process's."""
         one, o1 = self.classify("one", "--format", "json")
-        two, o2 = self.classify("two", "--format", "json", ranks=2, env=small)
+        out = self.d / "two"
+        out.mkdir()
+        args = [VGGCL, "classify", "--weights", str(self.weights), "--resize", "40", "--crop", "32", "--batch", "3",
+                "--logits-out", str(out / "l.npy"), "--tensor-out", str(out / "t.npy"), "--format", "json",
+                str(self.images)]
+        two = subprocess.run(["mpirun", "-n", "1", "-x", "VGGCL_MPI_CHUNK=100", *args, ":", "-n", "1", *args],
+                             capture_output=True, text=True, env=ENV, timeout=600)
+        o2 = out
         self.assertEqual(two.returncode, one.returncode, two.stderr)
         self.assertEqual(two.stdout, one.stdout)
         self.assertGreater(len(one.stdout), 1000)  # (over ten chunks)
         self.assertEqual(vggcl_lines(two.stderr), vggcl_lines(one.stderr))
         for name in ("l.npy", "t.npy"):
             np.testing.assert_array_equal(np.load(o2 / name), np.load(o1 / name))
-        self.train_heads(lambda cmd: subprocess.run(["mpirun", "-n", "2", "--oversubscribe", *cmd],
-                                                    capture_output=True, text=True, env=small, timeout=600))
+        for chunk in ("100", "300"):
+            self.train_heads(lambda cmd: subprocess.run(["mpirun", "-n", "1", "-x", f"VGGCL_MPI_CHUNK={chunk}", *cmd,
+                                                         ":", "-n", "1", *cmd],
+                                                        capture_output=True, text=True, env=ENV, timeout=600))
 
     def test_more_ranks_than_images(self):
         """4 ranks over 3 files, the last unreadable: one rank has no image and one only the unreadable

@@ -103,8 +103,11 @@ typedef struct {
 /* Whether every rank found the same image list (its length and a hash of its paths), which the
  * shares are cut from; rank 0 says when not. Collective; CLI_OK with one rank. */
 int cli_ranks_same_list(const cli_ranks *r, const char *cmd, char *const *files, int n);
-/* Starts MPI when launched as several ranks and keeps this rank's contiguous
- * run of the list. */
+/* Starts MPI when launched as several ranks (collective: it also agrees on
+ * r->chunk) and, given files, checks that every rank found the same list
+ * (cli_ranks_same_list: CLI_FAIL on every rank, said by rank 0) and keeps this
+ * rank's contiguous run of it; given none, the caller takes its share and
+ * checks its list itself. */
 int cli_ranks_begin(cli_ranks *r, const char *cmd, char ***files, int *n);
 /* The device for this rank: given (else $VGGCL_DEVICE), else (several ranks) one by local rank. */
 const char *cli_ranks_device(cli_ranks *r, const char *given);

@@ -208,8 +208,9 @@ int cmd_eval(int argc, char **argv)
     int *folder_class = NULL, *truth = NULL, failed = 0, n_ok = 0;
     char **names = NULL, (*buf)[24] = NULL;
     if (cli_dataset_read(data, &ds) != CLI_OK) return CLI_FAIL;
-    /* under mpirun each rank evaluates a contiguous run of the list and the tallies add up on rank 0. Every
-     * rank goes through cli_ranks_finish, whatever happened before. */
+    /* under mpirun each rank evaluates a contiguous run of the list and the tallies add up on rank 0. Past the
+     * start and the list check (which fail on every rank alike), every rank goes through cli_ranks_finish,
+     * whatever happened before. */
     if ((rc = cli_ranks_begin(&ranks, "eval", NULL, NULL)) != CLI_OK ||
         (rc = cli_ranks_same_list(&ranks, "eval", ds.files, ds.n)) != CLI_OK)
         goto out;

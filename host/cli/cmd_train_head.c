@@ -313,7 +313,8 @@ int cmd_train_head(int argc, char **argv)
         goto out;
     }
     /* under mpirun each rank computes the features of a contiguous run of the list; rank 0 gathers them and
-     * trains. Every rank goes through cli_ranks_finish and the gather, whatever happened before. */
+     * trains. Past the start and the list check (which fail on every rank alike), every rank goes through
+     * cli_ranks_finish and the gather, whatever happened before. */
     if ((rc = cli_ranks_begin(&ranks, "train-head", NULL, NULL)) != CLI_OK ||
         (rc = cli_ranks_same_list(&ranks, "train-head", ds.files, ds.n)) != CLI_OK)
         goto out;

@@ -148,10 +148,11 @@ static int alloc_on_all(size_t bytes, int ok, void **out)
     return all;
 }
 
-/* The chunk for units of unit bytes: the chunk size rounded down to whole units, at least one. */
+/* The chunk for units of unit bytes: the chunk size rounded down to whole units, at least one (the
+ * chunk size for none). */
 static size_t chunk_bytes(const cli_ranks *r, size_t unit)
 {
-    return unit > r->chunk ? unit : r->chunk / unit * unit;
+    return !unit ? r->chunk : unit > r->chunk ? unit : r->chunk / unit * unit;
 }
 
 /* Every rank's bytes of fd from offset on (none for fd -1), rank by rank, to rank 0's sink, in
@@ -328,8 +329,9 @@ int cli_ranks_gather_rows(cli_ranks *r, float *rows, char *ok, int n, size_t row
     for (int i = 1; i < r->size; i++) {
         if (r->rank != i && r->rank != 0) continue;
         const int lo = (int)((long long)n * i / r->size), hi = (int)((long long)n * (i + 1) / r->size);
-        for (int at = lo; at < hi; at += per) {
-            const int k = hi - at < per ? hi - at : per, off = r->rank ? at - lo : at; /* (the sender's from 0) */
+        for (long long at = lo; at < hi; at += per) {
+            const int k = hi - at < per ? (int)(hi - at) : per;
+            const long long off = r->rank ? at - lo : at; /* (the sender's share from its 0) */
             if (r->rank) {
                 MPI_Send(ok + off, k, MPI_CHAR, 0, TAG_DATA, MPI_COMM_WORLD);
                 MPI_Send(rows + (size_t)off * row_floats, (int)((size_t)k * row_floats), MPI_FLOAT, 0, TAG_DATA,
