@@ -83,6 +83,8 @@ void cli_csv_str(const char *s);
  * (*files)[0..*n) and frees the rest; CLI_OK, or CLI_USAGE with the error
  * printed. */
 int cli_shard(const char *cmd, const char *spec, char ***files, int *n);
+/* Share i of `of` of n items: [*lo, *hi), the contiguous runs --shard and the MPI ranks take. */
+void cli_share(int n, int i, int of, int *lo, int *hi);
 
 /* Many processes under mpirun (ranks.c; a no-op without MPI or with one rank). */
 typedef struct {

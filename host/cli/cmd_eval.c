@@ -214,8 +214,8 @@ int cmd_eval(int argc, char **argv)
     if ((rc = cli_ranks_begin(&ranks, "eval", NULL, NULL)) != CLI_OK ||
         (rc = cli_ranks_same_list(&ranks, "eval", ds.files, ds.n)) != CLI_OK)
         goto out;
-    const int lo = (int)((long long)ds.n * ranks.rank / ranks.size),
-              hi = (int)((long long)ds.n * (ranks.rank + 1) / ranks.size);
+    int lo, hi;
+    cli_share(ds.n, ranks.rank, ranks.size, &lo, &hi);
     int local = cli_ranks_capture(&ranks, NULL, NULL);
     if (local == CLI_OK) local = cli_open_models(cli_ranks_device(&ranks, device), weights, &opts, &p, &devs);
     const int C = local == CLI_OK ? vggcl_model_classes(devs.model[0]) : 0;

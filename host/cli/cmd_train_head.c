@@ -318,7 +318,8 @@ int cmd_train_head(int argc, char **argv)
     if ((rc = cli_ranks_begin(&ranks, "train-head", NULL, NULL)) != CLI_OK ||
         (rc = cli_ranks_same_list(&ranks, "train-head", ds.files, ds.n)) != CLI_OK)
         goto out;
-    const int lo = (int)((long long)ds.n * ranks.rank / ranks.size), hi = (int)((long long)ds.n * (ranks.rank + 1) / ranks.size);
+    int lo, hi;
+    cli_share(ds.n, ranks.rank, ranks.size, &lo, &hi);
     int local = cli_ranks_capture(&ranks, NULL, NULL), n_ok = 0;
     if (local == CLI_OK) local = cli_open_models(cli_ranks_device(&ranks, device), weights, &opts, &p, &devs);
     if (local == CLI_OK) {

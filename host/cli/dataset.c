@@ -98,12 +98,17 @@ char *cli_json_list(char **names, int n)
     return out;
 }
 
+void cli_share(int n, int i, int of, int *lo, int *hi)
+{
+    *lo = (int)((long long)n * i / of), *hi = (int)((long long)n * (i + 1) / of);
+}
+
 int cli_shard(const char *cmd, const char *spec, char ***files, int *n)
 {
-    int i, of, used = 0;
+    int i, of, used = 0, lo, hi;
     if (sscanf(spec, "%d/%d%n", &i, &of, &used) != 2 || spec[used] || of < 1 || i < 0 || i >= of)
         return cli_error(CLI_USAGE, "%s: --shard must be I/N with 0 <= I < N, not '%s'", cmd, spec);
-    const int lo = (int)((long long)*n * i / of), hi = (int)((long long)*n * (i + 1) / of);
+    cli_share(*n, i, of, &lo, &hi);
     for (int k = 0; k < *n; k++)
         if (k < lo || k >= hi) free((*files)[k]);
     memmove(*files, *files + lo, sizeof **files * (size_t)(hi - lo));

@@ -328,7 +328,8 @@ int cli_ranks_gather_rows(cli_ranks *r, float *rows, char *ok, int n, size_t row
     const int per = (int)(chunk_bytes(r, row_floats * sizeof *rows) / (row_floats * sizeof *rows));
     for (int i = 1; i < r->size; i++) {
         if (r->rank != i && r->rank != 0) continue;
-        const int lo = (int)((long long)n * i / r->size), hi = (int)((long long)n * (i + 1) / r->size);
+        int lo, hi;
+        cli_share(n, i, r->size, &lo, &hi);
         for (long long at = lo; at < hi; at += per) {
             const int k = hi - at < per ? (int)(hi - at) : per;
             const long long off = r->rank ? at - lo : at; /* (the sender's share from its 0) */
