@@ -346,7 +346,8 @@ class Model:
         name from the file's class names, else "class N". `threads` threads decode and preprocess
         ahead while the device runs a batch (vggcl releases the GIL); by default, as `vggcl
         classify`, vggcl_decode_threads_default(): one per core this process may run on, or on a
-        CPU device, which computes on those cores, one per 16 of them. An unreadable image raises vggcl.Error naming it."""
+        CPU device, which computes on those cores, one per 16 of them. An unreadable image raises
+        vggcl.Error naming it."""
         if batch < 1 or (threads is not None and threads < 1):
             raise Error(f"classify: batch ({batch}) and threads ({threads}) must be at least 1")
         names = self.class_names or [f"class {c}" for c in range(self.classes)]
