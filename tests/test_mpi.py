@@ -302,11 +302,24 @@ class Mpi(Folder):
         self.assertIn("no-such-device", r.stderr)
         self.assertEqual(list(out.iterdir()), [])
 
-    def test_mpi_with_shard_refused(self):
-        r, out = self.classify("both", "--shard", "0/2", ranks=2)
-        self.assertNotEqual(r.returncode, 0)
-        self.assertIn("leave out --shard", r.stderr)
-        self.assertEqual(list(out.iterdir()), [])
+    def test_mpirun_launching_shards(self):
+        """mpirun as a mere launcher: each process given its own --shard I/N and outputs is an independent
+        process (no MPI: what a vggcl built without MPI is told to do), and the parts are one process's."""
+        one, o1 = self.classify("one", "--format", "json")
+        out = self.d / "launched"
+        out.mkdir()
+        rank = "$OMPI_COMM_WORLD_RANK"
+        cmd = " ".join([shlex.quote(VGGCL), "classify", "--weights", shlex.quote(str(self.weights)), "--resize", "40",
+                        "--crop", "32", "--batch", "3", "--format", "json", "--shard", f"{rank}/2",
+                        "--logits-out", shlex.quote(str(out)) + f"/l{rank}.npy", shlex.quote(str(self.images)),
+                        ">", shlex.quote(str(out)) + f"/out{rank}.json"])
+        r = subprocess.run(["mpirun", "-n", "2", "--oversubscribe", "sh", "-c", cmd], capture_output=True, text=True,
+                           env=ENV, timeout=600)
+        self.assertEqual(r.returncode, 1, r.stderr)  # the broken image, in the second share
+        self.assertIn("07_broken.png", r.stderr)
+        self.assertEqual((out / "out0.json").read_text() + (out / "out1.json").read_text(), one.stdout)
+        np.testing.assert_array_equal(np.concatenate([np.load(out / f"l{i}.npy") for i in range(2)]),
+                                      np.load(o1 / "l.npy"))
 
 
 class Hosts:

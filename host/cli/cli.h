@@ -111,6 +111,10 @@ int cli_ranks_same_list(const cli_ranks *r, const char *cmd, char *const *files,
  * rank's contiguous run of it; given none, the caller takes its share and
  * checks its list itself. */
 int cli_ranks_begin(cli_ranks *r, const char *cmd, char ***files, int *n);
+/* The images this process takes: with --shard I/N (shard, else NULL) its share, as an independent
+ * process whatever started it (also mpirun, as a launcher: no MPI); else under mpirun the rank's
+ * share (cli_ranks_begin); else all of them. */
+int cli_take_share(cli_ranks *r, const char *cmd, const char *shard, char ***files, int *n);
 /* The device for this rank: given (else $VGGCL_DEVICE), else (several ranks) one by local rank. */
 const char *cli_ranks_device(cli_ranks *r, const char *given);
 /* Captures stdout and stderr, and points the output arrays at temporary files. */

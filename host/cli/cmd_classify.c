@@ -180,13 +180,9 @@ int cmd_classify(int argc, char **argv)
         rc = cli_error(CLI_USAGE, "classify: --format must be text, json or csv, not '%s'", format);
         goto done_args;
     }
-    if (cli_arg(&a, "shard") && cli_shard("classify", cli_arg(&a, "shard"), &files, &n_files) != CLI_OK) goto done_args;
-    const int total = n_files; /* (over every rank under mpirun: see below) */
-    if ((rc = cli_ranks_begin(&ranks, "classify", &files, &n_files)) != CLI_OK) goto done_args;
-    if (ranks.size > 1 && cli_arg(&a, "shard")) {
-        rc = cli_error(CLI_USAGE, "classify: under mpirun the ranks share the images; leave out --shard");
-        goto done_args;
-    }
+    const int listed = n_files;
+    if ((rc = cli_take_share(&ranks, "classify", cli_arg(&a, "shard"), &files, &n_files)) != CLI_OK) goto done_args;
+    const int total = ranks.size > 1 ? listed : n_files; /* the images of the run (every rank's) */
     rc = CLI_USAGE;
     if (cli_int("classify", "--top", cli_arg_or(&a, "top", "5"), 1, 1000000, &top) ||
         cli_int("classify", "--batch", cli_arg_or(&a, "batch", "8"), 1, 4096, &batch) ||

@@ -86,11 +86,18 @@ int cli_ranks_begin(cli_ranks *r, const char *cmd, char ***files, int *n)
     snprintf(spec, sizeof spec, "%d/%d", r->rank, r->size);
     return cli_shard(cmd, spec, files, n);
 #else
-    (void)files, (void)n;
+    (void)n; /* the commands that share a list of files take --shard, eval and train-head do not */
     return cli_error(CLI_USAGE, "%s: started as %d processes, but this vggcl was built without MPI "
-                                "(cmake -DVGGCL_MPI=ON); use --shard I/N for independent processes",
-                     cmd, launched_size());
+                                "(cmake -DVGGCL_MPI=ON)%s",
+                     cmd, launched_size(), files ? "; or give each process its --shard I/N" : "");
 #endif
+}
+
+int cli_take_share(cli_ranks *r, const char *cmd, const char *shard, char ***files, int *n)
+{
+    if (!shard) return cli_ranks_begin(r, cmd, files, n);
+    *r = (cli_ranks)CLI_RANKS_INIT; /* an independent process, whatever started it */
+    return cli_shard(cmd, shard, files, n);
 }
 
 /* A new, empty temporary file in $TMPDIR (or /tmp) without a name: its descriptor, or -1. It is
