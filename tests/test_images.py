@@ -179,6 +179,11 @@ class Images(unittest.TestCase):
             want = preset(Image.open(p).convert("RGB")).numpy()
             with self.subTest(p.name):
                 np.testing.assert_array_equal(got[i], want, p.name)
+        for threads in ("1", "3"):  # decoded on a pool of threads, written in the order given
+            alt = self.d / f"real{threads}.npy"
+            r = self.vggcl("--threads", threads, "--output", alt, *files)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertEqual(alt.read_bytes(), out.read_bytes(), threads)
         r = self.vggcl("--output", out, data / "truncated.jpg")
         self.assertEqual(r.returncode, 1)
         self.assertIn("truncated.jpg", r.stderr)

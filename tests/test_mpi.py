@@ -121,7 +121,7 @@ class Mpi(Folder):
         self.assertEqual(two.returncode, one.returncode, two.stderr)
         self.assertEqual(two.stdout, one.stdout)
         self.assertGreater(len(one.stdout), 1000)  # (over ten chunks)
-        self.assertEqual(vggcl_lines(two.stderr), vggcl_lines(one.stderr))
+        self.assertEqual(vggcl_lines(two.stderr.replace(str(o2), str(o1))), vggcl_lines(one.stderr))
         for name in ("l.npy", "t.npy"):
             np.testing.assert_array_equal(np.load(o2 / name), np.load(o1 / name))
         for chunk in ("100", "300"):
@@ -320,6 +320,49 @@ class Mpi(Folder):
         self.assertEqual((out / "out0.json").read_text() + (out / "out1.json").read_text(), one.stdout)
         np.testing.assert_array_equal(np.concatenate([np.load(out / f"l{i}.npy") for i in range(2)]),
                                       np.load(o1 / "l.npy"))
+
+    def preprocess(self, tag, *args, ranks=1, images=None):
+        out = self.d / tag
+        out.mkdir()
+        cmd = [VGGCL, "preprocess", "--resize", "40", "--crop", "32", "--output", str(out / "t.npy"), *args,
+               *map(str, images or [self.images])]
+        if ranks > 1:
+            cmd = ["mpirun", "-n", str(ranks), "--oversubscribe", *cmd]
+        return subprocess.run(cmd, capture_output=True, text=True, env=ENV, timeout=600), out
+
+    def test_preprocess_ranks_equal_one_process(self):
+        """mpirun -n R vggcl preprocess: the ranks share the images and rank 0 writes one process's file,
+        byte for byte (also with more ranks than images, and with shards); an unreadable image in the
+        second rank's share: every unreadable image named, as by one process, and no file."""
+        good = sorted(p for p in self.images.iterdir() if "broken" not in p.name)
+        one, o1 = self.preprocess("one", images=good)
+        self.assertEqual(one.returncode, 0, one.stderr)
+        self.assertEqual(np.load(o1 / "t.npy").shape, (9, 3, 32, 32))
+        for ranks in (2, 3):
+            r, o = self.preprocess(f"ranks{ranks}", ranks=ranks, images=good)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertEqual(r.stdout, one.stdout.replace(str(o1), str(o)))
+            self.assertEqual((o / "t.npy").read_bytes(), (o1 / "t.npy").read_bytes())
+        r, o = self.preprocess("few", ranks=3, images=good[:2])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        np.testing.assert_array_equal(np.load(o / "t.npy"), np.load(o1 / "t.npy")[:2])
+        parts = [self.preprocess(f"shard{i}", "--shard", f"{i}/2", images=good) for i in range(2)]
+        self.assertEqual([p[0].returncode for p in parts], [0, 0], parts[1][0].stderr)
+        np.testing.assert_array_equal(np.concatenate([np.load(p[1] / "t.npy") for p in parts]),
+                                      np.load(o1 / "t.npy"))
+        missing = self.d / "missing.jpg"
+        bad = [missing, *good[:5], self.images / "07_broken.png", *good[5:]]
+        one, o1 = self.preprocess("bad1", images=bad)
+        two, o2 = self.preprocess("bad2", ranks=2, images=bad)
+        for r, o in ((one, o1), (two, o2)):
+            self.assertEqual(r.returncode, 1, r.stderr)
+            self.assertEqual(list(o.iterdir()), [])
+        self.assertEqual(vggcl_lines(two.stderr.replace(str(o2), str(o1))), vggcl_lines(one.stderr))
+        self.assertEqual(len(vggcl_lines(one.stderr)), 3, one.stderr)  # both named, then the count
+        self.assertIn("missing.jpg", one.stderr)
+        self.assertIn("07_broken.png", one.stderr)
+        self.assertIn("2 of 11 images could not be read", one.stderr)
+        self.assertNotIn("skipped", one.stderr)  # (not skipped: the command fails)
 
 
 class Hosts:

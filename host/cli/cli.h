@@ -179,7 +179,7 @@ int cli_preprocess_finish(vggcl_preprocess *p, const vggcl_model *model, const c
 /* Images through the model in batches (image_batches.c). */
 typedef struct {
     vggcl_ctx *ctx;
-    vggcl_model *model;
+    vggcl_model *model;  /* NULL: decoding only (preprocess); the callback gets x alone */
     const vggcl_preprocess *p;
     int batch;           /* images per batch */
     int flip;            /* also run each image mirrored left to right (in the same pass) */
@@ -192,6 +192,7 @@ typedef struct {
     vggcl_ctx **ctxs;
     vggcl_model **models;
     const cli_ranks *ranks; /* under mpirun (else NULL): rank 0 shows its share's progress */
+    int strict;          /* the caller fails the run on any unreadable image: not named "(skipped)" */
 } cli_batch_job;
 
 /* The devices a command runs on: one, or with --device all or a list
@@ -234,8 +235,9 @@ typedef int (*cli_batch_fn)(void *user, const int *index, int nb, const float *x
  * (said) on a bad value, else 0. */
 int cli_decode_args(const char *cmd, const cli_args *a, int *threads, double *progress_s);
 /* Runs every file: an image that cannot be read or preprocessed is named on
- * stderr, skipped and counted in *failed. Returns CLI_OK, or the exit code of
- * a device failure (message printed) or of the callback. */
+ * stderr, skipped and counted in *failed (with job->strict the caller fails
+ * the run for it). Returns CLI_OK, or the exit code of a device failure
+ * (message printed) or of the callback. */
 int cli_run_batches(const cli_batch_job *job, char **files, int n_files, cli_batch_fn fn, void *user, int *failed);
 
 /* Images decoded and preprocessed on a pool of threads (decode_pool.c), taken

@@ -12,6 +12,8 @@ static const cli_option options[] = {
     { "recursive", NULL, "a folder also stands for the images in the folders below it (through\n"
                          "links), in the order torchvision's ImageFolder walks a class folder:\n"
                          "by folder path, then by name", 0 },
+    { "shard", "I/N", "process I of N (0 <= I < N) takes the I-th of N equal runs of the images,\n"
+                      "in order: the N tensors, one after the other, are one process's", 0 },
     { NULL, NULL, NULL, 0 },
 };
 
@@ -22,8 +24,12 @@ static const cli_command command = {
     "--crop (default 224), scales to [0, 1] and normalizes with --mean and --std\n"
     "(default ImageNet's), exactly as torchvision's ImageClassification preset for\n"
     "VGG16. A folder stands for its .jpg, .jpeg and .png files, sorted by name.\n"
-    "Any image that cannot be read fails the command and no file is written.\n",
-    options, { cli_preprocess_options },
+    "Images are decoded on --threads threads (default: the cores) and the tensor is\n"
+    "written as they come, so memory stays flat in the number of images; under\n"
+    "mpirun the ranks share the images and rank 0 writes one process's tensor.\n"
+    "Every image that cannot be read is named; then the command fails and no file\n"
+    "is written.\n",
+    options, { cli_preprocess_options, cli_decode_options },
 };
 
 static int parse3(const char *cmd, const char *opt, const char *v, float out[3])
@@ -93,65 +99,71 @@ int cli_preprocess_args(const char *cmd, const cli_args *a, vggcl_preprocess *p)
     return CLI_OK;
 }
 
+/* The tensor, appended to as batches come in list order. */
+typedef struct {
+    vggcl_ctx *ctx;
+    const char *path;
+    vggcl_npy_writer *w; /* opened at the first batch, when the size is known */
+} tensor_out;
+
+static int append_batch(void *user, const int *index, int nb, const float *x, int h, int w, const float *logits,
+                        const float *features, const float *flipped)
+{
+    tensor_out *t = user;
+    const long long row[3] = { 3, h, w };
+    (void)index, (void)logits, (void)features, (void)flipped;
+    if ((!t->w && vggcl_npy_writer_open(t->ctx, t->path, 3, row, &t->w) != VGGCL_OK) ||
+        vggcl_npy_writer_append(t->ctx, t->w, x, nb) != VGGCL_OK)
+        return cli_error(CLI_FAIL, "%s", vggcl_message(t->ctx));
+    return CLI_OK;
+}
+
 int cmd_preprocess(int argc, char **argv)
 {
-    int n_files = 0, rc;
+    int n_files = 0, rc, threads, failed = 0, ok = 0;
+    double progress_s;
     char **files = NULL;
     cli_args a;
+    cli_ranks ranks = CLI_RANKS_INIT;
     vggcl_preprocess p;
     cli_preprocess_unset(&p);
     if ((rc = cli_parse(&command, argc, argv, &a)) != CLI_OK) return rc == CLI_HELP ? CLI_OK : rc;
-    const char *output = cli_arg(&a, "output");
+    const char *output = cli_arg(&a, "output"), *part = output;
     if ((rc = cli_preprocess_args("preprocess", &a, &p)) != CLI_OK ||
-        (rc = cli_preprocess_finish(&p, NULL, NULL)) != CLI_OK || (rc = cli_images("preprocess", &a, &files, &n_files)))
+        (rc = cli_preprocess_finish(&p, NULL, NULL)) != CLI_OK ||
+        (rc = cli_decode_args("preprocess", &a, &threads, &progress_s)) != CLI_OK ||
+        (rc = cli_images("preprocess", &a, &files, &n_files)) != CLI_OK)
         goto done;
-    rc = CLI_FAIL;
+    const int listed = n_files;
+    if ((rc = cli_take_share(&ranks, "preprocess", cli_arg(&a, "shard"), &files, &n_files)) != CLI_OK) goto done;
+    const int total = ranks.size > 1 ? listed : n_files; /* the images of the run (every rank's) */
 
+    /* under mpirun every rank runs to cli_ranks_finish, which gathers, whatever happened before it */
     vggcl_ctx *ctx = vggcl_ctx_new();
-    float *all = NULL;
-    int H = 0, W = 0;
-    if (!ctx) {
-        rc = cli_error(CLI_FAIL, "out of host memory");
-        goto done;
-    }
-    for (int i = 0; i < n_files; i++) {
-        unsigned char *rgb = NULL;
-        float *t = NULL;
-        int h, w, oh, ow;
-        if (vggcl_image_load(ctx, files[i], &rgb, &h, &w) != VGGCL_OK ||
-            vggcl_image_preprocess(ctx, rgb, h, w, &p, &t, &oh, &ow) != VGGCL_OK) {
-            free(rgb);
-            char *msg = cli_image_message(ctx, files[i]);
-            rc = cli_error(CLI_FAIL, "%s", msg ? msg : "out of host memory");
-            free(msg);
-            goto out;
-        }
-        free(rgb);
-        if (i == 0) {
-            H = oh, W = ow;
-            all = malloc(sizeof(float) * 3 * (size_t)H * W * n_files);
-        }
-        if (oh != H || ow != W || !all) {
-            free(t);
-            rc = all ? cli_error(CLI_FAIL, "%s: preprocesses to %dx%d, but %s gave %dx%d; use --crop to batch "
-                                 "images of different sizes", files[i], oh, ow, files[0], H, W)
-                     : cli_error(CLI_FAIL, "out of host memory");
-            goto out;
-        }
-        memcpy(all + (size_t)i * 3 * H * W, t, sizeof(float) * 3 * (size_t)H * W);
-        free(t);
-    }
-    long long shape[4] = { n_files, 3, H, W };
-    if (vggcl_npy_write(ctx, output, 4, shape, all) != VGGCL_OK) {
+    tensor_out t = { ctx, NULL, NULL };
+    rc = !ctx ? cli_error(CLI_FAIL, "out of host memory") : cli_ranks_capture(&ranks, NULL, &part);
+    t.path = part;
+    /* batches of 8 only set how far the decoding threads work ahead */
+    const cli_batch_job job = { ctx, NULL, &p, 8, 0, 0, 0, progress_s, threads, NULL, 1, NULL, NULL, &ranks, 1 };
+    if (rc == CLI_OK) rc = cli_run_batches(&job, files, n_files, append_batch, &t, &failed);
+    if (rc == CLI_OK && failed) rc = CLI_FAIL; /* (each was named) */
+    if (t.w && vggcl_npy_writer_close(ctx, t.w, rc == CLI_OK) != VGGCL_OK && rc == CLI_OK)
         rc = cli_error(CLI_FAIL, "%s", vggcl_message(ctx));
-        goto out;
+    ok = n_files - failed;
+    rc = cli_ranks_finish(&ranks, ctx, rc, &failed, &ok);
+    if (ranks.rank == 0 && failed) {
+        cli_error(CLI_FAIL, "%d of %d images could not be read; %s not written", failed, total, output);
+    } else if (ranks.rank == 0 && rc == CLI_OK) {
+        long long shape[VGGCL_NPY_MAX_DIMS], offset;
+        int nd;
+        if (vggcl_npy_header(ctx, output, &nd, shape, &offset) != VGGCL_OK) /* (just written) */
+            rc = cli_error(CLI_FAIL, "%s", vggcl_message(ctx));
+        else
+            printf("wrote %s (%lld, 3, %lld, %lld)\n", output, shape[0], shape[2], shape[3]);
     }
-    printf("wrote %s (%d, 3, %d, %d)\n", output, n_files, H, W);
-    rc = CLI_OK;
-out:
-    free(all);
     vggcl_ctx_free(ctx);
 done:
+    cli_ranks_end(&ranks);
     for (int i = 0; i < n_files; i++) free(files[i]);
     free(files);
     return rc;

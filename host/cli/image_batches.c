@@ -1,9 +1,9 @@
-/* Images through the model in batches, shared by classify, eval, train-head
- * and bench --images: a pool of threads decodes and preprocesses (skipping,
- * naming and counting unreadable files), batches are assembled in list order,
- * run on one device (on this thread) or on several (a thread per device
- * taking whichever batch is next), and handed to the callback in list order
- * whatever finished first. */
+/* Images through the model in batches, shared by classify, eval, train-head,
+ * bench --images and (without a model) preprocess: a pool of threads decodes
+ * and preprocesses (naming and counting unreadable files), batches are
+ * assembled in list order, run on one device (on this thread) or on several
+ * (a thread per device taking whichever batch is next), and handed to the
+ * callback in list order whatever finished first. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -182,7 +182,8 @@ static void *device_worker(void *arg)
 
 int cli_run_batches(const cli_batch_job *job, char **files, int n_files, cli_batch_fn fn, void *user, int *failed)
 {
-    const int batch = job->batch, classes = vggcl_model_classes(job->model), feats = vggcl_model_features(job->model);
+    const int batch = job->batch, classes = job->model ? vggcl_model_classes(job->model) : 0,
+              feats = job->model ? vggcl_model_features(job->model) : 0;
     const int n_batches = (n_files + batch - 1) / batch;
     progress_state shown = progress_begin(job, n_batches);
     const int copies = job->flip ? 2 : 1, n_dev = job->n_devices > 1 ? job->n_devices : 1;
@@ -256,22 +257,23 @@ int cli_run_batches(const cli_batch_job *job, char **files, int n_files, cli_bat
             st.wait_ms += cli_now_ms() - t0;
             if (!t) {
                 if (shown.fd >= 0 && !shown.every_ms) fputc('\n', stderr);
-                cli_error(CLI_FAIL, "%s (skipped)", msg ? msg : "out of host memory");
+                cli_error(CLI_FAIL, "%s%s", msg ? msg : "out of host memory", job->strict ? "" : " (skipped)");
                 free(msg);
                 (*failed)++;
                 continue;
             }
             if (!H) H = oh, W = ow;
-            if (!s->x && (!(s->x = malloc(sizeof *s->x * 3 * (size_t)H * W * batch * copies)) ||
-                          !(s->y = malloc(sizeof *s->y * (size_t)(classes ? classes : 1) * batch * copies)) ||
-                          !(s->f = malloc(sizeof *s->f * (size_t)feats * batch * copies)))) {
+            const size_t rows = (size_t)batch * copies; /* (no logits or features without a model) */
+            if (!s->x && (!(s->x = malloc(sizeof *s->x * 3 * (size_t)H * W * rows)) ||
+                          (job->model && (!(s->y = malloc(sizeof *s->y * (size_t)(classes ? classes : 1) * rows)) ||
+                                          !(s->f = malloc(sizeof *s->f * (size_t)feats * rows)))))) {
                 vggcl_free(t);
                 rc = cli_error(CLI_FAIL, "out of host memory");
                 break;
             }
             if (oh != H || ow != W) {
-                cli_error(CLI_FAIL, "%s: preprocesses to %dx%d, unlike the first image's %dx%d; use --crop (skipped)",
-                          files[i], oh, ow, H, W);
+                cli_error(CLI_FAIL, "%s: preprocesses to %dx%d, unlike the first image's %dx%d; use --crop%s", files[i],
+                          oh, ow, H, W, job->strict ? "" : " (skipped)");
                 vggcl_free(t);
                 (*failed)++;
                 continue;
@@ -281,7 +283,7 @@ int cli_run_batches(const cli_batch_job *job, char **files, int n_files, cli_bat
             s->index[s->nb++] = i;
         }
         if (rc != CLI_OK) break;
-        if (!s->nb) { /* nothing readable in this batch: it is done at once */
+        if (!s->nb || !job->model) { /* nothing readable in this batch, or nothing to run: done at once */
             s->ok = 1, s->state = SLOT_DONE;
             continue;
         }
