@@ -19,11 +19,33 @@ typedef struct {
 void vggcl__png_fail(png_structp png, png_const_charp msg);
 void vggcl__png_quiet(png_structp png, png_const_charp msg);
 
-/* PIL's bilinear resize of in (h, w, 3) to (oh, ow, 3), 8-bit RGB, computed
- * only for rows [y0, y1) and columns [x0, x1) of the result (what a center
- * crop keeps; each output pixel depends on its own position only), written
- * to out (y1 - y0, x1 - x0, 3). Returns 0 when out of host memory. */
-int vggcl__resize_rgb_window(const unsigned char *in, int h, int w, int oh, int ow, int y0, int y1, int x0, int x1,
+/* A part of an h x w 8-bit RGB image in memory: rows [y0, y0 + rows) and
+ * columns [x0, x0 + cols), px the first one's pixel, rows `line` bytes apart. */
+typedef struct {
+    const unsigned char *px;
+    size_t line;
+    int h, w, y0, x0, rows, cols;
+} vggcl__rgb_part;
+
+/* PIL's bilinear resize of the image (h, w, 3) to (oh, ow, 3), 8-bit RGB,
+ * computed only for rows [y0, y1) and columns [x0, x1) of the result (what a
+ * center crop keeps; each output pixel depends on its own position only),
+ * written to out (y1 - y0, x1 - x0, 3). in holds at least the part of the
+ * image those read (vggcl__resize_reads). Returns 0 when out of host memory. */
+int vggcl__resize_rgb_window(const vggcl__rgb_part *in, int oh, int ow, int y0, int y1, int x0, int x1,
                              unsigned char *out);
+/* The rows [*y0, *y1) and columns [*x0, *x1) of an h x w image that p's preset reads (all of them
+ * when p is not valid for it: preprocessing says why). */
+void vggcl__preset_reads(int h, int w, const vggcl_preprocess *p, int *y0, int *y1, int *x0, int *x1);
+/* Decodes at least the part of the image file that p's preset reads (the whole image for p NULL; a
+ * PNG always whole) into *px (allocated), described by *part. */
+vggcl_status vggcl__image_load_part(vggcl_ctx *ctx, const char *path, const vggcl_preprocess *p, unsigned char **px,
+                                    vggcl__rgb_part *part);
+/* vggcl_image_preprocess on a part of an image that holds what the preset reads. */
+vggcl_status vggcl__preprocess_part(vggcl_ctx *ctx, const vggcl__rgb_part *in, const vggcl_preprocess *p, float **out,
+                                    int *oh, int *ow);
+/* The input positions [*i0, *i1) that output positions [o0, o1) (o0 < o1) of a resize along one
+ * axis from in_size to out_size read. */
+void vggcl__resize_reads(int in_size, int out_size, int o0, int o1, int *i0, int *i1);
 
 #endif

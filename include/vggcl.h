@@ -11,14 +11,13 @@
  *     if (vggcl_select_device(ctx, NULL) != VGGCL_OK ||               // $VGGCL_DEVICE, a GPU, else the first
  *         vggcl_model_load(ctx, "model.safetensors", NULL, &model) != VGGCL_OK)
  *         fprintf(stderr, "%s\n", vggcl_message(ctx));
- *     unsigned char *rgb; float *x; int h, w, xh, xw;
+ *     float *x; int xh, xw;
  *     vggcl_preprocess p;
  *     vggcl_preprocess_defaults(&p);                                  // torchvision's VGG16 preset
- *     vggcl_image_load(ctx, "photo.jpg", &rgb, &h, &w);
- *     vggcl_image_preprocess(ctx, rgb, h, w, &p, &x, &xh, &xw);
+ *     vggcl_image_read(ctx, "photo.jpg", &p, &x, &xh, &xw);          // (1, 3, xh, xw) input
  *     float *logits = malloc(sizeof(float) * vggcl_model_classes(model));
  *     vggcl_forward(ctx, model, x, 1, xh, xw, logits, NULL);         // (1, C) logits
- *     vggcl_free(rgb), vggcl_free(x), free(logits);
+ *     vggcl_free(x), free(logits);
  *     vggcl_model_free(model);
  *     vggcl_ctx_free(ctx);
  *
@@ -283,6 +282,12 @@ VGGCL_API void vggcl_preprocess_defaults(vggcl_preprocess *p); /* 256, 224, Imag
 /* rgb (h, w, 3) -> *out (3, *oh, *ow) float32, allocated (release with vggcl_free). */
 VGGCL_API vggcl_status vggcl_image_preprocess(vggcl_ctx *ctx, const unsigned char *rgb, int h, int w,
                                     const vggcl_preprocess *p, float **out, int *oh, int *ow);
+/* vggcl_image_load then vggcl_image_preprocess, with the same result, decoding only what the
+ * preset reads: a JPEG's rows above and below, and its columns left and right of, the part that
+ * the resize and the crop use are not decompressed (their data is still read, so a truncated or
+ * corrupt file fails as before). Safe from several threads, a context each. */
+VGGCL_API vggcl_status vggcl_image_read(vggcl_ctx *ctx, const char *path, const vggcl_preprocess *p, float **out,
+                                        int *oh, int *ow);
 
 /* Writes 8-bit RGB (h, w, 3) as PNG, atomically (temporary name, renamed). */
 VGGCL_API vggcl_status vggcl_png_write(vggcl_ctx *ctx, const char *path, const unsigned char *rgb, int h, int w);

@@ -41,7 +41,29 @@ static void jpeg_quiet(j_common_ptr cinfo, int level)
     }
 }
 
-static vggcl_status load_jpeg(vggcl_ctx *ctx, const char *path, FILE *f, unsigned char **rgb, int *h, int *w)
+/* Partial decoding may smooth the chroma of the part's edge pixels as at the image's edges
+ * (libjpeg-turbo's jpeg_crop_scanline): a margin of pixels beyond what the preset reads. */
+#define JPEG_MARGIN 2
+
+/* Whether every coefficient is known in full (after jpeg_start_decompress). A progressive image
+ * whose last scans are missing is smoothed across blocks (libjpeg-turbo's block smoothing), which
+ * a partial decode smooths otherwise at the part's edges: such an image is decoded whole (fuzzing
+ * found one; complete progressive images decode partially to the same pixels). */
+static int complete_scans(const struct jpeg_decompress_struct *cinfo)
+{
+    if (!cinfo->progressive_mode) return 1;
+    if (!cinfo->coef_bits) return 0;
+    for (int c = 0; c < cinfo->num_components; c++)
+        for (int k = 0; k < DCTSIZE2; k++)
+            if (cinfo->coef_bits[c][k] != 0) return 0;
+    return 1;
+}
+
+/* Decodes the part of the image that p's preset reads (all of it for p NULL): the rows above and
+ * below are skipped (their data still read, so a truncated file fails as a whole decode does), the
+ * columns left and right are not decompressed. */
+static vggcl_status load_jpeg(vggcl_ctx *ctx, const char *path, FILE *f, const vggcl_preprocess *p,
+                              unsigned char **rgb, vggcl__rgb_part *part)
 {
     struct jpeg_decompress_struct cinfo;
     jpeg_err err;
@@ -71,30 +93,40 @@ static vggcl_status load_jpeg(vggcl_ctx *ctx, const char *path, FILE *f, unsigne
         jpeg_destroy_decompress(&cinfo);
         return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: %dx%d pixels is too large", path, width, height);
     }
-    out = malloc((size_t)width * height * 3 + 1);
-    row = comps == 3 ? NULL : malloc((size_t)width * comps + 1);
+    int y0 = 0, y1 = height, x0 = 0, x1 = width;
+    if (p && complete_scans(&cinfo)) {
+        vggcl__preset_reads(height, width, p, &y0, &y1, &x0, &x1);
+        y0 = y0 > JPEG_MARGIN ? y0 - JPEG_MARGIN : 0, y1 = y1 + JPEG_MARGIN < height ? y1 + JPEG_MARGIN : height;
+        x0 = x0 > JPEG_MARGIN ? x0 - JPEG_MARGIN : 0, x1 = x1 + JPEG_MARGIN < width ? x1 + JPEG_MARGIN : width;
+    }
+    JDIMENSION left = (JDIMENSION)x0, cols = (JDIMENSION)(x1 - x0);
+    if (cols < (JDIMENSION)width) jpeg_crop_scanline(&cinfo, &left, &cols); /* (left moves to an iMCU's start) */
+    const int n = (int)cols;
+    out = malloc((size_t)n * (y1 - y0) * 3 + 1);
+    row = comps == 3 ? NULL : malloc((size_t)n * comps + 1);
     if (!out || (comps != 3 && !row)) {
         jpeg_destroy_decompress(&cinfo);
         free(row);
         free(out);
         return vggcl__fail(ctx, VGGCL_ERR_NOMEM, "%s: out of host memory for %dx%d pixels", path, width, height);
     }
-    while (cinfo.output_scanline < cinfo.output_height) {
+    if (y0 > 0) jpeg_skip_scanlines(&cinfo, (JDIMENSION)y0);
+    while ((int)cinfo.output_scanline < y1) {
         const int y = (int)cinfo.output_scanline;
-        unsigned char *dst = out + (size_t)y * width * 3;
+        unsigned char *dst = out + (size_t)(y - y0) * n * 3;
         JSAMPROW rows[1] = { comps == 3 ? dst : row }; /* RGB rows straight into place */
         jpeg_read_scanlines(&cinfo, rows, 1);
         if (comps != 3) {
             const unsigned char *gray = row; /* (row is volatile for the jump; this one need not be) */
-            for (int x = 0; x < width; x++) dst[x * 3] = dst[x * 3 + 1] = dst[x * 3 + 2] = gray[x * comps];
+            for (int x = 0; x < n; x++) dst[x * 3] = dst[x * 3 + 1] = dst[x * 3 + 2] = gray[x * comps];
         }
     }
+    if (y1 < height) jpeg_skip_scanlines(&cinfo, (JDIMENSION)(height - y1));
     jpeg_finish_decompress(&cinfo);
     jpeg_destroy_decompress(&cinfo);
     free(row);
     *rgb = out;
-    *h = height;
-    *w = width;
+    *part = (vggcl__rgb_part){ out, (size_t)n * 3, height, width, y0, (int)left, y1 - y0, n };
     return VGGCL_OK;
 }
 
@@ -112,7 +144,7 @@ void vggcl__png_quiet(png_structp png, png_const_charp msg)
     (void)png, (void)msg;
 }
 
-static vggcl_status load_png(vggcl_ctx *ctx, const char *path, FILE *f, unsigned char **rgb, int *h, int *w)
+static vggcl_status load_png(vggcl_ctx *ctx, const char *path, FILE *f, unsigned char **rgb, vggcl__rgb_part *part)
 {
     vggcl_png_err err;
     png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &err, vggcl__png_fail, vggcl__png_quiet);
@@ -177,26 +209,34 @@ static vggcl_status load_png(vggcl_ctx *ctx, const char *path, FILE *f, unsigned
     free(pixels);
     free(rows);
     *rgb = out;
-    *h = height;
-    *w = width;
+    *part = (vggcl__rgb_part){ out, (size_t)width * 3, height, width, 0, 0, height, width };
     return VGGCL_OK;
 }
 
-vggcl_status vggcl_image_load(vggcl_ctx *ctx, const char *path, unsigned char **rgb, int *h, int *w)
+vggcl_status vggcl__image_load_part(vggcl_ctx *ctx, const char *path, const vggcl_preprocess *p, unsigned char **px,
+                                    vggcl__rgb_part *part)
 {
     unsigned char magic[8] = { 0 };
-    *rgb = NULL;
+    *px = NULL;
     FILE *f = fopen(path, "rb");
     if (!f) return vggcl__fail(ctx, VGGCL_ERR_IO, "%s: cannot open image", path);
     size_t got = fread(magic, 1, sizeof magic, f);
     rewind(f);
     vggcl_status st;
     if (got >= 3 && magic[0] == 0xFF && magic[1] == 0xD8 && magic[2] == 0xFF)
-        st = load_jpeg(ctx, path, f, rgb, h, w);
+        st = load_jpeg(ctx, path, f, p, px, part);
     else if (got == 8 && !png_sig_cmp(magic, 0, 8))
-        st = load_png(ctx, path, f, rgb, h, w);
+        st = load_png(ctx, path, f, px, part);
     else
         st = vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: not a JPEG or PNG image", path);
     fclose(f);
+    return st;
+}
+
+vggcl_status vggcl_image_load(vggcl_ctx *ctx, const char *path, unsigned char **rgb, int *h, int *w)
+{
+    vggcl__rgb_part whole;
+    const vggcl_status st = vggcl__image_load_part(ctx, path, NULL, rgb, &whole);
+    if (st == VGGCL_OK) *h = whole.h, *w = whole.w;
     return st;
 }

@@ -32,12 +32,37 @@ static void coeffs_free(coeffs *c)
     free(c->k);
 }
 
+/* The scale, the filter's scale and its support for a resize from in_size to out_size. */
+static void filter_of(int in_size, int out_size, double *scale, double *filterscale, double *support)
+{
+    *scale = (double)in_size / out_size;
+    *filterscale = *scale < 1.0 ? 1.0 : *scale;
+    *support = 1.0 * *filterscale; /* the bilinear filter's support is 1 */
+}
+
+/* The inputs [*lo, *hi) output position o weighs. */
+static void window_of(int o, int in_size, double scale, double support, double *center, int *lo, int *hi)
+{
+    *center = (o + 0.5) * scale;
+    *lo = (int)(*center - support + 0.5), *hi = (int)(*center + support + 0.5);
+    if (*lo < 0) *lo = 0;
+    if (*hi > in_size) *hi = in_size;
+}
+
+void vggcl__resize_reads(int in_size, int out_size, int o0, int o1, int *i0, int *i1)
+{
+    double scale, filterscale, support, center;
+    int lo, hi;
+    filter_of(in_size, out_size, &scale, &filterscale, &support);
+    window_of(o0, in_size, scale, support, &center, i0, &hi); /* (both ends rise with o) */
+    window_of(o1 - 1, in_size, scale, support, &center, &lo, i1);
+}
+
 /* Coefficients for output positions [o0, o1) of a resize from in_size to out_size. */
 static int coeffs_make(int in_size, int out_size, int o0, int o1, coeffs *c)
 {
-    const double scale = (double)in_size / out_size;
-    const double filterscale = scale < 1.0 ? 1.0 : scale;
-    const double support = 1.0 * filterscale; /* the bilinear filter's support is 1 */
+    double scale, filterscale, support;
+    filter_of(in_size, out_size, &scale, &filterscale, &support);
     c->ksize = (int)ceil(support) * 2 + 1;
     const int n = o1 - o0;
     c->first = malloc(sizeof(int) * (size_t)n + 1);
@@ -50,12 +75,9 @@ static int coeffs_make(int in_size, int out_size, int o0, int o1, coeffs *c)
         return 0;
     }
     for (int j = 0; j < n; j++) {
-        const int o = o0 + j;
-        const double center = (o + 0.5) * scale;
-        int lo = (int)(center - support + 0.5), hi = (int)(center + support + 0.5);
-        if (lo < 0) lo = 0;
-        if (hi > in_size) hi = in_size;
-        double sum = 0.0;
+        double center, sum = 0.0;
+        int lo, hi;
+        window_of(o0 + j, in_size, scale, support, &center, &lo, &hi);
         for (int i = 0; i < hi - lo; i++) {
             w[i] = bilinear((i + lo - center + 0.5) / filterscale);
             sum += w[i];
@@ -79,16 +101,17 @@ static unsigned char clip8(int32_t ss)
 }
 
 /* The horizontal pass over `rows` rows of RGB pixels: output pixel o of a
- * row weighs input pixels [first[o], first[o] + count[o]) of the same row. */
-static void pass_x(const unsigned char *in, size_t in_line, unsigned char *out, size_t out_line, int rows, int out_len,
-                   const coeffs *c)
+ * row weighs input pixels [first[o], first[o] + count[o]) of the same row
+ * (counted from input pixel `base`, the first one `in` holds). */
+static void pass_x(const unsigned char *in, size_t in_line, int base, unsigned char *out, size_t out_line, int rows,
+                   int out_len, const coeffs *c)
 {
     for (int l = 0; l < rows; l++) {
         const unsigned char *row = in + (size_t)l * in_line;
         unsigned char *dst = out + (size_t)l * out_line;
         for (int o = 0; o < out_len; o++) {
             const int32_t *k = c->k + (size_t)o * c->ksize;
-            const unsigned char *s = row + (size_t)c->first[o] * 3;
+            const unsigned char *s = row + (size_t)(c->first[o] - base) * 3;
             int32_t r = 1 << (PRECISION_BITS - 1), g = r, b = r;
             for (int i = 0; i < c->count[o]; i++) {
                 r += s[3 * i] * k[i];
@@ -124,28 +147,34 @@ static void pass_y(const unsigned char *in, size_t in_line, int base, unsigned c
     }
 }
 
-int vggcl__resize_rgb_window(const unsigned char *in, int h, int w, int oh, int ow, int y0, int y1, int x0, int x1,
+/* The pixel at row y, column x of the image part holds (which holds it). */
+static const unsigned char *at(const vggcl__rgb_part *in, int y, int x)
+{
+    return in->px + (size_t)(y - in->y0) * in->line + (size_t)(x - in->x0) * 3;
+}
+
+int vggcl__resize_rgb_window(const vggcl__rgb_part *in, int oh, int ow, int y0, int y1, int x0, int x1,
                              unsigned char *out)
 {
     coeffs cx = { 0 }, cy = { 0 };
     unsigned char *tmp = NULL;
     int32_t *acc = NULL;
     int ok = 0;
-    const int cw = x1 - x0, ch = y1 - y0;
-    const size_t line = (size_t)w * 3, n = (size_t)cw * 3; /* bytes per row of in, of out */
+    const int h = in->h, w = in->w, cw = x1 - x0, ch = y1 - y0;
+    const size_t line = in->line, n = (size_t)cw * 3; /* bytes per row of in, of out */
     if (oh == h && ow == w) {
-        for (int y = 0; y < ch; y++) memcpy(out + (size_t)y * n, in + (size_t)(y0 + y) * line + (size_t)x0 * 3, n);
+        for (int y = 0; y < ch; y++) memcpy(out + (size_t)y * n, at(in, y0 + y, x0), n);
         return 1;
     }
     if (ow != w && !coeffs_make(w, ow, x0, x1, &cx)) goto done;
     if (oh == h) { /* the window's rows only, straight into out */
-        pass_x(in + (size_t)y0 * line, line, out, n, ch, cw, &cx);
+        pass_x(at(in, y0, in->x0), line, in->x0, out, n, ch, cw, &cx);
         ok = 1;
         goto done;
     }
     if (!coeffs_make(h, oh, y0, y1, &cy) || !(acc = malloc(sizeof(int32_t) * n + 1))) goto done;
     if (ow == w) {
-        pass_y(in + (size_t)x0 * 3, line, 0, out, ch, n, &cy, acc);
+        pass_y(at(in, in->y0, x0), line, in->y0, out, ch, n, &cy, acc);
         ok = 1;
         goto done;
     }
@@ -155,9 +184,9 @@ int vggcl__resize_rgb_window(const unsigned char *in, int h, int w, int oh, int 
         if (cy.first[o] < r0) r0 = cy.first[o];
         if (cy.first[o] + cy.count[o] > r1) r1 = cy.first[o] + cy.count[o];
     }
-    if (r1 <= r0) r0 = r1 = 0;
+    if (r1 <= r0) r0 = r1 = in->y0; /* (no rows) */
     if (!(tmp = malloc((size_t)(r1 - r0) * n + 1))) goto done;
-    pass_x(in + (size_t)r0 * line, line, tmp, n, r1 - r0, cw, &cx);
+    pass_x(at(in, r0, in->x0), line, in->x0, tmp, n, r1 - r0, cw, &cx);
     pass_y(tmp, n, r0, out, ch, n, &cy, acc);
     ok = 1;
 done:

@@ -14,12 +14,14 @@ void vggcl_preprocess_defaults(vggcl_preprocess *p)
     *p = d;
 }
 
-vggcl_status vggcl_image_preprocess(vggcl_ctx *ctx, const unsigned char *rgb, int h, int w, const vggcl_preprocess *p,
-                                    float **out, int *oh, int *ow)
+/* What the preset does to an h x w image: resize it to rh x rw, crop rows [top, top + ch) and
+ * columns [left, left + cw) of that (zero outside it), which keeps its part [y0, y1) x [x0, x1). */
+typedef struct {
+    int rh, rw, ch, cw, top, left, y0, y1, x0, x1;
+} plan;
+
+static vggcl_status make_plan(vggcl_ctx *ctx, int h, int w, const vggcl_preprocess *p, plan *pl)
 {
-    unsigned char *resized = NULL;
-    const unsigned char *img = rgb;
-    *out = NULL;
     if (h < 1 || w < 1) return vggcl__fail(ctx, VGGCL_ERR_SHAPE, "image of %dx%d pixels", h, w);
     if (p->resize < 0 || p->crop < 0 || p->resize > 16384 || p->crop > 16384)
         return vggcl__fail(ctx, VGGCL_ERR_ARG, "resize %d and crop %d must be 0 to 16384", p->resize, p->crop);
@@ -50,19 +52,44 @@ vggcl_status vggcl_image_preprocess(vggcl_ctx *ctx, const unsigned char *rgb, in
         top = (int)nearbyint((ph - ch) / 2.0) - pad_top;
         left = (int)nearbyint((pw - cw) / 2.0) - pad_left;
     }
-    /* only the part of the resized image the crop keeps is computed:
-     * rows [y0, y1), columns [x0, x1); img then holds just that part */
-    const int y0 = top > 0 ? top : 0, y1 = top + ch < rh ? top + ch : rh;
-    const int x0 = left > 0 ? left : 0, x1 = left + cw < rw ? left + cw : rw;
-    int iw = w, oy = 0, ox = 0; /* img's row length and the resized coordinates of its first pixel */
-    if (rh != h || rw != w) {
-        if (!(resized = malloc((size_t)(y1 - y0) * (x1 - x0) * 3 + 1)) ||
-            !vggcl__resize_rgb_window(rgb, h, w, rh, rw, y0, y1, x0, x1, resized)) {
+    /* only the part of the resized image the crop keeps is computed */
+    *pl = (plan){ rh, rw, ch, cw, top, left, top > 0 ? top : 0, top + ch < rh ? top + ch : rh,
+                  left > 0 ? left : 0, left + cw < rw ? left + cw : rw };
+    return VGGCL_OK;
+}
+
+void vggcl__preset_reads(int h, int w, const vggcl_preprocess *p, int *y0, int *y1, int *x0, int *x1)
+{
+    plan pl;
+    *y0 = 0, *y1 = h, *x0 = 0, *x1 = w;
+    if (make_plan(NULL, h, w, p, &pl) != VGGCL_OK) return; /* (said when preprocessing) */
+    if (pl.rh != h) vggcl__resize_reads(h, pl.rh, pl.y0, pl.y1, y0, y1);
+    else *y0 = pl.y0, *y1 = pl.y1;
+    if (pl.rw != w) vggcl__resize_reads(w, pl.rw, pl.x0, pl.x1, x0, x1);
+    else *x0 = pl.x0, *x1 = pl.x1;
+}
+
+vggcl_status vggcl__preprocess_part(vggcl_ctx *ctx, const vggcl__rgb_part *in, const vggcl_preprocess *p, float **out,
+                                    int *oh, int *ow)
+{
+    unsigned char *resized = NULL;
+    plan pl;
+    *out = NULL;
+    vggcl_status st = make_plan(ctx, in->h, in->w, p, &pl);
+    if (st != VGGCL_OK) return st;
+    const int rh = pl.rh, rw = pl.rw, ch = pl.ch, cw = pl.cw, top = pl.top, left = pl.left;
+    /* img then holds just the part [y0, y1) x [x0, x1) of the resized image */
+    const unsigned char *img = in->px;
+    size_t line = in->line;
+    int oy = in->y0, ox = in->x0; /* the resized coordinates of img's first pixel */
+    if (rh != in->h || rw != in->w) {
+        const size_t n = (size_t)(pl.y1 - pl.y0) * (pl.x1 - pl.x0) * 3;
+        if (!(resized = malloc(n + 1)) || !vggcl__resize_rgb_window(in, rh, rw, pl.y0, pl.y1, pl.x0, pl.x1, resized)) {
             free(resized);
             return vggcl__fail(ctx, VGGCL_ERR_NOMEM, "out of host memory resizing to %dx%d", rh, rw);
         }
         img = resized;
-        iw = x1 - x0, oy = y0, ox = x0;
+        line = (size_t)(pl.x1 - pl.x0) * 3, oy = pl.y0, ox = pl.x0;
     }
     float *t = malloc(sizeof(float) * 3 * (size_t)ch * cw);
     if (!t) {
@@ -84,7 +111,7 @@ vggcl_status vggcl_image_preprocess(vggcl_ctx *ctx, const unsigned char *rgb, in
                 for (int x = 0; x < cw; x++) dst[x] = lut[c][0];
                 continue;
             }
-            const unsigned char *src = img + (size_t)(sy - oy) * iw * 3 + c;
+            const unsigned char *src = img + (size_t)(sy - oy) * line + c;
             for (int x = 0; x < cw; x++) {
                 const int sx = x + left;
                 dst[x] = sx >= 0 && sx < rw ? lut[c][src[(size_t)(sx - ox) * 3]] : lut[c][0];
@@ -95,4 +122,23 @@ vggcl_status vggcl_image_preprocess(vggcl_ctx *ctx, const unsigned char *rgb, in
     *oh = ch;
     *ow = cw;
     return VGGCL_OK;
+}
+
+vggcl_status vggcl_image_preprocess(vggcl_ctx *ctx, const unsigned char *rgb, int h, int w, const vggcl_preprocess *p,
+                                    float **out, int *oh, int *ow)
+{
+    const vggcl__rgb_part whole = { rgb, (size_t)(w > 0 ? w : 0) * 3, h, w, 0, 0, h, w };
+    return vggcl__preprocess_part(ctx, &whole, p, out, oh, ow);
+}
+
+vggcl_status vggcl_image_read(vggcl_ctx *ctx, const char *path, const vggcl_preprocess *p, float **out, int *oh,
+                              int *ow)
+{
+    vggcl__rgb_part part;
+    unsigned char *px = NULL;
+    *out = NULL;
+    vggcl_status st = vggcl__image_load_part(ctx, path, p, &px, &part);
+    if (st == VGGCL_OK) st = vggcl__preprocess_part(ctx, &part, p, out, oh, ow);
+    free(px);
+    return st;
 }

@@ -1,9 +1,28 @@
-/* libFuzzer harness: JPEG/PNG decoding, then torchvision's preset (resize
- * 256, crop 224, normalize) on whatever decodes. */
+/* libFuzzer harness: JPEG/PNG decoding, then torchvision's preset on whatever
+ * decodes, and vggcl_image_read (which decodes only the part the preset
+ * reads) against the two in turn: the same status and the same tensor, bit
+ * for bit, for the default preset (resize 256, crop 224) and for presets
+ * sized from the image that read only part of it; a difference aborts. */
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "fuzz.h"
 #include "vggcl.h"
+
+static void compare(vggcl_ctx *ctx, const char *path, const unsigned char *rgb, int h, int w, int resize, int crop)
+{
+    vggcl_preprocess p;
+    vggcl_preprocess_defaults(&p);
+    p.resize = resize, p.crop = crop;
+    float *a = NULL, *b = NULL;
+    int ah = 0, aw = 0, bh = 0, bw = 0;
+    const vggcl_status sa = vggcl_image_preprocess(ctx, rgb, h, w, &p, &a, &ah, &aw);
+    const vggcl_status sb = vggcl_image_read(ctx, path, &p, &b, &bh, &bw);
+    if (sa != sb || (sa == VGGCL_OK && (ah != bh || aw != bw || memcmp(a, b, sizeof *a * 3 * (size_t)ah * aw))))
+        fprintf(stderr, "DBG %s %dx%d r%d c%d: %d %d %dx%d %dx%d\n", path, h, w, resize, crop, sa, sb, ah, aw, bh, bw), abort();
+    vggcl_free(a), vggcl_free(b);
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -12,12 +31,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     unsigned char *rgb = NULL;
     int h = 0, w = 0;
     if (path && ctx && vggcl_image_load(ctx, path, &rgb, &h, &w) == VGGCL_OK) {
+        const int s = h < w ? h : w;
+        compare(ctx, path, rgb, h, w, 256, 224);
+        compare(ctx, path, rgb, h, w, s * 3 / 4 + 1, s / 2 + 1);  /* downscaled, then cropped */
+        compare(ctx, path, rgb, h, w, 0, s / 3 + 1);              /* cropped only */
+        compare(ctx, path, rgb, h, w, s / 2 + 1, 0);              /* downscaled only: the whole image */
+        compare(ctx, path, rgb, h, w, s / 4 + 1, 2 * s + 3);      /* a crop larger than the image: padded */
+        vggcl_free(rgb);
+    } else if (path && ctx) { /* an image that does not load does not read either */
         vggcl_preprocess p;
         vggcl_preprocess_defaults(&p);
         float *t = NULL;
-        int oh, ow;
-        if (vggcl_image_preprocess(ctx, rgb, h, w, &p, &t, &oh, &ow) == VGGCL_OK) free(t);
-        free(rgb);
+        int th, tw;
+        if (vggcl_image_read(ctx, path, &p, &t, &th, &tw) == VGGCL_OK) abort();
     }
     vggcl_ctx_free(ctx);
     return 0;

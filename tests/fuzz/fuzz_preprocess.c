@@ -1,8 +1,9 @@
 /* libFuzzer harness for the preset's arithmetic without a decoder in front:
  * the input gives an image size, resize and crop sizes, a window and the
  * pixels. vggcl_image_preprocess runs on it, and the resize restricted to the
- * window (what preprocessing computes for a center crop) must equal the same
- * window cut from the full resize; a difference aborts. */
+ * window (what preprocessing computes for a center crop), given only the part
+ * of the image vggcl__resize_reads says it reads, must equal the same window
+ * cut from the full resize; a difference aborts. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -25,11 +26,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     unsigned char *img = malloc(n), *full = malloc((size_t)oh * ow * 3), *win = malloc((size_t)(y1 - y0) * (x1 - x0) * 3);
     if (!img || !full || !win) goto done;
     for (size_t i = 0; i < n; i++) img[i] = size > 13 ? data[13 + i % (size - 13)] : 0;
-    if (vggcl__resize_rgb_window(img, h, w, oh, ow, 0, oh, 0, ow, full) &&
-        vggcl__resize_rgb_window(img, h, w, oh, ow, y0, y1, x0, x1, win))
+    /* the part the window reads, copied out on its own (so that reading outside it is caught by ASan) */
+    int r0 = y0, r1 = y1, c0 = x0, c1 = x1;
+    if (oh != h) vggcl__resize_reads(h, oh, y0, y1, &r0, &r1);
+    if (ow != w) vggcl__resize_reads(w, ow, x0, x1, &c0, &c1);
+    if (r0 < 0 || r1 > h || r0 >= r1 || c0 < 0 || c1 > w || c0 >= c1) abort();
+    unsigned char *cut = malloc((size_t)(r1 - r0) * (c1 - c0) * 3);
+    if (!cut) goto done;
+    for (int y = r0; y < r1; y++)
+        memcpy(cut + (size_t)(y - r0) * (c1 - c0) * 3, img + ((size_t)y * w + c0) * 3, (size_t)(c1 - c0) * 3);
+    const vggcl__rgb_part whole = { img, (size_t)w * 3, h, w, 0, 0, h, w };
+    const vggcl__rgb_part part = { cut, (size_t)(c1 - c0) * 3, h, w, r0, c0, r1 - r0, c1 - c0 };
+    if (vggcl__resize_rgb_window(&whole, oh, ow, 0, oh, 0, ow, full) &&
+        vggcl__resize_rgb_window(&part, oh, ow, y0, y1, x0, x1, win))
         for (int y = y0; y < y1; y++)
             if (memcmp(win + (size_t)(y - y0) * (x1 - x0) * 3, full + ((size_t)y * ow + x0) * 3, (size_t)(x1 - x0) * 3))
                 abort();
+    free(cut);
     vggcl_ctx *ctx = vggcl_ctx_new();
     vggcl_preprocess p;
     vggcl_preprocess_defaults(&p);

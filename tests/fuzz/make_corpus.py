@@ -138,6 +138,19 @@ def image_seeds():
     bad[40] ^= 0xFF
     out("image", "bad-crc.png", bytes(bad))
     out("image", "tall.png", png(Image.new("RGB", (1, 300))))
+    # photo-like (smooth colour with noise) and large enough for the harness's presets to decode
+    # only part of them: each chroma subsampling, progressive, gray, landscape and portrait, odd sizes
+    yy, xx = np.mgrid[0:67, 0:93]
+    smooth = np.stack([128 + 100 * np.sin(xx / 9.0), 128 + 100 * np.cos(yy / 7.0), (xx * 2 + yy) % 256], -1)
+    photo = Image.fromarray(np.clip(smooth + rng.normal(0, 12, smooth.shape), 0, 255).astype(np.uint8), "RGB")
+    out("image", "part-444.jpg", jpeg(photo, quality=85, subsampling=0))
+    out("image", "part-422.jpg", jpeg(photo.transpose(Image.Transpose.ROTATE_90), quality=85, subsampling=1))
+    out("image", "part-420.jpg", jpeg(photo, quality=85, subsampling=2))
+    out("image", "part-420-portrait.jpg", jpeg(photo.transpose(Image.Transpose.ROTATE_90), quality=85, subsampling=2))
+    out("image", "part-progressive.jpg", jpeg(photo, quality=85, subsampling=2, progressive=True))
+    out("image", "part-gray.jpg", jpeg(photo.convert("L").crop((0, 0, 91, 61)), quality=85))
+    whole = jpeg(photo, quality=85, subsampling=2)
+    out("image", "part-truncated.jpg", whole[: len(whole) * 9 // 10])  # cut in rows the crop skips
 
 
 def preprocess_seeds():
