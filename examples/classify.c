@@ -19,9 +19,8 @@ int main(int argc, char **argv)
     }
     vggcl_ctx *ctx = vggcl_ctx_new();
     vggcl_model *model = NULL;
-    unsigned char *rgb = NULL;
     float *x = NULL, *logits = NULL;
-    int h, w, xh, xw, rc = 1;
+    int xh, xw, rc = 1;
     vggcl_load_options opts;
     vggcl_preprocess p;
     vggcl_load_options_defaults(&opts);
@@ -29,8 +28,7 @@ int main(int argc, char **argv)
     if (!ctx) return 1;
     if (vggcl_select_device(ctx, argc > 3 ? argv[3] : NULL) != VGGCL_OK ||
         vggcl_model_load(ctx, argv[1], &opts, &model) != VGGCL_OK ||
-        vggcl_image_load(ctx, argv[2], &rgb, &h, &w) != VGGCL_OK ||
-        vggcl_image_preprocess(ctx, rgb, h, w, &p, &x, &xh, &xw) != VGGCL_OK) {
+        vggcl_image_read(ctx, argv[2], &p, &x, &xh, &xw) != VGGCL_OK) { /* decoded and preprocessed */
         fprintf(stderr, "classify: %s\n", vggcl_message(ctx));
         goto done;
     }
@@ -55,7 +53,6 @@ int main(int argc, char **argv)
     }
     rc = 0;
 done:
-    vggcl_free(rgb);
     vggcl_free(x);
     free(logits);
     vggcl_model_free(model);

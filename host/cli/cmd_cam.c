@@ -139,15 +139,13 @@ int cmd_cam(int argc, char **argv)
     }
     cam_job job = { ctx, dir, klass };
     for (int i = 0; i < n_files; i++) {
-        unsigned char *img = NULL, *rgb = NULL, *pic = NULL;
+        unsigned char *rgb = NULL, *pic = NULL;
         float *t = NULL;
-        int h0, w0, h, w, r = CLI_FAIL;
-        if (vggcl_image_load(ctx, files[i], &img, &h0, &w0) != VGGCL_OK ||
-            vggcl_image_preprocess(ctx, img, h0, w0, &p, &t, &h, &w) != VGGCL_OK) {
+        int h, w, r = CLI_FAIL;
+        if (vggcl_image_read(ctx, files[i], &p, &t, &h, &w) != VGGCL_OK) {
             char *msg = cli_image_message(ctx, files[i]);
             cli_error(CLI_FAIL, "%s (skipped)", msg ? msg : "out of host memory");
             free(msg);
-            free(img);
             failed++;
             continue;
         }
@@ -173,7 +171,7 @@ int cmd_cam(int argc, char **argv)
             }
         }
         failed += r != CLI_OK;
-        free(img), free(rgb), free(pic), free(panel), free(t);
+        free(rgb), free(pic), free(panel), free(t);
     }
     rc = failed ? cli_error(CLI_FAIL, "%d of %d images failed", failed, n_files) : CLI_OK;
     goto out;

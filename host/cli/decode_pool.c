@@ -41,20 +41,16 @@ double cli_now_ms(void)
     return t.tv_sec * 1e3 + t.tv_nsec * 1e-6;
 }
 
-/* Decodes and preprocesses image i into s. */
+/* Decodes (only what the preset reads) and preprocesses image i into s. */
 static void decode_one(cli_decode_pool *dp, vggcl_ctx *ctx, int i, slot *s)
 {
-    unsigned char *rgb = NULL;
-    int h, w;
     *s = (slot){ 1, NULL, 0, 0, NULL };
     if (!ctx) {
         s->msg = strdup("out of host memory");
-    } else if (vggcl_image_load(ctx, dp->files[i], &rgb, &h, &w) != VGGCL_OK ||
-               vggcl_image_preprocess(ctx, rgb, h, w, dp->p, &s->t, &s->h, &s->w) != VGGCL_OK) {
+    } else if (vggcl_image_read(ctx, dp->files[i], dp->p, &s->t, &s->h, &s->w) != VGGCL_OK) {
         s->t = NULL;
         s->msg = cli_image_message(ctx, dp->files[i]);
     }
-    vggcl_free(rgb);
 }
 
 static void *worker(void *arg)

@@ -100,6 +100,10 @@ def test_classify_matches_cli(files):
         assert [n for _, n, _ in mine] == [t["label"] for t in cli["top"]]
         np.testing.assert_allclose([p for _, _, p in mine], [t["prob"] for t in cli["top"]], rtol=1e-5)
     np.testing.assert_array_equal(t, vggcl.preprocess(files["images"][0]))
+    # a path is decoded only as far as the preset reads it: the same as the whole image decoded
+    np.testing.assert_array_equal(t, vggcl.preprocess(vggcl.load_image(files["images"][0])))
+    part = vggcl.preprocess(files["images"][0], resize=50, crop=30)  # decodes rows 21-69, columns 0-59 of 90x70
+    np.testing.assert_array_equal(part, vggcl.preprocess(vggcl.load_image(files["images"][0]), resize=50, crop=30))
     assert t.shape == (3, 224, 224)
     rgb = vggcl.load_image(files["images"][1])
     np.testing.assert_array_equal(rgb, np.asarray(Image.open(files["images"][1]).convert("RGB")))
@@ -159,8 +163,9 @@ def test_classify_threads(files, monkeypatch):
         for k in range(1, 5):  # each copy of the three images answered as the first
             assert_same_answers(one[3 * k:3 * k + 3], one[:3])
         # the decoding runs on the pool's threads, not the caller's
-        seen, load = set(), vggcl._load_image
-        monkeypatch.setattr(vggcl, "_load_image", lambda ctx, path: seen.add(threading.get_ident()) or load(ctx, path))
+        seen, prep = set(), vggcl._preprocess
+        monkeypatch.setattr(vggcl, "_preprocess",
+                            lambda ctx, path, p: seen.add(threading.get_ident()) or prep(ctx, path, p))
         assert m.classify(paths, top=2, batch=4, threads=3) == one
         assert len(seen) > 1 and threading.get_ident() not in seen
         monkeypatch.undo()

@@ -102,6 +102,8 @@ _image_load = _sig("vggcl_image_load", ctypes.c_int, _p, ctypes.c_char_p,
 _preprocess_defaults = _sig("vggcl_preprocess_defaults", None, ctypes.POINTER(_Preprocess))
 _image_preprocess = _sig("vggcl_image_preprocess", ctypes.c_int, _p, ctypes.POINTER(ctypes.c_ubyte), ctypes.c_int,
                          ctypes.c_int, ctypes.POINTER(_Preprocess), ctypes.POINTER(_f), _i, _i)
+_image_read = _sig("vggcl_image_read", ctypes.c_int, _p, ctypes.c_char_p, ctypes.POINTER(_Preprocess),
+                   ctypes.POINTER(_f), _i, _i)
 
 _POOL5 = {None: -1, "keep": 1, "drop": 0}
 
@@ -185,14 +187,20 @@ def _load_image(ctx, path):
         _free(rgb)
 
 
-def _preprocess(ctx, rgb, p):
-    rgb = np.ascontiguousarray(rgb, np.uint8)
-    if rgb.ndim != 3 or rgb.shape[2] != 3:
-        raise Error(f"preprocess: expected an (H, W, 3) uint8 image, got shape {rgb.shape}")
+def _preprocess(ctx, image, p):
+    """An (H, W, 3) uint8 array, or an image path (decoded only as far as the preset reads it)."""
     out = _f()
     oh, ow = ctypes.c_int(), ctypes.c_int()
-    ctx.check(_image_preprocess(ctx.ptr, rgb.ctypes.data_as(ctypes.POINTER(ctypes.c_ubyte)), rgb.shape[0],
-                                rgb.shape[1], ctypes.byref(p), ctypes.byref(out), ctypes.byref(oh), ctypes.byref(ow)))
+    if isinstance(image, (str, bytes, os.PathLike)):
+        ctx.check(_image_read(ctx.ptr, os.fsencode(image), ctypes.byref(p), ctypes.byref(out), ctypes.byref(oh),
+                              ctypes.byref(ow)))
+    else:
+        rgb = np.ascontiguousarray(image, np.uint8)
+        if rgb.ndim != 3 or rgb.shape[2] != 3:
+            raise Error(f"preprocess: expected an (H, W, 3) uint8 image, got shape {rgb.shape}")
+        ctx.check(_image_preprocess(ctx.ptr, rgb.ctypes.data_as(ctypes.POINTER(ctypes.c_ubyte)), rgb.shape[0],
+                                    rgb.shape[1], ctypes.byref(p), ctypes.byref(out), ctypes.byref(oh),
+                                    ctypes.byref(ow)))
     try:
         return np.ctypeslib.as_array(out, (3, oh.value, ow.value)).copy()
     finally:
@@ -213,8 +221,7 @@ def preprocess(image, resize=256, crop=224, mean=(0.485, 0.456, 0.406), std=(0.2
     (3, crop, crop) float32 (crop 0: no crop; resize 0: no resize)."""
     ctx = _Context()
     try:
-        rgb = _load_image(ctx, image) if isinstance(image, (str, bytes, os.PathLike)) else image
-        return _preprocess(ctx, rgb, _preset(resize, crop, mean, std))
+        return _preprocess(ctx, image, _preset(resize, crop, mean, std))
     finally:
         ctx.close()
 
@@ -334,8 +341,7 @@ class Model:
     def preprocess(self, image, resize=None, crop=None, mean=None, std=None):
         """An image path or (H, W, 3) uint8 array -> (3, H, W) float32, as `vggcl classify` does it:
         the arguments, else the model's metadata, else torchvision's VGG16 preset."""
-        rgb = _load_image(self._ctx, image) if isinstance(image, (str, bytes, os.PathLike)) else image
-        return _preprocess(self._ctx, rgb, self._preset(resize, crop, mean, std))
+        return _preprocess(self._ctx, image, self._preset(resize, crop, mean, std))
 
     def _preset(self, resize=None, crop=None, mean=None, std=None):
         meta = {k: self.metadata(k) for k in ("vggcl.resize", "vggcl.crop", "vggcl.mean", "vggcl.std")}
@@ -357,7 +363,7 @@ class Model:
         def prepare(path):
             if not hasattr(local, "ctx"):
                 local.ctx = _Context()
-            return _preprocess(local.ctx, _load_image(local.ctx, path), p)
+            return _preprocess(local.ctx, path, p)
 
         out = []
         paths = iter(paths)
