@@ -321,6 +321,34 @@ class Mpi(Folder):
         np.testing.assert_array_equal(np.concatenate([np.load(out / f"l{i}.npy") for i in range(2)]),
                                       np.load(o1 / "l.npy"))
 
+    def test_cam_ranks_equal_one_process(self):
+        """mpirun -n 2 vggcl cam (and --shard 0/2 + 1/2): the ranks share the images; the same lines,
+        messages, exit status and files (maps and pictures) as one process, with the unreadable image in
+        the second rank's share."""
+        runs = []
+        for how in ("one", "ranks", "shards"):
+            out = self.d / f"cam-{how}"
+            out.mkdir()
+            cmd = [VGGCL, "cam", "--weights", str(self.weights), "--resize", "40", "--crop", "32", "--compare-pool5",
+                   "--out-dir", str(out), str(self.images)]
+            if how == "shards":
+                rs = [subprocess.run([*cmd, "--shard", f"{i}/2"], capture_output=True, text=True, env=ENV, timeout=600)
+                      for i in range(2)]
+                r = subprocess.CompletedProcess(cmd, max(x.returncode for x in rs), "".join(x.stdout for x in rs),
+                                                "".join(x.stderr for x in rs))
+            else:
+                r = subprocess.run(["mpirun", "-n", "2", "--oversubscribe", *cmd] if how == "ranks" else cmd,
+                                   capture_output=True, text=True, env=ENV, timeout=600)
+            runs.append((r.returncode, r.stdout.replace(str(out), "OUT"), vggcl_lines(r.stderr),
+                         {f.name: f.read_bytes() for f in out.iterdir()}))
+        self.assertEqual(runs[0][0], 1, runs[0][2])
+        self.assertIn("vggcl: 1 of 10 images failed", runs[0][2])
+        self.assertIn("07_broken.png", "\n".join(runs[0][2]))
+        self.assertEqual(len(runs[0][3]), 9 * 5)  # the maps kept and dropped, upsampled, and the picture
+        self.assertEqual(runs[1], runs[0])
+        self.assertEqual(runs[2][:2] + runs[2][3:], runs[0][:2] + runs[0][3:])
+        self.assertEqual(runs[2][2], runs[0][2][:-1] + ["vggcl: 1 of 5 images failed"])  # (the second shard's)
+
     def preprocess(self, tag, *args, ranks=1, images=None):
         out = self.d / tag
         out.mkdir()

@@ -11,6 +11,7 @@ static const cli_option options[] = {
     { "class", "K", "the class whose map is drawn (default: each image's top class)", 0 },
     { "compare-pool5", NULL, "run the network with pool5 kept and dropped, the two maps side by side", 0 },
     { "out-dir", "DIR", "where the maps and pictures go (default .)", 0 },
+    { "shard", "I/N", "process I of N (0 <= I < N) takes the I-th of N equal runs of the images", 0 },
     { NULL, NULL, NULL, 0 },
 };
 
@@ -24,7 +25,9 @@ static const cli_command command = {
     "drawn over the crop). --compare-pool5 writes NAME.cam-keep.npy, NAME.cam-drop.npy\n"
     "(and their -up.npy) and NAME.compare.png (the two side by side, kept on the\n"
     "left): the picture that answers whether to keep pool5. (Both maps come from the\n"
-    "same weights; a head trained without pool5 is what the CAM paper uses.)\n",
+    "same weights; a head trained without pool5 is what the CAM paper uses.)\n"
+    "Under mpirun the ranks share the images, each on its own device, and rank 0\n"
+    "prints every rank's lines in order.\n",
     options, { cli_device_options, cli_net_options, cli_preprocess_options },
 };
 
@@ -96,6 +99,7 @@ int cmd_cam(int argc, char **argv)
     int n_files = 0, rc, failed = 0, klass = -1;
     char **files = NULL;
     cli_args a;
+    cli_ranks ranks = CLI_RANKS_INIT;
     vggcl_preprocess p;
     cli_preprocess_unset(&p);
     if ((rc = cli_parse(&command, argc, argv, &a)) != CLI_OK) return rc == CLI_HELP ? CLI_OK : rc;
@@ -119,13 +123,18 @@ int cmd_cam(int argc, char **argv)
         rc = cli_error(CLI_FAIL, "%s: --out-dir is not a folder", dir);
         goto done_args;
     }
+    const int listed = n_files;
+    if ((rc = cli_take_share(&ranks, "cam", cli_arg(&a, "shard"), &files, &n_files)) != CLI_OK) goto done_args;
+    const int total = ranks.size > 1 ? listed : n_files; /* the images of the run (every rank's) */
+    /* under mpirun every rank runs to cli_ranks_finish, which prints the ranks' lines, whatever happened */
     vggcl_model *models[2] = { NULL, NULL };
-    vggcl_ctx *ctx = cli_ctx_new();
-    if (!ctx) {
+    vggcl_ctx *ctx = NULL;
+    if ((rc = cli_ranks_capture(&ranks, NULL, NULL)) != CLI_OK) goto out;
+    if (!(ctx = cli_ctx_new())) {
         rc = cli_error(CLI_FAIL, "out of host memory");
-        goto done_args;
+        goto out;
     }
-    if (vggcl_select_device(ctx, device) != VGGCL_OK) goto fail_ctx;
+    if (vggcl_select_device(ctx, cli_ranks_device(&ranks, device)) != VGGCL_OK) goto fail_ctx;
     if (compare) opts.pool5 = VGGCL_POOL5_KEEP;
     if (vggcl_model_load(ctx, weights, &opts, &models[0]) != VGGCL_OK) goto fail_ctx;
     if (compare) {
@@ -173,15 +182,19 @@ int cmd_cam(int argc, char **argv)
         failed += r != CLI_OK;
         free(rgb), free(pic), free(panel), free(t);
     }
-    rc = failed ? cli_error(CLI_FAIL, "%d of %d images failed", failed, n_files) : CLI_OK;
+    rc = failed ? CLI_FAIL : CLI_OK; /* (said below, with every rank's count) */
     goto out;
 fail_ctx:
     rc = cli_error(CLI_FAIL, "%s", vggcl_message(ctx));
-out:
+out:;
+    int done = n_files - failed;
+    rc = cli_ranks_finish(&ranks, ctx, rc, &failed, &done);
+    if (failed && ranks.rank == 0) cli_error(CLI_FAIL, "%d of %d images failed", failed, total);
     vggcl_model_free(models[0]);
     vggcl_model_free(models[1]);
     vggcl_ctx_free(ctx);
 done_args:
+    cli_ranks_end(&ranks);
     for (int i = 0; i < n_files; i++) free(files[i]);
     free(files);
     return rc;
