@@ -44,6 +44,9 @@ vggcl_status vggcl__image_load_part(vggcl_ctx *ctx, const char *path, const vggc
 /* vggcl_image_preprocess on a part of an image that holds what the preset reads. */
 vggcl_status vggcl__preprocess_part(vggcl_ctx *ctx, const vggcl__rgb_part *in, const vggcl_preprocess *p, float **out,
                                     int *oh, int *ow);
+/* Non-zero: the resize's horizontal pass without AVX2 even where the CPU has it (the fuzz harness
+ * compares the two). */
+extern int vggcl__resize_scalar_only;
 /* The input positions [*i0, *i1) that output positions [o0, o1) (o0 < o1) of a resize along one
  * axis from in_size to out_size read. */
 void vggcl__resize_reads(int in_size, int out_size, int o0, int o1, int *i0, int *i1);
