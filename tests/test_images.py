@@ -215,9 +215,16 @@ class Images(unittest.TestCase):
         data = (self.d / "big.jpg").read_bytes()
         (self.d / "trunc_scan.jpg").write_bytes(data[: len(data) * 3 // 4])  # cut inside the scan data
         (self.d / "text.png").write_text("hello")
+        # large enough that the preset reads only a middle part: cut in the rows below it, or without
+        # its end marker, it still fails, as with PIL (the rows skipped are still read)
+        Image.fromarray(photo(480, 640, 3)).save(self.d / "photo.jpg", quality=90)
+        data = (self.d / "photo.jpg").read_bytes()
+        (self.d / "trunc_bottom.jpg").write_bytes(data[: len(data) * 97 // 100])
+        (self.d / "no_eoi.jpg").write_bytes(data[:-2])
         out = self.d / "out" / "t.npy"
         out.parent.mkdir()
         for name, needle in (("trunc.png", "corrupt PNG"), ("trunc.jpg", "corrupt JPEG"), ("trunc_scan.jpg", "truncated"),
+                             ("trunc_bottom.jpg", "truncated"), ("no_eoi.jpg", "truncated"),
                              ("text.png", "not a JPEG or PNG"), ("missing.png", "cannot open")):
             with self.subTest(name):
                 r = self.vggcl("--output", out, self.d / "ok.png", self.d / name)

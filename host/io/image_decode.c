@@ -60,8 +60,9 @@ static int complete_scans(const struct jpeg_decompress_struct *cinfo)
 }
 
 /* Decodes the part of the image that p's preset reads (all of it for p NULL): the rows above and
- * below are skipped (their data still read, so a truncated file fails as a whole decode does), the
- * columns left and right are not decompressed. */
+ * below are skipped (their data still read, so a truncated file fails as a whole decode does: a
+ * skip that reaches the end reads nothing, so the last row is read, and dropped), the columns left
+ * and right are not decompressed. */
 static vggcl_status load_jpeg(vggcl_ctx *ctx, const char *path, FILE *f, const vggcl_preprocess *p,
                               unsigned char **rgb, vggcl__rgb_part *part)
 {
@@ -103,8 +104,8 @@ static vggcl_status load_jpeg(vggcl_ctx *ctx, const char *path, FILE *f, const v
     if (cols < (JDIMENSION)width) jpeg_crop_scanline(&cinfo, &left, &cols); /* (left moves to an iMCU's start) */
     const int n = (int)cols;
     out = malloc((size_t)n * (y1 - y0) * 3 + 1);
-    row = comps == 3 ? NULL : malloc((size_t)n * comps + 1);
-    if (!out || (comps != 3 && !row)) {
+    row = malloc((size_t)n * comps + 1); /* a gray row, or the last row when it is dropped */
+    if (!out || !row) {
         jpeg_destroy_decompress(&cinfo);
         free(row);
         free(out);
@@ -121,7 +122,11 @@ static vggcl_status load_jpeg(vggcl_ctx *ctx, const char *path, FILE *f, const v
             for (int x = 0; x < n; x++) dst[x * 3] = dst[x * 3 + 1] = dst[x * 3 + 2] = gray[x * comps];
         }
     }
-    if (y1 < height) jpeg_skip_scanlines(&cinfo, (JDIMENSION)(height - y1));
+    if (y1 < height) {
+        if (y1 < height - 1) jpeg_skip_scanlines(&cinfo, (JDIMENSION)(height - 1 - y1));
+        JSAMPROW last[1] = { row };
+        jpeg_read_scanlines(&cinfo, last, 1);
+    }
     jpeg_finish_decompress(&cinfo);
     jpeg_destroy_decompress(&cinfo);
     free(row);

@@ -151,6 +151,37 @@ def image_seeds():
     out("image", "part-gray.jpg", jpeg(photo.convert("L").crop((0, 0, 91, 61)), quality=85))
     whole = jpeg(photo, quality=85, subsampling=2)
     out("image", "part-truncated.jpg", whole[: len(whole) * 9 // 10])  # cut in rows the crop skips
+    cjpeg_seeds(photo)
+
+
+def cjpeg_seeds(photo):
+    """Layouts PIL does not write, made with libjpeg-turbo's cjpeg (Debian: libjpeg-turbo-progs; left as
+    they are without it): 4:4:0 and 4:1:1 sampling, restart markers, arithmetic coding, gray with 2x2
+    sampling, and a tall 4:2:0 image (many iMCU rows to skip), whole and cut near its end."""
+    import shutil
+    import subprocess
+    if not shutil.which("cjpeg"):
+        print("make_corpus: no cjpeg (apt-get install libjpeg-turbo-progs); its seeds are left as they are")
+        return
+    tall = Image.fromarray(np.concatenate([np.asarray(photo)] * 6)[:, :41])  # 402 x 41
+
+    def cjpeg(img, *args):
+        return subprocess.run(["cjpeg", "-quality", "85", *args], input=ppm(img), capture_output=True,
+                              check=True).stdout
+    out("image", "part-440.jpg", cjpeg(photo, "-sample", "1x2"))
+    out("image", "part-411.jpg", cjpeg(photo, "-sample", "4x1"))
+    out("image", "part-restart.jpg", cjpeg(photo, "-restart", "1"))
+    out("image", "part-arithmetic.jpg", cjpeg(photo, "-arithmetic"))
+    out("image", "part-gray-2x2.jpg", cjpeg(photo.convert("L"), "-grayscale", "-sample", "2x2"))
+    data = cjpeg(tall)
+    out("image", "part-tall.jpg", data)
+    out("image", "part-tall-truncated.jpg", data[: len(data) * 97 // 100])
+
+
+def ppm(img):
+    f = io.BytesIO()
+    img.save(f, "PPM")
+    return f.getvalue()
 
 
 def preprocess_seeds():
