@@ -302,6 +302,36 @@ class Mpi(Folder):
         self.assertIn("no-such-device", r.stderr)
         self.assertEqual(list(out.iterdir()), [])
 
+    def test_empty_shards(self):
+        """More shards than images: a share with none writes arrays of no rows (preprocess's tensor,
+        classify's logits and tensor), so the shards' arrays still concatenate to one process's; with
+        --no-crop its tensor's size is not known, which is said, and nothing is written."""
+        good = sorted(p for p in self.images.iterdir() if "broken" not in p.name)[:3]
+        out = self.d / "empty"
+        out.mkdir()
+        for i in range(4):
+            r = subprocess.run([VGGCL, "preprocess", "--resize", "40", "--crop", "32", "--shard", f"{i}/4",
+                                "--output", str(out / f"p{i}.npy"), *map(str, good)], capture_output=True, text=True,
+                               env=ENV, timeout=600)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertEqual(r.stdout, f"wrote {out / f'p{i}.npy'} ({int(i > 0)}, 3, 32, 32)\n")
+            r = subprocess.run([VGGCL, "classify", "--weights", str(self.weights), "--resize", "40", "--crop", "32",
+                                "--shard", f"{i}/4", "--logits-out", str(out / f"l{i}.npy"), "--tensor-out",
+                                str(out / f"t{i}.npy"), *map(str, good)], capture_output=True, text=True, env=ENV,
+                               timeout=600)
+            self.assertEqual(r.returncode, 0, r.stderr)
+        whole, o = self.preprocess("whole", images=good)
+        self.assertEqual(np.load(out / "p0.npy").shape, (0, 3, 32, 32))
+        self.assertEqual(np.load(out / "l0.npy").shape, (0, 5))
+        for k in "pt":
+            np.testing.assert_array_equal(np.concatenate([np.load(out / f"{k}{i}.npy") for i in range(4)]),
+                                          np.load(o / "t.npy"))
+        r = subprocess.run([VGGCL, "preprocess", "--no-crop", "--shard", "0/4", "--output", str(out / "nc.npy"),
+                            *map(str, good)], capture_output=True, text=True, env=ENV, timeout=600)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("--no-crop", r.stderr)
+        self.assertFalse((out / "nc.npy").exists())
+
     def test_mpirun_launching_shards(self):
         """mpirun as a mere launcher: each process given its own --shard I/N and outputs is an independent
         process (no MPI: what a vggcl built without MPI is told to do), and the parts are one process's."""

@@ -217,6 +217,13 @@ int cmd_classify(int argc, char **argv)
     if ((rc = cli_run_batches(&job, files, n_files, print_batch, &res, &failed)) != CLI_OK) goto out;
     /* all outputs or none: the logits are renamed into place only when the tensor is too */
     rc = CLI_FAIL;
+    if (!n_files && ranks.size < 2) { /* a share with no images (--shard): empty arrays */
+        if (cli_write_empty(wctx, tensor_out, 3, (const long long[]){ 3, p.crop, p.crop }) != CLI_OK) goto out;
+        if (cli_write_empty(wctx, logits_out, 1, (const long long[]){ classes }) != CLI_OK) {
+            if (tensor_out) vggcl_remove_output(tensor_out);
+            goto out;
+        }
+    }
     if (res.x && vggcl_npy_writer_close(wctx, res.x, 1) != VGGCL_OK) {
         res.x = NULL;
         rc = cli_error(CLI_FAIL, "%s", vggcl_message(wctx));

@@ -104,6 +104,7 @@ typedef struct {
     vggcl_ctx *ctx;
     const char *path;
     vggcl_npy_writer *w; /* opened at the first batch, when the size is known */
+    int h, wd;           /* its images' size */
 } tensor_out;
 
 static int append_batch(void *user, const int *index, int nb, const float *x, int h, int w, const float *logits,
@@ -115,6 +116,7 @@ static int append_batch(void *user, const int *index, int nb, const float *x, in
     if ((!t->w && vggcl_npy_writer_open(t->ctx, t->path, 3, row, &t->w) != VGGCL_OK) ||
         vggcl_npy_writer_append(t->ctx, t->w, x, nb) != VGGCL_OK)
         return cli_error(CLI_FAIL, "%s", vggcl_message(t->ctx));
+    t->h = h, t->wd = w;
     return CLI_OK;
 }
 
@@ -140,27 +142,27 @@ int cmd_preprocess(int argc, char **argv)
 
     /* under mpirun every rank runs to cli_ranks_finish, which gathers, whatever happened before it */
     vggcl_ctx *ctx = vggcl_ctx_new();
-    tensor_out t = { ctx, NULL, NULL };
+    tensor_out t = { ctx, NULL, NULL, 0, 0 };
     rc = !ctx ? cli_error(CLI_FAIL, "out of host memory") : cli_ranks_capture(&ranks, NULL, &part);
     t.path = part;
     /* batches of 8 only set how far the decoding threads work ahead */
     const cli_batch_job job = { ctx, NULL, &p, 8, 0, 0, 0, progress_s, threads, NULL, 1, NULL, NULL, &ranks, 1 };
     if (rc == CLI_OK) rc = cli_run_batches(&job, files, n_files, append_batch, &t, &failed);
     if (rc == CLI_OK && failed) rc = CLI_FAIL; /* (each was named) */
+    if (rc == CLI_OK && !n_files && ranks.size < 2) { /* a share with no images (--shard): an empty tensor */
+        t.h = t.wd = p.crop;
+        rc = cli_write_empty(ctx, output, 3, (const long long[]){ 3, p.crop, p.crop });
+    }
     if (t.w && vggcl_npy_writer_close(ctx, t.w, rc == CLI_OK) != VGGCL_OK && rc == CLI_OK)
         rc = cli_error(CLI_FAIL, "%s", vggcl_message(ctx));
     ok = n_files - failed;
     rc = cli_ranks_finish(&ranks, ctx, rc, &failed, &ok);
-    if (ranks.rank == 0 && failed) {
+    long size[3] = { t.h, t.wd, t.h > 0 }; /* the images' size, from a rank that had some */
+    cli_ranks_sum(&ranks, size, 3);
+    if (ranks.rank == 0 && failed)
         cli_error(CLI_FAIL, "%d of %d images could not be read; %s not written", failed, total, output);
-    } else if (ranks.rank == 0 && rc == CLI_OK) {
-        long long shape[VGGCL_NPY_MAX_DIMS], offset;
-        int nd;
-        if (vggcl_npy_header(ctx, output, &nd, shape, &offset) != VGGCL_OK) /* (just written) */
-            rc = cli_error(CLI_FAIL, "%s", vggcl_message(ctx));
-        else
-            printf("wrote %s (%lld, 3, %lld, %lld)\n", output, shape[0], shape[2], shape[3]);
-    }
+    else if (ranks.rank == 0 && rc == CLI_OK)
+        printf("wrote %s (%d, 3, %ld, %ld)\n", output, ok, size[0] / size[2], size[1] / size[2]);
     vggcl_ctx_free(ctx);
 done:
     cli_ranks_end(&ranks);

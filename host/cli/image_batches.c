@@ -342,3 +342,16 @@ done:
     pthread_cond_destroy(&r.cv);
     return rc;
 }
+
+int cli_write_empty(vggcl_ctx *ctx, const char *path, int ndim, const long long *row)
+{
+    vggcl_npy_writer *w = NULL;
+    if (!path) return CLI_OK;
+    for (int d = 0; d < ndim; d++)
+        if (row[d] < 1)
+            return cli_error(CLI_FAIL, "%s: no images in this share, and the size of an image's row is not known "
+                                       "without them (--no-crop); not written", path);
+    if (vggcl_npy_writer_open(ctx, path, ndim, row, &w) != VGGCL_OK || vggcl_npy_writer_close(ctx, w, 1) != VGGCL_OK)
+        return cli_error(CLI_FAIL, "%s", vggcl_message(ctx));
+    return CLI_OK;
+}
