@@ -296,10 +296,22 @@ class Mpi(Folder):
                                                     capture_output=True, text=True, env=ENV, timeout=600))
 
     def test_vggcl_device_under_mpirun(self):
-        """VGGCL_DEVICE names every rank's device, as --device does (here one that is not there)."""
-        r, out = self.classify("env", ranks=2, env=dict(ENV, VGGCL_DEVICE="no-such-device"))
+        """VGGCL_DEVICE names every rank's device, as --device does (here one that is not there); a failure
+        every rank meets alike is said once, as one process says it (here, and a missing weights file,
+        over 3 ranks)."""
+        env = dict(ENV, VGGCL_DEVICE="no-such-device")
+        one, _ = self.classify("env1", env=env)
+        r, out = self.classify("env", ranks=2, env=env)
         self.assertNotEqual(r.returncode, 0)
         self.assertIn("no-such-device", r.stderr)
+        self.assertEqual(vggcl_lines(r.stderr), vggcl_lines(one.stderr))
+        self.assertEqual(len(vggcl_lines(one.stderr)), 1, one.stderr)
+        self.assertEqual(list(out.iterdir()), [])
+        self.weights.unlink()
+        one, _ = self.classify("missing1")
+        r, out = self.classify("missing", ranks=3)
+        self.assertEqual((r.returncode, vggcl_lines(r.stderr)), (one.returncode, vggcl_lines(one.stderr)))
+        self.assertIn("w.safetensors", one.stderr)
         self.assertEqual(list(out.iterdir()), [])
 
     def test_empty_shards(self):

@@ -34,16 +34,22 @@ static int launched_size(void)
     return 1;
 }
 
+#ifdef VGGCL_MPI
+#define FNV_START 14695981039346656037ULL
+/* FNV-1a: h carried over n more bytes. */
+static unsigned long long fnv1a(unsigned long long h, const void *bytes, size_t n)
+{
+    for (size_t i = 0; i < n; i++) h = (h ^ ((const unsigned char *)bytes)[i]) * 1099511628211ULL;
+    return h;
+}
+#endif
+
 int cli_ranks_same_list(const cli_ranks *r, const char *cmd, char *const *files, int n)
 {
     if (r->size < 2) return CLI_OK;
 #ifdef VGGCL_MPI
-    unsigned long long h = 14695981039346656037ULL; /* FNV-1a over the paths and their ends */
-    for (int i = 0; i < n; i++)
-        for (const unsigned char *s = (const unsigned char *)files[i];; s++) {
-            h = (h ^ *s) * 1099511628211ULL;
-            if (!*s) break;
-        }
+    unsigned long long h = FNV_START; /* over the paths and their ends */
+    for (int i = 0; i < n; i++) h = fnv1a(h, files[i], strlen(files[i]) + 1);
     unsigned long long mine[2] = { (unsigned long long)n, h }, lo[2], hi[2];
     MPI_Allreduce(mine, lo, 2, MPI_UNSIGNED_LONG_LONG, MPI_MIN, MPI_COMM_WORLD);
     MPI_Allreduce(mine, hi, 2, MPI_UNSIGNED_LONG_LONG, MPI_MAX, MPI_COMM_WORLD);
@@ -280,6 +286,20 @@ static int merge_npy(vggcl_ctx *ctx, const char *out, int part, const cli_ranks 
     free(mem), free(all);
     return rc;
 }
+
+/* Whether fd's bytes (its length and FNV-1a; -1: none) are the same on every rank and not empty: a
+ * failure every rank met alike (a missing weights file, a device not there), said once. Collective. */
+static int same_on_all(int fd, void *chunk, size_t room)
+{
+    unsigned long long mine[2] = { 0, FNV_START }, lo[2], hi[2];
+    ssize_t got = 0;
+    for (off_t at = 0; fd >= 0 && (got = pread(fd, chunk, room, at)) > 0; at += got)
+        mine[0] += (unsigned long long)got, mine[1] = fnv1a(mine[1], chunk, (size_t)got);
+    if (got < 0) mine[0] = 0; /* (unreadable: said when streamed) */
+    MPI_Allreduce(mine, lo, 2, MPI_UNSIGNED_LONG_LONG, MPI_MIN, MPI_COMM_WORLD);
+    MPI_Allreduce(mine, hi, 2, MPI_UNSIGNED_LONG_LONG, MPI_MAX, MPI_COMM_WORLD);
+    return lo[0] > 0 && lo[0] == hi[0] && lo[1] == hi[1];
+}
 #endif
 
 int cli_ranks_finish(cli_ranks *r, vggcl_ctx *ctx, int rc, int *failed, int *ok)
@@ -289,14 +309,17 @@ int cli_ranks_finish(cli_ranks *r, vggcl_ctx *ctx, int rc, int *failed, int *ok)
     fflush(stdout), fflush(stderr);
     if (r->saved_out >= 0) dup2(r->saved_out, 1), close(r->saved_out);
     if (r->saved_err >= 0) dup2(r->saved_err, 2), close(r->saved_err);
-    /* the text in rank order: stdout, then the messages (skipped images) */
+    /* the text in rank order: stdout, then the messages (skipped images); messages every rank has
+     * alike, rank 0's alone */
     void *chunk;
     if (!alloc_on_all(r->chunk, 1, &chunk)) {
         rc = r->rank == 0 ? cli_error(CLI_FAIL, "out of host memory on a rank gathering the ranks' output") : CLI_FAIL;
     }
+    const int once = chunk && same_on_all(r->err_fd, chunk, r->chunk);
     for (int k = 0; k < 2 && chunk; k++) {
         int bad;
-        const int got = stream_parts(r, k ? r->err_fd : r->out_fd, 0, 1, chunk, write_text, k ? stderr : stdout, &bad);
+        const int fd = k ? (once && r->rank ? -1 : r->err_fd) : r->out_fd;
+        const int got = stream_parts(r, fd, 0, 1, chunk, write_text, k ? stderr : stdout, &bad);
         fflush(k ? stderr : stdout);
         if (got == CLI_OK) continue;
         if (r->rank != 0) rc = CLI_FAIL; /* (said on the real stderr, restored above) */
