@@ -179,21 +179,26 @@ static vggcl_status load_png(vggcl_ctx *ctx, const char *path, FILE *f, unsigned
     if (type == PNG_COLOR_TYPE_GRAY && depth < 8) png_set_expand_gray_1_2_4_to_8(png);
     if (depth == 16 && !gray16) png_set_strip_16(png); /* high byte, as PIL's ";16B" raw modes */
     if (gray16) png_set_swap(png);                      /* native-endian 16-bit samples */
+    if (!gray16) { /* to RGB by libpng itself: alpha dropped, gray replicated */
+        png_set_strip_alpha(png);
+        if (!(type & PNG_COLOR_MASK_COLOR)) png_set_gray_to_rgb(png);
+    }
     png_set_interlace_handling(png);
     png_read_update_info(png, info);
     const size_t stride = png_get_rowbytes(png, info);
     const int channels = png_get_channels(png, info);
-    pixels = malloc(stride * height + 1);
+    const int direct = channels == 3 && stride == (size_t)width * 3; /* rows decoded straight into out */
+    pixels = direct ? NULL : malloc(stride * height + 1);
     rows = malloc(sizeof *rows * (size_t)height + 1);
     out = malloc((size_t)width * height * 3 + 1);
-    if (!pixels || !rows || !out) {
+    if ((!direct && !pixels) || !rows || !out) {
         snprintf(err.msg, sizeof err.msg, "out of host memory");
         longjmp(err.jump, 1);
     }
-    for (int y = 0; y < height; y++) rows[y] = pixels + stride * y;
+    for (int y = 0; y < height; y++) rows[y] = direct ? out + stride * y : pixels + stride * y;
     png_read_image(png, rows);
     png_read_end(png, NULL);
-    for (int y = 0; y < height; y++) {
+    for (int y = 0; !direct && y < height; y++) {
         const unsigned char *src = rows[y];
         unsigned char *dst = out + (size_t)y * width * 3;
         for (int x = 0; x < width; x++) {
