@@ -122,10 +122,15 @@ static vggcl_status load_jpeg(vggcl_ctx *ctx, const char *path, FILE *f, const v
             for (int x = 0; x < n; x++) dst[x * 3] = dst[x * 3 + 1] = dst[x * 3 + 2] = gray[x * comps];
         }
     }
-    if (y1 < height) {
-        if (y1 < height - 1) jpeg_skip_scanlines(&cinfo, (JDIMENSION)(height - 1 - y1));
-        JSAMPROW last[1] = { row };
-        jpeg_read_scanlines(&cinfo, last, 1);
+    if (y1 < height) { /* rows read and dropped to the next iMCU row (a skip that starts inside one can
+                          * go wrong: libjpeg-turbo issue #915), skipped to the last one, which is read */
+        const int imcu = DCTSIZE * cinfo.max_v_samp_factor;
+        JSAMPROW drop[1] = { row };
+        while ((int)cinfo.output_scanline < height - 1 && cinfo.output_scanline % imcu)
+            jpeg_read_scanlines(&cinfo, drop, 1);
+        if ((int)cinfo.output_scanline < height - 1)
+            jpeg_skip_scanlines(&cinfo, (JDIMENSION)(height - 1) - cinfo.output_scanline);
+        jpeg_read_scanlines(&cinfo, drop, 1);
     }
     jpeg_finish_decompress(&cinfo);
     jpeg_destroy_decompress(&cinfo);
@@ -187,32 +192,28 @@ static vggcl_status load_png(vggcl_ctx *ctx, const char *path, FILE *f, unsigned
     png_read_update_info(png, info);
     const size_t stride = png_get_rowbytes(png, info);
     const int channels = png_get_channels(png, info);
-    const int direct = channels == 3 && stride == (size_t)width * 3; /* rows decoded straight into out */
-    pixels = direct ? NULL : malloc(stride * height + 1);
+    if (gray16 ? channels != 1 || stride != (size_t)width * 2 : channels != 3 || stride != (size_t)width * 3) {
+        snprintf(err.msg, sizeof err.msg, "%d channels of %zu bytes a row after conversion; expected %s", channels,
+                 stride, gray16 ? "1 of 16 bits" : "RGB");
+        longjmp(err.jump, 1);
+    }
+    pixels = gray16 ? malloc(stride * height + 1) : NULL; /* else rows decoded straight into out */
     rows = malloc(sizeof *rows * (size_t)height + 1);
     out = malloc((size_t)width * height * 3 + 1);
-    if ((!direct && !pixels) || !rows || !out) {
+    if ((gray16 && !pixels) || !rows || !out) {
         snprintf(err.msg, sizeof err.msg, "out of host memory");
         longjmp(err.jump, 1);
     }
-    for (int y = 0; y < height; y++) rows[y] = direct ? out + stride * y : pixels + stride * y;
+    for (int y = 0; y < height; y++) rows[y] = gray16 ? pixels + stride * y : out + stride * y;
     png_read_image(png, rows);
     png_read_end(png, NULL);
-    for (int y = 0; !direct && y < height; y++) {
+    for (int y = 0; gray16 && y < height; y++) { /* clipped to 255 and replicated */
         const unsigned char *src = rows[y];
         unsigned char *dst = out + (size_t)y * width * 3;
         for (int x = 0; x < width; x++) {
-            if (gray16) {
-                unsigned v;
-                unsigned short s;
-                memcpy(&s, src + 2 * x, 2);
-                v = s > 255 ? 255 : s;
-                dst[3 * x] = dst[3 * x + 1] = dst[3 * x + 2] = (unsigned char)v;
-            } else if (channels <= 2) { /* gray, gray + alpha */
-                dst[3 * x] = dst[3 * x + 1] = dst[3 * x + 2] = src[x * channels];
-            } else {                    /* RGB, RGBA (palette expanded to RGB or RGBA) */
-                for (int c = 0; c < 3; c++) dst[3 * x + c] = src[x * channels + c];
-            }
+            unsigned short v;
+            memcpy(&v, src + 2 * x, 2);
+            dst[3 * x] = dst[3 * x + 1] = dst[3 * x + 2] = (unsigned char)(v > 255 ? 255 : v);
         }
     }
     png_destroy_read_struct(&png, &info, NULL);

@@ -173,6 +173,8 @@ def cjpeg_seeds(photo):
     out("image", "part-restart.jpg", cjpeg(photo, "-restart", "1"))
     out("image", "part-arithmetic.jpg", cjpeg(photo, "-arithmetic"))
     out("image", "part-gray-2x2.jpg", cjpeg(photo.convert("L"), "-grayscale", "-sample", "2x2"))
+    out("image", "part-410.jpg", cjpeg(photo, "-sample", "4x2"))
+    out("image", "part-22-22-11.jpg", cjpeg(photo, "-sample", "2x2,2x2,1x1"))
     data = cjpeg(tall)
     out("image", "part-tall.jpg", data)
     out("image", "part-tall-truncated.jpg", data[: len(data) * 97 // 100])
