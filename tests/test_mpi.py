@@ -314,6 +314,19 @@ class Mpi(Folder):
         self.assertIn("w.safetensors", one.stderr)
         self.assertEqual(list(out.iterdir()), [])
 
+    def test_same_broken_image_twice(self):
+        """An unreadable image given twice, once in each rank's share: named twice, as one process names it
+        (the ranks' messages are alike, but they name images)."""
+        broken = str(self.images / "07_broken.png")
+        runs = []
+        for ranks in (1, 2):
+            cmd = [VGGCL, "classify", "--weights", str(self.weights), "--resize", "40", "--crop", "32", broken, broken]
+            r = subprocess.run(["mpirun", "-n", "2", "--oversubscribe", *cmd] if ranks > 1 else cmd,
+                               capture_output=True, text=True, env=ENV, timeout=600)
+            runs.append((r.returncode, r.stdout, vggcl_lines(r.stderr)))
+        self.assertEqual(runs[1], runs[0])
+        self.assertEqual(sum("07_broken.png" in ln for ln in runs[0][2]), 2, runs[0][2])
+
     def test_empty_shards(self):
         """More shards than images: a share with none writes arrays of no rows (preprocess's tensor,
         classify's logits and tensor), so the shards' arrays still concatenate to one process's; with

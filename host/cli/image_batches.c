@@ -349,8 +349,8 @@ int cli_write_empty(vggcl_ctx *ctx, const char *path, int ndim, const long long 
     if (!path) return CLI_OK;
     for (int d = 0; d < ndim; d++)
         if (row[d] < 1)
-            return cli_error(CLI_FAIL, "%s: no images in this share, and the size of an image's row is not known "
-                                       "without them (--no-crop); not written", path);
+            return cli_error(CLI_FAIL, "%s: no images in this share, and without a crop (--no-crop, or the model's "
+                                       "vggcl.crop 0) the images' size is not known; not written", path);
     if (vggcl_npy_writer_open(ctx, path, ndim, row, &w) != VGGCL_OK || vggcl_npy_writer_close(ctx, w, 1) != VGGCL_OK)
         return cli_error(CLI_FAIL, "%s", vggcl_message(ctx));
     return CLI_OK;

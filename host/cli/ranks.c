@@ -287,13 +287,14 @@ static int merge_npy(vggcl_ctx *ctx, const char *out, int part, const cli_ranks 
     return rc;
 }
 
-/* Whether fd's bytes (its length and FNV-1a; -1: none) are the same on every rank and not empty: a
- * failure every rank met alike (a missing weights file, a device not there), said once. Collective. */
-static int same_on_all(int fd, void *chunk, size_t room)
+/* Whether fd's bytes (its length and FNV-1a; -1: none) are the same on every rank and not empty, no
+ * rank having named an image it could not read: a failure every rank met alike (a missing weights
+ * file, a device not there), said once. (One process names an image given twice twice.) Collective. */
+static int same_on_all(int fd, int named_images, void *chunk, size_t room)
 {
     unsigned long long mine[2] = { 0, FNV_START }, lo[2], hi[2];
     ssize_t got = 0;
-    for (off_t at = 0; fd >= 0 && (got = pread(fd, chunk, room, at)) > 0; at += got)
+    for (off_t at = 0; fd >= 0 && !named_images && (got = pread(fd, chunk, room, at)) > 0; at += got)
         mine[0] += (unsigned long long)got, mine[1] = fnv1a(mine[1], chunk, (size_t)got);
     if (got < 0) mine[0] = 0; /* (unreadable: said when streamed) */
     MPI_Allreduce(mine, lo, 2, MPI_UNSIGNED_LONG_LONG, MPI_MIN, MPI_COMM_WORLD);
@@ -315,7 +316,7 @@ int cli_ranks_finish(cli_ranks *r, vggcl_ctx *ctx, int rc, int *failed, int *ok)
     if (!alloc_on_all(r->chunk, 1, &chunk)) {
         rc = r->rank == 0 ? cli_error(CLI_FAIL, "out of host memory on a rank gathering the ranks' output") : CLI_FAIL;
     }
-    const int once = chunk && same_on_all(r->err_fd, chunk, r->chunk);
+    const int once = chunk && same_on_all(r->err_fd, *failed > 0, chunk, r->chunk);
     for (int k = 0; k < 2 && chunk; k++) {
         int bad;
         const int fd = k ? (once && r->rank ? -1 : r->err_fd) : r->out_fd;
