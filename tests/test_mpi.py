@@ -283,6 +283,9 @@ class Mpi(Folder):
         parts = [self.classify(f"shard{i}", "--format", "json", "--shard", f"{i}/2") for i in range(2)]
         self.assertEqual([p[0].returncode for p in parts], [0, 1])  # the broken image is in the second half
         self.assertEqual(parts[0][0].stdout + parts[1][0].stdout, one.stdout)
+        csv, _ = self.classify("one-csv", "--format", "csv")
+        csv_parts = [self.classify(f"csv{i}", "--format", "csv", "--shard", f"{i}/2")[0].stdout for i in range(2)]
+        self.assertEqual("".join(csv_parts), csv.stdout)  # the header once, from the first shard
         for name in ("l.npy", "t.npy"):
             np.testing.assert_array_equal(np.concatenate([np.load(p[1] / name) for p in parts]), np.load(o1 / name))
         bad, _ = self.classify("bad", "--shard", "2/2")

@@ -204,7 +204,10 @@ int cmd_classify(int argc, char **argv)
     if (top > classes) top = classes;
     if (labels_path && load_labels(labels_path, classes, &l)) goto out;
     if (!labels_path && vggcl_model_class_name(model, 0) && model_labels(model, classes, &l)) goto out;
-    if (!strcmp(format, "csv") && ranks.rank == 0) printf("file,rank,class,label,prob\n");
+    /* the header once: by rank 0, by shard 0 (the shards' outputs one after the other are one process's) */
+    const char *shard = cli_arg(&a, "shard");
+    if (!strcmp(format, "csv") && ranks.rank == 0 && (!shard || atoi(shard) == 0))
+        printf("file,rank,class,label,prob\n");
     res = (results){ wctx, classes, top, &l, format, files, logits_out, tensor_out, NULL, NULL, 0 };
     int threads;
     double progress_s;
