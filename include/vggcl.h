@@ -284,8 +284,10 @@ VGGCL_API vggcl_status vggcl_image_preprocess(vggcl_ctx *ctx, const unsigned cha
                                     const vggcl_preprocess *p, float **out, int *oh, int *ow);
 /* vggcl_image_load then vggcl_image_preprocess, with the same result, decoding only what the
  * preset reads: a JPEG's rows above and below, and its columns left and right of, the part that
- * the resize and the crop use are not decompressed (their data is still read, so a truncated or
- * corrupt file fails as before). Safe from several threads, a context each. */
+ * the resize and the crop use are mostly not decompressed (a 2-pixel margin, whole iMCUs and the
+ * last row still are; a progressive JPEG missing scans is decoded whole). Their data is still
+ * read, so a truncated or corrupt file fails as before. Safe from several threads, a context
+ * each. */
 VGGCL_API vggcl_status vggcl_image_read(vggcl_ctx *ctx, const char *path, const vggcl_preprocess *p, float **out,
                                         int *oh, int *ow);
 

@@ -349,11 +349,15 @@ class Mpi(Folder):
                                timeout=600)
             self.assertEqual(r.returncode, 0, r.stderr)
         whole, o = self.preprocess("whole", images=good)
+        r = subprocess.run([VGGCL, "classify", "--weights", str(self.weights), "--resize", "40", "--crop", "32",
+                            "--logits-out", str(out / "l.npy"), *map(str, good)], capture_output=True, text=True,
+                           env=ENV, timeout=600)
+        self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(np.load(out / "p0.npy").shape, (0, 3, 32, 32))
         self.assertEqual(np.load(out / "l0.npy").shape, (0, 5))
-        for k in "pt":
+        for k, want in (("p", o / "t.npy"), ("t", o / "t.npy"), ("l", out / "l.npy")):
             np.testing.assert_array_equal(np.concatenate([np.load(out / f"{k}{i}.npy") for i in range(4)]),
-                                          np.load(o / "t.npy"))
+                                          np.load(want))
         r = subprocess.run([VGGCL, "preprocess", "--no-crop", "--shard", "0/4", "--output", str(out / "nc.npy"),
                             *map(str, good)], capture_output=True, text=True, env=ENV, timeout=600)
         self.assertEqual(r.returncode, 1)

@@ -2,9 +2,10 @@
  * the input gives an image size, resize and crop sizes, a window and the
  * pixels. vggcl_image_preprocess runs on it, and the resize restricted to the
  * window (what preprocessing computes for a center crop), given only the part
- * of the image vggcl__resize_reads says it reads and computed with AVX2 where
- * the CPU has it, must equal the same window cut from the full resize by the
- * plain passes; a difference aborts. */
+ * of the image vggcl__resize_reads says it reads and with the AVX2 horizontal
+ * pass where the CPU has it, must equal the same window cut from the full
+ * resize by the plain horizontal pass (the vertical pass's AVX2 copy, picked
+ * at load time, runs on both sides); a difference aborts. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -38,7 +39,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         memcpy(cut + (size_t)(y - r0) * (c1 - c0) * 3, img + ((size_t)y * w + c0) * 3, (size_t)(c1 - c0) * 3);
     const vggcl__rgb_part whole = { img, (size_t)w * 3, h, w, 0, 0, h, w };
     const vggcl__rgb_part part = { cut, (size_t)(c1 - c0) * 3, h, w, r0, c0, r1 - r0, c1 - c0 };
-    /* the full resize by the plain passes, the window by the vectorized ones where the CPU has them */
+    /* the full resize by the plain horizontal pass, the window by the vectorized one where the CPU has it */
     vggcl__resize_scalar_only = 1;
     const int made = vggcl__resize_rgb_window(&whole, oh, ow, 0, oh, 0, ow, full);
     vggcl__resize_scalar_only = 0;
