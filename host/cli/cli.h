@@ -89,7 +89,7 @@ void cli_share(int n, int i, int of, int *lo, int *hi);
 /* Many processes under mpirun (ranks.c; a no-op without MPI or with one rank). */
 typedef struct {
     int mpi, rank, size, local_rank;
-    int total;                          /* images over all ranks */
+    int total;                          /* the run's images: every rank's, or a shard's own (cli_take_share) */
     int saved_out, saved_err;           /* the real stdout and stderr while captured */
     int out_fd, err_fd, logits_fd, tensor_fd; /* nameless temporary files (-1: none) */
     char logits_path[32], tensor_path[32];    /* /dev/fd/N of the last two, for the writers */
@@ -113,7 +113,7 @@ int cli_ranks_same_list(const cli_ranks *r, const char *cmd, char *const *files,
 int cli_ranks_begin(cli_ranks *r, const char *cmd, char ***files, int *n);
 /* The images this process takes: with --shard I/N (shard, else NULL) its share, as an independent
  * process whatever started it (also mpirun, as a launcher: no MPI); else under mpirun the rank's
- * share (cli_ranks_begin); else all of them. */
+ * share (cli_ranks_begin); else all of them. Sets r->total. */
 int cli_take_share(cli_ranks *r, const char *cmd, const char *shard, char ***files, int *n);
 /* The device for this rank: given (else $VGGCL_DEVICE), else (several ranks) one by local rank. */
 const char *cli_ranks_device(cli_ranks *r, const char *given);

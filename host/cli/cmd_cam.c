@@ -123,9 +123,7 @@ int cmd_cam(int argc, char **argv)
         rc = cli_error(CLI_FAIL, "%s: --out-dir is not a folder", dir);
         goto done_args;
     }
-    const int listed = n_files;
     if ((rc = cli_take_share(&ranks, "cam", cli_arg(&a, "shard"), &files, &n_files)) != CLI_OK) goto done_args;
-    const int total = ranks.size > 1 ? listed : n_files; /* the images of the run (every rank's) */
     /* under mpirun every rank runs to cli_ranks_finish, which prints the ranks' lines, whatever happened */
     vggcl_model *models[2] = { NULL, NULL };
     vggcl_ctx *ctx = NULL;
@@ -189,7 +187,7 @@ fail_ctx:
 out:;
     int done = n_files - failed;
     rc = cli_ranks_finish(&ranks, ctx, rc, &failed, &done);
-    if (failed && ranks.rank == 0) cli_error(CLI_FAIL, "%d of %d images failed", failed, total);
+    if (failed && ranks.rank == 0) cli_error(CLI_FAIL, "%d of %d images failed", failed, ranks.total);
     vggcl_model_free(models[0]);
     vggcl_model_free(models[1]);
     vggcl_ctx_free(ctx);

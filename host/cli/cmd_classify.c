@@ -180,9 +180,7 @@ int cmd_classify(int argc, char **argv)
         rc = cli_error(CLI_USAGE, "classify: --format must be text, json or csv, not '%s'", format);
         goto done_args;
     }
-    const int listed = n_files;
     if ((rc = cli_take_share(&ranks, "classify", cli_arg(&a, "shard"), &files, &n_files)) != CLI_OK) goto done_args;
-    const int total = ranks.size > 1 ? listed : n_files; /* the images of the run (every rank's) */
     rc = CLI_USAGE;
     if (cli_int("classify", "--top", cli_arg_or(&a, "top", "5"), 1, 1000000, &top) ||
         cli_int("classify", "--batch", cli_arg_or(&a, "batch", "8"), 1, 4096, &batch) ||
@@ -244,7 +242,8 @@ int cmd_classify(int argc, char **argv)
     finished = 1;
     if (rc == CLI_OK && failed) {
         rc = CLI_FAIL;
-        if (ranks.rank == 0) cli_error(CLI_FAIL, "%d of %d images could not be read; %d classified", failed, total, res.ok);
+        if (ranks.rank == 0)
+            cli_error(CLI_FAIL, "%d of %d images could not be read; %d classified", failed, ranks.total, res.ok);
     }
 out:
     if (!finished) rc = cli_ranks_finish(&ranks, wctx, rc, &failed, &res.ok);

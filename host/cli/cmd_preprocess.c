@@ -136,9 +136,7 @@ int cmd_preprocess(int argc, char **argv)
         (rc = cli_decode_args("preprocess", &a, &threads, &progress_s)) != CLI_OK ||
         (rc = cli_images("preprocess", &a, &files, &n_files)) != CLI_OK)
         goto done;
-    const int listed = n_files;
     if ((rc = cli_take_share(&ranks, "preprocess", cli_arg(&a, "shard"), &files, &n_files)) != CLI_OK) goto done;
-    const int total = ranks.size > 1 ? listed : n_files; /* the images of the run (every rank's) */
 
     /* under mpirun every rank runs to cli_ranks_finish, which gathers, whatever happened before it */
     vggcl_ctx *ctx = vggcl_ctx_new();
@@ -160,7 +158,7 @@ int cmd_preprocess(int argc, char **argv)
     long size[3] = { t.h, t.wd, t.h > 0 }; /* the images' size, from a rank that had some */
     cli_ranks_sum(&ranks, size, 3);
     if (ranks.rank == 0 && failed)
-        cli_error(CLI_FAIL, "%d of %d images could not be read; %s not written", failed, total, output);
+        cli_error(CLI_FAIL, "%d of %d images could not be read; %s not written", failed, ranks.total, output);
     else if (ranks.rank == 0 && rc == CLI_OK)
         printf("wrote %s (%d, 3, %ld, %ld)\n", output, ok, size[0] / size[2], size[1] / size[2]);
     vggcl_ctx_free(ctx);

@@ -87,7 +87,6 @@ int cli_ranks_begin(cli_ranks *r, const char *cmd, char ***files, int *n)
     r->local_rank = local ? atoi(local) : r->rank;
     if (!files) return CLI_OK; /* the caller takes its share itself */
     if (cli_ranks_same_list(r, cmd, *files, *n) != CLI_OK) return CLI_FAIL;
-    r->total = *n;
     char spec[32];
     snprintf(spec, sizeof spec, "%d/%d", r->rank, r->size);
     return cli_shard(cmd, spec, files, n);
@@ -101,9 +100,16 @@ int cli_ranks_begin(cli_ranks *r, const char *cmd, char ***files, int *n)
 
 int cli_take_share(cli_ranks *r, const char *cmd, const char *shard, char ***files, int *n)
 {
-    if (!shard) return cli_ranks_begin(r, cmd, files, n);
-    *r = (cli_ranks)CLI_RANKS_INIT; /* an independent process, whatever started it */
-    return cli_shard(cmd, shard, files, n);
+    const int listed = *n;
+    int rc;
+    if (shard) {
+        *r = (cli_ranks)CLI_RANKS_INIT; /* an independent process, whatever started it */
+        rc = cli_shard(cmd, shard, files, n);
+    } else {
+        rc = cli_ranks_begin(r, cmd, files, n);
+    }
+    r->total = r->size > 1 ? listed : *n;
+    return rc;
 }
 
 /* A new, empty temporary file in $TMPDIR (or /tmp) without a name: its descriptor, or -1. It is
