@@ -58,6 +58,11 @@ int cli_preprocess_args(const char *cmd, const cli_args *a, vggcl_preprocess *p)
  * below them: cli_expand_images). A folder without images or no argument at
  * all is a usage error (printed). */
 int cli_images(const char *cmd, const cli_args *a, char ***files, int *n);
+/* --recursive's help, for the commands that take images and folders (cli_images reads it). */
+#define CLI_RECURSIVE_HELP                                                                                     \
+    "a folder also stands for the images in the folders below it (through\n"                                   \
+    "links), in the order torchvision's ImageFolder walks a class folder:\n"                                   \
+    "by folder path, then by name"
 
 /* Prints "vggcl: <message>" on stderr and returns code. */
 int cli_error(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -18,9 +18,7 @@ static const cli_option options[] = {
     { "batch", "B", "images per pass (default 8)", 0 },
     { "logits-out", "L.npy", "also writes the logits (N, C), float32", 0 },
     { "tensor-out", "T.npy", "also writes the preprocessed input (N, 3, H, W), float32", 0 },
-    { "recursive", NULL, "a folder also stands for the images in the folders below it (through\n"
-                         "links), in the order torchvision's ImageFolder walks a class folder:\n"
-                         "by folder path, then by name", 0 },
+    { "recursive", NULL, CLI_RECURSIVE_HELP, 0 },
     { "shard", "I/N", "process I of N (0 <= I < N) takes the I-th of N equal runs of the images,\n"
                       "in order: the N outputs, one after the other, are one process's", 0 },
     { NULL, NULL, NULL, 0 },

@@ -9,9 +9,7 @@
 
 static const cli_option options[] = {
     { "output", "T.npy", "writes the float32 (N, 3, H, W) tensor, in the order given", 1 },
-    { "recursive", NULL, "a folder also stands for the images in the folders below it (through\n"
-                         "links), in the order torchvision's ImageFolder walks a class folder:\n"
-                         "by folder path, then by name", 0 },
+    { "recursive", NULL, CLI_RECURSIVE_HELP, 0 },
     { "shard", "I/N", "process I of N (0 <= I < N) takes the I-th of N equal runs of the images,\n"
                       "in order: the N tensors, one after the other, are one process's", 0 },
     { NULL, NULL, NULL, 0 },
