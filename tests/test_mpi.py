@@ -317,6 +317,33 @@ class Mpi(Folder):
         self.assertIn("w.safetensors", one.stderr)
         self.assertEqual(list(out.iterdir()), [])
 
+    def test_usage_errors_said_once(self):
+        """A mistake in the command line, which every rank has alike, is said once with its help, as one
+        process says it (it was said, help and all, by each rank); processes given --shard each say their
+        own; a folder without images, which another machine may see otherwise, is said by every rank that
+        finds it so (a rank's environment set by hand: one mpirun cannot give its ranks different
+        folders)."""
+        for bad in (["--bogus"], ["--top", "0"]):
+            cmd = [VGGCL, "classify", "--weights", str(self.weights), *bad, str(self.images)]
+            one = subprocess.run(cmd, capture_output=True, text=True, env=ENV, timeout=600)
+            r = subprocess.run(["mpirun", "-n", "3", "--oversubscribe", *cmd], capture_output=True, text=True,
+                               env=ENV, timeout=600)
+            self.assertEqual((r.returncode, vggcl_lines(r.stderr)), (2, vggcl_lines(one.stderr)), r.stderr)
+            self.assertEqual(len(vggcl_lines(one.stderr)), 1, one.stderr)
+            self.assertEqual(r.stderr.count("usage: vggcl classify"), one.stderr.count("usage: vggcl classify"))
+        cmd = " ".join([shlex.quote(VGGCL), "classify", "--weights", shlex.quote(str(self.weights)), "--top", "0",
+                        "--shard", "$OMPI_COMM_WORLD_RANK/2", shlex.quote(str(self.images))])
+        r = subprocess.run(["mpirun", "-n", "2", "--oversubscribe", "sh", "-c", cmd], capture_output=True, text=True,
+                           env=ENV, timeout=600)
+        self.assertEqual(len(vggcl_lines(r.stderr)), 2, r.stderr)
+        empty = self.d / "empty"
+        empty.mkdir()
+        second = dict(ENV, OMPI_COMM_WORLD_SIZE="2", OMPI_COMM_WORLD_RANK="1")
+        for args, said in ((["--top", "0", str(self.images)], 0), ([str(empty)], 1)):
+            r = subprocess.run([VGGCL, "classify", "--weights", str(self.weights), *args], capture_output=True,
+                               text=True, env=second, timeout=600)
+            self.assertEqual((r.returncode, len(vggcl_lines(r.stderr))), (2, said), r.stderr)
+
     def test_same_broken_image_twice(self):
         """An unreadable image given twice, once in each rank's share: named twice, as one process names it
         (the ranks' messages are alike, but they name images)."""

@@ -64,8 +64,14 @@ int cli_images(const char *cmd, const cli_args *a, char ***files, int *n);
     "links), in the order torchvision's ImageFolder walks a class folder:\n"                                   \
     "by folder path, then by name"
 
-/* Prints "vggcl: <message>" on stderr and returns code. */
+/* Prints "vggcl: <message>" on stderr and returns code; a usage error (CLI_USAGE) only where
+ * cli_usage_said says so. cli_error_here prints whatever the code: an error that depends on what
+ * this machine sees (a folder without images), which another rank may not meet. */
 int cli_error(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int cli_error_here(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Whether this process prints usage errors and the help after them: all but the ranks after the
+ * first of a launch (cli_ranks_echo_usage), which main asks once. */
+int cli_usage_said(void);
 
 /* Parses --pool5 and --conv values into opts; prints the usage error and
  * returns CLI_USAGE on a bad value, else 0. cmd names the subcommand. */
@@ -110,6 +116,11 @@ typedef struct {
 /* Whether every rank found the same image list (its length and a hash of its paths), which the
  * shares are cut from; rank 0 says when not. Collective; CLI_OK with one rank. */
 int cli_ranks_same_list(const cli_ranks *r, const char *cmd, char *const *files, int n);
+/* Whether a process with this command line prints its usage errors: not when it is a rank other
+ * than the first of several that a launcher started (mpirun, Slurm's PMI) with no --shard, every
+ * rank then having the same command line and so the same errors (the first says them once). With
+ * --shard each process is its own and says its own. */
+int cli_ranks_echo_usage(int argc, char **argv);
 /* Starts MPI when launched as several ranks (collective: it also agrees on
  * r->chunk) and, given files, checks that every rank found the same list
  * (cli_ranks_same_list: CLI_FAIL on every rank, said by rank 0) and keeps this

@@ -115,7 +115,7 @@ int cli_images(const char *cmd, const cli_args *a, char ***files, int *n)
         const int before = *n;
         if (cli_expand_images(a->pos[i], cli_arg(a, "recursive") != NULL, files, n) != CLI_OK) return CLI_FAIL;
         if (*n == before && stat(a->pos[i], &sb) == 0 && S_ISDIR(sb.st_mode))
-            return cli_error(CLI_USAGE, "%s: %s holds no JPEG or PNG images (.jpg, .jpeg, .png)", cmd, a->pos[i]);
+            return cli_error_here(CLI_USAGE, "%s: %s holds no JPEG or PNG images (.jpg, .jpeg, .png)", cmd, a->pos[i]);
     }
     if (!*n) return cli_error(CLI_USAGE, "%s: give at least one image or folder of images", cmd);
     return CLI_OK;

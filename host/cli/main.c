@@ -25,14 +25,37 @@ static const char usage[] =
     "\n"
     "`vggcl <command> --help` describes each command; `vggcl --version` the version.\n";
 
+static int usage_said = 1; /* (cli_ranks_echo_usage, asked once by main) */
+
+int cli_usage_said(void)
+{
+    return usage_said;
+}
+
+static int say(int code, const char *fmt, va_list ap)
+{
+    fputs("vggcl: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    return code;
+}
+
 int cli_error(int code, const char *fmt, ...)
 {
     va_list ap;
-    fputs("vggcl: ", stderr);
+    if (code == CLI_USAGE && !usage_said) return code;
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    say(code, fmt, ap);
     va_end(ap);
-    fputc('\n', stderr);
+    return code;
+}
+
+int cli_error_here(int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    say(code, fmt, ap);
+    va_end(ap);
     return code;
 }
 
@@ -164,8 +187,9 @@ int cli_json_print(cJSON *o)
 
 int main(int argc, char **argv)
 {
+    usage_said = cli_ranks_echo_usage(argc, argv);
     if (argc < 2) {
-        fputs(usage, stderr);
+        if (usage_said) fputs(usage, stderr);
         return CLI_USAGE;
     }
     const char *cmd = argv[1];
@@ -187,6 +211,6 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "train-head")) return cmd_train_head(argc - 1, argv + 1);
     if (!strcmp(cmd, "eval")) return cmd_eval(argc - 1, argv + 1);
     cli_error(CLI_USAGE, "unknown command '%s'", cmd);
-    fputs(usage, stderr);
+    if (usage_said) fputs(usage, stderr);
     return CLI_USAGE;
 }

@@ -150,7 +150,7 @@ int cli_parse(const cli_command *c, int argc, char **argv, cli_args *a)
         if (o->required && !a->value[i]) rc = cli_error(CLI_USAGE, "%s: --%s is required", c->name, o->name);
     }
     free(longs);
-    if (rc == CLI_USAGE) cli_help(c, stderr);
+    if (rc == CLI_USAGE && cli_usage_said()) cli_help(c, stderr);
     return rc;
 }
 

@@ -34,6 +34,21 @@ static int launched_size(void)
     return 1;
 }
 
+int cli_ranks_echo_usage(int argc, char **argv)
+{
+    static const char *const vars[] = { "OMPI_COMM_WORLD_RANK", "PMI_RANK", "PMIX_RANK" };
+    if (launched_size() < 2) return 1;
+    for (int i = 1; i < argc && strcmp(argv[i], "--"); i++) { /* --shard, or a prefix getopt_long takes for it */
+        const size_t len = strcspn(argv[i], "=");
+        if (len >= 4 && len <= 7 && !strncmp(argv[i], "--shard", len)) return 1;
+    }
+    for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
+        const char *v = getenv(vars[i]);
+        if (v && *v) return atoi(v) == 0;
+    }
+    return 1;
+}
+
 #ifdef VGGCL_MPI
 #define FNV_START 14695981039346656037ULL
 /* FNV-1a: h carried over n more bytes. */
