@@ -23,5 +23,5 @@ cmake --build "$build" -j2 --target "fuzz_$name" >/dev/null
 mkdir -p "$build/corpus/$name" "$build/crashes/$name"
 export VGGCL_CACHE_DIR=off
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
-exec "$build/tests/fuzz/fuzz_$name" -max_total_time="$seconds" -timeout=20 -rss_limit_mb=3072 \
+exec "$build/tests/fuzz/fuzz_$name" -max_total_time="$seconds" -timeout=60 -rss_limit_mb=3072 \
   -artifact_prefix="$build/crashes/$name/" -print_final_stats=1 "$@" "$build/corpus/$name" "$seeds"
