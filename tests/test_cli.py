@@ -390,17 +390,32 @@ class Cli(unittest.TestCase):
         self.assertTrue(stat.S_ISFIFO(fifo.lstat().st_mode))
         self.assertTrue(link.is_symlink())
         self.assertFalse((self.d / "real" / "target.npy").exists())
-        # standard output, as "-" and through a link to /proc/self/fd/1, also for the streamed writer
+        # standard output, as "-" and through a link to /proc/self/fd/1: the array alone (the report, which
+        # went there too, goes to stderr), also from preprocess; classify, whose classes are printed there,
+        # refuses it
         out_link = self.d / "stdout-link"
         out_link.symlink_to("/proc/self/fd/1")
-        for target in ("-", out_link):
+        pre = ["preprocess", "--resize", "24", "--crop", "16", "--output"]
+        r = self.vggcl(*pre, self.d / "p.npy", img, img)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        for target in ("-", out_link, "/dev/stdout"):
             r = subprocess.run([VGGCL, "run", "--weights", self.weights, "--input", self.x, "--output", target],
                                capture_output=True, timeout=300)
             self.assertEqual(r.returncode, 0, r.stderr)
-            self.assertIn(want, r.stdout)
+            self.assertEqual(r.stdout, want)
+            self.assertIn(b"top class", r.stderr)
+            self.assertIn(f"wrote {target} (2, 3)".encode(), r.stderr)
+            r = subprocess.run([VGGCL, *map(str, pre), target, img, img], capture_output=True, timeout=300)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertEqual(r.stdout, (self.d / "p.npy").read_bytes())
+            self.assertIn(f"wrote {target} (2, 3, 16, 16)".encode(), r.stderr)
+            for opt in ("--logits-out", "--tensor-out"):
+                r = subprocess.run([VGGCL, *map(str, cls[:-1]), opt, target, img], capture_output=True, timeout=300)
+                self.assertEqual((r.returncode, r.stdout), (2, b""), r.stderr)
+                self.assertIn(f"{opt} {target} is standard output".encode(), r.stderr)
         self.assertTrue(out_link.is_symlink())
         # standard output redirected to a file: written through the descriptor, the file neither replaced
-        # nor truncated (what it held stays, the report follows)
+        # nor truncated (what it held stays; the report goes to stderr)
         redirect = self.d / "redirect.log"
         redirect.write_bytes(b"before\n")
         inode = redirect.stat().st_ino
@@ -409,9 +424,8 @@ class Cli(unittest.TestCase):
                                 "/proc/self/fd/1"], stdout=f, stderr=subprocess.PIPE, timeout=300)
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(redirect.stat().st_ino, inode)
-        held = redirect.read_bytes()
-        self.assertTrue(held.startswith(b"before\n" + want), held[:80])
-        self.assertIn(b"top class", held)
+        self.assertEqual(redirect.read_bytes(), b"before\n" + want)
+        self.assertIn(b"top class", r.stderr)
         # a reader that went away: an error (EPIPE), not a death by SIGPIPE
         rd, wr = os.pipe()
         os.close(rd)

@@ -89,6 +89,13 @@ int cli_json_print(struct cJSON *o);
 
 /* Prints s on stdout as a CSV field, quoted. */
 void cli_csv_str(const char *s);
+/* Whether an output path writes to this process's standard output: "-", or a name for what stdout
+ * is (/dev/stdout, /dev/fd/1, the file or pipe it was redirected to). A command writing an array
+ * there says what it did on stderr instead (cli_report), so the pipe carries the array alone. */
+int cli_is_stdout(const char *path);
+/* Where a command with these outputs (n paths, NULL ones left out) prints its report: stderr when
+ * one of them is standard output, else stdout. Ask before capturing a rank's output. */
+FILE *cli_report(const char *const *paths, int n);
 
 /* --shard I/N: keeps the I-th of N contiguous, equal (to one) runs of
  * (*files)[0..*n) and frees the rest; CLI_OK, or CLI_USAGE with the error

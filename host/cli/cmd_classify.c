@@ -178,6 +178,14 @@ int cmd_classify(int argc, char **argv)
         rc = cli_error(CLI_USAGE, "classify: --format must be text, json or csv, not '%s'", format);
         goto done_args;
     }
+    for (int k = 0; k < 2; k++) {
+        const char *path = k ? tensor_out : logits_out;
+        if (path && cli_is_stdout(path)) {
+            rc = cli_error(CLI_USAGE, "classify: --%s %s is standard output, where the classes are printed; name a "
+                                      "file (or /dev/fd/3, run with 3>&1 >&2)", k ? "tensor-out" : "logits-out", path);
+            goto done_args;
+        }
+    }
     if ((rc = cli_take_share(&ranks, "classify", cli_arg(&a, "shard"), &files, &n_files)) != CLI_OK) goto done_args;
     rc = CLI_USAGE;
     if (cli_int("classify", "--top", cli_arg_or(&a, "top", "5"), 1, 1000000, &top) ||

@@ -136,6 +136,7 @@ int cmd_preprocess(int argc, char **argv)
         goto done;
     if ((rc = cli_take_share(&ranks, "preprocess", cli_arg(&a, "shard"), &files, &n_files)) != CLI_OK) goto done;
 
+    FILE *report = cli_report(&output, 1);
     /* under mpirun every rank runs to cli_ranks_finish, which gathers, whatever happened before it */
     vggcl_ctx *ctx = vggcl_ctx_new();
     tensor_out t = { ctx, NULL, NULL, 0, 0 };
@@ -158,7 +159,7 @@ int cmd_preprocess(int argc, char **argv)
     if (ranks.rank == 0 && failed)
         cli_error(CLI_FAIL, "%d of %d images could not be read; %s not written", failed, ranks.total, output);
     else if (ranks.rank == 0 && rc == CLI_OK)
-        printf("wrote %s (%d, 3, %ld, %ld)\n", output, ok, size[0] / size[2], size[1] / size[2]);
+        fprintf(report, "wrote %s (%d, 3, %ld, %ld)\n", output, ok, size[0] / size[2], size[1] / size[2]);
     vggcl_ctx_free(ctx);
 done:
     cli_ranks_end(&ranks);

@@ -36,6 +36,7 @@ int cmd_run(int argc, char **argv)
     long long shape[VGGCL_NPY_MAX_DIMS];
     float *x = NULL, *logits = NULL, *feats = NULL;
     vggcl_model *model = NULL;
+    FILE *report = cli_report((const char *[]){ output, features }, 2);
     vggcl_ctx *ctx = cli_ctx_new();
     if (!ctx) return cli_error(CLI_FAIL, "out of host memory");
 
@@ -80,16 +81,16 @@ int cmd_run(int argc, char **argv)
     wrote_output = 1;
     if (features && vggcl_npy_write(ctx, features, 2, fshape, feats) != VGGCL_OK) goto fail;
 
-    printf("device: %s\n", vggcl_device_name(ctx));
+    fprintf(report, "device: %s\n", vggcl_device_name(ctx));
     const int shown = n <= 10 ? n : 8;
     for (int i = 0; i < shown; i++) {
         int best = 0;
         for (int c = 1; c < classes; c++)
             if (logits[(size_t)i * classes + c] > logits[(size_t)i * classes + best]) best = c;
-        printf("image %d: top class %d (logit %.4f)\n", i, best, logits[(size_t)i * classes + best]);
+        fprintf(report, "image %d: top class %d (logit %.4f)\n", i, best, logits[(size_t)i * classes + best]);
     }
-    if (shown < n) printf("... (%d more images)\n", n - shown);
-    printf("wrote %s (%d, %d)%s%s\n", output, n, classes, features ? " and " : "", features ? features : "");
+    if (shown < n) fprintf(report, "... (%d more images)\n", n - shown);
+    fprintf(report, "wrote %s (%d, %d)%s%s\n", output, n, classes, features ? " and " : "", features ? features : "");
     rc = CLI_OK;
     goto done;
 fail:
