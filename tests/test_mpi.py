@@ -385,6 +385,19 @@ class Mpi(Folder):
         for k, want in (("p", o / "t.npy"), ("t", o / "t.npy"), ("l", out / "l.npy")):
             np.testing.assert_array_equal(np.concatenate([np.load(out / f"{k}{i}.npy") for i in range(4)]),
                                           np.load(want))
+        # a share whose images are all unreadable writes arrays of no rows too (it wrote none)
+        pair = [str(good[0]), str(self.images / "07_broken.png")]
+        cls = [VGGCL, "classify", "--weights", str(self.weights), "--resize", "40", "--crop", "32"]
+        for i in range(2):
+            r = subprocess.run([*cls, "--shard", f"{i}/2", "--logits-out", str(out / f"u{i}.npy"), *pair],
+                               capture_output=True, text=True, env=ENV, timeout=600)
+            self.assertEqual(r.returncode, i, r.stderr)
+        r = subprocess.run([*cls, "--logits-out", str(out / "u.npy"), *pair], capture_output=True, text=True, env=ENV,
+                           timeout=600)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertEqual(np.load(out / "u1.npy").shape, (0, 5))
+        np.testing.assert_array_equal(np.concatenate([np.load(out / f"u{i}.npy") for i in range(2)]),
+                                      np.load(out / "u.npy"))
         r = subprocess.run([VGGCL, "preprocess", "--no-crop", "--shard", "0/4", "--output", str(out / "nc.npy"),
                             *map(str, good)], capture_output=True, text=True, env=ENV, timeout=600)
         self.assertEqual(r.returncode, 1)

@@ -224,7 +224,7 @@ int cmd_classify(int argc, char **argv)
     if ((rc = cli_run_batches(&job, files, n_files, print_batch, &res, &failed)) != CLI_OK) goto out;
     /* all outputs or none: the logits are renamed into place only when the tensor is too */
     rc = CLI_FAIL;
-    if (!n_files && ranks.size < 2) { /* a share with no images (--shard): empty arrays */
+    if (!res.ok && shard) { /* a share with no images read (--shard): empty arrays, to concatenate */
         if (cli_write_empty(wctx, tensor_out, 3, (const long long[]){ 3, p.crop, p.crop }) != CLI_OK) goto out;
         if (cli_write_empty(wctx, logits_out, 1, (const long long[]){ classes }) != CLI_OK) {
             if (tensor_out) vggcl_remove_output(tensor_out);

@@ -284,13 +284,15 @@ int cli_run_batches(const cli_batch_job *job, char **files, int n_files, cli_bat
         }
         if (rc != CLI_OK) break;
         if (!s->nb || !job->model) { /* nothing readable in this batch, or nothing to run: done at once */
+            pthread_mutex_lock(&r.mu); /* (the devices' threads look at the slots' states) */
             s->ok = 1, s->state = SLOT_DONE;
+            pthread_mutex_unlock(&r.mu);
             continue;
         }
         if (n_dev > 1 && !started) { /* the devices' threads start with the first batch (its size known) */
             threads = calloc((size_t)n_dev, sizeof *threads);
             args = calloc((size_t)n_dev, sizeof *args);
-            for (int d = 0; threads && args && d < n_dev; d++) {
+            for (int d = 0; threads && args && d < n_dev && started == d; d++) { /* (joined: the first started) */
                 args[d] = (worker_arg){ &r, d, H, W };
                 if (pthread_create(&threads[d], NULL, device_worker, &args[d]) == 0) started++;
             }
@@ -349,7 +351,7 @@ int cli_write_empty(vggcl_ctx *ctx, const char *path, int ndim, const long long 
     if (!path) return CLI_OK;
     for (int d = 0; d < ndim; d++)
         if (row[d] < 1)
-            return cli_error(CLI_FAIL, "%s: no images in this share, and without a crop (--no-crop, or the model's "
+            return cli_error(CLI_FAIL, "%s: no images read in this share, and without a crop (--no-crop, or the model's "
                                        "vggcl.crop 0) the images' size is not known; not written", path);
     if (vggcl_npy_writer_open(ctx, path, ndim, row, &w) != VGGCL_OK || vggcl_npy_writer_close(ctx, w, 1) != VGGCL_OK)
         return cli_error(CLI_FAIL, "%s", vggcl_message(ctx));
