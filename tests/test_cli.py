@@ -414,6 +414,11 @@ class Cli(unittest.TestCase):
                 self.assertEqual((r.returncode, r.stdout), (2, b""), r.stderr)
                 self.assertIn(f"{opt} {target} is standard output".encode(), r.stderr)
         self.assertTrue(out_link.is_symlink())
+        # what is written there is staged in $TMPDIR (the ranks' shares too), not always /tmp
+        r = subprocess.run([VGGCL, "run", "--weights", self.weights, "--input", self.x, "--output", "-"],
+                           capture_output=True, timeout=300, env=dict(os.environ, TMPDIR=str(self.d / "no-tmp")))
+        self.assertEqual((r.returncode, r.stdout), (1, b""), r.stderr)
+        self.assertIn(f"-: cannot write (no temporary file in {self.d / 'no-tmp'})".encode(), r.stderr)
         # standard output redirected to a file: written through the descriptor, the file neither replaced
         # nor truncated (what it held stays; the report goes to stderr)
         redirect = self.d / "redirect.log"

@@ -111,6 +111,26 @@ static int create_temp(const char *target, int mode, char *tmp, size_t len)
     return -1;
 }
 
+/* A temporary file without a name in dir, read and written; NULL with errno on failure. */
+static FILE *staging_file(const char *dir)
+{
+    char path[PATH_MAX];
+    if (snprintf(path, sizeof path, "%s/vggcl-out.XXXXXX", dir) >= (int)sizeof path) {
+        errno = ENAMETOOLONG;
+        return NULL;
+    }
+    const int fd = mkstemp(path);
+    if (fd < 0) return NULL;
+    unlink(path);
+    FILE *fp = fcntl(fd, F_SETFD, FD_CLOEXEC) == 0 ? fdopen(fd, "w+b") : NULL;
+    if (!fp) {
+        const int e = errno;
+        close(fd);
+        errno = e;
+    }
+    return fp;
+}
+
 static vggcl_status io_fail(vggcl_ctx *ctx, const vggcl__output *o, const char *what, int err)
 {
     char eb[128];
@@ -140,11 +160,17 @@ vggcl_status vggcl__output_open(vggcl_ctx *ctx, const char *path, int mode, int 
          * writes to a temporary file first: it may seek, and a pipe's reader gets nothing half-done) */
         o->direct_fd = alias >= 0 ? fcntl(alias, F_DUPFD_CLOEXEC, 3) : open(o->target, O_WRONLY | O_CLOEXEC);
         if (o->direct_fd < 0) return io_fail(ctx, o, "cannot open for writing", errno);
-        if (!(o->fp = tmpfile())) {
+        /* in $TMPDIR: tmpfile() always takes /tmp, on a cluster's nodes often small where TMPDIR names
+         * the large scratch space (the ranks' shares of a tensor are staged here) */
+        const char *dir = getenv("TMPDIR");
+        char what[PATH_MAX + 64];
+        dir = dir && *dir ? dir : "/tmp";
+        if (!(o->fp = staging_file(dir))) {
             const int e = errno;
             close(o->direct_fd);
             o->direct_fd = -1;
-            return io_fail(ctx, o, "cannot write (no temporary file)", e);
+            snprintf(what, sizeof what, "cannot write (no temporary file in %s)", dir);
+            return io_fail(ctx, o, what, e);
         }
         return VGGCL_OK;
     }
