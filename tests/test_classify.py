@@ -12,6 +12,7 @@ import csv
 import io
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -209,6 +210,37 @@ class Cam(unittest.TestCase):
                            capture_output=True, text=True)
         self.assertEqual(r.returncode, 1)
         self.assertIn("not a folder", r.stderr)
+
+    def test_outputs_whole_or_absent(self):
+        """Two images whose maps would have the same names (photo.png, photo.jpg) are refused, nothing drawn
+        (the second replaced the first's); an image whose maps cannot all be written leaves none of them, and
+        the run stops there (it kept the first files and went on)."""
+        out = self.d / "out"
+        out.mkdir()
+        Image.open(self.image).convert("RGB").save(self.d / "photo.jpg")
+        r = subprocess.run([VGGCL, "cam", "--weights", self.weights, "--out-dir", out, self.image, self.d / "photo.jpg"],
+                           capture_output=True, text=True, timeout=600)
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn(f"{self.image} and {self.d / 'photo.jpg'} would both write {out}/photo.cam*", r.stderr)
+        self.assertEqual(list(out.iterdir()), [])
+        names = []
+        for i in range(3):
+            names.append(self.d / f"{'abc'[i]}.png")
+            Image.fromarray(photo(230 + i, 240, i)).save(names[-1])
+        for compare, blocker in (([], "b.cam-up.npy"), (["--compare-pool5"], "b.cam-drop.npy")):
+            (out / blocker).mkdir()
+            r = subprocess.run([VGGCL, "cam", "--weights", self.weights, "--out-dir", out, *compare, *names],
+                               capture_output=True, text=True, timeout=600)
+            self.assertEqual(r.returncode, 1, r.stderr)
+            self.assertIn(f"stopped at {names[1]}; images after it not drawn: 1", r.stderr)
+            self.assertIn("1 of 3 images failed", r.stderr)
+            tags = ["-keep", "-drop"] if compare else [""]
+            want = sorted([f"a.cam{t}{u}.npy" for t in tags for u in ("", "-up")] +
+                          ["a.compare.png" if compare else "a.cam.png", blocker])
+            self.assertEqual(sorted(p.name for p in out.iterdir()), want, r.stderr)
+            self.assertNotIn("b.png: class", r.stdout)
+            shutil.rmtree(out)
+            out.mkdir()
 
 
 if __name__ == "__main__":

@@ -31,14 +31,54 @@ static const cli_command command = {
     options, { cli_device_options, cli_net_options, cli_preprocess_options },
 };
 
-/* DIR/STEM.SUFFIX where STEM is the image's file name without extension. */
-static void out_path(char *buf, size_t len, const char *dir, const char *image, const char *suffix)
+/* The image's file name without its extension: where it starts, and *len. */
+static const char *stem(const char *image, int *len)
 {
     const char *base = strrchr(image, '/');
     base = base ? base + 1 : image;
     const char *dot = strrchr(base, '.');
-    const int stem = dot && dot != base ? (int)(dot - base) : (int)strlen(base);
-    snprintf(buf, len, "%s/%.*s.%s", dir, stem, base, suffix);
+    *len = dot && dot != base ? (int)(dot - base) : (int)strlen(base);
+    return base;
+}
+
+/* DIR/STEM.SUFFIX. */
+static void out_path(char *buf, size_t len, const char *dir, const char *image, const char *suffix)
+{
+    int n;
+    const char *base = stem(image, &n);
+    snprintf(buf, len, "%s/%.*s.%s", dir, n, base, suffix);
+}
+
+typedef struct {
+    const char *stem;
+    int len, index;
+} named;
+
+static int by_stem(const void *pa, const void *pb)
+{
+    const named *a = pa, *b = pb;
+    const int c = memcmp(a->stem, b->stem, (size_t)(a->len < b->len ? a->len : b->len));
+    return c ? c : a->len != b->len ? (a->len < b->len ? -1 : 1) : a->index - b->index;
+}
+
+/* Whether two different images of the list would write maps of the same names (x.png and x.jpg, a/x.png
+ * and b/x.png: the second would replace the first's): said, naming both, and CLI_USAGE; else CLI_OK. */
+static int same_names(char *const *files, int n, const char *dir, char *msg, size_t len)
+{
+    named *v = malloc(sizeof *v * (size_t)(n ? n : 1));
+    int rc = CLI_OK;
+    if (!v) return snprintf(msg, len, "out of host memory"), CLI_FAIL;
+    for (int i = 0; i < n; i++) v[i].stem = stem(files[i], &v[i].len), v[i].index = i;
+    qsort(v, (size_t)n, sizeof *v, by_stem);
+    for (int i = 1; i < n && rc == CLI_OK; i++)
+        if (v[i].len == v[i - 1].len && !memcmp(v[i].stem, v[i - 1].stem, (size_t)v[i].len) &&
+            strcmp(files[v[i].index], files[v[i - 1].index])) {
+            snprintf(msg, len, "cam: %s and %s would both write %s/%.*s.cam*; draw them in separate --out-dir runs",
+                     files[v[i - 1].index], files[v[i].index], dir, v[i].len, v[i].stem);
+            rc = CLI_USAGE;
+        }
+    free(v);
+    return rc;
 }
 
 /* The crop back as 8-bit RGB (h, w, 3), from the normalized (3, h, w) tensor. */
@@ -57,12 +97,24 @@ typedef struct {
     int klass;
 } cam_job;
 
+/* The files written for one image so far, removed when a later one fails: an image's set is whole or absent. */
+typedef struct {
+    char path[5][4096];
+    int n;
+} written;
+
+static void unwrite(written *wr)
+{
+    for (int i = 0; i < wr->n; i++) vggcl_remove_output(wr->path[i]);
+    wr->n = 0;
+}
+
 /* One model on one image: the raw map, the upsampled map and the overlay. */
 static int one_map(cam_job *j, vggcl_model *m, const char *image, const float *t, const unsigned char *rgb, int h,
-                   int w, const char *tag, unsigned char *overlay)
+                   int w, const char *tag, unsigned char *overlay, written *wr, char *line, size_t line_len)
 {
     int mh, mw, chosen = -1, rc = CLI_FAIL;
-    char path[4096], suffix[64];
+    char *path, suffix[64];
     vggcl_model_map_size(m, h, w, &mh, &mw);
     float *cam = malloc(sizeof *cam * (size_t)(mh > 0 ? mh * mw : 1)), *up = malloc(sizeof *up * (size_t)h * w);
     if (!cam || !up) {
@@ -78,12 +130,15 @@ static int one_map(cam_job *j, vggcl_model *m, const char *image, const float *t
     vggcl_cam_draw(up, rgb, h, w, overlay);
     long long s2[2] = { mh, mw }, su[2] = { h, w };
     snprintf(suffix, sizeof suffix, "cam%s.npy", tag);
-    out_path(path, sizeof path, j->dir, image, suffix);
+    out_path(path = wr->path[wr->n], sizeof wr->path[0], j->dir, image, suffix);
     if (vggcl_npy_write(j->ctx, path, 2, s2, cam) != VGGCL_OK) goto fail;
+    wr->n++;
     snprintf(suffix, sizeof suffix, "cam%s-up.npy", tag);
-    out_path(path, sizeof path, j->dir, image, suffix);
+    out_path(path = wr->path[wr->n], sizeof wr->path[0], j->dir, image, suffix);
     if (vggcl_npy_write(j->ctx, path, 2, su, up) != VGGCL_OK) goto fail;
-    printf("%s: class %d, %dx%d map%s%s\n", image, chosen, mh, mw, *tag ? " with pool5 " : "", *tag ? tag + 1 : "");
+    wr->n++;
+    snprintf(line, line_len, "%s: class %d, %dx%d map%s%s\n", image, chosen, mh, mw, *tag ? " with pool5 " : "",
+             *tag ? tag + 1 : "");
     rc = CLI_OK;
     goto done;
 fail:
@@ -96,7 +151,7 @@ done:
 
 int cmd_cam(int argc, char **argv)
 {
-    int n_files = 0, rc, failed = 0, klass = -1;
+    int n_files = 0, rc, failed = 0, made = 0, klass = -1;
     char **files = NULL;
     cli_args a;
     cli_ranks ranks = CLI_RANKS_INIT;
@@ -123,11 +178,17 @@ int cmd_cam(int argc, char **argv)
         rc = cli_error(CLI_FAIL, "%s: --out-dir is not a folder", dir);
         goto done_args;
     }
+    char clash[8192 + 4096 + 128] = "";
+    const int names = same_names(files, n_files, dir, clash, sizeof clash); /* (said with the ranks' messages) */
     if ((rc = cli_take_share(&ranks, "cam", cli_arg(&a, "shard"), &files, &n_files)) != CLI_OK) goto done_args;
     /* under mpirun every rank runs to cli_ranks_finish, which prints the ranks' lines, whatever happened */
     vggcl_model *models[2] = { NULL, NULL };
     vggcl_ctx *ctx = NULL;
     if ((rc = cli_ranks_capture(&ranks, NULL, NULL)) != CLI_OK) goto out;
+    if (names != CLI_OK) {
+        rc = cli_error(names, "%s", clash);
+        goto out;
+    }
     if (!(ctx = cli_ctx_new())) {
         rc = cli_error(CLI_FAIL, "out of host memory");
         goto out;
@@ -145,7 +206,8 @@ int cmd_cam(int argc, char **argv)
         goto out;
     }
     cam_job job = { ctx, dir, klass };
-    for (int i = 0; i < n_files; i++) {
+    int stopped = 0; /* a failure other than an unreadable image (the device, a write): the run stops */
+    for (int i = 0; i < n_files && !stopped; i++) {
         unsigned char *rgb = NULL, *pic = NULL;
         float *t = NULL;
         int h, w, r = CLI_FAIL;
@@ -157,6 +219,8 @@ int cmd_cam(int argc, char **argv)
             continue;
         }
         const int panels = compare ? 2 : 1;
+        written wr = { .n = 0 };
+        char lines[2][4200];
         rgb = malloc((size_t)h * w * 3);
         pic = malloc((size_t)h * w * 3 * panels);
         unsigned char *panel = malloc((size_t)h * w * 3);
@@ -165,28 +229,36 @@ int cmd_cam(int argc, char **argv)
         } else {
             to_rgb(t, h, w, &p, rgb);
             for (int k = 0; k < panels; k++) {
-                r = one_map(&job, models[k], files[i], t, rgb, h, w, compare ? (k ? "-drop" : "-keep") : "", panel);
+                r = one_map(&job, models[k], files[i], t, rgb, h, w, compare ? (k ? "-drop" : "-keep") : "", panel, &wr,
+                            lines[k], sizeof lines[k]);
                 if (r != CLI_OK) break;
                 for (int y = 0; y < h; y++) /* panels side by side */
                     memcpy(pic + ((size_t)y * w * panels + (size_t)k * w) * 3, panel + (size_t)y * w * 3, (size_t)w * 3);
             }
             if (r == CLI_OK) {
-                char path[4096];
-                out_path(path, sizeof path, dir, files[i], compare ? "compare.png" : "cam.png");
-                if (vggcl_png_write(ctx, path, pic, h, w * panels) != VGGCL_OK) r = cli_error(CLI_FAIL, "%s", vggcl_message(ctx));
-                else printf("wrote %s\n", path);
+                char *path = wr.path[wr.n];
+                out_path(path, sizeof wr.path[0], dir, files[i], compare ? "compare.png" : "cam.png");
+                if (vggcl_png_write(ctx, path, pic, h, w * panels) != VGGCL_OK) {
+                    r = cli_error(CLI_FAIL, "%s", vggcl_message(ctx));
+                } else {
+                    for (int k = 0; k < panels; k++) fputs(lines[k], stdout);
+                    printf("wrote %s\n", path);
+                }
             }
         }
+        if (r != CLI_OK && i + 1 < n_files)
+            cli_error(CLI_FAIL, "cam: stopped at %s; images after it not drawn: %d", files[i], n_files - i - 1);
+        if (r != CLI_OK) unwrite(&wr), stopped = 1;
         failed += r != CLI_OK;
+        made += r == CLI_OK;
         free(rgb), free(pic), free(panel), free(t);
     }
     rc = failed ? CLI_FAIL : CLI_OK; /* (said below, with every rank's count) */
     goto out;
 fail_ctx:
     rc = cli_error(CLI_FAIL, "%s", vggcl_message(ctx));
-out:;
-    int done = n_files - failed;
-    rc = cli_ranks_finish(&ranks, ctx, rc, &failed, &done);
+out:
+    rc = cli_ranks_finish(&ranks, ctx, rc, &failed, &made);
     if (failed && ranks.rank == 0) cli_error(CLI_FAIL, "%d of %d images failed", failed, ranks.total);
     vggcl_model_free(models[0]);
     vggcl_model_free(models[1]);
