@@ -173,11 +173,6 @@ int cmd_cam(int argc, char **argv)
         rc = cli_error(CLI_USAGE, "cam: --compare-pool5 runs both settings; leave out --pool5");
         goto done_args;
     }
-    struct stat sb;
-    if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
-        rc = cli_error(CLI_FAIL, "%s: --out-dir is not a folder", dir);
-        goto done_args;
-    }
     char clash[8192 + 4096 + 128] = "";
     const int names = same_names(files, n_files, dir, clash, sizeof clash); /* (said with the ranks' messages) */
     if ((rc = cli_take_share(&ranks, "cam", cli_arg(&a, "shard"), &files, &n_files)) != CLI_OK) goto done_args;
@@ -187,6 +182,11 @@ int cmd_cam(int argc, char **argv)
     if ((rc = cli_ranks_capture(&ranks, NULL, NULL)) != CLI_OK) goto out;
     if (names != CLI_OK) {
         rc = cli_error(names, "%s", clash);
+        goto out;
+    }
+    struct stat sb; /* (here, where every rank's messages are gathered: said once when alike) */
+    if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
+        rc = cli_error(CLI_FAIL, "%s: --out-dir is not a folder", dir);
         goto out;
     }
     if (!(ctx = cli_ctx_new())) {
