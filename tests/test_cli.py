@@ -341,6 +341,15 @@ class Cli(unittest.TestCase):
         self.assertIn("no/y.npy", r.stderr)
         # features cannot be written: the logits already written are removed again
         self.fails(self.run_args(extra=["--features", self.d / "no" / "f.npy"]), 1, "f.npy")
+        # standard output that cannot be written (a full disk): a failure, not exit 0 with answers missing
+        img = ROOT / "tests" / "data" / "tiny.png"
+        for args in (["classify", "--weights", self.weights, "--resize", "24", "--crop", "16", "--format", "json", img],
+                     ["devices"]):
+            with open("/dev/full", "w") as full:
+                r = subprocess.run([VGGCL, *map(str, args)], stdout=full, stderr=subprocess.PIPE, text=True,
+                                   timeout=300)
+            self.assertEqual(r.returncode, 1, r.stderr)
+            self.assertIn("vggcl: cannot write standard output: No space left on device", r.stderr)
 
     def test_output_targets(self):
         """An output is never replaced by anything but a regular file: a symlink's target is written

@@ -72,6 +72,9 @@ int cli_error_here(int code, const char *fmt, ...) __attribute__((format(printf,
 /* Whether this process prints usage errors and the help after them: all but the ranks after the
  * first of a launch (cli_ranks_echo_usage), which main asks once. */
 int cli_usage_said(void);
+/* Flushes standard output: CLI_OK, or CLI_FAIL with the reason said (once per process: a full disk,
+ * a closed descriptor), so a run whose answers did not reach their file stops and fails. */
+int cli_flush_stdout(void);
 
 /* Parses --pool5 and --conv values into opts; prints the usage error and
  * returns CLI_USAGE on a bad value, else 0. cmd names the subcommand. */

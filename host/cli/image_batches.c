@@ -233,7 +233,7 @@ int cli_run_batches(const cli_batch_job *job, char **files, int n_files, cli_bat
                 rc = fn(user, o->index, o->nb, o->x, H, W, job->want_logits ? o->y : NULL,
                         job->want_features ? o->f : NULL,
                         job->want_features && job->flip ? o->f + (size_t)o->nb * feats : NULL);
-                fflush(stdout);
+                if (rc == CLI_OK) rc = cli_flush_stdout(); /* (the answers so far: a full disk stops the run) */
                 if (rc == CLI_OK)
                     progress_show(&shown, next_out + 1, n_batches,
                                   (next_out + 1) * batch < n_files ? (next_out + 1) * batch : n_files, n_files);

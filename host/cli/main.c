@@ -1,5 +1,6 @@
 /* vggcl: command-line entry point; dispatches to the subcommands. */
 #include <ctype.h>
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -201,6 +202,25 @@ int cli_json_print(cJSON *o)
     return CLI_OK;
 }
 
+int cli_flush_stdout(void)
+{
+    static int said;
+    errno = 0;
+    if (fflush(stdout) == 0 && !ferror(stdout)) return CLI_OK;
+    char eb[128];
+    if (!said++)
+        cli_error(CLI_FAIL, "cannot write standard output: %s",
+                  errno ? (strerror_r(errno, eb, sizeof eb), eb) : "a write failed");
+    return CLI_FAIL;
+}
+
+/* The command's exit status, made a failure when what it printed did not all reach standard output (a
+ * full disk, a closed descriptor): a batch job's answers file is not complete, and exit 0 would say so. */
+static int stdout_written(int rc)
+{
+    return cli_flush_stdout() == CLI_OK || rc != CLI_OK ? rc : CLI_FAIL;
+}
+
 int main(int argc, char **argv)
 {
     usage_said = cli_ranks_echo_usage(argc, argv);
@@ -217,15 +237,14 @@ int main(int argc, char **argv)
         printf("vggcl %s\n", vggcl_version());
         return CLI_OK;
     }
-    if (!strcmp(cmd, "devices")) return cmd_devices(argc - 1, argv + 1);
-    if (!strcmp(cmd, "run")) return cmd_run(argc - 1, argv + 1);
-    if (!strcmp(cmd, "bench")) return cmd_bench(argc - 1, argv + 1);
-    if (!strcmp(cmd, "tune")) return cmd_tune(argc - 1, argv + 1);
-    if (!strcmp(cmd, "preprocess")) return cmd_preprocess(argc - 1, argv + 1);
-    if (!strcmp(cmd, "classify")) return cmd_classify(argc - 1, argv + 1);
-    if (!strcmp(cmd, "cam")) return cmd_cam(argc - 1, argv + 1);
-    if (!strcmp(cmd, "train-head")) return cmd_train_head(argc - 1, argv + 1);
-    if (!strcmp(cmd, "eval")) return cmd_eval(argc - 1, argv + 1);
+    static const struct {
+        const char *name;
+        int (*run)(int, char **);
+    } commands[] = { { "devices", cmd_devices }, { "run", cmd_run },       { "bench", cmd_bench },
+                     { "tune", cmd_tune },       { "preprocess", cmd_preprocess }, { "classify", cmd_classify },
+                     { "cam", cmd_cam },         { "train-head", cmd_train_head }, { "eval", cmd_eval } };
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (!strcmp(cmd, commands[i].name)) return stdout_written(commands[i].run(argc - 1, argv + 1));
     cli_error(CLI_USAGE, "unknown command '%s'", cmd);
     if (usage_said) fputs(usage, stderr);
     return CLI_USAGE;
