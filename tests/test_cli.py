@@ -29,6 +29,11 @@ VGGCL = None
 CFG = "8,M,16,M,16"  # two pools inside + pool5: needs at least 8x8
 
 
+def vggcl_lines(stderr):
+    """vggcl's own messages, not PoCL's compile notices."""
+    return [ln for ln in stderr.splitlines() if ln.startswith("vggcl:") and "compiling" not in ln]
+
+
 class Cli(unittest.TestCase):
     def setUp(self):
         self.tmp = tempfile.TemporaryDirectory()
@@ -339,8 +344,9 @@ class Cli(unittest.TestCase):
         r = self.vggcl("run", "--weights", self.weights, "--input", self.x, "--output", self.d / "no" / "y.npy")
         self.assertEqual(r.returncode, 1)
         self.assertIn("no/y.npy", r.stderr)
-        # features cannot be written: the logits already written are removed again
-        self.fails(self.run_args(extra=["--features", self.d / "no" / "f.npy"]), 1, "f.npy")
+        # features cannot be written (a folder is there): the logits already written are removed again
+        (self.d / "f.npy").mkdir()
+        self.fails(self.run_args(extra=["--features", self.d / "f.npy"]), 1, "f.npy: is a folder")
         # standard output that cannot be written (a full disk): a failure, not exit 0 with answers missing
         img = ROOT / "tests" / "data" / "tiny.png"
         for args in (["classify", "--weights", self.weights, "--resize", "24", "--crop", "16", "--format", "json", img],
@@ -350,6 +356,50 @@ class Cli(unittest.TestCase):
                                    timeout=300)
             self.assertEqual(r.returncode, 1, r.stderr)
             self.assertIn("vggcl: cannot write standard output: No space left on device", r.stderr)
+
+    def test_outputs_apart(self):
+        """Outputs that would replace what the command reads (the weights, the input, an image) or each other
+        are refused before any work, exit 2, and the files stay; an output whose folder is not there is said
+        at once (train-head trained every epoch first, classify printed answers first); /dev/null for two
+        outputs is no clash."""
+        img = self.d / "a.png"
+        shutil.copy(ROOT / "tests" / "data" / "tiny.png", img)
+        kept = {p: p.read_bytes() for p in (self.weights, self.x, img)}
+        cls = ["classify", "--weights", self.weights, "--resize", "24", "--crop", "16"]
+        for args, said in (
+                (["run", "--weights", self.weights, "--input", self.x, "--output", self.weights],
+                 f"run: --output {self.weights} is the file --weights {self.weights}: it would be replaced"),
+                (["run", "--weights", self.weights, "--input", self.x, "--output", self.x],
+                 f"run: --output {self.x} is the file --input {self.x}"),
+                (["run", "--weights", self.weights, "--input", self.x, "--output", self.d / "z.npy", "--features",
+                  f"{self.d}/./z.npy"], f"--output {self.d / 'z.npy'} and --features {self.d}/./z.npy are the same file"),
+                ([*cls, "--logits-out", img, self.d], f"classify: --logits-out {img} is the image {img} it reads"),
+                ([*cls, "--tensor-out", self.weights, img], f"--tensor-out {self.weights} is the file --weights"),
+                ([*cls, "--logits-out", self.d / "l.npy", "--tensor-out", self.d / "l.npy", img], "are the same file"),
+                (["preprocess", "--output", img, img], f"preprocess: --output {img} is the image {img} it reads")):
+            r = self.vggcl(*args)
+            self.assertEqual((r.returncode, r.stdout), (2, ""), r.stderr)
+            self.assertIn(said, r.stderr)
+        self.assertEqual({p: p.read_bytes() for p in kept}, kept)
+        self.assertEqual(sorted(p.name for p in self.d.iterdir()), sorted(["w.safetensors", "x.npy", "out", "a.png"]))
+        data = self.d / "data"
+        for c in ("a", "b"):
+            (data / c).mkdir(parents=True)
+            shutil.copy(img, data / c / "0.png")
+        for args, opt in (([*cls, "--logits-out", self.d / "no" / "l.npy", img], "--logits-out"),
+                          (["preprocess", "--output", self.d / "no" / "t.npy", img], "--output"),
+                          (["train-head", "--weights", self.weights, "--data", data, "--resize", "24", "--crop", "16",
+                            "--out", self.d / "no" / "m.safetensors"], "--out"),
+                          (["train-head", "--weights", self.weights, "--data", data, "--resize", "24", "--crop", "16",
+                            "--out", self.d / "m.safetensors", "--features-out", self.d / "no" / "f"],
+                           "--features-out")):
+            r = self.vggcl(*args)
+            self.assertEqual((r.returncode, r.stdout), (1, ""), r.stderr)
+            self.assertEqual(vggcl_lines(r.stderr), [f"vggcl: {args[0]}: {opt} {self.d / 'no'}/"
+                                                     f"{Path(args[args.index(opt) + 1]).name}: the folder "
+                                                     f"{self.d / 'no'} does not exist"])
+        r = self.vggcl(*cls, "--logits-out", "/dev/null", "--tensor-out", "/dev/null", img)
+        self.assertEqual(r.returncode, 0, r.stderr)
 
     def test_output_targets(self):
         """An output is never replaced by anything but a regular file: a symlink's target is written
@@ -391,9 +441,10 @@ class Cli(unittest.TestCase):
         self.assertEqual(got, (self.d / "l.npy").read_bytes())
         # a run that fails after writing it undoes only regular files: the FIFO and the link stay
         reader = subprocess.Popen(["cat", str(fifo)], stdout=subprocess.DEVNULL)
+        (self.d / "f-dir.npy").mkdir()
         for out in (fifo, link):
             r = self.vggcl("run", "--weights", self.weights, "--input", self.x, "--output", out, "--features",
-                           self.d / "no" / "f.npy")
+                           self.d / "f-dir.npy")
             self.assertEqual(r.returncode, 1, r.stderr)
         reader.wait(timeout=60)
         self.assertTrue(stat.S_ISFIFO(fifo.lstat().st_mode))

@@ -99,6 +99,16 @@ int cli_is_stdout(const char *path);
 /* Where a command with these outputs (n paths, NULL ones left out) prints its report: stderr when
  * one of them is standard output, else stdout. Ask before capturing a rank's output. */
 FILE *cli_report(const char *const *paths, int n);
+/* A file a command reads or writes, and the option that names it ("--weights"), for messages. */
+typedef struct {
+    const char *opt;
+    const char *path; /* NULL: not given */
+} cli_file;
+/* Before any work (host/cli/outputs.c): each output's folder must be there and writable, and no output
+ * may be another output or what the command reads (ins, and images: the image list): else said, naming
+ * both, and CLI_FAIL (the folder) or CLI_USAGE; CLI_OK. Devices, pipes and "-" are not compared. */
+int cli_outputs_check(const char *cmd, const cli_file *outs, int n_out, const cli_file *ins, int n_in,
+                      char *const *images, int n_images);
 
 /* --shard I/N: keeps the I-th of N contiguous, equal (to one) runs of
  * (*files)[0..*n) and frees the rest; CLI_OK, or CLI_USAGE with the error
@@ -131,6 +141,9 @@ int cli_ranks_same_list(const cli_ranks *r, const char *cmd, char *const *files,
  * rank then having the same command line and so the same errors (the first says them once). With
  * --shard each process is its own and says its own. */
 int cli_ranks_echo_usage(int argc, char **argv);
+/* Whether this process writes the outputs (before MPI starts): one process, a --shard process (shard
+ * non-NULL), or the first rank of a launch; the others' machines may not have the outputs' folders. */
+int cli_ranks_writes(const char *shard);
 /* Starts MPI when launched as several ranks (collective: it also agrees on
  * r->chunk) and, given files, checks that every rank found the same list
  * (cli_ranks_same_list: CLI_FAIL on every rank, said by rank 0) and keeps this

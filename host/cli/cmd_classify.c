@@ -186,6 +186,10 @@ int cmd_classify(int argc, char **argv)
             goto done_args;
         }
     }
+    const cli_file outs[] = { { "--logits-out", logits_out }, { "--tensor-out", tensor_out } },
+                   ins[] = { { "--weights", weights }, { "--labels", labels_path } };
+    if (cli_ranks_writes(cli_arg(&a, "shard")) && (rc = cli_outputs_check("classify", outs, 2, ins, 2, files, n_files)))
+        goto done_args;
     if ((rc = cli_take_share(&ranks, "classify", cli_arg(&a, "shard"), &files, &n_files)) != CLI_OK) goto done_args;
     rc = CLI_USAGE;
     if (cli_int("classify", "--top", cli_arg_or(&a, "top", "5"), 1, 1000000, &top) ||

@@ -134,6 +134,9 @@ int cmd_preprocess(int argc, char **argv)
         (rc = cli_decode_args("preprocess", &a, &threads, &progress_s)) != CLI_OK ||
         (rc = cli_images("preprocess", &a, &files, &n_files)) != CLI_OK)
         goto done;
+    if (cli_ranks_writes(cli_arg(&a, "shard")) &&
+        (rc = cli_outputs_check("preprocess", (const cli_file[]){ { "--output", output } }, 1, NULL, 0, files, n_files)))
+        goto done;
     if ((rc = cli_take_share(&ranks, "preprocess", cli_arg(&a, "shard"), &files, &n_files)) != CLI_OK) goto done;
 
     FILE *report = cli_report(&output, 1);

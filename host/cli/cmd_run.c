@@ -36,6 +36,9 @@ int cmd_run(int argc, char **argv)
     long long shape[VGGCL_NPY_MAX_DIMS];
     float *x = NULL, *logits = NULL, *feats = NULL;
     vggcl_model *model = NULL;
+    const cli_file outs[] = { { "--output", output }, { "--features", features } },
+                   ins[] = { { "--weights", weights }, { "--input", input } };
+    if ((r = cli_outputs_check("run", outs, 2, ins, 2, NULL, 0)) != CLI_OK) return r;
     FILE *report = cli_report((const char *[]){ output, features }, 2);
     vggcl_ctx *ctx = cli_ctx_new();
     if (!ctx) return cli_error(CLI_FAIL, "out of host memory");

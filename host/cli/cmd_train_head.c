@@ -263,6 +263,10 @@ int cmd_train_head(int argc, char **argv)
         cli_int("train-head", "--minibatch", minibatch_s, 1, 1 << 24, &o.batch) ||
         cli_int("train-head", "--batch", batch_s, 1, 4096, &batch) || cli_model_opts("train-head", pool5, conv, &opts))
         return CLI_USAGE;
+    /* (--out may be --weights: the trunk is read, and the new file renamed over it, at the end) */
+    const cli_file outs[] = { { "--out", out }, { "--features-out", features_out } };
+    const int checked = cli_ranks_writes(NULL) ? cli_outputs_check("train-head", outs, 2, NULL, 0, NULL, 0) : CLI_OK;
+    if (checked != CLI_OK) return checked;
 
     cli_dataset ds = { 0 }, vs = { 0 };
     vggcl_ctx *ctx = NULL;

@@ -5,8 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <cjson/cJSON.h>
 
@@ -102,20 +100,6 @@ void cli_csv_str(const char *s)
         putchar(*s);
     }
     putchar('"');
-}
-
-int cli_is_stdout(const char *path)
-{
-    struct stat a, b;
-    return !strcmp(path, "-") ||
-           (stat(path, &a) == 0 && fstat(STDOUT_FILENO, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino);
-}
-
-FILE *cli_report(const char *const *paths, int n)
-{
-    for (int i = 0; i < n; i++)
-        if (paths[i] && cli_is_stdout(paths[i])) return stderr;
-    return stdout;
 }
 
 static void log_stderr(void *user, const char *msg)

@@ -34,19 +34,30 @@ static int launched_size(void)
     return 1;
 }
 
-int cli_ranks_echo_usage(int argc, char **argv)
+/* This process's rank as the launcher announces it; 0 without one. */
+static int launched_rank(void)
 {
     static const char *const vars[] = { "OMPI_COMM_WORLD_RANK", "PMI_RANK", "PMIX_RANK" };
+    for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
+        const char *v = getenv(vars[i]);
+        if (v && *v) return atoi(v);
+    }
+    return 0;
+}
+
+int cli_ranks_echo_usage(int argc, char **argv)
+{
     if (launched_size() < 2) return 1;
     for (int i = 1; i < argc && strcmp(argv[i], "--"); i++) { /* --shard, or a prefix getopt_long takes for it */
         const size_t len = strcspn(argv[i], "=");
         if (len >= 4 && len <= 7 && !strncmp(argv[i], "--shard", len)) return 1;
     }
-    for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
-        const char *v = getenv(vars[i]);
-        if (v && *v) return atoi(v) == 0;
-    }
-    return 1;
+    return launched_rank() == 0;
+}
+
+int cli_ranks_writes(const char *shard)
+{
+    return shard || launched_size() < 2 || launched_rank() == 0;
 }
 
 #ifdef VGGCL_MPI
