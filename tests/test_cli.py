@@ -19,6 +19,7 @@ from pathlib import Path
 import testenv  # noqa: F401  (the device: VGGCL_TEST_DEVICE)
 
 import numpy as np
+from PIL import Image
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "weights"))
@@ -400,6 +401,31 @@ class Cli(unittest.TestCase):
                                                      f"{self.d / 'no'} does not exist"])
         r = self.vggcl(*cls, "--logits-out", "/dev/null", "--tensor-out", "/dev/null", img)
         self.assertEqual(r.returncode, 0, r.stderr)
+
+    def test_killed_run_leaves_nothing(self):
+        """A run killed while its outputs stream (a cancelled batch job: SIGKILL, which nothing can catch)
+        leaves no temporary file beside them: they have no name until they are complete (O_TMPFILE)."""
+        imgs = self.d / "imgs"
+        imgs.mkdir()
+        Image.fromarray(np.random.default_rng(1).integers(0, 255, (300, 300, 3), dtype=np.uint8)).save(imgs / "0.png")
+        for i in range(1, 48):
+            os.link(imgs / "0.png", imgs / f"{i}.png")
+        out = self.d / "out"
+        p = subprocess.Popen([VGGCL, "classify", "--weights", self.weights, "--device", "ref", "--resize", "300",
+                              "--crop", "288", "--batch", "1", "--logits-out", out / "l.npy", "--tensor-out",
+                              out / "t.npy", imgs], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline, opened = time.time() + 120, False
+        while not opened and p.poll() is None and time.time() < deadline:
+            for fd in Path(f"/proc/{p.pid}/fd").iterdir():
+                try:
+                    opened |= os.readlink(fd).startswith(str(out))
+                except OSError:
+                    pass
+            time.sleep(0.01)
+        p.kill()
+        p.wait(timeout=60)
+        self.assertTrue(opened, "the outputs were not open while it ran")
+        self.assertEqual(list(out.iterdir()), [])
 
     def test_output_targets(self):
         """An output is never replaced by anything but a regular file: a symlink's target is written

@@ -1,10 +1,13 @@
 /* Where every output file goes (host/output.h): a regular file (or a new
  * one) is written to a temporary file beside it, made durable and renamed
  * over it, so a reader never sees half of it and a failed write leaves what
- * was there; a symlink is followed and its target written that way; a device,
+ * was there (the temporary file has no name until then, where the file system
+ * allows it, so a process killed while writing leaves nothing behind); a
+ * symlink is followed and its target written that way; a device,
  * a pipe, "-" or an alias of an open descriptor (/dev/stdout) is written
  * directly at commit, since renaming over it would replace the node (or the
  * file standard output was redirected to) instead of writing into it. */
+#define _GNU_SOURCE /* O_TMPFILE */
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -86,29 +89,58 @@ static int output_regular(const char *path, char *target, size_t len)
            S_ISREG(sb.st_mode);
 }
 
-/* A new file beside target, named target.tmp.XXXXXX, created with mode (the umask applies). */
-static int create_temp(const char *target, int mode, char *tmp, size_t len)
+/* A name beside target for a temporary file, target.tmp.XXXXXX (attempt: a different one each time). */
+static int temp_name(const char *target, char *tmp, size_t len, int attempt)
 {
     static const char digits[] = "0123456789abcdefghijklmnopqrstuvwxyz";
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     unsigned long long x = (unsigned long long)ts.tv_nsec * 6364136223846793005ULL ^ (unsigned long long)getpid() ^
-                           (unsigned long long)(size_t)tmp;
+                           (unsigned long long)(size_t)tmp ^ (unsigned long long)attempt << 40;
+    char suffix[7];
+    for (int i = 0; i < 6; i++) {
+        x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+        suffix[i] = digits[(x >> 33) % 36];
+    }
+    suffix[6] = '\0';
+    if (snprintf(tmp, len, "%s.tmp.%s", target, suffix) < (int)len) return 1;
+    errno = ENAMETOOLONG;
+    return 0;
+}
+
+/* A new file beside target, created with mode (the umask applies): without a name (O_TMPFILE, *tmp ""),
+ * named at commit, where the file system has it and /proc gives the descriptor a path to link; else named
+ * target.tmp.XXXXXX now. */
+static int create_temp(const char *target, int mode, char *tmp, size_t len)
+{
+    char dir[PATH_MAX];
+    const char *slash = strrchr(target, '/');
+    snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash == target ? 1 : slash - target) : 1, slash ? target : ".");
+    tmp[0] = '\0';
+    if (access("/proc/self/fd", X_OK) == 0) {
+        const int fd = open(dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, mode);
+        if (fd >= 0) return fd;
+    }
     for (int attempt = 0; attempt < 100; attempt++) {
-        char suffix[7];
-        for (int i = 0; i < 6; i++) {
-            x = x * 6364136223846793005ULL + 1442695040888963407ULL;
-            suffix[i] = digits[(x >> 33) % 36];
-        }
-        suffix[6] = '\0';
-        if (snprintf(tmp, len, "%s.tmp.%s", target, suffix) >= (int)len) {
-            errno = ENAMETOOLONG;
-            return -1;
-        }
+        if (!temp_name(target, tmp, len, attempt)) return -1;
         const int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
         if (fd >= 0 || errno != EEXIST) return fd;
     }
     return -1;
+}
+
+/* Gives a nameless temporary file (create_temp) a name beside target, in tmp: 0 with errno on failure. */
+static int name_temp(int fd, const char *target, char *tmp, size_t len)
+{
+    char self[64];
+    snprintf(self, sizeof self, "/proc/self/fd/%d", fd);
+    for (int attempt = 0; attempt < 100; attempt++) {
+        if (!temp_name(target, tmp, len, attempt)) return 0;
+        if (linkat(AT_FDCWD, self, AT_FDCWD, tmp, AT_SYMLINK_FOLLOW) == 0) return 1;
+        if (errno != EEXIST) break;
+    }
+    tmp[0] = '\0';
+    return 0;
 }
 
 /* A temporary file without a name in dir, read and written; NULL with errno on failure. */
@@ -184,7 +216,7 @@ vggcl_status vggcl__output_open(vggcl_ctx *ctx, const char *path, int mode, int 
     if (!(o->fp = fdopen(fd, "wb"))) {
         const int e = errno;
         close(fd);
-        unlink(o->tmp);
+        if (o->tmp[0]) unlink(o->tmp);
         o->tmp[0] = '\0';
         return io_fail(ctx, o, "cannot write", e);
     }
@@ -235,10 +267,11 @@ vggcl_status vggcl__output_commit(vggcl_ctx *ctx, vggcl__output *o, int ok)
     }
     /* durable before it is visible: the data, then the name (the folder) */
     if (ok && (fflush(o->fp) != 0 || fsync(fileno(o->fp)) != 0)) ok = 0, e = errno;
+    if (ok && !o->tmp[0] && !name_temp(fileno(o->fp), o->target, o->tmp, sizeof o->tmp)) ok = 0, e = errno;
     if (fclose(o->fp) != 0 && ok) ok = 0, e = errno;
     o->fp = NULL;
     if (ok && rename(o->tmp, o->target) != 0) ok = 0, e = errno;
-    if (!ok) unlink(o->tmp);
+    if (!ok && o->tmp[0]) unlink(o->tmp);
     o->tmp[0] = '\0';
     if (!ok) return io_fail(ctx, o, "cannot write", e ? e : EIO);
     char dir[PATH_MAX];
