@@ -209,7 +209,7 @@ class Cam(unittest.TestCase):
         r = subprocess.run([VGGCL, "cam", "--weights", self.weights, "--out-dir", self.d / "nope", self.image],
                            capture_output=True, text=True)
         self.assertEqual(r.returncode, 1)
-        self.assertIn("not a folder", r.stderr)
+        self.assertIn("nope: --out-dir is not there", r.stderr)
 
     def test_outputs_whole_or_absent(self):
         """Two images whose maps would have the same names (photo.png, photo.jpg) are refused, nothing drawn

@@ -402,6 +402,28 @@ class Cli(unittest.TestCase):
         r = self.vggcl(*cls, "--logits-out", "/dev/null", "--tensor-out", "/dev/null", img)
         self.assertEqual(r.returncode, 0, r.stderr)
 
+    def test_option_values_and_missing_files(self):
+        """A value left out (--top IMAGE) is named, not "give at least one image"; --std and --mean that would
+        fail every image are refused at once, exit 2 (each image was skipped, exit 1); a missing image or
+        folder says so."""
+        img = ROOT / "tests" / "data" / "tiny.png"
+        cls = ["classify", "--weights", self.weights]
+        for args, said in (([*cls, "--top", img], f"--top must be an integer from 1 to 1000000, not '{img}'"),
+                           ([*cls, "--std", "0,0,0", img], "--std must be three finite numbers other than 0, not '0,0,0'"),
+                           ([*cls, "--mean", "1,nan,0", img], "--mean must be three finite numbers, not '1,nan,0'"),
+                           (["preprocess", "--std", "1,inf,1", "--output", self.d / "p.npy", img], "--std must be")):
+            r = self.vggcl(*args)
+            self.assertEqual(r.returncode, 2, r.stderr)
+            lines = vggcl_lines(r.stderr)
+            self.assertEqual(len(lines), 1, r.stderr)
+            self.assertTrue(lines[0].startswith(f"vggcl: {args[0]}: {said}"), r.stderr)
+        r = self.vggcl(*cls, self.d / "missing.png")
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn(f"{self.d / 'missing.png'}: cannot open image: No such file or directory (skipped)", r.stderr)
+        r = self.vggcl("eval", "--weights", self.weights, "--data", self.d / "missing")
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn(f"{self.d / 'missing'}: not there (expected a folder", r.stderr)
+
     def test_killed_run_leaves_nothing(self):
         """A run killed while its outputs stream (a cancelled batch job: SIGKILL, which nothing can catch)
         leaves no temporary file beside them: they have no name until they are complete (O_TMPFILE)."""

@@ -321,7 +321,7 @@ class Mpi(Folder):
         r = subprocess.run(["mpirun", "-n", "2", "--oversubscribe", *cam], capture_output=True, text=True, env=ENV,
                            timeout=600)
         self.assertEqual((r.returncode, vggcl_lines(r.stderr)), (one.returncode, vggcl_lines(one.stderr)))
-        self.assertEqual(vggcl_lines(one.stderr), [f"vggcl: {self.d / 'nope'}: --out-dir is not a folder"])
+        self.assertEqual(vggcl_lines(one.stderr), [f"vggcl: {self.d / 'nope'}: --out-dir is not there"])
 
     def test_usage_errors_said_once(self):
         """A mistake in the command line, which every rank has alike, is said once with its help, as one

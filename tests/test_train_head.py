@@ -236,7 +236,7 @@ class TrainHead(unittest.TestCase):
         make_folder(bad / "val_extra", 2, 3, classes=("blue", "purple"))
         self.fails(self.train_head(out, "--data", self.d / "train", "--val", bad / "val_extra"), out, "purple",
                    "not one of the training classes")
-        self.fails(self.train_head(out, "--data", bad / "missing"), out, "missing", "not a folder")
+        self.fails(self.train_head(out, "--data", bad / "missing"), out, "missing: not there (expected a folder")
         headless = self.d / "headless.safetensors"
         save_file({"classifier.0.weight": np.zeros((3, 512), np.float32),
                    "classifier.0.bias": np.zeros(3, np.float32)}, headless)

@@ -162,8 +162,7 @@ int cmd_cam(int argc, char **argv)
                *dir = cli_arg_or(&a, "out-dir", "."), *device = cli_arg(&a, "device");
     const int compare = cli_arg(&a, "compare-pool5") != NULL;
     vggcl_load_options opts = { VGGCL_POOL5_AUTO, cli_arg(&a, "head"), VGGCL_CONV_AUTO, 0 };
-    if ((rc = cli_preprocess_args("cam", &a, &p)) != CLI_OK || (rc = cli_images("cam", &a, &files, &n_files)))
-        goto done_args;
+    if ((rc = cli_preprocess_args("cam", &a, &p)) != CLI_OK) goto done_args;
     if ((class_s && cli_int("cam", "--class", class_s, 0, 1000000, &klass)) ||
         cli_model_opts("cam", pool5, cli_arg(&a, "conv"), &opts)) {
         rc = CLI_USAGE;
@@ -173,6 +172,7 @@ int cmd_cam(int argc, char **argv)
         rc = cli_error(CLI_USAGE, "cam: --compare-pool5 runs both settings; leave out --pool5");
         goto done_args;
     }
+    if ((rc = cli_images("cam", &a, &files, &n_files)) != CLI_OK) goto done_args;
     char clash[8192 + 4096 + 128] = "";
     const int names = same_names(files, n_files, dir, clash, sizeof clash); /* (said with the ranks' messages) */
     if ((rc = cli_take_share(&ranks, "cam", cli_arg(&a, "shard"), &files, &n_files)) != CLI_OK) goto done_args;
@@ -186,7 +186,7 @@ int cmd_cam(int argc, char **argv)
     }
     struct stat sb; /* (here, where every rank's messages are gathered: said once when alike) */
     if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
-        rc = cli_error(CLI_FAIL, "%s: --out-dir is not a folder", dir);
+        rc = cli_error(CLI_FAIL, "%s: --out-dir is %s", dir, stat(dir, &sb) != 0 ? "not there" : "not a folder");
         goto out;
     }
     if (!(ctx = cli_ctx_new())) {

@@ -170,14 +170,19 @@ int cmd_classify(int argc, char **argv)
                *format = cli_arg_or(&a, "format", "text"), *device = cli_arg(&a, "device"),
                *logits_out = cli_arg(&a, "logits-out"), *tensor_out = cli_arg(&a, "tensor-out");
     vggcl_load_options opts = { VGGCL_POOL5_AUTO, cli_arg(&a, "head"), VGGCL_CONV_AUTO, 0 };
-    if ((rc = cli_preprocess_args("classify", &a, &p)) != CLI_OK ||
-        (rc = cli_images("classify", &a, &files, &n_files)) != CLI_OK)
-        goto done_args;
+    /* the options' values first: a value missing (--top DIR) leaves no image, which would be said instead */
+    if ((rc = cli_preprocess_args("classify", &a, &p)) != CLI_OK) goto done_args;
     rc = CLI_USAGE;
+    if (cli_int("classify", "--top", cli_arg_or(&a, "top", "5"), 1, 1000000, &top) ||
+        cli_int("classify", "--batch", cli_arg_or(&a, "batch", "8"), 1, 4096, &batch) ||
+        cli_model_opts("classify", cli_arg(&a, "pool5"), cli_arg(&a, "conv"), &opts))
+        goto done_args;
     if (strcmp(format, "text") && strcmp(format, "json") && strcmp(format, "csv")) {
         rc = cli_error(CLI_USAGE, "classify: --format must be text, json or csv, not '%s'", format);
         goto done_args;
     }
+    if ((rc = cli_images("classify", &a, &files, &n_files)) != CLI_OK) goto done_args;
+    rc = CLI_USAGE;
     for (int k = 0; k < 2; k++) {
         const char *path = k ? tensor_out : logits_out;
         if (path && cli_is_stdout(path)) {
@@ -191,11 +196,6 @@ int cmd_classify(int argc, char **argv)
     if (cli_ranks_writes(cli_arg(&a, "shard")) && (rc = cli_outputs_check("classify", outs, 2, ins, 2, files, n_files)))
         goto done_args;
     if ((rc = cli_take_share(&ranks, "classify", cli_arg(&a, "shard"), &files, &n_files)) != CLI_OK) goto done_args;
-    rc = CLI_USAGE;
-    if (cli_int("classify", "--top", cli_arg_or(&a, "top", "5"), 1, 1000000, &top) ||
-        cli_int("classify", "--batch", cli_arg_or(&a, "batch", "8"), 1, 4096, &batch) ||
-        cli_model_opts("classify", cli_arg(&a, "pool5"), cli_arg(&a, "conv"), &opts))
-        goto done_args;
     rc = CLI_FAIL;
 
     labels l = { NULL, 0 };

@@ -94,6 +94,12 @@ int cli_preprocess_args(const char *cmd, const cli_args *a, vggcl_preprocess *p)
     }
     if ((v = cli_arg(a, "mean")) && parse3(cmd, "--mean", v, p->mean)) return CLI_USAGE;
     if ((v = cli_arg(a, "std")) && parse3(cmd, "--std", v, p->std)) return CLI_USAGE;
+    for (int c = 0; c < 3; c++) { /* (every image would fail with them) */
+        if ((v = cli_arg(a, "mean")) && !isfinite(p->mean[c]))
+            return cli_error(CLI_USAGE, "%s: --mean must be three finite numbers, not '%s'", cmd, v);
+        if ((v = cli_arg(a, "std")) && !(isfinite(p->std[c]) && p->std[c] != 0))
+            return cli_error(CLI_USAGE, "%s: --std must be three finite numbers other than 0, not '%s'", cmd, v);
+    }
     return CLI_OK;
 }
 

@@ -52,7 +52,8 @@ int cli_dataset_read(const char *dir, cli_dataset *ds)
     struct stat sb;
     memset(ds, 0, sizeof *ds);
     if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
-        return cli_error(CLI_FAIL, "%s: not a folder (expected one sub-folder of images per class)", dir);
+        return cli_error(CLI_FAIL, "%s: %s (expected a folder with one sub-folder of images per class)", dir,
+                         stat(dir, &sb) != 0 ? "not there" : "not a folder");
     if (class_folders(dir, ds) != CLI_OK) goto fail;
     for (int c = 0; c < ds->n_classes; c++) {
         const int before = ds->n;

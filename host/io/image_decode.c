@@ -3,6 +3,7 @@
  * expanded, gray replicated, 16-bit RGB(A) and gray+alpha samples cut to their
  * high byte, 16-bit gray clipped to 255 (PIL opens it as mode "I"), 1/2/4-bit
  * gray scaled to 0..255, no gamma or colour management. */
+#include <errno.h>
 #include <setjmp.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -230,7 +231,10 @@ vggcl_status vggcl__image_load_part(vggcl_ctx *ctx, const char *path, const vggc
     unsigned char magic[8] = { 0 };
     *px = NULL;
     FILE *f = fopen(path, "rb");
-    if (!f) return vggcl__fail(ctx, VGGCL_ERR_IO, "%s: cannot open image", path);
+    if (!f) {
+        char eb[128];
+        return vggcl__fail(ctx, VGGCL_ERR_IO, "%s: cannot open image: %s", path, vggcl__strerror(errno, eb, sizeof eb));
+    }
     size_t got = fread(magic, 1, sizeof magic, f);
     rewind(f);
     vggcl_status st;
