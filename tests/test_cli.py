@@ -424,6 +424,20 @@ class Cli(unittest.TestCase):
         self.assertEqual(r.returncode, 1, r.stderr)
         self.assertIn(f"{self.d / 'missing'}: not there (expected a folder", r.stderr)
 
+    def test_json_file_names_not_utf8(self):
+        """A file name that is not UTF-8 comes out in --format json as valid JSON, its stray bytes as \\udcXX:
+        Python's json.loads then os.fsencode give the name back (the raw byte made the line invalid)."""
+        d = self.d / "imgs"
+        d.mkdir()
+        names = [b"l\xe9tin.png", "caf\u00e9 \"quoted\".png".encode(), b"\xff\xfe.png"]
+        for n in names:
+            shutil.copy(ROOT / "tests" / "data" / "tiny.png", os.fsdecode(bytes(d) + b"/" + n))
+        r = subprocess.run([VGGCL, "classify", "--weights", str(self.weights), "--resize", "24", "--crop", "16",
+                            "--format", "json", str(d)], capture_output=True, timeout=300)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        got = [os.fsencode(json.loads(line.decode("utf-8"))["file"]) for line in r.stdout.splitlines()]
+        self.assertEqual(got, sorted(bytes(d) + b"/" + n for n in names))
+
     def test_killed_run_leaves_nothing(self):
         """A run killed while its outputs stream (a cancelled batch job: SIGKILL, which nothing can catch)
         leaves no temporary file beside them: they have no name until they are complete (O_TMPFILE)."""

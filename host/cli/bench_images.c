@@ -40,7 +40,7 @@ int cli_bench_images(vggcl_ctx *ctx, vggcl_model *model, const char *dir, const 
     if (json) {
         cJSON *o = cJSON_CreateObject();
         cJSON_AddStringToObject(o, "device", vggcl_device_name(ctx));
-        cJSON_AddStringToObject(o, "images_dir", dir);
+        cJSON_AddItemToObject(o, "images_dir", cli_json_string(dir));
         cJSON_AddNumberToObject(o, "images", st.images);
         cJSON_AddNumberToObject(o, "unreadable", failed);
         cJSON_AddNumberToObject(o, "batch", batch);

@@ -89,6 +89,10 @@ int cli_size(const char *cmd, const char *v, int *h, int *w);
  * non-finite number comes out as null, so the line is always valid JSON). */
 struct cJSON;
 int cli_json_print(struct cJSON *o);
+/* A JSON string for s (a file name, a label): as cJSON makes it when s is UTF-8; else each byte that is
+ * not UTF-8 becomes \udcXX, as Python's os.fsdecode maps it (json.loads then os.fsencode give the name
+ * back), where the raw byte made the line invalid JSON. NULL when out of memory. */
+struct cJSON *cli_json_string(const char *s);
 
 /* Prints s on stdout as a CSV field, quoted. */
 void cli_csv_str(const char *s);

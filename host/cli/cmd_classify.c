@@ -97,7 +97,7 @@ static void report(const char *file, const float *logits, int classes, int k, co
     cJSON *o = NULL, *top = NULL;
     if (!strcmp(format, "json")) {
         o = cJSON_CreateObject();
-        cJSON_AddStringToObject(o, "file", file);
+        cJSON_AddItemToObject(o, "file", cli_json_string(file));
         top = cJSON_AddArrayToObject(o, "top");
     } else if (!strcmp(format, "text")) {
         printf("%s:", file);
@@ -109,7 +109,7 @@ static void report(const char *file, const float *logits, int classes, int k, co
         if (!strcmp(format, "json")) {
             cJSON *t = cJSON_CreateObject();
             cJSON_AddNumberToObject(t, "class", c);
-            cJSON_AddStringToObject(t, "label", label);
+            cJSON_AddItemToObject(t, "label", cli_json_string(label));
             cJSON_AddNumberToObject(t, "prob", prob[c]);
             if (!cJSON_AddItemToArray(top, t)) cJSON_Delete(t);
         } else if (!strcmp(format, "csv")) {

@@ -68,7 +68,8 @@ static void report_json(const tally *t, char **names, int skipped, long right, l
     cJSON_AddNumberToObject(o, "top1", ratio(right, t->n));
     cJSON_AddNumberToObject(o, "top5", ratio(in_k, t->n));
     cJSON_AddNumberToObject(o, "k", t->k);
-    cJSON_AddItemToObject(o, "classes", cJSON_CreateStringArray((const char *const *)names, C));
+    if ((arr = cJSON_AddArrayToObject(o, "classes")))
+        for (int c = 0; c < C; c++) cJSON_AddItemToArray(arr, cli_json_string(names[c]));
     if ((arr = cJSON_AddArrayToObject(o, "per_class")))
         for (int c = 0; c < C; c++) {
             long support = 0, predicted = 0;
@@ -76,7 +77,7 @@ static void report_json(const tally *t, char **names, int skipped, long right, l
                 support += t->confusion[(size_t)c * C + k], predicted += t->confusion[(size_t)k * C + c];
             const long hit = t->confusion[(size_t)c * C + c];
             cJSON *r = cJSON_CreateObject();
-            cJSON_AddStringToObject(r, "class", names[c]);
+            cJSON_AddItemToObject(r, "class", cli_json_string(names[c]));
             cJSON_AddNumberToObject(r, "index", c);
             cJSON_AddNumberToObject(r, "images", (double)support);
             cJSON_AddNumberToObject(r, "predicted", (double)predicted);

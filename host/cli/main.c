@@ -176,6 +176,43 @@ void cli_close_models(cli_devices *d)
     memset(d, 0, sizeof *d);
 }
 
+/* The length of the valid UTF-8 sequence at s (1 to 4), else 0: overlong forms, surrogates and code points
+ * above U+10FFFF are not valid. */
+static int utf8_len(const unsigned char *s)
+{
+    if (s[0] < 0x80) return 1;
+    const int n = s[0] >= 0xC2 && s[0] <= 0xDF ? 2 : s[0] >= 0xE0 && s[0] <= 0xEF ? 3 : s[0] >= 0xF0 && s[0] <= 0xF4 ? 4 : 0;
+    for (int i = 1; i < n; i++)
+        if ((s[i] & 0xC0) != 0x80) return 0;
+    if ((s[0] == 0xE0 && s[1] < 0xA0) || (s[0] == 0xED && s[1] > 0x9F) || (s[0] == 0xF0 && s[1] < 0x90) ||
+        (s[0] == 0xF4 && s[1] > 0x8F))
+        return 0;
+    return n;
+}
+
+cJSON *cli_json_string(const char *s)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    size_t i = 0;
+    int n;
+    while (u[i] && (n = utf8_len(u + i)) > 0) i += (size_t)n;
+    if (!u[i]) return cJSON_CreateString(s); /* (valid UTF-8: cJSON escapes it) */
+    char *lit = malloc(6 * strlen(s) + 3), *p = lit;
+    if (!lit) return NULL;
+    *p++ = '"';
+    for (i = 0; u[i];) {
+        n = utf8_len(u + i);
+        if (!n) p += sprintf(p, "\\u%04x", 0xDC00 + u[i++]); /* (a byte that is not UTF-8, as Python's fsdecode) */
+        else if (u[i] == '"' || u[i] == '\\') *p++ = '\\', *p++ = (char)u[i++];
+        else if (u[i] < 0x20) p += sprintf(p, "\\u%04x", u[i++]);
+        else memcpy(p, u + i, (size_t)n), p += n, i += (size_t)n;
+    }
+    *p++ = '"', *p = '\0';
+    cJSON *raw = cJSON_CreateRaw(lit);
+    free(lit);
+    return raw;
+}
+
 int cli_json_print(cJSON *o)
 {
     char *text = o ? cJSON_PrintUnformatted(o) : NULL;
