@@ -225,7 +225,7 @@ class Mpi(Folder):
                                capture_output=True, text=True, env=ENV, timeout=600)
             self.assertEqual(r.returncode, 1, r.stderr)
             self.assertEqual(list(out.iterdir()), [], "output left behind")
-            if "batch 1 of 2" in r.stderr:
+            if "batch 1 of 2 of rank 1's share" in r.stderr:
                 seen = r
                 break
         self.assertIsNotNone(seen, "no enqueue failure landed in the second rank's first batch")

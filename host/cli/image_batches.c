@@ -99,11 +99,14 @@ typedef struct {
 static void describe_failure(runner *r, vggcl_ctx *ctx, bslot *s)
 {
     const char *m = vggcl_message(ctx);
+    const cli_ranks *ranks = r->job->ranks;
     const size_t len = strlen(m) + 2 * 4096 + 256;
+    char of[64] = ""; /* (under mpirun the batches count in the rank's share) */
+    if (ranks && ranks->size > 1) snprintf(of, sizeof of, " of rank %d's share", ranks->rank);
     free(s->msg);
     if ((s->msg = malloc(len)))
-        snprintf(s->msg, len, "%s, batch %d of %d (%s to %s): %s", vggcl_device_name(ctx), s->number + 1,
-                 r->n_batches, r->files[s->index[0]], r->files[s->index[s->nb - 1]], m);
+        snprintf(s->msg, len, "%s, batch %d of %d%s (%s to %s): %s", vggcl_device_name(ctx), s->number + 1,
+                 r->n_batches, of, r->files[s->index[0]], r->files[s->index[s->nb - 1]], m);
 }
 
 /* Submits slot s's pass on device d (its context and model): it overlaps the
