@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "model.h"
 #include "ref/ref.h"
@@ -36,6 +37,12 @@ static void expect_reject(const char *path, const char *needle)
                   "message '%s' should name the file and contain '%s'", vggcl_message(ctx), needle);
     vggcl__st_close(&f);
     vggcl_ctx_free(ctx);
+}
+
+static int exists(const char *path)
+{
+    struct stat sb;
+    return stat(path, &sb) == 0;
 }
 
 static const float eight[2] = { 1, 2 };
@@ -449,8 +456,71 @@ START_TEST(test_forward_input_errors)
     ck_assert_int_eq(vggcl_forward(ctx, m, x, 1, 3, 3, y, NULL), VGGCL_ERR_SHAPE);
     ck_assert_msg(strstr(vggcl_message(ctx), "needs at least 4x4"), "%s", vggcl_message(ctx));
     ck_assert_int_eq(vggcl_forward(ctx, m, x, 0, 3, 3, y, NULL), VGGCL_ERR_SHAPE);
+    ck_assert_int_eq(vggcl_forward(ctx, m, NULL, 1, 4, 4, y, NULL), VGGCL_ERR_ARG);
+    ck_assert_msg(strstr(vggcl_message(ctx), "no data (NULL)"), "%s", vggcl_message(ctx));
     vggcl_model_free(m);
     vggcl_ctx_free(ctx);
+    ck_assert_int_eq(vggcl_model_classes(NULL) + vggcl_model_features(NULL) + vggcl_model_pool5(NULL), 0);
+}
+END_TEST
+
+/* A head whose width is not the trunk's last convolution's channels: refused, naming the trunk and the layer
+ * (it wrote a model vggcl itself refuses to load); the right width writes one that loads. */
+START_TEST(test_save_with_head_width)
+{
+    builder b = { 0 };
+    add_conv(&b, 0, 4, 3), add_conv(&b, 3, 6, 4), add_head(&b, "classifier.0", 2, 6);
+    char trunk[512], out[512]; /* (tu_tmp's path is one static buffer) */
+    snprintf(trunk, sizeof trunk, "%s", write_model(&b, "trunk.safetensors", NULL));
+    snprintf(out, sizeof out, "%s", tu_tmp("headed.safetensors"));
+    const float w[2 * 6] = { 0 }, bias[2] = { 0 };
+    vggcl_ctx *ctx = vggcl_ctx_new();
+    remove(out);
+    ck_assert_int_eq(vggcl_save_with_head(ctx, trunk, out, 2, 5, w, bias, NULL, 0), VGGCL_ERR_SHAPE);
+    ck_assert_msg(strstr(vggcl_message(ctx), trunk) && strstr(vggcl_message(ctx), "features.3.weight has 6 output"),
+                  "%s", vggcl_message(ctx));
+    ck_assert_msg(!exists(out), "%s written", out);
+    ck_assert_int_eq(vggcl_save_with_head(ctx, trunk, out, 2, 6, w, bias, NULL, 0), VGGCL_OK);
+    vggcl_model *m;
+    ck_assert_int_eq(vggcl_select_device(ctx, "ref"), VGGCL_OK);
+    ck_assert_msg(vggcl_model_load(ctx, out, NULL, &m) == VGGCL_OK, "%s", vggcl_message(ctx));
+    ck_assert_int_eq(vggcl_model_classes(m), 2);
+    vggcl_model_free(m);
+    vggcl_ctx_free(ctx);
+    remove(out);
+}
+END_TEST
+
+/* .npy writing refuses a negative or overflowing shape and missing data, naming the file, and leaves no file
+ * (a shape of -1 wrote a header neither numpy nor vggcl could read). */
+START_TEST(test_npy_write_arguments)
+{
+    char out[512];
+    snprintf(out, sizeof out, "%s", tu_tmp("bad.npy"));
+    const float v[4] = { 1, 2, 3, 4 };
+    static const long long shapes[][2] = { { -1, -4 }, { -1, 4 }, { 1LL << 40, 1LL << 40 } };
+    vggcl_ctx *ctx = vggcl_ctx_new();
+    remove(out);
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
+        ck_assert_int_eq(vggcl_npy_write(ctx, out, 2, shapes[i], v), VGGCL_ERR_ARG);
+        ck_assert_msg(strstr(vggcl_message(ctx), out) && strstr(vggcl_message(ctx), "shape["), "%s",
+                      vggcl_message(ctx));
+        ck_assert_msg(!exists(out), "%s written", out);
+    }
+    ck_assert_int_eq(vggcl_npy_write(ctx, out, 2, (const long long[]){ 2, 2 }, NULL), VGGCL_ERR_ARG);
+    vggcl_npy_writer *w;
+    ck_assert_int_eq(vggcl_npy_writer_open(ctx, out, 1, (const long long[]){ 2 }, &w), VGGCL_OK);
+    ck_assert_int_eq(vggcl_npy_writer_append(ctx, w, v, -1), VGGCL_ERR_ARG);
+    ck_assert_int_eq(vggcl_npy_writer_append(ctx, w, v, 2), VGGCL_OK); /* (the writer still works) */
+    ck_assert_int_eq(vggcl_npy_writer_close(ctx, w, 1), VGGCL_OK);
+    int ndim;
+    long long shape[VGGCL_NPY_MAX_DIMS];
+    float *back;
+    ck_assert_int_eq(vggcl_npy_read(ctx, out, &ndim, shape, &back), VGGCL_OK);
+    ck_assert(ndim == 2 && shape[0] == 2 && shape[1] == 2 && back[3] == 4);
+    vggcl_free(back);
+    vggcl_ctx_free(ctx);
+    remove(out);
 }
 END_TEST
 
@@ -469,6 +539,8 @@ int main(void)
     tcase_add_test(tc, test_plan_dense_chain_and_metadata);
     tcase_add_test(tc, test_plan_errors);
     tcase_add_test(tc, test_forward_input_errors);
+    tcase_add_test(tc, test_save_with_head_width);
+    tcase_add_test(tc, test_npy_write_arguments);
     suite_add_tcase(s, tc);
     return tu_run(s);
 }

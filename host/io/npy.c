@@ -165,9 +165,13 @@ vggcl_status vggcl_npy_write(vggcl_ctx *ctx, const char *path, int ndim, const l
     size_t used = (size_t)snprintf(dict, sizeof dict, "{'descr': '<f4', 'fortran_order': False, 'shape': (");
     size_t count = 1;
     for (int d = 0; d < ndim; d++) {
+        if (shape[d] < 0 || (shape[d] && count > SIZE_MAX / sizeof(float) / (size_t)shape[d]))
+            return vggcl__fail(ctx, VGGCL_ERR_ARG, "%s: shape[%d] is %lld; expected 0 or more, the whole array's "
+                                                   "bytes fitting in a size_t", path, d, shape[d]);
         used += (size_t)snprintf(dict + used, sizeof dict - used, "%lld,%s", shape[d], d + 1 < ndim ? " " : "");
         count *= (size_t)shape[d];
     }
+    if (count && !data) return vggcl__fail(ctx, VGGCL_ERR_ARG, "%s: no data for %zu values", path, count);
     used += (size_t)snprintf(dict + used, sizeof dict - used, "), }");
     size_t total = 10 + used + 1;
     size_t pad = (64 - total % 64) % 64;
@@ -255,8 +259,11 @@ vggcl_status vggcl_npy_writer_append(vggcl_ctx *ctx, vggcl_npy_writer *w, const 
 {
     char eb[128];
     if (w->failed) return vggcl__fail(ctx, VGGCL_ERR_IO, "%s: an earlier write failed", w->out.path);
+    if (n < 0 || (n && !rows))
+        return vggcl__fail(ctx, VGGCL_ERR_ARG, "%s: %lld rows%s; expected 0 or more with their data", w->out.path, n,
+                           n > 0 ? " without data" : "");
     const size_t count = w->row_floats * (size_t)n;
-    if (n < 0 || fwrite(rows, sizeof(float), count, w->out.fp) != count) {
+    if (fwrite(rows, sizeof(float), count, w->out.fp) != count) {
         w->failed = 1;
         return vggcl__fail(ctx, VGGCL_ERR_IO, "%s: cannot write output: %s", w->out.path,
                            vggcl__strerror(errno, eb, sizeof eb));

@@ -55,6 +55,24 @@ vggcl_status vggcl_save_with_head(vggcl_ctx *ctx, const char *trunk_path, const 
                            out_path, classes, d);
     vggcl_status st = vggcl__st_open(ctx, trunk_path, &f);
     if (st != VGGCL_OK) return st;
+    /* the head reads the last convolution's channels (the one of highest N among features.N.weight, 4-D) */
+    int last = -1;
+    long best = -1;
+    for (int i = 0; i < f.n; i++) {
+        char *end;
+        const char *name = f.tensors[i].name;
+        const long k = strncmp(name, "features.", 9) ? -1 : strtol(name + 9, &end, 10);
+        if (k > best && f.tensors[i].ndim == 4 && !strcmp(end, ".weight")) best = k, last = i;
+    }
+    if (last < 0 || f.tensors[last].shape[0] != d) {
+        st = last < 0 ? vggcl__fail(ctx, VGGCL_ERR_SHAPE, "%s: no convolution (features.N.weight, 4-D) for the head "
+                                                          "to follow", trunk_path)
+                      : vggcl__fail(ctx, VGGCL_ERR_SHAPE, "%s: a head of %d features, but its last convolution %s has "
+                                                          "%lld output channels", trunk_path, d, f.tensors[last].name,
+                                    (long long)f.tensors[last].shape[0]);
+        vggcl__st_close(&f);
+        return st;
+    }
     size_t offset = 0;
     const int64_t wshape[2] = { classes, d }, bshape[1] = { classes };
     const size_t wbytes = sizeof *w * (size_t)classes * d, bbytes = sizeof *b * (size_t)classes;

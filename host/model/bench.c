@@ -7,7 +7,8 @@ vggcl_status vggcl_benchmark(vggcl_ctx *ctx, vggcl_model *m, const float *input,
                              double *warmup_ms, double *ms)
 {
     if (iters < 1) return vggcl__fail(ctx, VGGCL_ERR_ARG, "benchmark: iterations must be >= 1");
-    float *logits = malloc((size_t)n * m->classes * sizeof *logits);
+    if (!m || n < 1) return vggcl__fail(ctx, VGGCL_ERR_ARG, "benchmark: %s", m ? "a batch of at least 1" : "no model");
+    float *logits = malloc((size_t)n * (m->classes ? m->classes : 1) * sizeof *logits);
     if (!logits) return vggcl__fail(ctx, VGGCL_ERR_NOMEM, "out of host memory");
     double t0 = vggcl__now_ms();
     vggcl_status st = vggcl__forward(ctx, m, input, 0, n, h, w, logits, NULL, NULL);

@@ -454,7 +454,8 @@ static vggcl_status check_pass(vggcl_ctx *ctx, const vggcl_model *m, const float
     int fh, fw, bad = 0;
     if (!m || m->ctx != ctx)
         return vggcl__fail(ctx, VGGCL_ERR_ARG, "the model was not loaded with this context");
-    if (!input || n < 1 || h < 1 || w < 1 || h > MAX_SIDE || w > MAX_SIDE)
+    if (!input) return vggcl__fail(ctx, VGGCL_ERR_ARG, "input (%d, 3, %d, %d): no data (NULL)", n, h, w);
+    if (n < 1 || h < 1 || w < 1 || h > MAX_SIDE || w > MAX_SIDE)
         return vggcl__fail(ctx, VGGCL_ERR_SHAPE, "input (%d, 3, %d, %d): expected N >= 1 and 1 <= H, W <= %d", n, h,
                            w, MAX_SIDE);
     if (!vggcl__plan_out_size(m, h, w, &fh, &fw, &bad)) {

@@ -507,9 +507,9 @@ void vggcl_model_free(vggcl_model *m)
     free(m);
 }
 
-int vggcl_model_classes(const vggcl_model *m) { return m->classes; }
-int vggcl_model_features(const vggcl_model *m) { return m->features; }
-int vggcl_model_pool5(const vggcl_model *m) { return m->pool5; }
+int vggcl_model_classes(const vggcl_model *m) { return m ? m->classes : 0; }
+int vggcl_model_features(const vggcl_model *m) { return m ? m->features : 0; }
+int vggcl_model_pool5(const vggcl_model *m) { return m ? m->pool5 : 0; }
 
 const char *vggcl_model_metadata(const vggcl_model *m, const char *key)
 {
