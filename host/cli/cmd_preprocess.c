@@ -67,10 +67,13 @@ int cli_preprocess_finish(vggcl_preprocess *p, const vggcl_model *model, const c
     for (int k = 0; k < 4; k++) {
         const char *meta = model ? vggcl_model_metadata(model, keys[k]) : NULL;
         if (!unset[k] || !meta) continue;
-        if (!meta_numbers(meta, counts[k], v[k]) || (k < 2 && (v[k][0] < 0 || v[k][0] > 16384)) ||
-            (k == 3 && !(v[k][0] > 0 && v[k][1] > 0 && v[k][2] > 0)))
+        int ok = meta_numbers(meta, counts[k], v[k]); /* (finite: NaN fails each comparison) */
+        for (int c = 0; ok && c < counts[k]; c++)
+            ok = k < 2 ? v[k][c] >= 0 && v[k][c] <= 16384 : k == 2 ? isfinite(v[k][c]) : v[k][c] > 0 && isfinite(v[k][c]);
+        if (!ok)
             return cli_error(CLI_FAIL, "%s: __metadata__ \"%s\" is \"%s\"; expected %s", weights, keys[k], meta,
-                             k < 2 ? "a size from 0 to 16384" : "three numbers R,G,B (std > 0)");
+                             k < 2 ? "a size from 0 to 16384" : k == 2 ? "three finite numbers R,G,B"
+                                                                        : "three numbers R,G,B (std > 0)");
         if (k == 0) p->resize = (int)v[k][0];
         if (k == 1) p->crop = (int)v[k][0];
         if (k == 2) memcpy(p->mean, v[k], sizeof p->mean);

@@ -197,3 +197,59 @@ def test_errors_carry_the_message(files):
             m.classify([bad])
     with pytest.raises(vggcl.Error, match="pool5"):
         vggcl.Model(files["weights"], pool5="sometimes")
+
+
+def test_misuse_raises_errors(files):
+    """What a caller gets wrong raises vggcl.Error naming it, never a crash or a silent cast: a closed model
+    (it crashed the interpreter), an index from devices() as an int (0 was taken for "no device given"),
+    metadata read as `vggcl classify` reads it, a features-only model asked to classify, images of two sizes
+    in a batch without a crop, a float image, class numbers that are not integers, top 0, and an image the
+    preset cannot resize (named)."""
+    m = vggcl.Model(files["weights"], device="ref")
+    m.close()
+    for use in (lambda: m.forward(files["x"]), lambda: m.classes, lambda: m.device, lambda: m.metadata("k"),
+                lambda: m.classify(files["images"]), lambda: m.cam(files["x"])):
+        with pytest.raises(vggcl.Error, match="the model is closed"):
+            use()
+    index = next(d["index"] for d in vggcl.devices())
+    os.environ["VGGCL_DEVICE"] = "ref"
+    try:
+        with vggcl.Model(files["weights"], device=index) as by_int, vggcl.Model(files["weights"],
+                                                                                device=str(index)) as by_str:
+            assert by_int.device == by_str.device != "reference (plain C)"
+    finally:
+        del os.environ["VGGCL_DEVICE"]
+    sd = {k: v.numpy() for k, v in files["model"].state_dict().items()}
+    for meta, ok in (({"vggcl.resize": "72.0", "vggcl.crop": "64"}, True),
+                     ({"vggcl.mean": "0.5"}, False), ({"vggcl.std": "0,0,0"}, False), ({"vggcl.crop": "nan"}, False)):
+        path = files["dir"] / "meta.safetensors"
+        save_file(sd, path, metadata=meta)
+        r = subprocess.run([BINARY, "classify", "--weights", path, "--format", "json", files["images"][0]],
+                           capture_output=True, text=True, timeout=600)
+        with vggcl.Model(path, device="ref") as mm:
+            if ok:
+                assert r.returncode == 0, r.stderr
+                assert mm.preprocess(files["images"][0]).shape == (3, 64, 64)
+            else:
+                assert r.returncode == 1 and "__metadata__" in r.stderr, r.stderr
+                key = next(iter(meta))
+                with pytest.raises(vggcl.Error, match=f'meta.safetensors: __metadata__ "{key}"'):
+                    mm.preprocess(files["images"][0])
+    with vggcl.Model(files["weights"], device="ref", features_only=True) as mm:
+        with pytest.raises(vggcl.Error, match="features_only"):
+            mm.classify(files["images"])
+    with vggcl.Model(files["weights"], device="ref") as mm:
+        with pytest.raises(vggcl.Error, match=r"img1.png preprocesses to .*, unlike .*img0.jpg"):
+            mm.classify(files["images"][:2], crop=0, resize=64)
+        with pytest.raises(vggcl.Error, match="uint8"):
+            mm.preprocess(np.zeros((40, 40, 3), np.float32))
+        with pytest.raises(vggcl.Error, match="integers"):
+            mm.cam(files["x"], classes=np.array([1.9, 0.0]))
+        with pytest.raises(vggcl.Error, match="integers"):
+            mm.cam(files["x"], classes=np.array([2 ** 32, 0]))
+        with pytest.raises(vggcl.Error, match="top"):
+            mm.classify(files["images"], top=0)
+        strip = files["dir"] / "strip.png"
+        Image.fromarray(np.zeros((1, 5000, 3), np.uint8)).save(strip)
+        with pytest.raises(vggcl.Error, match="strip.png: image of 1x5000"):
+            mm.classify([strip])

@@ -151,29 +151,49 @@ def devices():
         ctx.close()
 
 
-def _preset(resize=None, crop=None, mean=None, std=None, meta=None):
-    """vggcl's preprocessing settings: arguments, else the model's metadata, else torchvision's."""
+def _numbers(text, count, what):
+    """count numbers from "a,b,c" (or a number given as such), else None."""
+    try:
+        v = [float(t) for t in text.split(",")] if isinstance(text, str) else [float(t) for t in np.ravel(text)]
+    except (TypeError, ValueError):
+        return None
+    if len(v) != count or not all(np.isfinite(v)):
+        return None
+    if what == "size" and not 0 <= v[0] <= 16384:
+        return None
+    if what == "std" and not all(x > 0 for x in v):
+        return None
+    return int(v[0]) if what == "size" else v
+
+
+_EXPECTED = {"size": "a size from 0 to 16384", "mean": "three finite numbers R,G,B",
+             "std": "three numbers R,G,B (std > 0)"}
+
+
+def _preset(resize=None, crop=None, mean=None, std=None, meta=None, path=None):
+    """vggcl's preprocessing settings: arguments, else the model's metadata, else torchvision's; read and
+    checked as `vggcl classify` reads them (a metadata value it refuses is refused, naming the file)."""
     p = _Preprocess()
     _preprocess_defaults(ctypes.byref(p))
     meta = meta or {}
-
-    def pick(value, key, convert):
+    for name, value, key, count, what in (("resize", resize, "vggcl.resize", 1, "size"),
+                                          ("crop", crop, "vggcl.crop", 1, "size"),
+                                          ("mean", mean, "vggcl.mean", 3, "mean"),
+                                          ("std", std, "vggcl.std", 3, "std")):
         if value is not None:
-            return value
-        return convert(meta[key]) if meta.get(key) is not None else None
-
-    r = pick(resize, "vggcl.resize", int)
-    c = pick(crop, "vggcl.crop", int)
-    m = pick(mean, "vggcl.mean", lambda s: [float(v) for v in s.split(",")])
-    s = pick(std, "vggcl.std", lambda s: [float(v) for v in s.split(",")])
-    if r is not None:
-        p.resize = r
-    if c is not None:
-        p.crop = c
-    if m is not None:
-        p.mean[:] = m
-    if s is not None:
-        p.std[:] = s
+            got = _numbers(value if count > 1 else [value], count, what)
+            if got is None:
+                raise Error(f"{name} is {value!r}; expected {_EXPECTED[what]}")
+        elif meta.get(key) is not None:
+            got = _numbers(meta[key], count, what)
+            if got is None:
+                raise Error(f'{path}: __metadata__ "{key}" is "{meta[key]}"; expected {_EXPECTED[what]}')
+        else:
+            continue
+        if count == 1:
+            setattr(p, name, got)
+        else:
+            getattr(p, name)[:] = got
     return p
 
 
@@ -195,9 +215,11 @@ def _preprocess(ctx, image, p):
         ctx.check(_image_read(ctx.ptr, os.fsencode(image), ctypes.byref(p), ctypes.byref(out), ctypes.byref(oh),
                               ctypes.byref(ow)))
     else:
-        rgb = np.ascontiguousarray(image, np.uint8)
-        if rgb.ndim != 3 or rgb.shape[2] != 3:
-            raise Error(f"preprocess: expected an (H, W, 3) uint8 image, got shape {rgb.shape}")
+        rgb = np.asarray(image)
+        if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
+            raise Error(f"preprocess: expected an (H, W, 3) uint8 image, got {rgb.dtype} of shape {rgb.shape} "
+                        "(a float image would be cut to bytes: convert it, e.g. (x * 255).round().astype(np.uint8))")
+        rgb = np.ascontiguousarray(rgb)
         ctx.check(_image_preprocess(ctx.ptr, rgb.ctypes.data_as(ctypes.POINTER(ctypes.c_ubyte)), rgb.shape[0],
                                     rgb.shape[1], ctypes.byref(p), ctypes.byref(out), ctypes.byref(oh),
                                     ctypes.byref(ow)))
@@ -236,6 +258,7 @@ class Model:
     """
 
     def __init__(self, path, device=None, pool5=None, conv=None, head=None, features_only=False):
+        self.path = str(path)
         if pool5 not in _POOL5:
             raise Error(f"pool5 must be 'keep', 'drop' or None, not {pool5!r}")
         self._ctx = _Context()
@@ -250,9 +273,15 @@ class Model:
             opts.conv = _conv_algorithm(conv.encode())
             if not opts.conv:
                 raise Error(f"conv must be auto, direct, winograd, gemm, winograd-gpu or winograd-packed, not {conv!r}")
-        self._ctx.check(_select_device(self._ctx.ptr, device.encode() if device else None))
+        spec = None if device is None else os.fsencode(str(device))  # (an index from devices(), 0 included)
+        self._ctx.check(_select_device(self._ctx.ptr, spec))
         self._ctx.check(_model_load(self._ctx.ptr, os.fsencode(path), ctypes.byref(opts), ctypes.byref(self._ptr)))
-        self.path = str(path)
+
+    def _live(self):
+        """The model's handle; Error once it is closed (the library would be handed NULL)."""
+        if not getattr(self, "_ptr", None):
+            raise Error(f"{self.path}: the model is closed")
+        return self._ptr
 
     def close(self):
         """Releases the model and its device memory (also done when it is garbage collected)."""
@@ -273,34 +302,36 @@ class Model:
 
     @property
     def device(self):
+        self._live()
         return _device_name(self._ctx.ptr).decode(errors="replace")
 
     @property
     def device_type(self):
         """"GPU", "CPU", ... as devices() gives it; "" on the reference backend."""
+        self._live()
         return _device_type(self._ctx.ptr).decode(errors="replace")
 
     @property
     def classes(self):
-        return _model_classes(self._ptr)
+        return _model_classes(self._live())
 
     @property
     def features(self):
-        return _model_features(self._ptr)
+        return _model_features(self._live())
 
     @property
     def pool5(self):
-        return "keep" if _model_pool5(self._ptr) else "drop"
+        return "keep" if _model_pool5(self._live()) else "drop"
 
     @property
     def class_names(self):
         """The names in the file's metadata ("vggcl.classes"), or None."""
-        names = [_model_class_name(self._ptr, c) for c in range(self.classes)]
+        names = [_model_class_name(self._live(), c) for c in range(self.classes)]
         return [n.decode() for n in names] if names and all(names) else None
 
     def metadata(self, key):
         """The file's __metadata__[key], or None."""
-        v = _model_metadata(self._ptr, key.encode())
+        v = _model_metadata(self._live(), key.encode())
         return v.decode() if v is not None else None
 
     def _input(self, x):
@@ -316,7 +347,7 @@ class Model:
         n = x.shape[0]
         feats = np.empty((n, self.features), np.float32)
         logits = np.empty((n, self.classes), np.float32) if self.classes else None
-        self._ctx.check(_forward(self._ctx.ptr, self._ptr, x.ctypes.data_as(_f), n, x.shape[2], x.shape[3],
+        self._ctx.check(_forward(self._ctx.ptr, self._live(), x.ctypes.data_as(_f), n, x.shape[2], x.shape[3],
                                  logits.ctypes.data_as(_f) if logits is not None else None, feats.ctypes.data_as(_f)))
         return logits, feats
 
@@ -326,14 +357,17 @@ class Model:
         x = self._input(x)
         n, h, w = x.shape[0], x.shape[2], x.shape[3]
         mh, mw = ctypes.c_int(), ctypes.c_int()
-        _map_size(self._ptr, h, w, ctypes.byref(mh), ctypes.byref(mw))
+        _map_size(self._live(), h, w, ctypes.byref(mh), ctypes.byref(mw))
         cams = np.empty((n, max(mh.value, 1), max(mw.value, 1)), np.float32)
         chosen = np.empty(n, np.int32)
         logits = np.empty((n, max(self.classes, 1)), np.float32)
-        want = None if classes is None else np.ascontiguousarray(classes, np.int32)
-        if want is not None and want.shape != (n,):
-            raise Error(f"classes of shape {want.shape}; expected ({n},)")
-        self._ctx.check(_forward_cam(self._ctx.ptr, self._ptr, x.ctypes.data_as(_f), n, h, w,
+        want = None if classes is None else np.asarray(classes)
+        if want is not None and (want.shape != (n,) or want.dtype.kind not in "iu" or
+                                 (n and not (-1 <= want.min() and want.max() < max(self.classes, 1)))):
+            raise Error(f"classes {want.dtype} of shape {want.shape}; expected ({n},) integers from -1 (the top "
+                        f"class) to {self.classes - 1}")
+        want = None if want is None else np.ascontiguousarray(want, np.int32)
+        self._ctx.check(_forward_cam(self._ctx.ptr, self._live(), x.ctypes.data_as(_f), n, h, w,
                                      logits.ctypes.data_as(_f), None, want.ctypes.data_as(_i) if want is not None
                                      else None, cams.ctypes.data_as(_f), chosen.ctypes.data_as(_i)))
         return cams, chosen, logits
@@ -345,7 +379,7 @@ class Model:
 
     def _preset(self, resize=None, crop=None, mean=None, std=None):
         meta = {k: self.metadata(k) for k in ("vggcl.resize", "vggcl.crop", "vggcl.mean", "vggcl.std")}
-        return _preset(resize, crop, mean, std, meta)
+        return _preset(resize, crop, mean, std, meta, self.path)
 
     def classify(self, paths, top=5, batch=8, threads=None, **preprocess):
         """Image paths -> per image a list of the top classes as (class, name, probability), the
@@ -354,8 +388,10 @@ class Model:
         classify`, vggcl_decode_threads_default(): one per core this process may run on, or on a
         CPU device, which computes on those cores, one per 16 of them. An unreadable image raises
         vggcl.Error naming it."""
-        if batch < 1 or (threads is not None and threads < 1):
-            raise Error(f"classify: batch ({batch}) and threads ({threads}) must be at least 1")
+        if batch < 1 or top < 1 or (threads is not None and threads < 1):
+            raise Error(f"classify: batch ({batch}), top ({top}) and threads ({threads}) must be at least 1")
+        if not self.classes:
+            raise Error(f"{self.path}: classify needs a head; the model was loaded features_only")
         names = self.class_names or [f"class {c}" for c in range(self.classes)]
         p = self._preset(**preprocess)
         local = threading.local()  # a context per thread, for its error messages
@@ -363,7 +399,7 @@ class Model:
         def prepare(path):
             if not hasattr(local, "ctx"):
                 local.ctx = _Context()
-            return _preprocess(local.ctx, path, p)
+            return path, _preprocess(local.ctx, path, p)
 
         out = []
         paths = iter(paths)
@@ -376,7 +412,12 @@ class Model:
                                for path in itertools.islice(paths, 2 * batch + threads - len(pending)))
                 if not pending:
                     break
-                x = np.stack([pending.popleft().result() for _ in range(min(batch, len(pending)))])
+                done = [pending.popleft().result() for _ in range(min(batch, len(pending)))]
+                for path, t in done:  # (without a crop, images of other sizes cannot share a batch)
+                    if t.shape != done[0][1].shape:
+                        raise Error(f"classify: {path} preprocesses to {t.shape[1]}x{t.shape[2]}, unlike "
+                                    f"{done[0][0]}'s {done[0][1].shape[1]}x{done[0][1].shape[2]}; give crop")
+                x = np.stack([t for _, t in done])
                 logits, _ = self.forward(x)
                 z = np.exp(logits.astype(np.float64) - logits.max(1, keepdims=True))
                 prob = z / z.sum(1, keepdims=True)
