@@ -17,6 +17,10 @@
  * (narrow maps waste lanes; auto runs those layers as Winograd).
  * Accumulation order (ic, ky, kx) is that of host/ref/conv3x3_ref.c.
  */
+
+/* ReLU letting NaN through as PyTorch does (fmax gives the other operand: a NaN input came out as a
+ * confident answer); the same macro in each program that needs it. */
+#define RELU(v) ((v) < 0.0f ? 0.0f : (v))
 #ifndef OCB
 #define OCB 16
 #endif
@@ -100,8 +104,8 @@ __kernel void conv3x3_bias_relu(__global const float *restrict in,
     for (int t = 0; t < OCB; t++) {
         const int oc = ob * OCB + t;
         if (oc >= C_out) break;
-        const VEC r0 = fmax(acc0[t] + (VEC)(bias[oc]), (VEC)(0.0f));
-        const VEC r1 = fmax(acc1[t] + (VEC)(bias[oc]), (VEC)(0.0f));
+        const VEC r0 = RELU(acc0[t] + (VEC)(bias[oc]));
+        const VEC r1 = RELU(acc1[t] + (VEC)(bias[oc]));
         __global float *dst = out + ((size_t)n * C_out + oc) * plane + (size_t)oy * W + ox0;
         if (ox0 + PX <= W) {
             VSTORE(r0, 0, dst);

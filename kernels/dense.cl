@@ -10,6 +10,10 @@
  * bias_add: the bias (and ReLU) after CLBlast's SGEMM, for the large layers.
  *   get_global_id(0) = n * C + c (rounded up; extra items return).
  */
+
+/* ReLU letting NaN through as PyTorch does (fmax gives the other operand: a NaN input came out as a
+ * confident answer); the same macro in each program that needs it. */
+#define RELU(v) ((v) < 0.0f ? 0.0f : (v))
 #ifndef DENSE_WG
 #define DENSE_WG 64
 #endif
@@ -28,7 +32,7 @@ void dense(__global const float *restrict in, __global const float *restrict wei
     float acc = (acc4.x + acc4.y) + (acc4.z + acc4.w);
     for (; k < K; k++) acc = fma(x[k], w[k], acc);
     const float v = acc + bias[c];
-    out[i] = relu ? fmax(v, 0.0f) : v;
+    out[i] = relu ? RELU(v) : v;
 }
 
 __kernel void bias_add(__global float *out, __global const float *restrict bias, int N, int C, int relu)
@@ -36,5 +40,5 @@ __kernel void bias_add(__global float *out, __global const float *restrict bias,
     const int i = get_global_id(0);
     if (i >= N * C) return;
     const float v = out[i] + bias[i % C];
-    out[i] = relu ? fmax(v, 0.0f) : v;
+    out[i] = relu ? RELU(v) : v;
 }

@@ -9,6 +9,10 @@
  * bias_relu_rows: out (N * C_out rows of HW) = max(out + bias[row % C_out], 0).
  *   One work-item per element: get_global_id(0) = column (rounded up), (1) = row.
  */
+
+/* ReLU letting NaN through as PyTorch does (fmax gives the other operand: a NaN input came out as a
+ * confident answer); the same macro in each program that needs it. */
+#define RELU(v) ((v) < 0.0f ? 0.0f : (v))
 __kernel void im2col3x3(__global const float *restrict in, __global float *restrict col, int n, int C_in, int H,
                         int W)
 {
@@ -28,5 +32,5 @@ __kernel void bias_relu_rows(__global float *out, __global const float *restrict
     const size_t row = get_global_id(1);
     if (p >= HW) return;
     __global float *o = out + row * HW + p;
-    *o = fmax(*o + bias[row % C_out], 0.0f);
+    *o = RELU(*o + bias[row % C_out]);
 }

@@ -30,6 +30,11 @@
  * channels, and against 126-133 ms with 32 tiles in two vectors per work-item.)
  */
 
+/* ReLU and the larger of two, letting NaN through as PyTorch does (fmax gives the other operand: a NaN
+ * input came out as a confident answer); the same macros in each program that needs them. */
+#define RELU(v) ((v) < 0.0f ? 0.0f : (v))
+#define MAX_NAN(a, b) ((((b) > (a)) | isnan(b)) ? (b) : (a))
+
 /* B^T applied to six values (one column or row of a 6x6 tile), 8 tiles per lane set. */
 #define BT_ROWS(x0, x1, x2, x3, x4, x5, o)              \
     do {                                                \
@@ -305,7 +310,7 @@ inline void ms_output(__local const float *Ms, int j, float bias, float16 y[16])
         float16 o[4];
         AT_ROWS(f[r][0], f[r][1], f[r][2], f[r][3], f[r][4], f[r][5], o);
         #pragma unroll
-        for (int c = 0; c < 4; c++) y[4 * r + c] = fmax(o[c] + (float16)(bias), (float16)(0.0f));
+        for (int c = 0; c < 4; c++) y[4 * r + c] = RELU(o[c] + (float16)(bias));
     }
 }
 
@@ -406,8 +411,8 @@ __kernel void wino_fused(__global const float *restrict in, __global const float
             for (int pr = 0; pr < 2; pr++) {
                 const float16 *a = y + 8 * pr, *b = y + 8 * pr + 4;
                 if (pool) {
-                    const float16 p0 = fmax(fmax(a[0], a[1]), fmax(b[0], b[1]));
-                    const float16 p1 = fmax(fmax(a[2], a[3]), fmax(b[2], b[3]));
+                    const float16 p0 = MAX_NAN(MAX_NAN(a[0], a[1]), MAX_NAN(b[0], b[1]));
+                    const float16 p1 = MAX_NAN(MAX_NAN(a[2], a[3]), MAX_NAN(b[2], b[3]));
                     const float8 r0 = (float8)(p0.s0, p1.s0, p0.s1, p1.s1, p0.s2, p1.s2, p0.s3, p1.s3);
                     const float8 r1 = (float8)(p0.s4, p1.s4, p0.s5, p1.s5, p0.s6, p1.s6, p0.s7, p1.s7);
                     const float8 r2 = (float8)(p0.s8, p1.s8, p0.s9, p1.s9, p0.sa, p1.sa, p0.sb, p1.sb);
@@ -512,7 +517,8 @@ inline void gemm_output(__local const float *Ms, int tb, int ob, __global const 
                     for (int pc = 0; pc < 2 && 2 * tx + pc < PW; pc++) {
                         const int i = 8 * pr + 2 * pc;
                         dst[(size_t)(2 * ty + pr) * PW + 2 * tx + pc] =
-                            fmax(fmax(blk[i * TT + k], blk[(i + 1) * TT + k]), fmax(blk[(i + 4) * TT + k], blk[(i + 5) * TT + k]));
+                            MAX_NAN(MAX_NAN(blk[i * TT + k], blk[(i + 1) * TT + k]),
+                                    MAX_NAN(blk[(i + 4) * TT + k], blk[(i + 5) * TT + k]));
                     }
             } else {
                 __global float *dst = out + ((size_t)n * C_out + oc) * H * W;
@@ -792,7 +798,7 @@ __kernel void wino_gpu_output(__global const float *restrict M, __global const f
         float o[4];
         AT_ROWS(f[r][0], f[r][1], f[r][2], f[r][3], f[r][4], f[r][5], o);
         #pragma unroll
-        for (int c = 0; c < 4; c++) y[r][c] = fmax(o[c] + bv, 0.0f);
+        for (int c = 0; c < 4; c++) y[r][c] = RELU(o[c] + bv);
     }
     const int tx = t % tiles_x, row = t / tiles_x;
     const int ty = row % tiles_y, n = row / tiles_y;
@@ -805,8 +811,8 @@ __kernel void wino_gpu_output(__global const float *restrict M, __global const f
             for (int c = 0; c < 2; c++) {
                 const int py = ty * 2 + r, px = tx * 2 + c;
                 if (py < PH && px < PW)
-                    dst[(size_t)py * PW + px] = fmax(fmax(y[2 * r][2 * c], y[2 * r][2 * c + 1]),
-                                                     fmax(y[2 * r + 1][2 * c], y[2 * r + 1][2 * c + 1]));
+                    dst[(size_t)py * PW + px] = MAX_NAN(MAX_NAN(y[2 * r][2 * c], y[2 * r][2 * c + 1]),
+                                                        MAX_NAN(y[2 * r + 1][2 * c], y[2 * r + 1][2 * c + 1]));
             }
     } else {
         __global float *dst = out + ((size_t)n * C_out + oc) * H * W;

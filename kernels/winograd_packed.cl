@@ -29,6 +29,11 @@
  * the file holds the conversions from and to NCHW and packed_border alone (they take no
  * tunables, so one build serves every layer). */
 
+/* ReLU and the larger of two, letting NaN through as PyTorch does (fmax gives the other operand: a NaN
+ * input came out as a confident answer); the same macros in each program that needs them. */
+#define RELU(v) ((v) < 0.0f ? 0.0f : (v))
+#define MAX_NAN(a, b) ((((b) > (a)) | isnan(b)) ? (b) : (a))
+
 /* the padded side of a map side s (VGGCL_PACKED_SIDE in host/layers.h) */
 inline int padded(int s)
 {
@@ -248,7 +253,7 @@ inline void output_tile(__local float *Ms_o, int t, float16 bv, __global float *
         float16 fr[NT];                                                                          \
         _Pragma("unroll") for (int b = 0; b < NT; b++) fr[b] = F_AT((r0) + r, b);                \
         at(fr, y[r]);                                                                            \
-        _Pragma("unroll") for (int c = 0; c < M; c++) y[r][c] = fmax(y[r][c] + bv, (float16)(0.0f)); \
+        _Pragma("unroll") for (int c = 0; c < M; c++) y[r][c] = RELU(y[r][c] + bv);                \
     }
     #pragma unroll
     for (int pr = 0; pr < M / 2; pr++) {
@@ -260,7 +265,7 @@ inline void output_tile(__local float *Ms_o, int t, float16 bv, __global float *
             for (int pc = 0; pc < M / 2; pc++) {
                 const int xx = X / 2 + pc;
                 if (yy < Oh && xx < Ow)
-                    vstore16(fmax(fmax(y[0][2 * pc], y[0][2 * pc + 1]), fmax(y[1][2 * pc], y[1][2 * pc + 1])), 0,
+                    vstore16(MAX_NAN(MAX_NAN(y[0][2 * pc], y[0][2 * pc + 1]), MAX_NAN(y[1][2 * pc], y[1][2 * pc + 1])), 0,
                              dst + ((size_t)(yy + 1) * Owp + xx + 1) * 16);
             }
         } else {

@@ -5,7 +5,8 @@
  * each convolution algorithm (auto, direct, Winograd, im2col + SGEMM, and
  * the GPU-shaped Winograd, which folds the max pools after conv blocks in),
  * heads of dense chains after GAP and after the 7x7 pool and flatten, and
- * devices with less local memory or smaller work-groups than PoCL. */
+ * devices with less local memory or smaller work-groups than PoCL; a NaN in the input reaching the
+ * logits on every path, as in PyTorch. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -81,6 +82,17 @@ START_TEST(test_network_vs_reference)
         /* a smaller batch after a larger one, on the same buffers */
         ck_assert(vggcl_forward(cl, mc, x, 1, H, W, yc, NULL) == VGGCL_OK);
         ck_assert(tu_compare("logits (batch 1)", yr, yc, 1, C, 1, 1, REL_L2, ELEM));
+        /* a NaN pixel in the last image makes its logits NaN, as PyTorch's (ReLU and the max pools let NaN
+         * through; fmax had made it a confident answer), on the device as on the reference, and leaves the
+         * other images' as they were */
+        x[nx - (size_t)H * W + (size_t)(H / 2) * W + W / 2] = NAN;
+        ck_assert(vggcl_forward(ref, mr, x, N, H, W, yr, NULL) == VGGCL_OK);
+        ck_assert_msg(vggcl_forward(cl, mc, x, N, H, W, yc, NULL) == VGGCL_OK, "%s", vggcl_message(cl));
+        for (int c = 0; c < C; c++)
+            ck_assert_msg(isnan(yr[(size_t)(N - 1) * C + c]) && isnan(yc[(size_t)(N - 1) * C + c]),
+                          "net %s (conv %d): logit %d of the image with a NaN is %g (reference %g)", nets[i].cfg, conv,
+                          c, yc[(size_t)(N - 1) * C + c], yr[(size_t)(N - 1) * C + c]);
+        ck_assert(N < 2 || tu_compare("logits (the images without NaN)", yr, yc, N - 1, C, 1, 1, REL_L2, ELEM));
         free(x), free(yr), free(yc), free(fr), free(fc);
         vggcl_model_free(mr), vggcl_model_free(mc);
         vggcl_ctx_free(ref), vggcl_ctx_free(cl);

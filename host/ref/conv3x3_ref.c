@@ -26,6 +26,6 @@ void vggcl__ref_conv3x3_bias_relu(const float *in, const float *weight, const fl
                         }
                     }
                     const double v = acc + bias[oc];
-                    out[((size_t)n * C_out + oc) * plane + (size_t)oy * W + ox] = v > 0.0 ? (float)v : 0.0f;
+                    out[((size_t)n * C_out + oc) * plane + (size_t)oy * W + ox] = v < 0.0 ? 0.0f : (float)v; /* (NaN through) */
                 }
 }
