@@ -278,6 +278,9 @@ class Cli(unittest.TestCase):
         self.fails(self.run_args(extra=["--device", "no-such-gpu"]), 1, "no-such-gpu", "vggcl devices")
         self.fails(self.run_args(extra=["--device", "99"]), 1, "index 99")
         self.fails(self.run_args(extra=["--device", "5:0"]), 1, "5:0")
+        # the device named by the environment, no --device given: said where it came from
+        r = self.fails(self.run_args(), 1, "no OpenCL device name contains 'no-such-gpu'", env={"VGGCL_DEVICE": "no-such-gpu"})
+        self.assertIn("(the device named by $VGGCL_DEVICE=no-such-gpu)", r.stderr)
 
     def test_device_out_of_memory(self):
         """A batch over the device's per-buffer limit: a sparse input file, so no disk is used."""
@@ -294,6 +297,14 @@ class Cli(unittest.TestCase):
         save_file(make_state_dict(parse_cfg("64,M,8"), False, 3, seed=2), self.d / "w8.safetensors")
         self.fails(self.run_args(weights=self.d / "w8.safetensors", x=path), 1, "device out of memory",
                    "largest batch that fits")
+        # an image too large to fit alone: said so, not "the largest batch that fits is 0"
+        side = int((max_alloc * 1.05 / (64 * 4)) ** 0.5) + 1
+        img = self.d / "in.png"
+        shutil.copy(ROOT / "tests" / "data" / "tiny.png", img)
+        if side <= 16384:  # (--crop's limit; a device allowing 64 GiB per buffer needs no such case)
+            r = self.fails(["classify", "--weights", self.d / "w8.safetensors", "--resize", "0", "--crop", side, img],
+                           1, "device out of memory", "not even one image fits at this size")
+            self.assertNotIn("largest batch", r.stderr)
 
     def test_kernel_build_failure(self):
         kdir = self.d / "kernels"

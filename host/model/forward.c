@@ -215,12 +215,14 @@ static vggcl_status check_memory(vggcl_ctx *ctx, const vggcl_model *m, int n, in
         else hi = mid;
     }
     const workspace ws = workspace_for(ctx, m, n, h, w);
+    char fit[96];
+    if (lo) snprintf(fit, sizeof fit, "the largest batch that fits at this size is %d", lo);
+    else snprintf(fit, sizeof fit, "not even one image fits at this size: give a smaller one (--resize, --crop)");
     return vggcl__fail(ctx, VGGCL_ERR_DEVICE_MEMORY,
                        "device out of memory: batch %d at %dx%d needs %.1f MiB on %s (largest buffer %.1f MiB), "
-                       "but the device allows %.1f MiB per buffer and %.1f MiB in all; the largest batch that "
-                       "fits at this size is %d",
+                       "but the device allows %.1f MiB per buffer and %.1f MiB in all; %s",
                        n, h, w, (weight_bytes(m) + ws_total(&ws)) / 1048576.0, ctx->device_name,
-                       ws_largest(&ws) / 1048576.0, ctx->max_alloc / 1048576.0, ctx->global_mem / 1048576.0, lo);
+                       ws_largest(&ws) / 1048576.0, ctx->max_alloc / 1048576.0, ctx->global_mem / 1048576.0, fit);
 }
 
 /* Grows the device buffers for a pass of n images at h x w whose input goes

@@ -249,7 +249,8 @@ vggcl_status vggcl_select_device(vggcl_ctx *ctx, const char *spec)
                            "VGGCL_FAULT=%s: expected KIND:N[:CODE], KIND one of buffer, build, kernel, arg, enqueue, any, "
                            "setup; "
                            "N >= 1; CODE a CL_* name or a negative number", ctx->fault_spec);
-    if (!spec || !*spec) spec = getenv("VGGCL_DEVICE");
+    const int from_env = !spec || !*spec;
+    if (from_env) spec = getenv("VGGCL_DEVICE");
     if (spec && !strcmp(spec, "ref")) {
         ctx->use_ref = 1;
         ctx->selected = 1;
@@ -259,6 +260,11 @@ vggcl_status vggcl_select_device(vggcl_ctx *ctx, const char *spec)
     st = enumerate(ctx, &list, &n);
     if (st != VGGCL_OK) return st;
     int i = match_spec(ctx, list, n, spec);
+    if (i < 0 && from_env && spec && *spec) { /* (say where it came from: no --device was given) */
+        char msg[1024];
+        snprintf(msg, sizeof msg, "%s", vggcl_message(ctx));
+        vggcl__fail(ctx, VGGCL_ERR_NO_DEVICE, "%s (the device named by $VGGCL_DEVICE=%s)", msg, spec);
+    }
     if (i < 0) { st = VGGCL_ERR_NO_DEVICE; goto fail; }
     ctx->platform = list[i].platform;
     ctx->device = list[i].device;
