@@ -218,7 +218,8 @@ class Cam(unittest.TestCase):
         out = self.d / "out"
         out.mkdir()
         Image.open(self.image).convert("RGB").save(self.d / "photo.jpg")
-        r = subprocess.run([VGGCL, "cam", "--weights", self.weights, "--out-dir", out, self.image, self.d / "photo.jpg"],
+        r = subprocess.run([VGGCL, "cam", "--weights", self.weights, "--out-dir", out, "--resize", "64", "--crop", "64",
+                            self.image, self.d / "photo.jpg"],
                            capture_output=True, text=True, timeout=600)
         self.assertEqual(r.returncode, 2, r.stderr)
         self.assertIn(f"{self.image} and {self.d / 'photo.jpg'} would both write {out}/photo.cam*", r.stderr)
@@ -229,7 +230,8 @@ class Cam(unittest.TestCase):
             Image.fromarray(photo(230 + i, 240, i)).save(names[-1])
         for compare, blocker in (([], "b.cam-up.npy"), (["--compare-pool5"], "b.cam-drop.npy")):
             (out / blocker).mkdir()
-            r = subprocess.run([VGGCL, "cam", "--weights", self.weights, "--out-dir", out, *compare, *names],
+            r = subprocess.run([VGGCL, "cam", "--weights", self.weights, "--out-dir", out, "--resize", "64", "--crop",
+                                "64", *compare, *names],
                                capture_output=True, text=True, timeout=600)
             self.assertEqual(r.returncode, 1, r.stderr)
             self.assertIn(f"stopped at {names[1]}; images after it not drawn: 1", r.stderr)

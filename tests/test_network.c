@@ -86,13 +86,16 @@ START_TEST(test_network_vs_reference)
          * through; fmax had made it a confident answer), on the device as on the reference, and leaves the
          * other images' as they were */
         x[nx - (size_t)H * W + (size_t)(H / 2) * W + W / 2] = NAN;
-        ck_assert(vggcl_forward(ref, mr, x, N, H, W, yr, NULL) == VGGCL_OK);
         ck_assert_msg(vggcl_forward(cl, mc, x, N, H, W, yc, NULL) == VGGCL_OK, "%s", vggcl_message(cl));
-        for (int c = 0; c < C; c++)
-            ck_assert_msg(isnan(yr[(size_t)(N - 1) * C + c]) && isnan(yc[(size_t)(N - 1) * C + c]),
-                          "net %s (conv %d): logit %d of the image with a NaN is %g (reference %g)", nets[i].cfg, conv,
-                          c, yc[(size_t)(N - 1) * C + c], yr[(size_t)(N - 1) * C + c]);
         ck_assert(N < 2 || tu_compare("logits (the images without NaN)", yr, yc, N - 1, C, 1, 1, REL_L2, ELEM));
+        if (conv == VGGCL_CONV_AUTO) /* (the reference's pass, once per net) */
+            ck_assert(vggcl_forward(ref, mr, x, N, H, W, yr, NULL) == VGGCL_OK);
+        for (int c = 0; c < C; c++) {
+            const float dev = yc[(size_t)(N - 1) * C + c], want = yr[(size_t)(N - 1) * C + c];
+            ck_assert_msg(isnan(dev) && (conv != VGGCL_CONV_AUTO || isnan(want)),
+                          "net %s (conv %d): logit %d of the image with a NaN is %g (reference %g)", nets[i].cfg, conv,
+                          c, dev, want);
+        }
         free(x), free(yr), free(yc), free(fr), free(fc);
         vggcl_model_free(mr), vggcl_model_free(mc);
         vggcl_ctx_free(ref), vggcl_ctx_free(cl);

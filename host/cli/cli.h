@@ -158,7 +158,8 @@ int cli_ranks_begin(cli_ranks *r, const char *cmd, char ***files, int *n);
  * process whatever started it (also mpirun, as a launcher: no MPI); else under mpirun the rank's
  * share (cli_ranks_begin); else all of them. Sets r->total. */
 int cli_take_share(cli_ranks *r, const char *cmd, const char *shard, char ***files, int *n);
-/* The device for this rank: given (else $VGGCL_DEVICE), else (several ranks) one by local rank. */
+/* The device for this rank: given; else NULL when $VGGCL_DEVICE names one (the library reads it and names
+ * it in its messages, as for one process); else (several ranks) one by local rank. */
 const char *cli_ranks_device(cli_ranks *r, const char *given);
 /* Captures stdout and stderr, and points the output arrays at temporary files. */
 int cli_ranks_capture(cli_ranks *r, const char **logits_out, const char **tensor_out);

@@ -445,7 +445,7 @@ const char *cli_ranks_device(cli_ranks *r, const char *given)
 {
     if (given || r->size < 2) return given;
     const char *env = getenv("VGGCL_DEVICE");
-    if (env && *env) return env; /* every rank on the device it names */
+    if (env && *env) return NULL; /* every rank on the device it names (read by the library, which says so) */
     /* one device per rank on each machine: the GPUs if there are any, else every device */
     int pick[CLI_MAX_DEVICES];
     const int n = cli_all_devices(pick, CLI_MAX_DEVICES);
