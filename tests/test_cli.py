@@ -546,6 +546,21 @@ class Cli(unittest.TestCase):
                 r = subprocess.run([VGGCL, *map(str, cls[:-1]), opt, target, img], capture_output=True, timeout=300)
                 self.assertEqual((r.returncode, r.stdout), (2, b""), r.stderr)
                 self.assertIn(f"{opt} {target} is standard output".encode(), r.stderr)
+        # train-head's model to standard output: its training log goes to stderr
+        data = self.d / "data"
+        for c in ("a", "b"):
+            (data / c).mkdir(parents=True)
+            for i in range(2):
+                shutil.copy(img, data / c / f"{i}.png")
+        th = ["train-head", "--weights", self.weights, "--data", data, "--resize", "24", "--crop", "16", "--epochs",
+              "2", "--val-split", "0", "--out"]
+        r = self.vggcl(*th, self.d / "m.safetensors")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        r = subprocess.run([VGGCL, *map(str, th), "-"], capture_output=True, timeout=300)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stdout, (self.d / "m.safetensors").read_bytes())
+        self.assertIn(b"epoch   2/2", r.stderr)
+        self.assertIn(b"wrote - (2 classes", r.stderr)
         self.assertTrue(out_link.is_symlink())
         # what is written there is staged in $TMPDIR (the ranks' shares too), not always /tmp
         r = subprocess.run([VGGCL, "run", "--weights", self.weights, "--input", self.x, "--output", "-"],

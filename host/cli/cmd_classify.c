@@ -73,14 +73,15 @@ static int model_labels(const vggcl_model *m, int classes, labels *l)
     return 0;
 }
 
-/* Prints one image's top k in the chosen format. */
-static void report(const char *file, const float *logits, int classes, int k, const labels *l, const char *format)
+/* Prints one image's top k in the chosen format: CLI_OK, or CLI_FAIL said (out of memory: the line would be
+ * missing from the answers). */
+static int report(const char *file, const float *logits, int classes, int k, const labels *l, const char *format)
 {
     double *prob = malloc(sizeof *prob * (size_t)classes);
     int *order = malloc(sizeof *order * (size_t)classes);
     if (!prob || !order) {
         free(prob), free(order);
-        return;
+        return cli_error(CLI_FAIL, "%s: out of host memory for its answer", file);
     }
     double mx = logits[0], sum = 0;
     for (int c = 1; c < classes; c++) mx = logits[c] > mx ? logits[c] : mx;
@@ -95,6 +96,7 @@ static void report(const char *file, const float *logits, int classes, int k, co
             }
     char name[32];
     cJSON *o = NULL, *top = NULL;
+    int rc = CLI_OK;
     if (!strcmp(format, "json")) {
         o = cJSON_CreateObject();
         cJSON_AddItemToObject(o, "file", cli_json_string(file));
@@ -121,10 +123,11 @@ static void report(const char *file, const float *logits, int classes, int k, co
             printf("%s %s %.4f", i ? "," : "", label, prob[c]);
         }
     }
-    if (!strcmp(format, "json")) cli_json_print(o);
+    if (!strcmp(format, "json")) rc = cli_json_print(o); /* (says when out of memory) */
     else if (!strcmp(format, "text")) printf("\n");
     free(prob);
     free(order);
+    return rc;
 }
 
 /* What classify keeps across batches: the outputs stream to their files as
@@ -146,7 +149,8 @@ static int print_batch(void *user, const int *index, int nb, const float *x, int
     results *r = user;
     (void)features, (void)flipped;
     for (int j = 0; j < nb; j++)
-        report(r->files[index[j]], logits + (size_t)j * r->classes, r->classes, r->top, r->l, r->format);
+        if (report(r->files[index[j]], logits + (size_t)j * r->classes, r->classes, r->top, r->l, r->format))
+            return CLI_FAIL;
     const long long lt[1] = { r->classes }, xt[3] = { 3, h, w };
     if ((r->logits_path && !r->logits && vggcl_npy_writer_open(r->ctx, r->logits_path, 1, lt, &r->logits)) ||
         (r->tensor_path && !r->x && vggcl_npy_writer_open(r->ctx, r->tensor_path, 3, xt, &r->x)) ||

@@ -183,6 +183,7 @@ static int train_and_write(vggcl_ctx *ctx, const split *s, const cli_dataset *ds
                            const char *weights, const char *out, int pool5, const vggcl_preprocess *p)
 {
     const int C = ds->n_classes;
+    FILE *report = cli_report(&out, 1); /* (the model to standard output: the log goes to stderr) */
     float *w = malloc(sizeof *w * (size_t)C * s->d), *b = malloc(sizeof *b * (size_t)C);
     vggcl_train_epoch *log = malloc(sizeof *log * (size_t)o->epochs);
     char *classes = cli_json_list(ds->classes, C);
@@ -196,10 +197,10 @@ static int train_and_write(vggcl_ctx *ctx, const split *s, const cli_dataset *ds
         goto done;
     }
     for (int e = 0; e < o->epochs; e++) {
-        printf("epoch %3d/%d  train loss %.4f top-1 %.4f", log[e].epoch, o->epochs, log[e].train_loss,
+        fprintf(report, "epoch %3d/%d  train loss %.4f top-1 %.4f", log[e].epoch, o->epochs, log[e].train_loss,
                log[e].train_acc);
-        if (s->nv) printf("  val loss %.4f top-1 %.4f", log[e].val_loss, log[e].val_acc);
-        printf("%s\n", log[e].epoch == best ? "  *" : "");
+        if (s->nv) fprintf(report, "  val loss %.4f top-1 %.4f", log[e].val_loss, log[e].val_acc);
+        fprintf(report, "%s\n", log[e].epoch == best ? "  *" : "");
     }
     char resize[16], crop[16], mean[64], std[64], trained[256];
     snprintf(resize, sizeof resize, "%d", p->resize);
@@ -216,9 +217,9 @@ static int train_and_write(vggcl_ctx *ctx, const split *s, const cli_dataset *ds
         rc = cli_error(CLI_FAIL, "%s", vggcl_message(ctx));
         goto done;
     }
-    printf("kept epoch %d", best);
-    if (s->nv) printf(" (val top-1 %.4f)", log[best - 1].val_acc);
-    printf("; wrote %s (%d classes, pool5 %s)\n", out, C, pool5 ? "kept" : "dropped");
+    fprintf(report, "kept epoch %d", best);
+    if (s->nv) fprintf(report, " (val top-1 %.4f)", log[best - 1].val_acc);
+    fprintf(report, "; wrote %s (%d classes, pool5 %s)\n", out, C, pool5 ? "kept" : "dropped");
     rc = CLI_OK;
 done:
     free(w), free(b), free(log), free(classes);
