@@ -322,6 +322,16 @@ class Mpi(Folder):
                            timeout=600)
         self.assertEqual((r.returncode, vggcl_lines(r.stderr)), (one.returncode, vggcl_lines(one.stderr)))
         self.assertEqual(vggcl_lines(one.stderr), [f"vggcl: {self.d / 'nope'}: --out-dir is not there"])
+        # a data set folder that is not there (eval, train-head): said once, where each rank said it
+        for cmd in (["eval", "--weights", str(self.weights), "--data", str(self.d / "nope")],
+                    ["train-head", "--weights", str(self.weights), "--data", str(self.d / "nope"), "--out",
+                     str(self.d / "m.safetensors")]):
+            one = subprocess.run([VGGCL, *cmd], capture_output=True, text=True, env=ENV, timeout=600)
+            r = subprocess.run(["mpirun", "-n", "3", "--oversubscribe", VGGCL, *cmd], capture_output=True, text=True,
+                               env=ENV, timeout=600)
+            self.assertEqual((r.returncode, vggcl_lines(r.stderr)), (one.returncode, vggcl_lines(one.stderr)))
+            self.assertEqual(len(vggcl_lines(one.stderr)), 1, one.stderr)
+            self.assertIn("nope: not there", one.stderr)
 
     def test_usage_errors_said_once(self):
         """A mistake in the command line, which every rank has alike, is said once with its help, as one

@@ -171,6 +171,10 @@ void cli_ranks_end(cli_ranks *r);
  * the contiguous runs of cli_ranks_begin: on rank 0, rows and ok hold all n, its own share in
  * place; on the others, their share from the start. CLI_OK. */
 int cli_ranks_gather_rows(cli_ranks *r, float *rows, char *ok, int n, size_t row_floats);
+/* Whether a step every rank took succeeded everywhere (collective): local where it failed here, CLI_FAIL
+ * where it failed on another rank only (that rank said why), else CLI_OK. So the ranks go on, or stop,
+ * together: for a step before a collective one (reading the data set, then checking the lists). */
+int cli_ranks_all_ok(cli_ranks *r, int local);
 /* v[0..n) summed over the ranks, on every rank (tallies). CLI_OK. */
 int cli_ranks_sum(cli_ranks *r, long *v, size_t n);
 /* Rank 0's exit status, on every rank. */

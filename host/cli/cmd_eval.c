@@ -200,7 +200,7 @@ int cmd_eval(int argc, char **argv)
     double progress_s;
     if (cli_decode_args("eval", &a, &threads, &progress_s)) return CLI_USAGE;
 
-    cli_dataset ds;
+    cli_dataset ds = { 0 };
     vggcl_ctx *ctx = NULL;
     cli_devices devs = { 0 };
     vggcl_model *model = NULL;
@@ -208,16 +208,15 @@ int cmd_eval(int argc, char **argv)
     tally t = { 0 };
     int *folder_class = NULL, *truth = NULL, failed = 0, n_ok = 0;
     char **names = NULL, (*buf)[24] = NULL;
-    if (cli_dataset_read(data, &ds) != CLI_OK) return CLI_FAIL;
     /* under mpirun each rank evaluates a contiguous run of the list and the tallies add up on rank 0. Past the
-     * start and the list check (which fail on every rank alike), every rank goes through cli_ranks_finish,
-     * whatever happened before. */
-    if ((rc = cli_ranks_begin(&ranks, "eval", NULL, NULL)) != CLI_OK ||
-        (rc = cli_ranks_same_list(&ranks, "eval", ds.files, ds.n)) != CLI_OK)
-        goto out;
+     * start, every rank goes through cli_ranks_finish, whatever happened before: messages that every rank has
+     * alike (a data set folder that is not there) are said once. */
+    if ((rc = cli_ranks_begin(&ranks, "eval", NULL, NULL)) != CLI_OK) goto out;
+    int local = cli_ranks_capture(&ranks, NULL, NULL);
+    if (local == CLI_OK) local = cli_dataset_read(data, &ds);
+    if ((local = cli_ranks_all_ok(&ranks, local)) == CLI_OK) local = cli_ranks_same_list(&ranks, "eval", ds.files, ds.n);
     int lo, hi;
     cli_share(ds.n, ranks.rank, ranks.size, &lo, &hi);
-    int local = cli_ranks_capture(&ranks, NULL, NULL);
     if (local == CLI_OK) local = cli_open_models(cli_ranks_device(&ranks, device), weights, &opts, &p, &devs);
     const int C = local == CLI_OK ? vggcl_model_classes(devs.model[0]) : 0;
     if (local == CLI_OK) {

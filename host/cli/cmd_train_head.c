@@ -226,6 +226,36 @@ done:
     return rc;
 }
 
+/* The training folder and --val's (val_dir, else a val_split of the training images, by seed) as one list
+ * in ds, is_val marking the validation images: CLI_OK, or CLI_FAIL said. (vs: --val's, merged into ds.) */
+static int read_data(const char *data, const char *val_dir, double val_split, unsigned long long seed, cli_dataset *ds,
+                     cli_dataset *vs, char **is_val)
+{
+    if (cli_dataset_read(data, ds) != CLI_OK) return CLI_FAIL;
+    if (ds->n_classes < 2)
+        return cli_error(CLI_FAIL, "%s: one class folder ('%s'); a head needs at least two classes", data,
+                         ds->classes[0]);
+    const int n_train_files = ds->n;
+    if (val_dir) {
+        if (cli_dataset_read(val_dir, vs) != CLI_OK) return CLI_FAIL;
+        for (int c = 0; c < vs->n_classes; c++) {
+            int k = 0;
+            while (k < ds->n_classes && strcmp(ds->classes[k], vs->classes[c])) k++;
+            if (k == ds->n_classes)
+                return cli_error(CLI_FAIL, "%s: class folder '%s' is not one of the training classes in %s", val_dir,
+                                 vs->classes[c], data);
+            for (int i = 0; i < vs->n; i++)
+                if (vs->labels[i] == c) vs->labels[i] = -1 - k; /* (remapped below, without clashing) */
+        }
+        for (int i = 0; i < vs->n; i++) vs->labels[i] = -1 - vs->labels[i];
+        if (!append_files(ds, vs)) return cli_error(CLI_FAIL, "out of host memory");
+    }
+    if (!(*is_val = calloc((size_t)ds->n, 1))) return cli_error(CLI_FAIL, "out of host memory");
+    if (val_dir) memset(*is_val + n_train_files, 1, (size_t)(ds->n - n_train_files));
+    else split_val(ds, val_split, seed, *is_val);
+    return CLI_OK;
+}
+
 int cmd_train_head(int argc, char **argv)
 {
     int rc, batch;
@@ -277,40 +307,7 @@ int cmd_train_head(int argc, char **argv)
     cli_ranks ranks = CLI_RANKS_INIT;
     split s = { 0 };
     char *is_val = NULL;
-    int failed = 0, n_train_files;
-    rc = CLI_FAIL;
-    if (cli_dataset_read(data, &ds) != CLI_OK) goto out;
-    if (ds.n_classes < 2) {
-        cli_error(CLI_FAIL, "%s: one class folder ('%s'); a head needs at least two classes", data, ds.classes[0]);
-        goto out;
-    }
-    n_train_files = ds.n;
-    if (val_dir) {
-        if (cli_dataset_read(val_dir, &vs) != CLI_OK) goto out;
-        for (int c = 0; c < vs.n_classes; c++) {
-            int k = 0;
-            while (k < ds.n_classes && strcmp(ds.classes[k], vs.classes[c])) k++;
-            if (k == ds.n_classes) {
-                cli_error(CLI_FAIL, "%s: class folder '%s' is not one of the training classes in %s", val_dir,
-                          vs.classes[c], data);
-                goto out;
-            }
-            for (int i = 0; i < vs.n; i++)
-                if (vs.labels[i] == c) vs.labels[i] = -1 - k; /* (remapped below, without clashing) */
-        }
-        for (int i = 0; i < vs.n; i++) vs.labels[i] = -1 - vs.labels[i];
-        if (!append_files(&ds, &vs)) {
-            cli_error(CLI_FAIL, "out of host memory");
-            goto out;
-        }
-    }
-    if (!(is_val = calloc((size_t)ds.n, 1))) {
-        cli_error(CLI_FAIL, "out of host memory");
-        goto out;
-    }
-    if (val_dir) memset(is_val + n_train_files, 1, (size_t)(ds.n - n_train_files));
-    else split_val(&ds, val_split, o.seed, is_val);
-
+    int failed = 0;
     int threads;
     double progress_s;
     if (cli_decode_args("train-head", &a, &threads, &progress_s)) {
@@ -318,14 +315,15 @@ int cmd_train_head(int argc, char **argv)
         goto out;
     }
     /* under mpirun each rank computes the features of a contiguous run of the list; rank 0 gathers them and
-     * trains. Past the start and the list check (which fail on every rank alike), every rank goes through
-     * cli_ranks_finish and the gather, whatever happened before. */
-    if ((rc = cli_ranks_begin(&ranks, "train-head", NULL, NULL)) != CLI_OK ||
-        (rc = cli_ranks_same_list(&ranks, "train-head", ds.files, ds.n)) != CLI_OK)
-        goto out;
+     * trains. Past the start, every rank goes through cli_ranks_finish and the gather, whatever happened
+     * before: messages that every rank has alike (a data set folder that is not there) are said once. */
+    if ((rc = cli_ranks_begin(&ranks, "train-head", NULL, NULL)) != CLI_OK) goto out;
+    int local = cli_ranks_capture(&ranks, NULL, NULL), n_ok = 0;
+    if (local == CLI_OK) local = read_data(data, val_dir, val_split, o.seed, &ds, &vs, &is_val);
+    if ((local = cli_ranks_all_ok(&ranks, local)) == CLI_OK)
+        local = cli_ranks_same_list(&ranks, "train-head", ds.files, ds.n);
     int lo, hi;
     cli_share(ds.n, ranks.rank, ranks.size, &lo, &hi);
-    int local = cli_ranks_capture(&ranks, NULL, NULL), n_ok = 0;
     if (local == CLI_OK) local = cli_open_models(cli_ranks_device(&ranks, device), weights, &opts, &p, &devs);
     if (local == CLI_OK) {
         ctx = devs.ctx[0], model = devs.model[0];

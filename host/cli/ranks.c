@@ -431,6 +431,13 @@ int cli_ranks_sum(cli_ranks *r, long *v, size_t n)
     return CLI_OK;
 }
 
+int cli_ranks_all_ok(cli_ranks *r, int local)
+{
+    long bad = local != CLI_OK;
+    cli_ranks_sum(r, &bad, 1);
+    return local != CLI_OK ? local : bad ? CLI_FAIL : CLI_OK;
+}
+
 int cli_ranks_agree(cli_ranks *r, int rc)
 {
 #ifdef VGGCL_MPI
