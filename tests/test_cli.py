@@ -362,7 +362,7 @@ class Cli(unittest.TestCase):
         # standard output that cannot be written (a full disk): a failure, not exit 0 with answers missing
         img = ROOT / "tests" / "data" / "tiny.png"
         for args in (["classify", "--weights", self.weights, "--resize", "24", "--crop", "16", "--format", "json", img],
-                     ["devices"]):
+                     ["devices"], ["--version"], ["--help"]):
             with open("/dev/full", "w") as full:
                 r = subprocess.run([VGGCL, *map(str, args)], stdout=full, stderr=subprocess.PIPE, text=True,
                                    timeout=300)
@@ -376,6 +376,7 @@ class Cli(unittest.TestCase):
         outputs is no clash."""
         img = self.d / "a.png"
         shutil.copy(ROOT / "tests" / "data" / "tiny.png", img)
+        (self.d / "link.png").symlink_to(img)  # (the image under another name: the same file)
         kept = {p: p.read_bytes() for p in (self.weights, self.x, img)}
         cls = ["classify", "--weights", self.weights, "--resize", "24", "--crop", "16"]
         for args, said in (
@@ -388,12 +389,14 @@ class Cli(unittest.TestCase):
                 ([*cls, "--logits-out", img, self.d], f"classify: --logits-out {img} is the image {img} it reads"),
                 ([*cls, "--tensor-out", self.weights, img], f"--tensor-out {self.weights} is the file --weights"),
                 ([*cls, "--logits-out", self.d / "l.npy", "--tensor-out", self.d / "l.npy", img], "are the same file"),
+                ([*cls, "--logits-out", img, self.d / "link.png"], f"--logits-out {img} is the image {self.d / 'link.png'}"),
                 (["preprocess", "--output", img, img], f"preprocess: --output {img} is the image {img} it reads")):
             r = self.vggcl(*args)
             self.assertEqual((r.returncode, r.stdout), (2, ""), r.stderr)
             self.assertIn(said, r.stderr)
         self.assertEqual({p: p.read_bytes() for p in kept}, kept)
-        self.assertEqual(sorted(p.name for p in self.d.iterdir()), sorted(["w.safetensors", "x.npy", "out", "a.png"]))
+        self.assertEqual(sorted(p.name for p in self.d.iterdir()),
+                         sorted(["w.safetensors", "x.npy", "out", "a.png", "link.png"]))
         data = self.d / "data"
         for c in ("a", "b"):
             (data / c).mkdir(parents=True)
@@ -407,11 +410,22 @@ class Cli(unittest.TestCase):
                            "--features-out")):
             r = self.vggcl(*args)
             self.assertEqual((r.returncode, r.stdout), (1, ""), r.stderr)
-            self.assertEqual(vggcl_lines(r.stderr), [f"vggcl: {args[0]}: {opt} {self.d / 'no'}/"
-                                                     f"{Path(args[args.index(opt) + 1]).name}: the folder "
+            name = Path(args[args.index(opt) + 1]).name + ("-train.npy" if opt == "--features-out" else "")
+            self.assertEqual(vggcl_lines(r.stderr), [f"vggcl: {args[0]}: {opt} {self.d / 'no'}/{name}: the folder "
                                                      f"{self.d / 'no'} does not exist"])
         r = self.vggcl(*cls, "--logits-out", "/dev/null", "--tensor-out", "/dev/null", img)
         self.assertEqual(r.returncode, 0, r.stderr)
+        # train-head's --features-out PREFIX stands for its four files: one of them as --out is a clash, the
+        # prefix itself as --out is none
+        th = ["train-head", "--weights", self.weights, "--data", data, "--resize", "24", "--crop", "16", "--epochs", "1"]
+        r = self.vggcl(*th, "--out", self.d / "f-train.npy", "--features-out", self.d / "f")
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn(f"--out {self.d / 'f-train.npy'} and --features-out {self.d / 'f-train.npy'} are the same file",
+                      r.stderr)
+        r = self.vggcl(*th, "--out", self.d / "f", "--features-out", self.d / "f")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(sorted(p.name for p in self.d.glob("f*")),
+                         ["f", "f-train-labels.npy", "f-train.npy", "f-val-labels.npy", "f-val.npy"])
 
     def test_option_values_and_missing_files(self):
         """A value left out (--top IMAGE) is named, not "give at least one image"; --std and --mean that would

@@ -360,6 +360,28 @@ class Mpi(Folder):
                                text=True, env=second, timeout=600)
             self.assertEqual((r.returncode, len(vggcl_lines(r.stderr))), (2, said), r.stderr)
 
+    def test_output_refused_by_rank_0(self):
+        """An output refused before any work (its folder is not there) is checked by the first rank, which writes
+        it, and every rank takes its answer once MPI runs: the job ends, said once, also where mpirun does not
+        abort a job whose process failed (the other ranks waited in MPI_Init for it); $VGGCL_DEVICE=all works
+        under mpirun as in one process."""
+        cmd = [VGGCL, "classify", "--weights", str(self.weights), "--resize", "40", "--crop", "32", "--logits-out",
+               str(self.d / "no" / "l.npy"), str(self.images)]
+        one = subprocess.run(cmd, capture_output=True, text=True, env=ENV, timeout=600)
+        for mca in ([], ["--mca", "orte_abort_on_non_zero_status", "0"]):  # (then mpirun's own status says 0)
+            r = subprocess.run(["mpirun", "-n", "2", "--oversubscribe", *mca, *cmd], capture_output=True, text=True,
+                               env=ENV, timeout=120)
+            self.assertEqual(vggcl_lines(r.stderr), vggcl_lines(one.stderr))
+            self.assertEqual(r.returncode, 0 if mca else 1, r.stderr)
+        self.assertEqual(one.returncode, 1)
+        self.assertIn("the folder", one.stderr)
+        env = dict(ENV, VGGCL_DEVICE="all")
+        one, _ = self.classify("all1", env=env)
+        two, _ = self.classify("all2", ranks=2, env=env)
+        self.assertEqual((two.returncode, two.stdout), (one.returncode, one.stdout))
+        self.assertEqual(one.returncode, 1, one.stderr)  # (the broken image)
+        self.assertIn("07_broken.png", one.stderr)
+
     def test_same_broken_image_twice(self):
         """An unreadable image given twice, once in each rank's share: named twice, as one process names it
         (the ranks' messages are alike, but they name images)."""

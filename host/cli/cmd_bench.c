@@ -163,7 +163,7 @@ int cmd_bench(int argc, char **argv)
     if (json) {
         cJSON *o = cJSON_CreateObject(), *arr;
         cJSON_AddStringToObject(o, "device", vggcl_device_name(ctx));
-        cJSON_AddStringToObject(o, "model", weights ? weights : "random vgg16-gap7");
+        cJSON_AddItemToObject(o, "model", cli_json_string(weights ? weights : "random vgg16-gap7"));
         cJSON_AddStringToObject(o, "conv", conv ? conv : "auto");
         cJSON_AddNumberToObject(o, "batch", batch);
         char size[32];

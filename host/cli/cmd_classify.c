@@ -197,9 +197,12 @@ int cmd_classify(int argc, char **argv)
     }
     const cli_file outs[] = { { "--logits-out", logits_out }, { "--tensor-out", tensor_out } },
                    ins[] = { { "--weights", weights }, { "--labels", labels_path } };
-    if (cli_ranks_writes(cli_arg(&a, "shard")) && (rc = cli_outputs_check("classify", outs, 2, ins, 2, files, n_files)))
+    /* (checked where the outputs are written; under mpirun the ranks then take rank 0's answer, once MPI runs) */
+    const int checked = cli_ranks_writes(cli_arg(&a, "shard")) ? cli_outputs_check("classify", outs, 2, ins, 2, files,
+                                                                                   n_files) : CLI_OK;
+    if ((rc = cli_take_share(&ranks, "classify", cli_arg(&a, "shard"), &files, &n_files)) != CLI_OK ||
+        (rc = cli_ranks_agree(&ranks, checked)) != CLI_OK)
         goto done_args;
-    if ((rc = cli_take_share(&ranks, "classify", cli_arg(&a, "shard"), &files, &n_files)) != CLI_OK) goto done_args;
     rc = CLI_FAIL;
 
     labels l = { NULL, 0 };

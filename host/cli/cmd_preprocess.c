@@ -143,10 +143,13 @@ int cmd_preprocess(int argc, char **argv)
         (rc = cli_decode_args("preprocess", &a, &threads, &progress_s)) != CLI_OK ||
         (rc = cli_images("preprocess", &a, &files, &n_files)) != CLI_OK)
         goto done;
-    if (cli_ranks_writes(cli_arg(&a, "shard")) &&
-        (rc = cli_outputs_check("preprocess", (const cli_file[]){ { "--output", output } }, 1, NULL, 0, files, n_files)))
+    /* (checked where the output is written; under mpirun the ranks then take rank 0's answer, once MPI runs) */
+    const cli_file outs[] = { { "--output", output } };
+    const int checked =
+        cli_ranks_writes(cli_arg(&a, "shard")) ? cli_outputs_check("preprocess", outs, 1, NULL, 0, files, n_files) : CLI_OK;
+    if ((rc = cli_take_share(&ranks, "preprocess", cli_arg(&a, "shard"), &files, &n_files)) != CLI_OK ||
+        (rc = cli_ranks_agree(&ranks, checked)) != CLI_OK)
         goto done;
-    if ((rc = cli_take_share(&ranks, "preprocess", cli_arg(&a, "shard"), &files, &n_files)) != CLI_OK) goto done;
 
     FILE *report = cli_report(&output, 1);
     /* under mpirun every rank runs to cli_ranks_finish, which gathers, whatever happened before it */

@@ -114,12 +114,19 @@ static int append_files(cli_dataset *a, cli_dataset *b)
     return 1;
 }
 
-static int write_npy(vggcl_ctx *ctx, const char *prefix, const char *suffix, long long rows, long long cols,
-                     const float *data)
+/* --features-out PREFIX's files, in the order write_features writes them. */
+enum { FEATURE_FILES = 4 };
+static void features_path(const char *prefix, int k, char *path, size_t len)
+{
+    static const char *const suffix[FEATURE_FILES] = { "train", "train-labels", "val", "val-labels" };
+    snprintf(path, len, "%s-%s.npy", prefix, suffix[k]);
+}
+
+static int write_npy(vggcl_ctx *ctx, const char *prefix, int k, long long rows, long long cols, const float *data)
 {
     char path[4096];
     long long shape[2] = { rows, cols };
-    snprintf(path, sizeof path, "%s-%s.npy", prefix, suffix);
+    features_path(prefix, k, path, sizeof path);
     if (vggcl_npy_write(ctx, path, cols ? 2 : 1, shape, data) != VGGCL_OK)
         return cli_error(CLI_FAIL, "%s", vggcl_message(ctx));
     return CLI_OK;
@@ -169,10 +176,10 @@ static int write_features(vggcl_ctx *ctx, const char *prefix, const split *s)
     } else {
         for (int i = 0; i < s->n; i++) ly[i] = (float)s->y[i];
         for (int i = 0; i < s->nv; i++) lv[i] = (float)s->yv[i];
-        rc = write_npy(ctx, prefix, "train", s->n, s->d, s->x);
-        if (rc == CLI_OK) rc = write_npy(ctx, prefix, "train-labels", s->n, 0, ly);
-        if (rc == CLI_OK) rc = write_npy(ctx, prefix, "val", s->nv, s->d, s->xv);
-        if (rc == CLI_OK) rc = write_npy(ctx, prefix, "val-labels", s->nv, 0, lv);
+        rc = write_npy(ctx, prefix, 0, s->n, s->d, s->x);
+        if (rc == CLI_OK) rc = write_npy(ctx, prefix, 1, s->n, 0, ly);
+        if (rc == CLI_OK) rc = write_npy(ctx, prefix, 2, s->nv, s->d, s->xv);
+        if (rc == CLI_OK) rc = write_npy(ctx, prefix, 3, s->nv, 0, lv);
     }
     free(ly), free(lv);
     return rc;
@@ -294,10 +301,17 @@ int cmd_train_head(int argc, char **argv)
         cli_int("train-head", "--minibatch", minibatch_s, 1, 1 << 24, &o.batch) ||
         cli_int("train-head", "--batch", batch_s, 1, 4096, &batch) || cli_model_opts("train-head", pool5, conv, &opts))
         return CLI_USAGE;
-    /* (--out may be --weights: the trunk is read, and the new file renamed over it, at the end) */
-    const cli_file outs[] = { { "--out", out }, { "--features-out", features_out } };
-    const int checked = cli_ranks_writes(NULL) ? cli_outputs_check("train-head", outs, 2, NULL, 0, NULL, 0) : CLI_OK;
-    if (checked != CLI_OK) return checked;
+    /* the model and the features' files (--out may be --weights: the trunk is read, and the new file renamed
+     * over it, at the end); checked where they are written, the ranks taking rank 0's answer once MPI runs */
+    char feats[FEATURE_FILES][4096];
+    cli_file outs[1 + FEATURE_FILES] = { { "--out", out } };
+    for (int k = 0; features_out && k < FEATURE_FILES; k++) {
+        features_path(features_out, k, feats[k], sizeof feats[k]);
+        outs[1 + k] = (cli_file){ "--features-out", feats[k] };
+    }
+    const int checked = cli_ranks_writes(NULL) ? cli_outputs_check("train-head", outs, 1 + FEATURE_FILES, NULL, 0,
+                                                                   NULL, 0)
+                                               : CLI_OK;
 
     cli_dataset ds = { 0 }, vs = { 0 };
     vggcl_ctx *ctx = NULL;
@@ -317,7 +331,9 @@ int cmd_train_head(int argc, char **argv)
     /* under mpirun each rank computes the features of a contiguous run of the list; rank 0 gathers them and
      * trains. Past the start, every rank goes through cli_ranks_finish and the gather, whatever happened
      * before: messages that every rank has alike (a data set folder that is not there) are said once. */
-    if ((rc = cli_ranks_begin(&ranks, "train-head", NULL, NULL)) != CLI_OK) goto out;
+    if ((rc = cli_ranks_begin(&ranks, "train-head", NULL, NULL)) != CLI_OK ||
+        (rc = cli_ranks_agree(&ranks, checked)) != CLI_OK)
+        goto out;
     int local = cli_ranks_capture(&ranks, NULL, NULL), n_ok = 0;
     if (local == CLI_OK) local = read_data(data, val_dir, val_split, o.seed, &ds, &vs, &is_val);
     if ((local = cli_ranks_all_ok(&ranks, local)) == CLI_OK)

@@ -148,6 +148,8 @@ int cli_open_models(const char *device, const char *weights, const vggcl_load_op
     char specs[CLI_MAX_DEVICES][64];
     int n = 0;
     memset(d, 0, sizeof *d);
+    const char *given = device;
+    if (!device) device = getenv("VGGCL_DEVICE"); /* (all or a list from the environment too) */
     if (device && !strcmp(device, "all")) {
         int index[CLI_MAX_DEVICES];
         if ((n = cli_all_devices(index, CLI_MAX_DEVICES)) < 0) return CLI_FAIL;
@@ -159,8 +161,8 @@ int cli_open_models(const char *device, const char *weights, const vggcl_load_op
             s += len + (s[len] == ',');
         }
     } else {
-        d->n = 1;
-        return cli_open_model(device, weights, opts, p, &d->ctx[0], &d->model[0]);
+        d->n = 1; /* (none given: the library reads $VGGCL_DEVICE and names it in its messages) */
+        return cli_open_model(given, weights, opts, p, &d->ctx[0], &d->model[0]);
     }
     for (int i = 0; i < n; i++) {
         d->n = i + 1;
@@ -252,11 +254,11 @@ int main(int argc, char **argv)
     const char *cmd = argv[1];
     if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
         fputs(usage, stdout);
-        return CLI_OK;
+        return stdout_written(CLI_OK);
     }
     if (!strcmp(cmd, "--version") || !strcmp(cmd, "version")) {
         printf("vggcl %s\n", vggcl_version());
-        return CLI_OK;
+        return stdout_written(CLI_OK);
     }
     static const struct {
         const char *name;

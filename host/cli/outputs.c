@@ -119,16 +119,20 @@ int cli_outputs_check(const char *cmd, const cli_file *outs, int n_out, const cl
                 return cli_error(CLI_USAGE, "%s: %s %s is the file %s %s: it would be replaced", cmd, outs[i].opt,
                                  outs[i].path, ins[k].opt, ins[k].path);
         }
-        /* the images by name first: a list of millions is not stat'ed for each output */
-        char real[PATH_MAX];
-        const char *name = base_name(realpath(outs[i].path, real) ? real : outs[i].path);
-        for (int k = 0; k < n_images; k++) {
-            if (strcmp(base_name(images[k]), name)) continue;
-            identify(images[k], &other);
-            if (same(&o, &other))
+    }
+    /* the images, each stat'ed once (through links), against the outputs already there, which alone can be
+     * replaced: none there (a first run) costs no stat */
+    file_id there[8];
+    int which[8], m = 0;
+    for (int i = 0; i < n_out && m < 8; i++)
+        if (outs[i].path && (identify(outs[i].path, &there[m]), there[m].kind == 1)) which[m++] = i;
+    for (int k = 0; m && k < n_images; k++) {
+        struct stat sb;
+        if (stat(images[k], &sb) != 0) continue; /* (said when it is read) */
+        for (int j = 0; j < m; j++)
+            if (sb.st_dev == there[j].dev && sb.st_ino == there[j].ino)
                 return cli_error(CLI_USAGE, "%s: %s %s is the image %s it reads: it would be replaced", cmd,
-                                 outs[i].opt, outs[i].path, images[k]);
-        }
+                                 outs[which[j]].opt, outs[which[j]].path, images[k]);
     }
     return CLI_OK;
 }

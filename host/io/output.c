@@ -129,13 +129,17 @@ static int create_temp(const char *target, int mode, char *tmp, size_t len)
     return -1;
 }
 
-/* Gives a nameless temporary file (create_temp) a name beside target, in tmp: 0 with errno on failure. */
+/* Gives a nameless temporary file (create_temp) a name beside target, in tmp: 0 with errno on failure. The
+ * name is short (DIR/.vggcl.tmp.XXXXXX), so a target whose own name is near the file system's limit, which
+ * was created, is also committed. */
 static int name_temp(int fd, const char *target, char *tmp, size_t len)
 {
-    char self[64];
+    char self[64], base[PATH_MAX];
+    const char *slash = strrchr(target, '/');
     snprintf(self, sizeof self, "/proc/self/fd/%d", fd);
+    snprintf(base, sizeof base, "%.*s.vggcl", slash ? (int)(slash - target + 1) : 0, target);
     for (int attempt = 0; attempt < 100; attempt++) {
-        if (!temp_name(target, tmp, len, attempt)) return 0;
+        if (!temp_name(base, tmp, len, attempt)) return 0;
         if (linkat(AT_FDCWD, self, AT_FDCWD, tmp, AT_SYMLINK_FOLLOW) == 0) return 1;
         if (errno != EEXIST) break;
     }

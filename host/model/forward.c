@@ -217,7 +217,7 @@ static vggcl_status check_memory(vggcl_ctx *ctx, const vggcl_model *m, int n, in
     const workspace ws = workspace_for(ctx, m, n, h, w);
     char fit[96];
     if (lo) snprintf(fit, sizeof fit, "the largest batch that fits at this size is %d", lo);
-    else snprintf(fit, sizeof fit, "not even one image fits at this size: give a smaller one (--resize, --crop)");
+    else snprintf(fit, sizeof fit, "not even one image fits at this size: give smaller images");
     return vggcl__fail(ctx, VGGCL_ERR_DEVICE_MEMORY,
                        "device out of memory: batch %d at %dx%d needs %.1f MiB on %s (largest buffer %.1f MiB), "
                        "but the device allows %.1f MiB per buffer and %.1f MiB in all; %s",
