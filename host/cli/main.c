@@ -33,11 +33,24 @@ int cli_usage_said(void)
     return usage_said;
 }
 
+/* The message as one write (stderr is unbuffered: in three, another process's lines on the same pipe, such
+ * as mpirun's, could land between its text and its newline). */
 static int say(int code, const char *fmt, va_list ap)
 {
-    fputs("vggcl: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    char line[8192] = "vggcl: ";
+    const int at = 7; /* (after the prefix) */
+    va_list again;
+    va_copy(again, ap);
+    const int n = vsnprintf(line + at, sizeof line - at - 1, fmt, ap);
+    if (n >= 0 && n < (int)sizeof line - at - 1) {
+        line[at + n] = '\n';
+        fwrite(line, 1, (size_t)(at + n + 1), stderr);
+    } else { /* longer (a kernel's build log): in pieces */
+        fputs("vggcl: ", stderr);
+        vfprintf(stderr, fmt, again);
+        fputc('\n', stderr);
+    }
+    va_end(again);
     return code;
 }
 
