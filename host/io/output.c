@@ -108,14 +108,20 @@ static int temp_name(const char *target, char *tmp, size_t len, int attempt)
     return 0;
 }
 
+/* The folder target is in: "." when the path has none, "/" for a file there. */
+static void folder_of(const char *target, char *dir, size_t len)
+{
+    const char *slash = strrchr(target, '/');
+    snprintf(dir, len, "%.*s", slash ? (int)(slash == target ? 1 : slash - target) : 1, slash ? target : ".");
+}
+
 /* A new file beside target, created with mode (the umask applies): without a name (O_TMPFILE, *tmp ""),
  * named at commit, where the file system has it and /proc gives the descriptor a path to link; else named
  * target.tmp.XXXXXX now. */
 static int create_temp(const char *target, int mode, char *tmp, size_t len)
 {
     char dir[PATH_MAX];
-    const char *slash = strrchr(target, '/');
-    snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash == target ? 1 : slash - target) : 1, slash ? target : ".");
+    folder_of(target, dir, sizeof dir);
     tmp[0] = '\0';
     if (access("/proc/self/fd", X_OK) == 0) {
         const int fd = open(dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, mode);
@@ -134,10 +140,10 @@ static int create_temp(const char *target, int mode, char *tmp, size_t len)
  * was created, is also committed. */
 static int name_temp(int fd, const char *target, char *tmp, size_t len)
 {
-    char self[64], base[PATH_MAX];
-    const char *slash = strrchr(target, '/');
+    char self[64], dir[PATH_MAX], base[PATH_MAX + 8];
+    folder_of(target, dir, sizeof dir);
     snprintf(self, sizeof self, "/proc/self/fd/%d", fd);
-    snprintf(base, sizeof base, "%.*s.vggcl", slash ? (int)(slash - target + 1) : 0, target);
+    snprintf(base, sizeof base, "%s/.vggcl", dir);
     for (int attempt = 0; attempt < 100; attempt++) {
         if (!temp_name(base, tmp, len, attempt)) return 0;
         if (linkat(AT_FDCWD, self, AT_FDCWD, tmp, AT_SYMLINK_FOLLOW) == 0) return 1;
@@ -279,10 +285,8 @@ vggcl_status vggcl__output_commit(vggcl_ctx *ctx, vggcl__output *o, int ok)
     o->tmp[0] = '\0';
     if (!ok) return io_fail(ctx, o, "cannot write", e ? e : EIO);
     char dir[PATH_MAX];
-    snprintf(dir, sizeof dir, "%s", o->target);
-    char *slash = strrchr(dir, '/');
-    if (slash) *(slash == dir ? slash + 1 : slash) = '\0';
-    const int dfd = open(slash ? dir : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    folder_of(o->target, dir, sizeof dir);
+    const int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dfd >= 0) fsync(dfd), close(dfd); /* the rename is durable (best effort: some file systems refuse) */
     return VGGCL_OK;
 }
