@@ -30,11 +30,16 @@ static const cli_command command = {
     options, { cli_preprocess_options, cli_decode_options },
 };
 
-static int parse3(const char *cmd, const char *opt, const char *v, float out[3])
+/* Three finite numbers R,G,B (nonzero: none of them 0, for --std); every image would fail with others. */
+static int parse3(const char *cmd, const char *opt, const char *v, int nonzero, float out[3])
 {
     char tail;
     if (sscanf(v, "%f,%f,%f%c", &out[0], &out[1], &out[2], &tail) != 3)
         return cli_error(CLI_USAGE, "%s: %s must be three numbers R,G,B, not '%s'", cmd, opt, v);
+    for (int c = 0; c < 3; c++)
+        if (!isfinite(out[c]) || (nonzero && out[c] == 0))
+            return cli_error(CLI_USAGE, "%s: %s must be three finite numbers%s, not '%s'", cmd, opt,
+                             nonzero ? " other than 0" : "", v);
     return 0;
 }
 
@@ -95,14 +100,8 @@ int cli_preprocess_args(const char *cmd, const cli_args *a, vggcl_preprocess *p)
         if (cli_arg(a, "crop")) return cli_error(CLI_USAGE, "%s: give --crop N or --no-crop, not both", cmd);
         p->crop = 0;
     }
-    if ((v = cli_arg(a, "mean")) && parse3(cmd, "--mean", v, p->mean)) return CLI_USAGE;
-    if ((v = cli_arg(a, "std")) && parse3(cmd, "--std", v, p->std)) return CLI_USAGE;
-    for (int c = 0; c < 3; c++) { /* (every image would fail with them) */
-        if ((v = cli_arg(a, "mean")) && !isfinite(p->mean[c]))
-            return cli_error(CLI_USAGE, "%s: --mean must be three finite numbers, not '%s'", cmd, v);
-        if ((v = cli_arg(a, "std")) && !(isfinite(p->std[c]) && p->std[c] != 0))
-            return cli_error(CLI_USAGE, "%s: --std must be three finite numbers other than 0, not '%s'", cmd, v);
-    }
+    if ((v = cli_arg(a, "mean")) && parse3(cmd, "--mean", v, 0, p->mean)) return CLI_USAGE;
+    if ((v = cli_arg(a, "std")) && parse3(cmd, "--std", v, 1, p->std)) return CLI_USAGE;
     return CLI_OK;
 }
 
