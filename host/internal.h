@@ -121,6 +121,10 @@ cl_int vggcl__fault(vggcl_ctx *ctx, const char *call);
 vggcl_status vggcl__fail(vggcl_ctx *ctx, vggcl_status status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* The context's message with before and after around it (what a caller knows: the file, where a setting
+ * came from); returns status. */
+vggcl_status vggcl__fail_around(vggcl_ctx *ctx, vggcl_status status, const char *before, const char *after);
+
 /* Records a failed OpenCL call: "<where>: <call> -> <NAME> (<code>)". */
 vggcl_status vggcl__cl_fail(vggcl_ctx *ctx, const char *where, const char *call, cl_int err);
 

@@ -139,9 +139,9 @@ vggcl_status vggcl_image_read(vggcl_ctx *ctx, const char *path, const vggcl_prep
     *out = NULL;
     vggcl_status st = vggcl__image_load_part(ctx, path, p, &px, &part);
     if (st == VGGCL_OK && (st = vggcl__preprocess_part(ctx, &part, p, out, oh, ow)) != VGGCL_OK) {
-        char msg[1024]; /* the file named, as the decoders' messages name it */
-        snprintf(msg, sizeof msg, "%s", vggcl_message(ctx));
-        vggcl__fail(ctx, st, "%s: %s", path, msg);
+        char before[4096 + 2]; /* the file named, as the decoders' messages name it */
+        snprintf(before, sizeof before, "%s: ", path);
+        vggcl__fail_around(ctx, st, before, "");
     }
     free(px);
     return st;

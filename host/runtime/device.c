@@ -261,9 +261,9 @@ vggcl_status vggcl_select_device(vggcl_ctx *ctx, const char *spec)
     if (st != VGGCL_OK) return st;
     int i = match_spec(ctx, list, n, spec);
     if (i < 0 && from_env && spec && *spec) { /* (say where it came from: no --device was given) */
-        char msg[1024];
-        snprintf(msg, sizeof msg, "%s", vggcl_message(ctx));
-        vggcl__fail(ctx, VGGCL_ERR_NO_DEVICE, "%s (the device named by $VGGCL_DEVICE=%s)", msg, spec);
+        char after[512];
+        snprintf(after, sizeof after, " (the device named by $VGGCL_DEVICE=%s)", spec);
+        vggcl__fail_around(ctx, VGGCL_ERR_NO_DEVICE, "", after);
     }
     if (i < 0) { st = VGGCL_ERR_NO_DEVICE; goto fail; }
     ctx->platform = list[i].platform;

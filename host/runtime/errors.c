@@ -18,6 +18,14 @@ vggcl_status vggcl__fail(vggcl_ctx *ctx, vggcl_status status, const char *fmt, .
     return status;
 }
 
+vggcl_status vggcl__fail_around(vggcl_ctx *ctx, vggcl_status status, const char *before, const char *after)
+{
+    char msg[sizeof ctx->msg];
+    if (!ctx) return status;
+    memcpy(msg, ctx->msg, sizeof msg);
+    return vggcl__fail(ctx, status, "%s%s%s", before, msg, after);
+}
+
 const char *vggcl__cl_error_name(cl_int err)
 {
     switch (err) {
