@@ -1,5 +1,6 @@
 /* A small program on vggcl's public API: load a model, read and preprocess
- * an image as torchvision's VGG16 preset does, run it, print the top 5.
+ * an image as the model asks (its metadata, as `vggcl classify` reads it, else
+ * torchvision's VGG16 preset), run it, print the top 5.
  *
  *   classify MODEL.safetensors IMAGE [DEVICE]
  *
@@ -24,10 +25,11 @@ int main(int argc, char **argv)
     vggcl_load_options opts;
     vggcl_preprocess p;
     vggcl_load_options_defaults(&opts);
-    vggcl_preprocess_defaults(&p);
+    vggcl_preprocess_unset(&p); /* nothing given: all from the model */
     if (!ctx) return 1;
     if (vggcl_select_device(ctx, argc > 3 ? argv[3] : NULL) != VGGCL_OK ||
         vggcl_model_load(ctx, argv[1], &opts, &model) != VGGCL_OK ||
+        vggcl_model_preprocess(ctx, model, &p) != VGGCL_OK ||
         vggcl_image_read(ctx, argv[2], &p, &x, &xh, &xw) != VGGCL_OK) { /* decoded and preprocessed */
         fprintf(stderr, "classify: %s\n", vggcl_message(ctx));
         goto done;

@@ -39,6 +39,7 @@ void vggcl__flight_drop(vggcl_model *m);
 
 struct vggcl_model {
     vggcl_ctx *ctx;         /* the context the device buffers belong to */
+    char *path;             /* the file it was loaded from, for messages; NULL when made here */
     int n_steps;
     vggcl_step *steps;
     int pool5;              /* 1 when the pool after the last conv is kept */

@@ -278,6 +278,15 @@ typedef struct {
     float mean[3], std[3];
 } vggcl_preprocess;
 VGGCL_API void vggcl_preprocess_defaults(vggcl_preprocess *p); /* 256, 224, ImageNet mean and std */
+/* Every field "not given" (resize and crop -1, mean[0] and std[0] NaN), for vggcl_model_preprocess. */
+VGGCL_API void vggcl_preprocess_unset(vggcl_preprocess *p);
+/* The preprocessing a model was trained with, as the commands read it: each field of *p not
+ * given (vggcl_preprocess_unset) from the file's __metadata__ "vggcl.resize", "vggcl.crop" (a
+ * size from 0 to 16384), "vggcl.mean", "vggcl.std" ("R,G,B", finite, std > 0), which train-head
+ * and import_onnx.py write, else torchvision's (vggcl_preprocess_defaults); the fields given are
+ * kept. model may be NULL: the defaults alone (ctx may then be NULL too). VGGCL_ERR_FORMAT,
+ * naming the file, the key and its value, when a value it would take is malformed. */
+VGGCL_API vggcl_status vggcl_model_preprocess(vggcl_ctx *ctx, const vggcl_model *model, vggcl_preprocess *p);
 
 /* rgb (h, w, 3) -> *out (3, *oh, *ow) float32, allocated (release with vggcl_free). */
 VGGCL_API vggcl_status vggcl_image_preprocess(vggcl_ctx *ctx, const unsigned char *rgb, int h, int w,

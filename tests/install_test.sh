@@ -2,7 +2,8 @@
 # `cmake --install` into a temporary prefix, then what a user of the library does with it: the
 # files in place (library with its soname, header, command, man page, CMake package, vggcl.pc),
 # only vggcl.h's functions exported, examples/classify.c built against the installed tree both
-# with find_package(vggcl CONFIG) and with pkg-config, and run: its top 5 equals `vggcl classify`'s.
+# with find_package(vggcl CONFIG) and with pkg-config, and run on a model with a preset in its metadata:
+# its top 5 equals `vggcl classify`'s.
 #
 #   tests/install_test.sh SOURCE_DIR BUILD_DIR [PYTHON]
 set -euo pipefail
@@ -46,6 +47,17 @@ export PKG_CONFIG_PATH="$prefix/$libdir/pkgconfig"
 # shellcheck disable=SC2046
 cc -std=c11 -Wall -Wextra -Werror -o "$tmp/classify-pc" "$src/examples/classify.c" $(pkg-config --cflags --libs vggcl) -lm
 "$python" "$src/weights/make_test_weights.py" --cfg 8,M,16,M,16 --classes 7 --out "$tmp/w.safetensors" >/dev/null
+# a preset of its own in the metadata, as train-head writes one: the example reads it as the command does
+"$python" - "$tmp/w.safetensors" <<'PY'
+import json, struct, sys
+data = open(sys.argv[1], "rb").read()
+n = struct.unpack("<Q", data[:8])[0]
+header = json.loads(data[8:8 + n])
+header["__metadata__"] = {"vggcl.resize": "40", "vggcl.crop": "36", "vggcl.mean": "0.4,0.5,0.6", "vggcl.std": "0.3,0.2,0.1"}
+text = json.dumps(header).encode()
+text += b" " * (-len(text) % 8)
+open(sys.argv[1], "wb").write(struct.pack("<Q", len(text)) + text + data[8 + n:])
+PY
 img=$src/tests/data/tiny.png
 "$prefix/bin/vggcl" classify --weights "$tmp/w.safetensors" --top 5 --format csv "$img" |
   awk -F, 'NR > 1 {printf "%d %.4f\n", $3, $5}' > "$tmp/want"

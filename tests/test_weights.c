@@ -524,6 +524,62 @@ START_TEST(test_npy_write_arguments)
 }
 END_TEST
 
+/* The preprocessing a model asks for: the fields given kept, the rest from the file's metadata, else
+ * torchvision's; a malformed value refused naming the file, the key and the value, but only when it would
+ * be used. */
+START_TEST(test_model_preprocess)
+{
+    static const struct {
+        const char *meta, *key; /* key: the one refused, NULL when the metadata is read */
+    } cases[] = {
+        { "{\"vggcl.resize\":\"72.0\",\"vggcl.crop\":\"64\",\"vggcl.mean\":\"0.5,-1,2e-1\"}", NULL },
+        { "{\"vggcl.resize\":\"-1\"}", "vggcl.resize" },
+        { "{\"vggcl.resize\":\"16385\"}", "vggcl.resize" },
+        { "{\"vggcl.crop\":\"nan\"}", "vggcl.crop" },
+        { "{\"vggcl.crop\":\"64 px\"}", "vggcl.crop" },
+        { "{\"vggcl.mean\":\"0.5\"}", "vggcl.mean" },
+        { "{\"vggcl.mean\":\"1,inf,1\"}", "vggcl.mean" },
+        { "{\"vggcl.std\":\"0,0,0\"}", "vggcl.std" },
+        { "{\"vggcl.std\":\"1,1,1,\"}", "vggcl.std" },
+        { "{\"vggcl.std\":\"1,-1,1\"}", "vggcl.std" },
+    };
+    vggcl_preprocess d, p;
+    vggcl_preprocess_defaults(&d);
+    vggcl_preprocess_unset(&p);
+    ck_assert_int_eq(vggcl_model_preprocess(NULL, NULL, &p), VGGCL_OK); /* no model: the defaults */
+    ck_assert_mem_eq(&p, &d, sizeof p);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        builder b = { 0 };
+        add_conv(&b, 0, 4, 3), add_head(&b, "classifier.0", 2, 4);
+        char path[512]; /* (tu_tmp's path is one static buffer) */
+        snprintf(path, sizeof path, "%s", write_model(&b, "preset.safetensors", cases[i].meta));
+        vggcl_ctx *ctx;
+        vggcl_model *m;
+        ck_assert_msg(load(&ctx, path, VGGCL_POOL5_AUTO, NULL, &m) == VGGCL_OK, "%s", vggcl_message(ctx));
+        vggcl_preprocess_unset(&p);
+        const vggcl_status st = vggcl_model_preprocess(ctx, m, &p);
+        if (!cases[i].key) {
+            ck_assert_msg(st == VGGCL_OK, "%s", vggcl_message(ctx));
+            ck_assert(p.resize == 72 && p.crop == 64 && p.mean[0] == 0.5f && p.mean[1] == -1 && p.mean[2] == 0.2f);
+            ck_assert_mem_eq(p.std, d.std, sizeof p.std);
+        } else {
+            char want[640];
+            snprintf(want, sizeof want, "%s: __metadata__ \"%s\" is \"", path, cases[i].key);
+            ck_assert_int_eq(st, VGGCL_ERR_FORMAT);
+            ck_assert_msg(strstr(vggcl_message(ctx), want), "'%s' lacks '%s'", vggcl_message(ctx), want);
+            /* given, the field is not read from the file */
+            vggcl_preprocess_unset(&p);
+            p.resize = 10, p.crop = 0, p.mean[0] = 1, p.mean[1] = p.mean[2] = 2, p.std[0] = 3, p.std[1] = p.std[2] = 4;
+            ck_assert_msg(vggcl_model_preprocess(ctx, m, &p) == VGGCL_OK, "%s", vggcl_message(ctx));
+            ck_assert(p.resize == 10 && p.crop == 0 && p.mean[2] == 2 && p.std[2] == 4);
+        }
+        vggcl_model_free(m);
+        vggcl_ctx_free(ctx);
+        remove(path);
+    }
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("weights");
@@ -541,6 +597,7 @@ int main(void)
     tcase_add_test(tc, test_forward_input_errors);
     tcase_add_test(tc, test_save_with_head_width);
     tcase_add_test(tc, test_npy_write_arguments);
+    tcase_add_test(tc, test_model_preprocess);
     suite_add_tcase(s, tc);
     return tu_run(s);
 }

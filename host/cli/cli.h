@@ -49,7 +49,7 @@ void cli_help(const cli_command *c, FILE *out);
 const char *cli_arg(const cli_args *a, const char *name);
 const char *cli_arg_or(const cli_args *a, const char *name, const char *dflt);
 
-/* The preprocessing group's values into p (after cli_preprocess_unset);
+/* The preprocessing group's values into p (after vggcl_preprocess_unset);
  * CLI_OK, or CLI_USAGE with the error printed. */
 int cli_preprocess_args(const char *cmd, const cli_args *a, vggcl_preprocess *p);
 
@@ -188,7 +188,7 @@ int cli_bench_images(vggcl_ctx *ctx, vggcl_model *model, const char *dir, const 
 vggcl_ctx *cli_ctx_new(void);
 
 /* A new context on the device, the model loaded with opts, and with p the
- * preprocessing options not given taken from the model (cli_preprocess_finish).
+ * preprocessing options not given taken from the model (vggcl_model_preprocess).
  * Returns CLI_OK, or CLI_FAIL with the error printed; the caller frees
  * *ctx and *model (NULL when not made) either way. */
 int cli_open_model(const char *device, const char *weights, const vggcl_load_options *opts, vggcl_preprocess *p,
@@ -215,14 +215,6 @@ int cli_expand_images(const char *path, int recursive, char ***list, int *n);
  * (free), NULL when out of memory. Safe from several threads, a context each. */
 char *cli_image_message(const vggcl_ctx *ctx, const char *path);
 
-/* The preprocessing options a model's metadata may set: cli_preprocess_unset
- * marks every field as not given, cli_preprocess_args fills what the command
- * line gives, cli_preprocess_finish takes the rest from the model's
- * "vggcl.resize", "vggcl.crop", "vggcl.mean", "vggcl.std" (model may be
- * NULL), else torchvision's defaults. Returns CLI_OK or the exit code with
- * the error printed (malformed metadata). */
-void cli_preprocess_unset(vggcl_preprocess *p);
-int cli_preprocess_finish(vggcl_preprocess *p, const vggcl_model *model, const char *weights);
 
 /* Images through the model in batches (image_batches.c). */
 typedef struct {

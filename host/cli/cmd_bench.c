@@ -92,11 +92,14 @@ int cmd_bench(int argc, char **argv)
         vggcl_preprocess p;
         int threads;
         double progress_s;
-        cli_preprocess_unset(&p);
+        vggcl_preprocess_unset(&p);
         if ((rc = cli_preprocess_args("bench", &a, &p)) != CLI_OK ||
-            (rc = cli_decode_args("bench", &a, &threads, &progress_s)) != CLI_OK ||
-            (rc = cli_preprocess_finish(&p, model, weights)) != CLI_OK)
+            (rc = cli_decode_args("bench", &a, &threads, &progress_s)) != CLI_OK)
             goto done;
+        if (vggcl_model_preprocess(ctx, model, &p) != VGGCL_OK) {
+            rc = cli_error(CLI_FAIL, "%s", vggcl_message(ctx));
+            goto done;
+        }
         rc = cli_bench_images(ctx, model, cli_arg(&a, "images"), &p, batch, cli_arg(&a, "recursive") != NULL,
                               threads, progress_s, json);
         goto done;

@@ -156,7 +156,7 @@ int cmd_cam(int argc, char **argv)
     cli_args a;
     cli_ranks ranks = CLI_RANKS_INIT;
     vggcl_preprocess p;
-    cli_preprocess_unset(&p);
+    vggcl_preprocess_unset(&p);
     if ((rc = cli_parse(&command, argc, argv, &a)) != CLI_OK) return rc == CLI_HELP ? CLI_OK : rc;
     const char *weights = cli_arg(&a, "weights"), *class_s = cli_arg(&a, "class"), *pool5 = cli_arg(&a, "pool5"),
                *dir = cli_arg_or(&a, "out-dir", "."), *device = cli_arg(&a, "device");
@@ -200,7 +200,7 @@ int cmd_cam(int argc, char **argv)
         opts.pool5 = VGGCL_POOL5_DROP;
         if (vggcl_model_load(ctx, weights, &opts, &models[1]) != VGGCL_OK) goto fail_ctx;
     }
-    if ((rc = cli_preprocess_finish(&p, models[0], weights)) != CLI_OK) goto out;
+    if (vggcl_model_preprocess(ctx, models[0], &p) != VGGCL_OK) goto fail_ctx;
     if (klass >= vggcl_model_classes(models[0])) {
         rc = cli_error(CLI_USAGE, "cam: --class %d, but the model has %d classes", klass, vggcl_model_classes(models[0]));
         goto out;

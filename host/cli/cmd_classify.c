@@ -168,7 +168,7 @@ int cmd_classify(int argc, char **argv)
     cli_args a;
     cli_ranks ranks = CLI_RANKS_INIT;
     vggcl_preprocess p;
-    cli_preprocess_unset(&p);
+    vggcl_preprocess_unset(&p);
     if ((rc = cli_parse(&command, argc, argv, &a)) != CLI_OK) return rc == CLI_HELP ? CLI_OK : rc;
     const char *weights = cli_arg(&a, "weights"), *labels_path = cli_arg(&a, "labels"),
                *format = cli_arg_or(&a, "format", "text"), *device = cli_arg(&a, "device"),

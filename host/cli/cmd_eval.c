@@ -183,7 +183,7 @@ int cmd_eval(int argc, char **argv)
     int batch, rc;
     cli_args a;
     vggcl_preprocess p;
-    cli_preprocess_unset(&p);
+    vggcl_preprocess_unset(&p);
     if ((rc = cli_parse(&command, argc, argv, &a)) != CLI_OK) return rc == CLI_HELP ? CLI_OK : rc;
     if ((rc = cli_preprocess_args("eval", &a, &p)) != CLI_OK) return rc;
     const char *weights = cli_arg(&a, "weights"), *data = cli_arg(&a, "data"),

@@ -3,7 +3,6 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include "cli.h"
 
@@ -41,54 +40,6 @@ static int parse3(const char *cmd, const char *opt, const char *v, int nonzero, 
             return cli_error(CLI_USAGE, "%s: %s must be three finite numbers%s, not '%s'", cmd, opt,
                              nonzero ? " other than 0" : "", v);
     return 0;
-}
-
-void cli_preprocess_unset(vggcl_preprocess *p)
-{
-    p->resize = p->crop = -1;
-    p->mean[0] = p->std[0] = NAN;
-}
-
-/* A metadata value of n numbers separated by commas; 0 when malformed. */
-static int meta_numbers(const char *v, int n, float *out)
-{
-    int used = 0;
-    for (int i = 0; i < n; i++) {
-        int k = 0;
-        if (sscanf(v + used, i ? ",%f%n" : "%f%n", &out[i], &k) != 1) return 0;
-        used += k;
-    }
-    return v[used] == '\0';
-}
-
-int cli_preprocess_finish(vggcl_preprocess *p, const vggcl_model *model, const char *weights)
-{
-    vggcl_preprocess d;
-    vggcl_preprocess_defaults(&d);
-    static const char *const keys[4] = { "vggcl.resize", "vggcl.crop", "vggcl.mean", "vggcl.std" };
-    float v[4][3];
-    const int counts[4] = { 1, 1, 3, 3 };
-    const int unset[4] = { p->resize < 0, p->crop < 0, isnan(p->mean[0]), isnan(p->std[0]) };
-    for (int k = 0; k < 4; k++) {
-        const char *meta = model ? vggcl_model_metadata(model, keys[k]) : NULL;
-        if (!unset[k] || !meta) continue;
-        int ok = meta_numbers(meta, counts[k], v[k]); /* (finite: NaN fails each comparison) */
-        for (int c = 0; ok && c < counts[k]; c++)
-            ok = k < 2 ? v[k][c] >= 0 && v[k][c] <= 16384 : k == 2 ? isfinite(v[k][c]) : v[k][c] > 0 && isfinite(v[k][c]);
-        if (!ok)
-            return cli_error(CLI_FAIL, "%s: __metadata__ \"%s\" is \"%s\"; expected %s", weights, keys[k], meta,
-                             k < 2 ? "a size from 0 to 16384" : k == 2 ? "three finite numbers R,G,B"
-                                                                        : "three numbers R,G,B (std > 0)");
-        if (k == 0) p->resize = (int)v[k][0];
-        if (k == 1) p->crop = (int)v[k][0];
-        if (k == 2) memcpy(p->mean, v[k], sizeof p->mean);
-        if (k == 3) memcpy(p->std, v[k], sizeof p->std);
-    }
-    if (p->resize < 0) p->resize = d.resize;
-    if (p->crop < 0) p->crop = d.crop;
-    if (isnan(p->mean[0])) memcpy(p->mean, d.mean, sizeof p->mean);
-    if (isnan(p->std[0])) memcpy(p->std, d.std, sizeof p->std);
-    return CLI_OK;
 }
 
 int cli_preprocess_args(const char *cmd, const cli_args *a, vggcl_preprocess *p)
@@ -134,14 +85,14 @@ int cmd_preprocess(int argc, char **argv)
     cli_args a;
     cli_ranks ranks = CLI_RANKS_INIT;
     vggcl_preprocess p;
-    cli_preprocess_unset(&p);
+    vggcl_preprocess_unset(&p);
     if ((rc = cli_parse(&command, argc, argv, &a)) != CLI_OK) return rc == CLI_HELP ? CLI_OK : rc;
     const char *output = cli_arg(&a, "output"), *part = output;
     if ((rc = cli_preprocess_args("preprocess", &a, &p)) != CLI_OK ||
-        (rc = cli_preprocess_finish(&p, NULL, NULL)) != CLI_OK ||
         (rc = cli_decode_args("preprocess", &a, &threads, &progress_s)) != CLI_OK ||
         (rc = cli_images("preprocess", &a, &files, &n_files)) != CLI_OK)
         goto done;
+    vggcl_model_preprocess(NULL, NULL, &p); /* torchvision's for what was not given (cannot fail) */
     /* (checked where the output is written; under mpirun the ranks then take rank 0's answer, once MPI runs) */
     const cli_file outs[] = { { "--output", output } };
     const int checked =

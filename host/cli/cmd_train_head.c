@@ -270,7 +270,7 @@ int cmd_train_head(int argc, char **argv)
     vggcl_preprocess p;
     vggcl_train_options o;
     vggcl_train_defaults(&o);
-    cli_preprocess_unset(&p);
+    vggcl_preprocess_unset(&p);
     if ((rc = cli_parse(&command, argc, argv, &a)) != CLI_OK) return rc == CLI_HELP ? CLI_OK : rc;
     if ((rc = cli_preprocess_args("train-head", &a, &p)) != CLI_OK) return rc;
     const char *weights = cli_arg(&a, "weights"), *data = cli_arg(&a, "data"), *val_dir = cli_arg(&a, "val"),

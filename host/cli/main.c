@@ -134,7 +134,8 @@ int cli_open_model(const char *device, const char *weights, const vggcl_load_opt
     if (!(*ctx = cli_ctx_new())) return cli_error(CLI_FAIL, "out of host memory");
     if (vggcl_select_device(*ctx, device) != VGGCL_OK || vggcl_model_load(*ctx, weights, opts, model) != VGGCL_OK)
         return cli_error(CLI_FAIL, "%s", vggcl_message(*ctx));
-    return p ? cli_preprocess_finish(p, *model, weights) : CLI_OK;
+    if (p && vggcl_model_preprocess(*ctx, *model, p) != VGGCL_OK) return cli_error(CLI_FAIL, "%s", vggcl_message(*ctx));
+    return CLI_OK;
 }
 
 int cli_all_devices(int *index, int cap)

@@ -14,6 +14,12 @@ void vggcl_preprocess_defaults(vggcl_preprocess *p)
     *p = d;
 }
 
+void vggcl_preprocess_unset(vggcl_preprocess *p)
+{
+    p->resize = p->crop = -1;
+    p->mean[0] = p->std[0] = NAN;
+}
+
 /* What the preset does to an h x w image: resize it to rh x rw, crop rows [top, top + ch) and
  * columns [left, left + cw) of that (zero outside it), which keeps its part [y0, y1) x [x0, x1). */
 typedef struct {

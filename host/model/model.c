@@ -442,6 +442,7 @@ vggcl_status vggcl_model_load(vggcl_ctx *ctx, const char *path, const vggcl_load
     m = calloc(1, sizeof *m);
     if (!m) { st = vggcl__fail(ctx, VGGCL_ERR_NOMEM, "out of host memory"); goto fail; }
     m->ctx = ctx;
+    if (!(m->path = strdup(path))) { st = vggcl__fail(ctx, VGGCL_ERR_NOMEM, "out of host memory"); goto fail; }
     int pool5 = opts ? opts->pool5 : VGGCL_POOL5_AUTO;
     if (pool5 == VGGCL_POOL5_AUTO) {
         const char *meta = vggcl__st_meta(&f, "vggcl.pool5");
@@ -504,6 +505,7 @@ void vggcl_model_free(vggcl_model *m)
     vggcl__release(m->ctx, &m->logits_dev);
     vggcl__release(m->ctx, &m->conv_ws[0]);
     vggcl__release(m->ctx, &m->conv_ws[1]);
+    free(m->path);
     free(m);
 }
 

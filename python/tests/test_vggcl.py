@@ -235,6 +235,8 @@ def test_misuse_raises_errors(files):
                 key = next(iter(meta))
                 with pytest.raises(vggcl.Error, match=f'meta.safetensors: __metadata__ "{key}"'):
                     mm.preprocess(files["images"][0])
+                given = {"vggcl.crop": 64, "vggcl.mean": (0, 0, 0), "vggcl.std": "1,1,1"}[key]  # not read then
+                assert mm.preprocess(files["images"][0], **{key[6:]: given}).shape[0] == 3
     with vggcl.Model(files["weights"], device="ref", features_only=True) as mm:
         with pytest.raises(vggcl.Error, match="features_only"):
             mm.classify(files["images"])

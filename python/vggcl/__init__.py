@@ -99,7 +99,8 @@ _forward_cam = _sig("vggcl_forward_cam", ctypes.c_int, _p, _p, _f, ctypes.c_int,
                     _i, _f, _i)
 _image_load = _sig("vggcl_image_load", ctypes.c_int, _p, ctypes.c_char_p,
                    ctypes.POINTER(ctypes.POINTER(ctypes.c_ubyte)), _i, _i)
-_preprocess_defaults = _sig("vggcl_preprocess_defaults", None, ctypes.POINTER(_Preprocess))
+_preprocess_unset = _sig("vggcl_preprocess_unset", None, ctypes.POINTER(_Preprocess))
+_model_preprocess = _sig("vggcl_model_preprocess", ctypes.c_int, _p, _p, ctypes.POINTER(_Preprocess))
 _image_preprocess = _sig("vggcl_image_preprocess", ctypes.c_int, _p, ctypes.POINTER(ctypes.c_ubyte), ctypes.c_int,
                          ctypes.c_int, ctypes.POINTER(_Preprocess), ctypes.POINTER(_f), _i, _i)
 _image_read = _sig("vggcl_image_read", ctypes.c_int, _p, ctypes.c_char_p, ctypes.POINTER(_Preprocess),
@@ -151,10 +152,10 @@ def devices():
         ctx.close()
 
 
-def _numbers(text, count, what):
-    """count numbers from "a,b,c" (or a number given as such), else None."""
+def _numbers(value, count, what):
+    """count numbers from an argument (a number, numbers, or "a,b,c"), else None."""
     try:
-        v = [float(t) for t in text.split(",")] if isinstance(text, str) else [float(t) for t in np.ravel(text)]
+        v = [float(t) for t in value.split(",")] if isinstance(value, str) else [float(t) for t in np.ravel(value)]
     except (TypeError, ValueError):
         return None
     if len(v) != count or not all(np.isfinite(v)):
@@ -170,30 +171,23 @@ _EXPECTED = {"size": "a size from 0 to 16384", "mean": "three finite numbers R,G
              "std": "three numbers R,G,B (std > 0)"}
 
 
-def _preset(resize=None, crop=None, mean=None, std=None, meta=None, path=None):
-    """vggcl's preprocessing settings: arguments, else the model's metadata, else torchvision's; read and
-    checked as `vggcl classify` reads them (a metadata value it refuses is refused, naming the file)."""
+def _preset(ctx, model, resize=None, crop=None, mean=None, std=None):
+    """vggcl's preprocessing settings: arguments, else the model's metadata (read by the library, as
+    `vggcl classify` reads it: a value it refuses is refused, naming the file), else torchvision's."""
     p = _Preprocess()
-    _preprocess_defaults(ctypes.byref(p))
-    meta = meta or {}
-    for name, value, key, count, what in (("resize", resize, "vggcl.resize", 1, "size"),
-                                          ("crop", crop, "vggcl.crop", 1, "size"),
-                                          ("mean", mean, "vggcl.mean", 3, "mean"),
-                                          ("std", std, "vggcl.std", 3, "std")):
-        if value is not None:
-            got = _numbers(value if count > 1 else [value], count, what)
-            if got is None:
-                raise Error(f"{name} is {value!r}; expected {_EXPECTED[what]}")
-        elif meta.get(key) is not None:
-            got = _numbers(meta[key], count, what)
-            if got is None:
-                raise Error(f'{path}: __metadata__ "{key}" is "{meta[key]}"; expected {_EXPECTED[what]}')
-        else:
+    _preprocess_unset(ctypes.byref(p))
+    for name, value, count, what in (("resize", resize, 1, "size"), ("crop", crop, 1, "size"),
+                                     ("mean", mean, 3, "mean"), ("std", std, 3, "std")):
+        if value is None:
             continue
+        got = _numbers(value, count, what)
+        if got is None:
+            raise Error(f"{name} is {value!r}; expected {_EXPECTED[what]}")
         if count == 1:
             setattr(p, name, got)
         else:
             getattr(p, name)[:] = got
+    ctx.check(_model_preprocess(ctx.ptr, model, ctypes.byref(p)))
     return p
 
 
@@ -243,7 +237,7 @@ def preprocess(image, resize=256, crop=224, mean=(0.485, 0.456, 0.406), std=(0.2
     (3, crop, crop) float32 (crop 0: no crop; resize 0: no resize)."""
     ctx = _Context()
     try:
-        return _preprocess(ctx, image, _preset(resize, crop, mean, std))
+        return _preprocess(ctx, image, _preset(ctx, None, resize, crop, mean, std))
     finally:
         ctx.close()
 
@@ -378,8 +372,7 @@ class Model:
         return _preprocess(self._ctx, image, self._preset(resize, crop, mean, std))
 
     def _preset(self, resize=None, crop=None, mean=None, std=None):
-        meta = {k: self.metadata(k) for k in ("vggcl.resize", "vggcl.crop", "vggcl.mean", "vggcl.std")}
-        return _preset(resize, crop, mean, std, meta, self.path)
+        return _preset(self._ctx, self._live(), resize, crop, mean, std)
 
     def classify(self, paths, top=5, batch=8, threads=None, **preprocess):
         """Image paths -> per image a list of the top classes as (class, name, probability), the

@@ -98,6 +98,10 @@ static void run_model(const char *path, uint8_t opt)
     vggcl_model *m = NULL;
     const int loaded = ctx && vggcl_select_device(ctx, "ref") == VGGCL_OK && vggcl_model_load(ctx, path, &o, &m) == VGGCL_OK;
     if (loaded) {
+        vggcl_preprocess p; /* the metadata's preset, read or refused */
+        vggcl_preprocess_unset(&p);
+        if (vggcl_model_preprocess(ctx, m, &p) == VGGCL_OK && (p.resize < 0 || p.crop < 0 || !(p.std[0] != 0)))
+            abort(); /* every field filled, std never 0 */
         const int s = vggcl_model_min_input(m), n = 1 + ((opt >> 4) & 1);
         if (vggcl_model_flops(m, n, s, s) < 2e7) {
             float *in = calloc((size_t)n * 3 * s * s, sizeof(float));

@@ -1,0 +1,57 @@
+/* The preprocessing a model's file asks for: its __metadata__ "vggcl.resize",
+ * "vggcl.crop", "vggcl.mean" and "vggcl.std", read here for the command and
+ * Python alike. */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "model.h"
+
+/* A metadata value of n numbers separated by commas; 0 when malformed. */
+static int numbers(const char *v, int n, float *out)
+{
+    int used = 0;
+    for (int i = 0; i < n; i++) {
+        int k = 0;
+        if (sscanf(v + used, i ? ",%f%n" : "%f%n", &out[i], &k) != 1) return 0;
+        used += k;
+    }
+    return v[used] == '\0';
+}
+
+/* Whether value c of field k is one the preset can use (NaN fails each comparison). */
+static int usable(int k, float v)
+{
+    return k < 2 ? v >= 0 && v <= 16384 : isfinite(v) && (k == 2 || v > 0);
+}
+
+vggcl_status vggcl_model_preprocess(vggcl_ctx *ctx, const vggcl_model *m, vggcl_preprocess *p)
+{
+    static const struct {
+        const char *key, *expected;
+        int count;
+    } fields[4] = {
+        { "vggcl.resize", "a size from 0 to 16384", 1 },
+        { "vggcl.crop", "a size from 0 to 16384", 1 },
+        { "vggcl.mean", "three finite numbers R,G,B", 3 },
+        { "vggcl.std", "three numbers R,G,B (std > 0)", 3 },
+    };
+    vggcl_preprocess d;
+    vggcl_preprocess_defaults(&d);
+    const int unset[4] = { p->resize < 0, p->crop < 0, isnan(p->mean[0]), isnan(p->std[0]) };
+    for (int k = 0; k < 4; k++) {
+        if (!unset[k]) continue;
+        const char *meta = vggcl_model_metadata(m, fields[k].key);
+        float v[3] = { 0 };
+        int ok = meta && numbers(meta, fields[k].count, v);
+        for (int c = 0; ok && c < fields[k].count; c++) ok = usable(k, v[c]);
+        if (meta && !ok)
+            return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: __metadata__ \"%s\" is \"%s\"; expected %s",
+                               m->path ? m->path : "the model", fields[k].key, meta, fields[k].expected);
+        if (k == 0) p->resize = meta ? (int)v[0] : d.resize;
+        if (k == 1) p->crop = meta ? (int)v[0] : d.crop;
+        if (k == 2) memcpy(p->mean, meta ? v : d.mean, sizeof p->mean);
+        if (k == 3) memcpy(p->std, meta ? v : d.std, sizeof p->std);
+    }
+    return VGGCL_OK;
+}
