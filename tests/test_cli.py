@@ -462,6 +462,12 @@ class Cli(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         got = [os.fsencode(json.loads(line.decode("utf-8"))["file"]) for line in r.stdout.splitlines()]
         self.assertEqual(got, sorted(bytes(d) + b"/" + n for n in names))
+        weights = bytes(self.d) + b"/w\xe9.safetensors"  # bench --json names its model the same way
+        shutil.copy(self.weights, os.fsdecode(weights))
+        r = subprocess.run([VGGCL, "bench", "--weights", os.fsdecode(weights), "--size", "16", "--iters", "1",
+                            "--json"], capture_output=True, timeout=300)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(os.fsencode(json.loads(r.stdout.decode("utf-8"))["model"]), weights)
 
     def test_killed_run_leaves_nothing(self):
         """A run killed while its outputs stream (a cancelled batch job: SIGKILL, which nothing can catch)
