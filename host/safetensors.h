@@ -29,6 +29,10 @@ typedef struct {
     char **meta_keys, **meta_values;
 } vggcl__st_file;
 
+/* Whether s[0..len) is UTF-8 (no overlong forms, surrogates or code points above U+10FFFF): a
+ * header must be, and so every metadata key and value written. */
+int vggcl__valid_utf8(const unsigned char *s, size_t len);
+
 /* Reads and validates path. On failure *f is left empty (safe to close). */
 vggcl_status vggcl__st_open(vggcl_ctx *ctx, const char *path, vggcl__st_file *f);
 void vggcl__st_close(vggcl__st_file *f);

@@ -341,7 +341,8 @@ VGGCL_API vggcl_status vggcl_train_head(vggcl_ctx *ctx, const float *x, const in
  * safetensors file trunk_path as they are, a GAP head classifier.0 (weight
  * (classes, d), bias (classes)), and __metadata__: the trunk's, with the
  * pairs in meta (key, value, key, value, ...; n_meta pairs) added or
- * replacing. Written atomically: a failure leaves no file at out_path. */
+ * replacing (UTF-8 text, as a safetensors header must be: else VGGCL_ERR_ARG).
+ * Written atomically: a failure leaves no file at out_path. */
 VGGCL_API vggcl_status vggcl_save_with_head(vggcl_ctx *ctx, const char *trunk_path, const char *out_path, int classes, int d,
                                   const float *w, const float *b, const char *const *meta, int n_meta);
 

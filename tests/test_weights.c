@@ -480,6 +480,15 @@ START_TEST(test_save_with_head_width)
     ck_assert_msg(strstr(vggcl_message(ctx), trunk) && strstr(vggcl_message(ctx), "features.3.weight has 6 output"),
                   "%s", vggcl_message(ctx));
     ck_assert_msg(!exists(out), "%s written", out);
+    /* metadata that is not UTF-8 (a class folder's name in Latin-1): refused, not a file the reader refuses */
+    const char *meta[2][2] = { { "vggcl.classes", "[\"d\xe9g\"]" }, { "k\xe9", "v" } };
+    for (int i = 0; i < 2; i++) {
+        ck_assert_int_eq(vggcl_save_with_head(ctx, trunk, out, 2, 6, w, bias, meta[i], 1), VGGCL_ERR_ARG);
+        ck_assert_msg(strstr(vggcl_message(ctx), out) && strstr(vggcl_message(ctx), "expected UTF-8 text") &&
+                          strstr(vggcl_message(ctx), i ? "pair 0's key" : "\"vggcl.classes\" is not UTF-8"),
+                      "%s", vggcl_message(ctx));
+        ck_assert_msg(!exists(out), "%s written", out);
+    }
     ck_assert_int_eq(vggcl_save_with_head(ctx, trunk, out, 2, 6, w, bias, NULL, 0), VGGCL_OK);
     vggcl_model *m;
     ck_assert_int_eq(vggcl_select_device(ctx, "ref"), VGGCL_OK);

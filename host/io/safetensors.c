@@ -28,7 +28,7 @@ static size_t dtype_size(const char *name)
 }
 
 /* 1 when s[0..len) is valid UTF-8 (JSON text must be). */
-static int valid_utf8(const unsigned char *s, size_t len)
+int vggcl__valid_utf8(const unsigned char *s, size_t len)
 {
     size_t i = 0;
     while (i < len) {
@@ -188,7 +188,7 @@ vggcl_status vggcl__st_open(vggcl_ctx *ctx, const char *path, vggcl__st_file *f)
     }
     f->data_start = 8 + (size_t)hlen;
     const char *hdr = (const char *)f->buf + 8;
-    if (hlen == 0 || hdr[0] != '{' || !valid_utf8(f->buf + 8, (size_t)hlen)) {
+    if (hlen == 0 || hdr[0] != '{' || !vggcl__valid_utf8(f->buf + 8, (size_t)hlen)) {
         st = vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: header is not UTF-8 JSON starting with '{'", path);
         goto fail;
     }

@@ -53,6 +53,14 @@ vggcl_status vggcl_save_with_head(vggcl_ctx *ctx, const char *trunk_path, const 
     if (classes < 1 || d < 1 || !w || !b)
         return vggcl__fail(ctx, VGGCL_ERR_ARG, "%s: a head of %d classes x %d features; expected at least 1 x 1",
                            out_path, classes, d);
+    for (int i = 0; i < 2 * n_meta; i++) { /* (else a file the reader refuses: a header is UTF-8) */
+        if (meta[i] && vggcl__valid_utf8((const unsigned char *)meta[i], strlen(meta[i]))) continue;
+        if (i % 2 && meta[i - 1] && vggcl__valid_utf8((const unsigned char *)meta[i - 1], strlen(meta[i - 1])))
+            return vggcl__fail(ctx, VGGCL_ERR_ARG, "%s: metadata \"%s\" is %s; expected UTF-8 text", out_path,
+                               meta[i - 1], meta[i] ? "not UTF-8" : "NULL");
+        return vggcl__fail(ctx, VGGCL_ERR_ARG, "%s: metadata pair %d's key is %s; expected UTF-8 text", out_path, i / 2,
+                           meta[i - i % 2] ? "not UTF-8" : "NULL");
+    }
     vggcl_status st = vggcl__st_open(ctx, trunk_path, &f);
     if (st != VGGCL_OK) return st;
     /* the head reads the last convolution's channels (the one of highest N among features.N.weight, 4-D) */
