@@ -17,6 +17,8 @@ here from torchvision's logits.
 usage: test_train_head.py VGGCL_BINARY
 """
 import json
+import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -122,7 +124,8 @@ class TrainHead(unittest.TestCase):
         cls.tmp.cleanup()
 
     def vggcl(self, *args, timeout=600):
-        return subprocess.run([VGGCL, *map(str, args)], capture_output=True, text=True, timeout=timeout)
+        return subprocess.run([VGGCL, *map(str, args)], capture_output=True, text=True, errors="surrogateescape",
+                              timeout=timeout)  # (a name not in UTF-8 comes back as it is)
 
     def train_head(self, out, *args):
         return self.vggcl("train-head", "--weights", self.trunk, "--resize", SIZE, "--crop", SIZE, "--out", out, *args)
@@ -254,12 +257,67 @@ class TrainHead(unittest.TestCase):
         self.assertIn("2 of 8 images could not be read", r.stderr)
         self.assertTrue(out2.exists())
         self.assertIn("6 training samples", load_file(out2)[1]["vggcl.trained"])
+        self.assertNotIn("val top-1", load_file(out2)[1]["vggcl.trained"])  # (there was no validation)
         # usage errors
         r = self.vggcl("train-head", "--weights", self.trunk, "--data", self.d / "train")
         self.assertEqual(r.returncode, 2)
         r = self.train_head(out, "--data", self.d / "train", "--val-split", 1.5)
         self.assertEqual(r.returncode, 2)
         self.assertIn("--val-split", r.stderr)
+
+    def test_outputs_all_or_none(self):
+        """What train-head writes is checked against what it reads, and a run that fails leaves none of it."""
+        d = self.d / "outs"
+        make_folder(d / "small", 2, 3, classes=("a", "b"))
+        feats = [d / f"f-{k}.npy" for k in ("train", "train-labels", "val", "val-labels")]
+        # a class folder not named in UTF-8: refused before any work (it wrote a model vggcl then refused)
+        make_folder(d / "latin", 2, 3, classes=("cat", os.fsdecode(b"d\xe9g")))
+        out = d / "m.safetensors"
+        self.fails(self.train_head(out, "--data", d / "latin"), out, "not named in UTF-8")
+        # the model cannot be written (--out a folder): the features' files written before it are undone
+        (d / "folder.safetensors").mkdir()
+        r = self.train_head(d / "folder.safetensors", "--data", d / "small", "--epochs", 1, "--features-out", d / "f")
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertEqual([f for f in feats if f.exists()], [])
+        # the third of them cannot be written: the two before it are undone, and no model
+        feats[2].mkdir()
+        self.fails(self.train_head(out, "--data", d / "small", "--epochs", 1, "--features-out", d / "f"), out,
+                   feats[2])
+        self.assertEqual([f for f in feats if f.exists() and not f.is_dir()], [])
+        feats[2].rmdir()
+        # an output that is an image read, or (the features) the trunk: refused, exit 2, the input untouched
+        image = d / "small" / "a" / "01.png"
+        before = image.read_bytes()
+        r = self.train_head(image, "--data", d / "small", "--epochs", 1)
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn("is the image", r.stderr)
+        self.assertEqual(image.read_bytes(), before)
+        trunk = d / "w-train.npy"
+        shutil.copy(self.trunk, trunk)
+        r = self.vggcl("train-head", "--weights", trunk, "--data", d / "small", "--resize", SIZE, "--crop", SIZE,
+                       "--out", out, "--features-out", d / "w")
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn("--weights", r.stderr)
+        self.assertEqual(trunk.read_bytes(), self.trunk.read_bytes())
+        self.assertFalse(out.exists())
+        # the log cannot reach standard output (a full disk): exit 1 and no model, as classify leaves no logits
+        with open("/dev/full", "w") as full:
+            r = subprocess.run([VGGCL, "train-head", "--weights", self.trunk, "--data", d / "small", "--resize",
+                                str(SIZE), "--crop", str(SIZE), "--epochs", "1", "--out", out], stdout=full,
+                               stderr=subprocess.PIPE, text=True, timeout=600)
+        self.fails(r, out, "cannot write standard output")
+
+    def test_val_split_over_images_read(self):
+        """The validation split is drawn from the images read: a class of two readable images and an unreadable
+        one gets a readable validation image whatever the seed (the unreadable one was drawn before)."""
+        d = self.d / "split"
+        make_folder(d, 2, 4, classes=("a", "b"))
+        (d / "a" / "zz.png").write_text("not an image")
+        for seed in range(4):
+            out = d.parent / f"split{seed}.safetensors"
+            r = self.train_head(out, "--data", d, "--epochs", 1, "--seed", seed, "--features-out", d.parent / "sp")
+            self.assertEqual(r.returncode, 1, r.stderr)  # (zz.png named and skipped)
+            self.assertEqual(sorted(np.load(d.parent / "sp-val-labels.npy").astype(int)), [0, 1], seed)
 
 
 class Eval(unittest.TestCase):

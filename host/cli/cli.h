@@ -93,6 +93,8 @@ int cli_json_print(struct cJSON *o);
  * not UTF-8 becomes \udcXX, as Python's os.fsdecode maps it (json.loads then os.fsencode give the name
  * back), where the raw byte made the line invalid JSON. NULL when out of memory. */
 struct cJSON *cli_json_string(const char *s);
+/* Whether s is UTF-8 text (what a model's metadata must be). */
+int cli_utf8(const char *s);
 
 /* Prints s on stdout as a CSV field, quoted. */
 void cli_csv_str(const char *s);

@@ -77,9 +77,9 @@ static uint64_t splitmix(uint64_t *s)
     return z ^ (z >> 31);
 }
 
-/* Marks round(k * frac) of each class's k images as validation (at least
- * one, at most k - 1, for classes of two or more), chosen by the seed. */
-static void split_val(const cli_dataset *ds, double frac, unsigned long long seed, char *is_val)
+/* Marks round(k * frac) of each class's k images read (ok) as validation (at
+ * least one, at most k - 1, for classes of two or more), chosen by the seed. */
+static void split_val(const cli_dataset *ds, const char *ok, double frac, unsigned long long seed, char *is_val)
 {
     uint64_t rng = seed ^ 0x5EEDF00Dull;
     int *idx = malloc(sizeof *idx * (size_t)(ds->n ? ds->n : 1));
@@ -87,7 +87,7 @@ static void split_val(const cli_dataset *ds, double frac, unsigned long long see
     for (int c = 0; c < ds->n_classes; c++) {
         int k = 0;
         for (int i = 0; i < ds->n; i++)
-            if (ds->labels[i] == c) idx[k++] = i;
+            if (ds->labels[i] == c && ok[i]) idx[k++] = i;
         int nv = frac > 0 && k >= 2 ? (int)(k * frac + 0.5) : 0;
         if (frac > 0 && k >= 2 && nv < 1) nv = 1;
         if (nv > k - 1) nv = k - 1;
@@ -167,6 +167,16 @@ static int make_split(const gather *g, const cli_dataset *ds, const char *is_val
     return CLI_OK;
 }
 
+/* Undoes the first n --features-out files (a later step failed: all of a run's outputs or none). */
+static void remove_features(const char *prefix, int n)
+{
+    char path[4096];
+    for (int k = 0; k < n; k++) {
+        features_path(prefix, k, path, sizeof path);
+        vggcl_remove_output(path);
+    }
+}
+
 static int write_features(vggcl_ctx *ctx, const char *prefix, const split *s)
 {
     float *ly = malloc(sizeof *ly * ((size_t)s->n + 1)), *lv = malloc(sizeof *lv * ((size_t)s->nv + 1));
@@ -176,10 +186,12 @@ static int write_features(vggcl_ctx *ctx, const char *prefix, const split *s)
     } else {
         for (int i = 0; i < s->n; i++) ly[i] = (float)s->y[i];
         for (int i = 0; i < s->nv; i++) lv[i] = (float)s->yv[i];
-        rc = write_npy(ctx, prefix, 0, s->n, s->d, s->x);
-        if (rc == CLI_OK) rc = write_npy(ctx, prefix, 1, s->n, 0, ly);
-        if (rc == CLI_OK) rc = write_npy(ctx, prefix, 2, s->nv, s->d, s->xv);
-        if (rc == CLI_OK) rc = write_npy(ctx, prefix, 3, s->nv, 0, lv);
+        int k = 0;
+        rc = write_npy(ctx, prefix, k, s->n, s->d, s->x);
+        if (rc == CLI_OK) rc = write_npy(ctx, prefix, ++k, s->n, 0, ly);
+        if (rc == CLI_OK) rc = write_npy(ctx, prefix, ++k, s->nv, s->d, s->xv);
+        if (rc == CLI_OK) rc = write_npy(ctx, prefix, ++k, s->nv, 0, lv);
+        if (rc != CLI_OK) remove_features(prefix, k); /* (the k before the one that failed) */
     }
     free(ly), free(lv);
     return rc;
@@ -209,39 +221,52 @@ static int train_and_write(vggcl_ctx *ctx, const split *s, const cli_dataset *ds
         if (s->nv) fprintf(report, "  val loss %.4f top-1 %.4f", log[e].val_loss, log[e].val_acc);
         fprintf(report, "%s\n", log[e].epoch == best ? "  *" : "");
     }
-    char resize[16], crop[16], mean[64], std[64], trained[256];
+    char resize[16], crop[16], mean[64], std[64], trained[256], kept[64] = "";
     snprintf(resize, sizeof resize, "%d", p->resize);
     snprintf(crop, sizeof crop, "%d", p->crop);
     snprintf(mean, sizeof mean, "%.8g,%.8g,%.8g", p->mean[0], p->mean[1], p->mean[2]);
     snprintf(std, sizeof std, "%.8g,%.8g,%.8g", p->std[0], p->std[1], p->std[2]);
+    if (s->nv) snprintf(kept, sizeof kept, " (val top-1 %.4f)", log[best - 1].val_acc);
     snprintf(trained, sizeof trained,
-             "vggcl train-head: %d training samples, %d validation images, epoch %d of %d kept (val top-1 %.4f), "
-             "lr %g, momentum %g, l2 %g, minibatch %d, seed %llu", s->n, s->nv, best, o->epochs,
-             log[best - 1].val_acc, o->lr, o->momentum, o->l2, o->batch, o->seed);
+             "vggcl train-head: %d training samples, %d validation images, epoch %d of %d kept%s, "
+             "lr %g, momentum %g, l2 %g, minibatch %d, seed %llu", s->n, s->nv, best, o->epochs, kept, o->lr,
+             o->momentum, o->l2, o->batch, o->seed);
+    if (report == stdout && cli_flush_stdout() != CLI_OK) goto done; /* (a log lost: no model either) */
     const char *meta[] = { "vggcl.pool5", pool5 ? "keep" : "drop", "vggcl.classes", classes, "vggcl.resize", resize,
                            "vggcl.crop", crop, "vggcl.mean", mean, "vggcl.std", std, "vggcl.trained", trained };
     if (vggcl_save_with_head(ctx, weights, out, C, s->d, w, b, meta, 7) != VGGCL_OK) {
         rc = cli_error(CLI_FAIL, "%s", vggcl_message(ctx));
         goto done;
     }
-    fprintf(report, "kept epoch %d", best);
-    if (s->nv) fprintf(report, " (val top-1 %.4f)", log[best - 1].val_acc);
-    fprintf(report, "; wrote %s (%d classes, pool5 %s)\n", out, C, pool5 ? "kept" : "dropped");
+    fprintf(report, "kept epoch %d%s; wrote %s (%d classes, pool5 %s)\n", best, kept, out, C, pool5 ? "kept" : "dropped");
     rc = CLI_OK;
 done:
     free(w), free(b), free(log), free(classes);
     return rc;
 }
 
-/* The training folder and --val's (val_dir, else a val_split of the training images, by seed) as one list
- * in ds, is_val marking the validation images: CLI_OK, or CLI_FAIL said. (vs: --val's, merged into ds.) */
-static int read_data(const char *data, const char *val_dir, double val_split, unsigned long long seed, cli_dataset *ds,
-                     cli_dataset *vs, char **is_val)
+/* The outputs checked against each other, the images read and (the features' files: --out may be the trunk,
+ * read first and replaced at the end) --weights: CLI_OK, or said. */
+static int check_outputs(const char *weights, const cli_file *outs, int n_out, const cli_dataset *ds)
+{
+    const cli_file trunk = { "--weights", weights };
+    int rc = cli_outputs_check("train-head", outs, n_out, NULL, 0, ds->files, ds->n);
+    return rc == CLI_OK ? cli_outputs_check("train-head", outs + 1, n_out - 1, &trunk, 1, NULL, 0) : rc;
+}
+
+/* The training folder and --val's as one list in ds, is_val marking --val's images (without --val, none
+ * yet: split_val marks them once the images are read): CLI_OK, or CLI_FAIL said. (vs: --val's, merged into
+ * ds.) */
+static int read_data(const char *data, const char *val_dir, cli_dataset *ds, cli_dataset *vs, char **is_val)
 {
     if (cli_dataset_read(data, ds) != CLI_OK) return CLI_FAIL;
     if (ds->n_classes < 2)
         return cli_error(CLI_FAIL, "%s: one class folder ('%s'); a head needs at least two classes", data,
                          ds->classes[0]);
+    for (int c = 0; c < ds->n_classes; c++) /* (the model keeps them as text, which must be UTF-8) */
+        if (!cli_utf8(ds->classes[c]))
+            return cli_error(CLI_FAIL, "%s: class folder '%s' is not named in UTF-8, which the model's class names "
+                                       "must be: rename it", data, ds->classes[c]);
     const int n_train_files = ds->n;
     if (val_dir) {
         if (cli_dataset_read(val_dir, vs) != CLI_OK) return CLI_FAIL;
@@ -259,7 +284,6 @@ static int read_data(const char *data, const char *val_dir, double val_split, un
     }
     if (!(*is_val = calloc((size_t)ds->n, 1))) return cli_error(CLI_FAIL, "out of host memory");
     if (val_dir) memset(*is_val + n_train_files, 1, (size_t)(ds->n - n_train_files));
-    else split_val(ds, val_split, seed, *is_val);
     return CLI_OK;
 }
 
@@ -301,17 +325,13 @@ int cmd_train_head(int argc, char **argv)
         cli_int("train-head", "--minibatch", minibatch_s, 1, 1 << 24, &o.batch) ||
         cli_int("train-head", "--batch", batch_s, 1, 4096, &batch) || cli_model_opts("train-head", pool5, conv, &opts))
         return CLI_USAGE;
-    /* the model and the features' files (--out may be --weights: the trunk is read, and the new file renamed
-     * over it, at the end); checked where they are written, the ranks taking rank 0's answer once MPI runs */
+    /* the model and the features' files, checked where they are written once the image list is read */
     char feats[FEATURE_FILES][4096];
     cli_file outs[1 + FEATURE_FILES] = { { "--out", out } };
     for (int k = 0; features_out && k < FEATURE_FILES; k++) {
         features_path(features_out, k, feats[k], sizeof feats[k]);
         outs[1 + k] = (cli_file){ "--features-out", feats[k] };
     }
-    const int checked = cli_ranks_writes(NULL) ? cli_outputs_check("train-head", outs, 1 + FEATURE_FILES, NULL, 0,
-                                                                   NULL, 0)
-                                               : CLI_OK;
 
     cli_dataset ds = { 0 }, vs = { 0 };
     vggcl_ctx *ctx = NULL;
@@ -331,11 +351,10 @@ int cmd_train_head(int argc, char **argv)
     /* under mpirun each rank computes the features of a contiguous run of the list; rank 0 gathers them and
      * trains. Past the start, every rank goes through cli_ranks_finish and the gather, whatever happened
      * before: messages that every rank has alike (a data set folder that is not there) are said once. */
-    if ((rc = cli_ranks_begin(&ranks, "train-head", NULL, NULL)) != CLI_OK ||
-        (rc = cli_ranks_agree(&ranks, checked)) != CLI_OK)
-        goto out;
+    if ((rc = cli_ranks_begin(&ranks, "train-head", NULL, NULL)) != CLI_OK) goto out;
     int local = cli_ranks_capture(&ranks, NULL, NULL), n_ok = 0;
-    if (local == CLI_OK) local = read_data(data, val_dir, val_split, o.seed, &ds, &vs, &is_val);
+    if (local == CLI_OK) local = read_data(data, val_dir, &ds, &vs, &is_val);
+    if (local == CLI_OK && ranks.rank == 0) local = check_outputs(weights, outs, 1 + FEATURE_FILES, &ds);
     if ((local = cli_ranks_all_ok(&ranks, local)) == CLI_OK)
         local = cli_ranks_same_list(&ranks, "train-head", ds.files, ds.n);
     int lo, hi;
@@ -361,6 +380,7 @@ int cmd_train_head(int argc, char **argv)
     if (rc == CLI_OK) rc = cli_ranks_gather_rows(&ranks, g.x, g.ok, ds.n, (size_t)g.copies * g.feats);
     if (rc != CLI_OK || ranks.rank != 0) goto out;
     rc = CLI_FAIL;
+    if (!val_dir) split_val(&ds, g.ok, val_split, o.seed, is_val);
     if (make_split(&g, &ds, is_val, &s) != CLI_OK) goto out;
     int have[1] = { 0 }; /* classes with training samples */
     for (int c = 0; c < ds.n_classes; c++) {
@@ -375,6 +395,7 @@ int cmd_train_head(int argc, char **argv)
     }
     if (features_out && write_features(ctx, features_out, &s) != CLI_OK) goto out;
     rc = train_and_write(ctx, &s, &ds, &o, weights, out, vggcl_model_pool5(model), &p);
+    if (rc != CLI_OK && features_out) remove_features(features_out, FEATURE_FILES);
     if (rc == CLI_OK && failed)
         rc = cli_error(CLI_FAIL, "%d of %d images could not be read; trained without them", failed, ds.n);
 out:

@@ -206,13 +206,20 @@ static int utf8_len(const unsigned char *s)
     return n;
 }
 
+int cli_utf8(const char *s)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    int n;
+    while (*u && (n = utf8_len(u)) > 0) u += n;
+    return !*u;
+}
+
 cJSON *cli_json_string(const char *s)
 {
     const unsigned char *u = (const unsigned char *)s;
-    size_t i = 0;
+    size_t i;
     int n;
-    while (u[i] && (n = utf8_len(u + i)) > 0) i += (size_t)n;
-    if (!u[i]) return cJSON_CreateString(s); /* (valid UTF-8: cJSON escapes it) */
+    if (cli_utf8(s)) return cJSON_CreateString(s); /* (cJSON escapes it) */
     char *lit = malloc(6 * strlen(s) + 3), *p = lit;
     if (!lit) return NULL;
     *p++ = '"';
