@@ -305,8 +305,9 @@ VGGCL_API vggcl_status vggcl_png_write(vggcl_ctx *ctx, const char *path, const u
 
 /* Drawing a CAM: vggcl_cam_upsample scales cam (mh, mw) bilinearly to (h, w)
  * (half-pixel centres, as torch's interpolate with align_corners=False) and
- * normalizes it to [0, 1]; vggcl_cam_draw blends it, in the viridis colour
- * map, half and half over rgb (h, w, 3) into out (h, w, 3). */
+ * normalizes it to [0, 1] (a flat map to 0; NaN stays NaN); vggcl_cam_draw
+ * blends it, in the viridis colour map, half and half over rgb (h, w, 3) into
+ * out (h, w, 3), values outside [0, 1] clamped and NaN drawn as 0. */
 VGGCL_API void vggcl_cam_upsample(const float *cam, int mh, int mw, float *out, int h, int w);
 VGGCL_API void vggcl_cam_draw(const float *norm, const unsigned char *rgb, int h, int w, unsigned char *out);
 

@@ -95,6 +95,24 @@ START_TEST(test_forward_cam)
 }
 END_TEST
 
+/* Drawing clamps to [0, 1] and draws NaN as 0 (it indexed the colour map with (int)NaN: a crash). */
+START_TEST(test_cam_draw_clamps)
+{
+    const float norm[6] = { NAN, -INFINITY, -1, 0, 1, INFINITY }, mid[2] = { 2, 0.5f };
+    const unsigned char rgb[3 * 8] = { 10, 20, 30, 40, 50, 60, 70, 80, 90, 100, 110, 120, 130, 140, 150, 160, 170, 180 };
+    unsigned char out[3 * 8], one[3 * 8];
+    const float zeros[6] = { 0, 0, 0, 0, 0, 0 }, ones[6] = { 1, 1, 1, 1, 1, 1 };
+    vggcl_cam_draw(norm, rgb, 1, 6, out);
+    vggcl_cam_draw(zeros, rgb, 1, 6, one);
+    ck_assert_mem_eq(out, one, 3 * 4); /* NaN, -inf, -1, 0: as 0 */
+    vggcl_cam_draw(ones, rgb, 1, 6, one);
+    ck_assert_mem_eq(out + 12, one + 12, 3 * 2); /* 1, inf: as 1 */
+    vggcl_cam_draw(mid, rgb, 1, 2, out);
+    ck_assert_mem_eq(out, one, 3); /* 2: as 1 */
+    ck_assert(out[3] != one[3] || out[4] != one[4] || out[5] != one[5]);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("cam");
@@ -102,6 +120,7 @@ int main(void)
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, test_cam_shapes);
     tcase_add_test(tc, test_forward_cam);
+    tcase_add_test(tc, test_cam_draw_clamps);
     suite_add_tcase(s, tc);
     return tu_run(s);
 }

@@ -197,6 +197,28 @@ class Cam(unittest.TestCase):
         with Image.open(self.d / "photo.compare.png") as im:
             self.assertEqual(im.size, (448, 224))
 
+    def test_compare_pool5_one_class(self):
+        """The two maps compared are of one class: the top class of the setting the file is for (its pool5
+        metadata), also where the other setting's top class is another (each drew its own, unsaid). The head is
+        made so that they disagree: class 0 reads the GAP features' rise from the max pool, class 1 is the
+        midpoint between the two settings' values."""
+        with torch.no_grad():
+            f_keep = self.model.features(self.x)[0].mean((1, 2))
+            f_drop = self.model.features[:-1](self.x)[0].mean((1, 2))
+            head = self.model.classifier[0]
+            head.weight.zero_(), head.bias.fill_(-1e6)
+            head.weight[0] = f_keep - f_drop
+            head.bias[0], head.bias[1] = 0, float((f_keep - f_drop) @ (f_keep + f_drop) / 2)
+        for made_for, k in (("keep", 0), ("drop", 1)):
+            export(self.model, self.weights, made_for)
+            r = self.cam("--compare-pool5", self.image)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            for tag, features, size in (("keep", self.model.features, 7), ("drop", self.model.features[:-1], 14)):
+                self.assertIn(f"class {k}, {size}x{size} map with pool5 {tag}", r.stdout)
+                want = self.expected(features, klass=k)[1]  # (class 1's weights are 0: its map is 0)
+                np.testing.assert_allclose(np.load(self.d / f"photo.cam-{tag}.npy"), want, rtol=0,
+                                           atol=1e-4 * (1 + np.abs(want).max()))
+
     def test_class_and_errors(self):
         r = self.cam("--class", "3", "--pool5", "drop", self.image)
         self.assertEqual(r.returncode, 0, r.stderr)
@@ -210,6 +232,53 @@ class Cam(unittest.TestCase):
                            capture_output=True, text=True)
         self.assertEqual(r.returncode, 1)
         self.assertIn("nope: --out-dir is not there", r.stderr)
+
+    def test_images_skipped(self):
+        """An image too small for the network (without a crop) and one whose map is not finite (a --std that
+        overflows float32) are named and skipped, the others drawn, exit 1 (the first stopped the run; the
+        second crashed it)."""
+        imgs, out = self.d / "imgs", self.d / "maps"
+        imgs.mkdir(), out.mkdir()
+        for name, (h, w) in (("a", (40, 40)), ("b", (6, 9)), ("c", (40, 50))):
+            Image.fromarray(photo(h, w, 3)).save(imgs / f"{name}.png")
+        r = subprocess.run([VGGCL, "cam", "--weights", self.weights, "--out-dir", out, "--resize", "0", "--no-crop",
+                            imgs], capture_output=True, text=True, timeout=600)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn(f"{imgs / 'b.png'}: preprocesses to 6x9, smaller than the 32x32 the network takes (skipped)",
+                      r.stderr)
+        self.assertIn("1 of 3 images failed", r.stderr)
+        self.assertEqual(sorted(p.name for p in out.glob("*.png")), ["a.cam.png", "c.cam.png"])
+        shutil.rmtree(out), out.mkdir()
+        for compare in ([], ["--compare-pool5"]):
+            r = subprocess.run([VGGCL, "cam", "--weights", self.weights, "--out-dir", out, "--resize", "40", "--crop",
+                                "32", "--mean", "0,0,0", "--std", "1e-40,1,1", *compare, imgs / "a.png", imgs / "c.png"],
+                               capture_output=True, text=True, timeout=600)
+            self.assertEqual(r.returncode, 1, r.stderr)
+            self.assertIn(f"{imgs / 'a.png'}: the class activation map", r.stderr)
+            self.assertIn("is not finite", r.stderr)
+            self.assertIn("2 of 2 images failed", r.stderr)
+            self.assertEqual(list(out.iterdir()), [])
+
+    def test_out_dir_holding_the_images(self):
+        """Drawn again into the images' own folder, an earlier run's x.cam.png is an image of the list that x.png's
+        picture would replace (it was read, then replaced, and drawn over at each run): refused, exit 2."""
+        imgs = self.d / "imgs"
+        imgs.mkdir()
+        Image.fromarray(photo(40, 40, 3)).save(imgs / "x.png")
+        for compare, picture in (([], "x.cam.png"), (["--compare-pool5"], "x.compare.png")):
+            args = [VGGCL, "cam", "--weights", self.weights, "--out-dir", imgs, "--resize", "40", "--crop", "32",
+                    *compare]
+            r = subprocess.run([*args, imgs / "x.png"], capture_output=True, text=True, timeout=600)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            before = sorted(p.name for p in imgs.iterdir())
+            r = subprocess.run([*args, imgs], capture_output=True, text=True, timeout=600)
+            self.assertEqual(r.returncode, 2, r.stderr)
+            self.assertIn(f"the image {imgs / picture} is {imgs / picture}, which {imgs / 'x.png'}'s maps would "
+                          "replace; give another --out-dir", r.stderr)
+            self.assertEqual(sorted(p.name for p in imgs.iterdir()), before)
+            for p in imgs.glob("x.*"):
+                if p.name != "x.png":
+                    p.unlink()
 
     def test_outputs_whole_or_absent(self):
         """Two images whose maps would have the same names (photo.png, photo.jpg) are refused, nothing drawn

@@ -31,9 +31,9 @@ vggcl): "CAM peak in box" is the fraction whose argmax lies inside the true box;
 "mean IoU" and "IoU >= 0.5" compare the true box with the bounding box of the
 largest connected component (8-connected) of the map thresholded at 20 % of its
 maximum, as in the CAM paper (Zhou et al., 2016). Below the table: the chance level of
-the peak (mean box area over picture area) and the best each map size can score (the
-true box averaged over the map's cells, upsampled as vggcl does), so a 7x7 map is
-judged against what 7x7 can hold. OUT/results.json and OUT/eval-<setting>.json keep
+the peak (mean box area over picture area) and what the true box averaged over the
+map's cells scores, upsampled as vggcl does: a reference map of each size (not a
+bound: a sharper map of the same size can score higher). OUT/results.json and OUT/eval-<setting>.json keep
 the details (per-class precision and recall, training time).
 
 usage:
@@ -407,9 +407,10 @@ def upsample_like_vggcl(cam, h, w):
     return ((up - lo) / (hi - lo) if hi > lo else np.zeros_like(up)).astype(np.float32)
 
 
-def resolution_ceiling(boxes, map_side):
-    """The localisation scores of the best map a map_side x map_side GAP map can hold: the true
-    box's indicator averaged over the map's cells, upsampled as vggcl does."""
+def box_map_scores(boxes, map_side):
+    """The localisation scores of a reference map_side x map_side map: the true box's indicator
+    averaged over the map's cells, upsampled as vggcl does (not the best such a map can score: a
+    sharper one, e.g. that map to the 4th power, scores higher)."""
     cell = SIZE // map_side
     ups = []
     for x0, y0, x1, y1 in boxes:
@@ -472,8 +473,8 @@ def self_check():
               np.abs(upsample_like_vggcl(cam, SIZE, SIZE) - t).max() < 1e-5)
     except ImportError:
         pass
-    ceil7 = resolution_ceiling([[0, 0, 64, 64]], 7)
-    check(f"a box on the 32-pixel grid: peak in it at 7x7 ({ceil7})", ceil7["peak_in_box"] == 1.0)
+    box7 = box_map_scores([[0, 0, 64, 64]], 7)
+    check(f"a box on the 32-pixel grid: peak in it at 7x7 ({box7})", box7["peak_in_box"] == 1.0)
     if ndimage is not None:  # the fallback flood fill agrees with scipy
         rng = np.random.default_rng(1)
         for k in range(20):
@@ -673,12 +674,12 @@ def markdown_table(results):
 def caption(results, boxes, classes, args):
     val = [b for r, b in sorted(boxes.items()) if r.startswith("val/")]
     chance = np.mean([(b[2] - b[0]) * (b[3] - b[1]) / SIZE ** 2 for b in val])
-    ceilings = []
+    references = []
     for r in results:
         side = r["gap_map"][0]
         if r["gap_map"][1] == side and SIZE % side == 0:
-            c = r["ceiling"] = resolution_ceiling(val, side)
-            ceilings.append(f"{side}×{side}: mean IoU {c['mean_iou']:.3f}, IoU ≥ 0.5 {100 * c['iou_ge_05']:.1f} %")
+            c = r["box_map"] = box_map_scores(val, side)
+            references.append(f"{side}×{side}: mean IoU {c['mean_iou']:.3f}, IoU ≥ 0.5 {100 * c['iou_ge_05']:.1f} %")
     picked = ("on OUT/val itself, so top-1 is the best over epochs" if args.val_split is None
               else f"on {100 * args.val_split:g} % of the training pictures held out")
     text = (f"{len(classes)} classes, {len(boxes) - len(val)} training and {len(val)} validation pictures "
@@ -686,9 +687,9 @@ def caption(results, boxes, classes, args):
             f"trunk {Path(args.weights).name}; images/s from `vggcl bench --batch 8` on "
             f"{results[0]['device']}. A peak placed at random would land in the box {100 * chance:.1f} % of "
             f"the time (mean box area).")
-    if ceilings:
-        text += (" The best a map of that size can do (the true box averaged over its cells, upsampled as "
-                 "vggcl does): " + "; ".join(ceilings) + ".")
+    if references:
+        text += (" The true box averaged over the map's cells, upsampled as vggcl does (a reference map of that "
+                 "size, not a bound): " + "; ".join(references) + ".")
     return text
 
 

@@ -1,4 +1,5 @@
 /* vggcl cam: class activation maps over the images, as PNG and .npy. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,7 +26,9 @@ static const cli_command command = {
     "drawn over the crop). --compare-pool5 writes NAME.cam-keep.npy, NAME.cam-drop.npy\n"
     "(and their -up.npy) and NAME.compare.png (the two side by side, kept on the\n"
     "left): the picture that answers whether to keep pool5. (Both maps come from the\n"
-    "same weights; a head trained without pool5 is what the CAM paper uses.)\n"
+    "same weights, for one class: --class K, else the top class of the setting the\n"
+    "file's metadata names, else pool5 kept; a head trained without pool5 is what the\n"
+    "CAM paper uses.)\n"
     "Under mpirun the ranks share the images, each on its own device, and rank 0\n"
     "prints every rank's lines in order.\n",
     options, { cli_device_options, cli_net_options, cli_preprocess_options },
@@ -81,6 +84,54 @@ static int same_names(char *const *files, int n, const char *dir, char *msg, siz
     return rc;
 }
 
+/* The files an image's maps and picture go to. */
+static const char *const plain_suffix[] = { "cam.npy", "cam-up.npy", "cam.png", NULL };
+static const char *const compare_suffix[] = { "cam-keep.npy", "cam-keep-up.npy", "cam-drop.npy", "cam-drop-up.npy",
+                                              "compare.png", NULL };
+
+typedef struct {
+    dev_t dev;
+    ino_t ino;
+    int image;
+    const char *suffix;
+} out_file;
+
+static int by_file(const void *pa, const void *pb)
+{
+    const out_file *a = pa, *b = pb;
+    return a->dev != b->dev ? (a->dev < b->dev ? -1 : 1) : a->ino != b->ino ? (a->ino < b->ino ? -1 : 1) : 0;
+}
+
+/* Whether an image of the list is a file another image's maps would replace (--out-dir the images' folder,
+ * drawn a second time: x.cam.png is read, then replaced by x.png's picture): said, naming both, and
+ * CLI_USAGE; else CLI_OK. Only outputs already there are compared (a first run costs a stat each). */
+static int reads_outputs(char *const *files, int n, const char *dir, const char *const *suffix, char *msg, size_t len)
+{
+    int per = 0, m = 0, rc = CLI_OK;
+    while (suffix[per]) per++;
+    out_file *o = malloc(sizeof *o * ((size_t)n * per + 1));
+    if (!o) return snprintf(msg, len, "out of host memory"), CLI_FAIL;
+    char path[4096];
+    struct stat sb;
+    for (int i = 0; i < n; i++)
+        for (int k = 0; k < per; k++) {
+            out_path(path, sizeof path, dir, files[i], suffix[k]);
+            if (stat(path, &sb) == 0 && S_ISREG(sb.st_mode)) o[m++] = (out_file){ sb.st_dev, sb.st_ino, i, suffix[k] };
+        }
+    qsort(o, (size_t)m, sizeof *o, by_file);
+    for (int i = 0; m && i < n && rc == CLI_OK; i++) {
+        if (stat(files[i], &sb) != 0) continue; /* (said when it is read) */
+        const out_file key = { sb.st_dev, sb.st_ino, 0, NULL }, *hit = bsearch(&key, o, (size_t)m, sizeof *o, by_file);
+        if (!hit) continue;
+        out_path(path, sizeof path, dir, files[hit->image], hit->suffix);
+        snprintf(msg, len, "cam: the image %s is %s, which %s's maps would replace; give another --out-dir", files[i],
+                 path, files[hit->image]);
+        rc = CLI_USAGE;
+    }
+    free(o);
+    return rc;
+}
+
 /* The crop back as 8-bit RGB (h, w, 3), from the normalized (3, h, w) tensor. */
 static void to_rgb(const float *t, int h, int w, const vggcl_preprocess *p, unsigned char *rgb)
 {
@@ -94,7 +145,6 @@ static void to_rgb(const float *t, int h, int w, const vggcl_preprocess *p, unsi
 typedef struct {
     vggcl_ctx *ctx;
     const char *dir;
-    int klass;
 } cam_job;
 
 /* The files written for one image so far, removed when a later one fails: an image's set is whole or absent. */
@@ -109,11 +159,15 @@ static void unwrite(written *wr)
     wr->n = 0;
 }
 
-/* One model on one image: the raw map, the upsampled map and the overlay. */
+/* One model on one image: the map of class klass (< 0: its top class; *chosen gets the class drawn), the
+ * upsampled map and the overlay. CLI_OK; SKIPPED for a map that is not finite (said: the image is skipped);
+ * else CLI_FAIL, said. */
+enum { SKIPPED = -1 };
 static int one_map(cam_job *j, vggcl_model *m, const char *image, const float *t, const unsigned char *rgb, int h,
-                   int w, const char *tag, unsigned char *overlay, written *wr, char *line, size_t line_len)
+                   int w, int klass, int *chosen, const char *tag, unsigned char *overlay, written *wr, char *line,
+                   size_t line_len)
 {
-    int mh, mw, chosen = -1, rc = CLI_FAIL;
+    int mh, mw, rc = CLI_FAIL;
     char *path, suffix[64];
     vggcl_model_map_size(m, h, w, &mh, &mw);
     float *cam = malloc(sizeof *cam * (size_t)(mh > 0 ? mh * mw : 1)), *up = malloc(sizeof *up * (size_t)h * w);
@@ -121,11 +175,17 @@ static int one_map(cam_job *j, vggcl_model *m, const char *image, const float *t
         rc = cli_error(CLI_FAIL, "out of host memory");
         goto done;
     }
-    const int klass = j->klass;
-    if (vggcl_forward_cam(j->ctx, m, t, 1, h, w, NULL, NULL, &klass, cam, &chosen) != VGGCL_OK) {
+    if (vggcl_forward_cam(j->ctx, m, t, 1, h, w, NULL, NULL, &klass, cam, chosen) != VGGCL_OK) {
         rc = cli_error(CLI_FAIL, "%s: %s", image, vggcl_message(j->ctx));
         goto done;
     }
+    for (int i = 0; i < mh * mw; i++)
+        if (!isfinite(cam[i])) { /* (NaN or infinite activations: the weights or --std overflow float32) */
+            rc = cli_error(SKIPPED, "%s: the class activation map%s%s is not finite (%s values): the weights or "
+                                    "the preprocessing overflow float32 (skipped)", image, *tag ? " with pool5 " : "",
+                           *tag ? tag + 1 : "", isnan(cam[i]) ? "NaN" : "infinite");
+            goto done;
+        }
     vggcl_cam_upsample(cam, mh, mw, up, h, w);
     vggcl_cam_draw(up, rgb, h, w, overlay);
     long long s2[2] = { mh, mw }, su[2] = { h, w };
@@ -137,7 +197,7 @@ static int one_map(cam_job *j, vggcl_model *m, const char *image, const float *t
     out_path(path = wr->path[wr->n], sizeof wr->path[0], j->dir, image, suffix);
     if (vggcl_npy_write(j->ctx, path, 2, su, up) != VGGCL_OK) goto fail;
     wr->n++;
-    snprintf(line, line_len, "%s: class %d, %dx%d map%s%s\n", image, chosen, mh, mw, *tag ? " with pool5 " : "",
+    snprintf(line, line_len, "%s: class %d, %dx%d map%s%s\n", image, *chosen, mh, mw, *tag ? " with pool5 " : "",
              *tag ? tag + 1 : "");
     rc = CLI_OK;
     goto done;
@@ -174,7 +234,9 @@ int cmd_cam(int argc, char **argv)
     }
     if ((rc = cli_images("cam", &a, &files, &n_files)) != CLI_OK) goto done_args;
     char clash[8192 + 4096 + 128] = "";
-    const int names = same_names(files, n_files, dir, clash, sizeof clash); /* (said with the ranks' messages) */
+    int names = same_names(files, n_files, dir, clash, sizeof clash); /* (said with the ranks' messages) */
+    if (names == CLI_OK)
+        names = reads_outputs(files, n_files, dir, compare ? compare_suffix : plain_suffix, clash, sizeof clash);
     if ((rc = cli_take_share(&ranks, "cam", cli_arg(&a, "shard"), &files, &n_files)) != CLI_OK) goto done_args;
     /* under mpirun every rank runs to cli_ranks_finish, which prints the ranks' lines, whatever happened */
     vggcl_model *models[2] = { NULL, NULL };
@@ -205,7 +267,11 @@ int cmd_cam(int argc, char **argv)
         rc = cli_error(CLI_USAGE, "cam: --class %d, but the model has %d classes", klass, vggcl_model_classes(models[0]));
         goto out;
     }
-    cam_job job = { ctx, dir, klass };
+    cam_job job = { ctx, dir };
+    /* compared, the two maps are of one class: --class, else the top class of the setting the file is for
+     * (its metadata's pool5, else kept), whose map is made first */
+    const char *made_for = vggcl_model_metadata(models[0], "vggcl.pool5");
+    const int first = compare && made_for && !strcmp(made_for, "drop");
     int stopped = 0; /* a failure other than an unreadable image (the device, a write): the run stops */
     for (int i = 0; i < n_files && !stopped; i++) {
         unsigned char *rgb = NULL, *pic = NULL;
@@ -219,6 +285,20 @@ int cmd_cam(int argc, char **argv)
             continue;
         }
         const int panels = compare ? 2 : 1;
+        int too_small = 0, least = 0;
+        for (int k = 0; k < panels; k++) {
+            int mh, mw;
+            vggcl_model_map_size(models[k], h, w, &mh, &mw);
+            too_small |= mh < 1 || mw < 1;
+            least = vggcl_model_min_input(models[k]) > least ? vggcl_model_min_input(models[k]) : least;
+        }
+        if (too_small) { /* (an image like the others, not a failing device: the run goes on) */
+            cli_error(CLI_FAIL, "%s: preprocesses to %dx%d, smaller than the %dx%d the network takes (skipped)", files[i],
+                      h, w, least, least);
+            failed++;
+            free(t);
+            continue;
+        }
         written wr = { .n = 0 };
         char lines[2][4200];
         rgb = malloc((size_t)h * w * 3);
@@ -228,9 +308,10 @@ int cmd_cam(int argc, char **argv)
             cli_error(CLI_FAIL, "out of host memory");
         } else {
             to_rgb(t, h, w, &p, rgb);
-            for (int k = 0; k < panels; k++) {
-                r = one_map(&job, models[k], files[i], t, rgb, h, w, compare ? (k ? "-drop" : "-keep") : "", panel, &wr,
-                            lines[k], sizeof lines[k]);
+            for (int n = 0, want = klass, chosen = -1; n < panels; n++, want = chosen) {
+                const int k = n ? 1 - first : first;
+                r = one_map(&job, models[k], files[i], t, rgb, h, w, want, &chosen, compare ? (k ? "-drop" : "-keep") : "",
+                            panel, &wr, lines[k], sizeof lines[k]);
                 if (r != CLI_OK) break;
                 for (int y = 0; y < h; y++) /* panels side by side */
                     memcpy(pic + ((size_t)y * w * panels + (size_t)k * w) * 3, panel + (size_t)y * w * 3, (size_t)w * 3);
@@ -246,9 +327,9 @@ int cmd_cam(int argc, char **argv)
                 }
             }
         }
-        if (r != CLI_OK && i + 1 < n_files)
+        if (r != CLI_OK && r != SKIPPED && i + 1 < n_files)
             cli_error(CLI_FAIL, "cam: stopped at %s; images after it not drawn: %d", files[i], n_files - i - 1);
-        if (r != CLI_OK) unwrite(&wr), stopped = 1;
+        if (r != CLI_OK) unwrite(&wr), stopped = r != SKIPPED;
         failed += r != CLI_OK;
         made += r == CLI_OK;
         free(rgb), free(pic), free(panel), free(t);

@@ -84,7 +84,7 @@ static const unsigned char viridis[9][3] = {
 void vggcl_cam_draw(const float *norm, const unsigned char *rgb, int h, int w, unsigned char *out)
 {
     for (size_t i = 0; i < (size_t)h * w; i++) {
-        float t = norm[i] < 0 ? 0 : norm[i] > 1 ? 1 : norm[i];
+        const float t = norm[i] > 0 ? (norm[i] < 1 ? norm[i] : 1) : 0; /* (NaN: 0, not an index out of range) */
         const float pos = t * 8;
         const int a = pos >= 8 ? 7 : (int)pos;
         const float f = pos - a;
