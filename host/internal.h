@@ -121,6 +121,13 @@ cl_int vggcl__fault(vggcl_ctx *ctx, const char *call);
 vggcl_status vggcl__fail(vggcl_ctx *ctx, vggcl_status status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* An argument the caller must give (a pointer the header does not let be NULL): VGGCL_ERR_ARG from the
+ * function, naming the function fn and the argument, when it is NULL. */
+#define VGGCL_NEED(ctx, fn, arg)                                                                     \
+    do {                                                                                            \
+        if (!(arg)) return vggcl__fail((ctx), VGGCL_ERR_ARG, "%s: %s is NULL", (fn), #arg);           \
+    } while (0)
+
 /* The context's message with before and after around it (what a caller knows: the file, where a setting
  * came from); returns status. */
 vggcl_status vggcl__fail_around(vggcl_ctx *ctx, vggcl_status status, const char *before, const char *after);

@@ -76,6 +76,12 @@ struct vggcl_model {
     cl_ulong last_end;        /* when the last pass waited for ended (device clock, ns) */
 };
 
+/* VGGCL_OK when o (may be NULL) holds a pool5 and a conv the loaders know; else VGGCL_ERR_ARG said. */
+vggcl_status vggcl__load_options_check(vggcl_ctx *ctx, const vggcl_load_options *o);
+
+/* VGGCL_OK when m was loaded with ctx and (idle) has no overlapped pass in flight; else said, after who. */
+vggcl_status vggcl__model_mine(vggcl_ctx *ctx, const vggcl_model *m, const char *who, int idle);
+
 /* Fills s as a 2x2/2 max pool named after the step before it. */
 void vggcl__plan_add_pool(vggcl_step *s, const char *after);
 

@@ -147,7 +147,8 @@ VGGCL_API void vggcl_model_free(vggcl_model *model); /* accepts NULL */
 /* A model of torchvision's configuration arch ("vgg11", "vgg13", "vgg16",
  * "vgg19") with deterministic random weights (He-scaled) and a GAP head of
  * `classes`, for benchmarks: the same seed gives the same weights. opts: as
- * for vggcl_model_load (head is ignored; pool5 AUTO keeps it); may be NULL. */
+ * for vggcl_model_load (head and features_only are ignored: the model has a
+ * head; pool5 AUTO keeps it); may be NULL. */
 VGGCL_API vggcl_status vggcl_model_random(vggcl_ctx *ctx, const char *arch, int classes, unsigned seed,
                                 const vggcl_load_options *opts, vggcl_model **out);
 
@@ -305,9 +306,10 @@ VGGCL_API vggcl_status vggcl_png_write(vggcl_ctx *ctx, const char *path, const u
 
 /* Drawing a CAM: vggcl_cam_upsample scales cam (mh, mw) bilinearly to (h, w)
  * (half-pixel centres, as torch's interpolate with align_corners=False) and
- * normalizes it to [0, 1] (a flat map to 0; NaN stays NaN); vggcl_cam_draw
- * blends it, in the viridis colour map, half and half over rgb (h, w, 3) into
- * out (h, w, 3), values outside [0, 1] clamped and NaN drawn as 0. */
+ * normalizes it to [0, 1] (a flat map, or none: mh or mw < 1, to 0; NaN stays
+ * NaN); vggcl_cam_draw blends it, in the viridis colour map, half and half over
+ * rgb (h, w, 3) into out (h, w, 3), values outside [0, 1] clamped and NaN drawn
+ * as 0. Sizes below 1 write nothing. */
 VGGCL_API void vggcl_cam_upsample(const float *cam, int mh, int mw, float *out, int h, int w);
 VGGCL_API void vggcl_cam_draw(const float *norm, const unsigned char *rgb, int h, int w, unsigned char *out);
 
@@ -321,7 +323,9 @@ VGGCL_API void vggcl_cam_draw(const float *norm, const unsigned char *rgb, int h
  * highest validation accuracy (then the lowest validation loss), or without
  * validation samples the lowest training loss; its weights, with the
  * standardization folded in so they apply to raw features, go to w (classes,
- * d) and b (classes). log (may be NULL) gets one entry per epoch. */
+ * d) and b (classes). log (may be NULL) gets one entry per epoch. Features
+ * that are not finite, and a head that diverges (weights not finite: lr too
+ * large), are VGGCL_ERR_ARG. */
 typedef struct {
     int epochs, batch;
     double lr, momentum, l2;

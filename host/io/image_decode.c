@@ -230,6 +230,7 @@ vggcl_status vggcl__image_load_part(vggcl_ctx *ctx, const char *path, const vggc
 {
     unsigned char magic[8] = { 0 };
     *px = NULL;
+    VGGCL_NEED(ctx, "reading an image", path);
     FILE *f = fopen(path, "rb");
     if (!f) {
         char eb[128];

@@ -16,6 +16,7 @@
 
 vggcl_status vggcl_png_write(vggcl_ctx *ctx, const char *path, const unsigned char *rgb, int h, int w)
 {
+    VGGCL_NEED(ctx, "vggcl_png_write", rgb);
     vggcl__output *const o = malloc(sizeof *o); /* a const pointer: valid after a longjmp */
     if (!o) return vggcl__fail(ctx, VGGCL_ERR_NOMEM, "%s: out of host memory", path);
     vggcl_status st = vggcl__output_open(ctx, path, 0666, 0, o);
@@ -52,6 +53,11 @@ vggcl_status vggcl_png_write(vggcl_ctx *ctx, const char *path, const unsigned ch
 
 void vggcl_cam_upsample(const float *cam, int mh, int mw, float *out, int h, int w)
 {
+    if (h < 1 || w < 1) return; /* (nothing to fill) */
+    if (mh < 1 || mw < 1) { /* no map (an input too small for the network: vggcl_model_map_size's 0x0): flat */
+        memset(out, 0, sizeof *out * (size_t)h * w);
+        return;
+    }
     /* bilinear, half-pixel centres (torch.nn.functional.interpolate, align_corners=False) */
     float lo = INFINITY, hi = -INFINITY;
     for (int y = 0; y < h; y++) {
@@ -83,7 +89,7 @@ static const unsigned char viridis[9][3] = {
 
 void vggcl_cam_draw(const float *norm, const unsigned char *rgb, int h, int w, unsigned char *out)
 {
-    for (size_t i = 0; i < (size_t)h * w; i++) {
+    for (size_t i = 0; h > 0 && w > 0 && i < (size_t)h * w; i++) {
         const float t = norm[i] > 0 ? (norm[i] < 1 ? norm[i] : 1) : 0; /* (NaN: 0, not an index out of range) */
         const float pos = t * 8;
         const int a = pos >= 8 ? 7 : (int)pos;

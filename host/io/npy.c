@@ -28,6 +28,21 @@ static const char *dict_value(const char *hdr, const char *key)
     return p;
 }
 
+#define MAX_DIM (1LL << 40) /* the largest dimension read (and so written) */
+
+/* Whether the dimensions are each 0 to MAX_DIM and their product's bytes fit a size_t: *count their
+ * product; else -1 - the first that does not. */
+static int dims_fit(const long long *dims, int n, size_t *count)
+{
+    *count = 1;
+    for (int d = 0; d < n; d++) {
+        if (dims[d] < 0 || dims[d] > MAX_DIM || (dims[d] && *count > SIZE_MAX / sizeof(float) / (size_t)dims[d]))
+            return -1 - d;
+        *count *= (size_t)dims[d];
+    }
+    return 0;
+}
+
 static vggcl_status parse_header(vggcl_ctx *ctx, const char *path, const char *hdr, int *ndim, long long *shape)
 {
     const char *d = dict_value(hdr, "descr");
@@ -52,7 +67,7 @@ static vggcl_status parse_header(vggcl_ctx *ctx, const char *path, const char *h
         char *end;
         errno = 0;
         long long v = strtoll(s, &end, 10);
-        if (errno || v > (1LL << 40)) return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: shape value too large", path);
+        if (errno || v > MAX_DIM) return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: shape value too large", path);
         shape[(*ndim)++] = v;
         s = end;
         while (*s == ' ') s++;
@@ -93,12 +108,7 @@ static vggcl_status read_header(vggcl_ctx *ctx, const char *path, FILE *fp, int 
     st = parse_header(ctx, path, hdr, ndim, shape);
     free(hdr);
     if (st != VGGCL_OK) return st;
-    *count = 1;
-    for (int d = 0; d < *ndim; d++) {
-        if (shape[d] && *count > SIZE_MAX / sizeof(float) / (size_t)shape[d])
-            return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: shape is too large", path);
-        *count *= (size_t)shape[d];
-    }
+    if (dims_fit(shape, *ndim, count)) return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: shape is too large", path);
     /* the file's size bounds what a caller allocates: a header cannot ask for more */
     const long long header_end = ftell(fp), have = (long long)sb.st_size - header_end;
     if (header_end < 0 || (unsigned long long)have < (unsigned long long)*count * sizeof(float))
@@ -114,6 +124,8 @@ static vggcl_status read_header(vggcl_ctx *ctx, const char *path, FILE *fp, int 
 static vggcl_status open_input(vggcl_ctx *ctx, const char *path, FILE **fp)
 {
     char eb[128];
+    *fp = NULL;
+    VGGCL_NEED(ctx, "reading a .npy file", path);
     if ((*fp = fopen(path, "rb"))) return VGGCL_OK;
     return vggcl__fail(ctx, VGGCL_ERR_IO, "%s: cannot open input: %s", path, vggcl__strerror(errno, eb, sizeof eb));
 }
@@ -163,14 +175,13 @@ vggcl_status vggcl_npy_write(vggcl_ctx *ctx, const char *path, int ndim, const l
     if (ndim < 0 || ndim > VGGCL_NPY_MAX_DIMS || (ndim && !shape))
         return vggcl__fail(ctx, VGGCL_ERR_ARG, "%s: %d dimensions; expected 0 to %d", path, ndim, VGGCL_NPY_MAX_DIMS);
     size_t used = (size_t)snprintf(dict, sizeof dict, "{'descr': '<f4', 'fortran_order': False, 'shape': (");
-    size_t count = 1;
-    for (int d = 0; d < ndim; d++) {
-        if (shape[d] < 0 || (shape[d] && count > SIZE_MAX / sizeof(float) / (size_t)shape[d]))
-            return vggcl__fail(ctx, VGGCL_ERR_ARG, "%s: shape[%d] is %lld; expected 0 or more, the whole array's "
-                                                   "bytes fitting in a size_t", path, d, shape[d]);
+    size_t count;
+    const int bad = dims_fit(shape, ndim, &count);
+    if (bad)
+        return vggcl__fail(ctx, VGGCL_ERR_ARG, "%s: shape[%d] is %lld; expected 0 to 2^40, the whole array's bytes "
+                                               "fitting in a size_t", path, -1 - bad, shape[-1 - bad]);
+    for (int d = 0; d < ndim; d++)
         used += (size_t)snprintf(dict + used, sizeof dict - used, "%lld,%s", shape[d], d + 1 < ndim ? " " : "");
-        count *= (size_t)shape[d];
-    }
     if (count && !data) return vggcl__fail(ctx, VGGCL_ERR_ARG, "%s: no data for %zu values", path, count);
     used += (size_t)snprintf(dict + used, sizeof dict - used, "), }");
     size_t total = 10 + used + 1;
@@ -187,7 +198,7 @@ vggcl_status vggcl_npy_write(vggcl_ctx *ctx, const char *path, int ndim, const l
     if (st != VGGCL_OK) return st;
     int ok = fwrite(pre, 1, 10, o.fp) == 10 && fwrite(dict, 1, used, o.fp) == used;
     for (size_t i = 0; ok && i < pad; i++) ok = fputc(' ', o.fp) != EOF;
-    ok = ok && fputc('\n', o.fp) != EOF && fwrite(data, sizeof(float), count, o.fp) == count;
+    ok = ok && fputc('\n', o.fp) != EOF && (!count || fwrite(data, sizeof(float), count, o.fp) == count);
     return vggcl__output_commit(ctx, &o, ok);
 }
 
@@ -225,21 +236,19 @@ vggcl_status vggcl_npy_writer_open(vggcl_ctx *ctx, const char *path, int ndim_ta
     char eb[128];
     unsigned char hdr[STREAM_HEADER];
     *out = NULL;
-    if (ndim_tail < 0 || ndim_tail + 1 > VGGCL_NPY_MAX_DIMS)
-        return vggcl__fail(ctx, VGGCL_ERR_ARG, "%s: %d dimensions after the rows; at most %d", path, ndim_tail,
-                           VGGCL_NPY_MAX_DIMS - 1);
+    size_t row_floats;
+    int bad;
+    if (ndim_tail < 0 || ndim_tail + 1 > VGGCL_NPY_MAX_DIMS || (ndim_tail && !tail))
+        return vggcl__fail(ctx, VGGCL_ERR_ARG, "%s: %d dimensions after the rows%s; at most %d", path, ndim_tail,
+                           ndim_tail > 0 && !tail ? " without their sizes (NULL)" : "", VGGCL_NPY_MAX_DIMS - 1);
+    if ((bad = dims_fit(tail, ndim_tail, &row_floats)))
+        return vggcl__fail(ctx, VGGCL_ERR_ARG, "%s: dimension %lld after the rows; expected 0 to 2^40, a row's bytes "
+                                               "fitting in a size_t", path, tail[-1 - bad]);
     vggcl_npy_writer *w = calloc(1, sizeof *w);
     if (!w) return vggcl__fail(ctx, VGGCL_ERR_NOMEM, "out of host memory");
     w->ndim = ndim_tail + 1;
-    w->row_floats = 1;
-    for (int d = 0; d < ndim_tail; d++) {
-        if (tail[d] < 0) {
-            free(w);
-            return vggcl__fail(ctx, VGGCL_ERR_ARG, "%s: negative dimension %lld", path, tail[d]);
-        }
-        w->shape[d + 1] = tail[d];
-        w->row_floats *= (size_t)tail[d];
-    }
+    w->row_floats = row_floats;
+    for (int d = 0; d < ndim_tail; d++) w->shape[d + 1] = tail[d];
     vggcl_status st = vggcl__output_open(ctx, path, 0666, 0, &w->out);
     if (st != VGGCL_OK) {
         free(w);
@@ -258,12 +267,20 @@ vggcl_status vggcl_npy_writer_open(vggcl_ctx *ctx, const char *path, int ndim_ta
 vggcl_status vggcl_npy_writer_append(vggcl_ctx *ctx, vggcl_npy_writer *w, const float *rows, long long n)
 {
     char eb[128];
+    VGGCL_NEED(ctx, "vggcl_npy_writer_append", w);
     if (w->failed) return vggcl__fail(ctx, VGGCL_ERR_IO, "%s: an earlier write failed", w->out.path);
     if (n < 0 || (n && !rows))
         return vggcl__fail(ctx, VGGCL_ERR_ARG, "%s: %lld rows%s; expected 0 or more with their data", w->out.path, n,
                            n > 0 ? " without data" : "");
+    long long shape[VGGCL_NPY_MAX_DIMS];
+    size_t all;
+    memcpy(shape, w->shape, sizeof shape);
+    shape[0] = n > MAX_DIM - w->shape[0] ? MAX_DIM + 1 : w->shape[0] + n;
+    if (dims_fit(shape, w->ndim, &all))
+        return vggcl__fail(ctx, VGGCL_ERR_ARG, "%s: %lld more rows after %lld; the array would be more than 2^40 rows "
+                                               "or than a size_t's bytes", w->out.path, n, w->shape[0]);
     const size_t count = w->row_floats * (size_t)n;
-    if (fwrite(rows, sizeof(float), count, w->out.fp) != count) {
+    if (count && fwrite(rows, sizeof(float), count, w->out.fp) != count) {
         w->failed = 1;
         return vggcl__fail(ctx, VGGCL_ERR_IO, "%s: cannot write output: %s", w->out.path,
                            vggcl__strerror(errno, eb, sizeof eb));

@@ -185,6 +185,7 @@ vggcl_status vggcl__output_open(vggcl_ctx *ctx, const char *path, int mode, int 
     int fd = -1, alias = -1;
     memset(o, 0, sizeof *o);
     o->direct_fd = -1;
+    VGGCL_NEED(ctx, "writing a file", path);
     if (snprintf(o->path, sizeof o->path, "%s", path) >= (int)sizeof o->path)
         return vggcl__fail(ctx, VGGCL_ERR_IO, "%s: path too long", path);
     if (flags & VGGCL_OUTPUT_REPLACE) {

@@ -81,6 +81,8 @@ vggcl_status vggcl__preprocess_part(vggcl_ctx *ctx, const vggcl__rgb_part *in, c
     unsigned char *resized = NULL;
     plan pl;
     *out = NULL;
+    VGGCL_NEED(ctx, "preprocessing an image", p);
+    VGGCL_NEED(ctx, "preprocessing an image", in->px);
     vggcl_status st = make_plan(ctx, in->h, in->w, p, &pl);
     if (st != VGGCL_OK) return st;
     const int rh = pl.rh, rw = pl.rw, ch = pl.ch, cw = pl.cw, top = pl.top, left = pl.left;

@@ -170,6 +170,7 @@ vggcl_status vggcl__st_open(vggcl_ctx *ctx, const char *path, vggcl__st_file *f)
     cJSON *root = NULL;
     vggcl__st_tensor **order = NULL;
     memset(f, 0, sizeof *f);
+    VGGCL_NEED(ctx, "reading a safetensors file", path);
     f->path = path;
 
     st = read_file(ctx, path, &f->buf, &f->size);

@@ -50,7 +50,12 @@ vggcl_status vggcl_save_with_head(vggcl_ctx *ctx, const char *trunk_path, const 
     cJSON *root = NULL;
     char *text = NULL;
     vggcl__output o;
-    if (classes < 1 || d < 1 || !w || !b)
+    VGGCL_NEED(ctx, "vggcl_save_with_head", w);
+    VGGCL_NEED(ctx, "vggcl_save_with_head", b);
+    if (n_meta < 0 || (n_meta && !meta))
+        return vggcl__fail(ctx, VGGCL_ERR_ARG, "%s: %d metadata pairs%s; expected 0 or more with their strings",
+                           out_path, n_meta, n_meta > 0 ? " without them (NULL)" : "");
+    if (classes < 1 || d < 1)
         return vggcl__fail(ctx, VGGCL_ERR_ARG, "%s: a head of %d classes x %d features; expected at least 1 x 1",
                            out_path, classes, d);
     for (int i = 0; i < 2 * n_meta; i++) { /* (else a file the reader refuses: a header is UTF-8) */

@@ -6,6 +6,8 @@
 vggcl_status vggcl_benchmark(vggcl_ctx *ctx, vggcl_model *m, const float *input, int n, int h, int w, int iters,
                              double *warmup_ms, double *ms)
 {
+    VGGCL_NEED(ctx, "vggcl_benchmark", warmup_ms);
+    VGGCL_NEED(ctx, "vggcl_benchmark", ms);
     if (iters < 1) return vggcl__fail(ctx, VGGCL_ERR_ARG, "benchmark: iterations must be >= 1");
     if (!m || n < 1) return vggcl__fail(ctx, VGGCL_ERR_ARG, "benchmark: %s", m ? "a batch of at least 1" : "no model");
     float *logits = malloc((size_t)n * (m->classes ? m->classes : 1) * sizeof *logits);

@@ -450,16 +450,39 @@ fail:
 }
 
 /* The checks every pass makes on its arguments. */
+vggcl_status vggcl__model_mine(vggcl_ctx *ctx, const vggcl_model *m, const char *who, int idle)
+{
+    if (!m || m->ctx != ctx) return vggcl__fail(ctx, VGGCL_ERR_ARG, "%sthe model was not loaded with this context", who);
+    if (idle && m->n_flight)
+        return vggcl__fail(ctx, VGGCL_ERR_ARG, "%s%d overlapped pass%s not waited for (vggcl_forward_wait) on this model",
+                           who, m->n_flight, m->n_flight > 1 ? "es are" : " is");
+    return VGGCL_OK;
+}
+
+/* The biggest activation of a pass, bounded from above without overflow (4x the widest map's floats covers
+ * the packed layouts and Winograd's tiles): the passes whose sizes a size_t holds. */
+#define MAX_PASS_FLOATS 0x1p50
+static double pass_floats_bound(const vggcl_model *m, int n, int h, int w)
+{
+    int c = 3;
+    for (int i = 0; i < m->n_steps; i++)
+        if (m->steps[i].c_out > c) c = m->steps[i].c_out;
+    return 4.0 * n * c * h * w;
+}
+
 static vggcl_status check_pass(vggcl_ctx *ctx, const vggcl_model *m, const float *input, int n, int h, int w,
                                int wants_logits)
 {
     int fh, fw, bad = 0;
-    if (!m || m->ctx != ctx)
-        return vggcl__fail(ctx, VGGCL_ERR_ARG, "the model was not loaded with this context");
+    vggcl_status st = vggcl__model_mine(ctx, m, "", 0);
+    if (st != VGGCL_OK) return st;
     if (!input) return vggcl__fail(ctx, VGGCL_ERR_ARG, "input (%d, 3, %d, %d): no data (NULL)", n, h, w);
     if (n < 1 || h < 1 || w < 1 || h > MAX_SIDE || w > MAX_SIDE)
         return vggcl__fail(ctx, VGGCL_ERR_SHAPE, "input (%d, 3, %d, %d): expected N >= 1 and 1 <= H, W <= %d", n, h,
                            w, MAX_SIDE);
+    if (pass_floats_bound(m, n, h, w) > MAX_PASS_FLOATS)
+        return vggcl__fail(ctx, VGGCL_ERR_SHAPE, "input (%d, 3, %d, %d) is too large: its activations would take about "
+                           "%.3g floats; at most 2^50", n, h, w, pass_floats_bound(m, n, h, w));
     if (!vggcl__plan_out_size(m, h, w, &fh, &fw, &bad)) {
         int min = vggcl_model_min_input(m);
         return vggcl__fail(ctx, VGGCL_ERR_SHAPE,
@@ -476,10 +499,7 @@ vggcl_status vggcl__forward(vggcl_ctx *ctx, vggcl_model *m, const float *input, 
                             float *logits, float *features, const vggcl_cam_request *cam)
 {
     vggcl_status st = check_pass(ctx, m, input, n, h, w, logits || cam);
-    if (st != VGGCL_OK) return st;
-    if (m->n_flight)
-        return vggcl__fail(ctx, VGGCL_ERR_ARG, "%d overlapped pass%s not waited for (vggcl_forward_wait) on this model",
-                           m->n_flight, m->n_flight > 1 ? "es are" : " is");
+    if (st != VGGCL_OK || (st = vggcl__model_mine(ctx, m, "", 1)) != VGGCL_OK) return st;
     if (ctx->profiling) vggcl__prof_reset(ctx);
     if (ctx->use_ref) return forward_ref(ctx, m, input, n, h, w, max_activation(m, n, h, w), logits, features, cam);
     return forward_cl(ctx, m, resident ? NULL : input, n, h, w, logits, features, cam);
@@ -521,13 +541,13 @@ fail:
 
 vggcl_status vggcl_forward_wait(vggcl_ctx *ctx, vggcl_model *m, double *device_ms)
 {
-    if (!m || m->ctx != ctx) return vggcl__fail(ctx, VGGCL_ERR_ARG, "the model was not loaded with this context");
+    vggcl_status st = vggcl__model_mine(ctx, m, "", 0);
+    if (st != VGGCL_OK) return st;
     if (!m->n_flight)
         return vggcl__fail(ctx, VGGCL_ERR_ARG, "no overlapped pass is in flight: vggcl_forward_submit first");
     const vggcl_pass p = m->flight[0];
     m->flight[0] = m->flight[1];
     m->n_flight--;
-    vggcl_status st = VGGCL_OK;
     char where[160];
     snprintf(where, sizeof where, "forward pass: waiting for the pass over (%d, 3, %d, %d)", p.n, p.h, p.w);
     if (device_ms) *device_ms = p.ref_ms;

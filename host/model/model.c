@@ -428,6 +428,16 @@ void vggcl_load_options_defaults(vggcl_load_options *o)
     o->features_only = 0;
 }
 
+vggcl_status vggcl__load_options_check(vggcl_ctx *ctx, const vggcl_load_options *o)
+{
+    if (o && o->pool5 != VGGCL_POOL5_AUTO && o->pool5 != VGGCL_POOL5_KEEP && o->pool5 != VGGCL_POOL5_DROP)
+        return vggcl__fail(ctx, VGGCL_ERR_ARG, "load options: pool5 %d; expected VGGCL_POOL5_AUTO, KEEP or DROP",
+                           o->pool5);
+    if (o && o->conv && !vggcl__conv_algo(o->conv))
+        return vggcl__fail(ctx, VGGCL_ERR_ARG, "load options: no convolution algorithm %d", o->conv);
+    return VGGCL_OK;
+}
+
 vggcl_status vggcl_model_load(vggcl_ctx *ctx, const char *path, const vggcl_load_options *opts,
                               vggcl_model **out)
 {
@@ -437,6 +447,7 @@ vggcl_status vggcl_model_load(vggcl_ctx *ctx, const char *path, const vggcl_load
     *out = NULL;
     if (!ctx->selected)
         return vggcl__fail(ctx, VGGCL_ERR_ARG, "select a device (vggcl_select_device) before loading a model");
+    if ((st = vggcl__load_options_check(ctx, opts)) != VGGCL_OK) return st;
     st = vggcl__st_open(ctx, path, &f);
     if (st != VGGCL_OK) return st;
     m = calloc(1, sizeof *m);

@@ -37,6 +37,7 @@ vggcl_status vggcl_model_preprocess(vggcl_ctx *ctx, const vggcl_model *m, vggcl_
         { "vggcl.std", "three numbers R,G,B (std > 0)", 3 },
     };
     vggcl_preprocess d;
+    VGGCL_NEED(ctx, "vggcl_model_preprocess", p);
     vggcl_preprocess_defaults(&d);
     const int unset[4] = { p->resize < 0, p->crop < 0, isnan(p->mean[0]), isnan(p->std[0]) };
     for (int k = 0; k < 4; k++) {

@@ -29,14 +29,17 @@ vggcl_status vggcl_model_random(vggcl_ctx *ctx, const char *arch, int classes, u
 {
     const int pool5 = !opts || opts->pool5 != VGGCL_POOL5_DROP;
     int a = -1;
+    VGGCL_NEED(ctx, "vggcl_model_random", out);
     *out = NULL;
+    VGGCL_NEED(ctx, "vggcl_model_random", arch);
     for (size_t i = 0; i < sizeof archs / sizeof archs[0]; i++)
         if (!strcmp(arch, archs[i].name)) a = (int)i;
     if (a < 0) return vggcl__fail(ctx, VGGCL_ERR_ARG, "unknown architecture '%s': vgg11, vgg13, vgg16 or vgg19", arch);
     if (classes < 1) return vggcl__fail(ctx, VGGCL_ERR_ARG, "classes must be >= 1");
+    vggcl_status st = vggcl__load_options_check(ctx, opts);
+    if (st != VGGCL_OK) return st;
     if (!ctx->selected) return vggcl__fail(ctx, VGGCL_ERR_ARG, "select a device before making a model");
     vggcl_model *m = calloc(1, sizeof *m);
-    vggcl_status st = VGGCL_OK;
     unsigned long long state = 0x5DEECE66Dull ^ ((unsigned long long)seed << 17);
     if (!m || !(m->steps = calloc((size_t)archs[a].len, sizeof *m->steps))) goto nomem;
     m->ctx = ctx;

@@ -77,14 +77,22 @@ vggcl_status vggcl_train_head(vggcl_ctx *ctx, const float *x, const int *y, int 
                               const int *yv, int nv, const vggcl_train_options *o, float *w_out, float *b_out,
                               vggcl_train_epoch *log, int *best_epoch)
 {
+    if (!x || !y || !w_out || !b_out || (nv > 0 && (!xv || !yv)))
+        return vggcl__fail(ctx, VGGCL_ERR_ARG, "training a head: %s is NULL", !x ? "x" : !y ? "y" : !w_out ? "w_out"
+                                                                          : !b_out ? "b_out" : !xv ? "x_val" : "y_val");
     if (n < 1 || d < 1 || classes < 2 || nv < 0 || !o || o->epochs < 1 || o->batch < 1 || !(o->lr > 0) ||
-        !(o->momentum >= 0 && o->momentum < 1) || !(o->l2 >= 0))
+        !isfinite(o->lr) || !(o->momentum >= 0 && o->momentum < 1) || !(o->l2 >= 0) || !isfinite(o->l2))
         return vggcl__fail(ctx, VGGCL_ERR_ARG,
                            "training a head: %d samples of %d features, %d classes, %d epochs, batch %d, lr %g, "
                            "momentum %g, l2 %g: expected at least 1 sample and 2 classes, epochs and batch >= 1, "
-                           "lr > 0, 0 <= momentum < 1, l2 >= 0", n, d, classes, o ? o->epochs : 0, o ? o->batch : 0,
+                           "finite lr > 0, 0 <= momentum < 1, finite l2 >= 0", n, d, classes, o ? o->epochs : 0, o ? o->batch : 0,
                            o ? o->lr : 0, o ? o->momentum : 0, o ? o->l2 : 0);
     for (int i = 0; i < n + nv; i++) {
+        const float *row = i < n ? x + (size_t)i * d : xv + (size_t)(i - n) * d;
+        for (int j = 0; j < d; j++)
+            if (!isfinite(row[j]))
+                return vggcl__fail(ctx, VGGCL_ERR_ARG, "training a head: %s sample %d's feature %d is %g; expected "
+                                   "finite features", i < n ? "training" : "validation", i < n ? i : i - n, j, row[j]);
         const int label = i < n ? y[i] : yv[i - n];
         if (label < 0 || label >= classes)
             return vggcl__fail(ctx, VGGCL_ERR_ARG, "training a head: %s sample %d has label %d; expected 0 to %d",
@@ -172,6 +180,12 @@ vggcl_status vggcl_train_head(vggcl_ctx *ctx, const float *x, const int *y, int 
         }
         b_out[c] = (float)bias;
     }
+    for (size_t k = 0; k < wn + (size_t)classes; k++)
+        if (!isfinite(k < wn ? w_out[k] : b_out[k - wn])) { /* (a learning rate too large, or features too) */
+            st = vggcl__fail(ctx, VGGCL_ERR_ARG, "training a head diverged: the weights kept (epoch %d) are not "
+                             "finite; try a smaller learning rate (lr %g)", best_epoch ? *best_epoch : 0, o->lr);
+            break;
+        }
 done:
     free(mean), free(sd), free(z), free(zv), free(w), free(b), free(vw), free(vb);
     free(gw), free(gb), free(bw), free(bb), free(p), free(order);

@@ -505,7 +505,9 @@ vggcl_status vggcl_tune(vggcl_ctx *ctx, vggcl_model *m, const int *batches, int 
     vggcl_status st = VGGCL_OK;
     int oh, ow, bad, shapes = 0, done = 0;
     char setup[128];
+    if (!count || (cap > 0 && !rows)) return vggcl__fail(ctx, VGGCL_ERR_ARG, "tune: %s is NULL", !count ? "count" : "rows");
     *count = 0;
+    if ((st = vggcl__model_mine(ctx, m, "tune: ", 1)) != VGGCL_OK) return st;
     if (!batches || n_batches < 1) batches = &one, n_batches = 1;
     if (ctx->use_ref) return vggcl__fail(ctx, VGGCL_ERR_ARG, "tuning needs an OpenCL device, not the reference");
     for (int b = 0; b < n_batches; b++)

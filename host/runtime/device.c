@@ -178,6 +178,8 @@ vggcl_status vggcl_list_devices(vggcl_ctx *ctx, vggcl_device_info *out, int cap,
 {
     dev_entry *list = NULL;
     int n = 0;
+    VGGCL_NEED(ctx, "vggcl_list_devices", count);
+    if (cap > 0) VGGCL_NEED(ctx, "vggcl_list_devices", out);
     vggcl_status st = enumerate(ctx, &list, &n);
     if (st != VGGCL_OK) return st;
     for (int i = 0; i < n && i < cap; i++) out[i] = list[i].info;

@@ -1,0 +1,239 @@
+/* The public API given what a caller may get wrong: NULL where the header
+ * wants a pointer, sizes whose products overflow, non-finite training data,
+ * a model of another context, options out of range. Each is an error status
+ * with a message naming what was wrong; none crashes, writes out of bounds or
+ * leaves a file (these crashed, overflowed or wrote files vggcl then refused). */
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "test_util.h"
+
+static vggcl_ctx *ref_ctx(void)
+{
+    vggcl_ctx *ctx = vggcl_ctx_new();
+    ck_assert_ptr_nonnull(ctx);
+    ck_assert_int_eq(vggcl_select_device(ctx, "ref"), VGGCL_OK);
+    return ctx;
+}
+
+/* st is VGGCL_ERR_ARG-like `want` and the message holds needle. */
+static void said(vggcl_ctx *ctx, vggcl_status st, vggcl_status want, const char *needle)
+{
+    ck_assert_msg(st == want, "status %d, expected %d (%s)", st, want, vggcl_message(ctx));
+    ck_assert_msg(strstr(vggcl_message(ctx), needle), "'%s' lacks '%s'", vggcl_message(ctx), needle);
+}
+
+static int exists(const char *path)
+{
+    struct stat sb;
+    return stat(path, &sb) == 0;
+}
+
+START_TEST(test_null_arguments)
+{
+    vggcl_ctx *ctx = ref_ctx();
+    vggcl_model *m = NULL;
+    vggcl_preprocess p;
+    vggcl_preprocess_defaults(&p);
+    float *out = NULL;
+    int h, w, n;
+    unsigned char rgb[3 * 4 * 4] = { 0 };
+    said(ctx, vggcl_model_random(ctx, NULL, 3, 1, NULL, &m), VGGCL_ERR_ARG, "arch is NULL");
+    said(ctx, vggcl_image_preprocess(ctx, NULL, 4, 4, &p, &out, &h, &w), VGGCL_ERR_ARG, "is NULL");
+    said(ctx, vggcl_image_preprocess(ctx, rgb, 4, 4, NULL, &out, &h, &w), VGGCL_ERR_ARG, "p is NULL");
+    said(ctx, vggcl_image_load(ctx, NULL, (unsigned char **)&out, &h, &w), VGGCL_ERR_ARG, "path is NULL");
+    said(ctx, vggcl_image_read(ctx, NULL, &p, &out, &h, &w), VGGCL_ERR_ARG, "path is NULL");
+    said(ctx, vggcl_model_load(ctx, NULL, NULL, &m), VGGCL_ERR_ARG, "path is NULL");
+    int ndim;
+    long long shape[VGGCL_NPY_MAX_DIMS];
+    said(ctx, vggcl_npy_read(ctx, NULL, &ndim, shape, &out), VGGCL_ERR_ARG, "path is NULL");
+    said(ctx, vggcl_npy_write(ctx, NULL, 1, (const long long[]){ 1 }, (const float[]){ 1 }), VGGCL_ERR_ARG,
+         "path is NULL");
+    vggcl_npy_writer *wr = NULL;
+    said(ctx, vggcl_npy_writer_open(ctx, tu_tmp("t.npy"), 1, NULL, &wr), VGGCL_ERR_ARG, "(NULL)");
+    said(ctx, vggcl_npy_writer_append(ctx, NULL, NULL, 0), VGGCL_ERR_ARG, "w is NULL");
+    said(ctx, vggcl_png_write(ctx, NULL, rgb, 4, 4), VGGCL_ERR_ARG, "path is NULL");
+    said(ctx, vggcl_png_write(ctx, tu_tmp("t.png"), NULL, 4, 4), VGGCL_ERR_ARG, "rgb is NULL");
+    ck_assert(!exists(tu_tmp("t.png")) && !exists(tu_tmp("t.npy")));
+    said(ctx, vggcl_list_devices(ctx, NULL, 1, &n), VGGCL_ERR_ARG, "out is NULL");
+    said(ctx, vggcl_list_devices(ctx, NULL, 0, NULL), VGGCL_ERR_ARG, "count is NULL");
+    said(ctx, vggcl_model_preprocess(ctx, NULL, NULL), VGGCL_ERR_ARG, "p is NULL");
+    vggcl_train_options o;
+    vggcl_train_defaults(&o);
+    float x[4] = { 0, 1, 2, 3 }, wt[4], b[2];
+    int y[2] = { 0, 1 };
+    said(ctx, vggcl_train_head(ctx, NULL, y, 2, 2, 2, NULL, NULL, 0, &o, wt, b, NULL, NULL), VGGCL_ERR_ARG,
+         "x is NULL");
+    said(ctx, vggcl_train_head(ctx, x, y, 2, 2, 2, NULL, NULL, 2, &o, wt, b, NULL, NULL), VGGCL_ERR_ARG,
+         "x_val is NULL");
+    said(ctx, vggcl_save_with_head(ctx, "trunk", tu_tmp("h.safetensors"), 2, 2, wt, b, NULL, 2), VGGCL_ERR_ARG,
+         "2 metadata pairs without them");
+    said(ctx, vggcl_save_with_head(ctx, "trunk", tu_tmp("h.safetensors"), 2, 2, wt, b, NULL, -1), VGGCL_ERR_ARG,
+         "-1 metadata pairs");
+    said(ctx, vggcl_save_with_head(ctx, "trunk", tu_tmp("h.safetensors"), 2, 2, NULL, b, NULL, 0), VGGCL_ERR_ARG,
+         "w is NULL");
+    ck_assert_int_eq(vggcl_model_random(ctx, "vgg11", 3, 1, NULL, &m), VGGCL_OK);
+    double warm;
+    said(ctx, vggcl_benchmark(ctx, m, x, 1, 32, 32, 1, &warm, NULL), VGGCL_ERR_ARG, "ms is NULL");
+    vggcl_model_free(m);
+    vggcl_ctx_free(ctx);
+}
+END_TEST
+
+/* A batch whose activations no size_t holds: refused before any size is computed (on the reference it
+ * wrapped to a 1-byte buffer and copied the input into it). */
+START_TEST(test_forward_too_large)
+{
+    vggcl_ctx *ctx = ref_ctx();
+    vggcl_model *m;
+    static float input[16], logits[10];
+    ck_assert_int_eq(vggcl_model_random(ctx, "vgg11", 10, 1, NULL, &m), VGGCL_OK);
+    said(ctx, vggcl_forward(ctx, m, input, 1 << 26, 32761, 32761, logits, NULL), VGGCL_ERR_SHAPE, "too large");
+    vggcl_model_free(m);
+    vggcl_ctx_free(ctx);
+}
+END_TEST
+
+/* No map (an input too small: vggcl_model_map_size's 0x0) draws flat; sizes below 1 write nothing (they read
+ * cam[-1] and wrote out of bounds). */
+START_TEST(test_cam_sizes)
+{
+    float cam[4] = { 1, 2, 3, 4 }, out[18];
+    unsigned char rgb[3] = { 1, 2, 3 }, pic[4] = { 7, 7, 7, 7 };
+    for (int i = 0; i < 18; i++) out[i] = 5;
+    vggcl_cam_upsample(cam, 0, 0, out, 4, 4);
+    for (int i = 0; i < 16; i++) ck_assert(out[i] == 0);
+    ck_assert(out[16] == 5);
+    vggcl_cam_upsample(cam, 2, 2, out, -1, 2);
+    vggcl_cam_upsample(cam, -3, 2, out + 16, 1, 1);
+    ck_assert(out[16] == 0 && out[17] == 5);
+    vggcl_cam_draw(out, rgb, -1, 2, pic);
+    vggcl_cam_draw(out, rgb, 1, 0, pic);
+    ck_assert(pic[0] == 7 && pic[3] == 7);
+}
+END_TEST
+
+/* .npy shapes the reader refuses are refused by the writers too, and no data is no write (fwrite(NULL, ..., 0)
+ * is undefined). */
+START_TEST(test_npy_limits)
+{
+    vggcl_ctx *ctx = vggcl_ctx_new();
+    char path[512];
+    snprintf(path, sizeof path, "%s", tu_tmp("l.npy"));
+    vggcl_npy_writer *w = NULL;
+    said(ctx, vggcl_npy_writer_open(ctx, path, 2, (const long long[]){ 1LL << 32, 1LL << 32 }, &w), VGGCL_ERR_ARG,
+         "expected 0 to 2^40");
+    said(ctx, vggcl_npy_write(ctx, path, 2, (const long long[]){ 0, 1LL << 41 }, NULL), VGGCL_ERR_ARG, "shape[1]");
+    ck_assert(!exists(path));
+    ck_assert_int_eq(vggcl_npy_writer_open(ctx, path, 1, (const long long[]){ 4 }, &w), VGGCL_OK);
+    const float row[4] = { 1, 2, 3, 4 };
+    ck_assert_int_eq(vggcl_npy_writer_append(ctx, w, NULL, 0), VGGCL_OK);
+    said(ctx, vggcl_npy_writer_append(ctx, w, row, 1LL << 62), VGGCL_ERR_ARG, "more than 2^40 rows");
+    ck_assert_int_eq(vggcl_npy_writer_append(ctx, w, row, 1), VGGCL_OK);
+    ck_assert_int_eq(vggcl_npy_writer_close(ctx, w, 1), VGGCL_OK);
+    int ndim;
+    long long shape[VGGCL_NPY_MAX_DIMS];
+    float *back;
+    ck_assert_int_eq(vggcl_npy_read(ctx, path, &ndim, shape, &back), VGGCL_OK);
+    ck_assert(ndim == 2 && shape[0] == 1 && shape[1] == 4 && back[3] == 4);
+    vggcl_free(back);
+    ck_assert_int_eq(vggcl_npy_write(ctx, path, 1, (const long long[]){ 0 }, NULL), VGGCL_OK);
+    ck_assert_int_eq(vggcl_npy_read(ctx, path, &ndim, shape, &back), VGGCL_OK);
+    ck_assert(ndim == 1 && shape[0] == 0);
+    vggcl_free(back);
+    remove(path);
+    vggcl_ctx_free(ctx);
+}
+END_TEST
+
+/* A NaN or infinite feature, or an infinite lr or l2, is refused; a learning rate that diverges is said (each
+ * returned VGGCL_OK with a head of NaN). */
+START_TEST(test_train_head_not_finite)
+{
+    vggcl_ctx *ctx = vggcl_ctx_new();
+    vggcl_train_options o;
+    float x[8 * 3], w[2 * 3], b[2];
+    int y[8];
+    for (int i = 0; i < 8; i++) {
+        y[i] = i % 2;
+        for (int j = 0; j < 3; j++) x[i * 3 + j] = (float)((i * 7 + j * 3) % 5) + (float)y[i] * (float)(j + 1);
+    }
+    vggcl_train_defaults(&o);
+    o.epochs = 3;
+    ck_assert_int_eq(vggcl_train_head(ctx, x, y, 8, 3, 2, NULL, NULL, 0, &o, w, b, NULL, NULL), VGGCL_OK);
+    x[5] = NAN;
+    said(ctx, vggcl_train_head(ctx, x, y, 8, 3, 2, NULL, NULL, 0, &o, w, b, NULL, NULL), VGGCL_ERR_ARG,
+         "training sample 1's feature 2 is nan");
+    x[5] = INFINITY;
+    said(ctx, vggcl_train_head(ctx, x, y, 6, 3, 2, x + 18, y + 6, 2, &o, w, b, NULL, NULL), VGGCL_ERR_ARG,
+         "training sample 1's feature 2 is inf");
+    x[5] = 1;
+    o.lr = INFINITY;
+    said(ctx, vggcl_train_head(ctx, x, y, 8, 3, 2, NULL, NULL, 0, &o, w, b, NULL, NULL), VGGCL_ERR_ARG, "finite lr");
+    o.lr = 0.1, o.l2 = INFINITY;
+    said(ctx, vggcl_train_head(ctx, x, y, 8, 3, 2, NULL, NULL, 0, &o, w, b, NULL, NULL), VGGCL_ERR_ARG, "finite l2");
+    o.l2 = 1e-4, o.lr = 1e300;
+    said(ctx, vggcl_train_head(ctx, x, y, 8, 3, 2, NULL, NULL, 0, &o, w, b, NULL, NULL), VGGCL_ERR_ARG, "diverged");
+    vggcl_ctx_free(ctx);
+}
+END_TEST
+
+/* vggcl_tune checks its model as the passes do (it mixed two contexts' buffers, and crashed on NULL). */
+START_TEST(test_tune_model_checked)
+{
+    vggcl_ctx *a = ref_ctx(), *b = ref_ctx();
+    vggcl_model *m;
+    int count = -1;
+    vggcl_tune_row rows[4];
+    ck_assert_int_eq(vggcl_model_random(b, "vgg11", 3, 1, NULL, &m), VGGCL_OK);
+    said(a, vggcl_tune(a, m, NULL, 0, 32, 32, 1, 1, rows, 4, &count, NULL, 0), VGGCL_ERR_ARG,
+         "tune: the model was not loaded with this context");
+    said(a, vggcl_tune(a, NULL, NULL, 0, 32, 32, 1, 1, rows, 4, &count, NULL, 0), VGGCL_ERR_ARG,
+         "tune: the model was not loaded with this context");
+    ck_assert_int_eq(count, 0);
+    vggcl_model_free(m);
+    vggcl_ctx_free(a);
+    vggcl_ctx_free(b);
+}
+END_TEST
+
+/* Load options out of range: refused on every backend (pool5 7 was taken as kept and reported as 7; conv 99
+ * was refused on a device only). */
+START_TEST(test_load_options)
+{
+    vggcl_ctx *ctx = ref_ctx();
+    vggcl_model *m = NULL;
+    vggcl_load_options o;
+    vggcl_load_options_defaults(&o);
+    o.pool5 = 7;
+    said(ctx, vggcl_model_random(ctx, "vgg11", 3, 1, &o, &m), VGGCL_ERR_ARG, "pool5 7");
+    char path[512];
+    snprintf(path, sizeof path, "%s", tu_tmp("opts.safetensors"));
+    tu_write_vgg(path, "8,M,16", 0, 3, 1, NULL);
+    said(ctx, vggcl_model_load(ctx, path, &o, &m), VGGCL_ERR_ARG, "pool5 7");
+    o.pool5 = VGGCL_POOL5_AUTO, o.conv = 99;
+    said(ctx, vggcl_model_load(ctx, path, &o, &m), VGGCL_ERR_ARG, "no convolution algorithm 99");
+    ck_assert_ptr_null(m);
+    remove(path);
+    vggcl_ctx_free(ctx);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("api");
+    TCase *tc = tcase_create("arguments");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, test_null_arguments);
+    tcase_add_test(tc, test_forward_too_large);
+    tcase_add_test(tc, test_cam_sizes);
+    tcase_add_test(tc, test_npy_limits);
+    tcase_add_test(tc, test_train_head_not_finite);
+    tcase_add_test(tc, test_tune_model_checked);
+    tcase_add_test(tc, test_load_options);
+    suite_add_tcase(s, tc);
+    return tu_run(s);
+}
