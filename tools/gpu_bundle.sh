@@ -47,6 +47,9 @@ for i in range(32):
     Image.fromarray(photo(400 + 7 * i, 300 + 5 * i, i)).save(f"{sys.argv[2]}/{i:03d}.jpg", quality=90)
 PY
 fi
+# what it was built from, which gpu_check.sh logs (a bundle older than the tree measures old code)
+echo "$(git -C "$root" rev-parse --short HEAD)$(git -C "$root" diff --quiet HEAD -- host kernels include CMakeLists.txt \
+  || echo ' (with uncommitted changes)'), built $(date -u +%FT%TZ)" >"$out/VERSION"
 ldd "${bins[@]}" | awk '$2 == "=>" && $3 ~ /^\// { print $3 }' | sort -u |
   grep -v -E '/(libc|libm|libstdc\+\+|libgcc_s|libz|libpthread|libdl|librt)\.so' |
   while read -r lib; do cp -L "$lib" "$out/lib/"; done

@@ -21,11 +21,17 @@
 # at batch 32 and 8 with 16 and 8 decoding threads, each beside `vggcl bench`
 # at its batch; mpi: tools/mpi_scaling.sh with BIN_DIR/vggcl-mpi, 1, 2, 4 and
 # 8 ranks of one PoCL thread on the CPU, 512 JPEGs, two rounds, mpirun --mca
-# pml ob1 (both need `tools/gpu_bundle.sh --mpi`; e.g.
-# STEPS=devices,images,mpi with SECONDS 480). Everything is logged to
-# OUT_DIR/gpu_check.log; the tuning table is copied to OUT_DIR.
-# GPU_CHECK_SUITES names the suites (default: winograd network conv pool gap
-# dense cam), GPU_CHECK_TUNE_BUDGET the tuner's seconds (default 200).
+# pml ob1, PoCL's ICD alone (both need `tools/gpu_bundle.sh --mpi`; e.g.
+# STEPS=devices,images,mpi with SECONDS 480). Without a GPU listed, the steps
+# that need one are skipped (mpi still runs: a rehearsal on PoCL).
+# Everything is logged to OUT_DIR/gpu_check.log, and each step's figures
+# (lines with images/s, table rows, errors) also go to standard output; the
+# tuning table is copied to OUT_DIR; nothing else is written there (the
+# device tool brings back 8 files at most): caches and images go to a
+# temporary folder. GPU_CHECK_SUITES names the suites (default: winograd
+# network conv pool gap dense cam), GPU_CHECK_TUNE_BUDGET the tuner's seconds
+# (default 200), GPU_CHECK_IMAGES the images of the images step (2048),
+# GPU_CHECK_MPI the mpi step's ranks, rounds and images (1,2,4,8 2 512).
 set -u
 bin=$(cd "$1" && pwd)
 out=$2
@@ -37,7 +43,10 @@ mkdir -p "$out"
 out=$(cd "$out" && pwd)
 log=$out/gpu_check.log
 end=$((SECONDS + budget))
-export VGGCL_CACHE_DIR=${VGGCL_CACHE_DIR:-$out/cache}
+work=$(mktemp -d) # (caches, ICD lists, images: out of OUT_DIR, which holds the log and the table alone)
+trap 'rm -rf "$work"' EXIT
+chmod 700 "$work"
+export VGGCL_CACHE_DIR=${VGGCL_CACHE_DIR:-$work/cache}
 export PYTHONUNBUFFERED=1
 [ -d "$bin/lib" ] && export LD_LIBRARY_PATH=$bin/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 for d in /usr/local/nvidia/lib64 /usr/local/nvidia/lib; do
@@ -48,20 +57,32 @@ if [ -z "${OCL_ICD_VENDORS:-}" ]; then
   nvcl=$("$ldc" -p 2>/dev/null | awk '/libnvidia-opencl\.so\.1/ { print $NF; exit }')
   [ -n "$nvcl" ] || nvcl=$(find /usr/local/nvidia /usr/lib /usr/lib64 -name libnvidia-opencl.so.1 2>/dev/null | head -1)
   if [ -n "$nvcl" ]; then
-    mkdir -p "$out/icd"
-    echo "$nvcl" >"$out/icd/nvidia.icd"
-    export OCL_ICD_VENDORS=$out/icd
+    mkdir -p "$work/icd"
+    echo "$nvcl" >"$work/icd/nvidia.icd"
+    export OCL_ICD_VENDORS=$work/icd
   fi
 fi
-step() { # step NAME MAX_SECONDS CMD...: runs CMD if time is left, logs it
-  local name=$1 max=$2 left=$((end - SECONDS))
+# PoCL's ICD alone, for the MPI step's ranks (NVIDIA's driver would start in each)
+pocl_icd=
+if ls /etc/OpenCL/vendors/*pocl*.icd >/dev/null 2>&1; then
+  mkdir -p "$work/icd-pocl"
+  cp /etc/OpenCL/vendors/*pocl*.icd "$work/icd-pocl/"
+  pocl_icd=$work/icd-pocl
+fi
+[ -f "$bin/VERSION" ] && echo "== bundle $(cat "$bin/VERSION")" | tee -a "$log"
+step() { # step NAME MAX_SECONDS CMD...: runs CMD if time is left, logs it, shows its figures
+  local name=$1 max=$2 left=$((end - SECONDS)) rc
   shift 2
   if [ "$left" -lt 15 ]; then echo "== $name: skipped (out of time)" | tee -a "$log"; return; fi
   [ "$max" -gt "$left" ] && max=$left
   echo "== $name (limit ${max}s)" | tee -a "$log"
   local t0=$SECONDS
-  timeout "$max" "$@" >>"$log" 2>&1
-  echo "== $name: exit $? in $((SECONDS - t0))s" | tee -a "$log"
+  timeout -k 10 "$max" "$@" >"$work/step.txt" 2>&1
+  rc=$?
+  cat "$work/step.txt" >>"$log"
+  grep -E 'images/s|GFLOP/s|^\||^round |x of the smaller|rel(ative)? L2|[Ee]rror|FAIL|vggcl:|GPU|CPU' "$work/step.txt" |
+    head -40
+  echo "== $name: exit $rc in $((SECONDS - t0))s" | tee -a "$log"
 }
 want() { [[ $steps == *,$1,* ]]; }
 bench_torch() { # bench_torch LABEL
@@ -83,7 +104,7 @@ scan() { # each block shape of winograd-gpu on every layer, through tuning rows 
   # (the compiled programs are copied in, so the scan does not compile them again)
   local table cfg b s
   local outer=$VGGCL_CACHE_DIR # (the user's, before the local one below hides it)
-  local VGGCL_CACHE_DIR=$out/scan-cache
+  local VGGCL_CACHE_DIR=$work/scan-cache
   export VGGCL_CACHE_DIR
   mkdir -p "$VGGCL_CACHE_DIR"
   chmod 700 "$VGGCL_CACHE_DIR"
@@ -112,15 +133,15 @@ scan() { # each block shape of winograd-gpu on every layer, through tuning rows 
   rm -rf "$VGGCL_CACHE_DIR"
 }
 images() { # the real job on a folder beside the network alone (issue #12)
-  local dir=$out/images2048 b t i=0 f
+  local dir=$work/images n=${GPU_CHECK_IMAGES:-2048} b t i=0 f
   if [ ! -d "$bin/images" ]; then
     echo "== images: no $bin/images (tools/gpu_bundle.sh --mpi makes it)" | tee -a "$log"
     return
   fi
   mkdir -p "$dir"
-  while [ $i -lt 2048 ]; do
+  while [ $i -lt "$n" ]; do
     for f in "$bin"/images/*.jpg; do
-      [ $i -lt 2048 ] && { ln "$f" "$dir/$(printf %05d $i).jpg" 2>/dev/null || cp "$f" "$dir/$(printf %05d $i).jpg"; }
+      [ $i -lt "$n" ] && { ln "$f" "$dir/$(printf %05d $i).jpg" 2>/dev/null || cp "$f" "$dir/$(printf %05d $i).jpg"; }
       i=$((i + 1))
     done
   done
@@ -137,10 +158,14 @@ cd "$root" || exit 1
 if want devices; then
   step "devices and limits" 30 sh -c "ls /etc/OpenCL/vendors; echo OCL_ICD_VENDORS=\${OCL_ICD_VENDORS:-}; \
 nvidia-smi --query-gpu=name,driver_version,clocks.max.sm --format=csv; \"$bin/vggcl\" devices"
-  if ! "$bin/vggcl" devices | grep -q ' GPU '; then
-    echo "== no GPU listed: stopping (OCL_ICD_VENDORS=${OCL_ICD_VENDORS:-})" | tee -a "$log"
-    exit 1
-  fi
+fi
+if ! timeout -k 5 60 "$bin/vggcl" devices 2>/dev/null | grep -q ' GPU '; then
+  echo "== no GPU listed (OCL_ICD_VENDORS=${OCL_ICD_VENDORS:-}): only the steps that need none (mpi)" | tee -a "$log"
+  keep=,
+  for s in ${steps//,/ }; do
+    case $s in suites | bench | profile | scan | tune | tuned | parity | images) ;; *) keep=$keep$s, ;; esac
+  done
+  steps=$keep
 fi
 if want suites; then
   for s in ${GPU_CHECK_SUITES:-winograd network conv pool gap dense cam}; do
@@ -158,8 +183,12 @@ fi
 want tuned && bench_torch "tuned" && profile "tuned" 1 8 32
 want parity && step "parity with PyTorch" 150 python3 tests/parity_torch.py "$bin/vggcl"
 want images && images
-# (PoCL's ranks: the machine's own ICD list, which OCL_ICD_VENDORS above narrowed to NVIDIA's; pml
-# ob1 as the README advises on one machine: Open MPI's UCX probe took 0.2 s of MPI_Init on the Xeon)
-want mpi && step "MPI scaling, PoCL ranks" 360 env -u OCL_ICD_VENDORS MPIRUN_ARGS="--mca pml ob1 ${MPIRUN_ARGS:-}" \
-  tools/mpi_scaling.sh "$bin/vggcl-mpi" "$bin/images" 1,2,4,8 2 512
+# (PoCL's ranks: PoCL's ICD alone, else the machine's list; pml ob1 as the README advises on one machine:
+# Open MPI's UCX probe took 0.2 s of MPI_Init on the Xeon; no single-copy transport, which containers may
+# not allow (process_vm_readv); hwloc not probing the GPU in every rank)
+read -r mpi_ranks mpi_rounds mpi_images <<<"${GPU_CHECK_MPI:-1,2,4,8 2 512}"
+if [ -n "$pocl_icd" ]; then mpi_env=(env OCL_ICD_VENDORS="$pocl_icd"); else mpi_env=(env -u OCL_ICD_VENDORS); fi
+want mpi && step "MPI scaling, PoCL ranks" 360 "${mpi_env[@]}" HWLOC_COMPONENTS=-cuda,-nvml,-opencl \
+  MPIRUN_ARGS="--mca pml ob1 --mca btl_vader_single_copy_mechanism none ${MPIRUN_ARGS:-}" \
+  tools/mpi_scaling.sh "$bin/vggcl-mpi" "$bin/images" "$mpi_ranks" "$mpi_rounds" "$mpi_images"
 echo "== done in ${SECONDS}s" | tee -a "$log"

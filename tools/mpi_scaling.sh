@@ -5,7 +5,10 @@
 # time with start-up, best of ROUNDS alternating rounds, and the median over
 # rounds of each round's own speed-up (the machine's speed drifts between
 # rounds; a round's runs are seconds apart); every run's logits must equal one
-# process's, byte for byte. Prints a Markdown table.
+# process's, byte for byte. An untimed run on 8 images first fills the caches
+# (PoCL's kernels, vggcl's programs), which would otherwise count in the first
+# round's first run. Prints a Markdown table after each round (a run cut short
+# keeps the rounds it finished).
 #
 #   tools/mpi_scaling.sh VGGCL IMAGES_DIR [RANKS] [ROUNDS] [COUNT]
 #
@@ -46,6 +49,28 @@ if [ -z "${VGGCL_DEVICE:-}" ]; then
 fi
 "$vggcl" devices | awk -v d="$VGGCL_DEVICE" '$1 == d' >&2
 n=$(find "$images" -maxdepth 1 -type f | wc -l)
+mkdir "$tmp/warm"
+find "$images" -maxdepth 1 -type f | sort | head -8 | while read -r f; do cp "$f" "$tmp/warm/"; done
+# shellcheck disable=SC2086  # MPIRUN_ARGS is a list of options
+mpirun -n 1 --oversubscribe --bind-to none -x POCL_MAX_PTHREAD_COUNT=1 ${MPIRUN_ARGS:-} \
+  "$vggcl" classify --device "$VGGCL_DEVICE" --weights "$tmp/w.safetensors" --batch 8 --threads 1 "$tmp/warm" >/dev/null
+table() { # the table of the rounds so far
+  echo "$n images, best of $1 round$([ "$1" = 1 ] || echo s), $(nproc) cores"
+  echo
+  echo "| ranks | seconds | images/s | speed-up | of linear | median round's speed-up |"
+  echo "| ---: | ---: | ---: | ---: | ---: | ---: |"
+  local b=${ranks[0]} r
+  for r in "${ranks[@]}"; do
+    awk -v r="$r" -v b="$b" -v s="${best[$r]}" -v s0="${best[$b]}" -v n="$n" -v ts="${secs[$r]}" -v t0="${secs[$b]}" '
+      BEGIN {
+        k = split(ts, t, " "); split(t0, u, " ")
+        for (i = 1; i <= k; i++) q[i] = u[i] / t[i]
+        for (i = 1; i <= k; i++) for (j = i + 1; j <= k; j++) if (q[j] < q[i]) { x = q[i]; q[i] = q[j]; q[j] = x }
+        m = k % 2 ? q[(k + 1) / 2] : (q[k / 2] + q[k / 2 + 1]) / 2
+        printf "| %d | %.2f | %.2f | %.2fx | %.2f | %.2fx (%.2f of linear) |\n", r, s, n / s, s0 / s, s0 / s * b / r, m, m * b / r
+      }'
+  done
+}
 declare -A best secs # secs[r]: the rounds' seconds, space-separated
 for ((round = 1; round <= rounds; round++)); do
   for r in "${ranks[@]}"; do
@@ -63,19 +88,6 @@ for ((round = 1; round <= rounds; round++)); do
     secs[$r]="${secs[$r]:-} $s"
     if [ -z "${best[$r]:-}" ] || awk -v a="$s" -v b="${best[$r]}" 'BEGIN { exit !(a < b) }'; then best[$r]=$s; fi
   done
-done
-echo "$n images, best of $rounds rounds, $(nproc) cores"
-echo
-echo "| ranks | seconds | images/s | speed-up | of linear | median round's speed-up |"
-echo "| ---: | ---: | ---: | ---: | ---: | ---: |"
-b=${ranks[0]}
-for r in "${ranks[@]}"; do
-  awk -v r="$r" -v b="$b" -v s="${best[$r]}" -v s0="${best[$b]}" -v n="$n" -v ts="${secs[$r]}" -v t0="${secs[$b]}" '
-    BEGIN {
-      k = split(ts, t, " "); split(t0, u, " ")
-      for (i = 1; i <= k; i++) q[i] = u[i] / t[i]
-      for (i = 1; i <= k; i++) for (j = i + 1; j <= k; j++) if (q[j] < q[i]) { x = q[i]; q[i] = q[j]; q[j] = x }
-      m = k % 2 ? q[(k + 1) / 2] : (q[k / 2] + q[k / 2 + 1]) / 2
-      printf "| %d | %.2f | %.2f | %.2fx | %.2f | %.2fx (%.2f of linear) |\n", r, s, n / s, s0 / s, s0 / s * b / r, m, m * b / r
-    }'
+  table "$round"
+  echo
 done
