@@ -134,6 +134,10 @@ def test_metadata_preprocessing_and_names(files):
     with vggcl.Model(named) as m:
         assert m.class_names == list("abcde")
         assert m.preprocess(files["images"][0]).shape == (3, 64, 64)
+        assert m.preset["resize"] == m.preset["crop"] == 64
+        np.testing.assert_allclose(m.preset["mean"], [0.485, 0.456, 0.406], rtol=1e-6)  # (not in the file)
+        want = vggcl.preprocess(files["images"][0], **m.preset)  # the preset as arguments: the same input
+        np.testing.assert_array_equal(m.preprocess(files["images"][0]), want)
         got = m.classify(files["images"][:1], top=1)
     r = run("classify", "--weights", named, "--top", 1, "--format", "json", files["images"][0])
     assert got[0][0][1] == json.loads(r.stdout)["top"][0]["label"]

@@ -323,6 +323,16 @@ class Model:
         names = [_model_class_name(self._live(), c) for c in range(self.classes)]
         return [n.decode() for n in names] if names and all(names) else None
 
+    @property
+    def preset(self):
+        """The preprocessing classify and preprocess apply when not told otherwise, as a dict of resize,
+        crop, mean and std: the file's metadata (what train-head and import_onnx.py record), else
+        torchvision's VGG16 preset; torchvision.transforms.Resize(resize), CenterCrop(crop), ToTensor(),
+        Normalize(mean, std) make the same input (a resize or crop of 0: none)."""
+        p = self._preset()
+        return {"resize": p.resize, "crop": p.crop, "mean": [float(v) for v in p.mean],
+                "std": [float(v) for v in p.std]}
+
     def metadata(self, key):
         """The file's __metadata__[key], or None."""
         v = _model_metadata(self._live(), key.encode())
