@@ -337,8 +337,7 @@ class Mpi(Folder):
         """A mistake in the command line, which every rank has alike, is said once with its help, as one
         process says it (it was said, help and all, by each rank); processes given --shard each say their
         own; a folder without images, which another machine may see otherwise, is said by every rank that
-        finds it so (a rank's environment set by hand: one mpirun cannot give its ranks different
-        folders)."""
+        finds it so (mpirun's MPMD form gives the ranks different folders)."""
         for bad in (["--bogus"], ["--top", "0"]):
             cmd = [VGGCL, "classify", "--weights", str(self.weights), *bad, str(self.images)]
             one = subprocess.run(cmd, capture_output=True, text=True, env=ENV, timeout=600)
@@ -352,13 +351,69 @@ class Mpi(Folder):
         r = subprocess.run(["mpirun", "-n", "2", "--oversubscribe", "sh", "-c", cmd], capture_output=True, text=True,
                            env=ENV, timeout=600)
         self.assertEqual(len(vggcl_lines(r.stderr)), 2, r.stderr)
+        second = dict(ENV, OMPI_COMM_WORLD_SIZE="2", OMPI_COMM_WORLD_RANK="1")  # (a rank's environment by hand)
+        r = subprocess.run([VGGCL, "classify", "--weights", str(self.weights), "--top", "0", str(self.images)],
+                           capture_output=True, text=True, env=second, timeout=600)
+        self.assertEqual((r.returncode, len(vggcl_lines(r.stderr))), (2, 0), r.stderr)
         empty = self.d / "empty"
         empty.mkdir()
-        second = dict(ENV, OMPI_COMM_WORLD_SIZE="2", OMPI_COMM_WORLD_RANK="1")
-        for args, said in ((["--top", "0", str(self.images)], 0), ([str(empty)], 1)):
-            r = subprocess.run([VGGCL, "classify", "--weights", str(self.weights), *args], capture_output=True,
-                               text=True, env=second, timeout=600)
-            self.assertEqual((r.returncode, len(vggcl_lines(r.stderr))), (2, said), r.stderr)
+        base = [VGGCL, "classify", "--weights", str(self.weights)]
+        r = subprocess.run(["mpirun", "-n", "1", *base, str(self.images), ":", "-n", "1", *base, str(empty)],
+                           capture_output=True, text=True, env=ENV, timeout=120)
+        self.assertNotEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(vggcl_lines(r.stderr), [f"vggcl: classify: {empty} holds no JPEG or PNG images (.jpg, .jpeg, "
+                                                 ".png)"])
+
+    def test_machines_that_differ(self):
+        """What each machine has on its own, given to each rank (mpirun's MPMD form stands for two machines):
+        a different copy of the weights is refused, said once, before any output (eval's tallies and train-head's
+        rows did not fit together, or classify named classes of two models); a folder one rank cannot list ends
+        the job also where mpirun does not abort a job whose process failed (the others waited in MPI_Init);
+        an earlier cam picture that is an image on one machine only is said by that rank."""
+        other = self.d / "other.safetensors"
+        save_file(make_state_dict(parse_cfg("8,M,16,M,16"), False, 5, seed=4), other)  # the same shape, new values
+        out = self.d / "differ"
+        out.mkdir()
+        args = ["--resize", "40", "--crop", "32", "--logits-out", str(out / "l.npy"), str(self.images)]
+        r = subprocess.run(["mpirun", "-n", "1", VGGCL, "classify", "--weights", str(self.weights), *args, ":",
+                            "-n", "1", VGGCL, "classify", "--weights", str(other), *args], capture_output=True,
+                           text=True, env=ENV, timeout=120)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertEqual(vggcl_lines(r.stderr), [f"vggcl: classify: the ranks loaded different models from "
+                                                 f"{self.weights} (the files differ): each machine's copy must be the "
+                                                 "same file"])
+        self.assertEqual((r.stdout, list(out.iterdir())), ("", []))
+        empty = self.d / "empty"
+        empty.mkdir()
+        mca = ["--mca", "orte_abort_on_non_zero_status", "0"]
+        base = [VGGCL, "classify", "--weights", str(self.weights), "--resize", "40", "--crop", "32"]
+        r = subprocess.run(["mpirun", *mca, "-n", "1", *base, str(self.images), ":", "-n", "1", *base, str(empty)],
+                           capture_output=True, text=True, env=ENV, timeout=120)
+        self.assertIn(f"vggcl: classify: {empty} holds no JPEG or PNG images", r.stderr)
+        self.assertEqual(r.stdout, "")
+        # cam: rank 1's --out-dir (relative, in its own working folder) holds a picture that is an image
+        for k in ("a", "b"):
+            (self.d / k / "maps").mkdir(parents=True)
+        os.link(self.images / "00.png", self.d / "b" / "maps" / "01.cam.png")
+        cam = [VGGCL, "cam", "--weights", str(self.weights), "--resize", "40", "--crop", "32", "--out-dir", "maps",
+               str(self.images)]
+        r = subprocess.run(["mpirun", *mca, "-n", "1", "--wdir", str(self.d / "a"), *cam, ":", "-n", "1", "--wdir",
+                            str(self.d / "b"), *cam], capture_output=True, text=True, env=ENV, timeout=120)
+        self.assertIn(f"vggcl: cam: the image {self.images / '00.png'} is maps/01.cam.png, which "
+                      f"{self.images / '01.jpg'}'s maps would replace", r.stderr)
+        self.assertEqual(list((self.d / "a" / "maps").iterdir()), [])
+
+    def test_launcher_not_this_mpi(self):
+        """A process that a launcher says is rank 1 of 2 (MPICH's or Slurm's PMI) but that this Open MPI starts
+        alone: refused before any work (it skipped the output checks, which rank 0 makes, and wrote over the
+        weights; two such processes each classified every image)."""
+        before = self.weights.read_bytes()
+        r = subprocess.run([VGGCL, "classify", "--weights", str(self.weights), "--logits-out", str(self.weights),
+                            str(self.images)], capture_output=True, text=True, timeout=120,
+                           env=dict(ENV, PMI_SIZE="2", PMI_RANK="1"))
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("the launcher started 2 processes (this one rank 1), but MPI joined 1", r.stderr)
+        self.assertEqual((r.stdout, self.weights.read_bytes()), ("", before))
 
     def test_output_refused_by_rank_0(self):
         """An output refused before any work (its folder is not there) is checked by the first rank, which writes
@@ -647,7 +702,7 @@ class AcrossHosts(Folder):
 if __name__ == "__main__":
     if len(sys.argv) < 2:
         sys.exit(__doc__)
-    VGGCL = sys.argv.pop(1)
+    VGGCL = os.path.abspath(sys.argv.pop(1))  # (ranks may start in other working folders: --wdir)
     if not shutil.which("mpirun"):
         sys.exit("test_mpi.py: mpirun not found (apt-get install openmpi-bin; .ci/install-deps.sh does)")
     unittest.main(verbosity=2)

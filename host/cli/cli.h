@@ -142,6 +142,11 @@ typedef struct {
 /* Whether every rank found the same image list (its length and a hash of its paths), which the
  * shares are cut from; rank 0 says when not. Collective; CLI_OK with one rank. */
 int cli_ranks_same_list(const cli_ranks *r, const char *cmd, char *const *files, int n);
+/* Whether every rank loaded the same model from weights (each machine may hold its own copy): its
+ * shape, class names and preprocessing p, and the file's size and first and last 64 KiB; rank 0
+ * says when not (the ranks' rows would not fit together). Collective; CLI_OK with one rank. */
+int cli_ranks_same_model(const cli_ranks *r, const char *cmd, const char *weights, const vggcl_model *m,
+                         const vggcl_preprocess *p);
 /* Whether a process with this command line prints its usage errors: not when it is a rank other
  * than the first of several that a launcher started (mpirun, Slurm's PMI) with no --shard, every
  * rank then having the same command line and so the same errors (the first says them once). With
@@ -158,8 +163,11 @@ int cli_ranks_writes(const char *shard);
 int cli_ranks_begin(cli_ranks *r, const char *cmd, char ***files, int *n);
 /* The images this process takes: with --shard I/N (shard, else NULL) its share, as an independent
  * process whatever started it (also mpirun, as a launcher: no MPI); else under mpirun the rank's
- * share (cli_ranks_begin); else all of them. Sets r->total. */
-int cli_take_share(cli_ranks *r, const char *cmd, const char *shard, char ***files, int *n);
+ * share (cli_ranks_begin); else all of them. Sets r->total. listed: how listing the images went
+ * (cli_images, said); not CLI_OK, it is returned, after MPI started under mpirun, so that the ranks
+ * that listed theirs do not wait in MPI_Init for one that did not (a launcher that does not end a
+ * job when a process fails: Slurm's srun). */
+int cli_take_share(cli_ranks *r, const char *cmd, const char *shard, int listed, char ***files, int *n);
 /* The device for this rank: given; else NULL when $VGGCL_DEVICE names one (the library reads it and names
  * it in its messages, as for one process); else (several ranks) one by local rank. */
 const char *cli_ranks_device(cli_ranks *r, const char *given);

@@ -232,37 +232,40 @@ int cmd_cam(int argc, char **argv)
         rc = cli_error(CLI_USAGE, "cam: --compare-pool5 runs both settings; leave out --pool5");
         goto done_args;
     }
-    if ((rc = cli_images("cam", &a, &files, &n_files)) != CLI_OK) goto done_args;
+    const int listed = cli_images("cam", &a, &files, &n_files);
     char clash[8192 + 4096 + 128] = "";
-    int names = same_names(files, n_files, dir, clash, sizeof clash); /* (said with the ranks' messages) */
+    int names = same_names(files, n_files, dir, clash, sizeof clash), names_here = 0; /* (said once MPI runs) */
     if (names == CLI_OK)
-        names = reads_outputs(files, n_files, dir, compare ? compare_suffix : plain_suffix, clash, sizeof clash);
-    if ((rc = cli_take_share(&ranks, "cam", cli_arg(&a, "shard"), &files, &n_files)) != CLI_OK) goto done_args;
+        names = reads_outputs(files, n_files, dir, compare ? compare_suffix : plain_suffix, clash, sizeof clash),
+        names_here = names != CLI_OK;
+    if ((rc = cli_take_share(&ranks, "cam", cli_arg(&a, "shard"), listed, &files, &n_files)) != CLI_OK) goto done_args;
     /* under mpirun every rank runs to cli_ranks_finish, which prints the ranks' lines, whatever happened */
     vggcl_model *models[2] = { NULL, NULL };
     vggcl_ctx *ctx = NULL;
-    if ((rc = cli_ranks_capture(&ranks, NULL, NULL)) != CLI_OK) goto out;
-    if (names != CLI_OK) {
-        rc = cli_error(names, "%s", clash);
+    /* every rank comes to the check that they loaded the same model, whatever happened before it (messages
+     * gathered here: said once when alike) */
+    int local = cli_ranks_capture(&ranks, NULL, NULL);
+    if (local == CLI_OK && names != CLI_OK) /* (the list's names: alike on every rank; a file there: its own) */
+        local = names_here ? cli_error_here(names, "%s", clash) : cli_error(names, "%s", clash);
+    struct stat sb;
+    if (local == CLI_OK && (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode)))
+        local = cli_error(CLI_FAIL, "%s: --out-dir is %s", dir, stat(dir, &sb) != 0 ? "not there" : "not a folder");
+    if (local == CLI_OK && !(ctx = cli_ctx_new())) local = cli_error(CLI_FAIL, "out of host memory");
+    if (local == CLI_OK) {
+        vggcl_load_options kept = opts, dropped = opts;
+        kept.pool5 = compare ? VGGCL_POOL5_KEEP : opts.pool5, dropped.pool5 = VGGCL_POOL5_DROP;
+        if (vggcl_select_device(ctx, cli_ranks_device(&ranks, device)) != VGGCL_OK ||
+            vggcl_model_load(ctx, weights, &kept, &models[0]) != VGGCL_OK ||
+            (compare && vggcl_model_load(ctx, weights, &dropped, &models[1]) != VGGCL_OK) ||
+            vggcl_model_preprocess(ctx, models[0], &p) != VGGCL_OK)
+            local = cli_error(CLI_FAIL, "%s", vggcl_message(ctx));
+    }
+    if ((local = cli_ranks_all_ok(&ranks, local)) == CLI_OK)
+        local = cli_ranks_same_model(&ranks, "cam", weights, models[0], &p);
+    if (local != CLI_OK) {
+        rc = local;
         goto out;
     }
-    struct stat sb; /* (here, where every rank's messages are gathered: said once when alike) */
-    if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
-        rc = cli_error(CLI_FAIL, "%s: --out-dir is %s", dir, stat(dir, &sb) != 0 ? "not there" : "not a folder");
-        goto out;
-    }
-    if (!(ctx = cli_ctx_new())) {
-        rc = cli_error(CLI_FAIL, "out of host memory");
-        goto out;
-    }
-    if (vggcl_select_device(ctx, cli_ranks_device(&ranks, device)) != VGGCL_OK) goto fail_ctx;
-    if (compare) opts.pool5 = VGGCL_POOL5_KEEP;
-    if (vggcl_model_load(ctx, weights, &opts, &models[0]) != VGGCL_OK) goto fail_ctx;
-    if (compare) {
-        opts.pool5 = VGGCL_POOL5_DROP;
-        if (vggcl_model_load(ctx, weights, &opts, &models[1]) != VGGCL_OK) goto fail_ctx;
-    }
-    if (vggcl_model_preprocess(ctx, models[0], &p) != VGGCL_OK) goto fail_ctx;
     if (klass >= vggcl_model_classes(models[0])) {
         rc = cli_error(CLI_USAGE, "cam: --class %d, but the model has %d classes", klass, vggcl_model_classes(models[0]));
         goto out;
@@ -335,9 +338,6 @@ int cmd_cam(int argc, char **argv)
         free(rgb), free(pic), free(panel), free(t);
     }
     rc = failed ? CLI_FAIL : CLI_OK; /* (said below, with every rank's count) */
-    goto out;
-fail_ctx:
-    rc = cli_error(CLI_FAIL, "%s", vggcl_message(ctx));
 out:
     rc = cli_ranks_finish(&ranks, ctx, rc, &failed, &made);
     if (failed && ranks.rank == 0) cli_error(CLI_FAIL, "%d of %d images failed", failed, ranks.total);

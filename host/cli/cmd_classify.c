@@ -185,7 +185,7 @@ int cmd_classify(int argc, char **argv)
         rc = cli_error(CLI_USAGE, "classify: --format must be text, json or csv, not '%s'", format);
         goto done_args;
     }
-    if ((rc = cli_images("classify", &a, &files, &n_files)) != CLI_OK) goto done_args;
+    const int listed = cli_images("classify", &a, &files, &n_files);
     rc = CLI_USAGE;
     for (int k = 0; k < 2; k++) {
         const char *path = k ? tensor_out : logits_out;
@@ -198,9 +198,9 @@ int cmd_classify(int argc, char **argv)
     const cli_file outs[] = { { "--logits-out", logits_out }, { "--tensor-out", tensor_out } },
                    ins[] = { { "--weights", weights }, { "--labels", labels_path } };
     /* (checked where the outputs are written; under mpirun the ranks then take rank 0's answer, once MPI runs) */
-    const int checked = cli_ranks_writes(cli_arg(&a, "shard")) ? cli_outputs_check("classify", outs, 2, ins, 2, files,
-                                                                                   n_files) : CLI_OK;
-    if ((rc = cli_take_share(&ranks, "classify", cli_arg(&a, "shard"), &files, &n_files)) != CLI_OK ||
+    const int checked = listed == CLI_OK && cli_ranks_writes(cli_arg(&a, "shard"))
+                            ? cli_outputs_check("classify", outs, 2, ins, 2, files, n_files) : CLI_OK;
+    if ((rc = cli_take_share(&ranks, "classify", cli_arg(&a, "shard"), listed, &files, &n_files)) != CLI_OK ||
         (rc = cli_ranks_agree(&ranks, checked)) != CLI_OK)
         goto done_args;
     rc = CLI_FAIL;
@@ -212,8 +212,11 @@ int cmd_classify(int argc, char **argv)
     vggcl_ctx *ctx = NULL, *wctx = vggcl_ctx_new(); /* wctx: the writers' messages, apart from the devices' threads */
     cli_devices devs = { 0 };
     /* under mpirun every rank runs to cli_ranks_finish, which gathers, whatever happened before it */
-    if (cli_ranks_capture(&ranks, &logits_out, &tensor_out) != CLI_OK) goto out;
-    if (cli_open_models(cli_ranks_device(&ranks, device), weights, &opts, &p, &devs) != CLI_OK) goto out;
+    int local = cli_ranks_capture(&ranks, &logits_out, &tensor_out);
+    if (local == CLI_OK) local = cli_open_models(cli_ranks_device(&ranks, device), weights, &opts, &p, &devs);
+    if ((local = cli_ranks_all_ok(&ranks, local)) == CLI_OK)
+        local = cli_ranks_same_model(&ranks, "classify", weights, devs.model[0], &p);
+    if (local != CLI_OK) goto out;
     ctx = devs.ctx[0], model = devs.model[0];
     classes = vggcl_model_classes(model);
     if (top > classes) top = classes;

@@ -89,15 +89,15 @@ int cmd_preprocess(int argc, char **argv)
     if ((rc = cli_parse(&command, argc, argv, &a)) != CLI_OK) return rc == CLI_HELP ? CLI_OK : rc;
     const char *output = cli_arg(&a, "output"), *part = output;
     if ((rc = cli_preprocess_args("preprocess", &a, &p)) != CLI_OK ||
-        (rc = cli_decode_args("preprocess", &a, &threads, &progress_s)) != CLI_OK ||
-        (rc = cli_images("preprocess", &a, &files, &n_files)) != CLI_OK)
+        (rc = cli_decode_args("preprocess", &a, &threads, &progress_s)) != CLI_OK)
         goto done;
+    const int listed = cli_images("preprocess", &a, &files, &n_files);
     vggcl_model_preprocess(NULL, NULL, &p); /* torchvision's for what was not given (cannot fail) */
     /* (checked where the output is written; under mpirun the ranks then take rank 0's answer, once MPI runs) */
     const cli_file outs[] = { { "--output", output } };
-    const int checked =
-        cli_ranks_writes(cli_arg(&a, "shard")) ? cli_outputs_check("preprocess", outs, 1, NULL, 0, files, n_files) : CLI_OK;
-    if ((rc = cli_take_share(&ranks, "preprocess", cli_arg(&a, "shard"), &files, &n_files)) != CLI_OK ||
+    const int checked = listed == CLI_OK && cli_ranks_writes(cli_arg(&a, "shard"))
+                            ? cli_outputs_check("preprocess", outs, 1, NULL, 0, files, n_files) : CLI_OK;
+    if ((rc = cli_take_share(&ranks, "preprocess", cli_arg(&a, "shard"), listed, &files, &n_files)) != CLI_OK ||
         (rc = cli_ranks_agree(&ranks, checked)) != CLI_OK)
         goto done;
 

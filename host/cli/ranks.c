@@ -100,6 +100,49 @@ int cli_ranks_same_list(const cli_ranks *r, const char *cmd, char *const *files,
 #endif
 }
 
+#ifdef VGGCL_MPI
+/* h carried over the file's size and its first and last 64 KiB (its header, and tensors from both ends). */
+static unsigned long long file_hash(unsigned long long h, const char *path)
+{
+    static unsigned char buf[65536];
+    FILE *f = fopen(path, "rb");
+    long long size = -1;
+    if (f && fseek(f, 0, SEEK_END) == 0) size = ftell(f);
+    h = fnv1a(h, &size, sizeof size);
+    for (int k = 0; f && size > 0 && k < 2; k++) {
+        const long long at = k && size > (long long)sizeof buf ? size - (long long)sizeof buf : 0;
+        if (fseek(f, at, SEEK_SET) == 0) h = fnv1a(h, buf, fread(buf, 1, sizeof buf, f));
+    }
+    if (f) fclose(f);
+    return h;
+}
+#endif
+
+int cli_ranks_same_model(const cli_ranks *r, const char *cmd, const char *weights, const vggcl_model *m,
+                         const vggcl_preprocess *p)
+{
+    if (r->size < 2) return CLI_OK;
+#ifdef VGGCL_MPI
+    const int shape[4] = { vggcl_model_classes(m), vggcl_model_features(m), vggcl_model_pool5(m),
+                           vggcl_model_min_input(m) };
+    unsigned long long h = fnv1a(FNV_START, shape, sizeof shape);
+    h = fnv1a(h, p, sizeof *p);
+    for (int c = 0; c < shape[0]; c++) {
+        const char *name = vggcl_model_class_name(m, c);
+        h = fnv1a(h, name ? name : "", name ? strlen(name) + 1 : 1);
+    }
+    unsigned long long mine[2] = { h, file_hash(FNV_START, weights) }, lo[2], hi[2];
+    if (same_pair(mine, lo, hi)) return CLI_OK;
+    if (r->rank != 0) return CLI_FAIL; /* (rank 0 says it for all) */
+    return cli_error(CLI_FAIL, "%s: the ranks loaded different models from %s (%s): each machine's copy must be "
+                               "the same file", cmd, weights, lo[0] != hi[0] ? "their classes, features, class names "
+                               "or preprocessing differ" : "the files differ");
+#else
+    (void)cmd, (void)weights, (void)m, (void)p;
+    return CLI_OK;
+#endif
+}
+
 int cli_ranks_begin(cli_ranks *r, const char *cmd, char ***files, int *n)
 {
     memset(r, 0, sizeof *r);
@@ -107,10 +150,19 @@ int cli_ranks_begin(cli_ranks *r, const char *cmd, char ***files, int *n)
     r->saved_out = r->saved_err = r->out_fd = r->err_fd = r->logits_fd = r->tensor_fd = -1;
     if (launched_size() < 2) return CLI_OK;
 #ifdef VGGCL_MPI
-    if (MPI_Init(NULL, NULL) != MPI_SUCCESS) return cli_error(CLI_FAIL, "%s: MPI_Init failed", cmd);
+    int provided; /* (decoding and device threads run beside MPI; only this thread calls it) */
+    if (MPI_Init_thread(NULL, NULL, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS)
+        return cli_error(CLI_FAIL, "%s: MPI_Init failed", cmd);
     r->mpi = 1;
     MPI_Comm_rank(MPI_COMM_WORLD, &r->rank);
     MPI_Comm_size(MPI_COMM_WORLD, &r->size);
+    if (r->size != launched_size() || r->rank != launched_rank()) { /* (each process alone: each says it) */
+        const int size = r->size;
+        r->size = 1, r->rank = 0;
+        return cli_error(CLI_FAIL, "%s: the launcher started %d processes (this one rank %d), but MPI joined %d: "
+                                   "the launcher is not this vggcl's MPI's (start it with that MPI's mpirun)",
+                         cmd, launched_size(), launched_rank(), size);
+    }
     const char *chunk = getenv("VGGCL_MPI_CHUNK");
     unsigned long long bytes = chunk && atoll(chunk) > 0 ? (unsigned long long)atoll(chunk) : CHUNK;
     MPI_Bcast(&bytes, 1, MPI_UNSIGNED_LONG_LONG, 0, MPI_COMM_WORLD); /* (every rank's buffers the same) */
@@ -119,6 +171,7 @@ int cli_ranks_begin(cli_ranks *r, const char *cmd, char ***files, int *n)
     if (!local) local = getenv("MPI_LOCALRANKID");
     r->local_rank = local ? atoi(local) : r->rank;
     if (!files) return CLI_OK; /* the caller takes its share itself */
+    if (cli_ranks_all_ok(r, CLI_OK) != CLI_OK) return CLI_FAIL; /* (a rank could not list its images: it said why) */
     if (cli_ranks_same_list(r, cmd, *files, *n) != CLI_OK) return CLI_FAIL;
     char spec[32];
     snprintf(spec, sizeof spec, "%d/%d", r->rank, r->size);
@@ -131,17 +184,20 @@ int cli_ranks_begin(cli_ranks *r, const char *cmd, char ***files, int *n)
 #endif
 }
 
-int cli_take_share(cli_ranks *r, const char *cmd, const char *shard, char ***files, int *n)
+int cli_take_share(cli_ranks *r, const char *cmd, const char *shard, int listed, char ***files, int *n)
 {
-    const int listed = *n;
+    const int count = *n;
     int rc;
     if (shard) {
         *r = (cli_ranks)CLI_RANKS_INIT; /* an independent process, whatever started it */
-        rc = cli_shard(cmd, shard, files, n);
+        rc = listed != CLI_OK ? listed : cli_shard(cmd, shard, files, n);
+    } else if (listed != CLI_OK) { /* MPI started all the same: the other ranks wait in it for this one's answer */
+        if ((rc = cli_ranks_begin(r, cmd, NULL, NULL)) == CLI_OK) cli_ranks_all_ok(r, listed);
+        rc = listed;
     } else {
         rc = cli_ranks_begin(r, cmd, files, n);
     }
-    r->total = r->size > 1 ? listed : *n;
+    r->total = r->size > 1 ? count : *n;
     return rc;
 }
 
