@@ -98,6 +98,7 @@ struct vggcl_ctx {
     void *log_user;
     int told_compiling;                    /* the log heard of a compile from source */
     int told_cache;                        /* the log heard that the cache folder is not used */
+    int told_entry;                        /* the log heard of a cache entry refused */
     /* fault injection (fault.c): VGGCL_FAULT as read at vggcl_ctx_new */
     char fault_spec[64];
     int fault_bad;                         /* VGGCL_FAULT is set but malformed */

@@ -826,6 +826,41 @@ class Bench(unittest.TestCase):
         self.assertEqual(json.loads(off.stdout)["programs_from_cache"], 0)
         self.assertEqual(sorted((self.d / "cache").glob("*.tmp.*")), [])
 
+    def test_cache_damaged(self):
+        """Cache entries cut short, with a byte changed, copied over another program's entry, or made a FIFO:
+        each is refused (said once) and built again, and the pass computes what the reference does (PoCL
+        crashed on the first two, ran the wrong program for the third, and the FIFO hung every command)."""
+        w, x, cache = self.d / "w.safetensors", self.d / "x.npy", self.d / "cache"
+        save_file(make_state_dict(parse_cfg(CFG), True, 3, seed=1), w)
+        np.save(x, np.random.default_rng(0).standard_normal((2, 3, 32, 32)).astype(np.float32))
+        env = dict(os.environ, VGGCL_CACHE_DIR=str(cache))
+
+        def run(tag, *device):
+            r = subprocess.run([VGGCL, "run", "--weights", w, "--input", x, "--output", self.d / f"{tag}.npy", *device],
+                               capture_output=True, text=True, env=env, timeout=120)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            return r
+
+        run("ref", "--device", "ref")
+        run("first")
+        entries = sorted(cache.glob("*.bin"), key=lambda p: p.stat().st_size)
+        self.assertGreaterEqual(len(entries), 4)
+        big = entries[-1].read_bytes()
+        entries[-1].write_bytes(big[:len(big) // 2])
+        flipped = bytearray(entries[-2].read_bytes())
+        flipped[len(flipped) // 2] ^= 0x55
+        entries[-2].write_bytes(bytes(flipped))
+        entries[-3].write_bytes(entries[0].read_bytes())
+        entries[0].unlink()
+        os.mkfifo(entries[0], 0o600)
+        r = run("again")
+        self.assertEqual(r.stderr.count("is damaged, cut short, of another vggcl or not this program's"), 1,
+                         r.stderr)
+        np.testing.assert_allclose(np.load(self.d / "again.npy"), np.load(self.d / "ref.npy"), rtol=1e-4, atol=1e-5)
+        self.assertEqual(np.load(self.d / "again.npy").tobytes(), np.load(self.d / "first.npy").tobytes())
+        self.assertTrue(all(e.is_file() for e in entries))  # (each written again, the FIFO replaced)
+        self.assertNotIn("damaged", run("third").stderr)
+
     def test_cache_private(self):
         """Program binaries are native code on PoCL: the cache folder is made 0700, a folder others can
         write to is not used (said once), and an entry that is a symlink or writable by others is

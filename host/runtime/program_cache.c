@@ -1,7 +1,11 @@
 /* On-disk cache of compiled program binaries, keyed by a hash of the source,
  * the build options, the device and the driver; written to a temporary name
- * and renamed (host/io/output.c), so a reader never sees half a file. A
- * missing, corrupt or stale entry just means a build from source.
+ * and renamed (host/io/output.c), so a reader never sees half a file. Each
+ * entry starts with a header holding that key and the binary's length and
+ * checksum: drivers load a binary with little checking (PoCL crashed on a
+ * truncated one and ran another program's under the wrong name), so one
+ * damaged, cut short or not this program's is refused, with a note, and
+ * built from source again. A missing entry just means a build from source.
  * Folder: $VGGCL_CACHE_DIR, else $XDG_CACHE_HOME/vggcl, else ~/.cache/vggcl;
  * VGGCL_CACHE_DIR=off disables it. On PoCL the binaries are native code, so
  * the folder is created 0700 and used only while it is the user's own and
@@ -71,10 +75,13 @@ FILE *vggcl__cache_open(vggcl_ctx *ctx, const char *path)
     char dir[1024];
     struct stat sb;
     if (!vggcl__cache_ready(ctx, dir, sizeof dir)) return NULL;
-    const int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    /* (O_NONBLOCK: a FIFO put there would block the open; cleared for a regular file) */
+    const int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) return NULL;
     FILE *f = NULL;
-    if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) && private_to_user(&sb)) f = fdopen(fd, "rb");
+    if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) && private_to_user(&sb) &&
+        fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) == 0)
+        f = fdopen(fd, "rb");
     if (!f) close(fd);
     return f;
 }
@@ -95,20 +102,46 @@ static uint64_t fnv1a(uint64_t h, const char *s)
     return (h ^ 0xff) * 0x100000001b3ull; /* separator, so "ab"+"c" != "a"+"bc" */
 }
 
+/* The 128-bit key of text built with options for the context's device and driver. */
+static void cache_key(const vggcl_ctx *ctx, const char *text, const char *options, uint64_t key[2])
+{
+    const char *parts[] = { text, options, ctx->device_name, ctx->device_version, ctx->driver_version,
+                            ctx->platform_name };
+    key[0] = 0xcbf29ce484222325ull, key[1] = 0x84222325cbf29ce4ull;
+    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
+        key[0] = fnv1a(key[0], parts[i]);
+        key[1] = fnv1a(key[1] ^ (uint64_t)(i + 1) * 0x9E3779B97F4A7C15ull, parts[i]);
+    }
+}
+
 int vggcl__cache_path(const vggcl_ctx *ctx, const char *text, const char *options, const char *suffix, char *out,
                       size_t len)
 {
     char dir[900];
+    uint64_t key[2];
     if (!vggcl__cache_dir(dir, sizeof dir)) return 0;
-    const char *parts[] = { text, options, ctx->device_name, ctx->device_version, ctx->driver_version,
-                            ctx->platform_name };
-    uint64_t a = 0xcbf29ce484222325ull, b = 0x84222325cbf29ce4ull;
-    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
-        a = fnv1a(a, parts[i]);
-        b = fnv1a(b ^ (uint64_t)(i + 1) * 0x9E3779B97F4A7C15ull, parts[i]);
-    }
-    return snprintf(out, len, "%s/%016llx%016llx%s", dir, (unsigned long long)a, (unsigned long long)b, suffix) <
-           (int)len;
+    cache_key(ctx, text, options, key);
+    return snprintf(out, len, "%s/%016llx%016llx%s", dir, (unsigned long long)key[0], (unsigned long long)key[1],
+                    suffix) < (int)len;
+}
+
+/* An entry: this header, then the driver's binary. */
+#define ENTRY_MAGIC "VGGCLBIN"
+#define ENTRY_VERSION 1u
+#define ENTRY_MAX ((uint64_t)1 << 30) /* (no program binary comes near) */
+typedef struct {
+    char magic[8];
+    uint32_t version, zero;
+    uint64_t key[2]; /* what its name is made from: a copy under another name is not this program's */
+    uint64_t length; /* the binary's bytes */
+    uint64_t sum;    /* their checksum: a file cut short or damaged is refused */
+} entry_header;
+
+static uint64_t checksum(const unsigned char *p, size_t n)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (size_t i = 0; i < n; i++) h = (h ^ p[i]) * 0x100000001b3ull;
+    return h;
 }
 
 /* The cache file for this source, options and device; 0 when disabled. */
@@ -120,20 +153,36 @@ static int entry_path(const vggcl_ctx *ctx, const char *src, const char *options
 cl_program vggcl__cache_load(vggcl_ctx *ctx, const char *src, const char *options)
 {
     char path[1024];
+    entry_header hd;
+    uint64_t key[2];
     if (!entry_path(ctx, src, options, path, sizeof path)) return NULL;
     FILE *f = vggcl__cache_open(ctx, path);
     if (!f) return NULL;
     unsigned char *bin = NULL;
     long len = -1;
+    cache_key(ctx, src, options, key);
     if (fseek(f, 0, SEEK_END) == 0) len = ftell(f);
-    if (len > 0 && fseek(f, 0, SEEK_SET) == 0 && (bin = malloc((size_t)len)) &&
-        fread(bin, 1, (size_t)len, f) != (size_t)len) {
+    const int head = len > (long)sizeof hd && fseek(f, 0, SEEK_SET) == 0 && fread(&hd, sizeof hd, 1, f) == 1 &&
+                     !memcmp(hd.magic, ENTRY_MAGIC, sizeof hd.magic) && hd.version == ENTRY_VERSION &&
+                     hd.key[0] == key[0] && hd.key[1] == key[1] && hd.length > 0 && hd.length <= ENTRY_MAX &&
+                     hd.length == (uint64_t)len - sizeof hd;
+    if (head && (bin = malloc((size_t)hd.length)) &&
+        (fread(bin, 1, (size_t)hd.length, f) != (size_t)hd.length || checksum(bin, (size_t)hd.length) != hd.sum)) {
         free(bin);
         bin = NULL;
     }
     fclose(f);
-    if (!bin) return NULL;
-    size_t size = (size_t)len;
+    if (!bin) {
+        if (ctx->log && !ctx->told_entry) { /* (once: a cache of an older vggcl refuses every entry) */
+            char msg[1200];
+            ctx->told_entry = 1;
+            snprintf(msg, sizeof msg, "the cached program %s is damaged, cut short, of another vggcl or not this "
+                     "program's; such entries are built from source again", path);
+            ctx->log(ctx->log_user, msg);
+        }
+        return NULL;
+    }
+    size_t size = (size_t)hd.length;
     const unsigned char *bins[1] = { bin };
     cl_int err, status;
     cl_program prog = clCreateProgramWithBinary(ctx->cl, 1, &ctx->device, &size, bins, &status, &err);
@@ -158,14 +207,23 @@ void vggcl__cache_store(vggcl_ctx *ctx, const char *src, const char *options, cl
     if (clGetProgramInfo(prog, CL_PROGRAM_BINARY_SIZES, sizeof size, &size, NULL) != CL_SUCCESS || size == 0 ||
         !(bin = malloc(size)))
         return;
+    entry_header *hd = malloc(sizeof *hd + size);
     unsigned char *bins[1] = { bin };
-    if (clGetProgramInfo(prog, CL_PROGRAM_BINARIES, sizeof bins, bins, NULL) == CL_SUCCESS) {
+    if (hd && clGetProgramInfo(prog, CL_PROGRAM_BINARIES, sizeof bins, bins, NULL) == CL_SUCCESS) {
         /* best effort: a cache that cannot be written means a build from source next time; the
          * context's message is kept (the build succeeded) */
         char msg[sizeof ctx->msg];
+        memset(hd, 0, sizeof *hd);
+        memcpy(hd->magic, ENTRY_MAGIC, sizeof hd->magic);
+        hd->version = ENTRY_VERSION;
+        cache_key(ctx, src, options, hd->key);
+        hd->length = size;
+        hd->sum = checksum(bin, size);
+        memcpy(hd + 1, bin, size);
         memcpy(msg, ctx->msg, sizeof msg);
-        vggcl__cache_write(ctx, path, bin, size);
+        vggcl__cache_write(ctx, path, hd, sizeof *hd + size);
         memcpy(ctx->msg, msg, sizeof msg);
     }
+    free(hd);
     free(bin);
 }
