@@ -927,15 +927,27 @@ class Bench(unittest.TestCase):
             gain = float(line[6].rstrip("x"))
             self.assertTrue(gain == 1.0 or gain >= 1.03, line)
             self.assertAlmostEqual(best_ms, row[6], delta=1e-3)
+        # a budget that runs out amid a shape's candidates: the default was timed first, so a row kept is never
+        # one that was not measured against it (the default came last and such rows, "default 0.000", were kept)
+        short = subprocess.run([VGGCL, "tune", "--random", "--size", "64", "--iters", "1", "--budget", "1"],
+                               capture_output=True, text=True, env=dict(env, VGGCL_CACHE_DIR=str(self.d / "short")),
+                               timeout=600)
+        self.assertEqual(short.returncode, 0, short.stderr)
+        for line in (l.split() for l in short.stdout.splitlines() if l.startswith("features.")):
+            self.assertGreater(float(line[4]), 0, short.stdout)
 
         # a table written by hand steers the algorithm and its parameters per layer;
-        # a parameter outside its range or an unknown algorithm leaves the default
+        # a parameter outside its range, an unknown algorithm, a number that would wrap to
+        # another layer's size (2^32 + 128 read as 128) or a time that is not a number leaves the default
         path.write_text("garbage line\n"
                         "conv 3 64 32 32 1 gemm 1.0\n"
                         "conv 64 64 32 32 1 direct 1.0 PX=16\n"
                         "conv 64 128 16 16 1 winograd-gpu 1.0 MWG=32 NWG=32 MDIMC=8 NDIMC=8\n"
                         "conv 128 128 16 16 8 winograd-gpu 1.0 MWG=32 NWG=32 MDIMC=8 NDIMC=8\n"
                         "conv 128 256 8 8 1 winograd-gpu 1.0 MWG=48\n"
+                        "conv 4294967424 256 8 8 1 direct 1.0\n"
+                        "conv 256 256 8 8 1 direct nan\n"
+                        "conv 256 256 8 8 1 direct 1.0 OCB=4294967312\n"
                         "conv 256 256 8 8 1 fft 1.0\n"
                         "conv 512 512 4 4 1 winograd-packed 1.0 R=4 OG=1 FUSE=0\n")
         for batch in ("1", "4"):
@@ -975,6 +987,21 @@ class Bench(unittest.TestCase):
         self.assertGreaterEqual(len(kept), 2)
         self.assertEqual([row[:4] for row in kept], shapes[:len(kept)])
 
+        # two tunes at once into one table: each keeps the other's rows (the last to write dropped them)
+        shared = dict(env, VGGCL_CACHE_DIR=str(self.d / "shared"))
+        both = [subprocess.Popen([VGGCL, "tune", "--random", "--size", "32", "--iters", "1", "--budget", "0", "--batch",
+                                  b], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=shared)
+                for b in ("1", "8")]
+        outs = [p.communicate(timeout=600)[0] for p in both]
+        self.assertEqual([p.returncode for p in both], [0, 0], outs)
+        table = self.tune_table(Path(outs[0].strip().splitlines()[-1].split("wrote ", 1)[1]))
+        self.assertEqual(sorted((row[:4], row[4]) for row in table), sorted((s, b) for s in shapes for b in (1, 8)))
+        # a cache folder that is a file: said before any tuning
+        (self.d / "afile").write_text("")
+        r = subprocess.run([VGGCL, "tune", "--size", "32", "--iters", "1"], capture_output=True, text=True,
+                           env=dict(os.environ, VGGCL_CACHE_DIR=str(self.d / "afile")), timeout=60)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("afile: the cache folder is not a folder of this user's", r.stderr)
         off = subprocess.run([VGGCL, "tune", "--size", "32", "--iters", "1"], capture_output=True, text=True,
                              env=dict(os.environ, VGGCL_CACHE_DIR="off"), timeout=600)
         self.assertEqual(off.returncode, 1)

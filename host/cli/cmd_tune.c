@@ -84,6 +84,7 @@ int cmd_tune(int argc, char **argv)
         printf("%-12s %-18s %5d %10.3f %10.3f %5.2fx %5d %5d  %s %s\n", r->layer, shape, r->batch, r->default_ms, r->ms,
                r->ms > 0 ? r->default_ms / r->ms : 0.0, r->tried, r->rejected, r->algo, r->params);
     }
+    if (count > 64) printf("(%d more rows: shapes x batches past 64; all of them are in the table)\n", count - 64);
     printf("\nwrote %s\n", path);
     rc = CLI_OK;
     goto done;

@@ -1,5 +1,6 @@
 /* The algorithm table and what is done with any entry: defaults, -D options,
  * the text form of parameters, and the candidates the tuner walks. */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -191,7 +192,9 @@ int vggcl__conv_params_parse(int id, const char *text, vggcl_conv_params *p)
         char *end;
         long v = strtol(eq + 1, &end, 10);
         const int i = vggcl__conv_tunable(id, word);
-        if (i < 0 || *end || end == eq + 1 || !in_range(&table[id]->tunables[i], (int)v)) return 0;
+        if (i < 0 || *end || end == eq + 1 || v < INT_MIN || v > INT_MAX ||
+            !in_range(&table[id]->tunables[i], (int)v))
+            return 0;
         p->v[i] = (int)v;
     }
     return 1;

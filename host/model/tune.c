@@ -6,10 +6,13 @@
  *   conv C_in C_out H W BATCH ALGORITHM MS [NAME=VALUE ...]
  * Lines it cannot read (an unknown algorithm, a parameter outside its range)
  * are skipped, so a damaged table falls back to the defaults. */
+#include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include "layers.h"
@@ -20,14 +23,31 @@
 /* The batch-size classes a row stands for: 1-2, 3-16, 17 and more. */
 static int batch_class(int n) { return n <= 2 ? 1 : n <= 16 ? 8 : 32; }
 
-/* Reads one table line into t; 0 if it is not a valid row. */
+/* The integer at *s (after blanks), from 1 to hi, into *out, *s past it; 0 when there is none, it is out
+ * of range or something other than a blank follows it. */
+static int count_field(const char **s, long hi, int *out)
+{
+    char *end;
+    errno = 0;
+    const long v = strtol(*s, &end, 10);
+    if (end == *s || errno || v < 1 || v > hi || (*end != ' ' && *end != '\t')) return 0;
+    *out = (int)v, *s = end;
+    return 1;
+}
+
+/* Reads one table line into t; 0 if it is not a valid row (sizes from 1 to 65536, a batch from 1 to
+ * 4096, a time that is a number from 0: a row that would wrap to another layer's shape is refused). */
 static int parse_row(const vggcl_ctx *ctx, const char *line, vggcl_tuned *t)
 {
     char name[32];
     int used = 0;
     memset(t, 0, sizeof *t);
-    if (sscanf(line, "conv %d %d %d %d %d %31s %lf%n", &t->c_in, &t->c_out, &t->h, &t->w, &t->batch, name, &t->ms,
-               &used) != 7 ||
+    if (strncmp(line, "conv ", 5)) return 0;
+    line += 5;
+    if (!count_field(&line, 65536, &t->c_in) || !count_field(&line, 65536, &t->c_out) ||
+        !count_field(&line, 65536, &t->h) || !count_field(&line, 65536, &t->w) || !count_field(&line, 4096, &t->batch))
+        return 0;
+    if (sscanf(line, " %31s %lf%n", name, &t->ms, &used) != 2 || !isfinite(t->ms) || t->ms < 0 ||
         !(t->algo = vggcl__conv_algo_id(name)))
         return 0;
     const vggcl_conv_algo *a = vggcl__conv_algo(t->algo);
@@ -309,17 +329,24 @@ done:
     return st;
 }
 
-static vggcl_status write_table(vggcl_ctx *ctx, const vggcl_tuned *rows, int count, const char *setup)
+/* VGGCL_OK when the table can be written: the cache folder is on and usable; else said. */
+static vggcl_status table_writable(vggcl_ctx *ctx)
 {
     char dir[900];
-    vggcl__output o;
     if (!ctx->tune_path[0] || !vggcl__cache_dir(dir, sizeof dir))
         return vggcl__fail(ctx, VGGCL_ERR_ARG, "tuning needs the cache folder: VGGCL_CACHE_DIR is off");
     if (!vggcl__cache_ready(ctx, dir, sizeof dir))
-        return vggcl__fail(ctx, VGGCL_ERR_IO, "%s: the cache folder is not this user's own, or others can write to it",
-                           dir);
-    vggcl_status st = vggcl__output_open(ctx, ctx->tune_path, 0600, VGGCL_OUTPUT_REPLACE, &o);
+        return vggcl__fail(ctx, VGGCL_ERR_IO, "%s: the cache folder is not a folder of this user's that only the user "
+                                              "can write to", dir);
+    return VGGCL_OK;
+}
+
+static vggcl_status write_table(vggcl_ctx *ctx, const vggcl_tuned *rows, int count, const char *setup)
+{
+    vggcl__output o;
+    vggcl_status st = table_writable(ctx);
     if (st != VGGCL_OK) return st;
+    if ((st = vggcl__output_open(ctx, ctx->tune_path, 0600, VGGCL_OUTPUT_REPLACE, &o)) != VGGCL_OK) return st;
     FILE *f = o.fp;
     fprintf(f, "# vggcl tuning table for %s (%s, driver %s)\n", ctx->device_name, ctx->platform_name,
             ctx->driver_version);
@@ -333,22 +360,47 @@ static vggcl_status write_table(vggcl_ctx *ctx, const vggcl_tuned *rows, int cou
     return vggcl__output_commit(ctx, &o, !ferror(f));
 }
 
-/* Puts row r in the context's table, over a row of the same shape and class. */
-static vggcl_status table_put(vggcl_ctx *ctx, const vggcl_tuned *r)
+/* The context's row of r's shape and batch class, or NULL. */
+static vggcl_tuned *table_find(vggcl_ctx *ctx, const vggcl_tuned *r)
 {
     for (int i = 0; i < ctx->n_tuned; i++) {
         vggcl_tuned *t = &ctx->tuned[i];
         if (t->c_in == r->c_in && t->c_out == r->c_out && t->h == r->h && t->w == r->w &&
-            batch_class(t->batch) == batch_class(r->batch)) {
-            *t = *r;
-            return VGGCL_OK;
-        }
+            batch_class(t->batch) == batch_class(r->batch))
+            return t;
+    }
+    return NULL;
+}
+
+/* Puts row r in the context's table, over a row of the same shape and class. */
+static vggcl_status table_put(vggcl_ctx *ctx, const vggcl_tuned *r)
+{
+    vggcl_tuned *t = table_find(ctx, r);
+    if (t) {
+        *t = *r;
+        return VGGCL_OK;
     }
     vggcl_tuned *grown = realloc(ctx->tuned, (size_t)(ctx->n_tuned + 1) * sizeof *grown);
     if (!grown) return vggcl__fail(ctx, VGGCL_ERR_NOMEM, "out of host memory");
     ctx->tuned = grown;
     ctx->tuned[ctx->n_tuned++] = *r;
     return VGGCL_OK;
+}
+
+/* Writes this run's rows (mine) into the table as it is on disk now, under a lock: two tunes at once each
+ * keep the other's rows (the last one to write dropped them). The context's table becomes that one. */
+static vggcl_status save_rows(vggcl_ctx *ctx, const vggcl_tuned *mine, int n, const char *setup)
+{
+    char lock[sizeof ctx->tune_path + 8];
+    vggcl_status st = VGGCL_OK;
+    snprintf(lock, sizeof lock, "%s.lock", ctx->tune_path);
+    const int fd = open(lock, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd >= 0) flock(fd, LOCK_EX); /* (without a lock file, as before: the last writer's rows) */
+    vggcl__tune_load(ctx);
+    for (int i = 0; i < n && st == VGGCL_OK; i++) st = table_put(ctx, &mine[i]);
+    if (st == VGGCL_OK) st = write_table(ctx, ctx->tuned, ctx->n_tuned, setup);
+    if (fd >= 0) close(fd); /* (and so unlocked) */
+    return st;
 }
 
 /* What a candidate launches at the timed shape and on the check's slice (a program can depend on the
@@ -440,6 +492,13 @@ static vggcl_status tune_shape(vggcl_ctx *ctx, vggcl_model *m, int step, int n, 
     candidate *c = vggcl__tune_candidates(ctx, s->c_in, s->c_out, n, h, w, slice->h, slice->w, &count);
     if (!c) return vggcl__fail(ctx, VGGCL_ERR_NOMEM, "out of host memory");
     const int default_algo = vggcl__conv_default_algo(ctx, s->c_in, s->c_out);
+    for (int i = 1; i < count && i < VGGCL_CONV_ALGOS - 1; i++) /* the default timed first: a row is then never */
+        if (c[i].algo == default_algo) {                        /* kept untried against it (a budget spent first) */
+            const candidate d = c[i];
+            memmove(c + 1, c, sizeof *c * (size_t)i);
+            c[0] = d;
+            break;
+        }
     vggcl_tuned best = { s->c_in, s->c_out, h, w, n, 0, { { 0 } }, INFINITY };
     char params[200];
     int def = -1; /* the default's candidate, once timed */
@@ -503,7 +562,8 @@ vggcl_status vggcl_tune(vggcl_ctx *ctx, vggcl_model *m, const int *batches, int 
 {
     static const int one = 1;
     vggcl_status st = VGGCL_OK;
-    int oh, ow, bad, shapes = 0, done = 0;
+    int oh, ow, bad, shapes = 0, done = 0, n_mine = 0;
+    vggcl_tuned *mine = NULL; /* this run's rows, merged into the table on disk at each write */
     char setup[128];
     if (!count || (cap > 0 && !rows)) return vggcl__fail(ctx, VGGCL_ERR_ARG, "tune: %s is NULL", !count ? "count" : "rows");
     *count = 0;
@@ -516,7 +576,7 @@ vggcl_status vggcl_tune(vggcl_ctx *ctx, vggcl_model *m, const int *batches, int 
     if (iters < 1 || !vggcl__plan_out_size(m, h, w, &oh, &ow, &bad))
         return vggcl__fail(ctx, VGGCL_ERR_ARG, "tune: %dx%d with %d passes is not a valid pass for this model", h, w,
                            iters);
-    if (!ctx->tune_path[0]) return vggcl__fail(ctx, VGGCL_ERR_ARG, "tuning needs the cache folder: VGGCL_CACHE_DIR is off");
+    if ((st = table_writable(ctx)) != VGGCL_OK) return st; /* (found before the tuning, not after it) */
     /* the distinct conv shapes: (step, h, w) of the first conv of each */
     int *first = calloc((size_t)m->n_steps + 1, 3 * sizeof *first);
     check_slice *slices = calloc((size_t)m->n_steps + 1, sizeof *slices);
@@ -561,12 +621,22 @@ vggcl_status vggcl_tune(vggcl_ctx *ctx, vggcl_model *m, const int *batches, int 
                 VGGCL_OK)
                 goto done;
             if (!row.tried) break; /* the budget is spent */
-            if ((st = write_table(ctx, ctx->tuned, ctx->n_tuned, setup)) != VGGCL_OK) goto done;
+            const vggcl_tuned key = { row.c_in, row.c_out, row.h, row.w, row.batch, 0, { { 0 } }, 0 };
+            const vggcl_tuned *put = table_find(ctx, &key);
+            vggcl_tuned *grown = put ? realloc(mine, sizeof *mine * (size_t)(n_mine + 1)) : NULL;
+            if (!grown) {
+                st = vggcl__fail(ctx, VGGCL_ERR_NOMEM, "out of host memory");
+                goto done;
+            }
+            mine = grown;
+            mine[n_mine++] = *put;
+            if ((st = save_rows(ctx, mine, n_mine, setup)) != VGGCL_OK) goto done;
             if (*count < cap) rows[*count] = row;
             (*count)++;
         }
     if (path) snprintf(path, path_len, "%s", ctx->tune_path);
 done:
+    free(mine);
     for (int k = 0; slices && k < shapes; k++) free(slices[k].input), free(slices[k].expected);
     free(slices);
     free(first);
