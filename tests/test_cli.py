@@ -645,6 +645,15 @@ class Cli(unittest.TestCase):
         self.assertEqual(np.load(self.d / "f_0.npy").shape, (2, 16))
         np.testing.assert_allclose(y_cl, y_ref, rtol=1e-4, atol=1e-5)
         self.assertEqual([p.name for p in self.d.glob("*.tmp.*")], [])
+        # a NaN in the input passes to the logits (as in PyTorch); no top class is called for them
+        x = np.load(self.x)
+        x[1, 0, 3, 3] = np.nan
+        np.save(self.d / "nan.npy", x)
+        r = self.vggcl("run", "--weights", self.weights, "--input", self.d / "nan.npy", "--output", self.d / "yn.npy")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("image 0: top class", r.stdout)
+        self.assertIn("image 1: logits not finite", r.stdout)
+        self.assertTrue(np.isnan(np.load(self.d / "yn.npy")[1]).all())
 
 
 class Bench(unittest.TestCase):

@@ -1,4 +1,5 @@
 /* vggcl run: a batch from .npy through the model; logits and GAP features to .npy. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -87,10 +88,15 @@ int cmd_run(int argc, char **argv)
     fprintf(report, "device: %s\n", vggcl_device_name(ctx));
     const int shown = n <= 10 ? n : 8;
     for (int i = 0; i < shown; i++) {
-        int best = 0;
-        for (int c = 1; c < classes; c++)
+        int best = 0, finite = 1;
+        for (int c = 0; c < classes; c++) {
+            finite &= isfinite(logits[(size_t)i * classes + c]) != 0;
             if (logits[(size_t)i * classes + c] > logits[(size_t)i * classes + best]) best = c;
-        fprintf(report, "image %d: top class %d (logit %.4f)\n", i, best, logits[(size_t)i * classes + best]);
+        }
+        if (!finite) /* (NaN or infinite inputs pass through, as in PyTorch: no class to call) */
+            fprintf(report, "image %d: logits not finite (NaN or infinite values in the input or the weights)\n", i);
+        else
+            fprintf(report, "image %d: top class %d (logit %.4f)\n", i, best, logits[(size_t)i * classes + best]);
     }
     if (shown < n) fprintf(report, "... (%d more images)\n", n - shown);
     fprintf(report, "wrote %s (%d, %d)%s%s\n", output, n, classes, features ? " and " : "", features ? features : "");
