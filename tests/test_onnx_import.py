@@ -463,6 +463,16 @@ class OnnxImport(unittest.TestCase):
         m = small_nchw(31)
         m.graph.node.append(helper.make_node("Identity", ["output"], ["fc0:0"], name="loop"))
         self.refused("cycle", m, "not a valid ONNX graph")
+        # the importer's own guards, under the checker (a graph handed to convert() as a library would)
+        import import_onnx
+        m = small_nchw(39)
+        m.graph.node.append(helper.make_node("Identity", ["output"], ["fc0:0"], name="loop"))
+        with self.assertRaisesRegex(import_onnx.Refused, "leads back to Identity node 'output_identity'"):
+            import_onnx.convert(m, "cycle.onnx", "unit")
+        m = small_nchw(40)
+        m.graph.node[0].output[0] = ""
+        with self.assertRaises(import_onnx.Refused):  # (it looped for ever)
+            import_onnx.convert(m, "empty.onnx", "unit")
         m = small_nchw(32)
         conv = next(n for n in m.graph.node if n.op_type == "Conv")
         strides = next(a for a in conv.attribute if a.name == "strides")
@@ -502,7 +512,8 @@ class OnnxImport(unittest.TestCase):
             self.refused(f"classes_{name}", small_nchw(37, dense=((2,),)), "integer indices", "--classes-json", path)
 
     def test_softmax_then_identity(self):
-        """A Softmax followed by Identity (or Dropout) nodes ends the graph as a Softmax alone does (it was refused)."""
+        """A Softmax followed by Dropout and Identity nodes (the builder's output Identity) ends the graph as a
+        Softmax alone does (it was refused)."""
         x = np.random.default_rng(38).normal(size=(2, 3, 32, 32)).astype(np.float32)
         self.check("softmax_identity", small_nchw(38, tail=("Softmax", "Dropout")), x, x,
                    meta={"vggcl.output": "softmax dropped"})

@@ -77,9 +77,8 @@ step() { # step NAME MAX_SECONDS CMD...: runs CMD if time is left, logs it, show
   [ "$max" -gt "$left" ] && max=$left
   echo "== $name (limit ${max}s)" | tee -a "$log"
   local t0=$SECONDS
-  timeout -k 10 "$max" "$@" >"$work/step.txt" 2>&1
-  rc=$?
-  cat "$work/step.txt" >>"$log"
+  timeout -k 10 "$max" "$@" 2>&1 | tee -a "$log" >"$work/step.txt" # (in the log as it comes: a cut run keeps it)
+  rc=${PIPESTATUS[0]}
   grep -E 'images/s|GFLOP/s|^\||^round |x of the smaller|rel(ative)? L2|[Ee]rror|FAIL|vggcl:|GPU|CPU' "$work/step.txt" |
     head -40
   echo "== $name: exit $rc in $((SECONDS - t0))s" | tee -a "$log"

@@ -50,7 +50,8 @@ fi
 "$vggcl" devices | awk -v d="$VGGCL_DEVICE" '$1 == d' >&2
 n=$(find "$images" -maxdepth 1 -type f | wc -l)
 mkdir "$tmp/warm"
-find "$images" -maxdepth 1 -type f | sort | head -8 | while read -r f; do cp "$f" "$tmp/warm/"; done
+mapfile -t listed < <(find "$images" -maxdepth 1 -type f | sort) # (head in a pipe: SIGPIPE under pipefail)
+cp "${listed[@]:0:8}" "$tmp/warm/"
 # shellcheck disable=SC2086  # MPIRUN_ARGS is a list of options
 mpirun -n 1 --oversubscribe --bind-to none -x POCL_MAX_PTHREAD_COUNT=1 ${MPIRUN_ARGS:-} \
   "$vggcl" classify --device "$VGGCL_DEVICE" --weights "$tmp/w.safetensors" --batch 8 --threads 1 "$tmp/warm" >/dev/null

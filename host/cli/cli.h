@@ -156,10 +156,13 @@ int cli_ranks_echo_usage(int argc, char **argv);
  * non-NULL), or the first rank of a launch; the others' machines may not have the outputs' folders. */
 int cli_ranks_writes(const char *shard);
 /* Starts MPI when launched as several ranks (collective: it also agrees on
- * r->chunk) and, given files, checks that every rank found the same list
- * (cli_ranks_same_list: CLI_FAIL on every rank, said by rank 0) and keeps this
- * rank's contiguous run of it; given none, the caller takes its share and
- * checks its list itself. */
+ * r->chunk); refuses, said by each process, when MPI does not join the ranks
+ * the launcher announced (another MPI's launcher: each process alone). Given
+ * files, it then takes every rank's answer on listing them (cli_ranks_all_ok:
+ * collective, paired with cli_take_share's for a rank whose listing failed),
+ * checks that every rank found the same list (cli_ranks_same_list: CLI_FAIL on
+ * every rank, said by rank 0) and keeps this rank's contiguous run of it;
+ * given none, the caller takes its share and checks its list itself. */
 int cli_ranks_begin(cli_ranks *r, const char *cmd, char ***files, int *n);
 /* The images this process takes: with --shard I/N (shard, else NULL) its share, as an independent
  * process whatever started it (also mpirun, as a launcher: no MPI); else under mpirun the rank's

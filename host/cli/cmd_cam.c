@@ -9,7 +9,8 @@
 
 static const cli_option options[] = {
     { "weights", "W.safetensors", "a model with a GAP head", 1 },
-    { "class", "K", "the class whose map is drawn (default: each image's top class)", 0 },
+    { "class", "K", "the class whose map is drawn (default: each image's top class; with\n"
+                    "--compare-pool5, its top class with the pool5 setting the file is for)", 0 },
     { "compare-pool5", NULL, "run the network with pool5 kept and dropped, the two maps side by side", 0 },
     { "out-dir", "DIR", "where the maps and pictures go (default .)", 0 },
     { "shard", "I/N", "process I of N (0 <= I < N) takes the I-th of N equal runs of the images", 0 },

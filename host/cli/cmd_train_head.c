@@ -14,7 +14,7 @@ static const cli_option options[] = {
     { "data", "DIR", "one sub-folder of images per class (torchvision's ImageFolder layout)", 1 },
     { "out", "MODEL.safetensors", "the complete model: trunk, head classifier.0, metadata", 1 },
     { "val", "DIR", "validation images, in the same class folders", 0 },
-    { "val-split", "F", "else this fraction of each class's images (default 0.2; 0: none)", 0 },
+    { "val-split", "F", "else this fraction of each class's images read (default 0.2; 0: none)", 0 },
     { "pool5", "keep|drop", "the setting the features and the head are made for (default: the\n"
                             "trunk's metadata, else keep)", 0 },
     { "flip", NULL, "also train on each image mirrored", 0 },

@@ -150,7 +150,8 @@ int cli_ranks_begin(cli_ranks *r, const char *cmd, char ***files, int *n)
     r->saved_out = r->saved_err = r->out_fd = r->err_fd = r->logits_fd = r->tensor_fd = -1;
     if (launched_size() < 2) return CLI_OK;
 #ifdef VGGCL_MPI
-    int provided; /* (decoding and device threads run beside MPI; only this thread calls it) */
+    int provided; /* (decoding and device threads run beside MPI; only this thread calls it. An MPI that
+                   * grants less than FUNNELED is taken all the same: the other threads never call it) */
     if (MPI_Init_thread(NULL, NULL, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS)
         return cli_error(CLI_FAIL, "%s: MPI_Init failed", cmd);
     r->mpi = 1;
