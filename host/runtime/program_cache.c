@@ -114,15 +114,21 @@ static void cache_key(const vggcl_ctx *ctx, const char *text, const char *option
     }
 }
 
+/* The file of key with suffix in the cache folder; 0 when caching is off. */
+static int key_path(const uint64_t key[2], const char *suffix, char *out, size_t len)
+{
+    char dir[900];
+    if (!vggcl__cache_dir(dir, sizeof dir)) return 0;
+    return snprintf(out, len, "%s/%016llx%016llx%s", dir, (unsigned long long)key[0], (unsigned long long)key[1],
+                    suffix) < (int)len;
+}
+
 int vggcl__cache_path(const vggcl_ctx *ctx, const char *text, const char *options, const char *suffix, char *out,
                       size_t len)
 {
-    char dir[900];
     uint64_t key[2];
-    if (!vggcl__cache_dir(dir, sizeof dir)) return 0;
     cache_key(ctx, text, options, key);
-    return snprintf(out, len, "%s/%016llx%016llx%s", dir, (unsigned long long)key[0], (unsigned long long)key[1],
-                    suffix) < (int)len;
+    return key_path(key, suffix, out, len);
 }
 
 /* An entry: this header, then the driver's binary. */
@@ -145,9 +151,11 @@ static uint64_t checksum(const unsigned char *p, size_t n)
 }
 
 /* The cache file for this source, options and device; 0 when disabled. */
-static int entry_path(const vggcl_ctx *ctx, const char *src, const char *options, char *out, size_t len)
+static int entry_path(const vggcl_ctx *ctx, const char *src, const char *options, uint64_t key[2], char *out,
+                      size_t len)
 {
-    return vggcl__cache_path(ctx, src, options, ".bin", out, len);
+    cache_key(ctx, src, options, key); /* (the source hashed once: the name and the header both hold it) */
+    return key_path(key, ".bin", out, len);
 }
 
 cl_program vggcl__cache_load(vggcl_ctx *ctx, const char *src, const char *options)
@@ -155,12 +163,11 @@ cl_program vggcl__cache_load(vggcl_ctx *ctx, const char *src, const char *option
     char path[1024];
     entry_header hd;
     uint64_t key[2];
-    if (!entry_path(ctx, src, options, path, sizeof path)) return NULL;
+    if (!entry_path(ctx, src, options, key, path, sizeof path)) return NULL;
     FILE *f = vggcl__cache_open(ctx, path);
     if (!f) return NULL;
     unsigned char *bin = NULL;
     long len = -1;
-    cache_key(ctx, src, options, key);
     if (fseek(f, 0, SEEK_END) == 0) len = ftell(f);
     const int head = len > (long)sizeof hd && fseek(f, 0, SEEK_SET) == 0 && fread(&hd, sizeof hd, 1, f) == 1 &&
                      !memcmp(hd.magic, ENTRY_MAGIC, sizeof hd.magic) && hd.version == ENTRY_VERSION &&
@@ -203,7 +210,8 @@ void vggcl__cache_store(vggcl_ctx *ctx, const char *src, const char *options, cl
     char path[1024];
     size_t size = 0;
     unsigned char *bin = NULL;
-    if (!entry_path(ctx, src, options, path, sizeof path)) return;
+    uint64_t key[2];
+    if (!entry_path(ctx, src, options, key, path, sizeof path)) return;
     if (clGetProgramInfo(prog, CL_PROGRAM_BINARY_SIZES, sizeof size, &size, NULL) != CL_SUCCESS || size == 0 ||
         !(bin = malloc(size)))
         return;
@@ -216,7 +224,7 @@ void vggcl__cache_store(vggcl_ctx *ctx, const char *src, const char *options, cl
         memset(hd, 0, sizeof *hd);
         memcpy(hd->magic, ENTRY_MAGIC, sizeof hd->magic);
         hd->version = ENTRY_VERSION;
-        cache_key(ctx, src, options, hd->key);
+        memcpy(hd->key, key, sizeof hd->key);
         hd->length = size;
         hd->sum = checksum(bin, size);
         memcpy(hd + 1, bin, size);
