@@ -85,7 +85,7 @@ static int same_names(char *const *files, int n, const char *dir, char *msg, siz
     return rc;
 }
 
-/* The files an image's maps and picture go to. */
+/* The files an image's maps and picture go to: each panel's raw and upsampled map, then the picture. */
 static const char *const plain_suffix[] = { "cam.npy", "cam-up.npy", "cam.png", NULL };
 static const char *const compare_suffix[] = { "cam-keep.npy", "cam-keep-up.npy", "cam-drop.npy", "cam-drop-up.npy",
                                               "compare.png", NULL };
@@ -165,11 +165,11 @@ static void unwrite(written *wr)
  * else CLI_FAIL, said. */
 enum { SKIPPED = -1 };
 static int one_map(cam_job *j, vggcl_model *m, const char *image, const float *t, const unsigned char *rgb, int h,
-                   int w, int klass, int *chosen, const char *tag, unsigned char *overlay, written *wr, char *line,
-                   size_t line_len)
+                   int w, int klass, int *chosen, const char *tag, const char *const *maps, unsigned char *overlay,
+                   written *wr, char *line, size_t line_len)
 {
     int mh, mw, rc = CLI_FAIL;
-    char *path, suffix[64];
+    char *path;
     vggcl_model_map_size(m, h, w, &mh, &mw);
     float *cam = malloc(sizeof *cam * (size_t)(mh > 0 ? mh * mw : 1)), *up = malloc(sizeof *up * (size_t)h * w);
     if (!cam || !up) {
@@ -190,12 +190,10 @@ static int one_map(cam_job *j, vggcl_model *m, const char *image, const float *t
     vggcl_cam_upsample(cam, mh, mw, up, h, w);
     vggcl_cam_draw(up, rgb, h, w, overlay);
     long long s2[2] = { mh, mw }, su[2] = { h, w };
-    snprintf(suffix, sizeof suffix, "cam%s.npy", tag);
-    out_path(path = wr->path[wr->n], sizeof wr->path[0], j->dir, image, suffix);
+    out_path(path = wr->path[wr->n], sizeof wr->path[0], j->dir, image, maps[0]);
     if (vggcl_npy_write(j->ctx, path, 2, s2, cam) != VGGCL_OK) goto fail;
     wr->n++;
-    snprintf(suffix, sizeof suffix, "cam%s-up.npy", tag);
-    out_path(path = wr->path[wr->n], sizeof wr->path[0], j->dir, image, suffix);
+    out_path(path = wr->path[wr->n], sizeof wr->path[0], j->dir, image, maps[1]);
     if (vggcl_npy_write(j->ctx, path, 2, su, up) != VGGCL_OK) goto fail;
     wr->n++;
     snprintf(line, line_len, "%s: class %d, %dx%d map%s%s\n", image, *chosen, mh, mw, *tag ? " with pool5 " : "",
@@ -234,10 +232,11 @@ int cmd_cam(int argc, char **argv)
         goto done_args;
     }
     const int listed = cli_images("cam", &a, &files, &n_files);
+    const char *const *files_of = compare ? compare_suffix : plain_suffix;
     char clash[8192 + 4096 + 128] = "";
     int names = same_names(files, n_files, dir, clash, sizeof clash), names_here = 0; /* (said once MPI runs) */
     if (names == CLI_OK)
-        names = reads_outputs(files, n_files, dir, compare ? compare_suffix : plain_suffix, clash, sizeof clash),
+        names = reads_outputs(files, n_files, dir, files_of, clash, sizeof clash),
         names_here = names != CLI_OK;
     if ((rc = cli_take_share(&ranks, "cam", cli_arg(&a, "shard"), listed, &files, &n_files)) != CLI_OK) goto done_args;
     /* under mpirun every rank runs to cli_ranks_finish, which prints the ranks' lines, whatever happened */
@@ -315,14 +314,14 @@ int cmd_cam(int argc, char **argv)
             for (int n = 0, want = klass, chosen = -1; n < panels; n++, want = chosen) {
                 const int k = n ? 1 - first : first;
                 r = one_map(&job, models[k], files[i], t, rgb, h, w, want, &chosen, compare ? (k ? "-drop" : "-keep") : "",
-                            panel, &wr, lines[k], sizeof lines[k]);
+                            files_of + 2 * k, panel, &wr, lines[k], sizeof lines[k]);
                 if (r != CLI_OK) break;
                 for (int y = 0; y < h; y++) /* panels side by side */
                     memcpy(pic + ((size_t)y * w * panels + (size_t)k * w) * 3, panel + (size_t)y * w * 3, (size_t)w * 3);
             }
             if (r == CLI_OK) {
                 char *path = wr.path[wr.n];
-                out_path(path, sizeof wr.path[0], dir, files[i], compare ? "compare.png" : "cam.png");
+                out_path(path, sizeof wr.path[0], dir, files[i], files_of[2 * panels]);
                 if (vggcl_png_write(ctx, path, pic, h, w * panels) != VGGCL_OK) {
                     r = cli_error(CLI_FAIL, "%s", vggcl_message(ctx));
                 } else {
