@@ -96,9 +96,16 @@ vggcl_status vggcl__cache_write(vggcl_ctx *ctx, const char *path, const void *da
     return st != VGGCL_OK ? st : vggcl__output_commit(ctx, &o, fwrite(data, 1, len, o.fp) == len);
 }
 
+/* FNV-1a: h carried over n more bytes. */
+static uint64_t fnv_bytes(uint64_t h, const unsigned char *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++) h = (h ^ p[i]) * 0x100000001b3ull;
+    return h;
+}
+
 static uint64_t fnv1a(uint64_t h, const char *s)
 {
-    for (; *s; s++) h = (h ^ (unsigned char)*s) * 0x100000001b3ull;
+    h = fnv_bytes(h, (const unsigned char *)s, strlen(s));
     return (h ^ 0xff) * 0x100000001b3ull; /* separator, so "ab"+"c" != "a"+"bc" */
 }
 
@@ -143,12 +150,7 @@ typedef struct {
     uint64_t sum;    /* their checksum: a file cut short or damaged is refused */
 } entry_header;
 
-static uint64_t checksum(const unsigned char *p, size_t n)
-{
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (size_t i = 0; i < n; i++) h = (h ^ p[i]) * 0x100000001b3ull;
-    return h;
-}
+static uint64_t checksum(const unsigned char *p, size_t n) { return fnv_bytes(0xcbf29ce484222325ull, p, n); }
 
 /* The cache file for this source, options and device; 0 when disabled. */
 static int entry_path(const vggcl_ctx *ctx, const char *src, const char *options, uint64_t key[2], char *out,
