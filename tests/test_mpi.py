@@ -292,6 +292,61 @@ class Mpi(Folder):
         self.assertEqual(bad.returncode, 2)
         self.assertIn("--shard must be I/N", bad.stderr)
 
+    def test_no_crop_shares_take_the_first_images_size(self):
+        """Without a crop the list's first readable image sets every image's size, and one of another size
+        is skipped: a share or a rank whose own first image is of another size takes the list's (its
+        images before the share read for it), so shards and ranks still give one process's answer."""
+        images = self.d / "sizes"
+        images.mkdir()
+        (images / "0_broken.png").write_bytes(b"broken")  # the first of the list reads for no one
+        for i, (h, w) in enumerate(((36, 48), (36, 48), (48, 36), (36, 48), (36, 48)), 1):
+            Image.fromarray(photo(h, w, i)).save(images / f"{i}.png")  # 3.png, tall, first of the 2nd half
+        cmd = [VGGCL, "classify", "--weights", str(self.weights), "--resize", "30", "--no-crop", "--batch", "2",
+               "--format", "json"]
+
+        def run(tag, *args, ranks=1):
+            out = self.d / tag
+            out.mkdir()
+            c = [*cmd, "--logits-out", str(out / "l.npy"), "--tensor-out", str(out / "t.npy"), *args, str(images)]
+            if ranks > 1:
+                c = ["mpirun", "-n", str(ranks), "--oversubscribe", *c]
+            return subprocess.run(c, capture_output=True, text=True, env=ENV, timeout=600), out
+
+        one, o1 = run("one")
+        self.assertEqual(one.returncode, 1, one.stderr)
+        self.assertIn("3.png: preprocesses to 40x30, unlike the first image's 30x40", one.stderr)
+        self.assertEqual(np.load(o1 / "t.npy").shape, (4, 3, 30, 40))
+        parts = [run(f"shard{i}", "--shard", f"{i}/2") for i in range(2)]
+        self.assertEqual(parts[0][0].stdout + parts[1][0].stdout, one.stdout)
+        named = [[ln for ln in vggcl_lines(r.stderr) if "images could not be read" not in ln]  # (the tallies differ)
+                 for r in (parts[0][0], parts[1][0], one)]
+        self.assertEqual(named[0] + named[1], named[2])
+        for name in ("l.npy", "t.npy"):
+            np.testing.assert_array_equal(np.concatenate([np.load(p[1] / name) for p in parts]), np.load(o1 / name))
+        two, o2 = run("two", ranks=2)
+        self.assertEqual((two.returncode, two.stdout, vggcl_lines(two.stderr)),
+                         (one.returncode, one.stdout, vggcl_lines(one.stderr)))
+        for name in ("l.npy", "t.npy"):
+            np.testing.assert_array_equal(np.load(o2 / name), np.load(o1 / name))
+        data = self.d / "data"  # eval (and train-head, which shares its code) cut the data set's list alike
+        for c, name in enumerate(("a", "b")):
+            (data / name).mkdir(parents=True)
+            for i in range(3):
+                Image.fromarray(photo(*((48, 36) if (c, i) == (1, 0) else (36, 48)), 10 * c + i)).save(
+                    data / name / f"{i}.png")  # b/0.png, tall, is the first of the second rank's share
+        ev = ["eval", "--weights", str(self.weights), "--data", str(data), "--resize", "30", "--no-crop"]
+        runs = [subprocess.run(launch + [VGGCL, *ev], capture_output=True, text=True, env=ENV, timeout=600)
+                for launch in ([], ["mpirun", "-n", "2", "--oversubscribe"])]
+        self.assertIn("5 images, 5 classes (1 unreadable, skipped)", runs[0].stdout)  # (b/0.png)
+        self.assertEqual((runs[1].returncode, runs[1].stdout, vggcl_lines(runs[1].stderr)),
+                         (runs[0].returncode, runs[0].stdout, vggcl_lines(runs[0].stderr)))
+        # a share with none of the images: its empty tensor has the list's size (the shards concatenate)
+        r = subprocess.run([VGGCL, "preprocess", "--resize", "30", "--no-crop", "--shard", "3/6", "--output",
+                            str(self.d / "nc.npy"), str(images / "1.png"), str(images / "3.png")],
+                           capture_output=True, text=True, env=ENV, timeout=600)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(np.load(self.d / "nc.npy").shape, (0, 3, 30, 40))
+
     def test_train_head_two_ranks(self):
         """train-head's features computed by two ranks and gathered: the same model, byte for byte, and the
         same report, with an unreadable image in the second rank's share."""

@@ -26,7 +26,7 @@ int cli_bench_images(vggcl_ctx *ctx, vggcl_model *model, const char *dir, const 
         goto done;
     }
     /* a warm-up batch (first-use compiles), then every image, timed */
-    cli_batch_job job = { ctx, model, p, batch, 0, 1, 0, 0, threads, NULL, 1, NULL, NULL, NULL, 0 };
+    cli_batch_job job = { ctx, model, p, batch, 0, 1, 0, 0, threads, NULL, 1, NULL, NULL, NULL, 0, 0, 0 };
     if ((rc = cli_run_batches(&job, files, n < batch ? n : batch, count_only, NULL, &failed)) != CLI_OK) goto done;
     job.stats = &st, job.progress_s = progress_s;
     if ((rc = cli_run_batches(&job, files, n, count_only, NULL, &failed)) != CLI_OK) goto done;

@@ -117,9 +117,10 @@ int cli_outputs_check(const char *cmd, const cli_file *outs, int n_out, const cl
                       char *const *images, int n_images);
 
 /* --shard I/N: keeps the I-th of N contiguous, equal (to one) runs of
- * (*files)[0..*n) and frees the rest; CLI_OK, or CLI_USAGE with the error
+ * (*files)[0..*n), moves the files before it to *lead (allocated; NULL and 0 when none: the
+ * first share) and frees the rest; CLI_OK, or CLI_USAGE (CLI_FAIL: out of memory) with the error
  * printed. */
-int cli_shard(const char *cmd, const char *spec, char ***files, int *n);
+int cli_shard(const char *cmd, const char *spec, char ***files, int *n, char ***lead, int *n_lead);
 /* Share i of `of` of n items: [*lo, *hi), the contiguous runs --shard and the MPI ranks take. */
 void cli_share(int n, int i, int of, int *lo, int *hi);
 
@@ -133,6 +134,9 @@ typedef struct {
     const char *final_logits, *final_tensor;
     char device[16];
     size_t chunk;                       /* bytes per message gathering to rank 0 */
+    char **lead;                        /* the list's files before this share (cli_take_share; freed by
+                                         * cli_ranks_end), for the images' size without a crop */
+    int n_lead;
 } cli_ranks;
 /* Before cli_ranks_begin: what cli_ranks_end may be given on an early exit. */
 #define CLI_RANKS_INIT                                                                                         \
@@ -246,7 +250,14 @@ typedef struct {
     vggcl_model **models;
     const cli_ranks *ranks; /* under mpirun (else NULL): rank 0 shows its share's progress */
     int strict;          /* the caller fails the run on any unreadable image: not named "(skipped)" */
+    int h, w;            /* every image's size (cli_lead_size); 0 0: the first readable image's */
 } cli_batch_job;
+
+/* The size every image of a share is to have, as one process with the whole list sets it: with a
+ * crop, the crop's; else the first image that reads of lead[0..n_lead) (the files before the share:
+ * cli_ranks.lead), decoded here; else (none, or no lead) 0 0, the share's own first readable
+ * image's. An image of another size is skipped (cli_run_batches). */
+void cli_lead_size(vggcl_ctx *ctx, const vggcl_preprocess *p, char *const *lead, int n_lead, int *h, int *w);
 
 /* The devices a command runs on: one, or with --device all or a list
  * ("0,1", "P:D,P:D") one context and model each (cli_open_models). */

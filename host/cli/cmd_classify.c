@@ -233,13 +233,15 @@ int cmd_classify(int argc, char **argv)
         rc = CLI_USAGE;
         goto out;
     }
+    int h, w;
+    cli_lead_size(ctx, &p, ranks.lead, ranks.n_lead, &h, &w);
     const cli_batch_job job = { ctx, model, &p, batch, 0, 1, 0, progress_s, threads, NULL, devs.n, devs.ctx,
-                                devs.model, &ranks, 0 };
+                                devs.model, &ranks, 0, h, w };
     if ((rc = cli_run_batches(&job, files, n_files, print_batch, &res, &failed)) != CLI_OK) goto out;
     /* all outputs or none: the logits are renamed into place only when the tensor is too */
     rc = CLI_FAIL;
     if (!res.ok && shard) { /* a share with no images read (--shard): empty arrays, to concatenate */
-        if (cli_write_empty(wctx, tensor_out, 3, (const long long[]){ 3, p.crop, p.crop }) != CLI_OK) goto out;
+        if (cli_write_empty(wctx, tensor_out, 3, (const long long[]){ 3, h, w }) != CLI_OK) goto out;
         if (cli_write_empty(wctx, logits_out, 1, (const long long[]){ classes }) != CLI_OK) {
             if (tensor_out) vggcl_remove_output(tensor_out);
             goto out;

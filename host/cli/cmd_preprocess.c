@@ -107,13 +107,15 @@ int cmd_preprocess(int argc, char **argv)
     tensor_out t = { ctx, NULL, NULL, 0, 0 };
     rc = !ctx ? cli_error(CLI_FAIL, "out of host memory") : cli_ranks_capture(&ranks, NULL, &part);
     t.path = part;
+    int h = 0, w = 0;
+    if (rc == CLI_OK) cli_lead_size(ctx, &p, ranks.lead, ranks.n_lead, &h, &w);
     /* batches of 8 only set how far the decoding threads work ahead */
-    const cli_batch_job job = { ctx, NULL, &p, 8, 0, 0, 0, progress_s, threads, NULL, 1, NULL, NULL, &ranks, 1 };
+    const cli_batch_job job = { ctx, NULL, &p, 8, 0, 0, 0, progress_s, threads, NULL, 1, NULL, NULL, &ranks, 1, h, w };
     if (rc == CLI_OK) rc = cli_run_batches(&job, files, n_files, append_batch, &t, &failed);
     if (rc == CLI_OK && failed) rc = CLI_FAIL; /* (each was named) */
     if (rc == CLI_OK && !n_files && ranks.size < 2) { /* a share with no images (--shard): an empty tensor */
-        t.h = t.wd = p.crop;
-        rc = cli_write_empty(ctx, output, 3, (const long long[]){ 3, p.crop, p.crop });
+        t.h = h, t.wd = w;
+        rc = cli_write_empty(ctx, output, 3, (const long long[]){ 3, h, w });
     }
     if (t.w && vggcl_npy_writer_close(ctx, t.w, rc == CLI_OK) != VGGCL_OK && rc == CLI_OK)
         rc = cli_error(CLI_FAIL, "%s", vggcl_message(ctx));

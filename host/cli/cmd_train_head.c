@@ -374,8 +374,10 @@ int cmd_train_head(int argc, char **argv)
         if (ranks.rank == 0)
             fprintf(stderr, "computing the GAP features of %d images (%d classes) on %s%s\n", ds.n, ds.n_classes,
                     vggcl_device_name(ctx), ranks.size > 1 ? " and the other ranks' devices" : "");
+        int h, w;
+        cli_lead_size(ctx, &p, ds.files, lo, &h, &w);
         const cli_batch_job job = { ctx, model, &p, batch, flip, 0, 1, progress_s, threads, NULL, devs.n, devs.ctx,
-                                    devs.model, &ranks, 0 };
+                                    devs.model, &ranks, 0, h, w };
         local = cli_run_batches(&job, ds.files + lo, hi - lo, collect, &g, &failed);
     }
     rc = cli_ranks_finish(&ranks, NULL, local, &failed, &n_ok);

@@ -104,15 +104,17 @@ void cli_share(int n, int i, int of, int *lo, int *hi)
     *lo = (int)((long long)n * i / of), *hi = (int)((long long)n * (i + 1) / of);
 }
 
-int cli_shard(const char *cmd, const char *spec, char ***files, int *n)
+int cli_shard(const char *cmd, const char *spec, char ***files, int *n, char ***lead, int *n_lead)
 {
     int i, of, used = 0, lo, hi;
     if (sscanf(spec, "%d/%d%n", &i, &of, &used) != 2 || spec[used] || of < 1 || i < 0 || i >= of)
         return cli_error(CLI_USAGE, "%s: --shard must be I/N with 0 <= I < N, not '%s'", cmd, spec);
     cli_share(*n, i, of, &lo, &hi);
+    if (lo && !(*lead = malloc(sizeof **lead * (size_t)lo))) return cli_error(CLI_FAIL, "%s: out of host memory", cmd);
     for (int k = 0; k < *n; k++)
-        if (k < lo || k >= hi) free((*files)[k]);
+        if (k < lo) (*lead)[k] = (*files)[k];
+        else if (k >= hi) free((*files)[k]);
     memmove(*files, *files + lo, sizeof **files * (size_t)(hi - lo));
-    *n = hi - lo;
+    *n = hi - lo, *n_lead = lo;
     return CLI_OK;
 }

@@ -183,6 +183,16 @@ static void *device_worker(void *arg)
     }
 }
 
+void cli_lead_size(vggcl_ctx *ctx, const vggcl_preprocess *p, char *const *lead, int n_lead, int *h, int *w)
+{
+    *h = *w = p->crop > 0 ? p->crop : 0;
+    for (int i = 0; i < n_lead && !*h; i++) { /* (the share that holds an unreadable one says so) */
+        float *t;
+        if (vggcl_image_read(ctx, lead[i], p, &t, h, w) != VGGCL_OK) *h = *w = 0;
+        else vggcl_free(t);
+    }
+}
+
 int cli_run_batches(const cli_batch_job *job, char **files, int n_files, cli_batch_fn fn, void *user, int *failed)
 {
     const int batch = job->batch, classes = job->model ? vggcl_model_classes(job->model) : 0,
@@ -196,7 +206,7 @@ int cli_run_batches(const cli_batch_job *job, char **files, int n_files, cli_bat
                  n_dev > 1 ? 2 * n_dev + 1 : 2, 0 };
     pthread_t *threads = NULL;
     worker_arg *args = NULL;
-    int H = 0, W = 0, rc = CLI_OK, started = 0, next_out = 0;
+    int H = job->h, W = job->w, rc = CLI_OK, started = 0, next_out = 0;
     cli_batch_stats st = { 0 };
     const double start = cli_now_ms();
     *failed = 0;
