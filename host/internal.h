@@ -56,6 +56,12 @@ typedef struct {
     double ms;          /* median device time per pass when measured */
 } vggcl_tuned;
 
+/* The longest cache folder name used (bytes), and its entries' paths: the name and a file name
+ * of 32 hex digits and a short suffix (program_cache.c). */
+#define VGGCL__CACHE_DIR_MAX 4000
+#define VGGCL__CACHE_PATH_MAX (VGGCL__CACHE_DIR_MAX + 64)
+#define VGGCL__CACHE_LONG (-1)
+
 /* One profiled command: a kernel launch or a CLBlast call. */
 typedef struct {
     char layer[160];
@@ -88,7 +94,7 @@ struct vggcl_ctx {
     int n_kernels;
     vggcl_tuned *tuned;                    /* the tuning table's rows */
     int n_tuned;
-    char tune_path[1024];                  /* where the table lives ("" if caching is off) */
+    char tune_path[VGGCL__CACHE_PATH_MAX]; /* where the table lives ("" if caching is off) */
     int profiling;                         /* record an event per command */
     vggcl_prof_entry *prof;                /* the last pass's commands */
     int prof_n, prof_cap;
@@ -168,12 +174,14 @@ const char *vggcl__strerror(int err, char *buf, size_t len);
         }                                                                      \
     } while (0)
 
-/* The cache folder (0 when disabled), mkdir -p, and the path of an entry
- * keyed by a hash of text, options and the device and driver. */
-int vggcl__cache_dir(char *out, size_t len);
+/* The cache folder into dir: 1; 0 when caching is off (VGGCL_CACHE_DIR=off, or no folder to
+ * name); VGGCL__CACHE_LONG when its name is longer than VGGCL__CACHE_DIR_MAX bytes (not used). */
+int vggcl__cache_dir(char dir[VGGCL__CACHE_DIR_MAX + 1]);
+/* mkdir -p, and the path of an entry keyed by a hash of text, options and the device and driver
+ * (0: caching off, or the folder's name too long). */
 void vggcl__make_dirs(const char *path);
-int vggcl__cache_path(const vggcl_ctx *ctx, const char *text, const char *options, const char *suffix, char *out,
-                      size_t len);
+int vggcl__cache_path(const vggcl_ctx *ctx, const char *text, const char *options, const char *suffix,
+                      char out[VGGCL__CACHE_PATH_MAX]);
 
 /* The tuning table (tune.c): loaded when a device is selected. The row
  * closest to a conv of c_in -> c_out at h x w and batch n (same channels;
@@ -202,10 +210,10 @@ vggcl_tune_candidate *vggcl__tune_candidates(const vggcl_ctx *ctx, int c_in, int
  * budget tries the fastest default's neighbours before the rest. */
 void vggcl__tune_neighbours_first(vggcl_tune_candidate *c, int first, int count, const vggcl_tune_candidate *best);
 
-/* The cache folder in dir, created (0700) when missing; 0 when caching is off
- * or the folder is not the user's own or others can write to it (said once
- * through the log). */
-int vggcl__cache_ready(vggcl_ctx *ctx, char *dir, size_t len);
+/* The cache folder in dir, created (0700) when missing; 0 when caching is off,
+ * its name is too long, or the folder is not the user's own or others can
+ * write to it (the last two said once through the log). */
+int vggcl__cache_ready(vggcl_ctx *ctx, char dir[VGGCL__CACHE_DIR_MAX + 1]);
 /* A cache entry to read: a regular file of the user's that only the user can
  * write to, in a ready folder, not through a symlink; else NULL. */
 FILE *vggcl__cache_open(vggcl_ctx *ctx, const char *path);

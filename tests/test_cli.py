@@ -832,8 +832,31 @@ class Bench(unittest.TestCase):
         np.testing.assert_allclose(np.load(self.d / "y.npy"), np.load(self.d / "yref.npy"), rtol=1e-4, atol=1e-5)
         off = self.bench(*args, env={"VGGCL_CACHE_DIR": "off"})
         self.assertEqual(off.returncode, 0, off.stderr)
+        self.assertIn("(not cached: caching is off, see VGGCL_CACHE_DIR)", off.stderr)  # (not "then cached")
         self.assertEqual(json.loads(off.stdout)["programs_from_cache"], 0)
         self.assertEqual(sorted((self.d / "cache").glob("*.tmp.*")), [])
+
+    def test_cache_folder_long_name(self):
+        """A cache folder with a name of a thousand bytes is used (one over 900 bytes was silently not); one
+        over the 4000 bytes an entry's path leaves room for is said, not used, and tune refused naming why."""
+        args = ("--size", "32", "--iters", "1", "--json")
+        long_dir = self.d / "/".join(["d" * 200] * 5)
+        runs = [self.bench(*args, env={"VGGCL_CACHE_DIR": str(long_dir)}) for _ in range(2)]
+        self.assertEqual([r.returncode for r in runs], [0, 0], runs[0].stderr)
+        self.assertIn(str(long_dir), runs[0].stderr)
+        first, second = (json.loads(r.stdout) for r in runs)
+        self.assertEqual(len(list(long_dir.glob("*.bin"))), first["programs_compiled"])
+        self.assertEqual(second["programs_from_cache"], first["programs_compiled"])
+        too_long = str(self.d / "/".join(["e" * 200] * 20))
+        r = self.bench(*args, env={"VGGCL_CACHE_DIR": too_long})
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("(not cached: the cache folder's name is too long)", r.stderr)
+        self.assertEqual(json.loads(r.stdout)["programs_from_cache"], 0)
+        r = subprocess.run([VGGCL, "tune", "--size", "32", "--iters", "1"], capture_output=True, text=True,
+                           env=dict(os.environ, VGGCL_CACHE_DIR=too_long), timeout=60)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("tuning needs the cache folder, whose name is longer than 4000 bytes", r.stderr)
+        self.assertFalse((self.d / ("e" * 200)).exists())
 
     def test_cache_damaged(self):
         """Cache entries cut short, with a byte changed, copied over another program's entry, or made a FIFO:

@@ -61,7 +61,7 @@ void vggcl__tune_load(vggcl_ctx *ctx)
     free(ctx->tuned);
     ctx->tuned = NULL;
     ctx->n_tuned = 0;
-    if (!vggcl__cache_path(ctx, "vggcl tuning table", "", ".tune", ctx->tune_path, sizeof ctx->tune_path)) {
+    if (!vggcl__cache_path(ctx, "vggcl tuning table", "", ".tune", ctx->tune_path)) {
         ctx->tune_path[0] = '\0';
         return;
     }
@@ -332,10 +332,14 @@ done:
 /* VGGCL_OK when the table can be written: the cache folder is on and usable; else said. */
 static vggcl_status table_writable(vggcl_ctx *ctx)
 {
-    char dir[900];
-    if (!ctx->tune_path[0] || !vggcl__cache_dir(dir, sizeof dir))
+    char dir[VGGCL__CACHE_DIR_MAX + 1];
+    const int on = vggcl__cache_dir(dir);
+    if (on == VGGCL__CACHE_LONG)
+        return vggcl__fail(ctx, VGGCL_ERR_ARG, "tuning needs the cache folder, whose name is longer than %d bytes "
+                                               "(see VGGCL_CACHE_DIR)", VGGCL__CACHE_DIR_MAX);
+    if (!ctx->tune_path[0] || !on)
         return vggcl__fail(ctx, VGGCL_ERR_ARG, "tuning needs the cache folder: VGGCL_CACHE_DIR is off");
-    if (!vggcl__cache_ready(ctx, dir, sizeof dir))
+    if (!vggcl__cache_ready(ctx, dir))
         return vggcl__fail(ctx, VGGCL_ERR_IO, "%s: the cache folder is not a folder of this user's that only the user "
                                               "can write to", dir);
     return VGGCL_OK;

@@ -105,12 +105,15 @@ static vggcl_status get_program(vggcl_ctx *ctx, int which, const char *defines, 
         goto built;
     }
     if (ctx->log && !ctx->told_compiling) {
-        char msg[1024], dir[300];
+        char msg[VGGCL__CACHE_DIR_MAX + 512], dir[VGGCL__CACHE_DIR_MAX + 1];
+        const int on = vggcl__cache_dir(dir);
         ctx->told_compiling = 1;
-        snprintf(msg, sizeof msg,
-                 "compiling the OpenCL kernels for %s (the first run on this device and driver; the programs "
-                 "are then cached%s%s)", ctx->device_name, vggcl__cache_dir(dir, sizeof dir) ? " in " : "",
-                 vggcl__cache_dir(dir, sizeof dir) ? dir : "");
+        if (on == 1)
+            snprintf(msg, sizeof msg, "compiling the OpenCL kernels for %s (the first run on this device and driver; "
+                     "the programs are then cached in %s)", ctx->device_name, dir);
+        else
+            snprintf(msg, sizeof msg, "compiling the OpenCL kernels for %s (not cached: %s)", ctx->device_name,
+                     on ? "the cache folder's name is too long" : "caching is off, see VGGCL_CACHE_DIR");
         ctx->log(ctx->log_user, msg);
     }
     if ((err = vggcl__fault(ctx, "clCreateProgramWithSource")) == CL_SUCCESS)

@@ -23,21 +23,22 @@
 #include "internal.h"
 #include "output.h"
 
-int vggcl__cache_dir(char *out, size_t len)
+int vggcl__cache_dir(char dir[VGGCL__CACHE_DIR_MAX + 1])
 {
-    const char *env = getenv("VGGCL_CACHE_DIR");
+    const char *env = getenv("VGGCL_CACHE_DIR"), *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+    int n;
     if (env && !strcmp(env, "off")) return 0;
-    if (env && *env) return snprintf(out, len, "%s", env) < (int)len;
-    const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
-    if (xdg && *xdg) return snprintf(out, len, "%s/vggcl", xdg) < (int)len;
-    if (home && *home) return snprintf(out, len, "%s/.cache/vggcl", home) < (int)len;
-    return 0;
+    if (env && *env) n = snprintf(dir, VGGCL__CACHE_DIR_MAX + 1, "%s", env);
+    else if (xdg && *xdg) n = snprintf(dir, VGGCL__CACHE_DIR_MAX + 1, "%s/vggcl", xdg);
+    else if (home && *home) n = snprintf(dir, VGGCL__CACHE_DIR_MAX + 1, "%s/.cache/vggcl", home);
+    else return 0;
+    return n >= 0 && n <= VGGCL__CACHE_DIR_MAX ? 1 : VGGCL__CACHE_LONG;
 }
 
 /* mkdir -p for the cache folder (best effort), private to the user. */
 void vggcl__make_dirs(const char *path)
 {
-    char tmp[1024];
+    char tmp[VGGCL__CACHE_DIR_MAX + 1];
     snprintf(tmp, sizeof tmp, "%s", path);
     for (char *p = tmp + 1; *p; p++)
         if (*p == '/') {
@@ -54,17 +55,24 @@ static int private_to_user(const struct stat *sb)
     return sb->st_uid == geteuid() && !(sb->st_mode & (S_IWGRP | S_IWOTH));
 }
 
-int vggcl__cache_ready(vggcl_ctx *ctx, char *dir, size_t len)
+int vggcl__cache_ready(vggcl_ctx *ctx, char dir[VGGCL__CACHE_DIR_MAX + 1])
 {
     struct stat sb;
-    if (!vggcl__cache_dir(dir, len)) return 0;
-    vggcl__make_dirs(dir);
-    if (stat(dir, &sb) == 0 && S_ISDIR(sb.st_mode) && private_to_user(&sb)) return 1;
+    const int on = vggcl__cache_dir(dir);
+    if (!on) return 0;
+    if (on == 1) {
+        vggcl__make_dirs(dir);
+        if (stat(dir, &sb) == 0 && S_ISDIR(sb.st_mode) && private_to_user(&sb)) return 1;
+    }
     if (ctx->log && !ctx->told_cache) {
-        char msg[1200];
+        char msg[VGGCL__CACHE_DIR_MAX + 256];
         ctx->told_cache = 1;
-        snprintf(msg, sizeof msg, "the cache folder %s is not a folder of this user that only the user can write to "
-                 "(see VGGCL_CACHE_DIR): it is not used, and the kernels are built from source", dir);
+        if (on == 1)
+            snprintf(msg, sizeof msg, "the cache folder %s is not a folder of this user that only the user can write "
+                     "to (see VGGCL_CACHE_DIR): it is not used, and the kernels are built from source", dir);
+        else
+            snprintf(msg, sizeof msg, "the cache folder's name is longer than %d bytes (see VGGCL_CACHE_DIR): it is "
+                     "not used, and the kernels are built from source", VGGCL__CACHE_DIR_MAX);
         ctx->log(ctx->log_user, msg);
     }
     return 0;
@@ -72,9 +80,9 @@ int vggcl__cache_ready(vggcl_ctx *ctx, char *dir, size_t len)
 
 FILE *vggcl__cache_open(vggcl_ctx *ctx, const char *path)
 {
-    char dir[1024];
+    char dir[VGGCL__CACHE_DIR_MAX + 1];
     struct stat sb;
-    if (!vggcl__cache_ready(ctx, dir, sizeof dir)) return NULL;
+    if (!vggcl__cache_ready(ctx, dir)) return NULL;
     /* (O_NONBLOCK: a FIFO put there would block the open; cleared for a regular file) */
     const int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) return NULL;
@@ -88,9 +96,9 @@ FILE *vggcl__cache_open(vggcl_ctx *ctx, const char *path)
 
 vggcl_status vggcl__cache_write(vggcl_ctx *ctx, const char *path, const void *data, size_t len)
 {
-    char dir[1024];
+    char dir[VGGCL__CACHE_DIR_MAX + 1];
     vggcl__output o;
-    if (!vggcl__cache_ready(ctx, dir, sizeof dir))
+    if (!vggcl__cache_ready(ctx, dir))
         return vggcl__fail(ctx, VGGCL_ERR_IO, "%s: the cache folder %s is not private to this user", path, dir);
     vggcl_status st = vggcl__output_open(ctx, path, 0600, VGGCL_OUTPUT_REPLACE, &o);
     return st != VGGCL_OK ? st : vggcl__output_commit(ctx, &o, fwrite(data, 1, len, o.fp) == len);
@@ -121,21 +129,22 @@ static void cache_key(const vggcl_ctx *ctx, const char *text, const char *option
     }
 }
 
-/* The file of key with suffix in the cache folder; 0 when caching is off. */
-static int key_path(const uint64_t key[2], const char *suffix, char *out, size_t len)
+/* The file of key with suffix (a few bytes) in the cache folder; 0 when caching is off or its name
+ * too long. */
+static int key_path(const uint64_t key[2], const char *suffix, char out[VGGCL__CACHE_PATH_MAX])
 {
-    char dir[900];
-    if (!vggcl__cache_dir(dir, sizeof dir)) return 0;
-    return snprintf(out, len, "%s/%016llx%016llx%s", dir, (unsigned long long)key[0], (unsigned long long)key[1],
-                    suffix) < (int)len;
+    char dir[VGGCL__CACHE_DIR_MAX + 1];
+    if (vggcl__cache_dir(dir) != 1) return 0;
+    return snprintf(out, VGGCL__CACHE_PATH_MAX, "%s/%016llx%016llx%s", dir, (unsigned long long)key[0],
+                    (unsigned long long)key[1], suffix) < VGGCL__CACHE_PATH_MAX;
 }
 
-int vggcl__cache_path(const vggcl_ctx *ctx, const char *text, const char *options, const char *suffix, char *out,
-                      size_t len)
+int vggcl__cache_path(const vggcl_ctx *ctx, const char *text, const char *options, const char *suffix,
+                      char out[VGGCL__CACHE_PATH_MAX])
 {
     uint64_t key[2];
     cache_key(ctx, text, options, key);
-    return key_path(key, suffix, out, len);
+    return key_path(key, suffix, out);
 }
 
 /* An entry: this header, then the driver's binary. */
@@ -153,19 +162,19 @@ typedef struct {
 static uint64_t checksum(const unsigned char *p, size_t n) { return fnv_bytes(0xcbf29ce484222325ull, p, n); }
 
 /* The cache file for this source, options and device; 0 when disabled. */
-static int entry_path(const vggcl_ctx *ctx, const char *src, const char *options, uint64_t key[2], char *out,
-                      size_t len)
+static int entry_path(const vggcl_ctx *ctx, const char *src, const char *options, uint64_t key[2],
+                      char out[VGGCL__CACHE_PATH_MAX])
 {
     cache_key(ctx, src, options, key); /* (the source hashed once: the name and the header both hold it) */
-    return key_path(key, ".bin", out, len);
+    return key_path(key, ".bin", out);
 }
 
 cl_program vggcl__cache_load(vggcl_ctx *ctx, const char *src, const char *options)
 {
-    char path[1024];
+    char path[VGGCL__CACHE_PATH_MAX];
     entry_header hd;
     uint64_t key[2];
-    if (!entry_path(ctx, src, options, key, path, sizeof path)) return NULL;
+    if (!entry_path(ctx, src, options, key, path)) return NULL;
     FILE *f = vggcl__cache_open(ctx, path);
     if (!f) return NULL;
     unsigned char *bin = NULL;
@@ -183,7 +192,7 @@ cl_program vggcl__cache_load(vggcl_ctx *ctx, const char *src, const char *option
     fclose(f);
     if (!bin) {
         if (ctx->log && !ctx->told_entry) { /* (once: a cache of an older vggcl refuses every entry) */
-            char msg[1200];
+            char msg[VGGCL__CACHE_PATH_MAX + 256];
             ctx->told_entry = 1;
             snprintf(msg, sizeof msg, "the cached program %s is damaged, cut short, of another vggcl or not this "
                      "program's; such entries are built from source again", path);
@@ -209,11 +218,11 @@ cl_program vggcl__cache_load(vggcl_ctx *ctx, const char *src, const char *option
 
 void vggcl__cache_store(vggcl_ctx *ctx, const char *src, const char *options, cl_program prog)
 {
-    char path[1024];
+    char path[VGGCL__CACHE_PATH_MAX];
     size_t size = 0;
     unsigned char *bin = NULL;
     uint64_t key[2];
-    if (!entry_path(ctx, src, options, key, path, sizeof path)) return;
+    if (!entry_path(ctx, src, options, key, path)) return;
     if (clGetProgramInfo(prog, CL_PROGRAM_BINARY_SIZES, sizeof size, &size, NULL) != CL_SUCCESS || size == 0 ||
         !(bin = malloc(size)))
         return;
