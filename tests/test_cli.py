@@ -73,6 +73,11 @@ class Cli(unittest.TestCase):
         self.fails(["frobnicate"], 2, "unknown command")
         self.fails(["run", "--weights", self.weights], 2, "required")
         self.fails(self.run_args(extra=["--bogus"]), 2, "unknown argument '--bogus'")
+        # a short option inside a cluster (getopt has not moved past it: the argument before was named)
+        self.fails(self.run_args(extra=["-xy"]), 2, "unknown option '-x'")
+        # an abbreviation of several options names them (it was "unknown argument")
+        self.fails(["classify", "--weights", self.weights, "--t", "3", "x.png"], 2,
+                   "'--t' is short for more than one option (--top, --tensor-out, --threads)")
         self.fails(self.run_args(extra=["--pool5", "maybe"]), 2, "keep or drop")
         self.fails(["run", "--weights"], 2, "--weights needs a value")
         self.fails(["run", "--weights", self.weights, "extra"], 2, "unexpected argument 'extra'")

@@ -110,6 +110,26 @@ void cli_help(const cli_command *c, FILE *out)
     if (c->about) fprintf(out, "\n%s", c->about);
 }
 
+/* What getopt_long refused: a short option (inside a cluster such as -xy, where arg is still the
+ * argument before it), an abbreviation of several long ones, or an unknown one. CLI_USAGE, said. */
+static int unknown(const cli_command *c, int n, int short_opt, const char *arg)
+{
+    if (short_opt) return cli_error(CLI_USAGE, "%s: unknown option '-%c'", c->name, short_opt);
+    char these[512] = "";
+    int matches = 0;
+    const size_t len = strncmp(arg, "--", 2) ? 0 : strcspn(arg + 2, "=");
+    for (int i = 0; i < n && len; i++) {
+        const cli_option *o = nth(c, i, NULL);
+        if (strncmp(o->name, arg + 2, len)) continue;
+        const size_t at = strlen(these);
+        snprintf(these + at, sizeof these - at, "%s--%s", matches++ ? ", " : "", o->name);
+    }
+    if (matches > 1)
+        return cli_error(CLI_USAGE, "%s: '%.*s' is short for more than one option (%s)", c->name, (int)len + 2, arg,
+                         these);
+    return cli_error(CLI_USAGE, "%s: unknown argument '%s'", c->name, arg);
+}
+
 int cli_parse(const cli_command *c, int argc, char **argv, cli_args *a)
 {
     const int n = option_count(c);
@@ -134,7 +154,7 @@ int cli_parse(const cli_command *c, int argc, char **argv, cli_args *a)
         } else if (k == ':') {
             rc = cli_error(CLI_USAGE, "%s: %s needs a value", c->name, argv[optind - 1]);
         } else if (k == '?') {
-            rc = cli_error(CLI_USAGE, "%s: unknown argument '%s'", c->name, argv[optind - 1]);
+            rc = unknown(c, n, optopt, argv[optind - 1]);
         } else {
             const cli_option *o = nth(c, k - 256, NULL);
             a->value[k - 256] = o->metavar ? optarg : "1";
