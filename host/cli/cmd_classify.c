@@ -1,8 +1,10 @@
 /* vggcl classify: images in, top-K classes out. */
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
@@ -41,27 +43,40 @@ typedef struct {
     int n;
 } labels;
 
+/* One name per line, of any length, LF or CRLF (a UTF-8 byte order mark before the first left out);
+ * an empty line is refused, naming it. */
 static int load_labels(const char *path, int classes, labels *l)
 {
+    struct stat sb;
     FILE *f = fopen(path, "r");
-    char line[1024];
-    if (!f) return cli_error(CLI_FAIL, "%s: cannot open labels file", path);
-    while (fgets(line, sizeof line, f)) {
-        line[strcspn(line, "\r\n")] = '\0';
-        char **grown = realloc(l->names, sizeof *grown * (size_t)(l->n + 1));
-        if (!grown || !(grown[l->n] = strdup(line))) {
-            if (grown) l->names = grown;
-            fclose(f);
-            return cli_error(CLI_FAIL, "out of host memory");
-        }
-        l->names = grown;
-        l->n++;
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t len;
+    int rc = CLI_OK;
+    if (!f) return cli_error(CLI_FAIL, "%s: cannot open the labels file: %s", path, strerror(errno));
+    if (fstat(fileno(f), &sb) == 0 && S_ISDIR(sb.st_mode)) {
+        fclose(f);
+        return cli_error(CLI_FAIL, "%s: --labels is a folder, not a file of class names", path);
     }
+    while (rc == CLI_OK && (len = getline(&line, &cap, f)) >= 0) {
+        while (len && (line[len - 1] == '\n' || line[len - 1] == '\r')) line[--len] = '\0';
+        const char *name = l->n == 0 && !strncmp(line, "\xef\xbb\xbf", 3) ? line + 3 : line;
+        if (!*name) {
+            rc = cli_error(CLI_FAIL, "%s: line %d is empty (one class name per line)", path, l->n + 1);
+            break;
+        }
+        char **grown = realloc(l->names, sizeof *grown * (size_t)(l->n + 1));
+        if (grown) l->names = grown;
+        if (!grown || !(grown[l->n] = strdup(name))) rc = cli_error(CLI_FAIL, "out of host memory");
+        else l->n++;
+    }
+    if (rc == CLI_OK && ferror(f)) rc = cli_error(CLI_FAIL, "%s: cannot read the labels file: %s", path, strerror(errno));
+    free(line);
     fclose(f);
-    if (l->n != classes)
-        return cli_error(CLI_FAIL, "%s: %d labels, but the model has %d classes (one name per line)", path, l->n,
-                         classes);
-    return 0;
+    if (rc == CLI_OK && l->n != classes)
+        rc = cli_error(CLI_FAIL, "%s: %d labels, but the model has %d classes (one name per line)", path, l->n,
+                       classes);
+    return rc;
 }
 
 /* The class names the model's file carries. */
@@ -174,8 +189,12 @@ int cmd_classify(int argc, char **argv)
                *format = cli_arg_or(&a, "format", "text"), *device = cli_arg(&a, "device"),
                *logits_out = cli_arg(&a, "logits-out"), *tensor_out = cli_arg(&a, "tensor-out");
     vggcl_load_options opts = { VGGCL_POOL5_AUTO, cli_arg(&a, "head"), VGGCL_CONV_AUTO, 0 };
+    int threads;
+    double progress_s;
     /* the options' values first: a value missing (--top DIR) leaves no image, which would be said instead */
-    if ((rc = cli_preprocess_args("classify", &a, &p)) != CLI_OK) goto done_args;
+    if ((rc = cli_preprocess_args("classify", &a, &p)) != CLI_OK ||
+        (rc = cli_decode_args("classify", &a, &threads, &progress_s)) != CLI_OK)
+        goto done_args;
     rc = CLI_USAGE;
     if (cli_int("classify", "--top", cli_arg_or(&a, "top", "5"), 1, 1000000, &top) ||
         cli_int("classify", "--batch", cli_arg_or(&a, "batch", "8"), 1, 4096, &batch) ||
@@ -227,12 +246,6 @@ int cmd_classify(int argc, char **argv)
     if (!strcmp(format, "csv") && ranks.rank == 0 && (!shard || atoi(shard) == 0))
         printf("file,rank,class,label,prob\n");
     res = (results){ wctx, classes, top, &l, format, files, logits_out, tensor_out, NULL, NULL, 0 };
-    int threads;
-    double progress_s;
-    if (cli_decode_args("classify", &a, &threads, &progress_s)) {
-        rc = CLI_USAGE;
-        goto out;
-    }
     int h, w;
     cli_lead_size(ctx, &p, ranks.lead, ranks.n_lead, &h, &w);
     const cli_batch_job job = { ctx, model, &p, batch, 0, 1, 0, progress_s, threads, NULL, devs.n, devs.ctx,
