@@ -150,6 +150,34 @@ class Cli(unittest.TestCase):
         self.assertEqual([c["images"] for c in json.loads(r.stdout)["per_class"]],
                          [len(walk(root / c)) for c in ("a", "a-b", "b.jpg")])
 
+    def test_ties_and_long_class_names(self):
+        """Tied classes come in class order in classify's top k, the set eval counts (classify's selection
+        sort was not stable: six tied classes behind a seventh gave 6, 1, 2, 3, 4, leaving 0 out); eval
+        prints class names whole, in a column as wide as the longest (it cut them at 24 bytes, inside a
+        character, so that two names printed alike)."""
+        sd = make_state_dict(parse_cfg("4,M,8"), False, 7, seed=0)
+        sd["classifier.0.weight"][:] = 0
+        sd["classifier.0.bias"][:] = [0, 0, 0, 0, 0, 0, 1]
+        names = ["a" + "\u00e9" * 20, "a" + "\u00e9" * 30, "x", "y", "z", "u", "v"]
+        w = self.d / "tie.safetensors"
+        save_file(sd, w, metadata={"vggcl.classes": json.dumps(names)})
+        data = self.d / "data"
+        for name in names:
+            (data / name).mkdir(parents=True)
+            shutil.copy(ROOT / "tests" / "data" / "tiny.png", data / name / "0.png")
+        pre = ["--resize", "24", "--crop", "20"]
+        r = self.vggcl("classify", "--weights", w, *pre, "--format", "json", str(data / "x" / "0.png"))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual([t["class"] for t in json.loads(r.stdout)["top"]], [6, 0, 1, 2, 3])
+        r = self.vggcl("eval", "--weights", w, *pre, "--data", str(data))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("top-5 0.7143 (5/7)", r.stdout)  # the truths among classes 6, 0, 1, 2, 3
+        rows = [ln for ln in r.stdout.splitlines() if ln.split(" ")[0] in names + ["class"]]
+        self.assertEqual(len(rows), 1 + 2 * len(names), r.stdout)  # the table's and the confusion's rows
+        for name in names[:2]:
+            self.assertEqual(sum(ln.startswith(name + " ") for ln in rows), 2, r.stdout)
+        self.assertEqual(len({ln.index(" 0.") for ln in rows[1:8]}), 1, r.stdout)  # one column for the numbers
+
     def test_device_failing_mid_run(self):
         """A device call failing in a later batch stops the run with the device and the batch named and
         leaves no output file."""

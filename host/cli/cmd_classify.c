@@ -102,13 +102,15 @@ static int report(const char *file, const float *logits, int classes, int k, con
     for (int c = 1; c < classes; c++) mx = logits[c] > mx ? logits[c] : mx;
     for (int c = 0; c < classes; c++) sum += prob[c] = exp(logits[c] - mx);
     for (int c = 0; c < classes; c++) prob[c] /= sum, order[c] = c;
-    for (int i = 0; i < k; i++) /* partial selection sort: highest first, ties by class index */
+    for (int i = 0; i < k; i++) { /* partial selection sort: highest first, ties by class index (as eval) */
+        int best = i;
         for (int j = i + 1; j < classes; j++)
-            if (prob[order[j]] > prob[order[i]]) {
-                int t = order[i];
-                order[i] = order[j];
-                order[j] = t;
-            }
+            if (prob[order[j]] > prob[order[best]] || (prob[order[j]] == prob[order[best]] && order[j] < order[best]))
+                best = j;
+        const int t = order[i];
+        order[i] = order[best];
+        order[best] = t;
+    }
     char name[32];
     cJSON *o = NULL, *top = NULL;
     int rc = CLI_OK;

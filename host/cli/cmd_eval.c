@@ -94,9 +94,22 @@ static void report_json(const tally *t, char **names, int skipped, long right, l
     cli_json_print(o);
 }
 
+/* Characters in a UTF-8 string (the model's class names are UTF-8). */
+static int utf8_chars(const char *s)
+{
+    int n = 0;
+    for (; *s; s++) n += ((unsigned char)*s & 0xC0) != 0x80;
+    return n;
+}
+
+/* A name in a column of width characters, whole (the column is as wide as the longest name). */
+static void name_column(const char *name, int width) { printf("%s%*s", name, width - utf8_chars(name), ""); }
+
 static void report(const tally *t, char **names, const char *format, int skipped)
 {
     const int C = t->classes;
+    int width = 24; /* (the names' column: as wide as the longest, and at least as the heading's room) */
+    for (int c = 0; c < C; c++) width = utf8_chars(names[c]) > width ? utf8_chars(names[c]) : width;
     long right = 0, in_k = 0;
     for (int c = 0; c < C; c++) right += t->confusion[(size_t)c * C + c], in_k += t->topk[c];
     if (!strcmp(format, "json")) {
@@ -110,8 +123,10 @@ static void report(const tally *t, char **names, const char *format, int skipped
     } else {
         printf("%ld images, %d classes", t->n, C);
         if (skipped) printf(" (%d unreadable, skipped)", skipped);
-        printf("\ntop-1 %.4f (%ld/%ld)  top-%d %.4f (%ld/%ld)\n\n%-24s %9s %9s %7s %9s\n", ratio(right, t->n), right,
-               t->n, t->k, ratio(in_k, t->n), in_k, t->n, "class", "precision", "recall", "images", "predicted");
+        printf("\ntop-1 %.4f (%ld/%ld)  top-%d %.4f (%ld/%ld)\n\n", ratio(right, t->n), right, t->n, t->k,
+               ratio(in_k, t->n), in_k, t->n);
+        name_column("class", width);
+        printf(" %9s %9s %7s %9s\n", "precision", "recall", "images", "predicted");
     }
     for (int c = 0; c < C; c++) {
         long support = 0, predicted = 0;
@@ -124,8 +139,8 @@ static void report(const tally *t, char **names, const char *format, int skipped
             for (int k = 0; k < C; k++) printf(",%ld", t->confusion[(size_t)c * C + k]);
             putchar('\n');
         } else {
-            printf("%-24.24s %9.4f %9.4f %7ld %9ld\n", names[c], ratio(hit, predicted), ratio(hit, support), support,
-                   predicted);
+            name_column(names[c], width);
+            printf(" %9.4f %9.4f %7ld %9ld\n", ratio(hit, predicted), ratio(hit, support), support, predicted);
         }
     }
     if (!strcmp(format, "csv")) {
@@ -139,7 +154,7 @@ static void report(const tally *t, char **names, const char *format, int skipped
     } else {
         printf("\nconfusion (rows: true class, columns: predicted, in the order above)\n");
         for (int c = 0; c < C; c++) {
-            printf("%-24.24s", names[c]);
+            name_column(names[c], width);
             for (int k = 0; k < C; k++) printf(" %5ld", t->confusion[(size_t)c * C + k]);
             putchar('\n');
         }
