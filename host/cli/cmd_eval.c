@@ -171,7 +171,8 @@ static int match_classes(const cli_dataset *ds, const vggcl_model *m, const char
     for (int c = 0; c < C; c++) {
         const char *n = vggcl_model_class_name(m, c);
         if (!n) snprintf(buf[c], sizeof buf[c], "class %d", c);
-        names[c] = n ? (char *)n : buf[c];
+        /* (a file without names: class c is the c-th folder, shown by its name) */
+        names[c] = n ? (char *)n : c < ds->n_classes ? ds->classes[c] : buf[c];
     }
     for (int f = 0; f < ds->n_classes; f++) {
         if (!vggcl_model_class_name(m, 0)) {
@@ -183,7 +184,7 @@ static int match_classes(const cli_dataset *ds, const vggcl_model *m, const char
             continue;
         }
         int c = 0;
-        while (c < C && strcmp(names[c], ds->classes[f])) c++;
+        while (c < C && strcmp(vggcl_model_class_name(m, c), ds->classes[f])) c++;
         if (c == C)
             return !say ? CLI_FAIL
                         : cli_error(CLI_FAIL, "%s: class folder '%s' is not one of the %d classes %s names", data,
