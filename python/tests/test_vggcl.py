@@ -259,3 +259,39 @@ def test_misuse_raises_errors(files):
         Image.fromarray(np.zeros((1, 5000, 3), np.uint8)).save(strip)
         with pytest.raises(vggcl.Error, match="strip.png: image of 1x5000"):
             mm.classify([strip])
+
+
+def test_arguments_of_the_wrong_kind(files):
+    """What ctypes would pass on wrongly raises vggcl.Error naming the argument: a NUL byte (C read the
+    path up to it: another file was loaded), a str given where a list of paths goes (each character
+    was taken for a path), arguments of the wrong type (AttributeError, TypeError and ValueError from
+    Python's insides), a fractional size (cut to a whole one); names and messages keep their bytes: an
+    empty class name (all the names were dropped), a file name that is not UTF-8 (U+FFFD in the message)."""
+    image = str(files["images"][0])
+    with pytest.raises(vggcl.Error, match="NUL byte"):
+        vggcl.load_image(image + "\0.does-not-exist")
+    with pytest.raises(vggcl.Error, match="NUL byte"):
+        vggcl.Model(str(files["weights"]) + "\0x", device="ref")
+    with vggcl.Model(files["weights"], device="ref") as m:
+        assert m.classify(image, top=2) == m.classify([image], top=2)
+        for call, what in ((lambda: m.classify([image], batch=2.5), "batch"),
+                           (lambda: m.classify([image], top=1.5), "top"),
+                           (lambda: m.classify([image], threads="2"), "threads"), (lambda: m.metadata(5), "key"),
+                           (lambda: m.classify([5]), "uint8 image"), (lambda: m.preprocess(image, resize=2.7), "resize"),
+                           (lambda: m.preprocess(image, crop=True), "crop")):
+            with pytest.raises(vggcl.Error, match=what):
+                call()
+        assert m.preprocess(image, resize=72.0, crop=64).shape == (3, 64, 64)  # (a whole number as a float)
+    with pytest.raises(vggcl.Error, match="conv must be"):
+        vggcl.Model(files["weights"], device="ref", conv=3)
+    sd = {k: v.numpy() for k, v in files["model"].state_dict().items()}
+    named = files["dir"] / "empty-name.safetensors"
+    save_file(sd, named, metadata={"vggcl.classes": json.dumps(["", "b", "c", "d", "e"])})
+    with vggcl.Model(named, device="ref") as m:
+        assert m.class_names == ["", "b", "c", "d", "e"]
+    odd = os.fsdecode(bytes(files["dir"]) + b"/caf\xe9.png")
+    Path(odd).write_bytes(b"not an image")
+    with pytest.raises(vggcl.Error) as e:
+        vggcl.load_image(odd)
+    assert odd in str(e.value)
+    os.unlink(odd)

@@ -15,6 +15,7 @@ import concurrent.futures
 import ctypes
 import ctypes.util
 import itertools
+import operator
 import os
 import threading
 
@@ -109,6 +110,36 @@ _image_read = _sig("vggcl_image_read", ctypes.c_int, _p, ctypes.c_char_p, ctypes
 _POOL5 = {None: -1, "keep": 1, "drop": 0}
 
 
+def _text(b):
+    """The library's bytes as str: file names that are not UTF-8 keep their bytes (as os.fsdecode)."""
+    return b.decode(errors="surrogateescape")
+
+
+def _bytes(value, what):
+    """A path or name for the library: str (as os.fsencode), bytes or os.PathLike; Error naming what
+    it is for when it is none of those or holds a NUL byte (C would stop reading at it)."""
+    try:
+        b = os.fsencode(value)
+    except TypeError:
+        raise Error(f"{what} is {value!r}; expected a str, bytes or os.PathLike") from None
+    if b"\0" in b:
+        raise Error(f"{what} {value!r} holds a NUL byte")
+    return b
+
+
+def _whole(value, what, least):
+    """An int argument of at least least (not a bool, not a float that would be cut): Error naming it."""
+    try:
+        if isinstance(value, bool):
+            raise TypeError
+        v = operator.index(value)
+    except TypeError:
+        raise Error(f"{what} is {value!r}; expected a whole number of at least {least}") from None
+    if v < least:
+        raise Error(f"{what} is {v}; expected at least {least}")
+    return v
+
+
 def version():
     """The library's version, "MAJOR.MINOR.PATCH"."""
     return _version().decode()
@@ -124,7 +155,7 @@ class _Context:
 
     def check(self, status):
         if status != 0:
-            raise Error(_message(self.ptr).decode(errors="replace"))
+            raise Error(_text(_message(self.ptr)))
 
     def close(self):
         if self.ptr:
@@ -155,19 +186,21 @@ def devices():
 def _numbers(value, count, what):
     """count numbers from an argument (a number, numbers, or "a,b,c"), else None."""
     try:
+        if isinstance(value, bool) or (what == "size" and np.asarray(value).dtype == bool):
+            raise TypeError
         v = [float(t) for t in value.split(",")] if isinstance(value, str) else [float(t) for t in np.ravel(value)]
     except (TypeError, ValueError):
         return None
     if len(v) != count or not all(np.isfinite(v)):
         return None
-    if what == "size" and not 0 <= v[0] <= 16384:
+    if what == "size" and not (0 <= v[0] <= 16384 and v[0] == int(v[0])):  # (2.7 is not cut to 2)
         return None
     if what == "std" and not all(x > 0 for x in v):
         return None
     return int(v[0]) if what == "size" else v
 
 
-_EXPECTED = {"size": "a size from 0 to 16384", "mean": "three finite numbers R,G,B",
+_EXPECTED = {"size": "a whole size from 0 to 16384", "mean": "three finite numbers R,G,B",
              "std": "three numbers R,G,B (std > 0)"}
 
 
@@ -194,7 +227,7 @@ def _preset(ctx, model, resize=None, crop=None, mean=None, std=None):
 def _load_image(ctx, path):
     rgb = ctypes.POINTER(ctypes.c_ubyte)()
     h, w = ctypes.c_int(), ctypes.c_int()
-    ctx.check(_image_load(ctx.ptr, os.fsencode(path), ctypes.byref(rgb), ctypes.byref(h), ctypes.byref(w)))
+    ctx.check(_image_load(ctx.ptr, _bytes(path, "the image"), ctypes.byref(rgb), ctypes.byref(h), ctypes.byref(w)))
     try:
         return np.ctypeslib.as_array(rgb, (h.value, w.value, 3)).copy()
     finally:
@@ -206,8 +239,8 @@ def _preprocess(ctx, image, p):
     out = _f()
     oh, ow = ctypes.c_int(), ctypes.c_int()
     if isinstance(image, (str, bytes, os.PathLike)):
-        ctx.check(_image_read(ctx.ptr, os.fsencode(image), ctypes.byref(p), ctypes.byref(out), ctypes.byref(oh),
-                              ctypes.byref(ow)))
+        ctx.check(_image_read(ctx.ptr, _bytes(image, "the image"), ctypes.byref(p), ctypes.byref(out),
+                              ctypes.byref(oh), ctypes.byref(ow)))
     else:
         rgb = np.asarray(image)
         if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
@@ -252,7 +285,8 @@ class Model:
     """
 
     def __init__(self, path, device=None, pool5=None, conv=None, head=None, features_only=False):
-        self.path = str(path)
+        file = _bytes(path, "the model's path")
+        self.path = os.fsdecode(file)
         if pool5 not in _POOL5:
             raise Error(f"pool5 must be 'keep', 'drop' or None, not {pool5!r}")
         self._ctx = _Context()
@@ -260,16 +294,16 @@ class Model:
         opts = _LoadOptions()
         _load_defaults(ctypes.byref(opts))
         opts.pool5 = _POOL5[pool5]
-        self._head = os.fsencode(head) if head else None
+        self._head = _bytes(head, "head") if head else None
         opts.head = self._head
         opts.features_only = int(bool(features_only))
         if conv not in (None, "auto"):
-            opts.conv = _conv_algorithm(conv.encode())
+            opts.conv = _conv_algorithm(conv.encode()) if isinstance(conv, str) and "\0" not in conv else 0
             if not opts.conv:
                 raise Error(f"conv must be auto, direct, winograd, gemm, winograd-gpu or winograd-packed, not {conv!r}")
-        spec = None if device is None else os.fsencode(str(device))  # (an index from devices(), 0 included)
+        spec = None if device is None else _bytes(str(device), "device")  # (an index from devices(), 0 included)
         self._ctx.check(_select_device(self._ctx.ptr, spec))
-        self._ctx.check(_model_load(self._ctx.ptr, os.fsencode(path), ctypes.byref(opts), ctypes.byref(self._ptr)))
+        self._ctx.check(_model_load(self._ctx.ptr, file, ctypes.byref(opts), ctypes.byref(self._ptr)))
 
     def _live(self):
         """The model's handle; Error once it is closed (the library would be handed NULL)."""
@@ -297,13 +331,13 @@ class Model:
     @property
     def device(self):
         self._live()
-        return _device_name(self._ctx.ptr).decode(errors="replace")
+        return _text(_device_name(self._ctx.ptr))
 
     @property
     def device_type(self):
         """"GPU", "CPU", ... as devices() gives it; "" on the reference backend."""
         self._live()
-        return _device_type(self._ctx.ptr).decode(errors="replace")
+        return _text(_device_type(self._ctx.ptr))
 
     @property
     def classes(self):
@@ -321,7 +355,7 @@ class Model:
     def class_names(self):
         """The names in the file's metadata ("vggcl.classes"), or None."""
         names = [_model_class_name(self._live(), c) for c in range(self.classes)]
-        return [n.decode() for n in names] if names and all(names) else None
+        return [n.decode() for n in names] if names and all(n is not None for n in names) else None
 
     @property
     def preset(self):
@@ -335,7 +369,9 @@ class Model:
 
     def metadata(self, key):
         """The file's __metadata__[key], or None."""
-        v = _model_metadata(self._live(), key.encode())
+        if not isinstance(key, str):
+            raise Error(f"metadata: the key is {key!r}; expected a str")
+        v = _model_metadata(self._live(), _bytes(key, "metadata's key"))
         return v.decode() if v is not None else None
 
     def _input(self, x):
@@ -390,9 +426,11 @@ class Model:
         ahead while the device runs a batch (vggcl releases the GIL); by default, as `vggcl
         classify`, vggcl_decode_threads_default(): one per core this process may run on, or on a
         CPU device, which computes on those cores, one per 16 of them. An unreadable image raises
-        vggcl.Error naming it."""
-        if batch < 1 or top < 1 or (threads is not None and threads < 1):
-            raise Error(f"classify: batch ({batch}), top ({top}) and threads ({threads}) must be at least 1")
+        vggcl.Error naming it. One path (a str, bytes or os.PathLike) stands for a list of it."""
+        batch, top = _whole(batch, "classify: batch", 1), _whole(top, "classify: top", 1)
+        threads = None if threads is None else _whole(threads, "classify: threads", 1)
+        if isinstance(paths, (str, bytes, os.PathLike)):
+            paths = [paths]
         if not self.classes:
             raise Error(f"{self.path}: classify needs a head; the model was loaded features_only")
         names = self.class_names or [f"class {c}" for c in range(self.classes)]
