@@ -93,7 +93,7 @@ static vggcl_status enumerate_unlocked(vggcl_ctx *ctx, dev_entry **list, int *co
         return vggcl__fail(ctx, VGGCL_ERR_NO_DEVICE,
                            "no OpenCL platform found: install an OpenCL driver (ICD), for "
                            "example PoCL for the CPU (apt-get install pocl-opencl-icd), or "
-                           "use --device ref");
+                           "use the reference backend (device \"ref\": --device ref)");
     CL_CHECK_RET(clGetPlatformIDs, err);
     plats = calloc(np, sizeof *plats);
     if (!plats) { st = vggcl__fail(ctx, VGGCL_ERR_NOMEM, "out of host memory"); goto fail; }
@@ -150,7 +150,7 @@ static vggcl_status enumerate_unlocked(vggcl_ctx *ctx, dev_entry **list, int *co
         st = vggcl__fail(ctx, VGGCL_ERR_NO_DEVICE,
                          "no OpenCL device found on %u platform(s): install an OpenCL driver "
                          "(ICD), for example PoCL for the CPU (apt-get install pocl-opencl-icd), "
-                         "or use --device ref", (unsigned)np);
+                         "or use the reference backend (device \"ref\": --device ref)", (unsigned)np);
         goto fail;
     }
     *list = out;
