@@ -146,9 +146,12 @@ def version():
 
 
 class _Context:
-    """A vggcl context: owns a device and the last error message."""
+    """A vggcl context: owns a device and the last error message. A model's context is closed by the
+    model, after the model (freeing a model uses its context): it has no finalizer of its own, which
+    the garbage collector could run first when both are in a reference cycle."""
 
-    def __init__(self):
+    def __init__(self, by_model=False):
+        self.by_model = by_model
         self.ptr = _ctx_new()
         if not self.ptr:
             raise MemoryError("vggcl: out of host memory")
@@ -163,7 +166,8 @@ class _Context:
             self.ptr = None
 
     def __del__(self):
-        self.close()
+        if not self.by_model:
+            self.close()
 
 
 def devices():
@@ -289,7 +293,7 @@ class Model:
         self.path = os.fsdecode(file)
         if pool5 not in _POOL5:
             raise Error(f"pool5 must be 'keep', 'drop' or None, not {pool5!r}")
-        self._ctx = _Context()
+        self._ctx = _Context(by_model=True)
         self._ptr = _p()
         opts = _LoadOptions()
         _load_defaults(ctypes.byref(opts))
