@@ -12,6 +12,7 @@ everywhere and identical on at least 99.9% of the values.
 usage: test_images.py VGGCL_BINARY
 """
 import os
+import resource
 import struct
 import subprocess
 import sys
@@ -113,6 +114,9 @@ class Images(unittest.TestCase):
             "pal8": (rng.integers(0, 200, (h, w)), 3, 8, {"palette": rng.integers(0, 256, (200, 3))}),
             "pal8_trns": (rng.integers(0, 16, (h, w)), 3, 8, {"palette": rng.integers(0, 256, (16, 3)),
                                                              "trns": bytes(range(0, 160, 10))}),
+            # indices past the palette's end: PIL's gray ramp (libpng made them black)
+            "pal8_short": (rng.integers(0, 256, (h, w)), 3, 8, {"palette": rng.integers(0, 256, (4, 3))}),
+            "pal4_short": (rng.integers(0, 16, (h, w)), 3, 4, {"palette": rng.integers(0, 256, (3, 3))}),
             "graya8": (rng.integers(0, 256, (h, w, 2)), 4, 8, {}),
             "graya16": (rng.integers(0, 65536, (h, w, 2)), 4, 16, {}),
             "rgba8": (rng.integers(0, 256, (h, w, 4)), 6, 8, {}),
@@ -205,6 +209,23 @@ class Images(unittest.TestCase):
             want = F.normalize(F.to_tensor(img), [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]).numpy()
             np.testing.assert_allclose(got[i], want, atol=1 / 255 / 0.224 + 1e-6)
 
+    def test_pngs_pil_opens(self):
+        """PNGs PIL decodes that libpng refused: wider than libpng's default limit of a million pixels a
+        side, without the end chunk (libpng: "Read Error"), with the pixel data's checksum wrong."""
+        wide = np.tile(np.arange(251, dtype=np.uint8), 1200000 // 251 + 1)[None, :1200000]
+        (self.d / "wide.png").write_bytes(png_bytes(wide, 0, 8))
+        self.assert_decodes_like_pil(self.d / "wide.png")
+        Image.fromarray(photo(20, 30, 1)).save(self.d / "ok.png")
+        raw = (self.d / "ok.png").read_bytes()
+        (self.d / "no_iend.png").write_bytes(raw[:-12])
+        at = raw.index(b"IDAT")
+        crc = bytearray(raw)
+        crc[at + 4 + struct.unpack(">I", raw[at - 4:at])[0]] ^= 1
+        (self.d / "idat_crc.png").write_bytes(bytes(crc))
+        for name in ("no_iend.png", "idat_crc.png"):
+            with self.subTest(name):
+                self.assert_decodes_like_pil(self.d / name)
+
     def test_bad_images(self):
         Image.fromarray(photo(20, 20, 1)).save(self.d / "ok.png")
         raw = (self.d / "ok.png").read_bytes()
@@ -223,7 +244,8 @@ class Images(unittest.TestCase):
         (self.d / "no_eoi.jpg").write_bytes(data[:-2])
         out = self.d / "out" / "t.npy"
         out.parent.mkdir()
-        for name, needle in (("trunc.png", "corrupt PNG"), ("trunc.jpg", "corrupt JPEG"), ("trunc_scan.jpg", "truncated"),
+        for name, needle in (("trunc.png", "corrupt PNG: the file is truncated"), ("trunc.jpg", "corrupt JPEG"),
+                             ("trunc_scan.jpg", "truncated"),
                              ("trunc_bottom.jpg", "truncated"), ("no_eoi.jpg", "truncated"),
                              ("text.png", "not a JPEG or PNG"), ("missing.png", "cannot open")):
             with self.subTest(name):
@@ -232,6 +254,19 @@ class Images(unittest.TestCase):
                 self.assertIn(name, r.stderr)
                 self.assertIn(needle, r.stderr)
                 self.assertEqual(list(out.parent.iterdir()), [])
+        # a progressive JPEG of 600 bytes whose header claims 20000x20000 pixels: refused before libjpeg
+        # reads its scans into coefficients for that size (1.2 GB; here the memory is held to 512 MB)
+        Image.fromarray(photo(64, 64, 2)).save(self.d / "p.jpg", progressive=True)
+        data = bytearray((self.d / "p.jpg").read_bytes())
+        sof = data.index(b"\xff\xc2")
+        data[sof + 5:sof + 9] = struct.pack(">HH", 20000, 20000)
+        (self.d / "bomb.jpg").write_bytes(bytes(data))
+        limit = 512 << 20
+        r = subprocess.run([VGGCL, "preprocess", "--threads", "1", "--output", str(out), str(self.d / "bomb.jpg")],
+                           capture_output=True, text=True, timeout=300,
+                           preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_AS, (limit, limit)))
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("bomb.jpg: 20000x20000 pixels is too large", r.stderr)
         # a 1-pixel strip would resize to 256 x 16.7 million pixels: refused with the sizes
         # (torchvision would have PIL allocate 12 GiB); without the resize it goes through
         Image.new("RGB", (1, 65500), (10, 20, 30)).save(self.d / "strip.jpg")

@@ -84,6 +84,13 @@ static vggcl_status load_jpeg(vggcl_ctx *ctx, const char *path, FILE *f, const v
     jpeg_create_decompress(&cinfo);
     jpeg_stdio_src(&cinfo, f);
     jpeg_read_header(&cinfo, TRUE);
+    /* before jpeg_start_decompress, which reads a progressive or multi-scan image's every scan into
+     * coefficients for the whole size its header claims (a 544-byte file took 1.2 GB) */
+    if ((size_t)cinfo.image_width * cinfo.image_height > VGGCL_MAX_PIXELS) {
+        jpeg_destroy_decompress(&cinfo);
+        return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: %ux%u pixels is too large", path, cinfo.image_width,
+                           cinfo.image_height);
+    }
     if (cinfo.jpeg_color_space == JCS_CMYK || cinfo.jpeg_color_space == JCS_YCCK) {
         jpeg_destroy_decompress(&cinfo);
         return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: CMYK JPEG images are not supported; convert to RGB", path);
@@ -91,10 +98,6 @@ static vggcl_status load_jpeg(vggcl_ctx *ctx, const char *path, FILE *f, const v
     cinfo.out_color_space = cinfo.num_components == 1 ? JCS_GRAYSCALE : JCS_RGB;
     jpeg_start_decompress(&cinfo);
     const int width = (int)cinfo.output_width, height = (int)cinfo.output_height, comps = cinfo.output_components;
-    if ((size_t)width * height > VGGCL_MAX_PIXELS) {
-        jpeg_destroy_decompress(&cinfo);
-        return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: %dx%d pixels is too large", path, width, height);
-    }
     int y0 = 0, y1 = height, x0 = 0, x1 = width;
     if (p && complete_scans(&cinfo)) {
         vggcl__preset_reads(height, width, p, &y0, &y1, &x0, &x1);
@@ -169,10 +172,15 @@ static vggcl_status load_png(vggcl_ctx *ctx, const char *path, FILE *f, unsigned
     if (setjmp(err.jump)) {
         png_destroy_read_struct(&png, &info, NULL);
         free(pixels), free(out), free(rows);
+        if (!strcmp(err.msg, "Read Error")) /* (libpng's word for a read that came back short) */
+            return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: corrupt PNG: the file is truncated", path);
         return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: corrupt PNG: %s", path, err.msg);
     }
     png_init_io(png, f);
+    png_set_user_limits(png, 0x7fffffff, 0x7fffffff); /* (not libpng's 10^6 a side: the pixel count below) */
     png_read_info(png, info);
+    /* past the chunks before the pixels, whose checksums PIL checks, the pixel data's are not */
+    png_set_crc_action(png, PNG_CRC_QUIET_USE, PNG_CRC_QUIET_USE);
     const int width = (int)png_get_image_width(png, info), height = (int)png_get_image_height(png, info);
     const int type = png_get_color_type(png, info), depth = png_get_bit_depth(png, info);
     if ((size_t)width * height > VGGCL_MAX_PIXELS) {
@@ -181,7 +189,19 @@ static vggcl_status load_png(vggcl_ctx *ctx, const char *path, FILE *f, unsigned
     }
     /* 16-bit gray is PIL mode "I": kept at 16 bits here and clipped to 255 below */
     const int gray16 = type == PNG_COLOR_TYPE_GRAY && depth == 16;
-    if (type == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(png);
+    if (type == PNG_COLOR_TYPE_PALETTE) {
+        /* indices past the palette's end are PIL's gray ramp (i, i, i): libpng would make them black */
+        png_colorp given;
+        int n = 0;
+        png_color full[256];
+        if (!png_get_PLTE(png, info, &given, &n)) n = 0;
+        if (n < 1 << depth) {
+            for (int i = 0; i < 1 << depth; i++)
+                full[i] = i < n ? given[i] : (png_color){ (png_byte)i, (png_byte)i, (png_byte)i };
+            png_set_PLTE(png, info, full, 1 << depth);
+        }
+        png_set_palette_to_rgb(png);
+    }
     if (type == PNG_COLOR_TYPE_GRAY && depth < 8) png_set_expand_gray_1_2_4_to_8(png);
     if (depth == 16 && !gray16) png_set_strip_16(png); /* high byte, as PIL's ";16B" raw modes */
     if (gray16) png_set_swap(png);                      /* native-endian 16-bit samples */
@@ -207,7 +227,7 @@ static vggcl_status load_png(vggcl_ctx *ctx, const char *path, FILE *f, unsigned
     }
     for (int y = 0; y < height; y++) rows[y] = gray16 ? pixels + stride * y : out + stride * y;
     png_read_image(png, rows);
-    png_read_end(png, NULL);
+    /* what follows the pixels (the end chunk, ancillary chunks) is not read: PIL does not */
     for (int y = 0; gray16 && y < height; y++) { /* clipped to 255 and replicated */
         const unsigned char *src = rows[y];
         unsigned char *dst = out + (size_t)y * width * 3;
