@@ -5,6 +5,7 @@ VGGCL_LIBRARY the built libvggcl.so, VGGCL_BINARY the built command.
 """
 import json
 import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -295,3 +296,17 @@ def test_arguments_of_the_wrong_kind(files):
         vggcl.load_image(odd)
     assert odd in str(e.value)
     os.unlink(odd)
+
+
+def test_older_library_said(tmp_path):
+    """A libvggcl.so.0 older than the module (a function missing) fails the import naming the library, its
+    version and the function, not with an AttributeError from ctypes."""
+    cc = shutil.which("cc")
+    if not cc:
+        pytest.skip("no C compiler")
+    (tmp_path / "old.c").write_text('const char *vggcl_version(void) { return "0.1.0"; }\n')
+    subprocess.run([cc, "-shared", "-fPIC", "-o", tmp_path / "libold.so", tmp_path / "old.c"], check=True)
+    r = subprocess.run([sys.executable, "-c", "import vggcl"], capture_output=True, text=True, timeout=60,
+                       env=dict(os.environ, VGGCL_LIBRARY=str(tmp_path / "libold.so")))
+    assert r.returncode != 0
+    assert "ImportError: vggcl: the library" in r.stderr and "(version 0.1.0) has no vggcl_" in r.stderr, r.stderr

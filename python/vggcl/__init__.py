@@ -69,7 +69,13 @@ class _Preprocess(ctypes.Structure):
 
 
 def _sig(name, restype, *argtypes):
-    fn = getattr(_lib, name)
+    try:
+        fn = getattr(_lib, name)
+    except AttributeError:  # (an older libvggcl.so.0 found first: say which, not an AttributeError)
+        lib_version = _lib.vggcl_version
+        lib_version.restype = ctypes.c_char_p
+        raise ImportError(f"vggcl: the library {_lib._name} (version {lib_version().decode()}) has no {name}: it is "
+                          "older than this module; install the library built from the same source") from None
     fn.restype, fn.argtypes = restype, list(argtypes)
     return fn
 
