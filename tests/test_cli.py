@@ -150,6 +150,15 @@ class Cli(unittest.TestCase):
         self.assertEqual([c["images"] for c in json.loads(r.stdout)["per_class"]],
                          [len(walk(root / c)) for c in ("a", "a-b", "b.jpg")])
 
+    def test_batch_larger_than_the_images(self):
+        """A --batch far larger than the images holds as many as there are (a 1000x1000 image without a
+        crop at --batch 4096 asked for 49 GB: out of host memory)."""
+        Image.fromarray(np.zeros((1000, 1000, 3), np.uint8)).save(self.d / "big.png")
+        r = self.vggcl("classify", "--weights", self.weights, "--device", "ref", "--resize", "0", "--no-crop",
+                       "--batch", "4096", "--format", "json", str(self.d / "big.png"))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(json.loads(r.stdout)["file"], str(self.d / "big.png"))
+
     def test_ties_and_long_class_names(self):
         """Tied classes come in class order in classify's top k, the set eval counts (classify's selection
         sort was not stable: six tied classes behind a seventh gave 6, 1, 2, 3, 4, leaving 0 out); eval

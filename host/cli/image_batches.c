@@ -276,7 +276,8 @@ int cli_run_batches(const cli_batch_job *job, char **files, int n_files, cli_bat
                 continue;
             }
             if (!H) H = oh, W = ow;
-            const size_t rows = (size_t)batch * copies; /* (no logits or features without a model) */
+            /* (no logits or features without a model; a batch of more than the images: as many as they) */
+            const size_t rows = (size_t)(batch < n_files ? batch : n_files) * copies;
             if (!s->x && (!(s->x = malloc(sizeof *s->x * 3 * (size_t)H * W * rows)) ||
                           (job->model && (!(s->y = malloc(sizeof *s->y * (size_t)(classes ? classes : 1) * rows)) ||
                                           !(s->f = malloc(sizeof *s->f * (size_t)feats * rows)))))) {
