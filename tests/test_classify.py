@@ -112,6 +112,12 @@ class Classify(unittest.TestCase):
         r = subprocess.run(["script", "-qec", cmd, "/dev/null"], capture_output=True, text=True, timeout=600)
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         self.assertIn("2/2 batches", r.stdout)  # script puts the terminal's output on stdout
+        # the last batch unreadable: the bar still ends (at 3/3) before the summary, on a line of its own
+        bad = self.d / "broken-last.png"
+        bad.write_bytes(b"not a png")
+        r = subprocess.run(["script", "-qec", f"{cmd} {bad}", "/dev/null"], capture_output=True, text=True, timeout=600)
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertRegex(r.stdout, r"3/3 batches\r?\nvggcl: 1 of 3 images could not be read")
         r = self.classify("--batch", "1", *self.images[:2])
         self.assertNotIn("batches", r.stderr)
 

@@ -777,6 +777,8 @@ class Bench(unittest.TestCase):
         for k in ("images_per_s", "device_images_per_s", "decode_images_per_s", "of_bound"):
             self.assertGreater(j[k], 0, k)
         self.assertAlmostEqual(j["wait_for_device_ms"] + j["wait_for_decode_ms"] + j["host_ms"], j["wall_ms"], places=3)
+        # the decoding threads' capacity over every file they decoded (it was over the readable ones only)
+        self.assertAlmostEqual(j["decode_images_per_s"], 6 * 2 / (j["decode_thread_ms"] / 1e3), places=3)
         # the device's own time on the passes (its clock), within the run
         self.assertGreater(j["device_ms"], 0)
         self.assertLessEqual(j["device_ms"], j["wall_ms"])
@@ -795,6 +797,11 @@ class Bench(unittest.TestCase):
         self.assertIn("end to end:", t.stdout)
         self.assertRegex(t.stdout, r"handing the 3 batches over \(vggcl_forward_submit: the input's upload, queueing "
                                    r"the pass\) took [0-9.]+ ms")
+        # an unreadable image in the warm-up batch is named once (the warm-up named it too)
+        (images / "0-bad.png").write_bytes(b"not a png")
+        r = self.bench("--images", images, "--batch", "2", "--resize", "40", "--crop", "32")
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertEqual(r.stderr.count("0-bad.png"), 1, r.stderr)
         none = self.bench("--images", self.d / "nothing-here.png")
         self.assertEqual(none.returncode, 1)
         self.assertIn("none of the 1 images could be read", none.stderr)

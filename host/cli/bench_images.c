@@ -26,16 +26,17 @@ int cli_bench_images(vggcl_ctx *ctx, vggcl_model *model, const char *dir, const 
         goto done;
     }
     /* a warm-up batch (first-use compiles), then every image, timed */
-    cli_batch_job job = { ctx, model, p, batch, 0, 1, 0, 0, threads, NULL, 1, NULL, NULL, NULL, 0, 0, 0 };
+    cli_batch_job job = { ctx, model, p, batch, 0, 1, 0, 0, threads, NULL, 1, NULL, NULL, NULL, 0, 0, 0, 1 };
     if ((rc = cli_run_batches(&job, files, n < batch ? n : batch, count_only, NULL, &failed)) != CLI_OK) goto done;
-    job.stats = &st, job.progress_s = progress_s;
+    job.stats = &st, job.progress_s = progress_s, job.quiet = 0; /* (the timed run names the unreadable ones) */
     if ((rc = cli_run_batches(&job, files, n, count_only, NULL, &failed)) != CLI_OK) goto done;
     if (!st.images) {
         rc = cli_error(CLI_FAIL, "%s: none of the %d images could be read", dir, n);
         goto done;
     }
     const double e2e = st.images / (st.wall_ms * 1e-3), device = st.images / (st.device_ms * 1e-3);
-    const double decode = st.decode_ms > 0 ? st.images * st.threads / (st.decode_ms * 1e-3) : 0;
+    const int decoded = st.images + failed; /* (the decoding threads' time went to the unreadable ones too) */
+    const double decode = st.decode_ms > 0 ? decoded * st.threads / (st.decode_ms * 1e-3) : 0;
     const double bound = decode > 0 && decode < device ? decode : device;
     if (json) {
         cJSON *o = cJSON_CreateObject();
@@ -70,7 +71,7 @@ int cli_bench_images(vggcl_ctx *ctx, vggcl_model *model, const char *dir, const 
                st.batches ? st.upload_ms / st.batches : 0.0);
         printf("capacity:      device %.2f images/s (%.1f ms on the passes); decoding %.2f images/s (%d threads, "
                "%.1f ms each per image)\n", device, st.device_ms, decode, st.threads,
-               st.images ? st.decode_ms / st.images : 0.0);
+               st.decode_ms / decoded);
         printf("               end to end is %.2fx of the smaller (%s)\n", e2e / bound,
                bound == device ? "the device" : "decoding");
         rc = CLI_OK;

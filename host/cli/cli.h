@@ -251,6 +251,7 @@ typedef struct {
     const cli_ranks *ranks; /* under mpirun (else NULL): rank 0 shows its share's progress */
     int strict;          /* the caller fails the run on any unreadable image: not named "(skipped)" */
     int h, w;            /* every image's size (cli_lead_size); 0 0: the first readable image's */
+    int quiet;           /* unreadable images counted, not named (bench --images' warm-up) */
 } cli_batch_job;
 
 /* The size every image of a share is to have, as one process with the whole list sets it: with a

@@ -251,7 +251,7 @@ int cmd_classify(int argc, char **argv)
     int h, w;
     cli_lead_size(ctx, &p, ranks.lead, ranks.n_lead, &h, &w);
     const cli_batch_job job = { ctx, model, &p, batch, 0, 1, 0, progress_s, threads, NULL, devs.n, devs.ctx,
-                                devs.model, &ranks, 0, h, w };
+                                devs.model, &ranks, 0, h, w, 0 };
     if ((rc = cli_run_batches(&job, files, n_files, print_batch, &res, &failed)) != CLI_OK) goto out;
     /* all outputs or none: the logits are renamed into place only when the tensor is too */
     rc = CLI_FAIL;

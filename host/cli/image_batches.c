@@ -19,13 +19,14 @@ typedef struct {
     double every_ms;     /* 0: the bar */
     double start, last;
     int rank, ranks;     /* ranks > 1: this rank (0) speaks for its share */
+    int open;            /* the bar is drawn and its line not ended */
 } progress_state;
 
 static progress_state progress_begin(const cli_batch_job *job, int n_batches)
 {
     const cli_ranks *r = job->ranks;
     const int ranks = r && r->size > 1 ? r->size : 1;
-    progress_state p = { -1, 0, cli_now_ms(), cli_now_ms(), ranks > 1 ? r->rank : 0, ranks };
+    progress_state p = { -1, 0, cli_now_ms(), cli_now_ms(), ranks > 1 ? r->rank : 0, ranks, 0 };
     if (job->progress_s == 0 || (ranks > 1 && r->rank != 0)) return p;
     p.fd = ranks > 1 ? r->saved_err : 2;
     p.every_ms = job->progress_s > 0 ? job->progress_s * 1e3 : ranks > 1 ? 60e3 : 0;
@@ -42,6 +43,7 @@ static void progress_show(progress_state *p, int done_batches, int n_batches, in
     if (!p->every_ms) {
         dprintf(p->fd, "\r[%.*s%*s] %d/%d batches%s", filled, full, width - filled, "", done_batches, n_batches,
                 done_batches == n_batches ? "\n" : "");
+        p->open = done_batches < n_batches;
         return;
     }
     if (now - p->last < p->every_ms) return;
@@ -51,6 +53,13 @@ static void progress_show(progress_state *p, int done_batches, int n_batches, in
     const double rate = s > 0 ? done / s : 0;
     dprintf(p->fd, "vggcl: %s%d of %d images (%.0f%%), %.1f images/s, about %.0f s left\n", who, done, total,
             100.0 * done / total, rate, rate > 0 ? (total - done) / rate : 0);
+}
+
+/* Ends the bar's line before a message (and at the end of a run that stopped before its last batch). */
+static void progress_break(progress_state *p)
+{
+    if (p->open) dprintf(p->fd, "\n");
+    p->open = 0;
 }
 
 int cli_decode_args(const char *cmd, const cli_args *a, int *threads, double *progress_s)
@@ -240,6 +249,7 @@ int cli_run_batches(const cli_batch_job *job, char **files, int n_files, cli_bat
             st.device_ms += o->device_ms;
             st.upload_ms += o->upload_ms;
             if (!o->ok) {
+                progress_break(&shown);
                 rc = cli_error(CLI_FAIL, "%s", o->msg ? o->msg : "a device failed (out of host memory for the message)");
             } else if (o->nb) {
                 st.images += o->nb, st.batches++;
@@ -247,10 +257,10 @@ int cli_run_batches(const cli_batch_job *job, char **files, int n_files, cli_bat
                         job->want_features ? o->f : NULL,
                         job->want_features && job->flip ? o->f + (size_t)o->nb * feats : NULL);
                 if (rc == CLI_OK) rc = cli_flush_stdout(); /* (the answers so far: a full disk stops the run) */
-                if (rc == CLI_OK)
-                    progress_show(&shown, next_out + 1, n_batches,
-                                  (next_out + 1) * batch < n_files ? (next_out + 1) * batch : n_files, n_files);
             }
+            if (o->ok && rc == CLI_OK) /* (a batch with no readable image counts as done too) */
+                progress_show(&shown, next_out + 1, n_batches,
+                              (next_out + 1) * batch < n_files ? (next_out + 1) * batch : n_files, n_files);
             free(o->msg);
             o->msg = NULL;
             pthread_mutex_lock(&r.mu);
@@ -269,8 +279,10 @@ int cli_run_batches(const cli_batch_job *job, char **files, int n_files, cli_bat
             cli_decode_take(pool, i, &t, &oh, &ow, &msg);
             st.wait_ms += cli_now_ms() - t0;
             if (!t) {
-                if (shown.fd >= 0 && !shown.every_ms) fputc('\n', stderr);
-                cli_error(CLI_FAIL, "%s%s", msg ? msg : "out of host memory", job->strict ? "" : " (skipped)");
+                if (!job->quiet) {
+                    progress_break(&shown);
+                    cli_error(CLI_FAIL, "%s%s", msg ? msg : "out of host memory", job->strict ? "" : " (skipped)");
+                }
                 free(msg);
                 (*failed)++;
                 continue;
@@ -286,7 +298,8 @@ int cli_run_batches(const cli_batch_job *job, char **files, int n_files, cli_bat
                 break;
             }
             if (oh != H || ow != W) {
-                cli_error(CLI_FAIL, "%s: preprocesses to %dx%d, unlike the first image's %dx%d; use --crop%s", files[i],
+                if (!job->quiet) progress_break(&shown);
+                if (!job->quiet) cli_error(CLI_FAIL, "%s: preprocesses to %dx%d, unlike the first image's %dx%d; use --crop%s", files[i],
                           oh, ow, H, W, job->strict ? "" : " (skipped)");
                 vggcl_free(t);
                 (*failed)++;
@@ -348,6 +361,7 @@ done:
         st.threads = cli_decode_thread_count(pool);
         cli_decode_stop(pool);
     }
+    progress_break(&shown);
     st.wall_ms = cli_now_ms() - start;
     st.host_ms = st.wall_ms - st.wait_ms - st.blocked_ms;
     if (job->stats) *job->stats = st;
