@@ -49,6 +49,7 @@ int main(int argc, char **argv)
         int best = -1;
         for (int c = 0; c < classes; c++)
             if (!isnan(logits[c]) && (best < 0 || logits[c] > logits[best])) best = c;
+        if (best < 0) break; /* the rest are not numbers (a model whose logits overflowed) */
         const char *name = vggcl_model_class_name(model, best);
         printf("%d %s %.6f\n", best, name ? name : "-", exp(logits[best] - top) / sum);
         logits[best] = NAN; /* taken */
