@@ -18,8 +18,18 @@ configure_package_config_file(${CMAKE_SOURCE_DIR}/cmake/vggclConfig.cmake.in
 write_basic_package_version_file(${CMAKE_BINARY_DIR}/vggclConfigVersion.cmake COMPATIBILITY SameMinorVersion)
 install(FILES ${CMAKE_BINARY_DIR}/vggclConfig.cmake ${CMAKE_BINARY_DIR}/vggclConfigVersion.cmake
         DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/vggcl)
-# vggcl.pc finds the prefix from its own place, so an installed tree can be moved
-file(RELATIVE_PATH VGGCL_PC_UP /p/${CMAKE_INSTALL_LIBDIR}/pkgconfig /p)
+# vggcl.pc finds the prefix from its own place, so an installed tree can be moved; but not when
+# the folders are given as absolute paths (GNUInstallDirs allows it: packagers do), written as they are
+if(IS_ABSOLUTE "${CMAKE_INSTALL_LIBDIR}" OR IS_ABSOLUTE "${CMAKE_INSTALL_INCLUDEDIR}")
+  set(VGGCL_PC_PREFIX "${CMAKE_INSTALL_PREFIX}")
+  set(VGGCL_PC_LIBDIR "${CMAKE_INSTALL_FULL_LIBDIR}")
+  set(VGGCL_PC_INCLUDEDIR "${CMAKE_INSTALL_FULL_INCLUDEDIR}")
+else()
+  file(RELATIVE_PATH VGGCL_PC_UP /p/${CMAKE_INSTALL_LIBDIR}/pkgconfig /p)
+  set(VGGCL_PC_PREFIX "\${pcfiledir}/${VGGCL_PC_UP}")
+  set(VGGCL_PC_LIBDIR "\${prefix}/${CMAKE_INSTALL_LIBDIR}")
+  set(VGGCL_PC_INCLUDEDIR "\${prefix}/${CMAKE_INSTALL_INCLUDEDIR}")
+endif()
 configure_file(${CMAKE_SOURCE_DIR}/cmake/vggcl.pc.in ${CMAKE_BINARY_DIR}/vggcl.pc @ONLY)
 install(FILES ${CMAKE_BINARY_DIR}/vggcl.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
 

@@ -33,12 +33,13 @@
 extern "C" {
 #endif
 
-/* The library's version (project(... VERSION) in CMakeLists.txt); vggcl_version() gives the one
- * the program runs with, "MAJOR.MINOR.PATCH". */
+/* The library's version (CMakeLists.txt reads it from here; python/pyproject.toml repeats it, checked
+ * by the python test); vggcl_version() gives the one the program runs with, "MAJOR.MINOR.PATCH".
+ * While MAJOR is 0 a new MINOR may change the API and ABI: the soname is libvggcl.so.0.MINOR. */
 #define VGGCL_VERSION_MAJOR 0
-#define VGGCL_VERSION_MINOR 2
+#define VGGCL_VERSION_MINOR 3
 #define VGGCL_VERSION_PATCH 0
-#define VGGCL_VERSION_STRING "0.2.0"
+#define VGGCL_VERSION_STRING "0.3.0"
 
 /* Marks the exported functions: libvggcl.so is built with -fvisibility=hidden. */
 #if defined(__GNUC__) || defined(__clang__)

@@ -57,6 +57,10 @@ def run(*args):
 def test_version_and_devices():
     header = (ROOT / "include" / "vggcl.h").read_text()
     assert f'#define VGGCL_VERSION_STRING "{vggcl.version()}"' in header
+    # the module's version is the library's, and it looks for that version's soname
+    assert f'version = "{vggcl.version()}"' in (ROOT / "python" / "pyproject.toml").read_text()
+    soname = subprocess.run(["objdump", "-p", os.environ["VGGCL_LIBRARY"]], capture_output=True, text=True).stdout
+    assert f"SONAME               {vggcl._SONAME}" in soname, soname
     devs = vggcl.devices()
     assert devs and all(d["name"] and d["type"] for d in devs)
     assert [d["index"] for d in devs] == list(range(len(devs)))
@@ -299,7 +303,7 @@ def test_arguments_of_the_wrong_kind(files):
 
 
 def test_older_library_said(tmp_path):
-    """A libvggcl.so.0 older than the module (a function missing) fails the import naming the library, its
+    """A libvggcl.so older than the module (a function missing) fails the import naming the library, its
     version and the function, not with an AttributeError from ctypes."""
     cc = shutil.which("cc")
     if not cc:

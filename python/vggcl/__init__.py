@@ -7,8 +7,8 @@ Python bindings over libvggcl.so (ctypes), numpy arrays in and out:
     model.classify(["a.jpg", "b.png"], top=5)    # [[(class, name, prob), ...], ...]
     cams, chosen, logits = model.cam(x)          # class activation maps (N, mh, mw)
 
-The library is found through $VGGCL_LIBRARY (a path), else the system's libvggcl.so.0
-(ldconfig, LD_LIBRARY_PATH). Every failure raises vggcl.Error with vggcl's message.
+The library is found through $VGGCL_LIBRARY (a path), else the system's libvggcl.so.0.3, the
+soname of this module's version (ldconfig, LD_LIBRARY_PATH). Every failure raises vggcl.Error with vggcl's message.
 """
 import collections
 import concurrent.futures
@@ -28,9 +28,14 @@ class Error(Exception):
     """A vggcl call failed; the message names the file, tensor, layer or device."""
 
 
+# The library of this module's version (python/pyproject.toml; while it is 0.x each minor version
+# has a soname of its own, libvggcl.so.0.MINOR); the python test checks both against the library.
+_SONAME = "libvggcl.so.0.3"
+
+
 def _load_library():
     path = os.environ.get("VGGCL_LIBRARY")
-    candidates = [path] if path else ["libvggcl.so.0", ctypes.util.find_library("vggcl")]
+    candidates = [path] if path else [_SONAME, ctypes.util.find_library("vggcl")]
     errors = []
     for c in candidates:
         if not c:
@@ -71,7 +76,7 @@ class _Preprocess(ctypes.Structure):
 def _sig(name, restype, *argtypes):
     try:
         fn = getattr(_lib, name)
-    except AttributeError:  # (an older libvggcl.so.0 found first: say which, not an AttributeError)
+    except AttributeError:  # (an older library found first: say which, not an AttributeError)
         lib_version = _lib.vggcl_version
         lib_version.restype = ctypes.c_char_p
         raise ImportError(f"vggcl: the library {_lib._name} (version {lib_version().decode()}) has no {name}: it is "
