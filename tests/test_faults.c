@@ -234,8 +234,18 @@ START_TEST(test_fault_setup)
                 failed[i] += strstr(vggcl_message(ctx), opened[i]) != NULL;
             ck_assert_msg(!ctx->selected && !ctx->cl && !ctx->queue && !ctx->upload_queue,
                           "VGGCL_FAULT=%s: a failed selection kept its context or queues", spec);
-            ck_assert_msg(vggcl_select_device(ctx, dev ? dev : "") == VGGCL_OK, "VGGCL_FAULT=%s: %s", spec,
-                          vggcl_message(ctx));
+            /* nor the device's name and type (they were kept: a later "ref" took the CPU's decode threads) */
+            ck_assert_msg(!*vggcl_device_name(ctx) && !*vggcl_device_type(ctx) && !ctx->is_cpu && !ctx->is_gpu,
+                          "VGGCL_FAULT=%s: a failed selection kept the device '%s' (%s)", spec,
+                          vggcl_device_name(ctx), vggcl_device_type(ctx));
+            if (n % 2) { /* the reference backend after it, or the device again */
+                ck_assert_int_eq(vggcl_select_device(ctx, "ref"), VGGCL_OK);
+                ck_assert_str_eq(vggcl_device_type(ctx), "");
+                ck_assert_int_eq(vggcl_decode_threads_default(ctx), vggcl_usable_cores() < 64 ? vggcl_usable_cores() : 64);
+            } else {
+                ck_assert_msg(vggcl_select_device(ctx, dev ? dev : "") == VGGCL_OK, "VGGCL_FAULT=%s: %s", spec,
+                              vggcl_message(ctx));
+            }
         } else {
             ck_assert_msg(st == VGGCL_OK, "VGGCL_FAULT=%s: %s", spec, vggcl_message(ctx));
         }

@@ -257,6 +257,7 @@ vggcl_status vggcl_select_device(vggcl_ctx *ctx, const char *spec)
         ctx->use_ref = 1;
         ctx->selected = 1;
         snprintf(ctx->device_name, sizeof ctx->device_name, "reference (plain C)");
+        ctx->device_type[0] = '\0', ctx->is_gpu = ctx->is_cpu = 0;
         return VGGCL_OK;
     }
     st = enumerate(ctx, &list, &n);
@@ -305,6 +306,10 @@ fail:
         if (ctx->cl) clReleaseContext(ctx->cl);
         ctx->upload_queue = ctx->queue = NULL;
         ctx->cl = NULL;
+        /* nothing of the device kept: its name and type say what was selected (none) */
+        ctx->device_name[0] = ctx->device_type[0] = ctx->device_version[0] = ctx->platform_name[0] = '\0';
+        ctx->driver_version[0] = '\0';
+        ctx->is_gpu = ctx->is_cpu = 0;
     }
     return st;
 }
