@@ -116,6 +116,21 @@ START_TEST(test_cam_sizes)
 }
 END_TEST
 
+/* NaN stays NaN, where it is: a neighbour it has no weight in keeps its value (0 * NaN spread it), and a
+ * map of NaN alone is NaN, not flat (the flat-map rule made it 0). */
+START_TEST(test_cam_nan)
+{
+    const float nan = NAN, map[9] = { 0, 1, 2, 3, nan, 5, 6, 7, 8 }, all[4] = { nan, nan, nan, nan };
+    float out[9], two[4];
+    vggcl_cam_upsample(map, 3, 3, out, 3, 3); /* the same size: each pixel its own */
+    for (int i = 0; i < 9; i++)
+        if (i == 4) ck_assert(isnan(out[i]));
+        else ck_assert_msg(fabsf(out[i] - map[i] / 8) < 1e-6f, "pixel %d: %g, expected %g", i, out[i], map[i] / 8);
+    vggcl_cam_upsample(all, 2, 2, two, 2, 2);
+    for (int i = 0; i < 4; i++) ck_assert(isnan(two[i]));
+}
+END_TEST
+
 /* .npy shapes the reader refuses are refused by the writers too, and no data is no write (fwrite(NULL, ..., 0)
  * is undefined). */
 START_TEST(test_npy_limits)
@@ -230,6 +245,7 @@ int main(void)
     tcase_add_test(tc, test_null_arguments);
     tcase_add_test(tc, test_forward_too_large);
     tcase_add_test(tc, test_cam_sizes);
+    tcase_add_test(tc, test_cam_nan);
     tcase_add_test(tc, test_npy_limits);
     tcase_add_test(tc, test_train_head_not_finite);
     tcase_add_test(tc, test_tune_model_checked);

@@ -70,15 +70,17 @@ void vggcl_cam_upsample(const float *cam, int mh, int mw, float *out, int h, int
             if (sx < 0) sx = 0;
             const int x0 = (int)sx, x1 = x0 + 1 < mw ? x0 + 1 : mw - 1;
             const double fx = sx - x0;
-            const double v = (1 - fy) * ((1 - fx) * cam[y0 * mw + x0] + fx * cam[y0 * mw + x1]) +
-                             fy * ((1 - fx) * cam[y1 * mw + x0] + fx * cam[y1 * mw + x1]);
-            out[(size_t)y * w + x] = (float)v;
+            /* (a neighbour of no weight is left out: 0 * NaN would spread a NaN into its pixels) */
+            const double top = fx > 0 ? (1 - fx) * cam[y0 * mw + x0] + fx * cam[y0 * mw + x1] : cam[y0 * mw + x0],
+                         bottom = fx > 0 ? (1 - fx) * cam[y1 * mw + x0] + fx * cam[y1 * mw + x1] : cam[y1 * mw + x0];
+            out[(size_t)y * w + x] = (float)(fy > 0 ? (1 - fy) * top + fy * bottom : top);
             lo = out[(size_t)y * w + x] < lo ? out[(size_t)y * w + x] : lo;
             hi = out[(size_t)y * w + x] > hi ? out[(size_t)y * w + x] : hi;
         }
     }
-    /* normalized to [0, 1] (a flat map becomes 0) */
-    for (size_t i = 0; i < (size_t)h * w; i++) out[i] = hi > lo ? (out[i] - lo) / (hi - lo) : 0.0f;
+    /* normalized to [0, 1] (a flat map becomes 0; NaN stays NaN) */
+    for (size_t i = 0; i < (size_t)h * w; i++)
+        out[i] = isnan(out[i]) ? out[i] : hi > lo ? (out[i] - lo) / (hi - lo) : 0.0f;
 }
 
 /* viridis at 0, 1/8, ..., 1 (matplotlib's), interpolated linearly */
