@@ -59,6 +59,9 @@ typedef enum {
     VGGCL_ERR_DEVICE_MEMORY, /* the device cannot hold what the pass needs */
     VGGCL_ERR_NOMEM      /* host allocation failed */
 } vggcl_status;
+/* A required pointer given as NULL (one not documented "may be NULL") is VGGCL_ERR_ARG with a
+ * message naming it, in the context when there is one; accessors given a NULL model or context
+ * return 0 or NULL. */
 
 VGGCL_API const char *vggcl_version(void);
 

@@ -78,6 +78,24 @@ START_TEST(test_null_arguments)
     ck_assert_int_eq(vggcl_model_random(ctx, "vgg11", 3, 1, NULL, &m), VGGCL_OK);
     double warm;
     said(ctx, vggcl_benchmark(ctx, m, x, 1, 32, 32, 1, &warm, NULL), VGGCL_ERR_ARG, "ms is NULL");
+    /* outputs and handles NULL (each crashed) */
+    said(ctx, vggcl_model_load(ctx, tu_tmp("none.safetensors"), NULL, NULL), VGGCL_ERR_ARG, "out is NULL");
+    said(ctx, vggcl_image_read(ctx, "x.png", &p, NULL, &h, &w), VGGCL_ERR_ARG, "out is NULL");
+    said(ctx, vggcl_image_load(ctx, "x.png", NULL, &h, &w), VGGCL_ERR_ARG, "rgb is NULL");
+    said(ctx, vggcl_npy_read(ctx, "x.npy", &ndim, shape, NULL), VGGCL_ERR_ARG, "data is NULL");
+    said(ctx, vggcl_npy_writer_open(ctx, tu_tmp("t.npy"), 1, (const long long[]){ 1 }, NULL), VGGCL_ERR_ARG,
+         "out is NULL");
+    ck_assert(!exists(tu_tmp("t.npy")));
+    ck_assert_int_eq(vggcl_select_device(NULL, "ref"), VGGCL_ERR_ARG);
+    vggcl_set_log(NULL, NULL, NULL);
+    ck_assert_int_eq(vggcl_model_min_input(NULL), 1);
+    ck_assert(vggcl_model_flops(NULL, 1, 32, 32) == 0);
+    int mh = 5, mw = 5;
+    vggcl_model_map_size(NULL, 32, 32, &mh, &mw);
+    ck_assert(mh == 0 && mw == 0);
+    ck_assert_ptr_null(vggcl_model_metadata(m, NULL));
+    vggcl_build_info(ctx, NULL, NULL, NULL);
+    ck_assert(vggcl_device_bytes_peak(NULL) == 0);
     vggcl_model_free(m);
     vggcl_ctx_free(ctx);
 }

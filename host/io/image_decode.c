@@ -272,6 +272,9 @@ vggcl_status vggcl__image_load_part(vggcl_ctx *ctx, const char *path, const vggc
 vggcl_status vggcl_image_load(vggcl_ctx *ctx, const char *path, unsigned char **rgb, int *h, int *w)
 {
     vggcl__rgb_part whole;
+    VGGCL_NEED(ctx, "vggcl_image_load", rgb);
+    VGGCL_NEED(ctx, "vggcl_image_load", h);
+    VGGCL_NEED(ctx, "vggcl_image_load", w);
     const vggcl_status st = vggcl__image_load_part(ctx, path, NULL, rgb, &whole);
     if (st == VGGCL_OK) *h = whole.h, *w = whole.w;
     return st;

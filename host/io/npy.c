@@ -147,6 +147,9 @@ vggcl_status vggcl_npy_read(vggcl_ctx *ctx, const char *path, int *ndim, long lo
     long long offset;
     float *buf = NULL;
     FILE *fp;
+    VGGCL_NEED(ctx, "vggcl_npy_read", data);
+    VGGCL_NEED(ctx, "vggcl_npy_read", ndim);
+    VGGCL_NEED(ctx, "vggcl_npy_read", shape);
     *data = NULL;
     vggcl_status st = open_input(ctx, path, &fp);
     if (st != VGGCL_OK) return st;
@@ -235,6 +238,7 @@ vggcl_status vggcl_npy_writer_open(vggcl_ctx *ctx, const char *path, int ndim_ta
 {
     char eb[128];
     unsigned char hdr[STREAM_HEADER];
+    VGGCL_NEED(ctx, "vggcl_npy_writer_open", out);
     *out = NULL;
     size_t row_floats;
     int bad;

@@ -144,6 +144,9 @@ vggcl_status vggcl_image_read(vggcl_ctx *ctx, const char *path, const vggcl_prep
 {
     vggcl__rgb_part part;
     unsigned char *px = NULL;
+    VGGCL_NEED(ctx, "vggcl_image_read", out);
+    VGGCL_NEED(ctx, "vggcl_image_read", oh);
+    VGGCL_NEED(ctx, "vggcl_image_read", ow);
     *out = NULL;
     vggcl_status st = vggcl__image_load_part(ctx, path, p, &px, &part);
     if (st == VGGCL_OK && (st = vggcl__preprocess_part(ctx, &part, p, out, oh, ow)) != VGGCL_OK) {

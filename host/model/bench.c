@@ -26,7 +26,7 @@ vggcl_status vggcl_benchmark(vggcl_ctx *ctx, vggcl_model *m, const float *input,
 
 void vggcl_build_info(const vggcl_ctx *ctx, double *ms, int *from_cache, int *compiled)
 {
-    *ms = ctx->build_ms;
-    *from_cache = ctx->cache_hits;
-    *compiled = ctx->cache_misses;
+    if (ms) *ms = ctx ? ctx->build_ms : 0;
+    if (from_cache) *from_cache = ctx ? ctx->cache_hits : 0;
+    if (compiled) *compiled = ctx ? ctx->cache_misses : 0;
 }

@@ -593,5 +593,6 @@ vggcl_status vggcl_forward_cam(vggcl_ctx *ctx, vggcl_model *m, const float *inpu
 
 void vggcl_model_map_size(const vggcl_model *m, int h, int w, int *mh, int *mw)
 {
-    if (!vggcl__plan_out_size(m, h, w, mh, mw, NULL)) *mh = *mw = 0;
+    if (!mh || !mw) return;
+    if (!m || !vggcl__plan_out_size(m, h, w, mh, mw, NULL)) *mh = *mw = 0;
 }

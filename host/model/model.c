@@ -444,6 +444,8 @@ vggcl_status vggcl_model_load(vggcl_ctx *ctx, const char *path, const vggcl_load
     vggcl__st_file f;
     vggcl_model *m = NULL;
     vggcl_status st;
+    if (!ctx) return VGGCL_ERR_ARG;
+    VGGCL_NEED(ctx, "vggcl_model_load", out);
     *out = NULL;
     if (!ctx->selected)
         return vggcl__fail(ctx, VGGCL_ERR_ARG, "select a device (vggcl_select_device) before loading a model");
@@ -526,7 +528,7 @@ int vggcl_model_pool5(const vggcl_model *m) { return m ? m->pool5 : 0; }
 
 const char *vggcl_model_metadata(const vggcl_model *m, const char *key)
 {
-    for (int i = 0; m && i < m->n_meta; i++)
+    for (int i = 0; m && key && i < m->n_meta; i++)
         if (!strcmp(m->meta_keys[i], key)) return m->meta_values[i];
     return NULL;
 }
@@ -560,14 +562,14 @@ int vggcl__plan_out_size(const vggcl_model *m, int h, int w, int *oh, int *ow, i
 int vggcl_model_min_input(const vggcl_model *m)
 {
     int pools = 0;
-    for (int i = 0; i < m->n_steps; i++) pools += m->steps[i].kind == VGGCL_STEP_POOL;
+    for (int i = 0; m && i < m->n_steps; i++) pools += m->steps[i].kind == VGGCL_STEP_POOL;
     return 1 << pools;
 }
 
 double vggcl_model_flops(const vggcl_model *m, int n, int h, int w)
 {
     double flops = 0;
-    for (int i = 0; i < m->n_steps; i++) {
+    for (int i = 0; m && i < m->n_steps; i++) {
         const vggcl_step *s = &m->steps[i];
         if (s->kind == VGGCL_STEP_CONV) {
             flops += 2.0 * n * s->c_out * s->c_in * 9 * (double)h * w;

@@ -244,6 +244,7 @@ vggcl_status vggcl_select_device(vggcl_ctx *ctx, const char *spec)
     int n = 0;
     cl_int err;
 
+    if (!ctx) return VGGCL_ERR_ARG;
     if (ctx->selected)
         return vggcl__fail(ctx, VGGCL_ERR_ARG, "a device is already selected for this context");
     if (ctx->fault_bad)

@@ -109,6 +109,7 @@ void vggcl__unlock(void)
 
 void vggcl_set_log(vggcl_ctx *ctx, vggcl_log_fn fn, void *user)
 {
+    if (!ctx) return;
     ctx->log = fn;
     ctx->log_user = user;
 }

@@ -165,5 +165,5 @@ int vggcl_profile_read(vggcl_ctx *ctx, vggcl_layer_profile *out, int cap)
 
 size_t vggcl_device_bytes_peak(const vggcl_ctx *ctx)
 {
-    return ctx->dev_peak;
+    return ctx ? ctx->dev_peak : 0;
 }
