@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "model.h"
 #include "ref/ref.h"
@@ -75,6 +76,17 @@ static const struct { const char *name, *header; size_t data_len; const char *ne
     { "junk_after.st", "{}x      ", 0, "after the JSON" },
     { "bad_utf8.st", "{\"\xff\":{}}  ", 0, "UTF-8" },
     { "deep.st", "[[[[[[[[[[[[[[[[", 0, "starting with '{'" },
+    /* what readers differ on (cJSON took the first, Python's json the last, the reference refuses) */
+    { "dup_field.st", "{\"a\":{\"dtype\":\"F32\",\"dtype\":\"I32\",\"shape\":[2],\"data_offsets\":[0,8]}}", 8,
+      "tensor 'a': \"dtype\" given twice" },
+    { "dup_meta.st", "{\"__metadata__\":{\"vggcl.pool5\":\"keep\",\"vggcl.pool5\":\"drop\"}}", 0,
+      "duplicate key 'vggcl.pool5' in __metadata__" },
+    /* numbers the reference reader refuses and cJSON read as integers; a NUL cutting a name short */
+    { "exponent.st", "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8e0]}}", 8, "plain non-negative" },
+    { "point_zero.st", "{\"a\":{\"dtype\":\"F32\",\"shape\":[2.0],\"data_offsets\":[0,8]}}", 8, "plain non-negative" },
+    { "minus_zero.st", "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[-0,8]}}", 8, "plain non-negative" },
+    { "leading_zero.st", "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[00,8]}}", 8, "leading zero" },
+    { "nul_name.st", "{\"a\\u0000b\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}", 8, "NUL" },
 };
 
 START_TEST(test_st_malformed)
@@ -100,6 +112,19 @@ START_TEST(test_st_file_level)
     tu_write_bytes(p, over, 16);
     expect_reject(p, "header length");
     expect_reject("/tmp", "weights file");
+    /* a FIFO: refused, not waited on for ever (fopen blocked until a writer came) */
+    p = tu_tmp("fifo.st");
+    ck_assert_int_eq(mkfifo(p, 0600), 0);
+    expect_reject(p, "not a regular file");
+    unlink(p);
+    /* a header of more JSON values than a model's could hold (cJSON took 40x its size before any check) */
+    const size_t zeros = ((size_t)1 << 20) + 8, hl = 64 + 2 * zeros;
+    char *many = malloc(hl + 1);
+    size_t at = (size_t)sprintf(many, "{\"a\":{\"dtype\":\"F32\",\"data_offsets\":[0,0],\"shape\":[");
+    for (size_t i = 0; i < zeros; i++) at += (size_t)sprintf(many + at, i ? ",0" : "0");
+    at += (size_t)sprintf(many + at, "]}}");
+    expect_reject(raw_file("many.st", many, eight, 0), "JSON values; at most");
+    free(many);
 }
 END_TEST
 

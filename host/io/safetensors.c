@@ -2,18 +2,24 @@
  * tensor bytes. Validation follows the reference implementation: bounded
  * header inside the file, a JSON object, known dtypes, offsets in order and
  * contiguous (no holes, no overlap, covering the data section), byte sizes
- * equal to shape x dtype size, no duplicate keys. */
+ * equal to shape x dtype size, numbers plain non-negative integers, no
+ * duplicate keys (in the header, __metadata__ or a tensor's entry). */
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "safetensors.h"
 
 #define MAX_HEADER (100u * 1024u * 1024u) /* the reference reader's limit */
+/* JSON values in a header at most: cJSON takes ~64 bytes a value, so a header of 100 MB of "0,"
+ * would take 4 GB before any check; a tensor's entry holds ~17 (a VGG16 file ~700) */
+#define MAX_VALUES ((size_t)1 << 20)
 
 static const struct { const char *name; size_t size; } dtypes[] = {
     {"BOOL", 1}, {"U8", 1}, {"I8", 1}, {"F8_E5M2", 1}, {"F8_E4M3", 1}, {"I16", 2}, {"U16", 2},
@@ -59,16 +65,21 @@ static int cmp_begin(const void *a, const void *b)
 
 static vggcl_status read_file(vggcl_ctx *ctx, const char *path, unsigned char **buf, size_t *size)
 {
-    FILE *fp = fopen(path, "rb");
+    /* (O_NONBLOCK: a FIFO would block the open; cleared for a regular file) */
+    const int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     char eb[128];
-    if (!fp)
+    if (fd < 0)
         return vggcl__fail(ctx, VGGCL_ERR_IO, "%s: cannot open weights file: %s", path,
                            vggcl__strerror(errno, eb, sizeof eb));
     struct stat sb;
     long len = -1;
-    if (fstat(fileno(fp), &sb) == 0 && S_ISREG(sb.st_mode) && fseek(fp, 0, SEEK_END) == 0) len = ftell(fp);
+    FILE *fp = NULL;
+    if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) && fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) == 0)
+        fp = fdopen(fd, "rb");
+    if (fp && fseek(fp, 0, SEEK_END) == 0) len = ftell(fp);
     if (len < 0 || fseek(fp, 0, SEEK_SET) != 0) {
-        fclose(fp);
+        if (fp) fclose(fp);
+        else close(fd);
         return vggcl__fail(ctx, VGGCL_ERR_IO, "%s: cannot read weights file (not a regular file?)", path);
     }
     unsigned char *b = malloc(len ? (size_t)len : 1);
@@ -87,11 +98,71 @@ static vggcl_status read_file(vggcl_ctx *ctx, const char *path, unsigned char **
     return VGGCL_OK;
 }
 
+static int cmp_name(const void *a, const void *b)
+{
+    return strcmp((*(const cJSON *const *)a)->string, (*(const cJSON *const *)b)->string);
+}
+
+/* A key that obj holds twice (readers differ on which they take: cJSON the first, Python's json the
+ * last, the reference reader refuses it), else NULL; sorted, not compared pairwise (a header may
+ * hold a million keys). *nomem set when out of memory. */
+static const char *duplicate(const cJSON *obj, int *nomem)
+{
+    size_t n = 0, k = 0;
+    for (const cJSON *c = obj->child; c; c = c->next) n++;
+    const cJSON **v = malloc(sizeof *v * (n ? n : 1));
+    const char *twice = NULL;
+    *nomem = !v;
+    if (!v) return NULL;
+    for (const cJSON *c = obj->child; c; c = c->next) v[k++] = c;
+    qsort(v, n, sizeof *v, cmp_name);
+    for (size_t i = 1; i < n && !twice; i++)
+        if (!strcmp(v[i - 1]->string, v[i]->string)) twice = v[i]->string;
+    free(v);
+    return twice;
+}
+
+/* What cJSON's tree does not tell about the header's text: how many values it holds (*values), and
+ * whether every number is a plain non-negative integer (the reference reader takes no 8.64e2, 0864,
+ * 8.0 or -0 as an offset or a dimension; cJSON reads them all as integers) and no string holds a NUL
+ * (cJSON cuts it there: "a\u0000b" read as "a"). NULL, or what is wrong. */
+static const char *scan_header(const char *s, size_t n, size_t *values)
+{
+    *values = 0;
+    for (size_t i = 0; i < n; i++) {
+        const char c = s[i];
+        if (c == '"') {
+            for (i++; i < n && s[i] != '"'; i++)
+                if (s[i] == '\\') {
+                    if (i + 5 < n && s[i + 1] == 'u' && !memcmp(s + i + 2, "0000", 4))
+                        return "a name or value holds a NUL character (\\u0000)";
+                    i++;
+                }
+            ++*values;
+        } else if (c == '-' || (c >= '0' && c <= '9')) {
+            size_t j = i;
+            while (j < n && s[j] && strchr("+-.eE0123456789", s[j])) j++;
+            for (size_t k = i; k < j; k++)
+                if (s[k] < '0' || s[k] > '9') return "a number is not a plain non-negative integer";
+            if (s[i] == '0' && j - i > 1) return "a number has a leading zero";
+            ++*values;
+            i = j - 1;
+        } else if (c == '{' || c == '[' || c == 't' || c == 'f' || c == 'n') { /* (and the literals true, false, null) */
+            ++*values;
+        }
+    }
+    return NULL;
+}
+
 static vggcl_status parse_tensor(vggcl_ctx *ctx, const char *path, const cJSON *item, vggcl__st_tensor *t)
 {
-    const char *key = item->string;
+    const char *key = item->string, *twice;
+    int nomem = 0;
     if (!cJSON_IsObject(item))
         return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: tensor '%s': header entry is not a JSON object", path, key);
+    if ((twice = duplicate(item, &nomem)) || nomem)
+        return nomem ? vggcl__fail(ctx, VGGCL_ERR_NOMEM, "out of host memory")
+                     : vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: tensor '%s': \"%s\" given twice", path, key, twice);
     const cJSON *dt = cJSON_GetObjectItemCaseSensitive(item, "dtype");
     const cJSON *shape = cJSON_GetObjectItemCaseSensitive(item, "shape");
     const cJSON *offs = cJSON_GetObjectItemCaseSensitive(item, "data_offsets");
@@ -145,8 +216,13 @@ static vggcl_status parse_tensor(vggcl_ctx *ctx, const char *path, const cJSON *
 
 static vggcl_status parse_metadata(vggcl_ctx *ctx, const char *path, const cJSON *meta, vggcl__st_file *f)
 {
+    const char *twice;
+    int nomem = 0;
     if (!cJSON_IsObject(meta))
         return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: __metadata__ is not a JSON object", path);
+    if ((twice = duplicate(meta, &nomem)) || nomem)
+        return nomem ? vggcl__fail(ctx, VGGCL_ERR_NOMEM, "out of host memory")
+                     : vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: duplicate key '%s' in __metadata__", path, twice);
     for (const cJSON *m = meta->child; m; m = m->next) {
         if (!cJSON_IsString(m))
             return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: __metadata__ value '%s' is not a string", path, m->string);
@@ -193,6 +269,15 @@ vggcl_status vggcl__st_open(vggcl_ctx *ctx, const char *path, vggcl__st_file *f)
         st = vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: header is not UTF-8 JSON starting with '{'", path);
         goto fail;
     }
+    size_t values;
+    const char *wrong = scan_header(hdr, (size_t)hlen, &values), *twice;
+    int nomem = 0;
+    if (wrong || values > MAX_VALUES) {
+        st = wrong ? vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: header: %s", path, wrong)
+                   : vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: header of %zu JSON values; at most %zu (a VGG16 file's "
+                                 "holds ~700)", path, values, MAX_VALUES);
+        goto fail;
+    }
     const char *end = NULL;
     vggcl__lock(); /* cJSON's parser writes a global error position */
     root = cJSON_ParseWithLengthOpts(hdr, (size_t)hlen, &end, 0);
@@ -207,17 +292,17 @@ vggcl_status vggcl__st_open(vggcl_ctx *ctx, const char *path, vggcl__st_file *f)
             st = vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: unexpected bytes after the JSON header", path);
             goto fail;
         }
+    if ((twice = duplicate(root, &nomem)) || nomem) {
+        st = nomem ? vggcl__fail(ctx, VGGCL_ERR_NOMEM, "out of host memory")
+                   : vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: duplicate key '%s' in the header", path, twice);
+        goto fail;
+    }
     int count = 0;
     for (cJSON *it = root->child; it; it = it->next) count += strcmp(it->string, "__metadata__") != 0;
     f->tensors = calloc(count ? (size_t)count : 1, sizeof *f->tensors);
     order = calloc(count ? (size_t)count : 1, sizeof *order);
     if (!f->tensors || !order) { st = vggcl__fail(ctx, VGGCL_ERR_NOMEM, "out of host memory"); goto fail; }
     for (cJSON *it = root->child; it; it = it->next) {
-        for (cJSON *prev = root->child; prev != it; prev = prev->next)
-            if (!strcmp(prev->string, it->string)) {
-                st = vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: duplicate key '%s' in the header", path, it->string);
-                goto fail;
-            }
         if (!strcmp(it->string, "__metadata__")) {
             st = parse_metadata(ctx, path, it, f);
         } else {
