@@ -441,6 +441,28 @@ START_TEST(test_plan_errors)
     add_head(&b, "classifier.0", 2, 4);
     expect_model_error(write_model(&b, "no_convs.safetensors", NULL), NULL, "no convolution weights");
 
+    /* a BatchNorm1d between the dense layers: refused, not passed over (the logits were not torch's) */
+    add_conv(&b, 0, 4, 3), add_head(&b, "classifier.0", 4, 4), add(&b, "classifier.1.weight", 1, 4, 0, 0, 0, 0, 1);
+    add_head(&b, "classifier.3", 2, 4);
+    expect_model_error(write_model(&b, "head_bn.safetensors", NULL), NULL,
+                       "'classifier.1.weight' of shape (4,) is not a dense layer's");
+    /* indices not as torch writes them: features.00 took features.0's place, classifier.03 was not found */
+    add_conv(&b, 0, 4, 3), add(&b, "features.00.weight", 4, 4, 3, 3, 3, 0, 1), add_head(&b, "classifier.0", 2, 4);
+    expect_model_error(write_model(&b, "zero_zero.safetensors", NULL), NULL,
+                       "'features.00.weight' is not a VGG features tensor");
+    add_conv(&b, 0, 4, 3), add_head(&b, "classifier.03", 2, 4);
+    expect_model_error(write_model(&b, "zero_three.safetensors", NULL), NULL, "'classifier.03.weight' of shape (2, 4)");
+    /* a _bn model with a BatchNorm missing (it was read as a max pool after that conv) */
+    add_conv(&b, 0, 4, 3), add_conv(&b, 3, 4, 4), add_bn(&b, 4, 4), add_head(&b, "classifier.0", 2, 4);
+    expect_model_error(write_model(&b, "bn_missing.safetensors", NULL), NULL,
+                       "conv features.0 has no BatchNorm after it (features.1), but conv features.3 has one");
+    /* a --head prefix too long for its names (cut at 63 characters, and a tensor not in the file named) */
+    char long_head[200];
+    memset(long_head, 'h', sizeof long_head - 1);
+    long_head[sizeof long_head - 1] = '\0';
+    add_conv(&b, 0, 4, 3), add_head(&b, "classifier.0", 2, 4);
+    expect_model_error(write_model(&b, "long_head.safetensors", NULL), long_head, "head prefix of 199 characters");
+
     float *w = add(&b, "features.0.weight", 4, 4, 3, 3, 3, 0, 1);
     w[17] = NAN;
     add_head(&b, "classifier.0", 2, 4);

@@ -50,7 +50,8 @@ static vggcl_status collect(vggcl_ctx *ctx, const vggcl__st_file *f, feat_entry 
         char *dot;
         if (!isdigit((unsigned char)*p)) goto bad;
         long idx = strtol(p, &dot, 10);
-        if (*dot != '.' || idx > 100000) goto bad;
+        /* (an index as torch writes it: features.00 would take features.0's place) */
+        if (*dot != '.' || idx > 100000 || (*p == '0' && dot != p + 1)) goto bad;
         const char *suffix = dot + 1;
         int k = 0;
         while (k < n && e[k].index != idx) k++;
@@ -154,6 +155,7 @@ static vggcl_status build_features(vggcl_ctx *ctx, const vggcl__st_file *f, int 
     m->steps = calloc((size_t)2 * n + 2, sizeof *m->steps);
     if (!m->steps) { st = vggcl__fail(ctx, VGGCL_ERR_NOMEM, "out of host memory"); goto done; }
     int c_prev = 3, next = 0; /* index where the next conv must be (or next + 1 after a pool) */
+    int with_bn = -1, without_bn = -1; /* a conv with a BatchNorm after it, and one without (their indices) */
     for (int i = 0; i < n; i++) {
         const feat_entry *c = &e[i];
         char shape[96] = "";
@@ -179,6 +181,15 @@ static vggcl_status build_features(vggcl_ctx *ctx, const vggcl__st_file *f, int 
             st = vggcl__fail(ctx, VGGCL_ERR_SHAPE,
                              "%s: features.%d after conv features.%d is neither a conv nor a BatchNorm with "
                              "weight, bias, running_mean and running_var", f->path, bn->index, c->index);
+            goto done;
+        }
+        if (bn && with_bn < 0) with_bn = c->index;
+        if (!bn && without_bn < 0) without_bn = c->index;
+        if (with_bn >= 0 && without_bn >= 0) { /* (vgg16_bn with features.1 missing read as a max pool after 0) */
+            st = vggcl__fail(ctx, VGGCL_ERR_SHAPE,
+                             "%s: conv features.%d has no BatchNorm after it (features.%d), but conv features.%d has "
+                             "one: every conv of a _bn model has its BatchNorm", f->path, without_bn, without_bn + 1,
+                             with_bn);
             goto done;
         }
         st = load_conv(ctx, f, c, bn, c_prev, &m->steps[m->n_steps++]);
@@ -231,16 +242,43 @@ static vggcl_status load_linear(vggcl_ctx *ctx, const vggcl__st_file *f, const c
 
 static int cmp_int(const void *a, const void *b) { return *(const int *)a - *(const int *)b; }
 
-/* The K of every 2-D classifier.K.weight, sorted; returns how many (at most cap). */
-static int chain_indices(const vggcl__st_file *f, int *idx, int cap)
+/* K of classifier.K.<suffix> written as torch writes it (no sign, no leading zero, at most 100000),
+ * else -1. */
+static int chain_index(const char *name, const char **suffix)
+{
+    const char *p = name + 11;
+    char *dot;
+    if (strncmp(name, "classifier.", 11) || !isdigit((unsigned char)*p)) return -1;
+    const long k = strtol(p, &dot, 10);
+    if (*dot != '.' || k > 100000 || (*p == '0' && dot != p + 1)) return -1;
+    *suffix = dot + 1;
+    return (int)k;
+}
+
+/* The K of every classifier.K.weight, sorted; returns how many (at most cap), or -1 with the error
+ * said when a classifier.* tensor is not one the chain reads: a weight that is not 2-D (a BatchNorm1d
+ * between the dense layers was passed over, and the logits were not torchvision's), another suffix,
+ * a bias without its weight, an index not as torch writes it. */
+static int chain_indices(vggcl_ctx *ctx, const vggcl__st_file *f, int *idx, int cap)
 {
     int n = 0;
     for (int i = 0; i < f->n; i++) {
-        const char *name = f->tensors[i].name;
-        int k, used = 0;
-        if (f->tensors[i].ndim != 2 || sscanf(name, "classifier.%d.weight%n", &k, &used) != 1 ||
-            name[used] != '\0' || k < 0 || !isdigit((unsigned char)name[11]))
-            continue;
+        const vggcl__st_tensor *t = &f->tensors[i];
+        const char *suffix = "";
+        char key[64];
+        if (strncmp(t->name, "classifier.", 11)) continue;
+        const int k = chain_index(t->name, &suffix);
+        if (k >= 0) snprintf(key, sizeof key, "classifier.%d.weight", k);
+        if (k < 0 || (strcmp(suffix, "weight") && strcmp(suffix, "bias")) ||
+            (!strcmp(suffix, "weight") ? t->ndim != 2 : !vggcl__st_find(f, key))) {
+            char shape[96];
+            shape_str(t, shape, sizeof shape);
+            vggcl__fail(ctx, VGGCL_ERR_SHAPE, "%s: tensor '%s' of shape %s is not a dense layer's: the head reads "
+                        "classifier.K.weight (out, in) and classifier.K.bias (out,), ReLU between them",
+                        f->path, t->name, shape);
+            return -1;
+        }
+        if (strcmp(suffix, "weight")) continue;
         if (n < cap) idx[n] = k;
         n++;
     }
@@ -257,11 +295,14 @@ static vggcl_status build_head(vggcl_ctx *ctx, const vggcl__st_file *f, const ch
 {
     int idx[VGGCL_MAX_HIDDEN + 1];
     int n = 1, in = m->features;
-    char name[VGGCL_MAX_HIDDEN + 1][64], why[160];
+    char name[VGGCL_MAX_HIDDEN + 1][sizeof m->head_name], why[160];
     vggcl_status st;
-    snprintf(name[0], sizeof name[0], "%.63s", prefix);
+    if (strlen(prefix) >= sizeof m->head_name - 8) /* (prefix.weight must fit) */
+        return vggcl__fail(ctx, VGGCL_ERR_ARG, "head prefix of %zu characters; at most %zu", strlen(prefix),
+                           sizeof m->head_name - 9);
+    snprintf(name[0], sizeof name[0], "%s", prefix);
     if (!strcmp(prefix, "classifier.0")) {
-        n = chain_indices(f, idx, VGGCL_MAX_HIDDEN + 1);
+        if ((n = chain_indices(ctx, f, idx, VGGCL_MAX_HIDDEN + 1)) < 0) return VGGCL_ERR_SHAPE;
         if (n > VGGCL_MAX_HIDDEN + 1)
             return vggcl__fail(ctx, VGGCL_ERR_SHAPE, "%s: a head of %d dense layers (classifier.K.weight); at most %d",
                                f->path, n, VGGCL_MAX_HIDDEN + 1);
@@ -289,7 +330,7 @@ static vggcl_status build_head(vggcl_ctx *ctx, const vggcl__st_file *f, const ch
             in = m->hidden_out[i];
         } else {
             m->head_in = in;
-            snprintf(m->head_name, sizeof m->head_name, "%.63s", name[i]);
+            snprintf(m->head_name, sizeof m->head_name, "%.*s", (int)sizeof m->head_name - 1, name[i]);
             st = load_linear(ctx, f, name[i], in, why, &m->classes, &m->head_w, &m->head_b);
         }
         if (st != VGGCL_OK) return st;
