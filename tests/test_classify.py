@@ -29,7 +29,9 @@ from torchvision.models import VGG16_Weights
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "weights"))
 sys.path.insert(0, str(ROOT / "tests"))
+import export_torchvision  # noqa: E402
 from export_torchvision import export, gap_model  # noqa: E402
+from safetensors_io import load_file, save_file  # noqa: E402
 from test_images import photo  # noqa: E402
 
 VGGCL = None
@@ -144,6 +146,19 @@ class Classify(unittest.TestCase):
             r = self.classify("--progress", bad, self.images[0])
             self.assertEqual(r.returncode, 2, bad)
             self.assertIn("--progress must be a number of seconds", r.stderr)
+
+    def test_export_refuses_what_it_cannot_write(self):
+        """export_torchvision.py: --pool5 drop with torchvision's classifier is refused (the file said drop
+        while the model it came from keeps pool5: other logits); BF16 keeps a NaN a NaN (rounding made the
+        NaNs with every mantissa bit set 0 or -0, which the loader's finite check cannot see)."""
+        out = self.d / "never.safetensors"
+        with self.assertRaises(SystemExit):
+            export_torchvision.main(["--original-head", "--pool5", "drop", "--out", str(out)])
+        self.assertFalse(out.exists())
+        nans = np.frombuffer(np.array([0x7FFFFFFF, 0xFFFFFFFF, 0x7FC00000], np.uint32).tobytes(), np.float32)
+        save_file({"n": nans}, self.d / "nan.safetensors", dtype="BF16")
+        self.assertTrue(np.isnan(load_file(self.d / "nan.safetensors")[0]["n"]).all())
+        (self.d / "nan.safetensors").unlink()
 
     def test_errors(self):
         wrong = self.d / "three.txt"

@@ -64,6 +64,8 @@ def main(argv=None):
     ap.add_argument("--dtype", choices=["F32", "F16", "BF16"], default=None)
     ap.add_argument("--out", required=True)
     a = ap.parse_args(argv)
+    if a.original_head and a.pool5 == "drop":  # (the file would say drop while torchvision's model keeps it)
+        ap.error("--pool5 drop goes with the GAP head: torchvision's classifier reads the 7x7 map after pool5")
     model = original_model(a.arch, a.classes, a.seed) if a.original_head else gap_model(a.arch, a.classes, a.pool5, a.seed)
     if a.state_dict:
         sd = torch.load(a.state_dict, map_location="cpu")

@@ -13,10 +13,12 @@ _DTYPES = {np.dtype("float32"): "F32", np.dtype("float16"): "F16", np.dtype("flo
 
 
 def _to_bytes(arr, dtype):
-    if dtype == "BF16":  # round-to-nearest-even from float32
-        u = np.ascontiguousarray(arr, dtype=np.float32).view(np.uint32).astype(np.uint64)
-        u = ((u + 0x7FFF + ((u >> 16) & 1)) >> 16).astype("<u2")
-        return u.tobytes()
+    if dtype == "BF16":  # round-to-nearest-even from float32; NaN stays a NaN (rounding carried it to 0)
+        f = np.ascontiguousarray(arr, dtype=np.float32)
+        u = f.view(np.uint32).astype(np.uint64)
+        u = ((u + 0x7FFF + ((u >> 16) & 1)) >> 16) & 0xFFFF
+        u[np.isnan(f)] = 0x7FC0
+        return u.astype("<u2").tobytes()
     return np.ascontiguousarray(arr).astype(np.dtype(arr.dtype).newbyteorder("<")).tobytes()
 
 
