@@ -135,7 +135,9 @@ class Images(unittest.TestCase):
     def test_jpeg(self):
         for name, img in (("rgb.jpg", Image.fromarray(photo(37, 53, 4))),
                           ("gray.jpg", Image.fromarray(photo(29, 31, 5)[:, :, 0])),
-                          ("rgb444.jpg", Image.fromarray(photo(16, 9, 6)))):
+                          ("rgb444.jpg", Image.fromarray(photo(16, 9, 6))),
+                          # CMYK, as PIL writes it (Adobe's inverted samples): PIL's conversion to RGB
+                          ("cmyk.jpg", Image.fromarray(photo(37, 53, 7)).convert("CMYK"))):
             p = self.d / name
             img.save(p, quality=90, subsampling=0 if "444" in name else -1)
             with self.subTest(name):
@@ -150,6 +152,9 @@ class Images(unittest.TestCase):
             p = self.d / f"img{i:02d}_{h}x{w}.{'jpg' if i % 2 else 'png'}"
             Image.fromarray(photo(h, w, 10 + i)).save(p, quality=92)
             paths.append(p)
+        p = self.d / "cmyk_600x500.jpg"  # a CMYK JPEG decoded in part, as the preset reads it
+        Image.fromarray(photo(600, 500, 30)).convert("CMYK").save(p, quality=92)
+        paths.append(p)
         out = self.d / "t.npy"
         r = self.vggcl("--output", out, *paths)
         self.assertEqual(r.returncode, 0, r.stderr)

@@ -2,7 +2,8 @@
  * PIL's Image.convert("RGB") does: alpha dropped (not blended), palettes
  * expanded, gray replicated, 16-bit RGB(A) and gray+alpha samples cut to their
  * high byte, 16-bit gray clipped to 255 (PIL opens it as mode "I"), 1/2/4-bit
- * gray scaled to 0..255, no gamma or colour management. */
+ * gray scaled to 0..255, CMYK (and YCCK) JPEGs read with Adobe's inverted
+ * samples and converted by PIL's formula, no gamma or colour management. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stddef.h>
@@ -91,11 +92,8 @@ static vggcl_status load_jpeg(vggcl_ctx *ctx, const char *path, FILE *f, const v
         return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: %ux%u pixels is too large", path, cinfo.image_width,
                            cinfo.image_height);
     }
-    if (cinfo.jpeg_color_space == JCS_CMYK || cinfo.jpeg_color_space == JCS_YCCK) {
-        jpeg_destroy_decompress(&cinfo);
-        return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: CMYK JPEG images are not supported; convert to RGB", path);
-    }
-    cinfo.out_color_space = cinfo.num_components == 1 ? JCS_GRAYSCALE : JCS_RGB;
+    const int cmyk = cinfo.jpeg_color_space == JCS_CMYK || cinfo.jpeg_color_space == JCS_YCCK;
+    cinfo.out_color_space = cinfo.num_components == 1 ? JCS_GRAYSCALE : cmyk ? JCS_CMYK : JCS_RGB;
     jpeg_start_decompress(&cinfo);
     const int width = (int)cinfo.output_width, height = (int)cinfo.output_height, comps = cinfo.output_components;
     int y0 = 0, y1 = height, x0 = 0, x1 = width;
@@ -121,9 +119,17 @@ static vggcl_status load_jpeg(vggcl_ctx *ctx, const char *path, FILE *f, const v
         unsigned char *dst = out + (size_t)(y - y0) * n * 3;
         JSAMPROW rows[1] = { comps == 3 ? dst : row }; /* RGB rows straight into place */
         jpeg_read_scanlines(&cinfo, rows, 1);
-        if (comps != 3) {
-            const unsigned char *gray = row; /* (row is volatile for the jump; this one need not be) */
-            for (int x = 0; x < n; x++) dst[x * 3] = dst[x * 3 + 1] = dst[x * 3 + 2] = gray[x * comps];
+        const unsigned char *in = row; /* (row is volatile for the jump; this one need not be) */
+        if (comps == 4) { /* PIL: the samples inverted ("CMYK;I", Adobe's way), then its cmyk2rgb */
+            for (int x = 0; x < n; x++) {
+                const int k = in[x * 4 + 3]; /* 255 - the inverted K */
+                for (int c = 0; c < 3; c++) {
+                    const int t = (255 - in[x * 4 + c]) * k + 128; /* (PIL's MULDIV255) */
+                    dst[x * 3 + c] = (unsigned char)(k - (((t >> 8) + t) >> 8));
+                }
+            }
+        } else if (comps != 3) {
+            for (int x = 0; x < n; x++) dst[x * 3] = dst[x * 3 + 1] = dst[x * 3 + 2] = in[x * comps];
         }
     }
     if (y1 < height) { /* rows read and dropped to the next iMCU row (a skip that starts inside one can
