@@ -900,6 +900,14 @@ class Bench(unittest.TestCase):
         r = self.bench(*args, env={"VGGCL_CACHE_DIR": too_long})
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn("(not cached: the cache folder's name is too long)", r.stderr)
+        shared = self.d / "shared-cache"  # others may write to it: not used, and the compile note agrees
+        shared.mkdir()
+        shared.chmod(0o777)
+        r = self.bench(*args, env={"VGGCL_CACHE_DIR": str(shared)})
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("it is not used", r.stderr)
+        self.assertIn("(not cached: the cache folder is not usable)", r.stderr)  # (it said "then cached in")
+        self.assertEqual(list(shared.iterdir()), [])
         self.assertEqual(json.loads(r.stdout)["programs_from_cache"], 0)
         r = subprocess.run([VGGCL, "tune", "--size", "32", "--iters", "1"], capture_output=True, text=True,
                            env=dict(os.environ, VGGCL_CACHE_DIR=too_long), timeout=60)
