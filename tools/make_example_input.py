@@ -24,6 +24,6 @@ def pictures(size=224):
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 2:
+    if len(sys.argv) != 2 or sys.argv[1].startswith("-"):  # (--help was taken for a file name)
         sys.exit(__doc__)
     np.save(sys.argv[1], ((pictures() - MEAN) / STD).astype(np.float32))
