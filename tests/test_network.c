@@ -205,6 +205,49 @@ START_TEST(test_network_device_memory)
 }
 END_TEST
 
+/* The largest batch that fits, as a check of every buffer a pass makes. n: the batch asked for. */
+static int fitting_batch(vggcl_ctx *cl, vggcl_model *m, int n, int h, int w, float *x, float *y)
+{
+    ck_assert_int_eq(vggcl_forward(cl, m, x, n, h, w, y, NULL), VGGCL_ERR_DEVICE_MEMORY);
+    const char *at = strstr(vggcl_message(cl), "the largest batch that fits at this size is ");
+    ck_assert_msg(at != NULL, "%s", vggcl_message(cl));
+    return atoi(at + strlen("the largest batch that fits at this size is "));
+}
+
+/* The logits and CLBlast's copies count in the memory check too: a head of many classes whose logits
+ * pass the per-buffer limit at a batch of small activations failed in the driver (the logits buffer,
+ * with no batch that fits said, and a batch said to fit that did not), and a larger SGEMM aborted the
+ * process inside CLBlast (its padded copy of the output past the limit). The device's per-buffer limit
+ * is lowered here (4 MiB, 64 MiB) so that the batches stay small. */
+START_TEST(test_network_head_memory)
+{
+    const char *path = tu_tmp("wide_head.safetensors");
+    tu_write_vgg(path, "8,M,8", 0, 3000, 3, NULL);
+    vggcl_ctx *cl = tu_cl_ctx();
+    vggcl_model *m;
+    ck_assert(vggcl_model_load(cl, path, NULL, &m) == VGGCL_OK);
+    const int N = 400, H = 4, W = 4; /* (small maps: the logits are the largest buffer) */
+    float *x = calloc((size_t)N * 3 * H * W, sizeof *x), *y = calloc((size_t)N * 3000, sizeof *y);
+    ck_assert(x && y);
+    cl->max_alloc = (size_t)4 << 20; /* logits of 3000 classes: 349 images */
+    const int fit = fitting_batch(cl, m, N, H, W, x, y);
+    ck_assert_msg(fit == (int)(cl->max_alloc / (3000 * 4)), "%d: %s", fit, vggcl_message(cl));
+    ck_assert_msg(vggcl_forward(cl, m, x, fit, H, W, y, NULL) == VGGCL_OK, "batch %d: %s", fit, vggcl_message(cl));
+    vggcl_model_free(m);
+    free(x), free(y);
+    /* 100000 classes: CLBlast's SGEMM from 21 images on; its copy of the output padded to 128 rows */
+    tu_write_vgg(path, "8,M,8", 0, 100000, 3, NULL);
+    ck_assert(vggcl_model_load(cl, path, NULL, &m) == VGGCL_OK);
+    cl->max_alloc = (size_t)64 << 20; /* logits alone: 167 images; the padded copy: 128 */
+    x = calloc((size_t)167 * 3 * H * W, sizeof *x), y = calloc((size_t)167 * 100000, sizeof *y);
+    ck_assert(x && y);
+    ck_assert_int_eq(fitting_batch(cl, m, 167, H, W, x, y), 128);
+    free(x), free(y);
+    vggcl_model_free(m);
+    vggcl_ctx_free(cl);
+}
+END_TEST
+
 /* Tuned rows whose parameters need another weight layout than the layer's default (the
  * channel-packed Winograd: F(6x6) where F(4x4) is the default and the other way round), and
  * two rows for one layer at two map sizes that need both: the model packs its weights for
@@ -501,6 +544,7 @@ int main(void)
     tcase_add_loop_test(tc, test_network_vs_reference, VGGCL_CONV_AUTO, VGGCL_CONV_WINOGRAD_PACKED + 1);
     tcase_add_loop_test(tc, test_network_overlapped, 0, 2);
     tcase_add_test(tc, test_network_device_memory);
+    tcase_add_test(tc, test_network_head_memory);
     tcase_add_test(tc, test_network_tuned_layouts);
     tcase_add_loop_test(tc, test_network_small_devices, 0, 7);
     tcase_add_loop_test(tc, test_network_kernel_limits, 0, 3);

@@ -43,6 +43,14 @@ vggcl_status vggcl__sgemm(vggcl_ctx *ctx, const char *where, int trans_b, size_t
     return vggcl__fail(ctx, st, "%s: CLBlastSgemm -> %s (%d)", where, clblast_name(s), (int)s);
 }
 
+size_t vggcl__sgemm_temp_floats(size_t M, size_t N, size_t K, size_t *largest)
+{
+    const size_t m = vggcl__round_up(M, 128), n = vggcl__round_up(N, 128), k = vggcl__round_up(K, 128);
+    const size_t a = m * k, b = k * n, c = m * n;
+    *largest = a > b ? (a > c ? a : c) : (b > c ? b : c);
+    return a + b + c;
+}
+
 /* One work-item per output, work-groups of a fixed size: one compile whatever the batch. */
 static vggcl_status dense_small(vggcl_ctx *ctx, const char *where, cl_mem in, cl_mem weight, cl_mem bias, cl_mem out,
                                 int N, int K, int C, int relu)

@@ -157,15 +157,25 @@ static size_t weight_bytes(const vggcl_model *m)
     return b;
 }
 
-/* Device workspace of one pass, in floats per buffer. */
+/* Device workspace of one pass, in floats per buffer; gemm: CLBlast's temporaries of the largest
+ * SGEMM call (one at a time), gemm_largest the largest of them. */
 typedef struct {
-    size_t input, act, partial, feat, logits, conv[2];
+    size_t input, act, partial, feat, logits, conv[2], gemm, gemm_largest;
 } workspace;
+
+/* Counts an SGEMM call's temporaries in ws. */
+static void sgemm_call(workspace *ws, size_t M, size_t N, size_t K)
+{
+    size_t largest;
+    const size_t all = vggcl__sgemm_temp_floats(M, N, K, &largest);
+    if (all > ws->gemm) ws->gemm = all;
+    if (largest > ws->gemm_largest) ws->gemm_largest = largest;
+}
 
 static workspace workspace_for(const vggcl_ctx *ctx, const vggcl_model *m, int n, int h, int w)
 {
     workspace ws = { (size_t)n * 3 * h * w, max_activation(m, n, h, w), 0, (size_t)n * m->features,
-                     (size_t)n * (m->classes ? m->classes : 1), { 0, 0 } };
+                     (size_t)n * (m->classes ? m->classes : 1), { 0, 0 }, 0, 0 };
     for (int i = 0; i < m->n_steps; i++) {
         const vggcl_step *s = &m->steps[i];
         if (s->kind == VGGCL_STEP_POOL) {
@@ -179,22 +189,31 @@ static workspace workspace_for(const vggcl_ctx *ctx, const vggcl_model *m, int n
         vggcl__conv_algo(c.algo)->workspace(&c.params, n, s->c_in, s->c_out, h, w, need);
         for (int k = 0; k < 2; k++)
             if (need[k] > ws.conv[k]) ws.conv[k] = need[k];
+        if (c.algo == VGGCL_CONV_GEMM) sgemm_call(&ws, (size_t)s->c_out, (size_t)h * w, (size_t)s->c_in * 9);
     }
     ws.partial = vggcl__cl_gap_partial_floats(ctx, n, m->features, h, w);
+    /* the dense layers past the small kernel's size go through CLBlast (vggcl__cl_dense) */
+    for (int i = 0; i <= m->n_hidden && m->classes; i++) {
+        const size_t in = i < m->n_hidden ? (size_t)m->hidden_in[i] : (size_t)m->head_in,
+                     out = i < m->n_hidden ? (size_t)m->hidden_out[i] : (size_t)m->classes;
+        if ((double)n * out * in > VGGCL_DENSE_SMALL_MACS) sgemm_call(&ws, (size_t)n, out, in);
+    }
     return ws;
 }
 
 static size_t ws_total(const workspace *ws)
 {
     /* two inputs: overlapped passes fill one while the other is read */
-    return (2 * ws->input + 2 * ws->act + ws->partial + ws->feat + ws->logits + ws->conv[0] + ws->conv[1]) * sizeof(float);
+    return (2 * ws->input + 2 * ws->act + ws->partial + ws->feat + ws->logits + ws->conv[0] + ws->conv[1] + ws->gemm) *
+           sizeof(float);
 }
 
 static size_t ws_largest(const workspace *ws)
 {
-    size_t l = ws->act;
-    if (ws->conv[0] > l) l = ws->conv[0];
-    if (ws->conv[1] > l) l = ws->conv[1];
+    const size_t all[] = { ws->input, ws->act, ws->partial, ws->feat, ws->logits, ws->conv[0], ws->conv[1],
+                           ws->gemm_largest };
+    size_t l = 0;
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) l = all[i] > l ? all[i] : l;
     return l * sizeof(float);
 }
 
