@@ -22,9 +22,9 @@ __kernel __attribute__((reqd_work_group_size(DENSE_WG, 1, 1)))
 void dense(__global const float *restrict in, __global const float *restrict weight,
            __global const float *restrict bias, __global float *restrict out, int N, int K, int C, int relu)
 {
-    const int i = get_global_id(0);
-    if (i >= N * C) return;
-    const int n = i / C, c = i % C;
+    const size_t i = get_global_id(0); /* (N * C may pass 2^31: a head of many classes at a large batch) */
+    if (i >= (size_t)N * C) return;
+    const int n = (int)(i / C), c = (int)(i % C);
     const __global float *x = in + (size_t)n * K, *w = weight + (size_t)c * K;
     float4 acc4 = (float4)(0.0f);
     int k = 0;
@@ -37,8 +37,8 @@ void dense(__global const float *restrict in, __global const float *restrict wei
 
 __kernel void bias_add(__global float *out, __global const float *restrict bias, int N, int C, int relu)
 {
-    const int i = get_global_id(0);
-    if (i >= N * C) return;
+    const size_t i = get_global_id(0);
+    if (i >= (size_t)N * C) return;
     const float v = out[i] + bias[i % C];
     out[i] = relu ? RELU(v) : v;
 }
