@@ -1099,6 +1099,13 @@ class Bench(unittest.TestCase):
                              env=dict(os.environ, VGGCL_CACHE_DIR="off"), timeout=600)
         self.assertEqual(off.returncode, 1)
         self.assertIn("VGGCL_CACHE_DIR is off", off.stderr)
+        # a batch whose pass cannot fit the device: said up front as for a pass (every candidate failed, and
+        # tune said "no algorithm ran")
+        big = subprocess.run([VGGCL, "tune", "--random", "--batch", "4096", "--size", "224", "--budget", "0"],
+                             capture_output=True, text=True, env=env, timeout=120)
+        self.assertEqual(big.returncode, 1, big.stderr)
+        self.assertIn("tune: device out of memory: batch 4096 at 224x224", big.stderr)
+        self.assertIn("the largest batch that fits at this size is", big.stderr)
         bad = subprocess.run([VGGCL, "tune", "--batch", "1,x"], capture_output=True, text=True, env=env, timeout=60)
         self.assertEqual(bad.returncode, 2)
         self.assertIn("--batch", bad.stderr)

@@ -223,8 +223,7 @@ static int fits(const vggcl_ctx *ctx, const vggcl_model *m, int n, int h, int w)
     return ws_largest(&ws) <= ctx->max_alloc && weight_bytes(m) + ws_total(&ws) <= ctx->global_mem;
 }
 
-/* Fails up front, with the largest batch that fits, when the pass cannot fit. */
-static vggcl_status check_memory(vggcl_ctx *ctx, const vggcl_model *m, int n, int h, int w)
+vggcl_status vggcl__check_memory(vggcl_ctx *ctx, const vggcl_model *m, int n, int h, int w)
 {
     if (fits(ctx, m, n, h, w)) return VGGCL_OK;
     int lo = 0, hi = n; /* fits(lo) (or lo == 0), !fits(hi) */
@@ -249,7 +248,7 @@ static vggcl_status check_memory(vggcl_ctx *ctx, const vggcl_model *m, int n, in
 static vggcl_status prepare(vggcl_ctx *ctx, vggcl_model *m, int n, int h, int w, int slot)
 {
     vggcl_status st;
-    if ((st = check_memory(ctx, m, n, h, w)) != VGGCL_OK) return st;
+    if ((st = vggcl__check_memory(ctx, m, n, h, w)) != VGGCL_OK) return st;
     const workspace ws = workspace_for(ctx, m, n, h, w);
     const size_t f = sizeof(float);
     if ((st = ensure(ctx, slot ? "input (second buffer)" : "input", &m->input[slot], &m->input_bytes[slot],

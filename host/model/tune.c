@@ -581,6 +581,9 @@ vggcl_status vggcl_tune(vggcl_ctx *ctx, vggcl_model *m, const int *batches, int 
         return vggcl__fail(ctx, VGGCL_ERR_ARG, "tune: %dx%d with %d passes is not a valid pass for this model", h, w,
                            iters);
     if ((st = table_writable(ctx)) != VGGCL_OK) return st; /* (found before the tuning, not after it) */
+    for (int b = 0; b < n_batches; b++) /* (a batch no pass can run: every candidate failed, "no algorithm ran") */
+        if ((st = vggcl__check_memory(ctx, m, batches[b], h, w)) != VGGCL_OK)
+            return vggcl__fail_around(ctx, st, "tune: ", "");
     /* the distinct conv shapes: (step, h, w) of the first conv of each */
     int *first = calloc((size_t)m->n_steps + 1, 3 * sizeof *first);
     check_slice *slices = calloc((size_t)m->n_steps + 1, sizeof *slices);
