@@ -16,7 +16,11 @@
 # is there, only NVIDIA's ICD is listed (such machines may have PoCL too).
 # PEAK_GFLOPS is the device's fp32 peak (default 67000, the H200's). STEPS is
 # a comma list of devices, suites, bench, profile, scan, tune, tuned, parity,
-# images, mpi (default: all but scan, images and mpi, in that order). images
+# images, mpi, bigbatch (default: all but scan, images, mpi and bigbatch, in
+# that order). bigbatch: VGG16 at batch 160 and 32x32 on the GPU against the
+# reference (GAP's and other launches' second dimension, N x C, then passes
+# 65535, CUDA's limit on a grid's y: it is not known whether NVIDIA's OpenCL
+# takes more, and the suites stop at smaller batches). images
 # (issue #12): `vggcl bench --images` on 2048 JPEGs (BIN_DIR/images repeated)
 # at batch 32 and 8 with 16 and 8 decoding threads, each beside `vggcl bench`
 # at its batch; mpi: tools/mpi_scaling.sh with BIN_DIR/vggcl-mpi, 1, 2, 4 and
@@ -190,4 +194,14 @@ if [ -n "$pocl_icd" ]; then mpi_env=(env OCL_ICD_VENDORS="$pocl_icd"); else mpi_
 want mpi && step "MPI scaling, PoCL ranks" 360 "${mpi_env[@]}" HWLOC_COMPONENTS=-cuda,-nvml,-opencl \
   MPIRUN_ARGS="--mca pml ob1 --mca btl_vader_single_copy_mechanism none ${MPIRUN_ARGS:-}" \
   tools/mpi_scaling.sh "$bin/vggcl-mpi" "$bin/images" "$mpi_ranks" "$mpi_rounds" "$mpi_images"
+# (after the measurements: what time is left)
+if want bigbatch; then
+  step "batch 160 at 32x32 against the reference (launches of N x C = 81920 rows)" 150 sh -c "\
+python3 weights/make_test_weights.py --arch vgg16 --classes 7 --out '$work/v16.safetensors' >/dev/null && \
+python3 -c 'import numpy as np, sys; np.save(sys.argv[1], np.random.default_rng(0).standard_normal((160, 3, 32, 32)).astype(np.float32))' '$work/x.npy' && \
+'$bin/vggcl' run --weights '$work/v16.safetensors' --input '$work/x.npy' --output '$work/gpu.npy' && \
+'$bin/vggcl' run --device ref --weights '$work/v16.safetensors' --input '$work/x.npy' --output '$work/ref.npy' && \
+python3 -c 'import numpy as np, sys; g, r = np.load(sys.argv[1]), np.load(sys.argv[2]); \
+print(\"batch 160: rel L2 %.3g against the reference\" % (np.linalg.norm(g - r) / np.linalg.norm(r)))' '$work/gpu.npy' '$work/ref.npy'"
+fi
 echo "== done in ${SECONDS}s" | tee -a "$log"
