@@ -75,6 +75,9 @@ class Cli(unittest.TestCase):
         self.fails(self.run_args(extra=["--bogus"]), 2, "unknown argument '--bogus'")
         # a short option inside a cluster (getopt has not moved past it: the argument before was named)
         self.fails(self.run_args(extra=["-xy"]), 2, "unknown option '-x'")
+        # a flag given a value (getopt's optopt is then the flag's own code: it was printed as a character)
+        self.fails(["classify", "--weights", self.weights, "--no-crop=1", "x.png"], 2,
+                   "--no-crop takes no value ('--no-crop=1')")
         # an abbreviation of several options names them (it was "unknown argument")
         self.fails(["classify", "--weights", self.weights, "--t", "3", "x.png"], 2,
                    "'--t' is short for more than one option (--top, --tensor-out, --threads)")

@@ -63,7 +63,7 @@ int cmd_tune(int argc, char **argv)
         return CLI_USAGE;
 
     int rc = CLI_FAIL, count = 0;
-    char path[1024] = "";
+    char path[8192] = ""; /* (longer than any cache path the library uses) */
     vggcl_tune_row rows[64];
     vggcl_model *model = NULL;
     vggcl_ctx *ctx = cli_ctx_new();

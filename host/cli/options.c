@@ -114,7 +114,11 @@ void cli_help(const cli_command *c, FILE *out)
  * argument before it), an abbreviation of several long ones, or an unknown one. CLI_USAGE, said. */
 static int unknown(const cli_command *c, int n, int short_opt, const char *arg)
 {
-    if (short_opt) return cli_error(CLI_USAGE, "%s: unknown option '-%c'", c->name, short_opt);
+    /* (for --flag=value getopt sets optopt to the flag's own code: 256 + i, or 'h' for --help) */
+    if (!strncmp(arg, "--", 2) && strchr(arg, '=') && short_opt)
+        return cli_error(CLI_USAGE, "%s: %.*s takes no value ('%s')", c->name, (int)strcspn(arg, "="), arg, arg);
+    if (short_opt > 0 && short_opt < 256 && strncmp(arg, "--", 2))
+        return cli_error(CLI_USAGE, "%s: unknown option '-%c'", c->name, short_opt);
     char these[512] = "";
     int matches = 0;
     const size_t len = strncmp(arg, "--", 2) ? 0 : strcspn(arg + 2, "=");

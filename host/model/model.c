@@ -269,7 +269,13 @@ static int chain_indices(vggcl_ctx *ctx, const vggcl__st_file *f, int *idx, int 
         if (strncmp(t->name, "classifier.", 11)) continue;
         const int k = chain_index(t->name, &suffix);
         if (k >= 0) snprintf(key, sizeof key, "classifier.%d.weight", k);
-        if (k < 0 || (strcmp(suffix, "weight") && strcmp(suffix, "bias")) ||
+        if (k < 0) {
+            vggcl__fail(ctx, VGGCL_ERR_SHAPE, "%s: tensor '%s' is not a dense layer's: its index is not written as "
+                        "torch writes it (classifier.K.weight and .bias, K a number without leading zeros)",
+                        f->path, t->name);
+            return -1;
+        }
+        if ((strcmp(suffix, "weight") && strcmp(suffix, "bias")) ||
             (!strcmp(suffix, "weight") ? t->ndim != 2 : !vggcl__st_find(f, key))) {
             char shape[96];
             shape_str(t, shape, sizeof shape);
