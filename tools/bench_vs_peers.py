@@ -39,6 +39,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 PEERS = ("vggcl", "PyTorch", "onnxruntime", "OpenVINO", "ncnn")
 SIZE, CLASSES = 224, 7
+AGREE = 1e-4  # the relative L2 of an engine's logits against PyTorch's that still counts as the same answer
 
 
 # ---- the model in every format (needs torch) ----
@@ -152,14 +153,29 @@ def worker(peer, d, batch, iters, threads):
     print(json.dumps({"ms": ms, "logits": [float(v) for v in out]}))
 
 
-def run_vggcl(binary, d, batch, iters, threads):
+def cpu_device(binary):
+    """vggcl's first CPU device (flat index, its line in `vggcl devices`): the peers run on the CPU, so vggcl
+    does too, whatever $VGGCL_DEVICE says or a GPU the machine has (vggcl's default)."""
+    listing = subprocess.run([binary, "devices"], capture_output=True, text=True, check=True).stdout
+    for line in listing.splitlines():
+        f = line.split()
+        if len(f) > 3 and f[2] == "CPU":
+            return f[0], line
+    raise SystemExit("bench_vs_peers: no CPU device in `vggcl devices` (PoCL: apt-get install pocl-opencl-icd)")
+
+
+def run_vggcl(binary, device, d, batch, iters, threads):
     env = dict(os.environ, POCL_MAX_PTHREAD_COUNT=str(threads))
-    r = subprocess.run([binary, "bench", "--weights", str(d / "model.safetensors"), "--batch", str(batch),
-                        "--iters", str(iters), "--json"], capture_output=True, text=True, env=env, check=True)
-    ms = json.loads(r.stdout.strip().splitlines()[-1])["ms_per_batch_median"]
-    subprocess.run([binary, "run", "--weights", str(d / "model.safetensors"), "--input", str(d / "x.npy"),
-                    "--output", str(d / "vggcl.npy")], capture_output=True, text=True, env=env, check=True)
-    return {"ms": ms, "logits": np.load(d / "vggcl.npy")[0].tolist()}
+    r = subprocess.run([binary, "bench", "--device", device[0], "--weights", str(d / "model.safetensors"), "--batch",
+                        str(batch), "--iters", str(iters), "--json"], capture_output=True, text=True, env=env,
+                       check=True)
+    j = json.loads(r.stdout.strip().splitlines()[-1])
+    if j["device"] not in device[1]:
+        raise SystemExit(f"bench_vs_peers: vggcl ran on {j['device']}, not the CPU device: {device[1]}")
+    subprocess.run([binary, "run", "--device", device[0], "--weights", str(d / "model.safetensors"), "--input",
+                    str(d / "x.npy"), "--output", str(d / "vggcl.npy")], capture_output=True, text=True, env=env,
+                   check=True)
+    return {"ms": j["ms_per_batch_median"], "logits": np.load(d / "vggcl.npy")[0].tolist()}
 
 
 def main():
@@ -181,13 +197,14 @@ def main():
     with tempfile.TemporaryDirectory(prefix="vggcl-peers-") as tmp:
         d = Path(tmp)
         _, want = prepare(d)
+        device = cpu_device(a.vggcl)
         best, agrees, notes = {}, {}, []
         engines = [p for p in PEERS if p == "vggcl" or p in a.engines]
         for rnd in range(a.rounds):
             for batch in a.batches:
                 for peer in list(engines):
                     if peer == "vggcl":
-                        r = run_vggcl(a.vggcl, d, batch, a.iters, a.threads)
+                        r = run_vggcl(a.vggcl, device, d, batch, a.iters, a.threads)
                     else:
                         py = sys.executable if peer == "PyTorch" else a.peer_python
                         p = subprocess.run([py, __file__, a.vggcl, "--worker", peer, "--dir", str(d), "--batches",
@@ -220,6 +237,10 @@ def main():
           ", ".join(f"{p} {agrees[p]:.1e}" for p in cols))
     for n in notes:
         print(f"\n{n}")
+    wrong = [p for p in cols if not agrees[p] <= AGREE]
+    if wrong:  # (times of an engine that computes something else compare nothing)
+        raise SystemExit(f"bench_vs_peers: {', '.join(wrong)} computed other logits than PyTorch (relative L2 over "
+                         f"{AGREE:g}): the table above does not compare like with like")
 
 
 if __name__ == "__main__":

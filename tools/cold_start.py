@@ -22,7 +22,7 @@ def main():
     with tempfile.TemporaryDirectory() as vc, tempfile.TemporaryDirectory() as pc:
         env = dict(os.environ, VGGCL_CACHE_DIR=vc, POCL_CACHE_DIR=pc)
         for label, opts in (("cold (every cache empty)", extra), ("warm", extra),
-                            ("warm, batch 3 at 200x200", ["--batch", "3", "--size", "200"])):
+                            ("warm, batch 3 at 200x200", [*extra, "--batch", "3", "--size", "200"])):
             t0 = time.perf_counter()
             r = subprocess.run([binary, "bench", "--random", "--iters", "1", "--json", *opts], env=env,
                                capture_output=True, text=True, check=True)

@@ -48,9 +48,10 @@ if [ -z "${VGGCL_DEVICE:-}" ]; then
   [ -n "$VGGCL_DEVICE" ] || { echo "mpi_scaling: no CPU device in \`vggcl devices\`; set VGGCL_DEVICE" >&2; exit 1; }
 fi
 "$vggcl" devices | awk -v d="$VGGCL_DEVICE" '$1 == d' >&2
-n=$(find "$images" -maxdepth 1 -type f | wc -l)
+# the images classify takes (not a README beside them: images/s counted it)
+mapfile -t listed < <(find "$images" -maxdepth 1 -type f \( -iname '*.jpg' -o -iname '*.jpeg' -o -iname '*.png' \) | sort)
+n=${#listed[@]}
 mkdir "$tmp/warm"
-mapfile -t listed < <(find "$images" -maxdepth 1 -type f | sort) # (head in a pipe: SIGPIPE under pipefail)
 cp "${listed[@]:0:8}" "$tmp/warm/"
 # shellcheck disable=SC2086  # MPIRUN_ARGS is a list of options
 mpirun -n 1 --oversubscribe --bind-to none -x POCL_MAX_PTHREAD_COUNT=1 ${MPIRUN_ARGS:-} \
