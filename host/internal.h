@@ -151,6 +151,9 @@ void vggcl__unlock(void);
 
 /* strerror, thread-safe: the text is put in buf. */
 const char *vggcl__strerror(int err, char *buf, size_t len);
+/* path opened for reading when it is a regular file (a FIFO is not waited on); else NULL with *err
+ * the open's errno, EISDIR for a folder, or 0 for anything else that is not a regular file. */
+FILE *vggcl__open_input(const char *path, int *err);
 
 /* Checked OpenCL calls. The enclosing function declares `vggcl_status st`, a
  * `fail:` label, and `where` (the layer or step, for the message). The call

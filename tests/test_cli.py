@@ -153,6 +153,39 @@ class Cli(unittest.TestCase):
         self.assertEqual([c["images"] for c in json.loads(r.stdout)["per_class"]],
                          [len(walk(root / c)) for c in ("a", "a-b", "b.jpg")])
 
+    def test_run_inputs_and_outputs_review(self):
+        """A FIFO as --input is refused, not waited on for ever; outputs that are the same file through
+        standard output or a dangling link, an empty path or a folder are refused up front (one result was
+        lost, or the other output was removed after the run); --size past 2^32 is refused (it wrapped to 8);
+        bench's --images options without --images, and --per-layer on the reference, are said before any
+        pass; a negative .npy dimension is named as such."""
+        fifo = self.d / "fifo.npy"
+        os.mkfifo(fifo)
+        self.fails(self.run_args(x=fifo), 1, "fifo.npy: cannot open input: not a regular file")
+        feats = self.d / "out" / "f.npy"
+        run = ["run", "--weights", str(self.weights), "--input", str(self.x)]
+        with open(feats, "wb") as f:  # standard output redirected to the --features file
+            r = subprocess.run([VGGCL, *run, "--output", "-", "--features", str(feats)], stdout=f,
+                               stderr=subprocess.PIPE, text=True, timeout=300)
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn("are both standard output", r.stderr)
+        feats.unlink()
+        link = self.d / "link.npy"  # (beside out/, which the check expects empty)
+        link.symlink_to("target.npy")
+        self.fails([*run, "--output", link, "--features", self.d / "target.npy"], 2, "are the same file")
+        link.unlink()
+        self.fails(self.run_args(extra=["--features", ""]), 2, "--features is empty")
+        self.fails(self.run_args(extra=["--features", self.d]), 2, f"--features {self.d} is a folder")
+        self.fails(["bench", "--weights", self.weights, "--size", "4294967304"], 2, "--size must be H or HxW")
+        self.fails(["bench", "--weights", self.weights, "--size", "8", "--crop", "4"], 2, "--crop goes with --images")
+        self.fails(["bench", "--weights", self.weights, "--size", "8", "--device", "ref", "--per-layer"], 2,
+                   "--per-layer profiling needs an OpenCL device")
+        bad = self.d / "neg.npy"
+        header = "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3, -8, 8), }"
+        header += " " * (-(10 + len(header) + 1) % 64) + "\n"
+        bad.write_bytes(b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little") + header.encode())
+        self.fails(self.run_args(x=bad), 1, "dimension 2 is not a non-negative integer")
+
     def test_batch_larger_than_the_images(self):
         """A --batch far larger than the images holds as many as there are (a 1000x1000 image without a
         crop at --batch 4096 asked for 49 GB: out of host memory)."""

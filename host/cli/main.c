@@ -98,10 +98,11 @@ int cli_int(const char *cmd, const char *opt, const char *v, int lo, int hi, int
 int cli_size(const char *cmd, const char *v, int *h, int *w)
 {
     char *end;
-    *h = *w = (int)strtol(v, &end, 10);
-    if (*end == 'x') *w = (int)strtol(end + 1, &end, 10);
-    if (*end || !isdigit((unsigned char)v[0]) || *h < 1 || *w < 1 || *h > 8192 || *w > 8192)
+    long lh = strtol(v, &end, 10), lw = lh; /* (in long, then checked: an int cast first wrapped 2^32 + 8 to 8) */
+    if (*end == 'x') lw = strtol(end + 1, &end, 10);
+    if (*end || !isdigit((unsigned char)v[0]) || lh < 1 || lw < 1 || lh > 8192 || lw > 8192)
         return cli_error(CLI_USAGE, "%s: --size must be H or HxW (1 to 8192), not '%s'", cmd, v);
+    *h = (int)lh, *w = (int)lw;
     return 0;
 }
 

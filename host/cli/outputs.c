@@ -14,12 +14,19 @@
 
 #include "cli.h"
 
-int cli_is_stdout(const char *path)
+/* Whether path is one of the names of standard output itself. */
+static int stdout_name(const char *path)
 {
     static const char *const names[] = { "-", "/dev/stdout", "/dev/fd/1", "/proc/self/fd/1" };
-    struct stat a, b;
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         if (!strcmp(path, names[i])) return 1;
+    return 0;
+}
+
+int cli_is_stdout(const char *path)
+{
+    struct stat a, b;
+    if (stdout_name(path)) return 1;
     /* a name for the file or pipe stdout is; not a device (/dev/null for both is no clash) */
     return stat(path, &a) == 0 && fstat(STDOUT_FILENO, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino &&
            !S_ISCHR(a.st_mode);
@@ -56,18 +63,38 @@ static void folder_of(const char *path, char *dir, size_t len)
     else snprintf(dir, len, "%.*s", (int)(s - path), path);
 }
 
+/* Where a chain of symbolic links ends (a name not there yet), into out: path itself when it is no link. */
+static void link_target(const char *path, char *out, size_t len)
+{
+    char dir[PATH_MAX], next[PATH_MAX];
+    snprintf(out, len, "%s", path);
+    for (int hops = 0; hops < 40; hops++) { /* (as the kernel's limit on a chain) */
+        const ssize_t n = readlink(out, next, sizeof next - 1);
+        if (n < 0) return;
+        next[n] = '\0';
+        folder_of(out, dir, sizeof dir);
+        const int w = next[0] == '/' ? snprintf(out, len, "%s", next) : snprintf(out, len, "%s/%s", dir, next);
+        if (w < 0 || (size_t)w >= len) return; /* (a name too long for a path: as far as it goes) */
+    }
+}
+
 static void identify(const char *path, file_id *id)
 {
     struct stat sb;
-    char dir[PATH_MAX], real[PATH_MAX];
+    char dir[PATH_MAX], real[PATH_MAX], target[PATH_MAX];
     memset(id, 0, sizeof *id);
-    if (!strcmp(path, "-")) return;
-    if (stat(path, &sb) == 0) {
+    /* standard output by one of its names: the file it was redirected to, if a regular file */
+    if (stdout_name(path) ? fstat(STDOUT_FILENO, &sb) == 0 : stat(path, &sb) == 0) {
         if (S_ISREG(sb.st_mode)) id->kind = 1, id->dev = sb.st_dev, id->ino = sb.st_ino;
         return;
     }
-    folder_of(path, dir, sizeof dir);
-    if (realpath(dir, real)) id->kind = 2, snprintf(id->where, sizeof id->where, "%s/%s", real, base_name(path));
+    if (stdout_name(path)) return;
+    link_target(path, target, sizeof target); /* (a link to a file not there yet: that file) */
+    folder_of(target, dir, sizeof dir);
+    if (realpath(dir, real)) {
+        const int w = snprintf(id->where, sizeof id->where, "%s/%s", real, base_name(target));
+        id->kind = w > 0 && (size_t)w < sizeof id->where ? 2 : 0; /* (too long to be a path: not compared) */
+    }
 }
 
 static int same(const file_id *a, const file_id *b)
@@ -99,8 +126,16 @@ int cli_outputs_check(const char *cmd, const cli_file *outs, int n_out, const cl
                       char *const *images, int n_images)
 {
     file_id o, other;
+    struct stat sb;
     for (int i = 0; i < n_out; i++) {
         if (!outs[i].path) continue;
+        if (!*outs[i].path) return cli_error(CLI_USAGE, "%s: %s is empty: name a file", cmd, outs[i].opt);
+        if (stat(outs[i].path, &sb) == 0 && S_ISDIR(sb.st_mode)) /* (a failed write then removed the others) */
+            return cli_error(CLI_USAGE, "%s: %s %s is a folder: name a file", cmd, outs[i].opt, outs[i].path);
+        for (int k = 0; k < i; k++) /* (standard output twice: arrays one after the other, the second unread) */
+            if (outs[k].path && cli_is_stdout(outs[k].path) && cli_is_stdout(outs[i].path))
+                return cli_error(CLI_USAGE, "%s: %s %s and %s %s are both standard output", cmd, outs[k].opt,
+                                 outs[k].path, outs[i].opt, outs[i].path);
         if (folder_ready(cmd, &outs[i]) != CLI_OK) return CLI_FAIL;
         identify(outs[i].path, &o);
         if (!o.kind) continue;

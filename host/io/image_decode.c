@@ -257,10 +257,12 @@ vggcl_status vggcl__image_load_part(vggcl_ctx *ctx, const char *path, const vggc
     unsigned char magic[8] = { 0 };
     *px = NULL;
     VGGCL_NEED(ctx, "reading an image", path);
-    FILE *f = fopen(path, "rb");
+    int err;
+    FILE *f = vggcl__open_input(path, &err);
     if (!f) {
         char eb[128];
-        return vggcl__fail(ctx, VGGCL_ERR_IO, "%s: cannot open image: %s", path, vggcl__strerror(errno, eb, sizeof eb));
+        return vggcl__fail(ctx, VGGCL_ERR_IO, "%s: cannot open image: %s", path,
+                           err ? vggcl__strerror(err, eb, sizeof eb) : "not a regular file");
     }
     size_t got = fread(magic, 1, sizeof magic, f);
     rewind(f);

@@ -61,9 +61,12 @@ static vggcl_status parse_header(vggcl_ctx *ctx, const char *path, const char *h
     for (;;) {
         while (*s == ' ') s++;
         if (*s == ')') break;
-        if (!isdigit((unsigned char)*s) || *ndim == VGGCL_NPY_MAX_DIMS)
-            return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: malformed shape in the header (at most %d dims)", path,
+        if (*ndim == VGGCL_NPY_MAX_DIMS)
+            return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: a shape of more than %d dimensions", path,
                                VGGCL_NPY_MAX_DIMS);
+        if (!isdigit((unsigned char)*s))
+            return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: malformed shape in the header (dimension %d is not a "
+                               "non-negative integer)", path, *ndim);
         char *end;
         errno = 0;
         long long v = strtoll(s, &end, 10);
@@ -126,8 +129,10 @@ static vggcl_status open_input(vggcl_ctx *ctx, const char *path, FILE **fp)
     char eb[128];
     *fp = NULL;
     VGGCL_NEED(ctx, "reading a .npy file", path);
-    if ((*fp = fopen(path, "rb"))) return VGGCL_OK;
-    return vggcl__fail(ctx, VGGCL_ERR_IO, "%s: cannot open input: %s", path, vggcl__strerror(errno, eb, sizeof eb));
+    int err;
+    if ((*fp = vggcl__open_input(path, &err))) return VGGCL_OK;
+    return vggcl__fail(ctx, VGGCL_ERR_IO, "%s: cannot open input: %s", path,
+                       err ? vggcl__strerror(err, eb, sizeof eb) : "not a regular file");
 }
 
 vggcl_status vggcl_npy_header(vggcl_ctx *ctx, const char *path, int *ndim, long long *shape, long long *offset)

@@ -65,21 +65,16 @@ static int cmp_begin(const void *a, const void *b)
 
 static vggcl_status read_file(vggcl_ctx *ctx, const char *path, unsigned char **buf, size_t *size)
 {
-    /* (O_NONBLOCK: a FIFO would block the open; cleared for a regular file) */
-    const int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    int err;
     char eb[128];
-    if (fd < 0)
-        return vggcl__fail(ctx, VGGCL_ERR_IO, "%s: cannot open weights file: %s", path,
-                           vggcl__strerror(errno, eb, sizeof eb));
-    struct stat sb;
     long len = -1;
-    FILE *fp = NULL;
-    if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) && fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) == 0)
-        fp = fdopen(fd, "rb");
+    FILE *fp = vggcl__open_input(path, &err);
+    if (!fp && err && err != EISDIR)
+        return vggcl__fail(ctx, VGGCL_ERR_IO, "%s: cannot open weights file: %s", path,
+                           vggcl__strerror(err, eb, sizeof eb));
     if (fp && fseek(fp, 0, SEEK_END) == 0) len = ftell(fp);
     if (len < 0 || fseek(fp, 0, SEEK_SET) != 0) {
         if (fp) fclose(fp);
-        else close(fd);
         return vggcl__fail(ctx, VGGCL_ERR_IO, "%s: cannot read weights file (not a regular file?)", path);
     }
     unsigned char *b = malloc(len ? (size_t)len : 1);

@@ -1,0 +1,28 @@
+/* Opening the files vggcl reads (weights, .npy tensors, images): regular files only, and
+ * without blocking on a FIFO, which fopen would wait on for a writer that never comes. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+FILE *vggcl__open_input(const char *path, int *err)
+{
+    struct stat sb;
+    const int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK); /* (cleared below for a regular file) */
+    FILE *f = NULL;
+    *err = 0;
+    if (fd < 0) {
+        *err = errno;
+        return NULL;
+    }
+    if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) && fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) == 0)
+        f = fdopen(fd, "rb");
+    if (!f) {
+        *err = S_ISDIR(sb.st_mode) ? EISDIR : 0; /* (0: not a regular file) */
+        close(fd);
+    }
+    return f;
+}
