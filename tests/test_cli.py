@@ -285,7 +285,7 @@ class Cli(unittest.TestCase):
     def test_missing_files(self):
         self.fails(self.run_args(weights=self.d / "nope.safetensors"), 1, "nope.safetensors", "cannot open")
         self.fails(self.run_args(x=self.d / "nope.npy"), 1, "nope.npy", "cannot open")
-        self.fails(self.run_args(x=self.d), 1, str(self.d), "not a regular file")
+        self.fails(self.run_args(x=self.d), 1, str(self.d), "Is a directory")
         self.fails(self.run_args(weights=self.d), 1, str(self.d), "cannot read weights file")
 
     def test_bad_npy(self):
@@ -434,9 +434,11 @@ class Cli(unittest.TestCase):
         r = self.vggcl("run", "--weights", self.weights, "--input", self.x, "--output", self.d / "no" / "y.npy")
         self.assertEqual(r.returncode, 1)
         self.assertIn("no/y.npy", r.stderr)
-        # features cannot be written (a folder is there): the logits already written are removed again
+        # features cannot be written (a full device): the logits already written are removed again
+        self.fails(self.run_args(extra=["--features", "/dev/full"]), 1, "/dev/full")
+        # a folder where an output goes: refused before the run (the failed write removed the other output)
         (self.d / "f.npy").mkdir()
-        self.fails(self.run_args(extra=["--features", self.d / "f.npy"]), 1, "f.npy: is a folder")
+        self.fails(self.run_args(extra=["--features", self.d / "f.npy"]), 2, "f.npy is a folder")
         # standard output that cannot be written (a full disk): a failure, not exit 0 with answers missing
         img = ROOT / "tests" / "data" / "tiny.png"
         for args in (["classify", "--weights", self.weights, "--resize", "24", "--crop", "16", "--format", "json", img],
@@ -612,10 +614,9 @@ class Cli(unittest.TestCase):
         self.assertEqual(got, (self.d / "l.npy").read_bytes())
         # a run that fails after writing it undoes only regular files: the FIFO and the link stay
         reader = subprocess.Popen(["cat", str(fifo)], stdout=subprocess.DEVNULL)
-        (self.d / "f-dir.npy").mkdir()
-        for out in (fifo, link):
+        for out in (fifo, link):  # (the features fail as they are written: a full device)
             r = self.vggcl("run", "--weights", self.weights, "--input", self.x, "--output", out, "--features",
-                           self.d / "f-dir.npy")
+                           "/dev/full")
             self.assertEqual(r.returncode, 1, r.stderr)
         reader.wait(timeout=60)
         self.assertTrue(stat.S_ISFIFO(fifo.lstat().st_mode))
@@ -708,7 +709,7 @@ class Cli(unittest.TestCase):
                                capture_output=True, text=True, timeout=300, preexec_fn=lambda m=mask: os.umask(m))
             self.assertEqual(r.returncode, 0, r.stderr)
             self.assertEqual(stat.S_IMODE(out.stat().st_mode), mode)
-        self.fails(["run", "--weights", self.weights, "--input", self.x, "--output", self.d], 1, "is a folder")
+        self.fails(["run", "--weights", self.weights, "--input", self.x, "--output", self.d], 2, "is a folder")
         self.assertEqual([p.name for p in self.d.rglob("*.tmp.*")], [])
 
     def test_success_ref_matches_device(self):
