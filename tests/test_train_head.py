@@ -274,17 +274,21 @@ class TrainHead(unittest.TestCase):
         make_folder(d / "latin", 2, 3, classes=("cat", os.fsdecode(b"d\xe9g")))
         out = d / "m.safetensors"
         self.fails(self.train_head(out, "--data", d / "latin"), out, "not named in UTF-8")
-        # the model cannot be written (--out a folder): the features' files written before it are undone
-        (d / "folder.safetensors").mkdir()
-        r = self.train_head(d / "folder.safetensors", "--data", d / "small", "--epochs", 1, "--features-out", d / "f")
+        # the model cannot be written (--out a full device): the features' files written before it are undone
+        r = self.train_head(Path("/dev/full"), "--data", d / "small", "--epochs", 1, "--features-out", d / "f")
         self.assertEqual(r.returncode, 1, r.stderr)
         self.assertEqual([f for f in feats if f.exists()], [])
-        # the third of them cannot be written: the two before it are undone, and no model
-        feats[2].mkdir()
+        # --out a folder: refused before any work
+        (d / "folder.safetensors").mkdir()
+        r = self.train_head(d / "folder.safetensors", "--data", d / "small", "--epochs", 1, "--features-out", d / "f")
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn("folder.safetensors is a folder", r.stderr)
+        # the third of them cannot be written (a link to a full device): the two before it are undone, and no model
+        feats[2].symlink_to("/dev/full")
         self.fails(self.train_head(out, "--data", d / "small", "--epochs", 1, "--features-out", d / "f"), out,
                    feats[2])
-        self.assertEqual([f for f in feats if f.exists() and not f.is_dir()], [])
-        feats[2].rmdir()
+        self.assertEqual([f for f in feats[:2] + feats[3:] if f.exists()], [])
+        feats[2].unlink()
         # an output that is an image read, or (the features) the trunk: refused, exit 2, the input untouched
         image = d / "small" / "a" / "01.png"
         before = image.read_bytes()
