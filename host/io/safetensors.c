@@ -6,13 +6,11 @@
  * duplicate keys (in the header, __metadata__ or a tensor's entry). */
 #include <cjson/cJSON.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include "safetensors.h"
 

@@ -51,6 +51,8 @@ size_t vggcl__sgemm_temp_floats(size_t M, size_t N, size_t K, size_t *largest)
     return a + b + c;
 }
 
+int vggcl__dense_uses_sgemm(int N, int K, int C) { return (double)N * C * K > VGGCL_DENSE_SMALL_MACS; }
+
 /* One work-item per output, work-groups of a fixed size: one compile whatever the batch. */
 static vggcl_status dense_small(vggcl_ctx *ctx, const char *where, cl_mem in, cl_mem weight, cl_mem bias, cl_mem out,
                                 int N, int K, int C, int relu)
@@ -85,8 +87,7 @@ vggcl_status vggcl__cl_dense_with(vggcl_ctx *ctx, const char *where, cl_mem in, 
 {
     vggcl_status st;
     cl_kernel k;
-    if (path == VGGCL_DENSE_AUTO)
-        path = (double)N * C * K <= VGGCL_DENSE_SMALL_MACS ? VGGCL_DENSE_SMALL : VGGCL_DENSE_SGEMM;
+    if (path == VGGCL_DENSE_AUTO) path = vggcl__dense_uses_sgemm(N, K, C) ? VGGCL_DENSE_SGEMM : VGGCL_DENSE_SMALL;
     if (path == VGGCL_DENSE_SMALL) return dense_small(ctx, where, in, weight, bias, out, N, K, C, relu);
     if ((st = vggcl__sgemm(ctx, where, 1, (size_t)N, (size_t)C, (size_t)K, in, 0, weight, 0, out, 0)) != VGGCL_OK)
         return st;

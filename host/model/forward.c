@@ -194,9 +194,9 @@ static workspace workspace_for(const vggcl_ctx *ctx, const vggcl_model *m, int n
     ws.partial = vggcl__cl_gap_partial_floats(ctx, n, m->features, h, w);
     /* the dense layers past the small kernel's size go through CLBlast (vggcl__cl_dense) */
     for (int i = 0; i <= m->n_hidden && m->classes; i++) {
-        const size_t in = i < m->n_hidden ? (size_t)m->hidden_in[i] : (size_t)m->head_in,
-                     out = i < m->n_hidden ? (size_t)m->hidden_out[i] : (size_t)m->classes;
-        if ((double)n * out * in > VGGCL_DENSE_SMALL_MACS) sgemm_call(&ws, (size_t)n, out, in);
+        const int in = i < m->n_hidden ? m->hidden_in[i] : m->head_in,
+                  out = i < m->n_hidden ? m->hidden_out[i] : m->classes;
+        if (vggcl__dense_uses_sgemm(n, in, out)) sgemm_call(&ws, (size_t)n, (size_t)out, (size_t)in);
     }
     return ws;
 }
