@@ -9,6 +9,7 @@ import os
 import re
 import shutil
 import stat
+import struct
 import subprocess
 import sys
 import tempfile
@@ -306,6 +307,46 @@ class Cli(unittest.TestCase):
         self.fails(self.run_args(x=self.d / "long.npy"), 1, "long.npy", "trailing bytes")
         (self.d / "text.npy").write_text("hello, not numpy\n")
         self.fails(self.run_args(x=self.d / "text.npy"), 1, "text.npy", "not a .npy file")
+
+    def test_npy_header_as_numpy(self):
+        """Hand-written headers: vggcl takes exactly those numpy takes, with the same values."""
+        data = np.load(self.x)
+        shape = "(2, 3, 16, 12)"
+        cases = {  # name: (header dict, numpy and vggcl take it, a needle of vggcl's refusal)
+            "dq": ('{"descr": "<f4", "fortran_order": False, "shape": %s}' % shape, True, ""),
+            "native": ("{'descr': 'f4', 'fortran_order':False,'shape':(2,3,16,12,)}", True, ""),
+            "py2": ("{'descr':'<f4',\n 'fortran_order': False, 'shape': (2L, 3L, 16L, 12L), }", True, ""),
+            "extra": ("{'descr': '<f4', 'fortran_order': False, 'shape': %s, 'x': 1}" % shape, False, "'x'"),
+            "falsey": ("{'descr': '<f4', 'fortran_order': Falsey, 'shape': %s}" % shape, False, "fortran_order"),
+            "inside": ("{'fortran_order': False, 'shape': %s, 'descr': '<f8', 'q': \"'descr': '<f4'\"}" % shape,
+                       False, "'q'"),
+            "nodescr": ("{'fortran_order': False, 'shape': %s}" % shape, False, "no 'descr'"),
+            "list": ("{'descr': '<f4', 'fortran_order': False, 'shape': [2, 3, 16, 12]}", False, "not a tuple"),
+            "int": ("{'descr': '<f4', 'fortran_order': False, 'shape': (1152)}", False, "not a tuple"),
+            "after": ("{'descr': '<f4', 'fortran_order': False, 'shape': %s} 0" % shape, False, "after the dict"),
+        }
+        ref = self.vggcl(*self.run_args())
+        self.assertEqual(ref.returncode, 0, ref.stderr)
+        want = np.load(self.out)
+        self.out.unlink()
+        for name, (header, takes, needle) in cases.items():
+            text = header.encode("latin1")
+            text += b" " * ((64 - (10 + len(text) + 1) % 64) % 64) + b"\n"
+            path = self.d / f"{name}.npy"
+            path.write_bytes(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(text)) + text + data.tobytes())
+            try:
+                np.testing.assert_array_equal(np.load(path), data)
+                numpy_takes = True
+            except (ValueError, SyntaxError):
+                numpy_takes = False
+            self.assertEqual(numpy_takes, takes, name)
+            if not takes:
+                self.fails(self.run_args(x=path), 1, f"{name}.npy", needle)
+                continue
+            r = self.vggcl(*self.run_args(x=path))
+            self.assertEqual(r.returncode, 0, f"{name}: {r.stderr}")
+            np.testing.assert_array_equal(np.load(self.out), want)
+            self.out.unlink()
 
     def test_input_too_small(self):
         np.save(self.d / "small.npy", np.zeros((1, 3, 7, 20), np.float32))

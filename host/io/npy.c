@@ -13,21 +13,6 @@
 
 static const char magic[6] = { '\x93', 'N', 'U', 'M', 'P', 'Y' };
 
-/* Finds 'key': in the header dict and returns the text after the colon. */
-static const char *dict_value(const char *hdr, const char *key)
-{
-    char pat[32];
-    snprintf(pat, sizeof pat, "'%s'", key);
-    const char *p = strstr(hdr, pat);
-    if (!p) return NULL;
-    p += strlen(pat);
-    while (*p == ' ') p++;
-    if (*p != ':') return NULL;
-    p++;
-    while (*p == ' ') p++;
-    return p;
-}
-
 #define MAX_DIM (1LL << 40) /* the largest dimension read (and so written) */
 
 /* Whether the dimensions are each 0 to MAX_DIM and their product's bytes fit a size_t: *count their
@@ -43,24 +28,48 @@ static int dims_fit(const long long *dims, int n, size_t *count)
     return 0;
 }
 
-static vggcl_status parse_header(vggcl_ctx *ctx, const char *path, const char *hdr, int *ndim, long long *shape)
+static void skip_space(const char **p)
 {
-    const char *d = dict_value(hdr, "descr");
-    if (!d || (strncmp(d, "'<f4'", 5) && strncmp(d, "'=f4'", 5))) {
-        char got[16] = "?";
-        if (d) sscanf(d, "'%15[^']'", got);
-        return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: dtype '%s'; expected float32 ('<f4')", path, got);
-    }
-    const char *f = dict_value(hdr, "fortran_order");
-    if (!f || strncmp(f, "False", 5))
-        return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: Fortran-order array; expected C order", path);
-    const char *s = dict_value(hdr, "shape");
-    if (!s || *s != '(') return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: header has no shape tuple", path);
+    while (**p == ' ' || **p == '\t' || **p == '\n' || **p == '\r' || **p == '\f' || **p == '\v') (*p)++;
+}
+
+/* Reads a Python string literal in ' or " without escapes into out (cut to cap - 1 bytes): its length,
+ * or -1 if *p holds none. */
+static long scan_string(const char **p, char *out, size_t cap)
+{
+    const char q = **p;
+    if (q != '\'' && q != '"') return -1;
+    const char *s = *p + 1, *e = s;
+    while (*e && *e != q && *e != '\\' && *e != '\n') e++;
+    if (*e != q) return -1;
+    const size_t n = (size_t)(e - s);
+    snprintf(out, cap, "%.*s", (int)(n < cap ? n : cap - 1), s);
+    *p = e + 1;
+    return (long)n;
+}
+
+/* Whether *p starts with the Python name word (not a longer name): then past it. */
+static int scan_word(const char **p, const char *word)
+{
+    const size_t n = strlen(word);
+    if (strncmp(*p, word, n) || isalnum((unsigned char)(*p)[n]) || (*p)[n] == '_') return 0;
+    *p += n;
+    return 1;
+}
+
+/* Reads a tuple of non-negative integers ("()", "(3,)", "(2, 3)"; "(3)" is an integer, not a tuple). */
+static vggcl_status scan_shape(vggcl_ctx *ctx, const char *path, const char **p, int *ndim, long long *shape)
+{
+    const char *s = *p;
+    if (*s != '(') return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: the header's shape is not a tuple", path);
     s++;
     *ndim = 0;
-    for (;;) {
-        while (*s == ' ') s++;
-        if (*s == ')') break;
+    for (int comma = 1;;) {
+        skip_space(&s);
+        if (*s == ')' && (comma || *ndim != 1)) break;
+        if (*s == ')' || !comma)
+            return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: malformed shape in the header (%s)", path,
+                               *s == ')' ? "one dimension without its comma is not a tuple" : "expected ',' or ')'");
         if (*ndim == VGGCL_NPY_MAX_DIMS)
             return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: a shape of more than %d dimensions", path,
                                VGGCL_NPY_MAX_DIMS);
@@ -71,12 +80,61 @@ static vggcl_status parse_header(vggcl_ctx *ctx, const char *path, const char *h
         errno = 0;
         long long v = strtoll(s, &end, 10);
         if (errno || v > MAX_DIM) return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: shape value too large", path);
+        if (*end == 'L') end++; /* Python 2's long integers, as numpy reads them */
         shape[(*ndim)++] = v;
         s = end;
-        while (*s == ' ') s++;
-        if (*s == ',') s++;
-        else if (*s != ')') return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: malformed shape in the header", path);
+        skip_space(&s);
+        comma = *s == ',';
+        if (comma) s++;
     }
+    *p = s + 1;
+    return VGGCL_OK;
+}
+
+/* The header is a Python dict literal holding exactly the keys descr, fortran_order and shape, as numpy
+ * reads it; a float32 C-order array is taken. */
+static vggcl_status parse_header(vggcl_ctx *ctx, const char *path, const char *hdr, int *ndim, long long *shape)
+{
+    static const char *const keys[3] = { "descr", "fortran_order", "shape" };
+    char key[32], descr[16] = "";
+    int seen[3] = { 0 }, fortran = 0;
+    const char *p = hdr;
+    skip_space(&p);
+    if (*p++ != '{') return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: the header is not a dict", path);
+    for (;;) {
+        skip_space(&p);
+        if (*p == '}') break;
+        if (scan_string(&p, key, sizeof key) < 0)
+            return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: malformed header (expected a quoted key)", path);
+        int k = 0;
+        while (k < 3 && strcmp(key, keys[k])) k++;
+        if (k == 3)
+            return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: header key '%s'; expected only 'descr', 'fortran_order' "
+                               "and 'shape'", path, key);
+        if (seen[k]++) return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: header key '%s' twice", path, key);
+        skip_space(&p);
+        if (*p++ != ':') return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: malformed header (expected ':')", path);
+        skip_space(&p);
+        if (k == 0 && scan_string(&p, descr, sizeof descr) < 0)
+            return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: the header's descr is not a string", path);
+        if (k == 1 && !(fortran = scan_word(&p, "True")) && !scan_word(&p, "False"))
+            return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: the header's fortran_order is not True or False", path);
+        if (k == 2) {
+            vggcl_status st = scan_shape(ctx, path, &p, ndim, shape);
+            if (st != VGGCL_OK) return st;
+        }
+        skip_space(&p);
+        if (*p == ',') p++;
+        else if (*p != '}') return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: malformed header (expected ',' or '}')", path);
+    }
+    p++;
+    skip_space(&p);
+    if (*p) return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: malformed header (text after the dict)", path);
+    for (int k = 0; k < 3; k++)
+        if (!seen[k]) return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: the header has no '%s'", path, keys[k]);
+    if (strcmp(descr, "<f4") && strcmp(descr, "=f4") && strcmp(descr, "f4"))
+        return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: dtype '%s'; expected float32 ('<f4')", path, descr);
+    if (fortran) return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: Fortran-order array; expected C order", path);
     return VGGCL_OK;
 }
 
