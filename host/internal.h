@@ -151,9 +151,11 @@ void vggcl__unlock(void);
 
 /* strerror, thread-safe: the text is put in buf. */
 const char *vggcl__strerror(int err, char *buf, size_t len);
-/* path opened for reading when it is a regular file (a FIFO is not waited on); else NULL with *err
- * the open's errno, EISDIR for a folder, or 0 for anything else that is not a regular file. */
-FILE *vggcl__open_input(const char *path, int *err);
+/* path opened for reading (open(2)'s flags added: O_NOFOLLOW for the cache) when it is a regular file (a
+ * FIFO is not waited on), its status in *sb if sb; else NULL with *err the open's errno, EISDIR for a
+ * folder, or 0 for anything else that is not a regular file. */
+struct stat;
+FILE *vggcl__open_input(const char *path, int flags, struct stat *sb, int *err);
 
 /* Checked OpenCL calls. The enclosing function declares `vggcl_status st`, a
  * `fail:` label, and `where` (the layer or step, for the message). The call

@@ -258,7 +258,7 @@ vggcl_status vggcl__image_load_part(vggcl_ctx *ctx, const char *path, const vggc
     *px = NULL;
     VGGCL_NEED(ctx, "reading an image", path);
     int err;
-    FILE *f = vggcl__open_input(path, &err);
+    FILE *f = vggcl__open_input(path, 0, NULL, &err);
     if (!f) {
         char eb[128];
         return vggcl__fail(ctx, VGGCL_ERR_IO, "%s: cannot open image: %s", path,

@@ -8,10 +8,10 @@
 
 #include "internal.h"
 
-FILE *vggcl__open_input(const char *path, int *err)
+FILE *vggcl__open_input(const char *path, int flags, struct stat *sb_out, int *err)
 {
     struct stat sb;
-    const int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK); /* (cleared below for a regular file) */
+    const int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | flags); /* (O_NONBLOCK cleared below for a regular file) */
     FILE *f = NULL;
     *err = 0;
     if (fd < 0) {
@@ -23,6 +23,8 @@ FILE *vggcl__open_input(const char *path, int *err)
     if (!f) {
         *err = S_ISDIR(sb.st_mode) ? EISDIR : 0; /* (0: not a regular file) */
         close(fd);
+    } else if (sb_out) {
+        *sb_out = sb;
     }
     return f;
 }

@@ -188,7 +188,7 @@ static vggcl_status open_input(vggcl_ctx *ctx, const char *path, FILE **fp)
     *fp = NULL;
     VGGCL_NEED(ctx, "reading a .npy file", path);
     int err;
-    if ((*fp = vggcl__open_input(path, &err))) return VGGCL_OK;
+    if ((*fp = vggcl__open_input(path, 0, NULL, &err))) return VGGCL_OK;
     return vggcl__fail(ctx, VGGCL_ERR_IO, "%s: cannot open input: %s", path,
                        err ? vggcl__strerror(err, eb, sizeof eb) : "not a regular file");
 }

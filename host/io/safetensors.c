@@ -66,7 +66,7 @@ static vggcl_status read_file(vggcl_ctx *ctx, const char *path, unsigned char **
     int err;
     char eb[128];
     long len = -1;
-    FILE *fp = vggcl__open_input(path, &err);
+    FILE *fp = vggcl__open_input(path, 0, NULL, &err);
     if (!fp && err && err != EISDIR)
         return vggcl__fail(ctx, VGGCL_ERR_IO, "%s: cannot open weights file: %s", path,
                            vggcl__strerror(err, eb, sizeof eb));

@@ -82,15 +82,13 @@ FILE *vggcl__cache_open(vggcl_ctx *ctx, const char *path)
 {
     char dir[VGGCL__CACHE_DIR_MAX + 1];
     struct stat sb;
+    int err;
     if (!vggcl__cache_ready(ctx, dir)) return NULL;
-    /* (O_NONBLOCK: a FIFO put there would block the open; cleared for a regular file) */
-    const int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
-    if (fd < 0) return NULL;
-    FILE *f = NULL;
-    if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) && private_to_user(&sb) &&
-        fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) == 0)
-        f = fdopen(fd, "rb");
-    if (!f) close(fd);
+    FILE *f = vggcl__open_input(path, O_NOFOLLOW, &sb, &err);
+    if (f && !private_to_user(&sb)) {
+        fclose(f);
+        f = NULL;
+    }
     return f;
 }
 
