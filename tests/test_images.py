@@ -31,8 +31,9 @@ VGGCL = None
 STD = np.array([0.229, 0.224, 0.225], np.float32)[:, None, None]
 
 
-def png_bytes(pixels, color_type, depth, palette=None, trns=None):
-    """A PNG written by hand (PIL cannot write every depth): pixels is a (h, w[, c]) integer array."""
+def png_bytes(pixels, color_type, depth, palette=None, trns=None, cut=0):
+    """A PNG written by hand (PIL cannot write every depth): pixels is a (h, w[, c]) integer array; cut
+    bytes taken off the end of the pixel data's zlib stream."""
     h, w = pixels.shape[:2]
     chans = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}[color_type]
     flat = pixels.reshape(h, w * chans).astype(np.uint32)
@@ -57,7 +58,8 @@ def png_bytes(pixels, color_type, depth, palette=None, trns=None):
         out += chunk(b"PLTE", np.asarray(palette, np.uint8).tobytes())
     if trns is not None:
         out += chunk(b"tRNS", trns)
-    return out + chunk(b"IDAT", zlib.compress(b"".join(rows))) + chunk(b"IEND", b"")
+    data = zlib.compress(b"".join(rows))
+    return out + chunk(b"IDAT", data[:len(data) - cut]) + chunk(b"IEND", b"")
 
 
 def photo(h, w, seed):
@@ -215,7 +217,8 @@ class Images(unittest.TestCase):
 
     def test_pngs_pil_opens(self):
         """PNGs PIL decodes that libpng refused: wider than libpng's default limit of a million pixels a
-        side, without the end chunk (libpng: "Read Error"), with the pixel data's checksum wrong."""
+        side, without the end chunk (libpng: "Read Error"), with the pixel data's checksum wrong, with the
+        zlib stream's checksum cut off (libpng: "Not enough image data")."""
         wide = np.tile(np.arange(251, dtype=np.uint8), 1200000 // 251 + 1)[None, :1200000]
         (self.d / "wide.png").write_bytes(png_bytes(wide, 0, 8))
         self.assert_decodes_like_pil(self.d / "wide.png")
@@ -226,7 +229,8 @@ class Images(unittest.TestCase):
         crc = bytearray(raw)
         crc[at + 4 + struct.unpack(">I", raw[at - 4:at])[0]] ^= 1
         (self.d / "idat_crc.png").write_bytes(bytes(crc))
-        for name in ("no_iend.png", "idat_crc.png"):
+        (self.d / "no_adler.png").write_bytes(png_bytes(photo(20, 30, 2), 2, 8, cut=4))
+        for name in ("no_iend.png", "idat_crc.png", "no_adler.png"):
             with self.subTest(name):
                 self.assert_decodes_like_pil(self.d / name)
 
@@ -240,6 +244,7 @@ class Images(unittest.TestCase):
         data = (self.d / "big.jpg").read_bytes()
         (self.d / "trunc_scan.jpg").write_bytes(data[: len(data) * 3 // 4])  # cut inside the scan data
         (self.d / "text.png").write_text("hello")
+        (self.d / "short.png").write_bytes(png_bytes(photo(20, 30, 2), 2, 8, cut=5))  # the last row's end too
         # large enough that the preset reads only a middle part: cut in the rows below it, or without
         # its end marker, it still fails, as with PIL (the rows skipped are still read)
         Image.fromarray(photo(480, 640, 3)).save(self.d / "photo.jpg", quality=90)
@@ -251,7 +256,7 @@ class Images(unittest.TestCase):
         for name, needle in (("trunc.png", "corrupt PNG: the file is truncated"), ("trunc.jpg", "corrupt JPEG"),
                              ("trunc_scan.jpg", "truncated"),
                              ("trunc_bottom.jpg", "truncated"), ("no_eoi.jpg", "truncated"),
-                             ("text.png", "not a JPEG or PNG"), ("missing.png", "cannot open")):
+                             ("text.png", "not a JPEG or PNG"), ("short.png", "Not enough image data"), ("missing.png", "cannot open")):
             with self.subTest(name):
                 r = self.vggcl("--output", out, self.d / "ok.png", self.d / name)
                 self.assertEqual(r.returncode, 1, r.stderr)

@@ -164,6 +164,23 @@ void vggcl__png_quiet(png_structp png, png_const_charp msg)
     (void)png, (void)msg;
 }
 
+/* Reads every row into rows: 1, or 0 with err->msg when a row is missing. A failure after the last row
+ * (the pixel data's zlib stream cut short of its checksum, which PIL takes) is not one. */
+static int read_rows(png_structp png, png_infop info, vggcl_png_err *err, png_bytep *rows)
+{
+    jmp_buf caller; /* (given back: the caller's failures jump there again) */
+    memcpy(caller, err->jump, sizeof caller);
+    int whole = 1;
+    if (setjmp(err->jump))
+        whole = png_get_current_pass_number(png) == 7 ||
+                (png_get_interlace_type(png, info) == PNG_INTERLACE_NONE &&
+                 png_get_current_row_number(png) == png_get_image_height(png, info));
+    else
+        png_read_image(png, rows);
+    memcpy(err->jump, caller, sizeof caller);
+    return whole;
+}
+
 static vggcl_status load_png(vggcl_ctx *ctx, const char *path, FILE *f, unsigned char **rgb, vggcl__rgb_part *part)
 {
     vggcl_png_err err;
@@ -232,7 +249,7 @@ static vggcl_status load_png(vggcl_ctx *ctx, const char *path, FILE *f, unsigned
         longjmp(err.jump, 1);
     }
     for (int y = 0; y < height; y++) rows[y] = gray16 ? pixels + stride * y : out + stride * y;
-    png_read_image(png, rows);
+    if (!read_rows(png, info, &err, rows)) longjmp(err.jump, 1);
     /* what follows the pixels (the end chunk, ancillary chunks) is not read: PIL does not */
     for (int y = 0; gray16 && y < height; y++) { /* clipped to 255 and replicated */
         const unsigned char *src = rows[y];
