@@ -210,6 +210,19 @@ START_TEST(test_train_head_not_finite)
     said(ctx, vggcl_train_head(ctx, x, y, 8, 3, 2, NULL, NULL, 0, &o, w, b, NULL, NULL), VGGCL_ERR_ARG, "finite l2");
     o.l2 = 1e-4, o.lr = 1e300;
     said(ctx, vggcl_train_head(ctx, x, y, 8, 3, 2, NULL, NULL, 0, &o, w, b, NULL, NULL), VGGCL_ERR_ARG, "diverged");
+    /* weight decay past 2 / lr: the weights grow fourfold a step and overflow within 100 epochs. The epoch
+     * kept is an earlier finite one, with and without validation samples (a diverged epoch's NaN scores
+     * once predicted class 0 for all, and its loss was floored at 690.8: it was kept, and failed) */
+    vggcl_train_epoch log[100];
+    o.lr = 5, o.l2 = 1, o.momentum = 0, o.batch = 1, o.epochs = 100;
+    for (int nv = 0; nv <= 2; nv += 2) {
+        int best = 0;
+        ck_assert_int_eq(vggcl_train_head(ctx, x, y, 8 - nv, 3, 2, x + 3 * (8 - nv), y + 8 - nv, nv, &o, w, b, log,
+                                          &best), VGGCL_OK);
+        ck_assert(!isfinite(log[99].train_loss) && isnan(log[99].train_acc));
+        ck_assert(best >= 1 && isfinite(log[best - 1].train_loss));
+        for (int k = 0; k < 2 * 3 + 2; k++) ck_assert(isfinite(k < 6 ? w[k] : b[k - 6]));
+    }
     vggcl_ctx_free(ctx);
 }
 END_TEST

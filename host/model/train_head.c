@@ -30,7 +30,8 @@ static uint64_t next_random(uint64_t *s)
 }
 
 /* Softmax probabilities of one standardized sample into p; returns the loss
- * -log p[label] (label < 0: none). */
+ * -log p[label] (label < 0: none), as log-sum-exp less the label's score, as
+ * torch's cross-entropy (no floor: a diverging head's loss grows with it). */
 static double predict(const double *w, const double *b, const double *z, int d, int classes, int label, double *p)
 {
     double mx = -INFINITY, sum = 0;
@@ -40,9 +41,10 @@ static double predict(const double *w, const double *b, const double *z, int d, 
         p[c] = s;
         mx = s > mx ? s : mx;
     }
+    const double label_score = label >= 0 ? p[label] : 0;
     for (int c = 0; c < classes; c++) sum += p[c] = exp(p[c] - mx);
     for (int c = 0; c < classes; c++) p[c] /= sum;
-    return label >= 0 ? -log(p[label] > 1e-300 ? p[label] : 1e-300) : 0;
+    return label >= 0 ? log(sum) + mx - label_score : 0;
 }
 
 static int argmax(const double *p, int classes)
@@ -53,7 +55,8 @@ static int argmax(const double *p, int classes)
     return k;
 }
 
-/* Mean loss and accuracy of (w, b) over n standardized samples. */
+/* Mean loss and accuracy of (w, b) over n standardized samples (NaN accuracy where the scores are not
+ * finite: no class is then predicted). */
 static void score(const double *w, const double *b, const double *z, const int *y, int n, int d, int classes,
                   double *p, double *loss, double *acc)
 {
@@ -64,7 +67,7 @@ static void score(const double *w, const double *b, const double *z, const int *
         right += argmax(p, classes) == y[i];
     }
     *loss = n ? l / n : 0;
-    *acc = n ? (double)right / n : 0;
+    *acc = !isfinite(l) ? NAN : n ? (double)right / n : 0;
 }
 
 static void standardize(const float *x, int n, int d, const double *mean, const double *sd, double *z)
@@ -161,9 +164,12 @@ vggcl_status vggcl_train_head(vggcl_ctx *ctx, const float *x, const int *y, int 
         if (nv) score(w, b, zv, yv, nv, d, classes, p, &r.val_loss, &r.val_acc);
         if (log) log[e] = r;
         /* the best epoch: highest validation accuracy, then lowest validation loss; without a validation set,
-         * the lowest training loss */
+         * the lowest training loss. An epoch whose weights (as floats) or losses are not finite (diverged) is
+         * never kept. */
         const double acc = nv ? r.val_acc : 0, loss = nv ? r.val_loss : r.train_loss;
-        if (acc > best_acc || (acc == best_acc && loss < best_loss)) {
+        int finite = isfinite(r.train_loss) && isfinite(loss);
+        for (size_t k = 0; finite && k < wn + (size_t)classes; k++) finite = isfinite((float)(k < wn ? w[k] : b[k - wn]));
+        if (finite && (acc > best_acc || (acc == best_acc && loss < best_loss))) {
             best_acc = acc, best_loss = loss;
             if (best_epoch) *best_epoch = e + 1;
             memcpy(bw, w, sizeof *w * wn);
@@ -180,12 +186,13 @@ vggcl_status vggcl_train_head(vggcl_ctx *ctx, const float *x, const int *y, int 
         }
         b_out[c] = (float)bias;
     }
-    for (size_t k = 0; k < wn + (size_t)classes; k++)
-        if (!isfinite(k < wn ? w_out[k] : b_out[k - wn])) { /* (a learning rate too large, or features too) */
-            st = vggcl__fail(ctx, VGGCL_ERR_ARG, "training a head diverged: the weights kept (epoch %d) are not "
-                             "finite; try a smaller learning rate (lr %g)", best_epoch ? *best_epoch : 0, o->lr);
-            break;
-        }
+    if (best_acc < 0) /* (a learning rate too large, or features too) */
+        st = vggcl__fail(ctx, VGGCL_ERR_ARG, "training a head diverged: no epoch's weights and losses are finite; "
+                         "try a smaller learning rate (lr %g)", o->lr);
+    for (size_t k = 0; st == VGGCL_OK && k < wn + (size_t)classes; k++)
+        if (!isfinite(k < wn ? w_out[k] : b_out[k - wn])) /* (finite weights divided by a tiny deviation) */
+            st = vggcl__fail(ctx, VGGCL_ERR_ARG, "training a head: the weights kept (epoch %d) are not finite once "
+                             "the features' standardization is folded in", best_epoch ? *best_epoch : 0);
 done:
     free(mean), free(sd), free(z), free(zv), free(w), free(b), free(vw), free(vb);
     free(gw), free(gb), free(bw), free(bb), free(p), free(order);
