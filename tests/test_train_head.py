@@ -264,6 +264,25 @@ class TrainHead(unittest.TestCase):
         r = self.train_head(out, "--data", self.d / "train", "--val-split", 1.5)
         self.assertEqual(r.returncode, 2)
         self.assertIn("--val-split", r.stderr)
+        for seed in ("18446744073709551616", "-1", " 1", "1x", ""):  # (past 2^64 once wrapped to 2^64 - 1)
+            r = self.train_head(out, "--data", self.d / "train", "--seed", seed)
+            self.assertEqual(r.returncode, 2, seed)
+            self.assertIn("--seed must be an integer from 0 to 18446744073709551615", r.stderr)
+        r = self.train_head(out, "--data", self.d / "train", "--lr", "1e6")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("--lr must be a number above 0 and below 1e6, not '1e6'", r.stderr)
+        self.assertFalse(out.exists())
+        # a trunk that overflows: the first image whose features are not finite is named, and nothing written
+        # (training failed after every image, on "training sample 0's feature 0")
+        tensors, meta = load_file(self.trunk)
+        for k in tensors:
+            if k.startswith("features.") and k.endswith(".weight"):
+                tensors[k] = tensors[k] * np.float32(1e6)
+        save_file(tensors, bad / "overflow.safetensors", meta)
+        make_folder(bad / "ab", 2, 3, classes=("a", "b"))
+        r = self.vggcl("train-head", "--weights", bad / "overflow.safetensors", "--resize", SIZE, "--crop", SIZE,
+                       "--out", out, "--data", bad / "ab", "--batch", 1)
+        self.fails(r, out, f"{bad / 'ab' / 'a' / '00.jpg'}: GAP feature 0 is ", "trunk's weights overflow")
 
     def test_outputs_all_or_none(self):
         """What train-head writes is checked against what it reads, and a run that fails leaves none of it."""

@@ -1,6 +1,9 @@
 /* vggcl train-head: GAP features of an ImageFolder data set computed once on
  * the device, a linear head trained on them on the host, written with the
  * trunk as a complete model. */
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -52,6 +55,7 @@ typedef struct {
     int feats, copies;
     float *x;           /* (files * copies, feats): all of them on rank 0, a rank's share on the others */
     char *ok;           /* per file: its features were computed */
+    char **files;       /* the share's, for messages */
 } gather;
 
 static int collect(void *user, const int *index, int nb, const float *x, int h, int w, const float *logits,
@@ -65,6 +69,11 @@ static int collect(void *user, const int *index, int nb, const float *x, int h, 
         memcpy(row, features + (size_t)j * g->feats, sizeof *row * (size_t)g->feats);
         if (flipped) memcpy(row + g->feats, flipped + (size_t)j * g->feats, sizeof *row * (size_t)g->feats);
         g->ok[i] = 1;
+        for (int k = 0; k < g->copies * g->feats; k++) /* (one image's overflow, named, not after every image) */
+            if (!isfinite(row[k]))
+                return cli_error(CLI_FAIL, "%s: GAP feature %d%s is %g; a head is trained on finite features (the "
+                                 "trunk's weights overflow on this image)", g->files[i], k % g->feats,
+                                 k >= g->feats ? " of the mirrored image" : "", row[k]);
     }
     return CLI_OK;
 }
@@ -224,8 +233,8 @@ static int train_and_write(vggcl_ctx *ctx, const split *s, const cli_dataset *ds
     char resize[16], crop[16], mean[64], std[64], trained[256], kept[64] = "";
     snprintf(resize, sizeof resize, "%d", p->resize);
     snprintf(crop, sizeof crop, "%d", p->crop);
-    snprintf(mean, sizeof mean, "%.8g,%.8g,%.8g", p->mean[0], p->mean[1], p->mean[2]);
-    snprintf(std, sizeof std, "%.8g,%.8g,%.8g", p->std[0], p->std[1], p->std[2]);
+    snprintf(mean, sizeof mean, "%.9g,%.9g,%.9g", p->mean[0], p->mean[1], p->mean[2]); /* (9: a float's every bit) */
+    snprintf(std, sizeof std, "%.9g,%.9g,%.9g", p->std[0], p->std[1], p->std[2]);
     if (s->nv) snprintf(kept, sizeof kept, " (val top-1 %.4f)", log[best - 1].val_acc);
     snprintf(trained, sizeof trained,
              "vggcl train-head: %d training samples, %d validation images, epoch %d of %d kept%s, "
@@ -313,13 +322,17 @@ int cmd_train_head(int argc, char **argv)
         return cli_error(CLI_USAGE, "train-head: --val-split must be a fraction from 0 to below 1, not '%s'",
                          val_split_s);
     if (sscanf(lr_s, "%lf%c", &o.lr, &tail) != 1 || !(o.lr > 0 && o.lr < 1e6))
-        return cli_error(CLI_USAGE, "train-head: --lr must be a number above 0, not '%s'", lr_s);
+        return cli_error(CLI_USAGE, "train-head: --lr must be a number above 0 and below 1e6, not '%s'", lr_s);
     if (sscanf(momentum_s, "%lf%c", &o.momentum, &tail) != 1 || !(o.momentum >= 0 && o.momentum < 1))
         return cli_error(CLI_USAGE, "train-head: --momentum must be from 0 to below 1, not '%s'", momentum_s);
     if (sscanf(l2_s, "%lf%c", &o.l2, &tail) != 1 || !(o.l2 >= 0 && o.l2 < 1e6))
-        return cli_error(CLI_USAGE, "train-head: --l2 must be a number from 0, not '%s'", l2_s);
-    if (sscanf(seed_s, "%llu%c", &o.seed, &tail) != 1 || seed_s[0] == '-')
-        return cli_error(CLI_USAGE, "train-head: --seed must be a non-negative integer, not '%s'", seed_s);
+        return cli_error(CLI_USAGE, "train-head: --l2 must be a number from 0 to below 1e6, not '%s'", l2_s);
+    char *seed_end;
+    errno = 0;
+    o.seed = strtoull(seed_s, &seed_end, 10);
+    if (!isdigit((unsigned char)seed_s[0]) || *seed_end || errno == ERANGE)
+        return cli_error(CLI_USAGE, "train-head: --seed must be an integer from 0 to %llu, not '%s'", ULLONG_MAX,
+                         seed_s);
     vggcl_load_options opts = { VGGCL_POOL5_AUTO, NULL, VGGCL_CONV_AUTO, 1 };
     if (cli_int("train-head", "--epochs", epochs_s, 1, 100000, &o.epochs) ||
         cli_int("train-head", "--minibatch", minibatch_s, 1, 1 << 24, &o.batch) ||
@@ -337,7 +350,7 @@ int cmd_train_head(int argc, char **argv)
     vggcl_ctx *ctx = NULL;
     cli_devices devs = { 0 };
     vggcl_model *model = NULL;
-    gather g = { 0, flip ? 2 : 1, NULL, NULL };
+    gather g = { 0, flip ? 2 : 1, NULL, NULL, NULL };
     cli_ranks ranks = CLI_RANKS_INIT;
     split s = { 0 };
     char *is_val = NULL;
@@ -378,6 +391,7 @@ int cmd_train_head(int argc, char **argv)
         cli_lead_size(ctx, &p, ds.files, lo, &h, &w);
         const cli_batch_job job = { ctx, model, &p, batch, flip, 0, 1, progress_s, threads, NULL, devs.n, devs.ctx,
                                     devs.model, &ranks, 0, h, w, 0 };
+        g.files = ds.files + lo;
         local = cli_run_batches(&job, ds.files + lo, hi - lo, collect, &g, &failed);
     }
     rc = cli_ranks_finish(&ranks, NULL, local, &failed, &n_ok);
