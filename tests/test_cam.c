@@ -113,6 +113,23 @@ START_TEST(test_cam_draw_clamps)
 }
 END_TEST
 
+/* A finite map spanning more than a float's range is normalized to [0, 1] (hi - lo overflowed a float:
+ * the upsampled map came out 0 and NaN). */
+START_TEST(test_cam_upsample_wide_range)
+{
+    const float cam[4] = { -3e38f, 1e38f, 2e38f, 3e38f };
+    float up[5 * 7];
+    vggcl_cam_upsample(cam, 2, 2, up, 5, 7);
+    float lo = 1, hi = 0;
+    for (int i = 0; i < 5 * 7; i++) {
+        ck_assert_msg(up[i] >= 0 && up[i] <= 1, "up[%d] = %g", i, up[i]);
+        lo = up[i] < lo ? up[i] : lo, hi = up[i] > hi ? up[i] : hi;
+    }
+    ck_assert(lo == 0 && hi == 1);
+    ck_assert(up[0] == 0 && up[5 * 7 - 1] == 1); /* the corners: the map's lowest and highest */
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("cam");
@@ -121,6 +138,7 @@ int main(void)
     tcase_add_test(tc, test_cam_shapes);
     tcase_add_test(tc, test_forward_cam);
     tcase_add_test(tc, test_cam_draw_clamps);
+    tcase_add_test(tc, test_cam_upsample_wide_range);
     suite_add_tcase(s, tc);
     return tu_run(s);
 }

@@ -78,9 +78,9 @@ void vggcl_cam_upsample(const float *cam, int mh, int mw, float *out, int h, int
             hi = out[(size_t)y * w + x] > hi ? out[(size_t)y * w + x] : hi;
         }
     }
-    /* normalized to [0, 1] (a flat map becomes 0; NaN stays NaN) */
+    /* normalized to [0, 1] (a flat map becomes 0; NaN stays NaN), in double: hi - lo may overflow a float */
     for (size_t i = 0; i < (size_t)h * w; i++)
-        out[i] = isnan(out[i]) ? out[i] : hi > lo ? (out[i] - lo) / (hi - lo) : 0.0f;
+        out[i] = isnan(out[i]) ? out[i] : hi > lo ? (float)(((double)out[i] - lo) / ((double)hi - lo)) : 0.0f;
 }
 
 /* viridis at 0, 1/8, ..., 1 (matplotlib's), interpolated linearly */
