@@ -275,19 +275,21 @@ class Cam(unittest.TestCase):
         self.assertIn("nope: --out-dir is not there", r.stderr)
 
     def test_images_skipped(self):
-        """An image too small for the network (without a crop) and one whose map is not finite (a --std that
-        overflows float32) are named and skipped, the others drawn, exit 1 (the first stopped the run; the
-        second crashed it)."""
+        """An image too small for the network (without a crop), one wider than the network takes, and one whose
+        map is not finite (a --std that overflows float32) are named and skipped, the others drawn, exit 1 (the
+        first two stopped the run; the third crashed it)."""
         imgs, out = self.d / "imgs", self.d / "maps"
         imgs.mkdir(), out.mkdir()
-        for name, (h, w) in (("a", (40, 40)), ("b", (6, 9)), ("c", (40, 50))):
+        for name, (h, w) in (("a", (40, 40)), ("b", (6, 9)), ("bw", (32, 65600)), ("c", (40, 50))):
             Image.fromarray(photo(h, w, 3)).save(imgs / f"{name}.png")
         r = subprocess.run([VGGCL, "cam", "--weights", self.weights, "--out-dir", out, "--resize", "0", "--no-crop",
                             imgs], capture_output=True, text=True, timeout=600)
         self.assertEqual(r.returncode, 1, r.stderr)
         self.assertIn(f"{imgs / 'b.png'}: preprocesses to 6x9, smaller than the 32x32 the network takes (skipped)",
                       r.stderr)
-        self.assertIn("1 of 3 images failed", r.stderr)
+        self.assertIn(f"{imgs / 'bw.png'}: input (1, 3, 32, 65600): expected N >= 1 and 1 <= H, W <= 65536 (skipped)",
+                      r.stderr)
+        self.assertIn("2 of 4 images failed", r.stderr)
         self.assertEqual(sorted(p.name for p in out.glob("*.png")), ["a.cam.png", "c.cam.png"])
         shutil.rmtree(out), out.mkdir()
         for compare in ([], ["--compare-pool5"]):
@@ -353,6 +355,19 @@ class Cam(unittest.TestCase):
             self.assertNotIn("b.png: class", r.stdout)
             shutil.rmtree(out)
             out.mkdir()
+        # maps whose paths would be longer than PATH_MAX are refused before any is drawn (cut short, an
+        # image's three files were one)
+        deep = out / ("d" * 250)
+        while len(str(deep)) < 3900:
+            deep = deep / ("d" * 250)
+        deep.mkdir(parents=True)
+        long_name = self.d / ("p" * 190 + ".png")
+        shutil.copy(self.image, long_name)
+        r = subprocess.run([VGGCL, "cam", "--weights", self.weights, "--out-dir", deep, "--resize", "64", "--crop",
+                            "64", long_name], capture_output=True, text=True, timeout=600)
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn("a path longer than 4095 bytes; give a shorter --out-dir", r.stderr)
+        self.assertEqual(list(deep.iterdir()), [])
 
 
 if __name__ == "__main__":

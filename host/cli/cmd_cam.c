@@ -1,4 +1,5 @@
 /* vggcl cam: class activation maps over the images, as PNG and .npy. */
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,12 +46,12 @@ static const char *stem(const char *image, int *len)
     return base;
 }
 
-/* DIR/STEM.SUFFIX. */
-static void out_path(char *buf, size_t len, const char *dir, const char *image, const char *suffix)
+/* DIR/STEM.SUFFIX; whether it fits in len bytes (checked for every image before any is drawn). */
+static int out_path(char *buf, size_t len, const char *dir, const char *image, const char *suffix)
 {
     int n;
     const char *base = stem(image, &n);
-    snprintf(buf, len, "%s/%.*s.%s", dir, n, base, suffix);
+    return (size_t)snprintf(buf, len, "%s/%.*s.%s", dir, n, base, suffix) < len;
 }
 
 typedef struct {
@@ -66,13 +67,21 @@ static int by_stem(const void *pa, const void *pb)
 }
 
 /* Whether two different images of the list would write maps of the same names (x.png and x.jpg, a/x.png
- * and b/x.png: the second would replace the first's): said, naming both, and CLI_USAGE; else CLI_OK. */
-static int same_names(char *const *files, int n, const char *dir, char *msg, size_t len)
+ * and b/x.png: the second would replace the first's), or an image's maps a path longer than PATH_MAX
+ * (cut short, the files of an image were one): said, naming both, and CLI_USAGE; else CLI_OK. */
+static int same_names(char *const *files, int n, const char *dir, const char *const *suffix, char *msg, size_t len)
 {
     named *v = malloc(sizeof *v * (size_t)(n ? n : 1));
     int rc = CLI_OK;
+    char path[PATH_MAX];
     if (!v) return snprintf(msg, len, "out of host memory"), CLI_FAIL;
     for (int i = 0; i < n; i++) v[i].stem = stem(files[i], &v[i].len), v[i].index = i;
+    for (int i = 0; i < n && rc == CLI_OK; i++)
+        for (int k = 0; suffix[k] && rc == CLI_OK; k++)
+            if (!out_path(path, sizeof path, dir, files[i], suffix[k]))
+                rc = CLI_USAGE, snprintf(msg, len, "cam: %s's maps would go to %s/%.*s.%s, a path longer than %d "
+                                         "bytes; give a shorter --out-dir", files[i], dir, v[i].len, v[i].stem,
+                                         suffix[k], PATH_MAX - 1);
     qsort(v, (size_t)n, sizeof *v, by_stem);
     for (int i = 1; i < n && rc == CLI_OK; i++)
         if (v[i].len == v[i - 1].len && !memcmp(v[i].stem, v[i - 1].stem, (size_t)v[i].len) &&
@@ -112,7 +121,7 @@ static int reads_outputs(char *const *files, int n, const char *dir, const char 
     while (suffix[per]) per++;
     out_file *o = malloc(sizeof *o * ((size_t)n * per + 1));
     if (!o) return snprintf(msg, len, "out of host memory"), CLI_FAIL;
-    char path[4096];
+    char path[PATH_MAX];
     struct stat sb;
     for (int i = 0; i < n; i++)
         for (int k = 0; k < per; k++) {
@@ -150,7 +159,7 @@ typedef struct {
 
 /* The files written for one image so far, removed when a later one fails: an image's set is whole or absent. */
 typedef struct {
-    char path[5][4096];
+    char path[5][PATH_MAX];
     int n;
 } written;
 
@@ -161,8 +170,8 @@ static void unwrite(written *wr)
 }
 
 /* One model on one image: the map of class klass (< 0: its top class; *chosen gets the class drawn), the
- * upsampled map and the overlay. CLI_OK; SKIPPED for a map that is not finite (said: the image is skipped);
- * else CLI_FAIL, said. */
+ * upsampled map and the overlay. CLI_OK; SKIPPED for a map that is not finite or a size the network does
+ * not take (said: the image is skipped); else CLI_FAIL, said. */
 enum { SKIPPED = -1 };
 static int one_map(cam_job *j, vggcl_model *m, const char *image, const float *t, const unsigned char *rgb, int h,
                    int w, int klass, int *chosen, const char *tag, const char *const *maps, unsigned char *overlay,
@@ -176,8 +185,10 @@ static int one_map(cam_job *j, vggcl_model *m, const char *image, const float *t
         rc = cli_error(CLI_FAIL, "out of host memory");
         goto done;
     }
-    if (vggcl_forward_cam(j->ctx, m, t, 1, h, w, NULL, NULL, &klass, cam, chosen) != VGGCL_OK) {
-        rc = cli_error(CLI_FAIL, "%s: %s", image, vggcl_message(j->ctx));
+    const vggcl_status st = vggcl_forward_cam(j->ctx, m, t, 1, h, w, NULL, NULL, &klass, cam, chosen);
+    if (st != VGGCL_OK) { /* (a size the network does not take is this image's, not the device's: the run goes on) */
+        rc = cli_error(st == VGGCL_ERR_SHAPE ? SKIPPED : CLI_FAIL, "%s: %s%s", image, vggcl_message(j->ctx),
+                       st == VGGCL_ERR_SHAPE ? " (skipped)" : "");
         goto done;
     }
     for (int i = 0; i < mh * mw; i++)
@@ -233,8 +244,8 @@ int cmd_cam(int argc, char **argv)
     }
     const int listed = cli_images("cam", &a, &files, &n_files);
     const char *const *files_of = compare ? compare_suffix : plain_suffix;
-    char clash[8192 + 4096 + 128] = "";
-    int names = same_names(files, n_files, dir, clash, sizeof clash), names_here = 0; /* (said once MPI runs) */
+    char clash[3 * PATH_MAX + 8192 + 128] = "";
+    int names = same_names(files, n_files, dir, files_of, clash, sizeof clash), names_here = 0; /* (said once MPI runs) */
     if (names == CLI_OK)
         names = reads_outputs(files, n_files, dir, files_of, clash, sizeof clash),
         names_here = names != CLI_OK;
