@@ -62,11 +62,12 @@ typedef struct {
 #define VGGCL__CACHE_PATH_MAX (VGGCL__CACHE_DIR_MAX + 64)
 #define VGGCL__CACHE_LONG (-1)
 
-/* One profiled command: a kernel launch or a CLBlast call. */
+/* One profiled command: a kernel launch or a CLBlast call. A CLBlast call enqueues several kernels and
+ * gives the event of its last: first is a marker enqueued before them (the span's start), else NULL. */
 typedef struct {
     char layer[160];
     double flops;
-    cl_event event;
+    cl_event event, first;
 } vggcl_prof_entry;
 
 struct vggcl_ctx {
@@ -258,6 +259,8 @@ cl_event *vggcl__prof_slot(vggcl_ctx *ctx, const char *where, double flops);
 
 /* Drops the recorded events (at the start of each forward pass). */
 void vggcl__prof_reset(vggcl_ctx *ctx);
+/* An entry's device milliseconds, from its first command's start to its last's end (0 when unknown). */
+double vggcl__prof_ms(const vggcl_prof_entry *e);
 
 /* Device buffers with the context's memory accounting. */
 vggcl_status vggcl__buffer(vggcl_ctx *ctx, const char *where, cl_mem_flags flags, size_t bytes, void *host,

@@ -819,6 +819,18 @@ class Bench(unittest.TestCase):
         self.assertEqual(j["profiled_passes"], 3)
         self.assertAlmostEqual(sum(l["gflop"] for l in j["layers"] if "conv" in l["layer"]), flop / 1e9, places=3)
 
+    def test_per_layer_times_all_of_sgemm(self):
+        """A gemm layer's time covers every kernel of its CLBlast call: the event CLBlast gives is its last
+        kernel's (a copy of C, which it padded), and the layers' times once summed to a fraction of the pass
+        (tune then kept gemm for layers it ran 30-70x slower). Loose on purpose: the machine is noisy."""
+        w = self.d / "w.safetensors"
+        save_file(make_state_dict(parse_cfg("256,1024"), False, 2, seed=1), w)  # (large enough for its padded path)
+        r = self.bench("--weights", w, "--size", "10", "--iters", "3", "--conv", "gemm", "--json", "--per-layer")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        j = json.loads(r.stdout)
+        layers = sum(l["ms"] for l in j["layers"])
+        self.assertGreater(layers, 0.5 * j["ms_per_batch_min"], j["layers"])
+
     def test_per_layer_passes_capped(self):
         r = self.bench("--size", "32", "--iters", "7", "--json", "--per-layer")
         self.assertEqual(r.returncode, 0, r.stderr)

@@ -28,6 +28,14 @@ vggcl_status vggcl__sgemm(vggcl_ctx *ctx, const char *where, int trans_b, size_t
                           size_t a_off, cl_mem b, size_t b_off, cl_mem c, size_t c_off)
 {
     cl_event *ev = vggcl__prof_slot(ctx, where, 2.0 * M * N * K);
+    if (ev) { /* (CLBlast's event is its last kernel's, a copy of C where C was padded: timed from a marker) */
+        cl_int e = vggcl__fault(ctx, "clEnqueueMarkerWithWaitList");
+        if (e == CL_SUCCESS) e = clEnqueueMarkerWithWaitList(ctx->queue, 0, NULL, &ctx->prof[ctx->prof_n - 1].first);
+        if (e != CL_SUCCESS) {
+            ctx->prof_n--;
+            return vggcl__cl_fail(ctx, where, "clEnqueueMarkerWithWaitList", e);
+        }
+    }
     CLBlastStatusCode s = (CLBlastStatusCode)vggcl__fault(ctx, "CLBlastSgemm");
     if (s == CLBlastSuccess) {
         /* CLBlast 1.5 builds its tuning database on first use without a lock (two
@@ -38,7 +46,10 @@ vggcl_status vggcl__sgemm(vggcl_ctx *ctx, const char *where, int trans_b, size_t
         vggcl__unlock();
     }
     if (s == CLBlastSuccess) return VGGCL_OK;
-    if (ev) ctx->prof_n--; /* no command was recorded */
+    if (ev) { /* no command was recorded but the marker */
+        clReleaseEvent(ctx->prof[--ctx->prof_n].first);
+        ctx->prof[ctx->prof_n].first = NULL;
+    }
     vggcl_status st = (int)s > -1000 ? vggcl__cl_fail(ctx, where, "CLBlastSgemm", (cl_int)s) : VGGCL_ERR_DEVICE;
     return vggcl__fail(ctx, st, "%s: CLBlastSgemm -> %s (%d)", where, clblast_name(s), (int)s);
 }

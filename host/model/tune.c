@@ -222,13 +222,7 @@ done:
 static double recorded_ms(vggcl_ctx *ctx)
 {
     double ms = 0;
-    for (int i = 0; i < ctx->prof_n; i++) {
-        cl_ulong t0 = 0, t1 = 0;
-        cl_event e = ctx->prof[i].event;
-        if (e && clGetEventProfilingInfo(e, CL_PROFILING_COMMAND_START, sizeof t0, &t0, NULL) == CL_SUCCESS &&
-            clGetEventProfilingInfo(e, CL_PROFILING_COMMAND_END, sizeof t1, &t1, NULL) == CL_SUCCESS && t1 >= t0)
-            ms += (t1 - t0) * 1e-6;
-    }
+    for (int i = 0; i < ctx->prof_n; i++) ms += vggcl__prof_ms(&ctx->prof[i]);
     return ms;
 }
 

@@ -24,15 +24,27 @@ cl_event *vggcl__prof_slot(vggcl_ctx *ctx, const char *where, double flops)
     vggcl_prof_entry *e = &ctx->prof[ctx->prof_n++];
     snprintf(e->layer, sizeof e->layer, "%s", where ? where : "");
     e->flops = flops;
-    e->event = NULL;
+    e->event = e->first = NULL;
     return &e->event;
 }
 
 void vggcl__prof_reset(vggcl_ctx *ctx)
 {
-    for (int i = 0; i < ctx->prof_n; i++)
+    for (int i = 0; i < ctx->prof_n; i++) {
         if (ctx->prof[i].event) clReleaseEvent(ctx->prof[i].event);
+        if (ctx->prof[i].first) clReleaseEvent(ctx->prof[i].first);
+    }
     ctx->prof_n = 0;
+}
+
+double vggcl__prof_ms(const vggcl_prof_entry *e)
+{
+    cl_ulong t0 = 0, t1 = 0;
+    const cl_event start = e->first ? e->first : e->event;
+    if (e->event && clGetEventProfilingInfo(start, CL_PROFILING_COMMAND_START, sizeof t0, &t0, NULL) == CL_SUCCESS &&
+        clGetEventProfilingInfo(e->event, CL_PROFILING_COMMAND_END, sizeof t1, &t1, NULL) == CL_SUCCESS && t1 >= t0)
+        return (t1 - t0) * 1e-6;
+    return 0;
 }
 
 const size_t vggcl__one_item[3] = { 1, 1, 1 };
@@ -138,13 +150,7 @@ int vggcl_profile_read(vggcl_ctx *ctx, vggcl_layer_profile *out, int cap)
     int n = 0;
     for (int i = 0; i < ctx->prof_n; i++) {
         const vggcl_prof_entry *e = &ctx->prof[i];
-        cl_ulong t0 = 0, t1 = 0;
-        double ms = 0;
-        if (e->event && clGetEventProfilingInfo(e->event, CL_PROFILING_COMMAND_START, sizeof t0, &t0, NULL) ==
-                            CL_SUCCESS &&
-            clGetEventProfilingInfo(e->event, CL_PROFILING_COMMAND_END, sizeof t1, &t1, NULL) == CL_SUCCESS &&
-            t1 >= t0)
-            ms = (t1 - t0) * 1e-6;
+        const double ms = vggcl__prof_ms(e);
         /* commands of one layer (GAP's two stages, SGEMM + bias) are merged */
         if (i > 0 && !strcmp(ctx->prof[i - 1].layer, e->layer)) {
             if (n <= cap) {
