@@ -96,6 +96,7 @@ struct vggcl_ctx {
     vggcl_tuned *tuned;                    /* the tuning table's rows */
     int n_tuned;
     char tune_path[VGGCL__CACHE_PATH_MAX]; /* where the table lives ("" if caching is off) */
+    int tune_refused;                      /* something is there that is not a table of this user's: unused */
     int profiling;                         /* record an event per command */
     vggcl_prof_entry *prof;                /* the last pass's commands */
     int prof_n, prof_cap;
@@ -106,6 +107,7 @@ struct vggcl_ctx {
     int told_compiling;                    /* the log heard of a compile from source */
     int told_cache;                        /* the log heard that the cache folder is not used */
     int told_entry;                        /* the log heard of a cache entry refused */
+    int told_tune;                         /* the log heard that the tuning table is not used */
     /* fault injection (fault.c): VGGCL_FAULT as read at vggcl_ctx_new */
     char fault_spec[64];
     int fault_bad;                         /* VGGCL_FAULT is set but malformed */

@@ -223,8 +223,10 @@ VGGCL_API vggcl_status vggcl_benchmark(vggcl_ctx *ctx, vggcl_model *model, const
  * the context's tuning table on disk (the cache folder, keyed by device and
  * driver), rewritten after each shape so an interrupted tune keeps what it
  * measured; rows of other shapes and classes already there are kept. Models
- * loaded afterwards with conv AUTO use it. rows gets up to cap results;
- * *count the number of shapes x classes tuned; path (may be NULL) the table. */
+ * loaded afterwards with conv AUTO use it (two batches of one class, or a
+ * table there that is not a private regular file, are VGGCL_ERR_ARG and
+ * VGGCL_ERR_IO before any tuning). rows gets up to cap results; *count the
+ * number of shapes x classes tuned; path (may be NULL) the table. */
 typedef struct {
     char layer[96];     /* e.g. "features.2" (the first conv of this shape) */
     int c_in, c_out, h, w, batch;

@@ -1081,6 +1081,58 @@ class Bench(unittest.TestCase):
                 rows.append((int(ci), int(co), int(h), int(w), int(b), algo, float(ms), params))
         return rows
 
+    def test_tune_table_kept(self):
+        """Two rows of one shape and class (a table edited by hand) become the one tune measured (the first was
+        replaced, the last, which a pass takes, kept); a table that is not a private regular file is said to
+        be unused, and tune refuses to replace it (its rows were dropped, unsaid); --batch lists are read
+        whole (cut at 63 bytes, other batches were tuned) and two batches of one class refused."""
+        env = dict(os.environ, VGGCL_CACHE_DIR=str(self.d / "cache"))
+        w = self.d / "small.safetensors"
+        save_file(make_state_dict(parse_cfg(CFG), True, 3, seed=1), w)
+
+        def tune(*args):
+            return subprocess.run([VGGCL, "tune", "--weights", w, "--size", "32", "--iters", "1", "--budget", "0",
+                                   *args], capture_output=True, text=True, env=env, timeout=600)
+
+        r = tune()
+        self.assertEqual(r.returncode, 0, r.stderr)
+        path = Path(r.stdout.strip().splitlines()[-1].split("wrote ", 1)[1])
+        path.write_text("conv 3 8 32 32 1 gemm 1.0\nconv 8 16 16 16 1 gemm 1.0\nconv 3 8 32 32 2 gemm 1.0\n")
+        r = tune()
+        self.assertEqual(r.returncode, 0, r.stderr)
+        rows = self.tune_table(path)
+        self.assertEqual(sorted(row[:5] for row in rows), [(3, 8, 32, 32, 1), (8, 16, 16, 16, 1), (16, 16, 8, 8, 1)])
+        tuned = {l.split()[0]: l.split()[9] for l in r.stdout.splitlines() if l.startswith("features.")}
+        self.assertEqual([row[5] for row in rows if row[:4] == (3, 8, 32, 32)], [tuned["features.0"]])
+        # not private: a group-writable table (an editor under umask 002) and a link to one
+        text = path.read_text()
+        target = self.d / "elsewhere.tune"
+        for kind in ("0664", "link"):
+            if kind == "link":
+                path.chmod(0o600)
+                shutil.move(path, target)
+                path.symlink_to(target)
+            else:
+                path.chmod(0o664)
+            b = subprocess.run([VGGCL, "bench", "--weights", w, "--size", "32", "--iters", "1"], capture_output=True,
+                               text=True, env=env, timeout=600)
+            self.assertEqual(b.returncode, 0, b.stderr)
+            self.assertIn(f"the tuning table {path} is not a regular file of this user", b.stderr)
+            r = tune()
+            self.assertEqual(r.returncode, 1, r.stderr)
+            self.assertIn("not replaced; make it private (chmod 600) or move it away", r.stderr)
+            self.assertNotIn("features.0", r.stdout)  # (refused before any tuning)
+            self.assertEqual((target if kind == "link" else path).read_text(), text)
+        path.unlink()
+        for batch in ("1,,2", "0" * 60 + "1,4096", ",1"):
+            r = tune("--batch", batch)
+            self.assertEqual(r.returncode, 2, batch)
+            self.assertIn("--batch must be sizes from 1 to 4096 separated by commas", r.stderr)
+        r = tune("--batch", "1,2")
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("tune: batches 1 and 2 are of one class", r.stderr)
+        self.assertFalse(path.exists())
+
     def test_tune(self):
         env = dict(os.environ, VGGCL_CACHE_DIR=str(self.d / "cache"))
         # --budget 0: every algorithm's defaults on each distinct shape of VGG16 at 32x32

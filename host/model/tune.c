@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "layers.h"
@@ -66,6 +67,15 @@ void vggcl__tune_load(vggcl_ctx *ctx)
         return;
     }
     FILE *f = vggcl__cache_open(ctx, ctx->tune_path);
+    struct stat sb;
+    ctx->tune_refused = !f && lstat(ctx->tune_path, &sb) == 0;
+    if (ctx->tune_refused && ctx->log && !ctx->told_tune) { /* (else a table edited to 0664 was dropped unsaid) */
+        char msg[VGGCL__CACHE_PATH_MAX + 200];
+        ctx->told_tune = 1;
+        snprintf(msg, sizeof msg, "the tuning table %s is not a regular file of this user that only the user can "
+                 "write to: it is not used (nor replaced by tune)", ctx->tune_path);
+        ctx->log(ctx->log_user, msg);
+    }
     if (!f) return;
     char line[512];
     while (fgets(line, sizeof line, f)) {
@@ -336,6 +346,10 @@ static vggcl_status table_writable(vggcl_ctx *ctx)
     if (!vggcl__cache_ready(ctx, dir))
         return vggcl__fail(ctx, VGGCL_ERR_IO, "%s: the cache folder is not a folder of this user's that only the user "
                                               "can write to", dir);
+    if (ctx->tune_refused) /* (its rows, unread, would be lost) */
+        return vggcl__fail(ctx, VGGCL_ERR_IO, "%s: the tuning table is not a regular file of this user that only the "
+                           "user can write to (a link, a folder, or writable by others): not replaced; make it "
+                           "private (chmod 600) or move it away", ctx->tune_path);
     return VGGCL_OK;
 }
 
@@ -358,24 +372,32 @@ static vggcl_status write_table(vggcl_ctx *ctx, const vggcl_tuned *rows, int cou
     return vggcl__output_commit(ctx, &o, !ferror(f));
 }
 
-/* The context's row of r's shape and batch class, or NULL. */
+/* Whether two rows are of one shape and batch class. */
+static int same_key(const vggcl_tuned *t, const vggcl_tuned *r)
+{
+    return t->c_in == r->c_in && t->c_out == r->c_out && t->h == r->h && t->w == r->w &&
+           batch_class(t->batch) == batch_class(r->batch);
+}
+
+/* The context's first row of r's shape and batch class, or NULL. */
 static vggcl_tuned *table_find(vggcl_ctx *ctx, const vggcl_tuned *r)
 {
-    for (int i = 0; i < ctx->n_tuned; i++) {
-        vggcl_tuned *t = &ctx->tuned[i];
-        if (t->c_in == r->c_in && t->c_out == r->c_out && t->h == r->h && t->w == r->w &&
-            batch_class(t->batch) == batch_class(r->batch))
-            return t;
-    }
+    for (int i = 0; i < ctx->n_tuned; i++)
+        if (same_key(&ctx->tuned[i], r)) return &ctx->tuned[i];
     return NULL;
 }
 
-/* Puts row r in the context's table, over a row of the same shape and class. */
+/* Puts row r in the context's table, over the first row of the same shape and class; others of them
+ * (a table edited by hand) are dropped: a pass takes the last, which would stand over r. */
 static vggcl_status table_put(vggcl_ctx *ctx, const vggcl_tuned *r)
 {
     vggcl_tuned *t = table_find(ctx, r);
     if (t) {
         *t = *r;
+        int kept = (int)(t - ctx->tuned) + 1;
+        for (int i = kept; i < ctx->n_tuned; i++)
+            if (!same_key(&ctx->tuned[i], r)) ctx->tuned[kept++] = ctx->tuned[i];
+        ctx->n_tuned = kept;
         return VGGCL_OK;
     }
     vggcl_tuned *grown = realloc(ctx->tuned, (size_t)(ctx->n_tuned + 1) * sizeof *grown);
@@ -571,6 +593,11 @@ vggcl_status vggcl_tune(vggcl_ctx *ctx, vggcl_model *m, const int *batches, int 
     for (int b = 0; b < n_batches; b++)
         if (batches[b] < 1 || batches[b] > 4096)
             return vggcl__fail(ctx, VGGCL_ERR_ARG, "tune: batch %d is not between 1 and 4096", batches[b]);
+    for (int b = 0; b < n_batches; b++) /* (the table keeps one row per class: the first's would be replaced) */
+        for (int b2 = 0; b2 < b; b2++)
+            if (batch_class(batches[b]) == batch_class(batches[b2]))
+                return vggcl__fail(ctx, VGGCL_ERR_ARG, "tune: batches %d and %d are of one class (1-2, 3-16, 17 and "
+                                   "more), which has one row in the table; give one of them", batches[b2], batches[b]);
     if (iters < 1 || !vggcl__plan_out_size(m, h, w, &oh, &ow, &bad))
         return vggcl__fail(ctx, VGGCL_ERR_ARG, "tune: %dx%d with %d passes is not a valid pass for this model", h, w,
                            iters);
