@@ -77,6 +77,7 @@ struct vggcl_ctx {
     char device_name[256];
     char device_type[16];                  /* vggcl_device_info's type; "" for ref */
     char device_version[128], driver_version[128], platform_name[128]; /* for the program cache key */
+    char platform_version[512]; /* also: PoCL's alone names the LLVM that compiles (a rebuild keeps the rest) */
     int cache_hits, cache_misses;          /* programs loaded from / built into the cache */
     double build_ms;                       /* time spent getting programs ready */
     cl_platform_id platform;

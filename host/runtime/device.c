@@ -287,6 +287,8 @@ vggcl_status vggcl_select_device(vggcl_ctx *ctx, const char *spec)
     snprintf(ctx->platform_name, sizeof ctx->platform_name, "%s", list[i].info.platform_name);
     CL_CHECK(clGetDeviceInfo, (ctx->device, CL_DRIVER_VERSION, sizeof ctx->driver_version - 1, ctx->driver_version,
                               NULL));
+    CL_CHECK(clGetPlatformInfo, (ctx->platform, CL_PLATFORM_VERSION, sizeof ctx->platform_version - 1,
+                                 ctx->platform_version, NULL));
     cl_context_properties props[] = { CL_CONTEXT_PLATFORM, (cl_context_properties)ctx->platform, 0 };
     if ((err = vggcl__fault(ctx, "clCreateContext")) == CL_SUCCESS)
         ctx->cl = clCreateContext(props, 1, &ctx->device, NULL, NULL, &err);
@@ -309,7 +311,7 @@ fail:
         ctx->cl = NULL;
         /* nothing of the device kept: its name and type say what was selected (none) */
         ctx->device_name[0] = ctx->device_type[0] = ctx->device_version[0] = ctx->platform_name[0] = '\0';
-        ctx->driver_version[0] = '\0';
+        ctx->driver_version[0] = ctx->platform_version[0] = '\0';
         ctx->is_gpu = ctx->is_cpu = 0;
     }
     return st;

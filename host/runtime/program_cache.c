@@ -119,7 +119,7 @@ static uint64_t fnv1a(uint64_t h, const char *s)
 static void cache_key(const vggcl_ctx *ctx, const char *text, const char *options, uint64_t key[2])
 {
     const char *parts[] = { text, options, ctx->device_name, ctx->device_version, ctx->driver_version,
-                            ctx->platform_name };
+                            ctx->platform_name, ctx->platform_version };
     key[0] = 0xcbf29ce484222325ull, key[1] = 0x84222325cbf29ce4ull;
     for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
         key[0] = fnv1a(key[0], parts[i]);
