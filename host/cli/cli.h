@@ -147,10 +147,11 @@ typedef struct {
  * shares are cut from; rank 0 says when not. Collective; CLI_OK with one rank. */
 int cli_ranks_same_list(const cli_ranks *r, const char *cmd, char *const *files, int n);
 /* Whether every rank loaded the same model from weights (each machine may hold its own copy): its
- * shape, class names and preprocessing p, and the file's size and first and last 64 KiB; rank 0
- * says when not (the ranks' rows would not fit together). Collective; CLI_OK with one rank. */
+ * shape, class names and preprocessing p, the whole file, and the n_labels labels given for its
+ * classes (--labels; NULL, 0: none); rank 0 says when not (the ranks' rows would not fit together).
+ * Collective; CLI_OK with one rank. */
 int cli_ranks_same_model(const cli_ranks *r, const char *cmd, const char *weights, const vggcl_model *m,
-                         const vggcl_preprocess *p);
+                         const vggcl_preprocess *p, char *const *labels, int n_labels);
 /* Whether a process with this command line prints its usage errors: not when it is a rank other
  * than the first of several that a launcher started (mpirun, Slurm's PMI) with no --shard, every
  * rank then having the same command line and so the same errors (the first says them once). With

@@ -235,13 +235,13 @@ int cmd_classify(int argc, char **argv)
     /* under mpirun every rank runs to cli_ranks_finish, which gathers, whatever happened before it */
     int local = cli_ranks_capture(&ranks, &logits_out, &tensor_out);
     if (local == CLI_OK) local = cli_open_models(cli_ranks_device(&ranks, device), weights, &opts, &p, &devs);
-    if ((local = cli_ranks_all_ok(&ranks, local)) == CLI_OK)
-        local = cli_ranks_same_model(&ranks, "classify", weights, devs.model[0], &p);
+    if (local == CLI_OK && labels_path) local = load_labels(labels_path, vggcl_model_classes(devs.model[0]), &l);
+    if ((local = cli_ranks_all_ok(&ranks, local)) == CLI_OK) /* (each machine's --labels file too) */
+        local = cli_ranks_same_model(&ranks, "classify", weights, devs.model[0], &p, l.names, l.n);
     if (local != CLI_OK) goto out;
     ctx = devs.ctx[0], model = devs.model[0];
     classes = vggcl_model_classes(model);
     if (top > classes) top = classes;
-    if (labels_path && load_labels(labels_path, classes, &l)) goto out;
     if (!labels_path && vggcl_model_class_name(model, 0) && model_labels(model, classes, &l)) goto out;
     /* the header once: by rank 0, by shard 0 (the shards' outputs one after the other are one process's) */
     const char *shard = cli_arg(&a, "shard");

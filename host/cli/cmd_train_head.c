@@ -374,7 +374,7 @@ int cmd_train_head(int argc, char **argv)
     cli_share(ds.n, ranks.rank, ranks.size, &lo, &hi);
     if (local == CLI_OK) local = cli_open_models(cli_ranks_device(&ranks, device), weights, &opts, &p, &devs);
     if ((local = cli_ranks_all_ok(&ranks, local)) == CLI_OK)
-        local = cli_ranks_same_model(&ranks, "train-head", weights, devs.model[0], &p);
+        local = cli_ranks_same_model(&ranks, "train-head", weights, devs.model[0], &p, NULL, 0);
     if (local == CLI_OK) {
         ctx = devs.ctx[0], model = devs.model[0];
         const int rows = ranks.rank == 0 ? ds.n : hi - lo; /* rank 0 gathers every rank's share */
