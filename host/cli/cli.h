@@ -121,6 +121,8 @@ int cli_outputs_check(const char *cmd, const cli_file *outs, int n_out, const cl
  * first share) and frees the rest; CLI_OK, or CLI_USAGE (CLI_FAIL: out of memory) with the error
  * printed. */
 int cli_shard(const char *cmd, const char *spec, char ***files, int *n, char ***lead, int *n_lead);
+/* --shard I/N read into *i and *of: digits only, 0 <= I < N <= INT_MAX; 0 when spec is not that. */
+int cli_shard_parse(const char *spec, int *i, int *of);
 /* Share i of `of` of n items: [*lo, *hi), the contiguous runs --shard and the MPI ranks take. */
 void cli_share(int n, int i, int of, int *lo, int *hi);
 

@@ -1,6 +1,8 @@
 /* ImageFolder data sets (one sub-folder per class, as torchvision's
  * ImageFolder) for train-head and eval. */
+#include <ctype.h>
 #include <dirent.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -104,10 +106,27 @@ void cli_share(int n, int i, int of, int *lo, int *hi)
     *lo = (int)((long long)n * i / of), *hi = (int)((long long)n * (i + 1) / of);
 }
 
+/* A decimal of digits alone from *s (no sign, no blank), at most INT_MAX: *s past it; 0 when none. */
+static int digits(const char **s, int *out)
+{
+    long long v = 0;
+    const char *p = *s;
+    for (; isdigit((unsigned char)*p); p++)
+        if ((v = v * 10 + (*p - '0')) > INT_MAX) return 0;
+    if (p == *s) return 0;
+    *out = (int)v, *s = p;
+    return 1;
+}
+
+int cli_shard_parse(const char *spec, int *i, int *of)
+{
+    return digits(&spec, i) && *spec++ == '/' && digits(&spec, of) && !*spec && *of >= 1 && *i < *of;
+}
+
 int cli_shard(const char *cmd, const char *spec, char ***files, int *n, char ***lead, int *n_lead)
 {
-    int i, of, used = 0, lo, hi;
-    if (sscanf(spec, "%d/%d%n", &i, &of, &used) != 2 || spec[used] || of < 1 || i < 0 || i >= of)
+    int i, of, lo, hi;
+    if (!cli_shard_parse(spec, &i, &of)) /* (sscanf's %d wrapped 1/4294967298 to 1/2) */
         return cli_error(CLI_USAGE, "%s: --shard must be I/N with 0 <= I < N, not '%s'", cmd, spec);
     cli_share(*n, i, of, &lo, &hi);
     if (lo && !(*lead = malloc(sizeof **lead * (size_t)lo))) return cli_error(CLI_FAIL, "%s: out of host memory", cmd);
