@@ -275,11 +275,11 @@ int main(int argc, char **argv)
     }
     const char *cmd = argv[1];
     if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
-        fputs(usage, stdout);
+        if (usage_said) fputs(usage, stdout); /* (once under mpirun) */
         return stdout_written(CLI_OK);
     }
     if (!strcmp(cmd, "--version") || !strcmp(cmd, "version")) {
-        printf("vggcl %s\n", vggcl_version());
+        if (usage_said) printf("vggcl %s\n", vggcl_version());
         return stdout_written(CLI_OK);
     }
     static const struct {

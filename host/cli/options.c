@@ -153,7 +153,7 @@ int cli_parse(const cli_command *c, int argc, char **argv, cli_args *a)
     optind = 0; /* (0: glibc starts afresh) */
     while (rc == CLI_OK && (k = getopt_long(argc, argv, ":h", longs, NULL)) != -1) {
         if (k == 'h') {
-            cli_help(c, stdout);
+            if (cli_usage_said()) cli_help(c, stdout); /* (once under mpirun, not once per rank) */
             rc = CLI_HELP;
         } else if (k == ':') {
             rc = cli_error(CLI_USAGE, "%s: %s needs a value", c->name, argv[optind - 1]);
