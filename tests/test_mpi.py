@@ -458,6 +458,74 @@ class Mpi(Folder):
                       f"{self.images / '01.jpg'}'s maps would replace", r.stderr)
         self.assertEqual(list((self.d / "a" / "maps").iterdir()), [])
 
+    def test_what_ranks_are_given(self):
+        """A weights copy that differs only in its middle and a --labels file that differs are refused as other
+        copies are (the hash read the first and last 64 KiB; labels were not compared: each rank named its
+        classes otherwise); an output /dev/fd/N past 2 is refused under mpirun (a rank's descriptor N is MPI's:
+        the array went into MPI's pipe, exit 0); rank 0's standard output failing leaves no array; a rank that
+        cannot make its temporary files names the folder and why; --help and --version print once; --shard
+        past the int range is refused (it wrapped)."""
+        big = self.d / "big.safetensors"
+        save_file(make_state_dict(parse_cfg("8,M,64,M,128"), False, 5, seed=3), big)
+        raw = bytearray(big.read_bytes())
+        self.assertGreater(len(raw), 4 * 65536)
+        middle = len(raw) // 2 & ~3
+        raw[middle] ^= 1  # (a float's lowest mantissa bit: still finite)
+        other = self.d / "other.safetensors"
+        other.write_bytes(bytes(raw))
+        out = self.d / "out"
+        out.mkdir()
+        args = ["--resize", "40", "--crop", "32", "--logits-out", str(out / "l.npy")]
+        r = subprocess.run(["mpirun", "-n", "1", VGGCL, "classify", "--weights", str(big), *args, str(self.images),
+                            ":", "-n", "1", VGGCL, "classify", "--weights", str(other), *args, str(self.images)],
+                           capture_output=True, text=True, env=ENV, timeout=120)
+        self.assertEqual((r.returncode, vggcl_lines(r.stderr)),
+                         (1, [f"vggcl: classify: the ranks loaded different models from {big} (the files differ): "
+                              "each machine's copy must be the same file"]), r.stderr)
+        labels = []
+        for k in range(2):
+            labels.append(self.d / f"labels{k}.txt")
+            labels[-1].write_text("".join(f"{'ab'[k]}{c}\n" for c in range(5)))
+        r = subprocess.run(["mpirun", "-n", "1", VGGCL, "classify", "--weights", str(self.weights), *args, "--labels",
+                            str(labels[0]), str(self.images), ":", "-n", "1", VGGCL, "classify", "--weights",
+                            str(self.weights), *args, "--labels", str(labels[1]), str(self.images)],
+                           capture_output=True, text=True, env=ENV, timeout=120)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("(their classes, features, class names, preprocessing or --labels differ)", r.stderr)
+        self.assertEqual((r.stdout, list(out.iterdir())), ("", []))
+        mpirun2 = ["mpirun", "-n", "2", "--oversubscribe"]
+        r = subprocess.run([*mpirun2, VGGCL, "preprocess", "--resize", "40", "--crop", "32", "--output", "/dev/fd/4",
+                            str(self.images)], capture_output=True, text=True, env=ENV, timeout=120)
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertEqual(vggcl_lines(r.stderr), ["vggcl: preprocess: --output /dev/fd/4: a process mpirun starts does "
+                                                 "not have the shell's descriptors past 2 (its own are MPI's); name a "
+                                                 "file"])
+        cmd = " ".join(shlex.quote(a) for a in [VGGCL, "classify", "--weights", str(self.weights), *args,
+                                                str(self.images)])
+        r = subprocess.run([*mpirun2, "sh", "-c", f"exec {cmd} > /dev/full"], capture_output=True, text=True, env=ENV,
+                           timeout=120)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("cannot write the ranks' output: No space left on device", r.stderr)
+        self.assertEqual(list(out.iterdir()), [])
+        r = subprocess.run(["mpirun", "-n", "1", VGGCL, "classify", "--weights", str(self.weights), *args,
+                            str(self.images), ":", "-n", "1", "-x", "TMPDIR=/nonexistent", VGGCL, "classify",
+                            "--weights", str(self.weights), *args, str(self.images)],
+                           capture_output=True, text=True, env=ENV, timeout=120)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("vggcl: rank 1: cannot create its temporary files in /nonexistent (TMPDIR): No such file or "
+                      "directory", r.stderr)
+        self.assertEqual(list(out.iterdir()), [])
+        for argv, needle in ((["classify", "--help"], "usage: vggcl classify"), (["--version"], "vggcl ")):
+            one = subprocess.run([VGGCL, *argv], capture_output=True, text=True, env=ENV, timeout=60)
+            r = subprocess.run([*mpirun2, VGGCL, *argv], capture_output=True, text=True, env=ENV, timeout=60)
+            self.assertEqual((r.returncode, r.stdout), (0, one.stdout))
+            self.assertEqual(one.stdout.count(needle), 1)
+        for shard in ("1/4294967298", "4294967296/2", " 1/2", "1/+2"):
+            r = subprocess.run([VGGCL, "classify", "--weights", str(self.weights), "--shard", shard, str(self.images)],
+                               capture_output=True, text=True, env=ENV, timeout=60)
+            self.assertEqual(r.returncode, 2, shard)
+            self.assertIn(f"--shard must be I/N with 0 <= I < N, not '{shard}'", r.stderr)
+
     def test_launcher_not_this_mpi(self):
         """A process that a launcher says is rank 1 of 2 (MPICH's or Slurm's PMI) but that this Open MPI starts
         alone: refused before any work (it skipped the output checks, which rank 0 makes, and wrote over the

@@ -212,7 +212,8 @@ int cmd_classify(int argc, char **argv)
         const char *path = k ? tensor_out : logits_out;
         if (path && cli_is_stdout(path)) {
             rc = cli_error(CLI_USAGE, "classify: --%s %s is standard output, where the classes are printed; name a "
-                                      "file (or /dev/fd/3, run with 3>&1 >&2)", k ? "tensor-out" : "logits-out", path);
+                                      "file%s", k ? "tensor-out" : "logits-out", path,
+                           cli_ranks_launched() ? "" : " (or /dev/fd/3, run with 3>&1 >&2)");
             goto done_args;
         }
     }

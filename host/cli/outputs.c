@@ -122,6 +122,18 @@ static int folder_ready(const char *cmd, const cli_file *o)
     return CLI_OK;
 }
 
+/* Whether path names a descriptor past standard error (/dev/fd/N, /proc/self/fd/N with N > 2). */
+static int fd_past_stderr(const char *path)
+{
+    static const char *const dirs[] = { "/dev/fd/", "/proc/self/fd/" };
+    for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++) {
+        const size_t len = strlen(dirs[i]);
+        if (!strncmp(path, dirs[i], len) && path[len] && strspn(path + len, "0123456789") == strlen(path + len))
+            return atol(path + len) > 2 || strlen(path + len) > 2;
+    }
+    return 0;
+}
+
 int cli_outputs_check(const char *cmd, const cli_file *outs, int n_out, const cli_file *ins, int n_in,
                       char *const *images, int n_images)
 {
@@ -130,6 +142,9 @@ int cli_outputs_check(const char *cmd, const cli_file *outs, int n_out, const cl
     for (int i = 0; i < n_out; i++) {
         if (!outs[i].path) continue;
         if (!*outs[i].path) return cli_error(CLI_USAGE, "%s: %s is empty: name a file", cmd, outs[i].opt);
+        if (cli_ranks_launched() && fd_past_stderr(outs[i].path)) /* (it wrote into MPI's own pipe, exit 0) */
+            return cli_error(CLI_USAGE, "%s: %s %s: a process mpirun starts does not have the shell's descriptors "
+                             "past 2 (its own are MPI's); name a file", cmd, outs[i].opt, outs[i].path);
         if (stat(outs[i].path, &sb) == 0 && S_ISDIR(sb.st_mode)) /* (a failed write then removed the others) */
             return cli_error(CLI_USAGE, "%s: %s %s is a folder: name a file", cmd, outs[i].opt, outs[i].path);
         for (int k = 0; k < i; k++) /* (standard output twice: arrays one after the other, the second unread) */

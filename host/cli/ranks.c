@@ -4,6 +4,7 @@
  * device, with its standard output, its messages and its arrays captured;
  * rank 0 gathers them and writes what one process would have written, in
  * the same order. Without MPI (or with one rank) everything here is a no-op. */
+#include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
@@ -54,6 +55,8 @@ int cli_ranks_echo_usage(int argc, char **argv)
     }
     return launched_rank() == 0;
 }
+
+int cli_ranks_launched(void) { return launched_size() > 1; }
 
 int cli_ranks_writes(const char *shard)
 {
@@ -204,15 +207,18 @@ int cli_take_share(cli_ranks *r, const char *cmd, const char *shard, int listed,
     return rc;
 }
 
-/* A new, empty temporary file in $TMPDIR (or /tmp) without a name: its descriptor, or -1. It is
- * unlinked at once, so a rank that mpirun kills (another rank failed) leaves nothing behind. */
-static int temp_file(void)
+/* A new, empty temporary file in $TMPDIR (or /tmp) without a name: its descriptor, or -1 (said, naming
+ * the folder). It is unlinked at once, so a rank that mpirun kills (another rank failed) leaves nothing
+ * behind. */
+static int temp_file(int rank)
 {
     const char *dir = getenv("TMPDIR");
     char path[4096];
-    snprintf(path, sizeof path, "%s/vggcl-rank.XXXXXX", dir && *dir ? dir : "/tmp");
+    dir = dir && *dir ? dir : "/tmp";
+    snprintf(path, sizeof path, "%s/vggcl-rank.XXXXXX", dir);
     const int fd = mkostemp(path, O_CLOEXEC); /* (not for PoCL's linker and the like) */
     if (fd >= 0) unlink(path);
+    else cli_error(CLI_FAIL, "rank %d: cannot create its temporary files in %s (TMPDIR): %s", rank, dir, strerror(errno));
     return fd;
 }
 
@@ -223,9 +229,9 @@ int cli_ranks_capture(cli_ranks *r, const char **logits_out, const char **tensor
     if (!tensor_out) tensor_out = &none;
     if (r->size < 2) return CLI_OK;
     fflush(stdout), fflush(stderr);
-    r->out_fd = temp_file();
-    r->err_fd = r->out_fd < 0 ? -1 : temp_file();
-    if (r->err_fd < 0) return cli_error(CLI_FAIL, "rank %d: cannot create temporary files for its output", r->rank);
+    r->out_fd = temp_file(r->rank);
+    r->err_fd = r->out_fd < 0 ? -1 : temp_file(r->rank);
+    if (r->err_fd < 0) return CLI_FAIL;
     r->saved_out = dup(1), r->saved_err = dup(2);
     dup2(r->out_fd, 1), dup2(r->err_fd, 2);
     /* the arrays go to temporary .npy files, gathered by rank 0 into the real ones; the writers write
@@ -235,7 +241,7 @@ int cli_ranks_capture(cli_ranks *r, const char **logits_out, const char **tensor
         if (!(k ? *tensor_out : *logits_out)) continue;
         int *fd = k ? &r->tensor_fd : &r->logits_fd;
         char *path = k ? r->tensor_path : r->logits_path;
-        if ((*fd = temp_file()) < 0) return cli_error(CLI_FAIL, "rank %d: cannot create a temporary file", r->rank);
+        if ((*fd = temp_file(r->rank)) < 0) return CLI_FAIL;
         snprintf(path, k ? sizeof r->tensor_path : sizeof r->logits_path, "/dev/fd/%d", *fd);
         *(k ? tensor_out : logits_out) = path;
     }
@@ -417,9 +423,11 @@ int cli_ranks_finish(cli_ranks *r, vggcl_ctx *ctx, int rc, int *failed, int *ok)
         int bad;
         const int fd = k ? (once && r->rank ? -1 : r->err_fd) : r->out_fd;
         const int got = stream_parts(r, fd, 0, 1, chunk, write_text, k ? stderr : stdout, &bad);
-        fflush(k ? stderr : stdout);
-        if (got == CLI_OK) continue;
+        /* (a full disk under standard output shows when it is flushed: then no array is written either) */
+        const int written = (fflush(k ? stderr : stdout) == 0 && !ferror(k ? stderr : stdout)) || k;
+        if (got == CLI_OK && written) continue;
         if (r->rank != 0) rc = CLI_FAIL; /* (said on the real stderr, restored above) */
+        else if (got == CLI_OK) rc = cli_error(CLI_FAIL, "cannot write the ranks' output: %s", strerror(errno));
         else if (bad >= 0) rc = cli_error(CLI_FAIL, "rank %d's %s could not be read back", bad, k ? "messages" : "output");
         else rc = cli_error(CLI_FAIL, "cannot write the ranks' %s", k ? "messages" : "output");
     }
