@@ -25,7 +25,7 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "weights"))
 from make_test_weights import make_state_dict, parse_cfg  # noqa: E402
-from safetensors_io import save_file  # noqa: E402
+from safetensors_io import load_file, save_file  # noqa: E402
 
 VGGCL = None
 CFG = "8,M,16,M,16"  # two pools inside + pool5: needs at least 8x8
@@ -347,6 +347,22 @@ class Cli(unittest.TestCase):
             self.assertEqual(r.returncode, 0, f"{name}: {r.stderr}")
             np.testing.assert_array_equal(np.load(self.out), want)
             self.out.unlink()
+
+    def test_make_test_weights_pool5(self):
+        """make_test_weights.py: a configuration's last M is pool5, written as vggcl.pool5 keep (it was dropped
+        unsaid: 8,M,16,M made 8,M,16's bytes), and refused with --pool5 drop."""
+        tool = [sys.executable, str(ROOT / "weights" / "make_test_weights.py"), "--classes", "3"]
+        files = {}
+        for cfg in ("8,M,16", "8,M,16,M"):
+            files[cfg] = self.d / f"{cfg.count('M')}.safetensors"
+            subprocess.run([*tool, "--cfg", cfg, "--out", files[cfg]], check=True, capture_output=True)
+        self.assertNotIn("vggcl.pool5", load_file(files["8,M,16"])[1])
+        self.assertEqual(load_file(files["8,M,16,M"])[1]["vggcl.pool5"], "keep")
+        r = subprocess.run([*tool, "--cfg", "8,M,16,M", "--pool5", "drop", "--out", self.d / "no.safetensors"],
+                           capture_output=True, text=True)
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("ends with pool5 (M), and --pool5 drop drops it", r.stderr)
+        self.assertFalse((self.d / "no.safetensors").exists())
 
     def test_input_too_small(self):
         np.save(self.d / "small.npy", np.zeros((1, 3, 7, 20), np.float32))
