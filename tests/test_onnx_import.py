@@ -511,6 +511,35 @@ class OnnxImport(unittest.TestCase):
             path.write_text(json.dumps(classes).replace("Infinity", "1e999"))
             self.refused(f"classes_{name}", small_nchw(37, dense=((2,),)), "integer indices", "--classes-json", path)
 
+    def test_newer_than_this_onnx(self):
+        """A model newer than the installed onnx's checker knows (IR 9, opset 18, as torch 2 writes them; ReduceMean
+        then takes its axes as an input) is imported, said, and runs as onnxruntime runs it (it was refused as
+        "not a valid ONNX graph"); a Conv with auto_pad and pads both is refused, as onnxruntime refuses it (its
+        pads were replaced)."""
+        b = Builder(44)
+        x = b.conv("input", 3, 8, "conv1")
+        x = b.node("MaxPool", [x], "pool1", kernel_shape=[2, 2], strides=[2, 2])
+        x = b.node("ReduceMean", [x, b.const("axes", np.array([2, 3], np.int64))], "gap", keepdims=0)
+        x = b.node("Gemm", [x, b.const("fc.w", b.rng.normal(0, 0.3, (5, 8)).astype(np.float32)),
+                            b.const("fc.b", np.zeros(5, np.float32))], "fc", transB=1)
+        b.nodes.append(helper.make_node("Identity", [x], ["output"], name="output_identity"))
+        graph = helper.make_graph(b.nodes, "g", [helper.make_tensor_value_info("input", TensorProto.FLOAT,
+                                                                               ["N", 3, 32, 32])],
+                                  [helper.make_tensor_value_info("output", TensorProto.FLOAT, ["N", 5])], b.inits)
+        m = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)], producer_name="test")
+        m.ir_version = 9
+        x = np.random.default_rng(44).standard_normal((2, 3, 32, 32)).astype(np.float32)
+        self.check("newer", m, x, x)
+        r = self.importer(self.d / "newer.onnx", self.d / "newer.safetensors")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        if onnx.IR_VERSION < 9:
+            self.assertIn(f"note: IR version 9, opset 18, newer than this onnx {onnx.__version__} checks", r.stderr)
+        m = small_nchw(45)
+        next(n for n in m.graph.node if n.op_type == "Conv").attribute.append(
+            helper.make_attribute("auto_pad", "SAME_UPPER"))
+        err = self.refused("autopad_pads", m, "'conv1/BiasAdd'")
+        self.assertIn("auto_pad SAME_UPPER and pads [1, 1, 1, 1] both given", err)
+
     def test_softmax_then_identity(self):
         """A Softmax followed by Dropout and Identity nodes (the builder's output Identity) ends the graph as a
         Softmax alone does (it was refused)."""

@@ -220,6 +220,8 @@ def conv_weights(g, node, tensor, c_in):
     dil = list(a.get("dilations", [1, 1]))
     group = a.get("group", 1)
     auto = _str(a.get("auto_pad", "NOTSET"))
+    if auto != "NOTSET" and "pads" in a:  # (ONNX allows one of them; onnxruntime refuses both)
+        refuse(node, f"auto_pad {auto} and pads {list(a['pads'])} both given; ONNX takes one of them")
     pads = list(a.get("pads", [0, 0, 0, 0]))
     if auto in ("SAME_UPPER", "SAME_LOWER"):
         pads = [1, 1, 1, 1] if kernel == [3, 3] and strides == [1, 1] else None
@@ -273,7 +275,8 @@ def maxpool_ok(g, node, tensor):
     a = attrs(node)
     got = (list(a.get("kernel_shape", [])), list(a.get("strides", [1, 1])), list(a.get("pads", [0, 0, 0, 0])),
            list(a.get("dilations", [1, 1])), a.get("ceil_mode", 0), _str(a.get("auto_pad", "NOTSET")))
-    if got[:5] != ([2, 2], [2, 2], [0, 0, 0, 0], [1, 1], 0) or got[5] not in ("NOTSET", "VALID"):
+    if (got[:5] != ([2, 2], [2, 2], [0, 0, 0, 0], [1, 1], 0) or got[5] not in ("NOTSET", "VALID")
+            or (got[5] != "NOTSET" and "pads" in a)):
         refuse(node, f"kernel {got[0]}, stride {got[1]}, pads {got[2]}, dilation {got[3]}, ceil_mode {got[4]}, "
                      f"auto_pad {got[5]}; expected a 2x2 max pool with stride 2 and no padding")
 
@@ -575,6 +578,16 @@ def convert(model, path_name, scale="unit"):
     return tensors, meta, summary
 
 
+def newer_than_checker(model):
+    """What in the model is newer than the installed onnx's checker knows ("IR version 9, opset 18"), or ""."""
+    newer = []
+    if model.ir_version > onnx.IR_VERSION:
+        newer.append(f"IR version {model.ir_version}")
+    if model_opset(model) > onnx.defs.onnx_opset_version():
+        newer.append(f"opset {model_opset(model)}")
+    return ", ".join(newer)
+
+
 def model_opset(model):
     for o in model.opset_import:
         if o.domain in ("", "ai.onnx"):
@@ -647,11 +660,21 @@ def main(argv=None):
             model = onnx.load(a.model)
         except Exception as e:  # onnx raises DecodeError, OSError, ...
             raise Refused(f"cannot read the ONNX model: {str(e).splitlines()[0] if str(e) else type(e).__name__}")
-        try:  # (structure: names used before they are made, empty outputs, attributes of the wrong type...)
-            onnx.checker.check_model(a.model)  # (the path: also for files over protobuf's 2 GB)
-        except onnx.checker.ValidationError as e:
-            raise Refused(f"not a valid ONNX graph: {str(e).strip().splitlines()[0]}")
-        tensors, meta, summary = convert(model, os.path.basename(a.model), a.input_scale)
+        newer = newer_than_checker(model)
+        if newer:  # (Debian 12's onnx 1.12 checks IR 8 and opset 17; torch 2 writes newer)
+            print(f"{PROG}: {a.model}: note: {newer}, newer than this onnx {onnx.__version__} checks: the graph is "
+                  "not checked by it, only by the importer", file=sys.stderr)
+        else:
+            try:  # (structure: names used before they are made, empty outputs, attributes of the wrong type...)
+                onnx.checker.check_model(a.model)  # (the path: also for files over protobuf's 2 GB)
+            except onnx.checker.ValidationError as e:
+                raise Refused(f"not a valid ONNX graph: {str(e).strip().splitlines()[0]}")
+        try:
+            tensors, meta, summary = convert(model, os.path.basename(a.model), a.input_scale)
+        except (TypeError, ValueError, KeyError, IndexError, AttributeError) as e:
+            if not newer:
+                raise
+            raise Refused(f"malformed graph (not checked by onnx {onnx.__version__}): {type(e).__name__}: {e}")
         bad = [k for k, v in tensors.items() if not np.all(np.isfinite(v))]
         if bad:
             raise Refused(f"the converted tensor '{bad[0]}' holds NaN or infinite values (a non-finite weight in "
