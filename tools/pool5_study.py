@@ -30,7 +30,9 @@ map of the true class upsampled bilinearly to 224x224 and normalized to [0, 1] b
 vggcl): "CAM peak in box" is the fraction whose argmax lies inside the true box;
 "mean IoU" and "IoU >= 0.5" compare the true box with the bounding box of the
 largest connected component (8-connected) of the map thresholded at 20 % of its
-maximum, as in the CAM paper (Zhou et al., 2016). Below the table: the chance level of
+maximum, as in the CAM paper (Zhou et al., 2016): of the map as vggcl normalizes it (its
+minimum to 0, its maximum to 1), as the paper's code does (mat2gray, then 0.2), so 20 % of
+the way from the raw map's minimum to its maximum (raw maps go below 0). Below the table: the chance level of
 the peak (mean box area over picture area) and what the true box averaged over the
 map's cells scores, upsampled as vggcl does: a reference map of each size (not a
 bound: a sharper map of the same size can score higher). OUT/results.json and OUT/eval-<setting>.json keep
