@@ -416,6 +416,37 @@ class Cli(unittest.TestCase):
         # the device named by the environment, no --device given: said where it came from
         r = self.fails(self.run_args(), 1, "no OpenCL device name contains 'no-such-gpu'", env={"VGGCL_DEVICE": "no-such-gpu"})
         self.assertIn("(the device named by $VGGCL_DEVICE=no-such-gpu)", r.stderr)
+        # P:D past the int range (sscanf wrapped 4294967296:0 to 0:0); all or a list where one device runs
+        self.fails(self.run_args(extra=["--device", "4294967296:0"]), 1, "no OpenCL device 4294967296:0")
+        self.fails(self.run_args(extra=["--device", "all"]), 2, "run: --device all: this command runs on one device")
+        self.fails(self.run_args(), 2, "run: --device 0,0 ($VGGCL_DEVICE): this command runs on one device",
+                   env={"VGGCL_DEVICE": "0,0"})
+        r = self.vggcl("bench", "--device", "0,0", "--size", "8")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("bench: --device 0,0: this command runs on one device", r.stderr)
+        # lists: empty items (they meant the default device), more than 16 (cut to 16), ref with OpenCL (the
+        # rows depended on which device was free)
+        img = ROOT / "tests" / "data" / "tiny.png"
+        for spec, needle in (("0,", "device 2 of the list is empty"), (",0", "device 1 of the list is empty"),
+                             ("0,,0", "device 2 of the list is empty"), (",".join(["0"] * 17), "more than 16 devices"),
+                             ("ref,0", "ref and OpenCL devices together"), ("0,ref", "ref and OpenCL devices")):
+            r = self.vggcl("classify", "--weights", self.weights, "--resize", "16", "--crop", "16", "--device", spec,
+                           img)
+            self.assertEqual((r.returncode, r.stdout), (2, ""), spec)
+            self.assertIn(f"--device {spec}: {needle}", r.stderr)
+        self.assertEqual(self.vggcl("classify", "--weights", self.weights, "--resize", "16", "--crop", "16",
+                                    "--device", "ref,ref", img).returncode, 0)
+        # a name two devices have (two platforms: the ICD listed twice): the first, said
+        icds = self.d / "icds"
+        icds.mkdir()
+        for k in ("a", "b"):
+            shutil.copy("/etc/OpenCL/vendors/pocl.icd", icds / f"{k}.icd")
+        env = {"OCL_ICD_VENDORS": str(icds), "VGGCL_DEVICE": ""}
+        name = self.vggcl("devices", env=env).stdout.splitlines()[1].split()[8]  # (the name's first word)
+        r = self.vggcl(*self.run_args(extra=["--device", name]), env=env)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn(f"vggcl: '{name}' names device 0 (0:0) and others, such as 1 (1:0): 0 is taken; give an index "
+                      "to choose\n", r.stderr)
 
     def test_device_out_of_memory(self):
         """A batch over the device's per-buffer limit: a sparse input file, so no disk is used."""

@@ -276,9 +276,13 @@ typedef struct {
 /* The flat indices of the GPUs, else of every device (at most cap): what --device all
  * and one device per MPI rank choose from. -1 with the error printed. */
 int cli_all_devices(int *index, int cap);
+/* A list refuses empty items, more than CLI_MAX_DEVICES, and ref with OpenCL devices (CLI_USAGE). */
 int cli_open_models(const char *device, const char *weights, const vggcl_load_options *opts, vggcl_preprocess *p,
                     cli_devices *d);
 void cli_close_models(cli_devices *d);
+/* For the commands that run on one device: CLI_USAGE (said) when --device (given, else $VGGCL_DEVICE) is
+ * all or a list; else CLI_OK. */
+int cli_one_device(const char *cmd, const char *given);
 
 /* Where a run's time went (vggcl bench --images). */
 typedef struct cli_batch_stats {

@@ -86,6 +86,7 @@ int cmd_bench(int argc, char **argv)
         if (cli_arg(&a, images_only[i])) /* (taken and ignored: a mistake unsaid) */
             return cli_error(CLI_USAGE, "bench: --%s goes with --images DIR", images_only[i]);
     if (peak_s && !per_layer) return cli_error(CLI_USAGE, "bench: --peak-gflops goes with --per-layer");
+    if (cli_one_device("bench", device) != CLI_OK) return CLI_USAGE;
 
     int rc = CLI_FAIL;
     float *x = NULL;

@@ -234,7 +234,7 @@ int cmd_cam(int argc, char **argv)
     vggcl_load_options opts = { VGGCL_POOL5_AUTO, cli_arg(&a, "head"), VGGCL_CONV_AUTO, 0 };
     if ((rc = cli_preprocess_args("cam", &a, &p)) != CLI_OK) goto done_args;
     if ((class_s && cli_int("cam", "--class", class_s, 0, 1000000, &klass)) ||
-        cli_model_opts("cam", pool5, cli_arg(&a, "conv"), &opts)) {
+        cli_model_opts("cam", pool5, cli_arg(&a, "conv"), &opts) || cli_one_device("cam", device)) {
         rc = CLI_USAGE;
         goto done_args;
     }

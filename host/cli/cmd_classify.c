@@ -239,7 +239,10 @@ int cmd_classify(int argc, char **argv)
     if (local == CLI_OK && labels_path) local = load_labels(labels_path, vggcl_model_classes(devs.model[0]), &l);
     if ((local = cli_ranks_all_ok(&ranks, local)) == CLI_OK) /* (each machine's --labels file too) */
         local = cli_ranks_same_model(&ranks, "classify", weights, devs.model[0], &p, l.names, l.n);
-    if (local != CLI_OK) goto out;
+    if (local != CLI_OK) { /* (a usage error, a bad --device list: 2) */
+        rc = local;
+        goto out;
+    }
     ctx = devs.ctx[0], model = devs.model[0];
     classes = vggcl_model_classes(model);
     if (top > classes) top = classes;

@@ -31,7 +31,7 @@ int cmd_run(int argc, char **argv)
                *features = cli_arg(&a, "features"), *device = cli_arg(&a, "device"), *pool5 = cli_arg(&a, "pool5"),
                *head = cli_arg(&a, "head"), *conv = cli_arg(&a, "conv");
     vggcl_load_options opts = { VGGCL_POOL5_AUTO, head, VGGCL_CONV_AUTO, 0 };
-    if (cli_model_opts("run", pool5, conv, &opts)) return CLI_USAGE;
+    if (cli_model_opts("run", pool5, conv, &opts) || cli_one_device("run", device)) return CLI_USAGE;
 
     int rc = CLI_FAIL, ndim = 0, wrote_output = 0;
     long long shape[VGGCL_NPY_MAX_DIMS];

@@ -119,7 +119,7 @@ void cli_csv_str(const char *s)
 static void log_stderr(void *user, const char *msg)
 {
     (void)user;
-    fprintf(stderr, "vggcl: %s...\n", msg);
+    fprintf(stderr, "vggcl: %s\n", msg); /* (no "...": the notes are not all of work begun) */
 }
 
 vggcl_ctx *cli_ctx_new(void)
@@ -165,16 +165,28 @@ int cli_open_models(const char *device, const char *weights, const vggcl_load_op
     memset(d, 0, sizeof *d);
     const char *given = device;
     if (!device) device = getenv("VGGCL_DEVICE"); /* (all or a list from the environment too) */
+    const char *from = given ? "" : " ($VGGCL_DEVICE)";
     if (device && !strcmp(device, "all")) {
         int index[CLI_MAX_DEVICES];
         if ((n = cli_all_devices(index, CLI_MAX_DEVICES)) < 0) return CLI_FAIL;
         for (int i = 0; i < n; i++) snprintf(specs[i], sizeof specs[0], "%d", index[i]);
     } else if (device && strchr(device, ',')) {
-        for (const char *s = device; *s && n < CLI_MAX_DEVICES; n++) {
+        int refs = 0;
+        for (const char *s = device;; s++) { /* (empty items meant the default device, more than 16 were dropped) */
             const size_t len = strcspn(s, ",");
-            snprintf(specs[n], sizeof specs[0], "%.*s", (int)(len < 63 ? len : 63), s);
-            s += len + (s[len] == ',');
+            if (n == CLI_MAX_DEVICES)
+                return cli_error(CLI_USAGE, "--device %s%s: more than %d devices", device, from, CLI_MAX_DEVICES);
+            if (!len || len >= sizeof specs[0])
+                return cli_error(CLI_USAGE, "--device %s%s: device %d of the list is %s", device, from, n + 1,
+                                 len ? "longer than 63 bytes" : "empty");
+            snprintf(specs[n], sizeof specs[0], "%.*s", (int)len, s);
+            refs += !strcmp(specs[n++], "ref");
+            if (!s[len]) break;
+            s += len;
         }
+        if (refs && refs < n) /* (their last bits differ: the rows would depend on which device was free) */
+            return cli_error(CLI_USAGE, "--device %s%s: ref and OpenCL devices together, whose answers differ in "
+                             "their last bits: a run would depend on which one was free; list one kind", device, from);
     } else {
         d->n = 1; /* (none given: the library reads $VGGCL_DEVICE and names it in its messages) */
         return cli_open_model(given, weights, opts, p, &d->ctx[0], &d->model[0]);
@@ -182,9 +194,18 @@ int cli_open_models(const char *device, const char *weights, const vggcl_load_op
     for (int i = 0; i < n; i++) {
         d->n = i + 1;
         if (cli_open_model(specs[i], weights, opts, i ? NULL : p, &d->ctx[i], &d->model[i]) != CLI_OK)
-            return CLI_FAIL;
+            return given ? CLI_FAIL : cli_error(CLI_FAIL, "(the devices of $VGGCL_DEVICE=%s)", device);
     }
     return n ? CLI_OK : cli_error(CLI_FAIL, "--device %s: no device", device);
+}
+
+int cli_one_device(const char *cmd, const char *given)
+{
+    const char *spec = given ? given : getenv("VGGCL_DEVICE");
+    if (spec && (!strcmp(spec, "all") || strchr(spec, ',')))
+        return cli_error(CLI_USAGE, "%s: --device %s%s: this command runs on one device (all and lists are for "
+                         "classify, eval and train-head)", cmd, spec, given ? "" : " ($VGGCL_DEVICE)");
+    return CLI_OK;
 }
 
 void cli_close_models(cli_devices *d)

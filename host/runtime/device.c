@@ -1,6 +1,8 @@
 /* Context lifetime, OpenCL device enumeration and selection. */
 #define _GNU_SOURCE /* sched_getaffinity, CPU_COUNT */
 #include <ctype.h>
+#include <errno.h>
+#include <limits.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -207,17 +209,38 @@ static int contains_nocase(const char *hay, const char *needle)
     return 0;
 }
 
+/* Whether spec is P:D of digits alone (sscanf's %d wrapped 4294967296:0 to 0:0): *p and *d, or -1 for a
+ * number past INT_MAX (no device has it). */
+static int platform_device(const char *spec, long *p, long *d)
+{
+    const char *colon = strchr(spec, ':');
+    if (!colon || colon == spec || !all_digits(colon + 1)) return 0;
+    for (const char *s = spec; s < colon; s++)
+        if (!isdigit((unsigned char)*s)) return 0;
+    errno = 0;
+    *p = strtol(spec, NULL, 10);
+    *p = errno || *p > INT_MAX ? -1 : *p;
+    errno = 0;
+    *d = strtol(colon + 1, NULL, 10);
+    *d = errno || *d > INT_MAX ? -1 : *d;
+    return 1;
+}
+
 /* Index into list for spec, or -1 with the message set. */
 static int match_spec(vggcl_ctx *ctx, const dev_entry *list, int n, const char *spec)
 {
-    int p, d;
-    char tail;
+    long p, d;
     if (!spec || !*spec) {
         for (int i = 0; i < n; i++)
             if (!strcmp(list[i].info.type, "GPU")) return i;
         return 0;
     }
-    if (sscanf(spec, "%d:%d%c", &p, &d, &tail) == 2) {
+    if (!strcmp(spec, "all") || strchr(spec, ',')) {
+        vggcl__fail(ctx, VGGCL_ERR_NO_DEVICE, "'%s': a context takes one device (all and lists are for the commands "
+                    "classify, eval and train-head, a context each)", spec);
+        return -1;
+    }
+    if (platform_device(spec, &p, &d)) {
         for (int i = 0; i < n; i++)
             if (list[i].info.platform == p && list[i].info.device == d) return i;
         vggcl__fail(ctx, VGGCL_ERR_NO_DEVICE, "no OpenCL device %s (platform:device); see `vggcl devices`", spec);
@@ -230,8 +253,19 @@ static int match_spec(vggcl_ctx *ctx, const dev_entry *list, int n, const char *
                     spec, n);
         return -1;
     }
-    for (int i = 0; i < n; i++)
-        if (contains_nocase(list[i].info.name, spec)) return i;
+    for (int i = 0; i < n; i++) {
+        if (!contains_nocase(list[i].info.name, spec)) continue;
+        for (int j = i + 1; j < n && ctx->log; j++) /* (the first is taken: said, with how to choose another) */
+            if (contains_nocase(list[j].info.name, spec)) {
+                char msg[512];
+                snprintf(msg, sizeof msg, "'%s' names device %d (%d:%d) and others, such as %d (%d:%d): %d is taken; "
+                         "give an index to choose", spec, i, list[i].info.platform, list[i].info.device, j,
+                         list[j].info.platform, list[j].info.device, i);
+                ctx->log(ctx->log_user, msg);
+                break;
+            }
+        return i;
+    }
     vggcl__fail(ctx, VGGCL_ERR_NO_DEVICE, "no OpenCL device name contains '%s'; see `vggcl devices`", spec);
     return -1;
 }
