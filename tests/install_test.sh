@@ -12,7 +12,10 @@ src=$(cd "$1" && pwd)
 build=$(cd "$2" && pwd)
 python=${3:-/usr/bin/python3}
 tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+manifest="$build/install_manifest.txt" # (cmake --install rewrites it: a user's real install's is kept)
+if [ -e "$manifest" ]; then cp -p "$manifest" "$tmp/manifest"; fi
+restore() { if [ -e "$tmp/manifest" ]; then cp -p "$tmp/manifest" "$manifest"; else rm -f "$manifest"; fi; rm -rf "$tmp"; }
+trap restore EXIT
 fail() { echo "install_test.sh: $*" >&2; exit 1; }
 
 prefix=$tmp/prefix
