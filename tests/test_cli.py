@@ -1179,6 +1179,15 @@ class Bench(unittest.TestCase):
         self.assertNotEqual(r.returncode, 0)
         self.assertIn("tune: batches 1 and 2 are of one class", r.stderr)
         self.assertFalse(path.exists())
+        # a private table in a folder others can write to: the folder is said, not the table
+        path.write_text(text)
+        path.chmod(0o600)
+        path.parent.chmod(0o777)
+        b = subprocess.run([VGGCL, "bench", "--weights", w, "--size", "32", "--iters", "1"], capture_output=True,
+                           text=True, env=env, timeout=600)
+        self.assertEqual(b.returncode, 0, b.stderr)
+        self.assertIn("the cache folder", b.stderr)
+        self.assertNotIn("the tuning table", b.stderr)
 
     def test_tune(self):
         env = dict(os.environ, VGGCL_CACHE_DIR=str(self.d / "cache"))

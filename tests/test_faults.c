@@ -17,7 +17,7 @@
 
 static const char *const calls[] = { "clCreateBuffer", "clBuildProgram", "clCreateKernel", "clSetKernelArg",
                                      "clEnqueue", "clFinish",
-                                     "clFlush", "clWaitForEvents", "CLBlastSgemm", "clGetPlatformIDs",
+                                     "clFlush", "clWaitForEvents", "CLBlastSgemm", "clGetPlatformIDs", "clGetPlatformInfo",
                                      "clGetDeviceIDs", "clGetDeviceInfo", "clCreateContext",
                                      "clCreateCommandQueue", "clCreateProgramWithSource" };
 /* Every step's `where` names one of these: a layer, or the pass's own
@@ -214,8 +214,8 @@ START_TEST(test_fault_setup)
     static float cams[N_IMG * MAX_HW];
     vggcl_load_options o = { VGGCL_POOL5_AUTO, NULL, VGGCL_CONV_AUTO, 0 };
     char spec[64];
-    static const char *const opened[] = { "clGetPlatformIDs", "clGetDeviceIDs", "clGetDeviceInfo", "clCreateContext",
-                                          "clCreateCommandQueue" };
+    static const char *const opened[] = { "clGetPlatformIDs", "clGetPlatformInfo", "clGetDeviceIDs",
+                                          "clGetDeviceInfo", "clCreateContext", "clCreateCommandQueue" };
     int failed[sizeof opened / sizeof opened[0]] = { 0 };
     cur = 0;
     make_model(path);

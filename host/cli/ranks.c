@@ -424,10 +424,12 @@ int cli_ranks_finish(cli_ranks *r, vggcl_ctx *ctx, int rc, int *failed, int *ok)
         const int fd = k ? (once && r->rank ? -1 : r->err_fd) : r->out_fd;
         const int got = stream_parts(r, fd, 0, 1, chunk, write_text, k ? stderr : stdout, &bad);
         /* (a full disk under standard output shows when it is flushed: then no array is written either) */
+        errno = 0;
         const int written = (fflush(k ? stderr : stdout) == 0 && !ferror(k ? stderr : stdout)) || k;
         if (got == CLI_OK && written) continue;
         if (r->rank != 0) rc = CLI_FAIL; /* (said on the real stderr, restored above) */
-        else if (got == CLI_OK) rc = cli_error(CLI_FAIL, "cannot write the ranks' output: %s", strerror(errno));
+        else if (got == CLI_OK) rc = cli_error(CLI_FAIL, "cannot write the ranks' output%s%s", errno ? ": " : "",
+                                               errno ? strerror(errno) : "");
         else if (bad >= 0) rc = cli_error(CLI_FAIL, "rank %d's %s could not be read back", bad, k ? "messages" : "output");
         else rc = cli_error(CLI_FAIL, "cannot write the ranks' %s", k ? "messages" : "output");
     }

@@ -59,16 +59,18 @@ static int parse_row(const vggcl_ctx *ctx, const char *line, vggcl_tuned *t)
 
 void vggcl__tune_load(vggcl_ctx *ctx)
 {
+    char dir[VGGCL__CACHE_DIR_MAX + 1];
     free(ctx->tuned);
     ctx->tuned = NULL;
-    ctx->n_tuned = 0;
+    ctx->n_tuned = ctx->tune_refused = 0;
     if (!vggcl__cache_path(ctx, "vggcl tuning table", "", ".tune", ctx->tune_path)) {
         ctx->tune_path[0] = '\0';
         return;
     }
     FILE *f = vggcl__cache_open(ctx, ctx->tune_path);
     struct stat sb;
-    ctx->tune_refused = !f && lstat(ctx->tune_path, &sb) == 0;
+    /* (a folder not the user's own is said as such, by vggcl__cache_ready: not the table's fault) */
+    ctx->tune_refused = !f && lstat(ctx->tune_path, &sb) == 0 && vggcl__cache_ready(ctx, dir);
     if (ctx->tune_refused && ctx->log && !ctx->told_tune) { /* (else a table edited to 0664 was dropped unsaid) */
         char msg[VGGCL__CACHE_PATH_MAX + 200];
         ctx->told_tune = 1;

@@ -270,6 +270,23 @@ static int match_spec(vggcl_ctx *ctx, const dev_entry *list, int n, const char *
     return -1;
 }
 
+/* The platform's version (the program cache's key), cut to its buffer: read whole, whatever its length (a
+ * buffer too short for the text is CL_INVALID_VALUE). */
+static vggcl_status read_platform_version(vggcl_ctx *ctx, const char *where)
+{
+    vggcl_status st = VGGCL_OK;
+    size_t len = 0;
+    char *text = NULL;
+    CL_CHECK(clGetPlatformInfo, (ctx->platform, CL_PLATFORM_VERSION, 0, NULL, &len));
+    if (!(text = malloc(len + 1))) return vggcl__fail(ctx, VGGCL_ERR_NOMEM, "%s: out of host memory", where);
+    CL_CHECK(clGetPlatformInfo, (ctx->platform, CL_PLATFORM_VERSION, len, text, NULL));
+    text[len] = '\0';
+    snprintf(ctx->platform_version, sizeof ctx->platform_version, "%s", text);
+fail:
+    free(text);
+    return st;
+}
+
 vggcl_status vggcl_select_device(vggcl_ctx *ctx, const char *spec)
 {
     const char *where = "opening the OpenCL device";
@@ -321,8 +338,7 @@ vggcl_status vggcl_select_device(vggcl_ctx *ctx, const char *spec)
     snprintf(ctx->platform_name, sizeof ctx->platform_name, "%s", list[i].info.platform_name);
     CL_CHECK(clGetDeviceInfo, (ctx->device, CL_DRIVER_VERSION, sizeof ctx->driver_version - 1, ctx->driver_version,
                               NULL));
-    CL_CHECK(clGetPlatformInfo, (ctx->platform, CL_PLATFORM_VERSION, sizeof ctx->platform_version - 1,
-                                 ctx->platform_version, NULL));
+    if ((st = read_platform_version(ctx, where)) != VGGCL_OK) goto fail;
     cl_context_properties props[] = { CL_CONTEXT_PLATFORM, (cl_context_properties)ctx->platform, 0 };
     if ((err = vggcl__fault(ctx, "clCreateContext")) == CL_SUCCESS)
         ctx->cl = clCreateContext(props, 1, &ctx->device, NULL, NULL, &err);

@@ -69,7 +69,8 @@ static int kind_of(const char *call)
     if (!strcmp(call, "clBuildProgram")) return VGGCL_FAULT_BUILD;
     if (!strcmp(call, "clCreateKernel")) return VGGCL_FAULT_KERNEL;
     if (!strcmp(call, "clSetKernelArg")) return VGGCL_FAULT_ARG;
-    if (!strcmp(call, "clGetPlatformIDs") || !strcmp(call, "clGetDeviceIDs") || !strcmp(call, "clGetDeviceInfo") ||
+    if (!strcmp(call, "clGetPlatformIDs") || !strcmp(call, "clGetPlatformInfo") || !strcmp(call, "clGetDeviceIDs") ||
+        !strcmp(call, "clGetDeviceInfo") ||
         !strcmp(call, "clCreateContext") || !strcmp(call, "clCreateCommandQueue") ||
         !strcmp(call, "clCreateProgramWithSource"))
         return VGGCL_FAULT_SETUP;

@@ -40,9 +40,11 @@ void vggcl__prof_reset(vggcl_ctx *ctx)
 double vggcl__prof_ms(const vggcl_prof_entry *e)
 {
     cl_ulong t0 = 0, t1 = 0;
-    const cl_event start = e->first ? e->first : e->event;
-    if (e->event && clGetEventProfilingInfo(start, CL_PROFILING_COMMAND_START, sizeof t0, &t0, NULL) == CL_SUCCESS &&
-        clGetEventProfilingInfo(e->event, CL_PROFILING_COMMAND_END, sizeof t1, &t1, NULL) == CL_SUCCESS && t1 >= t0)
+    if (!e->event) return 0;
+    /* (a driver without a marker's times: from the last kernel's start, as CLBlast's event alone says) */
+    if (!e->first || clGetEventProfilingInfo(e->first, CL_PROFILING_COMMAND_START, sizeof t0, &t0, NULL) != CL_SUCCESS)
+        if (clGetEventProfilingInfo(e->event, CL_PROFILING_COMMAND_START, sizeof t0, &t0, NULL) != CL_SUCCESS) return 0;
+    if (clGetEventProfilingInfo(e->event, CL_PROFILING_COMMAND_END, sizeof t1, &t1, NULL) == CL_SUCCESS && t1 >= t0)
         return (t1 - t0) * 1e-6;
     return 0;
 }
