@@ -362,6 +362,10 @@ class Cli(unittest.TestCase):
                            capture_output=True, text=True)
         self.assertEqual(r.returncode, 2)
         self.assertIn("ends with pool5 (M), and --pool5 drop drops it", r.stderr)
+        for cfg in ("M,8,16", "8,M,M,16", "8,M,M"):  # (vggcl refused the first two, ran the third with one pool)
+            r = subprocess.run([*tool, "--cfg", cfg, "--out", self.d / "no.safetensors"], capture_output=True, text=True)
+            self.assertEqual(r.returncode, 2, cfg)
+            self.assertIn("starts with a width and has no two M in a row", r.stderr)
         self.assertFalse((self.d / "no.safetensors").exists())
 
     def test_input_too_small(self):

@@ -74,6 +74,9 @@ def main(argv=None):
     ap.add_argument("--out", required=True)
     a = ap.parse_args(argv)
     cfg = parse_cfg(a.cfg) if a.cfg else CFGS[a.arch]
+    if cfg[0] == "M" or any(x == y == "M" for x, y in zip(cfg, cfg[1:])):  # (the file has no tensor for a pool)
+        ap.error("a configuration starts with a width and has no two M in a row: vggcl finds the pools "
+                 "between the convolutions' indices (a file of this one would be refused or run otherwise)")
     if cfg[-1] == "M":  # pool5, which the tensors cannot say (it was dropped unsaid)
         if a.pool5 == "drop":
             ap.error("the configuration ends with pool5 (M), and --pool5 drop drops it")
