@@ -118,11 +118,9 @@ int cli_outputs_check(const char *cmd, const cli_file *outs, int n_out, const cl
 
 /* --shard I/N: keeps the I-th of N contiguous, equal (to one) runs of
  * (*files)[0..*n), moves the files before it to *lead (allocated; NULL and 0 when none: the
- * first share) and frees the rest; CLI_OK, or CLI_USAGE (CLI_FAIL: out of memory) with the error
- * printed. */
-int cli_shard(const char *cmd, const char *spec, char ***files, int *n, char ***lead, int *n_lead);
-/* --shard I/N read into *i and *of: digits only, 0 <= I < N <= INT_MAX; 0 when spec is not that. */
-int cli_shard_parse(const char *spec, int *i, int *of);
+ * first share) and frees the rest; *index gets I (digits alone, 0 <= I < N <= INT_MAX); CLI_OK, or
+ * CLI_USAGE (CLI_FAIL: out of memory) with the error printed. */
+int cli_shard(const char *cmd, const char *spec, char ***files, int *n, char ***lead, int *n_lead, int *index);
 /* Share i of `of` of n items: [*lo, *hi), the contiguous runs --shard and the MPI ranks take. */
 void cli_share(int n, int i, int of, int *lo, int *hi);
 
@@ -139,6 +137,7 @@ typedef struct {
     char **lead;                        /* the list's files before this share (cli_take_share; freed by
                                          * cli_ranks_end), for the images' size without a crop */
     int n_lead;
+    int shard;                          /* --shard's I (cli_take_share); 0 without */
 } cli_ranks;
 /* Before cli_ranks_begin: what cli_ranks_end may be given on an early exit. */
 #define CLI_RANKS_INIT                                                                                         \

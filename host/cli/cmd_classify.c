@@ -249,9 +249,7 @@ int cmd_classify(int argc, char **argv)
     if (!labels_path && vggcl_model_class_name(model, 0) && model_labels(model, classes, &l)) goto out;
     /* the header once: by rank 0, by shard 0 (the shards' outputs one after the other are one process's) */
     const char *shard = cli_arg(&a, "shard");
-    int shard_i = 0, shard_of;
-    if (shard) cli_shard_parse(shard, &shard_i, &shard_of); /* (checked by cli_take_share) */
-    if (!strcmp(format, "csv") && ranks.rank == 0 && shard_i == 0)
+    if (!strcmp(format, "csv") && ranks.rank == 0 && ranks.shard == 0)
         printf("file,rank,class,label,prob\n");
     res = (results){ wctx, classes, top, &l, format, files, logits_out, tensor_out, NULL, NULL, 0 };
     int h, w;

@@ -118,15 +118,16 @@ static int digits(const char **s, int *out)
     return 1;
 }
 
-int cli_shard_parse(const char *spec, int *i, int *of)
+/* --shard I/N into *i and *of: digits only, 0 <= I < N <= INT_MAX; 0 when spec is not that. */
+static int shard_parse(const char *spec, int *i, int *of)
 {
     return digits(&spec, i) && *spec++ == '/' && digits(&spec, of) && !*spec && *of >= 1 && *i < *of;
 }
 
-int cli_shard(const char *cmd, const char *spec, char ***files, int *n, char ***lead, int *n_lead)
+int cli_shard(const char *cmd, const char *spec, char ***files, int *n, char ***lead, int *n_lead, int *index)
 {
     int i, of, lo, hi;
-    if (!cli_shard_parse(spec, &i, &of)) /* (sscanf's %d wrapped 1/4294967298 to 1/2) */
+    if (!shard_parse(spec, &i, &of)) /* (sscanf's %d wrapped 1/4294967298 to 1/2) */
         return cli_error(CLI_USAGE, "%s: --shard must be I/N with 0 <= I < N, not '%s'", cmd, spec);
     cli_share(*n, i, of, &lo, &hi);
     if (lo && !(*lead = malloc(sizeof **lead * (size_t)lo))) return cli_error(CLI_FAIL, "%s: out of host memory", cmd);
@@ -134,6 +135,6 @@ int cli_shard(const char *cmd, const char *spec, char ***files, int *n, char ***
         if (k < lo) (*lead)[k] = (*files)[k];
         else if (k >= hi) free((*files)[k]);
     memmove(*files, *files + lo, sizeof **files * (size_t)(hi - lo));
-    *n = hi - lo, *n_lead = lo;
+    *n = hi - lo, *n_lead = lo, *index = i;
     return CLI_OK;
 }

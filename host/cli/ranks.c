@@ -181,7 +181,8 @@ int cli_ranks_begin(cli_ranks *r, const char *cmd, char ***files, int *n)
     if (cli_ranks_same_list(r, cmd, *files, *n) != CLI_OK) return CLI_FAIL;
     char spec[32];
     snprintf(spec, sizeof spec, "%d/%d", r->rank, r->size);
-    return cli_shard(cmd, spec, files, n, &r->lead, &r->n_lead);
+    int rank;
+    return cli_shard(cmd, spec, files, n, &r->lead, &r->n_lead, &rank);
 #else
     (void)n; /* the commands that share a list of files take --shard, eval and train-head do not */
     return cli_error(CLI_USAGE, "%s: started as %d processes, but this vggcl was built without MPI "
@@ -196,7 +197,7 @@ int cli_take_share(cli_ranks *r, const char *cmd, const char *shard, int listed,
     int rc;
     if (shard) {
         *r = (cli_ranks)CLI_RANKS_INIT; /* an independent process, whatever started it */
-        rc = listed != CLI_OK ? listed : cli_shard(cmd, shard, files, n, &r->lead, &r->n_lead);
+        rc = listed != CLI_OK ? listed : cli_shard(cmd, shard, files, n, &r->lead, &r->n_lead, &r->shard);
     } else if (listed != CLI_OK) { /* MPI started all the same: the other ranks wait in it for this one's answer */
         if ((rc = cli_ranks_begin(r, cmd, NULL, NULL)) == CLI_OK) cli_ranks_all_ok(r, listed);
         rc = listed;
