@@ -51,18 +51,14 @@ int cmd_tune(int argc, char **argv)
     if (weights && cli_arg(&a, "random")) return cli_error(CLI_USAGE, "tune: give --weights or --random, not both");
     int batches[8], n_batches = 0, iters, budget, h, w;
     vggcl_load_options opts = { VGGCL_POOL5_AUTO, NULL, VGGCL_CONV_AUTO, 0 };
-    for (const char *s = batch_s;; s++) { /* (the whole list: a copy cut at 63 bytes tuned other batches) */
-        const char *comma = strchr(s, ',');
-        const size_t len = comma ? (size_t)(comma - s) : strlen(s);
+    for (const char *s = batch_s; s;) { /* (the whole list: a copy cut at 63 bytes tuned other batches) */
         char item[16];
         if (n_batches == 8) return cli_error(CLI_USAGE, "tune: --batch takes at most 8 sizes");
+        const size_t len = cli_list_item(&s, item, sizeof item);
         if (!len || len >= sizeof item)
             return cli_error(CLI_USAGE, "tune: --batch must be sizes from 1 to 4096 separated by commas, not '%s'",
                              batch_s);
-        memcpy(item, s, len), item[len] = '\0';
         if (cli_int("tune", "--batch", item, 1, 4096, &batches[n_batches++])) return CLI_USAGE;
-        if (!comma) break;
-        s = comma;
     }
     if (cli_int("tune", "--iters", iters_s, 1, 1000, &iters) || cli_int("tune", "--budget", budget_s, 0, 86400, &budget) ||
         cli_size("tune", size_s, &h, &w) || cli_model_opts("tune", pool5, NULL, &opts) || cli_one_device("tune", device))

@@ -157,6 +157,17 @@ int cli_all_devices(int *index, int cap)
     return n;
 }
 
+size_t cli_list_item(const char **s, char *item, size_t cap)
+{
+    const size_t len = strcspn(*s, ",");
+    if (len && len < cap) memcpy(item, *s, len), item[len] = '\0';
+    *s = (*s)[len] ? *s + len + 1 : NULL;
+    return len;
+}
+
+/* Whether a --device spec names several devices: all, or a list. */
+static int several_devices(const char *spec) { return spec && (!strcmp(spec, "all") || strchr(spec, ',')); }
+
 int cli_open_models(const char *device, const char *weights, const vggcl_load_options *opts, vggcl_preprocess *p,
                     cli_devices *d)
 {
@@ -170,19 +181,16 @@ int cli_open_models(const char *device, const char *weights, const vggcl_load_op
         int index[CLI_MAX_DEVICES];
         if ((n = cli_all_devices(index, CLI_MAX_DEVICES)) < 0) return CLI_FAIL;
         for (int i = 0; i < n; i++) snprintf(specs[i], sizeof specs[0], "%d", index[i]);
-    } else if (device && strchr(device, ',')) {
+    } else if (several_devices(device)) {
         int refs = 0;
-        for (const char *s = device;; s++) { /* (empty items meant the default device, more than 16 were dropped) */
-            const size_t len = strcspn(s, ",");
+        for (const char *s = device; s;) { /* (empty items meant the default device, more than 16 were dropped) */
             if (n == CLI_MAX_DEVICES)
                 return cli_error(CLI_USAGE, "--device %s%s: more than %d devices", device, from, CLI_MAX_DEVICES);
+            const size_t len = cli_list_item(&s, specs[n], sizeof specs[0]);
             if (!len || len >= sizeof specs[0])
                 return cli_error(CLI_USAGE, "--device %s%s: device %d of the list is %s", device, from, n + 1,
                                  len ? "longer than 63 bytes" : "empty");
-            snprintf(specs[n], sizeof specs[0], "%.*s", (int)len, s);
             refs += !strcmp(specs[n++], "ref");
-            if (!s[len]) break;
-            s += len;
         }
         if (refs && refs < n) /* (their last bits differ: the rows would depend on which device was free) */
             return cli_error(CLI_USAGE, "--device %s%s: ref and OpenCL devices together, whose answers differ in "
@@ -202,7 +210,7 @@ int cli_open_models(const char *device, const char *weights, const vggcl_load_op
 int cli_one_device(const char *cmd, const char *given)
 {
     const char *spec = given ? given : getenv("VGGCL_DEVICE");
-    if (spec && (!strcmp(spec, "all") || strchr(spec, ',')))
+    if (several_devices(spec))
         return cli_error(CLI_USAGE, "%s: --device %s%s: this command runs on one device (all and lists are for "
                          "classify, eval and train-head)", cmd, spec, given ? "" : " ($VGGCL_DEVICE)");
     return CLI_OK;
