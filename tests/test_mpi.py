@@ -527,16 +527,36 @@ class Mpi(Folder):
             self.assertIn(f"--shard must be I/N with 0 <= I < N, not '{shard}'", r.stderr)
 
     def test_launcher_not_this_mpi(self):
-        """A process that a launcher says is rank 1 of 2 (MPICH's or Slurm's PMI) but that this Open MPI starts
-        alone: refused before any work (it skipped the output checks, which rank 0 makes, and wrote over the
-        weights; two such processes each classified every image)."""
+        """A process that a launcher says is rank 1 of 2 (MPICH's or Slurm's PMI, Slurm's srun without an MPI
+        plugin) but that this Open MPI starts alone: refused before any work (it skipped the output checks,
+        which rank 0 makes, and wrote over the weights; two such processes each classified every image)."""
         before = self.weights.read_bytes()
-        r = subprocess.run([VGGCL, "classify", "--weights", str(self.weights), "--logits-out", str(self.weights),
-                            str(self.images)], capture_output=True, text=True, timeout=120,
-                           env=dict(ENV, PMI_SIZE="2", PMI_RANK="1"))
-        self.assertEqual(r.returncode, 1, r.stderr)
-        self.assertIn("the launcher started 2 processes (this one rank 1), but MPI joined 1", r.stderr)
-        self.assertEqual((r.stdout, self.weights.read_bytes()), ("", before))
+        for size, rank in (("PMI_SIZE", "PMI_RANK"), ("SLURM_STEP_NUM_TASKS", "SLURM_PROCID")):
+            r = subprocess.run([VGGCL, "classify", "--weights", str(self.weights), "--logits-out", str(self.weights),
+                                str(self.images)], capture_output=True, text=True, timeout=120,
+                               env=dict(ENV, **{size: "2", rank: "1"}))
+            self.assertEqual(r.returncode, 1, r.stderr)
+            self.assertIn(f"the launcher started 2 processes (this one rank 1, by {size} and {rank}), but MPI joined 1",
+                          r.stderr)
+            self.assertEqual((r.stdout, self.weights.read_bytes()), ("", before))
+
+    def test_ranks_told_by_slurm_alone(self):
+        """Ranks whose launcher tells their count and rank only in Slurm's variables, as `srun --mpi=pmix` starts
+        them (PMIx tells neither before MPI_Init; here mpirun's ranks with its own variables taken away): one
+        process's answer, where each rank had classified every image."""
+        one, o1 = self.classify("one", "--format", "json")
+        wrap = ("exec env -u OMPI_COMM_WORLD_SIZE -u OMPI_COMM_WORLD_RANK -u OMPI_COMM_WORLD_LOCAL_RANK "
+                "SLURM_STEP_NUM_TASKS=2 SLURM_PROCID=$PMIX_RANK SLURM_LOCALID=$PMIX_RANK \"$@\"")
+        out = self.d / "slurm"
+        out.mkdir()
+        r = subprocess.run(["mpirun", "-n", "2", "--oversubscribe", "sh", "-c", wrap, "sh", VGGCL, "classify",
+                            "--weights", str(self.weights), "--resize", "40", "--crop", "32", "--batch", "3",
+                            "--logits-out", str(out / "l.npy"), "--format", "json", str(self.images)],
+                           capture_output=True, text=True, env=ENV, timeout=600)
+        self.assertEqual((r.returncode, r.stdout, vggcl_lines(r.stderr)),
+                         (one.returncode, one.stdout, vggcl_lines(one.stderr)))
+        self.assertEqual(len(r.stdout.splitlines()), 9)
+        np.testing.assert_array_equal(np.load(out / "l.npy"), np.load(o1 / "l.npy"))
 
     def test_output_refused_by_rank_0(self):
         """An output refused before any work (its folder is not there) is checked by the first rank, which writes

@@ -24,26 +24,39 @@
  * another size, for tests. */
 #define CHUNK ((size_t)4 << 20)
 
-/* The rank count the launcher announces (Open MPI, MPICH, Slurm's PMI); 1 without one. */
-static int launched_size(void)
+/* What launchers tell their processes before MPI_Init, each in a pair of variables: the process
+ * count and this process's rank. Open MPI's mpirun, PMI (MPICH's mpiexec, srun --mpi=pmi2), and Slurm's
+ * srun whatever its MPI plugin (PMIx, as srun --mpi=pmix and mpirun give it, tells neither before
+ * MPI_Init: such ranks had each classified every image). */
+static const char *const launcher_vars[][2] = {
+    { "OMPI_COMM_WORLD_SIZE", "OMPI_COMM_WORLD_RANK" },
+    { "PMI_SIZE", "PMI_RANK" },
+    { "SLURM_STEP_NUM_TASKS", "SLURM_PROCID" },
+};
+
+/* The first pair whose count is more than 1; -1 without one. */
+static int launcher_pair(void)
 {
-    static const char *const vars[] = { "OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_SIZE" };
-    for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
-        const char *v = getenv(vars[i]);
-        if (v && atoi(v) > 1) return atoi(v);
+    for (int i = 0; i < (int)(sizeof launcher_vars / sizeof launcher_vars[0]); i++) {
+        const char *v = getenv(launcher_vars[i][0]);
+        if (v && atoi(v) > 1) return i;
     }
-    return 1;
+    return -1;
 }
 
-/* This process's rank as the launcher announces it; 0 without one. */
+/* The rank count the launcher announces; 1 without one. */
+static int launched_size(void)
+{
+    const int i = launcher_pair();
+    return i < 0 ? 1 : atoi(getenv(launcher_vars[i][0]));
+}
+
+/* This process's rank as that launcher announces it; 0 without one. */
 static int launched_rank(void)
 {
-    static const char *const vars[] = { "OMPI_COMM_WORLD_RANK", "PMI_RANK", "PMIX_RANK" };
-    for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
-        const char *v = getenv(vars[i]);
-        if (v && *v) return atoi(v);
-    }
-    return 0;
+    const int i = launcher_pair();
+    const char *v = i < 0 ? NULL : getenv(launcher_vars[i][1]);
+    return v ? atoi(v) : 0;
 }
 
 int cli_ranks_echo_usage(int argc, char **argv)
@@ -163,11 +176,12 @@ int cli_ranks_begin(cli_ranks *r, const char *cmd, char ***files, int *n)
     MPI_Comm_rank(MPI_COMM_WORLD, &r->rank);
     MPI_Comm_size(MPI_COMM_WORLD, &r->size);
     if (r->size != launched_size() || r->rank != launched_rank()) { /* (each process alone: each says it) */
-        const int size = r->size;
+        const int size = r->size, pair = launcher_pair();
         r->size = 1, r->rank = 0;
-        return cli_error(CLI_FAIL, "%s: the launcher started %d processes (this one rank %d), but MPI joined %d: "
-                                   "the launcher is not this vggcl's MPI's (start it with that MPI's mpirun)",
-                         cmd, launched_size(), launched_rank(), size);
+        return cli_error(CLI_FAIL, "%s: the launcher started %d processes (this one rank %d, by %s and %s), but MPI "
+                                   "joined %d: the launcher is not this vggcl's MPI's (start it with that MPI's "
+                                   "mpirun), or those variables were left by another launch", cmd, launched_size(),
+                         launched_rank(), launcher_vars[pair][0], launcher_vars[pair][1], size);
     }
     const char *chunk = getenv("VGGCL_MPI_CHUNK");
     unsigned long long bytes = chunk && atoll(chunk) > 0 ? (unsigned long long)atoll(chunk) : CHUNK;
@@ -175,6 +189,7 @@ int cli_ranks_begin(cli_ranks *r, const char *cmd, char ***files, int *n)
     r->chunk = bytes < (size_t)INT_MAX ? (size_t)bytes : CHUNK;
     const char *local = getenv("OMPI_COMM_WORLD_LOCAL_RANK");
     if (!local) local = getenv("MPI_LOCALRANKID");
+    if (!local) local = getenv("SLURM_LOCALID");
     r->local_rank = local ? atoi(local) : r->rank;
     if (!files) return CLI_OK; /* the caller takes its share itself */
     if (cli_ranks_all_ok(r, CLI_OK) != CLI_OK) return CLI_FAIL; /* (a rank could not list its images: it said why) */
