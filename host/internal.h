@@ -116,17 +116,21 @@ struct vggcl_ctx {
     long fault_at, fault_seen;             /* the call to fail, the calls counted so far */
     cl_int fault_code;
     int fault_fired;                       /* the fault has been injected */
+    int cleanup_failures;                  /* giving back device objects failed (CL_CLEANUP): said, not returned */
 };
 
 /* Fault injection: the kinds of call VGGCL_FAULT can fail. */
 enum {
     VGGCL_FAULT_BUFFER = 1, VGGCL_FAULT_BUILD = 2, VGGCL_FAULT_KERNEL = 4, VGGCL_FAULT_ENQUEUE = 8, VGGCL_FAULT_ARG = 16,
-    VGGCL_FAULT_SETUP = 32
+    VGGCL_FAULT_SETUP = 32, VGGCL_FAULT_CLEANUP = 64
 };
 void vggcl__fault_init(vggcl_ctx *ctx);
 /* CL_SUCCESS, or the error to report for `call` (e.g. "clEnqueueReadBuffer")
  * instead of making it, when it is the call VGGCL_FAULT names. */
 cl_int vggcl__fault(vggcl_ctx *ctx, const char *call);
+/* got, the result of a call that gives things back (CL_CLEANUP), or the error to report instead
+ * when it is the call VGGCL_FAULT names (kind cleanup). */
+cl_int vggcl__fault_cleanup(vggcl_ctx *ctx, cl_int got);
 
 /* Sets the context's message (printf-style) and returns status. ctx may be NULL. */
 vggcl_status vggcl__fail(vggcl_ctx *ctx, vggcl_status status, const char *fmt, ...)
@@ -173,6 +177,14 @@ FILE *vggcl__open_input(const char *path, int flags, struct stat *sb, int *err);
             goto fail;                                                         \
         }                                                                      \
     } while (0)
+
+/* Calls that give things back (the releases, and the wait for queued work before them on a failed
+ * pass) are made whatever happens; their failure (a double release, a driver fault) changes nothing
+ * the caller could act on and is not returned: it is said through the log function ("<where>:
+ * <call> -> <NAME> (<code>) ...") and counted in ctx->cleanup_failures. The enclosing function
+ * declares `where`; fault injection (kind cleanup) replaces such a call's result, not the call. */
+#define CL_CLEANUP(fn, args) vggcl__cleanup_said(ctx, where, #fn, vggcl__fault_cleanup(ctx, fn args))
+void vggcl__cleanup_said(vggcl_ctx *ctx, const char *where, const char *call, cl_int err);
 
 /* For calls that return an object and report through an errcode_ret. */
 #define CL_CHECK_RET(fn, err)                                                  \
@@ -268,7 +280,7 @@ double vggcl__prof_ms(const vggcl_prof_entry *e);
 /* Device buffers with the context's memory accounting. */
 vggcl_status vggcl__buffer(vggcl_ctx *ctx, const char *where, cl_mem_flags flags, size_t bytes, void *host,
                            cl_mem *out);
-void vggcl__release(vggcl_ctx *ctx, cl_mem *mem); /* sets *mem to NULL; accepts NULL */
+void vggcl__release(vggcl_ctx *ctx, const char *where, cl_mem *mem); /* sets *mem to NULL; accepts NULL */
 /* Writing a whole buffer in place on the host: map (blocking, its old contents
  * dropped), write, unmap. On CPU devices the mapping is the buffer itself, so a
  * large upload needs no host copy beside it. */

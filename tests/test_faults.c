@@ -279,6 +279,65 @@ START_TEST(test_fault_setup)
 }
 END_TEST
 
+/* What the log function heard of giving things back (CL_CLEANUP). */
+static char heard[4][512];
+static int n_heard;
+static void hear(void *user, const char *msg)
+{
+    (void)user;
+    if (!strstr(msg, "giving back")) return; /* (not the notes of compiling) */
+    if (n_heard < 4) snprintf(heard[n_heard], sizeof heard[0], "%s", msg);
+    n_heard++;
+}
+
+/* cleanup: each call that gives things back (the model's buffers and events, then the context's
+ * kernels, programs, queues and context) fails in turn. It is made all the same (no device buffer
+ * left; host leaks are LeakSanitizer's), its failure is said once through the log naming the call,
+ * the error and what was given back, and the passes' results stand. */
+START_TEST(test_fault_cleanup)
+{
+    static const char *const what[] = { "closing the device ", "forward pass: ", "freeing the model: ", "layer " };
+    const char *path = tu_tmp("faults.safetensors");
+    vggcl_load_options o = { VGGCL_POOL5_AUTO, NULL, VGGCL_CONV_AUTO, 0 };
+    float logits[N_IMG * 3], over[N_IMG * 3];
+    static float cams[N_IMG * MAX_HW];
+    cur = 0;
+    make_model(path);
+    int n = 1, calls = 0;
+    for (;; n++) {
+        char spec[64];
+        snprintf(spec, sizeof spec, "cleanup:%d", n);
+        setenv("VGGCL_FAULT", spec, 1);
+        vggcl_ctx *ctx = tu_cl_ctx();
+        unsetenv("VGGCL_FAULT");
+        vggcl_set_log(ctx, hear, NULL);
+        n_heard = 0;
+        vggcl_model *m = NULL;
+        ck_assert_msg(vggcl_model_load(ctx, path, &o, &m) == VGGCL_OK, "VGGCL_FAULT=%s: %s", spec, vggcl_message(ctx));
+        ck_assert_msg(pass(ctx, m, logits, cams, over) == VGGCL_OK, "VGGCL_FAULT=%s: %s", spec, vggcl_message(ctx));
+        check_results(spec, logits, cams, over);
+        vggcl_model_free(m);
+        ck_assert_msg(ctx->dev_buffers == 0 && ctx->dev_bytes == 0, "VGGCL_FAULT=%s: %d buffers left", spec,
+                      ctx->dev_buffers);
+        /* the calls so far, and those closing the context will make */
+        const int here = (int)ctx->fault_seen + ctx->n_kernels + ctx->n_programs + 3;
+        ck_assert_msg(!calls || here == calls, "VGGCL_FAULT=%s: %d calls, %d before", spec, here, calls);
+        calls = here;
+        vggcl_ctx_free(ctx);
+        if (n > calls) break;
+        ck_assert_msg(n_heard == 1, "VGGCL_FAULT=%s: heard %d failures", spec, n_heard);
+        int place = 0;
+        for (size_t i = 0; i < sizeof what / sizeof what[0]; i++) place |= !strncmp(heard[0], what[i], strlen(what[i]));
+        ck_assert_msg(place && (strstr(heard[0], ": clRelease") || strstr(heard[0], ": clFinish")) &&
+                      strstr(heard[0], "CL_OUT_OF_RESOURCES"), "VGGCL_FAULT=%s: %s", spec, heard[0]);
+    }
+    ck_assert_msg(n_heard == 0, "cleanup:%d, past the last call, was heard: %s", n, heard[0]);
+    printf("VGGCL_FAULT=cleanup:1..%d: every failure to give a device object back said, and nothing else changed\n",
+           calls);
+    ck_assert_int_ge(calls, 20); /* the buffers, 2 events per overlapped pass, 4+ kernels and programs, 3 */
+}
+END_TEST
+
 /* A malformed VGGCL_FAULT is an error at device selection, not ignored. */
 START_TEST(test_fault_spec_malformed)
 {
@@ -303,6 +362,7 @@ int main(void)
     tcase_add_loop_test(tc, test_fault_winograd_gpu, 0, 5);
     tcase_add_loop_test(tc, test_fault_kinds, 0, 5);
     tcase_add_test(tc, test_fault_setup);
+    tcase_add_test(tc, test_fault_cleanup);
     tcase_add_test(tc, test_fault_spec_malformed);
     suite_add_tcase(s, tc);
     return tu_run(s);

@@ -47,7 +47,7 @@ vggcl_status vggcl__sgemm(vggcl_ctx *ctx, const char *where, int trans_b, size_t
     }
     if (s == CLBlastSuccess) return VGGCL_OK;
     if (ev) { /* no command was recorded but the marker */
-        clReleaseEvent(ctx->prof[--ctx->prof_n].first);
+        CL_CLEANUP(clReleaseEvent, (ctx->prof[--ctx->prof_n].first));
         ctx->prof[ctx->prof_n].first = NULL;
     }
     vggcl_status st = (int)s > -1000 ? vggcl__cl_fail(ctx, where, "CLBlastSgemm", (cl_int)s) : VGGCL_ERR_DEVICE;

@@ -135,7 +135,7 @@ static vggcl_status ensure(vggcl_ctx *ctx, const char *what, cl_mem *mem, size_t
     if (*mem && *have >= bytes) return VGGCL_OK;
     char where[160];
     snprintf(where, sizeof where, "forward pass: workspace for %s (%.2f MiB)", what, bytes / 1048576.0);
-    vggcl__release(ctx, mem);
+    vggcl__release(ctx, where, mem);
     *have = 0;
     vggcl_status st = vggcl__buffer(ctx, where, CL_MEM_READ_WRITE, bytes, NULL, mem);
     if (st == VGGCL_OK) *have = bytes;
@@ -422,9 +422,9 @@ static vggcl_status forward_cl(vggcl_ctx *ctx, vggcl_model *m, const float *inpu
     CL_CHECK(clFinish, (ctx->queue));
     st = VGGCL_OK;
 fail:
-    if (st != VGGCL_OK) clFinish(ctx->queue); /* let queued work end before the caller frees anything */
-    vggcl__release(ctx, &cls_dev);
-    vggcl__release(ctx, &cams_dev);
+    if (st != VGGCL_OK) CL_CLEANUP(clFinish, (ctx->queue)); /* let queued work end before the caller frees anything */
+    vggcl__release(ctx, where, &cls_dev);
+    vggcl__release(ctx, where, &cams_dev);
     free(host_logits);
     free(cls);
     return st;
@@ -461,9 +461,9 @@ static vggcl_status submit_cl(vggcl_ctx *ctx, vggcl_model *m, const float *input
     m->next_input = 1 - slot;
     up = done = NULL;
 fail:
-    if (st != VGGCL_OK) clFinish(ctx->queue); /* the passes before it end; its own outputs are not valid */
-    if (up) clReleaseEvent(up);
-    if (done) clReleaseEvent(done);
+    if (st != VGGCL_OK) CL_CLEANUP(clFinish, (ctx->queue)); /* the passes before it end; its own outputs are not valid */
+    if (up) CL_CLEANUP(clReleaseEvent, (up));
+    if (done) CL_CLEANUP(clReleaseEvent, (done));
     return st;
 }
 
@@ -573,19 +573,21 @@ vggcl_status vggcl_forward_wait(vggcl_ctx *ctx, vggcl_model *m, double *device_m
     CL_CHECK(clWaitForEvents, (1, &p.done));
     st = pass_ms(ctx, m, &p, where, device_ms);
 fail:
-    if (st != VGGCL_OK) clFinish(ctx->queue); /* nothing writes into the caller's outputs after this */
-    if (p.up) clReleaseEvent(p.up);
-    if (p.done) clReleaseEvent(p.done);
+    if (st != VGGCL_OK) CL_CLEANUP(clFinish, (ctx->queue)); /* nothing writes into the caller's outputs after this */
+    if (p.up) CL_CLEANUP(clReleaseEvent, (p.up));
+    if (p.done) CL_CLEANUP(clReleaseEvent, (p.done));
     return st;
 }
 
 void vggcl__flight_drop(vggcl_model *m)
 {
     if (!m->n_flight) return;
-    if (m->ctx->queue) clFinish(m->ctx->queue);
+    vggcl_ctx *ctx = m->ctx;
+    const char *where = "freeing the model: the passes still in flight";
+    if (ctx->queue) CL_CLEANUP(clFinish, (ctx->queue));
     for (int i = 0; i < m->n_flight; i++) {
-        if (m->flight[i].up) clReleaseEvent(m->flight[i].up);
-        if (m->flight[i].done) clReleaseEvent(m->flight[i].done);
+        if (m->flight[i].up) CL_CLEANUP(clReleaseEvent, (m->flight[i].up));
+        if (m->flight[i].done) CL_CLEANUP(clReleaseEvent, (m->flight[i].done));
     }
     m->n_flight = 0;
 }

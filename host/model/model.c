@@ -403,7 +403,7 @@ static vggcl_status upload_packed(vggcl_ctx *ctx, const char *where, vggcl_step 
         a->pack(p, s->weight, s->c_out, s->c_in, dst);
         st = vggcl__unmap(ctx, where, s->packed[id][v], dst);
     }
-    if (st != VGGCL_OK) vggcl__release(ctx, &s->packed[id][v]);
+    if (st != VGGCL_OK) vggcl__release(ctx, where, &s->packed[id][v]);
     s->packed_bytes[id][v] = st == VGGCL_OK ? bytes : 0;
     return st;
 }
@@ -533,12 +533,14 @@ void vggcl_model_free(vggcl_model *m)
 {
     if (!m) return;
     vggcl__flight_drop(m); /* passes still in flight write into the buffers below */
+    char where[160];
     for (int i = 0; i < m->n_steps; i++) {
+        snprintf(where, sizeof where, "freeing the model: layer %s", m->steps[i].name);
         free(m->steps[i].weight);
         free(m->steps[i].bias);
         for (int id = 0; id < VGGCL_CONV_ALGOS; id++)
-            for (int v = 0; v < VGGCL_CONV_VARIANTS; v++) vggcl__release(m->ctx, &m->steps[i].packed[id][v]);
-        vggcl__release(m->ctx, &m->steps[i].bias_dev);
+            for (int v = 0; v < VGGCL_CONV_VARIANTS; v++) vggcl__release(m->ctx, where, &m->steps[i].packed[id][v]);
+        vggcl__release(m->ctx, where, &m->steps[i].bias_dev);
     }
     free(m->steps);
     free(m->head_w);
@@ -551,20 +553,23 @@ void vggcl_model_free(vggcl_model *m)
     for (int i = 0; i < VGGCL_MAX_HIDDEN; i++) {
         free(m->hidden_w[i]);
         free(m->hidden_b[i]);
-        vggcl__release(m->ctx, &m->hidden_w_dev[i]);
-        vggcl__release(m->ctx, &m->hidden_b_dev[i]);
+        snprintf(where, sizeof where, "freeing the model: layer %s", m->hidden_name[i]);
+        vggcl__release(m->ctx, where, &m->hidden_w_dev[i]);
+        vggcl__release(m->ctx, where, &m->hidden_b_dev[i]);
     }
-    vggcl__release(m->ctx, &m->head_w_dev);
-    vggcl__release(m->ctx, &m->head_b_dev);
-    vggcl__release(m->ctx, &m->input[0]);
-    vggcl__release(m->ctx, &m->input[1]);
-    vggcl__release(m->ctx, &m->act[0]);
-    vggcl__release(m->ctx, &m->act[1]);
-    vggcl__release(m->ctx, &m->gap_partial);
-    vggcl__release(m->ctx, &m->feat_dev);
-    vggcl__release(m->ctx, &m->logits_dev);
-    vggcl__release(m->ctx, &m->conv_ws[0]);
-    vggcl__release(m->ctx, &m->conv_ws[1]);
+    snprintf(where, sizeof where, "freeing the model: layer %s", m->head_name);
+    vggcl__release(m->ctx, where, &m->head_w_dev);
+    vggcl__release(m->ctx, where, &m->head_b_dev);
+    snprintf(where, sizeof where, "freeing the model: the passes' input, maps and outputs");
+    vggcl__release(m->ctx, where, &m->input[0]);
+    vggcl__release(m->ctx, where, &m->input[1]);
+    vggcl__release(m->ctx, where, &m->act[0]);
+    vggcl__release(m->ctx, where, &m->act[1]);
+    vggcl__release(m->ctx, where, &m->gap_partial);
+    vggcl__release(m->ctx, where, &m->feat_dev);
+    vggcl__release(m->ctx, where, &m->logits_dev);
+    vggcl__release(m->ctx, where, &m->conv_ws[0]);
+    vggcl__release(m->ctx, where, &m->conv_ws[1]);
     free(m->path);
     free(m);
 }

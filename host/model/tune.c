@@ -116,10 +116,11 @@ typedef struct {
     cl_mem in, out, weight, bias, ws[2];
 } bench_bufs;
 
-static void bufs_release(vggcl_ctx *ctx, bench_bufs *b)
+static void bufs_release(vggcl_ctx *ctx, const char *where, bench_bufs *b)
 {
-    vggcl__release(ctx, &b->in), vggcl__release(ctx, &b->out), vggcl__release(ctx, &b->weight);
-    vggcl__release(ctx, &b->bias), vggcl__release(ctx, &b->ws[0]), vggcl__release(ctx, &b->ws[1]);
+    vggcl__release(ctx, where, &b->in), vggcl__release(ctx, where, &b->out), vggcl__release(ctx, where, &b->weight);
+    vggcl__release(ctx, where, &b->bias), vggcl__release(ctx, where, &b->ws[0]);
+    vggcl__release(ctx, where, &b->ws[1]);
 }
 
 static vggcl_status bufs_make(vggcl_ctx *ctx, const char *where, const vggcl_step *s, int algo,
@@ -158,9 +159,9 @@ static vggcl_status bufs_make(vggcl_ctx *ctx, const char *where, const vggcl_ste
         CL_CHECK(clFinish, (ctx->queue));
     }
 fail:
-    vggcl__release(ctx, &nchw);
+    vggcl__release(ctx, where, &nchw);
     free(packed);
-    if (st != VGGCL_OK) bufs_release(ctx, b);
+    if (st != VGGCL_OK) bufs_release(ctx, where, b);
     return st;
 }
 
@@ -222,9 +223,9 @@ static vggcl_status check(vggcl_ctx *ctx, const char *where, const vggcl_step *s
     }
     *rel = r2 > 0 ? sqrt(d2 / r2) : sqrt(d2);
 fail:
-    clFinish(ctx->queue);
-    vggcl__release(ctx, &nchw);
-    bufs_release(ctx, &b);
+    CL_CLEANUP(clFinish, (ctx->queue));
+    vggcl__release(ctx, where, &nchw);
+    bufs_release(ctx, where, &b);
 done:
     free(got);
     return st;
@@ -257,7 +258,7 @@ static vggcl_status time_passes(vggcl_ctx *ctx, const char *where, const vggcl_s
     qsort(runs, (size_t)iters, sizeof *runs, cmp_double);
     *ms = runs[iters / 2];
 fail:
-    clFinish(ctx->queue);
+    CL_CLEANUP(clFinish, (ctx->queue));
     vggcl__prof_reset(ctx);
     ctx->profiling = was_profiling;
     return st;
@@ -274,7 +275,7 @@ static vggcl_status time_candidate(vggcl_ctx *ctx, const char *where, const vggc
     if (!runs) return vggcl__fail(ctx, VGGCL_ERR_NOMEM, "out of host memory");
     if ((st = bufs_make(ctx, where, s, c->algo, &c->p, n, h, w, NULL, &b)) == VGGCL_OK) {
         st = time_passes(ctx, where, s, c, n, h, w, &b, iters, 1, runs, ms);
-        bufs_release(ctx, &b);
+        bufs_release(ctx, where, &b);
     }
     free(runs);
     return st;
@@ -327,9 +328,9 @@ static vggcl_status confirm(vggcl_ctx *ctx, const char *where, const vggcl_step 
         qsort(ta, CONFIRM_ROUNDS, sizeof *ta, cmp_double);
         *a_ms = ta[CONFIRM_ROUNDS / 2];
     }
-    bufs_release(ctx, &bb);
+    bufs_release(ctx, where, &bb);
 fail_a:
-    bufs_release(ctx, &ba);
+    bufs_release(ctx, where, &ba);
 done:
     free(runs);
     return st;

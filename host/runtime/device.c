@@ -23,16 +23,18 @@ vggcl_ctx *vggcl_ctx_new(void)
 void vggcl_ctx_free(vggcl_ctx *ctx)
 {
     if (!ctx) return;
+    char where[300];
+    snprintf(where, sizeof where, "closing the device %s", ctx->device_name);
     vggcl__prof_reset(ctx);
     free(ctx->prof);
     free(ctx->tuned);
-    for (int i = 0; i < ctx->n_kernels; i++) clReleaseKernel(ctx->kernels[i].k);
-    for (int i = 0; i < ctx->n_programs; i++) clReleaseProgram(ctx->programs[i].program);
+    for (int i = 0; i < ctx->n_kernels; i++) CL_CLEANUP(clReleaseKernel, (ctx->kernels[i].k));
+    for (int i = 0; i < ctx->n_programs; i++) CL_CLEANUP(clReleaseProgram, (ctx->programs[i].program));
     free(ctx->kernels);
     free(ctx->programs);
-    if (ctx->upload_queue) clReleaseCommandQueue(ctx->upload_queue);
-    if (ctx->queue) clReleaseCommandQueue(ctx->queue);
-    if (ctx->cl) clReleaseContext(ctx->cl);
+    if (ctx->upload_queue) CL_CLEANUP(clReleaseCommandQueue, (ctx->upload_queue));
+    if (ctx->queue) CL_CLEANUP(clReleaseCommandQueue, (ctx->queue));
+    if (ctx->cl) CL_CLEANUP(clReleaseContext, (ctx->cl));
     free(ctx);
 }
 
@@ -354,9 +356,9 @@ vggcl_status vggcl_select_device(vggcl_ctx *ctx, const char *spec)
 fail:
     free(list);
     if (st != VGGCL_OK) {
-        if (ctx->upload_queue) clReleaseCommandQueue(ctx->upload_queue);
-        if (ctx->queue) clReleaseCommandQueue(ctx->queue);
-        if (ctx->cl) clReleaseContext(ctx->cl);
+        if (ctx->upload_queue) CL_CLEANUP(clReleaseCommandQueue, (ctx->upload_queue));
+        if (ctx->queue) CL_CLEANUP(clReleaseCommandQueue, (ctx->queue));
+        if (ctx->cl) CL_CLEANUP(clReleaseContext, (ctx->cl));
         ctx->upload_queue = ctx->queue = NULL;
         ctx->cl = NULL;
         /* nothing of the device kept: its name and type say what was selected (none) */

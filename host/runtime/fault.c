@@ -6,7 +6,9 @@
  * (clCreateKernel), arg (clSetKernelArg), enqueue (clEnqueue*, clFinish, clFlush, clWaitForEvents
  * and CLBlast's SGEMM), any of these, or setup: opening the device (the platform and
  * device queries, clCreateContext, clCreateCommandQueue; these fail vggcl_select_device)
- * and clCreateProgramWithSource. CODE: a CL_* name or a number; by default the error a
+ * and clCreateProgramWithSource; or cleanup: the calls that give things back (CL_CLEANUP: the
+ * releases, the wait before them on a failed pass), which are made all the same and whose failure is
+ * said, not returned. CODE: a CL_* name or a number; by default the error a
  * driver gives for that kind of call. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +25,7 @@ static const struct { const char *name; int kind; cl_int code; } kinds[] = {
     { "any", VGGCL_FAULT_BUFFER | VGGCL_FAULT_BUILD | VGGCL_FAULT_KERNEL | VGGCL_FAULT_ARG | VGGCL_FAULT_ENQUEUE,
       CL_OUT_OF_RESOURCES },
     { "setup", VGGCL_FAULT_SETUP, CL_OUT_OF_HOST_MEMORY },
+    { "cleanup", VGGCL_FAULT_CLEANUP, CL_OUT_OF_RESOURCES },
 };
 
 static int parse_code(const char *s, cl_int *code)
@@ -83,6 +86,13 @@ cl_int vggcl__fault(vggcl_ctx *ctx, const char *call)
 {
     if (!ctx->fault_kinds || !(kind_of(call) & ctx->fault_kinds)) return CL_SUCCESS;
     if (++ctx->fault_seen != ctx->fault_at) return CL_SUCCESS;
+    ctx->fault_fired = 1;
+    return ctx->fault_code;
+}
+
+cl_int vggcl__fault_cleanup(vggcl_ctx *ctx, cl_int got)
+{
+    if (!ctx || !(ctx->fault_kinds & VGGCL_FAULT_CLEANUP) || ++ctx->fault_seen != ctx->fault_at) return got;
     ctx->fault_fired = 1;
     return ctx->fault_code;
 }

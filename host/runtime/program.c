@@ -145,7 +145,7 @@ built:
     *out = prog;
     prog = NULL;
 fail:
-    if (prog) clReleaseProgram(prog);
+    if (prog) CL_CLEANUP(clReleaseProgram, (prog));
     free(log);
     free(owned);
     return st;
@@ -207,7 +207,7 @@ vggcl_status vggcl__kernel_v(vggcl_ctx *ctx, int which, const char *defines, con
     *out = k;
     return VGGCL_OK;
 fail:
-    if (k) clReleaseKernel(k);
+    if (k) CL_CLEANUP(clReleaseKernel, (k));
     return st;
 }
 

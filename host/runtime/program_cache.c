@@ -200,18 +200,24 @@ cl_program vggcl__cache_load(vggcl_ctx *ctx, const char *src, const char *option
     }
     size_t size = (size_t)hd.length;
     const unsigned char *bins[1] = { bin };
-    cl_int err, status;
+    cl_int err, status = CL_SUCCESS;
+    const char *call = "clCreateProgramWithBinary";
     cl_program prog = clCreateProgramWithBinary(ctx->cl, 1, &ctx->device, &size, bins, &status, &err);
     free(bin);
-    if (err != CL_SUCCESS || status != CL_SUCCESS) {
-        if (prog) clReleaseProgram(prog);
-        return NULL;
+    if (err == CL_SUCCESS && status != CL_SUCCESS) err = status;
+    if (err == CL_SUCCESS) call = "clBuildProgram", err = clBuildProgram(prog, 1, &ctx->device, options, NULL, NULL);
+    if (err == CL_SUCCESS) return prog;
+    char where[VGGCL__CACHE_PATH_MAX + 32];
+    snprintf(where, sizeof where, "the cached program %s", path);
+    if (ctx->log && !ctx->told_entry) { /* (once, as for a damaged entry) */
+        char msg[sizeof where + 160];
+        ctx->told_entry = 1;
+        snprintf(msg, sizeof msg, "%s: %s -> %s (%d): the driver refused it; such entries are built from source "
+                 "again", where, call, vggcl__cl_error_name(err), (int)err);
+        ctx->log(ctx->log_user, msg);
     }
-    if (clBuildProgram(prog, 1, &ctx->device, options, NULL, NULL) != CL_SUCCESS) {
-        clReleaseProgram(prog);
-        return NULL;
-    }
-    return prog;
+    if (prog) CL_CLEANUP(clReleaseProgram, (prog));
+    return NULL;
 }
 
 void vggcl__cache_store(vggcl_ctx *ctx, const char *src, const char *options, cl_program prog)

@@ -31,8 +31,9 @@ cl_event *vggcl__prof_slot(vggcl_ctx *ctx, const char *where, double flops)
 void vggcl__prof_reset(vggcl_ctx *ctx)
 {
     for (int i = 0; i < ctx->prof_n; i++) {
-        if (ctx->prof[i].event) clReleaseEvent(ctx->prof[i].event);
-        if (ctx->prof[i].first) clReleaseEvent(ctx->prof[i].first);
+        const char *where = ctx->prof[i].layer; /* (the layer the event timed) */
+        if (ctx->prof[i].event) CL_CLEANUP(clReleaseEvent, (ctx->prof[i].event));
+        if (ctx->prof[i].first) CL_CLEANUP(clReleaseEvent, (ctx->prof[i].first));
     }
     ctx->prof_n = 0;
 }
@@ -126,15 +127,17 @@ fail:
     return st;
 }
 
-void vggcl__release(vggcl_ctx *ctx, cl_mem *mem)
+void vggcl__release(vggcl_ctx *ctx, const char *what, cl_mem *mem)
 {
     if (!mem || !*mem) return;
     size_t bytes = 0;
-    if (clGetMemObjectInfo(*mem, CL_MEM_SIZE, sizeof bytes, &bytes, NULL) == CL_SUCCESS && ctx &&
-        ctx->dev_bytes >= bytes)
-        ctx->dev_bytes -= bytes;
+    const cl_int got = clGetMemObjectInfo(*mem, CL_MEM_SIZE, sizeof bytes, &bytes, NULL);
+    char where[400];
+    snprintf(where, sizeof where, "%s: a device buffer of %zu bytes", what ? what : "vggcl", bytes);
+    vggcl__cleanup_said(ctx, where, "clGetMemObjectInfo", got); /* (not injected: the count of bytes held would drift) */
+    if (got == CL_SUCCESS && ctx && ctx->dev_bytes >= bytes) ctx->dev_bytes -= bytes;
     if (ctx) ctx->dev_buffers--;
-    clReleaseMemObject(*mem);
+    CL_CLEANUP(clReleaseMemObject, (*mem));
     *mem = NULL;
 }
 
