@@ -264,7 +264,14 @@ vggcl_status vggcl__kernel(vggcl_ctx *ctx, int which, const char *where, cl_kern
 extern const size_t vggcl__one_item[3];
 
 /* Enqueues an NDRange kernel (checked, message names `where`); when profiling,
- * records its event with the FLOPs it performs. */
+ * records its event with the FLOPs it performs. A launch with more than
+ * VGGCL_GRID_ROWS work-groups in its second or third dimension (N x C rows at
+ * a large batch) is made as several, each taking a run of them through the
+ * global offset: CUDA's grids stop at 65535 there, and NVIDIA's OpenCL runs on
+ * them. So kernels index those dimensions by get_global_id, never by
+ * get_group_id or get_global_size (but wino_gpu_gemm, whose are channel
+ * blocks and the 36 points: never that many). */
+#define VGGCL_GRID_ROWS 65535
 vggcl_status vggcl__enqueue(vggcl_ctx *ctx, const char *where, cl_kernel k, cl_uint dims, const size_t *global,
                             const size_t *local, double flops);
 

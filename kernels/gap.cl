@@ -5,7 +5,7 @@
  *   [part*chunk, min((part+1)*chunk, HW)) of its row: each work-item strides by
  *   the local size, then the group halves its local sums log2(local) times.
  *   It writes sum * scale to out[row * parts + part].
- *   get_group_id(0) = part (parts groups), get_group_id(1) = row (N*C groups).
+ *   get_group_id(0) = part (parts groups), get_global_id(1) = row (N*C, one per group).
  * Stage 2 (only when parts > 1) runs gap_partial again on the (N*C, parts)
  *   partial sums with parts = 1 and scale = 1/HW.
  * The local size must be a power of two; scratch holds one float per work-item.
@@ -17,7 +17,7 @@ __kernel void gap_partial(__global const float *restrict in, __global float *res
     const int lsize = get_local_size(0);
     const int part = get_group_id(0);
     const int parts = get_num_groups(0);
-    const size_t row = get_group_id(1);
+    const size_t row = get_global_id(1); /* (its work-groups are 1 high: the row, with a launch's offset) */
 
     __global const float *src = in + row * HW;
     const int begin = part * chunk;

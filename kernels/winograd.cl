@@ -89,9 +89,9 @@ inline void flush_block(__global float *V, const float *stage, size_t xi_stride,
 
 #ifndef WINO_ONE_PASS
 __kernel void wino_input(__global const float *restrict in, __global float *restrict V,
-                         int C_in, int H, int W, int tiles_y, int tiles_x, int Tp)
+                         int C_in, int H, int W, int tiles_y, int tiles_x, int Tp, int N)
 {
-    const int ic = get_global_id(0), n = get_global_id(1), N = get_global_size(1);
+    const int ic = get_global_id(0), n = get_global_id(1);
     const size_t plane = (size_t)H * W, start = ((size_t)n * C_in + ic) * plane, end = (size_t)N * C_in * plane;
     const size_t xi_stride = (size_t)C_in * Tp;
     const int16 k16 = (int16)(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);

@@ -49,6 +49,25 @@ START_TEST(test_conv_reference_by_hand)
 }
 END_TEST
 
+/* Every algorithm at a batch whose launches have more than VGGCL_GRID_ROWS work-groups in a second or
+ * third dimension (2049 images x 32 blocks of 16 output channels: the direct kernel's third, the packed
+ * layout's conversions' second), which vggcl__enqueue makes as several launches through the global offset
+ * (one past CUDA's 65535 rows failed on NVIDIA's OpenCL, or would); with the max pool folded in where the
+ * algorithm folds it. */
+START_TEST(test_conv_many_rows)
+{
+    static const int algos[] = { VGGCL_CONV_DIRECT, VGGCL_CONV_GEMM, VGGCL_CONV_WINOGRAD, VGGCL_CONV_WINOGRAD_GPU,
+                                 VGGCL_CONV_WINOGRAD_PACKED };
+    vggcl_ctx *ctx = tu_cl_ctx();
+    for (size_t a = 0; a < sizeof algos / sizeof algos[0]; a++)
+        for (int pool = 0; pool <= vggcl__conv_algo(algos[a])->fuses_pool; pool++)
+            ck_assert_msg(conv_case(ctx, algos[a], NULL, 2049, 1, 512, 2, 2, pool, 7u + (unsigned)a, REL_L2, ELEM),
+                          "algorithm %d (pool %d) on 2049 images of 1 -> 512 channels differs from the reference",
+                          algos[a], pool);
+    vggcl_ctx_free(ctx);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("conv3x3");
@@ -57,6 +76,7 @@ int main(void)
     tcase_add_loop_test(tc, test_conv_shapes, VGGCL_CONV_DIRECT, VGGCL_CONV_DIRECT + 1);
     tcase_add_loop_test(tc, test_conv_shapes, VGGCL_CONV_GEMM, VGGCL_CONV_GEMM + 1);
     tcase_add_test(tc, test_conv_reference_by_hand);
+    tcase_add_test(tc, test_conv_many_rows);
     suite_add_tcase(s, tc);
     return tu_run(s);
 }

@@ -16,6 +16,8 @@ static const struct { int N, C, H, W, two_stage; } shapes[] = {
     { 1, 1, 1, 1, 0 },   { 2, 3, 7, 7, 0 },      { 1, 5, 14, 14, 0 },   { 3, 7, 9, 13, 0 },
     { 1, 3, 224, 224, 1 }, { 2, 2, 112, 111, 1 }, { 1, 1, 1, 4097, 1 }, { 4, 512, 7, 7, 0 },
     { 1, 2, 64, 64, 0 },  { 1, 1, 65, 65, 1 },
+    /* N x C past VGGCL_GRID_ROWS: launches of 65535 rows each, the last of 1026 */
+    { 129, 1024, 2, 2, 0 },
 };
 
 START_TEST(test_gap_shapes)
@@ -48,7 +50,7 @@ END_TEST
 /* PyTorch's AdaptiveAvgPool2d to 7x7 (torchvision's original head): maps
  * smaller than, equal to and larger than 7, odd sizes, batch > 1. */
 static const struct { int N, C, H, W; } adaptive[] = {
-    { 1, 1, 1, 1 }, { 2, 3, 7, 7 }, { 1, 5, 14, 14 }, { 3, 2, 13, 9 }, { 1, 512, 4, 3 }, { 2, 4, 20, 31 },
+    { 1, 1, 1, 1 }, { 2, 3, 7, 7 }, { 1, 5, 14, 14 }, { 3, 2, 13, 9 }, { 1, 512, 4, 3 }, { 2, 4, 20, 31 }, { 67, 1000, 2, 3 },
 };
 
 START_TEST(test_adaptive_avgpool_shapes)

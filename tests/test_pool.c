@@ -15,6 +15,8 @@ static const struct { int N, C, H, W, k, s, p, ceil; } shapes[] = {
     { 1, 3, 224, 224, 2, 2, 0, 0 }, { 1, 2, 10, 11, 3, 3, 0, 1 }, { 2, 64, 15, 15, 2, 2, 0, 0 },
     { 1, 1, 6, 6, 3, 3, 1, 1 },   { 2, 3, 33, 35, 2, 2, 0, 0 }, { 1, 2, 16, 16, 2, 2, 0, 1 },
     { 1, 1, 3, 17, 2, 2, 0, 0 },
+    /* N x C past VGGCL_GRID_ROWS (launches of 65535 rows each, the last of 1026) and past it once */
+    { 129, 1024, 2, 2, 2, 2, 0, 0 }, { 67, 1000, 3, 3, 3, 2, 1, 1 },
 };
 
 /* PyTorch's output sizes (torch.nn.functional.max_pool2d on the same shapes). */

@@ -18,10 +18,10 @@
 # a comma list of devices, suites, bench, profile, scan, tune, tuned, parity,
 # images, mpi, bigbatch (default: all but scan, images, mpi and bigbatch, in
 # that order). bigbatch: a trunk of 64, 128 and 512 channels at batch 160
-# and 32x32 on the GPU against the reference (GAP's and other launches'
-# second dimension, N x C, then passes
-# 65535, CUDA's limit on a grid's y: it is not known whether NVIDIA's OpenCL
-# takes more, and the suites stop at smaller batches). images
+# and 32x32 on the GPU against the reference (GAP's and the pools' N x C
+# rows, 81920, pass 65535, CUDA's limit on a grid's y and z: vggcl__enqueue
+# makes such a launch as several through the global offset; the suites'
+# cases of that size ran on PoCL only). images
 # (issue #12): `vggcl bench --images` on 2048 JPEGs (BIN_DIR/images repeated)
 # at batch 32 and 8 with 16 and 8 decoding threads, each beside `vggcl bench`
 # at its batch; mpi: tools/mpi_scaling.sh with BIN_DIR/vggcl-mpi, 1, 2, 4 and

@@ -65,10 +65,25 @@ vggcl_status vggcl__enqueue(vggcl_ctx *ctx, const char *where, cl_kernel k, cl_u
     if (items > 1 && items > vggcl__local_limit(ctx, k)) /* (the launchers size them; this names a slip) */
         return vggcl__fail(ctx, VGGCL_ERR_DEVICE, "%s: work-groups of %zu items, where this device runs the kernel "
                                                   "in at most %zu", where, items, vggcl__local_limit(ctx, k));
+    /* the runs of rows each launch takes in dimensions 1 and 2 (whole work-groups), and how many launches */
+    size_t step[3] = { global[0], 1, 1 }, launches = 1, made = 0, off[3] = { 0, 0, 0 }, g[3] = { global[0], 1, 1 };
+    for (cl_uint d = 1; d < dims; d++) {
+        const size_t l = local && local[d] ? local[d] : 1, most = VGGCL_GRID_ROWS / l * l;
+        step[d] = global[d] > most ? most : global[d];
+        launches *= (global[d] + step[d] - 1) / step[d];
+    }
     cl_event *ev = vggcl__prof_slot(ctx, where, flops);
-    CL_CHECK(clEnqueueNDRangeKernel, (ctx->queue, k, dims, NULL, global, local, 0, NULL, ev));
+    for (off[2] = 0; off[2] < (dims > 2 ? global[2] : 1); off[2] += step[2])
+        for (off[1] = 0; off[1] < (dims > 1 ? global[1] : 1); off[1] += step[1]) {
+            for (cl_uint d = 1; d < dims; d++) g[d] = global[d] - off[d] < step[d] ? global[d] - off[d] : step[d];
+            made++;
+            /* timed from the first launch's start to the last's end */
+            cl_event *e = !ev ? NULL : made == launches ? ev : made == 1 ? &ctx->prof[ctx->prof_n - 1].first : NULL;
+            CL_CHECK(clEnqueueNDRangeKernel, (ctx->queue, k, dims, launches > 1 ? off : NULL, g, local, 0, NULL, e));
+        }
     return VGGCL_OK;
 fail:
+    if (ev && ctx->prof[ctx->prof_n - 1].first) CL_CLEANUP(clReleaseEvent, (ctx->prof[ctx->prof_n - 1].first));
     if (ev) ctx->prof_n--;
     return st;
 }
