@@ -4,6 +4,7 @@ Run by tests/python_test.sh (ctest `python`): the module installed with pip from
 VGGCL_LIBRARY the built libvggcl.so, VGGCL_BINARY the built command.
 """
 import json
+import logging
 import os
 import shutil
 import subprocess
@@ -314,3 +315,23 @@ def test_older_library_said(tmp_path):
                        env=dict(os.environ, VGGCL_LIBRARY=str(tmp_path / "libold.so")))
     assert r.returncode != 0
     assert "ImportError: vggcl: the library" in r.stderr and "(version 0.1.0) has no vggcl_" in r.stderr, r.stderr
+
+
+def test_library_notes_reach_logging(files, monkeypatch, caplog):
+    """The library's notes go to the "vggcl" logger: the first compile for the device at INFO (the cache
+    off, so each context compiles), and a device object that could not be given back (VGGCL_FAULT fails
+    the first such call; the work is not affected) at WARNING, naming the call and the error."""
+    if os.environ.get("VGGCL_DEVICE") == "ref":
+        pytest.skip("the reference backend compiles nothing")
+    monkeypatch.setenv("VGGCL_CACHE_DIR", "off")
+    monkeypatch.setenv("VGGCL_FAULT", "cleanup:1")
+    with caplog.at_level(logging.INFO, logger="vggcl"):
+        with vggcl.Model(files["weights"]) as m:
+            monkeypatch.delenv("VGGCL_FAULT")
+            logits, _ = m.forward(files["x"])
+    with torch.no_grad():
+        want = files["model"](torch.from_numpy(files["x"])).numpy()
+    assert rel(logits, want) <= 1e-5
+    notes = [(r.levelno, r.getMessage()) for r in caplog.records if r.name == "vggcl"]
+    assert any(lv == logging.INFO and "compiling the OpenCL kernels" in t for lv, t in notes), notes
+    assert [t for lv, t in notes if lv == logging.WARNING and "clRelease" in t and "CL_OUT_OF_RESOURCES" in t], notes

@@ -9,12 +9,16 @@ Python bindings over libvggcl.so (ctypes), numpy arrays in and out:
 
 The library is found through $VGGCL_LIBRARY (a path), else the system's libvggcl.so.0.3, the
 soname of this module's version (ldconfig, LD_LIBRARY_PATH). Every failure raises vggcl.Error with vggcl's message.
+The library's notes go to the "vggcl" logger (logging): at INFO what people would otherwise wait on
+in silence (the first compile of the kernels for a device) or a cache or tuning table not used; at
+WARNING an OpenCL call that failed without stopping the work (giving a device object back).
 """
 import collections
 import concurrent.futures
 import ctypes
 import ctypes.util
 import itertools
+import logging
 import operator
 import os
 import threading
@@ -118,6 +122,23 @@ _image_preprocess = _sig("vggcl_image_preprocess", ctypes.c_int, _p, ctypes.POIN
 _image_read = _sig("vggcl_image_read", ctypes.c_int, _p, ctypes.c_char_p, ctypes.POINTER(_Preprocess),
                    ctypes.POINTER(_f), _i, _i)
 
+_LOG_FN = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_char_p)
+_set_log = _sig("vggcl_set_log", None, _p, _LOG_FN, _p)
+_logger = logging.getLogger("vggcl")
+
+
+def _said(user, message):
+    """A note of the library's (vggcl_set_log) to the "vggcl" logger: WARNING for a failed OpenCL call
+    ("CALL -> CL_NAME (code)"), else INFO."""
+    try:
+        text = _text(message)
+        _logger.log(logging.WARNING if " -> CL_" in text else logging.INFO, "%s", text)
+    except Exception:  # noqa: BLE001 (at interpreter exit logging may be gone; a note is not worth an error there)
+        pass
+
+
+_on_log = _LOG_FN(_said)  # (kept for the process's life: contexts call it until they are freed)
+
 _POOL5 = {None: -1, "keep": 1, "drop": 0}
 
 
@@ -166,6 +187,7 @@ class _Context:
         self.ptr = _ctx_new()
         if not self.ptr:
             raise MemoryError("vggcl: out of host memory")
+        _set_log(self.ptr, _on_log, None)
 
     def check(self, status):
         if status != 0:
