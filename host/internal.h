@@ -287,7 +287,7 @@ double vggcl__prof_ms(const vggcl_prof_entry *e);
 /* Device buffers with the context's memory accounting. */
 vggcl_status vggcl__buffer(vggcl_ctx *ctx, const char *where, cl_mem_flags flags, size_t bytes, void *host,
                            cl_mem *out);
-void vggcl__release(vggcl_ctx *ctx, const char *where, cl_mem *mem); /* sets *mem to NULL; accepts NULL */
+void vggcl__release(vggcl_ctx *ctx, const char *what, cl_mem *mem); /* sets *mem to NULL; accepts NULL; what: the layer or step */
 /* Writing a whole buffer in place on the host: map (blocking, its old contents
  * dropped), write, unmap. On CPU devices the mapping is the buffer itself, so a
  * large upload needs no host copy beside it. */

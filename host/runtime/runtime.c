@@ -65,21 +65,24 @@ vggcl_status vggcl__enqueue(vggcl_ctx *ctx, const char *where, cl_kernel k, cl_u
     if (items > 1 && items > vggcl__local_limit(ctx, k)) /* (the launchers size them; this names a slip) */
         return vggcl__fail(ctx, VGGCL_ERR_DEVICE, "%s: work-groups of %zu items, where this device runs the kernel "
                                                   "in at most %zu", where, items, vggcl__local_limit(ctx, k));
-    /* the runs of rows each launch takes in dimensions 1 and 2 (whole work-groups), and how many launches */
+    /* the rows each launch takes in dimensions 1 and 2 (whole work-groups, at most VGGCL_GRID_ROWS rows and
+     * so groups), and how many launches (a size of 0 is one launch, which the driver refuses) */
     size_t step[3] = { global[0], 1, 1 }, launches = 1, made = 0, off[3] = { 0, 0, 0 }, g[3] = { global[0], 1, 1 };
     for (cl_uint d = 1; d < dims; d++) {
         const size_t l = local && local[d] ? local[d] : 1, most = VGGCL_GRID_ROWS / l * l;
-        step[d] = global[d] > most ? most : global[d];
-        launches *= (global[d] + step[d] - 1) / step[d];
+        step[d] = global[d] > most ? most : global[d] ? global[d] : 1;
+        launches *= global[d] ? (global[d] + step[d] - 1) / step[d] : 1;
     }
     cl_event *ev = vggcl__prof_slot(ctx, where, flops);
-    for (off[2] = 0; off[2] < (dims > 2 ? global[2] : 1); off[2] += step[2])
+    if (launches == 1) /* (the usual case: the sizes as given) */
+        CL_CHECK(clEnqueueNDRangeKernel, (ctx->queue, k, dims, NULL, global, local, 0, NULL, ev));
+    for (off[2] = 0; launches > 1 && off[2] < (dims > 2 ? global[2] : 1); off[2] += step[2])
         for (off[1] = 0; off[1] < (dims > 1 ? global[1] : 1); off[1] += step[1]) {
             for (cl_uint d = 1; d < dims; d++) g[d] = global[d] - off[d] < step[d] ? global[d] - off[d] : step[d];
             made++;
             /* timed from the first launch's start to the last's end */
             cl_event *e = !ev ? NULL : made == launches ? ev : made == 1 ? &ctx->prof[ctx->prof_n - 1].first : NULL;
-            CL_CHECK(clEnqueueNDRangeKernel, (ctx->queue, k, dims, launches > 1 ? off : NULL, g, local, 0, NULL, e));
+            CL_CHECK(clEnqueueNDRangeKernel, (ctx->queue, k, dims, off, g, local, 0, NULL, e));
         }
     return VGGCL_OK;
 fail:
