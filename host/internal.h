@@ -88,6 +88,7 @@ struct vggcl_ctx {
     cl_ulong max_alloc, global_mem, local_mem; /* local_mem: what kernels may take (device.c) */
     size_t max_wg;
     size_t kernel_wg_cap;                  /* tests: a driver that allows kernels fewer items than max_wg */
+    size_t blas_reach;                     /* tests: floats CLBlast's offsets reach (0: INT_MAX, its own) */
     int is_gpu;                            /* CL_DEVICE_TYPE_GPU: the GPU-shaped kernels by default */
     int is_cpu;                            /* CL_DEVICE_TYPE_CPU: kernels built with -DVGGCL_CPU */
     vggcl_program_entry *programs;         /* built on first use, per (program, defines) */

@@ -68,6 +68,26 @@ START_TEST(test_conv_many_rows)
 }
 END_TEST
 
+/* The gemm path where CLBlast's 32-bit offsets end (lowered here to blas_reach floats, from INT_MAX: 2^31
+ * floats take 8 GiB): the images whose place in the output lies past it (3 and 4 of 5) go through the
+ * second workspace and a copy, the others straight into the output, all as the reference; a map whose
+ * matrices lie past it is refused, naming the layer and the limit. */
+START_TEST(test_conv_gemm_reach)
+{
+    vggcl_ctx *ctx = tu_cl_ctx();
+    ctx->blas_reach = 27 * 63; /* K x HW for 3 channels at 9x7: the largest that still runs */
+    ck_assert(conv_case(ctx, VGGCL_CONV_GEMM, NULL, 5, 3, 7, 9, 7, 0, 11u, REL_L2, ELEM));
+    ctx->blas_reach--;
+    vggcl_conv_params p;
+    vggcl__conv_defaults(ctx, VGGCL_CONV_GEMM, 5, 3, 7, 9, 7, &p);
+    vggcl_conv_call call = { NULL, NULL, NULL, NULL, { NULL, NULL }, 5, 3, 7, 9, 7, 0 };
+    ck_assert_int_eq(vggcl__conv_algo(VGGCL_CONV_GEMM)->launch(ctx, "layer features.0", &p, &call), VGGCL_ERR_SHAPE);
+    ck_assert_str_eq(vggcl_message(ctx), "layer features.0: gemm (CLBlast) indexes its matrices in 32 bits: (7 x 27) "
+                                         "weights times a (27 x 63) image is past 1700 floats; another --conv runs it");
+    vggcl_ctx_free(ctx);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("conv3x3");
@@ -77,6 +97,7 @@ int main(void)
     tcase_add_loop_test(tc, test_conv_shapes, VGGCL_CONV_GEMM, VGGCL_CONV_GEMM + 1);
     tcase_add_test(tc, test_conv_reference_by_hand);
     tcase_add_test(tc, test_conv_many_rows);
+    tcase_add_test(tc, test_conv_gemm_reach);
     suite_add_tcase(s, tc);
     return tu_run(s);
 }

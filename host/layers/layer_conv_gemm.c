@@ -1,5 +1,9 @@
 /* Launcher for the `--conv gemm` path: kernels/im2col.cl + CLBlast SGEMM, one
- * image at a time through a (C_in * 9, H * W) workspace. */
+ * image at a time through a (C_in * 9, H * W) workspace. CLBlast (1.5) takes its
+ * offsets and indices as int: an image whose place in the output lies past that
+ * is multiplied into a second workspace and copied there; a map whose matrices
+ * are past it is refused. */
+#include <limits.h>
 #include <string.h>
 
 #include "conv_algo.h"
@@ -19,12 +23,12 @@ static void pack(const vggcl_conv_params *p, const float *weight, int C_out, int
     memcpy(packed, weight, packed_floats(p, C_out, C_in) * sizeof(float));
 }
 
-/* col (C_in * 9, H * W), one image at a time */
+/* col (C_in * 9, H * W), one image at a time; one image's output (C_out, H * W) */
 static void workspace(const vggcl_conv_params *p, int N, int C_in, int C_out, int H, int W, size_t ws[2])
 {
-    (void)p, (void)N, (void)C_out;
+    (void)p, (void)N;
     ws[0] = (size_t)C_in * 9 * H * W;
-    ws[1] = 0;
+    ws[1] = (size_t)C_out * H * W;
 }
 
 #define ARG(k, i, x) CL_CHECK(clSetKernelArg, (k, i, sizeof(x), &(x)))
@@ -37,6 +41,11 @@ static vggcl_status launch(vggcl_ctx *ctx, const char *where, const vggcl_conv_p
     const int N = c->N, C_in = c->C_in, C_out = c->C_out, H = c->H, W = c->W;
     (void)p;
     const int HW = H * W, K = C_in * 9;
+    const size_t reach = ctx->blas_reach ? ctx->blas_reach : INT_MAX, image = (size_t)C_out * HW;
+    if ((size_t)K * HW > reach || image > reach || (size_t)C_out * K > reach)
+        return vggcl__fail(ctx, VGGCL_ERR_SHAPE, "%s: gemm (CLBlast) indexes its matrices in 32 bits: (%d x %d) "
+                           "weights times a (%d x %d) image is past %zu floats; another --conv runs it", where, C_out,
+                           K, K, HW, reach);
     if ((st = vggcl__kernel(ctx, VGGCL_K_IM2COL, where, &kcol)) != VGGCL_OK ||
         (st = vggcl__kernel(ctx, VGGCL_K_BIAS_RELU_ROWS, where, &kbias)) != VGGCL_OK)
         return st;
@@ -48,9 +57,14 @@ static vggcl_status launch(vggcl_ctx *ctx, const char *where, const vggcl_conv_p
     for (int n = 0; n < N; n++) {
         ARG(kcol, 0, in); ARG(kcol, 1, col); ARG(kcol, 2, n); ARG(kcol, 3, C_in); ARG(kcol, 4, H); ARG(kcol, 5, W);
         if ((st = vggcl__enqueue(ctx, where, kcol, 2, g_col, local, 0)) != VGGCL_OK) return st;
-        if ((st = vggcl__sgemm(ctx, where, 0, (size_t)C_out, (size_t)HW, (size_t)K, weight, 0, col, 0, out,
-                               (size_t)n * C_out * HW)) != VGGCL_OK)
+        const size_t at = (size_t)n * image;
+        const int near = at + image <= reach; /* (else by the second workspace) */
+        if ((st = vggcl__sgemm(ctx, where, 0, (size_t)C_out, (size_t)HW, (size_t)K, weight, 0, col, 0,
+                               near ? out : c->ws[1], near ? at : 0)) != VGGCL_OK)
             return st;
+        if (!near)
+            CL_CHECK(clEnqueueCopyBuffer, (ctx->queue, c->ws[1], out, 0, at * sizeof(float), image * sizeof(float), 0,
+                                           NULL, NULL));
     }
     ARG(kbias, 0, out); ARG(kbias, 1, bias); ARG(kbias, 2, C_out); ARG(kbias, 3, HW);
     size_t g_bias[2] = { vggcl__round_up((size_t)HW, lx), (size_t)N * C_out };

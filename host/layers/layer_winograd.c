@@ -173,8 +173,10 @@ static wino_dims dims_for(const vggcl_conv_params *p, int N, int C_out, int H, i
 /* V (36, Tp/TT, C_in, TT) for the two passes; none for one */
 static void workspace(const vggcl_conv_params *p, int N, int C_in, int C_out, int H, int W, size_t ws[2])
 {
-    const wino_dims d = dims_for(p, N, C_out, H, W);
-    ws[0] = fused(p, C_in, C_out, H, W) ? 0 : (size_t)36 * C_in * d.Tp;
+    /* (the tiles in size_t, not dims_for's int: sized in the memory check, before a batch too large is
+     * refused; dims_for's counts are the launch's, which only a batch that fits reaches) */
+    const size_t tt = (size_t)p->v[P_TT], T = (size_t)N * ((H + 3) / 4) * ((W + 3) / 4), Tp = (T + tt - 1) / tt * tt;
+    ws[0] = fused(p, C_in, C_out, H, W) ? 0 : (size_t)36 * C_in * Tp;
     ws[1] = 0;
 }
 

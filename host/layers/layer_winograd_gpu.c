@@ -29,7 +29,9 @@ enum { P_MWG, P_NWG, P_KWG, P_MDIMC, P_NDIMC, P_VWM, P_VWN, P_KPAD, P_NPAD };
  * compiles a kernel again for each new one). */
 #define TRANSFORM_LOCAL 64
 
-static int tiles(int N, int H, int W) { return N * ((H + 3) / 4) * ((W + 3) / 4); }
+/* A pass's 4x4 tiles, in size_t: the defaults and the workspace are sized in the memory check, before a
+ * batch too large is refused (an int wrapped past 2^31 tiles); a launch's counts fit an int once it passed. */
+static size_t tiles(int N, int H, int W) { return (size_t)N * ((H + 3) / 4) * ((W + 3) / 4); }
 
 /* Measured on an NVIDIA H200 (2026-11-30, every VGG16 layer at batch 1 and 32 with eight block
  * shapes, tools/gpu_check.sh's scan): 128 x 128 blocks of 8 x 8 per work-item with K slices of 8
@@ -40,7 +42,7 @@ static int tiles(int N, int H, int W) { return N * ((H + 3) / 4) * ((W + 3) / 4)
 static void defaults(const vggcl_ctx *ctx, int N, int C_in, int C_out, int H, int W, vggcl_conv_params *p)
 {
     (void)ctx, (void)C_in;
-    const int T = tiles(N, H, W);
+    const size_t T = tiles(N, H, W);
     if (T >= 512 && C_out >= 128) {
         p->v[P_MWG] = p->v[P_NWG] = 128;
         p->v[P_KWG] = 8;
@@ -91,7 +93,7 @@ static void pack(const vggcl_conv_params *p, const float *weight, int C_out, int
 /* V (36, Kp, Tp) and M (36, Cp, Tp) */
 static void workspace(const vggcl_conv_params *p, int N, int C_in, int C_out, int H, int W, size_t ws[2])
 {
-    const size_t Tp = (size_t)round_up(tiles(N, H, W), p->v[P_MWG]);
+    const size_t Tp = vggcl__round_up(tiles(N, H, W), (size_t)p->v[P_MWG]);
     ws[0] = 36 * Tp * round_up(C_in, p->v[P_KPAD]);
     ws[1] = 36 * Tp * round_up(C_out, p->v[P_NWG]);
 }
@@ -135,7 +137,7 @@ static vggcl_status launch(vggcl_ctx *ctx, const char *where, const vggcl_conv_p
     vggcl_status st;
     cl_kernel kin, kgemm, kout;
     char defines[160];
-    const int tiles_y = (c->H + 3) / 4, tiles_x = (c->W + 3) / 4, T = tiles(c->N, c->H, c->W);
+    const int tiles_y = (c->H + 3) / 4, tiles_x = (c->W + 3) / 4, T = (int)tiles(c->N, c->H, c->W);
     const int Tp = round_up(T, p->v[P_MWG]), Kp = round_up(c->C_in, p->v[P_KPAD]);
     const int Np = round_up(c->C_out, p->v[P_NPAD]), Cp = round_up(c->C_out, p->v[P_NWG]);
     vggcl__conv_defines(VGGCL_CONV_WINOGRAD_GPU, p, VGGCL_PROG_WINO_GPU, defines, sizeof defines);
