@@ -531,14 +531,29 @@ class Mpi(Folder):
         plugin) but that this Open MPI starts alone: refused before any work (it skipped the output checks,
         which rank 0 makes, and wrote over the weights; two such processes each classified every image)."""
         before = self.weights.read_bytes()
+        as_task = ["sh", "-c", 'SLURM_TASK_PID=$$ exec "$@"', "sh"]  # (the process srun started: its pid)
         for size, rank in (("PMI_SIZE", "PMI_RANK"), ("SLURM_STEP_NUM_TASKS", "SLURM_PROCID")):
-            r = subprocess.run([VGGCL, "classify", "--weights", str(self.weights), "--logits-out", str(self.weights),
-                                str(self.images)], capture_output=True, text=True, timeout=120,
+            r = subprocess.run([*as_task, VGGCL, "classify", "--weights", str(self.weights), "--logits-out",
+                                str(self.weights), str(self.images)], capture_output=True, text=True, timeout=120,
                                env=dict(ENV, **{size: "2", rank: "1"}))
             self.assertEqual(r.returncode, 1, r.stderr)
             self.assertIn(f"the launcher started 2 processes (this one rank 1, by {size} and {rank}), but MPI joined 1",
                           r.stderr)
             self.assertEqual((r.stdout, self.weights.read_bytes()), ("", before))
+        # one process all the same: run from a shell srun started (srun --pty bash in a job of 2 tasks: Slurm's
+        # variables are the shell's), and mpirun -n 1 inside such a step (its own count decides)
+        one, _ = self.classify("one")
+        slurm = dict(ENV, SLURM_STEP_NUM_TASKS="2", SLURM_PROCID="1")
+        for tag, prefix, env in (("shell", [], dict(slurm, SLURM_TASK_PID="1")),
+                                 ("mpirun1", as_task, dict(slurm, OMPI_COMM_WORLD_SIZE="1", OMPI_COMM_WORLD_RANK="0"))):
+            out = self.d / tag
+            out.mkdir()
+            r = subprocess.run([*prefix, VGGCL, "classify", "--weights", str(self.weights), "--resize", "40", "--crop",
+                                "32", "--batch", "3", "--logits-out", str(out / "l.npy"), "--tensor-out",
+                                str(out / "t.npy"), str(self.images)], capture_output=True, text=True, timeout=120,
+                               env=env)
+            self.assertEqual((r.returncode, r.stdout, vggcl_lines(r.stderr)),
+                             (one.returncode, one.stdout, vggcl_lines(one.stderr)), tag)
 
     def test_ranks_told_by_slurm_alone(self):
         """Ranks whose launcher tells their count and rank only in Slurm's variables, as `srun --mpi=pmix` starts
@@ -546,7 +561,7 @@ class Mpi(Folder):
         process's answer, where each rank had classified every image."""
         one, o1 = self.classify("one", "--format", "json")
         wrap = ("exec env -u OMPI_COMM_WORLD_SIZE -u OMPI_COMM_WORLD_RANK -u OMPI_COMM_WORLD_LOCAL_RANK "
-                "SLURM_STEP_NUM_TASKS=2 SLURM_PROCID=$PMIX_RANK SLURM_LOCALID=$PMIX_RANK \"$@\"")
+                "SLURM_STEP_NUM_TASKS=2 SLURM_PROCID=$PMIX_RANK SLURM_LOCALID=$PMIX_RANK SLURM_TASK_PID=$$ \"$@\"")
         out = self.d / "slurm"
         out.mkdir()
         r = subprocess.run(["mpirun", "-n", "2", "--oversubscribe", "sh", "-c", wrap, "sh", VGGCL, "classify",

@@ -28,18 +28,23 @@
  * count and this process's rank. Open MPI's mpirun, PMI (MPICH's mpiexec, srun --mpi=pmi2), and Slurm's
  * srun whatever its MPI plugin (PMIx, as srun --mpi=pmix and mpirun give it, tells neither before
  * MPI_Init: such ranks had each classified every image). */
+enum { SLURM_PAIR = 2 };
 static const char *const launcher_vars[][2] = {
     { "OMPI_COMM_WORLD_SIZE", "OMPI_COMM_WORLD_RANK" },
     { "PMI_SIZE", "PMI_RANK" },
-    { "SLURM_STEP_NUM_TASKS", "SLURM_PROCID" },
+    [SLURM_PAIR] = { "SLURM_STEP_NUM_TASKS", "SLURM_PROCID" },
 };
 
-/* The first pair whose count is more than 1; -1 without one. */
+/* The pair this process goes by: the first whose count is set (mpirun -n 1 inside a Slurm step is one
+ * process), when it says more than 1; else -1. Slurm's holds for the process srun started itself
+ * (SLURM_TASK_PID): a shell it started (srun --pty bash in a job of several tasks) hands it down to every
+ * command run there, each of them one process. */
 static int launcher_pair(void)
 {
     for (int i = 0; i < (int)(sizeof launcher_vars / sizeof launcher_vars[0]); i++) {
-        const char *v = getenv(launcher_vars[i][0]);
-        if (v && atoi(v) > 1) return i;
+        const char *v = getenv(launcher_vars[i][0]), *task = getenv("SLURM_TASK_PID");
+        if (!v || !*v || (i == SLURM_PAIR && (!task || atol(task) != (long)getpid()))) continue;
+        return atoi(v) > 1 ? i : -1;
     }
     return -1;
 }
