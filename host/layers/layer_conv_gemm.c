@@ -40,12 +40,13 @@ static vggcl_status launch(vggcl_ctx *ctx, const char *where, const vggcl_conv_p
     const cl_mem in = c->in, weight = c->weight, bias = c->bias, out = c->out, col = c->ws[0];
     const int N = c->N, C_in = c->C_in, C_out = c->C_out, H = c->H, W = c->W;
     (void)p;
-    const int HW = H * W, K = C_in * 9;
-    const size_t reach = ctx->blas_reach ? ctx->blas_reach : INT_MAX, image = (size_t)C_out * HW;
-    if ((size_t)K * HW > reach || image > reach || (size_t)C_out * K > reach)
+    const int K = C_in * 9;
+    const size_t reach = ctx->blas_reach ? ctx->blas_reach : INT_MAX, hw = (size_t)H * W, image = C_out * hw;
+    if (K * hw > reach || image > reach || (size_t)C_out * K > reach)
         return vggcl__fail(ctx, VGGCL_ERR_SHAPE, "%s: gemm (CLBlast) indexes its matrices in 32 bits: (%d x %d) "
-                           "weights times a (%d x %d) image is past %zu floats; another --conv runs it", where, C_out,
-                           K, K, HW, reach);
+                           "weights times a (%d x %zu) image is past %zu floats; another --conv runs it", where, C_out,
+                           K, K, hw, reach);
+    const int HW = (int)hw; /* (within reach) */
     if ((st = vggcl__kernel(ctx, VGGCL_K_IM2COL, where, &kcol)) != VGGCL_OK ||
         (st = vggcl__kernel(ctx, VGGCL_K_BIAS_RELU_ROWS, where, &kbias)) != VGGCL_OK)
         return st;
