@@ -28,7 +28,10 @@
 # 8 ranks of one PoCL thread on the CPU, 512 JPEGs, two rounds, mpirun --mca
 # pml ob1, PoCL's ICD alone (both need `tools/gpu_bundle.sh --mpi`; e.g.
 # STEPS=devices,images,mpi with SECONDS 480). Without a GPU listed, the steps
-# that need one are skipped (mpi still runs: a rehearsal on PoCL).
+# that need one are skipped (mpi still runs: a rehearsal on PoCL);
+# GPU_CHECK_REHEARSE=1 runs every step named all the same, on the default
+# device (the script tried out on PoCL, e.g. STEPS=images,bigbatch with
+# GPU_CHECK_IMAGES=64; the PyTorch steps need CUDA).
 # Everything is logged to OUT_DIR/gpu_check.log, and each step's figures
 # (lines with images/s, table rows, errors) also go to standard output; the
 # tuning table is copied to OUT_DIR; nothing else is written there (the
@@ -163,7 +166,9 @@ if want devices; then
   step "devices and limits" 30 sh -c "ls /etc/OpenCL/vendors; echo OCL_ICD_VENDORS=\${OCL_ICD_VENDORS:-}; \
 nvidia-smi --query-gpu=name,driver_version,clocks.max.sm --format=csv; \"$bin/vggcl\" devices"
 fi
-if ! timeout -k 5 60 "$bin/vggcl" devices 2>/dev/null | grep -q ' GPU '; then
+if [ -n "${GPU_CHECK_REHEARSE:-}" ]; then # (every step on the default device: the script itself, tried out here)
+  echo "== rehearsal: every step named runs on the default device, GPU or not" | tee -a "$log"
+elif ! timeout -k 5 60 "$bin/vggcl" devices 2>/dev/null | grep -q ' GPU '; then
   echo "== no GPU listed (OCL_ICD_VENDORS=${OCL_ICD_VENDORS:-}): only the steps that need none (mpi)" | tee -a "$log"
   keep=,
   for s in ${steps//,/ }; do
