@@ -466,7 +466,7 @@ class Cli(unittest.TestCase):
             f.truncate(f.tell() + n * 3 * h * w * 4)
         save_file(make_state_dict(parse_cfg("64,M,8"), False, 3, seed=2), self.d / "w8.safetensors")
         self.fails(self.run_args(weights=self.d / "w8.safetensors", x=path), 1, "device out of memory",
-                   "largest batch that fits")
+                   "largest batch that fits", "MiB: layer features.0's output)")
         # an image too large to fit alone: said so, not "the largest batch that fits is 0"
         side = int((max_alloc * 1.05 / (64 * 4)) ** 0.5) + 1
         img = self.d / "in.png"

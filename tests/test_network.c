@@ -206,9 +206,10 @@ START_TEST(test_network_device_memory)
 END_TEST
 
 /* The largest batch that fits, as a check of every buffer a pass makes. n: the batch asked for. */
-static int fitting_batch(vggcl_ctx *cl, vggcl_model *m, int n, int h, int w, float *x, float *y)
+static int fitting_batch(vggcl_ctx *cl, vggcl_model *m, int n, int h, int w, float *x, float *y, const char *largest)
 {
     ck_assert_int_eq(vggcl_forward(cl, m, x, n, h, w, y, NULL), VGGCL_ERR_DEVICE_MEMORY);
+    ck_assert_msg(strstr(vggcl_message(cl), largest), "not '%s': %s", largest, vggcl_message(cl)); /* (named) */
     const char *at = strstr(vggcl_message(cl), "the largest batch that fits at this size is ");
     ck_assert_msg(at != NULL, "%s", vggcl_message(cl));
     return atoi(at + strlen("the largest batch that fits at this size is "));
@@ -230,7 +231,7 @@ START_TEST(test_network_head_memory)
     float *x = calloc((size_t)N * 3 * H * W, sizeof *x), *y = calloc((size_t)N * 3000, sizeof *y);
     ck_assert(x && y);
     cl->max_alloc = (size_t)4 << 20; /* logits of 3000 classes: 349 images */
-    const int fit = fitting_batch(cl, m, N, H, W, x, y);
+    const int fit = fitting_batch(cl, m, N, H, W, x, y, "MiB: the logits)");
     ck_assert_msg(fit == (int)(cl->max_alloc / (3000 * 4)), "%d: %s", fit, vggcl_message(cl));
     ck_assert_msg(vggcl_forward(cl, m, x, fit, H, W, y, NULL) == VGGCL_OK, "batch %d: %s", fit, vggcl_message(cl));
     vggcl_model_free(m);
@@ -241,7 +242,7 @@ START_TEST(test_network_head_memory)
     cl->max_alloc = (size_t)64 << 20; /* logits alone: 167 images; the padded copy: 128 */
     x = calloc((size_t)167 * 3 * H * W, sizeof *x), y = calloc((size_t)167 * 100000, sizeof *y);
     ck_assert(x && y);
-    ck_assert_int_eq(fitting_batch(cl, m, 167, H, W, x, y), 128);
+    ck_assert_int_eq(fitting_batch(cl, m, 167, H, W, x, y, "MiB: CLBlast's copy of a matrix)"), 128);
     free(x), free(y);
     vggcl_model_free(m);
     vggcl_ctx_free(cl);

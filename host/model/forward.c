@@ -11,9 +11,10 @@
 #define MAX_SIDE 65536
 
 /* Largest activation, in floats, for a batch of n images of h x w. */
-static size_t max_activation(const vggcl_model *m, int n, int h, int w)
+static size_t max_activation_at(const vggcl_model *m, int n, int h, int w, int *at)
 {
     size_t best = vggcl__packed_floats(n, 3, h, w);
+    *at = -1; /* (the input, or torchvision's classifier) */
     for (int i = 0; i < m->n_steps; i++) {
         const vggcl_step *s = &m->steps[i];
         if (s->kind == VGGCL_STEP_POOL) {
@@ -22,14 +23,20 @@ static size_t max_activation(const vggcl_model *m, int n, int h, int w)
         }
         /* any map may be held in the channel-packed layout (layers.h) */
         size_t a = vggcl__packed_floats(n, s->c_out, h, w);
-        if (s->kind == VGGCL_STEP_CONV && a > best) best = a;
+        if (s->kind == VGGCL_STEP_CONV && a > best) best = a, *at = i;
     }
     /* torchvision's classifier runs through the same buffers */
     if (m->pool_to && (size_t)n * m->features * m->pool_to * m->pool_to > best)
         best = (size_t)n * m->features * m->pool_to * m->pool_to;
     for (int i = 0; i < m->n_hidden; i++)
-        if ((size_t)n * m->hidden_out[i] > best) best = (size_t)n * m->hidden_out[i];
+        if ((size_t)n * m->hidden_out[i] > best) best = (size_t)n * m->hidden_out[i], *at = -1;
     return best;
+}
+
+static size_t max_activation(const vggcl_model *m, int n, int h, int w)
+{
+    int at;
+    return max_activation_at(m, n, h, w, &at);
 }
 
 /* Channels of the step's output (a pool keeps the previous conv's). */
@@ -158,9 +165,11 @@ static size_t weight_bytes(const vggcl_model *m)
 }
 
 /* Device workspace of one pass, in floats per buffer; gemm: CLBlast's temporaries of the largest
- * SGEMM call (one at a time), gemm_largest the largest of them. */
+ * SGEMM call (one at a time), gemm_largest the largest of them. act_at, conv_at: the step whose
+ * output or convolution needs the most (-1: none of them), conv_algo its algorithm. */
 typedef struct {
     size_t input, act, partial, feat, logits, conv[2], gemm, gemm_largest;
+    int act_at, conv_at[2], conv_algo[2];
 } workspace;
 
 /* Counts an SGEMM call's temporaries in ws. */
@@ -174,8 +183,9 @@ static void sgemm_call(workspace *ws, size_t M, size_t N, size_t K)
 
 static workspace workspace_for(const vggcl_ctx *ctx, const vggcl_model *m, int n, int h, int w)
 {
-    workspace ws = { (size_t)n * 3 * h * w, max_activation(m, n, h, w), 0, (size_t)n * m->features,
-                     (size_t)n * (m->classes ? m->classes : 1), { 0, 0 }, 0, 0 };
+    workspace ws = { (size_t)n * 3 * h * w, 0, 0, (size_t)n * m->features, (size_t)n * (m->classes ? m->classes : 1),
+                     { 0, 0 }, 0, 0, -1, { -1, -1 }, { 0, 0 } };
+    ws.act = max_activation_at(m, n, h, w, &ws.act_at);
     for (int i = 0; i < m->n_steps; i++) {
         const vggcl_step *s = &m->steps[i];
         if (s->kind == VGGCL_STEP_POOL) {
@@ -188,7 +198,7 @@ static workspace workspace_for(const vggcl_ctx *ctx, const vggcl_model *m, int n
         vggcl__conv_choose(ctx, m, i, n, h, w, &c);
         vggcl__conv_algo(c.algo)->workspace(&c.params, n, s->c_in, s->c_out, h, w, need);
         for (int k = 0; k < 2; k++)
-            if (need[k] > ws.conv[k]) ws.conv[k] = need[k];
+            if (need[k] > ws.conv[k]) ws.conv[k] = need[k], ws.conv_at[k] = i, ws.conv_algo[k] = c.algo;
         if (c.algo == VGGCL_CONV_GEMM) sgemm_call(&ws, (size_t)s->c_out, (size_t)h * w, (size_t)s->c_in * 9);
     }
     ws.partial = vggcl__cl_gap_partial_floats(ctx, n, m->features, h, w);
@@ -217,6 +227,24 @@ static size_t ws_largest(const workspace *ws)
     return l * sizeof(float);
 }
 
+/* What the largest buffer holds, for a message (buf: room for a layer's name). */
+static const char *ws_largest_what(const vggcl_model *m, const workspace *ws, char *buf, size_t len)
+{
+    const size_t l = ws_largest(ws) / sizeof(float);
+    for (int k = 0; k < 2; k++)
+        if (l == ws->conv[k] && ws->conv_at[k] >= 0) {
+            snprintf(buf, len, "layer %s's %s workspace", m->steps[ws->conv_at[k]].name,
+                     vggcl__conv_algo(ws->conv_algo[k])->name);
+            return buf;
+        }
+    if (l == ws->act && ws->act_at >= 0) {
+        snprintf(buf, len, "layer %s's output", m->steps[ws->act_at].name);
+        return buf;
+    }
+    return l == ws->act ? "the maps between layers" : l == ws->input ? "the input" : l == ws->logits ? "the logits"
+         : l == ws->feat ? "the features" : l == ws->gemm_largest ? "CLBlast's copy of a matrix" : "GAP's partial sums";
+}
+
 static int fits(const vggcl_ctx *ctx, const vggcl_model *m, int n, int h, int w)
 {
     const workspace ws = workspace_for(ctx, m, n, h, w);
@@ -233,14 +261,15 @@ vggcl_status vggcl__check_memory(vggcl_ctx *ctx, const vggcl_model *m, int n, in
         else hi = mid;
     }
     const workspace ws = workspace_for(ctx, m, n, h, w);
-    char fit[96];
+    char fit[96], what[160];
     if (lo) snprintf(fit, sizeof fit, "the largest batch that fits at this size is %d", lo);
     else snprintf(fit, sizeof fit, "not even one image fits at this size: give smaller images");
     return vggcl__fail(ctx, VGGCL_ERR_DEVICE_MEMORY,
-                       "device out of memory: batch %d at %dx%d needs %.1f MiB on %s (largest buffer %.1f MiB), "
+                       "device out of memory: batch %d at %dx%d needs %.1f MiB on %s (largest buffer %.1f MiB: %s), "
                        "but the device allows %.1f MiB per buffer and %.1f MiB in all; %s",
                        n, h, w, (weight_bytes(m) + ws_total(&ws)) / 1048576.0, ctx->device_name,
-                       ws_largest(&ws) / 1048576.0, ctx->max_alloc / 1048576.0, ctx->global_mem / 1048576.0, fit);
+                       ws_largest(&ws) / 1048576.0, ws_largest_what(m, &ws, what, sizeof what),
+                       ctx->max_alloc / 1048576.0, ctx->global_mem / 1048576.0, fit);
 }
 
 /* Grows the device buffers for a pass of n images at h x w whose input goes
