@@ -69,21 +69,24 @@ START_TEST(test_conv_many_rows)
 END_TEST
 
 /* The gemm path where CLBlast's 32-bit offsets end (lowered here to blas_reach floats, from INT_MAX: 2^31
- * floats take 8 GiB): the images whose place in the output lies past it (3 and 4 of 5) go through the
- * second workspace and a copy, the others straight into the output, all as the reference; a map whose
- * matrices lie past it is refused, naming the layer and the limit. */
+ * floats take 8 GiB): at the reach of one product's padded copies (49152 floats for 3 -> 7 channels at
+ * 9x7), the images whose place in the output lies past it (111 to 113 of 114) go through the second
+ * workspace and a copy, the others straight into the output, all as the reference; one float less and
+ * the map is refused, naming the layer and the limit. */
 START_TEST(test_conv_gemm_reach)
 {
     vggcl_ctx *ctx = tu_cl_ctx();
-    ctx->blas_reach = 27 * 63; /* K x HW for 3 channels at 9x7: the largest that still runs */
-    ck_assert(conv_case(ctx, VGGCL_CONV_GEMM, NULL, 5, 3, 7, 9, 7, 0, 11u, REL_L2, ELEM));
+    ctx->blas_reach = vggcl__sgemm_temp_floats(7, 63, 27);
+    ck_assert_uint_eq(ctx->blas_reach, 49152);
+    ck_assert(conv_case(ctx, VGGCL_CONV_GEMM, NULL, 114, 3, 7, 9, 7, 0, 11u, REL_L2, ELEM));
     ctx->blas_reach--;
     vggcl_conv_params p;
     vggcl__conv_defaults(ctx, VGGCL_CONV_GEMM, 5, 3, 7, 9, 7, &p);
     vggcl_conv_call call = { NULL, NULL, NULL, NULL, { NULL, NULL }, 5, 3, 7, 9, 7, 0 };
     ck_assert_int_eq(vggcl__conv_algo(VGGCL_CONV_GEMM)->launch(ctx, "layer features.0", &p, &call), VGGCL_ERR_SHAPE);
     ck_assert_str_eq(vggcl_message(ctx), "layer features.0: gemm (CLBlast) indexes its matrices in 32 bits: (7 x 27) "
-                                         "weights times a (27 x 63) image is past 1700 floats; another --conv runs it");
+                                         "weights times a (27 x 63) image, padded, is past 49151 floats; another "
+                                         "--conv runs it");
     vggcl_ctx_free(ctx);
 }
 END_TEST

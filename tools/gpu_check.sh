@@ -166,7 +166,7 @@ if want devices; then
   step "devices and limits" 30 sh -c "ls /etc/OpenCL/vendors; echo OCL_ICD_VENDORS=\${OCL_ICD_VENDORS:-}; \
 nvidia-smi --query-gpu=name,driver_version,clocks.max.sm --format=csv; \"$bin/vggcl\" devices"
 fi
-if [ -n "${GPU_CHECK_REHEARSE:-}" ]; then # (every step on the default device: the script itself, tried out here)
+if [ "${GPU_CHECK_REHEARSE:-0}" != 0 ]; then # (every step on the default device: the script itself, tried out here)
   echo "== rehearsal: every step named runs on the default device, GPU or not" | tee -a "$log"
 elif ! timeout -k 5 60 "$bin/vggcl" devices 2>/dev/null | grep -q ' GPU '; then
   echo "== no GPU listed (OCL_ICD_VENDORS=${OCL_ICD_VENDORS:-}): only the steps that need none (mpi)" | tee -a "$log"

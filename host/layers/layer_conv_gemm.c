@@ -42,10 +42,10 @@ static vggcl_status launch(vggcl_ctx *ctx, const char *where, const vggcl_conv_p
     (void)p;
     const int K = C_in * 9;
     const size_t reach = ctx->blas_reach ? ctx->blas_reach : INT_MAX, hw = (size_t)H * W, image = C_out * hw;
-    if (K * hw > reach || image > reach || (size_t)C_out * K > reach)
+    if (!vggcl__sgemm_reaches(ctx, (size_t)C_out, hw, (size_t)K, image))
         return vggcl__fail(ctx, VGGCL_ERR_SHAPE, "%s: gemm (CLBlast) indexes its matrices in 32 bits: (%d x %d) "
-                           "weights times a (%d x %zu) image is past %zu floats; another --conv runs it", where, C_out,
-                           K, K, hw, reach);
+                           "weights times a (%d x %zu) image, padded, is past %zu floats; another --conv runs it",
+                           where, C_out, K, K, hw, reach);
     const int HW = (int)hw; /* (within reach) */
     if ((st = vggcl__kernel(ctx, VGGCL_K_IM2COL, where, &kcol)) != VGGCL_OK ||
         (st = vggcl__kernel(ctx, VGGCL_K_BIAS_RELU_ROWS, where, &kbias)) != VGGCL_OK)

@@ -2,6 +2,7 @@
  * small ones, CLBlast SGEMM (out = in * weight^T) then bias_add for the large
  * ones; and vggcl__sgemm, the one path into CLBlast. */
 #include <clblast_c.h>
+#include <limits.h>
 #include <stdio.h>
 
 #include "layers.h"
@@ -27,6 +28,9 @@ static const char *clblast_name(CLBlastStatusCode s)
 vggcl_status vggcl__sgemm(vggcl_ctx *ctx, const char *where, int trans_b, size_t M, size_t N, size_t K, cl_mem a,
                           size_t a_off, cl_mem b, size_t b_off, cl_mem c, size_t c_off)
 {
+    if (!vggcl__sgemm_reaches(ctx, M, N, K, c_off + M * N) || a_off + M * K > INT_MAX || b_off + K * N > INT_MAX)
+        return vggcl__fail(ctx, VGGCL_ERR_SHAPE, "%s: CLBlast's SGEMM indexes in 32 bits: (%zu x %zu) times (%zu x %zu), "
+                           "padded, is past its reach", where, M, K, K, N);
     cl_event *ev = vggcl__prof_slot(ctx, where, 2.0 * M * N * K);
     if (ev) { /* (CLBlast's event is its last kernel's, a copy of C where C was padded: timed from a marker) */
         cl_int e = vggcl__fault(ctx, "clEnqueueMarkerWithWaitList");
@@ -54,12 +58,16 @@ vggcl_status vggcl__sgemm(vggcl_ctx *ctx, const char *where, int trans_b, size_t
     return vggcl__fail(ctx, st, "%s: CLBlastSgemm -> %s (%d)", where, clblast_name(s), (int)s);
 }
 
-size_t vggcl__sgemm_temp_floats(size_t M, size_t N, size_t K, size_t *largest)
+size_t vggcl__sgemm_temp_floats(size_t M, size_t N, size_t K)
 {
     const size_t m = vggcl__round_up(M, 128), n = vggcl__round_up(N, 128), k = vggcl__round_up(K, 128);
-    const size_t a = m * k, b = k * n, c = m * n;
-    *largest = a > b ? (a > c ? a : c) : (b > c ? b : c);
-    return a + b + c;
+    return m * k + k * n + m * n;
+}
+
+int vggcl__sgemm_reaches(const vggcl_ctx *ctx, size_t M, size_t N, size_t K, size_t c_end)
+{
+    const size_t reach = ctx->blas_reach ? ctx->blas_reach : INT_MAX;
+    return vggcl__sgemm_temp_floats(M, N, K) <= reach && c_end <= reach; /* (the padded copies hold the operands) */
 }
 
 int vggcl__dense_uses_sgemm(int N, int K, int C) { return (double)N * C * K > VGGCL_DENSE_SMALL_MACS; }

@@ -27,7 +27,7 @@ static size_t max_activation_at(const vggcl_model *m, int n, int h, int w, int *
     }
     /* torchvision's classifier runs through the same buffers */
     if (m->pool_to && (size_t)n * m->features * m->pool_to * m->pool_to > best)
-        best = (size_t)n * m->features * m->pool_to * m->pool_to;
+        best = (size_t)n * m->features * m->pool_to * m->pool_to, *at = -1;
     for (int i = 0; i < m->n_hidden; i++)
         if ((size_t)n * m->hidden_out[i] > best) best = (size_t)n * m->hidden_out[i], *at = -1;
     return best;
@@ -164,27 +164,25 @@ static size_t weight_bytes(const vggcl_model *m)
     return b;
 }
 
-/* Device workspace of one pass, in floats per buffer; gemm: CLBlast's temporaries of the largest
- * SGEMM call (one at a time), gemm_largest the largest of them. act_at, conv_at: the step whose
- * output or convolution needs the most (-1: none of them), conv_algo its algorithm. */
+/* Device workspace of one pass, in floats per buffer; gemm: CLBlast's temporary buffer for the
+ * largest SGEMM call (one at a time). act_at, conv_at: the step whose output or convolution needs
+ * the most (-1: none of them), conv_algo its algorithm. */
 typedef struct {
-    size_t input, act, partial, feat, logits, conv[2], gemm, gemm_largest;
+    size_t input, act, partial, feat, logits, conv[2], gemm;
     int act_at, conv_at[2], conv_algo[2];
 } workspace;
 
-/* Counts an SGEMM call's temporaries in ws. */
+/* Counts an SGEMM call's temporary buffer in ws. */
 static void sgemm_call(workspace *ws, size_t M, size_t N, size_t K)
 {
-    size_t largest;
-    const size_t all = vggcl__sgemm_temp_floats(M, N, K, &largest);
+    const size_t all = vggcl__sgemm_temp_floats(M, N, K);
     if (all > ws->gemm) ws->gemm = all;
-    if (largest > ws->gemm_largest) ws->gemm_largest = largest;
 }
 
 static workspace workspace_for(const vggcl_ctx *ctx, const vggcl_model *m, int n, int h, int w)
 {
     workspace ws = { (size_t)n * 3 * h * w, 0, 0, (size_t)n * m->features, (size_t)n * (m->classes ? m->classes : 1),
-                     { 0, 0 }, 0, 0, -1, { -1, -1 }, { 0, 0 } };
+                     { 0, 0 }, 0, -1, { -1, -1 }, { 0, 0 } };
     ws.act = max_activation_at(m, n, h, w, &ws.act_at);
     for (int i = 0; i < m->n_steps; i++) {
         const vggcl_step *s = &m->steps[i];
@@ -220,8 +218,7 @@ static size_t ws_total(const workspace *ws)
 
 static size_t ws_largest(const workspace *ws)
 {
-    const size_t all[] = { ws->input, ws->act, ws->partial, ws->feat, ws->logits, ws->conv[0], ws->conv[1],
-                           ws->gemm_largest };
+    const size_t all[] = { ws->input, ws->act, ws->partial, ws->feat, ws->logits, ws->conv[0], ws->conv[1], ws->gemm };
     size_t l = 0;
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) l = all[i] > l ? all[i] : l;
     return l * sizeof(float);
@@ -242,7 +239,8 @@ static const char *ws_largest_what(const vggcl_model *m, const workspace *ws, ch
         return buf;
     }
     return l == ws->act ? "the maps between layers" : l == ws->input ? "the input" : l == ws->logits ? "the logits"
-         : l == ws->feat ? "the features" : l == ws->gemm_largest ? "CLBlast's copy of a matrix" : "GAP's partial sums";
+         : l == ws->feat ? "the features" : l == ws->gemm ? "CLBlast's padded copies of a product's matrices"
+         : "GAP's partial sums";
 }
 
 static int fits(const vggcl_ctx *ctx, const vggcl_model *m, int n, int h, int w)
@@ -289,7 +287,7 @@ static vggcl_status prepare(vggcl_ctx *ctx, vggcl_model *m, int n, int h, int w,
         (ws.partial && (st = ensure(ctx, "GAP partial sums", &m->gap_partial, &m->gap_partial_bytes, ws.partial * f))) ||
         (ws.conv[0] && (st = ensure(ctx, "convolution workspace (Winograd input tiles, im2col columns)",
                                     &m->conv_ws[0], &m->conv_ws_bytes[0], ws.conv[0] * f))) ||
-        (ws.conv[1] && (st = ensure(ctx, "convolution workspace (Winograd products)", &m->conv_ws[1],
+        (ws.conv[1] && (st = ensure(ctx, "convolution workspace (Winograd products, a gemm image's output)", &m->conv_ws[1],
                                     &m->conv_ws_bytes[1], ws.conv[1] * f))))
         return st;
     return VGGCL_OK;
