@@ -37,7 +37,6 @@ import argparse
 import json
 import os
 import sys
-import tempfile
 from collections import defaultdict
 from pathlib import Path
 
@@ -46,7 +45,7 @@ import onnx
 from onnx import numpy_helper
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from safetensors_io import save_file  # noqa: E402
+from safetensors_io import read_class_names, save_file, write_atomic  # noqa: E402
 
 PROG = "import_onnx.py"
 SCALES = {
@@ -596,50 +595,10 @@ def model_opset(model):
 
 
 def read_classes(a):
-    if a.classes is not None:
-        names = [s.strip() for s in a.classes.split(",")]
-        src = "--classes"
-    else:
-        src = a.classes_json
-        try:
-            with open(a.classes_json, encoding="utf-8") as f:
-                obj = json.load(f)
-        except (OSError, ValueError) as e:
-            raise BadArgument(f"{a.classes_json}: {e}")
-        if isinstance(obj, dict):
-            idx = {k: v for k, v in obj.items() if isinstance(v, int) and not isinstance(v, bool)}
-            if len(idx) != len(obj):
-                raise BadArgument(f"{src}: expected a {{\"name\": index}} object (integer indices) or a list of "
-                                  "names")
-            if sorted(idx.values()) != list(range(len(idx))):
-                raise BadArgument(f"{src}: the indices are {sorted(idx.values())}; "
-                                  f"expected 0..{len(idx) - 1} once each")
-            names = [k for k, _ in sorted(idx.items(), key=lambda kv: kv[1])]
-        elif isinstance(obj, list) and all(isinstance(x, str) for x in obj):
-            names = obj
-        else:
-            raise BadArgument(f"{src}: expected a {{\"name\": index}} object or a list of names")
-    if not names or any(not n for n in names):
-        raise BadArgument(f"{src}: empty class name")
-    return names, src
-
-
-def write_atomic(tensors, meta, out):
-    out = Path(out)
-    fd, tmp = tempfile.mkstemp(dir=out.parent if str(out.parent) else ".", prefix=f".{out.name}.", suffix=".tmp")
     try:
-        os.close(fd)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        save_file(tensors, tmp, metadata=meta)
-        os.replace(tmp, out)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+        return read_class_names(a.classes, a.classes_json)
+    except ValueError as e:
+        raise BadArgument(str(e))
 
 
 def main(argv=None):

@@ -4,7 +4,10 @@ The format: 8-byte little-endian header length, a JSON header (padded with
 spaces to a multiple of 8), then each tensor's bytes in C order, contiguous.
 """
 import json
+import os
 import struct
+import tempfile
+from pathlib import Path
 
 import numpy as np
 
@@ -69,3 +72,52 @@ def load_file(path):
             a = np.frombuffer(buf, inv[info["dtype"]].newbyteorder("<"))
         out[name] = a.reshape(info["shape"])
     return out, meta
+
+
+def write_atomic(tensors, meta, out, dtype=None):
+    """save_file to a temporary name beside out, then renamed over it: a failed write (a full disk, a
+    file size limit) leaves neither a partial file nor the previous file replaced."""
+    out = Path(out)
+    fd, tmp = tempfile.mkstemp(dir=out.parent if str(out.parent) else ".", prefix=f".{out.name}.", suffix=".tmp")
+    try:
+        os.close(fd)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        save_file(tensors, tmp, metadata=meta, dtype=dtype)
+        os.replace(tmp, out)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def read_class_names(text, json_path, flags=("--classes", "--classes-json")):
+    """Class names from comma-separated text or a JSON file ({"name": index} or a list of names):
+    (names, where they came from); ValueError naming the option or file for anything else."""
+    if text is not None:
+        names = [s.strip() for s in text.split(",")]
+        src = flags[0]
+    else:
+        src = json_path
+        try:
+            with open(json_path, encoding="utf-8") as f:
+                obj = json.load(f)
+        except (OSError, ValueError) as e:
+            raise ValueError(f"{json_path}: {e}")
+        if isinstance(obj, dict):
+            idx = {k: v for k, v in obj.items() if isinstance(v, int) and not isinstance(v, bool)}
+            if len(idx) != len(obj):
+                raise ValueError(f"{src}: expected a {{\"name\": index}} object (integer indices) or a list of names")
+            if sorted(idx.values()) != list(range(len(idx))):
+                raise ValueError(f"{src}: the indices are {sorted(idx.values())}; expected 0..{len(idx) - 1} once each")
+            names = [k for k, _ in sorted(idx.items(), key=lambda kv: kv[1])]
+        elif isinstance(obj, list) and all(isinstance(x, str) for x in obj):
+            names = obj
+        else:
+            raise ValueError(f"{src}: expected a {{\"name\": index}} object or a list of names")
+    if not names or any(not n for n in names):
+        raise ValueError(f"{src}: empty class name")
+    return names, src
