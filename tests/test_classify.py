@@ -8,6 +8,8 @@ feature maps, with pool5 kept (7x7) and dropped (14x14).
 
 usage: test_classify.py VGGCL_BINARY
 """
+import contextlib
+import copy
 import csv
 import io
 import json
@@ -31,6 +33,7 @@ sys.path.insert(0, str(ROOT / "weights"))
 sys.path.insert(0, str(ROOT / "tests"))
 import export_torchvision  # noqa: E402
 from export_torchvision import export, gap_model  # noqa: E402
+from torch import nn  # noqa: E402
 from safetensors_io import load_file, save_file  # noqa: E402
 from test_images import photo  # noqa: E402
 
@@ -153,7 +156,7 @@ class Classify(unittest.TestCase):
         NaNs with every mantissa bit set 0 or -0, which the loader's finite check cannot see)."""
         out = self.d / "never.safetensors"
         with self.assertRaises(SystemExit):
-            export_torchvision.main(["--original-head", "--pool5", "drop", "--out", str(out)])
+            export_torchvision.main(["--random", "--original-head", "--pool5", "drop", "--out", str(out)])
         self.assertFalse(out.exists())
         nans = np.frombuffer(np.array([0x7FFFFFFF, 0xFFFFFFFF, 0x7FC00000], np.uint32).tobytes(), np.float32)
         save_file({"n": nans}, self.d / "nan.safetensors", dtype="BF16")
@@ -189,6 +192,166 @@ class Classify(unittest.TestCase):
         self.assertEqual(self.classify("--format", "xml", self.images[0]).returncode, 2)
         self.assertEqual(self.classify("--top", "0", self.images[0]).returncode, 2)
         self.assertEqual(self.classify().returncode, 2)
+
+
+class Export(unittest.TestCase):
+    """export_torchvision.py as users have their models: the forms a trained VGG is saved in, each read
+    to a file whose logits from vggcl are torch's; what it cannot be is refused in one line naming the
+    file, exit 1, no file (and the previous one kept)."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.TemporaryDirectory()
+        cls.d = Path(cls.tmp.name)
+        torch.manual_seed(5)
+        cls.x = torch.randn(2, 3, 32, 32)
+        np.save(cls.d / "x.npy", cls.x.numpy())
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.tmp.cleanup()
+
+    def export(self, *args):
+        """(exit status, stderr, stdout) of the script's main on args."""
+        err, out = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stderr(err), contextlib.redirect_stdout(out):
+            try:
+                rc = export_torchvision.main([str(a) for a in args])
+            except SystemExit as e:
+                rc = e.code
+        return rc, err.getvalue(), out.getvalue()
+
+    def logits(self, weights):
+        y = self.d / "y.npy"
+        r = subprocess.run([VGGCL, "run", "--weights", weights, "--input", self.d / "x.npy", "--output", y],
+                           capture_output=True, text=True, timeout=600)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        got = np.load(y)
+        y.unlink()
+        return got
+
+    def check(self, model, saved, *args, rel=1e-5):
+        """saved (the object torch.save writes) exported with args matches model's logits."""
+        src, out = self.d / "model.pt", self.d / "out.safetensors"
+        torch.save(saved, src)
+        rc, err, said = self.export("--state-dict", src, "--out", out, *args)
+        self.assertEqual(rc, 0, err)
+        with torch.no_grad():
+            want = model.float()(self.x).numpy()
+        got = self.logits(out)
+        self.assertLessEqual(np.linalg.norm(got - want) / np.linalg.norm(want), rel, said)
+        out.unlink()
+        return err, said
+
+    def test_forms_of_a_trained_model(self):
+        m = gap_model("vgg11", 5, "keep", seed=1)
+        sd = m.state_dict()
+        dp = nn.DataParallel(copy.deepcopy(m))
+        linear = copy.deepcopy(m)
+        linear.classifier = linear.classifier[0]  # nn.Linear itself: classifier.weight
+        dropout = copy.deepcopy(m)
+        dropout.classifier = nn.Sequential(nn.Dropout(0.5), m.classifier[0])  # classifier.1.weight
+        forms = [("state_dict", sd, m), ("DataParallel's state_dict", dp.state_dict(), m),
+                 ("checkpoint", {"epoch": 3, "state_dict": sd, "optimizer": {"lr": 0.1}}, m),
+                 ("checkpoint model", {"model": sd}, m), ("whole model", m, m), ("whole DataParallel", dp, m),
+                 ("bare Linear head", linear.state_dict(), m), ("dropout head", dropout.eval().state_dict(), m)]
+        for what, saved, model in forms:
+            with self.subTest(what):
+                err, said = self.check(model, saved)
+                self.assertIn("vgg11 (", said)
+                self.assertIn("5 classes", said)
+        half = copy.deepcopy(m).half()
+        self.check(half, half.state_dict(), rel=1e-5)  # (against the fp16-rounded weights, in float)
+        bn = gap_model("vgg11_bn", 3, "keep", seed=2)
+        for mod in bn.modules():
+            if isinstance(mod, nn.BatchNorm2d):
+                mod.running_mean.uniform_(-0.5, 0.5), mod.running_var.uniform_(0.5, 2)
+        err, said = self.check(bn, bn.state_dict())
+        self.assertIn("vgg11_bn (state_dict), GAP head, pool5 keep, 3 classes", said)
+        save_file(m.state_dict(), self.d / "in.safetensors")  # safetensors in, with the names torch gives
+        rc, err, said = self.export("--state-dict", self.d / "in.safetensors", "--out", self.d / "o.safetensors")
+        self.assertEqual(rc, 0, err)
+        with torch.no_grad():
+            want = m(self.x).numpy()
+        self.assertLessEqual(np.linalg.norm(self.logits(self.d / "o.safetensors") - want) / np.linalg.norm(want), 1e-5)
+
+    def test_pool5(self):
+        """A whole model says whether it kept pool5; a state_dict cannot: keep, said (--pool5 drop for one
+        trained without it); --pool5 against what a whole model says is refused."""
+        m = gap_model("vgg11", 4, "drop", seed=3)
+        err, said = self.check(m, m)
+        self.assertIn("pool5 drop", said)
+        self.assertNotIn("does not say", err)
+        err, said = self.check(m, m.state_dict(), "--pool5", "drop")
+        self.assertNotIn("does not say", err)
+        err, _ = self.check(gap_model("vgg11", 4, "keep", seed=3), gap_model("vgg11", 4, "keep", seed=3).state_dict())
+        self.assertIn("a state_dict does not say whether the model kept pool5", err)
+        torch.save(m, self.d / "whole.pt")
+        rc, err, _ = self.export("--state-dict", self.d / "whole.pt", "--pool5", "keep", "--out", self.d / "no.st")
+        self.assertEqual(rc, 1)
+        self.assertIn("--pool5 keep, but the model's features end without a max pool", err)
+        self.assertFalse((self.d / "no.st").exists())
+
+    def test_refused(self):
+        m = gap_model("vgg11", 5, "keep", seed=4)
+        torch.save(m.state_dict(), self.d / "sd.pt")
+        nan = m.state_dict()
+        nan["features.3.weight"] = nan["features.3.weight"].clone()
+        nan["features.3.weight"][0, 0, 0, 0] = float("nan")
+        torch.save(nan, self.d / "nan.pt")
+        torch.save({"epoch": 1, "optimizer": {}}, self.d / "ckpt.pt")
+        (self.d / "text.pt").write_text("not a checkpoint\n")
+        out = self.d / "kept.safetensors"
+        self.assertEqual(self.export("--state-dict", self.d / "sd.pt", "--out", out)[0], 0)
+        before = out.read_bytes()
+        for args, needle in [(["--state-dict", self.d / "sd.pt", "--arch", "vgg16"], "the weights are vgg11's, not vgg16's"),
+                             (["--state-dict", self.d / "sd.pt", "--arch", "vgg11_bn"], "not vgg11_bn's"),
+                             (["--state-dict", self.d / "sd.pt", "--classes", "7"], "the head has 5 outputs, not 7"),
+                             (["--state-dict", self.d / "nan.pt"], "'features.3.weight' holds NaN or infinite"),
+                             (["--state-dict", self.d / "ckpt.pt"], "a dict (epoch, optimizer) with no model weights"),
+                             (["--state-dict", self.d / "text.pt"], "not a PyTorch checkpoint"),
+                             (["--state-dict", self.d / "missing.pt"], "No such file"),
+                             (["--state-dict", self.d / "sd.pt", "--original-head"], "--original-head, but"),
+                             (["--state-dict", self.d / "sd.pt", "--class-names", "a,b"], "2 class names, but the model has 5")]:
+            with self.subTest(needle):
+                rc, err, _ = self.export(*args, "--out", out)
+                self.assertEqual(rc, 1, err)
+                self.assertIn(needle, err)
+                self.assertEqual(len(err.strip().splitlines()), 1, err)
+                self.assertEqual(out.read_bytes(), before)  # (the previous file kept)
+        for args in (["--out", out], ["--random", "--classes", "0", "--out", out], ["--random", "--crop", "0", "--out", out]):
+            self.assertEqual(self.export(*args)[0], 2, args)  # (usage: neither weights nor --random; a count of 0)
+        self.assertEqual(out.read_bytes(), before)
+        self.assertEqual(sorted(p.name for p in self.d.iterdir() if p.name.startswith(".")), [])  # no temporary file
+
+    def test_names_and_preprocessing(self):
+        """Class names and the preprocessing the model was trained with go into the file, and vggcl takes
+        them: the names in its answers, the preset for the images."""
+        m = gap_model("vgg11", 3, "keep", seed=6)
+        torch.save(m.state_dict(), self.d / "named.pt")
+        (self.d / "classes.json").write_text(json.dumps({"cat": 0, "dog": 1, "owl": 2}))
+        out = self.d / "named.safetensors"
+        rc, err, said = self.export("--state-dict", self.d / "named.pt", "--class-names-json", self.d / "classes.json",
+                                    "--resize", "40", "--crop", "32", "--mean", "0.5,0.5,0.5", "--std", "0.25,0.25,0.25",
+                                    "--out", out)
+        self.assertEqual(rc, 0, err)
+        self.assertIn("(named)", said)
+        meta = load_file(out)[1]
+        self.assertEqual((meta["vggcl.classes"], meta["vggcl.resize"], meta["vggcl.crop"], meta["vggcl.mean"]),
+                         ('["cat", "dog", "owl"]', "40", "32", "0.5,0.5,0.5"))
+        img = self.d / "one.png"
+        Image.fromarray(photo(50, 60, 9)).save(img)
+        r = subprocess.run([VGGCL, "classify", "--weights", out, "--format", "json", "--logits-out", self.d / "l.npy",
+                            img], capture_output=True, text=True, timeout=600)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn(json.loads(r.stdout)["top"][0]["label"], ("cat", "dog", "owl"))
+        # the same weights without the metadata, the preset given on the command line: the same logits
+        self.assertEqual(self.export("--state-dict", self.d / "named.pt", "--out", self.d / "plain.safetensors")[0], 0)
+        r = subprocess.run([VGGCL, "classify", "--weights", self.d / "plain.safetensors", "--resize", "40", "--crop",
+                            "32", "--mean", "0.5,0.5,0.5", "--std", "0.25,0.25,0.25", "--logits-out",
+                            self.d / "l2.npy", img], capture_output=True, text=True, timeout=600)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        np.testing.assert_array_equal(np.load(self.d / "l.npy"), np.load(self.d / "l2.npy"))
 
 
 class Cam(unittest.TestCase):

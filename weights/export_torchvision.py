@@ -3,15 +3,25 @@
 
 The model is torchvision's own `vggNN[_bn]` with
     model.avgpool = nn.AdaptiveAvgPool2d(1)
-    model.classifier = nn.Sequential(nn.Linear(512, C))
-and, for --pool5 drop, the last max pool removed from model.features.
+    model.classifier = nn.Sequential(nn.Linear(512, C))    (or nn.Linear(512, C), or dropout first)
+and, for --pool5 drop, the last max pool removed from model.features; or torchvision's original
+classifier (--original-head: 7x7 adaptive pool, 4096, 4096, C).
 
-    # your trained weights (a state_dict saved with torch.save)
-    export_torchvision.py --arch vgg16 --classes 7 --state-dict model.pt --out vgg16_gap7.safetensors
+    # your trained weights: a state_dict saved with torch.save (from DataParallel or DDP too), a
+    # checkpoint dict holding one ("state_dict", "model", ...), a whole pickled model, or safetensors
+    export_torchvision.py --state-dict model.pt --out vgg16_gap7.safetensors [--pool5 drop]
+        [--class-names cat,dog,... | --class-names-json classes.json] [--resize 256 --crop 224]
     # torchvision's own random initialisation (for trying things out)
-    export_torchvision.py --arch vgg16 --classes 7 --seed 0 --out vgg16_gap7.safetensors
+    export_torchvision.py --random --arch vgg16 --classes 7 --seed 0 --out vgg16_gap7.safetensors
+
+The architecture, BatchNorm and the number of classes are read from the weights (--arch and
+--classes, when given, are checked against them). A state_dict does not record whether the model
+kept pool5: keep is assumed, said on stderr; give --pool5 drop for a model trained without it (a
+whole pickled model says it itself). Every failure is one line naming the file, exit 1, no file.
 """
 import argparse
+import json
+import struct
 import sys
 from pathlib import Path
 
@@ -20,7 +30,20 @@ import torchvision
 from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from safetensors_io import save_file  # noqa: E402
+from safetensors_io import load_file, read_class_names, save_file, write_atomic  # noqa: E402
+
+PROG = "export_torchvision.py"
+ARCHS = {"vgg11": "A", "vgg13": "B", "vgg16": "D", "vgg19": "E"}  # torchvision.models.vgg.cfgs
+CHECKPOINT_KEYS = ("state_dict", "model_state_dict", "model", "net", "module")
+MAX_SIZE = 16384  # the largest resize and crop vggcl's preprocessing takes
+
+
+class Refused(Exception):
+    """The weights cannot be exported (printed after the file's name)."""
+
+
+class BadArgument(Exception):
+    """A problem with an option (printed as is)."""
 
 
 def gap_model(arch="vgg16", classes=7, pool5="keep", seed=0):
@@ -52,30 +75,226 @@ def export(model, path, pool5="keep", dtype=None):
     save_file(model.state_dict(), path, metadata={"format": "pt", "vggcl.pool5": pool5}, dtype=dtype)
 
 
+def _is_safetensors(path):
+    with open(path, "rb") as f:
+        head = f.read(9)
+    return len(head) == 9 and head[8:9] == b"{" and struct.unpack("<Q", head[:8])[0] > 1
+
+
+def _torch_load(path):
+    """(object, whether its pickle ran): torch.load without running the file's code where the file allows
+    (weights_only); a whole pickled model needs its classes, so that is loaded as torch.load always
+    loaded it."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True), False
+    except TypeError:  # (a torch without weights_only)
+        return torch.load(path, map_location="cpu"), True
+    except Exception:  # noqa: BLE001 (pickle's and torch's own: a whole model, or not a checkpoint at all)
+        return torch.load(path, map_location="cpu", weights_only=False), True
+
+
+def _module_weights(module):
+    """A whole model's state_dict and what its structure says of pool5 (None: not a VGG's features)."""
+    while isinstance(module, (nn.DataParallel, nn.parallel.DistributedDataParallel)):
+        module = module.module
+    module = getattr(module, "_orig_mod", module)  # (torch.compile)
+    feats = getattr(module, "features", None)
+    pool5 = None
+    if isinstance(feats, nn.Sequential) and len(feats):
+        pool5 = "keep" if isinstance(feats[-1], nn.MaxPool2d) else "drop"
+    return module.state_dict(), pool5
+
+
+def load_weights(path):
+    """(state_dict of tensors with torchvision's names, pool5 as a whole model says it or None, how it
+    was found, whether a pickle ran to read it). Refused naming what the file holds when it holds no VGG
+    weights."""
+    try:
+        if _is_safetensors(path):
+            arrays, _ = load_file(path)
+            return {k: torch.from_numpy(v.copy()) for k, v in arrays.items()}, None, "safetensors", False
+        obj, pickled = _torch_load(path)
+    except (OSError, EOFError) as e:
+        raise Refused(e.strerror or str(e) or type(e).__name__)
+    except Exception as e:  # noqa: BLE001
+        raise Refused(f"not a PyTorch checkpoint ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})")
+    how, pool5 = "state_dict", None
+    if isinstance(obj, nn.Module):
+        obj, pool5 = _module_weights(obj)
+        how = "whole model"
+    elif isinstance(obj, dict) and not all(torch.is_tensor(v) for v in obj.values()):
+        for k in CHECKPOINT_KEYS:
+            v = obj.get(k)
+            if isinstance(v, nn.Module):
+                obj, pool5 = _module_weights(v)
+                how = f"checkpoint['{k}'], a whole model"
+                break
+            if isinstance(v, dict) and v and all(torch.is_tensor(t) for t in v.values()):
+                obj, how = v, f"checkpoint['{k}']"
+                break
+        else:
+            keys = ", ".join(map(str, list(obj)[:6])) + (", ..." if len(obj) > 6 else "")
+            raise Refused(f"a dict ({keys}) with no model weights under {', '.join(CHECKPOINT_KEYS)}")
+    if not isinstance(obj, dict) or not obj:
+        raise Refused(f"holds a {type(obj).__name__}, not a state_dict or a model")
+    sd = {}
+    for k, v in obj.items():
+        name = str(k)
+        for prefix in ("module.", "_orig_mod."):  # (DataParallel, DistributedDataParallel, torch.compile)
+            while name.startswith(prefix):
+                name = name[len(prefix):]
+        sd[name] = v
+    return sd, pool5, how, pickled
+
+
+def layout(sd):
+    """What the weights are: (arch with _bn, head kind 'gap' or 'original' or 'chain', classes,
+    tensors with the head's names as vggcl reads them). Refused when they are not a torchvision VGG's."""
+    other = sorted(k for k in sd if not k.startswith(("features.", "classifier.")))
+    if other:
+        raise Refused(f"tensors outside features.* and classifier.* ({', '.join(other[:3])}"
+                      f"{', ...' if len(other) > 3 else ''}): not a torchvision VGG")
+    convs = sorted((int(k.split(".")[1]), v.shape) for k, v in sd.items()
+                   if k.startswith("features.") and k.endswith(".weight") and v.dim() == 4)
+    if not convs:
+        raise Refused("no convolution weights (features.N.weight): not a torchvision VGG")
+    bn = any(k.endswith(".running_mean") for k in sd if k.startswith("features."))
+    widths = [s[0] for _, s in convs]
+    arch = None
+    for name, cfg in ARCHS.items():
+        if widths == [c for c in torchvision.models.vgg.cfgs[cfg] if c != "M"]:
+            arch = name + ("_bn" if bn else "")
+    if arch is None:
+        raise Refused(f"{len(widths)} convolutions of {','.join(map(str, widths))} channels: none of torchvision's "
+                      "vgg11, vgg13, vgg16, vgg19")
+    linear = sorted((int(k.split(".")[1]) if k.count(".") == 2 else -1, k.rsplit(".", 1)[0])
+                    for k, v in sd.items() if k.startswith("classifier.") and k.endswith(".weight"))
+    if not linear:
+        raise Refused("no classifier weights (classifier.weight or classifier.N.weight)")
+    out = {k: v for k, v in sd.items() if k.startswith("features.")}
+    width, first = widths[-1], sd[linear[0][1] + ".weight"]
+    if len(linear) == 1 and first.dim() == 2 and first.shape[1] == width:  # nn.Linear, maybe after dropout
+        kind = "gap"
+        out["classifier.0.weight"], out["classifier.0.bias"] = first, sd[linear[0][1] + ".bias"]
+    else:
+        kind = "original" if [i for i, _ in linear] == [0, 3, 6] and first.shape[1] == width * 49 else "chain"
+        out.update({k: v for k, v in sd.items() if k.startswith("classifier.")})
+    classes = sd[linear[-1][1] + ".weight"].shape[0]
+    return arch, kind, classes, out
+
+
+def _floats(text, what):
+    try:
+        v = [float(x) for x in text.split(",")]
+    except ValueError:
+        v = []
+    if len(v) != 3 or not all(map(lambda x: x == x and abs(x) != float("inf"), v)):
+        raise BadArgument(f"{what} {text!r}: expected three numbers R,G,B")
+    if what == "--std" and min(v) <= 0:
+        raise BadArgument(f"--std {text!r}: each must be > 0")
+    return ",".join(repr(x) for x in v)
+
+
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--arch", default="vgg16", help="vgg11, vgg13, vgg16, vgg19 or their _bn versions")
-    ap.add_argument("--classes", type=int, default=7)
+    ap = argparse.ArgumentParser(prog=PROG, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    src = ap.add_mutually_exclusive_group(required=True)
+    src.add_argument("--state-dict", help="your trained weights: a torch.save()d state_dict, checkpoint or whole "
+                                          "model, or a safetensors file")
+    src.add_argument("--random", action="store_true", help="torchvision's own initialisation (--seed), not weights")
+    ap.add_argument("--arch", choices=sorted(a + bn for a in ARCHS for bn in ("", "_bn")),
+                    help="checked against the weights (with --random: which to make, default vgg16)")
+    ap.add_argument("--classes", type=int, help="checked against the weights (with --random: default 7)")
     ap.add_argument("--original-head", action="store_true",
-                    help="keep torchvision's classifier (e.g. its ImageNet weights) instead of the GAP head")
-    ap.add_argument("--pool5", choices=["keep", "drop"], default="keep")
-    ap.add_argument("--state-dict", help="a torch.save()d state_dict (or whole model) to load")
-    ap.add_argument("--seed", type=int, default=0, help="seed for torchvision's initialisation")
+                    help="torchvision's classifier (e.g. its ImageNet weights) instead of the GAP head")
+    ap.add_argument("--pool5", choices=["keep", "drop"], help="whether the model kept the max pool before GAP")
+    ap.add_argument("--seed", type=int, default=0, help="seed for --random")
+    names = ap.add_mutually_exclusive_group()
+    names.add_argument("--class-names", help="comma-separated class names, in output order")
+    names.add_argument("--class-names-json", help='a JSON {"name": index} object (ImageFolder\'s class_to_idx) or '
+                                                  "a list of names")
+    ap.add_argument("--resize", type=int, help="the preprocessing the model was trained with: short side to this")
+    ap.add_argument("--crop", type=int, help="... then the center crop")
+    ap.add_argument("--mean", help="... and (x/255 - mean)/std per channel: R,G,B")
+    ap.add_argument("--std", help="R,G,B")
     ap.add_argument("--dtype", choices=["F32", "F16", "BF16"], default=None)
     ap.add_argument("--out", required=True)
     a = ap.parse_args(argv)
     if a.original_head and a.pool5 == "drop":  # (the file would say drop while torchvision's model keeps it)
         ap.error("--pool5 drop goes with the GAP head: torchvision's classifier reads the 7x7 map after pool5")
-    model = original_model(a.arch, a.classes, a.seed) if a.original_head else gap_model(a.arch, a.classes, a.pool5, a.seed)
-    if a.state_dict:
-        sd = torch.load(a.state_dict, map_location="cpu")
-        if isinstance(sd, nn.Module):
-            sd = sd.state_dict()
-        model.load_state_dict(sd)
-    export(model, a.out, a.pool5, a.dtype)
-    head = "torchvision's classifier" if a.original_head else f"GAP head, pool5 {a.pool5}"
-    print(f"wrote {a.out}: {a.arch}, {head}, {a.classes} classes")
+    if a.classes is not None and a.classes < 1:
+        ap.error(f"--classes {a.classes}: expected at least 1")
+    for opt in ("resize", "crop"):
+        v = getattr(a, opt)
+        if v is not None and not (opt == "resize" and v == 0 or 1 <= v <= MAX_SIZE):
+            ap.error(f"--{opt} {v}: expected {'0 (none) or ' if opt == 'resize' else ''}1 to {MAX_SIZE}")
+    where = a.state_dict
+    try:
+        meta = {"format": "pt"}
+        for opt in ("resize", "crop"):
+            if getattr(a, opt) is not None:
+                meta[f"vggcl.{opt}"] = str(getattr(a, opt))
+        for opt in ("mean", "std"):
+            if getattr(a, opt) is not None:
+                meta[f"vggcl.{opt}"] = _floats(getattr(a, opt), f"--{opt}")
+        names = None
+        if a.class_names is not None or a.class_names_json:
+            try:
+                names = read_class_names(a.class_names, a.class_names_json, ("--class-names", "--class-names-json"))
+            except ValueError as e:
+                raise BadArgument(str(e))
+        guessed = pickled = False
+        if a.random:
+            arch, classes = a.arch or "vgg16", a.classes or 7
+            pool5 = a.pool5 or "keep"
+            model = original_model(arch, classes, a.seed) if a.original_head else gap_model(arch, classes, pool5, a.seed)
+            tensors, kind, how = model.state_dict(), "original" if a.original_head else "gap", f"random, seed {a.seed}"
+        else:
+            sd, said_pool5, how, pickled = load_weights(a.state_dict)
+            arch, kind, classes, tensors = layout(sd)
+            if a.arch and a.arch != arch:
+                raise Refused(f"the weights are {arch}'s, not {a.arch}'s (--arch)")
+            if a.classes is not None and a.classes != classes:
+                raise Refused(f"the head has {classes} outputs, not {a.classes} (--classes)")
+            if a.original_head and kind != "original":
+                raise Refused("--original-head, but the classifier is not torchvision's (4096, 4096, classes after a "
+                              "7x7 pool)")
+            pool5 = a.pool5 or said_pool5 or "keep"
+            if said_pool5 and a.pool5 and a.pool5 != said_pool5:
+                raise Refused(f"--pool5 {a.pool5}, but the model's features end "
+                              f"{'with' if said_pool5 == 'keep' else 'without'} a max pool")
+            if kind == "original" and pool5 == "drop":
+                raise Refused("torchvision's classifier reads the 7x7 map after pool5; the model has none")
+            guessed = not a.pool5 and not said_pool5 and kind != "original"
+            bad = [k for k, v in tensors.items() if v.is_floating_point() and not torch.isfinite(v).all()]
+            if bad:
+                raise Refused(f"the tensor '{bad[0]}' holds NaN or infinite values (a diverged training run?)")
+            tensors = {k: (v.float() if v.is_floating_point() else v) for k, v in tensors.items()}
+        meta["vggcl.pool5"] = pool5
+        if names is not None:
+            if len(names[0]) != classes:
+                raise BadArgument(f"{names[1]}: {len(names[0])} class names, but the model has {classes} outputs")
+            meta["vggcl.classes"] = json.dumps(names[0])
+        write_atomic(tensors, meta, a.out, dtype=a.dtype)
+    except Refused as e:
+        print(f"{PROG}: {where}: {' '.join(str(e).split())}", file=sys.stderr)
+        return 1
+    except BadArgument as e:
+        print(f"{PROG}: {' '.join(str(e).split())}", file=sys.stderr)
+        return 1
+    except OSError as e:
+        print(f"{PROG}: {a.out}: {e.strerror or e}", file=sys.stderr)
+        return 1
+    if pickled and how != "state_dict":  # (notes once the file is written: a refusal is the one line)
+        print(f"{PROG}: {where}: note: read by running its pickle (a {how}, not tensors alone): only for files "
+              "you trust", file=sys.stderr)
+    if guessed:
+        print(f"{PROG}: {where}: note: a state_dict does not say whether the model kept pool5 (the max pool before "
+              "GAP): keep assumed; give --pool5 drop for a model trained without it", file=sys.stderr)
+    head = {"gap": f"GAP head, pool5 {pool5}", "original": "torchvision's classifier",
+            "chain": f"a chain of dense layers, pool5 {pool5}"}[kind]
+    print(f"wrote {a.out}: {arch} ({how}), {head}, {classes} classes" + (" (named)" if names else ""))
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
