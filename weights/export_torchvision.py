@@ -20,7 +20,6 @@ kept pool5: keep is assumed, said on stderr; give --pool5 drop for a model train
 whole pickled model says it itself). Every failure is one line naming the file, exit 1, no file.
 """
 import argparse
-import json
 import struct
 import sys
 from pathlib import Path
@@ -30,20 +29,14 @@ import torchvision
 from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from safetensors_io import load_file, read_class_names, save_file, write_atomic  # noqa: E402
+from safetensors_io import (BadArgument, Refused, load_file, read_class_names, run_converter, save_file,  # noqa: E402
+                           write_model)
 
 PROG = "export_torchvision.py"
 ARCHS = {"vgg11": "A", "vgg13": "B", "vgg16": "D", "vgg19": "E"}  # torchvision.models.vgg.cfgs
 CHECKPOINT_KEYS = ("state_dict", "model_state_dict", "model", "net", "module")
 MAX_SIZE = 16384  # the largest resize and crop vggcl's preprocessing takes
 
-
-class Refused(Exception):
-    """The weights cannot be exported (printed after the file's name)."""
-
-
-class BadArgument(Exception):
-    """A problem with an option (printed as is)."""
 
 
 def gap_model(arch="vgg16", classes=7, pool5="keep", seed=0):
@@ -227,73 +220,62 @@ def main(argv=None):
         v = getattr(a, opt)
         if v is not None and not (opt == "resize" and v == 0 or 1 <= v <= MAX_SIZE):
             ap.error(f"--{opt} {v}: expected {'0 (none) or ' if opt == 'resize' else ''}1 to {MAX_SIZE}")
-    where = a.state_dict
-    try:
-        meta = {"format": "pt"}
-        for opt in ("resize", "crop"):
-            if getattr(a, opt) is not None:
-                meta[f"vggcl.{opt}"] = str(getattr(a, opt))
-        for opt in ("mean", "std"):
-            if getattr(a, opt) is not None:
-                meta[f"vggcl.{opt}"] = _floats(getattr(a, opt), f"--{opt}")
-        names = None
-        if a.class_names is not None or a.class_names_json:
-            try:
-                names = read_class_names(a.class_names, a.class_names_json, ("--class-names", "--class-names-json"))
-            except ValueError as e:
-                raise BadArgument(str(e))
-        guessed = pickled = False
-        if a.random:
-            arch, classes = a.arch or "vgg16", a.classes or 7
-            pool5 = a.pool5 or "keep"
-            model = original_model(arch, classes, a.seed) if a.original_head else gap_model(arch, classes, pool5, a.seed)
-            tensors, kind, how = model.state_dict(), "original" if a.original_head else "gap", f"random, seed {a.seed}"
-        else:
-            sd, said_pool5, how, pickled = load_weights(a.state_dict)
-            arch, kind, classes, tensors = layout(sd)
-            if a.arch and a.arch != arch:
-                raise Refused(f"the weights are {arch}'s, not {a.arch}'s (--arch)")
-            if a.classes is not None and a.classes != classes:
-                raise Refused(f"the head has {classes} outputs, not {a.classes} (--classes)")
-            if a.original_head and kind != "original":
-                raise Refused("--original-head, but the classifier is not torchvision's (4096, 4096, classes after a "
-                              "7x7 pool)")
-            pool5 = a.pool5 or said_pool5 or "keep"
-            if said_pool5 and a.pool5 and a.pool5 != said_pool5:
-                raise Refused(f"--pool5 {a.pool5}, but the model's features end "
-                              f"{'with' if said_pool5 == 'keep' else 'without'} a max pool")
-            if kind == "original" and pool5 == "drop":
-                raise Refused("torchvision's classifier reads the 7x7 map after pool5; the model has none")
-            guessed = not a.pool5 and not said_pool5 and kind != "original"
-            bad = [k for k, v in tensors.items() if v.is_floating_point() and not torch.isfinite(v).all()]
-            if bad:
-                raise Refused(f"the tensor '{bad[0]}' holds NaN or infinite values (a diverged training run?)")
-            tensors = {k: (v.float() if v.is_floating_point() else v) for k, v in tensors.items()}
-        meta["vggcl.pool5"] = pool5
-        if names is not None:
-            if len(names[0]) != classes:
-                raise BadArgument(f"{names[1]}: {len(names[0])} class names, but the model has {classes} outputs")
-            meta["vggcl.classes"] = json.dumps(names[0])
-        write_atomic(tensors, meta, a.out, dtype=a.dtype)
-    except Refused as e:
-        print(f"{PROG}: {where}: {' '.join(str(e).split())}", file=sys.stderr)
-        return 1
-    except BadArgument as e:
-        print(f"{PROG}: {' '.join(str(e).split())}", file=sys.stderr)
-        return 1
-    except OSError as e:
-        print(f"{PROG}: {a.out}: {e.strerror or e}", file=sys.stderr)
-        return 1
+    return run_converter(PROG, a.state_dict, a.out, lambda: export_file(a))
+
+
+def export_file(a):
+    """The command's work: the line to print once the file is written (its notes said then)."""
+    meta = {"format": "pt"}
+    for opt in ("resize", "crop"):
+        if getattr(a, opt) is not None:
+            meta[f"vggcl.{opt}"] = str(getattr(a, opt))
+    for opt in ("mean", "std"):
+        if getattr(a, opt) is not None:
+            meta[f"vggcl.{opt}"] = _floats(getattr(a, opt), f"--{opt}")
+    names = None
+    if a.class_names is not None or a.class_names_json:
+        try:
+            names = read_class_names(a.class_names, a.class_names_json, ("--class-names", "--class-names-json"))
+        except ValueError as e:
+            raise BadArgument(str(e))
+    guessed = pickled = False
+    if a.random:
+        arch, classes = a.arch or "vgg16", a.classes or 7
+        pool5 = a.pool5 or "keep"
+        model = original_model(arch, classes, a.seed) if a.original_head else gap_model(arch, classes, pool5, a.seed)
+        tensors, kind, how = model.state_dict(), "original" if a.original_head else "gap", f"random, seed {a.seed}"
+    else:
+        sd, said_pool5, how, pickled = load_weights(a.state_dict)
+        arch, kind, classes, tensors = layout(sd)
+        if a.arch and a.arch != arch:
+            raise Refused(f"the weights are {arch}'s, not {a.arch}'s (--arch)")
+        if a.classes is not None and a.classes != classes:
+            raise Refused(f"the head has {classes} outputs, not {a.classes} (--classes)")
+        if a.original_head and kind != "original":
+            raise Refused("--original-head, but the classifier is not torchvision's (4096, 4096, classes after a "
+                          "7x7 pool)")
+        pool5 = a.pool5 or said_pool5 or "keep"
+        if said_pool5 and a.pool5 and a.pool5 != said_pool5:
+            raise Refused(f"--pool5 {a.pool5}, but the model's features end "
+                          f"{'with' if said_pool5 == 'keep' else 'without'} a max pool")
+        if kind == "original" and pool5 == "drop":
+            raise Refused("torchvision's classifier reads the 7x7 map after pool5; the model has none")
+        guessed = not a.pool5 and not said_pool5 and kind != "original"
+        bad = [k for k, v in tensors.items() if v.is_floating_point() and not torch.isfinite(v).all()]
+        if bad:
+            raise Refused(f"the tensor '{bad[0]}' holds NaN or infinite values (a diverged training run?)")
+        tensors = {k: (v.float() if v.is_floating_point() else v) for k, v in tensors.items()}
+    meta["vggcl.pool5"] = pool5
+    write_model(tensors, meta, a.out, names, classes, dtype=a.dtype)
     if pickled and how != "state_dict":  # (notes once the file is written: a refusal is the one line)
-        print(f"{PROG}: {where}: note: read by running its pickle (a {how}, not tensors alone): only for files "
-              "you trust", file=sys.stderr)
+        print(f"{PROG}: {a.state_dict}: note: read by running its pickle (a {how}, not tensors alone): only for "
+              "files you trust", file=sys.stderr)
     if guessed:
-        print(f"{PROG}: {where}: note: a state_dict does not say whether the model kept pool5 (the max pool before "
-              "GAP): keep assumed; give --pool5 drop for a model trained without it", file=sys.stderr)
+        print(f"{PROG}: {a.state_dict}: note: a state_dict does not say whether the model kept pool5 (the max pool "
+              "before GAP): keep assumed; give --pool5 drop for a model trained without it", file=sys.stderr)
     head = {"gap": f"GAP head, pool5 {pool5}", "original": "torchvision's classifier",
             "chain": f"a chain of dense layers, pool5 {pool5}"}[kind]
-    print(f"wrote {a.out}: {arch} ({how}), {head}, {classes} classes" + (" (named)" if names else ""))
-    return 0
+    return f"wrote {a.out}: {arch} ({how}), {head}, {classes} classes" + (" (named)" if names else "")
 
 
 if __name__ == "__main__":

@@ -34,7 +34,6 @@ A graph that does not fit is refused: one line on stderr naming the first node t
 mapped and what was expected, exit status 1, no output file.
 """
 import argparse
-import json
 import os
 import sys
 from collections import defaultdict
@@ -45,7 +44,7 @@ import onnx
 from onnx import numpy_helper
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from safetensors_io import read_class_names, save_file, write_atomic  # noqa: E402
+from safetensors_io import BadArgument, Refused, read_class_names, run_converter, write_model  # noqa: E402
 
 PROG = "import_onnx.py"
 SCALES = {
@@ -57,14 +56,6 @@ SCALES = {
 SHAPE_OPS = ("Shape", "Size")  # their outputs are shapes, not data
 MAX_DENSE = 16  # the engine's limit on a head's dense layers (VGGCL_MAX_HIDDEN + 1, host/model.h)
 MAX_SIZE = 16384  # the largest resize and crop vggcl's preprocessing takes (vggcl_model_preprocess)
-
-
-class Refused(Exception):
-    """The graph cannot be mapped (printed after the model's name)."""
-
-
-class BadArgument(Exception):
-    """A problem with an option or its file (printed as is)."""
 
 
 def name_of(node):
@@ -613,54 +604,43 @@ def main(argv=None):
     cl.add_argument("--classes-json", help='a JSON {"name": index} object or list of names')
     ap.add_argument("--pool5", choices=["keep", "drop"], help="check that the graph agrees")
     a = ap.parse_args(argv)
+    return run_converter(PROG, a.model, a.out, lambda: convert_file(a))
+
+
+def convert_file(a):
+    """The command's work: the line to print once the file is written."""
+    classes = read_classes(a) if a.classes is not None or a.classes_json else None
     try:
-        classes = read_classes(a) if a.classes is not None or a.classes_json else None
-        try:
-            model = onnx.load(a.model)
-        except Exception as e:  # onnx raises DecodeError, OSError, ...
-            raise Refused(f"cannot read the ONNX model: {str(e).splitlines()[0] if str(e) else type(e).__name__}")
-        newer = newer_than_checker(model)
-        if newer:  # (Debian 12's onnx 1.12 checks IR 8 and opset 17; torch 2 writes newer)
-            print(f"{PROG}: {a.model}: note: {newer}, newer than this onnx {onnx.__version__} checks: the graph is "
-                  "not checked by it, only by the importer", file=sys.stderr)
-        else:
-            try:  # (structure: names used before they are made, empty outputs, attributes of the wrong type...)
-                onnx.checker.check_model(a.model)  # (the path: also for files over protobuf's 2 GB)
-            except onnx.checker.ValidationError as e:
-                raise Refused(f"not a valid ONNX graph: {str(e).strip().splitlines()[0]}")
-        try:
-            tensors, meta, summary = convert(model, os.path.basename(a.model), a.input_scale)
-        except (TypeError, ValueError, KeyError, IndexError, AttributeError) as e:
-            if not newer:
-                raise
-            raise Refused(f"malformed graph (not checked by onnx {onnx.__version__}): {type(e).__name__}: {e}")
-        bad = [k for k, v in tensors.items() if not np.all(np.isfinite(v))]
-        if bad:
-            raise Refused(f"the converted tensor '{bad[0]}' holds NaN or infinite values (a non-finite weight in "
-                          "the graph, or float32 overflow folding BatchNorm, Mul or Div into it)")
-        if a.pool5 and a.pool5 != meta["vggcl.pool5"]:
-            has = ("kept (a MaxPool after the last conv)" if meta["vggcl.pool5"] == "keep"
-                   else "dropped (no MaxPool after the last conv)")
-            raise Refused(f"--pool5 {a.pool5}, but the graph has pool5 {has}")
-        n_out = tensors[max((k for k in tensors if k.startswith("classifier.")),
-                            key=lambda k: int(k.split(".")[1]))].shape[0]
-        if classes is not None:
-            names, src = classes
-            if len(names) != n_out:
-                raise BadArgument(f"{src}: {len(names)} class names, but the model has {n_out} outputs")
-            meta["vggcl.classes"] = json.dumps(names)
-        write_atomic(tensors, meta, a.out)
-    except Refused as e:
-        print(f"{PROG}: {a.model}: {' '.join(str(e).split())}", file=sys.stderr)
-        return 1
-    except BadArgument as e:
-        print(f"{PROG}: {' '.join(str(e).split())}", file=sys.stderr)
-        return 1
-    except OSError as e:
-        print(f"{PROG}: {a.out}: {e.strerror or e}", file=sys.stderr)
-        return 1
-    print(f"wrote {a.out}: {summary}, {n_out} classes" + (" (named)" if classes else ""))
-    return 0
+        model = onnx.load(a.model)
+    except Exception as e:  # onnx raises DecodeError, OSError, ...
+        raise Refused(f"cannot read the ONNX model: {str(e).splitlines()[0] if str(e) else type(e).__name__}")
+    newer = newer_than_checker(model)
+    if newer:  # (Debian 12's onnx 1.12 checks IR 8 and opset 17; torch 2 writes newer)
+        print(f"{PROG}: {a.model}: note: {newer}, newer than this onnx {onnx.__version__} checks: the graph is "
+              "not checked by it, only by the importer", file=sys.stderr)
+    else:
+        try:  # (structure: names used before they are made, empty outputs, attributes of the wrong type...)
+            onnx.checker.check_model(a.model)  # (the path: also for files over protobuf's 2 GB)
+        except onnx.checker.ValidationError as e:
+            raise Refused(f"not a valid ONNX graph: {str(e).strip().splitlines()[0]}")
+    try:
+        tensors, meta, summary = convert(model, os.path.basename(a.model), a.input_scale)
+    except (TypeError, ValueError, KeyError, IndexError, AttributeError) as e:
+        if not newer:
+            raise
+        raise Refused(f"malformed graph (not checked by onnx {onnx.__version__}): {type(e).__name__}: {e}")
+    bad = [k for k, v in tensors.items() if not np.all(np.isfinite(v))]
+    if bad:
+        raise Refused(f"the converted tensor '{bad[0]}' holds NaN or infinite values (a non-finite weight in "
+                      "the graph, or float32 overflow folding BatchNorm, Mul or Div into it)")
+    if a.pool5 and a.pool5 != meta["vggcl.pool5"]:
+        has = ("kept (a MaxPool after the last conv)" if meta["vggcl.pool5"] == "keep"
+               else "dropped (no MaxPool after the last conv)")
+        raise Refused(f"--pool5 {a.pool5}, but the graph has pool5 {has}")
+    n_out = tensors[max((k for k in tensors if k.startswith("classifier.")),
+                        key=lambda k: int(k.split(".")[1]))].shape[0]
+    write_model(tensors, meta, a.out, classes, n_out)
+    return f"wrote {a.out}: {summary}, {n_out} classes" + (" (named)" if classes else "")
 
 
 if __name__ == "__main__":

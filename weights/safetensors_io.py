@@ -6,6 +6,7 @@ spaces to a multiple of 8), then each tensor's bytes in C order, contiguous.
 import json
 import os
 import struct
+import sys
 import tempfile
 from pathlib import Path
 
@@ -121,3 +122,39 @@ def read_class_names(text, json_path, flags=("--classes", "--classes-json")):
     if not names or any(not n for n in names):
         raise ValueError(f"{src}: empty class name")
     return names, src
+
+
+class Refused(Exception):
+    """A converter's input cannot be converted (said after the input's name)."""
+
+
+class BadArgument(Exception):
+    """A problem with a converter's option or its file (said as is)."""
+
+
+def write_model(tensors, meta, out, names, n_out, dtype=None):
+    """The class names (read_class_names's (names, source), or None) checked against the model's n_out
+    outputs and recorded in meta, then the file written whole (write_atomic)."""
+    if names is not None:
+        if len(names[0]) != n_out:
+            raise BadArgument(f"{names[1]}: {len(names[0])} class names, but the model has {n_out} outputs")
+        meta["vggcl.classes"] = json.dumps(names[0])
+    write_atomic(tensors, meta, out, dtype=dtype)
+
+
+def run_converter(prog, source, out, work):
+    """A converter's command: work() converts and writes out, and returns the line to print. Refused,
+    BadArgument and OSError are said in one line (naming source, nothing, or out): the exit status."""
+    try:
+        line = work()
+    except Refused as e:
+        print(f"{prog}: {source}: {' '.join(str(e).split())}", file=sys.stderr)
+        return 1
+    except BadArgument as e:
+        print(f"{prog}: {' '.join(str(e).split())}", file=sys.stderr)
+        return 1
+    except OSError as e:
+        print(f"{prog}: {out}: {e.strerror or e}", file=sys.stderr)
+        return 1
+    print(line)
+    return 0
