@@ -117,7 +117,6 @@ struct vggcl_ctx {
     long fault_at, fault_seen;             /* the call to fail, the calls counted so far */
     cl_int fault_code;
     int fault_fired;                       /* the fault has been injected */
-    int cleanup_failures;                  /* giving back device objects failed (CL_CLEANUP): said, not returned */
 };
 
 /* Fault injection: the kinds of call VGGCL_FAULT can fail. */
@@ -182,7 +181,7 @@ FILE *vggcl__open_input(const char *path, int flags, struct stat *sb, int *err);
 /* Calls that give things back (the releases, and the wait for queued work before them on a failed
  * pass) are made whatever happens; their failure (a double release, a driver fault) changes nothing
  * the caller could act on and is not returned: it is said through the log function ("<where>:
- * <call> -> <NAME> (<code>) ...") and counted in ctx->cleanup_failures. The enclosing function
+ * <call> -> <NAME> (<code>) ..."). The enclosing function
  * declares `where`; fault injection (kind cleanup) replaces such a call's result, not the call. */
 #define CL_CLEANUP(fn, args) vggcl__cleanup_said(ctx, where, #fn, vggcl__fault_cleanup(ctx, fn args))
 void vggcl__cleanup_said(vggcl_ctx *ctx, const char *where, const char *call, cl_int err);

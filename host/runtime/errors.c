@@ -69,9 +69,7 @@ vggcl_status vggcl__cl_fail(vggcl_ctx *ctx, const char *where, const char *call,
 
 void vggcl__cleanup_said(vggcl_ctx *ctx, const char *where, const char *call, cl_int err)
 {
-    if (err == CL_SUCCESS || !ctx) return;
-    ctx->cleanup_failures++;
-    if (!ctx->log) return;
+    if (err == CL_SUCCESS || !ctx || !ctx->log) return;
     char msg[512];
     snprintf(msg, sizeof msg, "%s: %s -> %s (%d), giving back the device's objects (what was computed is not "
              "affected)", where ? where : "vggcl", call, vggcl__cl_error_name(err), (int)err);
