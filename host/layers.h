@@ -26,9 +26,11 @@ vggcl_status vggcl__sgemm(vggcl_ctx *ctx, const char *where, int trans_b, size_t
  * after the call. A 4 GiB output made it ask PoCL for a 4.2 GiB buffer, and CLBlast's C++ then
  * called std::terminate: the memory check counts it. */
 size_t vggcl__sgemm_temp_floats(size_t M, size_t N, size_t K);
-/* Whether such a call stays within the floats CLBlast's int offsets and indices reach (INT_MAX;
- * a test's ctx->blas_reach): its operands, that buffer, and C at c_end floats from its buffer's start. */
-int vggcl__sgemm_reaches(const vggcl_ctx *ctx, size_t M, size_t N, size_t K, size_t c_end);
+/* The floats CLBlast's int offsets and indices reach: INT_MAX, or a test's ctx->blas_reach. */
+size_t vggcl__blas_reach(const vggcl_ctx *ctx);
+/* Whether such a call stays within that reach: that buffer, and each operand at its offset. */
+int vggcl__sgemm_reaches(const vggcl_ctx *ctx, size_t M, size_t N, size_t K, size_t a_off, size_t b_off,
+                         size_t c_off);
 
 vggcl_status vggcl__cl_maxpool2d(vggcl_ctx *ctx, const char *where, cl_mem in, cl_mem out, int N, int C, int H,
                                 int W, int kernel_size, int stride, int padding, int ceil_mode);

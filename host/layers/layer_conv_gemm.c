@@ -3,7 +3,6 @@
  * offsets and indices as int: an image whose place in the output lies past that
  * is multiplied into a second workspace and copied there; a map whose matrices
  * are past it is refused. */
-#include <limits.h>
 #include <string.h>
 
 #include "conv_algo.h"
@@ -41,11 +40,11 @@ static vggcl_status launch(vggcl_ctx *ctx, const char *where, const vggcl_conv_p
     const int N = c->N, C_in = c->C_in, C_out = c->C_out, H = c->H, W = c->W;
     (void)p;
     const int K = C_in * 9;
-    const size_t reach = ctx->blas_reach ? ctx->blas_reach : INT_MAX, hw = (size_t)H * W, image = C_out * hw;
-    if (!vggcl__sgemm_reaches(ctx, (size_t)C_out, hw, (size_t)K, image))
+    const size_t hw = (size_t)H * W, image = C_out * hw;
+    if (!vggcl__sgemm_reaches(ctx, (size_t)C_out, hw, (size_t)K, 0, 0, 0))
         return vggcl__fail(ctx, VGGCL_ERR_SHAPE, "%s: gemm (CLBlast) indexes its matrices in 32 bits: (%d x %d) "
                            "weights times a (%d x %zu) image, padded, is past %zu floats; another --conv runs it",
-                           where, C_out, K, K, hw, reach);
+                           where, C_out, K, K, hw, vggcl__blas_reach(ctx));
     const int HW = (int)hw; /* (within reach) */
     if ((st = vggcl__kernel(ctx, VGGCL_K_IM2COL, where, &kcol)) != VGGCL_OK ||
         (st = vggcl__kernel(ctx, VGGCL_K_BIAS_RELU_ROWS, where, &kbias)) != VGGCL_OK)
@@ -59,7 +58,7 @@ static vggcl_status launch(vggcl_ctx *ctx, const char *where, const vggcl_conv_p
         ARG(kcol, 0, in); ARG(kcol, 1, col); ARG(kcol, 2, n); ARG(kcol, 3, C_in); ARG(kcol, 4, H); ARG(kcol, 5, W);
         if ((st = vggcl__enqueue(ctx, where, kcol, 2, g_col, local, 0)) != VGGCL_OK) return st;
         const size_t at = (size_t)n * image;
-        const int near = at + image <= reach; /* (else by the second workspace) */
+        const int near = vggcl__sgemm_reaches(ctx, (size_t)C_out, hw, (size_t)K, 0, 0, at); /* (else the workspace) */
         if ((st = vggcl__sgemm(ctx, where, 0, (size_t)C_out, (size_t)HW, (size_t)K, weight, 0, col, 0,
                                near ? out : c->ws[1], near ? at : 0)) != VGGCL_OK)
             return st;

@@ -28,7 +28,7 @@ static const char *clblast_name(CLBlastStatusCode s)
 vggcl_status vggcl__sgemm(vggcl_ctx *ctx, const char *where, int trans_b, size_t M, size_t N, size_t K, cl_mem a,
                           size_t a_off, cl_mem b, size_t b_off, cl_mem c, size_t c_off)
 {
-    if (!vggcl__sgemm_reaches(ctx, M, N, K, c_off + M * N) || a_off + M * K > INT_MAX || b_off + K * N > INT_MAX)
+    if (!vggcl__sgemm_reaches(ctx, M, N, K, a_off, b_off, c_off))
         return vggcl__fail(ctx, VGGCL_ERR_SHAPE, "%s: CLBlast's SGEMM indexes in 32 bits: (%zu x %zu) times (%zu x %zu), "
                            "padded, is past its reach", where, M, K, K, N);
     cl_event *ev = vggcl__prof_slot(ctx, where, 2.0 * M * N * K);
@@ -64,10 +64,14 @@ size_t vggcl__sgemm_temp_floats(size_t M, size_t N, size_t K)
     return m * k + k * n + m * n;
 }
 
-int vggcl__sgemm_reaches(const vggcl_ctx *ctx, size_t M, size_t N, size_t K, size_t c_end)
+size_t vggcl__blas_reach(const vggcl_ctx *ctx) { return ctx->blas_reach ? ctx->blas_reach : INT_MAX; }
+
+int vggcl__sgemm_reaches(const vggcl_ctx *ctx, size_t M, size_t N, size_t K, size_t a_off, size_t b_off,
+                         size_t c_off)
 {
-    const size_t reach = ctx->blas_reach ? ctx->blas_reach : INT_MAX;
-    return vggcl__sgemm_temp_floats(M, N, K) <= reach && c_end <= reach; /* (the padded copies hold the operands) */
+    const size_t reach = vggcl__blas_reach(ctx);
+    return vggcl__sgemm_temp_floats(M, N, K) <= reach && a_off + M * K <= reach && b_off + K * N <= reach &&
+           c_off + M * N <= reach;
 }
 
 int vggcl__dense_uses_sgemm(int N, int K, int C) { return (double)N * C * K > VGGCL_DENSE_SMALL_MACS; }
