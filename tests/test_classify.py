@@ -312,7 +312,9 @@ class Export(unittest.TestCase):
                              (["--state-dict", self.d / "text.pt"], "not a PyTorch checkpoint"),
                              (["--state-dict", self.d / "missing.pt"], "No such file"),
                              (["--state-dict", self.d / "sd.pt", "--original-head"], "--original-head, but"),
-                             (["--state-dict", self.d / "sd.pt", "--class-names", "a,b"], "2 class names, but the model has 5")]:
+                             (["--state-dict", self.d / "sd.pt", "--class-names", "a,b"], "2 class names, but the model has 5"),
+                             (["--state-dict", self.d / "sd.pt", "--mean", "0.5,nan,0.5"], "expected three numbers R,G,B"),
+                             (["--state-dict", self.d / "sd.pt", "--std", "1,0,1"], "--std '1,0,1': each must be > 0")]:
             with self.subTest(needle):
                 rc, err, _ = self.export(*args, "--out", out)
                 self.assertEqual(rc, 1, err)

@@ -20,6 +20,7 @@ kept pool5: keep is assumed, said on stderr; give --pool5 drop for a model train
 whole pickled model says it itself). Every failure is one line naming the file, exit 1, no file.
 """
 import argparse
+import math
 import struct
 import sys
 from pathlib import Path
@@ -29,13 +30,12 @@ import torchvision
 from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from safetensors_io import (BadArgument, Refused, load_file, read_class_names, run_converter, save_file,  # noqa: E402
-                           write_model)
+from safetensors_io import (MAX_SIZE, BadArgument, Refused, load_file, read_class_names,  # noqa: E402
+                           run_converter, save_file, write_model)
 
 PROG = "export_torchvision.py"
 ARCHS = {"vgg11": "A", "vgg13": "B", "vgg16": "D", "vgg19": "E"}  # torchvision.models.vgg.cfgs
 CHECKPOINT_KEYS = ("state_dict", "model_state_dict", "model", "net", "module")
-MAX_SIZE = 16384  # the largest resize and crop vggcl's preprocessing takes
 
 
 
@@ -181,7 +181,7 @@ def _floats(text, what):
         v = [float(x) for x in text.split(",")]
     except ValueError:
         v = []
-    if len(v) != 3 or not all(map(lambda x: x == x and abs(x) != float("inf"), v)):
+    if len(v) != 3 or not all(map(math.isfinite, v)):
         raise BadArgument(f"{what} {text!r}: expected three numbers R,G,B")
     if what == "--std" and min(v) <= 0:
         raise BadArgument(f"--std {text!r}: each must be > 0")

@@ -44,7 +44,7 @@ import onnx
 from onnx import numpy_helper
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from safetensors_io import BadArgument, Refused, read_class_names, run_converter, write_model  # noqa: E402
+from safetensors_io import MAX_SIZE, BadArgument, Refused, read_class_names, run_converter, write_model  # noqa: E402
 
 PROG = "import_onnx.py"
 SCALES = {
@@ -55,7 +55,6 @@ SCALES = {
 }
 SHAPE_OPS = ("Shape", "Size")  # their outputs are shapes, not data
 MAX_DENSE = 16  # the engine's limit on a head's dense layers (VGGCL_MAX_HIDDEN + 1, host/model.h)
-MAX_SIZE = 16384  # the largest resize and crop vggcl's preprocessing takes (vggcl_model_preprocess)
 
 
 def name_of(node):

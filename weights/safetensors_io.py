@@ -124,6 +124,9 @@ def read_class_names(text, json_path, flags=("--classes", "--classes-json")):
     return names, src
 
 
+MAX_SIZE = 16384  # the largest resize and crop vggcl's preprocessing takes (vggcl_model_preprocess)
+
+
 class Refused(Exception):
     """A converter's input cannot be converted (said after the input's name)."""
 
