@@ -31,7 +31,7 @@ from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from safetensors_io import (MAX_SIZE, BadArgument, Refused, load_file, read_class_names,  # noqa: E402
-                           run_converter, save_file, write_model)
+                           run_converter, write_atomic, write_model)
 
 PROG = "export_torchvision.py"
 ARCHS = {"vgg11": "A", "vgg13": "B", "vgg16": "D", "vgg19": "E"}  # torchvision.models.vgg.cfgs
@@ -64,8 +64,8 @@ def gap_features(model, x):
 
 
 def export(model, path, pool5="keep", dtype=None):
-    """Writes model.state_dict() with __metadata__ vggcl.pool5 set."""
-    save_file(model.state_dict(), path, metadata={"format": "pt", "vggcl.pool5": pool5}, dtype=dtype)
+    """Writes model.state_dict() with __metadata__ vggcl.pool5 set; atomically, as the command does."""
+    write_atomic(model.state_dict(), {"format": "pt", "vggcl.pool5": pool5}, path, dtype=dtype)
 
 
 def _is_safetensors(path):
