@@ -75,6 +75,7 @@ struct vggcl_ctx {
     int selected;          /* vggcl_select_device was called successfully */
     int use_ref;           /* 1: plain-C reference backend, no OpenCL */
     char device_name[256];
+    int device_index;      /* the device's index in vggcl_list_devices; -1: ref or none selected */
     char device_type[16];                  /* vggcl_device_info's type; "" for ref */
     char device_version[128], driver_version[128], platform_name[128]; /* for the program cache key */
     char platform_version[512]; /* also: PoCL's alone names the LLVM that compiles (a rebuild keeps the rest) */

@@ -99,6 +99,9 @@ VGGCL_API vggcl_status vggcl_list_devices(vggcl_ctx *ctx, vggcl_device_info *out
  * first device. Call once per context, before loading a model. */
 VGGCL_API vggcl_status vggcl_select_device(vggcl_ctx *ctx, const char *spec);
 VGGCL_API const char *vggcl_device_name(const vggcl_ctx *ctx); /* "" before selection */
+/* The selected device's index in vggcl_list_devices (what a spec of that number selects): it tells
+ * apart devices of one name (a box of identical GPUs); -1 for ref and before selection. */
+VGGCL_API int vggcl_device_index(const vggcl_ctx *ctx);
 /* The selected device's type as vggcl_list_devices gives it ("GPU", "CPU", ...); "" for ref and
  * before selection. */
 VGGCL_API const char *vggcl_device_type(const vggcl_ctx *ctx);

@@ -268,6 +268,38 @@ START_TEST(test_load_options)
 }
 END_TEST
 
+/* vggcl_device_index: each listed device's own index whichever spec selected it (an index, P:D); -1 before
+ * a selection, after a failed one and on the reference. */
+START_TEST(test_device_index)
+{
+    vggcl_ctx *ctx = vggcl_ctx_new();
+    ck_assert_ptr_nonnull(ctx);
+    ck_assert_int_eq(vggcl_device_index(ctx), -1);
+    ck_assert_int_eq(vggcl_device_index(NULL), -1);
+    ck_assert_int_ne(vggcl_select_device(ctx, "no such device, anywhere"), VGGCL_OK);
+    ck_assert_int_eq(vggcl_device_index(ctx), -1);
+    vggcl_ctx_free(ctx);
+    ctx = ref_ctx();
+    ck_assert_int_eq(vggcl_device_index(ctx), -1);
+    vggcl_device_info info[16];
+    int n = 0;
+    ck_assert_msg(vggcl_list_devices(ctx, info, 16, &n) == VGGCL_OK && n > 0, "%s", vggcl_message(ctx));
+    vggcl_ctx_free(ctx);
+    for (int i = 0; i < n && i < 16; i++)
+        for (int by_pair = 0; by_pair < 2; by_pair++) {
+            char spec[32];
+            if (by_pair) snprintf(spec, sizeof spec, "%d:%d", info[i].platform, info[i].device);
+            else snprintf(spec, sizeof spec, "%d", info[i].index);
+            ctx = vggcl_ctx_new();
+            ck_assert_msg(vggcl_select_device(ctx, spec) == VGGCL_OK, "%s: %s", spec, vggcl_message(ctx));
+            ck_assert_int_eq(info[i].index, i);
+            ck_assert_msg(vggcl_device_index(ctx) == i, "%s selected index %d", spec, vggcl_device_index(ctx));
+            ck_assert_str_eq(vggcl_device_name(ctx), info[i].name);
+            vggcl_ctx_free(ctx);
+        }
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("api");
@@ -281,6 +313,7 @@ int main(void)
     tcase_add_test(tc, test_train_head_not_finite);
     tcase_add_test(tc, test_tune_model_checked);
     tcase_add_test(tc, test_load_options);
+    tcase_add_test(tc, test_device_index);
     suite_add_tcase(s, tc);
     return tu_run(s);
 }

@@ -246,18 +246,22 @@ class Cli(unittest.TestCase):
         self.assertIn("CL_", seen)
 
     def test_several_devices(self):
-        """--device LIST (here the same PoCL device twice, two contexts) spreads the batches over the
-        devices, a thread each; the output is the single-device run's, in order."""
+        """--device LIST (the same PoCL device twice, two contexts) and --device all (on PoCL's CPU device
+        listed twice, two devices of one name as a box's GPUs) spread the batches over the devices, a thread
+        each; the output is the single-device run's, in order. A device failing is named by its index."""
         images = self.d / "images"
         images.mkdir()
         for i in range(7):
             shutil.copy(ROOT / "tests" / "data" / "tiny.png", images / f"{i}.png")
         (images / "3_broken.png").write_bytes(b"broken")
         outs = []
-        for dev in ([], ["--device", "0,0"], ["--device", "all"]):
+        two = testenv.two_devices(VGGCL)
+        self.assertTrue(two or os.environ.get("VGGCL_DEVICE"), "PoCL did not list its CPU device twice")
+        runs = [([], None), (["--device", "0,0"], None), (["--device", "all"], None)]
+        for dev, env in runs + ([(["--device", "all"], two), (["--device", "1,0"], two)] if two else []):
             out = self.d / f"l{len(outs)}.npy"
             r = self.vggcl("classify", "--weights", self.weights, "--batch", "2", "--resize", "24", "--crop", "20",
-                           "--format", "csv", "--logits-out", out, *dev, images)
+                           "--format", "csv", "--logits-out", out, *dev, images, env=env)
             self.assertEqual(r.returncode, 1, r.stderr)  # the broken image
             outs.append((r.stdout, [ln for ln in r.stderr.splitlines() if "compiling" not in ln], np.load(out)))
         for stdout, stderr, logits in outs[1:]:
@@ -266,6 +270,15 @@ class Cli(unittest.TestCase):
             np.testing.assert_array_equal(logits, outs[0][2])
         self.fails(["classify", "--weights", self.weights, "--device", "0,no-such-device", str(images)], 1,
                    "no-such-device")
+        for n in range(1, 100) if two else ():  # the first enqueue in a batch: its device said by index too
+            r = self.vggcl("classify", "--weights", self.weights, "--batch", "2", "--resize", "24", "--crop", "20",
+                           "--device", "1", images, env=dict(two, VGGCL_FAULT=f"enqueue:{n}"))
+            self.assertEqual(r.returncode, 1, r.stderr)
+            if ", batch " in r.stderr:
+                self.assertIn("\nvggcl: device 1 (pthread-", "\n" + r.stderr)
+                break
+        else:
+            self.assertFalse(two, "no enqueue failure landed in a batch")
 
     def test_double_dash_and_empty_folder(self):
         img = self.d / "-dash.png"

@@ -296,7 +296,7 @@ static void hear(void *user, const char *msg)
  * the error and what was given back, and the passes' results stand. */
 START_TEST(test_fault_cleanup)
 {
-    static const char *const what[] = { "closing the device ", "forward pass: ", "freeing the model: ", "layer " };
+    static const char *const what[] = { "closing device ", "forward pass: ", "freeing the model: ", "layer " };
     const char *path = tu_tmp("faults.safetensors");
     vggcl_load_options o = { VGGCL_POOL5_AUTO, NULL, VGGCL_CONV_AUTO, 0 };
     float logits[N_IMG * 3], over[N_IMG * 3];

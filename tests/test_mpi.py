@@ -234,6 +234,30 @@ class Mpi(Folder):
         self.assertEqual([line.split(":")[0] for line in seen.stdout.splitlines()], [str(p) for p in
                          [images / g.name for g in good[:4]]])
 
+    def test_each_rank_its_own_device(self):
+        """On a machine with two devices of one name (PoCL's CPU device listed twice, as a box's GPUs), the
+        local rank picks the device: the output is one process's, and a failure in each rank's first batch
+        names rank 0's device 0 and rank 1's device 1."""
+        two = testenv.two_devices(VGGCL)
+        self.assertTrue(two or os.environ.get("VGGCL_DEVICE"), "PoCL did not list its CPU device twice")
+        if not two:
+            return  # (VGGCL_TEST_DEVICE names the device for every rank)
+        one, o1 = self.classify("one")
+        both, o2 = self.classify("both", ranks=2, env=dict(ENV, **two))
+        self.assertEqual((both.returncode, both.stdout), (one.returncode, one.stdout), both.stderr)
+        np.testing.assert_array_equal(np.load(o2 / "l.npy"), np.load(o1 / "l.npy"))
+        for n in range(1, 100):  # the first enqueue in a batch, counted alike in each rank
+            r, out = self.classify(f"fault{n}", ranks=2, env=dict(ENV, VGGCL_FAULT=f"enqueue:{n}", **two))
+            self.assertEqual(r.returncode, 1, r.stderr)
+            self.assertEqual(list(out.iterdir()), [], "output left behind")
+            if ", batch " in r.stderr:
+                break
+        said = "\n".join(vggcl_lines(r.stderr))
+        self.assertIn("vggcl: device 0 (pthread-", said)
+        self.assertIn("batch 1 of 2 of rank 0's share", said)
+        self.assertIn("vggcl: device 1 (pthread-", said)
+        self.assertIn("batch 1 of 2 of rank 1's share", said)
+
     def test_ranks_seeing_different_images(self):
         """Ranks that find different image lists (a folder changing as the job starts, machines that do
         not see the same files; here each rank given its own folder through mpirun's MPMD syntax) cut

@@ -104,7 +104,8 @@ typedef struct {
     int n_slots, stop;
 } runner;
 
-/* The message when slot s failed on its device: names the device and the batch. */
+/* The message when slot s failed on its device: names the device (its index too: a box's GPUs share a
+ * name) and the batch. */
 static void describe_failure(runner *r, vggcl_ctx *ctx, bslot *s)
 {
     const char *m = vggcl_message(ctx);
@@ -113,9 +114,12 @@ static void describe_failure(runner *r, vggcl_ctx *ctx, bslot *s)
     char of[64] = ""; /* (under mpirun the batches count in the rank's share) */
     if (ranks && ranks->size > 1) snprintf(of, sizeof of, " of rank %d's share", ranks->rank);
     free(s->msg);
+    char device[320];
+    if (vggcl_device_index(ctx) < 0) snprintf(device, sizeof device, "%s", vggcl_device_name(ctx)); /* (ref) */
+    else snprintf(device, sizeof device, "device %d (%s)", vggcl_device_index(ctx), vggcl_device_name(ctx));
     if ((s->msg = malloc(len)))
-        snprintf(s->msg, len, "%s, batch %d of %d%s (%s to %s): %s", vggcl_device_name(ctx), s->number + 1,
-                 r->n_batches, of, r->files[s->index[0]], r->files[s->index[s->nb - 1]], m);
+        snprintf(s->msg, len, "%s, batch %d of %d%s (%s to %s): %s", device, s->number + 1, r->n_batches, of,
+                 r->files[s->index[0]], r->files[s->index[s->nb - 1]], m);
 }
 
 /* Submits slot s's pass on device d (its context and model): it overlaps the

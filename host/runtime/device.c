@@ -16,7 +16,7 @@
 vggcl_ctx *vggcl_ctx_new(void)
 {
     vggcl_ctx *ctx = calloc(1, sizeof(vggcl_ctx));
-    if (ctx) vggcl__fault_init(ctx);
+    if (ctx) ctx->device_index = -1, vggcl__fault_init(ctx);
     return ctx;
 }
 
@@ -24,7 +24,7 @@ void vggcl_ctx_free(vggcl_ctx *ctx)
 {
     if (!ctx) return;
     char where[300];
-    snprintf(where, sizeof where, "closing the device %s", ctx->device_name);
+    snprintf(where, sizeof where, "closing device %d (%s)", ctx->device_index, ctx->device_name);
     vggcl__prof_reset(ctx);
     free(ctx->prof);
     free(ctx->tuned);
@@ -41,6 +41,11 @@ void vggcl_ctx_free(vggcl_ctx *ctx)
 const char *vggcl_device_name(const vggcl_ctx *ctx)
 {
     return ctx ? ctx->device_name : "";
+}
+
+int vggcl_device_index(const vggcl_ctx *ctx)
+{
+    return ctx ? ctx->device_index : -1;
 }
 
 const char *vggcl_device_type(const vggcl_ctx *ctx)
@@ -328,6 +333,7 @@ vggcl_status vggcl_select_device(vggcl_ctx *ctx, const char *spec)
     ctx->max_alloc = list[i].info.max_alloc;
     ctx->global_mem = list[i].info.global_mem;
     snprintf(ctx->device_name, sizeof ctx->device_name, "%s", list[i].info.name);
+    ctx->device_index = list[i].info.index;
     CL_CHECK(clGetDeviceInfo, (ctx->device, CL_DEVICE_MAX_WORK_GROUP_SIZE, sizeof ctx->max_wg, &ctx->max_wg, NULL));
     CL_CHECK(clGetDeviceInfo, (ctx->device, CL_DEVICE_LOCAL_MEM_SIZE, sizeof ctx->local_mem, &ctx->local_mem, NULL));
     snprintf(ctx->device_type, sizeof ctx->device_type, "%s", list[i].info.type);
@@ -365,6 +371,7 @@ fail:
         ctx->device_name[0] = ctx->device_type[0] = ctx->device_version[0] = ctx->platform_name[0] = '\0';
         ctx->driver_version[0] = ctx->platform_version[0] = '\0';
         ctx->is_gpu = ctx->is_cpu = 0;
+        ctx->device_index = -1;
     }
     return st;
 }

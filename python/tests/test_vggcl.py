@@ -186,9 +186,10 @@ def test_classify_threads(files, monkeypatch):
                 m.classify(paths[:at] + [bad] + paths[at:], batch=4, threads=3)
         with pytest.raises(vggcl.Error, match="threads"):
             m.classify(paths, threads=0)
-        assert m.device_type == next(d["type"] for d in vggcl.devices() if d["name"] == m.device)
+        assert (m.device_type, m.device) == next((d["type"], d["name"]) for d in vggcl.devices()
+                                                 if d["index"] == m.device_index)
     with vggcl.Model(files["weights"], device="ref") as m:
-        assert m.device_type == ""
+        assert (m.device_type, m.device_index) == ("", None)
 
 
 def test_errors_carry_the_message(files):
@@ -227,6 +228,7 @@ def test_misuse_raises_errors(files):
         with vggcl.Model(files["weights"], device=index) as by_int, vggcl.Model(files["weights"],
                                                                                 device=str(index)) as by_str:
             assert by_int.device == by_str.device != "reference (plain C)"
+            assert by_int.device_index == by_str.device_index == index
     finally:
         del os.environ["VGGCL_DEVICE"]
     sd = {k: v.numpy() for k, v in files["model"].state_dict().items()}

@@ -98,6 +98,7 @@ _list_devices = _sig("vggcl_list_devices", ctypes.c_int, _p, ctypes.POINTER(_Dev
 _select_device = _sig("vggcl_select_device", ctypes.c_int, _p, ctypes.c_char_p)
 _device_name = _sig("vggcl_device_name", ctypes.c_char_p, _p)
 _device_type = _sig("vggcl_device_type", ctypes.c_char_p, _p)
+_device_index = _sig("vggcl_device_index", ctypes.c_int, _p)
 _decode_threads_default = _sig("vggcl_decode_threads_default", ctypes.c_int, _p)
 _conv_algorithm = _sig("vggcl_conv_algorithm", ctypes.c_int, ctypes.c_char_p)
 _load_defaults = _sig("vggcl_load_options_defaults", None, ctypes.POINTER(_LoadOptions))
@@ -369,6 +370,14 @@ class Model:
     def device(self):
         self._live()
         return _text(_device_name(self._ctx.ptr))
+
+    @property
+    def device_index(self):
+        """The device's index in devices(), which tells apart devices of one name (a box's GPUs); None on the
+        reference backend."""
+        self._live()
+        index = _device_index(self._ctx.ptr)
+        return None if index < 0 else index
 
     @property
     def device_type(self):
