@@ -65,6 +65,7 @@ static void make_model(const char *path)
 static vggcl_status pass(vggcl_ctx *ctx, vggcl_model *m, float *logits, float *cams, float *over)
 {
     float feat[N_IMG * 16], one[3];
+    tu_nan(logits, N_IMG * 3), tu_nan(over, N_IMG * 3), tu_nan(cams, N_IMG * MAX_HW); /* (no earlier pass's) */
     vggcl_status st = vggcl_forward_submit(ctx, m, x, N_IMG, H, W, over, feat);
     if (st != VGGCL_OK) return st;
     st = vggcl_forward_submit(ctx, m, x, 1, H, W, one, NULL);

@@ -72,7 +72,7 @@ START_TEST(test_network_vs_reference)
         ck_assert(vggcl_forward(ref, mr, x, N, H, W, yr, fr) == VGGCL_OK);
         /* twice on the device: the second pass reuses the grown workspace */
         for (int pass = 0; pass < 2; pass++) {
-            memset(yc, 0, (size_t)N * C * 4);
+            tu_nan(yc, (size_t)N * C), tu_nan(fc, (size_t)N * F); /* (not the first pass's answers) */
             ck_assert_msg(vggcl_forward(cl, mc, x, N, H, W, yc, fc) == VGGCL_OK, "%s", vggcl_message(cl));
             ck_assert_msg(tu_compare("features", fr, fc, N, F, 1, 1, REL_L2, ELEM), "net %s (conv %d): features differ",
                           nets[i].cfg, conv);
@@ -80,12 +80,14 @@ START_TEST(test_network_vs_reference)
                           nets[i].cfg, conv);
         }
         /* a smaller batch after a larger one, on the same buffers */
+        tu_nan(yc, (size_t)N * C);
         ck_assert(vggcl_forward(cl, mc, x, 1, H, W, yc, NULL) == VGGCL_OK);
         ck_assert(tu_compare("logits (batch 1)", yr, yc, 1, C, 1, 1, REL_L2, ELEM));
         /* a NaN pixel in the last image makes its logits NaN, as PyTorch's (ReLU and the max pools let NaN
          * through; fmax had made it a confident answer), on the device as on the reference, and leaves the
          * other images' as they were */
         x[nx - (size_t)H * W + (size_t)(H / 2) * W + W / 2] = NAN;
+        memset(yc, 0, (size_t)N * C * 4); /* (not NaN: the last image's NaN must be written, the rest right) */
         ck_assert_msg(vggcl_forward(cl, mc, x, N, H, W, yc, NULL) == VGGCL_OK, "%s", vggcl_message(cl));
         ck_assert(N < 2 || tu_compare("logits (the images without NaN)", yr, yc, N - 1, C, 1, 1, REL_L2, ELEM));
         /* the reference's pass once per net, on the small ones (its code is the same for every width; the

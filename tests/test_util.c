@@ -21,6 +21,11 @@ void tu_fill(float *a, size_t n, unsigned seed, float lo, float hi)
     }
 }
 
+void tu_nan(float *a, size_t n)
+{
+    for (size_t i = 0; i < n; i++) a[i] = NAN;
+}
+
 int tu_compare(const char *what, const float *expected, const float *got, int N, int C, int H, int W,
                double rel_l2, double elem_tol)
 {
@@ -70,6 +75,11 @@ cl_mem tu_alloc(vggcl_ctx *ctx, size_t n)
     cl_int err;
     cl_mem m = clCreateBuffer(ctx->cl, CL_MEM_READ_WRITE, (n ? n : 1) * sizeof(float), NULL, &err);
     ck_assert_msg(err == CL_SUCCESS, "clCreateBuffer -> %s", vggcl__cl_error_name(err));
+    /* NaN in every float: what a kernel leaves unwritten, or reads before anything wrote it, shows in
+     * the comparison instead of passing on a zeroed page or an earlier case's right answer */
+    const float nan = NAN;
+    err = clEnqueueFillBuffer(ctx->queue, m, &nan, sizeof nan, 0, (n ? n : 1) * sizeof(float), 0, NULL, NULL);
+    ck_assert_msg(err == CL_SUCCESS, "clEnqueueFillBuffer -> %s", vggcl__cl_error_name(err));
     return m;
 }
 

@@ -10,6 +10,8 @@
 
 /* Uniform values in [lo, hi) from a fixed LCG: the same on every machine. */
 void tu_fill(float *a, size_t n, unsigned seed, float lo, float hi);
+/* n NaNs: an output filled so before a call shows whatever the call leaves unwritten. */
+void tu_nan(float *a, size_t n);
 
 /* Compares got with the reference `expected`, an (N, C, H, W) tensor.
  * Passes when the relative L2 error is <= rel_l2 and every element satisfies
@@ -22,7 +24,7 @@ int tu_compare(const char *what, const float *expected, const float *got, int N,
  * library's default device). Fails the test if there is none. */
 vggcl_ctx *tu_cl_ctx(void);
 cl_mem tu_upload(vggcl_ctx *ctx, const float *src, size_t n);
-cl_mem tu_alloc(vggcl_ctx *ctx, size_t n);
+cl_mem tu_alloc(vggcl_ctx *ctx, size_t n); /* n floats, each NaN */
 void tu_download(vggcl_ctx *ctx, cl_mem buf, float *dst, size_t n);
 
 /* One tensor for tu_write_safetensors. */
