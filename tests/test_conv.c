@@ -23,15 +23,28 @@ static const struct { int N, C_in, C_out, H, W; } shapes[] = {
 };
 
 /* _i: the device path, VGGCL_CONV_DIRECT or VGGCL_CONV_GEMM (im2col + SGEMM,
- * which sums the same C_in*9 products in float, so the same tolerances hold). */
+ * which sums the same C_in*9 products in float, so the same tolerances hold).
+ * With the defaults, then with each setting the tuner may choose (the direct
+ * kernel's PX 16 on maps wider than 16 and 32 on narrower ones, which the
+ * defaults never take). */
 START_TEST(test_conv_shapes)
 {
     vggcl_ctx *ctx = tu_cl_ctx();
-    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
-        ck_assert_msg(conv_case(ctx, _i, NULL, shapes[s].N, shapes[s].C_in, shapes[s].C_out, shapes[s].H, shapes[s].W, 0,
-                                (unsigned)s, REL_L2, ELEM),
-                      "conv3x3 (path %d) N=%d C_in=%d C_out=%d H=%d W=%d differs from the reference", _i, shapes[s].N,
-                      shapes[s].C_in, shapes[s].C_out, shapes[s].H, shapes[s].W);
+    const int n = vggcl__conv_candidates(ctx, _i, NULL, 0);
+    vggcl_conv_params *all = calloc((size_t)n + 1, sizeof *all);
+    ck_assert_ptr_nonnull(all);
+    vggcl__conv_candidates(ctx, _i, all, n);
+    ck_assert_int_ge(n, _i == VGGCL_CONV_DIRECT ? 2 : 0);
+    for (int c = -1; c < n; c++)
+        for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+            char text[200] = "defaults";
+            if (c >= 0) vggcl__conv_params_str(_i, &all[c], text, sizeof text);
+            ck_assert_msg(conv_case(ctx, _i, c < 0 ? NULL : &all[c], shapes[s].N, shapes[s].C_in, shapes[s].C_out,
+                                    shapes[s].H, shapes[s].W, 0, (unsigned)s, REL_L2, ELEM),
+                          "conv3x3 (path %d, %s) N=%d C_in=%d C_out=%d H=%d W=%d differs from the reference", _i, text,
+                          shapes[s].N, shapes[s].C_in, shapes[s].C_out, shapes[s].H, shapes[s].W);
+        }
+    free(all);
     vggcl_ctx_free(ctx);
 }
 END_TEST
