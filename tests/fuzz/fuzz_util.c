@@ -11,11 +11,27 @@
 
 #include "fuzz.h"
 
+/* The scratch files this process made (one per suffix), removed as it exits: each replay had left its
+ * own in /dev/shm. */
+static char made[8][256];
+static int n_made;
+
+static void remove_made(void)
+{
+    for (int i = 0; i < n_made; i++) unlink(made[i]);
+}
+
 const char *fuzz_file(const uint8_t *data, size_t size, const char *suffix)
 {
     static char path[256];
     const char *dir = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
     snprintf(path, sizeof path, "%s/vggcl-fuzz-%ld%s", dir, (long)getpid(), suffix);
+    int known = 0;
+    for (int i = 0; i < n_made; i++) known |= !strcmp(made[i], path);
+    if (!known && n_made < 8) {
+        if (!n_made) atexit(remove_made);
+        memcpy(made[n_made++], path, sizeof path);
+    }
     FILE *f = fopen(path, "wb");
     if (!f) return NULL;
     const int ok = fwrite(data, 1, size, f) == size;
