@@ -96,7 +96,13 @@ class Classify(unittest.TestCase):
         rows = list(csv.DictReader(io.StringIO(r.stdout)))
         self.assertEqual(len(rows), 4)
         self.assertEqual([row["rank"] for row in rows], ["1", "2", "1", "2"])
-        self.assertTrue(all(row["label"] in self.labels.read_text() for row in rows))
+        preset = VGG16_Weights.IMAGENET1K_V1.transforms()
+        with torch.no_grad():
+            want = self.model(torch.stack([preset(Image.open(p).convert("RGB")) for p in self.images[:2]])).numpy()
+        top = [int(c) for lg in want for c in np.argsort(-lg)[:2]]
+        self.assertEqual([int(row["class"]) for row in rows], top)
+        names = self.labels.read_text().splitlines()  # (csv quotes the one with a comma and quotes in it)
+        self.assertEqual([row["label"] for row in rows], [names[c] for c in top])
 
     def test_bad_images_skipped(self):
         bad = self.d / "broken.jpg"
@@ -185,6 +191,7 @@ class Classify(unittest.TestCase):
         self.assertEqual(r.returncode, 1)
         self.assertIn(f"{self.d}: --labels is a folder", r.stderr)
         r = self.classify("--labels", self.d / "none.txt", self.images[0])
+        self.assertEqual((r.returncode, r.stdout), (1, ""))
         self.assertIn("cannot open the labels file: No such file or directory", r.stderr)
         # a late option's mistake is said before anything is printed (the CSV header came first)
         r = self.classify("--format", "csv", "--threads", "0", self.images[0])
