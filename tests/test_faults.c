@@ -260,6 +260,8 @@ START_TEST(test_fault_setup)
                       "VGGCL_FAULT=setup never failed %s", opened[i]);
 
     /* call n is the first after the selection: the first program made from source */
+    const char *was = getenv("VGGCL_CACHE_DIR"); /* (the tests' cache, given by ctest: back after) */
+    char *cache = was ? strdup(was) : NULL;
     setenv("VGGCL_CACHE_DIR", "off", 1);
     setenv("VGGCL_FAULT", spec, 1);
     vggcl_ctx *ctx = tu_cl_ctx();
@@ -276,7 +278,9 @@ START_TEST(test_fault_setup)
     check_results(spec, logits, cams, over);
     vggcl_model_free(m);
     vggcl_ctx_free(ctx);
-    unsetenv("VGGCL_CACHE_DIR");
+    if (cache) setenv("VGGCL_CACHE_DIR", cache, 1);
+    else unsetenv("VGGCL_CACHE_DIR");
+    free(cache);
 }
 END_TEST
 
