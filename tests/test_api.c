@@ -269,7 +269,8 @@ START_TEST(test_load_options)
 END_TEST
 
 /* vggcl_device_index: each listed device's own index whichever spec selected it (an index, P:D); -1 before
- * a selection, after a failed one and on the reference. */
+ * a selection, after a failed one (no such device; each call opening the device failed in turn, most of
+ * them after the device was matched) and on the reference. */
 START_TEST(test_device_index)
 {
     vggcl_ctx *ctx = vggcl_ctx_new();
@@ -285,6 +286,22 @@ START_TEST(test_device_index)
     int n = 0;
     ck_assert_msg(vggcl_list_devices(ctx, info, 16, &n) == VGGCL_OK && n > 0, "%s", vggcl_message(ctx));
     vggcl_ctx_free(ctx);
+    int failed = 0;
+    for (int k = 1;; k++) {
+        char spec[32];
+        snprintf(spec, sizeof spec, "setup:%d", k);
+        setenv("VGGCL_FAULT", spec, 1);
+        ctx = vggcl_ctx_new();
+        unsetenv("VGGCL_FAULT");
+        const vggcl_status st = vggcl_select_device(ctx, "0");
+        const int fired = ctx->fault_fired;
+        ck_assert_msg(fired ? st != VGGCL_OK && vggcl_device_index(ctx) == -1 : st == VGGCL_OK && vggcl_device_index(ctx) == 0,
+                      "VGGCL_FAULT=%s: status %d, index %d", spec, st, vggcl_device_index(ctx));
+        vggcl_ctx_free(ctx);
+        if (!fired) break;
+        failed++;
+    }
+    ck_assert_int_ge(failed, 5); /* (the platform and device queries, the context, both queues) */
     for (int i = 0; i < n && i < 16; i++)
         for (int by_pair = 0; by_pair < 2; by_pair++) {
             char spec[32];

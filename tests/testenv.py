@@ -6,6 +6,7 @@ first device). And a test stopped by SIGTERM or SIGHUP (ctest interrupted, a
 CI job cancelled) ends like one stopped by Ctrl-C, so its temporary folders
 are removed on the way out."""
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -25,14 +26,19 @@ os.environ["VGGCL_DEVICE"] = _device
 
 
 def two_devices(vggcl):
-    """The environment in which `vggcl` finds two devices of one name, as in a box of identical GPUs:
-    PoCL's CPU device twice (POCL_DEVICES), where the tests run on PoCL; else None (VGGCL_TEST_DEVICE
-    names a device, or PoCL is not the first platform)."""
+    """(environment, name) in which `vggcl` finds exactly two devices, both named name, as in a box of
+    identical GPUs: PoCL's CPU device twice (POCL_DEVICES: "cpu" from PoCL 4, "pthread" before), where
+    the tests run on PoCL alone; else None (VGGCL_TEST_DEVICE names a device, or another platform lists
+    its devices too)."""
     if _device:
         return None
-    env = dict(os.environ, POCL_DEVICES="pthread pthread")
-    r = subprocess.run([str(vggcl), "devices"], capture_output=True, text=True, env=env, timeout=120)
-    rows = [ln for ln in r.stdout.splitlines() if ln[:1].isdigit()]  # (each device's first line)
-    if r.returncode or len(rows) < 2 or not all("  pthread-" in ln for ln in rows[:2]):
-        return None
-    return {"POCL_DEVICES": "pthread pthread"}
+    for driver in ("cpu", "pthread"):
+        env = {"POCL_DEVICES": f"{driver} {driver}"}
+        r = subprocess.run([str(vggcl), "devices"], capture_output=True, text=True, env=dict(os.environ, **env),
+                           timeout=120)
+        # each device's first line: index, P:D, type, CUs, memory, max alloc, then "NAME (PLATFORM)"
+        names = [m.group(1) for ln in r.stdout.splitlines() if ln[:1].isdigit()
+                 for m in [re.search(r" GiB +[0-9.]+ GiB  (.*) \([^()]*\)$", ln)] if m]
+        if r.returncode == 0 and len(names) == 2 and names[0] == names[1]:
+            return env, names[0]
+    return None

@@ -208,12 +208,9 @@ int cli_bench_images(vggcl_ctx *ctx, vggcl_model *model, const char *dir, const 
 /* vggcl_ctx_new with the progress log on stderr ("vggcl: compiling ..."). */
 vggcl_ctx *cli_ctx_new(void);
 
-/* A new context on the device, the model loaded with opts, and with p the
- * preprocessing options not given taken from the model (vggcl_model_preprocess).
- * Returns CLI_OK, or CLI_FAIL with the error printed; the caller frees
- * *ctx and *model (NULL when not made) either way. */
-int cli_open_model(const char *device, const char *weights, const vggcl_load_options *opts, vggcl_preprocess *p,
-                   vggcl_ctx **ctx, vggcl_model **model);
+/* The context's device for a message: "device 1 (NAME)" (the index tells a box's GPUs apart: they share
+ * a name), or the reference's name. Returns buf. */
+const char *cli_device_label(const vggcl_ctx *ctx, char *buf, size_t len);
 
 int cmd_devices(int argc, char **argv);
 int cmd_run(int argc, char **argv);

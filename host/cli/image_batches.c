@@ -104,22 +104,20 @@ typedef struct {
     int n_slots, stop;
 } runner;
 
-/* The message when slot s failed on its device: names the device (its index too: a box's GPUs share a
- * name) and the batch. */
+/* The message when slot s failed on its device: names the device (cli_device_label) and the batch. */
 static void describe_failure(runner *r, vggcl_ctx *ctx, bslot *s)
 {
-    const char *m = vggcl_message(ctx);
+    const char *m = vggcl_message(ctx), *first = r->files[s->index[0]], *last = r->files[s->index[s->nb - 1]];
     const cli_ranks *ranks = r->job->ranks;
-    const size_t len = strlen(m) + 2 * 4096 + 256;
-    char of[64] = ""; /* (under mpirun the batches count in the rank's share) */
+    char of[64] = "", device[320]; /* (under mpirun the batches count in the rank's share) */
     if (ranks && ranks->size > 1) snprintf(of, sizeof of, " of rank %d's share", ranks->rank);
+    cli_device_label(ctx, device, sizeof device);
+    /* (the parts, two numbers and the words between them: the message is never cut) */
+    const size_t len = strlen(device) + strlen(of) + strlen(first) + strlen(last) + strlen(m) + 64;
     free(s->msg);
-    char device[320];
-    if (vggcl_device_index(ctx) < 0) snprintf(device, sizeof device, "%s", vggcl_device_name(ctx)); /* (ref) */
-    else snprintf(device, sizeof device, "device %d (%s)", vggcl_device_index(ctx), vggcl_device_name(ctx));
     if ((s->msg = malloc(len)))
-        snprintf(s->msg, len, "%s, batch %d of %d%s (%s to %s): %s", device, s->number + 1, r->n_batches, of,
-                 r->files[s->index[0]], r->files[s->index[s->nb - 1]], m);
+        snprintf(s->msg, len, "%s, batch %d of %d%s (%s to %s): %s", device, s->number + 1, r->n_batches, of, first,
+                 last, m);
 }
 
 /* Submits slot s's pass on device d (its context and model): it overlaps the

@@ -129,14 +129,28 @@ vggcl_ctx *cli_ctx_new(void)
     return ctx;
 }
 
-int cli_open_model(const char *device, const char *weights, const vggcl_load_options *opts, vggcl_preprocess *p,
-                   vggcl_ctx **ctx, vggcl_model **model)
+const char *cli_device_label(const vggcl_ctx *ctx, char *buf, size_t len)
+{
+    if (vggcl_device_index(ctx) < 0) snprintf(buf, len, "%s", vggcl_device_name(ctx));
+    else snprintf(buf, len, "device %d (%s)", vggcl_device_index(ctx), vggcl_device_name(ctx));
+    return buf;
+}
+
+/* A new context on the device, the model loaded with opts, and with p the preprocessing options not
+ * given taken from the model (vggcl_model_preprocess). Returns CLI_OK, or CLI_FAIL with the error
+ * printed, after the device's label when one of several (labelled); the caller frees *ctx and *model
+ * (NULL when not made) either way. */
+static int open_model(const char *device, const char *weights, const vggcl_load_options *opts, vggcl_preprocess *p,
+                      int labelled, vggcl_ctx **ctx, vggcl_model **model)
 {
     if (!(*ctx = cli_ctx_new())) return cli_error(CLI_FAIL, "out of host memory");
-    if (vggcl_select_device(*ctx, device) != VGGCL_OK || vggcl_model_load(*ctx, weights, opts, model) != VGGCL_OK)
-        return cli_error(CLI_FAIL, "%s", vggcl_message(*ctx));
-    if (p && vggcl_model_preprocess(*ctx, *model, p) != VGGCL_OK) return cli_error(CLI_FAIL, "%s", vggcl_message(*ctx));
-    return CLI_OK;
+    if (vggcl_select_device(*ctx, device) != VGGCL_OK) return cli_error(CLI_FAIL, "%s", vggcl_message(*ctx));
+    if (vggcl_model_load(*ctx, weights, opts, model) == VGGCL_OK &&
+        (!p || vggcl_model_preprocess(*ctx, *model, p) == VGGCL_OK))
+        return CLI_OK;
+    char label[320];
+    if (labelled) return cli_error(CLI_FAIL, "%s: %s", cli_device_label(*ctx, label, sizeof label), vggcl_message(*ctx));
+    return cli_error(CLI_FAIL, "%s", vggcl_message(*ctx));
 }
 
 int cli_all_devices(int *index, int cap)
@@ -197,11 +211,11 @@ int cli_open_models(const char *device, const char *weights, const vggcl_load_op
                              "their last bits: a run would depend on which one was free; list one kind", device, from);
     } else {
         d->n = 1; /* (none given: the library reads $VGGCL_DEVICE and names it in its messages) */
-        return cli_open_model(given, weights, opts, p, &d->ctx[0], &d->model[0]);
+        return open_model(given, weights, opts, p, 0, &d->ctx[0], &d->model[0]);
     }
     for (int i = 0; i < n; i++) {
         d->n = i + 1;
-        if (cli_open_model(specs[i], weights, opts, i ? NULL : p, &d->ctx[i], &d->model[i]) != CLI_OK)
+        if (open_model(specs[i], weights, opts, i ? NULL : p, 1, &d->ctx[i], &d->model[i]) != CLI_OK)
             return given ? CLI_FAIL : cli_error(CLI_FAIL, "(the devices of $VGGCL_DEVICE=%s)", device);
     }
     return n ? CLI_OK : cli_error(CLI_FAIL, "--device %s: no device", device);

@@ -316,7 +316,7 @@ vggcl_status vggcl_select_device(vggcl_ctx *ctx, const char *spec)
         ctx->use_ref = 1;
         ctx->selected = 1;
         snprintf(ctx->device_name, sizeof ctx->device_name, "reference (plain C)");
-        ctx->device_type[0] = '\0', ctx->is_gpu = ctx->is_cpu = 0;
+        ctx->device_type[0] = '\0', ctx->is_gpu = ctx->is_cpu = 0, ctx->device_index = -1;
         return VGGCL_OK;
     }
     st = enumerate(ctx, &list, &n);
