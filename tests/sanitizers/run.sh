@@ -10,9 +10,9 @@ src=$(cd "$1" && pwd)
 bin=$2
 python=${3:-/usr/bin/python3}
 shift $(($# < 3 ? $# : 3))
-# (the kernel cache: the plain tree's tests', which ctest gives this one in VGGCL_CACHE_DIR)
+# (the tests' kernel cache: the plain tree's, which its ctest gives this one in VGGCL_TEST_CACHE_DIR)
 cmake -S "$src" -B "$bin" -DVGGCL_SANITIZE=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo -DVGGCL_PYTHON="$python" \
-  -DVGGCL_TEST_CACHE_DIR="${VGGCL_CACHE_DIR:-$bin/test-cache}" >/dev/null
+  -DVGGCL_TEST_CACHE_DIR="${VGGCL_TEST_CACHE_DIR:-$bin/test-cache}" >/dev/null
 cmake --build "$bin" -j2 >/dev/null
 # use_sigaltstack=0: since kernels/winograd.cl holds kernels with
 # reqd_work_group_size, test_threads' worker threads exit with ASan's own
