@@ -328,6 +328,16 @@ class Export(unittest.TestCase):
                 self.assertIn(needle, err)
                 self.assertEqual(len(err.strip().splitlines()), 1, err)
                 self.assertEqual(out.read_bytes(), before)  # (the previous file kept)
+        # a link is followed to its target, replaced there (the link kept); a device is written directly
+        (self.d / "elsewhere").mkdir()
+        target, link = self.d / "elsewhere" / "model.safetensors", self.d / "link.safetensors"
+        target.write_bytes(b"old")
+        link.symlink_to(target)
+        self.assertEqual(self.export("--state-dict", self.d / "sd.pt", "--out", link)[0], 0)
+        self.assertTrue(link.is_symlink())
+        self.assertEqual(target.read_bytes(), before)
+        self.assertEqual(sorted(p.name for p in (self.d / "elsewhere").iterdir()), ["model.safetensors"])
+        self.assertEqual(self.export("--state-dict", self.d / "sd.pt", "--out", "/dev/null")[0], 0)
         for args in (["--out", out], ["--random", "--classes", "0", "--out", out], ["--random", "--crop", "0", "--out", out]):
             self.assertEqual(self.export(*args)[0], 2, args)  # (usage: neither weights nor --random; a count of 0)
         self.assertEqual(out.read_bytes(), before)

@@ -77,8 +77,13 @@ def load_file(path):
 
 def write_atomic(tensors, meta, out, dtype=None):
     """save_file to a temporary name beside out, then renamed over it: a failed write (a full disk, a
-    file size limit) leaves neither a partial file nor the previous file replaced."""
-    out = Path(out)
+    file size limit) leaves neither a partial file nor the previous file replaced. As vggcl's outputs: a
+    symbolic link is followed to its target (which is replaced, not the link), and anything but a regular
+    file (a device, a pipe) is written directly."""
+    out = Path(os.path.realpath(out))
+    if out.exists() and not out.is_file():
+        save_file(tensors, out, metadata=meta, dtype=dtype)
+        return
     fd, tmp = tempfile.mkstemp(dir=out.parent if str(out.parent) else ".", prefix=f".{out.name}.", suffix=".tmp")
     try:
         os.close(fd)
