@@ -8,7 +8,7 @@
 #   tools/gpu_bundle.sh [--mpi] [DIR]     (default build-gpu/bundle)
 #
 # Then, there: tools/gpu_check.sh DIR OUT_DIR (it puts DIR/lib on the library
-# path). With --mpi also vggcl-mpi, built with MPI (it loads the machine's own
+# path). With --mpi (else they are removed) also vggcl-mpi, built with MPI (it loads the machine's own
 # Open MPI, libmpi.so.40, which must match mpirun there), and images/, 32
 # JPEGs, for tools/mpi_scaling.sh:
 #   LD_LIBRARY_PATH=DIR/lib tools/mpi_scaling.sh DIR/vggcl-mpi DIR/images 1,2,4,8 2 512
@@ -24,6 +24,8 @@ if [ $mpi = 1 ]; then
   cmake -S "$root" -B "$root/build-gpu-mpi" -DVGGCL_MPI=ON >/dev/null
   cmake --build "$root/build-gpu-mpi" -j2 --target vggcl_cli >/dev/null
 fi
+# (the libraries as this machine resolves them: not a LD_LIBRARY_PATH that holds a bundle's lib/)
+ldd() { env -u LD_LIBRARY_PATH ldd "$@"; }
 if ldd "${bins[@]}" | grep 'not found'; then
   echo "gpu_bundle: the libraries above are missing here; install them first" >&2
   exit 1
@@ -32,7 +34,7 @@ fi
 mkdir -p "$out"
 rm -rf "${out:?}/lib"
 for b in "${bins[@]}"; do rm -f "$out/$(basename "$b")"; done
-[ $mpi = 1 ] && rm -rf "$out/vggcl-mpi" "$out/images"
+rm -rf "$out/vggcl-mpi" "$out/images" # (without --mpi too: an older vggcl-mpi would measure old code)
 mkdir -p "$out/lib"
 cp "${bins[@]}" "$out"/
 if [ $mpi = 1 ]; then # (its libraries besides MPI's are the plain vggcl's, bundled below)

@@ -16,8 +16,9 @@
 # is there, only NVIDIA's ICD is listed (such machines may have PoCL too).
 # PEAK_GFLOPS is the device's fp32 peak (default 67000, the H200's). STEPS is
 # a comma list of devices, suites, bench, profile, scan, tune, tuned, parity,
-# images, mpi, bigbatch (default: all but scan, images, mpi and bigbatch, in
-# that order). bigbatch: a trunk of 64, 128 and 512 channels at batch 160
+# bigbatch, images, mpi (default: all but scan, bigbatch, images and mpi; run
+# in that order, the short correctness check before the long measurements).
+# bigbatch: a trunk of 64, 128 and 512 channels at batch 160
 # and 32x32 on the GPU against the reference (GAP's and the pools' N x C
 # rows, 81920, pass 65535, CUDA's limit on a grid's y and z: vggcl__enqueue
 # makes such a launch as several through the global offset; the suites'
@@ -62,8 +63,10 @@ for d in /usr/local/nvidia/lib64 /usr/local/nvidia/lib; do
 done
 if [ -z "${OCL_ICD_VENDORS:-}" ]; then
   ldc=$(command -v ldconfig || echo /sbin/ldconfig)
-  nvcl=$("$ldc" -p 2>/dev/null | awk '/libnvidia-opencl\.so\.1/ { print $NF; exit }')
-  [ -n "$nvcl" ] || nvcl=$(find /usr/local/nvidia /usr/lib /usr/lib64 -name libnvidia-opencl.so.1 2>/dev/null | head -1)
+  # (the 64-bit library: a 32-bit one beside it would leave the loader with no platform)
+  nvcl=$("$ldc" -p 2>/dev/null | awk '/libnvidia-opencl\.so\.1 .*x86-64/ { print $NF; exit }')
+  [ -n "$nvcl" ] || nvcl=$(find /usr/local/nvidia/lib64 /usr/lib/x86_64-linux-gnu /usr/local/nvidia /usr/lib /usr/lib64 \
+    -name libnvidia-opencl.so.1 2>/dev/null | head -1)
   if [ -n "$nvcl" ]; then
     mkdir -p "$work/icd"
     echo "$nvcl" >"$work/icd/nvidia.icd"
@@ -164,6 +167,7 @@ images() { # the real job on a folder beside the network alone (issue #12)
 cd "$root" || exit 1
 if want devices; then
   step "devices and limits" 30 sh -c "ls /etc/OpenCL/vendors; echo OCL_ICD_VENDORS=\${OCL_ICD_VENDORS:-}; \
+cat \${OCL_ICD_VENDORS:-/dev/null}/*.icd 2>/dev/null; ls /usr/local/nvidia/lib64 2>/dev/null | grep -i opencl; \
 nvidia-smi --query-gpu=name,driver_version,clocks.max.sm --format=csv; \"$bin/vggcl\" devices"
 fi
 if [ "${GPU_CHECK_REHEARSE:-0}" != 0 ]; then # (every step on the default device: the script itself, tried out here)
@@ -191,16 +195,7 @@ if want tune; then
 fi
 want tuned && bench_torch "tuned" && profile "tuned" 1 8 32
 want parity && step "parity with PyTorch" 150 python3 tests/parity_torch.py "$bin/vggcl"
-want images && images
-# (PoCL's ranks: PoCL's ICD alone, else the machine's list; pml ob1 as the README advises on one machine:
-# Open MPI's UCX probe took 0.2 s of MPI_Init on the Xeon; no single-copy transport, which containers may
-# not allow (process_vm_readv); hwloc not probing the GPU in every rank)
-read -r mpi_ranks mpi_rounds mpi_images <<<"${GPU_CHECK_MPI:-1,2,4,8 2 512}"
-if [ -n "$pocl_icd" ]; then mpi_env=(env OCL_ICD_VENDORS="$pocl_icd"); else mpi_env=(env -u OCL_ICD_VENDORS); fi
-want mpi && step "MPI scaling, PoCL ranks" 360 "${mpi_env[@]}" HWLOC_COMPONENTS=-cuda,-nvml,-opencl \
-  MPIRUN_ARGS="--mca pml ob1 --mca btl_vader_single_copy_mechanism none ${MPIRUN_ARGS:-}" \
-  tools/mpi_scaling.sh "$bin/vggcl-mpi" "$bin/images" "$mpi_ranks" "$mpi_rounds" "$mpi_images"
-# (after the measurements: what time is left)
+# (a short correctness check, before the long measurements take the time left)
 if want bigbatch; then
   step "batch 160 at 32x32 against the reference (launches of N x C = 81920 rows)" 150 sh -c "\
 python3 weights/make_test_weights.py --cfg 64,M,128,M,512 --classes 7 --out '$work/v16.safetensors' >/dev/null && \
@@ -210,5 +205,22 @@ python3 -c 'import numpy as np, sys; np.save(sys.argv[1], np.random.default_rng(
 python3 -c 'import numpy as np, sys; g, r = np.load(sys.argv[1]), np.load(sys.argv[2]); \
 e = np.linalg.norm(g - r) / np.linalg.norm(r); print(\"batch 160: rel L2 %.3g against the reference%s\" % (e, \"\" if e < 1e-4 else \" FAIL\")); \
 sys.exit(not e < 1e-4)' '$work/gpu.npy' '$work/ref.npy'"
+fi
+want images && images
+# (PoCL's ranks: PoCL's ICD alone, else the machine's list; pml ob1 as the README advises on one machine:
+# Open MPI's UCX probe took 0.2 s of MPI_Init on the Xeon; no single-copy transport, which containers may
+# not allow (process_vm_readv); hwloc not probing the GPU in every rank)
+read -r mpi_ranks mpi_rounds mpi_images <<<"${GPU_CHECK_MPI:-1,2,4,8 2 512}"
+if [ -n "$pocl_icd" ]; then mpi_env=(env OCL_ICD_VENDORS="$pocl_icd"); else mpi_env=(env -u OCL_ICD_VENDORS); fi
+if want mpi; then
+  if ! command -v mpirun >/dev/null; then
+    echo "== mpi: no mpirun on this machine (vggcl-mpi needs the machine's Open MPI)" | tee -a "$log"
+  elif [ -x "$bin/vggcl-mpi" ] && ldd "$bin/vggcl-mpi" | grep 'not found' | tee -a "$log" | grep -q .; then
+    echo "== mpi: vggcl-mpi lacks the libraries above" | tee -a "$log"
+  else
+    step "MPI scaling, PoCL ranks" 360 "${mpi_env[@]}" HWLOC_COMPONENTS=-cuda,-nvml,-opencl \
+      MPIRUN_ARGS="--mca pml ob1 --mca btl_vader_single_copy_mechanism none ${MPIRUN_ARGS:-}" \
+      tools/mpi_scaling.sh "$bin/vggcl-mpi" "$bin/images" "$mpi_ranks" "$mpi_rounds" "$mpi_images"
+  fi
 fi
 echo "== done in ${SECONDS}s" | tee -a "$log"
