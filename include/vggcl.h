@@ -282,18 +282,24 @@ VGGCL_API vggcl_status vggcl_image_load(vggcl_ctx *ctx, const char *path, unsign
 /* torchvision's ImageClassification preset: resize the short side to `resize`
  * with PIL's antialiased bilinear filter (0: no resize), center-crop to
  * `crop` (0: no crop; zero padding when the image is smaller), scale to [0, 1]
- * and normalize per channel: (x - mean) / std. */
+ * and normalize per channel: (x - mean) / std. draft 1: where the library
+ * decodes a JPEG (vggcl_image_read, the commands), it decodes it at 1/2, 1/4
+ * or 1/8 of its size, the smallest that keeps both sides at least `resize`, as
+ * PIL's Image.draft("RGB", (resize, resize)) does before the preset: several
+ * times faster on photos much larger than the input, and not torchvision's
+ * pixels (the model sees a slightly different image). 0: the whole decode. */
 typedef struct {
     int resize, crop;
     float mean[3], std[3];
+    int draft;
 } vggcl_preprocess;
-VGGCL_API void vggcl_preprocess_defaults(vggcl_preprocess *p); /* 256, 224, ImageNet mean and std */
-/* Every field "not given" (resize and crop -1, mean[0] and std[0] NaN), for vggcl_model_preprocess. */
+VGGCL_API void vggcl_preprocess_defaults(vggcl_preprocess *p); /* 256, 224, ImageNet mean and std, no draft */
+/* Every field "not given" (resize, crop and draft -1, mean[0] and std[0] NaN), for vggcl_model_preprocess. */
 VGGCL_API void vggcl_preprocess_unset(vggcl_preprocess *p);
 /* The preprocessing a model was trained with, as the commands read it: each field of *p not
  * given (vggcl_preprocess_unset) from the file's __metadata__ "vggcl.resize", "vggcl.crop" (a
- * size from 0 to 16384), "vggcl.mean", "vggcl.std" ("R,G,B", finite, std > 0), which train-head
- * and import_onnx.py write, else torchvision's (vggcl_preprocess_defaults); the fields given are
+ * size from 0 to 16384), "vggcl.mean", "vggcl.std" ("R,G,B", finite, std > 0), "vggcl.draft"
+ * (0 or 1), which train-head and import_onnx.py write, else torchvision's (vggcl_preprocess_defaults); the fields given are
  * kept. model may be NULL: the defaults alone (ctx may then be NULL too). VGGCL_ERR_FORMAT,
  * naming the file, the key and its value, when a value it would take is malformed. */
 VGGCL_API vggcl_status vggcl_model_preprocess(vggcl_ctx *ctx, const vggcl_model *model, vggcl_preprocess *p);

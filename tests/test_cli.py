@@ -627,7 +627,9 @@ class Cli(unittest.TestCase):
         for args, said in (([*cls, "--top", img], f"--top must be an integer from 1 to 1000000, not '{img}'"),
                            ([*cls, "--std", "0,0,0", img], "--std must be three finite numbers other than 0, not '0,0,0'"),
                            ([*cls, "--mean", "1,nan,0", img], "--mean must be three finite numbers, not '1,nan,0'"),
-                           (["preprocess", "--std", "1,inf,1", "--output", self.d / "p.npy", img], "--std must be")):
+                           (["preprocess", "--std", "1,inf,1", "--output", self.d / "p.npy", img], "--std must be"),
+                           ([*cls, "--draft", "--no-draft", img], "give --draft or --no-draft, not both"),
+                           (["bench", "--draft", "--size", "16"], "--draft goes with --images DIR")):
             r = self.vggcl(*args)
             self.assertEqual(r.returncode, 2, r.stderr)
             lines = vggcl_lines(r.stderr)

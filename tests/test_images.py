@@ -168,6 +168,44 @@ class Images(unittest.TestCase):
             with self.subTest(p.name):  # bit-identical, as claimed
                 np.testing.assert_array_equal(got[i], want, p.name)
 
+    def test_draft_matches_pil(self):
+        """--draft: a JPEG decoded at 1/2, 1/4 or 1/8 of its size, as PIL's Image.draft("RGB", (resize,
+        resize)) before torchvision's transforms, bit for bit: each scale and its boundaries (a short
+        side of 8 x 256 and one pixel less), chroma subsamplings, gray, progressive and CMYK, decoded in
+        part where the crop allows; a PNG, and a resize of 0, are not drafted."""
+        from torchvision import transforms as T
+        norm = VGG16_Weights.IMAGENET1K_V1.transforms()
+        paths = []
+        for i, (h, w, kind) in enumerate([(600, 513, 2), (1030, 2049, 1), (2048, 2100, 0), (2047, 2100, 2),
+                                          (1700, 1290, "gray"), (1300, 1100, "progressive"), (1200, 900, "cmyk"),
+                                          (700, 600, "png"), (257, 300, 2), (255, 300, 0)]):
+            img = Image.fromarray(photo(h, w, 40 + i))
+            p = self.d / f"d{i}_{h}x{w}.{'png' if kind == 'png' else 'jpg'}"
+            if kind == "png":
+                img.save(p)
+            elif kind in ("gray", "cmyk"):
+                img.convert("L" if kind == "gray" else "CMYK").save(p, quality=90)
+            else:
+                img.save(p, quality=90, progressive=kind == "progressive",
+                         subsampling=kind if isinstance(kind, int) else -1)
+            paths.append(p)
+        out = self.d / "draft.npy"
+        for resize, crop in ((256, 224), (300, 0), (128, 96), (0, 224)):
+            for i, p in enumerate(paths):
+                r = self.vggcl("--draft", "--resize", resize, *(["--crop", crop] if crop else ["--no-crop"]),
+                               "--output", out, p)
+                self.assertEqual(r.returncode, 0, r.stderr)
+                im = Image.open(p)
+                if resize:
+                    im.draft("RGB", (resize, resize))
+                steps = ([T.Resize(resize, antialias=True)] if resize else []) + ([T.CenterCrop(crop)] if crop else [])
+                want = T.Compose(steps + [T.ToTensor(), T.Normalize(norm.mean, norm.std)])(im.convert("RGB"))
+                with self.subTest(resize=resize, crop=crop, image=p.name, drafted=im.size):
+                    np.testing.assert_array_equal(np.load(out)[0], want.numpy())
+        im = Image.open(paths[2])  # (the scale PIL takes at the boundary: 2048 over 8 is 256)
+        im.draft("RGB", (256, 256))
+        self.assertEqual(im.size, (263, 256))
+
     def test_real_photos(self):
         """The photos and test images Debian's python3-skimage ships: RGB, gray, palette, JPEG."""
         try:

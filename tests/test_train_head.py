@@ -221,6 +221,46 @@ class TrainHead(unittest.TestCase):
         self.assertEqual(r3.returncode, 0, r3.stderr)
         self.assertNotEqual(out.read_bytes(), again.read_bytes())
 
+    def test_draft(self):
+        """--draft: the features are those of PIL's drafted images (Image.draft before the preset), the
+        model records it (vggcl.draft), and classify then drafts without being told (--no-draft not)."""
+        data = self.d / "big"
+        files = []
+        for c, name in enumerate(("a", "b")):
+            (data / name).mkdir(parents=True)
+            for i in range(3):
+                p = data / name / f"{i}.jpg"
+                Image.fromarray(photo(300 + 20 * i, 280 - 10 * i, 50 + 10 * c + i)).save(p, quality=90)
+                files.append((p, c))
+        out, prefix = self.d / "drafted.safetensors", self.d / "drafted"
+        r = self.train_head(out, "--data", data, "--epochs", 2, "--val-split", 0, "--draft", "--features-out", prefix)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        model = gap_model("vgg11", 5, "keep", seed=7)
+        drafted = []
+        for p, _ in files:
+            im = Image.open(p)
+            im.draft("RGB", (SIZE, SIZE))
+            self.assertLess(im.size[0], 300 // 2)  # (drafted: at 1/4)
+            drafted.append(preset()(im.convert("RGB")))
+        with torch.no_grad():
+            want = gap_features(model, torch.stack(drafted)).numpy()
+        self.assertLessEqual(self.rel(np.load(f"{prefix}-train.npy"), want), 1e-5)
+        self.assertEqual(load_file(out)[1]["vggcl.draft"], "1")
+        tensors = {}
+        for how in ("metadata", "--draft", "--no-draft"):
+            t = self.d / f"t-{how.strip('-')}.npy"
+            r = self.vggcl("classify", "--weights", out, "--tensor-out", t, *([how] if how != "metadata" else []),
+                           files[0][0])
+            self.assertEqual(r.returncode, 0, r.stderr)
+            tensors[how] = np.load(t)
+        np.testing.assert_array_equal(tensors["metadata"], drafted[0].numpy()[None])
+        np.testing.assert_array_equal(tensors["metadata"], tensors["--draft"])
+        self.assertFalse(np.array_equal(tensors["metadata"], tensors["--no-draft"]))
+        plain = self.d / "plain.safetensors"
+        r = self.train_head(plain, "--data", data, "--epochs", 1)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertNotIn("vggcl.draft", load_file(plain)[1])
+
     def fails(self, r, out, *needles):
         self.assertEqual(r.returncode, 1, r.stderr)
         for n in needles:

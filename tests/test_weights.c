@@ -589,7 +589,7 @@ START_TEST(test_model_preprocess)
     static const struct {
         const char *meta, *key; /* key: the one refused, NULL when the metadata is read */
     } cases[] = {
-        { "{\"vggcl.resize\":\"72.0\",\"vggcl.crop\":\"64\",\"vggcl.mean\":\"0.5,-1,2e-1\"}", NULL },
+        { "{\"vggcl.resize\":\"72.0\",\"vggcl.crop\":\"64\",\"vggcl.mean\":\"0.5,-1,2e-1\",\"vggcl.draft\":\"1\"}", NULL },
         { "{\"vggcl.resize\":\"-1\"}", "vggcl.resize" },
         { "{\"vggcl.resize\":\"16385\"}", "vggcl.resize" },
         { "{\"vggcl.crop\":\"nan\"}", "vggcl.crop" },
@@ -599,6 +599,9 @@ START_TEST(test_model_preprocess)
         { "{\"vggcl.std\":\"0,0,0\"}", "vggcl.std" },
         { "{\"vggcl.std\":\"1,1,1,\"}", "vggcl.std" },
         { "{\"vggcl.std\":\"1,-1,1\"}", "vggcl.std" },
+        { "{\"vggcl.draft\":\"2\"}", "vggcl.draft" },
+        { "{\"vggcl.draft\":\"0.5\"}", "vggcl.draft" },
+        { "{\"vggcl.draft\":\"yes\"}", "vggcl.draft" },
     };
     vggcl_preprocess d, p;
     vggcl_preprocess_defaults(&d);
@@ -618,6 +621,7 @@ START_TEST(test_model_preprocess)
         if (!cases[i].key) {
             ck_assert_msg(st == VGGCL_OK, "%s", vggcl_message(ctx));
             ck_assert(p.resize == 72 && p.crop == 64 && p.mean[0] == 0.5f && p.mean[1] == -1 && p.mean[2] == 0.2f);
+            ck_assert_int_eq(p.draft, 1);
             ck_assert_mem_eq(p.std, d.std, sizeof p.std);
         } else {
             char want[640];
@@ -627,8 +631,9 @@ START_TEST(test_model_preprocess)
             /* given, the field is not read from the file */
             vggcl_preprocess_unset(&p);
             p.resize = 10, p.crop = 0, p.mean[0] = 1, p.mean[1] = p.mean[2] = 2, p.std[0] = 3, p.std[1] = p.std[2] = 4;
+            p.draft = 0;
             ck_assert_msg(vggcl_model_preprocess(ctx, m, &p) == VGGCL_OK, "%s", vggcl_message(ctx));
-            ck_assert(p.resize == 10 && p.crop == 0 && p.mean[2] == 2 && p.std[2] == 4);
+            ck_assert(p.resize == 10 && p.crop == 0 && p.mean[2] == 2 && p.std[2] == 4 && p.draft == 0);
         }
         vggcl_model_free(m);
         vggcl_ctx_free(ctx);

@@ -80,8 +80,8 @@ int cmd_bench(int argc, char **argv)
     vggcl_preprocess_unset(&p);
     if ((r = cli_preprocess_args("bench", &a, &p)) != CLI_OK || (r = cli_decode_args("bench", &a, &threads, &progress_s)))
         return r;
-    static const char *const images_only[] = { "resize", "crop", "no-crop", "mean", "std", "threads", "progress",
-                                               "recursive" };
+    static const char *const images_only[] = { "resize", "crop", "no-crop", "mean", "std", "draft", "no-draft",
+                                               "threads", "progress", "recursive" };
     for (size_t i = 0; !cli_arg(&a, "images") && i < sizeof images_only / sizeof images_only[0]; i++)
         if (cli_arg(&a, images_only[i])) /* (taken and ignored: a mistake unsaid) */
             return cli_error(CLI_USAGE, "bench: --%s goes with --images DIR", images_only[i]);

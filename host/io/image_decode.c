@@ -64,7 +64,7 @@ static int complete_scans(const struct jpeg_decompress_struct *cinfo)
 /* Decodes the part of the image that p's preset reads (all of it for p NULL): the rows above and
  * below are skipped (their data still read, so a truncated file fails as a whole decode does: a
  * skip that reaches the end reads nothing, so the last row is read, and dropped), the columns left
- * and right are not decompressed. */
+ * and right are not decompressed. With p->draft, at the reduced scale PIL's Image.draft takes. */
 static vggcl_status load_jpeg(vggcl_ctx *ctx, const char *path, FILE *f, const vggcl_preprocess *p,
                               unsigned char **rgb, vggcl__rgb_part *part)
 {
@@ -94,6 +94,13 @@ static vggcl_status load_jpeg(vggcl_ctx *ctx, const char *path, FILE *f, const v
     }
     const int cmyk = cinfo.jpeg_color_space == JCS_CMYK || cinfo.jpeg_color_space == JCS_YCCK;
     cinfo.out_color_space = cinfo.num_components == 1 ? JCS_GRAYSCALE : cmyk ? JCS_CMYK : JCS_RGB;
+    if (p && p->draft == 1 && p->resize > 0) { /* PIL's Image.draft("RGB", (resize, resize)): 1/8, 1/4 or 1/2 */
+        const unsigned fits = (cinfo.image_width < cinfo.image_height ? cinfo.image_width : cinfo.image_height) /
+                              (unsigned)p->resize;
+        unsigned s = 8;
+        while (s > 1 && s > fits) s /= 2;
+        cinfo.scale_num = 1, cinfo.scale_denom = s;
+    }
     jpeg_start_decompress(&cinfo);
     const int width = (int)cinfo.output_width, height = (int)cinfo.output_height, comps = cinfo.output_components;
     int y0 = 0, y1 = height, x0 = 0, x1 = width;
@@ -134,7 +141,7 @@ static vggcl_status load_jpeg(vggcl_ctx *ctx, const char *path, FILE *f, const v
     }
     if (y1 < height) { /* rows read and dropped to the next iMCU row (a skip that starts inside one can
                           * go wrong: libjpeg-turbo issue #915), skipped to the last one, which is read */
-        const int imcu = DCTSIZE * cinfo.max_v_samp_factor;
+        const int imcu = cinfo.min_DCT_scaled_size * cinfo.max_v_samp_factor; /* (output rows: 8 / a draft's scale) */
         JSAMPROW drop[1] = { row };
         while ((int)cinfo.output_scanline < height - 1 && cinfo.output_scanline % imcu)
             jpeg_read_scanlines(&cinfo, drop, 1);

@@ -10,13 +10,13 @@
 
 void vggcl_preprocess_defaults(vggcl_preprocess *p)
 {
-    const vggcl_preprocess d = { 256, 224, { 0.485f, 0.456f, 0.406f }, { 0.229f, 0.224f, 0.225f } };
+    const vggcl_preprocess d = { 256, 224, { 0.485f, 0.456f, 0.406f }, { 0.229f, 0.224f, 0.225f }, 0 };
     *p = d;
 }
 
 void vggcl_preprocess_unset(vggcl_preprocess *p)
 {
-    p->resize = p->crop = -1;
+    p->resize = p->crop = p->draft = -1;
     p->mean[0] = p->std[0] = NAN;
 }
 
@@ -31,6 +31,7 @@ static vggcl_status make_plan(vggcl_ctx *ctx, int h, int w, const vggcl_preproce
     if (h < 1 || w < 1) return vggcl__fail(ctx, VGGCL_ERR_SHAPE, "image of %dx%d pixels", h, w);
     if (p->resize < 0 || p->crop < 0 || p->resize > 16384 || p->crop > 16384)
         return vggcl__fail(ctx, VGGCL_ERR_ARG, "resize %d and crop %d must be 0 to 16384", p->resize, p->crop);
+    if (p->draft != 0 && p->draft != 1) return vggcl__fail(ctx, VGGCL_ERR_ARG, "draft %d must be 0 or 1", p->draft);
     for (int c = 0; c < 3; c++)
         if (!(p->std[c] != 0.0f) || !isfinite(p->std[c]) || !isfinite(p->mean[c]))
             return vggcl__fail(ctx, VGGCL_ERR_ARG, "normalization: std must be finite and non-zero");

@@ -1,6 +1,6 @@
 /* The preprocessing a model's file asks for: its __metadata__ "vggcl.resize",
- * "vggcl.crop", "vggcl.mean" and "vggcl.std", read here for the command and
- * Python alike. */
+ * "vggcl.crop", "vggcl.mean", "vggcl.std" and "vggcl.draft", read here for the
+ * command and Python alike. */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -22,7 +22,7 @@ static int numbers(const char *v, int n, float *out)
 /* Whether value c of field k is one the preset can use (NaN fails each comparison). */
 static int usable(int k, float v)
 {
-    return k < 2 ? v >= 0 && v <= 16384 : isfinite(v) && (k == 2 || v > 0);
+    return k == 4 ? v == 0 || v == 1 : k < 2 ? v >= 0 && v <= 16384 : isfinite(v) && (k == 2 || v > 0);
 }
 
 vggcl_status vggcl_model_preprocess(vggcl_ctx *ctx, const vggcl_model *m, vggcl_preprocess *p)
@@ -30,17 +30,18 @@ vggcl_status vggcl_model_preprocess(vggcl_ctx *ctx, const vggcl_model *m, vggcl_
     static const struct {
         const char *key, *expected;
         int count;
-    } fields[4] = {
+    } fields[5] = {
         { "vggcl.resize", "a size from 0 to 16384", 1 },
         { "vggcl.crop", "a size from 0 to 16384", 1 },
         { "vggcl.mean", "three finite numbers R,G,B", 3 },
         { "vggcl.std", "three numbers R,G,B (std > 0)", 3 },
+        { "vggcl.draft", "0 or 1", 1 },
     };
     vggcl_preprocess d;
     VGGCL_NEED(ctx, "vggcl_model_preprocess", p);
     vggcl_preprocess_defaults(&d);
-    const int unset[4] = { p->resize < 0, p->crop < 0, isnan(p->mean[0]), isnan(p->std[0]) };
-    for (int k = 0; k < 4; k++) {
+    const int unset[5] = { p->resize < 0, p->crop < 0, isnan(p->mean[0]), isnan(p->std[0]), p->draft < 0 };
+    for (int k = 0; k < 5; k++) {
         if (!unset[k]) continue;
         const char *meta = vggcl_model_metadata(m, fields[k].key);
         float v[3] = { 0 };
@@ -53,6 +54,7 @@ vggcl_status vggcl_model_preprocess(vggcl_ctx *ctx, const vggcl_model *m, vggcl_
         if (k == 1) p->crop = meta ? (int)v[0] : d.crop;
         if (k == 2) memcpy(p->mean, meta ? v : d.mean, sizeof p->mean);
         if (k == 3) memcpy(p->std, meta ? v : d.std, sizeof p->std);
+        if (k == 4) p->draft = meta ? (int)v[0] : d.draft;
     }
     return VGGCL_OK;
 }

@@ -136,11 +136,21 @@ def test_metadata_preprocessing_and_names(files):
     sd = {k: v.numpy() for k, v in files["model"].state_dict().items()}
     named = files["dir"] / "named.safetensors"
     save_file(sd, named, metadata={"vggcl.classes": json.dumps(list("abcde")), "vggcl.resize": "64",
-                                   "vggcl.crop": "64"})
+                                   "vggcl.crop": "64", "vggcl.draft": "1"})
+    big = files["dir"] / "big.jpg"  # drafted at 1/4 for a resize of 64
+    Image.fromarray(np.random.default_rng(1).integers(0, 256, (600, 520, 3), dtype=np.uint8)).save(big, quality=90)
     with vggcl.Model(named) as m:
         assert m.class_names == list("abcde")
         assert m.preprocess(files["images"][0]).shape == (3, 64, 64)
-        assert m.preset["resize"] == m.preset["crop"] == 64
+        assert m.preset["resize"] == m.preset["crop"] == 64 and m.preset["draft"] is True
+        drafted = m.preprocess(big)
+        np.testing.assert_array_equal(drafted, vggcl.preprocess(big, resize=64, crop=64, draft=True))
+        assert not np.array_equal(drafted, m.preprocess(big, draft=False))
+        with pytest.raises(vggcl.Error, match="draft is 'yes'"):
+            m.preprocess(big, draft="yes")
+    run("preprocess", "--draft", "--resize", 64, "--crop", 64, "--output", files["dir"] / "big.npy", big)
+    np.testing.assert_array_equal(np.load(files["dir"] / "big.npy")[0], drafted)
+    with vggcl.Model(named) as m:
         np.testing.assert_allclose(m.preset["mean"], [0.485, 0.456, 0.406], rtol=1e-6)  # (not in the file)
         want = vggcl.preprocess(files["images"][0], **m.preset)  # the preset as arguments: the same input
         np.testing.assert_array_equal(m.preprocess(files["images"][0]), want)

@@ -74,7 +74,7 @@ class _LoadOptions(ctypes.Structure):
 
 class _Preprocess(ctypes.Structure):
     _fields_ = [("resize", ctypes.c_int), ("crop", ctypes.c_int), ("mean", ctypes.c_float * 3),
-                ("std", ctypes.c_float * 3)]
+                ("std", ctypes.c_float * 3), ("draft", ctypes.c_int)]
 
 
 def _sig(name, restype, *argtypes):
@@ -242,11 +242,15 @@ _EXPECTED = {"size": "a whole size from 0 to 16384", "mean": "three finite numbe
              "std": "three numbers R,G,B (std > 0)"}
 
 
-def _preset(ctx, model, resize=None, crop=None, mean=None, std=None):
+def _preset(ctx, model, resize=None, crop=None, mean=None, std=None, draft=None):
     """vggcl's preprocessing settings: arguments, else the model's metadata (read by the library, as
     `vggcl classify` reads it: a value it refuses is refused, naming the file), else torchvision's."""
     p = _Preprocess()
     _preprocess_unset(ctypes.byref(p))
+    if draft is not None:
+        if not isinstance(draft, (bool, np.bool_)):
+            raise Error(f"draft is {draft!r}; expected True or False")
+        p.draft = int(draft)
     for name, value, count, what in (("resize", resize, 1, "size"), ("crop", crop, 1, "size"),
                                      ("mean", mean, 3, "mean"), ("std", std, 3, "std")):
         if value is None:
@@ -303,12 +307,15 @@ def load_image(path):
         ctx.close()
 
 
-def preprocess(image, resize=256, crop=224, mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225)):
+def preprocess(image, resize=256, crop=224, mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225), draft=False):
     """torchvision's ImageClassification preset on an (H, W, 3) uint8 array or an image path:
-    (3, crop, crop) float32 (crop 0: no crop; resize 0: no resize)."""
+    (3, crop, crop) float32 (crop 0: no crop; resize 0: no resize). draft: a JPEG path decoded at
+    1/2, 1/4 or 1/8 of its size where both sides stay at least resize, as PIL's
+    Image.draft("RGB", (resize, resize)) before the preset: faster on large photos, not
+    torchvision's pixels."""
     ctx = _Context()
     try:
-        return _preprocess(ctx, image, _preset(ctx, None, resize, crop, mean, std))
+        return _preprocess(ctx, image, _preset(ctx, None, resize, crop, mean, std, draft))
     finally:
         ctx.close()
 
@@ -411,7 +418,7 @@ class Model:
         Normalize(mean, std) make the same input (a resize or crop of 0: none)."""
         p = self._preset()
         return {"resize": p.resize, "crop": p.crop, "mean": [float(v) for v in p.mean],
-                "std": [float(v) for v in p.std]}
+                "std": [float(v) for v in p.std], "draft": bool(p.draft)}
 
     def metadata(self, key):
         """The file's __metadata__[key], or None."""
@@ -458,13 +465,14 @@ class Model:
                                      else None, cams.ctypes.data_as(_f), chosen.ctypes.data_as(_i)))
         return cams, chosen, logits
 
-    def preprocess(self, image, resize=None, crop=None, mean=None, std=None):
+    def preprocess(self, image, resize=None, crop=None, mean=None, std=None, draft=None):
         """An image path or (H, W, 3) uint8 array -> (3, H, W) float32, as `vggcl classify` does it:
-        the arguments, else the model's metadata, else torchvision's VGG16 preset."""
-        return _preprocess(self._ctx, image, self._preset(resize, crop, mean, std))
+        the arguments, else the model's metadata, else torchvision's VGG16 preset (draft: as
+        vggcl.preprocess's, else the model's metadata, else False)."""
+        return _preprocess(self._ctx, image, self._preset(resize, crop, mean, std, draft))
 
-    def _preset(self, resize=None, crop=None, mean=None, std=None):
-        return _preset(self._ctx, self._live(), resize, crop, mean, std)
+    def _preset(self, resize=None, crop=None, mean=None, std=None, draft=None):
+        return _preset(self._ctx, self._live(), resize, crop, mean, std, draft)
 
     def classify(self, paths, top=5, batch=8, threads=None, **preprocess):
         """Image paths -> per image a list of the top classes as (class, name, probability), the
