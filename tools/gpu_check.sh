@@ -25,7 +25,8 @@
 # cases of that size ran on PoCL only). images
 # (issue #12): `vggcl bench --images` on 2048 JPEGs (BIN_DIR/images repeated)
 # at batch 32 and 8 with 16 and 8 decoding threads, each beside `vggcl bench`
-# at its batch; mpi: tools/mpi_scaling.sh with BIN_DIR/vggcl-mpi, 1, 2, 4 and
+# at its batch, then 512 photos of 4032x3024 at batch 32 decoded whole and
+# with --draft; mpi: tools/mpi_scaling.sh with BIN_DIR/vggcl-mpi, 1, 2, 4 and
 # 8 ranks of one PoCL thread on the CPU, 512 JPEGs, two rounds, mpirun --mca
 # pml ob1, PoCL's ICD alone (both need `tools/gpu_bundle.sh --mpi`; e.g.
 # STEPS=devices,images,mpi with SECONDS 480). Without a GPU listed, the steps
@@ -39,7 +40,8 @@
 # device tool brings back 8 files at most): caches and images go to a
 # temporary folder. GPU_CHECK_SUITES names the suites (default: winograd
 # network conv pool gap dense cam), GPU_CHECK_TUNE_BUDGET the tuner's seconds
-# (default 200), GPU_CHECK_IMAGES the images of the images step (2048),
+# (default 200), GPU_CHECK_IMAGES the images of the images step (2048) and
+# GPU_CHECK_PHOTOS its large photos (512),
 # GPU_CHECK_MPI the mpi step's ranks, rounds and images (1,2,4,8 2 512).
 set -u
 bin=$(cd "$1" && pwd)
@@ -162,6 +164,27 @@ images() { # the real job on a folder beside the network alone (issue #12)
       step "bench, batch $b" 60 "$bin/vggcl" bench --random --batch "$b" --iters 20
     done
   done
+  rm -rf "$dir"
+  # phone-sized photos (4032x3024, the bundle's JPEGs enlarged there), whole and with --draft: what
+  # decoding costs where the photos are much larger than the input
+  mkdir -p "$dir"
+  local photos=${GPU_CHECK_PHOTOS:-512}
+  if timeout -k 5 60 python3 - "$bin/images" "$dir" "$photos" <<'PY' >>"$log" 2>&1; then
+import sys, glob, os
+from PIL import Image
+src = sorted(glob.glob(sys.argv[1] + "/*.jpg"))[:16]
+for i, f in enumerate(src):
+    Image.open(f).convert("RGB").resize((4032, 3024), Image.BILINEAR).save(f"{sys.argv[2]}/big{i:02d}.jpg", quality=90)
+for k in range(16, int(sys.argv[3])):  # the 16 repeated, as links
+    os.link(f"{sys.argv[2]}/big{k % 16:02d}.jpg", f"{sys.argv[2]}/big{k:03d}x.jpg")
+PY
+    for d in "" --draft; do
+      step "bench --images, $photos photos of 4032x3024, batch 32, 16 decoding threads ${d:-(whole decode)}" 60 \
+        "$bin/vggcl" bench --images "$dir" --batch 32 --threads 16 $d
+    done
+  else
+    echo "== images: the large photos could not be made (python3 with PIL)" | tee -a "$log"
+  fi
   rm -rf "$dir"
 }
 cd "$root" || exit 1
