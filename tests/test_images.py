@@ -190,18 +190,24 @@ class Images(unittest.TestCase):
                          subsampling=kind if isinstance(kind, int) else -1)
             paths.append(p)
         out = self.d / "draft.npy"
-        for resize, crop in ((256, 224), (300, 0), (128, 96), (0, 224)):
-            for i, p in enumerate(paths):
-                r = self.vggcl("--draft", "--resize", resize, *(["--crop", crop] if crop else ["--no-crop"]),
-                               "--output", out, p)
-                self.assertEqual(r.returncode, 0, r.stderr)
-                im = Image.open(p)
-                if resize:
-                    im.draft("RGB", (resize, resize))
-                steps = ([T.Resize(resize, antialias=True)] if resize else []) + ([T.CenterCrop(crop)] if crop else [])
-                want = T.Compose(steps + [T.ToTensor(), T.Normalize(norm.mean, norm.std)])(im.convert("RGB"))
-                with self.subTest(resize=resize, crop=crop, image=p.name, drafted=im.size):
-                    np.testing.assert_array_equal(np.load(out)[0], want.numpy())
+        # and the fuzz corpus's JPEGs of every chroma sampling (4:1:0's columns came out wrong at 1/2 and 1/4),
+        # arithmetic coding and restart markers, at presets that draft them at 1/2, 1/4 and 1/8
+        seeds = Path(__file__).resolve().parent / "fuzz" / "corpus" / "image"
+        corpus = sorted(p for p in seeds.glob("part-*.jpg") if "truncated" not in p.name)
+        self.assertGreater(len(corpus), 10)
+        cases = [(resize, crop, p) for resize, crop in ((256, 224), (300, 0), (128, 96), (0, 224)) for p in paths]
+        cases += [(resize, crop, p) for resize, crop in ((30, 20), (16, 12), (8, 6), (33, 0)) for p in corpus]
+        for resize, crop, p in cases:
+            r = self.vggcl("--draft", "--resize", resize, *(["--crop", crop] if crop else ["--no-crop"]),
+                           "--output", out, p)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            im = Image.open(p)
+            if resize:
+                im.draft("RGB", (resize, resize))
+            steps = ([T.Resize(resize, antialias=True)] if resize else []) + ([T.CenterCrop(crop)] if crop else [])
+            want = T.Compose(steps + [T.ToTensor(), T.Normalize(norm.mean, norm.std)])(im.convert("RGB"))
+            with self.subTest(resize=resize, crop=crop, image=p.name, drafted=im.size):
+                np.testing.assert_array_equal(np.load(out)[0], want.numpy())
         im = Image.open(paths[2])  # (the scale PIL takes at the boundary: 2048 over 8 is 256)
         im.draft("RGB", (256, 256))
         self.assertEqual(im.size, (263, 256))

@@ -61,6 +61,22 @@ static int complete_scans(const struct jpeg_decompress_struct *cinfo)
     return 1;
 }
 
+/* Whether jpeg_crop_scanline gives the right columns: libjpeg-turbo 2.1's are wrong where a draft decodes
+ * a component at a larger IDCT scale than the others and it is still upsampled (4:1:0 and its transpose at
+ * 1/2 and 1/4, up to 156 levels off): such an image's rows are decoded whole. */
+static int crop_columns(const struct jpeg_decompress_struct *cinfo)
+{
+    for (int c = 0; c < cinfo->num_components; c++) {
+        const jpeg_component_info *k = &cinfo->comp_info[c];
+        const int own_scale = k->DCT_scaled_size != cinfo->min_DCT_scaled_size;
+        const int h = k->h_samp_factor * k->DCT_scaled_size, v = k->v_samp_factor * k->DCT_scaled_size;
+        const int upsampled = h != cinfo->max_h_samp_factor * cinfo->min_DCT_scaled_size ||
+                              v != cinfo->max_v_samp_factor * cinfo->min_DCT_scaled_size;
+        if (own_scale && upsampled) return 0;
+    }
+    return 1;
+}
+
 /* Decodes the part of the image that p's preset reads (all of it for p NULL): the rows above and
  * below are skipped (their data still read, so a truncated file fails as a whole decode does: a
  * skip that reaches the end reads nothing, so the last row is read, and dropped), the columns left
@@ -110,7 +126,10 @@ static vggcl_status load_jpeg(vggcl_ctx *ctx, const char *path, FILE *f, const v
         x0 = x0 > JPEG_MARGIN ? x0 - JPEG_MARGIN : 0, x1 = x1 + JPEG_MARGIN < width ? x1 + JPEG_MARGIN : width;
     }
     JDIMENSION left = (JDIMENSION)x0, cols = (JDIMENSION)(x1 - x0);
-    if (cols < (JDIMENSION)width) jpeg_crop_scanline(&cinfo, &left, &cols); /* (left moves to an iMCU's start) */
+    if (cols < (JDIMENSION)width && crop_columns(&cinfo))
+        jpeg_crop_scanline(&cinfo, &left, &cols); /* (left moves to an iMCU's start) */
+    else
+        left = 0, cols = (JDIMENSION)width;
     const int n = (int)cols;
     out = malloc((size_t)n * (y1 - y0) * 3 + 1);
     row = malloc((size_t)n * comps + 1); /* a gray row, or the last row when it is dropped */
