@@ -243,8 +243,8 @@ static int train_and_write(vggcl_ctx *ctx, const split *s, const cli_dataset *ds
     if (report == stdout && cli_flush_stdout() != CLI_OK) goto done; /* (a log lost: no model either) */
     const char *meta[] = { "vggcl.pool5", pool5 ? "keep" : "drop", "vggcl.classes", classes, "vggcl.resize", resize,
                            "vggcl.crop", crop, "vggcl.mean", mean, "vggcl.std", std, "vggcl.trained", trained,
-                           "vggcl.draft", "1" }; /* (the last when the images were drafted: the model saw those) */
-    if (vggcl_save_with_head(ctx, weights, out, C, s->d, w, b, meta, p->draft == 1 ? 8 : 7) != VGGCL_OK) {
+                           "vggcl.draft", p->draft == 1 ? "1" : "0" }; /* (always: a drafted trunk's "1" was kept) */
+    if (vggcl_save_with_head(ctx, weights, out, C, s->d, w, b, meta, 8) != VGGCL_OK) {
         rc = cli_error(CLI_FAIL, "%s", vggcl_message(ctx));
         goto done;
     }
