@@ -51,7 +51,8 @@ int cli_preprocess_args(const char *cmd, const cli_args *a, vggcl_preprocess *p)
         if (cli_arg(a, "crop")) return cli_error(CLI_USAGE, "%s: give --crop N or --no-crop, not both", cmd);
         p->crop = 0;
     }
-    if (cli_arg(a, "draft") && cli_arg(a, "no-draft")) return cli_error(CLI_USAGE, "%s: give --draft or --no-draft, not both", cmd);
+    if (cli_arg(a, "draft") && cli_arg(a, "no-draft"))
+        return cli_error(CLI_USAGE, "%s: give --draft or --no-draft, not both", cmd);
     if (cli_arg(a, "draft")) p->draft = 1;
     if (cli_arg(a, "no-draft")) p->draft = 0;
     if ((v = cli_arg(a, "mean")) && parse3(cmd, "--mean", v, 0, p->mean)) return CLI_USAGE;
