@@ -87,6 +87,7 @@ struct vggcl_ctx {
     cl_command_queue queue;
     cl_command_queue upload_queue;         /* overlapped passes' input, beside the running pass */
     cl_ulong max_alloc, global_mem, local_mem; /* local_mem: what kernels may take (device.c) */
+    unsigned long long host_mem;           /* tests: the host memory the reference may take (0: the system's) */
     size_t max_wg;
     size_t kernel_wg_cap;                  /* tests: a driver that allows kernels fewer items than max_wg */
     size_t blas_reach;                     /* tests: floats CLBlast's offsets reach (0: INT_MAX, its own) */

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "layers.h"
 #include "test_util.h"
 
 static vggcl_ctx *ref_ctx(void)
@@ -112,6 +113,42 @@ START_TEST(test_forward_too_large)
     said(ctx, vggcl_forward(ctx, m, input, 1 << 26, 32761, 32761, logits, NULL), VGGCL_ERR_SHAPE, "too large");
     vggcl_model_free(m);
     vggcl_ctx_free(ctx);
+}
+END_TEST
+
+/* The reference's pass checks the host memory it takes, as the device's does: past it (a context told how
+ * much there is), VGGCL_ERR_NOMEM with the need, the largest map and the largest batch that fits, which then
+ * runs; its own arrays for the features and logits count where the caller gives none. */
+START_TEST(test_ref_host_memory)
+{
+    vggcl_ctx *ctx = ref_ctx();
+    vggcl_model *m = NULL;
+    const char *path = tu_tmp("host.safetensors");
+    tu_write_vgg(path, "8,M,16", 0, 3, 1, NULL);
+    ck_assert_msg(vggcl_model_load(ctx, path, NULL, &m) == VGGCL_OK, "%s", vggcl_message(ctx));
+    static float x[8 * 3 * 32 * 32], logits[8 * 3], feats[8 * 16];
+    tu_fill(x, sizeof x / sizeof x[0], 3, -1, 1);
+    /* an image's two maps, each as large as the largest (the input's, held as the packed layout is) */
+    const unsigned long long maps = 2 * vggcl__packed_floats(1, 3, 32, 32) * sizeof(float), feat = 16 * 4;
+    ck_assert(vggcl__packed_floats(1, 3, 32, 32) >= vggcl__packed_floats(1, 8, 32, 32));
+    ctx->host_mem = 3 * maps + 1;
+    said(ctx, vggcl_forward(ctx, m, x, 8, 32, 32, logits, feats), VGGCL_ERR_NOMEM,
+         "out of host memory: the reference's pass of batch 8 at 32x32 needs ");
+    said(ctx, vggcl_forward(ctx, m, x, 8, 32, 32, logits, feats), VGGCL_ERR_NOMEM,
+         "MiB: the input), but 0.");
+    said(ctx, vggcl_forward(ctx, m, x, 8, 32, 32, logits, feats), VGGCL_ERR_NOMEM,
+         "MiB is available (free memory and swap); the largest batch that fits at this size is 3");
+    ck_assert_msg(vggcl_forward(ctx, m, x, 3, 32, 32, logits, feats) == VGGCL_OK, "%s", vggcl_message(ctx));
+    said(ctx, vggcl_forward(ctx, m, x, 3, 32, 32, logits, NULL), VGGCL_ERR_NOMEM, "fits at this size is 2");
+    ctx->host_mem = 3 * (maps + feat);
+    ck_assert_msg(vggcl_forward(ctx, m, x, 3, 32, 32, logits, NULL) == VGGCL_OK, "%s", vggcl_message(ctx));
+    ctx->host_mem = maps - 1;
+    said(ctx, vggcl_forward(ctx, m, x, 1, 32, 32, logits, feats), VGGCL_ERR_NOMEM, "not even one image fits");
+    ctx->host_mem = 0; /* the system's: this small pass fits */
+    ck_assert_msg(vggcl_forward(ctx, m, x, 8, 32, 32, logits, feats) == VGGCL_OK, "%s", vggcl_message(ctx));
+    vggcl_model_free(m);
+    vggcl_ctx_free(ctx);
+    remove(path);
 }
 END_TEST
 
@@ -331,6 +368,7 @@ int main(void)
     tcase_add_test(tc, test_tune_model_checked);
     tcase_add_test(tc, test_load_options);
     tcase_add_test(tc, test_device_index);
+    tcase_add_test(tc, test_ref_host_memory);
     suite_add_tcase(s, tc);
     return tu_run(s);
 }

@@ -76,9 +76,61 @@ static vggcl_status pick_classes(vggcl_ctx *ctx, const vggcl_model *m, const flo
     return VGGCL_OK;
 }
 
+/* Host memory for the reference's pass of n images: its two maps, and the features and logits where the
+ * caller gives no array for them. */
+static double ref_need(const vggcl_model *m, int n, int h, int w, int own_features, int own_logits)
+{
+    return (2.0 * (double)max_activation(m, n, h, w) + (own_features ? (double)n * m->features : 0) +
+            (own_logits ? (double)n * (m->classes ? m->classes : 1) : 0)) * sizeof(float);
+}
+
+/* What the reference may allocate: ctx->host_mem where a test set it, else what Linux says is available
+ * (MemAvailable) and the free swap; 0: not known. */
+static double host_available(const vggcl_ctx *ctx)
+{
+    if (ctx->host_mem) return (double)ctx->host_mem;
+    FILE *f = fopen("/proc/meminfo", "r");
+    double kb = 0;
+    char line[256];
+    unsigned long long v;
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "MemAvailable: %llu kB", &v) == 1 || sscanf(line, "SwapFree: %llu kB", &v) == 1)
+            kb += (double)v;
+    if (f) fclose(f);
+    return kb * 1024;
+}
+
+/* Refuses a reference pass the host cannot hold (malloc promises it, and the kernel then kills the
+ * process as it touches the pages), with the largest batch that fits, as the device's check does. */
+static vggcl_status ref_check_memory(vggcl_ctx *ctx, const vggcl_model *m, int n, int h, int w, int own_features,
+                                     int own_logits)
+{
+    const double avail = host_available(ctx), need = ref_need(m, n, h, w, own_features, own_logits);
+    if (avail <= 0 || need <= avail) return VGGCL_OK;
+    int lo = 0, hi = n, at; /* fits(lo) (or lo == 0), !fits(hi) */
+    while (hi - lo > 1) {
+        const int mid = lo + (hi - lo) / 2;
+        if (ref_need(m, mid, h, w, own_features, own_logits) <= avail) lo = mid;
+        else hi = mid;
+    }
+    const size_t largest = max_activation_at(m, n, h, w, &at);
+    char fit[96], what[160];
+    if (lo) snprintf(fit, sizeof fit, "the largest batch that fits at this size is %d", lo);
+    else snprintf(fit, sizeof fit, "not even one image fits at this size: give smaller images");
+    if (at >= 0) snprintf(what, sizeof what, "layer %s's output", m->steps[at].name);
+    else snprintf(what, sizeof what, "%s", largest == vggcl__packed_floats(n, 3, h, w) ? "the input"
+                                                                                       : "the maps between layers");
+    return vggcl__fail(ctx, VGGCL_ERR_NOMEM,
+                       "out of host memory: the reference's pass of batch %d at %dx%d needs %.1f MiB (two maps of "
+                       "%.1f MiB: %s), but %.1f MiB is available (free memory and swap); %s",
+                       n, h, w, need / 1048576.0, largest * sizeof(float) / 1048576.0, what, avail / 1048576.0, fit);
+}
+
 static vggcl_status forward_ref(vggcl_ctx *ctx, const vggcl_model *m, const float *input, int n, int h, int w,
                                 size_t act, float *logits, float *features, const vggcl_cam_request *cam)
 {
+    const vggcl_status fits = ref_check_memory(ctx, m, n, h, w, !features, !logits);
+    if (fits != VGGCL_OK) return fits;
     float *buf[2] = { malloc(act * sizeof(float)), malloc(act * sizeof(float)) };
     float *feat = features ? features : malloc((size_t)n * m->features * sizeof(float));
     float *out = logits ? logits : malloc((size_t)n * (m->classes ? m->classes : 1) * sizeof(float));
