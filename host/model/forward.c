@@ -76,6 +76,13 @@ static vggcl_status pick_classes(vggcl_ctx *ctx, const vggcl_model *m, const flo
     return VGGCL_OK;
 }
 
+/* The end of an out-of-memory message: the largest batch lo that fits. */
+static void say_fit(int lo, char *buf, size_t len)
+{
+    if (lo) snprintf(buf, len, "the largest batch that fits at this size is %d", lo);
+    else snprintf(buf, len, "not even one image fits at this size: give smaller images");
+}
+
 /* Host memory for the reference's pass of n images: its two maps, and the features and logits where the
  * caller gives no array for them. */
 static double ref_need(const vggcl_model *m, int n, int h, int w, int own_features, int own_logits)
@@ -115,8 +122,7 @@ static vggcl_status ref_check_memory(vggcl_ctx *ctx, const vggcl_model *m, int n
     }
     const size_t largest = max_activation_at(m, n, h, w, &at);
     char fit[96], what[160];
-    if (lo) snprintf(fit, sizeof fit, "the largest batch that fits at this size is %d", lo);
-    else snprintf(fit, sizeof fit, "not even one image fits at this size: give smaller images");
+    say_fit(lo, fit, sizeof fit);
     if (at >= 0) snprintf(what, sizeof what, "layer %s's output", m->steps[at].name);
     else snprintf(what, sizeof what, "%s", largest == vggcl__packed_floats(n, 3, h, w) ? "the input"
                                                                                        : "the maps between layers");
@@ -312,8 +318,7 @@ vggcl_status vggcl__check_memory(vggcl_ctx *ctx, const vggcl_model *m, int n, in
     }
     const workspace ws = workspace_for(ctx, m, n, h, w);
     char fit[96], what[160];
-    if (lo) snprintf(fit, sizeof fit, "the largest batch that fits at this size is %d", lo);
-    else snprintf(fit, sizeof fit, "not even one image fits at this size: give smaller images");
+    say_fit(lo, fit, sizeof fit);
     return vggcl__fail(ctx, VGGCL_ERR_DEVICE_MEMORY,
                        "device out of memory: batch %d at %dx%d needs %.1f MiB on %s (largest buffer %.1f MiB: %s), "
                        "but the device allows %.1f MiB per buffer and %.1f MiB in all; %s",
