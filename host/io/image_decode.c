@@ -62,8 +62,9 @@ static int complete_scans(const struct jpeg_decompress_struct *cinfo)
 }
 
 /* Whether jpeg_crop_scanline gives the right columns: libjpeg-turbo 2.1's are wrong where a draft decodes
- * a component at a larger IDCT scale than the others and it is still upsampled (4:1:0 and its transpose at
- * 1/2 and 1/4, up to 156 levels off): such an image's rows are decoded whole. */
+ * a component at a larger IDCT scale than the others and it is still upsampled (4:1:0 at 1/2 and 1/4, up
+ * to 156 levels off; at 1/8 too by this rule, where they were right): such an image's rows are decoded
+ * whole. */
 static int crop_columns(const struct jpeg_decompress_struct *cinfo)
 {
     for (int c = 0; c < cinfo->num_components; c++) {

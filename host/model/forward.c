@@ -33,12 +33,6 @@ static size_t max_activation_at(const vggcl_model *m, int n, int h, int w, int *
     return best;
 }
 
-static size_t max_activation(const vggcl_model *m, int n, int h, int w)
-{
-    int at;
-    return max_activation_at(m, n, h, w, &at);
-}
-
 /* Channels of the step's output (a pool keeps the previous conv's). */
 static int step_channels(const vggcl_model *m, int i)
 {
@@ -83,28 +77,71 @@ static void say_fit(int lo, char *buf, size_t len)
     else snprintf(buf, len, "not even one image fits at this size: give smaller images");
 }
 
+/* The largest map of the reference's pass, in floats: NCHW, as host/ref keeps them (the input, each
+ * convolution's output, torchvision's classifier's); *at the step whose output it is, -1 for another. */
+static size_t ref_activation_at(const vggcl_model *m, int n, int h, int w, int *at)
+{
+    size_t best = (size_t)n * 3 * h * w;
+    *at = -1;
+    for (int i = 0; i < m->n_steps; i++) {
+        const vggcl_step *s = &m->steps[i];
+        if (s->kind == VGGCL_STEP_POOL) {
+            h = vggcl__pool_out_size(h, s->kernel_size, s->stride, s->padding, s->ceil_mode);
+            w = vggcl__pool_out_size(w, s->kernel_size, s->stride, s->padding, s->ceil_mode);
+        } else if ((size_t)n * s->c_out * h * w > best) {
+            best = (size_t)n * s->c_out * h * w, *at = i;
+        }
+    }
+    if (m->pool_to && (size_t)n * m->features * m->pool_to * m->pool_to > best)
+        best = (size_t)n * m->features * m->pool_to * m->pool_to, *at = -1;
+    for (int i = 0; i < m->n_hidden; i++)
+        if ((size_t)n * m->hidden_out[i] > best) best = (size_t)n * m->hidden_out[i], *at = -1;
+    return best;
+}
+
+static size_t ref_activation(const vggcl_model *m, int n, int h, int w)
+{
+    int at;
+    return ref_activation_at(m, n, h, w, &at);
+}
+
 /* Host memory for the reference's pass of n images: its two maps, and the features and logits where the
  * caller gives no array for them. */
 static double ref_need(const vggcl_model *m, int n, int h, int w, int own_features, int own_logits)
 {
-    return (2.0 * (double)max_activation(m, n, h, w) + (own_features ? (double)n * m->features : 0) +
+    return (2.0 * (double)ref_activation(m, n, h, w) + (own_features ? (double)n * m->features : 0) +
             (own_logits ? (double)n * (m->classes ? m->classes : 1) : 0)) * sizeof(float);
 }
 
+/* A number read from a file of one line (a cgroup's memory.max, "max" there reads as none): 0 when not. */
+static double read_number(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    unsigned long long v = 0;
+    const int ok = f && fscanf(f, "%llu", &v) == 1;
+    if (f) fclose(f);
+    return ok ? (double)v : 0;
+}
+
 /* What the reference may allocate: ctx->host_mem where a test set it, else what Linux says is available
- * (MemAvailable) and the free swap; 0: not known. */
+ * (MemAvailable) and the free swap, at most what the process's cgroup (v2) has left under its limit (a
+ * container's /proc/meminfo is the machine's); 0: not known (no MemAvailable: kernels before 3.14). */
 static double host_available(const vggcl_ctx *ctx)
 {
     if (ctx->host_mem) return (double)ctx->host_mem;
     FILE *f = fopen("/proc/meminfo", "r");
-    double kb = 0;
+    double avail = -1, swap = 0;
     char line[256];
     unsigned long long v;
-    while (f && fgets(line, sizeof line, f))
-        if (sscanf(line, "MemAvailable: %llu kB", &v) == 1 || sscanf(line, "SwapFree: %llu kB", &v) == 1)
-            kb += (double)v;
+    while (f && fgets(line, sizeof line, f)) {
+        if (sscanf(line, "MemAvailable: %llu kB", &v) == 1) avail = (double)v * 1024;
+        if (sscanf(line, "SwapFree: %llu kB", &v) == 1) swap = (double)v * 1024;
+    }
     if (f) fclose(f);
-    return kb * 1024;
+    if (avail < 0) return 0;
+    const double limit = read_number("/sys/fs/cgroup/memory.max"), used = read_number("/sys/fs/cgroup/memory.current");
+    if (limit > 0 && limit - used < avail) return limit > used ? limit - used : 1;
+    return avail + swap;
 }
 
 /* Refuses a reference pass the host cannot hold (malloc promises it, and the kernel then kills the
@@ -120,15 +157,15 @@ static vggcl_status ref_check_memory(vggcl_ctx *ctx, const vggcl_model *m, int n
         if (ref_need(m, mid, h, w, own_features, own_logits) <= avail) lo = mid;
         else hi = mid;
     }
-    const size_t largest = max_activation_at(m, n, h, w, &at);
+    const size_t largest = ref_activation_at(m, n, h, w, &at);
     char fit[96], what[160];
     say_fit(lo, fit, sizeof fit);
     if (at >= 0) snprintf(what, sizeof what, "layer %s's output", m->steps[at].name);
-    else snprintf(what, sizeof what, "%s", largest == vggcl__packed_floats(n, 3, h, w) ? "the input"
-                                                                                       : "the maps between layers");
+    else snprintf(what, sizeof what, "%s", largest == (size_t)n * 3 * h * w ? "the input" : "the maps between layers");
     return vggcl__fail(ctx, VGGCL_ERR_NOMEM,
                        "out of host memory: the reference's pass of batch %d at %dx%d needs %.1f MiB (two maps of "
-                       "%.1f MiB: %s), but %.1f MiB is available (free memory and swap); %s",
+                       "%.1f MiB: %s), but %.1f MiB is available (free memory and swap, within the cgroup's "
+                       "limit); %s",
                        n, h, w, need / 1048576.0, largest * sizeof(float) / 1048576.0, what, avail / 1048576.0, fit);
 }
 
@@ -603,7 +640,7 @@ vggcl_status vggcl__forward(vggcl_ctx *ctx, vggcl_model *m, const float *input, 
     vggcl_status st = check_pass(ctx, m, input, n, h, w, logits || cam);
     if (st != VGGCL_OK || (st = vggcl__model_mine(ctx, m, "", 1)) != VGGCL_OK) return st;
     if (ctx->profiling) vggcl__prof_reset(ctx);
-    if (ctx->use_ref) return forward_ref(ctx, m, input, n, h, w, max_activation(m, n, h, w), logits, features, cam);
+    if (ctx->use_ref) return forward_ref(ctx, m, input, n, h, w, ref_activation(m, n, h, w), logits, features, cam);
     return forward_cl(ctx, m, resident ? NULL : input, n, h, w, logits, features, cam);
 }
 
@@ -619,7 +656,7 @@ vggcl_status vggcl_forward_submit(vggcl_ctx *ctx, vggcl_model *m, const float *i
     if (!ctx->use_ref) return submit_cl(ctx, m, input, n, h, w, logits, features);
     /* the reference runs now; its wait has nothing left to do */
     const double t0 = vggcl__now_ms();
-    st = forward_ref(ctx, m, input, n, h, w, max_activation(m, n, h, w), logits, features, NULL);
+    st = forward_ref(ctx, m, input, n, h, w, ref_activation(m, n, h, w), logits, features, NULL);
     if (st == VGGCL_OK) m->flight[m->n_flight++] = (vggcl_pass){ NULL, NULL, n, h, w, vggcl__now_ms() - t0 };
     return st;
 }
