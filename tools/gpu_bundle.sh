@@ -34,7 +34,8 @@ fi
 mkdir -p "$out"
 rm -rf "${out:?}/lib"
 for b in "${bins[@]}"; do rm -f "$out/$(basename "$b")"; done
-rm -rf "$out/vggcl-mpi" "$out/images" # (without --mpi too: an older vggcl-mpi would measure old code)
+# (without --mpi too, where DIR is a bundle: an older vggcl-mpi would measure old code)
+[ $mpi = 1 ] || [ -f "$out/VERSION" ] && rm -rf "$out/vggcl-mpi" "$out/images"
 mkdir -p "$out/lib"
 cp "${bins[@]}" "$out"/
 if [ $mpi = 1 ]; then # (its libraries besides MPI's are the plain vggcl's, bundled below)
