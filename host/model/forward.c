@@ -10,19 +10,26 @@
 
 #define MAX_SIDE 65536
 
-/* Largest activation, in floats, for a batch of n images of h x w. */
-static size_t max_activation_at(const vggcl_model *m, int n, int h, int w, int *at)
+/* A map of n x c x h x w: as the device may hold it (any map may be in the channel-packed layout,
+ * layers.h), or as the reference keeps it (NCHW). */
+static size_t map_floats(int packed, int n, int c, int h, int w)
 {
-    size_t best = vggcl__packed_floats(n, 3, h, w);
-    *at = -1; /* (the input, or torchvision's classifier) */
+    return packed ? vggcl__packed_floats(n, c, h, w) : (size_t)n * c * h * w;
+}
+
+/* Largest activation, in floats, for a batch of n images of h x w, held packed or not; *at the step whose
+ * output it is, -1 for the input or torchvision's classifier. */
+static size_t max_activation_at(const vggcl_model *m, int packed, int n, int h, int w, int *at)
+{
+    size_t best = map_floats(packed, n, 3, h, w);
+    *at = -1;
     for (int i = 0; i < m->n_steps; i++) {
         const vggcl_step *s = &m->steps[i];
         if (s->kind == VGGCL_STEP_POOL) {
             h = vggcl__pool_out_size(h, s->kernel_size, s->stride, s->padding, s->ceil_mode);
             w = vggcl__pool_out_size(w, s->kernel_size, s->stride, s->padding, s->ceil_mode);
         }
-        /* any map may be held in the channel-packed layout (layers.h) */
-        size_t a = vggcl__packed_floats(n, s->c_out, h, w);
+        size_t a = map_floats(packed, n, s->c_out, h, w);
         if (s->kind == VGGCL_STEP_CONV && a > best) best = a, *at = i;
     }
     /* torchvision's classifier runs through the same buffers */
@@ -77,32 +84,11 @@ static void say_fit(int lo, char *buf, size_t len)
     else snprintf(buf, len, "not even one image fits at this size: give smaller images");
 }
 
-/* The largest map of the reference's pass, in floats: NCHW, as host/ref keeps them (the input, each
- * convolution's output, torchvision's classifier's); *at the step whose output it is, -1 for another. */
-static size_t ref_activation_at(const vggcl_model *m, int n, int h, int w, int *at)
-{
-    size_t best = (size_t)n * 3 * h * w;
-    *at = -1;
-    for (int i = 0; i < m->n_steps; i++) {
-        const vggcl_step *s = &m->steps[i];
-        if (s->kind == VGGCL_STEP_POOL) {
-            h = vggcl__pool_out_size(h, s->kernel_size, s->stride, s->padding, s->ceil_mode);
-            w = vggcl__pool_out_size(w, s->kernel_size, s->stride, s->padding, s->ceil_mode);
-        } else if ((size_t)n * s->c_out * h * w > best) {
-            best = (size_t)n * s->c_out * h * w, *at = i;
-        }
-    }
-    if (m->pool_to && (size_t)n * m->features * m->pool_to * m->pool_to > best)
-        best = (size_t)n * m->features * m->pool_to * m->pool_to, *at = -1;
-    for (int i = 0; i < m->n_hidden; i++)
-        if ((size_t)n * m->hidden_out[i] > best) best = (size_t)n * m->hidden_out[i], *at = -1;
-    return best;
-}
-
+/* The largest map of the reference's pass, in floats (NCHW, as host/ref keeps them). */
 static size_t ref_activation(const vggcl_model *m, int n, int h, int w)
 {
     int at;
-    return ref_activation_at(m, n, h, w, &at);
+    return max_activation_at(m, 0, n, h, w, &at);
 }
 
 /* Host memory for the reference's pass of n images: its two maps, and the features and logits where the
@@ -157,7 +143,7 @@ static vggcl_status ref_check_memory(vggcl_ctx *ctx, const vggcl_model *m, int n
         if (ref_need(m, mid, h, w, own_features, own_logits) <= avail) lo = mid;
         else hi = mid;
     }
-    const size_t largest = ref_activation_at(m, n, h, w, &at);
+    const size_t largest = max_activation_at(m, 0, n, h, w, &at);
     char fit[96], what[160];
     say_fit(lo, fit, sizeof fit);
     if (at >= 0) snprintf(what, sizeof what, "layer %s's output", m->steps[at].name);
@@ -278,7 +264,7 @@ static workspace workspace_for(const vggcl_ctx *ctx, const vggcl_model *m, int n
 {
     workspace ws = { (size_t)n * 3 * h * w, 0, 0, (size_t)n * m->features, (size_t)n * (m->classes ? m->classes : 1),
                      { 0, 0 }, 0, -1, { -1, -1 }, { 0, 0 } };
-    ws.act = max_activation_at(m, n, h, w, &ws.act_at);
+    ws.act = max_activation_at(m, 1, n, h, w, &ws.act_at);
     for (int i = 0; i < m->n_steps; i++) {
         const vggcl_step *s = &m->steps[i];
         if (s->kind == VGGCL_STEP_POOL) {
