@@ -84,7 +84,7 @@ def write_atomic(tensors, meta, out, dtype=None):
     if out.exists() and not out.is_file():
         save_file(tensors, out, metadata=meta, dtype=dtype)
         return
-    fd, tmp = tempfile.mkstemp(dir=out.parent if str(out.parent) else ".", prefix=f".{out.name}.", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
     try:
         os.close(fd)
         umask = os.umask(0)
