@@ -401,6 +401,7 @@ int cmd_train_head(int argc, char **argv)
     rc = CLI_FAIL;
     if (!val_dir) split_val(&ds, g.ok, val_split, o.seed, is_val);
     if (make_split(&g, &ds, is_val, &s) != CLI_OK) goto out;
+    free(g.x), g.x = NULL; /* (the split holds them now: a million images' features are gigabytes) */
     int have[1] = { 0 }; /* classes with training samples */
     for (int c = 0; c < ds.n_classes; c++) {
         int k = 0;
