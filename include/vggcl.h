@@ -186,6 +186,16 @@ VGGCL_API vggcl_status vggcl_forward_cam(vggcl_ctx *ctx, vggcl_model *model, con
                                float *logits, float *features, const int *classes, float *cams, int *chosen);
 VGGCL_API void vggcl_model_map_size(const vggcl_model *model, int h, int w, int *mh, int *mw);
 
+/* Whether a pass of n images of h x w fits in the context's memory, checked as every pass checks it before
+ * it allocates anything: VGGCL_OK, or the error such a pass would give with its message: VGGCL_ERR_SHAPE,
+ * VGGCL_ERR_DEVICE_MEMORY (the need, the largest buffer, the device's limits and the largest batch that
+ * fits), on the reference VGGCL_ERR_NOMEM (the host's free memory and swap, within a cgroup's limit; the
+ * caller's logits and features not counted). For a caller about to fill a large batch in host memory. */
+VGGCL_API vggcl_status vggcl_check_batch(vggcl_ctx *ctx, const vggcl_model *model, int n, int h, int w);
+/* The largest batch of h x w images that fits, as vggcl_check_batch says, up to limit (>= 1); 0 where
+ * not even one image fits; -1 with the error's message where h x w itself is refused or limit < 1. */
+VGGCL_API int vggcl_max_batch(vggcl_ctx *ctx, const vggcl_model *model, int h, int w, int limit);
+
 /* Overlapped passes, for a stream of batches: the next batch goes to the
  * device while the device still computes the one before (the model keeps two
  * input buffers), and the caller's thread is free while a pass runs.

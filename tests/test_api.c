@@ -101,6 +101,33 @@ START_TEST(test_null_arguments)
 }
 END_TEST
 
+/* vggcl_check_batch and vggcl_max_batch refuse what a pass refuses, with its message: a shape too small or
+ * too large, another context's model, a limit below 1; the largest batch is at most what a pass accepts
+ * (the host's memory not known: only the bound on a pass's size limits it). */
+START_TEST(test_batch_checks)
+{
+    vggcl_ctx *ctx = ref_ctx(), *other = ref_ctx();
+    vggcl_model *m;
+    ck_assert_int_eq(vggcl_model_random(ctx, "vgg11", 10, 1, NULL, &m), VGGCL_OK);
+    said(ctx, vggcl_check_batch(ctx, m, 1, 16, 16), VGGCL_ERR_SHAPE, "input 16x16 is too small");
+    said(ctx, vggcl_check_batch(ctx, m, 0, 32, 32), VGGCL_ERR_SHAPE, "expected N >= 1");
+    said(ctx, vggcl_check_batch(ctx, m, 1 << 26, 32761, 32761), VGGCL_ERR_SHAPE, "too large");
+    said(other, vggcl_check_batch(other, m, 1, 32, 32), VGGCL_ERR_ARG, "not loaded with this context");
+    ck_assert_int_eq(vggcl_max_batch(ctx, m, 16, 16, 8), -1);
+    ck_assert_msg(strstr(vggcl_message(ctx), "input 16x16 is too small"), "%s", vggcl_message(ctx));
+    ck_assert_int_eq(vggcl_max_batch(ctx, m, 32, 32, 0), -1);
+    ck_assert_msg(strstr(vggcl_message(ctx), "a limit of 0; expected at least 1"), "%s", vggcl_message(ctx));
+    ck_assert_int_eq(vggcl_max_batch(ctx, NULL, 32, 32, 8), -1);
+    ctx->host_mem = 1ull << 62; /* (more than any pass a size_t measures needs) */
+    const int most = vggcl_max_batch(ctx, m, 32761, 32761, INT32_MAX);
+    ck_assert_msg(most >= 1 && most < INT32_MAX, "%d: %s", most, vggcl_message(ctx));
+    ck_assert_msg(vggcl_check_batch(ctx, m, most, 32761, 32761) == VGGCL_OK, "%d: %s", most, vggcl_message(ctx));
+    said(ctx, vggcl_check_batch(ctx, m, most + 1, 32761, 32761), VGGCL_ERR_SHAPE, "too large");
+    vggcl_model_free(m);
+    vggcl_ctx_free(ctx), vggcl_ctx_free(other);
+}
+END_TEST
+
 /* A batch whose activations no size_t holds: refused before any size is computed (on the reference it
  * wrapped to a 1-byte buffer and copied the input into it). */
 START_TEST(test_forward_too_large)
@@ -138,10 +165,17 @@ START_TEST(test_ref_host_memory)
          "limit); the largest batch that fits at this size is 3");
     ck_assert_msg(vggcl_forward(ctx, m, x, 3, 32, 32, logits, feats) == VGGCL_OK, "%s", vggcl_message(ctx));
     said(ctx, vggcl_forward(ctx, m, x, 3, 32, 32, logits, NULL), VGGCL_ERR_NOMEM, "fits at this size is 2");
+    /* asked before a pass, the same answers (the caller's logits and features not counted) */
+    said(ctx, vggcl_check_batch(ctx, m, 8, 32, 32), VGGCL_ERR_NOMEM, "limit); the largest batch that fits at this size is 3");
+    ck_assert_msg(vggcl_check_batch(ctx, m, 3, 32, 32) == VGGCL_OK, "%s", vggcl_message(ctx));
+    ck_assert_int_eq(vggcl_max_batch(ctx, m, 32, 32, 100), 3);
+    ck_assert_int_eq(vggcl_max_batch(ctx, m, 32, 32, 2), 2);
     ctx->host_mem = 3 * (maps + feat);
     ck_assert_msg(vggcl_forward(ctx, m, x, 3, 32, 32, logits, NULL) == VGGCL_OK, "%s", vggcl_message(ctx));
     ctx->host_mem = maps - 1;
     said(ctx, vggcl_forward(ctx, m, x, 1, 32, 32, logits, feats), VGGCL_ERR_NOMEM, "not even one image fits");
+    said(ctx, vggcl_check_batch(ctx, m, 1, 32, 32), VGGCL_ERR_NOMEM, "not even one image fits");
+    ck_assert_int_eq(vggcl_max_batch(ctx, m, 32, 32, 100), 0);
     ctx->host_mem = 0; /* the system's: this small pass fits */
     ck_assert_msg(vggcl_forward(ctx, m, x, 8, 32, 32, logits, feats) == VGGCL_OK, "%s", vggcl_message(ctx));
     vggcl_model_free(m);
@@ -367,6 +401,7 @@ int main(void)
     tcase_add_test(tc, test_load_options);
     tcase_add_test(tc, test_device_index);
     tcase_add_test(tc, test_ref_host_memory);
+    tcase_add_test(tc, test_batch_checks);
     suite_add_tcase(s, tc);
     return tu_run(s);
 }

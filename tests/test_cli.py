@@ -17,7 +17,7 @@ import time
 import unittest
 from pathlib import Path
 
-import testenv  # noqa: F401  (the device: VGGCL_TEST_DEVICE)
+import testenv  # (first: the device, VGGCL_TEST_DEVICE)
 
 import numpy as np
 from PIL import Image
@@ -494,6 +494,13 @@ class Cli(unittest.TestCase):
             r = self.fails(["classify", "--weights", self.d / "w8.safetensors", "--resize", "0", "--crop", side, img],
                            1, "device out of memory", "not even one image fits at this size")
             self.assertNotIn("largest batch", r.stderr)
+        # a batch of images too large for the device: said before its pass, as a pass would say it
+        side = int((max_alloc / 3 / (64 * 4)) ** 0.5)
+        if side <= 16384:
+            r = self.fails(["classify", "--weights", self.d / "w8.safetensors", "--resize", "0", "--crop", side,
+                            "--batch", "8", *[img] * 8], 1, f"device out of memory: batch 8 at {side}x{side}",
+                           "the largest batch that fits at this size is ")
+            self.assertNotIn("batch 1 of 1", r.stderr)  # (the pass's own failure: after the batch was made)
 
     def test_kernel_build_failure(self):
         kdir = self.d / "kernels"
@@ -863,6 +870,16 @@ class Bench(unittest.TestCase):
         e.update(env or {})
         r = subprocess.run([VGGCL, "bench", *map(str, args)], capture_output=True, text=True, env=e, timeout=600)
         return r
+
+    def test_batch_too_large_said_first(self):
+        """A batch the device cannot hold is refused before its input is made: the 2.4 GB of a batch of 4096
+        at 224 were first filled in host memory (and could take the host's memory), then refused."""
+        code, stderr, peak = testenv.run_peak([VGGCL, "bench", "--random", "--batch", "4096", "--size", "224",
+                                               "--iters", "1"], env=dict(os.environ, VGGCL_CACHE_DIR=str(self.d / "cache")))
+        self.assertEqual(code, 1, stderr)
+        self.assertIn("device out of memory: batch 4096 at 224x224", stderr)
+        self.assertIn("the largest batch that fits at this size is", stderr)
+        self.assertLess(peak, 1536 * 1024, "kB of RSS")
 
     def test_json_and_per_layer(self):
         r = self.bench("--random", "--size", "40x36", "--batch", "2", "--iters", "3", "--json", "--per-layer")

@@ -20,7 +20,7 @@ import unittest
 import zlib
 from pathlib import Path
 
-import testenv  # noqa: F401  (the device: VGGCL_TEST_DEVICE)
+import testenv  # (first: the device, VGGCL_TEST_DEVICE)
 
 import numpy as np
 import torch
@@ -308,22 +308,17 @@ class Images(unittest.TestCase):
                 self.assertIn(needle, r.stderr)
                 self.assertEqual(list(out.parent.iterdir()), [])
         # a progressive JPEG of 600 bytes whose header claims 20000x20000 pixels: refused before libjpeg
-        # reads its scans into coefficients for that size (1.2 GB of RSS; here at most 512 MB. Measured, not
-        # limited with RLIMIT_AS, under which AddressSanitizer cannot reserve its shadow memory)
+        # reads its scans into coefficients for that size (1.2 GB of RSS; here at most 512 MB)
         Image.fromarray(photo(64, 64, 2)).save(self.d / "p.jpg", progressive=True)
         data = bytearray((self.d / "p.jpg").read_bytes())
         sof = data.index(b"\xff\xc2")
         data[sof + 5:sof + 9] = struct.pack(">HH", 20000, 20000)
         (self.d / "bomb.jpg").write_bytes(bytes(data))
-        p = subprocess.Popen([VGGCL, "preprocess", "--threads", "1", "--output", str(out), str(self.d / "bomb.jpg")],
-                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        stderr = p.stderr.read()
-        _, status, usage = os.wait4(p.pid, 0)
-        p.returncode = os.waitstatus_to_exitcode(status)  # (so that Popen does not wait for it again)
-        p.stderr.close()
-        self.assertEqual(p.returncode, 1, stderr)
+        code, stderr, peak = testenv.run_peak([VGGCL, "preprocess", "--threads", "1", "--output", out,
+                                               self.d / "bomb.jpg"])
+        self.assertEqual(code, 1, stderr)
         self.assertIn("bomb.jpg: 20000x20000 pixels is too large", stderr)
-        self.assertLess(usage.ru_maxrss, 512 * 1024, "kB of RSS")
+        self.assertLess(peak, 512 * 1024, "kB of RSS")
         # a 1-pixel strip would resize to 256 x 16.7 million pixels: refused with the sizes
         # (torchvision would have PIL allocate 12 GiB); without the resize it goes through
         Image.new("RGB", (1, 65500), (10, 20, 30)).save(self.d / "strip.jpg")

@@ -236,6 +236,13 @@ START_TEST(test_network_head_memory)
     const int fit = fitting_batch(cl, m, N, H, W, x, y, "MiB: the logits)");
     ck_assert_msg(fit == (int)(cl->max_alloc / (3000 * 4)), "%d: %s", fit, vggcl_message(cl));
     ck_assert_msg(vggcl_forward(cl, m, x, fit, H, W, y, NULL) == VGGCL_OK, "batch %d: %s", fit, vggcl_message(cl));
+    /* asked before a pass: the same largest batch, the same message */
+    ck_assert_int_eq(vggcl_max_batch(cl, m, H, W, N), fit);
+    ck_assert_int_eq(vggcl_max_batch(cl, m, H, W, fit - 1), fit - 1);
+    ck_assert_msg(vggcl_check_batch(cl, m, fit, H, W) == VGGCL_OK, "%s", vggcl_message(cl));
+    ck_assert_int_eq(vggcl_check_batch(cl, m, fit + 1, H, W), VGGCL_ERR_DEVICE_MEMORY);
+    ck_assert_msg(strstr(vggcl_message(cl), "MiB: the logits), but the device allows"),
+                  "%s", vggcl_message(cl));
     vggcl_model_free(m);
     free(x), free(y);
     /* 100000 classes: CLBlast's SGEMM from 21 images on, whose one temporary buffer holds A, B and C padded to
@@ -248,6 +255,7 @@ START_TEST(test_network_head_memory)
     ck_assert(x && y);
     ck_assert_int_eq(fitting_batch(cl, m, 167, H, W, x, y, "MiB: CLBlast's padded copies of a product's matrices)"), 20);
     ck_assert_msg(vggcl_forward(cl, m, x, 20, H, W, y, NULL) == VGGCL_OK, "batch 20: %s", vggcl_message(cl));
+    ck_assert_int_eq(vggcl_max_batch(cl, m, H, W, 167), 20);
     free(x), free(y);
     vggcl_model_free(m);
     vggcl_ctx_free(cl);

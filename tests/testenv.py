@@ -42,3 +42,15 @@ def two_devices(vggcl):
         if r.returncode == 0 and len(names) == 2 and names[0] == names[1]:
             return env, names[0]
     return None
+
+
+def run_peak(args, env=None):
+    """Runs args, its output thrown away: (exit status, stderr, the most memory it held, in kB (ru_maxrss)).
+    Measured, not limited with RLIMIT_AS, under which AddressSanitizer cannot reserve its shadow memory."""
+    p = subprocess.Popen([str(a) for a in args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                         env=env)
+    stderr = p.stderr.read()
+    _, status, usage = os.wait4(p.pid, 0)
+    p.returncode = os.waitstatus_to_exitcode(status)  # (so that Popen does not wait for it again)
+    p.stderr.close()
+    return p.returncode, stderr, usage.ru_maxrss

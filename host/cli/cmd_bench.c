@@ -115,6 +115,8 @@ int cmd_bench(int argc, char **argv)
                               threads, progress_s, json);
         goto done;
     }
+    /* said before the batch is made: one too large for the device would first fill gigabytes of host memory */
+    if (vggcl_check_batch(ctx, model, batch, h, w) != VGGCL_OK) goto fail;
     const size_t nx = (size_t)batch * 3 * h * w;
     x = malloc(nx * sizeof *x);
     ms = malloc((size_t)iters * sizeof *ms);

@@ -204,6 +204,19 @@ void cli_lead_size(vggcl_ctx *ctx, const vggcl_preprocess *p, char *const *lead,
     }
 }
 
+/* Whether a batch of rows images of H x W fits on every device, as its passes would check (CLI_FAIL, said). */
+static int check_batches(const cli_batch_job *job, int n_dev, int rows, int H, int W)
+{
+    for (int d = 0; d < n_dev; d++) {
+        vggcl_ctx *ctx = d ? job->ctxs[d] : job->ctx;
+        if (vggcl_check_batch(ctx, d ? job->models[d] : job->model, rows, H, W) == VGGCL_OK) continue;
+        char device[256];
+        if (n_dev == 1) return cli_error(CLI_FAIL, "%s", vggcl_message(ctx));
+        return cli_error(CLI_FAIL, "%s: %s", cli_device_label(ctx, device, sizeof device), vggcl_message(ctx));
+    }
+    return CLI_OK;
+}
+
 int cli_run_batches(const cli_batch_job *job, char **files, int n_files, cli_batch_fn fn, void *user, int *failed)
 {
     const int batch = job->batch, classes = job->model ? vggcl_model_classes(job->model) : 0,
@@ -292,6 +305,10 @@ int cli_run_batches(const cli_batch_job *job, char **files, int n_files, cli_bat
             if (!H) H = oh, W = ow;
             /* (no logits or features without a model; a batch of more than the images: as many as they) */
             const size_t rows = (size_t)(batch < n_files ? batch : n_files) * copies;
+            if (!s->x && !b && job->model && (rc = check_batches(job, n_dev, (int)rows, H, W)) != CLI_OK) {
+                vggcl_free(t); /* said before batches of it fill the host's memory */
+                break;
+            }
             if (!s->x && (!(s->x = malloc(sizeof *s->x * 3 * (size_t)H * W * rows)) ||
                           (job->model && (!(s->y = malloc(sizeof *s->y * (size_t)(classes ? classes : 1) * rows)) ||
                                           !(s->f = malloc(sizeof *s->f * (size_t)feats * rows)))))) {

@@ -84,6 +84,27 @@ static void say_fit(int lo, char *buf, size_t len)
     else snprintf(buf, len, "not even one image fits at this size: give smaller images");
 }
 
+/* A pass's shape, for the checks of whether it fits in memory (host_fits, device_fits). */
+typedef struct {
+    const vggcl_ctx *ctx;
+    const vggcl_model *m;
+    int h, w;
+    int own_features, own_logits; /* the reference's own arrays, where the caller gives none */
+    double avail;                 /* the host memory the reference may take (0: not known) */
+} pass_shape;
+
+/* The largest batch below n that fits, where n does not: 0 where not even one image fits. */
+static int largest_fitting(const pass_shape *p, int n, int (*fits)(const pass_shape *, int))
+{
+    int lo = 0, hi = n; /* fits(lo) (or lo == 0), !fits(hi) */
+    while (hi - lo > 1) {
+        const int mid = lo + (hi - lo) / 2;
+        if (fits(p, mid)) lo = mid;
+        else hi = mid;
+    }
+    return lo;
+}
+
 /* The largest map of the reference's pass, in floats (NCHW, as host/ref keeps them). */
 static size_t ref_activation(const vggcl_model *m, int n, int h, int w)
 {
@@ -130,29 +151,30 @@ static double host_available(const vggcl_ctx *ctx)
     return avail + swap;
 }
 
+static int host_fits(const pass_shape *p, int n)
+{
+    return p->avail <= 0 || ref_need(p->m, n, p->h, p->w, p->own_features, p->own_logits) <= p->avail;
+}
+
 /* Refuses a reference pass the host cannot hold (malloc promises it, and the kernel then kills the
  * process as it touches the pages), with the largest batch that fits, as the device's check does. */
 static vggcl_status ref_check_memory(vggcl_ctx *ctx, const vggcl_model *m, int n, int h, int w, int own_features,
                                      int own_logits)
 {
-    const double avail = host_available(ctx), need = ref_need(m, n, h, w, own_features, own_logits);
-    if (avail <= 0 || need <= avail) return VGGCL_OK;
-    int lo = 0, hi = n, at; /* fits(lo) (or lo == 0), !fits(hi) */
-    while (hi - lo > 1) {
-        const int mid = lo + (hi - lo) / 2;
-        if (ref_need(m, mid, h, w, own_features, own_logits) <= avail) lo = mid;
-        else hi = mid;
-    }
+    const pass_shape p = { ctx, m, h, w, own_features, own_logits, host_available(ctx) };
+    if (host_fits(&p, n)) return VGGCL_OK;
+    int at;
     const size_t largest = max_activation_at(m, 0, n, h, w, &at);
     char fit[96], what[160];
-    say_fit(lo, fit, sizeof fit);
+    say_fit(largest_fitting(&p, n, host_fits), fit, sizeof fit);
     if (at >= 0) snprintf(what, sizeof what, "layer %s's output", m->steps[at].name);
     else snprintf(what, sizeof what, "%s", largest == (size_t)n * 3 * h * w ? "the input" : "the maps between layers");
     return vggcl__fail(ctx, VGGCL_ERR_NOMEM,
                        "out of host memory: the reference's pass of batch %d at %dx%d needs %.1f MiB (two maps of "
                        "%.1f MiB: %s), but %.1f MiB is available (free memory and swap, within the cgroup's "
                        "limit); %s",
-                       n, h, w, need / 1048576.0, largest * sizeof(float) / 1048576.0, what, avail / 1048576.0, fit);
+                       n, h, w, ref_need(m, n, h, w, own_features, own_logits) / 1048576.0,
+                       largest * sizeof(float) / 1048576.0, what, p.avail / 1048576.0, fit);
 }
 
 static vggcl_status forward_ref(vggcl_ctx *ctx, const vggcl_model *m, const float *input, int n, int h, int w,
@@ -324,24 +346,19 @@ static const char *ws_largest_what(const vggcl_model *m, const workspace *ws, ch
          : "GAP's partial sums";
 }
 
-static int fits(const vggcl_ctx *ctx, const vggcl_model *m, int n, int h, int w)
+static int device_fits(const pass_shape *p, int n)
 {
-    const workspace ws = workspace_for(ctx, m, n, h, w);
-    return ws_largest(&ws) <= ctx->max_alloc && weight_bytes(m) + ws_total(&ws) <= ctx->global_mem;
+    const workspace ws = workspace_for(p->ctx, p->m, n, p->h, p->w);
+    return ws_largest(&ws) <= p->ctx->max_alloc && weight_bytes(p->m) + ws_total(&ws) <= p->ctx->global_mem;
 }
 
 vggcl_status vggcl__check_memory(vggcl_ctx *ctx, const vggcl_model *m, int n, int h, int w)
 {
-    if (fits(ctx, m, n, h, w)) return VGGCL_OK;
-    int lo = 0, hi = n; /* fits(lo) (or lo == 0), !fits(hi) */
-    while (hi - lo > 1) {
-        int mid = lo + (hi - lo) / 2;
-        if (fits(ctx, m, mid, h, w)) lo = mid;
-        else hi = mid;
-    }
+    const pass_shape p = { ctx, m, h, w, 0, 0, 0 };
+    if (device_fits(&p, n)) return VGGCL_OK;
     const workspace ws = workspace_for(ctx, m, n, h, w);
     char fit[96], what[160];
-    say_fit(lo, fit, sizeof fit);
+    say_fit(largest_fitting(&p, n, device_fits), fit, sizeof fit);
     return vggcl__fail(ctx, VGGCL_ERR_DEVICE_MEMORY,
                        "device out of memory: batch %d at %dx%d needs %.1f MiB on %s (largest buffer %.1f MiB: %s), "
                        "but the device allows %.1f MiB per buffer and %.1f MiB in all; %s",
@@ -595,13 +612,12 @@ static double pass_floats_bound(const vggcl_model *m, int n, int h, int w)
     return 4.0 * n * c * h * w;
 }
 
-static vggcl_status check_pass(vggcl_ctx *ctx, const vggcl_model *m, const float *input, int n, int h, int w,
-                               int wants_logits)
+/* The checks of a pass's shape: the model's, n x 3 x h x w within bounds, a head where logits are wanted. */
+static vggcl_status check_shape(vggcl_ctx *ctx, const vggcl_model *m, int n, int h, int w, int wants_logits)
 {
     int fh, fw, bad = 0;
     vggcl_status st = vggcl__model_mine(ctx, m, "", 0);
     if (st != VGGCL_OK) return st;
-    if (!input) return vggcl__fail(ctx, VGGCL_ERR_ARG, "input (%d, 3, %d, %d): no data (NULL)", n, h, w);
     if (n < 1 || h < 1 || w < 1 || h > MAX_SIDE || w > MAX_SIDE)
         return vggcl__fail(ctx, VGGCL_ERR_SHAPE, "input (%d, 3, %d, %d): expected N >= 1 and 1 <= H, W <= %d", n, h,
                            w, MAX_SIDE);
@@ -618,6 +634,37 @@ static vggcl_status check_pass(vggcl_ctx *ctx, const vggcl_model *m, const float
     if (!m->classes && wants_logits)
         return vggcl__fail(ctx, VGGCL_ERR_ARG, "the model was loaded without a head (features only): no logits");
     return VGGCL_OK;
+}
+
+static vggcl_status check_pass(vggcl_ctx *ctx, const vggcl_model *m, const float *input, int n, int h, int w,
+                               int wants_logits)
+{
+    if (!input) {
+        const vggcl_status st = vggcl__model_mine(ctx, m, "", 0);
+        return st != VGGCL_OK ? st : vggcl__fail(ctx, VGGCL_ERR_ARG, "input (%d, 3, %d, %d): no data (NULL)", n, h, w);
+    }
+    return check_shape(ctx, m, n, h, w, wants_logits);
+}
+
+vggcl_status vggcl_check_batch(vggcl_ctx *ctx, const vggcl_model *m, int n, int h, int w)
+{
+    const vggcl_status st = check_shape(ctx, m, n, h, w, 0);
+    if (st != VGGCL_OK) return st;
+    return ctx->use_ref ? ref_check_memory(ctx, m, n, h, w, 0, 0) : vggcl__check_memory(ctx, m, n, h, w);
+}
+
+int vggcl_max_batch(vggcl_ctx *ctx, const vggcl_model *m, int h, int w, int limit)
+{
+    if (check_shape(ctx, m, 1, h, w, 0) != VGGCL_OK) return -1;
+    if (limit < 1) {
+        vggcl__fail(ctx, VGGCL_ERR_ARG, "vggcl_max_batch: a limit of %d; expected at least 1", limit);
+        return -1;
+    }
+    const double most = MAX_PASS_FLOATS / pass_floats_bound(m, 1, h, w); /* (>= 1: one image passed) */
+    if (limit > most) limit = (int)most;
+    const pass_shape p = { ctx, m, h, w, 0, 0, ctx->use_ref ? host_available(ctx) : 0 };
+    int (*fits)(const pass_shape *, int) = ctx->use_ref ? host_fits : device_fits;
+    return fits(&p, limit) ? limit : largest_fitting(&p, limit, fits);
 }
 
 vggcl_status vggcl__forward(vggcl_ctx *ctx, vggcl_model *m, const float *input, int resident, int n, int h, int w,

@@ -220,6 +220,21 @@ def test_errors_carry_the_message(files):
         vggcl.Model(files["weights"], pool5="sometimes")
 
 
+def test_max_batch(files):
+    """The largest batch that fits, as a pass checks it: up to the limit, 0 for an image too large for any
+    memory, the model's smallest input and the arguments' kinds checked."""
+    for device in ("ref", None):
+        with vggcl.Model(files["weights"], device=device) as m:
+            assert m.max_batch(64, limit=3) == m.max_batch(64, 64, limit=3) == 3, device
+            assert 3 <= m.max_batch(64) <= 4096
+            assert m.max_batch(65536, limit=8) == 0, device  # (an image's first map: 1 TiB)
+            with pytest.raises(vggcl.Error, match="too small"):
+                m.max_batch(8)
+            for bad in (dict(h=0), dict(h=64, limit=0), dict(h=64.5), dict(h=True), dict(h=2**40)):
+                with pytest.raises(vggcl.Error):
+                    m.max_batch(**bad)
+
+
 def test_misuse_raises_errors(files):
     """What a caller gets wrong raises vggcl.Error naming it, never a crash or a silent cast: a closed model
     (it crashed the interpreter), an index from devices() as an int (0 was taken for "no device given"),

@@ -112,6 +112,7 @@ _model_metadata = _sig("vggcl_model_metadata", ctypes.c_char_p, _p, ctypes.c_cha
 _model_class_name = _sig("vggcl_model_class_name", ctypes.c_char_p, _p, ctypes.c_int)
 _map_size = _sig("vggcl_model_map_size", None, _p, ctypes.c_int, ctypes.c_int, _i, _i)
 _forward = _sig("vggcl_forward", ctypes.c_int, _p, _p, _f, ctypes.c_int, ctypes.c_int, ctypes.c_int, _f, _f)
+_max_batch = _sig("vggcl_max_batch", ctypes.c_int, _p, _p, ctypes.c_int, ctypes.c_int, ctypes.c_int)
 _forward_cam = _sig("vggcl_forward_cam", ctypes.c_int, _p, _p, _f, ctypes.c_int, ctypes.c_int, ctypes.c_int, _f, _f,
                     _i, _f, _i)
 _image_load = _sig("vggcl_image_load", ctypes.c_int, _p, ctypes.c_char_p,
@@ -443,6 +444,19 @@ class Model:
         self._ctx.check(_forward(self._ctx.ptr, self._live(), x.ctypes.data_as(_f), n, x.shape[2], x.shape[3],
                                  logits.ctypes.data_as(_f) if logits is not None else None, feats.ctypes.data_as(_f)))
         return logits, feats
+
+    def max_batch(self, h, w=None, limit=4096):
+        """The largest batch of h x w images (w: h where not given) whose pass fits in the device's memory
+        (the host's on the reference), as each pass checks it, up to limit; 0 where not even one fits."""
+        h = _whole(h, "h", 1)
+        w = h if w is None else _whole(w, "w", 1)
+        limit = _whole(limit, "limit", 1)
+        if max(h, w, limit) > 2**31 - 1:
+            raise Error(f"max_batch({h}, {w}, limit={limit}): each must fit in a C int")
+        n = _max_batch(self._ctx.ptr, self._live(), h, w, limit)
+        if n < 0:
+            raise Error(_text(_message(self._ctx.ptr)))
+        return n
 
     def cam(self, x, classes=None):
         """Class activation maps of the top class, or of classes[i] (< 0: top) -> (cams (N, mh, mw),
