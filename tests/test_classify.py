@@ -371,6 +371,23 @@ class Export(unittest.TestCase):
                             self.d / "l2.npy", img], capture_output=True, text=True, timeout=600)
         self.assertEqual(r.returncode, 0, r.stderr)
         np.testing.assert_array_equal(np.load(self.d / "l.npy"), np.load(self.d / "l2.npy"))
+        # trained on PIL's drafts (--draft): a large JPEG decoded at a quarter of its size, as `--draft` asks
+        rc, err, _ = self.export("--state-dict", self.d / "named.pt", "--resize", "40", "--crop", "32", "--draft",
+                                 "--out", self.d / "drafted.safetensors")
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(load_file(self.d / "drafted.safetensors")[1]["vggcl.draft"], "1")
+        Image.fromarray(photo(200, 180, 3)).save(self.d / "big.jpg", quality=90)
+        logits = {}
+        for name, weights, extra in (("model", "drafted", []), ("asked", "plain", ["--draft"]), ("whole", "plain", []),
+                                     ("overruled", "drafted", ["--no-draft"])):
+            r = subprocess.run([VGGCL, "classify", "--weights", self.d / f"{weights}.safetensors", "--resize", "40",
+                                "--crop", "32", *extra, "--logits-out", self.d / f"{name}.npy", self.d / "big.jpg"],
+                               capture_output=True, text=True, timeout=600)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            logits[name] = np.load(self.d / f"{name}.npy")
+        np.testing.assert_array_equal(logits["model"], logits["asked"])
+        np.testing.assert_array_equal(logits["whole"], logits["overruled"])
+        self.assertFalse(np.array_equal(logits["model"], logits["whole"]), "the draft changed nothing")
 
 
 class Cam(unittest.TestCase):

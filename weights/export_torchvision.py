@@ -209,6 +209,9 @@ def main(argv=None):
     ap.add_argument("--crop", type=int, help="... then the center crop")
     ap.add_argument("--mean", help="... and (x/255 - mean)/std per channel: R,G,B")
     ap.add_argument("--std", help="R,G,B")
+    ap.add_argument("--draft", action="store_true",
+                    help="... from JPEGs decoded with PIL's Image.draft to the resize (vggcl.draft 1: vggcl then "
+                         "decodes them so too)")
     ap.add_argument("--dtype", choices=["F32", "F16", "BF16"], default=None)
     ap.add_argument("--out", required=True)
     a = ap.parse_args(argv)
@@ -232,6 +235,8 @@ def export_file(a):
     for opt in ("mean", "std"):
         if getattr(a, opt) is not None:
             meta[f"vggcl.{opt}"] = _floats(getattr(a, opt), f"--{opt}")
+    if a.draft:
+        meta["vggcl.draft"] = "1"
     names = None
     if a.class_names is not None or a.class_names_json:
         try:
