@@ -186,14 +186,18 @@ VGGCL_API vggcl_status vggcl_forward_cam(vggcl_ctx *ctx, vggcl_model *model, con
                                float *logits, float *features, const int *classes, float *cams, int *chosen);
 VGGCL_API void vggcl_model_map_size(const vggcl_model *model, int h, int w, int *mh, int *mw);
 
-/* Whether a pass of n images of h x w fits in the context's memory, checked as every pass checks it before
- * it allocates anything: VGGCL_OK, or the error such a pass would give with its message: VGGCL_ERR_SHAPE,
- * VGGCL_ERR_DEVICE_MEMORY (the need, the largest buffer, the device's limits and the largest batch that
- * fits), on the reference VGGCL_ERR_NOMEM (the host's free memory and swap, within a cgroup's limit; the
- * caller's logits and features not counted). For a caller about to fill a large batch in host memory. */
+/* Whether a pass of n images of h x w fits in the context's memory, checked as a pass checks it before it
+ * allocates anything, for a caller about to make a large batch: VGGCL_OK, or the error such a pass would
+ * give, with its message: VGGCL_ERR_ARG (another context's model), VGGCL_ERR_SHAPE, VGGCL_ERR_DEVICE_MEMORY
+ * (the need, the largest buffer, the device's limits and the largest batch that fits); on the reference
+ * VGGCL_ERR_NOMEM, where the host's free memory and swap (within a cgroup's limit) must also hold the
+ * input the caller is yet to make and the pass's own features and logits. */
 VGGCL_API vggcl_status vggcl_check_batch(vggcl_ctx *ctx, const vggcl_model *model, int n, int h, int w);
-/* The largest batch of h x w images that fits, as vggcl_check_batch says, up to limit (>= 1); 0 where
- * not even one image fits; -1 with the error's message where h x w itself is refused or limit < 1. */
+/* The largest batch of h x w images that fits, as vggcl_check_batch says, up to limit (>= 1; a pass's
+ * size bound, 2^50 floats of activations, lowers it); 0 where not even one image fits; -1 with the error's
+ * message where the model or h x w is refused or limit < 1. Found by bisection: where a tuning table
+ * (vggcl_tune) gives batches of 1-2, 3-16 and 17 or more algorithms of different workspaces, a batch of
+ * another class than the answer's may fit too. */
 VGGCL_API int vggcl_max_batch(vggcl_ctx *ctx, const vggcl_model *model, int h, int w, int limit);
 
 /* Overlapped passes, for a stream of batches: the next batch goes to the

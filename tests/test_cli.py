@@ -494,13 +494,25 @@ class Cli(unittest.TestCase):
             r = self.fails(["classify", "--weights", self.d / "w8.safetensors", "--resize", "0", "--crop", side, img],
                            1, "device out of memory", "not even one image fits at this size")
             self.assertNotIn("largest batch", r.stderr)
-        # a batch of images too large for the device: said before its pass, as a pass would say it
+        # a batch of images too large for the device: said before its pass, as a pass would say it, also where
+        # the first batch had no readable image (the second is the first made)
         side = int((max_alloc / 3 / (64 * 4)) ** 0.5)
-        if side <= 16384:
+        if side > 16384:
+            self.skipTest("the device holds 8 images of --crop's largest size")
+        bad = self.d / "bad.png"
+        bad.write_bytes(b"not an image")
+        for lead in ([], [bad] * 8):
             r = self.fails(["classify", "--weights", self.d / "w8.safetensors", "--resize", "0", "--crop", side,
-                            "--batch", "8", *[img] * 8], 1, f"device out of memory: batch 8 at {side}x{side}",
+                            "--batch", "8", *lead, *[img] * 8], 1, f"device out of memory: batch 8 at {side}x{side}",
                            "the largest batch that fits at this size is ")
-            self.assertNotIn("batch 1 of 1", r.stderr)  # (the pass's own failure: after the batch was made)
+            self.assertNotIn(" of 1 (", r.stderr)  # (the pass's own failure: after the batch was made)
+            self.assertNotIn(" of 2 (", r.stderr)
+        # on each of several devices, the first that cannot hold it named
+        two, name = testenv.two_devices(VGGCL) or (None, None)
+        if two:
+            self.fails(["classify", "--weights", self.d / "w8.safetensors", "--resize", "0", "--crop", side, "--batch",
+                        "8", "--device", "all", *[img] * 8], 1, f"vggcl: device 0 ({name}): device out of memory: "
+                        f"batch 8 at {side}x{side}", env=two)
 
     def test_kernel_build_failure(self):
         kdir = self.d / "kernels"

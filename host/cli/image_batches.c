@@ -230,7 +230,7 @@ int cli_run_batches(const cli_batch_job *job, char **files, int n_files, cli_bat
                  n_dev > 1 ? 2 * n_dev + 1 : 2, 0 };
     pthread_t *threads = NULL;
     worker_arg *args = NULL;
-    int H = job->h, W = job->w, rc = CLI_OK, started = 0, next_out = 0;
+    int H = job->h, W = job->w, rc = CLI_OK, started = 0, next_out = 0, checked = 0;
     cli_batch_stats st = { 0 };
     const double start = cli_now_ms();
     *failed = 0;
@@ -305,7 +305,7 @@ int cli_run_batches(const cli_batch_job *job, char **files, int n_files, cli_bat
             if (!H) H = oh, W = ow;
             /* (no logits or features without a model; a batch of more than the images: as many as they) */
             const size_t rows = (size_t)(batch < n_files ? batch : n_files) * copies;
-            if (!s->x && !b && job->model && (rc = check_batches(job, n_dev, (int)rows, H, W)) != CLI_OK) {
+            if (!checked++ && job->model && (rc = check_batches(job, n_dev, (int)rows, H, W)) != CLI_OK) {
                 vggcl_free(t); /* said before batches of it fill the host's memory */
                 break;
             }

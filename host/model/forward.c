@@ -89,8 +89,8 @@ typedef struct {
     const vggcl_ctx *ctx;
     const vggcl_model *m;
     int h, w;
-    int own_features, own_logits; /* the reference's own arrays, where the caller gives none */
-    double avail;                 /* the host memory the reference may take (0: not known) */
+    int own;      /* on the reference, what else its pass holds in host memory: OWN_* */
+    double avail; /* the host memory the reference may take (0: not known) */
 } pass_shape;
 
 /* The largest batch below n that fits, where n does not: 0 where not even one image fits. */
@@ -112,12 +112,16 @@ static size_t ref_activation(const vggcl_model *m, int n, int h, int w)
     return max_activation_at(m, 0, n, h, w, &at);
 }
 
-/* Host memory for the reference's pass of n images: its two maps, and the features and logits where the
- * caller gives no array for them. */
-static double ref_need(const vggcl_model *m, int n, int h, int w, int own_features, int own_logits)
+/* Besides its two maps, a reference pass holds the features and logits where the caller gives no array for
+ * them; and a caller asking before a pass (vggcl_check_batch) is yet to make the input. */
+enum { OWN_FEATURES = 1, OWN_LOGITS = 2, OWN_INPUT = 4 };
+
+/* Host memory for the reference's pass of n images: its two maps and what `own` says. */
+static double ref_need(const vggcl_model *m, int n, int h, int w, int own)
 {
-    return (2.0 * (double)ref_activation(m, n, h, w) + (own_features ? (double)n * m->features : 0) +
-            (own_logits ? (double)n * (m->classes ? m->classes : 1) : 0)) * sizeof(float);
+    return (2.0 * (double)ref_activation(m, n, h, w) + (own & OWN_FEATURES ? (double)n * m->features : 0) +
+            (own & OWN_LOGITS ? (double)n * (m->classes ? m->classes : 1) : 0) +
+            (own & OWN_INPUT ? 3.0 * n * h * w : 0)) * sizeof(float);
 }
 
 /* A number read from a file of one line (a cgroup's memory.max, "max" there reads as none): 0 when not. */
@@ -153,15 +157,14 @@ static double host_available(const vggcl_ctx *ctx)
 
 static int host_fits(const pass_shape *p, int n)
 {
-    return p->avail <= 0 || ref_need(p->m, n, p->h, p->w, p->own_features, p->own_logits) <= p->avail;
+    return p->avail <= 0 || ref_need(p->m, n, p->h, p->w, p->own) <= p->avail;
 }
 
 /* Refuses a reference pass the host cannot hold (malloc promises it, and the kernel then kills the
  * process as it touches the pages), with the largest batch that fits, as the device's check does. */
-static vggcl_status ref_check_memory(vggcl_ctx *ctx, const vggcl_model *m, int n, int h, int w, int own_features,
-                                     int own_logits)
+static vggcl_status ref_check_memory(vggcl_ctx *ctx, const vggcl_model *m, int n, int h, int w, int own)
 {
-    const pass_shape p = { ctx, m, h, w, own_features, own_logits, host_available(ctx) };
+    const pass_shape p = { ctx, m, h, w, own, host_available(ctx) };
     if (host_fits(&p, n)) return VGGCL_OK;
     int at;
     const size_t largest = max_activation_at(m, 0, n, h, w, &at);
@@ -171,16 +174,16 @@ static vggcl_status ref_check_memory(vggcl_ctx *ctx, const vggcl_model *m, int n
     else snprintf(what, sizeof what, "%s", largest == (size_t)n * 3 * h * w ? "the input" : "the maps between layers");
     return vggcl__fail(ctx, VGGCL_ERR_NOMEM,
                        "out of host memory: the reference's pass of batch %d at %dx%d needs %.1f MiB (two maps of "
-                       "%.1f MiB: %s), but %.1f MiB is available (free memory and swap, within the cgroup's "
+                       "%.1f MiB: %s%s), but %.1f MiB is available (free memory and swap, within the cgroup's "
                        "limit); %s",
-                       n, h, w, ref_need(m, n, h, w, own_features, own_logits) / 1048576.0,
-                       largest * sizeof(float) / 1048576.0, what, p.avail / 1048576.0, fit);
+                       n, h, w, ref_need(m, n, h, w, own) / 1048576.0, largest * sizeof(float) / 1048576.0, what,
+                       own & OWN_INPUT ? "; and the input to be made" : "", p.avail / 1048576.0, fit);
 }
 
 static vggcl_status forward_ref(vggcl_ctx *ctx, const vggcl_model *m, const float *input, int n, int h, int w,
                                 size_t act, float *logits, float *features, const vggcl_cam_request *cam)
 {
-    const vggcl_status fits = ref_check_memory(ctx, m, n, h, w, !features, !logits);
+    const vggcl_status fits = ref_check_memory(ctx, m, n, h, w, (features ? 0 : OWN_FEATURES) | (logits ? 0 : OWN_LOGITS));
     if (fits != VGGCL_OK) return fits;
     float *buf[2] = { malloc(act * sizeof(float)), malloc(act * sizeof(float)) };
     float *feat = features ? features : malloc((size_t)n * m->features * sizeof(float));
@@ -354,7 +357,7 @@ static int device_fits(const pass_shape *p, int n)
 
 vggcl_status vggcl__check_memory(vggcl_ctx *ctx, const vggcl_model *m, int n, int h, int w)
 {
-    const pass_shape p = { ctx, m, h, w, 0, 0, 0 };
+    const pass_shape p = { ctx, m, h, w, 0, 0 };
     if (device_fits(&p, n)) return VGGCL_OK;
     const workspace ws = workspace_for(ctx, m, n, h, w);
     char fit[96], what[160];
@@ -646,11 +649,15 @@ static vggcl_status check_pass(vggcl_ctx *ctx, const vggcl_model *m, const float
     return check_shape(ctx, m, n, h, w, wants_logits);
 }
 
+/* Asked before a pass (vggcl_check_batch, vggcl_max_batch): the reference may make its own features and
+ * logits (vggcl_benchmark does), and the caller has the input yet to make. */
+#define ASKED (OWN_FEATURES | OWN_LOGITS | OWN_INPUT)
+
 vggcl_status vggcl_check_batch(vggcl_ctx *ctx, const vggcl_model *m, int n, int h, int w)
 {
     const vggcl_status st = check_shape(ctx, m, n, h, w, 0);
     if (st != VGGCL_OK) return st;
-    return ctx->use_ref ? ref_check_memory(ctx, m, n, h, w, 0, 0) : vggcl__check_memory(ctx, m, n, h, w);
+    return ctx->use_ref ? ref_check_memory(ctx, m, n, h, w, ASKED) : vggcl__check_memory(ctx, m, n, h, w);
 }
 
 int vggcl_max_batch(vggcl_ctx *ctx, const vggcl_model *m, int h, int w, int limit)
@@ -662,7 +669,7 @@ int vggcl_max_batch(vggcl_ctx *ctx, const vggcl_model *m, int h, int w, int limi
     }
     const double most = MAX_PASS_FLOATS / pass_floats_bound(m, 1, h, w); /* (>= 1: one image passed) */
     if (limit > most) limit = (int)most;
-    const pass_shape p = { ctx, m, h, w, 0, 0, ctx->use_ref ? host_available(ctx) : 0 };
+    const pass_shape p = { ctx, m, h, w, ASKED, ctx->use_ref ? host_available(ctx) : 0 };
     int (*fits)(const pass_shape *, int) = ctx->use_ref ? host_fits : device_fits;
     return fits(&p, limit) ? limit : largest_fitting(&p, limit, fits);
 }

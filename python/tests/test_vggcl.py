@@ -227,6 +227,7 @@ def test_max_batch(files):
         with vggcl.Model(files["weights"], device=device) as m:
             assert m.max_batch(64, limit=3) == m.max_batch(64, 64, limit=3) == 3, device
             assert 3 <= m.max_batch(64) <= 4096
+            assert m.max_batch(64) <= m.max_batch(64, limit=2**40) < 2**31  # (capped to a C int)
             assert m.max_batch(65536, limit=8) == 0, device  # (an image's first map: 1 TiB)
             with pytest.raises(vggcl.Error, match="too small"):
                 m.max_batch(8)

@@ -450,9 +450,9 @@ class Model:
         (the host's on the reference), as each pass checks it, up to limit; 0 where not even one fits."""
         h = _whole(h, "h", 1)
         w = h if w is None else _whole(w, "w", 1)
-        limit = _whole(limit, "limit", 1)
-        if max(h, w, limit) > 2**31 - 1:
-            raise Error(f"max_batch({h}, {w}, limit={limit}): each must fit in a C int")
+        limit = min(_whole(limit, "limit", 1), 2**31 - 1)
+        if max(h, w) > 2**31 - 1:
+            raise Error(f"max_batch({h}, {w}): each side must fit in a C int")
         n = _max_batch(self._ctx.ptr, self._live(), h, w, limit)
         if n < 0:
             raise Error(_text(_message(self._ctx.ptr)))
