@@ -8,9 +8,11 @@ tensors. For each batch size every engine runs in its own process with the
 same thread count (PoCL's through POCL_MAX_PTHREAD_COUNT), in turn, for
 `--rounds` rounds; the best median of each is kept, since the machine is
 shared and noise only ever adds time. ncnn takes one image at a time, so its
-batch is that many images in a row. Each engine's logits for one image are
-compared with PyTorch's (the "agrees" line: largest relative L2 difference),
-so every column ran the same network. Prints a Markdown table of ms per image.
+batch is that many images in a row. Each engine's logits for the batch it
+timed are compared with PyTorch's for that batch (the "agrees" line: the
+largest relative L2 difference over the batch sizes and rounds), so every
+column ran the same network on every image. Prints a Markdown table of ms per
+image.
 
     tools/bench_vs_peers.py build/vggcl [--batches 1 8] [--iters 5] [--rounds 2]
                                         [--peer-python .venv/bin/python3] [--engines ncnn ...]
@@ -68,19 +70,23 @@ def write_ncnn(model, param_path, bin_path):
     Path(bin_path).write_bytes(b"".join(weights))
 
 
-def prepare(d):
+def prepare(d, batches):
+    """The model in every format, and each batch (d/xN.npy) with PyTorch's logits for it: {N: logits}."""
     import torch
     sys.path.insert(0, str(ROOT / "weights"))
     from export_torchvision import export, gap_model
     model = gap_model("vgg16", CLASSES, "keep", seed=0)
     export(model, d / "model.safetensors")
-    x = torch.from_numpy(np.random.default_rng(1).uniform(-2, 2, (1, 3, SIZE, SIZE)).astype(np.float32))
-    np.save(d / "x.npy", x.numpy())
-    torch.onnx.export(model, x, str(d / "model.onnx"), input_names=["x"], output_names=["logits"],
-                      dynamic_axes={"x": {0: "n"}, "logits": {0: "n"}}, opset_version=13)
+    want = {}
+    for n in batches:
+        x = np.random.default_rng(n).uniform(-2, 2, (n, 3, SIZE, SIZE)).astype(np.float32)
+        np.save(d / f"x{n}.npy", x)
+        with torch.no_grad():
+            want[n] = model(torch.from_numpy(x)).numpy()
+    torch.onnx.export(model, torch.from_numpy(x[:1]), str(d / "model.onnx"), input_names=["x"],
+                      output_names=["logits"], dynamic_axes={"x": {0: "n"}, "logits": {0: "n"}}, opset_version=13)
     write_ncnn(model, d / "model.param", d / "model.bin")
-    with torch.no_grad():
-        return model, model(x).numpy()[0]
+    return want
 
 
 # ---- one engine, timed in its own process ----
@@ -96,8 +102,8 @@ def timed(run, iters):
 
 
 def worker(peer, d, batch, iters, threads):
-    x1 = np.load(d / "x.npy")
-    xb = np.random.default_rng(2).uniform(-2, 2, (batch, 3, SIZE, SIZE)).astype(np.float32)
+    """Times the engine on the batch d/x{batch}.npy and prints the ms and the logits of its last timed run."""
+    xb, last = np.load(d / f"x{batch}.npy"), {}
     if peer == "PyTorch":
         import torch
         torch.set_num_threads(threads)
@@ -105,15 +111,15 @@ def worker(peer, d, batch, iters, threads):
         from export_torchvision import gap_model
         model, t = gap_model("vgg16", CLASSES, "keep", seed=0), torch.from_numpy(xb)
         with torch.no_grad():
-            ms = timed(lambda: model(t), iters)
-            out = model(torch.from_numpy(x1)).numpy()[0]
+            ms = timed(lambda: last.update(y=model(t)), iters)
+        out = last["y"].numpy()
     elif peer == "onnxruntime":
         import onnxruntime as ort
         so = ort.SessionOptions()
         so.intra_op_num_threads, so.inter_op_num_threads = threads, 1
         s = ort.InferenceSession(str(d / "model.onnx"), so, providers=["CPUExecutionProvider"])
-        ms = timed(lambda: s.run(None, {"x": xb}), iters)
-        out = s.run(None, {"x": x1})[0][0]
+        ms = timed(lambda: last.update(y=s.run(None, {"x": xb})[0]), iters)
+        out = last["y"]
     elif peer == "OpenVINO":
         import openvino as ov
         core = ov.Core()
@@ -125,9 +131,7 @@ def worker(peer, d, batch, iters, threads):
             return core.compile_model(m, "CPU", cfg).create_infer_request()
         req = compiled(batch)
         ms = timed(lambda: req.infer({0: xb}), iters)
-        one = compiled(1)
-        one.infer({0: x1})
-        out = np.array(one.get_output_tensor(0).data)[0]
+        out = np.array(req.get_output_tensor(0).data)
     elif peer == "ncnn":
         import ncnn
         net = ncnn.Net()
@@ -145,12 +149,12 @@ def worker(peer, d, batch, iters, threads):
             ret, y = ex.extract("output")
             if ret:
                 raise RuntimeError(f"ncnn extract failed ({ret})")
-            return np.array(y)
-        ms = timed(lambda: [infer(img) for img in xb], iters)
-        out = infer(x1[0]).reshape(-1)
+            return np.array(y).reshape(-1)
+        ms = timed(lambda: last.update(y=[infer(img) for img in xb]), iters)
+        out = np.stack(last["y"])
     else:
         raise SystemExit(f"unknown engine {peer}")
-    print(json.dumps({"ms": ms, "logits": [float(v) for v in out]}))
+    print(json.dumps({"ms": ms, "logits": np.asarray(out, np.float64).tolist()}))
 
 
 def cpu_device(binary):
@@ -172,10 +176,11 @@ def run_vggcl(binary, device, d, batch, iters, threads):
     j = json.loads(r.stdout.strip().splitlines()[-1])
     if j["device"] not in device[1]:
         raise SystemExit(f"bench_vs_peers: vggcl ran on {j['device']}, not the CPU device: {device[1]}")
+    # (bench times a batch of its own; its logits for the batch the others timed come from `run`)
     subprocess.run([binary, "run", "--device", device[0], "--weights", str(d / "model.safetensors"), "--input",
-                    str(d / "x.npy"), "--output", str(d / "vggcl.npy")], capture_output=True, text=True, env=env,
-                   check=True)
-    return {"ms": j["ms_per_batch_median"], "logits": np.load(d / "vggcl.npy")[0].tolist()}
+                    str(d / f"x{batch}.npy"), "--output", str(d / "vggcl.npy")], capture_output=True, text=True,
+                   env=env, check=True)
+    return {"ms": j["ms_per_batch_median"], "logits": np.load(d / "vggcl.npy").tolist()}
 
 
 def main():
@@ -196,7 +201,7 @@ def main():
         return worker(a.worker, Path(a.dir), a.batches[0], a.iters, a.threads)
     with tempfile.TemporaryDirectory(prefix="vggcl-peers-") as tmp:
         d = Path(tmp)
-        _, want = prepare(d)
+        want = prepare(d, a.batches)
         device = cpu_device(a.vggcl)
         best, agrees, notes = {}, {}, []
         engines = [p for p in PEERS if p == "vggcl" or p in a.engines]
@@ -218,8 +223,9 @@ def main():
                         r = json.loads(p.stdout.strip().splitlines()[-1])
                     per_image = r["ms"] / batch
                     best[peer, batch] = min(best.get((peer, batch), float("inf")), per_image)
-                    got = np.array(r["logits"])
-                    agrees[peer] = float(np.linalg.norm(got - want) / np.linalg.norm(want))
+                    got, ref = np.array(r["logits"]), want[batch]
+                    diff = float(np.linalg.norm(got - ref) / np.linalg.norm(ref)) if got.shape == ref.shape else np.inf
+                    agrees[peer] = max(agrees.get(peer, 0.0), diff)
                     print(f"round {rnd + 1}, batch {batch}: {peer} {per_image:.1f} ms/image", file=sys.stderr)
     cpu = next((ln.split(":", 1)[1].strip() for ln in open("/proc/cpuinfo") if ln.startswith("model name")), "?")
     print(f"{time.strftime('%Y-%m-%d')}, {cpu}, {a.threads} threads; VGG16-GAP ({CLASSES} classes) {SIZE}x{SIZE}, "
@@ -233,7 +239,7 @@ def main():
         ratio = f"{min(peers) / best['vggcl', batch]:.2f}x" if peers else "-"
         print(f"| {batch} | " + " | ".join(f"{best[p, batch]:.1f}" for p in cols) + f" | {ratio} |")
     print()
-    print("agrees (relative L2 of one image's logits against PyTorch): " +
+    print("agrees (the largest relative L2 of a batch's logits against PyTorch's): " +
           ", ".join(f"{p} {agrees[p]:.1e}" for p in cols))
     for n in notes:
         print(f"\n{n}")
