@@ -87,6 +87,18 @@ START_TEST(test_null_arguments)
          "out is NULL");
     ck_assert(!exists(tu_tmp("t.npy")));
     ck_assert_int_eq(vggcl_select_device(NULL, "ref"), VGGCL_ERR_ARG);
+    /* a NULL context (each crashed) and NULL outputs */
+    ck_assert_int_eq(vggcl_list_devices(NULL, NULL, 0, &n), VGGCL_ERR_ARG);
+    ck_assert_int_eq(vggcl_model_random(NULL, "vgg11", 3, 1, NULL, &m), VGGCL_ERR_ARG);
+    ck_assert_int_eq(vggcl_profile(NULL, 1), VGGCL_ERR_ARG);
+    ck_assert_int_eq(vggcl_profile_read(NULL, NULL, 0), 0);
+    said(ctx, vggcl_image_preprocess(ctx, rgb, 4, 4, &p, NULL, &h, &w), VGGCL_ERR_ARG, "out is NULL");
+    said(ctx, vggcl_image_preprocess(ctx, rgb, 4, 4, &p, &out, NULL, &w), VGGCL_ERR_ARG, "oh is NULL");
+    said(ctx, vggcl_image_preprocess(ctx, rgb, 4, 4, &p, &out, &h, NULL), VGGCL_ERR_ARG, "ow is NULL");
+    long long offset;
+    said(ctx, vggcl_npy_header(ctx, "x.npy", NULL, shape, &offset), VGGCL_ERR_ARG, "ndim is NULL");
+    said(ctx, vggcl_npy_header(ctx, "x.npy", &ndim, NULL, &offset), VGGCL_ERR_ARG, "shape is NULL");
+    said(ctx, vggcl_npy_header(ctx, "x.npy", &ndim, shape, NULL), VGGCL_ERR_ARG, "offset is NULL");
     vggcl_set_log(NULL, NULL, NULL);
     ck_assert_int_eq(vggcl_model_min_input(NULL), 1);
     ck_assert(vggcl_model_flops(NULL, 1, 32, 32) == 0);

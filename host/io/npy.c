@@ -197,6 +197,9 @@ vggcl_status vggcl_npy_header(vggcl_ctx *ctx, const char *path, int *ndim, long 
 {
     size_t count;
     FILE *fp;
+    VGGCL_NEED(ctx, "vggcl_npy_header", ndim);
+    VGGCL_NEED(ctx, "vggcl_npy_header", shape);
+    VGGCL_NEED(ctx, "vggcl_npy_header", offset);
     vggcl_status st = open_input(ctx, path, &fp);
     if (st != VGGCL_OK) return st;
     st = read_header(ctx, path, fp, ndim, shape, &count, offset);

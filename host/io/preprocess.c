@@ -137,6 +137,9 @@ vggcl_status vggcl_image_preprocess(vggcl_ctx *ctx, const unsigned char *rgb, in
                                     float **out, int *oh, int *ow)
 {
     const vggcl__rgb_part whole = { rgb, (size_t)(w > 0 ? w : 0) * 3, h, w, 0, 0, h, w };
+    VGGCL_NEED(ctx, "vggcl_image_preprocess", out);
+    VGGCL_NEED(ctx, "vggcl_image_preprocess", oh);
+    VGGCL_NEED(ctx, "vggcl_image_preprocess", ow);
     return vggcl__preprocess_part(ctx, &whole, p, out, oh, ow);
 }
 

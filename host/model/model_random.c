@@ -29,6 +29,7 @@ vggcl_status vggcl_model_random(vggcl_ctx *ctx, const char *arch, int classes, u
 {
     const int pool5 = !opts || opts->pool5 != VGGCL_POOL5_DROP;
     int a = -1;
+    if (!ctx) return VGGCL_ERR_ARG;
     VGGCL_NEED(ctx, "vggcl_model_random", out);
     *out = NULL;
     VGGCL_NEED(ctx, "vggcl_model_random", arch);

@@ -187,6 +187,7 @@ vggcl_status vggcl_list_devices(vggcl_ctx *ctx, vggcl_device_info *out, int cap,
 {
     dev_entry *list = NULL;
     int n = 0;
+    if (!ctx) return VGGCL_ERR_ARG;
     VGGCL_NEED(ctx, "vggcl_list_devices", count);
     if (cap > 0) VGGCL_NEED(ctx, "vggcl_list_devices", out);
     vggcl_status st = enumerate(ctx, &list, &n);

@@ -162,6 +162,7 @@ void vggcl__release(vggcl_ctx *ctx, const char *what, cl_mem *mem)
 
 vggcl_status vggcl_profile(vggcl_ctx *ctx, int on)
 {
+    if (!ctx) return VGGCL_ERR_ARG;
     if (!ctx->selected || ctx->use_ref)
         return vggcl__fail(ctx, VGGCL_ERR_ARG, "profiling needs an OpenCL device (select one first; ref has none)");
     vggcl__prof_reset(ctx);
@@ -172,6 +173,7 @@ vggcl_status vggcl_profile(vggcl_ctx *ctx, int on)
 int vggcl_profile_read(vggcl_ctx *ctx, vggcl_layer_profile *out, int cap)
 {
     int n = 0;
+    if (!ctx) return 0;
     for (int i = 0; i < ctx->prof_n; i++) {
         const vggcl_prof_entry *e = &ctx->prof[i];
         const double ms = vggcl__prof_ms(e);
