@@ -7,13 +7,17 @@
  * Usage (error checks shortened; examples/classify.c is the whole program):
  *
  *     vggcl_ctx *ctx = vggcl_ctx_new();
- *     vggcl_model *model;
+ *     vggcl_model *model = NULL;
  *     if (vggcl_select_device(ctx, NULL) != VGGCL_OK ||               // $VGGCL_DEVICE, a GPU, else the first
- *         vggcl_model_load(ctx, "model.safetensors", NULL, &model) != VGGCL_OK)
+ *         vggcl_model_load(ctx, "model.safetensors", NULL, &model) != VGGCL_OK) {
  *         fprintf(stderr, "%s\n", vggcl_message(ctx));
+ *         vggcl_ctx_free(ctx);
+ *         return 1;
+ *     }
  *     float *x; int xh, xw;
  *     vggcl_preprocess p;
- *     vggcl_preprocess_defaults(&p);                                  // torchvision's VGG16 preset
+ *     vggcl_preprocess_unset(&p);                                     // the model's preset, else torchvision's
+ *     vggcl_model_preprocess(ctx, model, &p);
  *     vggcl_image_read(ctx, "photo.jpg", &p, &x, &xh, &xw);          // (1, 3, xh, xw) input
  *     float *logits = malloc(sizeof(float) * vggcl_model_classes(model));
  *     vggcl_forward(ctx, model, x, 1, xh, xw, logits, NULL);         // (1, C) logits
@@ -61,7 +65,8 @@ typedef enum {
 } vggcl_status;
 /* A required pointer given as NULL (one not documented "may be NULL") is VGGCL_ERR_ARG with a
  * message naming it, in the context when there is one; accessors given a NULL model or context
- * return 0 or NULL. */
+ * return 0, NULL or "" (vggcl_device_index -1, vggcl_model_min_input 1, and vggcl_message the
+ * out-of-memory message that a NULL from vggcl_ctx_new means). */
 
 VGGCL_API const char *vggcl_version(void);
 
@@ -75,7 +80,7 @@ typedef struct vggcl_model vggcl_model;
 /* A context owns the chosen device (or the reference backend) and the last
  * error message. NULL only when the host is out of memory. */
 VGGCL_API vggcl_ctx *vggcl_ctx_new(void);
-VGGCL_API void vggcl_ctx_free(vggcl_ctx *ctx); /* accepts NULL */
+VGGCL_API void vggcl_ctx_free(vggcl_ctx *ctx); /* accepts NULL; free the context's models first */
 VGGCL_API const char *vggcl_message(const vggcl_ctx *ctx);
 
 typedef struct {
@@ -171,8 +176,12 @@ VGGCL_API const char *vggcl_model_metadata(const vggcl_model *model, const char 
  * NULL when the file names no classes. */
 VGGCL_API const char *vggcl_model_class_name(const vggcl_model *model, int c);
 
-/* One forward pass. input: (n, 3, h, w). logits: (n, classes), may be NULL.
- * features: (n, features) GAP output, may be NULL. */
+/* One forward pass. input: (n, 3, h, w). logits: (n, classes), may be NULL
+ * (must be, for a model loaded features_only). features: (n, features) GAP
+ * output, may be NULL. n >= 1, 1 <= h, w <= 65536, at least the model's
+ * smallest input, and at most 2^50 floats of activations: else
+ * VGGCL_ERR_SHAPE. After a failure the outputs hold nothing valid (they may
+ * be partly written). */
 VGGCL_API vggcl_status vggcl_forward(vggcl_ctx *ctx, vggcl_model *model, const float *input,
                            int n, int h, int w, float *logits, float *features);
 
@@ -202,7 +211,9 @@ VGGCL_API int vggcl_max_batch(vggcl_ctx *ctx, const vggcl_model *model, int h, i
 
 /* Overlapped passes, for a stream of batches: the next batch goes to the
  * device while the device still computes the one before (the model keeps two
- * input buffers), and the caller's thread is free while a pass runs.
+ * input buffers), and the caller's thread is free while a pass runs (on the
+ * reference backend submit runs the whole pass before it returns, and
+ * device_ms is its time on the host).
  * vggcl_forward_submit returns once the batch is on the device (input may be
  * reused) and its pass is queued; logits and features (either may be NULL)
  * must stay valid until vggcl_forward_wait has reported that pass, which
@@ -378,7 +389,7 @@ VGGCL_API vggcl_status vggcl_train_head(vggcl_ctx *ctx, const float *x, const in
  * (classes, d), bias (classes)), and __metadata__: the trunk's, with the
  * pairs in meta (key, value, key, value, ...; n_meta pairs) added or
  * replacing (UTF-8 text, as a safetensors header must be: else VGGCL_ERR_ARG).
- * Written atomically: a failure leaves no file at out_path. */
+ * Written atomically: a failure leaves out_path as it was (no file, or the one there before). */
 VGGCL_API vggcl_status vggcl_save_with_head(vggcl_ctx *ctx, const char *trunk_path, const char *out_path, int classes, int d,
                                   const float *w, const float *b, const char *const *meta, int n_meta);
 
@@ -398,7 +409,10 @@ VGGCL_API vggcl_status vggcl_npy_header(vggcl_ctx *ctx, const char *path, int *n
                                         long long *offset);
 
 /* Writes path atomically: a temporary file in the same folder, renamed at the
- * end, so a failure leaves no file at path. */
+ * end, so a failure leaves path as it was (no file, or the one there before);
+ * a path that is not a regular file (a pipe, a device, "-" for standard
+ * output) is written at the end, whole, from a staged copy. Symlinks are
+ * followed, and a file that is there keeps its permissions. */
 VGGCL_API vggcl_status vggcl_npy_write(vggcl_ctx *ctx, const char *path, int ndim, const long long *shape,
                              const float *data);
 

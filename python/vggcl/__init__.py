@@ -459,7 +459,7 @@ class Model:
         return n
 
     def cam(self, x, classes=None):
-        """Class activation maps of the top class, or of classes[i] (< 0: top) -> (cams (N, mh, mw),
+        """Class activation maps of the top class, or of classes[i] (-1: the top) -> (cams (N, mh, mw),
         chosen classes (N,), logits (N, C))."""
         x = self._input(x)
         n, h, w = x.shape[0], x.shape[2], x.shape[3]
