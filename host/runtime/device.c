@@ -83,6 +83,29 @@ typedef struct {
     vggcl_device_info info;
 } dev_entry;
 
+/* A platform's (dev NULL) or device's text property into buf, cut to fit: a driver's name longer than
+ * the struct's field (CL_INVALID_VALUE for the field's size) is no reason to list no device at all. */
+static vggcl_status info_text(vggcl_ctx *ctx, cl_platform_id plat, cl_device_id dev, cl_uint what, char *buf,
+                              size_t len)
+{
+    const char *where = "listing OpenCL devices";
+    vggcl_status st = VGGCL_OK;
+    size_t size = 0;
+    char *text = NULL;
+    if (dev) CL_CHECK(clGetDeviceInfo, (dev, what, 0, NULL, &size));
+    else CL_CHECK(clGetPlatformInfo, (plat, what, 0, NULL, &size));
+    if (!(text = calloc(size + 1, 1))) {
+        st = vggcl__fail(ctx, VGGCL_ERR_NOMEM, "out of host memory");
+        goto fail;
+    }
+    if (dev) CL_CHECK(clGetDeviceInfo, (dev, what, size, text, NULL));
+    else CL_CHECK(clGetPlatformInfo, (plat, what, size, text, NULL));
+    snprintf(buf, len, "%s", text);
+fail:
+    free(text);
+    return st;
+}
+
 /* Fills *list (malloc'd) with every device of every platform. */
 static vggcl_status enumerate_unlocked(vggcl_ctx *ctx, dev_entry **list, int *count)
 {
@@ -129,11 +152,12 @@ static vggcl_status enumerate_unlocked(vggcl_ctx *ctx, dev_entry **list, int *co
             cl_device_type t = 0;
             cl_uint cu = 0;
             cl_ulong gm = 0, ma = 0;
-            CL_CHECK(clGetPlatformInfo, (plats[p], CL_PLATFORM_NAME, sizeof e->info.platform_name - 1,
-                                        e->info.platform_name, NULL));
-            CL_CHECK(clGetDeviceInfo, (devs[d], CL_DEVICE_NAME, sizeof e->info.name - 1, e->info.name, NULL));
-            CL_CHECK(clGetDeviceInfo, (devs[d], CL_DEVICE_VERSION, sizeof e->info.version - 1,
-                                      e->info.version, NULL));
+            if ((st = info_text(ctx, plats[p], NULL, CL_PLATFORM_NAME, e->info.platform_name,
+                                sizeof e->info.platform_name)) != VGGCL_OK ||
+                (st = info_text(ctx, NULL, devs[d], CL_DEVICE_NAME, e->info.name, sizeof e->info.name)) != VGGCL_OK ||
+                (st = info_text(ctx, NULL, devs[d], CL_DEVICE_VERSION, e->info.version, sizeof e->info.version)) !=
+                    VGGCL_OK)
+                goto fail;
             CL_CHECK(clGetDeviceInfo, (devs[d], CL_DEVICE_TYPE, sizeof t, &t, NULL));
             CL_CHECK(clGetDeviceInfo, (devs[d], CL_DEVICE_MAX_COMPUTE_UNITS, sizeof cu, &cu, NULL));
             CL_CHECK(clGetDeviceInfo, (devs[d], CL_DEVICE_GLOBAL_MEM_SIZE, sizeof gm, &gm, NULL));
@@ -144,7 +168,8 @@ static vggcl_status enumerate_unlocked(vggcl_ctx *ctx, dev_entry **list, int *co
             CL_CHECK(clGetDeviceInfo, (devs[d], CL_DEVICE_LOCAL_MEM_SIZE, sizeof lm, &lm, NULL));
             CL_CHECK(clGetDeviceInfo, (devs[d], CL_DEVICE_MAX_CLOCK_FREQUENCY, sizeof mhz, &mhz, NULL));
             CL_CHECK(clGetDeviceInfo, (devs[d], CL_DEVICE_MAX_WORK_GROUP_SIZE, sizeof wg, &wg, NULL));
-            CL_CHECK(clGetDeviceInfo, (devs[d], CL_DRIVER_VERSION, sizeof e->info.driver - 1, e->info.driver, NULL));
+            if ((st = info_text(ctx, NULL, devs[d], CL_DRIVER_VERSION, e->info.driver, sizeof e->info.driver)) != VGGCL_OK)
+                goto fail;
             e->info.local_mem = lm;
             e->info.clock_mhz = mhz;
             e->info.max_work_group = wg;
