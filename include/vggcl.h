@@ -386,9 +386,11 @@ VGGCL_API vggcl_status vggcl_train_head(vggcl_ctx *ctx, const float *x, const in
 
 /* Writes a complete model: the convolution tensors (features.*) of the
  * safetensors file trunk_path as they are, a GAP head classifier.0 (weight
- * (classes, d), bias (classes)), and __metadata__: the trunk's, with the
+ * (classes, d), bias (classes)), and __metadata__: the trunk's but for what
+ * it said of the head replaced (vggcl.classes, vggcl.trained), with the
  * pairs in meta (key, value, key, value, ...; n_meta pairs) added or
  * replacing (UTF-8 text, as a safetensors header must be: else VGGCL_ERR_ARG).
+ * d must be the trunk's last convolution's channels (else VGGCL_ERR_SHAPE).
  * Written atomically: a failure leaves out_path as it was (no file, or the one there before). */
 VGGCL_API vggcl_status vggcl_save_with_head(vggcl_ctx *ctx, const char *trunk_path, const char *out_path, int classes, int d,
                                   const float *w, const float *b, const char *const *meta, int n_meta);

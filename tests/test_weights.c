@@ -548,6 +548,42 @@ START_TEST(test_save_with_head_width)
 }
 END_TEST
 
+/* A new head drops what the trunk's metadata said of the head it replaces (its class names, how it was
+ * trained) and keeps the rest: a trunk naming 2 classes under a head of 3 wrote a file vggcl refused to
+ * load ("names 2 classes; the head has 3"). */
+START_TEST(test_save_with_head_metadata)
+{
+    builder b = { 0 };
+    add_conv(&b, 0, 4, 3), add_conv(&b, 3, 6, 4), add_head(&b, "classifier.0", 2, 6);
+    char trunk[512], out[512];
+    snprintf(trunk, sizeof trunk, "%s", write_model(&b, "named_trunk.safetensors",
+                                                    "{\"vggcl.classes\":\"[\\\"a\\\",\\\"b\\\"]\",\"vggcl.trained\":\"x\","
+                                                    "\"vggcl.pool5\":\"drop\"}"));
+    snprintf(out, sizeof out, "%s", tu_tmp("renamed.safetensors"));
+    const float w[3 * 6] = { 0 }, bias[3] = { 0 };
+    vggcl_ctx *ctx = vggcl_ctx_new();
+    vggcl_model *m;
+    ck_assert_int_eq(vggcl_select_device(ctx, "ref"), VGGCL_OK);
+    ck_assert_msg(vggcl_model_load(ctx, trunk, NULL, &m) == VGGCL_OK, "%s", vggcl_message(ctx));
+    ck_assert_str_eq(vggcl_model_class_name(m, 1), "b"); /* (the trunk as written) */
+    vggcl_model_free(m);
+    ck_assert_msg(vggcl_save_with_head(ctx, trunk, out, 3, 6, w, bias, NULL, 0) == VGGCL_OK, "%s", vggcl_message(ctx));
+    ck_assert_msg(vggcl_model_load(ctx, out, NULL, &m) == VGGCL_OK, "%s", vggcl_message(ctx));
+    ck_assert_int_eq(vggcl_model_classes(m), 3);
+    ck_assert_ptr_null(vggcl_model_class_name(m, 0));
+    ck_assert_ptr_null(vggcl_model_metadata(m, "vggcl.trained"));
+    ck_assert_str_eq(vggcl_model_metadata(m, "vggcl.pool5"), "drop");
+    vggcl_model_free(m);
+    const char *meta[] = { "vggcl.classes", "[\"x\", \"y\", \"z\"]" }; /* (given: the caller's) */
+    ck_assert_int_eq(vggcl_save_with_head(ctx, trunk, out, 3, 6, w, bias, meta, 1), VGGCL_OK);
+    ck_assert_msg(vggcl_model_load(ctx, out, NULL, &m) == VGGCL_OK, "%s", vggcl_message(ctx));
+    ck_assert_str_eq(vggcl_model_class_name(m, 2), "z");
+    vggcl_model_free(m);
+    vggcl_ctx_free(ctx);
+    remove(out), remove(trunk);
+}
+END_TEST
+
 /* .npy writing refuses a negative or overflowing shape and missing data, naming the file, and leaves no file
  * (a shape of -1 wrote a header neither numpy nor vggcl could read). */
 START_TEST(test_npy_write_arguments)
@@ -658,6 +694,7 @@ int main(void)
     tcase_add_test(tc, test_plan_errors);
     tcase_add_test(tc, test_forward_input_errors);
     tcase_add_test(tc, test_save_with_head_width);
+    tcase_add_test(tc, test_save_with_head_metadata);
     tcase_add_test(tc, test_npy_write_arguments);
     tcase_add_test(tc, test_model_preprocess);
     suite_add_tcase(s, tc);

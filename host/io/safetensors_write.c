@@ -30,11 +30,14 @@ static int add_entry(cJSON *root, const char *name, const char *dtype, int ndim,
 /* The merged metadata: the trunk's pairs, then meta's, a later key replacing an earlier one. */
 static int add_metadata(cJSON *root, const vggcl__st_file *f, const char *const *meta, int n_meta)
 {
+    /* what the trunk's file said of the head the new one replaces */
+    static const char *const of_the_head[] = { "vggcl.classes", "vggcl.trained" };
     cJSON *m = cJSON_AddObjectToObject(root, "__metadata__");
     if (!m) return 0;
     for (int i = 0; i < f->n_meta + n_meta; i++) {
         const char *k = i < f->n_meta ? f->meta_keys[i] : meta[2 * (i - f->n_meta)];
         const char *v = i < f->n_meta ? f->meta_values[i] : meta[2 * (i - f->n_meta) + 1];
+        if (i < f->n_meta && (!strcmp(k, of_the_head[0]) || !strcmp(k, of_the_head[1]))) continue;
         cJSON_DeleteItemFromObjectCaseSensitive(m, k);
         if (!cJSON_AddStringToObject(m, k, v)) return 0;
     }
