@@ -96,12 +96,16 @@ typedef struct {
     unsigned long long max_work_group; /* work-items per work-group */
 } vggcl_device_info;
 
-/* Lists every OpenCL device. *count gets the total; at most cap are written. */
+/* Lists every OpenCL device. *count gets the total; at most cap are written. No platform or no
+ * device: VGGCL_ERR_NO_DEVICE, *count 0, and a message saying what to install. */
 VGGCL_API vggcl_status vggcl_list_devices(vggcl_ctx *ctx, vggcl_device_info *out, int cap, int *count);
 
 /* spec: "ref" (plain-C reference), "P:D", a flat index, or a substring of the
- * device name. NULL or "" means $VGGCL_DEVICE, else the first GPU, else the
- * first device. Call once per context, before loading a model. */
+ * device name (any case; the first device it names, said through the log
+ * function where it names several). NULL or "" means $VGGCL_DEVICE, else the
+ * first GPU, else the first device. One device: a list or "all" (the
+ * commands' --device) is VGGCL_ERR_NO_DEVICE. Call once per context, before
+ * loading a model. */
 VGGCL_API vggcl_status vggcl_select_device(vggcl_ctx *ctx, const char *spec);
 VGGCL_API const char *vggcl_device_name(const vggcl_ctx *ctx); /* "" before selection */
 /* The selected device's index in vggcl_list_devices (what a spec of that number selects): it tells
@@ -120,8 +124,9 @@ VGGCL_API int vggcl_decode_threads_default(const vggcl_ctx *ctx);
 
 enum { VGGCL_POOL5_AUTO = -1, VGGCL_POOL5_DROP = 0, VGGCL_POOL5_KEEP = 1 };
 
-/* How the device runs each 3x3 convolution. AUTO: the tuning table's choice
- * for the layer shape and batch size, else the device's default: on a GPU the
+/* How the device runs each 3x3 convolution. AUTO: the tuning table's row for
+ * the layer's channels (one of its map size first, then of its batch class:
+ * 1-2, 3-16, 17 and more), else the device's default: on a GPU the
  * GPU-shaped Winograd F(4x4, 3x3) (local-memory tiled GEMM), elsewhere the
  * CPU-shaped Winograd on the channel-packed layout (16 channels of a pixel per
  * vector) for layers of up to 256 channels in and out, on NCHW maps above.
@@ -367,7 +372,9 @@ VGGCL_API void vggcl_cam_draw(const float *norm, const unsigned char *rgb, int h
  * epoch's losses inf or NaN, its accuracies NaN); an epoch whose losses or
  * weights (as floats) are not finite is never kept. Features that are not finite, and a
  * head that diverges from its first epoch on (lr too large), are
- * VGGCL_ERR_ARG. */
+ * VGGCL_ERR_ARG; so are fewer than 2 classes and a label outside 0..classes-1.
+ * best_epoch (may be NULL) gets the epoch kept. After a failure w, b, log and
+ * *best_epoch hold nothing valid. */
 typedef struct {
     int epochs, batch;
     double lr, momentum, l2;

@@ -214,6 +214,7 @@ vggcl_status vggcl_list_devices(vggcl_ctx *ctx, vggcl_device_info *out, int cap,
     int n = 0;
     if (!ctx) return VGGCL_ERR_ARG;
     VGGCL_NEED(ctx, "vggcl_list_devices", count);
+    *count = 0;
     if (cap > 0) VGGCL_NEED(ctx, "vggcl_list_devices", out);
     vggcl_status st = enumerate(ctx, &list, &n);
     if (st != VGGCL_OK) return st;
