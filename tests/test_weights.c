@@ -628,6 +628,8 @@ START_TEST(test_model_preprocess)
         { "{\"vggcl.resize\":\"72.0\",\"vggcl.crop\":\"64\",\"vggcl.mean\":\"0.5,-1,2e-1\",\"vggcl.draft\":\"1\"}", NULL },
         { "{\"vggcl.resize\":\"-1\"}", "vggcl.resize" },
         { "{\"vggcl.resize\":\"16385\"}", "vggcl.resize" },
+        { "{\"vggcl.resize\":\"224.7\"}", "vggcl.resize" }, /* (it was cut to 224) */
+        { "{\"vggcl.crop\":\"1e-3\"}", "vggcl.crop" },
         { "{\"vggcl.crop\":\"nan\"}", "vggcl.crop" },
         { "{\"vggcl.crop\":\"64 px\"}", "vggcl.crop" },
         { "{\"vggcl.mean\":\"0.5\"}", "vggcl.mean" },

@@ -19,10 +19,11 @@ static int numbers(const char *v, int n, float *out)
     return v[used] == '\0';
 }
 
-/* Whether value c of field k is one the preset can use (NaN fails each comparison). */
+/* Whether value c of field k is one the preset can use (NaN fails each comparison): sizes whole ("72.0"
+ * too; "224.7" was cut to 224). */
 static int usable(int k, float v)
 {
-    return k == 4 ? v == 0 || v == 1 : k < 2 ? v >= 0 && v <= 16384 : isfinite(v) && (k == 2 || v > 0);
+    return k == 4 ? v == 0 || v == 1 : k < 2 ? v >= 0 && v <= 16384 && v == floorf(v) : isfinite(v) && (k == 2 || v > 0);
 }
 
 vggcl_status vggcl_model_preprocess(vggcl_ctx *ctx, const vggcl_model *m, vggcl_preprocess *p)
@@ -31,8 +32,8 @@ vggcl_status vggcl_model_preprocess(vggcl_ctx *ctx, const vggcl_model *m, vggcl_
         const char *key, *expected;
         int count;
     } fields[5] = {
-        { "vggcl.resize", "a size from 0 to 16384", 1 },
-        { "vggcl.crop", "a size from 0 to 16384", 1 },
+        { "vggcl.resize", "a whole size from 0 to 16384", 1 },
+        { "vggcl.crop", "a whole size from 0 to 16384", 1 },
         { "vggcl.mean", "three finite numbers R,G,B", 3 },
         { "vggcl.std", "three numbers R,G,B (std > 0)", 3 },
         { "vggcl.draft", "0 or 1", 1 },
