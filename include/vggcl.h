@@ -346,7 +346,7 @@ VGGCL_API vggcl_status vggcl_image_preprocess(vggcl_ctx *ctx, const unsigned cha
 VGGCL_API vggcl_status vggcl_image_read(vggcl_ctx *ctx, const char *path, const vggcl_preprocess *p, float **out,
                                         int *oh, int *ow);
 
-/* Writes 8-bit RGB (h, w, 3) as PNG, atomically (temporary name, renamed). */
+/* Writes 8-bit RGB (h, w, 3) as PNG, atomically (temporary name, renamed); sides of 1 to 1000000. */
 VGGCL_API vggcl_status vggcl_png_write(vggcl_ctx *ctx, const char *path, const unsigned char *rgb, int h, int w);
 
 /* Drawing a CAM: vggcl_cam_upsample scales cam (mh, mw) bilinearly to (h, w)

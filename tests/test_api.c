@@ -57,6 +57,8 @@ START_TEST(test_null_arguments)
     said(ctx, vggcl_npy_writer_append(ctx, NULL, NULL, 0), VGGCL_ERR_ARG, "w is NULL");
     said(ctx, vggcl_png_write(ctx, NULL, rgb, 4, 4), VGGCL_ERR_ARG, "path is NULL");
     said(ctx, vggcl_png_write(ctx, tu_tmp("t.png"), NULL, 4, 4), VGGCL_ERR_ARG, "rgb is NULL");
+    said(ctx, vggcl_png_write(ctx, tu_tmp("t.png"), rgb, 0, 4), VGGCL_ERR_ARG, "an image of 4x0; expected 1 to");
+    said(ctx, vggcl_png_write(ctx, tu_tmp("t.png"), rgb, 4, -1), VGGCL_ERR_ARG, "an image of -1x4");
     ck_assert(!exists(tu_tmp("t.png")) && !exists(tu_tmp("t.npy")));
     said(ctx, vggcl_list_devices(ctx, NULL, 1, &n), VGGCL_ERR_ARG, "out is NULL");
     said(ctx, vggcl_list_devices(ctx, NULL, 0, NULL), VGGCL_ERR_ARG, "count is NULL");
