@@ -98,8 +98,8 @@ static vggcl_status info_text(vggcl_ctx *ctx, cl_platform_id plat, cl_device_id 
         st = vggcl__fail(ctx, VGGCL_ERR_NOMEM, "out of host memory");
         goto fail;
     }
-    if (dev) CL_CHECK(clGetDeviceInfo, (dev, what, size, text, NULL));
-    else CL_CHECK(clGetPlatformInfo, (plat, what, size, text, NULL));
+    if (size && dev) CL_CHECK(clGetDeviceInfo, (dev, what, size, text, NULL));
+    else if (size) CL_CHECK(clGetPlatformInfo, (plat, what, size, text, NULL));
     snprintf(buf, len, "%s", text);
 fail:
     free(text);
@@ -371,8 +371,7 @@ vggcl_status vggcl_select_device(vggcl_ctx *ctx, const char *spec)
     if (ctx->is_gpu && ctx->local_mem > LOCAL_RESERVE) ctx->local_mem -= LOCAL_RESERVE;
     snprintf(ctx->device_version, sizeof ctx->device_version, "%s", list[i].info.version);
     snprintf(ctx->platform_name, sizeof ctx->platform_name, "%s", list[i].info.platform_name);
-    CL_CHECK(clGetDeviceInfo, (ctx->device, CL_DRIVER_VERSION, sizeof ctx->driver_version - 1, ctx->driver_version,
-                              NULL));
+    snprintf(ctx->driver_version, sizeof ctx->driver_version, "%s", list[i].info.driver);
     if ((st = read_platform_version(ctx, where)) != VGGCL_OK) goto fail;
     cl_context_properties props[] = { CL_CONTEXT_PLATFORM, (cl_context_properties)ctx->platform, 0 };
     if ((err = vggcl__fault(ctx, "clCreateContext")) == CL_SUCCESS)
