@@ -65,8 +65,8 @@ typedef enum {
 } vggcl_status;
 /* A required pointer given as NULL (one not documented "may be NULL") is VGGCL_ERR_ARG with a
  * message naming it, in the context when there is one; accessors given a NULL model or context
- * return 0, NULL or "" (vggcl_device_index -1, vggcl_model_min_input 1, and vggcl_message the
- * out-of-memory message that a NULL from vggcl_ctx_new means). */
+ * return 0, NULL or "" (vggcl_device_index -1, vggcl_model_min_input 1, vggcl_decode_threads_default
+ * the usable cores, and vggcl_message the out-of-memory message that a NULL from vggcl_ctx_new means). */
 
 VGGCL_API const char *vggcl_version(void);
 
@@ -328,8 +328,9 @@ VGGCL_API void vggcl_preprocess_defaults(vggcl_preprocess *p); /* 256, 224, Imag
 VGGCL_API void vggcl_preprocess_unset(vggcl_preprocess *p);
 /* The preprocessing a model was trained with, as the commands read it: each field of *p not
  * given (vggcl_preprocess_unset) from the file's __metadata__ "vggcl.resize", "vggcl.crop" (a
- * size from 0 to 16384), "vggcl.mean", "vggcl.std" ("R,G,B", finite, std > 0), "vggcl.draft"
- * (0 or 1), which train-head and import_onnx.py write, else torchvision's (vggcl_preprocess_defaults); the fields given are
+ * whole size from 0 to 16384), "vggcl.mean", "vggcl.std" ("R,G,B", finite, std > 0), "vggcl.draft"
+ * (0 or 1), which train-head and export_torchvision.py write (import_onnx.py all but the draft),
+ * else torchvision's (vggcl_preprocess_defaults); the fields given are
  * kept. model may be NULL: the defaults alone (ctx may then be NULL too). VGGCL_ERR_FORMAT,
  * naming the file, the key and its value, when a value it would take is malformed. */
 VGGCL_API vggcl_status vggcl_model_preprocess(vggcl_ctx *ctx, const vggcl_model *model, vggcl_preprocess *p);

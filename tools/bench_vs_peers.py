@@ -9,9 +9,10 @@ same thread count (PoCL's through POCL_MAX_PTHREAD_COUNT), in turn, for
 `--rounds` rounds; the best median of each is kept, since the machine is
 shared and noise only ever adds time. ncnn takes one image at a time, so its
 batch is that many images in a row. Each engine's logits for the batch it
-timed are compared with PyTorch's for that batch (the "agrees" line: the
-largest relative L2 difference over the batch sizes and rounds), so every
-column ran the same network on every image. Prints a Markdown table of ms per
+timed (vggcl's: `vggcl run` on that batch, as `bench` times one of its own)
+are compared with PyTorch's for that batch (the "agrees" line: the largest
+relative L2 difference over the batch sizes and rounds), so every column ran
+the same network on every image. Prints a Markdown table of ms per
 image.
 
     tools/bench_vs_peers.py build/vggcl [--batches 1 8] [--iters 5] [--rounds 2]

@@ -27,7 +27,8 @@ static int add_entry(cJSON *root, const char *name, const char *dtype, int ndim,
     return 1;
 }
 
-/* The merged metadata: the trunk's pairs, then meta's, a later key replacing an earlier one. */
+/* The merged metadata: the trunk's pairs but for those of the head replaced, then meta's, a later key replacing
+ * an earlier one. */
 static int add_metadata(cJSON *root, const vggcl__st_file *f, const char *const *meta, int n_meta)
 {
     /* what the trunk's file said of the head the new one replaces */
