@@ -395,7 +395,7 @@ VGGCL_API vggcl_status vggcl_train_head(vggcl_ctx *ctx, const float *x, const in
 /* Writes a complete model: the convolution tensors (features.*) of the
  * safetensors file trunk_path as they are, a GAP head classifier.0 (weight
  * (classes, d), bias (classes)), and __metadata__: the trunk's but for what
- * it said of the head replaced (vggcl.classes, vggcl.trained), with the
+ * it said of the head replaced (vggcl.classes, vggcl.trained, vggcl.output), with the
  * pairs in meta (key, value, key, value, ...; n_meta pairs) added or
  * replacing (UTF-8 text, as a safetensors header must be: else VGGCL_ERR_ARG).
  * d must be the trunk's last convolution's channels (else VGGCL_ERR_SHAPE).

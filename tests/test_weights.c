@@ -558,7 +558,7 @@ START_TEST(test_save_with_head_metadata)
     char trunk[512], out[512];
     snprintf(trunk, sizeof trunk, "%s", write_model(&b, "named_trunk.safetensors",
                                                     "{\"vggcl.classes\":\"[\\\"a\\\",\\\"b\\\"]\",\"vggcl.trained\":\"x\","
-                                                    "\"vggcl.pool5\":\"drop\"}"));
+                                                    "\"vggcl.output\":\"softmax dropped\",\"vggcl.pool5\":\"drop\"}"));
     snprintf(out, sizeof out, "%s", tu_tmp("renamed.safetensors"));
     const float w[3 * 6] = { 0 }, bias[3] = { 0 };
     vggcl_ctx *ctx = vggcl_ctx_new();
@@ -572,6 +572,7 @@ START_TEST(test_save_with_head_metadata)
     ck_assert_int_eq(vggcl_model_classes(m), 3);
     ck_assert_ptr_null(vggcl_model_class_name(m, 0));
     ck_assert_ptr_null(vggcl_model_metadata(m, "vggcl.trained"));
+    ck_assert_ptr_null(vggcl_model_metadata(m, "vggcl.output"));
     ck_assert_str_eq(vggcl_model_metadata(m, "vggcl.pool5"), "drop");
     vggcl_model_free(m);
     const char *meta[] = { "vggcl.classes", "[\"x\", \"y\", \"z\"]" }; /* (given: the caller's) */

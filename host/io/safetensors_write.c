@@ -32,13 +32,16 @@ static int add_entry(cJSON *root, const char *name, const char *dtype, int ndim,
 static int add_metadata(cJSON *root, const vggcl__st_file *f, const char *const *meta, int n_meta)
 {
     /* what the trunk's file said of the head the new one replaces */
-    static const char *const of_the_head[] = { "vggcl.classes", "vggcl.trained" };
+    static const char *const of_the_head[] = { "vggcl.classes", "vggcl.trained", "vggcl.output" };
     cJSON *m = cJSON_AddObjectToObject(root, "__metadata__");
     if (!m) return 0;
     for (int i = 0; i < f->n_meta + n_meta; i++) {
         const char *k = i < f->n_meta ? f->meta_keys[i] : meta[2 * (i - f->n_meta)];
         const char *v = i < f->n_meta ? f->meta_values[i] : meta[2 * (i - f->n_meta) + 1];
-        if (i < f->n_meta && (!strcmp(k, of_the_head[0]) || !strcmp(k, of_the_head[1]))) continue;
+        int dropped = 0;
+        for (size_t j = 0; i < f->n_meta && j < sizeof of_the_head / sizeof of_the_head[0]; j++)
+            dropped |= !strcmp(k, of_the_head[j]);
+        if (dropped) continue;
         cJSON_DeleteItemFromObjectCaseSensitive(m, k);
         if (!cJSON_AddStringToObject(m, k, v)) return 0;
     }
