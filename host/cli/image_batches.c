@@ -305,9 +305,12 @@ int cli_run_batches(const cli_batch_job *job, char **files, int n_files, cli_bat
             if (!H) H = oh, W = ow;
             /* (no logits or features without a model; a batch of more than the images: as many as they) */
             const size_t rows = (size_t)(batch < n_files ? batch : n_files) * copies;
-            if (!checked++ && job->model && (rc = check_batches(job, n_dev, (int)rows, H, W)) != CLI_OK) {
-                vggcl_free(t); /* said before batches of it fill the host's memory */
-                break;
+            if (!checked && job->model) { /* the first image read: said before batches of it fill the host's memory */
+                checked = 1;
+                if ((rc = check_batches(job, n_dev, (int)rows, H, W)) != CLI_OK) {
+                    vggcl_free(t);
+                    break;
+                }
             }
             if (!s->x && (!(s->x = malloc(sizeof *s->x * 3 * (size_t)H * W * rows)) ||
                           (job->model && (!(s->y = malloc(sizeof *s->y * (size_t)(classes ? classes : 1) * rows)) ||
