@@ -209,9 +209,10 @@ VGGCL_API void vggcl_model_map_size(const vggcl_model *model, int h, int w, int 
 VGGCL_API vggcl_status vggcl_check_batch(vggcl_ctx *ctx, const vggcl_model *model, int n, int h, int w);
 /* The largest batch of h x w images that fits, as vggcl_check_batch says, up to limit (>= 1; a pass's
  * size bound, 2^50 floats of activations, lowers it); 0 where not even one image fits; -1 with the error's
- * message where the model or h x w is refused or limit < 1. Found by bisection: where a tuning table
- * (vggcl_tune) gives batches of 1-2, 3-16 and 17 or more algorithms of different workspaces, a batch of
- * another class than the answer's may fit too. */
+ * message where the model or h x w is refused or limit < 1. Where a tuning table (vggcl_tune) gives
+ * batches of 1-2, 3-16 and 17 or more algorithms of different workspaces, a larger batch may fit where a
+ * smaller one does not: the answer is the largest batch up to limit that fits, not the first that fails
+ * less one. */
 VGGCL_API int vggcl_max_batch(vggcl_ctx *ctx, const vggcl_model *model, int h, int w, int limit);
 
 /* Overlapped passes, for a stream of batches: the next batch goes to the

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "conv_algo.h"
+#include "layers.h"
 #include "model.h"
 #include "ref/ref.h"
 #include "test_util.h"
@@ -256,6 +257,58 @@ START_TEST(test_network_head_memory)
     ck_assert_int_eq(fitting_batch(cl, m, 167, H, W, x, y, "MiB: CLBlast's padded copies of a product's matrices)"), 20);
     ck_assert_msg(vggcl_forward(cl, m, x, 20, H, W, y, NULL) == VGGCL_OK, "batch 20: %s", vggcl_message(cl));
     ck_assert_int_eq(vggcl_max_batch(cl, m, H, W, 167), 20);
+    free(x), free(y);
+    vggcl_model_free(m);
+    vggcl_ctx_free(cl);
+}
+END_TEST
+
+/* A tuning table whose rows for batches of 3-16 choose the two-pass Winograd (its transformed input V, 2.25
+ * times a 16-channel map, is the largest buffer) and for 1-2 and 17 or more the direct kernel (no workspace),
+ * under a per-buffer limit of 23 images' maps: the Winograd's batches fit up to 14 (its V for 15 passes the
+ * limit), the direct kernel's from 17 to 23. The largest batch that fits is 23, asked before a pass and in a
+ * refused pass's message (a bisection over all batches from 30, tried first at 15, said 14). */
+START_TEST(test_network_memory_across_batch_classes)
+{
+    const char *path = tu_tmp("classes.safetensors");
+    tu_write_vgg(path, "16,16", 0, 3, 3, NULL);
+    vggcl_ctx *cl = tu_cl_ctx();
+    static const struct { int c_in, batch, algo; } rows[] = {
+        { 3, 8, VGGCL_CONV_DIRECT },
+        { 16, 1, VGGCL_CONV_DIRECT },
+        { 16, 8, VGGCL_CONV_WINOGRAD },
+        { 16, 32, VGGCL_CONV_DIRECT },
+    };
+    const int n_rows = sizeof rows / sizeof rows[0], H = 32, W = 32, N = 30;
+    free(cl->tuned);
+    cl->tuned = calloc(n_rows, sizeof *cl->tuned);
+    ck_assert_ptr_nonnull(cl->tuned);
+    cl->n_tuned = n_rows;
+    for (int r = 0; r < n_rows; r++) {
+        vggcl_tuned *t = &cl->tuned[r];
+        t->c_in = rows[r].c_in, t->c_out = 16, t->h = H, t->w = W, t->batch = rows[r].batch, t->algo = rows[r].algo;
+        vggcl__conv_defaults(cl, t->algo, t->batch, t->c_in, t->c_out, H, W, &t->params);
+        if (t->algo == VGGCL_CONV_WINOGRAD) t->params.v[vggcl__conv_tunable(t->algo, "FUSE")] = 0; /* (V) */
+    }
+    vggcl_model *m;
+    ck_assert_msg(vggcl_model_load(cl, path, NULL, &m) == VGGCL_OK, "%s", vggcl_message(cl));
+    /* the maps are sized for the channel-packed layout; V: 36 points of 16 channels for 8 x 8 tiles an image */
+    const size_t map = vggcl__packed_floats(1, 16, H, W), v = 36 * 16 * 8 * 8;
+    cl->max_alloc = 23 * map * sizeof(float);
+    const int wino_fit = (int)(23 * map / v);
+    ck_assert_msg(wino_fit == 14, "the Winograd's batches fit up to %d, not the 14 this test is made for", wino_fit);
+    float *x = calloc((size_t)N * 3 * H * W, sizeof *x), *y = calloc((size_t)N * 3, sizeof *y);
+    ck_assert(x && y);
+    ck_assert_int_eq(fitting_batch(cl, m, N, H, W, x, y, "MiB: the maps between layers)"), 23);
+    ck_assert_int_eq(vggcl_max_batch(cl, m, H, W, N), 23);
+    ck_assert_int_eq(vggcl_max_batch(cl, m, H, W, 16), 14);
+    ck_assert_int_eq(vggcl_max_batch(cl, m, H, W, 2), 2);
+    ck_assert_int_eq(vggcl_check_batch(cl, m, 15, H, W), VGGCL_ERR_DEVICE_MEMORY);
+    ck_assert_msg(strstr(vggcl_message(cl), "layer features.2's winograd workspace"), "%s", vggcl_message(cl));
+    ck_assert_msg(strstr(vggcl_message(cl), "the largest batch that fits at this size is 14"), "%s",
+                  vggcl_message(cl));
+    ck_assert_msg(vggcl_check_batch(cl, m, 17, H, W) == VGGCL_OK, "%s", vggcl_message(cl));
+    ck_assert_msg(vggcl_forward(cl, m, x, 23, H, W, y, NULL) == VGGCL_OK, "batch 23: %s", vggcl_message(cl));
     free(x), free(y);
     vggcl_model_free(m);
     vggcl_ctx_free(cl);
@@ -560,6 +613,7 @@ int main(void)
     tcase_add_test(tc, test_network_device_memory);
     tcase_add_test(tc, test_network_head_memory);
     tcase_add_test(tc, test_network_tuned_layouts);
+    tcase_add_test(tc, test_network_memory_across_batch_classes);
     tcase_add_loop_test(tc, test_network_small_devices, 0, 7);
     tcase_add_loop_test(tc, test_network_kernel_limits, 0, 3);
     tcase_add_test(tc, test_tune_paired_ratio);

@@ -93,16 +93,28 @@ typedef struct {
     double avail; /* the host memory the reference may take (0: not known) */
 } pass_shape;
 
-/* The largest batch below n that fits, where n does not: 0 where not even one image fits. */
+/* The largest batch below n that fits, where n does not: 0 where not even one image fits. Within one of a
+ * tuning table's batch classes (1-2, 3-16, 17 and more) the need grows with the batch; from one class to the
+ * next it may shrink (a row for 17 and more choosing an algorithm without the workspace of the row for 3-16),
+ * so the classes below n are bisected one at a time, from the top. */
 static int largest_fitting(const pass_shape *p, int n, int (*fits)(const pass_shape *, int))
 {
-    int lo = 0, hi = n; /* fits(lo) (or lo == 0), !fits(hi) */
-    while (hi - lo > 1) {
-        const int mid = lo + (hi - lo) / 2;
-        if (fits(p, mid)) lo = mid;
-        else hi = mid;
+    for (int top = n - 1; top >= 1;) {
+        const int first = vggcl__batch_class_first(top);
+        if (fits(p, top)) return top;
+        if (!fits(p, first)) {
+            top = first - 1;
+            continue;
+        }
+        int lo = first, hi = top; /* fits(lo), !fits(hi) */
+        while (hi - lo > 1) {
+            const int mid = lo + (hi - lo) / 2;
+            if (fits(p, mid)) lo = mid;
+            else hi = mid;
+        }
+        return lo;
     }
-    return lo;
+    return 0;
 }
 
 /* The largest map of the reference's pass, in floats (NCHW, as host/ref keeps them). */

@@ -24,6 +24,8 @@
 /* The batch-size classes a row stands for: 1-2, 3-16, 17 and more. */
 static int batch_class(int n) { return n <= 2 ? 1 : n <= 16 ? 8 : 32; }
 
+int vggcl__batch_class_first(int n) { return n <= 2 ? 1 : n <= 16 ? 3 : 17; }
+
 /* The integer at *s (after blanks), from 1 to hi, into *out, *s past it; 0 when there is none, it is out
  * of range or something other than a blank follows it. */
 static int count_field(const char **s, long hi, int *out)
