@@ -313,7 +313,8 @@ VGGCL_API vggcl_status vggcl_image_load(vggcl_ctx *ctx, const char *path, unsign
 /* torchvision's ImageClassification preset: resize the short side to `resize`
  * with PIL's antialiased bilinear filter (0: no resize), center-crop to
  * `crop` (0: no crop; zero padding when the image is smaller), scale to [0, 1]
- * and normalize per channel: (x - mean) / std. draft 1: where the library
+ * and normalize per channel: (x - mean) / std (mean finite, std finite and
+ * above 0, as a model's metadata must have them). draft 1: where the library
  * decodes a JPEG (vggcl_image_read, the commands), it decodes it at 1/2, 1/4
  * or 1/8 of its size, the smallest that keeps both sides at least `resize`, as
  * PIL's Image.draft("RGB", (resize, resize)) does before the preset: several
@@ -336,7 +337,8 @@ VGGCL_API void vggcl_preprocess_unset(vggcl_preprocess *p);
  * naming the file, the key and its value, when a value it would take is malformed. */
 VGGCL_API vggcl_status vggcl_model_preprocess(vggcl_ctx *ctx, const vggcl_model *model, vggcl_preprocess *p);
 
-/* rgb (h, w, 3) -> *out (3, *oh, *ow) float32, allocated (release with vggcl_free). */
+/* rgb (h, w, 3) -> *out (3, *oh, *ow) float32, allocated (release with vggcl_free). VGGCL_ERR_ARG for
+ * a resize or crop out of 0-16384, a draft other than 0 or 1, a mean not finite or a std not above 0. */
 VGGCL_API vggcl_status vggcl_image_preprocess(vggcl_ctx *ctx, const unsigned char *rgb, int h, int w,
                                     const vggcl_preprocess *p, float **out, int *oh, int *ow);
 /* vggcl_image_load then vggcl_image_preprocess, with the same result, decoding only what the

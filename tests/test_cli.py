@@ -639,12 +639,16 @@ class Cli(unittest.TestCase):
 
     def test_option_values_and_missing_files(self):
         """A value left out (--top IMAGE) is named, not "give at least one image"; --std and --mean that would
-        fail every image are refused at once, exit 2 (each image was skipped, exit 1); a missing image or
+        fail every image are refused at once, exit 2 (each image was skipped, exit 1), and a std not above 0,
+        which a model's metadata cannot hold (train-head wrote a model vggcl then refused); a missing image or
         folder says so."""
         img = ROOT / "tests" / "data" / "tiny.png"
         cls = ["classify", "--weights", self.weights]
         for args, said in (([*cls, "--top", img], f"--top must be an integer from 1 to 1000000, not '{img}'"),
-                           ([*cls, "--std", "0,0,0", img], "--std must be three finite numbers other than 0, not '0,0,0'"),
+                           ([*cls, "--std", "0,0,0", img], "--std must be three finite numbers above 0, not '0,0,0'"),
+                           (["train-head", "--weights", self.weights, "--std", "0.2,-0.2,0.2", "--data", self.d,
+                             "--out", self.d / "h.safetensors"],
+                            "--std must be three finite numbers above 0, not '0.2,-0.2,0.2'"),
                            ([*cls, "--mean", "1,nan,0", img], "--mean must be three finite numbers, not '1,nan,0'"),
                            (["preprocess", "--std", "1,inf,1", "--output", self.d / "p.npy", img], "--std must be"),
                            ([*cls, "--draft", "--no-draft", img], "give --draft or --no-draft, not both"),

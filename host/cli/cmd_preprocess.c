@@ -29,16 +29,17 @@ static const cli_command command = {
     options, { cli_preprocess_options, cli_decode_options },
 };
 
-/* Three finite numbers R,G,B (nonzero: none of them 0, for --std); every image would fail with others. */
-static int parse3(const char *cmd, const char *opt, const char *v, int nonzero, float out[3])
+/* Three finite numbers R,G,B (positive: each above 0, for --std, as a model's metadata must have it);
+ * every image would fail with others. */
+static int parse3(const char *cmd, const char *opt, const char *v, int positive, float out[3])
 {
     char tail;
     if (sscanf(v, "%f,%f,%f%c", &out[0], &out[1], &out[2], &tail) != 3)
         return cli_error(CLI_USAGE, "%s: %s must be three numbers R,G,B, not '%s'", cmd, opt, v);
     for (int c = 0; c < 3; c++)
-        if (!isfinite(out[c]) || (nonzero && out[c] == 0))
+        if (!isfinite(out[c]) || (positive && !(out[c] > 0)))
             return cli_error(CLI_USAGE, "%s: %s must be three finite numbers%s, not '%s'", cmd, opt,
-                             nonzero ? " other than 0" : "", v);
+                             positive ? " above 0" : "", v);
     return 0;
 }
 

@@ -33,8 +33,11 @@ static vggcl_status make_plan(vggcl_ctx *ctx, int h, int w, const vggcl_preproce
         return vggcl__fail(ctx, VGGCL_ERR_ARG, "resize %d and crop %d must be 0 to 16384", p->resize, p->crop);
     if (p->draft != 0 && p->draft != 1) return vggcl__fail(ctx, VGGCL_ERR_ARG, "draft %d must be 0 or 1", p->draft);
     for (int c = 0; c < 3; c++)
-        if (!(p->std[c] != 0.0f) || !isfinite(p->std[c]) || !isfinite(p->mean[c]))
-            return vggcl__fail(ctx, VGGCL_ERR_ARG, "normalization: std must be finite and non-zero");
+        if (!(p->std[c] > 0.0f) || !isfinite(p->std[c]) || !isfinite(p->mean[c]))
+            return vggcl__fail(ctx, VGGCL_ERR_ARG,
+                               "normalization: mean %g,%g,%g and std %g,%g,%g; expected finite numbers, the std "
+                               "above 0",
+                               p->mean[0], p->mean[1], p->mean[2], p->std[0], p->std[1], p->std[2]);
     int rh = h, rw = w;
     if (p->resize) {
         const int shortside = h < w ? h : w, longside = h < w ? w : h;
