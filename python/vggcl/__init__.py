@@ -8,7 +8,10 @@ Python bindings over libvggcl.so (ctypes), numpy arrays in and out:
     cams, chosen, logits = model.cam(x)          # class activation maps (N, mh, mw)
 
 The library is found through $VGGCL_LIBRARY (a path), else the system's libvggcl.so.0.3, the
-soname of this module's version (ldconfig, LD_LIBRARY_PATH). Every failure raises vggcl.Error with vggcl's message.
+soname of this module's version (ldconfig, LD_LIBRARY_PATH), else any libvggcl.so ldconfig knows; the
+one found must be of this module's MAJOR.MINOR version (while it is 0.x each minor version may change
+the ABI), else ImportError. Every failure of a call into vggcl, and every argument it refuses, raises
+vggcl.Error with vggcl's message (a keyword argument that does not exist raises Python's TypeError).
 The library's notes go to the "vggcl" logger (logging): at INFO what people would otherwise wait on
 in silence (the first compile of the kernels for a device) or a cache or tuning table not used; at
 WARNING an OpenCL call that failed without stopping the work (giving a device object back).
@@ -35,6 +38,7 @@ class Error(Exception):
 # The library of this module's version (python/pyproject.toml; while it is 0.x each minor version
 # has a soname of its own, libvggcl.so.0.MINOR); the python test checks both against the library.
 _SONAME = "libvggcl.so.0.3"
+_ABI = _SONAME.split(".so.")[1]  # "MAJOR.MINOR"
 
 
 def _load_library():
@@ -45,9 +49,20 @@ def _load_library():
         if not c:
             continue
         try:
-            return ctypes.CDLL(c)
+            lib = ctypes.CDLL(c)
         except OSError as e:
             errors.append(str(e))
+            continue
+        try:
+            lib.vggcl_version.restype = ctypes.c_char_p
+            v = lib.vggcl_version().decode(errors="replace")
+        except AttributeError:
+            errors.append(f"{c} has no vggcl_version: not vggcl's library")
+            continue
+        if v.split(".")[:2] == _ABI.split("."):
+            return lib
+        errors.append(f"{c} is version {v}, not the {_ABI}.x of this module (each 0.x minor version may change "
+                      "the ABI): install the library built from the same source")
     raise ImportError("vggcl: cannot load libvggcl.so (install vggcl with `cmake --install`, or set "
                       "VGGCL_LIBRARY to the library's path): " + "; ".join(errors or ["not found"]))
 
@@ -161,6 +176,20 @@ def _bytes(value, what):
     return b
 
 
+def _device_spec(device):
+    """A device argument as the library's spec: a str or bytes as it is, an index (an int from devices(),
+    0 included) as its digits; Error for anything else (a bool, a float)."""
+    if isinstance(device, (str, bytes)):
+        return device
+    try:
+        if isinstance(device, bool):
+            raise TypeError
+        return str(operator.index(device))
+    except TypeError:
+        raise Error(f"device is {device!r}; expected a str (\"ref\", \"P:D\", a name), an index from devices() or "
+                    "None") from None
+
+
 def _whole(value, what, least):
     """An int argument of at least least (not a bool, not a float that would be cut): Error naming it."""
     try:
@@ -206,7 +235,9 @@ class _Context:
 
 
 def devices():
-    """Every OpenCL device: a list of dicts (index, platform, device, name, type, memory, ...)."""
+    """Every OpenCL device: a list of dicts (index, platform, device, platform_name, name, type, version,
+    driver, compute_units, clock_mhz, global_mem, max_alloc, local_mem in bytes, max_work_group). Where
+    there is no OpenCL platform or device, vggcl.Error saying what to install."""
     ctx = _Context()
     try:
         count = ctypes.c_int(0)
@@ -328,6 +359,9 @@ class Model:
     device name, or None ($VGGCL_DEVICE, else the first GPU, else the first device).
     pool5: "keep", "drop" or None (the file's metadata). conv: "auto" or an algorithm name.
     features_only: load the convolutions only (no head needed; forward gives no logits).
+    A model is used by one thread at a time (as a vggcl context): threads that share one must not
+    call it, or close it, while another call runs (the library runs without the GIL). It cannot be
+    copied (copy, deepcopy, pickle): load the file again for another.
     """
 
     def __init__(self, path, device=None, pool5=None, conv=None, head=None, features_only=False):
@@ -347,9 +381,18 @@ class Model:
             opts.conv = _conv_algorithm(conv.encode()) if isinstance(conv, str) and "\0" not in conv else 0
             if not opts.conv:
                 raise Error(f"conv must be auto, direct, winograd, gemm, winograd-gpu or winograd-packed, not {conv!r}")
-        spec = None if device is None else _bytes(str(device), "device")  # (an index from devices(), 0 included)
+        spec = None if device is None else _bytes(_device_spec(device), "device")
         self._ctx.check(_select_device(self._ctx.ptr, spec))
         self._ctx.check(_model_load(self._ctx.ptr, file, ctypes.byref(opts), ctypes.byref(self._ptr)))
+
+    def __copy__(self):
+        raise Error(f"{self.path}: a model cannot be copied (the copy would free it twice): load it again")
+
+    def __deepcopy__(self, memo):
+        self.__copy__()
+
+    def __reduce__(self):
+        raise Error(f"{self.path}: a model cannot be pickled: load the file again where it is needed")
 
     def _live(self):
         """The model's handle; Error once it is closed (the library would be handed NULL)."""
@@ -414,9 +457,11 @@ class Model:
     @property
     def preset(self):
         """The preprocessing classify and preprocess apply when not told otherwise, as a dict of resize,
-        crop, mean and std: the file's metadata (what train-head and import_onnx.py record), else
-        torchvision's VGG16 preset; torchvision.transforms.Resize(resize), CenterCrop(crop), ToTensor(),
-        Normalize(mean, std) make the same input (a resize or crop of 0: none)."""
+        crop, mean, std and draft: the file's metadata (what train-head, export_torchvision.py and
+        import_onnx.py record), else torchvision's VGG16 preset; where draft is False,
+        torchvision.transforms.Resize(resize), CenterCrop(crop), ToTensor(), Normalize(mean, std) make
+        the same input (a resize or crop of 0: none); where it is True, PIL's Image.draft("RGB",
+        (resize, resize)) before them."""
         p = self._preset()
         return {"resize": p.resize, "crop": p.crop, "mean": [float(v) for v in p.mean],
                 "std": [float(v) for v in p.std], "draft": bool(p.draft)}
@@ -429,7 +474,13 @@ class Model:
         return v.decode() if v is not None else None
 
     def _input(self, x):
-        x = np.ascontiguousarray(x, np.float32)
+        try:
+            a = np.asarray(x)
+        except (TypeError, ValueError) as e:  # (ragged nested lists)
+            raise Error(f"input: {e}; expected (N, 3, H, W) float32") from None
+        if a.dtype.kind not in "fiu":  # (complex would lose its imaginary part; strings and objects fail)
+            raise Error(f"input of {a.dtype}; expected (N, 3, H, W) float32")
+        x = np.ascontiguousarray(a, np.float32)
         if x.ndim != 4 or x.shape[1] != 3:
             raise Error(f"input of shape {x.shape}; expected (N, 3, H, W) float32")
         return x
