@@ -249,8 +249,10 @@ VGGCL_API vggcl_status vggcl_benchmark(vggcl_ctx *ctx, vggcl_model *model, const
  * then timed with profiling events (median of `iters` passes after a warm-up).
  * Each algorithm's default parameters go first, then the other candidates in
  * a fixed shuffled order; budget_s bounds the whole search (each shape gets a
- * share of what is left for the candidates past the defaults; shapes reached
- * after it is spent get no row); <= 0: the defaults only, without a bound. A candidate
+ * share of what is left for the candidates past the defaults; no candidate is
+ * begun once it is spent, though one begun finishes, its first compile
+ * included; shapes reached after it is spent get no row, and the context's log
+ * (vggcl_set_log) says how many); <= 0: the defaults only, without a bound. A candidate
  * faster than the device's default replaces it only if it still wins by 3% when the two
  * alternate (3 rounds of `iters` passes; ms is then the default's ms times the median
  * per-round ratio). The kept candidate per shape and class goes to

@@ -637,6 +637,7 @@ vggcl_status vggcl_tune(vggcl_ctx *ctx, vggcl_model *m, const int *batches, int 
     const double end = budget_s > 0 ? start + budget_s : INFINITY;
     snprintf(setup, sizeof setup, "last tuned at %dx%d, %d timed passes per candidate, budget %.0f s", h, w, iters,
              budget_s);
+    int untuned = 0, untuned_step = -1, untuned_batch = 0; /* the shapes x batches the budget did not reach */
     for (int b = 0; b < n_batches; b++)
         for (int k = 0; k < shapes; k++, done++) {
             const int step = first[3 * k];
@@ -653,7 +654,11 @@ vggcl_status vggcl_tune(vggcl_ctx *ctx, vggcl_model *m, const int *batches, int 
             if ((st = tune_shape(ctx, m, step, batches[b], row.h, row.w, iters, deadline, end, &slices[k], &row)) !=
                 VGGCL_OK)
                 goto done;
-            if (!row.tried) break; /* the budget is spent */
+            if (!row.tried) { /* the budget is spent */
+                if (untuned_step < 0) untuned_step = step, untuned_batch = batches[b];
+                untuned += shapes - k;
+                break;
+            }
             const vggcl_tuned key = { row.c_in, row.c_out, row.h, row.w, row.batch, 0, { { 0 } }, 0 };
             const vggcl_tuned *put = table_find(ctx, &key);
             vggcl_tuned *grown = put ? realloc(mine, sizeof *mine * (size_t)(n_mine + 1)) : NULL;
@@ -667,6 +672,13 @@ vggcl_status vggcl_tune(vggcl_ctx *ctx, vggcl_model *m, const int *batches, int 
             if (*count < cap) rows[*count] = row;
             (*count)++;
         }
+    if (untuned && ctx->log) { /* (not an error: those shapes run the defaults, as before the tuning) */
+        char msg[512];
+        snprintf(msg, sizeof msg, "tune: the budget of %.0f s was spent before layer %s at batch %d: %d of %d shapes x "
+                 "batches not tuned (no row: they run the defaults); give a larger budget to tune them", budget_s,
+                 m->steps[untuned_step].name, untuned_batch, untuned, shapes * n_batches);
+        ctx->log(ctx->log_user, msg);
+    }
     if (path) snprintf(path, path_len, "%s", ctx->tune_path);
 done:
     free(mine);
