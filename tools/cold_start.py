@@ -15,6 +15,9 @@ import time
 
 
 def main():
+    if len(sys.argv) > 1 and sys.argv[1] in ("-h", "--help"):
+        print(__doc__.strip())
+        return
     # stopped by SIGTERM: the temporary folders (hundreds of MB) are removed on the way out
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     binary = sys.argv[1] if len(sys.argv) > 1 else "build/vggcl"
