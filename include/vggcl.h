@@ -251,8 +251,8 @@ VGGCL_API vggcl_status vggcl_benchmark(vggcl_ctx *ctx, vggcl_model *model, const
  * a fixed shuffled order; budget_s bounds the whole search (each shape gets a
  * share of what is left for the candidates past the defaults; no candidate is
  * begun once it is spent, though one begun finishes, its first compile
- * included; shapes reached after it is spent get no row, and the context's log
- * (vggcl_set_log) says how many); <= 0: the defaults only, without a bound. A candidate
+ * included; shapes reached after it is spent get no row of their own, and the
+ * context's log (vggcl_set_log) says how many); <= 0: the defaults only, without a bound. A candidate
  * faster than the device's default replaces it only if it still wins by 3% when the two
  * alternate (3 rounds of `iters` passes; ms is then the default's ms times the median
  * per-round ratio). The kept candidate per shape and class goes to
@@ -340,7 +340,8 @@ VGGCL_API void vggcl_preprocess_unset(vggcl_preprocess *p);
 VGGCL_API vggcl_status vggcl_model_preprocess(vggcl_ctx *ctx, const vggcl_model *model, vggcl_preprocess *p);
 
 /* rgb (h, w, 3) -> *out (3, *oh, *ow) float32, allocated (release with vggcl_free). VGGCL_ERR_ARG for
- * a resize or crop out of 0-16384, a draft other than 0 or 1, a mean not finite or a std not above 0. */
+ * a resize or crop out of 0-16384, a draft other than 0 or 1, a mean not finite or a std not finite
+ * and above 0. */
 VGGCL_API vggcl_status vggcl_image_preprocess(vggcl_ctx *ctx, const unsigned char *rgb, int h, int w,
                                     const vggcl_preprocess *p, float **out, int *oh, int *ow);
 /* vggcl_image_load then vggcl_image_preprocess, with the same result, decoding only what the

@@ -1282,10 +1282,14 @@ class Bench(unittest.TestCase):
         for line in kept:
             self.assertGreater(float(line[4]), 0, short.stdout)
         # the shapes the budget did not reach (no row) are said, with how many: the rows and they make all 9
+        # (a device fast enough to tune all 9 in 1 s says nothing)
         untold = re.search(r"tune: the budget of 1 s was spent before layer (features\.\d+) at batch 1: (\d+) of 9 "
-                           r"shapes x batches not tuned \(no row: they run the defaults\)", short.stderr)
-        self.assertTrue(untold and len(kept) + int(untold[2]) == 9 and untold[1] not in [l[0] for l in kept],
-                        short.stdout + short.stderr)
+                           r"shapes x batches not tuned \(no row of their own", short.stderr)
+        if len(kept) < 9:
+            self.assertTrue(untold and len(kept) + int(untold[2]) == 9 and untold[1] not in [l[0] for l in kept],
+                            short.stdout + short.stderr)
+        else:
+            self.assertNotIn("budget of 1 s was spent", short.stderr)
 
         # a table written by hand steers the algorithm and its parameters per layer;
         # a parameter outside its range, an unknown algorithm, a number that would wrap to

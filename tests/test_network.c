@@ -263,8 +263,8 @@ START_TEST(test_network_head_memory)
 }
 END_TEST
 
-/* A tuning table whose rows for batches of 3-16 choose the two-pass Winograd (its transformed input V, 2.25
- * times a 16-channel map, is the largest buffer) and for 1-2 and 17 or more the direct kernel (no workspace),
+/* A tuning table whose rows for batches of 3-16 choose the two-pass Winograd (its transformed input V, 1.6
+ * times a 16-channel map in the channel-packed layout the maps are sized for, is the largest buffer) and for 1-2 and 17 or more the direct kernel (no workspace),
  * under a per-buffer limit of 23 images' maps: the Winograd's batches fit up to 14 (its V for 15 passes the
  * limit), the direct kernel's from 17 to 23. The largest batch that fits is 23, asked before a pass and in a
  * refused pass's message (a bisection over all batches from 30, tried first at 15, said 14). */

@@ -59,7 +59,7 @@ def _load_library():
         except AttributeError:
             errors.append(f"{c} has no vggcl_version: not vggcl's library")
             continue
-        if v.split(".")[:2] == _ABI.split("."):
+        if v.split(".")[:len(_ABI.split("."))] == _ABI.split("."):  # (from 1.0 the soname holds MAJOR alone)
             return lib
         errors.append(f"{c} is version {v}, not the {_ABI}.x of this module (each 0.x minor version may change "
                       "the ABI): install the library built from the same source")
@@ -478,7 +478,7 @@ class Model:
             a = np.asarray(x)
         except (TypeError, ValueError) as e:  # (ragged nested lists)
             raise Error(f"input: {e}; expected (N, 3, H, W) float32") from None
-        if a.dtype.kind not in "fiu":  # (complex would lose its imaginary part; strings and objects fail)
+        if a.dtype.kind not in "fiub":  # (complex would lose its imaginary part; strings and objects fail)
             raise Error(f"input of {a.dtype}; expected (N, 3, H, W) float32")
         x = np.ascontiguousarray(a, np.float32)
         if x.ndim != 4 or x.shape[1] != 3:
@@ -498,7 +498,10 @@ class Model:
 
     def max_batch(self, h, w=None, limit=4096):
         """The largest batch of h x w images (w: h where not given) whose pass fits in the device's memory
-        (the host's on the reference), as each pass checks it, up to limit; 0 where not even one fits."""
+        (the host's on the reference), as each pass checks it, up to limit; 0 where not even one fits.
+        Where a tuning table (`vggcl tune`) gives batches of 1-2, 3-16 and 17 or more algorithms of
+        different workspaces, a smaller batch may not fit where this one does: a last, smaller chunk of
+        images is best checked again (or padded to this size)."""
         h = _whole(h, "h", 1)
         w = h if w is None else _whole(w, "w", 1)
         limit = min(_whole(limit, "limit", 1), 2**31 - 1)
