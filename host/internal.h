@@ -211,9 +211,9 @@ int vggcl__cache_path(const vggcl_ctx *ctx, const char *text, const char *option
  * then the same map size first, then the same batch class), restricted to
  * algorithm only unless it is 0; NULL if none. */
 void vggcl__tune_load(vggcl_ctx *ctx);
-/* The first batch of n's batch class (1-2, 3-16, 17 and more), whose rows a tuning table keeps apart:
- * 1, 3 or 17. */
-int vggcl__batch_class_first(int n);
+/* The last batch of n's batch class (1-2, 3-16, 17 and more), whose rows a tuning table keeps apart:
+ * 2, 16 or INT_MAX. */
+int vggcl__batch_class_last(int n);
 const vggcl_tuned *vggcl__tune_lookup(const vggcl_ctx *ctx, int c_in, int c_out, int h, int w, int n, int only);
 /* The median over rounds of b_ms / a_ms (rounds where a_ms is not positive are
  * left out; at most 16 rounds; INFINITY if none): how tune compares a challenger

@@ -200,19 +200,21 @@ VGGCL_API vggcl_status vggcl_forward_cam(vggcl_ctx *ctx, vggcl_model *model, con
                                float *logits, float *features, const int *classes, float *cams, int *chosen);
 VGGCL_API void vggcl_model_map_size(const vggcl_model *model, int h, int w, int *mh, int *mw);
 
-/* Whether a pass of n images of h x w fits in the context's memory, checked as a pass checks it before it
- * allocates anything, for a caller about to make a large batch: VGGCL_OK, or the error such a pass would
- * give, with its message: VGGCL_ERR_ARG (another context's model), VGGCL_ERR_SHAPE, VGGCL_ERR_DEVICE_MEMORY
- * (the need, the largest buffer, the device's limits and the largest batch that fits); on the reference
- * VGGCL_ERR_NOMEM, where the host's free memory and swap (within a cgroup's limit) must also hold the
- * input the caller is yet to make and the pass's own features and logits. */
+/* Whether passes of n images of h x w, and of every smaller batch (a stream of batches of n ends with a
+ * smaller one), fit in the context's memory, checked as a pass checks it before it allocates anything, for
+ * a caller about to make large batches: VGGCL_OK, or the error such a pass would give, with its message:
+ * VGGCL_ERR_ARG (another context's model), VGGCL_ERR_SHAPE, VGGCL_ERR_DEVICE_MEMORY (the need, the largest
+ * buffer, the device's limits and the largest batch that fits; where n fits but a smaller batch does not,
+ * which a tuning table can make so (vggcl_max_batch), that batch's); on the reference VGGCL_ERR_NOMEM,
+ * where the host's free memory and swap (within a cgroup's limit) must also hold the input the caller is
+ * yet to make and the pass's own features and logits. */
 VGGCL_API vggcl_status vggcl_check_batch(vggcl_ctx *ctx, const vggcl_model *model, int n, int h, int w);
 /* The largest batch of h x w images that fits, as vggcl_check_batch says, up to limit (>= 1; a pass's
  * size bound, 2^50 floats of activations, lowers it); 0 where not even one image fits; -1 with the error's
- * message where the model or h x w is refused or limit < 1. Where a tuning table (vggcl_tune) gives
- * batches of 1-2, 3-16 and 17 or more algorithms of different workspaces, a larger batch may fit where a
- * smaller one does not: the answer is the largest batch up to limit that fits, not the first that fails
- * less one. */
+ * message where the model or h x w is refused or limit < 1. Every smaller batch fits too (so batches of
+ * it, the last smaller, can be run): where a tuning table (vggcl_tune) gives batches of 1-2, 3-16 and 17
+ * or more algorithms of different workspaces, a batch of 17 may fit where one of 16 does not, and the
+ * answer then stops below 16. The out-of-memory messages' "largest batch that fits" is this number. */
 VGGCL_API int vggcl_max_batch(vggcl_ctx *ctx, const vggcl_model *model, int h, int w, int limit);
 
 /* Overlapped passes, for a stream of batches: the next batch goes to the

@@ -93,20 +93,22 @@ typedef struct {
     double avail; /* the host memory the reference may take (0: not known) */
 } pass_shape;
 
-/* The largest batch below n that fits, where n does not: 0 where not even one image fits. Within one of a
+/* The largest m <= top such that every batch of 1 to m fits: 0 where not even one image fits. Within one of a
  * tuning table's batch classes (1-2, 3-16, 17 and more) the need grows with the batch; from one class to the
- * next it may shrink (a row for 17 and more choosing an algorithm without the workspace of the row for 3-16),
- * so the classes below n are bisected one at a time, from the top. */
-static int largest_fitting(const pass_shape *p, int n, int (*fits)(const pass_shape *, int))
+ * next it may shrink (a row for 17 and more choosing an algorithm without the workspace of the row for 3-16), so
+ * a batch may fit where a smaller one does not. Batches of up to m are what a stream of batches of m needs (its
+ * last one smaller), so m stops below the smallest batch that does not fit: the classes are gone through from
+ * the first, and the first that does not fit up to its end is bisected. */
+static int fitting_up_to(const pass_shape *p, int top, int (*fits)(const pass_shape *, int))
 {
-    for (int top = n - 1; top >= 1;) {
-        const int first = vggcl__batch_class_first(top);
-        if (fits(p, top)) return top;
-        if (!fits(p, first)) {
-            top = first - 1;
+    int lo = 0; /* every batch of 1 to lo fits */
+    while (lo < top) {
+        const int last = vggcl__batch_class_last(lo + 1), hi0 = last < top ? last : top;
+        if (fits(p, hi0)) {
+            lo = hi0;
             continue;
         }
-        int lo = first, hi = top; /* fits(lo), !fits(hi) */
+        int hi = hi0; /* !fits(hi); the batches between lo and hi are of one class */
         while (hi - lo > 1) {
             const int mid = lo + (hi - lo) / 2;
             if (fits(p, mid)) lo = mid;
@@ -114,7 +116,7 @@ static int largest_fitting(const pass_shape *p, int n, int (*fits)(const pass_sh
         }
         return lo;
     }
-    return 0;
+    return lo;
 }
 
 /* The largest map of the reference's pass, in floats (NCHW, as host/ref keeps them). */
@@ -181,7 +183,7 @@ static vggcl_status ref_check_memory(vggcl_ctx *ctx, const vggcl_model *m, int n
     int at;
     const size_t largest = max_activation_at(m, 0, n, h, w, &at);
     char fit[96], what[160];
-    say_fit(largest_fitting(&p, n, host_fits), fit, sizeof fit);
+    say_fit(fitting_up_to(&p, n - 1, host_fits), fit, sizeof fit);
     if (at >= 0) snprintf(what, sizeof what, "layer %s's output", m->steps[at].name);
     else snprintf(what, sizeof what, "%s", largest == (size_t)n * 3 * h * w ? "the input" : "the maps between layers");
     return vggcl__fail(ctx, VGGCL_ERR_NOMEM,
@@ -373,7 +375,7 @@ vggcl_status vggcl__check_memory(vggcl_ctx *ctx, const vggcl_model *m, int n, in
     if (device_fits(&p, n)) return VGGCL_OK;
     const workspace ws = workspace_for(ctx, m, n, h, w);
     char fit[96], what[160];
-    say_fit(largest_fitting(&p, n, device_fits), fit, sizeof fit);
+    say_fit(fitting_up_to(&p, n - 1, device_fits), fit, sizeof fit);
     return vggcl__fail(ctx, VGGCL_ERR_DEVICE_MEMORY,
                        "device out of memory: batch %d at %dx%d needs %.1f MiB on %s (largest buffer %.1f MiB: %s), "
                        "but the device allows %.1f MiB per buffer and %.1f MiB in all; %s",
@@ -667,9 +669,17 @@ static vggcl_status check_pass(vggcl_ctx *ctx, const vggcl_model *m, const float
 
 vggcl_status vggcl_check_batch(vggcl_ctx *ctx, const vggcl_model *m, int n, int h, int w)
 {
-    const vggcl_status st = check_shape(ctx, m, n, h, w, 0);
+    vggcl_status st = check_shape(ctx, m, n, h, w, 0);
     if (st != VGGCL_OK) return st;
-    return ctx->use_ref ? ref_check_memory(ctx, m, n, h, w, ASKED) : vggcl__check_memory(ctx, m, n, h, w);
+    if (ctx->use_ref) return ref_check_memory(ctx, m, n, h, w, ASKED); /* (its need grows with the batch) */
+    if ((st = vggcl__check_memory(ctx, m, n, h, w)) != VGGCL_OK) return st;
+    /* a stream of batches of n ends with a smaller one, which a tuning table may give more workspace */
+    const pass_shape p = { ctx, m, h, w, 0, 0 };
+    const int all = fitting_up_to(&p, n, device_fits);
+    if (all == n) return VGGCL_OK;
+    char before[128];
+    snprintf(before, sizeof before, "a batch of %d fits, but not every smaller one (a stream's last batch): ", n);
+    return vggcl__fail_around(ctx, vggcl__check_memory(ctx, m, all + 1, h, w), before, "");
 }
 
 int vggcl_max_batch(vggcl_ctx *ctx, const vggcl_model *m, int h, int w, int limit)
@@ -683,7 +693,7 @@ int vggcl_max_batch(vggcl_ctx *ctx, const vggcl_model *m, int h, int w, int limi
     if (limit > most) limit = (int)most;
     const pass_shape p = { ctx, m, h, w, ASKED, ctx->use_ref ? host_available(ctx) : 0 };
     int (*fits)(const pass_shape *, int) = ctx->use_ref ? host_fits : device_fits;
-    return fits(&p, limit) ? limit : largest_fitting(&p, limit, fits);
+    return fitting_up_to(&p, limit, fits);
 }
 
 vggcl_status vggcl__forward(vggcl_ctx *ctx, vggcl_model *m, const float *input, int resident, int n, int h, int w,

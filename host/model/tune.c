@@ -8,6 +8,7 @@
  * are skipped, so a damaged table falls back to the defaults. */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,7 +25,7 @@
 /* The batch-size classes a row stands for: 1-2, 3-16, 17 and more. */
 static int batch_class(int n) { return n <= 2 ? 1 : n <= 16 ? 8 : 32; }
 
-int vggcl__batch_class_first(int n) { return n <= 2 ? 1 : n <= 16 ? 3 : 17; }
+int vggcl__batch_class_last(int n) { return n <= 2 ? 2 : n <= 16 ? 16 : INT_MAX; }
 
 /* The integer at *s (after blanks), from 1 to hi, into *out, *s past it; 0 when there is none, it is out
  * of range or something other than a blank follows it. */

@@ -499,9 +499,8 @@ class Model:
     def max_batch(self, h, w=None, limit=4096):
         """The largest batch of h x w images (w: h where not given) whose pass fits in the device's memory
         (the host's on the reference), as each pass checks it, up to limit; 0 where not even one fits.
-        Where a tuning table (`vggcl tune`) gives batches of 1-2, 3-16 and 17 or more algorithms of
-        different workspaces, a smaller batch may not fit where this one does: a last, smaller chunk of
-        images is best checked again (or padded to this size)."""
+        Every smaller batch fits too, so images can be cut into chunks of it (the last smaller): where a
+        tuning table (`vggcl tune`) makes a batch of 17 fit and one of 16 not, the answer stays below 16."""
         h = _whole(h, "h", 1)
         w = h if w is None else _whole(w, "w", 1)
         limit = min(_whole(limit, "limit", 1), 2**31 - 1)
