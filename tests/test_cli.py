@@ -74,8 +74,15 @@ class Cli(unittest.TestCase):
         self.fails(["frobnicate"], 2, "unknown command")
         self.fails(["run", "--weights", self.weights], 2, "required")
         self.fails(self.run_args(extra=["--bogus"]), 2, "unknown argument '--bogus'")
-        # a short option inside a cluster (getopt has not moved past it: the argument before was named)
-        self.fails(self.run_args(extra=["-xy"]), 2, "unknown option '-x'")
+        # a short option inside a cluster (getopt has not moved past it: the argument before was named), and a
+        # file a glob gave whose name begins with -h: it was a request for help (the usage on stdout, exit 0)
+        self.fails(self.run_args(extra=["-xy"]), 2, "unknown argument '-xy' (a file whose name begins with '-'? "
+                   "give it as ./-xy, or after --)")
+        self.fails(self.run_args(extra=["-x"]), 2, "unknown option '-x'")
+        r = self.fails(["classify", "--weights", self.weights, "--format", "json", "a.png", "-hello.png"], 2,
+                       "unknown argument '-hello.png' (a file")
+        self.assertEqual(r.stdout, "")
+        self.assertTrue(self.vggcl("classify", "-h").stdout.startswith("usage: vggcl classify"))
         # a flag given a value (getopt's optopt is then the flag's own code: it was printed as a character)
         self.fails(["classify", "--weights", self.weights, "--no-crop=1", "x.png"], 2,
                    "--no-crop takes no value ('--no-crop=1')")

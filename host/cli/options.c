@@ -114,15 +114,27 @@ void cli_help(const cli_command *c, FILE *out)
     if (c->about) fprintf(out, "\n%s", c->about);
 }
 
-/* What getopt_long refused: a short option (inside a cluster such as -xy, where arg is still the
- * argument before it), an abbreviation of several long ones, or an unknown one. CLI_USAGE, said. */
+/* The argument a short option getopt_long just gave came from: one of a cluster (-xy, -hello.png) is still
+ * argv[optind] (getopt moves the arguments before it behind it) unless it ended the cluster, which then is
+ * argv[optind - 1]; only -h is known, and it is taken alone, so a cluster of more ends at its first letter. */
+static const char *short_from(int argc, char **argv, int short_opt)
+{
+    const char *last = argv[optind - 1];
+    return last[0] == '-' && last[1] == short_opt && !last[2] ? last : optind < argc ? argv[optind] : last;
+}
+
+/* What getopt_long refused: a short option (arg: the argument it came from, short_from), an abbreviation
+ * of several long ones, or an unknown one. CLI_USAGE, said. */
 static int unknown(const cli_command *c, int n, int short_opt, const char *arg)
 {
     /* (for --flag=value getopt sets optopt to the flag's own code: 256 + i, or 'h' for --help) */
     if (!strncmp(arg, "--", 2) && strchr(arg, '=') && short_opt)
         return cli_error(CLI_USAGE, "%s: %.*s takes no value ('%s')", c->name, (int)strcspn(arg, "="), arg, arg);
-    if (short_opt > 0 && short_opt < 256 && strncmp(arg, "--", 2))
+    if (short_opt > 0 && short_opt < 256 && strncmp(arg, "--", 2) && !arg[2])
         return cli_error(CLI_USAGE, "%s: unknown option '-%c'", c->name, short_opt);
+    if (short_opt > 0 && short_opt < 256 && strncmp(arg, "--", 2)) /* (a glob's file: -hello.png was help) */
+        return cli_error(CLI_USAGE, "%s: unknown argument '%s' (a file whose name begins with '-'? give it as "
+                         "./%s, or after --)", c->name, arg, arg);
     char these[512] = "";
     int matches = 0;
     const size_t len = strncmp(arg, "--", 2) ? 0 : strcspn(arg + 2, "=");
@@ -156,13 +168,15 @@ int cli_parse(const cli_command *c, int argc, char **argv, cli_args *a)
     opterr = 0;
     optind = 0; /* (0: glibc starts afresh) */
     while (rc == CLI_OK && (k = getopt_long(argc, argv, ":h", longs, NULL)) != -1) {
-        if (k == 'h') {
+        if (k == 'h' && (!strcmp(argv[optind - 1], "-h") || !strncmp(argv[optind - 1], "--", 2))) {
             if (cli_usage_said()) cli_help(c, stdout); /* (once under mpirun, not once per rank) */
             rc = CLI_HELP;
+        } else if (k == 'h') { /* (-hx: not help) */
+            rc = unknown(c, n, k, short_from(argc, argv, k));
         } else if (k == ':') {
             rc = cli_error(CLI_USAGE, "%s: %s needs a value", c->name, argv[optind - 1]);
         } else if (k == '?') {
-            rc = unknown(c, n, optopt, argv[optind - 1]);
+            rc = unknown(c, n, optopt, optopt > 0 && optopt < 256 ? short_from(argc, argv, optopt) : argv[optind - 1]);
         } else {
             const cli_option *o = nth(c, k - 256, NULL);
             a->value[k - 256] = o->metavar ? optarg : "1";
