@@ -160,6 +160,29 @@ class Cli(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual([c["images"] for c in json.loads(r.stdout)["per_class"]],
                          [len(walk(root / c)) for c in ("a", "a-b", "b.jpg")])
+        # a folder below that cannot be read is an error naming it, before any image is classified (os.walk
+        # passes over it, and its images went unsaid: exit 0); root reads it all the same, so it runs as nobody
+        locked = root / "a" / "locked"
+        locked.mkdir()
+        shutil.copy(tiny, locked / "unseen.png")
+        self.d.chmod(0o755)  # (the rest readable by nobody)
+        locked.chmod(0)
+
+        def nobody():
+            if os.geteuid() == 0:
+                os.setgroups([])
+                os.setgid(65534)
+                os.setuid(65534)
+        try:
+            for cmd in (args, ["eval", "--weights", self.weights, "--data", root, "--resize", "24", "--crop", "20"]):
+                r = subprocess.run([VGGCL, *map(str, cmd), "--device", "ref", *(["--recursive", root] if cmd is args
+                                                                                   else [])],
+                                   capture_output=True, text=True, timeout=300, preexec_fn=nobody,
+                                   env=dict(os.environ, VGGCL_CACHE_DIR="off"))
+                self.assertEqual((r.returncode, r.stdout), (1, ""), r.stderr)
+                self.assertIn(f"vggcl: {locked}: cannot read the folder: Permission denied", r.stderr)
+        finally:
+            locked.chmod(0o755)
 
     def test_run_inputs_and_outputs_review(self):
         """A FIFO as --input is refused, not waited on for ever; outputs that are the same file through

@@ -62,17 +62,16 @@ typedef struct up {
 } up;
 
 /* Appends dir's image files (and with recursive, those below it, through symbolic links too), in
- * no order; names starting with '.' are left out. A folder below that cannot be read is passed
- * over, as os.walk does; the top one is an error. CLI_OK, or CLI_FAIL with the message printed. */
+ * no order; names starting with '.' are left out. A folder that cannot be read is an error, below
+ * the top one too (os.walk passes over it, and its images went unsaid). CLI_OK, or CLI_FAIL with the
+ * message printed. */
 static int walk(const char *dir, const struct stat *sb, const up *parent, int recursive, char ***list, int *n)
 {
     const up here = { sb->st_dev, sb->st_ino, parent };
     for (const up *u = parent; u; u = u->parent)
         if (u->dev == here.dev && u->ino == here.ino) return CLI_OK;
     DIR *d = opendir(dir);
-    if (!d && !parent)
-        return cli_error(CLI_FAIL, "%s: cannot read the folder: %s", dir, strerror(errno));
-    if (!d) return CLI_OK;
+    if (!d) return cli_error(CLI_FAIL, "%s: cannot read the folder: %s", dir, strerror(errno));
     char **subs = NULL;
     int n_subs = 0, ok = 1;
     struct dirent *e;
