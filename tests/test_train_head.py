@@ -461,6 +461,14 @@ class Eval(unittest.TestCase):
                                text=True, timeout=600)
             self.assertEqual(r.returncode, 1)
             self.assertIn("'w' is not one of the 3 classes", r.stderr)
+            # a name given to two classes: the folder's images were scored against the first, and the second's
+            # predictions counted as wrong
+            save_file(sd, weights, metadata={"vggcl.classes": json.dumps(["z", "x", "z"])})
+            r = subprocess.run([VGGCL, "eval", "--weights", weights, "--data", d / "data"], capture_output=True,
+                               text=True, timeout=600)
+            self.assertEqual((r.returncode, r.stdout), (1, ""), r.stderr)
+            self.assertIn(f"names two classes 'z' (0 and 2): class folder 'z' of {d / 'data'} cannot be matched",
+                          r.stderr)
             save_file(sd, weights, metadata={"vggcl.classes": json.dumps(["x", "y"])})
             r = subprocess.run([VGGCL, "eval", "--weights", weights, "--data", d / "data"], capture_output=True,
                                text=True, timeout=600)

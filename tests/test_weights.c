@@ -405,7 +405,19 @@ START_TEST(test_plan_dense_chain_and_metadata)
     expect_model_error(write_model(&b, "chain_width.safetensors", NULL), NULL, "classifier.0's output width");
     add_conv(&b, 0, 4, 3), add_head(&b, "classifier.0", 3, 4);
     expect_model_error(write_model(&b, "names.safetensors", "{\"vggcl.classes\":\"[\\\"a\\\"]\"}"), NULL,
-                       "not a JSON list of 3 class names");
+                       "is a list of 1; expected a JSON list of 3 class names (the head has 3 classes)");
+    /* a NUL in a name: cJSON cut "a\0x" to "a", the same name as the next (eval then scored one as the other) */
+    add_conv(&b, 0, 4, 3), add_head(&b, "classifier.0", 3, 4);
+    expect_model_error(write_model(&b, "nul.safetensors",
+                                   "{\"vggcl.classes\": \"[\\\"a\\\\u0000x\\\", \\\"a\\\", \\\"b\\\"]\"}"),
+                       NULL, "\"vggcl.classes\": a name holds a NUL character");
+    add_conv(&b, 0, 4, 3), add_head(&b, "classifier.0", 3, 4); /* (a backslash, then u0000: no NUL) */
+    path = write_model(&b, "backslash.safetensors",
+                       "{\"vggcl.classes\": \"[\\\"a\\\\\\\\u0000\\\", \\\"b\\\", \\\"c\\\"]\"}");
+    ck_assert(load(&ctx, path, VGGCL_POOL5_AUTO, NULL, &m) == VGGCL_OK);
+    ck_assert_str_eq(vggcl_model_class_name(m, 0), "a\\u0000");
+    vggcl_model_free(m);
+    vggcl_ctx_free(ctx);
 }
 END_TEST
 

@@ -183,12 +183,17 @@ static int match_classes(const cli_dataset *ds, const vggcl_model *m, const char
             folder_class[f] = f;
             continue;
         }
-        int c = 0;
+        int c = 0, again;
         while (c < C && strcmp(vggcl_model_class_name(m, c), ds->classes[f])) c++;
         if (c == C)
             return !say ? CLI_FAIL
                         : cli_error(CLI_FAIL, "%s: class folder '%s' is not one of the %d classes %s names", data,
                                     ds->classes[f], C, weights);
+        for (again = c + 1; again < C && strcmp(vggcl_model_class_name(m, again), ds->classes[f]); again++) {}
+        if (again < C) /* (the other's predictions would count as wrong ones of a class of the same name) */
+            return !say ? CLI_FAIL
+                        : cli_error(CLI_FAIL, "%s names two classes '%s' (%d and %d): class folder '%s' of %s cannot "
+                                    "be matched to one", weights, ds->classes[f], c, again, ds->classes[f], data);
         folder_class[f] = c;
     }
     return CLI_OK;

@@ -344,6 +344,17 @@ static vggcl_status build_head(vggcl_ctx *ctx, const vggcl__st_file *f, const ch
     return VGGCL_OK;
 }
 
+/* Whether JSON text has a \u0000 escape (a backslash that is itself escaped starts none). */
+static int holds_nul(const char *json)
+{
+    for (const char *s = json; *s; s++)
+        if (*s == '\\' && s[1]) {
+            if (!strncmp(s + 1, "u0000", 5)) return 1;
+            s++;
+        }
+    return 0;
+}
+
 /* Keeps the file's metadata and reads the class names ("vggcl.classes", a
  * JSON list of strings, one per class). */
 static vggcl_status take_metadata(vggcl_ctx *ctx, vggcl__st_file *f, vggcl_model *m)
@@ -357,9 +368,16 @@ static vggcl_status take_metadata(vggcl_ctx *ctx, vggcl__st_file *f, vggcl_model
     vggcl__unlock();
     vggcl_status st = VGGCL_OK;
     if (!cJSON_IsArray(list) || cJSON_GetArraySize(list) != m->classes) {
+        char got[64] = "not a JSON list";
+        if (cJSON_IsArray(list)) snprintf(got, sizeof got, "a list of %d", cJSON_GetArraySize(list));
         st = vggcl__fail(ctx, VGGCL_ERR_FORMAT,
-                         "%s: __metadata__ \"vggcl.classes\" is not a JSON list of %d class names (the head has %d "
-                         "classes)", f->path, m->classes, m->classes);
+                         "%s: __metadata__ \"vggcl.classes\" is %s; expected a JSON list of %d class names (the head "
+                         "has %d classes)", f->path, got, m->classes, m->classes);
+        goto done;
+    }
+    if (holds_nul(names)) { /* (cJSON would cut the name there: two names could become one) */
+        st = vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: __metadata__ \"vggcl.classes\": a name holds a NUL character "
+                         "(\\u0000)", f->path);
         goto done;
     }
     if (!(m->class_names = calloc((size_t)m->classes, sizeof *m->class_names))) {
