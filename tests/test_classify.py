@@ -525,7 +525,8 @@ class Cam(unittest.TestCase):
     def test_outputs_whole_or_absent(self):
         """Two images whose maps would have the same names (photo.png, photo.jpg) are refused, nothing drawn
         (the second replaced the first's); an image whose maps cannot all be written leaves none of them, and
-        the run stops there (it kept the first files and went on)."""
+        the run stops there (it kept the first files and went on); maps whose paths or names would be too long
+        for the file system are refused before any image is drawn."""
         out = self.d / "out"
         out.mkdir()
         Image.open(self.image).convert("RGB").save(self.d / "photo.jpg")
@@ -567,6 +568,18 @@ class Cam(unittest.TestCase):
         self.assertEqual(r.returncode, 2, r.stderr)
         self.assertIn("a path longer than 4095 bytes; give a shorter --out-dir", r.stderr)
         self.assertEqual(list(deep.iterdir()), [])
+        # an image whose maps' names would pass the file system's 255 bytes (a 245-byte name and
+        # ".cam-up.npy"), listed after one that fits: refused before either is drawn (the run stopped there)
+        longer = self.d / ("q" * 245 + ".png")
+        shutil.copy(self.image, longer)
+        shutil.rmtree(out)
+        out.mkdir()
+        r = subprocess.run([VGGCL, "cam", "--weights", self.weights, "--out-dir", out, "--resize", "64", "--crop",
+                            "64", self.image, longer], capture_output=True, text=True, timeout=600)
+        self.assertEqual((r.returncode, r.stdout), (2, ""), r.stderr)
+        self.assertIn(f"cam: {longer}'s maps would be named {'q' * 245}.cam-up.npy, longer than the 255 bytes a "
+                      f"file name may have in {out}; give the image a shorter name", r.stderr)
+        self.assertEqual(list(out.iterdir()), [])
 
 
 if __name__ == "__main__":

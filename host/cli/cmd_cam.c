@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -68,7 +69,9 @@ static int by_stem(const void *pa, const void *pb)
 
 /* Whether two different images of the list would write maps of the same names (x.png and x.jpg, a/x.png
  * and b/x.png: the second would replace the first's), or an image's maps a path longer than PATH_MAX
- * (cut short, the files of an image were one): said, naming both, and CLI_USAGE; else CLI_OK. */
+ * (cut short, the files of an image were one) or a file name longer than the folder's file system takes
+ * (the run stopped at that image, the ones after it undrawn): said, naming both, and CLI_USAGE; else
+ * CLI_OK. */
 static int same_names(char *const *files, int n, const char *dir, const char *const *suffix, char *msg, size_t len)
 {
     named *v = malloc(sizeof *v * (size_t)(n ? n : 1));
@@ -76,12 +79,17 @@ static int same_names(char *const *files, int n, const char *dir, const char *co
     char path[PATH_MAX];
     if (!v) return snprintf(msg, len, "out of host memory"), CLI_FAIL;
     for (int i = 0; i < n; i++) v[i].stem = stem(files[i], &v[i].len), v[i].index = i;
+    const long name_max = pathconf(dir, _PC_NAME_MAX) > 0 ? pathconf(dir, _PC_NAME_MAX) : NAME_MAX;
     for (int i = 0; i < n && rc == CLI_OK; i++)
         for (int k = 0; suffix[k] && rc == CLI_OK; k++)
             if (!out_path(path, sizeof path, dir, files[i], suffix[k]))
                 rc = CLI_USAGE, snprintf(msg, len, "cam: %s's maps would go to %s/%.*s.%s, a path longer than %d "
                                          "bytes; give a shorter --out-dir", files[i], dir, v[i].len, v[i].stem,
                                          suffix[k], PATH_MAX - 1);
+            else if (v[i].len + 1 + (long)strlen(suffix[k]) > name_max)
+                rc = CLI_USAGE, snprintf(msg, len, "cam: %s's maps would be named %.*s.%s, longer than the %ld bytes "
+                                         "a file name may have in %s; give the image a shorter name", files[i],
+                                         v[i].len, v[i].stem, suffix[k], name_max, dir);
     qsort(v, (size_t)n, sizeof *v, by_stem);
     for (int i = 1; i < n && rc == CLI_OK; i++)
         if (v[i].len == v[i - 1].len && !memcmp(v[i].stem, v[i - 1].stem, (size_t)v[i].len) &&
