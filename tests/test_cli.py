@@ -149,6 +149,8 @@ class Cli(unittest.TestCase):
         r = self.vggcl(*args, "--recursive", str(root))
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual([json.loads(line)["file"] for line in r.stdout.splitlines()], want)
+        r = self.vggcl(*args, "--recursive", str(root) + "/")  # (as os.path.join: tree//a.png was printed)
+        self.assertEqual([json.loads(line)["file"] for line in r.stdout.splitlines()], want, r.stderr)
         r = self.vggcl(*args, str(root))  # without: the folder's own images
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual([json.loads(line)["file"] for line in r.stdout.splitlines()],

@@ -224,9 +224,12 @@ int cmd_cam(int argc, char **argv);
  * left out), to *list (strings allocated); with recursive, also those in the
  * folders below it, through symbolic links, in the order torchvision's
  * ImageFolder walks a class folder: by folder path, then by name. CLI_OK, or
- * CLI_FAIL with the message printed (out of memory, or path a folder that
- * cannot be read; a folder below it that cannot be read is passed over). */
+ * CLI_FAIL with the message printed (out of memory, or path or a folder
+ * below it one that cannot be read). */
 int cli_expand_images(const char *path, int recursive, char ***list, int *n);
+/* What goes between a folder and a name in it: "/", or nothing where the folder ends with one (data/ and
+ * a give data/a, as os.path.join: data//a was printed). */
+const char *cli_sep(const char *dir);
 
 /* The context's message after loading or preprocessing the image at path
  * failed, naming the file (preprocessing messages do not know it); allocated

@@ -30,7 +30,7 @@ static int class_folders(const char *dir, cli_dataset *ds)
     if (!d) return cli_error(CLI_FAIL, "%s: cannot open the data folder (expected one sub-folder per class)", dir);
     while ((e = readdir(d))) {
         if (e->d_name[0] == '.') continue;
-        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        snprintf(path, sizeof path, "%s%s%s", dir, cli_sep(dir), e->d_name);
         if (stat(path, &sb) != 0 || !S_ISDIR(sb.st_mode)) continue;
         char **grown = realloc(ds->classes, sizeof *grown * (size_t)(ds->n_classes + 1));
         if (grown) ds->classes = grown;
@@ -59,7 +59,7 @@ int cli_dataset_read(const char *dir, cli_dataset *ds)
     if (class_folders(dir, ds) != CLI_OK) goto fail;
     for (int c = 0; c < ds->n_classes; c++) {
         const int before = ds->n;
-        snprintf(path, sizeof path, "%s/%s", dir, ds->classes[c]);
+        snprintf(path, sizeof path, "%s%s%s", dir, cli_sep(dir), ds->classes[c]);
         if (cli_expand_images(path, 1, &ds->files, &ds->n) != CLI_OK) goto fail;
         if (ds->n == before) {
             cli_error(CLI_FAIL, "%s: class folder '%s' has no images (.jpg, .jpeg, .png)", path, ds->classes[c]);

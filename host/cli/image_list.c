@@ -45,11 +45,13 @@ static int append(char ***list, int *n, char *path)
     return 1;
 }
 
+const char *cli_sep(const char *dir) { return *dir && dir[strlen(dir) - 1] == '/' ? "" : "/"; }
+
 static char *join(const char *dir, const char *name)
 {
     const size_t len = strlen(dir) + strlen(name) + 2;
     char *p = malloc(len);
-    if (p) snprintf(p, len, "%s/%s", dir, name);
+    if (p) snprintf(p, len, "%s%s%s", dir, cli_sep(dir), name);
     return p;
 }
 
