@@ -175,18 +175,22 @@ class Classify(unittest.TestCase):
         r = self.classify("--labels", wrong, self.images[0])
         self.assertEqual(r.returncode, 1)
         self.assertIn("3 labels, but the model has 5 classes", r.stderr)
-        # one label per line whatever its length (a line over 1 KiB counted as two), none empty
+        # one label per line whatever its length (a line over 1 KiB counted as two), none empty but at the end
+        # (an editor's last newline was refused), no NUL byte (the name was cut there)
         long_name = "L" * 1500
         for text, want in ((f"a\n{long_name}\nc\n", "3 labels, but the model has 5 classes"),
-                           ("a\n\nc\nd\ne\n", "line 2 is empty"), ("a\nb\nc\nd\ne\n\n", "line 6 is empty")):
+                           ("a\n\nc\nd\ne\n", "line 2 is empty"), ("a\n\n\nd\ne\n\n", "line 2 is empty"),
+                           ("a\nb\x00x\nc\nd\ne\n", "line 2 holds a NUL byte")):
             wrong.write_text(text)
             r = self.classify("--labels", wrong, self.images[0])
             self.assertEqual(r.returncode, 1, text)
             self.assertIn(f"{wrong}: {want}", r.stderr)
-        wrong.write_bytes(f"\ufeffa\r\n{long_name}\r\nc\r\nd\r\ne".encode())  # a BOM, CRLF, no last newline
-        r = self.classify("--labels", wrong, "--top", "5", "--format", "json", self.images[0])
-        self.assertEqual(r.returncode, 0, r.stderr)
-        self.assertEqual(sorted(t["label"] for t in json.loads(r.stdout)["top"]), sorted(["a", long_name, "c", "d", "e"]))
+        for text in (f"\ufeffa\r\n{long_name}\r\nc\r\nd\r\ne", f"a\n{long_name}\nc\nd\ne\n\n\r\n"):
+            wrong.write_bytes(text.encode())  # a BOM, CRLF, no last newline; empty lines at the end
+            r = self.classify("--labels", wrong, "--top", "5", "--format", "json", self.images[0])
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertEqual(sorted(t["label"] for t in json.loads(r.stdout)["top"]),
+                             sorted(["a", long_name, "c", "d", "e"]))
         r = self.classify("--labels", self.d, self.images[0])
         self.assertEqual(r.returncode, 1)
         self.assertIn(f"{self.d}: --labels is a folder", r.stderr)

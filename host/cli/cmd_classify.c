@@ -43,8 +43,9 @@ typedef struct {
     int n;
 } labels;
 
-/* One name per line, of any length, LF or CRLF (a UTF-8 byte order mark before the first left out);
- * an empty line is refused, naming it. */
+/* One name per line, of any length, LF or CRLF (a UTF-8 byte order mark before the first left out); empty
+ * lines at the end are left out (an editor's last newline), one before a name or a NUL byte is refused,
+ * naming the line. */
 static int load_labels(const char *path, int classes, labels *l)
 {
     struct stat sb;
@@ -58,11 +59,21 @@ static int load_labels(const char *path, int classes, labels *l)
         fclose(f);
         return cli_error(CLI_FAIL, "%s: --labels is a folder, not a file of class names", path);
     }
+    int at = 0, blank = 0; /* the line; the first empty one, while only empty ones follow it */
     while (rc == CLI_OK && (len = getline(&line, &cap, f)) >= 0) {
+        at++;
         while (len && (line[len - 1] == '\n' || line[len - 1] == '\r')) line[--len] = '\0';
-        const char *name = l->n == 0 && !strncmp(line, "\xef\xbb\xbf", 3) ? line + 3 : line;
+        const char *name = at == 1 && !strncmp(line, "\xef\xbb\xbf", 3) ? line + 3 : line;
+        if (strlen(line) != (size_t)len) {
+            rc = cli_error(CLI_FAIL, "%s: line %d holds a NUL byte (one class name per line)", path, at);
+            break;
+        }
         if (!*name) {
-            rc = cli_error(CLI_FAIL, "%s: line %d is empty (one class name per line)", path, l->n + 1);
+            if (!blank) blank = at;
+            continue;
+        }
+        if (blank) {
+            rc = cli_error(CLI_FAIL, "%s: line %d is empty (one class name per line)", path, blank);
             break;
         }
         char **grown = realloc(l->names, sizeof *grown * (size_t)(l->n + 1));
