@@ -186,6 +186,47 @@ class Cli(unittest.TestCase):
         finally:
             locked.chmod(0o755)
 
+    def test_control_characters_in_names(self):
+        """File and class names with control characters: the text format and the messages escape them (\\n,
+        \\x1b: a newline split an answer's line, an escape sequence drew on the terminal, and a name could forge
+        a line of vggcl's own, which a message's own lines, such as a build log's, are now indented against);
+        JSON keeps the names whole."""
+        imgs = self.d / "imgs"
+        imgs.mkdir()
+        tiny = ROOT / "tests" / "data" / "tiny.png"
+        shutil.copy(tiny, imgs / "esc\x1b[2J.png")
+        shutil.copy(tiny, imgs / "new\nline.png")
+        (imgs / "bad\x1b[31m\nvggcl: 0 of 3 images could not be read.png").write_bytes(b"junk")
+        named = self.d / "named.safetensors"
+        save_file(make_state_dict(parse_cfg(CFG), True, 3, seed=1), named,
+                  metadata={"vggcl.classes": json.dumps(["a\tb", "c\nd", "e\x7f"])})
+        args = ["classify", "--weights", named, "--resize", "24", "--crop", "20", "--top", "3", imgs]
+        r = subprocess.run([VGGCL, *map(str, args)], capture_output=True, timeout=300)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        lines = r.stdout.decode().splitlines()
+        self.assertEqual([ln.split(":")[0] for ln in lines], [f"{imgs}/esc\\x1b[2J.png", f"{imgs}/new\\nline.png"])
+        self.assertTrue(all(sorted(ln.split(": ", 1)[1].replace(",", "").split()[::2]) ==
+                            ["a\\tb", "c\\nd", "e\\x7f"] for ln in lines), lines)
+        self.assertNotIn(b"\x1b", r.stdout + r.stderr)
+        said = r.stderr.decode().splitlines()
+        self.assertIn(f"vggcl: {imgs}/bad\\x1b[31m", said)
+        self.assertIn("  vggcl: 0 of 3 images could not be read.png: not a JPEG or PNG image (skipped)", said)
+        self.assertEqual([ln for ln in said if ln.startswith("vggcl: ")][-1], "vggcl: 1 of 3 images could not be read; "
+                         "2 classified")
+        r = self.vggcl(*args[:-1], "--format", "json", imgs)
+        self.assertEqual(sorted(json.loads(ln)["file"] for ln in r.stdout.splitlines()),
+                         [str(imgs / "esc\x1b[2J.png"), str(imgs / "new\nline.png")])
+        self.assertEqual(sorted(t["label"] for t in json.loads(r.stdout.splitlines()[0])["top"]),
+                         ["a\tb", "c\nd", "e\x7f"])
+        # eval's text: one row per class, the names escaped
+        for c, name in enumerate(["a\tb", "c\nd", "e\x7f"]):
+            (self.d / "data" / name).mkdir(parents=True)
+            shutil.copy(tiny, self.d / "data" / name / "x.png")
+        r = self.vggcl("eval", "--weights", named, "--data", self.d / "data", "--resize", "24", "--crop", "20")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        rows = [ln.split()[0] for ln in r.stdout.splitlines()[4:7]]
+        self.assertEqual(rows, ["a\\tb", "c\\nd", "e\\x7f"], r.stdout)
+
     def test_run_inputs_and_outputs_review(self):
         """A FIFO as --input is refused, not waited on for ever; outputs that are the same file through
         standard output or a dangling link, an empty path or a folder are refused up front (one result was

@@ -98,6 +98,10 @@ int cli_utf8(const char *s);
 
 /* Prints s on stdout as a CSV field, quoted. */
 void cli_csv_str(const char *s);
+/* s for a line of text (a file or class name in the text format): its control characters as \n, \r, \t
+ * or \xHH (a newline split the line, an escape sequence drew on the terminal); allocated, NULL when out of
+ * memory. The messages on stderr escape them so too. */
+char *cli_text(const char *s);
 /* Whether an output path writes to this process's standard output: "-", or a name for what stdout
  * is (/dev/stdout, /dev/fd/1, the file or pipe it was redirected to). A command writing an array
  * there says what it did on stderr instead (cli_report), so the pipe carries the array alone. */

@@ -215,8 +215,10 @@ static int one_map(cam_job *j, vggcl_model *m, const char *image, const float *t
     out_path(path = wr->path[wr->n], sizeof wr->path[0], j->dir, image, maps[1]);
     if (vggcl_npy_write(j->ctx, path, 2, su, up) != VGGCL_OK) goto fail;
     wr->n++;
-    snprintf(line, line_len, "%s: class %d, %dx%d map%s%s\n", image, *chosen, mh, mw, *tag ? " with pool5 " : "",
-             *tag ? tag + 1 : "");
+    char *shown = cli_text(image);
+    snprintf(line, line_len, "%s: class %d, %dx%d map%s%s\n", shown ? shown : image, *chosen, mh, mw,
+             *tag ? " with pool5 " : "", *tag ? tag + 1 : "");
+    free(shown);
     rc = CLI_OK;
     goto done;
 fail:
@@ -322,7 +324,7 @@ int cmd_cam(int argc, char **argv)
             continue;
         }
         written wr = { .n = 0 };
-        char lines[2][4200];
+        char lines[2][4 * PATH_MAX + 128]; /* (a path whose every byte is escaped, cli_text) */
         rgb = malloc((size_t)h * w * 3);
         pic = malloc((size_t)h * w * 3 * panels);
         unsigned char *panel = malloc((size_t)h * w * 3);

@@ -130,7 +130,9 @@ static int report(const char *file, const float *logits, int classes, int k, con
         cJSON_AddItemToObject(o, "file", cli_json_string(file));
         top = cJSON_AddArrayToObject(o, "top");
     } else if (!strcmp(format, "text")) {
-        printf("%s:", file);
+        char *shown = cli_text(file);
+        printf("%s:", shown ? shown : file);
+        free(shown);
     }
     for (int i = 0; i < k; i++) {
         const int c = order[i];
@@ -148,7 +150,9 @@ static int report(const char *file, const float *logits, int classes, int k, con
             cli_csv_str(label);
             printf(",%.6g\n", prob[c]);
         } else {
-            printf("%s %s %.4f", i ? "," : "", label, prob[c]);
+            char *shown = cli_text(label);
+            printf("%s %s %.4f", i ? "," : "", shown ? shown : label, prob[c]);
+            free(shown);
         }
     }
     if (!strcmp(format, "json")) rc = cli_json_print(o); /* (says when out of memory) */

@@ -108,13 +108,17 @@ static void name_column(const char *name, int width) { printf("%s%*s", name, wid
 static void report(const tally *t, char **names, const char *format, int skipped)
 {
     const int C = t->classes;
+    /* the text's names with their control characters escaped (cli_text; as they are where out of memory) */
+    char **shown = !strcmp(format, "text") ? calloc((size_t)C, sizeof *shown) : NULL;
+    for (int c = 0; shown && c < C; c++) shown[c] = cli_text(names[c]);
+#define SHOWN(c) (shown && shown[c] ? shown[c] : names[c])
     int width = 24; /* (the names' column: as wide as the longest, and at least as the heading's room) */
-    for (int c = 0; c < C; c++) width = utf8_chars(names[c]) > width ? utf8_chars(names[c]) : width;
+    for (int c = 0; c < C; c++) width = utf8_chars(SHOWN(c)) > width ? utf8_chars(SHOWN(c)) : width;
     long right = 0, in_k = 0;
     for (int c = 0; c < C; c++) right += t->confusion[(size_t)c * C + c], in_k += t->topk[c];
     if (!strcmp(format, "json")) {
         report_json(t, names, skipped, right, in_k);
-        return;
+        return; /* (shown: none for json) */
     }
     if (!strcmp(format, "csv")) {
         printf("class,images,predicted,precision,recall,top1,top%d", t->k);
@@ -139,7 +143,7 @@ static void report(const tally *t, char **names, const char *format, int skipped
             for (int k = 0; k < C; k++) printf(",%ld", t->confusion[(size_t)c * C + k]);
             putchar('\n');
         } else {
-            name_column(names[c], width);
+            name_column(SHOWN(c), width);
             printf(" %9.4f %9.4f %7ld %9ld\n", ratio(hit, predicted), ratio(hit, support), support, predicted);
         }
     }
@@ -154,11 +158,14 @@ static void report(const tally *t, char **names, const char *format, int skipped
     } else {
         printf("\nconfusion (rows: true class, columns: predicted, in the order above)\n");
         for (int c = 0; c < C; c++) {
-            name_column(names[c], width);
+            name_column(SHOWN(c), width);
             for (int k = 0; k < C; k++) printf(" %5ld", t->confusion[(size_t)c * C + k]);
             putchar('\n');
         }
     }
+    for (int c = 0; shown && c < C; c++) free(shown[c]);
+    free(shown);
+#undef SHOWN
 }
 
 /* The model class of each data-set folder: by name when the model names its

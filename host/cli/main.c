@@ -33,23 +33,54 @@ int cli_usage_said(void)
     return usage_said;
 }
 
+/* s's n bytes into out (room for 4n): a control character (a file name's newline or escape sequence) as
+ * \n, \r, \t or \xHH, but where keep is set a tab as it is and a newline (a build log's lines in a
+ * message) followed by two blanks, so that no line a name holds reads as a message of vggcl's. Its length. */
+static size_t escape_controls(const char *s, size_t n, char *out, int keep)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        const unsigned char c = (unsigned char)s[i];
+        if (keep && c == '\n') out[o++] = '\n', out[o++] = ' ', out[o++] = ' ';
+        else if ((c >= 0x20 && c != 0x7f) || (keep && c == '\t')) out[o++] = (char)c;
+        else if (c == '\n' || c == '\r' || c == '\t') out[o++] = '\\', out[o++] = c == '\n' ? 'n' : c == '\r' ? 'r' : 't';
+        else o += (size_t)sprintf(out + o, "\\x%02x", c);
+    }
+    return o;
+}
+
+char *cli_text(const char *s)
+{
+    const size_t n = strlen(s);
+    char *out = malloc(4 * n + 1);
+    if (out) out[escape_controls(s, n, out, 0)] = '\0';
+    return out;
+}
+
 /* The message as one write (stderr is unbuffered: in three, another process's lines on the same pipe, such
- * as mpirun's, could land between its text and its newline). */
+ * as mpirun's, could land between its text and its newline), a file name's control characters escaped (a
+ * name could draw on the terminal, or forge a line of its own). */
 static int say(int code, const char *fmt, va_list ap)
 {
-    char line[8192] = "vggcl: ";
+    char line[8192] = "vggcl: ", out[4 * sizeof line];
     const int at = 7; /* (after the prefix) */
     va_list again;
     va_copy(again, ap);
     const int n = vsnprintf(line + at, sizeof line - at - 1, fmt, ap);
-    if (n >= 0 && n < (int)sizeof line - at - 1) {
-        line[at + n] = '\n';
-        fwrite(line, 1, (size_t)(at + n + 1), stderr);
-    } else { /* longer (a kernel's build log): in pieces */
+    char *big = n >= (int)sizeof line - at - 1 ? malloc((size_t)n + at + 1) : NULL; /* (a kernel's build log) */
+    char *big_out = big ? malloc(4 * ((size_t)n + at) + 1) : NULL;
+    if (big_out) memcpy(big, line, at), vsnprintf(big + at, (size_t)n + 1, fmt, again);
+    if (n >= 0 && (n < (int)sizeof line - at - 1 || big_out)) {
+        char *o_buf = big_out ? big_out : out;
+        size_t o = escape_controls(big_out ? big : line, (size_t)(at + n), o_buf, 1);
+        o_buf[o++] = '\n';
+        fwrite(o_buf, 1, o, stderr);
+    } else { /* (out of memory for a longer one: as it is) */
         fputs("vggcl: ", stderr);
         vfprintf(stderr, fmt, again);
         fputc('\n', stderr);
     }
+    free(big), free(big_out);
     va_end(again);
     return code;
 }
@@ -119,7 +150,7 @@ void cli_csv_str(const char *s)
 static void log_stderr(void *user, const char *msg)
 {
     (void)user;
-    fprintf(stderr, "vggcl: %s\n", msg); /* (no "...": the notes are not all of work begun) */
+    cli_error_here(CLI_OK, "%s", msg); /* (no "...": the notes are not all of work begun) */
 }
 
 vggcl_ctx *cli_ctx_new(void)
