@@ -263,6 +263,16 @@ START_TEST(test_network_head_memory)
 }
 END_TEST
 
+/* The context's tuning table, as vggcl__tune_load leaves it, made n_rows empty rows (the model reads it at
+ * load): the test fills them. */
+static void tuning_table(vggcl_ctx *cl, int n_rows)
+{
+    free(cl->tuned);
+    cl->tuned = calloc(n_rows, sizeof *cl->tuned);
+    ck_assert_ptr_nonnull(cl->tuned);
+    cl->n_tuned = n_rows;
+}
+
 /* A tuning table whose rows for batches of 3-16 choose the two-pass Winograd (its transformed input V, 1.6
  * times a 16-channel map in the channel-packed layout the maps are sized for, is the largest buffer) and for
  * 1-2 and 17 or more the direct kernel (no workspace), under a per-buffer limit of 23 images' maps: the
@@ -282,10 +292,7 @@ START_TEST(test_network_memory_across_batch_classes)
         { 16, 32, VGGCL_CONV_DIRECT },
     };
     const int n_rows = sizeof rows / sizeof rows[0], H = 32, W = 32, N = 40;
-    free(cl->tuned);
-    cl->tuned = calloc(n_rows, sizeof *cl->tuned);
-    ck_assert_ptr_nonnull(cl->tuned);
-    cl->n_tuned = n_rows;
+    tuning_table(cl, n_rows);
     for (int r = 0; r < n_rows; r++) {
         vggcl_tuned *t = &cl->tuned[r];
         t->c_in = rows[r].c_in, t->c_out = 16, t->h = H, t->w = W, t->batch = rows[r].batch, t->algo = rows[r].algo;
@@ -341,10 +348,7 @@ START_TEST(test_network_tuned_layouts)
         { 128, 256, 9, 4, 4 },  /* ...the default's layout */
     };
     const int n_rows = sizeof rows / sizeof rows[0];
-    free(cl->tuned);
-    cl->tuned = calloc(n_rows, sizeof *cl->tuned);
-    ck_assert_ptr_nonnull(cl->tuned);
-    cl->n_tuned = n_rows;
+    tuning_table(cl, n_rows);
     for (int r = 0; r < n_rows; r++) {
         vggcl_tuned *t = &cl->tuned[r];
         t->c_in = rows[r].c_in, t->c_out = rows[r].c_out, t->h = t->w = rows[r].h, t->batch = 2, t->algo = id;
