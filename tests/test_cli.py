@@ -79,9 +79,11 @@ class Cli(unittest.TestCase):
         self.fails(self.run_args(extra=["-xy"]), 2, "unknown argument '-xy' (a file whose name begins with '-'? "
                    "give it as ./-xy, or after --)")
         self.fails(self.run_args(extra=["-x"]), 2, "unknown option '-x'")
-        r = self.fails(["classify", "--weights", self.weights, "--format", "json", "a.png", "-hello.png"], 2,
-                       "unknown argument '-hello.png' (a file")
-        self.assertEqual(r.stdout, "")
+        for before in (["a.png"], ["--no-crop"], ["--weights=w"]):  # (after a long option it was help still)
+            r = self.fails(["classify", "--weights", self.weights, "--format", "json", *before, "-hello.png"], 2,
+                           "unknown argument '-hello.png' (a file")
+            self.assertEqual(r.stdout, "")
+        self.fails(["classify", "--help=1", "a.png"], 2, "--help takes no value ('--help=1')")
         self.assertTrue(self.vggcl("classify", "-h").stdout.startswith("usage: vggcl classify"))
         # a flag given a value (getopt's optopt is then the flag's own code: it was printed as a character)
         self.fails(["classify", "--weights", self.weights, "--no-crop=1", "x.png"], 2,

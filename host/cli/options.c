@@ -127,7 +127,7 @@ static const char *short_from(int argc, char **argv, int short_opt)
  * of several long ones, or an unknown one. CLI_USAGE, said. */
 static int unknown(const cli_command *c, int n, int short_opt, const char *arg)
 {
-    /* (for --flag=value getopt sets optopt to the flag's own code: 256 + i, or 'h' for --help) */
+    /* (for --flag=value getopt sets optopt to the flag's own code: 256 + i, 256 + n for --help) */
     if (!strncmp(arg, "--", 2) && strchr(arg, '=') && short_opt)
         return cli_error(CLI_USAGE, "%s: %.*s takes no value ('%s')", c->name, (int)strcspn(arg, "="), arg, arg);
     if (short_opt > 0 && short_opt < 256 && strncmp(arg, "--", 2) && !arg[2])
@@ -163,12 +163,12 @@ int cli_parse(const cli_command *c, int argc, char **argv, cli_args *a)
         const cli_option *o = nth(c, i, NULL);
         longs[i] = (struct option){ o->name, o->metavar ? required_argument : no_argument, NULL, 256 + i };
     }
-    longs[n] = (struct option){ "help", no_argument, NULL, 'h' };
+    longs[n] = (struct option){ "help", no_argument, NULL, 256 + n }; /* ('h' is -h's alone: see below) */
     int rc = CLI_OK, k;
     opterr = 0;
     optind = 0; /* (0: glibc starts afresh) */
     while (rc == CLI_OK && (k = getopt_long(argc, argv, ":h", longs, NULL)) != -1) {
-        if (k == 'h' && (!strcmp(argv[optind - 1], "-h") || !strncmp(argv[optind - 1], "--", 2))) {
+        if (k == 256 + n || (k == 'h' && !strcmp(argv[optind - 1], "-h"))) {
             if (cli_usage_said()) cli_help(c, stdout); /* (once under mpirun, not once per rank) */
             rc = CLI_HELP;
         } else if (k == 'h') { /* (-hx: not help) */
