@@ -200,16 +200,18 @@ VGGCL_API vggcl_status vggcl_forward_cam(vggcl_ctx *ctx, vggcl_model *model, con
                                float *logits, float *features, const int *classes, float *cams, int *chosen);
 VGGCL_API void vggcl_model_map_size(const vggcl_model *model, int h, int w, int *mh, int *mw);
 
-/* Whether passes of n images of h x w, and of every smaller batch (a stream of batches of n ends with a
- * smaller one), fit in the context's memory, checked as a pass checks it before it allocates anything, for
- * a caller about to make large batches: VGGCL_OK, or the error such a pass would give, with its message:
- * VGGCL_ERR_ARG (another context's model), VGGCL_ERR_SHAPE, VGGCL_ERR_DEVICE_MEMORY (the need, the largest
- * buffer, the device's limits and the largest batch that fits; where n fits but a smaller batch does not,
- * which a tuning table can make so (vggcl_max_batch), that batch's); on the reference VGGCL_ERR_NOMEM,
- * where the host's free memory and swap (within a cgroup's limit) must also hold the input the caller is
- * yet to make and the pass's own features and logits. */
+/* Whether a pass of n images of h x w fits in the context's memory, checked as a pass checks it before it
+ * allocates anything, for a caller about to make a large batch: VGGCL_OK, or the error such a pass would
+ * give, with its message: VGGCL_ERR_ARG (another context's model), VGGCL_ERR_SHAPE, VGGCL_ERR_DEVICE_MEMORY
+ * (the need, the largest buffer, the device's limits and the largest batch that fits); on the reference
+ * VGGCL_ERR_NOMEM, where the host's free memory and swap (within a cgroup's limit) must also hold the
+ * input the caller is yet to make and the pass's own features and logits. */
 VGGCL_API vggcl_status vggcl_check_batch(vggcl_ctx *ctx, const vggcl_model *model, int n, int h, int w);
-/* The largest batch of h x w images that fits, as vggcl_check_batch says, up to limit (>= 1; a pass's
+/* The same for a stream of batches of n, whose last may be smaller: every batch of 1 to n must fit. Where
+ * a tuning table gives a batch of 17 an algorithm of less workspace than one of 15 (vggcl_max_batch), n
+ * may fit and a smaller batch not: VGGCL_ERR_DEVICE_MEMORY then names that batch. */
+VGGCL_API vggcl_status vggcl_check_batches(vggcl_ctx *ctx, const vggcl_model *model, int n, int h, int w);
+/* The largest batch of h x w images that fits, as vggcl_check_batches says, up to limit (>= 1; a pass's
  * size bound, 2^50 floats of activations, lowers it); 0 where not even one image fits; -1 with the error's
  * message where the model or h x w is refused or limit < 1. Every smaller batch fits too (so batches of
  * it, the last smaller, can be run): where a tuning table (vggcl_tune) gives batches of 1-2, 3-16 and 17

@@ -151,6 +151,8 @@ START_TEST(test_batch_checks)
     vggcl_model *m;
     ck_assert_int_eq(vggcl_model_random(ctx, "vgg11", 10, 1, NULL, &m), VGGCL_OK);
     said(ctx, vggcl_check_batch(ctx, m, 1, 16, 16), VGGCL_ERR_SHAPE, "input 16x16 is too small");
+    said(ctx, vggcl_check_batches(ctx, m, 1, 16, 16), VGGCL_ERR_SHAPE, "input 16x16 is too small");
+    said(ctx, vggcl_check_batches(ctx, m, 0, 32, 32), VGGCL_ERR_SHAPE, "expected N >= 1");
     said(ctx, vggcl_check_batch(ctx, m, 0, 32, 32), VGGCL_ERR_SHAPE, "expected N >= 1");
     said(ctx, vggcl_check_batch(ctx, m, 1 << 26, 32761, 32761), VGGCL_ERR_SHAPE, "too large");
     said(other, vggcl_check_batch(other, m, 1, 32, 32), VGGCL_ERR_ARG, "not loaded with this context");
@@ -211,6 +213,8 @@ START_TEST(test_ref_host_memory)
     said(ctx, vggcl_check_batch(ctx, m, 8, 32, 32), VGGCL_ERR_NOMEM, "output; and the input to be made), but");
     said(ctx, vggcl_check_batch(ctx, m, 8, 32, 32), VGGCL_ERR_NOMEM, "the largest batch that fits at this size is 2");
     said(ctx, vggcl_check_batch(ctx, m, 3, 32, 32), VGGCL_ERR_NOMEM, "the largest batch that fits at this size is 2");
+    said(ctx, vggcl_check_batches(ctx, m, 3, 32, 32), VGGCL_ERR_NOMEM, "the largest batch that fits at this size is 2");
+    ck_assert_msg(vggcl_check_batches(ctx, m, 2, 32, 32) == VGGCL_OK, "%s", vggcl_message(ctx));
     ck_assert_msg(vggcl_check_batch(ctx, m, 2, 32, 32) == VGGCL_OK, "%s", vggcl_message(ctx));
     ck_assert_int_eq(vggcl_max_batch(ctx, m, 32, 32, 100), 2);
     ck_assert_int_eq(vggcl_max_batch(ctx, m, 32, 32, 1), 1);

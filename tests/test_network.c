@@ -312,9 +312,11 @@ START_TEST(test_network_memory_across_batch_classes)
     ck_assert_int_eq(vggcl_max_batch(cl, m, H, W, N), 14);
     ck_assert_int_eq(vggcl_max_batch(cl, m, H, W, 16), 14);
     ck_assert_int_eq(vggcl_max_batch(cl, m, H, W, 2), 2);
-    ck_assert_msg(vggcl_check_batch(cl, m, 14, H, W) == VGGCL_OK, "%s", vggcl_message(cl));
+    ck_assert_msg(vggcl_check_batches(cl, m, 14, H, W) == VGGCL_OK, "%s", vggcl_message(cl));
+    ck_assert_msg(vggcl_check_batch(cl, m, 17, H, W) == VGGCL_OK, "%s", vggcl_message(cl)); /* (17 alone) */
+    ck_assert_int_eq(vggcl_check_batch(cl, m, 15, H, W), VGGCL_ERR_DEVICE_MEMORY);
     for (int n = 15; n <= 17; n += 2) { /* 15 does not fit; 17 does, but not the smaller 15 */
-        ck_assert_int_eq(vggcl_check_batch(cl, m, n, H, W), VGGCL_ERR_DEVICE_MEMORY);
+        ck_assert_int_eq(vggcl_check_batches(cl, m, n, H, W), VGGCL_ERR_DEVICE_MEMORY);
         ck_assert_msg(strstr(vggcl_message(cl), "batch 15 at 32x32 needs") &&
                       strstr(vggcl_message(cl), "layer features.2's winograd workspace") &&
                       strstr(vggcl_message(cl), "the largest batch that fits at this size is 14"), "%s",

@@ -209,7 +209,7 @@ static int check_batches(const cli_batch_job *job, int n_dev, int rows, int H, i
 {
     for (int d = 0; d < n_dev; d++) {
         vggcl_ctx *ctx = d ? job->ctxs[d] : job->ctx;
-        if (vggcl_check_batch(ctx, d ? job->models[d] : job->model, rows, H, W) == VGGCL_OK) continue;
+        if (vggcl_check_batches(ctx, d ? job->models[d] : job->model, rows, H, W) == VGGCL_OK) continue;
         char device[256];
         if (n_dev == 1) return cli_error(CLI_FAIL, "%s", vggcl_message(ctx));
         return cli_error(CLI_FAIL, "%s: %s", cli_device_label(ctx, device, sizeof device), vggcl_message(ctx));

@@ -669,10 +669,15 @@ static vggcl_status check_pass(vggcl_ctx *ctx, const vggcl_model *m, const float
 
 vggcl_status vggcl_check_batch(vggcl_ctx *ctx, const vggcl_model *m, int n, int h, int w)
 {
-    vggcl_status st = check_shape(ctx, m, n, h, w, 0);
+    const vggcl_status st = check_shape(ctx, m, n, h, w, 0);
     if (st != VGGCL_OK) return st;
-    if (ctx->use_ref) return ref_check_memory(ctx, m, n, h, w, ASKED); /* (its need grows with the batch) */
-    if ((st = vggcl__check_memory(ctx, m, n, h, w)) != VGGCL_OK) return st;
+    return ctx->use_ref ? ref_check_memory(ctx, m, n, h, w, ASKED) : vggcl__check_memory(ctx, m, n, h, w);
+}
+
+vggcl_status vggcl_check_batches(vggcl_ctx *ctx, const vggcl_model *m, int n, int h, int w)
+{
+    vggcl_status st = vggcl_check_batch(ctx, m, n, h, w);
+    if (st != VGGCL_OK || ctx->use_ref) return st; /* (the reference's need grows with the batch) */
     /* a stream of batches of n ends with a smaller one, which a tuning table may give more workspace */
     const pass_shape p = { ctx, m, h, w, 0, 0 };
     const int all = fitting_up_to(&p, n, device_fits);
