@@ -188,6 +188,23 @@ class Cli(unittest.TestCase):
         finally:
             locked.chmod(0o755)
 
+    def test_outputs_without_o_tmpfile(self):
+        """Where the output's file system has no O_TMPFILE, or /proc gives no descriptor a path (here: a
+        namespace with an empty /proc), the output is first written to a named temporary file beside it, short
+        (DIR/.vggcl.tmp.XXXXXX): an output name of 250 bytes is written too (its NAME.tmp.XXXXXX passed the
+        255 bytes of a name), and no temporary file is left."""
+        if os.geteuid() != 0 or not shutil.which("unshare") or "ASAN_OPTIONS" in os.environ:
+            self.skipTest("needs root and unshare for a mount namespace (and ASan needs /proc)")
+        out = self.d / ("y" * 246 + ".npy")
+        r = subprocess.run(["unshare", "-m", "--", "sh", "-c", 'mount -t tmpfs none /proc && exec "$0" "$@"', VGGCL,
+                            "run", "--device", "ref", "--weights", self.weights, "--input", self.x, "--output", out],
+                           capture_output=True, text=True, timeout=300)
+        if "mount:" in r.stderr or "unshare:" in r.stderr:
+            self.skipTest(f"no mount namespace here: {r.stderr.strip()}")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(np.load(out).shape, (2, 3))
+        self.assertEqual([p.name for p in self.d.iterdir() if ".tmp." in p.name], [])
+
     def test_control_characters_in_names(self):
         """File and class names with control characters: the text format and the messages escape them (\\n,
         \\x1b: a newline split an answer's line, an escape sequence drew on the terminal, and a name could forge

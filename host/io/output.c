@@ -115,35 +115,43 @@ static void folder_of(const char *target, char *dir, size_t len)
     snprintf(dir, len, "%.*s", slash ? (int)(slash == target ? 1 : slash - target) : 1, slash ? target : ".");
 }
 
-/* A new file beside target, created with mode (the umask applies): without a name (O_TMPFILE, *tmp ""),
- * named at commit, where the file system has it and /proc gives the descriptor a path to link; else named
- * target.tmp.XXXXXX now. */
-static int create_temp(const char *target, int mode, char *tmp, size_t len)
+/* What a temporary name beside target starts with: DIR/.vggcl (then .tmp.XXXXXX), short, so that a target
+ * whose own name is near the file system's limit, which could be created, can be committed. */
+static void temp_base(const char *target, char *base, size_t len)
 {
     char dir[PATH_MAX];
     folder_of(target, dir, sizeof dir);
+    snprintf(base, len, "%s/.vggcl", dir);
+}
+
+/* A new file beside target, created with mode (the umask applies): without a name (O_TMPFILE, *tmp ""),
+ * named at commit, where the file system has it and /proc gives the descriptor a path to link; else named
+ * DIR/.vggcl.tmp.XXXXXX now. */
+static int create_temp(const char *target, int mode, char *tmp, size_t len)
+{
+    char dir[PATH_MAX], base[PATH_MAX + 8];
+    folder_of(target, dir, sizeof dir);
+    temp_base(target, base, sizeof base);
     tmp[0] = '\0';
     if (access("/proc/self/fd", X_OK) == 0) {
         const int fd = open(dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, mode);
         if (fd >= 0) return fd;
     }
     for (int attempt = 0; attempt < 100; attempt++) {
-        if (!temp_name(target, tmp, len, attempt)) return -1;
+        if (!temp_name(base, tmp, len, attempt)) return -1;
         const int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
         if (fd >= 0 || errno != EEXIST) return fd;
     }
     return -1;
 }
 
-/* Gives a nameless temporary file (create_temp) a name beside target, in tmp: 0 with errno on failure. The
- * name is short (DIR/.vggcl.tmp.XXXXXX), so a target whose own name is near the file system's limit, which
- * was created, is also committed. */
+/* Gives a nameless temporary file (create_temp) a name beside target, in tmp (temp_base's): 0 with errno on
+ * failure. */
 static int name_temp(int fd, const char *target, char *tmp, size_t len)
 {
-    char self[64], dir[PATH_MAX], base[PATH_MAX + 8];
-    folder_of(target, dir, sizeof dir);
+    char self[64], base[PATH_MAX + 8];
     snprintf(self, sizeof self, "/proc/self/fd/%d", fd);
-    snprintf(base, sizeof base, "%s/.vggcl", dir);
+    temp_base(target, base, sizeof base);
     for (int attempt = 0; attempt < 100; attempt++) {
         if (!temp_name(base, tmp, len, attempt)) return 0;
         if (linkat(AT_FDCWD, self, AT_FDCWD, tmp, AT_SYMLINK_FOLLOW) == 0) return 1;
