@@ -572,17 +572,18 @@ class Cam(unittest.TestCase):
         self.assertEqual(r.returncode, 2, r.stderr)
         self.assertIn("a path longer than 4095 bytes; give a shorter --out-dir", r.stderr)
         self.assertEqual(list(deep.iterdir()), [])
-        # an image whose maps' names would pass the file system's 255 bytes (a 245-byte name and
+        # an image whose maps' names would pass the file system's limit (255 bytes: a 245-byte name and
         # ".cam-up.npy"), listed after one that fits: refused before either is drawn (the run stopped there)
-        longer = self.d / ("q" * 245 + ".png")
-        shutil.copy(self.image, longer)
         shutil.rmtree(out)
         out.mkdir()
+        name_max = os.pathconf(out, "PC_NAME_MAX")
+        longer = self.d / ("q" * (name_max - 10) + ".png")
+        shutil.copy(self.image, longer)
         r = subprocess.run([VGGCL, "cam", "--weights", self.weights, "--out-dir", out, "--resize", "64", "--crop",
                             "64", self.image, longer], capture_output=True, text=True, timeout=600)
         self.assertEqual((r.returncode, r.stdout), (2, ""), r.stderr)
-        self.assertIn(f"cam: {longer}'s maps would be named {'q' * 245}.cam-up.npy, longer than the 255 bytes a "
-                      f"file name may have in {out}; give the image a shorter name", r.stderr)
+        self.assertIn(f"cam: {longer}'s maps would be named {'q' * (name_max - 10)}.cam-up.npy, longer than the "
+                      f"{name_max} bytes a file name may have in {out}; give the image a shorter name", r.stderr)
         self.assertEqual(list(out.iterdir()), [])
 
 

@@ -52,7 +52,7 @@ static int out_path(char *buf, size_t len, const char *dir, const char *image, c
 {
     int n;
     const char *base = stem(image, &n);
-    return (size_t)snprintf(buf, len, "%s/%.*s.%s", dir, n, base, suffix) < len;
+    return (size_t)snprintf(buf, len, "%s%s%.*s.%s", dir, cli_sep(dir), n, base, suffix) < len;
 }
 
 typedef struct {
@@ -83,8 +83,8 @@ static int same_names(char *const *files, int n, const char *dir, const char *co
     for (int i = 0; i < n && rc == CLI_OK; i++)
         for (int k = 0; suffix[k] && rc == CLI_OK; k++)
             if (!out_path(path, sizeof path, dir, files[i], suffix[k]))
-                rc = CLI_USAGE, snprintf(msg, len, "cam: %s's maps would go to %s/%.*s.%s, a path longer than %d "
-                                         "bytes; give a shorter --out-dir", files[i], dir, v[i].len, v[i].stem,
+                rc = CLI_USAGE, snprintf(msg, len, "cam: %s's maps would go to %s%s%.*s.%s, a path longer than %d "
+                                         "bytes; give a shorter --out-dir", files[i], dir, cli_sep(dir), v[i].len, v[i].stem,
                                          suffix[k], PATH_MAX - 1);
             else if (v[i].len + 1 + (long)strlen(suffix[k]) > name_max)
                 rc = CLI_USAGE, snprintf(msg, len, "cam: %s's maps would be named %.*s.%s, longer than the %ld bytes "
@@ -94,8 +94,8 @@ static int same_names(char *const *files, int n, const char *dir, const char *co
     for (int i = 1; i < n && rc == CLI_OK; i++)
         if (v[i].len == v[i - 1].len && !memcmp(v[i].stem, v[i - 1].stem, (size_t)v[i].len) &&
             strcmp(files[v[i].index], files[v[i - 1].index])) {
-            snprintf(msg, len, "cam: %s and %s would both write %s/%.*s.cam*; draw them in separate --out-dir runs",
-                     files[v[i - 1].index], files[v[i].index], dir, v[i].len, v[i].stem);
+            snprintf(msg, len, "cam: %s and %s would both write %s%s%.*s.cam*; draw them in separate --out-dir runs",
+                     files[v[i - 1].index], files[v[i].index], dir, cli_sep(dir), v[i].len, v[i].stem);
             rc = CLI_USAGE;
         }
     free(v);
@@ -346,8 +346,10 @@ int cmd_cam(int argc, char **argv)
                 if (vggcl_png_write(ctx, path, pic, h, w * panels) != VGGCL_OK) {
                     r = cli_error(CLI_FAIL, "%s", vggcl_message(ctx));
                 } else {
+                    char *shown = cli_text(path);
                     for (int k = 0; k < panels; k++) fputs(lines[k], stdout);
-                    printf("wrote %s\n", path);
+                    printf("wrote %s\n", shown ? shown : path);
+                    free(shown);
                 }
             }
         }

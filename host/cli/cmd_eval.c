@@ -168,6 +168,22 @@ static void report(const tally *t, char **names, const char *format, int skipped
 #undef SHOWN
 }
 
+/* A class name and its index, sorted by name then index: a folder is found by bsearch in a head of many
+ * classes (20000: a scan per folder took seconds). */
+typedef struct {
+    const char *name;
+    int c;
+} named_class;
+
+static int by_name(const void *pa, const void *pb)
+{
+    const named_class *a = pa, *b = pb;
+    const int d = strcmp(a->name, b->name);
+    return d ? d : (a->c > b->c) - (a->c < b->c);
+}
+
+static int name_is(const void *key, const void *pb) { return strcmp(key, ((const named_class *)pb)->name); }
+
 /* The model class of each data-set folder: by name when the model names its
  * classes, else by position. Fills names (borrowed or "class N" in buf); says
  * why not when say is set (one rank of several says it for all). */
@@ -175,6 +191,11 @@ static int match_classes(const cli_dataset *ds, const vggcl_model *m, const char
                          int *folder_class, char **names, char (*buf)[24], int say)
 {
     const int C = vggcl_model_classes(m);
+    named_class *sorted = vggcl_model_class_name(m, 0) ? malloc(sizeof *sorted * (size_t)C) : NULL;
+    int rc = CLI_OK;
+    if (vggcl_model_class_name(m, 0) && !sorted) return cli_error(CLI_FAIL, "out of host memory");
+    for (int c = 0; sorted && c < C; c++) sorted[c] = (named_class){ vggcl_model_class_name(m, c), c };
+    if (sorted) qsort(sorted, (size_t)C, sizeof *sorted, by_name);
     for (int c = 0; c < C; c++) {
         const char *n = vggcl_model_class_name(m, c);
         if (!n) snprintf(buf[c], sizeof buf[c], "class %d", c);
@@ -190,20 +211,24 @@ static int match_classes(const cli_dataset *ds, const vggcl_model *m, const char
             folder_class[f] = f;
             continue;
         }
-        int c = 0, again;
-        while (c < C && strcmp(vggcl_model_class_name(m, c), ds->classes[f])) c++;
-        if (c == C)
-            return !say ? CLI_FAIL
-                        : cli_error(CLI_FAIL, "%s: class folder '%s' is not one of the %d classes %s names", data,
-                                    ds->classes[f], C, weights);
-        for (again = c + 1; again < C && strcmp(vggcl_model_class_name(m, again), ds->classes[f]); again++) {}
-        if (again < C) /* (the other's predictions would count as wrong ones of a class of the same name) */
-            return !say ? CLI_FAIL
-                        : cli_error(CLI_FAIL, "%s names two classes '%s' (%d and %d): class folder '%s' of %s cannot "
-                                    "be matched to one", weights, ds->classes[f], c, again, ds->classes[f], data);
-        folder_class[f] = c;
+        const named_class *at = bsearch(ds->classes[f], sorted, (size_t)C, sizeof *sorted, name_is);
+        while (at && at > sorted && !strcmp(at[-1].name, at->name)) at--; /* (the first of its name) */
+        if (!at) {
+            rc = !say ? CLI_FAIL
+                      : cli_error(CLI_FAIL, "%s: class folder '%s' is not one of the %d classes %s names", data,
+                                  ds->classes[f], C, weights);
+            break;
+        }
+        if (at + 1 < sorted + C && !strcmp(at[1].name, at->name)) { /* (the other's predictions: counted wrong) */
+            rc = !say ? CLI_FAIL
+                      : cli_error(CLI_FAIL, "%s names two classes '%s' (%d and %d): class folder '%s' of %s cannot "
+                                  "be matched to one", weights, ds->classes[f], at->c, at[1].c, ds->classes[f], data);
+            break;
+        }
+        folder_class[f] = at->c;
     }
-    return CLI_OK;
+    free(sorted);
+    return rc;
 }
 
 int cmd_eval(int argc, char **argv)

@@ -375,7 +375,7 @@ static int merge_npy(vggcl_ctx *ctx, const char *out, int part, const cli_ranks 
     long long mine[PART_WIDTH], *all;
     void *mem;
     part_header(ctx, part, mine);
-    if (mine[0] < 0) fprintf(stderr, "vggcl: rank %d, gathering %s: %s\n", r->rank, out, vggcl_message(ctx));
+    if (mine[0] < 0) cli_error_here(CLI_FAIL, "rank %d, gathering %s: %s", r->rank, out, vggcl_message(ctx));
     if (!alloc_on_all(r->rank == 0 ? (size_t)r->size * sizeof mine : 0, 1, &mem))
         return r->rank == 0 ? cli_error(CLI_FAIL, "%s: out of host memory gathering it", out) : CLI_FAIL;
     all = mem;
