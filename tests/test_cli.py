@@ -84,6 +84,7 @@ class Cli(unittest.TestCase):
                            "unknown argument '-hello.png' (a file")
             self.assertEqual(r.stdout, "")
         self.fails(["classify", "--help=1", "a.png"], 2, "--help takes no value ('--help=1')")
+        self.fails(["classify", "--he", "a.png"], 2, "'--he' is short for more than one option (--head, --help)")
         self.assertTrue(self.vggcl("classify", "-h").stdout.startswith("usage: vggcl classify"))
         # a flag given a value (getopt's optopt is then the flag's own code: it was printed as a character)
         self.fails(["classify", "--weights", self.weights, "--no-crop=1", "x.png"], 2,

@@ -138,11 +138,11 @@ static int unknown(const cli_command *c, int n, int short_opt, const char *arg)
     char these[512] = "";
     int matches = 0;
     const size_t len = strncmp(arg, "--", 2) ? 0 : strcspn(arg + 2, "=");
-    for (int i = 0; i < n && len; i++) {
-        const cli_option *o = nth(c, i, NULL);
-        if (strncmp(o->name, arg + 2, len)) continue;
+    for (int i = 0; i <= n && len; i++) { /* (the table's options, then --help: --he is --head or --help) */
+        const char *name = i < n ? nth(c, i, NULL)->name : "help";
+        if (strncmp(name, arg + 2, len)) continue;
         const size_t at = strlen(these);
-        snprintf(these + at, sizeof these - at, "%s--%s", matches++ ? ", " : "", o->name);
+        snprintf(these + at, sizeof these - at, "%s--%s", matches++ ? ", " : "", name);
     }
     if (matches > 1)
         return cli_error(CLI_USAGE, "%s: '%.*s' is short for more than one option (%s)", c->name, (int)len + 2, arg,
