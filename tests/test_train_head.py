@@ -349,6 +349,19 @@ class TrainHead(unittest.TestCase):
                    feats[2])
         self.assertEqual([f for f in feats[:2] + feats[3:] if f.exists()], [])
         feats[2].unlink()
+        # a run that fails in training (it diverges) leaves an earlier run's model and features as they were (the
+        # features were written before the training and removed after its failure)
+        make_folder(d / "six", 6, 5)
+        r = self.train_head(out, "--data", d / "six", "--epochs", 1, "--features-out", d / "f")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        before = {f: f.read_bytes() for f in [*feats, out]}
+        r = self.train_head(out, "--data", d / "six", "--epochs", 2, "--features-out", d / "f", "--l2", 999999,
+                            "--minibatch", 1)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("diverged", r.stderr)
+        self.assertEqual({f: f.read_bytes() for f in [*feats, out]}, before)
+        self.assertEqual([p.name for p in d.iterdir() if ".tmp." in p.name], [])
+        out.unlink()
         # an output that is an image read, or (the features) the trunk: refused, exit 2, the input untouched
         image = d / "small" / "a" / "01.png"
         before = image.read_bytes()

@@ -123,7 +123,7 @@ static int append_files(cli_dataset *a, cli_dataset *b)
     return 1;
 }
 
-/* --features-out PREFIX's files, in the order write_features writes them. */
+/* --features-out PREFIX's files, in the order stage_features writes them. */
 enum { FEATURE_FILES = 4 };
 static void features_path(const char *prefix, int k, char *path, size_t len)
 {
@@ -131,12 +131,15 @@ static void features_path(const char *prefix, int k, char *path, size_t len)
     snprintf(path, len, "%s-%s.npy", prefix, suffix[k]);
 }
 
-static int write_npy(vggcl_ctx *ctx, const char *prefix, int k, long long rows, long long cols, const float *data)
+/* Array k of the features (rows x cols, or rows where cols is 0) written to a temporary file beside its
+ * path, into *w (commit_features names it). */
+static int stage_npy(vggcl_ctx *ctx, const char *prefix, int k, long long rows, long long cols, const float *data,
+                     vggcl_npy_writer **w)
 {
     char path[4096];
-    long long shape[2] = { rows, cols };
     features_path(prefix, k, path, sizeof path);
-    if (vggcl_npy_write(ctx, path, cols ? 2 : 1, shape, data) != VGGCL_OK)
+    if (vggcl_npy_writer_open(ctx, path, cols ? 1 : 0, &cols, w) != VGGCL_OK ||
+        vggcl_npy_writer_append(ctx, *w, data, rows) != VGGCL_OK)
         return cli_error(CLI_FAIL, "%s", vggcl_message(ctx));
     return CLI_OK;
 }
@@ -186,7 +189,10 @@ static void remove_features(const char *prefix, int n)
     }
 }
 
-static int write_features(vggcl_ctx *ctx, const char *prefix, const split *s)
+/* The --features-out arrays written to temporary files, named only once the head is trained (a run that
+ * fails, or is killed, while training leaves the files of an earlier run as they were): w[k] open, or
+ * NULL where the writing failed, which is said. */
+static int stage_features(vggcl_ctx *ctx, const char *prefix, const split *s, vggcl_npy_writer **w)
 {
     float *ly = malloc(sizeof *ly * ((size_t)s->n + 1)), *lv = malloc(sizeof *lv * ((size_t)s->nv + 1));
     int rc = CLI_FAIL;
@@ -195,20 +201,35 @@ static int write_features(vggcl_ctx *ctx, const char *prefix, const split *s)
     } else {
         for (int i = 0; i < s->n; i++) ly[i] = (float)s->y[i];
         for (int i = 0; i < s->nv; i++) lv[i] = (float)s->yv[i];
-        int k = 0;
-        rc = write_npy(ctx, prefix, k, s->n, s->d, s->x);
-        if (rc == CLI_OK) rc = write_npy(ctx, prefix, ++k, s->n, 0, ly);
-        if (rc == CLI_OK) rc = write_npy(ctx, prefix, ++k, s->nv, s->d, s->xv);
-        if (rc == CLI_OK) rc = write_npy(ctx, prefix, ++k, s->nv, 0, lv);
-        if (rc != CLI_OK) remove_features(prefix, k); /* (the k before the one that failed) */
+        rc = stage_npy(ctx, prefix, 0, s->n, s->d, s->x, &w[0]);
+        if (rc == CLI_OK) rc = stage_npy(ctx, prefix, 1, s->n, 0, ly, &w[1]);
+        if (rc == CLI_OK) rc = stage_npy(ctx, prefix, 2, s->nv, s->d, s->xv, &w[2]);
+        if (rc == CLI_OK) rc = stage_npy(ctx, prefix, 3, s->nv, 0, lv, &w[3]);
     }
     free(ly), free(lv);
     return rc;
 }
 
-/* Trains, prints each epoch, writes the model. */
+/* Names the staged features (commit) or drops them, closing every writer: CLI_OK, or CLI_FAIL said with
+ * the ones named before the failure removed again. */
+static int commit_features(vggcl_ctx *ctx, const char *prefix, vggcl_npy_writer **w, int commit)
+{
+    int rc = CLI_OK, named = 0;
+    for (int k = 0; k < FEATURE_FILES; k++) {
+        if (!w[k]) continue;
+        const vggcl_status st = vggcl_npy_writer_close(ctx, w[k], commit && rc == CLI_OK);
+        w[k] = NULL;
+        if (st != VGGCL_OK && commit && rc == CLI_OK) rc = cli_error(CLI_FAIL, "%s", vggcl_message(ctx));
+        else if (commit && rc == CLI_OK) named = k + 1;
+    }
+    if (rc != CLI_OK) remove_features(prefix, named);
+    return rc;
+}
+
+/* Trains, prints each epoch, names the staged features (features: the prefix, or NULL) and writes the model. */
 static int train_and_write(vggcl_ctx *ctx, const split *s, const cli_dataset *ds, const vggcl_train_options *o,
-                           const char *weights, const char *out, int pool5, const vggcl_preprocess *p)
+                           const char *weights, const char *out, int pool5, const vggcl_preprocess *p,
+                           const char *features, vggcl_npy_writer **staged)
 {
     const int C = ds->n_classes;
     FILE *report = cli_report(&out, 1); /* (the model to standard output: the log goes to stderr) */
@@ -241,11 +262,13 @@ static int train_and_write(vggcl_ctx *ctx, const split *s, const cli_dataset *ds
              "lr %g, momentum %g, l2 %g, minibatch %d, seed %llu", s->n, s->nv, best, o->epochs, kept, o->lr,
              o->momentum, o->l2, o->batch, o->seed);
     if (report == stdout && cli_flush_stdout() != CLI_OK) goto done; /* (a log lost: no model either) */
+    if (features && commit_features(ctx, features, staged, 1) != CLI_OK) goto done;
     const char *meta[] = { "vggcl.pool5", pool5 ? "keep" : "drop", "vggcl.classes", classes, "vggcl.resize", resize,
                            "vggcl.crop", crop, "vggcl.mean", mean, "vggcl.std", std, "vggcl.trained", trained,
                            "vggcl.draft", p->draft == 1 ? "1" : "0" }; /* (always: a drafted trunk's "1" was kept) */
     if (vggcl_save_with_head(ctx, weights, out, C, s->d, w, b, meta, 8) != VGGCL_OK) {
         rc = cli_error(CLI_FAIL, "%s", vggcl_message(ctx));
+        if (features) remove_features(features, FEATURE_FILES);
         goto done;
     }
     fprintf(report, "kept epoch %d%s; wrote %s (%d classes, pool5 %s)\n", best, kept, out, C, pool5 ? "kept" : "dropped");
@@ -300,6 +323,7 @@ static int read_data(const char *data, const char *val_dir, cli_dataset *ds, cli
 int cmd_train_head(int argc, char **argv)
 {
     int rc, batch;
+    vggcl_npy_writer *staged[FEATURE_FILES] = { NULL }; /* (--features-out's, named once trained) */
     cli_args a;
     vggcl_preprocess p;
     vggcl_train_options o;
@@ -413,9 +437,9 @@ int cmd_train_head(int argc, char **argv)
                   data, have[0], have[0] == 1 ? "" : "es");
         goto out;
     }
-    if (features_out && write_features(ctx, features_out, &s) != CLI_OK) goto out;
-    rc = train_and_write(ctx, &s, &ds, &o, weights, out, vggcl_model_pool5(model), &p);
-    if (rc != CLI_OK && features_out) remove_features(features_out, FEATURE_FILES);
+    if (!features_out || stage_features(ctx, features_out, &s, staged) == CLI_OK)
+        rc = train_and_write(ctx, &s, &ds, &o, weights, out, vggcl_model_pool5(model), &p, features_out, staged);
+    commit_features(ctx, features_out, staged, 0); /* (those not named: dropped) */
     if (rc == CLI_OK && failed)
         rc = cli_error(CLI_FAIL, "%d of %d images could not be read; trained without them", failed, ds.n);
 out:
