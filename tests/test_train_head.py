@@ -362,6 +362,13 @@ class TrainHead(unittest.TestCase):
         self.assertEqual({f: f.read_bytes() for f in [*feats, out]}, before)
         self.assertEqual([p.name for p in d.iterdir() if ".tmp." in p.name], [])
         out.unlink()
+        # a class none of whose images can be read: refused, naming it (a head was written that never learnt it,
+        # and only "3 of 9 images could not be read" said so)
+        make_folder(d / "broken", 3, 7, classes=("a", "b", "c"))
+        for p in (d / "broken" / "c").iterdir():
+            p.write_bytes(b"junk")
+        self.fails(self.train_head(out, "--data", d / "broken", "--epochs", 1, "--val-split", 0), out,
+                   "class folder 'c' has no readable image to train on (3 could not be read)")
         # an output that is an image read, or (the features) the trunk: refused, exit 2, the input untouched
         image = d / "small" / "a" / "01.png"
         before = image.read_bytes()

@@ -426,16 +426,15 @@ int cmd_train_head(int argc, char **argv)
     if (!val_dir) split_val(&ds, g.ok, val_split, o.seed, is_val);
     if (make_split(&g, &ds, is_val, &s) != CLI_OK) goto out;
     free(g.x), g.x = NULL; /* (the split holds them now: a million images' features are gigabytes) */
-    int have[1] = { 0 }; /* classes with training samples */
-    for (int c = 0; c < ds.n_classes; c++) {
-        int k = 0;
+    for (int c = 0; c < ds.n_classes; c++) { /* (a class without one: the head would never learn it, unsaid) */
+        int k = 0, files = 0;
         for (int i = 0; i < s.n; i++) k += s.y[i] == c;
-        have[0] += k > 0;
-    }
-    if (have[0] < 2) {
-        cli_error(CLI_FAIL, "%s: training samples for %d class%s after skipping unreadable images; a head needs two",
-                  data, have[0], have[0] == 1 ? "" : "es");
-        goto out;
+        for (int i = 0; i < ds.n; i++) files += ds.labels[i] == c && !is_val[i];
+        if (!k) {
+            cli_error(CLI_FAIL, "%s: class folder '%s' has no readable image to train on (%d could not be read); the "
+                      "head would never learn it: mend or remove them, or the folder", data, ds.classes[c], files);
+            goto out;
+        }
     }
     if (!features_out || stage_features(ctx, features_out, &s, staged) == CLI_OK)
         rc = train_and_write(ctx, &s, &ds, &o, weights, out, vggcl_model_pool5(model), &p, features_out, staged);
