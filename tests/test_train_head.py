@@ -402,6 +402,20 @@ class TrainHead(unittest.TestCase):
             r = self.train_head(out, "--data", d, "--epochs", 1, "--seed", seed, "--features-out", d.parent / "sp")
             self.assertEqual(r.returncode, 1, r.stderr)  # (zz.png named and skipped)
             self.assertEqual(sorted(np.load(d.parent / "sp-val-labels.npy").astype(int)), [0, 1], seed)
+            self.assertNotIn("trained without validation", r.stderr)
+        # a split that leaves no image for validation (one readable image a class), and a --val folder of which
+        # no image can be read: trained, and said (only the report's "0 validation images" showed it)
+        one = self.d / "one"
+        make_folder(one, 1, 4, classes=("a", "b"))
+        (self.d / "unreadable" / "a").mkdir(parents=True)
+        (self.d / "unreadable" / "a" / "x.png").write_text("not an image")
+        for args, said, code in ((["--val-split", 0.5], "--val-split 0.5 left no image for validation (each class "
+                                                         "keeps one to train on)", 0),
+                                 (["--val", self.d / "unreadable"],
+                                  f"no image of --val {self.d / 'unreadable'} could be read", 1)):
+            r = self.train_head(self.d / "one.safetensors", "--data", one, "--epochs", 1, *args)
+            self.assertEqual(r.returncode, code, r.stderr)
+            self.assertIn(f"vggcl: train-head: {said}: trained without validation", r.stderr)
 
 
 class Eval(unittest.TestCase):

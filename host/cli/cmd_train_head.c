@@ -436,6 +436,11 @@ int cmd_train_head(int argc, char **argv)
             goto out;
         }
     }
+    if (!s.nv && val_dir) /* (said: the report's "0 validation images" alone was easy to miss) */
+        cli_error_here(CLI_OK, "train-head: no image of --val %s could be read: trained without validation", val_dir);
+    else if (!s.nv && val_split > 0)
+        cli_error_here(CLI_OK, "train-head: --val-split %g left no image for validation (each class keeps one to train "
+                       "on): trained without validation", val_split);
     if (!features_out || stage_features(ctx, features_out, &s, staged) == CLI_OK)
         rc = train_and_write(ctx, &s, &ds, &o, weights, out, vggcl_model_pool5(model), &p, features_out, staged);
     commit_features(ctx, features_out, staged, 0); /* (those not named: dropped) */
