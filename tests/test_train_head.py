@@ -343,6 +343,13 @@ class TrainHead(unittest.TestCase):
         r = self.train_head(d / "folder.safetensors", "--data", d / "small", "--epochs", 1, "--features-out", d / "f")
         self.assertEqual(r.returncode, 2, r.stderr)
         self.assertIn("folder.safetensors is a folder", r.stderr)
+        # --features-out that names no file (it wrote -train.npy, --train.npy, DIR/-train.npy): refused
+        for prefix in ("", "-", f"{d}/"):
+            r = self.train_head(out, "--data", d / "small", "--epochs", 1, "--features-out", prefix)
+            self.assertEqual(r.returncode, 2, r.stderr)
+            self.assertIn(f"--features-out takes the start of four file names (PREFIX-train.npy, ...), not '{prefix}'",
+                          r.stderr)
+        self.assertEqual(sorted(p.name for p in d.iterdir() if "train" in p.name), [])
         # the third of them cannot be written (a link to a full device): the two before it are undone, and no model
         feats[2].symlink_to("/dev/full")
         self.fails(self.train_head(out, "--data", d / "small", "--epochs", 1, "--features-out", d / "f"), out,
@@ -358,7 +365,8 @@ class TrainHead(unittest.TestCase):
         r = self.train_head(out, "--data", d / "six", "--epochs", 2, "--features-out", d / "f", "--l2", 999999,
                             "--minibatch", 1)
         self.assertEqual(r.returncode, 1, r.stderr)
-        self.assertIn("diverged", r.stderr)
+        self.assertIn("diverged: no epoch's weights and losses are finite; try a smaller learning rate (lr 0.1) or l2 "
+                      "(with lr * l2 of 1 or more the weight decay alone diverges)", r.stderr)
         self.assertEqual({f: f.read_bytes() for f in [*feats, out]}, before)
         self.assertEqual([p.name for p in d.iterdir() if ".tmp." in p.name], [])
         out.unlink()
