@@ -78,7 +78,10 @@ typedef struct vggcl_ctx vggcl_ctx;
 typedef struct vggcl_model vggcl_model;
 
 /* A context owns the chosen device (or the reference backend) and the last
- * error message. NULL only when the host is out of memory. */
+ * error message. NULL only when the host is out of memory. A context, and the
+ * models loaded with it, are used by one thread at a time (their compiled
+ * kernels, queue, buffers and message are not locked): threads that run at
+ * once take a context each (two contexts may share a device). */
 VGGCL_API vggcl_ctx *vggcl_ctx_new(void);
 VGGCL_API void vggcl_ctx_free(vggcl_ctx *ctx); /* accepts NULL; free the context's models first */
 VGGCL_API const char *vggcl_message(const vggcl_ctx *ctx);
@@ -265,8 +268,10 @@ VGGCL_API vggcl_status vggcl_benchmark(vggcl_ctx *ctx, vggcl_model *model, const
  * measured; rows of other shapes and classes already there are kept. Models
  * loaded afterwards with conv AUTO use it (two batches of one class, or a
  * table there that is not a private regular file, are VGGCL_ERR_ARG and
- * VGGCL_ERR_IO before any tuning). rows gets up to cap results; *count the
- * number of shapes x classes tuned; path (may be NULL) the table. */
+ * VGGCL_ERR_IO before any tuning, and a size or batch no pass takes is the
+ * pass's error). batches NULL or n_batches < 1: batch 1. rows gets up to cap
+ * results; *count the number of shapes x classes tuned; path (may be NULL)
+ * the table, cut to path_len. */
 typedef struct {
     char layer[96];     /* e.g. "features.2" (the first conv of this shape) */
     int c_in, c_out, h, w, batch;
@@ -284,7 +289,8 @@ VGGCL_API vggcl_status vggcl_tune(vggcl_ctx *ctx, vggcl_model *model, const int 
 /* Progress messages for people: with a log function set, the context calls
  * it (on the calling thread) before slow work people would otherwise wait on
  * in silence, such as the first compile of the kernels for a device. NULL
- * turns it off (the default). */
+ * turns it off (the default). The function runs inside the call that logs:
+ * it must not call vggcl with the same context or its models. */
 typedef void (*vggcl_log_fn)(void *user, const char *message);
 VGGCL_API void vggcl_set_log(vggcl_ctx *ctx, vggcl_log_fn fn, void *user);
 

@@ -104,6 +104,11 @@ START_TEST(test_null_arguments)
          "-1 metadata pairs");
     said(ctx, vggcl_save_with_head(ctx, "trunk", tu_tmp("h.safetensors"), 2, 2, NULL, b, NULL, 0), VGGCL_ERR_ARG,
          "w is NULL");
+    /* (out_path went to a %s first: "(null): a head of 0 classes") */
+    said(ctx, vggcl_save_with_head(ctx, "trunk", NULL, 0, 2, wt, b, NULL, 0), VGGCL_ERR_ARG, "out_path is NULL");
+    said(ctx, vggcl_save_with_head(ctx, NULL, tu_tmp("h.safetensors"), 2, 2, wt, b, NULL, 0), VGGCL_ERR_ARG,
+         "trunk_path is NULL");
+    said(ctx, vggcl_npy_write(ctx, tu_tmp("t.npy"), 2, NULL, wt), VGGCL_ERR_ARG, "shape is NULL (2 dimensions)");
     ck_assert_int_eq(vggcl_model_random(ctx, "vgg11", 3, 1, NULL, &m), VGGCL_OK);
     double warm;
     said(ctx, vggcl_benchmark(ctx, m, x, 1, 32, 32, 1, &warm, NULL), VGGCL_ERR_ARG, "ms is NULL");

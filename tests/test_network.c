@@ -202,6 +202,11 @@ START_TEST(test_network_device_memory)
     ck_assert_ptr_nonnull(x);
     ck_assert_int_eq(vggcl_forward(cl, m, x, N, H, W, NULL, NULL), VGGCL_ERR_DEVICE_MEMORY);
     ck_assert_msg(strstr(vggcl_message(cl), "largest batch that fits"), "%s", vggcl_message(cl));
+    /* tune asks as a pass does, before any tuning: a size no pass takes (it tuned 70000 x 32 for minutes) */
+    int count = -1;
+    ck_assert_int_eq(vggcl_tune(cl, m, NULL, 0, 70000, 32, 1, 0, NULL, 0, &count, NULL, 0), VGGCL_ERR_SHAPE);
+    ck_assert_msg(strstr(vggcl_message(cl), "70000"), "%s", vggcl_message(cl));
+    ck_assert_int_eq(count, 0);
     free(x);
     vggcl_model_free(m);
     vggcl_ctx_free(cl);

@@ -241,7 +241,8 @@ done:
 vggcl_status vggcl_npy_write(vggcl_ctx *ctx, const char *path, int ndim, const long long *shape, const float *data)
 {
     char dict[256];
-    if (ndim < 0 || ndim > VGGCL_NPY_MAX_DIMS || (ndim && !shape))
+    if (ndim && !shape) return vggcl__fail(ctx, VGGCL_ERR_ARG, "vggcl_npy_write: shape is NULL (%d dimensions)", ndim);
+    if (ndim < 0 || ndim > VGGCL_NPY_MAX_DIMS)
         return vggcl__fail(ctx, VGGCL_ERR_ARG, "%s: %d dimensions; expected 0 to %d", path, ndim, VGGCL_NPY_MAX_DIMS);
     size_t used = (size_t)snprintf(dict, sizeof dict, "{'descr': '<f4', 'fortran_order': False, 'shape': (");
     size_t count;

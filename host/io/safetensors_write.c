@@ -57,6 +57,8 @@ vggcl_status vggcl_save_with_head(vggcl_ctx *ctx, const char *trunk_path, const 
     cJSON *root = NULL;
     char *text = NULL;
     vggcl__output o;
+    VGGCL_NEED(ctx, "vggcl_save_with_head", trunk_path);
+    VGGCL_NEED(ctx, "vggcl_save_with_head", out_path); /* (named in the messages below) */
     VGGCL_NEED(ctx, "vggcl_save_with_head", w);
     VGGCL_NEED(ctx, "vggcl_save_with_head", b);
     if (n_meta < 0 || (n_meta && !meta))

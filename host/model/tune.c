@@ -609,7 +609,7 @@ vggcl_status vggcl_tune(vggcl_ctx *ctx, vggcl_model *m, const int *batches, int 
                            iters);
     if ((st = table_writable(ctx)) != VGGCL_OK) return st; /* (found before the tuning, not after it) */
     for (int b = 0; b < n_batches; b++) /* (a batch no pass can run: every candidate failed, "no algorithm ran") */
-        if ((st = vggcl__check_memory(ctx, m, batches[b], h, w)) != VGGCL_OK)
+        if ((st = vggcl_check_batch(ctx, m, batches[b], h, w)) != VGGCL_OK) /* (a size no pass takes, too) */
             return vggcl__fail_around(ctx, st, "tune: ", "");
     /* the distinct conv shapes: (step, h, w) of the first conv of each */
     int *first = calloc((size_t)m->n_steps + 1, 3 * sizeof *first);

@@ -79,9 +79,6 @@ static vggcl_status get_program(vggcl_ctx *ctx, int which, const char *defines, 
         }
     if (strlen(defines) >= sizeof ctx->programs[0].defines)
         return vggcl__fail(ctx, VGGCL_ERR_ARG, "%s: kernel options too long: %s", layer, defines);
-    vggcl_program_entry *grown = realloc(ctx->programs, (size_t)(ctx->n_programs + 1) * sizeof *grown);
-    if (!grown) return vggcl__fail(ctx, VGGCL_ERR_NOMEM, "out of host memory");
-    ctx->programs = grown;
     snprintf(options, sizeof options, "%s%s %s%s", base_options, ctx->is_cpu ? " -DVGGCL_CPU" : "",
              progs[which].options, defines);
     snprintf(where, sizeof where, "%s: kernels/%s on %s", layer, file, ctx->device_name);
@@ -138,6 +135,13 @@ static vggcl_status get_program(vggcl_ctx *ctx, int which, const char *defines, 
     vggcl__cache_store(ctx, src, options, prog);
 built:
     ctx->build_ms += vggcl__now_ms() - t0;
+    /* (grown here, after the log's calls: a log function that came back into the library had grown it too) */
+    vggcl_program_entry *grown = realloc(ctx->programs, (size_t)(ctx->n_programs + 1) * sizeof *grown);
+    if (!grown) {
+        st = vggcl__fail(ctx, VGGCL_ERR_NOMEM, "out of host memory");
+        goto fail;
+    }
+    ctx->programs = grown;
     vggcl_program_entry *e = &ctx->programs[ctx->n_programs++];
     e->prog = which;
     snprintf(e->defines, sizeof e->defines, "%s", defines);
