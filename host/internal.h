@@ -73,6 +73,8 @@ typedef struct {
 struct vggcl_ctx {
     char msg[8192];
     int selected;          /* vggcl_select_device was called successfully */
+    int models;            /* models loaded with it and not freed (vggcl_ctx_free waits for the last) */
+    int closing;           /* vggcl_ctx_free was called while models remained */
     int use_ref;           /* 1: plain-C reference backend, no OpenCL */
     char device_name[256];
     int device_index;      /* the device's index in vggcl_list_devices; -1: ref or none selected */
@@ -214,6 +216,8 @@ void vggcl__tune_load(vggcl_ctx *ctx);
 /* The last batch of n's batch class (1-2, 3-16, 17 and more), whose rows a tuning table keeps apart:
  * 2, 16 or INT_MAX. */
 int vggcl__batch_class_last(int n);
+/* Frees a context and what it holds (vggcl_ctx_free, or the last of its models after it). */
+void vggcl__ctx_release(vggcl_ctx *ctx);
 const vggcl_tuned *vggcl__tune_lookup(const vggcl_ctx *ctx, int c_in, int c_out, int h, int w, int n, int only);
 /* The median over rounds of b_ms / a_ms (rounds where a_ms is not positive are
  * left out; at most 16 rounds; INFINITY if none): how tune compares a challenger

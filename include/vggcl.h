@@ -83,7 +83,9 @@ typedef struct vggcl_model vggcl_model;
  * kernels, queue, buffers and message are not locked): threads that run at
  * once take a context each (two contexts may share a device). */
 VGGCL_API vggcl_ctx *vggcl_ctx_new(void);
-VGGCL_API void vggcl_ctx_free(vggcl_ctx *ctx); /* accepts NULL; free the context's models first */
+/* Accepts NULL. Models still loaded with the context keep it until the last of them is freed (free
+ * them too: vggcl_model_free then frees the context). */
+VGGCL_API void vggcl_ctx_free(vggcl_ctx *ctx);
 VGGCL_API const char *vggcl_message(const vggcl_ctx *ctx);
 
 typedef struct {

@@ -213,6 +213,23 @@ START_TEST(test_network_device_memory)
 }
 END_TEST
 
+/* A context freed before its model, with a pass in flight (the model then released its buffers through the
+ * freed context, and waited on its queue): the context goes with the model. Under the sanitizers: no use
+ * after free, no leak. */
+START_TEST(test_network_ctx_freed_first)
+{
+    const char *path = tu_tmp("first.safetensors");
+    tu_write_vgg(path, "8,M,8", 0, 2, 3, NULL);
+    vggcl_ctx *cl = tu_cl_ctx();
+    vggcl_model *m;
+    ck_assert(vggcl_model_load(cl, path, NULL, &m) == VGGCL_OK);
+    float x[2 * 3 * 16 * 16] = { 0 }, y[2 * 2];
+    ck_assert_msg(vggcl_forward_submit(cl, m, x, 2, 16, 16, y, NULL) == VGGCL_OK, "%s", vggcl_message(cl));
+    vggcl_ctx_free(cl);
+    vggcl_model_free(m); /* (the context goes here) */
+}
+END_TEST
+
 /* The largest batch that fits, as a check of every buffer a pass makes. n: the batch asked for. */
 static int fitting_batch(vggcl_ctx *cl, vggcl_model *m, int n, int h, int w, float *x, float *y, const char *largest)
 {
@@ -630,6 +647,7 @@ int main(void)
     tcase_add_loop_test(tc, test_network_overlapped, 0, 2);
     tcase_add_test(tc, test_network_device_memory);
     tcase_add_test(tc, test_network_head_memory);
+    tcase_add_test(tc, test_network_ctx_freed_first);
     tcase_add_test(tc, test_network_tuned_layouts);
     tcase_add_test(tc, test_network_memory_across_batch_classes);
     tcase_add_loop_test(tc, test_network_small_devices, 0, 7);

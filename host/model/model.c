@@ -519,7 +519,7 @@ vggcl_status vggcl_model_load(vggcl_ctx *ctx, const char *path, const vggcl_load
     if (st != VGGCL_OK) return st;
     m = calloc(1, sizeof *m);
     if (!m) { st = vggcl__fail(ctx, VGGCL_ERR_NOMEM, "out of host memory"); goto fail; }
-    m->ctx = ctx;
+    m->ctx = ctx, ctx->models++;
     if (!(m->path = strdup(path))) { st = vggcl__fail(ctx, VGGCL_ERR_NOMEM, "out of host memory"); goto fail; }
     int pool5 = opts ? opts->pool5 : VGGCL_POOL5_AUTO;
     if (pool5 == VGGCL_POOL5_AUTO) {
@@ -589,7 +589,9 @@ void vggcl_model_free(vggcl_model *m)
     vggcl__release(m->ctx, where, &m->conv_ws[0]);
     vggcl__release(m->ctx, where, &m->conv_ws[1]);
     free(m->path);
+    vggcl_ctx *ctx = m->ctx;
     free(m);
+    if (ctx && --ctx->models == 0 && ctx->closing) vggcl__ctx_release(ctx); /* (freed before its models) */
 }
 
 int vggcl_model_classes(const vggcl_model *m) { return m ? m->classes : 0; }

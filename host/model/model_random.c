@@ -43,7 +43,7 @@ vggcl_status vggcl_model_random(vggcl_ctx *ctx, const char *arch, int classes, u
     vggcl_model *m = calloc(1, sizeof *m);
     unsigned long long state = 0x5DEECE66Dull ^ ((unsigned long long)seed << 17);
     if (!m || !(m->steps = calloc((size_t)archs[a].len, sizeof *m->steps))) goto nomem;
-    m->ctx = ctx;
+    m->ctx = ctx, ctx->models++;
     int c_in = 3, idx = 0;
     for (int i = 0; i < archs[a].len; i++) {
         const int c = archs[a].cfg[i];

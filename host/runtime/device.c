@@ -23,6 +23,15 @@ vggcl_ctx *vggcl_ctx_new(void)
 void vggcl_ctx_free(vggcl_ctx *ctx)
 {
     if (!ctx) return;
+    if (ctx->models > 0) { /* (its models release their buffers through it: it goes with the last of them) */
+        ctx->closing = 1;
+        return;
+    }
+    vggcl__ctx_release(ctx);
+}
+
+void vggcl__ctx_release(vggcl_ctx *ctx)
+{
     char where[300];
     snprintf(where, sizeof where, "closing device %d (%s)", ctx->device_index, ctx->device_name);
     vggcl__prof_reset(ctx);
