@@ -190,10 +190,10 @@ static int name_is(const void *key, const void *pb) { return strcmp(key, ((const
 static int match_classes(const cli_dataset *ds, const vggcl_model *m, const char *weights, const char *data,
                          int *folder_class, char **names, char (*buf)[24], int say)
 {
-    const int C = vggcl_model_classes(m);
-    named_class *sorted = vggcl_model_class_name(m, 0) ? malloc(sizeof *sorted * (size_t)C) : NULL;
+    const int C = vggcl_model_classes(m), named = vggcl_model_class_name(m, 0) != NULL;
+    named_class *sorted = named ? malloc(sizeof *sorted * (size_t)C) : NULL;
     int rc = CLI_OK;
-    if (vggcl_model_class_name(m, 0) && !sorted) return cli_error(CLI_FAIL, "out of host memory");
+    if (named && !sorted) return cli_error(CLI_FAIL, "out of host memory");
     for (int c = 0; sorted && c < C; c++) sorted[c] = (named_class){ vggcl_model_class_name(m, c), c };
     if (sorted) qsort(sorted, (size_t)C, sizeof *sorted, by_name);
     for (int c = 0; c < C; c++) {
@@ -203,7 +203,7 @@ static int match_classes(const cli_dataset *ds, const vggcl_model *m, const char
         names[c] = n ? (char *)n : c < ds->n_classes ? ds->classes[c] : buf[c];
     }
     for (int f = 0; f < ds->n_classes; f++) {
-        if (!vggcl_model_class_name(m, 0)) {
+        if (!named) {
             if (ds->n_classes > C)
                 return !say ? CLI_FAIL
                             : cli_error(CLI_FAIL, "%s: %d class folders, but %s has %d classes", data, ds->n_classes,

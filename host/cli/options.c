@@ -130,11 +130,10 @@ static int unknown(const cli_command *c, int n, int short_opt, const char *arg)
     /* (for --flag=value getopt sets optopt to the flag's own code: 256 + i, 256 + n for --help) */
     if (!strncmp(arg, "--", 2) && strchr(arg, '=') && short_opt)
         return cli_error(CLI_USAGE, "%s: %.*s takes no value ('%s')", c->name, (int)strcspn(arg, "="), arg, arg);
-    if (short_opt > 0 && short_opt < 256 && strncmp(arg, "--", 2) && !arg[2])
-        return cli_error(CLI_USAGE, "%s: unknown option '-%c'", c->name, short_opt);
     if (short_opt > 0 && short_opt < 256 && strncmp(arg, "--", 2)) /* (a glob's file: -hello.png was help) */
-        return cli_error(CLI_USAGE, "%s: unknown argument '%s' (a file whose name begins with '-'? give it as "
-                         "./%s, or after --)", c->name, arg, arg);
+        return !arg[2] ? cli_error(CLI_USAGE, "%s: unknown option '-%c'", c->name, short_opt)
+                       : cli_error(CLI_USAGE, "%s: unknown argument '%s' (a file whose name begins with '-'? give it "
+                                   "as ./%s, or after --)", c->name, arg, arg);
     char these[512] = "";
     int matches = 0;
     const size_t len = strncmp(arg, "--", 2) ? 0 : strcspn(arg + 2, "=");

@@ -22,10 +22,10 @@
 #include "output.h"
 #include "ref/ref.h"
 
-/* The batch-size classes a row stands for: 1-2, 3-16, 17 and more. */
-static int batch_class(int n) { return n <= 2 ? 1 : n <= 16 ? 8 : 32; }
-
+/* The batch-size classes a row stands for: 1-2, 3-16, 17 and more, each named by its last batch. */
 int vggcl__batch_class_last(int n) { return n <= 2 ? 2 : n <= 16 ? 16 : INT_MAX; }
+
+static int batch_class(int n) { return vggcl__batch_class_last(n); }
 
 /* The integer at *s (after blanks), from 1 to hi, into *out, *s past it; 0 when there is none, it is out
  * of range or something other than a blank follows it. */
@@ -673,7 +673,7 @@ vggcl_status vggcl_tune(vggcl_ctx *ctx, vggcl_model *m, const int *batches, int 
             if (*count < cap) rows[*count] = row;
             (*count)++;
         }
-    if (untuned && ctx->log) { /* (not an error: those shapes run the defaults, as before the tuning) */
+    if (untuned && ctx->log) { /* (not an error: those shapes run as they would have without this tuning) */
         char msg[512];
         snprintf(msg, sizeof msg, "tune: the budget of %.0f s was spent before layer %s at batch %d: %d of %d shapes x "
                  "batches not tuned (no row of their own: they run the table's nearest row for their channels, else the "
