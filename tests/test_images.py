@@ -288,6 +288,12 @@ class Images(unittest.TestCase):
         data = (self.d / "big.jpg").read_bytes()
         (self.d / "trunc_scan.jpg").write_bytes(data[: len(data) * 3 // 4])  # cut inside the scan data
         (self.d / "text.png").write_text("hello")
+        # a checksum wrong in a chunk before the pixels, an ancillary one: PIL refuses the file ("broken PNG
+        # file (bad header checksum in b'tEXt')"); libpng by default drops the chunk with a warning
+        at = raw.index(b"IDAT") - 4
+        (self.d / "text_crc.png").write_bytes(raw[:at] + struct.pack(">I", 3) + b"tEXtk\0v" + bytes(4) + raw[at:])
+        with self.assertRaises(Image.UnidentifiedImageError):  # (PIL tried its other formats after)
+            Image.open(self.d / "text_crc.png")
         (self.d / "short.png").write_bytes(png_bytes(photo(20, 30, 2), 2, 8, cut=5))  # the last row's end too
         # large enough that the preset reads only a middle part: cut in the rows below it, or without
         # its end marker, it still fails, as with PIL (the rows skipped are still read)
@@ -300,24 +306,24 @@ class Images(unittest.TestCase):
         for name, needle in (("trunc.png", "corrupt PNG: the file is truncated"), ("trunc.jpg", "corrupt JPEG"),
                              ("trunc_scan.jpg", "truncated"),
                              ("trunc_bottom.jpg", "truncated"), ("no_eoi.jpg", "truncated"),
-                             ("text.png", "not a JPEG or PNG"), ("short.png", "Not enough image data"), ("missing.png", "cannot open")):
+                             ("text.png", "not a JPEG or PNG"), ("text_crc.png", "corrupt PNG: tEXt: CRC error"), ("short.png", "Not enough image data"), ("missing.png", "cannot open")):
             with self.subTest(name):
                 r = self.vggcl("--output", out, self.d / "ok.png", self.d / name)
                 self.assertEqual(r.returncode, 1, r.stderr)
                 self.assertIn(name, r.stderr)
                 self.assertIn(needle, r.stderr)
                 self.assertEqual(list(out.parent.iterdir()), [])
-        # a progressive JPEG of 600 bytes whose header claims 20000x20000 pixels: refused before libjpeg
+        # a progressive JPEG of 600 bytes whose header claims 30000x10000 pixels: refused before libjpeg
         # reads its scans into coefficients for that size (1.2 GB of RSS; here at most 512 MB)
         Image.fromarray(photo(64, 64, 2)).save(self.d / "p.jpg", progressive=True)
         data = bytearray((self.d / "p.jpg").read_bytes())
         sof = data.index(b"\xff\xc2")
-        data[sof + 5:sof + 9] = struct.pack(">HH", 20000, 20000)
+        data[sof + 5:sof + 9] = struct.pack(">HH", 10000, 30000)  # height, width
         (self.d / "bomb.jpg").write_bytes(bytes(data))
         code, stderr, peak = testenv.run_peak([VGGCL, "preprocess", "--threads", "1", "--output", out,
                                                self.d / "bomb.jpg"])
         self.assertEqual(code, 1, stderr)
-        self.assertIn("bomb.jpg: 20000x20000 pixels is too large", stderr)
+        self.assertIn("bomb.jpg: 30000 x 10000 pixels (width x height) is too large: more than 2^28", stderr)
         self.assertLess(peak, 512 * 1024, "kB of RSS")
         # a 1-pixel strip would resize to 256 x 16.7 million pixels: refused with the sizes
         # (torchvision would have PIL allocate 12 GiB); without the resize it goes through
@@ -325,7 +331,8 @@ class Images(unittest.TestCase):
         r = self.vggcl("--output", out, self.d / "strip.jpg")
         self.assertEqual(r.returncode, 1, r.stderr)
         self.assertIn("strip.jpg", r.stderr)
-        self.assertIn("would resize to 256 x 16768000 pixels", r.stderr)
+        self.assertIn("image of 1 x 65500 pixels (width x height) would resize to 256 x 16768000, more than 2^28",
+                      r.stderr)
         self.assertEqual(list(out.parent.iterdir()), [])
         r = self.vggcl("--output", out, "--resize", "0", "--crop", "224", self.d / "strip.jpg")
         self.assertEqual(r.returncode, 0, r.stderr)

@@ -106,8 +106,8 @@ static vggcl_status load_jpeg(vggcl_ctx *ctx, const char *path, FILE *f, const v
      * coefficients for the whole size its header claims (a 544-byte file took 1.2 GB) */
     if ((size_t)cinfo.image_width * cinfo.image_height > VGGCL_MAX_PIXELS) {
         jpeg_destroy_decompress(&cinfo);
-        return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: %ux%u pixels is too large", path, cinfo.image_width,
-                           cinfo.image_height);
+        return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: %u x %u pixels (width x height) is too large: more "
+                           "than 2^28 pixels", path, cinfo.image_width, cinfo.image_height);
     }
     const int cmyk = cinfo.jpeg_color_space == JCS_CMYK || cinfo.jpeg_color_space == JCS_YCCK;
     cinfo.out_color_space = cinfo.num_components == 1 ? JCS_GRAYSCALE : cmyk ? JCS_CMYK : JCS_RGB;
@@ -138,7 +138,7 @@ static vggcl_status load_jpeg(vggcl_ctx *ctx, const char *path, FILE *f, const v
         jpeg_destroy_decompress(&cinfo);
         free(row);
         free(out);
-        return vggcl__fail(ctx, VGGCL_ERR_NOMEM, "%s: out of host memory for %dx%d pixels", path, width, height);
+        return vggcl__fail(ctx, VGGCL_ERR_NOMEM, "%s: out of host memory for %d x %d pixels", path, width, height);
     }
     if (y0 > 0) jpeg_skip_scanlines(&cinfo, (JDIMENSION)y0);
     while ((int)cinfo.output_scanline < y1) {
@@ -228,13 +228,17 @@ static vggcl_status load_png(vggcl_ctx *ctx, const char *path, FILE *f, unsigned
     }
     png_init_io(png, f);
     png_set_user_limits(png, 0x7fffffff, 0x7fffffff); /* (not libpng's 10^6 a side: the pixel count below) */
+    /* the chunks before the pixels, ancillary ones too ("tEXt: CRC error"), checked as PIL checks them
+     * (libpng's default warns and drops an ancillary chunk whose checksum is wrong) */
+    png_set_crc_action(png, PNG_CRC_DEFAULT, PNG_CRC_ERROR_QUIT);
     png_read_info(png, info);
     /* past the chunks before the pixels, whose checksums PIL checks, the pixel data's are not */
     png_set_crc_action(png, PNG_CRC_QUIET_USE, PNG_CRC_QUIET_USE);
     const int width = (int)png_get_image_width(png, info), height = (int)png_get_image_height(png, info);
     const int type = png_get_color_type(png, info), depth = png_get_bit_depth(png, info);
     if ((size_t)width * height > VGGCL_MAX_PIXELS) {
-        snprintf(err.msg, sizeof err.msg, "%dx%d pixels is too large", width, height);
+        snprintf(err.msg, sizeof err.msg, "%d x %d pixels (width x height) is too large: more than 2^28 pixels",
+                 width, height);
         longjmp(err.jump, 1);
     }
     /* 16-bit gray is PIL mode "I": kept at 16 bits here and clipped to 255 below */

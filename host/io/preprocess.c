@@ -28,7 +28,9 @@ typedef struct {
 
 static vggcl_status make_plan(vggcl_ctx *ctx, int h, int w, const vggcl_preprocess *p, plan *pl)
 {
-    if (h < 1 || w < 1) return vggcl__fail(ctx, VGGCL_ERR_SHAPE, "image of %dx%d pixels", h, w);
+    if (h < 1 || w < 1)
+        return vggcl__fail(ctx, VGGCL_ERR_SHAPE, "image of %d x %d pixels (width x height): expected at least 1 x 1",
+                           w, h);
     if (p->resize < 0 || p->crop < 0 || p->resize > 16384 || p->crop > 16384)
         return vggcl__fail(ctx, VGGCL_ERR_ARG, "resize %d and crop %d must be 0 to 16384", p->resize, p->crop);
     if (p->draft != 0 && p->draft != 1) return vggcl__fail(ctx, VGGCL_ERR_ARG, "draft %d must be 0 or 1", p->draft);
@@ -46,12 +48,14 @@ static vggcl_status make_plan(vggcl_ctx *ctx, int h, int w, const vggcl_preproce
          * otherwise resize to billions of pixels (or overflow int) */
         if (newlong * p->resize > (double)VGGCL_MAX_PIXELS)
             return vggcl__fail(ctx, VGGCL_ERR_SHAPE,
-                               "image of %dx%d pixels would resize to %d x %.0f pixels (more than 2^28)", h, w,
-                               p->resize, newlong);
+                               "image of %d x %d pixels (width x height) would resize to %.0f x %.0f, more than "
+                               "2^28 pixels",
+                               w, h, h <= w ? newlong : p->resize, h <= w ? p->resize : newlong);
         if (h <= w) rh = p->resize, rw = (int)newlong;
         else rw = p->resize, rh = (int)newlong;
         if (rh < 1 || rw < 1)
-            return vggcl__fail(ctx, VGGCL_ERR_SHAPE, "image of %dx%d pixels resizes to nothing", h, w);
+            return vggcl__fail(ctx, VGGCL_ERR_SHAPE, "image of %d x %d pixels (width x height) resizes to nothing",
+                               w, h);
     }
     /* crop window in the (possibly padded) resized image: rows [top, top + ch) */
     int ch = rh, cw = rw, top = 0, left = 0;
