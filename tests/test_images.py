@@ -251,6 +251,22 @@ class Images(unittest.TestCase):
         out = self.d / "t.npy"
         r = self.vggcl("--resize", "36", "--crop", "32", "--output", out, sub)
         self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertNotIn("left out", r.stderr)
+        # formats torchvision's ImageFolder takes and vggcl does not: passed over, and said (the data set's
+        # counts would differ from PyTorch's), once, naming the least path
+        (sub / "later").mkdir()
+        for name in ("later/e.webp", "d.BMP", "f.tiff"):
+            (sub / name).write_bytes(b"not read")
+        for recursive, said in (((), "left out 2 files of a format vggcl does not read (it reads JPEG and PNG), as "
+                                     f"{sub}/d.BMP; torchvision's ImageFolder would take them"),
+                                (("--recursive",), "left out 3 files")):
+            r = self.vggcl(*recursive, "--resize", "36", "--crop", "32", "--output", out, sub)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertEqual(r.stderr.count("vggcl: left out"), 1, r.stderr)
+            self.assertIn(said, r.stderr)
+        for name in ("later/e.webp", "d.BMP", "f.tiff"):
+            (sub / name).unlink()
+        (sub / "later").rmdir()
         got = np.load(out)
         self.assertEqual(got.shape, (3, 3, 32, 32))
         from torchvision.transforms import functional as F

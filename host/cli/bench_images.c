@@ -20,7 +20,10 @@ int cli_bench_images(vggcl_ctx *ctx, vggcl_model *model, const char *dir, const 
     char **files = NULL;
     int n = 0, failed = 0, rc = CLI_FAIL;
     cli_batch_stats st = { 0 };
-    if (cli_expand_images(dir, recursive, &files, &n) != CLI_OK) goto done;
+    cli_left_out other = { 0 };
+    const int listed = cli_expand_images(dir, recursive, &files, &n, &other);
+    cli_left_out_say(&other);
+    if (listed != CLI_OK) goto done;
     if (!n) {
         rc = cli_error(CLI_FAIL, "%s: no JPEG or PNG images to run", dir);
         goto done;

@@ -224,13 +224,22 @@ int cmd_preprocess(int argc, char **argv);
 int cmd_classify(int argc, char **argv);
 int cmd_cam(int argc, char **argv);
 
+/* Files a listing passed over that torchvision's ImageFolder would take (.bmp, .ppm, .pgm, .tif, .tiff,
+ * .webp): how many, and the first's path (allocated). */
+typedef struct cli_left_out {
+    int n;
+    char *first;
+} cli_left_out;
 /* Appends path, or a folder's .jpg/.jpeg/.png files (names starting with '.'
  * left out), to *list (strings allocated); with recursive, also those in the
  * folders below it, through symbolic links, in the order torchvision's
  * ImageFolder walks a class folder: by folder path, then by name. CLI_OK, or
  * CLI_FAIL with the message printed (out of memory, or path or a folder
- * below it one that cannot be read). */
-int cli_expand_images(const char *path, int recursive, char ***list, int *n);
+ * below it one that cannot be read). other (may be NULL) counts the files of
+ * ImageFolder's other formats passed over. */
+int cli_expand_images(const char *path, int recursive, char ***list, int *n, cli_left_out *other);
+/* Says them, if any, once under mpirun (as a usage error is said), and empties o. */
+void cli_left_out_say(cli_left_out *o);
 /* What goes between a folder and a name in it: "/", or nothing where the folder ends with one (data/ and
  * a give data/a, as os.path.join: data//a was printed). */
 const char *cli_sep(const char *dir);

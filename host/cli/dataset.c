@@ -56,11 +56,12 @@ int cli_dataset_read(const char *dir, cli_dataset *ds)
     if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
         return cli_error(CLI_FAIL, "%s: %s (expected a folder with one sub-folder of images per class)", dir,
                          stat(dir, &sb) != 0 ? "not there" : "not a folder");
+    cli_left_out other = { 0 };
     if (class_folders(dir, ds) != CLI_OK) goto fail;
     for (int c = 0; c < ds->n_classes; c++) {
         const int before = ds->n;
         snprintf(path, sizeof path, "%s%s%s", dir, cli_sep(dir), ds->classes[c]);
-        if (cli_expand_images(path, 1, &ds->files, &ds->n) != CLI_OK) goto fail;
+        if (cli_expand_images(path, 1, &ds->files, &ds->n, &other) != CLI_OK) goto fail;
         if (ds->n == before) {
             cli_error(CLI_FAIL, "%s: class folder '%s' has no images (.jpg, .jpeg, .png)", path, ds->classes[c]);
             goto fail;
@@ -73,8 +74,10 @@ int cli_dataset_read(const char *dir, cli_dataset *ds)
         ds->labels = grown;
         for (int i = before; i < ds->n; i++) ds->labels[i] = c;
     }
+    cli_left_out_say(&other);
     return CLI_OK;
 fail:
+    cli_left_out_say(&other);
     cli_dataset_free(ds);
     return CLI_FAIL;
 }

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 
 #include "cli.h"
@@ -18,6 +19,39 @@ static int has_image_ext(const char *name)
     char ext[8] = "";
     for (int i = 0; i < 7 && dot[1 + i]; i++) ext[i] = (char)tolower((unsigned char)dot[1 + i]), ext[i + 1] = 0;
     return !strcmp(ext, "jpg") || !strcmp(ext, "jpeg") || !strcmp(ext, "png");
+}
+
+/* The other formats torchvision's ImageFolder takes (its IMG_EXTENSIONS), which vggcl does not read. */
+static int has_other_ext(const char *name)
+{
+    static const char *const other[] = { ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp" };
+    const char *dot = strrchr(name, '.');
+    for (size_t i = 0; dot && i < sizeof other / sizeof other[0]; i++)
+        if (!strcasecmp(dot, other[i])) return 1;
+    return 0;
+}
+
+/* Counts path (taken) as left out, keeping the least path by bytes to name (readdir's order is the file
+ * system's). */
+static void left_out(cli_left_out *o, char *path)
+{
+    o->n++;
+    if (o->first && strcmp(path, o->first) >= 0) {
+        free(path);
+        return;
+    }
+    free(o->first);
+    o->first = path;
+}
+
+void cli_left_out_say(cli_left_out *o)
+{
+    if (o->n && cli_usage_said()) /* (once under mpirun: every rank lists the same) */
+        cli_error(CLI_OK, "left out %d file%s of a format vggcl does not read (it reads JPEG and PNG), as %s; "
+                          "torchvision's ImageFolder would take %s",
+                  o->n, o->n == 1 ? "" : "s", o->first ? o->first : "", o->n == 1 ? "it" : "them");
+    free(o->first);
+    *o = (cli_left_out){ 0 };
 }
 
 /* Paths in the order torchvision's ImageFolder finds files under a folder, sorted(os.walk(folder))
@@ -67,7 +101,8 @@ typedef struct up {
  * no order; names starting with '.' are left out. A folder that cannot be read is an error, below
  * the top one too (os.walk passes over it, and its images went unsaid). CLI_OK, or CLI_FAIL with the
  * message printed. */
-static int walk(const char *dir, const struct stat *sb, const up *parent, int recursive, char ***list, int *n)
+static int walk(const char *dir, const struct stat *sb, const up *parent, int recursive, char ***list, int *n,
+                cli_left_out *other)
 {
     const up here = { sb->st_dev, sb->st_ino, parent };
     for (const up *u = parent; u; u = u->parent)
@@ -78,7 +113,7 @@ static int walk(const char *dir, const struct stat *sb, const up *parent, int re
     int n_subs = 0, ok = 1;
     struct dirent *e;
     while (ok && (e = readdir(d))) {
-        if (e->d_name[0] == '.' || (!recursive && !has_image_ext(e->d_name))) continue;
+        if (e->d_name[0] == '.' || (!recursive && !has_image_ext(e->d_name) && !has_other_ext(e->d_name))) continue;
         char *path = join(dir, e->d_name);
         struct stat esb; /* a folder, through a link too, as os.walk's is_dir() */
         const int is_dir = path && (e->d_type == DT_DIR || ((e->d_type == DT_LNK || e->d_type == DT_UNKNOWN) &&
@@ -86,25 +121,26 @@ static int walk(const char *dir, const struct stat *sb, const up *parent, int re
         if (!path) ok = 0;
         else if (is_dir && recursive) ok = append(&subs, &n_subs, path);
         else if (!is_dir && has_image_ext(e->d_name)) ok = append(list, n, path);
+        else if (!is_dir && other && has_other_ext(e->d_name)) left_out(other, path);
         else free(path);
     }
     closedir(d);
     int rc = ok ? CLI_OK : cli_error(CLI_FAIL, "out of host memory listing %s", dir);
     for (int i = 0; i < n_subs; i++) {
         struct stat ssb;
-        if (rc == CLI_OK && stat(subs[i], &ssb) == 0) rc = walk(subs[i], &ssb, &here, recursive, list, n);
+        if (rc == CLI_OK && stat(subs[i], &ssb) == 0) rc = walk(subs[i], &ssb, &here, recursive, list, n, other);
         free(subs[i]);
     }
     free(subs);
     return rc;
 }
 
-int cli_expand_images(const char *path, int recursive, char ***list, int *n)
+int cli_expand_images(const char *path, int recursive, char ***list, int *n, cli_left_out *other)
 {
     struct stat sb;
     if (stat(path, &sb) != 0 || !S_ISDIR(sb.st_mode))
         return append(list, n, strdup(path)) ? CLI_OK : cli_error(CLI_FAIL, "out of host memory");
-    const int start = *n, rc = walk(path, &sb, NULL, recursive, list, n);
+    const int start = *n, rc = walk(path, &sb, NULL, recursive, list, n, other);
     if (*n - start > 1) qsort(*list + start, (size_t)(*n - start), sizeof **list, cmp_walk);
     return rc;
 }
@@ -112,12 +148,19 @@ int cli_expand_images(const char *path, int recursive, char ***list, int *n)
 int cli_images(const char *cmd, const cli_args *a, char ***files, int *n)
 {
     struct stat sb;
+    cli_left_out other = { 0 };
     for (int i = 0; i < a->n_pos; i++) {
         const int before = *n;
-        if (cli_expand_images(a->pos[i], cli_arg(a, "recursive") != NULL, files, n) != CLI_OK) return CLI_FAIL;
-        if (*n == before && stat(a->pos[i], &sb) == 0 && S_ISDIR(sb.st_mode))
+        if (cli_expand_images(a->pos[i], cli_arg(a, "recursive") != NULL, files, n, &other) != CLI_OK) {
+            cli_left_out_say(&other);
+            return CLI_FAIL;
+        }
+        if (*n == before && stat(a->pos[i], &sb) == 0 && S_ISDIR(sb.st_mode)) {
+            cli_left_out_say(&other);
             return cli_error_here(CLI_USAGE, "%s: %s holds no JPEG or PNG images (.jpg, .jpeg, .png)", cmd, a->pos[i]);
+        }
     }
+    cli_left_out_say(&other);
     if (!*n) return cli_error(CLI_USAGE, "%s: give at least one image or folder of images", cmd);
     return CLI_OK;
 }
