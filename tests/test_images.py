@@ -317,12 +317,17 @@ class Images(unittest.TestCase):
         data = (self.d / "photo.jpg").read_bytes()
         (self.d / "trunc_bottom.jpg").write_bytes(data[: len(data) * 97 // 100])
         (self.d / "no_eoi.jpg").write_bytes(data[:-2])
+        twelve = bytearray((self.d / "ok.jpg").read_bytes())  # 12 bits a sample: valid, not read (nor by PIL)
+        twelve[twelve.index(b"\xff\xc0") + 4] = 12
+        (self.d / "twelve.jpg").write_bytes(bytes(twelve))
         out = self.d / "out" / "t.npy"
         out.parent.mkdir()
         for name, needle in (("trunc.png", "corrupt PNG: the file is truncated"), ("trunc.jpg", "corrupt JPEG"),
                              ("trunc_scan.jpg", "truncated"),
                              ("trunc_bottom.jpg", "truncated"), ("no_eoi.jpg", "truncated"),
-                             ("text.png", "not a JPEG or PNG"), ("text_crc.png", "corrupt PNG: tEXt: CRC error"), ("short.png", "Not enough image data"), ("missing.png", "cannot open")):
+                             ("text.png", "not a JPEG or PNG"),
+                             ("twelve.jpg", "a JPEG vggcl does not read: Unsupported JPEG data precision 12 (it reads "
+                                            "8-bit JPEGs, lossy, as PIL does)"), ("text_crc.png", "corrupt PNG: tEXt: CRC error"), ("short.png", "Not enough image data"), ("missing.png", "cannot open")):
             with self.subTest(name):
                 r = self.vggcl("--output", out, self.d / "ok.png", self.d / name)
                 self.assertEqual(r.returncode, 1, r.stderr)

@@ -97,6 +97,9 @@ static vggcl_status load_jpeg(vggcl_ctx *ctx, const char *path, FILE *f, const v
         jpeg_destroy_decompress(&cinfo);
         free(row);
         free(out);
+        if (!strncmp(err.msg, "Unsupported JPEG", 16)) /* (a 12-bit or lossless JPEG: valid, but not read) */
+            return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: a JPEG vggcl does not read: %s (it reads 8-bit JPEGs, "
+                                                      "lossy, as PIL does)", path, err.msg);
         return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: corrupt JPEG: %s", path, err.msg);
     }
     jpeg_create_decompress(&cinfo);
