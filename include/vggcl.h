@@ -316,7 +316,7 @@ VGGCL_API int vggcl_profile_read(vggcl_ctx *ctx, vggcl_layer_profile *out, int c
 /* Most device memory the context has held at once, in bytes. */
 VGGCL_API size_t vggcl_device_bytes_peak(const vggcl_ctx *ctx);
 
-/* Convolution FLOPs (2 per multiply-add) of one pass of n images of h x w. */
+/* Convolution FLOPs (2 per multiply-add) of one pass of n images of h x w; 0 where n, h or w is below 1. */
 VGGCL_API double vggcl_model_flops(const vggcl_model *model, int n, int h, int w);
 
 /* Images. vggcl_image_load decodes a JPEG or PNG file to 8-bit RGB, row-major

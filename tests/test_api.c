@@ -3,6 +3,7 @@
  * a model of another context, options out of range. Each is an error status
  * with a message naming what was wrong; none crashes, writes out of bounds or
  * leaves a file (these crashed, overflowed or wrote files vggcl then refused). */
+#include <limits.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -136,9 +137,13 @@ START_TEST(test_null_arguments)
     vggcl_set_log(NULL, NULL, NULL);
     ck_assert_int_eq(vggcl_model_min_input(NULL), 1);
     ck_assert(vggcl_model_flops(NULL, 1, 32, 32) == 0);
+    ck_assert(vggcl_model_flops(m, 1, 32, 32) > 0);
+    ck_assert(vggcl_model_flops(m, -1, 32, 32) == 0 && vggcl_model_flops(m, 1, 0, 32) == 0);
     int mh = 5, mw = 5;
     vggcl_model_map_size(NULL, 32, 32, &mh, &mw);
     ck_assert(mh == 0 && mw == 0);
+    vggcl_model_map_size(m, INT_MAX, INT_MAX, &mh, &mw); /* (a pool with ceil_mode or padding overflowed there) */
+    ck_assert(mh > 0 && mw > 0);
     ck_assert_ptr_null(vggcl_model_metadata(m, NULL));
     vggcl_build_info(ctx, NULL, NULL, NULL);
     ck_assert(vggcl_device_bytes_peak(NULL) == 0);

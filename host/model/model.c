@@ -641,6 +641,7 @@ int vggcl_model_min_input(const vggcl_model *m)
 double vggcl_model_flops(const vggcl_model *m, int n, int h, int w)
 {
     double flops = 0;
+    if (n < 1 || h < 1 || w < 1) return 0;
     for (int i = 0; m && i < m->n_steps; i++) {
         const vggcl_step *s = &m->steps[i];
         if (s->kind == VGGCL_STEP_CONV) {

@@ -1,4 +1,5 @@
 /* Reference max pooling; mirrors kernels/maxpool.cl. */
+#include <limits.h>
 #include <math.h>
 #include <stddef.h>
 
@@ -6,12 +7,12 @@
 
 int vggcl__pool_out_size(int in, int kernel_size, int stride, int padding, int ceil_mode)
 {
-    const int span = in + 2 * padding - kernel_size;
+    const long long span = (long long)in + 2LL * padding - kernel_size; /* (an input near INT_MAX: no overflow) */
     if (span < 0 || stride <= 0) return 0;
-    int out = (ceil_mode ? (span + stride - 1) / stride : span / stride) + 1;
+    long long out = (ceil_mode ? (span + stride - 1) / stride : span / stride) + 1;
     /* PyTorch: with ceil_mode the last window must start inside the input or left padding. */
-    if (ceil_mode && (out - 1) * stride >= in + padding) out--;
-    return out;
+    if (ceil_mode && (out - 1) * stride >= (long long)in + padding) out--;
+    return out > INT_MAX ? 0 : (int)out;
 }
 
 void vggcl__ref_maxpool2d(const float *in, float *out, int N, int C, int H, int W,
