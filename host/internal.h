@@ -101,6 +101,7 @@ struct vggcl_ctx {
     int n_kernels;
     vggcl_tuned *tuned;                    /* the tuning table's rows */
     int n_tuned;
+    char *tune_unread;                     /* its other lines (a newer vggcl's rows, notes), which tune keeps */
     char tune_path[VGGCL__CACHE_PATH_MAX]; /* where the table lives ("" if caching is off) */
     int tune_refused;                      /* something is there that is not a table of this user's: unused */
     int profiling;                         /* record an event per command */

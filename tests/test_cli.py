@@ -1313,6 +1313,19 @@ class Bench(unittest.TestCase):
         self.assertEqual(sorted(row[:5] for row in rows), [(3, 8, 32, 32, 1), (8, 16, 16, 16, 1), (16, 16, 8, 8, 1)])
         tuned = {l.split()[0]: l.split()[9] for l in r.stdout.splitlines() if l.startswith("features.")}
         self.assertEqual([row[5] for row in rows if row[:4] == (3, 8, 32, 32)], [tuned["features.0"]])
+        # lines this vggcl cannot read (a note, a longer one, rows of a newer vggcl's algorithm or parameter) are
+        # kept as they are, before the rows (the rewrite dropped them); blank lines are not
+        unread = ["# my note: keep gemm off for 512 layers", "# " + "long " * 150,
+                  "conv 512 512 14 14 1 winograd-f63 3.5000 M=6", "conv 8 16 16 16 1 direct 0.5000 NEWPARAM=3"]
+        path.write_text(path.read_text() + "\n" + "\n".join(unread))  # (the last without its newline)
+        r = tune()
+        self.assertEqual(r.returncode, 0, r.stderr)
+        lines = path.read_text().splitlines()
+        self.assertEqual([l for l in lines if l in unread], unread)
+        self.assertNotIn("", lines)
+        self.assertLess(lines.index(unread[-1]), min(i for i, l in enumerate(lines) if l.startswith("conv 3 8 ")))
+        self.assertEqual(sum(l.startswith("# vggcl tuning table for") for l in lines), 1)  # (its header, once)
+        path.write_text("".join(l + "\n" for l in lines if l not in unread))
         # not private: a group-writable table (an editor under umask 002) and a link to one
         text = path.read_text()
         target = self.d / "elsewhere.tune"

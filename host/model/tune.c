@@ -63,8 +63,8 @@ static int parse_row(const vggcl_ctx *ctx, const char *line, vggcl_tuned *t)
 void vggcl__tune_load(vggcl_ctx *ctx)
 {
     char dir[VGGCL__CACHE_DIR_MAX + 1];
-    free(ctx->tuned);
-    ctx->tuned = NULL;
+    free(ctx->tuned), free(ctx->tune_unread);
+    ctx->tuned = NULL, ctx->tune_unread = NULL;
     ctx->n_tuned = ctx->tune_refused = 0;
     if (!vggcl__cache_path(ctx, "vggcl tuning table", "", ".tune", ctx->tune_path)) {
         ctx->tune_path[0] = '\0';
@@ -82,15 +82,31 @@ void vggcl__tune_load(vggcl_ctx *ctx)
         ctx->log(ctx->log_user, msg);
     }
     if (!f) return;
-    char line[512];
-    while (fgets(line, sizeof line, f)) {
+    char *line = NULL;
+    size_t cap = 0, unread = 0;
+    ssize_t len;
+    int header = 0; /* lines left of write_table's header (its first line is "# vggcl tuning table for") */
+    for (int at = 0; (len = getline(&line, &cap, f)) > 0; at++) { /* (whole lines: a long one is not cut in rows) */
         vggcl_tuned t;
-        if (!parse_row(ctx, line, &t)) continue;
+        if (at == 0 && !strncmp(line, "# vggcl tuning table for ", 25)) header = 3;
+        if (header > 0 && (header--, line[0] == '#')) continue;
+        if (!parse_row(ctx, line, &t)) { /* kept as it is for write_table, but for blank lines */
+            if (strspn(line, " \t\r\n") == (size_t)len) continue;
+            char *grown = realloc(ctx->tune_unread, unread + (size_t)len + 2);
+            if (!grown) break;
+            ctx->tune_unread = grown;
+            memcpy(grown + unread, line, (size_t)len);
+            unread += (size_t)len;
+            if (line[len - 1] != '\n') grown[unread++] = '\n';
+            grown[unread] = '\0';
+            continue;
+        }
         vggcl_tuned *grown = realloc(ctx->tuned, (size_t)(ctx->n_tuned + 1) * sizeof *grown);
         if (!grown) break;
         ctx->tuned = grown;
         ctx->tuned[ctx->n_tuned++] = t;
     }
+    free(line);
     fclose(f);
 }
 
@@ -369,6 +385,9 @@ static vggcl_status write_table(vggcl_ctx *ctx, const vggcl_tuned *rows, int cou
     fprintf(f, "# vggcl tuning table for %s (%s, driver %s)\n", ctx->device_name, ctx->platform_name,
             ctx->driver_version);
     fprintf(f, "# %s\n# conv C_in C_out H W BATCH ALGORITHM MS_PER_PASS [PARAMETER=VALUE ...]\n", setup);
+    /* the lines this vggcl could not read, as they were (a newer vggcl's rows, notes); before the rows, so
+     * that a row of this run stands over an old one of its shape wherever they tie (the last one wins) */
+    if (ctx->tune_unread) fputs(ctx->tune_unread, f);
     for (int i = 0; i < count; i++) {
         char params[200];
         vggcl__conv_params_str(rows[i].algo, &rows[i].params, params, sizeof params);

@@ -37,6 +37,7 @@ void vggcl__ctx_release(vggcl_ctx *ctx)
     vggcl__prof_reset(ctx);
     free(ctx->prof);
     free(ctx->tuned);
+    free(ctx->tune_unread);
     for (int i = 0; i < ctx->n_kernels; i++) CL_CLEANUP(clReleaseKernel, (ctx->kernels[i].k));
     for (int i = 0; i < ctx->n_programs; i++) CL_CLEANUP(clReleaseProgram, (ctx->programs[i].program));
     free(ctx->kernels);
