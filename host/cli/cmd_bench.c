@@ -85,6 +85,12 @@ int cmd_bench(int argc, char **argv)
     for (size_t i = 0; !cli_arg(&a, "images") && i < sizeof images_only / sizeof images_only[0]; i++)
         if (cli_arg(&a, images_only[i])) /* (taken and ignored: a mistake unsaid) */
             return cli_error(CLI_USAGE, "bench: --%s goes with --images DIR", images_only[i]);
+    static const char *const resident_only[] = { "size", "iters", "per-layer", "peak-gflops" };
+    for (size_t i = 0; cli_arg(&a, "images") && i < sizeof resident_only / sizeof resident_only[0]; i++)
+        if (cli_arg(&a, resident_only[i])) /* (the images give the size, their count the passes) */
+            return cli_error(CLI_USAGE, "bench: --%s does not go with --images DIR (the images set the size and the "
+                                        "number of passes; without --images, a batch on the device)",
+                             resident_only[i]);
     if (peak_s && !per_layer) return cli_error(CLI_USAGE, "bench: --peak-gflops goes with --per-layer");
     if (cli_one_device("bench", device) != CLI_OK) return CLI_USAGE;
 
