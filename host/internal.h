@@ -61,6 +61,7 @@ typedef struct {
 #define VGGCL__CACHE_DIR_MAX 4000
 #define VGGCL__CACHE_PATH_MAX (VGGCL__CACHE_DIR_MAX + 64)
 #define VGGCL__CACHE_LONG (-1)
+#define VGGCL__CACHE_NOWHERE (-2) /* no VGGCL_CACHE_DIR, no absolute XDG_CACHE_HOME, no HOME */
 
 /* One profiled command: a kernel launch or a CLBlast call. A CLBlast call enqueues several kernels and
  * gives the event of its last: first is a marker enqueued before them (the span's start), else NULL. */
@@ -200,12 +201,17 @@ void vggcl__cleanup_said(vggcl_ctx *ctx, const char *where, const char *call, cl
         }                                                                      \
     } while (0)
 
-/* The cache folder into dir: 1; 0 when caching is off (VGGCL_CACHE_DIR=off, or no folder to
- * name); VGGCL__CACHE_LONG when its name is longer than VGGCL__CACHE_DIR_MAX bytes (not used). */
+/* The cache folder into dir: 1; 0 when caching is off (VGGCL_CACHE_DIR=off); VGGCL__CACHE_NOWHERE when
+ * there is no folder to name; VGGCL__CACHE_LONG when its name is longer than VGGCL__CACHE_DIR_MAX bytes
+ * (not used). */
 int vggcl__cache_dir(char dir[VGGCL__CACHE_DIR_MAX + 1]);
+/* Why vggcl__cache_dir gave no folder (on: what it returned, not 1), in words. */
+const char *vggcl__cache_why_not(int on);
+/* 0 when the ready cache folder dir can be written, else the errno (a read-only file system). */
+int vggcl__cache_unwritable(const char *dir);
 /* mkdir -p, and the path of an entry keyed by a hash of text, options and the device and driver
  * (0: caching off, or the folder's name too long). */
-void vggcl__make_dirs(const char *path);
+int vggcl__make_dirs(const char *path); /* 0, or the first failing mkdir's errno (not EEXIST) */
 int vggcl__cache_path(const vggcl_ctx *ctx, const char *text, const char *options, const char *suffix,
                       char out[VGGCL__CACHE_PATH_MAX]);
 

@@ -1182,7 +1182,7 @@ class Bench(unittest.TestCase):
         np.testing.assert_allclose(np.load(self.d / "y.npy"), np.load(self.d / "yref.npy"), rtol=1e-4, atol=1e-5)
         off = self.bench(*args, env={"VGGCL_CACHE_DIR": "off"})
         self.assertEqual(off.returncode, 0, off.stderr)
-        self.assertIn("(not cached: caching is off, see VGGCL_CACHE_DIR)", off.stderr)  # (not "then cached")
+        self.assertIn("(not cached: caching is off (VGGCL_CACHE_DIR=off))", off.stderr)  # (not "then cached")
         self.assertEqual(json.loads(off.stdout)["programs_from_cache"], 0)
         self.assertEqual(sorted((self.d / "cache").glob("*.tmp.*")), [])
 
@@ -1200,7 +1200,7 @@ class Bench(unittest.TestCase):
         too_long = str(self.d / "/".join(["e" * 200] * 20))
         r = self.bench(*args, env={"VGGCL_CACHE_DIR": too_long})
         self.assertEqual(r.returncode, 0, r.stderr)
-        self.assertIn("(not cached: the cache folder's name is too long)", r.stderr)
+        self.assertIn("(not cached: the cache folder's name is too long (see VGGCL_CACHE_DIR))", r.stderr)
         shared = self.d / "shared-cache"  # others may write to it: not used, and the compile note agrees
         shared.mkdir()
         shared.chmod(0o777)
@@ -1483,7 +1483,39 @@ class Bench(unittest.TestCase):
         off = subprocess.run([VGGCL, "tune", "--size", "32", "--iters", "1"], capture_output=True, text=True,
                              env=dict(os.environ, VGGCL_CACHE_DIR="off"), timeout=600)
         self.assertEqual(off.returncode, 1)
-        self.assertIn("VGGCL_CACHE_DIR is off", off.stderr)
+        self.assertIn("tuning needs the cache folder: caching is off (VGGCL_CACHE_DIR=off)", off.stderr)
+        # no folder to name (it said "VGGCL_CACHE_DIR is off"); one that cannot be made (it said "not private");
+        # one that cannot be written, said before the tuning (it was said when the table was written, after it)
+        env_less = {k: v for k, v in os.environ.items() if k not in ("HOME", "XDG_CACHE_HOME", "VGGCL_CACHE_DIR")}
+        env_less["POCL_CACHE_DIR"] = os.environ.get("POCL_CACHE_DIR",  # (PoCL's own, warm, named: it reads HOME too)
+                                                    os.path.join(os.path.expanduser("~"), ".cache", "pocl"))
+        for extra, said in (({}, "tuning needs the cache folder: HOME is not set, nor an absolute XDG_CACHE_HOME or "
+                                 "VGGCL_CACHE_DIR, to name one"),
+                            ({"HOME": "/proc"},
+                             "the cache folder /proc/.cache/vggcl cannot be made: No such file or directory")):
+            r = subprocess.run([VGGCL, "tune", "--size", "32", "--iters", "1"], capture_output=True, text=True,
+                               env=dict(env_less, **extra), timeout=60, cwd=self.d)
+            self.assertEqual(r.returncode, 1, r.stderr)
+            self.assertIn(said, r.stderr)
+            self.assertNotIn("features.0", r.stdout)
+        if os.geteuid() == 0 and shutil.which("unshare"):  # (a read-only mount: root's writes too are refused)
+            ro = self.d / "ro"
+            ro.mkdir(mode=0o700)
+            r = subprocess.run(["unshare", "-m", "sh", "-c", f'mount --bind -o ro "{ro}" "{ro}" && exec "$@"', "sh",
+                                VGGCL, "tune", "--size", "32", "--iters", "1"], capture_output=True, text=True,
+                               env=dict(os.environ, VGGCL_CACHE_DIR=str(ro)), timeout=60)
+            if "mount" not in r.stderr:  # (else no mount namespace here)
+                self.assertEqual(r.returncode, 1, r.stderr)
+                self.assertIn(f"{ro}: the cache folder, where the tuning table goes, cannot be written: Read-only "
+                              "file system", r.stderr)
+                self.assertNotIn("features.0", r.stdout)
+        # a relative XDG_CACHE_HOME is not a folder to use (the XDG specification): HOME's is
+        rel = subprocess.run([VGGCL, "tune", "--size", "32", "--iters", "1", "--budget", "0"], capture_output=True,
+                             text=True, env=dict(env_less, XDG_CACHE_HOME="relcache", HOME=str(self.d / "home")),
+                             timeout=600, cwd=self.d)
+        self.assertEqual(rel.returncode, 0, rel.stderr)
+        self.assertFalse((self.d / "relcache").exists())
+        self.assertIn(f"wrote {self.d / 'home' / '.cache' / 'vggcl'}/", rel.stdout)
         # a batch whose pass cannot fit the device: said up front as for a pass (every candidate failed, and
         # tune said "no algorithm ran")
         big = subprocess.run([VGGCL, "tune", "--random", "--batch", "4096", "--size", "224", "--budget", "0"],

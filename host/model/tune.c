@@ -363,11 +363,15 @@ static vggcl_status table_writable(vggcl_ctx *ctx)
     if (on == VGGCL__CACHE_LONG)
         return vggcl__fail(ctx, VGGCL_ERR_ARG, "tuning needs the cache folder, whose name is longer than %d bytes "
                                                "(see VGGCL_CACHE_DIR)", VGGCL__CACHE_DIR_MAX);
-    if (!ctx->tune_path[0] || !on)
-        return vggcl__fail(ctx, VGGCL_ERR_ARG, "tuning needs the cache folder: VGGCL_CACHE_DIR is off");
+    if (!ctx->tune_path[0] || on != 1)
+        return vggcl__fail(ctx, VGGCL_ERR_ARG, "tuning needs the cache folder: %s", vggcl__cache_why_not(on));
     if (!vggcl__cache_ready(ctx, dir))
         return vggcl__fail(ctx, VGGCL_ERR_IO, "%s: the cache folder is not a folder of this user's that only the user "
-                                              "can write to", dir);
+                                              "can write to, or cannot be made (see VGGCL_CACHE_DIR)", dir);
+    const int unwritable = vggcl__cache_unwritable(dir);
+    if (unwritable) /* (found before the tuning: the table would be refused after it) */
+        return vggcl__fail(ctx, VGGCL_ERR_IO, "%s: the cache folder, where the tuning table goes, cannot be written: %s "
+                                              "(see VGGCL_CACHE_DIR)", dir, strerror(unwritable));
     if (ctx->tune_refused) /* (its rows, unread, would be lost) */
         return vggcl__fail(ctx, VGGCL_ERR_IO, "%s: the tuning table is not a regular file of this user that only the "
                            "user can write to (a link, a folder, or writable by others): not replaced; make it "

@@ -29,24 +29,41 @@ int vggcl__cache_dir(char dir[VGGCL__CACHE_DIR_MAX + 1])
     int n;
     if (env && !strcmp(env, "off")) return 0;
     if (env && *env) n = snprintf(dir, VGGCL__CACHE_DIR_MAX + 1, "%s", env);
-    else if (xdg && *xdg) n = snprintf(dir, VGGCL__CACHE_DIR_MAX + 1, "%s/vggcl", xdg);
+    else if (xdg && *xdg == '/') /* (a relative one is ignored, as the XDG specification says) */
+        n = snprintf(dir, VGGCL__CACHE_DIR_MAX + 1, "%s/vggcl", xdg);
     else if (home && *home) n = snprintf(dir, VGGCL__CACHE_DIR_MAX + 1, "%s/.cache/vggcl", home);
-    else return 0;
+    else return VGGCL__CACHE_NOWHERE;
     return n >= 0 && n <= VGGCL__CACHE_DIR_MAX ? 1 : VGGCL__CACHE_LONG;
 }
 
-/* mkdir -p for the cache folder (best effort), private to the user. */
-void vggcl__make_dirs(const char *path)
+const char *vggcl__cache_why_not(int on)
+{
+    if (on == VGGCL__CACHE_LONG) return "the cache folder's name is too long (see VGGCL_CACHE_DIR)";
+    if (on == VGGCL__CACHE_NOWHERE)
+        return "HOME is not set, nor an absolute XDG_CACHE_HOME or VGGCL_CACHE_DIR, to name one";
+    return "caching is off (VGGCL_CACHE_DIR=off)";
+}
+
+int vggcl__cache_unwritable(const char *dir)
+{
+    return access(dir, W_OK | X_OK) == 0 ? 0 : errno;
+}
+
+/* mkdir -p for the cache folder (best effort), private to the user: 0, or the first failure's errno
+ * (the folder above that could not be made says more than the ENOENT below it). */
+int vggcl__make_dirs(const char *path)
 {
     char tmp[VGGCL__CACHE_DIR_MAX + 1];
+    int err = 0;
     snprintf(tmp, sizeof tmp, "%s", path);
-    for (char *p = tmp + 1; *p; p++)
-        if (*p == '/') {
+    for (char *p = tmp + (*tmp != '\0');; p++)
+        if (*p == '/' || !*p) {
+            const char c = *p;
             *p = '\0';
-            mkdir(tmp, 0700);
-            *p = '/';
+            if (mkdir(tmp, 0700) != 0 && errno != EEXIST && !err) err = errno;
+            if (!c) return err;
+            *p = c;
         }
-    mkdir(tmp, 0700);
 }
 
 /* Of this user, and no one else can change it. */
@@ -59,15 +76,19 @@ int vggcl__cache_ready(vggcl_ctx *ctx, char dir[VGGCL__CACHE_DIR_MAX + 1])
 {
     struct stat sb;
     const int on = vggcl__cache_dir(dir);
-    if (!on) return 0;
+    if (!on || on == VGGCL__CACHE_NOWHERE) return 0;
+    int made = 0;
     if (on == 1) {
-        vggcl__make_dirs(dir);
+        made = vggcl__make_dirs(dir);
         if (stat(dir, &sb) == 0 && S_ISDIR(sb.st_mode) && private_to_user(&sb)) return 1;
     }
     if (ctx->log && !ctx->told_cache) {
         char msg[VGGCL__CACHE_DIR_MAX + 256];
         ctx->told_cache = 1;
-        if (on == 1)
+        if (on == 1 && made && stat(dir, &sb) != 0)
+            snprintf(msg, sizeof msg, "the cache folder %s cannot be made: %s (see VGGCL_CACHE_DIR): the kernels are "
+                     "built from source", dir, strerror(made));
+        else if (on == 1)
             snprintf(msg, sizeof msg, "the cache folder %s is not a folder of this user that only the user can write "
                      "to (see VGGCL_CACHE_DIR): it is not used, and the kernels are built from source", dir);
         else
