@@ -1526,6 +1526,12 @@ class Bench(unittest.TestCase):
         bad = subprocess.run([VGGCL, "tune", "--batch", "1,x"], capture_output=True, text=True, env=env, timeout=60)
         self.assertEqual(bad.returncode, 2)
         self.assertIn("--batch", bad.stderr)
+        # too small for the network: the pass's words, with the least size (it said "4x4 with 3 passes is not a
+        # valid pass for this model")
+        small = subprocess.run([VGGCL, "tune", "--size", "4"], capture_output=True, text=True, env=env, timeout=60)
+        self.assertEqual(small.returncode, 1, small.stderr)
+        self.assertIn("vggcl: tune: input 4x4 is too small: layer", small.stderr)
+        self.assertIn("this network needs at least 32x32", small.stderr)
 
 
 if __name__ == "__main__":

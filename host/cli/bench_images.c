@@ -72,8 +72,8 @@ int cli_bench_images(vggcl_ctx *ctx, vggcl_model *model, const char *dir, const 
         printf("               handing the %d batch%s over (vggcl_forward_submit: the input's upload, queueing "
                "the pass) took %.1f ms, %.2f ms each\n", st.batches, st.batches == 1 ? "" : "es", st.upload_ms,
                st.batches ? st.upload_ms / st.batches : 0.0);
-        printf("capacity:      device %.2f images/s (%.1f ms on the passes); decoding %.2f images/s (%d threads, "
-               "%.1f ms each per image)\n", device, st.device_ms, decode, st.threads,
+        printf("capacity:      device %.2f images/s (%.1f ms on the passes); decoding %.2f images/s (%d thread%s, "
+               "%.1f ms each per image)\n", device, st.device_ms, decode, st.threads, st.threads == 1 ? "" : "s",
                st.decode_ms / decoded);
         printf("               end to end is %.2fx of the smaller (%s)\n", e2e / bound,
                bound == device ? "the device" : "decoding");

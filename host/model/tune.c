@@ -627,9 +627,9 @@ vggcl_status vggcl_tune(vggcl_ctx *ctx, vggcl_model *m, const int *batches, int 
             if (batch_class(batches[b]) == batch_class(batches[b2]))
                 return vggcl__fail(ctx, VGGCL_ERR_ARG, "tune: batches %d and %d are of one class (1-2, 3-16, 17 and "
                                    "more), which has one row in the table; give one of them", batches[b2], batches[b]);
-    if (iters < 1 || !vggcl__plan_out_size(m, h, w, &oh, &ow, &bad))
-        return vggcl__fail(ctx, VGGCL_ERR_ARG, "tune: %dx%d with %d passes is not a valid pass for this model", h, w,
-                           iters);
+    if (iters < 1) return vggcl__fail(ctx, VGGCL_ERR_ARG, "tune: %d timed passes per candidate: expected 1 or more", iters);
+    if (!vggcl__plan_out_size(m, h, w, &oh, &ow, &bad)) /* (the pass's words: the layer, the least size) */
+        return vggcl__fail_around(ctx, vggcl_check_batch(ctx, m, 1, h, w), "tune: ", "");
     if ((st = table_writable(ctx)) != VGGCL_OK) return st; /* (found before the tuning, not after it) */
     for (int b = 0; b < n_batches; b++) /* (a batch no pass can run: every candidate failed, "no algorithm ran") */
         if ((st = vggcl_check_batch(ctx, m, batches[b], h, w)) != VGGCL_OK) /* (a size no pass takes, too) */
