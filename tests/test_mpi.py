@@ -409,6 +409,28 @@ class Mpi(Folder):
             self.assertEqual(len(vggcl_lines(one.stderr)), 1, one.stderr)
             self.assertIn("nope: not there", one.stderr)
 
+    def test_vggcl_device_of_one_rank(self):
+        """A VGGCL_DEVICE that is wrong on one machine alone (here the second rank's, through mpirun's MPMD
+        form): said by that rank, and the job fails; it was a usage error, which only the first rank says, so
+        nothing was said (classify), or that rank left before MPI started, unsaid (cam: the others waited in
+        MPI_Init, for good under a launcher that does not end the job)."""
+        out = self.d / "cams"
+        out.mkdir()
+        for cmd, env, said in (
+                (["classify", "--weights", str(self.weights), str(self.images)], "0,,1",
+                 "--device 0,,1 ($VGGCL_DEVICE): device 2 of the list is empty"),
+                (["cam", "--weights", str(self.weights), "--out-dir", str(out), str(self.images)], "0,1",
+                 "cam: --device 0,1 ($VGGCL_DEVICE): this command runs on one device (all and lists are for classify, "
+                 "eval and train-head)")):
+            args = [VGGCL, *cmd]
+            for keep_on in ((), ("--mca", "orte_abort_on_non_zero_status", "0")):  # (as srun: the job is not ended)
+                r = subprocess.run(["mpirun", *keep_on, "-n", "1", *args, ":", "-n", "1", "-x", f"VGGCL_DEVICE={env}",
+                                    *args], capture_output=True, text=True, env=ENV, timeout=120)
+                if not keep_on:  # (else mpirun's own status is 0 whatever the ranks')
+                    self.assertNotEqual(r.returncode, 0, r.stderr)
+                self.assertEqual([ln for ln in vggcl_lines(r.stderr) if said in ln], [f"vggcl: {said}"], r.stderr)
+        self.assertEqual(list(out.iterdir()), [])
+
     def test_usage_errors_said_once(self):
         """A mistake in the command line, which every rank has alike, is said once with its help, as one
         process says it (it was said, help and all, by each rank); processes given --shard each say their

@@ -244,7 +244,7 @@ int cmd_cam(int argc, char **argv)
     vggcl_load_options opts = { VGGCL_POOL5_AUTO, cli_arg(&a, "head"), VGGCL_CONV_AUTO, 0 };
     if ((rc = cli_preprocess_args("cam", &a, &p)) != CLI_OK) goto done_args;
     if ((class_s && cli_int("cam", "--class", class_s, 0, 1000000, &klass)) ||
-        cli_model_opts("cam", pool5, cli_arg(&a, "conv"), &opts) || cli_one_device("cam", device)) {
+        cli_model_opts("cam", pool5, cli_arg(&a, "conv"), &opts) || (device && cli_one_device("cam", device))) {
         rc = CLI_USAGE;
         goto done_args;
     }
@@ -268,6 +268,8 @@ int cmd_cam(int argc, char **argv)
     int local = cli_ranks_capture(&ranks, NULL, NULL);
     if (local == CLI_OK && names != CLI_OK) /* (the list's names: alike on every rank; a file there: its own) */
         local = names_here ? cli_error_here(names, "%s", clash) : cli_error(names, "%s", clash);
+    if (local == CLI_OK && !device) /* (VGGCL_DEVICE's list, which may be one rank's: once the ranks are in MPI) */
+        local = cli_one_device("cam", NULL);
     struct stat sb;
     if (local == CLI_OK && (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode)))
         local = cli_error(CLI_FAIL, "%s: --out-dir is %s", dir, stat(dir, &sb) != 0 ? "not there" : "not a folder");

@@ -222,6 +222,8 @@ int cli_open_models(const char *device, const char *weights, const vggcl_load_op
     const char *given = device;
     if (!device) device = getenv("VGGCL_DEVICE"); /* (all or a list from the environment too) */
     const char *from = given ? "" : " ($VGGCL_DEVICE)";
+    /* a mistake in the environment's list may be this rank's alone (its machine's VGGCL_DEVICE): said here */
+    int (*const say)(int, const char *, ...) = given ? cli_error : cli_error_here;
     if (device && !strcmp(device, "all")) {
         int index[CLI_MAX_DEVICES];
         if ((n = cli_all_devices(index, CLI_MAX_DEVICES)) < 0) return CLI_FAIL;
@@ -230,15 +232,15 @@ int cli_open_models(const char *device, const char *weights, const vggcl_load_op
         int refs = 0;
         for (const char *s = device; s;) { /* (empty items meant the default device, more than 16 were dropped) */
             if (n == CLI_MAX_DEVICES)
-                return cli_error(CLI_USAGE, "--device %s%s: more than %d devices", device, from, CLI_MAX_DEVICES);
+                return say(CLI_USAGE, "--device %s%s: more than %d devices", device, from, CLI_MAX_DEVICES);
             const size_t len = cli_list_item(&s, specs[n], sizeof specs[0]);
             if (!len || len >= sizeof specs[0])
-                return cli_error(CLI_USAGE, "--device %s%s: device %d of the list is %s", device, from, n + 1,
+                return say(CLI_USAGE, "--device %s%s: device %d of the list is %s", device, from, n + 1,
                                  len ? "longer than 63 bytes" : "empty");
             refs += !strcmp(specs[n++], "ref");
         }
         if (refs && refs < n) /* (their last bits differ: the rows would depend on which device was free) */
-            return cli_error(CLI_USAGE, "--device %s%s: ref and OpenCL devices together, whose answers differ in "
+            return say(CLI_USAGE, "--device %s%s: ref and OpenCL devices together, whose answers differ in "
                              "their last bits: a run would depend on which one was free; list one kind", device, from);
     } else {
         d->n = 1; /* (none given: the library reads $VGGCL_DEVICE and names it in its messages) */
@@ -255,9 +257,10 @@ int cli_open_models(const char *device, const char *weights, const vggcl_load_op
 int cli_one_device(const char *cmd, const char *given)
 {
     const char *spec = given ? given : getenv("VGGCL_DEVICE");
-    if (several_devices(spec))
-        return cli_error(CLI_USAGE, "%s: --device %s%s: this command runs on one device (all and lists are for "
-                         "classify, eval and train-head)", cmd, spec, given ? "" : " ($VGGCL_DEVICE)");
+    if (several_devices(spec)) /* (the environment's: said here, whatever rank this is, as it may be this one's own) */
+        return (given ? cli_error : cli_error_here)(CLI_USAGE, "%s: --device %s%s: this command runs on one device (all "
+                                                    "and lists are for classify, eval and train-head)", cmd, spec,
+                                                    given ? "" : " ($VGGCL_DEVICE)");
     return CLI_OK;
 }
 
