@@ -290,6 +290,29 @@ class Mpi(Folder):
         self.assertIn("eval: the ranks found different image lists", r.stderr)
         self.assertEqual(r.stdout, "")
 
+    def test_full_tmpdir_of_one_rank(self):
+        """A rank whose TMPDIR fills up (its captured answers and messages live there): the job fails, that
+        rank says so naming the folder, and no output file is left; its failed writes were taken for the
+        real standard output's ("cannot write standard output: a write failed", said by every rank)."""
+        if os.geteuid() != 0 or not shutil.which("unshare"):
+            self.skipTest("needs root and unshare (util-linux) to mount a small tmpfs")
+        small = self.d / "small"
+        small.mkdir()
+        out = self.d / "out"
+        out.mkdir()
+        cmd = [VGGCL, "classify", "--weights", str(self.weights), "--resize", "40", "--crop", "32", "--format",
+               "json", "--tensor-out", str(out / "t.npy"), *[str(self.images)] * 8]  # (a share of 40 images)
+        r = subprocess.run(["unshare", "-m", "sh", "-c", f'mount -t tmpfs -o size=16k tmpfs "{small}" && exec "$@"',
+                            "sh", "mpirun", "-n", "1", *cmd, ":", "-n", "1", "-x", f"TMPDIR={small}", *cmd],
+                           capture_output=True, text=True, env=ENV, timeout=300)
+        if "mount" in r.stderr and r.returncode != 0 and "vggcl" not in r.stderr:
+            self.skipTest(f"no mount namespace here: {r.stderr.strip()}")
+        self.assertNotEqual(r.returncode, 0, r.stderr)
+        self.assertIn(f"vggcl: rank 1: its answers and messages could not all be kept in its temporary files in "
+                      f"{small} (TMPDIR): is it full?", r.stderr)
+        self.assertNotIn("cannot write standard output", r.stderr)
+        self.assertEqual(list(out.iterdir()), [])
+
     def test_unwritable_output_under_mpirun(self):
         """Rank 0 cannot create --logits-out when the ranks' parts come to be gathered: every rank stops
         (no rank left waiting), the message names the file, and the tensor written before it is removed."""

@@ -195,7 +195,7 @@ int cli_ranks_begin(cli_ranks *r, const char *cmd, char ***files, int *n)
     const char *local = getenv("OMPI_COMM_WORLD_LOCAL_RANK");
     if (!local) local = getenv("MPI_LOCALRANKID");
     if (!local) local = getenv("SLURM_LOCALID");
-    r->local_rank = local ? atoi(local) : r->rank;
+    r->local_rank = local && atoi(local) >= 0 ? atoi(local) : r->rank; /* (a negative one picked device -1) */
     if (!files) return CLI_OK; /* the caller takes its share itself */
     if (cli_ranks_all_ok(r, CLI_OK) != CLI_OK) return CLI_FAIL; /* (a rank could not list its images: it said why) */
     if (cli_ranks_same_list(r, cmd, *files, *n) != CLI_OK) return CLI_FAIL;
@@ -431,8 +431,15 @@ int cli_ranks_finish(cli_ranks *r, vggcl_ctx *ctx, int rc, int *failed, int *ok)
     if (r->size < 2) return rc;
 #ifdef VGGCL_MPI
     fflush(stdout), fflush(stderr);
+    const int lost = ferror(stdout) || ferror(stderr); /* (into the temporary files: a full TMPDIR) */
     if (r->saved_out >= 0) dup2(r->saved_out, 1), close(r->saved_out);
     if (r->saved_err >= 0) dup2(r->saved_err, 2), close(r->saved_err);
+    clearerr(stdout), clearerr(stderr); /* (the real ones: else their writes below were taken to have failed) */
+    if (lost) {
+        const char *tmp = getenv("TMPDIR");
+        rc = cli_error(CLI_FAIL, "rank %d: its answers and messages could not all be kept in its temporary files in "
+                                 "%s (TMPDIR): is it full?", r->rank, tmp && *tmp ? tmp : "/tmp");
+    }
     /* the text in rank order: stdout, then the messages (skipped images); messages every rank has
      * alike, rank 0's alone */
     void *chunk;
