@@ -621,6 +621,21 @@ class Mpi(Folder):
             self.assertEqual((r.returncode, r.stdout, vggcl_lines(r.stderr)),
                              (one.returncode, one.stdout, vggcl_lines(one.stderr)), tag)
 
+    def test_rank_told_another_rank(self):
+        """A wrapper that changes the launcher's variables on the way (here the second rank told it is rank 0): MPI
+        joined the two, so that rank ends the job, saying why, where it returned and waited in MPI_Finalize while
+        the other waited for it in a collective, for good."""
+        wrap = '[ "$OMPI_COMM_WORLD_RANK" = 1 ] && export OMPI_COMM_WORLD_RANK=0; exec "$@"'
+        out = self.d / "out"
+        out.mkdir()
+        r = subprocess.run(["mpirun", "-n", "2", "--oversubscribe", "sh", "-c", wrap, "sh", VGGCL, "classify",
+                            "--weights", str(self.weights), "--logits-out", str(out / "l.npy"), str(self.images)],
+                           capture_output=True, text=True, env=ENV, timeout=120)
+        self.assertNotEqual(r.returncode, 0, r.stderr)
+        self.assertIn("vggcl: classify: MPI made this process rank 1 of 2, but OMPI_COMM_WORLD_SIZE and "
+                      "OMPI_COMM_WORLD_RANK say rank 0 of 2", r.stderr)
+        self.assertEqual(list(out.iterdir()), [])
+
     def test_ranks_told_by_slurm_alone(self):
         """Ranks whose launcher tells their count and rank only in Slurm's variables, as `srun --mpi=pmix` starts
         them (PMIx tells neither before MPI_Init; here mpirun's ranks with its own variables taken away): one

@@ -180,6 +180,15 @@ int cli_ranks_begin(cli_ranks *r, const char *cmd, char ***files, int *n)
     r->mpi = 1;
     MPI_Comm_rank(MPI_COMM_WORLD, &r->rank);
     MPI_Comm_size(MPI_COMM_WORLD, &r->size);
+    if (r->size > 1 && (r->size != launched_size() || r->rank != launched_rank())) {
+        /* MPI joined the ranks, but this one's variables say otherwise (changed on its way, by a wrapper): the
+         * others wait in a collective for it, so the job ends here (returning, it waited in MPI_Finalize) */
+        const int pair = launcher_pair(); /* (one is there: else MPI was not started) */
+        cli_error_here(CLI_FAIL, "%s: MPI made this process rank %d of %d, but %s and %s say rank %d of %d (changed "
+                                 "on the way by a wrapper script?): ending the job", cmd, r->rank, r->size,
+                       launcher_vars[pair][0], launcher_vars[pair][1], launched_rank(), launched_size());
+        MPI_Abort(MPI_COMM_WORLD, CLI_FAIL);
+    }
     if (r->size != launched_size() || r->rank != launched_rank()) { /* (each process alone: each says it) */
         const int size = r->size, pair = launcher_pair();
         r->size = 1, r->rank = 0;
