@@ -69,8 +69,8 @@ int cli_bench_images(vggcl_ctx *ctx, vggcl_model *model, const char *dir, const 
         printf("end to end:    %.2f images/s (%.1f ms)\n", e2e, st.wall_ms);
         printf("where it went: waiting for the device %.1f ms, waiting for decoding %.1f ms, host %.1f ms\n",
                st.blocked_ms, st.wait_ms, st.host_ms);
-        printf("               handing the %d batch%s over (vggcl_forward_submit: the input's upload, queueing "
-               "the pass) took %.1f ms, %.2f ms each\n", st.batches, st.batches == 1 ? "" : "es", st.upload_ms,
+        printf("               of which handing the %d batch%s over (vggcl_forward_submit: the input's upload, "
+               "queueing the pass) %.1f ms, %.2f ms each\n", st.batches, st.batches == 1 ? "" : "es", st.upload_ms,
                st.batches ? st.upload_ms / st.batches : 0.0);
         printf("capacity:      device %.2f images/s (%.1f ms on the passes); decoding %.2f images/s (%d thread%s, "
                "%.1f ms each per image)\n", device, st.device_ms, decode, st.threads, st.threads == 1 ? "" : "s",
