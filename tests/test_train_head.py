@@ -370,6 +370,13 @@ class TrainHead(unittest.TestCase):
         self.assertEqual({f: f.read_bytes() for f in [*feats, out]}, before)
         self.assertEqual([p.name for p in d.iterdir() if ".tmp." in p.name], [])
         out.unlink()
+        # losses huge but finite (lr near its limit): in exponent form (they were printed with every digit)
+        r = self.train_head(out, "--data", d / "six", "--epochs", 3, "--lr", 900000, "--minibatch", 1)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        epochs = [ln for ln in r.stdout.splitlines() if ln.startswith("epoch")]
+        self.assertRegex(epochs[-1], r"train loss [0-9]\.[0-9]{4}e\+[0-9]+ top-1")
+        self.assertLess(max(len(word) for ln in epochs for word in ln.split()), 12, epochs)
+        out.unlink()
         # a class none of whose images can be read: refused, naming it (a head was written that never learnt it,
         # and only "3 of 9 images could not be read" said so)
         make_folder(d / "broken", 3, 7, classes=("a", "b", "c"))

@@ -226,6 +226,14 @@ static int commit_features(vggcl_ctx *ctx, const char *prefix, vggcl_npy_writer 
     return rc;
 }
 
+/* A loss or an accuracy for the report: 4 decimals, in exponent form from a million on (a diverging head's
+ * loss of 1e130 printed 130 digits). */
+static const char *num4(double v, char buf[32])
+{
+    snprintf(buf, 32, fabs(v) < 1e6 || !isfinite(v) ? "%.4f" : "%.4e", v);
+    return buf;
+}
+
 /* Trains, prints each epoch, names the staged features (features: the prefix, or NULL) and writes the model. */
 static int train_and_write(vggcl_ctx *ctx, const split *s, const cli_dataset *ds, const vggcl_train_options *o,
                            const char *weights, const char *out, int pool5, const vggcl_preprocess *p,
@@ -246,9 +254,10 @@ static int train_and_write(vggcl_ctx *ctx, const split *s, const cli_dataset *ds
         goto done;
     }
     for (int e = 0; e < o->epochs; e++) {
-        fprintf(report, "epoch %3d/%d  train loss %.4f top-1 %.4f", log[e].epoch, o->epochs, log[e].train_loss,
-               log[e].train_acc);
-        if (s->nv) fprintf(report, "  val loss %.4f top-1 %.4f", log[e].val_loss, log[e].val_acc);
+        char l1[32], l2[32];
+        fprintf(report, "epoch %3d/%d  train loss %s top-1 %.4f", log[e].epoch, o->epochs, num4(log[e].train_loss, l1),
+                log[e].train_acc);
+        if (s->nv) fprintf(report, "  val loss %s top-1 %.4f", num4(log[e].val_loss, l2), log[e].val_acc);
         fprintf(report, "%s\n", log[e].epoch == best ? "  *" : "");
     }
     char resize[16], crop[16], mean[64], std[64], trained[256], kept[64] = "";
@@ -258,8 +267,9 @@ static int train_and_write(vggcl_ctx *ctx, const split *s, const cli_dataset *ds
     snprintf(std, sizeof std, "%.9g,%.9g,%.9g", p->std[0], p->std[1], p->std[2]);
     if (s->nv) snprintf(kept, sizeof kept, " (val top-1 %.4f)", log[best - 1].val_acc);
     snprintf(trained, sizeof trained,
-             "vggcl train-head: %d training samples, %d validation images, epoch %d of %d kept%s, "
-             "lr %g, momentum %g, l2 %g, minibatch %d, seed %llu", s->n, s->nv, best, o->epochs, kept, o->lr,
+             "vggcl train-head: %d training samples, %d validation image%s, epoch %d of %d kept%s, "
+             "lr %g, momentum %g, l2 %g, minibatch %d, seed %llu", s->n, s->nv, s->nv == 1 ? "" : "s", best, o->epochs,
+             kept, o->lr,
              o->momentum, o->l2, o->batch, o->seed);
     if (report == stdout && cli_flush_stdout() != CLI_OK) goto done; /* (a log lost: no model either) */
     if (features && commit_features(ctx, features, staged, 1) != CLI_OK) goto done;
