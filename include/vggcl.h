@@ -217,7 +217,8 @@ VGGCL_API vggcl_status vggcl_check_batch(vggcl_ctx *ctx, const vggcl_model *mode
  * may fit and a smaller batch not: VGGCL_ERR_DEVICE_MEMORY then names that batch. */
 VGGCL_API vggcl_status vggcl_check_batches(vggcl_ctx *ctx, const vggcl_model *model, int n, int h, int w);
 /* The largest batch of h x w images that fits, as vggcl_check_batches says, up to limit (>= 1; a pass's
- * size bound, 2^50 floats of activations, lowers it); 0 where not even one image fits; -1 with the error's
+ * size bound, 2^50 floats of activations, lowers it); 0 where not even one image fits (the message says
+ * why, as vggcl_check_batch's for one image); -1 with the error's
  * message where the model or h x w is refused or limit < 1. Every smaller batch fits too (so batches of
  * it, the last smaller, can be run): where a tuning table (vggcl_tune) gives batches of 1-2, 3-16 and 17
  * or more algorithms of different workspaces, a batch of 17 may fit where one of 16 does not, and the

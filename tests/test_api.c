@@ -250,7 +250,9 @@ START_TEST(test_ref_host_memory)
     ctx->host_mem = maps - 1;
     said(ctx, vggcl_forward(ctx, m, x, 1, 32, 32, logits, feats), VGGCL_ERR_NOMEM, "not even one image fits");
     said(ctx, vggcl_check_batch(ctx, m, 1, 32, 32), VGGCL_ERR_NOMEM, "not even one image fits");
+    ck_assert_int_eq(vggcl_max_batch(ctx, m, 32, 32, 0), -1); /* (another message before: "a limit of 0") */
     ck_assert_int_eq(vggcl_max_batch(ctx, m, 32, 32, 100), 0);
+    ck_assert_ptr_nonnull(strstr(vggcl_message(ctx), "not even one image fits")); /* (it left the one before) */
     ctx->host_mem = 0; /* the system's: this small pass fits */
     ck_assert_msg(vggcl_forward(ctx, m, x, 8, 32, 32, logits, feats) == VGGCL_OK, "%s", vggcl_message(ctx));
     vggcl_model_free(m);

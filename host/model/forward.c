@@ -698,7 +698,9 @@ int vggcl_max_batch(vggcl_ctx *ctx, const vggcl_model *m, int h, int w, int limi
     if (limit > most) limit = (int)most;
     const pass_shape p = { ctx, m, h, w, ASKED, ctx->use_ref ? host_available(ctx) : 0 };
     int (*fits)(const pass_shape *, int) = ctx->use_ref ? host_fits : device_fits;
-    return fitting_up_to(&p, limit, fits);
+    const int n = fitting_up_to(&p, limit, fits);
+    if (n == 0) vggcl_check_batch(ctx, m, 1, h, w); /* (the message: why not one image; else an earlier one's) */
+    return n;
 }
 
 vggcl_status vggcl__forward(vggcl_ctx *ctx, vggcl_model *m, const float *input, int resident, int n, int h, int w,
