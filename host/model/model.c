@@ -228,7 +228,7 @@ static vggcl_status load_linear(vggcl_ctx *ctx, const vggcl__st_file *f, const c
     if (!w || !b)
         return vggcl__fail(ctx, VGGCL_ERR_SHAPE,
                            "%s: head tensor '%s.%s' not found; expected the linear layer %s.weight (C, %d) and "
-                           "%s.bias (C,) (use --head PREFIX for another name)",
+                           "%s.bias (C,) (another name: vggcl_load_options.head, --head PREFIX on the command line)",
                            f->path, prefix, w ? "bias" : "weight", prefix, in_expected, prefix);
     shape_str(w, shape, sizeof shape);
     if (w->ndim != 2 || w->shape[1] != in_expected || w->shape[0] < 1 || w->shape[0] > 1000000)
