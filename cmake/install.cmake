@@ -6,8 +6,7 @@ if(NOT TARGET vggcl_shared)
 endif()
 include(CMakePackageConfigHelpers)
 install(TARGETS vggcl_shared EXPORT vggclTargets
-        LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
-        INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+        LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}) # (the include folder: the target's INSTALL_INTERFACE)
 install(FILES ${CMAKE_SOURCE_DIR}/include/vggcl.h DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 install(TARGETS vggcl_cli RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 install(EXPORT vggclTargets NAMESPACE vggcl:: DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/vggcl)

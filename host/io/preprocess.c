@@ -74,7 +74,7 @@ static vggcl_status make_plan(vggcl_ctx *ctx, int h, int w, const vggcl_preproce
 
 void vggcl__preset_reads(int h, int w, const vggcl_preprocess *p, int *y0, int *y1, int *x0, int *x1)
 {
-    plan pl;
+    plan pl = { 0 }; /* (set by make_plan when it succeeds: gcc -O2 cannot tell) */
     *y0 = 0, *y1 = h, *x0 = 0, *x1 = w;
     if (make_plan(NULL, h, w, p, &pl) != VGGCL_OK) return; /* (said when preprocessing) */
     if (pl.rh != h) vggcl__resize_reads(h, pl.rh, pl.y0, pl.y1, y0, y1);
@@ -87,7 +87,7 @@ vggcl_status vggcl__preprocess_part(vggcl_ctx *ctx, const vggcl__rgb_part *in, c
                                     int *oh, int *ow)
 {
     unsigned char *resized = NULL;
-    plan pl;
+    plan pl = { 0 }; /* (set by make_plan when it succeeds: gcc -O2 cannot tell) */
     *out = NULL;
     VGGCL_NEED(ctx, "preprocessing an image", p);
     VGGCL_NEED(ctx, "preprocessing an image", in->px);
