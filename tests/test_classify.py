@@ -8,6 +8,7 @@ feature maps, with pool5 kept (7x7) and dropped (14x14).
 
 usage: test_classify.py VGGCL_BINARY
 """
+import collections
 import contextlib
 import copy
 import csv
@@ -262,7 +263,11 @@ class Export(unittest.TestCase):
         linear.classifier = linear.classifier[0]  # nn.Linear itself: classifier.weight
         dropout = copy.deepcopy(m)
         dropout.classifier = nn.Sequential(nn.Dropout(0.5), m.classifier[0])  # classifier.1.weight
+        features_dp = copy.deepcopy(m)  # (PyTorch's ImageNet example wraps VGG's features alone: features.module.0)
+        features_dp.features = nn.DataParallel(features_dp.features)
         forms = [("state_dict", sd, m), ("DataParallel's state_dict", dp.state_dict(), m),
+                 ("features in DataParallel", features_dp.state_dict(), m), ("whole, features in DataParallel",
+                                                                           features_dp, m),
                  ("checkpoint", {"epoch": 3, "state_dict": sd, "optimizer": {"lr": 0.1}}, m),
                  ("checkpoint model", {"model": sd}, m), ("whole model", m, m), ("whole DataParallel", dp, m),
                  ("bare Linear head", linear.state_dict(), m), ("dropout head", dropout.eval().state_dict(), m)]
@@ -285,6 +290,32 @@ class Export(unittest.TestCase):
         with torch.no_grad():
             want = m(self.x).numpy()
         self.assertLessEqual(np.linalg.norm(self.logits(self.d / "o.safetensors") - want) / np.linalg.norm(want), 1e-5)
+        # a head of dense layers after a Dropout, on the 7x7 map: numbered from 0 as vggcl reads it (at classifier.1
+        # vggcl took it for GAP's and refused the file it had been given)
+        chain = gap_model("vgg11", 5, "keep", seed=1)
+        chain.avgpool = nn.AdaptiveAvgPool2d(7)
+        chain.classifier = nn.Sequential(nn.Dropout(), nn.Linear(512 * 49, 16), nn.ReLU(), nn.Linear(16, 5))
+        err, said = self.check(chain.eval(), chain.state_dict())
+        self.assertIn("a chain of dense layers", said)
+
+    def test_vggcl_file_again(self):
+        """A vggcl file exported again (to half precision) keeps what its metadata says: pool5 dropped, the
+        names, the preprocessing (it was taken for a state_dict: pool5 kept, the rest lost, other logits)."""
+        m = gap_model("vgg11", 4, "drop", seed=3)
+        first, again = self.d / "first.safetensors", self.d / "again.safetensors"
+        torch.save(m, self.d / "drop.pt")
+        rc, err, _ = self.export("--state-dict", self.d / "drop.pt", "--out", first, "--class-names", "a,b,c,d",
+                                 "--resize", "40", "--crop", "32", "--mean", "0.5,0.5,0.5", "--std", "0.25,0.5,0.5")
+        self.assertEqual(rc, 0, err)
+        rc, err, said = self.export("--state-dict", first, "--out", again, "--dtype", "F16")
+        self.assertEqual(rc, 0, err)
+        self.assertIn("pool5 drop", said)
+        self.assertNotIn("does not say", err)
+        meta = {k: v for k, v in load_file(first)[1].items()}
+        self.assertEqual(load_file(again)[1], meta)
+        with torch.no_grad():
+            want = m(self.x).numpy()
+        self.assertLessEqual(np.linalg.norm(self.logits(again) - want) / np.linalg.norm(want), 2e-3)  # (fp16)
 
     def test_pool5(self):
         """A whole model says whether it kept pool5; a state_dict cannot: keep, said (--pool5 drop for one
@@ -312,6 +343,27 @@ class Export(unittest.TestCase):
         torch.save(nan, self.d / "nan.pt")
         torch.save({"epoch": 1, "optimizer": {}}, self.d / "ckpt.pt")
         (self.d / "text.pt").write_text("not a checkpoint\n")
+        # heads and layers vggcl would refuse, or run otherwise (each written, or tracebacks; whole models gave
+        # other logits, exit 0)
+        bad = {"fc": nn.Sequential(collections.OrderedDict(fc=nn.Linear(512, 5))),
+               "nobias": nn.Sequential(nn.Linear(512, 5, bias=False)),
+               "bn1d": nn.Sequential(nn.Linear(512, 32), nn.BatchNorm1d(32), nn.ReLU(), nn.Linear(32, 5))}
+        for name, head in bad.items():
+            h = copy.deepcopy(m)
+            h.classifier = head
+            torch.save(h.state_dict(), self.d / f"{name}.pt")
+        narrow = m.state_dict()
+        narrow["classifier.0.weight"] = torch.zeros(5, 256)
+        torch.save(narrow, self.d / "narrow.pt")
+        whole = {"maxgap": ("avgpool", nn.AdaptiveMaxPool2d(1)),
+                 "gelu": ("classifier", nn.Sequential(nn.Linear(512, 16), nn.GELU(), nn.Linear(16, 5)))}
+        for name, (part, module) in whole.items():
+            h = copy.deepcopy(m)
+            setattr(h, part, module)
+            torch.save(h, self.d / f"{name}.pt")
+        keras = gap_model("vgg11_bn", 5, "keep", seed=4)
+        keras.features[1].eps = 1e-3
+        torch.save(keras, self.d / "eps.pt")
         out = self.d / "kept.safetensors"
         self.assertEqual(self.export("--state-dict", self.d / "sd.pt", "--out", out)[0], 0)
         before = out.read_bytes()
@@ -321,6 +373,16 @@ class Export(unittest.TestCase):
                              (["--state-dict", self.d / "nan.pt"], "'features.3.weight' holds NaN or infinite"),
                              (["--state-dict", self.d / "ckpt.pt"], "a dict (epoch, optimizer) with no model weights"),
                              (["--state-dict", self.d / "text.pt"], "not a PyTorch checkpoint"),
+                             (["--state-dict", self.d / "fc.pt"], "the tensor 'classifier.fc.weight': expected "
+                                                                  "features.N.* and classifier.N.*"),
+                             (["--state-dict", self.d / "nobias.pt"], "'classifier.0.bias' is missing"),
+                             (["--state-dict", self.d / "bn1d.pt"], "'classifier.1.running_mean' (32,): a head layer "
+                                                                    "that is not nn.Linear"),
+                             (["--state-dict", self.d / "narrow.pt"], "'classifier.0.weight' (5, 256): the head's "
+                                                                      "first layer takes the last conv's 512"),
+                             (["--state-dict", self.d / "maxgap.pt"], "model.avgpool is AdaptiveMaxPool2d"),
+                             (["--state-dict", self.d / "gelu.pt"], "model.classifier.1 is GELU"),
+                             (["--state-dict", self.d / "eps.pt"], "vggcl folds BatchNorm with eps 1e-05"),
                              (["--state-dict", self.d / "missing.pt"], "No such file"),
                              (["--state-dict", self.d / "sd.pt", "--original-head"], "--original-head, but"),
                              (["--state-dict", self.d / "sd.pt", "--class-names", "a,b"], "2 class names, but the model has 5"),

@@ -86,12 +86,65 @@ def _torch_load(path):
         return torch.load(path, map_location="cpu", weights_only=False), True
 
 
+def _unwrapped(module):
+    """module without DataParallel, DistributedDataParallel and torch.compile's wrappers."""
+    while True:
+        if isinstance(module, (nn.DataParallel, nn.parallel.DistributedDataParallel)):
+            module = module.module
+        elif hasattr(module, "_orig_mod"):
+            module = module._orig_mod
+        else:
+            return module
+
+
+def _check_structure(module):
+    """Refuses a whole model whose layers vggcl would run otherwise than it does (its weights alone would give
+    other logits, without a word): vggcl runs 3x3 convolutions (stride 1, padding 1) with ReLU, BatchNorm with
+    torchvision's eps, 2x2 max pools, an average pool to 1x1 (or 7x7 for torchvision's classifier), and
+    Linear layers with ReLU between them (Dropout is nothing at inference)."""
+    def refuse(name, m, what):
+        raise Refused(f"model.{name} is {m!r}: {what}")
+
+    for part in ("features", "avgpool", "classifier"):
+        if not isinstance(getattr(module, part, None), nn.Module):
+            return  # (not a VGG's layout: layout() names what the weights lack)
+    for name, m in module.features.named_modules(prefix="features"):
+        m = _unwrapped(m)
+        if isinstance(m, nn.Sequential):
+            continue
+        if isinstance(m, nn.Conv2d):
+            if (m.kernel_size, m.stride, m.padding, m.dilation, m.groups) != ((3, 3), (1, 1), (1, 1), (1, 1), 1) \
+                    or m.padding_mode != "zeros" or m.bias is None:
+                refuse(name, m, "vggcl runs 3x3 convolutions with a bias, stride 1 and zero padding 1")
+        elif isinstance(m, nn.BatchNorm2d):
+            if abs(m.eps - 1e-5) > 1e-12 or not m.track_running_stats or not m.affine:
+                refuse(name, m, "vggcl folds BatchNorm with eps 1e-05 (torchvision's), its running statistics and "
+                                "its affine weights")
+        elif isinstance(m, nn.MaxPool2d):
+            size = lambda v: (v, v) if isinstance(v, int) else tuple(v)  # noqa: E731
+            if (size(m.kernel_size), size(m.stride or m.kernel_size), size(m.padding), size(m.dilation)) != \
+                    ((2, 2), (2, 2), (0, 0), (1, 1)) or m.ceil_mode:
+                refuse(name, m, "vggcl runs 2x2 max pools of stride 2")
+        elif not isinstance(m, nn.ReLU):
+            refuse(name, m, "vggcl's features are Conv2d, ReLU, BatchNorm2d and MaxPool2d")
+    pool = _unwrapped(module.avgpool)
+    out = pool.output_size if isinstance(pool, nn.AdaptiveAvgPool2d) else None
+    if (tuple(out) if isinstance(out, (tuple, list)) else (out, out)) not in ((1, 1), (7, 7)):
+        refuse("avgpool", pool, "vggcl averages the map to 1x1 (GAP), or to 7x7 for torchvision's classifier")
+    head = _unwrapped(module.classifier)
+    for name, m in head.named_modules(prefix="classifier"):
+        if not isinstance(m, (nn.Sequential, nn.Linear, nn.ReLU, nn.Dropout, nn.Flatten)):
+            refuse(name, m, "vggcl's heads are Linear layers with ReLU between them (Dropout is fine)")
+        if isinstance(m, nn.Linear) and m.bias is None:
+            refuse(name, m, "vggcl's dense layers have a bias")
+
+
 def _module_weights(module):
     """A whole model's state_dict and what its structure says of pool5 (None: not a VGG's features)."""
-    while isinstance(module, (nn.DataParallel, nn.parallel.DistributedDataParallel)):
-        module = module.module
-    module = getattr(module, "_orig_mod", module)  # (torch.compile)
+    module = _unwrapped(module)
+    _check_structure(module)
     feats = getattr(module, "features", None)
+    feats = _unwrapped(feats) if isinstance(feats, nn.Module) else None
     pool5 = None
     if isinstance(feats, nn.Sequential) and len(feats):
         pool5 = "keep" if isinstance(feats[-1], nn.MaxPool2d) else "drop"
@@ -99,13 +152,16 @@ def _module_weights(module):
 
 
 def load_weights(path):
-    """(state_dict of tensors with torchvision's names, pool5 as a whole model says it or None, how it
-    was found, whether a pickle ran to read it). Refused naming what the file holds when it holds no VGG
-    weights."""
+    """(state_dict of tensors with torchvision's names, pool5 as a whole model or a vggcl file says it or
+    None, how it was found, whether a pickle ran to read it, a safetensors file's vggcl.* metadata). Refused
+    naming what the file holds when it holds no VGG weights."""
     try:
         if _is_safetensors(path):
-            arrays, _ = load_file(path)
-            return {k: torch.from_numpy(v.copy()) for k, v in arrays.items()}, None, "safetensors", False
+            arrays, meta = load_file(path)
+            kept = {k: v for k, v in meta.items() if k.startswith("vggcl.") and k != "vggcl.pool5"}
+            pool5 = meta.get("vggcl.pool5") if meta.get("vggcl.pool5") in ("keep", "drop") else None
+            return ({k: torch.from_numpy(v.copy()) for k, v in arrays.items()}, pool5, "safetensors", False,
+                    kept)
         obj, pickled = _torch_load(path)
     except (OSError, EOFError) as e:
         raise Refused(e.strerror or str(e) or type(e).__name__)
@@ -136,8 +192,10 @@ def load_weights(path):
         for prefix in ("module.", "_orig_mod."):  # (DataParallel, DistributedDataParallel, torch.compile)
             while name.startswith(prefix):
                 name = name[len(prefix):]
+            while f".{prefix}" in name:  # (a part wrapped: PyTorch's ImageNet example wraps VGG's features alone)
+                name = name.replace(f".{prefix}", ".")
         sd[name] = v
-    return sd, pool5, how, pickled
+    return sd, pool5, how, pickled, {}
 
 
 def layout(sd):
@@ -147,6 +205,11 @@ def layout(sd):
     if other:
         raise Refused(f"tensors outside features.* and classifier.* ({', '.join(other[:3])}"
                       f"{', ...' if len(other) > 3 else ''}): not a torchvision VGG")
+    for k in sd:  # (numbered as torchvision's nn.Sequential numbers them: a name was read as a number)
+        parts = k.split(".")
+        if not (len(parts) == 3 and parts[1].isdigit() or k in ("classifier.weight", "classifier.bias")):
+            raise Refused(f"the tensor '{k}': expected features.N.* and classifier.N.* (torchvision's numbered "
+                          "nn.Sequential layers) or classifier.weight and .bias")
     convs = sorted((int(k.split(".")[1]), v.shape) for k, v in sd.items()
                    if k.startswith("features.") and k.endswith(".weight") and v.dim() == 4)
     if not convs:
@@ -165,15 +228,49 @@ def layout(sd):
     if not linear:
         raise Refused("no classifier weights (classifier.weight or classifier.N.weight)")
     out = {k: v for k, v in sd.items() if k.startswith("features.")}
-    width, first = widths[-1], sd[linear[0][1] + ".weight"]
-    if len(linear) == 1 and first.dim() == 2 and first.shape[1] == width:  # nn.Linear, maybe after dropout
+    width = widths[-1]
+    head = _dense_chain(sd, linear, width)
+    if len(head) == 1 and head[0][1].shape[1] == width:  # nn.Linear, maybe after dropout
         kind = "gap"
-        out["classifier.0.weight"], out["classifier.0.bias"] = first, sd[linear[0][1] + ".bias"]
     else:
-        kind = "original" if [i for i, _ in linear] == [0, 3, 6] and first.shape[1] == width * 49 else "chain"
-        out.update({k: v for k, v in sd.items() if k.startswith("classifier.")})
-    classes = sd[linear[-1][1] + ".weight"].shape[0]
-    return arch, kind, classes, out
+        kind = "original" if [i for i, _ in linear] == [0, 3, 6] and head[0][1].shape[1] == width * 49 else "chain"
+    # numbered from 0 in their order, as vggcl reads them (ReLU between): a first layer at classifier.1
+    # (after a Dropout) read a 7x7 map as GAP's features; torchvision's own numbers kept as they are
+    for j, (name, w, b) in enumerate(head):
+        at = name if kind == "original" else f"classifier.{j}"
+        out[f"{at}.weight"], out[f"{at}.bias"] = w, b
+    return arch, kind, head[-1][1].shape[0], out
+
+
+def _dense_chain(sd, linear, width):
+    """The head's dense layers [(name, weight, bias)] in order, each checked as vggcl reads a head: Linear
+    layers (2-D weights, a bias each), each taking the one before's outputs, the first the last conv's width
+    (GAP) or its width x 7 x 7 (torchvision's pooled map). Refused naming the tensor otherwise (a file
+    vggcl would then refuse, or read otherwise)."""
+    for k, v in sd.items():  # (a BatchNorm1d's running statistics; its 1-D weight is refused below)
+        if k.startswith("classifier.") and not k.endswith((".weight", ".bias")):
+            raise Refused(f"the tensor '{k}' {tuple(v.shape)}: a head layer that is not nn.Linear (BatchNorm1d?); "
+                          "vggcl's heads are Linear layers with ReLU between them (Dropout is fine)")
+    head, need = [], None
+    for _, name in linear:
+        w, b = sd[name + ".weight"], sd.get(name + ".bias")
+        if w.dim() != 2:
+            raise Refused(f"the tensor '{name}.weight' {tuple(w.shape)}: a head layer that is not nn.Linear; vggcl's "
+                          "heads are Linear layers with ReLU between them (Dropout is fine)")
+        if b is None or tuple(b.shape) != (w.shape[0],):
+            raise Refused(f"the tensor '{name}.bias' is {'missing' if b is None else tuple(b.shape)}; expected "
+                          f"({w.shape[0]},): vggcl's dense layers have a bias")
+        ok = (w.shape[1] == need) if need is not None else w.shape[1] in (width, width * 49)
+        if not ok:
+            raise Refused(f"the tensor '{name}.weight' {tuple(w.shape)}: expected (N, {need}), the outputs of the "
+                          "layer before" if need is not None else
+                          f"the tensor '{name}.weight' {tuple(w.shape)}: the head's first layer takes the last conv's "
+                          f"{width} channels (GAP), or {width * 49} (its 7x7 map, torchvision's classifier)")
+        head.append((name, w, b))
+        need = w.shape[0]
+    if len(head) > 16:
+        raise Refused(f"a head of {len(head)} dense layers; vggcl reads at most 16")
+    return head
 
 
 def _floats(text, what):
@@ -250,7 +347,8 @@ def export_file(a):
         model = original_model(arch, classes, a.seed) if a.original_head else gap_model(arch, classes, pool5, a.seed)
         tensors, kind, how = model.state_dict(), "original" if a.original_head else "gap", f"random, seed {a.seed}"
     else:
-        sd, said_pool5, how, pickled = load_weights(a.state_dict)
+        sd, said_pool5, how, pickled, file_meta = load_weights(a.state_dict)
+        meta = dict(file_meta, **meta)  # (a vggcl file's class names and preprocessing, unless given again)
         arch, kind, classes, tensors = layout(sd)
         if a.arch and a.arch != arch:
             raise Refused(f"the weights are {arch}'s, not {a.arch}'s (--arch)")
