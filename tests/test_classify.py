@@ -298,6 +298,35 @@ class Export(unittest.TestCase):
         err, said = self.check(chain.eval(), chain.state_dict())
         self.assertIn("a chain of dense layers", said)
 
+    def test_ended_by_a_signal(self):
+        """SIGTERM while the file is written (a batch job's end): the temporary file is removed and the exit
+        status is 143 (the signal killed the script and left it); the default handler is back after."""
+        import signal
+        from safetensors_io import write_atomic
+
+        class Bomb:  # (a tensor whose reading sends the signal, as it may come midway)
+            def detach(self):
+                os.kill(os.getpid(), signal.SIGTERM)
+                return self
+
+            def cpu(self):
+                return self
+
+            def numpy(self):
+                return np.zeros(4, np.float32)
+
+        out = self.d / "ended.safetensors"
+        testenv_handler = signal.signal(signal.SIGTERM, signal.SIG_DFL)  # (as in the script: testenv sets one)
+        try:
+            with self.assertRaises(SystemExit) as e:
+                write_atomic({"a": np.ones(3, np.float32), "b": Bomb()}, {}, out)
+            self.assertEqual(signal.getsignal(signal.SIGTERM), signal.SIG_DFL)
+        finally:
+            signal.signal(signal.SIGTERM, testenv_handler)
+        self.assertEqual(e.exception.code, 128 + signal.SIGTERM)
+        self.assertEqual([p.name for p in self.d.iterdir() if p.name.startswith(".ended")], [])
+        self.assertFalse(out.exists())
+
     def test_vggcl_file_again(self):
         """A vggcl file exported again (to half precision) keeps what its metadata says: pool5 dropped, the
         names, the preprocessing (it was taken for a state_dict: pool5 kept, the rest lost, other logits)."""

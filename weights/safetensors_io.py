@@ -5,9 +5,11 @@ spaces to a multiple of 8), then each tensor's bytes in C order, contiguous.
 """
 import json
 import os
+import signal
 import struct
 import sys
 import tempfile
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -84,6 +86,25 @@ def write_atomic(tensors, meta, out, dtype=None):
     if out.exists() and not out.is_file():
         save_file(tensors, out, metadata=meta, dtype=dtype)
         return
+    # SIGTERM and SIGHUP (a job's end, a closed terminal) end the write through _write_via_temporary's cleanup, as an
+    # exception; by default they killed the process with the temporary file left (where no one else set them)
+    ended = {}
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGTERM, signal.SIGHUP):
+            if signal.getsignal(sig) == signal.SIG_DFL:
+                ended[sig] = signal.signal(sig, _end_by_signal)
+    try:
+        _write_via_temporary(tensors, meta, out, dtype)
+    finally:
+        for sig, handler in ended.items():
+            signal.signal(sig, handler)
+
+
+def _end_by_signal(signum, frame):
+    raise SystemExit(128 + signum)
+
+
+def _write_via_temporary(tensors, meta, out, dtype):
     fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
     try:
         os.close(fd)
