@@ -342,6 +342,24 @@ class OnnxImport(unittest.TestCase):
                                                 "vggcl.resize": "224", "vggcl.crop": "224"}, args=("--input-scale",
                                                                                                    "torch"))
 
+    def test_classifier_after_pool5_dropped(self):
+        """torchvision's head shape on the 14x14 map of a model without pool5: AdaptiveAvgPool2d(7) exports as an
+        AveragePool of kernel 2, stride 2 (it was refused: kernel 1 only), which is vggcl's adaptive pool."""
+        model = gap_vgg("vgg11", nn.Sequential(nn.Linear(512 * 49, 16), nn.ReLU(True), nn.Dropout(), nn.Linear(16, 5)),
+                        "drop", seed=14)
+        model.avgpool = nn.AdaptiveAvgPool2d(7)
+        path, _ = self.torch_case("vgg11_drop_flatten", model.eval(), 224, seed=15, meta={"vggcl.pool5": "drop"})
+        pool = [n for n in onnx.load(str(path)).graph.node if n.op_type == "AveragePool"]
+        self.assertEqual([list(n.attribute[i].ints) for n in pool for i in range(len(n.attribute))
+                          if n.attribute[i].name == "kernel_shape"], [[2, 2]])
+        # an AveragePool that is no pool to 7x7 (kernel 3 of the 14x14 map): refused, naming the kernel it needs
+        other = onnx.load(str(path))
+        for n in other.graph.node:
+            for at in n.attribute if n.op_type == "AveragePool" else ():
+                if at.name in ("kernel_shape", "strides"):
+                    at.ints[:] = [3, 3]
+        self.refused("pool3", other, "kernel and stride the map's size / 7, here 2x2 for the 14x14 map")
+
     # 2
     def test_vgg11_bn_folded(self):
         model = gap_vgg("vgg11_bn", nn.Sequential(nn.Linear(512, 5)), seed=5)

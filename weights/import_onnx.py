@@ -301,6 +301,17 @@ def affine_vector(node, c, width):
     return np.broadcast_to(c.reshape(-1), (width,)).copy()
 
 
+def map_size(hw, pools):
+    """The features' map size: the input's (H, W) halved at each of pools max pools; None where they are not
+    static."""
+    if hw is None:
+        return None
+    size = list(hw)
+    for _ in range(pools):
+        size = [s // 2 for s in size]
+    return size
+
+
 def convert(model, path_name, scale="unit"):
     """Returns (tensors, metadata, summary) or raises Refused."""
     g = Graph(model)
@@ -366,19 +377,25 @@ def convert(model, path_name, scale="unit"):
         raise Refused(f"the graph ends after the features (tensor '{t}'); expected a GAP or flatten and dense layers")
 
     # --- GAP or flatten
-    layout = "NCHW"
+    layout, pooled_to_7 = "NCHW", False
     if node.op_type == "Transpose":
         if transpose_perm(node) != [0, 2, 3, 1]:
             refuse(node, f"perm {transpose_perm(node)}; expected (0,2,3,1) (back to NHWC) after the features")
         check_data_input(g, node, t)
         layout, t, node = "NHWC", node.output[0], g.next(node.output[0], node)
-    elif node.op_type == "AveragePool":  # torch's adaptive pool to 7x7 of a 7x7 map: kernel 1, stride 1
+    elif node.op_type == "AveragePool":  # torch's adaptive pool to 7x7: of a 7x7 map kernel 1, of a 14x14 one 2
         a = attrs(node)
-        if list(a.get("kernel_shape", [])) != [1, 1] or list(a.get("strides", [1, 1])) != [1, 1] \
-                or any(a.get("pads", [0])):
+        size = map_size(hw, pools)
+        k = [s // 7 for s in size] if size and all(s % 7 == 0 for s in size) else [1, 1]
+        if list(a.get("kernel_shape", [])) != k or list(a.get("strides", [1, 1])) != k \
+                or any(a.get("pads", [0])) or a.get("ceil_mode", 0):
             refuse(node, "expected GlobalAveragePool, ReduceMean, Flatten/Reshape or Transpose (0,2,3,1) "
-                         "after the features (an AveragePool only with kernel 1, stride 1)")
+                         "after the features (an AveragePool only as torch's adaptive pool to 7x7 makes it: kernel "
+                         "and stride the map's size / 7, here " + ("unknown: H and W are not static" if not size else
+                                                                   f"{k[0]}x{k[1]} for the {size[0]}x{size[1]} map")
+                         + ")")
         check_data_input(g, node, t)
+        pooled_to_7 = True
         t, node = node.output[0], g.next(node.output[0], node)
     head_desc = None
     if node is None:
@@ -417,11 +434,7 @@ def convert(model, path_name, scale="unit"):
         check_data_input(g, node, t)
         if op == "Flatten" and attrs(node).get("axis", 1) != 1:
             refuse(node, f"axis {attrs(node).get('axis')}; expected 1")
-        size = None
-        if hw is not None:
-            size = list(hw)
-            for _ in range(pools):
-                size = [s // 2 for s in size]
+        size = [7, 7] if pooled_to_7 else map_size(hw, pools)
         if size != [7, 7]:
             refuse(node, "flattens a " + ("map of unknown size (the graph input's H and W are not static)"
                                           if size is None else f"{size[0]}x{size[1]} map")
