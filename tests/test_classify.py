@@ -265,7 +265,10 @@ class Export(unittest.TestCase):
         dropout.classifier = nn.Sequential(nn.Dropout(0.5), m.classifier[0])  # classifier.1.weight
         features_dp = copy.deepcopy(m)  # (PyTorch's ImageNet example wraps VGG's features alone: features.module.0)
         features_dp.features = nn.DataParallel(features_dp.features)
+        identities = copy.deepcopy(m)  # (nothing at inference, as Dropout; an Identity for pool5 is below)
+        identities.classifier = nn.Sequential(nn.Identity(), nn.Flatten(), nn.Dropout(), m.classifier[0])
         forms = [("state_dict", sd, m), ("DataParallel's state_dict", dp.state_dict(), m),
+                 ("Identity and Flatten in the head", identities.eval(), m),
                  ("features in DataParallel", features_dp.state_dict(), m), ("whole, features in DataParallel",
                                                                            features_dp, m),
                  ("checkpoint", {"epoch": 3, "state_dict": sd, "optimizer": {"lr": 0.1}}, m),
@@ -342,6 +345,14 @@ class Export(unittest.TestCase):
         self.assertNotIn("does not say", err)
         meta = {k: v for k, v in load_file(first)[1].items()}
         self.assertEqual(load_file(again)[1], meta)
+        # a file whose pool5 was an earlier export's guess (a state_dict: keep assumed) is told again with --pool5
+        # (refused: "the model's features end with a max pool", which only the metadata said)
+        torch.save(m.state_dict(), self.d / "drop_sd.pt")
+        self.assertEqual(self.export("--state-dict", self.d / "drop_sd.pt", "--out", first)[0], 0)
+        rc, err, said = self.export("--state-dict", first, "--out", again, "--pool5", "drop")
+        self.assertEqual(rc, 0, err)
+        self.assertIn("pool5 drop", said)
+        self.assertEqual(load_file(again)[1]["vggcl.pool5"], "drop")
         with torch.no_grad():
             want = m(self.x).numpy()
         self.assertLessEqual(np.linalg.norm(self.logits(again) - want) / np.linalg.norm(want), 2e-3)  # (fp16)
@@ -351,6 +362,10 @@ class Export(unittest.TestCase):
         trained without it); --pool5 against what a whole model says is refused."""
         m = gap_model("vgg11", 4, "drop", seed=3)
         err, said = self.check(m, m)
+        self.assertIn("pool5 drop", said)
+        identity = gap_model("vgg11", 4, "keep", seed=3)  # (pool5 dropped as an Identity in its place)
+        identity.features[-1] = nn.Identity()
+        err, said = self.check(identity, identity)
         self.assertIn("pool5 drop", said)
         self.assertNotIn("does not say", err)
         err, said = self.check(m, m.state_dict(), "--pool5", "drop")
@@ -385,7 +400,10 @@ class Export(unittest.TestCase):
         narrow["classifier.0.weight"] = torch.zeros(5, 256)
         torch.save(narrow, self.d / "narrow.pt")
         whole = {"maxgap": ("avgpool", nn.AdaptiveMaxPool2d(1)),
-                 "gelu": ("classifier", nn.Sequential(nn.Linear(512, 16), nn.GELU(), nn.Linear(16, 5)))}
+                 "gelu": ("classifier", nn.Sequential(nn.Linear(512, 16), nn.GELU(), nn.Linear(16, 5))),
+                 "norelu": ("classifier", nn.Sequential(nn.Linear(512, 16), nn.Linear(16, 5))),
+                 "endrelu": ("classifier", nn.Sequential(nn.Linear(512, 5), nn.ReLU())),
+                 "bare": ("features", nn.Sequential(*[x for x in m.features if not isinstance(x, nn.ReLU)]))}
         for name, (part, module) in whole.items():
             h = copy.deepcopy(m)
             setattr(h, part, module)
@@ -411,6 +429,15 @@ class Export(unittest.TestCase):
                                                                       "first layer takes the last conv's 512"),
                              (["--state-dict", self.d / "maxgap.pt"], "model.avgpool is AdaptiveMaxPool2d"),
                              (["--state-dict", self.d / "gelu.pt"], "model.classifier.1 is GELU"),
+                             (["--state-dict", self.d / "norelu.pt"], "model.classifier.1 is Linear(in_features=16, "
+                                                                      "out_features=5, bias=True): vggcl's heads are "
+                                                                      "Linear layers with ReLU between them"),
+                             (["--state-dict", self.d / "endrelu.pt"], "model.classifier.1 is ReLU(): the head ends "
+                                                                       "here"),
+                             (["--state-dict", self.d / "bare.pt"], "model.features.1 is MaxPool2d(kernel_size=2, "
+                                                                    "stride=2, padding=0, dilation=1, ceil_mode=False): "
+                                                                    "vggcl's features are 3x3 convolutions each "
+                                                                    "followed by ReLU"),
                              (["--state-dict", self.d / "eps.pt"], "vggcl folds BatchNorm with eps 1e-05"),
                              (["--state-dict", self.d / "missing.pt"], "No such file"),
                              (["--state-dict", self.d / "sd.pt", "--original-head"], "--original-head, but"),

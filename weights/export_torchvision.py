@@ -97,46 +97,80 @@ def _unwrapped(module):
             return module
 
 
+HEAD_LAYERS = "vggcl's heads are Linear layers with ReLU between them (Dropout is fine)"
+NEUTRAL = (nn.Identity, nn.Flatten, nn.modules.dropout._DropoutNd)  # (nothing at inference)
+
+
+def _leaves(module, prefix):
+    """(name, layer) of module's layers in order, containers and wrappers gone through."""
+    for name, m in module.named_modules(prefix=prefix):
+        if not isinstance(_unwrapped(m), nn.Sequential) and not list(m.children()):
+            yield name, m
+
+
 def _check_structure(module):
     """Refuses a whole model whose layers vggcl would run otherwise than it does (its weights alone would give
-    other logits, without a word): vggcl runs 3x3 convolutions (stride 1, padding 1) with ReLU, BatchNorm with
-    torchvision's eps, 2x2 max pools, an average pool to 1x1 (or 7x7 for torchvision's classifier), and
-    Linear layers with ReLU between them (Dropout is nothing at inference)."""
+    other logits, without a word): vggcl runs 3x3 convolutions (stride 1, padding 1) each followed by ReLU
+    (BatchNorm with torchvision's eps between), 2x2 max pools after a ReLU, an average pool to 1x1 (or 7x7
+    for torchvision's classifier), and Linear layers with ReLU between them and none after the last; Dropout,
+    Identity and Flatten are nothing at inference."""
     def refuse(name, m, what):
         raise Refused(f"model.{name} is {m!r}: {what}")
 
     for part in ("features", "avgpool", "classifier"):
         if not isinstance(getattr(module, part, None), nn.Module):
             return  # (not a VGG's layout: layout() names what the weights lack)
-    for name, m in module.features.named_modules(prefix="features"):
-        m = _unwrapped(m)
-        if isinstance(m, nn.Sequential):
+    size = lambda v: (v, v) if isinstance(v, int) else tuple(v)  # noqa: E731
+    # features: conv [bn] relu [pool], repeated
+    order = {"conv": ("bn", "relu"), "bn": ("relu",), "relu": ("conv", "pool"), "pool": ("conv",)}
+    after, name, m = None, "features", module.features
+    for name, m in _leaves(module.features, "features"):
+        if isinstance(m, NEUTRAL):
             continue
         if isinstance(m, nn.Conv2d):
-            if (m.kernel_size, m.stride, m.padding, m.dilation, m.groups) != ((3, 3), (1, 1), (1, 1), (1, 1), 1) \
+            kind, pad = "conv", (1, 1) if m.padding == "same" else size(m.padding)
+            if (m.kernel_size, m.stride, pad, m.dilation, m.groups) != ((3, 3), (1, 1), (1, 1), (1, 1), 1) \
                     or m.padding_mode != "zeros" or m.bias is None:
                 refuse(name, m, "vggcl runs 3x3 convolutions with a bias, stride 1 and zero padding 1")
         elif isinstance(m, nn.BatchNorm2d):
+            kind = "bn"
             if abs(m.eps - 1e-5) > 1e-12 or not m.track_running_stats or not m.affine:
                 refuse(name, m, "vggcl folds BatchNorm with eps 1e-05 (torchvision's), its running statistics and "
                                 "its affine weights")
         elif isinstance(m, nn.MaxPool2d):
-            size = lambda v: (v, v) if isinstance(v, int) else tuple(v)  # noqa: E731
+            kind = "pool"
             if (size(m.kernel_size), size(m.stride or m.kernel_size), size(m.padding), size(m.dilation)) != \
                     ((2, 2), (2, 2), (0, 0), (1, 1)) or m.ceil_mode:
                 refuse(name, m, "vggcl runs 2x2 max pools of stride 2")
-        elif not isinstance(m, nn.ReLU):
+        elif isinstance(m, nn.ReLU):
+            kind = "relu"
+        else:
             refuse(name, m, "vggcl's features are Conv2d, ReLU, BatchNorm2d and MaxPool2d")
+        if kind not in (order[after] if after else ("conv",)):
+            refuse(name, m, "vggcl's features are 3x3 convolutions each followed by ReLU (BatchNorm between), and "
+                            "max pools after a ReLU")
+        after = kind
+    if after not in ("relu", "pool"):
+        refuse(name, m, "the features end here; vggcl's end with a ReLU or a max pool")
     pool = _unwrapped(module.avgpool)
     out = pool.output_size if isinstance(pool, nn.AdaptiveAvgPool2d) else None
     if (tuple(out) if isinstance(out, (tuple, list)) else (out, out)) not in ((1, 1), (7, 7)):
         refuse("avgpool", pool, "vggcl averages the map to 1x1 (GAP), or to 7x7 for torchvision's classifier")
-    head = _unwrapped(module.classifier)
-    for name, m in head.named_modules(prefix="classifier"):
-        if not isinstance(m, (nn.Sequential, nn.Linear, nn.ReLU, nn.Dropout, nn.Flatten)):
-            refuse(name, m, "vggcl's heads are Linear layers with ReLU between them (Dropout is fine)")
+    # the head: linear (relu linear)*
+    after, name, m = None, "classifier", module.classifier
+    for name, m in _leaves(module.classifier, "classifier"):
+        if isinstance(m, NEUTRAL):
+            continue
+        if not isinstance(m, (nn.Linear, nn.ReLU)):
+            refuse(name, m, HEAD_LAYERS)
         if isinstance(m, nn.Linear) and m.bias is None:
             refuse(name, m, "vggcl's dense layers have a bias")
+        kind = "linear" if isinstance(m, nn.Linear) else "relu"
+        if kind == after or (after is None and kind == "relu"):
+            refuse(name, m, HEAD_LAYERS + (": no ReLU before this one" if kind == "linear" else ""))
+        after = kind
+    if after != "linear":
+        refuse(name, m, "the head ends here; vggcl's ends with the Linear layer that gives the logits")
 
 
 def _module_weights(module):
@@ -250,13 +284,13 @@ def _dense_chain(sd, linear, width):
     for k, v in sd.items():  # (a BatchNorm1d's running statistics; its 1-D weight is refused below)
         if k.startswith("classifier.") and not k.endswith((".weight", ".bias")):
             raise Refused(f"the tensor '{k}' {tuple(v.shape)}: a head layer that is not nn.Linear (BatchNorm1d?); "
-                          "vggcl's heads are Linear layers with ReLU between them (Dropout is fine)")
+                          + HEAD_LAYERS)
     head, need = [], None
     for _, name in linear:
         w, b = sd[name + ".weight"], sd.get(name + ".bias")
         if w.dim() != 2:
-            raise Refused(f"the tensor '{name}.weight' {tuple(w.shape)}: a head layer that is not nn.Linear; vggcl's "
-                          "heads are Linear layers with ReLU between them (Dropout is fine)")
+            raise Refused(f"the tensor '{name}.weight' {tuple(w.shape)}: a head layer that is not nn.Linear; "
+                          + HEAD_LAYERS)
         if b is None or tuple(b.shape) != (w.shape[0],):
             raise Refused(f"the tensor '{name}.bias' is {'missing' if b is None else tuple(b.shape)}; expected "
                           f"({w.shape[0]},): vggcl's dense layers have a bias")
@@ -358,7 +392,8 @@ def export_file(a):
             raise Refused("--original-head, but the classifier is not torchvision's (4096, 4096, classes after a "
                           "7x7 pool)")
         pool5 = a.pool5 or said_pool5 or "keep"
-        if said_pool5 and a.pool5 and a.pool5 != said_pool5:
+        # (a whole model's layers say it; a vggcl file's metadata may be an earlier export's guess: --pool5 wins)
+        if said_pool5 and a.pool5 and a.pool5 != said_pool5 and how != "safetensors":
             raise Refused(f"--pool5 {a.pool5}, but the model's features end "
                           f"{'with' if said_pool5 == 'keep' else 'without'} a max pool")
         if kind == "original" and pool5 == "drop":
