@@ -395,7 +395,7 @@ def convert(model, path_name, scale="unit"):
                                                                    f"{k[0]}x{k[1]} for the {size[0]}x{size[1]} map")
                          + ")")
         check_data_input(g, node, t)
-        pooled_to_7 = True
+        pooled_to_7 = size is not None and [s // kk for s, kk in zip(size, k)] == [7, 7]  # (else a kernel 1: as it was)
         t, node = node.output[0], g.next(node.output[0], node)
     head_desc = None
     if node is None:
