@@ -359,6 +359,14 @@ class OnnxImport(unittest.TestCase):
                 if at.name in ("kernel_shape", "strides"):
                     at.ints[:] = [3, 3]
         self.refused("pool3", other, "kernel and stride the map's size / 7, here 2x2 for the 14x14 map")
+        # a kernel-1 pool of a map of unknown size (H and W not static) is no proof of 7x7: the flatten's check
+        for n in other.graph.node:
+            for at in n.attribute if n.op_type == "AveragePool" else ():
+                if at.name in ("kernel_shape", "strides"):
+                    at.ints[:] = [1, 1]
+        for i, dim in ((2, "H"), (3, "W")):
+            other.graph.input[0].type.tensor_type.shape.dim[i].dim_param = dim
+        self.refused("unknown", other, "flattens a map of unknown size")
 
     # 2
     def test_vgg11_bn_folded(self):
