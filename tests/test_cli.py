@@ -1317,16 +1317,19 @@ class Bench(unittest.TestCase):
         self.assertEqual([row[5] for row in rows if row[:4] == (3, 8, 32, 32)], [tuned["features.0"]])
         # lines this vggcl cannot read (a note, a longer one, rows of a newer vggcl's algorithm or parameter) are
         # kept as they are, before the rows (the rewrite dropped them); blank lines are not
-        unread = ["# my note: keep gemm off for 512 layers", "# " + "long " * 150,
+        unread = ["# my note: keep gemm off for 512 layers", "# " + "long " * 150, "# a note among the header's lines",
                   "conv 512 512 14 14 1 winograd-f63 3.5000 M=6", "conv 8 16 16 16 1 direct 0.5000 NEWPARAM=3"]
-        path.write_text(path.read_text() + "\n" + "\n".join(unread))  # (the last without its newline)
+        head, rest = path.read_text().split("\n", 1)
+        path.write_text(head + "\n" + unread[2] + "\n" + rest + "\n" + "\n".join(unread[:2] + unread[3:]))  # (the
+        # last without its newline)
         r = tune()
         self.assertEqual(r.returncode, 0, r.stderr)
         lines = path.read_text().splitlines()
-        self.assertEqual([l for l in lines if l in unread], unread)
+        self.assertEqual(sorted(l for l in lines if l in unread), sorted(unread))
         self.assertNotIn("", lines)
         self.assertLess(lines.index(unread[-1]), min(i for i, l in enumerate(lines) if l.startswith("conv 3 8 ")))
-        self.assertEqual(sum(l.startswith("# vggcl tuning table for") for l in lines), 1)  # (its header, once)
+        for ours in ("# vggcl tuning table for", "# last tuned at", "# conv C_in C_out"):  # (its header, once)
+            self.assertEqual(sum(l.startswith(ours) for l in lines), 1, ours)
         path.write_text("".join(l + "\n" for l in lines if l not in unread))
         # not private: a group-writable table (an editor under umask 002) and a link to one
         text = path.read_text()
@@ -1489,8 +1492,8 @@ class Bench(unittest.TestCase):
         env_less = {k: v for k, v in os.environ.items() if k not in ("HOME", "XDG_CACHE_HOME", "VGGCL_CACHE_DIR")}
         env_less["POCL_CACHE_DIR"] = os.environ.get("POCL_CACHE_DIR",  # (PoCL's own, warm, named: it reads HOME too)
                                                     os.path.join(os.path.expanduser("~"), ".cache", "pocl"))
-        for extra, said in (({}, "tuning needs the cache folder: HOME is not set, nor an absolute XDG_CACHE_HOME or "
-                                 "VGGCL_CACHE_DIR, to name one"),
+        for extra, said in (({}, "tuning needs the cache folder: HOME is not set, nor VGGCL_CACHE_DIR or an absolute "
+                                 "XDG_CACHE_HOME, to name one"),
                             ({"HOME": "/proc"},
                              "the cache folder /proc/.cache/vggcl cannot be made: No such file or directory")):
             r = subprocess.run([VGGCL, "tune", "--size", "32", "--iters", "1"], capture_output=True, text=True,

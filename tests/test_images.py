@@ -257,7 +257,7 @@ class Images(unittest.TestCase):
         (sub / "later").mkdir()
         for name in ("later/e.webp", "d.BMP", "f.tiff"):
             (sub / name).write_bytes(b"not read")
-        for recursive, said in (((), "left out 2 files of a format vggcl does not read (it reads JPEG and PNG), as "
+        for recursive, said in (((), "left out 2 files of a format vggcl does not read (it reads JPEG and PNG), such as "
                                      f"{sub}/d.BMP; torchvision's ImageFolder would take them"),
                                 (("--recursive",), "left out 3 files")):
             r = self.vggcl(*recursive, "--resize", "36", "--crop", "32", "--output", out, sub)

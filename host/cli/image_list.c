@@ -47,7 +47,7 @@ static void left_out(cli_left_out *o, char *path)
 void cli_left_out_say(cli_left_out *o)
 {
     if (o->n && cli_usage_said()) /* (once under mpirun: every rank lists the same) */
-        cli_error(CLI_OK, "left out %d file%s of a format vggcl does not read (it reads JPEG and PNG), as %s; "
+        cli_error(CLI_OK, "left out %d file%s of a format vggcl does not read (it reads JPEG and PNG), such as %s; "
                           "torchvision's ImageFolder would take %s",
                   o->n, o->n == 1 ? "" : "s", o->first ? o->first : "", o->n == 1 ? "it" : "them");
     free(o->first);

@@ -185,7 +185,7 @@ int cli_ranks_begin(cli_ranks *r, const char *cmd, char ***files, int *n)
          * others wait in a collective for it, so the job ends here (returning, it waited in MPI_Finalize) */
         const int pair = launcher_pair(); /* (one is there: else MPI was not started) */
         cli_error_here(CLI_FAIL, "%s: MPI made this process rank %d of %d, but %s and %s say rank %d of %d (changed "
-                                 "on the way by a wrapper script?): ending the job", cmd, r->rank, r->size,
+                                 "on the way by a wrapper script, or left by another launch?): ending the job", cmd, r->rank, r->size,
                        launcher_vars[pair][0], launcher_vars[pair][1], launched_rank(), launched_size());
         MPI_Abort(MPI_COMM_WORLD, CLI_FAIL);
     }
@@ -264,6 +264,7 @@ int cli_ranks_capture(cli_ranks *r, const char **logits_out, const char **tensor
     if (r->err_fd < 0) return CLI_FAIL;
     r->saved_out = dup(1), r->saved_err = dup(2);
     dup2(r->out_fd, 1), dup2(r->err_fd, 2);
+    clearerr(stdout), clearerr(stderr); /* (an error from now on is the capture's: cli_ranks_finish asks) */
     /* the arrays go to temporary .npy files, gathered by rank 0 into the real ones; the writers write
      * a /dev/fd/N path through its descriptor (host/io/output.c) */
     r->final_logits = *logits_out, r->final_tensor = *tensor_out;

@@ -85,13 +85,14 @@ void vggcl__tune_load(vggcl_ctx *ctx)
     char *line = NULL;
     size_t cap = 0, unread = 0;
     ssize_t len;
-    int header = 0; /* lines left of write_table's header (its first line is "# vggcl tuning table for") */
-    for (int at = 0; (len = getline(&line, &cap, f)) > 0; at++) { /* (whole lines: a long one is not cut in rows) */
+    while ((len = getline(&line, &cap, f)) > 0) { /* (whole lines: a long one is not cut in rows) */
         vggcl_tuned t;
-        if (at == 0 && !strncmp(line, "# vggcl tuning table for ", 25)) header = 3;
-        if (header > 0 && (header--, line[0] == '#')) continue;
-        if (!parse_row(ctx, line, &t)) { /* kept as it is for write_table, but for blank lines */
-            if (strspn(line, " \t\r\n") == (size_t)len) continue;
+        static const char *const header[] = { "# vggcl tuning table for ", "# last tuned at ", "# conv C_in C_out " };
+        int ours = 0; /* (write_table's own lines, written anew) */
+        for (size_t i = 0; i < sizeof header / sizeof header[0]; i++) ours |= !strncmp(line, header[i], strlen(header[i]));
+        if (ours) continue;
+        if (!parse_row(ctx, line, &t)) { /* kept as it is for write_table, but for blank lines and NUL bytes */
+            if (strspn(line, " \t\r\n") == (size_t)len || strlen(line) != (size_t)len) continue;
             char *grown = realloc(ctx->tune_unread, unread + (size_t)len + 2);
             if (!grown) break;
             ctx->tune_unread = grown;
