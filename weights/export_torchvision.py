@@ -30,7 +30,7 @@ import torchvision
 from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from safetensors_io import (MAX_SIZE, BadArgument, Refused, load_file, read_class_names,  # noqa: E402
+from safetensors_io import (MAX_DENSE, MAX_SIZE, BadArgument, Refused, load_file, read_class_names,  # noqa: E402
                            run_converter, write_atomic, write_model)
 
 PROG = "export_torchvision.py"
@@ -302,8 +302,8 @@ def _dense_chain(sd, linear, width):
                           f"{width} channels (GAP), or {width * 49} (its 7x7 map, torchvision's classifier)")
         head.append((name, w, b))
         need = w.shape[0]
-    if len(head) > 16:
-        raise Refused(f"a head of {len(head)} dense layers; vggcl reads at most 16")
+    if len(head) > MAX_DENSE:
+        raise Refused(f"a head of {len(head)} dense layers; vggcl runs at most {MAX_DENSE}")
     return head
 
 

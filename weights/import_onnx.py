@@ -44,7 +44,8 @@ import onnx
 from onnx import numpy_helper
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from safetensors_io import MAX_SIZE, BadArgument, Refused, read_class_names, run_converter, write_model  # noqa: E402
+from safetensors_io import (MAX_DENSE, MAX_SIZE, BadArgument, Refused, read_class_names, run_converter,  # noqa: E402
+                           write_model)
 
 PROG = "import_onnx.py"
 SCALES = {
@@ -54,7 +55,6 @@ SCALES = {
     "caffe": ("0.48501961,0.45795686,0.40760392", "0.00392157,0.00392157,0.00392157"),
 }
 SHAPE_OPS = ("Shape", "Size")  # their outputs are shapes, not data
-MAX_DENSE = 16  # the engine's limit on a head's dense layers (VGGCL_MAX_HIDDEN + 1, host/model.h)
 
 
 def name_of(node):

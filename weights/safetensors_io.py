@@ -151,6 +151,7 @@ def read_class_names(text, json_path, flags=("--classes", "--classes-json")):
 
 
 MAX_SIZE = 16384  # the largest resize and crop vggcl's preprocessing takes (vggcl_model_preprocess)
+MAX_DENSE = 16  # the engine's limit on a head's dense layers (VGGCL_MAX_HIDDEN + 1, host/model.h)
 
 
 class Refused(Exception):
