@@ -670,6 +670,19 @@ class Cli(unittest.TestCase):
         self.assertIn("no/y.npy", r.stderr)
         # features cannot be written (a full device): the logits already written are removed again
         self.fails(self.run_args(extra=["--features", "/dev/full"]), 1, "/dev/full")
+        # ... and an earlier run's file there is kept, as the other output's is where --output fails (the logits
+        # were renamed over it, then removed: it was lost)
+        for extra, kept in ((["--features", "/dev/full"], self.out), (["--features", self.d / "f.npy"], None)):
+            kept = kept or self.d / "f.npy"
+            kept.write_bytes(b"an earlier run's")
+            args = self.run_args(extra=extra)
+            if kept != self.out:
+                args[args.index("--output") + 1] = "/dev/full"
+            r = self.vggcl(*args)
+            self.assertEqual(r.returncode, 1, r.stderr)
+            self.assertIn("/dev/full: cannot write", r.stderr)
+            self.assertEqual(kept.read_bytes(), b"an earlier run's")
+            kept.unlink()
         # a folder where an output goes: refused before the run (the failed write removed the other output)
         (self.d / "f.npy").mkdir()
         self.fails(self.run_args(extra=["--features", self.d / "f.npy"]), 2, "f.npy is a folder")

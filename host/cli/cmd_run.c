@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -22,6 +23,13 @@ static const cli_command command = {
     options, { cli_device_options, cli_net_options },
 };
 
+/* Whether path is, or will be, a regular file (not "-", a device or a pipe). */
+static int regular_or_new(const char *path)
+{
+    struct stat sb;
+    return strcmp(path, "-") && (stat(path, &sb) != 0 || S_ISREG(sb.st_mode));
+}
+
 int cmd_run(int argc, char **argv)
 {
     cli_args a;
@@ -36,6 +44,7 @@ int cmd_run(int argc, char **argv)
     int rc = CLI_FAIL, ndim = 0, wrote_output = 0;
     long long shape[VGGCL_NPY_MAX_DIMS];
     float *x = NULL, *logits = NULL, *feats = NULL;
+    vggcl_npy_writer *wy = NULL, *wf = NULL;
     vggcl_model *model = NULL;
     const cli_file outs[] = { { "--output", output }, { "--features", features } },
                    ins[] = { { "--weights", weights }, { "--input", input } };
@@ -80,10 +89,29 @@ int cmd_run(int argc, char **argv)
         goto done;
     }
     if (vggcl_forward(ctx, model, x, n, h, w, logits, feats) != VGGCL_OK) goto fail;
-    long long yshape[2] = { n, classes }, fshape[2] = { n, width };
-    if (vggcl_npy_write(ctx, output, 2, yshape, logits) != VGGCL_OK) goto fail;
+    /* both written whole to temporary files first, then named: a failed --features no longer removes the
+     * --output it had already renamed over an earlier file (all or none, and what was there kept) */
+    const long long ytail[1] = { classes }, ftail[1] = { width };
+    if (vggcl_npy_writer_open(ctx, output, 1, ytail, &wy) != VGGCL_OK ||
+        vggcl_npy_writer_append(ctx, wy, logits, n) != VGGCL_OK ||
+        (features && (vggcl_npy_writer_open(ctx, features, 1, ftail, &wf) != VGGCL_OK ||
+                      vggcl_npy_writer_append(ctx, wf, feats, n) != VGGCL_OK)))
+        goto fail;
+    /* a device or a pipe first: its writes are flushed as it closes, where they can still fail (a full
+     * disk under it); a file's close is a rename */
+    const int features_first = wf && !regular_or_new(features) && regular_or_new(output);
+    if (features_first) {
+        const vggcl_status named_f = vggcl_npy_writer_close(ctx, wf, 1);
+        wf = NULL;
+        if (named_f != VGGCL_OK) goto fail;
+    }
+    const vggcl_status named = vggcl_npy_writer_close(ctx, wy, 1);
+    wy = NULL;
+    if (named != VGGCL_OK) goto fail;
     wrote_output = 1;
-    if (features && vggcl_npy_write(ctx, features, 2, fshape, feats) != VGGCL_OK) goto fail;
+    const vggcl_status named_f = wf ? vggcl_npy_writer_close(ctx, wf, 1) : VGGCL_OK;
+    wf = NULL;
+    if (named_f != VGGCL_OK) goto fail;
 
     fprintf(report, "device: %s\n", vggcl_device_name(ctx));
     const int shown = n <= 10 ? n : 8;
@@ -104,8 +132,10 @@ int cmd_run(int argc, char **argv)
     goto done;
 fail:
     rc = cli_error(CLI_FAIL, "%s", vggcl_message(ctx));
-    if (wrote_output) vggcl_remove_output(output); /* all outputs or none */
+    if (wrote_output) vggcl_remove_output(output); /* all outputs or none (the features failed as they were named) */
 done:
+    if (wy) vggcl_npy_writer_close(ctx, wy, 0);
+    if (wf) vggcl_npy_writer_close(ctx, wf, 0);
     free(x);
     free(logits);
     free(feats);
