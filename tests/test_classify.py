@@ -677,6 +677,21 @@ class Cam(unittest.TestCase):
             self.assertNotIn("b.png: class", r.stdout)
             shutil.rmtree(out)
             out.mkdir()
+        # drawn again where the picture cannot be written (a full disk): the earlier run's maps stay as they were
+        # (the maps were named one by one and removed when the picture failed: they were lost)
+        cmd = [VGGCL, "cam", "--weights", self.weights, "--out-dir", out, "--resize", "64", "--crop", "64", names[0]]
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        before = {p.name: p.read_bytes() for p in out.iterdir() if p.suffix == ".npy"}
+        (out / "a.cam.png").unlink()
+        (out / "a.cam.png").symlink_to("/dev/full")
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("No space left on device", r.stderr)
+        self.assertEqual({p.name: p.read_bytes() for p in out.iterdir() if p.suffix == ".npy"}, before)
+        self.assertEqual(sorted(p.name for p in out.iterdir()), sorted([*before, "a.cam.png"]))
+        shutil.rmtree(out)
+        out.mkdir()
         # maps whose paths would be longer than PATH_MAX are refused before any is drawn (cut short, an
         # image's three files were one)
         deep = out

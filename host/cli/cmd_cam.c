@@ -165,15 +165,47 @@ typedef struct {
     const char *dir;
 } cam_job;
 
-/* The files written for one image so far, removed when a later one fails: an image's set is whole or absent. */
+/* One image's files: its maps staged (written whole to temporary files, w[i]) until the picture is written,
+ * then named; an image's set is whole or absent, and a failure before they are named leaves an earlier run's
+ * files as they were (they were named one by one and removed again when a later one failed). */
 typedef struct {
     char path[5][PATH_MAX];
+    vggcl_npy_writer *w[5]; /* a map not yet named */
+    int named[5];
     int n;
 } written;
 
-static void unwrite(written *wr)
+/* Stages a map (rows x cols) at wr's next path. */
+static vggcl_status stage(vggcl_ctx *ctx, written *wr, const float *map, int rows, int cols)
 {
-    for (int i = 0; i < wr->n; i++) vggcl_remove_output(wr->path[i]);
+    const long long tail[1] = { cols };
+    vggcl_npy_writer **w = &wr->w[wr->n];
+    vggcl_status st = vggcl_npy_writer_open(ctx, wr->path[wr->n], 1, tail, w);
+    wr->n++;
+    return st != VGGCL_OK ? st : vggcl_npy_writer_append(ctx, *w, map, rows);
+}
+
+/* Names the staged maps: VGGCL_OK, or the first failure (the context's message). */
+static vggcl_status name_all(vggcl_ctx *ctx, written *wr)
+{
+    vggcl_status st = VGGCL_OK;
+    for (int i = 0; i < wr->n; i++)
+        if (wr->w[i]) {
+            const vggcl_status one = vggcl_npy_writer_close(ctx, wr->w[i], st == VGGCL_OK);
+            wr->w[i] = NULL;
+            wr->named[i] = st == VGGCL_OK && one == VGGCL_OK;
+            if (st == VGGCL_OK) st = one;
+        }
+    return st;
+}
+
+static void unwrite(vggcl_ctx *ctx, written *wr)
+{
+    for (int i = 0; i < wr->n; i++) {
+        if (wr->w[i]) vggcl_npy_writer_close(ctx, wr->w[i], 0);
+        else if (wr->named[i]) vggcl_remove_output(wr->path[i]);
+        wr->w[i] = NULL, wr->named[i] = 0;
+    }
     wr->n = 0;
 }
 
@@ -186,7 +218,6 @@ static int one_map(cam_job *j, vggcl_model *m, const char *image, const float *t
                    written *wr, char *line, size_t line_len)
 {
     int mh, mw, rc = CLI_FAIL;
-    char *path;
     vggcl_model_map_size(m, h, w, &mh, &mw);
     float *cam = malloc(sizeof *cam * (size_t)(mh > 0 ? mh * mw : 1)), *up = malloc(sizeof *up * (size_t)h * w);
     if (!cam || !up) {
@@ -208,13 +239,10 @@ static int one_map(cam_job *j, vggcl_model *m, const char *image, const float *t
         }
     vggcl_cam_upsample(cam, mh, mw, up, h, w);
     vggcl_cam_draw(up, rgb, h, w, overlay);
-    long long s2[2] = { mh, mw }, su[2] = { h, w };
-    out_path(path = wr->path[wr->n], sizeof wr->path[0], j->dir, image, maps[0]);
-    if (vggcl_npy_write(j->ctx, path, 2, s2, cam) != VGGCL_OK) goto fail;
-    wr->n++;
-    out_path(path = wr->path[wr->n], sizeof wr->path[0], j->dir, image, maps[1]);
-    if (vggcl_npy_write(j->ctx, path, 2, su, up) != VGGCL_OK) goto fail;
-    wr->n++;
+    out_path(wr->path[wr->n], sizeof wr->path[0], j->dir, image, maps[0]);
+    if (stage(j->ctx, wr, cam, mh, mw) != VGGCL_OK) goto fail;
+    out_path(wr->path[wr->n], sizeof wr->path[0], j->dir, image, maps[1]);
+    if (stage(j->ctx, wr, up, h, w) != VGGCL_OK) goto fail;
     char *shown = cli_text(image);
     snprintf(line, line_len, "%s: class %d, %dx%d map%s%s\n", shown ? shown : image, *chosen, mh, mw,
              *tag ? " with pool5 " : "", *tag ? tag + 1 : "");
@@ -347,6 +375,8 @@ int cmd_cam(int argc, char **argv)
                 out_path(path, sizeof wr.path[0], dir, files[i], files_of[2 * panels]);
                 if (vggcl_png_write(ctx, path, pic, h, w * panels) != VGGCL_OK) {
                     r = cli_error(CLI_FAIL, "%s", vggcl_message(ctx));
+                } else if ((wr.named[wr.n++] = 1, name_all(ctx, &wr)) != VGGCL_OK) {
+                    r = cli_error(CLI_FAIL, "%s", vggcl_message(ctx));
                 } else {
                     char *shown = cli_text(path);
                     for (int k = 0; k < panels; k++) fputs(lines[k], stdout);
@@ -357,7 +387,7 @@ int cmd_cam(int argc, char **argv)
         }
         if (r != CLI_OK && r != SKIPPED && i + 1 < n_files)
             cli_error(CLI_FAIL, "cam: stopped at %s; images after it not drawn: %d", files[i], n_files - i - 1);
-        if (r != CLI_OK) unwrite(&wr), stopped = r != SKIPPED;
+        if (r != CLI_OK) unwrite(ctx, &wr), stopped = r != SKIPPED;
         failed += r != CLI_OK;
         made += r == CLI_OK;
         free(rgb), free(pic), free(panel), free(t);
