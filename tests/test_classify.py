@@ -594,6 +594,20 @@ class Cam(unittest.TestCase):
                            capture_output=True, text=True)
         self.assertEqual(r.returncode, 1)
         self.assertIn("nope: --out-dir is not there", r.stderr)
+        # a model with no maps to give (dense layers after GAP): said of the weights, once, no image counted as
+        # failed (the first image was named, the run "stopped at" it, "1 of 2 images failed")
+        chain = gap_model("vgg11", 5, "keep", seed=4)
+        chain.classifier = nn.Sequential(nn.Linear(512, 16), nn.ReLU(), nn.Linear(16, 5))
+        export(chain, self.d / "chain.safetensors", "keep")
+        out = self.d / "chain-out"
+        out.mkdir()
+        r = subprocess.run([VGGCL, "cam", "--weights", self.d / "chain.safetensors", "--out-dir", out, self.image,
+                            self.image], capture_output=True, text=True, timeout=600)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertEqual([ln for ln in r.stderr.splitlines() if ln.startswith("vggcl:")],
+                         [f"vggcl: cam: {self.d / 'chain.safetensors'}: class activation maps need a GAP head with one "
+                          "linear layer; this model's head is a chain of dense layers after GAP"], r.stderr)
+        self.assertEqual(list(out.iterdir()), [])
 
     def test_images_skipped(self):
         """An image too small for the network (without a crop), one wider than the network takes, and one whose
