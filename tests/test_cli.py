@@ -417,6 +417,7 @@ class Cli(unittest.TestCase):
             "f64.npy": (np.zeros((1, 3, 8, 8)), "'<f8'; expected float32"),
             "3d.npy": (np.zeros((3, 8, 8), np.float32), "expected (N, 3, H, W)"),
             "gray.npy": (np.zeros((1, 1, 8, 8), np.float32), "shape (1, 1, 8, 8)"),
+            "flat.npy": (np.zeros(1152, np.float32), "shape (1152,);"),  # (as numpy writes a 1-d shape)
             "fortran.npy": (np.asfortranarray(np.zeros((1, 3, 8, 9), np.float32)), "Fortran"),
             "empty.npy": (np.zeros((0, 3, 8, 8), np.float32), "N, H, W >= 1"),
         }
@@ -447,6 +448,7 @@ class Cli(unittest.TestCase):
             "list": ("{'descr': '<f4', 'fortran_order': False, 'shape': [2, 3, 16, 12]}", False, "not a tuple"),
             "int": ("{'descr': '<f4', 'fortran_order': False, 'shape': (1152)}", False, "not a tuple"),
             "after": ("{'descr': '<f4', 'fortran_order': False, 'shape': %s} 0" % shape, False, "after the dict"),
+            "nul": ("{'descr': '<f4', 'fortran_order': False, 'shape': %s}\0\0\0" % shape, False, "a NUL byte"),
         }
         ref = self.vggcl(*self.run_args())
         self.assertEqual(ref.returncode, 0, ref.stderr)

@@ -71,7 +71,8 @@ int cmd_run(int argc, char **argv)
         size_t used = 0;
         for (int d = 0; d < ndim && used < sizeof s; d++)
             used += (size_t)snprintf(s + used, sizeof s - used, d ? ", %lld" : "%lld", shape[d]);
-        rc = cli_error(CLI_FAIL, "%s: shape (%s); expected (N, 3, H, W) with N, H, W >= 1", input, s);
+        rc = cli_error(CLI_FAIL, "%s: shape (%s%s); expected (N, 3, H, W) with N, H, W >= 1", input, s,
+                       ndim == 1 ? "," : ""); /* (numpy's (1152,)) */
         goto done;
     }
     if (shape[0] > 1000000 || shape[2] > 65536 || shape[3] > 65536) {

@@ -166,6 +166,10 @@ static vggcl_status read_header(vggcl_ctx *ctx, const char *path, FILE *fp, int 
         return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: truncated or oversized .npy header", path);
     }
     hdr[hlen] = '\0';
+    if (memchr(hdr, '\0', hlen)) { /* (the dict is parsed as a string: what followed a NUL went unchecked) */
+        free(hdr);
+        return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: malformed header (a NUL byte; numpy refuses it too)", path);
+    }
     st = parse_header(ctx, path, hdr, ndim, shape);
     free(hdr);
     if (st != VGGCL_OK) return st;
