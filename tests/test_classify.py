@@ -594,6 +594,16 @@ class Cam(unittest.TestCase):
                            capture_output=True, text=True)
         self.assertEqual(r.returncode, 1)
         self.assertIn("nope: --out-dir is not there", r.stderr)
+        if os.geteuid() == 0 and shutil.which("unshare"):  # a folder that cannot be written: said before any image
+            ro = self.d / "ro"
+            ro.mkdir()
+            r = subprocess.run(["unshare", "-m", "sh", "-c", f'mount --bind -o ro "{ro}" "{ro}" && exec "$@"', "sh",
+                                VGGCL, "cam", "--weights", self.weights, "--out-dir", ro, self.image],
+                               capture_output=True, text=True, timeout=600)
+            if "mount" not in r.stderr:  # (else no mount namespace here)
+                self.assertEqual(r.returncode, 1, r.stderr)
+                self.assertEqual([ln for ln in r.stderr.splitlines() if ln.startswith("vggcl:")],
+                                 [f"vggcl: {ro}: --out-dir cannot be written: Read-only file system"], r.stderr)
         # a model with no maps to give (dense layers after GAP): said of the weights, once, no image counted as
         # failed (the first image was named, the run "stopped at" it, "1 of 2 images failed")
         chain = gap_model("vgg11", 5, "keep", seed=4)

@@ -1,4 +1,5 @@
 /* vggcl cam: class activation maps over the images, as PNG and .npy. */
+#include <errno.h>
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
@@ -306,6 +307,8 @@ int cmd_cam(int argc, char **argv)
     struct stat sb;
     if (local == CLI_OK && (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode)))
         local = cli_error(CLI_FAIL, "%s: --out-dir is %s", dir, stat(dir, &sb) != 0 ? "not there" : "not a folder");
+    if (local == CLI_OK && access(dir, W_OK | X_OK) != 0) /* (said before the model loads, not at the first image) */
+        local = cli_error(CLI_FAIL, "%s: --out-dir cannot be written: %s", dir, strerror(errno));
     if (local == CLI_OK && !(ctx = cli_ctx_new())) local = cli_error(CLI_FAIL, "out of host memory");
     if (local == CLI_OK) {
         vggcl_load_options kept = opts, dropped = opts;
