@@ -419,11 +419,20 @@ class Cli(unittest.TestCase):
             "gray.npy": (np.zeros((1, 1, 8, 8), np.float32), "shape (1, 1, 8, 8)"),
             "flat.npy": (np.zeros(1152, np.float32), "shape (1152,);"),  # (as numpy writes a 1-d shape)
             "fortran.npy": (np.asfortranarray(np.zeros((1, 3, 8, 9), np.float32)), "Fortran"),
-            "empty.npy": (np.zeros((0, 3, 8, 8), np.float32), "N, H, W >= 1"),
+            "zero-h.npy": (np.zeros((1, 3, 0, 8), np.float32), "H, W >= 1"),
         }
         for name, (arr, needle) in cases.items():
             np.save(self.d / name, arr)
             self.fails(self.run_args(x=self.d / name), 1, name, needle)
+        # no images (an empty share of `preprocess --shard`): arrays of no rows, as classify writes for one (it
+        # was refused, so a share's run could not go on to be concatenated); a size the network cannot take is not
+        np.save(self.d / "empty.npy", np.zeros((0, 3, 16, 12), np.float32))
+        r = self.vggcl(*self.run_args(x=self.d / "empty.npy", extra=["--features", self.d / "f.npy"]))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual((np.load(self.out).shape, np.load(self.d / "f.npy").shape), ((0, 3), (0, 16)))
+        self.out.unlink(), (self.d / "f.npy").unlink()
+        np.save(self.d / "empty.npy", np.zeros((0, 3, 4, 4), np.float32))
+        self.fails(self.run_args(x=self.d / "empty.npy"), 1, "input 4x4 is too small")
         raw = (self.d / "x.npy").read_bytes()
         (self.d / "trunc.npy").write_bytes(raw[:-10])
         self.fails(self.run_args(x=self.d / "trunc.npy"), 1, "trunc.npy", "truncated")

@@ -66,12 +66,12 @@ int cmd_run(int argc, char **argv)
         vggcl_npy_read(ctx, input, &ndim, shape, &x); /* (the .npy reader's message again) */
         goto fail;
     }
-    if (ndim != 4 || shape[1] != 3 || shape[0] < 1 || shape[2] < 1 || shape[3] < 1) {
+    if (ndim != 4 || shape[1] != 3 || shape[0] < 0 || shape[2] < 1 || shape[3] < 1) {
         char s[128] = "";
         size_t used = 0;
         for (int d = 0; d < ndim && used < sizeof s; d++)
             used += (size_t)snprintf(s + used, sizeof s - used, d ? ", %lld" : "%lld", shape[d]);
-        rc = cli_error(CLI_FAIL, "%s: shape (%s%s); expected (N, 3, H, W) with N, H, W >= 1", input, s,
+        rc = cli_error(CLI_FAIL, "%s: shape (%s%s); expected (N, 3, H, W) with H, W >= 1", input, s,
                        ndim == 1 ? "," : ""); /* (numpy's (1152,)) */
         goto done;
     }
@@ -83,13 +83,15 @@ int cmd_run(int argc, char **argv)
     if (vggcl_model_load(ctx, weights, &opts, &model) != VGGCL_OK) goto fail;
     const int n = (int)shape[0], h = (int)shape[2], w = (int)shape[3];
     const int classes = vggcl_model_classes(model), width = vggcl_model_features(model);
-    logits = malloc((size_t)n * classes * sizeof *logits);
-    feats = malloc((size_t)n * width * sizeof *feats);
+    logits = malloc(((size_t)n * classes + 1) * sizeof *logits);
+    feats = malloc(((size_t)n * width + 1) * sizeof *feats);
     if (!logits || !feats) {
         rc = cli_error(CLI_FAIL, "out of host memory for the outputs");
         goto done;
     }
-    if (vggcl_forward(ctx, model, x, n, h, w, logits, feats) != VGGCL_OK) goto fail;
+    /* no images (an empty share of `preprocess --shard`): no rows, the size still checked as a pass checks it */
+    if (n ? vggcl_forward(ctx, model, x, n, h, w, logits, feats) : vggcl_check_batch(ctx, model, 1, h, w))
+        goto fail;
     /* both written whole to temporary files first, then named: a failed --features no longer removes the
      * --output it had already renamed over an earlier file (all or none, and what was there kept) */
     const long long ytail[1] = { classes }, ftail[1] = { width };
