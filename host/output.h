@@ -33,6 +33,10 @@ vggcl_status vggcl__output_open(vggcl_ctx *ctx, const char *path, int mode, int 
 /* ok: the writer's own writes succeeded (else errno says why). Makes the output durable and visible,
  * or, on any failure, removes the temporary file and reports. */
 vggcl_status vggcl__output_commit(vggcl_ctx *ctx, vggcl__output *o, int ok);
+/* The same but for the name: the data durable (a device or pipe written), so that a commit after it
+ * only renames (callers naming several files all or none ready each first); a failure as commit's.
+ * vggcl__output_abort after it removes the file. */
+vggcl_status vggcl__output_ready(vggcl_ctx *ctx, vggcl__output *o, int ok);
 /* Drops an output that will not be committed (a direct target gets nothing). */
 void vggcl__output_abort(vggcl__output *o);
 

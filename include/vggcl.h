@@ -456,6 +456,11 @@ VGGCL_API vggcl_status vggcl_npy_writer_open(vggcl_ctx *ctx, const char *path, i
                                              vggcl_npy_writer **out);
 VGGCL_API vggcl_status vggcl_npy_writer_append(vggcl_ctx *ctx, vggcl_npy_writer *w, const float *rows, long long n);
 VGGCL_API vggcl_status vggcl_npy_writer_close(vggcl_ctx *ctx, vggcl_npy_writer *w, int commit);
+/* Everything close with commit = 1 does but the rename: the final header, the data made durable (a
+ * device or a pipe written). A caller writing several files all or none readies each before it
+ * closes any, so a failure (a full disk) comes before any earlier file is replaced; VGGCL_OK, or the
+ * error (then close with commit = 0). */
+VGGCL_API vggcl_status vggcl_npy_writer_ready(vggcl_ctx *ctx, vggcl_npy_writer *w);
 
 #ifdef __cplusplus
 }

@@ -681,19 +681,23 @@ class Cli(unittest.TestCase):
         self.assertIn("no/y.npy", r.stderr)
         # features cannot be written (a full device): the logits already written are removed again
         self.fails(self.run_args(extra=["--features", "/dev/full"]), 1, "/dev/full")
-        # ... and an earlier run's file there is kept, as the other output's is where --output fails (the logits
-        # were renamed over it, then removed: it was lost)
-        for extra, kept in ((["--features", "/dev/full"], self.out), (["--features", self.d / "f.npy"], None)):
-            kept = kept or self.d / "f.npy"
-            kept.write_bytes(b"an earlier run's")
-            args = self.run_args(extra=extra)
-            if kept != self.out:
-                args[args.index("--output") + 1] = "/dev/full"
-            r = self.vggcl(*args)
+        # ... and an earlier run's file there is kept (the logits were renamed over it, then removed: it was
+        # lost), also where the features are a regular file that the disk cannot hold (here a file size limit:
+        # their data reached the disk as they were named, after the logits had been)
+        x20 = self.d / "x20.npy"
+        np.save(x20, np.zeros((20, 3, 8, 8), np.float32))  # (logits of 496 bytes, features of 1536)
+        for limit, features, needle in (("", "/dev/full", "/dev/full: cannot write"),
+                                        ("ulimit -f 1; ", self.d / "f.npy", "f.npy: cannot write: File too large")):
+            self.out.write_bytes(b"an earlier run's")
+            r = subprocess.run(["sh", "-c", f'trap "" XFSZ; {limit}exec "$@"', "sh", VGGCL,
+                                *map(str, self.run_args(x=x20, extra=["--features", features]))],
+                               capture_output=True, text=True, timeout=300)
             self.assertEqual(r.returncode, 1, r.stderr)
-            self.assertIn("/dev/full: cannot write", r.stderr)
-            self.assertEqual(kept.read_bytes(), b"an earlier run's")
-            kept.unlink()
+            self.assertIn(needle, r.stderr)
+            self.assertEqual(self.out.read_bytes(), b"an earlier run's")
+            self.assertEqual(sorted(p.name for p in self.out.parent.iterdir()), [self.out.name])
+            self.out.unlink()
+        x20.unlink()
         # a folder where an output goes: refused before the run (the failed write removed the other output)
         (self.d / "f.npy").mkdir()
         self.fails(self.run_args(extra=["--features", self.d / "f.npy"]), 2, "f.npy is a folder")

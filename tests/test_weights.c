@@ -625,6 +625,23 @@ START_TEST(test_npy_write_arguments)
     ck_assert_int_eq(vggcl_npy_read(ctx, out, &ndim, shape, &back), VGGCL_OK);
     ck_assert(ndim == 2 && shape[0] == 2 && shape[1] == 2 && back[3] == 4);
     vggcl_free(back);
+    /* ready: written and durable, not yet named (the earlier file stays until close names it), and no rows
+     * after it; closed without commit, nothing is left; readied again and closed, it is named */
+    for (int commit = 0; commit < 2; commit++) {
+        ck_assert_int_eq(vggcl_npy_writer_open(ctx, out, 1, (const long long[]){ 2 }, &w), VGGCL_OK);
+        ck_assert_int_eq(vggcl_npy_writer_append(ctx, w, v, 1), VGGCL_OK);
+        ck_assert_int_eq(vggcl_npy_writer_ready(ctx, w), VGGCL_OK);
+        ck_assert_int_eq(vggcl_npy_writer_ready(ctx, w), VGGCL_OK); /* (twice: still ready) */
+        ck_assert_int_eq(vggcl_npy_writer_append(ctx, w, v, 1), VGGCL_ERR_ARG);
+        ck_assert_int_eq(vggcl_npy_read(ctx, out, &ndim, shape, &back), VGGCL_OK);
+        ck_assert(shape[0] == 2); /* (the earlier array) */
+        vggcl_free(back);
+        ck_assert_int_eq(vggcl_npy_writer_close(ctx, w, commit), VGGCL_OK);
+        ck_assert_int_eq(vggcl_npy_read(ctx, out, &ndim, shape, &back), VGGCL_OK);
+        ck_assert_int_eq(shape[0], commit ? 1 : 2);
+        vggcl_free(back);
+    }
+    ck_assert_int_eq(vggcl_npy_writer_ready(ctx, NULL), VGGCL_ERR_ARG);
     vggcl_ctx_free(ctx);
     remove(out);
 }

@@ -3,7 +3,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -22,13 +21,6 @@ static const cli_command command = {
     "run", NULL, "Outputs are written to a temporary name and renamed: a failed run leaves none.\n",
     options, { cli_device_options, cli_net_options },
 };
-
-/* Whether path is, or will be, a regular file (not "-", a device or a pipe). */
-static int regular_or_new(const char *path)
-{
-    struct stat sb;
-    return strcmp(path, "-") && (stat(path, &sb) != 0 || S_ISREG(sb.st_mode));
-}
 
 int cmd_run(int argc, char **argv)
 {
@@ -93,21 +85,17 @@ int cmd_run(int argc, char **argv)
     if (n ? vggcl_forward(ctx, model, x, n, h, w, logits, feats) : vggcl_check_batch(ctx, model, 1, h, w))
         goto fail;
     /* both written whole to temporary files first, then named: a failed --features no longer removes the
-     * --output it had already renamed over an earlier file (all or none, and what was there kept) */
+     * --output it had already renamed over an earlier file (all or none, and what was there kept; only a
+     * rename failing after the first is named removes that one again) */
     const long long ytail[1] = { classes }, ftail[1] = { width };
     if (vggcl_npy_writer_open(ctx, output, 1, ytail, &wy) != VGGCL_OK ||
         vggcl_npy_writer_append(ctx, wy, logits, n) != VGGCL_OK ||
         (features && (vggcl_npy_writer_open(ctx, features, 1, ftail, &wf) != VGGCL_OK ||
                       vggcl_npy_writer_append(ctx, wf, feats, n) != VGGCL_OK)))
         goto fail;
-    /* a device or a pipe first: its writes are flushed as it closes, where they can still fail (a full
-     * disk under it); a file's close is a rename */
-    const int features_first = wf && !regular_or_new(features) && regular_or_new(output);
-    if (features_first) {
-        const vggcl_status named_f = vggcl_npy_writer_close(ctx, wf, 1);
-        wf = NULL;
-        if (named_f != VGGCL_OK) goto fail;
-    }
+    /* each made durable (a device or a pipe written) before either is named: what can fail, a full disk,
+     * fails before an earlier run's file is replaced */
+    if (vggcl_npy_writer_ready(ctx, wy) != VGGCL_OK || (wf && vggcl_npy_writer_ready(ctx, wf) != VGGCL_OK)) goto fail;
     const vggcl_status named = vggcl_npy_writer_close(ctx, wy, 1);
     wy = NULL;
     if (named != VGGCL_OK) goto fail;

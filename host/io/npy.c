@@ -283,7 +283,7 @@ struct vggcl_npy_writer {
     int ndim;           /* including the rows */
     long long shape[VGGCL_NPY_MAX_DIMS];
     size_t row_floats;
-    int failed;
+    int failed, ready;
 };
 
 /* The fixed-size header for the writer's shape. */
@@ -344,6 +344,7 @@ vggcl_status vggcl_npy_writer_append(vggcl_ctx *ctx, vggcl_npy_writer *w, const 
     char eb[128];
     VGGCL_NEED(ctx, "vggcl_npy_writer_append", w);
     if (w->failed) return vggcl__fail(ctx, VGGCL_ERR_IO, "%s: an earlier write failed", w->out.path);
+    if (w->ready) return vggcl__fail(ctx, VGGCL_ERR_ARG, "%s: rows appended after vggcl_npy_writer_ready", w->out.path);
     if (n < 0 || (n && !rows))
         return vggcl__fail(ctx, VGGCL_ERR_ARG, "%s: %lld rows%s; expected 0 or more with their data", w->out.path, n,
                            n > 0 ? " without data" : "");
@@ -364,21 +365,25 @@ vggcl_status vggcl_npy_writer_append(vggcl_ctx *ctx, vggcl_npy_writer *w, const 
     return VGGCL_OK;
 }
 
-vggcl_status vggcl_npy_writer_close(vggcl_ctx *ctx, vggcl_npy_writer *w, int commit)
+vggcl_status vggcl_npy_writer_ready(vggcl_ctx *ctx, vggcl_npy_writer *w)
 {
     unsigned char hdr[STREAM_HEADER];
+    VGGCL_NEED(ctx, "vggcl_npy_writer_ready", w);
+    if (w->failed) return vggcl__fail(ctx, VGGCL_ERR_IO, "%s: cannot write output: an earlier write failed", w->out.path);
+    if (w->ready) return VGGCL_OK;
+    const int ok = stream_header(w, hdr) && fseek(w->out.fp, 0, SEEK_SET) == 0 &&
+                   fwrite(hdr, 1, sizeof hdr, w->out.fp) == sizeof hdr;
+    const vggcl_status st = vggcl__output_ready(ctx, &w->out, ok);
+    w->failed = st != VGGCL_OK, w->ready = st == VGGCL_OK;
+    return st;
+}
+
+vggcl_status vggcl_npy_writer_close(vggcl_ctx *ctx, vggcl_npy_writer *w, int commit)
+{
     vggcl_status st = VGGCL_OK;
     if (!w) return VGGCL_OK;
-    if (!commit) {
-        vggcl__output_abort(&w->out);
-    } else if (w->failed) {
-        vggcl__output_abort(&w->out);
-        st = vggcl__fail(ctx, VGGCL_ERR_IO, "%s: cannot write output: an earlier write failed", w->out.path);
-    } else {
-        const int ok = stream_header(w, hdr) && fseek(w->out.fp, 0, SEEK_SET) == 0 &&
-                       fwrite(hdr, 1, sizeof hdr, w->out.fp) == sizeof hdr;
-        st = vggcl__output_commit(ctx, &w->out, ok);
-    }
+    if (commit && (st = vggcl_npy_writer_ready(ctx, w)) == VGGCL_OK) st = vggcl__output_commit(ctx, &w->out, 1);
+    vggcl__output_abort(&w->out); /* (after a commit: nothing left to drop) */
     free(w);
     return st;
 }

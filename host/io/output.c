@@ -272,9 +272,9 @@ static int copy_out(FILE *from, int fd)
     return ok;
 }
 
-vggcl_status vggcl__output_commit(vggcl_ctx *ctx, vggcl__output *o, int ok)
+vggcl_status vggcl__output_ready(vggcl_ctx *ctx, vggcl__output *o, int ok)
 {
-    if (!o->fp) return VGGCL_OK;
+    if (!o->fp) return VGGCL_OK; /* (ready already) */
     int e = ok ? 0 : errno;
     if (o->direct_fd >= 0) {
         if (ok && !copy_out(o->fp, o->direct_fd)) ok = 0, e = errno;
@@ -284,15 +284,25 @@ vggcl_status vggcl__output_commit(vggcl_ctx *ctx, vggcl__output *o, int ok)
         o->direct_fd = -1;
         return ok ? VGGCL_OK : io_fail(ctx, o, "cannot write", e ? e : EIO);
     }
-    /* durable before it is visible: the data, then the name (the folder) */
+    /* durable before it is visible: the data here, the name at commit */
     if (ok && (fflush(o->fp) != 0 || fsync(fileno(o->fp)) != 0)) ok = 0, e = errno;
     if (ok && !o->tmp[0] && !name_temp(fileno(o->fp), o->target, o->tmp, sizeof o->tmp)) ok = 0, e = errno;
     if (fclose(o->fp) != 0 && ok) ok = 0, e = errno;
     o->fp = NULL;
-    if (ok && rename(o->tmp, o->target) != 0) ok = 0, e = errno;
-    if (!ok && o->tmp[0]) unlink(o->tmp);
+    if (ok) return VGGCL_OK;
+    if (o->tmp[0]) unlink(o->tmp);
     o->tmp[0] = '\0';
-    if (!ok) return io_fail(ctx, o, "cannot write", e ? e : EIO);
+    return io_fail(ctx, o, "cannot write", e ? e : EIO);
+}
+
+vggcl_status vggcl__output_commit(vggcl_ctx *ctx, vggcl__output *o, int ok)
+{
+    const vggcl_status st = vggcl__output_ready(ctx, o, ok);
+    if (st != VGGCL_OK || !o->tmp[0]) return st; /* (written directly, or committed before: nothing to name) */
+    const int renamed = rename(o->tmp, o->target) == 0, e = errno;
+    if (!renamed) unlink(o->tmp);
+    o->tmp[0] = '\0';
+    if (!renamed) return io_fail(ctx, o, "cannot write", e ? e : EIO);
     char dir[PATH_MAX];
     folder_of(o->target, dir, sizeof dir);
     const int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
