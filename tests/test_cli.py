@@ -679,7 +679,7 @@ class Cli(unittest.TestCase):
         r = self.vggcl("run", "--weights", self.weights, "--input", self.x, "--output", self.d / "no" / "y.npy")
         self.assertEqual(r.returncode, 1)
         self.assertIn("no/y.npy", r.stderr)
-        # features cannot be written (a full device): the logits already written are removed again
+        # features cannot be written (a full device): neither output is left
         self.fails(self.run_args(extra=["--features", "/dev/full"]), 1, "/dev/full")
         # ... and an earlier run's file there is kept (the logits were renamed over it, then removed: it was
         # lost), also where the features are a regular file that the disk cannot hold (here a file size limit:
