@@ -882,7 +882,8 @@ class Cli(unittest.TestCase):
         got = reader.communicate(timeout=60)[0]
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(got, (self.d / "l.npy").read_bytes())
-        # a run that fails after writing it undoes only regular files: the FIFO and the link stay
+        # a run that fails after writing it undoes only regular files: the FIFO and the link stay, and the link's
+        # target keeps the earlier run's array (it was replaced, then removed)
         reader = subprocess.Popen(["cat", str(fifo)], stdout=subprocess.DEVNULL)
         for out in (fifo, link):  # (the features fail as they are written: a full device)
             r = self.vggcl("run", "--weights", self.weights, "--input", self.x, "--output", out, "--features",
@@ -891,7 +892,7 @@ class Cli(unittest.TestCase):
         reader.wait(timeout=60)
         self.assertTrue(stat.S_ISFIFO(fifo.lstat().st_mode))
         self.assertTrue(link.is_symlink())
-        self.assertFalse((self.d / "real" / "target.npy").exists())
+        self.assertEqual((self.d / "real" / "target.npy").read_bytes(), want)
         # standard output, as "-" and through a link to /proc/self/fd/1: the array alone (the report, which
         # went there too, goes to stderr), also from preprocess; classify, whose classes are printed there,
         # refuses it
