@@ -285,6 +285,9 @@ class Cli(unittest.TestCase):
         self.fails(["bench", "--weights", self.weights, "--size", "8", "--crop", "4"], 2, "--crop goes with --images")
         self.fails(["bench", "--weights", self.weights, "--size", "8", "--device", "ref", "--per-layer"], 2,
                    "--per-layer profiling needs an OpenCL device")
+        r = self.vggcl("bench", "--weights", self.weights, "--size", "8", "--iters", "1", "--device", "ref")
+        self.assertEqual(r.returncode, 0, r.stderr)  # (it said "0.0 MiB peak")
+        self.assertIn("device memory: none (the reference runs in host memory)", r.stdout)
         bad = self.d / "neg.npy"
         header = "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3, -8, 8), }"
         header += " " * (-(10 + len(header) + 1) % 64) + "\n"

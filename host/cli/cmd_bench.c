@@ -225,7 +225,10 @@ int cmd_bench(int argc, char **argv)
         printf("per batch:     median %.2f ms (min %.2f, max %.2f) over %d passes\n", median, lo, hi, iters);
         printf("throughput:    %.2f images/s, %.1f GFLOP/s (%.2f GFLOP of convolution per batch)\n", ips, gflops,
                flop * 1e-9);
-        printf("device memory: %.1f MiB peak\n", peak / 1048576.0);
+        if (vggcl_device_index(ctx) < 0) /* (the reference: its maps are host memory, not counted there) */
+            printf("device memory: none (the reference runs in host memory)\n");
+        else
+            printf("device memory: %.1f MiB peak\n", peak / 1048576.0);
         if (per_layer) {
             char head[80];
             snprintf(head, sizeof head, "layer (device time, median of %d profiled pass%s)", profiled,
