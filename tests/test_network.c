@@ -185,15 +185,25 @@ START_TEST(test_network_overlapped)
 }
 END_TEST
 
+/* A model of cfg and classes written to the test folder's file name and loaded in a new OpenCL context
+ * (*cl); path (may be NULL) gets the file's path. */
+static vggcl_model *cl_model(const char *name, const char *cfg, int classes, vggcl_ctx **cl, const char **path)
+{
+    const char *p = tu_tmp(name);
+    tu_write_vgg(p, cfg, 0, classes, 3, NULL);
+    *cl = tu_cl_ctx();
+    vggcl_model *m = NULL;
+    ck_assert_msg(vggcl_model_load(*cl, p, NULL, &m) == VGGCL_OK, "%s", vggcl_message(*cl));
+    if (path) *path = p;
+    return m;
+}
+
 /* A batch whose activations exceed the device's per-buffer limit fails before
  * any driver call, with the memory needed and the largest batch that fits. */
 START_TEST(test_network_device_memory)
 {
-    const char *path = tu_tmp("mem.safetensors");
-    tu_write_vgg(path, "64,M,8", 0, 2, 3, NULL);
-    vggcl_ctx *cl = tu_cl_ctx();
-    vggcl_model *m;
-    ck_assert(vggcl_model_load(cl, path, NULL, &m) == VGGCL_OK);
+    vggcl_ctx *cl;
+    vggcl_model *m = cl_model("mem.safetensors", "64,M,8", 2, &cl, NULL);
     /* first activation: N * 64 * H * W floats; pick N over the per-buffer limit */
     const int H = 64, W = 64;
     const long long per_image = 64LL * H * W * 4;
@@ -218,11 +228,8 @@ END_TEST
  * after free, no leak. */
 START_TEST(test_network_ctx_freed_first)
 {
-    const char *path = tu_tmp("first.safetensors");
-    tu_write_vgg(path, "8,M,8", 0, 2, 3, NULL);
-    vggcl_ctx *cl = tu_cl_ctx();
-    vggcl_model *m;
-    ck_assert(vggcl_model_load(cl, path, NULL, &m) == VGGCL_OK);
+    vggcl_ctx *cl;
+    vggcl_model *m = cl_model("first.safetensors", "8,M,8", 2, &cl, NULL);
     float x[2 * 3 * 16 * 16] = { 0 }, y[2 * 2];
     ck_assert_msg(vggcl_forward_submit(cl, m, x, 2, 16, 16, y, NULL) == VGGCL_OK, "%s", vggcl_message(cl));
     vggcl_ctx_free(cl);
@@ -247,11 +254,9 @@ static int fitting_batch(vggcl_ctx *cl, vggcl_model *m, int n, int h, int w, flo
  * is lowered here (4 MiB, 64 MiB) so that the batches stay small. */
 START_TEST(test_network_head_memory)
 {
-    const char *path = tu_tmp("wide_head.safetensors");
-    tu_write_vgg(path, "8,M,8", 0, 3000, 3, NULL);
-    vggcl_ctx *cl = tu_cl_ctx();
-    vggcl_model *m;
-    ck_assert(vggcl_model_load(cl, path, NULL, &m) == VGGCL_OK);
+    vggcl_ctx *cl;
+    const char *path;
+    vggcl_model *m = cl_model("wide_head.safetensors", "8,M,8", 3000, &cl, &path);
     const int N = 400, H = 4, W = 4; /* (small maps: the logits are the largest buffer) */
     float *x = calloc((size_t)N * 3 * H * W, sizeof *x), *y = calloc((size_t)N * 3000, sizeof *y);
     ck_assert(x && y);
