@@ -377,6 +377,19 @@ class TrainHead(unittest.TestCase):
         self.assertRegex(epochs[-1], r"train loss [0-9]\.[0-9]{4}e\+[0-9]+ top-1")
         self.assertLess(max(len(word) for ln in epochs for word in ln.split()), 12, epochs)
         out.unlink()
+        # an earlier run's features, the last of them now a link to a full device: all kept as they were (the
+        # others were named one by one before its data was written, then removed: lost)
+        r = self.train_head(out, "--data", d / "six", "--epochs", 1, "--features-out", d / "f")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        before = {f: f.read_bytes() for f in [*feats[:3], out]}
+        feats[3].unlink()
+        feats[3].symlink_to("/dev/full")
+        r = self.train_head(out, "--data", d / "six", "--epochs", 1, "--features-out", d / "f")
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("No space left on device", r.stderr)
+        self.assertEqual({f: f.read_bytes() for f in [*feats[:3], out]}, before)
+        for f in [*feats, out]:
+            f.unlink()
         # a class none of whose images can be read: refused, naming it (a head was written that never learnt it,
         # and only "3 of 9 images could not be read" said so)
         make_folder(d / "broken", 3, 7, classes=("a", "b", "c"))

@@ -117,6 +117,11 @@ typedef struct {
 /* Before any work (host/cli/outputs.c): each output's folder must be there and writable, and no output
  * may be another output or what the command reads (ins, and images: the image list): else said, naming
  * both, and CLI_FAIL (the folder) or CLI_USAGE; CLI_OK. Devices, pipes and "-" are not compared. */
+/* Names the staged outputs w[0..n) (NULL entries skipped; paths[k] is w[k]'s) all or none, closing each:
+ * every one made durable first (vggcl_npy_writer_ready: a full disk fails before any earlier file is
+ * replaced), then named, and one named before a later rename failed removed again. With commit 0 they
+ * are dropped. CLI_OK, or CLI_FAIL said. */
+int cli_name_all(vggcl_ctx *ctx, vggcl_npy_writer **w, const char *const *paths, int n, int commit);
 int cli_outputs_check(const char *cmd, const cli_file *outs, int n_out, const cli_file *ins, int n_in,
                       char *const *images, int n_images);
 

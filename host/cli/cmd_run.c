@@ -33,10 +33,9 @@ int cmd_run(int argc, char **argv)
     vggcl_load_options opts = { VGGCL_POOL5_AUTO, head, VGGCL_CONV_AUTO, 0 };
     if (cli_model_opts("run", pool5, conv, &opts) || cli_one_device("run", device)) return CLI_USAGE;
 
-    int rc = CLI_FAIL, ndim = 0, wrote_output = 0;
+    int rc = CLI_FAIL, ndim = 0;
     long long shape[VGGCL_NPY_MAX_DIMS];
     float *x = NULL, *logits = NULL, *feats = NULL;
-    vggcl_npy_writer *wy = NULL, *wf = NULL;
     vggcl_model *model = NULL;
     const cli_file outs[] = { { "--output", output }, { "--features", features } },
                    ins[] = { { "--weights", weights }, { "--input", input } };
@@ -84,25 +83,19 @@ int cmd_run(int argc, char **argv)
     /* no images (an empty share of `preprocess --shard`): no rows, the size still checked as a pass checks it */
     if (n ? vggcl_forward(ctx, model, x, n, h, w, logits, feats) : vggcl_check_batch(ctx, model, 1, h, w))
         goto fail;
-    /* both written whole to temporary files first, then named: a failed --features no longer removes the
-     * --output it had already renamed over an earlier file (all or none, and what was there kept; only a
-     * rename failing after the first is named removes that one again) */
+    /* both written whole to temporary files, then named all or none (a failed --features removed the
+     * --output it had already renamed over an earlier file) */
     const long long ytail[1] = { classes }, ftail[1] = { width };
-    if (vggcl_npy_writer_open(ctx, output, 1, ytail, &wy) != VGGCL_OK ||
-        vggcl_npy_writer_append(ctx, wy, logits, n) != VGGCL_OK ||
-        (features && (vggcl_npy_writer_open(ctx, features, 1, ftail, &wf) != VGGCL_OK ||
-                      vggcl_npy_writer_append(ctx, wf, feats, n) != VGGCL_OK)))
-        goto fail;
-    /* each made durable (a device or a pipe written) before either is named: what can fail, a full disk,
-     * fails before an earlier run's file is replaced */
-    if (vggcl_npy_writer_ready(ctx, wy) != VGGCL_OK || (wf && vggcl_npy_writer_ready(ctx, wf) != VGGCL_OK)) goto fail;
-    const vggcl_status named = vggcl_npy_writer_close(ctx, wy, 1);
-    wy = NULL;
-    if (named != VGGCL_OK) goto fail;
-    wrote_output = 1;
-    const vggcl_status named_f = wf ? vggcl_npy_writer_close(ctx, wf, 1) : VGGCL_OK;
-    wf = NULL;
-    if (named_f != VGGCL_OK) goto fail;
+    vggcl_npy_writer *staged[2] = { NULL, NULL };
+    if (vggcl_npy_writer_open(ctx, output, 1, ytail, &staged[0]) != VGGCL_OK ||
+        vggcl_npy_writer_append(ctx, staged[0], logits, n) != VGGCL_OK ||
+        (features && (vggcl_npy_writer_open(ctx, features, 1, ftail, &staged[1]) != VGGCL_OK ||
+                      vggcl_npy_writer_append(ctx, staged[1], feats, n) != VGGCL_OK))) {
+        rc = cli_error(CLI_FAIL, "%s", vggcl_message(ctx));
+        cli_name_all(ctx, staged, (const char *[]){ output, features }, 2, 0);
+        goto done;
+    }
+    if (cli_name_all(ctx, staged, (const char *[]){ output, features }, 2, 1) != CLI_OK) goto done;
 
     fprintf(report, "device: %s\n", vggcl_device_name(ctx));
     const int shown = n <= 10 ? n : 8;
@@ -123,10 +116,7 @@ int cmd_run(int argc, char **argv)
     goto done;
 fail:
     rc = cli_error(CLI_FAIL, "%s", vggcl_message(ctx));
-    if (wrote_output) vggcl_remove_output(output); /* all outputs or none (the features failed as they were named) */
 done:
-    if (wy) vggcl_npy_writer_close(ctx, wy, 0);
-    if (wf) vggcl_npy_writer_close(ctx, wf, 0);
     free(x);
     free(logits);
     free(feats);

@@ -210,20 +210,16 @@ static int stage_features(vggcl_ctx *ctx, const char *prefix, const split *s, vg
     return rc;
 }
 
-/* Names the staged features (commit) or drops them, closing every writer: CLI_OK, or CLI_FAIL said with
- * the ones named before the failure removed again. */
+/* Names the staged features (commit) or drops them, all or none (cli_name_all): CLI_OK, or CLI_FAIL said. */
 static int commit_features(vggcl_ctx *ctx, const char *prefix, vggcl_npy_writer **w, int commit)
 {
-    int rc = CLI_OK, named = 0;
+    char path[FEATURE_FILES][4096];
+    const char *paths[FEATURE_FILES];
     for (int k = 0; k < FEATURE_FILES; k++) {
-        if (!w[k]) continue;
-        const vggcl_status st = vggcl_npy_writer_close(ctx, w[k], commit && rc == CLI_OK);
-        w[k] = NULL;
-        if (st != VGGCL_OK && commit && rc == CLI_OK) rc = cli_error(CLI_FAIL, "%s", vggcl_message(ctx));
-        else if (commit && rc == CLI_OK) named = k + 1;
+        if (prefix) features_path(prefix, k, path[k], sizeof path[k]);
+        paths[k] = path[k];
     }
-    if (rc != CLI_OK) remove_features(prefix, named);
-    return rc;
+    return cli_name_all(ctx, w, paths, FEATURE_FILES, commit);
 }
 
 /* A loss or an accuracy for the report: 4 decimals, in exponent form from a million on (a diverging head's

@@ -134,6 +134,25 @@ static int fd_past_stderr(const char *path)
     return 0;
 }
 
+int cli_name_all(vggcl_ctx *ctx, vggcl_npy_writer **w, const char *const *paths, int n, int commit)
+{
+    int rc = CLI_OK;
+    unsigned named = 0; /* (bit k: paths[k] named) */
+    for (int k = 0; k < n && commit && rc == CLI_OK; k++)
+        if (w[k] && vggcl_npy_writer_ready(ctx, w[k]) != VGGCL_OK) rc = cli_error(CLI_FAIL, "%s", vggcl_message(ctx));
+    for (int k = 0; k < n; k++) {
+        if (!w[k]) continue;
+        const int name = commit && rc == CLI_OK;
+        const vggcl_status st = vggcl_npy_writer_close(ctx, w[k], name);
+        w[k] = NULL;
+        if (name && st != VGGCL_OK) rc = cli_error(CLI_FAIL, "%s", vggcl_message(ctx));
+        else if (name) named |= 1u << k;
+    }
+    for (int k = 0; k < n && rc != CLI_OK; k++)
+        if (named & 1u << k) vggcl_remove_output(paths[k]);
+    return rc;
+}
+
 int cli_outputs_check(const char *cmd, const cli_file *outs, int n_out, const cli_file *ins, int n_in,
                       char *const *images, int n_images)
 {
