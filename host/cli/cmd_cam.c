@@ -167,13 +167,12 @@ typedef struct {
 } cam_job;
 
 /* One image's files: its maps staged (written whole to temporary files, w[i]) until the picture is written,
- * then named; an image's set is whole or absent, and a failure before they are named leaves an earlier run's
- * files as they were (they were named one by one and removed again when a later one failed). */
+ * then named (cli_name_all); an image's set is whole or absent, and a failure before they are named leaves
+ * an earlier run's files as they were (they were named one by one and removed again when a later one failed). */
 typedef struct {
-    char path[5][PATH_MAX];
+    char path[5][PATH_MAX]; /* the maps', then the picture's */
     vggcl_npy_writer *w[5]; /* a map not yet named */
-    int named[5];
-    int n;
+    int n, picture;         /* picture: written (path[n - 1]) */
 } written;
 
 /* Stages a map (rows x cols) at wr's next path. */
@@ -186,7 +185,7 @@ static vggcl_status stage(vggcl_ctx *ctx, written *wr, const float *map, int row
     return st != VGGCL_OK ? st : vggcl_npy_writer_append(ctx, *w, map, rows);
 }
 
-/* Makes the staged maps durable (vggcl_npy_writer_ready): VGGCL_OK, or the first failure. */
+/* Makes the staged maps durable (vggcl_npy_writer_ready), before the picture: VGGCL_OK, or the first failure. */
 static vggcl_status ready_all(vggcl_ctx *ctx, written *wr)
 {
     for (int i = 0; i < wr->n; i++)
@@ -194,28 +193,19 @@ static vggcl_status ready_all(vggcl_ctx *ctx, written *wr)
     return VGGCL_OK;
 }
 
-/* Names the staged maps: VGGCL_OK, or the first failure (the context's message). */
-static vggcl_status name_all(vggcl_ctx *ctx, written *wr)
+/* Names the staged maps (commit) or drops them: CLI_OK, or CLI_FAIL said. */
+static int name_maps(vggcl_ctx *ctx, written *wr, int commit)
 {
-    vggcl_status st = VGGCL_OK;
-    for (int i = 0; i < wr->n; i++)
-        if (wr->w[i]) {
-            const vggcl_status one = vggcl_npy_writer_close(ctx, wr->w[i], st == VGGCL_OK);
-            wr->w[i] = NULL;
-            wr->named[i] = st == VGGCL_OK && one == VGGCL_OK;
-            if (st == VGGCL_OK) st = one;
-        }
-    return st;
+    const char *paths[5];
+    for (int i = 0; i < 5; i++) paths[i] = wr->path[i];
+    return cli_name_all(ctx, wr->w, paths, wr->n, commit);
 }
 
 static void unwrite(vggcl_ctx *ctx, written *wr)
 {
-    for (int i = 0; i < wr->n; i++) {
-        if (wr->w[i]) vggcl_npy_writer_close(ctx, wr->w[i], 0);
-        else if (wr->named[i]) vggcl_remove_output(wr->path[i]);
-        wr->w[i] = NULL, wr->named[i] = 0;
-    }
-    wr->n = 0;
+    name_maps(ctx, wr, 0);
+    if (wr->picture) vggcl_remove_output(wr->path[wr->n - 1]);
+    wr->n = wr->picture = 0;
 }
 
 /* One model on one image: the map of class klass (< 0: its top class; *chosen gets the class drawn), the
@@ -392,8 +382,8 @@ int cmd_cam(int argc, char **argv)
                 /* the maps durable first (a full disk fails here), then the picture, then the maps' names */
                 if (ready_all(ctx, &wr) != VGGCL_OK || vggcl_png_write(ctx, path, pic, h, w * panels) != VGGCL_OK) {
                     r = cli_error(CLI_FAIL, "%s", vggcl_message(ctx));
-                } else if ((wr.named[wr.n++] = 1, name_all(ctx, &wr)) != VGGCL_OK) {
-                    r = cli_error(CLI_FAIL, "%s", vggcl_message(ctx));
+                } else if ((wr.n++, wr.picture = 1, name_maps(ctx, &wr, 1)) != CLI_OK) {
+                    r = CLI_FAIL; /* (said) */
                 } else {
                     char *shown = cli_text(path);
                     for (int k = 0; k < panels; k++) fputs(lines[k], stdout);
