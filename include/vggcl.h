@@ -204,6 +204,10 @@ VGGCL_API vggcl_status vggcl_forward(vggcl_ctx *ctx, vggcl_model *model, const f
 VGGCL_API vggcl_status vggcl_forward_cam(vggcl_ctx *ctx, vggcl_model *model, const float *input, int n, int h, int w,
                                float *logits, float *features, const int *classes, float *cams, int *chosen);
 VGGCL_API void vggcl_model_map_size(const vggcl_model *model, int h, int w, int *mh, int *mw);
+/* Whether the model can give class activation maps, as vggcl_forward_cam checks it: VGGCL_OK, or
+ * VGGCL_ERR_ARG with the message that names its head (dense layers after GAP or after a 7x7 pool have no
+ * maps to give), for a caller to say so once, after loading, before any image is read. */
+VGGCL_API vggcl_status vggcl_check_cam(vggcl_ctx *ctx, const vggcl_model *model);
 
 /* Whether a pass of n images of h x w fits in the context's memory, checked as a pass checks it before it
  * allocates anything, for a caller about to make a large batch: VGGCL_OK, or the error such a pass would

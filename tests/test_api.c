@@ -153,7 +153,7 @@ START_TEST(test_null_arguments)
 END_TEST
 
 /* vggcl_check_batch and vggcl_max_batch refuse what a pass refuses, with its message: a shape too small or
- * too large, another context's model, a limit below 1; the largest batch is at most what a pass accepts
+ * too large, another context's model, a limit below 1 (vggcl_check_cam too: another context's model, none); the largest batch is at most what a pass accepts
  * (the host's memory not known: only the bound on a pass's size limits it). */
 START_TEST(test_batch_checks)
 {
@@ -166,6 +166,9 @@ START_TEST(test_batch_checks)
     said(ctx, vggcl_check_batch(ctx, m, 0, 32, 32), VGGCL_ERR_SHAPE, "expected N >= 1");
     said(ctx, vggcl_check_batch(ctx, m, 1 << 26, 32761, 32761), VGGCL_ERR_SHAPE, "too large");
     said(other, vggcl_check_batch(other, m, 1, 32, 32), VGGCL_ERR_ARG, "not loaded with this context");
+    ck_assert_msg(vggcl_check_cam(ctx, m) == VGGCL_OK, "%s", vggcl_message(ctx)); /* (a GAP head of one layer) */
+    said(other, vggcl_check_cam(other, m), VGGCL_ERR_ARG, "not loaded with this context");
+    said(ctx, vggcl_check_cam(ctx, NULL), VGGCL_ERR_ARG, "not loaded with this context");
     ck_assert_int_eq(vggcl_max_batch(ctx, m, 16, 16, 8), -1);
     ck_assert_msg(strstr(vggcl_message(ctx), "input 16x16 is too small"), "%s", vggcl_message(ctx));
     ck_assert_int_eq(vggcl_max_batch(ctx, m, 32, 32, 0), -1);

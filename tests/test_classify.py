@@ -604,15 +604,17 @@ class Cam(unittest.TestCase):
                 self.assertEqual(r.returncode, 1, r.stderr)
                 self.assertEqual([ln for ln in r.stderr.splitlines() if ln.startswith("vggcl:")],
                                  [f"vggcl: {ro}: --out-dir cannot be written: Read-only file system"], r.stderr)
-        # a model with no maps to give (dense layers after GAP): said of the weights, once, no image counted as
-        # failed (the first image was named, the run "stopped at" it, "1 of 2 images failed")
+        # a model with no maps to give (dense layers after GAP): said of the weights, once, after loading, before
+        # any image is read: an unreadable image is not counted (the first image that reached a pass was named,
+        # the run "stopped at" it, "2 of 3 images failed")
         chain = gap_model("vgg11", 5, "keep", seed=4)
         chain.classifier = nn.Sequential(nn.Linear(512, 16), nn.ReLU(), nn.Linear(16, 5))
         export(chain, self.d / "chain.safetensors", "keep")
         out = self.d / "chain-out"
         out.mkdir()
-        r = subprocess.run([VGGCL, "cam", "--weights", self.d / "chain.safetensors", "--out-dir", out, self.image,
-                            self.image], capture_output=True, text=True, timeout=600)
+        (self.d / "broken.png").write_bytes(b"not a png")
+        r = subprocess.run([VGGCL, "cam", "--weights", self.d / "chain.safetensors", "--out-dir", out,
+                            self.d / "broken.png", self.image, self.image], capture_output=True, text=True, timeout=600)
         self.assertEqual(r.returncode, 1, r.stderr)
         self.assertEqual([ln for ln in r.stderr.splitlines() if ln.startswith("vggcl:")],
                          [f"vggcl: cam: {self.d / 'chain.safetensors'}: class activation maps need a GAP head with one "

@@ -372,6 +372,9 @@ START_TEST(test_plan_dense_chain_and_metadata)
     for (int i = 0; i < 3 * 8 * 8; i++) x[i] = (float)(i % 7) - 3.0f;
     ck_assert(vggcl_forward_cam(ctx, m, x, 1, 8, 8, NULL, NULL, NULL, cams, NULL) == VGGCL_ERR_ARG);
     ck_assert(strstr(vggcl_message(ctx), "a chain of dense layers after GAP"));
+    ck_assert(vggcl_check_cam(ctx, m) == VGGCL_ERR_ARG); /* (asked after loading, before any pass) */
+    ck_assert(strstr(vggcl_message(ctx), "need a GAP head with one linear layer; this model's head is a chain of "
+                                         "dense layers after GAP"));
     vggcl_model_free(m);
     vggcl_ctx_free(ctx);
 
@@ -381,6 +384,8 @@ START_TEST(test_plan_dense_chain_and_metadata)
     ck_assert_int_eq(m->pool_to, 7);
     ck_assert_int_eq(m->n_hidden, 1);
     ck_assert_ptr_null(vggcl_model_class_name(m, 0));
+    ck_assert(vggcl_check_cam(ctx, m) == VGGCL_ERR_ARG);
+    ck_assert(strstr(vggcl_message(ctx), "a chain of dense layers after a 7x7 pool"));
     vggcl_model_free(m);
     vggcl_ctx_free(ctx);
 
@@ -396,6 +401,9 @@ START_TEST(test_plan_dense_chain_and_metadata)
     ck_assert(vggcl_forward(ctx, m, x, 1, 8, 8, NULL, f) == VGGCL_OK);
     ck_assert(vggcl_forward(ctx, m, x, 1, 8, 8, y, NULL) == VGGCL_ERR_ARG);
     ck_assert(strstr(vggcl_message(ctx), "without a head"));
+    ck_assert(vggcl_check_cam(ctx, m) == VGGCL_ERR_ARG);
+    ck_assert_str_eq(vggcl_message(ctx), "the model was loaded without a head (features only): no maps");
+    ck_assert(vggcl_forward_cam(ctx, m, x, 1, 8, 8, NULL, NULL, NULL, cams, NULL) == VGGCL_ERR_ARG);
     vggcl_model_free(m);
     vggcl_ctx_free(ctx);
     expect_model_error(path, NULL, "classifier.0.weight' not found");

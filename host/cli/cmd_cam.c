@@ -163,7 +163,7 @@ static void to_rgb(const float *t, int h, int w, const vggcl_preprocess *p, unsi
 
 typedef struct {
     vggcl_ctx *ctx;
-    const char *dir, *weights;
+    const char *dir;
 } cam_job;
 
 /* One image's files: its maps staged (written whole to temporary files, w[i]) until the picture is written,
@@ -210,9 +210,9 @@ static void unwrite(vggcl_ctx *ctx, written *wr)
 
 /* One model on one image: the map of class klass (< 0: its top class; *chosen gets the class drawn), the
  * upsampled map and the overlay. CLI_OK; SKIPPED for a map that is not finite or a size the network does
- * not take (said: the image is skipped); NO_CAM for a model that has no maps to give (its head: said, naming
- * the weights, not the image); else CLI_FAIL, said. */
-enum { SKIPPED = -1, NO_CAM = -2 };
+ * not take (said: the image is skipped); else CLI_FAIL, said. (A model with no maps to give was said of
+ * the weights after loading: vggcl_check_cam.) */
+enum { SKIPPED = -1 };
 static int one_map(cam_job *j, vggcl_model *m, const char *image, const float *t, const unsigned char *rgb, int h,
                    int w, int klass, int *chosen, const char *tag, const char *const *maps, unsigned char *overlay,
                    written *wr, char *line, size_t line_len)
@@ -225,10 +225,6 @@ static int one_map(cam_job *j, vggcl_model *m, const char *image, const float *t
         goto done;
     }
     const vggcl_status st = vggcl_forward_cam(j->ctx, m, t, 1, h, w, NULL, NULL, &klass, cam, chosen);
-    if (st == VGGCL_ERR_ARG) { /* (the --class was checked: the model's head, the same for every image) */
-        rc = cli_error(NO_CAM, "cam: %s: %s", j->weights, vggcl_message(j->ctx));
-        goto done;
-    }
     if (st != VGGCL_OK) { /* (a size the network does not take is this image's, not the device's: the run goes on) */
         rc = cli_error(st == VGGCL_ERR_SHAPE ? SKIPPED : CLI_FAIL, "%s: %s%s", image, vggcl_message(j->ctx),
                        st == VGGCL_ERR_SHAPE ? " (skipped)" : "");
@@ -316,6 +312,8 @@ int cmd_cam(int argc, char **argv)
             (compare && vggcl_model_load(ctx, weights, &dropped, &models[1]) != VGGCL_OK) ||
             vggcl_model_preprocess(ctx, models[0], &p) != VGGCL_OK)
             local = cli_error(CLI_FAIL, "%s", vggcl_message(ctx));
+        else if (vggcl_check_cam(ctx, models[0]) != VGGCL_OK) /* (said of the weights before any image is read) */
+            local = cli_error(CLI_FAIL, "cam: %s: %s", weights, vggcl_message(ctx));
     }
     if ((local = cli_ranks_all_ok(&ranks, local)) == CLI_OK)
         local = cli_ranks_same_model(&ranks, "cam", weights, models[0], &p, NULL, 0);
@@ -327,12 +325,12 @@ int cmd_cam(int argc, char **argv)
         rc = cli_error(CLI_USAGE, "cam: --class %d, but the model has %d classes", klass, vggcl_model_classes(models[0]));
         goto out;
     }
-    cam_job job = { ctx, dir, weights };
+    cam_job job = { ctx, dir };
     /* compared, the two maps are of one class: --class, else the top class of the setting the file is for
      * (its metadata's pool5, else kept), whose map is made first */
     const char *made_for = vggcl_model_metadata(models[0], "vggcl.pool5");
     const int first = compare && made_for && !strcmp(made_for, "drop");
-    int stopped = 0, no_cam = 0; /* a failure other than an unreadable image (the device, a write): the run stops */
+    int stopped = 0; /* a failure other than an unreadable image (the device, a write): the run stops */
     for (int i = 0; i < n_files && !stopped; i++) {
         unsigned char *rgb = NULL, *pic = NULL;
         float *t = NULL;
@@ -392,11 +390,6 @@ int cmd_cam(int argc, char **argv)
                 }
             }
         }
-        if (r == NO_CAM) { /* (no image's fault: none counted) */
-            unwrite(ctx, &wr), stopped = no_cam = 1;
-            free(rgb), free(pic), free(panel), free(t);
-            break;
-        }
         if (r != CLI_OK && r != SKIPPED && i + 1 < n_files)
             cli_error(CLI_FAIL, "cam: stopped at %s; images after it not drawn: %d", files[i], n_files - i - 1);
         if (r != CLI_OK) unwrite(ctx, &wr), stopped = r != SKIPPED;
@@ -404,7 +397,7 @@ int cmd_cam(int argc, char **argv)
         made += r == CLI_OK;
         free(rgb), free(pic), free(panel), free(t);
     }
-    rc = failed || no_cam ? CLI_FAIL : CLI_OK; /* (said below, with every rank's count) */
+    rc = failed ? CLI_FAIL : CLI_OK; /* (said below, with every rank's count) */
 out:
     rc = cli_ranks_finish(&ranks, ctx, rc, &failed, &made);
     if (failed && ranks.rank == 0) cli_error(CLI_FAIL, "%d of %d images failed", failed, ranks.total);

@@ -793,12 +793,22 @@ vggcl_status vggcl_forward_cam(vggcl_ctx *ctx, vggcl_model *m, const float *inpu
 {
     const vggcl_cam_request cam = { classes, cams, chosen };
     if (!cams) return vggcl__fail(ctx, VGGCL_ERR_ARG, "vggcl_forward_cam needs an output for the maps");
-    if (m && (m->pool_to || m->n_hidden))
+    if (m && (m->pool_to || m->n_hidden)) return vggcl_check_cam(ctx, m);
+    return vggcl__forward(ctx, m, input, 0, n, h, w, logits, features, &cam);
+}
+
+vggcl_status vggcl_check_cam(vggcl_ctx *ctx, const vggcl_model *m)
+{
+    const vggcl_status st = vggcl__model_mine(ctx, m, "", 0);
+    if (st != VGGCL_OK) return st;
+    if (m->pool_to || m->n_hidden)
         return vggcl__fail(ctx, VGGCL_ERR_ARG,
                            "class activation maps need a GAP head with one linear layer; this model's head is %s",
                            m->pool_to ? "a chain of dense layers after a 7x7 pool (torchvision's original classifier "
                                         "or a flatten)" : "a chain of dense layers after GAP");
-    return vggcl__forward(ctx, m, input, 0, n, h, w, logits, features, &cam);
+    if (!m->classes)
+        return vggcl__fail(ctx, VGGCL_ERR_ARG, "the model was loaded without a head (features only): no maps");
+    return VGGCL_OK;
 }
 
 void vggcl_model_map_size(const vggcl_model *m, int h, int w, int *mh, int *mw)
