@@ -433,10 +433,12 @@ VGGCL_API vggcl_status vggcl_save_with_head(vggcl_ctx *ctx, const char *trunk_pa
 VGGCL_API int vggcl_remove_output(const char *path);
 
 /* .npy files of float32 in C order ('<f4'). vggcl_npy_read allocates *data
- * (release with vggcl_free) and fills shape[0..*ndim), at most VGGCL_NPY_MAX_DIMS. */
+ * (release with vggcl_free) and fills shape[0..*ndim), at most VGGCL_NPY_MAX_DIMS;
+ * it also reads a pipe or a FIFO (standard input as "/dev/stdin"), which must end
+ * right after the values its header declares. */
 #define VGGCL_NPY_MAX_DIMS 8
 VGGCL_API vggcl_status vggcl_npy_read(vggcl_ctx *ctx, const char *path, int *ndim, long long *shape, float **data);
-/* The same checks without reading the values, for a file too large to hold: the shape, and where
+/* The same checks without reading the values, for a regular file too large to hold: the shape, and where
  * its values (exactly those the shape declares) start, in bytes from the beginning. */
 VGGCL_API vggcl_status vggcl_npy_header(vggcl_ctx *ctx, const char *path, int *ndim, long long *shape,
                                         long long *offset);

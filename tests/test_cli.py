@@ -444,6 +444,62 @@ class Cli(unittest.TestCase):
         (self.d / "text.npy").write_text("hello, not numpy\n")
         self.fails(self.run_args(x=self.d / "text.npy"), 1, "text.npy", "not a .npy file")
 
+    def test_input_from_a_pipe(self):
+        """run --input - (or a FIFO) reads the tensor from a pipe, as `preprocess --output -` writes it: the same
+        logits as from the file; a stream cut short, one with bytes after the values, a terminal and another
+        device are refused, no output left (- was "No such file or directory", a FIFO "not a regular file")."""
+        raw = self.x.read_bytes()
+        r = self.vggcl(*self.run_args())
+        self.assertEqual(r.returncode, 0, r.stderr)
+        want = np.load(self.out)
+        self.out.unlink()
+
+        def piped(data, x="-"):
+            return subprocess.run([VGGCL, *map(str, self.run_args(x=x))], input=data, capture_output=True,
+                                  timeout=300)
+        r = piped(raw)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        np.testing.assert_array_equal(np.load(self.out), want)
+        self.out.unlink()
+        fifo = self.d / "fifo.npy"
+        os.mkfifo(fifo)
+        writer = subprocess.Popen(["sh", "-c", 'cat "$1" > "$2"', "sh", self.x, fifo])
+        r = piped(b"", x=fifo)
+        writer.wait(timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        np.testing.assert_array_equal(np.load(self.out), want)
+        self.out.unlink()
+        for data, needle in ((raw[:-10], "/dev/stdin: truncated: 1149 of 1152 float32 values present"),
+                             (raw + b"\0" * 4, "/dev/stdin: trailing bytes after 1152 float32 values"),
+                             (b"", "/dev/stdin: not a .npy file (no \\x93NUMPY magic)")):
+            r = piped(data)
+            self.assertEqual(r.returncode, 1, r.stderr)
+            self.assertEqual(vggcl_lines(r.stderr.decode()), [f"vggcl: {needle}"], r.stderr)
+            self.assertEqual(list(self.out.parent.iterdir()), [])
+        # standard input a regular file: read as one; an output that would replace it is refused
+        with open(self.x, "rb") as f:
+            r = subprocess.run([VGGCL, *map(str, self.run_args(x="-"))], stdin=f, capture_output=True, timeout=300)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        np.testing.assert_array_equal(np.load(self.out), want)
+        self.out.unlink()
+        with open(self.x, "rb") as f:
+            r = subprocess.run([VGGCL, "run", "--weights", self.weights, "--input", "-", "--output", self.x],
+                               stdin=f, capture_output=True, text=True, timeout=300)
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn(f"--output {self.x} is the file --input /dev/stdin: it would be replaced", r.stderr)
+        self.fails(self.run_args(x="/dev/zero"), 1, "/dev/zero: cannot open input: not a regular file or a pipe")
+        if os.path.exists("/dev/ptmx"):  # a terminal as standard input
+            import pty
+            leader, follower = pty.openpty()
+            try:
+                r = subprocess.run([VGGCL, *map(str, self.run_args(x="-"))], stdin=follower, capture_output=True,
+                                   text=True, timeout=300)
+            finally:
+                os.close(leader), os.close(follower)
+            self.assertEqual(r.returncode, 2, r.stderr)
+            self.assertEqual(vggcl_lines(r.stderr), ["vggcl: run: --input -: standard input is a terminal; pipe a "
+                                                     ".npy into it"])
+
     def test_npy_header_as_numpy(self):
         """Hand-written headers: vggcl takes exactly those numpy takes, with the same values."""
         data = np.load(self.x)

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -11,7 +12,8 @@ static const cli_option options[] = {
     { "weights", "W.safetensors", "a torchvision VGG state_dict with a GAP head (or a dense chain), as\n"
                                   "safetensors", 1 },
     { "input", "X.npy", "float32 (N, 3, H, W) in C order, already normalized\n"
-                        "(`vggcl preprocess` makes it from images)", 1 },
+                        "(`vggcl preprocess` makes it from images); - or a pipe: read\n"
+                        "from it", 1 },
     { "output", "Y.npy", "writes the logits, float32 (N, C)", 1 },
     { "features", "F.npy", "also writes the GAP features, float32 (N, C_last)", 0 },
     { NULL, NULL, NULL, 0 },
@@ -32,6 +34,13 @@ int cmd_run(int argc, char **argv)
                *head = cli_arg(&a, "head"), *conv = cli_arg(&a, "conv");
     vggcl_load_options opts = { VGGCL_POOL5_AUTO, head, VGGCL_CONV_AUTO, 0 };
     if (cli_model_opts("run", pool5, conv, &opts) || cli_one_device("run", device)) return CLI_USAGE;
+    if (input && !strcmp(input, "-")) { /* (standard input: a pipe, as `vggcl preprocess --output -` writes) */
+        if (isatty(STDIN_FILENO))
+            return cli_error(CLI_USAGE, "run: --input -: standard input is a terminal; pipe a .npy into it");
+        input = "/dev/stdin";
+    }
+    struct stat in_sb;
+    const int stream = input && stat(input, &in_sb) == 0 && S_ISFIFO(in_sb.st_mode); /* (read once) */
 
     int rc = CLI_FAIL, ndim = 0;
     long long shape[VGGCL_NPY_MAX_DIMS];
@@ -45,6 +54,7 @@ int cmd_run(int argc, char **argv)
     if (!ctx) return cli_error(CLI_FAIL, "out of host memory");
 
     if (vggcl_npy_read(ctx, input, &ndim, shape, &x) != VGGCL_OK) {
+        if (stream) goto fail; /* (what it held is read: the .npy reader's message) */
         unsigned char *rgb = NULL;
         int ih, iw;
         if (vggcl_image_load(ctx, input, &rgb, &ih, &iw) == VGGCL_OK) { /* an image: say what to do with it */

@@ -1,6 +1,7 @@
 /* .npy reader and atomic writer for float32 C-order arrays (format 1.0-3.0). */
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -147,8 +148,9 @@ static vggcl_status read_header(vggcl_ctx *ctx, const char *path, FILE *fp, int 
     unsigned char pre[12];
     char *hdr = NULL;
     struct stat sb;
-    if (fstat(fileno(fp), &sb) != 0 || !S_ISREG(sb.st_mode))
-        return vggcl__fail(ctx, VGGCL_ERR_IO, "%s: cannot read input: not a regular file", path);
+    if (fstat(fileno(fp), &sb) != 0)
+        return vggcl__fail(ctx, VGGCL_ERR_IO, "%s: cannot read input: %s", path, strerror(errno));
+    const int stream = !S_ISREG(sb.st_mode); /* (a pipe: its size is not known before its values are read) */
     if (fread(pre, 1, 10, fp) != 10 || memcmp(pre, magic, 6))
         return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: not a .npy file (no \\x93NUMPY magic)", path);
     size_t hlen;
@@ -174,6 +176,10 @@ static vggcl_status read_header(vggcl_ctx *ctx, const char *path, FILE *fp, int 
     free(hdr);
     if (st != VGGCL_OK) return st;
     if (dims_fit(shape, *ndim, count)) return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: shape is too large", path);
+    if (stream) { /* (read_values checks the count as the values come) */
+        *offset = -1;
+        return VGGCL_OK;
+    }
     /* the file's size bounds what a caller allocates: a header cannot ask for more */
     const long long header_end = ftell(fp), have = (long long)sb.st_size - header_end;
     if (header_end < 0 || (unsigned long long)have < (unsigned long long)*count * sizeof(float))
@@ -186,15 +192,60 @@ static vggcl_status read_header(vggcl_ctx *ctx, const char *path, FILE *fp, int 
     return VGGCL_OK;
 }
 
-static vggcl_status open_input(vggcl_ctx *ctx, const char *path, FILE **fp)
+/* A regular file; with streams set, also a pipe or a FIFO (standard input as /dev/stdin), but not a
+ * terminal or another device. */
+static vggcl_status open_input(vggcl_ctx *ctx, const char *path, int streams, FILE **fp)
 {
     char eb[128];
+    struct stat sb;
     *fp = NULL;
     VGGCL_NEED(ctx, "reading a .npy file", path);
     int err;
     if ((*fp = vggcl__open_input(path, 0, NULL, &err))) return VGGCL_OK;
-    return vggcl__fail(ctx, VGGCL_ERR_IO, "%s: cannot open input: %s", path,
-                       err ? vggcl__strerror(err, eb, sizeof eb) : "not a regular file");
+    if (err || !streams || stat(path, &sb) != 0 || !S_ISFIFO(sb.st_mode))
+        return vggcl__fail(ctx, VGGCL_ERR_IO, "%s: cannot open input: %s", path,
+                           err ? vggcl__strerror(err, eb, sizeof eb)
+                               : streams ? "not a regular file or a pipe" : "not a regular file");
+    /* (a FIFO opened without O_NONBLOCK waits for a writer: the one that is to come, as a shell's pipe) */
+    const int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd >= 0 && (*fp = fdopen(fd, "rb"))) return VGGCL_OK;
+    err = errno;
+    if (fd >= 0) close(fd);
+    return vggcl__fail(ctx, VGGCL_ERR_IO, "%s: cannot open input: %s", path, vggcl__strerror(err, eb, sizeof eb));
+}
+
+/* count values from fp into *out (allocated). From a pipe they are read in steps, so a header that
+ * declares more than comes costs no more memory than came; the stream must end right after them. */
+static vggcl_status read_values(vggcl_ctx *ctx, const char *path, FILE *fp, size_t count, int stream, float **out)
+{
+    const size_t step = stream ? (size_t)1 << 24 : count; /* (64 MiB) */
+    size_t got = 0, have = 0;
+    float *buf = NULL;
+    *out = NULL;
+    while (got < count || !buf) {
+        const size_t want = count - got < step ? count - got : step;
+        if (!buf || got + want > have) {
+            float *grown = realloc(buf, (got + want ? got + want : 1) * sizeof(float));
+            if (!grown) {
+                free(buf);
+                return vggcl__fail(ctx, VGGCL_ERR_NOMEM, "%s: out of host memory for %zu floats", path, count);
+            }
+            buf = grown, have = got + want;
+        }
+        const size_t n = fread(buf + got, sizeof(float), want, fp);
+        got += n;
+        if (n < want) break;
+    }
+    if (got != count) {
+        free(buf);
+        return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: truncated: %zu of %zu float32 values present", path, got, count);
+    }
+    if (stream && fgetc(fp) != EOF) { /* (a regular file's size was checked with its header) */
+        free(buf);
+        return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: trailing bytes after %zu float32 values", path, count);
+    }
+    *out = buf;
+    return VGGCL_OK;
 }
 
 vggcl_status vggcl_npy_header(vggcl_ctx *ctx, const char *path, int *ndim, long long *shape, long long *offset)
@@ -204,7 +255,7 @@ vggcl_status vggcl_npy_header(vggcl_ctx *ctx, const char *path, int *ndim, long 
     VGGCL_NEED(ctx, "vggcl_npy_header", ndim);
     VGGCL_NEED(ctx, "vggcl_npy_header", shape);
     VGGCL_NEED(ctx, "vggcl_npy_header", offset);
-    vggcl_status st = open_input(ctx, path, &fp);
+    vggcl_status st = open_input(ctx, path, 0, &fp);
     if (st != VGGCL_OK) return st;
     st = read_header(ctx, path, fp, ndim, shape, &count, offset);
     fclose(fp);
@@ -215,29 +266,15 @@ vggcl_status vggcl_npy_read(vggcl_ctx *ctx, const char *path, int *ndim, long lo
 {
     size_t count;
     long long offset;
-    float *buf = NULL;
     FILE *fp;
     VGGCL_NEED(ctx, "vggcl_npy_read", data);
     VGGCL_NEED(ctx, "vggcl_npy_read", ndim);
     VGGCL_NEED(ctx, "vggcl_npy_read", shape);
     *data = NULL;
-    vggcl_status st = open_input(ctx, path, &fp);
+    vggcl_status st = open_input(ctx, path, 1, &fp);
     if (st != VGGCL_OK) return st;
-    if ((st = read_header(ctx, path, fp, ndim, shape, &count, &offset)) != VGGCL_OK) goto done;
-    buf = malloc(count ? count * sizeof(float) : 1);
-    if (!buf) {
-        st = vggcl__fail(ctx, VGGCL_ERR_NOMEM, "%s: out of host memory for %zu floats", path, count);
-        goto done;
-    }
-    size_t got = fread(buf, sizeof(float), count, fp);
-    if (got != count) {
-        st = vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: truncated: %zu of %zu float32 values present", path, got, count);
-        goto done;
-    }
-    *data = buf;
-    buf = NULL;
-done:
-    free(buf);
+    if ((st = read_header(ctx, path, fp, ndim, shape, &count, &offset)) == VGGCL_OK)
+        st = read_values(ctx, path, fp, count, offset < 0, data);
     fclose(fp);
     return st;
 }
