@@ -189,8 +189,21 @@ class Cli(unittest.TestCase):
                     self.skipTest(f"cannot run the command as nobody here: {e}")
                 self.assertEqual((r.returncode, r.stdout), (1, ""), r.stderr)
                 self.assertIn(f"vggcl: {locked}: cannot read the folder: Permission denied", r.stderr)
+            # but a lost+found (every mounted disk's root has one, root's alone) is passed over, said once: the
+            # images around it classified (a recursive walk of a mounted disk failed for every other user)
+            locked.rename(root / "a" / "lost+found")
+            r = subprocess.run([VGGCL, *map(str, args), "--device", "ref", "--recursive", root],
+                               capture_output=True, text=True, timeout=300, preexec_fn=nobody,
+                               env=dict(os.environ, VGGCL_CACHE_DIR="off"))
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertEqual([json.loads(line)["file"] for line in r.stdout.splitlines()],
+                             [f for f in walk(root) if "/lost+found/" not in f])  # (as os.walk run by nobody)
+            self.assertEqual(vggcl_lines(r.stderr), [f"vggcl: passed over 1 lost+found folder this user cannot read "
+                                                     f"(a filesystem's, kept by root), such as {root}/a/lost+found"])
         finally:
-            locked.chmod(0o755)
+            for p in (locked, root / "a" / "lost+found"):
+                if p.exists():
+                    p.chmod(0o755)
 
     def test_outputs_without_o_tmpfile(self):
         """Where the output's file system has no O_TMPFILE, or /proc gives no descriptor a path (here: a

@@ -230,18 +230,20 @@ int cmd_classify(int argc, char **argv);
 int cmd_cam(int argc, char **argv);
 
 /* Files a listing passed over that torchvision's ImageFolder would take (.bmp, .ppm, .pgm, .tif, .tiff,
- * .webp): how many, and the first's path (allocated). */
+ * .webp): how many, and the first's path (allocated); and the lost+found folders below the top that this
+ * user cannot read (a mounted disk's: os.walk passes over them too), how many and the first. */
 typedef struct cli_left_out {
-    int n;
-    char *first;
+    int n, lost;
+    char *first, *lost_first;
 } cli_left_out;
 /* Appends path, or a folder's .jpg/.jpeg/.png files (names starting with '.'
  * left out), to *list (strings allocated); with recursive, also those in the
  * folders below it, through symbolic links, in the order torchvision's
  * ImageFolder walks a class folder: by folder path, then by name. CLI_OK, or
  * CLI_FAIL with the message printed (out of memory, or path or a folder
- * below it one that cannot be read). other (may be NULL) counts the files of
- * ImageFolder's other formats passed over. */
+ * below it one that cannot be read, but a lost+found denied to this user).
+ * other (may be NULL) counts the files of ImageFolder's other formats and
+ * the lost+found folders passed over. */
 int cli_expand_images(const char *path, int recursive, char ***list, int *n, cli_left_out *other);
 /* Says them, if any, once under mpirun (as a usage error is said), and empties o. */
 void cli_left_out_say(cli_left_out *o);

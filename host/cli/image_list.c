@@ -33,15 +33,16 @@ static int has_other_ext(const char *name)
 
 /* Counts path (taken) as left out, keeping the least path by bytes to name (readdir's order is the file
  * system's). */
-static void left_out(cli_left_out *o, char *path)
+/* Counts path into *n and keeps the least of them in *first (path is taken: kept or freed). */
+static void left_out(int *n, char **first, char *path)
 {
-    o->n++;
-    if (o->first && strcmp(path, o->first) >= 0) {
+    ++*n;
+    if (*first && strcmp(path, *first) >= 0) {
         free(path);
         return;
     }
-    free(o->first);
-    o->first = path;
+    free(*first);
+    *first = path;
 }
 
 void cli_left_out_say(cli_left_out *o)
@@ -50,7 +51,10 @@ void cli_left_out_say(cli_left_out *o)
         cli_error(CLI_OK, "left out %d file%s of a format vggcl does not read (it reads JPEG and PNG), such as %s; "
                           "torchvision's ImageFolder would take %s",
                   o->n, o->n == 1 ? "" : "s", o->first ? o->first : "", o->n == 1 ? "it" : "them");
-    free(o->first);
+    if (o->lost && cli_usage_said())
+        cli_error(CLI_OK, "passed over %d lost+found folder%s this user cannot read (a filesystem's, kept by root), "
+                          "such as %s", o->lost, o->lost == 1 ? "" : "s", o->lost_first ? o->lost_first : "");
+    free(o->first), free(o->lost_first);
     *o = (cli_left_out){ 0 };
 }
 
@@ -99,8 +103,9 @@ typedef struct up {
 
 /* Appends dir's image files (and with recursive, those below it, through symbolic links too), in
  * no order; names starting with '.' are left out. A folder that cannot be read is an error, below
- * the top one too (os.walk passes over it, and its images went unsaid). CLI_OK, or CLI_FAIL with the
- * message printed. */
+ * the top one too (os.walk passes over it, and its images went unsaid), but for a lost+found below the
+ * top this user may not read (every mounted disk's root has one: counted in other). CLI_OK, or CLI_FAIL
+ * with the message printed. */
 static int walk(const char *dir, const struct stat *sb, const up *parent, int recursive, char ***list, int *n,
                 cli_left_out *other)
 {
@@ -108,6 +113,13 @@ static int walk(const char *dir, const struct stat *sb, const up *parent, int re
     for (const up *u = parent; u; u = u->parent)
         if (u->dev == here.dev && u->ino == here.ino) return CLI_OK;
     DIR *d = opendir(dir);
+    const char *slash = strrchr(dir, '/');
+    if (!d && errno == EACCES && parent && other && !strcmp(slash ? slash + 1 : dir, "lost+found")) {
+        char *copy = strdup(dir); /* (a mounted disk's, root's alone: os.walk passes over it without a word) */
+        if (!copy) return cli_error(CLI_FAIL, "out of host memory listing %s", dir);
+        left_out(&other->lost, &other->lost_first, copy);
+        return CLI_OK;
+    }
     if (!d) return cli_error(CLI_FAIL, "%s: cannot read the folder: %s", dir, strerror(errno));
     char **subs = NULL;
     int n_subs = 0, ok = 1;
@@ -121,7 +133,7 @@ static int walk(const char *dir, const struct stat *sb, const up *parent, int re
         if (!path) ok = 0;
         else if (is_dir && recursive) ok = append(&subs, &n_subs, path);
         else if (!is_dir && has_image_ext(e->d_name)) ok = append(list, n, path);
-        else if (!is_dir && other && has_other_ext(e->d_name)) left_out(other, path);
+        else if (!is_dir && other && has_other_ext(e->d_name)) left_out(&other->n, &other->first, path);
         else free(path);
     }
     closedir(d);
