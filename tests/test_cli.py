@@ -770,6 +770,20 @@ class Cli(unittest.TestCase):
             self.assertEqual(sorted(p.name for p in self.out.parent.iterdir()), [self.out.name])
             self.out.unlink()
         x20.unlink()
+        # classify the same: --tensor-out was renamed over an earlier run's file, then removed when the logits
+        # could not be written (lost); also for a share with no images read (--shard: empty arrays)
+        img = ROOT / "tests" / "data" / "tiny.png"
+        (self.d / "broken.png").write_bytes(b"not a png")
+        tensor = self.out.parent / "t.npy"
+        for images, extra in (([img, img], []), ([self.d / "broken.png"], ["--shard", "0/1"])):
+            tensor.write_bytes(b"an earlier run's")
+            r = self.vggcl("classify", "--weights", self.weights, "--resize", "24", "--crop", "16", "--tensor-out",
+                           tensor, "--logits-out", "/dev/full", *extra, *images)
+            self.assertEqual(r.returncode, 1, r.stderr)
+            self.assertIn("vggcl: /dev/full: cannot write", r.stderr)
+            self.assertEqual(tensor.read_bytes(), b"an earlier run's", r.stderr)
+            self.assertEqual(sorted(p.name for p in self.out.parent.iterdir()), ["t.npy"])
+        tensor.unlink()
         # a folder where an output goes: refused before the run (the failed write removed the other output)
         (self.d / "f.npy").mkdir()
         self.fails(self.run_args(extra=["--features", self.d / "f.npy"]), 2, "f.npy is a folder")

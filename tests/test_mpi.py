@@ -321,6 +321,17 @@ class Mpi(Folder):
         self.assertEqual(r.returncode, 1, r.stderr)
         self.assertIn(str(bad), r.stderr)
         self.assertEqual(list(out.iterdir()), [])
+        # logits that cannot be written (a full device): an earlier run's tensor file is kept (the gathered
+        # tensor was renamed over it, then removed: lost)
+        tensor = out / "t.npy"
+        tensor.write_bytes(b"an earlier run's")
+        r = subprocess.run(["mpirun", "-n", "2", "--oversubscribe", VGGCL, "classify", "--weights", str(self.weights),
+                            "--resize", "40", "--crop", "32", "--logits-out", "/dev/full", "--tensor-out", str(tensor),
+                            str(self.images)], capture_output=True, text=True, env=ENV, timeout=600)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("vggcl: /dev/full: cannot write", r.stderr)
+        self.assertEqual(tensor.read_bytes(), b"an earlier run's")
+        self.assertEqual(list(out.iterdir()), [tensor])
 
     def test_shards_concatenate_to_one_process(self):
         one, o1 = self.classify("one", "--format", "json")

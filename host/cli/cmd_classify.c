@@ -273,28 +273,15 @@ int cmd_classify(int argc, char **argv)
     const cli_batch_job job = { ctx, model, &p, batch, 0, 1, 0, progress_s, threads, NULL, devs.n, devs.ctx,
                                 devs.model, &ranks, 0, h, w, 0 };
     if ((rc = cli_run_batches(&job, files, n_files, print_batch, &res, &failed)) != CLI_OK) goto out;
-    /* all outputs or none: the logits are renamed into place only when the tensor is too */
+    /* all outputs or none: both made durable, then named (an earlier run's kept where one cannot be written) */
     rc = CLI_FAIL;
-    if (!res.ok && shard) { /* a share with no images read (--shard): empty arrays, to concatenate */
-        if (cli_write_empty(wctx, tensor_out, 3, (const long long[]){ 3, h, w }) != CLI_OK) goto out;
-        if (cli_write_empty(wctx, logits_out, 1, (const long long[]){ classes }) != CLI_OK) {
-            if (tensor_out) vggcl_remove_output(tensor_out);
-            goto out;
-        }
-    }
-    if (res.x && vggcl_npy_writer_close(wctx, res.x, 1) != VGGCL_OK) {
-        res.x = NULL;
-        rc = cli_error(CLI_FAIL, "%s", vggcl_message(wctx));
+    if (!res.ok && shard && /* a share with no images read (--shard): empty arrays, to concatenate */
+        (cli_open_empty(wctx, tensor_out, 3, (const long long[]){ 3, h, w }, &res.x) != CLI_OK ||
+         cli_open_empty(wctx, logits_out, 1, (const long long[]){ classes }, &res.logits) != CLI_OK))
         goto out;
-    }
-    res.x = NULL;
-    if (res.logits && vggcl_npy_writer_close(wctx, res.logits, 1) != VGGCL_OK) {
-        res.logits = NULL;
-        rc = cli_error(CLI_FAIL, "%s", vggcl_message(wctx));
-        if (tensor_out) vggcl_remove_output(tensor_out);
-        goto out;
-    }
-    res.logits = NULL;
+    vggcl_npy_writer *staged[2] = { res.x, res.logits };
+    res.x = res.logits = NULL;
+    if (cli_name_all(wctx, staged, (const char *const[]){ tensor_out, logits_out }, 2, 1) != CLI_OK) goto out;
     rc = cli_ranks_finish(&ranks, wctx, CLI_OK, &failed, &res.ok);
     finished = 1;
     if (rc == CLI_OK && failed) {

@@ -379,9 +379,11 @@ static size_t row_bytes(const long long *h)
 }
 
 /* Rank 0 writes out: the rows of every rank's temporary .npy (part; empty for a rank with no
- * readable image, which writes no array), in rank order. */
-static int merge_npy(vggcl_ctx *ctx, const char *out, int part, const cli_ranks *r)
+ * readable image, which writes no array), in rank order, staged in *w (not named: cli_name_all names the
+ * arrays together; NULL where none was opened or the merge failed). */
+static int merge_npy(vggcl_ctx *ctx, const char *out, int part, const cli_ranks *r, vggcl_npy_writer **w)
 {
+    *w = NULL;
     long long mine[PART_WIDTH], *all;
     void *mem;
     part_header(ctx, part, mine);
@@ -416,8 +418,8 @@ static int merge_npy(vggcl_ctx *ctx, const char *out, int part, const cli_ranks 
              : s.refused  ? cli_error(CLI_FAIL, "%s", vggcl_message(ctx))
                           : cli_error(CLI_FAIL, "%s: rank %d's part could not be read back", out, bad);
     }
-    if (s.w && vggcl_npy_writer_close(ctx, s.w, rc == CLI_OK) != VGGCL_OK && rc == CLI_OK)
-        rc = cli_error(CLI_FAIL, "%s", vggcl_message(ctx));
+    if (rc == CLI_OK) *w = s.w;
+    else vggcl_npy_writer_close(ctx, s.w, 0);
     free(mem), free(all);
     return rc;
 }
@@ -476,16 +478,20 @@ int cli_ranks_finish(cli_ranks *r, vggcl_ctx *ctx, int rc, int *failed, int *ok)
     MPI_Allreduce(counts, sums, 2, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
     MPI_Allreduce(&counts[2], &worst, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
     *failed = sums[0], *ok = sums[1], rc = worst;
-    /* the arrays, tensor first: all or none (every rank takes part in each gather) */
+    /* the arrays, tensor first (every rank takes part in each gather), staged on rank 0 and named all or
+     * none (an earlier run's files kept where the second cannot be written) */
     int merged = CLI_OK;
-    if (rc == CLI_OK && r->final_tensor) {
-        merged = merge_npy(ctx, r->final_tensor, r->tensor_fd, r);
+    vggcl_npy_writer *w[2] = { NULL, NULL };
+    const char *paths[2] = { r->final_tensor, r->final_logits };
+    for (int k = 0; k < 2; k++)
+        if (rc == CLI_OK && merged == CLI_OK && paths[k]) {
+            merged = merge_npy(ctx, paths[k], k ? r->logits_fd : r->tensor_fd, r, &w[k]);
+            MPI_Allreduce(MPI_IN_PLACE, &merged, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+        }
+    const int named = cli_name_all(ctx, w, paths, 2, rc == CLI_OK && merged == CLI_OK); /* (rank 0's alone) */
+    if (rc == CLI_OK && merged == CLI_OK) {
+        merged = named;
         MPI_Allreduce(MPI_IN_PLACE, &merged, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
-    }
-    if (rc == CLI_OK && merged == CLI_OK && r->final_logits) {
-        merged = merge_npy(ctx, r->final_logits, r->logits_fd, r);
-        MPI_Allreduce(MPI_IN_PLACE, &merged, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
-        if (merged != CLI_OK && r->rank == 0 && r->final_tensor) vggcl_remove_output(r->final_tensor);
     }
     if (rc == CLI_OK) rc = merged;
 #else
