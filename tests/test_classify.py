@@ -105,6 +105,28 @@ class Classify(unittest.TestCase):
         names = self.labels.read_text().splitlines()  # (csv quotes the one with a comma and quotes in it)
         self.assertEqual([row["label"] for row in rows], [names[c] for c in top])
 
+    def test_top_ranked_by_logits(self):
+        """--top ranks by logit, as torch.topk: a head whose logits lie thousands apart makes every probability
+        but the top one 0 in double, and those classes came out in index order (ranks 2 to K wrong). Both the
+        selection (K <= 16) and the sort (K > 16)."""
+        model = gap_model("vgg11", 20, "keep", seed=5)
+        with torch.no_grad():
+            model.classifier[0].weight.mul_(3e4)
+        weights = self.d / "far.safetensors"
+        export(model, weights, "keep")
+        logits_out = self.d / "far-logits.npy"
+        for k in (7, 20):
+            r = subprocess.run([VGGCL, "classify", "--weights", weights, "--resize", "64", "--crop", "64", "--top",
+                                str(k), "--format", "json", "--logits-out", logits_out, *self.images],
+                               capture_output=True, text=True, timeout=600)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            logits = torch.from_numpy(np.load(logits_out))
+            self.assertGreater(float((logits.max(1).values - logits.min(1).values).min()), 1000)  # (the case)
+            for row, lg in zip((json.loads(line) for line in r.stdout.splitlines()), logits):
+                self.assertEqual([t["class"] for t in row["top"]], torch.topk(lg, k).indices.tolist())
+            logits_out.unlink()
+        weights.unlink()
+
     def test_bad_images_skipped(self):
         bad = self.d / "broken.jpg"
         bad.write_bytes(self.images[0].read_bytes()[:100])

@@ -99,6 +99,19 @@ static int model_labels(const vggcl_model *m, int classes, labels *l)
     return 0;
 }
 
+/* Class a before class b (< 0) by logits: the higher first (NaN above all, as torch.topk), ties by class
+ * index. */
+static int by_logit_of(const float *logits, int a, int b)
+{
+    const float x = logits[a], y = logits[b];
+    if (isnan(x) != isnan(y)) return isnan(x) ? -1 : 1;
+    if (x != y && !isnan(x)) return x > y ? -1 : 1;
+    return (a > b) - (a < b);
+}
+
+static _Thread_local const float *ranked; /* (qsort's comparator has no argument for them) */
+static int by_logit(const void *a, const void *b) { return by_logit_of(ranked, *(const int *)a, *(const int *)b); }
+
 /* Prints one image's top k in the chosen format: CLI_OK, or CLI_FAIL said (out of memory: the line would be
  * missing from the answers). */
 static int report(const char *file, const float *logits, int classes, int k, const labels *l, const char *format)
@@ -113,11 +126,16 @@ static int report(const char *file, const float *logits, int classes, int k, con
     for (int c = 1; c < classes; c++) mx = logits[c] > mx ? logits[c] : mx;
     for (int c = 0; c < classes; c++) sum += prob[c] = exp(logits[c] - mx);
     for (int c = 0; c < classes; c++) prob[c] /= sum, order[c] = c;
-    for (int i = 0; i < k; i++) { /* partial selection sort: highest first, ties by class index (as eval) */
+    /* ranked by logit (as torch.topk and eval), not by probability: those 745 below the top are all 0 in
+     * double and tied; highest first, ties by class index. A few: selected; many: sorted */
+    if (k > 16) {
+        ranked = logits;
+        qsort(order, (size_t)classes, sizeof *order, by_logit);
+    }
+    for (int i = 0; i < k && k <= 16; i++) {
         int best = i;
         for (int j = i + 1; j < classes; j++)
-            if (prob[order[j]] > prob[order[best]] || (prob[order[j]] == prob[order[best]] && order[j] < order[best]))
-                best = j;
+            if (by_logit_of(logits, order[j], order[best]) < 0) best = j;
         const int t = order[i];
         order[i] = order[best];
         order[best] = t;
