@@ -94,6 +94,7 @@ struct vggcl_ctx {
     size_t max_wg;
     size_t kernel_wg_cap;                  /* tests: a driver that allows kernels fewer items than max_wg */
     size_t blas_reach;                     /* tests: floats CLBlast's offsets reach (0: INT_MAX, its own) */
+    size_t grid_rows;                      /* tests: rows a launch takes (0: VGGCL_GRID_ROWS; vggcl__enqueue) */
     int is_gpu;                            /* CL_DEVICE_TYPE_GPU: the GPU-shaped kernels by default */
     int is_cpu;                            /* CL_DEVICE_TYPE_CPU: kernels built with -DVGGCL_CPU */
     vggcl_program_entry *programs;         /* built on first use, per (program, defines) */
@@ -285,8 +286,9 @@ extern const size_t vggcl__one_item[3];
  * a large batch) is made as several, each taking a run of them through the
  * global offset: CUDA's grids stop at 65535 there, and NVIDIA's OpenCL runs on
  * them. So kernels index those dimensions by get_global_id, never by
- * get_group_id or get_global_size (but wino_gpu_gemm, whose are channel
- * blocks and the 36 points: never that many). */
+ * get_group_id or get_global_size (wino_gpu_gemm did: its channel blocks are
+ * 65536 rows where NWG = NDIMC = 32 and C_out is 65536). A context's
+ * grid_rows lowers the limit for the tests, so that every kernel is split. */
 #define VGGCL_GRID_ROWS 65535
 vggcl_status vggcl__enqueue(vggcl_ctx *ctx, const char *where, cl_kernel k, cl_uint dims, const size_t *global,
                             const size_t *local, double flops);

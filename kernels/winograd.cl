@@ -580,7 +580,7 @@ __kernel void wino_gemm_out(__global const float *restrict V, __global const flo
  *   wino_gpu_input:  one work-item per (tile, input channel): get_global_id(0) = t
  *                    (< Tp), (1) = ic (< Kp); B^T d B of its 6x6 tile, 36 stores
  *                    that are consecutive across work-items.
- *   wino_gpu_gemm:   per transform point xi = get_group_id(2),
+ *   wino_gpu_gemm:   per transform point xi = get_global_id(2),
  *                    M[xi] (Cp x Tp) = U[xi]^T (Cp x Kp) * V[xi] (Kp x Tp).
  *                    A work-group of MDIMC x NDIMC work-items computes MWG tiles x
  *                    NWG channels; each work-item MWI x NWI of them in registers,
@@ -710,7 +710,8 @@ void wino_gpu_gemm(__global const float *restrict V, __global const float *restr
     __local float As[KWG * MWG]; /* (KWG, MWG): a slice of V */
     __local float Bs[KWG * NWG]; /* (KWG, NWG): a slice of U */
     const int lx = get_local_id(0), ly = get_local_id(1), tid = ly * MDIMC + lx;
-    const int m0 = get_group_id(0) * MWG, n0 = get_group_id(1) * NWG, xi = get_group_id(2);
+    /* (by global ids: a launch of more than VGGCL_GRID_ROWS rows is split through the global offset) */
+    const int m0 = get_global_id(0) / MDIMC * MWG, n0 = get_global_id(1) / NDIMC * NWG, xi = get_global_id(2);
     __global const float *a = V + (size_t)xi * Kp * Tp + m0;
     __global const float *b = U + (size_t)xi * Kp * Np + n0;
     /* the vectors this work-item stages: row k, column (first float) of each */

@@ -81,6 +81,25 @@ START_TEST(test_conv_many_rows)
 }
 END_TEST
 
+/* Every algorithm with its launches split down to one work-group row each (the context's grid_rows
+ * lowered from VGGCL_GRID_ROWS): a kernel that indexes a second or third dimension by get_group_id (as
+ * wino_gpu_gemm did) computes its first rows again and leaves the last unwritten. Remainders in every
+ * size, a batch of 3, with and without the pool folded in. */
+START_TEST(test_conv_split_launches)
+{
+    static const int algos[] = { VGGCL_CONV_DIRECT, VGGCL_CONV_GEMM, VGGCL_CONV_WINOGRAD, VGGCL_CONV_WINOGRAD_GPU,
+                                 VGGCL_CONV_WINOGRAD_PACKED };
+    vggcl_ctx *ctx = tu_cl_ctx();
+    ctx->grid_rows = 1;
+    for (size_t a = 0; a < sizeof algos / sizeof algos[0]; a++)
+        for (int pool = 0; pool <= vggcl__conv_algo(algos[a])->fuses_pool; pool++)
+            ck_assert_msg(conv_case(ctx, algos[a], NULL, 3, 5, 37, 9, 11, pool, 17u + (unsigned)a, REL_L2, ELEM),
+                          "algorithm %d (pool %d), its launches split into rows, differs from the reference", algos[a],
+                          pool);
+    vggcl_ctx_free(ctx);
+}
+END_TEST
+
 /* The gemm path where CLBlast's 32-bit offsets end (lowered here to blas_reach floats, from INT_MAX: 2^31
  * floats take 8 GiB): at the reach of one product's padded copies (49152 floats for 3 -> 7 channels at
  * 9x7), the images whose place in the output lies past it (111 to 113 of 114) go through the second
@@ -113,6 +132,7 @@ int main(void)
     tcase_add_loop_test(tc, test_conv_shapes, VGGCL_CONV_GEMM, VGGCL_CONV_GEMM + 1);
     tcase_add_test(tc, test_conv_reference_by_hand);
     tcase_add_test(tc, test_conv_many_rows);
+    tcase_add_test(tc, test_conv_split_launches);
     tcase_add_test(tc, test_conv_gemm_reach);
     suite_add_tcase(s, tc);
     return tu_run(s);

@@ -153,10 +153,13 @@ END_TEST
 
 /* A sample of the GPU GEMM's parameter space: candidates in the tuner's
  * enumeration order, kept when they bring a (tunable, value) pair not yet
- * covered, until every value of every tunable has run. */
+ * covered, until every value of every tunable has run; each launch split
+ * into rows of one work-group. */
 START_TEST(test_winograd_gpu_params)
 {
     vggcl_ctx *ctx = tu_cl_ctx();
+    ctx->grid_rows = 1; /* every launch split into rows of one work-group (by the global offset): as a GPU
+                         * splits those past 65535 rows, which NWG = NDIMC = 32 makes at 65536 channels */
     const int id = VGGCL_CONV_WINOGRAD_GPU, total = vggcl__conv_candidates(ctx, id, NULL, 0);
     const vggcl_conv_algo *a = vggcl__conv_algo(id);
     ck_assert_int_gt(total, 50);

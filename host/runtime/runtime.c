@@ -68,8 +68,9 @@ vggcl_status vggcl__enqueue(vggcl_ctx *ctx, const char *where, cl_kernel k, cl_u
     /* the rows each launch takes in dimensions 1 and 2 (whole work-groups, at most VGGCL_GRID_ROWS rows and
      * so groups), and how many launches (a size of 0 is one launch, which the driver refuses) */
     size_t step[3] = { global[0], 1, 1 }, launches = 1, made = 0, off[3] = { 0, 0, 0 }, g[3] = { global[0], 1, 1 };
+    const size_t rows = ctx->grid_rows ? ctx->grid_rows : VGGCL_GRID_ROWS;
     for (cl_uint d = 1; d < dims && launches; d++) {
-        const size_t l = local && local[d] ? local[d] : 1, most = VGGCL_GRID_ROWS / l * l;
+        const size_t l = local && local[d] ? local[d] : 1, most = rows < l ? l : rows / l * l;
         step[d] = global[d] > most ? most : global[d];
         launches = global[d] ? launches * ((global[d] + step[d] - 1) / step[d]) : 0;
     }
