@@ -345,6 +345,94 @@ def test_arguments_of_the_wrong_kind(files):
     os.unlink(odd)
 
 
+def test_threads_sharing_a_model(files):
+    """Threads that share a model take turns: the same logits as one thread (6 of 30 differed, the passes
+    mixing in the model's buffers), and close() from another thread waits for the call in progress, after
+    which calls say the model is closed (PoCL aborted the interpreter, the reference read freed memory)."""
+    x = np.random.default_rng(3).standard_normal((2, 3, 64, 64)).astype(np.float32)
+    xs = [x + k for k in range(6)]
+    m = vggcl.Model(files["weights"])
+    want = [m.forward(a)[0] for a in xs]
+    got = [None] * len(xs)
+
+    def one(k):
+        for _ in range(3):
+            got[k] = m.forward(xs[k])[0]
+    threads = [threading.Thread(target=one, args=(k,)) for k in range(len(xs))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for k in range(len(xs)):
+        np.testing.assert_array_equal(got[k], want[k])
+    started, results = threading.Event(), []
+
+    def busy():
+        started.set()
+        try:
+            for _ in range(20):
+                results.append(m.forward(x)[0])
+        except vggcl.Error as e:
+            results.append(e)
+    t = threading.Thread(target=busy)
+    t.start()
+    started.wait()
+    m.close()
+    t.join()
+    passes = [r for r in results if not isinstance(r, vggcl.Error)]
+    errors = [r for r in results if isinstance(r, vggcl.Error)]
+    assert all(np.array_equal(r, want[0]) for r in passes)
+    assert len(errors) <= 1 and all("the model is closed" in str(e) for e in errors), errors
+
+
+def test_error_kinds_and_odd_arguments(files):
+    """vggcl.Error carries the library's kind of failure (status), None where this module refused the
+    argument; a float input that numpy holds unaligned is copied (C read it as float *), a tensor that
+    requires grad and a non-list of paths raise vggcl.Error (RuntimeError, TypeError), features_only must
+    be a bool ("no" loaded the trunk alone), head "" is refused (it meant the default), a conv name that is
+    not ASCII is refused by name (UnicodeEncodeError)."""
+    with pytest.raises(vggcl.Error) as e:
+        vggcl.Model(files["dir"] / "nope.safetensors")
+    assert e.value.status == "io"
+    with vggcl.Model(files["weights"], device="ref") as m:
+        with pytest.raises(vggcl.Error) as e:
+            m.forward(np.zeros((1, 3, 8, 8), np.float32))
+        assert e.value.status == "shape"
+        with pytest.raises(vggcl.Error) as e:
+            m.forward(np.zeros((3, 64, 64), np.float32))
+        assert e.value.status is None
+        raw = np.zeros(files["x"].size * 4 + 1, np.uint8)
+        unaligned = np.frombuffer(raw.data, np.float32, files["x"].size, offset=1).reshape(files["x"].shape)
+        unaligned[...] = files["x"]
+        assert not unaligned.flags.aligned
+        np.testing.assert_array_equal(m.forward(unaligned)[0], m.forward(files["x"])[0])
+        with pytest.raises(vggcl.Error, match="input: .*grad"):
+            m.forward(torch.zeros((1, 3, 64, 64), requires_grad=True))
+        with pytest.raises(vggcl.Error, match="paths is 5"):
+            m.classify(5)
+    for kwargs, said in ((dict(features_only="no"), "features_only is 'no'"), (dict(head=""), "head is empty"),
+                         (dict(conv="\udcff"), "conv must be")):
+        with pytest.raises(vggcl.Error, match=said):
+            vggcl.Model(files["weights"], device="ref", **kwargs)
+
+
+def test_classify_ranks_by_logit(files, tmp_path):
+    """classify ranks by logit, as torch.topk: with logits thousands apart every probability but the top
+    one is 0 in double, and those classes came out in index order."""
+    model = gap_model("vgg11", 20, "keep", seed=5)
+    with torch.no_grad():
+        model.classifier[0].weight.mul_(3e4)
+    weights = tmp_path / "far.safetensors"
+    export(model, weights, "keep")
+    with vggcl.Model(weights, device="ref") as m:
+        for top in (7, 20):
+            answers = m.classify(files["images"], top=top, resize=64, crop=64)
+            x = np.stack([m.preprocess(p, resize=64, crop=64) for p in files["images"]])
+            logits = torch.from_numpy(m.forward(x)[0])
+            for got, lg in zip(answers, logits):
+                assert [c for c, _, _ in got] == torch.topk(lg, top).indices.tolist()
+
+
 def test_older_library_said(tmp_path):
     """A libvggcl.so of another minor version (each 0.x minor may change the ABI: structs read with the
     wrong layout) fails the import naming the library and both versions; one of this version with a

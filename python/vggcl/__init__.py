@@ -32,7 +32,17 @@ __all__ = ["Error", "Model", "devices", "load_image", "preprocess", "version"]
 
 
 class Error(Exception):
-    """A vggcl call failed; the message names the file, tensor, layer or device."""
+    """A vggcl call failed; the message names the file, tensor, layer or device. status is the library's
+    kind of failure ("arg", "io", "format", "shape", "no_device", "device", "device_memory" or "nomem", as
+    vggcl_status), for a caller that acts on it (a smaller batch after "device_memory"); None where this
+    module refused an argument before calling the library."""
+
+    def __init__(self, message, status=None):
+        super().__init__(message)
+        self.status = status
+
+
+_STATUS = (None, "arg", "io", "format", "shape", "no_device", "device", "device_memory", "nomem")
 
 
 # The library of this module's version (python/pyproject.toml; while it is 0.x each minor version
@@ -222,7 +232,7 @@ class _Context:
 
     def check(self, status):
         if status != 0:
-            raise Error(_text(_message(self.ptr)))
+            raise Error(_text(_message(self.ptr)), _STATUS[status] if 0 < status < len(_STATUS) else None)
 
     def close(self):
         if self.ptr:
@@ -320,7 +330,7 @@ def _preprocess(ctx, image, p):
         if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
             raise Error(f"preprocess: expected an (H, W, 3) uint8 image, got {rgb.dtype} of shape {rgb.shape} "
                         "(a float image would be cut to bytes: convert it, e.g. (x * 255).round().astype(np.uint8))")
-        rgb = np.ascontiguousarray(rgb)
+        rgb = np.require(rgb, np.uint8, ["C", "A"])
         ctx.check(_image_preprocess(ctx.ptr, rgb.ctypes.data_as(ctypes.POINTER(ctypes.c_ubyte)), rgb.shape[0],
                                     rgb.shape[1], ctypes.byref(p), ctypes.byref(out), ctypes.byref(oh),
                                     ctypes.byref(ow)))
@@ -352,6 +362,19 @@ def preprocess(image, resize=256, crop=224, mean=(0.485, 0.456, 0.406), std=(0.2
         ctx.close()
 
 
+def _locked(method):
+    """A Model method that calls the library: one at a time per model (its context is not locked), so
+    threads that share a model take turns, and close() cannot free it under a call."""
+    def call(self, *args, **kwargs):
+        lock = getattr(self, "_lock", None)  # (none: __init__ failed before it; close() from __del__)
+        if lock is None:
+            return method(self, *args, **kwargs)
+        with lock:
+            return method(self, *args, **kwargs)
+    call.__name__, call.__qualname__, call.__doc__ = method.__name__, method.__qualname__, method.__doc__
+    return call
+
+
 class Model:
     """A model loaded from safetensors onto a device, with a context of its own.
 
@@ -359,12 +382,14 @@ class Model:
     device name, or None ($VGGCL_DEVICE, else the first GPU, else the first device).
     pool5: "keep", "drop" or None (the file's metadata). conv: "auto" or an algorithm name.
     features_only: load the convolutions only (no head needed; forward gives no logits).
-    A model is used by one thread at a time (as a vggcl context): threads that share one must not
-    call it, or close it, while another call runs (the library runs without the GIL). It cannot be
-    copied (copy, deepcopy, pickle): load the file again for another.
+    Threads may share a model: its calls take turns (a lock: the library's context runs one call at a
+    time, without the GIL), and close() waits for the call in progress. A model per thread, each with
+    its own context, runs them at once. It cannot be copied (copy, deepcopy, pickle): load the file
+    again for another.
     """
 
     def __init__(self, path, device=None, pool5=None, conv=None, head=None, features_only=False):
+        self._lock = threading.RLock()
         file = _bytes(path, "the model's path")
         self.path = os.fsdecode(file)
         if pool5 not in _POOL5:
@@ -374,11 +399,16 @@ class Model:
         opts = _LoadOptions()
         _load_defaults(ctypes.byref(opts))
         opts.pool5 = _POOL5[pool5]
-        self._head = _bytes(head, "head") if head else None
+        if head is not None and not _bytes(head, "head"):
+            raise Error("head is empty; expected a key prefix (None: the classifier.K chain)")
+        self._head = _bytes(head, "head") if head is not None else None
         opts.head = self._head
-        opts.features_only = int(bool(features_only))
+        if not isinstance(features_only, (bool, np.bool_)):
+            raise Error(f"features_only is {features_only!r}; expected True or False")
+        opts.features_only = int(features_only)
         if conv not in (None, "auto"):
-            opts.conv = _conv_algorithm(conv.encode()) if isinstance(conv, str) and "\0" not in conv else 0
+            known = isinstance(conv, str) and "\0" not in conv and conv.isascii()
+            opts.conv = _conv_algorithm(conv.encode()) if known else 0
             if not opts.conv:
                 raise Error(f"conv must be auto, direct, winograd, gemm, winograd-gpu or winograd-packed, not {conv!r}")
         spec = None if device is None else _bytes(_device_spec(device), "device")
@@ -400,8 +430,10 @@ class Model:
             raise Error(f"{self.path}: the model is closed")
         return self._ptr
 
+    @_locked
     def close(self):
-        """Releases the model and its device memory (also done when it is garbage collected)."""
+        """Releases the model and its device memory (also done when it is garbage collected); waits for a
+        call another thread is making on it."""
         if getattr(self, "_ptr", None):
             _model_free(self._ptr)
             self._ptr = None
@@ -418,11 +450,13 @@ class Model:
         self.close()
 
     @property
+    @_locked
     def device(self):
         self._live()
         return _text(_device_name(self._ctx.ptr))
 
     @property
+    @_locked
     def device_index(self):
         """The device's index in devices(), which tells apart devices of one name (a box's GPUs); None on the
         reference backend."""
@@ -431,24 +465,29 @@ class Model:
         return None if index < 0 else index
 
     @property
+    @_locked
     def device_type(self):
         """"GPU", "CPU", ... as devices() gives it; "" on the reference backend."""
         self._live()
         return _text(_device_type(self._ctx.ptr))
 
     @property
+    @_locked
     def classes(self):
         return _model_classes(self._live())
 
     @property
+    @_locked
     def features(self):
         return _model_features(self._live())
 
     @property
+    @_locked
     def pool5(self):
         return "keep" if _model_pool5(self._live()) else "drop"
 
     @property
+    @_locked
     def class_names(self):
         """The names in the file's metadata ("vggcl.classes"), or None."""
         names = [_model_class_name(self._live(), c) for c in range(self.classes)]
@@ -466,6 +505,7 @@ class Model:
         return {"resize": p.resize, "crop": p.crop, "mean": [float(v) for v in p.mean],
                 "std": [float(v) for v in p.std], "draft": bool(p.draft)}
 
+    @_locked
     def metadata(self, key):
         """The file's __metadata__[key], or None."""
         if not isinstance(key, str):
@@ -476,15 +516,16 @@ class Model:
     def _input(self, x):
         try:
             a = np.asarray(x)
-        except (TypeError, ValueError) as e:  # (ragged nested lists)
+        except (TypeError, ValueError, RuntimeError) as e:  # (ragged nested lists; a tensor that requires grad)
             raise Error(f"input: {e}; expected (N, 3, H, W) float32") from None
         if a.dtype.kind not in "fiub":  # (complex would lose its imaginary part; strings and objects fail)
             raise Error(f"input of {a.dtype}; expected (N, 3, H, W) float32")
-        x = np.ascontiguousarray(a, np.float32)
+        x = np.require(a, np.float32, ["C", "A"])  # (contiguous and aligned: C reads it as float *)
         if x.ndim != 4 or x.shape[1] != 3:
             raise Error(f"input of shape {x.shape}; expected (N, 3, H, W) float32")
         return x
 
+    @_locked
     def forward(self, x):
         """x (N, 3, H, W) float32, normalized -> (logits (N, C), features (N, F)); logits is None for a
         model loaded features_only."""
@@ -496,6 +537,7 @@ class Model:
                                  logits.ctypes.data_as(_f) if logits is not None else None, feats.ctypes.data_as(_f)))
         return logits, feats
 
+    @_locked
     def max_batch(self, h, w=None, limit=4096):
         """The largest batch of h x w images (w: h where not given) whose pass fits in the device's memory
         (the host's on the reference), as each pass checks it, up to limit; 0 where not even one fits.
@@ -511,6 +553,7 @@ class Model:
             raise Error(_text(_message(self._ctx.ptr)))
         return n
 
+    @_locked
     def cam(self, x, classes=None):
         """Class activation maps of the top class, or of classes[i] (-1: the top) -> (cams (N, mh, mw),
         chosen classes (N,), logits (N, C))."""
@@ -532,12 +575,14 @@ class Model:
                                      else None, cams.ctypes.data_as(_f), chosen.ctypes.data_as(_i)))
         return cams, chosen, logits
 
+    @_locked
     def preprocess(self, image, resize=None, crop=None, mean=None, std=None, draft=None):
         """An image path or (H, W, 3) uint8 array -> (3, H, W) float32, as `vggcl classify` does it:
         the arguments, else the model's metadata, else torchvision's VGG16 preset (draft: as
         vggcl.preprocess's, else the model's metadata, else False)."""
         return _preprocess(self._ctx, image, self._preset(resize, crop, mean, std, draft))
 
+    @_locked
     def _preset(self, resize=None, crop=None, mean=None, std=None, draft=None):
         return _preset(self._ctx, self._live(), resize, crop, mean, std, draft)
 
@@ -564,7 +609,10 @@ class Model:
             return path, _preprocess(local.ctx, path, p)
 
         out = []
-        paths = iter(paths)
+        try:
+            paths = iter(paths)
+        except TypeError:
+            raise Error(f"classify: paths is {paths!r}; expected a path or a list of them") from None
         threads = threads or _decode_threads_default(self._ctx.ptr)
         pool = concurrent.futures.ThreadPoolExecutor(threads)
         try:
@@ -583,9 +631,10 @@ class Model:
                 logits, _ = self.forward(x)
                 z = np.exp(logits.astype(np.float64) - logits.max(1, keepdims=True))
                 prob = z / z.sum(1, keepdims=True)
-                for row in prob:
-                    order = sorted(range(len(row)), key=lambda c: (-row[c], c))[:top]
-                    out.append([(c, names[c], float(row[c])) for c in order])
+                for lg, row in zip(logits, prob):  # ranked by logit (NaN first), as torch.topk and vggcl classify
+                    nan = np.isnan(lg)
+                    order = np.lexsort((np.arange(len(lg)), -np.where(nan, 0, lg), ~nan))[:top]
+                    out.append([(int(c), names[c], float(row[c])) for c in order])
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
         return out
