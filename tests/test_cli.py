@@ -391,6 +391,21 @@ class Cli(unittest.TestCase):
                    "no-such-device")
         if not two:
             self.skipTest("two devices of one name need PoCL as the only platform (POCL_DEVICES)")
+        # devices of two kinds (PoCL's CPU device and its "basic" one, as a box's GPU of another model): their
+        # answers differ in the last bits, so a list of them is refused (the rows depended on which device was
+        # free: three runs, three outputs), and all takes the first one's kind, saying so
+        unlike = {"POCL_DEVICES": two["POCL_DEVICES"].split()[0] + " basic"}
+        r = self.vggcl("classify", "--weights", self.weights, "--device", "0,1", images, env=unlike)
+        self.assertEqual((r.returncode, r.stdout), (2, ""), r.stderr)
+        self.assertRegex(r.stderr, r"vggcl: --device 0,1: device 0 \(.*, driver .*\) and device 1 \(.*\) are of "
+                                   r"different kinds, whose answers differ in their last bits")
+        out = self.d / "unlike.npy"
+        r = self.vggcl("classify", "--weights", self.weights, "--batch", "2", "--resize", "24", "--crop", "20",
+                       "--format", "csv", "--logits-out", out, "--device", "all", images, env=unlike)
+        self.assertEqual(r.returncode, 1, r.stderr)  # the broken image
+        self.assertEqual(r.stdout, outs[0][0])
+        self.assertRegex(r.stderr, r"vggcl: --device all: the 1 device of device 0's kind \(.*\); 1 of other kinds "
+                                   r"left out")
         # a device failing is named by its index: in a batch, and while the model loads on one of several
         for n in range(1, 100):  # the first enqueue in a batch
             r = self.vggcl("classify", "--weights", self.weights, "--batch", "2", "--resize", "24", "--crop", "20",

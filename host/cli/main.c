@@ -184,21 +184,62 @@ static int open_model(const char *device, const char *weights, const vggcl_load_
     return cli_error(CLI_FAIL, "%s", vggcl_message(*ctx));
 }
 
-int cli_all_devices(int *index, int cap)
+/* Every device (allocated, *count of them; NULL with the error printed). */
+static vggcl_device_info *list_devices(int *count)
 {
     vggcl_ctx *ctx = vggcl_ctx_new();
-    vggcl_device_info info[CLI_MAX_DEVICES];
-    int count = 0, gpus = 0, n = 0;
-    if (!ctx || vggcl_list_devices(ctx, info, CLI_MAX_DEVICES, &count) != VGGCL_OK) {
-        cli_error(CLI_FAIL, "%s", ctx ? vggcl_message(ctx) : "out of host memory");
-        vggcl_ctx_free(ctx);
-        return -1;
+    vggcl_device_info *info = NULL;
+    int cap = 0;
+    *count = 0;
+    for (int tries = 0; ctx && tries < 2; tries++) { /* (the count first, then all of them) */
+        if (vggcl_list_devices(ctx, info, cap, count) != VGGCL_OK) break;
+        if (*count <= cap) {
+            vggcl_ctx_free(ctx);
+            return info ? info : calloc(1, sizeof *info);
+        }
+        free(info);
+        if (!(info = malloc(sizeof *info * (size_t)(cap = *count)))) break;
     }
+    cli_error(CLI_FAIL, "%s", ctx && *vggcl_message(ctx) ? vggcl_message(ctx) : "out of host memory");
+    free(info);
     vggcl_ctx_free(ctx);
-    count = count > CLI_MAX_DEVICES ? CLI_MAX_DEVICES : count;
+    return NULL;
+}
+
+/* Whether two devices compute alike: of one name, driver and limits, so that one tuning table and the
+ * same default algorithms serve both (their answers agree bit for bit, as a box's GPUs of one kind). */
+static int same_kind(const vggcl_device_info *a, const vggcl_device_info *b)
+{
+    return !strcmp(a->platform_name, b->platform_name) && !strcmp(a->name, b->name) && !strcmp(a->type, b->type) &&
+           !strcmp(a->version, b->version) && !strcmp(a->driver, b->driver) && a->compute_units == b->compute_units &&
+           a->local_mem == b->local_mem && a->max_work_group == b->max_work_group;
+}
+
+int cli_all_devices(int *index, int cap)
+{
+    int count, gpus = 0, n = 0, unlike = 0, over = 0;
+    vggcl_device_info *info = list_devices(&count);
+    if (!info) return -1;
     for (int i = 0; i < count; i++) gpus += !strcmp(info[i].type, "GPU");
-    for (int i = 0; i < count && n < cap; i++)
-        if (!gpus || !strcmp(info[i].type, "GPU")) index[n++] = info[i].index;
+    const vggcl_device_info *first = NULL;
+    for (int i = 0; i < count; i++) {
+        if (gpus && strcmp(info[i].type, "GPU")) continue;
+        if (!first) first = &info[i];
+        if (!same_kind(first, &info[i])) unlike++;
+        else if (n < cap) index[n++] = info[i].index;
+        else over++;
+    }
+    /* (devices of another kind would make the rows depend on which device was free: their last bits differ) */
+    char why[160] = "";
+    if (over) snprintf(why, sizeof why, "; %d more of that kind left out (at most %d)", over, cap);
+    if (unlike)
+        cli_error(CLI_OK, "--device all: the %d device%s of device %d's kind (%s)%s; %d of other kinds left out, whose "
+                          "answers differ in their last bits (the rows would depend on which one was free): list "
+                          "devices of one kind to choose them", n, n == 1 ? "" : "s", first->index, first->name, why,
+                  unlike);
+    else if (over)
+        cli_error(CLI_OK, "--device all: %d devices%s", n, why);
+    free(info);
     return n;
 }
 
@@ -208,6 +249,31 @@ size_t cli_list_item(const char **s, char *item, size_t cap)
     if (len && len < cap) memcpy(item, *s, len), item[len] = '\0';
     *s = (*s)[len] ? *s + len + 1 : NULL;
     return len;
+}
+
+/* Whether a list's devices compute alike (same_kind): else CLI_USAGE said, naming two that differ. */
+static int one_kind(const cli_devices *d, const char *device, const char *from, int (*say)(int, const char *, ...))
+{
+    int count, rc = CLI_OK;
+    if (vggcl_device_index(d->ctx[0]) < 0) return CLI_OK; /* (ref, all of them: refused with OpenCL devices) */
+    vggcl_device_info *info = list_devices(&count);
+    if (!info) return CLI_FAIL;
+    const vggcl_device_info *first = NULL;
+    for (int i = 0; i < d->n && rc == CLI_OK; i++) {
+        const int at = vggcl_device_index(d->ctx[i]);
+        const vggcl_device_info *here = NULL;
+        for (int k = 0; k < count && !here; k++)
+            if (info[k].index == at) here = &info[k];
+        if (!here) continue;
+        if (!first) first = here;
+        else if (!same_kind(first, here))
+            rc = say(CLI_USAGE, "--device %s%s: device %d (%s, driver %s) and device %d (%s, driver %s) are of different "
+                     "kinds, whose answers differ in their last bits: a run would depend on which one was free; list "
+                     "devices of one kind", device, from, first->index, first->name, first->driver, here->index,
+                     here->name, here->driver);
+    }
+    free(info);
+    return rc;
 }
 
 /* Whether a --device spec names several devices: all, or a list. */
@@ -251,7 +317,8 @@ int cli_open_models(const char *device, const char *weights, const vggcl_load_op
         if (open_model(specs[i], weights, opts, i ? NULL : p, 1, &d->ctx[i], &d->model[i]) != CLI_OK)
             return given ? CLI_FAIL : cli_error(CLI_FAIL, "(the devices of $VGGCL_DEVICE=%s)", device);
     }
-    return n ? CLI_OK : cli_error(CLI_FAIL, "--device %s: no device", device);
+    if (!n) return cli_error(CLI_FAIL, "--device %s: no device", device);
+    return one_kind(d, device, from, say);
 }
 
 int cli_one_device(const char *cmd, const char *given)
