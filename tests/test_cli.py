@@ -654,13 +654,20 @@ class Cli(unittest.TestCase):
         img = ROOT / "tests" / "data" / "tiny.png"
         for spec, needle in (("0,", "device 2 of the list is empty"), (",0", "device 1 of the list is empty"),
                              ("0,,0", "device 2 of the list is empty"), (",".join(["0"] * 17), "more than 16 devices"),
-                             ("ref,0", "ref and OpenCL devices together"), ("0,ref", "ref and OpenCL devices")):
+                             ("ref,0", "ref and OpenCL devices together"), ("0,ref", "ref and OpenCL devices"),
+                             ("all,0", "all is every device, not an item of a list")):
             r = self.vggcl("classify", "--weights", self.weights, "--resize", "16", "--crop", "16", "--device", spec,
                            img)
             self.assertEqual((r.returncode, r.stdout), (2, ""), spec)
             self.assertIn(f"--device {spec}: {needle}", r.stderr)
         self.assertEqual(self.vggcl("classify", "--weights", self.weights, "--resize", "16", "--crop", "16",
                                     "--device", "ref,ref", img).returncode, 0)
+        # an empty --device (the library took it for none given, and blamed $VGGCL_DEVICE for its list)
+        for args, needle in ((["classify", "--weights", self.weights, "--device=", img], "--device is empty"),
+                             (self.run_args(extra=["--device="]), "run: --device is empty")):
+            r = self.vggcl(*args, env={"VGGCL_DEVICE": "0,0"})
+            self.assertEqual((r.returncode, r.stdout), (2, ""), r.stderr)
+            self.assertIn(f"vggcl: {needle}: give ref", r.stderr)
         # a name two devices have (two platforms: the ICD listed twice): the first, said
         icds = self.d / "icds"
         icds.mkdir()
