@@ -395,12 +395,17 @@ class Mpi(Folder):
         self.assertIn("5 images, 5 classes (1 unreadable, skipped)", runs[0].stdout)  # (b/0.png)
         self.assertEqual((runs[1].returncode, runs[1].stdout, vggcl_lines(runs[1].stderr)),
                          (runs[0].returncode, runs[0].stdout, vggcl_lines(runs[0].stderr)))
-        # a share with none of the images: its empty tensor has the list's size (the shards concatenate)
-        r = subprocess.run([VGGCL, "preprocess", "--resize", "30", "--no-crop", "--shard", "3/6", "--output",
-                            str(self.d / "nc.npy"), str(images / "1.png"), str(images / "3.png")],
-                           capture_output=True, text=True, env=ENV, timeout=600)
+        # a share with none of the images: its empty tensor has the list's size (the shards concatenate), also
+        # the first share, which has no image before it (the first image after it read for it: it failed)
+        for shard in ("3/6", "0/6"):
+            r = subprocess.run([VGGCL, "preprocess", "--resize", "30", "--no-crop", "--shard", shard, "--output",
+                                str(self.d / "nc.npy"), str(images / "1.png"), str(images / "3.png")],
+                               capture_output=True, text=True, env=ENV, timeout=600)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertEqual(np.load(self.d / "nc.npy").shape, (0, 3, 30, 40))
+        r, out = run("first-share", "--shard", "0/7")  # (six files: the first share has none)
         self.assertEqual(r.returncode, 0, r.stderr)
-        self.assertEqual(np.load(self.d / "nc.npy").shape, (0, 3, 30, 40))
+        self.assertEqual((np.load(out / "t.npy").shape, np.load(out / "l.npy").shape), ((0, 3, 30, 40), (0, 5)))
 
     def test_train_head_two_ranks(self):
         """train-head's features computed by two ranks and gathered: the same model, byte for byte, and the
@@ -741,8 +746,20 @@ class Mpi(Folder):
         self.assertEqual(np.load(out / "u1.npy").shape, (0, 5))
         np.testing.assert_array_equal(np.concatenate([np.load(out / f"u{i}.npy") for i in range(2)]),
                                       np.load(out / "u.npy"))
-        r = subprocess.run([VGGCL, "preprocess", "--no-crop", "--shard", "0/4", "--output", str(out / "nc.npy"),
-                            *map(str, good)], capture_output=True, text=True, env=ENV, timeout=600)
+        # with --no-crop an empty share's tensor takes the size one process takes, its first readable image's,
+        # after the share too (the first share failed); where none reads, that is said and nothing written
+        pre = [VGGCL, "preprocess", "--no-crop", "--output", str(out / "nc.npy")]
+        r = subprocess.run([*pre, str(good[0])], capture_output=True, text=True, env=ENV, timeout=600)  # (the first)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        size = np.load(out / "nc.npy").shape[1:]
+        r = subprocess.run([*pre, "--shard", "0/4", *map(str, good)], capture_output=True, text=True, env=ENV,
+                           timeout=600)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(np.load(out / "nc.npy").shape, (0, *size))
+        (out / "nc.npy").unlink()
+        broken = str(self.images / "07_broken.png")
+        r = subprocess.run([*pre, "--shard", "0/3", broken, broken], capture_output=True, text=True, env=ENV,
+                           timeout=600)
         self.assertEqual(r.returncode, 1)
         self.assertIn("--no-crop", r.stderr)
         self.assertFalse((out / "nc.npy").exists())

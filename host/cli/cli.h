@@ -126,10 +126,12 @@ int cli_outputs_check(const char *cmd, const cli_file *outs, int n_out, const cl
                       char *const *images, int n_images);
 
 /* --shard I/N: keeps the I-th of N contiguous, equal (to one) runs of
- * (*files)[0..*n), moves the files before it to *lead (allocated; NULL and 0 when none: the
- * first share) and frees the rest; *index gets I (digits alone, 0 <= I < N <= INT_MAX); CLI_OK, or
- * CLI_USAGE (CLI_FAIL: out of memory) with the error printed. */
-int cli_shard(const char *cmd, const char *spec, char ***files, int *n, char ***lead, int *n_lead, int *index);
+ * (*files)[0..*n), moves the files before it to (*lead)[0..*n_lead) and those after it to
+ * (*lead)[*n_lead..*n_lead + *n_after) (allocated; NULL and 0 0 when none); *index gets I (digits
+ * alone, 0 <= I < N <= INT_MAX); CLI_OK, or CLI_USAGE (CLI_FAIL: out of memory) with the error
+ * printed. */
+int cli_shard(const char *cmd, const char *spec, char ***files, int *n, char ***lead, int *n_lead, int *n_after,
+              int *index);
 /* Share i of `of` of n items: [*lo, *hi), the contiguous runs --shard and the MPI ranks take. */
 void cli_share(int n, int i, int of, int *lo, int *hi);
 
@@ -143,9 +145,11 @@ typedef struct {
     const char *final_logits, *final_tensor;
     char device[16];
     size_t chunk;                       /* bytes per message gathering to rank 0 */
-    char **lead;                        /* the list's files before this share (cli_take_share; freed by
-                                         * cli_ranks_end), for the images' size without a crop */
-    int n_lead;
+    char **lead;                        /* the list's files before this share, then those after it
+                                         * (cli_take_share; freed by cli_ranks_end), for the images' size
+                                         * without a crop: the first that reads before it, else (a share
+                                         * with none read, its empty arrays) after it */
+    int n_lead, n_after;
     int shard;                          /* --shard's I (cli_take_share); 0 without */
 } cli_ranks;
 /* Before cli_ranks_begin: what cli_ranks_end may be given on an early exit. */

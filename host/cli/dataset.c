@@ -127,17 +127,20 @@ static int shard_parse(const char *spec, int *i, int *of)
     return digits(&spec, i) && *spec++ == '/' && digits(&spec, of) && !*spec && *of >= 1 && *i < *of;
 }
 
-int cli_shard(const char *cmd, const char *spec, char ***files, int *n, char ***lead, int *n_lead, int *index)
+int cli_shard(const char *cmd, const char *spec, char ***files, int *n, char ***lead, int *n_lead, int *n_after,
+              int *index)
 {
     int i, of, lo, hi;
     if (!shard_parse(spec, &i, &of)) /* (sscanf's %d wrapped 1/4294967298 to 1/2) */
         return cli_error(CLI_USAGE, "%s: --shard must be I/N with 0 <= I < N, not '%s'", cmd, spec);
     cli_share(*n, i, of, &lo, &hi);
-    if (lo && !(*lead = malloc(sizeof **lead * (size_t)lo))) return cli_error(CLI_FAIL, "%s: out of host memory", cmd);
+    const int others = *n - (hi - lo);
+    if (others && !(*lead = malloc(sizeof **lead * (size_t)others)))
+        return cli_error(CLI_FAIL, "%s: out of host memory", cmd);
     for (int k = 0; k < *n; k++)
         if (k < lo) (*lead)[k] = (*files)[k];
-        else if (k >= hi) free((*files)[k]);
+        else if (k >= hi) (*lead)[k - (hi - lo)] = (*files)[k];
     memmove(*files, *files + lo, sizeof **files * (size_t)(hi - lo));
-    *n = hi - lo, *n_lead = lo, *index = i;
+    *n = hi - lo, *n_lead = lo, *n_after = others - lo, *index = i;
     return CLI_OK;
 }

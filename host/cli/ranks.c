@@ -211,7 +211,7 @@ int cli_ranks_begin(cli_ranks *r, const char *cmd, char ***files, int *n)
     char spec[32];
     snprintf(spec, sizeof spec, "%d/%d", r->rank, r->size);
     int rank;
-    return cli_shard(cmd, spec, files, n, &r->lead, &r->n_lead, &rank);
+    return cli_shard(cmd, spec, files, n, &r->lead, &r->n_lead, &r->n_after, &rank);
 #else
     (void)n; /* the commands that share a list of files take --shard, eval and train-head do not */
     return cli_error(CLI_USAGE, "%s: started as %d processes, but this vggcl was built without MPI "
@@ -226,7 +226,7 @@ int cli_take_share(cli_ranks *r, const char *cmd, const char *shard, int listed,
     int rc;
     if (shard) {
         *r = (cli_ranks)CLI_RANKS_INIT; /* an independent process, whatever started it */
-        rc = listed != CLI_OK ? listed : cli_shard(cmd, shard, files, n, &r->lead, &r->n_lead, &r->shard);
+        rc = listed != CLI_OK ? listed : cli_shard(cmd, shard, files, n, &r->lead, &r->n_lead, &r->n_after, &r->shard);
     } else if (listed != CLI_OK) { /* MPI started all the same: the other ranks wait in it for this one's answer */
         if ((rc = cli_ranks_begin(r, cmd, NULL, NULL)) == CLI_OK) cli_ranks_all_ok(r, listed);
         rc = listed;
@@ -579,9 +579,9 @@ void cli_ranks_end(cli_ranks *r)
     const int fds[] = { r->out_fd, r->err_fd, r->logits_fd, r->tensor_fd };
     for (size_t i = 0; i < sizeof fds / sizeof fds[0]; i++)
         if (fds[i] >= 0) close(fds[i]);
-    for (int i = 0; i < r->n_lead; i++) free(r->lead[i]);
+    for (int i = 0; i < r->n_lead + r->n_after; i++) free(r->lead[i]);
     free(r->lead);
-    r->lead = NULL, r->n_lead = 0;
+    r->lead = NULL, r->n_lead = r->n_after = 0;
 #ifdef VGGCL_MPI
     if (r->mpi) MPI_Finalize();
 #endif
