@@ -44,13 +44,30 @@ def two_devices(vggcl):
     return None
 
 
+# Run by run_peak in a new interpreter: forks (a real fork) and runs argv[1:] with stdout on /dev/null,
+# then prints the child's exit status and ru_maxrss. A child that a large process (a test that has loaded
+# torch) starts by vfork or fork carries that process's RSS into its ru_maxrss (the kernel keeps the old
+# memory's high-water mark across exec): the test's own hundreds of MB were counted as vggcl's.
+_PEAK = """
+import os, sys
+pid = os.fork()
+if pid == 0:
+    fd = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(fd, 1)
+    try:
+        os.execvp(sys.argv[1], sys.argv[1:])
+    finally:
+        os._exit(127)
+_, status, usage = os.wait4(pid, 0)
+print(os.waitstatus_to_exitcode(status), usage.ru_maxrss)
+"""
+
+
 def run_peak(args, env=None):
-    """Runs args, its output thrown away: (exit status, stderr, the most memory it held, in kB (ru_maxrss)).
-    Measured, not limited with RLIMIT_AS, under which AddressSanitizer cannot reserve its shadow memory."""
-    p = subprocess.Popen([str(a) for a in args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                         env=env)
-    stderr = p.stderr.read()
-    _, status, usage = os.wait4(p.pid, 0)
-    p.returncode = os.waitstatus_to_exitcode(status)  # (so that Popen does not wait for it again)
-    p.stderr.close()
-    return p.returncode, stderr, usage.ru_maxrss
+    """Runs args, its output thrown away: (exit status, stderr, the most memory it held, in kB (ru_maxrss),
+    its own: started from a small process). Measured, not limited with RLIMIT_AS, under which
+    AddressSanitizer cannot reserve its shadow memory."""
+    r = subprocess.run([sys.executable, "-c", _PEAK, *(str(a) for a in args)], capture_output=True, text=True,
+                       env=env, timeout=1800)
+    code, peak = (int(v) for v in r.stdout.split())
+    return code, r.stderr, peak

@@ -58,8 +58,9 @@ static int count(void *user, const int *index, int nb, const float *x, int h, in
 
 static double ratio(long a, long b) { return b ? (double)a / b : 0.0; }
 
-/* The numbers as one JSON object. */
-static void report_json(const tally *t, char **names, int skipped, long right, long in_k)
+/* The numbers as one JSON object, its confusion matrix written row by row (as cJSON objects, a matrix of
+ * C x C counts took 84 bytes each: 2 GB for 5000 classes). CLI_OK, or CLI_FAIL said. */
+static int report_json(const tally *t, char **names, int skipped, long right, long in_k)
 {
     const int C = t->classes;
     cJSON *o = cJSON_CreateObject(), *arr;
@@ -85,13 +86,19 @@ static void report_json(const tally *t, char **names, int skipped, long right, l
             cJSON_AddNumberToObject(r, "recall", ratio(hit, support));
             if (!cJSON_AddItemToArray(arr, r)) cJSON_Delete(r);
         }
-    if ((arr = cJSON_AddArrayToObject(o, "confusion")))
-        for (int c = 0; c < C; c++) {
-            cJSON *row = cJSON_CreateArray();
-            for (int k = 0; k < C; k++) cJSON_AddItemToArray(row, cJSON_CreateNumber((double)t->confusion[(size_t)c * C + k]));
-            if (!cJSON_AddItemToArray(arr, row)) cJSON_Delete(row);
-        }
-    cli_json_print(o);
+    char *text = o ? cJSON_PrintUnformatted(o) : NULL;
+    cJSON_Delete(o);
+    if (!text) return cli_error(CLI_FAIL, "out of host memory for the report");
+    text[strlen(text) - 1] = '\0'; /* (its closing brace: the matrix goes last) */
+    printf("%s,\"confusion\":[", text);
+    cJSON_free(text);
+    for (int c = 0; c < C; c++) {
+        fputs(c ? ",[" : "[", stdout);
+        for (int k = 0; k < C; k++) printf(k ? ",%ld" : "%ld", t->confusion[(size_t)c * C + k]);
+        putchar(']');
+    }
+    printf("]}\n");
+    return CLI_OK;
 }
 
 /* Characters in a UTF-8 string (the model's class names are UTF-8). */
@@ -105,7 +112,8 @@ static int utf8_chars(const char *s)
 /* A name in a column of width characters, whole (the column is as wide as the longest name). */
 static void name_column(const char *name, int width) { printf("%s%*s", name, width - utf8_chars(name), ""); }
 
-static void report(const tally *t, char **names, const char *format, int skipped)
+/* CLI_OK, or CLI_FAIL said (out of memory). */
+static int report(const tally *t, char **names, const char *format, int skipped)
 {
     const int C = t->classes;
     /* the text's names with their control characters escaped (cli_text; as they are where out of memory) */
@@ -116,10 +124,7 @@ static void report(const tally *t, char **names, const char *format, int skipped
     for (int c = 0; c < C; c++) width = utf8_chars(SHOWN(c)) > width ? utf8_chars(SHOWN(c)) : width;
     long right = 0, in_k = 0;
     for (int c = 0; c < C; c++) right += t->confusion[(size_t)c * C + c], in_k += t->topk[c];
-    if (!strcmp(format, "json")) {
-        report_json(t, names, skipped, right, in_k);
-        return; /* (shown: none for json) */
-    }
+    if (!strcmp(format, "json")) return report_json(t, names, skipped, right, in_k); /* (shown: none for json) */
     if (!strcmp(format, "csv")) {
         printf("class,images,predicted,precision,recall,top1,top%d", t->k);
         for (int c = 0; c < C; c++) putchar(','), cli_csv_str(names[c]);
@@ -166,6 +171,7 @@ static void report(const tally *t, char **names, const char *format, int skipped
     for (int c = 0; shown && c < C; c++) free(shown[c]);
     free(shown);
 #undef SHOWN
+    return CLI_OK;
 }
 
 /* A class name and its index, sorted by name then index: a folder is found by bsearch in a head of many
@@ -305,7 +311,7 @@ int cmd_eval(int argc, char **argv)
         rc = cli_error(CLI_FAIL, "%s: none of the %d images could be read", data, ds.n);
         goto out;
     }
-    report(&t, names, format, failed);
+    if ((rc = report(&t, names, format, failed)) != CLI_OK) goto out;
     rc = failed ? cli_error(CLI_FAIL, "%d of %d images could not be read; evaluated the other %ld", failed, ds.n, t.n)
                 : CLI_OK;
 out:
