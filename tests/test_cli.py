@@ -863,6 +863,13 @@ class Cli(unittest.TestCase):
             name = Path(args[args.index(opt) + 1]).name + ("-train.npy" if opt == "--features-out" else "")
             self.assertEqual(vggcl_lines(r.stderr), [f"vggcl: {args[0]}: {opt} {self.d / 'no'}/{name}: the folder "
                                                      f"{self.d / 'no'} does not exist"])
+        # a link to a file in a folder that is not there: said at once too (classify printed its answers first)
+        (self.d / "dangling.npy").symlink_to(self.d / "no" / "l.npy")
+        r = self.vggcl(*cls, "--logits-out", self.d / "dangling.npy", img)
+        self.assertEqual((r.returncode, r.stdout), (1, ""), r.stderr)
+        self.assertEqual(vggcl_lines(r.stderr), [f"vggcl: classify: --logits-out {self.d / 'dangling.npy'}: the folder "
+                                                 f"{self.d / 'no'} does not exist"])
+        (self.d / "dangling.npy").unlink()
         r = self.vggcl(*cls, "--logits-out", "/dev/null", "--tensor-out", "/dev/null", img)
         self.assertEqual(r.returncode, 0, r.stderr)
         # train-head's --features-out PREFIX stands for its four files: one of them as --out is a clash, the

@@ -107,10 +107,10 @@ static int same(const file_id *a, const file_id *b)
 static int folder_ready(const char *cmd, const cli_file *o)
 {
     struct stat sb;
-    char dir[PATH_MAX];
+    char dir[PATH_MAX], target[PATH_MAX];
     if (!strcmp(o->path, "-") || stat(o->path, &sb) == 0) return CLI_OK; /* (there: the writer says what it finds) */
-    if (lstat(o->path, &sb) == 0) return CLI_OK; /* (a link to a file not there yet: followed by the writer) */
-    folder_of(o->path, dir, sizeof dir);
+    link_target(o->path, target, sizeof target); /* (a link to a file not there yet: its folder, where it is made) */
+    folder_of(target, dir, sizeof dir);
     if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
         return cli_error(CLI_FAIL, "%s: %s %s: the folder %s %s", cmd, o->opt, o->path, dir,
                          stat(dir, &sb) != 0 ? "does not exist" : "is not a folder");
