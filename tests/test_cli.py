@@ -1588,6 +1588,11 @@ class Bench(unittest.TestCase):
             self.assertIn("winograd-packed)", layers["features.19"])
             self.assertIn("winograd-packed + max pool)", layers["features.21"])
             names = [l["layer"] for l in json.loads(b.stdout)["layers"]]
+            # the rows not used are said, the first with its line and why (a typo did nothing, unsaid); the
+            # garbage line is no row (a note)
+            self.assertIn(f"vggcl: the tuning table {path}: line 6 is not used (a parameter the algorithm does not "
+                          "take, or a value not among its choices): conv 128 256 8 8 1 winograd-gpu 1.0 MWG=48 (and 4 "
+                          "more rows not used)\n", b.stderr)
             self.assertIn("layer features.19: its input (512 ch, 4x4) to the channel-packed layout", names)
             self.assertIn("layer features.17: its input (256 ch, 4x4) back to NCHW", names)
 

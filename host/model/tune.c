@@ -4,7 +4,7 @@
  * (model.c, vggcl__conv_choose). The table is text, one line per shape and
  * class:
  *   conv C_in C_out H W BATCH ALGORITHM MS [NAME=VALUE ...]
- * Lines it cannot read (an unknown algorithm, a parameter outside its range)
+ * Lines it cannot read (an unknown algorithm, a parameter outside its range; the first said)
  * are skipped, so a damaged table falls back to the defaults. */
 #include <errno.h>
 #include <fcntl.h>
@@ -39,25 +39,29 @@ static int count_field(const char **s, long hi, int *out)
     return 1;
 }
 
-/* Reads one table line into t; 0 if it is not a valid row (sizes from 1 to 65536, a batch from 1 to
- * 4096, a time that is a number from 0: a row that would wrap to another layer's shape is refused). */
-static int parse_row(const vggcl_ctx *ctx, const char *line, vggcl_tuned *t)
+/* Reads one table line into t: NULL, or why it is not a valid row (sizes from 1 to 65536, a batch from 1
+ * to 4096, a time that is a number from 0: a row that would wrap to another layer's shape is refused);
+ * "" for a line that is no row ("conv " does not start it: a note). */
+static const char *parse_row(const vggcl_ctx *ctx, const char *line, vggcl_tuned *t)
 {
     char name[32];
     int used = 0;
     memset(t, 0, sizeof *t);
-    if (strncmp(line, "conv ", 5)) return 0;
+    if (strncmp(line, "conv ", 5)) return "";
     line += 5;
     if (!count_field(&line, 65536, &t->c_in) || !count_field(&line, 65536, &t->c_out) ||
         !count_field(&line, 65536, &t->h) || !count_field(&line, 65536, &t->w) || !count_field(&line, 4096, &t->batch))
-        return 0;
+        return "C_in, C_out, H and W from 1 to 65536 and a batch from 1 to 4096 expected";
     if (sscanf(line, " %31s %lf%n", name, &t->ms, &used) != 2 || !isfinite(t->ms) || t->ms < 0 ||
         !(t->algo = vggcl__conv_algo_id(name)))
-        return 0;
+        return "an algorithm (direct, winograd, gemm, winograd-gpu, winograd-packed) and a time in ms expected";
     const vggcl_conv_algo *a = vggcl__conv_algo(t->algo);
     vggcl__conv_defaults(ctx, t->algo, t->batch, t->c_in, t->c_out, t->h, t->w, &t->params);
-    if (!vggcl__conv_params_parse(t->algo, line + used, &t->params)) return 0;
-    return !a->valid || a->valid(ctx, &t->params);
+    if (!vggcl__conv_params_parse(t->algo, line + used, &t->params))
+        return "a parameter the algorithm does not take, or a value not among its choices";
+    if (a->valid && !a->valid(ctx, &t->params))
+        return "parameters this device cannot run (its work-group size or local memory) or that do not fit together";
+    return NULL;
 }
 
 void vggcl__tune_load(vggcl_ctx *ctx)
@@ -82,16 +86,23 @@ void vggcl__tune_load(vggcl_ctx *ctx)
         ctx->log(ctx->log_user, msg);
     }
     if (!f) return;
-    char *line = NULL;
+    char *line = NULL, first_bad[VGGCL__CACHE_PATH_MAX + 400] = "";
     size_t cap = 0, unread = 0;
     ssize_t len;
+    int line_no = 0, bad = 0;
     while ((len = getline(&line, &cap, f)) > 0) { /* (whole lines: a long one is not cut in rows) */
         vggcl_tuned t;
+        line_no++;
         static const char *const header[] = { "# vggcl tuning table for ", "# last tuned at ", "# conv C_in C_out " };
         int ours = 0; /* (write_table's own lines, written anew) */
         for (size_t i = 0; i < sizeof header / sizeof header[0]; i++) ours |= !strncmp(line, header[i], strlen(header[i]));
         if (ours) continue;
-        if (!parse_row(ctx, line, &t)) { /* kept as it is for write_table, but for blank lines and NUL bytes */
+        const char *why = parse_row(ctx, line, &t);
+        if (why) { /* kept as it is for write_table, but for blank lines and NUL bytes */
+            if (*why && !bad++) /* (a row edited by hand that did nothing was not said: the first one is) */
+                snprintf(first_bad, sizeof first_bad, "the tuning table %s: line %d is not used (%s): %.*s",
+                         ctx->tune_path, line_no, why, (int)strcspn(line, "\r\n") > 100 ? 100 : (int)strcspn(line, "\r\n"),
+                         line);
             if (strspn(line, " \t\r\n") == (size_t)len || strlen(line) != (size_t)len) continue;
             char *grown = realloc(ctx->tune_unread, unread + (size_t)len + 2);
             if (!grown) break;
@@ -109,6 +120,12 @@ void vggcl__tune_load(vggcl_ctx *ctx)
     }
     free(line);
     fclose(f);
+    if (bad && ctx->log) {
+        char more[64] = "";
+        if (bad > 1) snprintf(more, sizeof more, " (and %d more rows not used)", bad - 1);
+        strncat(first_bad, more, sizeof first_bad - strlen(first_bad) - 1);
+        ctx->log(ctx->log_user, first_bad);
+    }
 }
 
 const vggcl_tuned *vggcl__tune_lookup(const vggcl_ctx *ctx, int c_in, int c_out, int h, int w, int n, int only)
