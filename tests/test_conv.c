@@ -1,7 +1,8 @@
 /* kernels/conv3x3.cl, and the im2col + SGEMM path, against
  * host/ref/conv3x3_ref.c over a table of shapes:
  * odd sizes, channel counts around the kernel's 16-channel block, widths
- * around its 16- and 32-pixel rows, batch 1 and > 1. */
+ * around its 16- and 32-pixel rows (and past two whole rows of 32), batch 1
+ * and > 1. */
 #include <stdlib.h>
 
 #include "layers.h"
@@ -20,6 +21,7 @@ static const struct { int N, C_in, C_out, H, W; } shapes[] = {
     { 1, 1, 1, 1, 1 },   { 1, 3, 7, 9, 7 },    { 2, 3, 64, 17, 15 }, { 3, 15, 16, 8, 8 },
     { 1, 16, 15, 33, 1 }, { 2, 7, 9, 1, 31 },  { 1, 64, 5, 5, 5 },   { 2, 1, 3, 2, 2 },
     { 1, 32, 33, 14, 14 }, { 4, 5, 4, 16, 16 }, { 1, 3, 1, 40, 37 },
+    { 2, 5, 17, 3, 97 }, /* two whole 32-pixel rows inside the map (the direct kernel's vector loads at PX 32) */
 };
 
 /* _i: the device path, VGGCL_CONV_DIRECT or VGGCL_CONV_GEMM (im2col + SGEMM,
