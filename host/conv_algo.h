@@ -68,6 +68,8 @@ typedef struct {
     /* the program (VGGCL_PROG_*) p's launch builds for this shape, where a host-only tunable picks
      * between programs; NULL: the entry builds every tunable into one */
     int (*program)(const vggcl_conv_params *p, int C_in, int C_out, int H, int W);
+    /* 0 where the launch cannot run a map of this size (its library's indexing); NULL: every size */
+    int (*reaches)(const vggcl_ctx *ctx, int C_in, int C_out, int H, int W);
 } vggcl_conv_algo;
 
 /* algorithm id's variant() of p (0 where it has one weight layout) */

@@ -412,6 +412,35 @@ START_TEST(test_network_tuned_layouts)
 }
 END_TEST
 
+/* A tuned gemm row for a layer's channels, made at a small map, where a larger map is past CLBlast's 32-bit
+ * reach (lowered here to blas_reach floats): the larger map runs the layer's defaults (an auto pass failed,
+ * "gemm (CLBlast) indexes its matrices in 32 bits"), the smaller the row's gemm; both as the reference. */
+START_TEST(test_network_tuned_row_past_its_reach)
+{
+    const char *path = tu_tmp("reach.safetensors");
+    tu_write_vgg(path, "8,M,8", 0, 5, 3, NULL); /* (5 classes: same_as_reference's) */
+    vggcl_ctx *ref = vggcl_ctx_new(), *cl = tu_cl_ctx();
+    ck_assert(vggcl_select_device(ref, "ref") == VGGCL_OK);
+    tuning_table(cl, 1);
+    vggcl_tuned *t = &cl->tuned[0];
+    t->c_in = 3, t->c_out = 8, t->h = t->w = 8, t->batch = 1, t->algo = VGGCL_CONV_GEMM;
+    cl->blas_reach = vggcl__sgemm_temp_floats(8, 16 * 16, 27); /* (an image of 16x16 reaches, 17x17 not) */
+    vggcl_model *mr, *mc;
+    ck_assert(vggcl_model_load(ref, path, NULL, &mr) == VGGCL_OK);
+    ck_assert_msg(vggcl_model_load(cl, path, NULL, &mc) == VGGCL_OK, "%s", vggcl_message(cl));
+    static const struct { int h, gemm; } sizes[] = { { 16, 1 }, { 17, 0 }, { 40, 0 } };
+    for (int k = 0; k < 3; k++) {
+        vggcl_conv_choice c;
+        vggcl__conv_choose(cl, mc, 0, 1, sizes[k].h, sizes[k].h, &c);
+        ck_assert_msg((c.algo == VGGCL_CONV_GEMM) == sizes[k].gemm, "at %dx%d: algorithm %d", sizes[k].h, sizes[k].h,
+                      c.algo);
+        same_as_reference(ref, mr, cl, mc, 1, sizes[k].h, sizes[k].h, 40u + (unsigned)k);
+    }
+    vggcl_model_free(mr), vggcl_model_free(mc);
+    vggcl_ctx_free(ref), vggcl_ctx_free(cl);
+}
+END_TEST
+
 /* Devices with less local memory or smaller work-groups than PoCL's (a CPU runtime's 32 KiB, GPUs whose
  * work-groups stop at 64 or 128 items), set on the context: every default choice for VGG16's layers and
  * odd ones is valid there (other parameters of the same weight layout, else another algorithm, else
@@ -654,6 +683,7 @@ int main(void)
     tcase_add_test(tc, test_network_head_memory);
     tcase_add_test(tc, test_network_ctx_freed_first);
     tcase_add_test(tc, test_network_tuned_layouts);
+    tcase_add_test(tc, test_network_tuned_row_past_its_reach);
     tcase_add_test(tc, test_network_memory_across_batch_classes);
     tcase_add_loop_test(tc, test_network_small_devices, 0, 7);
     tcase_add_loop_test(tc, test_network_kernel_limits, 0, 3);

@@ -67,5 +67,5 @@ fail:
 }
 
 const vggcl_conv_algo vggcl__conv_direct = {
-    "direct", 2, tunables, 0, defaults, NULL, packed_floats, pack, workspace, launch, 0, NULL, NULL,
+    "direct", 2, tunables, 0, defaults, NULL, packed_floats, pack, workspace, launch, 0, NULL, NULL, NULL,
 };

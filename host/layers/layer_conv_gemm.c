@@ -32,6 +32,12 @@ static void workspace(const vggcl_conv_params *p, int N, int C_in, int C_out, in
 
 #define ARG(k, i, x) CL_CHECK(clSetKernelArg, (k, i, sizeof(x), &(x)))
 
+/* Whether CLBlast's 32-bit offsets reach one image's product (vggcl__sgemm_reaches). */
+static int reaches(const vggcl_ctx *ctx, int C_in, int C_out, int H, int W)
+{
+    return vggcl__sgemm_reaches(ctx, (size_t)C_out, (size_t)H * W, (size_t)C_in * 9, 0, 0, 0);
+}
+
 static vggcl_status launch(vggcl_ctx *ctx, const char *where, const vggcl_conv_params *p, const vggcl_conv_call *c)
 {
     vggcl_status st;
@@ -41,7 +47,7 @@ static vggcl_status launch(vggcl_ctx *ctx, const char *where, const vggcl_conv_p
     (void)p;
     const int K = C_in * 9;
     const size_t hw = (size_t)H * W, image = C_out * hw;
-    if (!vggcl__sgemm_reaches(ctx, (size_t)C_out, hw, (size_t)K, 0, 0, 0))
+    if (!reaches(ctx, C_in, C_out, H, W))
         return vggcl__fail(ctx, VGGCL_ERR_SHAPE, "%s: gemm (CLBlast) indexes its matrices in 32 bits: (%d x %d) "
                            "weights times a (%d x %zu) image, padded, is past %zu floats; another --conv runs it",
                            where, C_out, K, K, hw, vggcl__blas_reach(ctx));
@@ -74,5 +80,5 @@ fail:
 }
 
 const vggcl_conv_algo vggcl__conv_gemm = {
-    "gemm", 0, NULL, 0, NULL, NULL, packed_floats, pack, workspace, launch, 0, NULL, NULL,
+    "gemm", 0, NULL, 0, NULL, NULL, packed_floats, pack, workspace, launch, 0, NULL, NULL, reaches,
 };

@@ -241,5 +241,5 @@ fail:
 
 const vggcl_conv_algo vggcl__conv_winograd = {
     "winograd", sizeof tunables / sizeof tunables[0], tunables, 1, defaults, valid, packed_floats, pack, workspace,
-    launch, 0, NULL, program,
+    launch, 0, NULL, program, NULL,
 };

@@ -175,5 +175,5 @@ fail:
 }
 
 const vggcl_conv_algo vggcl__conv_winograd_gpu = {
-    "winograd-gpu", 9, tunables, 1, defaults, valid, packed_floats, pack, workspace, launch, 0, NULL, NULL,
+    "winograd-gpu", 9, tunables, 1, defaults, valid, packed_floats, pack, workspace, launch, 0, NULL, NULL, NULL,
 };

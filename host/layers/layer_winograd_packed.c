@@ -240,7 +240,7 @@ static int variant(const vggcl_conv_params *p)
 
 const vggcl_conv_algo vggcl__conv_winograd_packed = {
     "winograd-packed", sizeof tunables / sizeof tunables[0], tunables, 1, defaults, valid, packed_floats, pack, workspace,
-    launch, 1, variant, program,
+    launch, 1, variant, program, NULL,
 };
 
 vggcl_status vggcl__cl_pack(vggcl_ctx *ctx, const char *where, cl_mem in, cl_mem out, int N, int C, int H, int W)

@@ -431,7 +431,10 @@ void vggcl__conv_choose(const vggcl_ctx *ctx, const vggcl_model *m, int i, int n
 {
     const vggcl_step *s = &m->steps[i];
     const vggcl_tuned *t = vggcl__tune_lookup(ctx, s->c_in, s->c_out, h, w, n, m->conv);
-    if (t && s->packed[t->algo][vggcl__conv_variant(vggcl__conv_algo(t->algo), &t->params)]) {
+    const vggcl_conv_algo *ta = t ? vggcl__conv_algo(t->algo) : NULL;
+    /* (a row of the same channels at another size, one the algorithm cannot run at this one: the defaults) */
+    if (t && s->packed[t->algo][vggcl__conv_variant(ta, &t->params)] &&
+        (!ta->reaches || ta->reaches(ctx, s->c_in, s->c_out, h, w))) {
         c->algo = t->algo;
         c->params = t->params;
     } else {
