@@ -120,7 +120,8 @@ void vggcl__tune_load(vggcl_ctx *ctx)
     }
     free(line);
     fclose(f);
-    if (bad && ctx->log) {
+    if (bad && ctx->log && !ctx->told_rows) {
+        ctx->told_rows = 1;
         char more[64] = "";
         if (bad > 1) snprintf(more, sizeof more, " (and %d more rows not used)", bad - 1);
         strncat(first_bad, more, sizeof first_bad - strlen(first_bad) - 1);
