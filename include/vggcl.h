@@ -434,8 +434,9 @@ VGGCL_API int vggcl_remove_output(const char *path);
 
 /* .npy files of float32 in C order ('<f4'). vggcl_npy_read allocates *data
  * (release with vggcl_free) and fills shape[0..*ndim), at most VGGCL_NPY_MAX_DIMS;
- * it also reads a pipe or a FIFO (standard input as "/dev/stdin"), which must end
- * right after the values its header declares. */
+ * it also reads a pipe this process holds open (standard input as "/dev/stdin",
+ * "/dev/fd/N"; never a FIFO by its own name, which could wait for a writer for
+ * good), which must end right after the values its header declares. */
 #define VGGCL_NPY_MAX_DIMS 8
 VGGCL_API vggcl_status vggcl_npy_read(vggcl_ctx *ctx, const char *path, int *ndim, long long *shape, float **data);
 /* The same checks without reading the values, for a regular file too large to hold: the shape, and where

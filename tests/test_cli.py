@@ -473,9 +473,11 @@ class Cli(unittest.TestCase):
         self.fails(self.run_args(x=self.d / "text.npy"), 1, "text.npy", "not a .npy file")
 
     def test_input_from_a_pipe(self):
-        """run --input - (or a FIFO) reads the tensor from a pipe, as `preprocess --output -` writes it: the same
-        logits as from the file; a stream cut short, one with bytes after the values, a terminal and another
-        device are refused, no output left (- was "No such file or directory", a FIFO "not a regular file")."""
+        """run --input - (or /dev/fd/N, a pipe the shell opened) reads the tensor from a pipe, as `preprocess
+        --output -` writes it: the same logits as from the file; a stream cut short, one with bytes after the
+        values, a terminal and another device are refused, no output left (- was "No such file or directory",
+        a pipe "not a regular file"). The pipe is read through its descriptor, never opened by name: a pipe
+        whose writer had already gone waited for good."""
         raw = self.x.read_bytes()
         r = self.vggcl(*self.run_args())
         self.assertEqual(r.returncode, 0, r.stderr)
@@ -489,11 +491,14 @@ class Cli(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         np.testing.assert_array_equal(np.load(self.out), want)
         self.out.unlink()
-        fifo = self.d / "fifo.npy"
-        os.mkfifo(fifo)
-        writer = subprocess.Popen(["sh", "-c", 'cat "$1" > "$2"', "sh", self.x, fifo])
-        r = piped(b"", x=fifo)
-        writer.wait(timeout=60)
+        read_end, write_end = os.pipe()  # a pipe at descriptor 3, its writer gone before vggcl starts
+        os.write(write_end, raw)
+        os.close(write_end)
+        try:
+            r = subprocess.run(["sh", "-c", 'exec "$@" 3<&0 <&-', "sh", VGGCL, *map(str, self.run_args(x="/dev/fd/3"))],
+                               stdin=read_end, capture_output=True, timeout=300)
+        finally:
+            os.close(read_end)
         self.assertEqual(r.returncode, 0, r.stderr)
         np.testing.assert_array_equal(np.load(self.out), want)
         self.out.unlink()
@@ -515,7 +520,7 @@ class Cli(unittest.TestCase):
                                stdin=f, capture_output=True, text=True, timeout=300)
         self.assertEqual(r.returncode, 2, r.stderr)
         self.assertIn(f"--output {self.x} is the file --input /dev/stdin: it would be replaced", r.stderr)
-        self.fails(self.run_args(x="/dev/zero"), 1, "/dev/zero: cannot open input: not a regular file or a pipe")
+        self.fails(self.run_args(x="/dev/zero"), 1, "/dev/zero: cannot open input: not a regular file, nor a pipe")
         if os.path.exists("/dev/ptmx"):  # a terminal as standard input
             import pty
             leader, follower = pty.openpty()

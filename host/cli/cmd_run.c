@@ -12,8 +12,8 @@ static const cli_option options[] = {
     { "weights", "W.safetensors", "a torchvision VGG state_dict with a GAP head (or a dense chain), as\n"
                                   "safetensors", 1 },
     { "input", "X.npy", "float32 (N, 3, H, W) in C order, already normalized\n"
-                        "(`vggcl preprocess` makes it from images); - or a pipe: read\n"
-                        "from it", 1 },
+                        "(`vggcl preprocess` makes it from images); -: standard input\n"
+                        "(a pipe)", 1 },
     { "output", "Y.npy", "writes the logits, float32 (N, C)", 1 },
     { "features", "F.npy", "also writes the GAP features, float32 (N, C_last)", 0 },
     { NULL, NULL, NULL, 0 },
@@ -40,7 +40,7 @@ int cmd_run(int argc, char **argv)
         input = "/dev/stdin";
     }
     struct stat in_sb;
-    const int stream = input && stat(input, &in_sb) == 0 && S_ISFIFO(in_sb.st_mode); /* (read once) */
+    const int stream = input && stat(input, &in_sb) == 0 && !S_ISREG(in_sb.st_mode); /* (a pipe: read once) */
 
     int rc = CLI_FAIL, ndim = 0;
     long long shape[VGGCL_NPY_MAX_DIMS];

@@ -2,6 +2,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -192,8 +193,27 @@ static vggcl_status read_header(vggcl_ctx *ctx, const char *path, FILE *fp, int 
     return VGGCL_OK;
 }
 
-/* A regular file; with streams set, also a pipe or a FIFO (standard input as /dev/stdin), but not a
- * terminal or another device. */
+/* The descriptor path names when it is one this process has open: "/dev/stdin" (0), "/dev/fd/N",
+ * "/proc/self/fd/N"; else -1. */
+static int open_descriptor(const char *path)
+{
+    static const char *const dirs[] = { "/dev/fd/", "/proc/self/fd/" };
+    long fd = -1;
+    if (!strcmp(path, "/dev/stdin")) fd = 0;
+    for (size_t i = 0; i < sizeof dirs / sizeof dirs[0] && fd < 0; i++) {
+        const size_t len = strlen(dirs[i]);
+        char *end;
+        if (strncmp(path, dirs[i], len) || !isdigit((unsigned char)path[len])) continue;
+        errno = 0;
+        fd = strtol(path + len, &end, 10);
+        if (*end || errno || fd > INT_MAX) fd = -1;
+    }
+    return fd >= 0 && fcntl((int)fd, F_GETFD) != -1 ? (int)fd : -1;
+}
+
+/* A regular file; with streams set, also a pipe this process has open (standard input as "/dev/stdin",
+ * "/dev/fd/N"), read through a copy of its descriptor: never opened by name, where a FIFO with no writer
+ * would wait for good (a FIFO given by its own name is refused, as are terminals and other devices). */
 static vggcl_status open_input(vggcl_ctx *ctx, const char *path, int streams, FILE **fp)
 {
     char eb[128];
@@ -202,12 +222,13 @@ static vggcl_status open_input(vggcl_ctx *ctx, const char *path, int streams, FI
     VGGCL_NEED(ctx, "reading a .npy file", path);
     int err;
     if ((*fp = vggcl__open_input(path, 0, NULL, &err))) return VGGCL_OK;
-    if (err || !streams || stat(path, &sb) != 0 || !S_ISFIFO(sb.st_mode))
+    const int held = streams && !err ? open_descriptor(path) : -1;
+    if (held < 0 || fstat(held, &sb) != 0 || !S_ISFIFO(sb.st_mode))
         return vggcl__fail(ctx, VGGCL_ERR_IO, "%s: cannot open input: %s", path,
                            err ? vggcl__strerror(err, eb, sizeof eb)
-                               : streams ? "not a regular file or a pipe" : "not a regular file");
-    /* (a FIFO opened without O_NONBLOCK waits for a writer: the one that is to come, as a shell's pipe) */
-    const int fd = open(path, O_RDONLY | O_CLOEXEC);
+                               : streams ? "not a regular file, nor a pipe this process holds (standard input)"
+                                         : "not a regular file");
+    const int fd = fcntl(held, F_DUPFD_CLOEXEC, 3);
     if (fd >= 0 && (*fp = fdopen(fd, "rb"))) return VGGCL_OK;
     err = errno;
     if (fd >= 0) close(fd);
