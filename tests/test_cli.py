@@ -502,6 +502,23 @@ class Cli(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         np.testing.assert_array_equal(np.load(self.out), want)
         self.out.unlink()
+        # a pipe whose reading end is non-blocking (a runtime set it on the shared descriptor), its bytes late:
+        # waited for (EAGAIN read as the end: "truncated")
+        read_end, write_end = os.pipe()
+        os.set_blocking(read_end, False)
+        p = subprocess.Popen([VGGCL, *map(str, self.run_args(x="-"))], stdin=read_end, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE)
+        os.close(read_end)
+        try:
+            for part in (raw[:200], raw[200:3000], raw[3000:]):
+                time.sleep(0.3)
+                os.write(write_end, part)
+        finally:
+            os.close(write_end)
+        _, err = p.communicate(timeout=300)
+        self.assertEqual(p.returncode, 0, err)
+        np.testing.assert_array_equal(np.load(self.out), want)
+        self.out.unlink()
         for data, needle in ((raw[:-10], "/dev/stdin: truncated: 1149 of 1152 float32 values present"),
                              (raw + b"\0" * 4, "/dev/stdin: trailing bytes after 1152 float32 values"),
                              (b"", "/dev/stdin: not a .npy file (no \\x93NUMPY magic)")):

@@ -300,9 +300,10 @@ typedef struct {
     vggcl_ctx *ctx[CLI_MAX_DEVICES];
     vggcl_model *model[CLI_MAX_DEVICES];
 } cli_devices;
-/* The flat indices of the GPUs, else of every device (at most cap): what --device all
- * and one device per MPI rank choose from. -1 with the error printed. */
-int cli_all_devices(int *index, int cap);
+/* The flat indices of the GPUs, else of every device (at most cap; those left out said): what
+ * --device all (one_kind_only: those of the first one's kind, whose answers agree bit for bit) and
+ * one device per MPI rank choose from. -1 with the error printed. */
+int cli_all_devices(int *index, int cap, int one_kind_only);
 /* A list refuses empty items, more than CLI_MAX_DEVICES, and ref with OpenCL devices (CLI_USAGE). */
 int cli_open_models(const char *device, const char *weights, const vggcl_load_options *opts, vggcl_preprocess *p,
                     cli_devices *d);

@@ -167,21 +167,27 @@ const char *cli_device_label(const vggcl_ctx *ctx, char *buf, size_t len)
     return buf;
 }
 
-/* A new context on the device, the model loaded with opts, and with p the preprocessing options not
- * given taken from the model (vggcl_model_preprocess). Returns CLI_OK, or CLI_FAIL with the error
- * printed, after the device's label when one of several (labelled); the caller frees *ctx and *model
- * (NULL when not made) either way. */
-static int open_model(const char *device, const char *weights, const vggcl_load_options *opts, vggcl_preprocess *p,
-                      int labelled, vggcl_ctx **ctx, vggcl_model **model)
+/* A new context on the device: CLI_OK, or CLI_FAIL with the error printed (the caller frees *ctx, NULL
+ * when not made, either way). */
+static int open_device(const char *device, vggcl_ctx **ctx)
 {
     if (!(*ctx = cli_ctx_new())) return cli_error(CLI_FAIL, "out of host memory");
     if (vggcl_select_device(*ctx, device) != VGGCL_OK) return cli_error(CLI_FAIL, "%s", vggcl_message(*ctx));
-    if (vggcl_model_load(*ctx, weights, opts, model) == VGGCL_OK &&
-        (!p || vggcl_model_preprocess(*ctx, *model, p) == VGGCL_OK))
+    return CLI_OK;
+}
+
+/* The model loaded with opts on ctx's device, and with p the preprocessing options not given taken from
+ * the model (vggcl_model_preprocess). Returns CLI_OK, or CLI_FAIL with the error printed, after the
+ * device's label when one of several (labelled); the caller frees *model (NULL when not made) either way. */
+static int load_model(vggcl_ctx *ctx, const char *weights, const vggcl_load_options *opts, vggcl_preprocess *p,
+                      int labelled, vggcl_model **model)
+{
+    if (vggcl_model_load(ctx, weights, opts, model) == VGGCL_OK &&
+        (!p || vggcl_model_preprocess(ctx, *model, p) == VGGCL_OK))
         return CLI_OK;
     char label[320];
-    if (labelled) return cli_error(CLI_FAIL, "%s: %s", cli_device_label(*ctx, label, sizeof label), vggcl_message(*ctx));
-    return cli_error(CLI_FAIL, "%s", vggcl_message(*ctx));
+    if (labelled) return cli_error(CLI_FAIL, "%s: %s", cli_device_label(ctx, label, sizeof label), vggcl_message(ctx));
+    return cli_error(CLI_FAIL, "%s", vggcl_message(ctx));
 }
 
 /* Every device (allocated, *count of them; NULL with the error printed). */
@@ -215,7 +221,7 @@ static int same_kind(const vggcl_device_info *a, const vggcl_device_info *b)
            a->local_mem == b->local_mem && a->max_work_group == b->max_work_group;
 }
 
-int cli_all_devices(int *index, int cap)
+int cli_all_devices(int *index, int cap, int one_kind_only)
 {
     int count, gpus = 0, n = 0, unlike = 0, over = 0;
     vggcl_device_info *info = list_devices(&count);
@@ -225,7 +231,7 @@ int cli_all_devices(int *index, int cap)
     for (int i = 0; i < count; i++) {
         if (gpus && strcmp(info[i].type, "GPU")) continue;
         if (!first) first = &info[i];
-        if (!same_kind(first, &info[i])) unlike++;
+        if (one_kind_only && !same_kind(first, &info[i])) unlike++;
         else if (n < cap) index[n++] = info[i].index;
         else over++;
     }
@@ -237,7 +243,7 @@ int cli_all_devices(int *index, int cap)
                           "answers differ in their last bits (the rows would depend on which one was free): list "
                           "devices of one kind to choose them", n, n == 1 ? "" : "s", first->index, first->name, why,
                   unlike);
-    else if (over)
+    else if (over && one_kind_only) /* (a rank's pick: its local rank's among the first cap) */
         cli_error(CLI_OK, "--device all: %d devices%s", n, why);
     free(info);
     return n;
@@ -251,8 +257,9 @@ size_t cli_list_item(const char **s, char *item, size_t cap)
     return len;
 }
 
-/* Whether a list's devices compute alike (same_kind): else CLI_USAGE said, naming two that differ. */
-static int one_kind(const cli_devices *d, const char *device, const char *from, int (*say)(int, const char *, ...))
+/* Whether a list's devices compute alike (same_kind): else CLI_USAGE said, naming two that differ (said
+ * here, whatever rank this is: the devices are this machine's). */
+static int one_kind(const cli_devices *d, const char *device, const char *from)
 {
     int count, rc = CLI_OK;
     if (vggcl_device_index(d->ctx[0]) < 0) return CLI_OK; /* (ref, all of them: refused with OpenCL devices) */
@@ -267,10 +274,10 @@ static int one_kind(const cli_devices *d, const char *device, const char *from, 
         if (!here) continue;
         if (!first) first = here;
         else if (!same_kind(first, here))
-            rc = say(CLI_USAGE, "--device %s%s: device %d (%s, driver %s) and device %d (%s, driver %s) are of different "
-                     "kinds, whose answers differ in their last bits: a run would depend on which one was free; list "
-                     "devices of one kind", device, from, first->index, first->name, first->driver, here->index,
-                     here->name, here->driver);
+            rc = cli_error_here(CLI_USAGE, "--device %s%s: device %d (%s, driver %s) and device %d (%s, driver %s) are "
+                                "of different kinds, whose answers differ in their last bits: a run would depend on "
+                                "which one was free; list devices of one kind", device, from, first->index,
+                                first->name, first->driver, here->index, here->name, here->driver);
     }
     free(info);
     return rc;
@@ -294,7 +301,7 @@ int cli_open_models(const char *device, const char *weights, const vggcl_load_op
     int (*const say)(int, const char *, ...) = given ? cli_error : cli_error_here;
     if (device && !strcmp(device, "all")) {
         int index[CLI_MAX_DEVICES];
-        if ((n = cli_all_devices(index, CLI_MAX_DEVICES)) < 0) return CLI_FAIL;
+        if ((n = cli_all_devices(index, CLI_MAX_DEVICES, 1)) < 0) return CLI_FAIL;
         for (int i = 0; i < n; i++) snprintf(specs[i], sizeof specs[0], "%d", index[i]);
     } else if (several_devices(device)) {
         int refs = 0;
@@ -314,15 +321,20 @@ int cli_open_models(const char *device, const char *weights, const vggcl_load_op
                              "their last bits: a run would depend on which one was free; list one kind", device, from);
     } else {
         d->n = 1; /* (none given: the library reads $VGGCL_DEVICE and names it in its messages) */
-        return open_model(given, weights, opts, p, 0, &d->ctx[0], &d->model[0]);
-    }
-    for (int i = 0; i < n; i++) {
-        d->n = i + 1;
-        if (open_model(specs[i], weights, opts, i ? NULL : p, 1, &d->ctx[i], &d->model[i]) != CLI_OK)
-            return given ? CLI_FAIL : cli_error(CLI_FAIL, "(the devices of $VGGCL_DEVICE=%s)", device);
+        return open_device(given, &d->ctx[0]) != CLI_OK ? CLI_FAIL
+                                                         : load_model(d->ctx[0], weights, opts, p, 0, &d->model[0]);
     }
     if (!n) return cli_error(CLI_FAIL, "--device %s: no device", device);
-    return one_kind(d, device, from, say);
+    for (int i = 0; i < n; i++) { /* the devices, and whether they are of one kind, before any model loads */
+        d->n = i + 1;
+        if (open_device(specs[i], &d->ctx[i]) != CLI_OK)
+            return given ? CLI_FAIL : cli_error(CLI_FAIL, "(the devices of $VGGCL_DEVICE=%s)", device);
+    }
+    const int kinds = one_kind(d, device, from);
+    if (kinds != CLI_OK) return kinds;
+    for (int i = 0; i < n; i++)
+        if (load_model(d->ctx[i], weights, opts, i ? NULL : p, 1, &d->model[i]) != CLI_OK) return CLI_FAIL;
+    return CLI_OK;
 }
 
 int cli_one_device(const char *cmd, const char *given)

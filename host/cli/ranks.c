@@ -568,7 +568,7 @@ const char *cli_ranks_device(cli_ranks *r, const char *given)
     if (env && *env) return NULL; /* every rank on the device it names (read by the library, which says so) */
     /* one device per rank on each machine: the GPUs if there are any, else every device */
     int pick[CLI_MAX_DEVICES];
-    const int n = cli_all_devices(pick, CLI_MAX_DEVICES);
+    const int n = cli_all_devices(pick, CLI_MAX_DEVICES, 0); /* (a rank's device is its own: any kind) */
     if (n < 1) return NULL; /* (selection then reports the missing device) */
     snprintf(r->device, sizeof r->device, "%d", pick[r->local_rank % n]);
     return r->device;

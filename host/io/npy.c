@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -140,6 +141,31 @@ static vggcl_status parse_header(vggcl_ctx *ctx, const char *path, const char *h
     return VGGCL_OK;
 }
 
+/* fread of n bytes that waits where a pipe shared with a non-blocking reader says EAGAIN (the bytes not
+ * come yet): the count read, short only at the end of the stream or an error (ferror then holds). */
+static size_t read_bytes(void *buf, size_t n, FILE *fp)
+{
+    size_t got = 0;
+    while (got < n) {
+        got += fread((char *)buf + got, 1, n - got, fp);
+        if (got == n || !ferror(fp) || (errno != EAGAIN && errno != EWOULDBLOCK)) break;
+        clearerr(fp);
+        struct pollfd pf = { fileno(fp), POLLIN, 0 };
+        poll(&pf, 1, -1);
+    }
+    return got;
+}
+
+/* After a read that came short: VGGCL_ERR_IO with the system's error where there was one, else VGGCL_OK
+ * (the stream ended: the caller says it was cut short). */
+static vggcl_status short_read(vggcl_ctx *ctx, const char *path, FILE *fp, const char *what)
+{
+    char eb[128];
+    if (ferror(fp))
+        return vggcl__fail(ctx, VGGCL_ERR_IO, "%s: cannot read %s: %s", path, what, vggcl__strerror(errno, eb, sizeof eb));
+    return VGGCL_OK;
+}
+
 /* Reads fp's header (path names it in messages) and checks that the file holds exactly the values it
  * declares: *count of them, from *offset on. */
 static vggcl_status read_header(vggcl_ctx *ctx, const char *path, FILE *fp, int *ndim, long long *shape,
@@ -149,23 +175,29 @@ static vggcl_status read_header(vggcl_ctx *ctx, const char *path, FILE *fp, int 
     unsigned char pre[12];
     char *hdr = NULL;
     struct stat sb;
+    char eb[128];
     if (fstat(fileno(fp), &sb) != 0)
-        return vggcl__fail(ctx, VGGCL_ERR_IO, "%s: cannot read input: %s", path, strerror(errno));
+        return vggcl__fail(ctx, VGGCL_ERR_IO, "%s: cannot read input: %s", path, vggcl__strerror(errno, eb, sizeof eb));
     const int stream = !S_ISREG(sb.st_mode); /* (a pipe: its size is not known before its values are read) */
-    if (fread(pre, 1, 10, fp) != 10 || memcmp(pre, magic, 6))
+    const size_t got = read_bytes(pre, 10, fp);
+    if (got != 10 && short_read(ctx, path, fp, "input") != VGGCL_OK) return VGGCL_ERR_IO;
+    if (got != 10 || memcmp(pre, magic, 6))
         return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: not a .npy file (no \\x93NUMPY magic)", path);
     size_t hlen;
     int major = pre[6];
     if (major == 1) {
         hlen = (size_t)pre[8] | (size_t)pre[9] << 8;
     } else if (major == 2 || major == 3) {
-        if (fread(pre + 10, 1, 2, fp) != 2) return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: truncated .npy header", path);
+        if (read_bytes(pre + 10, 2, fp) != 2)
+            return short_read(ctx, path, fp, "input") ? VGGCL_ERR_IO
+                                                      : vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: truncated .npy header", path);
         hlen = (size_t)pre[8] | (size_t)pre[9] << 8 | (size_t)pre[10] << 16 | (size_t)pre[11] << 24;
     } else {
         return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: .npy format version %d is not supported", path, major);
     }
-    if (hlen > (1u << 20) || !(hdr = malloc(hlen + 1)) || fread(hdr, 1, hlen, fp) != hlen) {
+    if (hlen > (1u << 20) || !(hdr = malloc(hlen + 1)) || read_bytes(hdr, hlen, fp) != hlen) {
         free(hdr);
+        if (short_read(ctx, path, fp, "input") != VGGCL_OK) return VGGCL_ERR_IO;
         return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: truncated or oversized .npy header", path);
     }
     hdr[hlen] = '\0';
@@ -253,15 +285,17 @@ static vggcl_status read_values(vggcl_ctx *ctx, const char *path, FILE *fp, size
             }
             buf = grown, have = got + want;
         }
-        const size_t n = fread(buf + got, sizeof(float), want, fp);
+        const size_t n = read_bytes(buf + got, want * sizeof(float), fp) / sizeof(float);
         got += n;
         if (n < want) break;
     }
     if (got != count) {
         free(buf);
+        if (short_read(ctx, path, fp, "its values") != VGGCL_OK) return VGGCL_ERR_IO;
         return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: truncated: %zu of %zu float32 values present", path, got, count);
     }
-    if (stream && fgetc(fp) != EOF) { /* (a regular file's size was checked with its header) */
+    char extra;
+    if (stream && read_bytes(&extra, 1, fp) == 1) { /* (a regular file's size was checked with its header) */
         free(buf);
         return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: trailing bytes after %zu float32 values", path, count);
     }
