@@ -404,6 +404,7 @@ START_TEST(test_plan_dense_chain_and_metadata)
     ck_assert(vggcl_check_cam(ctx, m) == VGGCL_ERR_ARG);
     ck_assert_str_eq(vggcl_message(ctx), "the model was loaded without a head (features only): no maps");
     ck_assert(vggcl_forward_cam(ctx, m, x, 1, 8, 8, NULL, NULL, NULL, cams, NULL) == VGGCL_ERR_ARG);
+    ck_assert_str_eq(vggcl_message(ctx), "the model was loaded without a head (features only): no maps");
     vggcl_model_free(m);
     vggcl_ctx_free(ctx);
     expect_model_error(path, NULL, "classifier.0.weight' not found");

@@ -157,6 +157,8 @@ typedef struct {
     {                                                                                                          \
         .size = 1, .saved_out = -1, .saved_err = -1, .out_fd = -1, .err_fd = -1, .logits_fd = -1, .tensor_fd = -1 \
     }
+/* The list's files after this share (cli_ranks.lead's last n_after; NULL where there are none). */
+static inline char *const *cli_ranks_after(const cli_ranks *r) { return r->lead ? r->lead + r->n_lead : NULL; }
 /* Whether every rank found the same image list (its length and a hash of its paths), which the
  * shares are cut from; rank 0 says when not. Collective; CLI_OK with one rank. */
 int cli_ranks_same_list(const cli_ranks *r, const char *cmd, char *const *files, int n);

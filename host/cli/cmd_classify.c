@@ -294,7 +294,7 @@ int cmd_classify(int argc, char **argv)
     /* all outputs or none: both made durable, then named (an earlier run's kept where one cannot be written) */
     rc = CLI_FAIL;
     if (!res.ok && shard && !h) /* (the size one process would take: the first image after the share) */
-        cli_lead_size(ctx, &p, ranks.lead + ranks.n_lead, ranks.n_after, &h, &w);
+        cli_lead_size(ctx, &p, cli_ranks_after(&ranks), ranks.n_after, &h, &w);
     if (!res.ok && shard && /* a share with no images read (--shard): empty arrays, to concatenate */
         (cli_open_empty(wctx, tensor_out, 3, (const long long[]){ 3, h, w }, &res.x) != CLI_OK ||
          cli_open_empty(wctx, logits_out, 1, (const long long[]){ classes }, &res.logits) != CLI_OK))

@@ -64,28 +64,29 @@ static int report_json(const tally *t, char **names, int skipped, long right, lo
 {
     const int C = t->classes;
     cJSON *o = cJSON_CreateObject(), *arr;
-    cJSON_AddNumberToObject(o, "n", (double)t->n);
-    cJSON_AddNumberToObject(o, "skipped", skipped);
-    cJSON_AddNumberToObject(o, "top1", ratio(right, t->n));
-    cJSON_AddNumberToObject(o, "top5", ratio(in_k, t->n));
-    cJSON_AddNumberToObject(o, "k", t->k);
-    if ((arr = cJSON_AddArrayToObject(o, "classes")))
-        for (int c = 0; c < C; c++) cJSON_AddItemToArray(arr, cli_json_string(names[c]));
-    if ((arr = cJSON_AddArrayToObject(o, "per_class")))
-        for (int c = 0; c < C; c++) {
+    int ok = o && cJSON_AddNumberToObject(o, "n", (double)t->n) && cJSON_AddNumberToObject(o, "skipped", skipped) &&
+             cJSON_AddNumberToObject(o, "top1", ratio(right, t->n)) &&
+             cJSON_AddNumberToObject(o, "top5", ratio(in_k, t->n)) && cJSON_AddNumberToObject(o, "k", t->k);
+    if (ok && (ok = (arr = cJSON_AddArrayToObject(o, "classes")) != NULL))
+        for (int c = 0; c < C && ok; c++) ok = cJSON_AddItemToArray(arr, cli_json_string(names[c]));
+    if (ok && (ok = (arr = cJSON_AddArrayToObject(o, "per_class")) != NULL))
+        for (int c = 0; c < C && ok; c++) {
             long support = 0, predicted = 0;
             for (int k = 0; k < C; k++)
                 support += t->confusion[(size_t)c * C + k], predicted += t->confusion[(size_t)k * C + c];
             const long hit = t->confusion[(size_t)c * C + c];
             cJSON *r = cJSON_CreateObject();
-            cJSON_AddItemToObject(r, "class", cli_json_string(names[c]));
-            cJSON_AddNumberToObject(r, "index", c);
-            cJSON_AddNumberToObject(r, "images", (double)support);
-            cJSON_AddNumberToObject(r, "predicted", (double)predicted);
-            cJSON_AddNumberToObject(r, "precision", ratio(hit, predicted));
-            cJSON_AddNumberToObject(r, "recall", ratio(hit, support));
-            if (!cJSON_AddItemToArray(arr, r)) cJSON_Delete(r);
+            ok = r && cJSON_AddItemToObject(r, "class", cli_json_string(names[c])) &&
+                 cJSON_AddNumberToObject(r, "index", c) && cJSON_AddNumberToObject(r, "images", (double)support) &&
+                 cJSON_AddNumberToObject(r, "predicted", (double)predicted) &&
+                 cJSON_AddNumberToObject(r, "precision", ratio(hit, predicted)) &&
+                 cJSON_AddNumberToObject(r, "recall", ratio(hit, support)) && cJSON_AddItemToArray(arr, r);
+            if (!ok) cJSON_Delete(r);
         }
+    if (!ok) { /* (a key or an entry missing would misalign the report: none) */
+        cJSON_Delete(o);
+        return cli_error(CLI_FAIL, "out of host memory for the report");
+    }
     char *text = o ? cJSON_PrintUnformatted(o) : NULL;
     cJSON_Delete(o);
     if (!text) return cli_error(CLI_FAIL, "out of host memory for the report");

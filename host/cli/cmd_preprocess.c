@@ -119,7 +119,7 @@ int cmd_preprocess(int argc, char **argv)
     if (rc == CLI_OK) rc = cli_run_batches(&job, files, n_files, append_batch, &t, &failed);
     if (rc == CLI_OK && failed) rc = CLI_FAIL; /* (each was named) */
     if (rc == CLI_OK && !n_files && ranks.size < 2) { /* a share with no images (--shard): an empty tensor */
-        if (!h) cli_lead_size(ctx, &p, ranks.lead + ranks.n_lead, ranks.n_after, &h, &w); /* (as one process) */
+        if (!h) cli_lead_size(ctx, &p, cli_ranks_after(&ranks), ranks.n_after, &h, &w); /* (as one process) */
         t.h = h, t.wd = w;
         rc = cli_write_empty(ctx, output, 3, (const long long[]){ 3, h, w });
     }

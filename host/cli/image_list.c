@@ -31,9 +31,8 @@ static int has_other_ext(const char *name)
     return 0;
 }
 
-/* Counts path (taken) as left out, keeping the least path by bytes to name (readdir's order is the file
- * system's). */
-/* Counts path into *n and keeps the least of them in *first (path is taken: kept or freed). */
+/* Counts path into *n and keeps the least of them by bytes in *first, to name (readdir's order is the file
+ * system's); path is taken: kept or freed. */
 static void left_out(int *n, char **first, char *path)
 {
     ++*n;

@@ -54,7 +54,7 @@ static const char *parse_row(const vggcl_ctx *ctx, const char *line, vggcl_tuned
         return "C_in, C_out, H and W from 1 to 65536 and a batch from 1 to 4096 expected";
     if (sscanf(line, " %31s %lf%n", name, &t->ms, &used) != 2 || !isfinite(t->ms) || t->ms < 0 ||
         !(t->algo = vggcl__conv_algo_id(name)))
-        return "an algorithm (direct, winograd, gemm, winograd-gpu, winograd-packed) and a time in ms expected";
+        return "an algorithm as --conv names it and a time in ms (a number from 0) expected";
     const vggcl_conv_algo *a = vggcl__conv_algo(t->algo);
     vggcl__conv_defaults(ctx, t->algo, t->batch, t->c_in, t->c_out, t->h, t->w, &t->params);
     if (!vggcl__conv_params_parse(t->algo, line + used, &t->params))

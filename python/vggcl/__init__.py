@@ -35,7 +35,7 @@ class Error(Exception):
     """A vggcl call failed; the message names the file, tensor, layer or device. status is the library's
     kind of failure ("arg", "io", "format", "shape", "no_device", "device", "device_memory" or "nomem", as
     vggcl_status), for a caller that acts on it (a smaller batch after "device_memory"); None where this
-    module refused an argument before calling the library."""
+    module refused an argument before calling the library, or the call gives no status (max_batch's -1)."""
 
     def __init__(self, message, status=None):
         super().__init__(message)
