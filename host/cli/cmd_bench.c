@@ -206,12 +206,16 @@ int cmd_bench(int argc, char **argv)
         cJSON_AddNumberToObject(o, "first_pass_build_ms", first_build);
         cJSON_AddNumberToObject(o, "first_pass_without_builds_ms", first_run);
         if (per_layer) cJSON_AddNumberToObject(o, "profiled_passes", profiled);
+        if (per_layer) cJSON_AddNumberToObject(o, "layers_total_ms", total_layer_ms);
+        if (per_layer && peak_gflops) cJSON_AddNumberToObject(o, "peak_gflops", peak_gflops);
         if (per_layer && (arr = cJSON_AddArrayToObject(o, "layers")))
             for (int i = 0; i < n_layers; i++) {
                 cJSON *l = cJSON_CreateObject();
+                const double g = layers[i].ms > 0 ? layers[i].gflop / (layers[i].ms * 1e-3) : 0.0;
                 cJSON_AddStringToObject(l, "layer", layers[i].layer);
                 cJSON_AddNumberToObject(l, "ms", layers[i].ms);
                 cJSON_AddNumberToObject(l, "gflop", layers[i].gflop);
+                if (peak_gflops && g > 0) cJSON_AddNumberToObject(l, "of_peak", g / peak_gflops); /* (as the text's) */
                 cJSON_AddItemToArray(arr, l);
             }
         if (cli_json_print(o) != CLI_OK) goto done;
