@@ -25,11 +25,13 @@ typedef struct {
     cl_mem bias_dev;
 } vggcl_step;
 
-/* A pass submitted and not yet waited for: its upload, and done, which
+/* A pass submitted and not yet waited for: start, a marker that completes when
+ * the pass can start (its input uploaded and every command queued before it on
+ * the context's queue done, another model's passes too), and done, which
  * completes after its read-back (both NULL on the reference backend, which
  * runs at submit and took ref_ms). */
 typedef struct {
-    cl_event up, done;
+    cl_event start, done;
     int n, h, w;
     double ref_ms;
 } vggcl_pass;
@@ -73,7 +75,6 @@ struct vggcl_model {
     /* overlapped passes (vggcl_forward_submit) not yet waited for, oldest first */
     vggcl_pass flight[2];
     int n_flight, next_input; /* next_input: the input buffer the next submit fills */
-    cl_ulong last_end;        /* when the last pass waited for ended (device clock, ns) */
 };
 
 /* VGGCL_OK when o (may be NULL) holds a pool5 and a conv the loaders know; else VGGCL_ERR_ARG said. */

@@ -580,7 +580,7 @@ static vggcl_status submit_cl(vggcl_ctx *ctx, vggcl_model *m, const float *input
 {
     char where[160];
     vggcl_status st;
-    cl_event up = NULL, done = NULL;
+    cl_event up = NULL, start = NULL, done = NULL;
     feature_map map;
     const int slot = m->next_input;
     /* growing a buffer the pass in flight still uses would hold the old and the new at once: it ends first */
@@ -592,18 +592,20 @@ static vggcl_status submit_cl(vggcl_ctx *ctx, vggcl_model *m, const float *input
     CL_CHECK(clEnqueueWriteBuffer, (ctx->upload_queue, m->input[slot], CL_TRUE, 0,
                                     (size_t)n * 3 * h * w * sizeof(float), input, 0, NULL, &up));
     CL_CHECK(clEnqueueBarrierWithWaitList, (ctx->queue, 1, &up, NULL));
+    CL_CHECK(clEnqueueMarkerWithWaitList, (ctx->queue, 0, NULL, &start)); /* (its device time starts here) */
     if ((st = enqueue_pass(ctx, m, m->input[slot], n, h, w, &map)) ||
         (st = read_outputs(ctx, m, n, CL_FALSE, logits, features)))
         goto fail;
     snprintf(where, sizeof where, "forward pass: queueing the pass over (%d, 3, %d, %d)", n, h, w);
     CL_CHECK(clEnqueueMarkerWithWaitList, (ctx->queue, 0, NULL, &done));
     CL_CHECK(clFlush, (ctx->queue));
-    m->flight[m->n_flight++] = (vggcl_pass){ up, done, n, h, w, 0 };
+    m->flight[m->n_flight++] = (vggcl_pass){ start, done, n, h, w, 0 };
     m->next_input = 1 - slot;
-    up = done = NULL;
+    start = done = NULL;
 fail:
     if (st != VGGCL_OK) CL_CLEANUP(clFinish, (ctx->queue)); /* the passes before it end; its own outputs are not valid */
     if (up) CL_CLEANUP(clReleaseEvent, (up));
+    if (start) CL_CLEANUP(clReleaseEvent, (start));
     if (done) CL_CLEANUP(clReleaseEvent, (done));
     return st;
 }
@@ -730,19 +732,17 @@ vggcl_status vggcl_forward_submit(vggcl_ctx *ctx, vggcl_model *m, const float *i
     return st;
 }
 
-/* Pass p just completed: its end (device clock) is kept for the next pass's start, and ms (may be NULL)
- * gets its device time, from when it could start (its input uploaded and the pass before it done). */
-static vggcl_status pass_ms(vggcl_ctx *ctx, vggcl_model *m, const vggcl_pass *p, const char *where, double *ms)
+/* Pass p just completed: ms (may be NULL) gets its device time, from when it could start (its input
+ * uploaded and everything queued before it done: the pass before it, another model's on the context)
+ * to its read-back's end. */
+static vggcl_status pass_ms(vggcl_ctx *ctx, const vggcl_pass *p, const char *where, double *ms)
 {
     vggcl_status st = VGGCL_OK;
-    cl_ulong up_end = 0, end = 0;
+    cl_ulong start = 0, end = 0;
+    if (!ms) return VGGCL_OK;
     CL_CHECK(clGetEventProfilingInfo, (p->done, CL_PROFILING_COMMAND_END, sizeof end, &end, NULL));
-    if (ms) {
-        CL_CHECK(clGetEventProfilingInfo, (p->up, CL_PROFILING_COMMAND_END, sizeof up_end, &up_end, NULL));
-        const cl_ulong start = up_end > m->last_end ? up_end : m->last_end;
-        *ms = end > start ? (end - start) * 1e-6 : 0;
-    }
-    m->last_end = end;
+    CL_CHECK(clGetEventProfilingInfo, (p->start, CL_PROFILING_COMMAND_END, sizeof start, &start, NULL));
+    *ms = end > start ? (end - start) * 1e-6 : 0;
 fail:
     return st;
 }
@@ -761,10 +761,10 @@ vggcl_status vggcl_forward_wait(vggcl_ctx *ctx, vggcl_model *m, double *device_m
     if (device_ms) *device_ms = p.ref_ms;
     if (!p.done) return VGGCL_OK;
     CL_CHECK(clWaitForEvents, (1, &p.done));
-    st = pass_ms(ctx, m, &p, where, device_ms);
+    st = pass_ms(ctx, &p, where, device_ms);
 fail:
     if (st != VGGCL_OK) CL_CLEANUP(clFinish, (ctx->queue)); /* nothing writes into the caller's outputs after this */
-    if (p.up) CL_CLEANUP(clReleaseEvent, (p.up));
+    if (p.start) CL_CLEANUP(clReleaseEvent, (p.start));
     if (p.done) CL_CLEANUP(clReleaseEvent, (p.done));
     return st;
 }
@@ -776,7 +776,7 @@ void vggcl__flight_drop(vggcl_model *m)
     const char *where = "freeing the model: the passes still in flight";
     if (ctx->queue) CL_CLEANUP(clFinish, (ctx->queue));
     for (int i = 0; i < m->n_flight; i++) {
-        if (m->flight[i].up) CL_CLEANUP(clReleaseEvent, (m->flight[i].up));
+        if (m->flight[i].start) CL_CLEANUP(clReleaseEvent, (m->flight[i].start));
         if (m->flight[i].done) CL_CLEANUP(clReleaseEvent, (m->flight[i].done));
     }
     m->n_flight = 0;
