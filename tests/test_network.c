@@ -197,7 +197,7 @@ START_TEST(test_network_overlapped_two_models)
     vggcl_model *big, *small;
     ck_assert_msg(vggcl_model_load(cl, big_path, NULL, &big) == VGGCL_OK, "%s", vggcl_message(cl));
     ck_assert_msg(vggcl_model_load(cl, small_path, NULL, &small) == VGGCL_OK, "%s", vggcl_message(cl));
-    enum { NB = 4, HB = 96, HS = 8 };
+    enum { NB = 8, HB = 128, HS = 8 };
     float *xb = malloc((size_t)NB * 3 * HB * HB * 4), xs[3 * HS * HS], yb[NB * 5], ys[5];
     ck_assert_ptr_nonnull(xb);
     tu_fill(xb, (size_t)NB * 3 * HB * HB, 5, -2, 2), tu_fill(xs, 3 * HS * HS, 6, -2, 2);
