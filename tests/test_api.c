@@ -420,6 +420,45 @@ END_TEST
 /* vggcl_device_index: each listed device's own index whichever spec selected it (an index, P:D); -1 before
  * a selection, after a failed one (no such device; each call opening the device failed in turn, most of
  * them after the device was matched) and on the reference. */
+/* Calls of the API the audit found crashing or refusing what they should take: vggcl_profile_read with no
+ * output (the count alone; it wrote through NULL), vggcl_benchmark of a model loaded without a head (it
+ * asked for logits), vggcl_model_min_input of a network of 31 pools (1 << 31: undefined, negative). */
+START_TEST(test_api_audit_cases)
+{
+    const char *path = tu_tmp("api-audit.safetensors");
+    tu_write_vgg(path, "8,M,8", 0, 3, 3, NULL);
+    vggcl_ctx *cl = tu_cl_ctx();
+    vggcl_model *m;
+    ck_assert_msg(vggcl_model_load(cl, path, NULL, &m) == VGGCL_OK, "%s", vggcl_message(cl));
+    float x[3 * 8 * 8], y[3];
+    tu_fill(x, 3 * 8 * 8, 1, -1, 1);
+    ck_assert(vggcl_profile(cl, 1) == VGGCL_OK);
+    ck_assert_msg(vggcl_forward(cl, m, x, 1, 8, 8, y, NULL) == VGGCL_OK, "%s", vggcl_message(cl));
+    const int layers = vggcl_profile_read(cl, NULL, 4);
+    ck_assert_int_ge(layers, 3);
+    ck_assert_int_eq(vggcl_profile_read(cl, NULL, 0), layers);
+    vggcl_model_free(m);
+    vggcl_ctx_free(cl);
+
+    vggcl_ctx *ctx = ref_ctx();
+    vggcl_load_options o;
+    vggcl_load_options_defaults(&o);
+    o.features_only = 1;
+    ck_assert(vggcl_model_load(ctx, path, &o, &m) == VGGCL_OK);
+    double warm, ms[2];
+    ck_assert_msg(vggcl_benchmark(ctx, m, x, 1, 8, 8, 2, &warm, ms) == VGGCL_OK, "%s", vggcl_message(ctx));
+    vggcl_model_free(m);
+    char cfg[256] = "4,M";
+    for (int i = 1; i < 31; i++) strcat(cfg, ",4,M");
+    tu_write_vgg(path, cfg, 0, 3, 3, NULL);
+    ck_assert_msg(vggcl_model_load(ctx, path, NULL, &m) == VGGCL_OK, "%s", vggcl_message(ctx));
+    ck_assert_int_eq(vggcl_model_min_input(m), INT_MAX);
+    said(ctx, vggcl_check_batch(ctx, m, 1, 65536, 65536), VGGCL_ERR_SHAPE, "this network needs at least");
+    vggcl_model_free(m);
+    vggcl_ctx_free(ctx);
+}
+END_TEST
+
 START_TEST(test_device_index)
 {
     vggcl_ctx *ctx = vggcl_ctx_new();
@@ -484,6 +523,7 @@ int main(void)
     tcase_add_test(tc, test_ref_host_memory);
     tcase_add_test(tc, test_ctx_freed_before_models);
     tcase_add_test(tc, test_batch_checks);
+    tcase_add_test(tc, test_api_audit_cases);
     suite_add_tcase(s, tc);
     return tu_run(s);
 }

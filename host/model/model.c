@@ -4,6 +4,7 @@
  * more than the ReLU needs, pool5 from the options or the file's metadata, and
  * the linear head. Then uploads the weights when the context has a device. */
 #include <ctype.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -638,7 +639,7 @@ int vggcl_model_min_input(const vggcl_model *m)
 {
     int pools = 0;
     for (int i = 0; m && i < m->n_steps; i++) pools += m->steps[i].kind == VGGCL_STEP_POOL;
-    return 1 << pools;
+    return pools > 30 ? INT_MAX : 1 << pools; /* (past 16 pools no input is accepted: sides stop at 65536) */
 }
 
 double vggcl_model_flops(const vggcl_model *m, int n, int h, int w)

@@ -377,7 +377,7 @@ done:
 /* VGGCL_OK when the table can be written: the cache folder is on and usable; else said. */
 static vggcl_status table_writable(vggcl_ctx *ctx)
 {
-    char dir[VGGCL__CACHE_DIR_MAX + 1];
+    char dir[VGGCL__CACHE_DIR_MAX + 1], eb[128];
     const int on = vggcl__cache_dir(dir);
     if (on == VGGCL__CACHE_LONG)
         return vggcl__fail(ctx, VGGCL_ERR_ARG, "tuning needs the cache folder, whose name is longer than %d bytes "
@@ -390,7 +390,7 @@ static vggcl_status table_writable(vggcl_ctx *ctx)
     const int unwritable = vggcl__cache_unwritable(dir);
     if (unwritable) /* (found before the tuning: the table would be refused after it) */
         return vggcl__fail(ctx, VGGCL_ERR_IO, "%s: the cache folder, where the tuning table goes, cannot be written: %s "
-                                              "(see VGGCL_CACHE_DIR)", dir, strerror(unwritable));
+                                              "(see VGGCL_CACHE_DIR)", dir, vggcl__strerror(unwritable, eb, sizeof eb));
     if (ctx->tune_refused) /* (its rows, unread, would be lost) */
         return vggcl__fail(ctx, VGGCL_ERR_IO, "%s: the tuning table is not a regular file of this user that only the "
                            "user can write to (a link, a folder, or writable by others): not replaced; make it "

@@ -102,7 +102,7 @@ static vggcl_status get_program(vggcl_ctx *ctx, int which, const char *defines, 
         goto built;
     }
     if (ctx->log && !ctx->told_compiling) {
-        char msg[VGGCL__CACHE_DIR_MAX + 512], dir[VGGCL__CACHE_DIR_MAX + 1];
+        char msg[VGGCL__CACHE_DIR_MAX + 512], dir[VGGCL__CACHE_DIR_MAX + 1], eb[128];
         const int on = vggcl__cache_dir(dir), ready = on == 1 && vggcl__cache_ready(ctx, dir); /* (says why not) */
         const int unwritable = ready ? vggcl__cache_unwritable(dir) : 0;
         ctx->told_compiling = 1;
@@ -111,7 +111,7 @@ static vggcl_status get_program(vggcl_ctx *ctx, int which, const char *defines, 
                      "the programs are then cached in %s)", ctx->device_name, dir);
         else if (ready)
             snprintf(msg, sizeof msg, "compiling the OpenCL kernels for %s (not cached: the cache folder %s cannot be "
-                     "written: %s)", ctx->device_name, dir, strerror(unwritable));
+                     "written: %s)", ctx->device_name, dir, vggcl__strerror(unwritable, eb, sizeof eb));
         else
             snprintf(msg, sizeof msg, "compiling the OpenCL kernels for %s (not cached: %s)", ctx->device_name,
                      on == 1 ? "the cache folder is not usable" : vggcl__cache_why_not(on));

@@ -83,11 +83,11 @@ int vggcl__cache_ready(vggcl_ctx *ctx, char dir[VGGCL__CACHE_DIR_MAX + 1])
         if (stat(dir, &sb) == 0 && S_ISDIR(sb.st_mode) && private_to_user(&sb)) return 1;
     }
     if (ctx->log && !ctx->told_cache) {
-        char msg[VGGCL__CACHE_DIR_MAX + 256];
+        char msg[VGGCL__CACHE_DIR_MAX + 256], eb[128];
         ctx->told_cache = 1;
         if (on == 1 && made && stat(dir, &sb) != 0)
             snprintf(msg, sizeof msg, "the cache folder %s cannot be made: %s (see VGGCL_CACHE_DIR): the kernels are "
-                     "built from source", dir, strerror(made));
+                     "built from source", dir, vggcl__strerror(made, eb, sizeof eb));
         else if (on == 1)
             snprintf(msg, sizeof msg, "the cache folder %s is not a folder of this user that only the user can write "
                      "to (see VGGCL_CACHE_DIR): it is not used, and the kernels are built from source", dir);

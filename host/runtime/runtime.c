@@ -175,6 +175,7 @@ int vggcl_profile_read(vggcl_ctx *ctx, vggcl_layer_profile *out, int cap)
 {
     int n = 0;
     if (!ctx) return 0;
+    if (!out) cap = 0; /* (the count alone) */
     for (int i = 0; i < ctx->prof_n; i++) {
         const vggcl_prof_entry *e = &ctx->prof[i];
         const double ms = vggcl__prof_ms(e);
