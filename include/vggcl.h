@@ -66,7 +66,9 @@ typedef enum {
 /* A required pointer given as NULL (one not documented "may be NULL") is VGGCL_ERR_ARG with a
  * message naming it, in the context when there is one; accessors given a NULL model or context
  * return 0, NULL or "" (vggcl_device_index -1, vggcl_model_min_input 1, vggcl_decode_threads_default
- * the usable cores, and vggcl_message the out-of-memory message that a NULL from vggcl_ctx_new means). */
+ * the usable cores, and vggcl_message the out-of-memory message that a NULL from vggcl_ctx_new means);
+ * the functions that return nothing (the *_defaults, vggcl_preprocess_unset, the CAM drawing) do
+ * nothing with a NULL to fill (vggcl_cam_upsample fills out with 0 where cam is NULL). */
 
 VGGCL_API const char *vggcl_version(void);
 

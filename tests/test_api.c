@@ -453,6 +453,15 @@ START_TEST(test_api_audit_cases)
     tu_write_vgg(path, cfg, 0, 3, 3, NULL);
     ck_assert_msg(vggcl_model_load(ctx, path, NULL, &m) == VGGCL_OK, "%s", vggcl_message(ctx));
     ck_assert_int_eq(vggcl_model_min_input(m), INT_MAX);
+    /* the functions that return nothing, given NULL: nothing done (they wrote through it) */
+    vggcl_preprocess_defaults(NULL), vggcl_preprocess_unset(NULL), vggcl_load_options_defaults(NULL);
+    vggcl_train_defaults(NULL);
+    float up[4] = { 1, 1, 1, 1 };
+    unsigned char rgb[12] = { 0 }, pic[12] = { 0 };
+    vggcl_cam_upsample(NULL, 2, 2, up, 2, 2);
+    ck_assert(up[0] == 0 && up[3] == 0);
+    vggcl_cam_upsample(up, 2, 2, NULL, 2, 2);
+    vggcl_cam_draw(NULL, rgb, 2, 2, pic), vggcl_cam_draw(up, NULL, 2, 2, pic), vggcl_cam_draw(up, rgb, 2, 2, NULL);
     said(ctx, vggcl_check_batch(ctx, m, 1, 65536, 65536), VGGCL_ERR_SHAPE, "this network needs at least");
     vggcl_model_free(m);
     vggcl_ctx_free(ctx);

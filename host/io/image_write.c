@@ -58,8 +58,8 @@ vggcl_status vggcl_png_write(vggcl_ctx *ctx, const char *path, const unsigned ch
 
 void vggcl_cam_upsample(const float *cam, int mh, int mw, float *out, int h, int w)
 {
-    if (h < 1 || w < 1) return; /* (nothing to fill) */
-    if (mh < 1 || mw < 1) { /* no map (an input too small for the network: vggcl_model_map_size's 0x0): flat */
+    if (h < 1 || w < 1 || !out) return; /* (nothing to fill) */
+    if (mh < 1 || mw < 1 || !cam) { /* no map (an input too small for the network: vggcl_model_map_size's 0x0): flat */
         memset(out, 0, sizeof *out * (size_t)h * w);
         return;
     }
@@ -96,6 +96,7 @@ static const unsigned char viridis[9][3] = {
 
 void vggcl_cam_draw(const float *norm, const unsigned char *rgb, int h, int w, unsigned char *out)
 {
+    if (!norm || !rgb || !out) return; /* (nothing to draw from or into) */
     for (size_t i = 0; h > 0 && w > 0 && i < (size_t)h * w; i++) {
         const float t = norm[i] > 0 ? (norm[i] < 1 ? norm[i] : 1) : 0; /* (NaN: 0, not an index out of range) */
         const float pos = t * 8;

@@ -11,11 +11,12 @@
 void vggcl_preprocess_defaults(vggcl_preprocess *p)
 {
     const vggcl_preprocess d = { 256, 224, { 0.485f, 0.456f, 0.406f }, { 0.229f, 0.224f, 0.225f }, 0 };
-    *p = d;
+    if (p) *p = d;
 }
 
 void vggcl_preprocess_unset(vggcl_preprocess *p)
 {
+    if (!p) return;
     p->resize = p->crop = p->draft = -1;
     p->mean[0] = p->std[0] = NAN;
 }

@@ -491,6 +491,7 @@ vggcl_status vggcl__model_upload(vggcl_ctx *ctx, vggcl_model *m, int conv)
 
 void vggcl_load_options_defaults(vggcl_load_options *o)
 {
+    if (!o) return;
     o->pool5 = VGGCL_POOL5_AUTO;
     o->head = NULL;
     o->conv = VGGCL_CONV_AUTO;

@@ -12,6 +12,7 @@
 
 void vggcl_train_defaults(vggcl_train_options *o)
 {
+    if (!o) return;
     o->epochs = 30;
     o->batch = 32;
     o->lr = 0.1;
