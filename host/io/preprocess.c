@@ -148,6 +148,8 @@ vggcl_status vggcl_image_preprocess(vggcl_ctx *ctx, const unsigned char *rgb, in
     VGGCL_NEED(ctx, "vggcl_image_preprocess", out);
     VGGCL_NEED(ctx, "vggcl_image_preprocess", oh);
     VGGCL_NEED(ctx, "vggcl_image_preprocess", ow);
+    VGGCL_NEED(ctx, "vggcl_image_preprocess", rgb);
+    VGGCL_NEED(ctx, "vggcl_image_preprocess", p);
     return vggcl__preprocess_part(ctx, &whole, p, out, oh, ow);
 }
 
@@ -159,6 +161,7 @@ vggcl_status vggcl_image_read(vggcl_ctx *ctx, const char *path, const vggcl_prep
     VGGCL_NEED(ctx, "vggcl_image_read", out);
     VGGCL_NEED(ctx, "vggcl_image_read", oh);
     VGGCL_NEED(ctx, "vggcl_image_read", ow);
+    VGGCL_NEED(ctx, "vggcl_image_read", p); /* (before the file is opened: an argument's fault first) */
     *out = NULL;
     vggcl_status st = vggcl__image_load_part(ctx, path, p, &px, &part);
     if (st == VGGCL_OK && (st = vggcl__preprocess_part(ctx, &part, p, out, oh, ow)) != VGGCL_OK) {

@@ -82,8 +82,8 @@ vggcl_status vggcl_train_head(vggcl_ctx *ctx, const float *x, const int *y, int 
                               vggcl_train_epoch *log, int *best_epoch)
 {
     if (!x || !y || !w_out || !b_out || (nv > 0 && (!xv || !yv)))
-        return vggcl__fail(ctx, VGGCL_ERR_ARG, "training a head: %s is NULL", !x ? "x" : !y ? "y" : !w_out ? "w_out"
-                                                                          : !b_out ? "b_out" : !xv ? "x_val" : "y_val");
+        return vggcl__fail(ctx, VGGCL_ERR_ARG, "vggcl_train_head: %s is NULL", !x ? "x" : !y ? "y" : !w_out ? "w"
+                                                                          : !b_out ? "b" : !xv ? "x_val" : "y_val");
     if (n < 1 || d < 1 || classes < 2 || nv < 0 || !o || o->epochs < 1 || o->batch < 1 || !(o->lr > 0) ||
         !isfinite(o->lr) || !(o->momentum >= 0 && o->momentum < 1) || !(o->l2 >= 0) || !isfinite(o->l2))
         return vggcl__fail(ctx, VGGCL_ERR_ARG,
