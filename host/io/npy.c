@@ -2,7 +2,6 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
 #include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -225,24 +224,6 @@ static vggcl_status read_header(vggcl_ctx *ctx, const char *path, FILE *fp, int 
     return VGGCL_OK;
 }
 
-/* The descriptor path names when it is one this process has open: "/dev/stdin" (0), "/dev/fd/N",
- * "/proc/self/fd/N"; else -1. */
-static int open_descriptor(const char *path)
-{
-    static const char *const dirs[] = { "/dev/fd/", "/proc/self/fd/" };
-    long fd = -1;
-    if (!strcmp(path, "/dev/stdin")) fd = 0;
-    for (size_t i = 0; i < sizeof dirs / sizeof dirs[0] && fd < 0; i++) {
-        const size_t len = strlen(dirs[i]);
-        char *end;
-        if (strncmp(path, dirs[i], len) || !isdigit((unsigned char)path[len])) continue;
-        errno = 0;
-        fd = strtol(path + len, &end, 10);
-        if (*end || errno || fd > INT_MAX) fd = -1;
-    }
-    return fd >= 0 && fcntl((int)fd, F_GETFD) != -1 ? (int)fd : -1;
-}
-
 /* A regular file; with streams set, also a pipe this process has open (standard input as "/dev/stdin",
  * "/dev/fd/N"), read through a copy of its descriptor: never opened by name, where a FIFO with no writer
  * would wait for good (a FIFO given by its own name is refused, as are terminals and other devices). */
@@ -254,7 +235,7 @@ static vggcl_status open_input(vggcl_ctx *ctx, const char *path, int streams, FI
     VGGCL_NEED(ctx, "reading a .npy file", path);
     int err;
     if ((*fp = vggcl__open_input(path, 0, NULL, &err))) return VGGCL_OK;
-    const int held = streams && !err ? open_descriptor(path) : -1;
+    const int held = streams && !err ? vggcl__fd_alias(path) : -1; /* (fstat says whether it is open) */
     if (held < 0 || fstat(held, &sb) != 0 || !S_ISFIFO(sb.st_mode))
         return vggcl__fail(ctx, VGGCL_ERR_IO, "%s: cannot open input: %s", path,
                            err ? vggcl__strerror(err, eb, sizeof eb)

@@ -23,13 +23,13 @@
 
 #include "output.h"
 
-/* The descriptor a path names when it is one of the kernel's aliases for an open file of this process
- * (/dev/stdout, /dev/stderr, /dev/fd/N, /proc/self/fd/N), else -1. Such a path is written through the
- * descriptor, whatever it is: following it to a file and renaming over that would replace the file the
- * caller redirected to (and lose what it already holds). */
-static int fd_alias(const char *path)
+/* (output.h) An output path that is such an alias is written through the descriptor, whatever it is:
+ * following it to a file and renaming over that would replace the file the caller redirected to (and
+ * lose what it already holds). */
+int vggcl__fd_alias(const char *path)
 {
     static const char *const prefix[] = { "/dev/fd/", "/proc/self/fd/", "/proc/thread-self/fd/" };
+    if (!strcmp(path, "/dev/stdin")) return STDIN_FILENO;
     if (!strcmp(path, "/dev/stdout")) return STDOUT_FILENO;
     if (!strcmp(path, "/dev/stderr")) return STDERR_FILENO;
     for (size_t i = 0; i < sizeof prefix / sizeof prefix[0]; i++) {
@@ -43,7 +43,7 @@ static int fd_alias(const char *path)
 }
 
 /* The final name behind a chain of symlinks (which may not exist yet); *alias gets the descriptor when
- * a hop is an alias of one (fd_alias), else -1. 0 with errno when the chain loops or is too long. */
+ * a hop is an alias of one (vggcl__fd_alias), else -1. 0 with errno when the chain loops or is too long. */
 static int follow_links(const char *path, char *out, size_t len, int *alias)
 {
     char cur[PATH_MAX], link[PATH_MAX];
@@ -54,7 +54,7 @@ static int follow_links(const char *path, char *out, size_t len, int *alias)
     }
     for (int hops = 0; hops < 40; hops++) {
         struct stat sb;
-        if ((*alias = fd_alias(cur)) >= 0) return 1;
+        if ((*alias = vggcl__fd_alias(cur)) >= 0) return 1;
         if (lstat(cur, &sb) != 0 || !S_ISLNK(sb.st_mode)) {
             if (snprintf(out, len, "%s", cur) < (int)len) return 1;
             errno = ENAMETOOLONG;
