@@ -306,6 +306,9 @@ typedef struct {
  * --device all (one_kind_only: those of the first one's kind, whose answers agree bit for bit) and
  * one device per MPI rank choose from. -1 with the error printed. */
 int cli_all_devices(int *index, int cap, int one_kind_only);
+/* Every device (allocated, *count of them), listed with a context of its own; NULL with the error
+ * printed (no platform or device: what to install). */
+vggcl_device_info *cli_list_devices(int *count);
 /* A list refuses empty items, more than CLI_MAX_DEVICES, and ref with OpenCL devices (CLI_USAGE). */
 int cli_open_models(const char *device, const char *weights, const vggcl_load_options *opts, vggcl_preprocess *p,
                     cli_devices *d);

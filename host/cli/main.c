@@ -190,26 +190,29 @@ static int load_model(vggcl_ctx *ctx, const char *weights, const vggcl_load_opti
     return cli_error(CLI_FAIL, "%s", vggcl_message(ctx));
 }
 
-/* Every device (allocated, *count of them; NULL with the error printed). */
-static vggcl_device_info *list_devices(int *count)
+vggcl_device_info *cli_list_devices(int *count)
 {
     vggcl_ctx *ctx = vggcl_ctx_new();
     vggcl_device_info *info = NULL;
-    int cap = 0;
+    int cap = 0, listed = 0;
     *count = 0;
-    for (int tries = 0; ctx && tries < 2; tries++) { /* (the count first, then all of them) */
+    /* the count, then all of them (again where a device came meanwhile: more than the count were there) */
+    for (int tries = 0; ctx && tries < 4 && !listed; tries++) {
         if (vggcl_list_devices(ctx, info, cap, count) != VGGCL_OK) break;
-        if (*count <= cap) {
-            vggcl_ctx_free(ctx);
-            return info ? info : calloc(1, sizeof *info);
+        if (*count <= cap && info) {
+            listed = 1;
+            break;
         }
         free(info);
-        if (!(info = malloc(sizeof *info * (size_t)(cap = *count)))) break;
+        cap = *count;
+        if (!(info = calloc((size_t)(cap ? cap : 1), sizeof *info))) break;
     }
-    cli_error(CLI_FAIL, "%s", ctx && *vggcl_message(ctx) ? vggcl_message(ctx) : "out of host memory");
-    free(info);
+    if (!listed) {
+        cli_error(CLI_FAIL, "%s", ctx && *vggcl_message(ctx) ? vggcl_message(ctx) : "out of host memory");
+        free(info), info = NULL;
+    }
     vggcl_ctx_free(ctx);
-    return NULL;
+    return info;
 }
 
 /* Whether two devices compute alike: of one name, driver and limits, so that one tuning table and the
@@ -224,7 +227,7 @@ static int same_kind(const vggcl_device_info *a, const vggcl_device_info *b)
 int cli_all_devices(int *index, int cap, int one_kind_only)
 {
     int count, gpus = 0, n = 0, unlike = 0, over = 0;
-    vggcl_device_info *info = list_devices(&count);
+    vggcl_device_info *info = cli_list_devices(&count);
     if (!info) return -1;
     for (int i = 0; i < count; i++) gpus += !strcmp(info[i].type, "GPU");
     const vggcl_device_info *first = NULL;
@@ -263,7 +266,7 @@ static int one_kind(const cli_devices *d, const char *device, const char *from)
 {
     int count, rc = CLI_OK;
     if (vggcl_device_index(d->ctx[0]) < 0) return CLI_OK; /* (ref, all of them: refused with OpenCL devices) */
-    vggcl_device_info *info = list_devices(&count);
+    vggcl_device_info *info = cli_list_devices(&count);
     if (!info) return CLI_FAIL;
     const vggcl_device_info *first = NULL;
     for (int i = 0; i < d->n && rc == CLI_OK; i++) {
