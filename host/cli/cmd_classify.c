@@ -293,12 +293,12 @@ int cmd_classify(int argc, char **argv)
     if ((rc = cli_run_batches(&job, files, n_files, print_batch, &res, &failed)) != CLI_OK) goto out;
     /* all outputs or none: both made durable, then named (an earlier run's kept where one cannot be written) */
     rc = CLI_FAIL;
-    if (!res.ok && shard && !h) /* (the size one process would take: the first image after the share) */
-        cli_lead_size(ctx, &p, cli_ranks_after(&ranks), ranks.n_after, &h, &w);
-    if (!res.ok && shard && /* a share with no images read (--shard): empty arrays, to concatenate */
-        (cli_open_empty(wctx, tensor_out, 3, (const long long[]){ 3, h, w }, &res.x) != CLI_OK ||
-         cli_open_empty(wctx, logits_out, 1, (const long long[]){ classes }, &res.logits) != CLI_OK))
-        goto out;
+    if (!res.ok && shard) { /* a share with no images read (--shard): empty arrays, to concatenate */
+        if (!h) cli_lead_size(ctx, &p, cli_ranks_after(&ranks), ranks.n_after, &h, &w); /* (as one process) */
+        if (cli_open_empty(wctx, tensor_out, 3, (const long long[]){ 3, h, w }, &res.x) != CLI_OK ||
+            cli_open_empty(wctx, logits_out, 1, (const long long[]){ classes }, &res.logits) != CLI_OK)
+            goto out;
+    }
     vggcl_npy_writer *staged[2] = { res.x, res.logits };
     res.x = res.logits = NULL;
     if (cli_name_all(wctx, staged, (const char *const[]){ tensor_out, logits_out }, 2, 1) != CLI_OK) goto out;

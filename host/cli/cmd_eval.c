@@ -87,7 +87,7 @@ static int report_json(const tally *t, char **names, int skipped, long right, lo
         cJSON_Delete(o);
         return cli_error(CLI_FAIL, "out of host memory for the report");
     }
-    char *text = o ? cJSON_PrintUnformatted(o) : NULL;
+    char *text = cJSON_PrintUnformatted(o); /* (o is whole here) */
     cJSON_Delete(o);
     if (!text) return cli_error(CLI_FAIL, "out of host memory for the report");
     text[strlen(text) - 1] = '\0'; /* (its closing brace: the matrix goes last) */

@@ -20,6 +20,7 @@ import collections
 import concurrent.futures
 import ctypes
 import ctypes.util
+import functools
 import itertools
 import logging
 import operator
@@ -365,13 +366,13 @@ def preprocess(image, resize=256, crop=224, mean=(0.485, 0.456, 0.406), std=(0.2
 def _locked(method):
     """A Model method that calls the library: one at a time per model (its context is not locked), so
     threads that share a model take turns, and close() cannot free it under a call."""
+    @functools.wraps(method)
     def call(self, *args, **kwargs):
         lock = getattr(self, "_lock", None)  # (none: __init__ failed before it; close() from __del__)
         if lock is None:
             return method(self, *args, **kwargs)
         with lock:
             return method(self, *args, **kwargs)
-    call.__name__, call.__qualname__, call.__doc__ = method.__name__, method.__qualname__, method.__doc__
     return call
 
 
@@ -399,9 +400,9 @@ class Model:
         opts = _LoadOptions()
         _load_defaults(ctypes.byref(opts))
         opts.pool5 = _POOL5[pool5]
-        if head is not None and not _bytes(head, "head"):
+        self._head = None if head is None else _bytes(head, "head")
+        if self._head == b"":
             raise Error("head is empty; expected a key prefix (None: the classifier.K chain)")
-        self._head = _bytes(head, "head") if head is not None else None
         opts.head = self._head
         if not isinstance(features_only, (bool, np.bool_)):
             raise Error(f"features_only is {features_only!r}; expected True or False")
