@@ -226,6 +226,11 @@ class Classify(unittest.TestCase):
         self.assertEqual(self.classify("--format", "xml", self.images[0]).returncode, 2)
         self.assertEqual(self.classify("--top", "0", self.images[0]).returncode, 2)
         self.assertEqual(self.classify().returncode, 2)
+        # numbers are digits only (strtol took leading blanks and a sign: " 2" and "+3" ran)
+        for v in (" 2", "+3", "2 ", "0x3", ""):
+            r = self.classify("--threads", v, self.images[0])
+            self.assertEqual((r.returncode, r.stdout), (2, ""), v)
+            self.assertIn(f"classify: --threads must be an integer from 1 to 256, not '{v}'", r.stderr)
 
 
 class Export(unittest.TestCase):

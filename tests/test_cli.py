@@ -295,6 +295,9 @@ class Cli(unittest.TestCase):
         self.fails(self.run_args(extra=["--features", ""]), 2, "--features is empty")
         self.fails(self.run_args(extra=["--features", self.d]), 2, f"--features {self.d} is a folder")
         self.fails(["bench", "--weights", self.weights, "--size", "4294967304"], 2, "--size must be H or HxW")
+        for size in ("8x 9", "8x+9", "8x-9", " 8"):  # (strtol took blanks and a sign after the x)
+            self.fails(["bench", "--weights", self.weights, "--size", size], 2, f"--size must be H or HxW (1 to 8192), "
+                       f"not '{size}'")
         self.fails(["bench", "--weights", self.weights, "--size", "8", "--crop", "4"], 2, "--crop goes with --images")
         self.fails(["bench", "--weights", self.weights, "--size", "8", "--device", "ref", "--per-layer"], 2,
                    "--per-layer profiling needs an OpenCL device")
@@ -677,13 +680,16 @@ class Cli(unittest.TestCase):
         for spec, needle in (("0,", "device 2 of the list is empty"), (",0", "device 1 of the list is empty"),
                              ("0,,0", "device 2 of the list is empty"), (",".join(["0"] * 17), "more than 16 devices"),
                              ("ref,0", "ref and OpenCL devices together"), ("0,ref", "ref and OpenCL devices"),
-                             ("all,0", "all is every device, not an item of a list")):
+                             ("all,0", "all is every device, not an item of a list"),
+                             ("0, ", "device 2 of the list is empty")):
             r = self.vggcl("classify", "--weights", self.weights, "--resize", "16", "--crop", "16", "--device", spec,
                            img)
             self.assertEqual((r.returncode, r.stdout), (2, ""), spec)
             self.assertIn(f"--device {spec}: {needle}", r.stderr)
-        self.assertEqual(self.vggcl("classify", "--weights", self.weights, "--resize", "16", "--crop", "16",
-                                    "--device", "ref,ref", img).returncode, 0)
+        for spec in ("ref,ref", "ref, ref ", " ref,\tref"):  # (blanks around an item: " ref" was a name)
+            r = self.vggcl("classify", "--weights", self.weights, "--resize", "16", "--crop", "16", "--device", spec,
+                           img)
+            self.assertEqual(r.returncode, 0, spec + r.stderr)
         # an empty --device (the library took it for none given, and blamed $VGGCL_DEVICE for its list)
         for args, needle in ((["classify", "--weights", self.weights, "--device=", img], "--device is empty"),
                              (self.run_args(extra=["--device="]), "run: --device is empty")):

@@ -290,8 +290,9 @@ typedef struct {
  * image's. An image of another size is skipped (cli_run_batches). */
 void cli_lead_size(vggcl_ctx *ctx, const vggcl_preprocess *p, char *const *lead, int n_lead, int *h, int *w);
 
-/* The next item of the comma-separated list at *s, copied to item when it is 1 to cap - 1 bytes: its length
- * (0: empty; cap or more: too long, not copied); *s past it and its comma, NULL after the last. */
+/* The next item of the comma-separated list at *s without the blanks around it, copied to item when it is
+ * 1 to cap - 1 bytes: its length (0: empty; cap or more: too long, not copied); *s past it and its comma,
+ * NULL after the last. */
 size_t cli_list_item(const char **s, char *item, size_t cap);
 
 /* The devices a command runs on: one, or with --device all or a list

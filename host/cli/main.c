@@ -119,8 +119,8 @@ int cli_model_opts(const char *cmd, const char *pool5, const char *conv, vggcl_l
 int cli_int(const char *cmd, const char *opt, const char *v, int lo, int hi, int *out)
 {
     char *end;
-    long x = strtol(v, &end, 10);
-    if (*end || end == v || x < lo || x > hi)
+    long x = strtol(v, &end, 10); /* (digits only: strtol also takes leading blanks and a sign) */
+    if (*end || !isdigit((unsigned char)v[0]) || x < lo || x > hi)
         return cli_error(CLI_USAGE, "%s: %s must be an integer from %d to %d, not '%s'", cmd, opt, lo, hi, v);
     *out = (int)x;
     return 0;
@@ -130,7 +130,7 @@ int cli_size(const char *cmd, const char *v, int *h, int *w)
 {
     char *end;
     long lh = strtol(v, &end, 10), lw = lh; /* (in long, then checked: an int cast first wrapped 2^32 + 8 to 8) */
-    if (*end == 'x') lw = strtol(end + 1, &end, 10);
+    if (*end == 'x' && isdigit((unsigned char)end[1])) lw = strtol(end + 1, &end, 10); /* (not "8x 9", "8x+9") */
     if (*end || !isdigit((unsigned char)v[0]) || lh < 1 || lw < 1 || lh > 8192 || lw > 8192)
         return cli_error(CLI_USAGE, "%s: --size must be H or HxW (1 to 8192), not '%s'", cmd, v);
     *h = (int)lh, *w = (int)lw;
@@ -254,9 +254,12 @@ int cli_all_devices(int *index, int cap, int one_kind_only)
 
 size_t cli_list_item(const char **s, char *item, size_t cap)
 {
-    const size_t len = strcspn(*s, ",");
-    if (len && len < cap) memcpy(item, *s, len), item[len] = '\0';
-    *s = (*s)[len] ? *s + len + 1 : NULL;
+    const size_t all = strcspn(*s, ",");
+    const char *from = *s + strspn(*s, " \t"); /* (blanks around an item: "0, 1" is 0 and 1) */
+    size_t len = (size_t)(*s + all - from);
+    while (len && (from[len - 1] == ' ' || from[len - 1] == '\t')) len--;
+    if (len && len < cap) memcpy(item, from, len), item[len] = '\0';
+    *s = (*s)[all] ? *s + all + 1 : NULL;
     return len;
 }
 
