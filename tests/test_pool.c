@@ -15,6 +15,8 @@ static const struct { int N, C, H, W, k, s, p, ceil; } shapes[] = {
     { 1, 3, 224, 224, 2, 2, 0, 0 }, { 1, 2, 10, 11, 3, 3, 0, 1 }, { 2, 64, 15, 15, 2, 2, 0, 0 },
     { 1, 1, 6, 6, 3, 3, 1, 1 },   { 2, 3, 33, 35, 2, 2, 0, 0 }, { 1, 2, 16, 16, 2, 2, 0, 1 },
     { 1, 1, 3, 17, 2, 2, 0, 0 },
+    /* ceil_mode windows hanging past a map smaller than them (PyTorch: 1x1 out; they were refused) */
+    { 2, 3, 1, 1, 2, 2, 0, 1 }, { 1, 2, 2, 3, 3, 2, 0, 1 },
     /* N x C past VGGCL_GRID_ROWS (launches of 65535 rows each, the last of 1026) and past it once */
     { 129, 1024, 2, 2, 2, 2, 0, 0 }, { 67, 1000, 3, 3, 3, 2, 1, 1 },
 };
@@ -27,6 +29,13 @@ START_TEST(test_pool_out_size)
     ck_assert_int_eq(vggcl__pool_out_size(6, 3, 3, 1, 1), 3); /* last window would start in padding only */
     ck_assert_int_eq(vggcl__pool_out_size(5, 3, 2, 1, 0), 3);
     ck_assert_int_eq(vggcl__pool_out_size(1, 2, 2, 0, 0), 0); /* too small */
+    ck_assert_int_eq(vggcl__pool_out_size(1, 2, 2, 0, 1), 1); /* ceil_mode: the window may hang past the end */
+    ck_assert_int_eq(vggcl__pool_out_size(2, 3, 2, 0, 1), 1);
+    ck_assert_int_eq(vggcl__pool_out_size(3, 3, 2, 0, 1), 1);
+    ck_assert_int_eq(vggcl__pool_out_size(4, 3, 2, 0, 1), 2);
+    ck_assert_int_eq(vggcl__pool_out_size(1, 3, 3, 0, 1), 1);
+    ck_assert_int_eq(vggcl__pool_out_size(2, 2, 1, 2, 0), 0); /* padding past half the window: PyTorch refuses */
+    ck_assert_int_eq(vggcl__pool_out_size(5, 0, 1, 0, 0), 0);
 }
 END_TEST
 

@@ -7,9 +7,12 @@
 
 int vggcl__pool_out_size(int in, int kernel_size, int stride, int padding, int ceil_mode)
 {
-    const long long span = (long long)in + 2LL * padding - kernel_size; /* (an input near INT_MAX: no overflow) */
-    if (span < 0 || stride <= 0) return 0;
-    long long out = (ceil_mode ? (span + stride - 1) / stride : span / stride) + 1;
+    /* PyTorch's pooling_output_shape: a ceil_mode window may hang past the input's end (a 1x1 map pooled 2/2
+     * gives 1x1); padding is at most half the window */
+    if (kernel_size < 1 || stride < 1 || padding < 0 || 2 * (long long)padding > kernel_size) return 0;
+    const long long span = (long long)in + 2LL * padding - kernel_size + (ceil_mode ? stride - 1 : 0);
+    if (span < 0) return 0; /* (an input near INT_MAX: no overflow) */
+    long long out = span / stride + 1;
     /* PyTorch: with ceil_mode the last window must start inside the input or left padding. */
     if (ceil_mode && (out - 1) * stride >= (long long)in + padding) out--;
     return out > INT_MAX ? 0 : (int)out;
