@@ -166,6 +166,9 @@ START_TEST(test_batch_checks)
     said(ctx, vggcl_check_batches(ctx, m, 0, 32, 32), VGGCL_ERR_SHAPE, "expected N >= 1");
     said(ctx, vggcl_check_batch(ctx, m, 0, 32, 32), VGGCL_ERR_SHAPE, "expected N >= 1");
     said(ctx, vggcl_check_batch(ctx, m, 1 << 26, 32761, 32761), VGGCL_ERR_SHAPE, "too large");
+    /* a map of 2^31 pixels or more: the kernels index a map in int (GAP divided by a wrapped 0) */
+    said(ctx, vggcl_check_batch(ctx, m, 1, 46341, 46341), VGGCL_ERR_SHAPE, "2147488281 pixels a map; at most 2^31 - 1");
+    said(ctx, vggcl_check_batch(ctx, m, 1, 65536, 32768), VGGCL_ERR_SHAPE, "pixels a map");
     said(other, vggcl_check_batch(other, m, 1, 32, 32), VGGCL_ERR_ARG, "not loaded with this context");
     ck_assert_msg(vggcl_check_cam(ctx, m) == VGGCL_OK, "%s", vggcl_message(ctx)); /* (a GAP head of one layer) */
     said(other, vggcl_check_cam(other, m), VGGCL_ERR_ARG, "not loaded with this context");
@@ -463,7 +466,7 @@ START_TEST(test_api_audit_cases)
     ck_assert(up[0] == 0 && up[3] == 0);
     vggcl_cam_upsample(up, 2, 2, NULL, 2, 2);
     vggcl_cam_draw(NULL, rgb, 2, 2, pic), vggcl_cam_draw(up, NULL, 2, 2, pic), vggcl_cam_draw(up, rgb, 2, 2, NULL);
-    said(ctx, vggcl_check_batch(ctx, m, 1, 65536, 65536), VGGCL_ERR_SHAPE, "this network needs at least");
+    said(ctx, vggcl_check_batch(ctx, m, 1, 65536, 32767), VGGCL_ERR_SHAPE, "this network needs at least");
     vggcl_model_free(m);
     vggcl_ctx_free(ctx);
 }

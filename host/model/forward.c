@@ -1,5 +1,7 @@
 /* One forward pass over the model plan, on the reference backend or on the
  * OpenCL device: [conv | pool]... -> GAP -> dense. */
+#include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -640,6 +642,9 @@ static vggcl_status check_shape(vggcl_ctx *ctx, const vggcl_model *m, int n, int
     if (n < 1 || h < 1 || w < 1 || h > MAX_SIDE || w > MAX_SIDE)
         return vggcl__fail(ctx, VGGCL_ERR_SHAPE, "input (%d, 3, %d, %d): expected N >= 1 and 1 <= H, W <= %d", n, h,
                            w, MAX_SIDE);
+    if ((long long)h * w > INT_MAX) /* (the kernels index a map's pixels in int) */
+        return vggcl__fail(ctx, VGGCL_ERR_SHAPE, "input (%d, 3, %d, %d): %lld pixels a map; at most 2^31 - 1", n, h, w,
+                           (long long)h * w);
     if (pass_floats_bound(m, n, h, w) > MAX_PASS_FLOATS)
         return vggcl__fail(ctx, VGGCL_ERR_SHAPE, "input (%d, 3, %d, %d) is too large: its activations would take about "
                            "%.3g floats; at most 2^50", n, h, w, pass_floats_bound(m, n, h, w));
