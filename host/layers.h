@@ -47,9 +47,9 @@ vggcl_status vggcl__cl_gap(vggcl_ctx *ctx, const char *where, cl_mem in, cl_mem 
  * SGEMM + bias_add above. _with forces a path (tests). */
 enum { VGGCL_DENSE_AUTO, VGGCL_DENSE_SMALL, VGGCL_DENSE_SGEMM };
 #define VGGCL_DENSE_SMALL_MACS (1 << 24)
-/* Whether VGGCL_DENSE_AUTO takes CLBlast's SGEMM for an (N, K) . (C, K)^T layer: the one rule, also for
- * the memory check that counts SGEMM's temporaries. */
-int vggcl__dense_uses_sgemm(int N, int K, int C);
+/* Whether VGGCL_DENSE_AUTO takes CLBlast's SGEMM for an (N, K) . (C, K)^T layer (past a size, within
+ * CLBlast's reach): the one rule, also for the memory check that counts SGEMM's temporaries. */
+int vggcl__dense_uses_sgemm(const vggcl_ctx *ctx, int N, int K, int C);
 vggcl_status vggcl__cl_dense(vggcl_ctx *ctx, const char *where, cl_mem in, cl_mem weight, cl_mem bias, cl_mem out,
                             int N, int K, int C, int relu);
 vggcl_status vggcl__cl_dense_with(vggcl_ctx *ctx, const char *where, cl_mem in, cl_mem weight, cl_mem bias, cl_mem out,

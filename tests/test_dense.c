@@ -55,6 +55,34 @@ START_TEST(test_dense_reference_by_hand)
 }
 END_TEST
 
+/* A layer past the small kernel's size that CLBlast cannot address (its offsets are 32-bit: a head of 100000
+ * classes on 25088 features; lowered here to blas_reach floats): the automatic choice takes the small kernel,
+ * which indexes in size_t (the pass failed, "past its reach"). */
+START_TEST(test_dense_past_blas_reach)
+{
+    vggcl_ctx *ctx = tu_cl_ctx();
+    const int N = 1, K = 25088, C = 700;
+    ck_assert(vggcl__dense_uses_sgemm(ctx, N, K, C));
+    ctx->blas_reach = vggcl__sgemm_temp_floats((size_t)N, (size_t)C, (size_t)K) - 1;
+    ck_assert(!vggcl__dense_uses_sgemm(ctx, N, K, C));
+    float *in = malloc((size_t)N * K * 4), *w = malloc((size_t)C * K * 4), *b = malloc((size_t)C * 4);
+    float *expected = malloc((size_t)N * C * 4), *got = malloc((size_t)N * C * 4);
+    tu_fill(in, (size_t)N * K, 7, 0, 1);
+    tu_fill(w, (size_t)C * K, 8, -0.1f, 0.1f);
+    tu_fill(b, (size_t)C, 9, -1, 1);
+    vggcl__ref_dense(in, w, b, expected, N, K, C, 0);
+    cl_mem d_in = tu_upload(ctx, in, (size_t)N * K), d_w = tu_upload(ctx, w, (size_t)C * K);
+    cl_mem d_b = tu_upload(ctx, b, (size_t)C), d_out = tu_alloc(ctx, (size_t)N * C);
+    vggcl_status st = vggcl__cl_dense(ctx, "test dense", d_in, d_w, d_b, d_out, N, K, C, 0);
+    ck_assert_msg(st == VGGCL_OK, "%s", vggcl_message(ctx));
+    tu_download(ctx, d_out, got, (size_t)N * C);
+    ck_assert(tu_compare("dense", expected, got, N, C, 1, 1, REL_L2, ELEM));
+    clReleaseMemObject(d_in), clReleaseMemObject(d_w), clReleaseMemObject(d_b), clReleaseMemObject(d_out);
+    free(in), free(w), free(b), free(expected), free(got);
+    vggcl_ctx_free(ctx);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("dense");
@@ -62,6 +90,7 @@ int main(void)
     tcase_set_timeout(tc, 300);
     tcase_add_loop_test(tc, test_dense_shapes, VGGCL_DENSE_AUTO, VGGCL_DENSE_SGEMM + 1);
     tcase_add_test(tc, test_dense_reference_by_hand);
+    tcase_add_test(tc, test_dense_past_blas_reach);
     suite_add_tcase(s, tc);
     return tu_run(s);
 }

@@ -74,7 +74,11 @@ int vggcl__sgemm_reaches(const vggcl_ctx *ctx, size_t M, size_t N, size_t K, siz
            c_off + M * N <= reach;
 }
 
-int vggcl__dense_uses_sgemm(int N, int K, int C) { return (double)N * C * K > VGGCL_DENSE_SMALL_MACS; }
+int vggcl__dense_uses_sgemm(const vggcl_ctx *ctx, int N, int K, int C)
+{
+    /* (past CLBlast's 32-bit reach, as a head of 100000 classes on 25088 features: the small kernel, in size_t) */
+    return (double)N * C * K > VGGCL_DENSE_SMALL_MACS && vggcl__sgemm_reaches(ctx, (size_t)N, (size_t)C, (size_t)K, 0, 0, 0);
+}
 
 /* One work-item per output, work-groups of a fixed size: one compile whatever the batch. */
 static vggcl_status dense_small(vggcl_ctx *ctx, const char *where, cl_mem in, cl_mem weight, cl_mem bias, cl_mem out,
@@ -110,7 +114,7 @@ vggcl_status vggcl__cl_dense_with(vggcl_ctx *ctx, const char *where, cl_mem in, 
 {
     vggcl_status st;
     cl_kernel k;
-    if (path == VGGCL_DENSE_AUTO) path = vggcl__dense_uses_sgemm(N, K, C) ? VGGCL_DENSE_SGEMM : VGGCL_DENSE_SMALL;
+    if (path == VGGCL_DENSE_AUTO) path = vggcl__dense_uses_sgemm(ctx, N, K, C) ? VGGCL_DENSE_SGEMM : VGGCL_DENSE_SMALL;
     if (path == VGGCL_DENSE_SMALL) return dense_small(ctx, where, in, weight, bias, out, N, K, C, relu);
     if ((st = vggcl__sgemm(ctx, where, 1, (size_t)N, (size_t)C, (size_t)K, in, 0, weight, 0, out, 0)) != VGGCL_OK)
         return st;

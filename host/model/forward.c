@@ -326,7 +326,7 @@ static workspace workspace_for(const vggcl_ctx *ctx, const vggcl_model *m, int n
     for (int i = 0; i <= m->n_hidden && m->classes; i++) {
         const int in = i < m->n_hidden ? m->hidden_in[i] : m->head_in,
                   out = i < m->n_hidden ? m->hidden_out[i] : m->classes;
-        if (vggcl__dense_uses_sgemm(n, in, out)) sgemm_call(&ws, (size_t)n, (size_t)out, (size_t)in);
+        if (vggcl__dense_uses_sgemm(ctx, n, in, out)) sgemm_call(&ws, (size_t)n, (size_t)out, (size_t)in);
     }
     return ws;
 }
