@@ -88,6 +88,11 @@ START_TEST(test_forward_cam)
         }
         const int bad[3] = { 4, 0, 0 };
         ck_assert_int_eq(vggcl_forward_cam(cl, mc, x, N, H, W, NULL, NULL, bad, cc, NULL), VGGCL_ERR_ARG);
+        /* a NaN logit is the top class, as torch.argmax (it was passed over for the largest number) */
+        mr->head_b[1] = NAN;
+        const int none[3] = { -1, -1, -1 };
+        ck_assert(vggcl_forward_cam(ref, mr, x, N, H, W, yr, NULL, none, cr, chosen_r) == VGGCL_OK);
+        for (int n = 0; n < N; n++) ck_assert_int_eq(chosen_r[n], 1);
         free(x), free(cr), free(cc);
         vggcl_model_free(mr), vggcl_model_free(mc);
         vggcl_ctx_free(ref), vggcl_ctx_free(cl);

@@ -70,8 +70,9 @@ static vggcl_status pick_classes(vggcl_ctx *ctx, const vggcl_model *m, const flo
                                m->classes, m->classes - 1);
         if (k < 0) {
             k = 0;
-            for (int c = 1; c < m->classes; c++)
-                if (logits[(size_t)i * m->classes + c] > logits[(size_t)i * m->classes + k]) k = c;
+            const float *row = logits + (size_t)i * m->classes;
+            for (int c = 1; c < m->classes && !isnan(row[k]); c++) /* (NaN is the largest, as torch.argmax) */
+                if (row[c] > row[k] || isnan(row[c])) k = c;
         }
         cls[i] = k;
         if (cam->chosen) cam->chosen[i] = k;
