@@ -327,6 +327,34 @@ class Export(unittest.TestCase):
         chain.classifier = nn.Sequential(nn.Dropout(), nn.Linear(512 * 49, 16), nn.ReLU(), nn.Linear(16, 5))
         err, said = self.check(chain.eval(), chain.state_dict())
         self.assertIn("a chain of dense layers", said)
+        # the chain is written 0, 2 (as torch numbers Linear, ReLU, Linear): vggcl refuses dense layers next to
+        # each other in a file its tools did not write; they are nn.Sequential(Linear, Linear), which it ran
+        # with a ReLU between (other logits, exit 0)
+        torch.save(chain.state_dict(), self.d / "chain.pt")
+        out = self.d / "chain.safetensors"
+        self.assertEqual(self.export("--state-dict", self.d / "chain.pt", "--out", out)[0], 0)
+        plain = load_file(out)[0]
+        self.assertEqual(sorted(k for k in plain if k.startswith("classifier.")),
+                         ["classifier.0.bias", "classifier.0.weight", "classifier.2.bias", "classifier.2.weight"])
+        save_file({**{k: v for k, v in plain.items() if not k.startswith("classifier.2.")},
+                   "classifier.1.weight": plain["classifier.2.weight"], "classifier.1.bias": plain["classifier.2.bias"]},
+                  self.d / "adjacent.safetensors")  # (no vggcl metadata: torch's own numbers)
+        for src in ("adjacent.safetensors",):
+            r = subprocess.run([VGGCL, "run", "--weights", self.d / src, "--input", self.d / "x.npy", "--output",
+                                self.d / "y.npy"], capture_output=True, text=True)
+            self.assertEqual((r.returncode, os.path.exists(self.d / "y.npy")), (1, False), r.stderr)
+            self.assertIn("dense layers classifier.0 and classifier.1 are next to each other", r.stderr)
+            rc, err, _ = self.export("--state-dict", self.d / src, "--out", self.d / "again.safetensors")
+            self.assertEqual(rc, 1, err)
+            self.assertIn("'classifier.0.weight' and 'classifier.1.weight': dense layers next to each other", err)
+        # a file an earlier export wrote 0, 1 (vggcl.pool5 set): read as before, ReLU between, and exported again
+        save_file(load_file(self.d / "adjacent.safetensors")[0], self.d / "earlier.safetensors",
+                  metadata={"format": "pt", "vggcl.pool5": "keep"})
+        with torch.no_grad():
+            want = chain.eval()(self.x).numpy()
+        got = self.logits(self.d / "earlier.safetensors")
+        self.assertLessEqual(np.linalg.norm(got - want) / np.linalg.norm(want), 1e-5)
+        self.assertEqual(self.export("--state-dict", self.d / "earlier.safetensors", "--out", out)[0], 0)
 
     def test_ended_by_a_signal(self):
         """SIGTERM while the file is written (a batch job's end): the temporary file is removed and the exit

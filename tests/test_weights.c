@@ -467,6 +467,10 @@ START_TEST(test_plan_errors)
     add_head(&b, "classifier.3", 2, 4);
     expect_model_error(write_model(&b, "head_bn.safetensors", NULL), NULL,
                        "'classifier.1.weight' of shape (4,) is not a dense layer's");
+    /* dense layers next to each other, nn.Sequential(Linear, Linear): no ReLU between them (one was run) */
+    add_conv(&b, 0, 4, 3), add_head(&b, "classifier.0", 5, 4), add_head(&b, "classifier.1", 2, 5);
+    expect_model_error(write_model(&b, "no_relu.safetensors", NULL), NULL,
+                       "dense layers classifier.0 and classifier.1 are next to each other: the head puts a ReLU");
     /* indices not as torch writes them: features.00 took features.0's place, classifier.03 was not found */
     add_conv(&b, 0, 4, 3), add(&b, "features.00.weight", 4, 4, 3, 3, 3, 0, 1), add_head(&b, "classifier.0", 2, 4);
     expect_model_error(write_model(&b, "zero_zero.safetensors", NULL), NULL,

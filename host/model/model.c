@@ -316,6 +316,13 @@ static vggcl_status build_head(vggcl_ctx *ctx, const vggcl__st_file *f, const ch
         if (n == 0) n = 1; /* load_linear names what is missing */
         else
             for (int i = 0; i < n; i++) snprintf(name[i], sizeof name[i], "classifier.%d", idx[i]);
+        /* a state_dict's nn.Sequential(Linear, Linear) ran with a ReLU it does not have; a file vggcl's tools
+         * wrote (vggcl.pool5 set) may number its chain from 0 without gaps, ReLU between as always */
+        for (int i = 1; i < n && !vggcl__st_meta(f, "vggcl.pool5"); i++)
+            if (idx[i] == idx[i - 1] + 1)
+                return vggcl__fail(ctx, VGGCL_ERR_SHAPE, "%s: dense layers %s and %s are next to each other: the head "
+                                   "puts a ReLU between its dense layers, and there is no place for one", f->path,
+                                   name[i - 1], name[i]);
         const vggcl__st_tensor *w0 = n ? vggcl__st_find(f, "classifier.0.weight") : NULL;
         if (w0 && !strcmp(name[0], "classifier.0") && w0->shape[1] == (int64_t)m->features * 49 && m->features > 0) {
             m->pool_to = 7;
