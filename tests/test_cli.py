@@ -270,6 +270,26 @@ class Cli(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         rows = [ln.split()[0] for ln in r.stdout.splitlines()[4:7]]
         self.assertEqual(rows, ["a\\tb", "c\\nd", "e\\x7f"], r.stdout)
+        # the paths the reports name (run, preprocess, train-head, bench): escaped (they were printed whole)
+        odd = "x\x1b[31m\nvggcl: forged"
+        weights = self.d / f"w{odd}.safetensors"
+        shutil.copy(named, weights)
+        (self.d / f"imgs{odd}").mkdir()
+        shutil.copy(tiny, self.d / f"imgs{odd}" / "a.png")
+        size = ["--resize", "24", "--crop", "20"]
+        for args in (["run", "--weights", weights, "--input", self.x, "--output", self.d / f"y{odd}.npy", "--features",
+                      self.d / f"f{odd}.npy"],
+                     ["preprocess", *size, "--output", self.d / f"p{odd}.npy", tiny],
+                     ["train-head", "--weights", weights, "--data", self.d / "data", *size, "--epochs", "1", "--out",
+                      self.d / f"h{odd}.safetensors"],
+                     ["bench", "--weights", weights, "--size", "20", "--iters", "1"],
+                     ["bench", "--weights", weights, "--images", self.d / f"imgs{odd}", *size]):
+            with self.subTest(args[0]):
+                r = subprocess.run([VGGCL, *map(str, args)], capture_output=True, timeout=300)
+                self.assertEqual(r.returncode, 0, r.stderr)
+                self.assertNotIn(b"\x1b", r.stdout + r.stderr)
+                self.assertNotIn(b"\nvggcl: forged", r.stdout + r.stderr)
+                self.assertIn(b"x\\x1b[31m\\nvggcl: forged", r.stdout)
 
     def test_run_inputs_and_outputs_review(self):
         """A FIFO as --input is refused, not waited on for ever; outputs that are the same file through

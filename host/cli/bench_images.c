@@ -78,8 +78,10 @@ int cli_bench_images(vggcl_ctx *ctx, vggcl_model *model, const char *dir, const 
         rc = cli_json_print(o);
     } else {
         printf("device:        %s\n", vggcl_device_name(ctx));
-        printf("images:        %d from %s (%d unreadable), batch %d, %d decoding thread%s\n", st.images, dir, failed,
-               batch, st.threads, st.threads == 1 ? "" : "s");
+        char *shown = cli_text(dir); /* (a newline in the name forged a line) */
+        printf("images:        %d from %s (%d unreadable), batch %d, %d decoding thread%s\n", st.images,
+               shown ? shown : dir, failed, batch, st.threads, st.threads == 1 ? "" : "s");
+        free(shown);
         printf("end to end:    %.2f images/s (%.1f ms)\n", e2e, st.wall_ms);
         printf("where it went: waiting for the device %.1f ms, waiting for decoding %.1f ms, host %.1f ms\n",
                st.blocked_ms, st.wait_ms, st.host_ms);

@@ -221,8 +221,10 @@ int cmd_bench(int argc, char **argv)
         if (cli_json_print(o) != CLI_OK) goto done;
     } else {
         printf("device:        %s\n", vggcl_device_name(ctx));
-        printf("model:         %s, batch %d, %dx%d\n", weights ? weights : "VGG16-GAP (7 classes, random weights)",
-               batch, h, w);
+        char *shown = weights ? cli_text(weights) : NULL; /* (a newline in the name forged a line) */
+        printf("model:         %s, batch %d, %dx%d\n",
+               !weights ? "VGG16-GAP (7 classes, random weights)" : shown ? shown : weights, batch, h, w);
+        free(shown);
         printf("start-up:      programs ready in %.1f ms (%d from cache, %d compiled); first pass %.1f ms besides\n"
                "               (the driver's first-use work included)\n",
                build_ms, cached, compiled, first_run);

@@ -121,7 +121,10 @@ int cmd_run(int argc, char **argv)
             fprintf(report, "image %d: top class %d (logit %.4f)\n", i, best, logits[(size_t)i * classes + best]);
     }
     if (shown < n) fprintf(report, "... (%d more images)\n", n - shown);
-    fprintf(report, "wrote %s (%d, %d)%s%s\n", output, n, classes, features ? " and " : "", features ? features : "");
+    char *named[2] = { cli_text(output), features ? cli_text(features) : NULL }; /* (a newline forged a line) */
+    fprintf(report, "wrote %s (%d, %d)%s%s\n", named[0] ? named[0] : output, n, classes, features ? " and " : "",
+            !features ? "" : named[1] ? named[1] : features);
+    free(named[0]), free(named[1]);
     rc = CLI_OK;
     goto done;
 fail:

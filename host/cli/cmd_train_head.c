@@ -277,7 +277,10 @@ static int train_and_write(vggcl_ctx *ctx, const split *s, const cli_dataset *ds
         if (features) remove_features(features, FEATURE_FILES);
         goto done;
     }
-    fprintf(report, "kept epoch %d%s; wrote %s (%d classes, pool5 %s)\n", best, kept, out, C, pool5 ? "kept" : "dropped");
+    char *shown = cli_text(out); /* (a newline in the name forged a line) */
+    fprintf(report, "kept epoch %d%s; wrote %s (%d classes, pool5 %s)\n", best, kept, shown ? shown : out, C,
+            pool5 ? "kept" : "dropped");
+    free(shown);
     rc = CLI_OK;
 done:
     free(w), free(b), free(log), free(classes);
