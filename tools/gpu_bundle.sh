@@ -10,7 +10,9 @@
 # Then, there: tools/gpu_check.sh DIR OUT_DIR (it puts DIR/lib on the library
 # path). With --mpi (else they are removed) also vggcl-mpi, built with MPI (it loads the machine's own
 # Open MPI, libmpi.so.40, which must match mpirun there), and images/, 32
-# JPEGs, for tools/mpi_scaling.sh:
+# JPEGs of 400-617 pixels made from python3-skimage's colour photos (as the
+# README's tables on PoCL; the tests' synthetic photo() where skimage is not
+# there), for tools/mpi_scaling.sh:
 #   LD_LIBRARY_PATH=DIR/lib tools/mpi_scaling.sh DIR/vggcl-mpi DIR/images 1,2,4,8 2 512
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -43,11 +45,32 @@ if [ $mpi = 1 ]; then # (its libraries besides MPI's are the plain vggcl's, bund
   mkdir "$out/images"
   /usr/bin/python3 - "$root/tests" "$out/images" <<'PY'
 import sys
+from pathlib import Path
 sys.path.insert(0, sys.argv[1])
 from PIL import Image
-from test_images import photo
+try:  # real photos decode as the README's PoCL tables' did (the synthetic ones carry about twice the bits)
+    import skimage
+    photos = []
+    for p in sorted(Path(skimage.data_dir).iterdir()):
+        try:
+            with Image.open(p) as im:
+                if p.suffix in (".jpg", ".png") and im.mode == "RGB" and min(im.size) >= 300:
+                    photos.append(im.convert("RGB"))
+        except OSError:  # (Debian's data folder holds a truncated test file on purpose)
+            pass
+except ImportError:
+    photos = []
+if not photos:
+    from test_images import photo
+    print("gpu_bundle: no python3-skimage photos: the tests' synthetic photo() instead", file=sys.stderr)
 for i in range(32):
-    Image.fromarray(photo(400 + 7 * i, 300 + 5 * i, i)).save(f"{sys.argv[2]}/{i:03d}.jpg", quality=90)
+    w = 400 + 7 * i
+    if photos:
+        im = photos[i % len(photos)]
+        im = im.resize((w, max(1, round(w * im.height / im.width))), Image.BILINEAR)
+    else:
+        im = Image.fromarray(photo(w, 300 + 5 * i, i))
+    im.save(f"{sys.argv[2]}/{i:03d}.jpg", quality=90)
 PY
 fi
 # what it was built from, which gpu_check.sh logs (a bundle older than the tree measures old code)

@@ -75,23 +75,37 @@ if [ -z "${OCL_ICD_VENDORS:-}" ]; then
     export OCL_ICD_VENDORS=$work/icd
   fi
 fi
-# PoCL's ICD alone, for the MPI step's ranks (NVIDIA's driver would start in each)
+# PoCL's ICD alone, for the MPI step's ranks (NVIDIA's driver would start in each): its ICD file where
+# the system or /usr/local keeps them, else one written for the libpocl the linker knows; none: no mpi step
 pocl_icd=
-if ls /etc/OpenCL/vendors/*pocl*.icd >/dev/null 2>&1; then
-  mkdir -p "$work/icd-pocl"
-  cp /etc/OpenCL/vendors/*pocl*.icd "$work/icd-pocl/"
-  pocl_icd=$work/icd-pocl
+for d in /etc/OpenCL/vendors /usr/local/etc/OpenCL/vendors; do
+  if [ -z "$pocl_icd" ] && ls "$d"/*pocl*.icd >/dev/null 2>&1; then
+    mkdir -p "$work/icd-pocl"
+    cp "$d"/*pocl*.icd "$work/icd-pocl/"
+    pocl_icd=$work/icd-pocl
+  fi
+done
+if [ -z "$pocl_icd" ]; then
+  lib=$("$(command -v ldconfig || echo /sbin/ldconfig)" -p 2>/dev/null | awk '/libpocl\.so(\.[0-9]+)* .*x86-64/ { print $NF; exit }')
+  if [ -n "$lib" ]; then
+    mkdir -p "$work/icd-pocl"
+    echo "$lib" >"$work/icd-pocl/pocl.icd"
+    pocl_icd=$work/icd-pocl
+  fi
 fi
 [ -f "$bin/VERSION" ] && echo "== bundle $(cat "$bin/VERSION")" | tee -a "$log"
-step() { # step NAME MAX_SECONDS CMD...: runs CMD if time is left, logs it, shows its figures
+step_rc=0
+step() { # step NAME MAX_SECONDS CMD...: runs CMD if time is left, logs it, shows its figures (step_rc: its status)
   local name=$1 max=$2 left=$((end - SECONDS)) rc
   shift 2
+  step_rc=124
   if [ "$left" -lt 15 ]; then echo "== $name: skipped (out of time)" | tee -a "$log"; return; fi
   [ "$max" -gt "$left" ] && max=$left
   echo "== $name (limit ${max}s)" | tee -a "$log"
   local t0=$SECONDS
   timeout -k 10 "$max" "$@" 2>&1 | tee -a "$log" >"$work/step.txt" # (in the log as it comes: a cut run keeps it)
   rc=${PIPESTATUS[0]}
+  step_rc=$rc
   grep -E 'images/s|GFLOP/s|^\||^round |x of the smaller|rel(ative)? L2|[Ee]rror|FAIL|vggcl:|GPU|CPU' "$work/step.txt" |
     head -40
   echo "== $name: exit $rc in $((SECONDS - t0))s" | tee -a "$log"
@@ -145,7 +159,7 @@ scan() { # each block shape of winograd-gpu on every layer, through tuning rows 
   rm -rf "$VGGCL_CACHE_DIR"
 }
 images() { # the real job on a folder beside the network alone (issue #12)
-  local dir=$work/images n=${GPU_CHECK_IMAGES:-2048} b t i=0 f
+  local dir=$work/images n=${GPU_CHECK_IMAGES:-2048} b t i=0 f name
   if [ ! -d "$bin/images" ]; then
     echo "== images: no $bin/images (tools/gpu_bundle.sh --mpi makes it)" | tee -a "$log"
     return
@@ -153,17 +167,27 @@ images() { # the real job on a folder beside the network alone (issue #12)
   mkdir -p "$dir"
   while [ $i -lt "$n" ]; do
     for f in "$bin"/images/*.jpg; do
-      [ $i -lt "$n" ] && { ln "$f" "$dir/$(printf %05d $i).jpg" 2>/dev/null || cp "$f" "$dir/$(printf %05d $i).jpg"; }
+      printf -v name %05d.jpg $i
+      [ $i -lt "$n" ] && { ln "$f" "$dir/$name" 2>/dev/null || cp "$f" "$dir/$name"; }
       i=$((i + 1))
     done
   done
+  # (a run takes seconds on the GPU: one that hangs, or a driver that does, ends the group, so the mpi step,
+  # which needs no GPU, keeps its time)
   for b in 32 8; do
     for t in 16 8; do
-      step "bench --images, batch $b, $t decoding threads" 60 "$bin/vggcl" bench --images "$dir" --batch "$b" \
+      step "bench --images, batch $b, $t decoding threads" 40 "$bin/vggcl" bench --images "$dir" --batch "$b" \
         --threads "$t"
-      step "bench, batch $b" 60 "$bin/vggcl" bench --random --batch "$b" --iters 20
+      [ $step_rc = 124 ] || [ $step_rc = 137 ] && break 2
+      step "bench, batch $b" 40 "$bin/vggcl" bench --random --batch "$b" --iters 20
+      [ $step_rc = 124 ] || [ $step_rc = 137 ] && break 2
     done
   done
+  if [ $step_rc = 124 ] || [ $step_rc = 137 ]; then
+    echo "== images: a run was cut at its limit; the rest of the images step is left out" | tee -a "$log"
+    rm -rf "$dir"
+    return
+  fi
   rm -rf "$dir"
   # phone-sized photos (4032x3024, the bundle's JPEGs enlarged there), whole and with --draft: what
   # decoding costs where the photos are much larger than the input
@@ -192,6 +216,7 @@ PY
     for d in "" --draft; do
       step "bench --images, $photos photos of 4032x3024, batch 32, 16 decoding threads ${d:-(whole decode)}" 60 \
         "$bin/vggcl" bench --images "$dir" --batch 32 --threads 16 $d
+      [ $step_rc = 124 ] || [ $step_rc = 137 ] && break
     done
   else
     echo "== images: the large photos could not be made (python3 with PIL)" | tee -a "$log"
@@ -200,9 +225,13 @@ PY
 }
 cd "$root" || exit 1
 if want devices; then
+  # (and what the README's captions name: the CPU, its threads per core, the system, Open MPI, PoCL's devices)
   step "devices and limits" 30 sh -c "ls /etc/OpenCL/vendors; echo OCL_ICD_VENDORS=\${OCL_ICD_VENDORS:-}; \
 cat \${OCL_ICD_VENDORS:-/dev/null}/*.icd 2>/dev/null; ls /usr/local/nvidia/lib64 2>/dev/null | grep -i opencl; \
-nvidia-smi --query-gpu=name,driver_version,clocks.max.sm --format=csv; \"$bin/vggcl\" devices"
+nvidia-smi --query-gpu=name,driver_version,clocks.max.sm,persistence_mode --format=csv; \"$bin/vggcl\" devices; \
+lscpu | grep -E '^(Model name|Thread|Core|Socket|CPU\\(s\\))'; head -2 /etc/os-release; \
+mpirun --version 2>/dev/null | head -1; echo 'PoCL alone (the mpi step): ${pocl_icd:-none found}'; \
+if [ -n '$pocl_icd' ]; then OCL_ICD_VENDORS='$pocl_icd' \"$bin/vggcl\" devices; fi"
 fi
 if [ "${GPU_CHECK_REHEARSE:-0}" != 0 ]; then # (every step on the default device: the script itself, tried out here)
   echo "== rehearsal: every step named runs on the default device, GPU or not" | tee -a "$log"
@@ -245,9 +274,11 @@ want images && images
 # Open MPI's UCX probe took 0.2 s of MPI_Init on the Xeon; no single-copy transport, which containers may
 # not allow (process_vm_readv); hwloc not probing the GPU in every rank)
 read -r mpi_ranks mpi_rounds mpi_images <<<"${GPU_CHECK_MPI:-1,2,4,8 2 512}"
-if [ -n "$pocl_icd" ]; then mpi_env=(env OCL_ICD_VENDORS="$pocl_icd"); else mpi_env=(env -u OCL_ICD_VENDORS); fi
+if [ -n "$pocl_icd" ]; then mpi_env=(env OCL_ICD_VENDORS="$pocl_icd"); fi
 if want mpi; then
-  if ! command -v mpirun >/dev/null; then
+  if [ -z "$pocl_icd" ]; then # (every vendor's ICD would start NVIDIA's driver in each rank: another measurement)
+    echo "== mpi: no PoCL ICD (/etc/OpenCL/vendors, /usr/local/etc/OpenCL/vendors, libpocl in ldconfig -p)" | tee -a "$log"
+  elif ! command -v mpirun >/dev/null; then
     echo "== mpi: no mpirun on this machine (vggcl-mpi needs the machine's Open MPI)" | tee -a "$log"
   elif [ ! -x "$bin/vggcl-mpi" ]; then
     echo "== mpi: no $bin/vggcl-mpi (tools/gpu_bundle.sh --mpi makes it)" | tee -a "$log"
@@ -255,7 +286,8 @@ if want mpi; then
     echo "== mpi: vggcl-mpi lacks libraries: $miss" | tee -a "$log"
   else
     step "MPI scaling, PoCL ranks" 360 "${mpi_env[@]}" HWLOC_COMPONENTS=-cuda,-nvml,-opencl \
-      MPIRUN_ARGS="--mca pml ob1 --mca btl_vader_single_copy_mechanism none ${MPIRUN_ARGS:-}" \
+      MPIRUN_ARGS="--mca pml ob1 --mca btl_vader_single_copy_mechanism none --mca btl_vader_backing_directory /tmp \
+${MPIRUN_ARGS:-}" \
       tools/mpi_scaling.sh "$bin/vggcl-mpi" "$bin/images" "$mpi_ranks" "$mpi_rounds" "$mpi_images"
   fi
 fi

@@ -47,14 +47,14 @@ if [ -z "${VGGCL_DEVICE:-}" ]; then
   VGGCL_DEVICE=$("$vggcl" devices | awk '$3 == "CPU" { print $1; exit }')
   [ -n "$VGGCL_DEVICE" ] || { echo "mpi_scaling: no CPU device in \`vggcl devices\`; set VGGCL_DEVICE" >&2; exit 1; }
 fi
-"$vggcl" devices | awk -v d="$VGGCL_DEVICE" '$1 == d' >&2
+"$vggcl" devices | awk -v d="$VGGCL_DEVICE" '$1 == d { on = 1; print; next } /^[^ ]/ { on = 0 } on' >&2 # (its limits and driver too)
 # the images classify takes (not a README beside them: images/s counted it)
 mapfile -t listed < <(find "$images" -maxdepth 1 -type f \( -iname '*.jpg' -o -iname '*.jpeg' -o -iname '*.png' \) | sort)
 n=${#listed[@]}
 mkdir "$tmp/warm"
 cp "${listed[@]:0:8}" "$tmp/warm/"
 # shellcheck disable=SC2086  # MPIRUN_ARGS is a list of options
-mpirun -n 1 --oversubscribe --bind-to none -x POCL_MAX_PTHREAD_COUNT=1 ${MPIRUN_ARGS:-} \
+mpirun -n 1 --oversubscribe --bind-to none -x POCL_MAX_PTHREAD_COUNT=1 -x POCL_CPU_MAX_CU_COUNT=1 ${MPIRUN_ARGS:-} \
   "$vggcl" classify --device "$VGGCL_DEVICE" --weights "$tmp/w.safetensors" --batch 8 --threads 1 "$tmp/warm" >/dev/null
 table() { # the table of the rounds so far
   echo "$n images, best of $1 round$([ "$1" = 1 ] || echo s), $(nproc) cores"
@@ -78,7 +78,7 @@ for ((round = 1; round <= rounds; round++)); do
   for r in "${ranks[@]}"; do
     t0=$(date +%s.%N)
     # shellcheck disable=SC2086  # MPIRUN_ARGS is a list of options
-    mpirun -n "$r" --oversubscribe --bind-to none -x POCL_MAX_PTHREAD_COUNT=1 ${MPIRUN_ARGS:-} \
+    mpirun -n "$r" --oversubscribe --bind-to none -x POCL_MAX_PTHREAD_COUNT=1 -x POCL_CPU_MAX_CU_COUNT=1 ${MPIRUN_ARGS:-} \
       "$vggcl" classify --device "$VGGCL_DEVICE" --weights "$tmp/w.safetensors" --batch 8 --threads 1 --logits-out "$tmp/l$r.npy" \
       "$images" >"$tmp/out$r.txt"
     s=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.3f", b - a }')
