@@ -41,6 +41,9 @@ void vggcl__preset_reads(int h, int w, const vggcl_preprocess *p, int *y0, int *
  * PNG always whole) into *px (allocated), described by *part. */
 vggcl_status vggcl__image_load_part(vggcl_ctx *ctx, const char *path, const vggcl_preprocess *p, unsigned char **px,
                                     vggcl__rgb_part *part);
+/* Whether a normalization's (x / 255 - mean) / std stays within a float for x from 0 to 255 (a std of
+ * 1e-45 passes "above 0" and made every value infinite). */
+int vggcl__norm_finite(const float mean[3], const float std[3]);
 /* vggcl_image_preprocess on a part of an image that holds what the preset reads. */
 vggcl_status vggcl__preprocess_part(vggcl_ctx *ctx, const vggcl__rgb_part *in, const vggcl_preprocess *p, float **out,
                                     int *oh, int *ow);

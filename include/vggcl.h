@@ -360,7 +360,7 @@ VGGCL_API vggcl_status vggcl_model_preprocess(vggcl_ctx *ctx, const vggcl_model 
 
 /* rgb (h, w, 3) -> *out (3, *oh, *ow) float32, allocated (release with vggcl_free). VGGCL_ERR_ARG for
  * a resize or crop out of 0-16384, a draft other than 0 or 1, a mean not finite or a std not finite
- * and above 0. */
+ * and above 0, and a mean and std that take pixel values past a float's range (a std of 1e-45). */
 VGGCL_API vggcl_status vggcl_image_preprocess(vggcl_ctx *ctx, const unsigned char *rgb, int h, int w,
                                     const vggcl_preprocess *p, float **out, int *oh, int *ow);
 /* vggcl_image_load then vggcl_image_preprocess, with the same result, decoding only what the

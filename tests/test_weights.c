@@ -500,6 +500,11 @@ START_TEST(test_plan_errors)
     add_conv(&b, 0, 4, 3), add_bn(&b, 1, 4), add_head(&b, "classifier.0", 2, 4);
     b.bufs[5][2] = -1.0f; /* running_var */
     expect_model_error(write_model(&b, "neg_var.safetensors", NULL), NULL, "negative variance");
+    /* a BatchNorm weight that folds past a float (every logit NaN, exit 0) */
+    add_conv(&b, 0, 4, 3), add_bn(&b, 1, 4), add_head(&b, "classifier.0", 2, 4);
+    b.bufs[2][1] = 1e37f, b.bufs[5][1] = 0; /* weight, running_var */
+    expect_model_error(write_model(&b, "bn_overflow.safetensors", NULL), NULL,
+                       "BatchNorm 'features.1.weight' folded into conv 'features.0.weight' overflows a float at channel 1");
 
     /* a used tensor in an unsupported dtype */
     const double f64[4] = { 1, 2, 3, 4 };
@@ -720,6 +725,35 @@ START_TEST(test_model_preprocess)
         vggcl_ctx_free(ctx);
         remove(path);
     }
+    /* a normalization each of whose numbers is within bounds, together past a float's range (a std of 1e-45:
+     * every pixel infinite, every logit NaN, exit 0) */
+    static const char *const past[] = { "{\"vggcl.std\":\"1e-45,1e-45,1e-45\"}",
+                                        "{\"vggcl.mean\":\"3e38,0,0\",\"vggcl.std\":\"1e-38,1,1\"}" };
+    for (size_t i = 0; i < sizeof past / sizeof past[0]; i++) {
+        builder b = { 0 };
+        add_conv(&b, 0, 4, 3), add_head(&b, "classifier.0", 2, 4);
+        char path[512];
+        snprintf(path, sizeof path, "%s", write_model(&b, "past.safetensors", past[i]));
+        vggcl_ctx *ctx;
+        vggcl_model *m;
+        ck_assert_msg(load(&ctx, path, VGGCL_POOL5_AUTO, NULL, &m) == VGGCL_OK, "%s", vggcl_message(ctx));
+        vggcl_preprocess_unset(&p);
+        ck_assert_int_eq(vggcl_model_preprocess(ctx, m, &p), VGGCL_ERR_FORMAT);
+        ck_assert_msg(strstr(vggcl_message(ctx), "takes pixel values past a float's range"), "%s", vggcl_message(ctx));
+        vggcl_model_free(m);
+        vggcl_ctx_free(ctx);
+        remove(path);
+    }
+    vggcl_ctx *ctx = vggcl_ctx_new();
+    const unsigned char rgb[12] = { 0, 255, 7, 9 };
+    float *out = NULL;
+    int oh, ow;
+    vggcl_preprocess_defaults(&p);
+    p.resize = 0, p.crop = 0, p.std[1] = 1e-45f;
+    ck_assert_int_eq(vggcl_image_preprocess(ctx, rgb, 2, 2, &p, &out, &oh, &ow), VGGCL_ERR_ARG);
+    ck_assert_msg(strstr(vggcl_message(ctx), "past a float's range"), "%s", vggcl_message(ctx));
+    ck_assert_ptr_null(out);
+    vggcl_ctx_free(ctx);
 }
 END_TEST
 

@@ -27,6 +27,15 @@ typedef struct {
     int rh, rw, ch, cw, top, left, y0, y1, x0, x1;
 } plan;
 
+int vggcl__norm_finite(const float mean[3], const float std[3])
+{
+    for (int c = 0; c < 3; c++) /* (x / 255 - mean) / std at x = 0 and 255, and the reciprocal a table may use */
+        if (!isfinite(1.0f / std[c]) || !isfinite((0.0f - mean[c]) / std[c]) || !isfinite((1.0f - mean[c]) / std[c]) ||
+            !isfinite(mean[c] / std[c]))
+            return 0;
+    return 1;
+}
+
 static vggcl_status make_plan(vggcl_ctx *ctx, int h, int w, const vggcl_preprocess *p, plan *pl)
 {
     if (h < 1 || w < 1)
@@ -41,6 +50,10 @@ static vggcl_status make_plan(vggcl_ctx *ctx, int h, int w, const vggcl_preproce
                                "normalization: mean %g,%g,%g and std %g,%g,%g; expected finite numbers, the std "
                                "above 0",
                                p->mean[0], p->mean[1], p->mean[2], p->std[0], p->std[1], p->std[2]);
+    if (!vggcl__norm_finite(p->mean, p->std)) /* (a std of 1e-45: every value infinite, every logit NaN, exit 0) */
+        return vggcl__fail(ctx, VGGCL_ERR_ARG,
+                           "normalization: mean %g,%g,%g and std %g,%g,%g take pixel values past a float's range",
+                           p->mean[0], p->mean[1], p->mean[2], p->std[0], p->std[1], p->std[2]);
     int rh = h, rw = w;
     if (p->resize) {
         const int shortside = h < w ? h : w, longside = h < w ? w : h;

@@ -129,8 +129,15 @@ static vggcl_status load_conv(vggcl_ctx *ctx, const vggcl__st_file *f, const fea
         }
         const double scale = v[0][oc] / sqrt((double)v[3][oc] + BN_EPS);
         float *wk = s->weight + (size_t)oc * s->c_in * 9;
-        for (int k = 0; k < s->c_in * 9; k++) wk[k] = (float)(wk[k] * scale);
+        int finite = 1;
+        for (int k = 0; k < s->c_in * 9; k++) wk[k] = (float)(wk[k] * scale), finite &= isfinite(wk[k]) != 0;
         s->bias[oc] = (float)((s->bias[oc] - v[2][oc]) * scale + v[1][oc]);
+        if (!finite || !isfinite(s->bias[oc])) { /* (a huge weight over a tiny variance: every logit NaN, exit 0) */
+            st = vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: BatchNorm '%s' folded into conv '%s' overflows a float at "
+                             "channel %d (weight %g, running_var %g)", f->path, bn->weight->name, w->name, oc,
+                             (double)v[0][oc], (double)v[3][oc]);
+            break;
+        }
     }
     for (int i = 0; i < 4; i++) free(v[i]);
     return st;
