@@ -298,9 +298,7 @@ int cli_open_models(const char *device, const char *weights, const vggcl_load_op
     char specs[CLI_MAX_DEVICES][64];
     int n = 0;
     memset(d, 0, sizeof *d);
-    const char *given = device;
-    if (given && !*given) /* (the library reads "" as not given: $VGGCL_DEVICE, named as the one at fault) */
-        return cli_error(CLI_USAGE, "--device is empty: give ref, all, a list, an index, P:D or a name");
+    const char *given = device; /* (never empty: cli_parse refuses that, which the library read as not given) */
     if (!device) device = getenv("VGGCL_DEVICE"); /* (all or a list from the environment too) */
     const char *from = given ? "" : " ($VGGCL_DEVICE)";
     /* a mistake in the environment's list may be this rank's alone (its machine's VGGCL_DEVICE): said here */
@@ -346,8 +344,6 @@ int cli_open_models(const char *device, const char *weights, const vggcl_load_op
 int cli_one_device(const char *cmd, const char *given)
 {
     const char *spec = given ? given : getenv("VGGCL_DEVICE");
-    if (given && !*given)
-        return cli_error(CLI_USAGE, "%s: --device is empty: give ref, an index, P:D or a name", cmd);
     if (several_devices(spec)) /* (the environment's: said here, whatever rank this is, as it may be this one's own) */
         return (given ? cli_error : cli_error_here)(CLI_USAGE, "%s: --device %s%s: this command runs on one device (all "
                                                     "and lists are for classify, eval and train-head)", cmd, spec,

@@ -186,6 +186,14 @@ int cli_parse(const cli_command *c, int argc, char **argv, cli_args *a)
     a->n_pos = argc - optind;
     if (rc == CLI_OK && a->n_pos && !c->positional)
         rc = cli_error(CLI_USAGE, "%s: unexpected argument '%s'", c->name, a->pos[0]);
+    /* an empty value names nothing (--weights "" was "vggcl: : cannot open", --head "" a tensor ".weight") */
+    for (int i = 0; i < n && rc == CLI_OK; i++) {
+        const cli_option *o = nth(c, i, NULL);
+        if (o->metavar && a->value[i] && !*a->value[i])
+            rc = cli_error(CLI_USAGE, "%s: --%s is empty: give %s", c->name, o->name, o->metavar);
+    }
+    for (int i = 0; i < a->n_pos && rc == CLI_OK; i++)
+        if (!*a->pos[i]) rc = cli_error(CLI_USAGE, "%s: argument %d is empty: give %s", c->name, i + 1, c->positional);
     for (int i = 0; i < n && rc == CLI_OK; i++) {
         const cli_option *o = nth(c, i, NULL);
         if (o->required && !a->value[i]) rc = cli_error(CLI_USAGE, "%s: --%s is required", c->name, o->name);

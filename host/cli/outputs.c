@@ -160,7 +160,6 @@ int cli_outputs_check(const char *cmd, const cli_file *outs, int n_out, const cl
     struct stat sb;
     for (int i = 0; i < n_out; i++) {
         if (!outs[i].path) continue;
-        if (!*outs[i].path) return cli_error(CLI_USAGE, "%s: %s is empty: name a file", cmd, outs[i].opt);
         if (cli_ranks_launched() && fd_past_stderr(outs[i].path)) /* (it wrote into MPI's own pipe, exit 0) */
             return cli_error(CLI_USAGE, "%s: %s %s: a process mpirun starts does not have the shell's descriptors "
                              "past 2 (its own are MPI's); name a file", cmd, outs[i].opt, outs[i].path);
