@@ -438,12 +438,18 @@ int main(int argc, char **argv)
         return CLI_USAGE;
     }
     const char *cmd = argv[1];
-    if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
-        if (usage_said) fputs(usage, stdout); /* (once under mpirun) */
-        return stdout_written(CLI_OK);
-    }
-    if (!strcmp(cmd, "--version") || !strcmp(cmd, "version")) {
-        if (usage_said) printf("vggcl %s\n", vggcl_version());
+    char *help_of[] = { argv[0], argc == 3 ? argv[2] : NULL, "--help", NULL };
+    const int help = !strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help");
+    if (help && argc == 3 && strcmp(cmd, "help") == 0) { /* vggcl help CMD: CMD --help */
+        argv = help_of, cmd = argv[1];
+    } else if (help || !strcmp(cmd, "--version") || !strcmp(cmd, "version")) {
+        if (argc > 2) { /* (extra arguments were passed over, exit 0) */
+            cli_error(CLI_USAGE, "%s takes no arguments ('%s')%s", cmd, argv[2],
+                      strcmp(cmd, "help") ? "" : "; vggcl help COMMAND gives a command's options");
+            return CLI_USAGE;
+        }
+        if (usage_said && help) fputs(usage, stdout); /* (once under mpirun) */
+        else if (usage_said) printf("vggcl %s\n", vggcl_version());
         return stdout_written(CLI_OK);
     }
     static const struct {
