@@ -281,6 +281,16 @@ class TrainHead(unittest.TestCase):
         self.fails(self.train_head(out, "--data", self.d / "train", "--val", bad / "val_extra"), out, "purple",
                    "not one of the training classes")
         self.fails(self.train_head(out, "--data", bad / "missing"), out, "missing: not there (expected a folder")
+        # --val holding training images (the same folder, or one of its images linked): refused (it reported the
+        # training images' accuracy as validation, and kept the epoch by it)
+        self.fails(self.train_head(out, "--data", self.d / "train", "--val", self.d / "train"), out,
+                   f"--val {self.d / 'train'} holds {self.d / 'train'}", "also a training image of --data")
+        shutil.copytree(self.d / "train", bad / "val_linked")
+        first = sorted((bad / "val_linked").glob("*/*"))[0]
+        first.unlink()
+        first.symlink_to(self.d / "train" / first.relative_to(bad / "val_linked"))
+        self.fails(self.train_head(out, "--data", self.d / "train", "--val", bad / "val_linked"), out,
+                   f"holds {first}, which is also a training image")
         headless = self.d / "headless.safetensors"
         save_file({"classifier.0.weight": np.zeros((3, 512), np.float32),
                    "classifier.0.bias": np.zeros(3, np.float32)}, headless)
@@ -308,7 +318,8 @@ class TrainHead(unittest.TestCase):
         for seed in ("18446744073709551616", "-1", " 1", "1x", ""):  # (past 2^64 once wrapped to 2^64 - 1)
             r = self.train_head(out, "--data", self.d / "train", "--seed", seed)
             self.assertEqual(r.returncode, 2, seed)
-            self.assertIn("--seed must be an integer from 0 to 18446744073709551615", r.stderr)
+            self.assertIn("--seed must be an integer from 0 to 18446744073709551615" if seed else "--seed is empty: give S",
+                          r.stderr)
         r = self.train_head(out, "--data", self.d / "train", "--lr", "1e6")
         self.assertEqual(r.returncode, 2)
         self.assertIn("--lr must be a number above 0 and below 1e6, not '1e6'", r.stderr)

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli.h"
 
@@ -296,6 +297,39 @@ static int check_outputs(const char *weights, const cli_file *outs, int n_out, c
     return rc == CLI_OK ? cli_outputs_check("train-head", outs + 1, n_out - 1, &trunk, 1, NULL, 0) : rc;
 }
 
+typedef struct {
+    dev_t dev;
+    ino_t ino;
+} file_id;
+
+static int cmp_id(const void *a, const void *b)
+{
+    const file_id *x = a, *y = b;
+    return x->dev != y->dev ? (x->dev < y->dev ? -1 : 1) : x->ino != y->ino ? (x->ino < y->ino ? -1 : 1) : 0;
+}
+
+/* Whether an image of --val is one of the training images (the same folder, or a link to one): its
+ * accuracy would be the training set's, and the epoch kept chosen on it. CLI_OK, or CLI_FAIL said. */
+static int val_apart(const char *data, const char *val_dir, const cli_dataset *ds, const cli_dataset *vs)
+{
+    file_id *ids = malloc(sizeof *ids * (size_t)(ds->n ? ds->n : 1));
+    struct stat sb;
+    int n = 0, rc = CLI_OK;
+    if (!ids) return cli_error(CLI_FAIL, "out of host memory");
+    for (int i = 0; i < ds->n; i++)
+        if (stat(ds->files[i], &sb) == 0) ids[n++] = (file_id){ sb.st_dev, sb.st_ino };
+    qsort(ids, (size_t)n, sizeof *ids, cmp_id);
+    for (int i = 0; i < vs->n && rc == CLI_OK; i++) {
+        file_id v = { 0, 0 };
+        if (stat(vs->files[i], &sb) == 0) v = (file_id){ sb.st_dev, sb.st_ino };
+        if (v.ino && bsearch(&v, ids, (size_t)n, sizeof *ids, cmp_id))
+            rc = cli_error(CLI_FAIL, "train-head: --val %s holds %s, which is also a training image of --data %s: "
+                           "validation images must be kept apart from the training ones", val_dir, vs->files[i], data);
+    }
+    free(ids);
+    return rc;
+}
+
 /* The training folder and --val's as one list in ds, is_val marking --val's images (without --val, none
  * yet: split_val marks them once the images are read): CLI_OK, or CLI_FAIL said. (vs: --val's, merged into
  * ds.) */
@@ -312,6 +346,8 @@ static int read_data(const char *data, const char *val_dir, cli_dataset *ds, cli
     const int n_train_files = ds->n;
     if (val_dir) {
         if (cli_dataset_read(val_dir, vs) != CLI_OK) return CLI_FAIL;
+        const int apart = val_apart(data, val_dir, ds, vs);
+        if (apart != CLI_OK) return apart;
         for (int c = 0; c < vs->n_classes; c++) {
             int k = 0;
             while (k < ds->n_classes && strcmp(ds->classes[k], vs->classes[c])) k++;
