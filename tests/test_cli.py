@@ -94,10 +94,24 @@ class Cli(unittest.TestCase):
                    "'--t' is short for more than one option (--top, --tensor-out, --threads)")
         self.fails(self.run_args(extra=["--pool5", "maybe"]), 2, "keep or drop")
         self.fails(["run", "--weights"], 2, "--weights needs a value")
+        # an empty value or argument names nothing ("vggcl: : cannot open weights file", exit 1; --head "" looked for
+        # a tensor ".weight"; an empty image was an unreadable one)
+        self.fails(self.run_args(extra=["--weights="]), 2, "run: --weights is empty: give W.safetensors")
+        self.fails(["classify", "--weights", self.weights, "--head", "", "x.png"], 2, "classify: --head is empty: give "
+                   "PREFIX")
+        self.fails(["classify", "--weights", self.weights, "x.png", ""], 2, "classify: argument 2 is empty: give ")
+        self.fails(["train-head", "--weights", self.weights, "--data", "d", "--val", "", "--out", "o"], 2,
+                   "train-head: --val is empty: give DIR")
         self.fails(["run", "--weights", self.weights, "extra"], 2, "unexpected argument 'extra'")
         r = self.vggcl("--version")
         self.assertEqual(r.returncode, 0)
         self.assertRegex(r.stdout, r"^vggcl \d+\.\d+\.\d+\n$")
+        # vggcl help CMD is CMD --help (it printed the commands' list); extra arguments are refused (passed over)
+        r = self.vggcl("help", "classify")
+        self.assertEqual((r.returncode, r.stdout), (0, self.vggcl("classify", "--help").stdout))
+        self.fails(["help", "frobnicate"], 2, "unknown command 'frobnicate'")
+        self.fails(["--version", "extra"], 2, "--version takes no arguments ('extra')")
+        self.fails(["help", "classify", "x"], 2, "help takes no arguments ('classify'); vggcl help COMMAND gives")
         readme = (ROOT / "README.md").read_text()
         top = self.vggcl("--help").stdout
         commands = re.findall(r"^  ([a-z][a-z-]+) ", top, re.M)
@@ -711,11 +725,11 @@ class Cli(unittest.TestCase):
                            img)
             self.assertEqual(r.returncode, 0, spec + r.stderr)
         # an empty --device (the library took it for none given, and blamed $VGGCL_DEVICE for its list)
-        for args, needle in ((["classify", "--weights", self.weights, "--device=", img], "--device is empty"),
+        for args, needle in ((["classify", "--weights", self.weights, "--device=", img], "classify: --device is empty"),
                              (self.run_args(extra=["--device="]), "run: --device is empty")):
             r = self.vggcl(*args, env={"VGGCL_DEVICE": "0,0"})
             self.assertEqual((r.returncode, r.stdout), (2, ""), r.stderr)
-            self.assertIn(f"vggcl: {needle}: give ref", r.stderr)
+            self.assertIn(f"vggcl: {needle}: give SPEC", r.stderr)
         # a name two devices have (two platforms: the ICD listed twice): the first, said
         icds = self.d / "icds"
         icds.mkdir()
@@ -947,6 +961,7 @@ class Cli(unittest.TestCase):
                            ([*cls, "--mean", "1,nan,0", img], "--mean must be three finite numbers, not '1,nan,0'"),
                            (["preprocess", "--std", "1,inf,1", "--output", self.d / "p.npy", img], "--std must be"),
                            ([*cls, "--draft", "--no-draft", img], "give --draft or --no-draft, not both"),
+                           ([*cls, "--draft", "--resize", "0", img], "--draft goes with a resize; --resize 0 keeps"),
                            (["bench", "--draft", "--size", "16"], "--draft goes with --images DIR"),
                            (["bench", "--images", self.d, "--iters", "50"], "--iters does not go with --images DIR"),
                            (["bench", "--images", self.d, "--per-layer"], "--per-layer does not go with --images")):
@@ -1184,6 +1199,23 @@ class Bench(unittest.TestCase):
         e.update(env or {})
         r = subprocess.run([VGGCL, "bench", *map(str, args)], capture_output=True, text=True, env=e, timeout=600)
         return r
+
+    def test_head_of_another_name(self):
+        """A model whose head is not classifier.K (fc): bench takes --head as run does, and tune, which tunes the
+        convolutions, reads no head (both refused the model, bench telling the user to give a --head it lacked)."""
+        w = self.d / "fc.safetensors"
+        save_file(make_state_dict(parse_cfg(CFG), False, 3, seed=1, head="fc"), w)
+        r = self.bench("--weights", w, "--size", "16", "--iters", "1")
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("--head PREFIX", r.stderr)
+        r = self.bench("--weights", w, "--head", "fc", "--size", "16", "--iters", "1", "--json")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(json.loads(r.stdout)["batch"], 1)
+        r = subprocess.run([VGGCL, "tune", "--weights", w, "--size", "16", "--iters", "1", "--budget", "0"],
+                           capture_output=True, text=True, env=dict(os.environ, VGGCL_CACHE_DIR=str(self.d / "cache")),
+                           timeout=600)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("features.0", r.stdout)
 
     def test_batch_too_large_said_first(self):
         """A batch the device cannot hold is refused before its input is made: the 2.4 GB of a batch of 4096

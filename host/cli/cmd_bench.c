@@ -13,7 +13,6 @@ static const cli_option options[] = {
     { "batch", "B", "images per batch (default 1)", 0 },
     { "size", "H[xW]", "input size (default 224)", 0 },
     { "iters", "N", "timed passes (default 10)", 0 },
-    { "pool5", "keep|drop", "as for `vggcl run` (default: the file's metadata, else keep)", 0 },
     { "per-layer", NULL,
       "a table of device time per layer from OpenCL profiling events,\n"
       "each layer's median over min(N, 5) passes after the timed ones",
@@ -38,7 +37,7 @@ static const cli_command command = {
     "\n"
     "GFLOP/s counts the direct convolution's arithmetic (2 per multiply-add), also\n"
     "for Winograd layers, which do fewer multiplies: it compares the algorithms.\n",
-    options, { cli_device_options, cli_preprocess_options, cli_decode_options },
+    options, { cli_device_options, cli_net_options, cli_preprocess_options, cli_decode_options },
 };
 
 static int cmp_double(const void *a, const void *b)
@@ -72,7 +71,7 @@ int cmd_bench(int argc, char **argv)
     if (cli_int("bench", "--batch", batch_s, 1, 4096, &batch) || cli_int("bench", "--iters", iters_s, 1, 100000, &iters) ||
         cli_size("bench", size_s, &h, &w) || (peak_s && cli_int("bench", "--peak-gflops", peak_s, 1, 100000000, &peak_gflops)))
         return CLI_USAGE;
-    vggcl_load_options opts = { VGGCL_POOL5_AUTO, NULL, VGGCL_CONV_AUTO, 0 };
+    vggcl_load_options opts = { VGGCL_POOL5_AUTO, cli_arg(&a, "head"), VGGCL_CONV_AUTO, 0 };
     if (cli_model_opts("bench", pool5, conv, &opts)) return CLI_USAGE;
     vggcl_preprocess p;
     int threads;

@@ -50,7 +50,9 @@ int cmd_tune(int argc, char **argv)
                *iters_s = cli_arg_or(&a, "iters", "3"), *budget_s = cli_arg_or(&a, "budget", "60");
     if (weights && cli_arg(&a, "random")) return cli_error(CLI_USAGE, "tune: give --weights or --random, not both");
     int batches[8], n_batches = 0, iters, budget, h, w;
-    vggcl_load_options opts = { VGGCL_POOL5_AUTO, NULL, VGGCL_CONV_AUTO, 0 };
+    /* (its conv layers only: a head under another name than classifier.K, which run takes with --head, was
+     * looked for and the model refused) */
+    vggcl_load_options opts = { VGGCL_POOL5_AUTO, NULL, VGGCL_CONV_AUTO, 1 };
     for (const char *s = batch_s; s;) { /* (the whole list: a copy cut at 63 bytes tuned other batches) */
         char item[16];
         if (n_batches == 8) return cli_error(CLI_USAGE, "tune: --batch takes at most 8 sizes");
