@@ -423,7 +423,8 @@ VGGCL_API vggcl_status vggcl_train_head(vggcl_ctx *ctx, const float *x, const in
  * it said of the head replaced (vggcl.classes, vggcl.trained, vggcl.output), with the
  * pairs in meta (key, value, key, value, ...; n_meta pairs) added or
  * replacing (UTF-8 text, as a safetensors header must be: else VGGCL_ERR_ARG).
- * d must be the trunk's last convolution's channels (else VGGCL_ERR_SHAPE).
+ * d must be the trunk's last convolution's channels (else VGGCL_ERR_SHAPE);
+ * w and b must be finite (else VGGCL_ERR_ARG: the reader refuses such a file).
  * Written atomically: a failure leaves out_path as it was (no file, or the one there before). */
 VGGCL_API vggcl_status vggcl_save_with_head(vggcl_ctx *ctx, const char *trunk_path, const char *out_path, int classes, int d,
                                   const float *w, const float *b, const char *const *meta, int n_meta);

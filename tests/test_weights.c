@@ -567,6 +567,14 @@ START_TEST(test_save_with_head_width)
                       "%s", vggcl_message(ctx));
         ck_assert_msg(!exists(out), "%s written", out);
     }
+    /* a weight or bias that is not finite: refused (a file the reader then refused was written) */
+    float nan_w[2 * 6] = { 0 }, inf_b[2] = { 0, INFINITY };
+    nan_w[7] = NAN;
+    ck_assert_int_eq(vggcl_save_with_head(ctx, trunk, out, 2, 6, nan_w, bias, NULL, 0), VGGCL_ERR_ARG);
+    ck_assert_msg(strstr(vggcl_message(ctx), "the head's weight holds a non-finite value at 7"), "%s", vggcl_message(ctx));
+    ck_assert_int_eq(vggcl_save_with_head(ctx, trunk, out, 2, 6, w, inf_b, NULL, 0), VGGCL_ERR_ARG);
+    ck_assert_msg(strstr(vggcl_message(ctx), "the head's bias holds a non-finite value at 1"), "%s", vggcl_message(ctx));
+    ck_assert_msg(!exists(out), "%s written", out);
     ck_assert_int_eq(vggcl_save_with_head(ctx, trunk, out, 2, 6, w, bias, NULL, 0), VGGCL_OK);
     vggcl_model *m;
     ck_assert_int_eq(vggcl_select_device(ctx, "ref"), VGGCL_OK);
