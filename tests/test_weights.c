@@ -415,6 +415,9 @@ START_TEST(test_plan_dense_chain_and_metadata)
     add_conv(&b, 0, 4, 3), add_head(&b, "classifier.0", 3, 4);
     expect_model_error(write_model(&b, "names.safetensors", "{\"vggcl.classes\":\"[\\\"a\\\"]\"}"), NULL,
                        "is a list of 1; expected a JSON list of 3 class names (the head has 3 classes)");
+    add_conv(&b, 0, 4, 3), add_head(&b, "classifier.0", 2, 4); /* (text after the list was taken) */
+    expect_model_error(write_model(&b, "names_more.safetensors", "{\"vggcl.classes\":\"[\\\"a\\\",\\\"b\\\"] more\"}"),
+                       NULL, "\"vggcl.classes\" is not a JSON list");
     /* a NUL in a name: cJSON cut "a\0x" to "a", the same name as the next (eval then scored one as the other) */
     add_conv(&b, 0, 4, 3), add_head(&b, "classifier.0", 3, 4);
     expect_model_error(write_model(&b, "nul.safetensors",

@@ -379,7 +379,7 @@ static vggcl_status take_metadata(vggcl_ctx *ctx, vggcl__st_file *f, vggcl_model
     const char *names = vggcl_model_metadata(m, "vggcl.classes");
     if (!names || !m->classes) return VGGCL_OK;
     vggcl__lock(); /* cJSON's parser writes a global error position */
-    cJSON *list = cJSON_Parse(names);
+    cJSON *list = cJSON_ParseWithOpts(names, NULL, 1); /* (the whole text: '["a","b"] more' was taken) */
     vggcl__unlock();
     vggcl_status st = VGGCL_OK;
     if (!cJSON_IsArray(list) || cJSON_GetArraySize(list) != m->classes) {
