@@ -961,7 +961,6 @@ class Cli(unittest.TestCase):
                            ([*cls, "--mean", "1,nan,0", img], "--mean must be three finite numbers, not '1,nan,0'"),
                            (["preprocess", "--std", "1,inf,1", "--output", self.d / "p.npy", img], "--std must be"),
                            ([*cls, "--draft", "--no-draft", img], "give --draft or --no-draft, not both"),
-                           ([*cls, "--draft", "--resize", "0", img], "--draft goes with a resize; --resize 0 keeps"),
                            (["bench", "--draft", "--size", "16"], "--draft goes with --images DIR"),
                            (["bench", "--images", self.d, "--iters", "50"], "--iters does not go with --images DIR"),
                            (["bench", "--images", self.d, "--per-layer"], "--per-layer does not go with --images")):

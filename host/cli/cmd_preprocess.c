@@ -54,8 +54,6 @@ int cli_preprocess_args(const char *cmd, const cli_args *a, vggcl_preprocess *p)
     }
     if (cli_arg(a, "draft") && cli_arg(a, "no-draft"))
         return cli_error(CLI_USAGE, "%s: give --draft or --no-draft, not both", cmd);
-    if (cli_arg(a, "draft") && cli_arg(a, "resize") && p->resize == 0) /* (a draft is chosen by the resize's size) */
-        return cli_error(CLI_USAGE, "%s: --draft goes with a resize; --resize 0 keeps the images' size", cmd);
     if (cli_arg(a, "draft")) p->draft = 1;
     if (cli_arg(a, "no-draft")) p->draft = 0;
     if ((v = cli_arg(a, "mean")) && parse3(cmd, "--mean", v, 0, p->mean)) return CLI_USAGE;
