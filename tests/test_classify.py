@@ -679,7 +679,7 @@ class Cam(unittest.TestCase):
 
     def test_images_skipped(self):
         """An image too small for the network (without a crop), one wider than the network takes, and one whose
-        map is not finite (a --std that overflows float32) are named and skipped, the others drawn, exit 1 (the
+        map is not finite (a --std whose inputs overflow float32 in the network) are named and skipped, the others drawn, exit 1 (the
         first two stopped the run; the third crashed it)."""
         imgs, out = self.d / "imgs", self.d / "maps"
         imgs.mkdir(), out.mkdir()
@@ -697,7 +697,7 @@ class Cam(unittest.TestCase):
         shutil.rmtree(out), out.mkdir()
         for compare in ([], ["--compare-pool5"]):
             r = subprocess.run([VGGCL, "cam", "--weights", self.weights, "--out-dir", out, "--resize", "40", "--crop",
-                                "32", "--mean", "0,0,0", "--std", "1e-40,1,1", *compare, imgs / "a.png", imgs / "c.png"],
+                                "32", "--mean", "0,0,0", "--std", "1e-37,1,1", *compare, imgs / "a.png", imgs / "c.png"],
                                capture_output=True, text=True, timeout=600)
             self.assertEqual(r.returncode, 1, r.stderr)
             self.assertIn(f"{imgs / 'a.png'}: the class activation map", r.stderr)

@@ -358,8 +358,8 @@ class TrainHead(unittest.TestCase):
         for prefix in ("", "-", f"{d}/"):
             r = self.train_head(out, "--data", d / "small", "--epochs", 1, "--features-out", prefix)
             self.assertEqual(r.returncode, 2, r.stderr)
-            self.assertIn(f"--features-out takes the start of four file names (PREFIX-train.npy, ...), not '{prefix}'",
-                          r.stderr)
+            self.assertIn(f"--features-out takes the start of four file names (PREFIX-train.npy, ...), not '{prefix}'"
+                          if prefix else "--features-out is empty: give PREFIX", r.stderr)
         self.assertEqual(sorted(p.name for p in d.iterdir() if "train" in p.name), [])
         # the third of them cannot be written (a link to a full device): the two before it are undone, and no model
         feats[2].symlink_to("/dev/full")

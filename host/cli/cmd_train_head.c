@@ -408,7 +408,7 @@ int cmd_train_head(int argc, char **argv)
         cli_int("train-head", "--minibatch", minibatch_s, 1, 1 << 24, &o.batch) ||
         cli_int("train-head", "--batch", batch_s, 1, 4096, &batch) || cli_model_opts("train-head", pool5, conv, &opts))
         return CLI_USAGE;
-    if (features_out && (!*features_out || !strcmp(features_out, "-") || features_out[strlen(features_out) - 1] == '/'))
+    if (features_out && (!strcmp(features_out, "-") || features_out[strlen(features_out) - 1] == '/'))
         return cli_error(CLI_USAGE, "train-head: --features-out takes the start of four file names (PREFIX-train.npy, "
                          "...), not '%s'", features_out); /* (it wrote -train.npy, --train.npy or DIR/-train.npy) */
     /* the model and the features' files, checked where they are written once the image list is read */
