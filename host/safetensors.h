@@ -25,6 +25,7 @@ typedef struct {
     size_t data_start;      /* 8 + header length */
     int n;
     vggcl__st_tensor *tensors;
+    vggcl__st_tensor **by_name; /* the tensors sorted by name, for vggcl__st_find */
     int n_meta;             /* __metadata__'s string pairs, in file order */
     char **meta_keys, **meta_values;
 } vggcl__st_file;

@@ -96,6 +96,11 @@ static int cmp_name(const void *a, const void *b)
     return strcmp((*(const cJSON *const *)a)->string, (*(const cJSON *const *)b)->string);
 }
 
+static int cmp_tensor_name(const void *a, const void *b)
+{
+    return strcmp((*(vggcl__st_tensor *const *)a)->name, (*(vggcl__st_tensor *const *)b)->name);
+}
+
 /* A key that obj holds twice (readers differ on which they take: cJSON the first, Python's json the
  * last, the reference reader refuses it), else NULL; sorted, not compared pairwise (a header may
  * hold a million keys). *nomem set when out of memory. */
@@ -308,13 +313,23 @@ vggcl_status vggcl__st_open(vggcl_ctx *ctx, const char *path, vggcl__st_file *f)
     size_t pos = 0, data_size = f->size - f->data_start;
     for (int i = 0; i < f->n; i++) {
         if (order[i]->begin != pos) {
-            st = vggcl__fail(ctx, VGGCL_ERR_FORMAT,
-                             "%s: tensor '%s': data_offsets begin at %zu, expected %zu (%s)", path, order[i]->name,
-                             order[i]->begin, pos, order[i]->begin < pos ? "overlaps the previous tensor" : "hole before it");
+            st = order[i]->begin < pos
+                     ? vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: tensor '%s': data_offsets begin at %zu, inside tensor "
+                                   "'%s' (%zu to %zu)", path, order[i]->name, order[i]->begin, order[i - 1]->name,
+                                   order[i - 1]->begin, order[i - 1]->end)
+                     : vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: tensor '%s': data_offsets begin at %zu, expected %zu "
+                                   "(hole before it)", path, order[i]->name, order[i]->begin, pos);
             goto fail;
         }
         pos = order[i]->end;
     }
+    /* by name, for vggcl__st_find (a search per name was quadratic in a header of many keys) */
+    if (!(f->by_name = malloc(sizeof *f->by_name * (f->n ? (size_t)f->n : 1)))) {
+        st = vggcl__fail(ctx, VGGCL_ERR_NOMEM, "out of host memory");
+        goto fail;
+    }
+    memcpy(f->by_name, order, sizeof *order * (size_t)f->n);
+    qsort(f->by_name, (size_t)f->n, sizeof *f->by_name, cmp_tensor_name);
     if (pos != data_size) {
         st = vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: tensors cover %zu data bytes, but the file has %zu (%s)", path,
                          pos, data_size, pos > data_size ? "truncated" : "trailing bytes");
@@ -335,6 +350,7 @@ void vggcl__st_close(vggcl__st_file *f)
     if (!f) return;
     for (int i = 0; i < f->n; i++) free(f->tensors[i].name);
     free(f->tensors);
+    free(f->by_name);
     free(f->buf);
     for (int i = 0; i < f->n_meta; i++) free(f->meta_keys[i]), free(f->meta_values[i]);
     free(f->meta_keys);
@@ -353,9 +369,10 @@ const char *vggcl__st_meta(const vggcl__st_file *f, const char *key)
 
 const vggcl__st_tensor *vggcl__st_find(const vggcl__st_file *f, const char *name)
 {
-    for (int i = 0; i < f->n; i++)
-        if (!strcmp(f->tensors[i].name, name)) return &f->tensors[i];
-    return NULL;
+    const vggcl__st_tensor key = { .name = (char *)name }, *k = &key;
+    vggcl__st_tensor *const *hit = f->n ? bsearch(&k, f->by_name, (size_t)f->n, sizeof *f->by_name, cmp_tensor_name)
+                                        : NULL;
+    return hit ? *hit : NULL;
 }
 
 size_t vggcl__st_numel(const vggcl__st_tensor *t)
