@@ -459,6 +459,9 @@ START_TEST(test_plan_errors)
     add_head(&b, "classifier.0", 2, 4);
     expect_model_error(write_model(&b, "half_bn.safetensors", NULL), NULL, "neither a conv nor a BatchNorm");
 
+    add_conv(&b, 0, 4, 3), add(&b, "features.0.running_mean", 1, 4, 0, 0, 0, 0, 1), add_head(&b, "classifier.0", 2, 4);
+    expect_model_error(write_model(&b, "conv_stats.safetensors", NULL), NULL, "tensor 'features.0.running_mean' is a "
+                       "BatchNorm's, at the index of conv features.0 (its BatchNorm is features.1)");
     add_conv(&b, 0, 4, 3), add(&b, "features.0.scale", 1, 4, 0, 0, 0, 0, 1), add_head(&b, "classifier.0", 2, 4);
     expect_model_error(write_model(&b, "odd_key.safetensors", NULL), NULL, "features.0.scale' is not a VGG features tensor");
 

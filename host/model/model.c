@@ -18,6 +18,7 @@
 #include <cjson/cJSON.h>
 
 #define BN_EPS 1e-5
+#define MAX_FEATURE_INDEX 100000 /* features.N: N at most this */
 
 /* The tensors found for one features.N index. */
 typedef struct {
@@ -42,8 +43,13 @@ static void shape_str(const vggcl__st_tensor *t, char *buf, size_t len)
 static vggcl_status collect(vggcl_ctx *ctx, const vggcl__st_file *f, feat_entry **out, int *count)
 {
     feat_entry *e = calloc((size_t)f->n + 1, sizeof *e);
+    int *at = malloc(sizeof *at * (MAX_FEATURE_INDEX + 1)); /* (an index's entry: a search per tensor was quadratic) */
     int n = 0;
-    if (!e) return vggcl__fail(ctx, VGGCL_ERR_NOMEM, "out of host memory");
+    if (!e || !at) {
+        free(e), free(at);
+        return vggcl__fail(ctx, VGGCL_ERR_NOMEM, "out of host memory");
+    }
+    for (int i = 0; i <= MAX_FEATURE_INDEX; i++) at[i] = -1;
     for (int i = 0; i < f->n; i++) {
         const vggcl__st_tensor *t = &f->tensors[i];
         if (strncmp(t->name, "features.", 9)) continue;
@@ -52,11 +58,10 @@ static vggcl_status collect(vggcl_ctx *ctx, const vggcl__st_file *f, feat_entry 
         if (!isdigit((unsigned char)*p)) goto bad;
         long idx = strtol(p, &dot, 10);
         /* (an index as torch writes it: features.00 would take features.0's place) */
-        if (*dot != '.' || idx > 100000 || (*p == '0' && dot != p + 1)) goto bad;
+        if (*dot != '.' || idx > MAX_FEATURE_INDEX || (*p == '0' && dot != p + 1)) goto bad;
         const char *suffix = dot + 1;
-        int k = 0;
-        while (k < n && e[k].index != idx) k++;
-        if (k == n) e[n++].index = (int)idx;
+        if (at[idx] < 0) at[idx] = n, e[n++].index = (int)idx;
+        const int k = at[idx];
         if (!strcmp(suffix, "weight")) e[k].weight = t;
         else if (!strcmp(suffix, "bias")) e[k].bias = t;
         else if (!strcmp(suffix, "running_mean")) e[k].mean = t;
@@ -64,11 +69,20 @@ static vggcl_status collect(vggcl_ctx *ctx, const vggcl__st_file *f, feat_entry 
         else if (strcmp(suffix, "num_batches_tracked")) goto bad;
         continue;
     bad:
-        free(e);
+        free(e), free(at);
         return vggcl__fail(ctx, VGGCL_ERR_SHAPE,
                            "%s: tensor '%s' is not a VGG features tensor (expected features.N.weight, "
                            ".bias, .running_mean, .running_var or .num_batches_tracked)", f->path, t->name);
     }
+    free(at);
+    for (int k = 0; k < n; k++) /* (a BatchNorm's statistics at a conv's own index were passed over) */
+        if (e[k].weight && e[k].weight->ndim == 4 && (e[k].mean || e[k].var)) {
+            const int index = e[k].index;
+            const char *name = (e[k].mean ? e[k].mean : e[k].var)->name;
+            free(e);
+            return vggcl__fail(ctx, VGGCL_ERR_SHAPE, "%s: tensor '%s' is a BatchNorm's, at the index of conv "
+                               "features.%d (its BatchNorm is features.%d)", f->path, name, index, index + 1);
+        }
     qsort(e, (size_t)n, sizeof *e, cmp_index);
     *out = e;
     *count = n;
