@@ -19,15 +19,18 @@
  * would take 4 GB before any check; a tensor's entry holds ~17 (a VGG16 file ~700) */
 #define MAX_VALUES ((size_t)1 << 20)
 
-static const struct { const char *name; size_t size; } dtypes[] = {
-    {"BOOL", 1}, {"U8", 1}, {"I8", 1}, {"F8_E5M2", 1}, {"F8_E4M3", 1}, {"I16", 2}, {"U16", 2},
-    {"F16", 2}, {"BF16", 2}, {"I32", 4}, {"U32", 4}, {"F32", 4}, {"F64", 8}, {"I64", 8}, {"U64", 8},
+/* The reference's dtypes and their sizes in bits (a file with one vggcl does not read, on a tensor it does
+ * not use, is still a valid file: refused whole for one F8_E8M0 tensor) */
+static const struct { const char *name; size_t bits; } dtypes[] = {
+    {"BOOL", 8}, {"F4", 4}, {"F6_E2M3", 6}, {"F6_E3M2", 6}, {"U8", 8}, {"I8", 8}, {"F8_E5M2", 8},
+    {"F8_E4M3", 8}, {"F8_E8M0", 8}, {"I16", 16}, {"U16", 16}, {"F16", 16}, {"BF16", 16}, {"I32", 32},
+    {"U32", 32}, {"F32", 32}, {"C64", 64}, {"F64", 64}, {"I64", 64}, {"U64", 64},
 };
 
-static size_t dtype_size(const char *name)
+static size_t dtype_bits(const char *name)
 {
     for (size_t i = 0; i < sizeof dtypes / sizeof dtypes[0]; i++)
-        if (!strcmp(dtypes[i].name, name)) return dtypes[i].size;
+        if (!strcmp(dtypes[i].name, name)) return dtypes[i].bits;
     return 0;
 }
 
@@ -168,8 +171,8 @@ static vggcl_status parse_tensor(vggcl_ctx *ctx, const char *path, const cJSON *
         return vggcl__fail(ctx, VGGCL_ERR_FORMAT,
                            "%s: tensor '%s': needs \"dtype\" (string), \"shape\" and \"data_offsets\" (arrays)",
                            path, key);
-    size_t esize = dtype_size(dt->valuestring);
-    if (!esize)
+    const size_t ebits = dtype_bits(dt->valuestring);
+    if (!ebits)
         return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: tensor '%s': unknown dtype \"%s\"", path, key,
                            dt->valuestring);
     snprintf(t->dtype, sizeof t->dtype, "%s", dt->valuestring);
@@ -177,27 +180,35 @@ static vggcl_status parse_tensor(vggcl_ctx *ctx, const char *path, const cJSON *
     if (nd > VGGCL_ST_MAX_DIMS)
         return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: tensor '%s': %d dimensions, at most %d supported", path,
                            key, nd, VGGCL_ST_MAX_DIMS);
-    size_t bytes = esize;
+    size_t bits = ebits;
     t->ndim = nd;
     for (int d = 0; d < nd; d++) {
         const cJSON *v = cJSON_GetArrayItem(shape, d);
         /* doubles hold integers exactly up to 2^53; anything larger overflows below anyway */
-        if (!cJSON_IsNumber(v) || v->valuedouble < 0 || v->valuedouble != floor(v->valuedouble) ||
-            v->valuedouble > 9007199254740992.0)
+        if (!cJSON_IsNumber(v) || v->valuedouble < 0 || v->valuedouble != floor(v->valuedouble))
             return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: tensor '%s': shape[%d] is not a non-negative integer",
                                path, key, d);
+        if (v->valuedouble > 9007199254740992.0)
+            return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: tensor '%s': shape[%d] is past 2^53, too large", path,
+                               key, d);
         t->shape[d] = (int64_t)v->valuedouble;
-        if (t->shape[d] != 0 && bytes > SIZE_MAX / (size_t)t->shape[d])
+        if (t->shape[d] != 0 && bits > SIZE_MAX / (size_t)t->shape[d])
             return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: tensor '%s': shape overflows the byte size", path, key);
-        bytes *= (size_t)t->shape[d];
+        bits *= (size_t)t->shape[d];
     }
+    if (bits % 8) /* (the reference's rule for F4 and F6: whole bytes) */
+        return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: tensor '%s': %zu bits of %s, not whole bytes", path, key, bits,
+                           t->dtype);
+    const size_t bytes = bits / 8;
     if (cJSON_GetArraySize(offs) != 2)
         return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: tensor '%s': data_offsets must be [begin, end]", path, key);
     double b = cJSON_GetArrayItem(offs, 0)->valuedouble, e = cJSON_GetArrayItem(offs, 1)->valuedouble;
     if (!cJSON_IsNumber(cJSON_GetArrayItem(offs, 0)) || !cJSON_IsNumber(cJSON_GetArrayItem(offs, 1)) || b < 0 ||
-        e < 0 || b != floor(b) || e != floor(e) || b > 9007199254740992.0 || e > 9007199254740992.0)
+        e < 0 || b != floor(b) || e != floor(e))
         return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: tensor '%s': data_offsets are not non-negative integers",
                            path, key);
+    if (b > 9007199254740992.0 || e > 9007199254740992.0)
+        return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: tensor '%s': data_offsets past 2^53, too large", path, key);
     t->begin = (size_t)b;
     t->end = (size_t)e;
     if (t->end < t->begin)
