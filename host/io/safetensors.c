@@ -127,18 +127,23 @@ static const char *duplicate(const cJSON *obj, int *nomem)
  * whether every number is a plain non-negative integer (the reference reader takes no 8.64e2, 0864,
  * 8.0 or -0 as an offset or a dimension; cJSON reads them all as integers) and no string holds a NUL
  * (cJSON cuts it there: "a\u0000b" read as "a"). NULL, or what is wrong. */
-static const char *scan_header(const char *s, size_t n, size_t *values)
+static const char *scan_header(const char *s, size_t n, size_t *values, size_t *at)
 {
     *values = 0;
     for (size_t i = 0; i < n; i++) {
         const char c = s[i];
+        *at = i;
         if (c == '"') {
-            for (i++; i < n && s[i] != '"'; i++)
+            for (i++; i < n && s[i] != '"'; i++) {
+                *at = i;
+                if ((unsigned char)s[i] < 0x20) /* (JSON escapes them; the reference's parser refuses them raw) */
+                    return "a name or value holds a raw control character";
                 if (s[i] == '\\') {
                     if (i + 5 < n && s[i + 1] == 'u' && !memcmp(s + i + 2, "0000", 4))
                         return "a name or value holds a NUL character (\\u0000)";
                     i++;
                 }
+            }
             ++*values;
         } else if (c == '-' || (c >= '0' && c <= '9')) {
             size_t j = i;
@@ -278,11 +283,11 @@ vggcl_status vggcl__st_open(vggcl_ctx *ctx, const char *path, vggcl__st_file *f)
         st = vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: header is not UTF-8 JSON starting with '{'", path);
         goto fail;
     }
-    size_t values;
-    const char *wrong = scan_header(hdr, (size_t)hlen, &values), *twice;
+    size_t values, at;
+    const char *wrong = scan_header(hdr, (size_t)hlen, &values, &at), *twice;
     int nomem = 0;
     if (wrong || values > MAX_VALUES) {
-        st = wrong ? vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: header: %s", path, wrong)
+        st = wrong ? vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: header: %s (at byte %zu of the header)", path, wrong, at)
                    : vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: header of %zu JSON values; at most %zu (a VGG16 file's "
                                  "holds ~700)", path, values, MAX_VALUES);
         goto fail;
@@ -295,9 +300,10 @@ vggcl_status vggcl__st_open(vggcl_ctx *ctx, const char *path, vggcl__st_file *f)
         st = vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: header is not a valid JSON object", path);
         goto fail;
     }
-    /* Only trailing spaces may follow the object (the format pads with them). */
+    /* Only trailing white space may follow the object (the format pads with spaces; the reference's parser
+     * takes any JSON white space there) */
     for (; end < hdr + hlen; end++)
-        if (*end != ' ') {
+        if (!strchr(" \t\n\r", *end) || !*end) {
             st = vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: unexpected bytes after the JSON header", path);
             goto fail;
         }
