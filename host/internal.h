@@ -95,6 +95,7 @@ struct vggcl_ctx {
     size_t kernel_wg_cap;                  /* tests: a driver that allows kernels fewer items than max_wg */
     size_t blas_reach;                     /* tests: floats CLBlast's offsets reach (0: INT_MAX, its own) */
     size_t grid_rows;                      /* tests: rows a launch takes (0: VGGCL_GRID_ROWS; vggcl__enqueue) */
+    float tune_skew;                       /* tests: a challenger's output times 1 + this in vggcl__tune_agree */
     int is_gpu;                            /* CL_DEVICE_TYPE_GPU: the GPU-shaped kernels by default */
     int is_cpu;                            /* CL_DEVICE_TYPE_CPU: kernels built with -DVGGCL_CPU */
     vggcl_program_entry *programs;         /* built on first use, per (program, defines) */

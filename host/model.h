@@ -85,6 +85,10 @@ vggcl_status vggcl__model_mine(vggcl_ctx *ctx, const vggcl_model *m, const char 
 /* Fails up front, with the memory needed and the largest batch that fits, when a pass of n images
  * at h x w cannot fit on the context's device (forward.c; tune asks it for each batch it tunes). */
 vggcl_status vggcl__check_memory(vggcl_ctx *ctx, const vggcl_model *m, int n, int h, int w);
+/* Whether tune's challenger b gives the default a's answers at the timed shape (n images of h x w; fewer
+ * where their maps pass 2^25 floats) on the same input: *rel, b's relative L2 difference from a. */
+vggcl_status vggcl__tune_agree(vggcl_ctx *ctx, const char *where, const vggcl_step *s, const vggcl_tune_candidate *a,
+                               const vggcl_tune_candidate *b, int n, int h, int w, double *rel);
 
 /* Fills s as a 2x2/2 max pool named after the step before it. */
 void vggcl__plan_add_pool(vggcl_step *s, const char *after);

@@ -613,6 +613,35 @@ START_TEST(test_tune_paired_ratio)
 }
 END_TEST
 
+/* A challenger tune would keep is checked against the default at the timed shape (the slice every candidate
+ * is checked on, 8 x 9, reaches none of the kernels' large-map paths): every algorithm agrees with the
+ * default on a 57 x 57 map of 2 images, and an output off by 0.1% (tune_skew) is found. */
+START_TEST(test_tune_agree)
+{
+    const char *path = tu_tmp("agree.safetensors");
+    tu_write_vgg(path, "16,32", 0, 3, 5, NULL);
+    vggcl_ctx *ctx = tu_cl_ctx();
+    vggcl_model *m;
+    ck_assert_msg(vggcl_model_load(ctx, path, NULL, &m) == VGGCL_OK, "%s", vggcl_message(ctx));
+    const vggcl_step *s = &m->steps[1]; /* 16 -> 32 */
+    vggcl_tune_candidate a = { vggcl__conv_default_algo(ctx, 16, 32), { { 0 } } };
+    vggcl__conv_defaults(ctx, a.algo, 2, 16, 32, 57, 57, &a.p);
+    for (int id = 1; id < VGGCL_CONV_ALGOS; id++) {
+        vggcl_tune_candidate b = { id, { { 0 } } };
+        vggcl__conv_defaults(ctx, id, 2, 16, 32, 57, 57, &b.p);
+        double rel = 1;
+        ctx->tune_skew = 0;
+        ck_assert_msg(vggcl__tune_agree(ctx, "test", s, &a, &b, 2, 57, 57, &rel) == VGGCL_OK, "%s", vggcl_message(ctx));
+        ck_assert_msg(rel < 1e-5, "%s against %s: %g", vggcl__conv_algo(id)->name, vggcl__conv_algo(a.algo)->name, rel);
+        ctx->tune_skew = 1e-3f;
+        ck_assert(vggcl__tune_agree(ctx, "test", s, &a, &b, 2, 57, 57, &rel) == VGGCL_OK);
+        ck_assert_msg(rel > 1e-4, "%s skewed: %g", vggcl__conv_algo(id)->name, rel);
+    }
+    vggcl_model_free(m);
+    vggcl_ctx_free(ctx);
+}
+END_TEST
+
 /* The tuner's candidates (vggcl tune): the defaults first, then one of each launch, nothing
  * valid lost, the same order every run, the algorithms mixed; and the fastest default's
  * one-parameter neighbours moved to the front, every other order kept. */
@@ -722,6 +751,7 @@ int main(void)
     tcase_add_loop_test(tc, test_network_kernel_limits, 0, 3);
     tcase_add_test(tc, test_tune_paired_ratio);
     tcase_add_test(tc, test_tune_candidates);
+    tcase_add_test(tc, test_tune_agree);
     suite_add_tcase(s, tc);
     return tu_run(s);
 }

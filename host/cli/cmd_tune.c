@@ -33,7 +33,8 @@ static const cli_command command = {
     "first, then the fastest default's one-parameter neighbours, then the others in a\n"
     "fixed shuffled order. A candidate faster than\n"
     "the default replaces it only if it still wins by 3% when the two alternate\n"
-    "(3 rounds; the gain column is that paired ratio). The kept one per shape\n"
+    "(3 rounds; the gain column is that paired ratio) and gives the default's\n"
+    "answers at the timed shape (the slice reaches no large-map path). The kept one per shape\n"
     "and class goes to a tuning table in vggcl's cache folder, keyed by device and\n"
     "driver, rewritten after each shape, so an interrupted tune keeps what it\n"
     "measured. Later runs on that device with --conv auto (the default) use it.\n",
