@@ -356,7 +356,9 @@ VGGCL_API void vggcl_preprocess_unset(vggcl_preprocess *p);
  * (0 or 1), which train-head and export_torchvision.py write (import_onnx.py all but the draft),
  * else torchvision's (vggcl_preprocess_defaults); the fields given are
  * kept. model may be NULL: the defaults alone (ctx may then be NULL too). VGGCL_ERR_FORMAT,
- * naming the file, the key and its value, when a value it would take is malformed. */
+ * naming the file, the key and its value, when a value it would take is malformed, or when the
+ * file's mean and std together take pixel values past a float's range (a std of 1e-40);
+ * VGGCL_ERR_ARG when the mean and std given do so (vggcl_image_preprocess would refuse them). */
 VGGCL_API vggcl_status vggcl_model_preprocess(vggcl_ctx *ctx, const vggcl_model *model, vggcl_preprocess *p);
 
 /* rgb (h, w, 3) -> *out (3, *oh, *ow) float32, allocated (release with vggcl_free). VGGCL_ERR_ARG for

@@ -960,6 +960,10 @@ class Cli(unittest.TestCase):
                             "--std must be three finite numbers above 0, not '0.2,-0.2,0.2'"),
                            ([*cls, "--mean", "1,nan,0", img], "--mean must be three finite numbers, not '1,nan,0'"),
                            (["preprocess", "--std", "1,inf,1", "--output", self.d / "p.npy", img], "--std must be"),
+                           # each above 0 and finite, but 1/std past a float (preprocess crashed; classify gave NaN)
+                           (["preprocess", "--std", "1e-40,1,1", "--output", self.d / "p.npy", img],
+                            "--mean/--std: normalization: mean 0.485,0.456,0.406 and std 9.99995e-41,1,1 take pixel "
+                            "values past a float's range"),
                            ([*cls, "--draft", "--no-draft", img], "give --draft or --no-draft, not both"),
                            (["bench", "--draft", "--size", "16"], "--draft goes with --images DIR"),
                            (["bench", "--images", self.d, "--iters", "50"], "--iters does not go with --images DIR"),
@@ -969,6 +973,9 @@ class Cli(unittest.TestCase):
             lines = vggcl_lines(r.stderr)
             self.assertEqual(len(lines), 1, r.stderr)
             self.assertTrue(lines[0].startswith(f"vggcl: {args[0]}: {said}"), r.stderr)
+        r = self.vggcl(*cls, "--std", "1e-40,1,1", img)
+        self.assertEqual((r.returncode, r.stdout), (2, ""), r.stderr)
+        self.assertIn("vggcl: --mean/--std: normalization: mean 0.485,0.456,0.406 and std 9.99995e-41,1,1 take", r.stderr)
         r = self.vggcl(*cls, self.d / "missing.png")
         self.assertEqual(r.returncode, 1, r.stderr)
         self.assertIn(f"{self.d / 'missing.png'}: cannot open image: No such file or directory (skipped)", r.stderr)

@@ -789,11 +789,21 @@ START_TEST(test_model_preprocess)
         ck_assert_msg(load(&ctx, path, VGGCL_POOL5_AUTO, NULL, &m) == VGGCL_OK, "%s", vggcl_message(ctx));
         vggcl_preprocess_unset(&p);
         ck_assert_int_eq(vggcl_model_preprocess(ctx, m, &p), VGGCL_ERR_FORMAT);
-        ck_assert_msg(strstr(vggcl_message(ctx), "takes pixel values past a float's range"), "%s", vggcl_message(ctx));
+        ck_assert_msg(strstr(vggcl_message(ctx), "__metadata__ \"vggcl.mean\" and \"vggcl.std\"") &&
+                          strstr(vggcl_message(ctx), "take pixel values past a float's range"), "%s", vggcl_message(ctx));
+        /* given by the caller: the caller's, not the file's (ERR_ARG) */
+        vggcl_preprocess_unset(&p);
+        p.mean[0] = p.mean[1] = p.mean[2] = 0, p.std[0] = p.std[1] = p.std[2] = 1e-40f;
+        ck_assert_int_eq(vggcl_model_preprocess(ctx, m, &p), VGGCL_ERR_ARG);
+        ck_assert_msg(strstr(vggcl_message(ctx), "normalization: mean 0,0,0"), "%s", vggcl_message(ctx));
         vggcl_model_free(m);
         vggcl_ctx_free(ctx);
         remove(path);
     }
+    /* no model, no context (the defaults alone): the caller's values refused, not a crash (it read m->path) */
+    vggcl_preprocess_unset(&p);
+    p.std[0] = p.std[1] = p.std[2] = 1e-40f, p.mean[0] = 0.5f, p.mean[1] = p.mean[2] = 0;
+    ck_assert_int_eq(vggcl_model_preprocess(NULL, NULL, &p), VGGCL_ERR_ARG);
     vggcl_ctx *ctx = vggcl_ctx_new();
     const unsigned char rgb[12] = { 0, 255, 7, 9 };
     float *out = NULL;

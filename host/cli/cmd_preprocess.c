@@ -96,8 +96,12 @@ int cmd_preprocess(int argc, char **argv)
     if ((rc = cli_preprocess_args("preprocess", &a, &p)) != CLI_OK ||
         (rc = cli_decode_args("preprocess", &a, &threads, &progress_s)) != CLI_OK)
         goto done;
+    vggcl_ctx *check = vggcl_ctx_new(); /* (for the message) */
+    if (vggcl_model_preprocess(check, NULL, &p) != VGGCL_OK) /* torchvision's for what was not given */
+        rc = cli_error(CLI_USAGE, "preprocess: --mean/--std: %s", check ? vggcl_message(check) : "out of host memory");
+    vggcl_ctx_free(check);
+    if (rc != CLI_OK) goto done;
     const int listed = cli_images("preprocess", &a, &files, &n_files);
-    vggcl_model_preprocess(NULL, NULL, &p); /* torchvision's for what was not given (cannot fail) */
     /* (checked where the output is written; under mpirun the ranks then take rank 0's answer, once MPI runs) */
     const cli_file outs[] = { { "--output", output } };
     const int checked = listed == CLI_OK && cli_ranks_writes(cli_arg(&a, "shard"))

@@ -178,13 +178,14 @@ static int open_device(const char *device, vggcl_ctx **ctx)
 
 /* The model loaded with opts on ctx's device, and with p the preprocessing options not given taken from
  * the model (vggcl_model_preprocess). Returns CLI_OK, or CLI_FAIL with the error printed, after the
- * device's label when one of several (labelled); the caller frees *model (NULL when not made) either way. */
+ * device's label when one of several (labelled) (CLI_USAGE: a --mean and --std given that no image can
+ * take); the caller frees *model (NULL when not made) either way. */
 static int load_model(vggcl_ctx *ctx, const char *weights, const vggcl_load_options *opts, vggcl_preprocess *p,
                       int labelled, vggcl_model **model)
 {
-    if (vggcl_model_load(ctx, weights, opts, model) == VGGCL_OK &&
-        (!p || vggcl_model_preprocess(ctx, *model, p) == VGGCL_OK))
-        return CLI_OK;
+    vggcl_status st = vggcl_model_load(ctx, weights, opts, model);
+    if (st == VGGCL_OK && (!p || (st = vggcl_model_preprocess(ctx, *model, p)) == VGGCL_OK)) return CLI_OK;
+    if (p && *model && st == VGGCL_ERR_ARG) return cli_error(CLI_USAGE, "--mean/--std: %s", vggcl_message(ctx));
     char label[320];
     if (labelled) return cli_error(CLI_FAIL, "%s: %s", cli_device_label(ctx, label, sizeof label), vggcl_message(ctx));
     return cli_error(CLI_FAIL, "%s", vggcl_message(ctx));

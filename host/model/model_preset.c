@@ -58,10 +58,15 @@ vggcl_status vggcl_model_preprocess(vggcl_ctx *ctx, const vggcl_model *m, vggcl_
         if (k == 3) memcpy(p->std, meta ? v : d.std, sizeof p->std);
         if (k == 4) p->draft = meta ? (int)v[0] : d.draft;
     }
-    if (!vggcl__norm_finite(p->mean, p->std)) /* (each within its own bounds, together past a float's) */
-        return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: the normalization, mean %g,%g,%g and std %g,%g,%g (__metadata__ "
-                           "\"vggcl.mean\" and \"vggcl.std\", or as given), takes pixel values past a float's range",
-                           m->path ? m->path : "the model", p->mean[0], p->mean[1], p->mean[2], p->std[0], p->std[1],
-                           p->std[2]);
-    return VGGCL_OK;
+    if (vggcl__norm_finite(p->mean, p->std)) return VGGCL_OK;
+    /* each within its own bounds, together past a float's: the file's when it gave both (or one, the other
+     * torchvision's), else the caller's (model and ctx may be NULL) */
+    const int file = m && unset[2] && unset[3] &&
+                     (vggcl_model_metadata(m, "vggcl.mean") || vggcl_model_metadata(m, "vggcl.std"));
+    if (file)
+        return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: __metadata__ \"vggcl.mean\" and \"vggcl.std\" (mean %g,%g,%g, "
+                           "std %g,%g,%g) take pixel values past a float's range", m->path ? m->path : "the model",
+                           p->mean[0], p->mean[1], p->mean[2], p->std[0], p->std[1], p->std[2]);
+    return vggcl__fail(ctx, VGGCL_ERR_ARG, "normalization: mean %g,%g,%g and std %g,%g,%g take pixel values past a "
+                       "float's range", p->mean[0], p->mean[1], p->mean[2], p->std[0], p->std[1], p->std[2]);
 }

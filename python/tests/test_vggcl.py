@@ -220,6 +220,10 @@ def test_errors_carry_the_message(files):
             m.classify([bad])
     with pytest.raises(vggcl.Error, match="pool5"):
         vggcl.Model(files["weights"], pool5="sometimes")
+    # a mean and std each within bounds whose pixel values pass a float's range: refused (it crashed the
+    # interpreter, reading the NULL model's path)
+    with pytest.raises(vggcl.Error, match="past a float's range"):
+        vggcl.preprocess(files["images"][0], std=(1e-40, 1, 1))
 
 
 def test_max_batch(files):
