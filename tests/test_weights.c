@@ -597,6 +597,9 @@ START_TEST(test_save_with_head_width)
     vggcl_ctx *ctx = vggcl_ctx_new();
     remove(out);
     ck_assert_int_eq(vggcl_save_with_head(ctx, trunk, out, 2, 5, w, bias, NULL, 0), VGGCL_ERR_SHAPE);
+    /* a width far past the caller's arrays: refused by the trunk's width before they are read (the finite-value
+     * scan read 2^29 floats of a 12-float array) */
+    ck_assert_int_eq(vggcl_save_with_head(ctx, trunk, out, 2, 1 << 28, w, bias, NULL, 0), VGGCL_ERR_SHAPE);
     ck_assert_msg(strstr(vggcl_message(ctx), trunk) && strstr(vggcl_message(ctx), "features.3.weight has 6 output"),
                   "%s", vggcl_message(ctx));
     ck_assert_msg(!exists(out), "%s written", out);

@@ -68,11 +68,6 @@ vggcl_status vggcl_save_with_head(vggcl_ctx *ctx, const char *trunk_path, const 
     if (classes < 1 || d < 1)
         return vggcl__fail(ctx, VGGCL_ERR_ARG, "%s: a head of %d classes x %d features; expected at least 1 x 1",
                            out_path, classes, d);
-    for (size_t k = 0; k < (size_t)classes * d + (size_t)classes; k++) /* (else a file the reader refuses) */
-        if (!isfinite(k < (size_t)classes * d ? w[k] : b[k - (size_t)classes * d]))
-            return vggcl__fail(ctx, VGGCL_ERR_ARG, "%s: the head's %s holds a non-finite value at %zu; expected finite "
-                               "numbers", out_path, k < (size_t)classes * d ? "weight" : "bias",
-                               k < (size_t)classes * d ? k : k - (size_t)classes * d);
     for (int i = 0; i < 2 * n_meta; i++) { /* (else a file the reader refuses: a header is UTF-8) */
         if (meta[i] && vggcl__valid_utf8((const unsigned char *)meta[i], strlen(meta[i]))) continue;
         if (i % 2 && meta[i - 1] && vggcl__valid_utf8((const unsigned char *)meta[i - 1], strlen(meta[i - 1])))
@@ -101,6 +96,14 @@ vggcl_status vggcl_save_with_head(vggcl_ctx *ctx, const char *trunk_path, const 
         vggcl__st_close(&f);
         return st;
     }
+    /* (after d is the trunk's: the caller's arrays are that long) */
+    for (size_t k = 0; k < (size_t)classes * d + (size_t)classes; k++) /* (else a file the reader refuses) */
+        if (!isfinite(k < (size_t)classes * d ? w[k] : b[k - (size_t)classes * d])) {
+            vggcl__st_close(&f);
+            return vggcl__fail(ctx, VGGCL_ERR_ARG, "%s: the head's %s holds a non-finite value at %zu; expected finite "
+                               "numbers", out_path, k < (size_t)classes * d ? "weight" : "bias",
+                               k < (size_t)classes * d ? k : k - (size_t)classes * d);
+        }
     size_t offset = 0;
     const int64_t wshape[2] = { classes, d }, bshape[1] = { classes };
     const size_t wbytes = sizeof *w * (size_t)classes * d, bbytes = sizeof *b * (size_t)classes;
