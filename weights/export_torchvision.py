@@ -232,10 +232,9 @@ def load_weights(path):
     return sd, pool5, how, pickled, {}
 
 
-def layout(sd, vggcl_file=False):
+def layout(sd):
     """What the weights are: (arch with _bn, head kind 'gap' or 'original' or 'chain', classes,
-    tensors with the head's names as vggcl reads them). Refused when they are not a torchvision VGG's.
-    vggcl_file: sd is a file vggcl's tools wrote, whose chain may be numbered without gaps (ReLU between)."""
+    tensors with the head's names as vggcl reads them). Refused when they are not a torchvision VGG's."""
     other = sorted(k for k in sd if not k.startswith(("features.", "classifier.")))
     if other:
         raise Refused(f"tensors outside features.* and classifier.* ({', '.join(other[:3])}"
@@ -264,21 +263,21 @@ def layout(sd, vggcl_file=False):
         raise Refused("no classifier weights (classifier.weight or classifier.N.weight)")
     out = {k: v for k, v in sd.items() if k.startswith("features.")}
     width = widths[-1]
-    head = _dense_chain(sd, linear, width, vggcl_file)
+    head = _dense_chain(sd, linear, width)
     if len(head) == 1 and head[0][1].shape[1] == width:  # nn.Linear, maybe after dropout
         kind = "gap"
     else:
         kind = "original" if [i for i, _ in linear] == [0, 3, 6] and head[0][1].shape[1] == width * 49 else "chain"
     # numbered 0, 2, 4, ... in their order, as torch numbers Linear, ReLU, Linear (vggcl reads a ReLU between,
-    # and refuses layers next to each other in a file it did not write): a first layer at classifier.1 (after a
-    # Dropout) read a 7x7 map as GAP's features; torchvision's own numbers kept as they are
+    # and refuses layers next to each other): a first layer at classifier.1 (after a Dropout) read a 7x7 map as
+    # GAP's features; torchvision's own numbers kept as they are
     for j, (name, w, b) in enumerate(head):
         at = name if kind == "original" else f"classifier.{2 * j}"
         out[f"{at}.weight"], out[f"{at}.bias"] = w, b
     return arch, kind, head[-1][1].shape[0], out
 
 
-def _dense_chain(sd, linear, width, vggcl_file=False):
+def _dense_chain(sd, linear, width):
     """The head's dense layers [(name, weight, bias)] in order, each checked as vggcl reads a head: Linear
     layers (2-D weights, a bias each), each taking the one before's outputs, the first the last conv's width
     (GAP) or its width x 7 x 7 (torchvision's pooled map). Refused naming the tensor otherwise (a file
@@ -289,7 +288,7 @@ def _dense_chain(sd, linear, width, vggcl_file=False):
                           + HEAD_LAYERS)
     head, need = [], None
     for (i, _), (k, name) in zip([(None, None)] + linear, linear):
-        if i is not None and k == i + 1 and not vggcl_file:  # (nn.Sequential(Linear, Linear): no ReLU between)
+        if i is not None and k == i + 1:  # (nn.Sequential(Linear, Linear): no ReLU between)
             raise Refused(f"the tensors 'classifier.{i}.weight' and '{name}.weight': dense layers next to each "
                           f"other, with no place for the ReLU between them; " + HEAD_LAYERS)
         w, b = sd[name + ".weight"], sd.get(name + ".bias")
@@ -388,7 +387,7 @@ def export_file(a):
     else:
         sd, said_pool5, how, pickled, file_meta = load_weights(a.state_dict)
         meta = dict(file_meta, **meta)  # (a vggcl file's class names and preprocessing, unless given again)
-        arch, kind, classes, tensors = layout(sd, vggcl_file=how == "safetensors" and said_pool5 is not None)
+        arch, kind, classes, tensors = layout(sd)
         if a.arch and a.arch != arch:
             raise Refused(f"the weights are {arch}'s, not {a.arch}'s (--arch)")
         if a.classes is not None and a.classes != classes:

@@ -337,9 +337,8 @@ static vggcl_status build_head(vggcl_ctx *ctx, const vggcl__st_file *f, const ch
         if (n == 0) n = 1; /* load_linear names what is missing */
         else
             for (int i = 0; i < n; i++) snprintf(name[i], sizeof name[i], "classifier.%d", idx[i]);
-        /* a state_dict's nn.Sequential(Linear, Linear) ran with a ReLU it does not have; a file vggcl's tools
-         * wrote (vggcl.pool5 set) may number its chain from 0 without gaps, ReLU between as always */
-        for (int i = 1; i < n && !vggcl__st_meta(f, "vggcl.pool5"); i++)
+        /* (a state_dict's nn.Sequential(Linear, Linear) ran with a ReLU it does not have) */
+        for (int i = 1; i < n; i++)
             if (idx[i] == idx[i - 1] + 1)
                 return vggcl__fail(ctx, VGGCL_ERR_SHAPE, "%s: dense layers %s and %s are next to each other: the head "
                                    "puts a ReLU between its dense layers, and there is no place for one", f->path,
