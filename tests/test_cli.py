@@ -111,7 +111,10 @@ class Cli(unittest.TestCase):
         self.assertEqual((r.returncode, r.stdout), (0, self.vggcl("classify", "--help").stdout))
         self.fails(["help", "frobnicate"], 2, "unknown command 'frobnicate'")
         self.fails(["--version", "extra"], 2, "--version takes no arguments ('extra')")
-        self.fails(["help", "classify", "x"], 2, "help takes no arguments ('classify'); vggcl help COMMAND gives")
+        self.fails(["help", "classify", "x"], 2, "help takes one command ('x')")
+        for of in ("help", "--help", "-h"):  # (the commands' list; they were "unknown command")
+            r = self.vggcl("help", of)
+            self.assertEqual((r.returncode, r.stdout), (0, self.vggcl("--help").stdout), of)
         readme = (ROOT / "README.md").read_text()
         top = self.vggcl("--help").stdout
         commands = re.findall(r"^  ([a-z][a-z-]+) ", top, re.M)

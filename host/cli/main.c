@@ -24,7 +24,8 @@ static const char usage[] =
     "  cam       class activation maps over images (PNG and .npy), pool5 kept or dropped\n"
     "  preprocess  images -> the normalized (N, 3, H, W) tensor, as torchvision\n"
     "\n"
-    "`vggcl <command> --help` describes each command; `vggcl --version` the version.\n";
+    "`vggcl <command> --help` or `vggcl help <command>` describes each command;\n"
+    "`vggcl --version` the version.\n";
 
 static int usage_said = 1; /* (cli_ranks_echo_usage, asked once by main) */
 
@@ -440,13 +441,15 @@ int main(int argc, char **argv)
     }
     const char *cmd = argv[1];
     char *help_of[] = { argv[0], argc == 3 ? argv[2] : NULL, "--help", NULL };
-    const int help = !strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help");
-    if (help && argc == 3 && strcmp(cmd, "help") == 0) { /* vggcl help CMD: CMD --help */
+    int help = !strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help");
+    const int of_help = argc == 3 && (!strcmp(argv[2], "help") || !strcmp(argv[2], "--help") || !strcmp(argv[2], "-h"));
+    if (!strcmp(cmd, "help") && argc == 3 && !of_help) { /* vggcl help CMD: CMD --help */
         argv = help_of, cmd = argv[1];
     } else if (help || !strcmp(cmd, "--version") || !strcmp(cmd, "version")) {
-        if (argc > 2) { /* (extra arguments were passed over, exit 0) */
-            cli_error(CLI_USAGE, "%s takes no arguments ('%s')%s", cmd, argv[2],
-                      strcmp(cmd, "help") ? "" : "; vggcl help COMMAND gives a command's options");
+        const int extra = !strcmp(cmd, "help") ? 3 : 2; /* (help takes one command; help help is help) */
+        if (argc > extra || (argc == 3 && !(extra == 3 && of_help))) { /* (they were passed over, exit 0) */
+            cli_error(CLI_USAGE, "%s takes %s ('%s')", cmd, extra == 3 ? "one command" : "no arguments",
+                      argv[extra]);
             return CLI_USAGE;
         }
         if (usage_said && help) fputs(usage, stdout); /* (once under mpirun) */
