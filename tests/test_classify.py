@@ -174,7 +174,7 @@ class Classify(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         self.assertNotIn("batches", r.stdout)
         self.assertNotIn("images/s", r.stdout)
-        for bad in ("-1", "soon", "nan", ""):
+        for bad in ("-1", "soon", "nan", "", " 1", "+1", "0x1"):
             r = self.classify("--progress", bad, self.images[0])
             self.assertEqual(r.returncode, 2, bad)
             self.assertIn("--progress is empty: give SECONDS" if not bad else "--progress must be a number of seconds",

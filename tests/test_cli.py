@@ -723,7 +723,7 @@ class Cli(unittest.TestCase):
                            img)
             self.assertEqual((r.returncode, r.stdout), (2, ""), spec)
             self.assertIn(f"--device {spec}: {needle}", r.stderr)
-        for spec in ("ref,ref", "ref, ref ", " ref,\tref"):  # (blanks around an item: " ref" was a name)
+        for spec in ("ref,ref", "ref, ref ", " ref,\tref", " ref "):  # (blanks around an item: " ref" was a name)
             r = self.vggcl("classify", "--weights", self.weights, "--resize", "16", "--crop", "16", "--device", spec,
                            img)
             self.assertEqual(r.returncode, 0, spec + r.stderr)

@@ -4,6 +4,7 @@
  * assembled in list order, run on one device (on this thread) or on several
  * (a thread per device taking whichever batch is next), and handed to the
  * callback in list order whatever finished first. */
+#include <ctype.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -69,7 +70,8 @@ int cli_decode_args(const char *cmd, const cli_args *a, int *threads, double *pr
     *threads = 0, *progress_s = -1;
     if (t && cli_int(cmd, "--threads", t, 1, 256, threads)) return CLI_USAGE;
     if (p) *progress_s = strtod(p, &end);
-    if (p && (end == p || *end || !(*progress_s >= 0 && *progress_s <= 1e6)))
+    if (p && (end == p || *end || !(isdigit((unsigned char)p[0]) || p[0] == '.') || strpbrk(p, "xX") ||
+              !(*progress_s >= 0 && *progress_s <= 1e6))) /* (a decimal: no blank, sign or hex first) */
         return cli_error(CLI_USAGE, "%s: --progress must be a number of seconds from 0 to 1e6, not '%s'", cmd, p);
     return 0;
 }

@@ -349,6 +349,13 @@ vggcl_status vggcl_select_device(vggcl_ctx *ctx, const char *spec)
                            "N >= 1; CODE a CL_* name or a negative number", ctx->fault_spec);
     const int from_env = !spec || !*spec;
     if (from_env) spec = getenv("VGGCL_DEVICE");
+    char trimmed[256]; /* (the blanks around a spec: " ref" looked for a device named so) */
+    if (spec) {
+        const size_t at = strspn(spec, " \t");
+        size_t len = strlen(spec + at);
+        while (len && (spec[at + len - 1] == ' ' || spec[at + len - 1] == '\t')) len--;
+        if (len < sizeof trimmed) memcpy(trimmed, spec + at, len), trimmed[len] = '\0', spec = trimmed;
+    }
     if (spec && !strcmp(spec, "ref")) {
         ctx->use_ref = 1;
         ctx->selected = 1;
