@@ -284,13 +284,13 @@ class TrainHead(unittest.TestCase):
         # --val holding training images (the same folder, or one of its images linked): refused (it reported the
         # training images' accuracy as validation, and kept the epoch by it)
         self.fails(self.train_head(out, "--data", self.d / "train", "--val", self.d / "train"), out,
-                   f"--val {self.d / 'train'} holds {self.d / 'train'}", "also a training image of --data")
+                   f"--val {self.d / 'train'} holds {self.d / 'train'}", "which is also the training image")
         shutil.copytree(self.d / "train", bad / "val_linked")
         first = sorted((bad / "val_linked").glob("*/*"))[0]
         first.unlink()
         first.symlink_to(self.d / "train" / first.relative_to(bad / "val_linked"))
         self.fails(self.train_head(out, "--data", self.d / "train", "--val", bad / "val_linked"), out,
-                   f"holds {first}, which is also a training image")
+                   f"holds {first}, which is also the training image {self.d / 'train' / first.relative_to(bad / 'val_linked')}")
         headless = self.d / "headless.safetensors"
         save_file({"classifier.0.weight": np.zeros((3, 512), np.float32),
                    "classifier.0.bias": np.zeros(3, np.float32)}, headless)

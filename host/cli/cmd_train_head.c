@@ -17,7 +17,7 @@ static const cli_option options[] = {
     { "weights", "TRUNK.safetensors", "the convolution trunk (a head in it is ignored and replaced)", 1 },
     { "data", "DIR", "one sub-folder of images per class (torchvision's ImageFolder layout)", 1 },
     { "out", "MODEL.safetensors", "the complete model: trunk, head classifier.0, metadata", 1 },
-    { "val", "DIR", "validation images, in the same class folders", 0 },
+    { "val", "DIR", "validation images, in the same class folders (none of them a training image)", 0 },
     { "val-split", "F", "else this fraction of each class's images read (default 0.2; 0: none)", 0 },
     { "pool5", "keep|drop", "the setting the features and the head are made for (default: the\n"
                             "trunk's metadata, else keep)", 0 },
@@ -300,6 +300,7 @@ static int check_outputs(const char *weights, const cli_file *outs, int n_out, c
 typedef struct {
     dev_t dev;
     ino_t ino;
+    int i; /* the training file's index */
 } file_id;
 
 static int cmp_id(const void *a, const void *b)
@@ -309,7 +310,8 @@ static int cmp_id(const void *a, const void *b)
 }
 
 /* Whether an image of --val is one of the training images (the same folder, or a link to one): its
- * accuracy would be the training set's, and the epoch kept chosen on it. CLI_OK, or CLI_FAIL said. */
+ * accuracy would be the training set's, and the epoch kept chosen on it. CLI_OK, or CLI_FAIL said. (A
+ * stat per file: asked on rank 0 alone.) */
 static int val_apart(const char *data, const char *val_dir, const cli_dataset *ds, const cli_dataset *vs)
 {
     file_id *ids = malloc(sizeof *ids * (size_t)(ds->n ? ds->n : 1));
@@ -317,14 +319,16 @@ static int val_apart(const char *data, const char *val_dir, const cli_dataset *d
     int n = 0, rc = CLI_OK;
     if (!ids) return cli_error(CLI_FAIL, "out of host memory");
     for (int i = 0; i < ds->n; i++)
-        if (stat(ds->files[i], &sb) == 0) ids[n++] = (file_id){ sb.st_dev, sb.st_ino };
+        if (stat(ds->files[i], &sb) == 0) ids[n++] = (file_id){ sb.st_dev, sb.st_ino, i };
     qsort(ids, (size_t)n, sizeof *ids, cmp_id);
     for (int i = 0; i < vs->n && rc == CLI_OK; i++) {
-        file_id v = { 0, 0 };
-        if (stat(vs->files[i], &sb) == 0) v = (file_id){ sb.st_dev, sb.st_ino };
-        if (v.ino && bsearch(&v, ids, (size_t)n, sizeof *ids, cmp_id))
-            rc = cli_error(CLI_FAIL, "train-head: --val %s holds %s, which is also a training image of --data %s: "
-                           "validation images must be kept apart from the training ones", val_dir, vs->files[i], data);
+        file_id v = { 0, 0, 0 };
+        if (stat(vs->files[i], &sb) == 0) v = (file_id){ sb.st_dev, sb.st_ino, 0 };
+        const file_id *same = v.ino ? bsearch(&v, ids, (size_t)n, sizeof *ids, cmp_id) : NULL;
+        if (same)
+            rc = cli_error(CLI_FAIL, "train-head: --val %s holds %s, which is also the training image %s of --data "
+                           "%s: validation images must be kept apart from the training ones", val_dir, vs->files[i],
+                           ds->files[same->i], data);
     }
     free(ids);
     return rc;
@@ -333,7 +337,8 @@ static int val_apart(const char *data, const char *val_dir, const cli_dataset *d
 /* The training folder and --val's as one list in ds, is_val marking --val's images (without --val, none
  * yet: split_val marks them once the images are read): CLI_OK, or CLI_FAIL said. (vs: --val's, merged into
  * ds.) */
-static int read_data(const char *data, const char *val_dir, cli_dataset *ds, cli_dataset *vs, char **is_val)
+static int read_data(const char *data, const char *val_dir, cli_dataset *ds, cli_dataset *vs, char **is_val,
+                     int first_rank)
 {
     if (cli_dataset_read(data, ds) != CLI_OK) return CLI_FAIL;
     if (ds->n_classes < 2)
@@ -346,7 +351,7 @@ static int read_data(const char *data, const char *val_dir, cli_dataset *ds, cli
     const int n_train_files = ds->n;
     if (val_dir) {
         if (cli_dataset_read(val_dir, vs) != CLI_OK) return CLI_FAIL;
-        const int apart = val_apart(data, val_dir, ds, vs);
+        const int apart = first_rank ? val_apart(data, val_dir, ds, vs) : CLI_OK;
         if (apart != CLI_OK) return apart;
         for (int c = 0; c < vs->n_classes; c++) {
             int k = 0;
@@ -439,7 +444,7 @@ int cmd_train_head(int argc, char **argv)
      * before: messages that every rank has alike (a data set folder that is not there) are said once. */
     if ((rc = cli_ranks_begin(&ranks, "train-head", NULL, NULL)) != CLI_OK) goto out;
     int local = cli_ranks_capture(&ranks, NULL, NULL), n_ok = 0;
-    if (local == CLI_OK) local = read_data(data, val_dir, &ds, &vs, &is_val);
+    if (local == CLI_OK) local = read_data(data, val_dir, &ds, &vs, &is_val, ranks.rank == 0);
     if (local == CLI_OK && ranks.rank == 0) local = check_outputs(weights, outs, 1 + FEATURE_FILES, &ds);
     if ((local = cli_ranks_all_ok(&ranks, local)) == CLI_OK)
         local = cli_ranks_same_list(&ranks, "train-head", ds.files, ds.n);
