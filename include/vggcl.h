@@ -190,8 +190,8 @@ VGGCL_API const char *vggcl_model_class_name(const vggcl_model *model, int c);
 
 /* One forward pass. input: (n, 3, h, w). logits: (n, classes), may be NULL
  * (must be, for a model loaded features_only). features: (n, features) GAP
- * output, may be NULL. n >= 1, 1 <= h, w <= 65536, at least the model's
- * smallest input, and at most 2^50 floats of activations: else
+ * output, may be NULL. n >= 1, 1 <= h, w <= 65536 with h x w below 2^31, at
+ * least the model's smallest input, and at most 2^50 floats of activations: else
  * VGGCL_ERR_SHAPE. After a failure the outputs hold nothing valid (they may
  * be partly written). */
 VGGCL_API vggcl_status vggcl_forward(vggcl_ctx *ctx, vggcl_model *model, const float *input,
