@@ -1220,11 +1220,17 @@ class Bench(unittest.TestCase):
         r = self.bench("--weights", w, "--head", "fc", "--size", "16", "--iters", "1", "--json")
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(json.loads(r.stdout)["batch"], 1)
+        r = self.bench("--random", "--head", "fc", "--size", "16")  # (passed over: the random model's is classifier.0)
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn("bench: --head goes with --weights", r.stderr)
+        # (a cache folder's name from the environment, escaped where tune names the table it wrote)
         r = subprocess.run([VGGCL, "tune", "--weights", w, "--size", "16", "--iters", "1", "--budget", "0"],
-                           capture_output=True, text=True, env=dict(os.environ, VGGCL_CACHE_DIR=str(self.d / "cache")),
-                           timeout=600)
+                           capture_output=True, text=True,
+                           env=dict(os.environ, VGGCL_CACHE_DIR=str(self.d / "cache\x1b[31m")), timeout=600)
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn("features.0", r.stdout)
+        self.assertNotIn("\x1b", r.stdout)
+        self.assertIn(f"wrote {self.d}/cache\\x1b[31m/", r.stdout)
 
     def test_batch_too_large_said_first(self):
         """A batch the device cannot hold is refused before its input is made: the 2.4 GB of a batch of 4096

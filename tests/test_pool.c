@@ -87,6 +87,11 @@ END_TEST
 START_TEST(test_pool_too_small)
 {
     vggcl_ctx *ctx = tu_cl_ctx();
+    /* parameters PyTorch refuses: said as such (they were "input smaller than the window") */
+    cl_mem one = tu_alloc(ctx, 16);
+    ck_assert_int_eq(vggcl__cl_maxpool2d(ctx, "test pool", one, one, 1, 1, 4, 4, 2, 1, 2, 0), VGGCL_ERR_ARG);
+    ck_assert_msg(strstr(vggcl_message(ctx), "padding of at most half the window"), "%s", vggcl_message(ctx));
+    clReleaseMemObject(one);
     cl_mem a = tu_alloc(ctx, 4), b = tu_alloc(ctx, 4);
     ck_assert_int_eq(vggcl__cl_maxpool2d(ctx, "layer x", a, b, 1, 1, 1, 1, 2, 2, 0, 0), VGGCL_ERR_SHAPE);
     ck_assert_ptr_nonnull(strstr(vggcl_message(ctx), "layer x"));

@@ -67,6 +67,8 @@ int cmd_bench(int argc, char **argv)
                *peak_s = cli_arg(&a, "peak-gflops");
     const int per_layer = cli_arg(&a, "per-layer") != NULL, json = cli_arg(&a, "json") != NULL;
     if (weights && cli_arg(&a, "random")) return cli_error(CLI_USAGE, "bench: give --weights or --random, not both");
+    if (!weights && cli_arg(&a, "head")) /* (the random model's head is classifier.0: --head was passed over) */
+        return cli_error(CLI_USAGE, "bench: --head goes with --weights");
     int batch, iters, h, w, peak_gflops = 0;
     if (cli_int("bench", "--batch", batch_s, 1, 4096, &batch) || cli_int("bench", "--iters", iters_s, 1, 100000, &iters) ||
         cli_size("bench", size_s, &h, &w) || (peak_s && cli_int("bench", "--peak-gflops", peak_s, 1, 100000000, &peak_gflops)))

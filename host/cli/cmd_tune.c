@@ -91,7 +91,9 @@ int cmd_tune(int argc, char **argv)
                r->ms > 0 ? r->default_ms / r->ms : 0.0, r->tried, r->rejected, r->algo, r->params);
     }
     if (count > 64) printf("(%d more rows: shapes x batches past 64; all of them are in the table)\n", count - 64);
-    printf("\nwrote %s\n", path);
+    char *shown = cli_text(path); /* (the cache folder comes from $VGGCL_CACHE_DIR: its name escaped) */
+    printf("\nwrote %s\n", shown ? shown : path);
+    free(shown);
     rc = CLI_OK;
     goto done;
 fail:
