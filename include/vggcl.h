@@ -109,8 +109,8 @@ VGGCL_API vggcl_status vggcl_list_devices(vggcl_ctx *ctx, vggcl_device_info *out
 
 /* spec: "ref" (plain-C reference), "P:D", a flat index, or a substring of the
  * device name (any case; the first device it names, said through the log
- * function where it names several). NULL or "" means $VGGCL_DEVICE, else the
- * first GPU, else the first device. One device: a list or "all" (the
+ * function where it names several), without the blanks around it. NULL, "" or
+ * blanks mean $VGGCL_DEVICE, else the first GPU, else the first device. One device: a list or "all" (the
  * commands' --device) is VGGCL_ERR_NO_DEVICE. Call once per context, before
  * loading a model. */
 VGGCL_API vggcl_status vggcl_select_device(vggcl_ctx *ctx, const char *spec);

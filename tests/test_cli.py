@@ -112,7 +112,7 @@ class Cli(unittest.TestCase):
         self.fails(["help", "frobnicate"], 2, "unknown command 'frobnicate'")
         self.fails(["--version", "extra"], 2, "--version takes no arguments ('extra')")
         self.fails(["help", "classify", "x"], 2, "help takes one command ('x')")
-        for of in ("help", "--help", "-h"):  # (the commands' list; they were "unknown command")
+        for of in ("help", "--help", "-h", "version", "--version"):  # (the list; they were "unknown command")
             r = self.vggcl("help", of)
             self.assertEqual((r.returncode, r.stdout), (0, self.vggcl("--help").stdout), of)
         readme = (ROOT / "README.md").read_text()
@@ -723,10 +723,15 @@ class Cli(unittest.TestCase):
                            img)
             self.assertEqual((r.returncode, r.stdout), (2, ""), spec)
             self.assertIn(f"--device {spec}: {needle}", r.stderr)
-        for spec in ("ref,ref", "ref, ref ", " ref,\tref", " ref "):  # (blanks around an item: " ref" was a name)
+        for spec in ("ref,ref", "ref, ref ", " ref,\tref", " ref ", " all"):  # (blanks around: " ref" was a name)
             r = self.vggcl("classify", "--weights", self.weights, "--resize", "16", "--crop", "16", "--device", spec,
                            img)
             self.assertEqual(r.returncode, 0, spec + r.stderr)
+        # blanks alone: a usage error (the library took them for none given, and read $VGGCL_DEVICE)
+        for args in (["classify", "--weights", self.weights, "--device", " ", img], self.run_args(extra=["--device", " "])):
+            r = self.vggcl(*args, env={"VGGCL_DEVICE": "ref"})
+            self.assertEqual((r.returncode, r.stdout), (2, ""), r.stderr)
+            self.assertIn("--device is blank: give SPEC", r.stderr)
         # an empty --device (the library took it for none given, and blamed $VGGCL_DEVICE for its list)
         for args, needle in ((["classify", "--weights", self.weights, "--device=", img], "classify: --device is empty"),
                              (self.run_args(extra=["--device="]), "run: --device is empty")):
@@ -976,9 +981,11 @@ class Cli(unittest.TestCase):
             lines = vggcl_lines(r.stderr)
             self.assertEqual(len(lines), 1, r.stderr)
             self.assertTrue(lines[0].startswith(f"vggcl: {args[0]}: {said}"), r.stderr)
-        r = self.vggcl(*cls, "--std", "1e-40,1,1", img)
-        self.assertEqual((r.returncode, r.stdout), (2, ""), r.stderr)
-        self.assertIn("vggcl: --mean/--std: normalization: mean 0.485,0.456,0.406 and std 9.99995e-41,1,1 take", r.stderr)
+        for args in ([*cls, img], [*cls, "--device", "ref,ref", img], ["bench", "--images", img.parent],
+                     ["cam", "--weights", self.weights, "--out-dir", self.d, img]):  # (several devices: it was 1)
+            r = self.vggcl(*args, "--std", "1e-40,1,1")
+            self.assertEqual((r.returncode, r.stdout), (2, ""), r.stderr)
+            self.assertIn("--mean/--std: normalization: mean 0.485,0.456,0.406 and std 9.99995e-41,1,1 take", r.stderr)
         r = self.vggcl(*cls, self.d / "missing.png")
         self.assertEqual(r.returncode, 1, r.stderr)
         self.assertIn(f"{self.d / 'missing.png'}: cannot open image: No such file or directory (skipped)", r.stderr)

@@ -782,6 +782,7 @@ START_TEST(test_model_preprocess)
      * every pixel infinite, every logit NaN, exit 0) */
     static const char *const past[] = { "{\"vggcl.std\":\"1e-45,1e-45,1e-45\"}",
                                         "{\"vggcl.mean\":\"3e38,0,0\",\"vggcl.std\":\"1e-38,1,1\"}" };
+    static const char *const keys[] = { "__metadata__ \"vggcl.std\" take", "__metadata__ \"vggcl.mean\" and \"vggcl.std\" take" };
     for (size_t i = 0; i < sizeof past / sizeof past[0]; i++) {
         builder b = { 0 };
         add_conv(&b, 0, 4, 3), add_head(&b, "classifier.0", 2, 4);
@@ -792,13 +793,37 @@ START_TEST(test_model_preprocess)
         ck_assert_msg(load(&ctx, path, VGGCL_POOL5_AUTO, NULL, &m) == VGGCL_OK, "%s", vggcl_message(ctx));
         vggcl_preprocess_unset(&p);
         ck_assert_int_eq(vggcl_model_preprocess(ctx, m, &p), VGGCL_ERR_FORMAT);
-        ck_assert_msg(strstr(vggcl_message(ctx), "__metadata__ \"vggcl.mean\" and \"vggcl.std\"") &&
+        ck_assert_msg(strstr(vggcl_message(ctx), keys[i]) &&
                           strstr(vggcl_message(ctx), "take pixel values past a float's range"), "%s", vggcl_message(ctx));
+        /* the file's std with the caller's mean: still the file's where its std fails with any mean */
+        vggcl_preprocess_unset(&p);
+        p.mean[0] = p.mean[1] = p.mean[2] = 0.5f;
+        ck_assert_int_eq(vggcl_model_preprocess(ctx, m, &p), i == 0 ? VGGCL_ERR_FORMAT : VGGCL_OK); /* (1e-38 takes 0.5) */
         /* given by the caller: the caller's, not the file's (ERR_ARG) */
         vggcl_preprocess_unset(&p);
         p.mean[0] = p.mean[1] = p.mean[2] = 0, p.std[0] = p.std[1] = p.std[2] = 1e-40f;
         ck_assert_int_eq(vggcl_model_preprocess(ctx, m, &p), VGGCL_ERR_ARG);
         ck_assert_msg(strstr(vggcl_message(ctx), "normalization: mean 0,0,0"), "%s", vggcl_message(ctx));
+        vggcl_model_free(m);
+        vggcl_ctx_free(ctx);
+        remove(path);
+    }
+    { /* the file's mean, fine with torchvision's std, past a float with the caller's: the caller's, saying which
+       * value is the model's */
+        builder b = { 0 };
+        add_conv(&b, 0, 4, 3), add_head(&b, "classifier.0", 2, 4);
+        char path[512];
+        snprintf(path, sizeof path, "%s", write_model(&b, "mixed.safetensors", "{\"vggcl.mean\":\"1e36,0,0\"}"));
+        vggcl_ctx *ctx;
+        vggcl_model *m;
+        ck_assert_msg(load(&ctx, path, VGGCL_POOL5_AUTO, NULL, &m) == VGGCL_OK, "%s", vggcl_message(ctx));
+        vggcl_preprocess_unset(&p);
+        ck_assert_int_eq(vggcl_model_preprocess(ctx, m, &p), VGGCL_OK);
+        vggcl_preprocess_unset(&p);
+        p.std[0] = 0.001f, p.std[1] = p.std[2] = 1;
+        ck_assert_int_eq(vggcl_model_preprocess(ctx, m, &p), VGGCL_ERR_ARG);
+        ck_assert_msg(strstr(vggcl_message(ctx), "mean 1e+36,0,0 (the model's) and std 0.001,1,1 take"), "%s",
+                      vggcl_message(ctx));
         vggcl_model_free(m);
         vggcl_ctx_free(ctx);
         remove(path);

@@ -80,7 +80,7 @@ fi
 # PoCL's ICD alone, for the MPI step's ranks (NVIDIA's driver would start in each): its ICD file where
 # the system or /usr/local keeps them, else one written for the libpocl the linker knows; none: no mpi step
 pocl_icd=
-for d in ${user_icds:-} /etc/OpenCL/vendors /usr/local/etc/OpenCL/vendors; do
+for d in ${user_icds:+"$user_icds"} /etc/OpenCL/vendors /usr/local/etc/OpenCL/vendors; do
   if [ -z "$pocl_icd" ] && ls "$d"/*pocl*.icd >/dev/null 2>&1; then
     mkdir -p "$work/icd-pocl"
     cp "$d"/*pocl*.icd "$work/icd-pocl/"
@@ -113,7 +113,7 @@ step() { # step NAME MAX_SECONDS CMD...: runs CMD if time is left, logs it, show
   echo "== $name: exit $rc in $((SECONDS - t0))s" | tee -a "$log"
 }
 want() { [[ $steps == *,$1,* ]]; }
-cut() { [ "$step_rc" = 124 ] || [ "$step_rc" = 137 ] || [ "$step_rc" = skipped ]; } # (the last step did not end itself)
+was_cut() { [ "$step_rc" = 124 ] || [ "$step_rc" = 137 ] || [ "$step_rc" = skipped ]; } # (the last step did not end itself)
 bench_torch() { # bench_torch LABEL
   step "bench vs PyTorch ($1)" 120 python3 tools/bench_vs_torch.py "$bin/vggcl" --torch-device cuda \
     --batches 1 8 32 --iters 10 --rounds 2
@@ -181,12 +181,12 @@ images() { # the real job on a folder beside the network alone (issue #12)
     for t in 16 8; do
       step "bench --images, batch $b, $t decoding threads" 40 "$bin/vggcl" bench --images "$dir" --batch "$b" \
         --threads "$t"
-      cut && break 2
+      was_cut && break 2
       step "bench, batch $b" 40 "$bin/vggcl" bench --random --batch "$b" --iters 20
-      cut && break 2
+      was_cut && break 2
     done
   done
-  if cut; then
+  if was_cut; then
     echo "== images: a run was cut at its limit or out of time; the rest of the images step is left out" |
       tee -a "$log"
     rm -rf "$dir"
@@ -220,7 +220,7 @@ PY
     for d in "" --draft; do
       step "bench --images, $photos photos of 4032x3024, batch 32, 16 decoding threads ${d:-(whole decode)}" 60 \
         "$bin/vggcl" bench --images "$dir" --batch 32 --threads 16 $d
-      cut && break
+      was_cut && break
     done
   else
     echo "== images: the large photos could not be made (python3 with PIL)" | tee -a "$log"

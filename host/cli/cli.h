@@ -294,6 +294,8 @@ void cli_lead_size(vggcl_ctx *ctx, const vggcl_preprocess *p, char *const *lead,
  * 1 to cap - 1 bytes: its length (0: empty; cap or more: too long, not copied); *s past it and its comma,
  * NULL after the last. */
 size_t cli_list_item(const char **s, char *item, size_t cap);
+/* s without the blanks around it (in buf; s itself where it is a list or does not fit; "" for blanks alone). */
+const char *cli_trimmed(const char *s, char *buf, size_t cap);
 
 /* The devices a command runs on: one, or with --device all or a list
  * ("0,1", "P:D,P:D") one context and model each (cli_open_models). */
@@ -317,6 +319,9 @@ void cli_close_models(cli_devices *d);
 /* For the commands that run on one device: CLI_USAGE (said) when --device (given, else $VGGCL_DEVICE) is
  * all or a list; else CLI_OK. */
 int cli_one_device(const char *cmd, const char *given);
+/* vggcl_model_preprocess (model may be NULL: the defaults for what p does not give): CLI_OK, CLI_USAGE said
+ * ("CMD: --mean/--std: ...") for a mean and std given that no image can take, else CLI_FAIL said. */
+int cli_model_preset(const char *cmd, vggcl_ctx *ctx, const vggcl_model *model, vggcl_preprocess *p);
 
 /* Where a run's time went (vggcl bench --images). */
 typedef struct cli_batch_stats {

@@ -114,10 +114,7 @@ int cmd_bench(int argc, char **argv)
                 : vggcl_model_random(ctx, "vgg16", 7, 0, &opts, &model))
         goto fail;
     if (cli_arg(&a, "images")) { /* the real job instead of a resident batch */
-        if (vggcl_model_preprocess(ctx, model, &p) != VGGCL_OK) {
-            rc = cli_error(CLI_FAIL, "%s", vggcl_message(ctx));
-            goto done;
-        }
+        if ((rc = cli_model_preset("bench", ctx, model, &p)) != CLI_OK) goto done;
         rc = cli_bench_images(ctx, model, cli_arg(&a, "images"), &p, batch, cli_arg(&a, "recursive") != NULL,
                               threads, progress_s, json);
         goto done;

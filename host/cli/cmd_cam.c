@@ -309,9 +309,10 @@ int cmd_cam(int argc, char **argv)
         kept.pool5 = compare ? VGGCL_POOL5_KEEP : opts.pool5, dropped.pool5 = VGGCL_POOL5_DROP;
         if (vggcl_select_device(ctx, cli_ranks_device(&ranks, device)) != VGGCL_OK ||
             vggcl_model_load(ctx, weights, &kept, &models[0]) != VGGCL_OK ||
-            (compare && vggcl_model_load(ctx, weights, &dropped, &models[1]) != VGGCL_OK) ||
-            vggcl_model_preprocess(ctx, models[0], &p) != VGGCL_OK)
+            (compare && vggcl_model_load(ctx, weights, &dropped, &models[1]) != VGGCL_OK))
             local = cli_error(CLI_FAIL, "%s", vggcl_message(ctx));
+        else if ((local = cli_model_preset("cam", ctx, models[0], &p)) != CLI_OK)
+            ;
         else if (vggcl_check_cam(ctx, models[0]) != VGGCL_OK) /* (said of the weights before any image is read) */
             local = cli_error(CLI_FAIL, "cam: %s: %s", weights, vggcl_message(ctx));
     }

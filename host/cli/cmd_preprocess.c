@@ -97,9 +97,8 @@ int cmd_preprocess(int argc, char **argv)
         (rc = cli_decode_args("preprocess", &a, &threads, &progress_s)) != CLI_OK)
         goto done;
     vggcl_ctx *check = vggcl_ctx_new(); /* (for the message) */
-    if (vggcl_model_preprocess(check, NULL, &p) != VGGCL_OK) /* torchvision's for what was not given */
-        rc = cli_error(CLI_USAGE, "preprocess: --mean/--std: %s", check ? vggcl_message(check) : "out of host memory");
-    vggcl_ctx_free(check);
+    rc = check ? cli_model_preset("preprocess", check, NULL, &p) : cli_error(CLI_FAIL, "out of host memory");
+    vggcl_ctx_free(check); /* (torchvision's for what was not given) */
     if (rc != CLI_OK) goto done;
     const int listed = cli_images("preprocess", &a, &files, &n_files);
     /* (checked where the output is written; under mpirun the ranks then take rank 0's answer, once MPI runs) */

@@ -177,16 +177,25 @@ static int open_device(const char *device, vggcl_ctx **ctx)
     return CLI_OK;
 }
 
+int cli_model_preset(const char *cmd, vggcl_ctx *ctx, const vggcl_model *model, vggcl_preprocess *p)
+{
+    const vggcl_status st = vggcl_model_preprocess(ctx, model, p);
+    if (st == VGGCL_OK) return CLI_OK;
+    const char *why = ctx ? vggcl_message(ctx) : "out of host memory";
+    if (st == VGGCL_ERR_ARG) /* (the only one: a --mean and --std given that no image can take) */
+        return cli_error(CLI_USAGE, "%s%s--mean/--std: %s", cmd ? cmd : "", cmd ? ": " : "", why);
+    return cli_error(CLI_FAIL, "%s", why);
+}
+
 /* The model loaded with opts on ctx's device, and with p the preprocessing options not given taken from
- * the model (vggcl_model_preprocess). Returns CLI_OK, or CLI_FAIL with the error printed, after the
- * device's label when one of several (labelled) (CLI_USAGE: a --mean and --std given that no image can
- * take); the caller frees *model (NULL when not made) either way. */
+ * the model (cli_model_preset). Returns CLI_OK, or CLI_FAIL with the error printed, after the device's
+ * label when one of several (labelled) (CLI_USAGE: a --mean and --std given that no image can take); the
+ * caller frees *model (NULL when not made) either way. */
 static int load_model(vggcl_ctx *ctx, const char *weights, const vggcl_load_options *opts, vggcl_preprocess *p,
                       int labelled, vggcl_model **model)
 {
-    vggcl_status st = vggcl_model_load(ctx, weights, opts, model);
-    if (st == VGGCL_OK && (!p || (st = vggcl_model_preprocess(ctx, *model, p)) == VGGCL_OK)) return CLI_OK;
-    if (p && *model && st == VGGCL_ERR_ARG) return cli_error(CLI_USAGE, "--mean/--std: %s", vggcl_message(ctx));
+    if (vggcl_model_load(ctx, weights, opts, model) == VGGCL_OK)
+        return p ? cli_model_preset(NULL, ctx, *model, p) : CLI_OK;
     char label[320];
     if (labelled) return cli_error(CLI_FAIL, "%s: %s", cli_device_label(ctx, label, sizeof label), vggcl_message(ctx));
     return cli_error(CLI_FAIL, "%s", vggcl_message(ctx));
@@ -291,17 +300,27 @@ static int one_kind(const cli_devices *d, const char *device, const char *from)
     return rc;
 }
 
+const char *cli_trimmed(const char *s, char *buf, size_t cap)
+{
+    if (!s) return NULL;
+    const char *from = s;
+    size_t len = cli_list_item(&from, buf, cap); /* (one item: s holds no comma where this is asked) */
+    return strchr(s, ',') || len >= cap ? s : len ? buf : "";
+}
+
 /* Whether a --device spec names several devices: all, or a list. */
 static int several_devices(const char *spec) { return spec && (!strcmp(spec, "all") || strchr(spec, ',')); }
 
 int cli_open_models(const char *device, const char *weights, const vggcl_load_options *opts, vggcl_preprocess *p,
                     cli_devices *d)
 {
-    char specs[CLI_MAX_DEVICES][64];
+    char specs[CLI_MAX_DEVICES][64], trimmed[256];
     int n = 0;
     memset(d, 0, sizeof *d);
     const char *given = device; /* (never empty: cli_parse refuses that, which the library read as not given) */
     if (!device) device = getenv("VGGCL_DEVICE"); /* (all or a list from the environment too) */
+    if ((device = cli_trimmed(device, trimmed, sizeof trimmed)) && !*device && given)
+        return cli_error(CLI_USAGE, "--device is blank: give SPEC (see --help)");
     const char *from = given ? "" : " ($VGGCL_DEVICE)";
     /* a mistake in the environment's list may be this rank's alone (its machine's VGGCL_DEVICE): said here */
     int (*const say)(int, const char *, ...) = given ? cli_error : cli_error_here;
@@ -338,14 +357,18 @@ int cli_open_models(const char *device, const char *weights, const vggcl_load_op
     }
     const int kinds = one_kind(d, device, from);
     if (kinds != CLI_OK) return kinds;
-    for (int i = 0; i < n; i++)
-        if (load_model(d->ctx[i], weights, opts, i ? NULL : p, 1, &d->model[i]) != CLI_OK) return CLI_FAIL;
+    for (int i = 0; i < n; i++) {
+        const int rc = load_model(d->ctx[i], weights, opts, i ? NULL : p, 1, &d->model[i]);
+        if (rc != CLI_OK) return rc; /* (CLI_USAGE: the --mean and --std given) */
+    }
     return CLI_OK;
 }
 
 int cli_one_device(const char *cmd, const char *given)
 {
-    const char *spec = given ? given : getenv("VGGCL_DEVICE");
+    char trimmed[256];
+    const char *spec = cli_trimmed(given ? given : getenv("VGGCL_DEVICE"), trimmed, sizeof trimmed);
+    if (given && !*spec) return cli_error(CLI_USAGE, "%s: --device is blank: give SPEC (see --help)", cmd);
     if (several_devices(spec)) /* (the environment's: said here, whatever rank this is, as it may be this one's own) */
         return (given ? cli_error : cli_error_here)(CLI_USAGE, "%s: --device %s%s: this command runs on one device (all "
                                                     "and lists are for classify, eval and train-head)", cmd, spec,
@@ -442,7 +465,8 @@ int main(int argc, char **argv)
     const char *cmd = argv[1];
     char *help_of[] = { argv[0], argc == 3 ? argv[2] : NULL, "--help", NULL };
     int help = !strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help");
-    const int of_help = argc == 3 && (!strcmp(argv[2], "help") || !strcmp(argv[2], "--help") || !strcmp(argv[2], "-h"));
+    const int of_help = argc == 3 && (!strcmp(argv[2], "help") || !strcmp(argv[2], "--help") || !strcmp(argv[2], "-h") ||
+                                      !strcmp(argv[2], "version") || !strcmp(argv[2], "--version"));
     if (!strcmp(cmd, "help") && argc == 3 && !of_help) { /* vggcl help CMD: CMD --help */
         argv = help_of, cmd = argv[1];
     } else if (help || !strcmp(cmd, "--version") || !strcmp(cmd, "version")) {

@@ -59,14 +59,18 @@ vggcl_status vggcl_model_preprocess(vggcl_ctx *ctx, const vggcl_model *m, vggcl_
         if (k == 4) p->draft = meta ? (int)v[0] : d.draft;
     }
     if (vggcl__norm_finite(p->mean, p->std)) return VGGCL_OK;
-    /* each within its own bounds, together past a float's: the file's when it gave both (or one, the other
-     * torchvision's), else the caller's (model and ctx may be NULL) */
-    const int file = m && unset[2] && unset[3] &&
-                     (vggcl_model_metadata(m, "vggcl.mean") || vggcl_model_metadata(m, "vggcl.std"));
-    if (file)
-        return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: __metadata__ \"vggcl.mean\" and \"vggcl.std\" (mean %g,%g,%g, "
-                           "std %g,%g,%g) take pixel values past a float's range", m->path ? m->path : "the model",
-                           p->mean[0], p->mean[1], p->mean[2], p->std[0], p->std[1], p->std[2]);
-    return vggcl__fail(ctx, VGGCL_ERR_ARG, "normalization: mean %g,%g,%g and std %g,%g,%g take pixel values past a "
-                       "float's range", p->mean[0], p->mean[1], p->mean[2], p->std[0], p->std[1], p->std[2]);
+    /* each within its own bounds, together past a float's: the file's fault where its own values (with
+     * torchvision's for one it lacks) already are (model and ctx may be NULL), else the caller's */
+    const char *fm = unset[2] ? vggcl_model_metadata(m, "vggcl.mean") : NULL,
+               *fs = unset[3] ? vggcl_model_metadata(m, "vggcl.std") : NULL;
+    float own_mean[3], own_std[3];
+    memcpy(own_mean, fm ? p->mean : d.mean, sizeof own_mean), memcpy(own_std, fs ? p->std : d.std, sizeof own_std);
+    if ((fm || fs) && !vggcl__norm_finite(own_mean, own_std))
+        return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: __metadata__ %s%s%s take pixel values past a float's range "
+                           "(mean %g,%g,%g, std %g,%g,%g)", m->path ? m->path : "the model",
+                           fm ? "\"vggcl.mean\"" : "", fm && fs ? " and " : "", fs ? "\"vggcl.std\"" : "",
+                           own_mean[0], own_mean[1], own_mean[2], own_std[0], own_std[1], own_std[2]);
+    return vggcl__fail(ctx, VGGCL_ERR_ARG, "normalization: mean %g,%g,%g%s and std %g,%g,%g%s take pixel values past "
+                       "a float's range", p->mean[0], p->mean[1], p->mean[2], fm ? " (the model's)" : "", p->std[0],
+                       p->std[1], p->std[2], fs ? " (the model's)" : "");
 }

@@ -331,6 +331,18 @@ fail:
     return st;
 }
 
+/* s without the blanks around it, in buf when they are dropped (s as it is where it does not fit). */
+static const char *trim_spec(const char *s, char *buf, size_t cap)
+{
+    if (!s) return NULL;
+    const size_t at = strspn(s, " \t");
+    size_t len = strlen(s + at);
+    while (len && (s[at + len - 1] == ' ' || s[at + len - 1] == '\t')) len--;
+    if (len >= cap) return s;
+    memcpy(buf, s + at, len), buf[len] = '\0';
+    return buf;
+}
+
 vggcl_status vggcl_select_device(vggcl_ctx *ctx, const char *spec)
 {
     const char *where = "opening the OpenCL device";
@@ -347,15 +359,10 @@ vggcl_status vggcl_select_device(vggcl_ctx *ctx, const char *spec)
                            "VGGCL_FAULT=%s: expected KIND:N[:CODE], KIND one of buffer, build, kernel, arg, enqueue, any, "
                            "setup; "
                            "N >= 1; CODE a CL_* name or a negative number", ctx->fault_spec);
-    const int from_env = !spec || !*spec;
-    if (from_env) spec = getenv("VGGCL_DEVICE");
     char trimmed[256]; /* (the blanks around a spec: " ref" looked for a device named so) */
-    if (spec) {
-        const size_t at = strspn(spec, " \t");
-        size_t len = strlen(spec + at);
-        while (len && (spec[at + len - 1] == ' ' || spec[at + len - 1] == '\t')) len--;
-        if (len < sizeof trimmed) memcpy(trimmed, spec + at, len), trimmed[len] = '\0', spec = trimmed;
-    }
+    spec = trim_spec(spec, trimmed, sizeof trimmed);
+    const int from_env = !spec || !*spec; /* (blanks alone too) */
+    if (from_env) spec = trim_spec(getenv("VGGCL_DEVICE"), trimmed, sizeof trimmed);
     if (spec && !strcmp(spec, "ref")) {
         ctx->use_ref = 1;
         ctx->selected = 1;
