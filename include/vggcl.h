@@ -161,7 +161,8 @@ VGGCL_API void vggcl_load_options_defaults(vggcl_load_options *o);
 /* Reads a safetensors state_dict, infers the network, folds BatchNorm and
  * uploads the weights to the context's device. opts may be NULL. The head:
  * classifier.0 (C, C_last) after GAP; or a chain of dense layers, every 2-D
- * classifier.K.weight in order of K with ReLU between them, after GAP or,
+ * classifier.K.weight in order of K with ReLU between them (two at consecutive
+ * K, nn.Sequential(Linear, Linear), are VGGCL_ERR_SHAPE: no ReLU fits), after GAP or,
  * when classifier.0 is C_last * 49 wide, after an adaptive average pool to 7x7
  * flattened in (c, h, w) order (torchvision's classifier.0/.3/.6). */
 VGGCL_API vggcl_status vggcl_model_load(vggcl_ctx *ctx, const char *path,
@@ -263,8 +264,8 @@ VGGCL_API vggcl_status vggcl_benchmark(vggcl_ctx *ctx, vggcl_model *model, const
  * parameters on the device: candidates the device cannot run are left out,
  * each one is first checked against the plain-C reference on a small slice,
  * then timed with profiling events (median of `iters` passes after a warm-up).
- * Each algorithm's default parameters go first, then the other candidates in
- * a fixed shuffled order; budget_s bounds the whole search (each shape gets a
+ * Each algorithm's default parameters go first, then the fastest default's
+ * one-parameter neighbours, then the other candidates in a fixed shuffled order; budget_s bounds the whole search (each shape gets a
  * share of what is left for the candidates past the defaults; no candidate is
  * begun once it is spent, though one begun finishes, its first compile
  * included; shapes reached after it is spent get no row of their own, and the
@@ -290,7 +291,8 @@ typedef struct {
     double ms;          /* its median ms per pass */
     double default_ms;  /* the choice without a table (the device's default), for comparison */
     int tried;          /* candidates timed */
-    int rejected;       /* candidates that failed to build or run, or differed from the reference */
+    int rejected;       /* candidates that failed to build or run, differed from the reference on
+                         * the slice, or (a challenger that won) from the default at the timed shape */
 } vggcl_tune_row;
 VGGCL_API vggcl_status vggcl_tune(vggcl_ctx *ctx, vggcl_model *model, const int *batches, int n_batches, int h, int w,
                         int iters, double budget_s, vggcl_tune_row *rows, int cap, int *count, char *path,
@@ -357,8 +359,9 @@ VGGCL_API void vggcl_preprocess_unset(vggcl_preprocess *p);
  * else torchvision's (vggcl_preprocess_defaults); the fields given are
  * kept. model may be NULL: the defaults alone (ctx may then be NULL too). VGGCL_ERR_FORMAT,
  * naming the file, the key and its value, when a value it would take is malformed, or when the
- * file's mean and std together take pixel values past a float's range (a std of 1e-40);
- * VGGCL_ERR_ARG when the mean and std given do so (vggcl_image_preprocess would refuse them). */
+ * file's vggcl.mean and/or vggcl.std (with torchvision's for one it lacks) take pixel values past
+ * a float's range (a std of 1e-40); else VGGCL_ERR_ARG when the values given, alone or with the
+ * file's, do so (vggcl_image_preprocess would refuse them). */
 VGGCL_API vggcl_status vggcl_model_preprocess(vggcl_ctx *ctx, const vggcl_model *model, vggcl_preprocess *p);
 
 /* rgb (h, w, 3) -> *out (3, *oh, *ow) float32, allocated (release with vggcl_free). VGGCL_ERR_ARG for

@@ -20,10 +20,11 @@ static const cli_command command = {
     "eval", NULL,
     "When the model names its classes (metadata \"vggcl.classes\", as `vggcl\n"
     "train-head` writes it), each folder must be one of them and is matched by name;\n"
-    "otherwise the folders sorted by name are classes 0, 1, ... Prints top-1 and top-5\n"
-    "accuracy, each class's precision and recall and the confusion matrix (rows: true\n"
-    "class, columns: predicted). The csv rows hold images, predicted, precision,\n"
-    "recall, top-1, top-5 and the confusion row, and a last row 'all'. Preprocessing\n"
+    "otherwise the folders sorted by name are classes 0, 1, ... Prints top-1 and top-k\n"
+    "accuracy (k the smaller of 5 and the classes), each class's precision and recall\n"
+    "and the confusion matrix (rows: true class, columns: predicted). The csv rows hold\n"
+    "images, predicted, precision, recall, top-1, top-k and the confusion row, and a\n"
+    "last row 'all'. Preprocessing\n"
     "follows the model's metadata unless the options say otherwise. An unreadable\n"
     "image is named and skipped; the exit status is then 1.\n",
     options, { cli_device_options, cli_net_options, cli_preprocess_options, cli_decode_options },
