@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cjson/cJSON.h>
 
@@ -455,9 +456,8 @@ static int stdout_written(int rc)
     return cli_flush_stdout() == CLI_OK || rc != CLI_OK ? rc : CLI_FAIL;
 }
 
-int main(int argc, char **argv)
+static int run_command(int argc, char **argv)
 {
-    usage_said = cli_ranks_echo_usage(argc, argv);
     if (argc < 2) {
         if (usage_said) fputs(usage, stderr);
         return CLI_USAGE;
@@ -491,4 +491,15 @@ int main(int argc, char **argv)
     cli_error(CLI_USAGE, "unknown command '%s'", cmd);
     if (usage_said) fputs(usage, stderr);
     return CLI_USAGE;
+}
+
+int main(int argc, char **argv)
+{
+    usage_said = cli_ranks_echo_usage(argc, argv);
+    const int rc = run_command(argc, argv);
+    if (rc == CLI_USAGE && !usage_said) { /* a rank that leaves the mistake to rank 0 leaves after it: mpirun */
+        const struct timespec later = { 1, 0 }; /* ends the job at the first failed exit, and rank 0's words */
+        nanosleep(&later, NULL);                 /* were lost where a silent rank's came first (a loaded machine) */
+    }
+    return rc;
 }
