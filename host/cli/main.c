@@ -467,10 +467,10 @@ static int run_command(int argc, char **argv)
     int help = !strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help");
     const int of_help = argc == 3 && (!strcmp(argv[2], "help") || !strcmp(argv[2], "--help") || !strcmp(argv[2], "-h") ||
                                       !strcmp(argv[2], "version") || !strcmp(argv[2], "--version"));
-    if (!strcmp(cmd, "help") && argc == 3 && !of_help) { /* vggcl help CMD: CMD --help */
+    if (help && argc == 3 && !of_help) { /* vggcl help CMD (or --help CMD, -h CMD): CMD --help */
         argv = help_of, cmd = argv[1];
     } else if (help || !strcmp(cmd, "--version") || !strcmp(cmd, "version")) {
-        const int extra = !strcmp(cmd, "help") ? 3 : 2; /* (help takes one command; help help is help) */
+        const int extra = help ? 3 : 2; /* (help takes one command; help help is help) */
         if (argc > extra || (argc == 3 && !(extra == 3 && of_help))) { /* (they were passed over, exit 0) */
             cli_error(CLI_USAGE, "%s takes %s ('%s')", cmd, extra == 3 ? "one command" : "no arguments",
                       argv[extra]);
