@@ -12,7 +12,7 @@ vggcl_status vggcl__cl_maxpool2d(vggcl_ctx *ctx, const char *where, cl_mem in, c
     cl_kernel k;
     const int OH = vggcl__pool_out_size(H, kernel_size, stride, padding, ceil_mode);
     const int OW = vggcl__pool_out_size(W, kernel_size, stride, padding, ceil_mode);
-    if (kernel_size < 1 || stride < 1 || padding < 0 || 2 * (long long)padding > kernel_size)
+    if (!vggcl__pool_params_ok(kernel_size, stride, padding))
         return vggcl__fail(ctx, VGGCL_ERR_ARG, "%s: a %dx%d pool window, stride %d, padding %d: expected a window and "
                            "stride of at least 1 and padding of at most half the window", where, kernel_size,
                            kernel_size, stride, padding);

@@ -5,11 +5,16 @@
 
 #include "ref.h"
 
+int vggcl__pool_params_ok(int kernel_size, int stride, int padding)
+{
+    return kernel_size >= 1 && stride >= 1 && padding >= 0 && 2 * (long long)padding <= kernel_size;
+}
+
 int vggcl__pool_out_size(int in, int kernel_size, int stride, int padding, int ceil_mode)
 {
     /* PyTorch's pooling_output_shape: a ceil_mode window may hang past the input's end (a 1x1 map pooled 2/2
-     * gives 1x1); padding is at most half the window */
-    if (kernel_size < 1 || stride < 1 || padding < 0 || 2 * (long long)padding > kernel_size) return 0;
+     * gives 1x1) */
+    if (!vggcl__pool_params_ok(kernel_size, stride, padding)) return 0;
     const long long span = (long long)in + 2LL * padding - kernel_size + (ceil_mode ? stride - 1 : 0);
     if (span < 0) return 0; /* (an input near INT_MAX: no overflow) */
     long long out = span / stride + 1;

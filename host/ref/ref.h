@@ -10,8 +10,11 @@ void vggcl__ref_conv3x3_bias_relu(const float *in, const float *weight, const fl
                                  int N, int C_in, int C_out, int H, int W);
 
 /* Output size of one spatial dimension of MaxPool2d, as PyTorch computes it;
- * 0 or less when the input is too small. */
+ * 0 when the input is too small or the parameters are not PyTorch's. */
 int vggcl__pool_out_size(int in, int kernel_size, int stride, int padding, int ceil_mode);
+/* Whether PyTorch takes the pool's parameters: a window and stride of at least 1, padding from 0 to half the
+ * window (vggcl__pool_out_size is 0 otherwise). */
+int vggcl__pool_params_ok(int kernel_size, int stride, int padding);
 
 /* in (N, C, H, W) -> out (N, C, OH, OW), OH/OW from vggcl__pool_out_size. */
 void vggcl__ref_maxpool2d(const float *in, float *out, int N, int C, int H, int W,
