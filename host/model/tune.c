@@ -649,12 +649,13 @@ static vggcl_status tune_shape(vggcl_ctx *ctx, vggcl_model *m, int step, int n, 
         /* and only when it gives the default's answers at the timed shape: the slice every candidate was
          * checked on is small (8 x 9), and some kernels' paths (the one-pass Winograd, multi-block tiling, the
          * direct kernel's interior loads) begin at larger maps */
+        const int faster = st == VGGCL_OK && ratio <= 1 - CONFIRM_MARGIN;
         double rel = INFINITY;
-        if (st == VGGCL_OK && ratio <= 1 - CONFIRM_MARGIN &&
-            (st = vggcl__tune_agree(ctx, where, s, &c[def], &challenger, n, h, w, &rel)) == VGGCL_ERR_NOMEM)
+        if (faster && (st = vggcl__tune_agree(ctx, where, s, &c[def], &challenger, n, h, w, &rel)) == VGGCL_ERR_NOMEM)
             goto fail;
-        if (st == VGGCL_OK && ratio <= 1 - CONFIRM_MARGIN && !(rel <= CHECK_REL)) r->rejected++;
-        if (st == VGGCL_OK && ratio <= 1 - CONFIRM_MARGIN && rel <= CHECK_REL)
+        const int kept = faster && st == VGGCL_OK && rel <= CHECK_REL;
+        r->rejected += faster && !kept;
+        if (kept)
             best.ms = def_ms * ratio; /* the paired estimate, so that the printed gain is the paired one */
         else
             best.algo = c[def].algo, best.params = c[def].p, best.ms = def_ms;
