@@ -311,9 +311,10 @@ int cmd_cam(int argc, char **argv)
             vggcl_model_load(ctx, weights, &kept, &models[0]) != VGGCL_OK ||
             (compare && vggcl_model_load(ctx, weights, &dropped, &models[1]) != VGGCL_OK))
             local = cli_error(CLI_FAIL, "%s", vggcl_message(ctx));
-        else if ((local = cli_model_preset("cam", ctx, models[0], &p)) != CLI_OK)
-            ;
-        else if (vggcl_check_cam(ctx, models[0]) != VGGCL_OK) /* (said of the weights before any image is read) */
+        else
+            local = cli_model_preset("cam", ctx, models[0], &p);
+        /* (a model without maps: said of the weights before any image is read) */
+        if (local == CLI_OK && vggcl_check_cam(ctx, models[0]) != VGGCL_OK)
             local = cli_error(CLI_FAIL, "cam: %s: %s", weights, vggcl_message(ctx));
     }
     if ((local = cli_ranks_all_ok(&ranks, local)) == CLI_OK)

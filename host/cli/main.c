@@ -464,7 +464,7 @@ static int run_command(int argc, char **argv)
     }
     const char *cmd = argv[1];
     char *help_of[] = { argv[0], argc == 3 ? argv[2] : NULL, "--help", NULL };
-    int help = !strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help");
+    const int help = !strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help");
     const int of_help = argc == 3 && (!strcmp(argv[2], "help") || !strcmp(argv[2], "--help") || !strcmp(argv[2], "-h") ||
                                       !strcmp(argv[2], "version") || !strcmp(argv[2], "--version"));
     if (help && argc == 3 && !of_help) { /* vggcl help CMD (or --help CMD, -h CMD): CMD --help */
