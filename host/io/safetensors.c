@@ -340,6 +340,11 @@ vggcl_status vggcl__st_open(vggcl_ctx *ctx, const char *path, vggcl__st_file *f)
         }
         pos = order[i]->end;
     }
+    if (pos != data_size) {
+        st = vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: tensors cover %zu data bytes, but the file has %zu (%s)", path,
+                         pos, data_size, pos > data_size ? "truncated" : "trailing bytes");
+        goto fail;
+    }
     /* by name, for vggcl__st_find (a search per name was quadratic in a header of many keys) */
     if (!(f->by_name = malloc(sizeof *f->by_name * (f->n ? (size_t)f->n : 1)))) {
         st = vggcl__fail(ctx, VGGCL_ERR_NOMEM, "out of host memory");
@@ -347,11 +352,6 @@ vggcl_status vggcl__st_open(vggcl_ctx *ctx, const char *path, vggcl__st_file *f)
     }
     memcpy(f->by_name, order, sizeof *order * (size_t)f->n);
     qsort(f->by_name, (size_t)f->n, sizeof *f->by_name, cmp_tensor_name);
-    if (pos != data_size) {
-        st = vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: tensors cover %zu data bytes, but the file has %zu (%s)", path,
-                         pos, data_size, pos > data_size ? "truncated" : "trailing bytes");
-        goto fail;
-    }
     cJSON_Delete(root);
     free(order);
     return VGGCL_OK;
