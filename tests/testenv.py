@@ -63,11 +63,19 @@ print(os.waitstatus_to_exitcode(status), usage.ru_maxrss)
 """
 
 
-def run_peak(args, env=None):
+def run_peak(args, env=None, timeout=1800):
     """Runs args, its output thrown away: (exit status, stderr, the most memory it held, in kB (ru_maxrss),
     its own: started from a small process). Measured, not limited with RLIMIT_AS, under which
     AddressSanitizer cannot reserve its shadow memory."""
-    r = subprocess.run([sys.executable, "-c", _PEAK, *(str(a) for a in args)], capture_output=True, text=True,
-                       env=env, timeout=1800)
-    code, peak = (int(v) for v in r.stdout.split())
-    return code, r.stderr, peak
+    # (its own session, so that a run past the timeout is killed with the interpreter that started it:
+    # subprocess.run kills the interpreter alone, and the command ran on)
+    with subprocess.Popen([sys.executable, "-c", _PEAK, *(str(a) for a in args)], stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, text=True, env=env, start_new_session=True) as p:
+        try:
+            out, err = p.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(p.pid, signal.SIGKILL)
+            p.communicate()
+            raise
+    code, peak = (int(v) for v in out.split())
+    return code, err, peak
