@@ -135,7 +135,7 @@ class Classify(unittest.TestCase):
         r = self.classify("--format", "json", "--logits-out", out / "l.npy", self.images[0], bad, self.images[1])
         self.assertEqual(r.returncode, 1)
         self.assertIn("broken.jpg", r.stderr)
-        self.assertIn("1 of 3 images could not be read; 2 classified", r.stderr)
+        self.assertIn("1 of 3 images were skipped; 2 classified", r.stderr)
         self.assertEqual([json.loads(l)["file"] for l in r.stdout.splitlines()], [str(self.images[0]), str(self.images[1])])
         self.assertEqual(np.load(out / "l.npy").shape, (2, 5))
 
@@ -151,7 +151,7 @@ class Classify(unittest.TestCase):
         bad.write_bytes(b"not a png")
         r = subprocess.run(["script", "-qec", f"{cmd} {bad}", "/dev/null"], capture_output=True, text=True, timeout=600)
         self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
-        self.assertRegex(r.stdout, r"3/3 batches\r?\nvggcl: 1 of 3 images could not be read")
+        self.assertRegex(r.stdout, r"3/3 batches\r?\nvggcl: 1 of 3 images were skipped")
         r = self.classify("--batch", "1", *self.images[:2])
         self.assertNotIn("batches", r.stderr)
 

@@ -250,7 +250,7 @@ class Cli(unittest.TestCase):
         tiny = ROOT / "tests" / "data" / "tiny.png"
         shutil.copy(tiny, imgs / "esc\x1b[2J.png")
         shutil.copy(tiny, imgs / "new\nline.png")
-        (imgs / "bad\x1b[31m\nvggcl: 0 of 3 images could not be read.png").write_bytes(b"junk")
+        (imgs / "bad\x1b[31m\nvggcl: 0 of 3 images were skipped.png").write_bytes(b"junk")
         named = self.d / "named.safetensors"
         save_file(make_state_dict(parse_cfg(CFG), True, 3, seed=1), named,
                   metadata={"vggcl.classes": json.dumps(["a\tb", "c\nd", "e\x7f"])})
@@ -264,8 +264,8 @@ class Cli(unittest.TestCase):
         self.assertNotIn(b"\x1b", r.stdout + r.stderr)
         said = r.stderr.decode().splitlines()
         self.assertIn(f"vggcl: {imgs}/bad\\x1b[31m", said)
-        self.assertIn("  vggcl: 0 of 3 images could not be read.png: not a JPEG or PNG image (skipped)", said)
-        self.assertEqual([ln for ln in said if ln.startswith("vggcl: ")][-1], "vggcl: 1 of 3 images could not be read; "
+        self.assertIn("  vggcl: 0 of 3 images were skipped.png: not a JPEG or PNG image (skipped)", said)
+        self.assertEqual([ln for ln in said if ln.startswith("vggcl: ")][-1], "vggcl: 1 of 3 images were skipped; "
                          "2 classified")
         r = self.vggcl(*args[:-1], "--format", "json", imgs)
         self.assertEqual(sorted(json.loads(ln)["file"] for ln in r.stdout.splitlines()),
@@ -1324,7 +1324,7 @@ class Bench(unittest.TestCase):
         (images / "9.png").write_bytes(b"not a png")
         r = self.bench("--images", images, "--batch", "2", "--resize", "40", "--crop", "32", "--threads", "2", "--json")
         self.assertEqual(r.returncode, 1, r.stderr)  # the unreadable image: reported, the others measured
-        self.assertIn("1 of 6 images could not be read", r.stderr)
+        self.assertIn("1 of 6 images were skipped", r.stderr)
         j = json.loads(r.stdout)
         self.assertEqual((j["images"], j["unreadable"], j["batch"]), (5, 1, 2))
         self.assertEqual(j["threads"], 2)

@@ -86,7 +86,7 @@ class Folder(unittest.TestCase):
             self.assertNotEqual(r.returncode, 0, r.stderr)  # the broken image: written anyway, exit 1
             runs.append((r.stdout.replace(str(out), "OUT"), vggcl_lines(r.stderr), out.read_bytes()))
         self.assertEqual(runs[1], runs[0])
-        self.assertIn("1 of 9 images could not be read", "\n".join(runs[0][1]))
+        self.assertIn("1 of 9 images were skipped", "\n".join(runs[0][1]))
 
 
 class Mpi(Folder):
@@ -99,7 +99,7 @@ class Mpi(Folder):
             self.assertEqual(two.stdout, one.stdout, fmt)
             self.assertEqual(vggcl_lines(two.stderr), vggcl_lines(one.stderr), fmt)
             self.assertIn("07_broken.png", one.stderr)
-            self.assertIn("1 of 10 images could not be read; 9 classified", one.stderr)
+            self.assertIn("1 of 10 images were skipped; 9 classified", one.stderr)
             for name in ("l.npy", "t.npy"):
                 np.testing.assert_array_equal(np.load(o2 / name), np.load(o1 / name))
             self.assertEqual(len(one.stdout.splitlines()), 9 + (fmt == "csv") * (1 + 9 * 4))
@@ -373,7 +373,7 @@ class Mpi(Folder):
         self.assertEqual(np.load(o1 / "t.npy").shape, (4, 3, 30, 40))
         parts = [run(f"shard{i}", "--shard", f"{i}/2") for i in range(2)]
         self.assertEqual(parts[0][0].stdout + parts[1][0].stdout, one.stdout)
-        named = [[ln for ln in vggcl_lines(r.stderr) if "images could not be read" not in ln]  # (the tallies differ)
+        named = [[ln for ln in vggcl_lines(r.stderr) if "images were skipped" not in ln]  # (the tallies differ)
                  for r in (parts[0][0], parts[1][0], one)]
         self.assertEqual(named[0] + named[1], named[2])
         for name in ("l.npy", "t.npy"):
@@ -851,7 +851,7 @@ class Mpi(Folder):
         self.assertEqual(len(vggcl_lines(one.stderr)), 3, one.stderr)  # both named, then the count
         self.assertIn("missing.jpg", one.stderr)
         self.assertIn("07_broken.png", one.stderr)
-        self.assertIn("2 of 11 images could not be read", one.stderr)
+        self.assertIn("2 of 11 images could not be used", one.stderr)
         self.assertNotIn("skipped", one.stderr)  # (not skipped: the command fails)
 
 

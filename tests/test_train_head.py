@@ -305,7 +305,7 @@ class TrainHead(unittest.TestCase):
         self.assertEqual(r.returncode, 1, r.stderr)
         self.assertIn("broken.png", r.stderr)
         self.assertIn("text.jpg", r.stderr)
-        self.assertIn("2 of 8 images could not be read", r.stderr)
+        self.assertIn("2 of 8 images were skipped", r.stderr)
         self.assertTrue(out2.exists())
         self.assertIn("6 training samples", load_file(out2)[1]["vggcl.trained"])
         self.assertNotIn("val top-1", load_file(out2)[1]["vggcl.trained"])  # (there was no validation)
@@ -402,12 +402,12 @@ class TrainHead(unittest.TestCase):
         for f in [*feats, out]:
             f.unlink()
         # a class none of whose images can be read: refused, naming it (a head was written that never learnt it,
-        # and only "3 of 9 images could not be read" said so)
+        # and only "3 of 9 images were skipped" said so)
         make_folder(d / "broken", 3, 7, classes=("a", "b", "c"))
         for p in (d / "broken" / "c").iterdir():
             p.write_bytes(b"junk")
         self.fails(self.train_head(out, "--data", d / "broken", "--epochs", 1, "--val-split", 0), out,
-                   "class folder 'c' has no readable image to train on (3 could not be read)")
+                   "class folder 'c' has no usable image to train on (3 were skipped)")
         # an output that is an image read, or (the features) the trunk: refused, exit 2, the input untouched
         image = d / "small" / "a" / "01.png"
         before = image.read_bytes()

@@ -96,7 +96,7 @@ int cli_bench_images(vggcl_ctx *ctx, vggcl_model *model, const char *dir, const 
         rc = CLI_OK;
     }
     if (rc == CLI_OK && failed) /* as classify: the others ran, and the exit status says some did not */
-        rc = cli_error(CLI_FAIL, "%d of %d images could not be read; %d ran", failed, n, st.images);
+        rc = cli_error(CLI_FAIL, "%d of %d images were skipped; %d ran", failed, n, st.images);
 done:
     for (int i = 0; i < n; i++) free(files[i]);
     free(files);

@@ -33,8 +33,9 @@ static const cli_command command = {
     "when it has them), runs the model in batches and prints the top K classes with\n"
     "their softmax probability. A folder stands for its images, sorted by name.\n"
     "--logits-out and --tensor-out keep the order the images were given, leaving out\n"
-    "images that could not be read. Such an image is reported by name and skipped;\n"
-    "the exit status is then 1.\n",
+    "images that could not be read (or, with --no-crop, that preprocess to another size\n"
+    "than the first). Such an image is reported by name and skipped; the exit status\n"
+    "is then 1.\n",
     options, { cli_device_options, cli_net_options, cli_preprocess_options, cli_decode_options },
 };
 
@@ -307,7 +308,7 @@ int cmd_classify(int argc, char **argv)
     if (rc == CLI_OK && failed) {
         rc = CLI_FAIL;
         if (ranks.rank == 0)
-            cli_error(CLI_FAIL, "%d of %d images could not be read; %d classified", failed, ranks.total, res.ok);
+            cli_error(CLI_FAIL, "%d of %d images were skipped; %d classified", failed, ranks.total, res.ok);
     }
 out:
     if (!finished) rc = cli_ranks_finish(&ranks, wctx, rc, &failed, &res.ok);

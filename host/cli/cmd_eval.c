@@ -26,7 +26,8 @@ static const cli_command command = {
     "images, predicted, precision, recall, top-1, top-k and the confusion row, and a\n"
     "last row 'all'. Preprocessing\n"
     "follows the model's metadata unless the options say otherwise. An unreadable\n"
-    "image is named and skipped; the exit status is then 1.\n",
+    "image (or, with --no-crop, one that preprocesses to another size than the first)\n"
+    "is named and skipped; the exit status is then 1.\n",
     options, { cli_device_options, cli_net_options, cli_preprocess_options, cli_decode_options },
 };
 
@@ -314,7 +315,7 @@ int cmd_eval(int argc, char **argv)
         goto out;
     }
     if ((rc = report(&t, names, format, failed)) != CLI_OK) goto out;
-    rc = failed ? cli_error(CLI_FAIL, "%d of %d images could not be read; evaluated the other %ld", failed, ds.n, t.n)
+    rc = failed ? cli_error(CLI_FAIL, "%d of %d images were skipped; evaluated the other %ld", failed, ds.n, t.n)
                 : CLI_OK;
 out:
     rc = cli_ranks_agree(&ranks, rc); /* rank 0 reported: every rank exits with its status */

@@ -133,7 +133,7 @@ int cmd_preprocess(int argc, char **argv)
     long size[3] = { t.h, t.wd, t.h > 0 }; /* the images' size, from a rank that had some */
     cli_ranks_sum(&ranks, size, 3);
     if (ranks.rank == 0 && failed)
-        cli_error(CLI_FAIL, "%d of %d images could not be read; %s not written", failed, ranks.total, output);
+        cli_error(CLI_FAIL, "%d of %d images could not be used; %s not written", failed, ranks.total, output);
     else if (ranks.rank == 0 && rc == CLI_OK) {
         char *shown = cli_text(output); /* (a newline in the name forged a line) */
         fprintf(report, "wrote %s (%d, 3, %ld, %ld)\n", shown ? shown : output, ok, size[0] / size[2], size[1] / size[2]);

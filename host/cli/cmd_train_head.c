@@ -45,9 +45,9 @@ static const cli_command command = {
     "accuracy are printed; the epoch with the best validation accuracy is kept\n"
     "(without validation, the lowest training loss). The model written carries the\n"
     "pool5 setting, the class names and the preprocessing in its metadata, so `vggcl\n"
-    "run`, `classify`, `eval` and `cam` take it as it is. An unreadable image is\n"
-    "named and skipped; the head is still trained and written, and the exit status\n"
-    "is 1.\n",
+    "run`, `classify`, `eval` and `cam` take it as it is. An unreadable image (or,\n"
+    "with --no-crop, one that preprocesses to another size than the first) is named\n"
+    "and skipped; the head is still trained and written, and the exit status is 1.\n",
     options, { cli_device_options, cli_preprocess_options, cli_decode_options },
 };
 
@@ -484,7 +484,7 @@ int cmd_train_head(int argc, char **argv)
         for (int i = 0; i < s.n; i++) k += s.y[i] == c;
         for (int i = 0; i < ds.n; i++) files += ds.labels[i] == c && !is_val[i];
         if (!k) {
-            cli_error(CLI_FAIL, "%s: class folder '%s' has no readable image to train on (%d could not be read); the "
+            cli_error(CLI_FAIL, "%s: class folder '%s' has no usable image to train on (%d were skipped); the "
                       "head would never learn it: mend or remove them, or the folder", data, ds.classes[c], files);
             goto out;
         }
@@ -498,7 +498,7 @@ int cmd_train_head(int argc, char **argv)
         rc = train_and_write(ctx, &s, &ds, &o, weights, out, vggcl_model_pool5(model), &p, features_out, staged);
     commit_features(ctx, features_out, staged, 0); /* (those not named: dropped) */
     if (rc == CLI_OK && failed)
-        rc = cli_error(CLI_FAIL, "%d of %d images could not be read; trained without them", failed, ds.n);
+        rc = cli_error(CLI_FAIL, "%d of %d images were skipped; trained without them", failed, ds.n);
 out:
     rc = cli_ranks_agree(&ranks, rc); /* rank 0 trained: every rank exits with its status */
     cli_ranks_end(&ranks);

@@ -52,7 +52,7 @@ t() { # t EXPECTED_EXIT SAID ARGS...: vggcl ARGS under TSan (a report exits 66),
 }
 dev=${VGGCL_TEST_DEVICE:-0}
 common=(--resize 24 --crop 20 --batch 2 --threads 3 --device "$dev,$dev")
-unread="1 of 19 images could not be read"
+unread="1 of 19 images were skipped"
 w=(--weights "$tmp/w.safetensors")
 t 1 "$unread; 18 classified" classify "${w[@]}" "${common[@]}" --progress 0.001 --logits-out "$tmp/l.npy" \
   --tensor-out "$tmp/t.npy" --format json "$tmp/data/a" "$tmp/data/b"
