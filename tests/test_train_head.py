@@ -517,6 +517,39 @@ class Eval(unittest.TestCase):
             self.assertIn("bad.png", r.stderr)
             self.assertEqual(json.loads(r.stdout)["confusion"], conf.tolist())
 
+    def test_nonfinite_logits_skipped(self):
+        """An image on which the weights overflow float32 (logits NaN or infinite) is named and skipped, the others
+        of its batch scored (such an image scored as a top-k hit of the predicted class 0, exit 0)."""
+        from make_test_weights import make_state_dict, parse_cfg
+        with tempfile.TemporaryDirectory() as tmp:
+            d = Path(tmp)
+            tensors = make_state_dict(parse_cfg("8,M,16"), False, 3, seed=2)
+            for k in tensors:  # no biases: a black image's activations stay 0, a white one's overflow
+                if k.startswith("features."):
+                    tensors[k] = tensors[k] * np.float32(1e25 if k.endswith(".weight") else 0)
+            weights = d / "w.safetensors"
+            save_file(tensors, weights)
+            bias = tensors["classifier.0.bias"]
+            self.assertNotEqual(bias[0], bias.max())  # (a NaN counted as class 0 would then be seen)
+            for c in ("a", "b"):
+                (d / "data" / c).mkdir(parents=True)
+                for name, v in (("0black", 0), ("1white", 255)):
+                    Image.fromarray(np.full((32, 32, 3), v, np.uint8)).save(d / "data" / c / f"{name}.png")
+            for batch in (4, 1):  # the finite ones moved up in their batch; batches with none left
+                r = subprocess.run([VGGCL, "eval", "--weights", weights, "--data", d / "data", "--format", "json",
+                                    "--resize", "32", "--crop", "32", "--mean", "0,0,0", "--std", "1,1,1",
+                                    "--batch", str(batch)], capture_output=True, text=True, timeout=600)
+                self.assertEqual(r.returncode, 1, r.stderr)
+                for c in ("a", "b"):
+                    self.assertRegex(r.stderr, f"{d / 'data' / c / '1white.png'}: logit 0 is (NaN|infinite): the "
+                                     "weights or the preprocessing overflow float32 on this image \\(skipped\\)")
+                self.assertIn("2 of 4 images were skipped; evaluated the other 2", r.stderr)
+                got = json.loads(r.stdout)
+                p = int(np.argmax(bias))  # a black image's logits are the head's bias
+                conf = np.zeros((3, 3), int)
+                conf[0, p] = conf[1, p] = 1
+                self.assertEqual((got["n"], got["skipped"], got["confusion"]), (2, 2, conf.tolist()))
+
     def test_many_classes_json(self):
         """A head of 3000 classes: the JSON report's confusion matrix (9 million counts) is written row by row,
         the numbers those of the text report; built as cJSON objects it took 84 bytes a count (756 MB here),

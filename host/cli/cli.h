@@ -282,6 +282,8 @@ typedef struct {
     int strict;          /* the caller fails the run on any unreadable image: not named "(skipped)" */
     int h, w;            /* every image's size (cli_lead_size); 0 0: the first readable image's */
     int quiet;           /* unreadable images counted, not named (bench --images' warm-up) */
+    int finite;          /* an image whose logits are not all finite is named, skipped and counted (eval:
+                          * NaN is no class to score; not with flip); else the callback gets them as they are */
 } cli_batch_job;
 
 /* The size every image of a share is to have, as one process with the whole list sets it: with a
@@ -347,9 +349,9 @@ typedef int (*cli_batch_fn)(void *user, const int *index, int nb, const float *x
 /* --threads and --progress (cli_decode_options): 0 threads and -1 s when not given; CLI_USAGE
  * (said) on a bad value, else 0. */
 int cli_decode_args(const char *cmd, const cli_args *a, int *threads, double *progress_s);
-/* Runs every file: an image that cannot be read or preprocessed is named on
- * stderr, skipped and counted in *failed (with job->strict the caller fails
- * the run for it). Returns CLI_OK, or the exit code of a device failure
+/* Runs every file: an image that cannot be read or preprocessed (or, with
+ * job->finite, whose logits are not finite) is named on stderr, skipped and
+ * counted in *failed (with job->strict the caller fails the run for it). Returns CLI_OK, or the exit code of a device failure
  * (message printed) or of the callback. */
 int cli_run_batches(const cli_batch_job *job, char **files, int n_files, cli_batch_fn fn, void *user, int *failed);
 

@@ -302,7 +302,7 @@ int cmd_eval(int argc, char **argv)
         int h, w;
         cli_lead_size(ctx, &p, ds.files, lo, &h, &w);
         const cli_batch_job job = { ctx, model, &p, batch, 0, 1, 0, progress_s, threads, NULL, devs.n, devs.ctx,
-                                    devs.model, &ranks, 0, h, w, 0 };
+                                    devs.model, &ranks, 0, h, w, 0, 1 };
         local = cli_run_batches(&job, ds.files + lo, hi - lo, count, &t, &failed);
     }
     rc = cli_ranks_finish(&ranks, NULL, local, &failed, &n_ok);

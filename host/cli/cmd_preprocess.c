@@ -118,7 +118,7 @@ int cmd_preprocess(int argc, char **argv)
     int h = 0, w = 0;
     if (rc == CLI_OK) cli_lead_size(ctx, &p, ranks.lead, ranks.n_lead, &h, &w);
     /* batches of 8 only set how far the decoding threads work ahead */
-    const cli_batch_job job = { ctx, NULL, &p, 8, 0, 0, 0, progress_s, threads, NULL, 1, NULL, NULL, &ranks, 1, h, w, 0 };
+    const cli_batch_job job = { ctx, NULL, &p, 8, 0, 0, 0, progress_s, threads, NULL, 1, NULL, NULL, &ranks, 1, h, w, 0, 0 };
     if (rc == CLI_OK) rc = cli_run_batches(&job, files, n_files, append_batch, &t, &failed);
     if (rc == CLI_OK && failed) rc = CLI_FAIL; /* (each was named) */
     if (rc == CLI_OK && !n_files && ranks.size < 2) { /* a share with no images (--shard): an empty tensor */

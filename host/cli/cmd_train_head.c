@@ -468,7 +468,7 @@ int cmd_train_head(int argc, char **argv)
         int h, w;
         cli_lead_size(ctx, &p, ds.files, lo, &h, &w);
         const cli_batch_job job = { ctx, model, &p, batch, flip, 0, 1, progress_s, threads, NULL, devs.n, devs.ctx,
-                                    devs.model, &ranks, 0, h, w, 0 };
+                                    devs.model, &ranks, 0, h, w, 0, 0 };
         g.files = ds.files + lo;
         local = cli_run_batches(&job, ds.files + lo, hi - lo, collect, &g, &failed);
     }

@@ -5,6 +5,7 @@
  * (a thread per device taking whichever batch is next), and handed to the
  * callback in list order whatever finished first. */
 #include <ctype.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -219,6 +220,40 @@ static int check_batches(const cli_batch_job *job, int n_dev, int rows, int H, i
     return CLI_OK;
 }
 
+/* Drops from the done slot o the images whose logits are not all finite (NaN or infinite: the weights or the
+ * preprocessing overflow float32 on them), each named and counted in *failed; the others' rows keep their order
+ * (not with flip: its mirrored rows stay where they are). Rows move down only, in order: a row is written where
+ * no row not yet moved lies. */
+static void drop_nonfinite(const cli_batch_job *job, char **files, bslot *o, int H, int W, progress_state *shown,
+                           int *failed)
+{
+    const int classes = vggcl_model_classes(job->model), nb = o->nb;
+    const size_t xs = (size_t)3 * H * W, fs = (size_t)vggcl_model_features(job->model);
+    int kept = 0;
+    for (int j = 0; j < nb; j++) {
+        const float *l = o->y + (size_t)j * classes;
+        int c = 0;
+        while (c < classes && isfinite(l[c])) c++;
+        if (c < classes) {
+            if (!job->quiet) {
+                progress_break(shown);
+                cli_error(CLI_FAIL, "%s: logit %d is %s: the weights or the preprocessing overflow float32 on this "
+                          "image (skipped)", files[o->index[j]], c, isnan(l[c]) ? "NaN" : "infinite");
+            }
+            (*failed)++;
+            continue;
+        }
+        if (kept < j) {
+            o->index[kept] = o->index[j];
+            memmove(o->x + kept * xs, o->x + j * xs, sizeof *o->x * xs);
+            memmove(o->y + (size_t)kept * classes, l, sizeof *o->y * (size_t)classes);
+            memmove(o->f + kept * fs, o->f + j * fs, sizeof *o->f * fs);
+        }
+        kept++;
+    }
+    o->nb = kept;
+}
+
 int cli_run_batches(const cli_batch_job *job, char **files, int n_files, cli_batch_fn fn, void *user, int *failed)
 {
     const int batch = job->batch, classes = job->model ? vggcl_model_classes(job->model) : 0,
@@ -268,7 +303,7 @@ int cli_run_batches(const cli_batch_job *job, char **files, int n_files, cli_bat
             if (!o->ok) {
                 progress_break(&shown);
                 rc = cli_error(CLI_FAIL, "%s", o->msg ? o->msg : "a device failed (out of host memory for the message)");
-            } else if (o->nb) {
+            } else if (o->nb && (!job->finite || (drop_nonfinite(job, files, o, H, W, &shown, failed), o->nb))) {
                 st.images += o->nb, st.batches++;
                 rc = fn(user, o->index, o->nb, o->x, H, W, job->want_logits ? o->y : NULL,
                         job->want_features ? o->f : NULL,
