@@ -267,7 +267,7 @@ class TrainHead(unittest.TestCase):
         for n in needles:
             self.assertIn(str(n), r.stderr)
         self.assertFalse(out.exists())
-        self.assertFalse(list(out.parent.glob(out.name + ".tmp*")))
+        self.assertEqual([p.name for p in out.parent.iterdir() if ".tmp." in p.name], [])  # (the writer's names)
 
     def test_bad_input(self):
         bad = self.d / "bad"
@@ -378,6 +378,13 @@ class TrainHead(unittest.TestCase):
         self.assertEqual(r.returncode, 1, r.stderr)
         self.assertIn("diverged: no epoch's weights and losses are finite; try a smaller learning rate (lr 0.1) or l2 "
                       "(with lr * l2 of 1 or more the weight decay alone diverges)", r.stderr)
+        self.assertEqual({f: f.read_bytes() for f in [*feats, out]}, before)
+        self.assertEqual([p.name for p in d.iterdir() if ".tmp." in p.name], [])
+        # ... and so does one whose model cannot be written (the new features were named before the model was
+        # written, then removed: the earlier run's were lost)
+        r = self.train_head(Path("/dev/full"), "--data", d / "six", "--epochs", 2, "--features-out", d / "f")
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("/dev/full", r.stderr)
         self.assertEqual({f: f.read_bytes() for f in [*feats, out]}, before)
         self.assertEqual([p.name for p in d.iterdir() if ".tmp." in p.name], [])
         out.unlink()

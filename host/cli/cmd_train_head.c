@@ -180,18 +180,8 @@ static int make_split(const gather *g, const cli_dataset *ds, const char *is_val
     return CLI_OK;
 }
 
-/* Undoes the first n --features-out files (a later step failed: all of a run's outputs or none). */
-static void remove_features(const char *prefix, int n)
-{
-    char path[4096];
-    for (int k = 0; k < n; k++) {
-        features_path(prefix, k, path, sizeof path);
-        vggcl_remove_output(path);
-    }
-}
-
-/* The --features-out arrays written to temporary files, named only once the head is trained (a run that
- * fails, or is killed, while training leaves the files of an earlier run as they were): w[k] open, or
+/* The --features-out arrays written to temporary files, named only once the model is written (a run that
+ * fails, or is killed, before leaves the files of an earlier run as they were): w[k] open, or
  * NULL where the writing failed, which is said. */
 static int stage_features(vggcl_ctx *ctx, const char *prefix, const split *s, vggcl_npy_writer **w)
 {
@@ -269,13 +259,23 @@ static int train_and_write(vggcl_ctx *ctx, const split *s, const cli_dataset *ds
              kept, o->lr,
              o->momentum, o->l2, o->batch, o->seed);
     if (report == stdout && cli_flush_stdout() != CLI_OK) goto done; /* (a log lost: no model either) */
-    if (features && commit_features(ctx, features, staged, 1) != CLI_OK) goto done;
+    /* the features made durable, the model written, then the features named: a failure before the last step
+     * (a full disk) leaves an earlier run's files and model as they were (the features were named first, and
+     * an earlier run's were gone when the model could not be written) */
+    for (int k = 0; features && k < FEATURE_FILES; k++)
+        if (vggcl_npy_writer_ready(ctx, staged[k]) != VGGCL_OK) {
+            rc = cli_error(CLI_FAIL, "%s", vggcl_message(ctx));
+            goto done;
+        }
     const char *meta[] = { "vggcl.pool5", pool5 ? "keep" : "drop", "vggcl.classes", classes, "vggcl.resize", resize,
                            "vggcl.crop", crop, "vggcl.mean", mean, "vggcl.std", std, "vggcl.trained", trained,
                            "vggcl.draft", p->draft == 1 ? "1" : "0" }; /* (always: a drafted trunk's "1" was kept) */
     if (vggcl_save_with_head(ctx, weights, out, C, s->d, w, b, meta, 8) != VGGCL_OK) {
         rc = cli_error(CLI_FAIL, "%s", vggcl_message(ctx));
-        if (features) remove_features(features, FEATURE_FILES);
+        goto done;
+    }
+    if (features && commit_features(ctx, features, staged, 1) != CLI_OK) {
+        vggcl_remove_output(out); /* (all or none) */
         goto done;
     }
     char *shown = cli_text(out); /* (a newline in the name forged a line) */
