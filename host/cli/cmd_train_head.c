@@ -88,12 +88,13 @@ static uint64_t splitmix(uint64_t *s)
 }
 
 /* Marks round(k * frac) of each class's k images read (ok) as validation (at
- * least one, at most k - 1, for classes of two or more), chosen by the seed. */
-static void split_val(const cli_dataset *ds, const char *ok, double frac, unsigned long long seed, char *is_val)
+ * least one, at most k - 1, for classes of two or more), chosen by the seed.
+ * CLI_OK, or CLI_FAIL said (out of memory). */
+static int split_val(const cli_dataset *ds, const char *ok, double frac, unsigned long long seed, char *is_val)
 {
     uint64_t rng = seed ^ 0x5EEDF00Dull;
     int *idx = malloc(sizeof *idx * (size_t)(ds->n ? ds->n : 1));
-    if (!idx) return; /* (then no validation split; the caller's counts show it) */
+    if (!idx) return cli_error(CLI_FAIL, "out of host memory"); /* (not "left no image for validation") */
     for (int c = 0; c < ds->n_classes; c++) {
         int k = 0;
         for (int i = 0; i < ds->n; i++)
@@ -108,6 +109,7 @@ static void split_val(const cli_dataset *ds, const char *ok, double frac, unsign
         }
     }
     free(idx);
+    return CLI_OK;
 }
 
 /* Appends data set b's files to a's (same classes, checked by the caller). */
@@ -476,7 +478,7 @@ int cmd_train_head(int argc, char **argv)
     if (rc == CLI_OK) rc = cli_ranks_gather_rows(&ranks, g.x, g.ok, ds.n, (size_t)g.copies * g.feats);
     if (rc != CLI_OK || ranks.rank != 0) goto out;
     rc = CLI_FAIL;
-    if (!val_dir) split_val(&ds, g.ok, val_split, o.seed, is_val);
+    if (!val_dir && split_val(&ds, g.ok, val_split, o.seed, is_val) != CLI_OK) goto out;
     if (make_split(&g, &ds, is_val, &s) != CLI_OK) goto out;
     free(g.x), g.x = NULL; /* (the split holds them now: a million images' features are gigabytes) */
     for (int c = 0; c < ds.n_classes; c++) { /* (a class without one: the head would never learn it, unsaid) */
