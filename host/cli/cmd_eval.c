@@ -22,6 +22,7 @@ static const cli_command command = {
     "train-head` writes it), each folder must be one of them and is matched by name;\n"
     "otherwise the folders sorted by name are classes 0, 1, ... Prints top-1 and top-k\n"
     "accuracy (k the smaller of 5 and the classes), each class's precision and recall\n"
+    "(0 for a class never predicted or without images, as scikit-learn's default)\n"
     "and the confusion matrix (rows: true class, columns: predicted). The csv rows hold\n"
     "images, predicted, precision, recall, top-1, top-k and the confusion row, and a\n"
     "last row 'all'. Preprocessing\n"
