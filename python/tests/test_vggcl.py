@@ -218,8 +218,9 @@ def test_errors_carry_the_message(files):
         bad.write_bytes(b"not an image")
         with pytest.raises(vggcl.Error, match="bad.png"):
             m.classify([bad])
-    with pytest.raises(vggcl.Error, match="pool5"):
-        vggcl.Model(files["weights"], pool5="sometimes")
+    for pool5 in ("sometimes", ["keep"]):  # (a list: TypeError, unhashable)
+        with pytest.raises(vggcl.Error, match="pool5"):
+            vggcl.Model(files["weights"], pool5=pool5)
     # a mean and std each within bounds whose pixel values pass a float's range: refused (it crashed the
     # interpreter, reading the NULL model's path)
     with pytest.raises(vggcl.Error, match="past a float's range"):
@@ -389,6 +390,29 @@ def test_threads_sharing_a_model(files):
     errors = [r for r in results if isinstance(r, vggcl.Error)]
     assert passes and all(np.array_equal(r, want[0]) for r in passes)
     assert len(errors) <= 1 and all("the model is closed" in str(e) for e in errors), errors
+
+
+def test_classify_asks_its_context_under_the_lock(files, monkeypatch):
+    """classify asks the model's context for its decoding threads with the model's lock held: a close() on
+    another thread waits (it freed the context under that call, which then read freed memory)."""
+    real, seen, closing = vggcl._decode_threads_default, [], []
+
+    def spy(ctx):
+        closing.append(threading.Thread(target=m.close))
+        closing[0].start()
+        closing[0].join(0.5)
+        seen.append(closing[0].is_alive())  # (the close waiting for the lock)
+        return real(ctx)
+    monkeypatch.setattr(vggcl, "_decode_threads_default", spy)
+    m = vggcl.Model(files["weights"], device="ref")
+    try:
+        m.classify(files["images"][:1], top=1)
+    except vggcl.Error as e:  # (the close may come before the pass, or after it)
+        assert "the model is closed" in str(e)
+    closing[0].join()
+    assert seen == [True]
+    with pytest.raises(vggcl.Error, match="the model is closed"):
+        m.classify(files["images"][:1])
 
 
 def test_error_kinds_and_odd_arguments(files):

@@ -393,7 +393,7 @@ class Model:
         self._lock = threading.RLock()
         file = _bytes(path, "the model's path")
         self.path = os.fsdecode(file)
-        if pool5 not in _POOL5:
+        if not (pool5 is None or isinstance(pool5, str)) or pool5 not in _POOL5:  # (a list: TypeError, unhashable)
             raise Error(f"pool5 must be 'keep', 'drop' or None, not {pool5!r}")
         self._ctx = _Context(by_model=True)
         self._ptr = _p()
@@ -584,6 +584,11 @@ class Model:
         return _preprocess(self._ctx, image, self._preset(resize, crop, mean, std, draft))
 
     @_locked
+    def _decode_threads(self):  # (under the lock: a close() on another thread freed the context under the call)
+        self._live()
+        return _decode_threads_default(self._ctx.ptr)
+
+    @_locked
     def _preset(self, resize=None, crop=None, mean=None, std=None, draft=None):
         return _preset(self._ctx, self._live(), resize, crop, mean, std, draft)
 
@@ -614,7 +619,7 @@ class Model:
             paths = iter(paths)
         except TypeError:
             raise Error(f"classify: paths is {paths!r}; expected a path or a list of them") from None
-        threads = threads or _decode_threads_default(self._ctx.ptr)
+        threads = threads or self._decode_threads()
         pool = concurrent.futures.ThreadPoolExecutor(threads)
         try:
             pending = collections.deque()  # the next images, in order, up to two batches ahead
