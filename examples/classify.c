@@ -26,7 +26,10 @@ int main(int argc, char **argv)
     vggcl_preprocess p;
     vggcl_load_options_defaults(&opts);
     vggcl_preprocess_unset(&p); /* nothing given: all from the model */
-    if (!ctx) return 1;
+    if (!ctx) {
+        fprintf(stderr, "classify: %s\n", vggcl_message(NULL)); /* (out of memory for the context) */
+        return 1;
+    }
     if (vggcl_select_device(ctx, argc > 3 ? argv[3] : NULL) != VGGCL_OK ||
         vggcl_model_load(ctx, argv[1], &opts, &model) != VGGCL_OK ||
         vggcl_model_preprocess(ctx, model, &p) != VGGCL_OK ||
@@ -35,7 +38,10 @@ int main(int argc, char **argv)
         goto done;
     }
     const int classes = vggcl_model_classes(model);
-    if (!(logits = malloc(sizeof *logits * (size_t)classes))) goto done;
+    if (!(logits = malloc(sizeof *logits * (size_t)classes))) {
+        fprintf(stderr, "classify: out of memory for %d logits\n", classes);
+        goto done;
+    }
     if (vggcl_forward(ctx, model, x, 1, xh, xw, logits, NULL) != VGGCL_OK) {
         fprintf(stderr, "classify: %s\n", vggcl_message(ctx));
         goto done;

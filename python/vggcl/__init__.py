@@ -74,8 +74,8 @@ def _load_library():
             return lib
         errors.append(f"{c} is version {v}, not the {_ABI}.x of this module (each 0.x minor version may change "
                       "the ABI): install the library built from the same source")
-    raise ImportError("vggcl: cannot load libvggcl.so (install vggcl with `cmake --install`, or set "
-                      "VGGCL_LIBRARY to the library's path): " + "; ".join(errors or ["not found"]))
+    raise ImportError("vggcl: cannot load libvggcl.so (install vggcl with `cmake --install`, then run ldconfig; "
+                      "for another prefix set LD_LIBRARY_PATH; or set VGGCL_LIBRARY to the library's path): " + "; ".join(errors or ["not found"]))
 
 
 _lib = _load_library()
