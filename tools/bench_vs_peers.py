@@ -5,7 +5,7 @@ The same model for all: torchvision's vgg16 with the GAP head (7 classes,
 seeded weights), as safetensors for vggcl, as ONNX (torch.onnx.export) for
 onnxruntime and OpenVINO, and as an ncnn .param/.bin written from the same
 tensors. For each batch size every engine runs in its own process with the
-same thread count (PoCL's through POCL_MAX_PTHREAD_COUNT), in turn, for
+same thread count (PoCL's through POCL_CPU_MAX_CU_COUNT), in turn, for
 `--rounds` rounds; the best median of each is kept, since the machine is
 shared and noise only ever adds time. ncnn takes one image at a time, so its
 batch is that many images in a row. Each engine's logits for the batch it
@@ -13,7 +13,8 @@ timed (vggcl's: `vggcl run` on that batch, as `bench` times one of its own)
 are compared with PyTorch's for that batch (the "agrees" line: the largest
 relative L2 difference over the batch sizes and rounds), so every column ran
 the same network on every image. Prints a Markdown table of ms per
-image.
+image, and the speed-up of vggcl over the fastest peer (that peer's ms
+over vggcl's).
 
     tools/bench_vs_peers.py build/vggcl [--batches 1 8] [--iters 5] [--rounds 2]
                                         [--peer-python .venv/bin/python3] [--engines ncnn ...]
@@ -21,7 +22,8 @@ image.
 PyTorch runs here (/usr/bin/python3, Debian's torch); onnxruntime, OpenVINO
 and ncnn run under --peer-python (default: the repository's .venv), e.g. after
 `.venv/bin/pip install onnxruntime openvino ncnn`. An engine that is not
-installed is left out with a note. OpenVINO and ncnn are held to float32
+installed (its import fails) is left out with a note; one that fails in any
+other way ends the run (left out, the speed-up was over a slower peer). OpenVINO and ncnn are held to float32
 (OpenVINO would compute in bf16 on CPUs that have it, ncnn would store
 activations in fp16 where the CPU has F16C).
 """
@@ -43,6 +45,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PEERS = ("vggcl", "PyTorch", "onnxruntime", "OpenVINO", "ncnn")
 SIZE, CLASSES = 224, 7
 AGREE = 1e-4  # the relative L2 of an engine's logits against PyTorch's that still counts as the same answer
+NOT_INSTALLED = 3  # a worker's exit status when its engine cannot be imported
 
 
 # ---- the model in every format (needs torch) ----
@@ -169,8 +172,13 @@ def cpu_device(binary):
     raise SystemExit("bench_vs_peers: no CPU device in `vggcl devices` (PoCL: apt-get install pocl-opencl-icd)")
 
 
+def pocl_threads(threads):
+    """The environment that holds PoCL to threads (its variable, and the older name it still reads)."""
+    return dict(os.environ, POCL_CPU_MAX_CU_COUNT=str(threads), POCL_MAX_PTHREAD_COUNT=str(threads))
+
+
 def run_vggcl(binary, device, d, batch, iters, threads):
-    env = dict(os.environ, POCL_MAX_PTHREAD_COUNT=str(threads))
+    env = pocl_threads(threads)
     r = subprocess.run([binary, "bench", "--device", device[0], "--weights", str(d / "model.safetensors"), "--batch",
                         str(batch), "--iters", str(iters), "--json"], capture_output=True, text=True, env=env,
                        check=True)
@@ -199,7 +207,11 @@ def main():
     ap.add_argument("--dir", help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.worker:
-        return worker(a.worker, Path(a.dir), a.batches[0], a.iters, a.threads)
+        try:
+            return worker(a.worker, Path(a.dir), a.batches[0], a.iters, a.threads)
+        except ImportError as e:
+            print(f"not installed ({e})", file=sys.stderr)
+            sys.exit(NOT_INSTALLED)
     with tempfile.TemporaryDirectory(prefix="vggcl-peers-") as tmp:
         d = Path(tmp)
         want = prepare(d, a.batches)
@@ -216,11 +228,14 @@ def main():
                         p = subprocess.run([py, __file__, a.vggcl, "--worker", peer, "--dir", str(d), "--batches",
                                             str(batch), "--iters", str(a.iters), "--threads", str(a.threads)],
                                            capture_output=True, text=True)
-                        if p.returncode:
-                            last = (p.stderr.strip().splitlines() or ["no output"])[-1]
+                        last = (p.stderr.strip().splitlines() or ["no output"])[-1]
+                        if p.returncode == NOT_INSTALLED:
                             notes.append(f"{peer} left out: {last}")
                             engines.remove(peer)
                             continue
+                        if p.returncode:
+                            raise SystemExit(f"bench_vs_peers: {peer} failed at batch {batch} in round {rnd + 1} "
+                                             f"(exit {p.returncode}): {last}")
                         r = json.loads(p.stdout.strip().splitlines()[-1])
                     per_image = r["ms"] / batch
                     best[peer, batch] = min(best.get((peer, batch), float("inf")), per_image)
@@ -233,7 +248,7 @@ def main():
           f"ms per image (best median of {a.rounds} alternating rounds)")
     print()
     cols = [p for p in PEERS if p in engines]
-    print("| batch | " + " | ".join(cols) + " | vggcl / fastest peer |")
+    print("| batch | " + " | ".join(cols) + " | vggcl speed-up (fastest peer's ms / vggcl's) |")
     print("| ---: |" + " ---: |" * (len(cols) + 1))
     for batch in a.batches:
         peers = [best[p, batch] for p in cols if p != "vggcl"]

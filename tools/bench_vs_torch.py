@@ -9,9 +9,12 @@ table with the ratio vggcl/PyTorch in images per second.
 
     tools/bench_vs_torch.py build/vggcl [--batches 1 8] [--size 224] [--iters 5]
 
-On a GPU: --device names vggcl's OpenCL device and --torch-device cuda runs
-PyTorch there too, in float32 (TF32 off, so both do the same arithmetic;
-cuDNN's autotuner on).
+vggcl runs on the kind of device PyTorch runs on, checked: on the CPU (the
+default) its first CPU device unless --device names another, whatever
+$VGGCL_DEVICE or a GPU of the machine would give. On a GPU: --torch-device
+cuda runs PyTorch there, in float32 (TF32 off, so both do the same
+arithmetic; cuDNN's autotuner on), and vggcl on --device, else its default
+($VGGCL_DEVICE, else the first GPU), which must be a GPU.
 """
 import argparse
 import json
@@ -26,6 +29,8 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "weights"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_vs_peers import cpu_device, pocl_threads  # noqa: E402
 from export_torchvision import gap_model  # noqa: E402
 
 
@@ -49,7 +54,7 @@ def torch_ms(model, batch, size, iters, dev="cpu"):
 
 
 def vggcl_run(binary, batch, size, iters, threads, device):
-    env = dict(os.environ, POCL_MAX_PTHREAD_COUNT=str(threads))
+    env = pocl_threads(threads)
     cmd = [binary, "bench", "--random", "--batch", str(batch), "--size", str(size), "--iters", str(iters), "--json"]
     if device:
         cmd += ["--device", device]
@@ -65,9 +70,15 @@ def main():
     ap.add_argument("--iters", type=int, default=5)
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--threads", type=int, default=os.cpu_count())
-    ap.add_argument("--device", default=None, help="vggcl --device (default: vggcl's default)")
+    ap.add_argument("--device", default=None, help="vggcl --device (default: its first CPU device; with "
+                    "--torch-device cuda, vggcl's default)")
     ap.add_argument("--torch-device", default="cpu", help="where PyTorch runs: cpu (default) or cuda")
     a = ap.parse_args()
+    kind = "GPU" if a.torch_device.startswith("cuda") else "CPU"
+    if a.device is None and kind == "CPU":
+        a.device = cpu_device(a.vggcl)[0]
+    same_kind = [ln for ln in subprocess.run([a.vggcl, "devices"], capture_output=True, text=True, check=True)
+                 .stdout.splitlines() if len(ln.split()) > 3 and ln.split()[2] == kind]  # (vggcl's devices of it)
     torch.set_num_threads(a.threads)
     if a.torch_device.startswith("cuda"):
         torch.backends.cudnn.allow_tf32 = False
@@ -80,6 +91,9 @@ def main():
         for _ in range(a.rounds):
             best_t = min(best_t, torch_ms(model, batch, a.size, a.iters, a.torch_device))
             r = vggcl_run(a.vggcl, batch, a.size, a.iters, a.threads, a.device)
+            if not any(r["device"] in ln for ln in same_kind):  # (side by side: the same kind of device)
+                raise SystemExit(f"bench_vs_torch: vggcl ran on {r['device']}, not a {kind} device as PyTorch "
+                                 f"({a.torch_device}): give --device one")
             if r["ms_per_batch_median"] < best_v:
                 best_v, info = r["ms_per_batch_median"], r
         rows.append((batch, best_t, best_v, info))
