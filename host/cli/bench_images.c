@@ -17,6 +17,19 @@ static int count_only(void *user, const int *index, int nb, const float *x, int 
     return CLI_OK;
 }
 
+/* A pass over a zero batch of b images of h x w: the programs and workspace of that batch size made before the
+ * timed run (CLI_OK, or CLI_FAIL said). */
+static int warm_pass(vggcl_ctx *ctx, vggcl_model *model, int b, int h, int w)
+{
+    const int classes = vggcl_model_classes(model); /* (as the timed run: the logits made) */
+    float *x = calloc((size_t)b * 3 * h * w, sizeof *x), *y = classes ? malloc(sizeof *y * (size_t)b * classes) : NULL;
+    int rc = CLI_OK;
+    if (!x || (classes && !y)) rc = cli_error(CLI_FAIL, "out of host memory");
+    else if (vggcl_forward(ctx, model, x, b, h, w, y, NULL) != VGGCL_OK) rc = cli_error(CLI_FAIL, "%s", vggcl_message(ctx));
+    free(x), free(y);
+    return rc;
+}
+
 int cli_bench_images(vggcl_ctx *ctx, vggcl_model *model, const char *dir, const vggcl_preprocess *p, int batch,
                      int recursive, int threads, double progress_s, int json)
 {
@@ -44,6 +57,16 @@ int cli_bench_images(vggcl_ctx *ctx, vggcl_model *model, const char *dir, const 
         if ((rc = cli_run_batches(&job, files + at, n - at < batch ? n - at : batch, count_only, NULL, &failed)) !=
             CLI_OK)
             goto done;
+    /* the timed run's other batch sizes, on zeros (each size may have programs and workspace of its own, whose
+     * first use went into the timed run): a whole batch where the warm-up's was short of it (unreadable
+     * images), and the last batch where it is smaller */
+    int h = 0, w = 0;
+    const int sizes[2] = { n >= batch ? batch : 0, n % batch };
+    for (int k = 0; k < 2; k++) {
+        if (!sizes[k] || sizes[k] == warm.images || !warm.images) continue;
+        if (!h) cli_lead_size(ctx, p, files, n, &h, &w);
+        if (h > 0 && (rc = warm_pass(ctx, model, sizes[k], h, w)) != CLI_OK) goto done;
+    }
     job.stats = &st, job.progress_s = progress_s, job.quiet = 0; /* (the timed run names the unreadable ones) */
     if ((rc = cli_run_batches(&job, files, n, count_only, NULL, &failed)) != CLI_OK) goto done;
     if (!st.images) {
@@ -79,7 +102,7 @@ int cli_bench_images(vggcl_ctx *ctx, vggcl_model *model, const char *dir, const 
     } else {
         printf("device:        %s\n", vggcl_device_name(ctx));
         char *shown = cli_text(dir); /* (a newline in the name forged a line) */
-        printf("images:        %d from %s (%d unreadable), batch %d, %d decoding thread%s\n", st.images,
+        printf("images:        %d from %s (%d skipped), batch %d, %d decoding thread%s\n", st.images,
                shown ? shown : dir, failed, batch, st.threads, st.threads == 1 ? "" : "s");
         free(shown);
         printf("end to end:    %.2f images/s (%.1f ms)\n", e2e, st.wall_ms);
