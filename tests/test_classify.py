@@ -603,6 +603,18 @@ class Cam(unittest.TestCase):
         self.assertEqual(got.shape, want.shape)
         self.assertLessEqual(float(np.linalg.norm(got - want) / np.linalg.norm(want)), 1e-4)
 
+    def picture(self, up):
+        """The picture of an upsampled map, as the README says it is drawn: half torchvision's crop of the image,
+        half matplotlib's viridis (its 256 colours rounded to 8 bits; NaN and values below 0 as 0, above 1 as 1)."""
+        from matplotlib import cm
+        lut = np.round(np.array(cm.get_cmap("viridis").colors) * 255)
+        from torchvision import transforms
+        with Image.open(self.image) as im:  # (the preset's resize and crop, on the PIL image: 8 bits)
+            crop = np.asarray(transforms.CenterCrop(224)(transforms.Resize(256)(im.convert("RGB"))), np.float64)
+        t = np.nan_to_num(np.clip(up, 0, 1), nan=0.0).astype(np.float32)
+        k = np.minimum(np.floor(t * np.float32(256)), 255).astype(int)
+        return np.rint(0.5 * crop + 0.5 * lut[k]).astype(np.uint8)
+
     def test_compare_pool5(self):
         r = self.cam("--compare-pool5", self.image)
         self.assertEqual(r.returncode, 0, r.stderr)
@@ -613,6 +625,10 @@ class Cam(unittest.TestCase):
             np.testing.assert_allclose(np.load(self.d / f"photo.cam-{tag}-up.npy"), up, atol=1e-4)
         with Image.open(self.d / "photo.compare.png") as im:
             self.assertEqual(im.size, (448, 224))
+            pic = np.asarray(im.convert("RGB"))
+        for side, tag in enumerate(("keep", "drop")):  # pool5 kept on the left
+            np.testing.assert_array_equal(pic[:, side * 224:(side + 1) * 224],
+                                          self.picture(np.load(self.d / f"photo.cam-{tag}-up.npy")), tag)
 
     def test_compare_pool5_one_class(self):
         """The two maps compared are of one class: the top class of the setting the file is for (its pool5
