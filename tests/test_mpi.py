@@ -124,6 +124,12 @@ class Mpi(Folder):
         self.assertEqual(vggcl_lines(two.stderr.replace(str(o2), str(o1))), vggcl_lines(one.stderr))
         for name in ("l.npy", "t.npy"):
             np.testing.assert_array_equal(np.load(o2 / name), np.load(o1 / name))
+        # not a number of bytes: said, and the default used (atoll took "4M" for 4 bytes, unsaid)
+        bad = subprocess.run(["mpirun", "-n", "1", "-x", "VGGCL_MPI_CHUNK=4M", *args, ":", "-n", "1", *args],
+                             capture_output=True, text=True, env=ENV, timeout=600)
+        self.assertEqual((bad.returncode, bad.stdout), (one.returncode, one.stdout), bad.stderr)
+        self.assertEqual(vggcl_lines(bad.stderr)[0], "vggcl: VGGCL_MPI_CHUNK=4M is not a number of bytes above 0: the "
+                         "default, 4194304, is used")
         for chunk in ("100", "300"):
             self.train_heads(lambda cmd: subprocess.run(["mpirun", "-n", "1", "-x", f"VGGCL_MPI_CHUNK={chunk}", *cmd,
                                                          ":", "-n", "1", *cmd],

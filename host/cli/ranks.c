@@ -4,6 +4,7 @@
  * device, with its standard output, its messages and its arrays captured;
  * rank 0 gathers them and writes what one process would have written, in
  * the same order. Without MPI (or with one rank) everything here is a no-op. */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -197,8 +198,16 @@ int cli_ranks_begin(cli_ranks *r, const char *cmd, char ***files, int *n)
                                    "mpirun), or those variables were left by another launch", cmd, launched_size(),
                          launched_rank(), launcher_vars[pair][0], launcher_vars[pair][1], size);
     }
+    unsigned long long bytes = CHUNK;
     const char *chunk = getenv("VGGCL_MPI_CHUNK");
-    unsigned long long bytes = chunk && atoll(chunk) > 0 ? (unsigned long long)atoll(chunk) : CHUNK;
+    if (chunk) { /* (atoll took "4M" for 4 bytes: millions of messages, unsaid) */
+        char *end;
+        const unsigned long long v = isdigit((unsigned char)chunk[0]) ? strtoull(chunk, &end, 10) : 0;
+        if (v && !*end) bytes = v;
+        else if (r->rank == 0)
+            cli_error_here(CLI_FAIL, "VGGCL_MPI_CHUNK=%s is not a number of bytes above 0: the default, %zu, is used",
+                           chunk, CHUNK);
+    }
     MPI_Bcast(&bytes, 1, MPI_UNSIGNED_LONG_LONG, 0, MPI_COMM_WORLD); /* (every rank's buffers the same) */
     r->chunk = bytes < (size_t)INT_MAX ? (size_t)bytes : CHUNK;
     const char *local = getenv("OMPI_COMM_WORLD_LOCAL_RANK");
@@ -210,8 +219,8 @@ int cli_ranks_begin(cli_ranks *r, const char *cmd, char ***files, int *n)
     if (cli_ranks_same_list(r, cmd, *files, *n) != CLI_OK) return CLI_FAIL;
     char spec[32];
     snprintf(spec, sizeof spec, "%d/%d", r->rank, r->size);
-    int rank;
-    return cli_shard(cmd, spec, files, n, &r->lead, &r->n_lead, &r->n_after, &rank);
+    int rank; /* (every rank on: one out of memory here alone went to MPI_Finalize while the others waited for it) */
+    return cli_ranks_all_ok(r, cli_shard(cmd, spec, files, n, &r->lead, &r->n_lead, &r->n_after, &rank));
 #else
     (void)n; /* the commands that share a list of files take --shard, eval and train-head do not */
     return cli_error(CLI_USAGE, "%s: started as %d processes, but this vggcl was built without MPI "
