@@ -476,6 +476,7 @@ int cmd_train_head(int argc, char **argv)
     }
     rc = cli_ranks_finish(&ranks, NULL, local, &failed, &n_ok);
     if (rc == CLI_OK) rc = cli_ranks_gather_rows(&ranks, g.x, g.ok, ds.n, (size_t)g.copies * g.feats);
+    if (ranks.rank != 0) cli_close_models(&devs); /* (rank 0 trains alone: the others' devices given back meanwhile) */
     if (rc != CLI_OK || ranks.rank != 0) goto out;
     rc = CLI_FAIL;
     if (!val_dir && split_val(&ds, g.ok, val_split, o.seed, is_val) != CLI_OK) goto out;
