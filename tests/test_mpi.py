@@ -212,33 +212,45 @@ class Mpi(Folder):
                          two.stderr)
         self.assertEqual([ln for ln in vggcl_lines(two.stderr) if ln not in shown], vggcl_lines(one.stderr))
 
-    def test_one_rank_device_failing(self):
-        """The second rank's device fails in its first batch (VGGCL_FAULT given to that rank alone) while
-        the first rank finishes: the job fails with the device, batch and images named, no rank left
-        waiting, no output file, and the first rank's lines out as one process's would be before it."""
+    def device_failing(self, rank, batch):
+        """classify of 8 images in batches of 2 on 2 ranks, rank's device failing (VGGCL_FAULT given to that rank
+        alone) in batch (1 or 2) of its share: the run, after checking that the job failed with no output file."""
         out = self.d / "out"
-        out.mkdir()
+        out.mkdir(exist_ok=True)
         good = [p for p in sorted(self.images.iterdir()) if "broken" not in p.name][:8]
         images = self.d / "eight"
-        images.mkdir()
+        images.mkdir(exist_ok=True)
         for p in good:
             shutil.copy(p, images / p.name)
         args = [VGGCL, "classify", "--weights", str(self.weights), "--resize", "40", "--crop", "32", "--batch", "2",
                 "--logits-out", str(out / "l.npy"), "--tensor-out", str(out / "t.npy"), str(images)]
-        seen = None
-        for n in range(1, 200):  # the first enqueue that falls in the second rank's first batch
-            r = subprocess.run(["mpirun", "-n", "1", *args, ":", "-n", "1", "-x", f"VGGCL_FAULT=enqueue:{n}", *args],
-                               capture_output=True, text=True, env=ENV, timeout=600)
+        for n in range(1, 200):  # the first enqueue that falls in that batch
+            fault = ["-x", f"VGGCL_FAULT=enqueue:{n}", *args]
+            r = subprocess.run(["mpirun", "-n", "1", *(fault if rank == 0 else args), ":", "-n", "1",
+                                *(fault if rank == 1 else args)], capture_output=True, text=True, env=ENV, timeout=600)
             self.assertEqual(r.returncode, 1, r.stderr)
             self.assertEqual(list(out.iterdir()), [], "output left behind")
-            if "batch 1 of 2 of rank 1's share" in r.stderr:
-                seen = r
-                break
-        self.assertIsNotNone(seen, "no enqueue failure landed in the second rank's first batch")
-        self.assertIn(f"{good[4].name} to ", seen.stderr)
+            if f"batch {batch} of 2 of rank {rank}'s share" in r.stderr:
+                return r, [images / g.name for g in good]
+        self.fail(f"no enqueue failure landed in rank {rank}'s batch {batch}")
+
+    def test_one_rank_device_failing(self):
+        """The second rank's device fails in its first batch while the first rank finishes: the job fails with
+        the device, batch and images named, no rank left waiting, no output file, and the first rank's lines out
+        as one process's would be before it."""
+        seen, images = self.device_failing(1, 1)
+        self.assertIn(f"{images[4].name} to ", seen.stderr)
         self.assertIn("CL_", seen.stderr)
-        self.assertEqual([line.split(":")[0] for line in seen.stdout.splitlines()], [str(p) for p in
-                         [images / g.name for g in good[:4]]])
+        self.assertEqual([line.split(":")[0] for line in seen.stdout.splitlines()], [str(p) for p in images[:4]])
+
+    def test_first_rank_device_failing(self):
+        """The first rank's device fails in its second batch while the second rank finishes: the lines are the
+        first batch's alone, as one process's, which stops there (the second rank's lines followed, after a gap)."""
+        seen, images = self.device_failing(0, 2)
+        self.assertIn(f"{images[2].name} to ", seen.stderr)
+        self.assertEqual([line.split(":")[0] for line in seen.stdout.splitlines()], [str(p) for p in images[:2]])
+        self.assertEqual([ln for ln in vggcl_lines(seen.stderr) if "batch 2 of 2 of rank 0's share" not in ln], [],
+                         seen.stderr)
 
     def test_each_rank_its_own_device(self):
         """On a machine with two devices of one name (PoCL's CPU device listed twice, as a box's GPUs), the

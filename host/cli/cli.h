@@ -200,8 +200,11 @@ const char *cli_ranks_device(cli_ranks *r, const char *given);
 /* Captures stdout and stderr, and points the output arrays at temporary files. */
 int cli_ranks_capture(cli_ranks *r, const char **logits_out, const char **tensor_out);
 /* Rank 0 writes every rank's text in order and gathers the arrays into the
- * real outputs; failed and ok become the totals, and the exit code the worst. */
-int cli_ranks_finish(cli_ranks *r, vggcl_ctx *ctx, int rc, int *failed, int *ok);
+ * real outputs; failed and ok become the totals, and the exit code the worst.
+ * stopped: this rank's share ended at a failure before its last image (a
+ * device, a write): one process stops there, so the ranks after the first
+ * such rank print nothing. */
+int cli_ranks_finish(cli_ranks *r, vggcl_ctx *ctx, int rc, int stopped, int *failed, int *ok);
 void cli_ranks_end(cli_ranks *r);
 /* Rank 0 gets every rank's share of n rows of row_floats and of their n flags (ok), the shares being
  * the contiguous runs of cli_ranks_begin: on rank 0, rows and ok hold all n, its own share in

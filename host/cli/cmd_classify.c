@@ -215,7 +215,7 @@ static int print_batch(void *user, const int *index, int nb, const float *x, int
 int cmd_classify(int argc, char **argv)
 {
     char **files = NULL;
-    int n_files = 0, rc, top, batch, finished = 0;
+    int n_files = 0, rc, top, batch, finished = 0, stopped = 0;
     cli_args a;
     cli_ranks ranks = CLI_RANKS_INIT;
     vggcl_preprocess p;
@@ -291,7 +291,7 @@ int cmd_classify(int argc, char **argv)
     cli_lead_size(ctx, &p, ranks.lead, ranks.n_lead, &h, &w);
     const cli_batch_job job = { ctx, model, &p, batch, 0, 1, 0, progress_s, threads, NULL, devs.n, devs.ctx,
                                 devs.model, &ranks, 0, h, w, 0, 0 };
-    if ((rc = cli_run_batches(&job, files, n_files, print_batch, &res, &failed)) != CLI_OK) goto out;
+    if ((stopped = (rc = cli_run_batches(&job, files, n_files, print_batch, &res, &failed)) != CLI_OK)) goto out;
     /* all outputs or none: both made durable, then named (an earlier run's kept where one cannot be written) */
     rc = CLI_FAIL;
     if (!res.ok && shard) { /* a share with no images read (--shard): empty arrays, to concatenate */
@@ -303,7 +303,7 @@ int cmd_classify(int argc, char **argv)
     vggcl_npy_writer *staged[2] = { res.x, res.logits };
     res.x = res.logits = NULL;
     if (cli_name_all(wctx, staged, (const char *const[]){ tensor_out, logits_out }, 2, 1) != CLI_OK) goto out;
-    rc = cli_ranks_finish(&ranks, wctx, CLI_OK, &failed, &res.ok);
+    rc = cli_ranks_finish(&ranks, wctx, CLI_OK, 0, &failed, &res.ok);
     finished = 1;
     if (rc == CLI_OK && failed) {
         rc = CLI_FAIL;
@@ -311,7 +311,7 @@ int cmd_classify(int argc, char **argv)
             cli_error(CLI_FAIL, "%d of %d images were skipped; %d classified", failed, ranks.total, res.ok);
     }
 out:
-    if (!finished) rc = cli_ranks_finish(&ranks, wctx, rc, &failed, &res.ok);
+    if (!finished) rc = cli_ranks_finish(&ranks, wctx, rc, stopped, &failed, &res.ok);
     for (int i = 0; i < l.n; i++) free(l.names[i]);
     free(l.names);
     vggcl_npy_writer_close(wctx, res.logits, 0); /* after a failure: nothing left behind */

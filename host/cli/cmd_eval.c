@@ -269,7 +269,7 @@ int cmd_eval(int argc, char **argv)
     vggcl_model *model = NULL;
     cli_ranks ranks = CLI_RANKS_INIT;
     tally t = { 0 };
-    int *folder_class = NULL, *truth = NULL, failed = 0, n_ok = 0;
+    int *folder_class = NULL, *truth = NULL, failed = 0, n_ok = 0, stopped = 0; /* (stopped: in its images) */
     char **names = NULL, (*buf)[24] = NULL;
     /* under mpirun each rank evaluates a contiguous run of the list and the tallies add up on rank 0. Past the
      * start, every rank goes through cli_ranks_finish, whatever happened before: messages that every rank has
@@ -304,9 +304,9 @@ int cmd_eval(int argc, char **argv)
         cli_lead_size(ctx, &p, ds.files, lo, &h, &w);
         const cli_batch_job job = { ctx, model, &p, batch, 0, 1, 0, progress_s, threads, NULL, devs.n, devs.ctx,
                                     devs.model, &ranks, 0, h, w, 0, 1 };
-        local = cli_run_batches(&job, ds.files + lo, hi - lo, count, &t, &failed);
+        stopped = (local = cli_run_batches(&job, ds.files + lo, hi - lo, count, &t, &failed)) != CLI_OK;
     }
-    rc = cli_ranks_finish(&ranks, NULL, local, &failed, &n_ok);
+    rc = cli_ranks_finish(&ranks, NULL, local, stopped, &failed, &n_ok);
     if (rc == CLI_OK) rc = cli_ranks_sum(&ranks, t.confusion, (size_t)C * C);
     if (rc == CLI_OK) rc = cli_ranks_sum(&ranks, t.topk, (size_t)C);
     if (rc == CLI_OK) rc = cli_ranks_sum(&ranks, &t.n, 1);

@@ -119,7 +119,8 @@ int cmd_preprocess(int argc, char **argv)
     if (rc == CLI_OK) cli_lead_size(ctx, &p, ranks.lead, ranks.n_lead, &h, &w);
     /* batches of 8 only set how far the decoding threads work ahead */
     const cli_batch_job job = { ctx, NULL, &p, 8, 0, 0, 0, progress_s, threads, NULL, 1, NULL, NULL, &ranks, 1, h, w, 0, 0 };
-    if (rc == CLI_OK) rc = cli_run_batches(&job, files, n_files, append_batch, &t, &failed);
+    int stopped = 0; /* (in its images; not for the unreadable ones: every one is named, then the run fails) */
+    if (rc == CLI_OK) stopped = (rc = cli_run_batches(&job, files, n_files, append_batch, &t, &failed)) != CLI_OK;
     if (rc == CLI_OK && failed) rc = CLI_FAIL; /* (each was named) */
     if (rc == CLI_OK && !n_files && ranks.size < 2) { /* a share with no images (--shard): an empty tensor */
         if (!h) cli_lead_size(ctx, &p, cli_ranks_after(&ranks), ranks.n_after, &h, &w); /* (as one process) */
@@ -129,7 +130,7 @@ int cmd_preprocess(int argc, char **argv)
     if (t.w && vggcl_npy_writer_close(ctx, t.w, rc == CLI_OK) != VGGCL_OK && rc == CLI_OK)
         rc = cli_error(CLI_FAIL, "%s", vggcl_message(ctx));
     ok = n_files - failed;
-    rc = cli_ranks_finish(&ranks, ctx, rc, &failed, &ok);
+    rc = cli_ranks_finish(&ranks, ctx, rc, stopped, &failed, &ok);
     long size[3] = { t.h, t.wd, t.h > 0 }; /* the images' size, from a rank that had some */
     cli_ranks_sum(&ranks, size, 3);
     if (ranks.rank == 0 && failed)

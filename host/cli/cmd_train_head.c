@@ -434,7 +434,7 @@ int cmd_train_head(int argc, char **argv)
     cli_ranks ranks = CLI_RANKS_INIT;
     split s = { 0 };
     char *is_val = NULL;
-    int failed = 0;
+    int failed = 0, stopped = 0; /* (stopped: in its images) */
     int threads;
     double progress_s;
     if (cli_decode_args("train-head", &a, &threads, &progress_s)) {
@@ -472,9 +472,9 @@ int cmd_train_head(int argc, char **argv)
         const cli_batch_job job = { ctx, model, &p, batch, flip, 0, 1, progress_s, threads, NULL, devs.n, devs.ctx,
                                     devs.model, &ranks, 0, h, w, 0, 0 };
         g.files = ds.files + lo;
-        local = cli_run_batches(&job, ds.files + lo, hi - lo, collect, &g, &failed);
+        stopped = (local = cli_run_batches(&job, ds.files + lo, hi - lo, collect, &g, &failed)) != CLI_OK;
     }
-    rc = cli_ranks_finish(&ranks, NULL, local, &failed, &n_ok);
+    rc = cli_ranks_finish(&ranks, NULL, local, stopped, &failed, &n_ok);
     if (rc == CLI_OK) rc = cli_ranks_gather_rows(&ranks, g.x, g.ok, ds.n, (size_t)g.copies * g.feats);
     if (ranks.rank != 0) cli_close_models(&devs); /* (rank 0 trains alone: the others' devices given back meanwhile) */
     if (rc != CLI_OK || ranks.rank != 0) goto out;

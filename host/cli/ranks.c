@@ -447,7 +447,7 @@ static int same_on_all(int fd, int named_images, void *chunk, size_t room)
 }
 #endif
 
-int cli_ranks_finish(cli_ranks *r, vggcl_ctx *ctx, int rc, int *failed, int *ok)
+int cli_ranks_finish(cli_ranks *r, vggcl_ctx *ctx, int rc, int stopped, int *failed, int *ok)
 {
     if (r->size < 2) return rc;
 #ifdef VGGCL_MPI
@@ -462,15 +462,17 @@ int cli_ranks_finish(cli_ranks *r, vggcl_ctx *ctx, int rc, int *failed, int *ok)
                                  "%s (TMPDIR): is it full?", r->rank, tmp && *tmp ? tmp : "/tmp");
     }
     /* the text in rank order: stdout, then the messages (skipped images); messages every rank has
-     * alike, rank 0's alone */
+     * alike, rank 0's alone; nothing from the ranks after the first that stopped */
     void *chunk;
     if (!alloc_on_all(r->chunk, 1, &chunk)) {
         rc = r->rank == 0 ? cli_error(CLI_FAIL, "out of host memory on a rank gathering the ranks' output") : CLI_FAIL;
     }
     const int once = chunk && same_on_all(r->err_fd, *failed > 0, chunk, r->chunk);
+    int first = stopped ? r->rank : r->size; /* the first rank that stopped: one process's output ends in it */
+    MPI_Allreduce(MPI_IN_PLACE, &first, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
     for (int k = 0; k < 2 && chunk; k++) {
         int bad;
-        const int fd = k ? (once && r->rank ? -1 : r->err_fd) : r->out_fd;
+        const int fd = r->rank > first ? -1 : k ? (once && r->rank ? -1 : r->err_fd) : r->out_fd;
         const int got = stream_parts(r, fd, 0, 1, chunk, write_text, k ? stderr : stdout, &bad);
         /* (a full disk under standard output shows when it is flushed: then no array is written either) */
         errno = 0;
@@ -504,7 +506,7 @@ int cli_ranks_finish(cli_ranks *r, vggcl_ctx *ctx, int rc, int *failed, int *ok)
     }
     if (rc == CLI_OK) rc = merged;
 #else
-    (void)ctx, (void)failed, (void)ok; /* one rank without MPI: nothing to merge */
+    (void)ctx, (void)stopped, (void)failed, (void)ok; /* one rank without MPI: nothing to merge */
 #endif
     return rc;
 }
