@@ -260,7 +260,6 @@ done:
 int cmd_cam(int argc, char **argv)
 {
     int n_files = 0, rc, failed = 0, made = 0, klass = -1;
-    int stopped = 0; /* a failure other than an unreadable image (the device, a write): the run stops */
     char **files = NULL;
     cli_args a;
     cli_ranks ranks = CLI_RANKS_INIT;
@@ -333,6 +332,7 @@ int cmd_cam(int argc, char **argv)
      * (its metadata's pool5, else kept), whose map is made first */
     const char *made_for = vggcl_model_metadata(models[0], "vggcl.pool5");
     const int first = compare && made_for && !strcmp(made_for, "drop");
+    int stopped = 0; /* a failure other than an unreadable image (the device, a write): the run stops */
     for (int i = 0; i < n_files && !stopped; i++) {
         unsigned char *rgb = NULL, *pic = NULL;
         float *t = NULL;
@@ -401,7 +401,9 @@ int cmd_cam(int argc, char **argv)
     }
     rc = failed ? CLI_FAIL : CLI_OK; /* (said below, with every rank's count) */
 out:
-    rc = cli_ranks_finish(&ranks, ctx, rc, stopped, &failed, &made);
+    /* (0: each rank writes its own images' files, so the shares after one that stopped are drawn all the same
+     * and their lines name what they wrote) */
+    rc = cli_ranks_finish(&ranks, ctx, rc, 0, &failed, &made);
     if (failed && ranks.rank == 0) cli_error(CLI_FAIL, "%d of %d images failed", failed, ranks.total);
     vggcl_model_free(models[0]);
     vggcl_model_free(models[1]);
