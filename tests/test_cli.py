@@ -803,7 +803,15 @@ class Cli(unittest.TestCase):
         (kdir / "winograd_packed.cl").write_text((ROOT / "kernels" / "winograd_packed.cl").read_text() +
                                                  "\nvoid broken(void) { undefined_symbol = 1; }\n")
         self.fails(self.run_args(), 1, "layer features.0", "clBuildProgram", "CL_BUILD_PROGRAM_FAILURE",
-                   "build log", "undefined_symbol", env={"VGGCL_KERNEL_DIR": str(kdir)})
+                   "build log", "undefined_symbol", f"{kdir}/winograd_packed.cl on ",  # (the folder built from)
+                   env={"VGGCL_KERNEL_DIR": str(kdir)})
+        # a log past the message's room: cut there, said, and the whole of it logged (it stopped mid-line)
+        (kdir / "winograd_packed.cl").write_text((ROOT / "kernels" / "winograd_packed.cl").read_text() +
+                                                 "\nvoid broken(void) {" + " ".join(f"undefined_{i} = 1;" for i in
+                                                                                    range(400)) + "}\n")
+        r = self.fails(self.run_args(), 1, "the build log is cut here; the whole log went to the log function",
+                       env={"VGGCL_KERNEL_DIR": str(kdir)})
+        self.assertIn("undefined_399", r.stderr)
         (kdir / "gap.cl").unlink()
         (kdir / "winograd_packed.cl").write_text((ROOT / "kernels" / "winograd_packed.cl").read_text())
         self.fails(self.run_args(), 1, "gap.cl", "cannot be opened", env={"VGGCL_KERNEL_DIR": str(kdir)})
@@ -815,7 +823,7 @@ class Cli(unittest.TestCase):
             "buffer:1": ("layer features.0", "clCreateBuffer", "CL_MEM_OBJECT_ALLOCATION_FAILURE"),
             "buffer:12": ("forward pass: workspace for", "clCreateBuffer", "CL_MEM_OBJECT_ALLOCATION_FAILURE"),
             "build:2": ("layer ", "clBuildProgram", "CL_BUILD_PROGRAM_FAILURE"),
-            "kernel:1": ("layer features.0", "clCreateKernel", "CL_INVALID_KERNEL_NAME"),
+            "kernel:1": ("layer features.0", ": kernel ", " of kernels/", "clCreateKernel", "CL_INVALID_KERNEL_NAME"),
             "enqueue:1": ("layer features.0", "weights: clEnqueueMapBuffer", "CL_OUT_OF_RESOURCES"),
             "enqueue:2": ("layer features.0", "weights: clEnqueueUnmapMemObject", "CL_OUT_OF_RESOURCES"),
         }

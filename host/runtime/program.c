@@ -81,8 +81,8 @@ static vggcl_status get_program(vggcl_ctx *ctx, int which, const char *defines, 
         return vggcl__fail(ctx, VGGCL_ERR_ARG, "%s: kernel options too long: %s", layer, defines);
     snprintf(options, sizeof options, "%s%s %s%s", base_options, ctx->is_cpu ? " -DVGGCL_CPU" : "",
              progs[which].options, defines);
-    snprintf(where, sizeof where, "%s: kernels/%s on %s", layer, file, ctx->device_name);
-    const char *dir = getenv("VGGCL_KERNEL_DIR");
+    const char *dir = getenv("VGGCL_KERNEL_DIR"); /* (named in the messages: the source built is that folder's) */
+    snprintf(where, sizeof where, "%s: %s/%s on %s", layer, dir && *dir ? dir : "kernels", file, ctx->device_name);
     const char *src;
     if (dir && *dir) {
         st = read_override(ctx, dir, file, &owned);
@@ -132,6 +132,11 @@ static vggcl_status get_program(vggcl_ctx *ctx, int which, const char *defines, 
         st = vggcl__fail(ctx, VGGCL_ERR_DEVICE,
                          "%s: clBuildProgram -> %s (%d), options \"%s\"; build log:\n%s", where,
                          vggcl__cl_error_name(err), (int)err, options, log ? log : "(none)");
+        if (log && strlen(ctx->msg) + 1 >= sizeof ctx->msg) { /* (the message's room cut the log: said; the whole logged) */
+            static const char cut[] = "\n... (the build log is cut here; the whole log went to the log function)";
+            memcpy(ctx->msg + sizeof ctx->msg - sizeof cut, cut, sizeof cut);
+            if (ctx->log) ctx->log(ctx->log_user, log);
+        }
         goto fail;
     }
     ctx->cache_misses++;
@@ -201,7 +206,13 @@ vggcl_status vggcl__kernel_v(vggcl_ctx *ctx, int which, const char *defines, con
     ctx->kernels = grown;
     cl_kernel k = (err = vggcl__fault(ctx, "clCreateKernel")) == CL_SUCCESS
                       ? clCreateKernel(prog, kernel_table[which].name, &err) : NULL;
-    CL_CHECK_RET(clCreateKernel, err);
+    if (err != CL_SUCCESS) { /* (which kernel of which file: the layer alone did not say) */
+        const char *dir = getenv("VGGCL_KERNEL_DIR");
+        char at[1024];
+        snprintf(at, sizeof at, "%s: kernel %s of %s/%s%s%s", where, kernel_table[which].name, dir && *dir ? dir : "kernels",
+                 progs[kernel_table[which].prog].file, *defines ? ", options " : "", defines);
+        return vggcl__cl_fail(ctx, at, "clCreateKernel", err);
+    }
     size_t limit = 0;
     CL_CHECK(clGetKernelWorkGroupInfo, (k, ctx->device, CL_KERNEL_WORK_GROUP_SIZE, sizeof limit, &limit, NULL));
     if (!limit || limit > ctx->max_wg) limit = ctx->max_wg;
