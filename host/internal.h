@@ -115,6 +115,7 @@ struct vggcl_ctx {
     vggcl_log_fn log;                      /* vggcl_set_log */
     void *log_user;
     int told_compiling;                    /* the log heard of a compile from source */
+    int told_cache_write;                  /* ... and of a cache entry that could not be written */
     int told_cache;                        /* the log heard that the cache folder is not used */
     int told_entry;                        /* the log heard of a cache entry refused */
     int told_tune;                         /* the log heard that the tuning table is not used */

@@ -606,8 +606,8 @@ class Cam(unittest.TestCase):
     def picture(self, up):
         """The picture of an upsampled map, as the README says it is drawn: half torchvision's crop of the image,
         half matplotlib's viridis (its 256 colours rounded to 8 bits; NaN and values below 0 as 0, above 1 as 1)."""
-        from matplotlib import cm
-        lut = np.round(np.array(cm.get_cmap("viridis").colors) * 255)
+        import matplotlib
+        lut = np.round(np.array(matplotlib.colormaps["viridis"].colors) * 255)
         from torchvision import transforms
         with Image.open(self.image) as im:  # (the preset's resize and crop, on the PIL image: 8 bits)
             crop = np.asarray(transforms.CenterCrop(224)(transforms.Resize(256)(im.convert("RGB"))), np.float64)

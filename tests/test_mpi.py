@@ -128,8 +128,8 @@ class Mpi(Folder):
         bad = subprocess.run(["mpirun", "-n", "1", "-x", "VGGCL_MPI_CHUNK=4M", *args, ":", "-n", "1", *args],
                              capture_output=True, text=True, env=ENV, timeout=600)
         self.assertEqual((bad.returncode, bad.stdout), (one.returncode, one.stdout), bad.stderr)
-        self.assertEqual(vggcl_lines(bad.stderr)[0], "vggcl: VGGCL_MPI_CHUNK=4M is not a number of bytes above 0: the "
-                         "default, 4194304, is used")
+        self.assertEqual(vggcl_lines(bad.stderr)[0], "vggcl: VGGCL_MPI_CHUNK=4M is not a number of bytes from 1 to "
+                         "2147483646: the default, 4194304, is used")
         for chunk in ("100", "300"):
             self.train_heads(lambda cmd: subprocess.run(["mpirun", "-n", "1", "-x", f"VGGCL_MPI_CHUNK={chunk}", *cmd,
                                                          ":", "-n", "1", *cmd],
@@ -188,7 +188,7 @@ class Mpi(Folder):
             self.assertEqual(runs[1].stdout, runs[0].stdout, fmt)
             self.assertEqual(vggcl_lines(runs[1].stderr), vggcl_lines(runs[0].stderr), fmt)
             if fmt == "text":  # both classes' images counted, from both ranks
-                self.assertIn("10 images, 5 classes (1 unreadable, skipped)", runs[0].stdout)
+                self.assertIn("10 images, 5 classes (1 skipped)", runs[0].stdout)
         for name in "cdef":  # six folders for five classes
             (data / name).mkdir()
             shutil.copy(data / "a" / "0.png", data / name / "0.png")
@@ -419,7 +419,7 @@ class Mpi(Folder):
         ev = ["eval", "--weights", str(self.weights), "--data", str(data), "--resize", "30", "--no-crop"]
         runs = [subprocess.run(launch + [VGGCL, *ev], capture_output=True, text=True, env=ENV, timeout=600)
                 for launch in ([], ["mpirun", "-n", "2", "--oversubscribe"])]
-        self.assertIn("5 images, 5 classes (1 unreadable, skipped)", runs[0].stdout)  # (b/0.png)
+        self.assertIn("5 images, 5 classes (1 skipped)", runs[0].stdout)  # (b/0.png)
         self.assertEqual((runs[1].returncode, runs[1].stdout, vggcl_lines(runs[1].stderr)),
                          (runs[0].returncode, runs[0].stdout, vggcl_lines(runs[0].stderr)))
         # a share with none of the images: its empty tensor has the list's size (the shards concatenate), also

@@ -556,6 +556,15 @@ class Eval(unittest.TestCase):
                 conf = np.zeros((3, 3), int)
                 conf[0, p] = conf[1, p] = 1
                 self.assertEqual((got["n"], got["skipped"], got["confusion"]), (2, 2, conf.tolist()))
+            r = subprocess.run([VGGCL, "eval", "--weights", weights, "--data", d / "data", "--resize", "32", "--crop",
+                                "32", "--mean", "0,0,0", "--std", "1,1,1"], capture_output=True, text=True, timeout=600)
+            self.assertIn("2 images, 3 classes (2 skipped)", r.stdout)  # (it said "unreadable" of them)
+            for c in ("a", "b"):  # none left to score
+                (d / "data" / c / "0black.png").unlink()
+            r = subprocess.run([VGGCL, "eval", "--weights", weights, "--data", d / "data", "--resize", "32", "--crop",
+                                "32", "--mean", "0,0,0", "--std", "1,1,1"], capture_output=True, text=True, timeout=600)
+            self.assertEqual(r.returncode, 1, r.stderr)
+            self.assertIn("none of the 2 images could be scored (each skipped, named above)", r.stderr)
 
     def test_many_classes_json(self):
         """A head of 3000 classes: the JSON report's confusion matrix (9 million counts) is written row by row,

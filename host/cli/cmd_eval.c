@@ -27,8 +27,9 @@ static const cli_command command = {
     "images, predicted, precision, recall, top-1, top-k and the confusion row, and a\n"
     "last row 'all'. Preprocessing\n"
     "follows the model's metadata unless the options say otherwise. An unreadable\n"
-    "image (or, with --no-crop, one that preprocesses to another size than the first)\n"
-    "is named and skipped; the exit status is then 1.\n",
+    "image (or, with --no-crop, one that preprocesses to another size than the first,\n"
+    "or one whose logits are not finite: weights that overflow float32 on it) is\n"
+    "named and skipped; the exit status is then 1.\n",
     options, { cli_device_options, cli_net_options, cli_preprocess_options, cli_decode_options },
 };
 
@@ -135,7 +136,7 @@ static int report(const tally *t, char **names, const char *format, int skipped)
         putchar('\n');
     } else {
         printf("%ld images, %d classes", t->n, C);
-        if (skipped) printf(" (%d unreadable, skipped)", skipped);
+        if (skipped) printf(" (%d skipped)", skipped);
         printf("\ntop-1 %.4f (%ld/%ld)  top-%d %.4f (%ld/%ld)\n\n", ratio(right, t->n), right, t->n, t->k,
                ratio(in_k, t->n), in_k, t->n);
         name_column("class", width);
@@ -312,7 +313,7 @@ int cmd_eval(int argc, char **argv)
     if (rc == CLI_OK) rc = cli_ranks_sum(&ranks, &t.n, 1);
     if (rc != CLI_OK || ranks.rank != 0) goto out;
     if (t.n == 0) {
-        rc = cli_error(CLI_FAIL, "%s: none of the %d images could be read", data, ds.n);
+        rc = cli_error(CLI_FAIL, "%s: none of the %d images could be scored (each skipped, named above)", data, ds.n);
         goto out;
     }
     if ((rc = report(&t, names, format, failed)) != CLI_OK) goto out;

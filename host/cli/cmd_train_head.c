@@ -277,7 +277,8 @@ static int train_and_write(vggcl_ctx *ctx, const split *s, const cli_dataset *ds
         goto done;
     }
     if (features && commit_features(ctx, features, staged, 1) != CLI_OK) {
-        vggcl_remove_output(out); /* (all or none) */
+        /* (said; the model is kept: it replaced the one before, which may have been the trunk itself) */
+        cli_error(CLI_FAIL, "%s was written; the features were not", out);
         goto done;
     }
     char *shown = cli_text(out); /* (a newline in the name forged a line) */

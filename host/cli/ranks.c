@@ -203,10 +203,10 @@ int cli_ranks_begin(cli_ranks *r, const char *cmd, char ***files, int *n)
     if (chunk) { /* (atoll took "4M" for 4 bytes: millions of messages, unsaid) */
         char *end;
         const unsigned long long v = isdigit((unsigned char)chunk[0]) ? strtoull(chunk, &end, 10) : 0;
-        if (v && !*end) bytes = v;
+        if (v && !*end && v < (unsigned long long)INT_MAX) bytes = v;
         else if (r->rank == 0)
-            cli_error_here(CLI_FAIL, "VGGCL_MPI_CHUNK=%s is not a number of bytes above 0: the default, %zu, is used",
-                           chunk, CHUNK);
+            cli_error_here(CLI_FAIL, "VGGCL_MPI_CHUNK=%s is not a number of bytes from 1 to %d: the default, %zu, is "
+                           "used", chunk, INT_MAX - 1, CHUNK);
     }
     MPI_Bcast(&bytes, 1, MPI_UNSIGNED_LONG_LONG, 0, MPI_COMM_WORLD); /* (every rank's buffers the same) */
     r->chunk = bytes < (size_t)INT_MAX ? (size_t)bytes : CHUNK;

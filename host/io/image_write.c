@@ -88,7 +88,7 @@ void vggcl_cam_upsample(const float *cam, int mh, int mw, float *out, int h, int
         out[i] = isnan(out[i]) ? out[i] : hi > lo ? (float)(((double)out[i] - lo) / ((double)hi - lo)) : 0.0f;
 }
 
-/* matplotlib's viridis, its 256 colours rounded to 8 bits (matplotlib.cm.get_cmap("viridis").colors * 255) */
+/* matplotlib's viridis, its 256 colours rounded to 8 bits (matplotlib.colormaps["viridis"].colors * 255) */
 static const unsigned char viridis[256][3] = {
     { 68, 1, 84 }, { 68, 2, 86 }, { 69, 4, 87 }, { 69, 5, 89 }, { 70, 7, 90 }, { 70, 8, 92 },
     { 70, 10, 93 }, { 70, 11, 94 }, { 71, 13, 96 }, { 71, 14, 97 }, { 71, 16, 99 }, { 71, 17, 100 },

@@ -254,8 +254,9 @@ void vggcl__cache_store(vggcl_ctx *ctx, const char *src, const char *options, cl
     entry_header *hd = malloc(sizeof *hd + size);
     unsigned char *bins[1] = { bin };
     if (hd && clGetProgramInfo(prog, CL_PROGRAM_BINARIES, sizeof bins, bins, NULL) == CL_SUCCESS) {
-        /* best effort: a cache that cannot be written means a build from source next time; the
-         * context's message is kept (the build succeeded) */
+        /* best effort: a cache that cannot be written means a build from source next time, which the log
+         * hears of once (the folder's check before the compile cannot see a full disk); the context's
+         * message is kept (the build succeeded) */
         char msg[sizeof ctx->msg];
         memset(hd, 0, sizeof *hd);
         memcpy(hd->magic, ENTRY_MAGIC, sizeof hd->magic);
@@ -265,7 +266,13 @@ void vggcl__cache_store(vggcl_ctx *ctx, const char *src, const char *options, cl
         hd->sum = checksum(bin, size);
         memcpy(hd + 1, bin, size);
         memcpy(msg, ctx->msg, sizeof msg);
-        vggcl__cache_write(ctx, path, hd, sizeof *hd + size);
+        if (vggcl__cache_write(ctx, path, hd, sizeof *hd + size) != VGGCL_OK && ctx->log && !ctx->told_cache_write) {
+            char note[sizeof ctx->msg + 128];
+            snprintf(note, sizeof note, "a compiled program was not cached (%s): the next run compiles it again",
+                     ctx->msg);
+            ctx->told_cache_write = 1;
+            ctx->log(ctx->log_user, note);
+        }
         memcpy(ctx->msg, msg, sizeof msg);
     }
     free(hd);
