@@ -1442,6 +1442,17 @@ class Bench(unittest.TestCase):
         third = json.loads(self.bench(*args).stdout)
         self.assertEqual(third["programs_compiled"], 1)
         self.assertNotEqual(files[0].read_bytes(), b"not a program binary")
+        # an entry that cannot be written (a folder at its name): said once, the run as it was (each run compiled
+        # again, unsaid)
+        files[0].unlink()
+        files[0].mkdir()
+        fourth = self.bench(*args)
+        self.assertEqual(fourth.returncode, 0, fourth.stderr)
+        self.assertEqual(json.loads(fourth.stdout)["programs_compiled"], 1)
+        self.assertEqual(len([ln for ln in fourth.stderr.splitlines() if "a compiled program was not cached (" in ln
+                              and str(files[0]) in ln and ln.endswith(": the next run compiles it again")]), 1,
+                         fourth.stderr)
+        files[0].rmdir()
         # every entry corrupt: a pass rebuilds them and computes what the reference backend does
         for f in files:
             f.write_bytes(b"not a program binary")
