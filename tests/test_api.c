@@ -496,6 +496,8 @@ START_TEST(test_device_index)
         unsetenv("VGGCL_FAULT");
         const vggcl_status st = vggcl_select_device(ctx, "0");
         const int fired = ctx->fault_fired;
+        if (fired && (strstr(vggcl_message(ctx), "clCreateContext") || strstr(vggcl_message(ctx), "clCreateCommandQueue")))
+            ck_assert_msg(!strncmp(vggcl_message(ctx), "opening the OpenCL device 0 (", 29), "%s", vggcl_message(ctx));
         ck_assert_msg(fired ? st != VGGCL_OK && vggcl_device_index(ctx) == -1 : st == VGGCL_OK && vggcl_device_index(ctx) == 0,
                       "VGGCL_FAULT=%s: status %d, index %d", spec, st, vggcl_device_index(ctx));
         vggcl_ctx_free(ctx);

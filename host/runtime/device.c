@@ -148,8 +148,8 @@ static vggcl_status enumerate_unlocked(vggcl_ctx *ctx, dev_entry **list, int *co
         free(devs);
         devs = calloc(nd, sizeof *devs);
         dev_entry *grown = realloc(out, (n + nd) * sizeof *out);
+        if (grown) out = grown; /* (before the check: with devs not made, out was freed twice where it had moved) */
         if (!devs || !grown) { st = vggcl__fail(ctx, VGGCL_ERR_NOMEM, "out of host memory"); goto fail; }
-        out = grown;
         CL_CHECK(clGetDeviceIDs, (plats[p], CL_DEVICE_TYPE_ALL, nd, devs, NULL));
         for (cl_uint d = 0; d < nd; d++) {
             dev_entry *e = &out[n];
@@ -379,6 +379,10 @@ vggcl_status vggcl_select_device(vggcl_ctx *ctx, const char *spec)
         vggcl__fail_around(ctx, VGGCL_ERR_NO_DEVICE, "", after);
     }
     if (i < 0) { st = VGGCL_ERR_NO_DEVICE; goto fail; }
+    char opening[320]; /* (which of several: --device all opens each) */
+    snprintf(opening, sizeof opening, "%s %d (%d:%d, %s)", where, list[i].info.index, list[i].info.platform,
+             list[i].info.device, list[i].info.name);
+    where = opening;
     ctx->platform = list[i].platform;
     ctx->device = list[i].device;
     ctx->max_alloc = list[i].info.max_alloc;
