@@ -315,6 +315,8 @@ class Export(unittest.TestCase):
                 mod.running_mean.uniform_(-0.5, 0.5), mod.running_var.uniform_(0.5, 2)
         err, said = self.check(bn, bn.state_dict())
         self.assertIn("vgg11_bn (state_dict), GAP head, pool5 keep, 3 classes", said)
+        sync = nn.SyncBatchNorm.convert_sync_batchnorm(copy.deepcopy(bn)).eval()  # (refused: not a BatchNorm2d)
+        self.check(bn, sync)
         save_file(m.state_dict(), self.d / "in.safetensors")  # safetensors in, with the names torch gives
         rc, err, said = self.export("--state-dict", self.d / "in.safetensors", "--out", self.d / "o.safetensors")
         self.assertEqual(rc, 0, err)
@@ -423,6 +425,10 @@ class Export(unittest.TestCase):
         err, said = self.check(identity, identity)
         self.assertIn("pool5 drop", said)
         self.assertNotIn("does not say", err)
+        after = gap_model("vgg11", 4, "keep", seed=3)  # (a Dropout after pool5: the file said drop, other logits)
+        after.features = nn.Sequential(*after.features, nn.Dropout())
+        err, said = self.check(after.eval(), after)
+        self.assertIn("pool5 keep", said)
         err, said = self.check(m, m.state_dict(), "--pool5", "drop")
         self.assertNotIn("does not say", err)
         err, _ = self.check(gap_model("vgg11", 4, "keep", seed=3), gap_model("vgg11", 4, "keep", seed=3).state_dict())
@@ -432,6 +438,23 @@ class Export(unittest.TestCase):
         self.assertEqual(rc, 1)
         self.assertIn("--pool5 keep, but the model's features end without a max pool", err)
         self.assertFalse((self.d / "no.st").exists())
+
+    def test_dtype_range(self):
+        """A value past --dtype's range is refused naming the tensor, no file written (F16 wrote inf, exit 0,
+        and vggcl refused the file)."""
+        m = gap_model("vgg11", 5, "keep", seed=4)
+        sd = m.state_dict()
+        sd["features.3.weight"] = sd["features.3.weight"].clone()
+        sd["features.3.weight"][0, 0, 0, 0] = 1e5
+        torch.save(sd, self.d / "big.pt")
+        out = self.d / "big.safetensors"
+        rc, err, _ = self.export("--state-dict", self.d / "big.pt", "--out", out, "--dtype", "F16")
+        self.assertEqual(rc, 1, err)
+        self.assertIn("tensor features.3.weight: its value 100000 is past F16's range; give --dtype BF16 or F32", err)
+        self.assertFalse(out.exists())
+        rc, err, _ = self.export("--state-dict", self.d / "big.pt", "--out", out, "--dtype", "BF16")
+        self.assertEqual(rc, 0, err)
+        out.unlink()
 
     def test_refused(self):
         m = gap_model("vgg11", 5, "keep", seed=4)

@@ -132,7 +132,7 @@ def _check_structure(module):
             if (m.kernel_size, m.stride, pad, m.dilation, m.groups) != ((3, 3), (1, 1), (1, 1), (1, 1), 1) \
                     or m.padding_mode != "zeros" or m.bias is None:
                 refuse(name, m, "vggcl runs 3x3 convolutions with a bias, stride 1 and zero padding 1")
-        elif isinstance(m, nn.BatchNorm2d):
+        elif isinstance(m, (nn.BatchNorm2d, nn.SyncBatchNorm)):  # (SyncBatchNorm: convert_sync_batchnorm's)
             kind = "bn"
             if abs(m.eps - 1e-5) > 1e-12 or not m.track_running_stats or not m.affine:
                 refuse(name, m, "vggcl folds BatchNorm with eps 1e-05 (torchvision's), its running statistics and "
@@ -180,8 +180,9 @@ def _module_weights(module):
     feats = getattr(module, "features", None)
     feats = _unwrapped(feats) if isinstance(feats, nn.Module) else None
     pool5 = None
-    if isinstance(feats, nn.Sequential) and len(feats):
-        pool5 = "keep" if isinstance(feats[-1], nn.MaxPool2d) else "drop"
+    if isinstance(feats, nn.Sequential) and len(feats):  # (the last layer that does something: a Dropout after
+        last = [m for _, m in _leaves(feats, "features") if not isinstance(m, NEUTRAL)]  # pool5 said "drop")
+        pool5 = "keep" if last and isinstance(last[-1], nn.MaxPool2d) else "drop"
     return module.state_dict(), pool5
 
 

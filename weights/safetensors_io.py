@@ -28,6 +28,13 @@ def _to_bytes(arr, dtype):
     return np.ascontiguousarray(arr).astype(np.dtype(arr.dtype).newbyteorder("<")).tobytes()
 
 
+def _from_bytes(buf, dtype):
+    """The values of buf, a tensor's bytes in dtype (BF16 widened to float32)."""
+    if dtype == "BF16":
+        return (np.frombuffer(buf, "<u2").astype(np.uint32) << 16).view(np.float32)
+    return np.frombuffer(buf, {v: k for k, v in _DTYPES.items()}[dtype].newbyteorder("<"))
+
+
 def save_file(tensors, path, metadata=None, dtype=None):
     """tensors: dict name -> numpy array (or torch tensor). dtype: None keeps
     each array's type; "F32", "F16" or "BF16" converts floating tensors."""
@@ -36,14 +43,20 @@ def save_file(tensors, path, metadata=None, dtype=None):
         header["__metadata__"] = {str(k): str(v) for k, v in metadata.items()}
     for name, t in tensors.items():
         a = t.detach().cpu().numpy() if hasattr(t, "detach") else np.asarray(t)
-        code = _DTYPES[a.dtype]
+        code, peak = _DTYPES[a.dtype], None
         if dtype and a.dtype.kind == "f":
             code = dtype
-            if dtype == "F16":
-                a = a.astype(np.float16)
-            elif dtype == "F32":
-                a = a.astype(np.float32)
+            peak = float(np.abs(a).max()) if a.size and np.isfinite(a).all() else None
+            with np.errstate(over="ignore"):
+                if dtype == "F16":
+                    a = a.astype(np.float16)
+                elif dtype == "F32":
+                    a = a.astype(np.float32)
         data = _to_bytes(a, code)
+        if peak is not None and not np.isfinite(_from_bytes(data, code)).all():  # (it wrote inf: vggcl refused it)
+            raise Refused(f"tensor {name}: its value {peak:g} is past {code}'s range" +
+                          ("; give --dtype BF16 or F32" if code == "F16" else "; give --dtype F32" if code == "BF16"
+                           else " (vggcl computes in float32)"))
         header[name] = {"dtype": code, "shape": list(a.shape), "data_offsets": [offset, offset + len(data)]}
         blobs.append(data)
         offset += len(data)
@@ -67,13 +80,7 @@ def load_file(path):
     base = 8 + n
     for name, info in header.items():
         b, e = info["data_offsets"]
-        buf = raw[base + b:base + e]
-        if info["dtype"] == "BF16":
-            a = (np.frombuffer(buf, "<u2").astype(np.uint32) << 16).view(np.float32)
-        else:
-            inv = {v: k for k, v in _DTYPES.items()}
-            a = np.frombuffer(buf, inv[info["dtype"]].newbyteorder("<"))
-        out[name] = a.reshape(info["shape"])
+        out[name] = _from_bytes(raw[base + b:base + e], info["dtype"]).reshape(info["shape"])
     return out, meta
 
 
@@ -112,7 +119,17 @@ def _write_via_temporary(tensors, meta, out, dtype):
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)
         save_file(tensors, tmp, metadata=meta, dtype=dtype)
+        with open(tmp, "rb") as f:  # durable before it is named, as vggcl's own outputs
+            os.fsync(f.fileno())
         os.replace(tmp, out)
+        try:  # (the rename durable too; best effort: some file systems refuse a folder's fsync)
+            folder = os.open(out.parent, os.O_RDONLY | os.O_DIRECTORY)
+            try:
+                os.fsync(folder)
+            finally:
+                os.close(folder)
+        except OSError:
+            pass
     except BaseException:
         try:
             os.unlink(tmp)
