@@ -455,6 +455,13 @@ class Export(unittest.TestCase):
         rc, err, _ = self.export("--state-dict", self.d / "big.pt", "--out", out, "--dtype", "BF16")
         self.assertEqual(rc, 0, err)
         out.unlink()
+        # a --mean or --std within a double's range, past a float's (written, then refused by vggcl)
+        for args, said in ((["--std", "1e-50,1,1"], "--mean 0.485,0.456,0.406 and --std 1e-50,1,1"),
+                           (["--mean", "1e300,0,0"], "--mean 1e300,0,0 and --std 0.229,0.224,0.225")):
+            rc, err, _ = self.export("--state-dict", self.d / "big.pt", "--out", out, *args)
+            self.assertEqual(rc, 1, err)
+            self.assertIn(f"{said} take pixel values past a float's range", err)
+            self.assertFalse(out.exists())
 
     def test_refused(self):
         m = gap_model("vgg11", 5, "keep", seed=4)

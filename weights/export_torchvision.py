@@ -324,6 +324,19 @@ def _floats(text, what):
     return ",".join(repr(x) for x in v)
 
 
+def _norm_in_float_range(mean, std):
+    """Refuses a --mean and --std (torchvision's for one not given) that take pixel values past a float32's
+    range, as vggcl refuses such a file at load (host/io/preprocess.c's vggcl__norm_finite): it was written."""
+    import numpy as np
+    mean, std = mean or "0.485,0.456,0.406", std or "0.229,0.224,0.225"
+    m, s = (np.array([float(x) for x in v.split(",")], np.float32) for v in (mean, std))
+    with np.errstate(all="ignore"):
+        ok = all(np.isfinite(v).all() for v in (m, s, 1 / s, (0 - m) / s, (1 - m) / s, m / s)) and (s > 0).all()
+    if not ok:
+        raise BadArgument(f"--mean {mean} and --std {std} take pixel values past a float's range (vggcl computes "
+                          "in float32)")
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(prog=PROG, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     src = ap.add_mutually_exclusive_group(required=True)
@@ -371,6 +384,7 @@ def export_file(a):
     for opt in ("mean", "std"):
         if getattr(a, opt) is not None:
             meta[f"vggcl.{opt}"] = _floats(getattr(a, opt), f"--{opt}")
+    _norm_in_float_range(a.mean, a.std)
     if a.draft:
         meta["vggcl.draft"] = "1"
     names = None
