@@ -194,6 +194,14 @@ void vggcl__png_quiet(png_structp png, png_const_charp msg)
     (void)png, (void)msg;
 }
 
+/* A chunk libpng does not know, taken as read and dropped (PIL passes over such a chunk, a critical one too:
+ * libpng stopped at it, "unhandled critical chunk"). */
+static int skip_unknown(png_structp png, png_unknown_chunkp chunk)
+{
+    (void)png, (void)chunk;
+    return 1;
+}
+
 /* Reads every row into rows: 1, or 0 with err->msg when a row is missing. A failure after the last row
  * (the pixel data's zlib stream cut short of its checksum, which PIL takes) is not one. */
 static int read_rows(png_structp png, png_infop info, vggcl_png_err *err, png_bytep *rows)
@@ -234,6 +242,7 @@ static vggcl_status load_png(vggcl_ctx *ctx, const char *path, FILE *f, unsigned
     /* the chunks before the pixels, ancillary ones too ("tEXt: CRC error"), checked as PIL checks them
      * (libpng's default warns and drops an ancillary chunk whose checksum is wrong) */
     png_set_crc_action(png, PNG_CRC_DEFAULT, PNG_CRC_ERROR_QUIT);
+    png_set_read_user_chunk_fn(png, NULL, skip_unknown);
     png_read_info(png, info);
     /* past the chunks before the pixels, whose checksums PIL checks, the pixel data's are not */
     png_set_crc_action(png, PNG_CRC_QUIET_USE, PNG_CRC_QUIET_USE);

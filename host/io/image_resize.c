@@ -87,12 +87,13 @@ static int coeffs_make(int in_size, int out_size, int o0, int o1, coeffs *c)
         coeffs_free(c);
         return 0;
     }
+    const double ss = 1.0 / filterscale; /* (Pillow multiplies by it: a division can differ in the last bit) */
     for (int j = 0; j < n; j++) {
         double center, sum = 0.0;
         int lo, hi;
         window_of(o0 + j, in_size, scale, support, &center, &lo, &hi);
         for (int i = 0; i < hi - lo; i++) {
-            w[i] = bilinear((i + lo - center + 0.5) / filterscale);
+            w[i] = bilinear((i + lo - center + 0.5) * ss);
             sum += w[i];
         }
         for (int i = 0; i < hi - lo; i++) {

@@ -10,7 +10,7 @@
 
 FILE *vggcl__open_input(const char *path, int flags, struct stat *sb_out, int *err)
 {
-    struct stat sb;
+    struct stat sb = { 0 }; /* (read below where fstat failed) */
     const int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | flags); /* (O_NONBLOCK cleared below for a regular file) */
     FILE *f = NULL;
     *err = 0;
