@@ -300,7 +300,9 @@ VGGCL_API vggcl_status vggcl_tune(vggcl_ctx *ctx, vggcl_model *model, const int 
 
 /* Progress messages for people: with a log function set, the context calls
  * it (on the calling thread) before slow work people would otherwise wait on
- * in silence, such as the first compile of the kernels for a device. NULL
+ * in silence, such as the first compile of the kernels for a device, and with
+ * notes a failure's message has no room for or that fail nothing (a kernel's
+ * whole build log, a compiled program the cache could not keep). NULL
  * turns it off (the default). The function runs inside the call that logs:
  * it must not call vggcl with the same context or its models. */
 typedef void (*vggcl_log_fn)(void *user, const char *message);

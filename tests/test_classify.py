@@ -456,12 +456,21 @@ class Export(unittest.TestCase):
         self.assertEqual(rc, 0, err)
         out.unlink()
         # a --mean or --std within a double's range, past a float's (written, then refused by vggcl)
-        for args, said in ((["--std", "1e-50,1,1"], "--mean 0.485,0.456,0.406 and --std 1e-50,1,1"),
-                           (["--mean", "1e300,0,0"], "--mean 1e300,0,0 and --std 0.229,0.224,0.225")):
+        for args, said in ((["--std", "1e-50,1,1"], "mean 0.485,0.456,0.406 and std 1e-50,1.0,1.0"),
+                           (["--mean", "1e300,0,0"], "mean 1e+300,0.0,0.0 and std 0.229,0.224,0.225")):
             rc, err, _ = self.export("--state-dict", self.d / "big.pt", "--out", out, *args)
             self.assertEqual(rc, 1, err)
             self.assertIn(f"{said} take pixel values past a float's range", err)
             self.assertFalse(out.exists())
+        # ... and a vggcl file's mean with a --std given (the check took torchvision's mean for it)
+        save_file(m.state_dict(), self.d / "meanful.safetensors", metadata={"vggcl.mean": "3e38,0,0"})
+        rc, err, _ = self.export("--state-dict", self.d / "meanful.safetensors", "--std", "0.5,0.5,0.5", "--out", out)
+        self.assertEqual(rc, 1, err)
+        self.assertIn("mean 3e38,0,0 and std 0.5,0.5,0.5 take pixel values past a float's range", err)
+        self.assertFalse(out.exists())
+        # a NaN beside a value past F16's: still refused (NaN in, NaN out; the check was skipped)
+        with self.assertRaisesRegex(Exception, "tensor t: its value 100000 is past F16's range"):
+            save_file({"t": np.array([np.nan, 1e5], np.float32)}, out, dtype="F16")
 
     def test_refused(self):
         m = gap_model("vgg11", 5, "keep", seed=4)

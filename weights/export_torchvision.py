@@ -324,17 +324,23 @@ def _floats(text, what):
     return ",".join(repr(x) for x in v)
 
 
-def _norm_in_float_range(mean, std):
-    """Refuses a --mean and --std (torchvision's for one not given) that take pixel values past a float32's
-    range, as vggcl refuses such a file at load (host/io/preprocess.c's vggcl__norm_finite): it was written."""
+def _norm_in_float_range(meta):
+    """Refuses the metadata's mean and std (given, or a vggcl file's; torchvision's for one not there) where
+    together they take pixel values past a float32's range, as vggcl refuses such a file at load
+    (host/io/preprocess.c's vggcl__norm_finite): it was written. Values that are not three numbers are the
+    loader's to refuse."""
     import numpy as np
-    mean, std = mean or "0.485,0.456,0.406", std or "0.229,0.224,0.225"
-    m, s = (np.array([float(x) for x in v.split(",")], np.float32) for v in (mean, std))
+    mean, std = meta.get("vggcl.mean", "0.485,0.456,0.406"), meta.get("vggcl.std", "0.229,0.224,0.225")
+    try:
+        m, s = (np.array([float(x) for x in v.split(",")], np.float32) for v in (mean, std))
+    except ValueError:
+        return
     with np.errstate(all="ignore"):
-        ok = all(np.isfinite(v).all() for v in (m, s, 1 / s, (0 - m) / s, (1 - m) / s, m / s)) and (s > 0).all()
+        ok = m.shape != (3,) or s.shape != (3,) or (
+            all(np.isfinite(v).all() for v in (m, s, 1 / s, (0 - m) / s, (1 - m) / s, m / s)) and (s > 0).all())
     if not ok:
-        raise BadArgument(f"--mean {mean} and --std {std} take pixel values past a float's range (vggcl computes "
-                          "in float32)")
+        raise BadArgument(f"mean {mean} and std {std} take pixel values past a float's range (vggcl computes in "
+                          "float32)")
 
 
 def main(argv=None):
@@ -384,7 +390,6 @@ def export_file(a):
     for opt in ("mean", "std"):
         if getattr(a, opt) is not None:
             meta[f"vggcl.{opt}"] = _floats(getattr(a, opt), f"--{opt}")
-    _norm_in_float_range(a.mean, a.std)
     if a.draft:
         meta["vggcl.draft"] = "1"
     names = None
@@ -423,6 +428,7 @@ def export_file(a):
             raise Refused(f"the tensor '{bad[0]}' holds NaN or infinite values (a diverged training run?)")
         tensors = {k: (v.float() if v.is_floating_point() else v) for k, v in tensors.items()}
     meta["vggcl.pool5"] = pool5
+    _norm_in_float_range(meta)
     write_model(tensors, meta, a.out, names, classes, dtype=a.dtype)
     if pickled and how != "state_dict":  # (notes once the file is written: a refusal is the one line)
         print(f"{PROG}: {a.state_dict}: note: read by running its pickle (a {how}, not tensors alone): only for "

@@ -43,18 +43,18 @@ def save_file(tensors, path, metadata=None, dtype=None):
         header["__metadata__"] = {str(k): str(v) for k, v in metadata.items()}
     for name, t in tensors.items():
         a = t.detach().cpu().numpy() if hasattr(t, "detach") else np.asarray(t)
-        code, peak = _DTYPES[a.dtype], None
-        if dtype and a.dtype.kind == "f":
-            code = dtype
-            peak = float(np.abs(a).max()) if a.size and np.isfinite(a).all() else None
-            with np.errstate(over="ignore"):
+        code, finite = _DTYPES[a.dtype], None
+        with np.errstate(over="ignore"):
+            if dtype and a.dtype.kind == "f":
+                code, finite, given = dtype, np.isfinite(a).ravel(), a.ravel()
                 if dtype == "F16":
                     a = a.astype(np.float16)
                 elif dtype == "F32":
                     a = a.astype(np.float32)
-        data = _to_bytes(a, code)
-        if peak is not None and not np.isfinite(_from_bytes(data, code)).all():  # (it wrote inf: vggcl refused it)
-            raise Refused(f"tensor {name}: its value {peak:g} is past {code}'s range" +
+            data = _to_bytes(a, code)
+        lost = finite & ~np.isfinite(_from_bytes(data, code)) if finite is not None else None
+        if lost is not None and lost.any():  # (a finite value written as inf: vggcl refused the file)
+            raise Refused(f"tensor {name}: its value {float(given[lost][0]):g} is past {code}'s range" +
                           ("; give --dtype BF16 or F32" if code == "F16" else "; give --dtype F32" if code == "BF16"
                            else " (vggcl computes in float32)"))
         header[name] = {"dtype": code, "shape": list(a.shape), "data_offsets": [offset, offset + len(data)]}

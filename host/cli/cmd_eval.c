@@ -27,8 +27,8 @@ static const cli_command command = {
     "images, predicted, precision, recall, top-1, top-k and the confusion row, and a\n"
     "last row 'all'. Preprocessing\n"
     "follows the model's metadata unless the options say otherwise. An unreadable\n"
-    "image (or, with --no-crop, one that preprocesses to another size than the first,\n"
-    "or one whose logits are not finite: weights that overflow float32 on it) is\n"
+    "image, one whose logits are not finite (weights that overflow float32 on it)\n"
+    "and, with --no-crop, one that preprocesses to another size than the first are\n"
     "named and skipped; the exit status is then 1.\n",
     options, { cli_device_options, cli_net_options, cli_preprocess_options, cli_decode_options },
 };

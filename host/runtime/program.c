@@ -133,8 +133,11 @@ static vggcl_status get_program(vggcl_ctx *ctx, int which, const char *defines, 
                          "%s: clBuildProgram -> %s (%d), options \"%s\"; build log:\n%s", where,
                          vggcl__cl_error_name(err), (int)err, options, log ? log : "(none)");
         if (log && strlen(ctx->msg) + 1 >= sizeof ctx->msg) { /* (the message's room cut the log: said; the whole logged) */
-            static const char cut[] = "\n... (the build log is cut here; the whole log went to the log function)";
-            memcpy(ctx->msg + sizeof ctx->msg - sizeof cut, cut, sizeof cut);
+            static const char logged[] = "\n... (the build log is cut here; the whole log went to the log function)",
+                              unlogged[] = "\n... (the build log is cut here; vggcl_set_log's function gets it whole)";
+            const char *cut = ctx->log ? logged : unlogged;
+            const size_t len = strlen(cut) + 1;
+            memcpy(ctx->msg + sizeof ctx->msg - len, cut, len);
             if (ctx->log) ctx->log(ctx->log_user, log);
         }
         goto fail;
