@@ -46,7 +46,7 @@ static void decode_one(cli_decode_pool *dp, vggcl_ctx *ctx, int i, slot *s)
 {
     *s = (slot){ 1, NULL, 0, 0, NULL };
     if (!ctx) {
-        s->msg = strdup("out of host memory");
+        s->msg = cli_image_message(NULL, dp->files[i]); /* (vggcl_message(NULL): out of memory, with the image named) */
     } else if (vggcl_image_read(ctx, dp->files[i], dp->p, &s->t, &s->h, &s->w) != VGGCL_OK) {
         s->t = NULL;
         s->msg = cli_image_message(ctx, dp->files[i]);
