@@ -224,15 +224,29 @@ class Mpi(Folder):
             shutil.copy(p, images / p.name)
         args = [VGGCL, "classify", "--weights", str(self.weights), "--resize", "40", "--crop", "32", "--batch", "2",
                 "--logits-out", str(out / "l.npy"), "--tensor-out", str(out / "t.npy"), str(images)]
-        for n in range(1, 200):  # the first enqueue that falls in that batch
+        def where(n):  # the failing enqueue n: before that batch (-1), in it (0), after it or none (1)
+            for f in out.iterdir():  # (a run past every enqueue wrote them)
+                f.unlink()
             fault = ["-x", f"VGGCL_FAULT=enqueue:{n}", *args]
             r = subprocess.run(["mpirun", "-n", "1", *(fault if rank == 0 else args), ":", "-n", "1",
                                 *(fault if rank == 1 else args)], capture_output=True, text=True, env=ENV, timeout=600)
-            self.assertEqual(r.returncode, 1, r.stderr)
-            self.assertEqual(list(out.iterdir()), [], "output left behind")
-            if f"batch {batch} of 2 of rank {rank}'s share" in r.stderr:
-                return r, [images / g.name for g in good]
-        self.fail(f"no enqueue failure landed in rank {rank}'s batch {batch}")
+            if r.returncode:
+                self.assertEqual(list(out.iterdir()), [], "output left behind")
+            for k in (1, 2):
+                if f"batch {k} of 2 of rank {rank}'s share" in r.stderr:
+                    return (k > batch) - (k < batch), r
+            return (1 if r.returncode == 0 else -1), r  # (none: past every enqueue, or before the batches)
+        lo, hi = 1, 256  # (a later enqueue fails later: the first n in that batch, by halves)
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if where(mid)[0] < 0:
+                lo = mid + 1
+            else:
+                hi = mid
+        at, r = where(lo)
+        self.assertEqual(at, 0, f"no enqueue failure landed in rank {rank}'s batch {batch}: {r.stderr}")
+        self.assertEqual(r.returncode, 1, r.stderr)
+        return r, [images / g.name for g in good]
 
     def test_one_rank_device_failing(self):
         """The second rank's device fails in its first batch while the first rank finishes: the job fails with
