@@ -122,6 +122,9 @@ typedef struct {
  * replaced), then named, and one named before a later rename failed removed again. With commit 0 they
  * are dropped. CLI_OK, or CLI_FAIL said. */
 int cli_name_all(vggcl_ctx *ctx, vggcl_npy_writer **w, const char *const *paths, int n, int commit);
+/* cli_name_all's first step alone, for a caller that writes another output between it and the naming:
+ * w[0..n) made durable (NULL entries skipped). CLI_OK, or CLI_FAIL said. */
+int cli_ready_all(vggcl_ctx *ctx, vggcl_npy_writer **w, int n);
 int cli_outputs_check(const char *cmd, const cli_file *outs, int n_out, const cli_file *ins, int n_in,
                       char *const *images, int n_images);
 
@@ -354,8 +357,9 @@ typedef int (*cli_batch_fn)(void *user, const int *index, int nb, const float *x
 int cli_decode_args(const char *cmd, const cli_args *a, int *threads, double *progress_s);
 /* Runs every file: an image that cannot be read or preprocessed (or, with
  * job->finite, whose logits are not finite) is named on stderr, skipped and
- * counted in *failed (with job->strict the caller fails the run for it). Returns CLI_OK, or the exit code of a device failure
- * (message printed) or of the callback. */
+ * counted in *failed (with job->strict the caller fails the run for it).
+ * Returns CLI_OK, or the exit code of a device failure (message printed) or
+ * of the callback. */
 int cli_run_batches(const cli_batch_job *job, char **files, int n_files, cli_batch_fn fn, void *user, int *failed);
 
 /* Writes path (NULL: nothing) as an .npy of no rows of shape row[0..ndim): the output of a share

@@ -185,14 +185,6 @@ static vggcl_status stage(vggcl_ctx *ctx, written *wr, const float *map, int row
     return st != VGGCL_OK ? st : vggcl_npy_writer_append(ctx, *w, map, rows);
 }
 
-/* Makes the staged maps durable (vggcl_npy_writer_ready), before the picture: VGGCL_OK, or the first failure. */
-static vggcl_status ready_all(vggcl_ctx *ctx, written *wr)
-{
-    for (int i = 0; i < wr->n; i++)
-        if (wr->w[i] && vggcl_npy_writer_ready(ctx, wr->w[i]) != VGGCL_OK) return VGGCL_ERR_IO;
-    return VGGCL_OK;
-}
-
 /* Names the staged maps (commit) or drops them: CLI_OK, or CLI_FAIL said. */
 static int name_maps(vggcl_ctx *ctx, written *wr, int commit)
 {
@@ -380,7 +372,9 @@ int cmd_cam(int argc, char **argv)
                 char *path = wr.path[wr.n];
                 out_path(path, sizeof wr.path[0], dir, files[i], files_of[2 * panels]);
                 /* the maps durable first (a full disk fails here), then the picture, then the maps' names */
-                if (ready_all(ctx, &wr) != VGGCL_OK || vggcl_png_write(ctx, path, pic, h, w * panels) != VGGCL_OK) {
+                if (cli_ready_all(ctx, wr.w, wr.n) != CLI_OK) {
+                    r = CLI_FAIL; /* (said) */
+                } else if (vggcl_png_write(ctx, path, pic, h, w * panels) != VGGCL_OK) {
                     r = cli_error(CLI_FAIL, "%s", vggcl_message(ctx));
                 } else if ((wr.n++, wr.picture = 1, name_maps(ctx, &wr, 1)) != CLI_OK) {
                     r = CLI_FAIL; /* (said) */

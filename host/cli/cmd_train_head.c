@@ -264,11 +264,7 @@ static int train_and_write(vggcl_ctx *ctx, const split *s, const cli_dataset *ds
     /* the features made durable, the model written, then the features named: a failure before the last step
      * (a full disk) leaves an earlier run's files and model as they were (the features were named first, and
      * an earlier run's were gone when the model could not be written) */
-    for (int k = 0; features && k < FEATURE_FILES; k++)
-        if (vggcl_npy_writer_ready(ctx, staged[k]) != VGGCL_OK) {
-            rc = cli_error(CLI_FAIL, "%s", vggcl_message(ctx));
-            goto done;
-        }
+    if (features && cli_ready_all(ctx, staged, FEATURE_FILES) != CLI_OK) goto done; /* (said) */
     const char *meta[] = { "vggcl.pool5", pool5 ? "keep" : "drop", "vggcl.classes", classes, "vggcl.resize", resize,
                            "vggcl.crop", crop, "vggcl.mean", mean, "vggcl.std", std, "vggcl.trained", trained,
                            "vggcl.draft", p->draft == 1 ? "1" : "0" }; /* (always: a drafted trunk's "1" was kept) */

@@ -134,12 +134,17 @@ static int fd_past_stderr(const char *path)
     return 0;
 }
 
+int cli_ready_all(vggcl_ctx *ctx, vggcl_npy_writer **w, int n)
+{
+    for (int k = 0; k < n; k++)
+        if (w[k] && vggcl_npy_writer_ready(ctx, w[k]) != VGGCL_OK) return cli_error(CLI_FAIL, "%s", vggcl_message(ctx));
+    return CLI_OK;
+}
+
 int cli_name_all(vggcl_ctx *ctx, vggcl_npy_writer **w, const char *const *paths, int n, int commit)
 {
-    int rc = CLI_OK;
+    int rc = commit ? cli_ready_all(ctx, w, n) : CLI_OK;
     unsigned named = 0; /* (bit k: paths[k] named) */
-    for (int k = 0; k < n && commit && rc == CLI_OK; k++)
-        if (w[k] && vggcl_npy_writer_ready(ctx, w[k]) != VGGCL_OK) rc = cli_error(CLI_FAIL, "%s", vggcl_message(ctx));
     for (int k = 0; k < n; k++) {
         if (!w[k]) continue;
         const int name = commit && rc == CLI_OK;
