@@ -209,7 +209,7 @@ int cli_ranks_begin(cli_ranks *r, const char *cmd, char ***files, int *n)
                            "used", chunk, INT_MAX - 1, CHUNK);
     }
     MPI_Bcast(&bytes, 1, MPI_UNSIGNED_LONG_LONG, 0, MPI_COMM_WORLD); /* (every rank's buffers the same) */
-    r->chunk = bytes < (size_t)INT_MAX ? (size_t)bytes : CHUNK;
+    r->chunk = (size_t)bytes; /* (below INT_MAX: rank 0 took no other) */
     const char *local = getenv("OMPI_COMM_WORLD_LOCAL_RANK");
     if (!local) local = getenv("MPI_LOCALRANKID");
     if (!local) local = getenv("SLURM_LOCALID");

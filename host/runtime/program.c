@@ -55,6 +55,13 @@ static vggcl_status read_override(vggcl_ctx *ctx, const char *dir, const char *f
     return VGGCL_OK;
 }
 
+/* VGGCL_KERNEL_DIR when set (the folder the sources are read from), else NULL: the embedded sources. */
+static const char *kernel_dir(void)
+{
+    const char *dir = getenv("VGGCL_KERNEL_DIR");
+    return dir && *dir ? dir : NULL;
+}
+
 static const char *embedded(const char *file)
 {
     for (int i = 0; i < vggcl__kernel_count; i++)
@@ -81,10 +88,10 @@ static vggcl_status get_program(vggcl_ctx *ctx, int which, const char *defines, 
         return vggcl__fail(ctx, VGGCL_ERR_ARG, "%s: kernel options too long: %s", layer, defines);
     snprintf(options, sizeof options, "%s%s %s%s", base_options, ctx->is_cpu ? " -DVGGCL_CPU" : "",
              progs[which].options, defines);
-    const char *dir = getenv("VGGCL_KERNEL_DIR"); /* (named in the messages: the source built is that folder's) */
-    snprintf(where, sizeof where, "%s: %s/%s on %s", layer, dir && *dir ? dir : "kernels", file, ctx->device_name);
+    const char *dir = kernel_dir(); /* (named in the messages: the source built is that folder's) */
+    snprintf(where, sizeof where, "%s: %s/%s on %s", layer, dir ? dir : "kernels", file, ctx->device_name);
     const char *src;
-    if (dir && *dir) {
+    if (dir) {
         st = read_override(ctx, dir, file, &owned);
         if (st != VGGCL_OK) return st;
         src = owned;
@@ -210,9 +217,9 @@ vggcl_status vggcl__kernel_v(vggcl_ctx *ctx, int which, const char *defines, con
     cl_kernel k = (err = vggcl__fault(ctx, "clCreateKernel")) == CL_SUCCESS
                       ? clCreateKernel(prog, kernel_table[which].name, &err) : NULL;
     if (err != CL_SUCCESS) { /* (which kernel of which file: the layer alone did not say) */
-        const char *dir = getenv("VGGCL_KERNEL_DIR");
+        const char *dir = kernel_dir();
         char at[1024];
-        snprintf(at, sizeof at, "%s: kernel %s of %s/%s%s%s", where, kernel_table[which].name, dir && *dir ? dir : "kernels",
+        snprintf(at, sizeof at, "%s: kernel %s of %s/%s%s%s", where, kernel_table[which].name, dir ? dir : "kernels",
                  progs[kernel_table[which].prog].file, *defines ? ", options " : "", defines);
         return vggcl__cl_fail(ctx, at, "clCreateKernel", err);
     }
