@@ -161,14 +161,17 @@ def worker(peer, d, batch, iters, threads):
     print(json.dumps({"ms": ms, "logits": np.asarray(out, np.float64).tolist()}))
 
 
+def device_lines(binary, kind):
+    """vggcl's devices of a kind ("CPU", "GPU"): their lines in `vggcl devices`."""
+    listing = subprocess.run([binary, "devices"], capture_output=True, text=True, check=True).stdout
+    return [line for line in listing.splitlines() if len(line.split()) > 3 and line.split()[2] == kind]
+
+
 def cpu_device(binary):
     """vggcl's first CPU device (flat index, its line in `vggcl devices`): the peers run on the CPU, so vggcl
     does too, whatever $VGGCL_DEVICE says or a GPU the machine has (vggcl's default)."""
-    listing = subprocess.run([binary, "devices"], capture_output=True, text=True, check=True).stdout
-    for line in listing.splitlines():
-        f = line.split()
-        if len(f) > 3 and f[2] == "CPU":
-            return f[0], line
+    for line in device_lines(binary, "CPU"):
+        return line.split()[0], line
     raise SystemExit("bench_vs_peers: no CPU device in `vggcl devices` (PoCL: apt-get install pocl-opencl-icd)")
 
 

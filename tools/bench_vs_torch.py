@@ -30,7 +30,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "weights"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_vs_peers import cpu_device, pocl_threads  # noqa: E402
+from bench_vs_peers import cpu_device, device_lines, pocl_threads  # noqa: E402
 from export_torchvision import gap_model  # noqa: E402
 
 
@@ -77,8 +77,7 @@ def main():
     kind = "GPU" if a.torch_device.startswith("cuda") else "CPU"
     if a.device is None and kind == "CPU":
         a.device = cpu_device(a.vggcl)[0]
-    same_kind = [ln for ln in subprocess.run([a.vggcl, "devices"], capture_output=True, text=True, check=True)
-                 .stdout.splitlines() if len(ln.split()) > 3 and ln.split()[2] == kind]  # (vggcl's devices of it)
+    same_kind = device_lines(a.vggcl, kind)
     torch.set_num_threads(a.threads)
     if a.torch_device.startswith("cuda"):
         torch.backends.cudnn.allow_tf32 = False
