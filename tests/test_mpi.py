@@ -32,8 +32,13 @@ from safetensors_io import save_file  # noqa: E402
 from test_images import photo  # noqa: E402
 
 VGGCL = None
+# odls_base_sigkill_timeout=0: after a rank's failed exit mpirun waits this many seconds between the
+# SIGTERM and the SIGKILL of the job's processes, even those already gone: 1 s per job that exits 1 (most
+# of them here), two thirds of this suite's time. A job's ranks leave together (MPI_Finalize waits for
+# all): only independent processes under one mpirun (--shard) need the grace, and that test gives it.
 ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1", POCL_MAX_PTHREAD_COUNT="1",
-           OMPI_MCA_btl="self,vader", OMPI_MCA_btl_vader_single_copy_mechanism="none")
+           OMPI_MCA_btl="self,vader", OMPI_MCA_btl_vader_single_copy_mechanism="none",
+           OMPI_MCA_odls_base_sigkill_timeout="0")
 
 
 def vggcl_lines(stderr):
@@ -526,8 +531,9 @@ class Mpi(Folder):
             self.assertEqual(r.stderr.count("usage: vggcl classify"), one.stderr.count("usage: vggcl classify"))
         cmd = " ".join([shlex.quote(VGGCL), "classify", "--weights", shlex.quote(str(self.weights)), "--top", "0",
                         "--shard", "$OMPI_COMM_WORLD_RANK/2", shlex.quote(str(self.images))])
+        # (mpirun's default grace, as a user has it: the second process says its own before it is killed)
         r = subprocess.run(["mpirun", "-n", "2", "--oversubscribe", "sh", "-c", cmd], capture_output=True, text=True,
-                           env=ENV, timeout=600)
+                           env=dict(ENV, OMPI_MCA_odls_base_sigkill_timeout="1"), timeout=600)
         self.assertEqual(len(vggcl_lines(r.stderr)), 2, r.stderr)
         second = dict(ENV, OMPI_COMM_WORLD_SIZE="2", OMPI_COMM_WORLD_RANK="1")  # (a rank's environment by hand)
         r = subprocess.run([VGGCL, "classify", "--weights", str(self.weights), "--top", "0", str(self.images)],
