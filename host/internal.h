@@ -127,12 +127,14 @@ struct vggcl_ctx {
     long fault_at, fault_seen;             /* the call to fail, the calls counted so far */
     cl_int fault_code;
     int fault_fired;                       /* the fault has been injected */
+    int fault_last;                        /* the kind of the last call seen (steps: a run of arguments) */
 };
 
 /* Fault injection: the kinds of call VGGCL_FAULT can fail. */
 enum {
     VGGCL_FAULT_BUFFER = 1, VGGCL_FAULT_BUILD = 2, VGGCL_FAULT_KERNEL = 4, VGGCL_FAULT_ENQUEUE = 8, VGGCL_FAULT_ARG = 16,
-    VGGCL_FAULT_SETUP = 32, VGGCL_FAULT_CLEANUP = 64
+    VGGCL_FAULT_SETUP = 32, VGGCL_FAULT_CLEANUP = 64, VGGCL_FAULT_STEPS = 128, /* (steps: a flag on "any") */
+    VGGCL_FAULT_ANY = VGGCL_FAULT_BUFFER | VGGCL_FAULT_BUILD | VGGCL_FAULT_KERNEL | VGGCL_FAULT_ENQUEUE | VGGCL_FAULT_ARG
 };
 void vggcl__fault_init(vggcl_ctx *ctx);
 /* CL_SUCCESS, or the error to report for `call` (e.g. "clEnqueueReadBuffer")

@@ -1,6 +1,6 @@
 /* OpenCL failures, injected with VGGCL_FAULT (host/runtime/fault.c): for every call a
  * small model's load and forward passes make (buffers, program builds, kernel
- * creations, enqueues, CLBlast), the Nth fails once. Each failure must give a
+ * creations, the first of each run of kernel arguments, enqueues, CLBlast), the Nth fails once. Each failure must give a
  * status other than OK and a message naming the call, the error and the layer
  * or step; leave no device buffer behind (the context's count of live
  * buffers; host leaks are LeakSanitizer's, in the VGGCL_SANITIZE build); and
@@ -35,6 +35,7 @@ static const struct { const char *cfg, *head; int h, w, cams; } models[] = {
     { "8,16", "gap:6", 66, 66, 0 },
 };
 static int cur; /* the model of the walk under way */
+static int arg_failures; /* the failures injected so far that were a clSetKernelArg's */
 #define H (models[cur].h)
 #define W (models[cur].w)
 
@@ -128,6 +129,7 @@ static int inject(const char *path, const char *kind, int n, cl_int code, int co
     }
     ck_assert_msg(st != VGGCL_OK, "VGGCL_FAULT=%s fired but the pass reported success", spec);
     check_message(ctx, spec, code);
+    arg_failures += strstr(vggcl_message(ctx), "clSetKernelArg") != NULL;
     if (in_load) /* a failed load holds nothing on the device */
         ck_assert_msg(m == NULL && ctx->dev_buffers == 0, "VGGCL_FAULT=%s: a failed load left %d buffers", spec,
                       ctx->dev_buffers);
@@ -160,20 +162,27 @@ static int walk(const char *kind, cl_int code, int conv) { return walk_every(kin
 
 /* _i: the convolution algorithm on the first model (0: auto, the channel-packed Winograd with
  * its layout conversions; 1: gemm, im2col + CLBlast; 3: the NCHW Winograd; 4: direct, with
- * standalone max pools); 2: auto on the second. */
+ * standalone max pools); 2: auto on the second. "steps": every call but the second and later
+ * clSetKernelArg of a run (three quarters of the calls: they leave by the first's path; the kinds
+ * test below walks every 7th argument). */
 START_TEST(test_fault_every_call)
 {
     static const int convs[] = { VGGCL_CONV_AUTO, VGGCL_CONV_GEMM, VGGCL_CONV_AUTO, VGGCL_CONV_WINOGRAD,
                                  VGGCL_CONV_DIRECT };
     const int conv = convs[_i];
     cur = _i == 2;
-    const int calls_made = walk("any", CL_OUT_OF_RESOURCES, conv);
+    arg_failures = 0;
+    const int calls_made = walk("steps", CL_OUT_OF_RESOURCES, conv);
     /* buffers for weights and workspace, 4+ programs and kernels, the enqueues */
     ck_assert_int_ge(calls_made, 30);
+    /* the first argument of each kernel's launch, and not the others (fewer than 2 of 3 would be) */
+    ck_assert_int_ge(arg_failures, 4);
+    ck_assert_int_le(arg_failures * 3, calls_made * 2);
 }
 END_TEST
 
-/* Each kind on its own, with the error a driver gives for it. */
+/* Each kind on its own, with the error a driver gives for it; every 7th argument (all ~290 took
+ * 290 passes where the other kinds take 100). */
 START_TEST(test_fault_kinds)
 {
     static const struct { const char *kind; cl_int code; int min_calls; } kinds[] = {
@@ -184,7 +193,8 @@ START_TEST(test_fault_kinds)
         { "enqueue", CL_OUT_OF_RESOURCES, 10 },
     };
     cur = 0;
-    ck_assert_int_ge(walk(kinds[_i].kind, kinds[_i].code, VGGCL_CONV_AUTO), kinds[_i].min_calls);
+    ck_assert_int_ge(walk_every(kinds[_i].kind, kinds[_i].code, VGGCL_CONV_AUTO, strcmp(kinds[_i].kind, "arg") ? 1 : 7),
+                     kinds[_i].min_calls);
 }
 END_TEST
 

@@ -4,7 +4,9 @@
  * transient driver failure). KIND: buffer (clCreateBuffer), build
  * (clBuildProgram, also for a program the binary cache would supply), kernel
  * (clCreateKernel), arg (clSetKernelArg), enqueue (clEnqueue*, clFinish, clFlush, clWaitForEvents
- * and CLBlast's SGEMM), any of these, or setup: opening the device (the platform and
+ * and CLBlast's SGEMM), any of these, steps: any, but of a run of clSetKernelArg calls only the
+ * first (the others leave by the same error path: a walk of every call's failure is a third as
+ * long), or setup: opening the device (the platform and
  * device queries, clCreateContext, clCreateCommandQueue; these fail vggcl_select_device)
  * and clCreateProgramWithSource; or cleanup: the calls that give things back (CL_CLEANUP: the
  * releases, the wait before them on a failed pass), which are made all the same and whose failure is
@@ -22,8 +24,8 @@ static const struct { const char *name; int kind; cl_int code; } kinds[] = {
     { "kernel", VGGCL_FAULT_KERNEL, CL_INVALID_KERNEL_NAME },
     { "arg", VGGCL_FAULT_ARG, CL_INVALID_ARG_VALUE },
     { "enqueue", VGGCL_FAULT_ENQUEUE, CL_OUT_OF_RESOURCES },
-    { "any", VGGCL_FAULT_BUFFER | VGGCL_FAULT_BUILD | VGGCL_FAULT_KERNEL | VGGCL_FAULT_ARG | VGGCL_FAULT_ENQUEUE,
-      CL_OUT_OF_RESOURCES },
+    { "any", VGGCL_FAULT_ANY, CL_OUT_OF_RESOURCES },
+    { "steps", VGGCL_FAULT_ANY | VGGCL_FAULT_STEPS, CL_OUT_OF_RESOURCES },
     { "setup", VGGCL_FAULT_SETUP, CL_OUT_OF_HOST_MEMORY },
     { "cleanup", VGGCL_FAULT_CLEANUP, CL_OUT_OF_RESOURCES },
 };
@@ -84,7 +86,10 @@ static int kind_of(const char *call)
 
 cl_int vggcl__fault(vggcl_ctx *ctx, const char *call)
 {
-    if (!ctx->fault_kinds || !(kind_of(call) & ctx->fault_kinds)) return CL_SUCCESS;
+    if (!ctx->fault_kinds) return CL_SUCCESS;
+    const int kind = kind_of(call), more_args = kind == VGGCL_FAULT_ARG && ctx->fault_last == VGGCL_FAULT_ARG;
+    ctx->fault_last = kind;
+    if (!(kind & ctx->fault_kinds) || (more_args && (ctx->fault_kinds & VGGCL_FAULT_STEPS))) return CL_SUCCESS;
     if (++ctx->fault_seen != ctx->fault_at) return CL_SUCCESS;
     ctx->fault_fired = 1;
     return ctx->fault_code;
