@@ -1737,10 +1737,10 @@ class Bench(unittest.TestCase):
             self.assertIn("layer features.19: its input (512 ch, 4x4) to the channel-packed layout", names)
             self.assertIn("layer features.17: its input (256 ch, 4x4) back to NCHW", names)
 
-        # an interrupted tune keeps the shapes it finished (each shape's share of 60 s is ~7 s: killed
+        # an interrupted tune keeps the shapes it finished (each shape's share of 18 s is 2 s: killed
         # after the second, long before the ninth)
         path.unlink()
-        p = subprocess.Popen([VGGCL, "tune", "--random", "--size", "32", "--iters", "1", "--budget", "60"],
+        p = subprocess.Popen([VGGCL, "tune", "--random", "--size", "32", "--iters", "1", "--budget", "18"],
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
         try:
             deadline = time.monotonic() + 300
@@ -1803,7 +1803,8 @@ class Bench(unittest.TestCase):
                               "file system", r.stderr)
                 self.assertNotIn("features.0", r.stdout)
         # a relative XDG_CACHE_HOME is not a folder to use (the XDG specification): HOME's is
-        rel = subprocess.run([VGGCL, "tune", "--size", "32", "--iters", "1", "--budget", "0"], capture_output=True,
+        rel = subprocess.run([VGGCL, "tune", "--weights", small, "--size", "32", "--iters", "1", "--budget", "0"],
+                             capture_output=True,
                              text=True, env=dict(env_less, XDG_CACHE_HOME="relcache", HOME=str(self.d / "home")),
                              timeout=600, cwd=self.d)
         self.assertEqual(rel.returncode, 0, rel.stderr)
