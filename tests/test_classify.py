@@ -234,6 +234,9 @@ class Classify(unittest.TestCase):
             self.assertIn(f"classify: --threads must be an integer from 1 to 256, not '{v}'", r.stderr)
 
 
+@unittest.skipIf(os.environ.get("VGGCL_TEST_SANITIZED"),
+                 "the converter's tests (a Python tool) run in the plain tree; vggcl's loader runs under the "
+                 "sanitizers in the other suites")
 class Export(unittest.TestCase):
     """export_torchvision.py as users have their models: the forms a trained VGG is saved in, each read
     to a file whose logits from vggcl are torch's; what it cannot be is refused in one line naming the
