@@ -47,7 +47,7 @@ static vggcl_status collect(vggcl_ctx *ctx, const vggcl__st_file *f, feat_entry 
     int n = 0;
     if (!e || !at) {
         free(e), free(at);
-        return vggcl__fail(ctx, VGGCL_ERR_NOMEM, "out of host memory");
+        return vggcl__fail(ctx, VGGCL_ERR_NOMEM, "%s: out of host memory", f->path);
     }
     for (int i = 0; i <= MAX_FEATURE_INDEX; i++) at[i] = -1;
     for (int i = 0; i < f->n; i++) {
@@ -125,7 +125,7 @@ static vggcl_status load_conv(vggcl_ctx *ctx, const vggcl__st_file *f, const fea
         if ((st = check_1d(ctx, f->path, c->bias, s->c_out)) != VGGCL_OK) return st;
         if ((st = vggcl__st_to_f32(ctx, f, c->bias, &s->bias)) != VGGCL_OK) return st;
     } else if (!(s->bias = calloc((size_t)s->c_out, sizeof *s->bias))) {
-        return vggcl__fail(ctx, VGGCL_ERR_NOMEM, "out of host memory");
+        return vggcl__fail(ctx, VGGCL_ERR_NOMEM, "%s: out of host memory", f->path);
     }
     if (!bn) return VGGCL_OK;
 
@@ -175,7 +175,7 @@ static vggcl_status build_features(vggcl_ctx *ctx, const vggcl__st_file *f, int 
     vggcl_status st = collect(ctx, f, &e, &n);
     if (st != VGGCL_OK) return st;
     m->steps = calloc((size_t)2 * n + 2, sizeof *m->steps);
-    if (!m->steps) { st = vggcl__fail(ctx, VGGCL_ERR_NOMEM, "out of host memory"); goto done; }
+    if (!m->steps) { st = vggcl__fail(ctx, VGGCL_ERR_NOMEM, "%s: out of host memory", f->path); goto done; }
     int c_prev = 3, next = 0; /* index where the next conv must be (or next + 1 after a pool) */
     int with_bn = -1, without_bn = -1; /* a conv with a BatchNorm after it, and one without (their indices) */
     for (int i = 0; i < n; i++) {
@@ -409,7 +409,7 @@ static vggcl_status take_metadata(vggcl_ctx *ctx, vggcl__st_file *f, vggcl_model
         goto done;
     }
     if (!(m->class_names = calloc((size_t)m->classes, sizeof *m->class_names))) {
-        st = vggcl__fail(ctx, VGGCL_ERR_NOMEM, "out of host memory");
+        st = vggcl__fail(ctx, VGGCL_ERR_NOMEM, "%s: out of host memory", f->path);
         goto done;
     }
     int c = 0;
@@ -420,7 +420,7 @@ static vggcl_status take_metadata(vggcl_ctx *ctx, vggcl__st_file *f, vggcl_model
             goto done;
         }
         if (!(m->class_names[c] = strdup(it->valuestring))) {
-            st = vggcl__fail(ctx, VGGCL_ERR_NOMEM, "out of host memory");
+            st = vggcl__fail(ctx, VGGCL_ERR_NOMEM, "%s: out of host memory", f->path);
             goto done;
         }
     }
@@ -497,9 +497,10 @@ vggcl_status vggcl__model_upload(vggcl_ctx *ctx, vggcl_model *m, int conv)
         vggcl_conv_params p;
         vggcl__conv_defaults(ctx, s->algo, 1, s->c_in, s->c_out, 1, 1, &p);
         st = upload_packed(ctx, where, s, s->algo, &p);
-        for (int k = 0; k < ctx->n_tuned && st == VGGCL_OK && !conv; k++) { /* and every tuned row's */
+        for (int k = 0; k < ctx->n_tuned && st == VGGCL_OK; k++) { /* and every tuned row's (of conv's, if given) */
             const vggcl_tuned *t = &ctx->tuned[k];
-            if (t->c_in == s->c_in && t->c_out == s->c_out) st = upload_packed(ctx, where, s, t->algo, &t->params);
+            if (t->c_in == s->c_in && t->c_out == s->c_out && (!conv || t->algo == conv))
+                st = upload_packed(ctx, where, s, t->algo, &t->params);
         }
         if (st == VGGCL_OK) st = upload(ctx, where, s->bias, (size_t)s->c_out, &s->bias_dev);
     }
@@ -550,9 +551,12 @@ vggcl_status vggcl_model_load(vggcl_ctx *ctx, const char *path, const vggcl_load
     st = vggcl__st_open(ctx, path, &f);
     if (st != VGGCL_OK) return st;
     m = calloc(1, sizeof *m);
-    if (!m) { st = vggcl__fail(ctx, VGGCL_ERR_NOMEM, "out of host memory"); goto fail; }
+    if (!m) { st = vggcl__fail(ctx, VGGCL_ERR_NOMEM, "%s: out of host memory", path); goto fail; }
     m->ctx = ctx, ctx->models++;
-    if (!(m->path = strdup(path))) { st = vggcl__fail(ctx, VGGCL_ERR_NOMEM, "out of host memory"); goto fail; }
+    if (!(m->path = strdup(path))) {
+        st = vggcl__fail(ctx, VGGCL_ERR_NOMEM, "%s: out of host memory", path);
+        goto fail;
+    }
     int pool5 = opts ? opts->pool5 : VGGCL_POOL5_AUTO;
     if (pool5 == VGGCL_POOL5_AUTO) {
         const char *meta = vggcl__st_meta(&f, "vggcl.pool5");
