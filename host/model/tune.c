@@ -329,7 +329,10 @@ static vggcl_status time_passes(vggcl_ctx *ctx, const char *where, const vggcl_s
         vggcl__prof_reset(ctx);
         if ((st = run_once(ctx, where, s, c->algo, &c->p, n, h, w, b)) != VGGCL_OK) goto fail;
         CL_CHECK(clFinish, (ctx->queue));
-        if (it >= 0) runs[it] = recorded_ms(ctx);
+        if (it >= 0 && !((runs[it] = recorded_ms(ctx)) > 0)) { /* (a time not read counted 0 ms, and won) */
+            st = vggcl__fail(ctx, VGGCL_ERR_DEVICE, "%s: the device gave no time for the pass (profiling)", where);
+            goto fail;
+        }
     }
     qsort(runs, (size_t)iters, sizeof *runs, cmp_double);
     *ms = runs[iters / 2];
@@ -376,7 +379,7 @@ double vggcl__paired_ratio(const double *a_ms, const double *b_ms, int rounds)
     double r[16];
     int k = 0;
     for (int i = 0; i < rounds && k < 16; i++)
-        if (a_ms[i] > 0 && b_ms[i] >= 0) r[k++] = b_ms[i] / a_ms[i];
+        if (a_ms[i] > 0 && b_ms[i] > 0) r[k++] = b_ms[i] / a_ms[i]; /* (0: no time read, not a win) */
     if (!k) return INFINITY;
     qsort(r, (size_t)k, sizeof *r, cmp_double);
     return k % 2 ? r[k / 2] : 0.5 * (r[k / 2 - 1] + r[k / 2]);
