@@ -70,6 +70,7 @@ START_TEST(test_null_arguments)
     int h, w, n;
     unsigned char rgb[3 * 4 * 4] = { 0 };
     said(ctx, vggcl_model_random(ctx, NULL, 3, 1, NULL, &m), VGGCL_ERR_ARG, "arch is NULL");
+    said(ctx, vggcl_model_random(ctx, "vgg11", 0, 1, NULL, &m), VGGCL_ERR_ARG, "classes must be >= 1, not 0");
     said(ctx, vggcl_image_preprocess(ctx, NULL, 4, 4, &p, &out, &h, &w), VGGCL_ERR_ARG, "vggcl_image_preprocess: rgb is NULL");
     said(ctx, vggcl_image_read(ctx, "/nonexistent.png", NULL, &out, &h, &w), VGGCL_ERR_ARG, "vggcl_image_read: p is NULL");
     said(ctx, vggcl_image_preprocess(ctx, rgb, 4, 4, NULL, &out, &h, &w), VGGCL_ERR_ARG, "p is NULL");

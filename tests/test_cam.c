@@ -86,8 +86,9 @@ START_TEST(test_forward_cam)
             ck_assert_msg(fabs(mean + mr->head_b[k] - yr[n * 4 + k]) < 1e-4 * (1 + fabs(yr[n * 4 + k])),
                           "image %d: mean(CAM) + bias %g != logit %g", n, mean + mr->head_b[k], yr[n * 4 + k]);
         }
-        const int bad[3] = { 4, 0, 0 };
+        const int bad[3] = { 0, 4, 0 }; /* (the image named: which of the batch's did not say) */
         ck_assert_int_eq(vggcl_forward_cam(cl, mc, x, N, H, W, NULL, NULL, bad, cc, NULL), VGGCL_ERR_ARG);
+        ck_assert_str_eq(vggcl_message(cl), "class 4 for image 1's CAM: the model has 4 classes (0 to 3)");
         /* a NaN logit is the top class, as torch.argmax (it was passed over for the largest number) */
         mr->head_b[1] = NAN;
         const int none[3] = { -1, -1, -1 };

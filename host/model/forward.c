@@ -66,8 +66,8 @@ static vggcl_status pick_classes(vggcl_ctx *ctx, const vggcl_model *m, const flo
     for (int i = 0; i < n; i++) {
         int k = cam->classes ? cam->classes[i] : -1;
         if (k >= m->classes)
-            return vggcl__fail(ctx, VGGCL_ERR_ARG, "class %d for a CAM: the model has %d classes (0 to %d)", k,
-                               m->classes, m->classes - 1);
+            return vggcl__fail(ctx, VGGCL_ERR_ARG, "class %d for image %d's CAM: the model has %d classes (0 to %d)",
+                               k, i, m->classes, m->classes - 1);
         if (k < 0) {
             k = 0;
             const float *row = logits + (size_t)i * m->classes;
@@ -548,7 +548,7 @@ static vggcl_status forward_cl(vggcl_ctx *ctx, vggcl_model *m, const float *inpu
         const int hw = map.h * map.w;
         float *lg = logits ? logits : (host_logits = malloc(sizeof *lg * (size_t)n * m->classes));
         if (!lg || !(cls = malloc(sizeof *cls * (size_t)n))) {
-            st = vggcl__fail(ctx, VGGCL_ERR_NOMEM, "out of host memory");
+            st = vggcl__fail(ctx, VGGCL_ERR_NOMEM, "%s: out of host memory", where);
             goto fail;
         }
         if (!logits)
