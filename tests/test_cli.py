@@ -1711,7 +1711,9 @@ class Bench(unittest.TestCase):
                         "conv 256 256 8 8 1 direct nan\n"
                         "conv 256 256 8 8 1 direct 1.0 OCB=4294967312\n"
                         "conv 256 256 8 8 1 fft 1.0\n"
-                        "conv 512 512 4 4 1 winograd-packed 1.0 R=4 OG=1 FUSE=0\n")
+                        "conv 512 512 4 4 1 winograd-packed 1.0 R=4 OG=1 FUSE=0\n"
+                        # (a row no layer has, read under the sanitizers: its defaults' H * W overflowed an int)
+                        "conv 300 300 65536 65536 1 winograd-packed 1.0\n")
         for batch in ("1", "4"):
             b = self.bench("--size", "32", "--batch", batch, "--iters", "1", "--json", "--per-layer")
             self.assertEqual(b.returncode, 0, b.stderr)

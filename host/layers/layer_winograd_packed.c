@@ -155,7 +155,7 @@ static void defaults(const vggcl_ctx *ctx, int N, int C_in, int C_out, int H, in
     (void)N;
     if (one_pass(p, C_in, C_out) && pad16(C_in) > 16 && pad16(C_out) <= 128) p->v[P_M] = 6, p->v[P_R] = 7, p->v[P_OG] = 4;
     if (!one_pass(p, C_in, C_out)) {
-        const int big = H * W >= 28 * 28;
+        const int big = (long long)H * W >= 28 * 28; /* (a tuning table's row may say 65536 x 65536) */
         p->v[P_R] = big ? 7 : 8;
         p->v[P_OG] = 4;
         p->v[P_TB] = 2;
