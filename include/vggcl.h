@@ -477,9 +477,13 @@ VGGCL_API vggcl_status vggcl_npy_writer_append(vggcl_ctx *ctx, vggcl_npy_writer 
 VGGCL_API vggcl_status vggcl_npy_writer_close(vggcl_ctx *ctx, vggcl_npy_writer *w, int commit);
 /* Everything close with commit = 1 does but the rename: the final header, the data made durable (a
  * device or a pipe written). A caller writing several files all or none readies each before it
- * closes any, so a failure (a full disk) comes before any earlier file is replaced; VGGCL_OK, or the
- * error (then close with commit = 0). */
+ * closes any, so a failure (a full disk) comes before any earlier file is replaced, and the direct
+ * ones (vggcl_npy_writer_direct) after the files, since their bytes are out once they are readied;
+ * VGGCL_OK, or the error (then close with commit = 0). */
 VGGCL_API vggcl_status vggcl_npy_writer_ready(vggcl_ctx *ctx, vggcl_npy_writer *w);
+/* 1 when w writes standard output, a device or a pipe directly (at vggcl_npy_writer_ready, from a
+ * staged copy), 0 when it writes a file renamed into place (and for NULL). */
+VGGCL_API int vggcl_npy_writer_direct(const vggcl_npy_writer *w);
 
 #ifdef __cplusplus
 }

@@ -870,6 +870,14 @@ class Cli(unittest.TestCase):
             self.assertEqual(self.out.read_bytes(), b"an earlier run's")
             self.assertEqual(sorted(p.name for p in self.out.parent.iterdir()), [self.out.name])
             self.out.unlink()
+        # the logits to standard output, the features to a file the disk cannot hold: nothing on standard output
+        # (written as it was readied, before the features: the whole array was out when the run failed)
+        r = subprocess.run(["sh", "-c", 'trap "" XFSZ; ulimit -f 1; exec "$@"', "sh", VGGCL, "run", "--weights",
+                            str(self.weights), "--input", str(x20), "--output", "-", "--features", str(self.d / "f.npy")],
+                           capture_output=True, timeout=300)
+        self.assertEqual((r.returncode, r.stdout), (1, b""), r.stderr)
+        self.assertIn(b"f.npy: cannot write: File too large", r.stderr)
+        self.assertFalse((self.d / "f.npy").exists())
         x20.unlink()
         # classify the same: --tensor-out was renamed over an earlier run's file, then removed when the logits
         # could not be written (lost); also for a share with no images read (--shard: empty arrays)

@@ -123,7 +123,8 @@ typedef struct {
  * are dropped. CLI_OK, or CLI_FAIL said. */
 int cli_name_all(vggcl_ctx *ctx, vggcl_npy_writer **w, const char *const *paths, int n, int commit);
 /* cli_name_all's first step alone, for a caller that writes another output between it and the naming:
- * w[0..n) made durable (NULL entries skipped). CLI_OK, or CLI_FAIL said. */
+ * w[0..n) made durable (NULL entries skipped), the files before standard output, devices and pipes. CLI_OK,
+ * or CLI_FAIL said. */
 int cli_ready_all(vggcl_ctx *ctx, vggcl_npy_writer **w, int n);
 int cli_outputs_check(const char *cmd, const cli_file *outs, int n_out, const cli_file *ins, int n_in,
                       char *const *images, int n_images);

@@ -136,8 +136,10 @@ static int fd_past_stderr(const char *path)
 
 int cli_ready_all(vggcl_ctx *ctx, vggcl_npy_writer **w, int n)
 {
-    for (int k = 0; k < n; k++)
-        if (w[k] && vggcl_npy_writer_ready(ctx, w[k]) != VGGCL_OK) return cli_error(CLI_FAIL, "%s", vggcl_message(ctx));
+    for (int direct = 0; direct < 2; direct++) /* (the files first: standard output's array was out when one failed) */
+        for (int k = 0; k < n; k++)
+            if (w[k] && vggcl_npy_writer_direct(w[k]) == direct && vggcl_npy_writer_ready(ctx, w[k]) != VGGCL_OK)
+                return cli_error(CLI_FAIL, "%s", vggcl_message(ctx));
     return CLI_OK;
 }
 

@@ -438,6 +438,8 @@ vggcl_status vggcl_npy_writer_append(vggcl_ctx *ctx, vggcl_npy_writer *w, const 
     return VGGCL_OK;
 }
 
+int vggcl_npy_writer_direct(const vggcl_npy_writer *w) { return w && w->out.direct_fd >= 0; }
+
 vggcl_status vggcl_npy_writer_ready(vggcl_ctx *ctx, vggcl_npy_writer *w)
 {
     unsigned char hdr[STREAM_HEADER];
