@@ -1127,6 +1127,24 @@ class Cli(unittest.TestCase):
                 r = subprocess.run([VGGCL, *map(str, cls[:-1]), opt, target, img], capture_output=True, timeout=300)
                 self.assertEqual((r.returncode, r.stdout), (2, b""), r.stderr)
                 self.assertIn(f"{opt} {target} is standard output".encode(), r.stderr)
+        # a non-blocking pipe for standard output, fuller than the pipe holds, read late: written whole (the write
+        # failed at 64 KiB with EAGAIN, "Resource temporarily unavailable", the reader holding a cut array)
+        many = self.d / "many.npy"
+        np.save(many, np.random.default_rng(1).standard_normal((6000, 3, 8, 8)).astype(np.float32))  # (72 KB)
+        ok = subprocess.run([VGGCL, "run", "--weights", self.weights, "--input", many, "--output", self.d / "m.npy"],
+                            capture_output=True, timeout=300)
+        self.assertEqual(ok.returncode, 0, ok.stderr)
+        rd, wr = os.pipe()
+        os.set_blocking(wr, False)
+        p = subprocess.Popen([VGGCL, "run", "--weights", self.weights, "--input", many, "--output", "-"], stdout=wr,
+                             stderr=subprocess.PIPE)
+        os.close(wr)
+        time.sleep(1)
+        with os.fdopen(rd, "rb") as f:
+            got = f.read()
+        err = p.communicate(timeout=300)[1]
+        self.assertEqual(p.returncode, 0, err)
+        self.assertEqual(got, (self.d / "m.npy").read_bytes())
         # train-head's model to standard output: its training log goes to stderr
         data = self.d / "data"
         for c in ("a", "b"):

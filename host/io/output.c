@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -257,6 +258,11 @@ static int copy_out(FILE *from, int fd)
         for (size_t done = 0; ok && done < n;) {
             const ssize_t w = write(fd, buf + done, n - done);
             if (w < 0 && errno == EINTR) continue;
+            if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) { /* (a pipe shared with a non-blocking */
+                struct pollfd pf = { fd, POLLOUT, 0 };                 /* writer, full: the reader is slow) */
+                poll(&pf, 1, -1);
+                continue;
+            }
             if (w <= 0) ok = 0, e = w < 0 ? errno : EIO;
             else done += (size_t)w;
         }
