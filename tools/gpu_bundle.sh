@@ -19,11 +19,13 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 mpi=0
 if [ "${1:-}" = --mpi ]; then mpi=1; shift; fi
 out=${1:-$root/build-gpu/bundle}
-cmake -S "$root" -B "$root/build-gpu" -DVGGCL_MPI=OFF >/dev/null
+# (a release build whatever this folder was configured as before: a sanitizer build bundled libasan)
+plain=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DVGGCL_SANITIZE=OFF -DVGGCL_TSAN=OFF -DVGGCL_FUZZ=OFF)
+cmake -S "$root" -B "$root/build-gpu" "${plain[@]}" -DVGGCL_MPI=OFF >/dev/null
 cmake --build "$root/build-gpu" -j2 >/dev/null
 bins=("$root/build-gpu/vggcl" "$root"/build-gpu/tests/test_*)
 if [ $mpi = 1 ]; then
-  cmake -S "$root" -B "$root/build-gpu-mpi" -DVGGCL_MPI=ON >/dev/null
+  cmake -S "$root" -B "$root/build-gpu-mpi" "${plain[@]}" -DVGGCL_MPI=ON >/dev/null
   cmake --build "$root/build-gpu-mpi" -j2 --target vggcl_cli >/dev/null
 fi
 # (the libraries as this machine resolves them: not a LD_LIBRARY_PATH that holds a bundle's lib/)
@@ -32,8 +34,11 @@ if ldd "${bins[@]}" | grep 'not found'; then
   echo "gpu_bundle: the libraries above are missing here; install them first" >&2
   exit 1
 fi
-# only what a bundle holds is replaced: DIR may be a folder of the user's
+# only what a bundle holds is replaced: DIR may be a folder of the user's. VERSION goes first and comes
+# back last, once every library is in: a build stopped halfway (a missing PIL) left a VERSION that
+# named this commit over an empty lib/
 mkdir -p "$out"
+rm -f "$out/VERSION"
 rm -rf "${out:?}/lib"
 for b in "${bins[@]}"; do rm -f "$out/$(basename "$b")"; done
 # (without --mpi too, where DIR is a bundle: an older vggcl-mpi would measure old code)
@@ -73,10 +78,17 @@ for i in range(32):
     im.save(f"{sys.argv[2]}/{i:03d}.jpg", quality=90)
 PY
 fi
-# what it was built from, which gpu_check.sh logs (a bundle older than the tree measures old code)
-echo "$(git -C "$root" rev-parse --short HEAD)$(git -C "$root" diff --quiet HEAD -- host kernels include CMakeLists.txt \
-  || echo ' (with uncommitted changes)'), built $(date -u +%FT%TZ)" >"$out/VERSION"
 ldd "${bins[@]}" | awk '$2 == "=>" && $3 ~ /^\// { print $3 }' | sort -u |
   grep -v -E '/(libc|libm|libstdc\+\+|libgcc_s|libz|libpthread|libdl|librt)\.so' |
   while read -r lib; do cp -L "$lib" "$out/lib/"; done
+# every library but those runtimes found in the bundle's lib/ (vggcl-mpi's MPI is the machine's)
+if env -u LD_LIBRARY_PATH LD_LIBRARY_PATH="$out/lib" ldd "$out/vggcl" "$out"/test_* |
+   awk '$2 == "=>" { print $3 }' | grep -v -E '/(libc|libm|libstdc\+\+|libgcc_s|libz|libpthread|libdl|librt)\.so' |
+   grep -v "^$out/lib/"; then
+  echo "gpu_bundle: the bundle's lib/ lacks the libraries above" >&2
+  exit 1
+fi
+# what it was built from, which gpu_check.sh logs (a bundle older than the tree measures old code)
+echo "$(git -C "$root" rev-parse --short HEAD)$(git -C "$root" diff --quiet HEAD -- host kernels include CMakeLists.txt \
+  tests cmake || echo ' (with uncommitted changes)'), built $(date -u +%FT%TZ)" >"$out/VERSION"
 ls "$out" "$out/lib"
