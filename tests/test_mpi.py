@@ -35,10 +35,13 @@ VGGCL = None
 # odls_base_sigkill_timeout=0: after a rank's failed exit mpirun waits this many seconds between the
 # SIGTERM and the SIGKILL of the job's processes, even those already gone: 1 s per job that exits 1 (most
 # of them here), two thirds of this suite's time. A job's ranks leave together (MPI_Finalize waits for
-# all): only independent processes under one mpirun (--shard) need the grace, and that test gives it.
+# all, their output flushed before it). GRACE, mpirun's default, where they do not: a command-line mistake
+# found before MPI_Init, which rank 0 says while the others leave a second later (main.c), and independent
+# processes under one mpirun (--shard), each saying its own.
 ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1", POCL_MAX_PTHREAD_COUNT="1",
            OMPI_MCA_btl="self,vader", OMPI_MCA_btl_vader_single_copy_mechanism="none",
            OMPI_MCA_odls_base_sigkill_timeout="0")
+GRACE = dict(ENV, OMPI_MCA_odls_base_sigkill_timeout="1")
 
 
 def vggcl_lines(stderr):
@@ -525,15 +528,14 @@ class Mpi(Folder):
             cmd = [VGGCL, "classify", "--weights", str(self.weights), *bad, str(self.images)]
             one = subprocess.run(cmd, capture_output=True, text=True, env=ENV, timeout=600)
             r = subprocess.run(["mpirun", "-n", "3", "--oversubscribe", *cmd], capture_output=True, text=True,
-                               env=ENV, timeout=600)
+                               env=GRACE, timeout=600)
             self.assertEqual((r.returncode, vggcl_lines(r.stderr)), (2, vggcl_lines(one.stderr)), r.stderr)
             self.assertEqual(len(vggcl_lines(one.stderr)), 1, one.stderr)
             self.assertEqual(r.stderr.count("usage: vggcl classify"), one.stderr.count("usage: vggcl classify"))
         cmd = " ".join([shlex.quote(VGGCL), "classify", "--weights", shlex.quote(str(self.weights)), "--top", "0",
                         "--shard", "$OMPI_COMM_WORLD_RANK/2", shlex.quote(str(self.images))])
-        # (mpirun's default grace, as a user has it: the second process says its own before it is killed)
         r = subprocess.run(["mpirun", "-n", "2", "--oversubscribe", "sh", "-c", cmd], capture_output=True, text=True,
-                           env=dict(ENV, OMPI_MCA_odls_base_sigkill_timeout="1"), timeout=600)
+                           env=GRACE, timeout=600)
         self.assertEqual(len(vggcl_lines(r.stderr)), 2, r.stderr)
         second = dict(ENV, OMPI_COMM_WORLD_SIZE="2", OMPI_COMM_WORLD_RANK="1")  # (a rank's environment by hand)
         r = subprocess.run([VGGCL, "classify", "--weights", str(self.weights), "--top", "0", str(self.images)],
@@ -624,7 +626,7 @@ class Mpi(Folder):
         self.assertEqual((r.stdout, list(out.iterdir())), ("", []))
         mpirun2 = ["mpirun", "-n", "2", "--oversubscribe"]
         r = subprocess.run([*mpirun2, VGGCL, "preprocess", "--resize", "40", "--crop", "32", "--output", "/dev/fd/4",
-                            str(self.images)], capture_output=True, text=True, env=ENV, timeout=120)
+                            str(self.images)], capture_output=True, text=True, env=GRACE, timeout=120)
         self.assertEqual(r.returncode, 2, r.stderr)
         self.assertEqual(vggcl_lines(r.stderr), ["vggcl: preprocess: --output /dev/fd/4: a process mpirun starts does "
                                                  "not have the shell's descriptors past 2 (its own are MPI's); name a "

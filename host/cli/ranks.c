@@ -594,6 +594,9 @@ void cli_ranks_end(cli_ranks *r)
     free(r->lead);
     r->lead = NULL, r->n_lead = r->n_after = 0;
 #ifdef VGGCL_MPI
-    if (r->mpi) MPI_Finalize();
+    if (r->mpi) { /* (what rank 0 printed out before a rank that failed leaves: mpirun then ends the job) */
+        fflush(stdout), fflush(stderr);
+        MPI_Finalize();
+    }
 #endif
 }
