@@ -613,6 +613,7 @@ static vggcl_status tune_shape(vggcl_ctx *ctx, vggcl_model *m, int step, int n, 
     vggcl_tuned best = { s->c_in, s->c_out, h, w, n, 0, { { 0 } }, INFINITY };
     char params[200];
     int def = -1; /* the default's candidate, once timed */
+    int said = 0; /* the last candidate rejected failed: the context's message says why */
     for (int i = 0; i < count; i++) {
         if (i == VGGCL_CONV_ALGOS - 1 && best.algo) {
             const candidate fastest = { best.algo, best.params };
@@ -627,13 +628,13 @@ static vggcl_status tune_shape(vggcl_ctx *ctx, vggcl_model *m, int step, int n, 
         vggcl_status st = check(ctx, where, s, c[i].algo, &c[i].p, slice, &rel);
         if (st == VGGCL_ERR_NOMEM) goto fail;
         if (st != VGGCL_OK || !(rel <= CHECK_REL)) {
-            r->rejected++;
+            r->rejected++, said = st != VGGCL_OK;
             continue;
         }
         st = time_candidate(ctx, where, s, &c[i], n, h, w, iters, &ms);
         if (st == VGGCL_ERR_NOMEM) goto fail;
         if (st != VGGCL_OK) {
-            r->rejected++;
+            r->rejected++, said = 1;
             continue;
         }
         r->tried++;
@@ -665,9 +666,13 @@ static vggcl_status tune_shape(vggcl_ctx *ctx, vggcl_model *m, int step, int n, 
     }
     free(c);
     if (!best.algo && !r->rejected) return VGGCL_OK; /* out of time: no row */
-    if (!best.algo)
-        return vggcl__fail(ctx, VGGCL_ERR_DEVICE, "tuning layer %s (conv %d->%d, %dx%d, batch %d): no algorithm ran",
-                           s->name, s->c_in, s->c_out, h, w, n);
+    if (!best.algo) { /* (with the last failure's words: a device without profiling times rejects them all) */
+        char before[200];
+        snprintf(before, sizeof before, "tuning layer %s (conv %d->%d, %dx%d, batch %d): no algorithm ran%s", s->name,
+                 s->c_in, s->c_out, h, w, n, said ? "; the last: " : "");
+        return said ? vggcl__fail_around(ctx, VGGCL_ERR_DEVICE, before, "")
+                    : vggcl__fail(ctx, VGGCL_ERR_DEVICE, "%s", before);
+    }
     snprintf(r->algo, sizeof r->algo, "%s", vggcl__conv_algo(best.algo)->name);
     vggcl__conv_params_str(best.algo, &best.params, r->params, sizeof r->params);
     r->ms = best.ms;
