@@ -163,8 +163,8 @@ static int walk(const char *kind, cl_int code, int conv) { return walk_every(kin
 /* _i: the convolution algorithm on the first model (0: auto, the channel-packed Winograd with
  * its layout conversions; 1: gemm, im2col + CLBlast; 3: the NCHW Winograd; 4: direct, with
  * standalone max pools); 2: auto on the second. "steps": every call but the second and later
- * clSetKernelArg of a run (three quarters of the calls: they leave by the first's path; the kinds
- * test below walks every 7th argument). */
+ * clSetKernelArg of a run (most of the calls, three quarters being arguments: they leave by the
+ * first's path; the kinds test below walks every 7th argument). */
 START_TEST(test_fault_every_call)
 {
     static const int convs[] = { VGGCL_CONV_AUTO, VGGCL_CONV_GEMM, VGGCL_CONV_AUTO, VGGCL_CONV_WINOGRAD,
