@@ -234,7 +234,8 @@ if want devices; then
 cat \${OCL_ICD_VENDORS:-/dev/null}/*.icd 2>/dev/null; ls /usr/local/nvidia/lib64 2>/dev/null | grep -i opencl; \
 nvidia-smi --query-gpu=name,driver_version,clocks.max.sm,persistence_mode --format=csv; \"$bin/vggcl\" devices; \
 lscpu | grep -E '^(Model name|Thread|Core|Socket|CPU\\(s\\))'; head -2 /etc/os-release; \
-mpirun --version 2>/dev/null | head -1; echo 'PoCL alone (the mpi step): ${pocl_icd:-none found}'; \
+mpirun --version 2>/dev/null | head -1; command -v mpirun; \
+ldd \"$bin/vggcl-mpi\" 2>/dev/null | grep -E 'libmpi|libopen-'; echo 'PoCL alone (the mpi step): ${pocl_icd:-none found}'; \
 if [ -n '$pocl_icd' ]; then OCL_ICD_VENDORS='$pocl_icd' \"$bin/vggcl\" devices; fi"
 fi
 if [ "${GPU_CHECK_REHEARSE:-0}" != 0 ]; then # (every step on the default device: the script itself, tried out here)
