@@ -590,6 +590,20 @@ class Cli(unittest.TestCase):
             self.assertEqual(r.returncode, 2, r.stderr)
             self.assertEqual(vggcl_lines(r.stderr), ["vggcl: run: --input -: standard input is a terminal; pipe a "
                                                      ".npy into it"])
+            # and as standard output, for an array (it printed the .npy's bytes there), before any work
+            leader, follower = pty.openpty()
+            try:
+                for args, said in ((["run", "--weights", self.weights, "--input", self.x, "--output", "-"],
+                                    "run: --output -"),
+                                   (["preprocess", "--output", "/dev/stdout", ROOT / "tests" / "data" / "tiny.png"],
+                                    "preprocess: --output /dev/stdout")):
+                    r = subprocess.run([VGGCL, *map(str, args)], stdout=follower, stderr=subprocess.PIPE, text=True,
+                                       timeout=300)
+                    self.assertEqual(r.returncode, 2, r.stderr)
+                    self.assertEqual(vggcl_lines(r.stderr), [f"vggcl: {said}: standard output is a terminal; "
+                                                             "redirect it to a file or a pipe"])
+            finally:
+                os.close(leader), os.close(follower)
 
     def test_npy_header_as_numpy(self):
         """Hand-written headers: vggcl takes exactly those numpy takes, with the same values."""

@@ -7,7 +7,8 @@
 #include "cli.h"
 
 static const cli_option options[] = {
-    { "output", "T.npy", "writes the float32 (N, 3, H, W) tensor, in the order given", 1 },
+    { "output", "T.npy", "writes the float32 (N, 3, H, W) tensor, in the order given;\n"
+                         "-: standard output (not a terminal)", 1 },
     { "recursive", NULL, CLI_RECURSIVE_HELP, 0 },
     { "shard", "I/N", "process I of N (0 <= I < N) takes the I-th of N equal runs of the images,\n"
                       "in order: the N tensors, one after the other, are one process's", 0 },

@@ -14,7 +14,8 @@ static const cli_option options[] = {
     { "input", "X.npy", "float32 (N, 3, H, W) in C order, already normalized\n"
                         "(`vggcl preprocess` makes it from images); -: standard input\n"
                         "(a pipe)", 1 },
-    { "output", "Y.npy", "writes the logits, float32 (N, C)", 1 },
+    { "output", "Y.npy", "writes the logits, float32 (N, C); -: standard output (not a\n"
+                         "terminal)", 1 },
     { "features", "F.npy", "also writes the GAP features, float32 (N, C_last)", 0 },
     { NULL, NULL, NULL, 0 },
 };

@@ -170,6 +170,9 @@ int cli_outputs_check(const char *cmd, const cli_file *outs, int n_out, const cl
         if (cli_ranks_launched() && fd_past_stderr(outs[i].path)) /* (it wrote into MPI's own pipe, exit 0) */
             return cli_error(CLI_USAGE, "%s: %s %s: a process mpirun starts does not have the shell's descriptors "
                              "past 2 (its own are MPI's); name a file", cmd, outs[i].opt, outs[i].path);
+        if (!cli_ranks_launched() && cli_is_stdout(outs[i].path) && isatty(STDOUT_FILENO)) /* (an array's bytes) */
+            return cli_error(CLI_USAGE, "%s: %s %s: standard output is a terminal; redirect it to a file or a pipe",
+                             cmd, outs[i].opt, outs[i].path);
         if (stat(outs[i].path, &sb) == 0 && S_ISDIR(sb.st_mode)) /* (a failed write then removed the others) */
             return cli_error(CLI_USAGE, "%s: %s %s is a folder: name a file", cmd, outs[i].opt, outs[i].path);
         for (int k = 0; k < i; k++) /* (standard output twice: arrays one after the other, the second unread) */
