@@ -645,6 +645,19 @@ class Cli(unittest.TestCase):
             self.assertEqual(r.returncode, 0, f"{name}: {r.stderr}")
             np.testing.assert_array_equal(np.load(self.out), want)
             self.out.unlink()
+        # shapes past vggcl's limits (numpy would try to allocate them): the dimension or the limit named (it said
+        # "shape value too large", "shape is too large")
+        for name, dims, needle in (("dim", "(1099511627777, 3, 16, 12)", "dimension 0 of the shape is 1099511627777; "
+                                    "vggcl reads dimensions up to 2^40"),
+                                   ("huge", "(2, 99999999999999999999999, 16, 12)", "dimension 1 of the shape is "
+                                    "99999999999999999999999; vggcl reads dimensions up to 2^40"),
+                                   ("product", "(1099511627776, 1099511627776, 3, 8)", "the shape's dimensions multiply "
+                                    "to more float32 values than a size_t counts in bytes")):
+            text = ("{'descr': '<f4', 'fortran_order': False, 'shape': %s}" % dims).encode("latin1")
+            text += b" " * ((64 - (10 + len(text) + 1) % 64) % 64) + b"\n"
+            path = self.d / f"{name}.npy"
+            path.write_bytes(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(text)) + text + data.tobytes())
+            self.fails(self.run_args(x=path), 1, f"{name}.npy: {needle}")
 
     def test_make_test_weights_pool5(self):
         """make_test_weights.py: a configuration's last M is pool5, written as vggcl.pool5 keep (it was dropped

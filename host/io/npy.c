@@ -81,7 +81,9 @@ static vggcl_status scan_shape(vggcl_ctx *ctx, const char *path, const char **p,
         char *end;
         errno = 0;
         long long v = strtoll(s, &end, 10);
-        if (errno || v > MAX_DIM) return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: shape value too large", path);
+        if (errno || v > MAX_DIM)
+            return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: dimension %d of the shape is %.*s; vggcl reads dimensions "
+                               "up to 2^40", path, *ndim, (int)(end - s) > 40 ? 40 : (int)(end - s), s);
         if (*end == 'L') end++; /* Python 2's long integers, as numpy reads them */
         shape[(*ndim)++] = v;
         s = end;
@@ -207,7 +209,9 @@ static vggcl_status read_header(vggcl_ctx *ctx, const char *path, FILE *fp, int 
     st = parse_header(ctx, path, hdr, ndim, shape);
     free(hdr);
     if (st != VGGCL_OK) return st;
-    if (dims_fit(shape, *ndim, count)) return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: shape is too large", path);
+    if (dims_fit(shape, *ndim, count))
+        return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: the shape's dimensions multiply to more float32 values than a "
+                           "size_t counts in bytes", path);
     if (stream) { /* (read_values checks the count as the values come) */
         *offset = -1;
         return VGGCL_OK;
