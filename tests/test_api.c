@@ -5,9 +5,11 @@
  * leaves a file (these crashed, overflowed or wrote files vggcl then refused). */
 #include <limits.h>
 #include <math.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include "test_util.h"
@@ -56,6 +58,30 @@ START_TEST(test_preprocess_arguments)
     vggcl_preprocess_defaults(&p);
     ck_assert_int_eq(vggcl_image_preprocess(ctx, rgb, 4, 4, &p, &out, &h, &w), VGGCL_OK);
     vggcl_free(out);
+    vggcl_ctx_free(ctx);
+}
+END_TEST
+
+/* A PNG the disk cannot hold (here a file size limit): the system's reason, not libpng's "Write Error"
+ * alone, and no file. */
+START_TEST(test_png_write_fails)
+{
+    vggcl_ctx *ctx = ref_ctx();
+    enum { H = 256, W = 256 };
+    unsigned char *rgb = malloc(3 * H * W);
+    unsigned state = 7;
+    for (int i = 0; i < 3 * H * W; i++) rgb[i] = (unsigned char)((state = state * 1103515245u + 12345u) >> 24);
+    struct rlimit was, limit;
+    ck_assert(getrlimit(RLIMIT_FSIZE, &was) == 0);
+    limit = was;
+    limit.rlim_cur = 16384; /* (past stdio's buffer: libpng's own write fails, not the final flush) */
+    void (*handler)(int) = signal(SIGXFSZ, SIG_IGN);
+    ck_assert(setrlimit(RLIMIT_FSIZE, &limit) == 0);
+    const vggcl_status st = vggcl_png_write(ctx, tu_tmp("big.png"), rgb, H, W);
+    setrlimit(RLIMIT_FSIZE, &was), signal(SIGXFSZ, handler);
+    said(ctx, st, VGGCL_ERR_IO, "big.png: cannot write PNG: Write Error: File too large");
+    ck_assert(!exists(tu_tmp("big.png")));
+    free(rgb);
     vggcl_ctx_free(ctx);
 }
 END_TEST
@@ -527,6 +553,7 @@ int main(void)
     TCase *tc = tcase_create("arguments");
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_null_arguments);
+    tcase_add_test(tc, test_png_write_fails);
     tcase_add_test(tc, test_preprocess_arguments);
     tcase_add_test(tc, test_forward_too_large);
     tcase_add_test(tc, test_cam_sizes);

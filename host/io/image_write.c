@@ -1,5 +1,6 @@
 /* PNG writing (libpng), atomically, and the drawing of class activation maps
  * over an image. */
+#include <errno.h>
 #include <math.h>
 #include <png.h>
 #include <setjmp.h>
@@ -39,10 +40,13 @@ vggcl_status vggcl_png_write(vggcl_ctx *ctx, const char *path, const unsigned ch
         return vggcl__fail(ctx, VGGCL_ERR_NOMEM, "%s: out of host memory", path);
     }
     if (setjmp(err.jump)) {
+        const int e = ferror(o->fp) ? errno : 0; /* (libpng's "Write Error" for a failed fwrite: the system's why) */
+        char eb[128];
         png_destroy_write_struct(&png, &info);
         vggcl__output_abort(o);
         free(o);
-        return vggcl__fail(ctx, VGGCL_ERR_IO, "%s: cannot write PNG: %s", path, err.msg);
+        return vggcl__fail(ctx, VGGCL_ERR_IO, "%s: cannot write PNG: %s%s%s", path, err.msg, e ? ": " : "",
+                           e ? vggcl__strerror(e, eb, sizeof eb) : "");
     }
     png_init_io(png, o->fp);
     png_set_IHDR(png, info, (png_uint_32)w, (png_uint_32)h, 8, PNG_COLOR_TYPE_RGB, PNG_INTERLACE_NONE,
