@@ -657,6 +657,18 @@ class Mpi(Folder):
             self.assertEqual(r.returncode, 2, shard)
             self.assertIn(f"--shard must be I/N with 0 <= I < N, not '{shard}'", r.stderr)
 
+    def test_one_rank_array_to_standard_output(self):
+        """mpirun -n 1 ... --output -, mpirun's standard output a pipe: the array (the rank's standard output is
+        mpirun's pty, made for bytes; the terminal check refused it)."""
+        x = self.d / "x.npy"
+        np.save(x, np.random.default_rng(2).standard_normal((3, 3, 32, 32)).astype(np.float32))
+        run = [VGGCL, "run", "--weights", str(self.weights), "--input", str(x)]
+        one = subprocess.run([*run, "--output", str(self.d / "y.npy")], capture_output=True, env=ENV, timeout=600)
+        self.assertEqual(one.returncode, 0, one.stderr)
+        r = subprocess.run(["mpirun", "-n", "1", *run, "--output", "-"], capture_output=True, env=ENV, timeout=600)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stdout, (self.d / "y.npy").read_bytes())
+
     def test_launcher_not_this_mpi(self):
         """A process that a launcher says is rank 1 of 2 (MPICH's or Slurm's PMI, Slurm's srun without an MPI
         plugin) but that this Open MPI starts alone: refused before any work (it skipped the output checks,

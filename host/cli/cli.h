@@ -182,6 +182,8 @@ int cli_ranks_echo_usage(int argc, char **argv);
 int cli_ranks_writes(const char *shard);
 /* Whether this process is one of several a launcher started (mpirun, Slurm's PMI), --shard or not. */
 int cli_ranks_launched(void);
+/* Whether a launcher started it, as one rank or as several. */
+int cli_ranks_under_launcher(void);
 /* Starts MPI when launched as several ranks (collective: it also agrees on
  * r->chunk); refuses, said by each process, when MPI does not join the ranks
  * the launcher announced (another MPI's launcher: each process alone). Given

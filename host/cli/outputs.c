@@ -170,7 +170,9 @@ int cli_outputs_check(const char *cmd, const cli_file *outs, int n_out, const cl
         if (cli_ranks_launched() && fd_past_stderr(outs[i].path)) /* (it wrote into MPI's own pipe, exit 0) */
             return cli_error(CLI_USAGE, "%s: %s %s: a process mpirun starts does not have the shell's descriptors "
                              "past 2 (its own are MPI's); name a file", cmd, outs[i].opt, outs[i].path);
-        if (!cli_ranks_launched() && cli_is_stdout(outs[i].path) && isatty(STDOUT_FILENO)) /* (an array's bytes) */
+        /* (an array's bytes; not under a launcher, whose ranks' stdout is its pty, made for bytes, even where its
+         * own is a file: mpirun -n 1 ... > y.npy) */
+        if (!cli_ranks_under_launcher() && cli_is_stdout(outs[i].path) && isatty(STDOUT_FILENO))
             return cli_error(CLI_USAGE, "%s: %s %s: standard output is a terminal; redirect it to a file or a pipe",
                              cmd, outs[i].opt, outs[i].path);
         if (stat(outs[i].path, &sb) == 0 && S_ISDIR(sb.st_mode)) /* (a failed write then removed the others) */

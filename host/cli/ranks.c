@@ -40,15 +40,17 @@ static const char *const launcher_vars[][2] = {
  * process), when it says more than 1; else -1. Slurm's holds for the process srun started itself
  * (SLURM_TASK_PID): a shell it started (srun --pty bash in a job of several tasks) hands it down to every
  * command run there, each of them one process. */
-static int launcher_pair(void)
+static int launcher_pair_of(int least)
 {
     for (int i = 0; i < (int)(sizeof launcher_vars / sizeof launcher_vars[0]); i++) {
         const char *v = getenv(launcher_vars[i][0]), *task = getenv("SLURM_TASK_PID");
         if (!v || !*v || (i == SLURM_PAIR && (!task || atol(task) != (long)getpid()))) continue;
-        return atoi(v) > 1 ? i : -1;
+        return atoi(v) >= least ? i : -1;
     }
     return -1;
 }
+
+static int launcher_pair(void) { return launcher_pair_of(2); }
 
 /* The rank count the launcher announces; 1 without one. */
 static int launched_size(void)
@@ -76,6 +78,8 @@ int cli_ranks_echo_usage(int argc, char **argv)
 }
 
 int cli_ranks_launched(void) { return launched_size() > 1; }
+
+int cli_ranks_under_launcher(void) { return launcher_pair_of(1) >= 0; }
 
 int cli_ranks_writes(const char *shard)
 {
@@ -595,7 +599,7 @@ void cli_ranks_end(cli_ranks *r)
     r->lead = NULL, r->n_lead = r->n_after = 0;
 #ifdef VGGCL_MPI
     if (r->mpi) { /* (what rank 0 printed out before a rank that failed leaves: mpirun then ends the job) */
-        fflush(stdout), fflush(stderr);
+        (void)cli_flush_stdout(), fflush(stderr); /* (a failure said with its reason; the exit says it again) */
         MPI_Finalize();
     }
 #endif
