@@ -482,7 +482,7 @@ VGGCL_API vggcl_status vggcl_npy_writer_close(vggcl_ctx *ctx, vggcl_npy_writer *
  * VGGCL_OK, or the error (then close with commit = 0). */
 VGGCL_API vggcl_status vggcl_npy_writer_ready(vggcl_ctx *ctx, vggcl_npy_writer *w);
 /* 1 when w writes standard output, a device or a pipe directly (at vggcl_npy_writer_ready, from a
- * staged copy), 0 when it writes a file renamed into place (and for NULL). */
+ * staged copy; before and after it), 0 when it writes a file renamed into place (and for NULL). */
 VGGCL_API int vggcl_npy_writer_direct(const vggcl_npy_writer *w);
 
 #ifdef __cplusplus

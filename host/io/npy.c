@@ -82,8 +82,9 @@ static vggcl_status scan_shape(vggcl_ctx *ctx, const char *path, const char **p,
         errno = 0;
         long long v = strtoll(s, &end, 10);
         if (errno || v > MAX_DIM)
-            return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: dimension %d of the shape is %.*s; vggcl reads dimensions "
-                               "up to 2^40", path, *ndim, (int)(end - s) > 40 ? 40 : (int)(end - s), s);
+            return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: dimension %d of the shape is %.*s%s; vggcl reads "
+                               "dimensions up to 2^40", path, *ndim, (int)(end - s) > 40 ? 40 : (int)(end - s), s,
+                               end - s > 40 ? "..." : "");
         if (*end == 'L') end++; /* Python 2's long integers, as numpy reads them */
         shape[(*ndim)++] = v;
         s = end;
@@ -361,6 +362,7 @@ struct vggcl_npy_writer {
     long long shape[VGGCL_NPY_MAX_DIMS];
     size_t row_floats;
     int failed, ready;
+    int direct; /* standard output, a device or a pipe (its out.direct_fd, closed once readied) */
 };
 
 /* The fixed-size header for the writer's shape. */
@@ -406,6 +408,7 @@ vggcl_status vggcl_npy_writer_open(vggcl_ctx *ctx, const char *path, int ndim_ta
         free(w);
         return st;
     }
+    w->direct = w->out.direct_fd >= 0;
     if (!stream_header(w, hdr) || fwrite(hdr, 1, sizeof hdr, w->out.fp) != sizeof hdr) {
         const int e = errno;
         vggcl__output_abort(&w->out);
@@ -442,7 +445,7 @@ vggcl_status vggcl_npy_writer_append(vggcl_ctx *ctx, vggcl_npy_writer *w, const 
     return VGGCL_OK;
 }
 
-int vggcl_npy_writer_direct(const vggcl_npy_writer *w) { return w && w->out.direct_fd >= 0; }
+int vggcl_npy_writer_direct(const vggcl_npy_writer *w) { return w && w->direct; }
 
 vggcl_status vggcl_npy_writer_ready(vggcl_ctx *ctx, vggcl_npy_writer *w)
 {
