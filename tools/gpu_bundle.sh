@@ -38,11 +38,13 @@ fi
 # back last, once every library is in: a build stopped halfway (a missing PIL) left a VERSION that
 # named this commit over an empty lib/
 mkdir -p "$out"
+was_bundle=0
+if [ -f "$out/VERSION" ] || [ -d "$out/lib" ]; then was_bundle=1; fi
 rm -f "$out/VERSION"
 rm -rf "${out:?}/lib"
 for b in "${bins[@]}"; do rm -f "$out/$(basename "$b")"; done
 # (without --mpi too, where DIR is a bundle: an older vggcl-mpi would measure old code)
-[ $mpi = 1 ] || [ -f "$out/VERSION" ] && rm -rf "$out/vggcl-mpi" "$out/images"
+if [ $mpi = 1 ] || [ $was_bundle = 1 ]; then rm -rf "$out/vggcl-mpi" "$out/images"; fi
 mkdir -p "$out/lib"
 cp "${bins[@]}" "$out"/
 if [ $mpi = 1 ]; then # (its libraries besides MPI's are the plain vggcl's, bundled below)
