@@ -48,7 +48,7 @@ def gap_model(arch="vgg16", classes=7, pool5="keep", seed=0):
     model = vgg.VGG.__new__(vgg.VGG)  # (VGG.__init__ makes that classifier)
     nn.Module.__init__(model)
     bn = arch.endswith("_bn")
-    model.features = vgg.make_layers(vgg.cfgs[{"vgg11": "A", "vgg13": "B", "vgg16": "D", "vgg19": "E"}[arch[:5]]], bn)
+    model.features = vgg.make_layers(vgg.cfgs[ARCHS[arch[:5]]], bn)
     for m in model.features.modules():  # (as VGG._initialize_weights)
         if isinstance(m, nn.Conv2d):
             nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
