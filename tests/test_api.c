@@ -86,6 +86,30 @@ START_TEST(test_png_write_fails)
 }
 END_TEST
 
+/* vggcl_npy_writer_direct: a device is written directly, a file renamed into place; the same answer
+ * after vggcl_npy_writer_ready (it said 0 once the device's descriptor was closed) and for NULL. */
+START_TEST(test_npy_writer_direct)
+{
+    vggcl_ctx *ctx = ref_ctx();
+    const long long tail[1] = { 2 };
+    const float row[2] = { 1, 2 };
+    const char *paths[2] = { "/dev/null", tu_tmp("direct.npy") };
+    for (int k = 0; k < 2; k++) {
+        vggcl_npy_writer *w = NULL;
+        ck_assert_msg(vggcl_npy_writer_open(ctx, paths[k], 1, tail, &w) == VGGCL_OK, "%s", vggcl_message(ctx));
+        ck_assert_int_eq(vggcl_npy_writer_direct(w), k == 0);
+        ck_assert(vggcl_npy_writer_append(ctx, w, row, 1) == VGGCL_OK);
+        ck_assert(vggcl_npy_writer_ready(ctx, w) == VGGCL_OK);
+        ck_assert_int_eq(vggcl_npy_writer_direct(w), k == 0);
+        ck_assert(vggcl_npy_writer_close(ctx, w, 1) == VGGCL_OK);
+    }
+    ck_assert_int_eq(vggcl_npy_writer_direct(NULL), 0);
+    ck_assert(exists(paths[1]));
+    remove(paths[1]);
+    vggcl_ctx_free(ctx);
+}
+END_TEST
+
 START_TEST(test_null_arguments)
 {
     vggcl_ctx *ctx = ref_ctx();
@@ -554,6 +578,7 @@ int main(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_null_arguments);
     tcase_add_test(tc, test_png_write_fails);
+    tcase_add_test(tc, test_npy_writer_direct);
     tcase_add_test(tc, test_preprocess_arguments);
     tcase_add_test(tc, test_forward_too_large);
     tcase_add_test(tc, test_cam_sizes);
