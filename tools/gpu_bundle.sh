@@ -80,12 +80,12 @@ for i in range(32):
     im.save(f"{sys.argv[2]}/{i:03d}.jpg", quality=90)
 PY
 fi
-ldd "${bins[@]}" | awk '$2 == "=>" && $3 ~ /^\// { print $3 }' | sort -u |
-  grep -v -E '/(libc|libm|libstdc\+\+|libgcc_s|libz|libpthread|libdl|librt)\.so' |
+runtimes='/(libc|libm|libstdc\+\+|libgcc_s|libz|libpthread|libdl|librt)\.so' # (the machine has these)
+ldd "${bins[@]}" | awk '$2 == "=>" && $3 ~ /^\// { print $3 }' | sort -u | grep -v -E "$runtimes" |
   while read -r lib; do cp -L "$lib" "$out/lib/"; done
 # every library but those runtimes found in the bundle's lib/ (vggcl-mpi's MPI is the machine's)
 if env -u LD_LIBRARY_PATH LD_LIBRARY_PATH="$out/lib" ldd "$out/vggcl" "$out"/test_* |
-   awk '$2 == "=>" { print $3 }' | grep -v -E '/(libc|libm|libstdc\+\+|libgcc_s|libz|libpthread|libdl|librt)\.so' |
+   awk '$2 == "=>" { print $3 }' | grep -v -E "$runtimes" |
    grep -v "^$out/lib/"; then
   echo "gpu_bundle: the bundle's lib/ lacks the libraries above" >&2
   exit 1
