@@ -49,7 +49,7 @@ def gap_model(arch="vgg16", classes=7, pool5="keep", seed=0):
     nn.Module.__init__(model)
     bn = arch.endswith("_bn")
     model.features = vgg.make_layers(vgg.cfgs[ARCHS[arch[:5]]], bn)
-    for m in model.features.modules():  # (as VGG._initialize_weights)
+    for m in model.features.modules():  # (as VGG.__init__'s init_weights loop)
         if isinstance(m, nn.Conv2d):
             nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
             nn.init.constant_(m.bias, 0)

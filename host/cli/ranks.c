@@ -37,7 +37,7 @@ static const char *const launcher_vars[][2] = {
 };
 
 /* The pair this process goes by: the first whose count is set (mpirun -n 1 inside a Slurm step is one
- * process), when it says more than 1; else -1. Slurm's holds for the process srun started itself
+ * process), when it says least or more (launcher_pair: 2); else -1. Slurm's holds for the process srun started itself
  * (SLURM_TASK_PID): a shell it started (srun --pty bash in a job of several tasks) hands it down to every
  * command run there, each of them one process. */
 static int launcher_pair_of(int least)
