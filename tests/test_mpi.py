@@ -593,7 +593,7 @@ class Mpi(Folder):
         """A weights copy that differs only in its middle and a --labels file that differs are refused as other
         copies are (the hash read the first and last 64 KiB; labels were not compared: each rank named its
         classes otherwise); an output /dev/fd/N past 2 is refused under mpirun (a rank's descriptor N is MPI's:
-        the array went into MPI's pipe, exit 0); rank 0's standard output failing leaves no array; a rank that
+        the array went into MPI's pipe, exit 0), also for one rank; rank 0's standard output failing leaves no array; a rank that
         cannot make its temporary files names the folder and why; --help and --version print once; --shard
         past the int range is refused (it wrapped)."""
         big = self.d / "big.safetensors"
@@ -625,12 +625,14 @@ class Mpi(Folder):
         self.assertIn("(their classes, features, class names, preprocessing or --labels differ)", r.stderr)
         self.assertEqual((r.stdout, list(out.iterdir())), ("", []))
         mpirun2 = ["mpirun", "-n", "2", "--oversubscribe"]
-        r = subprocess.run([*mpirun2, VGGCL, "preprocess", "--resize", "40", "--crop", "32", "--output", "/dev/fd/4",
-                            str(self.images)], capture_output=True, text=True, env=GRACE, timeout=120)
-        self.assertEqual(r.returncode, 2, r.stderr)
-        self.assertEqual(vggcl_lines(r.stderr), ["vggcl: preprocess: --output /dev/fd/4: a process mpirun starts does "
-                                                 "not have the shell's descriptors past 2 (its own are MPI's); name a "
-                                                 "file"])
+        for n, env in ((2, GRACE), (1, ENV)):  # (one rank: the descriptor not there failed after the work)
+            r = subprocess.run(["mpirun", "-n", str(n), "--oversubscribe", VGGCL, "preprocess", "--resize", "40",
+                                "--crop", "32", "--output", "/dev/fd/4", str(self.images)], capture_output=True,
+                               text=True, env=env, timeout=120)
+            self.assertEqual(r.returncode, 2, r.stderr)
+            self.assertEqual(vggcl_lines(r.stderr), ["vggcl: preprocess: --output /dev/fd/4: a process mpirun starts "
+                                                     "does not have the shell's descriptors past 2 (its own are "
+                                                     "MPI's); name a file"])
         cmd = " ".join(shlex.quote(a) for a in [VGGCL, "classify", "--weights", str(self.weights), *args,
                                                 str(self.images)])
         r = subprocess.run([*mpirun2, "sh", "-c", f"exec {cmd} > /dev/full"], capture_output=True, text=True, env=ENV,

@@ -180,9 +180,7 @@ int cli_ranks_echo_usage(int argc, char **argv);
 /* Whether this process writes the outputs (before MPI starts): one process, a --shard process (shard
  * non-NULL), or the first rank of a launch; the others' machines may not have the outputs' folders. */
 int cli_ranks_writes(const char *shard);
-/* Whether this process is one of several a launcher started (mpirun, Slurm's PMI), --shard or not. */
-int cli_ranks_launched(void);
-/* Whether a launcher started it, as one rank or as several. */
+/* Whether a launcher (mpirun, Slurm's PMI) started it, as one rank or as several, --shard or not. */
 int cli_ranks_under_launcher(void);
 /* Starts MPI when launched as several ranks (collective: it also agrees on
  * r->chunk); refuses, said by each process, when MPI does not join the ranks

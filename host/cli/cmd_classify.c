@@ -247,7 +247,7 @@ int cmd_classify(int argc, char **argv)
         if (path && cli_is_stdout(path)) {
             rc = cli_error(CLI_USAGE, "classify: --%s %s is standard output, where the classes are printed; name a "
                                       "file%s", k ? "tensor-out" : "logits-out", path,
-                           cli_ranks_launched() ? "" : " (or /dev/fd/3, run with 3>&1 >&2)");
+                           cli_ranks_under_launcher() ? "" : " (or /dev/fd/3, run with 3>&1 >&2)");
             goto done_args;
         }
     }

@@ -167,7 +167,8 @@ int cli_outputs_check(const char *cmd, const cli_file *outs, int n_out, const cl
     struct stat sb;
     for (int i = 0; i < n_out; i++) {
         if (!outs[i].path) continue;
-        if (cli_ranks_launched() && fd_past_stderr(outs[i].path)) /* (it wrote into MPI's own pipe, exit 0) */
+        /* (it wrote into MPI's own pipe, exit 0; under mpirun -n 1, a descriptor not there failed after the work) */
+        if (cli_ranks_under_launcher() && fd_past_stderr(outs[i].path))
             return cli_error(CLI_USAGE, "%s: %s %s: a process mpirun starts does not have the shell's descriptors "
                              "past 2 (its own are MPI's); name a file", cmd, outs[i].opt, outs[i].path);
         /* (an array's bytes; not under a launcher, whose ranks' stdout is its pty, made for bytes, even where its

@@ -77,8 +77,6 @@ int cli_ranks_echo_usage(int argc, char **argv)
     return launched_rank() == 0;
 }
 
-int cli_ranks_launched(void) { return launched_size() > 1; }
-
 int cli_ranks_under_launcher(void) { return launcher_pair_of(1) >= 0; }
 
 int cli_ranks_writes(const char *shard)
