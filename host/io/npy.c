@@ -151,9 +151,9 @@ static size_t read_bytes(void *buf, size_t n, FILE *fp)
     while (got < n) {
         got += fread((char *)buf + got, 1, n - got, fp);
         if (got == n || !ferror(fp) || (errno != EAGAIN && errno != EWOULDBLOCK)) break;
-        clearerr(fp);
         struct pollfd pf = { fileno(fp), POLLIN, 0 };
-        poll(&pf, 1, -1);
+        if (poll(&pf, 1, -1) < 0 && errno != EINTR) break; /* (ferror kept, errno the poll's: no spin) */
+        clearerr(fp);
     }
     return got;
 }

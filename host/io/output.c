@@ -260,7 +260,7 @@ static int copy_out(FILE *from, int fd)
             if (w < 0 && errno == EINTR) continue;
             if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) { /* (a pipe shared with a non-blocking */
                 struct pollfd pf = { fd, POLLOUT, 0 };                 /* writer, full: the reader is slow) */
-                poll(&pf, 1, -1);
+                if (poll(&pf, 1, -1) < 0 && errno != EINTR) ok = 0, e = errno; /* (ENOMEM: said, not a spin) */
                 continue;
             }
             if (w <= 0) ok = 0, e = w < 0 ? errno : EIO;
