@@ -306,6 +306,9 @@ cl_event *vggcl__prof_slot(vggcl_ctx *ctx, const char *where, double flops);
 void vggcl__prof_reset(vggcl_ctx *ctx);
 /* An entry's device milliseconds, from its first command's start to its last's end (0 when unknown). */
 double vggcl__prof_ms(const vggcl_prof_entry *e);
+/* The recorded entries' device milliseconds as one span, the first's start to the last's end: the gaps
+ * between dependent commands included, as a pass sees them (0 when a time is unknown). */
+double vggcl__prof_span_ms(const vggcl_ctx *ctx);
 
 /* Device buffers with the context's memory accounting. */
 vggcl_status vggcl__buffer(vggcl_ctx *ctx, const char *where, cl_mem_flags flags, size_t bytes, void *host,

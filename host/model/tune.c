@@ -307,14 +307,6 @@ vggcl_status vggcl__tune_agree(vggcl_ctx *ctx, const char *where, const vggcl_st
     return st;
 }
 
-/* Device milliseconds of the commands recorded since the last reset. */
-static double recorded_ms(vggcl_ctx *ctx)
-{
-    double ms = 0;
-    for (int i = 0; i < ctx->prof_n; i++) ms += vggcl__prof_ms(&ctx->prof[i]);
-    return ms;
-}
-
 typedef vggcl_tune_candidate candidate;
 
 /* Median device ms of `iters` passes of candidate c on b (runs: room for iters),
@@ -329,7 +321,9 @@ static vggcl_status time_passes(vggcl_ctx *ctx, const char *where, const vggcl_s
         vggcl__prof_reset(ctx);
         if ((st = run_once(ctx, where, s, c->algo, &c->p, n, h, w, b)) != VGGCL_OK) goto fail;
         CL_CHECK(clFinish, (ctx->queue));
-        if (it >= 0 && !((runs[it] = recorded_ms(ctx)) > 0)) { /* (a time not read counted 0 ms, and won) */
+        /* (a span: the sum of the kernels' times left out the gaps between them, which favoured the algorithms of
+         * several kernels; a time not read counted 0 ms, and won) */
+        if (it >= 0 && !((runs[it] = vggcl__prof_span_ms(ctx)) > 0)) {
             st = vggcl__fail(ctx, VGGCL_ERR_DEVICE, "%s: the device gave no time for the pass (profiling)", where);
             goto fail;
         }

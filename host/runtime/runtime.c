@@ -38,16 +38,32 @@ void vggcl__prof_reset(vggcl_ctx *ctx)
     ctx->prof_n = 0;
 }
 
+/* An entry's start and end on the device clock (ns): 1, or 0 when unknown. */
+static int prof_times(const vggcl_prof_entry *e, cl_ulong *t0, cl_ulong *t1)
+{
+    if (!e->event) return 0;
+    /* (a driver without a marker's times: from the last kernel's start, as CLBlast's event alone says) */
+    if (!e->first || clGetEventProfilingInfo(e->first, CL_PROFILING_COMMAND_START, sizeof *t0, t0, NULL) != CL_SUCCESS)
+        if (clGetEventProfilingInfo(e->event, CL_PROFILING_COMMAND_START, sizeof *t0, t0, NULL) != CL_SUCCESS) return 0;
+    return clGetEventProfilingInfo(e->event, CL_PROFILING_COMMAND_END, sizeof *t1, t1, NULL) == CL_SUCCESS && *t1 >= *t0;
+}
+
 double vggcl__prof_ms(const vggcl_prof_entry *e)
 {
     cl_ulong t0 = 0, t1 = 0;
-    if (!e->event) return 0;
-    /* (a driver without a marker's times: from the last kernel's start, as CLBlast's event alone says) */
-    if (!e->first || clGetEventProfilingInfo(e->first, CL_PROFILING_COMMAND_START, sizeof t0, &t0, NULL) != CL_SUCCESS)
-        if (clGetEventProfilingInfo(e->event, CL_PROFILING_COMMAND_START, sizeof t0, &t0, NULL) != CL_SUCCESS) return 0;
-    if (clGetEventProfilingInfo(e->event, CL_PROFILING_COMMAND_END, sizeof t1, &t1, NULL) == CL_SUCCESS && t1 >= t0)
-        return (t1 - t0) * 1e-6;
-    return 0;
+    return prof_times(e, &t0, &t1) ? (t1 - t0) * 1e-6 : 0;
+}
+
+double vggcl__prof_span_ms(const vggcl_ctx *ctx)
+{
+    cl_ulong first = 0, last = 0;
+    for (int i = 0; i < ctx->prof_n; i++) {
+        cl_ulong t0 = 0, t1 = 0;
+        if (!prof_times(&ctx->prof[i], &t0, &t1)) return 0;
+        if (!i || t0 < first) first = t0;
+        if (!i || t1 > last) last = t1;
+    }
+    return ctx->prof_n ? (last - first) * 1e-6 : 0;
 }
 
 const size_t vggcl__one_item[3] = { 1, 1, 1 };
