@@ -430,6 +430,17 @@ class TrainHead(unittest.TestCase):
         self.assertIn("--weights", r.stderr)
         self.assertEqual(trunk.read_bytes(), self.trunk.read_bytes())
         self.assertFalse(out.exists())
+        # standard output is one of the features' files (> f-train.npy): the log goes to stderr, as for --out (it
+        # went into the file the array then replaced: lost)
+        with open(feats[0], "w") as train:
+            r = subprocess.run([VGGCL, "train-head", "--weights", self.trunk, "--data", d / "small", "--resize",
+                                str(SIZE), "--crop", str(SIZE), "--epochs", "1", "--out", out, "--features-out",
+                                d / "f"], stdout=train, stderr=subprocess.PIPE, text=True, timeout=600)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertRegex(r.stderr, r"(?m)^epoch +1/1 .*\nkept epoch 1 .*; wrote ")
+        self.assertEqual(np.load(feats[0]).shape[0], np.load(feats[1]).shape[0])
+        for f in [*feats, out]:
+            f.unlink()
         # the log cannot reach standard output (a full disk): exit 1 and no model, as classify leaves no logits
         with open("/dev/full", "w") as full:
             r = subprocess.run([VGGCL, "train-head", "--weights", self.trunk, "--data", d / "small", "--resize",

@@ -229,7 +229,15 @@ static int train_and_write(vggcl_ctx *ctx, const split *s, const cli_dataset *ds
                            const char *features, vggcl_npy_writer **staged)
 {
     const int C = ds->n_classes;
-    FILE *report = cli_report(&out, 1); /* (the model to standard output: the log goes to stderr) */
+    char feats[FEATURE_FILES][4096];
+    const char *paths[1 + FEATURE_FILES] = { out };
+    for (int k = 0; features && k < FEATURE_FILES; k++) {
+        features_path(features, k, feats[k], sizeof feats[k]);
+        paths[1 + k] = feats[k];
+    }
+    /* (the model or a features' file to standard output, the shell's file: the log goes to stderr; into a
+     * features' file it was lost as the array replaced the file) */
+    FILE *report = cli_report(paths, 1 + FEATURE_FILES);
     float *w = malloc(sizeof *w * (size_t)C * s->d), *b = malloc(sizeof *b * (size_t)C);
     vggcl_train_epoch *log = malloc(sizeof *log * (size_t)o->epochs);
     char *classes = cli_json_list(ds->classes, C);
