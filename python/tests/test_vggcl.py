@@ -4,6 +4,8 @@ Run by tests/python_test.sh (ctest `python`): the module installed with pip from
 VGGCL_LIBRARY the built libvggcl.so, VGGCL_BINARY the built command.
 """
 import copy
+import ctypes
+import gc
 import json
 import logging
 import os
@@ -229,17 +231,19 @@ def test_errors_carry_the_message(files):
 
 def test_max_batch(files):
     """The largest batch that fits, as a pass checks it: up to the limit, 0 for an image too large for any
-    memory, the model's smallest input and the arguments' kinds checked."""
+    memory, the model's smallest input (its Error's status "shape") and the arguments' kinds checked."""
     for device in ("ref", None):
         with vggcl.Model(files["weights"], device=device) as m:
             assert m.max_batch(64, limit=3) == m.max_batch(64, 64, limit=3) == 3, device
             assert 3 <= m.max_batch(64) <= 4096
             assert m.max_batch(64, limit=2**40) >= m.max_batch(64)  # (capped to a C int, not refused)
             assert m.max_batch(46340, limit=8) == 0, device  # (an image's first map: 512 GiB)
-            with pytest.raises(vggcl.Error, match="too small"):
+            with pytest.raises(vggcl.Error, match="too small") as e:
                 m.max_batch(8)
-            with pytest.raises(vggcl.Error, match="pixels a map; at most 2\\^31 - 1"):  # (a pass refuses it)
+            assert e.value.status == "shape"  # (None: max_batch's -1 has no kind)
+            with pytest.raises(vggcl.Error, match="pixels a map; at most 2\\^31 - 1") as e:  # (a pass refuses it)
                 m.max_batch(65536)
+            assert e.value.status == "shape"
             for bad in (dict(h=0), dict(h=64, limit=0), dict(h=64.5), dict(h=True), dict(h=2**40)):
                 with pytest.raises(vggcl.Error):
                     m.max_batch(**bad)
@@ -445,6 +449,49 @@ def test_error_kinds_and_odd_arguments(files):
                          (dict(conv="\udcff"), "conv must be")):
         with pytest.raises(vggcl.Error, match=said):
             vggcl.Model(files["weights"], device="ref", **kwargs)
+
+
+def test_limits_of_c_and_of_ctypes(files):
+    """What C would get wrong is refused in Python: a dimension past a C int (ctypes cut it to 32 bits, unsaid:
+    a (1, 3, 2**32 + 8, 8) input gave an 8 x 8 image's logits), uint8 or bool pixels as an input (not
+    normalized), a negative device index (taken as part of a device's name), a mean past float32 (inf in C);
+    images of many sizes do not grow memory (np.ctypeslib.as_array made a ctypes type per shape, kept for
+    good); a Model that fails to load frees its context at once, not when the exception is dropped."""
+    with vggcl.Model(files["weights"], device="ref") as m:
+        for shape in ((1, 3, 2**32 + 8, 8), (0, 3, 2**31, 8), (2**31, 3, 8, 8)):
+            with pytest.raises(vggcl.Error, match="must fit in a C int"):
+                m.forward(np.broadcast_to(np.float32(0), shape))
+        with pytest.raises(vggcl.Error, match="must fit in a C int"):
+            m.preprocess(np.broadcast_to(np.uint8(0), (2**32 + 8, 8, 3)))
+        for dtype in (np.uint8, bool):
+            with pytest.raises(vggcl.Error, match="input of"):
+                m.forward(files["x"].astype(dtype))
+        np.testing.assert_array_equal(m.forward(files["x"].astype(np.int64))[0],  # (whole numbers: as floats)
+                                      m.forward(files["x"].astype(np.int64).astype(np.float32))[0])
+        with pytest.raises(vggcl.Error, match="mean is"):
+            m.preprocess(files["images"][0], mean=(1e39, 0, 0))
+        image = vggcl.load_image(files["images"][0])
+
+        def array_types():
+            kind = type(ctypes.c_ubyte * 1)
+            return sum(1 for o in gc.get_objects() if type(o) is kind)
+        before = array_types()
+        for k in range(40):
+            got = m.preprocess(image[:20 + k, :30 + k], resize=0, crop=0)
+            assert got.shape == (3, 20 + k, 30 + k)
+        vggcl.load_image(files["images"][1])
+        assert array_types() < before + 5
+    with pytest.raises(vggcl.Error, match="device is -1"):
+        vggcl.Model(files["weights"], device=-1)
+    with pytest.raises(vggcl.Error) as e:
+        vggcl.Model(files["dir"] / "nope.safetensors", device="ref")
+    tb = e.value.__traceback__
+    while tb.tb_next:
+        tb = tb.tb_next
+        half_made = tb.tb_frame.f_locals.get("self", None)
+        if isinstance(half_made, vggcl.Model):
+            break
+    assert isinstance(half_made, vggcl.Model) and half_made._ctx.ptr is None
 
 
 def test_classify_ranks_by_logit(files, tmp_path):

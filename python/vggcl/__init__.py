@@ -36,7 +36,7 @@ class Error(Exception):
     """A vggcl call failed; the message names the file, tensor, layer or device. status is the library's
     kind of failure ("arg", "io", "format", "shape", "no_device", "device", "device_memory" or "nomem", as
     vggcl_status), for a caller that acts on it (a smaller batch after "device_memory"); None where this
-    module refused an argument before calling the library, or the call gives no status (max_batch's -1)."""
+    module refused an argument before calling the library."""
 
     def __init__(self, message, status=None):
         super().__init__(message)
@@ -44,6 +44,8 @@ class Error(Exception):
 
 
 _STATUS = (None, "arg", "io", "format", "shape", "no_device", "device", "device_memory", "nomem")
+_INT_MAX = 2**31 - 1  # a C int's: ctypes cuts a larger Python int to 32 bits, unsaid
+_FLOAT_MAX = float(np.finfo(np.float32).max)
 
 
 # The library of this module's version (python/pyproject.toml; while it is 0.x each minor version
@@ -139,6 +141,7 @@ _model_class_name = _sig("vggcl_model_class_name", ctypes.c_char_p, _p, ctypes.c
 _map_size = _sig("vggcl_model_map_size", None, _p, ctypes.c_int, ctypes.c_int, _i, _i)
 _forward = _sig("vggcl_forward", ctypes.c_int, _p, _p, _f, ctypes.c_int, ctypes.c_int, ctypes.c_int, _f, _f)
 _max_batch = _sig("vggcl_max_batch", ctypes.c_int, _p, _p, ctypes.c_int, ctypes.c_int, ctypes.c_int)
+_check_batch = _sig("vggcl_check_batch", ctypes.c_int, _p, _p, ctypes.c_int, ctypes.c_int, ctypes.c_int)
 _forward_cam = _sig("vggcl_forward_cam", ctypes.c_int, _p, _p, _f, ctypes.c_int, ctypes.c_int, ctypes.c_int, _f, _f,
                     _i, _f, _i)
 _image_load = _sig("vggcl_image_load", ctypes.c_int, _p, ctypes.c_char_p,
@@ -195,7 +198,10 @@ def _device_spec(device):
     try:
         if isinstance(device, bool):
             raise TypeError
-        return str(operator.index(device))
+        index = operator.index(device)
+        if index < 0:  # (its digits were taken as part of a device's name)
+            raise TypeError
+        return str(index)
     except TypeError:
         raise Error(f"device is {device!r}; expected a str (\"ref\", \"P:D\", a name), an index from devices() or "
                     "None") from None
@@ -272,7 +278,7 @@ def _numbers(value, count, what):
         v = [float(t) for t in value.split(",")] if isinstance(value, str) else [float(t) for t in np.ravel(value)]
     except (TypeError, ValueError):
         return None
-    if len(v) != count or not all(np.isfinite(v)):
+    if len(v) != count or not all(np.isfinite(v)) or max(map(abs, v)) > _FLOAT_MAX:  # (1e39: "mean inf,0,0")
         return None
     if what == "size" and not (0 <= v[0] <= 16384 and v[0] == int(v[0])):  # (2.7 is not cut to 2)
         return None
@@ -309,12 +315,20 @@ def _preset(ctx, model, resize=None, crop=None, mean=None, std=None, draft=None)
     return p
 
 
+def _copied(ptr, shape, dtype):
+    """A copy of the library's buffer as an array (np.ctypeslib.as_array made a ctypes array type per shape,
+    which ctypes keeps for good: memory grew with every new image size)."""
+    a = np.empty(shape, dtype)
+    ctypes.memmove(a.ctypes.data, ptr, a.nbytes)
+    return a
+
+
 def _load_image(ctx, path):
     rgb = ctypes.POINTER(ctypes.c_ubyte)()
     h, w = ctypes.c_int(), ctypes.c_int()
     ctx.check(_image_load(ctx.ptr, _bytes(path, "the image"), ctypes.byref(rgb), ctypes.byref(h), ctypes.byref(w)))
     try:
-        return np.ctypeslib.as_array(rgb, (h.value, w.value, 3)).copy()
+        return _copied(rgb, (h.value, w.value, 3), np.uint8)
     finally:
         _free(rgb)
 
@@ -331,12 +345,14 @@ def _preprocess(ctx, image, p):
         if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
             raise Error(f"preprocess: expected an (H, W, 3) uint8 image, got {rgb.dtype} of shape {rgb.shape} "
                         "(a float image would be cut to bytes: convert it, e.g. (x * 255).round().astype(np.uint8))")
+        if max(rgb.shape) > _INT_MAX:  # (ctypes cut it to 32 bits, unsaid)
+            raise Error(f"preprocess: an image of shape {rgb.shape}: each side must fit in a C int")
         rgb = np.require(rgb, np.uint8, ["C", "A"])
         ctx.check(_image_preprocess(ctx.ptr, rgb.ctypes.data_as(ctypes.POINTER(ctypes.c_ubyte)), rgb.shape[0],
                                     rgb.shape[1], ctypes.byref(p), ctypes.byref(out), ctypes.byref(oh),
                                     ctypes.byref(ow)))
     try:
-        return np.ctypeslib.as_array(out, (3, oh.value, ow.value)).copy()
+        return _copied(out, (3, oh.value, ow.value), np.float32)
     finally:
         _free(out)
 
@@ -397,24 +413,30 @@ class Model:
             raise Error(f"pool5 must be 'keep', 'drop' or None, not {pool5!r}")
         self._ctx = _Context(by_model=True)
         self._ptr = _p()
-        opts = _LoadOptions()
-        _load_defaults(ctypes.byref(opts))
-        opts.pool5 = _POOL5[pool5]
-        self._head = None if head is None else _bytes(head, "head")
-        if self._head == b"":
-            raise Error("head is empty; expected a key prefix (None: the classifier.K chain)")
-        opts.head = self._head
-        if not isinstance(features_only, (bool, np.bool_)):
-            raise Error(f"features_only is {features_only!r}; expected True or False")
-        opts.features_only = int(features_only)
-        if conv not in (None, "auto"):
-            known = isinstance(conv, str) and "\0" not in conv and conv.isascii()
-            opts.conv = _conv_algorithm(conv.encode()) if known else 0
-            if not opts.conv:
-                raise Error(f"conv must be auto, direct, winograd, gemm, winograd-gpu or winograd-packed, not {conv!r}")
-        spec = None if device is None else _bytes(_device_spec(device), "device")
-        self._ctx.check(_select_device(self._ctx.ptr, spec))
-        self._ctx.check(_model_load(self._ctx.ptr, file, ctypes.byref(opts), ctypes.byref(self._ptr)))
+        try:  # (a failure freed the context only when the half-made model was collected: never while the
+            # exception, whose traceback holds it, was kept)
+            opts = _LoadOptions()
+            _load_defaults(ctypes.byref(opts))
+            opts.pool5 = _POOL5[pool5]
+            self._head = None if head is None else _bytes(head, "head")
+            if self._head == b"":
+                raise Error("head is empty; expected a key prefix (None: the classifier.K chain)")
+            opts.head = self._head
+            if not isinstance(features_only, (bool, np.bool_)):
+                raise Error(f"features_only is {features_only!r}; expected True or False")
+            opts.features_only = int(features_only)
+            if conv not in (None, "auto"):
+                known = isinstance(conv, str) and "\0" not in conv and conv.isascii()
+                opts.conv = _conv_algorithm(conv.encode()) if known else 0
+                if not opts.conv:
+                    raise Error("conv must be auto, direct, winograd, gemm, winograd-gpu or winograd-packed, not "
+                                f"{conv!r}")
+            spec = None if device is None else _bytes(_device_spec(device), "device")
+            self._ctx.check(_select_device(self._ctx.ptr, spec))
+            self._ctx.check(_model_load(self._ctx.ptr, file, ctypes.byref(opts), ctypes.byref(self._ptr)))
+        except BaseException:
+            self.close()
+            raise
 
     def __copy__(self):
         raise Error(f"{self.path}: a model cannot be copied (the copy would free it twice): load it again")
@@ -519,12 +541,15 @@ class Model:
             a = np.asarray(x)
         except (TypeError, ValueError, RuntimeError) as e:  # (ragged nested lists; a tensor that requires grad)
             raise Error(f"input: {e}; expected (N, 3, H, W) float32") from None
-        if a.dtype.kind not in "fiub":  # (complex would lose its imaginary part; strings and objects fail)
+        if a.dtype.kind not in "fiu":  # (complex would lose its imaginary part; strings and objects fail)
             raise Error(f"input of {a.dtype}; expected (N, 3, H, W) float32")
-        x = np.require(a, np.float32, ["C", "A"])  # (contiguous and aligned: C reads it as float *)
-        if x.ndim != 4 or x.shape[1] != 3:
-            raise Error(f"input of shape {x.shape}; expected (N, 3, H, W) float32")
-        return x
+        if a.dtype == np.uint8:  # (pixels as they are: not normalized, the logits meaningless)
+            raise Error("input of uint8: pixels? expected (N, 3, H, W) float32, normalized (preprocess gives it)")
+        if a.ndim != 4 or a.shape[1] != 3:
+            raise Error(f"input of shape {a.shape}; expected (N, 3, H, W) float32")
+        if max(a.shape) > _INT_MAX:  # (ctypes cut it to 32 bits, unsaid: a wrong image's logits)
+            raise Error(f"input of shape {a.shape}: each dimension must fit in a C int")
+        return np.require(a, np.float32, ["C", "A"])  # (contiguous and aligned: C reads it as float *)
 
     @_locked
     def forward(self, x):
@@ -546,11 +571,12 @@ class Model:
         tuning table (`vggcl tune`) makes a batch of 17 fit and one of 16 not, the answer stays below 16."""
         h = _whole(h, "h", 1)
         w = h if w is None else _whole(w, "w", 1)
-        limit = min(_whole(limit, "limit", 1), 2**31 - 1)
-        if max(h, w) > 2**31 - 1:
+        limit = min(_whole(limit, "limit", 1), _INT_MAX)
+        if max(h, w) > _INT_MAX:
             raise Error(f"max_batch({h}, {w}): each side must fit in a C int")
         n = _max_batch(self._ctx.ptr, self._live(), h, w, limit)
-        if n < 0:
+        if n < 0:  # (-1 has no kind: one image's check gives the refusal with its status, "shape")
+            self._ctx.check(_check_batch(self._ctx.ptr, self._live(), 1, h, w))
             raise Error(_text(_message(self._ctx.ptr)))
         return n
 
