@@ -590,6 +590,16 @@ class Export(unittest.TestCase):
                             self.d / "l2.npy", img], capture_output=True, text=True, timeout=600)
         self.assertEqual(r.returncode, 0, r.stderr)
         np.testing.assert_array_equal(np.load(self.d / "l.npy"), np.load(self.d / "l2.npy"))
+        # preprocess --weights: the tensor classify makes for the model (without, torchvision's 224 x 224: its
+        # help said a model's metadata set the preset, and preprocess | run gave other logits, exit 0)
+        for extra, side in (([], 224), (["--weights", out], 32)):
+            r = subprocess.run([VGGCL, "preprocess", *extra, "--output", self.d / "x.npy", img], capture_output=True,
+                               text=True, timeout=600)
+            self.assertEqual((r.returncode, np.load(self.d / "x.npy").shape), (0, (1, 3, side, side)), r.stderr)
+        r = subprocess.run([VGGCL, "run", "--weights", out, "--input", self.d / "x.npy", "--output", self.d / "l3.npy"],
+                           capture_output=True, text=True, timeout=600)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        np.testing.assert_array_equal(np.load(self.d / "l.npy"), np.load(self.d / "l3.npy"))
         # trained on PIL's drafts (--draft): a large JPEG decoded at a quarter of its size, as `--draft` asks
         rc, err, _ = self.export("--state-dict", self.d / "named.pt", "--resize", "40", "--crop", "32", "--draft",
                                  "--out", self.d / "drafted.safetensors")
@@ -605,6 +615,12 @@ class Export(unittest.TestCase):
             self.assertEqual(r.returncode, 0, r.stderr)
             logits[name] = np.load(self.d / f"{name}.npy")
         np.testing.assert_array_equal(logits["model"], logits["asked"])
+        for weights, extra in (("drafted", []), ("plain", ["--resize", "40", "--crop", "32", "--draft"])):
+            r = subprocess.run([VGGCL, "preprocess", "--weights", self.d / f"{weights}.safetensors", *extra,
+                                "--output", self.d / f"{weights}-x.npy", self.d / "big.jpg"], capture_output=True,
+                               text=True, timeout=600)
+            self.assertEqual(r.returncode, 0, r.stderr)
+        np.testing.assert_array_equal(np.load(self.d / "drafted-x.npy"), np.load(self.d / "plain-x.npy"))
         np.testing.assert_array_equal(logits["whole"], logits["overruled"])
         self.assertFalse(np.array_equal(logits["model"], logits["whole"]), "the draft changed nothing")
 

@@ -9,6 +9,9 @@
 static const cli_option options[] = {
     { "output", "T.npy", "writes the float32 (N, 3, H, W) tensor, in the order given;\n"
                          "-: standard output (not a terminal)", 1 },
+    { "weights", "W.safetensors", "the model the tensor is for: what is not given of --resize, --crop,\n"
+                                  "--mean, --std and --draft comes from its metadata, as classify takes it\n"
+                                  "(default: torchvision's)", 0 },
     { "recursive", NULL, CLI_RECURSIVE_HELP, 0 },
     { "shard", "I/N", "process I of N (0 <= I < N) takes the I-th of N equal runs of the images,\n"
                       "in order: the N tensors, one after the other, are one process's", 0 },
@@ -21,7 +24,9 @@ static const cli_command command = {
     "to --resize (default 256) with PIL's antialiased bilinear filter, center-crops\n"
     "--crop (default 224), scales to [0, 1] and normalizes with --mean and --std\n"
     "(default ImageNet's), exactly as torchvision's ImageClassification preset for\n"
-    "VGG16. A folder stands for its .jpg, .jpeg and .png files, sorted by name.\n"
+    "VGG16; with --weights, as the model's metadata says where an option is not\n"
+    "given (a model train-head wrote, or one imported from ONNX, records its own:\n"
+    "give it, or the tensor is not the one classify would make). A folder stands for its .jpg, .jpeg and .png files, sorted by name.\n"
     "Images are decoded on --threads threads (default: the cores) and the tensor is\n"
     "written as they come, so memory stays flat in the number of images; under\n"
     "mpirun the ranks share the images and rank 0 writes one process's tensor.\n"
@@ -97,15 +102,27 @@ int cmd_preprocess(int argc, char **argv)
     if ((rc = cli_preprocess_args("preprocess", &a, &p)) != CLI_OK ||
         (rc = cli_decode_args("preprocess", &a, &threads, &progress_s)) != CLI_OK)
         goto done;
+    const char *weights = cli_arg(&a, "weights");
     vggcl_ctx *check = vggcl_ctx_new(); /* (for the message) */
-    rc = check ? cli_model_preset("preprocess", check, NULL, &p) : cli_error(CLI_FAIL, "out of host memory");
-    vggcl_ctx_free(check); /* (torchvision's for what was not given) */
+    vggcl_model *model = NULL;
+    /* (the model's metadata, else torchvision's, for what was not given: its convolutions read on the
+     * reference, no device needed; the tensor for a model that records its own preset was torchvision's) */
+    const vggcl_load_options trunk = { VGGCL_POOL5_AUTO, NULL, VGGCL_CONV_AUTO, 1 };
+    if (!check)
+        rc = cli_error(CLI_FAIL, "out of host memory");
+    else if (weights && (vggcl_select_device(check, "ref") != VGGCL_OK ||
+                         vggcl_model_load(check, weights, &trunk, &model) != VGGCL_OK))
+        rc = cli_error(CLI_FAIL, "%s", vggcl_message(check));
+    else
+        rc = cli_model_preset("preprocess", check, model, &p);
+    vggcl_model_free(model);
+    vggcl_ctx_free(check);
     if (rc != CLI_OK) goto done;
     const int listed = cli_images("preprocess", &a, &files, &n_files);
     /* (checked where the output is written; under mpirun the ranks then take rank 0's answer, once MPI runs) */
-    const cli_file outs[] = { { "--output", output } };
+    const cli_file outs[] = { { "--output", output } }, ins[] = { { "--weights", weights } };
     const int checked = listed == CLI_OK && cli_ranks_writes(cli_arg(&a, "shard"))
-                            ? cli_outputs_check("preprocess", outs, 1, NULL, 0, files, n_files) : CLI_OK;
+                            ? cli_outputs_check("preprocess", outs, 1, ins, 1, files, n_files) : CLI_OK;
     if ((rc = cli_take_share(&ranks, "preprocess", cli_arg(&a, "shard"), listed, &files, &n_files)) != CLI_OK ||
         (rc = cli_ranks_agree(&ranks, checked)) != CLI_OK)
         goto done;
