@@ -363,7 +363,7 @@ VGGCL_API void vggcl_preprocess_unset(vggcl_preprocess *p);
  * naming the file, the key and its value, when a value it would take is malformed, or when the
  * file's vggcl.mean and/or vggcl.std (with torchvision's for one it lacks) take pixel values past
  * a float's range (a std of 1e-40); else VGGCL_ERR_ARG when the values given, alone or with the
- * file's, do so (vggcl_image_preprocess would refuse them). */
+ * file's, do so (vggcl_image_preprocess would refuse them). *p changes only on VGGCL_OK. */
 VGGCL_API vggcl_status vggcl_model_preprocess(vggcl_ctx *ctx, const vggcl_model *model, vggcl_preprocess *p);
 
 /* rgb (h, w, 3) -> *out (3, *oh, *ow) float32, allocated (release with vggcl_free). VGGCL_ERR_ARG for

@@ -767,6 +767,8 @@ START_TEST(test_model_preprocess)
             snprintf(want, sizeof want, "%s: __metadata__ \"%s\" is \"", path, cases[i].key);
             ck_assert_int_eq(st, VGGCL_ERR_FORMAT);
             ck_assert_msg(strstr(vggcl_message(ctx), want), "'%s' lacks '%s'", vggcl_message(ctx), want);
+            /* *p as it was (the fields before the bad one were filled: a fallback to the defaults kept them) */
+            ck_assert(p.resize == -1 && p.crop == -1 && isnan(p.mean[0]) && isnan(p.std[0]) && p.draft == -1);
             /* given, the field is not read from the file */
             vggcl_preprocess_unset(&p);
             p.resize = 10, p.crop = 0, p.mean[0] = 1, p.mean[1] = p.mean[2] = 2, p.std[0] = 3, p.std[1] = p.std[2] = 4;

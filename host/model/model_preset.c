@@ -27,7 +27,9 @@ static int usable(int k, float v)
     return k == 4 ? v == 0 || v == 1 : k < 2 ? v >= 0 && v <= 16384 && v == floorf(v) : isfinite(v) && (k == 2 || v > 0);
 }
 
-vggcl_status vggcl_model_preprocess(vggcl_ctx *ctx, const vggcl_model *m, vggcl_preprocess *p)
+/* vggcl_model_preprocess on p, a copy of the caller's (left as it was on failure: a fallback to the defaults
+ * kept the rejected file's fields as "given"). */
+static vggcl_status model_preprocess(vggcl_ctx *ctx, const vggcl_model *m, vggcl_preprocess *p)
 {
     static const struct {
         const char *key, *expected;
@@ -40,7 +42,6 @@ vggcl_status vggcl_model_preprocess(vggcl_ctx *ctx, const vggcl_model *m, vggcl_
         { "vggcl.draft", "0 or 1", 1 },
     };
     vggcl_preprocess d;
-    VGGCL_NEED(ctx, "vggcl_model_preprocess", p);
     vggcl_preprocess_defaults(&d);
     const int unset[5] = { p->resize < 0, p->crop < 0, isnan(p->mean[0]), isnan(p->std[0]), p->draft < 0 };
     for (int k = 0; k < 5; k++) {
@@ -73,4 +74,13 @@ vggcl_status vggcl_model_preprocess(vggcl_ctx *ctx, const vggcl_model *m, vggcl_
     return vggcl__fail(ctx, VGGCL_ERR_ARG, "normalization: mean %g,%g,%g%s and std %g,%g,%g%s take pixel values past "
                        "a float's range", p->mean[0], p->mean[1], p->mean[2], fm ? " (the model's)" : "", p->std[0],
                        p->std[1], p->std[2], fs ? " (the model's)" : "");
+}
+
+vggcl_status vggcl_model_preprocess(vggcl_ctx *ctx, const vggcl_model *m, vggcl_preprocess *p)
+{
+    VGGCL_NEED(ctx, "vggcl_model_preprocess", p);
+    vggcl_preprocess q = *p;
+    const vggcl_status st = model_preprocess(ctx, m, &q);
+    if (st == VGGCL_OK) *p = q;
+    return st;
 }
