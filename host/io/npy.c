@@ -309,9 +309,9 @@ vggcl_status vggcl_npy_read(vggcl_ctx *ctx, const char *path, int *ndim, long lo
     long long offset;
     FILE *fp;
     VGGCL_NEED(ctx, "vggcl_npy_read", data);
+    *data = NULL; /* (first: also when another argument is refused, so that a caller's free of it is safe) */
     VGGCL_NEED(ctx, "vggcl_npy_read", ndim);
     VGGCL_NEED(ctx, "vggcl_npy_read", shape);
-    *data = NULL;
     vggcl_status st = open_input(ctx, path, 1, &fp);
     if (st != VGGCL_OK) return st;
     if ((st = read_header(ctx, path, fp, ndim, shape, &count, &offset)) == VGGCL_OK)

@@ -159,6 +159,7 @@ vggcl_status vggcl_image_preprocess(vggcl_ctx *ctx, const unsigned char *rgb, in
 {
     const vggcl__rgb_part whole = { rgb, (size_t)(w > 0 ? w : 0) * 3, h, w, 0, 0, h, w };
     VGGCL_NEED(ctx, "vggcl_image_preprocess", out);
+    *out = NULL; /* (first: also when another argument is refused, so that a caller's free of it is safe) */
     VGGCL_NEED(ctx, "vggcl_image_preprocess", oh);
     VGGCL_NEED(ctx, "vggcl_image_preprocess", ow);
     VGGCL_NEED(ctx, "vggcl_image_preprocess", rgb);
@@ -172,10 +173,10 @@ vggcl_status vggcl_image_read(vggcl_ctx *ctx, const char *path, const vggcl_prep
     vggcl__rgb_part part;
     unsigned char *px = NULL;
     VGGCL_NEED(ctx, "vggcl_image_read", out);
+    *out = NULL; /* (first: also when another argument is refused, so that a caller's free of it is safe) */
     VGGCL_NEED(ctx, "vggcl_image_read", oh);
     VGGCL_NEED(ctx, "vggcl_image_read", ow);
     VGGCL_NEED(ctx, "vggcl_image_read", p); /* (before the file is opened: an argument's fault first) */
-    *out = NULL;
     vggcl_status st = vggcl__image_load_part(ctx, path, p, &px, &part);
     if (st == VGGCL_OK && (st = vggcl__preprocess_part(ctx, &part, p, out, oh, ow)) != VGGCL_OK) {
         char before[4096 + 2]; /* the file named, as the decoders' messages name it */

@@ -616,7 +616,8 @@ fail:
 /* The checks every pass makes on its arguments. */
 vggcl_status vggcl__model_mine(vggcl_ctx *ctx, const vggcl_model *m, const char *who, int idle)
 {
-    if (!m || m->ctx != ctx) return vggcl__fail(ctx, VGGCL_ERR_ARG, "%sthe model was not loaded with this context", who);
+    if (!m) return vggcl__fail(ctx, VGGCL_ERR_ARG, "%sthe model is NULL", who); /* (not "another context's") */
+    if (m->ctx != ctx) return vggcl__fail(ctx, VGGCL_ERR_ARG, "%sthe model was not loaded with this context", who);
     if (idle && m->n_flight)
         return vggcl__fail(ctx, VGGCL_ERR_ARG, "%s%d overlapped pass%s not waited for (vggcl_forward_wait) on this model",
                            who, m->n_flight, m->n_flight > 1 ? "es are" : " is");

@@ -542,9 +542,9 @@ vggcl_status vggcl_model_load(vggcl_ctx *ctx, const char *path, const vggcl_load
     vggcl__st_file f;
     vggcl_model *m = NULL;
     vggcl_status st;
+    if (out) *out = NULL; /* (also without a context: a caller's vggcl_model_free of it is safe) */
     if (!ctx) return VGGCL_ERR_ARG;
     VGGCL_NEED(ctx, "vggcl_model_load", out);
-    *out = NULL;
     if (!ctx->selected)
         return vggcl__fail(ctx, VGGCL_ERR_ARG, "select a device (vggcl_select_device) before loading a model");
     if ((st = vggcl__load_options_check(ctx, opts)) != VGGCL_OK) return st;

@@ -29,9 +29,9 @@ vggcl_status vggcl_model_random(vggcl_ctx *ctx, const char *arch, int classes, u
 {
     const int pool5 = !opts || opts->pool5 != VGGCL_POOL5_DROP;
     int a = -1;
+    if (out) *out = NULL; /* (also without a context: a caller's vggcl_model_free of it is safe) */
     if (!ctx) return VGGCL_ERR_ARG;
     VGGCL_NEED(ctx, "vggcl_model_random", out);
-    *out = NULL;
     VGGCL_NEED(ctx, "vggcl_model_random", arch);
     for (size_t i = 0; i < sizeof archs / sizeof archs[0]; i++)
         if (!strcmp(arch, archs[i].name)) a = (int)i;
