@@ -91,16 +91,16 @@ vggcl_status vggcl_train_head(vggcl_ctx *ctx, const float *x, const int *y, int 
                            "momentum %g, l2 %g: expected at least 1 sample and 2 classes, epochs and batch >= 1, "
                            "finite lr > 0, 0 <= momentum < 1, finite l2 >= 0", n, d, classes, o ? o->epochs : 0, o ? o->batch : 0,
                            o ? o->lr : 0, o ? o->momentum : 0, o ? o->l2 : 0);
-    for (int i = 0; i < n + nv; i++) {
+    for (long long i = 0; i < (long long)n + nv; i++) { /* (n + nv past an int: undefined, labels unchecked) */
         const float *row = i < n ? x + (size_t)i * d : xv + (size_t)(i - n) * d;
         for (int j = 0; j < d; j++)
             if (!isfinite(row[j]))
                 return vggcl__fail(ctx, VGGCL_ERR_ARG, "training a head: %s sample %d's feature %d is %g; expected "
-                                   "finite features", i < n ? "training" : "validation", i < n ? i : i - n, j, row[j]);
+                                   "finite features", i < n ? "training" : "validation", (int)(i < n ? i : i - n), j, row[j]);
         const int label = i < n ? y[i] : yv[i - n];
         if (label < 0 || label >= classes)
             return vggcl__fail(ctx, VGGCL_ERR_ARG, "training a head: %s sample %d has label %d; expected 0 to %d",
-                               i < n ? "training" : "validation", i < n ? i : i - n, label, classes - 1);
+                               i < n ? "training" : "validation", (int)(i < n ? i : i - n), label, classes - 1);
     }
     const size_t wn = (size_t)classes * d;
     double *mean = calloc((size_t)d, sizeof *mean), *sd = calloc((size_t)d, sizeof *sd);
