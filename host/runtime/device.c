@@ -357,7 +357,7 @@ vggcl_status vggcl_select_device(vggcl_ctx *ctx, const char *spec)
     if (ctx->fault_bad)
         return vggcl__fail(ctx, VGGCL_ERR_ARG,
                            "VGGCL_FAULT=%s: expected KIND:N[:CODE], KIND one of buffer, build, kernel, arg, enqueue, any, "
-                           "setup, cleanup; "
+                           "steps, setup, cleanup; "
                            "N >= 1; CODE a CL_* name or a negative number", ctx->fault_spec);
     char trimmed[256]; /* (the blanks around a spec: " ref" looked for a device named so) */
     spec = trim_spec(spec, trimmed, sizeof trimmed);
