@@ -3,6 +3,7 @@
  * a model of another context, options out of range. Each is an error status
  * with a message naming what was wrong; none crashes, writes out of bounds or
  * leaves a file (these crashed, overflowed or wrote files vggcl then refused). */
+#include <fcntl.h>
 #include <limits.h>
 #include <math.h>
 #include <signal.h>
@@ -11,6 +12,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "test_util.h"
 
@@ -82,6 +84,43 @@ START_TEST(test_png_write_fails)
     said(ctx, st, VGGCL_ERR_IO, "big.png: cannot write PNG: Write Error: File too large");
     ck_assert(!exists(tu_tmp("big.png")));
     free(rgb);
+    vggcl_ctx_free(ctx);
+}
+END_TEST
+
+/* A path naming one of this process's descriptors by its number (/proc/PID/fd/N, /proc/PID/task/TID/fd/N)
+ * is written through the descriptor, as /proc/self/fd/N is, and vggcl_remove_output leaves it: the first
+ * was followed to the file the descriptor holds and a new file renamed over it (what it held lost, the
+ * descriptor left on an unlinked file), the second removed that file. */
+START_TEST(test_proc_pid_fd)
+{
+    vggcl_ctx *ctx = ref_ctx();
+    const char *file = tu_tmp("held.npy");
+    const float row[2] = { 1, 2 };
+    char path[3][96];
+    for (int k = 0; k < 3; k++) {
+        const int fd = open(file, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        ck_assert_int_ge(fd, 3);
+        const char *const forms[] = { "/proc/%d/fd/%d", "/proc/%d/task/%d/fd/%d", "/proc/self/task/%d/fd/%d" };
+        if (k == 0) snprintf(path[k], sizeof path[k], forms[k], (int)getpid(), fd);
+        if (k == 1) snprintf(path[k], sizeof path[k], forms[k], (int)getpid(), (int)getpid(), fd);
+        if (k == 2) snprintf(path[k], sizeof path[k], forms[k], (int)getpid(), fd);
+        ck_assert_int_eq(vggcl_remove_output(path[k]), 0);
+        ck_assert_msg(vggcl_npy_write(ctx, path[k], 2, (const long long[]){ 1, 2 }, row) == VGGCL_OK, "%s",
+                      vggcl_message(ctx));
+        struct stat sb;
+        ck_assert_int_eq(fstat(fd, &sb), 0);
+        ck_assert_msg(sb.st_nlink == 1 && sb.st_size > 0, "%s: %ld links, %lld bytes", path[k], (long)sb.st_nlink,
+                      (long long)sb.st_size);
+        close(fd);
+        int ndim;
+        long long shape[VGGCL_NPY_MAX_DIMS];
+        float *back = NULL;
+        ck_assert_msg(vggcl_npy_read(ctx, file, &ndim, shape, &back) == VGGCL_OK, "%s", vggcl_message(ctx));
+        ck_assert(ndim == 2 && shape[1] == 2 && back[1] == 2);
+        vggcl_free(back);
+    }
+    remove(file);
     vggcl_ctx_free(ctx);
 }
 END_TEST
@@ -600,6 +639,7 @@ int main(void)
     tcase_add_test(tc, test_null_arguments);
     tcase_add_test(tc, test_png_write_fails);
     tcase_add_test(tc, test_npy_writer_direct);
+    tcase_add_test(tc, test_proc_pid_fd);
     tcase_add_test(tc, test_preprocess_arguments);
     tcase_add_test(tc, test_forward_too_large);
     tcase_add_test(tc, test_cam_sizes);

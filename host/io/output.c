@@ -27,20 +27,39 @@
 /* (output.h) An output path that is such an alias is written through the descriptor, whatever it is:
  * following it to a file and renaming over that would replace the file the caller redirected to (and
  * lose what it already holds). */
+/* What follows "fd/" in /proc/P/fd/, /proc/P/task/T/fd/ or /proc/thread-self/fd/ (p past "/proc/") where P is
+ * this process (self, or its number: /proc/PID/fd/1 was followed to the file standard output went to, and
+ * a new file renamed over it); else NULL. */
+static const char *proc_fd(const char *p)
+{
+    char *end;
+    int thread = 0;
+    if (!strncmp(p, "self/", 5))
+        p += 5;
+    else if (!strncmp(p, "thread-self/", 12))
+        p += 12, thread = 1;
+    else if (isdigit((unsigned char)*p) && strtol(p, &end, 10) == (long)getpid() && *end == '/')
+        p = end + 1;
+    else
+        return NULL;
+    if (!thread && !strncmp(p, "task/", 5) && isdigit((unsigned char)p[5])) { /* (a thread's: the same table) */
+        strtol(p + 5, &end, 10);
+        if (*end != '/') return NULL;
+        p = end + 1;
+    }
+    return strncmp(p, "fd/", 3) ? NULL : p + 3;
+}
+
 int vggcl__fd_alias(const char *path)
 {
-    static const char *const prefix[] = { "/dev/fd/", "/proc/self/fd/", "/proc/thread-self/fd/" };
     if (!strcmp(path, "/dev/stdin")) return STDIN_FILENO;
     if (!strcmp(path, "/dev/stdout")) return STDOUT_FILENO;
     if (!strcmp(path, "/dev/stderr")) return STDERR_FILENO;
-    for (size_t i = 0; i < sizeof prefix / sizeof prefix[0]; i++) {
-        const size_t n = strlen(prefix[i]);
-        char *end;
-        if (strncmp(path, prefix[i], n) || !isdigit((unsigned char)path[n])) continue;
-        const long fd = strtol(path + n, &end, 10);
-        if (!*end && fd <= INT_MAX) return (int)fd;
-    }
-    return -1;
+    const char *n = !strncmp(path, "/dev/fd/", 8) ? path + 8 : !strncmp(path, "/proc/", 6) ? proc_fd(path + 6) : NULL;
+    char *end;
+    if (!n || !isdigit((unsigned char)*n)) return -1;
+    const long fd = strtol(n, &end, 10);
+    return !*end && fd <= INT_MAX ? (int)fd : -1;
 }
 
 /* The final name behind a chain of symlinks (which may not exist yet); *alias gets the descriptor when
