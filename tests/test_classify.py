@@ -761,8 +761,8 @@ class Cam(unittest.TestCase):
         r = subprocess.run([VGGCL, "cam", "--weights", self.weights, "--out-dir", out, "--resize", "0", "--no-crop",
                             imgs], capture_output=True, text=True, timeout=600)
         self.assertEqual(r.returncode, 1, r.stderr)
-        self.assertIn(f"{imgs / 'b.png'}: preprocesses to 6x9, smaller than the 32x32 the network takes (skipped)",
-                      r.stderr)
+        self.assertIn(f"{imgs / 'b.png'}: preprocesses to 9 x 6 pixels (width x height), smaller than the 32 x 32 "
+                      "the network takes (skipped)", r.stderr)
         self.assertIn(f"{imgs / 'bw.png'}: input (1, 3, 32, 65600): expected N >= 1 and 1 <= H, W <= 65536 (skipped)",
                       r.stderr)
         self.assertIn("2 of 4 images failed", r.stderr)

@@ -418,7 +418,8 @@ class Mpi(Folder):
 
         one, o1 = run("one")
         self.assertEqual(one.returncode, 1, one.stderr)
-        self.assertIn("3.png: preprocesses to 40x30, unlike the first image's 30x40", one.stderr)
+        self.assertIn("3.png: preprocesses to 30 x 40 pixels (width x height), unlike the first image's 40 x 30",
+                      one.stderr)
         self.assertEqual(np.load(o1 / "t.npy").shape, (4, 3, 30, 40))
         parts = [run(f"shard{i}", "--shard", f"{i}/2") for i in range(2)]
         self.assertEqual(parts[0][0].stdout + parts[1][0].stdout, one.stdout)

@@ -345,8 +345,8 @@ int cmd_cam(int argc, char **argv)
             least = vggcl_model_min_input(models[k]) > least ? vggcl_model_min_input(models[k]) : least;
         }
         if (too_small) { /* (an image like the others, not a failing device: the run goes on) */
-            cli_error(CLI_FAIL, "%s: preprocesses to %dx%d, smaller than the %dx%d the network takes (skipped)", files[i],
-                      h, w, least, least);
+            cli_error(CLI_FAIL, "%s: preprocesses to %d x %d pixels (width x height), smaller than the %d x %d the "
+                      "network takes (skipped)", files[i], w, h, least, least);
             failed++;
             free(t);
             continue;

@@ -358,8 +358,9 @@ int cli_run_batches(const cli_batch_job *job, char **files, int n_files, cli_bat
             }
             if (oh != H || ow != W) {
                 if (!job->quiet) progress_break(&shown);
-                if (!job->quiet) cli_error(CLI_FAIL, "%s: preprocesses to %dx%d, unlike the first image's %dx%d; use --crop%s", files[i],
-                          oh, ow, H, W, job->strict ? "" : " (skipped)");
+                if (!job->quiet) /* (width x height, labelled, as the other messages of sizes) */
+                    cli_error(CLI_FAIL, "%s: preprocesses to %d x %d pixels (width x height), unlike the first image's "
+                              "%d x %d; use --crop%s", files[i], ow, oh, W, H, job->strict ? "" : " (skipped)");
                 vggcl_free(t);
                 (*failed)++;
                 continue;

@@ -657,8 +657,9 @@ class Model:
                 done = [pending.popleft().result() for _ in range(min(batch, len(pending)))]
                 for path, t in done:  # (without a crop, images of other sizes cannot share a batch)
                     if t.shape != done[0][1].shape:
-                        raise Error(f"classify: {path} preprocesses to {t.shape[1]}x{t.shape[2]}, unlike "
-                                    f"{done[0][0]}'s {done[0][1].shape[1]}x{done[0][1].shape[2]}; give crop")
+                        raise Error(f"classify: {path} preprocesses to {t.shape[2]} x {t.shape[1]} pixels (width x "
+                                    f"height), unlike {done[0][0]}'s {done[0][1].shape[2]} x {done[0][1].shape[1]}; "
+                                    "give crop")
                 x = np.stack([t for _, t in done])
                 logits, _ = self.forward(x)
                 z = np.exp(logits.astype(np.float64) - logits.max(1, keepdims=True))
