@@ -673,6 +673,12 @@ class Cli(unittest.TestCase):
                            capture_output=True, text=True)
         self.assertEqual(r.returncode, 2)
         self.assertIn("ends with pool5 (M), and --pool5 drop drops it", r.stderr)
+        # --arch's pool5 can be dropped (its weights are the same; it was refused as a --cfg ending in M is)
+        r = subprocess.run([*tool, "--arch", "vgg11", "--pool5", "drop", "--out", self.d / "v11.safetensors"],
+                           capture_output=True, text=True)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(load_file(self.d / "v11.safetensors")[1]["vggcl.pool5"], "drop")
+        (self.d / "v11.safetensors").unlink()
         for cfg in ("M,8,16", "8,M,M,16", "8,M,M"):  # (vggcl refused the first two, ran the third with one pool)
             r = subprocess.run([*tool, "--cfg", cfg, "--out", self.d / "no.safetensors"], capture_output=True, text=True)
             self.assertEqual(r.returncode, 2, cfg)

@@ -69,7 +69,8 @@ def main(argv=None):
     ap.add_argument("--classes", type=int, default=7)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--head", default="classifier.0", help="key prefix of the linear head")
-    ap.add_argument("--pool5", choices=["keep", "drop"], help="write __metadata__ vggcl.pool5 (--arch: keep)")
+    ap.add_argument("--pool5", choices=["keep", "drop"], help="write __metadata__ vggcl.pool5 (--arch: keep, "
+                    "unless drop is given)")
     ap.add_argument("--dtype", choices=["F32", "F16", "BF16"], default="F32")
     ap.add_argument("--out", required=True)
     a = ap.parse_args(argv)
@@ -77,8 +78,8 @@ def main(argv=None):
     if cfg[0] == "M" or any(x == y == "M" for x, y in zip(cfg, cfg[1:])):  # (the file has no tensor for a pool)
         ap.error("a configuration starts with a width and has no two M in a row: vggcl finds the pools "
                  "between the convolutions' indices (a file of this one would be refused or run otherwise)")
-    if cfg[-1] == "M":  # pool5, which the tensors cannot say (it was dropped unsaid)
-        if a.pool5 == "drop":
+    if cfg[-1] == "M" and (a.cfg or a.pool5 != "drop"):  # pool5, which the tensors cannot say
+        if a.pool5 == "drop":  # (--arch's pool5 may be dropped: the CAM paper's 14x14 map; its tensors are the same)
             ap.error("the configuration ends with pool5 (M), and --pool5 drop drops it")
         a.pool5 = "keep"
     sd = make_state_dict(cfg, a.bn, a.classes, a.seed, a.head)

@@ -16,7 +16,8 @@ static const cli_option options[] = {
     { "labels", "FILE", "one class name per line (default: the names in the model's metadata,\n"
                         "as `vggcl train-head` writes them, else \"class N\")", 0 },
     { "top", "K", "the K most likely classes (default 5)", 0 },
-    { "format", "text|json|csv", "json: one object per image per line (default text)", 0 },
+    { "format", "text|json|csv", "json: one object per image per line; csv: a header line\n"
+                                 "(file,rank,class,label,prob), then a row per class shown (default text)", 0 },
     { "batch", "B", "images per pass (default 8)", 0 },
     { "logits-out", "L.npy", "also writes the logits (N, C), float32", 0 },
     { "tensor-out", "T.npy", "also writes the preprocessed input (N, 3, H, W), float32", 0 },

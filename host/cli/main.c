@@ -26,7 +26,15 @@ static const char usage[] =
     "  preprocess  images -> the normalized (N, 3, H, W) tensor, as torchvision\n"
     "\n"
     "`vggcl <command> --help` or `vggcl help <command>` describes each command;\n"
-    "`vggcl --version` the version.\n";
+    "`vggcl --version` the version.\n"
+    "\n"
+    "environment:\n"
+    "  VGGCL_DEVICE      the device where --device is not given (as --device takes it)\n"
+    "  VGGCL_CACHE_DIR   compiled kernels and tune's tables (default $XDG_CACHE_HOME/vggcl,\n"
+    "                    an absolute one, else ~/.cache/vggcl; off: no cache)\n"
+    "  TMPDIR            where an array for standard output, a pipe or rank 0 is staged\n"
+    "                    (default /tmp)\n"
+    "  VGGCL_KERNEL_DIR  read the .cl kernels from this folder, not the built-in copies\n";
 
 static int usage_said = 1; /* (cli_ranks_echo_usage, asked once by main) */
 
