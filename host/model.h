@@ -77,6 +77,13 @@ struct vggcl_model {
     int n_flight, next_input; /* next_input: the input buffer the next submit fills */
 };
 
+/* Whether __metadata__ value of key is one vggcl takes (vggcl.classes for a head of `classes`, vggcl.pool5, and
+ * the preset's keys as vggcl_model_preprocess reads them; other keys are taken): VGGCL_OK, else
+ * VGGCL_ERR_FORMAT said, naming path, the key and what was expected. */
+vggcl_status vggcl__meta_check(vggcl_ctx *ctx, const char *path, const char *key, const char *value, int classes);
+/* The same for the preset's keys (vggcl.resize, .crop, .mean, .std, .draft) alone. */
+vggcl_status vggcl__preset_meta_check(vggcl_ctx *ctx, const char *path, const char *key, const char *value);
+
 /* VGGCL_OK when o (may be NULL) holds a pool5 and a conv the loaders know; else VGGCL_ERR_ARG said. */
 vggcl_status vggcl__load_options_check(vggcl_ctx *ctx, const vggcl_load_options *o);
 

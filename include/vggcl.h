@@ -431,7 +431,10 @@ VGGCL_API vggcl_status vggcl_train_head(vggcl_ctx *ctx, const float *x, const in
  * (classes, d), bias (classes)), and __metadata__: the trunk's but for what
  * it said of the head replaced (vggcl.classes, vggcl.trained, vggcl.output), with the
  * pairs in meta (key, value, key, value, ...; n_meta pairs) added or
- * replacing (UTF-8 text, as a safetensors header must be: else VGGCL_ERR_ARG).
+ * replacing (UTF-8 text, as a safetensors header must be: else VGGCL_ERR_ARG). The vggcl.* pairs
+ * vggcl reads, the trunk's and meta's, must be ones a load takes (vggcl.classes a JSON list of
+ * `classes` names, vggcl.pool5 keep or drop, the preset's as vggcl_model_preprocess reads them):
+ * else VGGCL_ERR_ARG, saying which.
  * d must be the trunk's last convolution's channels (else VGGCL_ERR_SHAPE);
  * w and b must be finite (else VGGCL_ERR_ARG: the reader refuses such a file).
  * Written atomically: a failure leaves out_path as it was (no file, or the one there before). */

@@ -620,6 +620,24 @@ START_TEST(test_save_with_head_width)
     ck_assert_int_eq(vggcl_save_with_head(ctx, trunk, out, 2, 6, w, inf_b, NULL, 0), VGGCL_ERR_ARG);
     ck_assert_msg(strstr(vggcl_message(ctx), "the head's bias holds a non-finite value at 1"), "%s", vggcl_message(ctx));
     ck_assert_msg(!exists(out), "%s written", out);
+    /* metadata a load refuses (class names for another head, a pool5 that is neither, a preset value out of its
+     * range): refused, said as the load says it (each was written, replacing the file, which the load refused) */
+    static const char *const bad[][3] = {
+        { "vggcl.classes", "[\"a\", \"b\", \"c\"]", "\"vggcl.classes\" is a list of 3; expected a JSON list of 2" },
+        { "vggcl.pool5", "maybe", "\"vggcl.pool5\" is \"maybe\"; expected \"keep\" or \"drop\"" },
+        { "vggcl.std", "1,0,1", "\"vggcl.std\" is \"1,0,1\"; expected three numbers R,G,B (std > 0)" },
+        { "vggcl.crop", "224.5", "\"vggcl.crop\" is \"224.5\"; expected a whole size" },
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        ck_assert_int_eq(vggcl_save_with_head(ctx, trunk, out, 2, 6, w, bias, bad[i], 1), VGGCL_ERR_ARG);
+        ck_assert_msg(strstr(vggcl_message(ctx), out) && strstr(vggcl_message(ctx), bad[i][2]) &&
+                          strstr(vggcl_message(ctx), "(a model written so would be refused)"), "%s",
+                      vggcl_message(ctx));
+        ck_assert_msg(!exists(out), "%s written", out);
+    }
+    const char *good[] = { "vggcl.classes", "[\"a\", \"b\"]", "vggcl.pool5", "drop", "vggcl.crop", "64", "other", "x" };
+    ck_assert_msg(vggcl_save_with_head(ctx, trunk, out, 2, 6, w, bias, good, 4) == VGGCL_OK, "%s", vggcl_message(ctx));
+    remove(out);
     ck_assert_int_eq(vggcl_save_with_head(ctx, trunk, out, 2, 6, w, bias, NULL, 0), VGGCL_OK);
     vggcl_model *m;
     ck_assert_int_eq(vggcl_select_device(ctx, "ref"), VGGCL_OK);

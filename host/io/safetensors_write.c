@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "model.h"
 #include "output.h"
 #include "safetensors.h"
 
@@ -108,6 +109,14 @@ vggcl_status vggcl_save_with_head(vggcl_ctx *ctx, const char *trunk_path, const 
     const int64_t wshape[2] = { classes, d }, bshape[1] = { classes };
     const size_t wbytes = sizeof *w * (size_t)classes * d, bbytes = sizeof *b * (size_t)classes;
     int ok = (root = cJSON_CreateObject()) && add_metadata(root, &f, meta, n_meta);
+    /* (the pairs vggcl reads, the trunk's and meta's, as a load takes them: a model its loader refused replaced
+     * the file, a usable one perhaps) */
+    const cJSON *pairs = ok ? cJSON_GetObjectItemCaseSensitive(root, "__metadata__") : NULL;
+    for (const cJSON *it = pairs ? pairs->child : NULL; it; it = it->next)
+        if (vggcl__meta_check(ctx, out_path, it->string, it->valuestring, classes) != VGGCL_OK) {
+            st = vggcl__fail_around(ctx, VGGCL_ERR_ARG, "", " (a model written so would be refused)");
+            goto done;
+        }
     for (int i = 0; ok && i < f.n; i++)
         if (!strncmp(f.tensors[i].name, "features.", 9))
             ok = add_entry(root, f.tensors[i].name, f.tensors[i].dtype, f.tensors[i].ndim, f.tensors[i].shape,

@@ -383,50 +383,75 @@ static int holds_nul(const char *json)
     return 0;
 }
 
-/* Keeps the file's metadata and reads the class names ("vggcl.classes", a
- * JSON list of strings, one per class). */
-static vggcl_status take_metadata(vggcl_ctx *ctx, vggcl__st_file *f, vggcl_model *m)
+/* The class names of __metadata__ "vggcl.classes" (names: a JSON list of strings, one per class) into *out
+ * (made, classes of them; out NULL: checked only): VGGCL_OK, else said, naming path. */
+static vggcl_status parse_classes(vggcl_ctx *ctx, const char *path, const char *names, int classes, char ***out)
 {
-    m->n_meta = f->n_meta, m->meta_keys = f->meta_keys, m->meta_values = f->meta_values;
-    f->n_meta = 0, f->meta_keys = f->meta_values = NULL;
-    const char *names = vggcl_model_metadata(m, "vggcl.classes");
-    if (!names || !m->classes) return VGGCL_OK;
     vggcl__lock(); /* cJSON's parser writes a global error position */
     cJSON *list = cJSON_ParseWithOpts(names, NULL, 1); /* (the whole text: '["a","b"] more' was taken) */
     vggcl__unlock();
     vggcl_status st = VGGCL_OK;
-    if (!cJSON_IsArray(list) || cJSON_GetArraySize(list) != m->classes) {
+    char **got_names = NULL;
+    if (!cJSON_IsArray(list) || cJSON_GetArraySize(list) != classes) {
         char got[64] = "not a JSON list";
         if (cJSON_IsArray(list)) snprintf(got, sizeof got, "a list of %d", cJSON_GetArraySize(list));
         st = vggcl__fail(ctx, VGGCL_ERR_FORMAT,
                          "%s: __metadata__ \"vggcl.classes\" is %s; expected a JSON list of %d class names (the head "
-                         "has %d classes)", f->path, got, m->classes, m->classes);
+                         "has %d classes)", path, got, classes, classes);
         goto done;
     }
     if (holds_nul(names)) { /* (cJSON would cut the name there: two names could become one) */
         st = vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: __metadata__ \"vggcl.classes\": a name holds a NUL character "
-                         "(\\u0000)", f->path);
+                         "(\\u0000)", path);
         goto done;
     }
-    if (!(m->class_names = calloc((size_t)m->classes, sizeof *m->class_names))) {
-        st = vggcl__fail(ctx, VGGCL_ERR_NOMEM, "%s: out of host memory", f->path);
+    if (out && !(got_names = calloc((size_t)classes, sizeof *got_names))) {
+        st = vggcl__fail(ctx, VGGCL_ERR_NOMEM, "%s: out of host memory", path);
         goto done;
     }
     int c = 0;
     for (const cJSON *it = list->child; it; it = it->next, c++) {
         if (!cJSON_IsString(it)) {
             st = vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: __metadata__ \"vggcl.classes\": entry %d is not a string",
-                             f->path, c);
+                             path, c);
             goto done;
         }
-        if (!(m->class_names[c] = strdup(it->valuestring))) {
-            st = vggcl__fail(ctx, VGGCL_ERR_NOMEM, "%s: out of host memory", f->path);
+        if (out && !(got_names[c] = strdup(it->valuestring))) {
+            st = vggcl__fail(ctx, VGGCL_ERR_NOMEM, "%s: out of host memory", path);
             goto done;
         }
     }
 done:
     cJSON_Delete(list);
+    if (out) *out = got_names; /* (the model frees them, made or not, as it frees the rest) */
     return st;
+}
+
+/* Keeps the file's metadata and reads the class names ("vggcl.classes"). */
+static vggcl_status take_metadata(vggcl_ctx *ctx, vggcl__st_file *f, vggcl_model *m)
+{
+    m->n_meta = f->n_meta, m->meta_keys = f->meta_keys, m->meta_values = f->meta_values;
+    f->n_meta = 0, f->meta_keys = f->meta_values = NULL;
+    const char *names = vggcl_model_metadata(m, "vggcl.classes");
+    if (!names || !m->classes) return VGGCL_OK;
+    return parse_classes(ctx, f->path, names, m->classes, &m->class_names);
+}
+
+/* __metadata__ "vggcl.pool5" (meta, may be NULL: kept) as *keep: VGGCL_OK, else said, naming path. */
+static vggcl_status pool5_of(vggcl_ctx *ctx, const char *path, const char *meta, int *keep)
+{
+    *keep = !meta || strcmp(meta, "drop");
+    if (!meta || !strcmp(meta, "drop") || !strcmp(meta, "keep")) return VGGCL_OK;
+    return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: __metadata__ \"vggcl.pool5\" is \"%s\"; expected \"keep\" or \"drop\"",
+                       path, meta);
+}
+
+vggcl_status vggcl__meta_check(vggcl_ctx *ctx, const char *path, const char *key, const char *value, int classes)
+{
+    int keep;
+    if (!strcmp(key, "vggcl.classes")) return parse_classes(ctx, path, value, classes, NULL);
+    if (!strcmp(key, "vggcl.pool5")) return pool5_of(ctx, path, value, &keep);
+    return vggcl__preset_meta_check(ctx, path, key, value);
 }
 
 static vggcl_status upload(vggcl_ctx *ctx, const char *where, const float *src, size_t n, cl_mem *out)
@@ -558,16 +583,8 @@ vggcl_status vggcl_model_load(vggcl_ctx *ctx, const char *path, const vggcl_load
         goto fail;
     }
     int pool5 = opts ? opts->pool5 : VGGCL_POOL5_AUTO;
-    if (pool5 == VGGCL_POOL5_AUTO) {
-        const char *meta = vggcl__st_meta(&f, "vggcl.pool5");
-        pool5 = 1;
-        if (meta && !strcmp(meta, "drop")) pool5 = 0;
-        else if (meta && strcmp(meta, "keep")) {
-            st = vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: __metadata__ \"vggcl.pool5\" is \"%s\"; expected \"keep\" or \"drop\"",
-                             path, meta);
-            goto fail;
-        }
-    }
+    if (pool5 == VGGCL_POOL5_AUTO && (st = pool5_of(ctx, path, vggcl__st_meta(&f, "vggcl.pool5"), &pool5)) != VGGCL_OK)
+        goto fail;
     if ((st = build_features(ctx, &f, pool5, m)) != VGGCL_OK) goto fail;
     if (!(opts && opts->features_only) &&
         (st = build_head(ctx, &f, opts && opts->head ? opts->head : "classifier.0", m)) != VGGCL_OK)

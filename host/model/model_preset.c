@@ -27,20 +27,40 @@ static int usable(int k, float v)
     return k == 4 ? v == 0 || v == 1 : k < 2 ? v >= 0 && v <= 16384 && v == floorf(v) : isfinite(v) && (k == 2 || v > 0);
 }
 
+/* The preset's keys, in the order of vggcl_preprocess's fields. */
+static const struct {
+    const char *key, *expected;
+    int count;
+} fields[5] = {
+    { "vggcl.resize", "a whole size from 0 to 16384", 1 },
+    { "vggcl.crop", "a whole size from 0 to 16384", 1 },
+    { "vggcl.mean", "three finite numbers R,G,B", 3 },
+    { "vggcl.std", "three numbers R,G,B (std > 0)", 3 },
+    { "vggcl.draft", "0 or 1", 1 },
+};
+
+/* Field k's value from its metadata text meta into v: VGGCL_OK, else VGGCL_ERR_FORMAT said, naming path. */
+static vggcl_status field_of(vggcl_ctx *ctx, const char *path, int k, const char *meta, float v[3])
+{
+    int ok = numbers(meta, fields[k].count, v);
+    for (int c = 0; ok && c < fields[k].count; c++) ok = usable(k, v[c]);
+    if (ok) return VGGCL_OK;
+    return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: __metadata__ \"%s\" is \"%s\"; expected %s", path, fields[k].key, meta,
+                       fields[k].expected);
+}
+
+vggcl_status vggcl__preset_meta_check(vggcl_ctx *ctx, const char *path, const char *key, const char *value)
+{
+    float v[3];
+    for (int k = 0; k < 5; k++)
+        if (!strcmp(key, fields[k].key)) return field_of(ctx, path, k, value, v);
+    return VGGCL_OK;
+}
+
 /* vggcl_model_preprocess on p, a copy of the caller's (left as it was on failure: a fallback to the defaults
  * kept the rejected file's fields as "given"). */
 static vggcl_status model_preprocess(vggcl_ctx *ctx, const vggcl_model *m, vggcl_preprocess *p)
 {
-    static const struct {
-        const char *key, *expected;
-        int count;
-    } fields[5] = {
-        { "vggcl.resize", "a whole size from 0 to 16384", 1 },
-        { "vggcl.crop", "a whole size from 0 to 16384", 1 },
-        { "vggcl.mean", "three finite numbers R,G,B", 3 },
-        { "vggcl.std", "three numbers R,G,B (std > 0)", 3 },
-        { "vggcl.draft", "0 or 1", 1 },
-    };
     vggcl_preprocess d;
     vggcl_preprocess_defaults(&d);
     const int unset[5] = { p->resize < 0, p->crop < 0, isnan(p->mean[0]), isnan(p->std[0]), p->draft < 0 };
@@ -48,11 +68,8 @@ static vggcl_status model_preprocess(vggcl_ctx *ctx, const vggcl_model *m, vggcl
         if (!unset[k]) continue;
         const char *meta = vggcl_model_metadata(m, fields[k].key);
         float v[3] = { 0 };
-        int ok = meta && numbers(meta, fields[k].count, v);
-        for (int c = 0; ok && c < fields[k].count; c++) ok = usable(k, v[c]);
-        if (meta && !ok)
-            return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: __metadata__ \"%s\" is \"%s\"; expected %s",
-                               m->path ? m->path : "the model", fields[k].key, meta, fields[k].expected);
+        vggcl_status st;
+        if (meta && (st = field_of(ctx, m->path ? m->path : "the model", k, meta, v)) != VGGCL_OK) return st;
         if (k == 0) p->resize = meta ? (int)v[0] : d.resize;
         if (k == 1) p->crop = meta ? (int)v[0] : d.crop;
         if (k == 2) memcpy(p->mean, meta ? v : d.mean, sizeof p->mean);
