@@ -193,7 +193,9 @@ VGGCL_API const char *vggcl_model_class_name(const vggcl_model *model, int c);
  * (must be, for a model loaded features_only). features: (n, features) GAP
  * output, may be NULL. n >= 1, 1 <= h, w <= 65536 with h x w below 2^31, at
  * least the model's smallest input, and at most 2^50 floats of activations: else
- * VGGCL_ERR_SHAPE. After a failure the outputs hold nothing valid (they may
+ * VGGCL_ERR_SHAPE (also, from the pass itself, for a layer forced to gemm whose
+ * one image's product is past CLBlast's 32-bit indexes, a map of millions of
+ * pixels: vggcl_check_batch does not foresee it). After a failure the outputs hold nothing valid (they may
  * be partly written). */
 VGGCL_API vggcl_status vggcl_forward(vggcl_ctx *ctx, vggcl_model *model, const float *input,
                            int n, int h, int w, float *logits, float *features);
