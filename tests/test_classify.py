@@ -593,11 +593,11 @@ class Export(unittest.TestCase):
         # preprocess --weights: the tensor classify makes for the model (without, torchvision's 224 x 224: its
         # help said a model's metadata set the preset, and preprocess | run gave other logits, exit 0)
         for extra, side in (([], 224), (["--weights", out], 32)):
-            r = subprocess.run([VGGCL, "preprocess", *extra, "--output", self.d / "x.npy", img], capture_output=True,
+            r = subprocess.run([VGGCL, "preprocess", *extra, "--output", self.d / "pre.npy", img], capture_output=True,
                                text=True, timeout=600)
-            self.assertEqual((r.returncode, np.load(self.d / "x.npy").shape), (0, (1, 3, side, side)), r.stderr)
-        r = subprocess.run([VGGCL, "run", "--weights", out, "--input", self.d / "x.npy", "--output", self.d / "l3.npy"],
-                           capture_output=True, text=True, timeout=600)
+            self.assertEqual((r.returncode, np.load(self.d / "pre.npy").shape), (0, (1, 3, side, side)), r.stderr)
+        r = subprocess.run([VGGCL, "run", "--weights", out, "--input", self.d / "pre.npy", "--output",
+                            self.d / "l3.npy"], capture_output=True, text=True, timeout=600)
         self.assertEqual(r.returncode, 0, r.stderr)
         np.testing.assert_array_equal(np.load(self.d / "l.npy"), np.load(self.d / "l3.npy"))
         # trained on PIL's drafts (--draft): a large JPEG decoded at a quarter of its size, as `--draft` asks
