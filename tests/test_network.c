@@ -9,6 +9,7 @@
  * logits on every path, as in PyTorch. */
 #define _DEFAULT_SOURCE /* usleep */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -638,8 +639,8 @@ START_TEST(test_tune_paired_ratio)
 END_TEST
 
 /* The tuner times a candidate's commands as one span (vggcl__prof_span_ms): the gaps between them count, as
- * in a pass (their times summed left them out: up to 12% of a two-kernel Winograd's on PoCL, favouring the
- * algorithms of several kernels). Two markers, the second held back 40 ms by a user event. */
+ * in a pass (their times summed left them out, favouring the algorithms of several kernels where launches
+ * cost). Two markers, the second held back 40 ms by a user event. */
 START_TEST(test_tune_span)
 {
     vggcl_ctx *ctx = tu_cl_ctx();
@@ -654,6 +655,12 @@ START_TEST(test_tune_span)
     ck_assert_int_eq(clSetUserEventStatus(gate, CL_COMPLETE), CL_SUCCESS);
     ck_assert_int_eq(clFinish(ctx->queue), CL_SUCCESS);
     ck_assert_int_eq(ctx->prof_n, 2);
+    cl_ulong t;
+    if (clGetEventProfilingInfo(ctx->prof[0].event, CL_PROFILING_COMMAND_START, sizeof t, &t, NULL) != CL_SUCCESS) {
+        fprintf(stderr, "test_tune_span: %s gives no times for markers: not checked\n", vggcl_device_name(ctx));
+        vggcl__prof_reset(ctx), clReleaseEvent(gate), vggcl_ctx_free(ctx);
+        return;
+    }
     const double sum = vggcl__prof_ms(&ctx->prof[0]) + vggcl__prof_ms(&ctx->prof[1]), span = vggcl__prof_span_ms(ctx);
     ck_assert_msg(span >= 30 && span > sum + 25, "span %g ms, the commands' own %g ms", span, sum);
     vggcl__prof_reset(ctx);

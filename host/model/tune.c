@@ -316,10 +316,22 @@ static vggcl_status time_passes(vggcl_ctx *ctx, const char *where, const vggcl_s
 {
     vggcl_status st = VGGCL_OK;
     const int was_profiling = ctx->profiling;
+    cl_event gate = NULL;
     ctx->profiling = 1;
     for (int it = warm_up ? -1 : 0; it < iters; it++) {
         vggcl__prof_reset(ctx);
-        if ((st = run_once(ctx, where, s, c->algo, &c->p, n, h, w, b)) != VGGCL_OK) goto fail;
+        /* the pass held back until all of it is queued, as a pass's commands are queued behind the layers before
+         * it: its span from the first command's start otherwise took in the host's enqueuing between them (on
+         * PoCL a command starts as it is queued) */
+        cl_int err = vggcl__fault(ctx, "clCreateUserEvent");
+        gate = err == CL_SUCCESS ? clCreateUserEvent(ctx->cl, &err) : NULL;
+        CL_CHECK_RET(clCreateUserEvent, err);
+        CL_CHECK(clEnqueueMarkerWithWaitList, (ctx->queue, 1, &gate, NULL));
+        st = run_once(ctx, where, s, c->algo, &c->p, n, h, w, b);
+        CL_CLEANUP(clSetUserEventStatus, (gate, CL_COMPLETE)); /* (made whatever happens: the queue waits on it) */
+        CL_CLEANUP(clReleaseEvent, (gate));
+        gate = NULL;
+        if (st != VGGCL_OK) goto fail;
         CL_CHECK(clFinish, (ctx->queue));
         /* (a span: the sum of the kernels' times left out the gaps between them, which favoured the algorithms of
          * several kernels; a time not read counted 0 ms, and won) */
@@ -331,6 +343,10 @@ static vggcl_status time_passes(vggcl_ctx *ctx, const char *where, const vggcl_s
     qsort(runs, (size_t)iters, sizeof *runs, cmp_double);
     *ms = runs[iters / 2];
 fail:
+    if (gate) { /* (the marker behind it failed to queue) */
+        CL_CLEANUP(clSetUserEventStatus, (gate, CL_COMPLETE));
+        CL_CLEANUP(clReleaseEvent, (gate));
+    }
     CL_CLEANUP(clFinish, (ctx->queue));
     vggcl__prof_reset(ctx);
     ctx->profiling = was_profiling;
