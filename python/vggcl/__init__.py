@@ -541,10 +541,8 @@ class Model:
             a = np.asarray(x)
         except (TypeError, ValueError, RuntimeError) as e:  # (ragged nested lists; a tensor that requires grad)
             raise Error(f"input: {e}; expected (N, 3, H, W) float32") from None
-        if a.dtype.kind not in "fiu":  # (complex would lose its imaginary part; strings and objects fail)
-            raise Error(f"input of {a.dtype}; expected (N, 3, H, W) float32")
-        if a.dtype == np.uint8:  # (pixels as they are: not normalized, the logits meaningless)
-            raise Error("input of uint8: pixels? expected (N, 3, H, W) float32, normalized (preprocess gives it)")
+        if a.dtype.kind != "f":  # (complex lost its imaginary part; integers and bools are pixels, not normalized)
+            raise Error(f"input of {a.dtype}; expected (N, 3, H, W) float32, normalized (preprocess gives it)")
         if a.ndim != 4 or a.shape[1] != 3:
             raise Error(f"input of shape {a.shape}; expected (N, 3, H, W) float32")
         if max(a.shape) > _INT_MAX:  # (ctypes cut it to 32 bits, unsaid: a wrong image's logits)
