@@ -137,6 +137,8 @@ enum {
     VGGCL_FAULT_ANY = VGGCL_FAULT_BUFFER | VGGCL_FAULT_BUILD | VGGCL_FAULT_KERNEL | VGGCL_FAULT_ENQUEUE | VGGCL_FAULT_ARG
 };
 void vggcl__fault_init(vggcl_ctx *ctx);
+/* The kinds VGGCL_FAULT takes, "buffer, build, ...", from fault.c's table, into names (len bytes). */
+void vggcl__fault_kinds(char *names, size_t len);
 /* CL_SUCCESS, or the error to report for `call` (e.g. "clEnqueueReadBuffer")
  * instead of making it, when it is the call VGGCL_FAULT names. */
 cl_int vggcl__fault(vggcl_ctx *ctx, const char *call);

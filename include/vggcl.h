@@ -436,7 +436,7 @@ VGGCL_API vggcl_status vggcl_train_head(vggcl_ctx *ctx, const float *x, const in
  * replacing (UTF-8 text, as a safetensors header must be: else VGGCL_ERR_ARG). The vggcl.* pairs
  * vggcl reads, the trunk's and meta's, must be ones a load takes (vggcl.classes a JSON list of
  * `classes` names, vggcl.pool5 keep or drop, the preset's as vggcl_model_preprocess reads them):
- * else VGGCL_ERR_ARG, saying which.
+ * else VGGCL_ERR_ARG, saying which (VGGCL_ERR_FORMAT naming trunk_path for one of the trunk's).
  * d must be the trunk's last convolution's channels (else VGGCL_ERR_SHAPE);
  * w and b must be finite (else VGGCL_ERR_ARG: the reader refuses such a file).
  * Written atomically: a failure leaves out_path as it was (no file, or the one there before). */
@@ -448,6 +448,11 @@ VGGCL_API vggcl_status vggcl_save_with_head(vggcl_ctx *ctx, const char *trunk_pa
  * symlinks; never a device, a pipe, standard output ("-", /dev/stdout) or the
  * symlink itself. 1 when a file was removed. */
 VGGCL_API int vggcl_remove_output(const char *path);
+/* The descriptor of this process that an output path names as one of the kernel's aliases for an open
+ * file (/dev/stdout, /dev/fd/N, /proc/self/fd/N, /proc/thread-self/fd/N, /proc/PID/fd/N with this
+ * process's PID, and a thread's /proc/.../task/TID/fd/N), which vggcl's writers write through instead
+ * of replacing a file; else -1 (symlinks are not followed; whether N is open is not asked). */
+VGGCL_API int vggcl_output_descriptor(const char *path);
 
 /* .npy files of float32 in C order ('<f4'). vggcl_npy_read allocates *data
  * (release with vggcl_free) and fills shape[0..*ndim), at most VGGCL_NPY_MAX_DIMS;

@@ -105,6 +105,7 @@ START_TEST(test_proc_pid_fd)
         if (k == 0) snprintf(path[k], sizeof path[k], forms[k], (int)getpid(), fd);
         if (k == 1) snprintf(path[k], sizeof path[k], forms[k], (int)getpid(), (int)getpid(), fd);
         if (k == 2) snprintf(path[k], sizeof path[k], forms[k], (int)getpid(), fd);
+        ck_assert_int_eq(vggcl_output_descriptor(path[k]), fd);
         ck_assert_int_eq(vggcl_remove_output(path[k]), 0);
         ck_assert_msg(vggcl_npy_write(ctx, path[k], 2, (const long long[]){ 1, 2 }, row) == VGGCL_OK, "%s",
                       vggcl_message(ctx));
@@ -120,6 +121,14 @@ START_TEST(test_proc_pid_fd)
         ck_assert(ndim == 2 && shape[1] == 2 && back[1] == 2);
         vggcl_free(back);
     }
+    static const char *const not_ours[] = { "/proc/selfx/fd/1", "/proc/self/fd/", "/proc/self/fd/1x", "/dev/fd",
+                                            "/proc/thread-self/task/1/fd/1", "fd/1", "/dev/fd/99999999999" };
+    for (size_t i = 0; i < sizeof not_ours / sizeof not_ours[0]; i++)
+        ck_assert_msg(vggcl_output_descriptor(not_ours[i]) == -1, "%s", not_ours[i]);
+    snprintf(path[0], sizeof path[0], "/proc/%d/fd/1", (int)getpid() + 1); /* (another process's) */
+    ck_assert_int_eq(vggcl_output_descriptor(path[0]), -1);
+    ck_assert_int_eq(vggcl_output_descriptor("/dev/stdout"), 1);
+    ck_assert_int_eq(vggcl_output_descriptor(NULL), -1);
     remove(file);
     vggcl_ctx_free(ctx);
 }
@@ -226,6 +235,9 @@ START_TEST(test_null_arguments)
     out = junk;
     said(ctx, vggcl_npy_read(ctx, "x.npy", NULL, shape, &out), VGGCL_ERR_ARG, "ndim is NULL");
     ck_assert_ptr_null(out);
+    unsigned char *pixels = (unsigned char *)junk;
+    said(ctx, vggcl_image_load(ctx, "x.png", &pixels, NULL, &w), VGGCL_ERR_ARG, "h is NULL");
+    ck_assert_ptr_null(pixels);
     vggcl_model *mm = junk_model;
     ck_assert_int_eq(vggcl_model_load(NULL, "x.safetensors", NULL, &mm), VGGCL_ERR_ARG);
     ck_assert_ptr_null(mm);

@@ -879,6 +879,9 @@ class Cli(unittest.TestCase):
         classify = ["classify", "--weights", self.weights, "--resize", "24", "--crop", "16", "--logits-out", self.out, img]
         self.assertIn("layer ", first_failing(classify, "clEnqueueNDRangeKernel"))
         self.fails(self.run_args(), 1, "VGGCL_FAULT=enqueue", "expected KIND:N", env={"VGGCL_FAULT": "enqueue"})
+        # (the kinds from the table VGGCL_FAULT is read with: "steps" was left out of a copy of the list)
+        self.fails(self.run_args(), 1, "KIND one of buffer, build, kernel, arg, enqueue, any, steps, setup, cleanup;",
+                   env={"VGGCL_FAULT": "bogus:1"})
 
     # --- outputs ------------------------------------------------------------
     def test_unwritable_output(self):
@@ -1041,7 +1044,7 @@ class Cli(unittest.TestCase):
         self.assertIn(f"{self.d / 'missing.png'}: cannot open image: No such file or directory (skipped)", r.stderr)
         r = self.vggcl("eval", "--weights", self.weights, "--data", self.d / "missing")
         self.assertEqual(r.returncode, 1, r.stderr)
-        self.assertIn(f"{self.d / 'missing'}: not there (expected a folder", r.stderr)
+        self.assertIn(f"--data {self.d / 'missing'}: not there (expected a folder", r.stderr)
 
     def test_json_file_names_not_utf8(self):
         """A file name that is not UTF-8 comes out in --format json as valid JSON, its stray bytes as \\udcXX:

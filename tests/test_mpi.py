@@ -626,12 +626,14 @@ class Mpi(Folder):
         self.assertIn("(their classes, features, class names, preprocessing or --labels differ)", r.stderr)
         self.assertEqual((r.stdout, list(out.iterdir())), ("", []))
         mpirun2 = ["mpirun", "-n", "2", "--oversubscribe"]
-        for n, env in ((2, GRACE), (1, ENV)):  # (one rank: the descriptor not there failed after the work)
+        # (one rank: the descriptor not there failed after the work; /proc/thread-self/fd/4: the command's own rules
+        # knew /dev/fd and /proc/self/fd alone, the library's more)
+        for n, env, fd in ((2, GRACE, "/dev/fd/4"), (1, ENV, "/dev/fd/4"), (1, ENV, "/proc/thread-self/fd/4")):
             r = subprocess.run(["mpirun", "-n", str(n), "--oversubscribe", VGGCL, "preprocess", "--resize", "40",
-                                "--crop", "32", "--output", "/dev/fd/4", str(self.images)], capture_output=True,
+                                "--crop", "32", "--output", fd, str(self.images)], capture_output=True,
                                text=True, env=env, timeout=120)
             self.assertEqual(r.returncode, 2, r.stderr)
-            self.assertEqual(vggcl_lines(r.stderr), ["vggcl: preprocess: --output /dev/fd/4: a process mpirun starts "
+            self.assertEqual(vggcl_lines(r.stderr), [f"vggcl: preprocess: --output {fd}: a process mpirun starts "
                                                      "does not have the shell's descriptors past 2 (its own are "
                                                      "MPI's); name a file"])
         cmd = " ".join(shlex.quote(a) for a in [VGGCL, "classify", "--weights", str(self.weights), *args,
@@ -838,11 +840,14 @@ class Mpi(Folder):
         cmd = " ".join([shlex.quote(VGGCL), "classify", "--weights", shlex.quote(str(self.weights)), "--resize", "40",
                         "--crop", "32", "--batch", "3", "--format", "json", "--shard", f"{rank}/2",
                         "--logits-out", shlex.quote(str(out)) + f"/l{rank}.npy", shlex.quote(str(self.images)),
-                        ">", shlex.quote(str(out)) + f"/out{rank}.json"])
-        r = subprocess.run(["mpirun", "-n", "2", "--oversubscribe", "sh", "-c", cmd], capture_output=True, text=True,
-                           env=ENV, timeout=600)
-        self.assertEqual(r.returncode, 1, r.stderr)  # the broken image, in the second share
-        self.assertIn("07_broken.png", r.stderr)
+                        ">", shlex.quote(str(out)) + f"/out{rank}.json", ";", "echo", "$?", ">",
+                        shlex.quote(str(out)) + f"/rc{rank}"])
+        # (independent processes: one's exit 1 does not end the others, as under a scheduler's job array; mpirun
+        # ended the first share's process when the second's left first, under load, its output cut)
+        r = subprocess.run(["mpirun", "-n", "2", "--oversubscribe", "--mca", "orte_abort_on_non_zero_status", "0",
+                            "sh", "-c", cmd], capture_output=True, text=True, env=ENV, timeout=600)
+        self.assertEqual([(out / f"rc{i}").read_text() for i in range(2)], ["0\n", "1\n"], r.stderr)  # (the broken
+        self.assertIn("07_broken.png", r.stderr)  # image, in the second share)
         self.assertEqual((out / "out0.json").read_text() + (out / "out1.json").read_text(), one.stdout)
         np.testing.assert_array_equal(np.concatenate([np.load(out / f"l{i}.npy") for i in range(2)]),
                                       np.load(o1 / "l.npy"))
@@ -917,6 +922,36 @@ class Mpi(Folder):
         self.assertIn("07_broken.png", one.stderr)
         self.assertIn("2 of 11 images could not be used", one.stderr)
         self.assertNotIn("skipped", one.stderr)  # (not skipped: the command fails)
+        # --weights: each rank takes the model's preset from its copy, as one process does; a model not there is
+        # said once, as classify's ranks say it, and nothing is written
+        w = self.d / "preset.safetensors"
+        save_file(make_state_dict(parse_cfg("8,M,16"), False, 3, seed=1), w,
+                  metadata={"vggcl.mean": "0.5,0.5,0.5", "vggcl.std": "0.25,0.25,0.25"})
+        one, o1 = self.preprocess("w1", "--weights", w, images=good)
+        two, o2 = self.preprocess("w2", "--weights", w, ranks=2, images=good)
+        self.assertEqual((one.returncode, two.returncode), (0, 0), two.stderr)
+        self.assertEqual((o2 / "t.npy").read_bytes(), (o1 / "t.npy").read_bytes())
+        plain = np.load(self.d / "ranks2" / "t.npy")
+        np.testing.assert_allclose(np.load(o1 / "t.npy"), ((plain * [[[0.229]], [[0.224]], [[0.225]]] +
+                                                            [[[0.485]], [[0.456]], [[0.406]]]) - 0.5) / 0.25,
+                                   atol=1e-5)
+        # ranks given different copies (MPMD; each machine its own): refused, said once (rank 0 joined rows of two
+        # normalizations, exit 0)
+        w2 = self.d / "preset2.safetensors"
+        save_file(make_state_dict(parse_cfg("8,M,16"), False, 3, seed=1), w2,
+                  metadata={"vggcl.mean": "0.4,0.5,0.5", "vggcl.std": "0.25,0.25,0.25"})
+        (self.d / "w4").mkdir()
+        args = ["preprocess", "--resize", "40", "--crop", "32", "--output", str(self.d / "w4" / "t.npy"),
+                *map(str, good)]
+        r = subprocess.run(["mpirun", "-n", "1", VGGCL, *args, "--weights", str(w), ":", "-n", "1", VGGCL, *args,
+                            "--weights", str(w2)], capture_output=True, text=True, env=ENV, timeout=120)
+        self.assertEqual((r.returncode, list((self.d / "w4").iterdir())), (1, []), r.stderr)
+        self.assertEqual(len(vggcl_lines(r.stderr)), 1, r.stderr)
+        self.assertIn("the ranks loaded different models", r.stderr)
+        r, o = self.preprocess("w3", "--weights", self.d / "nope.safetensors", ranks=2, images=good)
+        self.assertEqual((r.returncode, list(o.iterdir())), (1, []), r.stderr)
+        self.assertEqual(vggcl_lines(r.stderr), [f"vggcl: {self.d / 'nope.safetensors'}: cannot open weights file: No "
+                                                 "such file or directory"])
 
 
 class Hosts:

@@ -280,7 +280,10 @@ class TrainHead(unittest.TestCase):
         make_folder(bad / "val_extra", 2, 3, classes=("blue", "purple"))
         self.fails(self.train_head(out, "--data", self.d / "train", "--val", bad / "val_extra"), out, "purple",
                    "not one of the training classes")
-        self.fails(self.train_head(out, "--data", bad / "missing"), out, "missing: not there (expected a folder")
+        self.fails(self.train_head(out, "--data", bad / "missing"), out, f"--data {bad}/missing: not there (expected a "
+                   "folder")
+        self.fails(self.train_head(out, "--data", self.d / "train", "--val", bad / "nov"), out,
+                   f"--val {bad}/nov: not there (expected a folder")
         # --val holding training images (the same folder, or one of its images linked): refused (it reported the
         # training images' accuracy as validation, and kept the epoch by it)
         self.fails(self.train_head(out, "--data", self.d / "train", "--val", self.d / "train"), out,

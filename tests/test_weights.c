@@ -631,10 +631,21 @@ START_TEST(test_save_with_head_width)
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         ck_assert_int_eq(vggcl_save_with_head(ctx, trunk, out, 2, 6, w, bias, bad[i], 1), VGGCL_ERR_ARG);
         ck_assert_msg(strstr(vggcl_message(ctx), out) && strstr(vggcl_message(ctx), bad[i][2]) &&
-                          strstr(vggcl_message(ctx), "(a model written so would be refused)"), "%s",
+                          strstr(vggcl_message(ctx), "(a model written with it would be refused)"), "%s",
                       vggcl_message(ctx));
         ck_assert_msg(!exists(out), "%s written", out);
     }
+    /* the trunk's own: its file named, VGGCL_ERR_FORMAT; a pair given for the key replaces it */
+    char bad_trunk[512];
+    add_conv(&b, 0, 4, 3), add_conv(&b, 3, 6, 4); /* (written: the builder is empty again) */
+    snprintf(bad_trunk, sizeof bad_trunk, "%s", write_model(&b, "bad_trunk.safetensors", "{\"vggcl.std\":\"bad\"}"));
+    ck_assert_int_eq(vggcl_save_with_head(ctx, bad_trunk, out, 2, 6, w, bias, NULL, 0), VGGCL_ERR_FORMAT);
+    ck_assert_msg(strstr(vggcl_message(ctx), bad_trunk) && strstr(vggcl_message(ctx), "\"vggcl.std\" is \"bad\""), "%s",
+                  vggcl_message(ctx));
+    ck_assert_msg(!exists(out), "%s written", out);
+    const char *std[] = { "vggcl.std", "0.5,0.5,0.5" };
+    ck_assert_msg(vggcl_save_with_head(ctx, bad_trunk, out, 2, 6, w, bias, std, 1) == VGGCL_OK, "%s", vggcl_message(ctx));
+    remove(out), remove(bad_trunk);
     const char *good[] = { "vggcl.classes", "[\"a\", \"b\"]", "vggcl.pool5", "drop", "vggcl.crop", "64", "other", "x" };
     ck_assert_msg(vggcl_save_with_head(ctx, trunk, out, 2, 6, w, bias, good, 4) == VGGCL_OK, "%s", vggcl_message(ctx));
     remove(out);

@@ -395,9 +395,11 @@ typedef struct {
     int *labels;
 } cli_dataset;
 
-/* Reads dir; an error (not a folder, no class folders, a class folder
+/* Reads dir (given as option opt, for messages); an error (not a folder, no class folders, a class folder
  * without images) is printed and returns CLI_FAIL. */
-int cli_dataset_read(const char *dir, cli_dataset *ds);
+int cli_dataset_read(const char *opt, const char *dir, cli_dataset *ds);
+/* The index of the class folder called name (a search: the names are sorted), else -1. */
+int cli_dataset_class(const cli_dataset *ds, const char *name);
 void cli_dataset_free(cli_dataset *ds);
 
 /* Names of classes as a JSON list (allocated; NULL when out of memory). */

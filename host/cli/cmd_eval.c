@@ -277,7 +277,7 @@ int cmd_eval(int argc, char **argv)
      * alike (a data set folder that is not there) are said once. */
     if ((rc = cli_ranks_begin(&ranks, "eval", NULL, NULL)) != CLI_OK) goto out;
     int local = cli_ranks_capture(&ranks, NULL, NULL);
-    if (local == CLI_OK) local = cli_dataset_read(data, &ds);
+    if (local == CLI_OK) local = cli_dataset_read("--data", data, &ds);
     if ((local = cli_ranks_all_ok(&ranks, local)) == CLI_OK) local = cli_ranks_same_list(&ranks, "eval", ds.files, ds.n);
     int lo, hi;
     cli_share(ds.n, ranks.rank, ranks.size, &lo, &hi);
@@ -294,8 +294,8 @@ int cmd_eval(int argc, char **argv)
         buf = malloc(sizeof *buf * (size_t)C);
         t.confusion = calloc((size_t)C * C, sizeof *t.confusion);
         t.topk = calloc((size_t)C, sizeof *t.topk);
-        if (!folder_class || !truth || !names || !buf || !t.confusion || !t.topk)
-            local = cli_error(CLI_FAIL, "out of host memory");
+        if (!folder_class || !truth || !names || !buf || !t.confusion || !t.topk) /* (C x C: a head of many) */
+            local = cli_error(CLI_FAIL, "out of host memory for the %d x %d confusion matrix of %d images", C, C, ds.n);
     }
     if (local == CLI_OK) local = match_classes(&ds, model, weights, data, folder_class, names, buf, ranks.rank == 0);
     if (local == CLI_OK) {

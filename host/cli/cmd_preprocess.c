@@ -88,6 +88,19 @@ static int append_batch(void *user, const int *index, int nb, const float *x, in
     return CLI_OK;
 }
 
+/* The fields of p not given, from the metadata of the model in weights (its convolutions read on the reference:
+ * no device needed), else torchvision's: CLI_OK, else said (CLI_USAGE: a --mean and --std given that no image can
+ * take). *ctx and *model, for the ranks' comparison, are the caller's to free either way. (Without it the tensor
+ * for a model that records its own preset, a trained head's, was torchvision's.) */
+static int model_preset(const char *weights, vggcl_preprocess *p, vggcl_ctx **ctx, vggcl_model **model)
+{
+    const vggcl_load_options trunk = { VGGCL_POOL5_AUTO, NULL, VGGCL_CONV_AUTO, 1 };
+    if (!(*ctx = vggcl_ctx_new())) return cli_error(CLI_FAIL, "out of host memory");
+    if (vggcl_select_device(*ctx, "ref") != VGGCL_OK || vggcl_model_load(*ctx, weights, &trunk, model) != VGGCL_OK)
+        return cli_error(CLI_FAIL, "%s", vggcl_message(*ctx));
+    return cli_model_preset("preprocess", *ctx, *model, p);
+}
+
 int cmd_preprocess(int argc, char **argv)
 {
     int n_files = 0, rc, threads, failed = 0, ok = 0;
@@ -103,21 +116,12 @@ int cmd_preprocess(int argc, char **argv)
         (rc = cli_decode_args("preprocess", &a, &threads, &progress_s)) != CLI_OK)
         goto done;
     const char *weights = cli_arg(&a, "weights");
-    vggcl_ctx *check = vggcl_ctx_new(); /* (for the message) */
-    vggcl_model *model = NULL;
-    /* (the model's metadata, else torchvision's, for what was not given: its convolutions read on the
-     * reference, no device needed; the tensor for a model that records its own preset was torchvision's) */
-    const vggcl_load_options trunk = { VGGCL_POOL5_AUTO, NULL, VGGCL_CONV_AUTO, 1 };
-    if (!check)
-        rc = cli_error(CLI_FAIL, "out of host memory");
-    else if (weights && (vggcl_select_device(check, "ref") != VGGCL_OK ||
-                         vggcl_model_load(check, weights, &trunk, &model) != VGGCL_OK))
-        rc = cli_error(CLI_FAIL, "%s", vggcl_message(check));
-    else
-        rc = cli_model_preset("preprocess", check, model, &p);
-    vggcl_model_free(model);
-    vggcl_ctx_free(check);
-    if (rc != CLI_OK) goto done;
+    if (!weights) { /* (torchvision's for what was not given, checked before MPI starts; a model's: below) */
+        vggcl_ctx *check = vggcl_ctx_new(); /* (for the message) */
+        rc = check ? cli_model_preset("preprocess", check, NULL, &p) : cli_error(CLI_FAIL, "out of host memory");
+        vggcl_ctx_free(check);
+        if (rc != CLI_OK) goto done;
+    }
     const int listed = cli_images("preprocess", &a, &files, &n_files);
     /* (checked where the output is written; under mpirun the ranks then take rank 0's answer, once MPI runs) */
     const cli_file outs[] = { { "--output", output } }, ins[] = { { "--weights", weights } };
@@ -133,6 +137,15 @@ int cmd_preprocess(int argc, char **argv)
     tensor_out t = { ctx, NULL, NULL, 0, 0 };
     rc = !ctx ? cli_error(CLI_FAIL, "out of host memory") : cli_ranks_capture(&ranks, NULL, &part);
     t.path = part;
+    if (weights) { /* (each rank reads its machine's copy, as classify's ranks do: the same file, said once) */
+        vggcl_ctx *mctx = NULL;
+        vggcl_model *model = NULL;
+        if (rc == CLI_OK) rc = model_preset(weights, &p, &mctx, &model);
+        if ((rc = cli_ranks_all_ok(&ranks, rc)) == CLI_OK)
+            rc = cli_ranks_same_model(&ranks, "preprocess", weights, model, &p, NULL, 0);
+        vggcl_model_free(model);
+        vggcl_ctx_free(mctx);
+    }
     int h = 0, w = 0;
     if (rc == CLI_OK) cli_lead_size(ctx, &p, ranks.lead, ranks.n_lead, &h, &w);
     /* batches of 8 only set how far the decoding threads work ahead */

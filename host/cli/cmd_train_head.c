@@ -93,12 +93,19 @@ static uint64_t splitmix(uint64_t *s)
 static int split_val(const cli_dataset *ds, const char *ok, double frac, unsigned long long seed, char *is_val)
 {
     uint64_t rng = seed ^ 0x5EEDF00Dull;
-    int *idx = malloc(sizeof *idx * (size_t)(ds->n ? ds->n : 1));
-    if (!idx) return cli_error(CLI_FAIL, "out of host memory"); /* (not "left no image for validation") */
+    /* the images read, by class in list order (a pass over the list per class: classes x images) */
+    int *all = malloc(sizeof *all * (size_t)(ds->n ? ds->n : 1)), *first = calloc((size_t)ds->n_classes + 1, sizeof *first),
+        *next = malloc(sizeof *next * (size_t)ds->n_classes);
+    if (!all || !first || !next) {
+        free(all), free(first), free(next);
+        return cli_error(CLI_FAIL, "out of host memory"); /* (not "left no image for validation") */
+    }
+    for (int i = 0; i < ds->n; i++) first[ds->labels[i] + 1] += ok[i] != 0;
+    for (int c = 0; c < ds->n_classes; c++) first[c + 1] += first[c], next[c] = first[c];
+    for (int i = 0; i < ds->n; i++)
+        if (ok[i]) all[next[ds->labels[i]]++] = i;
     for (int c = 0; c < ds->n_classes; c++) {
-        int k = 0;
-        for (int i = 0; i < ds->n; i++)
-            if (ds->labels[i] == c && ok[i]) idx[k++] = i;
+        int *idx = all + first[c], k = first[c + 1] - first[c];
         int nv = frac > 0 && k >= 2 ? (int)(k * frac + 0.5) : 0;
         if (frac > 0 && k >= 2 && nv < 1) nv = 1;
         if (nv > k - 1) nv = k - 1;
@@ -108,7 +115,7 @@ static int split_val(const cli_dataset *ds, const char *ok, double frac, unsigne
             is_val[idx[i]] = 1;
         }
     }
-    free(idx);
+    free(all), free(first), free(next);
     return CLI_OK;
 }
 
@@ -134,13 +141,11 @@ static void features_path(const char *prefix, int k, char *path, size_t len)
     snprintf(path, len, "%s-%s.npy", prefix, suffix[k]);
 }
 
-/* Array k of the features (rows x cols, or rows where cols is 0) written to a temporary file beside its
- * path, into *w (commit_features names it). */
-static int stage_npy(vggcl_ctx *ctx, const char *prefix, int k, long long rows, long long cols, const float *data,
+/* An array of the features (rows x cols, or rows where cols is 0) written to a temporary file beside path,
+ * into *w (commit_features names it). */
+static int stage_npy(vggcl_ctx *ctx, const char *path, long long rows, long long cols, const float *data,
                      vggcl_npy_writer **w)
 {
-    char path[4096];
-    features_path(prefix, k, path, sizeof path);
     if (vggcl_npy_writer_open(ctx, path, cols ? 1 : 0, &cols, w) != VGGCL_OK ||
         vggcl_npy_writer_append(ctx, *w, data, rows) != VGGCL_OK)
         return cli_error(CLI_FAIL, "%s", vggcl_message(ctx));
@@ -185,7 +190,7 @@ static int make_split(const gather *g, const cli_dataset *ds, const char *is_val
 /* The --features-out arrays written to temporary files, named only once the model is written (a run that
  * fails, or is killed, before leaves the files of an earlier run as they were): w[k] open, or
  * NULL where the writing failed, which is said. */
-static int stage_features(vggcl_ctx *ctx, const char *prefix, const split *s, vggcl_npy_writer **w)
+static int stage_features(vggcl_ctx *ctx, const char *const *paths, const split *s, vggcl_npy_writer **w)
 {
     float *ly = malloc(sizeof *ly * ((size_t)s->n + 1)), *lv = malloc(sizeof *lv * ((size_t)s->nv + 1));
     int rc = CLI_FAIL;
@@ -194,25 +199,20 @@ static int stage_features(vggcl_ctx *ctx, const char *prefix, const split *s, vg
     } else {
         for (int i = 0; i < s->n; i++) ly[i] = (float)s->y[i];
         for (int i = 0; i < s->nv; i++) lv[i] = (float)s->yv[i];
-        rc = stage_npy(ctx, prefix, 0, s->n, s->d, s->x, &w[0]);
-        if (rc == CLI_OK) rc = stage_npy(ctx, prefix, 1, s->n, 0, ly, &w[1]);
-        if (rc == CLI_OK) rc = stage_npy(ctx, prefix, 2, s->nv, s->d, s->xv, &w[2]);
-        if (rc == CLI_OK) rc = stage_npy(ctx, prefix, 3, s->nv, 0, lv, &w[3]);
+        rc = stage_npy(ctx, paths[0], s->n, s->d, s->x, &w[0]);
+        if (rc == CLI_OK) rc = stage_npy(ctx, paths[1], s->n, 0, ly, &w[1]);
+        if (rc == CLI_OK) rc = stage_npy(ctx, paths[2], s->nv, s->d, s->xv, &w[2]);
+        if (rc == CLI_OK) rc = stage_npy(ctx, paths[3], s->nv, 0, lv, &w[3]);
     }
     free(ly), free(lv);
     return rc;
 }
 
-/* Names the staged features (commit) or drops them, all or none (cli_name_all): CLI_OK, or CLI_FAIL said. */
-static int commit_features(vggcl_ctx *ctx, const char *prefix, vggcl_npy_writer **w, int commit)
+/* Names the staged features (commit) or drops them, all or none (cli_name_all): CLI_OK, or CLI_FAIL said.
+ * (paths NULL: none were asked for.) */
+static int commit_features(vggcl_ctx *ctx, const char *const *paths, vggcl_npy_writer **w, int commit)
 {
-    char path[FEATURE_FILES][4096];
-    const char *paths[FEATURE_FILES];
-    for (int k = 0; k < FEATURE_FILES; k++) {
-        if (prefix) features_path(prefix, k, path[k], sizeof path[k]);
-        paths[k] = path[k];
-    }
-    return cli_name_all(ctx, w, paths, FEATURE_FILES, commit);
+    return paths ? cli_name_all(ctx, w, paths, FEATURE_FILES, commit) : CLI_OK;
 }
 
 /* A loss or an accuracy for the report: 4 decimals, in exponent form from a million on (a diverging head's
@@ -223,18 +223,14 @@ static const char *num4(double v, char buf[32])
     return buf;
 }
 
-/* Trains, prints each epoch, names the staged features (features: the prefix, or NULL) and writes the model. */
+/* Trains, prints each epoch, names the staged features (features: their paths, or NULL) and writes the model. */
 static int train_and_write(vggcl_ctx *ctx, const split *s, const cli_dataset *ds, const vggcl_train_options *o,
                            const char *weights, const char *out, int pool5, const vggcl_preprocess *p,
-                           const char *features, vggcl_npy_writer **staged)
+                           const char *const *features, vggcl_npy_writer **staged)
 {
     const int C = ds->n_classes;
-    char feats[FEATURE_FILES][4096];
     const char *paths[1 + FEATURE_FILES] = { out };
-    for (int k = 0; features && k < FEATURE_FILES; k++) {
-        features_path(features, k, feats[k], sizeof feats[k]);
-        paths[1 + k] = feats[k];
-    }
+    for (int k = 0; features && k < FEATURE_FILES; k++) paths[1 + k] = features[k];
     /* (the model or a features' file to standard output, the shell's file: the log goes to stderr; into a
      * features' file it was lost as the array replaced the file) */
     FILE *report = cli_report(paths, 1 + FEATURE_FILES);
@@ -347,7 +343,7 @@ static int val_apart(const char *data, const char *val_dir, const cli_dataset *d
 static int read_data(const char *data, const char *val_dir, cli_dataset *ds, cli_dataset *vs, char **is_val,
                      int first_rank)
 {
-    if (cli_dataset_read(data, ds) != CLI_OK) return CLI_FAIL;
+    if (cli_dataset_read("--data", data, ds) != CLI_OK) return CLI_FAIL;
     if (ds->n_classes < 2)
         return cli_error(CLI_FAIL, "%s: one class folder ('%s'); a head needs at least two classes", data,
                          ds->classes[0]);
@@ -357,19 +353,19 @@ static int read_data(const char *data, const char *val_dir, cli_dataset *ds, cli
                                        "must be: rename it", data, ds->classes[c]);
     const int n_train_files = ds->n;
     if (val_dir) {
-        if (cli_dataset_read(val_dir, vs) != CLI_OK) return CLI_FAIL;
+        if (cli_dataset_read("--val", val_dir, vs) != CLI_OK) return CLI_FAIL;
         const int apart = first_rank ? val_apart(data, val_dir, ds, vs) : CLI_OK;
         if (apart != CLI_OK) return apart;
-        for (int c = 0; c < vs->n_classes; c++) {
-            int k = 0;
-            while (k < ds->n_classes && strcmp(ds->classes[k], vs->classes[c])) k++;
-            if (k == ds->n_classes)
+        int *to = malloc(sizeof *to * (size_t)vs->n_classes); /* a --val class's training class */
+        if (!to) return cli_error(CLI_FAIL, "out of host memory");
+        for (int c = 0; c < vs->n_classes; c++) /* (a search: a scan of the classes per class was classes^2) */
+            if ((to[c] = cli_dataset_class(ds, vs->classes[c])) < 0) {
+                free(to);
                 return cli_error(CLI_FAIL, "%s: class folder '%s' is not one of the training classes in %s", val_dir,
                                  vs->classes[c], data);
-            for (int i = 0; i < vs->n; i++)
-                if (vs->labels[i] == c) vs->labels[i] = -1 - k; /* (remapped below, without clashing) */
-        }
-        for (int i = 0; i < vs->n; i++) vs->labels[i] = -1 - vs->labels[i];
+            }
+        for (int i = 0; i < vs->n; i++) vs->labels[i] = to[vs->labels[i]];
+        free(to);
         if (!append_files(ds, vs)) return cli_error(CLI_FAIL, "out of host memory");
     }
     if (!(*is_val = calloc((size_t)ds->n, 1))) return cli_error(CLI_FAIL, "out of host memory");
@@ -425,11 +421,13 @@ int cmd_train_head(int argc, char **argv)
                          "...), not '%s'", features_out); /* (it wrote -train.npy, --train.npy or DIR/-train.npy) */
     /* the model and the features' files, checked where they are written once the image list is read */
     char feats[FEATURE_FILES][4096];
+    const char *feat_paths[FEATURE_FILES]; /* (made once: the checks, the staging, the report and the naming) */
     cli_file outs[1 + FEATURE_FILES] = { { "--out", out } };
     for (int k = 0; features_out && k < FEATURE_FILES; k++) {
         features_path(features_out, k, feats[k], sizeof feats[k]);
-        outs[1 + k] = (cli_file){ "--features-out", feats[k] };
+        outs[1 + k] = (cli_file){ "--features-out", feat_paths[k] = feats[k] };
     }
+    const char *const *features = features_out ? feat_paths : NULL;
 
     cli_dataset ds = { 0 }, vs = { 0 };
     vggcl_ctx *ctx = NULL;
@@ -487,24 +485,30 @@ int cmd_train_head(int argc, char **argv)
     if (!val_dir && split_val(&ds, g.ok, val_split, o.seed, is_val) != CLI_OK) goto out;
     if (make_split(&g, &ds, is_val, &s) != CLI_OK) goto out;
     free(g.x), g.x = NULL; /* (the split holds them now: a million images' features are gigabytes) */
-    for (int c = 0; c < ds.n_classes; c++) { /* (a class without one: the head would never learn it, unsaid) */
-        int k = 0, files = 0;
-        for (int i = 0; i < s.n; i++) k += s.y[i] == c;
-        for (int i = 0; i < ds.n; i++) files += ds.labels[i] == c && !is_val[i];
-        if (!k) {
+    int *trained = calloc((size_t)ds.n_classes, sizeof *trained), *listed = calloc((size_t)ds.n_classes, sizeof *listed);
+    if (!trained || !listed) {
+        free(trained), free(listed);
+        cli_error(CLI_FAIL, "out of host memory");
+        goto out;
+    }
+    for (int i = 0; i < s.n; i++) trained[s.y[i]]++; /* (one pass each, not one per class: classes x images) */
+    for (int i = 0; i < ds.n; i++) listed[ds.labels[i]] += !is_val[i];
+    for (int c = 0; c < ds.n_classes; c++) /* (a class without one: the head would never learn it, unsaid) */
+        if (!trained[c]) {
             cli_error(CLI_FAIL, "%s: class folder '%s' has no usable image to train on (%d were skipped); the "
-                      "head would never learn it: mend or remove them, or the folder", data, ds.classes[c], files);
+                      "head would never learn it: mend or remove them, or the folder", data, ds.classes[c], listed[c]);
+            free(trained), free(listed);
             goto out;
         }
-    }
+    free(trained), free(listed);
     if (!s.nv && val_dir) /* (said: the report's "0 validation images" alone was easy to miss) */
         cli_error_here(CLI_OK, "train-head: no image of --val %s could be read: trained without validation", val_dir);
     else if (!s.nv && val_split > 0)
         cli_error_here(CLI_OK, "train-head: --val-split %g left no image for validation (each class keeps one to train "
                        "on): trained without validation", val_split);
-    if (!features_out || stage_features(ctx, features_out, &s, staged) == CLI_OK)
-        rc = train_and_write(ctx, &s, &ds, &o, weights, out, vggcl_model_pool5(model), &p, features_out, staged);
-    commit_features(ctx, features_out, staged, 0); /* (those not named: dropped) */
+    if (!features || stage_features(ctx, features, &s, staged) == CLI_OK)
+        rc = train_and_write(ctx, &s, &ds, &o, weights, out, vggcl_model_pool5(model), &p, features, staged);
+    commit_features(ctx, features, staged, 0); /* (those not named: dropped) */
     if (rc == CLI_OK && failed)
         rc = cli_error(CLI_FAIL, "%d of %d images were skipped; trained without them", failed, ds.n);
 out:

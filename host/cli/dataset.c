@@ -12,6 +12,12 @@
 
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
+int cli_dataset_class(const cli_dataset *ds, const char *name)
+{
+    char *const *k = bsearch(&name, ds->classes, (size_t)ds->n_classes, sizeof *ds->classes, cmp_str);
+    return k ? (int)(k - ds->classes) : -1;
+}
+
 void cli_dataset_free(cli_dataset *ds)
 {
     for (int i = 0; i < ds->n_classes; i++) free(ds->classes[i]);
@@ -48,13 +54,13 @@ static int class_folders(const char *dir, cli_dataset *ds)
     return CLI_OK;
 }
 
-int cli_dataset_read(const char *dir, cli_dataset *ds)
+int cli_dataset_read(const char *opt, const char *dir, cli_dataset *ds)
 {
     char path[4096];
     struct stat sb;
     memset(ds, 0, sizeof *ds);
-    if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
-        return cli_error(CLI_FAIL, "%s: %s (expected a folder with one sub-folder of images per class)", dir,
+    if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode)) /* (the option too: --data's or --val's) */
+        return cli_error(CLI_FAIL, "%s %s: %s (expected a folder with one sub-folder of images per class)", opt, dir,
                          stat(dir, &sb) != 0 ? "not there" : "not a folder");
     cli_left_out other = { 0 };
     if (class_folders(dir, ds) != CLI_OK) goto fail;

@@ -14,14 +14,8 @@
 
 #include "cli.h"
 
-/* Whether path is one of the names of standard output itself. */
-static int stdout_name(const char *path)
-{
-    static const char *const names[] = { "-", "/dev/stdout", "/dev/fd/1", "/proc/self/fd/1" };
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-        if (!strcmp(path, names[i])) return 1;
-    return 0;
-}
+/* Whether path is one of the names of standard output itself (the library's rules: /proc/PID/fd/1 too). */
+static int stdout_name(const char *path) { return !strcmp(path, "-") || vggcl_output_descriptor(path) == STDOUT_FILENO; }
 
 int cli_is_stdout(const char *path)
 {
@@ -122,17 +116,8 @@ static int folder_ready(const char *cmd, const cli_file *o)
     return CLI_OK;
 }
 
-/* Whether path names a descriptor past standard error (/dev/fd/N, /proc/self/fd/N with N > 2). */
-static int fd_past_stderr(const char *path)
-{
-    static const char *const dirs[] = { "/dev/fd/", "/proc/self/fd/" };
-    for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++) {
-        const size_t len = strlen(dirs[i]);
-        if (!strncmp(path, dirs[i], len) && path[len] && strspn(path + len, "0123456789") == strlen(path + len))
-            return atol(path + len) > 2 || strlen(path + len) > 2;
-    }
-    return 0;
-}
+/* Whether path names a descriptor past standard error (/dev/fd/N, /proc/self/fd/N, ... with N > 2). */
+static int fd_past_stderr(const char *path) { return vggcl_output_descriptor(path) > STDERR_FILENO; }
 
 int cli_ready_all(vggcl_ctx *ctx, vggcl_npy_writer **w, int n)
 {

@@ -345,6 +345,8 @@ void vggcl__output_abort(vggcl__output *o)
     o->tmp[0] = '\0';
 }
 
+int vggcl_output_descriptor(const char *path) { return path ? vggcl__fd_alias(path) : -1; }
+
 int vggcl_remove_output(const char *path)
 {
     char target[PATH_MAX];

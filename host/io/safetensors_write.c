@@ -112,11 +112,15 @@ vggcl_status vggcl_save_with_head(vggcl_ctx *ctx, const char *trunk_path, const 
     /* (the pairs vggcl reads, the trunk's and meta's, as a load takes them: a model its loader refused replaced
      * the file, a usable one perhaps) */
     const cJSON *pairs = ok ? cJSON_GetObjectItemCaseSensitive(root, "__metadata__") : NULL;
-    for (const cJSON *it = pairs ? pairs->child : NULL; it; it = it->next)
-        if (vggcl__meta_check(ctx, out_path, it->string, it->valuestring, classes) != VGGCL_OK) {
-            st = vggcl__fail_around(ctx, VGGCL_ERR_ARG, "", " (a model written so would be refused)");
+    for (const cJSON *it = pairs ? pairs->child : NULL; it; it = it->next) {
+        int given = 0; /* (the caller's pair, else the trunk's: the one at fault named) */
+        for (int i = 0; i < n_meta && !given; i++) given = !strcmp(meta[2 * i], it->string);
+        if (vggcl__meta_check(ctx, given ? out_path : trunk_path, it->string, it->valuestring, classes) != VGGCL_OK) {
+            st = vggcl__fail_around(ctx, given ? VGGCL_ERR_ARG : VGGCL_ERR_FORMAT, "",
+                                    " (a model written with it would be refused)");
             goto done;
         }
+    }
     for (int i = 0; ok && i < f.n; i++)
         if (!strncmp(f.tensors[i].name, "features.", 9))
             ok = add_entry(root, f.tensors[i].name, f.tensors[i].dtype, f.tensors[i].ndim, f.tensors[i].shape,

@@ -354,11 +354,13 @@ vggcl_status vggcl_select_device(vggcl_ctx *ctx, const char *spec)
     if (!ctx) return VGGCL_ERR_ARG;
     if (ctx->selected)
         return vggcl__fail(ctx, VGGCL_ERR_ARG, "a device is already selected for this context");
-    if (ctx->fault_bad)
+    if (ctx->fault_bad) { /* (the kinds from fault.c's table) */
+        char kinds[128];
+        vggcl__fault_kinds(kinds, sizeof kinds);
         return vggcl__fail(ctx, VGGCL_ERR_ARG,
-                           "VGGCL_FAULT=%s: expected KIND:N[:CODE], KIND one of buffer, build, kernel, arg, enqueue, any, "
-                           "steps, setup, cleanup; "
-                           "N >= 1; CODE a CL_* name or a negative number", ctx->fault_spec);
+                           "VGGCL_FAULT=%s: expected KIND:N[:CODE], KIND one of %s; N >= 1; CODE a CL_* name or a "
+                           "negative number", ctx->fault_spec, kinds);
+    }
     char trimmed[256]; /* (the blanks around a spec: " ref" looked for a device named so) */
     spec = trim_spec(spec, trimmed, sizeof trimmed);
     const int from_env = !spec || !*spec; /* (blanks alone too) */

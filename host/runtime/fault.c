@@ -30,6 +30,13 @@ static const struct { const char *name; int kind; cl_int code; } kinds[] = {
     { "cleanup", VGGCL_FAULT_CLEANUP, CL_OUT_OF_RESOURCES },
 };
 
+void vggcl__fault_kinds(char *names, size_t len)
+{
+    names[0] = '\0';
+    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0] && strlen(names) + 1 < len; i++)
+        snprintf(names + strlen(names), len - strlen(names), "%s%s", i ? ", " : "", kinds[i].name);
+}
+
 static int parse_code(const char *s, cl_int *code)
 {
     char *end;
