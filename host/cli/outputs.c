@@ -15,7 +15,10 @@
 #include "cli.h"
 
 /* Whether path is one of the names of standard output itself (the library's rules: /proc/PID/fd/1 too). */
-static int stdout_name(const char *path) { return !strcmp(path, "-") || vggcl_output_descriptor(path) == STDOUT_FILENO; }
+static int stdout_name(const char *path)
+{
+    return !strcmp(path, "-") || vggcl_output_descriptor(path) == STDOUT_FILENO;
+}
 
 int cli_is_stdout(const char *path)
 {
