@@ -879,7 +879,7 @@ class Cli(unittest.TestCase):
         classify = ["classify", "--weights", self.weights, "--resize", "24", "--crop", "16", "--logits-out", self.out, img]
         self.assertIn("layer ", first_failing(classify, "clEnqueueNDRangeKernel"))
         self.fails(self.run_args(), 1, "VGGCL_FAULT=enqueue", "expected KIND:N", env={"VGGCL_FAULT": "enqueue"})
-        # (the kinds from the table VGGCL_FAULT is read with: "steps" was left out of a copy of the list)
+        # (the kinds from the table VGGCL_FAULT is read with, not a copy of it)
         self.fails(self.run_args(), 1, "KIND one of buffer, build, kernel, arg, enqueue, any, steps, setup, cleanup;",
                    env={"VGGCL_FAULT": "bogus:1"})
 
@@ -1035,7 +1035,8 @@ class Cli(unittest.TestCase):
             self.assertEqual(len(lines), 1, r.stderr)
             self.assertTrue(lines[0].startswith(f"vggcl: {args[0]}: {said}"), r.stderr)
         for args in ([*cls, img], [*cls, "--device", "ref,ref", img], ["bench", "--images", img.parent],
-                     ["cam", "--weights", self.weights, "--out-dir", self.d, img]):  # (several devices: it was 1)
+                     ["cam", "--weights", self.weights, "--out-dir", self.d, img],  # (several devices: it was 1)
+                     ["preprocess", "--weights", self.weights, "--output", self.d / "p.npy", img]):
             r = self.vggcl(*args, "--std", "1e-40,1,1")
             self.assertEqual((r.returncode, r.stdout), (2, ""), r.stderr)
             self.assertIn("--mean/--std: normalization: mean 0.485,0.456,0.406 and std 9.99995e-41,1,1 take", r.stderr)

@@ -948,6 +948,15 @@ class Mpi(Folder):
         self.assertEqual((r.returncode, list((self.d / "w4").iterdir())), (1, []), r.stderr)
         self.assertEqual(len(vggcl_lines(r.stderr)), 1, r.stderr)
         self.assertIn("the ranks loaded different models", r.stderr)
+        # ... and ranks given a model and none, or other options: refused alike (every rank compares, given
+        # --weights or not: the first left the collectives out of step)
+        for other in (["--weights", str(w)], ["--mean", "0.4,0.5,0.5"]):
+            r = subprocess.run(["mpirun", "-n", "1", VGGCL, *args, ":", "-n", "1", VGGCL, *args, *other],
+                               capture_output=True, text=True, env=ENV, timeout=120)
+            self.assertEqual((r.returncode, list((self.d / "w4").iterdir())), (1, []), r.stderr)
+            self.assertEqual(vggcl_lines(r.stderr), ["vggcl: preprocess: the ranks were given different preprocessing "
+                                                     "(--resize, --crop, --mean, --std, --draft) or --weights: each "
+                                                     "must be given the same"])
         r, o = self.preprocess("w3", "--weights", self.d / "nope.safetensors", ranks=2, images=good)
         self.assertEqual((r.returncode, list(o.iterdir())), (1, []), r.stderr)
         self.assertEqual(vggcl_lines(r.stderr), [f"vggcl: {self.d / 'nope.safetensors'}: cannot open weights file: No "

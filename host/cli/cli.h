@@ -169,6 +169,7 @@ int cli_ranks_same_list(const cli_ranks *r, const char *cmd, char *const *files,
 /* Whether every rank loaded the same model from weights (each machine may hold its own copy): its
  * shape, class names and preprocessing p, the whole file, and the n_labels labels given for its
  * classes (--labels; NULL, 0: none); rank 0 says when not (the ranks' rows would not fit together).
+ * weights and m NULL: the preprocessing alone (a rank given a model and another not differ).
  * Collective; CLI_OK with one rank. */
 int cli_ranks_same_model(const cli_ranks *r, const char *cmd, const char *weights, const vggcl_model *m,
                          const vggcl_preprocess *p, char *const *labels, int n_labels);

@@ -138,15 +138,16 @@ int cmd_preprocess(int argc, char **argv)
     tensor_out t = { ctx, NULL, NULL, 0, 0 };
     rc = !ctx ? cli_error(CLI_FAIL, "out of host memory") : cli_ranks_capture(&ranks, NULL, &part);
     t.path = part;
-    if (weights) { /* (each rank reads its machine's copy, as classify's ranks do: the same file, said once) */
-        vggcl_ctx *mctx = NULL;
-        vggcl_model *model = NULL;
-        if (rc == CLI_OK) rc = model_preset(weights, &p, &mctx, &model);
-        if ((rc = cli_ranks_all_ok(&ranks, rc)) == CLI_OK)
-            rc = cli_ranks_same_model(&ranks, "preprocess", weights, model, &p, NULL, 0);
-        vggcl_model_free(model);
-        vggcl_ctx_free(mctx);
-    }
+    /* each rank reads its machine's copy of the model, as classify's ranks do, and the ranks compare their
+     * preprocessing (and files): every rank takes part, given --weights or not (ranks given other options were
+     * joined, exit 0) */
+    vggcl_ctx *mctx = NULL;
+    vggcl_model *model = NULL;
+    if (rc == CLI_OK && weights) rc = model_preset(weights, &p, &mctx, &model);
+    if ((rc = cli_ranks_all_ok(&ranks, rc)) == CLI_OK)
+        rc = cli_ranks_same_model(&ranks, "preprocess", weights, model, &p, NULL, 0);
+    vggcl_model_free(model);
+    vggcl_ctx_free(mctx);
     int h = 0, w = 0;
     if (rc == CLI_OK) cli_lead_size(ctx, &p, ranks.lead, ranks.n_lead, &h, &w);
     /* batches of 8 only set how far the decoding threads work ahead */

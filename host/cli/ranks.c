@@ -157,9 +157,13 @@ int cli_ranks_same_model(const cli_ranks *r, const char *cmd, const char *weight
     }
     h = fnv1a(h, &n_labels, sizeof n_labels);
     for (int c = 0; c < n_labels; c++) h = fnv1a(h, labels[c], strlen(labels[c]) + 1);
-    unsigned long long mine[2] = { h, file_hash(FNV_START, weights) }, lo[2], hi[2];
+    /* (no model: preprocess without --weights, its preprocessing alone; a rank given one and another not differ) */
+    unsigned long long mine[2] = { h, weights ? file_hash(FNV_START, weights) : FNV_START }, lo[2], hi[2];
     if (same_pair(mine, lo, hi)) return CLI_OK;
     if (r->rank != 0) return CLI_FAIL; /* (rank 0 says it for all) */
+    if (!weights)
+        return cli_error(CLI_FAIL, "%s: the ranks were given different preprocessing (--resize, --crop, --mean, --std, "
+                                   "--draft) or --weights: each must be given the same", cmd);
     return cli_error(CLI_FAIL, "%s: the ranks loaded different models from %s (%s): each machine's copy must be "
                                "the same file", cmd, weights, lo[0] != hi[0] ? "their classes, features, class names, "
                                "preprocessing or --labels differ" : "the files differ");
