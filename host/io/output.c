@@ -27,6 +27,17 @@
 /* (output.h) An output path that is such an alias is written through the descriptor, whatever it is:
  * following it to a file and renaming over that would replace the file the caller redirected to (and
  * lose what it already holds). */
+/* The number p starts with as the kernel writes it (digits, no leading 0 but for 0 itself: /dev/fd/01 is not
+ * there), *end after it; else -1. */
+static long number(const char *p, char **end)
+{
+    *end = (char *)p;
+    if (!isdigit((unsigned char)*p) || (p[0] == '0' && isdigit((unsigned char)p[1]))) return -1;
+    errno = 0;
+    const long v = strtol(p, end, 10);
+    return errno ? -1 : v;
+}
+
 /* What follows "fd/" in /proc/P/fd/, /proc/P/task/T/fd/ or /proc/thread-self/fd/ (p past "/proc/") where P is
  * this process (self, or its number: /proc/PID/fd/1 was followed to the file standard output went to, and
  * a new file renamed over it); else NULL. */
@@ -38,12 +49,11 @@ static const char *proc_fd(const char *p)
         p += 5;
     else if (!strncmp(p, "thread-self/", 12))
         p += 12, thread = 1;
-    else if (isdigit((unsigned char)*p) && strtol(p, &end, 10) == (long)getpid() && *end == '/')
+    else if (number(p, &end) == (long)getpid() && *end == '/')
         p = end + 1;
     else
         return NULL;
-    if (!thread && !strncmp(p, "task/", 5) && isdigit((unsigned char)p[5])) { /* (a thread's: the same table) */
-        strtol(p + 5, &end, 10);
+    if (!thread && !strncmp(p, "task/", 5) && number(p + 5, &end) >= 0) { /* (a thread's: the same table) */
         if (*end != '/') return NULL;
         p = end + 1;
     }
@@ -57,9 +67,8 @@ int vggcl__fd_alias(const char *path)
     if (!strcmp(path, "/dev/stderr")) return STDERR_FILENO;
     const char *n = !strncmp(path, "/dev/fd/", 8) ? path + 8 : !strncmp(path, "/proc/", 6) ? proc_fd(path + 6) : NULL;
     char *end;
-    if (!n || !isdigit((unsigned char)*n)) return -1;
-    const long fd = strtol(n, &end, 10);
-    return !*end && fd <= INT_MAX ? (int)fd : -1;
+    const long fd = n ? number(n, &end) : -1;
+    return fd >= 0 && !*end && fd <= INT_MAX ? (int)fd : -1;
 }
 
 /* The final name behind a chain of symlinks (which may not exist yet); *alias gets the descriptor when
