@@ -3,8 +3,8 @@
  * CODE instead of being made (once: the calls after it go through, as after a
  * transient driver failure). KIND: buffer (clCreateBuffer), build
  * (clBuildProgram, also for a program the binary cache would supply), kernel
- * (clCreateKernel), arg (clSetKernelArg), enqueue (clEnqueue*, clFinish, clFlush, clWaitForEvents
- * and CLBlast's SGEMM), any of these, steps: any, but of a run of clSetKernelArg calls only the
+ * (clCreateKernel), arg (clSetKernelArg), enqueue (clEnqueue*, clFinish, clFlush, clWaitForEvents,
+ * clCreateUserEvent and CLBlast's SGEMM), any of these, steps: any, but of a run of clSetKernelArg calls only the
  * first (the others leave by the same error path: a walk of every call's failure is a third as
  * long), or setup: opening the device (the platform and
  * device queries, clCreateContext, clCreateCommandQueue; these fail vggcl_select_device)
@@ -86,7 +86,8 @@ static int kind_of(const char *call)
         !strcmp(call, "clCreateContext") || !strcmp(call, "clCreateCommandQueue") ||
         !strcmp(call, "clCreateProgramWithSource"))
         return VGGCL_FAULT_SETUP;
-    if (!strncmp(call, "clEnqueue", 9) || !strcmp(call, "clFinish") || !strcmp(call, "clFlush") || !strcmp(call, "clWaitForEvents") || !strncmp(call, "CLBlast", 7))
+    if (!strncmp(call, "clEnqueue", 9) || !strcmp(call, "clFinish") || !strcmp(call, "clFlush") ||
+        !strcmp(call, "clWaitForEvents") || !strcmp(call, "clCreateUserEvent") || !strncmp(call, "CLBlast", 7))
         return VGGCL_FAULT_ENQUEUE;
     return 0;
 }
