@@ -295,7 +295,8 @@ int cmd_eval(int argc, char **argv)
         t.confusion = calloc((size_t)C * C, sizeof *t.confusion);
         t.topk = calloc((size_t)C, sizeof *t.topk);
         if (!folder_class || !truth || !names || !buf || !t.confusion || !t.topk) /* (C x C: a head of many) */
-            local = cli_error(CLI_FAIL, "out of host memory for the %d x %d confusion matrix of %d images", C, C, ds.n);
+            local = cli_error(CLI_FAIL, "out of host memory for %d images of %d classes (a %d x %d confusion matrix)",
+                              ds.n, C, C, C);
     }
     if (local == CLI_OK) local = match_classes(&ds, model, weights, data, folder_class, names, buf, ranks.rank == 0);
     if (local == CLI_OK) {

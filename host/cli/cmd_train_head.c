@@ -47,7 +47,9 @@ static const cli_command command = {
     "pool5 setting, the class names and the preprocessing in its metadata, so `vggcl\n"
     "run`, `classify`, `eval` and `cam` take it as it is. An unreadable image (or,\n"
     "with --no-crop, one that preprocesses to another size than the first) is named\n"
-    "and skipped; the head is still trained and written, and the exit status is 1.\n",
+    "and skipped; the head is still trained and written, and the exit status is 1.\n"
+    "An image whose features are not finite (a trunk that overflows float32 on it)\n"
+    "stops the run, naming it: no head is trained on such features.\n",
     options, { cli_device_options, cli_preprocess_options, cli_decode_options },
 };
 
@@ -93,9 +95,10 @@ static uint64_t splitmix(uint64_t *s)
 static int split_val(const cli_dataset *ds, const char *ok, double frac, unsigned long long seed, char *is_val)
 {
     uint64_t rng = seed ^ 0x5EEDF00Dull;
-    /* the images read, by class in list order (a pass over the list per class: classes x images) */
-    int *all = malloc(sizeof *all * (size_t)(ds->n ? ds->n : 1)), *first = calloc((size_t)ds->n_classes + 1, sizeof *first),
-        *next = malloc(sizeof *next * (size_t)ds->n_classes);
+    /* the images read, by class in list order, in one pass (not a pass over the list per class: classes x
+     * images); all[first[c] .. first[c + 1]) are class c's */
+    int *all = malloc(sizeof *all * (size_t)(ds->n ? ds->n : 1)),
+        *first = calloc((size_t)ds->n_classes + 1, sizeof *first), *next = malloc(sizeof *next * (size_t)ds->n_classes);
     if (!all || !first || !next) {
         free(all), free(first), free(next);
         return cli_error(CLI_FAIL, "out of host memory"); /* (not "left no image for validation") */
