@@ -68,7 +68,10 @@ typedef enum {
  * return 0, NULL or "" (vggcl_device_index -1, vggcl_model_min_input 1, vggcl_decode_threads_default
  * the usable cores, and vggcl_message the out-of-memory message that a NULL from vggcl_ctx_new means);
  * the functions that return nothing (the *_defaults, vggcl_preprocess_unset, the CAM drawing) do
- * nothing with a NULL to fill (vggcl_cam_upsample fills out with 0 where cam is NULL). */
+ * nothing with a NULL to fill (vggcl_cam_upsample fills out with 0 where cam is NULL). An output
+ * pointer a function allocates (*out, *rgb, *data) is set to NULL before any other argument is
+ * checked (vggcl_model_load's and vggcl_model_random's also without a context), so freeing it after
+ * a failure is safe. */
 
 VGGCL_API const char *vggcl_version(void);
 
@@ -449,9 +452,10 @@ VGGCL_API vggcl_status vggcl_save_with_head(vggcl_ctx *ctx, const char *trunk_pa
  * symlink itself. 1 when a file was removed. */
 VGGCL_API int vggcl_remove_output(const char *path);
 /* The descriptor of this process that an output path names as one of the kernel's aliases for an open
- * file (/dev/stdout, /dev/fd/N, /proc/self/fd/N, /proc/thread-self/fd/N, /proc/PID/fd/N with this
- * process's PID, and a thread's /proc/.../task/TID/fd/N), which vggcl's writers write through instead
- * of replacing a file; else -1 (symlinks are not followed; whether N is open is not asked). */
+ * file (/dev/stdin, /dev/stdout, /dev/stderr, /dev/fd/N, /proc/self/fd/N, /proc/thread-self/fd/N,
+ * /proc/PID/fd/N with this process's PID, and a thread's /proc/.../task/TID/fd/N; numbers without
+ * leading zeros, as the kernel writes them), which vggcl's writers write through instead of replacing
+ * a file; else -1 (symlinks are not followed; whether N is open is not asked). */
 VGGCL_API int vggcl_output_descriptor(const char *path);
 
 /* .npy files of float32 in C order ('<f4'). vggcl_npy_read allocates *data

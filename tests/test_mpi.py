@@ -594,8 +594,8 @@ class Mpi(Folder):
         """A weights copy that differs only in its middle and a --labels file that differs are refused as other
         copies are (the hash read the first and last 64 KiB; labels were not compared: each rank named its
         classes otherwise); an output /dev/fd/N past 2 is refused under mpirun (a rank's descriptor N is MPI's:
-        the array went into MPI's pipe, exit 0), also for one rank; rank 0's standard output failing leaves no array; a rank that
-        cannot make its temporary files names the folder and why; --help and --version print once; --shard
+        the array went into MPI's pipe, exit 0), also for one rank; rank 0's standard output failing leaves no
+        array; a rank that cannot make its temporary files names the folder and why; --help and --version print once; --shard
         past the int range is refused (it wrapped)."""
         big = self.d / "big.safetensors"
         save_file(make_state_dict(parse_cfg("8,M,64,M,128"), False, 5, seed=3), big)
@@ -950,8 +950,9 @@ class Mpi(Folder):
         self.assertIn("the ranks loaded different models", r.stderr)
         # ... and ranks given a model and none, or other options: refused alike (every rank compares, given
         # --weights or not: the first left the collectives out of step)
-        for other in (["--weights", str(w)], ["--mean", "0.4,0.5,0.5"]):
-            r = subprocess.run(["mpirun", "-n", "1", VGGCL, *args, ":", "-n", "1", VGGCL, *args, *other],
+        given = ["--weights", str(w)]
+        for first, second in (([], given), (given, []), ([], ["--mean", "0.4,0.5,0.5"])):
+            r = subprocess.run(["mpirun", "-n", "1", VGGCL, *args, *first, ":", "-n", "1", VGGCL, *args, *second],
                                capture_output=True, text=True, env=ENV, timeout=120)
             self.assertEqual((r.returncode, list((self.d / "w4").iterdir())), (1, []), r.stderr)
             self.assertEqual(vggcl_lines(r.stderr), ["vggcl: preprocess: the ranks were given different preprocessing "

@@ -161,7 +161,7 @@ int cli_ranks_same_model(const cli_ranks *r, const char *cmd, const char *weight
     unsigned long long mine[2] = { h, weights ? file_hash(FNV_START, weights) : FNV_START }, lo[2], hi[2];
     if (same_pair(mine, lo, hi)) return CLI_OK;
     if (r->rank != 0) return CLI_FAIL; /* (rank 0 says it for all) */
-    if (!weights)
+    if (!weights || lo[1] == FNV_START || hi[1] == FNV_START) /* (FNV_START: a rank given no --weights) */
         return cli_error(CLI_FAIL, "%s: the ranks were given different preprocessing (--resize, --crop, --mean, --std, "
                                    "--draft) or --weights: each must be given the same", cmd);
     return cli_error(CLI_FAIL, "%s: the ranks loaded different models from %s (%s): each machine's copy must be "

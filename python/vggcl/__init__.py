@@ -551,8 +551,9 @@ class Model:
 
     @_locked
     def forward(self, x):
-        """x (N, 3, H, W) float32, normalized -> (logits (N, C), features (N, F)); logits is None for a
-        model loaded features_only."""
+        """x (N, 3, H, W) floating point, normalized (float16/float64 converted to float32; integer, bool
+        and complex arrays are refused: pixels, not normalized) -> (logits (N, C), features (N, F));
+        logits is None for a model loaded features_only."""
         x = self._input(x)
         n = x.shape[0]
         feats = np.empty((n, self.features), np.float32)
