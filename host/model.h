@@ -83,6 +83,10 @@ struct vggcl_model {
 vggcl_status vggcl__meta_check(vggcl_ctx *ctx, const char *path, const char *key, const char *value, int classes);
 /* The same for the preset's keys (vggcl.resize, .crop, .mean, .std, .draft) alone. */
 vggcl_status vggcl__preset_meta_check(vggcl_ctx *ctx, const char *path, const char *key, const char *value);
+/* Whether metadata's vggcl.mean and vggcl.std texts (either may be NULL: torchvision's; both NULL: OK)
+ * together keep pixel values within a float's range (a std of 1e-45 does not): VGGCL_OK, else
+ * VGGCL_ERR_FORMAT said, naming path and the keys. */
+vggcl_status vggcl__preset_meta_norm(vggcl_ctx *ctx, const char *path, const char *mean, const char *std);
 
 /* VGGCL_OK when o (may be NULL) holds a pool5 and a conv the loaders know; else VGGCL_ERR_ARG said. */
 vggcl_status vggcl__load_options_check(vggcl_ctx *ctx, const vggcl_load_options *o);

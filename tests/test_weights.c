@@ -627,6 +627,8 @@ START_TEST(test_save_with_head_width)
         { "vggcl.pool5", "maybe", "\"vggcl.pool5\" is \"maybe\"; expected \"keep\" or \"drop\"" },
         { "vggcl.std", "1,0,1", "\"vggcl.std\" is \"1,0,1\"; expected three numbers R,G,B (std > 0)" },
         { "vggcl.crop", "224.5", "\"vggcl.crop\" is \"224.5\"; expected a whole size" },
+        /* (each number within its bounds, together past a float's) */
+        { "vggcl.std", "1e-45,1e-45,1e-45", "__metadata__ \"vggcl.std\" take pixel values past a float's range" },
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         ck_assert_int_eq(vggcl_save_with_head(ctx, trunk, out, 2, 6, w, bias, bad[i], 1), VGGCL_ERR_ARG);

@@ -52,6 +52,14 @@ static int add_metadata(cJSON *root, const vggcl__st_file *f, const char *const 
 
 static int write_all(FILE *fp, const void *p, size_t n) { return fwrite(p, 1, n, fp) == n; }
 
+/* Whether key is among the caller's metadata pairs (else a pair of the merged metadata is the trunk's). */
+static int given(const char *const *meta, int n_meta, const char *key)
+{
+    for (int i = 0; i < n_meta; i++)
+        if (!strcmp(meta[2 * i], key)) return 1;
+    return 0;
+}
+
 vggcl_status vggcl_save_with_head(vggcl_ctx *ctx, const char *trunk_path, const char *out_path, int classes, int d,
                                   const float *w, const float *b, const char *const *meta, int n_meta)
 {
@@ -112,14 +120,23 @@ vggcl_status vggcl_save_with_head(vggcl_ctx *ctx, const char *trunk_path, const 
     /* (the pairs vggcl reads, the trunk's and meta's, as a load takes them: a model its loader refused replaced
      * the file, a usable one perhaps) */
     const cJSON *pairs = ok ? cJSON_GetObjectItemCaseSensitive(root, "__metadata__") : NULL;
+    const cJSON *mean = cJSON_GetObjectItemCaseSensitive(pairs, "vggcl.mean"),
+                *std = cJSON_GetObjectItemCaseSensitive(pairs, "vggcl.std");
     for (const cJSON *it = pairs ? pairs->child : NULL; it; it = it->next) {
-        int given = 0; /* (the caller's pair, else the trunk's: the one at fault named) */
-        for (int i = 0; i < n_meta && !given; i++) given = !strcmp(meta[2 * i], it->string);
-        if (vggcl__meta_check(ctx, given ? out_path : trunk_path, it->string, it->valuestring, classes) != VGGCL_OK) {
-            st = vggcl__fail_around(ctx, given ? VGGCL_ERR_ARG : VGGCL_ERR_FORMAT, "",
+        if (vggcl__meta_check(ctx, given(meta, n_meta, it->string) ? out_path : trunk_path, it->string,
+                              it->valuestring, classes) != VGGCL_OK) {
+            st = vggcl__fail_around(ctx, given(meta, n_meta, it->string) ? VGGCL_ERR_ARG : VGGCL_ERR_FORMAT, "",
                                     " (a model written with it would be refused)");
             goto done;
         }
+    }
+    /* (each within its bounds, together past a float's: std 1e-45) */
+    const int ours = (mean && given(meta, n_meta, "vggcl.mean")) || (std && given(meta, n_meta, "vggcl.std"));
+    if (vggcl__preset_meta_norm(ctx, ours ? out_path : trunk_path, mean ? mean->valuestring : NULL,
+                                std ? std->valuestring : NULL) != VGGCL_OK) {
+        st = vggcl__fail_around(ctx, ours ? VGGCL_ERR_ARG : VGGCL_ERR_FORMAT, "",
+                                " (a model written with it would be refused)");
+        goto done;
     }
     for (int i = 0; ok && i < f.n; i++)
         if (!strncmp(f.tensors[i].name, "features.", 9))

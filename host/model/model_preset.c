@@ -57,6 +57,23 @@ vggcl_status vggcl__preset_meta_check(vggcl_ctx *ctx, const char *path, const ch
     return VGGCL_OK;
 }
 
+vggcl_status vggcl__preset_meta_norm(vggcl_ctx *ctx, const char *path, const char *mean, const char *std)
+{
+    vggcl_preprocess d;
+    vggcl_preprocess_defaults(&d);
+    float own_mean[3], own_std[3];
+    memcpy(own_mean, d.mean, sizeof own_mean), memcpy(own_std, d.std, sizeof own_std);
+    vggcl_status st;
+    if ((mean && (st = field_of(ctx, path, 2, mean, own_mean)) != VGGCL_OK) ||
+        (std && (st = field_of(ctx, path, 3, std, own_std)) != VGGCL_OK))
+        return st;
+    if (!(mean || std) || vggcl__norm_finite(own_mean, own_std)) return VGGCL_OK;
+    return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: __metadata__ %s%s%s take pixel values past a float's range "
+                       "(mean %g,%g,%g, std %g,%g,%g)", path, mean ? "\"vggcl.mean\"" : "", mean && std ? " and " : "",
+                       std ? "\"vggcl.std\"" : "", own_mean[0], own_mean[1], own_mean[2], own_std[0], own_std[1],
+                       own_std[2]);
+}
+
 /* vggcl_model_preprocess on p, a copy of the caller's (left as it was on failure: a fallback to the defaults
  * kept the rejected file's fields as "given"). */
 static vggcl_status model_preprocess(vggcl_ctx *ctx, const vggcl_model *m, vggcl_preprocess *p)
@@ -81,13 +98,9 @@ static vggcl_status model_preprocess(vggcl_ctx *ctx, const vggcl_model *m, vggcl
      * torchvision's for one it lacks) already are (model and ctx may be NULL), else the caller's */
     const char *fm = unset[2] ? vggcl_model_metadata(m, "vggcl.mean") : NULL,
                *fs = unset[3] ? vggcl_model_metadata(m, "vggcl.std") : NULL;
-    float own_mean[3], own_std[3];
-    memcpy(own_mean, fm ? p->mean : d.mean, sizeof own_mean), memcpy(own_std, fs ? p->std : d.std, sizeof own_std);
-    if ((fm || fs) && !vggcl__norm_finite(own_mean, own_std))
-        return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: __metadata__ %s%s%s take pixel values past a float's range "
-                           "(mean %g,%g,%g, std %g,%g,%g)", m->path ? m->path : "the model",
-                           fm ? "\"vggcl.mean\"" : "", fm && fs ? " and " : "", fs ? "\"vggcl.std\"" : "",
-                           own_mean[0], own_mean[1], own_mean[2], own_std[0], own_std[1], own_std[2]);
+    vggcl_status st;
+    if ((fm || fs) && (st = vggcl__preset_meta_norm(ctx, m->path ? m->path : "the model", fm, fs)) != VGGCL_OK)
+        return st;
     return vggcl__fail(ctx, VGGCL_ERR_ARG, "normalization: mean %g,%g,%g%s and std %g,%g,%g%s take pixel values past "
                        "a float's range", p->mean[0], p->mean[1], p->mean[2], fm ? " (the model's)" : "", p->std[0],
                        p->std[1], p->std[2], fs ? " (the model's)" : "");
