@@ -38,11 +38,6 @@ vggcl_status vggcl__output_commit(vggcl_ctx *ctx, vggcl__output *o, int ok);
  * vggcl__output_abort after it removes the file. */
 vggcl_status vggcl__output_ready(vggcl_ctx *ctx, vggcl__output *o, int ok);
 
-/* The descriptor a path names when it is one of the kernel's aliases for an open file of this process
- * (/dev/stdin, /dev/stdout, /dev/stderr, /dev/fd/N, /proc/self/fd/N, /proc/thread-self/fd/N, /proc/PID/fd/N
- * with PID this process's, /proc/self/task/TID/fd/N and /proc/PID/task/TID/fd/N), else -1
- * (whether it is open is not asked). */
-int vggcl__fd_alias(const char *path);
 /* Drops an output that will not be committed (a direct target gets nothing). */
 void vggcl__output_abort(vggcl__output *o);
 

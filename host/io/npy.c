@@ -240,7 +240,7 @@ static vggcl_status open_input(vggcl_ctx *ctx, const char *path, int streams, FI
     VGGCL_NEED(ctx, "reading a .npy file", path);
     int err;
     if ((*fp = vggcl__open_input(path, 0, NULL, &err))) return VGGCL_OK;
-    const int held = streams && !err ? vggcl__fd_alias(path) : -1; /* (fstat says whether it is open) */
+    const int held = streams && !err ? vggcl_output_descriptor(path) : -1; /* (fstat says whether it is open) */
     if (held < 0 || fstat(held, &sb) != 0 || !S_ISFIFO(sb.st_mode))
         return vggcl__fail(ctx, VGGCL_ERR_IO, "%s: cannot open input: %s", path,
                            err ? vggcl__strerror(err, eb, sizeof eb)

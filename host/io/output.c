@@ -24,9 +24,6 @@
 
 #include "output.h"
 
-/* (output.h) An output path that is such an alias is written through the descriptor, whatever it is:
- * following it to a file and renaming over that would replace the file the caller redirected to (and
- * lose what it already holds). */
 /* The number p starts with as the kernel writes it (digits, no leading 0 but for 0 itself: /dev/fd/01 is not
  * there), *end after it; else -1. */
 static long number(const char *p, char **end)
@@ -60,8 +57,12 @@ static const char *proc_fd(const char *p)
     return strncmp(p, "fd/", 3) ? NULL : p + 3;
 }
 
-int vggcl__fd_alias(const char *path)
+/* (vggcl.h) An output path that is such an alias is written through the descriptor, whatever it is:
+ * following it to a file and renaming over that would replace the file the caller redirected to (and
+ * lose what it already holds). */
+int vggcl_output_descriptor(const char *path)
 {
+    if (!path) return -1;
     if (!strcmp(path, "/dev/stdin")) return STDIN_FILENO;
     if (!strcmp(path, "/dev/stdout")) return STDOUT_FILENO;
     if (!strcmp(path, "/dev/stderr")) return STDERR_FILENO;
@@ -72,7 +73,7 @@ int vggcl__fd_alias(const char *path)
 }
 
 /* The final name behind a chain of symlinks (which may not exist yet); *alias gets the descriptor when
- * a hop is an alias of one (vggcl__fd_alias), else -1. 0 with errno when the chain loops or is too long. */
+ * a hop is an alias of one (vggcl_output_descriptor), else -1. 0 with errno when the chain loops or is too long. */
 static int follow_links(const char *path, char *out, size_t len, int *alias)
 {
     char cur[PATH_MAX], link[PATH_MAX];
@@ -83,7 +84,7 @@ static int follow_links(const char *path, char *out, size_t len, int *alias)
     }
     for (int hops = 0; hops < 40; hops++) {
         struct stat sb;
-        if ((*alias = vggcl__fd_alias(cur)) >= 0) return 1;
+        if ((*alias = vggcl_output_descriptor(cur)) >= 0) return 1;
         if (lstat(cur, &sb) != 0 || !S_ISLNK(sb.st_mode)) {
             if (snprintf(out, len, "%s", cur) < (int)len) return 1;
             errno = ENAMETOOLONG;
@@ -353,8 +354,6 @@ void vggcl__output_abort(vggcl__output *o)
     o->direct_fd = -1;
     o->tmp[0] = '\0';
 }
-
-int vggcl_output_descriptor(const char *path) { return path ? vggcl__fd_alias(path) : -1; }
 
 int vggcl_remove_output(const char *path)
 {
