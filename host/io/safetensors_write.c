@@ -123,9 +123,9 @@ vggcl_status vggcl_save_with_head(vggcl_ctx *ctx, const char *trunk_path, const 
     const cJSON *mean = cJSON_GetObjectItemCaseSensitive(pairs, "vggcl.mean"),
                 *std = cJSON_GetObjectItemCaseSensitive(pairs, "vggcl.std");
     for (const cJSON *it = pairs ? pairs->child : NULL; it; it = it->next) {
-        if (vggcl__meta_check(ctx, given(meta, n_meta, it->string) ? out_path : trunk_path, it->string,
-                              it->valuestring, classes) != VGGCL_OK) {
-            st = vggcl__fail_around(ctx, given(meta, n_meta, it->string) ? VGGCL_ERR_ARG : VGGCL_ERR_FORMAT, "",
+        const int ours = given(meta, n_meta, it->string); /* (else the trunk's: the one at fault named) */
+        if (vggcl__meta_check(ctx, ours ? out_path : trunk_path, it->string, it->valuestring, classes) != VGGCL_OK) {
+            st = vggcl__fail_around(ctx, ours ? VGGCL_ERR_ARG : VGGCL_ERR_FORMAT, "",
                                     " (a model written with it would be refused)");
             goto done;
         }
