@@ -77,24 +77,29 @@ class Folder(unittest.TestCase):
 
     def train_heads(self, launch):
         """train-head on a data set with an unreadable image, by one process and as ranks started by
-        launch(cmd): the same model file, byte for byte, and the same report."""
-        data = self.d / "data"
+        launch(cmd): the same model file, byte for byte, and the same report. With --flip and --val, whose
+        images (the list's last four, in the second rank's share with two training images) are not mirrored."""
+        data, val = self.d / "data", self.d / "val"
         for c, name in enumerate(("a", "b")):
             (data / name).mkdir(parents=True, exist_ok=True)  # (the same again on a second call)
+            (val / name).mkdir(parents=True, exist_ok=True)
             for i in range(4):
                 Image.fromarray(photo(40 + i, 36 + c, 10 * c + i)).save(data / name / f"{i}.png")
+            for i in range(2):
+                Image.fromarray(photo(38 + i, 41 - c, 50 + 10 * c + i)).save(val / name / f"{i}.png")
         (data / "b" / "9_broken.png").write_bytes(b"broken")
         runs = []
         for ranks in (1, 2):
             out = self.d / f"head{ranks}.safetensors"
             cmd = [VGGCL, "train-head", "--weights", str(self.weights), "--data", str(data), "--out", str(out),
-                   "--resize", "32", "--crop", "32", "--epochs", "3", "--batch", "2", "--flip"]
+                   "--resize", "32", "--crop", "32", "--epochs", "3", "--batch", "2", "--flip", "--val", str(val)]
             r = launch(cmd) if ranks > 1 else subprocess.run(cmd, capture_output=True, text=True, env=ENV,
                                                              timeout=600)
             self.assertNotEqual(r.returncode, 0, r.stderr)  # the broken image: written anyway, exit 1
             runs.append((r.stdout.replace(str(out), "OUT"), vggcl_lines(r.stderr), out.read_bytes()))
         self.assertEqual(runs[1], runs[0])
-        self.assertIn("1 of 9 images were skipped", "\n".join(runs[0][1]))
+        self.assertIn("1 of 13 images were skipped", "\n".join(runs[0][1]))
+        self.assertIn(b"16 training samples, 4 validation images", runs[0][2])  # (the model's metadata)
 
 
 class Mpi(Folder):
@@ -115,7 +120,7 @@ class Mpi(Folder):
     def test_small_chunks(self):
         """VGGCL_MPI_CHUNK=100, given to rank 0 alone (its value is every rank's): the text goes to rank 0
         100 bytes at a time, 5 rows of logits, a tensor row or a train-head feature row (both over 100
-        bytes) to a message; at 300 bytes, train-head's rows of 128 bytes go 2, 2 and 1 to a message;
+        bytes) to a message; at 300 bytes, train-head's rows of 128 bytes go 2, 2, 2 and 1 to a message;
         the same outputs and models as one process's."""
         one, o1 = self.classify("one", "--format", "json")
         out = self.d / "two"

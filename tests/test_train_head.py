@@ -478,6 +478,41 @@ class TrainHead(unittest.TestCase):
             self.assertIn(f"vggcl: train-head: {said}: trained without validation", r.stderr)
 
 
+    def test_flip_leaves_val_as_is(self):
+        """With --val and --flip only the training images are mirrored: a validation image whose mirror overflows
+        float32 (a trunk that reads each pixel's right neighbour, times 3e38; the image white in its first column
+        alone, which no output reads) trains. Its mirror was run too, unused, and stopped the run, exit 1."""
+        from make_test_weights import make_state_dict, parse_cfg
+        d = self.d / "flipval"
+        tensors = make_state_dict(parse_cfg("4"), False, 2, seed=3)
+        w = np.zeros((4, 3, 3, 3), np.float32)
+        for o in range(4):
+            w[o, o % 3, 1, 2] = 3e38  # output (i, j) = 3e38 x input (i, j + 1)
+        tensors["features.0.weight"], tensors["features.0.bias"] = w, np.zeros(4, np.float32)
+        d.mkdir()
+        save_file(tensors, d / "shift.safetensors")
+        for c, name in enumerate(("a", "b")):
+            for i in range(2):  # training: black but for one dim pixel (1/255: finite features either way)
+                img = np.zeros((16, 16, 3), np.uint8)
+                img[3 + i, 5 + 4 * i, c] = 1
+                (d / "train" / name).mkdir(parents=True, exist_ok=True)
+                Image.fromarray(img).save(d / "train" / name / f"{i}.png")
+            img = np.zeros((16, 16, 3), np.uint8)
+            img[:, 0, :] = 255  # mirrored: column 15, read by column 14's outputs, 6e38: infinite
+            (d / "val" / name).mkdir(parents=True)
+            Image.fromarray(img).save(d / "val" / name / "white.png")
+        out, prefix = d / "head.safetensors", d / "f"
+        r = self.vggcl("train-head", "--weights", d / "shift.safetensors", "--data", d / "train", "--val", d / "val",
+                       "--flip", "--resize", 0, "--no-crop", "--mean", "0,0,0", "--std", "0.5,0.5,0.5", "--conv",
+                       "direct", "--epochs", 2, "--batch", 3, "--out", out, "--features-out", prefix)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        x, xv = np.load(f"{prefix}-train.npy"), np.load(f"{prefix}-val.npy")
+        self.assertEqual((x.shape, xv.shape), ((8, 4), (2, 4)))  # each training image and its mirror; val once
+        self.assertTrue(np.isfinite(x).all() and x.max() > 1e33, x)
+        np.testing.assert_array_equal(xv, 0)  # the image as it is: its white column is read by no output
+        self.assertIn("8 training samples, 2 validation images", load_file(out)[1]["vggcl.trained"])
+        shutil.rmtree(d)
+
 class Eval(unittest.TestCase):
     def test_against_torch_logits(self):
         with tempfile.TemporaryDirectory() as tmp:

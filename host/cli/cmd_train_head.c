@@ -21,7 +21,7 @@ static const cli_option options[] = {
     { "val-split", "F", "else this fraction of each class's images read (default 0.2; 0: none)", 0 },
     { "pool5", "keep|drop", "the setting the features and the head are made for (default: the\n"
                             "trunk's metadata, else keep)", 0 },
-    { "flip", NULL, "also train on each image mirrored", 0 },
+    { "flip", NULL, "also train on each training image mirrored (--val's are run as they are)", 0 },
     { "epochs", "N", "default 30", 0 },
     { "minibatch", "M", "SGD minibatch (default 32)", 0 },
     { "lr", "R", "learning rate (default 0.1)", 0 },
@@ -53,12 +53,13 @@ static const cli_command command = {
     options, { cli_device_options, cli_preprocess_options, cli_decode_options },
 };
 
-/* Features gathered per image, in file order; with flip, two rows per image. */
+/* Features gathered per image, in file order; with flip, two rows per image (a --val image's second unused). */
 typedef struct {
     int feats, copies;
     float *x;           /* (files * copies, feats): all of them on rank 0, a rank's share on the others */
     char *ok;           /* per file: its features were computed */
     char **files;       /* the share's, for messages */
+    int first;          /* the run's first file in the share (collect's index counts from it) */
 } gather;
 
 static int collect(void *user, const int *index, int nb, const float *x, int h, int w, const float *logits,
@@ -67,7 +68,7 @@ static int collect(void *user, const int *index, int nb, const float *x, int h, 
     gather *g = user;
     (void)x, (void)h, (void)w, (void)logits;
     for (int j = 0; j < nb; j++) {
-        const int i = index[j]; /* (from the share's first file, which is rank 0's file 0) */
+        const int i = g->first + index[j]; /* (the share counts from its first file, which is rank 0's file 0) */
         float *row = g->x + (size_t)i * g->copies * g->feats;
         memcpy(row, features + (size_t)j * g->feats, sizeof *row * (size_t)g->feats);
         if (flipped) memcpy(row + g->feats, flipped + (size_t)j * g->feats, sizeof *row * (size_t)g->feats);
@@ -436,7 +437,7 @@ int cmd_train_head(int argc, char **argv)
     vggcl_ctx *ctx = NULL;
     cli_devices devs = { 0 };
     vggcl_model *model = NULL;
-    gather g = { 0, flip ? 2 : 1, NULL, NULL, NULL };
+    gather g = { 0, flip ? 2 : 1, NULL, NULL, NULL, 0 };
     cli_ranks ranks = CLI_RANKS_INIT;
     split s = { 0 };
     char *is_val = NULL;
@@ -473,12 +474,21 @@ int cmd_train_head(int argc, char **argv)
         if (ranks.rank == 0)
             fprintf(stderr, "computing the GAP features of %d images (%d classes) on %s%s\n", ds.n, ds.n_classes,
                     vggcl_device_name(ctx), ranks.size > 1 ? " and the other ranks' devices" : "");
-        int h, w;
-        cli_lead_size(ctx, &p, ds.files, lo, &h, &w);
-        const cli_batch_job job = { ctx, model, &p, batch, flip, 0, 1, progress_s, threads, NULL, devs.n, devs.ctx,
-                                    devs.model, &ranks, 0, h, w, 0, 0 };
+        /* the share in two runs: the training images, mirrored too with --flip, then --val's (the list's end) as
+         * they are (mirrored, their passes were doubled, the rows unused, and one that overflowed stopped the run) */
+        int v = ds.n;
+        while (flip && v > 0 && is_val[v - 1]) v--;
+        const int from[2] = { lo, v > lo ? (v < hi ? v : hi) : lo }, to[2] = { from[1], hi };
         g.files = ds.files + lo;
-        stopped = (local = cli_run_batches(&job, ds.files + lo, hi - lo, collect, &g, &failed)) != CLI_OK;
+        for (int part = 0; part < 2 && local == CLI_OK && (part == 0 || to[1] > from[1]); part++) {
+            int h, w, skipped = 0;
+            cli_lead_size(ctx, &p, ds.files, from[part], &h, &w); /* (the size one process would set) */
+            const cli_batch_job job = { ctx, model, &p, batch, flip && part == 0, 0, 1, progress_s, threads, NULL,
+                                        devs.n, devs.ctx, devs.model, &ranks, 0, h, w, 0, 0 };
+            g.first = from[part] - lo;
+            local = cli_run_batches(&job, ds.files + from[part], to[part] - from[part], collect, &g, &skipped);
+            failed += skipped, stopped = local != CLI_OK;
+        }
     }
     rc = cli_ranks_finish(&ranks, NULL, local, stopped, &failed, &n_ok);
     if (rc == CLI_OK) rc = cli_ranks_gather_rows(&ranks, g.x, g.ok, ds.n, (size_t)g.copies * g.feats);
