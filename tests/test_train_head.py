@@ -210,6 +210,19 @@ class TrainHead(unittest.TestCase):
         want, _ = self.torch_features(self.train, drop_pool5=True)
         for row in np.concatenate([x, xv]):  # each is one of the training images' pool5-less features
             self.assertLessEqual(min(np.linalg.norm(want - row, axis=1)) / np.linalg.norm(row), 1e-4)
+        # which images seed 4 draws, pinned (the same seed keeps its split from version to version): per class in
+        # list order, round(k * F) of its k images read, by a partial Fisher-Yates shuffle on splitmix64 seeded
+        # with seed ^ 0x5EEDF00D, one stream for all classes; the rows in list order
+        state, is_val = 4 ^ 0x5EEDF00D, [False] * len(self.train)
+        for c in range(3):
+            idx = [i for i, (_, label) in enumerate(self.train) if label == c]
+            for i in range(int(len(idx) * 0.34 + 0.5)):
+                state, r = splitmix(state)
+                j = i + r % (len(idx) - i)
+                idx[i], idx[j] = idx[j], idx[i]
+                is_val[idx[i]] = True
+        nearest = [int(np.argmin(np.linalg.norm(want - row, axis=1))) for row in np.concatenate([x, xv])]
+        self.assertEqual(nearest, [i for i, v in enumerate(is_val) if not v] + [i for i, v in enumerate(is_val) if v])
         self.assertEqual(load_file(out)[1]["vggcl.pool5"], "drop")
         again = self.d / "again.safetensors"
         r2 = self.train_head(again, "--data", self.d / "train", "--pool5", "drop", "--val-split", 0.34, "--epochs", 3,
