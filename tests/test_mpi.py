@@ -560,7 +560,8 @@ class Mpi(Folder):
         """What each machine has on its own, given to each rank (mpirun's MPMD form stands for two machines):
         a different copy of the weights is refused, said once, before any output (eval's tallies and train-head's
         rows did not fit together, or classify named classes of two models); a folder one rank cannot list ends
-        the job also where mpirun does not abort a job whose process failed (the others waited in MPI_Init);
+        the job also where mpirun does not abort a job whose process failed (the others waited in MPI_Init),
+        every rank with the same exit status (rank 0's; 1 where rank 0 listed them: it says which rank could not);
         an earlier cam picture that is an image on one machine only is said by that rank."""
         other = self.d / "other.safetensors"
         save_file(make_state_dict(parse_cfg("8,M,16,M,16"), False, 5, seed=4), other)  # the same shape, new values
@@ -578,11 +579,22 @@ class Mpi(Folder):
         empty = self.d / "empty"
         empty.mkdir()
         mca = ["--mca", "orte_abort_on_non_zero_status", "0"]
-        base = [VGGCL, "classify", "--weights", str(self.weights), "--resize", "40", "--crop", "32"]
-        r = subprocess.run(["mpirun", *mca, "-n", "1", *base, str(self.images), ":", "-n", "1", *base, str(empty)],
-                           capture_output=True, text=True, env=ENV, timeout=120)
-        self.assertIn(f"vggcl: classify: {empty} holds no JPEG or PNG images", r.stderr)
-        self.assertEqual(r.stdout, "")
+        base = " ".join(shlex.quote(a) for a in [VGGCL, "classify", "--weights", str(self.weights), "--resize", "40",
+                                                 "--crop", "32"])
+        for k, folders in enumerate(((self.images, empty), (empty, self.images), (empty, empty))):
+            # each rank's exit status: the same on all (the rank that could not list its images exited 2, the
+            # others 1), rank 0's where it could not list them either; the rank that could not, named by rank 0
+            runs = [["-n", "1", "sh", "-c", f"{base} {shlex.quote(str(f))}; echo $? > {self.d}/listed{k}-{i}"]
+                    for i, f in enumerate(folders)]
+            r = subprocess.run(["mpirun", *mca, *runs[0], ":", *runs[1]], capture_output=True, text=True, env=ENV,
+                               timeout=120)
+            codes = [(self.d / f"listed{k}-{i}").read_text() for i in range(2)]
+            self.assertEqual(codes, ["1\n", "1\n"] if k == 0 else ["2\n", "2\n"], r.stderr)
+            self.assertIn(f"vggcl: classify: {empty} holds no JPEG or PNG images", r.stderr)
+            self.assertEqual(("rank 1 could not list the images it was given, which rank 0 could (an empty folder, "
+                              "one not there, or one it may not read): the machines do not see the same files"
+                              in r.stderr), k == 0, r.stderr)
+            self.assertEqual(r.stdout, "")
         # cam: rank 1's --out-dir (relative, in its own working folder) holds a picture that is an image
         for k in ("a", "b"):
             (self.d / k / "maps").mkdir(parents=True)

@@ -186,8 +186,9 @@ int cli_ranks_under_launcher(void);
 /* Starts MPI when launched as several ranks (collective: it also agrees on
  * r->chunk); refuses, said by each process, when MPI does not join the ranks
  * the launcher announced (another MPI's launcher: each process alone). Given
- * files, it then takes every rank's answer on listing them (cli_ranks_all_ok:
- * collective, paired with cli_take_share's for a rank whose listing failed),
+ * files, it then takes every rank's answer on listing them (collective, paired
+ * with cli_take_share's for a rank whose listing failed: every rank returns
+ * rank 0's answer, or CLI_FAIL, said by rank 0, where only others failed),
  * checks that every rank found the same list (cli_ranks_same_list: CLI_FAIL on
  * every rank, said by rank 0) and keeps this rank's contiguous run of it;
  * given none, the caller takes its share and checks its list itself. */

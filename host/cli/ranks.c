@@ -173,6 +173,28 @@ int cli_ranks_same_model(const cli_ranks *r, const char *cmd, const char *weight
 #endif
 }
 
+/* Every rank's answer on listing its images (listed: this rank's, said by it, a usage error by rank 0 alone),
+ * once MPI started: rank 0's, on every rank (a failure they all met, as one process meets it), else where
+ * another rank could not list them, CLI_FAIL, said by rank 0 (that rank's usage error, an empty folder, was
+ * not said at all, and its exit status was not the others'). Collective. */
+static int ranks_listed(cli_ranks *r, const char *cmd, int listed)
+{
+    if (r->size < 2) return listed;
+#ifdef VGGCL_MPI
+    int first = listed, bad = listed != CLI_OK ? r->rank : r->size;
+    MPI_Bcast(&first, 1, MPI_INT, 0, MPI_COMM_WORLD);
+    MPI_Allreduce(MPI_IN_PLACE, &bad, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+    if (first != CLI_OK || bad == r->size) return first;
+    return r->rank != 0 ? CLI_FAIL
+                        : cli_error(CLI_FAIL, "%s: rank %d could not list the images it was given, which rank 0 could "
+                                    "(an empty folder, one not there, or one it may not read): the machines do not see "
+                                    "the same files", cmd, bad);
+#else
+    (void)cmd;
+    return listed;
+#endif
+}
+
 int cli_ranks_begin(cli_ranks *r, const char *cmd, char ***files, int *n)
 {
     memset(r, 0, sizeof *r);
@@ -221,7 +243,8 @@ int cli_ranks_begin(cli_ranks *r, const char *cmd, char ***files, int *n)
     if (!local) local = getenv("SLURM_LOCALID");
     r->local_rank = local && atoi(local) >= 0 ? atoi(local) : r->rank; /* (a negative one picked device -1) */
     if (!files) return CLI_OK; /* the caller takes its share itself */
-    if (cli_ranks_all_ok(r, CLI_OK) != CLI_OK) return CLI_FAIL; /* (a rank could not list its images: it said why) */
+    const int listed = ranks_listed(r, cmd, CLI_OK); /* (with cli_take_share's for a rank that could not) */
+    if (listed != CLI_OK) return listed;
     if (cli_ranks_same_list(r, cmd, *files, *n) != CLI_OK) return CLI_FAIL;
     char spec[32];
     snprintf(spec, sizeof spec, "%d/%d", r->rank, r->size);
@@ -243,8 +266,7 @@ int cli_take_share(cli_ranks *r, const char *cmd, const char *shard, int listed,
         *r = (cli_ranks)CLI_RANKS_INIT; /* an independent process, whatever started it */
         rc = listed != CLI_OK ? listed : cli_shard(cmd, shard, files, n, &r->lead, &r->n_lead, &r->n_after, &r->shard);
     } else if (listed != CLI_OK) { /* MPI started all the same: the other ranks wait in it for this one's answer */
-        if ((rc = cli_ranks_begin(r, cmd, NULL, NULL)) == CLI_OK) cli_ranks_all_ok(r, listed);
-        rc = listed;
+        rc = cli_ranks_begin(r, cmd, NULL, NULL) == CLI_OK ? ranks_listed(r, cmd, listed) : listed;
     } else {
         rc = cli_ranks_begin(r, cmd, files, n);
     }
