@@ -552,9 +552,11 @@ class Mpi(Folder):
         base = [VGGCL, "classify", "--weights", str(self.weights)]
         r = subprocess.run(["mpirun", "-n", "1", *base, str(self.images), ":", "-n", "1", *base, str(empty)],
                            capture_output=True, text=True, env=ENV, timeout=120)
-        self.assertNotEqual(r.returncode, 0, r.stderr)
+        self.assertNotEqual(r.returncode, 0, r.stderr)  # (rank 1 says what its machine has, rank 0 that it differs)
         self.assertEqual(vggcl_lines(r.stderr), [f"vggcl: classify: {empty} holds no JPEG or PNG images (.jpg, .jpeg, "
-                                                 ".png)"])
+                                                 ".png)", "vggcl: classify: rank 1 could not list the images it was "
+                                                 "given, which rank 0 could (an empty folder, one not there, or one it "
+                                                 "may not read): the machines do not see the same files"])
 
     def test_machines_that_differ(self):
         """What each machine has on its own, given to each rank (mpirun's MPMD form stands for two machines):
@@ -611,7 +613,8 @@ class Mpi(Folder):
         """A weights copy that differs only in its middle and a --labels file that differs are refused as other
         copies are (the hash read the first and last 64 KiB; labels were not compared: each rank named its
         classes otherwise); an output /dev/fd/N past 2 is refused under mpirun (a rank's descriptor N is MPI's:
-        the array went into MPI's pipe, exit 0), also for one rank; rank 0's standard output failing leaves no
+        the array went into MPI's pipe, exit 0), also for one rank; options that shape what the ranks send given to
+        one rank alone are refused; rank 0's standard output failing leaves no
         array; a rank that cannot make its temporary files names the folder and why; --help and --version print once; --shard
         past the int range is refused (it wrapped)."""
         big = self.d / "big.safetensors"
@@ -642,6 +645,28 @@ class Mpi(Folder):
         self.assertEqual(r.returncode, 1, r.stderr)
         self.assertIn("(their classes, features, class names, preprocessing or --labels differ)", r.stderr)
         self.assertEqual((r.stdout, list(out.iterdir())), ("", []))
+        # options that shape what the ranks send (or gather) given to one rank alone: refused, said once, nothing
+        # written (a --logits-out of rank 0 alone left it waiting in a gather the others never joined: the job
+        # hung; train-head's rows of --flip's two images were taken for two rows of one, a wrong model, exit 0)
+        data = self.d / "given"
+        for c in ("a", "b"):
+            (data / c).mkdir(parents=True)
+            for i in range(2):
+                shutil.copy(self.images / f"0{2 * (2 * i + (c == 'b'))}.png", data / c / f"{i}.png")
+        model = self.d / "given.safetensors"
+        for cmd, mine, theirs in ((["classify", *args, str(self.images)], ["--top", "2"], []),
+                                  (["classify", "--resize", "40", "--crop", "32", str(self.images)],
+                                   ["--logits-out", str(out / "l.npy")], []),
+                                  (["train-head", "--resize", "40", "--crop", "32", "--data", str(data), "--out",
+                                    str(model), "--epochs", "1"], ["--flip"], [])):
+            r = subprocess.run(["mpirun", "-n", "1", VGGCL, cmd[0], "--weights", str(self.weights), *cmd[1:], *mine,
+                                ":", "-n", "1", VGGCL, cmd[0], "--weights", str(self.weights), *cmd[1:], *theirs],
+                               capture_output=True, text=True, env=ENV, timeout=120)
+            self.assertEqual(r.returncode, 1, r.stderr)
+            self.assertEqual(len(vggcl_lines(r.stderr)), 1, r.stderr)
+            self.assertRegex(r.stderr, f"vggcl: {cmd[0]}: the ranks were given different options \\(--.*, each given "
+                             "or not and its value\\): each must be given the same")
+            self.assertEqual((r.stdout, list(out.iterdir()), model.exists()), ("", [], False))
         mpirun2 = ["mpirun", "-n", "2", "--oversubscribe"]
         # (one rank: the descriptor not there failed after the work; /proc/thread-self/fd/4: the command's own rules
         # knew /dev/fd and /proc/self/fd alone, the library's more)

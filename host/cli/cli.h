@@ -170,9 +170,12 @@ int cli_ranks_same_list(const cli_ranks *r, const char *cmd, char *const *files,
  * shape, class names and preprocessing p, the whole file, and the n_labels labels given for its
  * classes (--labels; NULL, 0: none); rank 0 says when not (the ranks' rows would not fit together).
  * weights and m NULL: the preprocessing alone (a rank given a model and another not differ).
+ * And the options named in agreed (NULL-terminated; NULL: none), each given or not and its value in a:
+ * those that shape the answers, the rows the ranks send or the arrays gathered (--logits-out).
  * Collective; CLI_OK with one rank. */
 int cli_ranks_same_model(const cli_ranks *r, const char *cmd, const char *weights, const vggcl_model *m,
-                         const vggcl_preprocess *p, char *const *labels, int n_labels);
+                         const vggcl_preprocess *p, char *const *labels, int n_labels, const cli_args *a,
+                         const char *const *agreed);
 /* Whether a process with this command line prints its usage errors: not when it is a rank other
  * than the first of several that a launcher started (mpirun, Slurm's PMI) with no --shard, every
  * rank then having the same command line and so the same errors (the first says them once). With

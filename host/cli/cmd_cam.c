@@ -20,6 +20,9 @@ static const cli_option options[] = {
     { NULL, NULL, NULL, 0 },
 };
 
+/* The options every rank must be given alike (cli_ranks_same_model). */
+static const char *const agreed[] = { "class", "compare-pool5", "conv", "head", NULL };
+
 static const cli_command command = {
     "cam", "IMAGE|DIR...",
     "For each image, the class activation map of its top class (or --class K): the\n"
@@ -310,7 +313,7 @@ int cmd_cam(int argc, char **argv)
             local = cli_error(CLI_FAIL, "cam: %s: %s", weights, vggcl_message(ctx));
     }
     if ((local = cli_ranks_all_ok(&ranks, local)) == CLI_OK)
-        local = cli_ranks_same_model(&ranks, "cam", weights, models[0], &p, NULL, 0);
+        local = cli_ranks_same_model(&ranks, "cam", weights, models[0], &p, NULL, 0, &a, agreed);
     if (local != CLI_OK) {
         rc = local;
         goto out;

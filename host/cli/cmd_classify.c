@@ -27,6 +27,9 @@ static const cli_option options[] = {
     { NULL, NULL, NULL, 0 },
 };
 
+/* The options every rank must be given alike (cli_ranks_same_model). */
+static const char *const agreed[] = { "format", "top", "conv", "head", "logits-out", "tensor-out", NULL };
+
 static const cli_command command = {
     "classify", "IMAGE|DIR...",
     "Preprocesses each JPEG or PNG image as torchvision's ImageClassification preset\n"
@@ -274,7 +277,7 @@ int cmd_classify(int argc, char **argv)
     if (local == CLI_OK) local = cli_open_models(cli_ranks_device(&ranks, device), weights, &opts, &p, &devs);
     if (local == CLI_OK && labels_path) local = load_labels(labels_path, vggcl_model_classes(devs.model[0]), &l);
     if ((local = cli_ranks_all_ok(&ranks, local)) == CLI_OK) /* (each machine's --labels file too) */
-        local = cli_ranks_same_model(&ranks, "classify", weights, devs.model[0], &p, l.names, l.n);
+        local = cli_ranks_same_model(&ranks, "classify", weights, devs.model[0], &p, l.names, l.n, &a, agreed);
     if (local != CLI_OK) { /* (a usage error, a bad --device list: 2) */
         rc = local;
         goto out;

@@ -16,6 +16,9 @@ static const cli_option options[] = {
     { NULL, NULL, NULL, 0 },
 };
 
+/* The options every rank must be given alike (cli_ranks_same_model). */
+static const char *const agreed[] = { "conv", "head", NULL };
+
 static const cli_command command = {
     "eval", NULL,
     "When the model names its classes (metadata \"vggcl.classes\", as `vggcl\n"
@@ -283,7 +286,7 @@ int cmd_eval(int argc, char **argv)
     cli_share(ds.n, ranks.rank, ranks.size, &lo, &hi);
     if (local == CLI_OK) local = cli_open_models(cli_ranks_device(&ranks, device), weights, &opts, &p, &devs);
     if ((local = cli_ranks_all_ok(&ranks, local)) == CLI_OK)
-        local = cli_ranks_same_model(&ranks, "eval", weights, devs.model[0], &p, NULL, 0);
+        local = cli_ranks_same_model(&ranks, "eval", weights, devs.model[0], &p, NULL, 0, &a, agreed);
     const int C = local == CLI_OK ? vggcl_model_classes(devs.model[0]) : 0;
     if (local == CLI_OK) {
         ctx = devs.ctx[0], model = devs.model[0];

@@ -145,7 +145,7 @@ int cmd_preprocess(int argc, char **argv)
     vggcl_model *model = NULL;
     if (rc == CLI_OK && weights) rc = model_preset(weights, &p, &mctx, &model);
     if ((rc = cli_ranks_all_ok(&ranks, rc)) == CLI_OK)
-        rc = cli_ranks_same_model(&ranks, "preprocess", weights, model, &p, NULL, 0);
+        rc = cli_ranks_same_model(&ranks, "preprocess", weights, model, &p, NULL, 0, &a, NULL);
     vggcl_model_free(model);
     vggcl_ctx_free(mctx);
     int h = 0, w = 0;

@@ -34,6 +34,9 @@ static const cli_option options[] = {
     { NULL, NULL, NULL, 0 },
 };
 
+/* The options every rank must be given alike (cli_ranks_same_model). */
+static const char *const agreed[] = { "flip", "conv", NULL };
+
 static const cli_command command = {
     "train-head", NULL,
     "The classes sorted by name give the indices. Every image goes through the same\n"
@@ -461,7 +464,7 @@ int cmd_train_head(int argc, char **argv)
     cli_share(ds.n, ranks.rank, ranks.size, &lo, &hi);
     if (local == CLI_OK) local = cli_open_models(cli_ranks_device(&ranks, device), weights, &opts, &p, &devs);
     if ((local = cli_ranks_all_ok(&ranks, local)) == CLI_OK)
-        local = cli_ranks_same_model(&ranks, "train-head", weights, devs.model[0], &p, NULL, 0);
+        local = cli_ranks_same_model(&ranks, "train-head", weights, devs.model[0], &p, NULL, 0, &a, agreed);
     if (local == CLI_OK) {
         ctx = devs.ctx[0], model = devs.model[0];
         const int rows = ranks.rank == 0 ? ds.n : hi - lo; /* rank 0 gathers every rank's share */

@@ -93,13 +93,19 @@ static unsigned long long fnv1a(unsigned long long h, const void *bytes, size_t 
     return h;
 }
 
-/* The least and the greatest of each of the two values over the ranks (collective); whether they
- * are the same everywhere. */
+/* The least and the greatest of each of the n values over the ranks (collective); whether they are the
+ * same everywhere. */
+static int same_values(const unsigned long long *mine, unsigned long long *lo, unsigned long long *hi, int n)
+{
+    MPI_Allreduce(mine, lo, n, MPI_UNSIGNED_LONG_LONG, MPI_MIN, MPI_COMM_WORLD);
+    MPI_Allreduce(mine, hi, n, MPI_UNSIGNED_LONG_LONG, MPI_MAX, MPI_COMM_WORLD);
+    for (int i = 0; i < n; i++)
+        if (lo[i] != hi[i]) return 0;
+    return 1;
+}
 static int same_pair(const unsigned long long mine[2], unsigned long long lo[2], unsigned long long hi[2])
 {
-    MPI_Allreduce(mine, lo, 2, MPI_UNSIGNED_LONG_LONG, MPI_MIN, MPI_COMM_WORLD);
-    MPI_Allreduce(mine, hi, 2, MPI_UNSIGNED_LONG_LONG, MPI_MAX, MPI_COMM_WORLD);
-    return lo[0] == hi[0] && lo[1] == hi[1];
+    return same_values(mine, lo, hi, 2);
 }
 #endif
 
@@ -143,10 +149,21 @@ static unsigned long long file_hash(unsigned long long h, const char *path)
 #endif
 
 int cli_ranks_same_model(const cli_ranks *r, const char *cmd, const char *weights, const vggcl_model *m,
-                         const vggcl_preprocess *p, char *const *labels, int n_labels)
+                         const vggcl_preprocess *p, char *const *labels, int n_labels, const cli_args *a,
+                         const char *const *agreed)
 {
     if (r->size < 2) return CLI_OK;
 #ifdef VGGCL_MPI
+    /* the options that shape the answers, the rows sent or which arrays are gathered (a rank given
+     * --logits-out and another not waited in different collectives: the job hung; train-head's rows of
+     * --flip's two images were taken for two rows of one), as given (or not) */
+    unsigned long long opts = FNV_START;
+    char names[256] = "";
+    for (int k = 0; agreed && agreed[k]; k++) {
+        const char *v = cli_arg(a, agreed[k]);
+        opts = fnv1a(fnv1a(opts, agreed[k], strlen(agreed[k]) + 1), v ? v : "", v ? strlen(v) + 1 : 0);
+        snprintf(names + strlen(names), sizeof names - strlen(names), "%s--%s", k ? ", " : "", agreed[k]);
+    }
     const int shape[4] = { vggcl_model_classes(m), vggcl_model_features(m), vggcl_model_pool5(m),
                            vggcl_model_min_input(m) };
     unsigned long long h = fnv1a(FNV_START, shape, sizeof shape);
@@ -158,9 +175,12 @@ int cli_ranks_same_model(const cli_ranks *r, const char *cmd, const char *weight
     h = fnv1a(h, &n_labels, sizeof n_labels);
     for (int c = 0; c < n_labels; c++) h = fnv1a(h, labels[c], strlen(labels[c]) + 1);
     /* (no model: preprocess without --weights, its preprocessing alone; a rank given one and another not differ) */
-    unsigned long long mine[2] = { h, weights ? file_hash(FNV_START, weights) : FNV_START }, lo[2], hi[2];
-    if (same_pair(mine, lo, hi)) return CLI_OK;
+    unsigned long long mine[3] = { h, weights ? file_hash(FNV_START, weights) : FNV_START, opts }, lo[3], hi[3];
+    if (same_values(mine, lo, hi, 3)) return CLI_OK;
     if (r->rank != 0) return CLI_FAIL; /* (rank 0 says it for all) */
+    if (lo[0] == hi[0] && lo[1] == hi[1])
+        return cli_error(CLI_FAIL, "%s: the ranks were given different options (%s, each given or not and its value): "
+                                   "each must be given the same", cmd, names);
     if (!weights || lo[1] == FNV_START || hi[1] == FNV_START) /* (FNV_START: a rank given no --weights) */
         return cli_error(CLI_FAIL, "%s: the ranks were given different preprocessing (--resize, --crop, --mean, --std, "
                                    "--draft) or --weights: each must be given the same", cmd);
@@ -168,7 +188,7 @@ int cli_ranks_same_model(const cli_ranks *r, const char *cmd, const char *weight
                                "the same file", cmd, weights, lo[0] != hi[0] ? "their classes, features, class names, "
                                "preprocessing or --labels differ" : "the files differ");
 #else
-    (void)cmd, (void)weights, (void)m, (void)p, (void)labels, (void)n_labels;
+    (void)cmd, (void)weights, (void)m, (void)p, (void)labels, (void)n_labels, (void)a, (void)agreed;
     return CLI_OK;
 #endif
 }
