@@ -751,13 +751,16 @@ class Cam(unittest.TestCase):
         self.assertEqual(list(out.iterdir()), [])
 
     def test_images_skipped(self):
-        """An image too small for the network (without a crop), one wider than the network takes, and one whose
-        map is not finite (a --std whose inputs overflow float32 in the network) are named and skipped, the others drawn, exit 1 (the
-        first two stopped the run; the third crashed it)."""
+        """An image too small for the network (without a crop), one wider than the network takes, one too large
+        for the device's memory, and one whose map is not finite (a --std whose inputs overflow float32 in the
+        network) are named and skipped, the others drawn, exit 1 (the first three stopped the run; the last
+        crashed it)."""
         imgs, out = self.d / "imgs", self.d / "maps"
         imgs.mkdir(), out.mkdir()
         for name, (h, w) in (("a", (40, 40)), ("b", (6, 9)), ("bw", (32, 65600)), ("c", (40, 50))):
             Image.fromarray(photo(h, w, 3)).save(imgs / f"{name}.png")
+        # (4096 x 4096: the first layer's output, 64 channels, is 4 GiB; PoCL allows 2 GiB a buffer here)
+        Image.fromarray(np.zeros((4096, 4096, 3), np.uint8)).save(imgs / "big.png")
         r = subprocess.run([VGGCL, "cam", "--weights", self.weights, "--out-dir", out, "--resize", "0", "--no-crop",
                             imgs], capture_output=True, text=True, timeout=600)
         self.assertEqual(r.returncode, 1, r.stderr)
@@ -765,9 +768,12 @@ class Cam(unittest.TestCase):
                       "the network takes (skipped)", r.stderr)
         self.assertIn(f"{imgs / 'bw.png'}: input (1, 3, 32, 65600): expected N >= 1 and 1 <= H, W <= 65536 (skipped)",
                       r.stderr)
-        self.assertIn("2 of 4 images failed", r.stderr)
+        self.assertRegex(r.stderr, f"{imgs / 'big.png'}: device out of memory: batch 1 at 4096x4096 needs .* give "
+                         "smaller images \\(skipped\\)")
+        self.assertIn("3 of 5 images failed", r.stderr)
         self.assertEqual(sorted(p.name for p in out.glob("*.png")), ["a.cam.png", "c.cam.png"])
         shutil.rmtree(out), out.mkdir()
+        (imgs / "big.png").unlink()
         for compare in ([], ["--compare-pool5"]):
             r = subprocess.run([VGGCL, "cam", "--weights", self.weights, "--out-dir", out, "--resize", "40", "--crop",
                                 "32", "--mean", "0,0,0", "--std", "1e-37,1,1", *compare, imgs / "a.png", imgs / "c.png"],

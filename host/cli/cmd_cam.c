@@ -204,8 +204,8 @@ static void unwrite(vggcl_ctx *ctx, written *wr)
 }
 
 /* One model on one image: the map of class klass (< 0: its top class; *chosen gets the class drawn), the
- * upsampled map and the overlay. CLI_OK; SKIPPED for a map that is not finite or a size the network does
- * not take (said: the image is skipped); else CLI_FAIL, said. (A model with no maps to give was said of
+ * upsampled map and the overlay. CLI_OK; SKIPPED for a map that is not finite, a size the network does
+ * not take or one past the device's memory (said: the image is skipped); else CLI_FAIL, said. (A model with no maps to give was said of
  * the weights after loading: vggcl_check_cam.) */
 enum { SKIPPED = -1 };
 static int one_map(cam_job *j, vggcl_model *m, const char *image, const float *t, const unsigned char *rgb, int h,
@@ -220,9 +220,11 @@ static int one_map(cam_job *j, vggcl_model *m, const char *image, const float *t
         goto done;
     }
     const vggcl_status st = vggcl_forward_cam(j->ctx, m, t, 1, h, w, NULL, NULL, &klass, cam, chosen);
-    if (st != VGGCL_OK) { /* (a size the network does not take is this image's, not the device's: the run goes on) */
-        rc = cli_error(st == VGGCL_ERR_SHAPE ? SKIPPED : CLI_FAIL, "%s: %s%s", image, vggcl_message(j->ctx),
-                       st == VGGCL_ERR_SHAPE ? " (skipped)" : "");
+    /* (a size the network does not take, or one too large for the device's memory, is this image's, not the
+     * device's: the run goes on; one large photo among --no-crop's stopped it, the images after it not drawn) */
+    const int its_own = st == VGGCL_ERR_SHAPE || st == VGGCL_ERR_DEVICE_MEMORY;
+    if (st != VGGCL_OK) {
+        rc = cli_error(its_own ? SKIPPED : CLI_FAIL, "%s: %s%s", image, vggcl_message(j->ctx), its_own ? " (skipped)" : "");
         goto done;
     }
     for (int i = 0; i < mh * mw; i++)
