@@ -566,6 +566,59 @@ class OnnxImport(unittest.TestCase):
         err = self.refused("autopad_pads", m, "'conv1/BiasAdd'")
         self.assertIn("auto_pad SAME_UPPER and pads [1, 1, 1, 1] both given", err)
 
+    def test_attributes_of_other_opsets(self):
+        """A Reshape of opset 4, whose shape is an attribute, is imported as the same graph of opset 13 is (it raised
+        an IndexError traceback), and refused for a shape vggcl does not take; an AveragePool to 7x7 with dilations
+        2 (opset 19) is refused (its dilations were passed over: logits 5e-2 off onnxruntime's); a class name
+        holding a NUL and a conv of no channels are refused (they made files vggcl refuses to load)."""
+        def graph(opset, ir, reshape, size=32, pool=None):
+            b = Builder(46)
+            x = b.conv("input", 3, 8, "conv1")
+            x = b.node("MaxPool", [x], "pool1", kernel_shape=[2, 2], strides=[2, 2])
+            if pool:
+                x = b.node("AveragePool", [x], "avgpool", kernel_shape=[2, 2], strides=[2, 2], **pool)
+            x = b.node("GlobalAveragePool", [x], "gap")
+            if isinstance(reshape, list):  # (before opset 5: an attribute)
+                x = b.node("Reshape", [x], "reshape", shape=reshape)
+            else:
+                x = b.node("Reshape", [x, b.const("shape", np.array([-1, 8], np.int64))], "reshape")
+            x = b.node("Gemm", [x, b.const("fc.w", b.rng.normal(0, 0.3, (5, 8)).astype(np.float32)),
+                                b.const("fc.b", np.zeros(5, np.float32))], "fc", transB=1)
+            b.nodes.append(helper.make_node("Identity", [x], ["output"], name="output_identity"))
+            g = helper.make_graph(b.nodes, "g", [helper.make_tensor_value_info("input", TensorProto.FLOAT,
+                                                                               ["N", 3, size, size])],
+                                  [helper.make_tensor_value_info("output", TensorProto.FLOAT, ["N", 5])], b.inits)
+            m = helper.make_model(g, opset_imports=[helper.make_opsetid("", opset)], producer_name="test")
+            m.ir_version = ir
+            return m
+        x = np.random.default_rng(46).standard_normal((2, 3, 32, 32)).astype(np.float32)
+        want, _ = self.check("reshape13", graph(13, 7, None), x, x)
+        onnx.save(graph(4, 4, [-1, 8]), str(self.d / "reshape4.onnx"))
+        r = self.importer(self.d / "reshape4.onnx", self.d / "reshape4.safetensors")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        got, _ = load_file(self.d / "reshape4.safetensors")
+        self.assertEqual(sorted(got), sorted(want))
+        for k in want:
+            np.testing.assert_array_equal(got[k], want[k], k)
+        err = self.refused("reshape4_shape", graph(4, 4, [-1, 9]), "Reshape node 'reshape'")
+        self.assertIn("shape [-1, 9]; expected (N, 8)", err)
+        self.refused("avgpool_dilated", graph(19, 9, None, 28, {"dilations": [2, 2]}), "AveragePool node 'avgpool'")
+        path = self.d / "classes_nul.json"
+        path.write_text(json.dumps({"a\u0000b": 0, "c": 1, "d": 2, "e": 3, "f": 4}))
+        self.refused("classes_nul", small_nchw(47), "a class name holds a NUL character", "--classes-json", path)
+        b = Builder(48)  # Conv 3 -> 0 channels -> ... Gemm (5, 0)
+        y = b.node("Conv", ["input", b.const("c/w", np.zeros((0, 3, 3, 3), np.float32))], "c", kernel_shape=[3, 3],
+                   pads=[1, 1, 1, 1])
+        y = b.node("Relu", [y], "relu")
+        y = b.node("MaxPool", [y], "pool", kernel_shape=[2, 2], strides=[2, 2])
+        y = b.node("GlobalAveragePool", [y], "gap")
+        y = b.node("Flatten", [y], "flatten", axis=1)
+        y = b.node("Gemm", [y, b.const("fc/w", np.ones((5, 0), np.float32))], "fc", transB=1)
+        err = self.refused("conv_no_channels", b.model(helper.make_tensor_value_info("input", TensorProto.FLOAT,
+                                                                                       ["N", 3, 32, 32]), y, "output"),
+                           "Conv node 'c'")
+        self.assertIn("0 output channels; vggcl takes 1 to 65536", err)
+
     def test_softmax_then_identity(self):
         """A Softmax followed by Dropout and Identity nodes (the builder's output Identity) ends the graph as a
         Softmax alone does (it was refused)."""

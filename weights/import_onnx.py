@@ -44,8 +44,8 @@ import onnx
 from onnx import numpy_helper
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from safetensors_io import (MAX_DENSE, MAX_SIZE, BadArgument, Refused, read_class_names, run_converter,  # noqa: E402
-                           write_model)
+from safetensors_io import (MAX_CHANNELS, MAX_DENSE, MAX_OUTPUTS, MAX_SIZE, BadArgument, Refused,  # noqa: E402
+                           read_class_names, run_converter, write_model)
 
 PROG = "import_onnx.py"
 SCALES = {
@@ -197,6 +197,16 @@ def check_data_input(g, node, tensor, slot=0):
             refuse(node, f"its input {i} '{name}' is computed from the data; expected a constant")
 
 
+def reshape_shape(g, node):
+    """A Reshape's target shape: its second input, a constant (None: computed in the graph), or before opset 5
+    its shape attribute (node.input[1] raised IndexError on those)."""
+    if len(node.input) < 2 or not node.input[1]:
+        if "shape" not in attrs(node):
+            refuse(node, "no shape (neither a second input nor, before opset 5, a shape attribute)")
+        return [int(v) for v in attrs(node)["shape"]]
+    return [int(v) for v in g.consts[node.input[1]].reshape(-1)] if node.input[1] in g.consts else None
+
+
 def conv_weights(g, node, tensor, c_in):
     check_data_input(g, node, tensor)
     a = attrs(node)
@@ -226,6 +236,8 @@ def conv_weights(g, node, tensor, c_in):
         refuse(node, f"dilation {'x'.join(map(str, dil))}; {expected}")
     if group != 1:
         refuse(node, f"group {group}; {expected}")
+    if not 1 <= w.shape[0] <= MAX_CHANNELS:
+        refuse(node, f"{w.shape[0]} output channels; vggcl takes 1 to {MAX_CHANNELS}")
     if w.shape[1] != c_in:
         refuse(node, f"{w.shape[1]} input channels; expected {c_in}"
                      + (" (the image's RGB)" if c_in == 3 else " (the previous conv's output)"))
@@ -388,7 +400,7 @@ def convert(model, path_name, scale="unit"):
         size = map_size(hw, pools)
         k = [s // 7 for s in size] if size and all(s % 7 == 0 for s in size) else [1, 1]
         if list(a.get("kernel_shape", [])) != k or list(a.get("strides", [1, 1])) != k \
-                or any(a.get("pads", [0])) or a.get("ceil_mode", 0):
+                or any(a.get("pads", [0])) or a.get("ceil_mode", 0) or any(d != 1 for d in a.get("dilations", [1])):
             refuse(node, "expected GlobalAveragePool, ReduceMean, Flatten/Reshape or Transpose (0,2,3,1) "
                          "after the features (an AveragePool only as torch's adaptive pool to 7x7 makes it: kernel "
                          "and stride the map's size / 7, here " + ("unknown: H and W are not static" if not size else
@@ -420,9 +432,9 @@ def convert(model, path_name, scale="unit"):
             check_data_input(g, node, t)
             if node.op_type == "Flatten" and attrs(node).get("axis", 1) != 1:
                 refuse(node, f"axis {attrs(node).get('axis')}; expected 1")
-            if node.op_type == "Reshape" and node.input[1] in g.consts:
-                shp = [int(v) for v in g.consts[node.input[1]].reshape(-1)]
-                if len(shp) != 2 or shp[1] not in (-1, width):
+            if node.op_type == "Reshape":
+                shp = reshape_shape(g, node)
+                if shp is not None and (len(shp) != 2 or shp[1] not in (-1, width)):
                     refuse(node, f"shape {shp}; expected (N, {width})")
             channels_last = True
             t, node = node.output[0], g.next(node.output[0], node)
@@ -440,9 +452,9 @@ def convert(model, path_name, scale="unit"):
                                           if size is None else f"{size[0]}x{size[1]} map")
                    + "; expected 7x7 (vggcl adaptive-pools to 7x7 before the first dense layer)")
         width, flat = c * 49, layout
-        if op == "Reshape" and node.input[1] in g.consts:
-            shp = [int(v) for v in g.consts[node.input[1]].reshape(-1)]
-            if len(shp) != 2 or shp[1] not in (-1, width):
+        if op == "Reshape":
+            shp = reshape_shape(g, node)
+            if shp is not None and (len(shp) != 2 or shp[1] not in (-1, width)):
                 refuse(node, f"shape {shp}; expected (N, {width})")
         head_desc = f"flatten 7x7 ({'h,w,c' if layout == 'NHWC' else 'c,h,w'} order)"
         t, node = node.output[0], g.next(node.output[0], node)
@@ -482,6 +494,8 @@ def convert(model, path_name, scale="unit"):
                 if w.ndim != 2:
                     refuse(node, f"weight of shape {list(w.shape)}; expected 2-D (in, out)")
                 b = np.zeros(w.shape[1])
+            if not 1 <= w.shape[1] <= MAX_OUTPUTS:
+                refuse(node, f"{w.shape[1]} outputs; vggcl takes 1 to {MAX_OUTPUTS} a dense layer")
             if w.shape[0] != width:
                 refuse(node, f"takes {w.shape[0]} inputs; expected {width}"
                              + (f" ({c} channels x 7x7)" if not layers and head_desc != "GAP" else ""))
@@ -626,11 +640,8 @@ def convert_file(a):
         model = onnx.load(a.model)
     except Exception as e:  # onnx raises DecodeError, OSError, ...
         raise Refused(f"cannot read the ONNX model: {str(e).splitlines()[0] if str(e) else type(e).__name__}")
-    newer = newer_than_checker(model)
-    if newer:  # (Debian 12's onnx 1.12 checks IR 8 and opset 17; torch 2 writes newer)
-        print(f"{PROG}: {a.model}: note: {newer}, newer than this onnx {onnx.__version__} checks: the graph is "
-              "not checked by it, only by the importer", file=sys.stderr)
-    else:
+    newer = newer_than_checker(model)  # (Debian 12's onnx 1.12 checks IR 8 and opset 17; torch 2 writes newer)
+    if not newer:
         try:  # (structure: names used before they are made, empty outputs, attributes of the wrong type...)
             onnx.checker.check_model(a.model)  # (the path: also for files over protobuf's 2 GB)
         except onnx.checker.ValidationError as e:
@@ -652,6 +663,9 @@ def convert_file(a):
     n_out = tensors[max((k for k in tensors if k.startswith("classifier.")),
                         key=lambda k: int(k.split(".")[1]))].shape[0]
     write_model(tensors, meta, a.out, classes, n_out)
+    if newer:  # (said once written: a refusal is its one line)
+        print(f"{PROG}: {a.model}: note: {newer}, newer than this onnx {onnx.__version__} checks: the graph is "
+              "not checked by it, only by the importer", file=sys.stderr)
     return f"wrote {a.out}: {summary}, {n_out} classes" + (" (named)" if classes else "")
 
 

@@ -164,11 +164,15 @@ def read_class_names(text, json_path, flags=("--classes", "--classes-json")):
             raise ValueError(f"{src}: expected a {{\"name\": index}} object or a list of names")
     if not names or any(not n for n in names):
         raise ValueError(f"{src}: empty class name")
+    if any("\0" in n for n in names):  # (vggcl's loader refuses a model whose vggcl.classes holds one)
+        raise ValueError(f"{src}: a class name holds a NUL character")
     return names, src
 
 
 MAX_SIZE = 16384  # the largest resize and crop vggcl's preprocessing takes (vggcl_model_preprocess)
 MAX_DENSE = 16  # the engine's limit on a head's dense layers (VGGCL_MAX_HIDDEN + 1, host/model.h)
+MAX_CHANNELS = 65536  # a conv's input and output channels the loader takes (load_conv, host/model/model.c)
+MAX_OUTPUTS = 1000000  # a dense layer's outputs the loader takes (load_linear, host/model/model.c)
 
 
 class Refused(Exception):
