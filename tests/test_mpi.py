@@ -528,16 +528,19 @@ class Mpi(Folder):
     def test_usage_errors_said_once(self):
         """A mistake in the command line, which every rank has alike, is said once with its help, as one
         process says it (it was said, help and all, by each rank); processes given --shard each say their
-        own; a folder without images, which another machine may see otherwise, is said by every rank that
+        own (and a --shard given to a command that does not take it is such a mistake); a folder without images, which another machine may see otherwise, is said by every rank that
         finds it so (mpirun's MPMD form gives the ranks different folders)."""
-        for bad in (["--bogus"], ["--top", "0"]):
-            cmd = [VGGCL, "classify", "--weights", str(self.weights), *bad, str(self.images)]
+        # (--shard to eval, which does not take it: the mistake every rank has alike, said by each before)
+        for command, bad in (("classify", ["--bogus"]), ("classify", ["--top", "0"]), ("eval", ["--shard", "0/2"])):
+            cmd = [VGGCL, command, "--weights", str(self.weights), *bad,
+                   *(["--data", str(self.d)] if command == "eval" else [str(self.images)])]
             one = subprocess.run(cmd, capture_output=True, text=True, env=ENV, timeout=600)
             r = subprocess.run(["mpirun", "-n", "3", "--oversubscribe", *cmd], capture_output=True, text=True,
                                env=GRACE, timeout=600)
             self.assertEqual((r.returncode, vggcl_lines(r.stderr)), (2, vggcl_lines(one.stderr)), r.stderr)
             self.assertEqual(len(vggcl_lines(one.stderr)), 1, one.stderr)
-            self.assertEqual(r.stderr.count("usage: vggcl classify"), one.stderr.count("usage: vggcl classify"))
+            self.assertEqual(r.stderr.count(f"usage: vggcl {command}"), one.stderr.count(f"usage: vggcl {command}"))
+            self.assertEqual(one.stderr.count(f"usage: vggcl {command}"), bad[0] != "--top", one.stderr)
         cmd = " ".join([shlex.quote(VGGCL), "classify", "--weights", shlex.quote(str(self.weights)), "--top", "0",
                         "--shard", "$OMPI_COMM_WORLD_RANK/2", shlex.quote(str(self.images))])
         r = subprocess.run(["mpirun", "-n", "2", "--oversubscribe", "sh", "-c", cmd], capture_output=True, text=True,

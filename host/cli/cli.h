@@ -179,8 +179,9 @@ int cli_ranks_same_model(const cli_ranks *r, const char *cmd, const char *weight
 /* Whether a process with this command line prints its usage errors: not when it is a rank other
  * than the first of several that a launcher started (mpirun, Slurm's PMI) with no --shard, every
  * rank then having the same command line and so the same errors (the first says them once). With
- * --shard each process is its own and says its own. */
-int cli_ranks_echo_usage(int argc, char **argv);
+ * --shard, given to a command that takes it (shards), each process is its own and says its own (to
+ * another command, the mistake every rank has alike). */
+int cli_ranks_echo_usage(int argc, char **argv, int shards);
 /* Whether this process writes the outputs (before MPI starts): one process, a --shard process (shard
  * non-NULL), or the first rank of a launch; the others' machines may not have the outputs' folders. */
 int cli_ranks_writes(const char *shard);

@@ -464,6 +464,16 @@ static int stdout_written(int rc)
     return cli_flush_stdout() == CLI_OK || rc != CLI_OK ? rc : CLI_FAIL;
 }
 
+static const struct {
+    const char *name;
+    int (*run)(int, char **);
+    int shards; /* takes --shard (its option table has it): each such process says its own usage errors */
+} commands[] = { { "devices", cmd_devices, 0 },       { "run", cmd_run, 0 },
+                 { "bench", cmd_bench, 0 },           { "tune", cmd_tune, 0 },
+                 { "preprocess", cmd_preprocess, 1 }, { "classify", cmd_classify, 1 },
+                 { "cam", cmd_cam, 1 },               { "train-head", cmd_train_head, 0 },
+                 { "eval", cmd_eval, 0 } };
+
 static int run_command(int argc, char **argv)
 {
     if (argc < 2) {
@@ -488,12 +498,6 @@ static int run_command(int argc, char **argv)
         else if (usage_said) printf("vggcl %s\n", vggcl_version());
         return stdout_written(CLI_OK);
     }
-    static const struct {
-        const char *name;
-        int (*run)(int, char **);
-    } commands[] = { { "devices", cmd_devices }, { "run", cmd_run },       { "bench", cmd_bench },
-                     { "tune", cmd_tune },       { "preprocess", cmd_preprocess }, { "classify", cmd_classify },
-                     { "cam", cmd_cam },         { "train-head", cmd_train_head }, { "eval", cmd_eval } };
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (!strcmp(cmd, commands[i].name)) return stdout_written(commands[i].run(argc - 1, argv + 1));
     cli_error(CLI_USAGE, "unknown command '%s'", cmd);
@@ -503,7 +507,10 @@ static int run_command(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-    usage_said = cli_ranks_echo_usage(argc, argv);
+    int shards = 0;
+    for (size_t i = 0; argc > 1 && i < sizeof commands / sizeof commands[0]; i++)
+        shards |= !strcmp(argv[1], commands[i].name) && commands[i].shards;
+    usage_said = cli_ranks_echo_usage(argc, argv, shards);
     const int rc = run_command(argc, argv);
     if (rc == CLI_USAGE && !usage_said) { /* a rank that leaves the mistake to rank 0 leaves after it: mpirun */
         const struct timespec later = { 1, 0 }; /* ends the job at the first failed exit, and rank 0's words */

@@ -67,10 +67,10 @@ static int launched_rank(void)
     return v ? atoi(v) : 0;
 }
 
-int cli_ranks_echo_usage(int argc, char **argv)
+int cli_ranks_echo_usage(int argc, char **argv, int shards)
 {
     if (launched_size() < 2) return 1;
-    for (int i = 1; i < argc && strcmp(argv[i], "--"); i++) { /* --shard, or a prefix getopt_long takes for it */
+    for (int i = 1; shards && i < argc && strcmp(argv[i], "--"); i++) { /* --shard, or a prefix getopt_long takes */
         const size_t len = strcspn(argv[i], "=");
         if (len >= 4 && len <= 7 && !strncmp(argv[i], "--shard", len)) return 1;
     }
