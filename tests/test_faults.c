@@ -264,10 +264,12 @@ START_TEST(test_fault_setup)
         if (!fired) break;
     }
     printf("VGGCL_FAULT=setup:1..%d: every failure to open the device reported and recovered from\n", n - 1);
-    /* every kind of call that opening the device makes was failed once at least (the queues twice) */
+    /* every kind of call that opening the device makes was failed once at least (the queues twice; the
+     * devices' count and list each: a failed count was taken for a platform without devices) */
     for (size_t i = 0; i < sizeof opened / sizeof opened[0]; i++)
-        ck_assert_msg(failed[i] >= (strcmp(opened[i], "clCreateCommandQueue") ? 1 : 2),
-                      "VGGCL_FAULT=setup never failed %s", opened[i]);
+        ck_assert_msg(failed[i] >= (strcmp(opened[i], "clCreateCommandQueue") && strcmp(opened[i], "clGetDeviceIDs")
+                                        ? 1 : 2),
+                      "VGGCL_FAULT=setup failed %s %d times", opened[i], failed[i]);
 
     /* call n is the first after the selection: the first program made from source */
     const char *was = getenv("VGGCL_CACHE_DIR"); /* (the tests' cache, given by ctest: back after) */

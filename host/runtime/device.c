@@ -142,8 +142,11 @@ static vggcl_status enumerate_unlocked(vggcl_ctx *ctx, dev_entry **list, int *co
     CL_CHECK(clGetPlatformIDs, (np, plats, NULL));
     for (cl_uint p = 0; p < np; p++) {
         cl_uint nd = 0;
-        err = clGetDeviceIDs(plats[p], CL_DEVICE_TYPE_ALL, 0, NULL, &nd);
-        if (err == CL_DEVICE_NOT_FOUND || nd == 0) continue;
+        err = vggcl__fault(ctx, "clGetDeviceIDs");
+        if (err == CL_SUCCESS) err = clGetDeviceIDs(plats[p], CL_DEVICE_TYPE_ALL, 0, NULL, &nd);
+        /* (a failed count left nd 0 and was taken for a platform without devices: "no OpenCL device found",
+         * or with another platform after it, the devices numbered otherwise) */
+        if (err == CL_DEVICE_NOT_FOUND || (err == CL_SUCCESS && nd == 0)) continue;
         CL_CHECK_RET(clGetDeviceIDs, err);
         free(devs);
         devs = calloc(nd, sizeof *devs);
