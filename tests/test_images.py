@@ -350,6 +350,20 @@ class Images(unittest.TestCase):
         self.assertEqual(code, 1, stderr)
         self.assertIn("bomb.jpg: 30000 x 10000 pixels (width x height) is too large: more than 2^28", stderr)
         self.assertLess(peak, 512 * 1024, "kB of RSS")
+        # a PNG 1 pixel wide and 2^25 tall (128 kB, under the pixel limit) whose resize would pass 2^28 pixels:
+        # refused once its header is read (it was decoded first: 380 MB and seconds, per decoding thread)
+        rows = zlib.compress(b"\0\0" * (1 << 25), 9)
+        png = b"\x89PNG\r\n\x1a\n" + b"".join(struct.pack(">I", len(d)) + k + d + struct.pack(">I", zlib.crc32(k + d))
+                                          for k, d in ((b"IHDR", struct.pack(">IIBBBBB", 1, 1 << 25, 1, 0, 0, 0, 0)),
+                                                       (b"IDAT", rows), (b"IEND", b"")))
+        (self.d / "tall.png").write_bytes(png)
+        code, stderr, peak = testenv.run_peak([VGGCL, "preprocess", "--threads", "1", "--output", out,
+                                               self.d / "tall.png"])
+        self.assertEqual(code, 1, stderr)
+        self.assertIn("tall.png: image of 1 x 33554432 pixels (width x height) would resize to 256 x 8589934592, more "
+                      "than 2^28 pixels", stderr)
+        self.assertLess(peak, 128 * 1024, "kB of RSS")
+        self.assertEqual(list(out.parent.iterdir()), [])
         # a 1-pixel strip would resize to 256 x 16.7 million pixels: refused with the sizes
         # (torchvision would have PIL allocate 12 GiB); without the resize it goes through
         Image.new("RGB", (1, 65500), (10, 20, 30)).save(self.d / "strip.jpg")

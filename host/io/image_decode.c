@@ -121,6 +121,13 @@ static vggcl_status load_jpeg(vggcl_ctx *ctx, const char *path, FILE *f, const v
         while (s > 1 && s > fits) s /= 2;
         cinfo.scale_num = 1, cinfo.scale_denom = s;
     }
+    jpeg_calc_output_dimensions(&cinfo); /* (the size decoded, the draft's: checked before any scan is read) */
+    const vggcl_status fits = p ? vggcl__preset_check(ctx, path, (int)cinfo.output_height, (int)cinfo.output_width, p)
+                                : VGGCL_OK;
+    if (fits != VGGCL_OK) {
+        jpeg_destroy_decompress(&cinfo);
+        return fits;
+    }
     jpeg_start_decompress(&cinfo);
     const int width = (int)cinfo.output_width, height = (int)cinfo.output_height, comps = cinfo.output_components;
     int y0 = 0, y1 = height, x0 = 0, x1 = width;
@@ -219,7 +226,8 @@ static int read_rows(png_structp png, png_infop info, vggcl_png_err *err, png_by
     return whole;
 }
 
-static vggcl_status load_png(vggcl_ctx *ctx, const char *path, FILE *f, unsigned char **rgb, vggcl__rgb_part *part)
+static vggcl_status load_png(vggcl_ctx *ctx, const char *path, FILE *f, const vggcl_preprocess *p, unsigned char **rgb,
+                             vggcl__rgb_part *part)
 {
     vggcl_png_err err;
     png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &err, vggcl__png_fail, vggcl__png_quiet);
@@ -252,6 +260,11 @@ static vggcl_status load_png(vggcl_ctx *ctx, const char *path, FILE *f, unsigned
         snprintf(err.msg, sizeof err.msg, "%d x %d pixels (width x height) is too large: more than 2^28 pixels",
                  width, height);
         longjmp(err.jump, 1);
+    }
+    const vggcl_status fits = p ? vggcl__preset_check(ctx, path, height, width, p) : VGGCL_OK;
+    if (fits != VGGCL_OK) { /* (before its rows' pointers and pixels are allocated and decoded) */
+        png_destroy_read_struct(&png, &info, NULL);
+        return fits;
     }
     /* 16-bit gray is PIL mode "I": kept at 16 bits here and clipped to 255 below */
     const int gray16 = type == PNG_COLOR_TYPE_GRAY && depth == 16;
@@ -330,7 +343,7 @@ vggcl_status vggcl__image_load_part(vggcl_ctx *ctx, const char *path, const vggc
     if (got >= 3 && magic[0] == 0xFF && magic[1] == 0xD8 && magic[2] == 0xFF)
         st = load_jpeg(ctx, path, f, p, px, part);
     else if (got == 8 && !png_sig_cmp(magic, 0, 8))
-        st = load_png(ctx, path, f, px, part);
+        st = load_png(ctx, path, f, p, px, part);
     else
         st = vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: not a JPEG or PNG image", path);
     fclose(f);

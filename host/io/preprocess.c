@@ -86,6 +86,18 @@ static vggcl_status make_plan(vggcl_ctx *ctx, int h, int w, const vggcl_preproce
     return VGGCL_OK;
 }
 
+vggcl_status vggcl__preset_check(vggcl_ctx *ctx, const char *path, int h, int w, const vggcl_preprocess *p)
+{
+    plan pl;
+    const vggcl_status st = make_plan(ctx, h, w, p, &pl);
+    if (st != VGGCL_OK) {
+        char before[4096 + 2]; /* the file named, as vggcl_image_read names it */
+        snprintf(before, sizeof before, "%s: ", path);
+        vggcl__fail_around(ctx, st, before, "");
+    }
+    return st;
+}
+
 void vggcl__preset_reads(int h, int w, const vggcl_preprocess *p, int *y0, int *y1, int *x0, int *x1)
 {
     plan pl = { 0 }; /* (set by make_plan when it succeeds: gcc -O2 cannot tell) */
