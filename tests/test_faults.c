@@ -24,7 +24,7 @@ static const char *const calls[] = { "clCreateBuffer", "clBuildProgram", "clCrea
  * buffers, upload and read-back. */
 static const char *const places[] = { "layer features.", "layer max pool", "layer classifier.", "layer GAP", "layer CAM",
                                       "forward pass: workspace for ", "forward pass: input", "forward pass: reading",
-                                      "forward pass: queueing", "forward pass: waiting",
+                                      "forward pass: queueing", "forward pass: waiting", "forward pass: the pass in flight",
                                       "listing OpenCL devices", "opening the OpenCL device" };
 
 /* The models walked: direct and Winograd convolutions, standalone and folded max pools, a
@@ -36,6 +36,7 @@ static const struct { const char *cfg, *head; int h, w, cams; } models[] = {
 };
 static int cur; /* the model of the walk under way */
 static int arg_failures; /* the failures injected so far that were a clSetKernelArg's */
+static int in_flight_failures; /* those that were the wait for the pass in flight before the buffers grow */
 #define H (models[cur].h)
 #define W (models[cur].w)
 
@@ -60,16 +61,18 @@ static void make_model(const char *path)
     vggcl_ctx_free(ref);
 }
 
-/* Two overlapped passes (logits and features; one image), then two passes
- * (logits and features; logits and CAMs). over gets the first overlapped
- * pass's logits. Whatever fails, no pass is left in flight. */
+/* Two overlapped passes (one image; logits and features of N_IMG), then two
+ * passes (logits and features; logits and CAMs). over gets the second
+ * overlapped pass's logits. Whatever fails, no pass is left in flight. */
 static vggcl_status pass(vggcl_ctx *ctx, vggcl_model *m, float *logits, float *cams, float *over)
 {
     float feat[N_IMG * 16], one[3];
     tu_nan(logits, N_IMG * 3), tu_nan(over, N_IMG * 3), tu_nan(cams, N_IMG * MAX_HW); /* (no earlier pass's) */
-    vggcl_status st = vggcl_forward_submit(ctx, m, x, N_IMG, H, W, over, feat);
+    /* one image, then N_IMG behind it: the buffers grow while the first pass is in flight (waited for, then
+     * given back and made larger: each of those steps failed too) */
+    vggcl_status st = vggcl_forward_submit(ctx, m, x, 1, H, W, one, NULL);
     if (st != VGGCL_OK) return st;
-    st = vggcl_forward_submit(ctx, m, x, 1, H, W, one, NULL);
+    st = vggcl_forward_submit(ctx, m, x, N_IMG, H, W, over, feat);
     const vggcl_status first = vggcl_forward_wait(ctx, m, NULL);
     if (st == VGGCL_OK) { /* the second is in flight */
         st = first;
@@ -130,6 +133,7 @@ static int inject(const char *path, const char *kind, int n, cl_int code, int co
     ck_assert_msg(st != VGGCL_OK, "VGGCL_FAULT=%s fired but the pass reported success", spec);
     check_message(ctx, spec, code);
     arg_failures += strstr(vggcl_message(ctx), "clSetKernelArg") != NULL;
+    in_flight_failures += strstr(vggcl_message(ctx), "the pass in flight") != NULL;
     if (in_load) /* a failed load holds nothing on the device */
         ck_assert_msg(m == NULL && ctx->dev_buffers == 0, "VGGCL_FAULT=%s: a failed load left %d buffers", spec,
                       ctx->dev_buffers);
@@ -193,8 +197,11 @@ START_TEST(test_fault_kinds)
         { "enqueue", CL_OUT_OF_RESOURCES, 10 },
     };
     cur = 0;
+    in_flight_failures = 0;
     ck_assert_int_ge(walk_every(kinds[_i].kind, kinds[_i].code, VGGCL_CONV_AUTO, strcmp(kinds[_i].kind, "arg") ? 1 : 7),
                      kinds[_i].min_calls);
+    if (!strcmp(kinds[_i].kind, "enqueue")) /* (pass() grows the buffers behind a pass in flight) */
+        ck_assert_msg(in_flight_failures >= 1, "VGGCL_FAULT=enqueue never failed the wait before the buffers grow");
 }
 END_TEST
 
