@@ -59,6 +59,11 @@ trap 'rm -rf "$work"' EXIT
 chmod 700 "$work"
 export VGGCL_CACHE_DIR=${VGGCL_CACHE_DIR:-$work/cache}
 export PYTHONUNBUFFERED=1
+# a Python with numpy (and PIL) for the steps that make and compare arrays and images: the first python3 on
+# the PATH, else Debian's (a pyenv python3 first on the PATH, without numpy, failed bigbatch in 0 s); the
+# PyTorch steps take the PATH's python3, whose torch has CUDA where a GPU machine has one
+npy=python3
+python3 -c 'import numpy, PIL' 2>/dev/null || { [ -x /usr/bin/python3 ] && npy=/usr/bin/python3; }
 [ -d "$bin/lib" ] && export LD_LIBRARY_PATH=$bin/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 for d in /usr/local/nvidia/lib64 /usr/local/nvidia/lib; do
   [ -d "$d" ] && export LD_LIBRARY_PATH=${LD_LIBRARY_PATH:+$LD_LIBRARY_PATH:}$d
@@ -199,7 +204,7 @@ images() { # the real job on a folder beside the network alone (issue #12)
   local photos=${GPU_CHECK_PHOTOS:-512}
   if [ $((end - SECONDS)) -lt 90 ]; then
     echo "== images: no time left for the large photos" | tee -a "$log"
-  elif timeout -k 5 60 python3 - "$bin/images" "$dir" "$photos" <<'PY' >>"$log" 2>&1; then
+  elif timeout -k 5 60 "$npy" - "$bin/images" "$dir" "$photos" <<'PY' >>"$log" 2>&1; then
 import sys, glob, os, shutil
 import numpy as np
 from PIL import Image
@@ -266,11 +271,11 @@ want parity && step "parity with PyTorch" 150 python3 tests/parity_torch.py "$bi
 # (a short correctness check, before the long measurements take the time left)
 if want bigbatch; then
   step "batch 160 at 32x32 against the reference (launches of N x C = 81920 rows)" 150 sh -c "\
-python3 weights/make_test_weights.py --cfg 64,M,128,M,512 --classes 7 --out '$work/v16.safetensors' >/dev/null && \
-python3 -c 'import numpy as np, sys; np.save(sys.argv[1], np.random.default_rng(0).standard_normal((160, 3, 32, 32)).astype(np.float32))' '$work/x.npy' && \
+'$npy' weights/make_test_weights.py --cfg 64,M,128,M,512 --classes 7 --out '$work/v16.safetensors' >/dev/null && \
+'$npy' -c 'import numpy as np, sys; np.save(sys.argv[1], np.random.default_rng(0).standard_normal((160, 3, 32, 32)).astype(np.float32))' '$work/x.npy' && \
 '$bin/vggcl' run --weights '$work/v16.safetensors' --input '$work/x.npy' --output '$work/gpu.npy' && \
 '$bin/vggcl' run --device ref --weights '$work/v16.safetensors' --input '$work/x.npy' --output '$work/ref.npy' && \
-python3 -c 'import numpy as np, sys; g, r = np.load(sys.argv[1]), np.load(sys.argv[2]); \
+'$npy' -c 'import numpy as np, sys; g, r = np.load(sys.argv[1]), np.load(sys.argv[2]); \
 e = np.linalg.norm(g - r) / np.linalg.norm(r); print(\"batch 160: rel L2 %.3g against the reference%s\" % (e, \"\" if e < 1e-4 else \" FAIL\")); \
 sys.exit(not e < 1e-4)' '$work/gpu.npy' '$work/ref.npy'"
 fi
