@@ -140,14 +140,16 @@ static vggcl_status enumerate_unlocked(vggcl_ctx *ctx, dev_entry **list, int *co
     plats = calloc(np, sizeof *plats);
     if (!plats) { st = vggcl__fail(ctx, VGGCL_ERR_NOMEM, "out of host memory"); goto fail; }
     CL_CHECK(clGetPlatformIDs, (np, plats, NULL));
+    cl_int uncounted = CL_SUCCESS; /* the first platform's failure to count its devices */
     for (cl_uint p = 0; p < np; p++) {
         cl_uint nd = 0;
         err = vggcl__fault(ctx, "clGetDeviceIDs");
         if (err == CL_SUCCESS) err = clGetDeviceIDs(plats[p], CL_DEVICE_TYPE_ALL, 0, NULL, &nd);
-        /* (a failed count left nd 0 and was taken for a platform without devices: "no OpenCL device found",
-         * or with another platform after it, the devices numbered otherwise) */
-        if (err == CL_DEVICE_NOT_FOUND || (err == CL_SUCCESS && nd == 0)) continue;
-        CL_CHECK_RET(clGetDeviceIDs, err);
+        /* a platform that cannot count its devices is passed over (a broken driver beside a working one
+         * leaves the other's devices usable), and said where no platform had one (it was taken for a
+         * platform without devices: "no OpenCL device found", the call and its error unsaid) */
+        if (err != CL_SUCCESS && err != CL_DEVICE_NOT_FOUND && uncounted == CL_SUCCESS) uncounted = err;
+        if (err != CL_SUCCESS || nd == 0) continue;
         free(devs);
         devs = calloc(nd, sizeof *devs);
         dev_entry *grown = realloc(out, (n + nd) * sizeof *out);
@@ -193,6 +195,7 @@ static vggcl_status enumerate_unlocked(vggcl_ctx *ctx, dev_entry **list, int *co
             n++;
         }
     }
+    if (n == 0 && uncounted != CL_SUCCESS) CL_CHECK_RET(clGetDeviceIDs, uncounted);
     if (n == 0) {
         st = vggcl__fail(ctx, VGGCL_ERR_NO_DEVICE,
                          "no OpenCL device found on %u platform(s): install an OpenCL driver "
