@@ -15,6 +15,7 @@ import csv
 import io
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -759,8 +760,14 @@ class Cam(unittest.TestCase):
         imgs.mkdir(), out.mkdir()
         for name, (h, w) in (("a", (40, 40)), ("b", (6, 9)), ("bw", (32, 65600)), ("c", (40, 50))):
             Image.fromarray(photo(h, w, 3)).save(imgs / f"{name}.png")
-        # (4096 x 4096: the first layer's output, 64 channels, is 4 GiB; PoCL allows 2 GiB a buffer here)
-        Image.fromarray(np.zeros((4096, 4096, 3), np.uint8)).save(imgs / "big.png")
+        # the first layer's output, 64 channels, past every listed device's largest buffer: 4096 x 4096 (4 GiB;
+        # PoCL allows 2 GiB a buffer here) or 8192 x 8192 (16 GiB); a device allowing more takes no such image
+        r = subprocess.run([VGGCL, "devices"], capture_output=True, text=True, timeout=120)
+        alloc = max(float(m.group(1)) for ln in r.stdout.splitlines() if ln[:1].isdigit()
+                    for m in [re.search(r" GiB +([0-9.]+) GiB  ", ln)] if m)
+        side = 4096 if alloc < 4 else 8192 if alloc < 16 else 0
+        if side:
+            Image.fromarray(np.zeros((side, side, 3), np.uint8)).save(imgs / "big.png")
         r = subprocess.run([VGGCL, "cam", "--weights", self.weights, "--out-dir", out, "--resize", "0", "--no-crop",
                             imgs], capture_output=True, text=True, timeout=600)
         self.assertEqual(r.returncode, 1, r.stderr)
@@ -768,12 +775,13 @@ class Cam(unittest.TestCase):
                       "the network takes (skipped)", r.stderr)
         self.assertIn(f"{imgs / 'bw.png'}: input (1, 3, 32, 65600): expected N >= 1 and 1 <= H, W <= 65536 (skipped)",
                       r.stderr)
-        self.assertRegex(r.stderr, f"{imgs / 'big.png'}: device out of memory: batch 1 at 4096x4096 needs .* give "
-                         "smaller images \\(skipped\\)")
-        self.assertIn("3 of 5 images failed", r.stderr)
+        if side:
+            self.assertRegex(r.stderr, f"{imgs / 'big.png'}: device out of memory: batch 1 at {side}x{side} needs .* "
+                             "give smaller images \\(skipped\\)")
+            (imgs / "big.png").unlink()
+        self.assertIn(f"{2 + bool(side)} of {4 + bool(side)} images failed", r.stderr)
         self.assertEqual(sorted(p.name for p in out.glob("*.png")), ["a.cam.png", "c.cam.png"])
         shutil.rmtree(out), out.mkdir()
-        (imgs / "big.png").unlink()
         for compare in ([], ["--compare-pool5"]):
             r = subprocess.run([VGGCL, "cam", "--weights", self.weights, "--out-dir", out, "--resize", "40", "--crop",
                                 "32", "--mean", "0,0,0", "--std", "1e-37,1,1", *compare, imgs / "a.png", imgs / "c.png"],
@@ -783,6 +791,28 @@ class Cam(unittest.TestCase):
             self.assertIn("is not finite", r.stderr)
             self.assertIn("2 of 2 images failed", r.stderr)
             self.assertEqual(list(out.iterdir()), [])
+
+    def test_device_failing(self):
+        """A device call failing in an image's pass (VGGCL_FAULT; CL_OUT_OF_RESOURCES, as NVIDIA reports a kernel
+        that crashed) stops the run at that image, nothing of it written (it was taken for an image too large for
+        the device's memory, skipped, and the run went on)."""
+        imgs, out = self.d / "imgs", self.d / "maps"
+        imgs.mkdir(), out.mkdir()
+        for name in ("a", "b"):
+            Image.fromarray(photo(40, 40, 3)).save(imgs / f"{name}.png")
+        seen = None
+        for n in range(1, 100):  # the first enqueue that falls in the first image's pass
+            r = subprocess.run([VGGCL, "cam", "--weights", self.weights, "--out-dir", out, "--resize", "40", "--crop",
+                                "32", imgs], capture_output=True, text=True, timeout=600,
+                               env=dict(os.environ, VGGCL_FAULT=f"enqueue:{n}"))
+            self.assertEqual(r.returncode, 1, r.stderr)
+            self.assertNotIn("(skipped)", r.stderr)
+            if f"cam: stopped at {imgs / 'a.png'}; images after it not drawn: 1" in r.stderr:
+                seen = r.stderr
+                break
+        self.assertIsNotNone(seen, "no enqueue failure stopped the run at the first image")
+        self.assertIn("CL_OUT_OF_RESOURCES", seen)
+        self.assertEqual(list(out.iterdir()), [])
 
     def test_out_dir_holding_the_images(self):
         """Drawn again into the images' own folder, an earlier run's x.cam.png is an image of the list that x.png's

@@ -219,10 +219,16 @@ static int one_map(cam_job *j, vggcl_model *m, const char *image, const float *t
         rc = cli_error(CLI_FAIL, "out of host memory");
         goto done;
     }
-    const vggcl_status st = vggcl_forward_cam(j->ctx, m, t, 1, h, w, NULL, NULL, &klass, cam, chosen);
-    /* (a size the network does not take, or one too large for the device's memory, is this image's, not the
-     * device's: the run goes on; one large photo among --no-crop's stopped it, the images after it not drawn) */
-    const int its_own = st == VGGCL_ERR_SHAPE || st == VGGCL_ERR_DEVICE_MEMORY;
+    /* a size the network does not take, or one too large for the device's memory (as the pass checks it
+     * before it allocates anything), is this image's, not the device's: the run goes on (one large photo
+     * among --no-crop's stopped it, the images after it not drawn); a pass that fails on the device (out of
+     * resources there too) stops it */
+    vggcl_status st = vggcl_check_batch(j->ctx, m, 1, h, w);
+    int its_own = st != VGGCL_OK;
+    if (st == VGGCL_OK) {
+        st = vggcl_forward_cam(j->ctx, m, t, 1, h, w, NULL, NULL, &klass, cam, chosen);
+        its_own = st == VGGCL_ERR_SHAPE;
+    }
     if (st != VGGCL_OK) {
         rc = cli_error(its_own ? SKIPPED : CLI_FAIL, "%s: %s%s", image, vggcl_message(j->ctx), its_own ? " (skipped)" : "");
         goto done;
