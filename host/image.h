@@ -36,7 +36,7 @@ int vggcl__resize_rgb_window(const vggcl__rgb_part *in, int oh, int ow, int y0, 
                              unsigned char *out);
 /* Whether p's preset can make an image of h x w pixels (in the file at path) what it asks: VGGCL_OK,
  * else the preprocessing's failure, said naming path. The decoders ask it once they know the size, so
- * that such an image (1 pixel wide and 2^24 tall: 190 MB and 2 s decoded) is refused before it is
+ * that such an image (1 pixel wide and 2^25 tall: 370 MB and seconds decoded) is refused before it is
  * decoded. */
 vggcl_status vggcl__preset_check(vggcl_ctx *ctx, const char *path, int h, int w, const vggcl_preprocess *p);
 /* The rows [*y0, *y1) and columns [*x0, *x1) of an h x w image that p's preset reads (all of them

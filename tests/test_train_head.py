@@ -490,7 +490,6 @@ class TrainHead(unittest.TestCase):
             self.assertEqual(r.returncode, code, r.stderr)
             self.assertIn(f"vggcl: train-head: {said}: trained without validation", r.stderr)
 
-
     def test_flip_leaves_val_as_is(self):
         """With --val and --flip only the training images are mirrored: a validation image whose mirror overflows
         float32 (a trunk that reads each pixel's right neighbour, times 3e38; the image white in its first column
@@ -525,6 +524,7 @@ class TrainHead(unittest.TestCase):
         np.testing.assert_array_equal(xv, 0)  # the image as it is: its white column is read by no output
         self.assertIn("8 training samples, 2 validation images", load_file(out)[1]["vggcl.trained"])
         shutil.rmtree(d)
+
 
 class Eval(unittest.TestCase):
     def test_against_torch_logits(self):

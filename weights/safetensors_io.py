@@ -171,8 +171,8 @@ def read_class_names(text, json_path, flags=("--classes", "--classes-json")):
 
 MAX_SIZE = 16384  # the largest resize and crop vggcl's preprocessing takes (vggcl_model_preprocess)
 MAX_DENSE = 16  # the engine's limit on a head's dense layers (VGGCL_MAX_HIDDEN + 1, host/model.h)
-MAX_CHANNELS = 65536  # a conv's input and output channels the loader takes (load_conv, host/model/model.c)
-MAX_OUTPUTS = 1000000  # a dense layer's outputs the loader takes (load_linear, host/model/model.c)
+MAX_CHANNELS = 65536  # a conv's input and output channels the loader takes (MAX_CHANNELS, host/model/model.c)
+MAX_OUTPUTS = 1000000  # a dense layer's outputs the loader takes (MAX_OUTPUTS, host/model/model.c)
 
 
 class Refused(Exception):

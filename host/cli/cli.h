@@ -170,8 +170,9 @@ int cli_ranks_same_list(const cli_ranks *r, const char *cmd, char *const *files,
  * shape, class names and preprocessing p, the whole file, and the n_labels labels given for its
  * classes (--labels; NULL, 0: none); rank 0 says when not (the ranks' rows would not fit together).
  * weights and m NULL: the preprocessing alone (a rank given a model and another not differ).
- * And the options named in agreed (NULL-terminated; NULL: none), each given or not and its value in a:
- * those that shape the answers, the rows the ranks send or the arrays gathered (--logits-out).
+ * And the options named in agreed (NULL-terminated, at most 8; NULL: none), each given or not and its
+ * value in a: those that shape the answers, the rows the ranks send or the arrays gathered
+ * (--logits-out); rank 0 names the first that differs.
  * Collective; CLI_OK with one rank. */
 int cli_ranks_same_model(const cli_ranks *r, const char *cmd, const char *weights, const vggcl_model *m,
                          const vggcl_preprocess *p, char *const *labels, int n_labels, const cli_args *a,

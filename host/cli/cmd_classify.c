@@ -22,12 +22,13 @@ static const cli_option options[] = {
     { "logits-out", "L.npy", "also writes the logits (N, C), float32", 0 },
     { "tensor-out", "T.npy", "also writes the preprocessed input (N, 3, H, W), float32", 0 },
     { "recursive", NULL, CLI_RECURSIVE_HELP, 0 },
+    /* (main.c's command table marks the commands that take --shard: their processes say their own mistakes) */
     { "shard", "I/N", "process I of N (0 <= I < N) takes the I-th of N equal runs of the images,\n"
                       "in order: the N outputs, one after the other, are one process's", 0 },
     { NULL, NULL, NULL, 0 },
 };
 
-/* The options every rank must be given alike (cli_ranks_same_model). */
+/* The options every rank must be given alike (cli_ranks_same_model; the README lists them: Across machines). */
 static const char *const agreed[] = { "format", "top", "conv", "head", "logits-out", "tensor-out", NULL };
 
 static const cli_command command = {

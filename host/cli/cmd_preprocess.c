@@ -13,6 +13,7 @@ static const cli_option options[] = {
                                   "--mean, --std and --draft comes from its metadata, as classify takes it\n"
                                   "(default: torchvision's)", 0 },
     { "recursive", NULL, CLI_RECURSIVE_HELP, 0 },
+    /* (main.c's command table marks the commands that take --shard: their processes say their own mistakes) */
     { "shard", "I/N", "process I of N (0 <= I < N) takes the I-th of N equal runs of the images,\n"
                       "in order: the N tensors, one after the other, are one process's", 0 },
     { NULL, NULL, NULL, 0 },

@@ -156,13 +156,13 @@ int cli_ranks_same_model(const cli_ranks *r, const char *cmd, const char *weight
 #ifdef VGGCL_MPI
     /* the options that shape the answers, the rows sent or which arrays are gathered (a rank given
      * --logits-out and another not waited in different collectives: the job hung; train-head's rows of
-     * --flip's two images were taken for two rows of one), as given (or not) */
-    unsigned long long opts = FNV_START;
-    char names[256] = "";
-    for (int k = 0; agreed && agreed[k]; k++) {
-        const char *v = cli_arg(a, agreed[k]);
-        opts = fnv1a(fnv1a(opts, agreed[k], strlen(agreed[k]) + 1), v ? v : "", v ? strlen(v) + 1 : 0);
-        snprintf(names + strlen(names), sizeof names - strlen(names), "%s--%s", k ? ", " : "", agreed[k]);
+     * --flip's two images were taken for two rows of one), each as given (or not): mine[2 + k] */
+    enum { MAX_AGREED = 8 };
+    unsigned long long mine[2 + MAX_AGREED] = { 0 }, lo[2 + MAX_AGREED], hi[2 + MAX_AGREED];
+    int n_agreed = 0;
+    for (; agreed && agreed[n_agreed] && n_agreed < MAX_AGREED; n_agreed++) {
+        const char *v = cli_arg(a, agreed[n_agreed]);
+        mine[2 + n_agreed] = fnv1a(FNV_START, v ? v : "", v ? strlen(v) + 1 : 0);
     }
     const int shape[4] = { vggcl_model_classes(m), vggcl_model_features(m), vggcl_model_pool5(m),
                            vggcl_model_min_input(m) };
@@ -175,12 +175,13 @@ int cli_ranks_same_model(const cli_ranks *r, const char *cmd, const char *weight
     h = fnv1a(h, &n_labels, sizeof n_labels);
     for (int c = 0; c < n_labels; c++) h = fnv1a(h, labels[c], strlen(labels[c]) + 1);
     /* (no model: preprocess without --weights, its preprocessing alone; a rank given one and another not differ) */
-    unsigned long long mine[3] = { h, weights ? file_hash(FNV_START, weights) : FNV_START, opts }, lo[3], hi[3];
-    if (same_values(mine, lo, hi, 3)) return CLI_OK;
+    mine[0] = h, mine[1] = weights ? file_hash(FNV_START, weights) : FNV_START;
+    if (same_values(mine, lo, hi, 2 + n_agreed)) return CLI_OK;
     if (r->rank != 0) return CLI_FAIL; /* (rank 0 says it for all) */
-    if (lo[0] == hi[0] && lo[1] == hi[1])
-        return cli_error(CLI_FAIL, "%s: the ranks were given different options (%s, each given or not and its value): "
-                                   "each must be given the same", cmd, names);
+    for (int k = 0; lo[0] == hi[0] && lo[1] == hi[1] && k < n_agreed; k++)
+        if (lo[2 + k] != hi[2 + k])
+            return cli_error(CLI_FAIL, "%s: the ranks were given different --%s (given to some alone, or other "
+                                       "values): each must be given the same", cmd, agreed[k]);
     if (!weights || lo[1] == FNV_START || hi[1] == FNV_START) /* (FNV_START: a rank given no --weights) */
         return cli_error(CLI_FAIL, "%s: the ranks were given different preprocessing (--resize, --crop, --mean, --std, "
                                    "--draft) or --weights: each must be given the same", cmd);

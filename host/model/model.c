@@ -19,6 +19,10 @@
 
 #define BN_EPS 1e-5
 #define MAX_FEATURE_INDEX 100000 /* features.N: N at most this */
+/* A conv's channels in and out, a dense layer's outputs, at most (the converters in weights/ refuse past
+ * them too: safetensors_io.py's MAX_CHANNELS and MAX_OUTPUTS) */
+#define MAX_CHANNELS 65536
+#define MAX_OUTPUTS 1000000
 
 /* The tensors found for one features.N index. */
 typedef struct {
@@ -108,8 +112,8 @@ static vggcl_status load_conv(vggcl_ctx *ctx, const vggcl__st_file *f, const fea
     char shape[96];
     vggcl_status st;
     shape_str(w, shape, sizeof shape);
-    if (w->shape[2] != 3 || w->shape[3] != 3 || w->shape[0] < 1 || w->shape[1] < 1 || w->shape[0] > 65536 ||
-        w->shape[1] > 65536)
+    if (w->shape[2] != 3 || w->shape[3] != 3 || w->shape[0] < 1 || w->shape[1] < 1 ||
+        w->shape[0] > MAX_CHANNELS || w->shape[1] > MAX_CHANNELS)
         return vggcl__fail(ctx, VGGCL_ERR_SHAPE, "%s: tensor '%s' has shape %s; expected (C_out, C_in, 3, 3)",
                            f->path, w->name, shape);
     if (w->shape[1] != c_in_expected)
@@ -253,7 +257,7 @@ static vggcl_status load_linear(vggcl_ctx *ctx, const vggcl__st_file *f, const c
                            "%s.bias (C,) (another name: vggcl_load_options.head, --head PREFIX on the command line)",
                            f->path, prefix, w ? "bias" : "weight", prefix, in_expected, prefix);
     shape_str(w, shape, sizeof shape);
-    if (w->ndim != 2 || w->shape[1] != in_expected || w->shape[0] < 1 || w->shape[0] > 1000000)
+    if (w->ndim != 2 || w->shape[1] != in_expected || w->shape[0] < 1 || w->shape[0] > MAX_OUTPUTS)
         return vggcl__fail(ctx, VGGCL_ERR_SHAPE, "%s: tensor '%s' has shape %s; expected (C, %d): %s", f->path, w->name,
                            shape, in_expected, why);
     *out = (int)w->shape[0];
