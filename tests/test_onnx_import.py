@@ -147,6 +147,16 @@ class Builder:
         y = self.node("Mul", [x, self.const(f"{name}/batchnorm/mul:0", s)], f"{name}/batchnorm/mul_1")
         return self.node("Add", [y, self.const(f"{name}/batchnorm/sub:0", t)], f"{name}/batchnorm/add_1")
 
+    def relu_pool_gap_dense(self, y, width, out=5):
+        """y (N, width, 32, 32) -> Relu -> MaxPool -> GlobalAveragePool -> Flatten -> Gemm (out, width) of ones:
+        the model, its input (N, 3, 32, 32)."""
+        y = self.node("Relu", [y], "relu")
+        y = self.node("MaxPool", [y], "pool", kernel_shape=[2, 2], strides=[2, 2])
+        y = self.node("GlobalAveragePool", [y], "gap")
+        y = self.node("Flatten", [y], "flatten", axis=1)
+        y = self.node("Gemm", [y, self.const("fc/w", np.ones((out, width), np.float32))], "fc", transB=1)
+        return self.model(helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 3, 32, 32]), y, "output")
+
     def model(self, x_info, out, out_name):
         self.nodes.append(helper.make_node("Identity", [out], [out_name], name="output_identity"))
         graph = helper.make_graph(self.nodes, "g", [x_info],
@@ -523,14 +533,7 @@ class OnnxImport(unittest.TestCase):
         y = b.node("BatchNormalization", [y, *(b.const(f"bn/{k}", v) for k, v in (
             ("s", np.ones(8, np.float32)), ("b", np.zeros(8, np.float32)), ("m", np.zeros(8, np.float32)),
             ("v", var)))], "bn")
-        y = b.node("Relu", [y], "relu")
-        y = b.node("MaxPool", [y], "pool", kernel_shape=[2, 2], strides=[2, 2])
-        y = b.node("GlobalAveragePool", [y], "gap")
-        y = b.node("Flatten", [y], "flatten", axis=1)
-        y = b.node("Gemm", [y, b.const("fc/w", np.ones((5, 8), np.float32))], "fc", transB=1)
-        err = self.refused("bn_negative_var", b.model(helper.make_tensor_value_info("input", TensorProto.FLOAT,
-                                                                                      ["N", 3, 32, 32]), y, "output"),
-                           "BatchNormalization node 'bn'")
+        err = self.refused("bn_negative_var", b.relu_pool_gap_dense(y, 8), "BatchNormalization node 'bn'")
         self.assertIn("var 'bn/v' + epsilon is -0.49999 at channel 2; expected a positive variance", err)
         for name, classes in (("frac", {"a": 0.5, "b": 1.7}), ("inf", {"a": 0, "b": 1e999})):
             path = self.d / f"classes_{name}.json"
@@ -609,14 +612,7 @@ class OnnxImport(unittest.TestCase):
         b = Builder(48)  # Conv 3 -> 0 channels -> ... Gemm (5, 0)
         y = b.node("Conv", ["input", b.const("c/w", np.zeros((0, 3, 3, 3), np.float32))], "c", kernel_shape=[3, 3],
                    pads=[1, 1, 1, 1])
-        y = b.node("Relu", [y], "relu")
-        y = b.node("MaxPool", [y], "pool", kernel_shape=[2, 2], strides=[2, 2])
-        y = b.node("GlobalAveragePool", [y], "gap")
-        y = b.node("Flatten", [y], "flatten", axis=1)
-        y = b.node("Gemm", [y, b.const("fc/w", np.ones((5, 0), np.float32))], "fc", transB=1)
-        err = self.refused("conv_no_channels", b.model(helper.make_tensor_value_info("input", TensorProto.FLOAT,
-                                                                                       ["N", 3, 32, 32]), y, "output"),
-                           "Conv node 'c'")
+        err = self.refused("conv_no_channels", b.relu_pool_gap_dense(y, 0), "Conv node 'c'")
         self.assertIn("0 output channels; vggcl takes 1 to 65536", err)
 
     def test_softmax_then_identity(self):
