@@ -37,6 +37,7 @@ static const struct { const char *cfg, *head; int h, w, cams; } models[] = {
 static int cur; /* the model of the walk under way */
 static int arg_failures; /* the failures injected so far that were a clSetKernelArg's */
 static int in_flight_failures; /* those that were the wait for the pass in flight before the buffers grow */
+static int profiled; /* the walk under way profiles its passes (vggcl_profile) */
 #define H (models[cur].h)
 #define W (models[cur].w)
 
@@ -120,6 +121,7 @@ static int inject(const char *path, const char *kind, int n, cl_int code, int co
     vggcl_model *m = NULL;
     float logits[N_IMG * 3], over[N_IMG * 3];
     static float cams[N_IMG * MAX_HW];
+    if (profiled) ck_assert_int_eq(vggcl_profile(ctx, 1), VGGCL_OK);
     vggcl_status st = vggcl_model_load(ctx, path, &o, &m);
     const int in_load = st != VGGCL_OK;
     if (st == VGGCL_OK) st = pass(ctx, m, logits, cams, over);
@@ -142,6 +144,14 @@ static int inject(const char *path, const char *kind, int n, cl_int code, int co
     ck_assert_msg(pass(ctx, m, logits, cams, over) == VGGCL_OK, "VGGCL_FAULT=%s: no recovery: %s", spec,
                   vggcl_message(ctx));
     check_results(spec, logits, cams, over);
+    if (profiled) { /* the recovered passes profiled whole: an entry per layer, each timed */
+        vggcl_layer_profile prof[64];
+        const int layers = vggcl_profile_read(ctx, prof, 64);
+        ck_assert_msg(layers > 4 && layers <= 64, "VGGCL_FAULT=%s: %d layers profiled after recovering", spec, layers);
+        for (int i = 0; i < layers; i++)
+            ck_assert_msg(prof[i].ms >= 0 && *prof[i].layer, "VGGCL_FAULT=%s: layer %d's profile: '%s' %g ms", spec,
+                          i, prof[i].layer, prof[i].ms);
+    }
     vggcl_model_free(m);
     ck_assert_msg(ctx->dev_buffers == 0 && ctx->dev_bytes == 0, "VGGCL_FAULT=%s: %d buffers left after freeing", spec,
                   ctx->dev_buffers);
@@ -202,6 +212,17 @@ START_TEST(test_fault_kinds)
                      kinds[_i].min_calls);
     if (!strcmp(kinds[_i].kind, "enqueue")) /* (pass() grows the buffers behind a pass in flight) */
         ck_assert_msg(in_flight_failures >= 1, "VGGCL_FAULT=enqueue never failed the wait before the buffers grow");
+}
+END_TEST
+
+/* Profiling on (vggcl_profile): the markers and events each layer's launches take, failed in turn (every
+ * 2nd enqueue), and the profile of the passes after recovering read whole. */
+START_TEST(test_fault_profiled)
+{
+    cur = 0;
+    profiled = 1;
+    ck_assert_int_ge(walk_every("enqueue", CL_OUT_OF_RESOURCES, VGGCL_CONV_AUTO, 2), 10);
+    profiled = 0;
 }
 END_TEST
 
@@ -425,6 +446,7 @@ int main(void)
     tcase_add_loop_test(tc, test_fault_every_call, 0, 5);
     tcase_add_loop_test(tc, test_fault_winograd_gpu, 0, 5);
     tcase_add_loop_test(tc, test_fault_kinds, 0, 5);
+    tcase_add_test(tc, test_fault_profiled);
     tcase_add_test(tc, test_fault_setup);
     tcase_add_test(tc, test_fault_cleanup);
     tcase_add_test(tc, test_fault_spec_malformed);
