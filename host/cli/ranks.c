@@ -103,10 +103,6 @@ static int same_values(const unsigned long long *mine, unsigned long long *lo, u
         if (lo[i] != hi[i]) return 0;
     return 1;
 }
-static int same_pair(const unsigned long long mine[2], unsigned long long lo[2], unsigned long long hi[2])
-{
-    return same_values(mine, lo, hi, 2);
-}
 #endif
 
 int cli_ranks_same_list(const cli_ranks *r, const char *cmd, char *const *files, int n)
@@ -116,7 +112,7 @@ int cli_ranks_same_list(const cli_ranks *r, const char *cmd, char *const *files,
     unsigned long long h = FNV_START; /* over the paths and their ends */
     for (int i = 0; i < n; i++) h = fnv1a(h, files[i], strlen(files[i]) + 1);
     unsigned long long mine[2] = { (unsigned long long)n, h }, lo[2], hi[2];
-    if (same_pair(mine, lo, hi)) return CLI_OK;
+    if (same_values(mine, lo, hi, 2)) return CLI_OK;
     if (r->rank != 0) return CLI_FAIL; /* (rank 0 says it for all) */
     if (lo[0] != hi[0])
         return cli_error(CLI_FAIL, "%s: the ranks found different image lists (%llu to %llu images): the folders "
@@ -492,7 +488,7 @@ static int same_on_all(int fd, int named_images, void *chunk, size_t room)
     for (off_t at = 0; fd >= 0 && !named_images && (got = pread(fd, chunk, room, at)) > 0; at += got)
         mine[0] += (unsigned long long)got, mine[1] = fnv1a(mine[1], chunk, (size_t)got);
     if (got < 0) mine[0] = 0; /* (unreadable: said when streamed) */
-    return same_pair(mine, lo, hi) && lo[0] > 0;
+    return same_values(mine, lo, hi, 2) && lo[0] > 0;
 }
 #endif
 

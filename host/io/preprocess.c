@@ -86,16 +86,21 @@ static vggcl_status make_plan(vggcl_ctx *ctx, int h, int w, const vggcl_preproce
     return VGGCL_OK;
 }
 
+/* A preprocessing failure st (not OK) of the image at path, its message made to name the file, as the
+ * decoders' messages name it: st. */
+static vggcl_status of_file(vggcl_ctx *ctx, vggcl_status st, const char *path)
+{
+    char before[4096 + 2];
+    snprintf(before, sizeof before, "%s: ", path);
+    vggcl__fail_around(ctx, st, before, "");
+    return st;
+}
+
 vggcl_status vggcl__preset_check(vggcl_ctx *ctx, const char *path, int h, int w, const vggcl_preprocess *p)
 {
     plan pl;
     const vggcl_status st = make_plan(ctx, h, w, p, &pl);
-    if (st != VGGCL_OK) {
-        char before[4096 + 2]; /* the file named, as vggcl_image_read names it */
-        snprintf(before, sizeof before, "%s: ", path);
-        vggcl__fail_around(ctx, st, before, "");
-    }
-    return st;
+    return st == VGGCL_OK ? st : of_file(ctx, st, path);
 }
 
 void vggcl__preset_reads(int h, int w, const vggcl_preprocess *p, int *y0, int *y1, int *x0, int *x1)
@@ -190,11 +195,8 @@ vggcl_status vggcl_image_read(vggcl_ctx *ctx, const char *path, const vggcl_prep
     VGGCL_NEED(ctx, "vggcl_image_read", ow);
     VGGCL_NEED(ctx, "vggcl_image_read", p); /* (before the file is opened: an argument's fault first) */
     vggcl_status st = vggcl__image_load_part(ctx, path, p, &px, &part);
-    if (st == VGGCL_OK && (st = vggcl__preprocess_part(ctx, &part, p, out, oh, ow)) != VGGCL_OK) {
-        char before[4096 + 2]; /* the file named, as the decoders' messages name it */
-        snprintf(before, sizeof before, "%s: ", path);
-        vggcl__fail_around(ctx, st, before, "");
-    }
+    if (st == VGGCL_OK && (st = vggcl__preprocess_part(ctx, &part, p, out, oh, ow)) != VGGCL_OK)
+        of_file(ctx, st, path);
     free(px);
     return st;
 }
