@@ -117,6 +117,18 @@ class Mpi(Folder):
                 np.testing.assert_array_equal(np.load(o2 / name), np.load(o1 / name))
             self.assertEqual(len(one.stdout.splitlines()), 9 + (fmt == "csv") * (1 + 9 * 4))
 
+    def test_notices_said_once(self):
+        """With an image skipped the ranks' messages are printed one rank after the other: the notices every
+        rank makes alike (compiling the kernels, the decoding threads' warning) are said once, as one process
+        says them; the skipped image is named."""
+        env = dict(ENV, VGGCL_CACHE_DIR=str(self.d / "cache"))  # (empty: the kernels are compiled)
+        two, _ = self.classify("two", "--threads", "64", ranks=2, env=env)
+        self.assertEqual(two.returncode, 1, two.stderr)
+        said = [ln for ln in two.stderr.splitlines() if ln.startswith("vggcl:")]
+        for notice in (" decoding threads, but this process may run on only ", "compiling the OpenCL kernels"):
+            self.assertEqual(sum(notice in ln for ln in said), 1, two.stderr)
+        self.assertEqual(sum("07_broken.png" in ln for ln in said), 1, two.stderr)
+
     def test_small_chunks(self):
         """VGGCL_MPI_CHUNK=100, given to rank 0 alone (its value is every rank's): the text goes to rank 0
         100 bytes at a time, 5 rows of logits, a tensor row or a train-head feature row (both over 100

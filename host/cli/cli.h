@@ -69,6 +69,9 @@ int cli_images(const char *cmd, const cli_args *a, char ***files, int *n);
  * this machine sees (a folder without images), which another rank may not meet. */
 int cli_error(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int cli_error_here(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Prints "vggcl: <message>" on stderr as a notice: what any rank may say alike (compiling the kernels,
+ * the decoding threads' warning), said once under mpirun (cli_ranks_noticed). */
+void cli_notice(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Whether this process prints usage errors and the help after them: all but the ranks after the
  * first of a launch (cli_ranks_echo_usage), which main asks once. */
 int cli_usage_said(void);
@@ -217,6 +220,9 @@ int cli_ranks_capture(cli_ranks *r, const char **logits_out, const char **tensor
  * such rank print nothing. */
 int cli_ranks_finish(cli_ranks *r, vggcl_ctx *ctx, int rc, int stopped, int *failed, int *ok);
 void cli_ranks_end(cli_ranks *r);
+/* Keeps the lines of a notice this process wrote (n bytes, each line with its newline): cli_ranks_finish leaves
+ * out of a rank's messages those rank 0 noticed too. */
+void cli_ranks_noticed(const char *text, size_t n);
 /* Rank 0 gets every rank's share of n rows of row_floats and of their n flags (ok), the shares being
  * the contiguous runs of cli_ranks_begin: on rank 0, rows and ok hold all n, its own share in
  * place; on the others, their share from the start. CLI_OK. */

@@ -88,13 +88,11 @@ cli_decode_pool *cli_decode_start(char **files, int n, const vggcl_preprocess *p
     static int warned; /* pools start on the command's main thread */
     const int cores = vggcl_usable_cores();
     /* measured on the H200 machine: 16 threads bound to one core by mpirun decoded 2048 JPEGs in
-     * 10.6 s instead of 1.6 s. Each MPI rank says it once for itself. */
+     * 10.6 s instead of 1.6 s. Said once per process; under mpirun once where the ranks' are alike (a notice). */
     if (threads > cores && !warned) {
         warned = 1;
-        fprintf(stderr,
-                "vggcl: %d decoding threads, but this process may run on only %d core%s (its CPU affinity; "
-                "under mpirun: --bind-to none)\n",
-                threads, cores, cores == 1 ? "" : "s");
+        cli_notice("%d decoding threads, but this process may run on only %d core%s (its CPU affinity; under "
+                   "mpirun: --bind-to none)", threads, cores, cores == 1 ? "" : "s");
     }
     dp->files = files, dp->n = n, dp->p = p, dp->ahead = ahead < 1 ? 1 : ahead;
     dp->slots = calloc((size_t)dp->ahead, sizeof *dp->slots);

@@ -70,7 +70,7 @@ char *cli_text(const char *s)
 /* The message as one write (stderr is unbuffered: in three, another process's lines on the same pipe, such
  * as mpirun's, could land between its text and its newline), a file name's control characters escaped (a
  * name could draw on the terminal, or forge a line of its own). */
-static int say(int code, const char *fmt, va_list ap)
+static int say(int code, int notice, const char *fmt, va_list ap)
 {
     char line[8192] = "vggcl: ", out[4 * sizeof line];
     const int at = 7; /* (after the prefix) */
@@ -85,6 +85,7 @@ static int say(int code, const char *fmt, va_list ap)
         size_t o = escape_controls(big_out ? big : line, (size_t)(at + n), o_buf, 1);
         o_buf[o++] = '\n';
         fwrite(o_buf, 1, o, stderr);
+        if (notice) cli_ranks_noticed(o_buf, o);
     } else { /* (out of memory for a longer one: as it is) */
         fputs("vggcl: ", stderr);
         vfprintf(stderr, fmt, again);
@@ -100,7 +101,7 @@ int cli_error(int code, const char *fmt, ...)
     va_list ap;
     if (code == CLI_USAGE && !usage_said) return code;
     va_start(ap, fmt);
-    say(code, fmt, ap);
+    say(code, 0, fmt, ap);
     va_end(ap);
     return code;
 }
@@ -109,9 +110,17 @@ int cli_error_here(int code, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    say(code, fmt, ap);
+    say(code, 0, fmt, ap);
     va_end(ap);
     return code;
+}
+
+void cli_notice(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    say(CLI_OK, 1, fmt, ap);
+    va_end(ap);
 }
 
 int cli_model_opts(const char *cmd, const char *pool5, const char *conv, vggcl_load_options *opts)
@@ -160,7 +169,7 @@ void cli_csv_str(const char *s)
 static void log_stderr(void *user, const char *msg)
 {
     (void)user;
-    cli_error_here(CLI_OK, "%s", msg); /* (no "...": the notes are not all of work begun) */
+    cli_notice("%s", msg); /* (no "...": the notes are not all of work begun) */
 }
 
 vggcl_ctx *cli_ctx_new(void)

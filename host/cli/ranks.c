@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -91,6 +92,26 @@ static unsigned long long fnv1a(unsigned long long h, const void *bytes, size_t 
 {
     for (size_t i = 0; i < n; i++) h = (h ^ ((const unsigned char *)bytes)[i]) * 1099511628211ULL;
     return h;
+}
+
+/* The notices this process said (cli_notice: compiling the kernels, the decoding threads' warning), each
+ * line written as its FNV-1a: a rank's that rank 0 said too are left out of its messages, said once as one
+ * process says them. (Past MAX_NOTICES, each rank's are said.) Kept from any thread (--device 0,1: a
+ * thread per device, each compiling), read once they are joined. */
+#define MAX_NOTICES 64
+static unsigned long long notices[MAX_NOTICES];
+static int n_notices;
+static pthread_mutex_t notices_lock = PTHREAD_MUTEX_INITIALIZER;
+
+void cli_ranks_noticed(const char *text, size_t n)
+{
+    pthread_mutex_lock(&notices_lock);
+    for (size_t at = 0, end; at < n && n_notices < MAX_NOTICES; at = end) {
+        const char *nl = memchr(text + at, '\n', n - at);
+        end = nl ? (size_t)(nl - text) + 1 : n;
+        notices[n_notices++] = fnv1a(FNV_START, text + at, end - at);
+    }
+    pthread_mutex_unlock(&notices_lock);
 }
 
 /* The least and the greatest of each of the n values over the ranks (collective); whether they are the
@@ -490,6 +511,71 @@ static int same_on_all(int fd, int named_images, void *chunk, size_t room)
     if (got < 0) mine[0] = 0; /* (unreadable: said when streamed) */
     return same_values(mine, lo, hi, 2) && lo[0] > 0;
 }
+
+/* fd's lines from its start to fn, each with its newline; 0 when they could not all be read. */
+static int each_line(int fd, int (*fn)(void *user, const char *line, size_t n), void *user)
+{
+    const int copy = dup(fd); /* (a stream of its own, from the start: the bytes are read with pread elsewhere) */
+    FILE *f = copy < 0 ? NULL : fdopen(copy, "r");
+    if (!f) {
+        if (copy >= 0) close(copy);
+        return 0;
+    }
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t len;
+    int ok = 1;
+    rewind(f);
+    while (ok && (len = getline(&line, &cap, f)) > 0) ok = fn(user, line, (size_t)len);
+    ok = ok && !ferror(f);
+    free(line);
+    fclose(f);
+    return ok;
+}
+
+typedef struct {
+    const unsigned long long *first; /* rank 0's notices */
+    int n_first;
+    FILE *out;
+} notice_filter;
+
+/* Whether the line is one of this rank's notices that rank 0 said too. */
+static int said_by_rank0(const notice_filter *f, const char *line, size_t n)
+{
+    const unsigned long long h = fnv1a(FNV_START, line, n);
+    int mine = 0, first = 0;
+    for (int i = 0; i < n_notices && !mine; i++) mine = notices[i] == h;
+    for (int i = 0; i < f->n_first && mine && !first; i++) first = f->first[i] == h;
+    return mine && first;
+}
+
+static int keep_line(void *user, const char *line, size_t n)
+{
+    notice_filter *f = user;
+    return said_by_rank0(f, line, n) || fwrite(line, 1, n, f->out) == n;
+}
+
+/* A rank's messages for rank 0 to print after its own: fd's lines but the notices rank 0 said too, in a new
+ * temporary file (*made); fd itself where that could not be made (then said again). Collective. */
+static int without_rank0s_notices(const cli_ranks *r, int fd, int *made)
+{
+    unsigned long long first[MAX_NOTICES];
+    int n_first = n_notices;
+    *made = -1;
+    memcpy(first, notices, sizeof *first * (size_t)n_notices);
+    MPI_Bcast(&n_first, 1, MPI_INT, 0, MPI_COMM_WORLD);
+    MPI_Bcast(first, n_first, MPI_UNSIGNED_LONG_LONG, 0, MPI_COMM_WORLD);
+    if (r->rank == 0 || fd < 0 || !n_first || !n_notices || (*made = temp_file(r->rank)) < 0) return fd;
+    const int copy = dup(*made);
+    notice_filter f = { first, n_first, copy < 0 ? NULL : fdopen(copy, "w") };
+    if (!f.out) {
+        if (copy >= 0) close(copy);
+        return fd;
+    }
+    const int kept = each_line(fd, keep_line, &f);
+    return fclose(f.out) == 0 && kept ? *made : fd;
+}
+
 #endif
 
 int cli_ranks_finish(cli_ranks *r, vggcl_ctx *ctx, int rc, int stopped, int *failed, int *ok)
@@ -513,11 +599,13 @@ int cli_ranks_finish(cli_ranks *r, vggcl_ctx *ctx, int rc, int stopped, int *fai
         rc = r->rank == 0 ? cli_error(CLI_FAIL, "out of host memory on a rank gathering the ranks' output") : CLI_FAIL;
     }
     const int once = chunk && same_on_all(r->err_fd, *failed > 0, chunk, r->chunk);
+    int made = -1; /* (a rank's messages without the notices rank 0 said too) */
+    const int err_fd = chunk && !once ? without_rank0s_notices(r, r->err_fd, &made) : r->err_fd;
     int first = stopped ? r->rank : r->size; /* the first rank that stopped: one process's output ends in it */
     MPI_Allreduce(MPI_IN_PLACE, &first, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
     for (int k = 0; k < 2 && chunk; k++) {
         int bad;
-        const int fd = r->rank > first ? -1 : k ? (once && r->rank ? -1 : r->err_fd) : r->out_fd;
+        const int fd = r->rank > first ? -1 : k ? (once && r->rank ? -1 : err_fd) : r->out_fd;
         const int got = stream_parts(r, fd, 0, 1, chunk, write_text, k ? stderr : stdout, &bad);
         /* (a full disk under standard output shows when it is flushed: then no array is written either) */
         errno = 0;
@@ -530,6 +618,7 @@ int cli_ranks_finish(cli_ranks *r, vggcl_ctx *ctx, int rc, int stopped, int *fai
         else rc = cli_error(CLI_FAIL, "cannot write the ranks' %s", k ? "messages" : "output");
     }
     free(chunk);
+    if (made >= 0) close(made);
     int counts[3] = { *failed, *ok, rc }, sums[3] = { 0, 0, 0 }, worst = 0;
     MPI_Allreduce(counts, sums, 2, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
     MPI_Allreduce(&counts[2], &worst, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
@@ -645,3 +734,7 @@ void cli_ranks_end(cli_ranks *r)
     }
 #endif
 }
+
+#ifndef VGGCL_MPI
+void cli_ranks_noticed(const char *text, size_t n) { (void)text, (void)n; } /* (one process: said as it is) */
+#endif
