@@ -373,6 +373,15 @@ class Images(unittest.TestCase):
         self.assertIn("image of 1 x 65500 pixels (width x height) would resize to 256 x 16768000, more than 2^28",
                       r.stderr)
         self.assertEqual(list(out.parent.iterdir()), [])
+        # the same refused from its header, before any scan: cut after its start of scan, it says the size
+        # (decoded first, it said its data ended early)
+        data = (self.d / "strip.jpg").read_bytes()
+        sos = data.index(b"\xff\xda")
+        (self.d / "cut.jpg").write_bytes(data[:sos + 2 + struct.unpack(">H", data[sos + 2:sos + 4])[0]])
+        r = self.vggcl("--output", out, self.d / "cut.jpg")
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("cut.jpg: image of 1 x 65500 pixels (width x height) would resize to 256 x 16768000", r.stderr)
+        self.assertEqual(list(out.parent.iterdir()), [])
         r = self.vggcl("--output", out, "--resize", "0", "--crop", "224", self.d / "strip.jpg")
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(np.load(out).shape, (1, 3, 224, 224))
