@@ -573,7 +573,8 @@ class OnnxImport(unittest.TestCase):
         """A Reshape of opset 4, whose shape is an attribute, is imported as the same graph of opset 13 is (it raised
         an IndexError traceback), and refused for a shape vggcl does not take; an AveragePool to 7x7 with dilations
         2 (opset 19) is refused (its dilations were passed over: logits 5e-2 off onnxruntime's); a class name
-        holding a NUL and a conv of no channels are refused (they made files vggcl refuses to load)."""
+        holding a NUL, a conv of no channels and a dense layer of 1000001 outputs are refused (the first two made files
+        vggcl refuses to load)."""
         def graph(opset, ir, reshape, size=32, pool=None):
             b = Builder(46)
             x = b.conv("input", 3, 8, "conv1")
@@ -614,6 +615,10 @@ class OnnxImport(unittest.TestCase):
                    pads=[1, 1, 1, 1])
         err = self.refused("conv_no_channels", b.relu_pool_gap_dense(y, 0), "Conv node 'c'")
         self.assertIn("0 output channels; vggcl takes 1 to 65536", err)
+        b = Builder(49)  # Conv 3 -> 1 channel -> ... Gemm (1000001, 1): one output past the loader's limit
+        y = b.conv("input", 3, 1, "c", relu=False)
+        err = self.refused("dense_too_many_outputs", b.relu_pool_gap_dense(y, 1, 1000001), "Gemm node 'fc'")
+        self.assertIn("1000001 outputs; vggcl takes 1 to 1000000 a dense layer", err)
 
     def test_softmax_then_identity(self):
         """A Softmax followed by Dropout and Identity nodes (the builder's output Identity) ends the graph as a
