@@ -695,6 +695,16 @@ class Cli(unittest.TestCase):
         self.fails(self.run_args(weights=self.d / "trunc.safetensors"), 1, "trunc.safetensors", "truncated")
         (self.d / "junk.safetensors").write_bytes(b"\xff" * 64)
         self.fails(self.run_args(weights=self.d / "junk.safetensors"), 1, "junk.safetensors", "header length")
+        # a large file of another kind is said from its first 8 bytes, not read whole first (a 2 GiB one took
+        # 2 GiB of RSS before it was said)
+        with open(self.d / "big.bin", "wb") as f:
+            f.write(b"NOTSAFET")
+            f.truncate(2 << 30)  # (sparse)
+        code, stderr, peak = testenv.run_peak([VGGCL, *self.run_args(weights=self.d / "big.bin")])
+        self.assertEqual(code, 1, stderr)
+        self.assertIn("big.bin: header length", stderr)
+        self.assertLess(peak, 256 * 1024, "kB of RSS")
+        (self.d / "big.bin").unlink()
         sd = make_state_dict(parse_cfg(CFG), False, 3, seed=2)
         sd["features.3.weight"] = sd["features.3.weight"][:, :5]  # C_in 5, previous conv has 8
         save_file(sd, self.d / "chain.safetensors")

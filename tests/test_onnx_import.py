@@ -338,6 +338,19 @@ class OnnxImport(unittest.TestCase):
             sd = model.state_dict()
             for k in tensors:  # no folding to do: the exact torchvision tensors
                 np.testing.assert_array_equal(tensors[k], sd[k].numpy(), k)
+        # the files this started from, given to vggcl as they are: said to be converted first, and how
+        torch.save(model.state_dict(), self.d / "zip.pt")
+        torch.save(model.state_dict(), self.d / "legacy.pt", _use_new_zipfile_serialization=False)
+        for name, tool in (("zip.pt", "export_torchvision.py"), ("legacy.pt", "export_torchvision.py"),
+                           ("vgg11_drop.onnx", "import_onnx.py")):
+            if not VGGCL:
+                break
+            r = subprocess.run([VGGCL, "run", "--weights", str(self.d / name), "--input", str(self.d / "x.npy"),
+                                "--output", str(self.d / "no.npy")], capture_output=True, text=True, timeout=600)
+            self.assertEqual(r.returncode, 1, r.stderr)
+            self.assertIn(f"{name}: header length", r.stderr)
+            self.assertIn(f"? weights/{tool} writes it as safetensors)?", r.stderr)
+            self.assertFalse((self.d / "no.npy").exists())
 
     def test_torchvision_classifier_flatten(self):
         """torchvision's own head shape, the most common VGG ONNX file: AdaptiveAvgPool2d(7) (at 224 an

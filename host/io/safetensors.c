@@ -64,11 +64,24 @@ static int cmp_begin(const void *a, const void *b)
     return x->begin < y->begin ? -1 : x->begin > y->begin ? 1 : (x->end > y->end) - (x->end < y->end);
 }
 
-static vggcl_status read_file(vggcl_ctx *ctx, const char *path, unsigned char **buf, size_t *size)
+/* What a file that is not safetensors may be, from its first bytes: a hint for the message, or "". */
+static const char *other_format(const unsigned char *b)
+{
+    if (!memcmp(b, "PK\3\4", 4) || (b[0] == 0x80 && b[1] >= 2 && b[1] <= 5)) /* (zip: torch.save's; a pickle) */
+        return " (a PyTorch checkpoint? weights/export_torchvision.py writes it as safetensors)";
+    if (b[0] == 0x08 && b[1] >= 3 && b[1] <= 12) /* (protobuf field 1, ir_version: ONNX's) */
+        return " (an ONNX model? weights/import_onnx.py writes it as safetensors)";
+    return "";
+}
+
+/* The whole file in *buf (*size bytes), once its first 8 bytes (*hlen, the header's length) fit its size: a
+ * file of another kind is said before it is read (a 3 GB one read whole first said "out of host memory"). */
+static vggcl_status read_file(vggcl_ctx *ctx, const char *path, unsigned char **buf, size_t *size, uint64_t *hlen)
 {
     int err;
     char eb[128];
     long len = -1;
+    unsigned char prefix[8];
     FILE *fp = vggcl__open_input(path, 0, NULL, &err);
     if (!fp && err && err != EISDIR)
         return vggcl__fail(ctx, VGGCL_ERR_IO, "%s: cannot open weights file: %s", path,
@@ -78,12 +91,29 @@ static vggcl_status read_file(vggcl_ctx *ctx, const char *path, unsigned char **
         if (fp) fclose(fp);
         return vggcl__fail(ctx, VGGCL_ERR_IO, "%s: cannot read weights file (not a regular file?)", path);
     }
-    unsigned char *b = malloc(len ? (size_t)len : 1);
+    if (len < 8) {
+        fclose(fp);
+        return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: %ld bytes, too short for a safetensors file", path, len);
+    }
+    if (fread(prefix, 1, 8, fp) != 8) {
+        fclose(fp);
+        return vggcl__fail(ctx, VGGCL_ERR_IO, "%s: read error", path);
+    }
+    *hlen = 0;
+    for (int i = 7; i >= 0; i--) *hlen = (*hlen << 8) | prefix[i];
+    if (*hlen > MAX_HEADER || *hlen > (uint64_t)len - 8) {
+        fclose(fp);
+        return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: header length %llu is larger than the file (%ld bytes) or the "
+                           "%u-byte limit; not a safetensors file%s?", path, (unsigned long long)*hlen, len,
+                           MAX_HEADER, other_format(prefix));
+    }
+    unsigned char *b = malloc((size_t)len);
     if (!b) {
         fclose(fp);
         return vggcl__fail(ctx, VGGCL_ERR_NOMEM, "%s: out of host memory reading %ld bytes", path, len);
     }
-    if (fread(b, 1, (size_t)len, fp) != (size_t)len) {
+    memcpy(b, prefix, 8);
+    if (fread(b + 8, 1, (size_t)len - 8, fp) != (size_t)len - 8) {
         free(b);
         fclose(fp);
         return vggcl__fail(ctx, VGGCL_ERR_IO, "%s: read error", path);
@@ -263,20 +293,9 @@ vggcl_status vggcl__st_open(vggcl_ctx *ctx, const char *path, vggcl__st_file *f)
     VGGCL_NEED(ctx, "reading a safetensors file", path);
     f->path = path;
 
-    st = read_file(ctx, path, &f->buf, &f->size);
-    if (st != VGGCL_OK) return st;
-    if (f->size < 8) {
-        st = vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: %zu bytes, too short for a safetensors file", path, f->size);
-        goto fail;
-    }
     uint64_t hlen = 0;
-    for (int i = 7; i >= 0; i--) hlen = (hlen << 8) | f->buf[i];
-    if (hlen > MAX_HEADER || hlen > f->size - 8) {
-        st = vggcl__fail(ctx, VGGCL_ERR_FORMAT,
-                         "%s: header length %llu is larger than the file (%zu bytes) or the %u-byte limit; "
-                         "not a safetensors file?", path, (unsigned long long)hlen, f->size, MAX_HEADER);
-        goto fail;
-    }
+    st = read_file(ctx, path, &f->buf, &f->size, &hlen);
+    if (st != VGGCL_OK) return st;
     f->data_start = 8 + (size_t)hlen;
     const char *hdr = (const char *)f->buf + 8;
     if (hlen == 0 || hdr[0] != '{' || !vggcl__valid_utf8(f->buf + 8, (size_t)hlen)) {
