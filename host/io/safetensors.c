@@ -156,7 +156,8 @@ static const char *duplicate(const cJSON *obj, int *nomem)
 /* What cJSON's tree does not tell about the header's text: how many values it holds (*values), and
  * whether every number is a plain non-negative integer (the reference reader takes no 8.64e2, 0864,
  * 8.0 or -0 as an offset or a dimension; cJSON reads them all as integers) and no string holds a NUL
- * (cJSON cuts it there: "a\u0000b" read as "a"). NULL, or what is wrong. */
+ * (cJSON cuts it there: "a\u0000b" read as "a"), nor is any control character but JSON's white space found
+ * between values (cJSON skips every byte up to a blank, a NUL too). NULL, or what is wrong. */
 static const char *scan_header(const char *s, size_t n, size_t *values, size_t *at)
 {
     *values = 0;
@@ -185,6 +186,8 @@ static const char *scan_header(const char *s, size_t n, size_t *values, size_t *
             i = j - 1;
         } else if (c == '{' || c == '[' || c == 't' || c == 'f' || c == 'n') { /* (and the literals true, false, null) */
             ++*values;
+        } else if ((unsigned char)c < 0x20 && c != '\t' && c != '\n' && c != '\r') {
+            return "a control character between its values (JSON allows blanks, tabs and line ends)"; /* (cJSON skips) */
         }
     }
     return NULL;
