@@ -40,6 +40,9 @@ vggcl_status vggcl__output_ready(vggcl_ctx *ctx, vggcl__output *o, int ok);
 
 /* Drops an output that will not be committed (a direct target gets nothing). */
 void vggcl__output_abort(vggcl__output *o);
+/* The writer's own write to o->fp failed with err (before commit): said, naming the path, or for a direct
+ * target the copy staged in $TMPDIR (a full TMPDIR is not the pipe's). */
+vggcl_status vggcl__output_write_failed(vggcl_ctx *ctx, const vggcl__output *o, int err);
 
 
 #endif

@@ -7,7 +7,9 @@ usage: test_cli.py VGGCL_BINARY
 import json
 import os
 import re
+import resource
 import shutil
+import signal
 import stat
 import struct
 import subprocess
@@ -1213,6 +1215,15 @@ class Cli(unittest.TestCase):
                            capture_output=True, timeout=300, env=dict(os.environ, TMPDIR=str(self.d / "no-tmp")))
         self.assertEqual((r.returncode, r.stdout), (1, b""), r.stderr)
         self.assertIn(f"-: cannot write (no temporary file in {self.d / 'no-tmp'})".encode(), r.stderr)
+        # a staged copy that cannot be written whole (files of at most 4 KiB; a pipe has no such limit): said to
+        # be the copy in $TMPDIR (it named the output alone, its error at times an I/O error)
+        def small_files():
+            signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+            resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))
+        r = subprocess.run([VGGCL, "preprocess", "--output", "-", img], capture_output=True, timeout=300,
+                           preexec_fn=small_files, env=dict(os.environ, TMPDIR=str(self.d)))
+        self.assertEqual((r.returncode, r.stdout), (1, b""), r.stderr)
+        self.assertIn(f"-: cannot write its copy staged in {self.d} (TMPDIR): File too large".encode(), r.stderr)
         # standard output redirected to a file: written through the descriptor, the file neither replaced
         # nor truncated (what it held stays; the report goes to stderr)
         redirect = self.d / "redirect.log"

@@ -386,7 +386,6 @@ static int stream_header(const vggcl_npy_writer *w, unsigned char *out)
 vggcl_status vggcl_npy_writer_open(vggcl_ctx *ctx, const char *path, int ndim_tail, const long long *tail,
                                    vggcl_npy_writer **out)
 {
-    char eb[128];
     unsigned char hdr[STREAM_HEADER];
     VGGCL_NEED(ctx, "vggcl_npy_writer_open", out);
     *out = NULL;
@@ -410,10 +409,10 @@ vggcl_status vggcl_npy_writer_open(vggcl_ctx *ctx, const char *path, int ndim_ta
     }
     w->direct = w->out.direct_fd >= 0;
     if (!stream_header(w, hdr) || fwrite(hdr, 1, sizeof hdr, w->out.fp) != sizeof hdr) {
-        const int e = errno;
+        vggcl__output_write_failed(ctx, &w->out, errno);
         vggcl__output_abort(&w->out);
         free(w);
-        return vggcl__fail(ctx, VGGCL_ERR_IO, "%s: cannot write output: %s", path, vggcl__strerror(e, eb, sizeof eb));
+        return VGGCL_ERR_IO;
     }
     *out = w;
     return VGGCL_OK;
@@ -421,7 +420,6 @@ vggcl_status vggcl_npy_writer_open(vggcl_ctx *ctx, const char *path, int ndim_ta
 
 vggcl_status vggcl_npy_writer_append(vggcl_ctx *ctx, vggcl_npy_writer *w, const float *rows, long long n)
 {
-    char eb[128];
     VGGCL_NEED(ctx, "vggcl_npy_writer_append", w);
     if (w->failed) return vggcl__fail(ctx, VGGCL_ERR_IO, "%s: an earlier write failed", w->out.path);
     if (w->ready) return vggcl__fail(ctx, VGGCL_ERR_ARG, "%s: rows appended after vggcl_npy_writer_ready", w->out.path);
@@ -438,8 +436,7 @@ vggcl_status vggcl_npy_writer_append(vggcl_ctx *ctx, vggcl_npy_writer *w, const 
     const size_t count = w->row_floats * (size_t)n;
     if (count && fwrite(rows, sizeof(float), count, w->out.fp) != count) {
         w->failed = 1;
-        return vggcl__fail(ctx, VGGCL_ERR_IO, "%s: cannot write output: %s", w->out.path,
-                           vggcl__strerror(errno, eb, sizeof eb));
+        return vggcl__output_write_failed(ctx, &w->out, errno);
     }
     w->shape[0] += n;
     return VGGCL_OK;

@@ -217,6 +217,13 @@ static vggcl_status io_fail(vggcl_ctx *ctx, const vggcl__output *o, const char *
     return vggcl__fail(ctx, VGGCL_ERR_IO, "%s: %s: %s", o->path, what, vggcl__strerror(err, eb, sizeof eb));
 }
 
+/* Where a direct output is staged: $TMPDIR, else /tmp. */
+static const char *staging_dir(void)
+{
+    const char *dir = getenv("TMPDIR");
+    return dir && *dir ? dir : "/tmp";
+}
+
 vggcl_status vggcl__output_open(vggcl_ctx *ctx, const char *path, int mode, int flags, vggcl__output *o)
 {
     struct stat sb;
@@ -243,9 +250,8 @@ vggcl_status vggcl__output_open(vggcl_ctx *ctx, const char *path, int mode, int 
         if (o->direct_fd < 0) return io_fail(ctx, o, "cannot open for writing", errno);
         /* in $TMPDIR: tmpfile() always takes /tmp, on a cluster's nodes often small where TMPDIR names
          * the large scratch space (the ranks' shares of a tensor are staged here) */
-        const char *dir = getenv("TMPDIR");
+        const char *dir = staging_dir();
         char what[PATH_MAX + 64];
-        dir = dir && *dir ? dir : "/tmp";
         if (!(o->fp = staging_file(dir))) {
             const int e = errno;
             close(o->direct_fd);
@@ -274,14 +280,15 @@ vggcl_status vggcl__output_open(vggcl_ctx *ctx, const char *path, int mode, int 
 
 /* Copies the staged file to the direct target, with SIGPIPE held back: a reader that went away is a
  * write error (EPIPE), not the end of the caller's process. */
-static int copy_out(FILE *from, int fd)
+static int copy_out(FILE *from, int fd, int *staging)
 {
     char buf[1 << 16];
     sigset_t pipe_only, old;
     sigemptyset(&pipe_only);
     sigaddset(&pipe_only, SIGPIPE);
     pthread_sigmask(SIG_BLOCK, &pipe_only, &old);
-    int ok = fflush(from) == 0 && fseek(from, 0, SEEK_SET) == 0, e = 0;
+    int ok = fflush(from) == 0 && fseek(from, 0, SEEK_SET) == 0, e = ok ? 0 : errno;
+    *staging = !ok;
     size_t n;
     while (ok && (n = fread(buf, 1, sizeof buf, from)) > 0)
         for (size_t done = 0; ok && done < n;) {
@@ -295,7 +302,7 @@ static int copy_out(FILE *from, int fd)
             if (w <= 0) ok = 0, e = w < 0 ? errno : EIO;
             else done += (size_t)w;
         }
-    if (ok && ferror(from)) ok = 0, e = EIO;
+    if (ok && ferror(from)) ok = 0, e = EIO, *staging = 1;
     if (!sigismember(&old, SIGPIPE)) { /* drop the SIGPIPE this thread raised, then let them through again */
         sigset_t pending;
         const struct timespec now = { 0, 0 };
@@ -312,12 +319,14 @@ vggcl_status vggcl__output_ready(vggcl_ctx *ctx, vggcl__output *o, int ok)
     if (!o->fp) return VGGCL_OK; /* (ready already) */
     int e = ok ? 0 : errno;
     if (o->direct_fd >= 0) {
-        if (ok && !copy_out(o->fp, o->direct_fd)) ok = 0, e = errno;
+        int staging = !ok; /* (the writer's failure was the staged copy's: the output is written only here) */
+        if (ok && !copy_out(o->fp, o->direct_fd, &staging)) ok = 0, e = errno;
+        if (!ok && staging) vggcl__output_write_failed(ctx, o, e ? e : EIO);
         fclose(o->fp); /* the temporary file: only read */
         if (close(o->direct_fd) != 0 && ok) ok = 0, e = errno;
         o->fp = NULL;
         o->direct_fd = -1;
-        return ok ? VGGCL_OK : io_fail(ctx, o, "cannot write", e ? e : EIO);
+        return ok ? VGGCL_OK : staging ? VGGCL_ERR_IO : io_fail(ctx, o, "cannot write", e ? e : EIO);
     }
     /* durable before it is visible: the data here, the name at commit */
     if (ok && (fflush(o->fp) != 0 || fsync(fileno(o->fp)) != 0)) ok = 0, e = errno;
@@ -343,6 +352,13 @@ vggcl_status vggcl__output_commit(vggcl_ctx *ctx, vggcl__output *o, int ok)
     const int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dfd >= 0) fsync(dfd), close(dfd); /* the rename is durable (best effort: some file systems refuse) */
     return VGGCL_OK;
+}
+
+vggcl_status vggcl__output_write_failed(vggcl_ctx *ctx, const vggcl__output *o, int err)
+{
+    char what[PATH_MAX + 64];
+    snprintf(what, sizeof what, "cannot write its copy staged in %s (TMPDIR)", staging_dir());
+    return io_fail(ctx, o, o->direct_fd >= 0 ? what : "cannot write", err);
 }
 
 void vggcl__output_abort(vggcl__output *o)
