@@ -514,6 +514,12 @@ class Cli(unittest.TestCase):
         self.fails(self.run_args(x=self.d / "long.npy"), 1, "long.npy", "trailing bytes")
         (self.d / "text.npy").write_text("hello, not numpy\n")
         self.fails(self.run_args(x=self.d / "text.npy"), 1, "text.npy", "not a .npy file")
+        # a version 2 header's length: past the 1 MiB numpy itself reads, and past the file's end (one message
+        # said both, and out of memory too)
+        (self.d / "huge.npy").write_bytes(b"\x93NUMPY\x02\x00" + struct.pack("<I", 0xFFFFFFFF) + b"{")
+        self.fails(self.run_args(x=self.d / "huge.npy"), 1, "huge.npy: .npy header of 4294967295 bytes; at most 1 MiB")
+        (self.d / "cut.npy").write_bytes(raw[:60])
+        self.fails(self.run_args(x=self.d / "cut.npy"), 1, "cut.npy: truncated .npy header (50 of its 118 bytes)")
 
     def test_input_from_a_pipe(self):
         """run --input - (or /dev/fd/N, a pipe the shell opened) reads the tensor from a pipe, as `preprocess

@@ -197,10 +197,14 @@ static vggcl_status read_header(vggcl_ctx *ctx, const char *path, FILE *fp, int 
     } else {
         return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: .npy format version %d is not supported", path, major);
     }
-    if (hlen > (1u << 20) || !(hdr = malloc(hlen + 1)) || read_bytes(hdr, hlen, fp) != hlen) {
+    if (hlen > (1u << 20))
+        return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: .npy header of %zu bytes; at most 1 MiB", path, hlen);
+    if (!(hdr = malloc(hlen + 1))) return vggcl__fail(ctx, VGGCL_ERR_NOMEM, "%s: out of host memory", path);
+    const size_t read = read_bytes(hdr, hlen, fp);
+    if (read != hlen) {
         free(hdr);
         if (short_read(ctx, path, fp, "input") != VGGCL_OK) return VGGCL_ERR_IO;
-        return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: truncated or oversized .npy header", path);
+        return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: truncated .npy header (%zu of its %zu bytes)", path, read, hlen);
     }
     hdr[hlen] = '\0';
     if (memchr(hdr, '\0', hlen)) { /* (the dict is parsed as a string: what followed a NUL went unchecked) */
@@ -323,6 +327,7 @@ vggcl_status vggcl_npy_read(vggcl_ctx *ctx, const char *path, int *ndim, long lo
 vggcl_status vggcl_npy_write(vggcl_ctx *ctx, const char *path, int ndim, const long long *shape, const float *data)
 {
     char dict[256];
+    VGGCL_NEED(ctx, "vggcl_npy_write", path);
     if (ndim && !shape) return vggcl__fail(ctx, VGGCL_ERR_ARG, "vggcl_npy_write: shape is NULL (%d dimensions)", ndim);
     if (ndim < 0 || ndim > VGGCL_NPY_MAX_DIMS)
         return vggcl__fail(ctx, VGGCL_ERR_ARG, "%s: %d dimensions; expected 0 to %d", path, ndim, VGGCL_NPY_MAX_DIMS);
@@ -389,6 +394,7 @@ vggcl_status vggcl_npy_writer_open(vggcl_ctx *ctx, const char *path, int ndim_ta
     unsigned char hdr[STREAM_HEADER];
     VGGCL_NEED(ctx, "vggcl_npy_writer_open", out);
     *out = NULL;
+    VGGCL_NEED(ctx, "vggcl_npy_writer_open", path);
     size_t row_floats;
     int bad;
     if (ndim_tail < 0 || ndim_tail + 1 > VGGCL_NPY_MAX_DIMS || (ndim_tail && !tail))
