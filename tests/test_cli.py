@@ -1337,6 +1337,17 @@ class Bench(unittest.TestCase):
         self.assertIn("features.0", r.stdout)
         self.assertNotIn("\x1b", r.stdout)
         self.assertIn(f"wrote {self.d}/cache\\x1b[31m/", r.stdout)
+        # weights whose first layer overflows float32 (finite, so loaded): every candidate's check fails, said so
+        # (it said "no algorithm ran" alone)
+        sd = make_state_dict(parse_cfg("8,M,16"), False, 3, seed=3)
+        sd["features.0.weight"][:] = 1e38
+        save_file(sd, self.d / "huge.safetensors")
+        r = subprocess.run([VGGCL, "tune", "--weights", self.d / "huge.safetensors", "--size", "16", "--iters", "1",
+                            "--budget", "0"], capture_output=True, text=True,
+                           env=dict(os.environ, VGGCL_CACHE_DIR=str(self.d / "cache")), timeout=600)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("vggcl: tuning layer features.0 (conv 3->8, 16x16, batch 1): no algorithm ran: none gave finite "
+                      "answers on a small check (the layer's outputs overflow float32: weights too large?)", r.stderr)
 
     def test_batch_too_large_said_first(self):
         """A batch the device cannot hold is refused before its input is made: the 2.4 GB of a batch of 4096

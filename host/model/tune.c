@@ -624,6 +624,8 @@ static vggcl_status tune_shape(vggcl_ctx *ctx, vggcl_model *m, int step, int n, 
     char params[200];
     int def = -1; /* the default's candidate, once timed */
     int said = 0; /* the last candidate rejected failed: the context's message says why */
+    double closest = INFINITY; /* the least relative difference from the reference a candidate ran with */
+    int not_finite = 0;        /* a candidate's difference was not a number (the reference's output overflowed) */
     for (int i = 0; i < count; i++) {
         if (i == VGGCL_CONV_ALGOS - 1 && best.algo) {
             const candidate fastest = { best.algo, best.params };
@@ -639,6 +641,8 @@ static vggcl_status tune_shape(vggcl_ctx *ctx, vggcl_model *m, int step, int n, 
         if (st == VGGCL_ERR_NOMEM) goto fail;
         if (st != VGGCL_OK || !(rel <= CHECK_REL)) {
             r->rejected++, said = st != VGGCL_OK;
+            if (st == VGGCL_OK && rel < closest) closest = rel;
+            not_finite |= st == VGGCL_OK && !isfinite(rel);
             continue;
         }
         st = time_candidate(ctx, where, s, &c[i], n, h, w, iters, &ms);
@@ -677,9 +681,15 @@ static vggcl_status tune_shape(vggcl_ctx *ctx, vggcl_model *m, int step, int n, 
     free(c);
     if (!best.algo && !r->rejected) return VGGCL_OK; /* out of time: no row */
     if (!best.algo) { /* (with the last failure's words: a device without profiling times rejects them all) */
-        char before[200];
-        snprintf(before, sizeof before, "tuning layer %s (conv %d->%d, %dx%d, batch %d): no algorithm ran%s", s->name,
-                 s->c_in, s->c_out, h, w, n, said ? "; the last: " : "");
+        char before[400], why[200] = "";
+        if (!said && not_finite && !isfinite(closest))
+            snprintf(why, sizeof why, ": none gave finite answers on a small check (the layer's outputs overflow "
+                                      "float32: weights too large?)");
+        else if (!said)
+            snprintf(why, sizeof why, ": none gave the reference's answers on a small check (the closest %.2g off, "
+                                      "relative L2; at most %g)", closest, CHECK_REL);
+        snprintf(before, sizeof before, "tuning layer %s (conv %d->%d, %dx%d, batch %d): no algorithm ran%s%s", s->name,
+                 s->c_in, s->c_out, h, w, n, said ? "; the last: " : "", why);
         return said ? vggcl__fail_around(ctx, VGGCL_ERR_DEVICE, before, "")
                     : vggcl__fail(ctx, VGGCL_ERR_DEVICE, "%s", before);
     }
