@@ -107,6 +107,7 @@ struct vggcl_ctx {
     char *tune_unread;                     /* its other lines (a newer vggcl's rows, notes), which tune keeps */
     char tune_path[VGGCL__CACHE_PATH_MAX]; /* where the table lives ("" if caching is off) */
     int tune_refused;                      /* something is there that is not a table of this user's: unused */
+    int tune_unread_errno;                 /* the table could not be read (whole): why (an errno); unused, kept */
     int profiling;                         /* record an event per command */
     vggcl_prof_entry *prof;                /* the last pass's commands */
     int prof_n, prof_cap;
@@ -260,8 +261,10 @@ void vggcl__tune_neighbours_first(vggcl_tune_candidate *c, int first, int count,
  * write to it (the last two said once through the log). */
 int vggcl__cache_ready(vggcl_ctx *ctx, char dir[VGGCL__CACHE_DIR_MAX + 1]);
 /* A cache entry to read: a regular file of the user's that only the user can
- * write to, in a ready folder, not through a symlink; else NULL. */
-FILE *vggcl__cache_open(vggcl_ctx *ctx, const char *path);
+ * write to, in a ready folder, not through a symlink; else NULL, with *err the
+ * errno where one is there that could not be opened (EACCES, EMFILE, ...), 0
+ * where none is or it was refused for what it is. */
+FILE *vggcl__cache_open(vggcl_ctx *ctx, const char *path, int *err);
 /* Writes a cache entry (0600) atomically, replacing whatever is at path. */
 vggcl_status vggcl__cache_write(vggcl_ctx *ctx, const char *path, const void *data, size_t len);
 

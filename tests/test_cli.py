@@ -1755,6 +1755,33 @@ class Bench(unittest.TestCase):
         self.assertIn("the cache folder", b.stderr)
         self.assertNotIn("the tuning table", b.stderr)
 
+    @unittest.skipUnless(os.geteuid() == 0 and shutil.which("setpriv"), "runs vggcl as another user: needs root")
+    def test_tune_table_unreadable(self):
+        """A table there that cannot be read (mode 000, to a user other than root): said with the reason, not used,
+        and tune refuses to replace it (it was said to be a link, a folder or writable by others)."""
+        home = self.d / "nobody"
+        w = home / "small.safetensors"
+        home.mkdir()
+        save_file(make_state_dict(parse_cfg(CFG), True, 3, seed=1), w)
+        env = dict(os.environ, VGGCL_CACHE_DIR=str(home / "cache"), POCL_CACHE_DIR=str(home / "pocl"), HOME=str(home))
+        tune = ["tune", "--weights", w, "--size", "32", "--iters", "1", "--budget", "0"]
+        r = subprocess.run([VGGCL, *tune], capture_output=True, text=True, env=env, timeout=600)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        path = Path(r.stdout.strip().splitlines()[-1].split("wrote ", 1)[1])
+        text = path.read_text()
+        self.d.chmod(0o755)
+        subprocess.run(["chown", "-R", "65534:65534", home], check=True)
+        path.chmod(0)
+        r = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", VGGCL, *map(str, tune)],
+                           capture_output=True, text=True, env=env, timeout=600)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn(f"vggcl: the tuning table {path} cannot be read (Permission denied): it is not used, nor replaced "
+                      "by tune", r.stderr)
+        self.assertIn(f"vggcl: {path}: the tuning table could not be read whole (Permission denied): not replaced",
+                      r.stderr)
+        path.chmod(0o600)
+        self.assertEqual(path.read_text(), text)
+
     def test_tune(self):
         env = dict(os.environ, VGGCL_CACHE_DIR=str(self.d / "cache"))
         # --budget 0: every algorithm's defaults on each distinct shape of VGG16 at 32x32
@@ -1803,7 +1830,7 @@ class Bench(unittest.TestCase):
         # a parameter outside its range, an unknown algorithm, a number that would wrap to
         # another layer's size (2^32 + 128 read as 128) or a time that is not a number leaves the default
         path.write_text("garbage line\n"
-                        "conv 3 64 32 32 1 gemm 1.0\n"
+                        " conv\t3 64 32 32 1 gemm 1.0\n"  # (blanks as between the fields: it was a note)
                         "conv 64 64 32 32 1 direct 1.0 PX=16\n"
                         "conv 64 128 16 16 1 winograd-gpu 1.0 MWG=32 NWG=32 MDIMC=8 NDIMC=8\n"
                         "conv 128 128 16 16 8 winograd-gpu 1.0 MWG=32 NWG=32 MDIMC=8 NDIMC=8\n"

@@ -41,14 +41,16 @@ static int count_field(const char **s, long hi, int *out)
 
 /* Reads one table line into t: NULL, or why it is not a valid row (sizes from 1 to 65536, a batch from 1
  * to 4096, a time that is a number from 0: a row that would wrap to another layer's shape is refused);
- * "" for a line that is no row ("conv " does not start it: a note). */
+ * "" for a line that is no row ("conv" and a blank do not start it, after blanks: a note). */
 static const char *parse_row(const vggcl_ctx *ctx, const char *line, vggcl_tuned *t)
 {
     char name[32];
     int used = 0;
     memset(t, 0, sizeof *t);
-    if (strncmp(line, "conv ", 5)) return "";
-    line += 5;
+    line += strspn(line, " \t"); /* (blanks as between the fields: a row edited by hand to " conv\t64 ..." was passed
+                                    * over as a note, unsaid) */
+    if (strncmp(line, "conv", 4) || (line[4] != ' ' && line[4] != '\t')) return "";
+    line += 4;
     if (!count_field(&line, 65536, &t->c_in) || !count_field(&line, 65536, &t->c_out) ||
         !count_field(&line, 65536, &t->h) || !count_field(&line, 65536, &t->w) || !count_field(&line, 4096, &t->batch))
         return "C_in, C_out, H and W from 1 to 65536 and a batch from 1 to 4096 expected";
@@ -64,20 +66,39 @@ static const char *parse_row(const vggcl_ctx *ctx, const char *line, vggcl_tuned
     return NULL;
 }
 
+/* The table could not be read (from line `after` on, 0: at all): kept in ctx and said once through the log; not
+ * used past that line, nor replaced by tune (its rows would be lost). */
+static void unread_said(vggcl_ctx *ctx, int err, int after)
+{
+    char eb[128], msg[VGGCL__CACHE_PATH_MAX + 300];
+    ctx->tune_unread_errno = err;
+    if (!ctx->log || ctx->told_tune) return;
+    ctx->told_tune = 1;
+    if (after)
+        snprintf(msg, sizeof msg, "the tuning table %s could be read only to line %d (%s): the rows after it are not "
+                 "used, nor is it replaced by tune", ctx->tune_path, after, vggcl__strerror(err, eb, sizeof eb));
+    else
+        snprintf(msg, sizeof msg, "the tuning table %s cannot be read (%s): it is not used, nor replaced by tune",
+                 ctx->tune_path, vggcl__strerror(err, eb, sizeof eb));
+    ctx->log(ctx->log_user, msg);
+}
+
 void vggcl__tune_load(vggcl_ctx *ctx)
 {
     char dir[VGGCL__CACHE_DIR_MAX + 1];
     free(ctx->tuned), free(ctx->tune_unread);
     ctx->tuned = NULL, ctx->tune_unread = NULL;
-    ctx->n_tuned = ctx->tune_refused = 0;
+    ctx->n_tuned = ctx->tune_refused = ctx->tune_unread_errno = 0;
     if (!vggcl__cache_path(ctx, "vggcl tuning table", "", ".tune", ctx->tune_path)) {
         ctx->tune_path[0] = '\0';
         return;
     }
-    FILE *f = vggcl__cache_open(ctx, ctx->tune_path);
+    int err;
+    FILE *f = vggcl__cache_open(ctx, ctx->tune_path, &err);
     struct stat sb;
     /* (a folder not the user's own is said as such, by vggcl__cache_ready: not the table's fault) */
-    ctx->tune_refused = !f && lstat(ctx->tune_path, &sb) == 0 && vggcl__cache_ready(ctx, dir);
+    ctx->tune_refused = !f && !err && lstat(ctx->tune_path, &sb) == 0 && vggcl__cache_ready(ctx, dir);
+    if (!f && err) unread_said(ctx, err, 0);
     if (ctx->tune_refused && ctx->log && !ctx->told_tune) { /* (else a table edited to 0664 was dropped unsaid) */
         char msg[VGGCL__CACHE_PATH_MAX + 200];
         ctx->told_tune = 1;
@@ -90,7 +111,7 @@ void vggcl__tune_load(vggcl_ctx *ctx)
     size_t cap = 0, unread = 0;
     ssize_t len;
     int line_no = 0, bad = 0;
-    while ((len = getline(&line, &cap, f)) > 0) { /* (whole lines: a long one is not cut in rows) */
+    while ((errno = 0, len = getline(&line, &cap, f)) > 0) { /* (whole lines: a long one is not cut in rows) */
         vggcl_tuned t;
         line_no++;
         static const char *const header[] = { "# vggcl tuning table for ", "# last tuned at ", "# conv C_in C_out " };
@@ -105,7 +126,10 @@ void vggcl__tune_load(vggcl_ctx *ctx)
                          ctx->tune_path, line_no, why, shown > 100 ? 100 : shown, line);
             if (strspn(line, " \t\r\n") == (size_t)len || strlen(line) != (size_t)len) continue;
             char *grown = realloc(ctx->tune_unread, unread + (size_t)len + 2);
-            if (!grown) break;
+            if (!grown) {
+                errno = ENOMEM;
+                break;
+            }
             ctx->tune_unread = grown;
             memcpy(grown + unread, line, (size_t)len);
             unread += (size_t)len;
@@ -114,10 +138,14 @@ void vggcl__tune_load(vggcl_ctx *ctx)
             continue;
         }
         vggcl_tuned *grown = realloc(ctx->tuned, (size_t)(ctx->n_tuned + 1) * sizeof *grown);
-        if (!grown) break;
+        if (!grown) {
+            errno = ENOMEM;
+            break;
+        }
         ctx->tuned = grown;
         ctx->tuned[ctx->n_tuned++] = t;
     }
+    if (len > 0 || ferror(f) || errno) unread_said(ctx, errno ? errno : EIO, line_no); /* (stopped before the end) */
     free(line);
     fclose(f);
     if (bad && ctx->log && !ctx->told_rows) {
@@ -444,6 +472,9 @@ static vggcl_status table_writable(vggcl_ctx *ctx)
     if (unwritable) /* (found before the tuning: the table would be refused after it) */
         return vggcl__fail(ctx, VGGCL_ERR_IO, "%s: the cache folder, where the tuning table goes, cannot be written: %s "
                                               "(see VGGCL_CACHE_DIR)", dir, vggcl__strerror(unwritable, eb, sizeof eb));
+    if (ctx->tune_unread_errno) /* (its rows, unread, would be lost) */
+        return vggcl__fail(ctx, VGGCL_ERR_IO, "%s: the tuning table could not be read whole (%s): not replaced; mend "
+                           "or move it away", ctx->tune_path, vggcl__strerror(ctx->tune_unread_errno, eb, sizeof eb));
     if (ctx->tune_refused) /* (its rows, unread, would be lost) */
         return vggcl__fail(ctx, VGGCL_ERR_IO, "%s: the tuning table is not a regular file of this user that only the "
                            "user can write to (a link, a folder, or writable by others): not replaced; make it "

@@ -99,17 +99,18 @@ int vggcl__cache_ready(vggcl_ctx *ctx, char dir[VGGCL__CACHE_DIR_MAX + 1])
     return 0;
 }
 
-FILE *vggcl__cache_open(vggcl_ctx *ctx, const char *path)
+FILE *vggcl__cache_open(vggcl_ctx *ctx, const char *path, int *err)
 {
     char dir[VGGCL__CACHE_DIR_MAX + 1];
     struct stat sb;
-    int err;
+    *err = 0;
     if (!vggcl__cache_ready(ctx, dir)) return NULL;
-    FILE *f = vggcl__open_input(path, O_NOFOLLOW, &sb, &err);
+    FILE *f = vggcl__open_input(path, O_NOFOLLOW, &sb, err);
     if (f && !private_to_user(&sb)) {
         fclose(f);
         f = NULL;
     }
+    if (*err == ENOENT || *err == ELOOP || *err == EISDIR) *err = 0; /* (not there, a link, a folder: refused) */
     return f;
 }
 
@@ -194,7 +195,8 @@ cl_program vggcl__cache_load(vggcl_ctx *ctx, const char *src, const char *option
     entry_header hd;
     uint64_t key[2];
     if (!entry_path(ctx, src, options, key, path)) return NULL;
-    FILE *f = vggcl__cache_open(ctx, path);
+    int unreadable; /* (an entry that cannot be read is compiled anew) */
+    FILE *f = vggcl__cache_open(ctx, path, &unreadable);
     if (!f) return NULL;
     unsigned char *bin = NULL;
     long len = -1;
