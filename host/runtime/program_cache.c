@@ -250,12 +250,21 @@ void vggcl__cache_store(vggcl_ctx *ctx, const char *src, const char *options, cl
     unsigned char *bin = NULL;
     uint64_t key[2];
     if (!entry_path(ctx, src, options, key, path)) return;
-    if (clGetProgramInfo(prog, CL_PROGRAM_BINARY_SIZES, sizeof size, &size, NULL) != CL_SUCCESS || size == 0 ||
-        !(bin = malloc(size)))
-        return;
-    entry_header *hd = malloc(sizeof *hd + size);
+    cl_int err = clGetProgramInfo(prog, CL_PROGRAM_BINARY_SIZES, sizeof size, &size, NULL);
+    entry_header *hd = err == CL_SUCCESS && size ? malloc(sizeof *hd + size) : NULL;
+    bin = hd ? malloc(size) : NULL;
     unsigned char *bins[1] = { bin };
-    if (hd && clGetProgramInfo(prog, CL_PROGRAM_BINARIES, sizeof bins, bins, NULL) == CL_SUCCESS) {
+    if (bin) err = clGetProgramInfo(prog, CL_PROGRAM_BINARIES, sizeof bins, bins, NULL);
+    if (!bin || err != CL_SUCCESS) { /* (a driver that gives no binary: said once, not "then cached") */
+        if (ctx->log && !ctx->told_cache_write) {
+            char note[256], why[96];
+            if (err != CL_SUCCESS) snprintf(why, sizeof why, "clGetProgramInfo -> %s", vggcl__cl_error_name(err));
+            else snprintf(why, sizeof why, "%s", size ? "out of host memory" : "the driver gives no binary");
+            snprintf(note, sizeof note, "compiled programs are not cached (%s): each run compiles them again", why);
+            ctx->told_cache_write = 1;
+            ctx->log(ctx->log_user, note);
+        }
+    } else {
         /* best effort: a cache that cannot be written means a build from source next time, which the log
          * hears of once (the folder's check before the compile cannot see a full disk); the context's
          * message is kept (the build succeeded) */
