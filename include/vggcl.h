@@ -278,7 +278,8 @@ VGGCL_API vggcl_status vggcl_benchmark(vggcl_ctx *ctx, vggcl_model *model, const
  * faster than the device's default replaces it only if it still wins by 3% when the two
  * alternate (3 rounds of `iters` passes; ms is then the default's ms times the median
  * per-round ratio) and gives the default's answers at the timed shape (relative L2 within
- * 1e-4 on up to 2^25 floats of its input and output; the slice reaches no large-map path). The kept candidate per shape and class goes to
+ * 1e-4 on up to 2^25 floats of its input and output, one image whole up to 2^28, a larger map not checked and
+ * the default kept, said once through the log; the slice reaches no large-map path). The kept candidate per shape and class goes to
  * the context's tuning table on disk (the cache folder, keyed by device and
  * driver), rewritten after each shape so an interrupted tune keeps what it
  * measured; rows of other shapes and classes already there are kept. Models

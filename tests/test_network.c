@@ -673,6 +673,15 @@ END_TEST
 /* A challenger tune would keep is checked against the default at the timed shape (the slice every candidate
  * is checked on, 8 x 9, reaches none of the kernels' large-map paths): every algorithm agrees with the
  * default on a 57 x 57 map of 2 images, and an output off by 0.1% (tune_skew) is found. */
+static char heard[512];
+static int n_heard;
+static void hear(void *user, const char *msg)
+{
+    (void)user;
+    snprintf(heard, sizeof heard, "%s", msg);
+    n_heard++;
+}
+
 START_TEST(test_tune_agree)
 {
     const char *path = tu_tmp("agree.safetensors");
@@ -694,6 +703,17 @@ START_TEST(test_tune_agree)
         ck_assert(vggcl__tune_agree(ctx, "test", s, &a, &b, 2, 57, 57, &rel) == VGGCL_OK);
         ck_assert_msg(rel > 1e-4, "%s skewed: %g", vggcl__conv_algo(id)->name, rel);
     }
+    /* a map of one image past 2^28 floats (32 channels at 2900 x 2900: three maps of 1 GiB on the host, 16 GiB
+     * at 8192 were taken whole) is not checked: the challenger is not kept, said once through the log */
+    n_heard = 0;
+    vggcl_set_log(ctx, hear, NULL);
+    double rel = 0;
+    ck_assert(vggcl__tune_agree(ctx, "tuning layer x", s, &a, &a, 1, 2900, 2900, &rel) == VGGCL_OK);
+    ck_assert(isinf(rel));
+    ck_assert(vggcl__tune_agree(ctx, "tuning layer x", s, &a, &a, 1, 2900, 2900, &rel) == VGGCL_OK);
+    ck_assert_int_eq(n_heard, 1);
+    ck_assert_msg(strstr(heard, "tuning layer x: one image's map is 269120000 floats, more than the 268435456 a faster "
+                                "candidate is checked against the default on: the default is kept"), "%s", heard);
     vggcl_model_free(m);
     vggcl_ctx_free(ctx);
 }

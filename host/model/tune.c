@@ -318,12 +318,25 @@ static vggcl_status check(vggcl_ctx *ctx, const char *where, const vggcl_step *s
 }
 
 #define AGREE_FLOATS ((size_t)1 << 25) /* at most this many input or output floats in the check at the timed shape */
+#define AGREE_IMAGE ((size_t)1 << 28)  /* ... but one image whole up to this many (64 channels at 2048x2048) */
 
 vggcl_status vggcl__tune_agree(vggcl_ctx *ctx, const char *where, const vggcl_step *s, const vggcl_tune_candidate *a,
                                const vggcl_tune_candidate *b, int n, int h, int w, double *rel)
 {
     const size_t per_image = (size_t)(s->c_in > s->c_out ? s->c_in : s->c_out) * h * w;
     while (n > 1 && (size_t)n * per_image > AGREE_FLOATS) n /= 2; /* (a batch of 32 at 224: 411 MB a map) */
+    if (per_image > AGREE_IMAGE) { /* (8192x8192: three maps of 16 GiB on the host) not checked, so not kept */
+        *rel = INFINITY;
+        if (ctx->log && !ctx->told_agree) {
+            char msg[512];
+            ctx->told_agree = 1;
+            snprintf(msg, sizeof msg, "%s: one image's map is %zu floats, more than the %zu a faster candidate is "
+                     "checked against the default on: the default is kept (so for any larger layer)", where, per_image,
+                     AGREE_IMAGE);
+            ctx->log(ctx->log_user, msg);
+        }
+        return VGGCL_OK;
+    }
     const size_t nout = (size_t)n * s->c_out * h * w;
     float *x = check_input((size_t)n * s->c_in * h * w), *ya = malloc(nout * sizeof *ya), *yb = malloc(nout * sizeof *yb);
     vggcl_status st = x && ya && yb ? VGGCL_OK : vggcl__fail(ctx, VGGCL_ERR_NOMEM, "out of host memory");
