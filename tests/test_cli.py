@@ -1771,9 +1771,11 @@ class Bench(unittest.TestCase):
         text = path.read_text()
         self.d.chmod(0o755)
         subprocess.run(["chown", "-R", "65534:65534", home], check=True)
+        as_nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", VGGCL]
+        if subprocess.run([*as_nobody, "--version"], capture_output=True, env=env, timeout=60).returncode != 0:
+            self.skipTest(f"{VGGCL} cannot be run by another user here (a folder of root's alone)")
         path.chmod(0)
-        r = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", VGGCL, *map(str, tune)],
-                           capture_output=True, text=True, env=env, timeout=600)
+        r = subprocess.run([*as_nobody, *map(str, tune)], capture_output=True, text=True, env=env, timeout=600)
         self.assertEqual(r.returncode, 1, r.stderr)
         self.assertIn(f"vggcl: the tuning table {path} cannot be read (Permission denied): it is not used, nor replaced "
                       "by tune", r.stderr)
