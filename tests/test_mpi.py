@@ -122,7 +122,7 @@ class Mpi(Folder):
         rank makes alike (compiling the kernels, the decoding threads' warning) are said once, as one process
         says them; the skipped image is named."""
         env = dict(ENV, VGGCL_CACHE_DIR=str(self.d / "cache"))  # (empty: the kernels are compiled)
-        two, _ = self.classify("two", "--threads", "64", ranks=2, env=env)
+        two, _ = self.classify("two", "--threads", str(os.cpu_count() + 1), ranks=2, env=env)  # (more than its cores)
         self.assertEqual(two.returncode, 1, two.stderr)
         said = [ln for ln in two.stderr.splitlines() if ln.startswith("vggcl:")]
         for notice in (" decoding threads, but this process may run on only ", "compiling the OpenCL kernels"):

@@ -220,8 +220,8 @@ int cli_ranks_capture(cli_ranks *r, const char **logits_out, const char **tensor
  * such rank print nothing. */
 int cli_ranks_finish(cli_ranks *r, vggcl_ctx *ctx, int rc, int stopped, int *failed, int *ok);
 void cli_ranks_end(cli_ranks *r);
-/* Keeps the lines of a notice this process wrote (n bytes, each line with its newline): cli_ranks_finish leaves
- * out of a rank's messages those rank 0 noticed too. */
+/* Keeps a notice this process wrote (n bytes; of one line, with its newline: longer ones are not kept):
+ * cli_ranks_finish leaves out of a rank's messages those rank 0 noticed too. */
 void cli_ranks_noticed(const char *text, size_t n);
 /* Rank 0 gets every rank's share of n rows of row_floats and of their n flags (ok), the shares being
  * the contiguous runs of cli_ranks_begin: on rank 0, rows and ok hold all n, its own share in

@@ -96,8 +96,9 @@ static unsigned long long fnv1a(unsigned long long h, const void *bytes, size_t 
 
 /* The notices this process said (cli_notice: compiling the kernels, the decoding threads' warning), each
  * line written as its FNV-1a: a rank's that rank 0 said too are left out of its messages, said once as one
- * process says them. (Past MAX_NOTICES, each rank's are said.) Kept from any thread (--device 0,1: a
- * thread per device, each compiling), read once they are joined. */
+ * process says them. Notices of one line alone (one of several lines, a build log's, could be a line an error
+ * message quotes too), and up to MAX_NOTICES: the others are said by each rank. Kept from any thread
+ * (--device 0,1: a thread per device, each compiling), read once they are joined. */
 #define MAX_NOTICES 64
 static unsigned long long notices[MAX_NOTICES];
 static int n_notices;
@@ -105,12 +106,10 @@ static pthread_mutex_t notices_lock = PTHREAD_MUTEX_INITIALIZER;
 
 void cli_ranks_noticed(const char *text, size_t n)
 {
+    const char *nl = memchr(text, '\n', n);
+    if (!nl || nl != text + n - 1) return; /* (not one whole line) */
     pthread_mutex_lock(&notices_lock);
-    for (size_t at = 0, end; at < n && n_notices < MAX_NOTICES; at = end) {
-        const char *nl = memchr(text + at, '\n', n - at);
-        end = nl ? (size_t)(nl - text) + 1 : n;
-        notices[n_notices++] = fnv1a(FNV_START, text + at, end - at);
-    }
+    if (n_notices < MAX_NOTICES) notices[n_notices++] = fnv1a(FNV_START, text, n);
     pthread_mutex_unlock(&notices_lock);
 }
 
@@ -312,18 +311,31 @@ int cli_take_share(cli_ranks *r, const char *cmd, const char *shard, int listed,
     return rc;
 }
 
-/* A new, empty temporary file in $TMPDIR (or /tmp) without a name: its descriptor, or -1 (said, naming
- * the folder). It is unlinked at once, so a rank that mpirun kills (another rank failed) leaves nothing
- * behind. */
-static int temp_file(int rank)
+/* Where a rank's temporary files go: $TMPDIR, else /tmp. */
+static const char *temp_dir(void)
 {
     const char *dir = getenv("TMPDIR");
+    return dir && *dir ? dir : "/tmp";
+}
+
+/* A new, empty temporary file in temp_dir() without a name: its descriptor, or -1 (errno says why). It is
+ * unlinked at once, so a rank that mpirun kills (another rank failed) leaves nothing behind. */
+static int temp_file_quiet(void)
+{
     char path[4096];
-    dir = dir && *dir ? dir : "/tmp";
-    snprintf(path, sizeof path, "%s/vggcl-rank.XXXXXX", dir);
+    snprintf(path, sizeof path, "%s/vggcl-rank.XXXXXX", temp_dir());
     const int fd = mkostemp(path, O_CLOEXEC); /* (not for PoCL's linker and the like) */
     if (fd >= 0) unlink(path);
-    else cli_error(CLI_FAIL, "rank %d: cannot create its temporary files in %s (TMPDIR): %s", rank, dir, strerror(errno));
+    return fd;
+}
+
+/* The same, a failure said naming the folder. */
+static int temp_file(int rank)
+{
+    const int fd = temp_file_quiet();
+    if (fd < 0)
+        cli_error(CLI_FAIL, "rank %d: cannot create its temporary files in %s (TMPDIR): %s", rank, temp_dir(),
+                  strerror(errno));
     return fd;
 }
 
@@ -565,7 +577,7 @@ static int without_rank0s_notices(const cli_ranks *r, int fd, int *made)
     memcpy(first, notices, sizeof *first * (size_t)n_notices);
     MPI_Bcast(&n_first, 1, MPI_INT, 0, MPI_COMM_WORLD);
     MPI_Bcast(first, n_first, MPI_UNSIGNED_LONG_LONG, 0, MPI_COMM_WORLD);
-    if (r->rank == 0 || fd < 0 || !n_first || !n_notices || (*made = temp_file(r->rank)) < 0) return fd;
+    if (r->rank == 0 || fd < 0 || !n_first || !n_notices || (*made = temp_file_quiet()) < 0) return fd;
     const int copy = dup(*made);
     notice_filter f = { first, n_first, copy < 0 ? NULL : fdopen(copy, "w") };
     if (!f.out) {
@@ -588,9 +600,8 @@ int cli_ranks_finish(cli_ranks *r, vggcl_ctx *ctx, int rc, int stopped, int *fai
     if (r->saved_err >= 0) dup2(r->saved_err, 2), close(r->saved_err);
     clearerr(stdout), clearerr(stderr); /* (the real ones: else their writes below were taken to have failed) */
     if (lost) {
-        const char *tmp = getenv("TMPDIR");
         rc = cli_error(CLI_FAIL, "rank %d: its answers and messages could not all be kept in its temporary files in "
-                                 "%s (TMPDIR): is it full?", r->rank, tmp && *tmp ? tmp : "/tmp");
+                                 "%s (TMPDIR): is it full?", r->rank, temp_dir());
     }
     /* the text in rank order: stdout, then the messages (skipped images); messages every rank has
      * alike, rank 0's alone; nothing from the ranks after the first that stopped */
