@@ -86,7 +86,7 @@ static const struct { const char *name, *header; size_t data_len; const char *ne
       "a name or value holds a raw control character (at byte 3 of the header)" },
     /* one between values (cJSON skipped it, as it skips a NUL there; the reference's parser refuses it) */
     { "control_between.st", "{\"a\":\x01{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}", 8,
-      "a control character between its values (JSON allows blanks, tabs and line ends) (at byte 5 of the header)" },
+      "a control character outside a string (JSON allows blanks, tabs and line ends) (at byte 5 of the header)" },
     { "bad_utf8.st", "{\"\xff\":{}}  ", 0, "UTF-8" },
     { "deep.st", "[[[[[[[[[[[[[[[[", 0, "starting with '{'" },
     /* what readers differ on (cJSON took the first, Python's json the last, the reference refuses) */

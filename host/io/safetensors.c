@@ -68,9 +68,9 @@ static int cmp_begin(const void *a, const void *b)
 static const char *other_format(const unsigned char *b)
 {
     if (!memcmp(b, "PK\3\4", 4) || (b[0] == 0x80 && b[1] >= 2 && b[1] <= 5)) /* (zip: torch.save's; a pickle) */
-        return " (a PyTorch checkpoint? weights/export_torchvision.py writes it as safetensors)";
+        return " (a PyTorch checkpoint: weights/export_torchvision.py writes it as safetensors)";
     if (b[0] == 0x08 && b[1] >= 3 && b[1] <= 12) /* (protobuf field 1, ir_version: ONNX's) */
-        return " (an ONNX model? weights/import_onnx.py writes it as safetensors)";
+        return " (an ONNX model: weights/import_onnx.py writes it as safetensors)";
     return "";
 }
 
@@ -104,7 +104,7 @@ static vggcl_status read_file(vggcl_ctx *ctx, const char *path, unsigned char **
     if (*hlen > MAX_HEADER || *hlen > (uint64_t)len - 8) {
         fclose(fp);
         return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: header length %llu is larger than the file (%ld bytes) or the "
-                           "%u-byte limit; not a safetensors file%s?", path, (unsigned long long)*hlen, len,
+                           "%u-byte limit; not a safetensors file?%s", path, (unsigned long long)*hlen, len,
                            MAX_HEADER, other_format(prefix));
     }
     unsigned char *b = malloc((size_t)len);
@@ -157,7 +157,7 @@ static const char *duplicate(const cJSON *obj, int *nomem)
  * whether every number is a plain non-negative integer (the reference reader takes no 8.64e2, 0864,
  * 8.0 or -0 as an offset or a dimension; cJSON reads them all as integers) and no string holds a NUL
  * (cJSON cuts it there: "a\u0000b" read as "a"), nor is any control character but JSON's white space found
- * between values (cJSON skips every byte up to a blank, a NUL too). NULL, or what is wrong. */
+ * outside strings (cJSON skips every byte up to a blank between values, a NUL too). NULL, or what is wrong. */
 static const char *scan_header(const char *s, size_t n, size_t *values, size_t *at)
 {
     *values = 0;
@@ -187,7 +187,7 @@ static const char *scan_header(const char *s, size_t n, size_t *values, size_t *
         } else if (c == '{' || c == '[' || c == 't' || c == 'f' || c == 'n') { /* (and the literals true, false, null) */
             ++*values;
         } else if ((unsigned char)c < 0x20 && c != '\t' && c != '\n' && c != '\r') {
-            return "a control character between its values (JSON allows blanks, tabs and line ends)"; /* (cJSON skips) */
+            return "a control character outside a string (JSON allows blanks, tabs and line ends)"; /* (cJSON skips) */
         }
     }
     return NULL;
