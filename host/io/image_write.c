@@ -43,10 +43,12 @@ vggcl_status vggcl_png_write(vggcl_ctx *ctx, const char *path, const unsigned ch
         const int e = ferror(o->fp) ? errno : 0; /* (libpng's "Write Error" for a failed fwrite: the system's why) */
         char eb[128];
         png_destroy_write_struct(&png, &info);
+        const vggcl_status said = e && o->direct_fd >= 0 ? vggcl__output_write_failed(ctx, o, e) /* (the staged copy) */
+                                : vggcl__fail(ctx, VGGCL_ERR_IO, "%s: cannot write PNG: %s%s%s", path, err.msg,
+                                              e ? ": " : "", e ? vggcl__strerror(e, eb, sizeof eb) : "");
         vggcl__output_abort(o);
         free(o);
-        return vggcl__fail(ctx, VGGCL_ERR_IO, "%s: cannot write PNG: %s%s%s", path, err.msg, e ? ": " : "",
-                           e ? vggcl__strerror(e, eb, sizeof eb) : "");
+        return said;
     }
     png_init_io(png, o->fp);
     png_set_IHDR(png, info, (png_uint_32)w, (png_uint_32)h, 8, PNG_COLOR_TYPE_RGB, PNG_INTERLACE_NONE,
