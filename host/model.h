@@ -97,7 +97,8 @@ vggcl_status vggcl__model_mine(vggcl_ctx *ctx, const vggcl_model *m, const char 
  * at h x w cannot fit on the context's device (forward.c; tune asks it for each batch it tunes). */
 vggcl_status vggcl__check_memory(vggcl_ctx *ctx, const vggcl_model *m, int n, int h, int w);
 /* Whether tune's challenger b gives the default a's answers at the timed shape (n images of h x w; fewer
- * where their maps pass 2^25 floats) on the same input: *rel, b's relative L2 difference from a. */
+ * where their maps pass 2^25 floats) on the same input: *rel, b's relative L2 difference from a; INFINITY
+ * where one image's map passes 2^28 floats (not run: said once through the log). */
 vggcl_status vggcl__tune_agree(vggcl_ctx *ctx, const char *where, const vggcl_step *s, const vggcl_tune_candidate *a,
                                const vggcl_tune_candidate *b, int n, int h, int w, double *rel);
 

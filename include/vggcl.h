@@ -298,7 +298,8 @@ typedef struct {
     double default_ms;  /* the choice without a table (the device's default), for comparison */
     int tried;          /* candidates timed */
     int rejected;       /* candidates that failed to build or run, differed from the reference on
-                         * the slice, or (a challenger that won) from the default at the timed shape */
+                         * the slice, or (a challenger that won) from the default at the timed shape,
+                         * or could not be checked there (a map of one image past 2^28 floats) */
 } vggcl_tune_row;
 VGGCL_API vggcl_status vggcl_tune(vggcl_ctx *ctx, vggcl_model *model, const int *batches, int n_batches, int h, int w,
                         int iters, double budget_s, vggcl_tune_row *rows, int cap, int *count, char *path,
