@@ -20,10 +20,10 @@ __kernel void gap_partial(__global const float *restrict in, __global float *res
     const size_t row = get_global_id(1); /* (its work-groups are 1 high: the row, with a launch's offset) */
 
     __global const float *src = in + row * HW;
-    const int begin = part * chunk;
-    const int end = min(begin + chunk, HW);
+    const long begin = (long)part * chunk; /* (in long: the last part of a map near 2^31 pixels passed INT_MAX) */
+    const long end = min(begin + chunk, (long)HW);
     float sum = 0.0f;
-    for (int i = begin + lid; i < end; i += lsize) sum += src[i];
+    for (long i = begin + lid; i < end; i += lsize) sum += src[i];
     scratch[lid] = sum;
     barrier(CLK_LOCAL_MEM_FENCE);
     for (int step = lsize / 2; step > 0; step /= 2) {
