@@ -145,7 +145,13 @@ static vggcl_status get_program(vggcl_ctx *ctx, int which, const char *defines, 
             const char *cut = ctx->log ? logged : unlogged;
             const size_t len = strlen(cut) + 1;
             memcpy(ctx->msg + sizeof ctx->msg - len, cut, len);
-            if (ctx->log) ctx->log(ctx->log_user, log);
+            /* (named as the message is: which layer's build, the call and the error, then the whole log) */
+            const size_t room = strlen(where) + strlen(log) + 128;
+            char *note = ctx->log ? malloc(room) : NULL;
+            if (note) snprintf(note, room, "%s: clBuildProgram -> %s (%d); the whole build log:\n%s", where,
+                               vggcl__cl_error_name(err), (int)err, log);
+            if (ctx->log) ctx->log(ctx->log_user, note ? note : log);
+            free(note);
         }
         goto fail;
     }

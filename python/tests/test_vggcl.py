@@ -551,3 +551,44 @@ def test_library_notes_reach_logging(files, monkeypatch, caplog):
     notes = [(r.levelno, r.getMessage()) for r in caplog.records if r.name == "vggcl"]
     assert any(lv == logging.INFO and "compiling the OpenCL kernels" in t for lv, t in notes), notes
     assert [t for lv, t in notes if lv == logging.WARNING and "clRelease" in t and "CL_OUT_OF_RESOURCES" in t], notes
+
+
+def test_build_log_and_device_choice_warned(files, monkeypatch, caplog, tmp_path):
+    """Notes a user must see reach the "vggcl" logger at WARNING (they were INFO, which Python hides by default):
+    a failed kernel build's whole log (the error's message is cut, pointing to it) and a device name that
+    several devices match (PoCL's CPU device listed twice, as a box of one GPU model)."""
+    if os.environ.get("VGGCL_DEVICE") == "ref":
+        pytest.skip("the reference backend builds no kernels")
+    root = Path(__file__).resolve().parents[2]
+    kdir = tmp_path / "kernels"
+    kdir.mkdir()
+    for f in (root / "kernels").glob("*.cl"):
+        (kdir / f.name).write_text(f.read_text())
+    with open(kdir / "gap.cl", "a") as f:  # (every GAP head's; a log past the message's room)
+        f.write("\nvoid broken(void) {" + " ".join(f"undefined_{i} = 1;" for i in range(400)) + "}\n")
+    monkeypatch.setenv("VGGCL_KERNEL_DIR", str(kdir))
+    monkeypatch.setenv("VGGCL_CACHE_DIR", "off")
+    with caplog.at_level(logging.INFO, logger="vggcl"), pytest.raises(vggcl.Error) as e:
+        with vggcl.Model(files["weights"]) as m:
+            m.forward(files["x"])
+    assert "the whole log went to the log function" in str(e.value)
+    warned = [r.getMessage() for r in caplog.records if r.name == "vggcl" and r.levelno == logging.WARNING]
+    assert [t for t in warned if "clBuildProgram -> CL_BUILD_PROGRAM_FAILURE" in t and "undefined_399" in t], warned
+    monkeypatch.undo()  # (the kernels and the cache as the other tests have them)
+    # a device name several devices match: PoCL's CPU device listed twice, as tests/testenv.py's two_devices does,
+    # in a process of its own (PoCL reads POCL_DEVICES once) with Python's default logging: printed
+    if os.environ.get("VGGCL_DEVICE"):
+        return  # (a device named for the tests: two of PoCL's are not looked for)
+    code = ("import sys, vggcl\nd = vggcl.devices()\n"
+            "if len(d) != 2 or d[0]['name'] != d[1]['name']: sys.exit(3)\n"
+            "vggcl.Model(sys.argv[1], device=d[0]['name'][:8]).close()\n")
+    tried = []
+    for driver in ("cpu", "pthread"):  # (PoCL 4's name, then earlier ones', which may refuse the other)
+        r = subprocess.run([sys.executable, "-c", code, str(files["weights"])], capture_output=True, text=True,
+                           env=dict(os.environ, POCL_DEVICES=f"{driver} {driver}"), timeout=300)
+        if r.returncode == 0:
+            break
+        tried.append(f"{driver}: exit {r.returncode} {r.stderr[-300:]}")
+    else:
+        pytest.skip(f"no two devices of one name here: {tried}")
+    assert "names device 0" in r.stderr and "give an index to choose" in r.stderr, r.stderr

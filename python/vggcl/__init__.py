@@ -14,7 +14,9 @@ the ABI), else ImportError. Every failure of a call into vggcl, and every argume
 vggcl.Error with vggcl's message (a keyword argument that does not exist raises Python's TypeError).
 The library's notes go to the "vggcl" logger (logging): at INFO what people would otherwise wait on
 in silence (the first compile of the kernels for a device) or a cache or tuning table not used; at
-WARNING an OpenCL call that failed without stopping the work (giving a device object back).
+WARNING an OpenCL call that failed without stopping the work (giving a device object back), a failed
+kernel build's whole log (the error's message holds its start) and a device name that several devices
+match (the first is taken).
 """
 import collections
 import concurrent.futures
@@ -160,10 +162,12 @@ _logger = logging.getLogger("vggcl")
 
 def _said(user, message):
     """A note of the library's (vggcl_set_log) to the "vggcl" logger: WARNING for a failed OpenCL call
-    ("CALL -> CL_NAME (code)"), else INFO."""
+    ("CALL -> CL_NAME (code)", a failed build's whole log too) and a device name that several devices
+    match (the first taken), else INFO."""
     try:
         text = _text(message)
-        _logger.log(logging.WARNING if " -> CL_" in text else logging.INFO, "%s", text)
+        warn = " -> CL_" in text or "give an index to choose" in text
+        _logger.log(logging.WARNING if warn else logging.INFO, "%s", text)
     except Exception:  # noqa: BLE001 (at interpreter exit logging may be gone; a note is not worth an error there)
         pass
 
