@@ -140,6 +140,24 @@ class Classify(unittest.TestCase):
         self.assertEqual([json.loads(l)["file"] for l in r.stdout.splitlines()], [str(self.images[0]), str(self.images[1])])
         self.assertEqual(np.load(out / "l.npy").shape, (2, 5))
 
+    def test_nonfinite_logits_skipped(self):
+        """An image on which the preprocessing overflows float32 in the network (logits not finite) is named and
+        skipped, as eval skips it (its probabilities were printed as nan and null, exit 0); a black one, whose
+        inputs stay 0, is classified."""
+        black = self.d / "black.png"
+        Image.fromarray(np.zeros((40, 40, 3), np.uint8)).save(black)
+        out = self.d / "nonfinite"
+        out.mkdir(exist_ok=True)
+        r = self.classify("--format", "json", "--resize", "40", "--crop", "32", "--mean", "0,0,0", "--std", "1e-37,1,1",
+                          "--logits-out", out / "l.npy", self.images[0], black)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertRegex(r.stderr, f"{self.images[0]}: logit 0 is (NaN|infinite): the weights or the preprocessing "
+                         "overflow float32 on this image \\(skipped\\)")
+        self.assertIn("1 of 2 images were skipped; 1 classified", r.stderr)
+        self.assertEqual([json.loads(l)["file"] for l in r.stdout.splitlines()], [str(black)])
+        self.assertTrue(np.isfinite(np.load(out / "l.npy")).all())
+        self.assertEqual(np.load(out / "l.npy").shape, (1, 5))
+
     def test_progress_bar_on_a_terminal(self):
         """A progress bar on stderr when it is a terminal and there is more than one batch; none otherwise."""
         cmd = " ".join([VGGCL, "classify", "--weights", str(self.weights), "--batch", "1",

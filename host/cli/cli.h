@@ -302,8 +302,9 @@ typedef struct {
     int strict;          /* the caller fails the run on any unreadable image: not named "(skipped)" */
     int h, w;            /* every image's size (cli_lead_size); 0 0: the first readable image's */
     int quiet;           /* unreadable images counted, not named (bench --images' warm-up) */
-    int finite;          /* an image whose logits are not all finite is named, skipped and counted (eval:
-                          * NaN is no class to score; not with flip); else the callback gets them as they are */
+    int finite;          /* an image whose logits are not all finite is named, skipped and counted (classify,
+                          * eval: NaN is no class to rank or score; not with flip); else the callback gets them
+                          * as they are */
 } cli_batch_job;
 
 /* The size every image of a share is to have, as one process with the whole list sets it: with a

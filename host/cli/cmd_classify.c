@@ -294,8 +294,9 @@ int cmd_classify(int argc, char **argv)
     res = (results){ wctx, classes, top, &l, format, files, logits_out, tensor_out, NULL, NULL, 0 };
     int h, w;
     cli_lead_size(ctx, &p, ranks.lead, ranks.n_lead, &h, &w);
+    /* (an image whose logits are not finite, named and skipped as eval does: its probabilities printed NaN, exit 0) */
     const cli_batch_job job = { ctx, model, &p, batch, 0, 1, 0, progress_s, threads, NULL, devs.n, devs.ctx,
-                                devs.model, &ranks, 0, h, w, 0, 0 };
+                                devs.model, &ranks, 0, h, w, 0, 1 };
     if ((stopped = (rc = cli_run_batches(&job, files, n_files, print_batch, &res, &failed)) != CLI_OK)) goto out;
     /* all outputs or none: both made durable, then named (an earlier run's kept where one cannot be written) */
     rc = CLI_FAIL;
