@@ -311,6 +311,27 @@ class Cli(unittest.TestCase):
                 self.assertNotIn(b"\nvggcl: forged", r.stdout + r.stderr)
                 self.assertIn(b"x\\x1b[31m\\nvggcl: forged", r.stdout)
 
+    def test_line_ends_beyond_ascii_in_names(self):
+        """What ends a line beyond ASCII, for Python's splitlines or a terminal: U+2028 (a name could forge a line of
+        vggcl's for a reader that splits lines so), the C1 control NEL, a lone byte 0x9b (an 8-bit terminal's CSI)
+        and a bidirectional override: escaped in the text format, kept whole in JSON, one line per image."""
+        imgs = self.d / "imgs"
+        imgs.mkdir()
+        tiny = ROOT / "tests" / "data" / "tiny.png"
+        names = ["csi\udc9b[31m.png", "nel\u0085x.png", "rtl\u202egpj.png", "sep\u2028vggcl: forged.png"]
+        shown = ["csi\\x9b[31m.png", "nel\\u0085x.png", "rtl\\u202egpj.png", "sep\\u2028vggcl: forged.png"]
+        for name in names:
+            shutil.copy(tiny, os.path.join(imgs, name))
+        args = ["classify", "--weights", self.weights, "--resize", "24", "--crop", "20", imgs]
+        r = subprocess.run([VGGCL, *map(str, args)], capture_output=True, timeout=300)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        lines = r.stdout.decode(errors="surrogateescape").splitlines()
+        self.assertEqual([ln.rsplit(": ", 1)[0] for ln in lines], [f"{imgs}/{s}" for s in shown])
+        r = subprocess.run([VGGCL, *map(str, args[:-1]), "--format", "json", imgs], capture_output=True, timeout=300)
+        lines = r.stdout.decode().splitlines()
+        self.assertEqual([os.fsdecode(os.fsencode(json.loads(ln)["file"])) for ln in lines],
+                         [os.path.join(imgs, n) for n in names])
+
     def test_run_inputs_and_outputs_review(self):
         """A FIFO as --input is refused, not waited on for ever; outputs that are the same file through
         standard output or a dangling link, an empty path or a folder are refused up front (one result was

@@ -43,16 +43,50 @@ int cli_usage_said(void)
     return usage_said;
 }
 
+static int utf8_len(const unsigned char *s);
+
+/* Whether code point u ends a line for some reader or reorders the text around it on a terminal: the C1
+ * controls (U+0085 a line's end, U+009B an escape sequence's start), U+2028 and U+2029 (Python's
+ * splitlines), the bidirectional overrides and isolates (a name shown in another order). */
+static int hidden_control(unsigned long u)
+{
+    return (u >= 0x80 && u <= 0x9F) || u == 0x2028 || u == 0x2029 || (u >= 0x202A && u <= 0x202E) ||
+           (u >= 0x2066 && u <= 0x2069);
+}
+
+/* The code point of the UTF-8 sequence of len bytes at u. */
+static unsigned long code_point(const unsigned char *u, int len)
+{
+    unsigned long cp = len > 1 ? u[0] & (0x7F >> len) : u[0];
+    for (int k = 1; k < len; k++) cp = cp << 6 | (u[k] & 0x3F);
+    return cp;
+}
+
 /* s's n bytes into out (room for 4n): a control character (a file name's newline or escape sequence) as
- * \n, \r, \t or \xHH, but where keep is set a tab as it is and a newline (a build log's lines in a
- * message) followed by two blanks, so that no line a name holds reads as a message of vggcl's. Its length. */
+ * \n, \r, \t or \xHH, one of UTF-8 (hidden_control) as \uHHHH, a byte that is not UTF-8 as \xHH, but
+ * where keep is set a tab as it is and a newline (a build log's lines in a message) followed by two
+ * blanks, so that no line a name holds reads as a message of vggcl's. Its length. */
 static size_t escape_controls(const char *s, size_t n, char *out, int keep)
 {
+    const unsigned char *u = (const unsigned char *)s;
     size_t o = 0;
-    for (size_t i = 0; i < n; i++) {
-        const unsigned char c = (unsigned char)s[i];
+    for (size_t i = 0; i < n;) {
+        const unsigned char c = u[i];
+        int len = c < 0x80 ? 1 : 0;
+        if (!len) { /* (a sequence cut by n is not UTF-8 either) */
+            const int want = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : 2;
+            len = n - i >= (size_t)want ? utf8_len(u + i) : 0;
+        }
+        if (len > 1) {
+            const unsigned long cp = code_point(u + i, len);
+            if (hidden_control(cp)) o += (size_t)sprintf(out + o, "\\u%04lx", cp);
+            else memcpy(out + o, u + i, (size_t)len), o += (size_t)len;
+            i += (size_t)len;
+            continue;
+        }
+        i++;
         if (keep && c == '\n') out[o++] = '\n', out[o++] = ' ', out[o++] = ' ';
-        else if ((c >= 0x20 && c != 0x7f) || (keep && c == '\t')) out[o++] = (char)c;
+        else if ((c >= 0x20 && c < 0x7f) || (keep && c == '\t')) out[o++] = (char)c;
         else if (c == '\n' || c == '\r' || c == '\t') out[o++] = '\\', out[o++] = c == '\n' ? 'n' : c == '\r' ? 'r' : 't';
         else o += (size_t)sprintf(out + o, "\\x%02x", c);
     }
@@ -427,7 +461,12 @@ cJSON *cli_json_string(const char *s)
     const unsigned char *u = (const unsigned char *)s;
     size_t i;
     int n;
-    if (cli_utf8(s)) return cJSON_CreateString(s); /* (cJSON escapes it) */
+    /* (cJSON escapes the rest, but not the controls beyond ASCII: valid in JSON, NEL, U+2028 and U+2029 end a
+     * line for readers that split as Python's splitlines does) */
+    int plain = 1;
+    for (i = 0; u[i] && plain; i += (size_t)n)
+        plain = (n = utf8_len(u + i)) > 0 && (n == 1 || !hidden_control(code_point(u + i, n)));
+    if (plain) return cJSON_CreateString(s);
     char *lit = malloc(6 * strlen(s) + 3), *p = lit;
     if (!lit) return NULL;
     *p++ = '"';
@@ -436,6 +475,8 @@ cJSON *cli_json_string(const char *s)
         if (!n) p += sprintf(p, "\\u%04x", 0xDC00 + u[i++]); /* (a byte that is not UTF-8, as Python's fsdecode) */
         else if (u[i] == '"' || u[i] == '\\') *p++ = '\\', *p++ = (char)u[i++];
         else if (u[i] < 0x20) p += sprintf(p, "\\u%04x", u[i++]);
+        else if (n > 1 && hidden_control(code_point(u + i, n)))
+            p += sprintf(p, "\\u%04lx", code_point(u + i, n)), i += (size_t)n;
         else memcpy(p, u + i, (size_t)n), p += n, i += (size_t)n;
     }
     *p++ = '"', *p = '\0';
