@@ -628,6 +628,27 @@ class Eval(unittest.TestCase):
             self.assertEqual(r.returncode, 1, r.stderr)
             self.assertIn("none of the 2 images could be scored (each skipped, named above)", r.stderr)
 
+    def test_equal_logits_rank_the_lower_class(self):
+        """A head of zeros (every logit equal): top-1 is class 0 for every image, as argmax picks, and top-5 counts
+        the classes 0 to 4 alone (the lower class ranks first, as classify ranks them; README, --help)."""
+        from make_test_weights import make_state_dict, parse_cfg
+        with tempfile.TemporaryDirectory() as tmp:
+            d = Path(tmp)
+            tensors = make_state_dict(parse_cfg("8,M,16"), False, 8, seed=2)
+            tensors["classifier.0.weight"][:] = 0
+            tensors["classifier.0.bias"][:] = 0
+            weights = d / "w.safetensors"
+            save_file(tensors, weights)
+            files = make_folder(d / "data", 1, 4, classes=[f"c{i}" for i in range(8)])
+            shutil.copy(files[-1][0], d / "data" / "c7" / "01.png")  # (9 images: the higher class first gave 6)
+            r = subprocess.run([VGGCL, "eval", "--weights", weights, "--data", d / "data", "--format", "json",
+                                "--resize", "32", "--crop", "32"], capture_output=True, text=True, timeout=600)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            got = json.loads(r.stdout)
+            self.assertEqual([row[0] for row in got["confusion"]], [1] * 7 + [2])
+            self.assertAlmostEqual(got["top1"], 1 / 9, places=6)
+            self.assertAlmostEqual(got["top5"], 5 / 9, places=6)
+
     def test_many_classes_json(self):
         """A head of 3000 classes: the JSON report's confusion matrix (9 million counts) is written row by row,
         the numbers those of the text report; built as cJSON objects it took 84 bytes a count (756 MB here),
