@@ -151,12 +151,22 @@ class Classify(unittest.TestCase):
         r = self.classify("--format", "json", "--resize", "40", "--crop", "32", "--mean", "0,0,0", "--std", "1e-37,1,1",
                           "--logits-out", out / "l.npy", self.images[0], black)
         self.assertEqual(r.returncode, 1, r.stderr)
-        self.assertRegex(r.stderr, f"{self.images[0]}: logit 0 is (NaN|infinite): the weights or the preprocessing "
+        self.assertRegex(r.stderr, f"{re.escape(str(self.images[0]))}: logit 0 is (NaN|infinite): the weights or the preprocessing "
                          "overflow float32 on this image \\(skipped\\)")
         self.assertIn("1 of 2 images were skipped; 1 classified", r.stderr)
         self.assertEqual([json.loads(l)["file"] for l in r.stdout.splitlines()], [str(black)])
         self.assertTrue(np.isfinite(np.load(out / "l.npy")).all())
         self.assertEqual(np.load(out / "l.npy").shape, (1, 5))
+        # --shard with --no-crop: a share whose one image read, then was skipped, writes empty arrays of that image's
+        # size, as the next share, whose size it sets (it took the size of the images after it: 48 x 48)
+        first, other = self.d / "first40.png", self.d / "other48.png"
+        Image.fromarray(photo(40, 40, 6)).save(first)
+        Image.fromarray(photo(48, 48, 5)).save(other)
+        for i in range(2):
+            r = self.classify("--shard", f"{i}/2", "--resize", "0", "--no-crop", "--mean", "0,0,0", "--std",
+                              "1e-37,1,1", "--tensor-out", out / f"t{i}.npy", first, other)
+            self.assertEqual(r.returncode, 1, r.stderr)
+            self.assertEqual(np.load(out / f"t{i}.npy").shape, (0, 3, 40, 40), r.stderr)
 
     def test_progress_bar_on_a_terminal(self):
         """A progress bar on stderr when it is a terminal and there is more than one batch; none otherwise."""

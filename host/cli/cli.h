@@ -92,9 +92,11 @@ int cli_size(const char *cmd, const char *v, int *h, int *w);
  * non-finite number comes out as null, so the line is always valid JSON). */
 struct cJSON;
 int cli_json_print(struct cJSON *o);
-/* A JSON string for s (a file name, a label): as cJSON makes it when s is UTF-8; else each byte that is
- * not UTF-8 becomes \udcXX, as Python's os.fsdecode maps it (json.loads then os.fsencode give the name
- * back), where the raw byte made the line invalid JSON. NULL when out of memory. */
+/* A JSON string for s (a file name, a label): as cJSON makes it when s is UTF-8 without the controls
+ * beyond ASCII; else each byte that is not UTF-8 becomes \udcXX, as Python's os.fsdecode maps it (json.loads
+ * then os.fsencode give the name back), where the raw byte made the line invalid JSON, and the C1 controls,
+ * U+2028/2029 and the bidirectional overrides \uHHHH (line ends for Python's splitlines). NULL when out of
+ * memory. */
 struct cJSON *cli_json_string(const char *s);
 /* Whether s is UTF-8 text (what a model's metadata must be). */
 int cli_utf8(const char *s);
@@ -102,7 +104,8 @@ int cli_utf8(const char *s);
 /* Prints s on stdout as a CSV field, quoted. */
 void cli_csv_str(const char *s);
 /* s for a line of text (a file or class name in the text format): its control characters as \n, \r, \t
- * or \xHH (a newline split the line, an escape sequence drew on the terminal); allocated, NULL when out of
+ * or \xHH (a newline split the line, an escape sequence drew on the terminal), the C1 controls, U+2028/2029
+ * and the bidirectional overrides as \uHHHH, bytes that are not UTF-8 as \xHH; allocated, NULL when out of
  * memory. The messages on stderr escape them so too. */
 char *cli_text(const char *s);
 /* Whether an output path writes to this process's standard output: "-", or a name for what stdout
@@ -358,6 +361,8 @@ typedef struct cli_batch_stats {
     double host_ms;      /* the rest: assembling batches, the callback (printing, writing) */
     double decode_ms;    /* the decoding threads' time, summed */
     int threads, images, batches;
+    int h, w;            /* the images' size the run settled on (the job's, else the first readable image's;
+                          * 0 0: none read), also where every image read was then skipped (not finite) */
 } cli_batch_stats;
 
 /* Called once per batch with the nb images that loaded: index[j] is image

@@ -39,8 +39,9 @@ static const cli_command command = {
     "their softmax probability. A folder stands for its images, sorted by name.\n"
     "--logits-out and --tensor-out keep the order the images were given, leaving out\n"
     "images that could not be read (or, with --no-crop, that preprocess to another size\n"
-    "than the first). Such an image is reported by name and skipped; the exit status\n"
-    "is then 1.\n",
+    "than the first, or whose logits are not finite: weights or preprocessing that\n"
+    "overflow float32 on it). Such an image is reported by name and skipped; the exit\n"
+    "status is then 1.\n",
     options, { cli_device_options, cli_net_options, cli_preprocess_options, cli_decode_options },
 };
 
@@ -294,13 +295,15 @@ int cmd_classify(int argc, char **argv)
     res = (results){ wctx, classes, top, &l, format, files, logits_out, tensor_out, NULL, NULL, 0 };
     int h, w;
     cli_lead_size(ctx, &p, ranks.lead, ranks.n_lead, &h, &w);
-    /* (an image whose logits are not finite, named and skipped as eval does: its probabilities printed NaN, exit 0) */
-    const cli_batch_job job = { ctx, model, &p, batch, 0, 1, 0, progress_s, threads, NULL, devs.n, devs.ctx,
+    /* (an image whose logits are not finite is named, skipped and counted, as eval does: exit 1) */
+    cli_batch_stats ran;
+    const cli_batch_job job = { ctx, model, &p, batch, 0, 1, 0, progress_s, threads, &ran, devs.n, devs.ctx,
                                 devs.model, &ranks, 0, h, w, 0, 1 };
     if ((stopped = (rc = cli_run_batches(&job, files, n_files, print_batch, &res, &failed)) != CLI_OK)) goto out;
     /* all outputs or none: both made durable, then named (an earlier run's kept where one cannot be written) */
     rc = CLI_FAIL;
-    if (!res.ok && shard) { /* a share with no images read (--shard): empty arrays, to concatenate */
+    if (!res.ok && shard) { /* a share with no images classified (--shard): empty arrays, to concatenate */
+        if (!h) h = ran.h, w = ran.w; /* (its images read, each then skipped: not finite) */
         if (!h) cli_lead_size(ctx, &p, cli_ranks_after(&ranks), ranks.n_after, &h, &w); /* (as one process) */
         if (cli_open_empty(wctx, tensor_out, 3, (const long long[]){ 3, h, w }, &res.x) != CLI_OK ||
             cli_open_empty(wctx, logits_out, 1, (const long long[]){ classes }, &res.logits) != CLI_OK)

@@ -424,6 +424,7 @@ done:
     progress_break(&shown);
     st.wall_ms = cli_now_ms() - start;
     st.host_ms = st.wall_ms - st.wait_ms - st.blocked_ms;
+    st.h = H, st.w = W;
     if (job->stats) *job->stats = st;
     for (int k = 0; r.slots && k < r.n_slots; k++)
         free(r.slots[k].x), free(r.slots[k].y), free(r.slots[k].f), free(r.slots[k].index), free(r.slots[k].msg);
