@@ -328,6 +328,7 @@ class Cli(unittest.TestCase):
         lines = r.stdout.decode(errors="surrogateescape").splitlines()
         self.assertEqual([ln.rsplit(": ", 1)[0] for ln in lines], [f"{imgs}/{s}" for s in shown])
         r = subprocess.run([VGGCL, *map(str, args[:-1]), "--format", "json", imgs], capture_output=True, timeout=300)
+        self.assertEqual(r.returncode, 0, r.stderr)
         lines = r.stdout.decode().splitlines()
         self.assertEqual([os.fsdecode(os.fsencode(json.loads(ln)["file"])) for ln in lines],
                          [os.path.join(imgs, n) for n in names])

@@ -120,10 +120,11 @@ static int say(int code, int notice, const char *fmt, va_list ap)
         o_buf[o++] = '\n';
         fwrite(o_buf, 1, o, stderr);
         if (notice) cli_ranks_noticed(o_buf, o);
-    } else { /* (out of memory for a longer one: as it is) */
-        fputs("vggcl: ", stderr);
-        vfprintf(stderr, fmt, again);
-        fputc('\n', stderr);
+    } else { /* (out of memory for a longer one: its start, escaped all the same) */
+        if (n < 0) snprintf(line + at, sizeof line - at, "(a message that could not be formatted)");
+        size_t o = escape_controls(line, strlen(line), out, 1);
+        out[o++] = '\n';
+        fwrite(out, 1, o, stderr);
     }
     free(big), free(big_out);
     va_end(again);
