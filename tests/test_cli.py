@@ -96,6 +96,14 @@ class Cli(unittest.TestCase):
                    "'--t' is short for more than one option (--top, --tensor-out, --threads)")
         self.fails(self.run_args(extra=["--pool5", "maybe"]), 2, "keep or drop")
         self.fails(["run", "--weights"], 2, "--weights needs a value")
+        # a value left out before another option: the option is not taken for the value (--logits-out --recursive
+        # wrote a file "--recursive" and did not recurse, exit 0); given with '=' it is the value
+        imgs = self.d / "imgs"
+        imgs.mkdir()
+        self.fails(["classify", "--weights", self.weights, "--logits-out", "--recursive", imgs], 2,
+                   "classify: --logits-out needs L.npy, not the option '--recursive' (a value that begins with "
+                   "'--': --logits-out=--recursive)")
+        self.assertFalse(Path("--recursive").exists())
         # an empty value or argument names nothing ("vggcl: : cannot open weights file", exit 1; --head "" looked for
         # a tensor ".weight"; an empty image was an unreadable one)
         self.fails(self.run_args(extra=["--weights="]), 2, "run: --weights is empty: give W.safetensors")

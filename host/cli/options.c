@@ -178,6 +178,11 @@ int cli_parse(const cli_command *c, int argc, char **argv, cli_args *a)
             rc = unknown(c, n, optopt, optopt > 0 && optopt < 256 ? short_from(argc, argv, optopt) : argv[optind - 1]);
         } else {
             const cli_option *o = nth(c, k - 256, NULL);
+            /* a value left out takes the next word, an option too: --logits-out --recursive DIR wrote a file
+             * "--recursive", not recursing, exit 0 (a value of its own that begins with "--": --opt=--value) */
+            if (o->metavar && optarg == argv[optind - 1] && !strncmp(optarg, "--", 2) && optarg[2])
+                rc = cli_error(CLI_USAGE, "%s: --%s needs %s, not the option '%s' (a value that begins with '--': "
+                               "--%s=%s)", c->name, o->name, o->metavar, optarg, o->name, optarg);
             a->value[k - 256] = o->metavar ? optarg : "1";
         }
     }
