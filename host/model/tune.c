@@ -668,8 +668,7 @@ static vggcl_status tune_shape(vggcl_ctx *ctx, vggcl_model *m, int step, int n, 
     char params[200];
     int def = -1; /* the default's candidate, once timed */
     int said = 0; /* the last candidate rejected failed: the context's message says why */
-    double closest = INFINITY; /* the least relative difference from the reference a candidate ran with */
-    int not_finite = 0;        /* a candidate's difference was not a number (the reference's output overflowed) */
+    double closest = INFINITY; /* the least finite relative difference from the reference a candidate ran with */
     for (int i = 0; i < count; i++) {
         if (i == VGGCL_CONV_ALGOS - 1 && best.algo) {
             const candidate fastest = { best.algo, best.params };
@@ -685,8 +684,7 @@ static vggcl_status tune_shape(vggcl_ctx *ctx, vggcl_model *m, int step, int n, 
         if (st == VGGCL_ERR_NOMEM) goto fail;
         if (st != VGGCL_OK || !(rel <= CHECK_REL)) {
             r->rejected++, said = st != VGGCL_OK;
-            if (st == VGGCL_OK && rel < closest) closest = rel;
-            not_finite |= st == VGGCL_OK && !isfinite(rel);
+            if (st == VGGCL_OK && rel < closest) closest = rel; /* (NaN never: one that ran and is not finite) */
             continue;
         }
         st = time_candidate(ctx, where, s, &c[i], n, h, w, iters, &ms);
@@ -726,7 +724,7 @@ static vggcl_status tune_shape(vggcl_ctx *ctx, vggcl_model *m, int step, int n, 
     if (!best.algo && !r->rejected) return VGGCL_OK; /* out of time: no row */
     if (!best.algo) { /* (with the last failure's words: a device without profiling times rejects them all) */
         char before[400], why[200] = "";
-        if (!said && not_finite && !isfinite(closest))
+        if (!said && !isfinite(closest)) /* (the last rejected ran: none that ran gave a finite difference) */
             snprintf(why, sizeof why, ": none gave finite answers on a small check (the layer's outputs overflow "
                                       "float32: weights too large?)");
         else if (!said)
