@@ -1069,7 +1069,15 @@ class Cli(unittest.TestCase):
                            (["train-head", "--weights", self.weights, "--std", "0.2,-0.2,0.2", "--data", self.d,
                              "--out", self.d / "h.safetensors"],
                             "--std must be three finite numbers above 0, not '0.2,-0.2,0.2'"),
-                           ([*cls, "--mean", "1,nan,0", img], "--mean must be three finite numbers, not '1,nan,0'"),
+                           ([*cls, "--mean", "1,1e39,0", img], "--mean must be three finite numbers, not '1,1e39,0'"),
+                           # numbers as typed: sscanf took a blank, '+', hex, nan, and 1e-400 as 0
+                           ([*cls, "--mean", "1,nan,0", img], "--mean must be three numbers R,G,B, not '1,nan,0'"),
+                           ([*cls, "--mean", " 1,2,3", img], "--mean must be three numbers R,G,B, not ' 1,2,3'"),
+                           ([*cls, "--std", "1,2,3,", img], "--std must be three numbers R,G,B, not '1,2,3,'"),
+                           ([*cls, "--progress", "+1", img], "--progress must be a number of seconds"),
+                           *((["train-head", "--weights", self.weights, "--data", self.d, "--out", self.d / "h",
+                               opt, v], f"{opt} must be ") for opt, v in (("--l2", "1e-400"), ("--lr", "0x1p-3"),
+                                                                         ("--momentum", " 0.5"), ("--val-split", "+0"))),
                            (["preprocess", "--std", "1,inf,1", "--output", self.d / "p.npy", img], "--std must be"),
                            # each above 0 and finite, but 1/std past a float (preprocess crashed; classify gave NaN)
                            (["preprocess", "--std", "1e-40,1,1", "--output", self.d / "p.npy", img],

@@ -87,6 +87,9 @@ int cli_model_opts(const char *cmd, const char *pool5, const char *conv, vggcl_l
  * usage error and returns CLI_USAGE on a bad value, else 0. */
 int cli_int(const char *cmd, const char *opt, const char *v, int lo, int hi, int *out);
 int cli_size(const char *cmd, const char *v, int *h, int *w);
+/* 1 and *out = v when v is a decimal number as a user types one ("0.1", "-2", "1e-4", ".5"): no blank,
+ * '+', hex, inf or nan, nothing after it, and not past a double (1e-400 is refused, not 0); else 0. */
+int cli_number(const char *v, double *out);
 
 /* Prints the JSON object on one line of stdout and deletes it (cJSON: a
  * non-finite number comes out as null, so the line is always valid JSON). */

@@ -3,6 +3,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "cli.h"
 
@@ -41,9 +42,18 @@ static const cli_command command = {
  * every image would fail with others. */
 static int parse3(const char *cmd, const char *opt, const char *v, int positive, float out[3])
 {
-    char tail;
-    if (sscanf(v, "%f,%f,%f%c", &out[0], &out[1], &out[2], &tail) != 3)
-        return cli_error(CLI_USAGE, "%s: %s must be three numbers R,G,B, not '%s'", cmd, opt, v);
+    char *copy = strdup(v);
+    if (!copy) return cli_error(CLI_FAIL, "%s: %s: out of host memory", cmd, opt);
+    int n = 0, ok = 1;
+    for (char *field = copy, *comma; ok; field = comma + 1) { /* (each field as cli_number: sscanf took " 1,+2,0x3") */
+        double x;
+        if ((comma = strchr(field, ','))) *comma = '\0';
+        ok = n < 3 && cli_number(field, &x);
+        if (ok) out[n++] = (float)x;
+        if (!comma) break;
+    }
+    free(copy);
+    if (!ok || n != 3) return cli_error(CLI_USAGE, "%s: %s must be three numbers R,G,B, not '%s'", cmd, opt, v);
     for (int c = 0; c < 3; c++)
         if (!isfinite(out[c]) || (positive && !(out[c] > 0)))
             return cli_error(CLI_USAGE, "%s: %s must be three finite numbers%s, not '%s'", cmd, opt,

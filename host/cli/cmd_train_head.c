@@ -400,17 +400,16 @@ int cmd_train_head(int argc, char **argv)
                *out = cli_arg(&a, "out"), *features_out = cli_arg(&a, "features-out");
     const int flip = cli_arg(&a, "flip") != NULL;
     double val_split = 0.2;
-    char tail;
     if (val_dir && val_split_s)
         return cli_error(CLI_USAGE, "train-head: give --val DIR or --val-split F, not both");
-    if (val_split_s && (sscanf(val_split_s, "%lf%c", &val_split, &tail) != 1 || !(val_split >= 0 && val_split < 1)))
+    if (val_split_s && (!cli_number(val_split_s, &val_split) || !(val_split >= 0 && val_split < 1)))
         return cli_error(CLI_USAGE, "train-head: --val-split must be a fraction from 0 to below 1, not '%s'",
                          val_split_s);
-    if (sscanf(lr_s, "%lf%c", &o.lr, &tail) != 1 || !(o.lr > 0 && o.lr < 1e6))
+    if (!cli_number(lr_s, &o.lr) || !(o.lr > 0 && o.lr < 1e6))
         return cli_error(CLI_USAGE, "train-head: --lr must be a number above 0 and below 1e6, not '%s'", lr_s);
-    if (sscanf(momentum_s, "%lf%c", &o.momentum, &tail) != 1 || !(o.momentum >= 0 && o.momentum < 1))
+    if (!cli_number(momentum_s, &o.momentum) || !(o.momentum >= 0 && o.momentum < 1))
         return cli_error(CLI_USAGE, "train-head: --momentum must be from 0 to below 1, not '%s'", momentum_s);
-    if (sscanf(l2_s, "%lf%c", &o.l2, &tail) != 1 || !(o.l2 >= 0 && o.l2 < 1e6))
+    if (!cli_number(l2_s, &o.l2) || !(o.l2 >= 0 && o.l2 < 1e6))
         return cli_error(CLI_USAGE, "train-head: --l2 must be a number from 0 to below 1e6, not '%s'", l2_s);
     char *seed_end;
     errno = 0;

@@ -67,12 +67,9 @@ static void progress_break(progress_state *p)
 int cli_decode_args(const char *cmd, const cli_args *a, int *threads, double *progress_s)
 {
     const char *t = cli_arg(a, "threads"), *p = cli_arg(a, "progress");
-    char *end = NULL;
     *threads = 0, *progress_s = -1;
     if (t && cli_int(cmd, "--threads", t, 1, 256, threads)) return CLI_USAGE;
-    if (p) *progress_s = strtod(p, &end);
-    if (p && (end == p || *end || !(isdigit((unsigned char)p[0]) || p[0] == '.') || strpbrk(p, "xX") ||
-              !(*progress_s >= 0 && *progress_s <= 1e6))) /* (a decimal: no blank, sign or hex first) */
+    if (p && (!cli_number(p, progress_s) || !(*progress_s >= 0 && *progress_s <= 1e6)))
         return cli_error(CLI_USAGE, "%s: --progress must be a number of seconds from 0 to 1e6, not '%s'", cmd, p);
     return 0;
 }

@@ -180,6 +180,19 @@ int cli_int(const char *cmd, const char *opt, const char *v, int lo, int hi, int
     return 0;
 }
 
+int cli_number(const char *v, double *out)
+{
+    const char *digits = v + (v[0] == '-');
+    char *end;
+    errno = 0;
+    double x = strtod(v, &end); /* (a decimal only: strtod also takes blanks, '+', hex, inf and nan first) */
+    if (end == v || *end || errno == ERANGE || !(isdigit((unsigned char)digits[0]) || digits[0] == '.') ||
+        strpbrk(v, "xX"))
+        return 0;
+    *out = x;
+    return 1;
+}
+
 int cli_size(const char *cmd, const char *v, int *h, int *w)
 {
     char *end;
