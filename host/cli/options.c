@@ -130,10 +130,22 @@ static int unknown(const cli_command *c, int n, int short_opt, const char *arg)
     /* (for --flag=value getopt sets optopt to the flag's own code: 256 + i, 256 + n for --help) */
     if (!strncmp(arg, "--", 2) && strchr(arg, '=') && short_opt)
         return cli_error(CLI_USAGE, "%s: %.*s takes no value ('%s')", c->name, (int)strcspn(arg, "="), arg, arg);
-    if (short_opt > 0 && short_opt < 256 && strncmp(arg, "--", 2)) /* (a glob's file: -hello.png was help) */
-        return !arg[2] ? cli_error(CLI_USAGE, "%s: unknown option '-%c'", c->name, short_opt)
-                       : cli_error(CLI_USAGE, "%s: unknown argument '%s' (a file whose name begins with '-'? give it "
-                                   "as ./%s, or after --)", c->name, arg, arg);
+    if (short_opt > 0 && short_opt < 256 && strncmp(arg, "--", 2)) { /* (a glob's file: -hello.png was help) */
+        if (!arg[2]) return cli_error(CLI_USAGE, "%s: unknown option '-%c'", c->name, short_opt);
+        const size_t name_len = strcspn(arg + 1, "=");
+        const char *meant = NULL; /* (-weights W: a long option typed with one dash) */
+        for (int i = 0; i <= n && !meant; i++) {
+            const char *name = i < n ? nth(c, i, NULL)->name : "help";
+            if (strlen(name) == name_len && !strncmp(name, arg + 1, name_len)) meant = name;
+        }
+        if (meant)
+            return cli_error(CLI_USAGE, "%s: unknown argument '%s' (--%s? long options take two dashes%s%s%s)",
+                             c->name, arg, meant, c->positional ? "; a file named so: give it as ./" : "",
+                             c->positional ? arg : "", c->positional ? " or after --" : "");
+        return c->positional ? cli_error(CLI_USAGE, "%s: unknown argument '%s' (a file whose name begins with "
+                                         "'-'? give it as ./%s, or after --)", c->name, arg, arg)
+                             : cli_error(CLI_USAGE, "%s: unknown argument '%s'", c->name, arg);
+    }
     char these[512] = "";
     int matches = 0;
     const size_t len = strncmp(arg, "--", 2) ? 0 : strcspn(arg + 2, "=");
