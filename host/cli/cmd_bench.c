@@ -69,10 +69,13 @@ int cmd_bench(int argc, char **argv)
     if (weights && cli_arg(&a, "random")) return cli_error(CLI_USAGE, "bench: give --weights or --random, not both");
     if (!weights && cli_arg(&a, "head")) /* (the random model's head is classifier.0: --head was passed over) */
         return cli_error(CLI_USAGE, "bench: --head goes with --weights");
-    int batch, iters, h, w, peak_gflops = 0;
+    int batch, iters, h, w;
+    double peak_gflops = 0;
     if (cli_int("bench", "--batch", batch_s, 1, 4096, &batch) || cli_int("bench", "--iters", iters_s, 1, 100000, &iters) ||
-        cli_size("bench", size_s, &h, &w) || (peak_s && cli_int("bench", "--peak-gflops", peak_s, 1, 100000000, &peak_gflops)))
+        cli_size("bench", size_s, &h, &w))
         return CLI_USAGE;
+    if (peak_s && !(cli_number(peak_s, &peak_gflops) && peak_gflops > 0 && peak_gflops <= 1e8))
+        return cli_error(CLI_USAGE, "bench: --peak-gflops must be a number above 0 and up to 1e8, not '%s'", peak_s);
     vggcl_load_options opts = { VGGCL_POOL5_AUTO, cli_arg(&a, "head"), VGGCL_CONV_AUTO, 0 };
     if (cli_model_opts("bench", pool5, conv, &opts)) return CLI_USAGE;
     vggcl_preprocess p;
