@@ -282,6 +282,8 @@ void cli_left_out_say(cli_left_out *o);
 /* What goes between a folder and a name in it: "/", or nothing where the folder ends with one (data/ and
  * a give data/a, as os.path.join: data//a was printed). */
 const char *cli_sep(const char *dir);
+/* dir, cli_sep(dir) and name in a new string (free it), or NULL: out of host memory. */
+char *cli_join(const char *dir, const char *name);
 
 /* The context's message after loading or preprocessing the image at path
  * failed, naming the file (preprocessing messages do not know it); allocated

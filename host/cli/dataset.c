@@ -2,6 +2,7 @@
  * ImageFolder) for train-head and eval. */
 #include <ctype.h>
 #include <dirent.h>
+#include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,12 +33,24 @@ static int class_folders(const char *dir, cli_dataset *ds)
     DIR *d = opendir(dir);
     struct dirent *e;
     struct stat sb;
-    char path[4096];
-    if (!d) return cli_error(CLI_FAIL, "%s: cannot open the data folder (expected one sub-folder per class)", dir);
+    if (!d)
+        return cli_error(CLI_FAIL, "%s: cannot open the data folder: %s (expected one sub-folder per class)", dir,
+                         strerror(errno));
     while ((e = readdir(d))) {
         if (e->d_name[0] == '.') continue;
-        snprintf(path, sizeof path, "%s%s%s", dir, cli_sep(dir), e->d_name);
-        if (stat(path, &sb) != 0 || !S_ISDIR(sb.st_mode)) continue;
+        char *path = cli_join(dir, e->d_name);
+        if (!path) {
+            closedir(d);
+            return cli_error(CLI_FAIL, "out of host memory");
+        }
+        const int found = stat(path, &sb) == 0;
+        if (!found && errno != ENOENT) { /* (a link to nothing is no class; one we may not look at was passed over) */
+            cli_error(CLI_FAIL, "%s: cannot tell whether it is a class folder: %s", path, strerror(errno));
+            free(path), closedir(d);
+            return CLI_FAIL;
+        }
+        free(path);
+        if (!found || !S_ISDIR(sb.st_mode)) continue;
         char **grown = realloc(ds->classes, sizeof *grown * (size_t)(ds->n_classes + 1));
         if (grown) ds->classes = grown;
         if (!grown || !(ds->classes[ds->n_classes] = strdup(e->d_name))) {
@@ -56,22 +69,27 @@ static int class_folders(const char *dir, cli_dataset *ds)
 
 int cli_dataset_read(const char *opt, const char *dir, cli_dataset *ds)
 {
-    char path[4096];
     struct stat sb;
     memset(ds, 0, sizeof *ds);
-    if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode)) /* (the option too: --data's or --val's) */
+    const int found = stat(dir, &sb) == 0;
+    if (!found || !S_ISDIR(sb.st_mode)) /* (the option too: --data's or --val's; and why, as "not there" was said
+                                         * of a folder behind one we may not enter) */
         return cli_error(CLI_FAIL, "%s %s: %s (expected a folder with one sub-folder of images per class)", opt, dir,
-                         stat(dir, &sb) != 0 ? "not there" : "not a folder");
+                         found ? "not a folder" : errno == ENOENT ? "not there" : strerror(errno));
     cli_left_out other = { 0 };
     if (class_folders(dir, ds) != CLI_OK) goto fail;
     for (int c = 0; c < ds->n_classes; c++) {
         const int before = ds->n;
-        snprintf(path, sizeof path, "%s%s%s", dir, cli_sep(dir), ds->classes[c]);
-        if (cli_expand_images(path, 1, &ds->files, &ds->n, &other) != CLI_OK) goto fail;
-        if (ds->n == before) {
-            cli_error(CLI_FAIL, "%s: class folder '%s' has no images (.jpg, .jpeg, .png)", path, ds->classes[c]);
+        char *path = cli_join(dir, ds->classes[c]);
+        if (!path) {
+            cli_error(CLI_FAIL, "out of host memory");
             goto fail;
         }
+        const int listed = cli_expand_images(path, 1, &ds->files, &ds->n, &other);
+        if (listed == CLI_OK && ds->n == before)
+            cli_error(CLI_FAIL, "%s: class folder '%s' has no images (.jpg, .jpeg, .png)", path, ds->classes[c]);
+        free(path);
+        if (listed != CLI_OK || ds->n == before) goto fail;
         int *grown = realloc(ds->labels, sizeof *grown * (size_t)ds->n);
         if (!grown) {
             cli_error(CLI_FAIL, "out of host memory");

@@ -84,7 +84,7 @@ static int append(char ***list, int *n, char *path)
 
 const char *cli_sep(const char *dir) { return *dir && dir[strlen(dir) - 1] == '/' ? "" : "/"; }
 
-static char *join(const char *dir, const char *name)
+char *cli_join(const char *dir, const char *name)
 {
     const size_t len = strlen(dir) + strlen(name) + 2;
     char *p = malloc(len);
@@ -125,7 +125,7 @@ static int walk(const char *dir, const struct stat *sb, const up *parent, int re
     struct dirent *e;
     while (ok && (e = readdir(d))) {
         if (e->d_name[0] == '.' || (!recursive && !has_image_ext(e->d_name) && !has_other_ext(e->d_name))) continue;
-        char *path = join(dir, e->d_name);
+        char *path = cli_join(dir, e->d_name);
         struct stat esb; /* a folder, through a link too, as os.walk's is_dir() */
         const int is_dir = path && (e->d_type == DT_DIR || ((e->d_type == DT_LNK || e->d_type == DT_UNKNOWN) &&
                                                             stat(path, &esb) == 0 && S_ISDIR(esb.st_mode)));
