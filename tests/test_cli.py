@@ -233,7 +233,18 @@ class Cli(unittest.TestCase):
                              [f for f in walk(root) if "/lost+found/" not in f])  # (as os.walk run by nobody)
             self.assertEqual(vggcl_lines(r.stderr), [f"vggcl: passed over 1 lost+found folder this user cannot read "
                                                      f"(a filesystem's, kept by root), such as {root}/a/lost+found"])
+            # a data folder this user may list but not enter: its classes were passed over ("no class folders"),
+            # and one below it was "not there"; each now with the reason
+            root.chmod(0o644)
+            for data, said in ((root, f"vggcl: {re.escape(str(root))}/[^/]+: cannot tell whether it is a class folder: "
+                                      "Permission denied\n"),  # (the first entry readdir gives)
+                               (root / "a", f"vggcl: --data {re.escape(str(root))}/a: Permission denied \\(expected")):
+                r = subprocess.run([VGGCL, "eval", "--weights", self.weights, "--data", data, "--device", "ref"],
+                                   capture_output=True, text=True, timeout=300, preexec_fn=nobody)
+                self.assertEqual(r.returncode, 1, r.stderr)
+                self.assertRegex(r.stderr, said)
         finally:
+            root.chmod(0o755)
             for p in (locked, root / "a" / "lost+found"):
                 if p.exists():
                     p.chmod(0o755)
@@ -1083,6 +1094,10 @@ class Cli(unittest.TestCase):
                            *((["train-head", "--weights", self.weights, "--data", self.d, "--out", self.d / "h",
                                opt, v], f"{opt} must be ") for opt, v in (("--l2", "1e-400"), ("--lr", "0x1p-3"),
                                                                          ("--momentum", " 0.5"), ("--val-split", "+0"))),
+                           # a name cut short at 4096 bytes was written (PREFIX-train-label)
+                           (["train-head", "--weights", self.weights, "--data", self.d, "--out", self.d / "h",
+                             "--features-out", "x" * 4080], f"--features-out {'x' * 4080}: its files' names would be "
+                                                            f"longer than {os.pathconf('/', 'PC_PATH_MAX') - 1} bytes"),
                            (["preprocess", "--std", "1,inf,1", "--output", self.d / "p.npy", img], "--std must be"),
                            # each above 0 and finite, but 1/std past a float (preprocess crashed; classify gave NaN)
                            (["preprocess", "--std", "1e-40,1,1", "--output", self.d / "p.npy", img],

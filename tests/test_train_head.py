@@ -350,7 +350,8 @@ class TrainHead(unittest.TestCase):
         make_folder(bad / "ab", 2, 3, classes=("a", "b"))
         r = self.vggcl("train-head", "--weights", bad / "overflow.safetensors", "--resize", SIZE, "--crop", SIZE,
                        "--out", out, "--data", bad / "ab", "--batch", 1)
-        self.fails(r, out, f"{bad / 'ab' / 'a' / '00.jpg'}: GAP feature 0 is ", "trunk's weights overflow")
+        self.fails(r, out, f"{bad / 'ab' / 'a' / '00.jpg'}: GAP feature 0 is ",
+                   "the trunk's weights or the preprocessing overflow float32 on this image")
 
     def test_outputs_all_or_none(self):
         """What train-head writes is checked against what it reads, and a run that fails leaves none of it."""
@@ -393,7 +394,7 @@ class TrainHead(unittest.TestCase):
                             "--minibatch", 1)
         self.assertEqual(r.returncode, 1, r.stderr)
         self.assertIn("diverged: no epoch's weights and losses are finite; try a smaller learning rate (lr 0.1) or l2 "
-                      "(with lr * l2 of 1 or more the weight decay alone diverges)", r.stderr)
+                      "(with lr * l2 of 2 * (1 + momentum) or more the weight decay alone diverges)", r.stderr)
         self.assertEqual({f: f.read_bytes() for f in [*feats, out]}, before)
         self.assertEqual([p.name for p in d.iterdir() if ".tmp." in p.name], [])
         # ... and so does one whose model cannot be written (the new features were named before the model was
@@ -472,8 +473,12 @@ class TrainHead(unittest.TestCase):
         (d / "a" / "zz.png").write_text("not an image")
         for seed in range(4):
             out = d.parent / f"split{seed}.safetensors"
+            for f in d.parent.glob("sp-*.npy"):  # (a run that failed would have read the seed before's)
+                f.unlink()
             r = self.train_head(out, "--data", d, "--epochs", 1, "--seed", seed, "--features-out", d.parent / "sp")
             self.assertEqual(r.returncode, 1, r.stderr)  # (zz.png named and skipped)
+            self.assertIn("1 of 5 images were skipped; trained without them", r.stderr)
+            self.assertTrue(out.exists())
             self.assertEqual(sorted(np.load(d.parent / "sp-val-labels.npy").astype(int)), [0, 1], seed)
             self.assertNotIn("trained without validation", r.stderr)
         # a split that leaves no image for validation (one readable image a class), and a --val folder of which

@@ -18,7 +18,8 @@ static const cli_option options[] = {
     { "data", "DIR", "one sub-folder of images per class (torchvision's ImageFolder layout)", 1 },
     { "out", "MODEL.safetensors", "the complete model: trunk, head classifier.0, metadata", 1 },
     { "val", "DIR", "validation images, in the same class folders (none of them a training image)", 0 },
-    { "val-split", "F", "else this fraction of each class's images read (default 0.2; 0: none)", 0 },
+    { "val-split", "F", "else this fraction of each class's images read (default 0.2; 0: none), rounded: at\n"
+                        "least one of a class of two or more, never its last", 0 },
     { "pool5", "keep|drop", "the setting the features and the head are made for (default: the\n"
                             "trunk's metadata, else keep)", 0 },
     { "flip", NULL, "also train on each training image mirrored (--val's are run as they are)", 0 },
@@ -79,7 +80,8 @@ static int collect(void *user, const int *index, int nb, const float *x, int h, 
         for (int k = 0; k < g->copies * g->feats; k++) /* (one image's overflow, named, not after every image) */
             if (!isfinite(row[k]))
                 return cli_error(CLI_FAIL, "%s: GAP feature %d%s is %g; a head is trained on finite features (the "
-                                 "trunk's weights overflow on this image)", g->files[i], k % g->feats,
+                                 "trunk's weights or the preprocessing overflow float32 on this image)", g->files[i],
+                                 k % g->feats,
                                  k >= g->feats ? " of the mirrored image" : "", row[k]);
     }
     return CLI_OK;
@@ -142,10 +144,11 @@ static int append_files(cli_dataset *a, cli_dataset *b)
 
 /* --features-out PREFIX's files, in the order stage_features writes them. */
 enum { FEATURE_FILES = 4 };
-static void features_path(const char *prefix, int k, char *path, size_t len)
+static int features_path(const char *prefix, int k, char *path, size_t len)
 {
     static const char *const suffix[FEATURE_FILES] = { "train", "train-labels", "val", "val-labels" };
-    snprintf(path, len, "%s-%s.npy", prefix, suffix[k]);
+    const int n = snprintf(path, len, "%s-%s.npy", prefix, suffix[k]);
+    return n >= 0 && (size_t)n < len; /* (a name cut short was written: PREFIX-train-label) */
 }
 
 /* An array of the features (rows x cols, or rows where cols is 0) written to a temporary file beside path,
@@ -426,11 +429,13 @@ int cmd_train_head(int argc, char **argv)
         return cli_error(CLI_USAGE, "train-head: --features-out takes the start of four file names (PREFIX-train.npy, "
                          "...), not '%s'", features_out); /* (it wrote -train.npy, --train.npy or DIR/-train.npy) */
     /* the model and the features' files, checked where they are written once the image list is read */
-    char feats[FEATURE_FILES][4096];
+    char feats[FEATURE_FILES][PATH_MAX];
     const char *feat_paths[FEATURE_FILES]; /* (made once: the checks, the staging, the report and the naming) */
     cli_file outs[1 + FEATURE_FILES] = { { "--out", out } };
     for (int k = 0; features_out && k < FEATURE_FILES; k++) {
-        features_path(features_out, k, feats[k], sizeof feats[k]);
+        if (!features_path(features_out, k, feats[k], sizeof feats[k]))
+            return cli_error(CLI_USAGE, "train-head: --features-out %s: its files' names would be longer than %d bytes",
+                             features_out, PATH_MAX - 1);
         outs[1 + k] = (cli_file){ "--features-out", feat_paths[k] = feats[k] };
     }
     const char *const *features = features_out ? feat_paths : NULL;
