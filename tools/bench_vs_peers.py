@@ -28,6 +28,7 @@ other way ends the run (left out, the speed-up was over a slower peer). OpenVINO
 activations in fp16 where the CPU has F16C).
 """
 import argparse
+import inspect
 import json
 import os
 import signal
@@ -87,8 +88,11 @@ def prepare(d, batches):
         np.save(d / f"x{n}.npy", x)
         with torch.no_grad():
             want[n] = model(torch.from_numpy(x)).numpy()
+    # (the TorchScript exporter: from PyTorch 2.9 the default is dynamo's, which needs onnxscript)
+    legacy = {"dynamo": False} if "dynamo" in inspect.signature(torch.onnx.export).parameters else {}
     torch.onnx.export(model, torch.from_numpy(x[:1]), str(d / "model.onnx"), input_names=["x"],
-                      output_names=["logits"], dynamic_axes={"x": {0: "n"}, "logits": {0: "n"}}, opset_version=13)
+                      output_names=["logits"], dynamic_axes={"x": {0: "n"}, "logits": {0: "n"}}, opset_version=13,
+                      **legacy)
     write_ncnn(model, d / "model.param", d / "model.bin")
     return want
 
@@ -269,4 +273,8 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except subprocess.CalledProcessError as e:  # (vggcl's own message, which capture_output kept)
+        sys.stderr.write(e.stderr or "")
+        raise SystemExit(f"{os.path.basename(sys.argv[0])}: {' '.join(map(str, e.cmd))} failed (exit {e.returncode})")

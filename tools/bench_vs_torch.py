@@ -118,4 +118,8 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except subprocess.CalledProcessError as e:  # (vggcl's own message, which capture_output kept)
+        sys.stderr.write(e.stderr or "")
+        raise SystemExit(f"{os.path.basename(sys.argv[0])}: {' '.join(map(str, e.cmd))} failed (exit {e.returncode})")
