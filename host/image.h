@@ -7,8 +7,11 @@
 #include <png.h>
 #include <setjmp.h>
 
-/* The most pixels an image may have, decoded or resized (2^28: 768 MiB of RGB). */
+/* The most pixels an image may have resized (2^28: 768 MiB of RGB), and decoded: PIL's limit, twice its
+ * Image.MAX_IMAGE_PIXELS, above which it refuses an image (DecompressionBombError), so torchvision's
+ * loaders do too. */
 #define VGGCL_MAX_PIXELS ((size_t)1 << 28)
+#define VGGCL_MAX_DECODED_PIXELS ((size_t)2 * 89478485)
 
 /* libpng error handling shared by the reader and the writer: png_fail
  * records the message and jumps back; warnings are ignored. */

@@ -11,6 +11,7 @@ tiny images and images smaller than the crop: identical, value for value.
 usage: test_images.py VGGCL_BINARY
 """
 import os
+import re
 import struct
 import subprocess
 import sys
@@ -348,8 +349,41 @@ class Images(unittest.TestCase):
         code, stderr, peak = testenv.run_peak([VGGCL, "preprocess", "--threads", "1", "--output", out,
                                                self.d / "bomb.jpg"])
         self.assertEqual(code, 1, stderr)
-        self.assertIn("bomb.jpg: 30000 x 10000 pixels (width x height) is too large: more than 2^28", stderr)
+        self.assertIn("bomb.jpg: 30000 x 10000 pixels (width x height) is too large: more than 178956970, PIL's limit",
+                      stderr)
         self.assertLess(peak, 512 * 1024, "kB of RSS")
+        # PIL's limit, not 2^28: 13400 x 13400 is refused by PIL (so by torchvision's loaders) as by vggcl (it
+        # read it: 1.3 GB of coefficients for a file of 600 bytes)
+        data[sof + 5:sof + 9] = struct.pack(">HH", 13400, 13400)
+        (self.d / "bomb.jpg").write_bytes(bytes(data))
+        with self.assertRaises(Image.DecompressionBombError):
+            Image.open(self.d / "bomb.jpg")
+        r = self.vggcl("--output", out, self.d / "bomb.jpg")
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("bomb.jpg: 13400 x 13400 pixels (width x height) is too large: more than 178956970", r.stderr)
+        (self.d / "bomb.jpg").unlink()
+        # a JPEG repeating a scan: past 500 scans refused (each reads the whole image: a small file took minutes),
+        # up to them read as PIL reads it (the repeats give the coefficients again)
+        data = (self.d / "p.jpg").read_bytes()
+        at = 0
+        while True:  # the first AC scan of the first pass (Ss > 0, Ah = 0), and its data up to the next marker
+            at = data.index(b"\xff\xda", at + 2)
+            head = data[at + 4:at + 2 + struct.unpack(">H", data[at + 2:at + 4])[0]]
+            if head[1 + 2 * head[0]] > 0 and head[3 + 2 * head[0]] >> 4 == 0:
+                break
+        end = re.search(rb"\xff[^\x00\xd0-\xd7]", data[at + 2:]).start() + at + 2
+        scan = data[at:end]
+        for repeats, code in ((100, 0), (600, 1)):
+            (self.d / "scans.jpg").write_bytes(data[:end] + scan * repeats + data[end:])
+            r = self.vggcl("--output", out, self.d / "scans.jpg")
+            self.assertEqual(r.returncode, code, r.stderr)
+            if code:
+                self.assertIn("scans.jpg: a JPEG vggcl does not read: more than 500 scans", r.stderr)
+            else:
+                self.assertEqual(self.vggcl("--output", self.d / "once.npy", self.d / "p.jpg").returncode, 0)
+                np.testing.assert_array_equal(np.load(out), np.load(self.d / "once.npy"))
+                out.unlink(), (self.d / "once.npy").unlink()
+        (self.d / "scans.jpg").unlink()
         # a PNG 1 pixel wide and 2^25 tall (128 kB, under the pixel limit) whose resize would pass 2^28 pixels:
         # refused once its header is read (it was decoded first: 370 MB and seconds, per decoding thread)
         rows = zlib.compress(b"\0\0" * (1 << 25), 9)

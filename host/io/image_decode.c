@@ -23,6 +23,7 @@ typedef struct {
     struct jpeg_error_mgr pub;
     jmp_buf jump;
     char msg[JMSG_LENGTH_MAX];
+    int refused; /* (msg says why vggcl does not read it: not corrupt) */
 } jpeg_err;
 
 static void jpeg_fail(j_common_ptr cinfo)
@@ -30,6 +31,22 @@ static void jpeg_fail(j_common_ptr cinfo)
     jpeg_err *e = (jpeg_err *)cinfo->err;
     e->pub.format_message(cinfo, e->msg);
     longjmp(e->jump, 1);
+}
+
+/* The most scans a JPEG may have (libjpeg-turbo's TurboJPEG and others refuse more): each reads the
+ * coefficients of the whole image, so a small file repeating scans took minutes (a progressive JPEG
+ * has ten or so). PIL reads any number. */
+#define JPEG_MAX_SCANS 500
+
+static void jpeg_scan_limit(j_common_ptr cinfo)
+{
+    if (((j_decompress_ptr)cinfo)->input_scan_number > JPEG_MAX_SCANS) {
+        jpeg_err *e = (jpeg_err *)cinfo->err;
+        snprintf(e->msg, sizeof e->msg, "more than %d scans (a progressive JPEG has ten or so; each reads the "
+                 "whole image)", JPEG_MAX_SCANS);
+        e->refused = 1;
+        longjmp(e->jump, 1);
+    }
 }
 
 static void jpeg_quiet(j_common_ptr cinfo, int level)
@@ -89,28 +106,33 @@ static vggcl_status load_jpeg(vggcl_ctx *ctx, const char *path, FILE *f, const v
     jpeg_err err;
     /* one jump target for every libjpeg call below; what it frees is volatile */
     unsigned char *volatile out = NULL, *volatile row = NULL;
+    struct jpeg_progress_mgr progress = { jpeg_scan_limit, 0, 0, 0, 0 };
     memset(&cinfo, 0, sizeof cinfo);
     cinfo.err = jpeg_std_error(&err.pub);
     err.pub.error_exit = jpeg_fail;
     err.pub.emit_message = jpeg_quiet;
+    err.refused = 0;
     if (setjmp(err.jump)) {
         jpeg_destroy_decompress(&cinfo);
         free(row);
         free(out);
+        if (err.refused) return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: a JPEG vggcl does not read: %s", path, err.msg);
         if (!strncmp(err.msg, "Unsupported JPEG", 16)) /* (a 12-bit or lossless JPEG: valid, but not read) */
             return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: a JPEG vggcl does not read: %s (it reads 8-bit JPEGs, "
                                                       "lossy, as PIL does)", path, err.msg);
         return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: corrupt JPEG: %s", path, err.msg);
     }
     jpeg_create_decompress(&cinfo);
+    cinfo.progress = &progress;
     jpeg_stdio_src(&cinfo, f);
     jpeg_read_header(&cinfo, TRUE);
     /* before jpeg_start_decompress, which reads a progressive or multi-scan image's every scan into
      * coefficients for the whole size its header claims (a 544-byte file took 1.2 GB) */
-    if ((size_t)cinfo.image_width * cinfo.image_height > VGGCL_MAX_PIXELS) {
+    if ((size_t)cinfo.image_width * cinfo.image_height > VGGCL_MAX_DECODED_PIXELS) {
         jpeg_destroy_decompress(&cinfo);
         return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: %u x %u pixels (width x height) is too large: more "
-                           "than 2^28 pixels", path, cinfo.image_width, cinfo.image_height);
+                           "than %zu, PIL's limit", path, cinfo.image_width, cinfo.image_height,
+                           VGGCL_MAX_DECODED_PIXELS);
     }
     const int cmyk = cinfo.jpeg_color_space == JCS_CMYK || cinfo.jpeg_color_space == JCS_YCCK;
     cinfo.out_color_space = cinfo.num_components == 1 ? JCS_GRAYSCALE : cmyk ? JCS_CMYK : JCS_RGB;
@@ -256,9 +278,9 @@ static vggcl_status load_png(vggcl_ctx *ctx, const char *path, FILE *f, const vg
     png_set_crc_action(png, PNG_CRC_QUIET_USE, PNG_CRC_QUIET_USE);
     const int width = (int)png_get_image_width(png, info), height = (int)png_get_image_height(png, info);
     const int type = png_get_color_type(png, info), depth = png_get_bit_depth(png, info);
-    if ((size_t)width * height > VGGCL_MAX_PIXELS) {
-        snprintf(err.msg, sizeof err.msg, "%d x %d pixels (width x height) is too large: more than 2^28 pixels",
-                 width, height);
+    if ((size_t)width * height > VGGCL_MAX_DECODED_PIXELS) {
+        snprintf(err.msg, sizeof err.msg, "%d x %d pixels (width x height) is too large: more than %zu, PIL's "
+                 "limit", width, height, VGGCL_MAX_DECODED_PIXELS);
         longjmp(err.jump, 1);
     }
     const vggcl_status fits = p ? vggcl__preset_check(ctx, path, height, width, p) : VGGCL_OK;
