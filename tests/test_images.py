@@ -168,6 +168,26 @@ class Images(unittest.TestCase):
             with self.subTest(p.name):  # bit-identical, as claimed
                 np.testing.assert_array_equal(got[i], want, p.name)
 
+    def test_pad_matches_torchvision(self):
+        """An image smaller than the crop on a side is padded with zeros there, as torchvision's center_crop
+        pads it (odd padding's extra row or column after), cropped on the other side."""
+        from torchvision.transforms import functional as F
+        sizes = [(5, 3), (7, 10), (3, 3), (9, 8), (1, 12), (8, 8)]
+        paths = []
+        for i, (h, w) in enumerate(sizes):
+            paths.append(self.d / f"small{i}_{h}x{w}.png")
+            Image.fromarray(photo(h, w, 40 + i)).save(paths[-1])
+        out = self.d / "t.npy"
+        r = self.vggcl("--resize", "0", "--crop", "8", "--output", out, *paths)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        got = np.load(out)
+        for i, p in enumerate(paths):
+            x = F.convert_image_dtype(F.pil_to_tensor(F.center_crop(Image.open(p).convert("RGB"), 8)), torch.float)
+            h, w = sizes[i]  # (padded: the last row or column, the extra one, is zeros; the premise, checked)
+            self.assertEqual((h >= 8 or not x[:, -1, :].any(), w >= 8 or not x[:, :, -1].any()), (True, True))
+            want = F.normalize(x, [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]).numpy()
+            np.testing.assert_array_equal(got[i], want, p.name)
+
     def test_draft_matches_pil(self):
         """--draft: a JPEG decoded at 1/2, 1/4 or 1/8 of its size, as PIL's Image.draft("RGB", (resize,
         resize)) before torchvision's transforms, bit for bit: each scale and its boundaries (a short
@@ -273,7 +293,7 @@ class Images(unittest.TestCase):
         for i, name in enumerate(("a.jpg", "b.png", "c.PNG")):
             img = F.center_crop(F.resize(Image.open(sub / name).convert("RGB"), 36), 32)
             want = F.normalize(F.to_tensor(img), [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]).numpy()
-            np.testing.assert_allclose(got[i], want, atol=1 / 255 / 0.224 + 1e-6)
+            np.testing.assert_array_equal(got[i], want, name)  # (bit for bit, as claimed: one level was let by)
 
     def test_pngs_pil_opens(self):
         """PNGs PIL decodes that libpng refused: wider than libpng's default limit of a million pixels a
