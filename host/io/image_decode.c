@@ -305,7 +305,6 @@ static vggcl_status load_png(vggcl_ctx *ctx, const char *path, FILE *f, const vg
     }
     if (type == PNG_COLOR_TYPE_GRAY && depth < 8) png_set_expand_gray_1_2_4_to_8(png);
     if (depth == 16 && !gray16) png_set_strip_16(png); /* high byte, as PIL's ";16B" raw modes */
-    if (gray16) png_set_swap(png);                      /* native-endian 16-bit samples */
     if (!gray16) { /* to RGB by libpng itself: alpha dropped, gray replicated */
         png_set_strip_alpha(png);
         if (!(type & PNG_COLOR_MASK_COLOR)) png_set_gray_to_rgb(png);
@@ -332,9 +331,8 @@ static vggcl_status load_png(vggcl_ctx *ctx, const char *path, FILE *f, const vg
     for (int y = 0; gray16 && y < height; y++) { /* clipped to 255 and replicated */
         const unsigned char *src = rows[y];
         unsigned char *dst = out + (size_t)y * width * 3;
-        for (int x = 0; x < width; x++) {
-            unsigned short v;
-            memcpy(&v, src + 2 * x, 2);
+        for (int x = 0; x < width; x++) { /* (PNG's samples are big-endian, whatever the host's order) */
+            const unsigned v = (unsigned)src[2 * x] << 8 | src[2 * x + 1];
             dst[3 * x] = dst[3 * x + 1] = dst[3 * x + 2] = (unsigned char)(v > 255 ? 255 : v);
         }
     }
