@@ -702,6 +702,18 @@ class Cam(unittest.TestCase):
         k = np.minimum(np.floor(t * np.float32(256)), 255).astype(int)
         return np.rint(0.5 * crop + 0.5 * lut[k]).astype(np.uint8)
 
+    def test_upsample_not_square(self):
+        """--no-crop: the map (8x9 for 256x295) upsampled to the resized image as torch's interpolate does it,
+        rows and columns each at their own ratio (the tests' maps were square, at whole ratios)."""
+        r = self.cam("--no-crop", self.image)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        cam, up = np.load(self.d / "photo.cam.npy"), np.load(self.d / "photo.cam-up.npy")
+        self.assertEqual((cam.shape, up.shape), ((8, 9), (256, 295)))
+        want = torch.nn.functional.interpolate(torch.from_numpy(cam)[None, None].double(), size=(256, 295),
+                                               mode="bilinear", align_corners=False)[0, 0]
+        want = ((want - want.min()) / (want.max() - want.min())).numpy()
+        np.testing.assert_allclose(up, want, atol=1e-6)
+
     def test_compare_pool5(self):
         r = self.cam("--compare-pool5", self.image)
         self.assertEqual(r.returncode, 0, r.stderr)
