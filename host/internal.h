@@ -7,6 +7,7 @@
 #define CL_TARGET_OPENCL_VERSION 120
 #endif
 #include <CL/cl.h>
+#include <locale.h>
 #include <stdarg.h>
 #include <stdio.h>
 
@@ -175,6 +176,10 @@ void vggcl__unlock(void);
 
 /* strerror, thread-safe: the text is put in buf. */
 const char *vggcl__strerror(int err, char *buf, size_t len);
+/* This thread in the "C" locale until vggcl__c_locale_end(what begin returned): around the scanf and printf
+ * of numbers in files, which the host program's locale would give a ',' for a '.'. */
+locale_t vggcl__c_locale_begin(void);
+void vggcl__c_locale_end(locale_t before);
 /* path opened for reading (open(2)'s flags added: O_NOFOLLOW for the cache) when it is a regular file (a
  * FIFO is not waited on), its status in *sb if sb; else NULL with *err the open's errno, EISDIR for a
  * folder, or 0 for anything else that is not a regular file. */

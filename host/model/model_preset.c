@@ -11,13 +11,15 @@
 /* A metadata value of n numbers separated by commas; 0 when malformed. */
 static int numbers(const char *v, int n, float *out)
 {
-    int used = 0;
-    for (int i = 0; i < n; i++) {
+    int used = 0, ok = 1;
+    const locale_t before = vggcl__c_locale_begin();
+    for (int i = 0; i < n && ok; i++) {
         int k = 0;
-        if (sscanf(v + used, i ? ",%f%n" : "%f%n", &out[i], &k) != 1) return 0;
+        ok = sscanf(v + used, i ? ",%f%n" : "%f%n", &out[i], &k) == 1;
         used += k;
     }
-    return v[used] == '\0';
+    vggcl__c_locale_end(before);
+    return ok && v[used] == '\0';
 }
 
 /* Whether value c of field k is one the preset can use (NaN fails each comparison): sizes whole ("72.0"

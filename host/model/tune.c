@@ -118,7 +118,9 @@ void vggcl__tune_load(vggcl_ctx *ctx)
         int ours = 0; /* (write_table's own lines, written anew) */
         for (size_t i = 0; i < sizeof header / sizeof header[0]; i++) ours |= !strncmp(line, header[i], strlen(header[i]));
         if (ours) continue;
+        const locale_t before = vggcl__c_locale_begin(); /* (its times with a '.', whatever the host's locale) */
         const char *why = parse_row(ctx, line, &t);
+        vggcl__c_locale_end(before);
         if (why) { /* kept as it is for write_table, but for blank lines and NUL bytes */
             const int shown = (int)strcspn(line, "\r\n"); /* (its first 100 bytes) */
             if (*why && !bad++) /* (a row edited by hand that did nothing was not said: the first one is) */
@@ -508,12 +510,14 @@ static vggcl_status write_table(vggcl_ctx *ctx, const vggcl_tuned *rows, int cou
     /* the lines this vggcl could not read, as they were (a newer vggcl's rows, notes); before the rows, so
      * that a row of this run stands over an old one of its shape wherever they tie (the last one wins) */
     if (ctx->tune_unread) fputs(ctx->tune_unread, f);
+    const locale_t before = vggcl__c_locale_begin(); /* (as parse_row reads them) */
     for (int i = 0; i < count; i++) {
         char params[200];
         vggcl__conv_params_str(rows[i].algo, &rows[i].params, params, sizeof params);
         fprintf(f, "conv %d %d %d %d %d %s %.4f %s\n", rows[i].c_in, rows[i].c_out, rows[i].h, rows[i].w,
                 rows[i].batch, vggcl__conv_algo(rows[i].algo)->name, rows[i].ms, params);
     }
+    vggcl__c_locale_end(before);
     return vggcl__output_commit(ctx, &o, !ferror(f));
 }
 

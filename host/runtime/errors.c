@@ -1,4 +1,5 @@
 /* The context's error message and the names of OpenCL error codes. */
+#include <locale.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -99,6 +100,25 @@ const char *vggcl__strerror(int err, char *buf, size_t len)
 {
     if (strerror_r(err, buf, len) != 0) snprintf(buf, len, "error %d", err);
     return buf;
+}
+
+/* The "C" locale, made once: numbers in files (metadata, the tuning table) are read and written with a
+ * '.' whatever locale the host program set (a Python program's locale.setlocale(LC_ALL, "de_DE") made
+ * "0.485,0.456,0.406" unreadable and would have written "0,1234"). */
+static locale_t c_locale;
+static pthread_once_t c_locale_once = PTHREAD_ONCE_INIT;
+
+static void c_locale_make(void) { c_locale = newlocale(LC_ALL_MASK, "C", (locale_t)0); }
+
+locale_t vggcl__c_locale_begin(void)
+{
+    pthread_once(&c_locale_once, c_locale_make);
+    return c_locale ? uselocale(c_locale) : (locale_t)0;
+}
+
+void vggcl__c_locale_end(locale_t before)
+{
+    if (before) uselocale(before);
 }
 
 /* One process-wide lock for the few things that are not thread-safe below

@@ -136,6 +136,27 @@ def test_cam_matches_cli(files):
     assert not np.array_equal(top_cams, cams) or top[0] == 2
 
 
+def test_numbers_whatever_the_locale(files, tmp_path, monkeypatch):
+    """A program in a locale whose decimal point is ',' (locale.setlocale(LC_ALL, "de_DE")): the model's
+    metadata numbers are read all the same (vggcl.mean "0.5,0.25,0.125" was malformed)."""
+    import locale
+    if not shutil.which("localedef") or not Path("/usr/share/i18n/locales/de_DE").exists():
+        pytest.skip("no localedef or de_DE locale source (Debian: locales)")
+    subprocess.run(["localedef", "-i", "de_DE", "-f", "UTF-8", tmp_path / "de_DE.UTF-8"], check=True,
+                   capture_output=True)
+    sd = {k: v.numpy() for k, v in files["model"].state_dict().items()}
+    save_file(sd, tmp_path / "m.safetensors", metadata={"vggcl.mean": "0.5,0.25,0.125", "vggcl.std": "0.5,0.5,0.5"})
+    monkeypatch.setenv("LOCPATH", str(tmp_path))
+    before = locale.setlocale(locale.LC_NUMERIC)
+    locale.setlocale(locale.LC_NUMERIC, "de_DE.UTF-8")
+    try:
+        assert locale.localeconv()["decimal_point"] == ","  # (the premise)
+        with vggcl.Model(tmp_path / "m.safetensors") as m:
+            assert m.preset["mean"] == [0.5, 0.25, 0.125] and m.preset["std"] == [0.5, 0.5, 0.5]
+    finally:
+        locale.setlocale(locale.LC_NUMERIC, before)
+
+
 def test_metadata_preprocessing_and_names(files):
     sd = {k: v.numpy() for k, v in files["model"].state_dict().items()}
     named = files["dir"] / "named.safetensors"
