@@ -315,6 +315,23 @@ class Export(unittest.TestCase):
         out.unlink()
         return err, said
 
+    def test_conv_without_bias(self):
+        """Convolutions made with bias=False (before a BatchNorm, as many VGG-BN variants have them, or not):
+        no features.N.bias in the file, the logits torch's."""
+        for arch in ("vgg11_bn", "vgg11"):
+            m = gap_model(arch, 5, "keep", seed=3)
+            torch.manual_seed(3)
+            for k, layer in enumerate(m.features):
+                if isinstance(layer, torch.nn.Conv2d) and (arch.endswith("_bn") or k == 3):
+                    layer.bias = None
+                elif isinstance(layer, torch.nn.BatchNorm2d):  # (statistics of a trained model)
+                    layer.running_mean.normal_(0, 0.1), layer.running_var.uniform_(0.5, 1.5)
+                    layer.bias.data.normal_(0, 0.1)
+            sd = m.state_dict()  # (the premise: those convolutions' biases are not in the file)
+            no_bias = [k for k, v in sd.items() if v.ndim == 4 and k.replace(".weight", ".bias") not in sd]
+            self.assertEqual(len(no_bias), 8 if arch.endswith("_bn") else 1, arch)
+            self.check(m, m.state_dict())
+
     def test_forms_of_a_trained_model(self):
         m = gap_model("vgg11", 5, "keep", seed=1)
         sd = m.state_dict()
