@@ -266,6 +266,27 @@ class Classify(unittest.TestCase):
 @unittest.skipIf(os.environ.get("VGGCL_TEST_SANITIZED"),
                  "the converter's tests (a Python tool) run in the plain tree; vggcl's loader runs under the "
                  "sanitizers in the other suites")
+class Evil:
+    """An object whose unpickling writes a file: what a hostile checkpoint's pickle could do."""
+
+    def __init__(self, path):
+        self.path = str(path)
+
+    def __reduce__(self):
+        return (open, (self.path, "w"))
+
+
+class PoolInForward(nn.Module):
+    """A VGG with the GAP head that averages in its forward(): no avgpool module."""
+
+    def __init__(self, vgg):
+        super().__init__()
+        self.features, self.classifier = vgg.features, vgg.classifier
+
+    def forward(self, x):
+        return self.classifier(self.features(x).mean((2, 3)))
+
+
 class Export(unittest.TestCase):
     """export_torchvision.py as users have their models: the forms a trained VGG is saved in, each read
     to a file whose logits from vggcl are torch's; what it cannot be is refused in one line naming the
@@ -306,7 +327,9 @@ class Export(unittest.TestCase):
         """saved (the object torch.save writes) exported with args matches model's logits."""
         src, out = self.d / "model.pt", self.d / "out.safetensors"
         torch.save(saved, src)
-        rc, err, said = self.export("--state-dict", src, "--out", out, *args)
+        whole = isinstance(saved, nn.Module) or isinstance(saved, dict) and any(isinstance(v, nn.Module)
+                                                                               for v in saved.values())
+        rc, err, said = self.export("--state-dict", src, "--out", out, *args, *(["--trust-pickle"] if whole else []))
         self.assertEqual(rc, 0, err)
         with torch.no_grad():
             want = model.float()(self.x).numpy()
@@ -314,6 +337,13 @@ class Export(unittest.TestCase):
         self.assertLessEqual(np.linalg.norm(got - want) / np.linalg.norm(want), rel, said)
         out.unlink()
         return err, said
+
+    def test_pool_in_forward(self):
+        """A whole model without an avgpool (it averages in forward()): its layers checked, GAP assumed and
+        said (such a model's checks were skipped: any layers were written, other logits, exit 0)."""
+        m = PoolInForward(gap_model("vgg11", 5, "keep", seed=6)).eval()
+        err, said = self.check(m, m)
+        self.assertIn("note: the model has no avgpool", err)
 
     def test_conv_without_bias(self):
         """Convolutions made with bias=False (before a BatchNorm, as many VGG-BN variants have them, or not):
@@ -442,7 +472,8 @@ class Export(unittest.TestCase):
         m = gap_model("vgg11", 4, "drop", seed=3)
         first, again = self.d / "first.safetensors", self.d / "again.safetensors"
         torch.save(m, self.d / "drop.pt")
-        rc, err, _ = self.export("--state-dict", self.d / "drop.pt", "--out", first, "--class-names", "a,b,c,d",
+        rc, err, _ = self.export("--state-dict", self.d / "drop.pt", "--trust-pickle", "--out", first,
+                                 "--class-names", "a,b,c,d",
                                  "--resize", "40", "--crop", "32", "--mean", "0.5,0.5,0.5", "--std", "0.25,0.5,0.5")
         self.assertEqual(rc, 0, err)
         rc, err, said = self.export("--state-dict", first, "--out", again, "--dtype", "F16")
@@ -483,7 +514,8 @@ class Export(unittest.TestCase):
         err, _ = self.check(gap_model("vgg11", 4, "keep", seed=3), gap_model("vgg11", 4, "keep", seed=3).state_dict())
         self.assertIn("a state_dict does not say whether the model kept pool5", err)
         torch.save(m, self.d / "whole.pt")
-        rc, err, _ = self.export("--state-dict", self.d / "whole.pt", "--pool5", "keep", "--out", self.d / "no.st")
+        rc, err, _ = self.export("--state-dict", self.d / "whole.pt", "--pool5", "keep", "--out", self.d / "no.st",
+                                 "--trust-pickle")
         self.assertEqual(rc, 1)
         self.assertIn("--pool5 keep, but the model's features end without a max pool", err)
         self.assertFalse((self.d / "no.st").exists())
@@ -551,10 +583,16 @@ class Export(unittest.TestCase):
             h = copy.deepcopy(m)
             setattr(h, part, module)
             torch.save(h, self.d / f"{name}.pt")
+        noavg = copy.deepcopy(m)
+        del noavg.avgpool
+        noavg.features[1] = nn.LeakyReLU(0.2)
+        torch.save(noavg, self.d / "noavg.pt")
+        torch.save({"state_dict": Evil(self.d / "ran")}, self.d / "evil.pt")
         keras = gap_model("vgg11_bn", 5, "keep", seed=4)
         keras.features[1].eps = 1e-3
         torch.save(keras, self.d / "eps.pt")
         out = self.d / "kept.safetensors"
+        tp = "--trust-pickle"  # (whole models: their pickles run)
         self.assertEqual(self.export("--state-dict", self.d / "sd.pt", "--out", out)[0], 0)
         before = out.read_bytes()
         for args, needle in [(["--state-dict", self.d / "sd.pt", "--arch", "vgg16"], "the weights are vgg11's, not vgg16's"),
@@ -570,19 +608,28 @@ class Export(unittest.TestCase):
                                                                     "that is not nn.Linear"),
                              (["--state-dict", self.d / "narrow.pt"], "'classifier.0.weight' (5, 256): the head's "
                                                                       "first layer takes the last conv's 512"),
-                             (["--state-dict", self.d / "maxgap.pt"], "model.avgpool is AdaptiveMaxPool2d"),
-                             (["--state-dict", self.d / "gelu.pt"], "model.classifier.1 is GELU"),
-                             (["--state-dict", self.d / "norelu.pt"], "model.classifier.1 is Linear(in_features=16, "
+                             (["--state-dict", self.d / "maxgap.pt", tp], "model.avgpool is AdaptiveMaxPool2d"),
+                             (["--state-dict", self.d / "gelu.pt", tp], "model.classifier.1 is GELU"),
+                             (["--state-dict", self.d / "norelu.pt", tp], "model.classifier.1 is Linear(in_features=16, "
                                                                       "out_features=5, bias=True): vggcl's heads are "
                                                                       "Linear layers with ReLU between them"),
-                             (["--state-dict", self.d / "endrelu.pt"], "model.classifier.1 is ReLU(): the head ends "
+                             (["--state-dict", self.d / "endrelu.pt", tp], "model.classifier.1 is ReLU(): the head ends "
                                                                        "here"),
-                             (["--state-dict", self.d / "bare.pt"], "model.features.1 is MaxPool2d(kernel_size=2, "
+                             (["--state-dict", self.d / "bare.pt", tp], "model.features.1 is MaxPool2d(kernel_size=2, "
                                                                     "stride=2, padding=0, dilation=1, ceil_mode=False): "
                                                                     "vggcl's features are 3x3 convolutions each "
                                                                     "followed by ReLU"),
-                             (["--state-dict", self.d / "eps.pt"], "vggcl folds BatchNorm with eps 1e-05"),
+                             (["--state-dict", self.d / "eps.pt", tp], "vggcl folds BatchNorm with eps 1e-05"),
                              (["--state-dict", self.d / "missing.pt"], "No such file"),
+                             # a whole model without --trust-pickle: its pickle not run (it could run any code)
+                             (["--state-dict", self.d / "gelu.pt"], "holds more than tensors ("
+                                                                   "torchvision.models.vgg.VGG): objects such as a whole "
+                                                                   "model, which only running the file's pickle reads; "
+                                                                   "give --trust-pickle if you trust the file"),
+                             (["--state-dict", self.d / "evil.pt"], "holds more than tensors"),
+                             # one without an avgpool (it pools in its forward()): its layers checked all the same
+                             (["--state-dict", self.d / "noavg.pt", tp], "model.features.1 is "
+                                                                                       "LeakyReLU"),
                              (["--state-dict", self.d / "sd.pt", "--original-head"], "--original-head, but"),
                              (["--state-dict", self.d / "sd.pt", "--class-names", "a,b"], "2 class names, but the model has 5"),
                              (["--state-dict", self.d / "sd.pt", "--mean", "0.5,nan,0.5"], "expected three numbers R,G,B"),
@@ -593,6 +640,7 @@ class Export(unittest.TestCase):
                 self.assertIn(needle, err)
                 self.assertEqual(len(err.strip().splitlines()), 1, err)
                 self.assertEqual(out.read_bytes(), before)  # (the previous file kept)
+        self.assertFalse((self.d / "ran").exists())  # (evil.pt's pickle did not run)
         # a link is followed to its target, replaced there (the link kept); a device is written directly
         (self.d / "elsewhere").mkdir()
         target, link = self.d / "elsewhere" / "model.safetensors", self.d / "link.safetensors"

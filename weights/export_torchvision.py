@@ -17,11 +17,15 @@ classifier (--original-head: 7x7 adaptive pool, 4096, 4096, C).
 The architecture, BatchNorm and the number of classes are read from the weights (--arch and
 --classes, when given, are checked against them). A state_dict does not record whether the model
 kept pool5: keep is assumed, said on stderr; give --pool5 drop for a model trained without it (a
-whole pickled model says it itself). Every failure is one line naming the file, exit 1, no file.
+whole pickled model says it itself; reading one runs the file's pickle, which can run any code: it
+takes --trust-pickle). Every failure is one line naming the file, exit 1, no file.
 """
 import argparse
+import io
 import math
+import pickletools
 import struct
+import zipfile
 import sys
 from pathlib import Path
 
@@ -87,16 +91,58 @@ def _is_safetensors(path):
     return len(head) == 9 and head[8:9] == b"{" and struct.unpack("<Q", head[:8])[0] > 1
 
 
-def _torch_load(path):
-    """(object, whether its pickle ran): torch.load without running the file's code where the file allows
-    (weights_only); a whole pickled model needs its classes, so that is loaded as torch.load always
-    loaded it."""
+TRUST = "give --trust-pickle if you trust the file"
+
+
+def _pickle_names(path):
+    """(the classes and functions the pickles of a torch.save file name, as module.name, read with pickletools
+    without running them; whether they were read to their end). A name taken from the stack (protocol 4's
+    STACK_GLOBAL, the extension registry: not torch.save's protocol 2) is "?", which no list allows."""
+    names = []
+    try:
+        if zipfile.is_zipfile(path):  # (torch.save's format since 1.6: the object in <name>/data.pkl)
+            with zipfile.ZipFile(path) as z:
+                pkl = [n for n in z.namelist() if n.endswith("/data.pkl") or n == "data.pkl"]
+                f, count = io.BytesIO(z.read(pkl[0]) if len(pkl) == 1 else b""), 1
+        else:  # (the legacy format: magic number, protocol, system info, then the object)
+            f, count = open(path, "rb"), 4
+        with f:
+            for _ in range(count):
+                for op, arg, _ in pickletools.genops(f):
+                    if op.name in ("GLOBAL", "INST"):
+                        names.append(arg.replace(" ", "."))
+                    elif op.name in ("STACK_GLOBAL", "EXT1", "EXT2", "EXT4"):
+                        names.append("?")
+        return names, True
+    except (ValueError, OSError, zipfile.BadZipFile, IndexError):  # (not a pickle past some point)
+        return names, False
+
+
+def _torch_load(path, trust):
+    """(object, whether its pickle ran): torch.load without running code of the file's: with weights_only, or,
+    where that stops on what it cannot read (torch 1.13's stops on a float: a checkpoint's "lr": 0.1), when
+    every class and function its pickles name is one weights_only allows. A whole pickled model needs its
+    classes, which only running the pickle makes: with trust alone (a file from elsewhere could run any code
+    as it was read)."""
     try:
         return torch.load(path, map_location="cpu", weights_only=True), False
     except TypeError:  # (a torch without weights_only)
-        return torch.load(path, map_location="cpu"), True
-    except Exception:  # noqa: BLE001 (pickle's and torch's own: a whole model, or not a checkpoint at all)
-        return torch.load(path, map_location="cpu", weights_only=False), True
+        kwargs, allowed = {}, None
+    except Exception:  # noqa: BLE001 (pickle's and torch's own: a whole model, floats, or not a checkpoint at all)
+        kwargs = {"weights_only": False}
+        try:
+            from torch._weights_only_unpickler import _get_allowed_globals
+            allowed = set(_get_allowed_globals())
+        except (ImportError, AttributeError):
+            allowed = None
+    names, whole = _pickle_names(path)
+    others = [n for n in names if allowed is None or n not in allowed]
+    if not others and not whole:
+        raise Refused("not a PyTorch checkpoint (not a pickle torch.save writes)")
+    if not others or trust:
+        return torch.load(path, map_location="cpu", **kwargs), bool(others)
+    raise Refused(f"holds more than tensors ({others[0]}): objects such as a whole model, which only running the "
+                  f"file's pickle reads; {TRUST} (or save model.state_dict())")
 
 
 def _unwrapped(module):
@@ -130,9 +176,9 @@ def _check_structure(module):
     def refuse(name, m, what):
         raise Refused(f"model.{name} is {m!r}: {what}")
 
-    for part in ("features", "avgpool", "classifier"):
+    for part in ("features", "classifier"):
         if not isinstance(getattr(module, part, None), nn.Module):
-            return  # (not a VGG's layout: layout() names what the weights lack)
+            return None  # (not a VGG's layout: layout() names what the weights lack)
     size = lambda v: (v, v) if isinstance(v, int) else tuple(v)  # noqa: E731
     # features: conv [bn] relu [pool], repeated
     order = {"conv": ("bn", "relu"), "bn": ("relu",), "relu": ("conv", "pool"), "pool": ("conv",)}
@@ -165,9 +211,10 @@ def _check_structure(module):
         after = kind
     if after not in ("relu", "pool"):
         refuse(name, m, "the features end here; vggcl's end with a ReLU or a max pool")
-    pool = _unwrapped(module.avgpool)
+    pool = getattr(module, "avgpool", None)  # (one pooling in forward() has none: its features and head checked)
+    pool = _unwrapped(pool) if isinstance(pool, nn.Module) else None
     out = pool.output_size if isinstance(pool, nn.AdaptiveAvgPool2d) else None
-    if (tuple(out) if isinstance(out, (tuple, list)) else (out, out)) not in ((1, 1), (7, 7)):
+    if pool is not None and (tuple(out) if isinstance(out, (tuple, list)) else (out, out)) not in ((1, 1), (7, 7)):
         refuse("avgpool", pool, "vggcl averages the map to 1x1 (GAP), or to 7x7 for torchvision's classifier")
     # the head: linear (relu linear)*
     after, name, m = None, "classifier", module.classifier
@@ -184,12 +231,18 @@ def _check_structure(module):
         after = kind
     if after != "linear":
         refuse(name, m, "the head ends here; vggcl's ends with the Linear layer that gives the logits")
+    return None if pool is not None else ("the model has no avgpool, so what its forward() does between the "
+                                          "features and the classifier is not known: GAP assumed; compare the "
+                                          "logits")
 
 
-def _module_weights(module):
-    """A whole model's state_dict and what its structure says of pool5 (None: not a VGG's features)."""
+def _module_weights(module, notes):
+    """A whole model's state_dict and what its structure says of pool5 (None: not a VGG's features); what
+    cannot be checked added to notes."""
     module = _unwrapped(module)
-    _check_structure(module)
+    note = _check_structure(module)
+    if note:
+        notes.append(note)
     feats = getattr(module, "features", None)
     feats = _unwrapped(feats) if isinstance(feats, nn.Module) else None
     pool5 = None
@@ -199,10 +252,12 @@ def _module_weights(module):
     return module.state_dict(), pool5
 
 
-def load_weights(path):
+def load_weights(path, trust=False, notes=None):
     """(state_dict of tensors with torchvision's names, pool5 as a whole model or a vggcl file says it or
     None, how it was found, whether a pickle ran to read it, a safetensors file's vggcl.* metadata). Refused
-    naming what the file holds when it holds no VGG weights."""
+    naming what the file holds when it holds no VGG weights; a pickle is run with trust alone; what could not
+    be checked added to notes."""
+    notes = [] if notes is None else notes
     try:
         if _is_safetensors(path):
             arrays, meta = load_file(path)
@@ -210,20 +265,22 @@ def load_weights(path):
             pool5 = meta.get("vggcl.pool5") if meta.get("vggcl.pool5") in ("keep", "drop") else None
             return ({k: torch.from_numpy(v.copy()) for k, v in arrays.items()}, pool5, "safetensors", False,
                     kept)
-        obj, pickled = _torch_load(path)
+        obj, pickled = _torch_load(path, trust)
+    except Refused:
+        raise
     except (OSError, EOFError) as e:
         raise Refused(e.strerror or str(e) or type(e).__name__)
     except Exception as e:  # noqa: BLE001
         raise Refused(f"not a PyTorch checkpoint ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})")
     how, pool5 = "state_dict", None
     if isinstance(obj, nn.Module):
-        obj, pool5 = _module_weights(obj)
+        obj, pool5 = _module_weights(obj, notes)
         how = "whole model"
     elif isinstance(obj, dict) and not all(torch.is_tensor(v) for v in obj.values()):
         for k in CHECKPOINT_KEYS:
             v = obj.get(k)
             if isinstance(v, nn.Module):
-                obj, pool5 = _module_weights(v)
+                obj, pool5 = _module_weights(v, notes)
                 how = f"checkpoint['{k}'], a whole model"
                 break
             if isinstance(v, dict) and v and all(torch.is_tensor(t) for t in v.values()):
@@ -362,6 +419,9 @@ def main(argv=None):
     src.add_argument("--state-dict", help="your trained weights: a torch.save()d state_dict, checkpoint or whole "
                                           "model, or a safetensors file")
     src.add_argument("--random", action="store_true", help="torchvision's own initialisation (--seed), not weights")
+    ap.add_argument("--trust-pickle", action="store_true",
+                    help="read a whole pickled model (torch.save(model)) by running the file's pickle, which can run "
+                         "any code: only for a file you trust (without it such a file is refused)")
     ap.add_argument("--arch", choices=sorted(a + bn for a in ARCHS for bn in ("", "_bn")),
                     help="checked against the weights (with --random: which to make, default vgg16)")
     ap.add_argument("--classes", type=int, help="checked against the weights (with --random: default 7)")
@@ -411,14 +471,15 @@ def export_file(a):
             names = read_class_names(a.class_names, a.class_names_json, ("--class-names", "--class-names-json"))
         except ValueError as e:
             raise BadArgument(str(e))
-    guessed = pickled = False
+    guessed = False
     if a.random:
         arch, classes = a.arch or "vgg16", a.classes or 7
         pool5 = a.pool5 or "keep"
         model = original_model(arch, classes, a.seed) if a.original_head else gap_model(arch, classes, pool5, a.seed)
         tensors, kind, how = model.state_dict(), "original" if a.original_head else "gap", f"random, seed {a.seed}"
     else:
-        sd, said_pool5, how, pickled, file_meta = load_weights(a.state_dict)
+        notes = []
+        sd, said_pool5, how, pickled, file_meta = load_weights(a.state_dict, a.trust_pickle, notes)
         meta = dict(file_meta, **meta)  # (a vggcl file's class names and preprocessing, unless given again)
         arch, kind, classes, tensors = layout(sd)
         if a.arch and a.arch != arch:
@@ -443,9 +504,8 @@ def export_file(a):
     meta["vggcl.pool5"] = pool5
     _norm_in_float_range(meta)
     write_model(tensors, meta, a.out, names, classes, dtype=a.dtype)
-    if pickled and how != "state_dict":  # (notes once the file is written: a refusal is the one line)
-        print(f"{PROG}: {a.state_dict}: note: read by running its pickle (a {how}, not tensors alone): only for "
-              "files you trust", file=sys.stderr)
+    for note in [] if a.random else notes:  # (notes once the file is written: a refusal is the one line)
+        print(f"{PROG}: {a.state_dict}: note: {note}", file=sys.stderr)
     if guessed:
         print(f"{PROG}: {a.state_dict}: note: a state_dict does not say whether the model kept pool5 (the max pool "
               "before GAP): keep assumed; give --pool5 drop for a model trained without it", file=sys.stderr)
