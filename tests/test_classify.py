@@ -17,6 +17,7 @@ import json
 import os
 import re
 import shutil
+import struct
 import subprocess
 import sys
 import tempfile
@@ -588,6 +589,17 @@ class Export(unittest.TestCase):
         noavg.features[1] = nn.LeakyReLU(0.2)
         torch.save(noavg, self.d / "noavg.pt")
         torch.save({"state_dict": Evil(self.d / "ran")}, self.d / "evil.pt")
+        sd32 = {k: v.numpy() for k, v in m.state_dict().items()}
+        save_file(sd32, self.d / "ok.safetensors")
+        raw = (self.d / "ok.safetensors").read_bytes()
+        n = struct.unpack("<Q", raw[:8])[0]
+        header = json.loads(raw[8:8 + n])
+        header["classifier.0.bias"]["data_offsets"] = header["features.0.bias"]["data_offsets"]  # (same bytes)
+        text = json.dumps(header).encode()
+        (self.d / "overlap.safetensors").write_bytes(struct.pack("<Q", len(text)) + text + raw[8 + n:])
+        header["classifier.0.bias"] = {"dtype": "BOOL", "shape": [5], "data_offsets": [0, 5]}
+        text = json.dumps(header).encode()
+        (self.d / "bool.safetensors").write_bytes(struct.pack("<Q", len(text)) + text + raw[8 + n:])
         keras = gap_model("vgg11_bn", 5, "keep", seed=4)
         keras.features[1].eps = 1e-3
         torch.save(keras, self.d / "eps.pt")
@@ -621,6 +633,12 @@ class Export(unittest.TestCase):
                                                                     "followed by ReLU"),
                              (["--state-dict", self.d / "eps.pt", tp], "vggcl folds BatchNorm with eps 1e-05"),
                              (["--state-dict", self.d / "missing.pt"], "No such file"),
+                             # safetensors files the format does not allow (the first was written, its bias the
+                             # convolution's bytes; both were "not a PyTorch checkpoint")
+                             (["--state-dict", self.d / "overlap.safetensors"], "a safetensors file the format does "
+                                                                                "not allow: tensor"),
+                             (["--state-dict", self.d / "bool.safetensors"], "tensor classifier.0.bias: expected a "
+                                                                             "dtype among F32"),
                              # a whole model without --trust-pickle: its pickle not run (it could run any code)
                              (["--state-dict", self.d / "gelu.pt"], "holds more than tensors ("
                                                                    "torchvision.models.vgg.VGG): objects such as a whole "

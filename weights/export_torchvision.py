@@ -260,7 +260,10 @@ def load_weights(path, trust=False, notes=None):
     notes = [] if notes is None else notes
     try:
         if _is_safetensors(path):
-            arrays, meta = load_file(path)
+            try:
+                arrays, meta = load_file(path)
+            except ValueError as e:  # (it was said to be no PyTorch checkpoint)
+                raise Refused(f"a safetensors file the format does not allow: {e}") from None
             kept = {k: v for k, v in meta.items() if k.startswith("vggcl.") and k != "vggcl.pool5"}
             pool5 = meta.get("vggcl.pool5") if meta.get("vggcl.pool5") in ("keep", "drop") else None
             return ({k: torch.from_numpy(v.copy()) for k, v in arrays.items()}, pool5, "safetensors", False,

@@ -69,18 +69,48 @@ def save_file(tensors, path, metadata=None, dtype=None):
             f.write(b)
 
 
+_SIZES = {**{code: dt.itemsize for dt, code in _DTYPES.items()}, "BF16": 2}
+
+
 def load_file(path):
-    """Returns (dict name -> float32/int numpy array, metadata dict)."""
+    """Returns (dict name -> float32/int numpy array, metadata dict). A file the format does not allow (its
+    header not JSON, a dtype not among _SIZES', a tensor's bytes other than its shape's, tensors that
+    overlap or leave bytes between or after them, metadata that is not strings) is a ValueError saying
+    what, as vggcl refuses it (the tensors were read from wherever their offsets pointed)."""
     with open(path, "rb") as f:
         raw = f.read()
-    (n,) = struct.unpack("<Q", raw[:8])
-    header = json.loads(raw[8:8 + n])
-    meta = header.pop("__metadata__", {})
-    out = {}
-    base = 8 + n
-    for name, info in header.items():
-        b, e = info["data_offsets"]
-        out[name] = _from_bytes(raw[base + b:base + e], info["dtype"]).reshape(info["shape"])
+    (n,) = struct.unpack("<Q", raw[:8]) if len(raw) >= 8 else (None,)
+    if n is None or n > len(raw) - 8:
+        raise ValueError(f"a file of {len(raw)} bytes is too short for its header length ({n})")
+    try:
+        header = json.loads(raw[8:8 + n])
+    except (ValueError, UnicodeDecodeError) as e:
+        raise ValueError(f"the header is not JSON ({e})") from None
+    meta = header.pop("__metadata__", {}) if isinstance(header, dict) else None
+    if not isinstance(meta, dict) or not all(isinstance(v, str) for v in meta.values()):
+        raise ValueError("the header is not a JSON object, or its __metadata__ not one of strings")
+    base, spans, out = 8 + n, [], {}
+    for name, given in header.items():
+        info = given if isinstance(given, dict) else {}
+        offsets, shape = info.get("data_offsets"), info.get("shape")
+        if not (info.get("dtype") in _SIZES and isinstance(shape, list) and isinstance(offsets, list)
+                and len(offsets) == 2 and all(type(v) is int and v >= 0 for v in shape + offsets)):
+            raise ValueError(f"tensor {name}: expected a dtype among {', '.join(_SIZES)}, a shape of sizes and two "
+                             f"data offsets, not {json.dumps(given)[:200]}")
+        size = int(np.prod(shape, dtype=np.int64)) * _SIZES[info["dtype"]] if all(shape) else 0
+        if offsets[1] - offsets[0] != size or offsets[1] > len(raw) - base:
+            raise ValueError(f"tensor {name}: data_offsets {offsets}; expected {size} bytes ({info['dtype']} "
+                             f"{shape}) within the {len(raw) - base} bytes of data")
+        spans.append((offsets[0], offsets[1], name))
+        out[name] = _from_bytes(raw[base + offsets[0]:base + offsets[1]], info["dtype"]).reshape(shape)
+    end = 0
+    for b, e, name in sorted(spans):
+        if b != end:
+            raise ValueError(f"tensor {name} starts at byte {b} of the data: expected {end} (tensors overlap, or "
+                             "leave bytes between them)")
+        end = e
+    if end != len(raw) - base:
+        raise ValueError(f"{len(raw) - base - end} bytes after the last tensor's")
     return out, meta
 
 
