@@ -634,6 +634,28 @@ class OnnxImport(unittest.TestCase):
         err = self.refused("dense_too_many_outputs", b.relu_pool_gap_dense(y, 1, 1000001), "Gemm node 'fc'")
         self.assertIn("1000001 outputs; vggcl takes 1 to 1000000 a dense layer", err)
 
+    def test_dropout_training(self):
+        """A Dropout whose training_mode is true drops at random in onnxruntime (unless its optimizer removes the
+        node): refused (it was taken for nothing at inference); with training_mode false it is nothing."""
+        for training, code in ((True, 1), (False, 0)):
+            b = Builder(39)
+            y = b.conv("input", 3, 4, "c", relu=False)
+            y = b.node("Relu", [y], "relu")
+            y = b.node("MaxPool", [y], "pool", kernel_shape=[2, 2], strides=[2, 2])
+            y = b.node("GlobalAveragePool", [y], "gap")
+            y = b.node("Flatten", [y], "flatten", axis=1)
+            y = b.node("Dropout", [y, b.const("ratio", np.array(0.5, np.float32)),
+                                   b.const("training", np.array(training))], "drop")
+            y = b.node("Gemm", [y, b.const("fc/w", np.ones((5, 4), np.float32))], "fc", transB=1)
+            model = b.model(helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 3, 32, 32]), y, "output")
+            if code:
+                err = self.refused("dropout_training", model, "Dropout node 'drop'")
+                self.assertIn("training_mode=1; expected inference Dropout", err)
+            else:
+                onnx.save(model, str(self.d / "dropout.onnx"))
+                r = self.importer(self.d / "dropout.onnx", self.d / "dropout.safetensors")
+                self.assertEqual(r.returncode, 0, r.stderr)
+
     def test_softmax_then_identity(self):
         """A Softmax followed by Dropout and Identity nodes (the builder's output Identity) ends the graph as a
         Softmax alone does (it was refused)."""

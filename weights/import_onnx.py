@@ -197,6 +197,19 @@ def check_data_input(g, node, tensor, slot=0):
             refuse(node, f"its input {i} '{name}' is computed from the data; expected a constant")
 
 
+def inference_dropout(g, node, tensor, model):
+    """A Dropout that is nothing at inference: refused when it says it trains (is_test 0 before opset 7,
+    training_mode true from 12: onnxruntime then drops at random, unless its optimizer removed the node)."""
+    check_data_input(g, node, tensor)
+    g.only_first_output(node)
+    if node.op_type != "Dropout":
+        return
+    if model_opset(model) < 7 and not attrs(node).get("is_test", 0):
+        refuse(node, "is_test=0 (training); expected inference Dropout")
+    if len(node.input) > 2 and node.input[2] and bool(np.asarray(g.const(node, 2, "training_mode")).any()):
+        refuse(node, "training_mode=1; expected inference Dropout")
+
+
 def reshape_shape(g, node):
     """A Reshape's target shape: its second input, a constant (None: computed in the graph), or before opset 5
     its shape attribute (node.input[1] raised IndexError on those)."""
@@ -468,8 +481,7 @@ def convert(model, path_name, scale="unit"):
     while node is not None:
         op = node.op_type
         if op in ("Dropout", "Identity"):
-            check_data_input(g, node, t)
-            g.only_first_output(node)
+            inference_dropout(g, node, t, model)
         elif op in ("Gemm", "MatMul"):
             if state == "pre":
                 refuse(node, f"follows the dense layer {name_of(last_dense)} without a Relu between them; "
@@ -542,7 +554,7 @@ def convert(model, path_name, scale="unit"):
                 refuse(node, f"axis {axis}; expected the class axis (-1 or 1)")
             end, nxt = node, g.next(node.output[0], node)
             while nxt is not None and nxt.op_type in ("Identity", "Dropout"):  # (no-ops at inference)
-                check_data_input(g, nxt, end.output[0])
+                inference_dropout(g, nxt, end.output[0], model)
                 end, nxt = nxt, g.next(nxt.output[0], nxt)
             if nxt is not None:
                 refuse(nxt, "follows the Softmax; expected the Softmax to end the graph")
