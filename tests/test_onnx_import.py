@@ -656,6 +656,15 @@ class OnnxImport(unittest.TestCase):
                 r = self.importer(self.d / "dropout.onnx", self.d / "dropout.safetensors")
                 self.assertEqual(r.returncode, 0, r.stderr)
 
+    def test_other_domain(self):
+        """An operator of another domain is refused (a com.acme Relu was imported as ONNX's)."""
+        model = small_nchw(40)
+        relu = next(n for n in model.graph.node if n.op_type == "Relu")
+        relu.domain = "com.acme"
+        model.opset_import.append(helper.make_opsetid("com.acme", 1))
+        err = self.refused("other_domain", model, f"Relu node '{relu.name}'")
+        self.assertIn("is of the domain 'com.acme'; expected ONNX's own operators", err)
+
     def test_softmax_then_identity(self):
         """A Softmax followed by Dropout and Identity nodes (the builder's output Identity) ends the graph as a
         Softmax alone does (it was refused)."""

@@ -90,6 +90,9 @@ class Graph:
         self.g = g
         self.consts = {t.name: tensor_array(t, f"initializer '{t.name}'") for t in g.initializer}
         nodes = list(g.node)
+        for n in nodes:  # (an operator of another domain only shares its name with ONNX's: com.acme's Relu)
+            if n.domain not in ("", "ai.onnx"):
+                refuse(n, f"is of the domain '{n.domain}'; expected ONNX's own operators")
         changed = True
         while changed:  # Constant nodes, and Identity or Cast-to-float of constants
             changed = False
