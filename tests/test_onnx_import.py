@@ -656,6 +656,19 @@ class OnnxImport(unittest.TestCase):
                 r = self.importer(self.d / "dropout.onnx", self.d / "dropout.safetensors")
                 self.assertEqual(r.returncode, 0, r.stderr)
 
+    def test_reshape_to_nan(self):
+        """A graph the checker passes whose Reshape shape is a float NaN: one line, not a traceback."""
+        b = Builder(41)
+        y = b.conv("input", 3, 4, "c", relu=False)
+        y = b.node("Relu", [y], "relu")
+        y = b.node("MaxPool", [y], "pool", kernel_shape=[2, 2], strides=[2, 2])
+        y = b.node("GlobalAveragePool", [y], "gap")
+        y = b.node("Reshape", [y, b.const("shape", np.array([np.nan, 4], np.float32))], "reshape")
+        y = b.node("Gemm", [y, b.const("fc/w", np.ones((5, 4), np.float32))], "fc", transB=1)
+        model = b.model(helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 3, 32, 32]), y, "output")
+        err = self.refused("reshape_nan", model, "malformed graph: ValueError")
+        self.assertNotIn("Traceback", err)
+
     def test_other_domain(self):
         """An operator of another domain is refused (a com.acme Relu was imported as ONNX's)."""
         model = small_nchw(40)

@@ -663,10 +663,10 @@ def convert_file(a):
             raise Refused(f"not a valid ONNX graph: {str(e).strip().splitlines()[0]}")
     try:
         tensors, meta, summary = convert(model, os.path.basename(a.model), a.input_scale)
-    except (TypeError, ValueError, KeyError, IndexError, AttributeError) as e:
-        if not newer:
-            raise
-        raise Refused(f"malformed graph (not checked by onnx {onnx.__version__}): {type(e).__name__}: {e}")
+    except (TypeError, ValueError, KeyError, IndexError, AttributeError, OverflowError) as e:
+        # (a graph the checker passed but the importer cannot take, as a Reshape to a NaN size: one line too)
+        raise Refused(f"malformed graph{f' (not checked by onnx {onnx.__version__})' if newer else ''}: "
+                      f"{type(e).__name__}: {e}")
     bad = [k for k, v in tensors.items() if not np.all(np.isfinite(v))]
     if bad:
         raise Refused(f"the converted tensor '{bad[0]}' holds NaN or infinite values (a non-finite weight in "
