@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from safetensors_io import save_file  # noqa: E402
+from safetensors_io import write_atomic  # noqa: E402
 
 # torchvision's configurations (vgg.py: cfgs A, B, D, E); "M" is a max pool.
 CFGS = {
@@ -74,7 +74,16 @@ def main(argv=None):
     ap.add_argument("--dtype", choices=["F32", "F16", "BF16"], default="F32")
     ap.add_argument("--out", required=True)
     a = ap.parse_args(argv)
-    cfg = parse_cfg(a.cfg) if a.cfg else CFGS[a.arch]
+    if a.classes < 1:
+        ap.error(f"--classes {a.classes}: expected at least 1")
+    try:
+        cfg = parse_cfg(a.cfg) if a.cfg else CFGS[a.arch]
+    except ValueError:
+        ap.error(f"--cfg {a.cfg}: expected widths and M separated by commas, e.g. 8,M,16")
+    if any(v != "M" and not 1 <= v <= 65536 for v in cfg):
+        ap.error(f"--cfg {a.cfg}: widths from 1 to 65536 expected")
+    if a.seed < 0:
+        ap.error(f"--seed {a.seed}: expected 0 or more")
     if cfg[0] == "M" or any(x == y == "M" for x, y in zip(cfg, cfg[1:])):  # (the file has no tensor for a pool)
         ap.error("a configuration starts with a width and has no two M in a row: vggcl finds the pools "
                  "between the convolutions' indices (a file of this one would be refused or run otherwise)")
@@ -86,7 +95,10 @@ def main(argv=None):
     meta = {"format": "pt"}
     if a.pool5:
         meta["vggcl.pool5"] = a.pool5
-    save_file(sd, a.out, metadata=meta, dtype=a.dtype)
+    try:
+        write_atomic(sd, meta, a.out, dtype=a.dtype)  # (a full disk or a size limit left a partial file)
+    except OSError as e:
+        sys.exit(f"make_test_weights.py: {a.out}: cannot write: {e.strerror or e}")
 
 
 if __name__ == "__main__":
