@@ -761,6 +761,15 @@ class Cli(unittest.TestCase):
         self.assertIn("big.bin: header length", stderr)
         self.assertLess(peak, small + 512 * 1024, "kB of RSS")
         (self.d / "big.bin").unlink()
+        # a class list of 8 million numbers (16 MB of header) is counted before cJSON parses it (its nodes took
+        # 600 MB first)
+        save_file(make_state_dict(parse_cfg(CFG), False, 3, seed=2), self.d / "names.safetensors",
+                  metadata={"vggcl.classes": "[" + "0," * 7999999 + "0]"})
+        code, stderr, peak = testenv.run_peak([VGGCL, *self.run_args(weights=self.d / "names.safetensors")])
+        self.assertEqual(code, 1, stderr)
+        self.assertIn("\"vggcl.classes\" is a list of 8000000; expected a JSON list of 3 class names", stderr)
+        self.assertLess(peak, small + 256 * 1024, "kB of RSS")
+        (self.d / "names.safetensors").unlink()
         sd = make_state_dict(parse_cfg(CFG), False, 3, seed=2)
         sd["features.3.weight"] = sd["features.3.weight"][:, :5]  # C_in 5, previous conv has 8
         save_file(sd, self.d / "chain.safetensors")

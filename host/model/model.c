@@ -389,16 +389,47 @@ static int holds_nul(const char *json)
 
 /* The class names of __metadata__ "vggcl.classes" (names: a JSON list of strings, one per class) into *out
  * (made, classes of them; out NULL: checked only): VGGCL_OK, else said, naming path. */
+/* The entries of the JSON list text starts (its top level: commas in strings, lists and objects not counted),
+ * read without parsing it; -1 where it does not start as a list. Malformed text is counted as it comes. */
+static long list_entries(const char *text)
+{
+    text += strspn(text, " \t\r\n");
+    if (*text++ != '[') return -1;
+    long n = 0, depth = 0;
+    int in_string = 0, any = 0;
+    for (; *text && depth >= 0; text++) {
+        const char ch = *text;
+        if (in_string) {
+            if (ch == '\\' && text[1]) text++;
+            else if (ch == '"') in_string = 0;
+            continue;
+        }
+        if (ch == '"') in_string = 1;
+        else if (ch == '[' || ch == '{') depth++;
+        else if (ch == ']' || ch == '}') depth--;
+        else if (ch == ',' && depth == 0) n++;
+        if (depth >= 0 && !strchr(" \t\r\n", ch)) any = 1;
+    }
+    return any ? n + 1 : 0;
+}
+
 static vggcl_status parse_classes(vggcl_ctx *ctx, const char *path, const char *names, int classes, char ***out)
 {
-    vggcl__lock(); /* cJSON's parser writes a global error position */
-    cJSON *list = cJSON_ParseWithOpts(names, NULL, 1); /* (the whole text: '["a","b"] more' was taken) */
-    vggcl__unlock();
+    /* counted first: the text is as long as the header allows, and cJSON's nodes for a list of 50 million
+     * numbers took 3-4 GB before their count was compared */
+    const long entries = list_entries(names);
+    cJSON *list = NULL;
+    if (entries == classes) {
+        vggcl__lock(); /* cJSON's parser writes a global error position */
+        list = cJSON_ParseWithOpts(names, NULL, 1); /* (the whole text: '["a","b"] more' was taken) */
+        vggcl__unlock();
+    }
     vggcl_status st = VGGCL_OK;
     char **got_names = NULL;
     if (!cJSON_IsArray(list) || cJSON_GetArraySize(list) != classes) {
         char got[64] = "not a JSON list";
         if (cJSON_IsArray(list)) snprintf(got, sizeof got, "a list of %d", cJSON_GetArraySize(list));
+        else if (entries >= 0 && entries != classes) snprintf(got, sizeof got, "a list of %ld", entries);
         st = vggcl__fail(ctx, VGGCL_ERR_FORMAT,
                          "%s: __metadata__ \"vggcl.classes\" is %s; expected a JSON list of %d class names (the head "
                          "has %d classes)", path, got, classes, classes);
