@@ -540,7 +540,16 @@ START_TEST(test_plan_errors)
     expect_model_error(write_model(&b, "nan.safetensors", NULL), NULL, "'features.0.weight' holds a non-finite value");
 
     add_conv(&b, 0, 4, 3), add_head(&b, "classifier.0", 2, 4);
-    expect_model_error(write_model(&b, "bad_meta.safetensors", "{\"vggcl.pool5\":\"maybe\"}"), NULL, "\"keep\" or \"drop\"");
+    const char *bad_meta = write_model(&b, "bad_meta.safetensors", "{\"vggcl.pool5\":\"maybe\"}");
+    expect_model_error(bad_meta, NULL, "\"keep\" or \"drop\"");
+    { /* the same with pool5 given (it was read only when the option left it to the file) */
+        vggcl_ctx *ctx;
+        vggcl_model *m = NULL;
+        ck_assert_int_eq(load(&ctx, bad_meta, VGGCL_POOL5_KEEP, NULL, &m), VGGCL_ERR_FORMAT);
+        ck_assert_ptr_null(m);
+        ck_assert_ptr_nonnull(strstr(vggcl_message(ctx), "\"vggcl.pool5\" is \"maybe\""));
+        vggcl_ctx_free(ctx);
+    }
 
     add_conv(&b, 0, 4, 3), add_bn(&b, 1, 4), add_head(&b, "classifier.0", 2, 4);
     b.bufs[5][2] = -1.0f; /* running_var */

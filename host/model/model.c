@@ -617,9 +617,10 @@ vggcl_status vggcl_model_load(vggcl_ctx *ctx, const char *path, const vggcl_load
         st = vggcl__fail(ctx, VGGCL_ERR_NOMEM, "%s: out of host memory", path);
         goto fail;
     }
-    int pool5 = opts ? opts->pool5 : VGGCL_POOL5_AUTO;
-    if (pool5 == VGGCL_POOL5_AUTO && (st = pool5_of(ctx, path, vggcl__st_meta(&f, "vggcl.pool5"), &pool5)) != VGGCL_OK)
-        goto fail;
+    int pool5 = opts ? opts->pool5 : VGGCL_POOL5_AUTO, said;
+    /* (checked whatever the option says: cam --compare-pool5, which gives both, read a "maybe" there as keep) */
+    if ((st = pool5_of(ctx, path, vggcl__st_meta(&f, "vggcl.pool5"), &said)) != VGGCL_OK) goto fail;
+    if (pool5 == VGGCL_POOL5_AUTO) pool5 = said;
     if ((st = build_features(ctx, &f, pool5, m)) != VGGCL_OK) goto fail;
     if (!(opts && opts->features_only) &&
         (st = build_head(ctx, &f, opts && opts->head ? opts->head : "classifier.0", m)) != VGGCL_OK)
