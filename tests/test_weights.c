@@ -534,6 +534,23 @@ START_TEST(test_plan_errors)
     add_conv(&b, 0, 4, 3), add_head(&b, "classifier.0", 2, 4);
     expect_model_error(write_model(&b, "long_head.safetensors", NULL), long_head, "head prefix of 199 characters");
 
+    /* a head of one layer not at classifier.0, width x 49 wide: the 7x7 pool is read from classifier.0 alone,
+     * so "or its width x 7 x 7" is not offered (it described the very shape refused); torchvision's three
+     * layers, their first too narrow: offered */
+    for (int three = 0; three < 2; three++) {
+        add_conv(&b, 0, 4, 3);
+        if (three)
+            add_head(&b, "classifier.0", 6, 5), add_head(&b, "classifier.3", 6, 6), add_head(&b, "classifier.6", 2, 6);
+        else
+            add_head(&b, "classifier.1", 2, 4 * 49);
+        vggcl_ctx *ctx;
+        vggcl_model *m = NULL;
+        ck_assert_int_ne(load(&ctx, write_model(&b, "head49.safetensors", NULL), VGGCL_POOL5_AUTO, NULL, &m), VGGCL_OK);
+        ck_assert_msg(strstr(vggcl_message(ctx), "must be the last conv's width") &&
+                          !strstr(vggcl_message(ctx), "7 x 7") == !three, "%s", vggcl_message(ctx));
+        vggcl_ctx_free(ctx);
+    }
+
     float *w = add(&b, "features.0.weight", 4, 4, 3, 3, 3, 0, 1);
     w[17] = NAN;
     add_head(&b, "classifier.0", 2, 4);

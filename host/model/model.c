@@ -357,7 +357,8 @@ static vggcl_status build_head(vggcl_ctx *ctx, const vggcl__st_file *f, const ch
     for (int i = 0; i < n; i++) {
         if (i == 0)
             snprintf(why, sizeof why, "the head's input must be the last conv's width%s",
-                     n > 1 || strcmp(prefix, "classifier.0") ? "" : " (or its width x 7 x 7 for torchvision's classifier)");
+                     /* (the 7x7 pool is read from classifier.0 alone: torchvision's one or three layers) */
+                     strcmp(name[0], "classifier.0") ? "" : " (or its width x 7 x 7 for torchvision's classifier)");
         else
             snprintf(why, sizeof why, "%s's output width", name[i - 1]);
         if (m->pool_to && i == 0) snprintf(why, sizeof why, "the last conv's width x 7 x 7");
