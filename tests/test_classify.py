@@ -8,6 +8,7 @@ feature maps, with pool5 kept (7x7) and dropped (14x14).
 
 usage: test_classify.py VGGCL_BINARY
 """
+import argparse
 import collections
 import contextlib
 import copy
@@ -264,9 +265,6 @@ class Classify(unittest.TestCase):
             self.assertIn(f"classify: --threads must be an integer from 1 to 256, not '{v}'", r.stderr)
 
 
-@unittest.skipIf(os.environ.get("VGGCL_TEST_SANITIZED"),
-                 "the converter's tests (a Python tool) run in the plain tree; vggcl's loader runs under the "
-                 "sanitizers in the other suites")
 class Evil:
     """An object whose unpickling writes a file: what a hostile checkpoint's pickle could do."""
 
@@ -275,6 +273,13 @@ class Evil:
 
     def __reduce__(self):
         return (open, (self.path, "w"))
+
+
+class Protocol4:
+    """An object to be saved with pickle's protocol 4."""
+
+    def __init__(self, obj):
+        self.obj = obj
 
 
 class PoolInForward(nn.Module):
@@ -288,6 +293,9 @@ class PoolInForward(nn.Module):
         return self.classifier(self.features(x).mean((2, 3)))
 
 
+@unittest.skipIf(os.environ.get("VGGCL_TEST_SANITIZED"),
+                 "the converter's tests (a Python tool) run in the plain tree; vggcl's loader runs under the "
+                 "sanitizers in the other suites")
 class Export(unittest.TestCase):
     """export_torchvision.py as users have their models: the forms a trained VGG is saved in, each read
     to a file whose logits from vggcl are torch's; what it cannot be is refused in one line naming the
@@ -327,7 +335,10 @@ class Export(unittest.TestCase):
     def check(self, model, saved, *args, rel=1e-5):
         """saved (the object torch.save writes) exported with args matches model's logits."""
         src, out = self.d / "model.pt", self.d / "out.safetensors"
-        torch.save(saved, src)
+        if isinstance(saved, Protocol4):
+            torch.save(saved.obj, src, pickle_protocol=4)
+        else:
+            torch.save(saved, src)
         whole = isinstance(saved, nn.Module) or isinstance(saved, dict) and any(isinstance(v, nn.Module)
                                                                                for v in saved.values())
         rc, err, said = self.export("--state-dict", src, "--out", out, *args, *(["--trust-pickle"] if whole else []))
@@ -362,6 +373,7 @@ class Export(unittest.TestCase):
             no_bias = [k for k, v in sd.items() if v.ndim == 4 and k.replace(".weight", ".bias") not in sd]
             self.assertEqual(len(no_bias), 8 if arch.endswith("_bn") else 1, arch)
             self.check(m, m.state_dict())
+            self.check(m, m)  # (the whole model: its convolutions without a bias were refused)
 
     def test_forms_of_a_trained_model(self):
         m = gap_model("vgg11", 5, "keep", seed=1)
@@ -381,6 +393,7 @@ class Export(unittest.TestCase):
                                                                            features_dp, m),
                  ("checkpoint", {"epoch": 3, "state_dict": sd, "optimizer": {"lr": 0.1}}, m),
                  ("checkpoint model", {"model": sd}, m), ("whole model", m, m), ("whole DataParallel", dp, m),
+                 ("protocol 4", Protocol4(sd), m),  # (torch 1.13's safe loader reads no protocol 4)
                  ("bare Linear head", linear.state_dict(), m), ("dropout head", dropout.eval().state_dict(), m)]
         for what, saved, model in forms:
             with self.subTest(what):
@@ -589,6 +602,11 @@ class Export(unittest.TestCase):
         noavg.features[1] = nn.LeakyReLU(0.2)
         torch.save(noavg, self.d / "noavg.pt")
         torch.save({"state_dict": Evil(self.d / "ran")}, self.d / "evil.pt")
+        torch.save({"state_dict": m.state_dict(), "args": argparse.Namespace(lr=0.1)}, self.d / "args.pt")
+        # the same in torch's legacy format, a harmless zip after it: torch reads the first, zipfile the second
+        torch.save({"state_dict": Evil(self.d / "ran")}, self.d / "appended.pt", _use_new_zipfile_serialization=False)
+        with open(self.d / "appended.pt", "ab") as f:
+            f.write((self.d / "sd.pt").read_bytes())
         sd32 = {k: v.numpy() for k, v in m.state_dict().items()}
         save_file(sd32, self.d / "ok.safetensors")
         raw = (self.d / "ok.safetensors").read_bytes()
@@ -597,7 +615,7 @@ class Export(unittest.TestCase):
         header["classifier.0.bias"]["data_offsets"] = header["features.0.bias"]["data_offsets"]  # (same bytes)
         text = json.dumps(header).encode()
         (self.d / "overlap.safetensors").write_bytes(struct.pack("<Q", len(text)) + text + raw[8 + n:])
-        header["classifier.0.bias"] = {"dtype": "BOOL", "shape": [5], "data_offsets": [0, 5]}
+        header["classifier.0.bias"] = {"dtype": "Q9", "shape": [5], "data_offsets": [0, 5]}  # (no such dtype)
         text = json.dumps(header).encode()
         (self.d / "bool.safetensors").write_bytes(struct.pack("<Q", len(text)) + text + raw[8 + n:])
         keras = gap_model("vgg11_bn", 5, "keep", seed=4)
@@ -640,11 +658,16 @@ class Export(unittest.TestCase):
                              (["--state-dict", self.d / "bool.safetensors"], "tensor classifier.0.bias: expected a "
                                                                              "dtype among F32"),
                              # a whole model without --trust-pickle: its pickle not run (it could run any code)
-                             (["--state-dict", self.d / "gelu.pt"], "holds more than tensors ("
-                                                                   "torchvision.models.vgg.VGG): objects such as a whole "
-                                                                   "model, which only running the file's pickle reads; "
-                                                                   "give --trust-pickle if you trust the file"),
-                             (["--state-dict", self.d / "evil.pt"], "holds more than tensors"),
+                             (["--state-dict", self.d / "gelu.pt"], "it holds objects besides tensors, numbers and "
+                                                                   "strings (torchvision.models.vgg.VGG): a whole "
+                                                                   "model, or other objects, which only running the "
+                                                                   "file's pickle reads; give --trust-pickle if you "
+                                                                   "trust the file"),
+                             (["--state-dict", self.d / "evil.pt"], "objects besides tensors, numbers and strings "
+                                                                   "(io.open)"),
+                             (["--state-dict", self.d / "appended.pt"], "objects besides tensors, numbers and "
+                                                                       "strings (io.open)"),
+                             (["--state-dict", self.d / "args.pt"], "(argparse.Namespace)"),
                              # one without an avgpool (it pools in its forward()): its layers checked all the same
                              (["--state-dict", self.d / "noavg.pt", tp], "model.features.1 is "
                                                                                        "LeakyReLU"),

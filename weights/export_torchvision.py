@@ -18,14 +18,12 @@ The architecture, BatchNorm and the number of classes are read from the weights 
 --classes, when given, are checked against them). A state_dict does not record whether the model
 kept pool5: keep is assumed, said on stderr; give --pool5 drop for a model trained without it (a
 whole pickled model says it itself; reading one runs the file's pickle, which can run any code: it
-takes --trust-pickle). Every failure is one line naming the file, exit 1, no file.
+takes --trust-pickle, as any file holding more than tensors, numbers and strings does). Every failure is one line naming the file, exit 1, no file.
 """
 import argparse
-import io
 import math
-import pickletools
+import pickle
 import struct
-import zipfile
 import sys
 from pathlib import Path
 
@@ -94,55 +92,68 @@ def _is_safetensors(path):
 TRUST = "give --trust-pickle if you trust the file"
 
 
-def _pickle_names(path):
-    """(the classes and functions the pickles of a torch.save file name, as module.name, read with pickletools
-    without running them; whether they were read to their end). A name taken from the stack (protocol 4's
-    STACK_GLOBAL, the extension registry: not torch.save's protocol 2) is "?", which no list allows."""
-    names = []
+class _Restricted:
+    """In the place of torch's weights_only unpickler for one torch.load: Python's own, making the classes
+    and functions torch's allows and no others (pickle's "restricting globals"), so no code of the file's
+    runs; torch still reads the file its own way (zip, legacy, tar). torch 1.13's own reads few of pickle's
+    opcodes: no floats (a checkpoint's "lr": 0.1), no protocol 4."""
     try:
-        if zipfile.is_zipfile(path):  # (torch.save's format since 1.6: the object in <name>/data.pkl)
-            with zipfile.ZipFile(path) as z:
-                pkl = [n for n in z.namelist() if n.endswith("/data.pkl") or n == "data.pkl"]
-                f, count = io.BytesIO(z.read(pkl[0]) if len(pkl) == 1 else b""), 1
-        else:  # (the legacy format: magic number, protocol, system info, then the object)
-            f, count = open(path, "rb"), 4
-        with f:
-            for _ in range(count):
-                for op, arg, _ in pickletools.genops(f):
-                    if op.name in ("GLOBAL", "INST"):
-                        names.append(arg.replace(" ", "."))
-                    elif op.name in ("STACK_GLOBAL", "EXT1", "EXT2", "EXT4"):
-                        names.append("?")
-        return names, True
-    except (ValueError, OSError, zipfile.BadZipFile, IndexError):  # (not a pickle past some point)
-        return names, False
+        from torch._weights_only_unpickler import _get_allowed_globals
+        allowed = _get_allowed_globals()
+    except (ImportError, AttributeError):
+        allowed = None
+
+    class Unpickler(pickle.Unpickler):
+        def find_class(self, module, name):
+            f = _Restricted.allowed.get(f"{module}.{name}")
+            if f is None:
+                raise pickle.UnpicklingError(f"Unsupported class {module}.{name}")
+            return f
+
+    @staticmethod
+    def load(f, **kwargs):
+        return _Restricted.Unpickler(f, **kwargs).load()
+
+
+def _restricted_load(path):
+    """torch.load(path, weights_only=True) with _Restricted as its unpickler; None where this torch has no
+    such unpickler to stand in for."""
+    ser = torch.serialization
+    if _Restricted.allowed is None or not hasattr(ser, "_weights_only_unpickler"):
+        return None
+    own, ser._weights_only_unpickler = ser._weights_only_unpickler, _Restricted
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    finally:
+        ser._weights_only_unpickler = own
 
 
 def _torch_load(path, trust):
-    """(object, whether its pickle ran): torch.load without running code of the file's: with weights_only, or,
-    where that stops on what it cannot read (torch 1.13's stops on a float: a checkpoint's "lr": 0.1), when
-    every class and function its pickles name is one weights_only allows. A whole pickled model needs its
-    classes, which only running the pickle makes: with trust alone (a file from elsewhere could run any code
-    as it was read)."""
+    """(object, whether its pickle ran): torch.load without running code of the file's (weights_only, or
+    _Restricted where that stops on what it cannot read); a whole pickled model needs its classes, which
+    only running the pickle makes: with trust alone (a file from elsewhere could run any code as it was
+    read)."""
     try:
         return torch.load(path, map_location="cpu", weights_only=True), False
-    except TypeError:  # (a torch without weights_only)
-        kwargs, allowed = {}, None
-    except Exception:  # noqa: BLE001 (pickle's and torch's own: a whole model, floats, or not a checkpoint at all)
-        kwargs = {"weights_only": False}
-        try:
-            from torch._weights_only_unpickler import _get_allowed_globals
-            allowed = set(_get_allowed_globals())
-        except (ImportError, AttributeError):
-            allowed = None
-    names, whole = _pickle_names(path)
-    others = [n for n in names if allowed is None or n not in allowed]
-    if not others and not whole:
-        raise Refused("not a PyTorch checkpoint (not a pickle torch.save writes)")
-    if not others or trust:
-        return torch.load(path, map_location="cpu", **kwargs), bool(others)
-    raise Refused(f"holds more than tensors ({others[0]}): objects such as a whole model, which only running the "
-                  f"file's pickle reads; {TRUST} (or save model.state_dict())")
+    except TypeError:  # (a torch without weights_only: reading runs the pickle)
+        if trust:
+            return torch.load(path, map_location="cpu"), True
+        raise Refused(f"this PyTorch's torch.load has no weights_only: reading the file runs its pickle; {TRUST}")
+    except Exception:  # noqa: BLE001 (what weights_only could not read: objects, floats, not a checkpoint)
+        pass
+    try:
+        got = _restricted_load(path)
+        if got is not None:
+            return got, False
+        why = "this PyTorch cannot read it without running its pickle"
+    except pickle.UnpicklingError as e:
+        if not str(e).startswith("Unsupported class "):
+            raise  # (not a pickle: "not a PyTorch checkpoint")
+        why = f"it holds objects besides tensors, numbers and strings ({str(e)[18:]})"
+    if trust:
+        return torch.load(path, map_location="cpu", weights_only=False), True
+    raise Refused(f"{why}: a whole model, or other objects, which only running the file's pickle reads; {TRUST} "
+                  "(or save the state_dict alone)")
 
 
 def _unwrapped(module):
@@ -189,8 +200,8 @@ def _check_structure(module):
         if isinstance(m, nn.Conv2d):
             kind, pad = "conv", (1, 1) if m.padding == "same" else size(m.padding)
             if (m.kernel_size, m.stride, pad, m.dilation, m.groups) != ((3, 3), (1, 1), (1, 1), (1, 1), 1) \
-                    or m.padding_mode != "zeros" or m.bias is None:
-                refuse(name, m, "vggcl runs 3x3 convolutions with a bias, stride 1 and zero padding 1")
+                    or m.padding_mode != "zeros":  # (bias=False: read with a bias of 0, as torch computes it)
+                refuse(name, m, "vggcl runs 3x3 convolutions of stride 1 and zero padding 1")
         elif isinstance(m, (nn.BatchNorm2d, nn.SyncBatchNorm)):  # (SyncBatchNorm: convert_sync_batchnorm's)
             kind = "bn"
             if abs(m.eps - 1e-5) > 1e-12 or not m.track_running_stats or not m.affine:
@@ -232,8 +243,9 @@ def _check_structure(module):
     if after != "linear":
         refuse(name, m, "the head ends here; vggcl's ends with the Linear layer that gives the logits")
     return None if pool is not None else ("the model has no avgpool, so what its forward() does between the "
-                                          "features and the classifier is not known: GAP assumed; compare the "
-                                          "logits")
+                                          "features and the classifier is not known: vggcl averages the map as "
+                                          "the head's width says (to 1x1, or to 7x7 for a head 49 times as "
+                                          "wide); compare the logits")
 
 
 def _module_weights(module, notes):
@@ -423,8 +435,9 @@ def main(argv=None):
                                           "model, or a safetensors file")
     src.add_argument("--random", action="store_true", help="torchvision's own initialisation (--seed), not weights")
     ap.add_argument("--trust-pickle", action="store_true",
-                    help="read a whole pickled model (torch.save(model)) by running the file's pickle, which can run "
-                         "any code: only for a file you trust (without it such a file is refused)")
+                    help="read a file that holds more than tensors, numbers and strings (a whole model: "
+                         "torch.save(model)) by running its pickle, which can run any code: only for a file you "
+                         "trust (without it such a file is refused)")
     ap.add_argument("--arch", choices=sorted(a + bn for a in ARCHS for bn in ("", "_bn")),
                     help="checked against the weights (with --random: which to make, default vgg16)")
     ap.add_argument("--classes", type=int, help="checked against the weights (with --random: default 7)")
@@ -482,7 +495,7 @@ def export_file(a):
         tensors, kind, how = model.state_dict(), "original" if a.original_head else "gap", f"random, seed {a.seed}"
     else:
         notes = []
-        sd, said_pool5, how, pickled, file_meta = load_weights(a.state_dict, a.trust_pickle, notes)
+        sd, said_pool5, how, _, file_meta = load_weights(a.state_dict, a.trust_pickle, notes)
         meta = dict(file_meta, **meta)  # (a vggcl file's class names and preprocessing, unless given again)
         arch, kind, classes, tensors = layout(sd)
         if a.arch and a.arch != arch:
