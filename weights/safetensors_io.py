@@ -32,7 +32,7 @@ def _from_bytes(buf, dtype):
     """The values of buf, a tensor's bytes in dtype (BF16 widened to float32)."""
     if dtype == "BF16":
         return (np.frombuffer(buf, "<u2").astype(np.uint32) << 16).view(np.float32)
-    return np.frombuffer(buf, {v: k for k, v in _DTYPES.items()}[dtype].newbyteorder("<"))
+    return np.frombuffer(buf, _READ[dtype].newbyteorder("<"))
 
 
 def save_file(tensors, path, metadata=None, dtype=None):
@@ -69,7 +69,11 @@ def save_file(tensors, path, metadata=None, dtype=None):
             f.write(b)
 
 
-_SIZES = {**{code: dt.itemsize for dt, code in _DTYPES.items()}, "BF16": 2}
+# every dtype the format has, and the numpy type its values are read as (F8's as their bytes); _DTYPES' are written
+_READ = {**{code: dt for dt, code in _DTYPES.items()}, "BOOL": np.dtype("bool"), "I8": np.dtype("int8"),
+         "I16": np.dtype("int16"), "U16": np.dtype("uint16"), "U32": np.dtype("uint32"), "U64": np.dtype("uint64"),
+         "F8_E4M3": np.dtype("uint8"), "F8_E5M2": np.dtype("uint8")}
+_SIZES = {**{code: dt.itemsize for code, dt in _READ.items()}, "BF16": 2}
 
 
 def load_file(path):
