@@ -207,7 +207,7 @@ def inference_dropout(g, node, tensor, model):
     g.only_first_output(node)
     if node.op_type != "Dropout":
         return
-    if model_opset(model) < 7 and not attrs(node).get("is_test", 0):
+    if model_opset(model) < 7 and attrs(node).get("is_test", 1) == 0:  # (said so: left out, runtimes infer)
         refuse(node, "is_test=0 (training); expected inference Dropout")
     if len(node.input) > 2 and node.input[2] and bool(np.asarray(g.const(node, 2, "training_mode")).any()):
         refuse(node, "training_mode=1; expected inference Dropout")
@@ -665,8 +665,8 @@ def convert_file(a):
         tensors, meta, summary = convert(model, os.path.basename(a.model), a.input_scale)
     except (TypeError, ValueError, KeyError, IndexError, AttributeError, OverflowError) as e:
         # (a graph the checker passed but the importer cannot take, as a Reshape to a NaN size: one line too)
-        raise Refused(f"malformed graph{f' (not checked by onnx {onnx.__version__})' if newer else ''}: "
-                      f"{type(e).__name__}: {e}")
+        raise Refused(f"malformed graph{f' (not checked by onnx {onnx.__version__})' if newer else ''}, or one "
+                      f"the importer mishandles: {type(e).__name__}: {e}")
     bad = [k for k, v in tensors.items() if not np.all(np.isfinite(v))]
     if bad:
         raise Refused(f"the converted tensor '{bad[0]}' holds NaN or infinite values (a non-finite weight in "
