@@ -388,13 +388,11 @@ static int holds_nul(const char *json)
     return 0;
 }
 
-/* The class names of __metadata__ "vggcl.classes" (names: a JSON list of strings, one per class) into *out
- * (made, classes of them; out NULL: checked only): VGGCL_OK, else said, naming path. */
 /* The entries of the JSON list text starts (its top level: commas in strings, lists and objects not counted),
  * read without parsing it; -1 where it does not start as a list. Malformed text is counted as it comes. */
 static long list_entries(const char *text)
 {
-    text += strspn(text, " \t\r\n");
+    while (*text && (unsigned char)*text <= ' ') text++; /* (as cJSON skips: every byte up to the space) */
     if (*text++ != '[') return -1;
     long n = 0, depth = 0;
     int in_string = 0, any = 0;
@@ -409,11 +407,13 @@ static long list_entries(const char *text)
         else if (ch == '[' || ch == '{') depth++;
         else if (ch == ']' || ch == '}') depth--;
         else if (ch == ',' && depth == 0) n++;
-        if (depth >= 0 && !strchr(" \t\r\n", ch)) any = 1;
+        if (depth >= 0 && (unsigned char)ch > ' ') any = 1;
     }
     return any ? n + 1 : 0;
 }
 
+/* The class names of __metadata__ "vggcl.classes" (names: a JSON list of strings, one per class) into *out
+ * (made, classes of them; out NULL: checked only): VGGCL_OK, else said, naming path. */
 static vggcl_status parse_classes(vggcl_ctx *ctx, const char *path, const char *names, int classes, char ***out)
 {
     /* counted first: the text is as long as the header allows, and cJSON's nodes for a list of 50 million
