@@ -394,7 +394,7 @@ class TrainHead(unittest.TestCase):
                             "--minibatch", 1)
         self.assertEqual(r.returncode, 1, r.stderr)
         self.assertIn("diverged: no epoch's weights and losses are finite; try a smaller learning rate (lr 0.1) or l2 "
-                      "(with lr * l2 of 2 * (1 + momentum) or more the weight decay alone diverges)", r.stderr)
+                      "(with lr * l2 above 2 * (1 + momentum) the weight decay alone diverges)", r.stderr)
         self.assertEqual({f: f.read_bytes() for f in [*feats, out]}, before)
         self.assertEqual([p.name for p in d.iterdir() if ".tmp." in p.name], [])
         # ... and so does one whose model cannot be written (the new features were named before the model was

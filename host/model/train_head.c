@@ -191,8 +191,8 @@ vggcl_status vggcl_train_head(vggcl_ctx *ctx, const float *x, const int *y, int 
         st = vggcl__fail(ctx, VGGCL_ERR_ARG, "training a head diverged: no epoch's weights and losses are finite; "
                          "try a smaller learning rate (lr %g)%s", o->lr,
                          /* (decay alone, w' = w - lr v, v' = momentum v + l2 w: stable while lr l2 < 2 (1 + momentum)) */
-                         o->lr * o->l2 >= 2 * (1 + o->momentum)
-                             ? " or l2 (with lr * l2 of 2 * (1 + momentum) or more the weight decay alone diverges)"
+                         o->lr * o->l2 > 2 * (1 + o->momentum)
+                             ? " or l2 (with lr * l2 above 2 * (1 + momentum) the weight decay alone diverges)"
                              : "");
     for (size_t k = 0; st == VGGCL_OK && k < wn + (size_t)classes; k++)
         if (!isfinite(k < wn ? w_out[k] : b_out[k - wn])) /* (finite weights divided by a tiny deviation) */
