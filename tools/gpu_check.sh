@@ -56,8 +56,10 @@ if [ -z "$bin" ] || [ ! -x "$bin/vggcl" ]; then
   exit 2
 fi
 for s in images mpi; do
+  need=$1/images
+  [ $s = mpi ] && need="$need and $1/vggcl-mpi"
   if [[ $steps == *,$s,* ]] && { [ ! -d "$bin/images" ] || { [ $s = mpi ] && [ ! -x "$bin/vggcl-mpi" ]; }; }; then
-    echo "gpu_check: the $s step needs $1/images and $1/vggcl-mpi: make the bundle with tools/gpu_bundle.sh --mpi" >&2
+    echo "gpu_check: the $s step needs $need: make the bundle with tools/gpu_bundle.sh --mpi" >&2
     exit 2
   fi
 done
@@ -183,10 +185,6 @@ scan() { # each block shape of winograd-gpu on every layer, through tuning rows 
 }
 images() { # the real job on a folder beside the network alone (issue #12)
   local dir=$work/images n=${GPU_CHECK_IMAGES:-2048} b t i=0 f name
-  if [ ! -d "$bin/images" ]; then
-    echo "== images: no $bin/images (tools/gpu_bundle.sh --mpi makes it)" | tee -a "$log"
-    return
-  fi
   mkdir -p "$dir"
   while [ $i -lt "$n" ]; do
     for f in "$bin"/images/*.jpg; do
@@ -306,8 +304,6 @@ if want mpi; then
     echo "== mpi: no PoCL ICD (/etc/OpenCL/vendors, /usr/local/etc/OpenCL/vendors, libpocl in ldconfig -p)" | tee -a "$log"
   elif ! command -v mpirun >/dev/null; then
     echo "== mpi: no mpirun on this machine (vggcl-mpi needs the machine's Open MPI)" | tee -a "$log"
-  elif [ ! -x "$bin/vggcl-mpi" ]; then
-    echo "== mpi: no $bin/vggcl-mpi (tools/gpu_bundle.sh --mpi makes it)" | tee -a "$log"
   elif miss=$(ldd "$bin/vggcl-mpi" | grep 'not found'); then
     echo "== mpi: vggcl-mpi lacks libraries: $miss" | tee -a "$log"
   else
