@@ -16,13 +16,16 @@ import csv
 import io
 import json
 import os
+import pickle
 import re
 import shutil
 import struct
 import subprocess
 import sys
+import tarfile
 import tempfile
 import unittest
+import zipfile
 from pathlib import Path
 
 import testenv  # noqa: F401  (the device: VGGCL_TEST_DEVICE)
@@ -273,6 +276,47 @@ class Evil:
 
     def __reduce__(self):
         return (open, (self.path, "w"))
+
+
+class Rebuilt:
+    """A tensor as torch.save pickles one: _rebuild_tensor_v2 of the persistent storage pid."""
+
+    def __init__(self, pid, size):
+        self.pid, self.size = pid, size
+
+    def __reduce__(self):
+        return (torch._utils._rebuild_tensor_v2, (Storage(self.pid), 0, self.size, (1,), False,
+                                                  collections.OrderedDict()))
+
+
+class Storage:
+    def __init__(self, pid):
+        self.pid = pid
+
+
+class SetItem:
+    """A tensor pickled with tensor[0] = 1.0 after it (a SETITEM on it: torch 1.13's safe loader wrote so)."""
+
+    def __init__(self, tensor):
+        self.tensor = tensor
+
+
+def write_torch_zip(path, obj, data):
+    """A zip as torch.save lays it out: archive/data.pkl (obj pickled, Storage objects as persistent ids,
+    SetItem as a SETITEM on its tensor), archive/data/0 holding data, archive/version."""
+    class Pickler(pickle.Pickler):
+        def persistent_id(self, o):
+            return o.pid if isinstance(o, Storage) else None
+
+    buf = io.BytesIO()
+    Pickler(buf, protocol=2).dump(obj.tensor if isinstance(obj, SetItem) else obj)
+    pkl = buf.getvalue()
+    if isinstance(obj, SetItem):  # (before the STOP: 0, 1.0, SETITEM)
+        pkl = pkl[:-1] + b"K\x00G" + struct.pack(">d", 1.0) + b"s."
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("archive/data.pkl", pkl)
+        z.writestr("archive/data/0", data)
+        z.writestr("archive/version", "3\n")
 
 
 class Protocol4:
@@ -603,6 +647,18 @@ class Export(unittest.TestCase):
         torch.save(noavg, self.d / "noavg.pt")
         torch.save({"state_dict": Evil(self.d / "ran")}, self.d / "evil.pt")
         torch.save({"state_dict": m.state_dict(), "args": argparse.Namespace(lr=0.1)}, self.d / "args.pt")
+        # a TorchScript archive (torch.load hands it to torch.jit.load, which runs its code), a tar file (torch's
+        # oldest format: extracted as its members say), a storage declared past its record (torch 1.13 read
+        # memory past it), a tensor written into by the pickle
+        torch.jit.save(torch.jit.script(nn.Linear(2, 2)), self.d / "script.pt")
+        with tarfile.open(self.d / "old.pt", "w") as tar:
+            info = tarfile.TarInfo("storages")
+            info.size = 4
+            tar.addfile(info, io.BytesIO(b"\x80\x02N."))
+        big = Rebuilt(("storage", torch.FloatStorage, "0", "cpu", 1 << 20), (1 << 20,))
+        write_torch_zip(self.d / "past.pt", big, b"\0" * 16)
+        write_torch_zip(self.d / "setitem.pt", SetItem(Rebuilt(("storage", torch.FloatStorage, "0", "cpu", 4), (4,))),
+                        b"\0" * 16)
         # the same in torch's legacy format, a harmless zip after it: torch reads the first, zipfile the second
         torch.save({"state_dict": Evil(self.d / "ran")}, self.d / "appended.pt", _use_new_zipfile_serialization=False)
         with open(self.d / "appended.pt", "ab") as f:
@@ -668,6 +724,11 @@ class Export(unittest.TestCase):
                              (["--state-dict", self.d / "appended.pt"], "objects besides tensors, numbers and "
                                                                        "strings (io.open)"),
                              (["--state-dict", self.d / "args.pt"], "(argparse.Namespace)"),
+                             (["--state-dict", self.d / "script.pt"], "(TorchScript archive (its code would run))"),
+                             (["--state-dict", self.d / "old.pt"], "(tar file (torch's oldest format))"),
+                             (["--state-dict", self.d / "past.pt"], "storage data/0: 1048576 values of torch.float32 "
+                                                                   "declared, 16 bytes stored"),
+                             (["--state-dict", self.d / "setitem.pt"], "(Tensor (items set in it))"),
                              # one without an avgpool (it pools in its forward()): its layers checked all the same
                              (["--state-dict", self.d / "noavg.pt", tp], "model.features.1 is "
                                                                                        "LeakyReLU"),

@@ -21,10 +21,12 @@ whole pickled model says it itself; reading one runs the file's pickle, which ca
 takes --trust-pickle, as any file holding more than tensors, numbers and strings does). Every failure is one line naming the file, exit 1, no file.
 """
 import argparse
+import collections
 import math
 import pickle
 import struct
 import sys
+import tarfile
 from pathlib import Path
 
 import torch
@@ -93,22 +95,80 @@ TRUST = "give --trust-pickle if you trust the file"
 
 
 class _Restricted:
-    """In the place of torch's weights_only unpickler for one torch.load: Python's own, making the classes
-    and functions torch's allows and no others (pickle's "restricting globals"), so no code of the file's
-    runs; torch still reads the file its own way (zip, legacy, tar). torch 1.13's own reads few of pickle's
-    opcodes: no floats (a checkpoint's "lr": 0.1), no protocol 4."""
+    """In the place of torch's weights_only unpickler for one torch.load: Python's own (its pure-Python one,
+    whose opcodes can be limited), making the classes and functions torch's allows and no others, setting
+    state only on tensors and OrderedDicts and items only in dicts, lists and sets (as torch's does), and a
+    storage only as large as its record in the zip. torch still reads the file its own way (zip or legacy
+    stream). torch 1.13's own unpickler reads few opcodes (no floats: a checkpoint's "lr"; no protocol 4),
+    lets SETITEM write into a tensor, and reads a storage as large as the pickle says, past its record:
+    memory read and written."""
     try:
         from torch._weights_only_unpickler import _get_allowed_globals
         allowed = _get_allowed_globals()
     except (ImportError, AttributeError):
         allowed = None
+    records = None  # (a zip's record sizes by name, for the one load)
 
-    class Unpickler(pickle.Unpickler):
+    class Unpickler(pickle._Unpickler):
+        dispatch = dict(pickle._Unpickler.dispatch)
+
         def find_class(self, module, name):
             f = _Restricted.allowed.get(f"{module}.{name}")
             if f is None:
                 raise pickle.UnpicklingError(f"Unsupported class {module}.{name}")
             return f
+
+        def _only(self, target, kinds, what):
+            if not isinstance(target, kinds):
+                raise pickle.UnpicklingError(f"Unsupported class {type(target).__name__} ({what})")
+
+        def load_build(self):
+            self._only(self.stack[-2], (torch.Tensor, collections.OrderedDict), "its state set")
+            pickle._Unpickler.load_build(self)
+
+        def load_setitem(self):
+            self._only(self.stack[-3], dict, "items set in it")
+            pickle._Unpickler.load_setitem(self)
+
+        def load_setitems(self):
+            self._only(self.metastack[-1][-1] if self.metastack else None, dict, "items set in it")
+            pickle._Unpickler.load_setitems(self)
+
+        def load_append(self):
+            self._only(self.stack[-2], list, "appended to")
+            pickle._Unpickler.load_append(self)
+
+        def load_appends(self):
+            self._only(self.metastack[-1][-1] if self.metastack else None, list, "appended to")
+            pickle._Unpickler.load_appends(self)
+
+        def load_additems(self):
+            self._only(self.metastack[-1][-1] if self.metastack else None, set, "added to")
+            pickle._Unpickler.load_additems(self)
+
+        for _op, _f in ((pickle.BUILD, load_build), (pickle.SETITEM, load_setitem), (pickle.SETITEMS, load_setitems),
+                        (pickle.APPEND, load_append), (pickle.APPENDS, load_appends),
+                        (pickle.ADDITEMS, load_additems)):
+            dispatch[_op[0]] = _f
+        del _op, _f
+
+        @property
+        def persistent_load(self):
+            return self._storage
+
+        @persistent_load.setter
+        def persistent_load(self, torch_own):
+            def storage(pid):  # (a zip's storage: its record as large as the pickle says)
+                if _Restricted.records is not None and isinstance(pid, tuple) and len(pid) == 5:
+                    kind, key, numel = pid[1], pid[2], pid[4]
+                    size = _Restricted.records.get(f"data/{key}")
+                    dtype = torch.uint8 if kind is torch.UntypedStorage else getattr(kind, "dtype", None)
+                    if type(numel) is not int or dtype is None or size is None or \
+                            numel * torch._utils._element_size(dtype) > size:
+                        raise pickle.UnpicklingError(f"storage data/{key}: {numel} values of {dtype} declared, "
+                                                     f"{size} bytes stored")
+                return torch_own(pid)
+            self._storage = storage
 
     @staticmethod
     def load(f, **kwargs):
@@ -116,42 +176,52 @@ class _Restricted:
 
 
 def _restricted_load(path):
-    """torch.load(path, weights_only=True) with _Restricted as its unpickler; None where this torch has no
-    such unpickler to stand in for."""
+    """torch.load(path, weights_only=True) with _Restricted as its unpickler (None where this torch has no
+    such unpickler to stand in for); a TorchScript archive (torch.load hands it to torch.jit.load, which
+    runs its code) or a tar file (extracted as it says: links out of its folder) refused."""
     ser = torch.serialization
     if _Restricted.allowed is None or not hasattr(ser, "_weights_only_unpickler"):
         return None
+    with open(path, "rb") as f:
+        zipped = f.read(4) == b"PK\x03\x04"  # (torch's own test)
+    if zipped:
+        reader = torch._C.PyTorchFileReader(str(path))  # (torch's reader: the records it will read)
+        names = reader.get_all_records()
+        if "constants.pkl" in names:
+            raise pickle.UnpicklingError("Unsupported class TorchScript archive (its code would run)")
+        _Restricted.records = {n: len(reader.get_record(n)) for n in names if n.startswith("data/")}
+    elif tarfile.is_tarfile(path):
+        raise pickle.UnpicklingError("Unsupported class tar file (torch's oldest format)")
     own, ser._weights_only_unpickler = ser._weights_only_unpickler, _Restricted
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     finally:
-        ser._weights_only_unpickler = own
+        ser._weights_only_unpickler, _Restricted.records = own, None
 
 
 def _torch_load(path, trust):
-    """(object, whether its pickle ran): torch.load without running code of the file's (weights_only, or
-    _Restricted where that stops on what it cannot read); a whole pickled model needs its classes, which
+    """(object, whether its pickle ran): torch.load without running code of the file's (through _Restricted;
+    torch's own weights_only where there is none to stand in); a whole pickled model needs its classes, which
     only running the pickle makes: with trust alone (a file from elsewhere could run any code as it was
     read)."""
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True), False
-    except TypeError:  # (a torch without weights_only: reading runs the pickle)
-        if trust:
+    if trust:
+        try:
+            return torch.load(path, map_location="cpu", weights_only=False), True
+        except TypeError:  # (a torch without weights_only)
             return torch.load(path, map_location="cpu"), True
-        raise Refused(f"this PyTorch's torch.load has no weights_only: reading the file runs its pickle; {TRUST}")
-    except Exception:  # noqa: BLE001 (what weights_only could not read: objects, floats, not a checkpoint)
-        pass
     try:
         got = _restricted_load(path)
         if got is not None:
             return got, False
-        why = "this PyTorch cannot read it without running its pickle"
+        return torch.load(path, map_location="cpu", weights_only=True), False
+    except TypeError as e:
+        if "weights_only" not in str(e):
+            raise
+        why = "this PyTorch's torch.load has no weights_only: reading the file runs its pickle"
     except pickle.UnpicklingError as e:
-        if not str(e).startswith("Unsupported class "):
+        if not str(e).startswith(("Unsupported class ", "Weights only load failed")):
             raise  # (not a pickle: "not a PyTorch checkpoint")
-        why = f"it holds objects besides tensors, numbers and strings ({str(e)[18:]})"
-    if trust:
-        return torch.load(path, map_location="cpu", weights_only=False), True
+        why = f"it holds objects besides tensors, numbers and strings ({str(e).split('Unsupported class ')[-1]})"
     raise Refused(f"{why}: a whole model, or other objects, which only running the file's pickle reads; {TRUST} "
                   "(or save the state_dict alone)")
 
