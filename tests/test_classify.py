@@ -309,8 +309,9 @@ def write_torch_zip(path, obj, data):
             return o.pid if isinstance(o, Storage) else None
 
     buf = io.BytesIO()
-    Pickler(buf, protocol=2).dump(obj.tensor if isinstance(obj, SetItem) else obj)
-    pkl = buf.getvalue()
+    if not isinstance(obj, bytes):  # (bytes: the pickle itself)
+        Pickler(buf, protocol=2).dump(obj.tensor if isinstance(obj, SetItem) else obj)
+    pkl = buf.getvalue() or obj
     if isinstance(obj, SetItem):  # (before the STOP: 0, 1.0, SETITEM)
         pkl = pkl[:-1] + b"K\x00G" + struct.pack(">d", 1.0) + b"s."
     with zipfile.ZipFile(path, "w") as z:
@@ -657,6 +658,9 @@ class Export(unittest.TestCase):
             tar.addfile(info, io.BytesIO(b"\x80\x02N."))
         big = Rebuilt(("storage", torch.FloatStorage, "0", "cpu", 1 << 20), (1 << 20,))
         write_torch_zip(self.d / "past.pt", big, b"\0" * 16)
+        # torch.Tensor(cdata=an address) through NEWOBJ_EX (a crash: a number taken for a pointer); Tensor called
+        write_torch_zip(self.d / "cdata.pt", b"\x80\x04ctorch\nTensor\n)}\x8c\x05cdata\x8a\x04AAAAs\x92.", b"")
+        write_torch_zip(self.d / "called.pt", b"\x80\x02ctorch\nTensor\n(K\x01tR.", b"")
         write_torch_zip(self.d / "setitem.pt", SetItem(Rebuilt(("storage", torch.FloatStorage, "0", "cpu", 4), (4,))),
                         b"\0" * 16)
         # the same in torch's legacy format, a harmless zip after it: torch reads the first, zipfile the second
@@ -686,7 +690,7 @@ class Export(unittest.TestCase):
                              (["--state-dict", self.d / "sd.pt", "--classes", "7"], "the head has 5 outputs, not 7"),
                              (["--state-dict", self.d / "nan.pt"], "'features.3.weight' holds NaN or infinite"),
                              (["--state-dict", self.d / "ckpt.pt"], "a dict (epoch, optimizer) with no model weights"),
-                             (["--state-dict", self.d / "text.pt"], "not a PyTorch checkpoint"),
+                             (["--state-dict", self.d / "text.pt"], "not in torch.save's zip format"),
                              (["--state-dict", self.d / "fc.pt"], "the tensor 'classifier.fc.weight': expected "
                                                                   "features.N.* and classifier.N.*"),
                              (["--state-dict", self.d / "nobias.pt"], "'classifier.0.bias' is missing"),
@@ -721,14 +725,17 @@ class Export(unittest.TestCase):
                                                                    "trust the file"),
                              (["--state-dict", self.d / "evil.pt"], "objects besides tensors, numbers and strings "
                                                                    "(io.open)"),
-                             (["--state-dict", self.d / "appended.pt"], "objects besides tensors, numbers and "
-                                                                       "strings (io.open)"),
+                             (["--state-dict", self.d / "appended.pt"], "not in torch.save's zip format (one "
+                                                                       "saved before torch 1.6"),
                              (["--state-dict", self.d / "args.pt"], "(argparse.Namespace)"),
                              (["--state-dict", self.d / "script.pt"], "(TorchScript archive (its code would run))"),
-                             (["--state-dict", self.d / "old.pt"], "(tar file (torch's oldest format))"),
-                             (["--state-dict", self.d / "past.pt"], "storage data/0: 1048576 values of torch.float32 "
-                                                                   "declared, 16 bytes stored"),
+                             (["--state-dict", self.d / "old.pt"], "not in torch.save's zip format"),
+                             (["--state-dict", self.d / "past.pt"], "not one of the zip's records as large as it "
+                                                                   "says"),
                              (["--state-dict", self.d / "setitem.pt"], "(Tensor (items set in it))"),
+                             (["--state-dict", self.d / "cdata.pt"], "(an object made by a class's own "
+                                                                    "construction"),
+                             (["--state-dict", self.d / "called.pt"], "(Tensor (called))"),
                              # one without an avgpool (it pools in its forward()): its layers checked all the same
                              (["--state-dict", self.d / "noavg.pt", tp], "model.features.1 is "
                                                                                        "LeakyReLU"),

@@ -22,11 +22,11 @@ takes --trust-pickle, as any file holding more than tensors, numbers and strings
 """
 import argparse
 import collections
+import io
 import math
 import pickle
 import struct
 import sys
-import tarfile
 from pathlib import Path
 
 import torch
@@ -95,19 +95,22 @@ TRUST = "give --trust-pickle if you trust the file"
 
 
 class _Restricted:
-    """In the place of torch's weights_only unpickler for one torch.load: Python's own (its pure-Python one,
-    whose opcodes can be limited), making the classes and functions torch's allows and no others, setting
-    state only on tensors and OrderedDicts and items only in dicts, lists and sets (as torch's does), and a
-    storage only as large as its record in the zip. torch still reads the file its own way (zip or legacy
-    stream). torch 1.13's own unpickler reads few opcodes (no floats: a checkpoint's "lr"; no protocol 4),
-    lets SETITEM write into a tensor, and reads a storage as large as the pickle says, past its record:
-    memory read and written."""
+    """In the place of torch's weights_only unpickler for one torch.load of a zip (torch.save's format): the
+    pure-Python pickle._Unpickler with its opcodes cut to what torch.save writes for tensors and containers of
+    numbers and strings: the classes and functions torch's list allows and no others made, only
+    _rebuild_*, OrderedDict, torch.Size and _get_layout called (REDUCE; no NEWOBJ, NEWOBJ_EX, OBJ or INST,
+    which also call classes, with keywords: torch.Tensor(cdata=address)), state set only as OrderedDict's
+    _metadata, items only in dicts and lists, and a storage only as large as its record. torch 1.13's own
+    unpickler ran a TorchScript archive's code, let the pickle write into a tensor, read a storage past its
+    record, and stopped on a float (a checkpoint's "lr") and on pickle's protocol 4."""
     try:
         from torch._weights_only_unpickler import _get_allowed_globals
         allowed = _get_allowed_globals()
+        callable_ = {v for k, v in allowed.items() if k.startswith("torch._utils._rebuild_")
+                     or k in ("collections.OrderedDict", "torch.Size", "torch.serialization._get_layout")}
     except (ImportError, AttributeError):
-        allowed = None
-    records = None  # (a zip's record sizes by name, for the one load)
+        allowed = callable_ = None
+    records = None  # (the zip's record sizes by name, for the one load)
 
     class Unpickler(pickle._Unpickler):
         dispatch = dict(pickle._Unpickler.dispatch)
@@ -118,38 +121,54 @@ class _Restricted:
                 raise pickle.UnpicklingError(f"Unsupported class {module}.{name}")
             return f
 
-        def _only(self, target, kinds, what):
-            if not isinstance(target, kinds):
-                raise pickle.UnpicklingError(f"Unsupported class {type(target).__name__} ({what})")
+        @staticmethod
+        def _refuse(what):
+            raise pickle.UnpicklingError(f"Unsupported class {what}")
+
+        def load_reduce(self):
+            if not any(self.stack[-2] is f for f in _Restricted.callable_):
+                self._refuse(f"{getattr(self.stack[-2], '__name__', type(self.stack[-2]).__name__)} (called)")
+            pickle._Unpickler.load_reduce(self)
 
         def load_build(self):
-            self._only(self.stack[-2], (torch.Tensor, collections.OrderedDict), "its state set")
+            target, state = self.stack[-2], self.stack[-1]
+            if not (isinstance(target, collections.OrderedDict) and isinstance(state, dict) and
+                    set(state) <= {"_metadata"}):
+                self._refuse(f"{type(target).__name__} (its state set)")
             pickle._Unpickler.load_build(self)
 
         def load_setitem(self):
-            self._only(self.stack[-3], dict, "items set in it")
+            if not isinstance(self.stack[-3], dict):
+                self._refuse(f"{type(self.stack[-3]).__name__} (items set in it)")
             pickle._Unpickler.load_setitem(self)
 
         def load_setitems(self):
-            self._only(self.metastack[-1][-1] if self.metastack else None, dict, "items set in it")
+            target = self.metastack[-1][-1] if self.metastack and self.metastack[-1] else None
+            if not isinstance(target, dict):
+                self._refuse(f"{type(target).__name__} (items set in it)")
             pickle._Unpickler.load_setitems(self)
 
         def load_append(self):
-            self._only(self.stack[-2], list, "appended to")
+            if not isinstance(self.stack[-2], list):
+                self._refuse(f"{type(self.stack[-2]).__name__} (appended to)")
             pickle._Unpickler.load_append(self)
 
         def load_appends(self):
-            self._only(self.metastack[-1][-1] if self.metastack else None, list, "appended to")
+            target = self.metastack[-1][-1] if self.metastack and self.metastack[-1] else None
+            if not isinstance(target, list):
+                self._refuse(f"{type(target).__name__} (appended to)")
             pickle._Unpickler.load_appends(self)
 
-        def load_additems(self):
-            self._only(self.metastack[-1][-1] if self.metastack else None, set, "added to")
-            pickle._Unpickler.load_additems(self)
+        def load_refused(self):
+            self._refuse("an object made by a class's own construction (NEWOBJ, OBJ, INST) or kept elsewhere")
 
-        for _op, _f in ((pickle.BUILD, load_build), (pickle.SETITEM, load_setitem), (pickle.SETITEMS, load_setitems),
-                        (pickle.APPEND, load_append), (pickle.APPENDS, load_appends),
-                        (pickle.ADDITEMS, load_additems)):
+        for _op, _f in ((pickle.REDUCE, load_reduce), (pickle.BUILD, load_build), (pickle.SETITEM, load_setitem),
+                        (pickle.SETITEMS, load_setitems), (pickle.APPEND, load_append),
+                        (pickle.APPENDS, load_appends)):
             dispatch[_op[0]] = _f
+        for _op in (pickle.NEWOBJ, pickle.NEWOBJ_EX, pickle.OBJ, pickle.INST, pickle.EXT1, pickle.EXT2, pickle.EXT4,
+                    pickle.PERSID, pickle.ADDITEMS):
+            dispatch[_op[0]] = load_refused
         del _op, _f
 
         @property
@@ -158,15 +177,16 @@ class _Restricted:
 
         @persistent_load.setter
         def persistent_load(self, torch_own):
-            def storage(pid):  # (a zip's storage: its record as large as the pickle says)
-                if _Restricted.records is not None and isinstance(pid, tuple) and len(pid) == 5:
+            def storage(pid):  # (a storage of the zip: its record as large as the pickle says)
+                size = None
+                if type(pid) is tuple and len(pid) == 5 and type(pid[4]) is int and pid[4] >= 0:
                     kind, key, numel = pid[1], pid[2], pid[4]
-                    size = _Restricted.records.get(f"data/{key}")
+                    size = _Restricted.records.get(f"data/{key}") if isinstance(key, str) else None
                     dtype = torch.uint8 if kind is torch.UntypedStorage else getattr(kind, "dtype", None)
-                    if type(numel) is not int or dtype is None or size is None or \
-                            numel * torch._utils._element_size(dtype) > size:
-                        raise pickle.UnpicklingError(f"storage data/{key}: {numel} values of {dtype} declared, "
-                                                     f"{size} bytes stored")
+                if size is None or not isinstance(dtype, torch.dtype) or \
+                        numel * torch._utils._element_size(dtype) > size:
+                    raise pickle.UnpicklingError(f"storage {pid!r:.80}: not one of the zip's records as large as "
+                                                 "it says")
                 return torch_own(pid)
             self._storage = storage
 
@@ -176,25 +196,29 @@ class _Restricted:
 
 
 def _restricted_load(path):
-    """torch.load(path, weights_only=True) with _Restricted as its unpickler (None where this torch has no
-    such unpickler to stand in for); a TorchScript archive (torch.load hands it to torch.jit.load, which
-    runs its code) or a tar file (extracted as it says: links out of its folder) refused."""
+    """torch.load of path's bytes (read once) with _Restricted as its unpickler (None where this torch has
+    none to stand in for); a TorchScript archive (torch.load hands it to torch.jit.load, which runs its code)
+    and torch's format before 1.6 (its reading let the pickle write into freed memory) refused."""
     ser = torch.serialization
     if _Restricted.allowed is None or not hasattr(ser, "_weights_only_unpickler"):
         return None
     with open(path, "rb") as f:
-        zipped = f.read(4) == b"PK\x03\x04"  # (torch's own test)
-    if zipped:
-        reader = torch._C.PyTorchFileReader(str(path))  # (torch's reader: the records it will read)
-        names = reader.get_all_records()
-        if "constants.pkl" in names:
-            raise pickle.UnpicklingError("Unsupported class TorchScript archive (its code would run)")
-        _Restricted.records = {n: len(reader.get_record(n)) for n in names if n.startswith("data/")}
-    elif tarfile.is_tarfile(path):
-        raise pickle.UnpicklingError("Unsupported class tar file (torch's oldest format)")
-    own, ser._weights_only_unpickler = ser._weights_only_unpickler, _Restricted
+        data = f.read()
+    if data[:4] != b"PK\x03\x04":  # (torch's own test)
+        raise Refused("not in torch.save's zip format (one saved before torch 1.6, or not a checkpoint): the old "
+                      f"format is read only by running its pickle unchecked; {TRUST} (or save it again)")
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        reader = torch._C.PyTorchFileReader(io.BytesIO(data))  # (torch's reader: the records it will read)
+        names = reader.get_all_records()
+        records = {n: len(reader.get_record(n)) for n in names if n.startswith("data/")}
+    except RuntimeError as e:
+        raise ValueError(f"not a zip torch reads ({str(e).splitlines()[0]})") from None
+    if "constants.pkl" in names:
+        raise pickle.UnpicklingError("Unsupported class TorchScript archive (its code would run)")
+    own, ser._weights_only_unpickler = ser._weights_only_unpickler, _Restricted
+    _Restricted.records = records
+    try:
+        return torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     finally:
         ser._weights_only_unpickler, _Restricted.records = own, None
 
