@@ -281,11 +281,11 @@ class Evil:
 class Rebuilt:
     """A tensor as torch.save pickles one: _rebuild_tensor_v2 of the persistent storage pid."""
 
-    def __init__(self, pid, size):
-        self.pid, self.size = pid, size
+    def __init__(self, pid, size, stride=(1,)):
+        self.pid, self.size, self.stride = pid, size, stride
 
     def __reduce__(self):
-        return (torch._utils._rebuild_tensor_v2, (Storage(self.pid), 0, self.size, (1,), False,
+        return (torch._utils._rebuild_tensor_v2, (Storage(self.pid), 0, self.size, self.stride, False,
                                                   collections.OrderedDict()))
 
 
@@ -661,6 +661,13 @@ class Export(unittest.TestCase):
         # torch.Tensor(cdata=an address) through NEWOBJ_EX (a crash: a number taken for a pointer); Tensor called
         write_torch_zip(self.d / "cdata.pt", b"\x80\x04ctorch\nTensor\n)}\x8c\x05cdata\x8a\x04AAAAs\x92.", b"")
         write_torch_zip(self.d / "called.pt", b"\x80\x02ctorch\nTensor\n(K\x01tR.", b"")
+        # a sparse layout (such tensors are checked only after the load: iterated first, a heap write), a stride
+        # of 0 (16 bytes as a million values), a tuple as a key (nested, its hash takes exponential time)
+        write_torch_zip(self.d / "layout.pt", b"\x80\x02ctorch.serialization\n_get_layout\nX\x10\x00\x00\x00"
+                                              b"torch.sparse_csr\x85R.", b"")
+        write_torch_zip(self.d / "stride0.pt", Rebuilt(("storage", torch.FloatStorage, "0", "cpu", 4), (1000000,),
+                                                       (0,)), b"\0" * 16)
+        write_torch_zip(self.d / "tuplekey.pt", b"\x80\x02}K\x01K\x02\x86K\x03s.", b"")
         write_torch_zip(self.d / "setitem.pt", SetItem(Rebuilt(("storage", torch.FloatStorage, "0", "cpu", 4), (4,))),
                         b"\0" * 16)
         # the same in torch's legacy format, a harmless zip after it: torch reads the first, zipfile the second
@@ -736,6 +743,9 @@ class Export(unittest.TestCase):
                              (["--state-dict", self.d / "cdata.pt"], "(an object made by a class's own "
                                                                     "construction"),
                              (["--state-dict", self.d / "called.pt"], "(Tensor (called))"),
+                             (["--state-dict", self.d / "layout.pt"], "(_get_layout (called))"),
+                             (["--state-dict", self.d / "stride0.pt"], "(a stride of 0"),
+                             (["--state-dict", self.d / "tuplekey.pt"], "a key other than a name or a number"),
                              # one without an avgpool (it pools in its forward()): its layers checked all the same
                              (["--state-dict", self.d / "noavg.pt", tp], "model.features.1 is "
                                                                                        "LeakyReLU"),

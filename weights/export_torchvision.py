@@ -18,7 +18,8 @@ The architecture, BatchNorm and the number of classes are read from the weights 
 --classes, when given, are checked against them). A state_dict does not record whether the model
 kept pool5: keep is assumed, said on stderr; give --pool5 drop for a model trained without it (a
 whole pickled model says it itself; reading one runs the file's pickle, which can run any code: it
-takes --trust-pickle, as any file holding more than tensors, numbers and strings does). Every failure is one line naming the file, exit 1, no file.
+takes --trust-pickle, as any file holding more than tensors, numbers and strings does, and one saved
+before torch 1.6). Every failure is one line naming the file, exit 1, no file.
 """
 import argparse
 import collections
@@ -106,8 +107,10 @@ class _Restricted:
     try:
         from torch._weights_only_unpickler import _get_allowed_globals
         allowed = _get_allowed_globals()
-        callable_ = {v for k, v in allowed.items() if k.startswith("torch._utils._rebuild_")
-                     or k in ("collections.OrderedDict", "torch.Size", "torch.serialization._get_layout")}
+        # (what torch.save writes for dense tensors and state_dicts: the sparse rebuilds made tensors torch
+        # checks only after the load, which OrderedDict or Size could iterate first: a heap write)
+        callable_ = set(map(allowed.__getitem__, ("torch._utils._rebuild_tensor_v2", "torch._utils._rebuild_parameter",
+                                                  "collections.OrderedDict", "torch.Size")))
     except (ImportError, AttributeError):
         allowed = callable_ = None
     records = None  # (the zip's record sizes by name, for the one load)
@@ -126,8 +129,19 @@ class _Restricted:
             raise pickle.UnpicklingError(f"Unsupported class {what}")
 
         def load_reduce(self):
-            if not any(self.stack[-2] is f for f in _Restricted.callable_):
-                self._refuse(f"{getattr(self.stack[-2], '__name__', type(self.stack[-2]).__name__)} (called)")
+            func, args = self.stack[-2], self.stack[-1]
+            if not any(func is f for f in _Restricted.callable_):
+                self._refuse(f"{getattr(func, '__name__', type(func).__name__)} (called)")
+            ints = lambda t: type(t) is tuple and all(type(v) is int for v in t)  # noqa: E731
+            if func is collections.OrderedDict and args != () or func is torch.Size and not (
+                    type(args) is tuple and len(args) == 1 and ints(args[0])):
+                self._refuse(f"{func.__name__} of other arguments than torch.save gives it")
+            if func is torch._utils._rebuild_tensor_v2 and not (
+                    type(args) is tuple and len(args) >= 4 and type(args[1]) is int and ints(args[2])
+                    and ints(args[3]) and len(args[2]) == len(args[3])
+                    and all(st > 0 or n <= 1 for n, st in zip(args[2], args[3]))):
+                self._refuse("a tensor of sizes and strides torch.save does not write (a stride of 0: one value "
+                             "repeated past the file's data)")
             pickle._Unpickler.load_reduce(self)
 
         def load_build(self):
@@ -137,15 +151,21 @@ class _Restricted:
                 self._refuse(f"{type(target).__name__} (its state set)")
             pickle._Unpickler.load_build(self)
 
+        def _keys(self, keys):  # (names and numbers: a nested tuple's hash takes exponential time)
+            if not all(type(k) in (str, int) for k in keys):
+                self._refuse("a key other than a name or a number")
+
         def load_setitem(self):
             if not isinstance(self.stack[-3], dict):
                 self._refuse(f"{type(self.stack[-3]).__name__} (items set in it)")
+            self._keys(self.stack[-2:-1])
             pickle._Unpickler.load_setitem(self)
 
         def load_setitems(self):
             target = self.metastack[-1][-1] if self.metastack and self.metastack[-1] else None
             if not isinstance(target, dict):
                 self._refuse(f"{type(target).__name__} (items set in it)")
+            self._keys(self.stack[0::2])
             pickle._Unpickler.load_setitems(self)
 
         def load_append(self):
@@ -160,14 +180,15 @@ class _Restricted:
             pickle._Unpickler.load_appends(self)
 
         def load_refused(self):
-            self._refuse("an object made by a class's own construction (NEWOBJ, OBJ, INST) or kept elsewhere")
+            self._refuse("an object made by a class's own construction (NEWOBJ, OBJ, INST), kept elsewhere, or "
+                         "a set or a dict that torch.save does not write")
 
         for _op, _f in ((pickle.REDUCE, load_reduce), (pickle.BUILD, load_build), (pickle.SETITEM, load_setitem),
                         (pickle.SETITEMS, load_setitems), (pickle.APPEND, load_append),
                         (pickle.APPENDS, load_appends)):
             dispatch[_op[0]] = _f
         for _op in (pickle.NEWOBJ, pickle.NEWOBJ_EX, pickle.OBJ, pickle.INST, pickle.EXT1, pickle.EXT2, pickle.EXT4,
-                    pickle.PERSID, pickle.ADDITEMS):
+                    pickle.PERSID, pickle.ADDITEMS, pickle.EMPTY_SET, pickle.FROZENSET, pickle.DICT):
             dispatch[_op[0]] = load_refused
         del _op, _f
 
@@ -185,8 +206,8 @@ class _Restricted:
                     dtype = torch.uint8 if kind is torch.UntypedStorage else getattr(kind, "dtype", None)
                 if size is None or not isinstance(dtype, torch.dtype) or \
                         numel * torch._utils._element_size(dtype) > size:
-                    raise pickle.UnpicklingError(f"storage {pid!r:.80}: not one of the zip's records as large as "
-                                                 "it says")
+                    raise pickle.UnpicklingError(f"a storage ({type(pid).__name__}) that is not one of the zip's "
+                                                 "records as large as it says")  # (no repr: nested, it is huge)
                 return torch_own(pid)
             self._storage = storage
 
@@ -396,13 +417,16 @@ def load_weights(path, trust=False, notes=None):
                 obj, how = v, f"checkpoint['{k}']"
                 break
         else:
-            keys = ", ".join(map(str, list(obj)[:6])) + (", ..." if len(obj) > 6 else "")
+            keys = ", ".join(k[:40] if isinstance(k, str) else type(k).__name__ for k in list(obj)[:6]) + \
+                (", ..." if len(obj) > 6 else "")  # (no str of a key: a nested tuple's is huge)
             raise Refused(f"a dict ({keys}) with no model weights under {', '.join(CHECKPOINT_KEYS)}")
     if not isinstance(obj, dict) or not obj:
         raise Refused(f"holds a {type(obj).__name__}, not a state_dict or a model")
     sd = {}
     for k, v in obj.items():
-        name = str(k)
+        if not isinstance(k, str):
+            raise Refused(f"a key of type {type(k).__name__}; expected tensor names")
+        name = k
         for prefix in ("module.", "_orig_mod."):  # (DataParallel, DistributedDataParallel, torch.compile)
             while name.startswith(prefix):
                 name = name[len(prefix):]
