@@ -667,6 +667,8 @@ class Export(unittest.TestCase):
                                               b"torch.sparse_csr\x85R.", b"")
         write_torch_zip(self.d / "stride0.pt", Rebuilt(("storage", torch.FloatStorage, "0", "cpu", 4), (1000000,),
                                                        (0,)), b"\0" * 16)
+        write_torch_zip(self.d / "complex.pt", Rebuilt(("storage", torch.ComplexFloatStorage, "0", "cpu", 2), (2,)),
+                        b"\0" * 16)  # (a dtype the safetensors writer has not: a traceback)
         write_torch_zip(self.d / "tuplekey.pt", b"\x80\x02}K\x01K\x02\x86K\x03s.", b"")
         write_torch_zip(self.d / "setitem.pt", SetItem(Rebuilt(("storage", torch.FloatStorage, "0", "cpu", 4), (4,))),
                         b"\0" * 16)
@@ -746,6 +748,8 @@ class Export(unittest.TestCase):
                              (["--state-dict", self.d / "layout.pt"], "(_get_layout (called))"),
                              (["--state-dict", self.d / "stride0.pt"], "(a stride of 0"),
                              (["--state-dict", self.d / "tuplekey.pt"], "a key other than a name or a number"),
+                             (["--state-dict", self.d / "complex.pt"], "a storage of torch.complex64; vggcl's files "
+                                                                      "hold float and integer tensors"),
                              # one without an avgpool (it pools in its forward()): its layers checked all the same
                              (["--state-dict", self.d / "noavg.pt", tp], "model.features.1 is "
                                                                                        "LeakyReLU"),

@@ -114,6 +114,7 @@ class _Restricted:
     except (ImportError, AttributeError):
         allowed = callable_ = None
     records = None  # (the zip's record sizes by name, for the one load)
+    dtypes = (torch.float32, torch.float16, torch.bfloat16, torch.float64, torch.int64, torch.int32, torch.uint8)
 
     class Unpickler(pickle._Unpickler):
         dispatch = dict(pickle._Unpickler.dispatch)
@@ -208,6 +209,9 @@ class _Restricted:
                         numel * torch._utils._element_size(dtype) > size:
                     raise pickle.UnpicklingError(f"a storage ({type(pid).__name__}) that is not one of the zip's "
                                                  "records as large as it says")  # (no repr: nested, it is huge)
+                if dtype not in _Restricted.dtypes:  # (complex, bool, quantized: a traceback when written)
+                    raise pickle.UnpicklingError(f"a storage of {dtype}; vggcl's files hold float and integer "
+                                                 "tensors")
                 return torch_own(pid)
             self._storage = storage
 
@@ -264,7 +268,10 @@ def _torch_load(path, trust):
             raise
         why = "this PyTorch's torch.load has no weights_only: reading the file runs its pickle"
     except pickle.UnpicklingError as e:
-        if not str(e).startswith(("Unsupported class ", "Weights only load failed")):
+        if "Unsupported class " not in str(e):
+            if str(e).startswith("Weights only load failed"):  # (torch's words for any RuntimeError of the load)
+                raise Refused(f"not a checkpoint torch can read ({str(e).strip().splitlines()[-1][-200:]})") \
+                    from None
             raise  # (not a pickle: "not a PyTorch checkpoint")
         why = f"it holds objects besides tensors, numbers and strings ({str(e).split('Unsupported class ')[-1]})"
     raise Refused(f"{why}: a whole model, or other objects, which only running the file's pickle reads; {TRUST} "
