@@ -95,13 +95,24 @@ def _is_safetensors(path):
 TRUST = "give --trust-pickle if you trust the file"
 
 
+class _Beyond(pickle.UnpicklingError):
+    """What _Restricted will not make or do (a class, a call, a key, ...): only running the pickle reads it. Its
+    text as torch's own safe loader words it, which a later torch may wrap in a new error of its own."""
+
+    def __init__(self, what):
+        super().__init__(f"Unsupported class {what}")
+        self.what = what
+
+
 class _Restricted:
     """In the place of torch's weights_only unpickler for one torch.load of a zip (torch.save's format): the
-    pure-Python pickle._Unpickler with its opcodes cut to what torch.save writes for tensors and containers of
-    numbers and strings: the classes and functions torch's list allows and no others made, only
-    _rebuild_*, OrderedDict, torch.Size and _get_layout called (REDUCE; no NEWOBJ, NEWOBJ_EX, OBJ or INST,
-    which also call classes, with keywords: torch.Tensor(cdata=address)), state set only as OrderedDict's
-    _metadata, items only in dicts and lists, and a storage only as large as its record. torch 1.13's own
+    pure-Python pickle._Unpickler with its opcodes cut to what torch.save writes for dense tensors and
+    containers of numbers and strings: the classes and functions torch's list allows and no others made, only
+    _rebuild_tensor_v2 (sizes and strides checked), _rebuild_parameter, OrderedDict() and torch.Size(ints)
+    called (REDUCE; no NEWOBJ, NEWOBJ_EX, OBJ or INST, which also call classes, with keywords:
+    torch.Tensor(cdata=address)), state set only as OrderedDict's _metadata, items only in dicts (keys names or
+    numbers) and lists, and a storage of a float or integer type only as large as its record; what it will not
+    do is _Beyond. torch 1.13's own
     unpickler ran a TorchScript archive's code, let the pickle write into a tensor, read a storage past its
     record, and stopped on a float (a checkpoint's "lr") and on pickle's protocol 4."""
     try:
@@ -122,12 +133,12 @@ class _Restricted:
         def find_class(self, module, name):
             f = _Restricted.allowed.get(f"{module}.{name}")
             if f is None:
-                raise pickle.UnpicklingError(f"Unsupported class {module}.{name}")
+                raise _Beyond(f"{module}.{name}")
             return f
 
         @staticmethod
         def _refuse(what):
-            raise pickle.UnpicklingError(f"Unsupported class {what}")
+            raise _Beyond(what)
 
         def load_reduce(self):
             func, args = self.stack[-2], self.stack[-1]
@@ -239,7 +250,7 @@ def _restricted_load(path):
     except RuntimeError as e:
         raise ValueError(f"not a zip torch reads ({str(e).splitlines()[0]})") from None
     if "constants.pkl" in names:
-        raise pickle.UnpicklingError("Unsupported class TorchScript archive (its code would run)")
+        raise _Beyond("TorchScript archive (its code would run)")
     own, ser._weights_only_unpickler = ser._weights_only_unpickler, _Restricted
     _Restricted.records = records
     try:
@@ -267,13 +278,15 @@ def _torch_load(path, trust):
         if "weights_only" not in str(e):
             raise
         why = "this PyTorch's torch.load has no weights_only: reading the file runs its pickle"
-    except pickle.UnpicklingError as e:
-        if "Unsupported class " not in str(e):
-            if str(e).startswith("Weights only load failed"):  # (torch's words for any RuntimeError of the load)
-                raise Refused(f"not a checkpoint torch can read ({str(e).strip().splitlines()[-1][-200:]})") \
-                    from None
+    except _Beyond as e:
+        why = f"it holds objects besides tensors, numbers and strings ({e.what})"
+    except pickle.UnpicklingError as e:  # (torch's own weights_only, where _Restricted cannot stand in)
+        if "Unsupported class " in str(e):
+            why = f"it holds objects besides tensors, numbers and strings ({str(e).split('Unsupported class ')[-1]})"
+        elif str(e).startswith("Weights only load failed"):  # (torch's words for any RuntimeError of the load)
+            raise Refused(f"not a checkpoint torch can read ({str(e).strip().splitlines()[-1][-200:]})") from None
+        else:
             raise  # (not a pickle: "not a PyTorch checkpoint")
-        why = f"it holds objects besides tensors, numbers and strings ({str(e).split('Unsupported class ')[-1]})"
     raise Refused(f"{why}: a whole model, or other objects, which only running the file's pickle reads; {TRUST} "
                   "(or save the state_dict alone)")
 
