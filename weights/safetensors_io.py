@@ -4,6 +4,7 @@ The format: 8-byte little-endian header length, a JSON header (padded with
 spaces to a multiple of 8), then each tensor's bytes in C order, contiguous.
 """
 import json
+import math
 import os
 import signal
 import struct
@@ -101,7 +102,7 @@ def load_file(path):
                 and len(offsets) == 2 and all(type(v) is int and v >= 0 for v in shape + offsets)):
             raise ValueError(f"tensor {name}: expected a dtype among {', '.join(_SIZES)}, a shape of sizes and two "
                              f"data offsets, not {json.dumps(given)[:200]}")
-        size = int(np.prod(shape, dtype=np.int64)) * _SIZES[info["dtype"]] if all(shape) else 0
+        size = math.prod(shape) * _SIZES[info["dtype"]]  # (exact: no int64 to wrap)
         if offsets[1] - offsets[0] != size or offsets[1] > len(raw) - base:
             raise ValueError(f"tensor {name}: data_offsets {offsets}; expected {size} bytes ({info['dtype']} "
                              f"{shape}) within the {len(raw) - base} bytes of data")
