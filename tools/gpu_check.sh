@@ -77,9 +77,10 @@ export PYTHONUNBUFFERED=1
 # the PATH, else Debian's (a pyenv python3 first on the PATH, without numpy, failed bigbatch in 0 s); the
 # PyTorch steps take the PATH's python3, whose torch has CUDA where a GPU machine has one
 npy=python3
-for p in python3 /usr/bin/python3 -numpy python3 /usr/bin/python3; do # (with PIL, else numpy alone)
-  case $p in -numpy) mods=numpy && continue ;; esac
-  "$p" -c "import ${mods:-numpy, PIL}" 2>/dev/null && npy=$p && break
+for mods in "numpy, PIL" numpy; do # (the first with PIL, else the first with numpy alone)
+  for p in python3 /usr/bin/python3; do
+    "$p" -c "import $mods" 2>/dev/null && npy=$p && break 2
+  done
 done
 [ -d "$bin/lib" ] && export LD_LIBRARY_PATH=$bin/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 for d in /usr/local/nvidia/lib64 /usr/local/nvidia/lib; do
