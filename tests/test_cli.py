@@ -760,6 +760,15 @@ class Cli(unittest.TestCase):
         self.assertEqual(code, 1, stderr)
         self.assertIn("big.bin: header length", stderr)
         self.assertLess(peak, small + 512 * 1024, "kB of RSS")
+        # and a header is checked against the file's size before the data are read (a header of {} before
+        # 2 GiB of zeros took 2 GiB of RSS, then was refused for its trailing bytes)
+        with open(self.d / "big.bin", "wb") as f:
+            f.write(struct.pack("<Q", 8) + b"{}      ")
+            f.truncate(2 << 30)
+        code, stderr, peak = testenv.run_peak([VGGCL, *self.run_args(weights=self.d / "big.bin")])
+        self.assertEqual(code, 1, stderr)
+        self.assertIn("big.bin: tensors cover 0 data bytes, but the file has 2147483632 (trailing bytes)", stderr)
+        self.assertLess(peak, small + 512 * 1024, "kB of RSS")
         (self.d / "big.bin").unlink()
         # a class list of 8 million numbers (16 MB of header) is counted before cJSON parses it (its nodes took
         # 600 MB first)

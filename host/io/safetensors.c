@@ -74,9 +74,12 @@ static const char *other_format(const unsigned char *b)
     return "";
 }
 
-/* The whole file in *buf (*size bytes), once its first 8 bytes (*hlen, the header's length) fit its size: a
- * file of another kind is said before it is read (a 3 GB one read whole first said "out of host memory"). */
-static vggcl_status read_file(vggcl_ctx *ctx, const char *path, unsigned char **buf, size_t *size, uint64_t *hlen)
+/* The file's first 8 + header-length bytes in *buf, its size in *size, *fp left open at the data section: a
+ * file of another kind is said from its first 8 bytes, and a header is checked against the file's size
+ * before the data are read (a 3 GB file of another kind, or a header of `{}` before gigabytes of anything,
+ * was read whole first). */
+static vggcl_status read_head(vggcl_ctx *ctx, const char *path, FILE **fpp, unsigned char **buf, size_t *size,
+                              uint64_t *hlen)
 {
     int err;
     char eb[128];
@@ -107,20 +110,33 @@ static vggcl_status read_file(vggcl_ctx *ctx, const char *path, unsigned char **
                            "%u-byte limit; not a safetensors file?%s", path, (unsigned long long)*hlen, len,
                            MAX_HEADER, other_format(prefix));
     }
-    unsigned char *b = malloc((size_t)len);
+    unsigned char *b = malloc(8 + (size_t)*hlen);
     if (!b) {
         fclose(fp);
-        return vggcl__fail(ctx, VGGCL_ERR_NOMEM, "%s: out of host memory reading %ld bytes", path, len);
+        return vggcl__fail(ctx, VGGCL_ERR_NOMEM, "%s: out of host memory reading a header of %llu bytes", path,
+                           (unsigned long long)*hlen);
     }
     memcpy(b, prefix, 8);
-    if (fread(b + 8, 1, (size_t)len - 8, fp) != (size_t)len - 8) {
+    if (fread(b + 8, 1, (size_t)*hlen, fp) != (size_t)*hlen) {
         free(b);
         fclose(fp);
         return vggcl__fail(ctx, VGGCL_ERR_IO, "%s: read error", path);
     }
-    fclose(fp);
+    *fpp = fp;
     *buf = b;
     *size = (size_t)len;
+    return VGGCL_OK;
+}
+
+/* The data section into f->buf after the header, once the header is known to describe it. */
+static vggcl_status read_data(vggcl_ctx *ctx, vggcl__st_file *f, FILE *fp)
+{
+    const size_t n = f->size - f->data_start;
+    unsigned char *b = realloc(f->buf, f->size);
+    if (!b)
+        return vggcl__fail(ctx, VGGCL_ERR_NOMEM, "%s: out of host memory reading %zu bytes", f->path, f->size);
+    f->buf = b;
+    if (fread(b + f->data_start, 1, n, fp) != n) return vggcl__fail(ctx, VGGCL_ERR_IO, "%s: read error", f->path);
     return VGGCL_OK;
 }
 
@@ -292,12 +308,13 @@ vggcl_status vggcl__st_open(vggcl_ctx *ctx, const char *path, vggcl__st_file *f)
     vggcl_status st;
     cJSON *root = NULL;
     vggcl__st_tensor **order = NULL;
+    FILE *fp = NULL;
     memset(f, 0, sizeof *f);
     VGGCL_NEED(ctx, "reading a safetensors file", path);
     f->path = path;
 
     uint64_t hlen = 0;
-    st = read_file(ctx, path, &f->buf, &f->size, &hlen);
+    st = read_head(ctx, path, &fp, &f->buf, &f->size, &hlen);
     if (st != VGGCL_OK) return st;
     f->data_start = 8 + (size_t)hlen;
     const char *hdr = (const char *)f->buf + 8;
@@ -367,6 +384,9 @@ vggcl_status vggcl__st_open(vggcl_ctx *ctx, const char *path, vggcl__st_file *f)
                          pos, data_size, pos > data_size ? "truncated" : "trailing bytes");
         goto fail;
     }
+    if ((st = read_data(ctx, f, fp)) != VGGCL_OK) goto fail;
+    fclose(fp);
+    fp = NULL;
     /* by name, for vggcl__st_find (a search per name was quadratic in a header of many keys) */
     if (!(f->by_name = malloc(sizeof *f->by_name * (f->n ? (size_t)f->n : 1)))) {
         st = vggcl__fail(ctx, VGGCL_ERR_NOMEM, "out of host memory");
@@ -378,6 +398,7 @@ vggcl_status vggcl__st_open(vggcl_ctx *ctx, const char *path, vggcl__st_file *f)
     free(order);
     return VGGCL_OK;
 fail:
+    if (fp) fclose(fp);
     cJSON_Delete(root);
     free(order);
     vggcl__st_close(f);
