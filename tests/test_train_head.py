@@ -494,6 +494,15 @@ class TrainHead(unittest.TestCase):
             r = self.train_head(self.d / "one.safetensors", "--data", one, "--epochs", 1, *args)
             self.assertEqual(r.returncode, code, r.stderr)
             self.assertIn(f"vggcl: train-head: {said}: trained without validation", r.stderr)
+        # --val's skipped images are said as left out of the validation (it said "trained without them")
+        self.assertIn("1 of 3 images were skipped, all of them --val's; validated without them", r.stderr)
+        (self.d / "unreadable" / "b").mkdir()
+        shutil.copy(one / "a" / "00.jpg", self.d / "unreadable" / "b" / "y.jpg")
+        shutil.copy(one / "b" / "00.jpg", one / "b" / "01.jpg")
+        (one / "b" / "zz.png").write_text("not an image")
+        r = self.train_head(self.d / "one.safetensors", "--data", one, "--epochs", 1, "--val", self.d / "unreadable")
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("2 of 6 images were skipped, 1 of them --val's; trained and validated without them", r.stderr)
 
     def test_flip_leaves_val_as_is(self):
         """With --val and --flip only the training images are mirrored: a validation image whose mirror overflows

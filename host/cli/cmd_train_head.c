@@ -529,8 +529,15 @@ int cmd_train_head(int argc, char **argv)
     if (!features || stage_features(ctx, features, &s, staged) == CLI_OK)
         rc = train_and_write(ctx, &s, &ds, &o, weights, out, vggcl_model_pool5(model), &p, features, staged);
     commit_features(ctx, features, staged, 0); /* (those not named: dropped) */
-    if (rc == CLI_OK && failed)
-        rc = cli_error(CLI_FAIL, "%d of %d images were skipped; trained without them", failed, ds.n);
+    if (rc == CLI_OK && failed) { /* (--val's skipped images were left out of the validation, not the training) */
+        int nv = 0;
+        for (int i = 0; val_dir && i < ds.n; i++) nv += is_val[i] && !g.ok[i];
+        rc = !nv ? cli_error(CLI_FAIL, "%d of %d images were skipped; trained without them", failed, ds.n)
+           : nv == failed ? cli_error(CLI_FAIL, "%d of %d images were skipped, all of them --val's; validated without "
+                                      "them", failed, ds.n)
+                          : cli_error(CLI_FAIL, "%d of %d images were skipped, %d of them --val's; trained and "
+                                      "validated without them", failed, ds.n, nv);
+    }
 out:
     rc = cli_ranks_agree(&ranks, rc); /* rank 0 trained: every rank exits with its status */
     cli_ranks_end(&ranks);
