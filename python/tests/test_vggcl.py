@@ -241,6 +241,14 @@ def test_errors_carry_the_message(files):
         bad.write_bytes(b"not an image")
         with pytest.raises(vggcl.Error, match="bad.png"):
             m.classify([bad])
+    # a tensor name's control characters escaped, as the vggcl command shows them (a hostile file's "\x1b]2;"
+    # terminal title or a right-to-left override reached the terminal that printed the traceback)
+    hdr = json.dumps({"a\x1b]2;x\x07\u202eb\n": {"dtype": "F32", "shape": [1], "data_offsets": [4, 0]}}).encode()
+    (files["dir"] / "esc.safetensors").write_bytes(len(hdr).to_bytes(8, "little") + hdr)
+    with pytest.raises(vggcl.Error) as e:
+        vggcl.Model(files["dir"] / "esc.safetensors")
+    assert "tensor 'a\\x1b]2;x\\x07\\u202eb\n  ': data_offsets [4, 0] are reversed" in str(e.value), str(e.value)
+    (files["dir"] / "esc.safetensors").unlink()
     for pool5 in ("sometimes", ["keep"]):  # (a list: TypeError, unhashable)
         with pytest.raises(vggcl.Error, match="pool5"):
             vggcl.Model(files["weights"], pool5=pool5)

@@ -27,6 +27,7 @@ import itertools
 import logging
 import operator
 import os
+import re
 import threading
 
 import numpy as np
@@ -165,7 +166,7 @@ def _said(user, message):
     ("CALL -> CL_NAME (code)", a failed build's whole log too) and a device name that several devices
     match (the first taken), else INFO."""
     try:
-        text = _text(message)
+        text = _shown(message)
         warn = " -> CL_" in text or "give an index to choose" in text
         _logger.log(logging.WARNING if warn else logging.INFO, "%s", text)
     except Exception:  # noqa: BLE001 (at interpreter exit logging may be gone; a note is not worth an error there)
@@ -180,6 +181,25 @@ _POOL5 = {None: -1, "keep": 1, "drop": 0}
 def _text(b):
     """The library's bytes as str: file names that are not UTF-8 keep their bytes (as os.fsdecode)."""
     return b.decode(errors="surrogateescape")
+
+
+# What a message shows escaped, as the command line does: C0 controls but tab and newline, DEL, C1 controls
+# (U+009B starts an escape sequence), Python's line ends U+2028/U+2029, the bidirectional overrides and
+# isolates, and bytes that are not UTF-8 (surrogateescape's U+DC80..U+DCFF)
+_HIDDEN = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\udc80-\udcff]")
+
+
+def _escaped(m):
+    c = ord(m.group())
+    return ("\\r" if c == 0x0D else f"\\x{c - 0xDC00:02x}" if c >= 0xDC80 else f"\\x{c:02x}" if c < 0x80
+            else f"\\u{c:04x}")
+
+
+def _shown(b):
+    """The library's message for an Error or the log: the control characters a file or tensor name holds
+    escaped (a hostile weights file's name "\\x1b]2;..." drew on the terminal that printed the traceback) and
+    each line after the first indented, as the vggcl command shows them."""
+    return _HIDDEN.sub(_escaped, _text(b)).replace("\n", "\n  ")
 
 
 def _bytes(value, what):
@@ -243,7 +263,7 @@ class _Context:
 
     def check(self, status):
         if status != 0:
-            raise Error(_text(_message(self.ptr)), _STATUS[status] if 0 < status < len(_STATUS) else None)
+            raise Error(_shown(_message(self.ptr)), _STATUS[status] if 0 < status < len(_STATUS) else None)
 
     def close(self):
         if self.ptr:
@@ -580,7 +600,7 @@ class Model:
         n = _max_batch(self._ctx.ptr, self._live(), h, w, limit)
         if n < 0:  # (-1 has no kind: one image's check gives the refusal with its status, "shape")
             self._ctx.check(_check_batch(self._ctx.ptr, self._live(), 1, h, w))
-            raise Error(_text(_message(self._ctx.ptr)))
+            raise Error(_shown(_message(self._ctx.ptr)))
         return n
 
     @_locked
