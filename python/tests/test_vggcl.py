@@ -138,7 +138,8 @@ def test_cam_matches_cli(files):
 
 def test_numbers_whatever_the_locale(files, tmp_path, monkeypatch):
     """A program in a locale whose decimal point is ',' (locale.setlocale(LC_ALL, "de_DE")): the model's
-    metadata numbers are read all the same (vggcl.mean "0.5,0.25,0.125" was malformed)."""
+    metadata numbers are read all the same (vggcl.mean "0.5,0.25,0.125" was malformed), and vggcl_tune
+    writes its table's milliseconds with a point (a row of "0,1234" is one no later run could read)."""
     import locale
     if not shutil.which("localedef") or not Path("/usr/share/i18n/locales/de_DE").exists():
         pytest.skip("no localedef or de_DE locale source (Debian: locales)")
@@ -153,6 +154,19 @@ def test_numbers_whatever_the_locale(files, tmp_path, monkeypatch):
         assert locale.localeconv()["decimal_point"] == ","  # (the premise)
         with vggcl.Model(tmp_path / "m.safetensors") as m:
             assert m.preset["mean"] == [0.5, 0.25, 0.125] and m.preset["std"] == [0.5, 0.5, 0.5]
+        if os.environ.get("VGGCL_DEVICE") == "ref":
+            return  # (the reference backend is not tuned)
+        monkeypatch.setenv("VGGCL_CACHE_DIR", str(tmp_path / "cache"))
+        tune = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int,
+                                ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_double, ctypes.c_void_p,
+                                ctypes.c_int, ctypes.POINTER(ctypes.c_int), ctypes.c_char_p,
+                                ctypes.c_size_t)(("vggcl_tune", vggcl._lib))
+        count, path = ctypes.c_int(), ctypes.create_string_buffer(4096)
+        with vggcl.Model(files["weights"]) as m:  # (batch 1 at 32x32, the defaults only: budget 0)
+            assert tune(m._ctx.ptr, m._ptr, None, 0, 32, 32, 1, 0.0, None, 0, ctypes.byref(count), path, 4096) == 0
+        rows = [ln.split() for ln in Path(os.fsdecode(path.value)).read_text().splitlines() if ln.startswith("conv ")]
+        assert count.value > 0 and len(rows) == count.value, rows
+        assert all(len(r) >= 8 and "," not in r[7] and float(r[7]) >= 0 for r in rows), rows
     finally:
         locale.setlocale(locale.LC_NUMERIC, before)
 
