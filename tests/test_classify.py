@@ -1075,7 +1075,14 @@ class Cam(unittest.TestCase):
                             self.image, self.d / "photo.jpg"],
                            capture_output=True, text=True, timeout=600)
         self.assertEqual(r.returncode, 2, r.stderr)
-        self.assertIn(f"{self.image} and {self.d / 'photo.jpg'} would both write {out}/photo.cam*", r.stderr)
+        self.assertIn(f"{self.image} and {self.d / 'photo.jpg'} would both write {out}/photo.cam.npy and its other "
+                      "files", r.stderr)
+        self.assertEqual(list(out.iterdir()), [])
+        r = subprocess.run([VGGCL, "cam", "--weights", self.weights, "--out-dir", out, "--resize", "64", "--crop", "64",
+                            "--compare-pool5", self.image, self.d / "photo.jpg"],
+                           capture_output=True, text=True, timeout=600)
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn(f"would both write {out}/photo.cam-keep.npy and its other files", r.stderr)
         self.assertEqual(list(out.iterdir()), [])
         names = []
         for i in range(3):

@@ -99,8 +99,9 @@ static int same_names(char *const *files, int n, const char *dir, const char *co
     for (int i = 1; i < n && rc == CLI_OK; i++)
         if (v[i].len == v[i - 1].len && !memcmp(v[i].stem, v[i - 1].stem, (size_t)v[i].len) &&
             strcmp(files[v[i].index], files[v[i - 1].index])) {
-            snprintf(msg, len, "cam: %s and %s would both write %s%s%.*s.cam*; draw them in separate --out-dir runs",
-                     files[v[i - 1].index], files[v[i].index], dir, cli_sep(dir), v[i].len, v[i].stem);
+            snprintf(msg, len, "cam: %s and %s would both write %s%s%.*s.%s and its other files; draw them in "
+                     "separate --out-dir runs", files[v[i - 1].index], files[v[i].index], dir, cli_sep(dir), v[i].len,
+                     v[i].stem, suffix[0]); /* (".cam*" left out --compare-pool5's compare.png) */
             rc = CLI_USAGE;
         }
     free(v);
