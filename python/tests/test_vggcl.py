@@ -263,6 +263,16 @@ def test_errors_carry_the_message(files):
         vggcl.Model(files["dir"] / "esc.safetensors")
     assert "tensor 'a\\x1b]2;x\\x07\\u202eb\n  ': data_offsets [4, 0] are reversed" in str(e.value), str(e.value)
     (files["dir"] / "esc.safetensors").unlink()
+    # and in the module's own messages (a closed model's), once through pickle too
+    esc = files["dir"] / "x\x1b]2;t\x07\u202e.safetensors"
+    shutil.copy(files["weights"], esc)
+    m = vggcl.Model(esc, device="ref")
+    m.close()
+    with pytest.raises(vggcl.Error) as e:
+        m.forward(files["x"])
+    assert "x\\x1b]2;t\\x07\\u202e.safetensors: the model is closed" in str(e.value), str(e.value)
+    assert str(pickle.loads(pickle.dumps(vggcl.Error("a\nb\x1b")))) == "a\n  b\\x1b"
+    esc.unlink()
     for pool5 in ("sometimes", ["keep"]):  # (a list: TypeError, unhashable)
         with pytest.raises(vggcl.Error, match="pool5"):
             vggcl.Model(files["weights"], pool5=pool5)
@@ -368,7 +378,9 @@ def test_arguments_of_the_wrong_kind(files):
     path up to it: another file was loaded), a str given where a list of paths goes (each character
     was taken for a path), arguments of the wrong type (AttributeError, TypeError and ValueError from
     Python's insides), a fractional size (cut to a whole one); names and messages keep their bytes: an
-    empty class name (all the names were dropped), a file name that is not UTF-8 (U+FFFD in the message)."""
+    empty class name (all the names were dropped), a file name that is not UTF-8 (U+FFFD in the message; now
+    its byte escaped, as the vggcl command shows it); classify's batch and threads within the command's bounds
+    (2**63 was islice's ValueError)."""
     image = str(files["images"][0])
     with pytest.raises(vggcl.Error, match="NUL byte"):
         vggcl.load_image(image + "\0.does-not-exist")
@@ -381,7 +393,9 @@ def test_arguments_of_the_wrong_kind(files):
                            (lambda: m.classify([image], top=1.5), "top"),
                            (lambda: m.classify([image], threads="2"), "threads"), (lambda: m.metadata(5), "key"),
                            (lambda: m.classify([5]), "uint8 image"), (lambda: m.preprocess(image, resize=2.7), "resize"),
-                           (lambda: m.preprocess(image, crop=True), "crop")):
+                           (lambda: m.preprocess(image, crop=True), "crop"),
+                           (lambda: m.classify([], batch=2**63), "batch is 9223372036854775808; expected 1 to 4096"),
+                           (lambda: m.classify([], threads=257), "threads is 257; expected 1 to 256")):
             with pytest.raises(vggcl.Error, match=what):
                 call()
         assert m.preprocess(image, resize=72.0, crop=64).shape == (3, 64, 64)  # (a whole number as a float)
@@ -396,7 +410,7 @@ def test_arguments_of_the_wrong_kind(files):
     Path(odd).write_bytes(b"not an image")
     with pytest.raises(vggcl.Error) as e:
         vggcl.load_image(odd)
-    assert odd in str(e.value)
+    assert odd.replace("\udce9", "\\xe9") in str(e.value), str(e.value)
     os.unlink(odd)
 
 
@@ -506,6 +520,11 @@ def test_limits_of_c_and_of_ctypes(files):
                 m.forward(np.broadcast_to(np.float32(0), shape))
         with pytest.raises(vggcl.Error, match="must fit in a C int"):
             m.preprocess(np.broadcast_to(np.uint8(0), (2**32 + 8, 8, 3)))
+        # a view the pass would refuse is refused before its copy is made (24 GiB of a broadcast zero were
+        # asked for: MemoryError, or the copy made and then refused)
+        with pytest.raises(vggcl.Error, match="pixels a map; at most 2") as e:
+            m.forward(np.broadcast_to(np.float32(0), (1, 3, 46341, 46341)))
+        assert e.value.status == "shape"
         for dtype in (np.uint8, np.uint16, np.int8, np.int64, bool):
             with pytest.raises(vggcl.Error, match="input of .*normalized"):
                 m.forward(files["x"].astype(dtype))
@@ -594,6 +613,39 @@ def test_library_notes_reach_logging(files, monkeypatch, caplog):
     notes = [(r.levelno, r.getMessage()) for r in caplog.records if r.name == "vggcl"]
     assert any(lv == logging.INFO and "compiling the OpenCL kernels" in t for lv, t in notes), notes
     assert [t for lv, t in notes if lv == logging.WARNING and "clRelease" in t and "CL_OUT_OF_RESOURCES" in t], notes
+
+
+def test_handler_cannot_close_the_model_under_its_call(files, monkeypatch):
+    """A handler of the "vggcl" logger that closes the model whose call logged (the first compile's note,
+    from forward) is refused with an Error (the lock is the thread's already: it freed the model under the
+    pass, a segmentation fault); the pass runs on, and the model closes afterwards."""
+    if os.environ.get("VGGCL_DEVICE") == "ref":
+        pytest.skip("the reference backend compiles nothing")
+    monkeypatch.setenv("VGGCL_CACHE_DIR", "off")
+    refused = []
+
+    class Closer(logging.Handler):
+        def emit(self, record):
+            try:
+                m.close()
+            except vggcl.Error as e:
+                refused.append(str(e))
+
+    handler = Closer(logging.INFO)
+    logger = logging.getLogger("vggcl")
+    logger.addHandler(handler)
+    level = logger.level
+    logger.setLevel(logging.INFO)
+    try:
+        m = vggcl.Model(files["weights"])
+        logits, _ = m.forward(files["x"])
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+    assert refused and "close() called from a handler of the \"vggcl\" logger" in refused[0], refused
+    with torch.no_grad():
+        assert rel(logits, files["model"](torch.from_numpy(files["x"])).numpy()) <= 1e-5
+    m.close()
 
 
 def test_build_log_and_device_choice_warned(files, monkeypatch, caplog, tmp_path):

@@ -42,7 +42,7 @@ class Error(Exception):
     module refused an argument before calling the library."""
 
     def __init__(self, message, status=None):
-        super().__init__(message)
+        super().__init__(_escape(message))
         self.status = status
 
 
@@ -161,16 +161,25 @@ _set_log = _sig("vggcl_set_log", None, _p, _LOG_FN, _p)
 _logger = logging.getLogger("vggcl")
 
 
+_noting = threading.local()  # .contexts: those whose notes are being logged on this thread (innermost last)
+
+
 def _said(user, message):
     """A note of the library's (vggcl_set_log) to the "vggcl" logger: WARNING for a failed OpenCL call
     ("CALL -> CL_NAME (code)", a failed build's whole log too) and a device name that several devices
-    match (the first taken), else INFO."""
+    match (the first taken), else INFO. user: the context that logs, whose model's methods a handler
+    may not call meanwhile (_locked)."""
+    if not hasattr(_noting, "contexts"):
+        _noting.contexts = []
+    _noting.contexts.append(user)
     try:
-        text = _shown(message)
+        text = _escape(_text(message))
         warn = " -> CL_" in text or "give an index to choose" in text
         _logger.log(logging.WARNING if warn else logging.INFO, "%s", text)
     except Exception:  # noqa: BLE001 (at interpreter exit logging may be gone; a note is not worth an error there)
         pass
+    finally:
+        _noting.contexts.pop()
 
 
 _on_log = _LOG_FN(_said)  # (kept for the process's life: contexts call it until they are freed)
@@ -195,11 +204,12 @@ def _escaped(m):
             else f"\\u{c:04x}")
 
 
-def _shown(b):
-    """The library's message for an Error or the log: the control characters a file or tensor name holds
-    escaped (a hostile weights file's name "\\x1b]2;..." drew on the terminal that printed the traceback) and
-    each line after the first indented, as the vggcl command shows them."""
-    return _HIDDEN.sub(_escaped, _text(b)).replace("\n", "\n  ")
+def _escape(text):
+    """A message as an Error or the log shows it: the control characters a file or tensor name holds escaped
+    (a hostile weights file's name "\\x1b]2;..." drew on the terminal that printed the traceback) and each
+    line after the first indented, as the vggcl command shows them (twice is as once: a pickled Error is
+    made again from its text)."""
+    return re.sub("\n(?!  )", "\n  ", _HIDDEN.sub(_escaped, text))
 
 
 def _bytes(value, what):
@@ -231,16 +241,16 @@ def _device_spec(device):
                     "None") from None
 
 
-def _whole(value, what, least):
-    """An int argument of at least least (not a bool, not a float that would be cut): Error naming it."""
+def _whole(value, what, least, most=None):
+    """An int argument from least to most (not a bool, not a float that would be cut): Error naming it."""
     try:
         if isinstance(value, bool):
             raise TypeError
         v = operator.index(value)
     except TypeError:
         raise Error(f"{what} is {value!r}; expected a whole number of at least {least}") from None
-    if v < least:
-        raise Error(f"{what} is {v}; expected at least {least}")
+    if v < least or (most is not None and v > most):
+        raise Error(f"{what} is {v}; expected " + (f"{least} to {most}" if most is not None else f"at least {least}"))
     return v
 
 
@@ -259,11 +269,11 @@ class _Context:
         self.ptr = _ctx_new()
         if not self.ptr:
             raise MemoryError("vggcl: out of host memory")
-        _set_log(self.ptr, _on_log, None)
+        _set_log(self.ptr, _on_log, self.ptr)  # (user: the context, for _said)
 
     def check(self, status):
         if status != 0:
-            raise Error(_shown(_message(self.ptr)), _STATUS[status] if 0 < status < len(_STATUS) else None)
+            raise Error(_text(_message(self.ptr)), _STATUS[status] if 0 < status < len(_STATUS) else None)
 
     def close(self):
         if self.ptr:
@@ -405,10 +415,16 @@ def preprocess(image, resize=256, crop=224, mean=(0.485, 0.456, 0.406), std=(0.2
 
 def _locked(method):
     """A Model method that calls the library: one at a time per model (its context is not locked), so
-    threads that share a model take turns, and close() cannot free it under a call."""
+    threads that share a model take turns, and close() cannot free it under a call; nor from a handler of
+    the "vggcl" logger while the model's call that logged runs (the lock is the thread's already: a
+    handler's close() freed the model under the pass, a segmentation fault)."""
     @functools.wraps(method)
     def call(self, *args, **kwargs):
         lock = getattr(self, "_lock", None)  # (none: __init__ failed before it; close() from __del__)
+        ctx = getattr(self, "_ctx", None)
+        if ctx is not None and ctx.ptr and ctx.ptr in getattr(_noting, "contexts", ()):
+            raise Error(f"{self.path}: {method.__name__}() called from a handler of the \"vggcl\" logger while "
+                        "this model's call that logged runs; call it after that call returns")
         if lock is None:
             return method(self, *args, **kwargs)
         with lock:
@@ -571,6 +587,9 @@ class Model:
             raise Error(f"input of shape {a.shape}; expected (N, 3, H, W) float32")
         if max(a.shape) > _INT_MAX:  # (ctypes cut it to 32 bits, unsaid: a wrong image's logits)
             raise Error(f"input of shape {a.shape}: each dimension must fit in a C int")
+        if a.dtype != np.float32 or not (a.flags.c_contiguous and a.flags.aligned):  # (a copy is made: checked
+            # first, as the pass would, so that a shape the pass refuses is not copied, 24 GiB of a broadcast view)
+            self._ctx.check(_check_batch(self._ctx.ptr, self._live(), *a.shape[:1], *a.shape[2:]))
         return np.require(a, np.float32, ["C", "A"])  # (contiguous and aligned: C reads it as float *)
 
     @_locked
@@ -600,7 +619,7 @@ class Model:
         n = _max_batch(self._ctx.ptr, self._live(), h, w, limit)
         if n < 0:  # (-1 has no kind: one image's check gives the refusal with its status, "shape")
             self._ctx.check(_check_batch(self._ctx.ptr, self._live(), 1, h, w))
-            raise Error(_shown(_message(self._ctx.ptr)))
+            raise Error(_text(_message(self._ctx.ptr)))
         return n
 
     @_locked
@@ -648,8 +667,9 @@ class Model:
         classify`, vggcl_decode_threads_default(): one per core this process may run on, or on a
         CPU device, which computes on those cores, one per 16 of them. An unreadable image raises
         vggcl.Error naming it. One path (a str, bytes or os.PathLike) stands for a list of it."""
-        batch, top = _whole(batch, "classify: batch", 1), _whole(top, "classify: top", 1)
-        threads = None if threads is None else _whole(threads, "classify: threads", 1)
+        # (batch and threads within the vggcl command's bounds: 2**63 was islice's ValueError)
+        batch, top = _whole(batch, "classify: batch", 1, 4096), _whole(top, "classify: top", 1)
+        threads = None if threads is None else _whole(threads, "classify: threads", 1, 256)
         if isinstance(paths, (str, bytes, os.PathLike)):
             paths = [paths]
         if not self.classes:
