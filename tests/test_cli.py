@@ -931,7 +931,16 @@ class Cli(unittest.TestCase):
         self.assertIn("undefined_399", r.stderr)
         (kdir / "gap.cl").unlink()
         (kdir / "winograd_packed.cl").write_text((ROOT / "kernels" / "winograd_packed.cl").read_text())
-        self.fails(self.run_args(), 1, "gap.cl", "cannot be opened", env={"VGGCL_KERNEL_DIR": str(kdir)})
+        self.fails(self.run_args(), 1, "gap.cl", "cannot be opened: No such file or directory",
+                   env={"VGGCL_KERNEL_DIR": str(kdir)})
+        # a FIFO is not waited on (the run hung), a folder said as one; the layer named
+        os.mkfifo(kdir / "gap.cl")
+        self.fails(self.run_args(), 1, f"vggcl: layer GAP (16 ch, 2x1): kernel source {kdir}/gap.cl (from "
+                   "VGGCL_KERNEL_DIR) cannot be opened: not a regular file", env={"VGGCL_KERNEL_DIR": str(kdir)})
+        (kdir / "gap.cl").unlink()
+        (kdir / "gap.cl").mkdir()
+        self.fails(self.run_args(), 1, "gap.cl (from VGGCL_KERNEL_DIR) cannot be opened: Is a directory",
+                   env={"VGGCL_KERNEL_DIR": str(kdir)})
 
     def test_injected_device_failures(self):
         """VGGCL_FAULT fails one OpenCL call (tests/test_faults.c walks them all in the library):

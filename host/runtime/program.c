@@ -33,13 +33,19 @@ static const struct { const char *file, *options; } progs[VGGCL_PROG_COUNT] = {
 /* Base build options: no fast-math, so results track the reference. */
 static const char *const base_options = "-cl-std=CL1.2";
 
-static vggcl_status read_override(vggcl_ctx *ctx, const char *dir, const char *file, char **out)
+/* The source of file in VGGCL_KERNEL_DIR dir (a developer's setting) into *out, malloc'd: a FIFO is not
+ * waited on, and what cannot be read is said with its reason and the layer. */
+static vggcl_status read_override(vggcl_ctx *ctx, const char *layer, const char *dir, const char *file, char **out)
 {
-    char path[4096];
-    snprintf(path, sizeof path, "%s/%s", dir, file);
-    FILE *f = fopen(path, "rb");
+    char path[4096], eb[128];
+    int err = 0;
+    if (snprintf(path, sizeof path, "%s/%s", dir, file) >= (int)sizeof path)
+        return vggcl__fail(ctx, VGGCL_ERR_IO, "%s: kernel source %s: VGGCL_KERNEL_DIR's path to it is longer than %zu "
+                           "bytes", layer, file, sizeof path - 1);
+    FILE *f = vggcl__open_input(path, 0, NULL, &err);
     if (!f)
-        return vggcl__fail(ctx, VGGCL_ERR_IO, "kernel source %s (from VGGCL_KERNEL_DIR) cannot be opened", path);
+        return vggcl__fail(ctx, VGGCL_ERR_IO, "%s: kernel source %s (from VGGCL_KERNEL_DIR) cannot be opened: %s", layer,
+                           path, err ? vggcl__strerror(err, eb, sizeof eb) : "not a regular file");
     char *buf = NULL;
     long len = -1;
     if (fseek(f, 0, SEEK_END) == 0) len = ftell(f);
@@ -47,7 +53,8 @@ static vggcl_status read_override(vggcl_ctx *ctx, const char *dir, const char *f
     if (!buf || fread(buf, 1, (size_t)len, f) != (size_t)len) {
         free(buf);
         fclose(f);
-        return vggcl__fail(ctx, VGGCL_ERR_IO, "kernel source %s cannot be read", path);
+        return vggcl__fail(ctx, buf || len < 0 ? VGGCL_ERR_IO : VGGCL_ERR_NOMEM, "%s: kernel source %s (from "
+                           "VGGCL_KERNEL_DIR) cannot be read%s", layer, path, buf || len < 0 ? "" : ": out of host memory");
     }
     fclose(f);
     buf[len] = '\0';
@@ -92,7 +99,7 @@ static vggcl_status get_program(vggcl_ctx *ctx, int which, const char *defines, 
     snprintf(where, sizeof where, "%s: %s/%s on %s", layer, dir ? dir : "kernels", file, ctx->device_name);
     const char *src;
     if (dir) {
-        st = read_override(ctx, dir, file, &owned);
+        st = read_override(ctx, layer, dir, file, &owned);
         if (st != VGGCL_OK) return st;
         src = owned;
     } else {
