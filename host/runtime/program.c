@@ -121,8 +121,8 @@ static vggcl_status get_program(vggcl_ctx *ctx, int which, const char *defines, 
         const int unwritable = ready ? vggcl__cache_unwritable(dir) : 0;
         ctx->told_compiling = 1;
         if (ready && !unwritable)
-            snprintf(msg, sizeof msg, "compiling the OpenCL kernels for %s (the first run on this device and driver; "
-                     "the programs are then cached in %s)", ctx->device_name, dir);
+            snprintf(msg, sizeof msg, "compiling the OpenCL kernels for %s (not in the cache yet; the programs are "
+                     "then cached in %s)", ctx->device_name, dir); /* (also after an entry refused: not a first run) */
         else if (ready)
             snprintf(msg, sizeof msg, "compiling the OpenCL kernels for %s (not cached: the cache folder %s cannot be "
                      "written: %s)", ctx->device_name, dir, vggcl__strerror(unwritable, eb, sizeof eb));
