@@ -11,6 +11,7 @@ ranks talk over TCP only.
 usage: test_mpi.py VGGCL_BINARY
 """
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -398,6 +399,28 @@ class Mpi(Folder):
         self.assertIn("vggcl: /dev/full: cannot write", r.stderr)
         self.assertEqual(tensor.read_bytes(), b"an earlier run's")
         self.assertEqual(list(out.iterdir()), [tensor])
+
+    def test_skipped_images_said_in_list_order(self):
+        """Images skipped for two reasons, one whose logits are not finite and an unreadable one after it, are
+        named in list order whatever the batch size, by two ranks and by two shards (the unreadable one was
+        named as its batch was made, the other as the batch before was handed over: one process named n2
+        first at batch 2, two ranks n0 first)."""
+        d = self.d / "mixed"
+        d.mkdir()
+        Image.fromarray(np.full((40, 40, 3), 255, np.uint8)).save(d / "n0.png")  # (1e37 a pixel: NaN logits)
+        for name in ("n1.png", "n3.png"):
+            Image.fromarray(np.zeros((40, 40, 3), np.uint8)).save(d / name)
+        (d / "n2.png").write_bytes(b"broken")
+        args = ("--mean", "0,0,0", "--std", "1e-37,1,1")
+
+        def named(r):
+            self.assertEqual(r.returncode, 1, r.stderr)
+            return [re.sub(r"^vggcl: .*/(n\d)\.png: .*", r"\1", ln) for ln in vggcl_lines(r.stderr) if "(skipped)" in ln]
+        runs = {f"batch {b}": named(self.classify(f"b{b}", *args, "--batch", str(b), images=d)[0]) for b in (1, 2, 4)}
+        runs["2 ranks"] = named(self.classify("ranks", *args, "--batch", "2", ranks=2, images=d)[0])
+        runs["2 shards"] = sum((named(self.classify(f"s{i}", *args, "--batch", "2", "--shard", f"{i}/2", images=d)[0])
+                                for i in range(2)), [])
+        self.assertEqual(runs, {k: ["n0", "n2"] for k in runs})
 
     def test_shards_concatenate_to_one_process(self):
         one, o1 = self.classify("one", "--format", "json")

@@ -7,6 +7,7 @@
 #include <ctype.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,6 +91,10 @@ typedef struct {
     int *index;                     /* list index of each image */
     int ok;                         /* the forward pass succeeded */
     char *msg;                      /* else why (allocated) */
+    char **note;                    /* per image of the batch (by its place in it): why it is skipped, said when
+                                     * the batch is handed over, in list order (an unreadable image was said as
+                                     * its batch was made, one whose logits are not finite when the batch before
+                                     * was handed over: in another order by batch size, ranks and shards) */
     double device_ms;               /* the device's time on its pass */
     double upload_ms;               /* handing it over: vggcl_forward_submit (the input's copy, queueing) */
 } bslot;
@@ -217,12 +222,43 @@ static int check_batches(const cli_batch_job *job, int n_dev, int rows, int H, i
     return CLI_OK;
 }
 
+static char no_room[] = "an image is skipped (out of host memory for its message)";
+
+/* Slot s's note for its image at list index i: the message cli_error would print (no_room, out of host memory
+ * for it). */
+static void note(bslot *s, int batch, int i, const char *fmt, ...)
+{
+    va_list ap, again;
+    va_start(ap, fmt);
+    va_copy(again, ap);
+    const int n = vsnprintf(NULL, 0, fmt, ap);
+    char *text = n >= 0 ? malloc((size_t)n + 1) : NULL;
+    if (text) vsnprintf(text, (size_t)n + 1, fmt, again);
+    va_end(again);
+    va_end(ap);
+    s->note[i - s->number * batch] = text ? text : no_room;
+}
+
+/* Says slot s's notes so far, in list order, each counted in *failed (bench --images' warm-up: counted only). */
+static void say_notes(const cli_batch_job *job, bslot *s, progress_state *shown, int *failed)
+{
+    for (int k = 0; k < job->batch; k++) {
+        if (!s->note[k]) continue;
+        if (!job->quiet) {
+            progress_break(shown);
+            cli_error(CLI_FAIL, "%s", s->note[k]);
+        }
+        if (s->note[k] != no_room) free(s->note[k]);
+        s->note[k] = NULL;
+        (*failed)++;
+    }
+}
+
 /* Drops from the done slot o the images whose logits are not all finite (NaN or infinite: the weights or the
- * preprocessing overflow float32 on them), each named and counted in *failed; the others' rows keep their order
+ * preprocessing overflow float32 on them), each noted (say_notes names and counts it); the others' rows keep their order
  * (not with flip: its mirrored rows stay where they are). Rows move down only, in order: a row is written where
  * no row not yet moved lies. */
-static void drop_nonfinite(const cli_batch_job *job, char **files, bslot *o, int H, int W, progress_state *shown,
-                           int *failed)
+static void drop_nonfinite(const cli_batch_job *job, char **files, bslot *o, int H, int W)
 {
     const int classes = vggcl_model_classes(job->model), nb = o->nb;
     const size_t xs = (size_t)3 * H * W, fs = (size_t)vggcl_model_features(job->model);
@@ -232,12 +268,8 @@ static void drop_nonfinite(const cli_batch_job *job, char **files, bslot *o, int
         int c = 0;
         while (c < classes && isfinite(l[c])) c++;
         if (c < classes) {
-            if (!job->quiet) {
-                progress_break(shown);
-                cli_error(CLI_FAIL, "%s: logit %d is %s: the weights or the preprocessing overflow float32 on this "
-                          "image (skipped)", files[o->index[j]], c, isnan(l[c]) ? "NaN" : "infinite");
-            }
-            (*failed)++;
+            note(o, job->batch, o->index[j], "%s: logit %d is %s: the weights or the preprocessing overflow float32 on "
+                 "this image (skipped)", files[o->index[j]], c, isnan(l[c]) ? "NaN" : "infinite");
             continue;
         }
         if (kept < j) {
@@ -277,7 +309,9 @@ int cli_run_batches(const cli_batch_job *job, char **files, int n_files, cli_bat
     }
     cli_decode_pool *pool = r.slots ? cli_decode_start(files, n_files, job->p, decoders, (r.n_slots + 1) * batch) : NULL;
     for (int k = 0; r.slots && k < r.n_slots; k++)
-        if (!(r.slots[k].index = malloc(sizeof *r.slots[k].index * (size_t)batch))) pool = (cli_decode_stop(pool), NULL);
+        if (!(r.slots[k].index = malloc(sizeof *r.slots[k].index * (size_t)batch)) ||
+            !(r.slots[k].note = calloc((size_t)batch, sizeof *r.slots[k].note)))
+            pool = (cli_decode_stop(pool), NULL);
     if (!r.slots || !pool) {
         rc = cli_error(CLI_FAIL, "out of host memory (or no thread) for decoding images");
         goto done;
@@ -297,10 +331,12 @@ int cli_run_batches(const cli_batch_job *job, char **files, int n_files, cli_bat
             st.blocked_ms += cli_now_ms() - t0;
             st.device_ms += o->device_ms;
             st.upload_ms += o->upload_ms;
+            if (o->ok && o->nb && job->finite) drop_nonfinite(job, files, o, H, W);
+            say_notes(job, o, &shown, failed);
             if (!o->ok) {
                 progress_break(&shown);
                 rc = cli_error(CLI_FAIL, "%s", o->msg ? o->msg : "a device failed (out of host memory for the message)");
-            } else if (o->nb && (!job->finite || (drop_nonfinite(job, files, o, H, W, &shown, failed), o->nb))) {
+            } else if (o->nb) {
                 st.images += o->nb, st.batches++;
                 rc = fn(user, o->index, o->nb, o->x, H, W, job->want_logits ? o->y : NULL,
                         job->want_features ? o->f : NULL,
@@ -328,19 +364,16 @@ int cli_run_batches(const cli_batch_job *job, char **files, int n_files, cli_bat
             cli_decode_take(pool, i, &t, &oh, &ow, &msg);
             st.wait_ms += cli_now_ms() - t0;
             if (!t) {
-                if (!job->quiet) {
-                    progress_break(&shown);
-                    cli_error(CLI_FAIL, "%s%s", msg ? msg : "out of host memory", job->strict ? "" : " (skipped)");
-                }
+                note(s, batch, i, "%s%s", msg ? msg : "out of host memory", job->strict ? "" : " (skipped)");
                 free(msg);
-                (*failed)++;
                 continue;
             }
             if (!H) H = oh, W = ow;
             /* (no logits or features without a model; a batch of more than the images: as many as they) */
             const size_t rows = (size_t)(batch < n_files ? batch : n_files) * copies;
             if (!checked && job->model) { /* the first image read: said before batches of it fill the host's memory */
-                checked = 1;
+                checked = 1; /* (after the images before it, unreadable: their batches ran nothing, not handed over) */
+                for (int k = next_out; k <= b; k++) say_notes(job, &r.slots[k % r.n_slots], &shown, failed);
                 if ((rc = check_batches(job, n_dev, (int)rows, H, W)) != CLI_OK) {
                     vggcl_free(t);
                     break;
@@ -353,13 +386,10 @@ int cli_run_batches(const cli_batch_job *job, char **files, int n_files, cli_bat
                 rc = cli_error(CLI_FAIL, "out of host memory");
                 break;
             }
-            if (oh != H || ow != W) {
-                if (!job->quiet) progress_break(&shown);
-                if (!job->quiet) /* (width x height, labelled, as the other messages of sizes) */
-                    cli_error(CLI_FAIL, "%s: preprocesses to %d x %d pixels (width x height), unlike the first image's "
-                              "%d x %d; use --crop%s", files[i], ow, oh, W, H, job->strict ? "" : " (skipped)");
+            if (oh != H || ow != W) { /* (width x height, labelled, as the other messages of sizes) */
+                note(s, batch, i, "%s: preprocesses to %d x %d pixels (width x height), unlike the first image's %d x "
+                     "%d; use --crop%s", files[i], ow, oh, W, H, job->strict ? "" : " (skipped)");
                 vggcl_free(t);
-                (*failed)++;
                 continue;
             }
             memcpy(s->x + (size_t)s->nb * 3 * H * W, t, sizeof *s->x * 3 * (size_t)H * W);
@@ -423,8 +453,12 @@ done:
     st.host_ms = st.wall_ms - st.wait_ms - st.blocked_ms;
     st.h = H, st.w = W;
     if (job->stats) *job->stats = st;
-    for (int k = 0; r.slots && k < r.n_slots; k++)
+    for (int k = 0; r.slots && k < r.n_slots; k++) {
+        for (int i = 0; r.slots[k].note && i < batch; i++) /* (batches not handed over) */
+            if (r.slots[k].note[i] != no_room) free(r.slots[k].note[i]);
         free(r.slots[k].x), free(r.slots[k].y), free(r.slots[k].f), free(r.slots[k].index), free(r.slots[k].msg);
+        free(r.slots[k].note);
+    }
     free(r.slots), free(threads), free(args);
     pthread_mutex_destroy(&r.mu);
     pthread_cond_destroy(&r.cv);
