@@ -1035,6 +1035,38 @@ class Cli(unittest.TestCase):
             self.assertEqual(r.returncode, 1, r.stderr)
             self.assertIn("vggcl: cannot write standard output: No space left on device", r.stderr)
 
+    def test_outputs_that_cannot_be_written(self):
+        """Found before any work (classify printed its answers, then failed): a descriptor's alias not open or open
+        for reading only, and a file there in a folder the user cannot write to (the writers make a new file there
+        and name it)."""
+        img = self.d / "a.png"
+        shutil.copy(ROOT / "tests" / "data" / "tiny.png", img)
+        cls = ["classify", "--weights", self.weights, "--resize", "24", "--crop", "16", "--device", "ref"]
+        r = self.vggcl(*cls, "--logits-out", "/dev/fd/9", img)  # (the child's 9: not open)
+        self.assertEqual((r.returncode, r.stdout), (1, ""), r.stderr)
+        self.assertIn("vggcl: classify: --logits-out /dev/fd/9: descriptor 9 is not open", r.stderr)
+        with open(img, "rb") as stdin:
+            r = subprocess.run([VGGCL, *map(str, cls), "--tensor-out", "/proc/self/fd/0", img], stdin=stdin,
+                               capture_output=True, text=True, timeout=300)
+        self.assertEqual((r.returncode, r.stdout), (1, ""), r.stderr)
+        self.assertIn("--tensor-out /proc/self/fd/0: descriptor 0 is open for reading only", r.stderr)
+        if os.geteuid() != 0 or not shutil.which("setpriv"):
+            return  # (the folder of another user: as root, run as nobody)
+        ro = self.d / "ro"
+        ro.mkdir(mode=0o755)
+        (ro / "l.npy").write_bytes(b"an earlier run's")
+        subprocess.run(["chown", "65534:65534", ro / "l.npy"], check=True)
+        self.d.chmod(0o755)
+        as_nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", VGGCL]
+        if subprocess.run([*as_nobody, "--version"], capture_output=True, timeout=60).returncode != 0:
+            return  # (vggcl in a folder of root's alone)
+        r = subprocess.run([*as_nobody, *map(str, cls), "--logits-out", ro / "l.npy", img], capture_output=True,
+                           text=True, timeout=300)
+        self.assertEqual((r.returncode, r.stdout), (1, ""), r.stderr)
+        self.assertIn(f"vggcl: classify: --logits-out {ro / 'l.npy'}: cannot replace it: its new copy is made in {ro}: "
+                      "Permission denied", r.stderr)
+        self.assertEqual((ro / "l.npy").read_bytes(), b"an earlier run's")
+
     def test_outputs_apart(self):
         """Outputs that would replace what the command reads (the weights, the input, an image) or each other
         are refused before any work, exit 2, and the files stay; an output whose folder is not there is said

@@ -5,6 +5,7 @@
  * command's report goes when an output is standard output. */
 #define _XOPEN_SOURCE 700 /* realpath */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,19 +61,24 @@ static void folder_of(const char *path, char *dir, size_t len)
     else snprintf(dir, len, "%.*s", (int)(s - path), path);
 }
 
-/* Where a chain of symbolic links ends (a name not there yet), into out: path itself when it is no link. */
-static void link_target(const char *path, char *out, size_t len)
+/* Where a chain of symbolic links ends (a name not there yet), into out: path itself when it is no link. The
+ * descriptor where a hop is one of its aliases (vggcl_output_descriptor: the writers write through it, as
+ * they follow the links), else -1. */
+static int link_target(const char *path, char *out, size_t len)
 {
     char dir[PATH_MAX], next[PATH_MAX];
     snprintf(out, len, "%s", path);
     for (int hops = 0; hops < 40; hops++) { /* (as the kernel's limit on a chain) */
+        const int fd = vggcl_output_descriptor(out);
+        if (fd >= 0) return fd;
         const ssize_t n = readlink(out, next, sizeof next - 1);
-        if (n < 0) return;
+        if (n < 0) return -1;
         next[n] = '\0';
         folder_of(out, dir, sizeof dir);
         const int w = next[0] == '/' ? snprintf(out, len, "%s", next) : snprintf(out, len, "%s/%s", dir, next);
-        if (w < 0 || (size_t)w >= len) return; /* (a name too long for a path: as far as it goes) */
+        if (w < 0 || (size_t)w >= len) return -1; /* (a name too long for a path: as far as it goes) */
     }
+    return -1;
 }
 
 static void identify(const char *path, file_id *id)
@@ -100,13 +106,23 @@ static int same(const file_id *a, const file_id *b)
            (a->kind == 1 ? a->dev == b->dev && a->ino == b->ino : !strcmp(a->where, b->where));
 }
 
-/* Whether the folder an output is created in is there and writable: CLI_OK, or CLI_FAIL said. */
+/* Whether an output can be written as the writers write it: a descriptor's alias open for writing, a regular
+ * file's folder (the file there or not: a new one is made there and named) there and writable (a file there
+ * in a folder of root's was found after the work). CLI_OK, or CLI_FAIL said. */
 static int folder_ready(const char *cmd, const cli_file *o)
 {
     struct stat sb;
     char dir[PATH_MAX], target[PATH_MAX];
-    if (!strcmp(o->path, "-") || stat(o->path, &sb) == 0) return CLI_OK; /* (there: the writer says what it finds) */
-    link_target(o->path, target, sizeof target); /* (a link to a file not there yet: its folder, where it is made) */
+    if (!strcmp(o->path, "-")) return CLI_OK;
+    const int fd = link_target(o->path, target, sizeof target); /* (a link to a file not there yet: its folder) */
+    if (fd >= 0) { /* (/dev/fd/7 with 7 closed, or open for reading: found when the first rows were written) */
+        const int fl = fcntl(fd, F_GETFL);
+        if (fl >= 0 && (fl & O_ACCMODE) != O_RDONLY) return CLI_OK;
+        return cli_error(CLI_FAIL, "%s: %s %s: descriptor %d is %s", cmd, o->opt, o->path, fd,
+                         fl < 0 ? "not open" : "open for reading only");
+    }
+    const int there = stat(target, &sb) == 0;
+    if (there && !S_ISREG(sb.st_mode)) return CLI_OK; /* (a device or a pipe: written through) */
     folder_of(target, dir, sizeof dir);
     if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
         return cli_error(CLI_FAIL, "%s: %s %s: the folder %s %s", cmd, o->opt, o->path, dir,
@@ -114,7 +130,8 @@ static int folder_ready(const char *cmd, const cli_file *o)
     if (access(dir, W_OK | X_OK) != 0) {
         char eb[128];
         strerror_r(errno, eb, sizeof eb);
-        return cli_error(CLI_FAIL, "%s: %s %s: cannot create it in %s: %s", cmd, o->opt, o->path, dir, eb);
+        return cli_error(CLI_FAIL, "%s: %s %s: cannot %s in %s: %s", cmd, o->opt, o->path,
+                         there ? "replace it: its new copy is made" : "create it", dir, eb);
     }
     return CLI_OK;
 }
