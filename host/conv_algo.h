@@ -52,9 +52,10 @@ typedef struct {
     int fuses_pool;         /* the launch can fold a following 2x2/2 max pool in */
     /* adjusts the tunables' defaults (already in p) for this shape; may be NULL */
     void (*defaults)(const vggcl_ctx *ctx, int N, int C_in, int C_out, int H, int W, vggcl_conv_params *p);
-    /* 0 when p breaks the kernel's rules or the device's limits (each value
-     * is already one of its tunable's); may be NULL */
-    int (*valid)(const vggcl_ctx *ctx, const vggcl_conv_params *p);
+    /* 0 when p breaks the kernel's rules or the device's limits for a conv of C_in to C_out channels (each
+     * value is already one of its tunable's; the local memory a layer's launch takes may depend on its
+     * channels, never on the batch or the map size); may be NULL */
+    int (*valid)(const vggcl_ctx *ctx, const vggcl_conv_params *p, int C_in, int C_out);
     /* weights (C_out, C_in, 3, 3) as the kernel reads them */
     size_t (*packed_floats)(const vggcl_conv_params *p, int C_out, int C_in);
     void (*pack)(const vggcl_conv_params *p, const float *weight, int C_out, int C_in, float *packed);
@@ -92,9 +93,11 @@ int vggcl__conv_algo_id(const char *name);
  * (vggcl__conv_fits says so). */
 void vggcl__conv_defaults(const vggcl_ctx *ctx, int id, int N, int C_in, int C_out, int H, int W,
                           vggcl_conv_params *p);
-/* p itself where valid, else the valid candidate with its weight layout nearest to it (p unchanged
- * when there is none). */
-void vggcl__conv_fit(const vggcl_ctx *ctx, int id, vggcl_conv_params *p);
+/* p itself where valid for a conv of C_in to C_out channels, else the valid candidate with its weight layout
+ * nearest to it (p unchanged when there is none). */
+void vggcl__conv_fit(const vggcl_ctx *ctx, int id, int C_in, int C_out, vggcl_conv_params *p);
+/* Whether p is valid for algorithm id and a conv of C_in to C_out channels on this device. */
+int vggcl__conv_valid(const vggcl_ctx *ctx, int id, const vggcl_conv_params *p, int C_in, int C_out);
 /* Whether algorithm id can run a conv of c_in to c_out channels on this device (its defaults' weight
  * layout has a valid candidate), at any batch and map size. */
 int vggcl__conv_fits(const vggcl_ctx *ctx, int id, int c_in, int c_out);
@@ -119,9 +122,9 @@ int vggcl__conv_params_parse(int id, const char *text, vggcl_conv_params *p);
 void vggcl__conv_launch_key(int id, const vggcl_conv_params *p, int C_in, int C_out, int H, int W, char *buf,
                             size_t len);
 
-/* Every valid combination of algorithm id's tunables on this device, up to
- * cap (all of them when out is NULL); returns the count. */
-int vggcl__conv_candidates(const vggcl_ctx *ctx, int id, vggcl_conv_params *out, int cap);
+/* Every valid combination of algorithm id's tunables for a conv of C_in to C_out channels on this device, up
+ * to cap (all of them when out is NULL); returns the count. */
+int vggcl__conv_candidates(const vggcl_ctx *ctx, int id, int C_in, int C_out, vggcl_conv_params *out, int cap);
 
 /* The device's default algorithm for a conv of c_in to c_out channels, one that fits it. */
 int vggcl__conv_default_algo(const vggcl_ctx *ctx, int c_in, int c_out);

@@ -61,7 +61,7 @@ int conv_case(vggcl_ctx *ctx, int algo, const vggcl_conv_params *params, int N, 
     vggcl_conv_params p;
     if (params) p = *params;
     else vggcl__conv_defaults(ctx, algo, N, C_in, C_out, H, W, &p);
-    ck_assert_msg(!a->valid || a->valid(ctx, &p), "conv_case: invalid parameters for %s", a->name);
+    ck_assert_msg(vggcl__conv_valid(ctx, algo, &p, C_in, C_out), "conv_case: invalid parameters for %s", a->name);
     const int OH = pool ? H / 2 : H, OW = pool ? W / 2 : W;
     const size_t nin = (size_t)N * C_in * H * W, nw = (size_t)C_out * C_in * 9, nconv = (size_t)N * C_out * H * W;
     const size_t nout = (size_t)N * C_out * OH * OW;

@@ -525,7 +525,7 @@ START_TEST(test_network_small_devices)
             vggcl__conv_defaults(cl, id, n, c_in, c_out, h, h, &p);
             char text[200];
             vggcl__conv_params_str(id, &p, text, sizeof text);
-            ck_assert_msg(!a->valid || a->valid(cl, &p), "%d->%d at %dx%d, batch %d: %s %s is not valid", c_in, c_out,
+            ck_assert_msg(vggcl__conv_valid(cl, id, &p, c_in, c_out), "%d->%d at %dx%d, batch %d: %s %s is not valid", c_in, c_out,
                           h, h, n, a->name, text);
         }
         /* any algorithm that fits: valid defaults at every shape, with the weight layout packed at load
@@ -537,7 +537,7 @@ START_TEST(test_network_small_devices)
             vggcl__conv_defaults(cl, other, 1, c_in, c_out, 1, 1, &at_load);
             for (int n = 1; n <= 8; n += 7) {
                 vggcl__conv_defaults(cl, other, n, c_in, c_out, h, h, &p);
-                ck_assert_msg((!b->valid || b->valid(cl, &p)) &&
+                ck_assert_msg(vggcl__conv_valid(cl, other, &p, c_in, c_out) &&
                                   vggcl__conv_variant(b, &p) == vggcl__conv_variant(b, &at_load),
                               "%s, %d->%d at %dx%d, batch %d: defaults not valid or of another weight layout", b->name,
                               c_in, c_out, h, h, n);
@@ -769,10 +769,10 @@ START_TEST(test_tune_candidates)
         /* every candidate of every algorithm launches as one in the list, one with as few
          * parameters changed from the defaults */
         for (int id = 1; id < VGGCL_CONV_ALGOS; id++) {
-            const int m = vggcl__conv_candidates(ctx, id, NULL, 0);
+            const int m = vggcl__conv_candidates(ctx, id, ci, co, NULL, 0);
             vggcl_conv_params *all = calloc((size_t)m + 1, sizeof *all);
             ck_assert(all);
-            vggcl__conv_candidates(ctx, id, all, m);
+            vggcl__conv_candidates(ctx, id, ci, co, all, m);
             for (int i = 0; i < m; i++) {
                 const vggcl_tune_candidate t = { id, all[i] };
                 char key[KEY];

@@ -57,7 +57,7 @@ START_TEST(test_winograd_shapes)
     ck_assert_msg(p.v[vggcl__conv_tunable(VGGCL_CONV_WINOGRAD, "FUSE")] == 1 || ctx->local_mem < ((cl_ulong)1 << 20),
                   "the one-pass form is not the default");
     p.v[vggcl__conv_tunable(VGGCL_CONV_WINOGRAD, "FUSE")] = 2 * _i;
-    if (!vggcl__conv_algo(VGGCL_CONV_WINOGRAD)->valid(ctx, &p)) { /* a GPU's 48 KiB: the two passes only */
+    if (!vggcl__conv_valid(ctx, VGGCL_CONV_WINOGRAD, &p, 16, 16)) { /* a GPU's 48 KiB: the two passes only */
         vggcl_ctx_free(ctx);
         return;
     }
@@ -78,19 +78,21 @@ START_TEST(test_winograd_shapes)
     ck_assert_str_eq(defines, want);
     ck_assert_ptr_nonnull(strstr(text, "FUSE="));
     const int gtb_max = p.v[gtb], gob_max = p.v[gob];
-    /* less local memory: GOB shrinks first, then GTB, and FUSE goes where the one pass does not fit */
+    /* less local memory: GOB shrinks first, then GTB, and FUSE goes where the layer's one pass does not
+     * fit (its input channels' transforms: 16 fit in 300 KiB, 256 in 1 MiB alone) */
     const cl_ulong local_mem = ctx->local_mem;
-    static const struct { cl_ulong bytes; int gob, gtb, fuse; } shrink[] = {
-        { 300 * 1024, 2, 4, 0 }, { 150 * 1024, 1, 4, 0 }, { 47 * 1024, 1, 1, 0 }, { 1024 * 1024, 4, 4, 1 },
+    static const struct { cl_ulong bytes; int gob, gtb, fuse, c_in; } shrink[] = {
+        { 300 * 1024, 2, 4, 0, 256 }, { 300 * 1024, 2, 4, 1, 16 }, { 150 * 1024, 1, 4, 0, 256 },
+        { 47 * 1024, 1, 1, 0, 16 },   { 1024 * 1024, 4, 4, 1, 256 },
     };
     for (size_t k = 0; k < sizeof shrink / sizeof shrink[0]; k++) {
         vggcl_conv_params q;
         ctx->local_mem = shrink[k].bytes;
-        vggcl__conv_defaults(ctx, VGGCL_CONV_WINOGRAD, 1, 16, 16, 16, 16, &q);
+        vggcl__conv_defaults(ctx, VGGCL_CONV_WINOGRAD, 1, shrink[k].c_in, 16, 16, 16, &q);
         ck_assert_msg(q.v[gob] == shrink[k].gob && q.v[gtb] == shrink[k].gtb &&
                           q.v[vggcl__conv_tunable(VGGCL_CONV_WINOGRAD, "FUSE")] == shrink[k].fuse,
-                      "%llu bytes of local memory: GOB %d GTB %d", (unsigned long long)shrink[k].bytes, q.v[gob],
-                      q.v[gtb]);
+                      "%llu bytes of local memory, %d channels in: GOB %d GTB %d", (unsigned long long)shrink[k].bytes,
+                      shrink[k].c_in, q.v[gob], q.v[gtb]);
     }
     ctx->local_mem = local_mem;
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
@@ -103,6 +105,11 @@ START_TEST(test_winograd_shapes)
                 p.v[gob] = 1 << (int)((s / 3 + 2 * pool) % 3);
                 if (p.v[gtb] > gtb_max) p.v[gtb] = gtb_max;
                 if (p.v[gob] > gob_max) p.v[gob] = gob_max;
+            }
+            /* (the one pass where this layer's fits the device's local memory: 256 channels need 1 MiB) */
+            if (!vggcl__conv_valid(ctx, VGGCL_CONV_WINOGRAD, &p, shapes[s].C_in, shapes[s].C_out)) {
+                ck_assert(_i && shapes[s].C_in > 16);
+                continue;
             }
             ck_assert_msg(conv_case(ctx, VGGCL_CONV_WINOGRAD, &p, shapes[s].N, shapes[s].C_in, shapes[s].C_out,
                                     shapes[s].H, shapes[s].W, pool, (unsigned)s, REL_L2, ELEM),
@@ -160,11 +167,13 @@ START_TEST(test_winograd_gpu_params)
     vggcl_ctx *ctx = tu_cl_ctx();
     ctx->grid_rows = 1; /* every launch split into rows of one work-group (by the global offset): as a GPU
                          * splits those past 65535 rows, which NWG = NDIMC = 32 makes at 65536 channels */
-    const int id = VGGCL_CONV_WINOGRAD_GPU, total = vggcl__conv_candidates(ctx, id, NULL, 0);
+    /* (its candidates are the same for every layer's channels: its local memory is the GEMM's tiles') */
+    const int id = VGGCL_CONV_WINOGRAD_GPU, total = vggcl__conv_candidates(ctx, id, 35, 33, NULL, 0);
     const vggcl_conv_algo *a = vggcl__conv_algo(id);
     ck_assert_int_gt(total, 50);
+    ck_assert_int_eq(vggcl__conv_candidates(ctx, id, 3, 130, NULL, 0), total);
     vggcl_conv_params *all = malloc(sizeof *all * (size_t)total);
-    vggcl__conv_candidates(ctx, id, all, total);
+    vggcl__conv_candidates(ctx, id, 35, 33, all, total);
     int covered[VGGCL_MAX_TUNABLES][8] = { { 0 } }, runs = 0;
     static const struct { int N, C_in, C_out, H, W; } sample[] = {
         { 2, 35, 33, 13, 18 }, /* 2 x 4 x 5 = 40 tiles; C_in past KPAD, C_out past NWG */
@@ -219,7 +228,7 @@ START_TEST(test_winograd_packed_shapes)
             ck_assert(p.v[fuse] == 1 || ctx->local_mem < ((cl_ulong)1 << 20));
             if (f && !p.v[fuse]) continue;
             p.v[fuse] = f, p.v[m] = mv;
-            if (!vggcl__conv_algo(id)->valid(ctx, &p)) continue;
+            if (!vggcl__conv_valid(ctx, id, &p, shapes[s].C_in, shapes[s].C_out)) continue;
             ck_assert_msg(conv_case(ctx, id, &p, shapes[s].N, shapes[s].C_in, shapes[s].C_out, shapes[s].H, shapes[s].W,
                                     pool, (unsigned)s, mv == 6 ? REL_L2_F6 : REL_L2, ELEM),
                           "winograd-packed M=%d FUSE=%d N=%d C_in=%d C_out=%d H=%d W=%d pool=%d differs from the "
@@ -232,6 +241,41 @@ START_TEST(test_winograd_packed_shapes)
     ck_assert_msg(runs > 0 || (f && ctx->local_mem < ((cl_ulong)1 << 20)), "winograd-packed M=%d FUSE=%d: no shape ran",
                   mv, f);
     printf("winograd-packed M=%d FUSE=%d: %d cases\n", mv, f, runs);
+    vggcl_ctx_free(ctx);
+}
+END_TEST
+
+/* winograd-packed's defaults follow the layer's channels: on 512 KiB of local memory (PoCL on a CPU of 512 KiB
+ * of L2) the one pass where it holds the layer's input transforms (64 -> 64: 224 KiB; 128 -> 256: 315 KiB), the
+ * two passes' R 7 (8 below 28x28), OG 4 and TB 2 where it does not (256 -> 256: 567 KiB), not a GPU's small
+ * blocks (R 4, OG 1, TB 1: every layer took them, sized for 256 channels, and VGG16 at batch 8 took 1.3x the
+ * time); on 1 MiB the one pass up to 256 channels; on a GPU's 47 KiB the small blocks. */
+START_TEST(test_winograd_packed_defaults_by_channels)
+{
+    vggcl_ctx *ctx = tu_cl_ctx();
+    const int id = VGGCL_CONV_WINOGRAD_PACKED;
+    const int t[5] = { vggcl__conv_tunable(id, "FUSE"), vggcl__conv_tunable(id, "M"), vggcl__conv_tunable(id, "R"),
+                       vggcl__conv_tunable(id, "OG"), vggcl__conv_tunable(id, "TB") };
+    static const struct { cl_ulong kib; int c_in, c_out, h, want[5]; } cases[] = { /* want: FUSE M R OG TB */
+        { 512, 3, 64, 224, { 1, 4, 14, 2, 1 } },   { 512, 64, 64, 224, { 1, 6, 7, 4, 1 } },
+        { 512, 128, 256, 56, { 1, 4, 14, 2, 1 } }, { 512, 256, 256, 56, { 0, 4, 7, 4, 2 } },
+        { 512, 512, 512, 14, { 1, 4, 8, 4, 2 } } /* (FUSE idle: no one pass past 256) */,
+        { 1024, 256, 256, 56, { 1, 4, 14, 2, 1 } },
+        { 47, 64, 64, 224, { 0, 4, 4, 1, 1 } },
+    };
+    const cl_ulong local_mem = ctx->local_mem;
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        vggcl_conv_params p;
+        ctx->local_mem = cases[k].kib * 1024;
+        vggcl__conv_defaults(ctx, id, 8, cases[k].c_in, cases[k].c_out, cases[k].h, cases[k].h, &p);
+        char text[200];
+        vggcl__conv_params_str(id, &p, text, sizeof text);
+        for (int i = 0; i < 5; i++)
+            ck_assert_msg(p.v[t[i]] == cases[k].want[i], "%llu KiB, %d -> %d at %dx%d: %s",
+                          (unsigned long long)cases[k].kib, cases[k].c_in, cases[k].c_out, cases[k].h, cases[k].h, text);
+        ck_assert(vggcl__conv_valid(ctx, id, &p, cases[k].c_in, cases[k].c_out));
+    }
+    ctx->local_mem = local_mem;
     vggcl_ctx_free(ctx);
 }
 END_TEST
@@ -262,8 +306,8 @@ START_TEST(test_winograd_packed_params)
                 const int ti = (ri + oi + f) % n_tb, mi = (ri + f) % n_m;
                 p.v[r] = a->tunables[r].values[ri], p.v[og] = a->tunables[og].values[oi], p.v[fuse] = f;
                 p.v[tb] = a->tunables[tb].values[ti], p.v[m] = a->tunables[m].values[mi];
-                if (!a->valid(ctx, &p)) continue;
                 const size_t s = (size_t)runs % (sizeof sample / sizeof sample[0]);
+                if (!vggcl__conv_valid(ctx, id, &p, sample[s].C_in, sample[s].C_out)) continue;
                 const int pool = runs / 4 % 2;
                 ck_assert_msg(conv_case(ctx, id, &p, sample[s].N, sample[s].C_in, sample[s].C_out, sample[s].H,
                                         sample[s].W, pool, (unsigned)runs, p.v[m] == 6 ? REL_L2_F6 : REL_L2, ELEM),
@@ -316,11 +360,11 @@ START_TEST(test_winograd_launch_keys)
     };
     for (size_t k = 0; k < sizeof shapes / sizeof shapes[0]; k++) {
         const int id = shapes[k].id, ci = shapes[k].c_in, co = shapes[k].c_out, h = shapes[k].h;
-        const int fuse = vggcl__conv_tunable(id, "FUSE"), n = vggcl__conv_candidates(ctx, id, NULL, 0);
+        const int fuse = vggcl__conv_tunable(id, "FUSE"), n = vggcl__conv_candidates(ctx, id, ci, co, NULL, 0);
         vggcl_conv_params *all = calloc((size_t)n + 1, sizeof *all);
         char(*keys)[VGGCL_LAUNCH_KEY] = calloc((size_t)n + 1, sizeof *keys);
         ck_assert(all && keys);
-        vggcl__conv_candidates(ctx, id, all, n);
+        vggcl__conv_candidates(ctx, id, ci, co, all, n);
         for (int i = 0; i < n; i++) vggcl__conv_launch_key(id, &all[i], ci, co, h, h, keys[i], sizeof keys[i]);
         const int total = distinct_keys(keys, all, n, fuse, -1), two = distinct_keys(keys, all, n, fuse, 0);
         /* FUSE 0 runs the two passes: one launch per combination of the other tunables */
@@ -362,6 +406,7 @@ int main(void)
     tcase_add_test(tc, test_winograd_gpu_params);
     tcase_add_loop_test(tc, test_winograd_packed_shapes, 0, 4);
     tcase_add_test(tc, test_winograd_packed_params);
+    tcase_add_test(tc, test_winograd_packed_defaults_by_channels);
     tcase_add_test(tc, test_winograd_launch_keys);
     suite_add_tcase(s, tc);
     return tu_run(s);

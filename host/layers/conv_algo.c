@@ -80,14 +80,14 @@ static void combination(const vggcl_conv_algo *a, const int *idx, vggcl_conv_par
 
 /* Defaults beyond the device's limits: the valid candidate with their weight layout that changes the
  * fewest of them (the first such); p stays as it is when there is none. */
-static void fit_device(const vggcl_ctx *ctx, const vggcl_conv_algo *a, vggcl_conv_params *p)
+static void fit_device(const vggcl_ctx *ctx, const vggcl_conv_algo *a, int C_in, int C_out, vggcl_conv_params *p)
 {
     int idx[VGGCL_MAX_TUNABLES] = { 0 }, best = a->tunable_count + 1;
     const int layout = vggcl__conv_variant(a, p);
     vggcl_conv_params q, found = *p;
     do {
         combination(a, idx, &q);
-        if (vggcl__conv_variant(a, &q) != layout || !a->valid(ctx, &q)) continue;
+        if (vggcl__conv_variant(a, &q) != layout || !a->valid(ctx, &q, C_in, C_out)) continue;
         int changed = 0;
         for (int i = 0; i < a->tunable_count; i++) changed += q.v[i] != p->v[i];
         if (changed < best) best = changed, found = q;
@@ -102,23 +102,27 @@ void vggcl__conv_defaults(const vggcl_ctx *ctx, int id, int N, int C_in, int C_o
     memset(p, 0, sizeof *p);
     for (int i = 0; i < a->tunable_count; i++) p->v[i] = a->tunables[i].def;
     if (a->defaults) a->defaults(ctx, N, C_in, C_out, H, W, p);
-    vggcl__conv_fit(ctx, id, p);
+    vggcl__conv_fit(ctx, id, C_in, C_out, p);
 }
 
-void vggcl__conv_fit(const vggcl_ctx *ctx, int id, vggcl_conv_params *p)
+int vggcl__conv_valid(const vggcl_ctx *ctx, int id, const vggcl_conv_params *p, int C_in, int C_out)
 {
     const vggcl_conv_algo *a = table[id];
-    if (a->valid && !a->valid(ctx, p)) fit_device(ctx, a, p);
+    return !a->valid || a->valid(ctx, p, C_in, C_out);
+}
+
+void vggcl__conv_fit(const vggcl_ctx *ctx, int id, int C_in, int C_out, vggcl_conv_params *p)
+{
+    if (!vggcl__conv_valid(ctx, id, p, C_in, C_out)) fit_device(ctx, table[id], C_in, C_out, p);
 }
 
 int vggcl__conv_fits(const vggcl_ctx *ctx, int id, int c_in, int c_out)
 {
-    const vggcl_conv_algo *a = table[id];
     vggcl_conv_params p;
     /* (the defaults' weight layout, and so whether one of its candidates is valid, does not depend on
      * the batch or the map size) */
     vggcl__conv_defaults(ctx, id, 1, c_in, c_out, 1, 1, &p);
-    return !a->valid || a->valid(ctx, &p);
+    return vggcl__conv_valid(ctx, id, &p, c_in, c_out);
 }
 
 int vggcl__conv_tunable(int id, const char *name)
@@ -200,14 +204,14 @@ int vggcl__conv_params_parse(int id, const char *text, vggcl_conv_params *p)
     return 1;
 }
 
-int vggcl__conv_candidates(const vggcl_ctx *ctx, int id, vggcl_conv_params *out, int cap)
+int vggcl__conv_candidates(const vggcl_ctx *ctx, int id, int C_in, int C_out, vggcl_conv_params *out, int cap)
 {
     const vggcl_conv_algo *a = table[id];
     int idx[VGGCL_MAX_TUNABLES] = { 0 }, n = 0;
     do {
         vggcl_conv_params p;
         combination(a, idx, &p);
-        if (!a->valid || a->valid(ctx, &p)) {
+        if (!a->valid || a->valid(ctx, &p, C_in, C_out)) {
             if (out && n < cap) out[n] = p;
             n++;
         }

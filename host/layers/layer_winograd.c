@@ -135,23 +135,25 @@ static int program(const vggcl_conv_params *p, int C_in, int C_out, int H, int W
     return fused(p, C_in, C_out, H, W) ? VGGCL_PROG_WINO_ONE : VGGCL_PROG_WINO;
 }
 
-static int valid(const vggcl_ctx *ctx, const vggcl_conv_params *p)
+/* (FUSE where the layer cannot run the one pass, past FUSED_MAX_CIN channels: the two passes run) */
+static int valid(const vggcl_ctx *ctx, const vggcl_conv_params *p, int C_in, int C_out)
 {
     size_t parts[2];
-    return (!p->v[P_FUSE] || fused_local_bytes(p, FUSED_MAX_CIN, parts) <= ctx->local_mem) &&
+    (void)C_out;
+    return (!p->v[P_FUSE] || C_in > FUSED_MAX_CIN || fused_local_bytes(p, C_in, parts) <= ctx->local_mem) &&
            gemm_out_local_bytes(p) <= ctx->local_mem;
 }
 
 /* GOB, then GTB, as large as the device's local memory holds (of the table's 4 and 4), FUSE=1
- * wherever it holds the one pass: whether a layer runs it is then fused()'s call. */
+ * wherever it holds the layer's one pass: whether a layer runs it is then fused()'s call. */
 static void defaults(const vggcl_ctx *ctx, int N, int C_in, int C_out, int H, int W, vggcl_conv_params *p)
 {
-    (void)N, (void)C_in, (void)C_out, (void)H, (void)W;
+    (void)N, (void)H, (void)W;
     p->v[P_FUSE] = 0;
-    while (p->v[P_GOB] > 1 && !valid(ctx, p)) p->v[P_GOB] /= 2;
-    while (p->v[P_GTB] > 1 && !valid(ctx, p)) p->v[P_GTB] /= 2;
+    while (p->v[P_GOB] > 1 && !valid(ctx, p, C_in, C_out)) p->v[P_GOB] /= 2;
+    while (p->v[P_GTB] > 1 && !valid(ctx, p, C_in, C_out)) p->v[P_GTB] /= 2;
     p->v[P_FUSE] = 1;
-    p->v[P_FUSE] = valid(ctx, p);
+    p->v[P_FUSE] = valid(ctx, p, C_in, C_out);
 }
 
 typedef struct {

@@ -56,8 +56,9 @@ static void defaults(const vggcl_ctx *ctx, int N, int C_in, int C_out, int H, in
     }
 }
 
-static int valid(const vggcl_ctx *ctx, const vggcl_conv_params *p)
+static int valid(const vggcl_ctx *ctx, const vggcl_conv_params *p, int C_in, int C_out)
 {
+    (void)C_in, (void)C_out; /* (its local memory is the GEMM's tiles') */
     const int mwg = p->v[P_MWG], nwg = p->v[P_NWG], kwg = p->v[P_KWG], md = p->v[P_MDIMC], nd = p->v[P_NDIMC];
     const int vwm = p->v[P_VWM], vwn = p->v[P_VWN], wgs = md * nd;
     if (mwg % md || nwg % nd || p->v[P_KPAD] % kwg || p->v[P_NPAD] % nwg || mwg % vwm || nwg % vwn) return 0;
@@ -115,8 +116,8 @@ static vggcl_status refit(vggcl_ctx *ctx, const char *where, const vggcl_conv_pa
     *limited = *ctx;
     limited->max_wg = limit;
     vggcl_conv_params q = *p;
-    vggcl__conv_fit(limited, VGGCL_CONV_WINOGRAD_GPU, &q);
-    const int fits = valid(limited, &q);
+    vggcl__conv_fit(limited, VGGCL_CONV_WINOGRAD_GPU, c->C_in, c->C_out, &q);
+    const int fits = valid(limited, &q, c->C_in, c->C_out);
     free(limited);
     size_t wp[2], wq[2];
     workspace(p, c->N, c->C_in, c->C_out, c->H, c->W, wp);

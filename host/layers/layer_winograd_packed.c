@@ -119,7 +119,8 @@ static size_t local_bytes(const vggcl_conv_params *p, int C_inp, size_t out[2])
 /* Whether the layer runs as one pass: with FUSE, up to 256 channels in and out, where V of a
  * block of tiles stays in L2 while every group of filters streams past it; the 512-channel
  * layers run the two passes, whose GEMM reads a slice of U once for many tiles (measured on
- * PoCL, tools/packed_winograd_study). valid() makes sure the one pass's local memory fits. */
+ * PoCL, tools/packed_winograd_study). valid() makes sure the one pass's local memory fits the
+ * layer's channels. */
 static int one_pass(const vggcl_conv_params *p, int C_in, int C_out)
 {
     return p->v[P_FUSE] && pad16(C_in) <= ONE_PASS_MAX_C && pad16(C_out) <= ONE_PASS_MAX_C;
@@ -132,10 +133,10 @@ static int program(const vggcl_conv_params *p, int C_in, int C_out, int H, int W
     return one_pass(p, C_in, C_out) ? VGGCL_PROG_PACKED_ONE : VGGCL_PROG_WINO_PACKED;
 }
 
-static int valid(const vggcl_ctx *ctx, const vggcl_conv_params *p)
+static int valid(const vggcl_ctx *ctx, const vggcl_conv_params *p, int C_in, int C_out)
 {
     size_t parts[2];
-    return local_bytes(p, p->v[P_FUSE] ? ONE_PASS_MAX_C : 0, parts) <= ctx->local_mem;
+    return local_bytes(p, one_pass(p, C_in, C_out) ? pad16(C_in) : 0, parts) <= ctx->local_mem;
 }
 
 /* One pass: R 14, OG 2; F(6x6) for up to 128 output channels, with R 7 and OG 4 (VGG16's layers
@@ -154,6 +155,8 @@ static void defaults(const vggcl_ctx *ctx, int N, int C_in, int C_out, int H, in
 {
     (void)N;
     if (one_pass(p, C_in, C_out) && pad16(C_in) > 16 && pad16(C_out) <= 128) p->v[P_M] = 6, p->v[P_R] = 7, p->v[P_OG] = 4;
+    if (one_pass(p, C_in, C_out) && !valid(ctx, p, C_in, C_out)) /* (its local memory holds the layer's V) */
+        p->v[P_M] = 4, p->v[P_FUSE] = 0;
     if (!one_pass(p, C_in, C_out)) {
         const int big = (long long)H * W >= 28 * 28; /* (a tuning table's row may say 65536 x 65536) */
         p->v[P_R] = big ? 7 : 8;
@@ -162,7 +165,7 @@ static void defaults(const vggcl_ctx *ctx, int N, int C_in, int C_out, int H, in
     }
     vggcl_conv_params largest = *p;
     if (!one_pass(p, C_in, C_out)) largest.v[P_R] = 8;
-    if (!valid(ctx, &largest)) p->v[P_FUSE] = 0, p->v[P_R] = 4, p->v[P_OG] = 1, p->v[P_TB] = 1;
+    if (!valid(ctx, &largest, C_in, C_out)) p->v[P_FUSE] = 0, p->v[P_R] = 4, p->v[P_OG] = 1, p->v[P_TB] = 1;
 }
 
 /* V (NP, T_all, C_inp) for the two passes */

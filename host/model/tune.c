@@ -61,7 +61,7 @@ static const char *parse_row(const vggcl_ctx *ctx, const char *line, vggcl_tuned
     vggcl__conv_defaults(ctx, t->algo, t->batch, t->c_in, t->c_out, t->h, t->w, &t->params);
     if (!vggcl__conv_params_parse(t->algo, line + used, &t->params))
         return "a parameter the algorithm does not take, or a value not among its choices";
-    if (a->valid && !a->valid(ctx, &t->params))
+    if (a->valid && !a->valid(ctx, &t->params, t->c_in, t->c_out))
         return "parameters this device cannot run (its work-group size or local memory) or that do not fit together";
     return NULL;
 }
@@ -597,7 +597,7 @@ vggcl_tune_candidate *vggcl__tune_candidates(const vggcl_ctx *ctx, int c_in, int
                                              int check_h, int check_w, int *count)
 {
     int total = 0;
-    for (int id = 1; id < VGGCL_CONV_ALGOS; id++) total += vggcl__conv_candidates(ctx, id, NULL, 0) + 1;
+    for (int id = 1; id < VGGCL_CONV_ALGOS; id++) total += vggcl__conv_candidates(ctx, id, c_in, c_out, NULL, 0) + 1;
     candidate *c = calloc((size_t)total, sizeof *c);
     vggcl_conv_params *tmp = calloc((size_t)total, sizeof *tmp);
     char(*keys)[TUNE_KEY] = calloc((size_t)total, sizeof *keys);
@@ -611,7 +611,7 @@ vggcl_tune_candidate *vggcl__tune_candidates(const vggcl_ctx *ctx, int c_in, int
     }
     const int first_rest = k;
     for (int id = 1; id < VGGCL_CONV_ALGOS; id++) {
-        const int m = vggcl__conv_candidates(ctx, id, tmp, total), first = k;
+        const int m = vggcl__conv_candidates(ctx, id, c_in, c_out, tmp, total), first = k;
         for (int i = 0; i < m; i++) {
             tune_key(id, &tmp[i], c_in, c_out, h, w, check_h, check_w, keys[k]);
             if (!strcmp(keys[k], keys[id - 1])) continue; /* launches as the defaults of id */
