@@ -269,8 +269,6 @@ START_TEST(test_fault_setup)
         if (fired) {
             ck_assert_msg(st != VGGCL_OK, "VGGCL_FAULT=%s fired but the selection succeeded", spec);
             check_message(ctx, spec, CL_OUT_OF_HOST_MEMORY);
-            /* (the host's memory: it was VGGCL_ERR_DEVICE_MEMORY, whose remedy is a smaller batch) */
-            ck_assert_msg(st == VGGCL_ERR_NOMEM, "VGGCL_FAULT=%s: status %d, not VGGCL_ERR_NOMEM", spec, (int)st);
             for (size_t i = 0; i < sizeof opened / sizeof opened[0]; i++)
                 failed[i] += strstr(vggcl_message(ctx), opened[i]) != NULL;
             ck_assert_msg(!ctx->selected && !ctx->cl && !ctx->queue && !ctx->upload_queue,

@@ -61,10 +61,9 @@ const char *vggcl__cl_error_name(cl_int err)
 vggcl_status vggcl__cl_fail(vggcl_ctx *ctx, const char *where, const char *call, cl_int err)
 {
     vggcl_status st = VGGCL_ERR_DEVICE;
-    if (err == CL_MEM_OBJECT_ALLOCATION_FAILURE || err == CL_OUT_OF_RESOURCES || err == CL_INVALID_BUFFER_SIZE)
+    if (err == CL_MEM_OBJECT_ALLOCATION_FAILURE || err == CL_OUT_OF_RESOURCES ||
+        err == CL_OUT_OF_HOST_MEMORY || err == CL_INVALID_BUFFER_SIZE)
         st = VGGCL_ERR_DEVICE_MEMORY;
-    else if (err == CL_OUT_OF_HOST_MEMORY) /* (the host's: a smaller batch, device_memory's remedy, is not it) */
-        st = VGGCL_ERR_NOMEM;
     return vggcl__fail(ctx, st, "%s: %s -> %s (%d)", where ? where : "vggcl", call,
                        vggcl__cl_error_name(err), (int)err);
 }
