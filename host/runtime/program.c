@@ -51,10 +51,11 @@ static vggcl_status read_override(vggcl_ctx *ctx, const char *layer, const char 
     if (fseek(f, 0, SEEK_END) == 0) len = ftell(f);
     if (len >= 0 && fseek(f, 0, SEEK_SET) == 0) buf = malloc((size_t)len + 1);
     if (!buf || fread(buf, 1, (size_t)len, f) != (size_t)len) {
+        const int nomem = !buf && len >= 0;
         free(buf);
         fclose(f);
-        return vggcl__fail(ctx, buf || len < 0 ? VGGCL_ERR_IO : VGGCL_ERR_NOMEM, "%s: kernel source %s (from "
-                           "VGGCL_KERNEL_DIR) cannot be read%s", layer, path, buf || len < 0 ? "" : ": out of host memory");
+        return vggcl__fail(ctx, nomem ? VGGCL_ERR_NOMEM : VGGCL_ERR_IO, "%s: kernel source %s (from VGGCL_KERNEL_DIR) "
+                           "cannot be read%s", layer, path, nomem ? ": out of host memory" : "");
     }
     fclose(f);
     buf[len] = '\0';
