@@ -382,7 +382,8 @@ typedef int (*cli_batch_fn)(void *user, const int *index, int nb, const float *x
 int cli_decode_args(const char *cmd, const cli_args *a, int *threads, double *progress_s);
 /* Runs every file: an image that cannot be read or preprocessed (or, with
  * job->finite, whose logits are not finite) is named on stderr, skipped and
- * counted in *failed (with job->strict the caller fails the run for it).
+ * counted in *failed when its batch is handed over, in list order (not those of
+ * batches after a stop; with job->strict the caller fails the run for it).
  * Returns CLI_OK, or the exit code of a device failure (message printed) or
  * of the callback. */
 int cli_run_batches(const cli_batch_job *job, char **files, int n_files, cli_batch_fn fn, void *user, int *failed);
