@@ -249,7 +249,8 @@ END_TEST
  * of L2) the one pass where it holds the layer's input transforms (64 -> 64: 224 KiB; 128 -> 256: 315 KiB), the
  * two passes' R 7 (8 below 28x28), OG 4 and TB 2 where it does not (256 -> 256: 567 KiB), not a GPU's small
  * blocks (R 4, OG 1, TB 1: every layer took them, sized for 256 channels, and VGG16 at batch 8 took 1.3x the
- * time); on 1 MiB the one pass up to 256 channels; on a GPU's 47 KiB the small blocks. */
+ * time); on 1 MiB the one pass up to 256 channels; on a GPU's 47 KiB the small blocks; F(4x4)'s one pass
+ * where F(6x6)'s does not fit and it does. */
 START_TEST(test_winograd_packed_defaults_by_channels)
 {
     vggcl_ctx *ctx = tu_cl_ctx();
@@ -262,6 +263,7 @@ START_TEST(test_winograd_packed_defaults_by_channels)
         { 512, 512, 512, 14, { 1, 4, 8, 4, 2 } } /* (FUSE idle: no one pass past 256) */,
         { 1024, 256, 256, 56, { 1, 4, 14, 2, 1 } },
         { 47, 64, 64, 224, { 0, 4, 4, 1, 1 } },
+        { 330, 128, 128, 112, { 1, 4, 14, 2, 1 } }, /* (F(6x6)'s one pass takes 336 KiB, F(4x4)'s 315) */
     };
     const cl_ulong local_mem = ctx->local_mem;
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {

@@ -51,7 +51,10 @@ int vggcl__conv_default_algo(const vggcl_ctx *ctx, int c_in, int c_out)
      * The first layer packed too (its 3 channels padded to 16): direct and then
      * converting its output to the packed layout took as long (whole network,
      * paired: 1.02x the time at batch 1; so did the direct kernel writing the
-     * packed layout itself, 1.00x). */
+     * packed layout itself, 1.00x). Where the device's local memory cannot hold a
+     * layer's one pass (PoCL's 512 KiB, 256 channels), the packed two passes:
+     * level with NCHW's (`vggcl tune`, 2026-12-03, AMD EPYC, 256->256 at 56x56,
+     * batch 8: 147 / 142 ms). */
     /* Each in turn where the device's limits leave it no valid parameters (a CPU runtime with 32 KiB
      * of local memory, a GPU with work-groups of 64): the direct kernel runs everywhere. */
     const int packed = c_in <= VGGCL_PACKED_ONE_PASS_MAX_C && c_out <= VGGCL_PACKED_ONE_PASS_MAX_C;

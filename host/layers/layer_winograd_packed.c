@@ -11,8 +11,9 @@
  * larger transforms); R: tiles per block (R x OG float16 accumulators); OG: groups of 16 output channels per
  * work-item (cut to a divisor of the layer's groups at launch); TB: blocks per work-item, whose
  * products take turns on each point's weights (read from memory once for R TB tiles); FUSE: 1
- * runs the layers of up to 256 channels in and out as one pass (packed_fused), 0 runs every
- * layer as two (packed_input, packed_gemm_out); host-only. */
+ * runs the layers of up to 256 channels in and out as one pass (packed_fused) where the device's
+ * local memory holds the layer's (valid()), 0 runs every layer as two (packed_input,
+ * packed_gemm_out); host-only. */
 static const vggcl_tunable tunables[] = {
     { "M", 4, { 4, 6 }, 0 },
     { "R", 14, { 4, 6, 7, 8, 12, 14, 16 }, 0 },
@@ -154,9 +155,10 @@ static int valid(const vggcl_ctx *ctx, const vggcl_conv_params *p, int C_in, int
 static void defaults(const vggcl_ctx *ctx, int N, int C_in, int C_out, int H, int W, vggcl_conv_params *p)
 {
     (void)N;
+    const vggcl_conv_params f4 = *p; /* (F(4x4)'s one pass: R 14, OG 2) */
     if (one_pass(p, C_in, C_out) && pad16(C_in) > 16 && pad16(C_out) <= 128) p->v[P_M] = 6, p->v[P_R] = 7, p->v[P_OG] = 4;
-    if (one_pass(p, C_in, C_out) && !valid(ctx, p, C_in, C_out)) /* (its local memory holds the layer's V) */
-        p->v[P_M] = 4, p->v[P_FUSE] = 0;
+    if (one_pass(p, C_in, C_out) && !valid(ctx, p, C_in, C_out)) *p = f4; /* (its local memory holds the layer's V) */
+    if (one_pass(p, C_in, C_out) && !valid(ctx, p, C_in, C_out)) p->v[P_FUSE] = 0;
     if (!one_pass(p, C_in, C_out)) {
         const int big = (long long)H * W >= 28 * 28; /* (a tuning table's row may say 65536 x 65536) */
         p->v[P_R] = big ? 7 : 8;
