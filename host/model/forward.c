@@ -259,12 +259,12 @@ done:
 }
 
 /* (Re)allocates *mem to hold at least bytes; *have tracks its size. what
- * names the buffer in a failure's message. */
-static vggcl_status ensure(vggcl_ctx *ctx, const char *what, cl_mem *mem, size_t *have, size_t bytes)
+ * names the buffer in a failure's message, pass the pass it is for. */
+static vggcl_status ensure(vggcl_ctx *ctx, const char *pass, const char *what, cl_mem *mem, size_t *have, size_t bytes)
 {
     if (*mem && *have >= bytes) return VGGCL_OK;
-    char where[160];
-    snprintf(where, sizeof where, "forward pass: workspace for %s (%.2f MiB)", what, bytes / 1048576.0);
+    char where[224];
+    snprintf(where, sizeof where, "forward pass: workspace for %s (%.2f MiB, %s)", what, bytes / 1048576.0, pass);
     vggcl__release(ctx, where, mem);
     *have = 0;
     vggcl_status st = vggcl__buffer(ctx, where, CL_MEM_READ_WRITE, bytes, NULL, mem);
@@ -395,18 +395,23 @@ static vggcl_status prepare(vggcl_ctx *ctx, vggcl_model *m, int n, int h, int w,
     if ((st = vggcl__check_memory(ctx, m, n, h, w)) != VGGCL_OK) return st;
     const workspace ws = workspace_for(ctx, m, n, h, w);
     const size_t f = sizeof(float);
-    if ((st = ensure(ctx, slot ? "input (second buffer)" : "input", &m->input[slot], &m->input_bytes[slot],
+    char pass[64];
+    snprintf(pass, sizeof pass, "batch %d at %dx%d", n, h, w);
+    if ((st = ensure(ctx, pass, slot ? "input (second buffer)" : "input", &m->input[slot], &m->input_bytes[slot],
                      ws.input * f)) ||
-        (st = ensure(ctx, "activations (ping)", &m->act[0], &m->act_bytes[0], ws.act * f)) ||
-        (st = ensure(ctx, "activations (pong)", &m->act[1], &m->act_bytes[1], ws.act * f)) ||
-        (st = ensure(ctx, "GAP features", &m->feat_dev, &m->feat_bytes, ws.feat * f)) ||
-        (st = ensure(ctx, "logits", &m->logits_dev, &m->logits_bytes, ws.logits * f)) ||
-        (ws.partial && (st = ensure(ctx, "GAP partial sums", &m->gap_partial, &m->gap_partial_bytes, ws.partial * f))) ||
-        (ws.conv[0] && (st = ensure(ctx, "convolution workspace (Winograd input tiles, im2col columns)",
+        (st = ensure(ctx, pass, "activations (ping)", &m->act[0], &m->act_bytes[0], ws.act * f)) ||
+        (st = ensure(ctx, pass, "activations (pong)", &m->act[1], &m->act_bytes[1], ws.act * f)) ||
+        (st = ensure(ctx, pass, "GAP features", &m->feat_dev, &m->feat_bytes, ws.feat * f)) ||
+        (st = ensure(ctx, pass, "logits", &m->logits_dev, &m->logits_bytes, ws.logits * f)) ||
+        (ws.partial && (st = ensure(ctx, pass, "GAP partial sums", &m->gap_partial, &m->gap_partial_bytes, ws.partial * f))) ||
+        (ws.conv[0] && (st = ensure(ctx, pass, "convolution workspace (Winograd input tiles, im2col columns)",
                                     &m->conv_ws[0], &m->conv_ws_bytes[0], ws.conv[0] * f))) ||
-        (ws.conv[1] && (st = ensure(ctx, "convolution workspace (Winograd products, a gemm image's output)", &m->conv_ws[1],
+        (ws.conv[1] && (st = ensure(ctx, pass, "convolution workspace (Winograd products, a gemm image's output)", &m->conv_ws[1],
                                     &m->conv_ws_bytes[1], ws.conv[1] * f))))
-        return st;
+        /* (the check above counts this model's buffers against the whole device: another model on it, or
+         * another process, may hold the rest) */
+        return st != VGGCL_ERR_DEVICE_MEMORY ? st : vggcl__fail_around(ctx, st, "", "; the device's memory is held "
+                                                   "elsewhere too (another model or process): a smaller batch needs less");
     return VGGCL_OK;
 }
 
