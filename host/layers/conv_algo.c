@@ -214,7 +214,7 @@ int vggcl__conv_candidates(const vggcl_ctx *ctx, int id, int C_in, int C_out, vg
     do {
         vggcl_conv_params p;
         combination(a, idx, &p);
-        if (!a->valid || a->valid(ctx, &p, C_in, C_out)) {
+        if (vggcl__conv_valid(ctx, id, &p, C_in, C_out)) {
             if (out && n < cap) out[n] = p;
             n++;
         }

@@ -57,11 +57,10 @@ static const char *parse_row(const vggcl_ctx *ctx, const char *line, vggcl_tuned
     if (sscanf(line, " %31s %lf%n", name, &t->ms, &used) != 2 || !isfinite(t->ms) || t->ms < 0 ||
         !(t->algo = vggcl__conv_algo_id(name)))
         return "an algorithm as --conv names it and a time in ms (a number from 0) expected";
-    const vggcl_conv_algo *a = vggcl__conv_algo(t->algo);
     vggcl__conv_defaults(ctx, t->algo, t->batch, t->c_in, t->c_out, t->h, t->w, &t->params);
     if (!vggcl__conv_params_parse(t->algo, line + used, &t->params))
         return "a parameter the algorithm does not take, or a value not among its choices";
-    if (a->valid && !a->valid(ctx, &t->params, t->c_in, t->c_out))
+    if (!vggcl__conv_valid(ctx, t->algo, &t->params, t->c_in, t->c_out))
         return "parameters this device cannot run (its work-group size or local memory) or that do not fit together";
     return NULL;
 }
