@@ -126,6 +126,11 @@ void vggcl__conv_launch_key(int id, const vggcl_conv_params *p, int C_in, int C_
  * to cap (all of them when out is NULL); returns the count. */
 int vggcl__conv_candidates(const vggcl_ctx *ctx, int id, int C_in, int C_out, vggcl_conv_params *out, int cap);
 
+/* Whether the device is a CPU whose vector registers hold fewer than 16 floats (AVX2: 16 registers of
+ * 8, SSE and NEON: 4): a float16 accumulator takes two registers or more, and blocks of accumulators
+ * sized for AVX-512's 32 registers of 16 spill to memory. */
+int vggcl__narrow_vectors(const vggcl_ctx *ctx);
+
 /* The device's default algorithm for a conv of c_in to c_out channels, one that fits it. */
 int vggcl__conv_default_algo(const vggcl_ctx *ctx, int c_in, int c_out);
 

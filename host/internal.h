@@ -99,6 +99,7 @@ struct vggcl_ctx {
     float tune_skew;                       /* tests: a challenger's output times 1 + this in vggcl__tune_agree */
     int is_gpu;                            /* CL_DEVICE_TYPE_GPU: the GPU-shaped kernels by default */
     int is_cpu;                            /* CL_DEVICE_TYPE_CPU: kernels built with -DVGGCL_CPU */
+    cl_uint vector_floats;                 /* CL_DEVICE_NATIVE_VECTOR_WIDTH_FLOAT (0: the reference) */
     vggcl_program_entry *programs;         /* built on first use, per (program, defines) */
     int n_programs;
     vggcl_kernel_entry *kernels;           /* created on first use, per (kernel, defines) */

@@ -139,7 +139,9 @@ enum { VGGCL_POOL5_AUTO = -1, VGGCL_POOL5_DROP = 0, VGGCL_POOL5_KEEP = 1 };
  * 1-2, 3-16, 17 and more), else the device's default: on a GPU the
  * GPU-shaped Winograd F(4x4, 3x3) (local-memory tiled GEMM), elsewhere the
  * CPU-shaped Winograd on the channel-packed layout (16 channels of a pixel per
- * vector) for layers of up to 256 channels in and out, on NCHW maps above.
+ * vector) for layers of up to 256 channels in and out, on NCHW maps above
+ * (on a CPU whose vectors hold fewer than 16 floats, AVX2's, channel-packed
+ * everywhere).
  * GEMM: im2col + CLBlast SGEMM, kept for comparison. */
 enum {
     VGGCL_CONV_AUTO = 0, VGGCL_CONV_DIRECT = 1, VGGCL_CONV_WINOGRAD = 2, VGGCL_CONV_GEMM = 3,

@@ -1966,6 +1966,7 @@ class Bench(unittest.TestCase):
                         "conv 256 256 8 8 1 direct 1.0 OCB=4294967312\n"
                         "conv 256 256 8 8 1 fft 1.0\n"
                         "conv 512 512 4 4 1 winograd-packed 1.0 R=4 OG=1 FUSE=0\n"
+                        "conv 256 512 4 4 1 winograd 1.0\n"  # (an AVX2 CPU's default is winograd-packed)
                         # (a row no layer has, read under the sanitizers: its defaults' H * W overflowed an int)
                         "conv 300 300 65536 65536 1 winograd-packed 1.0\n")
         for batch in ("1", "4"):
@@ -1980,7 +1981,7 @@ class Bench(unittest.TestCase):
             # the device's default (PoCL: the channel-packed Winograd up to 256 channels)
             self.assertIn("winograd-packed)", layers["features.10"])
             self.assertIn("winograd-packed)", layers["features.12"])
-            # NCHW around a tuned channel-packed pair: the maps packed and unpacked between
+            # NCHW (its row) around a tuned channel-packed pair: the maps packed and unpacked between
             self.assertIn("winograd)", layers["features.17"])
             self.assertIn("winograd-packed)", layers["features.19"])
             self.assertIn("winograd-packed + max pool)", layers["features.21"])

@@ -502,10 +502,12 @@ END_TEST
  * run there is a load error naming the layer. _i: the row of limits. */
 START_TEST(test_network_small_devices)
 {
-    static const struct { int gpu; cl_ulong local; size_t wg; int direct_512; } limits[] = {
-        { 0, 31 * 1024, 8192, 1 }, { 0, 15 * 1024, 8192, 1 }, { 0, 7 * 1024, 8192, 1 },
-        { 1, 47 * 1024, 64, 0 },   { 1, 47 * 1024, 128, 0 },  { 1, 7 * 1024, 256, 0 },
-        { 0, 700 * 1024, 8192, 0 }, /* winograd-packed's 512-channel R 7 fits, R 8 does not */
+    static const struct { int gpu; cl_ulong local; size_t wg; cl_uint floats; int direct_512; } limits[] = {
+        { 0, 31 * 1024, 8192, 16, 1 }, { 0, 15 * 1024, 8192, 16, 1 }, { 0, 7 * 1024, 8192, 16, 1 },
+        { 1, 47 * 1024, 64, 16, 0 },   { 1, 47 * 1024, 128, 16, 0 },  { 1, 7 * 1024, 256, 16, 0 },
+        { 0, 700 * 1024, 8192, 16, 0 }, /* winograd-packed's 512-channel R 7 fits, R 8 does not */
+        { 0, 31 * 1024, 8192, 8, 0 }, /* AVX2: winograd-packed everywhere, blocks of R 5 or 4 x OG 1 */
+        { 0, 7 * 1024, 8192, 8, 1 },
     };
     static const int shapes[][3] = { { 3, 64, 224 },   { 64, 64, 224 },  { 64, 128, 112 }, { 128, 128, 112 },
                                      { 128, 256, 56 }, { 256, 256, 56 }, { 256, 512, 28 }, { 512, 512, 28 },
@@ -514,7 +516,8 @@ START_TEST(test_network_small_devices)
     tu_write_vgg(path, "16,M,64,M,256,M,512", 0, 5, 3, NULL);
     vggcl_ctx *ref = vggcl_ctx_new(), *cl = tu_cl_ctx();
     ck_assert(vggcl_select_device(ref, "ref") == VGGCL_OK);
-    cl->is_gpu = limits[_i].gpu, cl->local_mem = limits[_i].local, cl->max_wg = limits[_i].wg;
+    cl->is_gpu = limits[_i].gpu, cl->is_cpu = !limits[_i].gpu, cl->local_mem = limits[_i].local, cl->max_wg = limits[_i].wg;
+    cl->vector_floats = limits[_i].floats;
     for (size_t k = 0; k < sizeof shapes / sizeof shapes[0]; k++) {
         const int c_in = shapes[k][0], c_out = shapes[k][1], h = shapes[k][2];
         const int id = vggcl__conv_default_algo(cl, c_in, c_out);
@@ -824,7 +827,7 @@ int main(void)
     tcase_add_test(tc, test_network_tuned_row_past_its_reach);
     tcase_add_test(tc, test_network_overlapped_two_models);
     tcase_add_test(tc, test_network_memory_across_batch_classes);
-    tcase_add_loop_test(tc, test_network_small_devices, 0, 7);
+    tcase_add_loop_test(tc, test_network_small_devices, 0, 9);
     tcase_add_loop_test(tc, test_network_kernel_limits, 0, 3);
     tcase_add_test(tc, test_tune_paired_ratio);
     tcase_add_test(tc, test_tune_span);

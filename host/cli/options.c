@@ -16,7 +16,9 @@ const cli_option cli_device_options[] = {
     { "conv", "auto|direct|winograd|gemm|winograd-gpu|winograd-packed",
       "how the device runs the 3x3 convolutions: auto (default: the tuning\n"
       "table's choice, else winograd-gpu on a GPU; elsewhere winograd-packed\n"
-      "up to 256 channels in and out, winograd above) or one algorithm everywhere", 0 },
+      "up to 256 channels in and out, winograd above, or on a CPU of vectors\n"
+      "narrower than 16 floats (AVX2) winograd-packed everywhere) or one\n"
+      "algorithm everywhere", 0 },
     { NULL, NULL, NULL, 0 },
 };
 

@@ -36,6 +36,11 @@ int vggcl_conv_algorithm(const char *name)
     return name ? vggcl__conv_algo_id(name) : 0;
 }
 
+int vggcl__narrow_vectors(const vggcl_ctx *ctx)
+{
+    return ctx->is_cpu && ctx->vector_floats < 16;
+}
+
 int vggcl__conv_default_algo(const vggcl_ctx *ctx, int c_in, int c_out)
 {
     /* On a GPU the GPU-shaped Winograd everywhere (its GEMM pads C_in to 32,
@@ -54,10 +59,15 @@ int vggcl__conv_default_algo(const vggcl_ctx *ctx, int c_in, int c_out)
      * packed layout itself, 1.00x). Where the device's local memory cannot hold a
      * layer's one pass (PoCL's 512 KiB, 256 channels), the packed two passes:
      * level with NCHW's (`vggcl tune`, 2026-12-03, AMD EPYC, 256->256 at 56x56,
-     * batch 8: 147 / 142 ms). */
+     * batch 8: 147 / 142 ms). On a CPU of 8-float vectors (AVX2), whose NCHW GEMM's
+     * 16 float16 accumulators spill, the packed layout everywhere, with its smaller
+     * blocks there (layer_winograd_packed.c): the six 512-channel layers and the
+     * conversion before them took 0.73x the time at batch 1, 0.97x at batch 8
+     * (2026-12-04, AMD EPYC, paired per-layer profiles, 5 and 3 rounds). */
     /* Each in turn where the device's limits leave it no valid parameters (a CPU runtime with 32 KiB
      * of local memory, a GPU with work-groups of 64): the direct kernel runs everywhere. */
-    const int packed = c_in <= VGGCL_PACKED_ONE_PASS_MAX_C && c_out <= VGGCL_PACKED_ONE_PASS_MAX_C;
+    const int packed = (c_in <= VGGCL_PACKED_ONE_PASS_MAX_C && c_out <= VGGCL_PACKED_ONE_PASS_MAX_C) ||
+                       vggcl__narrow_vectors(ctx);
     const int prefs[] = { ctx->is_gpu ? VGGCL_CONV_WINOGRAD_GPU : packed ? VGGCL_CONV_WINOGRAD_PACKED : 0,
                           !ctx->is_gpu && c_in >= 16 ? VGGCL_CONV_WINOGRAD : 0 };
     for (size_t i = 0; i < sizeof prefs / sizeof prefs[0]; i++)

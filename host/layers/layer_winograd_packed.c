@@ -16,7 +16,7 @@
  * packed_gemm_out); host-only. */
 static const vggcl_tunable tunables[] = {
     { "M", 4, { 4, 6 }, 0 },
-    { "R", 14, { 4, 6, 7, 8, 12, 14, 16 }, 0 },
+    { "R", 14, { 4, 5, 6, 7, 8, 12, 14, 16 }, 0 },
     { "OG", 2, { 1, 2, 4 }, 0 },
     { "FUSE", 1, { 0, 1 }, VGGCL_HOST_ONLY },
     { "TB", 1, { 1, 2, 3, 4 }, 0 },
@@ -151,22 +151,43 @@ static int valid(const vggcl_ctx *ctx, const vggcl_conv_params *p, int C_in, int
  * against 3.4-3.6 with R 16 and OG 1, which read U once, and 3.0-3.3 with R 8 and OG 2, both on
  * a layout of one group per run). A device with less local
  * memory than these need (a GPU's 48 KiB) gets two passes of 4 tiles and one group, decided
- * for the largest R the map size may pick (8), so that the layout (OG) does not depend on it. */
+ * for the largest R the map size may pick (8), so that the layout (OG) does not depend on it.
+ * Those blocks are sized for AVX-512's 32 registers of 16 floats (28 float16 accumulators). On a
+ * CPU of narrower vectors (vggcl__narrow_vectors: AVX2's 16 registers of 8 hold 6 float16 with a
+ * weight vector beside) they spill: there OG 1, TB 1, M as above, and R 5, or R 4 where R 5 pads
+ * the tiles it covers (an image's in the one pass, the batch's in the two) by more than R 4 does
+ * and 10% (the 512 -> 512 layers at 14x14, batch 1: 16 tiles, R 5 taking 20, 1.15-1.28x the time
+ * of R 4; at 28x28, 49 tiles, R 4 1.17x the time of R 5; at batch 8, 392 and 128 tiles, R 4
+ * 1.06-1.14x). VGG16 on PoCL, AMD EPYC (AVX2, 512 KiB L2), 2026-12-04, paired whole passes against
+ * the blocks above (and NCHW's 512-channel layers: vggcl__conv_default_algo): 0.57x the time at
+ * batch 1 and 0.55x at batch 8. Per layer at batch 1 against R 6: in the one pass R 5 0.93-0.96x
+ * the time, R 4 1.10-1.18x; TB 2 level with TB 1. */
+static int narrow_r(long long tiles)
+{
+    const long long r5 = (tiles + 4) / 5 * 5, r4 = (tiles + 3) / 4 * 4;
+    return r5 * 10 > r4 * 11 ? 4 : 5;
+}
+
 static void defaults(const vggcl_ctx *ctx, int N, int C_in, int C_out, int H, int W, vggcl_conv_params *p)
 {
-    (void)N;
-    const vggcl_conv_params f4 = *p; /* (F(4x4)'s one pass: R 14, OG 2) */
-    if (one_pass(p, C_in, C_out) && pad16(C_in) > 16 && pad16(C_out) <= 128) p->v[P_M] = 6, p->v[P_R] = 7, p->v[P_OG] = 4;
+    const int narrow = vggcl__narrow_vectors(ctx);
+    if (narrow) p->v[P_R] = 5, p->v[P_OG] = 1;
+    const vggcl_conv_params f4 = *p; /* (F(4x4)'s one pass: R 14, OG 2; narrow, R 5, OG 1) */
+    if (one_pass(p, C_in, C_out) && pad16(C_in) > 16 && pad16(C_out) <= 128) {
+        p->v[P_M] = 6;
+        if (!narrow) p->v[P_R] = 7, p->v[P_OG] = 4;
+    }
     if (one_pass(p, C_in, C_out) && !valid(ctx, p, C_in, C_out)) *p = f4; /* (its local memory holds the layer's V) */
     if (one_pass(p, C_in, C_out) && !valid(ctx, p, C_in, C_out)) p->v[P_FUSE] = 0;
     if (!one_pass(p, C_in, C_out)) {
         const int big = (long long)H * W >= 28 * 28; /* (a tuning table's row may say 65536 x 65536) */
         p->v[P_R] = big ? 7 : 8;
-        p->v[P_OG] = 4;
-        p->v[P_TB] = 2;
+        p->v[P_OG] = narrow ? 1 : 4;
+        p->v[P_TB] = narrow ? 1 : 2;
     }
-    vggcl_conv_params largest = *p;
-    if (!one_pass(p, C_in, C_out)) largest.v[P_R] = 8;
+    if (narrow) p->v[P_R] = narrow_r((one_pass(p, C_in, C_out) ? 1 : (long long)N) * tiles(p, H, W));
+    vggcl_conv_params largest = *p; /* (of every R the map size may pick) */
+    largest.v[P_R] = narrow ? 5 : one_pass(p, C_in, C_out) ? p->v[P_R] : 8;
     if (!valid(ctx, &largest, C_in, C_out)) p->v[P_FUSE] = 0, p->v[P_R] = 4, p->v[P_OG] = 1, p->v[P_TB] = 1;
 }
 

@@ -375,7 +375,7 @@ vggcl_status vggcl_select_device(vggcl_ctx *ctx, const char *spec)
         ctx->use_ref = 1;
         ctx->selected = 1;
         snprintf(ctx->device_name, sizeof ctx->device_name, "reference (plain C)");
-        ctx->device_type[0] = '\0', ctx->is_gpu = ctx->is_cpu = 0, ctx->device_index = -1;
+        ctx->device_type[0] = '\0', ctx->is_gpu = ctx->is_cpu = 0, ctx->device_index = -1, ctx->vector_floats = 0;
         return VGGCL_OK;
     }
     st = enumerate(ctx, &list, &n);
@@ -399,6 +399,8 @@ vggcl_status vggcl_select_device(vggcl_ctx *ctx, const char *spec)
     ctx->device_index = list[i].info.index;
     CL_CHECK(clGetDeviceInfo, (ctx->device, CL_DEVICE_MAX_WORK_GROUP_SIZE, sizeof ctx->max_wg, &ctx->max_wg, NULL));
     CL_CHECK(clGetDeviceInfo, (ctx->device, CL_DEVICE_LOCAL_MEM_SIZE, sizeof ctx->local_mem, &ctx->local_mem, NULL));
+    CL_CHECK(clGetDeviceInfo,
+             (ctx->device, CL_DEVICE_NATIVE_VECTOR_WIDTH_FLOAT, sizeof ctx->vector_floats, &ctx->vector_floats, NULL));
     snprintf(ctx->device_type, sizeof ctx->device_type, "%s", list[i].info.type);
     ctx->is_gpu = !strcmp(list[i].info.type, "GPU");
     ctx->is_cpu = !strcmp(list[i].info.type, "CPU");
@@ -433,7 +435,7 @@ fail:
         ctx->device_name[0] = ctx->device_type[0] = ctx->device_version[0] = ctx->platform_name[0] = '\0';
         ctx->driver_version[0] = ctx->platform_version[0] = '\0';
         ctx->is_gpu = ctx->is_cpu = 0;
-        ctx->device_index = -1;
+        ctx->device_index = -1, ctx->vector_floats = 0;
     }
     return st;
 }
