@@ -140,6 +140,13 @@ static int valid(const vggcl_ctx *ctx, const vggcl_conv_params *p, int C_in, int
     return local_bytes(p, one_pass(p, C_in, C_out) ? pad16(C_in) : 0, parts) <= ctx->local_mem;
 }
 
+/* A narrow-vector CPU's R for n_tiles tiles: 5, or 4 where 5 rounds them up to over 10% more than 4 does */
+static int narrow_r(long long n_tiles)
+{
+    const long long r5 = (n_tiles + 4) / 5 * 5, r4 = (n_tiles + 3) / 4 * 4;
+    return r5 * 10 > r4 * 11 ? 4 : 5;
+}
+
 /* One pass: R 14, OG 2; F(6x6) for up to 128 output channels, with R 7 and OG 4 (VGG16's layers
  * at 224x224 and 112x112, at batch 1 0.91-0.95x the time of F(4x4) with R 14 and OG 2, and R 7 x
  * OG 4 then 0.976x the whole pass's time, batch 8 1.00x; at 56x56, 128->256 and 256->256, slower:
@@ -162,12 +169,6 @@ static int valid(const vggcl_ctx *ctx, const vggcl_conv_params *p, int C_in, int
  * the blocks above (and NCHW's 512-channel layers: vggcl__conv_default_algo): 0.57x the time at
  * batch 1 and 0.55x at batch 8. Per layer at batch 1 against R 6: in the one pass R 5 0.93-0.96x
  * the time, R 4 1.10-1.18x; TB 2 level with TB 1. */
-static int narrow_r(long long tiles)
-{
-    const long long r5 = (tiles + 4) / 5 * 5, r4 = (tiles + 3) / 4 * 4;
-    return r5 * 10 > r4 * 11 ? 4 : 5;
-}
-
 static void defaults(const vggcl_ctx *ctx, int N, int C_in, int C_out, int H, int W, vggcl_conv_params *p)
 {
     const int narrow = vggcl__narrow_vectors(ctx);
