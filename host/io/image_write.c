@@ -81,9 +81,11 @@ void vggcl_cam_upsample(const float *cam, int mh, int mw, float *out, int h, int
             if (sx < 0) sx = 0;
             const int x0 = (int)sx, x1 = x0 + 1 < mw ? x0 + 1 : mw - 1;
             const double fx = sx - x0;
-            /* (a neighbour of no weight is left out: 0 * NaN would spread a NaN into its pixels) */
-            const double top = fx > 0 ? (1 - fx) * cam[y0 * mw + x0] + fx * cam[y0 * mw + x1] : cam[y0 * mw + x0],
-                         bottom = fx > 0 ? (1 - fx) * cam[y1 * mw + x0] + fx * cam[y1 * mw + x1] : cam[y1 * mw + x0];
+            /* (a neighbour of no weight is left out: 0 * NaN would spread a NaN into its pixels; rows indexed in
+             * size_t: a caller's map may pass 2^31 values) */
+            const float *r0 = cam + (size_t)y0 * mw, *r1 = cam + (size_t)y1 * mw;
+            const double top = fx > 0 ? (1 - fx) * r0[x0] + fx * r0[x1] : r0[x0],
+                         bottom = fx > 0 ? (1 - fx) * r1[x0] + fx * r1[x1] : r1[x0];
             out[(size_t)y * w + x] = (float)(fy > 0 ? (1 - fy) * top + fy * bottom : top);
             lo = out[(size_t)y * w + x] < lo ? out[(size_t)y * w + x] : lo;
             hi = out[(size_t)y * w + x] > hi ? out[(size_t)y * w + x] : hi;
