@@ -508,7 +508,7 @@ START_TEST(test_network_small_devices)
         { 0, 700 * 1024, 8192, 16, 0 }, /* winograd-packed's 512-channel R 7 fits, R 8 does not */
         { 0, 31 * 1024, 8192, 8, 0 }, /* AVX2: winograd-packed everywhere, blocks of R 5 or 4 x OG 1 */
         { 0, 7 * 1024, 8192, 8, 1 },
-        { 0, 512 * 1024, 8192, 8, 0 }, /* an AVX2 CPU's: the 256- and 512-channel layers in one pass */
+        { 0, 512 * 1024, 8192, 8, 0 }, /* an AVX2 CPU's: the layers of up to 256 channels in one pass */
     };
     static const int shapes[][3] = { { 3, 64, 224 },   { 64, 64, 224 },  { 64, 128, 112 }, { 128, 128, 112 },
                                      { 128, 256, 56 }, { 256, 256, 56 }, { 256, 512, 28 }, { 512, 512, 28 },
