@@ -7,15 +7,15 @@ endif()
 include(CMakePackageConfigHelpers)
 install(TARGETS vggcl_shared EXPORT vggclTargets
         LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}) # (the include folder: the target's INSTALL_INTERFACE)
-install(FILES ${CMAKE_SOURCE_DIR}/include/vggcl.h DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+install(FILES ${PROJECT_SOURCE_DIR}/include/vggcl.h DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 install(TARGETS vggcl_cli RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 install(EXPORT vggclTargets NAMESPACE vggcl:: DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/vggcl)
-configure_package_config_file(${CMAKE_SOURCE_DIR}/cmake/vggclConfig.cmake.in
-                              ${CMAKE_BINARY_DIR}/vggclConfig.cmake
+configure_package_config_file(${PROJECT_SOURCE_DIR}/cmake/vggclConfig.cmake.in
+                              ${PROJECT_BINARY_DIR}/vggclConfig.cmake
                               INSTALL_DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/vggcl)
 # 0.x: a new minor version may change the API
-write_basic_package_version_file(${CMAKE_BINARY_DIR}/vggclConfigVersion.cmake COMPATIBILITY SameMinorVersion)
-install(FILES ${CMAKE_BINARY_DIR}/vggclConfig.cmake ${CMAKE_BINARY_DIR}/vggclConfigVersion.cmake
+write_basic_package_version_file(${PROJECT_BINARY_DIR}/vggclConfigVersion.cmake COMPATIBILITY SameMinorVersion)
+install(FILES ${PROJECT_BINARY_DIR}/vggclConfig.cmake ${PROJECT_BINARY_DIR}/vggclConfigVersion.cmake
         DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/vggcl)
 # vggcl.pc finds the prefix from its own place, so an installed tree can be moved; but not when
 # the folders are given as absolute paths (GNUInstallDirs allows it: packagers do), written as they are
@@ -29,18 +29,18 @@ else()
   set(VGGCL_PC_LIBDIR "\${prefix}/${CMAKE_INSTALL_LIBDIR}")
   set(VGGCL_PC_INCLUDEDIR "\${prefix}/${CMAKE_INSTALL_INCLUDEDIR}")
 endif()
-configure_file(${CMAKE_SOURCE_DIR}/cmake/vggcl.pc.in ${CMAKE_BINARY_DIR}/vggcl.pc @ONLY)
-install(FILES ${CMAKE_BINARY_DIR}/vggcl.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
+configure_file(${PROJECT_SOURCE_DIR}/cmake/vggcl.pc.in ${PROJECT_BINARY_DIR}/vggcl.pc @ONLY)
+install(FILES ${PROJECT_BINARY_DIR}/vggcl.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
 
 find_program(HELP2MAN help2man)
 if(HELP2MAN)
-  add_custom_command(OUTPUT ${CMAKE_BINARY_DIR}/vggcl.1
+  add_custom_command(OUTPUT ${PROJECT_BINARY_DIR}/vggcl.1
                      COMMAND ${CMAKE_COMMAND} -DVGGCL=$<TARGET_FILE:vggcl_cli> -DHELP2MAN=${HELP2MAN}
-                             -DOUT=${CMAKE_BINARY_DIR}/vggcl.1 -P ${CMAKE_SOURCE_DIR}/cmake/man.cmake
-                     DEPENDS vggcl_cli ${CMAKE_SOURCE_DIR}/cmake/man.cmake
+                             -DOUT=${PROJECT_BINARY_DIR}/vggcl.1 -P ${PROJECT_SOURCE_DIR}/cmake/man.cmake
+                     DEPENDS vggcl_cli ${PROJECT_SOURCE_DIR}/cmake/man.cmake
                      COMMENT "Making the man page vggcl.1 from vggcl --help and each command's --help")
-  add_custom_target(vggcl_man ALL DEPENDS ${CMAKE_BINARY_DIR}/vggcl.1)
-  install(FILES ${CMAKE_BINARY_DIR}/vggcl.1 DESTINATION ${CMAKE_INSTALL_MANDIR}/man1)
+  add_custom_target(vggcl_man ALL DEPENDS ${PROJECT_BINARY_DIR}/vggcl.1)
+  install(FILES ${PROJECT_BINARY_DIR}/vggcl.1 DESTINATION ${CMAKE_INSTALL_MANDIR}/man1)
 else()
   message(STATUS "help2man not found: no man page (apt-get install help2man)")
 endif()

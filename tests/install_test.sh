@@ -2,7 +2,7 @@
 # `cmake --install` into a temporary prefix, then what a user of the library does with it: the
 # files in place (library with its soname, header, command, man page, CMake package, vggcl.pc),
 # only vggcl.h's functions exported, examples/classify.c built against the installed tree both
-# with find_package(vggcl CONFIG) and with pkg-config, and run on a model with a preset in its metadata:
+# with find_package(vggcl CONFIG), with pkg-config and with vggcl as a CMake subproject, and run on a model with a preset in its metadata:
 # its top 5 equals `vggcl classify`'s.
 #
 #   tests/install_test.sh SOURCE_DIR BUILD_DIR [PYTHON]
@@ -75,6 +75,30 @@ for exe in "$tmp/cmake-build/classify" "$tmp/classify-pc"; do
   LD_LIBRARY_PATH="$prefix/$libdir" ldd "$exe" > "$tmp/ldd"
   grep -q "$prefix/$libdir/libvggcl.so.$soversion" "$tmp/ldd" || fail "$exe does not use the installed library"
 done
+# and vggcl as a subproject of the consumer's own build (FetchContent, as add_subdirectory): built from this
+# source, none of its tests or its example in the consumer's project, the same answer from its library
+mkdir "$tmp/sub"
+cat > "$tmp/sub/CMakeLists.txt" <<EOF
+cmake_minimum_required(VERSION 3.20)
+project(consumer LANGUAGES C)
+include(FetchContent)
+FetchContent_Declare(vggcl SOURCE_DIR "$src")
+FetchContent_MakeAvailable(vggcl)
+enable_testing()
+add_executable(classify "$src/examples/classify.c")
+target_link_libraries(classify PRIVATE vggcl::vggcl m)
+EOF
+cmake -S "$tmp/sub" -B "$tmp/sub-build" -DCMAKE_BUILD_TYPE=Release >"$tmp/sub.log" 2>&1 &&
+  cmake --build "$tmp/sub-build" --target classify -j2 >>"$tmp/sub.log" 2>&1 ||
+  { tail -20 "$tmp/sub.log"; fail "vggcl as a subproject did not build"; }
+tests=$(ctest --test-dir "$tmp/sub-build" -N | sed -n 's/^Total Tests: //p')
+[ "$tests" = 0 ] || fail "the subproject added $tests tests to the consumer's project"
+[ ! -e "$tmp/sub-build/_deps/vggcl-build/example_classify" ] || fail "the subproject built its example"
+"$tmp/sub-build/classify" "$tmp/w.safetensors" "$img" > "$tmp/got.txt"
+tail -n +2 "$tmp/got.txt" | awk '{printf "%d %.4f\n", $1, $3}' > "$tmp/got"
+diff "$tmp/want" "$tmp/got" || fail "the subproject's classify: top 5 differs from vggcl classify's"
+ldd "$tmp/sub-build/classify" | grep -q "$tmp/sub-build/_deps/vggcl-build/libvggcl.so.$soversion" ||
+  fail "the subproject's classify does not use the library built with it"
 # logits that are not numbers (weights that overflow): the example stops listing (it wrote logits[-1])
 "$python" - "$src/weights" "$tmp/w.safetensors" "$tmp/nan.safetensors" <<'PY'
 import sys
@@ -90,4 +114,5 @@ save_file(t, sys.argv[2], metadata=meta)
 PY
 LD_LIBRARY_PATH="$prefix/$libdir" "$tmp/classify-pc" "$tmp/nan.safetensors" "$img" > "$tmp/nan.txt" ||
   fail "the example failed on a model whose logits are not numbers: $(cat "$tmp/nan.txt")"
-echo "install_test.sh: installed, exports only the API, consumers built with CMake and pkg-config agree with vggcl classify"
+echo "install_test.sh: installed, exports only the API, consumers built with CMake, pkg-config and vggcl as a" \
+     "subproject agree with vggcl classify"
