@@ -327,6 +327,18 @@ class Protocol4:
         self.obj = obj
 
 
+class Lit(nn.Module):
+    """A LightningModule's layout: the network in self.model beside a weighted loss (a buffer of its own)."""
+
+    def __init__(self, vgg, classes):
+        super().__init__()
+        self.model = vgg
+        self.criterion = nn.CrossEntropyLoss(weight=torch.linspace(0.5, 1.5, classes))
+
+    def forward(self, x):
+        return self.model(x)
+
+
 class PoolInForward(nn.Module):
     """A VGG with the GAP head that averages in its forward(): no avgpool module."""
 
@@ -440,11 +452,28 @@ class Export(unittest.TestCase):
                  ("checkpoint model", {"model": sd}, m), ("whole model", m, m), ("whole DataParallel", dp, m),
                  ("protocol 4", Protocol4(sd), m),  # (torch 1.13's safe loader reads no protocol 4)
                  ("bare Linear head", linear.state_dict(), m), ("dropout head", dropout.eval().state_dict(), m)]
-        for what, saved, model in forms:
+        lit = Lit(copy.deepcopy(m), 5).eval()  # (PyTorch Lightning: 'model.' before every name, and the loss's)
+        lightning = [("Lightning checkpoint", {"epoch": 3, "global_step": 40, "pytorch-lightning_version": "2.1.0",
+                                               "state_dict": lit.state_dict()}, m),
+                     ("whole LightningModule", lit, m),
+                     ("Lightning and DataParallel", {"state_dict": Lit(nn.DataParallel(copy.deepcopy(m)), 5)
+                                                     .state_dict()}, m)]
+        for what, saved, model in forms + lightning:
             with self.subTest(what):
                 err, said = self.check(model, saved)
                 self.assertIn("vgg11 (", said)
                 self.assertIn("5 classes", said)
+                if (what, saved, model) in lightning:  # (read away and said; the tensors left out named)
+                    self.assertRegex(err, r"note: the network('s tensors are under 'model\.'|.* 'model')")
+                    self.assertIn("criterion.weight" if what != "whole LightningModule" else "other parts left out",
+                                  err)
+        # two networks under two prefixes (a teacher and a student): which one is not guessed
+        torch.save({"state_dict": {**{f"student.{k}": v for k, v in sd.items()},
+                                   **{f"teacher.{k}": v for k, v in sd.items()}}}, self.d / "two.pt")
+        rc, err, _ = self.export("--state-dict", self.d / "two.pt", "--out", self.d / "two.safetensors")
+        self.assertEqual(rc, 1, err)
+        self.assertIn("tensors outside features.* and classifier.*", err)
+        self.assertFalse((self.d / "two.safetensors").exists())
         half = copy.deepcopy(m).half()
         self.check(half, half.state_dict(), rel=1e-5)  # (against the fp16-rounded weights, in float)
         bn = gap_model("vgg11_bn", 3, "keep", seed=2)

@@ -8,7 +8,8 @@ and, for --pool5 drop, the last max pool removed from model.features; or torchvi
 classifier (--original-head: 7x7 adaptive pool, 4096, 4096, C).
 
     # your trained weights: a state_dict saved with torch.save (from DataParallel or DDP too), a
-    # checkpoint dict holding one ("state_dict", "model", ...), a whole pickled model, or safetensors
+    # checkpoint dict holding one ("state_dict", "model", ...; PyTorch Lightning's .ckpt, its 'model.'
+    # prefix read away), a whole pickled model, or safetensors
     export_torchvision.py --state-dict model.pt --out vgg16_gap7.safetensors [--pool5 drop]
         [--class-names cat,dog,... | --class-names-json classes.json] [--resize 256 --crop 224]
     # torchvision's own random initialisation (for trying things out)
@@ -322,9 +323,8 @@ def _check_structure(module):
     def refuse(name, m, what):
         raise Refused(f"model.{name} is {m!r}: {what}")
 
-    for part in ("features", "classifier"):
-        if not isinstance(getattr(module, part, None), nn.Module):
-            return None  # (not a VGG's layout: layout() names what the weights lack)
+    if not _is_vgg(module):
+        return None  # (not a VGG's layout: layout() names what the weights lack)
     size = lambda v: (v, v) if isinstance(v, int) else tuple(v)  # noqa: E731
     # features: conv [bn] relu [pool], repeated
     order = {"conv": ("bn", "relu"), "bn": ("relu",), "relu": ("conv", "pool"), "pool": ("conv",)}
@@ -383,10 +383,21 @@ def _check_structure(module):
                                           "wide); compare the logits")
 
 
+def _is_vgg(module):
+    return all(isinstance(getattr(module, part, None), nn.Module) for part in ("features", "classifier"))
+
+
 def _module_weights(module, notes):
     """A whole model's state_dict and what its structure says of pool5 (None: not a VGG's features); what
-    cannot be checked added to notes."""
+    cannot be checked added to notes. A module holding the VGG as one of its parts (a LightningModule's
+    self.model beside its loss) gives that part's."""
     module = _unwrapped(module)
+    if not _is_vgg(module):
+        parts = [(name, _unwrapped(m)) for name, m in module.named_children() if _is_vgg(_unwrapped(m))]
+        if len(parts) == 1:
+            notes.append(f"the network is the model's '{parts[0][0]}' (a wrapper's part, as a LightningModule's): "
+                         "its weights read, the wrapper's other parts left out")
+            module = parts[0][1]
     note = _check_structure(module)
     if note:
         notes.append(note)
@@ -453,7 +464,25 @@ def load_weights(path, trust=False, notes=None):
             while f".{prefix}" in name:  # (a part wrapped: PyTorch's ImageNet example wraps VGG's features alone)
                 name = name.replace(f".{prefix}", ".")
         sd[name] = v
-    return sd, pool5, how, pickled, {}
+    return _without_wrapper(sd, notes), pool5, how, pickled, {}
+
+
+def _without_wrapper(sd, notes):
+    """sd with torchvision's names where the network's are all under one prefix (PyTorch Lightning's
+    'model.', a wrapper's attribute), the tensors outside it (a weighted loss's 'criterion.weight') left out
+    and named in notes; else sd as it is (layout() names what does not fit)."""
+    if any(k.startswith(("features.", "classifier.")) for k in sd):
+        return sd
+    prefixes = {k[:k.index(".features.") + 1] for k in sd if ".features." in k}
+    prefixes = [p for p in prefixes if any(k.startswith(p + "classifier.") for k in sd)]
+    if len(prefixes) != 1:
+        return sd
+    p = prefixes[0]
+    left = sorted(k for k in sd if not k.startswith(p))
+    notes.append(f"the network's tensors are under '{p}' (a wrapper's attribute, as a LightningModule's): read "
+                 "without it" + (f"; left out: {', '.join(left[:3])}{', ...' if len(left) > 3 else ''}" if left
+                                 else ""))
+    return {k[len(p):]: v for k, v in sd.items() if k.startswith(p)}
 
 
 def layout(sd):
