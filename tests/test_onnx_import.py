@@ -50,6 +50,7 @@ sys.path.insert(0, str(ROOT / "weights"))
 sys.path.insert(0, str(ROOT / "tests"))
 from safetensors_io import load_file  # noqa: E402
 from test_images import photo  # noqa: E402
+import import_onnx  # noqa: E402
 
 VGGCL = None  # None: --reference-only
 TOL = 1e-4
@@ -169,12 +170,22 @@ class Builder:
 
 
 def keras_like(seed, cfg=(8, "M", 16, "M", 16, "M", 16, 16, "M", 16, "M"), size=224, dense=(32, 24), classes=5,
-               head="flatten"):
+               head="flatten", norm=(), norm_nchw=()):
     """A small tf2onnx-style VGG: NHWC input, Transpose to NCHW, convs and pools, Transpose back,
     then a Reshape flatten whose shape comes from Shape->Gather->Cast->Slice->Concat->Cast (or a
-    ReduceMean GAP over H, W), dense layers (MatMul + Add, Relu, BatchNorm as Mul + Add), Softmax."""
+    ReduceMean GAP over H, W), dense layers (MatMul + Add, Relu, BatchNorm as Mul + Add), Softmax.
+    norm, norm_nchw: (op, constant, the image's input slot) steps on the input before and after the
+    Transpose (Keras's Rescaling and Normalization)."""
     b = Builder(seed)
-    x = b.node("Transpose", ["input"], "functional_1/block1_conv1_1/BiasAdd__6", perm=[0, 3, 1, 2])
+
+    def steps(x, ops, where):
+        for k, (op, v, slot) in enumerate(ops):
+            c = b.const(f"{where}/{op.lower()}{k}/y:0", np.asarray(v, np.float32))
+            x = b.node(op, [x, c] if slot == 0 else [c, x], f"functional_1/{where}/{op.lower()}{k}")
+        return x
+    x = steps("input", norm, "normalization")
+    x = b.node("Transpose", [x], "functional_1/block1_conv1_1/BiasAdd__6", perm=[0, 3, 1, 2])
+    x = steps(x, norm_nchw, "normalization_nchw")
     c, block, i = 3, 1, 1
     for v in cfg:
         if v == "M":
@@ -466,6 +477,63 @@ class OnnxImport(unittest.TestCase):
         w0 = numpy_helper.to_array([i for i in model.graph.initializer if i.name.endswith("conv1_1/kernel")][0])
         np.testing.assert_array_equal(tensors["features.0.weight"], w0[:, ::-1])
 
+    def test_normalization_in_graph(self):
+        """A graph that normalizes its input itself before the first conv: read into vggcl.mean and vggcl.std
+        on top of --input-scale (the conv's zero padding is then the graph's), the logits onnxruntime's on the
+        graph's own input. A PyTorch wrapper's (x - mean) / std; Keras's Rescaling(1/255) on 0..255 NHWC input,
+        then a Normalization after the Transpose; and with --input-scale caffe, a BGR graph's own scaling."""
+        mean, std = np.array([0.5, 0.4, 0.3]), np.array([0.2, 0.25, 0.3])
+
+        class Normalized(nn.Module):
+            def __init__(self, net):
+                super().__init__()
+                self.net = net
+                self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1))
+                self.register_buffer("std", torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1))
+
+            def forward(self, x):
+                return self.net((x - self.mean) / self.std)
+
+        def said(meta, key):
+            return np.array([float(v) for v in meta[key].split(",")])
+
+        model = Normalized(gap_vgg("vgg11", nn.Sequential(nn.Linear(512, 5)), seed=40)).eval()
+        path = self.d / "normalized.onnx"
+        torch_export(model, path, 32)
+        self.assertEqual([n.op_type for n in onnx.load(str(path)).graph.node if n.op_type != "Identity"][:3],
+                         ["Sub", "Div", "Conv"])  # (the premise: torch's export keeps them as nodes)
+        u = np.random.default_rng(41).uniform(0, 1, (2, 3, 32, 32)).astype(np.float32)  # (x/255)
+        _, meta = self.check("normalized", path, u, ((u - mean[:, None, None]) / std[:, None, None]).astype(np.float32))
+        np.testing.assert_allclose(said(meta, "vggcl.mean"), mean, rtol=1e-7)
+        np.testing.assert_allclose(said(meta, "vggcl.std"), std, rtol=1e-7)
+        # Keras: Rescaling(1/255) on NHWC (a (3,) constant there), Normalization after the Transpose, (1,3,1,1)
+        var = np.array([0.06, 0.05, 0.07])
+        keras = keras_like(42, cfg=(8, "M", 16, "M", 16), size=40, head="gap",
+                           norm=[("Mul", 1 / 255, 0), ("Sub", mean.reshape(3), 0)],
+                           norm_nchw=[("Div", np.sqrt(var).reshape(1, 3, 1, 1), 0)])
+        raw = self.keras_inputs(40, 43)  # (2, 40, 40, 3) RGB 0..255: the graph's input
+        x_vggcl = ((raw / 255 - mean) / np.sqrt(var)).transpose(0, 3, 1, 2).astype(np.float32)
+        _, meta = self.check("keras_normalized", keras, raw, x_vggcl, "--input-scale", "raw")
+        np.testing.assert_allclose(said(meta, "vggcl.mean"), mean, rtol=1e-6)
+        np.testing.assert_allclose(said(meta, "vggcl.std"), np.sqrt(var), rtol=1e-6)
+        # a BGR graph (caffe) that also scales each channel: the scale of B read into the std of B (RGB's last)
+        scale = np.array([0.5, 1.0, 2.0])  # (the graph's B, G, R)
+        bgr = keras_like(44, cfg=(8, "M", 16, "M", 16), size=40, head="gap", norm=[("Mul", scale, 0)])
+        x_ort = (raw[..., ::-1] - CAFFE_BGR_MEAN).astype(np.float32)
+        caffe_mean, caffe_std = (np.array([float(v) for v in t.split(",")]) for t in import_onnx.SCALES["caffe"])
+        x_vggcl = ((raw / 255 - caffe_mean) / (caffe_std / scale[::-1])).transpose(0, 3, 1, 2).astype(np.float32)
+        _, meta = self.check("bgr_normalized", bgr, np.ascontiguousarray(x_ort), x_vggcl, "--input-scale", "caffe")
+        np.testing.assert_allclose(said(meta, "vggcl.std"), caffe_std / scale[::-1], rtol=1e-7)
+        # what is no per-channel scaling of the image: refused, naming the node
+        for name, norm, norm_nchw, node, what in (
+                ("norm_rows", [], [("Mul", np.ones(3), 0)], "normalization_nchw/mul0", "expected a scalar or 3 values"),
+                ("norm_div_by_image", [("Div", 255, 1)], [], "normalization/div0", "divides a constant by the image"),
+                ("norm_negative", [("Sub", 1, 1)], [], "normalization/sub0", "expected positive, finite scales"),
+                ("norm_zero", [("Div", [1, 0, 1], 0)], [], "normalization/div0", "divides by zero")):
+            err = self.refused(name, keras_like(45, cfg=(8, "M", 8), size=16, head="gap", norm=norm,
+                                                norm_nchw=norm_nchw), node)
+            self.assertIn(what, err)
+
     # 5
     def refused(self, name, model, node, *args):
         path = self.d / f"{name}.onnx"
@@ -514,7 +582,6 @@ class OnnxImport(unittest.TestCase):
         m.graph.node.append(helper.make_node("Identity", ["output"], ["fc0:0"], name="loop"))
         self.refused("cycle", m, "not a valid ONNX graph")
         # the importer's own guards, under the checker (a graph handed to convert() as a library would)
-        import import_onnx
         m = small_nchw(39)
         m.graph.node.append(helper.make_node("Identity", ["output"], ["fc0:0"], name="loop"))
         with self.assertRaisesRegex(import_onnx.Refused, "leads back to Identity node 'output_identity'"):

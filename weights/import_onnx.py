@@ -29,6 +29,10 @@ and vggcl.std (vggcl's input is (x/255 - mean)/std per RGB channel) and, with --
   torch  torchvision's ImageNet normalization
   caffe  Keras/Caffe VGG16: BGR, 0..255 minus the BGR mean (103.939, 116.779, 123.68); the first
          conv's input channels are reordered to RGB so that vggcl feeds RGB.
+  raw    0..255 (a graph that scales its input itself, as Keras's Rescaling(1/255) exports)
+A normalization the graph does itself before its first Conv, per channel (Sub, Div, Mul, Add:
+(x - mean) / std as a PyTorch wrapper exports it, Keras's Rescaling and Normalization), is read
+into vggcl.mean and vggcl.std on top of --input-scale, which then says what the graph's input is.
 
 A graph that does not fit is refused: one line on stderr naming the first node that cannot be
 mapped and what was expected, exit status 1, no output file.
@@ -53,6 +57,7 @@ SCALES = {
     "torch": ("0.485,0.456,0.406", "0.229,0.224,0.225"),
     # Keras/Caffe: BGR minus (103.939, 116.779, 123.68) on 0..255, given in RGB order on x/255
     "caffe": ("0.48501961,0.45795686,0.40760392", "0.00392157,0.00392157,0.00392157"),
+    "raw": ("0,0,0", "0.00392156863,0.00392156863,0.00392156863"),
 }
 SHAPE_OPS = ("Shape", "Size")  # their outputs are shapes, not data
 
@@ -329,6 +334,60 @@ def affine_vector(node, c, width):
     return np.broadcast_to(c.reshape(-1), (width,)).copy()
 
 
+NORM_OPS = ("Sub", "Div", "Mul", "Add")
+
+
+def input_steps(g, node, t):
+    """The per-channel Sub/Div/Mul/Add the graph does to its input before the first Conv ((x - mean) / std,
+    x * 1/255): ([(node, the data's input slot, the constant)], the tensor after them, the next node)."""
+    steps = []
+    while node is not None and node.op_type in NORM_OPS:
+        if len(node.input) != 2 or t not in node.input:
+            refuse(node, "expected the image and a constant")
+        slot = list(node.input).index(t)
+        if node.op_type == "Div" and slot != 0:
+            refuse(node, "divides a constant by the image; expected the image divided by a constant")
+        check_data_input(g, node, t, slot)
+        steps.append((node, slot, fweight(node, g.const(node, 1 - slot, "operand"), "the operand")))
+        t, node = node.output[0], g.next(node.output[0], node)
+    return steps, t, node
+
+
+def input_norm(steps, scale):
+    """vggcl.mean and vggcl.std (RGB, on x/255) that give the first Conv what the graph gives it: its input as
+    --input-scale says, then steps, each y = a*x + b per channel. Not folded into the Conv's weights: its zero
+    padding would then pad with what the normalization makes of 0."""
+    a, b = np.ones(3), np.zeros(3)
+    for node, slot, c, layout in steps:
+        axis = -3 if layout == "NCHW" else -1
+        if c.size == 1 and c.ndim <= 4:
+            v = np.full(3, c.reshape(-1)[0])
+        elif c.ndim <= 4 and c.ndim >= -axis and c.shape[axis] == 3 and c.size == 3:
+            v = c.reshape(-1)
+        else:
+            refuse(node, f"constant of shape {list(c.shape)} on {layout} data; expected a scalar or 3 values on "
+                         f"the channel axis ({'(1,3,1,1)' if layout == 'NCHW' else '(3,)'})")
+        op = node.op_type
+        if op == "Add":
+            b = b + v
+        elif op == "Sub":
+            a, b = (a, b - v) if slot == 0 else (-a, v - b)
+        elif op == "Mul":
+            a, b = a * v, b * v
+        else:
+            if not np.all(v):
+                refuse(node, "divides by zero; expected a non-zero divisor")
+            a, b = a / v, b / v
+    m0, s0 = (np.array([float(x) for x in text.split(",")]) for text in SCALES[scale])
+    k = [2, 1, 0] if scale == "caffe" else [0, 1, 2]  # (the graph's channel that each of R, G, B feeds)
+    a, b = a[k], b[k]
+    if not np.all(a > 0) or not np.all(np.isfinite(a)) or not np.all(np.isfinite(b)):
+        refuse(steps[0][0], f"the graph's input normalization scales the channels by {', '.join(f'{v:g}' for v in a)} "
+                            "(R, G, B); expected positive, finite scales (vggcl's std is above 0)")
+    std, mean = s0 / a, m0 - b * s0 / a
+    return ",".join(f"{v:.9g}" for v in mean), ",".join(f"{v:.9g}" for v in std)
+
+
 def map_size(hw, pools):
     """The features' map size: the input's (H, W) halved at each of pools max pools; None where they are not
     static."""
@@ -351,14 +410,17 @@ def convert(model, path_name, scale="unit"):
     if dims is not None and len(dims) != 4:
         raise Refused(f"the graph input '{t}' has rank {len(dims)}; expected an image batch (N,C,H,W) or (N,H,W,C)")
 
-    # --- input layout
+    # --- input layout, and the normalization the graph does itself (before and after the Transpose)
+    before, t, node = input_steps(g, node, t)
     layout_in = "NCHW"
-    if node.op_type == "Transpose":
+    if node is not None and node.op_type == "Transpose":
         if transpose_perm(node) != [0, 3, 1, 2]:
             refuse(node, f"perm {transpose_perm(node)}; expected (0,3,1,2) (NHWC input) or a Conv")
         check_data_input(g, node, t)
         layout_in = "NHWC"
         t, node = node.output[0], g.next(node.output[0], node)
+    after, t, node = input_steps(g, node, t)
+    steps = [(n, slot, v, layout_in) for n, slot, v in before] + [(n, slot, v, "NCHW") for n, slot, v in after]
     hw = None
     if dims is not None:
         c_dim, hw = (dims[3], dims[1:3]) if layout_in == "NHWC" else (dims[1], dims[2:4])
@@ -585,7 +647,7 @@ def convert(model, path_name, scale="unit"):
         tensors[f"classifier.{2 * k}.bias"] = np.asarray(b, np.float32)
     if scale == "caffe":  # the graph takes BGR: feed it RGB instead
         tensors[first] = np.ascontiguousarray(tensors[first][:, ::-1])
-    mean, std = SCALES[scale]
+    mean, std = SCALES[scale] if not steps else input_norm(steps, scale)
     meta = {"format": "pt", "vggcl.pool5": pool5, "vggcl.source": f"onnx:{path_name}",
             "vggcl.input_layout": layout_in, "vggcl.output": "softmax dropped" if softmax else "logits",
             "vggcl.mean": mean, "vggcl.std": std}
@@ -605,7 +667,9 @@ def convert(model, path_name, scale="unit"):
     summary = (f"{len(convs)} convs ({convs[0]}..{max(convs)} channels), {pools} max pools (pool5 {kept}), "
                f"{head_desc}, dense {'-'.join(map(str, widths))}, input {layout_in}"
                + (f" {hw[0]}x{hw[1]}" if hw else "") + f", {scale} scaling"
-               + (", softmax dropped" if softmax else "") + "".join(", " + f for f in folds))
+               + (", softmax dropped" if softmax else "") + "".join(", " + f for f in folds)
+               + (f", the graph's input normalization ({', '.join(n.op_type for n, *_ in steps)}) read into "
+                  "vggcl.mean and vggcl.std" if steps else ""))
     return tensors, meta, summary
 
 
@@ -638,8 +702,8 @@ def main(argv=None):
     ap.add_argument("model", help="the .onnx file")
     ap.add_argument("--out", required=True, help="the .safetensors file to write")
     ap.add_argument("--input-scale", choices=sorted(SCALES), default="unit",
-                    help="what the graph expects: x/255 (unit, default), ImageNet-normalized (torch), "
-                         "or Keras/Caffe BGR minus mean (caffe)")
+                    help="what the graph's input is: x/255 (unit, default), ImageNet-normalized (torch), "
+                         "Keras/Caffe BGR minus mean (caffe), or 0..255 (raw)")
     cl = ap.add_mutually_exclusive_group()
     cl.add_argument("--classes", help="comma-separated class names, in output order")
     cl.add_argument("--classes-json", help='a JSON {"name": index} object or list of names')
