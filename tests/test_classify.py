@@ -662,6 +662,10 @@ class Export(unittest.TestCase):
         narrow = m.state_dict()
         narrow["classifier.0.weight"] = torch.zeros(5, 256)
         torch.save(narrow, self.d / "narrow.pt")
+        for name, k, shape in (("gray", 0, (64, 1, 3, 3)), ("onebyone", 3, (128, 64, 1, 1)), ("skip", 6, (256, 64, 3, 3))):
+            convs = dict(m.state_dict())  # (the widths torchvision's: written, then refused by vggcl at load)
+            convs[f"features.{k}.weight"] = torch.zeros(shape)
+            torch.save(convs, self.d / f"{name}.pt")
         whole = {"maxgap": ("avgpool", nn.AdaptiveMaxPool2d(1)),
                  "gelu": ("classifier", nn.Sequential(nn.Linear(512, 16), nn.GELU(), nn.Linear(16, 5))),
                  "norelu": ("classifier", nn.Sequential(nn.Linear(512, 16), nn.Linear(16, 5))),
@@ -736,6 +740,13 @@ class Export(unittest.TestCase):
                                                                     "that is not nn.Linear"),
                              (["--state-dict", self.d / "narrow.pt"], "'classifier.0.weight' (5, 256): the head's "
                                                                       "first layer takes the last conv's 512"),
+                             (["--state-dict", self.d / "gray.pt"], "'features.0.weight' (64, 1, 3, 3): expected "
+                                                                    "(64, 3, 3, 3), a 3x3 convolution of the 3 RGB"),
+                             (["--state-dict", self.d / "onebyone.pt"], "'features.3.weight' (128, 64, 1, 1): expected "
+                                                                        "(128, 64, 3, 3)"),
+                             (["--state-dict", self.d / "skip.pt"], "'features.6.weight' (256, 64, 3, 3): expected "
+                                                                    "(256, 128, 3, 3), a 3x3 convolution of the 128 "
+                                                                    "channels before it"),
                              (["--state-dict", self.d / "maxgap.pt", tp], "model.avgpool is AdaptiveMaxPool2d"),
                              (["--state-dict", self.d / "gelu.pt", tp], "model.classifier.1 is GELU"),
                              (["--state-dict", self.d / "norelu.pt", tp], "model.classifier.1 is Linear(in_features=16, "

@@ -510,6 +510,12 @@ def layout(sd):
     if arch is None:
         raise Refused(f"{len(widths)} convolutions of {','.join(map(str, widths))} channels: none of torchvision's "
                       "vgg11, vgg13, vgg16, vgg19")
+    c_in = 3  # (each a 3x3 convolution of the channels before it, the image's RGB first: vggcl refused it at load)
+    for i, shape in convs:
+        if tuple(shape[1:]) != (c_in, 3, 3):
+            raise Refused(f"the tensor 'features.{i}.weight' {tuple(shape)}: expected ({shape[0]}, {c_in}, 3, 3), a "
+                          f"3x3 convolution of the {c_in} {'RGB channels' if c_in == 3 else 'channels before it'}")
+        c_in = shape[0]
     linear = sorted((int(k.split(".")[1]) if k.count(".") == 2 else -1, k.rsplit(".", 1)[0])
                     for k, v in sd.items() if k.startswith("classifier.") and k.endswith(".weight"))
     if not linear:
