@@ -338,12 +338,15 @@ class Cli(unittest.TestCase):
     def test_line_ends_beyond_ascii_in_names(self):
         """What ends a line beyond ASCII, for Python's splitlines or a terminal: U+2028 (a name could forge a line of
         vggcl's for a reader that splits lines so), the C1 control NEL, a lone byte 0x9b (an 8-bit terminal's CSI)
-        and a bidirectional override: escaped in the text format, kept whole in JSON, one line per image."""
+        and a bidirectional override or mark: escaped in the text format, kept whole in JSON, one line per image; and
+        a backslash, escaped there too (a name holding the text \\x9b read as that byte's escape)."""
         imgs = self.d / "imgs"
         imgs.mkdir()
         tiny = ROOT / "tests" / "data" / "tiny.png"
-        names = ["csi\udc9b[31m.png", "nel\u0085x.png", "rtl\u202egpj.png", "sep\u2028vggcl: forged.png"]
-        shown = ["csi\\x9b[31m.png", "nel\\u0085x.png", "rtl\\u202egpj.png", "sep\\u2028vggcl: forged.png"]
+        names = ["csi\udc9b[31m.png", "lrm\u200fgpj.png", "nel\u0085x.png", "rtl\u202egpj.png",
+                 "sep\u2028vggcl: forged.png", "text\\x9b.png"]  # (in the order of their bytes, as vggcl lists them)
+        shown = ["csi\\x9b[31m.png", "lrm\\u200fgpj.png", "nel\\u0085x.png", "rtl\\u202egpj.png",
+                 "sep\\u2028vggcl: forged.png", "text\\\\x9b.png"]
         for name in names:
             shutil.copy(tiny, os.path.join(imgs, name))
         args = ["classify", "--weights", self.weights, "--resize", "24", "--crop", "20", imgs]

@@ -47,11 +47,12 @@ static int utf8_len(const unsigned char *s);
 
 /* Whether code point u ends a line for some reader or reorders the text around it on a terminal: the C1
  * controls (U+0085 a line's end, U+009B an escape sequence's start), U+2028 and U+2029 (Python's
- * splitlines), the bidirectional overrides and isolates (a name shown in another order). */
+ * splitlines), the bidirectional overrides and isolates, and the marks that move what is next to them
+ * (U+200E, U+200F, U+061C: a name shown in another order). */
 static int hidden_control(unsigned long u)
 {
     return (u >= 0x80 && u <= 0x9F) || u == 0x2028 || u == 0x2029 || (u >= 0x202A && u <= 0x202E) ||
-           (u >= 0x2066 && u <= 0x2069);
+           (u >= 0x2066 && u <= 0x2069) || u == 0x200E || u == 0x200F || u == 0x061C;
 }
 
 /* The code point of the UTF-8 sequence of len bytes at u. */
@@ -63,9 +64,11 @@ static unsigned long code_point(const unsigned char *u, int len)
 }
 
 /* s's n bytes into out (room for 4n): a control character (a file name's newline or escape sequence) as
- * \n, \r, \t or \xHH, one of UTF-8 (hidden_control) as \uHHHH, a byte that is not UTF-8 as \xHH, but
- * where keep is set a tab as it is and a newline (a build log's lines in a message) followed by two
- * blanks, so that no line a name holds reads as a message of vggcl's. Its length. */
+ * \n, \r, \t or \xHH, one of UTF-8 (hidden_control) as \uHHHH, a byte that is not UTF-8 as \xHH, and a
+ * backslash as \\ (a name holding the text \x1b read as the escaped byte); but where keep is set (a
+ * message: a build log's backslashes kept) a tab as it is and a newline (a build log's lines in a
+ * message) followed by two blanks, so that no line a name holds reads as a message of vggcl's. Its
+ * length. */
 static size_t escape_controls(const char *s, size_t n, char *out, int keep)
 {
     const unsigned char *u = (const unsigned char *)s;
@@ -86,6 +89,7 @@ static size_t escape_controls(const char *s, size_t n, char *out, int keep)
         }
         i++;
         if (keep && c == '\n') out[o++] = '\n', out[o++] = ' ', out[o++] = ' ';
+        else if (!keep && c == '\\') out[o++] = '\\', out[o++] = '\\';
         else if ((c >= 0x20 && c < 0x7f) || (keep && c == '\t')) out[o++] = (char)c;
         else if (c == '\n' || c == '\r' || c == '\t') out[o++] = '\\', out[o++] = c == '\n' ? 'n' : c == '\r' ? 'r' : 't';
         else o += (size_t)sprintf(out + o, "\\x%02x", c);
