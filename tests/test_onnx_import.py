@@ -561,6 +561,9 @@ class OnnxImport(unittest.TestCase):
         self.assertIn("expected Gemm, MatMul", err)
         err = self.refused("no_relu_dense", small_nchw(24, dense=((6,), (5,))), "Gemm node 'fc1'")
         self.assertIn("without a Relu", err)
+        # nn.Sequential(Linear, Dropout, Linear): the Dropout is nothing at inference, so no ReLU between either
+        err = self.refused("dropout_between", small_nchw(24, dense=((6, "Dropout"), (5,))), "Gemm node 'fc1'")
+        self.assertIn("without a Relu", err)
         self.refused("relu_last", small_nchw(25, dense=((6, "Relu"), (5, "Relu"))), "Relu node 'relu1'")
         err = self.refused("pool5", small_nchw(26), "pool5", "--pool5", "drop")
         self.assertIn("--pool5 drop", err)
