@@ -6,6 +6,7 @@
 
 #include <png.h>
 #include <setjmp.h>
+#include <stdio.h>
 
 /* The most pixels an image may have resized (2^28: 768 MiB of RGB), and decoded: PIL's limit, twice its
  * Image.MAX_IMAGE_PIXELS, above which it refuses an image (DecompressionBombError), so torchvision's
@@ -49,6 +50,11 @@ void vggcl__preset_reads(int h, int w, const vggcl_preprocess *p, int *y0, int *
  * PNG always whole) into *px (allocated), described by *part. */
 vggcl_status vggcl__image_load_part(vggcl_ctx *ctx, const char *path, const vggcl_preprocess *p, unsigned char **px,
                                     vggcl__rgb_part *part);
+/* WebP (image_webp.c): whether the file's first bytes (n of them) are a WebP's, and its decoding as
+ * PIL's (whole: the first frame of an animation on its canvas). */
+int vggcl__is_webp(const unsigned char *magic, size_t n);
+vggcl_status vggcl__load_webp(vggcl_ctx *ctx, const char *path, FILE *f, const vggcl_preprocess *p, unsigned char **rgb,
+                              vggcl__rgb_part *part);
 /* Whether a normalization's (x / 255 - mean) / std stays within a float for x from 0 to 255 (a std of
  * 1e-45 passes "above 0" and made every value infinite). */
 int vggcl__norm_finite(const float mean[3], const float std[3]);

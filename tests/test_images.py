@@ -144,6 +144,65 @@ class Images(unittest.TestCase):
             with self.subTest(name):
                 self.assert_decodes_like_pil(p)
 
+    def test_webp(self):
+        """WebP as PIL opens it (libwebp's animation decoder, alpha dropped): lossy and lossless, with and
+        without alpha, odd sizes, an animation's first frame on its canvas; the preset through torchvision bit
+        for bit; a folder's .webp files taken; corrupt ones named and skipped, no file written."""
+        rng = np.random.default_rng(7)
+        rgba = np.dstack([photo(29, 41, 8), rng.integers(0, 256, (29, 41), dtype=np.uint8)])
+        cases = {"lossy.webp": (Image.fromarray(photo(37, 53, 4)), {"quality": 80}),
+                 "lossless.webp": (Image.fromarray(photo(37, 53, 5)), {"lossless": True}),
+                 "lossy_alpha.webp": (Image.fromarray(rgba), {"quality": 70}),
+                 "lossless_alpha.webp": (Image.fromarray(rgba), {"lossless": True}),
+                 "one.webp": (Image.fromarray(photo(1, 1, 6)), {}),
+                 "tall.webp": (Image.fromarray(photo(301, 3, 7)), {"quality": 95})}
+        for name, (img, opts) in cases.items():
+            img.save(self.d / name, **opts)
+        frames = [Image.fromarray(photo(24, 30, 20 + i)) for i in range(3)]
+        frames[0].save(self.d / "anim.webp", save_all=True, append_images=frames[1:], duration=100, loop=0)
+        with Image.open(self.d / "anim.webp") as im:  # (the premise: an animation, which PIL opens at its first)
+            self.assertEqual(im.n_frames, 3)
+        for name in [*cases, "anim.webp"]:
+            with self.subTest(name):
+                self.assert_decodes_like_pil(self.d / name)
+        sub = self.d / "folder"
+        sub.mkdir()
+        for i, (h, w) in enumerate(((300, 400), (257, 511), (240, 240))):
+            Image.fromarray(photo(h, w, 40 + i)).save(sub / f"{i}.webp", quality=85)
+        out = self.d / "t.npy"
+        r = self.vggcl("--output", out, sub)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        got = np.load(out)
+        self.assertEqual(got.shape, (3, 3, 224, 224))
+        preset = VGG16_Weights.IMAGENET1K_V1.transforms()
+        for i in range(3):
+            np.testing.assert_array_equal(got[i], preset(Image.open(sub / f"{i}.webp").convert("RGB")).numpy())
+        data = (self.d / "lossy.webp").read_bytes()
+        (self.d / "trunc.webp").write_bytes(data[:len(data) // 2])
+        (self.d / "garbage.webp").write_bytes(data[:12] + bytes(range(256)) * 4)
+        lossless = bytearray((self.d / "lossless.webp").read_bytes())
+        at = lossless.index(b"VP8L") + 9  # (past the chunk's size and the signature byte 0x2f: 14 bits a side, less 1)
+        bits = struct.unpack("<I", lossless[at:at + 4])[0] & ~((1 << 28) - 1) | 16383 | 16383 << 14
+        lossless[at:at + 4] = struct.pack("<I", bits)
+        (self.d / "huge.webp").write_bytes(bytes(lossless))
+        out = self.d / "out" / "t.npy"
+        out.parent.mkdir()
+        for name, needle in (("trunc.webp", "corrupt WebP"), ("garbage.webp", "corrupt WebP: a bitstream error")):
+            with self.subTest(name):
+                r = self.vggcl("--output", out, self.d / "lossy.webp", self.d / name)
+                self.assertEqual(r.returncode, 1, r.stderr)
+                self.assertIn(f"{self.d / name}: {needle}", r.stderr)
+                self.assertEqual(list(out.parent.iterdir()), [])
+        # 16384 x 16384 in its header: refused before the decoder's canvases (2 GB) are allocated, as PIL refuses it
+        code, stderr, peak = testenv.run_peak([VGGCL, "preprocess", "--threads", "1", "--output", out,
+                                               self.d / "huge.webp"])
+        self.assertEqual(code, 1, stderr)
+        self.assertIn("huge.webp: 16384 x 16384 pixels (width x height) is too large: more than "
+                      "178956970, PIL's limit", stderr)
+        self.assertLess(peak, 256 * 1024, "kB of RSS")
+        with self.assertRaises(Image.DecompressionBombError):
+            Image.open(self.d / "huge.webp")
+
     def test_preset_matches_torchvision(self):
         preset = VGG16_Weights.IMAGENET1K_V1.transforms()
         sizes = [(300, 400), (401, 299), (256, 256), (511, 257), (224, 224), (1000, 333), (100, 100),
@@ -275,16 +334,16 @@ class Images(unittest.TestCase):
         # formats torchvision's ImageFolder takes and vggcl does not: passed over, and said (the data set's
         # counts would differ from PyTorch's), once, naming the least path
         (sub / "later").mkdir()
-        for name in ("later/e.webp", "d.BMP", "f.tiff"):
+        for name in ("later/e.ppm", "d.BMP", "f.tiff"):
             (sub / name).write_bytes(b"not read")
-        for recursive, said in (((), "left out 2 files of a format vggcl does not read (it reads JPEG and PNG), such as "
+        for recursive, said in (((), "left out 2 files of a format vggcl does not read (it reads JPEG, PNG and WebP), such as "
                                      f"{sub}/d.BMP; torchvision's ImageFolder would take them"),
                                 (("--recursive",), "left out 3 files")):
             r = self.vggcl(*recursive, "--resize", "36", "--crop", "32", "--output", out, sub)
             self.assertEqual(r.returncode, 0, r.stderr)
             self.assertEqual(r.stderr.count("vggcl: left out"), 1, r.stderr)
             self.assertIn(said, r.stderr)
-        for name in ("later/e.webp", "d.BMP", "f.tiff"):
+        for name in ("later/e.ppm", "d.BMP", "f.tiff"):
             (sub / name).unlink()
         (sub / "later").rmdir()
         got = np.load(out)
@@ -350,7 +409,7 @@ class Images(unittest.TestCase):
         for name, needle in (("trunc.png", "corrupt PNG: the file is truncated"), ("trunc.jpg", "corrupt JPEG"),
                              ("trunc_scan.jpg", "truncated"),
                              ("trunc_bottom.jpg", "truncated"), ("no_eoi.jpg", "truncated"),
-                             ("text.png", "not a JPEG or PNG"),
+                             ("text.png", "not a JPEG, PNG or WebP image"),
                              ("twelve.jpg", "a JPEG vggcl does not read: Unsupported JPEG data precision 12 (it reads "
                                             "8-bit JPEGs, lossy, as PIL does)"), ("text_crc.png", "corrupt PNG: tEXt: CRC error"), ("short.png", "Not enough image data"), ("missing.png", "cannot open")):
             with self.subTest(name):

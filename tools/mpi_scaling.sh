@@ -35,8 +35,8 @@ py=/usr/bin/python3 # (Debian's, with numpy; another python3 may come first on P
 "$py" -c 'import numpy' 2>/dev/null || py=python3
 "$py" "$root/weights/make_test_weights.py" --arch vgg16 --classes 7 --seed 0 --out "$tmp/w.safetensors"
 if [ -n "$count" ]; then
-  mapfile -t files < <(find "$images" -maxdepth 1 -type f \( -iname '*.jpg' -o -iname '*.jpeg' -o -iname '*.png' \) | sort)
-  [ "${#files[@]}" -gt 0 ] || { echo "mpi_scaling: no JPEG or PNG files in $images" >&2; exit 1; }
+  mapfile -t files < <(find "$images" -maxdepth 1 -type f \( -iname '*.jpg' -o -iname '*.jpeg' -o -iname '*.png' -o -iname '*.webp' \) | sort)
+  [ "${#files[@]}" -gt 0 ] || { echo "mpi_scaling: no JPEG, PNG or WebP files in $images" >&2; exit 1; }
   mkdir "$tmp/images"
   for ((i = 0; i < count; i++)); do
     f=${files[i % ${#files[@]}]}

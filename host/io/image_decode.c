@@ -1,4 +1,4 @@
-/* JPEG (libjpeg-turbo) and PNG (libpng) decoding to 8-bit RGB, converting as
+/* JPEG (libjpeg-turbo) and PNG (libpng) decoding to 8-bit RGB (WebP: image_webp.c), converting as
  * PIL's Image.convert("RGB") does: alpha dropped (not blended), palettes
  * expanded, gray replicated, 16-bit RGB(A) and gray+alpha samples cut to their
  * high byte, 16-bit gray clipped to 255 (PIL opens it as mode "I"), 1/2/4-bit
@@ -347,7 +347,7 @@ static vggcl_status load_png(vggcl_ctx *ctx, const char *path, FILE *f, const vg
 vggcl_status vggcl__image_load_part(vggcl_ctx *ctx, const char *path, const vggcl_preprocess *p, unsigned char **px,
                                     vggcl__rgb_part *part)
 {
-    unsigned char magic[8] = { 0 };
+    unsigned char magic[12] = { 0 };
     *px = NULL;
     VGGCL_NEED(ctx, "reading an image", path);
     int err;
@@ -362,10 +362,12 @@ vggcl_status vggcl__image_load_part(vggcl_ctx *ctx, const char *path, const vggc
     vggcl_status st;
     if (got >= 3 && magic[0] == 0xFF && magic[1] == 0xD8 && magic[2] == 0xFF)
         st = load_jpeg(ctx, path, f, p, px, part);
-    else if (got == 8 && !png_sig_cmp(magic, 0, 8))
+    else if (got >= 8 && !png_sig_cmp(magic, 0, 8))
         st = load_png(ctx, path, f, p, px, part);
+    else if (vggcl__is_webp(magic, got))
+        st = vggcl__load_webp(ctx, path, f, p, px, part);
     else
-        st = vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: not a JPEG or PNG image", path);
+        st = vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: not a JPEG, PNG or WebP image", path);
     fclose(f);
     return st;
 }

@@ -116,6 +116,19 @@ def jpeg(img, **kw):
     return f.getvalue()
 
 
+def webp(img, **kw):
+    f = io.BytesIO()
+    img.save(f, "WEBP", **kw)
+    return f.getvalue()
+
+
+def webp_seeds(rgb):
+    out("image", "rgb.webp", webp(rgb, quality=80))
+    out("image", "rgba-lossless.webp", webp(rgb.convert("RGBA"), lossless=True))
+    out("image", "anim.webp", webp(rgb, save_all=True, append_images=[rgb.transpose(Image.Transpose.FLIP_LEFT_RIGHT)],
+                                   duration=50))
+
+
 def image_seeds():
     rng = np.random.default_rng(7)
     rgb = Image.fromarray(rng.integers(0, 256, (9, 13, 3), dtype=np.uint8), "RGB")
@@ -138,6 +151,7 @@ def image_seeds():
     bad[40] ^= 0xFF
     out("image", "bad-crc.png", bytes(bad))
     out("image", "tall.png", png(Image.new("RGB", (1, 300))))
+    webp_seeds(rgb)
     # photo-like (smooth colour with noise) and large enough for the harness's presets to decode
     # only part of them: each chroma subsampling, progressive, gray, landscape and portrait, odd sizes
     yy, xx = np.mgrid[0:67, 0:93]

@@ -1,0 +1,92 @@
+/* WebP (libwebp) decoding to 8-bit RGB, as PIL opens it: through libwebp's
+ * animation decoder with its default options (Pillow's _webp.c does so for every
+ * WebP, still or animated), the first frame on the canvas, alpha dropped by
+ * Image.convert("RGB") (not blended), so the bytes are PIL's with the same libwebp. */
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <webp/decode.h>
+#include <webp/demux.h>
+
+#include "image.h"
+
+int vggcl__is_webp(const unsigned char *magic, size_t n)
+{
+    return n >= 12 && !memcmp(magic, "RIFF", 4) && !memcmp(magic + 8, "WEBP", 4);
+}
+
+static const char *status_text(VP8StatusCode s)
+{
+    switch (s) {
+    case VP8_STATUS_OUT_OF_MEMORY: return "out of host memory";
+    case VP8_STATUS_INVALID_PARAM: return "an invalid parameter";
+    case VP8_STATUS_BITSTREAM_ERROR: return "a bitstream error";
+    case VP8_STATUS_UNSUPPORTED_FEATURE: return "a feature libwebp does not support";
+    case VP8_STATUS_NOT_ENOUGH_DATA: return "the file is truncated";
+    default: return "an error";
+    }
+}
+
+vggcl_status vggcl__load_webp(vggcl_ctx *ctx, const char *path, FILE *f, const vggcl_preprocess *p, unsigned char **rgb,
+                              vggcl__rgb_part *part)
+{
+    struct stat sb;
+    /* (a RIFF chunk's size is 32 bits: a WebP file is under 4 GiB) */
+    if (fstat(fileno(f), &sb) != 0 || sb.st_size < 12 || (uint64_t)sb.st_size > UINT32_MAX + (uint64_t)8)
+        return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: corrupt WebP: a file of %lld bytes", path, (long long)sb.st_size);
+    const size_t size = (size_t)sb.st_size;
+    uint8_t *data = malloc(size);
+    if (!data) return vggcl__fail(ctx, VGGCL_ERR_NOMEM, "%s: out of host memory (%zu bytes of WebP)", path, size);
+    if (fread(data, 1, size, f) != size) {
+        const int e = ferror(f) ? errno : 0;
+        char eb[128];
+        free(data);
+        return vggcl__fail(ctx, VGGCL_ERR_IO, "%s: cannot read image: %s", path,
+                           e ? vggcl__strerror(e, eb, sizeof eb) : "it became shorter while read");
+    }
+    /* the canvas's size first: the decoder allocates two canvases when it is made */
+    WebPBitstreamFeatures feat;
+    const VP8StatusCode s = WebPGetFeatures(data, size, &feat);
+    if (s != VP8_STATUS_OK) {
+        free(data);
+        return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: corrupt WebP: %s", path, status_text(s));
+    }
+    if ((size_t)feat.width * feat.height > VGGCL_MAX_DECODED_PIXELS) {
+        free(data);
+        return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: %d x %d pixels (width x height) is too large: "
+                           "more than %zu, PIL's limit", path, feat.width, feat.height, VGGCL_MAX_DECODED_PIXELS);
+    }
+    const vggcl_status fits = p ? vggcl__preset_check(ctx, path, feat.height, feat.width, p) : VGGCL_OK;
+    if (fits != VGGCL_OK) {
+        free(data);
+        return fits;
+    }
+    const WebPData whole = { data, size };
+    WebPAnimDecoder *dec = WebPAnimDecoderNew(&whole, NULL); /* (NULL: RGBA, as Pillow asks) */
+    WebPAnimInfo info;
+    uint8_t *frame = NULL;
+    int stamp = 0;
+    vggcl_status st = VGGCL_OK;
+    if (!dec || !WebPAnimDecoderGetInfo(dec, &info))
+        st = vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: corrupt WebP: its frames cannot be read", path);
+    else if (info.canvas_width != (uint32_t)feat.width || info.canvas_height != (uint32_t)feat.height)
+        st = vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: corrupt WebP: a canvas of %u x %u, its header says %d x %d", path,
+                         info.canvas_width, info.canvas_height, feat.width, feat.height);
+    else if (!WebPAnimDecoderGetNext(dec, &frame, &stamp))
+        st = vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: corrupt WebP: its first frame cannot be decoded", path);
+    const int w = feat.width, h = feat.height;
+    unsigned char *out = st == VGGCL_OK ? malloc((size_t)w * h * 3 + 1) : NULL;
+    if (st == VGGCL_OK && !out) st = vggcl__fail(ctx, VGGCL_ERR_NOMEM, "%s: out of host memory", path);
+    if (st == VGGCL_OK) /* RGBA to RGB: the alpha dropped */
+        for (size_t i = 0; i < (size_t)w * h; i++) memcpy(out + 3 * i, frame + 4 * i, 3);
+    WebPAnimDecoderDelete(dec);
+    free(data);
+    if (st != VGGCL_OK) return st;
+    *rgb = out;
+    *part = (vggcl__rgb_part){ out, (size_t)w * 3, h, w, 0, 0, h, w };
+    return VGGCL_OK;
+}
