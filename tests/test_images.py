@@ -62,6 +62,31 @@ def png_bytes(pixels, color_type, depth, palette=None, trns=None, cut=0):
     return out + chunk(b"IDAT", data[:len(data) - cut]) + chunk(b"IEND", b"")
 
 
+def bmp_bytes(rows, bits, header=40, compression=0, masks=None, palette=None, colors=0, top_down=False,
+              offset=None):
+    """A BMP file: rows (h, row bytes before padding, uint8) as the file holds them top row first; header of
+    12 (OS/2 v1: 3-byte palette entries), 40, 64, 108 or 124 bytes; masks after a 40-byte header or in a
+    longer one; offset 0 or None (the usual one)."""
+    h, w_bytes = rows.shape
+    stride = (w_bytes + 3) // 4 * 4
+    pixels = b"".join(bytes(r) + bytes(stride - w_bytes) for r in (rows if top_down else rows[::-1]))
+    entry = 3 if header == 12 else 4
+    pal = b"".join(bytes([b, g, r] + [0] * (entry - 3)) for r, g, b in (palette if palette is not None else []))
+    width = w_bytes * 8 // bits
+    if header == 12:
+        info = struct.pack("<IHHHH", 12, width, h, 1, bits)
+    else:
+        info = struct.pack("<IiiHHIIiiII", header, width, -h if top_down else h, 1, bits, compression, len(pixels),
+                           2835, 2835, colors, 0)
+        if masks is not None and header > 40:
+            info += struct.pack("<4I", *masks)
+        info += bytes(header - len(info))
+        if masks is not None and header == 40:
+            info += struct.pack("<3I", *masks[:3])
+    at = 14 + len(info) + len(pal)
+    return b"BM" + struct.pack("<IHHI", at + len(pixels), 0, 0, at if offset is None else offset) + info + pal + pixels
+
+
 def photo(h, w, seed):
     """Smooth shapes and noise, like a photo as far as resampling cares."""
     rng = np.random.default_rng(seed)
@@ -203,6 +228,81 @@ class Images(unittest.TestCase):
         with self.assertRaises(Image.DecompressionBombError):
             Image.open(self.d / "huge.webp")
 
+    def test_bmp(self):
+        """BMP as PIL 9 reads it: 1, 4, 8-bit palettes (colour, gray, short ones), 16-bit 5-5-5 and 5-6-5,
+        24 and 32-bit, the bitfield layouts PIL knows, top-down rows, OS/2's 12-byte header, 64, 108 and 124-byte
+        headers, odd widths (rows padded to 4 bytes); PIL's own BMPs; RLE named as not read; a BMP of another
+        layout or cut short refused, naming it."""
+        rng = np.random.default_rng(11)
+        h = 7
+
+        def px(w_bytes):
+            return rng.integers(0, 256, (h, w_bytes), dtype=np.uint8)
+        pal = rng.integers(0, 256, (256, 3))
+        cases = {
+            "pal1.bmp": bmp_bytes(px(2), 1, palette=pal[:2]),
+            "pal4.bmp": bmp_bytes(px(5), 4, palette=pal[:16]),
+            "pal8.bmp": bmp_bytes(px(11), 8, palette=pal),
+            "pal8_short.bmp": bmp_bytes(px(11), 8, palette=pal[:20], colors=20),  # (indices past it: PIL's gray ramp)
+            "gray8.bmp": bmp_bytes(px(9), 8, palette=np.repeat(np.arange(256)[:, None], 3, 1)),
+            "bilevel.bmp": bmp_bytes(px(3), 1, palette=[(0, 0, 0), (255, 255, 255)]),
+            "rgb555.bmp": bmp_bytes(px(14), 16),
+            "rgb555_fields.bmp": bmp_bytes(px(10), 16, compression=3, masks=(0x7C00, 0x3E0, 0x1F, 0)),
+            "rgb565.bmp": bmp_bytes(px(10), 16, compression=3, masks=(0xF800, 0x7E0, 0x1F, 0)),
+            "rgb24.bmp": bmp_bytes(px(15), 24),
+            "rgb24_fields.bmp": bmp_bytes(px(15), 24, compression=3, masks=(0xFF0000, 0xFF00, 0xFF, 0)),
+            "rgb32.bmp": bmp_bytes(px(20), 32),
+            "xbgr.bmp": bmp_bytes(px(20), 32, header=124, compression=3, masks=(0xFF000000, 0xFF0000, 0xFF00, 0)),
+            "abgr.bmp": bmp_bytes(px(20), 32, header=108, compression=3, masks=(0xFF000000, 0xFF0000, 0xFF00, 0xFF)),
+            "rgba.bmp": bmp_bytes(px(20), 32, header=124, compression=3,
+                                  masks=(0xFF, 0xFF00, 0xFF0000, 0xFF000000)),
+            "bgra.bmp": bmp_bytes(px(20), 32, header=124, compression=3,
+                                  masks=(0xFF0000, 0xFF00, 0xFF, 0xFF000000)),
+            "top_down.bmp": bmp_bytes(px(15), 24, top_down=True),
+            "top_down_pal4.bmp": bmp_bytes(px(3), 4, palette=pal[:16], top_down=True),
+            "os2.bmp": bmp_bytes(px(9), 24, header=12),
+            "os2_pal8.bmp": bmp_bytes(px(9), 8, header=12, palette=pal),
+            "os2v2.bmp": bmp_bytes(px(9), 24, header=64),
+            "offset0.bmp": bmp_bytes(px(9), 24, offset=0),
+            "palette_forgotten.bmp": bmp_bytes(px(9), 8, palette=pal, offset=54),  # (PIL steps over the palette)
+        }
+        for name, data in cases.items():
+            (self.d / name).write_bytes(data)
+        Image.fromarray(photo(13, 17, 3)).save(self.d / "pil_rgb.bmp")
+        Image.fromarray(photo(13, 17, 4)).convert("P").save(self.d / "pil_p.bmp")
+        Image.fromarray(photo(13, 17, 5)).convert("1").save(self.d / "pil_1.bmp")
+        Image.fromarray(photo(13, 17, 6)).convert("RGBA").save(self.d / "pil_rgba.bmp")
+        for name in [*cases, "pil_rgb.bmp", "pil_p.bmp", "pil_1.bmp", "pil_rgba.bmp"]:
+            with self.subTest(name):
+                self.assert_decodes_like_pil(self.d / name)
+        Image.fromarray(photo(300, 260, 7)).save(self.d / "big.bmp")  # the preset, bit for bit
+        out = self.d / "t.npy"
+        r = self.vggcl("--output", out, self.d / "big.bmp")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        want = VGG16_Weights.IMAGENET1K_V1.transforms()(Image.open(self.d / "big.bmp").convert("RGB")).numpy()
+        np.testing.assert_array_equal(np.load(out)[0], want)
+        rle = bytearray(bmp_bytes(np.zeros((2, 4), np.uint8), 8, palette=pal))  # 4x2, RLE8: a run of 4, end of line
+        rle[30:34] = struct.pack("<I", 1)
+        at = struct.unpack("<I", rle[10:14])[0]
+        rle[at:] = bytes([4, 9, 0, 0, 4, 7, 0, 1])
+        (self.d / "rle8.bmp").write_bytes(bytes(rle))
+        self.assertEqual(Image.open(self.d / "rle8.bmp").convert("RGB").size, (4, 2))  # (the premise: PIL reads it)
+        (self.d / "trunc.bmp").write_bytes(cases["rgb24.bmp"][:-30])
+        (self.d / "fields.bmp").write_bytes(bmp_bytes(px(20), 32, header=124, compression=3,
+                                                      masks=(0xFF00, 0xFF0000, 0xFF000000, 0xFF)))
+        (self.d / "depth2.bmp").write_bytes(bmp_bytes(px(2), 2, palette=pal[:4]))
+        out = self.d / "out" / "t.npy"
+        out.parent.mkdir()
+        for name, needle in (("rle8.bmp", "a BMP vggcl does not read: RLE8 compression"),
+                             ("trunc.bmp", "corrupt BMP: the file is truncated (5 of 7 rows)"),
+                             ("fields.bmp", "a BMP vggcl does not read: 32-bit bitfields R 0xff00, G 0xff0000, B 0xff000000, A 0xff"),
+                             ("depth2.bmp", "a BMP vggcl does not read: 2 bits a pixel")):
+            with self.subTest(name):
+                r = self.vggcl("--output", out, self.d / "big.bmp", self.d / name)
+                self.assertEqual(r.returncode, 1, r.stderr)
+                self.assertIn(f"{self.d / name}: {needle}", r.stderr)
+                self.assertEqual(list(out.parent.iterdir()), [])
+
     def test_preset_matches_torchvision(self):
         preset = VGG16_Weights.IMAGENET1K_V1.transforms()
         sizes = [(300, 400), (401, 299), (256, 256), (511, 257), (224, 224), (1000, 333), (100, 100),
@@ -334,16 +434,16 @@ class Images(unittest.TestCase):
         # formats torchvision's ImageFolder takes and vggcl does not: passed over, and said (the data set's
         # counts would differ from PyTorch's), once, naming the least path
         (sub / "later").mkdir()
-        for name in ("later/e.ppm", "d.BMP", "f.tiff"):
+        for name in ("later/e.ppm", "d.PGM", "f.tiff"):
             (sub / name).write_bytes(b"not read")
-        for recursive, said in (((), "left out 2 files of a format vggcl does not read (it reads JPEG, PNG and WebP), such as "
-                                     f"{sub}/d.BMP; torchvision's ImageFolder would take them"),
+        for recursive, said in (((), "left out 2 files of a format vggcl does not read (it reads JPEG, PNG, WebP and BMP), such as "
+                                     f"{sub}/d.PGM; torchvision's ImageFolder would take them"),
                                 (("--recursive",), "left out 3 files")):
             r = self.vggcl(*recursive, "--resize", "36", "--crop", "32", "--output", out, sub)
             self.assertEqual(r.returncode, 0, r.stderr)
             self.assertEqual(r.stderr.count("vggcl: left out"), 1, r.stderr)
             self.assertIn(said, r.stderr)
-        for name in ("later/e.ppm", "d.BMP", "f.tiff"):
+        for name in ("later/e.ppm", "d.PGM", "f.tiff"):
             (sub / name).unlink()
         (sub / "later").rmdir()
         got = np.load(out)
@@ -409,7 +509,7 @@ class Images(unittest.TestCase):
         for name, needle in (("trunc.png", "corrupt PNG: the file is truncated"), ("trunc.jpg", "corrupt JPEG"),
                              ("trunc_scan.jpg", "truncated"),
                              ("trunc_bottom.jpg", "truncated"), ("no_eoi.jpg", "truncated"),
-                             ("text.png", "not a JPEG, PNG or WebP image"),
+                             ("text.png", "not a JPEG, PNG, WebP or BMP image"),
                              ("twelve.jpg", "a JPEG vggcl does not read: Unsupported JPEG data precision 12 (it reads "
                                             "8-bit JPEGs, lossy, as PIL does)"), ("text_crc.png", "corrupt PNG: tEXt: CRC error"), ("short.png", "Not enough image data"), ("missing.png", "cannot open")):
             with self.subTest(name):

@@ -129,6 +129,19 @@ def webp_seeds(rgb):
                                    duration=50))
 
 
+def bmp(img, **kw):
+    f = io.BytesIO()
+    img.save(f, "BMP", **kw)
+    return f.getvalue()
+
+
+def bmp_seeds(rgb):
+    out("image", "rgb.bmp", bmp(rgb))
+    out("image", "palette.bmp", bmp(rgb.convert("P")))
+    out("image", "bilevel.bmp", bmp(rgb.convert("1")))
+    out("image", "rgba.bmp", bmp(rgb.convert("RGBA")))
+
+
 def image_seeds():
     rng = np.random.default_rng(7)
     rgb = Image.fromarray(rng.integers(0, 256, (9, 13, 3), dtype=np.uint8), "RGB")
@@ -152,6 +165,7 @@ def image_seeds():
     out("image", "bad-crc.png", bytes(bad))
     out("image", "tall.png", png(Image.new("RGB", (1, 300))))
     webp_seeds(rgb)
+    bmp_seeds(rgb)
     # photo-like (smooth colour with noise) and large enough for the harness's presets to decode
     # only part of them: each chroma subsampling, progressive, gray, landscape and portrait, odd sizes
     yy, xx = np.mgrid[0:67, 0:93]

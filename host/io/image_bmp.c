@@ -1,0 +1,156 @@
+/* BMP decoding to 8-bit RGB as PIL 9's BmpImagePlugin reads a file, then
+ * Image.convert("RGB"): the headers it takes (OS/2 v1 of 12 bytes; 40, 64, 108
+ * and 124), 1, 4 and 8-bit palettes (a palette that is a gray ramp is read as
+ * gray, which is the same bytes), 16-bit (5-5-5 or 5-6-5, scaled as PIL's
+ * unpackers do), 24-bit and 32-bit (alpha or padding dropped), bitfields in
+ * the layouts PIL knows, bottom-up and top-down rows. Not read (PIL reads them):
+ * RLE-compressed files, said as such. */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "image.h"
+
+int vggcl__is_bmp(const unsigned char *magic, size_t n)
+{
+    return n >= 2 && magic[0] == 'B' && magic[1] == 'M';
+}
+
+static uint32_t u32(const unsigned char *p) { return p[0] | p[1] << 8 | p[2] << 16 | (uint32_t)p[3] << 24; }
+static unsigned u16(const unsigned char *p) { return p[0] | p[1] << 8; }
+
+/* How a pixel's bytes give R, G, B: PIL's raw modes. */
+typedef enum { PAL1, PAL4, PAL8, BGR15, BGR16, BGR, BGRX, XBGR, RGBA } bmp_layout;
+
+/* 32-bit bitfields (R, G, B, A masks) PIL reads, and the byte order each means (ABGR as XBGR, BGRA as
+ * BGRX: the alpha is dropped). */
+static const struct {
+    uint32_t mask[4];
+    bmp_layout layout;
+} fields32[] = {
+    { { 0xFF0000, 0xFF00, 0xFF, 0 }, BGRX },         { { 0xFF000000, 0xFF0000, 0xFF00, 0 }, XBGR },
+    { { 0xFF000000, 0xFF0000, 0xFF00, 0xFF }, XBGR }, { { 0xFF, 0xFF00, 0xFF0000, 0xFF000000 }, RGBA },
+    { { 0xFF0000, 0xFF00, 0xFF, 0xFF000000 }, BGRX }, { { 0, 0, 0, 0 }, BGRX },
+};
+
+/* One row of w pixels from src to RGB. */
+static void unpack_row(bmp_layout l, const unsigned char *src, int w, const unsigned char pal[256][3], unsigned char *dst)
+{
+    for (int x = 0; x < w; x++, dst += 3) {
+        unsigned v;
+        switch (l) {
+        case PAL1: memcpy(dst, pal[src[x >> 3] >> (7 - (x & 7)) & 1], 3); break;
+        case PAL4: memcpy(dst, pal[src[x >> 1] >> (x & 1 ? 0 : 4) & 15], 3); break;
+        case PAL8: memcpy(dst, pal[src[x]], 3); break;
+        case BGR15: /* (PIL's unpackers: each field times 255 over its largest value, rounded down) */
+            v = u16(src + 2 * x);
+            dst[0] = (unsigned char)((v >> 10 & 31) * 255 / 31), dst[1] = (unsigned char)((v >> 5 & 31) * 255 / 31);
+            dst[2] = (unsigned char)((v & 31) * 255 / 31);
+            break;
+        case BGR16:
+            v = u16(src + 2 * x);
+            dst[0] = (unsigned char)((v >> 11 & 31) * 255 / 31), dst[1] = (unsigned char)((v >> 5 & 63) * 255 / 63);
+            dst[2] = (unsigned char)((v & 31) * 255 / 31);
+            break;
+        case BGR: dst[0] = src[3 * x + 2], dst[1] = src[3 * x + 1], dst[2] = src[3 * x]; break;
+        case BGRX: dst[0] = src[4 * x + 2], dst[1] = src[4 * x + 1], dst[2] = src[4 * x]; break;
+        case XBGR: dst[0] = src[4 * x + 3], dst[1] = src[4 * x + 2], dst[2] = src[4 * x + 1]; break;
+        case RGBA: memcpy(dst, src + 4 * x, 3); break;
+        }
+    }
+}
+
+#define BMP_FAIL(...) return vggcl__fail(ctx, VGGCL_ERR_FORMAT, __VA_ARGS__)
+
+vggcl_status vggcl__load_bmp(vggcl_ctx *ctx, const char *path, FILE *f, const vggcl_preprocess *p, unsigned char **rgb,
+                             vggcl__rgb_part *part)
+{
+    unsigned char head[14 + 124 + 12];
+    if (fread(head, 1, 18, f) != 18) BMP_FAIL("%s: corrupt BMP: the file is truncated", path);
+    uint32_t offset = u32(head + 10);
+    const uint32_t size = u32(head + 14); /* the header's, its own 4 bytes in it */
+    if (size != 12 && size != 40 && size != 64 && size != 108 && size != 124)
+        BMP_FAIL("%s: a BMP vggcl does not read: a header of %u bytes (it reads 12, 40, 64, 108 and 124, as PIL)", path,
+                 size);
+    const unsigned char *h = head + 18;
+    if (fread(head + 18, 1, size - 4, f) != size - 4) BMP_FAIL("%s: corrupt BMP: the file is truncated", path);
+    uint32_t width, height, compression = 0, colors = 0, mask[4] = { 0, 0, 0, 0 };
+    unsigned bits;
+    int top_down = 0, entry = 4; /* (a palette entry's bytes: BGRX, or BGR in OS/2's first header) */
+    if (size == 12) {
+        width = u16(h), height = u16(h + 2), bits = u16(h + 6), entry = 3;
+    } else { /* (a negative height is a top-down image, as PIL tells it: by its top byte) */
+        top_down = h[7] == 0xFF;
+        width = u32(h), height = top_down ? (uint32_t)(0 - u32(h + 4)) : u32(h + 4);
+        bits = u16(h + 10), compression = u32(h + 12), colors = u32(h + 28);
+        if (compression == 3 && size >= 56)
+            for (int k = 0; k < 4; k++) mask[k] = u32(h + 36 + 4 * k);
+        else if (compression == 3) { /* (the 40-byte header's three masks follow it) */
+            if (fread(head + 14 + size, 1, 12, f) != 12) BMP_FAIL("%s: corrupt BMP: the file is truncated", path);
+            for (int k = 0; k < 3; k++) mask[k] = u32(head + 14 + size + 4 * k);
+        }
+    }
+    if (bits != 1 && bits != 4 && bits != 8 && bits != 16 && bits != 24 && bits != 32)
+        BMP_FAIL("%s: a BMP vggcl does not read: %u bits a pixel (it reads 1, 4, 8, 16, 24 and 32, as PIL)", path, bits);
+    if (compression == 1 || compression == 2)
+        BMP_FAIL("%s: a BMP vggcl does not read: RLE%d compression (it reads uncompressed BMPs and bitfields; PIL "
+                 "reads it: save it as PNG)", path, compression == 1 ? 8 : 4);
+    if (compression != 0 && compression != 3)
+        BMP_FAIL("%s: a BMP vggcl does not read: compression %u (it reads uncompressed BMPs and bitfields)", path,
+                 compression);
+    if (width == 0 || height == 0) BMP_FAIL("%s: corrupt BMP: %u x %u pixels (width x height)", path, width, height);
+    if ((uint64_t)width * height > VGGCL_MAX_DECODED_PIXELS)
+        BMP_FAIL("%s: %u x %u pixels (width x height) is too large: more than %zu, PIL's limit", path, width, height,
+                 VGGCL_MAX_DECODED_PIXELS);
+    bmp_layout layout = bits == 1 ? PAL1 : bits == 4 ? PAL4 : bits == 8 ? PAL8 : bits == 16 ? BGR15 : bits == 24 ? BGR : BGRX;
+    if (compression == 3) { /* the layouts PIL knows */
+        int known = 0;
+        if (bits == 32)
+            for (size_t k = 0; k < sizeof fields32 / sizeof fields32[0] && !known; k++)
+                if (!memcmp(mask, fields32[k].mask, sizeof mask)) layout = fields32[k].layout, known = 1;
+        if (bits == 24) known = mask[0] == 0xFF0000 && mask[1] == 0xFF00 && mask[2] == 0xFF;
+        if (bits == 16 && mask[0] == 0xF800 && mask[1] == 0x7E0 && mask[2] == 0x1F) layout = BGR16, known = 1;
+        if (bits == 16 && mask[0] == 0x7C00 && mask[1] == 0x3E0 && mask[2] == 0x1F) layout = BGR15, known = 1;
+        if (!known)
+            BMP_FAIL("%s: a BMP vggcl does not read: %u-bit bitfields R %#x, G %#x, B %#x, A %#x (PIL does not either)",
+                     path, bits, mask[0], mask[1], mask[2], mask[3]);
+    }
+    const vggcl_status fits = p ? vggcl__preset_check(ctx, path, (int)height, (int)width, p) : VGGCL_OK;
+    if (fits != VGGCL_OK) return fits;
+    /* the palette: its entries (the header's count, else 2^bits) right after the header; an index past them is
+     * PIL's gray ramp (i, i, i), as a short PNG palette's */
+    unsigned char pal[256][3];
+    for (int i = 0; i < 256; i++) pal[i][0] = pal[i][1] = pal[i][2] = (unsigned char)i;
+    if (bits <= 8) {
+        if (!colors) colors = 1u << bits;
+        if (colors > 256) BMP_FAIL("%s: a BMP vggcl does not read: a palette of %u colors (at most 256)", path, colors);
+        unsigned char e[256 * 4];
+        if (fread(e, (size_t)entry, colors, f) != colors) BMP_FAIL("%s: corrupt BMP: the file is truncated", path);
+        for (uint32_t i = 0; i < colors; i++)
+            pal[i][0] = e[i * entry + 2], pal[i][1] = e[i * entry + 1], pal[i][2] = e[i * entry];
+        if (offset == 14 + size) offset += 4 * colors; /* (a file whose pixels' offset forgot the palette: PIL's) */
+    }
+    const size_t stride = ((size_t)width * bits + 31) / 32 * 4;
+    unsigned char *row = malloc(stride + 1), *out = malloc((size_t)width * height * 3 + 1);
+    if (!row || !out) {
+        free(row), free(out);
+        return vggcl__fail(ctx, VGGCL_ERR_NOMEM, "%s: out of host memory", path);
+    }
+    if (offset && fseek(f, (long)offset, SEEK_SET) != 0) {
+        free(row), free(out);
+        BMP_FAIL("%s: corrupt BMP: its pixels' offset %u is past the file", path, offset);
+    }
+    for (uint32_t y = 0; y < height; y++) { /* (bottom-up unless top_down) */
+        if (fread(row, 1, stride, f) != stride) {
+            free(row), free(out);
+            BMP_FAIL("%s: corrupt BMP: the file is truncated (%u of %u rows)", path, y, height);
+        }
+        unpack_row(layout, row, (int)width, (const unsigned char(*)[3])pal,
+                   out + (size_t)(top_down ? y : height - 1 - y) * width * 3);
+    }
+    free(row);
+    *rgb = out;
+    *part = (vggcl__rgb_part){ out, (size_t)width * 3, (int)height, (int)width, 0, 0, (int)height, (int)width };
+    return VGGCL_OK;
+}
