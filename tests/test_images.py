@@ -288,13 +288,22 @@ class Images(unittest.TestCase):
         (self.d / "rle8.bmp").write_bytes(bytes(rle))
         self.assertEqual(Image.open(self.d / "rle8.bmp").convert("RGB").size, (4, 2))  # (the premise: PIL reads it)
         (self.d / "trunc.bmp").write_bytes(cases["rgb24.bmp"][:-30])
+        # a header of 13000 x 13000 pixels over 100 bytes: refused before 507 MB are taken for the image
+        bomb = bytearray(cases["rgb24.bmp"][:100])
+        bomb[18:26] = struct.pack("<ii", 13000, 13000)
+        (self.d / "bomb.bmp").write_bytes(bytes(bomb))
+        code, stderr, peak = testenv.run_peak([VGGCL, "preprocess", "--threads", "1", "--output", self.d / "b.npy",
+                                               self.d / "bomb.bmp"])
+        self.assertEqual(code, 1, stderr)
+        self.assertIn("bomb.bmp: corrupt BMP: the file is truncated (100 bytes, its 13000 rows need ", stderr)
+        self.assertLess(peak, 256 * 1024, "kB of RSS")
         (self.d / "fields.bmp").write_bytes(bmp_bytes(px(20), 32, header=124, compression=3,
                                                       masks=(0xFF00, 0xFF0000, 0xFF000000, 0xFF)))
         (self.d / "depth2.bmp").write_bytes(bmp_bytes(px(2), 2, palette=pal[:4]))
         out = self.d / "out" / "t.npy"
         out.parent.mkdir()
         for name, needle in (("rle8.bmp", "a BMP vggcl does not read: RLE8 compression"),
-                             ("trunc.bmp", "corrupt BMP: the file is truncated (5 of 7 rows)"),
+                             ("trunc.bmp", "corrupt BMP: the file is truncated (136 bytes, its 7 rows need 166)"),
                              ("fields.bmp", "a BMP vggcl does not read: 32-bit bitfields R 0xff00, G 0xff0000, B 0xff000000, A 0xff"),
                              ("depth2.bmp", "a BMP vggcl does not read: 2 bits a pixel")):
             with self.subTest(name):

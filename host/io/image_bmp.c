@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "image.h"
 
@@ -132,6 +133,13 @@ vggcl_status vggcl__load_bmp(vggcl_ctx *ctx, const char *path, FILE *f, const vg
         if (offset == 14 + size) offset += 4 * colors; /* (a file whose pixels' offset forgot the palette: PIL's) */
     }
     const size_t stride = ((size_t)width * bits + 31) / 32 * 4;
+    struct stat sb; /* (a file too short for its rows refused before the image's memory is taken: PIL reads it
+                     * into an image of that size first) */
+    const long at = ftell(f);
+    const uint64_t start = offset ? offset : (uint64_t)(at < 0 ? 0 : at);
+    if (fstat(fileno(f), &sb) == 0 && S_ISREG(sb.st_mode) && (uint64_t)sb.st_size < start + (uint64_t)stride * height)
+        BMP_FAIL("%s: corrupt BMP: the file is truncated (%lld bytes, its %u rows need %llu)", path,
+                 (long long)sb.st_size, height, (unsigned long long)(start + (uint64_t)stride * height));
     unsigned char *row = malloc(stride + 1), *out = malloc((size_t)width * height * 3 + 1);
     if (!row || !out) {
         free(row), free(out);
