@@ -1,7 +1,8 @@
 /* WebP (libwebp) decoding to 8-bit RGB, as PIL opens it: through libwebp's
  * animation decoder with its default options (Pillow's _webp.c does so for every
  * WebP, still or animated), the first frame on the canvas, alpha dropped by
- * Image.convert("RGB") (not blended), so the bytes are PIL's with the same libwebp. */
+ * Image.convert("RGB") (not blended), so the bytes are PIL's with the same libwebp;
+ * a still image decoded straight to RGB, the same bytes. */
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -65,6 +66,24 @@ vggcl_status vggcl__load_webp(vggcl_ctx *ctx, const char *path, FILE *f, const v
         free(data);
         return fits;
     }
+    const int w = feat.width, h = feat.height;
+    unsigned char *out = malloc((size_t)w * h * 3 + 1);
+    if (!out) {
+        free(data);
+        return vggcl__fail(ctx, VGGCL_ERR_NOMEM, "%s: out of host memory", path);
+    }
+    if (!feat.has_animation) { /* a still image straight into RGB: the bytes the animation decoder gives (the
+                                  * images test checks), without its two canvases of 4 bytes a pixel */
+        const int ok = WebPDecodeRGBInto(data, size, out, (size_t)w * h * 3, w * 3) != NULL;
+        free(data);
+        if (!ok) {
+            free(out);
+            return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: corrupt WebP: its pixels cannot be decoded", path);
+        }
+        *rgb = out;
+        *part = (vggcl__rgb_part){ out, (size_t)w * 3, h, w, 0, 0, h, w };
+        return VGGCL_OK;
+    }
     const WebPData whole = { data, size };
     WebPAnimDecoder *dec = WebPAnimDecoderNew(&whole, NULL); /* (NULL: RGBA, as Pillow asks) */
     WebPAnimInfo info;
@@ -78,14 +97,14 @@ vggcl_status vggcl__load_webp(vggcl_ctx *ctx, const char *path, FILE *f, const v
                          info.canvas_width, info.canvas_height, feat.width, feat.height);
     else if (!WebPAnimDecoderGetNext(dec, &frame, &stamp))
         st = vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: corrupt WebP: its first frame cannot be decoded", path);
-    const int w = feat.width, h = feat.height;
-    unsigned char *out = st == VGGCL_OK ? malloc((size_t)w * h * 3 + 1) : NULL;
-    if (st == VGGCL_OK && !out) st = vggcl__fail(ctx, VGGCL_ERR_NOMEM, "%s: out of host memory", path);
     if (st == VGGCL_OK) /* RGBA to RGB: the alpha dropped */
         for (size_t i = 0; i < (size_t)w * h; i++) memcpy(out + 3 * i, frame + 4 * i, 3);
     WebPAnimDecoderDelete(dec);
     free(data);
-    if (st != VGGCL_OK) return st;
+    if (st != VGGCL_OK) {
+        free(out);
+        return st;
+    }
     *rgb = out;
     *part = (vggcl__rgb_part){ out, (size_t)w * 3, h, w, 0, 0, h, w };
     return VGGCL_OK;
