@@ -115,6 +115,15 @@ class Images(unittest.TestCase):
         t = np.load(out)[0]
         return np.rint(t * 255).astype(np.int32).transpose(1, 2, 0)
 
+    def assert_refused_lean(self, path, said, kb):
+        """preprocess refuses the image at path, saying said, in less than kb kB of RSS (before decoding it)."""
+        code, stderr, peak = testenv.run_peak([VGGCL, "preprocess", "--threads", "1", "--output", self.d / "lean.npy",
+                                               path])
+        self.assertEqual(code, 1, stderr)
+        self.assertIn(said, stderr)
+        self.assertLess(peak, kb, "kB of RSS")
+        self.assertFalse((self.d / "lean.npy").exists())
+
     def assert_decodes_like_pil(self, path):
         want = np.asarray(Image.open(path).convert("RGB"), np.int32)
         got = self.decoded(path)
@@ -219,12 +228,8 @@ class Images(unittest.TestCase):
                 self.assertIn(f"{self.d / name}: {needle}", r.stderr)
                 self.assertEqual(list(out.parent.iterdir()), [])
         # 16384 x 16384 in its header: refused before the decoder's canvases (2 GB) are allocated, as PIL refuses it
-        code, stderr, peak = testenv.run_peak([VGGCL, "preprocess", "--threads", "1", "--output", out,
-                                               self.d / "huge.webp"])
-        self.assertEqual(code, 1, stderr)
-        self.assertIn("huge.webp: 16384 x 16384 pixels (width x height) is too large: more than "
-                      "178956970, PIL's limit", stderr)
-        self.assertLess(peak, 256 * 1024, "kB of RSS")
+        self.assert_refused_lean(self.d / "huge.webp", "huge.webp: 16384 x 16384 pixels (width x height) is too large: "
+                                 "more than 178956970, PIL's limit", 256 * 1024)
         with self.assertRaises(Image.DecompressionBombError):
             Image.open(self.d / "huge.webp")
 
@@ -292,11 +297,8 @@ class Images(unittest.TestCase):
         bomb = bytearray(cases["rgb24.bmp"][:100])
         bomb[18:26] = struct.pack("<ii", 13000, 13000)
         (self.d / "bomb.bmp").write_bytes(bytes(bomb))
-        code, stderr, peak = testenv.run_peak([VGGCL, "preprocess", "--threads", "1", "--output", self.d / "b.npy",
-                                               self.d / "bomb.bmp"])
-        self.assertEqual(code, 1, stderr)
-        self.assertIn("bomb.bmp: corrupt BMP: the file is truncated (100 bytes, its 13000 rows need ", stderr)
-        self.assertLess(peak, 256 * 1024, "kB of RSS")
+        self.assert_refused_lean(self.d / "bomb.bmp", "bomb.bmp: corrupt BMP: the file is truncated (100 bytes, its "
+                                 "13000 rows need ", 256 * 1024)
         (self.d / "fields.bmp").write_bytes(bmp_bytes(px(20), 32, header=124, compression=3,
                                                       masks=(0xFF00, 0xFF0000, 0xFF000000, 0xFF)))
         (self.d / "depth2.bmp").write_bytes(bmp_bytes(px(2), 2, palette=pal[:4]))
@@ -534,12 +536,8 @@ class Images(unittest.TestCase):
         sof = data.index(b"\xff\xc2")
         data[sof + 5:sof + 9] = struct.pack(">HH", 10000, 30000)  # height, width
         (self.d / "bomb.jpg").write_bytes(bytes(data))
-        code, stderr, peak = testenv.run_peak([VGGCL, "preprocess", "--threads", "1", "--output", out,
-                                               self.d / "bomb.jpg"])
-        self.assertEqual(code, 1, stderr)
-        self.assertIn("bomb.jpg: 30000 x 10000 pixels (width x height) is too large: more than 178956970, PIL's limit",
-                      stderr)
-        self.assertLess(peak, 512 * 1024, "kB of RSS")
+        self.assert_refused_lean(self.d / "bomb.jpg", "bomb.jpg: 30000 x 10000 pixels (width x height) is too large: more "
+                                 "than 178956970, PIL's limit", 512 * 1024)
         # PIL's limit, not 2^28: 13400 x 13400 is refused by PIL (so by torchvision's loaders) as by vggcl (it
         # read it: 1.3 GB of coefficients for a file of 600 bytes)
         data[sof + 5:sof + 9] = struct.pack(">HH", 13400, 13400)
@@ -579,12 +577,8 @@ class Images(unittest.TestCase):
                                           for k, d in ((b"IHDR", struct.pack(">IIBBBBB", 1, 1 << 25, 1, 0, 0, 0, 0)),
                                                        (b"IDAT", rows), (b"IEND", b"")))
         (self.d / "tall.png").write_bytes(png)
-        code, stderr, peak = testenv.run_peak([VGGCL, "preprocess", "--threads", "1", "--output", out,
-                                               self.d / "tall.png"])
-        self.assertEqual(code, 1, stderr)
-        self.assertIn("tall.png: image of 1 x 33554432 pixels (width x height) would resize to 256 x 8589934592, more "
-                      "than 2^28 pixels", stderr)
-        self.assertLess(peak, 128 * 1024, "kB of RSS")
+        self.assert_refused_lean(self.d / "tall.png", "tall.png: image of 1 x 33554432 pixels (width x height) would "
+                                 "resize to 256 x 8589934592, more than 2^28 pixels", 128 * 1024)
         self.assertEqual(list(out.parent.iterdir()), [])
         # a 1-pixel strip would resize to 256 x 16.7 million pixels: refused with the sizes
         # (torchvision would have PIL allocate 12 GiB); without the resize it goes through
