@@ -59,6 +59,10 @@ vggcl_status vggcl__load_webp(vggcl_ctx *ctx, const char *path, FILE *f, const v
 int vggcl__is_bmp(const unsigned char *magic, size_t n);
 vggcl_status vggcl__load_bmp(vggcl_ctx *ctx, const char *path, FILE *f, const vggcl_preprocess *p, unsigned char **rgb,
                              vggcl__rgb_part *part);
+/* TIFF (image_tiff.c): the same, as PIL 9 reads its first page (layouts it does not read: said). */
+int vggcl__is_tiff(const unsigned char *magic, size_t n);
+vggcl_status vggcl__load_tiff(vggcl_ctx *ctx, const char *path, FILE *f, const vggcl_preprocess *p, unsigned char **rgb,
+                              vggcl__rgb_part *part);
 /* Whether a normalization's (x / 255 - mean) / std stays within a float for x from 0 to 255 (a std of
  * 1e-45 passes "above 0" and made every value infinite). */
 int vggcl__norm_finite(const float mean[3], const float std[3]);

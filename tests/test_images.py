@@ -314,6 +314,68 @@ class Images(unittest.TestCase):
                 self.assertIn(f"{self.d / name}: {needle}", r.stderr)
                 self.assertEqual(list(out.parent.iterdir()), [])
 
+    def test_tiff(self):
+        """TIFF as PIL 9 reads it (its first page, the Orientation tag applied): gray, bilevel, palette, RGB, RGBA,
+        gray+alpha from PIL, uncompressed, LZW, Deflate, PackBits and Group 4; tiled, 16-bit RGB, MinIsWhite,
+        big-endian, with a predictor, two pages, from tifffile; the preset bit for bit; what vggcl does not read
+        (CMYK, JPEG-compressed, floats) named, and corrupt files refused."""
+        import tifffile
+        rgb = Image.fromarray(photo(23, 31, 50))
+        files = []
+
+        def pil(name, img, **kw):
+            img.save(self.d / name, **kw)
+            files.append(name)
+        for comp in ("raw", "tiff_lzw", "tiff_adobe_deflate", "packbits"):
+            pil(f"rgb_{comp}.tif", rgb, compression=comp)
+        pil("gray.tif", rgb.convert("L"), compression="tiff_lzw")
+        pil("bilevel.tif", rgb.convert("1"))
+        pil("bilevel_g4.tif", rgb.convert("1"), compression="group4")
+        pil("palette.tif", rgb.convert("P"))
+        pil("rgba.tif", rgb.convert("RGBA"), compression="tiff_lzw")
+        pil("la.tif", rgb.convert("LA"))
+        for o in range(1, 9):  # (PIL turns the image as the tag says when it loads it)
+            pil(f"orient{o}.tif", rgb, tiffinfo={274: o}, compression="tiff_lzw" if o % 2 else "raw")
+
+        def tf(name, data, **kw):
+            tifffile.imwrite(self.d / name, data, **kw)
+            files.append(name)
+        tf("tiled.tif", photo(70, 90, 51), tile=(32, 32), compression="zlib")
+        tf("rgb16.tif", np.random.default_rng(52).integers(0, 65536, (9, 11, 3), dtype=np.uint16), photometric="rgb")
+        tf("miniswhite.tif", photo(9, 13, 53)[..., 0], photometric="miniswhite")
+        tf("bigendian.tif", photo(9, 13, 54), byteorder=">", photometric="rgb")
+        tf("predictor.tif", photo(19, 21, 55), compression="zlib", predictor=True, photometric="rgb")
+        tf("pages.tif", np.stack([photo(9, 13, 56), photo(9, 13, 57)]), photometric="rgb")
+        tf("gray_la.tif", np.dstack([photo(9, 13, 58)[..., 0], photo(9, 13, 59)[..., 1]]), photometric="minisblack",
+           extrasamples=["unassalpha"], planarconfig="contig")
+        for name in files:
+            with self.subTest(name):
+                self.assert_decodes_like_pil(self.d / name)
+        Image.fromarray(photo(300, 260, 60)).save(self.d / "big.tif", compression="tiff_lzw", tiffinfo={274: 6})
+        out = self.d / "t.npy"
+        r = self.vggcl("--output", out, self.d / "big.tif")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        want = VGG16_Weights.IMAGENET1K_V1.transforms()(Image.open(self.d / "big.tif").convert("RGB")).numpy()
+        np.testing.assert_array_equal(np.load(out)[0], want)
+        rgb.convert("CMYK").save(self.d / "cmyk.tif")
+        rgb.save(self.d / "jpeg.tif", compression="jpeg")
+        tifffile.imwrite(self.d / "float.tif", photo(9, 13, 61).astype(np.float32), photometric="rgb")
+        data = (self.d / "rgb_tiff_lzw.tif").read_bytes()
+        (self.d / "trunc.tif").write_bytes(data[:len(data) // 2])
+        (self.d / "header.tif").write_bytes(b"II*\0" + bytes(range(60)))
+        out = self.d / "out" / "t.npy"
+        out.parent.mkdir()
+        for name, needle in (("cmyk.tif", "a TIFF vggcl does not read: a photometric interpretation other than gray, "
+                                          "palette and RGB (4 samples of 8 bits a pixel)"),
+                             ("jpeg.tif", "a TIFF vggcl does not read: JPEG compression"),
+                             ("float.tif", "a TIFF vggcl does not read: samples that are not unsigned integers"),
+                             ("trunc.tif", "corrupt TIFF"), ("header.tif", "corrupt TIFF")):
+            with self.subTest(name):
+                r = self.vggcl("--output", out, self.d / "big.tif", self.d / name)
+                self.assertEqual(r.returncode, 1, r.stderr)
+                self.assertIn(f"{self.d / name}: {needle}", r.stderr)
+                self.assertEqual(list(out.parent.iterdir()), [])
+
     def test_preset_matches_torchvision(self):
         preset = VGG16_Weights.IMAGENET1K_V1.transforms()
         sizes = [(300, 400), (401, 299), (256, 256), (511, 257), (224, 224), (1000, 333), (100, 100),
@@ -445,16 +507,16 @@ class Images(unittest.TestCase):
         # formats torchvision's ImageFolder takes and vggcl does not: passed over, and said (the data set's
         # counts would differ from PyTorch's), once, naming the least path
         (sub / "later").mkdir()
-        for name in ("later/e.ppm", "d.PGM", "f.tiff"):
+        for name in ("later/e.ppm", "d.PGM", "f.ppm"):
             (sub / name).write_bytes(b"not read")
-        for recursive, said in (((), "left out 2 files of a format vggcl does not read (it reads JPEG, PNG, WebP and BMP), such as "
+        for recursive, said in (((), "left out 2 files of a format vggcl does not read (it reads JPEG, PNG, WebP, BMP and TIFF), such as "
                                      f"{sub}/d.PGM; torchvision's ImageFolder would take them"),
                                 (("--recursive",), "left out 3 files")):
             r = self.vggcl(*recursive, "--resize", "36", "--crop", "32", "--output", out, sub)
             self.assertEqual(r.returncode, 0, r.stderr)
             self.assertEqual(r.stderr.count("vggcl: left out"), 1, r.stderr)
             self.assertIn(said, r.stderr)
-        for name in ("later/e.ppm", "d.PGM", "f.tiff"):
+        for name in ("later/e.ppm", "d.PGM", "f.ppm"):
             (sub / name).unlink()
         (sub / "later").rmdir()
         got = np.load(out)
@@ -520,7 +582,7 @@ class Images(unittest.TestCase):
         for name, needle in (("trunc.png", "corrupt PNG: the file is truncated"), ("trunc.jpg", "corrupt JPEG"),
                              ("trunc_scan.jpg", "truncated"),
                              ("trunc_bottom.jpg", "truncated"), ("no_eoi.jpg", "truncated"),
-                             ("text.png", "not a JPEG, PNG, WebP or BMP image"),
+                             ("text.png", "not a JPEG, PNG, WebP, BMP or TIFF image"),
                              ("twelve.jpg", "a JPEG vggcl does not read: Unsupported JPEG data precision 12 (it reads "
                                             "8-bit JPEGs, lossy, as PIL does)"), ("text_crc.png", "corrupt PNG: tEXt: CRC error"), ("short.png", "Not enough image data"), ("missing.png", "cannot open")):
             with self.subTest(name):

@@ -558,15 +558,15 @@ class Eval(unittest.TestCase):
             for t, p in zip(y, pred):
                 conf[t, p] += 1
             top5 = np.mean([(logits[i] > logits[i, y[i]]).sum() < 5 for i in range(len(y))])
-            (d / "data" / "c2" / "extra.tiff").write_bytes(b"II*")  # ImageFolder's, not vggcl's: passed over, said
+            (d / "data" / "c2" / "extra.ppm").write_bytes(b"P6")  # ImageFolder's, not vggcl's: passed over, said
             r = subprocess.run([VGGCL, "eval", "--weights", weights, "--data", d / "data", "--format", "json",
                                 "--resize", str(SIZE), "--crop", str(SIZE)], capture_output=True, text=True,
                                timeout=600)
             self.assertEqual(r.returncode, 0, r.stderr)
             got = json.loads(r.stdout)
             self.assertEqual(got["n"], 21)
-            self.assertIn(f"vggcl: left out 1 file of a format vggcl does not read (it reads JPEG, PNG, WebP and BMP), such as "
-                          f"{d / 'data' / 'c2' / 'extra.tiff'}; torchvision's ImageFolder would take it", r.stderr)
+            self.assertIn(f"vggcl: left out 1 file of a format vggcl does not read (it reads JPEG, PNG, WebP, BMP and TIFF), such as "
+                          f"{d / 'data' / 'c2' / 'extra.ppm'}; torchvision's ImageFolder would take it", r.stderr)
             self.assertEqual(got["confusion"], conf.tolist())
             self.assertAlmostEqual(got["top1"], float(np.mean(pred == y)), places=6)
             self.assertAlmostEqual(got["top5"], float(top5), places=6)

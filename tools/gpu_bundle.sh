@@ -2,7 +2,7 @@
 # Builds what tools/gpu_check.sh runs into one folder that can travel to a GPU
 # machine which reaches no package registry: vggcl and the device suites
 # (built without MPI) beside a lib/ of the shared libraries they load that a
-# bare machine may lack (the OpenCL ICD loader, CLBlast, cJSON, libjpeg-turbo, libwebp,
+# bare machine may lack (the OpenCL ICD loader, CLBlast, cJSON, libjpeg-turbo, libwebp, libtiff,
 # libpng, subunit; not the C and C++ runtimes, which the machine has).
 #
 #   tools/gpu_bundle.sh [--mpi] [DIR]     (default build-gpu/bundle)

@@ -54,7 +54,7 @@ const char *cli_arg_or(const cli_args *a, const char *name, const char *dflt);
 int cli_preprocess_args(const char *cmd, const cli_args *a, vggcl_preprocess *p);
 
 /* The positional arguments as images: files, and folders for their .jpg,
- * .jpeg, .png, .webp and .bmp files sorted by name (with --recursive, and the folders'
+ * .jpeg, .png, .webp, .bmp, .tif and .tiff files sorted by name (with --recursive, and the folders'
  * below them: cli_expand_images). A folder without images or no argument at
  * all is a usage error (printed). */
 int cli_images(const char *cmd, const cli_args *a, char ***files, int *n);
@@ -411,7 +411,7 @@ extern const cli_option cli_decode_options[]; /* --threads, --progress */
 
 /* An ImageFolder data set: one sub-folder per class, classes sorted by name
  * give the indices (as torchvision's ImageFolder), each holding .jpg, .jpeg,
- * .png, .webp and .bmp files (sorted). */
+ * .png, .webp, .bmp, .tif and .tiff files (sorted). */
 typedef struct {
     int n_classes;
     char **classes;

@@ -33,7 +33,7 @@ static const char *const agreed[] = { "format", "top", "conv", "head", "logits-o
 
 static const cli_command command = {
     "classify", "IMAGE|DIR...",
-    "Preprocesses each JPEG, PNG, WebP or BMP image as torchvision's ImageClassification\n"
+    "Preprocesses each JPEG, PNG, WebP, BMP or TIFF image as torchvision's ImageClassification\n"
     "preset (see `vggcl preprocess --help`; options not given come from the model's metadata\n"
     "when it has them), runs the model in batches and prints the top K classes with\n"
     "their softmax probability. A folder stands for its images, sorted by name.\n"

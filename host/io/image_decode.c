@@ -1,4 +1,5 @@
-/* JPEG (libjpeg-turbo) and PNG (libpng) decoding to 8-bit RGB (WebP: image_webp.c, BMP: image_bmp.c), converting as
+/* JPEG (libjpeg-turbo) and PNG (libpng) decoding to 8-bit RGB (WebP: image_webp.c, BMP: image_bmp.c,
+ * TIFF: image_tiff.c), converting as
  * PIL's Image.convert("RGB") does: alpha dropped (not blended), palettes
  * expanded, gray replicated, 16-bit RGB(A) and gray+alpha samples cut to their
  * high byte, 16-bit gray clipped to 255 (PIL opens it as mode "I"), 1/2/4-bit
@@ -368,8 +369,10 @@ vggcl_status vggcl__image_load_part(vggcl_ctx *ctx, const char *path, const vggc
         st = vggcl__load_webp(ctx, path, f, p, px, part);
     else if (vggcl__is_bmp(magic, got))
         st = vggcl__load_bmp(ctx, path, f, p, px, part);
+    else if (vggcl__is_tiff(magic, got))
+        st = vggcl__load_tiff(ctx, path, f, p, px, part);
     else
-        st = vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: not a JPEG, PNG, WebP or BMP image", path);
+        st = vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: not a JPEG, PNG, WebP, BMP or TIFF image", path);
     fclose(f);
     return st;
 }

@@ -142,6 +142,19 @@ def bmp_seeds(rgb):
     out("image", "rgba.bmp", bmp(rgb.convert("RGBA")))
 
 
+def tiff(img, **kw):
+    f = io.BytesIO()
+    img.save(f, "TIFF", **kw)
+    return f.getvalue()
+
+
+def tiff_seeds(rgb):
+    out("image", "rgb-lzw.tif", tiff(rgb, compression="tiff_lzw"))
+    out("image", "palette.tif", tiff(rgb.convert("P")))
+    out("image", "bilevel-g4.tif", tiff(rgb.convert("1"), compression="group4"))
+    out("image", "rgba-orient6.tif", tiff(rgb.convert("RGBA"), compression="tiff_adobe_deflate", tiffinfo={274: 6}))
+
+
 def image_seeds():
     rng = np.random.default_rng(7)
     rgb = Image.fromarray(rng.integers(0, 256, (9, 13, 3), dtype=np.uint8), "RGB")
@@ -166,6 +179,7 @@ def image_seeds():
     out("image", "tall.png", png(Image.new("RGB", (1, 300))))
     webp_seeds(rgb)
     bmp_seeds(rgb)
+    tiff_seeds(rgb)
     # photo-like (smooth colour with noise) and large enough for the harness's presets to decode
     # only part of them: each chroma subsampling, progressive, gray, landscape and portrait, odd sizes
     yy, xx = np.mgrid[0:67, 0:93]

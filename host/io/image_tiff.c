@@ -1,0 +1,243 @@
+/* TIFF (libtiff) decoding to 8-bit RGB as PIL 9 reads it, then Image.convert("RGB"):
+ * its first page; gray and palette of 1, 2, 4 and 8 bits (MinIsWhite inverted, 2 and
+ * 4-bit gray scaled as PIL's unpackers, a palette's 16-bit entries cut to their high
+ * byte), gray+alpha and palette+alpha, RGB of 8 and 16 bits (its high byte) with an
+ * unassociated or unspecified extra sample (dropped); any compression libtiff decodes
+ * but JPEG; strips or tiles; the Orientation tag applied as PIL's load does. Not read
+ * (said): other photometric interpretations (CMYK, YCbCr, ...), floats, 12 to 32-bit
+ * gray, premultiplied alpha, separate planes, fill order 2. */
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <tiffio.h>
+
+#include "image.h"
+
+int vggcl__is_tiff(const unsigned char *magic, size_t n)
+{
+    return n >= 4 && ((!memcmp(magic, "II", 2) && (magic[2] == 42 || magic[2] == 43) && !magic[3]) ||
+                      (!memcmp(magic, "MM", 2) && !magic[2] && (magic[3] == 42 || magic[3] == 43)));
+}
+
+typedef struct {
+    char msg[256]; /* libtiff's first error */
+} tiff_errors;
+
+static int on_error(TIFF *tif, void *user, const char *module, const char *fmt, va_list ap)
+{
+    (void)tif, (void)module;
+    tiff_errors *e = user;
+    if (!e->msg[0]) vsnprintf(e->msg, sizeof e->msg, fmt, ap);
+    return 1;
+}
+
+static int on_warning(TIFF *tif, void *user, const char *module, const char *fmt, va_list ap)
+{
+    (void)tif, (void)user, (void)module, (void)fmt, (void)ap;
+    return 1; /* (quiet: PIL says nothing of them either) */
+}
+
+/* How a pixel's samples give R, G, B: PIL's raw modes. */
+typedef enum { GRAY, GRAY_INV, PALETTE, RGB8, RGB16 } tiff_layout;
+
+/* The raw samples of one row (width pixels of spp samples of bits) to RGB. */
+static void unpack_row(tiff_layout l, const unsigned char *src, int width, int spp, int bits,
+                       const unsigned char pal[256][3], unsigned char *dst)
+{
+    const int per = 8 / (bits < 8 ? bits : 8), mask = (1 << (bits < 8 ? bits : 8)) - 1, scale = 255 / mask;
+    for (int x = 0; x < width; x++, dst += 3) {
+        unsigned v = 0;
+        if (l == GRAY || l == GRAY_INV || l == PALETTE) {
+            if (bits < 8)
+                v = src[x / per] >> ((per - 1 - x % per) * bits) & mask;
+            else
+                v = src[(size_t)x * spp];
+        }
+        switch (l) {
+        case GRAY: dst[0] = dst[1] = dst[2] = (unsigned char)(v * scale); break;
+        case GRAY_INV: dst[0] = dst[1] = dst[2] = (unsigned char)(255 - v * scale); break;
+        case PALETTE: memcpy(dst, pal[v], 3); break;
+        case RGB8: memcpy(dst, src + (size_t)x * spp, 3); break;
+        case RGB16: /* (native order from libtiff: the high byte of each value) */
+            for (int c = 0; c < 3; c++) {
+                uint16_t s;
+                memcpy(&s, src + ((size_t)x * spp + c) * 2, 2);
+                dst[c] = (unsigned char)(s >> 8);
+            }
+            break;
+        }
+    }
+}
+
+/* PIL's Image.transpose for TIFF's Orientation 2-8, from in (h, w) to out ((w, h) for 5-8). */
+static void orient(int o, const unsigned char *in, int h, int w, unsigned char *out)
+{
+    const int swap = o >= 5, oh = swap ? w : h, ow = swap ? h : w;
+    for (int y = 0; y < oh; y++)
+        for (int x = 0; x < ow; x++) {
+            int sy, sx;
+            switch (o) {
+            case 2: sy = y, sx = w - 1 - x; break;         /* FLIP_LEFT_RIGHT */
+            case 3: sy = h - 1 - y, sx = w - 1 - x; break; /* ROTATE_180 */
+            case 4: sy = h - 1 - y, sx = x; break;         /* FLIP_TOP_BOTTOM */
+            case 5: sy = x, sx = y; break;                 /* TRANSPOSE */
+            case 6: sy = h - 1 - x, sx = y; break;         /* ROTATE_270 */
+            case 7: sy = h - 1 - x, sx = w - 1 - y; break; /* TRANSVERSE */
+            default: sy = x, sx = w - 1 - y; break;        /* ROTATE_90 */
+            }
+            memcpy(out + ((size_t)y * ow + x) * 3, in + ((size_t)sy * w + sx) * 3, 3);
+        }
+}
+
+/* The layout of the first page, or a reason it is not read (why, NULL when read). */
+static const char *layout_of(TIFF *tif, tiff_layout *l, int *spp_out, int *bits_out, unsigned char pal[256][3])
+{
+    uint16_t bits = 1, spp = 1, photo, fmt = 1, fill = 1, planar = 1, compression = 1, n_extra = 0, *extra = NULL;
+    TIFFGetFieldDefaulted(tif, TIFFTAG_BITSPERSAMPLE, &bits);
+    TIFFGetFieldDefaulted(tif, TIFFTAG_SAMPLESPERPIXEL, &spp);
+    TIFFGetFieldDefaulted(tif, TIFFTAG_SAMPLEFORMAT, &fmt);
+    TIFFGetFieldDefaulted(tif, TIFFTAG_FILLORDER, &fill);
+    TIFFGetFieldDefaulted(tif, TIFFTAG_PLANARCONFIG, &planar);
+    TIFFGetFieldDefaulted(tif, TIFFTAG_COMPRESSION, &compression);
+    TIFFGetField(tif, TIFFTAG_EXTRASAMPLES, &n_extra, &extra);
+    if (!TIFFGetField(tif, TIFFTAG_PHOTOMETRIC, &photo)) return "no PhotometricInterpretation";
+    *spp_out = spp, *bits_out = bits;
+    if (compression == COMPRESSION_JPEG || compression == COMPRESSION_OJPEG) return "JPEG compression";
+    if (fmt != SAMPLEFORMAT_UINT) return "samples that are not unsigned integers";
+    if (fill != FILLORDER_MSB2LSB) return "fill order 2";
+    if (planar != PLANARCONFIG_CONTIG && spp > 1) return "separate planes";
+    const int extras_ok = n_extra == spp - (photo == PHOTOMETRIC_RGB ? 3 : 1);
+    if (photo == PHOTOMETRIC_MINISBLACK || photo == PHOTOMETRIC_MINISWHITE || photo == PHOTOMETRIC_PALETTE) {
+        const int alpha = spp == 2 && bits == 8 && n_extra == 1 && extra[0] == EXTRASAMPLE_UNASSALPHA &&
+                          photo != PHOTOMETRIC_MINISWHITE; /* (LA and PA) */
+        if (!(spp == 1 && (bits == 1 || bits == 2 || bits == 4 || bits == 8)) && !alpha)
+            return photo == PHOTOMETRIC_PALETTE ? "a palette layout PIL does not read" : "a gray depth vggcl does not read";
+        if (photo == PHOTOMETRIC_PALETTE) {
+            uint16_t *r, *g, *b;
+            if (!TIFFGetField(tif, TIFFTAG_COLORMAP, &r, &g, &b)) return "a palette image without a ColorMap";
+            for (int i = 0; i < 256; i++) /* (2^bits entries; the rest past any index) */
+                if (i < 1 << bits) pal[i][0] = (unsigned char)(r[i] >> 8), pal[i][1] = (unsigned char)(g[i] >> 8),
+                                    pal[i][2] = (unsigned char)(b[i] >> 8);
+            *l = PALETTE;
+        } else {
+            *l = photo == PHOTOMETRIC_MINISWHITE ? GRAY_INV : GRAY;
+        }
+        return NULL;
+    }
+    if (photo != PHOTOMETRIC_RGB) return "a photometric interpretation other than gray, palette and RGB";
+    if ((bits != 8 && bits != 16) || (spp != 3 && spp != 4) || (n_extra && !extras_ok))
+        return "an RGB layout vggcl does not read";
+    if (spp == 4 && n_extra && extra[0] == EXTRASAMPLE_ASSOCALPHA) return "premultiplied (associated) alpha";
+    *l = bits == 8 ? RGB8 : RGB16;
+    return NULL;
+}
+
+/* The first page's raw samples, row by row (rows of line bytes), from strips or tiles: 0 on a failure (e's). */
+static int read_raw(TIFF *tif, int h, size_t line, unsigned char *raw)
+{
+    if (!TIFFIsTiled(tif)) {
+        uint32_t rps = 0;
+        TIFFGetFieldDefaulted(tif, TIFFTAG_ROWSPERSTRIP, &rps);
+        if (rps == 0 || rps > (uint32_t)h) rps = (uint32_t)h;
+        for (uint32_t s = 0, y = 0; y < (uint32_t)h; s++, y += rps) {
+            const uint32_t rows = (uint32_t)h - y < rps ? (uint32_t)h - y : rps;
+            if (TIFFReadEncodedStrip(tif, s, raw + (size_t)y * line, (tmsize_t)(rows * line)) < 0) return 0;
+        }
+        return 1;
+    }
+    uint32_t tw = 0, th = 0, w = 0;
+    TIFFGetField(tif, TIFFTAG_TILEWIDTH, &tw), TIFFGetField(tif, TIFFTAG_TILELENGTH, &th);
+    TIFFGetField(tif, TIFFTAG_IMAGEWIDTH, &w);
+    const tmsize_t tile_bytes = TIFFTileSize(tif), tile_line = TIFFTileRowSize(tif);
+    unsigned char *tile = tile_bytes > 0 && tw && th ? malloc((size_t)tile_bytes) : NULL;
+    if (!tile) return 0;
+    for (uint32_t y = 0; y < (uint32_t)h; y += th)
+        for (uint32_t x = 0; x < w; x += tw) {
+            if (TIFFReadTile(tif, tile, x, y, 0, 0) < 0) {
+                free(tile);
+                return 0;
+            }
+            const size_t at = (size_t)((uint64_t)x * (uint64_t)tile_line / tw); /* (the tile's first byte in a row) */
+            const size_t n = at + (size_t)tile_line > line ? line - at : (size_t)tile_line;
+            for (uint32_t r = 0; r < th && y + r < (uint32_t)h; r++)
+                memcpy(raw + (size_t)(y + r) * line + at, tile + (size_t)r * tile_line, n);
+        }
+    free(tile);
+    return 1;
+}
+
+vggcl_status vggcl__load_tiff(vggcl_ctx *ctx, const char *path, FILE *f, const vggcl_preprocess *p, unsigned char **rgb,
+                              vggcl__rgb_part *part)
+{
+    tiff_errors e = { "" };
+    TIFFOpenOptions *opts = TIFFOpenOptionsAlloc();
+    const int fd = dup(fileno(f)); /* (TIFFClose closes it) */
+    if (!opts || fd < 0) {
+        TIFFOpenOptionsFree(opts);
+        if (fd >= 0) close(fd);
+        return vggcl__fail(ctx, VGGCL_ERR_NOMEM, "%s: out of host memory (or descriptors) opening a TIFF", path);
+    }
+    TIFFOpenOptionsSetErrorHandlerExtR(opts, on_error, &e);
+    TIFFOpenOptionsSetWarningHandlerExtR(opts, on_warning, NULL);
+    TIFF *tif = TIFFFdOpenExt(fd, path, "r", opts);
+    TIFFOpenOptionsFree(opts);
+    if (!tif) {
+        close(fd);
+        return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: corrupt TIFF: %s", path, e.msg[0] ? e.msg : "not readable");
+    }
+    uint32_t w32 = 0, h32 = 0;
+    uint16_t orientation = 1;
+    TIFFGetField(tif, TIFFTAG_IMAGEWIDTH, &w32), TIFFGetField(tif, TIFFTAG_IMAGELENGTH, &h32);
+    TIFFGetField(tif, TIFFTAG_ORIENTATION, &orientation);
+    tiff_layout layout = GRAY;
+    int spp = 1, bits = 8;
+    unsigned char pal[256][3];
+    for (int i = 0; i < 256; i++) pal[i][0] = pal[i][1] = pal[i][2] = (unsigned char)i;
+    const char *why = layout_of(tif, &layout, &spp, &bits, pal);
+    vggcl_status st = VGGCL_OK;
+    if (why)
+        st = vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: a TIFF vggcl does not read: %s (%d samples of %d bits a pixel)",
+                         path, why, spp, bits);
+    else if (w32 == 0 || h32 == 0)
+        st = vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: corrupt TIFF: %u x %u pixels (width x height)", path, w32, h32);
+    else if ((uint64_t)w32 * h32 > VGGCL_MAX_DECODED_PIXELS)
+        st = vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: %u x %u pixels (width x height) is too large: more than %zu, PIL's "
+                         "limit", path, w32, h32, VGGCL_MAX_DECODED_PIXELS);
+    const int w = (int)w32, h = (int)h32, turned = orientation >= 5 && orientation <= 8;
+    if (st == VGGCL_OK && p) st = vggcl__preset_check(ctx, path, turned ? w : h, turned ? h : w, p);
+    const size_t line = st == VGGCL_OK ? (size_t)TIFFScanlineSize64(tif) : 0;
+    unsigned char *raw = NULL, *out = NULL, *turn = NULL;
+    if (st == VGGCL_OK && line < ((size_t)w * spp * bits + 7) / 8)
+        st = vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: corrupt TIFF: rows of %zu bytes for %d pixels", path, line, w);
+    if (st == VGGCL_OK) {
+        raw = malloc(line * h + 1), out = malloc((size_t)w * h * 3 + 1);
+        turn = orientation >= 2 && orientation <= 8 ? malloc((size_t)w * h * 3 + 1) : NULL;
+        if (!raw || !out || (orientation >= 2 && orientation <= 8 && !turn))
+            st = vggcl__fail(ctx, VGGCL_ERR_NOMEM, "%s: out of host memory", path);
+    }
+    if (st == VGGCL_OK && !read_raw(tif, h, line, raw))
+        st = vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: corrupt TIFF: %s", path, e.msg[0] ? e.msg : "its pixels cannot be read");
+    TIFFClose(tif);
+    if (st == VGGCL_OK) {
+        for (int y = 0; y < h; y++)
+            unpack_row(layout, raw + (size_t)y * line, w, spp, bits, (const unsigned char(*)[3])pal, out + (size_t)y * w * 3);
+        if (turn) {
+            orient(orientation, out, h, w, turn);
+            unsigned char *t = out;
+            out = turn, turn = t;
+        }
+    }
+    free(raw), free(turn);
+    if (st != VGGCL_OK) {
+        free(out);
+        return st;
+    }
+    const int oh = turned ? w : h, ow = turned ? h : w;
+    *rgb = out;
+    *part = (vggcl__rgb_part){ out, (size_t)ow * 3, oh, ow, 0, 0, oh, ow };
+    return VGGCL_OK;
+}
