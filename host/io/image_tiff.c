@@ -214,7 +214,8 @@ vggcl_status vggcl__load_tiff(vggcl_ctx *ctx, const char *path, FILE *f, const v
     if (st == VGGCL_OK && line < ((size_t)w * spp * bits + 7) / 8)
         st = vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: corrupt TIFF: rows of %zu bytes for %d pixels", path, line, w);
     if (st == VGGCL_OK) {
-        raw = malloc(line * h + 1), out = malloc((size_t)w * h * 3 + 1);
+        raw = calloc(line * h + 1, 1), out = malloc((size_t)w * h * 3 + 1); /* (zeros where a strip or tile
+                                                                              * decodes short, as libtiff lets it) */
         turn = orientation >= 2 && orientation <= 8 ? malloc((size_t)w * h * 3 + 1) : NULL;
         if (!raw || !out || (orientation >= 2 && orientation <= 8 && !turn))
             st = vggcl__fail(ctx, VGGCL_ERR_NOMEM, "%s: out of host memory", path);
