@@ -43,6 +43,11 @@ int vggcl__resize_rgb_window(const vggcl__rgb_part *in, int oh, int ow, int y0, 
  * that such an image (1 pixel wide and 2^25 tall: 370 MB and seconds decoded) is refused before it is
  * decoded. */
 vggcl_status vggcl__preset_check(vggcl_ctx *ctx, const char *path, int h, int w, const vggcl_preprocess *p);
+/* Whether a decoder may go on with an image of h x w pixels (in the file at path): within PIL's limit
+ * (VGGCL_MAX_DECODED_PIXELS), then, for p not NULL, vggcl__preset_check. VGGCL_OK, else said. Every
+ * decoder asks it once it knows the size, before it allocates for the pixels. */
+vggcl_status vggcl__decoded_size_check(vggcl_ctx *ctx, const char *path, unsigned long long h, unsigned long long w,
+                                       const vggcl_preprocess *p);
 /* The rows [*y0, *y1) and columns [*x0, *x1) of an h x w image that p's preset reads (all of them
  * when p is not valid for it: preprocessing says why). */
 void vggcl__preset_reads(int h, int w, const vggcl_preprocess *p, int *y0, int *y1, int *x0, int *x1);

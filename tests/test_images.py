@@ -642,6 +642,18 @@ class Images(unittest.TestCase):
         self.assert_refused_lean(self.d / "tall.png", "tall.png: image of 1 x 33554432 pixels (width x height) would "
                                  "resize to 256 x 8589934592, more than 2^28 pixels", 128 * 1024)
         self.assertEqual(list(out.parent.iterdir()), [])
+        # past PIL's limit in the header, as PIL refuses it: a PNG and a BMP (each decoder asks the one check)
+        ihdr = struct.pack(">IIBBBBB", 20000, 10000, 8, 2, 0, 0, 0)
+        (self.d / "wide.png").write_bytes(png[:12] + b"IHDR" + ihdr + struct.pack(">I", zlib.crc32(b"IHDR" + ihdr))
+                                          + png[33:])
+        bmp = bytearray(bmp_bytes(np.zeros((2, 12), np.uint8), 24))
+        bmp[18:26] = struct.pack("<ii", 20000, 10000)
+        (self.d / "wide.bmp").write_bytes(bytes(bmp))
+        for name in ("wide.png", "wide.bmp"):
+            with self.assertRaises(Image.DecompressionBombError):
+                Image.open(self.d / name)
+            self.assert_refused_lean(self.d / name, f"{name}: 20000 x 10000 pixels (width x height) is too large: more "
+                                     "than 178956970, PIL's limit", 128 * 1024)
         # a 1-pixel strip would resize to 256 x 16.7 million pixels: refused with the sizes
         # (torchvision would have PIL allocate 12 GiB); without the resize it goes through
         Image.new("RGB", (1, 65500), (10, 20, 30)).save(self.d / "strip.jpg")

@@ -101,9 +101,6 @@ vggcl_status vggcl__load_bmp(vggcl_ctx *ctx, const char *path, FILE *f, const vg
         BMP_FAIL("%s: a BMP vggcl does not read: compression %u (it reads uncompressed BMPs and bitfields)", path,
                  compression);
     if (width == 0 || height == 0) BMP_FAIL("%s: corrupt BMP: %u x %u pixels (width x height)", path, width, height);
-    if ((uint64_t)width * height > VGGCL_MAX_DECODED_PIXELS)
-        BMP_FAIL("%s: %u x %u pixels (width x height) is too large: more than %zu, PIL's limit", path, width, height,
-                 VGGCL_MAX_DECODED_PIXELS);
     bmp_layout layout = bits == 1 ? PAL1 : bits == 4 ? PAL4 : bits == 8 ? PAL8 : bits == 16 ? BGR15 : bits == 24 ? BGR : BGRX;
     if (compression == 3) { /* the layouts PIL knows */
         int known = 0;
@@ -117,7 +114,7 @@ vggcl_status vggcl__load_bmp(vggcl_ctx *ctx, const char *path, FILE *f, const vg
             BMP_FAIL("%s: a BMP vggcl does not read: %u-bit bitfields R %#x, G %#x, B %#x, A %#x (PIL does not either)",
                      path, bits, mask[0], mask[1], mask[2], mask[3]);
     }
-    const vggcl_status fits = p ? vggcl__preset_check(ctx, path, (int)height, (int)width, p) : VGGCL_OK;
+    const vggcl_status fits = vggcl__decoded_size_check(ctx, path, height, width, p);
     if (fits != VGGCL_OK) return fits;
     /* the palette: its entries (the header's count, else 2^bits) right after the header; an index past them is
      * PIL's gray ramp (i, i, i), as a short PNG palette's */

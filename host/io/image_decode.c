@@ -129,11 +129,10 @@ static vggcl_status load_jpeg(vggcl_ctx *ctx, const char *path, FILE *f, const v
     jpeg_read_header(&cinfo, TRUE);
     /* before jpeg_start_decompress, which reads a progressive or multi-scan image's every scan into
      * coefficients for the whole size its header claims (a 544-byte file took 1.2 GB) */
-    if ((size_t)cinfo.image_width * cinfo.image_height > VGGCL_MAX_DECODED_PIXELS) {
+    const vggcl_status size_ok = vggcl__decoded_size_check(ctx, path, cinfo.image_height, cinfo.image_width, NULL);
+    if (size_ok != VGGCL_OK) { /* (the preset is asked below, of the size a draft decodes) */
         jpeg_destroy_decompress(&cinfo);
-        return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: %u x %u pixels (width x height) is too large: more "
-                           "than %zu, PIL's limit", path, cinfo.image_width, cinfo.image_height,
-                           VGGCL_MAX_DECODED_PIXELS);
+        return size_ok;
     }
     const int cmyk = cinfo.jpeg_color_space == JCS_CMYK || cinfo.jpeg_color_space == JCS_YCCK;
     cinfo.out_color_space = cinfo.num_components == 1 ? JCS_GRAYSCALE : cmyk ? JCS_CMYK : JCS_RGB;
@@ -279,12 +278,7 @@ static vggcl_status load_png(vggcl_ctx *ctx, const char *path, FILE *f, const vg
     png_set_crc_action(png, PNG_CRC_QUIET_USE, PNG_CRC_QUIET_USE);
     const int width = (int)png_get_image_width(png, info), height = (int)png_get_image_height(png, info);
     const int type = png_get_color_type(png, info), depth = png_get_bit_depth(png, info);
-    if ((size_t)width * height > VGGCL_MAX_DECODED_PIXELS) {
-        snprintf(err.msg, sizeof err.msg, "%d x %d pixels (width x height) is too large: more than %zu, PIL's "
-                 "limit", width, height, VGGCL_MAX_DECODED_PIXELS);
-        longjmp(err.jump, 1);
-    }
-    const vggcl_status fits = p ? vggcl__preset_check(ctx, path, height, width, p) : VGGCL_OK;
+    const vggcl_status fits = vggcl__decoded_size_check(ctx, path, (unsigned)height, (unsigned)width, p);
     if (fits != VGGCL_OK) { /* (before its rows' pointers and pixels are allocated and decoded) */
         png_destroy_read_struct(&png, &info, NULL);
         return fits;
@@ -343,6 +337,15 @@ static vggcl_status load_png(vggcl_ctx *ctx, const char *path, FILE *f, const vg
     *rgb = out;
     *part = (vggcl__rgb_part){ out, (size_t)width * 3, height, width, 0, 0, height, width };
     return VGGCL_OK;
+}
+
+vggcl_status vggcl__decoded_size_check(vggcl_ctx *ctx, const char *path, unsigned long long h, unsigned long long w,
+                                       const vggcl_preprocess *p)
+{
+    if (w * h > VGGCL_MAX_DECODED_PIXELS) /* (each side below 2^32: no overflow) */
+        return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: %llu x %llu pixels (width x height) is too large: more than "
+                           "%zu, PIL's limit", path, w, h, VGGCL_MAX_DECODED_PIXELS);
+    return p ? vggcl__preset_check(ctx, path, (int)h, (int)w, p) : VGGCL_OK;
 }
 
 vggcl_status vggcl__image_load_part(vggcl_ctx *ctx, const char *path, const vggcl_preprocess *p, unsigned char **px,

@@ -204,11 +204,8 @@ vggcl_status vggcl__load_tiff(vggcl_ctx *ctx, const char *path, FILE *f, const v
                          path, why, spp, bits);
     else if (w32 == 0 || h32 == 0)
         st = vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: corrupt TIFF: %u x %u pixels (width x height)", path, w32, h32);
-    else if ((uint64_t)w32 * h32 > VGGCL_MAX_DECODED_PIXELS)
-        st = vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: %u x %u pixels (width x height) is too large: more than %zu, PIL's "
-                         "limit", path, w32, h32, VGGCL_MAX_DECODED_PIXELS);
     const int w = (int)w32, h = (int)h32, turned = orientation >= 5 && orientation <= 8;
-    if (st == VGGCL_OK && p) st = vggcl__preset_check(ctx, path, turned ? w : h, turned ? h : w, p);
+    if (st == VGGCL_OK) st = vggcl__decoded_size_check(ctx, path, turned ? w32 : h32, turned ? h32 : w32, p);
     const size_t line = st == VGGCL_OK ? (size_t)TIFFScanlineSize64(tif) : 0;
     unsigned char *raw = NULL, *out = NULL, *turn = NULL;
     if (st == VGGCL_OK && line < ((size_t)w * spp * bits + 7) / 8)

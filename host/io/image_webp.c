@@ -56,12 +56,7 @@ vggcl_status vggcl__load_webp(vggcl_ctx *ctx, const char *path, FILE *f, const v
         free(data);
         return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: corrupt WebP: %s", path, status_text(s));
     }
-    if ((size_t)feat.width * feat.height > VGGCL_MAX_DECODED_PIXELS) {
-        free(data);
-        return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: %d x %d pixels (width x height) is too large: "
-                           "more than %zu, PIL's limit", path, feat.width, feat.height, VGGCL_MAX_DECODED_PIXELS);
-    }
-    const vggcl_status fits = p ? vggcl__preset_check(ctx, path, feat.height, feat.width, p) : VGGCL_OK;
+    const vggcl_status fits = vggcl__decoded_size_check(ctx, path, (unsigned)feat.height, (unsigned)feat.width, p);
     if (fits != VGGCL_OK) {
         free(data);
         return fits;
