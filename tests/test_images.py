@@ -509,7 +509,7 @@ class Images(unittest.TestCase):
         (sub / "later").mkdir()
         for name in ("later/e.ppm", "d.PGM", "f.ppm"):
             (sub / name).write_bytes(b"not read")
-        for recursive, said in (((), "left out 2 files of a format vggcl does not read (it reads JPEG, PNG, WebP, BMP and TIFF), such as "
+        for recursive, said in (((), "left out 2 files of a format vggcl does not read (it reads JPEG, PNG, WebP, BMP or TIFF), such as "
                                      f"{sub}/d.PGM; torchvision's ImageFolder would take them"),
                                 (("--recursive",), "left out 3 files")):
             r = self.vggcl(*recursive, "--resize", "36", "--crop", "32", "--output", out, sub)

@@ -565,7 +565,7 @@ class Eval(unittest.TestCase):
             self.assertEqual(r.returncode, 0, r.stderr)
             got = json.loads(r.stdout)
             self.assertEqual(got["n"], 21)
-            self.assertIn(f"vggcl: left out 1 file of a format vggcl does not read (it reads JPEG, PNG, WebP, BMP and TIFF), such as "
+            self.assertIn(f"vggcl: left out 1 file of a format vggcl does not read (it reads JPEG, PNG, WebP, BMP or TIFF), such as "
                           f"{d / 'data' / 'c2' / 'extra.ppm'}; torchvision's ImageFolder would take it", r.stderr)
             self.assertEqual(got["confusion"], conf.tolist())
             self.assertAlmostEqual(got["top1"], float(np.mean(pred == y)), places=6)

@@ -39,13 +39,13 @@ int cli_bench_images(vggcl_ctx *ctx, vggcl_model *model, const char *dir, const 
     cli_left_out other = { 0 };
     struct stat sb;
     if (stat(dir, &sb) != 0) /* (else named as an image that could not be read, "none of the 1 images") */
-        return cli_error(CLI_FAIL, "bench: --images %s: %s (expected a folder of JPEG, PNG, WebP, BMP or TIFF images)", dir,
+        return cli_error(CLI_FAIL, "bench: --images %s: %s (expected a folder of " CLI_IMAGE_FORMATS " images)", dir,
                          strerror(errno));
     const int listed = cli_expand_images(dir, recursive, &files, &n, &other);
     cli_left_out_say(&other);
     if (listed != CLI_OK) goto done;
     if (!n) {
-        rc = cli_error(CLI_FAIL, "%s: no JPEG, PNG, WebP, BMP or TIFF images to run", dir);
+        rc = cli_error(CLI_FAIL, "%s: no " CLI_IMAGE_FORMATS " images to run", dir);
         goto done;
     }
     /* a warm-up batch (first-use compiles: the first that holds a readable image, else its time went into the

@@ -261,8 +261,12 @@ int cmd_preprocess(int argc, char **argv);
 int cmd_classify(int argc, char **argv);
 int cmd_cam(int argc, char **argv);
 
-/* Files a listing passed over that torchvision's ImageFolder would take (.bmp, .ppm, .pgm, .tif, .tiff,
- * .webp): how many, and the first's path (allocated); and the lost+found folders below the top that this
+/* The image formats vggcl reads (the decoders: host/io/image_*.c) as the messages name them, and
+ * their extensions (a folder's listing: image_list.c's). */
+#define CLI_IMAGE_FORMATS "JPEG, PNG, WebP, BMP or TIFF"
+#define CLI_IMAGE_EXTENSIONS ".jpg, .jpeg, .png, .webp, .bmp, .tif, .tiff"
+
+/* Files a listing passed over that torchvision's ImageFolder would take (.ppm, .pgm): how many, and the first's path (allocated); and the lost+found folders below the top that this
  * user cannot read (a mounted disk's: os.walk passes over them too), how many and the first. */
 typedef struct cli_left_out {
     int n, lost;

@@ -87,7 +87,7 @@ int cli_dataset_read(const char *opt, const char *dir, cli_dataset *ds)
         }
         const int listed = cli_expand_images(path, 1, &ds->files, &ds->n, &other);
         if (listed == CLI_OK && ds->n == before)
-            cli_error(CLI_FAIL, "%s: class folder '%s' has no images (.jpg, .jpeg, .png, .webp, .bmp, .tif, .tiff)", path, ds->classes[c]);
+            cli_error(CLI_FAIL, "%s: class folder '%s' has no images (" CLI_IMAGE_EXTENSIONS ")", path, ds->classes[c]);
         free(path);
         if (listed != CLI_OK || ds->n == before) goto fail;
         int *grown = realloc(ds->labels, sizeof *grown * (size_t)ds->n);

@@ -1,7 +1,6 @@
 /* The images a command is given: files, and folders for the images in them
  * (cli_images, cli_expand_images), and messages that name an image. */
 #define _DEFAULT_SOURCE /* struct dirent's d_type, DT_DIR */
-#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
@@ -12,24 +11,27 @@
 
 #include "cli.h"
 
-static int has_image_ext(const char *name)
+/* Whether name ends in one of exts (n of them, with their dots; any case). */
+static int has_ext(const char *name, const char *const *exts, size_t n)
 {
     const char *dot = strrchr(name, '.');
-    if (!dot) return 0;
-    char ext[8] = "";
-    for (int i = 0; i < 7 && dot[1 + i]; i++) ext[i] = (char)tolower((unsigned char)dot[1 + i]), ext[i + 1] = 0;
-    return !strcmp(ext, "jpg") || !strcmp(ext, "jpeg") || !strcmp(ext, "png") || !strcmp(ext, "webp") ||
-           !strcmp(ext, "bmp") || !strcmp(ext, "tif") || !strcmp(ext, "tiff");
+    for (size_t i = 0; dot && i < n; i++)
+        if (!strcasecmp(dot, exts[i])) return 1;
+    return 0;
+}
+
+/* CLI_IMAGE_EXTENSIONS */
+static int has_image_ext(const char *name)
+{
+    static const char *const readable[] = { ".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff" };
+    return has_ext(name, readable, sizeof readable / sizeof readable[0]);
 }
 
 /* The other formats torchvision's ImageFolder takes (its IMG_EXTENSIONS), which vggcl does not read. */
 static int has_other_ext(const char *name)
 {
     static const char *const other[] = { ".ppm", ".pgm" };
-    const char *dot = strrchr(name, '.');
-    for (size_t i = 0; dot && i < sizeof other / sizeof other[0]; i++)
-        if (!strcasecmp(dot, other[i])) return 1;
-    return 0;
+    return has_ext(name, other, sizeof other / sizeof other[0]);
 }
 
 /* Counts path into *n and keeps the least of them by bytes in *first, to name (readdir's order is the file
@@ -48,7 +50,7 @@ static void left_out(int *n, char **first, char *path)
 void cli_left_out_say(cli_left_out *o)
 {
     if (o->n && cli_usage_said()) /* (once under mpirun: every rank lists the same) */
-        cli_error(CLI_OK, "left out %d file%s of a format vggcl does not read (it reads JPEG, PNG, WebP, BMP and TIFF), such as %s; "
+        cli_error(CLI_OK, "left out %d file%s of a format vggcl does not read (it reads " CLI_IMAGE_FORMATS "), such as %s; "
                           "torchvision's ImageFolder would take %s",
                   o->n, o->n == 1 ? "" : "s", o->first ? o->first : "", o->n == 1 ? "it" : "them");
     if (o->lost && cli_usage_said())
@@ -169,7 +171,7 @@ int cli_images(const char *cmd, const cli_args *a, char ***files, int *n)
         }
         if (*n == before && stat(a->pos[i], &sb) == 0 && S_ISDIR(sb.st_mode)) {
             cli_left_out_say(&other);
-            return cli_error_here(CLI_USAGE, "%s: %s holds no JPEG, PNG, WebP, BMP or TIFF images (.jpg, .jpeg, .png, .webp, .bmp, .tif, .tiff)", cmd, a->pos[i]);
+            return cli_error_here(CLI_USAGE, "%s: %s holds no " CLI_IMAGE_FORMATS " images (" CLI_IMAGE_EXTENSIONS ")", cmd, a->pos[i]);
         }
     }
     cli_left_out_say(&other);
