@@ -124,6 +124,18 @@ class Images(unittest.TestCase):
         self.assertLess(peak, kb, "kB of RSS")
         self.assertFalse((self.d / "lean.npy").exists())
 
+    def assert_refused_beside(self, good, cases):
+        """Each (name, said) of cases, given after the readable image good: exit 1, "PATH: said" on stderr, and no
+        tensor written."""
+        out = self.d / "out" / "t.npy"
+        out.parent.mkdir(exist_ok=True)
+        for name, said in cases:
+            with self.subTest(name):
+                r = self.vggcl("--output", out, good, self.d / name)
+                self.assertEqual(r.returncode, 1, r.stderr)
+                self.assertIn(f"{self.d / name}: {said}", r.stderr)
+                self.assertEqual(list(out.parent.iterdir()), [])
+
     def assert_decodes_like_pil(self, path):
         want = np.asarray(Image.open(path).convert("RGB"), np.int32)
         got = self.decoded(path)
@@ -219,14 +231,8 @@ class Images(unittest.TestCase):
         bits = struct.unpack("<I", lossless[at:at + 4])[0] & ~((1 << 28) - 1) | 16383 | 16383 << 14
         lossless[at:at + 4] = struct.pack("<I", bits)
         (self.d / "huge.webp").write_bytes(bytes(lossless))
-        out = self.d / "out" / "t.npy"
-        out.parent.mkdir()
-        for name, needle in (("trunc.webp", "corrupt WebP"), ("garbage.webp", "corrupt WebP: a bitstream error")):
-            with self.subTest(name):
-                r = self.vggcl("--output", out, self.d / "lossy.webp", self.d / name)
-                self.assertEqual(r.returncode, 1, r.stderr)
-                self.assertIn(f"{self.d / name}: {needle}", r.stderr)
-                self.assertEqual(list(out.parent.iterdir()), [])
+        self.assert_refused_beside(self.d / "lossy.webp", (("trunc.webp", "corrupt WebP"),
+                                                           ("garbage.webp", "corrupt WebP: a bitstream error")))
         # 16384 x 16384 in its header: refused before the decoder's canvases (2 GB) are allocated, as PIL refuses it
         self.assert_refused_lean(self.d / "huge.webp", "huge.webp: 16384 x 16384 pixels (width x height) is too large: "
                                  "more than 178956970, PIL's limit", 256 * 1024)
@@ -302,17 +308,11 @@ class Images(unittest.TestCase):
         (self.d / "fields.bmp").write_bytes(bmp_bytes(px(20), 32, header=124, compression=3,
                                                       masks=(0xFF00, 0xFF0000, 0xFF000000, 0xFF)))
         (self.d / "depth2.bmp").write_bytes(bmp_bytes(px(2), 2, palette=pal[:4]))
-        out = self.d / "out" / "t.npy"
-        out.parent.mkdir()
-        for name, needle in (("rle8.bmp", "a BMP vggcl does not read: RLE8 compression"),
-                             ("trunc.bmp", "corrupt BMP: the file is truncated (136 bytes, its 7 rows need 166)"),
-                             ("fields.bmp", "a BMP vggcl does not read: 32-bit bitfields R 0xff00, G 0xff0000, B 0xff000000, A 0xff"),
-                             ("depth2.bmp", "a BMP vggcl does not read: 2 bits a pixel")):
-            with self.subTest(name):
-                r = self.vggcl("--output", out, self.d / "big.bmp", self.d / name)
-                self.assertEqual(r.returncode, 1, r.stderr)
-                self.assertIn(f"{self.d / name}: {needle}", r.stderr)
-                self.assertEqual(list(out.parent.iterdir()), [])
+        self.assert_refused_beside(self.d / "big.bmp", (
+            ("rle8.bmp", "a BMP vggcl does not read: RLE8 compression"),
+            ("trunc.bmp", "corrupt BMP: the file is truncated (136 bytes, its 7 rows need 166)"),
+            ("fields.bmp", "a BMP vggcl does not read: 32-bit bitfields R 0xff00, G 0xff0000, B 0xff000000, A 0xff"),
+            ("depth2.bmp", "a BMP vggcl does not read: 2 bits a pixel")))
 
     def test_tiff(self):
         """TIFF as PIL 9 reads it (its first page, the Orientation tag applied): gray, bilevel, palette, RGB, RGBA,
@@ -363,18 +363,12 @@ class Images(unittest.TestCase):
         data = (self.d / "rgb_tiff_lzw.tif").read_bytes()
         (self.d / "trunc.tif").write_bytes(data[:len(data) // 2])
         (self.d / "header.tif").write_bytes(b"II*\0" + bytes(range(60)))
-        out = self.d / "out" / "t.npy"
-        out.parent.mkdir()
-        for name, needle in (("cmyk.tif", "a TIFF vggcl does not read: a photometric interpretation other than gray, "
-                                          "palette and RGB (4 samples of 8 bits a pixel)"),
-                             ("jpeg.tif", "a TIFF vggcl does not read: JPEG compression"),
-                             ("float.tif", "a TIFF vggcl does not read: samples that are not unsigned integers"),
-                             ("trunc.tif", "corrupt TIFF"), ("header.tif", "corrupt TIFF")):
-            with self.subTest(name):
-                r = self.vggcl("--output", out, self.d / "big.tif", self.d / name)
-                self.assertEqual(r.returncode, 1, r.stderr)
-                self.assertIn(f"{self.d / name}: {needle}", r.stderr)
-                self.assertEqual(list(out.parent.iterdir()), [])
+        self.assert_refused_beside(self.d / "big.tif", (
+            ("cmyk.tif", "a TIFF vggcl does not read: a photometric interpretation other than gray, palette and RGB (4 "
+                         "samples of 8 bits a pixel)"),
+            ("jpeg.tif", "a TIFF vggcl does not read: JPEG compression"),
+            ("float.tif", "a TIFF vggcl does not read: samples that are not unsigned integers"),
+            ("trunc.tif", "corrupt TIFF"), ("header.tif", "corrupt TIFF")))
 
     def test_preset_matches_torchvision(self):
         preset = VGG16_Weights.IMAGENET1K_V1.transforms()
