@@ -68,6 +68,11 @@ vggcl_status vggcl__load_bmp(vggcl_ctx *ctx, const char *path, FILE *f, const vg
 int vggcl__is_tiff(const unsigned char *magic, size_t n);
 vggcl_status vggcl__load_tiff(vggcl_ctx *ctx, const char *path, FILE *f, const vggcl_preprocess *p, unsigned char **rgb,
                               vggcl__rgb_part *part);
+/* PBM, PGM and PPM (image_pnm.c): the same, as PIL 9.4 reads P1 to P6 (a plain file PIL 9.4 reads with a
+ * token twice: said). */
+int vggcl__is_pnm(const unsigned char *magic, size_t n);
+vggcl_status vggcl__load_pnm(vggcl_ctx *ctx, const char *path, FILE *f, const vggcl_preprocess *p, unsigned char **rgb,
+                             vggcl__rgb_part *part);
 /* Whether a normalization's (x / 255 - mean) / std stays within a float for x from 0 to 255 (a std of
  * 1e-45 passes "above 0" and made every value infinite). */
 int vggcl__norm_finite(const float mean[3], const float std[3]);

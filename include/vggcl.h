@@ -340,7 +340,7 @@ VGGCL_API size_t vggcl_device_bytes_peak(const vggcl_ctx *ctx);
 /* Convolution FLOPs (2 per multiply-add) of one pass of n images of h x w; 0 where n, h or w is below 1. */
 VGGCL_API double vggcl_model_flops(const vggcl_model *model, int n, int h, int w);
 
-/* Images. vggcl_image_load decodes a JPEG, PNG, WebP, BMP or TIFF file to 8-bit RGB, row-major
+/* Images. vggcl_image_load decodes a JPEG, PNG, WebP, BMP, TIFF or PNM (PBM, PGM, PPM) file to 8-bit RGB, row-major
  * (h, w, 3), as PIL's Image.open(path).convert("RGB") does (alpha dropped,
  * palettes expanded, gray replicated; an animated WebP's first frame); *rgb is allocated (release with vggcl_free). */
 VGGCL_API vggcl_status vggcl_image_load(vggcl_ctx *ctx, const char *path, unsigned char **rgb, int *h, int *w);

@@ -290,7 +290,7 @@ class Cli(unittest.TestCase):
         self.assertNotIn(b"\x1b", r.stdout + r.stderr)
         said = r.stderr.decode().splitlines()
         self.assertIn(f"vggcl: {imgs}/bad\\x1b[31m", said)
-        self.assertIn("  vggcl: 0 of 3 images were skipped.png: not a JPEG, PNG, WebP, BMP or TIFF image (skipped)", said)
+        self.assertIn("  vggcl: 0 of 3 images were skipped.png: not a JPEG, PNG, WebP, BMP, TIFF or PNM image (skipped)", said)
         self.assertEqual([ln for ln in said if ln.startswith("vggcl: ")][-1], "vggcl: 1 of 3 images were skipped; "
                          "2 classified")
         r = self.vggcl(*args[:-1], "--format", "json", imgs)
@@ -522,7 +522,7 @@ class Cli(unittest.TestCase):
         self.out.unlink()
         empty = self.d / "empty"
         empty.mkdir()
-        self.fails(["classify", "--weights", self.weights, str(empty)], 2, "holds no JPEG, PNG, WebP, BMP or TIFF images")
+        self.fails(["classify", "--weights", self.weights, str(empty)], 2, "holds no JPEG, PNG, WebP, BMP, TIFF or PNM images")
         self.fails(["classify", "--weights", self.weights], 2, "at least one image")
         png = self.d / "pic.png"
         shutil.copy(ROOT / "tests" / "data" / "tiny.png", png)
@@ -1601,7 +1601,7 @@ class Bench(unittest.TestCase):
         none = self.bench("--images", self.d / "nothing-here")
         self.assertEqual(none.returncode, 1)
         self.assertIn(f"bench: --images {self.d / 'nothing-here'}: No such file or directory (expected a folder of JPEG"
-                      ", PNG, WebP, BMP or TIFF images)", none.stderr)
+                      ", PNG, WebP, BMP, TIFF or PNM images)", none.stderr)
         (self.d / "junk.png").write_bytes(b"junk")  # (an image file for DIR: its own listing, unreadable)
         none = self.bench("--images", self.d / "junk.png")
         self.assertEqual(none.returncode, 1)

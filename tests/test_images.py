@@ -144,6 +144,15 @@ class Images(unittest.TestCase):
         self.assertEqual(len(bad), 0, f"{path.name}: first difference at {bad[:1]}: {got[tuple(bad[0])] if len(bad) else ''}"
                          f" vs PIL {want[tuple(bad[0])] if len(bad) else ''}")
 
+    def assert_preset_like_torchvision(self, path):
+        """preprocess's tensor for the image at path is torchvision's VGG16 preset's, bit for bit."""
+        out = self.d / "preset.npy"
+        r = self.vggcl("--output", out, path)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        with Image.open(path) as im:
+            want = VGG16_Weights.IMAGENET1K_V1.transforms()(im.convert("RGB")).numpy()
+        np.testing.assert_array_equal(np.load(out)[0], want)
+
     def test_png_every_type_and_depth(self):
         rng = np.random.default_rng(1)
         h, w = 13, 11
@@ -287,11 +296,7 @@ class Images(unittest.TestCase):
             with self.subTest(name):
                 self.assert_decodes_like_pil(self.d / name)
         Image.fromarray(photo(300, 260, 7)).save(self.d / "big.bmp")  # the preset, bit for bit
-        out = self.d / "t.npy"
-        r = self.vggcl("--output", out, self.d / "big.bmp")
-        self.assertEqual(r.returncode, 0, r.stderr)
-        want = VGG16_Weights.IMAGENET1K_V1.transforms()(Image.open(self.d / "big.bmp").convert("RGB")).numpy()
-        np.testing.assert_array_equal(np.load(out)[0], want)
+        self.assert_preset_like_torchvision(self.d / "big.bmp")
         rle = bytearray(bmp_bytes(np.zeros((2, 4), np.uint8), 8, palette=pal))  # 4x2, RLE8: a run of 4, end of line
         rle[30:34] = struct.pack("<I", 1)
         at = struct.unpack("<I", rle[10:14])[0]
@@ -352,11 +357,7 @@ class Images(unittest.TestCase):
             with self.subTest(name):
                 self.assert_decodes_like_pil(self.d / name)
         Image.fromarray(photo(300, 260, 60)).save(self.d / "big.tif", compression="tiff_lzw", tiffinfo={274: 6})
-        out = self.d / "t.npy"
-        r = self.vggcl("--output", out, self.d / "big.tif")
-        self.assertEqual(r.returncode, 0, r.stderr)
-        want = VGG16_Weights.IMAGENET1K_V1.transforms()(Image.open(self.d / "big.tif").convert("RGB")).numpy()
-        np.testing.assert_array_equal(np.load(out)[0], want)
+        self.assert_preset_like_torchvision(self.d / "big.tif")
         rgb.convert("CMYK").save(self.d / "cmyk.tif")
         rgb.save(self.d / "jpeg.tif", compression="jpeg")
         tifffile.imwrite(self.d / "float.tif", photo(9, 13, 61).astype(np.float32), photometric="rgb")
@@ -369,6 +370,121 @@ class Images(unittest.TestCase):
             ("jpeg.tif", "a TIFF vggcl does not read: JPEG compression"),
             ("float.tif", "a TIFF vggcl does not read: samples that are not unsigned integers"),
             ("trunc.tif", "corrupt TIFF"), ("header.tif", "corrupt TIFF")))
+
+    def test_pnm(self):
+        """PBM, PGM and PPM as PIL 9.4 reads them: PIL's own P4, P5 (8 and 16-bit) and P6; by hand P1 to P6 with
+        maxvals from 1 to 65535 (a gray one above 255 is PIL's mode "I", clipped at 255 by convert), comments
+        in the header and inside its tokens, Python's int() forms, the one byte after the header; plain data
+        over PIL's blocks of 1 MiB (a token and a comment cut by a block's end); what PIL refuses, refused; a
+        plain file PIL 9.4 reads with a token twice, named as not read."""
+        rng = np.random.default_rng(13)
+        g, c = photo(13, 17, 1)[..., 0], photo(13, 17, 2)
+        Image.fromarray(g).save(self.d / "pil_l.pgm")
+        Image.fromarray(c).save(self.d / "pil_rgb.ppm")
+        Image.fromarray(g > 120).save(self.d / "pil_1.pbm")
+        Image.fromarray(g.astype(np.int32) * 257).save(self.d / "pil_i16.pgm", "PPM")  # (P5, maxval 65535)
+
+        def ascii(values):
+            return " ".join(map(str, np.ravel(values))).encode() + b"\n"
+        g16 = rng.integers(0, 1001, (5, 7))
+        cases = {
+            "p1.pbm": b"P1\n# a comment\n7 2\n0101100\n1 1 0 0#x\n 1 0 1",  # (no whitespace needed between bits)
+            "p2_15.pgm": b"P2 7 5 15\n" + ascii(rng.integers(0, 16, (5, 7))),
+            "p2_1000.pgm": b"P2 7 5 1000\n" + ascii(g16),  # (mode "I": scaled to 65535, then clipped)
+            "p2_1.pgm": b"P2 3 1 1\n0 1 0\n",
+            "p3_300.ppm": b"P3 2 2 300 # after the maxval\n0 150 300 1 2 3\n4 5 6 299 298 297",
+            "p3_signs.ppm": b"P3 1 2 255\n+1 0_1 -0 1_0_0 007 -1\n",  # (Python's int(); -1 wraps as PIL's o8)
+            "p5_7.pgm": b"P5 3 2 7\n" + bytes([0, 3, 7, 8, 200, 255]),  # (values above maxval: clamped)
+            "p5_1000.pgm": b"P5 2 2 1000\n" + np.array([0, 100, 999, 1000], ">u2").tobytes(),
+            "p5_header.pgm": b"P5\t1#joined\n2#c\r 1 2_55\n" + bytes(range(12)),  # (width 12)
+            "p5_plus.pgm": b"P5 +3 2 25#comment inside the token\n5\r\n\x01\x02\x03\x04\x05",  # (data from the \n)
+            "p6_65535.ppm": b"P6 2 1 65535\n" + np.array([0, 255, 256, 65535, 32768, 1], ">u2").tobytes(),
+            "p6_1000.ppm": b"P6 2 1 1000\n" + np.array([0, 500, 999, 1000, 4, 700], ">u2").tobytes(),
+            "p6_15.ppm": b"P6 2 1 15\n" + bytes([0, 1, 7, 8, 14, 15]),
+        }
+        # plain data over PIL's 1 MiB blocks: a token cut by the first block's end (one leading byte shifts
+        # the 4-byte tokens), then a comment cut by it, one that the next block's first byte (LF) would end but
+        # goes on to its CR, as PIL's _find_comment_end does
+        block = 1 << 20
+        vals = rng.integers(100, 256, 300000)
+        cut = b" " + ascii(vals)
+        self.assertFalse(cut[block - 1:block].isspace())
+        cases["plain_cut.pgm"] = b"P2 600 500 255\n" + cut
+        head = b"P2 600 500 255\n"
+        tokens = ascii(vals).split(b" ")
+        lead = b" ".join(tokens[:262000]) + b" "
+        spanning = lead + b"#" + b"c" * (block - len(lead) - 1) + b"\n9 9 9\r" + b" ".join(tokens[262000:])
+        self.assertEqual(spanning[block:block + 1], b"\n")
+        cases["plain_comment.pgm"] = head + spanning
+        # P1 over blocks: a byte that is neither 0 nor 1 in the block that ends the data is refused (PIL checks
+        # the whole block), in a later block it is not read
+        bits = "".join(map(str, rng.integers(0, 2, 1100 * 1000))).encode()
+        cases["p1_big.pbm"] = b"P1 1100 1000\n" + bits + b" " * block + b"x"
+        for name, data in cases.items():
+            (self.d / name).write_bytes(data)
+        for name in ["pil_l.pgm", "pil_rgb.ppm", "pil_1.pbm", "pil_i16.pgm", *cases]:
+            with self.subTest(name):
+                self.assert_decodes_like_pil(self.d / name)
+        want = np.asarray(Image.open(self.d / "plain_cut.pgm"))  # (the premises: PIL read the values written)
+        np.testing.assert_array_equal(want.ravel(), vals)
+        self.assertEqual(self.decoded(self.d / "p2_1000.pgm")[..., 0].tolist(),
+                         np.minimum(np.rint(g16 / 1000 * 65535), 255).tolist())
+        Image.fromarray(photo(300, 260, 7)).save(self.d / "big.ppm")  # the preset, bit for bit
+        self.assert_preset_like_torchvision(self.d / "big.ppm")
+        # refused as PIL refuses them
+        refused = {
+            "trunc.ppm": (b"P6 2 2 255\n" + bytes(11), "corrupt PPM: the file is truncated (22 bytes, its 2 x 2 "
+                                                        "pixels need 23)"),
+            "trunc16.pgm": (b"P5 2 1 1000\n" + bytes(3), "corrupt PGM: the file is truncated (15 bytes"),
+            "short.pgm": (b"P2 3 1 255\n1 2 3", None),  # (the premise: read; cut below)
+            "over.pgm": (b"P2 2 1 10\n3 11\n", "corrupt PGM: a value of 11 is above its maxval 10"),
+            "nan.ppm": (b"P3 1 1 255\n1 x 3\n", "corrupt PPM: a token of its data is not a number"),
+            "long.pgm": (b"P2 2 1 255\n1 00000000001\n", "corrupt PGM: a token of its data has over 10 characters"),
+            "bits.pbm": (b"P1 2 2\n0 1 2 0\n", "corrupt PBM: a byte of its data is neither 0 nor 1 (0x32)"),
+            "p1_trail.pbm": (cases["p1_big.pbm"][:-block - 1] + b"x", "corrupt PBM: a byte of its data is neither "
+                                                                       "0 nor 1 (0x78)"),
+            "maxval0.pgm": (b"P5 1 1 0\n\x00", "corrupt PGM: its maxval 0 is not from 1 to 65535"),
+            "maxval_big.ppm": (b"P6 1 1 65536\n" + bytes(6), "corrupt PPM: its maxval 65536 is not from 1 to 65535"),
+            "width0.pgm": (b"P5 0 1 255\n", "corrupt PGM: 0 x 1 pixels (width x height)"),
+            "token.ppm": (b"P6 12345678901 1 255\n", "corrupt PPM: its width is a token of over 10 characters"),
+            "header.pgm": (b"P5 2 1", "corrupt PGM: the file ends before its maxval"),
+            "letters.pgm": (b"P5 2 a 255\n\x00\x00", "corrupt PGM: its height is not a number"),
+            "p0.pnm": (b"P0 1 1 255\n\x00", "corrupt PNM: its magic number is not P1 to P6"),
+            "pil_test.pnm": (b"PyRGBA 1 1 255\n\x00\x00\x00\x00", "an image vggcl does not read: PIL's own test "
+                                                                   "format PyRGBA"),
+        }
+        for name, (data, _) in refused.items():
+            (self.d / name).write_bytes(data)
+        # the premises: PIL refuses each (short.pgm: PIL 9.4 repeats its last value to the end)
+        np.testing.assert_array_equal(np.asarray(Image.open(self.d / "short.pgm").convert("L")), [[1, 2, 3]])
+        (self.d / "short.pgm").write_bytes(b"P2 3 1 255\n1 2")
+        self.assertEqual(np.asarray(Image.open(self.d / "short.pgm").convert("L")).tolist(), [[1, 2, 2]])
+        refused["short.pgm"] = (None, "corrupt PGM: the file ends after 2 of its 3 values (PIL 9.4 repeats the last "
+                                      "one to the end)")
+        for name in refused:
+            if name not in ("short.pgm", "pil_test.pnm"):
+                with self.subTest(name), self.assertRaises((ValueError, OSError, SyntaxError)):
+                    with Image.open(self.d / name) as im:
+                        im.convert("RGB")
+        # a plain file over 2 MiB whose first block ends inside a token and second at a space: PIL 9.4 stitches
+        # the first block's cut token to the third block too, reading other values than the file's
+        vals = rng.integers(100, 256, 700000)
+        twice = b" " + ascii(vals[:400000])[:-1] + b"    " + ascii(vals[400000:])
+        self.assertFalse(twice[block - 1:block].isspace())
+        self.assertTrue(twice[2 * block - 1:2 * block].isspace())
+        (self.d / "twice.pgm").write_bytes(b"P2 1000 700 255\n" + twice)
+        try:  # (another value, or one above the maxval: refused)
+            with Image.open(self.d / "twice.pgm") as im:
+                self.assertFalse(np.array_equal(np.asarray(im).ravel(), vals))
+        except ValueError as e:
+            self.assertIn("Channel value too large", str(e))
+        refused["twice.pgm"] = (None, "a plain PGM vggcl does not read: PIL 9.4 reads a token of it twice, after its "
+                                      "first MiB of data (newer Pillows do not): save it as binary (P5)")
+        # a header of 13000 x 13000 pixels over 100 bytes: refused before 507 MB are taken for the image
+        (self.d / "bomb.ppm").write_bytes(b"P6 13000 13000 255\n".ljust(100, b"\0"))
+        self.assert_refused_lean(self.d / "bomb.ppm", "bomb.ppm: corrupt PPM: the file is truncated (100 bytes, its "
+                                 "13000 x 13000 pixels need ", 256 * 1024)
+        self.assert_refused_beside(self.d / "big.ppm", [(name, said) for name, (_, said) in refused.items()])
 
     def test_preset_matches_torchvision(self):
         preset = VGG16_Weights.IMAGENET1K_V1.transforms()
@@ -497,25 +613,34 @@ class Images(unittest.TestCase):
         out = self.d / "t.npy"
         r = self.vggcl("--resize", "36", "--crop", "32", "--output", out, sub)
         self.assertEqual(r.returncode, 0, r.stderr)
-        self.assertNotIn("left out", r.stderr)
-        # formats torchvision's ImageFolder takes and vggcl does not: passed over, and said (the data set's
-        # counts would differ from PyTorch's), once, naming the least path
+        self.assertEqual(np.load(out).shape, (3, 3, 32, 32))
+        # every format torchvision's ImageFolder takes, PGM and PPM too (passed over until 0.3), in its order:
+        # a folder's files (any case of the extension) before those of the folders below it
         (sub / "later").mkdir()
-        for name in ("later/e.ppm", "d.PGM", "f.ppm"):
-            (sub / name).write_bytes(b"not read")
-        for recursive, said in (((), "left out 2 files of a format vggcl does not read (it reads JPEG, PNG, WebP, BMP or TIFF), such as "
-                                     f"{sub}/d.PGM; torchvision's ImageFolder would take them"),
-                                (("--recursive",), "left out 3 files")):
+        Image.fromarray(photo(40, 50, 7)).save(sub / "later" / "e.ppm")
+        Image.fromarray(photo(40, 50, 8)[..., 0]).save(sub / "d.PGM", "PPM")
+        Image.fromarray(photo(40, 50, 9)).save(sub / "f.ppm")
+        from torchvision.datasets.folder import IMG_EXTENSIONS
+        from torchvision.transforms import functional as F
+        self.assertEqual(sorted(IMG_EXTENSIONS), [".bmp", ".jpeg", ".jpg", ".pgm", ".png", ".ppm", ".tif", ".tiff",
+                                                  ".webp"])  # (the premise: none left that vggcl does not read)
+        for recursive, names in (((), ("a.jpg", "b.png", "c.PNG", "d.PGM", "f.ppm")),
+                                 (("--recursive",), ("a.jpg", "b.png", "c.PNG", "d.PGM", "f.ppm", "later/e.ppm"))):
             r = self.vggcl(*recursive, "--resize", "36", "--crop", "32", "--output", out, sub)
             self.assertEqual(r.returncode, 0, r.stderr)
-            self.assertEqual(r.stderr.count("vggcl: left out"), 1, r.stderr)
-            self.assertIn(said, r.stderr)
+            self.assertNotIn("left out", r.stderr)
+            got = np.load(out)
+            self.assertEqual(got.shape, (len(names), 3, 32, 32))
+            for i, name in enumerate(names):
+                img = F.center_crop(F.resize(Image.open(sub / name).convert("RGB"), 36), 32)
+                want = F.normalize(F.to_tensor(img), [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]).numpy()
+                np.testing.assert_array_equal(got[i], want, name)
         for name in ("later/e.ppm", "d.PGM", "f.ppm"):
             (sub / name).unlink()
         (sub / "later").rmdir()
+        r = self.vggcl("--resize", "36", "--crop", "32", "--output", out, sub)
+        self.assertEqual(r.returncode, 0, r.stderr)
         got = np.load(out)
-        self.assertEqual(got.shape, (3, 3, 32, 32))
-        from torchvision.transforms import functional as F
         for i, name in enumerate(("a.jpg", "b.png", "c.PNG")):
             img = F.center_crop(F.resize(Image.open(sub / name).convert("RGB"), 36), 32)
             want = F.normalize(F.to_tensor(img), [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]).numpy()
@@ -576,7 +701,7 @@ class Images(unittest.TestCase):
         for name, needle in (("trunc.png", "corrupt PNG: the file is truncated"), ("trunc.jpg", "corrupt JPEG"),
                              ("trunc_scan.jpg", "truncated"),
                              ("trunc_bottom.jpg", "truncated"), ("no_eoi.jpg", "truncated"),
-                             ("text.png", "not a JPEG, PNG, WebP, BMP or TIFF image"),
+                             ("text.png", "not a JPEG, PNG, WebP, BMP, TIFF or PNM image"),
                              ("twelve.jpg", "a JPEG vggcl does not read: Unsupported JPEG data precision 12 (it reads "
                                             "8-bit JPEGs, lossy, as PIL does)"), ("text_crc.png", "corrupt PNG: tEXt: CRC error"), ("short.png", "Not enough image data"), ("missing.png", "cannot open")):
             with self.subTest(name):

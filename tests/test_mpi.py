@@ -591,8 +591,8 @@ class Mpi(Folder):
         r = subprocess.run(["mpirun", "-n", "1", *base, str(self.images), ":", "-n", "1", *base, str(empty)],
                            capture_output=True, text=True, env=ENV, timeout=120)
         self.assertNotEqual(r.returncode, 0, r.stderr)  # (rank 1 says what its machine has, rank 0 that it differs)
-        self.assertEqual(vggcl_lines(r.stderr), [f"vggcl: classify: {empty} holds no JPEG, PNG, WebP, BMP or TIFF images (.jpg, .jpeg, "
-                                                 ".png, .webp, .bmp, .tif, .tiff)", "vggcl: classify: rank 1 could not list the images it was "
+        self.assertEqual(vggcl_lines(r.stderr), [f"vggcl: classify: {empty} holds no JPEG, PNG, WebP, BMP, TIFF or PNM images (.jpg, .jpeg, "
+                                                 ".png, .webp, .bmp, .tif, .tiff, .ppm, .pgm)", "vggcl: classify: rank 1 could not list the images it was "
                                                  "given, which rank 0 could (an empty folder, one not there, or one it "
                                                  "may not read): the machines do not see the same files"])
 
@@ -630,7 +630,7 @@ class Mpi(Folder):
                                timeout=120)
             codes = [(self.d / f"listed{k}-{i}").read_text() for i in range(2)]
             self.assertEqual(codes, ["1\n", "1\n"] if k == 0 else ["2\n", "2\n"], r.stderr)
-            self.assertIn(f"vggcl: classify: {empty} holds no JPEG, PNG, WebP, BMP or TIFF images", r.stderr)
+            self.assertIn(f"vggcl: classify: {empty} holds no JPEG, PNG, WebP, BMP, TIFF or PNM images", r.stderr)
             self.assertEqual(("rank 1 could not list the images it was given, which rank 0 could (an empty folder, "
                               "one not there, or one it may not read): the machines do not see the same files"
                               in r.stderr), k == 0, r.stderr)

@@ -34,9 +34,12 @@ trap 'rm -rf "$tmp"' EXIT
 py=/usr/bin/python3 # (Debian's, with numpy; another python3 may come first on PATH)
 "$py" -c 'import numpy' 2>/dev/null || py=python3
 "$py" "$root/weights/make_test_weights.py" --arch vgg16 --classes 7 --seed 0 --out "$tmp/w.safetensors"
+# (the extensions vggcl takes in a folder: CLI_IMAGE_EXTENSIONS)
+formats=(\( -iname '*.jpg' -o -iname '*.jpeg' -o -iname '*.png' -o -iname '*.webp' -o -iname '*.bmp' -o -iname '*.tif'
+  -o -iname '*.tiff' -o -iname '*.ppm' -o -iname '*.pgm' \))
 if [ -n "$count" ]; then
-  mapfile -t files < <(find "$images" -maxdepth 1 -type f \( -iname '*.jpg' -o -iname '*.jpeg' -o -iname '*.png' -o -iname '*.webp' -o -iname '*.bmp' -o -iname '*.tif' -o -iname '*.tiff' \) | sort)
-  [ "${#files[@]}" -gt 0 ] || { echo "mpi_scaling: no JPEG, PNG, WebP, BMP or TIFF files in $images" >&2; exit 1; }
+  mapfile -t files < <(find "$images" -maxdepth 1 -type f "${formats[@]}" | sort)
+  [ "${#files[@]}" -gt 0 ] || { echo "mpi_scaling: no JPEG, PNG, WebP, BMP, TIFF or PNM files in $images" >&2; exit 1; }
   mkdir "$tmp/images"
   for ((i = 0; i < count; i++)); do
     f=${files[i % ${#files[@]}]}
@@ -50,7 +53,7 @@ if [ -z "${VGGCL_DEVICE:-}" ]; then
 fi
 "$vggcl" devices | awk -v d="$VGGCL_DEVICE" '$1 == d { on = 1; print; next } /^[^ ]/ { on = 0 } on' >&2 # (its limits and driver too)
 # the images classify takes (not a README beside them: images/s counted it)
-mapfile -t listed < <(find "$images" -maxdepth 1 -type f \( -iname '*.jpg' -o -iname '*.jpeg' -o -iname '*.png' -o -iname '*.webp' -o -iname '*.bmp' -o -iname '*.tif' -o -iname '*.tiff' \) | sort)
+mapfile -t listed < <(find "$images" -maxdepth 1 -type f "${formats[@]}" | sort)
 n=${#listed[@]}
 mkdir "$tmp/warm"
 cp "${listed[@]:0:16}" "$tmp/warm/"

@@ -53,8 +53,8 @@ const char *cli_arg_or(const cli_args *a, const char *name, const char *dflt);
  * CLI_OK, or CLI_USAGE with the error printed. */
 int cli_preprocess_args(const char *cmd, const cli_args *a, vggcl_preprocess *p);
 
-/* The positional arguments as images: files, and folders for their .jpg,
- * .jpeg, .png, .webp, .bmp, .tif and .tiff files sorted by name (with --recursive, and the folders'
+/* The positional arguments as images: files, and folders for their image
+ * files (CLI_IMAGE_EXTENSIONS) sorted by name (with --recursive, and the folders'
  * below them: cli_expand_images). A folder without images or no argument at
  * all is a usage error (printed). */
 int cli_images(const char *cmd, const cli_args *a, char ***files, int *n);
@@ -263,23 +263,22 @@ int cmd_cam(int argc, char **argv);
 
 /* The image formats vggcl reads (the decoders: host/io/image_*.c) as the messages name them, and
  * their extensions (a folder's listing: image_list.c's). */
-#define CLI_IMAGE_FORMATS "JPEG, PNG, WebP, BMP or TIFF"
-#define CLI_IMAGE_EXTENSIONS ".jpg, .jpeg, .png, .webp, .bmp, .tif, .tiff"
+#define CLI_IMAGE_FORMATS "JPEG, PNG, WebP, BMP, TIFF or PNM"
+#define CLI_IMAGE_EXTENSIONS ".jpg, .jpeg, .png, .webp, .bmp, .tif, .tiff, .ppm, .pgm"
 
-/* Files a listing passed over that torchvision's ImageFolder would take (.ppm, .pgm): how many, and the first's path (allocated); and the lost+found folders below the top that this
- * user cannot read (a mounted disk's: os.walk passes over them too), how many and the first. */
+/* The lost+found folders below the top that a listing passed over, this user unable to read them (a mounted
+ * disk's: os.walk passes over them too): how many, and the first's path (allocated). */
 typedef struct cli_left_out {
-    int n, lost;
-    char *first, *lost_first;
+    int lost;
+    char *lost_first;
 } cli_left_out;
-/* Appends path, or a folder's .jpg/.jpeg/.png files (names starting with '.'
+/* Appends path, or a folder's image files (CLI_IMAGE_EXTENSIONS; names starting with '.'
  * left out), to *list (strings allocated); with recursive, also those in the
  * folders below it, through symbolic links, in the order torchvision's
  * ImageFolder walks a class folder: by folder path, then by name. CLI_OK, or
  * CLI_FAIL with the message printed (out of memory, or path or a folder
  * below it one that cannot be read, but a lost+found denied to this user).
- * other (may be NULL) counts the files of ImageFolder's other formats and
- * the lost+found folders passed over. */
+ * other (may be NULL) counts the lost+found folders passed over. */
 int cli_expand_images(const char *path, int recursive, char ***list, int *n, cli_left_out *other);
 /* Says them, if any, once under mpirun (as a usage error is said), and empties o. */
 void cli_left_out_say(cli_left_out *o);
@@ -414,8 +413,8 @@ double cli_now_ms(void);                   /* a monotonic clock, in milliseconds
 extern const cli_option cli_decode_options[]; /* --threads, --progress */
 
 /* An ImageFolder data set: one sub-folder per class, classes sorted by name
- * give the indices (as torchvision's ImageFolder), each holding .jpg, .jpeg,
- * .png, .webp, .bmp, .tif and .tiff files (sorted). */
+ * give the indices (as torchvision's ImageFolder), each holding image files
+ * (CLI_IMAGE_EXTENSIONS, sorted). */
 typedef struct {
     int n_classes;
     char **classes;

@@ -33,8 +33,8 @@ static const char *const agreed[] = { "format", "top", "conv", "head", "logits-o
 
 static const cli_command command = {
     "classify", "IMAGE|DIR...",
-    "Preprocesses each JPEG, PNG, WebP, BMP or TIFF image as torchvision's ImageClassification\n"
-    "preset (see `vggcl preprocess --help`; options not given come from the model's metadata\n"
+    "Preprocesses each " CLI_IMAGE_FORMATS " image as torchvision's\n"
+    "ImageClassification preset (see `vggcl preprocess --help`; options not given come from the model's metadata\n"
     "when it has them), runs the model in batches and prints the top K classes with\n"
     "their softmax probability. A folder stands for its images, sorted by name.\n"
     "--logits-out and --tensor-out keep the order the images were given, leaving out\n"

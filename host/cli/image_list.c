@@ -23,15 +23,8 @@ static int has_ext(const char *name, const char *const *exts, size_t n)
 /* CLI_IMAGE_EXTENSIONS */
 static int has_image_ext(const char *name)
 {
-    static const char *const readable[] = { ".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff" };
+    static const char *const readable[] = { ".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".ppm", ".pgm" };
     return has_ext(name, readable, sizeof readable / sizeof readable[0]);
-}
-
-/* The other formats torchvision's ImageFolder takes (its IMG_EXTENSIONS), which vggcl does not read. */
-static int has_other_ext(const char *name)
-{
-    static const char *const other[] = { ".ppm", ".pgm" };
-    return has_ext(name, other, sizeof other / sizeof other[0]);
 }
 
 /* Counts path into *n and keeps the least of them by bytes in *first, to name (readdir's order is the file
@@ -49,14 +42,10 @@ static void left_out(int *n, char **first, char *path)
 
 void cli_left_out_say(cli_left_out *o)
 {
-    if (o->n && cli_usage_said()) /* (once under mpirun: every rank lists the same) */
-        cli_error(CLI_OK, "left out %d file%s of a format vggcl does not read (it reads " CLI_IMAGE_FORMATS "), such as %s; "
-                          "torchvision's ImageFolder would take %s",
-                  o->n, o->n == 1 ? "" : "s", o->first ? o->first : "", o->n == 1 ? "it" : "them");
-    if (o->lost && cli_usage_said())
+    if (o->lost && cli_usage_said()) /* (once under mpirun: every rank lists the same) */
         cli_error(CLI_OK, "passed over %d lost+found folder%s this user cannot read (a filesystem's, kept by root), "
                           "such as %s", o->lost, o->lost == 1 ? "" : "s", o->lost_first ? o->lost_first : "");
-    free(o->first), free(o->lost_first);
+    free(o->lost_first);
     *o = (cli_left_out){ 0 };
 }
 
@@ -127,7 +116,7 @@ static int walk(const char *dir, const struct stat *sb, const up *parent, int re
     int n_subs = 0, ok = 1;
     struct dirent *e;
     while (ok && (e = readdir(d))) {
-        if (e->d_name[0] == '.' || (!recursive && !has_image_ext(e->d_name) && !has_other_ext(e->d_name))) continue;
+        if (e->d_name[0] == '.' || (!recursive && !has_image_ext(e->d_name))) continue;
         char *path = cli_join(dir, e->d_name);
         struct stat esb; /* a folder, through a link too, as os.walk's is_dir() */
         const int is_dir = path && (e->d_type == DT_DIR || ((e->d_type == DT_LNK || e->d_type == DT_UNKNOWN) &&
@@ -135,7 +124,6 @@ static int walk(const char *dir, const struct stat *sb, const up *parent, int re
         if (!path) ok = 0;
         else if (is_dir && recursive) ok = append(&subs, &n_subs, path);
         else if (!is_dir && has_image_ext(e->d_name)) ok = append(list, n, path);
-        else if (!is_dir && other && has_other_ext(e->d_name)) left_out(&other->n, &other->first, path);
         else free(path);
     }
     closedir(d);

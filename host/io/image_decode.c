@@ -342,7 +342,7 @@ static vggcl_status load_png(vggcl_ctx *ctx, const char *path, FILE *f, const vg
 vggcl_status vggcl__decoded_size_check(vggcl_ctx *ctx, const char *path, unsigned long long h, unsigned long long w,
                                        const vggcl_preprocess *p)
 {
-    if (w * h > VGGCL_MAX_DECODED_PIXELS) /* (each side below 2^32: no overflow) */
+    if (w > VGGCL_MAX_DECODED_PIXELS || h > VGGCL_MAX_DECODED_PIXELS || w * h > VGGCL_MAX_DECODED_PIXELS)
         return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: %llu x %llu pixels (width x height) is too large: more than "
                            "%zu, PIL's limit", path, w, h, VGGCL_MAX_DECODED_PIXELS);
     return p ? vggcl__preset_check(ctx, path, (int)h, (int)w, p) : VGGCL_OK;
@@ -374,8 +374,10 @@ vggcl_status vggcl__image_load_part(vggcl_ctx *ctx, const char *path, const vggc
         st = vggcl__load_bmp(ctx, path, f, p, px, part);
     else if (vggcl__is_tiff(magic, got))
         st = vggcl__load_tiff(ctx, path, f, p, px, part);
+    else if (vggcl__is_pnm(magic, got))
+        st = vggcl__load_pnm(ctx, path, f, p, px, part);
     else
-        st = vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: not a JPEG, PNG, WebP, BMP or TIFF image", path);
+        st = vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: not a JPEG, PNG, WebP, BMP, TIFF or PNM image", path);
     fclose(f);
     return st;
 }

@@ -392,7 +392,7 @@ def _preprocess(ctx, image, p):
 
 
 def load_image(path):
-    """Decodes a JPEG, PNG, WebP, BMP or TIFF to (H, W, 3) uint8 RGB, as PIL's Image.open(path).convert("RGB")."""
+    """Decodes a JPEG, PNG, WebP, BMP, TIFF or PNM (PBM, PGM, PPM) to (H, W, 3) uint8 RGB, as PIL's Image.open(path).convert("RGB")."""
     ctx = _Context()
     try:
         return _load_image(ctx, path)

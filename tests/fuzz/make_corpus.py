@@ -155,6 +155,18 @@ def tiff_seeds(rgb):
     out("image", "rgba-orient6.tif", tiff(rgb.convert("RGBA"), compression="tiff_adobe_deflate", tiffinfo={274: 6}))
 
 
+def pnm_seeds(rgb):
+    f = io.BytesIO()
+    rgb.save(f, "PPM")
+    out("image", "rgb.ppm", f.getvalue())
+    f = io.BytesIO()
+    rgb.convert("1").save(f, "PPM")
+    out("image", "bilevel.pbm", f.getvalue())
+    out("image", "gray16.pgm", b"P5 3 2 1000\n" + np.arange(0, 1200, 200, dtype=">u2").tobytes())
+    out("image", "plain.ppm", b"P3\n# plain\n2 2 300\n0 150 300 1 2 3\n4 5 6 299 298 297\n")
+    out("image", "plain.pbm", b"P1 3 2\n0 1 0#c\n110\n")
+
+
 def image_seeds():
     rng = np.random.default_rng(7)
     rgb = Image.fromarray(rng.integers(0, 256, (9, 13, 3), dtype=np.uint8), "RGB")
@@ -180,6 +192,7 @@ def image_seeds():
     webp_seeds(rgb)
     bmp_seeds(rgb)
     tiff_seeds(rgb)
+    pnm_seeds(rgb)
     # photo-like (smooth colour with noise) and large enough for the harness's presets to decode
     # only part of them: each chroma subsampling, progressive, gray, landscape and portrait, odd sizes
     yy, xx = np.mgrid[0:67, 0:93]
