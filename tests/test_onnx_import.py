@@ -41,6 +41,8 @@ except ImportError:
     sys.exit(f"{sys.executable}: no onnxruntime; run this test with .venv/bin/python3, made by .ci/install-deps.sh")
 import torch
 import torchvision
+from PIL import Image
+from torchvision import transforms
 from onnx import TensorProto, helper, numpy_helper
 from torch import nn
 
@@ -572,6 +574,43 @@ class OnnxImport(unittest.TestCase):
         model = keras_like(28, cfg=(8, "M", 8, "M", 8, "M", 8, "M"))  # 224 / 16: a 14x14 map
         err = self.refused("flatten14", model, "Reshape node 'functional_1/flatten_1/Reshape'")
         self.assertIn("14x14", err)
+
+    def test_preprocessing_given(self):
+        """--resize, --crop and --draft record the preprocessing the model was trained with over the graph's
+        input size, which vggcl then uses; a crop other than a fixed input's size is refused."""
+        model = small_nchw(40)
+        x = np.random.default_rng(4).normal(0, 1, (2, 3, 32, 32)).astype(np.float32)
+        _, meta = self.check("sized", model, x, x)
+        self.assertEqual((meta["vggcl.resize"], meta["vggcl.crop"]), ("32", "32"))
+        self.assertNotIn("vggcl.draft", meta)
+        out = self.d / "resized.safetensors"
+        r = self.importer(self.d / "sized.onnx", out, "--resize", "40", "--crop", "32", "--draft")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        _, meta = load_file(out)
+        self.assertEqual((meta["vggcl.resize"], meta["vggcl.crop"], meta["vggcl.draft"]), ("40", "32", "1"))
+        if VGGCL:  # (and vggcl preprocesses so: short side to 40, then the 32 crop, x/255)
+            img = self.d / "img.png"
+            Image.fromarray(np.random.default_rng(3).integers(0, 256, (50, 60, 3), dtype=np.uint8)).save(img)
+            r = subprocess.run([VGGCL, "preprocess", "--weights", str(out), "--output", str(self.d / "t.npy"),
+                                str(img)], capture_output=True, text=True, timeout=300)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            want = transforms.Compose([transforms.Resize(40), transforms.CenterCrop(32), transforms.ToTensor()])
+            np.testing.assert_array_equal(np.load(self.d / "t.npy")[0], want(Image.open(img).convert("RGB")).numpy())
+        err = self.refused("crop", model, "--crop 28, but the graph takes 32x32 images", "--crop", "28")
+        self.assertNotIn("Traceback", err)
+        for bad in (("--resize", "-1"), ("--crop", "0"), ("--crop", "16385")):
+            r = self.importer(self.d / "sized.onnx", self.d / "no.safetensors", *bad)
+            self.assertEqual(r.returncode, 2, r.stderr)
+            self.assertIn(f"{bad[0]} {bad[1]}: expected", r.stderr)
+            self.assertFalse((self.d / "no.safetensors").exists())
+        dims = model.graph.input[0].type.tensor_type.shape.dim  # a graph of any size: any crop
+        dims[2].dim_param, dims[3].dim_param = "H", "W"
+        onnx.save(model, str(self.d / "dynamic.onnx"))
+        r = self.importer(self.d / "dynamic.onnx", out, "--crop", "48")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        _, meta = load_file(out)
+        self.assertEqual(meta["vggcl.crop"], "48")
+        self.assertNotIn("vggcl.resize", meta)
 
     def test_malformed_graphs(self):
         """Graphs that broke the importer: each refused with one line naming what is wrong, no file (an empty

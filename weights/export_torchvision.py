@@ -36,8 +36,8 @@ import torchvision
 from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from safetensors_io import (MAX_DENSE, MAX_SIZE, BadArgument, Refused, load_file, read_class_names,  # noqa: E402
-                           run_converter, write_atomic, write_model)
+from safetensors_io import (MAX_DENSE, BadArgument, Refused, add_preprocess_args, check_preprocess_args,  # noqa: E402
+                           load_file, preprocess_meta, read_class_names, run_converter, write_atomic, write_model)
 
 PROG = "export_torchvision.py"
 ARCHS = {"vgg11": "A", "vgg13": "B", "vgg16": "D", "vgg19": "E"}  # torchvision.models.vgg.cfgs
@@ -622,13 +622,9 @@ def main(argv=None):
     names.add_argument("--class-names", help="comma-separated class names, in output order")
     names.add_argument("--class-names-json", help='a JSON {"name": index} object (ImageFolder\'s class_to_idx) or '
                                                   "a list of names")
-    ap.add_argument("--resize", type=int, help="the preprocessing the model was trained with: short side to this")
-    ap.add_argument("--crop", type=int, help="... then the center crop")
+    add_preprocess_args(ap)
     ap.add_argument("--mean", help="... and (x/255 - mean)/std per channel: R,G,B")
     ap.add_argument("--std", help="R,G,B")
-    ap.add_argument("--draft", action="store_true",
-                    help="... from JPEGs decoded with PIL's Image.draft to the resize (vggcl.draft 1: vggcl then "
-                         "decodes them so too)")
     ap.add_argument("--dtype", choices=["F32", "F16", "BF16"], default=None)
     ap.add_argument("--out", required=True)
     a = ap.parse_args(argv)
@@ -636,24 +632,17 @@ def main(argv=None):
         ap.error("--pool5 drop goes with the GAP head: torchvision's classifier reads the 7x7 map after pool5")
     if a.classes is not None and a.classes < 1:
         ap.error(f"--classes {a.classes}: expected at least 1")
-    for opt in ("resize", "crop"):
-        v = getattr(a, opt)
-        if v is not None and not (opt == "resize" and v == 0 or 1 <= v <= MAX_SIZE):
-            ap.error(f"--{opt} {v}: expected {'0 (none) or ' if opt == 'resize' else ''}1 to {MAX_SIZE}")
+    check_preprocess_args(ap, a)
     return run_converter(PROG, a.state_dict, a.out, lambda: export_file(a))
 
 
 def export_file(a):
     """The command's work: the line to print once the file is written (its notes said then)."""
     meta = {"format": "pt"}
-    for opt in ("resize", "crop"):
-        if getattr(a, opt) is not None:
-            meta[f"vggcl.{opt}"] = str(getattr(a, opt))
+    preprocess_meta(a, meta)
     for opt in ("mean", "std"):
         if getattr(a, opt) is not None:
             meta[f"vggcl.{opt}"] = _floats(getattr(a, opt), f"--{opt}")
-    if a.draft:
-        meta["vggcl.draft"] = "1"
     names = None
     if a.class_names is not None or a.class_names_json:
         try:

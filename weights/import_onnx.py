@@ -1,8 +1,9 @@
 #!/usr/bin/python3
 """Import a VGG-pattern ONNX classifier into vggcl's safetensors layout.
 
-    import_onnx.py MODEL.onnx --out MODEL.safetensors [--input-scale unit|caffe|torch]
+    import_onnx.py MODEL.onnx --out MODEL.safetensors [--input-scale unit|caffe|torch|raw]
                    [--classes a,b,c | --classes-json FILE] [--pool5 keep|drop]
+                   [--resize N] [--crop N] [--draft]
 
 The graph's data path, from its input through a single chain of nodes, must be:
 
@@ -21,7 +22,9 @@ The output uses torchvision's key names: `features.N.{weight,bias}` (BatchNorm f
 conv, ReLU at N+1, a max pool takes the next index) and `classifier.0`, `classifier.2`, ... for
 the dense chain (ReLU between every two). `__metadata__` records vggcl.pool5, vggcl.source,
 vggcl.input_layout, vggcl.input_size (and for a square input vggcl.resize and vggcl.crop, so that
-vggcl's preprocessing resizes the short side to it and center-crops it), vggcl.output, vggcl.mean
+vggcl's preprocessing resizes the short side to it and center-crops it; --resize and --crop give
+the preprocessing the model was trained with instead, as torchvision's 256 then 224: a graph of a
+fixed size takes that crop alone), vggcl.output, vggcl.mean
 and vggcl.std (vggcl's input is (x/255 - mean)/std per RGB channel) and, with --classes or --classes-json, vggcl.classes.
 
 --input-scale: what the graph expects as input.
@@ -49,7 +52,8 @@ from onnx import numpy_helper
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from safetensors_io import (MAX_CHANNELS, MAX_DENSE, MAX_OUTPUTS, MAX_SIZE, BadArgument, Refused,  # noqa: E402
-                           read_class_names, run_converter, write_model)
+                           add_preprocess_args, check_preprocess_args, preprocess_meta, read_class_names,
+                           run_converter, write_model)
 
 PROG = "import_onnx.py"
 SCALES = {
@@ -708,7 +712,9 @@ def main(argv=None):
     cl.add_argument("--classes", help="comma-separated class names, in output order")
     cl.add_argument("--classes-json", help='a JSON {"name": index} object or list of names')
     ap.add_argument("--pool5", choices=["keep", "drop"], help="check that the graph agrees")
+    add_preprocess_args(ap)  # (default: a square input's size, as both the resize and the crop)
     a = ap.parse_args(argv)
+    check_preprocess_args(ap, a)
     return run_converter(PROG, a.model, a.out, lambda: convert_file(a))
 
 
@@ -739,6 +745,10 @@ def convert_file(a):
         has = ("kept (a MaxPool after the last conv)" if meta["vggcl.pool5"] == "keep"
                else "dropped (no MaxPool after the last conv)")
         raise Refused(f"--pool5 {a.pool5}, but the graph has pool5 {has}")
+    if a.crop is not None and "vggcl.input_size" in meta and meta.get("vggcl.crop") != str(a.crop):
+        h, w = meta["vggcl.input_size"].split(",")
+        raise Refused(f"--crop {a.crop}, but the graph takes {h}x{w} images")
+    preprocess_meta(a, meta)
     n_out = tensors[max((k for k in tensors if k.startswith("classifier.")),
                         key=lambda k: int(k.split(".")[1]))].shape[0]
     write_model(tensors, meta, a.out, classes, n_out)

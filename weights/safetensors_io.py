@@ -210,6 +210,33 @@ MAX_CHANNELS = 65536  # a conv's input and output channels the loader takes (MAX
 MAX_OUTPUTS = 1000000  # a dense layer's outputs the loader takes (MAX_OUTPUTS, host/model/model.c)
 
 
+def add_preprocess_args(ap):
+    """A converter's --resize, --crop and --draft: the preprocessing the model was trained with, which vggcl
+    then uses (check_preprocess_args, preprocess_meta)."""
+    ap.add_argument("--resize", type=int, help="the preprocessing the model was trained with: short side to this")
+    ap.add_argument("--crop", type=int, help="... then the center crop")
+    ap.add_argument("--draft", action="store_true",
+                    help="... from JPEGs decoded with PIL's Image.draft to the resize (vggcl.draft 1: vggcl then "
+                         "decodes them so too)")
+
+
+def check_preprocess_args(ap, a):
+    """--resize and --crop within what vggcl's preprocessing takes (a usage error otherwise)."""
+    for opt in ("resize", "crop"):
+        v = getattr(a, opt)
+        if v is not None and not (opt == "resize" and v == 0 or 1 <= v <= MAX_SIZE):
+            ap.error(f"--{opt} {v}: expected {'0 (none) or ' if opt == 'resize' else ''}1 to {MAX_SIZE}")
+
+
+def preprocess_meta(a, meta):
+    """Records the --resize, --crop and --draft given in meta (over what was there)."""
+    for opt in ("resize", "crop"):
+        if getattr(a, opt) is not None:
+            meta[f"vggcl.{opt}"] = str(getattr(a, opt))
+    if a.draft:
+        meta["vggcl.draft"] = "1"
+
+
 class Refused(Exception):
     """A converter's input cannot be converted (said after the input's name)."""
 
