@@ -612,6 +612,70 @@ class OnnxImport(unittest.TestCase):
         self.assertEqual(meta["vggcl.crop"], "48")
         self.assertNotIn("vggcl.resize", meta)
 
+    def test_float16_graph(self):
+        """A float16 graph as onnxconverter-common's convert_float_to_float16(keep_io_types=True) writes it:
+        float16 weights (widened exactly) and a Cast of the input to float16 and of the output back, passed
+        over; vggcl's logits within float16's rounding of onnxruntime's, and equal to the float32 graph's run
+        on the same weights."""
+        model = gap_vgg("vgg11", nn.Sequential(nn.Linear(512, 16), nn.ReLU(), nn.Linear(16, 5)), "keep", seed=5)
+        torch_export(model, self.d / "fp32.onnx", 64)
+        m = onnx.load(str(self.d / "fp32.onnx"))
+        g = m.graph
+        halves = 0
+        for i, t in enumerate(g.initializer):
+            a = numpy_helper.to_array(t)
+            if a.dtype == np.float32:
+                g.initializer[i].CopyFrom(numpy_helper.from_array(a.astype(np.float16), t.name))
+                halves += 1
+        bare = onnx.ModelProto()  # (keep_io_types off: the graph takes and gives float16 itself)
+        bare.CopyFrom(m)
+        for v in (bare.graph.input[0], bare.graph.output[0]):
+            v.type.tensor_type.elem_type = TensorProto.FLOAT16
+        del bare.graph.value_info[:]
+        onnx.save(bare, str(self.d / "fp16_io.onnx"))
+        inp, out = g.input[0].name, g.output[0].name
+        for n in g.node:
+            n.input[:] = [f"{inp}_half" if i == inp else i for i in n.input]
+            n.output[:] = [f"{out}_half" if o == out else o for o in n.output]
+        g.node.insert(0, helper.make_node("Cast", [inp], [f"{inp}_half"], "cast_in", to=TensorProto.FLOAT16))
+        g.node.append(helper.make_node("Cast", [f"{out}_half"], [out], "cast_out", to=TensorProto.FLOAT))
+        del g.value_info[:]
+        x = torch.randn(2, 3, 64, 64, generator=torch.Generator().manual_seed(6)).numpy()
+        path = self.d / "fp16.onnx"
+        onnx.save(m, str(path))
+        out_st = self.d / "fp16.safetensors"
+        r = self.importer(path, out_st)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn(f" {halves} float16 weights widened to float32, 2 Casts between float types passed over",
+                      r.stdout)
+        tensors, meta = load_file(out_st)
+        sd = model.state_dict()
+        for k, v in tensors.items():  # (the float16 weights, exactly)
+            np.testing.assert_array_equal(v, sd[k].numpy().astype(np.float16).astype(np.float32), k)
+        want = ort_logits(path, x)  # float16 arithmetic
+        got = reference(tensors, meta, x)
+        self.assertLess(rel_l2(got, want), 1e-2)
+        with torch.no_grad():  # the float32 graph on the float16 weights: vggcl's arithmetic
+            for p in model.parameters():
+                p.copy_(p.half().float())
+            exact = model(torch.from_numpy(x)).numpy()
+        self.assertLessEqual(rel_l2(got, exact), TOL)
+        if VGGCL:
+            np.save(self.d / "x.npy", x)
+            r = subprocess.run([VGGCL, "run", "--weights", str(out_st), "--input", str(self.d / "x.npy"),
+                                "--output", str(self.d / "y.npy")], capture_output=True, text=True, timeout=600)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertLessEqual(rel_l2(np.load(self.d / "y.npy"), exact), TOL)
+            self.assertLess(rel_l2(np.load(self.d / "y.npy"), want), 1e-2)
+        r = self.importer(self.d / "fp16_io.onnx", self.d / "fp16_io.safetensors")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        bare_tensors, bare_meta = load_file(self.d / "fp16_io.safetensors")
+        self.assertEqual(bare_tensors.keys(), tensors.keys())
+        for k in tensors:
+            np.testing.assert_array_equal(bare_tensors[k], tensors[k], k)
+        self.assertLess(rel_l2(reference(bare_tensors, bare_meta, x),
+                               ort_logits(self.d / "fp16_io.onnx", x.astype(np.float16)).astype(np.float32)), 1e-2)
+
     def test_malformed_graphs(self):
         """Graphs that broke the importer: each refused with one line naming what is wrong, no file (an empty
         output name or a cycle looped for ever; a short initializer or an attribute of the wrong type raised a

@@ -16,7 +16,10 @@ The graph's data path, from its input through a single chain of nodes, must be:
                         into the dense layer before or after them; a final Softmax is dropped.
 
 Nodes that only compute the shape input of a Reshape (Shape, Gather, Cast, Slice, Concat, ...)
-are not on the data path and are ignored. Initializers and Constant nodes give the weights.
+are not on the data path and are ignored. Initializers and Constant nodes give the weights. A Cast
+between float types on the data path is passed over wherever it is, and float16 weights are widened:
+a float16 graph (onnxconverter-common's convert_float_to_float16, keep_io_types or not) runs in
+float32, its results within float16's rounding of onnxruntime's.
 
 The output uses torchvision's key names: `features.N.{weight,bias}` (BatchNorm folded into the
 conv, ReLU at N+1, a max pool takes the next index) and `classifier.0`, `classifier.2`, ... for
@@ -64,6 +67,55 @@ SCALES = {
     "raw": ("0,0,0", "0.00392156863,0.00392156863,0.00392156863"),
 }
 SHAPE_OPS = ("Shape", "Size")  # their outputs are shapes, not data
+FLOATS = {onnx.TensorProto.FLOAT: np.float32, onnx.TensorProto.DOUBLE: np.float64,
+          onnx.TensorProto.FLOAT16: np.float16}  # the Casts that keep a value a float, and what to
+
+
+def data_tensors(nodes, start):
+    """The tensors computed from the tensors in start other than through Shape/Size (or a Constant)."""
+    data = set(start)
+    changed = True
+    while changed:
+        changed = False
+        for n in nodes:
+            if n.op_type in SHAPE_OPS or n.op_type == "Constant" or any(o in data for o in n.output if o):
+                continue
+            new = [o for o in n.output if o and o not in data]
+            if new and any(i in data for i in n.input if i):
+                data.update(new)
+                changed = True
+    return data
+
+
+def without_float_casts(model):
+    """(model, 0), or a copy of it without the Casts between float types on its data path and how many there
+    were: a float16 graph, as onnxconverter's keep_io_types makes it, casts its float input to float16 and its
+    output back. vggcl computes in float32 throughout, so they are nothing to it: their consumers read their
+    input instead, and a graph output one made is named on what it cast."""
+    g = model.graph
+    consts = {t.name for t in g.initializer}
+    data = data_tensors(g.node, [i.name for i in g.input if i.name not in consts])
+    casts = {k for k, n in enumerate(g.node) if n.op_type == "Cast" and n.input and n.input[0] in data
+             and attrs(n).get("to") in FLOATS}
+    if not casts:
+        return model, 0
+    m = onnx.ModelProto()
+    m.CopyFrom(model)
+    alias = {m.graph.node[k].output[0]: m.graph.node[k].input[0] for k in casts}
+
+    def root(name):
+        while name in alias:
+            name = alias[name]
+        return name
+    keep = [n for k, n in enumerate(m.graph.node) if k not in casts]
+    for n in keep:
+        for i, name in enumerate(n.input):
+            n.input[i] = root(name)
+    for o in m.graph.output:
+        o.name = root(o.name)
+    del m.graph.node[:]
+    m.graph.node.extend(keep)
+    return m, len(casts)
 
 
 def name_of(node):
@@ -115,9 +167,8 @@ class Graph:
                 elif n.op_type == "Identity" and n.input[0] in self.consts:
                     self.consts[out] = self.consts[n.input[0]]
                     changed = True
-                elif (n.op_type == "Cast" and n.input[0] in self.consts
-                      and attrs(n).get("to") in (onnx.TensorProto.FLOAT, onnx.TensorProto.DOUBLE)):
-                    self.consts[out] = self.consts[n.input[0]].astype(np.float32)
+                elif n.op_type == "Cast" and n.input[0] in self.consts and attrs(n).get("to") in FLOATS:
+                    self.consts[out] = self.consts[n.input[0]].astype(FLOATS[attrs(n)["to"]])
                     changed = True
         inputs = [i for i in g.input if i.name not in self.consts]
         if len(inputs) != 1:
@@ -125,19 +176,7 @@ class Graph:
                           "expected one image input")
         self.input = inputs[0]
         self.outputs = {o.name for o in g.output}
-        # Data tensors: everything computed from the input other than through Shape/Size.
-        data = {self.input.name}
-        changed = True
-        while changed:
-            changed = False
-            for n in nodes:
-                if n.op_type in SHAPE_OPS or n.op_type == "Constant" or any(o in data for o in n.output if o):
-                    continue
-                new = [o for o in n.output if o and o not in data]
-                if new and any(i in data for i in n.input if i):
-                    data.update(new)
-                    changed = True
-        self.data = data
+        self.data = data = data_tensors(nodes, [self.input.name])
         self.consumers = defaultdict(list)
         for n in nodes:
             if n.op_type in SHAPE_OPS:
@@ -405,6 +444,8 @@ def map_size(hw, pools):
 
 def convert(model, path_name, scale="unit"):
     """Returns (tensors, metadata, summary) or raises Refused."""
+    model, casts = without_float_casts(model)
+    halves = sum(t.data_type == onnx.TensorProto.FLOAT16 for t in model.graph.initializer)
     g = Graph(model)
     dims = static_dims(g.input)
     t = g.input.name
@@ -673,7 +714,9 @@ def convert(model, path_name, scale="unit"):
                + (f" {hw[0]}x{hw[1]}" if hw else "") + f", {scale} scaling"
                + (", softmax dropped" if softmax else "") + "".join(", " + f for f in folds)
                + (f", the graph's input normalization ({', '.join(n.op_type for n, *_ in steps)}) read into "
-                  "vggcl.mean and vggcl.std" if steps else ""))
+                  "vggcl.mean and vggcl.std" if steps else "")
+               + (f", {halves} float16 weights widened to float32" if halves else "")
+               + (f", {casts} Casts between float types passed over (vggcl computes in float32)" if casts else ""))
     return tensors, meta, summary
 
 
