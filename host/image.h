@@ -55,24 +55,18 @@ void vggcl__preset_reads(int h, int w, const vggcl_preprocess *p, int *y0, int *
  * PNG always whole) into *px (allocated), described by *part. */
 vggcl_status vggcl__image_load_part(vggcl_ctx *ctx, const char *path, const vggcl_preprocess *p, unsigned char **px,
                                     vggcl__rgb_part *part);
-/* WebP (image_webp.c): whether the file's first bytes (n of them) are a WebP's, and its decoding as
- * PIL's (whole: the first frame of an animation on its canvas). */
-int vggcl__is_webp(const unsigned char *magic, size_t n);
-vggcl_status vggcl__load_webp(vggcl_ctx *ctx, const char *path, FILE *f, const vggcl_preprocess *p, unsigned char **rgb,
-                              vggcl__rgb_part *part);
-/* BMP (image_bmp.c): the same, as PIL 9 reads a BMP (not RLE-compressed ones: said). */
-int vggcl__is_bmp(const unsigned char *magic, size_t n);
-vggcl_status vggcl__load_bmp(vggcl_ctx *ctx, const char *path, FILE *f, const vggcl_preprocess *p, unsigned char **rgb,
-                             vggcl__rgb_part *part);
-/* TIFF (image_tiff.c): the same, as PIL 9 reads its first page (layouts it does not read: said). */
-int vggcl__is_tiff(const unsigned char *magic, size_t n);
-vggcl_status vggcl__load_tiff(vggcl_ctx *ctx, const char *path, FILE *f, const vggcl_preprocess *p, unsigned char **rgb,
-                              vggcl__rgb_part *part);
-/* PBM, PGM and PPM (image_pnm.c): the same, as PIL 9.4 reads P1 to P6 (a plain file PIL 9.4 reads with a
- * token twice: said). */
-int vggcl__is_pnm(const unsigned char *magic, size_t n);
-vggcl_status vggcl__load_pnm(vggcl_ctx *ctx, const char *path, FILE *f, const vggcl_preprocess *p, unsigned char **rgb,
-                             vggcl__rgb_part *part);
+/* An image format's decoder, as vggcl__image_load_part picks one (image_decode.c's table): whether a file's
+ * first bytes (n of them) are the format's, and the decoding of f (at its start) as PIL's, whole or at
+ * least the part that p's preset reads, into *rgb (allocated), described by *part. */
+typedef int vggcl__image_sniff(const unsigned char *magic, size_t n);
+typedef vggcl_status vggcl__image_decode(vggcl_ctx *ctx, const char *path, FILE *f, const vggcl_preprocess *p,
+                                         unsigned char **rgb, vggcl__rgb_part *part);
+/* Beside image_decode.c's JPEG and PNG: WebP (image_webp.c: an animation's first frame on its canvas), BMP
+ * (image_bmp.c, as PIL 9: RLE-compressed ones said as not read), TIFF (image_tiff.c, PIL 9's first page:
+ * layouts it does not read said), PBM, PGM and PPM (image_pnm.c, as PIL 9.4: a plain file PIL 9.4 reads with
+ * a token twice said). */
+vggcl__image_sniff vggcl__is_webp, vggcl__is_bmp, vggcl__is_tiff, vggcl__is_pnm;
+vggcl__image_decode vggcl__load_webp, vggcl__load_bmp, vggcl__load_tiff, vggcl__load_pnm;
 /* Whether a normalization's (x / 255 - mean) / std stays within a float for x from 0 to 255 (a std of
  * 1e-45 passes "above 0" and made every value infinite). */
 int vggcl__norm_finite(const float mean[3], const float std[3]);

@@ -348,6 +348,21 @@ vggcl_status vggcl__decoded_size_check(vggcl_ctx *ctx, const char *path, unsigne
     return p ? vggcl__preset_check(ctx, path, (int)h, (int)w, p) : VGGCL_OK;
 }
 
+static int is_jpeg(const unsigned char *magic, size_t n)
+{
+    return n >= 3 && magic[0] == 0xFF && magic[1] == 0xD8 && magic[2] == 0xFF;
+}
+static int is_png(const unsigned char *magic, size_t n) { return n >= 8 && !png_sig_cmp(magic, 0, 8); }
+
+/* The formats vggcl reads, by their first bytes (the messages and the CLI's CLI_IMAGE_FORMATS name them). */
+static const struct {
+    vggcl__image_sniff *is;
+    vggcl__image_decode *decode;
+} formats[] = {
+    { is_jpeg, load_jpeg },  { is_png, load_png },   { vggcl__is_webp, vggcl__load_webp },
+    { vggcl__is_bmp, vggcl__load_bmp }, { vggcl__is_tiff, vggcl__load_tiff }, { vggcl__is_pnm, vggcl__load_pnm },
+};
+
 vggcl_status vggcl__image_load_part(vggcl_ctx *ctx, const char *path, const vggcl_preprocess *p, unsigned char **px,
                                     vggcl__rgb_part *part)
 {
@@ -361,23 +376,14 @@ vggcl_status vggcl__image_load_part(vggcl_ctx *ctx, const char *path, const vggc
         return vggcl__fail(ctx, VGGCL_ERR_IO, "%s: cannot open image: %s", path,
                            err ? vggcl__strerror(err, eb, sizeof eb) : "not a regular file");
     }
-    size_t got = fread(magic, 1, sizeof magic, f);
+    const size_t got = fread(magic, 1, sizeof magic, f);
     rewind(f);
-    vggcl_status st;
-    if (got >= 3 && magic[0] == 0xFF && magic[1] == 0xD8 && magic[2] == 0xFF)
-        st = load_jpeg(ctx, path, f, p, px, part);
-    else if (got >= 8 && !png_sig_cmp(magic, 0, 8))
-        st = load_png(ctx, path, f, p, px, part);
-    else if (vggcl__is_webp(magic, got))
-        st = vggcl__load_webp(ctx, path, f, p, px, part);
-    else if (vggcl__is_bmp(magic, got))
-        st = vggcl__load_bmp(ctx, path, f, p, px, part);
-    else if (vggcl__is_tiff(magic, got))
-        st = vggcl__load_tiff(ctx, path, f, p, px, part);
-    else if (vggcl__is_pnm(magic, got))
-        st = vggcl__load_pnm(ctx, path, f, p, px, part);
-    else
-        st = vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: not a JPEG, PNG, WebP, BMP, TIFF or PNM image", path);
+    size_t k = 0;
+    while (k < sizeof formats / sizeof formats[0] && !formats[k].is(magic, got)) k++;
+    const vggcl_status st =
+        k < sizeof formats / sizeof formats[0]
+            ? formats[k].decode(ctx, path, f, p, px, part)
+            : vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: not a JPEG, PNG, WebP, BMP, TIFF or PNM image", path);
     fclose(f);
     return st;
 }

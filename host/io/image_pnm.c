@@ -178,8 +178,8 @@ static vggcl_status plain_values(const pnm *r, plain_blocks *b, size_t total, in
             return end ? PNM_FAIL(r, "the file ends after %zu of its %zu values (PIL 9.4 repeats the last one to the "
                                      "end)", got, total)
                        : vggcl__fail(r->ctx, VGGCL_ERR_FORMAT, "%s: a plain %s vggcl does not read: PIL 9.4 reads a "
-                                     "token of it twice, after its first MiB of data (newer Pillows do not): save it as "
-                                     "binary (P%c)", r->path, r->kind, bands == 3 ? '6' : '5');
+                                     "token of it twice, after its first MiB of data (newer Pillows do not): save it "
+                                     "as binary (P%c)", r->path, r->kind, bands == 3 ? '6' : '5');
         if (end) b->buf[off] = ' ', b->len = 1; /* (the last token, cut by the file's end: PIL ends it) */
         if (b->half_len) { /* (the token cut by the block before: PIL keeps it, and stitches it again) */
             memcpy(b->buf, b->half, b->half_len);
@@ -189,7 +189,6 @@ static vggcl_status plain_values(const pnm *r, plain_blocks *b, size_t total, in
         const unsigned char *p = b->buf;
         size_t last = n; /* (a token that the block's end cuts: kept for the next) */
         if (n && !is_space(p[n - 1])) {
-            last = n;
             while (last && !is_space(p[last - 1])) last--;
             b->half_len = n - last;
             if (b->half_len > PNM_TOKEN) return PNM_FAIL(r, "a token of its data has over %d characters", PNM_TOKEN);
@@ -220,8 +219,9 @@ static vggcl_status raw_rows(const pnm *r, int magic, size_t w, size_t h, long l
 {
     const int bands = magic == '6' ? 3 : 1, in = magic == '4' ? 0 : maxval > 255 ? 2 : 1;
     const size_t stride = magic == '4' ? (w + 7) / 8 : w * (size_t)bands * (size_t)in;
-    /* what a value becomes: as PIL's raw modes and its "ppm" decoder scale it (gray of maxval 65535: mode "I;16B",
-     * then clipped; other gray above 255: mode "I", scaled to 65535 and clipped) */
+    /* what a value becomes: as PIL's raw modes and its "ppm" decoder scale it, min(out_max, round(v / maxval *
+     * out_max)) (maxval 255, and a gray one of 65535, "I;16B", read as they are: the same), then clipped at 255
+     * by convert for a gray one above 255 (mode "I", out_max 65535) */
     unsigned char *map = in ? malloc((size_t)1 << (8 * in)) : NULL, *row = malloc(stride + 1);
     if ((in && !map) || !row) {
         free(map), free(row);
@@ -229,13 +229,11 @@ static vggcl_status raw_rows(const pnm *r, int magic, size_t w, size_t h, long l
     }
     const int wide = bands == 1 && maxval > 255;
     for (long long v = 0; in && v < (1LL << (8 * in)); v++) {
-        double x = maxval == 255 || (wide && maxval == 65535) ? (double)v
-                                                               : rint((double)v / (double)maxval * (wide ? 65535 : 255));
-        if (x > (wide ? 65535 : 255)) x = wide ? 65535 : 255;
+        const double x = rint((double)v / (double)maxval * (wide ? 65535 : 255));
         map[v] = (unsigned char)(x > 255 ? 255 : x);
     }
     vggcl_status st = VGGCL_OK;
-    for (size_t y = 0; y < h && st == VGGCL_OK; y++) {
+    for (size_t y = 0; y < h; y++) {
         unsigned char *o = out + y * w * 3;
         if (fread(row, 1, stride, r->f) != stride) {
             st = PNM_FAIL(r, "the file is truncated (%zu of %zu rows)", y, h);
@@ -269,7 +267,8 @@ vggcl_status vggcl__load_pnm(vggcl_ctx *ctx, const char *path, FILE *f, const vg
                            magic);
     if (strlen(magic) != 2 || magic[1] < '1' || magic[1] > '6')
         return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: corrupt PNM: its magic number is not P1 to P6", path);
-    const int kind = magic[1], plain = kind <= '3', bits = kind == '1' || kind == '4', bands = kind == '3' || kind == '6' ? 3 : 1;
+    const int kind = magic[1], plain = kind <= '3', bits = kind == '1' || kind == '4';
+    const int bands = kind == '3' || kind == '6' ? 3 : 1;
     const pnm r = { ctx, path, bits ? "PBM" : bands == 1 ? "PGM" : "PPM", f };
     long long w, h, maxval = 1;
     vggcl_status st = header_int(&r, "width", &w);
@@ -282,12 +281,14 @@ vggcl_status vggcl__load_pnm(vggcl_ctx *ctx, const char *path, FILE *f, const vg
     if (st != VGGCL_OK) return st;
     /* (a file too short for its pixels refused before their memory is taken: a plain value takes a byte at least) */
     const size_t values = (size_t)w * (size_t)h * (size_t)bands;
-    const size_t need = plain ? values : kind == '4' ? ((size_t)w + 7) / 8 * (size_t)h : values * (maxval > 255 ? 2 : 1);
+    const size_t need = plain ? values
+                        : kind == '4' ? ((size_t)w + 7) / 8 * (size_t)h
+                                      : values * (maxval > 255 ? 2 : 1);
     const long at = ftell(f);
     struct stat sb;
     if (at >= 0 && fstat(fileno(f), &sb) == 0 && S_ISREG(sb.st_mode) && (uint64_t)sb.st_size < (uint64_t)at + need)
-        return PNM_FAIL(&r, "the file is truncated (%lld bytes, its %lld x %lld pixels need %llu)", (long long)sb.st_size,
-                        w, h, (unsigned long long)at + need);
+        return PNM_FAIL(&r, "the file is truncated (%lld bytes, its %lld x %lld pixels need %llu)",
+                        (long long)sb.st_size, w, h, (unsigned long long)at + need);
     unsigned char *out = malloc(values / (size_t)bands * 3 + 1);
     plain_blocks b = { 0 };
     if (plain) b.buf = malloc(PNM_TOKEN + PNM_BLOCK + 1);
