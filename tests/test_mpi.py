@@ -45,6 +45,9 @@ ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIR
 GRACE = dict(ENV, OMPI_MCA_odls_base_sigkill_timeout="1")
 
 
+ROW = r"vggcl: +\d+  \S+ +(-|[\d.]+)( +(-|[\d.]+)){6}"  # a row of VGGCL_RANK_TIMES's table
+
+
 def vggcl_lines(stderr):
     """vggcl's own messages (mpirun adds its own about the exit status); not the compile notice."""
     return [ln for ln in stderr.splitlines() if ln.startswith("vggcl:") and "compiling" not in ln]
@@ -237,6 +240,44 @@ class Mpi(Folder):
                          ["vggcl: rank 0 of 2, its share: 3 of 5", "vggcl: rank 0 of 2, its share: 5 of 5"],
                          two.stderr)
         self.assertEqual([ln for ln in vggcl_lines(two.stderr) if ln not in shown], vggcl_lines(one.stderr))
+
+    def test_rank_times(self):
+        """VGGCL_RANK_TIMES given to rank 0 alone (its setting is every rank's): after the job, a row per rank of
+        where its time went, each a time for every step and a total that is their sum; the answers and the other
+        messages are one process's. Given to rank 1 alone: none. One process: its own row, with no MPI_Init."""
+        one, _ = self.classify("one")
+        args = [VGGCL, "classify", "--weights", str(self.weights), "--resize", "40", "--crop", "32", "--batch", "3",
+                str(self.images)]
+        for given, rows in ((0, 2), (1, 0)):
+            times = ["-x", "VGGCL_RANK_TIMES=1"]
+            r = subprocess.run(["mpirun", "-n", "1", *(times if given == 0 else []), *args, ":",
+                                "-n", "1", *(times if given == 1 else []), *args],
+                               capture_output=True, text=True, env=ENV, timeout=600)
+            self.assertEqual(r.returncode, one.returncode, r.stderr)
+            self.assertEqual(r.stdout, one.stdout)
+            said = vggcl_lines(r.stderr)
+            table = [ln for ln in said if re.fullmatch(ROW, ln)]
+            self.assertEqual(len(table), rows, r.stderr)
+            self.assertEqual([ln for ln in said if ln not in table and "(VGGCL_RANK_TIMES)" not in ln and
+                              not ln.startswith("vggcl:  rank  machine ")], vggcl_lines(one.stderr))
+            self.assertEqual(sum("(VGGCL_RANK_TIMES)" in ln for ln in said), rows > 0)
+            for rank, ln in enumerate(table):
+                f = ln.split()
+                self.assertEqual(f[1:3], [str(rank), os.uname().nodename[:20]], ln)
+                t = [float(v) for v in f[3:]]
+                self.assertEqual(len(t), 7, ln)  # start, MPI_Init, model, images, after, waiting, total
+                self.assertTrue(all(v >= 0 for v in t), ln)
+                self.assertGreater(t[1], 0, ln)  # MPI_Init
+                self.assertGreater(t[2], 0, ln)  # the model
+                self.assertGreater(t[3], 0, ln)  # its share
+                self.assertAlmostEqual(t[6], sum(t[:6]), delta=0.005, msg=ln)
+        r = subprocess.run(args, capture_output=True, text=True, env=dict(ENV, VGGCL_RANK_TIMES="1"), timeout=600)
+        self.assertEqual((r.returncode, r.stdout), (one.returncode, one.stdout), r.stderr)
+        table = [ln.split() for ln in vggcl_lines(r.stderr) if re.fullmatch(ROW, ln)]
+        self.assertEqual([f[1] for f in table], ["0"], r.stderr)
+        self.assertEqual(table[0][4], "-")  # (no MPI)
+        r = subprocess.run(args, capture_output=True, text=True, env=dict(ENV, VGGCL_RANK_TIMES="0"), timeout=600)
+        self.assertNotIn("VGGCL_RANK_TIMES", r.stderr)
 
     def device_failing(self, rank, batch):
         """classify of 8 images in batches of 2 on 2 ranks, rank's device failing (VGGCL_FAULT given to that rank

@@ -131,8 +131,9 @@ step() { # step NAME MAX_SECONDS CMD...: runs CMD if time is left, logs it, show
   timeout -k 10 "$max" "$@" 2>&1 | tee -a "$log" >"$work/step.txt" # (in the log as it comes: a cut run keeps it)
   rc=${PIPESTATUS[0]}
   step_rc=$rc
+  # (VGGCL_RANK_TIMES's rows, a table per MPI run, are in the log alone)
   grep -E 'images/s|GFLOP/s|^\||^round |x of the smaller|rel(ative)? L2|[Ee]rror|FAIL|vggcl:|GPU|CPU' "$work/step.txt" |
-    head -40
+    grep -vE '^vggcl: +[0-9]+  [^ ]|^vggcl:  rank  machine |\(VGGCL_RANK_TIMES\)' | head -40
   echo "== $name: exit $rc in $((SECONDS - t0))s" | tee -a "$log"
 }
 want() { [[ $steps == *,$1,* ]]; }

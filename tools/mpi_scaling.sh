@@ -9,7 +9,9 @@
 # (PoCL's kernels, vggcl's programs), which would otherwise count in the first
 # round's first run; on 2 ranks where a run has more, so MPI's start is tried
 # first. Prints a Markdown table after each round (a run cut short keeps the
-# rounds it finished).
+# rounds it finished), and on stderr after each run where each rank's time
+# went (VGGCL_RANK_TIMES: start-up, MPI_Init, the model, its share, the
+# gathering, the waiting for the others).
 #
 #   tools/mpi_scaling.sh VGGCL IMAGES_DIR [RANKS] [ROUNDS] [COUNT]
 #
@@ -84,8 +86,8 @@ for ((round = 1; round <= rounds; round++)); do
   for r in "${ranks[@]}"; do
     t0=$(date +%s.%N)
     # shellcheck disable=SC2086  # MPIRUN_ARGS is a list of options
-    mpirun -n "$r" --oversubscribe --bind-to none -x POCL_MAX_PTHREAD_COUNT=1 -x POCL_CPU_MAX_CU_COUNT=1 ${MPIRUN_ARGS:-} \
-      "$vggcl" classify --device "$VGGCL_DEVICE" --weights "$tmp/w.safetensors" --batch 8 --threads 1 --logits-out "$tmp/l$r.npy" \
+    mpirun -n "$r" --oversubscribe --bind-to none -x POCL_MAX_PTHREAD_COUNT=1 -x POCL_CPU_MAX_CU_COUNT=1 \
+      -x VGGCL_RANK_TIMES=1 ${MPIRUN_ARGS:-} "$vggcl" classify --device "$VGGCL_DEVICE" --weights "$tmp/w.safetensors" --batch 8 --threads 1 --logits-out "$tmp/l$r.npy" \
       "$images" >"$tmp/out$r.txt"
     s=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.3f", b - a }')
     echo "round $round: $r ranks $s s" >&2

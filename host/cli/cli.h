@@ -242,6 +242,21 @@ int cli_ranks_sum(cli_ranks *r, long *v, size_t n);
 /* Rank 0's exit status, on every rank. */
 int cli_ranks_agree(cli_ranks *r, int rc);
 
+/* Where each rank's time went (rank_times.c), with VGGCL_RANK_TIMES: the steps every command takes, in
+ * order, each timed from the call that begins it to the next. */
+enum { CLI_TIMES_MPI = 1, CLI_TIMES_MODEL, CLI_TIMES_IMAGES, CLI_TIMES_AFTER };
+/* The first step (the model's) begins: reads VGGCL_RANK_TIMES; once a process. */
+void cli_times_open(void);
+/* Whether rank 0's VGGCL_RANK_TIMES asks for them (cli_times_agree: given to all ranks). */
+int cli_times_on(void);
+void cli_times_agree(int on);
+void cli_times_step(int step);
+/* Around a wait for other ranks in MPI: cli_times_waited(cli_times_wait()). */
+double cli_times_wait(void);
+void cli_times_waited(double from);
+/* Rank 0 prints every rank's row on stderr (collective under MPI, before MPI_Finalize); one process, its own. */
+void cli_times_report(int mpi, int rank, int size);
+
 /* vggcl bench --images DIR (bench_images.c). */
 int cli_bench_images(vggcl_ctx *ctx, vggcl_model *model, const char *dir, const vggcl_preprocess *p, int batch,
                      int recursive, int threads, double progress_s, int json);

@@ -117,8 +117,10 @@ void cli_ranks_noticed(const char *text, size_t n)
  * same everywhere. */
 static int same_values(const unsigned long long *mine, unsigned long long *lo, unsigned long long *hi, int n)
 {
+    const double from = cli_times_wait();
     MPI_Allreduce(mine, lo, n, MPI_UNSIGNED_LONG_LONG, MPI_MIN, MPI_COMM_WORLD);
     MPI_Allreduce(mine, hi, n, MPI_UNSIGNED_LONG_LONG, MPI_MAX, MPI_COMM_WORLD);
+    cli_times_waited(from);
     for (int i = 0; i < n; i++)
         if (lo[i] != hi[i]) return 0;
     return 1;
@@ -164,9 +166,9 @@ static unsigned long long file_hash(unsigned long long h, const char *path)
 }
 #endif
 
-int cli_ranks_same_model(const cli_ranks *r, const char *cmd, const char *weights, const vggcl_model *m,
-                         const vggcl_preprocess *p, char *const *labels, int n_labels, const cli_args *a,
-                         const char *const *agreed)
+static int same_model(const cli_ranks *r, const char *cmd, const char *weights, const vggcl_model *m,
+                      const vggcl_preprocess *p, char *const *labels, int n_labels, const cli_args *a,
+                      const char *const *agreed)
 {
     if (r->size < 2) return CLI_OK;
 #ifdef VGGCL_MPI
@@ -210,6 +212,15 @@ int cli_ranks_same_model(const cli_ranks *r, const char *cmd, const char *weight
 #endif
 }
 
+int cli_ranks_same_model(const cli_ranks *r, const char *cmd, const char *weights, const vggcl_model *m,
+                         const vggcl_preprocess *p, char *const *labels, int n_labels, const cli_args *a,
+                         const char *const *agreed)
+{
+    const int rc = same_model(r, cmd, weights, m, p, labels, n_labels, a, agreed);
+    cli_times_step(CLI_TIMES_IMAGES); /* (the last check before the images, in every command) */
+    return rc;
+}
+
 /* Every rank's answer on listing its images (listed: this rank's, said by it, a usage error by rank 0 alone),
  * once MPI started: rank 0's, on every rank (a failure they all met, as one process meets it), else where
  * another rank could not list them, CLI_FAIL, said by rank 0 (that rank's usage error, an empty folder, was
@@ -219,8 +230,10 @@ static int ranks_listed(cli_ranks *r, const char *cmd, int listed)
     if (r->size < 2) return listed;
 #ifdef VGGCL_MPI
     int first = listed, bad = listed != CLI_OK ? r->rank : r->size;
+    const double from = cli_times_wait();
     MPI_Bcast(&first, 1, MPI_INT, 0, MPI_COMM_WORLD);
     MPI_Allreduce(MPI_IN_PLACE, &bad, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+    cli_times_waited(from);
     if (first != CLI_OK || bad == r->size) return first;
     return r->rank != 0 ? CLI_FAIL
                         : cli_error(CLI_FAIL, "%s: rank %d could not list the images it was given, which rank 0 could "
@@ -237,12 +250,15 @@ int cli_ranks_begin(cli_ranks *r, const char *cmd, char ***files, int *n)
     memset(r, 0, sizeof *r);
     r->size = 1;
     r->saved_out = r->saved_err = r->out_fd = r->err_fd = r->logits_fd = r->tensor_fd = -1;
+    cli_times_open();
     if (launched_size() < 2) return CLI_OK;
 #ifdef VGGCL_MPI
     int provided; /* (decoding and device threads run beside MPI; only this thread calls it. An MPI that
                    * grants less than FUNNELED is taken all the same: the other threads never call it) */
-    if (MPI_Init_thread(NULL, NULL, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS)
-        return cli_error(CLI_FAIL, "%s: MPI_Init failed", cmd);
+    cli_times_step(CLI_TIMES_MPI);
+    const int init = MPI_Init_thread(NULL, NULL, MPI_THREAD_FUNNELED, &provided);
+    cli_times_step(CLI_TIMES_MODEL);
+    if (init != MPI_SUCCESS) return cli_error(CLI_FAIL, "%s: MPI_Init failed", cmd);
     r->mpi = 1;
     MPI_Comm_rank(MPI_COMM_WORLD, &r->rank);
     MPI_Comm_size(MPI_COMM_WORLD, &r->size);
@@ -273,8 +289,11 @@ int cli_ranks_begin(cli_ranks *r, const char *cmd, char ***files, int *n)
             cli_error_here(CLI_FAIL, "VGGCL_MPI_CHUNK=%s is not a number of bytes from 1 to %d: the default, %zu, is "
                            "used", chunk, INT_MAX - 1, CHUNK);
     }
-    MPI_Bcast(&bytes, 1, MPI_UNSIGNED_LONG_LONG, 0, MPI_COMM_WORLD); /* (every rank's buffers the same) */
-    r->chunk = (size_t)bytes; /* (below INT_MAX: rank 0 took no other) */
+    /* (every rank's buffers the same; every rank in the report or none) */
+    unsigned long long agreed[2] = { bytes, (unsigned long long)cli_times_on() };
+    MPI_Bcast(agreed, 2, MPI_UNSIGNED_LONG_LONG, 0, MPI_COMM_WORLD);
+    r->chunk = (size_t)agreed[0]; /* (below INT_MAX: rank 0 took no other) */
+    cli_times_agree((int)agreed[1]);
     const char *local = getenv("OMPI_COMM_WORLD_LOCAL_RANK");
     if (!local) local = getenv("MPI_LOCALRANKID");
     if (!local) local = getenv("SLURM_LOCALID");
@@ -299,6 +318,7 @@ int cli_take_share(cli_ranks *r, const char *cmd, const char *shard, int listed,
 {
     const int count = *n;
     int rc;
+    cli_times_open();
     if (shard) {
         *r = (cli_ranks)CLI_RANKS_INIT; /* an independent process, whatever started it */
         rc = listed != CLI_OK ? listed : cli_shard(cmd, shard, files, n, &r->lead, &r->n_lead, &r->n_after, &r->shard);
@@ -378,7 +398,9 @@ static int alloc_on_all(size_t bytes, int ok, void **out)
 {
     *out = ok && bytes ? malloc(bytes) : NULL;
     int mine = ok && (!bytes || *out), all = 0;
+    const double from = cli_times_wait(); /* (the first collective after the images: the ranks wait for the last) */
     MPI_Allreduce(&mine, &all, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+    cli_times_waited(from);
     if (!all) free(*out), *out = NULL;
     return all;
 }
@@ -592,6 +614,7 @@ static int without_rank0s_notices(const cli_ranks *r, int fd, int *made)
 
 int cli_ranks_finish(cli_ranks *r, vggcl_ctx *ctx, int rc, int stopped, int *failed, int *ok)
 {
+    cli_times_step(CLI_TIMES_AFTER);
     if (r->size < 2) return rc;
 #ifdef VGGCL_MPI
     fflush(stdout), fflush(stderr);
@@ -691,9 +714,11 @@ int cli_ranks_sum(cli_ranks *r, long *v, size_t n)
 {
     if (r->size < 2) return CLI_OK;
 #ifdef VGGCL_MPI
+    const double from = cli_times_wait();
     for (size_t at = 0; at < n; at += (size_t)1 << 20) /* (MPI counts are ints) */
         MPI_Allreduce(MPI_IN_PLACE, v + at, n - at < (size_t)1 << 20 ? (int)(n - at) : 1 << 20, MPI_LONG, MPI_SUM,
                       MPI_COMM_WORLD);
+    cli_times_waited(from);
 #else
     (void)v, (void)n;
 #endif
@@ -710,7 +735,11 @@ int cli_ranks_all_ok(cli_ranks *r, int local)
 int cli_ranks_agree(cli_ranks *r, int rc)
 {
 #ifdef VGGCL_MPI
-    if (r->mpi && r->size > 1) MPI_Bcast(&rc, 1, MPI_INT, 0, MPI_COMM_WORLD);
+    if (r->mpi && r->size > 1) {
+        const double from = cli_times_wait(); /* (train-head's ranks, while rank 0 trains) */
+        MPI_Bcast(&rc, 1, MPI_INT, 0, MPI_COMM_WORLD);
+        cli_times_waited(from);
+    }
 #else
     (void)r;
 #endif
@@ -738,6 +767,7 @@ void cli_ranks_end(cli_ranks *r)
     for (int i = 0; i < r->n_lead + r->n_after; i++) free(r->lead[i]);
     free(r->lead);
     r->lead = NULL, r->n_lead = r->n_after = 0;
+    cli_times_report(r->mpi, r->rank, r->size);
 #ifdef VGGCL_MPI
     if (r->mpi) { /* (what rank 0 printed out before a rank that failed leaves: mpirun then ends the job) */
         (void)cli_flush_stdout(), fflush(stderr); /* (a failure said with its reason; the exit says it again) */
