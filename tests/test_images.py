@@ -87,6 +87,21 @@ def bmp_bytes(rows, bits, header=40, compression=0, masks=None, palette=None, co
     return b"BM" + struct.pack("<IHHI", at + len(pixels), 0, 0, at if offset is None else offset) + info + pal + pixels
 
 
+def rle_bmp_bytes(w, h, data, rle4=False, bits=None, palette=None, colors=None, top_down=False, odd=False):
+    """A w x h BMP of RLE8 (RLE4: rle4) data, bytes as the file holds them; a palette of 256 (16) gray-free
+    colours unless given; odd: its data starts at an odd position in the file."""
+    bits = bits or (4 if rle4 else 8)
+    if palette is None:
+        palette = [((37 * i + 11) % 256, (101 * i + 3) % 256, (i * i + 7) % 256) for i in range(min(1 << bits, 256))]
+    b = bytearray(bmp_bytes(np.zeros((h, (w * bits + 7) // 8), np.uint8), bits, palette=palette,
+                            colors=len(palette) if colors is None else colors, top_down=top_down))
+    b[18:22] = struct.pack("<i", w)  # (bmp_bytes's: whole bytes of pixels)
+    b[30:34] = struct.pack("<I", 2 if rle4 else 1)
+    at = struct.unpack("<I", b[10:14])[0] + odd
+    b[10:14] = struct.pack("<I", at)
+    return bytes(b[:at - odd]) + bytes(odd) + bytes(data)
+
+
 def photo(h, w, seed):
     """Smooth shapes and noise, like a photo as far as resampling cares."""
     rng = np.random.default_rng(seed)
@@ -251,8 +266,8 @@ class Images(unittest.TestCase):
     def test_bmp(self):
         """BMP as PIL 9 reads it: 1, 4, 8-bit palettes (colour, gray, short ones), 16-bit 5-5-5 and 5-6-5,
         24 and 32-bit, the bitfield layouts PIL knows, top-down rows, OS/2's 12-byte header, 64, 108 and 124-byte
-        headers, odd widths (rows padded to 4 bytes); PIL's own BMPs; RLE named as not read; a BMP of another
-        layout or cut short refused, naming it."""
+        headers, odd widths (rows padded to 4 bytes); PIL's own BMPs; a BMP of another layout or cut short refused,
+        naming it. (RLE: test_bmp_rle.)"""
         rng = np.random.default_rng(11)
         h = 7
 
@@ -297,12 +312,6 @@ class Images(unittest.TestCase):
                 self.assert_decodes_like_pil(self.d / name)
         Image.fromarray(photo(300, 260, 7)).save(self.d / "big.bmp")  # the preset, bit for bit
         self.assert_preset_like_torchvision(self.d / "big.bmp")
-        rle = bytearray(bmp_bytes(np.zeros((2, 4), np.uint8), 8, palette=pal))  # 4x2, RLE8: a run of 4, end of line
-        rle[30:34] = struct.pack("<I", 1)
-        at = struct.unpack("<I", rle[10:14])[0]
-        rle[at:] = bytes([4, 9, 0, 0, 4, 7, 0, 1])
-        (self.d / "rle8.bmp").write_bytes(bytes(rle))
-        self.assertEqual(Image.open(self.d / "rle8.bmp").convert("RGB").size, (4, 2))  # (the premise: PIL reads it)
         (self.d / "trunc.bmp").write_bytes(cases["rgb24.bmp"][:-30])
         # a header of 13000 x 13000 pixels over 100 bytes: refused before 507 MB are taken for the image
         bomb = bytearray(cases["rgb24.bmp"][:100])
@@ -314,10 +323,98 @@ class Images(unittest.TestCase):
                                                       masks=(0xFF00, 0xFF0000, 0xFF000000, 0xFF)))
         (self.d / "depth2.bmp").write_bytes(bmp_bytes(px(2), 2, palette=pal[:4]))
         self.assert_refused_beside(self.d / "big.bmp", (
-            ("rle8.bmp", "a BMP vggcl does not read: RLE8 compression"),
             ("trunc.bmp", "corrupt BMP: the file is truncated (136 bytes, its 7 rows need 166)"),
             ("fields.bmp", "a BMP vggcl does not read: 32-bit bitfields R 0xff00, G 0xff0000, B 0xff000000, A 0xff"),
             ("depth2.bmp", "a BMP vggcl does not read: 2 bits a pixel")))
+
+    def test_bmp_rle(self):
+        """RLE8 and RLE4 BMPs as PIL 9.4's decoder reads them, bit for bit: runs, ends of line, deltas, absolute
+        data and ends of bitmap, with its quirks (a run cut at the row's end but absolute data not, RLE4 absolute
+        data of an odd count one pixel short, a delta's first two bytes passed over, absolute data ending on an
+        even position in the file, not in the data), top-down, a 4-bit palette given RLE8 indices past it; and 300
+        random streams, each decoded as PIL decodes it or refused where PIL refuses it. Refused, named: RLE data
+        that ends before the image is full or inside a delta, RLE of 24-bit pixels or with a black and white
+        palette (PIL's mode "1"), which PIL cannot read either; a 13000 x 13000 header over 120 bytes of deltas:
+        refused without the image's memory touched."""
+        cases = {
+            # a run, an end of line, absolute data of 3 and its pad byte, a run, a delta, a run, the end of bitmap
+            "rle8.bmp": rle_bmp_bytes(4, 3, [3, 5, 0, 0, 0, 3, 1, 2, 3, 0, 1, 7, 0, 0, 2, 8, 2, 9, 0, 1]),
+            # a run past the row's end (cut), absolute data past it (not cut: it goes on into the next row), a run
+            # then cut to nothing; a delta (its first two bytes passed over); absolute data of an even count
+            "rle8_quirks.bmp": rle_bmp_bytes(5, 4, [9, 4, 0, 0, 0, 7, 10, 11, 12, 13, 14, 15, 16, 0, 3, 99, 0, 0,
+                                                    0, 2, 50, 50, 1, 0, 2, 6, 0, 4, 20, 21, 22, 23, 0, 0, 5, 1]),
+            # the data at an odd position in the file: absolute data ends on an even one (PIL's padding)
+            "rle8_odd.bmp": rle_bmp_bytes(4, 2, [0, 3, 1, 2, 3, 1, 4, 0, 0, 0, 3, 5, 6, 7, 99, 1, 8, 0, 1], odd=True),
+            # RLE4: runs of two nibbles in turn, absolute data of 5 pixels (2 bytes read: 4 pixels, 5 counted),
+            # odd widths
+            "rle4.bmp": rle_bmp_bytes(7, 3, [7, 0x1F, 0, 0, 0, 5, 0x23, 0x45, 3, 0x67, 0, 0, 0, 4, 0x89, 0xAB,
+                                             3, 0xCD, 0, 1], rle4=True),
+            "rle4_delta.bmp": rle_bmp_bytes(6, 3, [2, 0x12, 0, 2, 0, 0, 1, 1, 3, 0x34, 0, 0, 6, 0x56, 0, 1],
+                                            rle4=True, odd=True),
+            "rle8_top_down.bmp": rle_bmp_bytes(3, 3, [3, 1, 0, 0, 3, 2, 0, 0, 3, 3, 0, 1], top_down=True),
+            # a 16-colour palette given RLE8 indices past it: PIL's gray ramp
+            "rle8_pal4.bmp": rle_bmp_bytes(4, 2, [2, 3, 2, 200, 0, 0, 4, 15, 0, 1], bits=4),
+            "rle8_gray.bmp": rle_bmp_bytes(3, 2, [3, 40, 0, 0, 0, 3, 1, 2, 250, 0, 0, 1],
+                                           palette=[(i, i, i) for i in range(256)]),
+        }
+        for name, data in cases.items():
+            with self.subTest(name):
+                (self.d / name).write_bytes(data)
+                self.assert_decodes_like_pil(self.d / name)
+        rng = np.random.default_rng(5)
+        read = 0
+        for i in range(300):  # (both ways: PIL reads about half)
+            w, h, rle4 = int(rng.integers(1, 10)), int(rng.integers(1, 7)), bool(rng.integers(2))
+            data = []
+            for _ in range(rng.integers(0, 15)):
+                k = rng.random()
+                if k < 0.4:
+                    data += [int(rng.integers(1, 13)), int(rng.integers(256))]
+                elif k < 0.55:
+                    data += [0, 0]
+                elif k < 0.6:
+                    data += [0, 1]
+                elif k < 0.7:
+                    data += [0, 2, *rng.integers(0, 4, rng.integers(0, 5))]
+                else:
+                    n = int(rng.integers(3, 13))
+                    data += [0, n, *rng.integers(0, 256, n // 2 if rle4 else n)] + [0] * int(rng.integers(2))
+            if rng.random() < 0.3:
+                data = data[:rng.integers(0, len(data) + 1)]
+            path = self.d / "random.bmp"
+            path.write_bytes(rle_bmp_bytes(w, h, data, rle4=rle4, top_down=rng.random() < 0.2, odd=rng.random() < 0.3))
+            try:
+                with Image.open(path) as im:
+                    im.convert("RGB")
+            except ValueError:
+                r = self.vggcl("--output", self.d / "random.npy", path)
+                self.assertEqual(r.returncode, 1, f"{i}: {data}: PIL refused it: {r.stderr}")
+                self.assertIn("corrupt BMP: its RLE data ends", r.stderr)
+                continue
+            with self.subTest(i, data=data):
+                self.assert_decodes_like_pil(path)
+            read += 1
+        self.assertGreater(read, 100)
+        self.assertFalse((self.d / "random.npy").exists())
+        refused = {
+            "rle_short.bmp": (rle_bmp_bytes(4, 2, [4, 9, 0, 0, 0, 1]),
+                              "corrupt BMP: its RLE data ends before the image is full (4 of 8 pixels"),
+            "rle_delta_cut.bmp": (rle_bmp_bytes(4, 2, [4, 9, 0, 2, 1, 1, 1]),
+                                  "corrupt BMP: its RLE data ends inside a delta"),
+            "rle_rgb.bmp": (rle_bmp_bytes(4, 2, [4, 9, 0, 0, 4, 9, 0, 1], bits=24, palette=[]),
+                            "a BMP vggcl does not read: RLE8 compression of 24-bit pixels"),
+            "rle_bilevel.bmp": (rle_bmp_bytes(4, 2, [4, 1, 0, 0, 4, 0, 0, 1], palette=[(0, 0, 0), (255, 255, 255)]),
+                                "a BMP vggcl does not read: RLE8 compression with a black and white palette"),
+        }
+        for name, (data, _) in refused.items():
+            (self.d / name).write_bytes(data)
+            with self.assertRaises(ValueError), Image.open(self.d / name) as im:  # (the premise: PIL cannot either)
+                im.convert("RGB")
+        self.assert_refused_beside(self.d / "rle8.bmp", [(name, said) for name, (_, said) in refused.items()])
+        # deltas over a 13000 x 13000 image (under PIL's limit): refused with the image's memory untouched
+        (self.d / "rle_bomb.bmp").write_bytes(rle_bmp_bytes(13000, 13000, [0, 2, 0, 0, 255, 255] * 20))
+        self.assert_refused_lean(self.d / "rle_bomb.bmp", "corrupt BMP: its RLE data ends before the image is full",
+                                 96 * 1024)
 
     def test_tiff(self):
         """TIFF as PIL 9 reads it (its first page, the Orientation tag applied): gray, bilevel, palette, RGB, RGBA,

@@ -3,8 +3,8 @@
  * and 124), 1, 4 and 8-bit palettes (a palette that is a gray ramp is read as
  * gray, which is the same bytes), 16-bit (5-5-5 or 5-6-5, scaled as PIL's
  * unpackers do), 24-bit and 32-bit (alpha or padding dropped), bitfields in
- * the layouts PIL knows, bottom-up and top-down rows. Not read (PIL reads them):
- * RLE-compressed files, said as such. */
+ * the layouts PIL knows, bottom-up and top-down rows, and RLE8 and RLE4 data
+ * as PIL 9.4's BmpRleDecoder reads it, its quirks included (rle_indices). */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -64,6 +64,86 @@ static void unpack_row(bmp_layout l, const unsigned char *src, int w, const unsi
 
 #define BMP_FAIL(...) return vggcl__fail(ctx, VGGCL_ERR_FORMAT, __VA_ARGS__)
 
+/* The palette indices of a w x h image in RLE8 or RLE4 (rle4) from f's position into idx (w * h bytes, zeros:
+ * a run of zeros is not written, so that a hostile file's deltas take no memory), row after row as the file
+ * holds them, as PIL 9.4's BmpRleDecoder reads them:
+ * - a run is cut at the row's end, but absolute data is not (it goes on into the next row, and the runs after
+ *   it on that row are cut to nothing until an end of line or a delta);
+ * - RLE4 absolute data of n pixels gives n / 2 bytes' pixels, rounded down, though n are counted;
+ * - a delta's two bytes are read, passed over, and the next two taken for its right and up;
+ * - absolute data ends on an even position in the file, not in the data;
+ * - the data ends at an end of bitmap, at the file's end, or once the image is full; short of full, PIL
+ *   refuses it (not enough image data), and a delta cut by the file's end too. */
+/* One index of PIL's data, at *len: what runs past total is dropped, and a zero is not written (idx is zeros). */
+static void put(unsigned char *idx, uint64_t total, uint64_t *len, int v)
+{
+    if (v && *len < total) idx[*len] = (unsigned char)v;
+    ++*len;
+}
+
+static vggcl_status rle_indices(vggcl_ctx *ctx, const char *path, FILE *f, uint32_t w, uint32_t h, int rle4,
+                                unsigned char *idx)
+{
+    const uint64_t total = (uint64_t)w * h;
+    uint64_t len = 0, x = 0; /* (len: PIL's data, which may run past total; what is past it is dropped) */
+    while (len < total) {
+        const int count = getc(f), code = getc(f);
+        if (count == EOF || code == EOF) break;
+        if (count) { /* a run of count pixels: code, or RLE4's two nibbles in turn */
+            const uint64_t n = x + (unsigned)count > w ? (x < w ? w - x : 0) : (unsigned)count;
+            for (uint64_t i = 0; i < n; i++) put(idx, total, &len, rle4 ? (i % 2 ? code & 15 : code >> 4) : code);
+            x += n;
+        } else if (code == 0) { /* end of line */
+            len = (len + w - 1) / w * w, x = 0;
+        } else if (code == 1) { /* end of bitmap */
+            break;
+        } else if (code == 2) { /* delta (PIL: two bytes passed over, then right and up) */
+            unsigned char skipped[2], d[2];
+            if (fread(skipped, 1, 2, f) < 2) break;
+            if (fread(d, 1, 2, f) < 2)
+                BMP_FAIL("%s: corrupt BMP: its RLE data ends inside a delta (PIL cannot read it either)", path);
+            len += d[0] + (uint64_t)d[1] * w, x = len % w;
+        } else { /* absolute data: code pixels */
+            const size_t bytes = rle4 ? (unsigned)code / 2 : (unsigned)code;
+            unsigned char run[255];
+            const size_t got = fread(run, 1, bytes, f);
+            for (size_t i = 0; i < got; i++) {
+                if (rle4) put(idx, total, &len, run[i] >> 4), put(idx, total, &len, run[i] & 15);
+                else put(idx, total, &len, run[i]);
+            }
+            if (got < bytes) break;
+            x += (unsigned)code;
+            const long at = ftell(f);
+            if (at >= 0 && at % 2 && fseek(f, 1, SEEK_CUR) != 0) break;
+        }
+    }
+    if (len < total)
+        BMP_FAIL("%s: corrupt BMP: its RLE data ends before the image is full (%llu of %llu pixels; PIL cannot read "
+                 "it either: not enough image data)", path, (unsigned long long)len, (unsigned long long)total);
+    return VGGCL_OK;
+}
+
+/* An RLE BMP's pixels from offset (0: where f is) through pal into *rgb and *part. */
+static vggcl_status load_rle(vggcl_ctx *ctx, const char *path, FILE *f, uint32_t offset, uint32_t width,
+                             uint32_t height, int rle4, int top_down, const unsigned char pal[256][3],
+                             unsigned char **rgb, vggcl__rgb_part *part)
+{
+    if (offset && fseek(f, (long)offset, SEEK_SET) != 0)
+        BMP_FAIL("%s: corrupt BMP: its pixels' offset %u is past the file", path, offset);
+    unsigned char *idx = calloc((size_t)width * height, 1), *out = NULL; /* (RGB only once the data is read) */
+    if (!idx) return vggcl__fail(ctx, VGGCL_ERR_NOMEM, "%s: out of host memory", path);
+    vggcl_status st = rle_indices(ctx, path, f, width, height, rle4, idx);
+    if (st == VGGCL_OK && !(out = malloc((size_t)width * height * 3)))
+        st = vggcl__fail(ctx, VGGCL_ERR_NOMEM, "%s: out of host memory", path);
+    for (uint32_t y = 0; st == VGGCL_OK && y < height; y++) /* (bottom-up unless top_down) */
+        unpack_row(PAL8, idx + (size_t)y * width, (int)width, pal, out + (size_t)(top_down ? y : height - 1 - y) * width * 3);
+    free(idx);
+    if (st != VGGCL_OK) return st;
+    *rgb = out;
+    *part = (vggcl__rgb_part){ out, (size_t)width * 3, (int)height, (int)width, 0, 0, (int)height, (int)width };
+    return VGGCL_OK;
+}
+
 vggcl_status vggcl__load_bmp(vggcl_ctx *ctx, const char *path, FILE *f, const vggcl_preprocess *p, unsigned char **rgb,
                              vggcl__rgb_part *part)
 {
@@ -94,12 +174,13 @@ vggcl_status vggcl__load_bmp(vggcl_ctx *ctx, const char *path, FILE *f, const vg
     }
     if (bits != 1 && bits != 4 && bits != 8 && bits != 16 && bits != 24 && bits != 32)
         BMP_FAIL("%s: a BMP vggcl does not read: %u bits a pixel (it reads 1, 4, 8, 16, 24 and 32, as PIL)", path, bits);
-    if (compression == 1 || compression == 2)
-        BMP_FAIL("%s: a BMP vggcl does not read: RLE%d compression (it reads uncompressed BMPs and bitfields; PIL "
-                 "reads it: save it as PNG)", path, compression == 1 ? 8 : 4);
-    if (compression != 0 && compression != 3)
-        BMP_FAIL("%s: a BMP vggcl does not read: compression %u (it reads uncompressed BMPs and bitfields)", path,
-                 compression);
+    const int rle = compression == 1 || compression == 2;
+    if (rle && bits > 8) /* (PIL takes its pixels for palette indices, which its RGB image refuses) */
+        BMP_FAIL("%s: a BMP vggcl does not read: RLE%d compression of %u-bit pixels (RLE is for palettes; PIL cannot "
+                 "read it either)", path, compression == 1 ? 8 : 4, bits);
+    if (compression != 0 && compression != 3 && !rle)
+        BMP_FAIL("%s: a BMP vggcl does not read: compression %u (it reads uncompressed BMPs, RLE8, RLE4 and "
+                 "bitfields)", path, compression);
     if (width == 0 || height == 0) BMP_FAIL("%s: corrupt BMP: %u x %u pixels (width x height)", path, width, height);
     bmp_layout layout = bits == 1 ? PAL1 : bits == 4 ? PAL4 : bits == 8 ? PAL8 : bits == 16 ? BGR15 : bits == 24 ? BGR : BGRX;
     if (compression == 3) { /* the layouts PIL knows */
@@ -127,8 +208,13 @@ vggcl_status vggcl__load_bmp(vggcl_ctx *ctx, const char *path, FILE *f, const vg
         if (fread(e, (size_t)entry, colors, f) != colors) BMP_FAIL("%s: corrupt BMP: the file is truncated", path);
         for (uint32_t i = 0; i < colors; i++)
             pal[i][0] = e[i * entry + 2], pal[i][1] = e[i * entry + 1], pal[i][2] = e[i * entry];
+        if (rle && colors == 2 && !memcmp(pal, "\0\0\0\xff\xff\xff", 6)) /* (PIL's mode "1", which takes no indices) */
+            BMP_FAIL("%s: a BMP vggcl does not read: RLE%d compression with a black and white palette (PIL cannot read "
+                     "it either)", path, compression == 1 ? 8 : 4);
         if (offset == 14 + size) offset += 4 * colors; /* (a file whose pixels' offset forgot the palette: PIL's) */
     }
+    if (rle) return load_rle(ctx, path, f, offset, width, height, compression == 2, top_down,
+                             (const unsigned char(*)[3])pal, rgb, part);
     const size_t stride = ((size_t)width * bits + 31) / 32 * 4;
     struct stat sb; /* (a file too short for its rows refused before the image's memory is taken: PIL reads it
                      * into an image of that size first) */

@@ -140,6 +140,20 @@ def bmp_seeds(rgb):
     out("image", "palette.bmp", bmp(rgb.convert("P")))
     out("image", "bilevel.bmp", bmp(rgb.convert("1")))
     out("image", "rgba.bmp", bmp(rgb.convert("RGBA")))
+    out("image", "rle8.bmp", rle_bmp(5, 3, [9, 4, 0, 0, 0, 7, *range(10, 17), 0, 0, 0, 0, 2, 0, 0, 1, 0, 2, 6, 0, 1],
+                                     False))
+    out("image", "rle4.bmp", rle_bmp(7, 3, [7, 0x1F, 0, 0, 0, 5, 0x23, 0x45, 3, 0x67, 0, 0, 0, 4, 0x89, 0xAB, 3, 0xCD,
+                                            0, 1], True))
+
+
+def rle_bmp(w, h, data, rle4):
+    """A w x h BMP of RLE8 (RLE4: rle4) data, with a palette of 256 (16) colours."""
+    colors = 16 if rle4 else 256
+    pal = b"".join(bytes([i, 255 - i, (7 * i) % 256, 0]) for i in range(colors))
+    at = 14 + 40 + len(pal)
+    info = struct.pack("<IiiHHIIiiII", 40, w, h, 1, 4 if rle4 else 8, 2 if rle4 else 1, len(data), 2835, 2835,
+                       colors, 0)
+    return b"BM" + struct.pack("<IHHI", at + len(data), 0, 0, at) + info + pal + bytes(data)
 
 
 def tiff(img, **kw):
