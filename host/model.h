@@ -25,6 +25,19 @@ typedef struct {
     cl_mem bias_dev;
 } vggcl_step;
 
+/* A conv step's weights to pack for an algorithm in its parameters' layout (conv_algo.h: variant v) into
+ * dst, its device buffer (step->packed[id][v]) mapped for writing. vggcl__pack_all packs n of them on up to
+ * one thread per core (8 at most), the largest first (reordering jobs). */
+typedef struct {
+    vggcl_step *step;
+    const vggcl_conv_algo *algo;
+    vggcl_conv_params params;
+    int id, v;
+    void *dst;
+    size_t bytes;
+} vggcl__pack_job;
+void vggcl__pack_all(vggcl__pack_job *jobs, int n);
+
 /* A pass submitted and not yet waited for: start, a marker that completes when
  * the pass can start (its input uploaded and every command queued before it on
  * the context's queue done, another model's passes too), and done, which

@@ -495,23 +495,49 @@ static vggcl_status upload(vggcl_ctx *ctx, const char *where, const float *src, 
     return vggcl__buffer(ctx, where, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR, n * sizeof(float), (void *)src, out);
 }
 
-/* Packs a conv step's weights for algorithm id in the weight layout that parameters p use
- * (conv_algo.h: variant) straight into its device buffer, unless they are there already. */
-static vggcl_status upload_packed(vggcl_ctx *ctx, const char *where, vggcl_step *s, int id, const vggcl_conv_params *p)
+/* A conv step's device buffer for algorithm id in the weight layout that parameters p use (conv_algo.h:
+ * variant), unless it is there already, mapped for its packing: jobs[(*n)++]. */
+static vggcl_status pack_job(vggcl_ctx *ctx, const char *where, vggcl_step *s, int id, const vggcl_conv_params *p,
+                             vggcl__pack_job *jobs, int *n)
 {
     const vggcl_conv_algo *a = vggcl__conv_algo(id);
     const int v = vggcl__conv_variant(a, p);
     if (s->packed[id][v]) return VGGCL_OK;
-    const size_t bytes = a->packed_floats(p, s->c_out, s->c_in) * sizeof(float);
-    void *dst = NULL;
-    vggcl_status st = vggcl__buffer(ctx, where, CL_MEM_READ_ONLY, bytes, NULL, &s->packed[id][v]);
-    if (st == VGGCL_OK) st = vggcl__map_write(ctx, where, s->packed[id][v], bytes, &dst);
-    if (st == VGGCL_OK) {
-        a->pack(p, s->weight, s->c_out, s->c_in, dst);
-        st = vggcl__unmap(ctx, where, s->packed[id][v], dst);
-    }
+    vggcl__pack_job *j = &jobs[*n];
+    *j = (vggcl__pack_job){ s, a, *p, id, v, NULL, a->packed_floats(p, s->c_out, s->c_in) * sizeof(float) };
+    vggcl_status st = vggcl__buffer(ctx, where, CL_MEM_READ_ONLY, j->bytes, NULL, &s->packed[id][v]);
+    if (st == VGGCL_OK) st = vggcl__map_write(ctx, where, s->packed[id][v], j->bytes, &j->dst);
     if (st != VGGCL_OK) vggcl__release(ctx, where, &s->packed[id][v]);
-    s->packed_bytes[id][v] = st == VGGCL_OK ? bytes : 0;
+    else ++*n;
+    return st;
+}
+
+static void conv_where(const vggcl_step *s, char *where, size_t len)
+{
+    snprintf(where, len, "layer %s (conv %d->%d) weights", s->name, s->c_in, s->c_out);
+}
+
+/* The n mapped buffers of jobs packed (when st is VGGCL_OK) and unmapped; a buffer that failed, or all of them
+ * where st or an unmapping failed, released. Returns st, else the first failure. */
+static vggcl_status pack_and_unmap(vggcl_ctx *ctx, vggcl_status st, vggcl__pack_job *jobs, int n)
+{
+    char where[256];
+    if (st == VGGCL_OK) vggcl__pack_all(jobs, n);
+    for (int k = 0; k < n; k++) {
+        vggcl__pack_job *j = &jobs[k];
+        cl_mem *mem = &j->step->packed[j->id][j->v];
+        conv_where(j->step, where, sizeof where);
+        const vggcl_status un = vggcl__unmap(ctx, where, *mem, j->dst);
+        if (st == VGGCL_OK) st = un;
+        if (un != VGGCL_OK) vggcl__release(ctx, where, mem);
+        else j->step->packed_bytes[j->id][j->v] = j->bytes;
+    }
+    for (int k = 0; k < n && st != VGGCL_OK; k++) { /* (none half made: the weights are there, packed, or not) */
+        vggcl__pack_job *j = &jobs[k];
+        conv_where(j->step, where, sizeof where);
+        vggcl__release(ctx, where, &j->step->packed[j->id][j->v]);
+        j->step->packed_bytes[j->id][j->v] = 0;
+    }
     return st;
 }
 
@@ -541,10 +567,15 @@ vggcl_status vggcl__model_upload(vggcl_ctx *ctx, vggcl_model *m, int conv)
     if (conv && !vggcl__conv_algo(conv)) return vggcl__fail(ctx, VGGCL_ERR_ARG, "no convolution algorithm %d", conv);
     m->conv = conv;
     char where[256];
+    int n_jobs = 0, convs = 0;
+    for (int i = 0; i < m->n_steps; i++) convs += m->steps[i].kind == VGGCL_STEP_CONV;
+    /* every conv's buffers made and mapped here, then packed on several threads, then unmapped */
+    vggcl__pack_job *jobs = calloc((size_t)convs * (1 + (size_t)ctx->n_tuned) + 1, sizeof *jobs);
+    if (!jobs) return vggcl__fail(ctx, VGGCL_ERR_NOMEM, "%s: out of host memory", m->path ? m->path : "model");
     for (int i = 0; i < m->n_steps && st == VGGCL_OK; i++) {
         vggcl_step *s = &m->steps[i];
         if (s->kind != VGGCL_STEP_CONV) continue;
-        snprintf(where, sizeof where, "layer %s (conv %d->%d) weights", s->name, s->c_in, s->c_out);
+        conv_where(s, where, sizeof where);
         s->algo = conv ? conv : vggcl__conv_default_algo(ctx, s->c_in, s->c_out);
         if (!vggcl__conv_fits(ctx, s->algo, s->c_in, s->c_out)) {
             st = vggcl__fail(ctx, VGGCL_ERR_ARG,
@@ -557,14 +588,16 @@ vggcl_status vggcl__model_upload(vggcl_ctx *ctx, vggcl_model *m, int conv)
         /* the defaults' weight layout does not depend on the map size (vggcl__conv_choose) */
         vggcl_conv_params p;
         vggcl__conv_defaults(ctx, s->algo, 1, s->c_in, s->c_out, 1, 1, &p);
-        st = upload_packed(ctx, where, s, s->algo, &p);
+        st = pack_job(ctx, where, s, s->algo, &p, jobs, &n_jobs);
         for (int k = 0; k < ctx->n_tuned && st == VGGCL_OK; k++) { /* and every tuned row's (of conv's, if given) */
             const vggcl_tuned *t = &ctx->tuned[k];
             if (t->c_in == s->c_in && t->c_out == s->c_out && (!conv || t->algo == conv))
-                st = upload_packed(ctx, where, s, t->algo, &t->params);
+                st = pack_job(ctx, where, s, t->algo, &t->params, jobs, &n_jobs);
         }
         if (st == VGGCL_OK) st = upload(ctx, where, s->bias, (size_t)s->c_out, &s->bias_dev);
     }
+    st = pack_and_unmap(ctx, st, jobs, n_jobs);
+    free(jobs);
     for (int i = 0; i < m->n_hidden && st == VGGCL_OK; i++) {
         snprintf(where, sizeof where, "layer %s (dense %d->%d) weights", m->hidden_name[i], m->hidden_in[i],
                  m->hidden_out[i]);
