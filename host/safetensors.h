@@ -1,10 +1,12 @@
 /* Safetensors reader: validates the whole file as the reference reader does
- * and converts F32/F16/BF16 tensors to float32. */
+ * and converts F32/F16/BF16 tensors to float32, each read from the file as it
+ * is asked for (straight into its array for F32). */
 #ifndef VGGCL_SAFETENSORS_H
 #define VGGCL_SAFETENSORS_H
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "internal.h"
 
@@ -20,8 +22,9 @@ typedef struct {
 
 typedef struct {
     const char *path;
-    unsigned char *buf;     /* the whole file */
-    size_t size;
+    unsigned char *buf;     /* the 8-byte length and the header */
+    FILE *fp;               /* open until vggcl__st_close: the tensors are read from it */
+    size_t size;            /* the file's, when it was opened */
     size_t data_start;      /* 8 + header length */
     int n;
     vggcl__st_tensor *tensors;
@@ -45,6 +48,11 @@ const vggcl__st_tensor *vggcl__st_find(const vggcl__st_file *f, const char *name
 
 /* Element count of t (validated at open, so it does not overflow). */
 size_t vggcl__st_numel(const vggcl__st_tensor *t);
+
+/* Bytes [at, at + n) of t's data, as the file holds them, into dst: VGGCL_OK, else said (the file, the
+ * tensor: a file cut or changed since it was opened). */
+vggcl_status vggcl__st_read(vggcl_ctx *ctx, const vggcl__st_file *f, const vggcl__st_tensor *t, size_t at, size_t n,
+                            void *dst);
 
 /* Converts t to a malloc'd float32 array; rejects other dtypes and NaN/Inf. */
 vggcl_status vggcl__st_to_f32(vggcl_ctx *ctx, const vggcl__st_file *f, const vggcl__st_tensor *t,

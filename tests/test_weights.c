@@ -209,6 +209,35 @@ START_TEST(test_st_dtypes)
 }
 END_TEST
 
+/* The tensors are read as they are asked for: a file cut after it was opened gives an I/O error naming the
+ * file and the tensor (not values past its end), and what was read before it stands. */
+START_TEST(test_st_cut_after_open)
+{
+    const float a[3] = { 1, 2, 3 }, b[4] = { 4, 5, 6, 7 };
+    tu_tensor t[2] = { { "a", "F32", 1, { 3 }, a, NULL, 0 }, { "b", "F32", 1, { 4 }, b, NULL, 0 } };
+    const char *path = tu_tmp("cut.safetensors");
+    tu_write_safetensors(path, t, 2, NULL);
+    vggcl_ctx *ctx = vggcl_ctx_new();
+    vggcl__st_file f;
+    ck_assert_msg(vggcl__st_open(ctx, path, &f) == VGGCL_OK, "%s", vggcl_message(ctx));
+    const vggcl__st_tensor *ta = vggcl__st_find(&f, "a"), *tb = vggcl__st_find(&f, "b");
+    const vggcl__st_tensor *last = ta->begin > tb->begin ? ta : tb, *first = last == ta ? tb : ta;
+    ck_assert_int_eq(truncate(path, (off_t)(f.data_start + last->end - 2)), 0);
+    float *x = NULL, *y = NULL;
+    ck_assert_msg(vggcl__st_to_f32(ctx, &f, first, &x) == VGGCL_OK, "%s", vggcl_message(ctx));
+    ck_assert_float_eq(x[0], first == ta ? 1.0f : 4.0f);
+    ck_assert_int_eq(vggcl__st_to_f32(ctx, &f, last, &y), VGGCL_ERR_IO);
+    ck_assert_ptr_null(y);
+    char want[128];
+    snprintf(want, sizeof want, "cannot read tensor '%s': the file is shorter than when it was opened", last->name);
+    ck_assert_msg(strstr(vggcl_message(ctx), path) && strstr(vggcl_message(ctx), want), "%s", vggcl_message(ctx));
+    free(x);
+    vggcl__st_close(&f);
+    vggcl_ctx_free(ctx);
+    remove(path);
+}
+END_TEST
+
 /* ---- model plan ------------------------------------------------------- */
 
 #define MAXT 64
@@ -915,6 +944,7 @@ int main(void)
     tcase_add_test(tc, test_st_file_level);
     tcase_add_test(tc, test_st_other_dtypes);
     tcase_add_test(tc, test_st_dtypes);
+    tcase_add_test(tc, test_st_cut_after_open);
     suite_add_tcase(s, tc);
     tc = tcase_create("model plan");
     tcase_add_test(tc, test_plan_pools_and_pool5);

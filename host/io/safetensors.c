@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "safetensors.h"
 
@@ -125,18 +126,6 @@ static vggcl_status read_head(vggcl_ctx *ctx, const char *path, FILE **fpp, unsi
     *fpp = fp;
     *buf = b;
     *size = (size_t)len;
-    return VGGCL_OK;
-}
-
-/* The data section into f->buf after the header, once the header is known to describe it. */
-static vggcl_status read_data(vggcl_ctx *ctx, vggcl__st_file *f, FILE *fp)
-{
-    const size_t n = f->size - f->data_start;
-    unsigned char *b = realloc(f->buf, f->size);
-    if (!b)
-        return vggcl__fail(ctx, VGGCL_ERR_NOMEM, "%s: out of host memory reading %zu bytes", f->path, f->size);
-    f->buf = b;
-    if (fread(b + f->data_start, 1, n, fp) != n) return vggcl__fail(ctx, VGGCL_ERR_IO, "%s: read error", f->path);
     return VGGCL_OK;
 }
 
@@ -384,9 +373,6 @@ vggcl_status vggcl__st_open(vggcl_ctx *ctx, const char *path, vggcl__st_file *f)
                          pos, data_size, pos > data_size ? "truncated" : "trailing bytes");
         goto fail;
     }
-    if ((st = read_data(ctx, f, fp)) != VGGCL_OK) goto fail;
-    fclose(fp);
-    fp = NULL;
     /* by name, for vggcl__st_find (a search per name was quadratic in a header of many keys) */
     if (!(f->by_name = malloc(sizeof *f->by_name * (f->n ? (size_t)f->n : 1)))) {
         st = vggcl__fail(ctx, VGGCL_ERR_NOMEM, "out of host memory");
@@ -396,6 +382,7 @@ vggcl_status vggcl__st_open(vggcl_ctx *ctx, const char *path, vggcl__st_file *f)
     qsort(f->by_name, (size_t)f->n, sizeof *f->by_name, cmp_tensor_name);
     cJSON_Delete(root);
     free(order);
+    f->fp = fp;
     return VGGCL_OK;
 fail:
     if (fp) fclose(fp);
@@ -412,6 +399,7 @@ void vggcl__st_close(vggcl__st_file *f)
     free(f->tensors);
     free(f->by_name);
     free(f->buf);
+    if (f->fp) fclose(f->fp);
     for (int i = 0; i < f->n_meta; i++) free(f->meta_keys[i]), free(f->meta_values[i]);
     free(f->meta_keys);
     free(f->meta_values);
@@ -452,18 +440,41 @@ static float half_to_float(uint16_t h)
     return sign ? -v : v;
 }
 
+vggcl_status vggcl__st_read(vggcl_ctx *ctx, const vggcl__st_file *f, const vggcl__st_tensor *t, size_t at, size_t n,
+                            void *dst)
+{
+    const off_t from = (off_t)(f->data_start + t->begin + at);
+    for (size_t got = 0; got < n;) {
+        const ssize_t k = f->fp ? pread(fileno(f->fp), (char *)dst + got, n - got, from + (off_t)got) : -1;
+        if (k > 0) {
+            got += (size_t)k;
+        } else if (k == 0 || errno != EINTR) {
+            char eb[128] = "the file is shorter than when it was opened";
+            if (k < 0) strerror_r(errno, eb, sizeof eb);
+            return vggcl__fail(ctx, VGGCL_ERR_IO, "%s: cannot read tensor '%s': %s", f->path, t->name, eb);
+        }
+    }
+    return VGGCL_OK;
+}
+
 vggcl_status vggcl__st_to_f32(vggcl_ctx *ctx, const vggcl__st_file *f, const vggcl__st_tensor *t, float **out)
 {
-    const unsigned char *src = f->buf + f->data_start + t->begin;
     const size_t n = vggcl__st_numel(t);
     int kind = !strcmp(t->dtype, "F32") ? 0 : !strcmp(t->dtype, "F16") ? 1 : !strcmp(t->dtype, "BF16") ? 2 : -1;
     *out = NULL;
     if (kind < 0)
         return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: tensor '%s' has dtype %s; expected F32, F16 or BF16",
                            f->path, t->name, t->dtype);
+    /* F32 read straight into the array, each value then taken from its own bytes in place */
     float *dst = malloc(n ? n * sizeof *dst : 1);
-    if (!dst) return vggcl__fail(ctx, VGGCL_ERR_NOMEM, "out of host memory for tensor '%s'", t->name);
-    for (size_t i = 0; i < n; i++) {
+    unsigned char *src = kind == 0 ? (unsigned char *)dst : malloc(n ? n * 2 : 1);
+    if (!dst || !src) {
+        free(dst);
+        if (src != (unsigned char *)dst) free(src);
+        return vggcl__fail(ctx, VGGCL_ERR_NOMEM, "out of host memory for tensor '%s'", t->name);
+    }
+    vggcl_status st = vggcl__st_read(ctx, f, t, 0, t->end - t->begin, src);
+    for (size_t i = 0; i < n && st == VGGCL_OK; i++) {
         float v;
         if (kind == 0) {
             uint32_t u = (uint32_t)src[4 * i] | (uint32_t)src[4 * i + 1] << 8 | (uint32_t)src[4 * i + 2] << 16 |
@@ -475,13 +486,13 @@ vggcl_status vggcl__st_to_f32(vggcl_ctx *ctx, const vggcl__st_file *f, const vgg
             uint32_t u = (uint32_t)(src[2 * i] | src[2 * i + 1] << 8) << 16;
             memcpy(&v, &u, sizeof v);
         }
-        if (!isfinite(v)) {
-            free(dst);
-            return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: tensor '%s' holds a non-finite value (%g) at element %zu",
-                               f->path, t->name, (double)v, i);
-        }
+        if (!isfinite(v))
+            st = vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: tensor '%s' holds a non-finite value (%g) at element %zu",
+                             f->path, t->name, (double)v, i);
         dst[i] = v;
     }
-    *out = dst;
-    return VGGCL_OK;
+    if (src != (unsigned char *)dst) free(src);
+    if (st != VGGCL_OK) free(dst);
+    else *out = dst;
+    return st;
 }

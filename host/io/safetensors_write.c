@@ -157,9 +157,19 @@ vggcl_status vggcl_save_with_head(vggcl_ctx *ctx, const char *trunk_path, const 
     if ((st = vggcl__output_open(ctx, out_path, 0666, 0, &o)) != VGGCL_OK) goto done;
     ok = write_all(o.fp, hl, 8) && write_all(o.fp, text, len);
     for (size_t i = len; ok && i < padded; i++) ok = fputc(' ', o.fp) != EOF;
-    for (int i = 0; ok && i < f.n; i++)
-        if (!strncmp(f.tensors[i].name, "features.", 9))
-            ok = write_all(o.fp, f.buf + f.data_start + f.tensors[i].begin, f.tensors[i].end - f.tensors[i].begin);
+    unsigned char chunk[1 << 16]; /* (the trunk's tensors copied a chunk at a time: a read failure is said as one) */
+    for (int i = 0; ok && st == VGGCL_OK && i < f.n; i++) {
+        const vggcl__st_tensor *t = &f.tensors[i];
+        for (size_t at = 0, k; ok && st == VGGCL_OK && at < t->end - t->begin && strncmp(t->name, "features.", 9) == 0;
+             at += k) {
+            k = t->end - t->begin - at < sizeof chunk ? t->end - t->begin - at : sizeof chunk;
+            if ((st = vggcl__st_read(ctx, &f, t, at, k, chunk)) == VGGCL_OK) ok = write_all(o.fp, chunk, k);
+        }
+    }
+    if (st != VGGCL_OK) {
+        vggcl__output_abort(&o);
+        goto done;
+    }
     ok = ok && write_all(o.fp, w, wbytes) && write_all(o.fp, b, bbytes); /* little-endian hosts only, as the reader */
     st = vggcl__output_commit(ctx, &o, ok);
 done:
