@@ -957,20 +957,22 @@ class Cli(unittest.TestCase):
             "build:2": ("layer ", "clBuildProgram", "CL_BUILD_PROGRAM_FAILURE"),
             "kernel:1": ("layer features.0", ": kernel ", " of kernels/", "clCreateKernel", "CL_INVALID_KERNEL_NAME"),
             "enqueue:1": ("layer features.0", "weights: clEnqueueMapBuffer", "CL_OUT_OF_RESOURCES"),
-            "enqueue:2": ("layer features.0", "weights: clEnqueueUnmapMemObject", "CL_OUT_OF_RESOURCES"),
         }
         args = self.run_args(extra=["--features", self.out.parent / "f.npy"])
         for spec, needles in cases.items():
             with self.subTest(spec):
                 self.fails(args, 1, *needles, env={"VGGCL_FAULT": spec})
-        # after the weights (a map and an unmap per conv layer): the input's upload, the layers'
-        # kernels, the read-back, however many each algorithm enqueues
+        # after the weights (a map per conv layer, then, once all are packed, an unmap each): the input's
+        # upload, the layers' kernels, the read-back, however many each algorithm enqueues
         def first_failing(args, call, code="CL_OUT_OF_RESOURCES"):
-            for n in range(3, 80):
+            for n in range(2, 80):
                 r = self.fails(args, 1, code, env={"VGGCL_FAULT": f"enqueue:{n}:{code}"})
                 if call in r.stderr:
                     return r.stderr
             self.fail(f"no enqueue:N failed {call}")
+        self.assertRegex(first_failing(args, "clEnqueueUnmapMemObject"),
+                         r"vggcl: layer features\.\d+ \(conv \d+->\d+\) weights: clEnqueueUnmapMemObject -> "
+                         r"CL_OUT_OF_RESOURCES")
         self.assertIn("forward pass: input", first_failing(args, "clEnqueueWriteBuffer"))
         self.assertIn("layer ", first_failing(args, "clEnqueueNDRangeKernel"))
         self.assertIn("forward pass: reading the output", first_failing(args, "clEnqueueReadBuffer", "CL_INVALID_VALUE"))

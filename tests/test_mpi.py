@@ -17,6 +17,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 import unittest
 from pathlib import Path
 
@@ -250,9 +251,11 @@ class Mpi(Folder):
                 str(self.images)]
         for given, rows in ((0, 2), (1, 0)):
             times = ["-x", "VGGCL_RANK_TIMES=1"]
+            t0 = time.monotonic()
             r = subprocess.run(["mpirun", "-n", "1", *(times if given == 0 else []), *args, ":",
                                 "-n", "1", *(times if given == 1 else []), *args],
                                capture_output=True, text=True, env=ENV, timeout=600)
+            wall = time.monotonic() - t0
             self.assertEqual(r.returncode, one.returncode, r.stderr)
             self.assertEqual(r.stdout, one.stdout)
             said = vggcl_lines(r.stderr)
@@ -271,6 +274,7 @@ class Mpi(Folder):
                 self.assertGreater(t[2], 0, ln)  # the model
                 self.assertGreater(t[3], 0, ln)  # its share
                 self.assertAlmostEqual(t[6], sum(t[:6]), delta=0.005, msg=ln)
+                self.assertLess(t[6], wall, ln)  # (the process's start read right: within the job's wall time)
         r = subprocess.run(args, capture_output=True, text=True, env=dict(ENV, VGGCL_RANK_TIMES="1"), timeout=600)
         self.assertEqual((r.returncode, r.stdout), (one.returncode, one.stdout), r.stderr)
         table = [ln.split() for ln in vggcl_lines(r.stderr) if re.fullmatch(ROW, ln)]
