@@ -114,5 +114,12 @@ save_file(t, sys.argv[2], metadata=meta)
 PY
 LD_LIBRARY_PATH="$prefix/$libdir" "$tmp/classify-pc" "$tmp/nan.safetensors" "$img" > "$tmp/nan.txt" ||
   fail "the example failed on a model whose logits are not numbers: $(cat "$tmp/nan.txt")"
+# an absolute CMAKE_INSTALL_LIBDIR and INCLUDEDIR (as some distributions give them): vggcl.pc names them as
+# given, not under the prefix (configured only: the install above covers the relative ones)
+cmake -S "$src" -B "$tmp/absolute" -DCMAKE_INSTALL_PREFIX=/opt/vggcl-test -DCMAKE_INSTALL_LIBDIR=/opt/vggcl-libs/lib64 \
+  -DCMAKE_INSTALL_INCLUDEDIR=/opt/vggcl-headers >/dev/null
+grep -qx 'libdir=/opt/vggcl-libs/lib64' "$tmp/absolute/vggcl.pc" && grep -qx 'includedir=/opt/vggcl-headers' \
+  "$tmp/absolute/vggcl.pc" || fail "an absolute libdir or includedir is not vggcl.pc's: $(cat "$tmp/absolute/vggcl.pc")"
 echo "install_test.sh: installed, exports only the API, consumers built with CMake, pkg-config and vggcl as a" \
-     "subproject agree with vggcl classify"
+     "subproject agree with vggcl classify" \
+     "(an absolute libdir too)"
