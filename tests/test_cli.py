@@ -743,6 +743,26 @@ class Cli(unittest.TestCase):
             self.assertIn("starts with a width and has no two M in a row", r.stderr)
         self.assertFalse((self.d / "no.safetensors").exists())
 
+    def test_make_test_weights_refusals(self):
+        """make_test_weights.py refuses what it cannot make, naming the option (exit 2, argparse's), and an output
+        it cannot write (exit 1); no file either way."""
+        tool = [sys.executable, str(ROOT / "weights" / "make_test_weights.py")]
+        out = self.d / "no.safetensors"
+        for args, said in ((["--classes", "0"], "--classes 0: expected at least 1"),
+                           (["--cfg", "8,X,16"], "--cfg 8,X,16: expected widths and M separated by commas"),
+                           (["--cfg", "8,M,0"], "--cfg 8,M,0: widths from 1 to 65536 expected"),
+                           (["--cfg", "65537"], "--cfg 65537: widths from 1 to 65536 expected"),
+                           (["--seed", "-1"], "--seed -1: expected 0 or more")):
+            with self.subTest(args):
+                r = subprocess.run([*tool, *args, "--out", out], capture_output=True, text=True)
+                self.assertEqual(r.returncode, 2, r.stderr)
+                self.assertIn(said, r.stderr)
+                self.assertFalse(out.exists())
+        r = subprocess.run([*tool, "--cfg", "4", "--out", self.d / "missing" / "w.safetensors"], capture_output=True,
+                           text=True)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn(f"{self.d / 'missing' / 'w.safetensors'}: cannot write: No such file or directory", r.stderr)
+
     def test_input_too_small(self):
         np.save(self.d / "small.npy", np.zeros((1, 3, 7, 20), np.float32))
         self.fails(self.run_args(x=self.d / "small.npy"), 1, "too small", "at least 8x8")
