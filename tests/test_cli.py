@@ -965,6 +965,33 @@ class Cli(unittest.TestCase):
         self.fails(self.run_args(), 1, "gap.cl (from VGGCL_KERNEL_DIR) cannot be opened: Is a directory",
                    env={"VGGCL_KERNEL_DIR": str(kdir)})
 
+    @unittest.skipIf("ASAN_OPTIONS" in os.environ, "ASan's own madvise calls")
+    def test_huge_pages_advice(self):
+        """On a CPU device the packed weights' maps of 2 MiB or more are advised as huge pages (MADV_HUGEPAGE,
+        seen by strace), and VGGCL_HUGE_PAGES=0 leaves that out with the same answers."""
+        if not shutil.which("strace"):
+            self.fail("strace is missing: .ci/install-deps.sh installs it")
+        r = self.vggcl("devices")
+        first = next(ln for ln in r.stdout.splitlines() if ln[:1].isdigit())  # (the tests' device: the first)
+        if os.environ.get("VGGCL_DEVICE") or first.split()[2] != "CPU":
+            self.skipTest("the tests' device is not PoCL's CPU device")
+        w = self.d / "wide.safetensors"
+        save_file(make_state_dict(parse_cfg("8,M,512,512"), False, 3, seed=4), w)  # (512->512: a 36 MB map)
+        x = self.d / "x.npy"
+        np.save(x, np.random.default_rng(0).normal(size=(1, 3, 8, 8)).astype(np.float32))
+        outs, advised = [], []
+        for env in ({}, {"VGGCL_HUGE_PAGES": "0"}):
+            out, log = self.d / f"y{len(outs)}.npy", self.d / "strace.txt"
+            r = subprocess.run(["strace", "-f", "-e", "trace=madvise", "-o", log, VGGCL, "run", "--weights", w,
+                                "--input", x, "--output", out], capture_output=True, text=True,
+                               env=dict(os.environ, **env), timeout=300)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            advised.append(log.read_text().count("MADV_HUGEPAGE"))
+            outs.append(np.load(out))
+        self.assertGreater(advised[0], 0)
+        self.assertEqual(advised[1], 0)
+        np.testing.assert_array_equal(outs[1], outs[0])
+
     def test_injected_device_failures(self):
         """VGGCL_FAULT fails one OpenCL call (tests/test_faults.c walks them all in the library):
         `vggcl run` and `vggcl classify` report it and write nothing."""

@@ -128,12 +128,16 @@ fail:
  * time instead of 4 KiB: VGG16's 204 MB of 512-channel Winograd weights on PoCL, loaded in 0.9x
  * the time on a 2-vCPU Xeon (median of ten alternating runs, 369 against 412 ms; passes
  * unchanged). Only a hint, ignored without transparent huge pages. Not on GPUs: a driver's
- * staging mapping is its own business (and was not measured). */
+ * staging mapping is its own business (and was not measured). But where free memory is not in
+ * whole 2 MiB pages, Linux compacts it first (THP's defrag "madvise", Debian's default): 257 MB
+ * took 0.04-0.65 s to fault in so against 0.10 s in 4 KiB pages, and processes loading at once
+ * (MPI ranks) wait on each other there. VGGCL_HUGE_PAGES=0 leaves it out, to measure which wins. */
 static void advise_huge_pages(void *host, size_t bytes)
 {
 #ifdef MADV_HUGEPAGE
     const long page = sysconf(_SC_PAGESIZE);
-    if (page <= 0 || bytes < ((size_t)2 << 20)) return;
+    const char *off = getenv("VGGCL_HUGE_PAGES");
+    if (page <= 0 || bytes < ((size_t)2 << 20) || (off && !strcmp(off, "0"))) return;
     const uintptr_t lo = ((uintptr_t)host + (uintptr_t)page - 1) / (uintptr_t)page * (uintptr_t)page;
     const uintptr_t hi = ((uintptr_t)host + bytes) / (uintptr_t)page * (uintptr_t)page;
     if (hi > lo) (void)madvise((void *)lo, hi - lo, MADV_HUGEPAGE);
