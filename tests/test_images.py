@@ -279,6 +279,9 @@ class Images(unittest.TestCase):
             "pal4.bmp": bmp_bytes(px(5), 4, palette=pal[:16]),
             "pal8.bmp": bmp_bytes(px(11), 8, palette=pal),
             "pal8_short.bmp": bmp_bytes(px(11), 8, palette=pal[:20], colors=20),  # (indices past it: PIL's gray ramp)
+            # no count in the header (256) over a palette of 20: the 256 entries run into the pixels and past the
+            # file's end (and a byte of an entry after them), read as far as they go, as PIL reads them
+            "pal8_cut.bmp": bmp_bytes(px(8), 8, palette=pal[:20]) + b"\x07",
             "gray8.bmp": bmp_bytes(px(9), 8, palette=np.repeat(np.arange(256)[:, None], 3, 1)),
             "bilevel.bmp": bmp_bytes(px(3), 1, palette=[(0, 0, 0), (255, 255, 255)]),
             "rgb555.bmp": bmp_bytes(px(14), 16),
@@ -322,10 +325,14 @@ class Images(unittest.TestCase):
         (self.d / "fields.bmp").write_bytes(bmp_bytes(px(20), 32, header=124, compression=3,
                                                       masks=(0xFF00, 0xFF0000, 0xFF000000, 0xFF)))
         (self.d / "depth2.bmp").write_bytes(bmp_bytes(px(2), 2, palette=pal[:4]))
+        (self.d / "colors300.bmp").write_bytes(bmp_bytes(px(8), 8, palette=np.concatenate([pal, pal[:44]]), colors=300))
+        with self.assertRaises(ValueError), Image.open(self.d / "colors300.bmp") as im:  # (the premise: nor does PIL)
+            im.convert("RGB")
         self.assert_refused_beside(self.d / "big.bmp", (
             ("trunc.bmp", "corrupt BMP: the file is truncated (136 bytes, its 7 rows need 166)"),
             ("fields.bmp", "a BMP vggcl does not read: 32-bit bitfields R 0xff00, G 0xff0000, B 0xff000000, A 0xff"),
-            ("depth2.bmp", "a BMP vggcl does not read: 2 bits a pixel")))
+            ("depth2.bmp", "a BMP vggcl does not read: 2 bits a pixel"),
+            ("colors300.bmp", "a BMP vggcl does not read: a palette of 300 colors (at most 256; PIL cannot read it")))
 
     def test_bmp_rle(self):
         """RLE8 and RLE4 BMPs as PIL 9.4's decoder reads them, bit for bit: runs, ends of line, deltas, absolute

@@ -203,10 +203,14 @@ vggcl_status vggcl__load_bmp(vggcl_ctx *ctx, const char *path, FILE *f, const vg
     for (int i = 0; i < 256; i++) pal[i][0] = pal[i][1] = pal[i][2] = (unsigned char)i;
     if (bits <= 8) {
         if (!colors) colors = 1u << bits;
-        if (colors > 256) BMP_FAIL("%s: a BMP vggcl does not read: a palette of %u colors (at most 256)", path, colors);
+        if (colors > 256) /* (PIL opens it, then its palette of more than 256 entries is refused: invalid palette size) */
+            BMP_FAIL("%s: a BMP vggcl does not read: a palette of %u colors (at most 256; PIL cannot read it either)",
+                     path, colors);
         unsigned char e[256 * 4];
-        if (fread(e, (size_t)entry, colors, f) != colors) BMP_FAIL("%s: corrupt BMP: the file is truncated", path);
-        for (uint32_t i = 0; i < colors; i++)
+        /* (as many whole entries as the file holds, as PIL reads them: a palette cut by the file's end, with pixels
+         * at an offset before it, is read; the entries after it are the gray ramp) */
+        const size_t got = fread(e, (size_t)entry, colors, f);
+        for (uint32_t i = 0; i < got; i++)
             pal[i][0] = e[i * entry + 2], pal[i][1] = e[i * entry + 1], pal[i][2] = e[i * entry];
         if (rle && colors == 2 && !memcmp(pal, "\0\0\0\xff\xff\xff", 6)) /* (PIL's mode "1", which takes no indices) */
             BMP_FAIL("%s: a BMP vggcl does not read: RLE%d compression with a black and white palette (PIL cannot read "
