@@ -42,7 +42,10 @@
 # network conv pool gap dense cam), GPU_CHECK_TUNE_BUDGET the tuner's seconds
 # (default 200), GPU_CHECK_IMAGES the images of the images step (2048) and
 # GPU_CHECK_PHOTOS its large photos (512),
-# GPU_CHECK_MPI the mpi step's ranks, rounds and images (1,2,4,8 2 512).
+# GPU_CHECK_MPI the mpi step's ranks, rounds and images (1,2,4,8 2 512);
+# MPIRUN_ARGS and AB_ARGS go on to tools/mpi_scaling.sh (AB_ARGS="-x
+# VGGCL_HUGE_PAGES=0": each round also runs the most ranks without the
+# huge-page advice); each run's VGGCL_RANK_TIMES rows are in the log alone.
 set -u
 bin=$(cd "$1" 2>/dev/null && pwd)
 out=$2

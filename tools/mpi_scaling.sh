@@ -22,11 +22,16 @@
 # VGGCL_DEVICE picks the device (default: the first CPU device of `vggcl
 # devices`, PoCL's, also on a GPU machine); MPIRUN_ARGS adds mpirun options
 # (e.g. --hostfile hosts; then TMPDIR must be a folder that every machine sees
-# at the same path, as the weights and the images are made there).
+# at the same path, as the weights and the images are made there). AB_ARGS:
+# more mpirun options for a second run of the last rank count in each round,
+# right after the first, its row marked R' (e.g. AB_ARGS="-x
+# VGGCL_HUGE_PAGES=0": the huge-page advice's part in the start-up).
 set -euo pipefail
 vggcl=$(realpath "$1")
 images=$(realpath "$2")
 IFS=, read -r -a ranks <<<"${3:-1,2}"
+runs=("${ranks[@]}") # (and R' for AB_ARGS's run)
+if [ -n "${AB_ARGS:-}" ]; then runs+=("${ranks[-1]}'"); fi
 rounds=${4:-3}
 count=${5:-}
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -69,34 +74,37 @@ table() { # the table of the rounds so far
   echo
   echo "| ranks | seconds | images/s | speed-up | of linear | median round's speed-up |"
   echo "| ---: | ---: | ---: | ---: | ---: | ---: |"
-  local b=${ranks[0]} r
-  for r in "${ranks[@]}"; do
-    awk -v r="$r" -v b="$b" -v s="${best[$r]}" -v s0="${best[$b]}" -v n="$n" -v ts="${secs[$r]}" -v t0="${secs[$b]}" '
+  local b=${ranks[0]} key
+  for key in "${runs[@]}"; do
+    awk -v key="$key" -v r="${key%\'}" -v b="$b" -v s="${best[$key]}" -v s0="${best[$b]}" -v n="$n" -v ts="${secs[$key]}" \
+      -v t0="${secs[$b]}" '
       BEGIN {
         k = split(ts, t, " "); split(t0, u, " ")
         for (i = 1; i <= k; i++) q[i] = u[i] / t[i]
         for (i = 1; i <= k; i++) for (j = i + 1; j <= k; j++) if (q[j] < q[i]) { x = q[i]; q[i] = q[j]; q[j] = x }
         m = k % 2 ? q[(k + 1) / 2] : (q[k / 2] + q[k / 2 + 1]) / 2
-        printf "| %d | %.2f | %.2f | %.2fx | %.2f | %.2fx (%.2f of linear) |\n", r, s, n / s, s0 / s, s0 / s * b / r, m, m * b / r
+        printf "| %s | %.2f | %.2f | %.2fx | %.2f | %.2fx (%.2f of linear) |\n", key, s, n / s, s0 / s, s0 / s * b / r, m, m * b / r
       }'
   done
 }
 declare -A best secs # secs[r]: the rounds' seconds, space-separated
 for ((round = 1; round <= rounds; round++)); do
-  for r in "${ranks[@]}"; do
+  for key in "${runs[@]}"; do
+    r=${key%\'} f=${key/\'/ab} ab=() # (f: its files' name)
+    if [ "$key" != "$r" ]; then read -r -a ab <<<"$AB_ARGS"; fi
     t0=$(date +%s.%N)
     # shellcheck disable=SC2086  # MPIRUN_ARGS is a list of options
     mpirun -n "$r" --oversubscribe --bind-to none -x POCL_MAX_PTHREAD_COUNT=1 -x POCL_CPU_MAX_CU_COUNT=1 \
-      -x VGGCL_RANK_TIMES=1 ${MPIRUN_ARGS:-} "$vggcl" classify --device "$VGGCL_DEVICE" --weights "$tmp/w.safetensors" --batch 8 --threads 1 --logits-out "$tmp/l$r.npy" \
-      "$images" >"$tmp/out$r.txt"
+      -x VGGCL_RANK_TIMES=1 ${MPIRUN_ARGS:-} "${ab[@]}" "$vggcl" classify --device "$VGGCL_DEVICE" \
+      --weights "$tmp/w.safetensors" --batch 8 --threads 1 --logits-out "$tmp/l$f.npy" "$images" >"$tmp/out$f.txt"
     s=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.3f", b - a }')
-    echo "round $round: $r ranks $s s" >&2
-    if ! cmp -s "$tmp/l$r.npy" "$tmp/l${ranks[0]}.npy" || ! cmp -s "$tmp/out$r.txt" "$tmp/out${ranks[0]}.txt"; then
-      echo "mpi_scaling: $r ranks gave other answers than ${ranks[0]}" >&2
+    echo "round $round: $key ranks $s s" >&2
+    if ! cmp -s "$tmp/l$f.npy" "$tmp/l${ranks[0]}.npy" || ! cmp -s "$tmp/out$f.txt" "$tmp/out${ranks[0]}.txt"; then
+      echo "mpi_scaling: $key ranks gave other answers than ${ranks[0]}" >&2
       exit 1
     fi
-    secs[$r]="${secs[$r]:-} $s"
-    if [ -z "${best[$r]:-}" ] || awk -v a="$s" -v b="${best[$r]}" 'BEGIN { exit !(a < b) }'; then best[$r]=$s; fi
+    secs[$key]="${secs[$key]:-} $s"
+    if [ -z "${best[$key]:-}" ] || awk -v a="$s" -v b="${best[$key]}" 'BEGIN { exit !(a < b) }'; then best[$key]=$s; fi
   done
   table "$round"
   echo
