@@ -1918,6 +1918,12 @@ class Bench(unittest.TestCase):
         r = tune("--batch", "1,2")
         self.assertNotEqual(r.returncode, 0)
         self.assertIn("tune: batches 1 and 2 are of one class", r.stderr)
+        for args, extra in ((["--device", "ref"], {}), ([], {"VGGCL_DEVICE": "ref"})):  # (exit 1 before)
+            r = subprocess.run([VGGCL, "tune", "--weights", w, "--size", "32", *args], capture_output=True, text=True,
+                               env=dict(env, **extra), timeout=600)
+            self.assertEqual(r.returncode, 2, r.stderr)
+            self.assertIn(f"tune: {'--device ref' if args else '$VGGCL_DEVICE'} is the plain-C reference, which has no "
+                          "kernels to tune", r.stderr)
         self.assertFalse(path.exists())
         # a private table in a folder others can write to: the folder is said, not the table
         path.write_text(text)

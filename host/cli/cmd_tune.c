@@ -74,6 +74,11 @@ int cmd_tune(int argc, char **argv)
     vggcl_ctx *ctx = cli_ctx_new();
     if (!ctx) return cli_error(CLI_FAIL, "out of host memory");
     if (vggcl_select_device(ctx, device) != VGGCL_OK) goto fail;
+    if (vggcl_device_index(ctx) < 0) { /* (a usage error: said before the model is loaded, as the library says it) */
+        rc = cli_error(CLI_USAGE, "tune: %s is the plain-C reference, which has no kernels to tune: give an OpenCL "
+                                  "device (see `vggcl devices`)", device ? "--device ref" : "$VGGCL_DEVICE");
+        goto done;
+    }
     if (weights ? vggcl_model_load(ctx, weights, &opts, &model) : vggcl_model_random(ctx, "vgg16", 7, 0, &opts, &model))
         goto fail;
     if (vggcl_tune(ctx, model, batches, n_batches, h, w, iters, budget, rows, 64, &count, path, sizeof path) !=
