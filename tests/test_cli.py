@@ -159,6 +159,8 @@ class Cli(unittest.TestCase):
             (root / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy(tiny, root / name)
         (root / "a" / "notes.txt").write_text("not an image\n")
+        for name in ("a/not.jpgx", "a/not.pn"):  # (an extension's start or end alone: left out)
+            shutil.copy(tiny, root / name)
         (root / "link").symlink_to(root / "a" / "c")  # followed: its images twice, as os.walk's
         (root / "a" / "c" / "up").symlink_to(root)  # back up: not followed
 

@@ -11,20 +11,17 @@
 
 #include "cli.h"
 
-/* Whether name ends in one of exts (n of them, with their dots; any case). */
-static int has_ext(const char *name, const char *const *exts, size_t n)
-{
-    const char *dot = strrchr(name, '.');
-    for (size_t i = 0; dot && i < n; i++)
-        if (!strcasecmp(dot, exts[i])) return 1;
-    return 0;
-}
-
-/* CLI_IMAGE_EXTENSIONS */
+/* Whether name ends in one of CLI_IMAGE_EXTENSIONS (any case): the list the messages show is the one read. */
 static int has_image_ext(const char *name)
 {
-    static const char *const readable[] = { ".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".ppm", ".pgm" };
-    return has_ext(name, readable, sizeof readable / sizeof readable[0]);
+    const char *dot = strrchr(name, '.');
+    const size_t len = dot ? strlen(dot) : 0;
+    for (const char *e = CLI_IMAGE_EXTENSIONS; dot && *e; e += strspn(e, ", ")) {
+        const size_t n = strcspn(e, ", ");
+        if (n == len && !strncasecmp(dot, e, n)) return 1;
+        e += n;
+    }
+    return 0;
 }
 
 /* Counts path into *n and keeps the least of them by bytes in *first, to name (readdir's order is the file
