@@ -62,7 +62,7 @@ typedef int vggcl__image_sniff(const unsigned char *magic, size_t n);
 typedef vggcl_status vggcl__image_decode(vggcl_ctx *ctx, const char *path, FILE *f, const vggcl_preprocess *p,
                                          unsigned char **rgb, vggcl__rgb_part *part);
 /* Beside image_decode.c's JPEG and PNG: WebP (image_webp.c: an animation's first frame on its canvas), BMP
- * (image_bmp.c, as PIL 9: RLE-compressed ones said as not read), TIFF (image_tiff.c, PIL 9's first page:
+ * (image_bmp.c, as PIL 9, RLE as PIL 9.4), TIFF (image_tiff.c, PIL 9's first page:
  * layouts it does not read said), PBM, PGM and PPM (image_pnm.c, as PIL 9.4: a plain file PIL 9.4 reads with
  * a token twice said). */
 vggcl__image_sniff vggcl__is_webp, vggcl__is_bmp, vggcl__is_tiff, vggcl__is_pnm;

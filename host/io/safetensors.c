@@ -445,13 +445,13 @@ vggcl_status vggcl__st_read(vggcl_ctx *ctx, const vggcl__st_file *f, const vggcl
 {
     const off_t from = (off_t)(f->data_start + t->begin + at);
     for (size_t got = 0; got < n;) {
-        const ssize_t k = f->fp ? pread(fileno(f->fp), (char *)dst + got, n - got, from + (off_t)got) : -1;
+        const ssize_t k = pread(fileno(f->fp), (char *)dst + got, n - got, from + (off_t)got);
         if (k > 0) {
             got += (size_t)k;
         } else if (k == 0 || errno != EINTR) {
-            char eb[128] = "the file is shorter than when it was opened";
-            if (k < 0) strerror_r(errno, eb, sizeof eb);
-            return vggcl__fail(ctx, VGGCL_ERR_IO, "%s: cannot read tensor '%s': %s", f->path, t->name, eb);
+            char eb[128];
+            return vggcl__fail(ctx, VGGCL_ERR_IO, "%s: cannot read tensor '%s': %s", f->path, t->name,
+                               k ? vggcl__strerror(errno, eb, sizeof eb) : "the file is shorter than when it was opened");
         }
     }
     return VGGCL_OK;

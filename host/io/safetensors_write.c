@@ -160,9 +160,10 @@ vggcl_status vggcl_save_with_head(vggcl_ctx *ctx, const char *trunk_path, const 
     unsigned char chunk[1 << 16]; /* (the trunk's tensors copied a chunk at a time: a read failure is said as one) */
     for (int i = 0; ok && st == VGGCL_OK && i < f.n; i++) {
         const vggcl__st_tensor *t = &f.tensors[i];
-        for (size_t at = 0, k; ok && st == VGGCL_OK && at < t->end - t->begin && strncmp(t->name, "features.", 9) == 0;
-             at += k) {
-            k = t->end - t->begin - at < sizeof chunk ? t->end - t->begin - at : sizeof chunk;
+        const size_t bytes = t->end - t->begin;
+        if (strncmp(t->name, "features.", 9)) continue;
+        for (size_t at = 0, k; ok && st == VGGCL_OK && at < bytes; at += k) {
+            k = bytes - at < sizeof chunk ? bytes - at : sizeof chunk;
             if ((st = vggcl__st_read(ctx, &f, t, at, k, chunk)) == VGGCL_OK) ok = write_all(o.fp, chunk, k);
         }
     }
