@@ -3,11 +3,8 @@
  * the first time) was most of a process's start-up (0.12-0.2 s of VGG16's 0.33
  * s on this 2-core Xeon), paid again by every MPI rank. Each job is one
  * buffer, already mapped; the largest are taken first. */
-#define _GNU_SOURCE /* sched_getaffinity */
 #include <pthread.h>
-#include <sched.h>
 #include <stdlib.h>
-#include <unistd.h>
 
 #include "model.h"
 
@@ -38,22 +35,13 @@ static int by_size(const void *pa, const void *pb)
     return (a->bytes < b->bytes) - (a->bytes > b->bytes);
 }
 
-/* The cores this process may run on (at least 1). */
-static int cores(void)
-{
-    cpu_set_t set;
-    if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0) return CPU_COUNT(&set);
-    const long n = sysconf(_SC_NPROCESSORS_ONLN);
-    return n > 0 ? (int)n : 1;
-}
-
 void vggcl__pack_all(vggcl__pack_job *jobs, int n)
 {
     if (n < 1) return;
     qsort(jobs, (size_t)n, sizeof *jobs, by_size);
     job_list l = { jobs, n, 0, PTHREAD_MUTEX_INITIALIZER };
     pthread_t t[MAX_PACK_THREADS];
-    int want = cores(), started = 0;
+    int want = vggcl_usable_cores(), started = 0;
     if (want > MAX_PACK_THREADS) want = MAX_PACK_THREADS;
     if (want > n) want = n;
     while (started < want - 1 && pthread_create(&t[started], NULL, packer, &l) == 0) started++;
