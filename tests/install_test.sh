@@ -17,6 +17,15 @@ if [ -e "$manifest" ]; then cp -p "$manifest" "$tmp/manifest"; fi
 restore() { if [ -e "$tmp/manifest" ]; then cp -p "$tmp/manifest" "$manifest"; else rm -f "$manifest"; fi; rm -rf "$tmp"; }
 trap restore EXIT
 fail() { echo "install_test.sh: $*" >&2; exit 1; }
+# the libvggcl that EXE loads (ldd, in this environment) is the file LIB, compared by real path: a build's
+# RUNPATH may name a folder through another path than ours (a symlinked TMPDIR). (Not `ldd | grep -q`: grep
+# leaves at the first match, and under pipefail ldd killed by SIGPIPE failed the check now and then)
+uses_lib() {
+  local got
+  got=$(ldd "$1" | awk '$1 ~ /^libvggcl\.so/ {print $3}')
+  [ -n "$got" ] && [ -e "$got" ] && [ "$(realpath "$got")" = "$(realpath "$2")" ] ||
+    fail "$1 does not use $2 ($3); ldd says: $(ldd "$1" | grep vggcl)"
+}
 
 prefix=$tmp/prefix
 cmake --install "$build" --prefix "$prefix" >/dev/null
@@ -72,8 +81,7 @@ for exe in "$tmp/cmake-build/classify" "$tmp/classify-pc"; do
   grep -q "^vggcl $version on " "$tmp/got.txt" || fail "$exe: unexpected first line: $(head -1 "$tmp/got.txt")"
   tail -n +2 "$tmp/got.txt" | awk '{printf "%d %.4f\n", $1, $3}' > "$tmp/got"
   diff "$tmp/want" "$tmp/got" || fail "$exe: top 5 differs from vggcl classify's"
-  LD_LIBRARY_PATH="$prefix/$libdir" ldd "$exe" > "$tmp/ldd"
-  grep -q "$prefix/$libdir/libvggcl.so.$soversion" "$tmp/ldd" || fail "$exe does not use the installed library"
+  LD_LIBRARY_PATH="$prefix/$libdir" uses_lib "$exe" "$prefix/$libdir/libvggcl.so.$soversion" "the installed library"
 done
 # and vggcl as a subproject of the consumer's own build (FetchContent, as add_subdirectory): built from this
 # source, none of its tests or its example in the consumer's project, the same answer from its library
@@ -97,8 +105,7 @@ tests=$(ctest --test-dir "$tmp/sub-build" -N | sed -n 's/^Total Tests: //p')
 "$tmp/sub-build/classify" "$tmp/w.safetensors" "$img" > "$tmp/got.txt"
 tail -n +2 "$tmp/got.txt" | awk '{printf "%d %.4f\n", $1, $3}' > "$tmp/got"
 diff "$tmp/want" "$tmp/got" || fail "the subproject's classify: top 5 differs from vggcl classify's"
-ldd "$tmp/sub-build/classify" | grep -q "$tmp/sub-build/_deps/vggcl-build/libvggcl.so.$soversion" ||
-  fail "the subproject's classify does not use the library built with it"
+uses_lib "$tmp/sub-build/classify" "$tmp/sub-build/_deps/vggcl-build/libvggcl.so.$soversion" "the library built with it"
 # logits that are not numbers (weights that overflow): the example stops listing (it wrote logits[-1])
 "$python" - "$src/weights" "$tmp/w.safetensors" "$tmp/nan.safetensors" <<'PY'
 import sys
