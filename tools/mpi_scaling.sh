@@ -25,7 +25,8 @@
 # at the same path, as the weights and the images are made there). AB_ARGS:
 # more mpirun options for a second run of the last rank count in each round,
 # right after the first, its row marked R' (e.g. AB_ARGS="-x
-# VGGCL_HUGE_PAGES=0": the huge-page advice's part in the start-up).
+# VGGCL_HUGE_PAGES=0": the huge-page advice's part in the start-up; AB_ARGS="--map-by core --bind-to
+# core": ranks pinned). Ranks are not bound (--bind-to none) unless MPIRUN_ARGS or AB_ARGS binds them.
 set -euo pipefail
 vggcl=$(realpath "$1")
 images=$(realpath "$2")
@@ -64,10 +65,13 @@ mapfile -t listed < <(find "$images" -maxdepth 1 -type f "${formats[@]}" | sort)
 n=${#listed[@]}
 mkdir "$tmp/warm"
 cp "${listed[@]:0:16}" "$tmp/warm/"
+# the binding: none (each rank's decoding thread beside its PoCL thread, wherever the kernel puts them), but
+# where the options given bind (mpirun refuses two --bind-to)
+binding() { if [[ " $* " == *" --bind-to "* ]]; then echo; else echo --bind-to none; fi; }
 warm=1 # (2 ranks where any run has more: MPI_Init, which one rank skips, tried in seconds, not after the first run)
 for r in "${ranks[@]}"; do [ "$r" -gt 1 ] && warm=2; done
 # shellcheck disable=SC2086  # MPIRUN_ARGS is a list of options
-mpirun -n "$warm" --oversubscribe --bind-to none -x POCL_MAX_PTHREAD_COUNT=1 -x POCL_CPU_MAX_CU_COUNT=1 ${MPIRUN_ARGS:-} \
+mpirun -n "$warm" --oversubscribe $(binding "${MPIRUN_ARGS:-}") -x POCL_MAX_PTHREAD_COUNT=1 -x POCL_CPU_MAX_CU_COUNT=1 ${MPIRUN_ARGS:-} \
   "$vggcl" classify --device "$VGGCL_DEVICE" --weights "$tmp/w.safetensors" --batch 8 --threads 1 "$tmp/warm" >/dev/null
 table() { # the table of the rounds so far
   echo "$n images, best of $1 round$([ "$1" = 1 ] || echo s), $(nproc) cores"
@@ -94,7 +98,7 @@ for ((round = 1; round <= rounds; round++)); do
     if [ "$key" != "$r" ]; then read -r -a ab <<<"$AB_ARGS"; fi
     t0=$(date +%s.%N)
     # shellcheck disable=SC2086  # MPIRUN_ARGS is a list of options
-    mpirun -n "$r" --oversubscribe --bind-to none -x POCL_MAX_PTHREAD_COUNT=1 -x POCL_CPU_MAX_CU_COUNT=1 \
+    mpirun -n "$r" --oversubscribe $(binding "${MPIRUN_ARGS:-} ${ab[*]}") -x POCL_MAX_PTHREAD_COUNT=1 -x POCL_CPU_MAX_CU_COUNT=1 \
       -x VGGCL_RANK_TIMES=1 ${MPIRUN_ARGS:-} "${ab[@]}" "$vggcl" classify --device "$VGGCL_DEVICE" \
       --weights "$tmp/w.safetensors" --batch 8 --threads 1 --logits-out "$tmp/l$f.npy" "$images" >"$tmp/out$f.txt"
     s=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.3f", b - a }')
