@@ -44,14 +44,30 @@ ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIR
            OMPI_MCA_btl="self,vader", OMPI_MCA_btl_vader_single_copy_mechanism="none",
            OMPI_MCA_odls_base_sigkill_timeout="0")
 GRACE = dict(ENV, OMPI_MCA_odls_base_sigkill_timeout="1")
+# contiguous shares, one per rank, instead of batches handed out as ranks ask (the default): for the tests of
+# what a rank does with its own share (its batches counted in it), and that both ways give one process's output
+STATIC = dict(ENV, VGGCL_MPI_BALANCE="static")
 
 
-ROW = r"vggcl: +\d+  \S+ +(-|[\d.]+)( +(-|[\d.]+)){6}"  # a row of VGGCL_RANK_TIMES's table
+ROW = r"vggcl: +\d+  \S+ +(-|[\d.]+)( +(-|[\d.]+)){6} +\d+"  # a row of VGGCL_RANK_TIMES's table
 
 
 def vggcl_lines(stderr):
     """vggcl's own messages (mpirun adds its own about the exit status); not the compile notice."""
     return [ln for ln in stderr.splitlines() if ln.startswith("vggcl:") and "compiling" not in ln]
+
+
+def first_not_before(where):
+    """where(n) for the first n of 1..256 at which it is not below 0 (where is -1, 0 or 1, and does not fall as n
+    grows: the failing enqueue n before, in or past the batch looked for), found by halves: (where(n), its run)."""
+    lo, hi = 1, 256
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if where(mid)[0] < 0:
+            lo = mid + 1
+        else:
+            hi = mid
+    return where(lo)
 
 
 class Folder(unittest.TestCase):
@@ -109,9 +125,10 @@ class Folder(unittest.TestCase):
 
 class Mpi(Folder):
     def test_two_ranks_equal_one_process(self):
-        for fmt in ("text", "json", "csv"):
-            one, o1 = self.classify(f"one-{fmt}", "--format", fmt)
-            two, o2 = self.classify(f"two-{fmt}", "--format", fmt, ranks=2)
+        for fmt, env in (("text", ENV), ("json", ENV), ("csv", ENV), ("text", STATIC), ("csv", STATIC)):
+            tag = f"{fmt}-{env['VGGCL_MPI_BALANCE'] if env is STATIC else 'dynamic'}"
+            one, o1 = self.classify(f"one-{tag}", "--format", fmt)
+            two, o2 = self.classify(f"two-{tag}", "--format", fmt, ranks=2, env=env)
             self.assertEqual(one.returncode, 1, one.stderr)  # the broken image
             self.assertEqual(two.returncode, one.returncode, two.stderr)
             self.assertEqual(two.stdout, one.stdout, fmt)
@@ -229,10 +246,18 @@ class Mpi(Folder):
         self.assertEqual(two.stdout, "")
 
     def test_progress_from_rank_0(self):
-        """--progress under mpirun: rank 0 says how far its share is, on the real stderr while the rest of
-        its messages are held; no other rank does; the output is one process's."""
+        """--progress under mpirun: rank 0 says how far the job is, on the real stderr while the rest of its
+        messages are held (the batches handed out to the ranks; with contiguous shares, its own share); no other
+        rank does; the output is one process's."""
         one, _ = self.classify("one")
-        two, _ = self.classify("two", "--progress", "0.000001", ranks=2)
+        two, _ = self.classify("handed", "--progress", "0.000001", ranks=2)
+        self.assertEqual((two.returncode, two.stdout), (one.returncode, one.stdout), two.stderr)
+        shown = [ln for ln in vggcl_lines(two.stderr) if " images/s, about " in ln]
+        self.assertTrue(shown, two.stderr)
+        for ln in shown:
+            self.assertRegex(ln, r"^vggcl: 2 ranks, handed out: (3|6|9|10) of 10 images \(\d+%\), ")
+        self.assertEqual([ln for ln in vggcl_lines(two.stderr) if ln not in shown], vggcl_lines(one.stderr))
+        two, _ = self.classify("two", "--progress", "0.000001", ranks=2, env=STATIC)
         self.assertEqual(two.returncode, one.returncode, two.stderr)
         self.assertEqual(two.stdout, one.stdout)
         shown = [ln for ln in vggcl_lines(two.stderr) if " images/s, about " in ln]
@@ -264,17 +289,21 @@ class Mpi(Folder):
             self.assertEqual([ln for ln in said if ln not in table and "(VGGCL_RANK_TIMES)" not in ln and
                               not ln.startswith("vggcl:  rank  machine ")], vggcl_lines(one.stderr))
             self.assertEqual(sum("(VGGCL_RANK_TIMES)" in ln for ln in said), rows > 0)
+            batches = []
             for rank, ln in enumerate(table):
                 f = ln.split()
                 self.assertEqual(f[1:3], [str(rank), os.uname().nodename[:20]], ln)
-                t = [float(v) for v in f[3:]]
-                self.assertEqual(len(t), 7, ln)  # start, MPI_Init, model, images, after, waiting, total
+                t = [float(v) for v in f[3:10]]
+                self.assertEqual(len(f), 11, ln)  # start, MPI_Init, model, images, after, waiting, total; batches
+                batches.append(int(f[10]))
                 self.assertTrue(all(v >= 0 for v in t), ln)
                 self.assertGreater(t[1], 0, ln)  # MPI_Init
                 self.assertGreater(t[2], 0, ln)  # the model
                 self.assertGreater(t[3], 0, ln)  # its share
                 self.assertAlmostEqual(t[6], sum(t[:6]), delta=0.005, msg=ln)
                 self.assertLess(t[6], wall, ln)  # (the process's start read right: within the job's wall time)
+            if rows:  # (10 images in batches of 3, each handed over by one rank)
+                self.assertEqual(sum(batches), 4, r.stderr)
         r = subprocess.run(args, capture_output=True, text=True, env=dict(ENV, VGGCL_RANK_TIMES="1"), timeout=600)
         self.assertEqual((r.returncode, r.stdout), (one.returncode, one.stdout), r.stderr)
         table = [ln.split() for ln in vggcl_lines(r.stderr) if re.fullmatch(ROW, ln)]
@@ -284,8 +313,9 @@ class Mpi(Folder):
         self.assertNotIn("VGGCL_RANK_TIMES", r.stderr)
 
     def device_failing(self, rank, batch):
-        """classify of 8 images in batches of 2 on 2 ranks, rank's device failing (VGGCL_FAULT given to that rank
-        alone) in batch (1 or 2) of its share: the run, after checking that the job failed with no output file."""
+        """classify of 8 images in batches of 2 on 2 ranks with contiguous shares, rank's device failing
+        (VGGCL_FAULT given to that rank alone) in batch (1 or 2) of its share: the run, after checking that the job
+        failed with no output file."""
         out = self.d / "out"
         out.mkdir(exist_ok=True)
         good = [p for p in sorted(self.images.iterdir()) if "broken" not in p.name][:8]
@@ -300,21 +330,15 @@ class Mpi(Folder):
                 f.unlink()
             fault = ["-x", f"VGGCL_FAULT=enqueue:{n}", *args]
             r = subprocess.run(["mpirun", "-n", "1", *(fault if rank == 0 else args), ":", "-n", "1",
-                                *(fault if rank == 1 else args)], capture_output=True, text=True, env=ENV, timeout=600)
+                                *(fault if rank == 1 else args)], capture_output=True, text=True, env=STATIC,
+                               timeout=600)
             if r.returncode:
                 self.assertEqual(list(out.iterdir()), [], "output left behind")
             for k in (1, 2):
                 if f"batch {k} of 2 of rank {rank}'s share" in r.stderr:
                     return (k > batch) - (k < batch), r
             return (1 if r.returncode == 0 else -1), r  # (none: past every enqueue, or before the batches)
-        lo, hi = 1, 256  # (a later enqueue fails later: the first n in that batch, by halves)
-        while lo < hi:
-            mid = (lo + hi) // 2
-            if where(mid)[0] < 0:
-                lo = mid + 1
-            else:
-                hi = mid
-        at, r = where(lo)
+        at, r = first_not_before(where)  # (a later enqueue fails later: the first n in that batch)
         self.assertEqual(at, 0, f"no enqueue failure landed in rank {rank}'s batch {batch}: {r.stderr}")
         self.assertEqual(r.returncode, 1, r.stderr)
         return r, [images / g.name for g in good]
@@ -337,6 +361,61 @@ class Mpi(Folder):
         self.assertEqual([ln for ln in vggcl_lines(seen.stderr) if "batch 2 of 2 of rank 0's share" not in ln], [],
                          seen.stderr)
 
+    def test_handed_out_batch_failing(self):
+        """Batches handed out as ranks ask: rank 1's device fails in the first batch it was given (whichever that
+        is): the job fails naming that batch of the list and the rank, with no output file, and the lines are one
+        process's up to that batch (the batches before it, whichever rank ran them; none after it)."""
+        out = self.d / "out"
+        out.mkdir()
+        good = sorted(p for p in self.images.iterdir() if "broken" not in p.name)[:8]
+        images = self.d / "eight"
+        images.mkdir()
+        for p in good:
+            shutil.copy(p, images / p.name)
+        args = [VGGCL, "classify", "--weights", str(self.weights), "--resize", "40", "--crop", "32", "--batch", "2",
+                "--logits-out", str(out / "l.npy"), str(images)]
+
+        def where(n):  # rank 1's enqueue n failing: before its batches (-1), in one (0), past them (1)
+            for f in out.iterdir():
+                f.unlink()
+            r = subprocess.run(["mpirun", "-n", "1", *args, ":", "-n", "1", "-x", f"VGGCL_FAULT=enqueue:{n}", *args],
+                               capture_output=True, text=True, env=ENV, timeout=600)
+            if r.returncode:
+                self.assertEqual(list(out.iterdir()), [], "output left behind")
+            return (0 if ", batch " in r.stderr else 1 if r.returncode == 0 else -1), r
+        at, r = first_not_before(where)  # (the first enqueue of rank 1's first batch)
+        self.assertEqual((at, r.returncode), (0, 1), r.stderr)
+        m = re.search(r", batch (\d) of 4 \(on rank 1\) \((\S+) to (\S+)\): ", r.stderr)
+        self.assertTrue(m, r.stderr)
+        first = images / good[2 * (int(m.group(1)) - 1)].name
+        self.assertEqual(m.group(2), str(first))
+        self.assertEqual([ln.split(":")[0] for ln in r.stdout.splitlines()],
+                         [str(images / p.name) for p in good if p.name < first.name])
+
+    def test_slow_rank_takes_fewer_batches(self):
+        """A rank that runs slower (here niced under two busy processes on this machine's cores) is handed fewer
+        batches, as VGGCL_RANK_TIMES's batches column shows, and the output is one process's all the same."""
+        many = self.d / "many"
+        many.mkdir()
+        for i in range(20):
+            Image.fromarray(photo(40 + i, 38 + i % 3, 100 + i)).save(many / f"{i:02d}.png")
+        one, o1 = self.classify("one", "--batch", "1", images=many)
+        args = [VGGCL, "classify", "--weights", str(self.weights), "--resize", "40", "--crop", "32", "--batch", "1",
+                str(many)]
+        hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(os.cpu_count() or 2)]
+        try:
+            r = subprocess.run(["mpirun", "-n", "1", "-x", "VGGCL_RANK_TIMES=1", *args, ":", "-n", "1", "nice", "-n",
+                                "19", *args], capture_output=True, text=True, env=ENV, timeout=600)
+        finally:
+            for h in hogs:
+                h.kill()
+                h.wait()
+        self.assertEqual((r.returncode, r.stdout), (0, one.stdout), r.stderr)
+        batches = [int(ln.split()[-1]) for ln in vggcl_lines(r.stderr) if re.fullmatch(ROW, ln)]
+        self.assertEqual(len(batches), 2, r.stderr)
+        self.assertEqual(sum(batches), 20, r.stderr)
+        self.assertGreater(batches[0], 2 * batches[1], r.stderr)
+
     def test_each_rank_its_own_device(self):
         """On a machine with two devices of one name (PoCL's CPU device listed twice, as a box's GPUs), the
         local rank picks the device: the output is one process's, and a failure in each rank's first batch
@@ -348,9 +427,11 @@ class Mpi(Folder):
         one, o1 = self.classify("one")
         both, o2 = self.classify("both", ranks=2, env=dict(ENV, **two))
         self.assertEqual((both.returncode, both.stdout), (one.returncode, one.stdout), both.stderr)
+        both, o2 = self.classify("both-static", ranks=2, env=dict(STATIC, **two))
+        self.assertEqual((both.returncode, both.stdout), (one.returncode, one.stdout), both.stderr)
         np.testing.assert_array_equal(np.load(o2 / "l.npy"), np.load(o1 / "l.npy"))
         for n in range(1, 100):  # the first enqueue in a batch, counted alike in each rank
-            r, out = self.classify(f"fault{n}", ranks=2, env=dict(ENV, VGGCL_FAULT=f"enqueue:{n}", **two))
+            r, out = self.classify(f"fault{n}", ranks=2, env=dict(STATIC, VGGCL_FAULT=f"enqueue:{n}", **two))
             self.assertEqual(r.returncode, 1, r.stderr)
             self.assertEqual(list(out.iterdir()), [], "output left behind")
             if ", batch " in r.stderr:
@@ -363,7 +444,7 @@ class Mpi(Folder):
         args = [VGGCL, "classify", "--weights", str(self.weights), "--resize", "40", "--crop", "32", "--batch", "3",
                 "--logits-out", str(out / "l.npy"), str(self.images)]
         r = subprocess.run(["mpirun", "-n", "1", *args, ":", "-n", "1", "-x", f"VGGCL_FAULT=enqueue:{n}", *args],
-                           capture_output=True, text=True, env=dict(ENV, **two), timeout=600)
+                           capture_output=True, text=True, env=dict(STATIC, **two), timeout=600)
         self.assertEqual((r.returncode, list(out.iterdir())), (1, []), r.stderr)
         self.assertIn(f"vggcl: device 1 ({name}), batch 1 of 2 of rank 1's share", "\n".join(vggcl_lines(r.stderr)))
 

@@ -163,7 +163,14 @@ typedef struct {
                                          * without a crop: the first that reads before it, else (a share
                                          * with none read, its empty arrays) after it */
     int n_lead, n_after;
+    int lead_borrowed;                  /* lead is the list itself (handed-out batches): not freed */
     int shard;                          /* --shard's I (cli_take_share); 0 without */
+    int batch;                          /* cli_take_share's: > 0, the command runs its list through
+                                         * cli_run_batches in batches of this many images */
+    int dynamic;                        /* the batches are handed out by rank 0 as ranks ask for them
+                                         * (cli_ranks_next_batch): every rank keeps the whole list */
+    int n_batches;                      /* dynamic: the list's batches */
+    struct cli_rank_run *run;           /* dynamic: the batches this rank handed over, the dispatcher */
 } cli_ranks;
 /* Before cli_ranks_begin: what cli_ranks_end may be given on an early exit. */
 #define CLI_RANKS_INIT                                                                                         \
@@ -213,7 +220,28 @@ int cli_ranks_begin(cli_ranks *r, const char *cmd, char ***files, int *n);
  * (cli_images, said); not CLI_OK, it is returned, after MPI started under mpirun, so that the ranks
  * that listed theirs do not wait in MPI_Init for one that did not (a launcher that does not end a
  * job when a process fails: Slurm's srun). */
-int cli_take_share(cli_ranks *r, const char *cmd, const char *shard, int listed, char ***files, int *n);
+int cli_take_share(cli_ranks *r, const char *cmd, const char *shard, int listed, char ***files, int *n, int batch);
+/* Batches handed out as ranks ask (rank_batches.c), where cli_take_share was given a batch size and the
+ * ranks agree on it: batch g is the list's images [g * batch, (g + 1) * batch). Under mpirun rank 0
+ * hands them out in order, a thread of its own answering the other ranks, so that a faster rank takes more
+ * and none waits at the end for a slower one's long share (VGGCL_MPI_BALANCE=static, rank 0's: contiguous
+ * shares, as --shard's). The next batch for this rank, or -1: none left (or a rank stopped). */
+int cli_ranks_next_batch(const cli_ranks *r);
+/* Batch g has been handed over (its messages said, its rows written, rows in all so far): where this rank's
+ * captured text ends after it. The first call marks before its messages (cli_ranks_mark_start). */
+void cli_ranks_handed(const cli_ranks *r, int g, long long rows);
+/* Where this rank's text before its first batch ends (once: later calls do nothing). */
+void cli_ranks_mark_start(const cli_ranks *r);
+/* This rank's run stopped at batch g (a device failed, an output could not be written): the other ranks
+ * are given no more batches, and the outputs end before g, as one process's that stopped there. */
+void cli_ranks_stop_at(const cli_ranks *r, int g);
+/* Batches handed out so far, to every rank (rank 0's count; another rank: its own). */
+int cli_ranks_batches_out(const cli_ranks *r);
+/* One batch as a rank handed it over: its number and where the rank's text and rows end after it. */
+typedef struct {
+    int g;
+    long long out, err, rows;
+} cli_batch_end;
 /* The device for this rank: given; else NULL when $VGGCL_DEVICE names one (the library reads it and names
  * it in its messages, as for one process); else (several ranks) one by local rank. */
 const char *cli_ranks_device(cli_ranks *r, const char *given);
@@ -251,6 +279,8 @@ void cli_times_open(void);
 int cli_times_on(void);
 void cli_times_agree(int on);
 void cli_times_step(int step);
+/* n more batches of images handed over (cli_run_batches). */
+void cli_times_batches(int n);
 /* Around a wait for other ranks in MPI: cli_times_waited(cli_times_wait()). */
 double cli_times_wait(void);
 void cli_times_waited(double from);
@@ -420,6 +450,11 @@ int cli_open_empty(vggcl_ctx *ctx, const char *path, int ndim, const long long *
  * the last one taken. */
 typedef struct cli_decode_pool cli_decode_pool;
 cli_decode_pool *cli_decode_start(char **files, int n, const vggcl_preprocess *p, int threads, int ahead);
+/* The same over the places order[0..n) of the list (the images of the batches a rank was handed), more of
+ * them known later (cli_decode_extend: order[0..n) then set; final: no more); cli_decode_take's i is a place. */
+cli_decode_pool *cli_decode_start_in(char **files, const int *order, int n, int final, const vggcl_preprocess *p,
+                                     int threads, int ahead);
+void cli_decode_extend(cli_decode_pool *dp, int n, int final);
 void cli_decode_take(cli_decode_pool *dp, int i, float **t, int *h, int *w, char **msg);
 void cli_decode_stop(cli_decode_pool *dp); /* accepts NULL */
 double cli_decode_busy_ms(cli_decode_pool *dp); /* worker time so far, summed */

@@ -292,7 +292,7 @@ int cmd_cam(int argc, char **argv)
     if (names == CLI_OK)
         names = reads_outputs(files, n_files, dir, files_of, clash, sizeof clash),
         names_here = names != CLI_OK;
-    if ((rc = cli_take_share(&ranks, "cam", cli_arg(&a, "shard"), listed, &files, &n_files)) != CLI_OK) goto done_args;
+    if ((rc = cli_take_share(&ranks, "cam", cli_arg(&a, "shard"), listed, &files, &n_files, 0)) != CLI_OK) goto done_args;
     /* under mpirun every rank runs to cli_ranks_finish, which prints the ranks' lines, whatever happened */
     vggcl_model *models[2] = { NULL, NULL };
     vggcl_ctx *ctx = NULL;

@@ -262,7 +262,7 @@ int cmd_classify(int argc, char **argv)
     /* (checked where the outputs are written; under mpirun the ranks then take rank 0's answer, once MPI runs) */
     const int checked = listed == CLI_OK && cli_ranks_writes(cli_arg(&a, "shard"))
                             ? cli_outputs_check("classify", outs, 2, ins, 2, files, n_files) : CLI_OK;
-    if ((rc = cli_take_share(&ranks, "classify", cli_arg(&a, "shard"), listed, &files, &n_files)) != CLI_OK ||
+    if ((rc = cli_take_share(&ranks, "classify", cli_arg(&a, "shard"), listed, &files, &n_files, batch)) != CLI_OK ||
         (rc = cli_ranks_agree(&ranks, checked)) != CLI_OK)
         goto done_args;
     rc = CLI_FAIL;

@@ -80,11 +80,16 @@ int cli_preprocess_args(const char *cmd, const cli_args *a, vggcl_preprocess *p)
 }
 
 /* The tensor, appended to as batches come in list order. */
+/* Images per batch: they only set how far the decoding threads work ahead, and under mpirun what a rank is
+ * handed at a time. */
+#define BATCH 8
+
 typedef struct {
     vggcl_ctx *ctx;
     const char *path;
     vggcl_npy_writer *w; /* opened at the first batch, when the size is known */
     int h, wd;           /* its images' size */
+    int rows;            /* written */
 } tensor_out;
 
 static int append_batch(void *user, const int *index, int nb, const float *x, int h, int w, const float *logits,
@@ -96,7 +101,7 @@ static int append_batch(void *user, const int *index, int nb, const float *x, in
     if ((!t->w && vggcl_npy_writer_open(t->ctx, t->path, 3, row, &t->w) != VGGCL_OK) ||
         vggcl_npy_writer_append(t->ctx, t->w, x, nb) != VGGCL_OK)
         return cli_error(CLI_FAIL, "%s", vggcl_message(t->ctx));
-    t->h = h, t->wd = w;
+    t->h = h, t->wd = w, t->rows += nb;
     return CLI_OK;
 }
 
@@ -139,14 +144,14 @@ int cmd_preprocess(int argc, char **argv)
     const cli_file outs[] = { { "--output", output } }, ins[] = { { "--weights", weights } };
     const int checked = listed == CLI_OK && cli_ranks_writes(cli_arg(&a, "shard"))
                             ? cli_outputs_check("preprocess", outs, 1, ins, 1, files, n_files) : CLI_OK;
-    if ((rc = cli_take_share(&ranks, "preprocess", cli_arg(&a, "shard"), listed, &files, &n_files)) != CLI_OK ||
+    if ((rc = cli_take_share(&ranks, "preprocess", cli_arg(&a, "shard"), listed, &files, &n_files, BATCH)) != CLI_OK ||
         (rc = cli_ranks_agree(&ranks, checked)) != CLI_OK)
         goto done;
 
     FILE *report = cli_report(&output, 1);
     /* under mpirun every rank runs to cli_ranks_finish, which gathers, whatever happened before it */
     vggcl_ctx *ctx = vggcl_ctx_new();
-    tensor_out t = { ctx, NULL, NULL, 0, 0 };
+    tensor_out t = { ctx, NULL, NULL, 0, 0, 0 };
     rc = !ctx ? cli_error(CLI_FAIL, "out of host memory") : cli_ranks_capture(&ranks, NULL, &part);
     t.path = part;
     /* each rank reads its machine's copy of the model, as classify's ranks do, and the ranks compare their
@@ -161,8 +166,7 @@ int cmd_preprocess(int argc, char **argv)
     vggcl_ctx_free(mctx);
     int h = 0, w = 0;
     if (rc == CLI_OK) cli_lead_size(ctx, &p, ranks.lead, ranks.n_lead, &h, &w);
-    /* batches of 8 only set how far the decoding threads work ahead */
-    const cli_batch_job job = { ctx, NULL, &p, 8, 0, 0, 0, progress_s, threads, NULL, 1, NULL, NULL, &ranks, 1, h, w, 0, 0 };
+    const cli_batch_job job = { ctx, NULL, &p, BATCH, 0, 0, 0, progress_s, threads, NULL, 1, NULL, NULL, &ranks, 1, h, w, 0, 0 };
     int stopped = 0; /* (in its images; not for the unreadable ones: every one is named, then the run fails) */
     if (rc == CLI_OK) stopped = (rc = cli_run_batches(&job, files, n_files, append_batch, &t, &failed)) != CLI_OK;
     if (rc == CLI_OK && failed) rc = CLI_FAIL; /* (each was named) */
@@ -173,7 +177,7 @@ int cmd_preprocess(int argc, char **argv)
     }
     if (t.w && vggcl_npy_writer_close(ctx, t.w, rc == CLI_OK) != VGGCL_OK && rc == CLI_OK)
         rc = cli_error(CLI_FAIL, "%s", vggcl_message(ctx));
-    ok = n_files - failed;
+    ok = t.rows; /* (this rank's: under mpirun its batches, out of every rank's list) */
     rc = cli_ranks_finish(&ranks, ctx, rc, stopped, &failed, &ok);
     long size[3] = { t.h, t.wd, t.h > 0 }; /* the images' size, from a rank that had some */
     cli_ranks_sum(&ranks, size, 3);

@@ -22,7 +22,9 @@ struct cli_decode_pool {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     char **files;
-    int n;
+    const int *order;   /* the list index of each place (NULL: the place itself) */
+    int n;              /* the places known so far */
+    int final;          /* no more will be known (cli_decode_extend) */
     const vggcl_preprocess *p;
     int next;           /* the next image to hand to a worker */
     int taken;          /* images the caller has taken */
@@ -41,9 +43,10 @@ double cli_now_ms(void)
     return t.tv_sec * 1e3 + t.tv_nsec * 1e-6;
 }
 
-/* Decodes (only what the preset reads) and preprocesses image i into s. */
-static void decode_one(cli_decode_pool *dp, vggcl_ctx *ctx, int i, slot *s)
+/* Decodes (only what the preset reads) and preprocesses the image at place q into s. */
+static void decode_one(cli_decode_pool *dp, vggcl_ctx *ctx, int q, slot *s)
 {
+    const int i = dp->order ? dp->order[q] : q;
     *s = (slot){ 1, NULL, 0, 0, NULL };
     if (!ctx) {
         s->msg = cli_image_message(NULL, dp->files[i]); /* (vggcl_message(NULL): out of memory, with the image named) */
@@ -59,7 +62,8 @@ static void *worker(void *arg)
     vggcl_ctx *ctx = vggcl_ctx_new();
     for (;;) {
         pthread_mutex_lock(&dp->mu);
-        while (!dp->stop && dp->next < dp->n && dp->next >= dp->taken + dp->ahead) pthread_cond_wait(&dp->cv, &dp->mu);
+        while (!dp->stop && (dp->next < dp->n ? dp->next >= dp->taken + dp->ahead : !dp->final))
+            pthread_cond_wait(&dp->cv, &dp->mu);
         if (dp->stop || dp->next >= dp->n) {
             pthread_mutex_unlock(&dp->mu);
             break;
@@ -83,6 +87,12 @@ static void *worker(void *arg)
 
 cli_decode_pool *cli_decode_start(char **files, int n, const vggcl_preprocess *p, int threads, int ahead)
 {
+    return cli_decode_start_in(files, NULL, n, 1, p, threads, ahead);
+}
+
+cli_decode_pool *cli_decode_start_in(char **files, const int *order, int n, int final, const vggcl_preprocess *p,
+                                     int threads, int ahead)
+{
     cli_decode_pool *dp = threads >= 1 ? calloc(1, sizeof *dp) : NULL;
     if (!dp) return NULL;
     static int warned; /* pools start on the command's main thread */
@@ -94,7 +104,7 @@ cli_decode_pool *cli_decode_start(char **files, int n, const vggcl_preprocess *p
         cli_notice("%d decoding threads, but this process may run on only %d core%s (its CPU affinity; under "
                    "mpirun: --bind-to none)", threads, cores, cores == 1 ? "" : "s");
     }
-    dp->files = files, dp->n = n, dp->p = p, dp->ahead = ahead < 1 ? 1 : ahead;
+    dp->files = files, dp->order = order, dp->n = n, dp->final = final, dp->p = p, dp->ahead = ahead < 1 ? 1 : ahead;
     dp->slots = calloc((size_t)dp->ahead, sizeof *dp->slots);
     dp->threads = calloc((size_t)threads, sizeof *dp->threads);
     if (!dp->slots || !dp->threads) {
@@ -122,6 +132,14 @@ void cli_decode_take(cli_decode_pool *dp, int i, float **t, int *h, int *w, char
     *t = s->t, *h = s->h, *w = s->w, *msg = s->msg;
     memset(s, 0, sizeof *s);
     dp->taken = i + 1;
+    pthread_cond_broadcast(&dp->cv);
+    pthread_mutex_unlock(&dp->mu);
+}
+
+void cli_decode_extend(cli_decode_pool *dp, int n, int final)
+{
+    pthread_mutex_lock(&dp->mu);
+    dp->n = n, dp->final = final;
     pthread_cond_broadcast(&dp->cv);
     pthread_mutex_unlock(&dp->mu);
 }

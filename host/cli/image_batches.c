@@ -5,6 +5,7 @@
  * (a thread per device taking whichever batch is next), and handed to the
  * callback in list order whatever finished first. */
 #include <ctype.h>
+#include <limits.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -22,6 +23,8 @@ typedef struct {
     double every_ms;     /* 0: the bar */
     double start, last;
     int rank, ranks;     /* ranks > 1: this rank (0) speaks for its share */
+    const cli_ranks *handed; /* batches handed out as ranks ask: rank 0 speaks for all of them */
+    int batch;
     int open;            /* the bar is drawn and its line not ended */
 } progress_state;
 
@@ -29,7 +32,8 @@ static progress_state progress_begin(const cli_batch_job *job, int n_batches)
 {
     const cli_ranks *r = job->ranks;
     const int ranks = r && r->size > 1 ? r->size : 1;
-    progress_state p = { -1, 0, cli_now_ms(), cli_now_ms(), ranks > 1 ? r->rank : 0, ranks, 0 };
+    progress_state p = { -1, 0, cli_now_ms(), cli_now_ms(), ranks > 1 ? r->rank : 0, ranks, NULL, job->batch, 0 };
+    if (ranks > 1 && r->dynamic) p.handed = r;
     if (job->progress_s == 0 || (ranks > 1 && r->rank != 0)) return p;
     p.fd = ranks > 1 ? r->saved_err : 2;
     p.every_ms = job->progress_s > 0 ? job->progress_s * 1e3 : ranks > 1 ? 60e3 : 0;
@@ -52,7 +56,13 @@ static void progress_show(progress_state *p, int done_batches, int n_batches, in
     if (now - p->last < p->every_ms) return;
     p->last = now;
     char who[48] = "";
-    if (p->ranks > 1) snprintf(who, sizeof who, "rank %d of %d, its share: ", p->rank, p->ranks);
+    if (p->handed) { /* (images in the batches handed out so far: begun, not all done) */
+        const long long out = (long long)cli_ranks_batches_out(p->handed) * p->batch;
+        done = out < total ? (int)out : total;
+        snprintf(who, sizeof who, "%d ranks, handed out: ", p->ranks);
+    } else if (p->ranks > 1) {
+        snprintf(who, sizeof who, "rank %d of %d, its share: ", p->rank, p->ranks);
+    }
     const double rate = s > 0 ? done / s : 0;
     dprintf(p->fd, "vggcl: %s%d of %d images (%.0f%%), %.1f images/s, about %.0f s left\n", who, done, total,
             100.0 * done / total, rate, rate > 0 ? (total - done) / rate : 0);
@@ -114,8 +124,9 @@ static void describe_failure(runner *r, vggcl_ctx *ctx, bslot *s)
 {
     const char *m = vggcl_message(ctx), *first = r->files[s->index[0]], *last = r->files[s->index[s->nb - 1]];
     const cli_ranks *ranks = r->job->ranks;
-    char of[64] = "", device[320]; /* (under mpirun the batches count in the rank's share) */
-    if (ranks && ranks->size > 1) snprintf(of, sizeof of, " of rank %d's share", ranks->rank);
+    char of[64] = "", device[320]; /* (under mpirun the batches count in the rank's share, or in the list's) */
+    if (ranks && ranks->size > 1 && !ranks->dynamic) snprintf(of, sizeof of, " of rank %d's share", ranks->rank);
+    else if (ranks && ranks->size > 1) snprintf(of, sizeof of, " (on rank %d)", ranks->rank);
     cli_device_label(ctx, device, sizeof device);
     /* (the parts, two numbers and the words between them: the message is never cut) */
     const size_t len = strlen(device) + strlen(of) + strlen(first) + strlen(last) + strlen(m) + 64;
@@ -283,11 +294,42 @@ static void drop_nonfinite(const cli_batch_job *job, char **files, bslot *o, int
     o->nb = kept;
 }
 
+/* The batches a rank was handed (rank 0 handing them out as ranks ask): local batch b is the list's batch
+ * g[b], its images at the pool's places q[b].. (order: the list index of each place). */
+typedef struct {
+    const cli_ranks *ranks;
+    int *g, *q, *order;
+    int known, ended;
+} handed_batches;
+
+/* Asks for batches until local batch upto is known, or none are left; the pool is told their places. */
+static void ask_until(handed_batches *h, cli_decode_pool *pool, int upto, int batch, int n_files)
+{
+    int n = h->known ? h->q[h->known - 1] + (n_files - h->g[h->known - 1] * batch < batch
+                                             ? n_files - h->g[h->known - 1] * batch : batch) : 0;
+    const int was = h->known;
+    while (!h->ended && h->known <= upto) {
+        const int g = cli_ranks_next_batch(h->ranks);
+        if (g < 0) {
+            h->ended = 1;
+            break;
+        }
+        h->g[h->known] = g, h->q[h->known++] = n;
+        for (int i = g * batch; i < n_files && i < (g + 1) * batch; i++) h->order[n++] = i;
+    }
+    if (pool && (h->known != was || h->ended)) cli_decode_extend(pool, n, h->ended);
+}
+
 int cli_run_batches(const cli_batch_job *job, char **files, int n_files, cli_batch_fn fn, void *user, int *failed)
 {
     const int batch = job->batch, classes = job->model ? vggcl_model_classes(job->model) : 0,
               feats = job->model ? vggcl_model_features(job->model) : 0;
     const int n_batches = (n_files + batch - 1) / batch;
+    /* handed out as ranks ask: this rank's batches as they come (n_local: how many, once none are left) */
+    const int dynamic = job->ranks && job->ranks->size > 1 && job->ranks->dynamic;
+    handed_batches hb = { job->ranks, NULL, NULL, NULL, 0, 0 };
+    int n_local = dynamic ? INT_MAX : n_batches, stop_g = -1;
+    long long rows_out = 0; /* handed over to fn */
     progress_state shown = progress_begin(job, n_batches);
     const int copies = job->flip ? 2 : 1, n_dev = job->n_devices > 1 ? job->n_devices : 1;
     /* two batches in flight per device and one being assembled (one device: on this thread, whose
@@ -307,7 +349,14 @@ int cli_run_batches(const cli_batch_job *job, char **files, int n_files, cli_bat
         const int t = vggcl_decode_threads_default(d ? job->ctxs[d] : job->ctx);
         decoders = t > decoders ? t : decoders;
     }
-    cli_decode_pool *pool = r.slots ? cli_decode_start(files, n_files, job->p, decoders, (r.n_slots + 1) * batch) : NULL;
+    if (dynamic && (!(hb.g = malloc(sizeof *hb.g * ((size_t)n_batches + 1))) ||
+                    !(hb.q = malloc(sizeof *hb.q * ((size_t)n_batches + 1))) ||
+                    !(hb.order = malloc(sizeof *hb.order * ((size_t)n_files + 1)))))
+        free(r.slots), r.slots = NULL;
+    cli_decode_pool *pool = !r.slots ? NULL : dynamic ? cli_decode_start_in(files, hb.order, 0, 0, job->p, decoders,
+                                                                            (r.n_slots + 1) * batch)
+                                                      : cli_decode_start(files, n_files, job->p, decoders,
+                                                                         (r.n_slots + 1) * batch);
     for (int k = 0; r.slots && k < r.n_slots; k++)
         if (!(r.slots[k].index = malloc(sizeof *r.slots[k].index * (size_t)batch)) ||
             !(r.slots[k].note = calloc((size_t)batch, sizeof *r.slots[k].note)))
@@ -316,9 +365,16 @@ int cli_run_batches(const cli_batch_job *job, char **files, int n_files, cli_bat
         rc = cli_error(CLI_FAIL, "out of host memory (or no thread) for decoding images");
         goto done;
     }
-    /* batch b: assemble it (in this thread), queue it, and hand over every batch done before it, in order */
-    for (int b = 0; b <= n_batches && rc == CLI_OK; b++) {
-        bslot *s = b < n_batches ? &r.slots[b % r.n_slots] : NULL;
+    /* batch b: assemble it (in this thread), queue it, and hand over every batch done before it, in order
+     * (handed out: this rank's b-th, asked for as it is to be assembled, with one for each other device: its
+     * images are decoded while the passes before it run; a rank holds no more, so that at the end none is
+     * left with batches the others could have taken) */
+    for (int b = 0; b <= n_local && rc == CLI_OK; b++) {
+        if (dynamic) {
+            ask_until(&hb, pool, b + n_dev - 1, batch, n_files);
+            if (hb.ended && hb.known <= b) n_local = b;
+        }
+        bslot *s = b < n_local ? &r.slots[b % r.n_slots] : NULL;
         /* deliver in order until this batch's slot is free (and, past the last batch, all of them) */
         while (next_out < b && rc == CLI_OK && (!s || state_of(&r, s) != SLOT_FREE)) {
             bslot *o = &r.slots[next_out % r.n_slots];
@@ -332,6 +388,7 @@ int cli_run_batches(const cli_batch_job *job, char **files, int n_files, cli_bat
             st.device_ms += o->device_ms;
             st.upload_ms += o->upload_ms;
             if (o->ok && o->nb && job->finite) drop_nonfinite(job, files, o, H, W);
+            if (dynamic) cli_ranks_mark_start(job->ranks); /* (the text before: said before every batch's) */
             say_notes(job, o, &shown, failed);
             if (!o->ok) {
                 progress_break(&shown);
@@ -343,6 +400,8 @@ int cli_run_batches(const cli_batch_job *job, char **files, int n_files, cli_bat
                         job->want_features && job->flip ? o->f + (size_t)o->nb * feats : NULL);
                 if (rc == CLI_OK) rc = cli_flush_stdout(); /* (the answers so far: a full disk stops the run) */
             }
+            if (rc != CLI_OK) stop_g = o->number;
+            else if (dynamic) cli_ranks_handed(job->ranks, o->number, rows_out += o->nb);
             if (o->ok && rc == CLI_OK) /* (a batch with no readable image counts as done too) */
                 progress_show(&shown, next_out + 1, n_batches,
                               (next_out + 1) * batch < n_files ? (next_out + 1) * batch : n_files, n_files);
@@ -354,14 +413,15 @@ int cli_run_batches(const cli_batch_job *job, char **files, int n_files, cli_bat
             next_out++;
         }
         if (!s || rc != CLI_OK) break;
-        s->number = b, s->nb = 0;
+        const int g = dynamic ? hb.g[b] : b; /* (the list's batch) */
+        s->number = g, s->nb = 0;
         s->device_ms = s->upload_ms = 0; /* (a batch with no readable image adds nothing) */
-        for (int i = b * batch; i < n_files && i < (b + 1) * batch; i++) {
+        for (int i = g * batch; i < n_files && i < (g + 1) * batch; i++) {
             float *t;
             int oh, ow;
             char *msg;
             const double t0 = cli_now_ms();
-            cli_decode_take(pool, i, &t, &oh, &ow, &msg);
+            cli_decode_take(pool, dynamic ? hb.q[b] + i - g * batch : i, &t, &oh, &ow, &msg);
             st.wait_ms += cli_now_ms() - t0;
             if (!t) {
                 note(s, batch, i, "%s%s", msg ? msg : "out of host memory", job->strict ? "" : " (skipped)");
@@ -373,9 +433,11 @@ int cli_run_batches(const cli_batch_job *job, char **files, int n_files, cli_bat
             const size_t rows = (size_t)(batch < n_files ? batch : n_files) * copies;
             if (!checked && job->model) { /* the first image read: said before batches of it fill the host's memory */
                 checked = 1; /* (after the images before it, unreadable: their batches ran nothing, not handed over) */
+                if (dynamic) cli_ranks_mark_start(job->ranks); /* (said with the first batch handed over) */
                 for (int k = next_out; k <= b; k++) say_notes(job, &r.slots[k % r.n_slots], &shown, failed);
                 if ((rc = check_batches(job, n_dev, (int)rows, H, W)) != CLI_OK) {
                     vggcl_free(t);
+                    stop_g = g;
                     break;
                 }
             }
@@ -384,6 +446,7 @@ int cli_run_batches(const cli_batch_job *job, char **files, int n_files, cli_bat
                                           !(s->f = malloc(sizeof *s->f * (size_t)feats * rows)))))) {
                 vggcl_free(t);
                 rc = cli_error(CLI_FAIL, "out of host memory");
+                stop_g = g;
                 break;
             }
             if (oh != H || ow != W) { /* (width x height, labelled, as the other messages of sizes) */
@@ -427,6 +490,11 @@ int cli_run_batches(const cli_batch_job *job, char **files, int n_files, cli_bat
         pthread_mutex_unlock(&r.mu);
     }
 done:
+    if (dynamic) { /* (one that stopped: where one process's output would end; the others given no more) */
+        if (rc != CLI_OK) cli_ranks_stop_at(job->ranks, stop_g >= 0 ? stop_g : next_out < hb.known ? hb.g[next_out]
+                                                                                            : INT_MAX - 1);
+        cli_ranks_mark_start(job->ranks); /* (a rank handed no batch: its text so far) */
+    }
     /* a run that stopped early may have passes in flight writing into the slots: wait, oldest first */
     while (!started && r.slots) {
         bslot *o = NULL;
@@ -449,6 +517,7 @@ done:
         cli_decode_stop(pool);
     }
     progress_break(&shown);
+    cli_times_batches(next_out);
     st.wall_ms = cli_now_ms() - start;
     st.host_ms = st.wall_ms - st.wait_ms - st.blocked_ms;
     st.h = H, st.w = W;
@@ -460,6 +529,7 @@ done:
         free(r.slots[k].note);
     }
     free(r.slots), free(threads), free(args);
+    free(hb.g), free(hb.q), free(hb.order);
     pthread_mutex_destroy(&r.mu);
     pthread_cond_destroy(&r.cv);
     return rc;

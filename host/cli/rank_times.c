@@ -25,6 +25,7 @@ enum { HOST_LEN = 48, TAG_TIMES = 100 };
 /* A rank's row, as rank 0 gets it. */
 typedef struct {
     double t[N_TIMES + 1]; /* (and the total, read apart: the steps' sum is checked against it) */
+    int batches;           /* handed over (where ranks take batches as they ask: how the list was shared) */
     char host[HOST_LEN];
 } times_row;
 
@@ -98,6 +99,8 @@ double cli_times_wait(void)
     return times.since;
 }
 
+void cli_times_batches(int n) { times.mine.batches += n; }
+
 void cli_times_waited(double from)
 {
     const double t = now();
@@ -105,15 +108,15 @@ void cli_times_waited(double from)
     times.since = t;
 }
 
-/* One row: rank, machine, then each time, and the total since the process started (t[N_TIMES]). */
-static void row(int rank, const char *host, const double *t)
+/* One row: rank, machine, then each time, the total since the process started (t[N_TIMES]), and the batches. */
+static void row(int rank, const char *host, const double *t, int batches)
 {
     fprintf(stderr, "vggcl: %5d  %-20.20s", rank, host);
     for (int k = 0; k <= N_TIMES; k++) {
         if (t[k] < 0) fprintf(stderr, " %9s", "-");
         else fprintf(stderr, " %9.3f", t[k]);
     }
-    fputc('\n', stderr);
+    fprintf(stderr, " %8d\n", batches);
 }
 
 void cli_times_report(int mpi, int rank, int size)
@@ -135,16 +138,16 @@ void cli_times_report(int mpi, int rank, int size)
     fprintf(stderr, "vggcl: where each rank's time went, in seconds (VGGCL_RANK_TIMES). start: from its process's "
                     "start to its first step; model: opening the device and loading the model; images: its share "
                     "of the images; after: gathering and writing the outputs (train-head: and training); waiting: "
-                    "in MPI, for the other ranks; total: since its process started\n");
-    fprintf(stderr, "vggcl: %5s  %-20s %9s %9s %9s %9s %9s %9s %9s\n", "rank", "machine", "start", "MPI_Init", "model",
-            "images", "after", "waiting", "total");
-    row(rank, me->host, me->t);
+                    "in MPI, for the other ranks; total: since its process started; batches: of images, handed over\n");
+    fprintf(stderr, "vggcl: %5s  %-20s %9s %9s %9s %9s %9s %9s %9s %8s\n", "rank", "machine", "start", "MPI_Init",
+            "model", "images", "after", "waiting", "total", "batches");
+    row(rank, me->host, me->t, me->batches);
 #ifdef VGGCL_MPI
     for (int i = 1; mpi && i < size; i++) { /* (one row at a time: nothing to allocate) */
         times_row got;
         MPI_Recv(&got, (int)sizeof got, MPI_BYTE, i, TAG_TIMES, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
         got.host[HOST_LEN - 1] = '\0';
-        row(i, got.host, got.t);
+        row(i, got.host, got.t, got.batches);
     }
 #endif
     fflush(stderr);

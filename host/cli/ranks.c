@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "rank_run.h"
 
 #ifdef VGGCL_MPI
 #include <mpi.h>
@@ -247,16 +248,19 @@ static int ranks_listed(cli_ranks *r, const char *cmd, int listed)
 
 int cli_ranks_begin(cli_ranks *r, const char *cmd, char ***files, int *n)
 {
+    const int batch = r->batch; /* (cli_take_share's) */
     memset(r, 0, sizeof *r);
+    r->batch = batch;
     r->size = 1;
     r->saved_out = r->saved_err = r->out_fd = r->err_fd = r->logits_fd = r->tensor_fd = -1;
     cli_times_open();
     if (launched_size() < 2) return CLI_OK;
 #ifdef VGGCL_MPI
-    int provided; /* (decoding and device threads run beside MPI; only this thread calls it. An MPI that
-                   * grants less than FUNNELED is taken all the same: the other threads never call it) */
+    int provided; /* (decoding and device threads run beside MPI; only this thread calls it, but for rank
+                   * 0's dispatcher of batches, which needs MULTIPLE: an MPI that grants less is taken all the
+                   * same, with contiguous shares) */
     cli_times_step(CLI_TIMES_MPI);
-    const int init = MPI_Init_thread(NULL, NULL, MPI_THREAD_FUNNELED, &provided);
+    const int init = MPI_Init_thread(NULL, NULL, MPI_THREAD_MULTIPLE, &provided);
     cli_times_step(CLI_TIMES_MODEL);
     if (init != MPI_SUCCESS) return cli_error(CLI_FAIL, "%s: MPI_Init failed", cmd);
     r->mpi = 1;
@@ -289,11 +293,19 @@ int cli_ranks_begin(cli_ranks *r, const char *cmd, char ***files, int *n)
             cli_error_here(CLI_FAIL, "VGGCL_MPI_CHUNK=%s is not a number of bytes from 1 to %d: the default, %zu, is "
                            "used", chunk, INT_MAX - 1, CHUNK);
     }
+    /* batches handed out as ranks ask, unless rank 0 is told otherwise; only where every rank's MPI lets
+     * rank 0's dispatcher thread call it beside its main thread */
+    const char *balance = getenv("VGGCL_MPI_BALANCE");
+    int dynamic = !balance || !*balance || !strcmp(balance, "dynamic");
+    if (r->rank == 0 && !dynamic && strcmp(balance, "static"))
+        cli_error_here(CLI_FAIL, "VGGCL_MPI_BALANCE=%s is neither dynamic nor static: dynamic is used", balance),
+            dynamic = 1;
     /* (every rank's buffers the same; every rank in the report or none) */
-    unsigned long long agreed[2] = { bytes, (unsigned long long)cli_times_on() };
-    MPI_Bcast(agreed, 2, MPI_UNSIGNED_LONG_LONG, 0, MPI_COMM_WORLD);
+    unsigned long long agreed[3] = { bytes, (unsigned long long)cli_times_on(), (unsigned long long)dynamic };
+    MPI_Bcast(agreed, 3, MPI_UNSIGNED_LONG_LONG, 0, MPI_COMM_WORLD);
     r->chunk = (size_t)agreed[0]; /* (below INT_MAX: rank 0 took no other) */
     cli_times_agree((int)agreed[1]);
+    const int may_hand_out = (int)agreed[2] && provided >= MPI_THREAD_MULTIPLE; /* (and a list in batches, below) */
     const char *local = getenv("OMPI_COMM_WORLD_LOCAL_RANK");
     if (!local) local = getenv("MPI_LOCALRANKID");
     if (!local) local = getenv("SLURM_LOCALID");
@@ -302,6 +314,16 @@ int cli_ranks_begin(cli_ranks *r, const char *cmd, char ***files, int *n)
     const int listed = ranks_listed(r, cmd, CLI_OK); /* (with cli_take_share's for a rank that could not) */
     if (listed != CLI_OK) return listed;
     if (cli_ranks_same_list(r, cmd, *files, *n) != CLI_OK) return CLI_FAIL;
+    /* batches handed out: where every rank runs batches of one size (each took its own --batch), and rank 0's
+     * thread started; the list is then every rank's, and its first image that reads sets the size */
+    int sizes[2] = { may_hand_out && r->batch > 0 ? r->batch : 0, may_hand_out && r->batch > 0 ? -r->batch : 0 };
+    MPI_Allreduce(MPI_IN_PLACE, sizes, 2, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+    r->n_batches = sizes[0] > 0 ? (int)(((long long)*n + sizes[0] - 1) / sizes[0]) : 0; /* (before the thread reads it) */
+    r->dynamic = sizes[0] > 0 && sizes[0] == -sizes[1] && cli_ranks_run_start(r) == CLI_OK;
+    if (r->dynamic) {
+        r->lead = *files, r->n_lead = *n, r->lead_borrowed = 1;
+        return CLI_OK;
+    }
     char spec[32];
     snprintf(spec, sizeof spec, "%d/%d", r->rank, r->size);
     int rank; /* (every rank on: one out of memory here alone went to MPI_Finalize while the others waited for it) */
@@ -314,11 +336,12 @@ int cli_ranks_begin(cli_ranks *r, const char *cmd, char ***files, int *n)
 #endif
 }
 
-int cli_take_share(cli_ranks *r, const char *cmd, const char *shard, int listed, char ***files, int *n)
+int cli_take_share(cli_ranks *r, const char *cmd, const char *shard, int listed, char ***files, int *n, int batch)
 {
     const int count = *n;
     int rc;
     cli_times_open();
+    r->batch = batch;
     if (shard) {
         *r = (cli_ranks)CLI_RANKS_INIT; /* an independent process, whatever started it */
         rc = listed != CLI_OK ? listed : cli_shard(cmd, shard, files, n, &r->lead, &r->n_lead, &r->n_after, &r->shard);
@@ -412,38 +435,63 @@ static size_t chunk_bytes(const cli_ranks *r, size_t unit)
     return !unit ? r->chunk : unit > r->chunk ? unit : r->chunk / unit * unit;
 }
 
-/* Every rank's bytes of fd from offset on (none for fd -1), rank by rank, to rank 0's sink, in
- * chunks of whole units (chunk holds chunk_bytes(r, unit) on every rank). CLI_FAIL on rank 0 when a
- * rank could not read its file (*bad: the first such rank) or the sink refused a chunk (the rest
- * is still received, and dropped), on another rank when it could not read its own. */
-static int stream_parts(const cli_ranks *r, int fd, long long offset, size_t unit, char *chunk, cli_sink sink,
-                        void *user, int *bad)
+/* Bytes [a, b) of fd (b < 0: to its end; fd < 0: none). */
+typedef struct {
+    int fd;
+    long long a, b;
+} seg_range;
+
+/* Under handed-out batches: the order rank 0 writes the batches in, and this rank's part in it. */
+typedef struct {
+    int *owner, n;   /* rank 0: the rank that handed over each batch before the first stop, in the list's order */
+    int n_mine;      /* this rank's batches among them: run->done[0..n_mine) */
+    int stop_rank;   /* the rank whose run stopped first: its text after its batches ends the output (size: none) */
+} batch_plan;
+
+/* Segments to rank 0's sink, in chunks of whole units (chunk holds chunk_bytes(r, unit) on every rank), in
+ * the order of owner[0..n) (rank 0's: the rank that holds each; NULL: one per rank, in rank order), each
+ * rank sending its own, mine[0..n_mine), in that order. CLI_FAIL on rank 0 when a rank could not read one
+ * (*bad: the first such rank) or the sink refused a chunk (the rest is still received, and dropped), on
+ * another rank when it could not read its own. */
+static int stream_segments(const cli_ranks *r, const int *owner, int n, const seg_range *mine, int n_mine,
+                           size_t unit, char *chunk, cli_sink sink, void *user, int *bad)
 {
     const size_t room = chunk_bytes(r, unit);
-    int rc = CLI_OK;
+    int rc = CLI_OK, j = 0;
     *bad = -1;
-    for (int i = 0; i < r->size; i++) {
-        if (r->rank != i && r->rank != 0) continue;
-        for (long long at = offset;;) { /* rank i reads, rank 0 takes (both, for i = 0) */
-            int tag, n = 0;
+    for (int k = 0; k < (r->rank == 0 ? n : n_mine); k++) {
+        const int i = r->rank != 0 ? r->rank : owner ? owner[k] : k;
+        const seg_range *m = i == r->rank && j < n_mine ? &mine[j++] : NULL;
+        for (long long at = m ? m->a : 0;;) { /* rank i reads, rank 0 takes (both, for i = 0) */
+            int tag, got = 0;
             if (r->rank == i) {
-                const ssize_t got = fd < 0 ? 0 : pread(fd, chunk, room, at);
-                tag = got < 0 || (size_t)got % unit ? TAG_FAILED : got ? TAG_DATA : TAG_END;
-                n = tag == TAG_DATA ? (int)got : 0;
-                if (i) MPI_Send(chunk, n, MPI_CHAR, 0, tag, MPI_COMM_WORLD);
+                size_t want = room; /* (a segment's end: room and its length are whole units) */
+                if (m && m->b >= 0 && (long long)want > m->b - at) want = (size_t)(m->b - at);
+                const ssize_t read = !m || m->fd < 0 || !want ? 0 : pread(m->fd, chunk, want, at);
+                tag = read < 0 || (size_t)read % unit ? TAG_FAILED : read ? TAG_DATA : TAG_END;
+                got = tag == TAG_DATA ? (int)read : 0;
+                if (i) MPI_Send(chunk, got, MPI_CHAR, 0, tag, MPI_COMM_WORLD);
             } else {
                 MPI_Status st;
                 MPI_Recv(chunk, (int)room, MPI_CHAR, i, MPI_ANY_TAG, MPI_COMM_WORLD, &st);
-                MPI_Get_count(&st, MPI_CHAR, &n), tag = st.MPI_TAG;
+                MPI_Get_count(&st, MPI_CHAR, &got), tag = st.MPI_TAG;
             }
-            at += n;
+            at += got;
             if (tag == TAG_FAILED && *bad < 0) *bad = i;
             if (tag == TAG_FAILED) rc = CLI_FAIL;
             if (tag != TAG_DATA) break;
-            if (r->rank == 0 && rc == CLI_OK && sink(user, chunk, (size_t)n)) rc = CLI_FAIL;
+            if (r->rank == 0 && rc == CLI_OK && sink(user, chunk, (size_t)got)) rc = CLI_FAIL;
         }
     }
     return rc;
+}
+
+/* Every rank's bytes of fd from offset on (none for fd -1), rank by rank, to rank 0's sink (stream_segments). */
+static int stream_parts(const cli_ranks *r, int fd, long long offset, size_t unit, char *chunk, cli_sink sink,
+                        void *user, int *bad)
+{
+    const seg_range mine = { fd, offset, -1 };
+    return stream_segments(r, NULL, r->size, &mine, 1, unit, chunk, sink, user, bad);
 }
 
 static int write_text(void *stream, const char *bytes, size_t n)
@@ -488,9 +536,10 @@ static size_t row_bytes(const long long *h)
 }
 
 /* Rank 0 writes out: the rows of every rank's temporary .npy (part; empty for a rank with no
- * readable image, which writes no array), in rank order, staged in *w (not named: cli_name_all names the
- * arrays together; NULL where none was opened or the merge failed). */
-static int merge_npy(vggcl_ctx *ctx, const char *out, int part, const cli_ranks *r, vggcl_npy_writer **w)
+ * readable image, which writes no array), in rank order (plan: batch by batch, in the list's order), staged
+ * in *w (not named: cli_name_all names the arrays together; NULL where none was opened or the merge failed). */
+static int merge_npy(vggcl_ctx *ctx, const char *out, int part, const cli_ranks *r, const batch_plan *plan,
+                     vggcl_npy_writer **w)
 {
     *w = NULL;
     long long mine[PART_WIDTH], *all;
@@ -518,18 +567,28 @@ static int merge_npy(vggcl_ctx *ctx, const char *out, int part, const cli_ranks 
     if (r->rank == 0 && first[0] > 0 && rc == CLI_OK &&
         vggcl_npy_writer_open(ctx, out, (int)first[0] - 1, first + 3, &s.w) != VGGCL_OK)
         rc = cli_error(CLI_FAIL, "%s", vggcl_message(ctx));
-    const int ok = rc == CLI_OK && mine[0] >= 0;
+    /* (batch by batch: this rank's rows of each, after its values' offset) */
+    seg_range *seg = plan ? malloc(sizeof *seg * ((size_t)plan->n_mine + 1)) : NULL;
+    for (int k = 0; seg && k < plan->n_mine; k++) {
+        const long long from = k ? r->run->done[k - 1].rows : 0, to = r->run->done[k].rows;
+        seg[k] = (seg_range){ mine[0] > 0 ? part : -1, mine[1] + from * (long long)s.row_bytes,
+                              mine[1] + to * (long long)s.row_bytes };
+    }
+    const int ok = rc == CLI_OK && mine[0] >= 0 && (!plan || seg);
     if (!alloc_on_all(chunk_bytes(r, s.row_bytes), ok, &mem)) {
         if (r->rank == 0 && ok) cli_error(CLI_FAIL, "%s: out of host memory on a rank gathering it", out);
         rc = CLI_FAIL; /* (else said above, or by the rank whose part is unreadable) */
-    } else if (stream_parts(r, mine[0] > 0 ? part : -1, mine[1], s.row_bytes, mem, append_rows, &s, &bad) != CLI_OK) {
+    } else if ((plan ? stream_segments(r, plan->owner, plan->n, seg, plan->n_mine, s.row_bytes, mem, append_rows, &s,
+                                       &bad)
+                     : stream_parts(r, mine[0] > 0 ? part : -1, mine[1], s.row_bytes, mem, append_rows, &s, &bad)) !=
+               CLI_OK) {
         rc = r->rank != 0 ? CLI_FAIL
              : s.refused  ? cli_error(CLI_FAIL, "%s", vggcl_message(ctx))
                           : cli_error(CLI_FAIL, "%s: rank %d's part could not be read back", out, bad);
     }
     if (rc == CLI_OK) *w = s.w;
     else vggcl_npy_writer_close(ctx, s.w, 0);
-    free(mem), free(all);
+    free(mem), free(all), free(seg);
     return rc;
 }
 
@@ -571,6 +630,9 @@ typedef struct {
     const unsigned long long *first; /* rank 0's notices */
     int n_first;
     FILE *out;
+    long long *bounds;               /* offsets in the file, ascending, moved to where they are in the copy */
+    int n_bounds, at;                /* (at: the first not moved yet) */
+    long long was, now;              /* where the next line is in the file, and in the copy */
 } notice_filter;
 
 /* Whether the line is one of this rank's notices that rank 0 said too. */
@@ -586,12 +648,17 @@ static int said_by_rank0(const notice_filter *f, const char *line, size_t n)
 static int keep_line(void *user, const char *line, size_t n)
 {
     notice_filter *f = user;
-    return said_by_rank0(f, line, n) || fwrite(line, 1, n, f->out) == n;
+    for (; f->at < f->n_bounds && f->bounds[f->at] <= f->was; f->at++) f->bounds[f->at] = f->now;
+    const int drop = said_by_rank0(f, line, n);
+    f->was += (long long)n, f->now += drop ? 0 : (long long)n;
+    return drop || fwrite(line, 1, n, f->out) == n;
 }
 
 /* A rank's messages for rank 0 to print after its own: fd's lines but the notices rank 0 said too, in a new
- * temporary file (*made); fd itself where that could not be made (then said again). Collective. */
-static int without_rank0s_notices(const cli_ranks *r, int fd, int *made)
+ * temporary file (*made); fd itself where that could not be made (then said again). The offsets
+ * bounds[0..n_bounds) (ascending; where its batches' messages end) are moved to the same places in the copy.
+ * Collective. */
+static int without_rank0s_notices(const cli_ranks *r, int fd, long long *bounds, int n_bounds, int *made)
 {
     unsigned long long first[MAX_NOTICES];
     int n_first = n_notices;
@@ -601,13 +668,84 @@ static int without_rank0s_notices(const cli_ranks *r, int fd, int *made)
     MPI_Bcast(first, n_first, MPI_UNSIGNED_LONG_LONG, 0, MPI_COMM_WORLD);
     if (r->rank == 0 || fd < 0 || !n_first || !n_notices || (*made = temp_file_quiet()) < 0) return fd;
     const int copy = dup(*made);
-    notice_filter f = { first, n_first, copy < 0 ? NULL : fdopen(copy, "w") };
-    if (!f.out) {
-        if (copy >= 0) close(copy);
+    long long *moved = n_bounds ? malloc(sizeof *moved * (size_t)n_bounds) : NULL; /* (a batch's each) */
+    notice_filter f = { first, n_first, copy < 0 ? NULL : fdopen(copy, "w"), moved, n_bounds, 0, 0, 0 };
+    if (!f.out || (n_bounds && !moved)) {
+        if (f.out) fclose(f.out);
+        else if (copy >= 0) close(copy);
+        free(moved);
         return fd;
     }
+    if (n_bounds) memcpy(moved, bounds, sizeof *moved * (size_t)n_bounds);
     const int kept = each_line(fd, keep_line, &f);
-    return fclose(f.out) == 0 && kept ? *made : fd;
+    for (; f.at < n_bounds; f.at++) moved[f.at] = f.now; /* (past the last line) */
+    const int ok = fclose(f.out) == 0 && kept;
+    if (ok && n_bounds) memcpy(bounds, moved, sizeof *moved * (size_t)n_bounds);
+    free(moved);
+    return ok ? *made : fd;
+}
+
+/* The plan, collective; 0 on every rank when a rank is out of memory for it (not said). */
+static int plan_batches(const cli_ranks *r, batch_plan *p)
+{
+    const struct cli_rank_run *u = r->run;
+    memset(p, 0, sizeof *p);
+    int stop[2] = { u->stopped_at, 0 };
+    MPI_Allreduce(MPI_IN_PLACE, stop, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+    stop[1] = stop[0] != INT_MAX && u->stopped_at == stop[0] ? r->rank : r->size;
+    MPI_Allreduce(MPI_IN_PLACE, &stop[1], 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+    p->stop_rank = stop[1];
+    while (p->n_mine < u->n_done && u->done[p->n_mine].g < stop[0]) p->n_mine++;
+    int *counts = NULL, *at = NULL, *gs = NULL, *mine = malloc(sizeof *mine * ((size_t)p->n_mine + 1)), total = 0;
+    for (int k = 0; mine && k < p->n_mine; k++) mine[k] = u->done[k].g;
+    void *mem;
+    if (!alloc_on_all(r->rank == 0 ? 2 * sizeof *counts * (size_t)r->size : 0, mine != NULL && !u->lost, &mem)) {
+        free(mine);
+        return 0;
+    }
+    counts = mem, at = counts ? counts + r->size : NULL;
+    MPI_Gather(&p->n_mine, 1, MPI_INT, counts, 1, MPI_INT, 0, MPI_COMM_WORLD);
+    for (int i = 0; counts && i < r->size; i++) at[i] = total, total += counts[i];
+    const int ok = r->rank != 0 || ((gs = malloc(sizeof *gs * ((size_t)total + 1))) &&
+                                    (p->owner = malloc(sizeof *p->owner * ((size_t)r->n_batches + 1))));
+    int all = ok;
+    MPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+    if (all) MPI_Gatherv(mine, p->n_mine, MPI_INT, gs, counts, at, MPI_INT, 0, MPI_COMM_WORLD);
+    /* rank 0: each batch's rank, then those handed over in the list's order (each once: the dispatcher's) */
+    for (int g = 0; all && p->owner && g < r->n_batches; g++) p->owner[g] = -1;
+    for (int i = 0; all && r->rank == 0 && i < r->size; i++)
+        for (int k = 0; k < counts[i]; k++) p->owner[gs[at[i] + k]] = i;
+    for (int g = 0; all && r->rank == 0 && g < r->n_batches; g++)
+        if (p->owner[g] >= 0) p->owner[p->n++] = p->owner[g];
+    free(mine), free(gs), free(counts);
+    if (!all) free(p->owner), p->owner = NULL;
+    return all;
+}
+
+/* Rank 0's order of the text's segments of stream k: every rank's text before its batches (rank order),
+ * the batches, then the text after them (every rank's; after a stop, the stopping rank's alone). owner holds
+ * size + p->n + size. Returns their count. */
+static int text_order(const cli_ranks *r, const batch_plan *p, int *owner)
+{
+    int n = 0;
+    for (int i = 0; i < r->size; i++) owner[n++] = i;
+    for (int k = 0; k < p->n; k++) owner[n++] = p->owner[k];
+    for (int i = 0; i < r->size; i++)
+        if (p->stop_rank == r->size || i == p->stop_rank) owner[n++] = i;
+    return n;
+}
+
+/* This rank's segments of fd, in text_order's order: before its batches, each batch, after them (ends: the
+ * offsets after each batch, start: before the first). seg holds n_mine + 2. Returns their count. */
+static int text_segments(const cli_ranks *r, const batch_plan *p, int fd, long long start, const long long *ends,
+                         seg_range *seg)
+{
+    int n = 0;
+    seg[n++] = (seg_range){ fd, 0, start };
+    for (int k = 0; k < p->n_mine; k++) seg[n++] = (seg_range){ fd, k ? ends[k - 1] : start, ends[k] };
+    if (p->stop_rank == r->size || r->rank == p->stop_rank)
+        seg[n++] = (seg_range){ fd, p->n_mine ? ends[p->n_mine - 1] : start, -1 };
+    return n;
 }
 
 #endif
@@ -615,6 +753,7 @@ static int without_rank0s_notices(const cli_ranks *r, int fd, int *made)
 int cli_ranks_finish(cli_ranks *r, vggcl_ctx *ctx, int rc, int stopped, int *failed, int *ok)
 {
     cli_times_step(CLI_TIMES_AFTER);
+    cli_ranks_run_leave(r); /* (every rank's batches handed over: rank 0's dispatcher is done) */
     if (r->size < 2) return rc;
 #ifdef VGGCL_MPI
     fflush(stdout), fflush(stderr);
@@ -632,15 +771,43 @@ int cli_ranks_finish(cli_ranks *r, vggcl_ctx *ctx, int rc, int stopped, int *fai
     if (!alloc_on_all(r->chunk, 1, &chunk)) {
         rc = r->rank == 0 ? cli_error(CLI_FAIL, "out of host memory on a rank gathering the ranks' output") : CLI_FAIL;
     }
+    /* handed-out batches: every rank's text before its batches, the batches in the list's order, then the text
+     * after them (after a stop at a batch, nothing of the batches after it, and the stopping rank's text alone) */
+    batch_plan plan = { NULL, 0, 0, r->size };
+    const struct cli_rank_run *u = r->run;
+    long long *ends = NULL; /* stdout's start and ends, then stderr's */
+    seg_range *seg = NULL;
+    int *order = NULL;
+    if (u && chunk) {
+        const size_t n_ends = (size_t)u->n_done + 1;
+        ends = malloc(sizeof *ends * 2 * n_ends), seg = malloc(sizeof *seg * (n_ends + 1));
+        order = r->rank == 0 ? malloc(sizeof *order * ((size_t)2 * r->size + (size_t)r->n_batches)) : NULL;
+        for (int k = 0; ends && k < u->n_done; k++) ends[1 + k] = u->done[k].out, ends[n_ends + 1 + k] = u->done[k].err;
+        if (ends) ends[0] = u->start_out, ends[n_ends] = u->start_err;
+        void *none;
+        if (!alloc_on_all(0, ends && seg && (r->rank != 0 || order), &none) || !plan_batches(r, &plan)) {
+            if (r->rank == 0) cli_error(CLI_FAIL, "out of host memory on a rank gathering the ranks' output");
+            rc = CLI_FAIL;
+            free(chunk), chunk = NULL;
+        }
+    }
     const int once = chunk && same_on_all(r->err_fd, *failed > 0, chunk, r->chunk);
     int made = -1; /* (a rank's messages without the notices rank 0 said too) */
-    const int err_fd = chunk && !once ? without_rank0s_notices(r, r->err_fd, &made) : r->err_fd;
+    const int err_fd = chunk && !once ? without_rank0s_notices(r, r->err_fd, u ? ends + u->n_done + 1 : NULL,
+                                                                u ? u->n_done + 1 : 0, &made) : r->err_fd;
     int first = stopped ? r->rank : r->size; /* the first rank that stopped: one process's output ends in it */
     MPI_Allreduce(MPI_IN_PLACE, &first, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
     for (int k = 0; k < 2 && chunk; k++) {
-        int bad;
+        int bad, got;
         const int fd = r->rank > first ? -1 : k ? (once && r->rank ? -1 : err_fd) : r->out_fd;
-        const int got = stream_parts(r, fd, 0, 1, chunk, write_text, k ? stderr : stdout, &bad);
+        if (u && !(k && once)) {
+            const long long *e = ends + (k ? u->n_done + 1 : 0);
+            const int n_seg = text_segments(r, &plan, k ? err_fd : r->out_fd, e[0], e + 1, seg);
+            got = stream_segments(r, order, r->rank == 0 ? text_order(r, &plan, order) : 0, seg, n_seg, 1, chunk,
+                                  write_text, k ? stderr : stdout, &bad);
+        } else {
+            got = stream_parts(r, u ? (r->rank ? -1 : err_fd) : fd, 0, 1, chunk, write_text, k ? stderr : stdout, &bad);
+        }
         /* (a full disk under standard output shows when it is flushed: then no array is written either) */
         errno = 0;
         const int written = (fflush(k ? stderr : stdout) == 0 && !ferror(k ? stderr : stdout)) || k;
@@ -651,7 +818,7 @@ int cli_ranks_finish(cli_ranks *r, vggcl_ctx *ctx, int rc, int stopped, int *fai
         else if (bad >= 0) rc = cli_error(CLI_FAIL, "rank %d's %s could not be read back", bad, k ? "messages" : "output");
         else rc = cli_error(CLI_FAIL, "cannot write the ranks' %s", k ? "messages" : "output");
     }
-    free(chunk);
+    free(chunk), free(ends), free(seg), free(order);
     if (made >= 0) close(made);
     int counts[3] = { *failed, *ok, rc }, sums[3] = { 0, 0, 0 }, worst = 0;
     MPI_Allreduce(counts, sums, 2, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
@@ -664,7 +831,7 @@ int cli_ranks_finish(cli_ranks *r, vggcl_ctx *ctx, int rc, int stopped, int *fai
     const char *paths[2] = { r->final_tensor, r->final_logits };
     for (int k = 0; k < 2; k++)
         if (rc == CLI_OK && merged == CLI_OK && paths[k]) {
-            merged = merge_npy(ctx, paths[k], k ? r->logits_fd : r->tensor_fd, r, &w[k]);
+            merged = merge_npy(ctx, paths[k], k ? r->logits_fd : r->tensor_fd, r, u ? &plan : NULL, &w[k]);
             MPI_Allreduce(MPI_IN_PLACE, &merged, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
         }
     const int named = cli_name_all(ctx, w, paths, 2, rc == CLI_OK && merged == CLI_OK); /* (rank 0's alone) */
@@ -673,6 +840,7 @@ int cli_ranks_finish(cli_ranks *r, vggcl_ctx *ctx, int rc, int stopped, int *fai
         MPI_Allreduce(MPI_IN_PLACE, &merged, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
     }
     if (rc == CLI_OK) rc = merged;
+    free(plan.owner);
 #else
     (void)ctx, (void)stopped, (void)failed, (void)ok; /* one rank without MPI: nothing to merge */
 #endif
@@ -764,9 +932,10 @@ void cli_ranks_end(cli_ranks *r)
     const int fds[] = { r->out_fd, r->err_fd, r->logits_fd, r->tensor_fd };
     for (size_t i = 0; i < sizeof fds / sizeof fds[0]; i++)
         if (fds[i] >= 0) close(fds[i]);
-    for (int i = 0; i < r->n_lead + r->n_after; i++) free(r->lead[i]);
-    free(r->lead);
-    r->lead = NULL, r->n_lead = r->n_after = 0;
+    for (int i = 0; !r->lead_borrowed && i < r->n_lead + r->n_after; i++) free(r->lead[i]);
+    if (!r->lead_borrowed) free(r->lead);
+    r->lead = NULL, r->n_lead = r->n_after = r->lead_borrowed = 0;
+    cli_ranks_run_free(r); /* (collective: every rank comes here) */
     cli_times_report(r->mpi, r->rank, r->size);
 #ifdef VGGCL_MPI
     if (r->mpi) { /* (what rank 0 printed out before a rank that failed leaves: mpirun then ends the job) */

@@ -1,0 +1,40 @@
+/* What a rank keeps of its handed-out batches (rank_batches.c), for the
+ * gathering at the end (ranks.c). Internal to the two. */
+#ifndef VGGCL_CLI_RANK_RUN_H
+#define VGGCL_CLI_RANK_RUN_H
+
+#include <pthread.h>
+
+#include "cli.h"
+
+#ifdef VGGCL_MPI
+#include <mpi.h>
+#endif
+
+struct cli_rank_run {
+    cli_batch_end *done;      /* the batches this rank handed over, in order (so in increasing g) */
+    int n_done, cap;
+    int lost;                 /* out of memory for one of them */
+    long long start_out, start_err; /* where its text before the first of them ends */
+    int started;              /* (marked) */
+    int stopped_at;           /* the batch its run stopped at; INT_MAX: none */
+    int left;                 /* it asks for no more */
+    pthread_mutex_t mu;       /* rank 0: next and stop, shared with the dispatcher */
+    int next;                 /* rank 0: batches handed out; another rank: its own */
+    int stop;                 /* rank 0: a rank stopped, no more are handed out */
+    int thread;               /* rank 0: the dispatcher's thread runs */
+    pthread_t tid;
+#ifdef VGGCL_MPI
+    MPI_Comm comm;            /* the asks and answers, apart from every other message */
+#endif
+};
+
+/* Rank 0 starts its dispatcher, every rank its records (collective: CLI_OK on every rank, else CLI_FAIL on
+ * every rank and nothing kept: the shares are then contiguous). */
+int cli_ranks_run_start(cli_ranks *r);
+/* This rank asks for no more (it is done, or it never ran); rank 0 then waits for every rank to say so
+ * (every rank comes to cli_ranks_finish). */
+void cli_ranks_run_leave(cli_ranks *r);
+void cli_ranks_run_free(cli_ranks *r);
+
+#endif
