@@ -227,9 +227,10 @@ int cli_take_share(cli_ranks *r, const char *cmd, const char *shard, int listed,
  * and none waits at the end for a slower one's long share (VGGCL_MPI_BALANCE=static, rank 0's: contiguous
  * shares, as --shard's). The next batch for this rank, or -1: none left (or a rank stopped). */
 int cli_ranks_next_batch(const cli_ranks *r);
-/* Batch g has been handed over (its messages said, its rows written, rows in all so far): where this rank's
- * captured text ends after it. The first call marks before its messages (cli_ranks_mark_start). */
-void cli_ranks_handed(const cli_ranks *r, int g, long long rows);
+/* Batch g has been handed over (its messages said, its rows written; rows and images skipped in all so far):
+ * where this rank's captured text ends after it. The first call marks before its messages
+ * (cli_ranks_mark_start). */
+void cli_ranks_handed(const cli_ranks *r, int g, long long rows, int skipped);
 /* Where this rank's text before its first batch ends (once: later calls do nothing). */
 void cli_ranks_mark_start(const cli_ranks *r);
 /* This rank's run stopped at batch g (a device failed, an output could not be written): the other ranks
@@ -241,6 +242,7 @@ int cli_ranks_batches_out(const cli_ranks *r);
 typedef struct {
     int g;
     long long out, err, rows;
+    int skipped;
 } cli_batch_end;
 /* The device for this rank: given; else NULL when $VGGCL_DEVICE names one (the library reads it and names
  * it in its messages, as for one process); else (several ranks) one by local rank. */

@@ -328,7 +328,7 @@ int cli_run_batches(const cli_batch_job *job, char **files, int n_files, cli_bat
     /* handed out as ranks ask: this rank's batches as they come (n_local: how many, once none are left) */
     const int dynamic = job->ranks && job->ranks->size > 1 && job->ranks->dynamic;
     handed_batches hb = { job->ranks, NULL, NULL, NULL, 0, 0 };
-    int n_local = dynamic ? INT_MAX : n_batches, stop_g = -1;
+    int n_local = dynamic ? INT_MAX : n_batches, stop_g = -1, n_handed = 0;
     long long rows_out = 0; /* handed over to fn */
     progress_state shown = progress_begin(job, n_batches);
     const int copies = job->flip ? 2 : 1, n_dev = job->n_devices > 1 ? job->n_devices : 1;
@@ -368,7 +368,8 @@ int cli_run_batches(const cli_batch_job *job, char **files, int n_files, cli_bat
     /* batch b: assemble it (in this thread), queue it, and hand over every batch done before it, in order
      * (handed out: this rank's b-th, asked for as it is to be assembled, with one for each other device: its
      * images are decoded while the passes before it run; a rank holds no more, so that at the end none is
-     * left with batches the others could have taken) */
+     * left with batches the others could have taken. The pool then decodes a batch ahead at most: enough
+     * where a pass takes longer than decoding a batch, as on CPU ranks) */
     for (int b = 0; b <= n_local && rc == CLI_OK; b++) {
         if (dynamic) {
             ask_until(&hb, pool, b + n_dev - 1, batch, n_files);
@@ -401,7 +402,8 @@ int cli_run_batches(const cli_batch_job *job, char **files, int n_files, cli_bat
                 if (rc == CLI_OK) rc = cli_flush_stdout(); /* (the answers so far: a full disk stops the run) */
             }
             if (rc != CLI_OK) stop_g = o->number;
-            else if (dynamic) cli_ranks_handed(job->ranks, o->number, rows_out += o->nb);
+            else if (dynamic) cli_ranks_handed(job->ranks, o->number, rows_out += o->nb, *failed);
+            if (rc == CLI_OK) n_handed++;
             if (o->ok && rc == CLI_OK) /* (a batch with no readable image counts as done too) */
                 progress_show(&shown, next_out + 1, n_batches,
                               (next_out + 1) * batch < n_files ? (next_out + 1) * batch : n_files, n_files);
@@ -433,11 +435,20 @@ int cli_run_batches(const cli_batch_job *job, char **files, int n_files, cli_bat
             const size_t rows = (size_t)(batch < n_files ? batch : n_files) * copies;
             if (!checked && job->model) { /* the first image read: said before batches of it fill the host's memory */
                 checked = 1; /* (after the images before it, unreadable: their batches ran nothing, not handed over) */
-                if (dynamic) cli_ranks_mark_start(job->ranks); /* (said with the first batch handed over) */
+                for (; dynamic && next_out < b; next_out++) { /* (each in its place in the list's order) */
+                    bslot *o = &r.slots[next_out % r.n_slots];
+                    cli_ranks_mark_start(job->ranks);
+                    say_notes(job, o, &shown, failed);
+                    cli_ranks_handed(job->ranks, o->number, rows_out, *failed);
+                    n_handed++;
+                    pthread_mutex_lock(&r.mu);
+                    o->state = SLOT_FREE;
+                    pthread_mutex_unlock(&r.mu);
+                }
+                if (dynamic) cli_ranks_mark_start(job->ranks); /* (this batch's so far: said with it) */
                 for (int k = next_out; k <= b; k++) say_notes(job, &r.slots[k % r.n_slots], &shown, failed);
                 if ((rc = check_batches(job, n_dev, (int)rows, H, W)) != CLI_OK) {
                     vggcl_free(t);
-                    stop_g = g;
                     break;
                 }
             }
@@ -446,7 +457,6 @@ int cli_run_batches(const cli_batch_job *job, char **files, int n_files, cli_bat
                                           !(s->f = malloc(sizeof *s->f * (size_t)feats * rows)))))) {
                 vggcl_free(t);
                 rc = cli_error(CLI_FAIL, "out of host memory");
-                stop_g = g;
                 break;
             }
             if (oh != H || ow != W) { /* (width x height, labelled, as the other messages of sizes) */
@@ -517,7 +527,7 @@ done:
         cli_decode_stop(pool);
     }
     progress_break(&shown);
-    cli_times_batches(next_out);
+    cli_times_batches(n_handed);
     st.wall_ms = cli_now_ms() - start;
     st.host_ms = st.wall_ms - st.wait_ms - st.blocked_ms;
     st.h = H, st.w = W;

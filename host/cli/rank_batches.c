@@ -133,10 +133,11 @@ void cli_ranks_mark_start(const cli_ranks *r)
     struct cli_rank_run *u = r->run;
     if (!u || u->started) return;
     text_ends(&u->start_out, &u->start_err);
+    if (u->start_out < 0 || u->start_err < 0) u->lost = 1;
     u->started = 1;
 }
 
-void cli_ranks_handed(const cli_ranks *r, int g, long long rows)
+void cli_ranks_handed(const cli_ranks *r, int g, long long rows, int skipped)
 {
     struct cli_rank_run *u = r->run;
     if (!u) return;
@@ -151,8 +152,9 @@ void cli_ranks_handed(const cli_ranks *r, int g, long long rows)
         u->done = grown, u->cap = cap;
     }
     cli_batch_end *e = &u->done[u->n_done++];
-    e->g = g, e->rows = rows;
+    e->g = g, e->rows = rows, e->skipped = skipped;
     text_ends(&e->out, &e->err);
+    if (e->out < 0 || e->err < 0) u->lost = 1; /* (the gathering fails, said) */
 }
 
 /* Tells rank 0 this rank asks no more (stopped: no more batches for anyone). */

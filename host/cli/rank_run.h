@@ -14,7 +14,7 @@
 struct cli_rank_run {
     cli_batch_end *done;      /* the batches this rank handed over, in order (so in increasing g) */
     int n_done, cap;
-    int lost;                 /* out of memory for one of them */
+    int lost;                 /* out of memory for one of them, or its ends not read */
     long long start_out, start_err; /* where its text before the first of them ends */
     int started;              /* (marked) */
     int stopped_at;           /* the batch its run stopped at; INT_MAX: none */

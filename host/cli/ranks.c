@@ -257,10 +257,10 @@ int cli_ranks_begin(cli_ranks *r, const char *cmd, char ***files, int *n)
     if (launched_size() < 2) return CLI_OK;
 #ifdef VGGCL_MPI
     int provided; /* (decoding and device threads run beside MPI; only this thread calls it, but for rank
-                   * 0's dispatcher of batches, which needs MULTIPLE: an MPI that grants less is taken all the
-                   * same, with contiguous shares) */
+                   * 0's dispatcher of batches, which needs MULTIPLE, asked for by the commands that run their
+                   * list in batches: an MPI that grants less is taken all the same, with contiguous shares) */
     cli_times_step(CLI_TIMES_MPI);
-    const int init = MPI_Init_thread(NULL, NULL, MPI_THREAD_MULTIPLE, &provided);
+    const int init = MPI_Init_thread(NULL, NULL, r->batch > 0 ? MPI_THREAD_MULTIPLE : MPI_THREAD_FUNNELED, &provided);
     cli_times_step(CLI_TIMES_MODEL);
     if (init != MPI_SUCCESS) return cli_error(CLI_FAIL, "%s: MPI_Init failed", cmd);
     r->mpi = 1;
@@ -466,7 +466,7 @@ static int stream_segments(const cli_ranks *r, const int *owner, int n, const se
             int tag, got = 0;
             if (r->rank == i) {
                 size_t want = room; /* (a segment's end: room and its length are whole units) */
-                if (m && m->b >= 0 && (long long)want > m->b - at) want = (size_t)(m->b - at);
+                if (m && m->b >= 0 && (long long)want > m->b - at) want = m->b > at ? (size_t)(m->b - at) : 0;
                 const ssize_t read = !m || m->fd < 0 || !want ? 0 : pread(m->fd, chunk, want, at);
                 tag = read < 0 || (size_t)read % unit ? TAG_FAILED : read ? TAG_DATA : TAG_END;
                 got = tag == TAG_DATA ? (int)read : 0;
@@ -753,7 +753,9 @@ static int text_segments(const cli_ranks *r, const batch_plan *p, int fd, long l
 int cli_ranks_finish(cli_ranks *r, vggcl_ctx *ctx, int rc, int stopped, int *failed, int *ok)
 {
     cli_times_step(CLI_TIMES_AFTER);
+    const double asked = cli_times_wait(); /* (rank 0: until every rank asks no more) */
     cli_ranks_run_leave(r); /* (every rank's batches handed over: rank 0's dispatcher is done) */
+    cli_times_waited(asked);
     if (r->size < 2) return rc;
 #ifdef VGGCL_MPI
     fflush(stdout), fflush(stderr);
@@ -820,6 +822,10 @@ int cli_ranks_finish(cli_ranks *r, vggcl_ctx *ctx, int rc, int stopped, int *fai
     }
     free(chunk), free(ends), free(seg), free(order);
     if (made >= 0) close(made);
+    /* after a stop at a batch: the images skipped in the batches printed (the stopping rank's all: its text after
+     * them is printed too) */
+    if (u && plan.stop_rank < r->size && r->rank != plan.stop_rank)
+        *failed = plan.n_mine ? u->done[plan.n_mine - 1].skipped : 0;
     int counts[3] = { *failed, *ok, rc }, sums[3] = { 0, 0, 0 }, worst = 0;
     MPI_Allreduce(counts, sums, 2, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
     MPI_Allreduce(&counts[2], &worst, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
