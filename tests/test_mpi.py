@@ -217,7 +217,8 @@ class Mpi(Folder):
 
     def test_eval_two_ranks_equal_one_process(self):
         """eval's tallies from two ranks add up to one process's report, in each format, with an unreadable
-        image in the second rank's share; a data set that does not fit the model is refused once."""
+        image in the list (batches handed out, and contiguous shares: in the second rank's); a data set that does
+        not fit the model is refused once."""
         data = self.d / "data"
         for c, name in enumerate(("a", "b")):
             (data / name).mkdir(parents=True)
@@ -226,9 +227,9 @@ class Mpi(Folder):
         (data / "b" / "3_broken.png").write_bytes(b"broken")
         base = ["eval", "--weights", str(self.weights), "--data", str(data), "--resize", "40", "--crop", "32",
                 "--batch", "2"]
-        for fmt in ("text", "json", "csv"):
+        for fmt, env in (("text", ENV), ("json", ENV), ("csv", ENV), ("text", STATIC)):
             runs = [subprocess.run(launch + [VGGCL, *base, "--format", fmt], capture_output=True, text=True,
-                                   env=ENV, timeout=600)
+                                   env=env, timeout=600)
                     for launch in ([], ["mpirun", "-n", "2", "--oversubscribe"])]
             self.assertEqual(runs[0].returncode, 1, runs[0].stderr)
             self.assertEqual(runs[1].returncode, 1, runs[1].stderr)
@@ -622,6 +623,26 @@ class Mpi(Folder):
         r, out = run("first-share", "--shard", "0/7")  # (six files: the first share has none)
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual((np.load(out / "t.npy").shape, np.load(out / "l.npy").shape), ((0, 3, 30, 40), (0, 5)))
+
+    def test_no_crop_handed_out_batches(self):
+        """Without a crop, batches of one handed out as ranks ask: the list's first readable image (wide) sets
+        the size for every rank, whichever batches it takes (here each after the first is an image of another
+        size, tall, skipped), in classify and in eval: one process's answer."""
+        data = self.d / "data"
+        for c, name in enumerate(("a", "b")):
+            (data / name).mkdir(parents=True)
+            for i in range(6):
+                Image.fromarray(photo(*((36, 48) if (c, i) == (0, 0) else (48, 36)), 10 * c + i)).save(
+                    data / name / f"{i}.png")
+        for cmd in (["classify", "--format", "json", str(data / "a"), str(data / "b")], ["eval", "--data", str(data)]):
+            args = [VGGCL, cmd[0], "--weights", str(self.weights), "--resize", "30", "--no-crop", "--batch", "1",
+                    *cmd[1:]]
+            one, two = (subprocess.run(launch + args, capture_output=True, text=True, env=ENV, timeout=600)
+                        for launch in ([], ["mpirun", "-n", "2", "--oversubscribe"]))
+            self.assertEqual(one.returncode, 1, one.stderr)
+            self.assertEqual(sum("unlike the first image's 40 x 30" in ln for ln in vggcl_lines(one.stderr)), 11)
+            self.assertEqual((two.returncode, two.stdout, vggcl_lines(two.stderr)),
+                             (one.returncode, one.stdout, vggcl_lines(one.stderr)), cmd[0])
 
     def test_train_head_two_ranks(self):
         """train-head's features computed by two ranks and gathered: the same model, byte for byte, and the

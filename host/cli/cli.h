@@ -170,6 +170,7 @@ typedef struct {
     int dynamic;                        /* the batches are handed out by rank 0 as ranks ask for them
                                          * (cli_ranks_next_batch): every rank keeps the whole list */
     int n_batches;                      /* dynamic: the list's batches */
+    int may_hand_out;                   /* rank 0 said so and MPI lets its thread call it (cli_ranks_begin) */
     struct cli_rank_run *run;           /* dynamic: the batches this rank handed over, the dispatcher */
 } cli_ranks;
 /* Before cli_ranks_begin: what cli_ranks_end may be given on an early exit. */
@@ -227,6 +228,10 @@ int cli_take_share(cli_ranks *r, const char *cmd, const char *shard, int listed,
  * and none waits at the end for a slower one's long share (VGGCL_MPI_BALANCE=static, rank 0's: contiguous
  * shares, as --shard's). The next batch for this rank, or -1: none left (or a rank stopped). */
 int cli_ranks_next_batch(const cli_ranks *r);
+/* After cli_ranks_begin, for a command that lists its images itself (eval): whether the n images' batches of
+ * r->batch (set before cli_ranks_begin) are handed out (collective; every rank then runs all n through
+ * cli_run_batches), else 0: each takes its contiguous share (cli_share). */
+int cli_ranks_hand_out(cli_ranks *r, int n);
 /* Batch g has been handed over (its messages said, its rows written; rows and images skipped in all so far):
  * where this rank's captured text ends after it. The first call marks before its messages
  * (cli_ranks_mark_start). */

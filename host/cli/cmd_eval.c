@@ -276,15 +276,16 @@ int cmd_eval(int argc, char **argv)
     tally t = { 0 };
     int *folder_class = NULL, *truth = NULL, failed = 0, n_ok = 0, stopped = 0; /* (stopped: in its images) */
     char **names = NULL, (*buf)[24] = NULL;
-    /* under mpirun each rank evaluates a contiguous run of the list and the tallies add up on rank 0. Past the
-     * start, every rank goes through cli_ranks_finish, whatever happened before: messages that every rank has
-     * alike (a data set folder that is not there) are said once. */
+    /* under mpirun each rank evaluates the batches it is handed (or a contiguous run of the list) and the tallies
+     * add up on rank 0. Past the start, every rank goes through cli_ranks_finish, whatever happened before:
+     * messages that every rank has alike (a data set folder that is not there) are said once. */
+    ranks.batch = batch;
     if ((rc = cli_ranks_begin(&ranks, "eval", NULL, NULL)) != CLI_OK) goto out;
     int local = cli_ranks_capture(&ranks, NULL, NULL);
     if (local == CLI_OK) local = cli_dataset_read("--data", data, &ds);
     if ((local = cli_ranks_all_ok(&ranks, local)) == CLI_OK) local = cli_ranks_same_list(&ranks, "eval", ds.files, ds.n);
-    int lo, hi;
-    cli_share(ds.n, ranks.rank, ranks.size, &lo, &hi);
+    int lo = 0, hi = ds.n; /* (the ranks agree on local: listed alike, or refused alike) */
+    if (local != CLI_OK || !cli_ranks_hand_out(&ranks, ds.n)) cli_share(ds.n, ranks.rank, ranks.size, &lo, &hi);
     if (local == CLI_OK) local = cli_open_models(cli_ranks_device(&ranks, device), weights, &opts, &p, &devs);
     if ((local = cli_ranks_all_ok(&ranks, local)) == CLI_OK)
         local = cli_ranks_same_model(&ranks, "eval", weights, devs.model[0], &p, NULL, 0, &a, agreed);
@@ -307,7 +308,7 @@ int cmd_eval(int argc, char **argv)
         for (int i = 0; i < ds.n; i++) truth[i] = folder_class[ds.labels[i]];
         t.truth = truth + lo; /* (the callback's indices count from the share's first file) */
         int h, w;
-        cli_lead_size(ctx, &p, ds.files, lo, &h, &w);
+        cli_lead_size(ctx, &p, ds.files, ranks.dynamic ? ds.n : lo, &h, &w); /* (handed out: the list's first) */
         const cli_batch_job job = { ctx, model, &p, batch, 0, 1, 0, progress_s, threads, NULL, devs.n, devs.ctx,
                                     devs.model, &ranks, 0, h, w, 0, 1 };
         stopped = (local = cli_run_batches(&job, ds.files + lo, hi - lo, count, &t, &failed)) != CLI_OK;

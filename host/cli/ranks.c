@@ -305,7 +305,7 @@ int cli_ranks_begin(cli_ranks *r, const char *cmd, char ***files, int *n)
     MPI_Bcast(agreed, 3, MPI_UNSIGNED_LONG_LONG, 0, MPI_COMM_WORLD);
     r->chunk = (size_t)agreed[0]; /* (below INT_MAX: rank 0 took no other) */
     cli_times_agree((int)agreed[1]);
-    const int may_hand_out = (int)agreed[2] && provided >= MPI_THREAD_MULTIPLE; /* (and a list in batches, below) */
+    r->may_hand_out = (int)agreed[2] && provided >= MPI_THREAD_MULTIPLE; /* (and a list in batches: below) */
     const char *local = getenv("OMPI_COMM_WORLD_LOCAL_RANK");
     if (!local) local = getenv("MPI_LOCALRANKID");
     if (!local) local = getenv("SLURM_LOCALID");
@@ -314,13 +314,7 @@ int cli_ranks_begin(cli_ranks *r, const char *cmd, char ***files, int *n)
     const int listed = ranks_listed(r, cmd, CLI_OK); /* (with cli_take_share's for a rank that could not) */
     if (listed != CLI_OK) return listed;
     if (cli_ranks_same_list(r, cmd, *files, *n) != CLI_OK) return CLI_FAIL;
-    /* batches handed out: where every rank runs batches of one size (each took its own --batch), and rank 0's
-     * thread started; the list is then every rank's, and its first image that reads sets the size */
-    int sizes[2] = { may_hand_out && r->batch > 0 ? r->batch : 0, may_hand_out && r->batch > 0 ? -r->batch : 0 };
-    MPI_Allreduce(MPI_IN_PLACE, sizes, 2, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
-    r->n_batches = sizes[0] > 0 ? (int)(((long long)*n + sizes[0] - 1) / sizes[0]) : 0; /* (before the thread reads it) */
-    r->dynamic = sizes[0] > 0 && sizes[0] == -sizes[1] && cli_ranks_run_start(r) == CLI_OK;
-    if (r->dynamic) {
+    if (cli_ranks_hand_out(r, *n)) { /* (the list is every rank's; its first image that reads sets the size) */
         r->lead = *files, r->n_lead = *n, r->lead_borrowed = 1;
         return CLI_OK;
     }
@@ -334,6 +328,23 @@ int cli_ranks_begin(cli_ranks *r, const char *cmd, char ***files, int *n)
                                 "(cmake -DVGGCL_MPI=ON)%s",
                      cmd, launched_size(), files ? "; or give each process its --shard I/N" : "");
 #endif
+}
+
+int cli_ranks_hand_out(cli_ranks *r, int n)
+{
+    r->dynamic = r->n_batches = 0;
+    if (r->size < 2) return 0;
+#ifdef VGGCL_MPI
+    /* where every rank runs batches of one size (each took its own --batch) and rank 0's thread started */
+    int sizes[2] = { r->may_hand_out && r->batch > 0 ? r->batch : 0, r->may_hand_out && r->batch > 0 ? -r->batch : 0 };
+    MPI_Allreduce(MPI_IN_PLACE, sizes, 2, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+    r->n_batches = sizes[0] > 0 ? (int)(((long long)n + sizes[0] - 1) / sizes[0]) : 0; /* (before the thread reads it) */
+    r->dynamic = sizes[0] > 0 && sizes[0] == -sizes[1] && cli_ranks_run_start(r) == CLI_OK;
+    if (!r->dynamic) r->n_batches = 0;
+#else
+    (void)n;
+#endif
+    return r->dynamic;
 }
 
 int cli_take_share(cli_ranks *r, const char *cmd, const char *shard, int listed, char ***files, int *n, int batch)
