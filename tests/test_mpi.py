@@ -449,6 +449,29 @@ class Mpi(Folder):
         self.assertEqual((r.returncode, list(out.iterdir())), (1, []), r.stderr)
         self.assertIn(f"vggcl: device 1 ({name}), batch 1 of 2 of rank 1's share", "\n".join(vggcl_lines(r.stderr)))
 
+    def test_ranks_of_two_devices_each(self):
+        """Batches handed out to ranks that each run two devices (--device 0,1: a thread per device taking the
+        rank's batches as they come): one process's output, byte for byte, with the rank's lines and messages
+        in the list's order."""
+        two, _ = testenv.two_devices(VGGCL) or (None, None)
+        if not two:
+            self.skipTest("two devices of one name need PoCL as the only platform (POCL_DEVICES)")
+        many = self.d / "many"
+        many.mkdir()
+        for i in range(24):
+            if i % 7 == 3:
+                (many / f"{i:02d}.png").write_bytes(b"broken")
+            else:
+                Image.fromarray(photo(40 + i, 38 + i % 4, 200 + i)).save(many / f"{i:02d}.png")
+        one, o1 = self.classify("one", "--batch", "2", "--format", "csv", images=many)
+        self.assertEqual(one.returncode, 1, one.stderr)
+        both, o2 = self.classify("both", "--batch", "2", "--format", "csv", "--device", "0,1", ranks=2, images=many,
+                                 env=dict(ENV, **two))
+        self.assertEqual((both.returncode, both.stdout, vggcl_lines(both.stderr)),
+                         (one.returncode, one.stdout, vggcl_lines(one.stderr)), both.stderr)
+        for name in ("l.npy", "t.npy"):
+            self.assertEqual((o2 / name).read_bytes(), (o1 / name).read_bytes(), name)
+
     def test_ranks_seeing_different_images(self):
         """Ranks that find different image lists (a folder changing as the job starts, machines that do
         not see the same files; here each rank given its own folder through mpirun's MPMD syntax) cut
