@@ -159,11 +159,11 @@ typedef struct {
     char device[16];
     size_t chunk;                       /* bytes per message gathering to rank 0 */
     char **lead;                        /* the list's files before this share, then those after it
-                                         * (cli_take_share; freed by cli_ranks_end), for the images' size
+                                         * (cli_take_share; freed by cli_ranks_end; dynamic: the whole
+                                         * list, the caller's), for the images' size
                                          * without a crop: the first that reads before it, else (a share
                                          * with none read, its empty arrays) after it */
     int n_lead, n_after;
-    int lead_borrowed;                  /* lead is the list itself (handed-out batches): not freed */
     int shard;                          /* --shard's I (cli_take_share); 0 without */
     int batch;                          /* cli_take_share's: > 0, the command runs its list through
                                          * cli_run_batches in batches of this many images */
@@ -241,7 +241,7 @@ void cli_ranks_mark_start(const cli_ranks *r);
 /* This rank's run stopped at batch g (a device failed, an output could not be written): the other ranks
  * are given no more batches, and the outputs end before g, as one process's that stopped there. */
 void cli_ranks_stop_at(const cli_ranks *r, int g);
-/* Batches handed out so far, to every rank (rank 0's count; another rank: its own). */
+/* Batches handed out so far, to every rank (rank 0's count, for its progress line; 0 on another rank). */
 int cli_ranks_batches_out(const cli_ranks *r);
 /* One batch as a rank handed it over: its number and where the rank's text and rows end after it. */
 typedef struct {

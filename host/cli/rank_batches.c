@@ -104,7 +104,6 @@ int cli_ranks_next_batch(const cli_ranks *r)
         const int ask = ASK_BATCH;
         MPI_Send(&ask, 1, MPI_INT, 0, TAG_ASK, u->comm);
         MPI_Recv(&g, 1, MPI_INT, 0, TAG_GIVE, u->comm, MPI_STATUS_IGNORE);
-        if (g >= 0) u->next++;
     }
 #endif
     if (g < 0) u->left = 1; /* (rank 0's dispatcher counted it) */
@@ -157,21 +156,16 @@ void cli_ranks_handed(const cli_ranks *r, int g, long long rows, int skipped)
     if (e->out < 0 || e->err < 0) u->lost = 1; /* (the gathering fails, said) */
 }
 
-/* Tells rank 0 this rank asks no more (stopped: no more batches for anyone). */
+/* Tells rank 0 this rank asks no more (stopped: no more batches for anyone; rank 0's own stop is set by
+ * cli_ranks_stop_at). */
 static void leave(const cli_ranks *r, int stopped)
 {
     struct cli_rank_run *u = r->run;
     if (!u || u->left) return;
     u->left = 1;
 #ifdef VGGCL_MPI
-    if (r->rank == 0) {
-        pthread_mutex_lock(&u->mu);
-        u->stop |= stopped;
-        pthread_mutex_unlock(&u->mu);
-    } else {
-        const int ask = stopped ? ASK_STOPPED : ASK_DONE;
-        MPI_Send(&ask, 1, MPI_INT, 0, TAG_ASK, u->comm);
-    }
+    const int ask = stopped ? ASK_STOPPED : ASK_DONE;
+    if (r->rank != 0) MPI_Send(&ask, 1, MPI_INT, 0, TAG_ASK, u->comm);
 #else
     (void)stopped;
 #endif

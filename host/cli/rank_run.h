@@ -20,7 +20,7 @@ struct cli_rank_run {
     int stopped_at;           /* the batch its run stopped at; INT_MAX: none */
     int left;                 /* it asks for no more */
     pthread_mutex_t mu;       /* rank 0: next and stop, shared with the dispatcher */
-    int next;                 /* rank 0: batches handed out; another rank: its own */
+    int next;                 /* rank 0: batches handed out */
     int stop;                 /* rank 0: a rank stopped, no more are handed out */
     int thread;               /* rank 0: the dispatcher's thread runs */
     pthread_t tid;

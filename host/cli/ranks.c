@@ -315,7 +315,7 @@ int cli_ranks_begin(cli_ranks *r, const char *cmd, char ***files, int *n)
     if (listed != CLI_OK) return listed;
     if (cli_ranks_same_list(r, cmd, *files, *n) != CLI_OK) return CLI_FAIL;
     if (cli_ranks_hand_out(r, *n)) { /* (the list is every rank's; its first image that reads sets the size) */
-        r->lead = *files, r->n_lead = *n, r->lead_borrowed = 1;
+        r->lead = *files, r->n_lead = *n; /* (the list itself: not freed) */
         return CLI_OK;
     }
     char spec[32];
@@ -949,9 +949,9 @@ void cli_ranks_end(cli_ranks *r)
     const int fds[] = { r->out_fd, r->err_fd, r->logits_fd, r->tensor_fd };
     for (size_t i = 0; i < sizeof fds / sizeof fds[0]; i++)
         if (fds[i] >= 0) close(fds[i]);
-    for (int i = 0; !r->lead_borrowed && i < r->n_lead + r->n_after; i++) free(r->lead[i]);
-    if (!r->lead_borrowed) free(r->lead);
-    r->lead = NULL, r->n_lead = r->n_after = r->lead_borrowed = 0;
+    for (int i = 0; !r->dynamic && i < r->n_lead + r->n_after; i++) free(r->lead[i]); /* (dynamic: the list) */
+    if (!r->dynamic) free(r->lead);
+    r->lead = NULL, r->n_lead = r->n_after = 0;
     cli_ranks_run_free(r); /* (collective: every rank comes here) */
     cli_times_report(r->mpi, r->rank, r->size);
 #ifdef VGGCL_MPI
