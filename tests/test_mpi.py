@@ -139,6 +139,15 @@ class Mpi(Folder):
                 np.testing.assert_array_equal(np.load(o2 / name), np.load(o1 / name))
             self.assertEqual(len(one.stdout.splitlines()), 9 + (fmt == "csv") * (1 + 9 * 4))
 
+    def test_balance_not_known(self):
+        """VGGCL_MPI_BALANCE neither dynamic nor static: said once (by rank 0, whose setting is every rank's), and
+        the job runs as by default, with one process's answers."""
+        one, _ = self.classify("one")
+        two, _ = self.classify("two", ranks=2, env=dict(ENV, VGGCL_MPI_BALANCE="contiguous"))
+        self.assertEqual((two.returncode, two.stdout), (one.returncode, one.stdout), two.stderr)
+        said = "vggcl: VGGCL_MPI_BALANCE=contiguous is neither dynamic nor static: dynamic is used"
+        self.assertEqual(vggcl_lines(two.stderr), [said, *vggcl_lines(one.stderr)])
+
     def test_notices_said_once(self):
         """With an image skipped the ranks' messages are printed one rank after the other: the notices every
         rank makes alike (compiling the kernels, the decoding threads' warning) are said once, as one process
