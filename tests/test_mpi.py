@@ -99,7 +99,8 @@ class Folder(unittest.TestCase):
     def train_heads(self, launch):
         """train-head on a data set with an unreadable image, by one process and as ranks started by
         launch(cmd): the same model file, byte for byte, and the same report. With --flip and --val, whose
-        images (the list's last four, in the second rank's share with two training images) are not mirrored."""
+        images (the list's last four; with contiguous shares in the second rank's, with two training images) are
+        not mirrored: handed out, the training images' batches, then --val's."""
         data, val = self.d / "data", self.d / "val"
         for c, name in enumerate(("a", "b")):
             (data / name).mkdir(parents=True, exist_ok=True)  # (the same again on a second call)
@@ -678,9 +679,114 @@ class Mpi(Folder):
 
     def test_train_head_two_ranks(self):
         """train-head's features computed by two ranks and gathered: the same model, byte for byte, and the
-        same report, with an unreadable image in the second rank's share."""
-        self.train_heads(lambda cmd: subprocess.run(["mpirun", "-n", "2", "--oversubscribe", *cmd],
-                                                    capture_output=True, text=True, env=ENV, timeout=600))
+        same report, with an unreadable image, the batches handed out and in contiguous shares."""
+        for env in (ENV, STATIC):
+            self.train_heads(lambda cmd: subprocess.run(["mpirun", "-n", "2", "--oversubscribe", *cmd],
+                                                        capture_output=True, text=True, env=env, timeout=600))
+
+    def train_data(self, n_train, n_val):
+        """A data set of two classes with n_train images each, and a --val folder with n_val each."""
+        data, val = self.d / "data", self.d / "val"
+        for c, name in enumerate(("a", "b")):
+            for folder, n, seed in ((data, n_train, 0), (val, n_val, 500)):
+                (folder / name).mkdir(parents=True)
+                for i in range(n):
+                    Image.fromarray(photo(36 + i % 5, 34 + c, seed + 50 * c + i)).save(folder / name / f"{i:02d}.png")
+        return data, val
+
+    def test_train_head_slow_rank(self):
+        """train-head under a rank that runs slower (niced under busy processes): it is handed fewer of the
+        training images' batches and of --val's, and the model is one process's, byte for byte."""
+        data, val = self.train_data(8, 6)
+        cmd = [VGGCL, "train-head", "--weights", str(self.weights), "--data", str(data), "--val", str(val),
+               "--resize", "32", "--crop", "32", "--epochs", "2", "--batch", "1", "--flip"]
+        one = subprocess.run([*cmd, "--out", str(self.d / "one.safetensors")], capture_output=True, text=True,
+                             env=ENV, timeout=600)
+        self.assertEqual(one.returncode, 0, one.stderr)
+        two = [*cmd, "--out", str(self.d / "two.safetensors")]
+        hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(os.cpu_count() or 2)]
+        try:
+            r = subprocess.run(["mpirun", "-n", "1", "-x", "VGGCL_RANK_TIMES=1", *two, ":", "-n", "1", "nice", "-n",
+                                "19", *two], capture_output=True, text=True, env=ENV, timeout=600)
+        finally:
+            for h in hogs:
+                h.kill()
+                h.wait()
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stdout.replace("two.safetensors", "one.safetensors"), one.stdout)
+        self.assertEqual((self.d / "two.safetensors").read_bytes(), (self.d / "one.safetensors").read_bytes())
+        batches = [int(ln.split()[-1]) for ln in vggcl_lines(r.stderr) if re.fullmatch(ROW, ln)]
+        self.assertEqual(len(batches), 2, r.stderr)
+        self.assertEqual(sum(batches), 16 + 12, r.stderr)
+        self.assertGreater(batches[0], 2 * batches[1], r.stderr)
+
+    def test_train_head_rank_failing(self):
+        """train-head with rank 1's device failing at its enqueue N, for N from its first batch of the training
+        images to one of --val's (handed out after them): each time the job fails naming the batch and the rank,
+        and writes no model; or, N past rank 1's work, the one process's model."""
+        data, val = self.train_data(3, 6)
+        out = self.d / "head.safetensors"
+        cmd = [VGGCL, "train-head", "--weights", str(self.weights), "--data", str(data), "--val", str(val),
+               "--resize", "32", "--crop", "32", "--epochs", "2", "--batch", "1", "--flip", "--out", str(out)]
+        one = subprocess.run(cmd, capture_output=True, text=True, env=ENV, timeout=600)
+        self.assertEqual(one.returncode, 0, one.stderr)
+        model = out.read_bytes()
+        out.unlink()
+        failed_in = set()
+
+        def where(n):  # rank 1's enqueue n failing: before its batches (-1: loading the model), in one (0), past (1)
+            out.unlink(missing_ok=True)
+            r = subprocess.run(["mpirun", "-n", "1", *cmd, ":", "-n", "1", "-x", f"VGGCL_FAULT=enqueue:{n}", *cmd],
+                               capture_output=True, text=True, env=ENV, timeout=600)
+            if r.returncode == 0:
+                self.assertEqual(out.read_bytes(), model)
+                return 1, n
+            self.assertEqual((r.returncode, out.exists()), (1, False), r.stderr)
+            if ", batch " not in r.stderr:
+                return -1, n
+            m = re.fullmatch(r"vggcl: device 0 \(.*\), batch \d+ of \d+ \(on rank 1\) \((\S+) to \S+\): .*",
+                             vggcl_lines(r.stderr)[0])
+            self.assertTrue(m, r.stderr)
+            failed_in.add(Path(m.group(1)).parent.parent)
+            return 0, n
+        at, n = first_not_before(where)  # (rank 1's first enqueue in a batch)
+        while at == 0 and n < 1000:  # (then on through its batches, until past them)
+            at, n = where(n + 6)
+        self.assertEqual(at, 1, "rank 1's device failed at every enqueue tried")
+        self.assertIn(val, failed_in)  # (at least in the second run of batches: which batches rank 1 ran varies)
+
+    def test_train_head_stop_in_val(self):
+        """train-head stopped by a --val image whose features overflow float32 (a --std of 1e-37: every image but
+        a black one overflows), whichever rank computes it: the one process's messages (an unreadable image of each
+        run of batches before it, in order), and no model."""
+        data, val = self.d / "data", self.d / "val"
+        black = np.zeros((36, 36, 3), np.uint8)
+        for c in ("a", "b"):
+            for folder, n in ((data, 6), (val, 6)):
+                (folder / c).mkdir(parents=True)
+                for i in range(n):
+                    Image.fromarray(black).save(folder / c / f"{i}.png")
+        Image.fromarray(photo(36, 36, 7)).save(val / "b" / "0.png")
+        # unreadable images, said in order before the stop: in the first run of batches, and in the second, each
+        # after a readable one (a rank that drops the others' batches before the stop is caught unless it ran
+        # all six: the stop's batch counted from the second run's first was one of the first run's)
+        broken = [data / "b" / "2_broken.png", *(val / "a" / f"{i}_broken.png" for i in range(6))]
+        for f in broken:
+            f.write_bytes(b"broken")
+        runs = []
+        for ranks in (1, 2):
+            out = self.d / f"head{ranks}.safetensors"
+            cmd = [VGGCL, "train-head", "--weights", str(self.weights), "--data", str(data), "--val", str(val),
+                   "--resize", "128", "--crop", "128", "--mean", "0,0,0", "--std", "1e-37,1,1", "--batch", "1",
+                   "--flip", "--out", str(out)]
+            r = subprocess.run(["mpirun", "-n", str(ranks), "--oversubscribe", *cmd] if ranks > 1 else cmd,
+                               capture_output=True, text=True, env=ENV, timeout=600)
+            runs.append((r.returncode, r.stdout, vggcl_lines(r.stderr), out.exists()))
+        self.assertEqual(runs[1], runs[0])
+        self.assertEqual(runs[0][0], 1)
+        self.assertEqual([ln.split(":")[1].strip() for ln in runs[0][2]],
+                         [str(f) for f in broken + [val / "b" / "0.png"]])
+        self.assertRegex(runs[0][2][-1], f"^vggcl: {re.escape(str(val / 'b' / '0.png'))}: GAP feature \\d+ is ")
 
     def test_vggcl_device_under_mpirun(self):
         """VGGCL_DEVICE names every rank's device, as --device does (here one that is not there); a failure

@@ -228,10 +228,16 @@ int cli_take_share(cli_ranks *r, const char *cmd, const char *shard, int listed,
  * and none waits at the end for a slower one's long share (VGGCL_MPI_BALANCE=static, rank 0's: contiguous
  * shares, as --shard's). The next batch for this rank, or -1: none left (or a rank stopped). */
 int cli_ranks_next_batch(const cli_ranks *r);
-/* After cli_ranks_begin, for a command that lists its images itself (eval): whether the n images' batches of
- * r->batch (set before cli_ranks_begin) are handed out (collective; every rank then runs all n through
- * cli_run_batches), else 0: each takes its contiguous share (cli_share). */
+/* After cli_ranks_begin, for a command that lists its images itself (eval, train-head): whether the n images'
+ * batches of r->batch (set before cli_ranks_begin) are handed out (collective; every rank then runs all n
+ * through cli_run_batches), else 0: each takes its contiguous share (cli_share). */
 int cli_ranks_hand_out(cli_ranks *r, int n);
+/* After a list of handed-out batches, the next list's n images (collective; train-head's --val images,
+ * which are not mirrored): its batches are numbered on from the last list's, so the text and rows come out
+ * in one process's order, the first list's then this one's. 1: run it through cli_run_batches; 0: none is
+ * run, as a rank stopped in the lists before (its status says why) or rank 0 could not start the thread that
+ * hands them out (said there: a status of CLI_FAIL is the caller's to give). */
+int cli_ranks_hand_out_next(cli_ranks *r, int n);
 /* Batch g has been handed over (its messages said, its rows written; rows and images skipped in all so far):
  * where this rank's captured text ends after it. The first call marks before its messages
  * (cli_ranks_mark_start). */
@@ -264,10 +270,11 @@ void cli_ranks_end(cli_ranks *r);
 /* Keeps a notice this process wrote (n bytes; of one line, with its newline: longer ones are not kept):
  * cli_ranks_finish leaves out of a rank's messages those rank 0 noticed too. */
 void cli_ranks_noticed(const char *text, size_t n);
-/* Rank 0 gets every rank's share of n rows of row_floats and of their n flags (ok), the shares being
- * the contiguous runs of cli_ranks_begin: on rank 0, rows and ok hold all n, its own share in
- * place; on the others, their share from the start. CLI_OK. */
-int cli_ranks_gather_rows(cli_ranks *r, float *rows, char *ok, int n, size_t row_floats);
+/* Rank 0 gets the rows of row_floats every other rank computed: each rank's n_mine rows (mine), row k
+ * being the list's index[k]. On rank 0, rows holds all n, its own in place, and ok[i] is set for each
+ * row i received. Collective; CLI_FAIL where rank 0 is out of memory for a chunk (said), else CLI_OK. */
+int cli_ranks_gather_rows(cli_ranks *r, float *rows, char *ok, int n, size_t row_floats, const float *mine,
+                          const int *index, int n_mine);
 /* Whether a step every rank took succeeded everywhere (collective): local where it failed here, CLI_FAIL
  * where it failed on another rank only (that rank said why), else CLI_OK. So the ranks go on, or stop,
  * together: for a step before a collective one (reading the data set, then checking the lists). */

@@ -57,14 +57,37 @@ static const cli_command command = {
     options, { cli_device_options, cli_preprocess_options, cli_decode_options },
 };
 
-/* Features gathered per image, in file order; with flip, two rows per image (a --val image's second unused). */
+/* Features gathered per image; with flip, two rows per image (a --val image's second unused). */
 typedef struct {
     int feats, copies;
-    float *x;           /* (files * copies, feats): all of them on rank 0, a rank's share on the others */
-    char *ok;           /* per file: its features were computed */
+    float *x;           /* (rows * copies, feats): on rank 0 every file's, in file order; on the other ranks
+                         * those of the images they computed, in the order computed, for the gathering */
+    char *ok;           /* rank 0: per file, its features were computed */
+    int *index;         /* the other ranks: each row's file in the list (n of cap) */
+    int n, cap;
     char **files;       /* the share's, for messages */
+    int lo;             /* the share's first file in the list (handed-out batches: 0, the whole list) */
     int first;          /* the run's first file in the share (collect's index counts from it) */
 } gather;
+
+/* The next row of a rank other than 0, for file i (NULL: out of host memory, said). */
+static float *next_row(gather *g, int i)
+{
+    const size_t floats = (size_t)g->copies * g->feats;
+    if (g->n == g->cap) {
+        const int cap = g->cap ? 2 * g->cap : 256;
+        float *x = realloc(g->x, sizeof *x * floats * (size_t)cap);
+        if (x) g->x = x;
+        int *index = x ? realloc(g->index, sizeof *index * (size_t)cap) : NULL;
+        if (!index) {
+            cli_error(CLI_FAIL, "out of host memory for the features of %d images", cap);
+            return NULL;
+        }
+        g->index = index, g->cap = cap;
+    }
+    g->index[g->n] = i;
+    return g->x + floats * (size_t)g->n++;
+}
 
 static int collect(void *user, const int *index, int nb, const float *x, int h, int w, const float *logits,
                    const float *features, const float *flipped)
@@ -73,10 +96,12 @@ static int collect(void *user, const int *index, int nb, const float *x, int h, 
     (void)x, (void)h, (void)w, (void)logits;
     for (int j = 0; j < nb; j++) {
         const int i = g->first + index[j]; /* (the share counts from its first file, which is rank 0's file 0) */
-        float *row = g->x + (size_t)i * g->copies * g->feats;
+        float *row = g->ok ? g->x + (size_t)i * g->copies * g->feats : next_row(g, g->lo + i);
+        if (!row) return CLI_FAIL;
         memcpy(row, features + (size_t)j * g->feats, sizeof *row * (size_t)g->feats);
         if (flipped) memcpy(row + g->feats, flipped + (size_t)j * g->feats, sizeof *row * (size_t)g->feats);
-        g->ok[i] = 1;
+        else if (g->copies > 1) memset(row + g->feats, 0, sizeof *row * (size_t)g->feats); /* (--val's: unused) */
+        if (g->ok) g->ok[i] = 1;
         for (int k = 0; k < g->copies * g->feats; k++) /* (one image's overflow, named, not after every image) */
             if (!isfinite(row[k]))
                 return cli_error(CLI_FAIL, "%s: GAP feature %d%s is %g; a head is trained on finite features (the "
@@ -444,7 +469,7 @@ int cmd_train_head(int argc, char **argv)
     vggcl_ctx *ctx = NULL;
     cli_devices devs = { 0 };
     vggcl_model *model = NULL;
-    gather g = { 0, flip ? 2 : 1, NULL, NULL, NULL, 0 };
+    gather g = { 0, flip ? 2 : 1, NULL, NULL, NULL, 0, 0, NULL, 0, 0 };
     cli_ranks ranks = CLI_RANKS_INIT;
     split s = { 0 };
     char *is_val = NULL;
@@ -455,50 +480,61 @@ int cmd_train_head(int argc, char **argv)
         rc = CLI_USAGE;
         goto out;
     }
-    /* under mpirun each rank computes the features of a contiguous run of the list; rank 0 gathers them and
-     * trains. Past the start, every rank goes through cli_ranks_finish and the gather, whatever happened
-     * before: messages that every rank has alike (a data set folder that is not there) are said once. */
+    /* under mpirun each rank computes the features of the batches it is handed (or of a contiguous run of the
+     * list); rank 0 gathers them and trains. Past the start, every rank goes through cli_ranks_finish and the
+     * gather, whatever happened before: messages that every rank has alike (a data set folder that is not
+     * there) are said once. */
+    ranks.batch = batch;
     if ((rc = cli_ranks_begin(&ranks, "train-head", NULL, NULL)) != CLI_OK) goto out;
     int local = cli_ranks_capture(&ranks, NULL, NULL), n_ok = 0;
     if (local == CLI_OK) local = read_data(data, val_dir, &ds, &vs, &is_val, ranks.rank == 0);
     if (local == CLI_OK && ranks.rank == 0) local = check_outputs(weights, outs, 1 + FEATURE_FILES, &ds);
     if ((local = cli_ranks_all_ok(&ranks, local)) == CLI_OK)
         local = cli_ranks_same_list(&ranks, "train-head", ds.files, ds.n);
-    int lo, hi;
-    cli_share(ds.n, ranks.rank, ranks.size, &lo, &hi);
+    /* the list in two runs: the training images, mirrored too with --flip, then --val's (the list's end) as they
+     * are (mirrored, their passes were doubled, the rows unused, and one that overflowed stopped the run) */
+    int v = ds.n;
+    while (flip && is_val && v > 0 && is_val[v - 1]) v--;
+    int lo = 0, hi = ds.n; /* (the ranks agree on local: listed alike, or refused alike) */
+    if (local != CLI_OK || !cli_ranks_hand_out(&ranks, v)) cli_share(ds.n, ranks.rank, ranks.size, &lo, &hi);
     if (local == CLI_OK) local = cli_open_models(cli_ranks_device(&ranks, device), weights, &opts, &p, &devs);
     if ((local = cli_ranks_all_ok(&ranks, local)) == CLI_OK)
         local = cli_ranks_same_model(&ranks, "train-head", weights, devs.model[0], &p, NULL, 0, &a, agreed);
     if (local == CLI_OK) {
         ctx = devs.ctx[0], model = devs.model[0];
-        const int rows = ranks.rank == 0 ? ds.n : hi - lo; /* rank 0 gathers every rank's share */
         g.feats = vggcl_model_features(model);
-        g.x = calloc((size_t)rows * g.copies * g.feats + 1, sizeof *g.x);
-        g.ok = calloc((size_t)rows + 1, 1);
-        if (!g.x || !g.ok) local = cli_error(CLI_FAIL, "out of host memory for the features of %d images", rows);
-    }
-    if (local == CLI_OK) {
-        if (ranks.rank == 0)
-            fprintf(stderr, "computing the GAP features of %d images (%d classes) on %s%s\n", ds.n, ds.n_classes,
-                    vggcl_device_name(ctx), ranks.size > 1 ? " and the other ranks' devices" : "");
-        /* the share in two runs: the training images, mirrored too with --flip, then --val's (the list's end) as
-         * they are (mirrored, their passes were doubled, the rows unused, and one that overflowed stopped the run) */
-        int v = ds.n;
-        while (flip && v > 0 && is_val[v - 1]) v--;
-        const int from[2] = { lo, v > lo ? (v < hi ? v : hi) : lo }, to[2] = { from[1], hi };
-        g.files = ds.files + lo;
-        for (int part = 0; part < 2 && local == CLI_OK && (part == 0 || to[1] > from[1]); part++) {
-            int h, w, skipped = 0;
-            cli_lead_size(ctx, &p, ds.files, from[part], &h, &w); /* (the size one process would set) */
-            const cli_batch_job job = { ctx, model, &p, batch, flip && part == 0, 0, 1, progress_s, threads, NULL,
-                                        devs.n, devs.ctx, devs.model, &ranks, 0, h, w, 0, 0 };
-            g.first = from[part] - lo;
-            local = cli_run_batches(&job, ds.files + from[part], to[part] - from[part], collect, &g, &skipped);
-            failed += skipped, stopped = local != CLI_OK;
+        if (ranks.rank == 0) { /* (rank 0 gathers every rank's; the others keep theirs as they come) */
+            g.x = calloc((size_t)ds.n * g.copies * g.feats + 1, sizeof *g.x);
+            g.ok = calloc((size_t)ds.n + 1, 1);
+            if (!g.x || !g.ok) local = cli_error(CLI_FAIL, "out of host memory for the features of %d images", ds.n);
         }
     }
+    if (local == CLI_OK && ranks.rank == 0)
+        fprintf(stderr, "computing the GAP features of %d images (%d classes) on %s%s\n", ds.n, ds.n_classes,
+                vggcl_device_name(ctx), ranks.size > 1 ? " and the other ranks' devices" : "");
+    const int from[2] = { lo, v > lo ? (v < hi ? v : hi) : lo }, to[2] = { from[1], hi };
+    g.files = ds.files + lo, g.lo = lo;
+    for (int part = 0; part < 2 && (part == 0 || to[1] > from[1]); part++) {
+        /* (handed out: every rank asks for the second run's batches, whatever its first did) */
+        if (part && ranks.dynamic && !cli_ranks_hand_out_next(&ranks, to[1] - from[1])) {
+            if (local == CLI_OK) local = CLI_FAIL; /* (a rank stopped: its status says why) */
+            break;
+        }
+        if (local != CLI_OK) {
+            if (ranks.dynamic) continue;
+            break;
+        }
+        int h, w, skipped = 0;
+        cli_lead_size(ctx, &p, ds.files, from[part], &h, &w); /* (the size one process would set) */
+        const cli_batch_job job = { ctx, model, &p, batch, flip && part == 0, 0, 1, progress_s, threads, NULL,
+                                    devs.n, devs.ctx, devs.model, &ranks, 0, h, w, 0, 0 };
+        g.first = from[part] - lo;
+        local = cli_run_batches(&job, ds.files + from[part], to[part] - from[part], collect, &g, &skipped);
+        failed += skipped, stopped = local != CLI_OK;
+    }
     rc = cli_ranks_finish(&ranks, NULL, local, stopped, &failed, &n_ok);
-    if (rc == CLI_OK) rc = cli_ranks_gather_rows(&ranks, g.x, g.ok, ds.n, (size_t)g.copies * g.feats);
+    if (rc == CLI_OK)
+        rc = cli_ranks_gather_rows(&ranks, g.x, g.ok, ds.n, (size_t)g.copies * g.feats, g.x, g.index, g.n);
     if (ranks.rank != 0) cli_close_models(&devs); /* (rank 0 trains alone: the others' devices given back meanwhile) */
     if (rc != CLI_OK || ranks.rank != 0) goto out;
     rc = CLI_FAIL;
@@ -542,7 +578,7 @@ out:
     rc = cli_ranks_agree(&ranks, rc); /* rank 0 trained: every rank exits with its status */
     cli_ranks_end(&ranks);
     free(s.x), free(s.xv), free(s.y), free(s.yv);
-    free(g.x), free(g.ok), free(is_val);
+    free(g.x), free(g.ok), free(g.index), free(is_val);
     cli_close_models(&devs);
     cli_dataset_free(&ds);
     cli_dataset_free(&vs);

@@ -107,7 +107,30 @@ int cli_ranks_next_batch(const cli_ranks *r)
     }
 #endif
     if (g < 0) u->left = 1; /* (rank 0's dispatcher counted it) */
-    return g;
+    return g < 0 ? g : g - u->base;
+}
+
+int cli_ranks_hand_out_next(cli_ranks *r, int n)
+{
+    struct cli_rank_run *u = r->run;
+    if (!u) return 0;
+    const double from = cli_times_wait(); /* (until every rank is done with the list before) */
+    cli_ranks_run_leave(r);
+    cli_times_waited(from);
+    u->base = r->n_batches;
+    r->n_batches += (int)(((long long)n + r->batch - 1) / r->batch); /* (before the thread reads it) */
+    int go = 1;
+#ifdef VGGCL_MPI
+    if (r->rank == 0) { /* (stop: a rank stopped in a list before, which its status says) */
+        go = !u->stop && (u->thread = pthread_create(&u->tid, NULL, dispatcher, r) == 0);
+        if (!u->stop && !go) cli_error(CLI_FAIL, "cannot start a thread to hand out the batches");
+    }
+    MPI_Bcast(&go, 1, MPI_INT, 0, MPI_COMM_WORLD);
+#endif
+    if (!go) return 0;
+    u->left = 0;
+    if (u->n_done) u->rows_base = u->done[u->n_done - 1].rows, u->skipped_base = u->done[u->n_done - 1].skipped;
+    return 1;
 }
 
 int cli_ranks_batches_out(const cli_ranks *r)
@@ -115,7 +138,7 @@ int cli_ranks_batches_out(const cli_ranks *r)
     struct cli_rank_run *u = r->run;
     if (!u) return 0;
     pthread_mutex_lock(&u->mu);
-    const int n = u->next;
+    const int n = u->next - u->base;
     pthread_mutex_unlock(&u->mu);
     return n;
 }
@@ -151,7 +174,7 @@ void cli_ranks_handed(const cli_ranks *r, int g, long long rows, int skipped)
         u->done = grown, u->cap = cap;
     }
     cli_batch_end *e = &u->done[u->n_done++];
-    e->g = g, e->rows = rows, e->skipped = skipped;
+    e->g = u->base + g, e->rows = u->rows_base + rows, e->skipped = u->skipped_base + skipped;
     text_ends(&e->out, &e->err);
     if (e->out < 0 || e->err < 0) u->lost = 1; /* (the gathering fails, said) */
 }
@@ -175,6 +198,7 @@ void cli_ranks_stop_at(const cli_ranks *r, int g)
 {
     struct cli_rank_run *u = r->run;
     if (!u) return;
+    if (g < INT_MAX - 1 - u->base) g += u->base; /* (INT_MAX - 1: before any batch it knew, kept) */
     if (g < u->stopped_at) u->stopped_at = g;
     if (r->rank == 0) { /* (rank 0 may have left already: its last ask answered -1) */
         pthread_mutex_lock(&u->mu);

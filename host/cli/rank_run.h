@@ -19,6 +19,9 @@ struct cli_rank_run {
     int started;              /* (marked) */
     int stopped_at;           /* the batch its run stopped at; INT_MAX: none */
     int left;                 /* it asks for no more */
+    int base;                 /* the batches of the lists handed out before this one (cli_ranks_hand_out_next) */
+    long long rows_base;      /* rows and images skipped in them, this rank's (its records count on from them) */
+    int skipped_base;
     pthread_mutex_t mu;       /* rank 0: next and stop, shared with the dispatcher */
     int next;                 /* rank 0: batches handed out */
     int stop;                 /* rank 0: a rank stopped, no more are handed out */

@@ -864,33 +864,48 @@ int cli_ranks_finish(cli_ranks *r, vggcl_ctx *ctx, int rc, int stopped, int *fai
     return rc;
 }
 
-int cli_ranks_gather_rows(cli_ranks *r, float *rows, char *ok, int n, size_t row_floats)
+int cli_ranks_gather_rows(cli_ranks *r, float *rows, char *ok, int n, size_t row_floats, const float *mine,
+                          const int *index, int n_mine)
 {
     if (r->size < 2) return CLI_OK;
 #ifdef VGGCL_MPI
-    /* rank by rank, a chunk of whole rows at a time, straight into rank 0's arrays (its own share is
-     * in place); the flags of a chunk, then its rows */
-    const int per = (int)(chunk_bytes(r, row_floats * sizeof *rows) / (row_floats * sizeof *rows));
+    /* rank by rank, a chunk of whole rows at a time: their indices, then the rows, placed by rank 0 */
+    const size_t row_bytes = row_floats * sizeof *rows;
+    const int per = (int)(chunk_bytes(r, row_bytes) / row_bytes);
+    void *mem;
+    if (!alloc_on_all(r->rank == 0 ? (size_t)per * (row_bytes + sizeof *index) : 0, 1, &mem))
+        return r->rank == 0 ? cli_error(CLI_FAIL, "out of host memory on rank 0 gathering the ranks' rows") : CLI_FAIL;
+    float *got = mem;
+    int *at = mem ? (int *)(got + (size_t)per * row_floats) : NULL, bad = 0;
     for (int i = 1; i < r->size; i++) {
         if (r->rank != i && r->rank != 0) continue;
-        int lo, hi;
-        cli_share(n, i, r->size, &lo, &hi);
-        for (long long at = lo; at < hi; at += per) {
-            const int k = hi - at < per ? (int)(hi - at) : per;
-            const long long off = r->rank ? at - lo : at; /* (the sender's share from its 0) */
+        int count = n_mine;
+        if (r->rank) MPI_Send(&count, 1, MPI_INT, 0, TAG_DATA, MPI_COMM_WORLD);
+        else MPI_Recv(&count, 1, MPI_INT, i, TAG_DATA, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+        for (int from = 0; from < count; from += per) {
+            const int k = count - from < per ? count - from : per;
             if (r->rank) {
-                MPI_Send(ok + off, k, MPI_CHAR, 0, TAG_DATA, MPI_COMM_WORLD);
-                MPI_Send(rows + (size_t)off * row_floats, (int)((size_t)k * row_floats), MPI_FLOAT, 0, TAG_DATA,
+                MPI_Send(index + from, k, MPI_INT, 0, TAG_DATA, MPI_COMM_WORLD);
+                MPI_Send(mine + (size_t)from * row_floats, (int)((size_t)k * row_floats), MPI_FLOAT, 0, TAG_DATA,
                          MPI_COMM_WORLD);
-            } else {
-                MPI_Recv(ok + off, k, MPI_CHAR, i, TAG_DATA, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
-                MPI_Recv(rows + (size_t)off * row_floats, (int)((size_t)k * row_floats), MPI_FLOAT, i, TAG_DATA,
-                         MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+                continue;
+            }
+            MPI_Recv(at, k, MPI_INT, i, TAG_DATA, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+            MPI_Recv(got, (int)((size_t)k * row_floats), MPI_FLOAT, i, TAG_DATA, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+            for (int j = 0; j < k; j++) {
+                if (at[j] < 0 || at[j] >= n) { /* (a rank's list is rank 0's: checked by cli_ranks_same_list) */
+                    bad = 1;
+                    continue;
+                }
+                memcpy(rows + (size_t)at[j] * row_floats, got + (size_t)j * row_floats, row_bytes);
+                ok[at[j]] = 1;
             }
         }
     }
+    free(mem);
+    if (bad) return cli_error(CLI_FAIL, "a rank sent rows of images outside the list of %d", n);
 #else
-    (void)rows, (void)ok, (void)n, (void)row_floats;
+    (void)rows, (void)ok, (void)n, (void)row_floats, (void)mine, (void)index, (void)n_mine;
 #endif
     return CLI_OK;
 }
