@@ -228,16 +228,16 @@ int cli_take_share(cli_ranks *r, const char *cmd, const char *shard, int listed,
  * and none waits at the end for a slower one's long share (VGGCL_MPI_BALANCE=static, rank 0's: contiguous
  * shares, as --shard's). The next batch for this rank, or -1: none left (or a rank stopped). */
 int cli_ranks_next_batch(const cli_ranks *r);
-/* After cli_ranks_begin, for a command that lists its images itself (eval, train-head): whether the n images'
- * batches of r->batch (set before cli_ranks_begin) are handed out (collective; every rank then runs all n
- * through cli_run_batches), else 0: each takes its contiguous share (cli_share). */
-int cli_ranks_hand_out(cli_ranks *r, int n);
-/* After a list of handed-out batches, the next list's n images (collective; train-head's --val images,
- * which are not mirrored): its batches are numbered on from the last list's, so the text and rows come out
- * in one process's order, the first list's then this one's. 1: run it through cli_run_batches; 0: none is
- * run, as a rank stopped in the lists before (its status says why) or rank 0 could not start the thread that
- * hands them out (said there: a status of CLI_FAIL is the caller's to give). */
-int cli_ranks_hand_out_next(cli_ranks *r, int n);
+/* After cli_ranks_begin, for a command that lists its images itself (eval, train-head): whether the batches
+ * of r->batch (set before cli_ranks_begin) of the lists of n[0..lists) images (at most CLI_LISTS; each run
+ * through cli_run_batches in turn, train-head's training images then its --val images) are handed out
+ * (collective; every rank then runs every list whole), else 0: each takes its contiguous share (cli_share).
+ * The lists' batches are numbered on from one list to the next, so the text and rows come out in one
+ * process's order; a rank that finishes a list asks for the next one's at once. */
+enum { CLI_LISTS = 2 };
+int cli_ranks_hand_out(cli_ranks *r, const int *n, int lists);
+/* The next list's batches for this rank (cli_ranks_next_batch; not collective). */
+void cli_ranks_next_list(const cli_ranks *r);
 /* Batch g has been handed over (its messages said, its rows written; rows and images skipped in all so far):
  * where this rank's captured text ends after it. The first call marks before its messages
  * (cli_ranks_mark_start). */
@@ -247,7 +247,8 @@ void cli_ranks_mark_start(const cli_ranks *r);
 /* This rank's run stopped at batch g (a device failed, an output could not be written): the other ranks
  * are given no more batches, and the outputs end before g, as one process's that stopped there. */
 void cli_ranks_stop_at(const cli_ranks *r, int g);
-/* Batches handed out so far, to every rank (rank 0's count, for its progress line; 0 on another rank). */
+/* The current list's batches handed out so far, to every rank (rank 0's count, for its progress line; 0 on
+ * another rank). */
 int cli_ranks_batches_out(const cli_ranks *r);
 /* One batch as a rank handed it over: its number and where the rank's text and rows end after it. */
 typedef struct {

@@ -496,7 +496,8 @@ int cmd_train_head(int argc, char **argv)
     int v = ds.n;
     while (flip && is_val && v > 0 && is_val[v - 1]) v--;
     int lo = 0, hi = ds.n; /* (the ranks agree on local: listed alike, or refused alike) */
-    if (local != CLI_OK || !cli_ranks_hand_out(&ranks, v)) cli_share(ds.n, ranks.rank, ranks.size, &lo, &hi);
+    const int lists[2] = { v, ds.n - v };
+    if (local != CLI_OK || !cli_ranks_hand_out(&ranks, lists, 2)) cli_share(ds.n, ranks.rank, ranks.size, &lo, &hi);
     if (local == CLI_OK) local = cli_open_models(cli_ranks_device(&ranks, device), weights, &opts, &p, &devs);
     if ((local = cli_ranks_all_ok(&ranks, local)) == CLI_OK)
         local = cli_ranks_same_model(&ranks, "train-head", weights, devs.model[0], &p, NULL, 0, &a, agreed);
@@ -514,16 +515,8 @@ int cmd_train_head(int argc, char **argv)
                 vggcl_device_name(ctx), ranks.size > 1 ? " and the other ranks' devices" : "");
     const int from[2] = { lo, v > lo ? (v < hi ? v : hi) : lo }, to[2] = { from[1], hi };
     g.files = ds.files + lo, g.lo = lo;
-    for (int part = 0; part < 2 && (part == 0 || to[1] > from[1]); part++) {
-        /* (handed out: every rank asks for the second run's batches, whatever its first did) */
-        if (part && ranks.dynamic && !cli_ranks_hand_out_next(&ranks, to[1] - from[1])) {
-            if (local == CLI_OK) local = CLI_FAIL; /* (a rank stopped: its status says why) */
-            break;
-        }
-        if (local != CLI_OK) {
-            if (ranks.dynamic) continue;
-            break;
-        }
+    for (int part = 0; part < 2 && local == CLI_OK && (part == 0 || to[1] > from[1]); part++) {
+        if (part) cli_ranks_next_list(&ranks); /* (handed out: the second run's batches, numbered on) */
         int h, w, skipped = 0;
         cli_lead_size(ctx, &p, ds.files, from[part], &h, &w); /* (the size one process would set) */
         const cli_batch_job job = { ctx, model, &p, batch, flip && part == 0, 0, 1, progress_s, threads, NULL,

@@ -11,6 +11,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -65,7 +66,7 @@ static void *dispatcher(void *arg)
 }
 #endif
 
-int cli_ranks_run_start(cli_ranks *r)
+int cli_ranks_run_start(cli_ranks *r, const int *ends, int n_lists)
 {
 #ifdef VGGCL_MPI
     struct cli_rank_run *u = calloc(1, sizeof *u);
@@ -75,7 +76,8 @@ int cli_ranks_run_start(cli_ranks *r)
         free(u);
         return CLI_FAIL;
     }
-    u->stopped_at = INT_MAX;
+    u->stopped_at = INT_MAX, u->pending = -1, u->n_lists = n_lists;
+    memcpy(u->ends, ends, sizeof *ends * (size_t)n_lists);
     pthread_mutex_init(&u->mu, NULL);
     MPI_Comm_dup(MPI_COMM_WORLD, &u->comm);
     r->run = u;
@@ -87,7 +89,7 @@ int cli_ranks_run_start(cli_ranks *r)
     cli_ranks_run_free(r);
     return CLI_FAIL;
 #else
-    (void)r;
+    (void)r, (void)ends, (void)n_lists;
     return CLI_FAIL;
 #endif
 }
@@ -95,10 +97,12 @@ int cli_ranks_run_start(cli_ranks *r)
 int cli_ranks_next_batch(const cli_ranks *r)
 {
     struct cli_rank_run *u = r->run;
-    if (!u || u->left) return -1;
-    int g = -1;
+    if (!u || u->left || u->list_done) return -1;
+    int g = u->pending;
+    u->pending = -1;
 #ifdef VGGCL_MPI
-    if (r->rank == 0) {
+    if (g >= 0) {
+    } else if (r->rank == 0) {
         g = hand_out(u, r->n_batches);
     } else {
         const int ask = ASK_BATCH;
@@ -106,31 +110,18 @@ int cli_ranks_next_batch(const cli_ranks *r)
         MPI_Recv(&g, 1, MPI_INT, 0, TAG_GIVE, u->comm, MPI_STATUS_IGNORE);
     }
 #endif
-    if (g < 0) u->left = 1; /* (rank 0's dispatcher counted it) */
-    return g < 0 ? g : g - u->base;
+    if (g < 0) u->left = u->list_done = 1; /* (rank 0's dispatcher counted it) */
+    else if (g >= u->ends[u->list]) u->pending = g, u->list_done = 1; /* (the next list's first for it) */
+    return u->list_done ? -1 : g - u->base;
 }
 
-int cli_ranks_hand_out_next(cli_ranks *r, int n)
+void cli_ranks_next_list(const cli_ranks *r)
 {
     struct cli_rank_run *u = r->run;
-    if (!u) return 0;
-    const double from = cli_times_wait(); /* (until every rank is done with the list before) */
-    cli_ranks_run_leave(r);
-    cli_times_waited(from);
-    u->base = r->n_batches;
-    r->n_batches += (int)(((long long)n + r->batch - 1) / r->batch); /* (before the thread reads it) */
-    int go = 1;
-#ifdef VGGCL_MPI
-    if (r->rank == 0) { /* (stop: a rank stopped in a list before, which its status says) */
-        go = !u->stop && (u->thread = pthread_create(&u->tid, NULL, dispatcher, r) == 0);
-        if (!u->stop && !go) cli_error(CLI_FAIL, "cannot start a thread to hand out the batches");
-    }
-    MPI_Bcast(&go, 1, MPI_INT, 0, MPI_COMM_WORLD);
-#endif
-    if (!go) return 0;
-    u->left = 0;
+    if (!u || u->list + 1 >= u->n_lists) return;
+    u->base = u->ends[u->list++];
+    u->list_done = u->left;
     if (u->n_done) u->rows_base = u->done[u->n_done - 1].rows, u->skipped_base = u->done[u->n_done - 1].skipped;
-    return 1;
 }
 
 int cli_ranks_batches_out(const cli_ranks *r)
@@ -138,7 +129,7 @@ int cli_ranks_batches_out(const cli_ranks *r)
     struct cli_rank_run *u = r->run;
     if (!u) return 0;
     pthread_mutex_lock(&u->mu);
-    const int n = u->next - u->base;
+    const int n = (u->next < u->ends[u->list] ? u->next : u->ends[u->list]) - u->base;
     pthread_mutex_unlock(&u->mu);
     return n;
 }

@@ -18,10 +18,13 @@ struct cli_rank_run {
     long long start_out, start_err; /* where its text before the first of them ends */
     int started;              /* (marked) */
     int stopped_at;           /* the batch its run stopped at; INT_MAX: none */
-    int left;                 /* it asks for no more */
-    int base;                 /* the batches of the lists handed out before this one (cli_ranks_hand_out_next) */
-    long long rows_base;      /* rows and images skipped in them, this rank's (its records count on from them) */
-    int skipped_base;
+    int left;                 /* it asks for no more (rank 0's dispatcher counted it) */
+    int ends[CLI_LISTS], n_lists, list; /* the batches up to each list's end; the list it runs */
+    int base;                 /* the batches of the lists before it */
+    int pending;              /* a batch of a list after it, handed out as this rank ended it (-1: none) */
+    int list_done;            /* none left in it for this rank */
+    long long rows_base;      /* rows and images skipped in the lists before, this rank's (its records count on */
+    int skipped_base;         /* from them) */
     pthread_mutex_t mu;       /* rank 0: next and stop, shared with the dispatcher */
     int next;                 /* rank 0: batches handed out */
     int stop;                 /* rank 0: a rank stopped, no more are handed out */
@@ -32,9 +35,10 @@ struct cli_rank_run {
 #endif
 };
 
-/* Rank 0 starts its dispatcher, every rank its records (collective: CLI_OK on every rank, else CLI_FAIL on
- * every rank and nothing kept: the shares are then contiguous). */
-int cli_ranks_run_start(cli_ranks *r);
+/* Rank 0 starts its dispatcher, every rank its records, for r->n_batches batches in lists ending at
+ * ends[0..n_lists) (collective: CLI_OK on every rank, else CLI_FAIL on every rank and nothing kept: the
+ * shares are then contiguous). */
+int cli_ranks_run_start(cli_ranks *r, const int *ends, int n_lists);
 /* This rank asks for no more (it is done, or it never ran); rank 0 then waits for every rank to say so
  * (every rank comes to cli_ranks_finish). */
 void cli_ranks_run_leave(cli_ranks *r);

@@ -314,7 +314,7 @@ int cli_ranks_begin(cli_ranks *r, const char *cmd, char ***files, int *n)
     const int listed = ranks_listed(r, cmd, CLI_OK); /* (with cli_take_share's for a rank that could not) */
     if (listed != CLI_OK) return listed;
     if (cli_ranks_same_list(r, cmd, *files, *n) != CLI_OK) return CLI_FAIL;
-    if (cli_ranks_hand_out(r, *n)) { /* (the list is every rank's; its first image that reads sets the size) */
+    if (cli_ranks_hand_out(r, n, 1)) { /* (the list is every rank's; its first image that reads sets the size) */
         r->lead = *files, r->n_lead = *n; /* (the list itself: not freed) */
         return CLI_OK;
     }
@@ -330,7 +330,7 @@ int cli_ranks_begin(cli_ranks *r, const char *cmd, char ***files, int *n)
 #endif
 }
 
-int cli_ranks_hand_out(cli_ranks *r, int n)
+int cli_ranks_hand_out(cli_ranks *r, const int *n, int lists)
 {
     r->dynamic = r->n_batches = 0;
     if (r->size < 2) return 0;
@@ -338,11 +338,13 @@ int cli_ranks_hand_out(cli_ranks *r, int n)
     /* where every rank runs batches of one size (each took its own --batch) and rank 0's thread started */
     int sizes[2] = { r->may_hand_out && r->batch > 0 ? r->batch : 0, r->may_hand_out && r->batch > 0 ? -r->batch : 0 };
     MPI_Allreduce(MPI_IN_PLACE, sizes, 2, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
-    r->n_batches = sizes[0] > 0 ? (int)(((long long)n + sizes[0] - 1) / sizes[0]) : 0; /* (before the thread reads it) */
-    r->dynamic = sizes[0] > 0 && sizes[0] == -sizes[1] && cli_ranks_run_start(r) == CLI_OK;
+    int ends[CLI_LISTS];
+    for (int k = 0; k < lists && sizes[0] > 0; k++) /* (before the thread reads the count) */
+        ends[k] = r->n_batches += (int)(((long long)n[k] + sizes[0] - 1) / sizes[0]);
+    r->dynamic = sizes[0] > 0 && sizes[0] == -sizes[1] && cli_ranks_run_start(r, ends, lists) == CLI_OK;
     if (!r->dynamic) r->n_batches = 0;
 #else
-    (void)n;
+    (void)n, (void)lists;
 #endif
     return r->dynamic;
 }
