@@ -660,14 +660,16 @@ class Mpi(Folder):
     def test_no_crop_handed_out_batches(self):
         """Without a crop, batches of one handed out as ranks ask: the list's first readable image (wide) sets
         the size for every rank, whichever batches it takes (here each after the first is an image of another
-        size, tall, skipped), in classify and in eval: one process's answer."""
+        size, tall, skipped), in classify, eval and train-head: one process's answer (train-head's: no class b
+        left to train on)."""
         data = self.d / "data"
         for c, name in enumerate(("a", "b")):
             (data / name).mkdir(parents=True)
             for i in range(6):
                 Image.fromarray(photo(*((36, 48) if (c, i) == (0, 0) else (48, 36)), 10 * c + i)).save(
                     data / name / f"{i}.png")
-        for cmd in (["classify", "--format", "json", str(data / "a"), str(data / "b")], ["eval", "--data", str(data)]):
+        for cmd in (["classify", "--format", "json", str(data / "a"), str(data / "b")], ["eval", "--data", str(data)],
+                    ["train-head", "--data", str(data), "--out", str(self.d / "m.safetensors"), "--epochs", "1"]):
             args = [VGGCL, cmd[0], "--weights", str(self.weights), "--resize", "30", "--no-crop", "--batch", "1",
                     *cmd[1:]]
             one, two = (subprocess.run(launch + args, capture_output=True, text=True, env=ENV, timeout=600)

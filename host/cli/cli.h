@@ -226,7 +226,8 @@ int cli_take_share(cli_ranks *r, const char *cmd, const char *shard, int listed,
  * ranks agree on it: batch g is the list's images [g * batch, (g + 1) * batch). Under mpirun rank 0
  * hands them out in order, a thread of its own answering the other ranks, so that a faster rank takes more
  * and none waits at the end for a slower one's long share (VGGCL_MPI_BALANCE=static, rank 0's: contiguous
- * shares, as --shard's). The next batch for this rank, or -1: none left (or a rank stopped). */
+ * shares, as --shard's). The next batch for this rank, numbered in its list (cli_ranks_hand_out), or -1: none
+ * left in the list (or a rank stopped). */
 int cli_ranks_next_batch(const cli_ranks *r);
 /* After cli_ranks_begin, for a command that lists its images itself (eval, train-head): whether the batches
  * of r->batch (set before cli_ranks_begin) of the lists of n[0..lists) images (at most CLI_LISTS; each run
@@ -238,19 +239,22 @@ enum { CLI_LISTS = 2 };
 int cli_ranks_hand_out(cli_ranks *r, const int *n, int lists);
 /* The next list's batches for this rank (cli_ranks_next_batch; not collective). */
 void cli_ranks_next_list(const cli_ranks *r);
-/* Batch g has been handed over (its messages said, its rows written; rows and images skipped in all so far):
- * where this rank's captured text ends after it. The first call marks before its messages
+/* Batch g of the list it runs has been handed over (its messages said, its rows written; rows and images
+ * skipped in all so far in that list): where this rank's captured text ends after it, kept with the batch's
+ * number and counts from the lists' start (cli_batch_end). The first call marks before its messages
  * (cli_ranks_mark_start). */
 void cli_ranks_handed(const cli_ranks *r, int g, long long rows, int skipped);
 /* Where this rank's text before its first batch ends (once: later calls do nothing). */
 void cli_ranks_mark_start(const cli_ranks *r);
-/* This rank's run stopped at batch g (a device failed, an output could not be written): the other ranks
- * are given no more batches, and the outputs end before g, as one process's that stopped there. */
+/* This rank's run stopped at batch g of its list (a device failed, an output could not be written; INT_MAX -
+ * 1: before it knew any): the other ranks are given no more batches, and the outputs end before g, as one
+ * process's that stopped there. */
 void cli_ranks_stop_at(const cli_ranks *r, int g);
-/* The current list's batches handed out so far, to every rank (rank 0's count, for its progress line; 0 on
- * another rank). */
+/* The current list's batches handed out so far, to every rank (rank 0's count, for its progress line; not
+ * kept on the other ranks). */
 int cli_ranks_batches_out(const cli_ranks *r);
-/* One batch as a rank handed it over: its number and where the rank's text and rows end after it. */
+/* One batch as a rank handed it over: its number from the first list's start and where the rank's text and
+ * rows end after it. */
 typedef struct {
     int g;
     long long out, err, rows;
@@ -273,7 +277,8 @@ void cli_ranks_end(cli_ranks *r);
 void cli_ranks_noticed(const char *text, size_t n);
 /* Rank 0 gets the rows of row_floats every other rank computed: each rank's n_mine rows (mine), row k
  * being the list's index[k]. On rank 0, rows holds all n, its own in place, and ok[i] is set for each
- * row i received. Collective; CLI_FAIL where rank 0 is out of memory for a chunk (said), else CLI_OK. */
+ * row i received. Collective; CLI_FAIL on every rank where rank 0 is out of memory for a chunk, and on
+ * rank 0 where a rank sent an index outside the n (said by rank 0), else CLI_OK. */
 int cli_ranks_gather_rows(cli_ranks *r, float *rows, char *ok, int n, size_t row_floats, const float *mine,
                           const int *index, int n_mine);
 /* Whether a step every rank took succeeded everywhere (collective): local where it failed here, CLI_FAIL

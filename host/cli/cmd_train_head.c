@@ -510,6 +510,7 @@ int cmd_train_head(int argc, char **argv)
             if (!g.x || !g.ok) local = cli_error(CLI_FAIL, "out of host memory for the features of %d images", ds.n);
         }
     }
+    local = cli_ranks_all_ok(&ranks, local); /* (rank 0 alone out of memory: the others would run the list) */
     if (local == CLI_OK && ranks.rank == 0)
         fprintf(stderr, "computing the GAP features of %d images (%d classes) on %s%s\n", ds.n, ds.n_classes,
                 vggcl_device_name(ctx), ranks.size > 1 ? " and the other ranks' devices" : "");
@@ -518,7 +519,9 @@ int cmd_train_head(int argc, char **argv)
     for (int part = 0; part < 2 && local == CLI_OK && (part == 0 || to[1] > from[1]); part++) {
         if (part) cli_ranks_next_list(&ranks); /* (handed out: the second run's batches, numbered on) */
         int h, w, skipped = 0;
-        cli_lead_size(ctx, &p, ds.files, from[part], &h, &w); /* (the size one process would set) */
+        /* (the size one process would set; handed out: the list's first readable image's, the second run's
+         * too, as one process's is of the training images, else its own first) */
+        cli_lead_size(ctx, &p, ds.files, ranks.dynamic ? ds.n : from[part], &h, &w);
         const cli_batch_job job = { ctx, model, &p, batch, flip && part == 0, 0, 1, progress_s, threads, NULL,
                                     devs.n, devs.ctx, devs.model, &ranks, 0, h, w, 0, 0 };
         g.first = from[part] - lo;

@@ -189,7 +189,8 @@ void cli_ranks_stop_at(const cli_ranks *r, int g)
 {
     struct cli_rank_run *u = r->run;
     if (!u) return;
-    if (g < INT_MAX - 1 - u->base) g += u->base; /* (INT_MAX - 1: before any batch it knew, kept) */
+    /* (INT_MAX - 1: before any batch it knew: then at the next list's batch it holds, which it did not run) */
+    g = g < INT_MAX - 1 - u->base ? g + u->base : u->pending >= 0 ? u->pending : g;
     if (g < u->stopped_at) u->stopped_at = g;
     if (r->rank == 0) { /* (rank 0 may have left already: its last ask answered -1) */
         pthread_mutex_lock(&u->mu);

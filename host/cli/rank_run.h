@@ -18,7 +18,7 @@ struct cli_rank_run {
     long long start_out, start_err; /* where its text before the first of them ends */
     int started;              /* (marked) */
     int stopped_at;           /* the batch its run stopped at; INT_MAX: none */
-    int left;                 /* it asks for no more (rank 0's dispatcher counted it) */
+    int left;                 /* it asks for no more (another rank: rank 0's dispatcher counted it) */
     int ends[CLI_LISTS], n_lists, list; /* the batches up to each list's end; the list it runs */
     int base;                 /* the batches of the lists before it */
     int pending;              /* a batch of a list after it, handed out as this rank ended it (-1: none) */
