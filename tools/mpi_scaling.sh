@@ -1,7 +1,7 @@
 #!/bin/bash
 # MPI scaling of the real job (issue #12): `mpirun -n R vggcl classify` on a
 # folder of images, each rank with one PoCL thread and one decoding thread (so
-# ranks map to cores), VGG16 at 224 with a 7-class GAP head, batch 8. Wall
+# ranks map to cores), VGG16 at 224 with a 7-class GAP head, batch 8 (BATCH). Wall
 # time with start-up, best of ROUNDS alternating rounds, and the median over
 # rounds of each round's own speed-up (the machine's speed drifts between
 # rounds; a round's runs are seconds apart); every run's logits must equal one
@@ -27,6 +27,7 @@
 # right after the first, its row marked R' (e.g. AB_ARGS="-x
 # VGGCL_HUGE_PAGES=0": the huge-page advice's part in the start-up; AB_ARGS="--map-by core --bind-to
 # core": ranks pinned). Ranks are not bound (--bind-to none) unless MPIRUN_ARGS or AB_ARGS binds them.
+# BATCH: classify's --batch (default 8; the batches handed out to the ranks, and what each runs at once).
 set -euo pipefail
 vggcl=$(realpath "$1")
 images=$(realpath "$2")
@@ -34,6 +35,7 @@ IFS=, read -r -a ranks <<<"${3:-1,2}"
 runs=("${ranks[@]}") # (and R' for AB_ARGS's run)
 if [ -n "${AB_ARGS:-}" ]; then runs+=("${ranks[-1]}'"); fi
 rounds=${4:-3}
+batch=${BATCH:-8}
 count=${5:-}
 root=$(cd "$(dirname "$0")/.." && pwd)
 tmp=$(mktemp -d)
@@ -72,9 +74,9 @@ warm=1 # (2 ranks where any run has more: MPI_Init, which one rank skips, tried 
 for r in "${ranks[@]}"; do [ "$r" -gt 1 ] && warm=2; done
 # shellcheck disable=SC2086  # MPIRUN_ARGS is a list of options
 mpirun -n "$warm" --oversubscribe $(binding "${MPIRUN_ARGS:-}") -x POCL_MAX_PTHREAD_COUNT=1 -x POCL_CPU_MAX_CU_COUNT=1 ${MPIRUN_ARGS:-} \
-  "$vggcl" classify --device "$VGGCL_DEVICE" --weights "$tmp/w.safetensors" --batch 8 --threads 1 "$tmp/warm" >/dev/null
+  "$vggcl" classify --device "$VGGCL_DEVICE" --weights "$tmp/w.safetensors" --batch "$batch" --threads 1 "$tmp/warm" >/dev/null
 table() { # the table of the rounds so far
-  echo "$n images, best of $1 round$([ "$1" = 1 ] || echo s), $(nproc) cores"
+  echo "$n images, batch $batch, best of $1 round$([ "$1" = 1 ] || echo s), $(nproc) cores"
   echo
   echo "| ranks | seconds | images/s | speed-up | of linear | median round's speed-up |"
   echo "| ---: | ---: | ---: | ---: | ---: | ---: |"
@@ -100,7 +102,7 @@ for ((round = 1; round <= rounds; round++)); do
     # shellcheck disable=SC2086  # MPIRUN_ARGS is a list of options
     mpirun -n "$r" --oversubscribe $(binding "${MPIRUN_ARGS:-} ${ab[*]}") -x POCL_MAX_PTHREAD_COUNT=1 -x POCL_CPU_MAX_CU_COUNT=1 \
       -x VGGCL_RANK_TIMES=1 ${MPIRUN_ARGS:-} "${ab[@]}" "$vggcl" classify --device "$VGGCL_DEVICE" \
-      --weights "$tmp/w.safetensors" --batch 8 --threads 1 --logits-out "$tmp/l$f.npy" "$images" >"$tmp/out$f.txt"
+      --weights "$tmp/w.safetensors" --batch "$batch" --threads 1 --logits-out "$tmp/l$f.npy" "$images" >"$tmp/out$f.txt"
     s=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.3f", b - a }')
     echo "round $round: $key ranks $s s" >&2
     if ! cmp -s "$tmp/l$f.npy" "$tmp/l${ranks[0]}.npy" || ! cmp -s "$tmp/out$f.txt" "$tmp/out${ranks[0]}.txt"; then
