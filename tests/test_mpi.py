@@ -47,6 +47,8 @@ GRACE = dict(ENV, OMPI_MCA_odls_base_sigkill_timeout="1")
 # contiguous shares, one per rank, instead of batches handed out as ranks ask (the default): for the tests of
 # what a rank does with its own share (its batches counted in it), and that both ways give one process's output
 STATIC = dict(ENV, VGGCL_MPI_BALANCE="static")
+# batches handed out in turn, rank i the i-th of every R (a test hook): which rank runs which batch is fixed
+INTERLEAVE = dict(ENV, VGGCL_MPI_BALANCE="interleave")
 
 
 ROW = r"vggcl: +\d+  \S+ +(-|[\d.]+)( +(-|[\d.]+)){6} +\d+"  # a row of VGGCL_RANK_TIMES's table
@@ -403,6 +405,33 @@ class Mpi(Folder):
         self.assertEqual([ln.split(":")[0] for ln in r.stdout.splitlines()],
                          [str(images / p.name) for p in good if p.name < first.name])
 
+    def test_batches_in_turn(self):
+        """VGGCL_MPI_BALANCE=interleave (a test hook: rank i is handed batches i, i + 2, ..., so which rank runs
+        which batch is fixed): rank 1's first two batches hold only unreadable images, its third one before its
+        readable one, and rank 0's batches between them one each: the messages come in list order, each batch's in
+        its place, as one process's (the third's went with the second's, before rank 0's between them), and the
+        lines are one process's."""
+        images = self.d / "turns"
+        images.mkdir()
+        for i in range(12):
+            if i in (2, 3, 4, 6, 7, 8, 10):
+                (images / f"{i:02d}.png").write_bytes(b"broken")
+            else:
+                Image.fromarray(photo(40 + i, 38, 200 + i)).save(images / f"{i:02d}.png")
+        args = [VGGCL, "classify", "--weights", str(self.weights), "--resize", "40", "--crop", "32", "--batch", "2",
+                "--format", "json", str(images)]
+        one = subprocess.run(args, capture_output=True, text=True, env=ENV, timeout=600)
+        two = subprocess.run(["mpirun", "-n", "1", "-x", "VGGCL_MPI_BALANCE=interleave", "-x", "VGGCL_RANK_TIMES=1",
+                              *args, ":", "-n", "1", *args], capture_output=True, text=True, env=ENV, timeout=600)
+        self.assertEqual(one.returncode, 1, one.stderr)
+        self.assertEqual([ln.split(":")[1].strip()[-6:] for ln in vggcl_lines(one.stderr)[:7]],
+                         [f"{i:02d}.png" for i in (2, 3, 4, 6, 7, 8, 10)])
+        rows = [ln for ln in vggcl_lines(two.stderr) if re.fullmatch(ROW, ln)]
+        self.assertEqual([int(ln.split()[-1]) for ln in rows], [3, 3], two.stderr)
+        self.assertEqual((two.returncode, two.stdout, [ln for ln in vggcl_lines(two.stderr) if ln.startswith(
+            "vggcl: /")]), (one.returncode, one.stdout, [ln for ln in vggcl_lines(one.stderr) if ln.startswith(
+                "vggcl: /")]))
+
     def test_slow_rank_takes_fewer_batches(self):
         """A rank that runs slower (here niced under two busy processes on this machine's cores) is handed fewer
         batches, as VGGCL_RANK_TIMES's batches column shows, and the output is one process's all the same."""
@@ -718,8 +747,9 @@ class Mpi(Folder):
 
     def test_train_head_rank_failing(self):
         """train-head with rank 1's device failing at its enqueue N, for N from its first batch of the training
-        images on through its batches (of --val's too, handed out after them, as it asks): each time the job fails
-        naming the batch and the rank, and writes no model; or, N past rank 1's work, the one process's model."""
+        images on through its batches (of --val's too, handed out after them; in turn, so that rank 1 runs some
+        of both): each time the job fails naming the batch and the rank, and writes no model; or, N past rank 1's
+        work, the one process's model."""
         data, val = self.train_data(3, 6)
         out = self.d / "head.safetensors"
         cmd = [VGGCL, "train-head", "--weights", str(self.weights), "--data", str(data), "--val", str(val),
@@ -733,7 +763,7 @@ class Mpi(Folder):
         def where(n):  # rank 1's enqueue n failing: before its batches (-1: loading the model), in one (0), past (1)
             out.unlink(missing_ok=True)
             r = subprocess.run(["mpirun", "-n", "1", *cmd, ":", "-n", "1", "-x", f"VGGCL_FAULT=enqueue:{n}", *cmd],
-                               capture_output=True, text=True, env=ENV, timeout=600)
+                               capture_output=True, text=True, env=INTERLEAVE, timeout=600)
             if r.returncode == 0:
                 self.assertEqual(out.read_bytes(), model)
                 return 1, n
@@ -749,12 +779,12 @@ class Mpi(Folder):
         while at == 0 and n < 1000:  # (then on through its batches, until past them)
             at, n = where(n + 6)
         self.assertEqual(at, 1, "rank 1's device failed at every enqueue tried")
-        self.assertTrue(failed_in)  # (which batches rank 1 ran varies; a stop in --val's: test_train_head_stop_in_val)
+        self.assertEqual(failed_in, {data, val})
 
     def test_train_head_stop_in_val(self):
         """train-head stopped by a --val image whose features overflow float32 (a --std of 1e-37: every image but
-        a black one overflows), whichever rank computes it: the one process's messages (an unreadable image of each
-        run of batches before it, in order), and no model."""
+        a black one overflows), on the rank that runs it: the one process's messages (the unreadable images of
+        both runs of batches before it, in order, from the other rank), and no model."""
         data, val = self.d / "data", self.d / "val"
         black = np.zeros((36, 36, 3), np.uint8)
         for c in ("a", "b"):
@@ -764,8 +794,9 @@ class Mpi(Folder):
                     Image.fromarray(black).save(folder / c / f"{i}.png")
         Image.fromarray(photo(36, 36, 7)).save(val / "b" / "0.png")
         # unreadable images, said in order before the stop: in the first run of batches, and in the second, each
-        # after a readable one (a rank that drops the others' batches before the stop is caught unless it ran
-        # all six: the stop's batch counted from the second run's first was one of the first run's)
+        # after a readable one, so on the rank that does not run the stop's batch, the batches handed out in turn
+        # (a rank that dropped the others' batches before the stop, its batch counted from the second run's first
+        # being one of the first run's, was caught)
         broken = [data / "b" / "2_broken.png", *(val / "a" / f"{i}_broken.png" for i in range(6))]
         for f in broken:
             f.write_bytes(b"broken")
@@ -776,7 +807,7 @@ class Mpi(Folder):
                    "--resize", "128", "--crop", "128", "--mean", "0,0,0", "--std", "1e-37,1,1", "--batch", "1",
                    "--flip", "--out", str(out)]
             r = subprocess.run(["mpirun", "-n", str(ranks), "--oversubscribe", *cmd] if ranks > 1 else cmd,
-                               capture_output=True, text=True, env=ENV, timeout=600)
+                               capture_output=True, text=True, env=INTERLEAVE if ranks > 1 else ENV, timeout=600)
             runs.append((r.returncode, r.stdout, vggcl_lines(r.stderr), out.exists()))
         self.assertEqual(runs[1], runs[0])
         self.assertEqual(runs[0][0], 1)

@@ -170,7 +170,9 @@ typedef struct {
     int dynamic;                        /* the batches are handed out by rank 0 as ranks ask for them
                                          * (cli_ranks_next_batch): every rank keeps the whole list */
     int n_batches;                      /* dynamic: the list's batches */
-    int may_hand_out;                   /* rank 0 said so and MPI lets its thread call it (cli_ranks_begin) */
+    int may_hand_out;                   /* rank 0 said so and MPI lets its thread call it (cli_ranks_begin);
+                                         * 2: in turn (VGGCL_MPI_BALANCE=interleave, a test hook: rank i
+                                         * is handed batches i, i + size, ... whatever its speed) */
     struct cli_rank_run *run;           /* dynamic: the batches this rank handed over, the dispatcher */
 } cli_ranks;
 /* Before cli_ranks_begin: what cli_ranks_end may be given on an early exit. */

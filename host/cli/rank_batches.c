@@ -23,11 +23,17 @@ enum { TAG_ASK = 11, TAG_GIVE };
 /* What a rank asks: a batch, or that it asks no more (done, or stopped: no more for anyone). */
 enum { ASK_BATCH = 1, ASK_DONE = -1, ASK_STOPPED = -2 };
 
-/* The next batch, or -1; rank 0's count. */
-static int hand_out(struct cli_rank_run *u, int n_batches)
+/* The next batch for rank i, or -1; rank 0's count. */
+static int hand_out(const cli_ranks *r, struct cli_rank_run *u, int i)
 {
     pthread_mutex_lock(&u->mu);
-    const int g = !u->stop && u->next < n_batches ? u->next++ : -1;
+    int g = -1;
+    if (u->stop) {
+    } else if (u->turn) { /* (in turn) */
+        if (u->turn[i] < r->n_batches) g = u->turn[i], u->turn[i] += r->size, u->next++;
+    } else if (u->next < r->n_batches) {
+        g = u->next++;
+    }
     pthread_mutex_unlock(&u->mu);
     return g;
 }
@@ -58,7 +64,7 @@ static void *dispatcher(void *arg)
             open--;
             continue;
         }
-        const int g = hand_out(u, r->n_batches);
+        const int g = hand_out(r, u, st.MPI_SOURCE);
         MPI_Send(&g, 1, MPI_INT, st.MPI_SOURCE, TAG_GIVE, u->comm);
         if (g < 0) open--; /* (it asks no more) */
     }
@@ -70,9 +76,12 @@ int cli_ranks_run_start(cli_ranks *r, const int *ends, int n_lists)
 {
 #ifdef VGGCL_MPI
     struct cli_rank_run *u = calloc(1, sizeof *u);
-    int ok = u != NULL, all = 0;
+    if (u && r->rank == 0 && r->may_hand_out == 2 && (u->turn = malloc(sizeof *u->turn * (size_t)r->size)))
+        for (int i = 0; i < r->size; i++) u->turn[i] = i;
+    int ok = u && (r->rank != 0 || r->may_hand_out != 2 || u->turn), all = 0;
     MPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
     if (!all) {
+        if (u) free(u->turn);
         free(u);
         return CLI_FAIL;
     }
@@ -103,7 +112,7 @@ int cli_ranks_next_batch(const cli_ranks *r)
 #ifdef VGGCL_MPI
     if (g >= 0) {
     } else if (r->rank == 0) {
-        g = hand_out(u, r->n_batches);
+        g = hand_out(r, u, 0);
     } else {
         const int ask = ASK_BATCH;
         MPI_Send(&ask, 1, MPI_INT, 0, TAG_ASK, u->comm);
@@ -218,7 +227,7 @@ void cli_ranks_run_free(cli_ranks *r)
     MPI_Comm_free(&u->comm);
 #endif
     pthread_mutex_destroy(&u->mu);
-    free(u->done);
+    free(u->done), free(u->turn);
     free(u);
     r->run = NULL;
 }

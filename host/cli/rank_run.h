@@ -27,6 +27,7 @@ struct cli_rank_run {
     int skipped_base;         /* from them) */
     pthread_mutex_t mu;       /* rank 0: next and stop, shared with the dispatcher */
     int next;                 /* rank 0: batches handed out */
+    int *turn;                /* rank 0, in turn (VGGCL_MPI_BALANCE=interleave): each rank's next batch */
     int stop;                 /* rank 0: a rank stopped, no more are handed out */
     int thread;               /* rank 0: the dispatcher's thread runs */
     pthread_t tid;

@@ -296,7 +296,7 @@ int cli_ranks_begin(cli_ranks *r, const char *cmd, char ***files, int *n)
     /* batches handed out as ranks ask, unless rank 0 is told otherwise; only where every rank's MPI lets
      * rank 0's dispatcher thread call it beside its main thread */
     const char *balance = getenv("VGGCL_MPI_BALANCE");
-    int dynamic = !balance || !*balance || !strcmp(balance, "dynamic");
+    int dynamic = !balance || !*balance || !strcmp(balance, "dynamic") ? 1 : !strcmp(balance, "interleave") ? 2 : 0;
     if (r->rank == 0 && !dynamic && strcmp(balance, "static"))
         cli_error_here(CLI_FAIL, "VGGCL_MPI_BALANCE=%s is neither dynamic nor static: dynamic is used", balance),
             dynamic = 1;
@@ -305,7 +305,7 @@ int cli_ranks_begin(cli_ranks *r, const char *cmd, char ***files, int *n)
     MPI_Bcast(agreed, 3, MPI_UNSIGNED_LONG_LONG, 0, MPI_COMM_WORLD);
     r->chunk = (size_t)agreed[0]; /* (below INT_MAX: rank 0 took no other) */
     cli_times_agree((int)agreed[1]);
-    r->may_hand_out = (int)agreed[2] && provided >= MPI_THREAD_MULTIPLE; /* (and a list in batches: below) */
+    r->may_hand_out = provided >= MPI_THREAD_MULTIPLE ? (int)agreed[2] : 0; /* (and a list in batches: below) */
     const char *local = getenv("OMPI_COMM_WORLD_LOCAL_RANK");
     if (!local) local = getenv("MPI_LOCALRANKID");
     if (!local) local = getenv("SLURM_LOCALID");
