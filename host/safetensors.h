@@ -45,6 +45,8 @@ void vggcl__st_close(vggcl__st_file *f);
 const char *vggcl__st_meta(const vggcl__st_file *f, const char *key);
 
 const vggcl__st_tensor *vggcl__st_find(const vggcl__st_file *f, const char *name);
+/* t's shape as PyTorch prints a tuple: "(16, 8, 3, 3)", "(7,)", "()". */
+void vggcl__st_shape_str(const vggcl__st_tensor *t, char *buf, size_t len);
 
 /* Element count of t (validated at open, so it does not overflow). */
 size_t vggcl__st_numel(const vggcl__st_tensor *t);

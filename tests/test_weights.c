@@ -54,13 +54,15 @@ static const struct { const char *name, *header; size_t data_len; const char *ne
     { "unknown_dtype.st", "{\"a\":{\"dtype\":\"F31\",\"shape\":[2],\"data_offsets\":[0,8]}}", 8, "unknown dtype" },
     /* F4 and F6 in whole bytes only (the reference's rule); sizes past 2^53 said as too large */
     { "f4_odd.st", "{\"a\":{\"dtype\":\"F4\",\"shape\":[3],\"data_offsets\":[0,2]}}", 2, "12 bits of F4, not whole bytes" },
-    { "f6_size.st", "{\"a\":{\"dtype\":\"F6_E2M3\",\"shape\":[4],\"data_offsets\":[0,4]}}", 4, "needs 3" },
+    { "f6_size.st", "{\"a\":{\"dtype\":\"F6_E2M3\",\"shape\":[4],\"data_offsets\":[0,4]}}", 4,
+      "shape (4,) of F6_E2M3 needs 3" },
     { "huge_dim.st", "{\"a\":{\"dtype\":\"F32\",\"shape\":[18014398509481984],\"data_offsets\":[0,8]}}", 8,
       "shape[0] is past 2^53, too large" },
     { "huge_offset.st", "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[18014398509481984,8]}}", 8,
       "data_offsets past 2^53, too large" },
     { "reversed.st", "{\"a\":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[8,0]}}", 8, "reversed" },
-    { "size_mismatch.st", "{\"a\":{\"dtype\":\"F32\",\"shape\":[3],\"data_offsets\":[0,8]}}", 8, "needs 12" },
+    { "size_mismatch.st", "{\"a\":{\"dtype\":\"F32\",\"shape\":[3],\"data_offsets\":[0,8]}}", 8,
+      "span 8 bytes, but its shape (3,) of F32 needs 12" },
     { "past_end.st", "{\"a\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[0,16]}}", 8, "truncated" },
     { "trailing.st", "{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}", 8, "trailing bytes" },
     { "overlap.st",
@@ -485,7 +487,13 @@ START_TEST(test_plan_dense_chain_and_metadata)
                        "is a list of 1; expected a JSON list of 3 class names (the head has 3 classes)");
     add_conv(&b, 0, 4, 3), add_head(&b, "classifier.0", 2, 4); /* (text after the list was taken) */
     expect_model_error(write_model(&b, "names_more.safetensors", "{\"vggcl.classes\":\"[\\\"a\\\",\\\"b\\\"] more\"}"),
-                       NULL, "\"vggcl.classes\" is not a JSON list");
+                       NULL, "\"vggcl.classes\" is not valid JSON from character 10 on; expected a JSON list of 2");
+    /* a list by its shape that cJSON cannot read: where (a lone UTF-16 surrogate, its backslash; it was "not a
+     * JSON list") */
+    add_conv(&b, 0, 4, 3), add_head(&b, "classifier.0", 2, 4);
+    expect_model_error(write_model(&b, "surrogate.safetensors",
+                                   "{\"vggcl.classes\": \"[\\\"cat\\\", \\\"d\\\\ud800g\\\"]\"}"),
+                       NULL, "\"vggcl.classes\" is not valid JSON from character 10 on; expected a JSON list of 2");
     /* a NUL in a name: cJSON cut "a\0x" to "a", the same name as the next (eval then scored one as the other) */
     add_conv(&b, 0, 4, 3), add_head(&b, "classifier.0", 3, 4);
     expect_model_error(write_model(&b, "nul.safetensors",

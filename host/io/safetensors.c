@@ -257,13 +257,24 @@ static vggcl_status parse_tensor(vggcl_ctx *ctx, const char *path, const cJSON *
     if (t->end < t->begin)
         return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: tensor '%s': data_offsets [%zu, %zu] are reversed", path,
                            key, t->begin, t->end);
-    if (t->end - t->begin != bytes)
+    if (t->end - t->begin != bytes) {
+        char shape[VGGCL_ST_MAX_DIMS * 22 + 4];
+        vggcl__st_shape_str(t, shape, sizeof shape);
         return vggcl__fail(ctx, VGGCL_ERR_FORMAT,
-                           "%s: tensor '%s': data_offsets span %zu bytes, but shape x %s needs %zu", path, key,
-                           t->end - t->begin, t->dtype, bytes);
+                           "%s: tensor '%s': data_offsets span %zu bytes, but its shape %s of %s needs %zu", path, key,
+                           t->end - t->begin, shape, t->dtype, bytes);
+    }
     t->name = strdup(key);
     if (!t->name) return vggcl__fail(ctx, VGGCL_ERR_NOMEM, "out of host memory");
     return VGGCL_OK;
+}
+
+void vggcl__st_shape_str(const vggcl__st_tensor *t, char *buf, size_t len)
+{
+    size_t used = (size_t)snprintf(buf, len, "(");
+    for (int d = 0; d < t->ndim && used < len; d++)
+        used += (size_t)snprintf(buf + used, len - used, d ? ", %lld" : "%lld", (long long)t->shape[d]);
+    if (used < len) snprintf(buf + used, len - used, t->ndim == 1 ? ",)" : ")");
 }
 
 static vggcl_status parse_metadata(vggcl_ctx *ctx, const char *path, const cJSON *meta, vggcl__st_file *f)

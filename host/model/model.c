@@ -35,14 +35,6 @@ static int cmp_index(const void *a, const void *b)
     return ((const feat_entry *)a)->index - ((const feat_entry *)b)->index;
 }
 
-static void shape_str(const vggcl__st_tensor *t, char *buf, size_t len)
-{
-    size_t used = (size_t)snprintf(buf, len, "(");
-    for (int d = 0; d < t->ndim && used < len; d++)
-        used += (size_t)snprintf(buf + used, len - used, d ? ", %lld" : "%lld", (long long)t->shape[d]);
-    if (used < len) snprintf(buf + used, len - used, t->ndim == 1 ? ",)" : ")");
-}
-
 /* Groups features.N.* tensors by N. *out is malloc'd, sorted by index. */
 static vggcl_status collect(vggcl_ctx *ctx, const vggcl__st_file *f, feat_entry **out, int *count)
 {
@@ -100,7 +92,7 @@ static vggcl_status check_1d(vggcl_ctx *ctx, const char *path, const vggcl__st_t
 {
     char s[96];
     if (t->ndim == 1 && t->shape[0] == len) return VGGCL_OK;
-    shape_str(t, s, sizeof s);
+    vggcl__st_shape_str(t, s, sizeof s);
     return vggcl__fail(ctx, VGGCL_ERR_SHAPE, "%s: tensor '%s' has shape %s; expected (%d,)", path, t->name, s, len);
 }
 
@@ -111,7 +103,7 @@ static vggcl_status load_conv(vggcl_ctx *ctx, const vggcl__st_file *f, const fea
     const vggcl__st_tensor *w = c->weight;
     char shape[96];
     vggcl_status st;
-    shape_str(w, shape, sizeof shape);
+    vggcl__st_shape_str(w, shape, sizeof shape);
     if (w->shape[2] != 3 || w->shape[3] != 3 || w->shape[0] < 1 || w->shape[1] < 1 ||
         w->shape[0] > MAX_CHANNELS || w->shape[1] > MAX_CHANNELS)
         return vggcl__fail(ctx, VGGCL_ERR_SHAPE, "%s: tensor '%s' has shape %s; expected (C_out, C_in, 3, 3)",
@@ -186,7 +178,7 @@ static vggcl_status build_features(vggcl_ctx *ctx, const vggcl__st_file *f, int 
         const feat_entry *c = &e[i];
         char shape[96] = "";
         if (!is_conv(c)) {
-            if (c->weight) shape_str(c->weight, shape, sizeof shape);
+            if (c->weight) vggcl__st_shape_str(c->weight, shape, sizeof shape);
             st = vggcl__fail(ctx, VGGCL_ERR_SHAPE,
                              "%s: features.%d is not a conv (weight %s%s) and does not directly follow one as "
                              "BatchNorm", f->path, c->index, c->weight ? "of shape " : "missing", shape);
@@ -256,7 +248,7 @@ static vggcl_status load_linear(vggcl_ctx *ctx, const vggcl__st_file *f, const c
                            "%s: head tensor '%s.%s' not found; expected the linear layer %s.weight (C, %d) and "
                            "%s.bias (C,) (another name: vggcl_load_options.head, --head PREFIX on the command line)",
                            f->path, prefix, w ? "bias" : "weight", prefix, in_expected, prefix);
-    shape_str(w, shape, sizeof shape);
+    vggcl__st_shape_str(w, shape, sizeof shape);
     if (w->ndim != 2 || w->shape[1] != in_expected || w->shape[0] < 1 || w->shape[0] > MAX_OUTPUTS)
         return vggcl__fail(ctx, VGGCL_ERR_SHAPE, "%s: tensor '%s' has shape %s; expected (C, %d): %s", f->path, w->name,
                            shape, in_expected, why);
@@ -304,7 +296,7 @@ static int chain_indices(vggcl_ctx *ctx, const vggcl__st_file *f, int *idx, int 
         if ((strcmp(suffix, "weight") && strcmp(suffix, "bias")) ||
             (!strcmp(suffix, "weight") ? t->ndim != 2 : !vggcl__st_find(f, key))) {
             char shape[96];
-            shape_str(t, shape, sizeof shape);
+            vggcl__st_shape_str(t, shape, sizeof shape);
             vggcl__fail(ctx, VGGCL_ERR_SHAPE, "%s: tensor '%s' of shape %s is not a dense layer's: the head reads "
                         "classifier.K.weight (out, in) and classifier.K.bias (out,), ReLU between them",
                         f->path, t->name, shape);
@@ -420,16 +412,20 @@ static vggcl_status parse_classes(vggcl_ctx *ctx, const char *path, const char *
      * numbers took 3-4 GB before their count was compared */
     const long entries = list_entries(names);
     cJSON *list = NULL;
+    long bad_at = -1; /* (where cJSON stopped reading the list) */
     if (entries == classes) {
         vggcl__lock(); /* cJSON's parser writes a global error position */
         list = cJSON_ParseWithOpts(names, NULL, 1); /* (the whole text: '["a","b"] more' was taken) */
+        if (!list && cJSON_GetErrorPtr()) bad_at = (long)(cJSON_GetErrorPtr() - names);
         vggcl__unlock();
     }
     vggcl_status st = VGGCL_OK;
     char **got_names = NULL;
     if (!cJSON_IsArray(list) || cJSON_GetArraySize(list) != classes) {
-        char got[64] = "not a JSON list";
+        char got[96] = "not a JSON list";
         if (cJSON_IsArray(list)) snprintf(got, sizeof got, "a list of %d", cJSON_GetArraySize(list));
+        else if (bad_at >= 0) /* (a list by its shape: a bad escape, as a lone UTF-16 surrogate "\ud800") */
+            snprintf(got, sizeof got, "not valid JSON from character %ld on", bad_at);
         else if (entries >= 0 && entries != classes) snprintf(got, sizeof got, "a list of %ld", entries);
         st = vggcl__fail(ctx, VGGCL_ERR_FORMAT,
                          "%s: __metadata__ \"vggcl.classes\" is %s; expected a JSON list of %d class names (the head "
