@@ -10,6 +10,7 @@ import json
 import logging
 import os
 import pickle
+import re
 import shutil
 import subprocess
 import sys
@@ -225,7 +226,7 @@ def test_classify_threads(files, monkeypatch):
         # the decoding runs on the pool's threads, not the caller's
         seen, prep = set(), vggcl._preprocess
         monkeypatch.setattr(vggcl, "_preprocess",
-                            lambda ctx, path, p: seen.add(threading.get_ident()) or prep(ctx, path, p))
+                            lambda ctx, path, p, *who: seen.add(threading.get_ident()) or prep(ctx, path, p, *who))
         assert m.classify(paths, top=2, batch=4, threads=3) == one
         assert len(seen) > 1 and threading.get_ident() not in seen
         monkeypatch.undo()
@@ -576,6 +577,31 @@ def test_classify_ranks_by_logit(files, tmp_path):
             answers = m.classify(files["images"], top=top, resize=64, crop=64)
             for got, lg in zip(answers, logits):
                 assert [c for c, _, _ in got] == torch.topk(lg, top).indices.tolist()
+
+
+def test_classify_not_finite(files, tmp_path):
+    """An image whose logits are not finite (a std of 1e-37, no mean and a first layer's weights 1e4 times
+    larger: every image but a black one overflows float32) raises naming it, as `vggcl classify` names and
+    skips it (its probabilities were NaN, unsaid); an image given as an array is named by its place; an
+    item that is neither path nor image says so."""
+    model = gap_model("vgg11", 3, "keep", seed=6)
+    with torch.no_grad():
+        model.features[0].weight.mul_(1e4)
+    weights = tmp_path / "over.safetensors"
+    export(model, weights, "keep")
+    black = np.zeros((40, 40, 3), np.uint8)
+    zero = dict(mean=(0, 0, 0), std=(1e-37, 1, 1))
+    with vggcl.Model(weights, device="ref") as m:
+        assert len(m.classify([black], resize=32, crop=32, **zero)) == 1
+        with pytest.raises(vggcl.Error, match=re.escape(str(files["images"][0])) + ": logit 0 is (NaN|infinite): "
+                           "the weights or the preprocessing overflow float32 on this image$"):
+            m.classify([files["images"][0]], resize=32, crop=32, **zero)
+        image = np.asarray(Image.open(files["images"][0]).convert("RGB"))
+        with pytest.raises(vggcl.Error, match="^image 1 of the list: logit 0 is (NaN|infinite): "):
+            m.classify([black, image], resize=32, crop=32, **zero)
+        with pytest.raises(vggcl.Error, match=r"^classify: image 1 of the list: expected an image path or an \(H, W, "
+                           r"3\) uint8 image, got object of shape \(\)"):
+            m.classify([black, None], resize=32, crop=32, **zero)
 
 
 def test_older_library_said(tmp_path):

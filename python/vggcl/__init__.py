@@ -367,8 +367,9 @@ def _load_image(ctx, path):
         _free(rgb)
 
 
-def _preprocess(ctx, image, p):
-    """An (H, W, 3) uint8 array, or an image path (decoded only as far as the preset reads it)."""
+def _preprocess(ctx, image, p, who="preprocess"):
+    """An (H, W, 3) uint8 array, or an image path (decoded only as far as the preset reads it); who: the
+    call, as an array that is not an image is said."""
     out = _f()
     oh, ow = ctypes.c_int(), ctypes.c_int()
     if isinstance(image, (str, bytes, os.PathLike)):
@@ -377,10 +378,11 @@ def _preprocess(ctx, image, p):
     else:
         rgb = np.asarray(image)
         if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
-            raise Error(f"preprocess: expected an (H, W, 3) uint8 image, got {rgb.dtype} of shape {rgb.shape} "
-                        "(a float image would be cut to bytes: convert it, e.g. (x * 255).round().astype(np.uint8))")
+            raise Error(f"{who}: expected an image path or an (H, W, 3) uint8 image, got {rgb.dtype} of shape "
+                        f"{rgb.shape} (a float image would be cut to bytes: convert it, e.g. (x * 255).round()."
+                        "astype(np.uint8))")
         if max(rgb.shape) > _INT_MAX:  # (ctypes cut it to 32 bits, unsaid)
-            raise Error(f"preprocess: an image of shape {rgb.shape}: each side must fit in a C int")
+            raise Error(f"{who}: an image of shape {rgb.shape}: each side must fit in a C int")
         rgb = np.require(rgb, np.uint8, ["C", "A"])
         ctx.check(_image_preprocess(ctx.ptr, rgb.ctypes.data_as(ctypes.POINTER(ctypes.c_ubyte)), rgb.shape[0],
                                     rgb.shape[1], ctypes.byref(p), ctypes.byref(out), ctypes.byref(oh),
@@ -661,12 +663,15 @@ class Model:
         return _preset(self._ctx, self._live(), resize, crop, mean, std, draft)
 
     def classify(self, paths, top=5, batch=8, threads=None, **preprocess):
-        """Image paths -> per image a list of the top classes as (class, name, probability), the
-        name from the file's class names, else "class N". `threads` threads decode and preprocess
+        """Image paths (or images as preprocess takes them: (H, W, 3) uint8 arrays, PIL images) -> per
+        image a list of the top classes as (class, name, probability), the name from the file's class
+        names, else "class N". `threads` threads decode and preprocess
         ahead while the device runs a batch (vggcl releases the GIL); by default, as `vggcl
         classify`, vggcl_decode_threads_default(): one per core this process may run on, or on a
         CPU device, which computes on those cores, one per 16 of them. An unreadable image raises
-        vggcl.Error naming it. One path (a str, bytes or os.PathLike) stands for a list of it."""
+        vggcl.Error naming it, and so does one whose logits are not finite (the weights or the
+        preprocessing overflow float32 on it), where `vggcl classify` skips either and goes on. One path
+        (a str, bytes or os.PathLike) stands for a list of it."""
         # (batch and threads within the vggcl command's bounds: 2**63 was islice's ValueError)
         batch, top = _whole(batch, "classify: batch", 1, 4096), _whole(top, "classify: top", 1)
         threads = None if threads is None else _whole(threads, "classify: threads", 1, 256)
@@ -678,14 +683,19 @@ class Model:
         p = self._preset(**preprocess)
         local = threading.local()  # a context per thread, for its error messages
 
-        def prepare(path):
+        def prepare(k, path):
             if not hasattr(local, "ctx"):
                 local.ctx = _Context()
-            return path, _preprocess(local.ctx, path, p)
+            return path, _preprocess(local.ctx, path, p, f"classify: image {k} of the list")
+
+        def named(k, path):  # (an image given as an array: its place in the list)
+            if isinstance(path, (str, bytes, os.PathLike)):
+                return os.fsdecode(path)
+            return f"image {k} of the list"
 
         out = []
         try:
-            paths = iter(paths)
+            paths = enumerate(paths)
         except TypeError:
             raise Error(f"classify: paths is {paths!r}; expected a path or a list of them") from None
         threads = threads or self._decode_threads()
@@ -693,8 +703,8 @@ class Model:
         try:
             pending = collections.deque()  # the next images, in order, up to two batches ahead
             while True:
-                pending.extend(pool.submit(prepare, path)
-                               for path in itertools.islice(paths, 2 * batch + threads - len(pending)))
+                pending.extend(pool.submit(prepare, k, path)
+                               for k, path in itertools.islice(paths, 2 * batch + threads - len(pending)))
                 if not pending:
                     break
                 done = [pending.popleft().result() for _ in range(min(batch, len(pending)))]
@@ -705,11 +715,16 @@ class Model:
                                     "give crop")
                 x = np.stack([t for _, t in done])
                 logits, _ = self.forward(x)
+                for j, ((path, _), lg) in enumerate(zip(done, logits)):  # (their probabilities were NaN, unsaid)
+                    bad = np.flatnonzero(~np.isfinite(lg))
+                    if bad.size:
+                        raise Error(f"{named(len(out) + j, path)}: logit {bad[0]} is "
+                                    f"{'NaN' if np.isnan(lg[bad[0]]) else 'infinite'}: the weights or the "
+                                    "preprocessing overflow float32 on this image")
                 z = np.exp(logits.astype(np.float64) - logits.max(1, keepdims=True))
                 prob = z / z.sum(1, keepdims=True)
-                for lg, row in zip(logits, prob):  # ranked by logit (NaN first), as torch.topk and vggcl classify
-                    nan = np.isnan(lg)
-                    order = np.lexsort((np.arange(len(lg)), -np.where(nan, 0, lg), ~nan))[:top]
+                for lg, row in zip(logits, prob):  # ranked by logit, as torch.topk and vggcl classify
+                    order = np.lexsort((np.arange(len(lg)), -lg))[:top]
                     out.append([(int(c), names[c], float(row[c])) for c in order])
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
