@@ -239,6 +239,9 @@ int cli_ranks_next_batch(const cli_ranks *r);
  * process's order; a rank that finishes a list asks for the next one's at once. */
 enum { CLI_LISTS = 2 };
 int cli_ranks_hand_out(cli_ranks *r, const int *n, int lists);
+/* Whether this rank should ask for a batch more ahead: its asks' answers take over a twentieth of the time
+ * between them (a fast device, batches of milliseconds: its passes would wait on rank 0's thread). */
+int cli_ranks_ask_ahead(const cli_ranks *r);
 /* The next list's batches for this rank (cli_ranks_next_batch; not collective). */
 void cli_ranks_next_list(const cli_ranks *r);
 /* Batch g of the list it runs has been handed over (its messages said, its rows written; rows and images

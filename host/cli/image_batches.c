@@ -372,7 +372,7 @@ int cli_run_batches(const cli_batch_job *job, char **files, int n_files, cli_bat
      * where a pass takes longer than decoding a batch, as on CPU ranks) */
     for (int b = 0; b <= n_local && rc == CLI_OK; b++) {
         if (dynamic) {
-            ask_until(&hb, pool, b + n_dev - 1, batch, n_files);
+            ask_until(&hb, pool, b + n_dev - 1 + cli_ranks_ask_ahead(job->ranks), batch, n_files);
             if (hb.ended && hb.known <= b) n_local = b;
         }
         bslot *s = b < n_local ? &r.slots[b % r.n_slots] : NULL;

@@ -38,15 +38,25 @@ static int hand_out(const cli_ranks *r, struct cli_rank_run *u, int i)
     return g;
 }
 
+static double now_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return 1e9 * (double)t.tv_sec + (double)t.tv_nsec;
+}
+
 /* Rank 0's thread: answers every other rank's asks until each asks no more. It polls (a blocking receive
  * spins in Open MPI: a core taken from rank 0's own work), at first 0.05 ms after the last ask, then twice as
- * long each time up to 3.2 ms: a rank asks once a batch, and a poll every 0.2 ms took 0.2-0.5 s of CPU from 3 s
- * runs of 2 ranks on 2 cores. */
+ * long each time up to an eighth of the time between asks (their moving average), within 0.05 to 3.2 ms: a
+ * rank asks once a batch, and a poll every 0.2 ms took 0.2-0.5 s of CPU from 3 s runs of 2 ranks on 2 cores,
+ * where a batch takes about a second; where batches take milliseconds (a fast device, a small network), a
+ * nap up to 3.2 ms long left rank 1 asking at most every 2.4 ms, at two thirds of rank 0's rate. */
 static void *dispatcher(void *arg)
 {
     cli_ranks *r = arg;
     struct cli_rank_run *u = r->run;
-    long nap_ns = 50000;
+    long nap_ns = 50000, most_ns = 3200000;
+    double last = now_ns(), between = 0; /* (the last ask; the average time between asks, 0: none yet) */
     for (int open = r->size - 1; open > 0;) {
         int flag = 0, ask;
         MPI_Status st;
@@ -54,9 +64,12 @@ static void *dispatcher(void *arg)
         if (!flag) {
             const struct timespec nap = { 0, nap_ns };
             nanosleep(&nap, NULL);
-            if (nap_ns < 3200000) nap_ns *= 2;
+            if (nap_ns < most_ns) nap_ns = 2 * nap_ns < most_ns ? 2 * nap_ns : most_ns;
             continue;
         }
+        const double t = now_ns();
+        between = between > 0 ? 0.75 * between + 0.25 * (t - last) : t - last, last = t;
+        most_ns = between / 8 < 50000 ? 50000 : between / 8 > 3200000 ? 3200000 : (long)(between / 8);
         nap_ns = 50000;
         MPI_Recv(&ask, 1, MPI_INT, st.MPI_SOURCE, TAG_ASK, u->comm, MPI_STATUS_IGNORE);
         if (ask != ASK_BATCH) {
@@ -115,13 +128,25 @@ int cli_ranks_next_batch(const cli_ranks *r)
         g = hand_out(r, u, 0);
     } else {
         const int ask = ASK_BATCH;
+        const double t0 = now_ns();
         MPI_Send(&ask, 1, MPI_INT, 0, TAG_ASK, u->comm);
         MPI_Recv(&g, 1, MPI_INT, 0, TAG_GIVE, u->comm, MPI_STATUS_IGNORE);
+        const double t1 = now_ns(); /* (the answer's wait, and the time between asks: their moving averages) */
+        u->wait_ns = u->asked_at > 0 ? 0.75 * u->wait_ns + 0.25 * (t1 - t0) : t1 - t0;
+        if (u->asked_at > 0) u->between_ns = u->between_ns > 0 ? 0.75 * u->between_ns + 0.25 * (t1 - u->asked_at)
+                                                                : t1 - u->asked_at;
+        u->asked_at = t1;
     }
 #endif
     if (g < 0) u->left = u->list_done = 1; /* (rank 0's dispatcher counted it) */
     else if (g >= u->ends[u->list]) u->pending = g, u->list_done = 1; /* (the next list's first for it) */
     return u->list_done ? -1 : g - u->base;
+}
+
+int cli_ranks_ask_ahead(const cli_ranks *r)
+{
+    const struct cli_rank_run *u = r ? r->run : NULL;
+    return u && u->between_ns > 0 && u->wait_ns > u->between_ns / 20;
 }
 
 void cli_ranks_next_list(const cli_ranks *r)

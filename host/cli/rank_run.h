@@ -23,6 +23,8 @@ struct cli_rank_run {
     int base;                 /* the batches of the lists before it */
     int pending;              /* a batch of a list after it, handed out as this rank ended it (-1: none) */
     int list_done;            /* none left in it for this rank */
+    double asked_at, wait_ns, between_ns; /* another rank: its last answer, the averages of the wait for one
+                                           * and of the time between them (cli_ranks_ask_ahead) */
     long long rows_base;      /* rows and images skipped in the lists before, this rank's (its records count on */
     int skipped_base;         /* from them) */
     pthread_mutex_t mu;       /* rank 0: next and stop, shared with the dispatcher */
