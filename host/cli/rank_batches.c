@@ -28,12 +28,10 @@ static int hand_out(const cli_ranks *r, struct cli_rank_run *u, int i)
 {
     pthread_mutex_lock(&u->mu);
     int g = -1;
-    if (u->stop) {
-    } else if (u->turn) { /* (in turn) */
-        if (u->turn[i] < r->n_batches) g = u->turn[i], u->turn[i] += r->size, u->next++;
-    } else if (u->next < r->n_batches) {
+    if (!u->stop && u->turn && u->turn[i] < r->n_batches) /* (in turn) */
+        g = u->turn[i], u->turn[i] += r->size, u->next++;
+    else if (!u->stop && !u->turn && u->next < r->n_batches)
         g = u->next++;
-    }
     pthread_mutex_unlock(&u->mu);
     return g;
 }
@@ -123,10 +121,9 @@ int cli_ranks_next_batch(const cli_ranks *r)
     int g = u->pending;
     u->pending = -1;
 #ifdef VGGCL_MPI
-    if (g >= 0) {
-    } else if (r->rank == 0) {
+    if (g < 0 && r->rank == 0) {
         g = hand_out(r, u, 0);
-    } else {
+    } else if (g < 0) {
         const int ask = ASK_BATCH;
         const double t0 = now_ns();
         MPI_Send(&ask, 1, MPI_INT, 0, TAG_ASK, u->comm);
