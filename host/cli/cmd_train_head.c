@@ -564,11 +564,14 @@ int cmd_train_head(int argc, char **argv)
     if (rc == CLI_OK && failed) { /* (--val's skipped images were left out of the validation, not the training) */
         int nv = 0;
         for (int i = 0; val_dir && i < ds.n; i++) nv += is_val[i] && !g.ok[i];
+        /* (every --val image skipped: said above, trained without validation) */
+        const char *val_part = !s.nv ? "" : nv == failed ? "; validated without them" : "; trained and validated "
+                                                                                         "without them";
         rc = !nv ? cli_error(CLI_FAIL, "%d of %d images were skipped; trained without them", failed, ds.n)
-           : nv == failed ? cli_error(CLI_FAIL, "%d of %d images were skipped, all of them --val's; validated without "
-                                      "them", failed, ds.n)
-                          : cli_error(CLI_FAIL, "%d of %d images were skipped, %d of them --val's; trained and "
-                                      "validated without them", failed, ds.n, nv);
+           : nv == failed ? cli_error(CLI_FAIL, "%d of %d images were skipped, all of them --val's%s", failed, ds.n,
+                                      val_part)
+                          : cli_error(CLI_FAIL, "%d of %d images were skipped, %d of them --val's%s", failed, ds.n, nv,
+                                      !s.nv ? "; trained without the others" : val_part);
     }
 out:
     rc = cli_ranks_agree(&ranks, rc); /* rank 0 trained: every rank exits with its status */
