@@ -426,8 +426,9 @@ class Images(unittest.TestCase):
     def test_tiff(self):
         """TIFF as PIL 9 reads it (its first page, the Orientation tag applied): gray, bilevel, palette, RGB, RGBA,
         gray+alpha from PIL, uncompressed, LZW, Deflate, PackBits and Group 4; tiled, 16-bit RGB, MinIsWhite,
-        big-endian, with a predictor, two pages, from tifffile; the preset bit for bit; what vggcl does not read
-        (CMYK, JPEG-compressed, floats) named, and corrupt files refused."""
+        16-bit gray (little and big-endian; PIL's too), big-endian, with a predictor, two pages, from tifffile; the
+        preset bit for bit; what vggcl does not read (CMYK, JPEG-compressed, floats, 16-bit MinIsWhite, which PIL
+        9.4 reads uninverted) named, and corrupt files refused."""
         import tifffile
         rgb = Image.fromarray(photo(23, 31, 50))
         files = []
@@ -452,6 +453,11 @@ class Images(unittest.TestCase):
         tf("tiled.tif", photo(70, 90, 51), tile=(32, 32), compression="zlib")
         tf("rgb16.tif", np.random.default_rng(52).integers(0, 65536, (9, 11, 3), dtype=np.uint16), photometric="rgb")
         tf("miniswhite.tif", photo(9, 13, 53)[..., 0], photometric="miniswhite")
+        gray16 = np.random.default_rng(62).integers(0, 600, (9, 13), dtype=np.uint16)  # (PIL's "I;16": clipped)
+        gray16[0, :3] = 255, 256, 65535
+        tf("gray16.tif", gray16, photometric="minisblack")
+        tf("gray16_be.tif", gray16, photometric="minisblack", byteorder=">")
+        pil("gray16_pil.tif", Image.fromarray(gray16, "I;16"))
         tf("bigendian.tif", photo(9, 13, 54), byteorder=">", photometric="rgb")
         tf("predictor.tif", photo(19, 21, 55), compression="zlib", predictor=True, photometric="rgb")
         tf("pages.tif", np.stack([photo(9, 13, 56), photo(9, 13, 57)]), photometric="rgb")
@@ -465,6 +471,7 @@ class Images(unittest.TestCase):
         rgb.convert("CMYK").save(self.d / "cmyk.tif")
         rgb.save(self.d / "jpeg.tif", compression="jpeg")
         tifffile.imwrite(self.d / "float.tif", photo(9, 13, 61).astype(np.float32), photometric="rgb")
+        tifffile.imwrite(self.d / "gray16_white.tif", gray16, photometric="miniswhite")
         data = (self.d / "rgb_tiff_lzw.tif").read_bytes()
         (self.d / "trunc.tif").write_bytes(data[:len(data) // 2])
         (self.d / "header.tif").write_bytes(b"II*\0" + bytes(range(60)))
@@ -473,6 +480,8 @@ class Images(unittest.TestCase):
                          "samples of 8 bits a pixel)"),
             ("jpeg.tif", "a TIFF vggcl does not read: JPEG compression"),
             ("float.tif", "a TIFF vggcl does not read: samples that are not unsigned integers"),
+            ("gray16_white.tif", "a TIFF vggcl does not read: 16-bit MinIsWhite gray (PIL 9.4 reads it as MinIsBlack, "
+                                 "not inverted)"),
             ("trunc.tif", "corrupt TIFF"), ("header.tif", "corrupt TIFF")))
 
     def test_pnm(self):

@@ -1204,6 +1204,25 @@ class Mpi(Folder):
         self.assertEqual(np.load(out / "u1.npy").shape, (0, 5))
         np.testing.assert_array_equal(np.concatenate([np.load(out / f"u{i}.npy") for i in range(2)]),
                                       np.load(out / "u.npy"))
+        # no image classified at all: one process and two ranks write arrays of no rows too, as the shards do
+        # (they kept an earlier run's file, unsaid); without a crop the tensor's size is not known: said, naming
+        # it, and neither written (the earlier ones kept)
+        for launch in ([], ["mpirun", "-n", "2", "--oversubscribe"]):
+            for k in "lt":
+                np.save(out / f"{k}.npy", np.ones((2, 2), np.float32))
+            r = subprocess.run([*launch, *cls, "--logits-out", str(out / "l.npy"), "--tensor-out", str(out / "t.npy"),
+                                pair[1], pair[1]], capture_output=True, text=True, env=ENV, timeout=600)
+            self.assertEqual(r.returncode, 1, r.stderr)
+            self.assertEqual(vggcl_lines(r.stderr)[-1], "vggcl: 2 of 2 images were skipped; 0 classified")
+            self.assertEqual((np.load(out / "l.npy").shape, np.load(out / "t.npy").shape), ((0, 5), (0, 3, 32, 32)))
+            for k in "lt":
+                np.save(out / f"{k}.npy", np.ones((2, 2), np.float32))
+            r = subprocess.run([*launch, *cls[:-2], "--no-crop", "--logits-out", str(out / "l.npy"), "--tensor-out",
+                                str(out / "t.npy"), pair[1], pair[1]], capture_output=True, text=True, env=ENV,
+                               timeout=600)
+            self.assertEqual(r.returncode, 1, r.stderr)
+            self.assertIn(f"vggcl: {out / 't.npy'}: no image read here, and without a crop", r.stderr)
+            self.assertEqual((np.load(out / "l.npy").shape, np.load(out / "t.npy").shape), ((2, 2), (2, 2)))
         # with --no-crop an empty share's tensor takes the size one process takes, its first readable image's,
         # after the share too (the first share failed); where none reads, that is said and nothing written
         pre = [VGGCL, "preprocess", "--no-crop", "--output", str(out / "nc.npy")]

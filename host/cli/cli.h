@@ -462,11 +462,14 @@ int cli_decode_args(const char *cmd, const cli_args *a, int *threads, double *pr
 int cli_run_batches(const cli_batch_job *job, char **files, int n_files, cli_batch_fn fn, void *user, int *failed);
 
 /* Writes path (NULL: nothing) as an .npy of no rows of shape row[0..ndim): the output of a share
- * without images (--shard), so that the shares' outputs still concatenate. A row size below 1 (not
+ * without images (--shard, a rank's; classify's with none classified), so that the shares' outputs still
+ * concatenate. A row size below 1 (not
  * known without images) is refused, said. CLI_OK, or CLI_FAIL with the message printed. */
 int cli_write_empty(vggcl_ctx *ctx, const char *path, int ndim, const long long *row);
-/* The same, staged in *w (NULL where path is NULL or on failure) for cli_name_all to name. */
-int cli_open_empty(vggcl_ctx *ctx, const char *path, int ndim, const long long *row, vggcl_npy_writer **w);
+/* The same, staged in *w (NULL where path is NULL or on failure) for cli_name_all to name; said: the name its
+ * message gives (a rank's part: the output it is gathered into; NULL: path). */
+int cli_open_empty(vggcl_ctx *ctx, const char *path, const char *said, int ndim, const long long *row,
+                   vggcl_npy_writer **w);
 
 /* Images decoded and preprocessed on a pool of threads (decode_pool.c), taken
  * in list order: cli_decode_take(i) waits for image i, gives its tensor

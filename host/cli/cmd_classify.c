@@ -289,7 +289,6 @@ int cmd_classify(int argc, char **argv)
     if (top > classes) top = classes;
     if (!labels_path && vggcl_model_class_name(model, 0) && model_labels(model, classes, &l)) goto out;
     /* the header once: by rank 0, by shard 0 (the shards' outputs one after the other are one process's) */
-    const char *shard = cli_arg(&a, "shard");
     if (!strcmp(format, "csv") && ranks.rank == 0 && ranks.shard == 0)
         printf("file,rank,class,label,prob\n");
     res = (results){ wctx, classes, top, &l, format, files, logits_out, tensor_out, NULL, NULL, 0 };
@@ -302,11 +301,14 @@ int cmd_classify(int argc, char **argv)
     if ((stopped = (rc = cli_run_batches(&job, files, n_files, print_batch, &res, &failed)) != CLI_OK)) goto out;
     /* all outputs or none: both made durable, then named (an earlier run's kept where one cannot be written) */
     rc = CLI_FAIL;
-    if (!res.ok && shard) { /* a share with no images classified (--shard): empty arrays, to concatenate */
+    /* no image classified (here: a --shard's or a rank's share, or every image): empty arrays, which concatenate
+     * (one process's replaced an earlier run's, where it had kept it, unsaid) */
+    if (!res.ok) {
         if (!h) h = ran.h, w = ran.w; /* (its images read, each then skipped: not finite) */
         if (!h) cli_lead_size(ctx, &p, cli_ranks_after(&ranks), ranks.n_after, &h, &w); /* (as one process) */
-        if (cli_open_empty(wctx, tensor_out, 3, (const long long[]){ 3, h, w }, &res.x) != CLI_OK ||
-            cli_open_empty(wctx, logits_out, 1, (const long long[]){ classes }, &res.logits) != CLI_OK)
+        if (cli_open_empty(wctx, tensor_out, ranks.final_tensor, 3, (const long long[]){ 3, h, w }, &res.x) != CLI_OK ||
+            cli_open_empty(wctx, logits_out, ranks.final_logits, 1, (const long long[]){ classes }, &res.logits) !=
+                CLI_OK)
             goto out;
     }
     vggcl_npy_writer *staged[2] = { res.x, res.logits };

@@ -1,11 +1,13 @@
 /* TIFF (libtiff) decoding to 8-bit RGB as PIL 9 reads it, then Image.convert("RGB"):
  * its first page; gray and palette of 1, 2, 4 and 8 bits (MinIsWhite inverted, 2 and
  * 4-bit gray scaled as PIL's unpackers, a palette's 16-bit entries cut to their high
- * byte), gray+alpha and palette+alpha, RGB of 8 and 16 bits (its high byte) with an
- * unassociated or unspecified extra sample (dropped); any compression libtiff decodes
- * but JPEG; strips or tiles; the Orientation tag applied as PIL's load does. Not read
- * (said): other photometric interpretations (CMYK, YCbCr, ...), floats, 12 to 32-bit
- * gray, premultiplied alpha, separate planes, fill order 2. */
+ * byte), 16-bit gray (PIL's "I;16", which convert clips at 255), gray+alpha and
+ * palette+alpha, RGB of 8 and 16 bits (its high byte) with an unassociated or
+ * unspecified extra sample (dropped); any compression libtiff decodes but JPEG; strips
+ * or tiles; the Orientation tag applied as PIL's load does. Not read (said): other
+ * photometric interpretations (CMYK, YCbCr, ...), floats and signed samples, 12 and
+ * 32-bit gray, 16-bit MinIsWhite (which PIL 9.4 reads as MinIsBlack), premultiplied
+ * alpha, separate planes, fill order 2. */
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -42,7 +44,7 @@ static int on_warning(TIFF *tif, void *user, const char *module, const char *fmt
 }
 
 /* How a pixel's samples give R, G, B: PIL's raw modes. */
-typedef enum { GRAY, GRAY_INV, PALETTE, RGB8, RGB16 } tiff_layout;
+typedef enum { GRAY, GRAY_INV, GRAY16, PALETTE, RGB8, RGB16 } tiff_layout;
 
 /* The raw samples of one row (width pixels of spp samples of bits) to RGB. */
 static void unpack_row(tiff_layout l, const unsigned char *src, int width, int spp, int bits,
@@ -60,6 +62,12 @@ static void unpack_row(tiff_layout l, const unsigned char *src, int width, int s
         switch (l) {
         case GRAY: dst[0] = dst[1] = dst[2] = (unsigned char)(v * scale); break;
         case GRAY_INV: dst[0] = dst[1] = dst[2] = (unsigned char)(255 - v * scale); break;
+        case GRAY16: { /* (native order from libtiff; convert's "I;16" to "L": clipped) */
+            uint16_t s;
+            memcpy(&s, src + (size_t)x * 2, 2);
+            dst[0] = dst[1] = dst[2] = (unsigned char)(s > 255 ? 255 : s);
+            break;
+        }
         case PALETTE: memcpy(dst, pal[v], 3); break;
         case RGB8: memcpy(dst, src + (size_t)x * spp, 3); break;
         case RGB16: /* (native order from libtiff: the high byte of each value) */
@@ -114,6 +122,12 @@ static const char *layout_of(TIFF *tif, tiff_layout *l, int *spp_out, int *bits_
     if (photo == PHOTOMETRIC_MINISBLACK || photo == PHOTOMETRIC_MINISWHITE || photo == PHOTOMETRIC_PALETTE) {
         const int alpha = spp == 2 && bits == 8 && n_extra == 1 && extra[0] == EXTRASAMPLE_UNASSALPHA &&
                           photo != PHOTOMETRIC_MINISWHITE; /* (LA and PA) */
+        if (spp == 1 && bits == 16 && photo == PHOTOMETRIC_MINISBLACK) {
+            *l = GRAY16;
+            return NULL;
+        }
+        if (spp == 1 && bits == 16 && photo == PHOTOMETRIC_MINISWHITE)
+            return "16-bit MinIsWhite gray (PIL 9.4 reads it as MinIsBlack, not inverted)";
         if (!(spp == 1 && (bits == 1 || bits == 2 || bits == 4 || bits == 8)) && !alpha)
             return photo == PHOTOMETRIC_PALETTE ? "a palette layout PIL does not read" : "a gray depth vggcl does not read";
         if (photo == PHOTOMETRIC_PALETTE) {
