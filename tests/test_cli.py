@@ -1094,8 +1094,9 @@ class Cli(unittest.TestCase):
 
     def test_outputs_that_cannot_be_written(self):
         """Found before any work (classify printed its answers, then failed): a descriptor's alias not open or open
-        for reading only, and a file there in a folder the user cannot write to (the writers make a new file there
-        and name it)."""
+        for reading only, a symlink to itself (said without naming the option), a file in /proc, where even root
+        cannot make a file, and a file there in a folder the user cannot write to (the writers make a new file
+        there and name it)."""
         img = self.d / "a.png"
         shutil.copy(ROOT / "tests" / "data" / "tiny.png", img)
         cls = ["classify", "--weights", self.weights, "--resize", "24", "--crop", "16", "--device", "ref"]
@@ -1107,6 +1108,17 @@ class Cli(unittest.TestCase):
                                capture_output=True, text=True, timeout=300)
         self.assertEqual((r.returncode, r.stdout), (1, ""), r.stderr)
         self.assertIn("--tensor-out /proc/self/fd/0: descriptor 0 is open for reading only", r.stderr)
+        (self.d / "loop.npy").symlink_to("loop.npy")
+        r = self.vggcl(*cls, "--logits-out", self.d / "loop.npy", img)
+        self.assertEqual((r.returncode, r.stdout), (1, ""), r.stderr)
+        self.assertIn(f"vggcl: classify: --logits-out {self.d / 'loop.npy'}: cannot follow the symlink: Too many "
+                      "levels of symbolic links", r.stderr)
+        if os.path.isfile("/proc/version"):
+            r = self.vggcl(*cls, "--logits-out", "/proc/version", img)
+            self.assertEqual((r.returncode, r.stdout), (1, ""), r.stderr)
+            self.assertIn("vggcl: classify: --logits-out /proc/version: cannot replace it: its new copy is made in "
+                          "/proc: ", r.stderr)
+        self.assertEqual([p.name for p in self.d.iterdir() if p.name.startswith(".vggcl-")], [])  # (the probes)
         if os.geteuid() != 0 or not shutil.which("setpriv"):
             return  # (the folder of another user: as root, run as nobody)
         ro = self.d / "ro"

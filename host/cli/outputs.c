@@ -63,7 +63,7 @@ static void folder_of(const char *path, char *dir, size_t len)
 
 /* Where a chain of symbolic links ends (a name not there yet), into out: path itself when it is no link. The
  * descriptor where a hop is one of its aliases (vggcl_output_descriptor: the writers write through it, as
- * they follow the links), else -1. */
+ * they follow the links), else -1; -2 where the chain does not end (a loop). */
 static int link_target(const char *path, char *out, size_t len)
 {
     char dir[PATH_MAX], next[PATH_MAX];
@@ -78,7 +78,7 @@ static int link_target(const char *path, char *out, size_t len)
         const int w = next[0] == '/' ? snprintf(out, len, "%s", next) : snprintf(out, len, "%s/%s", dir, next);
         if (w < 0 || (size_t)w >= len) return -1; /* (a name too long for a path: as far as it goes) */
     }
-    return -1;
+    return -2;
 }
 
 static void identify(const char *path, file_id *id)
@@ -115,6 +115,8 @@ static int folder_ready(const char *cmd, const cli_file *o)
     char dir[PATH_MAX], target[PATH_MAX];
     if (!strcmp(o->path, "-")) return CLI_OK;
     const int fd = link_target(o->path, target, sizeof target); /* (a link to a file not there yet: its folder) */
+    if (fd == -2) /* (said by the writer after the work, not naming the option) */
+        return cli_error(CLI_FAIL, "%s: %s %s: cannot follow the symlink: %s", cmd, o->opt, o->path, strerror(ELOOP));
     if (fd >= 0) { /* (/dev/fd/7 with 7 closed, or open for reading: found when the first rows were written) */
         const int fl = fcntl(fd, F_GETFL);
         if (fl >= 0 && (fl & O_ACCMODE) != O_RDONLY) return CLI_OK;
@@ -127,12 +129,20 @@ static int folder_ready(const char *cmd, const cli_file *o)
     if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
         return cli_error(CLI_FAIL, "%s: %s %s: the folder %s %s", cmd, o->opt, o->path, dir,
                          stat(dir, &sb) != 0 ? "does not exist" : "is not a folder");
-    if (access(dir, W_OK | X_OK) != 0) {
+    /* (and a file made there, at once removed: root may write to any folder by its modes, but not in /proc or
+     * /sys, where the writer's new file failed after the work) */
+    char probe[PATH_MAX + 32];
+    int made = -1;
+    if (access(dir, W_OK | X_OK) == 0 && snprintf(probe, sizeof probe, "%s/.vggcl-XXXXXX", dir) < (int)sizeof probe)
+        made = mkstemp(probe);
+    if (made < 0) {
         char eb[128];
         strerror_r(errno, eb, sizeof eb);
         return cli_error(CLI_FAIL, "%s: %s %s: cannot %s in %s: %s", cmd, o->opt, o->path,
                          there ? "replace it: its new copy is made" : "create it", dir, eb);
     }
+    close(made);
+    unlink(probe);
     return CLI_OK;
 }
 
