@@ -639,6 +639,12 @@ class Cli(unittest.TestCase):
         self.assertEqual(r.returncode, 2, r.stderr)
         self.assertIn(f"--output {self.x} is the file --input /dev/stdin: it would be replaced", r.stderr)
         self.fails(self.run_args(x="/dev/zero"), 1, "/dev/zero: cannot open input: not a regular file, nor a pipe")
+        with open(os.devnull, "rb") as null:  # (it said "nor a pipe this process holds (standard input)")
+            r = subprocess.run([VGGCL, *map(str, self.run_args(x="-"))], stdin=null, capture_output=True, text=True,
+                               timeout=300)
+        self.assertEqual((r.returncode, vggcl_lines(r.stderr)), (1, ["vggcl: /dev/stdin: cannot open input: a device "
+                                                                     "(a terminal, /dev/null), not a regular file or a "
+                                                                     "pipe"]))
         if os.path.exists("/dev/ptmx"):  # a terminal as standard input
             import pty
             leader, follower = pty.openpty()

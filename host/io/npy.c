@@ -245,11 +245,14 @@ static vggcl_status open_input(vggcl_ctx *ctx, const char *path, int streams, FI
     int err;
     if ((*fp = vggcl__open_input(path, 0, NULL, &err))) return VGGCL_OK;
     const int held = streams && !err ? vggcl_output_descriptor(path) : -1; /* (fstat says whether it is open) */
-    if (held < 0 || fstat(held, &sb) != 0 || !S_ISFIFO(sb.st_mode))
+    const int seen = held >= 0 && fstat(held, &sb) == 0;
+    if (!seen || !S_ISFIFO(sb.st_mode)) /* (standard input from /dev/null: said as a device, not as not held) */
         return vggcl__fail(ctx, VGGCL_ERR_IO, "%s: cannot open input: %s", path,
                            err ? vggcl__strerror(err, eb, sizeof eb)
-                               : streams ? "not a regular file, nor a pipe this process holds (standard input)"
-                                         : "not a regular file");
+                           : seen && S_ISCHR(sb.st_mode)
+                               ? "a device (a terminal, /dev/null), not a regular file or a pipe"
+                           : streams ? "not a regular file, nor a pipe this process holds (standard input)"
+                                     : "not a regular file");
     const int fd = fcntl(held, F_DUPFD_CLOEXEC, 3);
     if (fd >= 0 && (*fp = fdopen(fd, "rb"))) return VGGCL_OK;
     err = errno;
