@@ -487,13 +487,13 @@ START_TEST(test_plan_dense_chain_and_metadata)
                        "is a list of 1; expected a JSON list of 3 class names (the head has 3 classes)");
     add_conv(&b, 0, 4, 3), add_head(&b, "classifier.0", 2, 4); /* (text after the list was taken) */
     expect_model_error(write_model(&b, "names_more.safetensors", "{\"vggcl.classes\":\"[\\\"a\\\",\\\"b\\\"] more\"}"),
-                       NULL, "\"vggcl.classes\" is not valid JSON from character 10 on; expected a JSON list of 2");
+                       NULL, "\"vggcl.classes\" is not valid JSON from byte 10 on; expected a JSON list of 2");
     /* a list by its shape that cJSON cannot read: where (a lone UTF-16 surrogate, its backslash; it was "not a
      * JSON list") */
     add_conv(&b, 0, 4, 3), add_head(&b, "classifier.0", 2, 4);
     expect_model_error(write_model(&b, "surrogate.safetensors",
                                    "{\"vggcl.classes\": \"[\\\"cat\\\", \\\"d\\\\ud800g\\\"]\"}"),
-                       NULL, "\"vggcl.classes\" is not valid JSON from character 10 on; expected a JSON list of 2");
+                       NULL, "\"vggcl.classes\" is not valid JSON from byte 10 on; expected a JSON list of 2");
     /* a NUL in a name: cJSON cut "a\0x" to "a", the same name as the next (eval then scored one as the other) */
     add_conv(&b, 0, 4, 3), add_head(&b, "classifier.0", 3, 4);
     expect_model_error(write_model(&b, "nul.safetensors",

@@ -368,7 +368,8 @@ int cli_run_batches(const cli_batch_job *job, char **files, int n_files, cli_bat
     /* batch b: assemble it (in this thread), queue it, and hand over every batch done before it, in order
      * (handed out: this rank's b-th, asked for as it is to be assembled, with one for each other device: its
      * images are decoded while the passes before it run; a rank holds no more, so that at the end none is
-     * left with batches the others could have taken. The pool then decodes a batch ahead at most: enough
+     * left with batches the others could have taken, but one where its asks wait long beside its batches'
+     * time, as on a fast device (cli_ranks_ask_ahead). The pool then decodes a batch ahead at most: enough
      * where a pass takes longer than decoding a batch, as on CPU ranks) */
     for (int b = 0; b <= n_local && rc == CLI_OK; b++) {
         if (dynamic) {

@@ -142,7 +142,12 @@ static int folder_ready(const char *cmd, const cli_file *o)
                          there ? "replace it: its new copy is made" : "create it", dir, eb);
     }
     close(made);
-    unlink(probe);
+    if (unlink(probe) != 0) { /* (a folder where files cannot be removed, nor then replaced by renaming) */
+        char eb[128];
+        strerror_r(errno, eb, sizeof eb);
+        return cli_error(CLI_FAIL, "%s: %s %s: a file made in %s cannot be removed (%s): %s left there", cmd,
+                         o->opt, o->path, dir, eb, probe);
+    }
     return CLI_OK;
 }
 

@@ -160,9 +160,9 @@ int cli_ranks_batches_out(const cli_ranks *r)
     struct cli_rank_run *u = r->run;
     if (!u) return 0;
     pthread_mutex_lock(&u->mu);
-    const int n = (u->next < u->ends[u->list] ? u->next : u->ends[u->list]) - u->base;
+    const int n = (u->next < u->ends[u->list] ? u->next : u->ends[u->list]) - u->base; /* (in turn: a count) */
     pthread_mutex_unlock(&u->mu);
-    return n;
+    return n > 0 ? n : 0;
 }
 
 /* Where captured standard output and error end now (their buffers written out first). */

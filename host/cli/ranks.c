@@ -549,7 +549,7 @@ static size_t row_bytes(const long long *h)
 }
 
 /* Rank 0 writes out: the rows of every rank's temporary .npy (part; empty for a rank with no
- * readable image, which writes no array), in rank order (plan: batch by batch, in the list's order), staged
+ * readable image that writes no array, or an array of no rows, as classify's), in rank order (plan: batch by batch, in the list's order), staged
  * in *w (not named: cli_name_all names the arrays together; NULL where none was opened or the merge failed). */
 static int merge_npy(vggcl_ctx *ctx, const char *out, int part, const cli_ranks *r, const batch_plan *plan,
                      vggcl_npy_writer **w)

@@ -412,7 +412,7 @@ static vggcl_status parse_classes(vggcl_ctx *ctx, const char *path, const char *
      * numbers took 3-4 GB before their count was compared */
     const long entries = list_entries(names);
     cJSON *list = NULL;
-    long bad_at = -1; /* (where cJSON stopped reading the list) */
+    long bad_at = -1; /* (where cJSON stopped reading the list: its byte, from 0) */
     if (entries == classes) {
         vggcl__lock(); /* cJSON's parser writes a global error position */
         list = cJSON_ParseWithOpts(names, NULL, 1); /* (the whole text: '["a","b"] more' was taken) */
@@ -425,7 +425,7 @@ static vggcl_status parse_classes(vggcl_ctx *ctx, const char *path, const char *
         char got[96] = "not a JSON list";
         if (cJSON_IsArray(list)) snprintf(got, sizeof got, "a list of %d", cJSON_GetArraySize(list));
         else if (bad_at >= 0) /* (a list by its shape: a bad escape, as a lone UTF-16 surrogate "\ud800") */
-            snprintf(got, sizeof got, "not valid JSON from character %ld on", bad_at);
+            snprintf(got, sizeof got, "not valid JSON from byte %ld on", bad_at);
         else if (entries >= 0 && entries != classes) snprintf(got, sizeof got, "a list of %ld", entries);
         st = vggcl__fail(ctx, VGGCL_ERR_FORMAT,
                          "%s: __metadata__ \"vggcl.classes\" is %s; expected a JSON list of %d class names (the head "

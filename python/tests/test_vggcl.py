@@ -597,11 +597,15 @@ def test_classify_not_finite(files, tmp_path):
                            "the weights or the preprocessing overflow float32 on this image$"):
             m.classify([files["images"][0]], resize=32, crop=32, **zero)
         image = np.asarray(Image.open(files["images"][0]).convert("RGB"))
-        with pytest.raises(vggcl.Error, match="^image 1 of the list: logit 0 is (NaN|infinite): "):
+        with pytest.raises(vggcl.Error, match=r"^paths\[1\]: logit 0 is (NaN|infinite): "):
             m.classify([black, image], resize=32, crop=32, **zero)
-        with pytest.raises(vggcl.Error, match=r"^classify: image 1 of the list: expected an image path or an \(H, W, "
+        with pytest.raises(vggcl.Error, match=r"^classify: paths\[1\]: expected an image path or an \(H, W, "
                            r"3\) uint8 image, got object of shape \(\)"):
             m.classify([black, None], resize=32, crop=32, **zero)
+        # (without a crop: images of two sizes, the second an array, named by its place, not its values)
+        with pytest.raises(vggcl.Error, match=r"^classify: paths\[1\] preprocesses to 13 x 9 pixels \(width x "
+                           r"height\), unlike paths\[0\]'s 40 x 40; give crop$"):
+            m.classify([black, black[:9, :13]], resize=0, crop=0, **zero)
 
 
 def test_older_library_said(tmp_path):

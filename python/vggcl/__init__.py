@@ -686,12 +686,12 @@ class Model:
         def prepare(k, path):
             if not hasattr(local, "ctx"):
                 local.ctx = _Context()
-            return path, _preprocess(local.ctx, path, p, f"classify: image {k} of the list")
+            return path, _preprocess(local.ctx, path, p, f"classify: paths[{k}]")
 
         def named(k, path):  # (an image given as an array: its place in the list)
             if isinstance(path, (str, bytes, os.PathLike)):
                 return os.fsdecode(path)
-            return f"image {k} of the list"
+            return f"paths[{k}]"
 
         out = []
         try:
@@ -708,11 +708,11 @@ class Model:
                 if not pending:
                     break
                 done = [pending.popleft().result() for _ in range(min(batch, len(pending)))]
-                for path, t in done:  # (without a crop, images of other sizes cannot share a batch)
+                for j, (path, t) in enumerate(done):  # (without a crop, images of other sizes cannot share a batch)
                     if t.shape != done[0][1].shape:
-                        raise Error(f"classify: {path} preprocesses to {t.shape[2]} x {t.shape[1]} pixels (width x "
-                                    f"height), unlike {done[0][0]}'s {done[0][1].shape[2]} x {done[0][1].shape[1]}; "
-                                    "give crop")
+                        raise Error(f"classify: {named(len(out) + j, path)} preprocesses to {t.shape[2]} x "
+                                    f"{t.shape[1]} pixels (width x height), unlike {named(len(out), done[0][0])}'s "
+                                    f"{done[0][1].shape[2]} x {done[0][1].shape[1]}; give crop")
                 x = np.stack([t for _, t in done])
                 logits, _ = self.forward(x)
                 for j, ((path, _), lg) in enumerate(zip(done, logits)):  # (their probabilities were NaN, unsaid)
