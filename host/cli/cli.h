@@ -240,7 +240,8 @@ int cli_ranks_next_batch(const cli_ranks *r);
 enum { CLI_LISTS = 2 };
 int cli_ranks_hand_out(cli_ranks *r, const int *n, int lists);
 /* Whether this rank should ask for a batch more ahead: its asks' answers take over a twentieth of the time
- * between them (a fast device, batches of milliseconds: its passes would wait on rank 0's thread). */
+ * between them, and that is under 20 ms (a fast device, batches of milliseconds: its passes would wait on rank
+ * 0's thread; longer batches held ahead leave the others waiting at the end). */
 int cli_ranks_ask_ahead(const cli_ranks *r);
 /* The next list's batches for this rank (cli_ranks_next_batch; not collective). */
 void cli_ranks_next_list(const cli_ranks *r);
