@@ -18,6 +18,9 @@
 #include "cli.h"
 #include "rank_run.h"
 
+/* The batches of the lists before the one this rank runs. */
+static int base_of(const struct cli_rank_run *u) { return u->list ? u->ends[u->list - 1] : 0; }
+
 #ifdef VGGCL_MPI
 enum { TAG_ASK = 11, TAG_GIVE };
 /* What a rank asks: a batch, or that it asks no more (done, or stopped: no more for anyone). */
@@ -137,7 +140,7 @@ int cli_ranks_next_batch(const cli_ranks *r)
 #endif
     if (g < 0) u->left = u->list_done = 1; /* (rank 0's dispatcher counted it) */
     else if (g >= u->ends[u->list]) u->pending = g, u->list_done = 1; /* (the next list's first for it) */
-    return u->list_done ? -1 : g - u->base;
+    return u->list_done ? -1 : g - base_of(u);
 }
 
 int cli_ranks_ask_ahead(const cli_ranks *r)
@@ -152,7 +155,7 @@ void cli_ranks_next_list(const cli_ranks *r)
 {
     struct cli_rank_run *u = r->run;
     if (!u || u->list + 1 >= u->n_lists) return;
-    u->base = u->ends[u->list++];
+    u->list++;
     u->list_done = u->left;
     if (u->n_done) u->rows_base = u->done[u->n_done - 1].rows, u->skipped_base = u->done[u->n_done - 1].skipped;
 }
@@ -162,7 +165,7 @@ int cli_ranks_batches_out(const cli_ranks *r)
     struct cli_rank_run *u = r->run;
     if (!u) return 0;
     pthread_mutex_lock(&u->mu);
-    const int n = (u->next < u->ends[u->list] ? u->next : u->ends[u->list]) - u->base; /* (in turn: a count) */
+    const int n = (u->next < u->ends[u->list] ? u->next : u->ends[u->list]) - base_of(u); /* (in turn: a count) */
     pthread_mutex_unlock(&u->mu);
     return n > 0 ? n : 0;
 }
@@ -198,7 +201,7 @@ void cli_ranks_handed(const cli_ranks *r, int g, long long rows, int skipped)
         u->done = grown, u->cap = cap;
     }
     cli_batch_end *e = &u->done[u->n_done++];
-    e->g = u->base + g, e->rows = u->rows_base + rows, e->skipped = u->skipped_base + skipped;
+    e->g = base_of(u) + g, e->rows = u->rows_base + rows, e->skipped = u->skipped_base + skipped;
     text_ends(&e->out, &e->err);
     if (e->out < 0 || e->err < 0) u->lost = 1; /* (the gathering fails, said) */
 }
@@ -223,7 +226,7 @@ void cli_ranks_stop_at(const cli_ranks *r, int g)
     struct cli_rank_run *u = r->run;
     if (!u) return;
     /* (INT_MAX - 1: before any batch it knew: then at the next list's batch it holds, which it did not run) */
-    g = g < INT_MAX - 1 - u->base ? g + u->base : u->pending >= 0 ? u->pending : g;
+    g = g < INT_MAX - 1 - base_of(u) ? g + base_of(u) : u->pending >= 0 ? u->pending : g;
     if (g < u->stopped_at) u->stopped_at = g;
     if (r->rank == 0) { /* (rank 0 may have left already: its last ask answered -1) */
         pthread_mutex_lock(&u->mu);

@@ -20,7 +20,6 @@ struct cli_rank_run {
     int stopped_at;           /* the batch its run stopped at; INT_MAX: none */
     int left;                 /* it asks for no more (another rank: rank 0's dispatcher counted it) */
     int ends[CLI_LISTS], n_lists, list; /* the batches up to each list's end; the list it runs */
-    int base;                 /* the batches of the lists before it */
     int pending;              /* a batch of a list after it, handed out as this rank ended it (-1: none) */
     int list_done;            /* none left in it for this rank */
     double asked_at, wait_ns, between_ns; /* another rank: its last answer, the averages of the wait for one
