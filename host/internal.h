@@ -124,6 +124,7 @@ struct vggcl_ctx {
     int told_tune;                         /* the log heard that the tuning table is not used */
     int told_rows;                         /* ... that rows of it are not used (tune reads it after each shape) */
     int told_agree;                        /* ... that a map too large to check keeps tune's default */
+    int told_ref_conv;                     /* ... that the reference does not use a load's convolution algorithm */
     /* fault injection (fault.c): VGGCL_FAULT as read at vggcl_ctx_new */
     char fault_spec[64];
     int fault_bad;                         /* VGGCL_FAULT is set but malformed */

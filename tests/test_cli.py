@@ -395,6 +395,11 @@ class Cli(unittest.TestCase):
         r = self.vggcl("bench", "--weights", self.weights, "--size", "8", "--iters", "1", "--device", "ref")
         self.assertEqual(r.returncode, 0, r.stderr)  # (it said "0.0 MiB peak")
         self.assertIn("device memory: none (the reference runs in host memory)", r.stdout)
+        r = self.vggcl("bench", "--weights", self.weights, "--size", "8", "--iters", "1", "--device", "ref", "--conv",
+                       "winograd")  # (--conv was taken and not used, unsaid)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stderr.count("convolution algorithm winograd not used: the plain-C reference has one way"),
+                         1, r.stderr)
         bad = self.d / "neg.npy"
         header = "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3, -8, 8), }"
         header += " " * (-(10 + len(header) + 1) % 64) + "\n"

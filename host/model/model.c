@@ -623,6 +623,13 @@ vggcl_status vggcl__load_options_check(vggcl_ctx *ctx, const vggcl_load_options 
                            o->pool5);
     if (o && o->conv && !vggcl__conv_algo(o->conv))
         return vggcl__fail(ctx, VGGCL_ERR_ARG, "load options: no convolution algorithm %d", o->conv);
+    if (o && o->conv && ctx->use_ref && ctx->log && !ctx->told_ref_conv) { /* (not an error: the answers are the same) */
+        char msg[160];
+        snprintf(msg, sizeof msg, "convolution algorithm %s not used: the plain-C reference has one way",
+                 vggcl__conv_algo(o->conv)->name);
+        ctx->told_ref_conv = 1;
+        ctx->log(ctx->log_user, msg);
+    }
     return VGGCL_OK;
 }
 
