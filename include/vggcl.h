@@ -285,10 +285,10 @@ VGGCL_API vggcl_status vggcl_benchmark(vggcl_ctx *ctx, vggcl_model *model, const
  * the context's tuning table on disk (the cache folder, keyed by device and
  * driver), rewritten after each shape so an interrupted tune keeps what it
  * measured; rows of other shapes and classes already there are kept. Models
- * loaded afterwards with conv AUTO use it (two batches of one class, or a
- * table there that is not a private regular file, are VGGCL_ERR_ARG and
- * VGGCL_ERR_IO before any tuning, and a size or batch no pass takes is the
- * pass's error). batches NULL or n_batches < 1: batch 1. rows gets up to cap
+ * loaded afterwards with conv AUTO use it (two batches of one class are
+ * VGGCL_ERR_ARG, and no cache folder to use, or a table there that is not a
+ * private regular file, VGGCL_ERR_IO, before any tuning; a size or batch no
+ * pass takes is the pass's error; VGGCL_ERR_ARG is only ever the arguments). batches NULL or n_batches < 1: batch 1. rows gets up to cap
  * results; *count the number of shapes x classes tuned; path (may be NULL)
  * the table, cut to path_len. */
 typedef struct {

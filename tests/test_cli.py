@@ -2160,6 +2160,10 @@ class Bench(unittest.TestCase):
         bad = subprocess.run([VGGCL, "tune", "--batch", "1,x"], capture_output=True, text=True, env=env, timeout=60)
         self.assertEqual(bad.returncode, 2)
         self.assertIn("--batch", bad.stderr)
+        one = subprocess.run([VGGCL, "tune", "--random", "--size", "32", "--batch", "1,2"], capture_output=True,
+                             text=True, env=env, timeout=60)  # (the arguments, as the library says them: exit 1 was)
+        self.assertEqual(one.returncode, 2, one.stderr)
+        self.assertIn("tune: batches 1 and 2 are of one class (1-2, 3-16, 17 and more)", one.stderr)
         # too small for the network: the pass's words, with the least size (it said "4x4 with 3 passes is not a
         # valid pass for this model")
         small = subprocess.run([VGGCL, "tune", "--size", "4"], capture_output=True, text=True, env=env, timeout=60)

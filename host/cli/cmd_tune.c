@@ -81,9 +81,13 @@ int cmd_tune(int argc, char **argv)
     }
     if (weights ? vggcl_model_load(ctx, weights, &opts, &model) : vggcl_model_random(ctx, "vgg16", 7, 0, &opts, &model))
         goto fail;
-    if (vggcl_tune(ctx, model, batches, n_batches, h, w, iters, budget, rows, 64, &count, path, sizeof path) !=
-        VGGCL_OK)
-        goto fail;
+    const vggcl_status st = vggcl_tune(ctx, model, batches, n_batches, h, w, iters, budget, rows, 64, &count, path,
+                                       sizeof path);
+    if (st == VGGCL_ERR_ARG) { /* (the arguments: two batches of one class) */
+        rc = cli_error(CLI_USAGE, "%s", vggcl_message(ctx));
+        goto done;
+    }
+    if (st != VGGCL_OK) goto fail;
     printf("device: %s\n%dx%d input, %d timed passes per candidate, budget %d s; device ms per pass\n\n",
            vggcl_device_name(ctx), h, w, iters, budget);
     printf("%-12s %-18s %5s %10s %10s %6s %5s %5s  %s\n", "layer", "shape", "batch", "default", "best", "gain", "tried",

@@ -475,10 +475,10 @@ static vggcl_status table_writable(vggcl_ctx *ctx)
     char dir[VGGCL__CACHE_DIR_MAX + 1], eb[128];
     const int on = vggcl__cache_dir(dir);
     if (on == VGGCL__CACHE_LONG)
-        return vggcl__fail(ctx, VGGCL_ERR_ARG, "tuning needs the cache folder, whose name is longer than %d bytes "
-                                               "(see VGGCL_CACHE_DIR)", VGGCL__CACHE_DIR_MAX);
+        return vggcl__fail(ctx, VGGCL_ERR_IO, "tuning needs the cache folder, whose name is longer than %d bytes "
+                                              "(see VGGCL_CACHE_DIR)", VGGCL__CACHE_DIR_MAX);
     if (!ctx->tune_path[0] || on != 1)
-        return vggcl__fail(ctx, VGGCL_ERR_ARG, "tuning needs the cache folder: %s", vggcl__cache_why_not(on));
+        return vggcl__fail(ctx, VGGCL_ERR_IO, "tuning needs the cache folder: %s", vggcl__cache_why_not(on));
     if (!vggcl__cache_ready(ctx, dir))
         return vggcl__fail(ctx, VGGCL_ERR_IO, "%s: the cache folder is not a folder of this user's that only the user "
                                               "can write to, or cannot be made (see VGGCL_CACHE_DIR)", dir);
