@@ -4,6 +4,7 @@ wrong, exit 1 (failure) or 2 (usage), and leaves no output file behind.
 
 usage: test_cli.py VGGCL_BINARY
 """
+import io
 import json
 import os
 import re
@@ -1102,6 +1103,50 @@ class Cli(unittest.TestCase):
                                    timeout=300)
             self.assertEqual(r.returncode, 1, r.stderr)
             self.assertIn("vggcl: cannot write standard output: No space left on device", r.stderr)
+
+    def test_files_from(self):
+        """--files-from: the images and folders a list names, after the arguments, in its order; lines (LF or CRLF,
+        empty ones passed over) or NUL-terminated entries (find -print0), from a file or standard input; a list
+        naming nothing, one that cannot be read, and an output that is the list are refused; the answers are
+        those of the same paths given as arguments."""
+        imgs = self.d / "imgs"
+        (imgs / "sub").mkdir(parents=True)
+        for i, name in enumerate(("b.png", "a.png", "sub/c.png", "d.png")):
+            Image.fromarray((np.random.default_rng(i).random((20 + i, 17, 3)) * 255).astype(np.uint8)).save(imgs / name)
+        cls = ["classify", "--weights", self.weights, "--resize", "24", "--crop", "16", "--device", "ref",
+               "--format", "json", "--top", "1"]
+        order = [imgs / "d.png", imgs / "b.png", imgs / "missing.png", imgs / "sub"]
+        want = self.vggcl(*cls, "--logits-out", self.d / "want.npy", *order)
+        self.assertEqual(want.returncode, 1, want.stderr)  # (missing.png: named, skipped)
+        files = [json.loads(line)["file"] for line in want.stdout.splitlines()]
+        self.assertEqual(files, [str(p) for p in (imgs / "d.png", imgs / "b.png", imgs / "sub" / "c.png")])
+        lf = self.d / "list.txt"
+        lf.write_text(f"{order[1]}\r\n\n{order[2]}\n{order[3]}")  # (CRLF, an empty line, no last newline)
+        for given, stdin in (([lf], None), (["-"], lf.read_bytes()), (["-"], b"\0".join(map(bytes, order[1:])) + b"\0")):
+            r = subprocess.run([VGGCL, *map(str, cls), "--logits-out", self.d / "got.npy", "--files-from", *given,
+                                order[0]], input=stdin or b"", capture_output=True, timeout=300)
+            self.assertEqual((r.returncode, r.stdout), (1, want.stdout.encode()), r.stderr)
+            self.assertIn(f"{order[2]}: cannot open", r.stderr.decode())
+            self.assertTrue(np.array_equal(np.load(self.d / "got.npy"), np.load(self.d / "want.npy")))
+        r = subprocess.run([VGGCL, "preprocess", "--resize", "24", "--crop", "16", "--output", "-", "--recursive",
+                            "--files-from", "-"], input=f"{imgs}\n".encode(), capture_output=True, timeout=300)
+        self.assertEqual(r.returncode, 0, r.stderr)  # (--recursive for a folder the list names)
+        self.assertEqual(np.load(io.BytesIO(r.stdout)).shape, (4, 3, 16, 16))
+        (self.d / "empty.txt").write_text("\n\n")
+        self.fails([*cls, "--files-from", self.d / "empty.txt"], 2, f"classify: --files-from {self.d / 'empty.txt'} "
+                   "names no image or folder")
+        self.fails([*cls, "--files-from", self.d / "nothere.txt"], 1, "classify: --files-from "
+                   f"{self.d / 'nothere.txt'}: cannot open the list: No such file or directory")
+        self.fails([*cls, "--files-from", imgs], 1, f"--files-from {imgs}: cannot read the list: Is a directory")
+        self.fails([*cls, "--files-from", lf, "--logits-out", lf], 2, f"--logits-out {lf} is the file --files-from {lf}")
+        self.assertEqual(lf.read_bytes(), f"{order[1]}\r\n\n{order[2]}\n{order[3]}".encode())
+        self.fails([*cls, "--files-from", self.d / "empty.txt", self.d], 2, f"classify: {self.d} holds no")
+        (imgs / "none").mkdir()
+        r = subprocess.run([VGGCL, "cam", "--weights", self.weights, "--resize", "24", "--crop", "16", "--device",
+                            "ref", "--out-dir", self.out.parent, "--files-from", "-"], input=f"{imgs / 'none'}\n",
+                           capture_output=True, text=True, timeout=300)
+        self.assertEqual(r.returncode, 2, r.stderr)  # (a folder without images, as an argument)
+        self.assertIn(f"cam: {imgs / 'none'} holds no", r.stderr)
 
     def test_outputs_that_cannot_be_written(self):
         """Found before any work (classify printed its answers, then failed): a descriptor's alias not open or open

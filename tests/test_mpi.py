@@ -142,6 +142,25 @@ class Mpi(Folder):
                 np.testing.assert_array_equal(np.load(o2 / name), np.load(o1 / name))
             self.assertEqual(len(one.stdout.splitlines()), 9 + (fmt == "csv") * (1 + 9 * 4))
 
+    def test_files_from_under_mpirun(self):
+        """--files-from FILE under mpirun: every rank reads the list, the output is one process's; --files-from -
+        is refused (only rank 0 has mpirun's standard input: the others found no list), said once, exit 2."""
+        listed = self.d / "list.txt"
+        listed.write_text("".join(f"{p}\n" for p in sorted(self.images.iterdir(), reverse=True)))
+        one, o1 = self.classify("one", "--files-from", str(listed), images=self.images / "00.png")
+        two, o2 = self.classify("two", "--files-from", str(listed), ranks=2, images=self.images / "00.png")
+        self.assertEqual(one.returncode, 1, one.stderr)  # the broken image
+        self.assertEqual((two.returncode, two.stdout, vggcl_lines(two.stderr)),
+                         (1, one.stdout, vggcl_lines(one.stderr)), two.stderr)
+        self.assertIn("1 of 11 images were skipped; 10 classified", one.stderr)
+        np.testing.assert_array_equal(np.load(o2 / "l.npy"), np.load(o1 / "l.npy"))
+        cmd = ["mpirun", "-n", "2", "--oversubscribe", VGGCL, "classify", "--weights", str(self.weights),
+               "--files-from", "-"]
+        r = subprocess.run(cmd, input=listed.read_text(), capture_output=True, text=True, env=GRACE, timeout=600)
+        self.assertEqual((r.returncode, vggcl_lines(r.stderr)),
+                         (2, ["vggcl: classify: --files-from -: under mpirun only rank 0 has standard input; give the "
+                              "list as a file every rank can read"]), r.stderr)
+
     def test_balance_not_known(self):
         """VGGCL_MPI_BALANCE neither dynamic nor static: said once (by rank 0, whose setting is every rank's), and
         the job runs as by default, with one process's answers."""

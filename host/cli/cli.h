@@ -53,11 +53,18 @@ const char *cli_arg_or(const cli_args *a, const char *name, const char *dflt);
  * CLI_OK, or CLI_USAGE with the error printed. */
 int cli_preprocess_args(const char *cmd, const cli_args *a, vggcl_preprocess *p);
 
-/* The positional arguments as images: files, and folders for their image
- * files (CLI_IMAGE_EXTENSIONS) sorted by name (with --recursive, and the folders'
- * below them: cli_expand_images). A folder without images or no argument at
- * all is a usage error (printed). */
+/* The positional arguments, then the entries of --files-from's list, as images: files, and folders for their
+ * image files (CLI_IMAGE_EXTENSIONS) sorted by name (with --recursive, and the folders' below them:
+ * cli_expand_images). A folder without images, no image or folder at all, and --files-from - for several
+ * ranks (only rank 0 has mpirun's standard input) are usage errors; a list that cannot be read is CLI_FAIL
+ * (printed). */
 int cli_images(const char *cmd, const cli_args *a, char ***files, int *n);
+/* --files-from's help, for the commands that take images and folders (cli_images reads it). */
+#define CLI_FILES_FROM_HELP                                                                                    \
+    "also the images and folders named in FILE, after those given as arguments:\n"                            \
+    "one per line (LF or CRLF), or NUL-terminated where FILE holds a NUL byte\n"                              \
+    "(find -print0); -: standard input (one process or --shard: under mpirun only\n"                          \
+    "rank 0 has it)"
 /* --recursive's help, for the commands that take images and folders (cli_images reads it). */
 #define CLI_RECURSIVE_HELP                                                                                     \
     "a folder also stands for the images in the folders below it (through\n"                                   \
@@ -207,6 +214,8 @@ int cli_ranks_echo_usage(int argc, char **argv, int shards);
 int cli_ranks_writes(const char *shard);
 /* Whether a launcher (mpirun, Slurm's PMI) started it, as one rank or as several, --shard or not. */
 int cli_ranks_under_launcher(void);
+/* Whether it is one of several ranks a launcher started (MPI not yet started), --shard not given. */
+int cli_ranks_several(const char *shard);
 /* Starts MPI when launched as several ranks (collective: it also agrees on
  * r->chunk); refuses, said by each process, when MPI does not join the ranks
  * the launcher announced (another MPI's launcher: each process alone). Given

@@ -22,6 +22,7 @@ static const cli_option options[] = {
     { "logits-out", "L.npy", "also writes the logits (N, C), float32", 0 },
     { "tensor-out", "T.npy", "also writes the preprocessed input (N, 3, H, W), float32", 0 },
     { "recursive", NULL, CLI_RECURSIVE_HELP, 0 },
+    { "files-from", "FILE", CLI_FILES_FROM_HELP, 0 },
     /* (main.c's command table marks the commands that take --shard: their processes say their own mistakes) */
     { "shard", "I/N", "process I of N (0 <= I < N) takes the I-th of N equal runs of the images,\n"
                       "in order: the N outputs, one after the other, are one process's", 0 },
@@ -258,10 +259,11 @@ int cmd_classify(int argc, char **argv)
         }
     }
     const cli_file outs[] = { { "--logits-out", logits_out }, { "--tensor-out", tensor_out } },
-                   ins[] = { { "--weights", weights }, { "--labels", labels_path } };
+                   ins[] = { { "--weights", weights }, { "--labels", labels_path },
+                                { "--files-from", cli_arg(&a, "files-from") } };
     /* (checked where the outputs are written; under mpirun the ranks then take rank 0's answer, once MPI runs) */
     const int checked = listed == CLI_OK && cli_ranks_writes(cli_arg(&a, "shard"))
-                            ? cli_outputs_check("classify", outs, 2, ins, 2, files, n_files) : CLI_OK;
+                            ? cli_outputs_check("classify", outs, 2, ins, 3, files, n_files) : CLI_OK;
     if ((rc = cli_take_share(&ranks, "classify", cli_arg(&a, "shard"), listed, &files, &n_files, batch)) != CLI_OK ||
         (rc = cli_ranks_agree(&ranks, checked)) != CLI_OK)
         goto done_args;

@@ -14,6 +14,7 @@ static const cli_option options[] = {
                                   "--mean, --std and --draft comes from its metadata, as classify takes it\n"
                                   "(default: torchvision's)", 0 },
     { "recursive", NULL, CLI_RECURSIVE_HELP, 0 },
+    { "files-from", "FILE", CLI_FILES_FROM_HELP, 0 },
     /* (main.c's command table marks the commands that take --shard: their processes say their own mistakes) */
     { "shard", "I/N", "process I of N (0 <= I < N) takes the I-th of N equal runs of the images,\n"
                       "in order: the N tensors, one after the other, are one process's", 0 },
@@ -141,9 +142,10 @@ int cmd_preprocess(int argc, char **argv)
     }
     const int listed = cli_images("preprocess", &a, &files, &n_files);
     /* (checked where the output is written; under mpirun the ranks then take rank 0's answer, once MPI runs) */
-    const cli_file outs[] = { { "--output", output } }, ins[] = { { "--weights", weights } };
+    const cli_file outs[] = { { "--output", output } }, ins[] = { { "--weights", weights },
+                                                                     { "--files-from", cli_arg(&a, "files-from") } };
     const int checked = listed == CLI_OK && cli_ranks_writes(cli_arg(&a, "shard"))
-                            ? cli_outputs_check("preprocess", outs, 1, ins, 1, files, n_files) : CLI_OK;
+                            ? cli_outputs_check("preprocess", outs, 1, ins, 2, files, n_files) : CLI_OK;
     if ((rc = cli_take_share(&ranks, "preprocess", cli_arg(&a, "shard"), listed, &files, &n_files, BATCH)) != CLI_OK ||
         (rc = cli_ranks_agree(&ranks, checked)) != CLI_OK)
         goto done;

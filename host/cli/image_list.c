@@ -1,4 +1,4 @@
-/* The images a command is given: files, and folders for the images in them
+/* The images a command is given: files, and folders for the images in them, as arguments or in a list
  * (cli_images, cli_expand_images), and messages that name an image. */
 #define _DEFAULT_SOURCE /* struct dirent's d_type, DT_DIR */
 #include <dirent.h>
@@ -144,22 +144,93 @@ int cli_expand_images(const char *path, int recursive, char ***list, int *n, cli
     return rc;
 }
 
-int cli_images(const char *cmd, const cli_args *a, char ***files, int *n)
+/* path, a positional argument or an entry of --files-from's list, into the list: CLI_OK, or an error said. */
+static int take(const char *cmd, const char *path, int recursive, char ***files, int *n, cli_left_out *other)
 {
     struct stat sb;
-    cli_left_out other = { 0 };
-    for (int i = 0; i < a->n_pos; i++) {
-        const int before = *n;
-        if (cli_expand_images(a->pos[i], cli_arg(a, "recursive") != NULL, files, n, &other) != CLI_OK) {
-            cli_left_out_say(&other);
-            return CLI_FAIL;
+    const int before = *n;
+    if (cli_expand_images(path, recursive, files, n, other) != CLI_OK) return CLI_FAIL;
+    if (*n == before && stat(path, &sb) == 0 && S_ISDIR(sb.st_mode))
+        return cli_error_here(CLI_USAGE, "%s: %s holds no " CLI_IMAGE_FORMATS " images (" CLI_IMAGE_EXTENSIONS ")", cmd,
+                              path);
+    return CLI_OK;
+}
+
+/* The whole of --files-from's list (from; -: standard input) in *text, *len bytes and a NUL after them:
+ * CLI_OK, or CLI_FAIL said. */
+static int read_list(const char *cmd, const char *from, char **text, size_t *len)
+{
+    const int std = !strcmp(from, "-");
+    const char *name = std ? "standard input" : from;
+    FILE *f = std ? stdin : fopen(from, "rb");
+    if (!f) return cli_error(CLI_FAIL, "%s: --files-from %s: cannot open the list: %s", cmd, name, strerror(errno));
+    char *buf = NULL;
+    size_t cap = 0, got = 0;
+    int err = 0;
+    for (;;) {
+        if (cap - got < 2) {
+            char *grown = cap < ((size_t)1 << 40) ? realloc(buf, cap ? 2 * cap : 1 << 16) : NULL;
+            if (!grown) {
+                err = ENOMEM;
+                break;
+            }
+            buf = grown, cap = cap ? 2 * cap : 1 << 16;
         }
-        if (*n == before && stat(a->pos[i], &sb) == 0 && S_ISDIR(sb.st_mode)) {
-            cli_left_out_say(&other);
-            return cli_error_here(CLI_USAGE, "%s: %s holds no " CLI_IMAGE_FORMATS " images (" CLI_IMAGE_EXTENSIONS ")", cmd, a->pos[i]);
+        errno = 0;
+        const size_t r = fread(buf + got, 1, cap - got - 1, f);
+        got += r;
+        if (!r) {
+            if (ferror(f)) err = errno ? errno : EIO; /* (a folder: EISDIR) */
+            break;
         }
     }
+    if (!std) fclose(f);
+    if (err) {
+        free(buf);
+        return cli_error(CLI_FAIL, "%s: --files-from %s: cannot read the list: %s", cmd, name, strerror(err));
+    }
+    buf[got] = '\0';
+    *text = buf, *len = got;
+    return CLI_OK;
+}
+
+/* The entries of --files-from's list into the list: NUL-terminated where it holds a NUL byte (no path holds
+ * one), else lines (a CR before the LF left out); empty ones passed over. */
+static int take_list(const char *cmd, const char *from, int recursive, char ***files, int *n, cli_left_out *other)
+{
+    char *text = NULL;
+    size_t len = 0;
+    if (read_list(cmd, from, &text, &len) != CLI_OK) return CLI_FAIL;
+    const char sep = memchr(text, '\0', len) ? '\0' : '\n';
+    int rc = CLI_OK;
+    for (size_t at = 0; at < len && rc == CLI_OK;) {
+        char *entry = text + at, *end = memchr(entry, sep, len - at);
+        size_t n_entry = end ? (size_t)(end - entry) : len - at;
+        at += n_entry + 1;
+        if (sep == '\n' && n_entry && entry[n_entry - 1] == '\r') n_entry--;
+        entry[n_entry] = '\0';
+        if (n_entry) rc = take(cmd, entry, recursive, files, n, other);
+    }
+    free(text);
+    return rc;
+}
+
+int cli_images(const char *cmd, const cli_args *a, char ***files, int *n)
+{
+    cli_left_out other = { 0 };
+    const int recursive = cli_arg(a, "recursive") != NULL;
+    const char *from = cli_arg(a, "files-from");
+    int rc = CLI_OK;
+    if (from && !strcmp(from, "-") && cli_ranks_several(cli_arg(a, "shard")))
+        return cli_error(CLI_USAGE, "%s: --files-from -: under mpirun only rank 0 has standard input; give the list "
+                                    "as a file every rank can read", cmd);
+    for (int i = 0; i < a->n_pos && rc == CLI_OK; i++) rc = take(cmd, a->pos[i], recursive, files, n, &other);
+    if (rc == CLI_OK && from) rc = take_list(cmd, from, recursive, files, n, &other);
     cli_left_out_say(&other);
+    if (rc != CLI_OK) return rc;
+    if (!*n && from && !a->n_pos)
+        return cli_error(CLI_USAGE, "%s: --files-from %s names no image or folder", cmd,
+                         strcmp(from, "-") ? from : "- (standard input)");
     if (!*n) return cli_error(CLI_USAGE, "%s: give at least one image or folder of images", cmd);
     return CLI_OK;
 }
