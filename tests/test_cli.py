@@ -1354,6 +1354,45 @@ class Cli(unittest.TestCase):
         self.assertTrue(opened, "the outputs were not open while it ran")
         self.assertEqual(list(out.iterdir()), [])
 
+    def test_killed_while_naming(self):
+        """A process ended while its outputs are made durable leaves none of them (they were given temporary
+        names then, .vggcl.tmp.*, that outlived it); a Ctrl-C or a kill (SIGTERM) while a set is named (cam's maps
+        and picture, train-head's model and features, classify's arrays) is held back until the set is whole:
+        the set is there, lines said of it too, and the process ends by the signal. strace ends it at the
+        system call named."""
+        if not shutil.which("strace"):
+            self.fail("strace is missing: .ci/install-deps.sh installs it")
+        tiny = ROOT / "tests" / "data" / "tiny.png"
+        for c in ("a", "b"):
+            (self.d / "data" / c).mkdir(parents=True)
+            shutil.copy(tiny, self.d / "data" / c / "0.png")
+        out = self.d / "out"
+        size = ["--resize", "24", "--crop", "16", "--device", "ref"]
+        renames = "rename,renameat,renameat2"
+        runs = (("fsync", "KILL", 2, ["cam", "--weights", self.weights, *size, "--out-dir", out, tiny], []),
+                ("fsync", "KILL", 2, ["train-head", "--weights", self.weights, "--data", self.d / "data", *size,
+                                      "--epochs", "1", "--out", out / "h.safetensors", "--features-out", out / "f"], []),
+                (renames, "TERM", 1, ["cam", "--weights", self.weights, *size, "--out-dir", out, tiny],
+                 ["tiny.cam-up.npy", "tiny.cam.npy", "tiny.cam.png"]),
+                (renames, "INT", 1, ["train-head", "--weights", self.weights, "--data", self.d / "data", *size,
+                                     "--epochs", "1", "--out", out / "h.safetensors", "--features-out", out / "f"],
+                 ["f-train-labels.npy", "f-train.npy", "f-val-labels.npy", "f-val.npy", "h.safetensors"]),
+                (renames, "TERM", 1, ["classify", "--weights", self.weights, *size, "--logits-out", out / "l.npy",
+                                      "--tensor-out", out / "t.npy", tiny], ["l.npy", "t.npy"]))
+        for calls, sig, when, args, left in runs:
+            with self.subTest(f"{args[0]} {sig} at {calls} {when}"):
+                shutil.rmtree(out, ignore_errors=True)
+                out.mkdir()
+                r = subprocess.run(["strace", "-f", "-qq", "-o", "/dev/null", "-e", f"trace={calls}", "-e",
+                                    f"inject={calls}:signal={sig}:when={when}", VGGCL, *map(str, args)],
+                                   capture_output=True, text=True, timeout=300)
+                self.assertEqual(r.returncode, -getattr(signal, "SIG" + sig), r.stderr)
+                self.assertEqual(sorted(p.name for p in out.iterdir()), left, r.stderr)
+                if args[0] == "cam" and left:
+                    self.assertIn("wrote", r.stdout)  # (the line of the set named, not lost in stdout's buffer)
+                if args[0] == "classify":
+                    self.assertEqual(np.load(out / "l.npy").shape, (1, 3))
+
     def test_output_targets(self):
         """An output is never replaced by anything but a regular file: a symlink's target is written
         (atomically there), a FIFO, a device, "-" and a link to standard output are written directly,

@@ -138,6 +138,12 @@ typedef struct {
  * replaced), then named, and one named before a later rename failed removed again. With commit 0 they
  * are dropped. CLI_OK, or CLI_FAIL said. */
 int cli_name_all(vggcl_ctx *ctx, vggcl_npy_writer **w, const char *const *paths, int n, int commit);
+/* Around the naming of a set of outputs (cli_name_all holds them itself, once they are durable; nested holds
+ * are one): SIGINT, SIGTERM and SIGHUP (those not ignored) are held back and, at the outermost release, raised
+ * again as they would have acted, so that a set is named whole before a Ctrl-C or a kill ends the process
+ * (the files have no names before: a process ended then leaves none). */
+void cli_hold_signals(void);
+void cli_release_signals(void);
 /* cli_name_all's first step alone, for a caller that writes another output between it and the naming:
  * w[0..n) made durable (NULL entries skipped), the files before standard output, devices and pipes. CLI_OK,
  * or CLI_FAIL said. */

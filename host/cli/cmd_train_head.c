@@ -304,23 +304,26 @@ static int train_and_write(vggcl_ctx *ctx, const split *s, const cli_dataset *ds
      * (a full disk) leaves an earlier run's files and model as they were (the features were named first, and
      * an earlier run's were gone when the model could not be written) */
     if (features && cli_ready_all(ctx, staged, FEATURE_FILES) != CLI_OK) goto done; /* (said) */
+    if (features) cli_hold_signals(); /* (the model and the features named together: a kill between left one) */
     const char *meta[] = { "vggcl.pool5", pool5 ? "keep" : "drop", "vggcl.classes", classes, "vggcl.resize", resize,
                            "vggcl.crop", crop, "vggcl.mean", mean, "vggcl.std", std, "vggcl.trained", trained,
                            "vggcl.draft", p->draft == 1 ? "1" : "0" }; /* (always: a drafted trunk's "1" was kept) */
     if (vggcl_save_with_head(ctx, weights, out, C, s->d, w, b, meta, 8) != VGGCL_OK) {
         rc = cli_error(CLI_FAIL, "%s", vggcl_message(ctx));
-        goto done;
+        goto released;
     }
     if (features && commit_features(ctx, features, staged, 1) != CLI_OK) {
         /* (said; the model is kept: it replaced the one before, which may have been the trunk itself) */
         cli_error(CLI_FAIL, "%s was written; the features were not", out);
-        goto done;
+        goto released;
     }
     char *shown = cli_text(out); /* (a newline in the name forged a line) */
     fprintf(report, "kept epoch %d%s; wrote %s (%d classes, pool5 %s)\n", best, kept, shown ? shown : out, C,
             pool5 ? "kept" : "dropped");
     free(shown);
     rc = CLI_OK;
+released:
+    if (features) cli_release_signals();
 done:
     free(w), free(b), free(log), free(classes);
     return rc;

@@ -1,12 +1,14 @@
 /* The commands' output files, checked before any work: one that would replace
  * what the command reads (the weights, an image) or another output, and one
  * whose folder is not there, are refused at once, not found after the whole
- * run (or never: a replaced input went unnoticed, exit 0). And where a
- * command's report goes when an output is standard output. */
+ * run (or never: a replaced input went unnoticed, exit 0). Where a command's
+ * report goes when an output is standard output. And a set of outputs named
+ * all or none, signals held back meanwhile. */
 #define _XOPEN_SOURCE 700 /* realpath */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -163,9 +165,43 @@ int cli_ready_all(vggcl_ctx *ctx, vggcl_npy_writer **w, int n)
     return CLI_OK;
 }
 
+static const int held_kinds[] = { SIGINT, SIGTERM, SIGHUP };
+static struct sigaction held_before[sizeof held_kinds / sizeof held_kinds[0]];
+static volatile sig_atomic_t held_signal;
+static int holds; /* (the main thread's alone) */
+
+static void hold_back(int sig)
+{
+    if (!held_signal) held_signal = sig;
+}
+
+void cli_hold_signals(void)
+{
+    if (holds++) return;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = hold_back, sa.sa_flags = SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    held_signal = 0;
+    for (size_t i = 0; i < sizeof held_kinds / sizeof held_kinds[0]; i++)
+        if (sigaction(held_kinds[i], NULL, &held_before[i]) == 0 && held_before[i].sa_handler != SIG_IGN)
+            sigaction(held_kinds[i], &sa, NULL); /* (nohup's ignored SIGHUP stays ignored) */
+}
+
+void cli_release_signals(void)
+{
+    if (holds <= 0 || --holds) return;
+    for (size_t i = 0; i < sizeof held_kinds / sizeof held_kinds[0]; i++)
+        if (held_before[i].sa_handler != SIG_IGN) sigaction(held_kinds[i], &held_before[i], NULL);
+    if (!held_signal) return;
+    fflush(stdout); /* (the lines of what was named: block-buffered into a file or a pipe, they were lost) */
+    raise(held_signal); /* (as it would have acted: the default ends the process) */
+}
+
 int cli_name_all(vggcl_ctx *ctx, vggcl_npy_writer **w, const char *const *paths, int n, int commit)
 {
-    int rc = commit ? cli_ready_all(ctx, w, n) : CLI_OK;
+    int rc = commit ? cli_ready_all(ctx, w, n) : CLI_OK; /* (a signal meanwhile: they go, never named) */
+    cli_hold_signals();
     unsigned named = 0; /* (bit k: paths[k] named) */
     for (int k = 0; k < n; k++) {
         if (!w[k]) continue;
@@ -177,6 +213,7 @@ int cli_name_all(vggcl_ctx *ctx, vggcl_npy_writer **w, const char *const *paths,
     }
     for (int k = 0; k < n && rc != CLI_OK; k++)
         if (named & 1u << k) vggcl_remove_output(paths[k]);
+    cli_release_signals();
     return rc;
 }
 
