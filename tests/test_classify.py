@@ -1084,7 +1084,8 @@ class Cam(unittest.TestCase):
 
     def test_out_dir_holding_the_images(self):
         """Drawn again into the images' own folder, an earlier run's x.cam.png is an image of the list that x.png's
-        picture would replace (it was read, then replaced, and drawn over at each run): refused, exit 2."""
+        picture would replace (it was read, then replaced, and drawn over at each run): refused, exit 2; so are
+        the weights and --files-from's list where a map would replace them."""
         imgs = self.d / "imgs"
         imgs.mkdir()
         Image.fromarray(photo(40, 40, 3)).save(imgs / "x.png")
@@ -1102,6 +1103,18 @@ class Cam(unittest.TestCase):
             for p in imgs.glob("x.*"):
                 if p.name != "x.png":
                     p.unlink()
+        # the weights, or the list of images, named as a map of an image there (the weights were replaced by it)
+        shutil.copy(self.weights, imgs / "x.cam.npy")
+        (imgs / "x.cam-up.npy").write_text(f"{imgs / 'x.png'}\n")
+        for opt, read, args in (("--weights", imgs / "x.cam.npy", ["--weights", imgs / "x.cam.npy", imgs / "x.png"]),
+                                ("--files-from", imgs / "x.cam-up.npy", ["--weights", self.weights, "--files-from",
+                                                                        imgs / "x.cam-up.npy"])):
+            r = subprocess.run([VGGCL, "cam", "--out-dir", imgs, "--resize", "40", "--crop", "32", *args],
+                               capture_output=True, text=True, timeout=600)
+            self.assertEqual(r.returncode, 2, r.stderr)
+            self.assertIn(f"cam: {opt} {read} is {read}, which {imgs / 'x.png'}'s maps would replace", r.stderr)
+            self.assertEqual(sorted(p.name for p in imgs.iterdir()), ["x.cam-up.npy", "x.cam.npy", "x.png"])
+            self.assertEqual((imgs / "x.cam.npy").read_bytes(), Path(self.weights).read_bytes())
 
     def test_outputs_whole_or_absent(self):
         """Two images whose maps would have the same names (photo.png, photo.jpg) are refused, nothing drawn

@@ -127,10 +127,12 @@ static int by_file(const void *pa, const void *pb)
     return a->dev != b->dev ? (a->dev < b->dev ? -1 : 1) : a->ino != b->ino ? (a->ino < b->ino ? -1 : 1) : 0;
 }
 
-/* Whether an image of the list is a file another image's maps would replace (--out-dir the images' folder,
- * drawn a second time: x.cam.png is read, then replaced by x.png's picture): said, naming both, and
- * CLI_USAGE; else CLI_OK. Only outputs already there are compared (a first run costs a stat each). */
-static int reads_outputs(char *const *files, int n, const char *dir, const char *const *suffix, char *msg, size_t len)
+/* Whether an image of the list, or a file the command reads (ins: the weights, the list), is a file an image's
+ * maps would replace (--out-dir the images' folder, drawn a second time: x.cam.png is read, then replaced by
+ * x.png's picture; weights named x.cam.npy were replaced by a map): said, naming both, and CLI_USAGE; else
+ * CLI_OK. Only outputs already there are compared (a first run costs a stat each). */
+static int reads_outputs(char *const *files, int n, const cli_file *ins, int n_in, const char *dir,
+                         const char *const *suffix, char *msg, size_t len)
 {
     int per = 0, m = 0, rc = CLI_OK;
     while (suffix[per]) per++;
@@ -144,13 +146,14 @@ static int reads_outputs(char *const *files, int n, const char *dir, const char 
             if (stat(path, &sb) == 0 && S_ISREG(sb.st_mode)) o[m++] = (out_file){ sb.st_dev, sb.st_ino, i, suffix[k] };
         }
     qsort(o, (size_t)m, sizeof *o, by_file);
-    for (int i = 0; m && i < n && rc == CLI_OK; i++) {
-        if (stat(files[i], &sb) != 0) continue; /* (said when it is read) */
+    for (int i = 0; m && i < n + n_in && rc == CLI_OK; i++) {
+        const char *read = i < n ? files[i] : ins[i - n].path;
+        if (!read || stat(read, &sb) != 0) continue; /* (said when it is read) */
         const out_file key = { sb.st_dev, sb.st_ino, 0, NULL }, *hit = bsearch(&key, o, (size_t)m, sizeof *o, by_file);
         if (!hit) continue;
         out_path(path, sizeof path, dir, files[hit->image], hit->suffix);
-        snprintf(msg, len, "cam: the image %s is %s, which %s's maps would replace; give another --out-dir", files[i],
-                 path, files[hit->image]);
+        snprintf(msg, len, "cam: %s %s is %s, which %s's maps would replace; give another --out-dir",
+                 i < n ? "the image" : ins[i - n].opt, read, path, files[hit->image]);
         rc = CLI_USAGE;
     }
     free(o);
@@ -287,11 +290,12 @@ int cmd_cam(int argc, char **argv)
         goto done_args;
     }
     const int listed = cli_images("cam", &a, &files, &n_files);
+    const cli_file ins[] = { { "--weights", weights }, { "--files-from", cli_arg(&a, "files-from") } };
     const char *const *files_of = compare ? compare_suffix : plain_suffix;
     char clash[3 * PATH_MAX + 8192 + 128] = "";
     int names = same_names(files, n_files, dir, files_of, clash, sizeof clash), names_here = 0; /* (said once MPI runs) */
     if (names == CLI_OK)
-        names = reads_outputs(files, n_files, dir, files_of, clash, sizeof clash),
+        names = reads_outputs(files, n_files, ins, 2, dir, files_of, clash, sizeof clash),
         names_here = names != CLI_OK;
     if ((rc = cli_take_share(&ranks, "cam", cli_arg(&a, "shard"), listed, &files, &n_files, 0)) != CLI_OK) goto done_args;
     /* under mpirun every rank runs to cli_ranks_finish, which prints the ranks' lines, whatever happened */
