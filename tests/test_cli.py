@@ -1148,6 +1148,42 @@ class Cli(unittest.TestCase):
         self.assertEqual(r.returncode, 2, r.stderr)  # (a folder without images, as an argument)
         self.assertIn(f"cam: {imgs / 'none'} holds no", r.stderr)
 
+    def test_no_crop_first_image_too_small(self):
+        """Without a crop, an image too small for the network where it would set every image's size is named
+        and skipped (the next sets it), in classify, eval and train-head: the run stopped there with the pass's
+        message, no image named, and eval gave no report."""
+        data = self.d / "data"
+        for c in ("a", "b"):
+            (data / c).mkdir(parents=True)
+        Image.fromarray(np.full((5, 6, 3), 90, np.uint8)).save(data / "a" / "0.png")  # (needs 8x8)
+        Image.fromarray(np.full((5, 6, 3), 30, np.uint8)).save(data / "b" / "0.png")
+        for name, seed in (("a/1.png", 1), ("b/1.png", 2), ("b/2.png", 3)):
+            Image.fromarray((np.random.default_rng(seed).random((12, 10, 3)) * 255).astype(np.uint8)).save(data / name)
+        size = ["--resize", "0", "--no-crop", "--device", "ref"]
+        small = [f"{data / c / '0.png'}: preprocesses to 6 x 5 pixels (width x height), smaller than the 8 x 8 the "
+                 "network takes (skipped)" for c in ("a", "b")]  # (as cam says it; the second: not "unlike the first")
+        big = [data / "a" / "1.png", data / "b" / "1.png", data / "b" / "2.png"]
+        r = self.vggcl("classify", "--weights", self.weights, *size, "--format", "json", "--logits-out",
+                       self.d / "l.npy", data / "a" / "0.png", big[0], data / "b" / "0.png", *big[1:])
+        want = self.vggcl("classify", "--weights", self.weights, *size, "--format", "json", "--logits-out",
+                          self.d / "want.npy", *big)
+        self.assertEqual((r.returncode, r.stdout), (1, want.stdout), r.stderr)
+        for line in small:
+            self.assertIn(line, r.stderr)
+        self.assertIn("2 of 5 images were skipped; 3 classified", r.stderr)
+        self.assertTrue(np.array_equal(np.load(self.d / "l.npy"), np.load(self.d / "want.npy")))
+        r = self.vggcl("eval", "--weights", self.weights, "--data", data, *size)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("3 images, 3 classes (2 skipped)", r.stdout)
+        for line in small:
+            self.assertIn(line, r.stderr)
+        r = self.vggcl("train-head", "--weights", self.weights, "--data", data, *size, "--epochs", "1", "--out",
+                       self.out.parent / "h.safetensors")
+        self.assertEqual(r.returncode, 1, r.stderr)  # (written, the skipped said: exit 1)
+        self.assertIn("2 of 5 images were skipped", r.stderr)
+        self.assertTrue((self.out.parent / "h.safetensors").exists())
+        (self.out.parent / "h.safetensors").unlink()
+
     def test_outputs_that_cannot_be_written(self):
         """Found before any work (classify printed its answers, then failed): a descriptor's alias not open or open
         for reading only, a symlink to itself (said without naming the option), a file in /proc, where even root

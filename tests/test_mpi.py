@@ -711,6 +711,36 @@ class Mpi(Folder):
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual((np.load(out / "t.npy").shape, np.load(out / "l.npy").shape), ((0, 3, 30, 40), (0, 5)))
 
+    def test_no_crop_first_images_too_small(self):
+        """Without a crop, images too small for the network are passed over where they would set the size: every
+        rank takes the list's first image the network takes (a rank's lead of one too small took its size, or
+        the pass failed), with handed-out batches and contiguous shares: one process's answer."""
+        images = self.d / "small"
+        images.mkdir()
+        Image.fromarray(photo(5, 6, 1)).save(images / "0.png")  # (needs 8x8)
+        Image.fromarray(photo(6, 5, 2)).save(images / "1.png")
+        for i in range(2, 6):
+            Image.fromarray(photo(36, 48, i)).save(images / f"{i}.png")
+        def run(tag, ranks=1, env=ENV):
+            out = self.d / tag
+            out.mkdir()
+            cmd = [VGGCL, "classify", "--weights", str(self.weights), "--resize", "0", "--no-crop", "--batch", "1",
+                   "--format", "json", "--tensor-out", str(out / "t.npy"), str(images)]
+            if ranks > 1:
+                cmd = ["mpirun", "-n", str(ranks), "--oversubscribe", *cmd]
+            return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600), out
+
+        one, o1 = run("one")
+        self.assertEqual(one.returncode, 1, one.stderr)
+        self.assertIn(f"{images / '1.png'}: preprocesses to 5 x 6 pixels (width x height), smaller than the 8 x 8 "
+                      "the network takes (skipped)", one.stderr)
+        self.assertEqual(np.load(o1 / "t.npy").shape, (4, 3, 36, 48))
+        for tag, env in (("dynamic", ENV), ("static", STATIC)):
+            two, o2 = run(tag, ranks=2, env=env)
+            self.assertEqual((two.returncode, two.stdout, vggcl_lines(two.stderr)),
+                             (one.returncode, one.stdout, vggcl_lines(one.stderr)), tag)
+            np.testing.assert_array_equal(np.load(o2 / "t.npy"), np.load(o1 / "t.npy"))
+
     def test_no_crop_handed_out_batches(self):
         """Without a crop, batches of one handed out as ranks ask: the list's first readable image (wide) sets
         the size for every rank, whichever batches it takes (here each after the first is an image of another

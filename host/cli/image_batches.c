@@ -210,13 +210,20 @@ static void *device_worker(void *arg)
     }
 }
 
-void cli_lead_size(vggcl_ctx *ctx, const vggcl_preprocess *p, char *const *lead, int n_lead, int *h, int *w)
+int cli_size_taken(const vggcl_model *model, int h, int w)
+{
+    return !model || (h >= vggcl_model_min_input(model) && w >= vggcl_model_min_input(model));
+}
+
+void cli_lead_size(vggcl_ctx *ctx, const vggcl_model *model, const vggcl_preprocess *p, char *const *lead, int n_lead,
+                   int *h, int *w)
 {
     *h = *w = p->crop > 0 ? p->crop : 0;
     for (int i = 0; i < n_lead && !*h; i++) { /* (the share that holds an unreadable one says so) */
         float *t;
         if (vggcl_image_read(ctx, lead[i], p, &t, h, w) != VGGCL_OK) *h = *w = 0;
         else vggcl_free(t);
+        if (*h && !cli_size_taken(model, *h, *w)) *h = *w = 0;
     }
 }
 
@@ -429,6 +436,13 @@ int cli_run_batches(const cli_batch_job *job, char **files, int n_files, cli_bat
             if (!t) {
                 note(s, batch, i, "%s%s", msg ? msg : "out of host memory", job->strict ? "" : " (skipped)");
                 free(msg);
+                continue;
+            }
+            if ((oh != H || ow != W) && !cli_size_taken(job->model, oh, ow)) { /* (said alike wherever it is) */
+                const int least = vggcl_model_min_input(job->model);
+                note(s, batch, i, "%s: preprocesses to %d x %d pixels (width x height), smaller than the %d x %d the "
+                     "network takes%s", files[i], ow, oh, least, least, job->strict ? "" : " (skipped)");
+                vggcl_free(t);
                 continue;
             }
             if (!H) H = oh, W = ow;
