@@ -319,6 +319,13 @@ def bn_affine(g, node, tensor, width):
     a = attrs(node)
     if a.get("training_mode", 0):
         refuse(node, "training_mode=1; expected inference BatchNormalization")
+    extra = [o for o in node.output[1:] if o]
+    if extra:  # (before opset 14 its outputs say the mode: onnxruntime then normalizes by the batch's statistics)
+        refuse(node, f"{len(node.output)} outputs ('{extra[0]}', ...: the statistics training updates), so a "
+                     "BatchNormalization in training mode, which normalizes by the batch's own statistics; expected "
+                     "inference BatchNormalization (one output: export with the model in eval())")
+    if a.get("is_test", 1) == 0:  # (before opset 7)
+        refuse(node, "is_test=0 (training); expected inference BatchNormalization")
     g.only_first_output(node)
     eps = a.get("epsilon", 1e-5)
     gamma, beta, mean, var = (fweight(node, g.const(node, i, k), k).reshape(-1)
