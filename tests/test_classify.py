@@ -414,6 +414,20 @@ class Export(unittest.TestCase):
         err, said = self.check(m, m)
         self.assertIn("note: the model has no avgpool", err)
 
+    def test_layers_doing_nothing_in_the_features(self):
+        """A whole model with Dropout or Identity between its features' layers, or its features in nested
+        Sequentials: the layers numbered as torchvision's (each such layer kept its index, which vggcl read as
+        the place of a max pool: other logits, exit 0; or the file refused after it was written)."""
+        for where, layer in ((8, nn.Dropout(0.1)), (3, nn.Identity()), (None, None)):
+            m = gap_model("vgg11", 4, "keep", seed=7)
+            f = list(m.features)
+            if where is None:  # (blocks: a Sequential of Sequentials)
+                m.features = nn.Sequential(nn.Sequential(*f[:3]), nn.Sequential(*f[3:6]), *f[6:])
+            else:
+                m.features = nn.Sequential(*f[:where], layer, *f[where:])
+            m.eval()
+            self.check(m, m)
+
     def test_conv_without_bias(self):
         """Convolutions made with bias=False (before a BatchNorm, as many VGG-BN variants have them, or not):
         no features.N.bias in the file, the logits torch's."""
@@ -640,6 +654,36 @@ class Export(unittest.TestCase):
         # a NaN beside a value past F16's: still refused (NaN in, NaN out; the check was skipped)
         with self.assertRaisesRegex(Exception, "tensor t: its value 100000 is past F16's range"):
             save_file({"t": np.array([np.nan, 1e5], np.float32)}, out, dtype="F16")
+
+    def test_out_the_source_or_not_a_file(self):
+        """--out the file read (the checkpoint was replaced by the safetensors file, exit 0) and --out - (a file
+        named "-" was written) are usage errors, exit 2; a FIFO to read is refused (the reader hung); standard
+        output gone is said in a line (a BrokenPipeError traceback), the file written."""
+        src = self.d / "src.pt"
+        torch.save(gap_model("vgg11", 5, "keep", seed=4).state_dict(), src)
+        before = src.read_bytes()
+        (self.d / "alias.pt").symlink_to(src)
+        for out in (src, self.d / "alias.pt"):
+            rc, err, _ = self.export("--state-dict", src, "--out", out)
+            self.assertEqual((rc, err), (2, f"export_torchvision.py: --out {out} is the file read, {src}: it would be "
+                                            "replaced; name another\n"))
+        self.assertEqual(src.read_bytes(), before)
+        rc, err, _ = self.export("--state-dict", src, "--out", "-")
+        self.assertEqual(rc, 2, err)
+        self.assertFalse(Path("-").exists())
+        os.mkfifo(self.d / "fifo.pt")
+        rc, err, _ = self.export("--state-dict", self.d / "fifo.pt", "--out", self.d / "f.safetensors")
+        self.assertEqual(rc, 1)
+        self.assertIn("fifo.pt: not a regular file", err)
+        out = self.d / "piped.safetensors"
+        p = subprocess.run(f"{sys.executable} {ROOT / 'weights' / 'export_torchvision.py'} --state-dict {src} --out "
+                           f"{out} | true", shell=True, capture_output=True, text=True, timeout=300)
+        self.assertNotIn("Traceback", p.stderr)
+        if p.stderr:  # (true ended before the line was written: said; else the pipe took it)
+            self.assertIn(f"cannot write standard output: Broken pipe (wrote {out})", p.stderr)
+        self.assertTrue(out.exists())
+        for name in ("alias.pt", "fifo.pt", "src.pt", "piped.safetensors"):
+            (self.d / name).unlink()
 
     def test_refused(self):
         m = gap_model("vgg11", 5, "keep", seed=4)

@@ -390,7 +390,9 @@ def _is_vgg(module):
 def _module_weights(module, notes):
     """A whole model's state_dict and what its structure says of pool5 (None: not a VGG's features); what
     cannot be checked added to notes. A module holding the VGG as one of its parts (a LightningModule's
-    self.model beside its loss) gives that part's."""
+    self.model beside its loss) gives that part's. The features' layers are numbered as torchvision numbers
+    them, their order in the features without the Dropout, Identity and Flatten layers and containers between
+    (each such layer took an index, which vggcl reads as the place of a max pool: other logits, unsaid)."""
     module = _unwrapped(module)
     if not _is_vgg(module):
         parts = [(name, _unwrapped(m)) for name, m in module.named_children() if _is_vgg(_unwrapped(m))]
@@ -403,11 +405,14 @@ def _module_weights(module, notes):
         notes.append(note)
     feats = getattr(module, "features", None)
     feats = _unwrapped(feats) if isinstance(feats, nn.Module) else None
-    pool5 = None
+    pool5, sd = None, module.state_dict()
     if isinstance(feats, nn.Sequential) and len(feats):  # (the last layer that does something: a Dropout after
         last = [m for _, m in _leaves(feats, "features") if not isinstance(m, NEUTRAL)]  # pool5 said "drop")
         pool5 = "keep" if last and isinstance(last[-1], nn.MaxPool2d) else "drop"
-    return module.state_dict(), pool5
+        if _is_vgg(module):  # (its layers checked: numbered as torchvision numbers them)
+            sd = {**{f"features.{i}.{k}": v for i, m in enumerate(last) for k, v in m.state_dict().items()},
+                  **{k: v for k, v in sd.items() if not k.startswith("features.")}}
+    return sd, pool5
 
 
 def load_weights(path, trust=False, notes=None):

@@ -255,10 +255,27 @@ def write_model(tensors, meta, out, names, n_out, dtype=None):
     write_atomic(tensors, meta, out, dtype=dtype)
 
 
+def _same_file(a, b):
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # (out not there yet)
+        return False
+
+
 def run_converter(prog, source, out, work):
     """A converter's command: work() converts and writes out, and returns the line to print. Refused,
-    BadArgument and OSError are said in one line (naming source, nothing, or out): the exit status."""
+    BadArgument and OSError are said in one line (naming source, nothing, or out): the exit status. An out
+    that is the source, or "-", is a usage error (2) before any work; a source that is not a regular file (a
+    FIFO without a writer hung the reader) is refused (1)."""
+    if out == "-":
+        print(f"{prog}: --out -: the converters write a file, not standard output; name one", file=sys.stderr)
+        return 2
+    if _same_file(source, out):
+        print(f"{prog}: --out {out} is the file read, {source}: it would be replaced; name another", file=sys.stderr)
+        return 2
     try:
+        if os.path.exists(source) and not Path(source).is_file():
+            raise Refused("not a regular file (a folder, a FIFO or a device); expected the model's file")
         line = work()
     except Refused as e:
         print(f"{prog}: {source}: {' '.join(str(e).split())}", file=sys.stderr)
@@ -269,5 +286,10 @@ def run_converter(prog, source, out, work):
     except OSError as e:
         print(f"{prog}: {out}: {e.strerror or e}", file=sys.stderr)
         return 1
-    print(line)
+    try:
+        print(line, flush=True)
+    except BrokenPipeError:  # (a reader gone away, as `| head -c8`: said, not a traceback; the file is written)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # (the interpreter's exit flushes again)
+        print(f"{prog}: cannot write standard output: Broken pipe (wrote {out})", file=sys.stderr)
+        return 1
     return 0
