@@ -89,6 +89,16 @@ def test_forward_matches_cli_and_torch(files):
     assert rel(logits, want) <= 1e-4 and rel(feats, want_f) <= 1e-4
 
 
+def test_forward_of_no_images(files):
+    """No rows in, no rows out, as `vggcl run` takes an empty share (it was refused); a size the network does
+    not take is refused all the same."""
+    with vggcl.Model(files["weights"]) as m:
+        logits, feats = m.forward(np.zeros((0, 3, 64, 48), np.float32))
+        assert (logits.shape, feats.shape) == ((0, 5), (0, 512))
+        with pytest.raises(vggcl.Error, match="too small"):
+            m.forward(np.zeros((0, 3, 8, 8), np.float32))
+
+
 def test_reference_device_and_pool5(files):
     with vggcl.Model(files["weights"], device="ref", pool5="drop") as m:
         assert m.device == "reference (plain C)"

@@ -603,6 +603,9 @@ class Model:
         n = x.shape[0]
         feats = np.empty((n, self.features), np.float32)
         logits = np.empty((n, self.classes), np.float32) if self.classes else None
+        if n == 0:  # (no rows, as `vggcl run` takes an empty share: the size checked as a pass checks it)
+            self._ctx.check(_check_batch(self._ctx.ptr, self._live(), 1, x.shape[2], x.shape[3]))
+            return logits, feats
         self._ctx.check(_forward(self._ctx.ptr, self._live(), x.ctypes.data_as(_f), n, x.shape[2], x.shape[3],
                                  logits.ctypes.data_as(_f) if logits is not None else None, feats.ctypes.data_as(_f)))
         return logits, feats
