@@ -658,7 +658,8 @@ class Export(unittest.TestCase):
     def test_out_the_source_or_not_a_file(self):
         """--out the file read (the checkpoint was replaced by the safetensors file, exit 0) and --out - (a file
         named "-" was written) are usage errors, exit 2; a FIFO to read is refused (the reader hung); standard
-        output gone is said in a line (a BrokenPipeError traceback), the file written."""
+        output gone is said in a line (a BrokenPipeError traceback), the file written; --seed without --random is a
+        usage error (it was ignored)."""
         src = self.d / "src.pt"
         torch.save(gap_model("vgg11", 5, "keep", seed=4).state_dict(), src)
         before = src.read_bytes()
@@ -671,6 +672,9 @@ class Export(unittest.TestCase):
         rc, err, _ = self.export("--state-dict", src, "--out", "-")
         self.assertEqual(rc, 2, err)
         self.assertFalse(Path("-").exists())
+        rc, err, _ = self.export("--state-dict", src, "--seed", "3", "--out", self.d / "seeded.safetensors")
+        self.assertEqual(rc, 2, err)  # (a seed for weights read from a file: taken without a word)
+        self.assertIn("--seed goes with --random", err)
         os.mkfifo(self.d / "fifo.pt")
         rc, err, _ = self.export("--state-dict", self.d / "fifo.pt", "--out", self.d / "f.safetensors")
         self.assertEqual(rc, 1)

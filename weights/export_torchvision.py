@@ -622,7 +622,7 @@ def main(argv=None):
     ap.add_argument("--original-head", action="store_true",
                     help="torchvision's classifier (e.g. its ImageNet weights) instead of the GAP head")
     ap.add_argument("--pool5", choices=["keep", "drop"], help="whether the model kept the max pool before GAP")
-    ap.add_argument("--seed", type=int, default=0, help="seed for --random")
+    ap.add_argument("--seed", type=int, default=None, help="seed for --random (default 0)")
     names = ap.add_mutually_exclusive_group()
     names.add_argument("--class-names", help="comma-separated class names, in output order")
     names.add_argument("--class-names-json", help='a JSON {"name": index} object (ImageFolder\'s class_to_idx) or '
@@ -637,6 +637,9 @@ def main(argv=None):
         ap.error("--pool5 drop goes with the GAP head: torchvision's classifier reads the 7x7 map after pool5")
     if a.classes is not None and a.classes < 1:
         ap.error(f"--classes {a.classes}: expected at least 1")
+    if a.seed is not None and not a.random:  # (taken without a word: the weights are the file's)
+        ap.error("--seed goes with --random")
+    a.seed = a.seed or 0
     check_preprocess_args(ap, a)
     return run_converter(PROG, a.state_dict, a.out, lambda: export_file(a))
 
