@@ -738,6 +738,23 @@ class OnnxImport(unittest.TestCase):
             path.write_text(json.dumps(classes).replace("Infinity", "1e999"))
             self.refused(f"classes_{name}", small_nchw(37, dense=((2,),)), "integer indices", "--classes-json", path)
 
+    def test_dropout_between_the_features(self):
+        """Dropout and Identity between the features' layers (after a Relu, after a MaxPool) are passed over as
+        nothing at inference, as in the head: they ended the features ("expected GlobalAveragePool ... after the
+        features"); one that trains is refused there too."""
+        def graph(training=False):
+            b = Builder(47)
+            y = b.conv("input", 3, 8, "c1")
+            y = b.node("Dropout", [y, b.const("ratio", np.float32(0.3)), b.const("train", np.bool_(training))],
+                       "drop1")
+            y = b.node("MaxPool", [y], "pool1", kernel_shape=[2, 2], strides=[2, 2])
+            y = b.node("Identity", [y], "ident")
+            return b.relu_pool_gap_dense(b.conv(y, 8, 8, "c2", relu=False), 8)
+        x = np.random.default_rng(3).standard_normal((2, 3, 32, 32)).astype(np.float32)
+        self.check("dropout_in_features", graph(), x, x)
+        err = self.refused("dropout_training_in_features", graph(True), "Dropout node 'drop1'")
+        self.assertIn("training_mode=1", err)
+
     def test_newer_than_this_onnx(self):
         """A model newer than the installed onnx's checker knows (IR 9, opset 18, as torch 2 writes them; ReduceMean
         then takes its axes as an input) is imported, said, and runs as onnxruntime runs it (it was refused as

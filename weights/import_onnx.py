@@ -482,7 +482,11 @@ def convert(model, path_name, scale="unit"):
 
     # --- features
     tensors, idx, c, convs, pools, bn_folded, last, first = {}, 0, 3, [], 0, 0, None, None
-    while node is not None and node.op_type in ("Conv", "MaxPool"):
+    while node is not None and node.op_type in ("Conv", "MaxPool", "Dropout", "Identity"):
+        if node.op_type in ("Dropout", "Identity"):  # (nothing at inference between the features' layers too: a
+            inference_dropout(g, node, t, model)      # Dropout there ended the features, "expected GlobalAveragePool")
+            t, node = node.output[0], g.next(node.output[0], node)
+            continue
         if node.op_type == "MaxPool":
             if last != "conv":
                 refuse(node, "a max pool " + ("before the first Conv" if last is None else "right after another")
