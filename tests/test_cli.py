@@ -407,6 +407,20 @@ class Cli(unittest.TestCase):
         bad.write_bytes(b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little") + header.encode())
         self.fails(self.run_args(x=bad), 1, "dimension 2 is not a non-negative integer")
 
+    def test_run_input_too_large_for_the_device(self):
+        """run reads a file's header, checks that the batch fits the device, and only then its values: a 3 GB input
+        (sparse here) too large for the device was read whole first (3.2 GB of memory, 15 s), then refused."""
+        big = self.d / "big.npy"
+        header = "{'descr': '<f4', 'fortran_order': False, 'shape': (64, 3, 2048, 2048), }"
+        header += " " * (-(10 + len(header) + 1) % 64) + "\n"
+        with open(big, "wb") as f:
+            f.write(b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little") + header.encode())
+            f.truncate(f.tell() + 4 * 64 * 3 * 2048 * 2048)
+        r = self.fails(self.run_args(x=big), 1, "out of memory: batch 64 at 2048x2048")
+        self.assertIn("the largest batch that fits at this size is", r.stderr)
+        self.assertLess(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, 2 << 20, "the values were read")
+        big.unlink()
+
     def test_batch_larger_than_the_images(self):
         """A --batch far larger than the images holds as many as there are (a 1000x1000 image without a
         crop at --batch 4096 asked for 49 GB: out of host memory)."""

@@ -54,7 +54,10 @@ int cmd_run(int argc, char **argv)
     vggcl_ctx *ctx = cli_ctx_new();
     if (!ctx) return cli_error(CLI_FAIL, "out of host memory");
 
-    if (vggcl_npy_read(ctx, input, &ndim, shape, &x) != VGGCL_OK) {
+    long long offset; /* a file's header alone first: its values read once the batch is known to fit (a 3 GB
+                       * input was read whole, then found too large for the device) */
+    if ((stream ? vggcl_npy_read(ctx, input, &ndim, shape, &x) : vggcl_npy_header(ctx, input, &ndim, shape, &offset)) !=
+        VGGCL_OK) {
         if (stream) goto fail; /* (what it held is read: the .npy reader's message) */
         unsigned char *rgb = NULL;
         int ih, iw;
@@ -65,7 +68,7 @@ int cmd_run(int argc, char **argv)
                                      "`vggcl classify`", input, input);
             goto done;
         }
-        vggcl_npy_read(ctx, input, &ndim, shape, &x); /* (the .npy reader's message again) */
+        vggcl_npy_header(ctx, input, &ndim, shape, &offset); /* (the .npy reader's message again) */
         goto fail;
     }
     if (ndim != 4 || shape[1] != 3 || shape[0] < 0 || shape[2] < 1 || shape[3] < 1) {
@@ -84,6 +87,16 @@ int cmd_run(int argc, char **argv)
     if (vggcl_select_device(ctx, device) != VGGCL_OK) goto fail;
     if (vggcl_model_load(ctx, weights, &opts, &model) != VGGCL_OK) goto fail;
     const int n = (int)shape[0], h = (int)shape[2], w = (int)shape[3];
+    if (!x && n) { /* (the pass's own check, before the values are read) */
+        const long long said[4] = { shape[0], shape[1], shape[2], shape[3] };
+        if (vggcl_check_batch(ctx, model, n, h, w) != VGGCL_OK || vggcl_npy_read(ctx, input, &ndim, shape, &x) != VGGCL_OK)
+            goto fail;
+        if (ndim != 4 || memcmp(said, shape, sizeof said)) {
+            rc = cli_error(CLI_FAIL, "%s: changed while it was read (its shape is not the one its header said first)",
+                           input);
+            goto done;
+        }
+    }
     const int classes = vggcl_model_classes(model), width = vggcl_model_features(model);
     logits = malloc(((size_t)n * classes + 1) * sizeof *logits);
     feats = malloc(((size_t)n * width + 1) * sizeof *feats);
