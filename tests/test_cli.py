@@ -308,6 +308,9 @@ class Cli(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertNotIn(b"\x1b", r.stdout)
         self.assertIn(f"wrote {self.d}/cams/esc\\x1b[2J.cam.png\n".encode(), r.stdout)
+        k = int(re.search(rb": class (\d)", r.stdout).group(1))  # (named as classify names it: "class 2" was all)
+        escaped = ["a\\tb", "c\\nd", "e\\x7f"][k]
+        self.assertIn(f": class {k} ({escaped}), ".encode(), r.stdout)
         self.assertTrue((self.d / "cams" / "esc\x1b[2J.cam.png").exists())
         # eval's text: one row per class, the names escaped
         for c, name in enumerate(["a\tb", "c\nd", "e\x7f"]):
