@@ -64,8 +64,10 @@ static void progress_show(progress_state *p, int done_batches, int n_batches, in
         snprintf(who, sizeof who, "rank %d of %d, its share: ", p->rank, p->ranks);
     }
     const double rate = s > 0 ? done / s : 0;
-    dprintf(p->fd, "vggcl: %s%d of %d images (%.0f%%), %.1f images/s, about %.0f s left\n", who, done, total,
-            100.0 * done / total, rate, rate > 0 ? (total - done) / rate : 0);
+    char shown[32]; /* (two digits below 1 image/s: the reference's 0.05 was "0.0 images/s") */
+    snprintf(shown, sizeof shown, rate >= 1 || rate <= 0 ? "%.1f" : "%.2g", rate);
+    dprintf(p->fd, "vggcl: %s%d of %d images (%.0f%%), %s images/s, about %.0f s left\n", who, done, total,
+            100.0 * done / total, shown, rate > 0 ? (total - done) / rate : 0);
 }
 
 /* Ends the bar's line before a message (and at the end of a run that stopped before its last batch). */
