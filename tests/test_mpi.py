@@ -143,8 +143,9 @@ class Mpi(Folder):
             self.assertEqual(len(one.stdout.splitlines()), 9 + (fmt == "csv") * (1 + 9 * 4))
 
     def test_files_from_under_mpirun(self):
-        """--files-from FILE under mpirun: every rank reads the list, the output is one process's; --files-from -
-        is refused (only rank 0 has mpirun's standard input: the others found no list), said once, exit 2."""
+        """--files-from FILE under mpirun: every rank reads the list, the output is one process's; --files-from -:
+        rank 0 reads mpirun's standard input (the others have none) and hands the list to them, in chunks too
+        (VGGCL_MPI_CHUNK), one process's output all the same; an empty one is said once, exit 2."""
         listed = self.d / "list.txt"
         listed.write_text("".join(f"{p}\n" for p in sorted(self.images.iterdir(), reverse=True)))
         one, o1 = self.classify("one", "--files-from", str(listed), images=self.images / "00.png")
@@ -154,12 +155,20 @@ class Mpi(Folder):
                          (1, one.stdout, vggcl_lines(one.stderr)), two.stderr)
         self.assertIn("1 of 11 images were skipped; 10 classified", one.stderr)
         np.testing.assert_array_equal(np.load(o2 / "l.npy"), np.load(o1 / "l.npy"))
-        cmd = ["mpirun", "-n", "2", "--oversubscribe", VGGCL, "classify", "--weights", str(self.weights),
-               "--files-from", "-"]
-        r = subprocess.run(cmd, input=listed.read_text(), capture_output=True, text=True, env=GRACE, timeout=600)
+        for env in (ENV, dict(ENV, VGGCL_MPI_CHUNK="7")):
+            out = self.d / "piped"
+            shutil.rmtree(out, ignore_errors=True)
+            out.mkdir()
+            cmd = ["mpirun", "-n", "2", "--oversubscribe", VGGCL, "classify", "--weights", str(self.weights),
+                   "--resize", "40", "--crop", "32", "--batch", "3", "--logits-out", str(out / "l.npy"), "--tensor-out",
+                   str(out / "t.npy"), "--files-from", "-", str(self.images / "00.png")]
+            r = subprocess.run(cmd, input=listed.read_text(), capture_output=True, text=True, env=env, timeout=600)
+            self.assertEqual((r.returncode, r.stdout, vggcl_lines(r.stderr)),
+                             (1, one.stdout, vggcl_lines(one.stderr)), r.stderr)
+            np.testing.assert_array_equal(np.load(out / "l.npy"), np.load(o1 / "l.npy"))
+        r = subprocess.run(cmd[:-1], input="", capture_output=True, text=True, env=GRACE, timeout=600)
         self.assertEqual((r.returncode, vggcl_lines(r.stderr)),
-                         (2, ["vggcl: classify: --files-from -: under mpirun only rank 0 has standard input; give the "
-                              "list as a file every rank can read"]), r.stderr)
+                         (2, ["vggcl: classify: --files-from - (standard input) names no image or folder"]), r.stderr)
 
     def test_balance_not_known(self):
         """VGGCL_MPI_BALANCE neither dynamic nor static: said once (by rank 0, whose setting is every rank's), and

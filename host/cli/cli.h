@@ -55,16 +55,18 @@ int cli_preprocess_args(const char *cmd, const cli_args *a, vggcl_preprocess *p)
 
 /* The positional arguments, then the entries of --files-from's list, as images: files, and folders for their
  * image files (CLI_IMAGE_EXTENSIONS) sorted by name (with --recursive, and the folders' below them:
- * cli_expand_images). A folder without images, no image or folder at all, and --files-from - for several
- * ranks (only rank 0 has mpirun's standard input) are usage errors; a list that cannot be read is CLI_FAIL
- * (printed). */
+ * cli_expand_images). A folder without images and no image or folder at all are usage errors; a list that
+ * cannot be read is CLI_FAIL (printed). With --files-from - for several ranks (mpirun's standard input is
+ * rank 0's) rank 0 lists them and the others none: cli_ranks_begin hands them rank 0's list. */
 int cli_images(const char *cmd, const cli_args *a, char ***files, int *n);
+/* Whether the last cli_images left the list to rank 0 (--files-from - for several ranks). */
+int cli_images_from_rank_0(void);
 /* --files-from's help, for the commands that take images and folders (cli_images reads it). */
 #define CLI_FILES_FROM_HELP                                                                                    \
     "also the images and folders named in FILE, after those given as arguments:\n"                            \
     "one per line (LF or CRLF), or NUL-terminated where FILE holds a NUL byte\n"                              \
-    "(find -print0); -: standard input (one process or --shard: under mpirun only\n"                          \
-    "rank 0 has it)"
+    "(find -print0); -: standard input (under mpirun rank 0's, which it hands to\n"                           \
+    "the others)"
 /* --recursive's help, for the commands that take images and folders (cli_images reads it). */
 #define CLI_RECURSIVE_HELP                                                                                     \
     "a folder also stands for the images in the folders below it (through\n"                                   \

@@ -215,15 +215,19 @@ static int take_list(const char *cmd, const char *from, int recursive, char ***f
     return rc;
 }
 
+static int from_rank_0; /* the list is rank 0's alone: the others take it from it (cli_ranks_begin) */
+
+int cli_images_from_rank_0(void) { return from_rank_0; }
+
 int cli_images(const char *cmd, const cli_args *a, char ***files, int *n)
 {
     cli_left_out other = { 0 };
     const int recursive = cli_arg(a, "recursive") != NULL;
     const char *from = cli_arg(a, "files-from");
     int rc = CLI_OK;
-    if (from && !strcmp(from, "-") && cli_ranks_several(cli_arg(a, "shard")))
-        return cli_error(CLI_USAGE, "%s: --files-from -: under mpirun only rank 0 has standard input; give the list "
-                                    "as a file every rank can read", cmd);
+    /* under mpirun standard input is rank 0's: it lists the images (the arguments' too), the others none */
+    from_rank_0 = from && !strcmp(from, "-") && cli_ranks_several(cli_arg(a, "shard"));
+    if (from_rank_0 && !cli_ranks_writes(cli_arg(a, "shard"))) return CLI_OK;
     for (int i = 0; i < a->n_pos && rc == CLI_OK; i++) rc = take(cmd, a->pos[i], recursive, files, n, &other);
     if (rc == CLI_OK && from) rc = take_list(cmd, from, recursive, files, n, &other);
     cli_left_out_say(&other);

@@ -248,6 +248,47 @@ static int ranks_listed(cli_ranks *r, const char *cmd, int listed)
 #endif
 }
 
+#ifdef VGGCL_MPI
+static int alloc_on_all(size_t bytes, int ok, void **out);
+
+/* Rank 0's list (*files, *n: read from its standard input) to every rank, in chunks of r->chunk bytes, the
+ * paths one after the other with their NULs; the others' lists (empty) replaced. CLI_OK, or CLI_FAIL on every
+ * rank (out of host memory: said by the rank). */
+static int rank_0_list(cli_ranks *r, char ***files, int *n)
+{
+    unsigned long long size[2] = { (unsigned long long)*n, 0 };
+    for (int i = 0; r->rank == 0 && i < *n; i++) size[1] += strlen((*files)[i]) + 1;
+    MPI_Bcast(size, 2, MPI_UNSIGNED_LONG_LONG, 0, MPI_COMM_WORLD);
+    char *text = NULL, **list = NULL;
+    int ok = !r->rank || (list = calloc(size[0] ? size[0] : 1, sizeof *list)) != NULL;
+    if (!alloc_on_all(size[1] ? size[1] : 1, ok, (void **)&text)) {
+        free(list);
+        return cli_error_here(CLI_FAIL, "rank %d: out of host memory for rank 0's list of %llu images", r->rank,
+                              size[0]);
+    }
+    for (size_t at = 0, i = 0; r->rank == 0 && i < size[0]; i++) /* (strlen + 1 each: the sum above) */
+        at += (size_t)sprintf(text + at, "%s", (*files)[i]) + 1;
+    for (unsigned long long at = 0; at < size[1]; at += r->chunk)
+        MPI_Bcast(text + at, (int)(size[1] - at < r->chunk ? size[1] - at : r->chunk), MPI_CHAR, 0, MPI_COMM_WORLD);
+    if (r->rank == 0) { /* (the others' agreement below: theirs to say) */
+        free(text);
+        return alloc_on_all(0, 1, (void **)&text) ? CLI_OK : CLI_FAIL;
+    }
+    ok = 1;
+    for (size_t at = 0, i = 0; ok && i < size[0]; at += strlen(text + at) + 1, i++) ok = (list[i] = strdup(text + at)) != NULL;
+    free(text);
+    if (!alloc_on_all(0, ok, (void **)&text)) { /* (every rank, rank 0 too, asks: one out of memory stops all) */
+        for (unsigned long long i = 0; i < size[0]; i++) free(list[i]);
+        free(list);
+        return ok ? CLI_FAIL : cli_error_here(CLI_FAIL, "rank %d: out of host memory for rank 0's list", r->rank);
+    }
+    for (int i = 0; i < *n; i++) free((*files)[i]);
+    free(*files);
+    *files = list, *n = (int)size[0];
+    return CLI_OK;
+}
+#endif
+
 int cli_ranks_begin(cli_ranks *r, const char *cmd, char ***files, int *n)
 {
     const int batch = r->batch; /* (cli_take_share's) */
@@ -315,6 +356,7 @@ int cli_ranks_begin(cli_ranks *r, const char *cmd, char ***files, int *n)
     if (!files) return CLI_OK; /* the caller takes its share itself */
     const int listed = ranks_listed(r, cmd, CLI_OK); /* (with cli_take_share's for a rank that could not) */
     if (listed != CLI_OK) return listed;
+    if (cli_images_from_rank_0() && rank_0_list(r, files, n) != CLI_OK) return CLI_FAIL;
     if (cli_ranks_same_list(r, cmd, *files, *n) != CLI_OK) return CLI_FAIL;
     if (cli_ranks_hand_out(r, n, 1)) { /* (the list is every rank's; its first image that reads sets the size) */
         r->lead = *files, r->n_lead = *n; /* (the list itself: not freed) */
