@@ -23,8 +23,7 @@ typedef struct {
     char target[PATH_MAX];     /* the file renamed over: path with its symlinks followed */
     char tmp[PATH_MAX + 16];   /* the temporary file beside target ("" when written directly, or while it
                                 * has no name: O_TMPFILE, named at commit) */
-    FILE *fp;                  /* what the writer writes to (it may seek); after ready, kept open to be named */
-    int ready;                 /* the data durable (vggcl__output_ready): only the name left, given at commit */
+    FILE *fp;                  /* what the writer writes to (it may seek) */
     int direct_fd;             /* -1, or the device, pipe or standard output fp is copied to at commit */
 } vggcl__output;
 
@@ -35,9 +34,8 @@ vggcl_status vggcl__output_open(vggcl_ctx *ctx, const char *path, int mode, int 
  * or, on any failure, removes the temporary file and reports. */
 vggcl_status vggcl__output_commit(vggcl_ctx *ctx, vggcl__output *o, int ok);
 /* The same but for the name: the data durable (a device or pipe written), so that a commit after it
- * only names it (callers naming several files all or none ready each first); a failure as commit's.
- * A file without a name (O_TMPFILE) stays so, held open, until commit links it beside the target and
- * renames it at once (a process killed before then leaves nothing). vggcl__output_abort after it drops it. */
+ * only renames (callers naming several files all or none ready each first); a failure as commit's.
+ * vggcl__output_abort after it removes the file. */
 vggcl_status vggcl__output_ready(vggcl_ctx *ctx, vggcl__output *o, int ok);
 
 /* Drops an output that will not be committed (a direct target gets nothing). */

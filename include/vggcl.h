@@ -497,8 +497,8 @@ VGGCL_API vggcl_status vggcl_npy_writer_close(vggcl_ctx *ctx, vggcl_npy_writer *
  * device or a pipe written). A caller writing several files all or none readies each before it
  * closes any, so a failure (a full disk) comes before any earlier file is replaced, and the direct
  * ones (vggcl_npy_writer_direct) after the files, since their bytes are out once they are readied;
- * VGGCL_OK, or the error (then close with commit = 0). A file stays without a name (where the file
- * system allows it), its descriptor open, until close names it: a process ended before leaves none. */
+ * VGGCL_OK, or the error (then close with commit = 0). The file gets its temporary name beside path
+ * here (a full folder fails here too), so that close only renames it. */
 VGGCL_API vggcl_status vggcl_npy_writer_ready(vggcl_ctx *ctx, vggcl_npy_writer *w);
 /* 1 when w writes standard output, a device or a pipe directly (at vggcl_npy_writer_ready, from a
  * staged copy; before and after it), 0 when it writes a file renamed into place (and for NULL). */

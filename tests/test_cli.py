@@ -1408,11 +1408,12 @@ class Cli(unittest.TestCase):
         self.assertEqual(list(out.iterdir()), [])
 
     def test_killed_while_naming(self):
-        """A process ended while its outputs are made durable leaves none of them (they were given temporary
-        names then, .vggcl.tmp.*, that outlived it); a Ctrl-C or a kill (SIGTERM) while a set is named (cam's maps
-        and picture, train-head's model and features, classify's arrays) is held back until the set is whole:
-        the set is there, lines said of it too, and the process ends by the signal. strace ends it at the
-        system call named."""
+        """A process killed while its first output is made durable leaves none of them; a Ctrl-C or a kill
+        (SIGTERM) once a set is made durable and named (cam's maps and picture, train-head's model and features,
+        classify's arrays) is held back until the set is whole: the set is there, no temporary name left
+        (.vggcl.tmp.*: a Ctrl-C while cam drew its picture left them), lines said of it too, and the process ends
+        by the signal; a name that cannot be given (a full folder) fails before any earlier file is replaced.
+        strace ends it at the system call named."""
         if not shutil.which("strace"):
             self.fail("strace is missing: .ci/install-deps.sh installs it")
         tiny = ROOT / "tests" / "data" / "tiny.png"
@@ -1422,8 +1423,10 @@ class Cli(unittest.TestCase):
         out = self.d / "out"
         size = ["--resize", "24", "--crop", "16", "--device", "ref"]
         renames = "rename,renameat,renameat2"
-        runs = (("fsync", "KILL", 2, ["cam", "--weights", self.weights, *size, "--out-dir", out, tiny], []),
-                ("fsync", "KILL", 2, ["train-head", "--weights", self.weights, "--data", self.d / "data", *size,
+        runs = (("fsync", "KILL", 1, ["cam", "--weights", self.weights, *size, "--out-dir", out, tiny], []),
+                ("fsync", "TERM", 2, ["cam", "--weights", self.weights, *size, "--out-dir", out, tiny],
+                 ["tiny.cam-up.npy", "tiny.cam.npy", "tiny.cam.png"]),
+                ("fsync", "KILL", 1, ["train-head", "--weights", self.weights, "--data", self.d / "data", *size,
                                       "--epochs", "1", "--out", out / "h.safetensors", "--features-out", out / "f"], []),
                 (renames, "TERM", 1, ["cam", "--weights", self.weights, *size, "--out-dir", out, tiny],
                  ["tiny.cam-up.npy", "tiny.cam.npy", "tiny.cam.png"]),
@@ -1445,6 +1448,14 @@ class Cli(unittest.TestCase):
                     self.assertIn("wrote", r.stdout)  # (the line of the set named, not lost in stdout's buffer)
                 if args[0] == "classify":
                     self.assertEqual(np.load(out / "l.npy").shape, (1, 3))
+        # the second output's temporary name refused (ENOSPC): the first run's two arrays kept, both
+        before = {p.name: p.read_bytes() for p in out.iterdir()}
+        r = subprocess.run(["strace", "-f", "-qq", "-o", "/dev/null", "-e", "trace=linkat", "-e",
+                            "inject=linkat:error=ENOSPC:when=2", VGGCL, *map(str, runs[-1][3][:-1]), tiny, tiny],
+                           capture_output=True, text=True, timeout=300)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("No space left on device", r.stderr)
+        self.assertEqual({p.name: p.read_bytes() for p in out.iterdir()}, before)
 
     def test_output_targets(self):
         """An output is never replaced by anything but a regular file: a symlink's target is written

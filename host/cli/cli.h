@@ -140,10 +140,11 @@ typedef struct {
  * replaced), then named, and one named before a later rename failed removed again. With commit 0 they
  * are dropped. CLI_OK, or CLI_FAIL said. */
 int cli_name_all(vggcl_ctx *ctx, vggcl_npy_writer **w, const char *const *paths, int n, int commit);
-/* Around the naming of a set of outputs (cli_name_all holds them itself, once they are durable; nested holds
- * are one): SIGINT, SIGTERM and SIGHUP (those not ignored) are held back and, at the outermost release, raised
- * again as they would have acted, so that a set is named whole before a Ctrl-C or a kill ends the process
- * (the files have no names before: a process ended then leaves none). */
+/* Around the readying and naming of a set of outputs (cli_name_all holds them itself; nested holds are one):
+ * SIGINT, SIGTERM and SIGHUP (those not ignored) are held back and, at the outermost release, raised again as
+ * they would have acted, so that a set is named whole before a Ctrl-C or a kill ends the process, and no
+ * readied file is left with its temporary name (before they are readied the files have no name: a process
+ * ended then leaves none). */
 void cli_hold_signals(void);
 void cli_release_signals(void);
 /* cli_name_all's first step alone, for a caller that writes another output between it and the naming:

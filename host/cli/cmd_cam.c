@@ -391,22 +391,20 @@ int cmd_cam(int argc, char **argv)
                 char *path = wr.path[wr.n];
                 out_path(path, sizeof wr.path[0], dir, files[i], files_of[2 * panels]);
                 /* the maps durable first (a full disk fails here), then the picture, then the maps' names,
-                 * signals held from the picture on (a Ctrl-C between the names left the picture alone) */
-                if (cli_ready_all(ctx, wr.w, wr.n) != CLI_OK) {
+                 * signals held from the maps' temporary names on (a Ctrl-C left those, or a picture alone) */
+                cli_hold_signals();
+                if (cli_ready_all(ctx, wr.w, wr.n) != CLI_OK)
                     r = CLI_FAIL; /* (said) */
-                } else {
-                    cli_hold_signals();
-                    if (vggcl_png_write(ctx, path, pic, h, w * panels) != VGGCL_OK)
-                        r = cli_error(CLI_FAIL, "%s", vggcl_message(ctx));
-                    else if ((wr.n++, wr.picture = 1, name_maps(ctx, &wr, 1)) != CLI_OK)
-                        r = CLI_FAIL; /* (said) */
-                    if (r != CLI_OK) unwrite(ctx, &wr);
-                    char *shown = r == CLI_OK ? cli_text(path) : NULL;
-                    for (int k = 0; k < panels && r == CLI_OK; k++) fputs(lines[k], stdout);
-                    if (r == CLI_OK) printf("wrote %s\n", shown ? shown : path);
-                    free(shown);
-                    cli_release_signals();
-                }
+                else if (vggcl_png_write(ctx, path, pic, h, w * panels) != VGGCL_OK)
+                    r = cli_error(CLI_FAIL, "%s", vggcl_message(ctx));
+                else if ((wr.n++, wr.picture = 1, name_maps(ctx, &wr, 1)) != CLI_OK)
+                    r = CLI_FAIL; /* (said) */
+                if (r != CLI_OK) unwrite(ctx, &wr); /* (the temporary names gone before a held signal acts) */
+                char *shown = r == CLI_OK ? cli_text(path) : NULL;
+                for (int k = 0; k < panels && r == CLI_OK; k++) fputs(lines[k], stdout);
+                if (r == CLI_OK) printf("wrote %s\n", shown ? shown : path);
+                free(shown);
+                cli_release_signals();
             }
         }
         if (r != CLI_OK && r != SKIPPED && i + 1 < n_files)

@@ -200,8 +200,8 @@ void cli_release_signals(void)
 
 int cli_name_all(vggcl_ctx *ctx, vggcl_npy_writer **w, const char *const *paths, int n, int commit)
 {
-    int rc = commit ? cli_ready_all(ctx, w, n) : CLI_OK; /* (a signal meanwhile: they go, never named) */
-    cli_hold_signals();
+    cli_hold_signals(); /* (readied, each has a temporary name: a Ctrl-C from then on left it) */
+    int rc = commit ? cli_ready_all(ctx, w, n) : CLI_OK;
     unsigned named = 0; /* (bit k: paths[k] named) */
     for (int k = 0; k < n; k++) {
         if (!w[k]) continue;

@@ -316,7 +316,7 @@ static int copy_out(FILE *from, int fd, int *staging)
 
 vggcl_status vggcl__output_ready(vggcl_ctx *ctx, vggcl__output *o, int ok)
 {
-    if (!o->fp || o->ready) return VGGCL_OK; /* (ready already) */
+    if (!o->fp) return VGGCL_OK; /* (ready already) */
     int e = ok ? 0 : errno;
     if (o->direct_fd >= 0) {
         int staging = !ok; /* (the writer's failure was the staged copy's: the output is written only here) */
@@ -328,12 +328,12 @@ vggcl_status vggcl__output_ready(vggcl_ctx *ctx, vggcl__output *o, int ok)
         o->direct_fd = -1;
         return ok ? VGGCL_OK : staging ? VGGCL_ERR_IO : io_fail(ctx, o, "cannot write", e ? e : EIO);
     }
-    /* durable before it is visible: the data here; the name at commit, kept open till then (a name given
-     * here, a .vggcl.tmp file, outlived a process killed before the commit) */
+    /* durable before it is visible: the data here, the name at commit */
     if (ok && (fflush(o->fp) != 0 || fsync(fileno(o->fp)) != 0)) ok = 0, e = errno;
-    if (ok) return o->ready = 1, VGGCL_OK;
-    fclose(o->fp);
+    if (ok && !o->tmp[0] && !name_temp(fileno(o->fp), o->target, o->tmp, sizeof o->tmp)) ok = 0, e = errno;
+    if (fclose(o->fp) != 0 && ok) ok = 0, e = errno;
     o->fp = NULL;
+    if (ok) return VGGCL_OK;
     if (o->tmp[0]) unlink(o->tmp);
     o->tmp[0] = '\0';
     return io_fail(ctx, o, "cannot write", e ? e : EIO);
@@ -342,15 +342,11 @@ vggcl_status vggcl__output_ready(vggcl_ctx *ctx, vggcl__output *o, int ok)
 vggcl_status vggcl__output_commit(vggcl_ctx *ctx, vggcl__output *o, int ok)
 {
     const vggcl_status st = vggcl__output_ready(ctx, o, ok);
-    if (st != VGGCL_OK || !o->fp) return st; /* (written directly, or committed before: nothing to name) */
-    /* a name beside the target, then the rename at once: the file has a temporary name for two calls */
-    int e = o->tmp[0] || name_temp(fileno(o->fp), o->target, o->tmp, sizeof o->tmp) ? 0 : errno ? errno : EIO;
-    if (fclose(o->fp) != 0 && !e) e = errno ? errno : EIO;
-    o->fp = NULL, o->ready = 0;
-    if (!e && rename(o->tmp, o->target) != 0) e = errno ? errno : EIO;
-    if (e && o->tmp[0]) unlink(o->tmp);
+    if (st != VGGCL_OK || !o->tmp[0]) return st; /* (written directly, or committed before: nothing to name) */
+    const int renamed = rename(o->tmp, o->target) == 0, e = errno;
+    if (!renamed) unlink(o->tmp);
     o->tmp[0] = '\0';
-    if (e) return io_fail(ctx, o, "cannot write", e);
+    if (!renamed) return io_fail(ctx, o, "cannot write", e ? e : EIO);
     char dir[PATH_MAX];
     folder_of(o->target, dir, sizeof dir);
     const int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -367,7 +363,6 @@ vggcl_status vggcl__output_write_failed(vggcl_ctx *ctx, const vggcl__output *o, 
 
 void vggcl__output_abort(vggcl__output *o)
 {
-    o->ready = 0;
     if (o->fp) fclose(o->fp);
     if (o->direct_fd >= 0) close(o->direct_fd);
     if (o->tmp[0]) unlink(o->tmp);
