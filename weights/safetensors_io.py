@@ -270,11 +270,11 @@ def run_converter(prog, source, out, work):
     if out == "-":
         print(f"{prog}: --out -: the converters write a file, not standard output; name one", file=sys.stderr)
         return 2
-    if _same_file(source, out):
+    if source is not None and _same_file(source, out):  # (None: made, as --random's weights)
         print(f"{prog}: --out {out} is the file read, {source}: it would be replaced; name another", file=sys.stderr)
         return 2
     try:
-        if os.path.exists(source) and not Path(source).is_file():
+        if source is not None and os.path.exists(source) and not Path(source).is_file():
             raise Refused("not a regular file (a folder, a FIFO or a device); expected the model's file")
         line = work()
     except Refused as e:
