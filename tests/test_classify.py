@@ -415,13 +415,16 @@ class Export(unittest.TestCase):
         self.assertIn("note: the model has no avgpool", err)
 
     def test_layers_doing_nothing_in_the_features(self):
-        """A whole model with Dropout or Identity between its features' layers, or its features in nested
-        Sequentials: the layers numbered as torchvision's (each such layer kept its index, which vggcl read as
+        """A whole model with Dropout or Identity between its features' layers, its features in nested
+        Sequentials, or one MaxPool2d used for every pool: the layers numbered as torchvision's (each such layer kept its index, which vggcl read as
         the place of a max pool: other logits, exit 0; or the file refused after it was written)."""
-        for where, layer in ((8, nn.Dropout(0.1)), (3, nn.Identity()), (None, None)):
+        for where, layer in ((8, nn.Dropout(0.1)), (3, nn.Identity()), (None, None), ("shared", None)):
             m = gap_model("vgg11", 4, "keep", seed=7)
             f = list(m.features)
-            if where is None:  # (blocks: a Sequential of Sequentials)
+            if where == "shared":  # (one MaxPool2d for every pool, as hand-written VGGs have it)
+                pool = nn.MaxPool2d(2)
+                m.features = nn.Sequential(*[pool if isinstance(x, nn.MaxPool2d) else x for x in f])
+            elif where is None:  # (blocks: a Sequential of Sequentials)
                 m.features = nn.Sequential(nn.Sequential(*f[:3]), nn.Sequential(*f[3:6]), *f[6:])
             else:
                 m.features = nn.Sequential(*f[:where], layer, *f[where:])
@@ -675,6 +678,14 @@ class Export(unittest.TestCase):
         rc, err, _ = self.export("--state-dict", src, "--seed", "3", "--out", self.d / "seeded.safetensors")
         self.assertEqual(rc, 2, err)  # (a seed for weights read from a file: taken without a word)
         self.assertIn("--seed goes with --random", err)
+        rc, err, _ = self.export("--random", "--arch", "vgg11", "--classes", "3", "--seed", "3", "--out",
+                                 self.d / "seeded.safetensors")  # (no file read: the checks above raised on None)
+        self.assertEqual(rc, 0, err)
+        with torch.no_grad():
+            want = gap_model("vgg11", 3, "keep", seed=3)(self.x).numpy()
+        got = self.logits(self.d / "seeded.safetensors")
+        self.assertLessEqual(np.linalg.norm(got - want) / np.linalg.norm(want), 1e-5)
+        (self.d / "seeded.safetensors").unlink()
         os.mkfifo(self.d / "fifo.pt")
         rc, err, _ = self.export("--state-dict", self.d / "fifo.pt", "--out", self.d / "f.safetensors")
         self.assertEqual(rc, 1)

@@ -308,8 +308,10 @@ NEUTRAL = (nn.Identity, nn.Flatten, nn.modules.dropout._DropoutNd)  # (nothing a
 
 
 def _leaves(module, prefix):
-    """(name, layer) of module's layers in order, containers and wrappers gone through."""
-    for name, m in module.named_modules(prefix=prefix):
+    """(name, layer) of module's layers in order, containers and wrappers gone through, a layer used in several
+    places at each (one MaxPool2d for all the pools: named_modules gave it once, and the pools after it were
+    left out of the features' numbering)."""
+    for name, m in module.named_modules(prefix=prefix, remove_duplicate=False):
         if not isinstance(_unwrapped(m), nn.Sequential) and not list(m.children()):
             yield name, m
 
