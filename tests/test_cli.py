@@ -1145,10 +1145,12 @@ class Cli(unittest.TestCase):
             self.assertEqual((r.returncode, r.stdout), (1, want.stdout.encode()), r.stderr)
             self.assertIn(f"{order[2]}: cannot open", r.stderr.decode())
             self.assertTrue(np.array_equal(np.load(self.d / "got.npy"), np.load(self.d / "want.npy")))
-        r = subprocess.run([VGGCL, "preprocess", "--resize", "24", "--crop", "16", "--output", "-", "--recursive",
-                            "--files-from", "-"], input=f"{imgs}\n".encode(), capture_output=True, timeout=300)
+        with open(self.d / "t.npy", "wb") as t:  # (the tensor to standard output, a file: it was refused as
+            r = subprocess.run([VGGCL, "preprocess", "--resize", "24", "--crop", "16", "--output", "-",  # the list)
+                                "--recursive", "--files-from", "-"], input=f"{imgs}\n".encode(), stdout=t,
+                               stderr=subprocess.PIPE, timeout=300)
         self.assertEqual(r.returncode, 0, r.stderr)  # (--recursive for a folder the list names)
-        self.assertEqual(np.load(io.BytesIO(r.stdout)).shape, (4, 3, 16, 16))
+        self.assertEqual(np.load(self.d / "t.npy").shape, (4, 3, 16, 16))
         (self.d / "empty.txt").write_text("\n\n")
         self.fails([*cls, "--files-from", self.d / "empty.txt"], 2, f"classify: --files-from {self.d / 'empty.txt'} "
                    "names no image or folder")

@@ -61,6 +61,9 @@ int cli_preprocess_args(const char *cmd, const cli_args *a, vggcl_preprocess *p)
 int cli_images(const char *cmd, const cli_args *a, char ***files, int *n);
 /* Whether the last cli_images left the list to rank 0 (--files-from - for several ranks). */
 int cli_images_from_rank_0(void);
+/* --files-from's list as a file the outputs must not replace (cli_outputs_check): NULL where none is given or
+ * it is standard input ("-": an output "-" is standard output, not the list). */
+const char *cli_files_from(const cli_args *a);
 /* --files-from's help, for the commands that take images and folders (cli_images reads it). */
 #define CLI_FILES_FROM_HELP                                                                                    \
     "also the images and folders named in FILE, after those given as arguments:\n"                            \

@@ -291,7 +291,7 @@ int cmd_cam(int argc, char **argv)
         goto done_args;
     }
     const int listed = cli_images("cam", &a, &files, &n_files);
-    const cli_file ins[] = { { "--weights", weights }, { "--files-from", cli_arg(&a, "files-from") } };
+    const cli_file ins[] = { { "--weights", weights }, { "--files-from", cli_files_from(&a) } };
     const char *const *files_of = compare ? compare_suffix : plain_suffix;
     char clash[3 * PATH_MAX + 8192 + 128] = "";
     int names = same_names(files, n_files, dir, files_of, clash, sizeof clash), names_here = 0; /* (said once MPI runs) */

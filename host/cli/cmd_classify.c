@@ -260,7 +260,7 @@ int cmd_classify(int argc, char **argv)
     }
     const cli_file outs[] = { { "--logits-out", logits_out }, { "--tensor-out", tensor_out } },
                    ins[] = { { "--weights", weights }, { "--labels", labels_path },
-                                { "--files-from", cli_arg(&a, "files-from") } };
+                                { "--files-from", cli_files_from(&a) } };
     /* (checked where the outputs are written; under mpirun the ranks then take rank 0's answer, once MPI runs) */
     const int checked = listed == CLI_OK && cli_ranks_writes(cli_arg(&a, "shard"))
                             ? cli_outputs_check("classify", outs, 2, ins, 3, files, n_files) : CLI_OK;

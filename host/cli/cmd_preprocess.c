@@ -143,7 +143,7 @@ int cmd_preprocess(int argc, char **argv)
     const int listed = cli_images("preprocess", &a, &files, &n_files);
     /* (checked where the output is written; under mpirun the ranks then take rank 0's answer, once MPI runs) */
     const cli_file outs[] = { { "--output", output } }, ins[] = { { "--weights", weights },
-                                                                     { "--files-from", cli_arg(&a, "files-from") } };
+                                                                     { "--files-from", cli_files_from(&a) } };
     const int checked = listed == CLI_OK && cli_ranks_writes(cli_arg(&a, "shard"))
                             ? cli_outputs_check("preprocess", outs, 1, ins, 2, files, n_files) : CLI_OK;
     if ((rc = cli_take_share(&ranks, "preprocess", cli_arg(&a, "shard"), listed, &files, &n_files, BATCH)) != CLI_OK ||

@@ -219,6 +219,12 @@ static int from_rank_0; /* the list is rank 0's alone: the others take it from i
 
 int cli_images_from_rank_0(void) { return from_rank_0; }
 
+const char *cli_files_from(const cli_args *a)
+{
+    const char *from = cli_arg(a, "files-from");
+    return from && strcmp(from, "-") ? from : NULL;
+}
+
 int cli_images(const char *cmd, const cli_args *a, char ***files, int *n)
 {
     cli_left_out other = { 0 };
