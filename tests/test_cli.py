@@ -1202,6 +1202,13 @@ class Cli(unittest.TestCase):
         self.assertIn("2 of 5 images were skipped", r.stderr)
         self.assertTrue((self.out.parent / "h.safetensors").exists())
         (self.out.parent / "h.safetensors").unlink()
+        # preprocess for the model (--weights): the small image named, not the others as unlike it (its tensor is
+        # classify's, whole or none: no file)
+        r = self.vggcl("preprocess", "--weights", self.weights, "--resize", "0", "--no-crop", "--output",
+                       self.out, data / "a" / "0.png", *big)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertEqual(vggcl_lines(r.stderr)[0], "vggcl: " + small[0].replace(" (skipped)", ""), r.stderr)
+        self.assertNotIn("unlike", r.stderr)
 
     def test_outputs_that_cannot_be_written(self):
         """Found before any work (classify printed its answers, then failed): a descriptor's alias not open or open

@@ -408,18 +408,19 @@ typedef struct {
     int finite;          /* an image whose logits are not all finite is named, skipped and counted (classify,
                           * eval: NaN is no class to rank or score; not with flip); else the callback gets them
                           * as they are */
+    int least;           /* the least side the network takes (vggcl_model_min_input; preprocess --weights the
+                          * model's, without one 0: any): a smaller image is skipped (cli_size_taken) */
 } cli_batch_job;
 
 /* The size every image of a share is to have, as one process with the whole list sets it: with a
  * crop, the crop's; else the first image of lead[0..n_lead) (the files before the share: cli_ranks.lead)
- * that reads and, where there is a model, whose size the network takes (cli_size_taken), decoded here;
+ * that reads and whose size the network takes (at least `least` a side: cli_size_taken), decoded here;
  * else (none, or no lead) 0 0, the share's own first such image's. An image of another size is skipped
  * (cli_run_batches), as is one too small for the network that would have set it. */
-void cli_lead_size(vggcl_ctx *ctx, const vggcl_model *model, const vggcl_preprocess *p, char *const *lead, int n_lead,
-                   int *h, int *w);
-/* Whether the network takes an image of h x w (it is not too small for its pools: vggcl_model_min_input): 1
- * without a model. A size is the image's: one too small is skipped, whether it would set the size or not. */
-int cli_size_taken(const vggcl_model *model, int h, int w);
+void cli_lead_size(vggcl_ctx *ctx, int least, const vggcl_preprocess *p, char *const *lead, int n_lead, int *h, int *w);
+/* Whether the network takes an image of h x w: each side at least least (vggcl_model_min_input: its pools; 1 for
+ * no model). A size is the image's: one too small is skipped, whether it would set the size or not. */
+int cli_size_taken(int least, int h, int w);
 
 /* The next item of the comma-separated list at *s without the blanks around it, copied to item when it is
  * 1 to cap - 1 bytes: its length (0: empty; cap or more: too long, not copied); *s past it and its comma,

@@ -212,20 +212,16 @@ static void *device_worker(void *arg)
     }
 }
 
-int cli_size_taken(const vggcl_model *model, int h, int w)
-{
-    return !model || (h >= vggcl_model_min_input(model) && w >= vggcl_model_min_input(model));
-}
+int cli_size_taken(int least, int h, int w) { return h >= least && w >= least; }
 
-void cli_lead_size(vggcl_ctx *ctx, const vggcl_model *model, const vggcl_preprocess *p, char *const *lead, int n_lead,
-                   int *h, int *w)
+void cli_lead_size(vggcl_ctx *ctx, int least, const vggcl_preprocess *p, char *const *lead, int n_lead, int *h, int *w)
 {
     *h = *w = p->crop > 0 ? p->crop : 0;
     for (int i = 0; i < n_lead && !*h; i++) { /* (the share that holds an unreadable one says so) */
         float *t;
         if (vggcl_image_read(ctx, lead[i], p, &t, h, w) != VGGCL_OK) *h = *w = 0;
         else vggcl_free(t);
-        if (*h && !cli_size_taken(model, *h, *w)) *h = *w = 0;
+        if (*h && !cli_size_taken(least, *h, *w)) *h = *w = 0;
     }
 }
 
@@ -348,6 +344,7 @@ int cli_run_batches(const cli_batch_job *job, char **files, int n_files, cli_bat
     pthread_t *threads = NULL;
     worker_arg *args = NULL;
     int H = job->h, W = job->w, rc = CLI_OK, started = 0, next_out = 0, checked = 0;
+    const int least = job->least;
     cli_batch_stats st = { 0 };
     const double start = cli_now_ms();
     *failed = 0;
@@ -440,8 +437,7 @@ int cli_run_batches(const cli_batch_job *job, char **files, int n_files, cli_bat
                 free(msg);
                 continue;
             }
-            if ((oh != H || ow != W) && !cli_size_taken(job->model, oh, ow)) { /* (said alike wherever it is) */
-                const int least = vggcl_model_min_input(job->model);
+            if ((oh != H || ow != W) && !cli_size_taken(least, oh, ow)) { /* (said alike wherever it is) */
                 note(s, batch, i, "%s: preprocesses to %d x %d pixels (width x height), smaller than the %d x %d the "
                      "network takes%s", files[i], ow, oh, least, least, job->strict ? "" : " (skipped)");
                 vggcl_free(t);
