@@ -7,6 +7,7 @@ usage: test_cli.py VGGCL_BINARY
 import io
 import json
 import os
+import pty
 import re
 import resource
 import shutil
@@ -419,9 +420,16 @@ class Cli(unittest.TestCase):
         with open(big, "wb") as f:
             f.write(b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little") + header.encode())
             f.truncate(f.tell() + 4 * 64 * 3 * 2048 * 2048)
-        r = self.fails(self.run_args(x=big), 1, "out of memory: batch 64 at 2048x2048")
-        self.assertIn("the largest batch that fits at this size is", r.stderr)
-        self.assertLess(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, 2 << 20, "the values were read")
+        peak = ("import resource, subprocess, sys; r = subprocess.run(sys.argv[1:], capture_output=True, text=True); "
+                "print(r.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss); print(r.stderr)")
+        r = subprocess.run([sys.executable, "-c", peak, VGGCL, *map(str, self.run_args(x=big))], capture_output=True,
+                           text=True, timeout=300)  # (its own process: the children's peak is this run's alone)
+        code, kb = map(int, r.stdout.split("\n", 1)[0].split())
+        self.assertEqual(code, 1, r.stdout)
+        self.assertIn("out of memory: batch 64 at 2048x2048", r.stdout)
+        self.assertIn("the largest batch that fits at this size is", r.stdout)
+        self.assertLess(kb, 2 << 20, "the values were read")
+        self.assertEqual(list(self.out.parent.iterdir()), [])
         big.unlink()
 
     def test_batch_larger_than_the_images(self):
@@ -1139,18 +1147,28 @@ class Cli(unittest.TestCase):
         self.assertEqual(files, [str(p) for p in (imgs / "d.png", imgs / "b.png", imgs / "sub" / "c.png")])
         lf = self.d / "list.txt"
         lf.write_text(f"{order[1]}\r\n\n{order[2]}\n{order[3]}")  # (CRLF, an empty line, no last newline)
-        for given, stdin in (([lf], None), (["-"], lf.read_bytes()), (["-"], b"\0".join(map(bytes, order[1:])) + b"\0")):
+        bom = self.d / "bom.txt"  # (a UTF-8 byte order mark, as a Windows editor writes it: the first path's)
+        bom.write_bytes(b"\xef\xbb\xbf" + lf.read_bytes())
+        for given, stdin in (([lf], None), (["-"], lf.read_bytes()), (["-"], b"\0".join(map(bytes, order[1:])) + b"\0"),
+                             ([bom], None), (["/dev/stdin"], lf.read_bytes())):
             r = subprocess.run([VGGCL, *map(str, cls), "--logits-out", self.d / "got.npy", "--files-from", *given,
                                 order[0]], input=stdin or b"", capture_output=True, timeout=300)
             self.assertEqual((r.returncode, r.stdout), (1, want.stdout.encode()), r.stderr)
             self.assertIn(f"{order[2]}: cannot open", r.stderr.decode())
             self.assertTrue(np.array_equal(np.load(self.d / "got.npy"), np.load(self.d / "want.npy")))
-        with open(self.d / "t.npy", "wb") as t:  # (the tensor to standard output, a file: it was refused as
-            r = subprocess.run([VGGCL, "preprocess", "--resize", "24", "--crop", "16", "--output", "-",  # the list)
-                                "--recursive", "--files-from", "-"], input=f"{imgs}\n".encode(), stdout=t,
-                               stderr=subprocess.PIPE, timeout=300)
-        self.assertEqual(r.returncode, 0, r.stderr)  # (--recursive for a folder the list names)
-        self.assertEqual(np.load(self.d / "t.npy").shape, (4, 3, 16, 16))
+        for given in ("-", "/dev/fd/0"):
+            with open(self.d / "t.npy", "wb") as t:  # (the tensor to standard output, a file: it was refused as
+                r = subprocess.run([VGGCL, "preprocess", "--resize", "24", "--crop", "16", "--output", "-",  # the list)
+                                    "--recursive", "--files-from", given], input=f"{imgs}\n".encode(), stdout=t,
+                                   stderr=subprocess.PIPE, timeout=300)
+            self.assertEqual(r.returncode, 0, r.stderr)  # (--recursive for a folder the list names)
+            self.assertEqual(np.load(self.d / "t.npy").shape, (4, 3, 16, 16))
+        primary, secondary = pty.openpty()  # (a terminal: it waited for typing, unsaid)
+        r = subprocess.run([VGGCL, *map(str, cls), "--files-from", "-"], stdin=secondary, capture_output=True,
+                           text=True, timeout=300)
+        os.close(primary), os.close(secondary)
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn("classify: --files-from -: standard input is a terminal; pipe the list into it", r.stderr)
         (self.d / "empty.txt").write_text("\n\n")
         self.fails([*cls, "--files-from", self.d / "empty.txt"], 2, f"classify: --files-from {self.d / 'empty.txt'} "
                    "names no image or folder")

@@ -421,6 +421,8 @@ void cli_lead_size(vggcl_ctx *ctx, int least, const vggcl_preprocess *p, char *c
 /* Whether the network takes an image of h x w: each side at least least (vggcl_model_min_input: its pools; 1 for
  * no model). A size is the image's: one too small is skipped, whether it would set the size or not. */
 int cli_size_taken(int least, int h, int w);
+/* What is said of such an image: its path, width, height and the least side twice; then " (skipped)" or not. */
+#define CLI_TOO_SMALL "%s: preprocesses to %d x %d pixels (width x height), smaller than the %d x %d the network takes"
 
 /* The next item of the comma-separated list at *s without the blanks around it, copied to item when it is
  * 1 to cap - 1 bytes: its length (0: empty; cap or more: too long, not copied); *s past it and its comma,

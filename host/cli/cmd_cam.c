@@ -356,16 +356,11 @@ int cmd_cam(int argc, char **argv)
             continue;
         }
         const int panels = compare ? 2 : 1;
-        int too_small = 0, least = 0;
-        for (int k = 0; k < panels; k++) {
-            int mh, mw;
-            vggcl_model_map_size(models[k], h, w, &mh, &mw);
-            too_small |= mh < 1 || mw < 1;
+        int least = 0;
+        for (int k = 0; k < panels; k++)
             least = vggcl_model_min_input(models[k]) > least ? vggcl_model_min_input(models[k]) : least;
-        }
-        if (too_small) { /* (an image like the others, not a failing device: the run goes on) */
-            cli_error(CLI_FAIL, "%s: preprocesses to %d x %d pixels (width x height), smaller than the %d x %d the "
-                      "network takes (skipped)", files[i], w, h, least, least);
+        if (!cli_size_taken(least, h, w)) { /* (an image like the others, not a failing device: the run goes on) */
+            cli_error(CLI_FAIL, CLI_TOO_SMALL " (skipped)", files[i], w, h, least, least);
             failed++;
             free(t);
             continue;

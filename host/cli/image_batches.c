@@ -64,8 +64,8 @@ static void progress_show(progress_state *p, int done_batches, int n_batches, in
         snprintf(who, sizeof who, "rank %d of %d, its share: ", p->rank, p->ranks);
     }
     const double rate = s > 0 ? done / s : 0;
-    char shown[32]; /* (two digits below 1 image/s: the reference's 0.05 was "0.0 images/s") */
-    snprintf(shown, sizeof shown, rate >= 1 || rate <= 0 ? "%.1f" : "%.2g", rate);
+    char shown[32]; /* (three decimals below 1 image/s: the reference's 0.027 was "0.0 images/s") */
+    snprintf(shown, sizeof shown, rate >= 1 || rate <= 0 ? "%.1f" : "%.3f", rate);
     dprintf(p->fd, "vggcl: %s%d of %d images (%.0f%%), %s images/s, about %.0f s left\n", who, done, total,
             100.0 * done / total, shown, rate > 0 ? (total - done) / rate : 0);
 }
@@ -438,8 +438,7 @@ int cli_run_batches(const cli_batch_job *job, char **files, int n_files, cli_bat
                 continue;
             }
             if ((oh != H || ow != W) && !cli_size_taken(least, oh, ow)) { /* (said alike wherever it is) */
-                note(s, batch, i, "%s: preprocesses to %d x %d pixels (width x height), smaller than the %d x %d the "
-                     "network takes%s", files[i], ow, oh, least, least, job->strict ? "" : " (skipped)");
+                note(s, batch, i, CLI_TOO_SMALL "%s", files[i], ow, oh, least, least, job->strict ? "" : " (skipped)");
                 vggcl_free(t);
                 continue;
             }

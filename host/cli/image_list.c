@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -156,11 +157,14 @@ static int take(const char *cmd, const char *path, int recursive, char ***files,
     return CLI_OK;
 }
 
+/* Whether --files-from's from names standard input: "-", or one of its aliases (/dev/stdin, /dev/fd/0). */
+static int is_stdin(const char *from) { return !strcmp(from, "-") || vggcl_output_descriptor(from) == STDIN_FILENO; }
+
 /* The whole of --files-from's list (from; -: standard input) in *text, *len bytes and a NUL after them:
  * CLI_OK, or CLI_FAIL said. */
 static int read_list(const char *cmd, const char *from, char **text, size_t *len)
 {
-    const int std = !strcmp(from, "-");
+    const int std = is_stdin(from);
     const char *name = std ? "standard input" : from;
     FILE *f = std ? stdin : fopen(from, "rb");
     if (!f) return cli_error(CLI_FAIL, "%s: --files-from %s: cannot open the list: %s", cmd, name, strerror(errno));
@@ -185,6 +189,9 @@ static int read_list(const char *cmd, const char *from, char **text, size_t *len
         }
     }
     if (!std) fclose(f);
+    if (!err && got >= 3 && !memcmp(buf, "\xef\xbb\xbf", 3)) /* (a UTF-8 byte order mark, as a Windows editor
+                                                             * writes it: not the first path's, as for --labels) */
+        memmove(buf, buf + 3, got -= 3);
     if (err) {
         free(buf);
         return cli_error(CLI_FAIL, "%s: --files-from %s: cannot read the list: %s", cmd, name, strerror(err));
@@ -222,7 +229,7 @@ int cli_images_from_rank_0(void) { return from_rank_0; }
 const char *cli_files_from(const cli_args *a)
 {
     const char *from = cli_arg(a, "files-from");
-    return from && strcmp(from, "-") ? from : NULL;
+    return from && !is_stdin(from) ? from : NULL;
 }
 
 int cli_images(const char *cmd, const cli_args *a, char ***files, int *n)
@@ -231,8 +238,11 @@ int cli_images(const char *cmd, const cli_args *a, char ***files, int *n)
     const int recursive = cli_arg(a, "recursive") != NULL;
     const char *from = cli_arg(a, "files-from");
     int rc = CLI_OK;
+    if (from && is_stdin(from) && isatty(STDIN_FILENO)) /* (it waited for typing, unsaid) */
+        return cli_error(CLI_USAGE, "%s: --files-from %s: standard input is a terminal; pipe the list into it", cmd,
+                         from);
     /* under mpirun standard input is rank 0's: it lists the images (the arguments' too), the others none */
-    from_rank_0 = from && !strcmp(from, "-") && cli_ranks_several(cli_arg(a, "shard"));
+    from_rank_0 = from && is_stdin(from) && cli_ranks_several(cli_arg(a, "shard"));
     if (from_rank_0 && !cli_ranks_writes(cli_arg(a, "shard"))) return CLI_OK;
     for (int i = 0; i < a->n_pos && rc == CLI_OK; i++) rc = take(cmd, a->pos[i], recursive, files, n, &other);
     if (rc == CLI_OK && from) rc = take_list(cmd, from, recursive, files, n, &other);
