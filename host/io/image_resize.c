@@ -38,11 +38,13 @@ static double bilinear(double x)
     return x < 1.0 ? 1.0 - x : 0.0;
 }
 
+/* Frees c's arrays and forgets them: a caller's own cleanup after a failed coeffs_make frees nothing twice. */
 static void coeffs_free(coeffs *c)
 {
     free(c->first);
     free(c->count);
     free(c->k);
+    c->first = c->count = NULL, c->k = NULL;
 }
 
 /* The scale, the filter's scale and its support for a resize from in_size to out_size. */

@@ -112,6 +112,7 @@ static const char *layout_of(TIFF *tif, tiff_layout *l, int *spp_out, int *bits_
     TIFFGetFieldDefaulted(tif, TIFFTAG_PLANARCONFIG, &planar);
     TIFFGetFieldDefaulted(tif, TIFFTAG_COMPRESSION, &compression);
     TIFFGetField(tif, TIFFTAG_EXTRASAMPLES, &n_extra, &extra);
+    if (n_extra && !extra) return "ExtraSamples libtiff could not read (out of memory?)"; /* (a count, no values) */
     if (!TIFFGetField(tif, TIFFTAG_PHOTOMETRIC, &photo)) return "no PhotometricInterpretation";
     *spp_out = spp, *bits_out = bits;
     if (compression == COMPRESSION_JPEG || compression == COMPRESSION_OJPEG) return "JPEG compression";
@@ -133,6 +134,7 @@ static const char *layout_of(TIFF *tif, tiff_layout *l, int *spp_out, int *bits_
         if (photo == PHOTOMETRIC_PALETTE) {
             uint16_t *r, *g, *b;
             if (!TIFFGetField(tif, TIFFTAG_COLORMAP, &r, &g, &b)) return "a palette image without a ColorMap";
+            if (!r || !g || !b) return "a ColorMap libtiff could not read (out of memory?)";
             for (int i = 0; i < 256; i++) /* (2^bits entries; the rest past any index) */
                 if (i < 1 << bits) pal[i][0] = (unsigned char)(r[i] >> 8), pal[i][1] = (unsigned char)(g[i] >> 8),
                                     pal[i][2] = (unsigned char)(b[i] >> 8);

@@ -1,0 +1,85 @@
+#!/usr/bin/env python3
+"""Host memory running out, an allocation at a time: the command with tests/fail_alloc.c preloaded, its N-th
+allocation (vggcl's own and the image and JSON libraries') failing, for every N the run makes. Each run must
+end as vggcl's errors end, exit 1 with a message and no output file (or, an image skipped, whole outputs of
+the others), or succeed (an allocation whose failure
+costs nothing): never abort or crash (a failed resize freed its coefficients twice, and a TIFF's ExtraSamples
+or ColorMap that libtiff could not allocate were read through NULL: glibc's abort, a segfault).
+
+    test_alloc.py VGGCL FAIL_ALLOC_SO
+"""
+import os
+import subprocess
+import sys
+import tempfile
+import unittest
+from pathlib import Path
+
+import testenv  # noqa: F401  (the device: VGGCL_TEST_DEVICE)
+
+import numpy as np
+from PIL import Image
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "weights"))
+from make_test_weights import make_state_dict, parse_cfg  # noqa: E402
+from safetensors_io import save_file  # noqa: E402
+
+
+class Alloc(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        self.addCleanup(self.tmp.cleanup)
+        self.d = Path(self.tmp.name)
+
+    def each_failure(self, args, out):
+        """args run with every allocation failing in turn: (runs, of which failed)."""
+        env = dict(os.environ, LD_PRELOAD=SHIM, VGGCL_FAIL_ALLOC_SEEN=str(self.d / "seen"))
+        r = subprocess.run([VGGCL, *map(str, args)], capture_output=True, text=True, env=env, timeout=300)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        total = int((self.d / "seen").read_text())
+        self.assertGreater(total, 5)  # (the shim saw vggcl's allocations)
+        failed = 0
+        for n in range(1, total + 1):
+            out.unlink(missing_ok=True)
+            r = subprocess.run([VGGCL, *map(str, args)], capture_output=True, text=True,
+                               env=dict(env, VGGCL_FAIL_ALLOC=str(n)), timeout=300)
+            self.assertIn(r.returncode, (0, 1), f"allocation {n} of {total}: {args}\n{r.stderr}")
+            if r.returncode:
+                failed += 1
+                self.assertIn("vggcl: ", r.stderr, f"allocation {n}: no message")
+                if out.exists():  # (an image skipped, out of memory for it: the others' rows, whole)
+                    self.assertIn("(skipped)", r.stderr, f"allocation {n}: {out} written")
+                    np.load(out)
+        self.assertGreater(failed, total // 2, args)  # (most of them fail the run: the shim's NULLs reached it)
+        return total, failed
+
+    def test_images(self):
+        """preprocess of each format the decoders read, with a resize and a crop."""
+        rgb = (np.random.default_rng(0).random((50, 64, 3)) * 255).astype(np.uint8)
+        im = Image.fromarray(rgb)
+        kinds = {"a.png": im, "a.jpg": im, "a.webp": im, "a.bmp": im, "a.ppm": im, "p.tif": im.convert("P"),
+                 "la.tif": im.convert("LA"), "rgba.tif": im.convert("RGBA"), "rgb.tif": im}
+        for name, pic in kinds.items():
+            pic.save(self.d / name)
+            with self.subTest(name):
+                out = self.d / "t.npy"
+                self.each_failure(["preprocess", "--resize", "40", "--crop", "32", "--output", out, self.d / name],
+                                  out)
+
+    def test_classify_on_the_reference(self):
+        """classify (the weights, their JSON header, the model, the outputs) on the reference."""
+        weights = self.d / "w.safetensors"
+        save_file(make_state_dict(parse_cfg("8,M,16,M,16"), True, 3, seed=1), weights,
+                  metadata={"vggcl.classes": '["a", "b", "c"]'})
+        Image.fromarray((np.random.default_rng(1).random((40, 36, 3)) * 255).astype(np.uint8)).save(self.d / "x.png")
+        out = self.d / "l.npy"
+        self.each_failure(["classify", "--weights", weights, "--device", "ref", "--resize", "24", "--crop", "16",
+                           "--logits-out", out, "--format", "json", self.d / "x.png"], out)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) < 3:
+        sys.exit(__doc__)
+    SHIM = os.path.abspath(sys.argv.pop(2))
+    VGGCL = os.path.abspath(sys.argv.pop(1))
+    unittest.main(verbosity=2)
