@@ -99,6 +99,17 @@ def test_forward_of_no_images(files):
             m.forward(np.zeros((0, 3, 8, 8), np.float32))
 
 
+def test_pil_images_of_any_mode(files):
+    """A PIL image of another mode than RGB is taken as PIL converts it to RGB, as ImageFolder's loader does
+    (YCbCr, LAB and HSV bytes were read as RGB: other answers, unsaid; gray, palette and RGBA were refused)."""
+    rgb = Image.open(files["images"][0]).convert("RGB")
+    with vggcl.Model(files["weights"]) as m:
+        for mode in ("YCbCr", "L", "P", "RGBA", "LA", "I", "CMYK"):
+            img = rgb.convert(mode)
+            assert m.classify([img], top=3) == m.classify([np.asarray(img.convert("RGB"))], top=3), mode
+            np.testing.assert_array_equal(m.preprocess(img), m.preprocess(np.asarray(img.convert("RGB"))))
+
+
 def test_reference_device_and_pool5(files):
     with vggcl.Model(files["weights"], device="ref", pool5="drop") as m:
         assert m.device == "reference (plain C)"

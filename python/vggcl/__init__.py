@@ -368,14 +368,17 @@ def _load_image(ctx, path):
 
 
 def _preprocess(ctx, image, p, who="preprocess"):
-    """An (H, W, 3) uint8 array, or an image path (decoded only as far as the preset reads it); who: the
-    call, as an array that is not an image is said."""
+    """An (H, W, 3) uint8 array, a PIL image (of any mode: converted to RGB as PIL converts it), or an image path
+    (decoded only as far as the preset reads it); who: the call, as an array that is not an image is said."""
     out = _f()
     oh, ow = ctypes.c_int(), ctypes.c_int()
     if isinstance(image, (str, bytes, os.PathLike)):
         ctx.check(_image_read(ctx.ptr, _bytes(image, "the image"), ctypes.byref(p), ctypes.byref(out),
                               ctypes.byref(oh), ctypes.byref(ow)))
     else:
+        if getattr(image, "mode", "RGB") != "RGB" and callable(getattr(image, "convert", None)):
+            image = image.convert("RGB")  # (a PIL image of another mode, as ImageFolder's loader converts it: its
+            # YCbCr, LAB and HSV bytes were read as RGB, its gray, palette and RGBA refused as "a float image")
         rgb = np.asarray(image)
         if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
             raise Error(f"{who}: expected an image path or an (H, W, 3) uint8 image, got {rgb.dtype} of shape "
@@ -651,7 +654,7 @@ class Model:
 
     @_locked
     def preprocess(self, image, resize=None, crop=None, mean=None, std=None, draft=None):
-        """An image path or (H, W, 3) uint8 array -> (3, H, W) float32, as `vggcl classify` does it:
+        """An image path, (H, W, 3) uint8 array or PIL image -> (3, H, W) float32, as `vggcl classify` does it:
         the arguments, else the model's metadata, else torchvision's VGG16 preset (draft: as
         vggcl.preprocess's, else the model's metadata, else False)."""
         return _preprocess(self._ctx, image, self._preset(resize, crop, mean, std, draft))
@@ -666,7 +669,8 @@ class Model:
         return _preset(self._ctx, self._live(), resize, crop, mean, std, draft)
 
     def classify(self, paths, top=5, batch=8, threads=None, **preprocess):
-        """Image paths (or images as preprocess takes them: (H, W, 3) uint8 arrays, PIL images) -> per
+        """Image paths (or images as preprocess takes them: (H, W, 3) uint8 arrays, PIL images of any mode,
+        converted to RGB as PIL converts them) -> per
         image a list of the top classes as (class, name, probability), the name from the file's class
         names, else "class N". `threads` threads decode and preprocess
         ahead while the device runs a batch (vggcl releases the GIL); by default, as `vggcl
