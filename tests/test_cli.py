@@ -1163,6 +1163,16 @@ class Cli(unittest.TestCase):
                                    stderr=subprocess.PIPE, timeout=300)
             self.assertEqual(r.returncode, 0, r.stderr)  # (--recursive for a folder the list names)
             self.assertEqual(np.load(self.d / "t.npy").shape, (4, 3, 16, 16))
+        r_end, w_end = os.pipe()  # (a non-blocking standard input, the list late: "Resource temporarily unavailable")
+        os.set_blocking(r_end, False)
+        p = subprocess.Popen([VGGCL, *map(str, cls), "--files-from", "-"], stdin=r_end, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE)
+        os.close(r_end)
+        time.sleep(0.5)
+        os.write(w_end, lf.read_bytes())
+        os.close(w_end)
+        out, err = p.communicate(timeout=300)
+        self.assertEqual((p.returncode, out), (1, "\n".join(want.stdout.splitlines()[1:]).encode() + b"\n"), err)
         primary, secondary = pty.openpty()  # (a terminal: it waited for typing, unsaid)
         r = subprocess.run([VGGCL, *map(str, cls), "--files-from", "-"], stdin=secondary, capture_output=True,
                            text=True, timeout=300)

@@ -3,6 +3,8 @@
 #define _DEFAULT_SOURCE /* struct dirent's d_type, DT_DIR */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -166,8 +168,8 @@ static int read_list(const char *cmd, const char *from, char **text, size_t *len
 {
     const int std = is_stdin(from);
     const char *name = std ? "standard input" : from;
-    FILE *f = std ? stdin : fopen(from, "rb");
-    if (!f) return cli_error(CLI_FAIL, "%s: --files-from %s: cannot open the list: %s", cmd, name, strerror(errno));
+    const int fd = std ? STDIN_FILENO : open(from, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return cli_error(CLI_FAIL, "%s: --files-from %s: cannot open the list: %s", cmd, name, strerror(errno));
     char *buf = NULL;
     size_t cap = 0, got = 0;
     int err = 0;
@@ -180,15 +182,17 @@ static int read_list(const char *cmd, const char *from, char **text, size_t *len
             }
             buf = grown, cap = cap ? 2 * cap : 1 << 16;
         }
-        errno = 0;
-        const size_t r = fread(buf + got, 1, cap - got - 1, f);
-        got += r;
-        if (!r) {
-            if (ferror(f)) err = errno ? errno : EIO; /* (a folder: EISDIR) */
-            break;
+        const ssize_t r = read(fd, buf + got, cap - got - 1);
+        if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) { /* (a non-blocking standard input: it failed) */
+            struct pollfd pf = { fd, POLLIN, 0 };
+            if (poll(&pf, 1, -1) < 0 && errno != EINTR) err = errno;
+        } else if (r < 0 && errno != EINTR) {
+            err = errno; /* (a folder: EISDIR) */
         }
+        if (err || !r) break;
+        got += r > 0 ? (size_t)r : 0;
     }
-    if (!std) fclose(f);
+    if (!std) close(fd);
     if (!err && got >= 3 && !memcmp(buf, "\xef\xbb\xbf", 3)) /* (a UTF-8 byte order mark, as a Windows editor
                                                              * writes it: not the first path's, as for --labels) */
         memmove(buf, buf + 3, got -= 3);
