@@ -185,6 +185,9 @@ START_TEST(test_null_arguments)
     said(ctx, vggcl_npy_writer_open(ctx, tu_tmp("t.npy"), 1, NULL, &wr), VGGCL_ERR_ARG, "(NULL)");
     said(ctx, vggcl_npy_write(ctx, NULL, 1, (const long long[]){ 1 }, NULL), VGGCL_ERR_ARG, "path is NULL");
     said(ctx, vggcl_npy_writer_open(ctx, NULL, 1, NULL, &wr), VGGCL_ERR_ARG, "path is NULL");
+    said(ctx, vggcl_npy_writer_open(ctx, "", 1, (const long long[]){ 1 }, &wr), VGGCL_ERR_ARG, "the path is empty");
+    said(ctx, vggcl_npy_write(ctx, "", 1, (const long long[]){ 1 }, (const float[]){ 1 }), VGGCL_ERR_ARG,
+         "the path is empty");
     said(ctx, vggcl_npy_writer_append(ctx, NULL, NULL, 0), VGGCL_ERR_ARG, "w is NULL");
     said(ctx, vggcl_png_write(ctx, NULL, rgb, 4, 4), VGGCL_ERR_ARG, "path is NULL");
     said(ctx, vggcl_png_write(ctx, tu_tmp("t.png"), NULL, 4, 4), VGGCL_ERR_ARG, "rgb is NULL");

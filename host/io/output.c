@@ -231,6 +231,8 @@ vggcl_status vggcl__output_open(vggcl_ctx *ctx, const char *path, int mode, int 
     memset(o, 0, sizeof *o);
     o->direct_fd = -1;
     VGGCL_NEED(ctx, "writing a file", path);
+    if (!*path) /* (it made a nameless file in "." and failed only at the commit, naming nothing) */
+        return vggcl__fail(ctx, VGGCL_ERR_ARG, "writing a file: the path is empty; expected a file name");
     if (snprintf(o->path, sizeof o->path, "%s", path) >= (int)sizeof o->path)
         return vggcl__fail(ctx, VGGCL_ERR_IO, "%s: path too long", path);
     if (flags & VGGCL_OUTPUT_REPLACE) {
