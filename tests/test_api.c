@@ -205,6 +205,10 @@ START_TEST(test_null_arguments)
          "x is NULL");
     said(ctx, vggcl_train_head(ctx, x, y, 2, 2, 2, NULL, NULL, 2, &o, wt, b, NULL, NULL), VGGCL_ERR_ARG,
          "x_val is NULL");
+    said(ctx, vggcl_train_head(ctx, x, y, 2, 2, 2, NULL, NULL, 0, NULL, wt, b, NULL, NULL), VGGCL_ERR_ARG,
+         "opts is NULL"); /* (it said "0 epochs, batch 0, lr 0") */
+    said(ctx, vggcl_train_head(ctx, x, y, 2, 2, 2, NULL, NULL, -1, &o, wt, b, NULL, NULL), VGGCL_ERR_ARG,
+         "-1 validation samples; expected 0 or more");
     said(ctx, vggcl_save_with_head(ctx, "trunk", tu_tmp("h.safetensors"), 2, 2, wt, b, NULL, 2), VGGCL_ERR_ARG,
          "2 metadata pairs without them");
     said(ctx, vggcl_save_with_head(ctx, "trunk", tu_tmp("h.safetensors"), 2, 2, wt, b, NULL, -1), VGGCL_ERR_ARG,

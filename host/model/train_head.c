@@ -81,16 +81,19 @@ vggcl_status vggcl_train_head(vggcl_ctx *ctx, const float *x, const int *y, int 
                               const int *yv, int nv, const vggcl_train_options *o, float *w_out, float *b_out,
                               vggcl_train_epoch *log, int *best_epoch)
 {
-    if (!x || !y || !w_out || !b_out || (nv > 0 && (!xv || !yv)))
-        return vggcl__fail(ctx, VGGCL_ERR_ARG, "vggcl_train_head: %s is NULL", !x ? "x" : !y ? "y" : !w_out ? "w"
-                                                                          : !b_out ? "b" : !xv ? "x_val" : "y_val");
-    if (n < 1 || d < 1 || classes < 2 || nv < 0 || !o || o->epochs < 1 || o->batch < 1 || !(o->lr > 0) ||
+    if (!x || !y || !o || !w_out || !b_out || (nv > 0 && (!xv || !yv)))
+        return vggcl__fail(ctx, VGGCL_ERR_ARG, "vggcl_train_head: %s is NULL", !x ? "x" : !y ? "y" : !o ? "opts"
+                                                                          : !w_out ? "w" : !b_out ? "b" : !xv ? "x_val"
+                                                                                                   : "y_val");
+    if (nv < 0) /* (said apart: the message below names the training samples and the options) */
+        return vggcl__fail(ctx, VGGCL_ERR_ARG, "training a head: %d validation samples; expected 0 or more", nv);
+    if (n < 1 || d < 1 || classes < 2 || o->epochs < 1 || o->batch < 1 || !(o->lr > 0) ||
         !isfinite(o->lr) || !(o->momentum >= 0 && o->momentum < 1) || !(o->l2 >= 0) || !isfinite(o->l2))
         return vggcl__fail(ctx, VGGCL_ERR_ARG,
                            "training a head: %d samples of %d features, %d classes, %d epochs, batch %d, lr %g, "
                            "momentum %g, l2 %g: expected at least 1 sample and 2 classes, epochs and batch >= 1, "
-                           "finite lr > 0, 0 <= momentum < 1, finite l2 >= 0", n, d, classes, o ? o->epochs : 0, o ? o->batch : 0,
-                           o ? o->lr : 0, o ? o->momentum : 0, o ? o->l2 : 0);
+                           "finite lr > 0, 0 <= momentum < 1, finite l2 >= 0", n, d, classes, o->epochs, o->batch,
+                           o->lr, o->momentum, o->l2);
     for (long long i = 0; i < (long long)n + nv; i++) { /* (n + nv past an int: undefined, labels unchecked) */
         const float *row = i < n ? x + (size_t)i * d : xv + (size_t)(i - n) * d;
         for (int j = 0; j < d; j++)
