@@ -97,6 +97,9 @@ def test_forward_of_no_images(files):
         assert (logits.shape, feats.shape) == ((0, 5), (0, 512))
         with pytest.raises(vggcl.Error, match="too small"):
             m.forward(np.zeros((0, 3, 8, 8), np.float32))
+        for classes in (None, []):  # (cam refused N = 0, and [] as "classes float64")
+            cams, chosen, logits = m.cam(np.zeros((0, 3, 64, 48), np.float32), classes)
+            assert (cams.shape, chosen.shape, logits.shape) == ((0, 2, 1), (0,), (0, 5))
 
 
 def test_pil_images_of_any_mode(files):

@@ -145,6 +145,7 @@ _map_size = _sig("vggcl_model_map_size", None, _p, ctypes.c_int, ctypes.c_int, _
 _forward = _sig("vggcl_forward", ctypes.c_int, _p, _p, _f, ctypes.c_int, ctypes.c_int, ctypes.c_int, _f, _f)
 _max_batch = _sig("vggcl_max_batch", ctypes.c_int, _p, _p, ctypes.c_int, ctypes.c_int, ctypes.c_int)
 _check_batch = _sig("vggcl_check_batch", ctypes.c_int, _p, _p, ctypes.c_int, ctypes.c_int, ctypes.c_int)
+_check_cam = _sig("vggcl_check_cam", ctypes.c_int, _p, _p)
 _forward_cam = _sig("vggcl_forward_cam", ctypes.c_int, _p, _p, _f, ctypes.c_int, ctypes.c_int, ctypes.c_int, _f, _f,
                     _i, _f, _i)
 _image_load = _sig("vggcl_image_load", ctypes.c_int, _p, ctypes.c_char_p,
@@ -642,11 +643,15 @@ class Model:
         chosen = np.empty(n, np.int32)
         logits = np.empty((n, max(self.classes, 1)), np.float32)
         want = None if classes is None else np.asarray(classes)
-        if want is not None and (want.shape != (n,) or want.dtype.kind not in "iu" or
+        if want is not None and (want.shape != (n,) or (want.dtype.kind not in "iu" and n) or  # ([] is float64)
                                  (n and not (-1 <= want.min() and want.max() < max(self.classes, 1)))):
             raise Error(f"classes {want.dtype} of shape {want.shape}; expected ({n},) integers from -1 (the top "
                         f"class) to {self.classes - 1}")
         want = None if want is None else np.ascontiguousarray(want, np.int32)
+        if n == 0:  # (no rows, as forward: the model's maps and the size checked as a pass checks them)
+            self._ctx.check(_check_cam(self._ctx.ptr, self._live()))
+            self._ctx.check(_check_batch(self._ctx.ptr, self._live(), 1, h, w))
+            return cams, chosen, logits
         self._ctx.check(_forward_cam(self._ctx.ptr, self._live(), x.ctypes.data_as(_f), n, h, w,
                                      logits.ctypes.data_as(_f), None, want.ctypes.data_as(_i) if want is not None
                                      else None, cams.ctypes.data_as(_f), chosen.ctypes.data_as(_i)))
