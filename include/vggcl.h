@@ -236,7 +236,9 @@ VGGCL_API vggcl_status vggcl_check_batches(vggcl_ctx *ctx, const vggcl_model *mo
  * message where the model or h x w is refused or limit < 1. Every smaller batch fits too (so batches of
  * it, the last smaller, can be run): where a tuning table (vggcl_tune) gives batches of 1-2, 3-16 and 17
  * or more algorithms of different workspaces, a batch of 17 may fit where one of 16 does not, and the
- * answer then stops below 16. The out-of-memory messages' "largest batch that fits" is this number. */
+ * answer then stops below 16. The out-of-memory messages' "largest batch that fits" is this number, but
+ * for a pass on the reference, whose input is already made: it counts only the host memory the pass itself
+ * takes, so it may be larger than this (which keeps room for the input the caller is yet to make). */
 VGGCL_API int vggcl_max_batch(vggcl_ctx *ctx, const vggcl_model *model, int h, int w, int limit);
 
 /* Overlapped passes, for a stream of batches: the next batch goes to the
