@@ -344,7 +344,6 @@ int cli_run_batches(const cli_batch_job *job, char **files, int n_files, cli_bat
     pthread_t *threads = NULL;
     worker_arg *args = NULL;
     int H = job->h, W = job->w, rc = CLI_OK, started = 0, next_out = 0, checked = 0;
-    const int least = job->least;
     cli_batch_stats st = { 0 };
     const double start = cli_now_ms();
     *failed = 0;
@@ -437,8 +436,9 @@ int cli_run_batches(const cli_batch_job *job, char **files, int n_files, cli_bat
                 free(msg);
                 continue;
             }
-            if ((oh != H || ow != W) && !cli_size_taken(least, oh, ow)) { /* (said alike wherever it is) */
-                note(s, batch, i, CLI_TOO_SMALL "%s", files[i], ow, oh, least, least, job->strict ? "" : " (skipped)");
+            if ((oh != H || ow != W) && !cli_size_taken(job->least, oh, ow)) { /* (said alike wherever it is) */
+                note(s, batch, i, CLI_TOO_SMALL "%s", files[i], ow, oh, job->least, job->least,
+                     job->strict ? "" : " (skipped)");
                 vggcl_free(t);
                 continue;
             }

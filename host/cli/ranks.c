@@ -259,12 +259,13 @@ static int rank_0_list(cli_ranks *r, char ***files, int *n)
     unsigned long long size[2] = { (unsigned long long)*n, 0 };
     for (int i = 0; r->rank == 0 && i < *n; i++) size[1] += strlen((*files)[i]) + 1;
     MPI_Bcast(size, 2, MPI_UNSIGNED_LONG_LONG, 0, MPI_COMM_WORLD);
-    char *text = NULL, **list = NULL;
-    int ok = !r->rank || (list = calloc(size[0] ? size[0] : 1, sizeof *list)) != NULL;
-    if (!alloc_on_all(size[1] ? size[1] : 1, ok, (void **)&text)) {
-        free(list);
-        return cli_error_here(CLI_FAIL, "rank %d: out of host memory for rank 0's list of %llu images", r->rank,
-                              size[0]);
+    char *text = malloc(size[1] ? size[1] : 1), **list = NULL;
+    void *none;
+    int ok = text && (!r->rank || (list = calloc(size[0] ? size[0] : 1, sizeof *list)) != NULL);
+    if (!alloc_on_all(0, ok, &none)) { /* (said by the rank out of memory alone) */
+        free(text), free(list);
+        return ok ? CLI_FAIL : cli_error_here(CLI_FAIL, "rank %d: out of host memory for rank 0's list of %llu images",
+                                              r->rank, size[0]);
     }
     for (size_t at = 0, i = 0; r->rank == 0 && i < size[0]; i++) /* (strlen + 1 each: the sum above) */
         at += (size_t)sprintf(text + at, "%s", (*files)[i]) + 1;
@@ -272,12 +273,12 @@ static int rank_0_list(cli_ranks *r, char ***files, int *n)
         MPI_Bcast(text + at, (int)(size[1] - at < r->chunk ? size[1] - at : r->chunk), MPI_CHAR, 0, MPI_COMM_WORLD);
     if (r->rank == 0) { /* (the others' agreement below: theirs to say) */
         free(text);
-        return alloc_on_all(0, 1, (void **)&text) ? CLI_OK : CLI_FAIL;
+        return alloc_on_all(0, 1, &none) ? CLI_OK : CLI_FAIL;
     }
     ok = 1;
     for (size_t at = 0, i = 0; ok && i < size[0]; at += strlen(text + at) + 1, i++) ok = (list[i] = strdup(text + at)) != NULL;
     free(text);
-    if (!alloc_on_all(0, ok, (void **)&text)) { /* (every rank, rank 0 too, asks: one out of memory stops all) */
+    if (!alloc_on_all(0, ok, &none)) { /* (every rank, rank 0 too, asks: one out of memory stops all) */
         for (unsigned long long i = 0; i < size[0]; i++) free(list[i]);
         free(list);
         return ok ? CLI_FAIL : cli_error_here(CLI_FAIL, "rank %d: out of host memory for rank 0's list", r->rank);
