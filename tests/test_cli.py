@@ -1822,7 +1822,7 @@ class Bench(unittest.TestCase):
         self.assertEqual(r.returncode, 1, r.stderr)  # the unreadable image: reported, the others measured
         self.assertIn("1 of 6 images were skipped", r.stderr)
         j = json.loads(r.stdout)
-        self.assertEqual((j["images"], j["unreadable"], j["batch"]), (5, 1, 2))
+        self.assertEqual((j["images"], j["skipped"], j["batch"]), (5, 1, 2))
         self.assertEqual(j["threads"], 2)
         self.assertIn("9.png", r.stderr)
         for k in ("images_per_s", "device_images_per_s", "decode_images_per_s", "of_bound"):
@@ -1867,7 +1867,7 @@ class Bench(unittest.TestCase):
         (self.d / "junk.png").write_bytes(b"junk")  # (an image file for DIR: its own listing, unreadable)
         none = self.bench("--images", self.d / "junk.png")
         self.assertEqual(none.returncode, 1)
-        self.assertIn("none of the 1 images could be read", none.stderr)
+        self.assertIn("none of the 1 images could be run (each skipped, named above)", none.stderr)
 
     def test_images_threads_follow_affinity(self):
         """--threads defaults to the cores this process may run on (mpirun binds one or two ranks to a

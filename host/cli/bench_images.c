@@ -71,7 +71,7 @@ int cli_bench_images(vggcl_ctx *ctx, vggcl_model *model, const char *dir, const 
     job.stats = &st, job.progress_s = progress_s, job.quiet = 0; /* (the timed run names the unreadable ones) */
     if ((rc = cli_run_batches(&job, files, n, count_only, NULL, &failed)) != CLI_OK) goto done;
     if (!st.images) {
-        rc = cli_error(CLI_FAIL, "%s: none of the %d images could be read", dir, n);
+        rc = cli_error(CLI_FAIL, "%s: none of the %d images could be run (each skipped, named above)", dir, n);
         goto done;
     }
     const double e2e = st.images / (st.wall_ms * 1e-3), device = st.images / (st.device_ms * 1e-3);
@@ -84,7 +84,7 @@ int cli_bench_images(vggcl_ctx *ctx, vggcl_model *model, const char *dir, const 
         cJSON_AddStringToObject(o, "device", vggcl_device_name(ctx));
         cJSON_AddItemToObject(o, "images_dir", cli_json_string(dir));
         cJSON_AddNumberToObject(o, "images", st.images);
-        cJSON_AddNumberToObject(o, "unreadable", failed);
+        cJSON_AddNumberToObject(o, "skipped", failed); /* (unreadable, too small, another size: as the text) */
         cJSON_AddNumberToObject(o, "batch", batch);
         cJSON_AddNumberToObject(o, "threads", st.threads);
         cJSON_AddNumberToObject(o, "images_per_s", e2e);

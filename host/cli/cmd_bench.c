@@ -229,7 +229,8 @@ int cmd_bench(int argc, char **argv)
         printf("start-up:      programs ready in %.1f ms (%d from cache, %d compiled); first pass %.1f ms besides\n"
                "               (the driver's first-use work included)\n",
                build_ms, cached, compiled, first_run);
-        printf("per batch:     median %.2f ms (min %.2f, max %.2f) over %d passes\n", median, lo, hi, iters);
+        printf("per batch:     median %.2f ms (min %.2f, max %.2f) over %d pass%s\n", median, lo, hi, iters,
+               iters == 1 ? "" : "es");
         printf("throughput:    %.2f images/s, %.1f GFLOP/s (%.3g GFLOP of convolution per batch)\n", ips, gflops,
                flop * 1e-9); /* (%.3g: a small model's 0.00103 was "0.00") */
         if (vggcl_device_index(ctx) < 0) /* (the reference: its maps are host memory, not counted there) */
