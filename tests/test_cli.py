@@ -1684,6 +1684,12 @@ class Cli(unittest.TestCase):
         self.assertIn("image 0: top class", r.stdout)
         self.assertIn("image 1: logits not finite", r.stdout)
         self.assertTrue(np.isnan(np.load(self.d / "yn.npy")[1]).all())
+        # past the rows shown, those not finite are counted (they went unsaid)
+        many = np.concatenate([x] * 6)  # 12 images: 8 shown, 4 more, 2 of them (rows 9 and 11) NaN
+        np.save(self.d / "nan.npy", many)
+        r = self.vggcl("run", "--weights", self.weights, "--input", self.d / "nan.npy", "--output", self.d / "yn.npy")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("... (4 more images, 2 of them with logits not finite)", r.stdout)
 
 
 class Bench(unittest.TestCase):

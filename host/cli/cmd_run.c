@@ -134,7 +134,18 @@ int cmd_run(int argc, char **argv)
         else
             fprintf(report, "image %d: top class %d (logit %.4f)\n", i, best, logits[(size_t)i * classes + best]);
     }
-    if (shown < n) fprintf(report, "... (%d more images)\n", n - shown);
+    if (shown < n) {
+        int past = 0; /* (the rows not shown whose logits are not finite: counted, a NaN there went unsaid) */
+        for (size_t i = (size_t)shown * classes; i < (size_t)n * classes; i += classes)
+            for (int c = 0; c < classes; c++)
+                if (!isfinite(logits[i + c])) {
+                    past++;
+                    break;
+                }
+        fprintf(report, "... (%d more images", n - shown);
+        if (past) fprintf(report, ", %d of them with logits not finite", past);
+        fprintf(report, ")\n");
+    }
     char *named[2] = { cli_text(output), features ? cli_text(features) : NULL }; /* (a newline forged a line) */
     fprintf(report, "wrote %s (%d, %d)%s%s\n", named[0] ? named[0] : output, n, classes, features ? " and " : "",
             !features ? "" : named[1] ? named[1] : features);
