@@ -2154,6 +2154,27 @@ class Bench(unittest.TestCase):
         self.assertIn("the cache folder", b.stderr)
         self.assertNotIn("the tuning table", b.stderr)
 
+    def test_tune_times_the_tables_row(self):
+        """The table's row for a shape (an earlier, longer tune's) is timed beside the defaults, so a shorter tune
+        keeps it where it still wins: a --budget 0 tune replaced it by a default it had beaten."""
+        w = self.d / "small.safetensors"
+        save_file(make_state_dict(parse_cfg(CFG), False, 3, seed=1), w)
+        env = dict(os.environ, VGGCL_CACHE_DIR=str(self.d / "cache"))
+        tune = [VGGCL, "tune", "--weights", w, "--size", "32", "--iters", "1", "--budget", "0"]
+        r = subprocess.run(tune, capture_output=True, text=True, env=env, timeout=600)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        path = Path(r.stdout.strip().splitlines()[-1].split("wrote ", 1)[1])
+        # direct with PX=16 is none of the defaults (PX=32): first layer's row, the others as tune wrote them
+        rows = [l for l in path.read_text().splitlines() if not l.startswith("conv 3 8 ")]
+        path.write_text("\n".join(rows + ["conv 3 8 32 32 1 direct 0.001 OCB=16 PX=16"]) + "\n")
+        r = subprocess.run(tune, capture_output=True, text=True, env=env, timeout=600)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        printed = {l.split()[0]: l.split() for l in r.stdout.splitlines() if l.startswith("features.")}
+        tried = {name: int(line[7]) + int(line[8]) for name, line in printed.items()}
+        self.assertEqual(tried, {"features.0": 6, "features.3": 5, "features.6": 5}, r.stdout)  # (tried + bad)
+        row = [t for t in self.tune_table(path) if t[:2] == (3, 8)]
+        self.assertEqual(len(row), 1, path.read_text())
+
     @unittest.skipUnless(os.geteuid() == 0 and shutil.which("setpriv"), "runs vggcl as another user: needs root")
     def test_tune_table_unreadable(self):
         """A table there that cannot be read (mode 000, to a user other than root): said with the reason, not used,

@@ -15,7 +15,8 @@ static const cli_option options[] = {
                            "(default 1)", 0 },
     { "size", "H[xW]", "input size (default 224)", 0 },
     { "iters", "N", "timed passes per candidate (default 3)", 0 },
-    { "budget", "SECONDS", "bounds the whole search (default 60; 0: the defaults only)", 0 },
+    { "budget", "SECONDS", "bounds the whole search (default 60; 0: the defaults and the\n"
+                           "table's row only)", 0 },
     { "device", "SPEC", "as for `vggcl run`", 0 },
     { "pool5", "keep|drop", "as for `vggcl run`", 0 },
     { NULL, NULL, NULL, 0 },
@@ -30,8 +31,9 @@ static const cli_command command = {
     "with profiling events (median of --iters passes after a warm-up; a layer alone,\n"
     "so not counting the conversions between the NCHW and channel-packed layouts\n"
     "that a mix of algorithms adds in the network). Each algorithm's defaults go\n"
-    "first, then the fastest default's one-parameter neighbours, then the others in a\n"
-    "fixed shuffled order. A candidate faster than\n"
+    "first, with the table's row for the shape where it has one (a shorter tune keeps\n"
+    "it where it still wins), then the fastest one's one-parameter neighbours, then\n"
+    "the others in a fixed shuffled order. A candidate faster than\n"
     "the default replaces it only if it still wins by 3% when the two alternate\n"
     "(3 rounds; the gain column is that paired ratio) and gives the default's\n"
     "answers at the timed shape (the slice reaches no large-map path). The kept one per shape\n"

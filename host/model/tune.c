@@ -668,17 +668,35 @@ static vggcl_status tune_shape(vggcl_ctx *ctx, vggcl_model *m, int step, int n, 
             break;
         }
     vggcl_tuned best = { s->c_in, s->c_out, h, w, n, 0, { { 0 } }, INFINITY };
+    /* the table's row for this shape and class (an earlier tune's, of a larger budget perhaps) is timed right
+     * after the defaults, as one of them: a later, shorter tune replaced it by a default it had beaten */
+    int first = VGGCL_CONV_ALGOS - 1; /* the candidates timed while the whole budget lasts */
+    const vggcl_tuned *had = table_find(ctx, &best);
+    if (had && had->algo > 0 && had->algo < VGGCL_CONV_ALGOS) {
+        int j = 0;
+        while (j < count && (c[j].algo != had->algo || differing(had->algo, &c[j].p, &had->params))) j++;
+        if (j == count) { /* (not one of the candidates: a twin of one, or parameters edited in by hand) */
+            candidate *grown = realloc(c, sizeof *c * (size_t)(count + 1));
+            if (!grown) goto fail;
+            c = grown, c[count++] = (candidate){ had->algo, had->params };
+        }
+        if (j >= first) { /* (else it is one of the defaults) */
+            const candidate t = c[j];
+            memmove(c + first + 1, c + first, sizeof *c * (size_t)(j - first));
+            c[first++] = t;
+        }
+    }
     char params[200];
     int def = -1; /* the default's candidate, once timed */
     int said = 0; /* the last candidate rejected failed: the context's message says why */
     double closest = INFINITY; /* the least finite relative difference from the reference a candidate ran with */
     for (int i = 0; i < count; i++) {
-        if (i == VGGCL_CONV_ALGOS - 1 && best.algo) {
+        if (i == first && best.algo) {
             const candidate fastest = { best.algo, best.params };
             vggcl__tune_neighbours_first(c, i, count, &fastest);
         }
-        /* the defaults while the whole budget lasts, the rest while this shape's share does */
-        if (vggcl__now_ms() * 1e-3 > (i < VGGCL_CONV_ALGOS - 1 ? end : deadline)) break;
+        /* the defaults (and the table's row) while the whole budget lasts, the rest while this shape's share does */
+        if (vggcl__now_ms() * 1e-3 > (i < first ? end : deadline)) break;
         vggcl__conv_params_str(c[i].algo, &c[i].p, params, sizeof params);
         snprintf(where, sizeof where, "tuning layer %s (conv %d->%d, %dx%d, batch %d, %s %s)", s->name, s->c_in,
                  s->c_out, h, w, n, vggcl__conv_algo(c[i].algo)->name, params);
