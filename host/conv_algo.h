@@ -110,7 +110,8 @@ void vggcl__conv_defines(int id, const vggcl_conv_params *p, int prog, char *buf
 /* "OCB=16 PX=32": the same for tables and messages. */
 void vggcl__conv_params_str(int id, const vggcl_conv_params *p, char *buf, size_t len);
 /* Parses "NAME=V ..." words (the form above) into p over the defaults already
- * in it; 0 when a word names no tunable of id or a value outside its range. */
+ * in it; 0 when a word names no tunable of id, a value outside its range, or
+ * a tunable named before. */
 int vggcl__conv_params_parse(int id, const char *text, vggcl_conv_params *p);
 
 /* What p's launch of algorithm id runs for this shape, as text: its program and build options

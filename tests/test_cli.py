@@ -2263,6 +2263,7 @@ class Bench(unittest.TestCase):
                         "conv 256 256 8 8 1 direct nan\n"
                         "conv 256 256 8 8 1 direct 1.0 OCB=4294967312\n"
                         "conv 256 256 8 8 1 fft 1.0\n"
+                        "conv 256 256 8 8 1 direct 1.0 PX=16 PX=32\n"  # (one given twice: the first did nothing)
                         "conv 512 512 4 4 1 winograd-packed 1.0 R=4 OG=1 FUSE=0\n"
                         "conv 256 512 4 4 1 winograd 1.0\n"  # (an AVX2 CPU's default is winograd-packed)
                         # (a row no layer has, read under the sanitizers: its defaults' H * W overflowed an int)
@@ -2276,7 +2277,7 @@ class Bench(unittest.TestCase):
             self.assertIn("winograd-gpu)", layers["features.5"])
             # features.7: the class-8 row at batch 4, and at batch 1 too (the same shape outranks the class)
             self.assertIn("winograd-gpu + max pool)", layers["features.7"])
-            # the device's default (PoCL: the channel-packed Winograd up to 256 channels)
+            # the device's default (PoCL: the channel-packed Winograd up to 256 channels): none of their rows read
             self.assertIn("winograd-packed)", layers["features.10"])
             self.assertIn("winograd-packed)", layers["features.12"])
             # NCHW (its row) around a tuned channel-packed pair: the maps packed and unpacked between
@@ -2287,7 +2288,8 @@ class Bench(unittest.TestCase):
             # the rows not used are said, the first with its line and why (a typo did nothing, unsaid); the
             # garbage line is no row (a note)
             self.assertIn(f"vggcl: the tuning table {path}: line 6 is not used (a parameter the algorithm does not "
-                          "take, or a value not among its choices): conv 128 256 8 8 1 winograd-gpu 1.0 MWG=48 (and 4 "
+                          "take, a value not among its choices, or one given twice): conv 128 256 8 8 1 winograd-gpu 1.0 "
+                          "MWG=48 (and 5 "
                           "more rows not used)\n", b.stderr)
             self.assertIn("layer features.19: its input (512 ch, 4x4) to the channel-packed layout", names)
             self.assertIn("layer features.17: its input (256 ch, 4x4) back to NCHW", names)

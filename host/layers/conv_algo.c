@@ -201,6 +201,7 @@ int vggcl__conv_params_parse(int id, const char *text, vggcl_conv_params *p)
 {
     char word[64];
     int used;
+    unsigned given = 0; /* (a tunable given twice: the first did nothing, unsaid) */
     while (sscanf(text, " %63s%n", word, &used) == 1) {
         text += used;
         char *eq = strchr(word, '=');
@@ -210,9 +211,9 @@ int vggcl__conv_params_parse(int id, const char *text, vggcl_conv_params *p)
         long v = strtol(eq + 1, &end, 10);
         const int i = vggcl__conv_tunable(id, word);
         if (i < 0 || *end || end == eq + 1 || v < INT_MIN || v > INT_MAX ||
-            !in_range(&table[id]->tunables[i], (int)v))
+            !in_range(&table[id]->tunables[i], (int)v) || (given & 1u << i))
             return 0;
-        p->v[i] = (int)v;
+        p->v[i] = (int)v, given |= 1u << i;
     }
     return 1;
 }

@@ -59,7 +59,7 @@ static const char *parse_row(const vggcl_ctx *ctx, const char *line, vggcl_tuned
         return "an algorithm as --conv names it and a time in ms (a number from 0) expected";
     vggcl__conv_defaults(ctx, t->algo, t->batch, t->c_in, t->c_out, t->h, t->w, &t->params);
     if (!vggcl__conv_params_parse(t->algo, line + used, &t->params))
-        return "a parameter the algorithm does not take, or a value not among its choices";
+        return "a parameter the algorithm does not take, a value not among its choices, or one given twice";
     if (!vggcl__conv_valid(ctx, t->algo, &t->params, t->c_in, t->c_out))
         return "parameters this device cannot run (its work-group size or local memory) or that do not fit together";
     return NULL;
