@@ -934,7 +934,9 @@ class Mpi(Folder):
         """A mistake in the command line, which every rank has alike, is said once with its help, as one
         process says it (it was said, help and all, by each rank); processes given --shard each say their
         own (and a --shard given to a command that does not take it is such a mistake); a folder without images, which another machine may see otherwise, is said by every rank that
-        finds it so (mpirun's MPMD form gives the ranks different folders)."""
+        finds it so where rank 0 does not (mpirun's MPMD form gives the ranks different folders), and once where
+        every rank does, as by one process (classify, preprocess, cam; and a --files-from list not there: each
+        rank said it)."""
         # (--shard to eval, which does not take it: the mistake every rank has alike, said by each before)
         for command, bad in (("classify", ["--bogus"]), ("classify", ["--top", "0"]), ("eval", ["--shard", "0/2"])):
             cmd = [VGGCL, command, "--weights", str(self.weights), *bad,
@@ -965,6 +967,16 @@ class Mpi(Folder):
                                                  ".png, .webp, .bmp, .tif, .tiff, .ppm, .pgm)", "vggcl: classify: rank 1 could not list the images it was "
                                                  "given, which rank 0 could (an empty folder, one not there, or one it "
                                                  "may not read): the machines do not see the same files"])
+        for cmd in (["classify", "--weights", str(self.weights), str(empty)],
+                    ["classify", "--weights", str(self.weights), "--files-from", str(self.d / "no-list")],
+                    ["preprocess", "--output", str(self.d / "t.npy"), str(empty)],
+                    ["cam", "--weights", str(self.weights), "--out-dir", str(self.d), str(empty)]):
+            one = subprocess.run([VGGCL, *cmd], capture_output=True, text=True, env=ENV, timeout=600)
+            r = subprocess.run(["mpirun", "-n", "3", "--oversubscribe", VGGCL, *cmd], capture_output=True, text=True,
+                               env=GRACE, timeout=600)
+            self.assertEqual((r.returncode, vggcl_lines(r.stderr)), (one.returncode, vggcl_lines(one.stderr)))
+            self.assertEqual(len(vggcl_lines(one.stderr)), 1, one.stderr)
+        self.assertEqual(sorted(p.name for p in self.d.iterdir() if p.suffix == ".npy"), [])
 
     def test_machines_that_differ(self):
         """What each machine has on its own, given to each rank (mpirun's MPMD form stands for two machines):
@@ -1094,12 +1106,12 @@ class Mpi(Folder):
         self.assertIn("cannot write the ranks' output: No space left on device", r.stderr)
         self.assertEqual(list(out.iterdir()), [])
         r = subprocess.run(["mpirun", "-n", "1", VGGCL, "classify", "--weights", str(self.weights), *args,
-                            str(self.images), ":", "-n", "1", "-x", "TMPDIR=/nonexistent", VGGCL, "classify",
+                            str(self.images), ":", "-n", "1", "-x", f"TMPDIR={self.d / 'not-there'}", VGGCL, "classify",
                             "--weights", str(self.weights), *args, str(self.images)],
                            capture_output=True, text=True, env=ENV, timeout=120)
         self.assertEqual(r.returncode, 1, r.stderr)
-        self.assertIn("vggcl: rank 1: cannot create its temporary files in /nonexistent (TMPDIR): No such file or "
-                      "directory", r.stderr)
+        self.assertIn(f"vggcl: rank 1: cannot create its temporary files in {self.d / 'not-there'} (TMPDIR): No such "
+                      "file or directory", r.stderr)  # (a folder of the test's: /nonexistent may be made, as HOME)
         self.assertEqual(list(out.iterdir()), [])
         for argv, needle in ((["classify", "--help"], "usage: vggcl classify"), (["--version"], "vggcl ")):
             one = subprocess.run([VGGCL, *argv], capture_output=True, text=True, env=ENV, timeout=60)

@@ -84,6 +84,13 @@ int cli_error_here(int code, const char *fmt, ...) __attribute__((format(printf,
 /* Prints "vggcl: <message>" on stderr as a notice: what any rank may say alike (compiling the kernels,
  * the decoding threads' warning), said once under mpirun (cli_ranks_noticed). */
 void cli_notice(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Holds the messages said from now on (on: 1) back, in order, instead of printing them, until held stops
+ * (on: 0); cli_messages_take gives those held (NULL, *len 0: none) to the caller, to free, and
+ * cli_messages_flush prints them. Under mpirun a rank's messages on listing its images are held, so that
+ * what every rank met alike is said once (ranks.c). */
+void cli_messages_hold(int on);
+char *cli_messages_take(size_t *len);
+void cli_messages_flush(void);
 /* Whether this process prints usage errors and the help after them: all but the ranks after the
  * first of a launch (cli_ranks_echo_usage), which main asks once. */
 int cli_usage_said(void);

@@ -236,7 +236,8 @@ const char *cli_files_from(const cli_args *a)
     return from && !is_stdin(from) ? from : NULL;
 }
 
-int cli_images(const char *cmd, const cli_args *a, char ***files, int *n)
+/* cli_images, its messages said. */
+static int images(const char *cmd, const cli_args *a, char ***files, int *n)
 {
     cli_left_out other = { 0 };
     const int recursive = cli_arg(a, "recursive") != NULL;
@@ -257,6 +258,16 @@ int cli_images(const char *cmd, const cli_args *a, char ***files, int *n)
                          strcmp(from, "-") ? from : "- (standard input)");
     if (!*n) return cli_error(CLI_USAGE, "%s: give at least one image or folder of images", cmd);
     return CLI_OK;
+}
+
+int cli_images(const char *cmd, const cli_args *a, char ***files, int *n)
+{
+    /* under mpirun, said once MPI runs (cli_take_share): once where every rank met them alike (an empty
+     * folder, a list not there: each rank said it) */
+    cli_messages_hold(cli_ranks_several(cli_arg(a, "shard")));
+    const int rc = images(cmd, a, files, n);
+    cli_messages_hold(0);
+    return rc;
 }
 
 char *cli_image_message(const vggcl_ctx *ctx, const char *path)

@@ -105,6 +105,37 @@ char *cli_text(const char *s)
     return out;
 }
 
+static int holding; /* the messages held back (cli_messages_hold), in held */
+static char *held;
+static size_t held_len;
+
+void cli_messages_hold(int on) { holding = on; }
+
+char *cli_messages_take(size_t *len)
+{
+    char *h = held;
+    *len = held_len, held = NULL, held_len = 0;
+    return h;
+}
+
+void cli_messages_flush(void)
+{
+    size_t len;
+    char *h = cli_messages_take(&len);
+    if (h) fwrite(h, 1, len, stderr);
+    free(h);
+}
+
+/* Whether a message's line (o bytes) was held back: else it is printed (out of memory for it too). */
+static int held_back(const char *line, size_t o)
+{
+    char *grown = holding ? realloc(held, held_len + o) : NULL;
+    if (!grown) return 0;
+    memcpy(grown + held_len, line, o);
+    held = grown, held_len += o;
+    return 1;
+}
+
 /* The message as one write (stderr is unbuffered: in three, another process's lines on the same pipe, such
  * as mpirun's, could land between its text and its newline), a file name's control characters escaped (a
  * name could draw on the terminal, or forge a line of its own). */
@@ -122,13 +153,13 @@ static int say(int code, int notice, const char *fmt, va_list ap)
         char *o_buf = big_out ? big_out : out;
         size_t o = escape_controls(big_out ? big : line, (size_t)(at + n), o_buf, 1);
         o_buf[o++] = '\n';
-        fwrite(o_buf, 1, o, stderr);
+        if (!held_back(o_buf, o)) fwrite(o_buf, 1, o, stderr);
         if (notice) cli_ranks_noticed(o_buf, o);
     } else { /* (out of memory for a longer one: its start, escaped all the same) */
         if (n < 0) snprintf(line + at, sizeof line - at, "(a message that could not be formatted)");
         size_t o = escape_controls(line, strlen(line), out, 1);
         out[o++] = '\n';
-        fwrite(out, 1, o, stderr);
+        if (!held_back(out, o)) fwrite(out, 1, o, stderr);
     }
     free(big), free(big_out);
     va_end(again);

@@ -232,6 +232,14 @@ static int ranks_listed(cli_ranks *r, const char *cmd, int listed)
 {
     if (r->size < 2) return listed;
 #ifdef VGGCL_MPI
+    /* the messages each rank held back while it listed them (cli_images): rank 0's, and another rank's where
+     * they are not rank 0's (its machine's files differ), so that those every rank met alike are said once */
+    size_t len;
+    char *held = cli_messages_take(&len);
+    unsigned long long said[2] = { len, fnv1a(FNV_START, held ? held : "", len) }, mine[2] = { said[0], said[1] };
+    MPI_Bcast(said, 2, MPI_UNSIGNED_LONG_LONG, 0, MPI_COMM_WORLD);
+    if (held && (r->rank == 0 || memcmp(said, mine, sizeof said))) fwrite(held, 1, len, stderr);
+    free(held);
     int first = listed, bad = listed != CLI_OK ? r->rank : r->size;
     const double from = cli_times_wait();
     MPI_Bcast(&first, 1, MPI_INT, 0, MPI_COMM_WORLD);
@@ -409,6 +417,7 @@ int cli_take_share(cli_ranks *r, const char *cmd, const char *shard, int listed,
         rc = cli_ranks_begin(r, cmd, files, n);
     }
     r->total = r->size > 1 ? count : *n;
+    cli_messages_flush(); /* (those held where MPI did not compare them) */
     return rc;
 }
 
