@@ -1293,7 +1293,8 @@ class Mpi(Folder):
             self.assertEqual(r.returncode, 1, r.stderr)
             said = [ln for ln in vggcl_lines(r.stderr) if "without a crop" in ln]  # (once: each rank said it)
             self.assertEqual(len(said), 1, r.stderr)
-            self.assertTrue(said[0].startswith(f"vggcl: {out / 't.npy'}: no image read here, and without a crop"))
+            self.assertTrue(said[0].startswith(f"vggcl: {out / 't.npy'}: no image could be read, and without a crop"))
+            self.assertTrue(said[0].endswith(f"not written, nor {out / 'l.npy'} (all outputs or none)"), said[0])
             self.assertEqual((np.load(out / "l.npy").shape, np.load(out / "t.npy").shape), ((2, 2), (2, 2)))
         # with --no-crop an empty share's tensor takes the size one process takes, its first readable image's,
         # after the share too (the first share failed); where none reads, that is said and nothing written

@@ -504,8 +504,9 @@ int cli_run_batches(const cli_batch_job *job, char **files, int n_files, cli_bat
  * known without images) is refused, said. CLI_OK, or CLI_FAIL with the message printed. */
 int cli_write_empty(vggcl_ctx *ctx, const char *path, int ndim, const long long *row);
 /* The same, staged in *w (NULL where path is NULL or on failure) for cli_name_all to name; said: the name its
- * message gives (a rank's part: the output it is gathered into; NULL: path). */
-int cli_open_empty(vggcl_ctx *ctx, const char *path, const char *said, int ndim, const long long *row,
+ * message gives (a rank's part: the output it is gathered into; NULL: path); nor: another output that is not
+ * written either where this one is refused (NULL: none), named in the message. */
+int cli_open_empty(vggcl_ctx *ctx, const char *path, const char *said, const char *nor, int ndim, const long long *row,
                    vggcl_npy_writer **w);
 
 /* Images decoded and preprocessed on a pool of threads (decode_pool.c), taken

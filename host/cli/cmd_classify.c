@@ -310,9 +310,11 @@ int cmd_classify(int argc, char **argv)
         if (!h) h = ran.h, w = ran.w; /* (its images read, each then skipped: not finite) */
         if (!h) cli_lead_size(ctx, least, &p, cli_ranks_after(&ranks), ranks.n_after, &h, &w); /* (as one process) */
         if (tensor_out && !h && ranks.rank > 0) goto out; /* (no rank knows it: said once, by rank 0) */
-        if (cli_open_empty(wctx, tensor_out, ranks.final_tensor, 3, (const long long[]){ 3, h, w }, &res.x) != CLI_OK ||
-            cli_open_empty(wctx, logits_out, ranks.final_logits, 1, (const long long[]){ classes }, &res.logits) !=
-                CLI_OK)
+        const char *nor = ranks.final_logits ? ranks.final_logits : logits_out; /* (not written with it) */
+        if (cli_open_empty(wctx, tensor_out, ranks.final_tensor, nor, 3, (const long long[]){ 3, h, w }, &res.x) !=
+                CLI_OK ||
+            cli_open_empty(wctx, logits_out, ranks.final_logits, NULL, 1, (const long long[]){ classes },
+                           &res.logits) != CLI_OK)
             goto out;
     }
     vggcl_npy_writer *staged[2] = { res.x, res.logits };

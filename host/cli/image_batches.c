@@ -557,15 +557,17 @@ done:
     return rc;
 }
 
-int cli_open_empty(vggcl_ctx *ctx, const char *path, const char *said, int ndim, const long long *row,
+int cli_open_empty(vggcl_ctx *ctx, const char *path, const char *said, const char *nor, int ndim, const long long *row,
                    vggcl_npy_writer **w)
 {
     *w = NULL;
     if (!path) return CLI_OK;
     for (int d = 0; d < ndim; d++)
         if (row[d] < 1)
-            return cli_error(CLI_FAIL, "%s: no image read here, and without a crop (--no-crop, or the model's "
-                                       "vggcl.crop 0) the images' size is not known; not written", said ? said : path);
+            return cli_error(CLI_FAIL, "%s: no image could be read, and without a crop (--no-crop, or the model's "
+                                       "vggcl.crop 0) the images' size is not known; not written%s%s%s",
+                             said ? said : path, nor ? ", nor " : "", nor ? nor : "",
+                             nor ? " (all outputs or none)" : "");
     if (vggcl_npy_writer_open(ctx, path, ndim, row, w) != VGGCL_OK) return cli_error(CLI_FAIL, "%s", vggcl_message(ctx));
     return CLI_OK;
 }
@@ -573,7 +575,7 @@ int cli_open_empty(vggcl_ctx *ctx, const char *path, const char *said, int ndim,
 int cli_write_empty(vggcl_ctx *ctx, const char *path, int ndim, const long long *row)
 {
     vggcl_npy_writer *w;
-    const int rc = cli_open_empty(ctx, path, NULL, ndim, row, &w);
+    const int rc = cli_open_empty(ctx, path, NULL, NULL, ndim, row, &w);
     if (rc == CLI_OK && w && vggcl_npy_writer_close(ctx, w, 1) != VGGCL_OK)
         return cli_error(CLI_FAIL, "%s", vggcl_message(ctx));
     return rc;
