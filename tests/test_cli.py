@@ -1224,6 +1224,12 @@ class Cli(unittest.TestCase):
         self.assertIn("3 images, 3 classes (2 skipped)", r.stdout)
         for line in small:
             self.assertIn(line, r.stderr)
+        for name in ("1.png", "2.png"):  # (one image scored: "1 image", not "1 images")
+            (data / "b" / name).rename(self.d / name)
+        r = self.vggcl("eval", "--weights", self.weights, "--data", data, *size)
+        self.assertIn("1 image, 3 classes (2 skipped)", r.stdout)
+        for name in ("1.png", "2.png"):
+            (self.d / name).rename(data / "b" / name)
         r = self.vggcl("train-head", "--weights", self.weights, "--data", data, *size, "--epochs", "1", "--out",
                        self.out.parent / "h.safetensors")
         self.assertEqual(r.returncode, 1, r.stderr)  # (written, the skipped said: exit 1)

@@ -140,7 +140,7 @@ static int report(const tally *t, char **names, const char *format, int skipped)
         for (int c = 0; c < C; c++) putchar(','), cli_csv_str(names[c]);
         putchar('\n');
     } else {
-        printf("%ld images, %d classes", t->n, C);
+        printf("%ld image%s, %d class%s", t->n, t->n == 1 ? "" : "s", C, C == 1 ? "" : "es");
         if (skipped) printf(" (%d skipped)", skipped);
         printf("\ntop-1 %.4f (%ld/%ld)  top-%d %.4f (%ld/%ld)\n\n", ratio(right, t->n), right, t->n, t->k,
                ratio(in_k, t->n), in_k, t->n);
