@@ -1494,6 +1494,19 @@ class Cli(unittest.TestCase):
                     self.assertIn("wrote", r.stdout)  # (the line of the set named, not lost in stdout's buffer)
                 if args[0] == "classify":
                     self.assertEqual(np.load(out / "l.npy").shape, (1, 3))
+        # cam: a SIGTERM between images (as the second is opened) keeps the first one's line with its files (its
+        # line was lost in stdout's buffer, the files there)
+        shutil.rmtree(out, ignore_errors=True)
+        out.mkdir()
+        second = self.d / "second.png"
+        shutil.copy(tiny, second)
+        r = subprocess.run(["strace", "-f", "-qq", "-o", "/dev/null", "-P", str(second), "-e", "trace=open,openat",
+                            "-e", "inject=open,openat:signal=TERM:when=1", VGGCL, "cam", "--weights", str(self.weights),
+                            *size, "--out-dir", str(out), str(tiny), str(second)],
+                           capture_output=True, text=True, env=traced, timeout=300)
+        self.assertEqual(r.returncode, -signal.SIGTERM, r.stderr)
+        self.assertEqual(sorted(p.name for p in out.iterdir()), ["tiny.cam-up.npy", "tiny.cam.npy", "tiny.cam.png"])
+        self.assertIn(f"wrote {out / 'tiny.cam.png'}", r.stdout)
         # the second output's temporary name refused (ENOSPC): the first run's two arrays kept, both
         before = {p.name: p.read_bytes() for p in out.iterdir()}
         r = subprocess.run(["strace", "-f", "-qq", "-o", "/dev/null", "-e", "trace=linkat", "-e",

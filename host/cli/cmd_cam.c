@@ -398,6 +398,8 @@ int cmd_cam(int argc, char **argv)
                 char *shown = r == CLI_OK ? cli_text(path) : NULL;
                 for (int k = 0; k < panels && r == CLI_OK; k++) fputs(lines[k], stdout);
                 if (r == CLI_OK) printf("wrote %s\n", shown ? shown : path);
+                fflush(stdout); /* (a SIGTERM before the next image's set lost them, its files there; an error
+                                 * stays for the exit status) */
                 free(shown);
                 cli_release_signals();
             }
