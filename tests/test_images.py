@@ -266,8 +266,9 @@ class Images(unittest.TestCase):
     def test_bmp(self):
         """BMP as PIL 9 reads it: 1, 4, 8-bit palettes (colour, gray, short ones), 16-bit 5-5-5 and 5-6-5,
         24 and 32-bit, the bitfield layouts PIL knows, top-down rows, OS/2's 12-byte header, 64, 108 and 124-byte
-        headers, odd widths (rows padded to 4 bytes); PIL's own BMPs; a BMP of another layout or cut short refused,
-        naming it. (RLE: test_bmp_rle.)"""
+        headers, odd widths (rows padded to 4 bytes); PIL's own BMPs; palettes PIL calls gray, whose pixels it reads
+        as a bit or a byte whatever the file's bits; a BMP of another layout or cut short refused, naming it, and a
+        4-bit gray ramp of rows shorter than their pixels, which PIL cannot read. (RLE: test_bmp_rle.)"""
         rng = np.random.default_rng(11)
         h = 7
 
@@ -303,6 +304,12 @@ class Images(unittest.TestCase):
             "os2v2.bmp": bmp_bytes(px(9), 24, header=64),
             "offset0.bmp": bmp_bytes(px(9), 24, offset=0),
             "palette_forgotten.bmp": bmp_bytes(px(9), 8, palette=pal, offset=54),  # (PIL steps over the palette)
+            # palettes PIL calls gray, read as its modes "1" and "L" whatever the file's bits: the first bits of
+            # each row, a bit a pixel (black and white), or its first bytes (a ramp, rows within their bytes)
+            "bw_pal4.bmp": bmp_bytes(px(5), 4, palette=[(0, 0, 0), (255, 255, 255)], colors=2),
+            "bw_pal8.bmp": bmp_bytes(px(9), 8, palette=[(0, 0, 0), (255, 255, 255)], colors=2),
+            "ramp_pal4_narrow.bmp": bmp_bytes(px(2), 4, palette=[(i, i, i) for i in range(16)]),
+            "ramp_pal8_short.bmp": bmp_bytes(px(9), 8, palette=[(i, i, i) for i in range(16)], colors=16),
         }
         for name, data in cases.items():
             (self.d / name).write_bytes(data)
@@ -328,11 +335,18 @@ class Images(unittest.TestCase):
         (self.d / "colors300.bmp").write_bytes(bmp_bytes(px(8), 8, palette=np.concatenate([pal, pal[:44]]), colors=300))
         with self.assertRaises(ValueError), Image.open(self.d / "colors300.bmp") as im:  # (the premise: nor does PIL)
             im.convert("RGB")
+        # a 4-bit ramp whose rows hold fewer bytes than pixels: PIL reads a byte a pixel and fails where ImageFolder
+        # opens it (a file object; by its name, mapped, it reads past each row)
+        (self.d / "ramp_pal4.bmp").write_bytes(bmp_bytes(px(5), 4, palette=[(i, i, i) for i in range(16)]))
+        with self.assertRaises(OSError), open(self.d / "ramp_pal4.bmp", "rb") as f, Image.open(f) as im:
+            im.convert("RGB")
         self.assert_refused_beside(self.d / "big.bmp", (
             ("trunc.bmp", "corrupt BMP: the file is truncated (136 bytes, its 7 rows need 166)"),
             ("fields.bmp", "a BMP vggcl does not read: 32-bit bitfields R 0xff00, G 0xff0000, B 0xff000000, A 0xff"),
             ("depth2.bmp", "a BMP vggcl does not read: 2 bits a pixel"),
-            ("colors300.bmp", "a BMP vggcl does not read: a palette of 300 colors (at most 256; PIL cannot read it")))
+            ("colors300.bmp", "a BMP vggcl does not read: a palette of 300 colors (at most 256; PIL cannot read it"),
+            ("ramp_pal4.bmp", "a BMP vggcl does not read: 4-bit pixels with a gray palette of 16 entries, which PIL 9.4 "
+                              "reads as a byte a pixel, its 10-pixel rows past their 8 bytes (PIL cannot read it either")))
 
     def test_bmp_rle(self):
         """RLE8 and RLE4 BMPs as PIL 9.4's decoder reads them, bit for bit: runs, ends of line, deltas, absolute

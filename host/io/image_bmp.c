@@ -1,7 +1,8 @@
 /* BMP decoding to 8-bit RGB as PIL 9's BmpImagePlugin reads a file, then
  * Image.convert("RGB"): the headers it takes (OS/2 v1 of 12 bytes; 40, 64, 108
- * and 124), 1, 4 and 8-bit palettes (a palette that is a gray ramp is read as
- * gray, which is the same bytes), 16-bit (5-5-5 or 5-6-5, scaled as PIL's
+ * and 124), 1, 4 and 8-bit palettes (one PIL calls gray, black and white or a
+ * ramp, read as it reads it: a bit or a byte a pixel, whatever the file's bits;
+ * gray_palette), 16-bit (5-5-5 or 5-6-5, scaled as PIL's
  * unpackers do), 24-bit and 32-bit (alpha or padding dropped), bitfields in
  * the layouts PIL knows, bottom-up and top-down rows, and RLE8 and RLE4 data
  * as PIL 9.4's BmpRleDecoder reads it, its quirks included (rle_indices). */
@@ -63,6 +64,20 @@ static void unpack_row(bmp_layout l, const unsigned char *src, int w, const unsi
 }
 
 #define BMP_FAIL(...) return vggcl__fail(ctx, VGGCL_ERR_FORMAT, __VA_ARGS__)
+
+/* Whether PIL 9.4 calls the palette (colors entries, got of them in the file) gray and drops it: two entries
+ * black and white (its mode "1"), else the ramp (i, i, i) of them all (its mode "L"). It then reads the pixels
+ * as that mode's, a bit or a byte each from the start of each row, whatever the file's bits: the same as the
+ * palette for 1-bit black and white and 8-bit ramps, not for the others. */
+static int gray_palette(const unsigned char pal[256][3], uint32_t colors, size_t got)
+{
+    int gray = got == colors;
+    for (uint32_t i = 0; gray && i < colors; i++) {
+        const unsigned v = colors == 2 ? (i ? 255 : 0) : i;
+        gray = pal[i][0] == v && pal[i][1] == v && pal[i][2] == v;
+    }
+    return gray;
+}
 
 /* The palette indices of a w x h image in RLE8 or RLE4 (rle4) from f's position into idx (w * h bytes, zeros:
  * a run of zeros is not written, so that a hostile file's deltas take no memory), row after row as the file
@@ -200,6 +215,7 @@ vggcl_status vggcl__load_bmp(vggcl_ctx *ctx, const char *path, FILE *f, const vg
     /* the palette: its entries (the header's count, else 2^bits) right after the header; an index past them is
      * PIL's gray ramp (i, i, i), as a short PNG palette's */
     unsigned char pal[256][3];
+    int gray = 0; /* (gray_palette's) */
     for (int i = 0; i < 256; i++) pal[i][0] = pal[i][1] = pal[i][2] = (unsigned char)i;
     if (bits <= 8) {
         if (!colors) colors = 1u << bits;
@@ -212,7 +228,8 @@ vggcl_status vggcl__load_bmp(vggcl_ctx *ctx, const char *path, FILE *f, const vg
         const size_t got = fread(e, (size_t)entry, colors, f);
         for (uint32_t i = 0; i < got; i++)
             pal[i][0] = e[i * entry + 2], pal[i][1] = e[i * entry + 1], pal[i][2] = e[i * entry];
-        if (rle && colors == 2 && !memcmp(pal, "\0\0\0\xff\xff\xff", 6)) /* (PIL's mode "1", which takes no indices) */
+        gray = gray_palette((const unsigned char(*)[3])pal, colors, got);
+        if (rle && gray && colors == 2) /* (PIL's mode "1", which takes no indices) */
             BMP_FAIL("%s: a BMP vggcl does not read: RLE%d compression with a black and white palette (PIL cannot read "
                      "it either)", path, compression == 1 ? 8 : 4);
         if (offset == 14 + size) offset += 4 * colors; /* (a file whose pixels' offset forgot the palette: PIL's) */
@@ -220,6 +237,15 @@ vggcl_status vggcl__load_bmp(vggcl_ctx *ctx, const char *path, FILE *f, const vg
     if (rle) return load_rle(ctx, path, f, offset, width, height, compression == 2, top_down,
                              (const unsigned char(*)[3])pal, rgb, part);
     const size_t stride = ((size_t)width * bits + 31) / 32 * 4;
+    if (gray && colors == 2) /* (a 4 or 8-bit file: PIL reads the first bits of each row, one a pixel) */
+        layout = PAL1;
+    else if (gray && bits < 8) { /* (a byte a pixel, the ramp the same as those bytes) */
+        if (width > stride) /* (ImageFolder's loader fails; opened by its name, PIL reads past each row) */
+            BMP_FAIL("%s: a BMP vggcl does not read: %u-bit pixels with a gray palette of %u entr%s, which PIL 9.4 "
+                     "reads as a byte a pixel, its %u-pixel rows past their %zu bytes (PIL cannot read it either: "
+                     "codec configuration error)", path, bits, colors, colors == 1 ? "y" : "ies", width, stride);
+        layout = PAL8;
+    }
     struct stat sb; /* (a file too short for its rows refused before the image's memory is taken: PIL reads it
                      * into an image of that size first) */
     const long at = ftell(f);
