@@ -176,6 +176,14 @@ const char *vggcl__cl_error_name(cl_int err);
 void vggcl__lock(void);
 void vggcl__unlock(void);
 
+/* OpenCL in a process forked after its parent listed the devices: drivers do not carry over a fork (PoCL's
+ * worker threads are not there, and the child waited forever). vggcl__opencl_listed records the process that
+ * listed them (once); vggcl__forked says whether this is another one, a child of it; vggcl__fork_check fails
+ * there, saying so (VGGCL_ERR_DEVICE), else VGGCL_OK. In a child the releases are not made (CL_CLEANUP). */
+void vggcl__opencl_listed(void);
+int vggcl__forked(void);
+vggcl_status vggcl__fork_check(vggcl_ctx *ctx);
+
 /* strerror, thread-safe: the text is put in buf. */
 const char *vggcl__strerror(int err, char *buf, size_t len);
 /* This thread in the "C" locale until vggcl__c_locale_end(what begin returned): around the scanf and printf
@@ -206,7 +214,8 @@ FILE *vggcl__open_input(const char *path, int flags, struct stat *sb, int *err);
  * the caller could act on and is not returned: it is said through the log function ("<where>:
  * <call> -> <NAME> (<code>) ..."). The enclosing function
  * declares `where`; fault injection (kind cleanup) replaces such a call's result, not the call. */
-#define CL_CLEANUP(fn, args) vggcl__cleanup_said(ctx, where, #fn, vggcl__fault_cleanup(ctx, fn args))
+#define CL_CLEANUP(fn, args)                                                                                    \
+    vggcl__cleanup_said(ctx, where, #fn, vggcl__forked() ? CL_SUCCESS : vggcl__fault_cleanup(ctx, fn args))
 void vggcl__cleanup_said(vggcl_ctx *ctx, const char *where, const char *call, cl_int err);
 
 /* For calls that return an object and report through an errcode_ret. */

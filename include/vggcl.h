@@ -86,7 +86,14 @@ typedef struct vggcl_model vggcl_model;
  * error message. NULL only when the host is out of memory. A context, and the
  * models loaded with it, are used by one thread at a time (their compiled
  * kernels, queue, buffers and message are not locked): threads that run at
- * once take a context each (two contexts may share a device). */
+ * once take a context each (two contexts may share a device). A process
+ * forked after this one listed the OpenCL devices (vggcl_list_devices,
+ * vggcl_select_device) cannot use OpenCL, whose drivers do not carry over a
+ * fork: there listing, selecting an OpenCL device, loading a model on one and
+ * passes of the parent's models fail with VGGCL_ERR_DEVICE saying so (PoCL
+ * waited forever), and freeing them gives nothing back to the driver; the
+ * reference backend works. Start workers by fork + exec, or before any
+ * OpenCL use. */
 VGGCL_API vggcl_ctx *vggcl_ctx_new(void);
 /* Accepts NULL. Models still loaded with the context keep it until the last of them is freed (free
  * them too: vggcl_model_free then frees the context). */

@@ -623,6 +623,7 @@ vggcl_status vggcl__model_mine(vggcl_ctx *ctx, const vggcl_model *m, const char 
 {
     if (!m) return vggcl__fail(ctx, VGGCL_ERR_ARG, "%sthe model is NULL", who); /* (not "another context's") */
     if (m->ctx != ctx) return vggcl__fail(ctx, VGGCL_ERR_ARG, "%sthe model was not loaded with this context", who);
+    if (!ctx->use_ref && vggcl__forked()) return vggcl__fork_check(ctx); /* (a parent's model: it waited forever) */
     if (idle && m->n_flight)
         return vggcl__fail(ctx, VGGCL_ERR_ARG, "%s%d overlapped pass%s not waited for (vggcl_forward_wait) on this model",
                            who, m->n_flight, m->n_flight > 1 ? "es are" : " is");

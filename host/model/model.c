@@ -644,6 +644,7 @@ vggcl_status vggcl_model_load(vggcl_ctx *ctx, const char *path, const vggcl_load
     VGGCL_NEED(ctx, "vggcl_model_load", out);
     if (!ctx->selected)
         return vggcl__fail(ctx, VGGCL_ERR_ARG, "select a device (vggcl_select_device) before loading a model");
+    if (!ctx->use_ref && (st = vggcl__fork_check(ctx)) != VGGCL_OK) return st; /* (a parent's context) */
     if ((st = vggcl__load_options_check(ctx, opts)) != VGGCL_OK) return st;
     st = vggcl__st_open(ctx, path, &f);
     if (st != VGGCL_OK) return st;

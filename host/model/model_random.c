@@ -40,6 +40,7 @@ vggcl_status vggcl_model_random(vggcl_ctx *ctx, const char *arch, int classes, u
     vggcl_status st = vggcl__load_options_check(ctx, opts);
     if (st != VGGCL_OK) return st;
     if (!ctx->selected) return vggcl__fail(ctx, VGGCL_ERR_ARG, "select a device before making a model");
+    if (!ctx->use_ref && vggcl__forked()) return vggcl__fork_check(ctx); /* (a parent's context) */
     vggcl_model *m = calloc(1, sizeof *m);
     unsigned long long state = 0x5DEECE66Dull ^ ((unsigned long long)seed << 17);
     if (!m || !(m->steps = calloc((size_t)archs[a].len, sizeof *m->steps))) goto nomem;

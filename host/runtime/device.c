@@ -218,8 +218,12 @@ fail:
  * serialized. */
 static vggcl_status enumerate(vggcl_ctx *ctx, dev_entry **list, int *count)
 {
+    *list = NULL, *count = 0;
+    vggcl_status st = vggcl__fork_check(ctx); /* (a child forked after its parent listed them: it waited forever) */
+    if (st != VGGCL_OK) return st;
     vggcl__lock();
-    vggcl_status st = enumerate_unlocked(ctx, list, count);
+    st = enumerate_unlocked(ctx, list, count);
+    if (st == VGGCL_OK) vggcl__opencl_listed(); /* (the drivers have started: a fork from here on cannot use them) */
     vggcl__unlock();
     return st;
 }

@@ -1,10 +1,12 @@
 /* The context's error message and the names of OpenCL error codes. */
 #include <locale.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "internal.h"
 
@@ -134,6 +136,30 @@ void vggcl__lock(void)
 void vggcl__unlock(void)
 {
     pthread_mutex_unlock(&global_lock);
+}
+
+static _Atomic int opencl_pid; /* the process that listed the OpenCL devices; 0: none has */
+
+void vggcl__opencl_listed(void)
+{
+    int none = 0;
+    atomic_compare_exchange_strong(&opencl_pid, &none, (int)getpid());
+}
+
+int vggcl__forked(void)
+{
+    const int pid = atomic_load(&opencl_pid);
+    return pid && pid != (int)getpid();
+}
+
+vggcl_status vggcl__fork_check(vggcl_ctx *ctx)
+{
+    if (!vggcl__forked()) return VGGCL_OK;
+    return vggcl__fail(ctx, VGGCL_ERR_DEVICE, "this process was forked from process %d after that one used OpenCL "
+                       "(it listed the devices), and OpenCL drivers do not carry over a fork (PoCL waits forever): "
+                       "start it another way (Python's multiprocessing: the \"spawn\" or \"forkserver\" start "
+                       "method), or use vggcl in the forked processes alone; the reference (device \"ref\") works",
+                       atomic_load(&opencl_pid));
 }
 
 void vggcl_set_log(vggcl_ctx *ctx, vggcl_log_fn fn, void *user)

@@ -170,6 +170,10 @@ fail:
 void vggcl__release(vggcl_ctx *ctx, const char *what, cl_mem *mem)
 {
     if (!mem || !*mem) return;
+    if (vggcl__forked()) { /* (a parent's buffer, not this process's to give back: CL_CLEANUP) */
+        *mem = NULL;
+        return;
+    }
     size_t bytes = 0;
     const cl_int got = clGetMemObjectInfo(*mem, CL_MEM_SIZE, sizeof bytes, &bytes, NULL);
     char where[400];

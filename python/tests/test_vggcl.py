@@ -747,3 +747,47 @@ def test_build_log_and_device_choice_warned(files, monkeypatch, caplog, tmp_path
     else:
         pytest.skip(f"no two devices of one name here: {tried}")
     assert "names device 0" in r.stderr and "give an index to choose" in r.stderr, r.stderr
+
+
+def test_forked_child_told(files):
+    """A process forked after its parent used OpenCL (multiprocessing's default start method on Linux) is told
+    so by a vggcl.Error naming the way out, where it waited forever in the driver (PoCL); so is its use of the
+    parent's model, whose buffers it leaves alone when freed; the reference device works there."""
+    m = vggcl.Model(files["weights"])  # (the devices listed and a model on one: the driver started)
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # (the child: what it met, as JSON through the pipe; never back into pytest)
+        said = []
+        try:
+            os.close(r)
+            for call in (lambda: vggcl.Model(files["weights"]), lambda: m.forward(files["x"][:1]), vggcl.devices):
+                try:
+                    call()
+                    said.append("no error")
+                except vggcl.Error as e:
+                    said.append(str(e))
+            m.close()  # (the parent's buffers: not released from here)
+            with vggcl.Model(files["weights"], device="ref") as ref:
+                said.append(ref.forward(files["x"][:1])[0].tolist())
+        except BaseException as e:  # noqa: BLE001 (said to the parent, whatever it is)
+            said.append(repr(e))
+        finally:
+            os.write(w, json.dumps(said).encode())
+            os._exit(0)
+    os.close(w)
+    try:
+        import select
+        ready, _, _ = select.select([r], [], [], 120)
+        if not ready:
+            os.kill(pid, 9)
+            pytest.fail("the forked child hung")
+        said = json.loads(os.read(r, 1 << 20).decode())
+    finally:
+        os.close(r)
+        os.waitpid(pid, 0)
+    assert len(said) == 4, said
+    for msg in said[:3]:
+        assert f"this process was forked from process {os.getpid()} after that one used OpenCL" in msg, said
+        assert "\"spawn\" or \"forkserver\"" in msg
+    assert rel(said[3], m.forward(files["x"][:1])[0]) < 1e-4  # (and the parent's model still runs here)
+    m.close()
