@@ -1,6 +1,6 @@
 # `cmake --install`: libvggcl.so with its soname link, vggcl.h, the vggcl command, its man page
 # (made from --help by help2man when it is installed), the CMake package (find_package(vggcl
-# CONFIG) -> vggcl::vggcl) and vggcl.pc for pkg-config.
+# CONFIG) -> vggcl::vggcl; the build tree is one as well) and vggcl.pc for pkg-config.
 if(NOT TARGET vggcl_shared)
   return()
 endif()
@@ -10,6 +10,9 @@ install(TARGETS vggcl_shared EXPORT vggclTargets
 install(FILES ${PROJECT_SOURCE_DIR}/include/vggcl.h DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 install(TARGETS vggcl_cli RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 install(EXPORT vggclTargets NAMESPACE vggcl:: DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/vggcl)
+# the build tree is a package too (CMAKE_PREFIX_PATH=build finds its vggclConfig.cmake, which
+# included a vggclTargets.cmake that only an install made)
+export(EXPORT vggclTargets NAMESPACE vggcl:: FILE ${PROJECT_BINARY_DIR}/vggclTargets.cmake)
 configure_package_config_file(${PROJECT_SOURCE_DIR}/cmake/vggclConfig.cmake.in
                               ${PROJECT_BINARY_DIR}/vggclConfig.cmake
                               INSTALL_DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/vggcl)

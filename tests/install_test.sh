@@ -2,7 +2,8 @@
 # `cmake --install` into a temporary prefix, then what a user of the library does with it: the
 # files in place (library with its soname, header, command, man page, CMake package, vggcl.pc),
 # only vggcl.h's functions exported, examples/classify.c built against the installed tree both
-# with find_package(vggcl CONFIG), with pkg-config and with vggcl as a CMake subproject, and run on a model with a preset in its metadata:
+# with find_package(vggcl CONFIG) (and the build tree as its package), with pkg-config and with vggcl as a CMake
+# subproject, and run on a model with a preset in its metadata:
 # its top 5 equals `vggcl classify`'s.
 #
 #   tests/install_test.sh SOURCE_DIR BUILD_DIR [PYTHON]
@@ -83,6 +84,14 @@ for exe in "$tmp/cmake-build/classify" "$tmp/classify-pc"; do
   diff "$tmp/want" "$tmp/got" || fail "$exe: top 5 differs from vggcl classify's"
   LD_LIBRARY_PATH="$prefix/$libdir" uses_lib "$exe" "$prefix/$libdir/libvggcl.so.$soversion" "the installed library"
 done
+# the build tree itself as the package (find_package found its vggclConfig.cmake, which named an install's
+# vggclTargets.cmake that the build tree did not have: an error inside vggcl's file)
+cmake -S "$src/examples" -B "$tmp/tree-build" -DCMAKE_PREFIX_PATH="$build" >"$tmp/tree.log" 2>&1 &&
+  cmake --build "$tmp/tree-build" >>"$tmp/tree.log" 2>&1 || { tail -20 "$tmp/tree.log"; fail "the build tree is no package"; }
+"$tmp/tree-build/classify" "$tmp/w.safetensors" "$img" > "$tmp/got.txt"
+tail -n +2 "$tmp/got.txt" | awk '{printf "%d %.4f\n", $1, $3}' > "$tmp/got"
+diff "$tmp/want" "$tmp/got" || fail "classify built against the build tree: top 5 differs from vggcl classify's"
+uses_lib "$tmp/tree-build/classify" "$build/libvggcl.so.$soversion" "the build tree's library"
 # and vggcl as a subproject of the consumer's own build (FetchContent, as add_subdirectory): built from this
 # source, none of its tests or its example in the consumer's project, the same answer from its library
 mkdir "$tmp/sub"
