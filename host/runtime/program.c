@@ -30,8 +30,9 @@ static const struct { const char *file, *options; } progs[VGGCL_PROG_COUNT] = {
     [VGGCL_PROG_CAM] = { "cam.cl", "" },
 };
 
-/* Base build options: no fast-math, so results track the reference. */
-static const char *const base_options = "-cl-std=CL1.2";
+/* Base build options: no fast-math, so results track the reference; no warnings (PoCL's compiler printed
+ * "10 warnings generated." on stderr at a first compile, of vector arguments' ABI without AVX-512). */
+static const char *const base_options = "-cl-std=CL1.2 -w";
 
 /* The source of file in VGGCL_KERNEL_DIR dir (a developer's setting) into *out, malloc'd: a FIFO is not
  * waited on, and what cannot be read is said with its reason and the layer. */
