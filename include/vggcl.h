@@ -495,8 +495,11 @@ VGGCL_API vggcl_status vggcl_npy_write(vggcl_ctx *ctx, const char *path, int ndi
  * array has shape (rows, tail...) with rows counted as they are appended.
  * It goes to a temporary file beside path; vggcl_npy_writer_close with
  * commit = 1 writes the final row count into the header and renames the file
- * into place, with commit = 0 (or after any failure) removes it, so path
- * never holds half an array. Close every writer opened (it frees it). */
+ * into place, with commit = 0 (or after a failed write: then every append,
+ * ready and commit fails) removes it, so path never holds half an array. An
+ * append refused for its arguments (VGGCL_ERR_ARG) writes nothing and leaves
+ * the writer as it was: commit still names the rows appended before and after
+ * it. Close every writer opened (it frees it). */
 typedef struct vggcl_npy_writer vggcl_npy_writer;
 VGGCL_API vggcl_status vggcl_npy_writer_open(vggcl_ctx *ctx, const char *path, int ndim_tail, const long long *tail,
                                              vggcl_npy_writer **out);
