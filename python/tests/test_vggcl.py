@@ -389,8 +389,10 @@ def test_misuse_raises_errors(files, monkeypatch):
         assert mm.classes == 5
         with pytest.raises(vggcl.Error, match="integers"):
             mm.cam(files["x"], classes=np.array([1.9, 0.0]))
-        with pytest.raises(vggcl.Error, match="integers"):
+        with pytest.raises(vggcl.Error, match=r"int64 of shape \(2,\): classes\[0\] is 4294967296; expected"):
             mm.cam(files["x"], classes=np.array([2 ** 32, 0]))
+        with pytest.raises(vggcl.Error, match=r"classes\[1\] is -2; expected \(2,\) integers from -1"):
+            mm.cam(files["x"], classes=[0, -2])  # (the value named: the message seemed to blame the shape)
         with pytest.raises(vggcl.Error, match="top"):
             mm.classify(files["images"], top=0)
         strip = files["dir"] / "strip.png"

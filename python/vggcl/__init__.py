@@ -645,7 +645,11 @@ class Model:
         want = None if classes is None else np.asarray(classes)
         if want is not None and (want.shape != (n,) or (want.dtype.kind not in "iu" and n) or  # ([] is float64)
                                  (n and not (-1 <= want.min() and want.max() < max(self.classes, 1)))):
-            raise Error(f"classes {want.dtype} of shape {want.shape}; expected ({n},) integers from -1 (the top "
+            bad = ""  # (the first value out of range, where the shape and kind are right: it named neither)
+            if want.shape == (n,) and want.dtype.kind in "iu" and n:
+                at = int(np.flatnonzero((want < -1) | (want >= max(self.classes, 1)))[0])
+                bad = f": classes[{at}] is {int(want[at])}"
+            raise Error(f"classes {want.dtype} of shape {want.shape}{bad}; expected ({n},) integers from -1 (the top "
                         f"class) to {self.classes - 1}")
         want = None if want is None else np.ascontiguousarray(want, np.int32)
         if n == 0:  # (no rows, as forward: the model's maps and the size checked as a pass checks them)
