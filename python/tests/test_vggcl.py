@@ -395,6 +395,8 @@ def test_misuse_raises_errors(files, monkeypatch):
             mm.cam(files["x"], classes=[0, -2])  # (the value named: the message seemed to blame the shape)
         with pytest.raises(vggcl.Error, match="top"):
             mm.classify(files["images"], top=0)
+        with pytest.raises(TypeError, match=r"^Model.classify\(\) got an unexpected keyword argument 'crops'$"):
+            mm.classify(files["images"], crops=3)  # (it named the private Model._preset)
         strip = files["dir"] / "strip.png"
         Image.fromarray(np.zeros((1, 5000, 3), np.uint8)).save(strip)
         with pytest.raises(vggcl.Error, match=r"strip.png: image of 5000 x 1 pixels \(width x height\)"):

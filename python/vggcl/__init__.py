@@ -24,6 +24,7 @@ import ctypes
 import ctypes.util
 import functools
 import itertools
+import inspect
 import logging
 import operator
 import os
@@ -696,6 +697,9 @@ class Model:
         if not self.classes:
             raise Error(f"{self.path}: classify needs a head; the model was loaded features_only")
         names = self.class_names or [f"class {c}" for c in range(self.classes)]
+        unknown = sorted(set(preprocess) - set(inspect.signature(self._preset).parameters))  # (named as ours)
+        if unknown:
+            raise TypeError(f"Model.classify() got an unexpected keyword argument {unknown[0]!r}")
         p = self._preset(**preprocess)
         local = threading.local()  # a context per thread, for its error messages
 
