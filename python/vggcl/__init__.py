@@ -23,8 +23,8 @@ import concurrent.futures
 import ctypes
 import ctypes.util
 import functools
-import itertools
 import inspect
+import itertools
 import logging
 import operator
 import os
