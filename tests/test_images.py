@@ -24,7 +24,7 @@ import testenv  # (first: the device, VGGCL_TEST_DEVICE)
 
 import numpy as np
 import torch
-from PIL import Image
+from PIL import Image, UnidentifiedImageError
 from torchvision.models import VGG16_Weights
 
 VGGCL = None
@@ -204,6 +204,8 @@ class Images(unittest.TestCase):
         self.assert_decodes_like_pil(p)
 
     def test_jpeg(self):
+        """RGB, gray, 4:4:4 and CMYK JPEGs as PIL decodes them; a TEM marker before the first scan refused, as by
+        PIL, and one between scans read, as by PIL."""
         for name, img in (("rgb.jpg", Image.fromarray(photo(37, 53, 4))),
                           ("gray.jpg", Image.fromarray(photo(29, 31, 5)[:, :, 0])),
                           ("rgb444.jpg", Image.fromarray(photo(16, 9, 6))),
@@ -213,6 +215,21 @@ class Images(unittest.TestCase):
             img.save(p, quality=90, subsampling=0 if "444" in name else -1)
             with self.subTest(name):
                 self.assert_decodes_like_pil(p)
+        # a TEM marker (FF01): before the first scan PIL's own parser refuses it (libjpeg passed over it, and
+        # vggcl read an image ImageFolder cannot open); between scans, where libjpeg reads for PIL, both read it
+        data = (self.d / "rgb.jpg").read_bytes()
+        sof = data.index(b"\xff\xc0")
+        end = sof + 2 + int.from_bytes(data[sof + 2:sof + 4], "big")
+        (self.d / "tem.jpg").write_bytes(data[:end] + b"\xff\x01" + data[end:])
+        with self.assertRaises(UnidentifiedImageError), Image.open(self.d / "tem.jpg"):  # (the premise)
+            pass
+        self.assert_refused_beside(self.d / "rgb.jpg", (("tem.jpg", "a JPEG vggcl does not read: a TEM marker (FF01) "
+                                                         "before its first scan (PIL cannot read it either"),))
+        Image.fromarray(photo(26, 30, 8)).save(self.d / "progressive.jpg", progressive=True)
+        data = (self.d / "progressive.jpg").read_bytes()
+        second = data.index(b"\xff\xda", data.index(b"\xff\xda") + 2)
+        (self.d / "tem_later.jpg").write_bytes(data[:second] + b"\xff\x01" + data[second:])
+        self.assert_decodes_like_pil(self.d / "tem_later.jpg")
 
     def test_webp(self):
         """WebP as PIL opens it (libwebp's animation decoder, alpha dropped): lossy and lossless, with and

@@ -25,6 +25,7 @@ typedef struct {
     jmp_buf jump;
     char msg[JMSG_LENGTH_MAX];
     int refused; /* (msg says why vggcl does not read it: not corrupt) */
+    int header;  /* (in jpeg_read_header: the markers before the first scan, which PIL parses itself) */
 } jpeg_err;
 
 static void jpeg_fail(j_common_ptr cinfo)
@@ -52,10 +53,18 @@ static void jpeg_scan_limit(j_common_ptr cinfo)
 
 static void jpeg_quiet(j_common_ptr cinfo, int level)
 {
+    jpeg_err *e = (jpeg_err *)cinfo->err;
+    /* a TEM marker (FF01) before the first scan, which libjpeg passes over and PIL's own parser refuses ("no
+     * marker found": ImageFolder cannot open it) */
+    if (e->header && level > 0 && cinfo->err->msg_code == JTRC_PARMLESS_MARKER && cinfo->err->msg_parm.i[0] == 0x01) {
+        snprintf(e->msg, sizeof e->msg, "a TEM marker (FF01) before its first scan (PIL cannot read it either: no "
+                 "marker found)");
+        e->refused = 1;
+        longjmp(e->jump, 1);
+    }
     /* warnings (e.g. extraneous bytes) are not errors, as in PIL; but data that
      * ends early, which libjpeg pads with gray, is: PIL refuses it too */
     if (level < 0 && cinfo->err->msg_code == JWRN_JPEG_EOF) {
-        jpeg_err *e = (jpeg_err *)cinfo->err;
         snprintf(e->msg, sizeof e->msg, "the file is truncated (premature end of data)");
         longjmp(e->jump, 1);
     }
@@ -112,7 +121,7 @@ static vggcl_status load_jpeg(vggcl_ctx *ctx, const char *path, FILE *f, const v
     cinfo.err = jpeg_std_error(&err.pub);
     err.pub.error_exit = jpeg_fail;
     err.pub.emit_message = jpeg_quiet;
-    err.refused = 0;
+    err.refused = err.header = 0;
     if (setjmp(err.jump)) {
         jpeg_destroy_decompress(&cinfo);
         free(row);
@@ -126,7 +135,9 @@ static vggcl_status load_jpeg(vggcl_ctx *ctx, const char *path, FILE *f, const v
     jpeg_create_decompress(&cinfo);
     cinfo.progress = &progress;
     jpeg_stdio_src(&cinfo, f);
+    err.header = 1;
     jpeg_read_header(&cinfo, TRUE);
+    err.header = 0;
     /* before jpeg_start_decompress, which reads a progressive or multi-scan image's every scan into
      * coefficients for the whole size its header claims (a 544-byte file took 1.2 GB) */
     const vggcl_status size_ok = vggcl__decoded_size_check(ctx, path, cinfo.image_height, cinfo.image_width, NULL);
