@@ -1045,7 +1045,9 @@ class Cam(unittest.TestCase):
         self.check(np.load(self.d / "photo.cam.npy"), cam)
         with Image.open(self.d / "photo.cam.png") as im:
             self.assertEqual(im.size, (224, 224))
-        self.assertEqual(self.cam("--class", "5", self.image).returncode, 2)
+        r = self.cam("--class", "5", self.image)
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("cam: --class 5, but the model has 5 classes (0 to 4)", r.stderr)  # (the range said)
         self.assertEqual(self.cam("--compare-pool5", "--pool5", "keep", self.image).returncode, 2)
         r = subprocess.run([VGGCL, "cam", "--weights", self.weights, "--out-dir", self.d / "nope", self.image],
                            capture_output=True, text=True)

@@ -31,7 +31,8 @@ static const cli_command command = {
     "head's weights for that class applied to the map that GAP averages (7x7 at 224\n"
     "with pool5 kept, 14x14 with --pool5 drop), from the same forward pass. Writes, in\n"
     "--out-dir, NAME.cam.npy (the raw map, float32), NAME.cam-up.npy (the map\n"
-    "upsampled bilinearly to the crop and normalized to [0, 1]) and NAME.cam.png (it\n"
+    "upsampled bilinearly to the crop and normalized to [0, 1]; a flat map to 0) and\n"
+    "NAME.cam.png (it\n"
     "drawn over the crop). --compare-pool5 writes NAME.cam-keep.npy, NAME.cam-drop.npy\n"
     "(and their -up.npy) and NAME.compare.png (the two side by side, kept on the\n"
     "left): the picture that answers whether to keep pool5. (Both maps come from the\n"
@@ -335,7 +336,8 @@ int cmd_cam(int argc, char **argv)
         goto out;
     }
     if (klass >= vggcl_model_classes(models[0])) {
-        rc = cli_error(CLI_USAGE, "cam: --class %d, but the model has %d classes", klass, vggcl_model_classes(models[0]));
+        rc = cli_error(CLI_USAGE, "cam: --class %d, but the model has %d classes (0 to %d)", klass,
+                       vggcl_model_classes(models[0]), vggcl_model_classes(models[0]) - 1);
         goto out;
     }
     cam_job job = { ctx, dir };

@@ -1,4 +1,5 @@
-/* Reference class activation maps; mirrors kernels/cam.cl. */
+/* Reference class activation maps: kernels/cam.cl's parameters and summation order, added up in double
+ * (the kernel's float fma differs by about 1e-5 relative). */
 #include <stddef.h>
 
 #include "ref.h"
