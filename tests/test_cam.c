@@ -136,6 +136,22 @@ START_TEST(test_cam_upsample_wide_range)
 }
 END_TEST
 
+/* A flat map (all one value; a 1x1 map) is upsampled to all 0, not stretched over float rounding noise, and
+ * a map of no cells too (as vggcl.h and the README say). */
+START_TEST(test_cam_upsample_flat)
+{
+    const float flat[6] = { 0.1796013f, 0.1796013f, 0.1796013f, 0.1796013f, 0.1796013f, 0.1796013f }, one = -2.5f;
+    float up[9 * 11];
+    vggcl_cam_upsample(flat, 2, 3, up, 9, 11);
+    for (int i = 0; i < 9 * 11; i++) ck_assert_msg(up[i] == 0, "up[%d] = %g", i, up[i]);
+    vggcl_cam_upsample(&one, 1, 1, up, 9, 11);
+    for (int i = 0; i < 9 * 11; i++) ck_assert_msg(up[i] == 0, "1x1: up[%d] = %g", i, up[i]);
+    for (int i = 0; i < 9 * 11; i++) up[i] = 7;
+    vggcl_cam_upsample(NULL, 0, 0, up, 9, 11);
+    for (int i = 0; i < 9 * 11; i++) ck_assert_msg(up[i] == 0, "no map: up[%d] = %g", i, up[i]);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("cam");
@@ -145,6 +161,7 @@ int main(void)
     tcase_add_test(tc, test_forward_cam);
     tcase_add_test(tc, test_cam_draw_clamps);
     tcase_add_test(tc, test_cam_upsample_wide_range);
+    tcase_add_test(tc, test_cam_upsample_flat);
     suite_add_tcase(s, tc);
     return tu_run(s);
 }
