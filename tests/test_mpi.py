@@ -963,10 +963,11 @@ class Mpi(Folder):
         r = subprocess.run(["mpirun", "-n", "1", *base, str(self.images), ":", "-n", "1", *base, str(empty)],
                            capture_output=True, text=True, env=ENV, timeout=120)
         self.assertNotEqual(r.returncode, 0, r.stderr)  # (rank 1 says what its machine has, rank 0 that it differs)
-        self.assertEqual(vggcl_lines(r.stderr), [f"vggcl: classify: {empty} holds no JPEG, PNG, WebP, BMP, TIFF or PNM images (.jpg, .jpeg, "
-                                                 ".png, .webp, .bmp, .tif, .tiff, .ppm, .pgm)", "vggcl: classify: rank 1 could not list the images it was "
-                                                 "given, which rank 0 could (an empty folder, one not there, or one it "
-                                                 "may not read): the machines do not see the same files"])
+        # (in either order: two processes' lines, through mpirun's forwarding of each)
+        self.assertEqual(sorted(vggcl_lines(r.stderr)), [f"vggcl: classify: {empty} holds no JPEG, PNG, WebP, BMP, TIFF or PNM images (.jpg, .jpeg, "
+                                                         ".png, .webp, .bmp, .tif, .tiff, .ppm, .pgm)", "vggcl: classify: rank 1 could not list the images it was "
+                                                         "given, which rank 0 could (an empty folder, one not there, or one it "
+                                                         "may not read): the machines do not see the same files"])
         for cmd in (["classify", "--weights", str(self.weights), str(empty)],
                     ["classify", "--weights", str(self.weights), "--files-from", str(self.d / "no-list")],
                     ["preprocess", "--output", str(self.d / "t.npy"), str(empty)],
@@ -977,6 +978,15 @@ class Mpi(Folder):
             self.assertEqual((r.returncode, vggcl_lines(r.stderr)), (one.returncode, vggcl_lines(one.stderr)))
             self.assertEqual(len(vggcl_lines(one.stderr)), 1, one.stderr)
         self.assertEqual(sorted(p.name for p in self.d.iterdir() if p.suffix == ".npy"), [])
+        # a usage error after the listing (--logits-out -): the listing's message said all the same, once (the
+        # held message was dropped on that way out)
+        cmd = ["classify", "--weights", str(self.weights), "--logits-out", "-", str(empty)]
+        r = subprocess.run(["mpirun", "-n", "3", "--oversubscribe", VGGCL, *cmd], capture_output=True, text=True,
+                           env=GRACE, timeout=600)
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertEqual([ln.split(":")[1] for ln in vggcl_lines(r.stderr)], [" classify"] * 2, r.stderr)
+        self.assertEqual(r.stderr.count("holds no JPEG"), 1, r.stderr)
+        self.assertEqual(r.stderr.count("--logits-out - is standard output"), 1, r.stderr)
 
     def test_machines_that_differ(self):
         """What each machine has on its own, given to each rank (mpirun's MPMD form stands for two machines):

@@ -262,12 +262,10 @@ static int images(const char *cmd, const cli_args *a, char ***files, int *n)
 
 int cli_images(const char *cmd, const cli_args *a, char ***files, int *n)
 {
-    /* under mpirun, said once MPI runs (cli_take_share): once where every rank met them alike (an empty
-     * folder, a list not there: each rank said it) */
+    /* under mpirun, held from here to cli_take_share, which says them once MPI runs: once where every rank met
+     * them alike (an empty folder, a list not there: each rank said it) */
     cli_messages_hold(cli_ranks_several(cli_arg(a, "shard")));
-    const int rc = images(cmd, a, files, n);
-    cli_messages_hold(0);
-    return rc;
+    return images(cmd, a, files, n);
 }
 
 char *cli_image_message(const vggcl_ctx *ctx, const char *path)

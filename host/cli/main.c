@@ -560,6 +560,12 @@ int cli_flush_stdout(void)
  * full disk, a closed descriptor): a batch job's answers file is not complete, and exit 0 would say so. */
 static int stdout_written(int rc)
 {
+    /* a command that stopped between listing its images and taking its share, before MPI: on a usage error,
+     * which the first rank alone says, with it alone (each rank said its listing's lines) */
+    cli_messages_hold(0);
+    size_t len;
+    if (rc == CLI_USAGE && !cli_usage_said()) free(cli_messages_take(&len));
+    cli_messages_flush();
     return cli_flush_stdout() == CLI_OK || rc != CLI_OK ? rc : CLI_FAIL;
 }
 

@@ -224,6 +224,37 @@ int cli_ranks_same_model(const cli_ranks *r, const char *cmd, const char *weight
     return rc;
 }
 
+/* The lines each rank held back from listing its images to taking its share (cli_images, cli_take_share):
+ * rank 0's, and another rank's lines that rank 0 did not say (its machine's files differ), so that those every
+ * rank met alike are said once (each rank said them; rank 0's own, a notice or an output's check, made the
+ * texts differ). Rank 0's first HELD_LINES lines are compared, by hash. Collective. */
+#ifdef VGGCL_MPI
+#define HELD_LINES 64
+static void held_said(const cli_ranks *r)
+{
+    size_t len;
+    char *held = cli_messages_take(&len);
+    unsigned long long said[1 + HELD_LINES] = { 0 }; /* (the count, then each line's hash) */
+    for (size_t at = 0; r->rank == 0 && at < len && said[0] < HELD_LINES;) {
+        const char *nl = memchr(held + at, '\n', len - at);
+        const size_t end = nl ? (size_t)(nl - held) + 1 : len;
+        said[1 + said[0]++] = fnv1a(FNV_START, held + at, end - at);
+        at = end;
+    }
+    MPI_Bcast(said, 1 + HELD_LINES, MPI_UNSIGNED_LONG_LONG, 0, MPI_COMM_WORLD);
+    for (size_t at = 0; at < len;) {
+        const char *nl = memchr(held + at, '\n', len - at);
+        const size_t end = nl ? (size_t)(nl - held) + 1 : len;
+        const unsigned long long h = fnv1a(FNV_START, held + at, end - at);
+        int known = 0;
+        for (unsigned long long k = 0; r->rank != 0 && k < said[0] && !known; k++) known = said[1 + k] == h;
+        if (!known) fwrite(held + at, 1, end - at, stderr);
+        at = end;
+    }
+    free(held);
+}
+#endif
+
 /* Every rank's answer on listing its images (listed: this rank's, said by it, a usage error by rank 0 alone),
  * once MPI started: rank 0's, on every rank (a failure they all met, as one process meets it), else where
  * another rank could not list them, CLI_FAIL, said by rank 0 (that rank's usage error, an empty folder, was
@@ -232,14 +263,7 @@ static int ranks_listed(cli_ranks *r, const char *cmd, int listed)
 {
     if (r->size < 2) return listed;
 #ifdef VGGCL_MPI
-    /* the messages each rank held back while it listed them (cli_images): rank 0's, and another rank's where
-     * they are not rank 0's (its machine's files differ), so that those every rank met alike are said once */
-    size_t len;
-    char *held = cli_messages_take(&len);
-    unsigned long long said[2] = { len, fnv1a(FNV_START, held ? held : "", len) }, mine[2] = { said[0], said[1] };
-    MPI_Bcast(said, 2, MPI_UNSIGNED_LONG_LONG, 0, MPI_COMM_WORLD);
-    if (held && (r->rank == 0 || memcmp(said, mine, sizeof said))) fwrite(held, 1, len, stderr);
-    free(held);
+    held_said(r);
     int first = listed, bad = listed != CLI_OK ? r->rank : r->size;
     const double from = cli_times_wait();
     MPI_Bcast(&first, 1, MPI_INT, 0, MPI_COMM_WORLD);
@@ -406,6 +430,7 @@ int cli_take_share(cli_ranks *r, const char *cmd, const char *shard, int listed,
 {
     const int count = *n;
     int rc;
+    cli_messages_hold(0); /* (held since cli_images: said in ranks_listed once MPI runs, else below) */
     cli_times_open();
     r->batch = batch;
     if (shard) {
