@@ -671,13 +671,17 @@ static vggcl_status tune_shape(vggcl_ctx *ctx, vggcl_model *m, int step, int n, 
     /* the table's row for this shape and class (an earlier tune's, of a larger budget perhaps) is timed right
      * after the defaults, as one of them: a later, shorter tune replaced it by a default it had beaten */
     int first = VGGCL_CONV_ALGOS - 1; /* the candidates timed while the whole budget lasts */
-    const vggcl_tuned *had = table_find(ctx, &best);
+    const vggcl_tuned *had = vggcl__tune_lookup(ctx, s->c_in, s->c_out, h, w, n, 0); /* (a pass's: the last) */
+    if (had && !same_key(had, &best)) had = NULL; /* (another map size or class: not this shape's row) */
     if (had && had->algo > 0 && had->algo < VGGCL_CONV_ALGOS) {
         int j = 0;
         while (j < count && (c[j].algo != had->algo || differing(had->algo, &c[j].p, &had->params))) j++;
         if (j == count) { /* (not one of the candidates: a twin of one, or parameters edited in by hand) */
             candidate *grown = realloc(c, sizeof *c * (size_t)(count + 1));
-            if (!grown) goto fail;
+            if (!grown) {
+                free(c);
+                return vggcl__fail(ctx, VGGCL_ERR_NOMEM, "out of host memory");
+            }
             c = grown, c[count++] = (candidate){ had->algo, had->params };
         }
         if (j >= first) { /* (else it is one of the defaults) */

@@ -198,7 +198,7 @@ vggcl_status vggcl_profile(vggcl_ctx *ctx, int on)
 int vggcl_profile_read(vggcl_ctx *ctx, vggcl_layer_profile *out, int cap)
 {
     int n = 0;
-    if (!ctx) return 0;
+    if (!ctx || vggcl__forked()) return 0; /* (a forked child: the parent's events are not its driver's) */
     if (!out) cap = 0; /* (the count alone) */
     for (int i = 0; i < ctx->prof_n; i++) {
         const vggcl_prof_entry *e = &ctx->prof[i];
