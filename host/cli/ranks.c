@@ -230,26 +230,27 @@ int cli_ranks_same_model(const cli_ranks *r, const char *cmd, const char *weight
  * texts differ). Rank 0's first HELD_LINES lines are compared, by hash. Collective. */
 #ifdef VGGCL_MPI
 #define HELD_LINES 64
+/* The end of the line of text (len bytes) that starts at at: past its newline, else len. */
+static size_t line_end(const char *text, size_t at, size_t len)
+{
+    const char *nl = memchr(text + at, '\n', len - at);
+    return nl ? (size_t)(nl - text) + 1 : len;
+}
+
 static void held_said(const cli_ranks *r)
 {
     size_t len;
     char *held = cli_messages_take(&len);
     unsigned long long said[1 + HELD_LINES] = { 0 }; /* (the count, then each line's hash) */
-    for (size_t at = 0; r->rank == 0 && at < len && said[0] < HELD_LINES;) {
-        const char *nl = memchr(held + at, '\n', len - at);
-        const size_t end = nl ? (size_t)(nl - held) + 1 : len;
-        said[1 + said[0]++] = fnv1a(FNV_START, held + at, end - at);
-        at = end;
-    }
+    for (size_t at = 0, end; r->rank == 0 && at < len && said[0] < HELD_LINES; at = end)
+        end = line_end(held, at, len), said[1 + said[0]++] = fnv1a(FNV_START, held + at, end - at);
     MPI_Bcast(said, 1 + HELD_LINES, MPI_UNSIGNED_LONG_LONG, 0, MPI_COMM_WORLD);
-    for (size_t at = 0; at < len;) {
-        const char *nl = memchr(held + at, '\n', len - at);
-        const size_t end = nl ? (size_t)(nl - held) + 1 : len;
+    for (size_t at = 0, end; at < len; at = end) {
+        end = line_end(held, at, len);
         const unsigned long long h = fnv1a(FNV_START, held + at, end - at);
         int known = 0;
         for (unsigned long long k = 0; r->rank != 0 && k < said[0] && !known; k++) known = said[1 + k] == h;
         if (!known) fwrite(held + at, 1, end - at, stderr);
-        at = end;
     }
     free(held);
 }
