@@ -23,7 +23,6 @@ import concurrent.futures
 import ctypes
 import ctypes.util
 import functools
-import inspect
 import itertools
 import logging
 import operator
@@ -678,7 +677,8 @@ class Model:
     def _preset(self, resize=None, crop=None, mean=None, std=None, draft=None):
         return _preset(self._ctx, self._live(), resize, crop, mean, std, draft)
 
-    def classify(self, paths, top=5, batch=8, threads=None, **preprocess):
+    def classify(self, paths, top=5, batch=8, threads=None, *, resize=None, crop=None, mean=None, std=None,
+                 draft=None):
         """Image paths (or images as preprocess takes them: (H, W, 3) uint8 arrays, PIL images of any mode,
         converted to RGB as PIL converts them) -> per
         image a list of the top classes as (class, name, probability), the name from the file's class
@@ -697,10 +697,7 @@ class Model:
         if not self.classes:
             raise Error(f"{self.path}: classify needs a head; the model was loaded features_only")
         names = self.class_names or [f"class {c}" for c in range(self.classes)]
-        unknown = sorted(set(preprocess) - set(inspect.signature(self._preset).parameters))  # (named as ours)
-        if unknown:
-            raise TypeError(f"Model.classify() got an unexpected keyword argument {unknown[0]!r}")
-        p = self._preset(**preprocess)
+        p = self._preset(resize, crop, mean, std, draft)
         local = threading.local()  # a context per thread, for its error messages
 
         def prepare(k, path):
