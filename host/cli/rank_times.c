@@ -134,6 +134,7 @@ void cli_times_report(int mpi, int rank, int size)
     }
 #else
     (void)mpi;
+    (void)size;
 #endif
     fprintf(stderr, "vggcl: where each rank's time went, in seconds (VGGCL_RANK_TIMES). start: from its process's "
                     "start to its first step; model: opening the device and loading the model; images: its share "
