@@ -12,7 +12,7 @@ bin=$(realpath "$3")
 python=${4:-/usr/bin/python3}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-cp -r "$src/python" "$tmp/src" # pip builds in the source folder; keep the checkout clean
+cp -rL "$src/python" "$tmp/src" # pip builds in the source folder; keep the checkout clean (-L: its LICENSE links to ../LICENSE)
 PIP_ROOT_USER_ACTION=ignore "$python" -m pip install --quiet --no-build-isolation --no-deps --target "$tmp/site" "$tmp/src"
 # and as the README installs it, offline: a venv that sees Debian's numpy, `pip install --no-build-isolation`
 # (without it pip fetched setuptools from PyPI: an offline machine could not install), the module loading the
@@ -20,6 +20,8 @@ PIP_ROOT_USER_ACTION=ignore "$python" -m pip install --quiet --no-build-isolatio
 "$python" -m venv --system-site-packages "$tmp/venv"
 PIP_NO_INDEX=1 PIP_ROOT_USER_ACTION=ignore "$tmp/venv/bin/pip" install --quiet --no-build-isolation "$tmp/src"
 VGGCL_LIBRARY="$lib" "$tmp/venv/bin/python" -c 'import importlib.metadata as m, sys, vggcl; sys.exit(vggcl.version() != m.version("vggcl"))'
+# the package carries the project's license (python/LICENSE is a link to it)
+"$tmp/venv/bin/python" -c 'import importlib.metadata as m, sys; sys.exit(m.distribution("vggcl").read_text("LICENSE") != open(sys.argv[1]).read() and "the installed vggcl has no LICENSE, or not the project'"'"'s")' "$src/LICENSE"
 cd "$tmp"
 PYTHONPATH="$tmp/site" VGGCL_LIBRARY="$lib" VGGCL_BINARY="$bin" \
   "$python" -m pytest -q -p no:cacheprovider --basetemp="$tmp/pytest" "$src/python/tests"
