@@ -66,6 +66,9 @@ def test_version_and_devices():
     assert f'#define VGGCL_VERSION_STRING "{vggcl.version()}"' in header
     # the module's version is the library's, and it looks for that version's soname
     assert f'version = "{vggcl.version()}"' in (ROOT / "python" / "pyproject.toml").read_text()
+    assert vggcl.__version__ == vggcl.version()
+    for name in ("classes", "features", "pool5", "device"):  # (help() showed nothing for them)
+        assert getattr(vggcl.Model, name).__doc__, name
     soname = subprocess.run(["objdump", "-p", os.environ["VGGCL_LIBRARY"]], capture_output=True, text=True).stdout
     assert f"SONAME               {vggcl._SONAME}" in soname, soname
     devs = vggcl.devices()
@@ -91,10 +94,17 @@ def test_forward_matches_cli_and_torch(files):
 
 def test_forward_of_no_images(files):
     """No rows in, no rows out, as `vggcl run` takes an empty share (it was refused); a size the network does
-    not take is refused all the same."""
+    not take is refused all the same; also of another float type than float32, which is copied (float64 and
+    float16 were refused as "expected N >= 1")."""
     with vggcl.Model(files["weights"]) as m:
         logits, feats = m.forward(np.zeros((0, 3, 64, 48), np.float32))
         assert (logits.shape, feats.shape) == ((0, 5), (0, 512))
+        for dtype in (np.float64, np.float16, ">f4"):
+            logits, feats = m.forward(np.zeros((0, 3, 64, 48), dtype))
+            assert (logits.shape, feats.shape) == ((0, 5), (0, 512))
+            assert m.cam(np.zeros((0, 3, 64, 48), dtype))[0].shape == (0, 2, 1)
+            with pytest.raises(vggcl.Error, match="too small"):
+                m.forward(np.zeros((0, 3, 8, 8), dtype))
         with pytest.raises(vggcl.Error, match="too small"):
             m.forward(np.zeros((0, 3, 8, 8), np.float32))
         for classes in (None, []):  # (cam refused N = 0, and [] as "classes float64")
@@ -337,6 +347,7 @@ def test_misuse_raises_errors(files, monkeypatch):
     numbers that are not integers, top 0, and an image the preset cannot resize (named)."""
     m = vggcl.Model(files["weights"], device="ref")
     m.close()
+    assert repr(m) == f"<vggcl.Model {str(files['weights'])!r} (closed)>"
     for use in (lambda: m.forward(files["x"]), lambda: m.classes, lambda: m.device, lambda: m.metadata("k"),
                 lambda: m.classify(files["images"]), lambda: m.cam(files["x"])):
         with pytest.raises(vggcl.Error, match="the model is closed"):
@@ -416,9 +427,23 @@ def test_arguments_of_the_wrong_kind(files):
         vggcl.load_image(image + "\0.does-not-exist")
     with pytest.raises(vggcl.Error, match="NUL byte"):
         vggcl.Model(str(files["weights"]) + "\0x", device="ref")
+    data = Path(image).read_bytes()  # (a file's bytes given for its path: the message held them all)
+    with pytest.raises(vggcl.Error, match=r"the image b'.{60,72}\.\.\. \(" + str(len(data)) +
+                       r" bytes\) holds a NUL byte; a path is expected, not the file's bytes$"):
+        vggcl.load_image(data)
     with vggcl.Model(files["weights"], device="ref") as m:
+        assert repr(m) == f"<vggcl.Model {str(files['weights'])!r}>"
         # (64x64: the reference at the default 224x224 took 20 s of this suite's 60)
         assert m.classify(image, top=2, resize=64, crop=64) == m.classify([image], top=2, resize=64, crop=64)
+        # one image, an array or a PIL image, stands for a list of it (the array's rows were taken for images)
+        pil = Image.open(image).convert("RGB")
+        assert m.classify(np.asarray(pil), top=2, resize=64, crop=64) == m.classify(image, top=2, resize=64, crop=64)
+        assert m.classify(pil, top=2, resize=64, crop=64) == m.classify(image, top=2, resize=64, crop=64)
+        with pytest.raises(vggcl.Error) as e:  # (the float image's hint for a float image only)
+            m.classify([np.zeros((4, 3), np.uint8)])
+        assert "float" not in str(e.value) and "uint8 of shape (4, 3)" in str(e.value)
+        with pytest.raises(vggcl.Error, match="a float image would be cut to bytes"):
+            m.classify(np.zeros((8, 8, 3), np.float32))
         for call, what in ((lambda: m.classify([image], batch=2.5), "batch"),
                            (lambda: m.classify([image], top=1.5), "top"),
                            (lambda: m.classify([image], threads="2"), "threads"), (lambda: m.metadata(5), "key"),

@@ -220,8 +220,11 @@ def _bytes(value, what):
         b = os.fsencode(value)
     except TypeError:
         raise Error(f"{what} is {value!r}; expected a str, bytes or os.PathLike") from None
-    if b"\0" in b:
-        raise Error(f"{what} {value!r} holds a NUL byte")
+    if b"\0" in b:  # (shown in part: a file's bytes given for its path held the whole file, megabytes)
+        shown = repr(value)
+        shown = shown if len(shown) <= 80 else shown[:72] + "... (" + str(len(b)) + " bytes)"
+        raise Error(f"{what} {shown} holds a NUL byte" +
+                    ("; a path is expected, not the file's bytes" if isinstance(value, bytes) else ""))
     return b
 
 
@@ -258,6 +261,9 @@ def _whole(value, what, least, most=None):
 def version():
     """The library's version, "MAJOR.MINOR.PATCH"."""
     return _version().decode()
+
+
+__version__ = version()
 
 
 class _Context:
@@ -383,8 +389,8 @@ def _preprocess(ctx, image, p, who="preprocess"):
         rgb = np.asarray(image)
         if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
             raise Error(f"{who}: expected an image path or an (H, W, 3) uint8 image, got {rgb.dtype} of shape "
-                        f"{rgb.shape} (a float image would be cut to bytes: convert it, e.g. (x * 255).round()."
-                        "astype(np.uint8))")
+                        f"{rgb.shape}" + (" (a float image would be cut to bytes: convert it, e.g. (x * 255).round()."
+                                          "astype(np.uint8))" if rgb.dtype.kind == "f" else ""))
         if max(rgb.shape) > _INT_MAX:  # (ctypes cut it to 32 bits, unsaid)
             raise Error(f"{who}: an image of shape {rgb.shape}: each side must fit in a C int")
         rgb = np.require(rgb, np.uint8, ["C", "A"])
@@ -493,6 +499,9 @@ class Model:
     def __reduce__(self):
         raise Error(f"{self.path}: a model cannot be pickled: load the file again where it is needed")
 
+    def __repr__(self):  # (without the lock: a handler of the log may show a model a call holds)
+        return f"<vggcl.Model {getattr(self, 'path', '?')!r}{'' if getattr(self, '_ptr', None) else ' (closed)'}>"
+
     def _live(self):
         """The model's handle; Error once it is closed (the library would be handed NULL)."""
         if not getattr(self, "_ptr", None):
@@ -521,6 +530,7 @@ class Model:
     @property
     @_locked
     def device(self):
+        """The device's name, as devices() gives it ("reference (plain C)" on the plain-C backend)."""
         self._live()
         return _text(_device_name(self._ctx.ptr))
 
@@ -543,16 +553,19 @@ class Model:
     @property
     @_locked
     def classes(self):
+        """The head's classes (C of the logits (N, C)); 0 for a model loaded features_only."""
         return _model_classes(self._live())
 
     @property
     @_locked
     def features(self):
+        """The features' length F (the last convolution's channels, 512 for VGG16)."""
         return _model_features(self._live())
 
     @property
     @_locked
     def pool5(self):
+        """"keep" (the max pool before the GAP: a 7x7 map at 224x224) or "drop" (the CAM paper's 14x14)."""
         return "keep" if _model_pool5(self._live()) else "drop"
 
     @property
@@ -594,8 +607,9 @@ class Model:
         if max(a.shape) > _INT_MAX:  # (ctypes cut it to 32 bits, unsaid: a wrong image's logits)
             raise Error(f"input of shape {a.shape}: each dimension must fit in a C int")
         if a.dtype != np.float32 or not (a.flags.c_contiguous and a.flags.aligned):  # (a copy is made: checked
-            # first, as the pass would, so that a shape the pass refuses is not copied, 24 GiB of a broadcast view)
-            self._ctx.check(_check_batch(self._ctx.ptr, self._live(), *a.shape[:1], *a.shape[2:]))
+            # first, as the pass would, so that a shape the pass refuses is not copied, 24 GiB of a broadcast view;
+            # an empty batch as forward and cam check it, its size at one image: N 0 is no pass's)
+            self._ctx.check(_check_batch(self._ctx.ptr, self._live(), max(a.shape[0], 1), *a.shape[2:]))
         return np.require(a, np.float32, ["C", "A"])  # (contiguous and aligned: C reads it as float *)
 
     @_locked
@@ -688,11 +702,13 @@ class Model:
         CPU device, which computes on those cores, one per 16 of them. An unreadable image raises
         vggcl.Error naming it, and so does one whose logits are not finite (the weights or the
         preprocessing overflow float32 on it), where `vggcl classify` skips either and goes on. One path
-        (a str, bytes or os.PathLike) stands for a list of it."""
+        (a str, bytes or os.PathLike), or one image (an array of three dimensions, a PIL image), stands for a
+        list of it."""
         # (batch and threads within the vggcl command's bounds: 2**63 was islice's ValueError)
         batch, top = _whole(batch, "classify: batch", 1, 4096), _whole(top, "classify: top", 1)
         threads = None if threads is None else _whole(threads, "classify: threads", 1, 256)
-        if isinstance(paths, (str, bytes, os.PathLike)):
+        if (isinstance(paths, (str, bytes, os.PathLike)) or getattr(paths, "ndim", 0) == 3 or
+                callable(getattr(paths, "convert", None))):  # (one image: iterated, an array's rows were images)
             paths = [paths]
         if not self.classes:
             raise Error(f"{self.path}: classify needs a head; the model was loaded features_only")
