@@ -237,6 +237,21 @@ class Cli(unittest.TestCase):
                              [f for f in walk(root) if "/lost+found/" not in f])  # (as os.walk run by nobody)
             self.assertEqual(vggcl_lines(r.stderr), [f"vggcl: passed over 1 lost+found folder this user cannot read "
                                                      f"(a filesystem's, kept by root), such as {root}/a/lost+found"])
+            # a folder below this user may list but not enter: what it holds cannot be stat'ed (its folders were
+            # passed over without a word, exit 0; so was one past PATH_MAX)
+            shut = root / "a" / "shut"
+            (shut / "inner").mkdir(parents=True)
+            shutil.copy(tiny, shut / "inner" / "hidden.png")
+            shut.chmod(0o644)
+            for cmd in (args, ["eval", "--weights", self.weights, "--data", root, "--resize", "24", "--crop", "20"]):
+                r = subprocess.run([VGGCL, *map(str, cmd), "--device", "ref",
+                                    *(["--recursive", root] if cmd is args else [])],
+                                   capture_output=True, text=True, timeout=300, preexec_fn=nobody,
+                                   env=dict(os.environ, VGGCL_CACHE_DIR="off"))
+                self.assertEqual((r.returncode, r.stdout), (1, ""), r.stderr)
+                self.assertIn(f"vggcl: {shut}/inner: cannot read the folder: Permission denied", r.stderr)
+            shut.chmod(0o755)
+            shutil.rmtree(shut)
             # a data folder this user may list but not enter: its classes were passed over ("no class folders"),
             # and one below it was "not there"; each now with the reason
             root.chmod(0o644)
@@ -249,7 +264,7 @@ class Cli(unittest.TestCase):
                 self.assertRegex(r.stderr, said)
         finally:
             root.chmod(0o755)
-            for p in (locked, root / "a" / "lost+found"):
+            for p in (locked, root / "a" / "lost+found", root / "a" / "shut"):
                 if p.exists():
                     p.chmod(0o755)
 

@@ -129,8 +129,11 @@ static int walk(const char *dir, const struct stat *sb, const up *parent, int re
     closedir(d);
     int rc = ok ? CLI_OK : cli_error(CLI_FAIL, "out of host memory listing %s", dir);
     for (int i = 0; i < n_subs; i++) {
-        struct stat ssb;
-        if (rc == CLI_OK && stat(subs[i], &ssb) == 0) rc = walk(subs[i], &ssb, &here, recursive, list, n, other);
+        struct stat ssb; /* (one that cannot be stat'ed, in a folder this user may list but not enter, or past
+                          * PATH_MAX, was passed over without a word) */
+        if (rc == CLI_OK && stat(subs[i], &ssb) != 0)
+            rc = cli_error(CLI_FAIL, "%s: cannot read the folder: %s", subs[i], strerror(errno));
+        if (rc == CLI_OK) rc = walk(subs[i], &ssb, &here, recursive, list, n, other);
         free(subs[i]);
     }
     free(subs);
