@@ -1335,6 +1335,31 @@ class Cli(unittest.TestCase):
         for c in ("a", "b"):
             (data / c).mkdir(parents=True)
             shutil.copy(img, data / c / "0.png")
+        # standard output appended to (>>) what the command reads: refused (the report was written into the
+        # weights, exit 0, and the next run refused them)
+        for args, what in ((["run", "--weights", self.weights, "--input", self.x, "--output", self.d / "y.npy"],
+                            "--weights"),
+                           (["run", "--weights", self.weights, "--input", self.x, "--output", self.d / "y.npy"], "--input"),
+                           ([*cls, img], "--weights"), (["preprocess", "--output", self.d / "t.npy", img], "--files-from"),
+                           (["cam", "--weights", self.weights, "--out-dir", self.d, img], "--weights"),
+                           (["eval", "--weights", self.weights, "--data", data, "--resize", "24", "--crop", "16"],
+                            "--weights"),
+                           (["train-head", "--weights", self.weights, "--data", data, "--out", self.d / "m.safetensors"],
+                            "--weights")):
+            target = {"--weights": self.weights, "--input": self.x, "--files-from": self.d / "list.txt"}[what]
+            if what == "--files-from":
+                target.write_text(f"{img}\n")
+                args = [*args, "--files-from", target]
+            before = target.read_bytes()
+            with open(target, "ab") as out:
+                r = subprocess.run([VGGCL, *map(str, args)], stdout=out, stderr=subprocess.PIPE, text=True, timeout=300)
+            self.assertEqual(r.returncode, 2, r.stderr)
+            self.assertIn(f"vggcl: {args[0]}: standard output is the file {what} {target}: what the command prints "
+                          "would be written into it", r.stderr)
+            self.assertEqual(target.read_bytes(), before)
+        (self.d / "list.txt").unlink()
+        self.assertEqual(sorted(p.name for p in self.d.iterdir()),
+                         sorted(["w.safetensors", "x.npy", "out", "a.png", "link.png", "data"]))
         for args, opt in (([*cls, "--logits-out", self.d / "no" / "l.npy", img], "--logits-out"),
                           (["preprocess", "--output", self.d / "no" / "t.npy", img], "--output"),
                           (["train-head", "--weights", self.weights, "--data", data, "--resize", "24", "--crop", "16",

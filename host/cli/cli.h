@@ -142,9 +142,6 @@ typedef struct {
     const char *opt;
     const char *path; /* NULL: not given */
 } cli_file;
-/* Before any work (host/cli/outputs.c): each output's folder must be there and writable, and no output
- * may be another output or what the command reads (ins, and images: the image list): else said, naming
- * both, and CLI_FAIL (the folder) or CLI_USAGE; CLI_OK. Devices, pipes and "-" are not compared. */
 /* Names the staged outputs w[0..n) (NULL entries skipped; paths[k] is w[k]'s) all or none, closing each:
  * every one made durable first (vggcl_npy_writer_ready: a full disk fails before any earlier file is
  * replaced), then named, and one named before a later rename failed removed again. With commit 0 they
@@ -161,8 +158,15 @@ void cli_release_signals(void);
  * w[0..n) made durable (NULL entries skipped), the files before standard output, devices and pipes. CLI_OK,
  * or CLI_FAIL said. */
 int cli_ready_all(vggcl_ctx *ctx, vggcl_npy_writer **w, int n);
+/* Before any work (host/cli/outputs.c): each output's folder must be there and writable, and no output
+ * may be another output or what the command reads (ins, and images: the image list), nor standard output
+ * one of ins (cli_stdout_check): else said, naming both, and CLI_FAIL (the folder) or CLI_USAGE; CLI_OK.
+ * Devices, pipes and "-" are not compared. */
 int cli_outputs_check(const char *cmd, const cli_file *outs, int n_out, const cli_file *ins, int n_in,
                       char *const *images, int n_images);
+/* Standard output, where the command prints, against what it reads (ins[0..n_in)): where it was redirected
+ * to one of them (appended to, >>: a report written into the weights), CLI_USAGE said; else CLI_OK. */
+int cli_stdout_check(const char *cmd, const cli_file *ins, int n_in);
 
 /* --shard I/N: keeps the I-th of N contiguous, equal (to one) runs of
  * (*files)[0..*n), moves the files before it to (*lead)[0..*n_lead) and those after it to

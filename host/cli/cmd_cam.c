@@ -291,8 +291,10 @@ int cmd_cam(int argc, char **argv)
         rc = cli_error(CLI_USAGE, "cam: --compare-pool5 runs both settings; leave out --pool5");
         goto done_args;
     }
+    const cli_file read_in[] = { { "--weights", weights }, { "--files-from", cli_files_from(&a) } };
+    if ((rc = cli_stdout_check("cam", read_in, 2)) != CLI_OK) goto done_args;
     const int listed = cli_images("cam", &a, &files, &n_files);
-    const cli_file ins[] = { { "--weights", weights }, { "--files-from", cli_files_from(&a) } };
+    const cli_file *ins = read_in;
     const char *const *files_of = compare ? compare_suffix : plain_suffix;
     char clash[3 * PATH_MAX + 8192 + 128] = "";
     int names = same_names(files, n_files, dir, files_of, clash, sizeof clash), names_here = 0; /* (said once MPI runs) */

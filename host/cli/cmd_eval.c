@@ -268,6 +268,7 @@ int cmd_eval(int argc, char **argv)
     int threads;
     double progress_s;
     if (cli_decode_args("eval", &a, &threads, &progress_s)) return CLI_USAGE;
+    if (cli_stdout_check("eval", (const cli_file[]){ { "--weights", weights } }, 1) != CLI_OK) return CLI_USAGE;
 
     cli_dataset ds = { 0 };
     vggcl_ctx *ctx = NULL;

@@ -217,6 +217,21 @@ int cli_name_all(vggcl_ctx *ctx, vggcl_npy_writer **w, const char *const *paths,
     return rc;
 }
 
+int cli_stdout_check(const char *cmd, const cli_file *ins, int n_in)
+{
+    struct stat so;
+    file_id in;
+    if (fstat(STDOUT_FILENO, &so) != 0 || !S_ISREG(so.st_mode)) return CLI_OK;
+    for (int k = 0; k < n_in; k++) {
+        if (!ins[k].path) continue;
+        identify(ins[k].path, &in);
+        if (in.kind == 1 && in.dev == so.st_dev && in.ino == so.st_ino)
+            return cli_error(CLI_USAGE, "%s: standard output is the file %s %s: what the command prints would be "
+                             "written into it", cmd, ins[k].opt, ins[k].path);
+    }
+    return CLI_OK;
+}
+
 int cli_outputs_check(const char *cmd, const cli_file *outs, int n_out, const cli_file *ins, int n_in,
                       char *const *images, int n_images)
 {
@@ -258,6 +273,7 @@ int cli_outputs_check(const char *cmd, const cli_file *outs, int n_out, const cl
                                  outs[i].path, ins[k].opt, ins[k].path);
         }
     }
+    if (cli_stdout_check(cmd, ins, n_in) != CLI_OK) return CLI_USAGE;
     /* the images, each stat'ed once (through links), against the outputs already there, which alone can be
      * replaced: none there (a first run) costs no stat */
     file_id there[8];
