@@ -738,6 +738,62 @@ class OnnxImport(unittest.TestCase):
             path.write_text(json.dumps(classes).replace("Infinity", "1e999"))
             self.refused(f"classes_{name}", small_nchw(37, dense=((2,),)), "integer indices", "--classes-json", path)
 
+    def test_checker_without_a_reason(self):
+        """A node whose op_type is not UTF-8 (one byte of a file changed): onnx's checker raises with no message,
+        and the importer's refusal raised IndexError on it (a traceback)."""
+        m = small_nchw(41)
+        m.graph.node[-1].op_type = "Zq9Zq9Z"
+        path = self.d / "op_not_utf8.onnx"
+        path.write_bytes(m.SerializeToString().replace(b"Zq9Zq9Z", b"Fl\xc7tten"))
+        out = self.d / "refused" / "op_not_utf8.safetensors"
+        out.parent.mkdir(exist_ok=True)
+        r = self.importer(path, out)
+        self.assertEqual((r.returncode, r.stdout), (1, ""), r.stderr)
+        self.assertEqual(r.stderr, f"import_onnx.py: {path}: not a valid ONNX graph: (the checker gave no reason)\n")
+        self.assertEqual(list(out.parent.iterdir()), [])
+
+    def test_cifar_style_heads(self):
+        """VGGs for 32x32 images as kuangliu/pytorch-cifar writes them (Conv BatchNorm ReLU, five pools to a 1x1
+        map, AvgPool2d(1, 1), view, Linear), with and without the AvgPool, and one whose AvgPool covers its whole
+        2x2 map: the GAP heads they are (refused: torch exports an AvgPool2d as a Pad of no padding and the
+        AveragePool, and the Pad was named; a flatten of 1x1 said "expected 7x7"). An average pool inside the
+        features is refused naming its AveragePool."""
+        class Cifar(nn.Module):
+            def __init__(self, cfg, tail):
+                super().__init__()
+                layers, c = [], 3
+                for v in cfg:
+                    if v == "M":
+                        layers.append(nn.MaxPool2d(2, 2))
+                    elif v == "A":
+                        layers.append(nn.AvgPool2d(2))
+                    else:
+                        layers += [nn.Conv2d(c, v, 3, padding=1), nn.BatchNorm2d(v), nn.ReLU(inplace=True)]
+                        c = v
+                self.features = nn.Sequential(*layers, *tail)
+                self.classifier = nn.Linear(c, 10)
+
+            def forward(self, x):
+                return self.classifier(self.features(x).view(x.size(0), -1))
+
+        five = [8, "M", 16, "M", 16, "M", 16, "M", 16, "M"]
+        for k, (name, cfg, tail, pool5) in enumerate((("cifar_vgg", five, [nn.AvgPool2d(1, 1)], "keep"),
+                                                       ("cifar_vgg_no_avgpool", five, [], "keep"),
+                                                       ("cifar_vgg_avgpool_2x2", five[:-1], [nn.AvgPool2d(2)], "drop"))):
+            torch.manual_seed(k)
+            model = Cifar(cfg, tail).eval()
+            with torch.no_grad():  # (statistics that are not the identity's)
+                for bn in (m for m in model.modules() if isinstance(m, nn.BatchNorm2d)):
+                    bn.running_mean.uniform_(-0.2, 0.2), bn.running_var.uniform_(0.5, 2.0)
+            _, (_, meta) = self.torch_case(name, model, 32, seed=k, heads=[("classifier.0.weight", (10, 16)),
+                                                                           ("classifier.0.bias", (10,))])
+            self.assertEqual(meta["vggcl.pool5"], pool5)
+        model = Cifar([8, "A", 16, "M", 16, "M", 16, "M", 16, "M"], []).eval()
+        path = self.d / "avgpool_inside.onnx"
+        torch_export(model, path, 32)
+        self.refused("avgpool_inside", onnx.load(str(path)), "AveragePool node '/features/features.3/AveragePool': "
+                     "an average pool between the convolutions; expected a MaxPool 2x2 stride 2 there")
+
     def test_dropout_between_the_features(self):
         """Dropout and Identity between the features' layers (after a Relu, after a MaxPool) are passed over as
         nothing at inference, as in the head: they ended the features ("expected GlobalAveragePool ... after the

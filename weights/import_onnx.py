@@ -9,10 +9,12 @@ The graph's data path, from its input through a single chain of nodes, must be:
 
   [Transpose perm (0,3,1,2)]                   the graph takes NHWC
   (Conv 3x3 stride 1 pad 1 [BatchNormalization] Relu | MaxPool 2x2 stride 2)...
-  then a GAP head:      GlobalAveragePool, or ReduceMean over H and W, [Flatten|Reshape|Squeeze]
+  then a GAP head:      GlobalAveragePool, or ReduceMean over H and W, [Flatten|Reshape|Squeeze];
+                        or an AveragePool over the whole map (a static input size), or the
+                        features' own 1x1 map, then Flatten|Reshape|Squeeze (CIFAR-style VGGs)
   or a 7x7 flatten:     [Transpose perm (0,2,3,1)] Flatten|Reshape   (the map must be 7x7)
-  then dense layers:    (Gemm | MatMul [Add]) with Relu between them; Dropout and Identity are
-                        skipped; per-channel Mul/Add/Sub/Div and BatchNormalization are folded
+  then dense layers:    (Gemm | MatMul [Add]) with Relu between them; Dropout, Identity and a
+                        Pad of no padding (torch exports an AvgPool2d with one) are skipped; per-channel Mul/Add/Sub/Div and BatchNormalization are folded
                         into the dense layer before or after them; a final Softmax is dropped.
 
 Nodes that only compute the shape input of a Reshape (Shape, Gather, Cast, Slice, Concat, ...)
@@ -261,6 +263,26 @@ def inference_dropout(g, node, tensor, model):
         refuse(node, "training_mode=1; expected inference Dropout")
 
 
+def passed_over(g, node, tensor, model):
+    """Whether node is nothing at inference, to be skipped on the data path: Dropout and Identity (checked by
+    inference_dropout), and a Pad that pads nothing (torch 1.13 exports AvgPool2d as one before the
+    AveragePool: refused as a Pad, its message named a node the user never wrote); a Pad that pads is refused."""
+    if node is None or node.op_type not in ("Dropout", "Identity", "Pad"):
+        return False
+    if node.op_type != "Pad":
+        inference_dropout(g, node, tensor, model)
+        return True
+    if not node.input or node.input[0] != tensor:
+        refuse(node, "expected the data to enter as input 0")
+    pads = attrs(node).get("pads") if len(node.input) < 2 or not node.input[1] else \
+        g.const(node, 1, "pads").reshape(-1).tolist()
+    if pads is None or any(int(v) for v in pads):
+        refuse(node, f"pads {list(pads) if pads is not None else '(none given)'}; expected no padding (vggcl's 3x3 "
+                     "convolutions pad their own input)")
+    g.only_first_output(node)
+    return True
+
+
 def reshape_shape(g, node):
     """A Reshape's target shape: its second input, a constant (None: computed in the graph), or before opset 5
     its shape attribute (node.input[1] raised IndexError on those)."""
@@ -482,10 +504,9 @@ def convert(model, path_name, scale="unit"):
 
     # --- features
     tensors, idx, c, convs, pools, bn_folded, last, first = {}, 0, 3, [], 0, 0, None, None
-    while node is not None and node.op_type in ("Conv", "MaxPool", "Dropout", "Identity"):
-        if node.op_type in ("Dropout", "Identity"):  # (nothing at inference between the features' layers too: a
-            inference_dropout(g, node, t, model)      # Dropout there ended the features, "expected GlobalAveragePool")
-            t, node = node.output[0], g.next(node.output[0], node)
+    while node is not None and node.op_type in ("Conv", "MaxPool", "Dropout", "Identity", "Pad"):
+        if passed_over(g, node, t, model):  # (nothing at inference between the features' layers too: a
+            t, node = node.output[0], g.next(node.output[0], node)  # Dropout there ended the features)
             continue
         if node.op_type == "MaxPool":
             if last != "conv":
@@ -523,7 +544,7 @@ def convert(model, path_name, scale="unit"):
         raise Refused(f"the graph ends after the features (tensor '{t}'); expected a GAP or flatten and dense layers")
 
     # --- GAP or flatten
-    layout, pooled_to_7 = "NCHW", False
+    layout, pooled_to_7, pooled_to_1 = "NCHW", False, False
     if node.op_type == "Transpose":
         if transpose_perm(node) != [0, 2, 3, 1]:
             refuse(node, f"perm {transpose_perm(node)}; expected (0,2,3,1) (back to NHWC) after the features")
@@ -533,8 +554,14 @@ def convert(model, path_name, scale="unit"):
         a = attrs(node)
         size = map_size(hw, pools)
         k = [s // 7 for s in size] if size and all(s % 7 == 0 for s in size) else [1, 1]
-        if list(a.get("kernel_shape", [])) != k or list(a.get("strides", [1, 1])) != k \
-                or any(a.get("pads", [0])) or a.get("ceil_mode", 0) or any(d != 1 for d in a.get("dilations", [1])):
+        plain = not (any(a.get("pads", [0])) or a.get("ceil_mode", 0) or any(d != 1 for d in a.get("dilations", [1]))
+                     or a.get("auto_pad", b"NOTSET") not in (b"NOTSET", "NOTSET", b"VALID", "VALID"))
+        if plain and size and size != [1, 1] and list(a.get("kernel_shape", [])) == size:
+            k = size  # (a pool over the whole map, as F.avg_pool2d(x, 4) on CIFAR's 4x4: the GAP; any stride)
+            a["strides"] = size
+        if any(c.op_type in ("Conv", "Pad", "MaxPool") for c in g.consumers.get(node.output[0], [])):
+            refuse(node, "an average pool between the convolutions; expected a MaxPool 2x2 stride 2 there")
+        if list(a.get("kernel_shape", [])) != k or list(a.get("strides", [1, 1])) != k or not plain:
             refuse(node, "expected GlobalAveragePool, ReduceMean, Flatten/Reshape or Transpose (0,2,3,1) "
                          "after the features (an AveragePool only as torch's adaptive pool to 7x7 makes it: kernel "
                          "and stride the map's size / 7, here " + ("unknown: H and W are not static" if not size else
@@ -542,26 +569,31 @@ def convert(model, path_name, scale="unit"):
                          + ")")
         check_data_input(g, node, t)
         pooled_to_7 = size is not None and [s // kk for s, kk in zip(size, k)] == [7, 7]  # (else a kernel 1: as it was)
+        pooled_to_1 = size is not None and [s // kk for s, kk in zip(size, k)] == [1, 1]
         t, node = node.output[0], g.next(node.output[0], node)
     head_desc = None
     if node is None:
         raise Refused(f"the graph ends after the features (tensor '{t}'); expected a GAP or flatten and dense layers")
     op = node.op_type
-    if op in ("GlobalAveragePool", "ReduceMean"):
-        check_data_input(g, node, t)
+    # a map of 1x1 flattened (an AveragePool over all of it before, or the features' own: CIFAR's VGGs at 32x32)
+    # is the GAP of that map, the head's input as vggcl makes it
+    one_by_one = op in ("Flatten", "Reshape", "Squeeze") and not pooled_to_7 and \
+        (pooled_to_1 or map_size(hw, pools) == [1, 1])
+    if op in ("GlobalAveragePool", "ReduceMean") or one_by_one:
         keep = 1
-        if op == "GlobalAveragePool":
-            if layout != "NCHW":
-                refuse(node, "GlobalAveragePool on NHWC data (after Transpose (0,2,3,1)); expected NCHW")
-        else:
+        if op == "GlobalAveragePool" and layout != "NCHW":
+            refuse(node, "GlobalAveragePool on NHWC data (after Transpose (0,2,3,1)); expected NCHW")
+        elif op == "ReduceMean":
             axes, keep = reduce_axes(g, node)
             want = [2, 3] if layout == "NCHW" else [1, 2]
             if axes != want:
                 refuse(node, f"axes {axes} on {layout} data; expected {tuple(want)} (the spatial axes)")
-        g.only_first_output(node)
         width, flat = c, None
         channels_last = layout == "NHWC" or not keep
-        t, node = node.output[0], g.next(node.output[0], node)
+        if not one_by_one:
+            check_data_input(g, node, t)
+            g.only_first_output(node)
+            t, node = node.output[0], g.next(node.output[0], node)
         while node is not None and node.op_type in ("Flatten", "Reshape", "Squeeze"):
             check_data_input(g, node, t)
             if node.op_type == "Flatten" and attrs(node).get("axis", 1) != 1:
@@ -575,7 +607,8 @@ def convert(model, path_name, scale="unit"):
         if not channels_last:
             refuse(node if node is not None else g.g.node[-1],
                    "expected Flatten, Reshape or Squeeze after a keepdims GAP over NCHW")
-        head_desc = "GAP"
+        head_desc = "GAP" if not one_by_one else "GAP (an AveragePool over the whole map)" \
+            if map_size(hw, pools) != [1, 1] else "GAP (a flatten of the 1x1 map)"
     elif op in ("Flatten", "Reshape"):
         check_data_input(g, node, t)
         if op == "Flatten" and attrs(node).get("axis", 1) != 1:
@@ -584,7 +617,7 @@ def convert(model, path_name, scale="unit"):
         if size != [7, 7]:
             refuse(node, "flattens a " + ("map of unknown size (the graph input's H and W are not static)"
                                           if size is None else f"{size[0]}x{size[1]} map")
-                   + "; expected 7x7 (vggcl adaptive-pools to 7x7 before the first dense layer)")
+                   + "; expected 7x7 (vggcl adaptive-pools to 7x7 before the first dense layer) or 1x1 (the GAP)")
         width, flat = c * 49, layout
         if op == "Reshape":
             shp = reshape_shape(g, node)
@@ -601,8 +634,8 @@ def convert(model, path_name, scale="unit"):
     last_node = last_dense = relu_after_last = None
     while node is not None:
         op = node.op_type
-        if op in ("Dropout", "Identity"):
-            inference_dropout(g, node, t, model)
+        if op in ("Dropout", "Identity", "Pad"):
+            passed_over(g, node, t, model)
         elif op in ("Gemm", "MatMul"):
             if state == "pre":
                 refuse(node, f"follows the dense layer {name_of(last_dense)} without a Relu between them; "
@@ -784,7 +817,7 @@ def convert_file(a):
         try:  # (structure: names used before they are made, empty outputs, attributes of the wrong type...)
             onnx.checker.check_model(a.model)  # (the path: also for files over protobuf's 2 GB)
         except onnx.checker.ValidationError as e:
-            raise Refused(f"not a valid ONNX graph: {str(e).strip().splitlines()[0]}")
+            raise Refused(f"not a valid ONNX graph: {(str(e).strip().splitlines() or ['(the checker gave no reason)'])[0]}")
     try:
         tensors, meta, summary = convert(model, os.path.basename(a.model), a.input_scale)
     except (TypeError, ValueError, KeyError, IndexError, AttributeError, OverflowError) as e:
