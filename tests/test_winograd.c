@@ -258,19 +258,23 @@ START_TEST(test_winograd_packed_defaults_by_channels)
 {
     vggcl_ctx *ctx = tu_cl_ctx();
     const int id = VGGCL_CONV_WINOGRAD_PACKED;
-    const int t[5] = { vggcl__conv_tunable(id, "FUSE"), vggcl__conv_tunable(id, "M"), vggcl__conv_tunable(id, "R"),
-                       vggcl__conv_tunable(id, "OG"), vggcl__conv_tunable(id, "TB") };
-    static const struct { cl_ulong kib; cl_uint floats; int c_in, c_out, h, want[5]; } cases[] = { /* want: FUSE M R OG TB */
-        { 512, 16, 3, 64, 224, { 1, 4, 14, 2, 1 } },   { 512, 16, 64, 64, 224, { 1, 6, 7, 4, 1 } },
-        { 512, 16, 128, 256, 56, { 1, 4, 14, 2, 1 } }, { 512, 16, 256, 256, 56, { 0, 4, 7, 4, 2 } },
-        { 512, 16, 512, 512, 14, { 1, 4, 8, 4, 2 } } /* (FUSE idle: no one pass past 256) */,
-        { 1024, 16, 256, 256, 56, { 1, 4, 14, 2, 1 } },
-        { 47, 16, 64, 64, 224, { 0, 4, 4, 1, 1 } },
-        { 330, 16, 128, 128, 112, { 1, 4, 14, 2, 1 } }, /* (F(6x6)'s one pass takes 336 KiB, F(4x4)'s 315) */
-        { 512, 8, 3, 64, 224, { 1, 4, 5, 1, 1 } },     { 512, 8, 64, 64, 224, { 1, 6, 5, 1, 1 } },
-        { 512, 8, 256, 256, 56, { 1, 4, 5, 1, 1 } },   { 512, 8, 512, 512, 14, { 1, 4, 5, 1, 1 } },
-        { 512, 4, 512, 512, 4, { 1, 4, 4, 1, 1 } } /* (8 tiles: R 5 takes 10) */,
-        { 47, 8, 64, 64, 224, { 0, 4, 5, 1, 1 } }, /* (the two passes: only Ms in local memory) */
+    const int t[6] = { vggcl__conv_tunable(id, "FUSE"), vggcl__conv_tunable(id, "M"), vggcl__conv_tunable(id, "R"),
+                       vggcl__conv_tunable(id, "OG"), vggcl__conv_tunable(id, "TB"), vggcl__conv_tunable(id, "TCH") };
+    /* (batch 8; TCH, a narrow CPU's two passes' alone: the most blocks, up to 32, of 4 MiB of V or less, 0 where
+     * the batch has no more) */
+    static const struct { cl_ulong kib; cl_uint floats; int c_in, c_out, h, want[6]; } cases[] = { /* want: FUSE M R OG TB TCH */
+        { 512, 16, 3, 64, 224, { 1, 4, 14, 2, 1, 0 } },   { 512, 16, 64, 64, 224, { 1, 6, 7, 4, 1, 0 } },
+        { 512, 16, 128, 256, 56, { 1, 4, 14, 2, 1, 0 } }, { 512, 16, 256, 256, 56, { 0, 4, 7, 4, 2, 0 } },
+        { 512, 16, 512, 512, 14, { 1, 4, 8, 4, 2, 0 } } /* (FUSE idle: no one pass past 256) */,
+        { 1024, 16, 256, 256, 56, { 1, 4, 14, 2, 1, 0 } },
+        { 47, 16, 64, 64, 224, { 0, 4, 4, 1, 1, 0 } },
+        { 330, 16, 128, 128, 112, { 1, 4, 14, 2, 1, 0 } }, /* (F(6x6)'s one pass takes 336 KiB, F(4x4)'s 315) */
+        { 512, 8, 3, 64, 224, { 1, 4, 5, 1, 1, 0 } },     { 512, 8, 64, 64, 224, { 1, 6, 5, 1, 1, 0 } },
+        { 512, 8, 256, 256, 56, { 1, 4, 5, 1, 1, 0 } },   { 512, 8, 512, 512, 14, { 1, 4, 5, 1, 1, 8 } },
+        { 512, 8, 512, 512, 28, { 1, 4, 5, 1, 1, 8 } } /* (79 blocks of 360 KiB) */,
+        { 512, 8, 256, 512, 28, { 1, 4, 5, 1, 1, 16 } },
+        { 512, 4, 512, 512, 4, { 1, 4, 4, 1, 1, 0 } } /* (8 tiles: R 5 takes 10; 2 blocks) */,
+        { 47, 8, 64, 64, 224, { 0, 4, 5, 1, 1, 32 } }, /* (the two passes: only Ms in local memory) */
     };
     const cl_ulong local_mem = ctx->local_mem;
     const cl_uint floats = ctx->vector_floats;
@@ -282,21 +286,28 @@ START_TEST(test_winograd_packed_defaults_by_channels)
         vggcl__conv_defaults(ctx, id, 8, cases[k].c_in, cases[k].c_out, cases[k].h, cases[k].h, &p);
         char text[200];
         vggcl__conv_params_str(id, &p, text, sizeof text);
-        for (int i = 0; i < 5; i++)
+        for (int i = 0; i < 6; i++)
             ck_assert_msg(p.v[t[i]] == cases[k].want[i], "%llu KiB, %u floats, %d -> %d at %dx%d: %s",
                           (unsigned long long)cases[k].kib, cases[k].floats, cases[k].c_in, cases[k].c_out, cases[k].h,
                           cases[k].h, text);
         ck_assert(vggcl__conv_valid(ctx, id, &p, cases[k].c_in, cases[k].c_out));
     }
+    /* at batch 1 no chunks: 512 -> 512 at 28x28 has 10 blocks (3.6 MiB), which one pass over U serves (chunks of 8
+     * took 1.04-1.07x the time) */
+    ctx->local_mem = 512 * 1024, ctx->vector_floats = 8, ctx->is_cpu = 1;
+    vggcl_conv_params one;
+    vggcl__conv_defaults(ctx, id, 1, 512, 512, 28, 28, &one);
+    ck_assert_int_eq(one.v[t[5]], 0);
     ctx->vector_floats = floats, ctx->is_cpu = is_cpu;
     ctx->local_mem = local_mem;
     vggcl_ctx_free(ctx);
 }
 END_TEST
 
-/* Every value of R and OG in both forms, with TB (blocks of R tiles per work-item) and M (the
- * tile side) cycling through their values, on shapes with remainders: fewer tiles in the batch than R TB, blocks across
- * images, output groups that OG does not divide (cut at launch). */
+/* Every value of R and OG in both forms, with TB (blocks of R tiles per work-item), M (the
+ * tile side) and, in the two passes, TCH (chunks of blocks: the GEMM's work-items remapped) cycling through their
+ * values, on shapes with remainders: fewer tiles in the batch than R TB, blocks across images, output groups
+ * that OG does not divide (cut at launch), a last chunk of fewer blocks than TCH. */
 START_TEST(test_winograd_packed_params)
 {
     vggcl_ctx *ctx = tu_cl_ctx();
@@ -305,13 +316,25 @@ START_TEST(test_winograd_packed_params)
     const int r = vggcl__conv_tunable(id, "R"), og = vggcl__conv_tunable(id, "OG"), fuse = vggcl__conv_tunable(id, "FUSE");
     const int tb = vggcl__conv_tunable(id, "TB"), n_tb = vggcl__tunable_values(&a->tunables[tb]);
     const int m = vggcl__conv_tunable(id, "M"), n_m = vggcl__tunable_values(&a->tunables[m]);
+    const int tch = vggcl__conv_tunable(id, "TCH"), n_tch = vggcl__tunable_values(&a->tunables[tch]);
     static const struct { int N, C_in, C_out, H, W; } sample[] = {
         { 2, 35, 48, 13, 18 }, /* 2 x 4 x 5 = 40 tiles; 3 output groups */
         { 1, 3, 40, 6, 9 },    /* 2 x 3 = 6 tiles, fewer than most R */
         { 3, 20, 128, 9, 5 },  /* 3 x 3 x 2 = 18 tiles over three images; two whole weight runs */
         { 1, 17, 100, 5, 7 },  /* 7 output groups: two weight runs of 4 groups, the second part empty */
     };
-    int runs = 0, tb_ran[2][8] = { { 0 } }, m_ran[2][8] = { { 0 } };
+    /* the two passes' chunks (TCH) with a last one shorter: 10 blocks of 4 tiles for 3 groups of filters, in
+     * chunks of 2, 4 (4 + 4 + 2), 8 (8 + 2), and of more blocks than there are (any device: small blocks) */
+    for (int ci = 0; ci < n_tch; ci++) {
+        vggcl_conv_params p;
+        vggcl__conv_defaults(ctx, id, 2, 35, 48, 13, 18, &p);
+        p.v[fuse] = 0, p.v[m] = 4, p.v[r] = 4, p.v[og] = 1, p.v[tb] = 1, p.v[tch] = a->tunables[tch].values[ci];
+        ck_assert(vggcl__conv_valid(ctx, id, &p, 35, 48));
+        ck_assert_msg(conv_case(ctx, id, &p, 2, 35, 48, 13, 18, ci % 2, 100u + (unsigned)ci, REL_L2, ELEM),
+                      "winograd-packed two passes, TCH=%d, 10 blocks of 4 tiles, 3 groups: differs from the reference",
+                      p.v[tch]);
+    }
+    int runs = 0, tb_ran[2][8] = { { 0 } }, m_ran[2][8] = { { 0 } }, tch_ran[8] = { 0 };
     for (int ri = 0; ri < vggcl__tunable_values(&a->tunables[r]); ri++)
         for (int oi = 0; oi < vggcl__tunable_values(&a->tunables[og]); oi++)
             for (int f = 0; f < 2; f++) {
@@ -320,6 +343,8 @@ START_TEST(test_winograd_packed_params)
                 const int ti = (ri + oi + f) % n_tb, mi = (ri + f) % n_m;
                 p.v[r] = a->tunables[r].values[ri], p.v[og] = a->tunables[og].values[oi], p.v[fuse] = f;
                 p.v[tb] = a->tunables[tb].values[ti], p.v[m] = a->tunables[m].values[mi];
+                const int ci = (ri + 2 * oi) % n_tch;
+                p.v[tch] = f ? 0 : a->tunables[tch].values[ci];
                 const size_t s = (size_t)runs % (sizeof sample / sizeof sample[0]);
                 if (!vggcl__conv_valid(ctx, id, &p, sample[s].C_in, sample[s].C_out)) continue;
                 const int pool = runs / 4 % 2;
@@ -329,6 +354,7 @@ START_TEST(test_winograd_packed_params)
                               "differs from the reference", p.v[m], p.v[r], p.v[og], f, p.v[tb], sample[s].N,
                               sample[s].C_in, sample[s].C_out, sample[s].H, sample[s].W, pool);
                 tb_ran[f][ti] = 1, m_ran[f][mi] = 1;
+                if (!f) tch_ran[ci] = 1;
                 runs++;
             }
     if (ctx->local_mem < ((cl_ulong)1 << 20)) { /* a GPU's 48 KiB: the small blocks of the two passes */
@@ -343,6 +369,8 @@ START_TEST(test_winograd_packed_params)
     for (int f = 0; f < 2; f++)
         for (int mi = 0; mi < n_m; mi++)
             ck_assert_msg(m_ran[f][mi], "M=%d never ran with FUSE=%d", a->tunables[m].values[mi], f);
+    for (int ci = 0; ci < n_tch; ci++)
+        ck_assert_msg(tch_ran[ci], "TCH=%d never ran", a->tunables[tch].values[ci]);
     vggcl_ctx_free(ctx);
 }
 END_TEST
@@ -363,14 +391,14 @@ static int distinct_keys(char (*keys)[VGGCL_LAUNCH_KEY], const vggcl_conv_params
 /* The tuner times one of each set of parameters that launch alike (vggcl__conv_launch_key): for the
  * CPU Winograd, GTB and GOB make no difference where the one pass runs (FUSE 2 on up to 256
  * channels), nor FUSE on 512 channels, which never run it; for winograd-packed, FUSE on 512
- * channels. Everything else does. */
+ * channels, and TCH (the two passes' chunks of tiles) where the one pass runs. Everything else does. */
 START_TEST(test_winograd_launch_keys)
 {
     vggcl_ctx *ctx = tu_cl_ctx();
-    enum { FUSE_IDLE, ONE_PASS_ONCE, ALL_DIFFER };
+    enum { FUSE_IDLE, ONE_PASS_ONCE, TCH_TWO_PASS };
     static const struct { int id, c_in, c_out, h, rule; } shapes[] = {
         { VGGCL_CONV_WINOGRAD, 512, 512, 28, FUSE_IDLE },          { VGGCL_CONV_WINOGRAD, 64, 64, 56, ONE_PASS_ONCE },
-        { VGGCL_CONV_WINOGRAD_PACKED, 512, 512, 14, FUSE_IDLE }, { VGGCL_CONV_WINOGRAD_PACKED, 64, 128, 56, ALL_DIFFER },
+        { VGGCL_CONV_WINOGRAD_PACKED, 512, 512, 14, FUSE_IDLE }, { VGGCL_CONV_WINOGRAD_PACKED, 64, 128, 56, TCH_TWO_PASS },
     };
     for (size_t k = 0; k < sizeof shapes / sizeof shapes[0]; k++) {
         const int id = shapes[k].id, ci = shapes[k].c_in, co = shapes[k].c_out, h = shapes[k].h;
@@ -390,7 +418,10 @@ START_TEST(test_winograd_launch_keys)
             ck_assert_int_eq(distinct_keys(keys, all, n, fuse, 2), 1);
             ck_assert_int_eq(total, two + 1); /* (FUSE 1 runs one or the other) */
         }
-        if (shapes[k].rule == ALL_DIFFER) ck_assert_int_eq(total, n);
+        if (shapes[k].rule == TCH_TWO_PASS) { /* (each one-pass launch once for TCH's values) */
+            const vggcl_conv_algo *a = vggcl__conv_algo(id);
+            ck_assert_int_eq(total, combos + (n - combos) / vggcl__tunable_values(&a->tunables[vggcl__conv_tunable(id, "TCH")]));
+        }
         if (shapes[k].rule == ONE_PASS_ONCE && id == VGGCL_CONV_WINOGRAD && ctx->local_mem >= ((cl_ulong)1 << 20)) {
             /* FUSE=1 follows fused(): the one pass at 56x56, the two passes on the tuner's 8x9 slice */
             vggcl_conv_params one = all[0], two;

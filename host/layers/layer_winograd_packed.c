@@ -13,15 +13,18 @@
  * products take turns on each point's weights (read from memory once for R TB tiles); FUSE: 1
  * runs the layers of up to 256 channels in and out as one pass (packed_fused) where the device's
  * local memory holds the layer's (valid()), 0 runs every layer as two (packed_input,
- * packed_gemm_out); host-only. */
+ * packed_gemm_out); host-only; TCH: the two passes' GEMM runs its blocks of tiles in chunks of TCH, each
+ * for every group of filters in turn (0: all of them for one group, then the next), so that a chunk's
+ * transformed input stays in cache (the two passes' program alone reads it). */
 static const vggcl_tunable tunables[] = {
     { "M", 4, { 4, 6 }, 0 },
     { "R", 14, { 4, 5, 6, 7, 8, 12, 14, 16 }, 0 },
     { "OG", 2, { 1, 2, 4 }, 0 },
     { "FUSE", 1, { 0, 1 }, VGGCL_HOST_ONLY },
     { "TB", 1, { 1, 2, 3, 4 }, 0 },
+    { "TCH", 0, { 0, 2, 4, 8, 16, 32 }, VGGCL_PROG_BIT(VGGCL_PROG_WINO_PACKED) },
 };
-enum { P_M, P_R, P_OG, P_FUSE, P_TB };
+enum { P_M, P_R, P_OG, P_FUSE, P_TB, P_TCH };
 #define ONE_PASS_MAX_C VGGCL_PACKED_ONE_PASS_MAX_C
 
 static int pad16(int c)
@@ -147,6 +150,22 @@ static int narrow_r(long long n_tiles)
     return r5 * 10 > r4 * 11 ? 4 : 5;
 }
 
+/* The two passes' chunk of tile blocks (TCH): the most, up to 32, whose transformed input V stays within
+ * 4 MiB; 0 (no chunks) where the batch's blocks hold no more than that. VGG16 on PoCL, AMD EPYC (AVX2, 512
+ * KiB of L2 per core, 16 MiB of L3), 2026-12-05, against no chunks: its three 512-channel 28x28 layers at
+ * batch 8 (392 tiles: 79 blocks of 368 KiB) 0.74-0.84x the time with chunks of 4 to 11 blocks (1.5-4 MiB),
+ * 0.86x with 16; at batch 1 (10 blocks, 3.6 MiB) chunks of 4 took 1.1-1.2x the time: U streamed past each
+ * chunk, where one pass over it served them all. Set on a narrow-vector CPU, where it was measured. */
+static int chunk(const vggcl_conv_params *p, int N, int C_in, int H, int W)
+{
+    const long long rt = (long long)p->v[P_R] * p->v[P_TB], blocks = ((long long)N * tiles(p, H, W) + rt - 1) / rt;
+    const double block_bytes = (double)rt * pad16(C_in) * points(p) * sizeof(float);
+    const double budget = 4.0 * 1024 * 1024;
+    int tch = 32;
+    while (tch > 2 && tch * block_bytes > budget) tch /= 2;
+    return blocks * block_bytes > budget && tch < blocks ? tch : 0;
+}
+
 /* One pass: R 14, OG 2; F(6x6) for up to 128 output channels, with R 7 and OG 4 (VGG16's layers
  * at 224x224 and 112x112, at batch 1 0.91-0.95x the time of F(4x4) with R 14 and OG 2, and R 7 x
  * OG 4 then 0.976x the whole pass's time, batch 8 1.00x; at 56x56, 128->256 and 256->256, slower:
@@ -190,6 +209,7 @@ static void defaults(const vggcl_ctx *ctx, int N, int C_in, int C_out, int H, in
     vggcl_conv_params largest = *p; /* (of every R the map size may pick) */
     largest.v[P_R] = narrow ? 5 : one_pass(p, C_in, C_out) ? p->v[P_R] : 8;
     if (!valid(ctx, &largest, C_in, C_out)) p->v[P_FUSE] = 0, p->v[P_R] = 4, p->v[P_OG] = 1, p->v[P_TB] = 1;
+    if (narrow && !one_pass(p, C_in, C_out)) p->v[P_TCH] = chunk(p, N, C_in, H, W);
 }
 
 /* V (NP, T_all, C_inp) for the two passes */
