@@ -187,13 +187,16 @@ static int chunk(const vggcl_conv_params *p, int N, int C_in, int H, int W)
  * 1.06-1.14x). VGG16 on PoCL, AMD EPYC (AVX2, 512 KiB L2), 2026-12-04, paired whole passes against
  * the blocks above (and NCHW's 512-channel layers: vggcl__conv_default_algo): 0.57x the time at
  * batch 1 and 0.55x at batch 8. Per layer at batch 1 against R 6: in the one pass R 5 0.93-0.96x
- * the time, R 4 1.10-1.18x; TB 2 level with TB 1. */
+ * the time, R 4 1.10-1.18x; TB 2 level with TB 1. There F(6x6) only from 128 input channels on: after
+ * 64, F(4x4) took 0.90-0.93x its time (`vggcl tune` on that EPYC, 2026-12-05: 64 -> 64 at 224x224 and
+ * 64 -> 128 at 112x112 the only rows to beat the defaults; paired per-layer profiles at batch 1, 9.6 ->
+ * 8.8 ms and 4.8 -> 4.35). */
 static void defaults(const vggcl_ctx *ctx, int N, int C_in, int C_out, int H, int W, vggcl_conv_params *p)
 {
     const int narrow = vggcl__narrow_vectors(ctx);
     if (narrow) p->v[P_R] = 5, p->v[P_OG] = 1;
     const vggcl_conv_params f4 = *p; /* (F(4x4)'s one pass: R 14, OG 2; narrow, R 5, OG 1) */
-    if (one_pass(p, C_in, C_out) && pad16(C_in) > 16 && pad16(C_out) <= 128) {
+    if (one_pass(p, C_in, C_out) && pad16(C_in) > (narrow ? 64 : 16) && pad16(C_out) <= 128) {
         p->v[P_M] = 6;
         if (!narrow) p->v[P_R] = 7, p->v[P_OG] = 4;
     }
