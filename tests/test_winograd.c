@@ -251,7 +251,7 @@ END_TEST
  * blocks (R 4, OG 1, TB 1: every layer took them, sized for 256 channels, and VGG16 at batch 8 took 1.3x the
  * time); on 1 MiB the one pass up to 256 channels; on a GPU's 47 KiB the small blocks; F(4x4)'s one pass
  * where F(6x6)'s does not fit and it does. On a CPU of 8-float vectors (AVX2: 16 registers) the blocks are
- * R 5 x OG 1 (256 -> 256 fits the one pass then), R 4 where R 5 pads the tiles by more than 10% more, whose
+ * R 6 x OG 1 (256 -> 256 fits the one pass then), R 5 or 4 where R 6 pads the tiles more, whose
  * accumulators stay in registers (VGG16 took 0.57x the time at batch 1 and 0.55x at batch 8 against the blocks above,
  * with its 512-channel layers packed too). */
 START_TEST(test_winograd_packed_defaults_by_channels)
@@ -269,13 +269,13 @@ START_TEST(test_winograd_packed_defaults_by_channels)
         { 1024, 16, 256, 256, 56, { 1, 4, 14, 2, 1, 0 } },
         { 47, 16, 64, 64, 224, { 0, 4, 4, 1, 1, 0 } },
         { 330, 16, 128, 128, 112, { 1, 4, 14, 2, 1, 0 } }, /* (F(6x6)'s one pass takes 336 KiB, F(4x4)'s 315) */
-        { 512, 8, 3, 64, 224, { 1, 4, 5, 1, 1, 0 } },     { 512, 8, 64, 64, 224, { 1, 4, 5, 1, 1, 0 } },
-        { 512, 8, 128, 128, 112, { 1, 6, 5, 1, 1, 0 } },
-        { 512, 8, 256, 256, 56, { 1, 4, 5, 1, 1, 0 } },   { 512, 8, 512, 512, 14, { 1, 4, 5, 1, 1, 8 } },
-        { 512, 8, 512, 512, 28, { 1, 4, 5, 1, 1, 8 } } /* (79 blocks of 360 KiB) */,
-        { 512, 8, 256, 512, 28, { 1, 4, 5, 1, 1, 16 } },
-        { 512, 4, 512, 512, 4, { 1, 4, 4, 1, 1, 0 } } /* (8 tiles: R 5 takes 10; 2 blocks) */,
-        { 47, 8, 64, 64, 224, { 0, 4, 5, 1, 1, 32 } }, /* (the two passes: only Ms in local memory) */
+        { 512, 8, 3, 64, 224, { 1, 4, 6, 1, 1, 0 } },     { 512, 8, 64, 64, 224, { 1, 4, 6, 1, 1, 0 } },
+        { 512, 8, 128, 128, 112, { 1, 6, 6, 1, 1, 0 } },
+        { 512, 8, 256, 256, 56, { 1, 4, 6, 1, 1, 0 } },   { 512, 8, 512, 512, 14, { 1, 4, 6, 1, 1, 8 } },
+        { 512, 8, 512, 512, 28, { 1, 4, 6, 1, 1, 8 } } /* (66 blocks of 432 KiB) */,
+        { 512, 8, 256, 512, 28, { 1, 4, 6, 1, 1, 16 } },
+        { 512, 4, 512, 512, 4, { 1, 4, 4, 1, 1, 0 } } /* (8 tiles: R 6 takes 12, R 5 10; 2 blocks) */,
+        { 47, 8, 64, 64, 224, { 0, 4, 6, 1, 1, 32 } }, /* (the two passes: only Ms in local memory) */
     };
     const cl_ulong local_mem = ctx->local_mem;
     const cl_uint floats = ctx->vector_floats;
@@ -294,11 +294,14 @@ START_TEST(test_winograd_packed_defaults_by_channels)
         ck_assert(vggcl__conv_valid(ctx, id, &p, cases[k].c_in, cases[k].c_out));
     }
     /* at batch 1 no chunks: 512 -> 512 at 28x28 has 10 blocks (3.6 MiB), which one pass over U serves (chunks of 8
-     * took 1.04-1.07x the time) */
+     * took 1.04-1.07x the time); its 49 tiles in blocks of R 5 (R 6 would take 54); 14x14's 16 in R 6 (3 blocks) */
     ctx->local_mem = 512 * 1024, ctx->vector_floats = 8, ctx->is_cpu = 1;
     vggcl_conv_params one;
     vggcl__conv_defaults(ctx, id, 1, 512, 512, 28, 28, &one);
     ck_assert_int_eq(one.v[t[5]], 0);
+    ck_assert_int_eq(one.v[t[2]], 5);
+    vggcl__conv_defaults(ctx, id, 1, 512, 512, 14, 14, &one);
+    ck_assert_int_eq(one.v[t[2]], 6);
     ctx->vector_floats = floats, ctx->is_cpu = is_cpu;
     ctx->local_mem = local_mem;
     vggcl_ctx_free(ctx);

@@ -143,10 +143,12 @@ static int valid(const vggcl_ctx *ctx, const vggcl_conv_params *p, int C_in, int
     return local_bytes(p, one_pass(p, C_in, C_out) ? pad16(C_in) : 0, parts) <= ctx->local_mem;
 }
 
-/* A narrow-vector CPU's R for n_tiles tiles: 5, or 4 where 5 rounds them up to over 10% more than 4 does */
+/* A narrow-vector CPU's R for n_tiles tiles: 6, or 5 where 6 rounds them up to over 5% more than 5 does,
+ * then 4 where 5 rounds them up to over 10% more than 4 does */
 static int narrow_r(long long n_tiles)
 {
-    const long long r5 = (n_tiles + 4) / 5 * 5, r4 = (n_tiles + 3) / 4 * 4;
+    const long long r6 = (n_tiles + 5) / 6 * 6, r5 = (n_tiles + 4) / 5 * 5, r4 = (n_tiles + 3) / 4 * 4;
+    if (r6 * 100 <= r5 * 105) return 6;
     return r5 * 10 > r4 * 11 ? 4 : 5;
 }
 
@@ -180,22 +182,27 @@ static int chunk(const vggcl_conv_params *p, int N, int C_in, int H, int W)
  * for the largest R the map size may pick (8), so that the layout (OG) does not depend on it.
  * Those blocks are sized for AVX-512's 32 registers of 16 floats (28 float16 accumulators). On a
  * CPU of narrower vectors (vggcl__narrow_vectors: AVX2's 16 registers of 8 hold 6 float16 with a
- * weight vector beside) they spill: there OG 1, TB 1, M as above, and R 5, or R 4 where R 5 pads
- * the tiles it covers (an image's in the one pass, the batch's in the two) by more than R 4 does
- * and 10% (the 512 -> 512 layers at 14x14, batch 1: 16 tiles, R 5 taking 20, 1.15-1.28x the time
- * of R 4; at 28x28, 49 tiles, R 4 1.17x the time of R 5; at batch 8, 392 and 128 tiles, R 4
- * 1.06-1.14x). VGG16 on PoCL, AMD EPYC (AVX2, 512 KiB L2), 2026-12-04, paired whole passes against
- * the blocks above (and NCHW's 512-channel layers: vggcl__conv_default_algo): 0.57x the time at
- * batch 1 and 0.55x at batch 8. Per layer at batch 1 against R 6: in the one pass R 5 0.93-0.96x
- * the time, R 4 1.10-1.18x; TB 2 level with TB 1. There F(6x6) only from 128 input channels on: after
+ * weight vector beside) they spill: there OG 1, TB 1, M as above, and R 6 (12 accumulators, two
+ * weight vectors and a broadcast: AVX2's 16 registers), R 5 where R 6 pads the tiles it covers (an
+ * image's in the one pass, the batch's in the two) by more than R 5 does and 5%, R 4 where R 5 pads
+ * them by more than R 4 does and 10% (the 512 -> 512 layers at 14x14, batch 1: 16 tiles, R 5 taking
+ * 20, 1.15-1.28x the time of R 4; at 28x28, 49 tiles, R 4 1.17x the time of R 5; at batch 8, 392 and
+ * 128 tiles, R 4 1.06-1.14x). VGG16 on PoCL, AMD EPYC (AVX2, 512 KiB L2), 2026-12-04, paired whole
+ * passes against the blocks above (and NCHW's 512-channel layers: vggcl__conv_default_algo): 0.57x
+ * the time at batch 1 and 0.55x at batch 8. Per layer at batch 1 against R 6 then: in the one pass R 5
+ * 0.93-0.96x the time, R 4 1.10-1.18x; TB 2 level with TB 1. Since the GEMM's pointers per tile (a
+ * register each fewer), 2026-12-05, per-layer profiles at batch 1, 3 rounds, R 6 against R 5: the one
+ * pass 0.92-0.96x (each layer but the first, level), the 14x14 layers 0.88x of R 4 (3 blocks of 6
+ * tiles, 4 of 4: fewer passes over U), 28x28's 49 tiles 1.0-1.05x (54 for 50: R 5 kept); R 7 spills
+ * (1.25x). There F(6x6) only from 128 input channels on: after
  * 64, F(4x4) took 0.90-0.93x its time (`vggcl tune` on that EPYC, 2026-12-05: 64 -> 64 at 224x224 and
  * 64 -> 128 at 112x112 the only rows to beat the defaults; paired per-layer profiles at batch 1, 9.6 ->
  * 8.8 ms and 4.8 -> 4.35). */
 static void defaults(const vggcl_ctx *ctx, int N, int C_in, int C_out, int H, int W, vggcl_conv_params *p)
 {
     const int narrow = vggcl__narrow_vectors(ctx);
-    if (narrow) p->v[P_R] = 5, p->v[P_OG] = 1;
-    const vggcl_conv_params f4 = *p; /* (F(4x4)'s one pass: R 14, OG 2; narrow, R 5, OG 1) */
+    if (narrow) p->v[P_R] = 6, p->v[P_OG] = 1;
+    const vggcl_conv_params f4 = *p; /* (F(4x4)'s one pass: R 14, OG 2; narrow, R 6, OG 1) */
     if (one_pass(p, C_in, C_out) && pad16(C_in) > (narrow ? 64 : 16) && pad16(C_out) <= 128) {
         p->v[P_M] = 6;
         if (!narrow) p->v[P_R] = 7, p->v[P_OG] = 4;
@@ -210,7 +217,7 @@ static void defaults(const vggcl_ctx *ctx, int N, int C_in, int C_out, int H, in
     }
     if (narrow) p->v[P_R] = narrow_r((one_pass(p, C_in, C_out) ? 1 : (long long)N) * tiles(p, H, W));
     vggcl_conv_params largest = *p; /* (of every R the map size may pick) */
-    largest.v[P_R] = narrow ? 5 : one_pass(p, C_in, C_out) ? p->v[P_R] : 8;
+    largest.v[P_R] = narrow ? 6 : one_pass(p, C_in, C_out) ? p->v[P_R] : 8;
     if (!valid(ctx, &largest, C_in, C_out)) p->v[P_FUSE] = 0, p->v[P_R] = 4, p->v[P_OG] = 1, p->v[P_TB] = 1;
     if (narrow && !one_pass(p, C_in, C_out)) p->v[P_TCH] = chunk(p, N, C_in, H, W);
 }
