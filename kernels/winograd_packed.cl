@@ -21,7 +21,8 @@
  *                    their transformed input in local memory, then per OG groups of 16 output
  *                    channels the products and the output transform (+ bias, ReLU, 2x2 max pool).
  *   packed_input:    one work-item per (tile, 16 input channels) of the batch.
- *   packed_gemm_out: one work-item per (RT tiles of the batch, OG groups).
+ *   packed_gemm_out: one work-item per (RT tiles of the batch, OG groups), taken in chunks of TCH
+ *                    blocks of tiles where TCH is set (the work-items' ids remapped: see TCH).
  * The GEMM holds R x OG float16 accumulators: per input channel OG vector loads of U and R
  * broadcasts of V. Outputs are written inside the map only: packed_border zeroes the rest.
  * A build holds one form's kernels (PACKED_ONE_PASS: packed_fused; else the two passes), since

@@ -21,7 +21,8 @@ PIP_ROOT_USER_ACTION=ignore "$python" -m pip install --quiet --no-build-isolatio
 PIP_NO_INDEX=1 PIP_ROOT_USER_ACTION=ignore "$tmp/venv/bin/pip" install --quiet --no-build-isolation "$tmp/src"
 VGGCL_LIBRARY="$lib" "$tmp/venv/bin/python" -c 'import importlib.metadata as m, sys, vggcl; sys.exit(vggcl.version() != m.version("vggcl"))'
 # the package carries the project's license (python/LICENSE is a link to it)
-"$tmp/venv/bin/python" -c 'import importlib.metadata as m, sys; sys.exit(m.distribution("vggcl").read_text("LICENSE") != open(sys.argv[1]).read() and "the installed vggcl has no LICENSE, or not the project'"'"'s")' "$src/LICENSE"
+# (found by name among its files: from setuptools 77 on it goes to licenses/ in the dist-info folder)
+"$tmp/venv/bin/python" -c 'import importlib.metadata as m, sys; f = [p for p in m.distribution("vggcl").files or [] if p.name == "LICENSE"]; sys.exit((not f or f[0].read_text() != open(sys.argv[1]).read()) and "the installed vggcl has no LICENSE, or not the project'"'"'s")' "$src/LICENSE"
 cd "$tmp"
 PYTHONPATH="$tmp/site" VGGCL_LIBRARY="$lib" VGGCL_BINARY="$bin" \
   "$python" -m pytest -q -p no:cacheprovider --basetemp="$tmp/pytest" "$src/python/tests"

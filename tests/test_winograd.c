@@ -293,7 +293,7 @@ START_TEST(test_winograd_packed_defaults_by_channels)
                           cases[k].h, text);
         ck_assert(vggcl__conv_valid(ctx, id, &p, cases[k].c_in, cases[k].c_out));
     }
-    /* at batch 1 no chunks: 512 -> 512 at 28x28 has 10 blocks (3.6 MiB), which one pass over U serves (chunks of 8
+    /* at batch 1 no chunks: 512 -> 512 at 28x28 has 10 blocks of R 5 (3.5 MiB), which one pass over U serves (chunks of 8
      * took 1.04-1.07x the time); its 49 tiles in blocks of R 5 (R 6 would take 54); 14x14's 16 in R 6 (3 blocks) */
     ctx->local_mem = 512 * 1024, ctx->vector_floats = 8, ctx->is_cpu = 1;
     vggcl_conv_params one;

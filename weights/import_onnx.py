@@ -14,7 +14,8 @@ The graph's data path, from its input through a single chain of nodes, must be:
                         features' own 1x1 map, then Flatten|Reshape|Squeeze (CIFAR-style VGGs)
   or a 7x7 flatten:     [Transpose perm (0,2,3,1)] Flatten|Reshape   (the map must be 7x7)
   then dense layers:    (Gemm | MatMul [Add]) with Relu between them; Dropout, Identity and a
-                        Pad of no padding (torch exports an AvgPool2d with one) are skipped; per-channel Mul/Add/Sub/Div and BatchNormalization are folded
+                        Pad of no padding (torch exports an AvgPool2d with one) are skipped;
+                        per-channel Mul/Add/Sub/Div and BatchNormalization are folded
                         into the dense layer before or after them; a final Softmax is dropped.
 
 Nodes that only compute the shape input of a Reshape (Shape, Gather, Cast, Slice, Concat, ...)
@@ -559,12 +560,12 @@ def convert(model, path_name, scale="unit"):
         if plain and size and size != [1, 1] and list(a.get("kernel_shape", [])) == size:
             k = size  # (a pool over the whole map, as F.avg_pool2d(x, 4) on CIFAR's 4x4: the GAP; any stride)
             a["strides"] = size
-        if any(c.op_type in ("Conv", "Pad", "MaxPool") for c in g.consumers.get(node.output[0], [])):
+        if any(user.op_type in ("Conv", "Pad", "MaxPool") for user in g.consumers.get(node.output[0], [])):
             refuse(node, "an average pool between the convolutions; expected a MaxPool 2x2 stride 2 there")
         if list(a.get("kernel_shape", [])) != k or list(a.get("strides", [1, 1])) != k or not plain:
             refuse(node, "expected GlobalAveragePool, ReduceMean, Flatten/Reshape or Transpose (0,2,3,1) "
-                         "after the features (an AveragePool only as torch's adaptive pool to 7x7 makes it: kernel "
-                         "and stride the map's size / 7, here " + ("unknown: H and W are not static" if not size else
+                         "after the features (an AveragePool only over the whole map, or as torch's adaptive pool "
+                         "to 7x7 makes it: kernel and stride the map's size / 7, here " + ("unknown: H and W are not static" if not size else
                                                                    f"{k[0]}x{k[1]} for the {size[0]}x{size[1]} map")
                          + ")")
         check_data_input(g, node, t)

@@ -294,12 +294,11 @@ int cmd_cam(int argc, char **argv)
     const cli_file read_in[] = { { "--weights", weights }, { "--files-from", cli_files_from(&a) } };
     if ((rc = cli_stdout_check("cam", read_in, 2)) != CLI_OK) goto done_args;
     const int listed = cli_images("cam", &a, &files, &n_files);
-    const cli_file *ins = read_in;
     const char *const *files_of = compare ? compare_suffix : plain_suffix;
     char clash[3 * PATH_MAX + 8192 + 128] = "";
     int names = same_names(files, n_files, dir, files_of, clash, sizeof clash), names_here = 0; /* (said once MPI runs) */
     if (names == CLI_OK)
-        names = reads_outputs(files, n_files, ins, 2, dir, files_of, clash, sizeof clash),
+        names = reads_outputs(files, n_files, read_in, 2, dir, files_of, clash, sizeof clash),
         names_here = names != CLI_OK;
     if ((rc = cli_take_share(&ranks, "cam", cli_arg(&a, "shard"), listed, &files, &n_files, 0)) != CLI_OK) goto done_args;
     /* under mpirun every rank runs to cli_ranks_finish, which prints the ranks' lines, whatever happened */

@@ -152,12 +152,14 @@ static int narrow_r(long long n_tiles)
     return r5 * 10 > r4 * 11 ? 4 : 5;
 }
 
-/* The two passes' chunk of tile blocks (TCH): the most, up to 32, whose transformed input V stays within
- * 4 MiB; 0 (no chunks) where the batch's blocks hold no more than that. VGG16 on PoCL, AMD EPYC (AVX2, 512
- * KiB of L2 per core, 16 MiB of L3), 2026-12-05, against no chunks: its three 512-channel 28x28 layers at
- * batch 8 (392 tiles: 79 blocks of 368 KiB) 0.74-0.84x the time with chunks of 4 to 11 blocks (1.5-4 MiB),
- * 0.86x with 16; at batch 1 (10 blocks, 3.6 MiB) chunks of 4 took 1.1-1.2x the time: U streamed past each
- * chunk, where one pass over it served them all. Set on a narrow-vector CPU, where it was measured. */
+/* The two passes' chunk of tile blocks (TCH): the most, from 2 up to 32, whose transformed input V stays
+ * within 4 MiB; 0 (no chunks) where the batch's blocks hold no more than that, or one chunk would hold them
+ * all. VGG16 on PoCL, AMD EPYC (AVX2, 512 KiB of L2 per core, 16 MiB of L3), 2026-12-05, with blocks of R 5
+ * then, against no chunks: its three 512-channel 28x28 layers at batch 8 (392 tiles: 79 blocks of 360 KiB)
+ * 0.74-0.84x the time in chunks of 4 to 11 blocks (1.4-4 MiB), 0.86x with 16; at batch 1 (10 blocks, 3.5
+ * MiB) chunks of 4 took 1.1-1.2x the time: U streamed past each chunk, where one pass over it served them
+ * all. Set on a narrow-vector CPU, where it was measured. A value is a build option, so a new one (another
+ * batch or map size) builds its program once. */
 static int chunk(const vggcl_conv_params *p, int N, int C_in, int H, int W)
 {
     const long long rt = (long long)p->v[P_R] * p->v[P_TB], blocks = ((long long)N * tiles(p, H, W) + rt - 1) / rt;
@@ -194,7 +196,7 @@ static int chunk(const vggcl_conv_params *p, int N, int C_in, int H, int W)
  * register each fewer), 2026-12-05, per-layer profiles at batch 1, 3 rounds, R 6 against R 5: the one
  * pass 0.92-0.96x (each layer but the first, level), the 14x14 layers 0.88x of R 4 (3 blocks of 6
  * tiles, 4 of 4: fewer passes over U), 28x28's 49 tiles 1.0-1.05x (54 for 50: R 5 kept); R 7 spills
- * (1.25x). There F(6x6) only from 128 input channels on: after
+ * (1.25x). There F(6x6) only past 64 input channels: after
  * 64, F(4x4) took 0.90-0.93x its time (`vggcl tune` on that EPYC, 2026-12-05: 64 -> 64 at 224x224 and
  * 64 -> 128 at 112x112 the only rows to beat the defaults; paired per-layer profiles at batch 1, 9.6 ->
  * 8.8 ms and 4.8 -> 4.35). */
