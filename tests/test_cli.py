@@ -1393,6 +1393,26 @@ class Cli(unittest.TestCase):
         self.assertEqual(sorted(p.name for p in self.d.glob("f*")),
                          ["f", "f-train-labels.npy", "f-train.npy", "f-val-labels.npy", "f-val.npy"])
 
+    def test_eval_json_ratios_read_back(self):
+        """eval's JSON ratios read back as the very double of their counts: cJSON prints 15 digits where they come
+        within its epsilon of the number (6/7 read back 1 ulp off: its issue 838). A head that always says class
+        0, on 6 images of class 0 and 1 of class 1."""
+        sd = make_state_dict(parse_cfg(CFG), True, 2, seed=1)
+        sd["classifier.0.weight"] = np.zeros_like(sd["classifier.0.weight"])
+        sd["classifier.0.bias"] = np.array([50.0, 0.0], np.float32)
+        w = self.d / "zero.safetensors"
+        save_file(sd, w)
+        for c, n in (("a", 6), ("b", 1)):
+            (self.d / "data" / c).mkdir(parents=True)
+            for i in range(n):
+                shutil.copy(ROOT / "tests" / "data" / "tiny.png", self.d / "data" / c / f"{i}.png")
+        r = self.vggcl("eval", "--weights", w, "--data", self.d / "data", "--resize", "24", "--crop", "16",
+                       "--format", "json")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        got = json.loads(r.stdout)
+        self.assertEqual((got["top1"], got["per_class"][0]["precision"], got["per_class"][0]["recall"]), (6 / 7, 6 / 7, 1))
+        self.assertIn('"top1":0.8571428571428571,', r.stdout)  # (the shortest text that reads back so)
+
     def test_option_values_and_missing_files(self):
         """A value left out (--top IMAGE) is named, not "give at least one image"; --std and --mean that would
         fail every image are refused at once, exit 2 (each image was skipped, exit 1), and a std not above 0,

@@ -120,6 +120,9 @@ int cli_json_print(struct cJSON *o);
  * U+2028/2029 and the bidirectional overrides \uHHHH (line ends for Python's splitlines). NULL when out of
  * memory. */
 struct cJSON *cli_json_string(const char *s);
+/* v added to o as name, in the fewest digits that read back as v itself (cJSON's own 15 digits read back up to
+ * an ulp off: eval's 6/7), null where it is not finite; the item, or NULL (out of memory). */
+struct cJSON *cli_json_add_exact(struct cJSON *o, const char *name, double v);
 /* Whether s is UTF-8 text (what a model's metadata must be). */
 int cli_utf8(const char *s);
 

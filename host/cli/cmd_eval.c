@@ -74,8 +74,8 @@ static int report_json(const tally *t, char **names, int skipped, long right, lo
     const int C = t->classes;
     cJSON *o = cJSON_CreateObject(), *arr;
     int ok = o && cJSON_AddNumberToObject(o, "n", (double)t->n) && cJSON_AddNumberToObject(o, "skipped", skipped) &&
-             cJSON_AddNumberToObject(o, "top1", ratio(right, t->n)) &&
-             cJSON_AddNumberToObject(o, "top5", ratio(in_k, t->n)) && cJSON_AddNumberToObject(o, "k", t->k);
+             cli_json_add_exact(o, "top1", ratio(right, t->n)) &&
+             cli_json_add_exact(o, "top5", ratio(in_k, t->n)) && cJSON_AddNumberToObject(o, "k", t->k);
     if (ok && (ok = (arr = cJSON_AddArrayToObject(o, "classes")) != NULL))
         for (int c = 0; c < C && ok; c++) ok = cJSON_AddItemToArray(arr, cli_json_string(names[c]));
     if (ok && (ok = (arr = cJSON_AddArrayToObject(o, "per_class")) != NULL))
@@ -88,8 +88,8 @@ static int report_json(const tally *t, char **names, int skipped, long right, lo
             ok = r && cJSON_AddItemToObject(r, "class", cli_json_string(names[c])) &&
                  cJSON_AddNumberToObject(r, "index", c) && cJSON_AddNumberToObject(r, "images", (double)support) &&
                  cJSON_AddNumberToObject(r, "predicted", (double)predicted) &&
-                 cJSON_AddNumberToObject(r, "precision", ratio(hit, predicted)) &&
-                 cJSON_AddNumberToObject(r, "recall", ratio(hit, support)) && cJSON_AddItemToArray(arr, r);
+                 cli_json_add_exact(r, "precision", ratio(hit, predicted)) &&
+                 cli_json_add_exact(r, "recall", ratio(hit, support)) && cJSON_AddItemToArray(arr, r);
             if (!ok) cJSON_Delete(r);
         }
     if (!ok) { /* (a key or an entry missing would misalign the report: none) */

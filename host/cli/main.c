@@ -1,6 +1,7 @@
 /* vggcl: command-line entry point; dispatches to the subcommands. */
 #include <ctype.h>
 #include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -503,6 +504,17 @@ int cli_utf8(const char *s)
     int n;
     while (*u && (n = utf8_len(u)) > 0) u += n;
     return !*u;
+}
+
+cJSON *cli_json_add_exact(cJSON *o, const char *name, double v)
+{
+    char text[32];
+    if (!isfinite(v)) return cJSON_AddNullToObject(o, name); /* (as cJSON prints them) */
+    for (int digits = 1; digits <= 17; digits++) { /* (17 always reads back) */
+        snprintf(text, sizeof text, "%.*g", digits, v);
+        if (strtod(text, NULL) == v) break;
+    }
+    return cJSON_AddRawToObject(o, name, text);
 }
 
 cJSON *cli_json_string(const char *s)
