@@ -273,8 +273,7 @@ def passed_over(g, node, tensor, model):
     if node.op_type != "Pad":
         inference_dropout(g, node, tensor, model)
         return True
-    if not node.input or node.input[0] != tensor:
-        refuse(node, "expected the data to enter as input 0")
+    check_data_input(g, node, tensor)
     pads = attrs(node).get("pads") if len(node.input) < 2 or not node.input[1] else \
         g.const(node, 1, "pads").reshape(-1).tolist()
     if pads is None or any(int(v) for v in pads):
@@ -545,7 +544,7 @@ def convert(model, path_name, scale="unit"):
         raise Refused(f"the graph ends after the features (tensor '{t}'); expected a GAP or flatten and dense layers")
 
     # --- GAP or flatten
-    layout, pooled_to_7, pooled_to_1 = "NCHW", False, False
+    layout, pooled_to_7, whole_map = "NCHW", False, False
     if node.op_type == "Transpose":
         if transpose_perm(node) != [0, 2, 3, 1]:
             refuse(node, f"perm {transpose_perm(node)}; expected (0,2,3,1) (back to NHWC) after the features")
@@ -557,20 +556,19 @@ def convert(model, path_name, scale="unit"):
         k = [s // 7 for s in size] if size and all(s % 7 == 0 for s in size) else [1, 1]
         plain = not (any(a.get("pads", [0])) or a.get("ceil_mode", 0) or any(d != 1 for d in a.get("dilations", [1]))
                      or a.get("auto_pad", b"NOTSET") not in (b"NOTSET", "NOTSET", b"VALID", "VALID"))
-        if plain and size and size != [1, 1] and list(a.get("kernel_shape", [])) == size:
-            k = size  # (a pool over the whole map, as F.avg_pool2d(x, 4) on CIFAR's 4x4: the GAP; any stride)
-            a["strides"] = size
+        # (a pool over the whole map, as F.avg_pool2d(x, 4) on CIFAR's 4x4, is the GAP, whatever its stride)
+        whole_map = plain and bool(size) and size != [1, 1] and list(a.get("kernel_shape", [])) == size
         if any(user.op_type in ("Conv", "Pad", "MaxPool") for user in g.consumers.get(node.output[0], [])):
             refuse(node, "an average pool between the convolutions; expected a MaxPool 2x2 stride 2 there")
-        if list(a.get("kernel_shape", [])) != k or list(a.get("strides", [1, 1])) != k or not plain:
+        if not whole_map and (list(a.get("kernel_shape", [])) != k or list(a.get("strides", [1, 1])) != k or not plain):
             refuse(node, "expected GlobalAveragePool, ReduceMean, Flatten/Reshape or Transpose (0,2,3,1) "
                          "after the features (an AveragePool only over the whole map, or as torch's adaptive pool "
                          "to 7x7 makes it: kernel and stride the map's size / 7, here " + ("unknown: H and W are not static" if not size else
                                                                    f"{k[0]}x{k[1]} for the {size[0]}x{size[1]} map")
                          + ")")
         check_data_input(g, node, t)
-        pooled_to_7 = size is not None and [s // kk for s, kk in zip(size, k)] == [7, 7]  # (else a kernel 1: as it was)
-        pooled_to_1 = size is not None and [s // kk for s, kk in zip(size, k)] == [1, 1]
+        # (else a kernel 1: the map as it was)
+        pooled_to_7 = not whole_map and size is not None and [s // kk for s, kk in zip(size, k)] == [7, 7]
         t, node = node.output[0], g.next(node.output[0], node)
     head_desc = None
     if node is None:
@@ -579,7 +577,7 @@ def convert(model, path_name, scale="unit"):
     # a map of 1x1 flattened (an AveragePool over all of it before, or the features' own: CIFAR's VGGs at 32x32)
     # is the GAP of that map, the head's input as vggcl makes it
     one_by_one = op in ("Flatten", "Reshape", "Squeeze") and not pooled_to_7 and \
-        (pooled_to_1 or map_size(hw, pools) == [1, 1])
+        (whole_map or map_size(hw, pools) == [1, 1])
     if op in ("GlobalAveragePool", "ReduceMean") or one_by_one:
         keep = 1
         if op == "GlobalAveragePool" and layout != "NCHW":
@@ -608,8 +606,8 @@ def convert(model, path_name, scale="unit"):
         if not channels_last:
             refuse(node if node is not None else g.g.node[-1],
                    "expected Flatten, Reshape or Squeeze after a keepdims GAP over NCHW")
-        head_desc = "GAP" if not one_by_one else "GAP (an AveragePool over the whole map)" \
-            if map_size(hw, pools) != [1, 1] else "GAP (a flatten of the 1x1 map)"
+        head_desc = "GAP" if not one_by_one else "GAP (an AveragePool over the whole map)" if whole_map \
+            else "GAP (a flatten of the 1x1 map)"
     elif op in ("Flatten", "Reshape"):
         check_data_input(g, node, t)
         if op == "Flatten" and attrs(node).get("axis", 1) != 1:
