@@ -196,10 +196,9 @@ static int chunk(const vggcl_conv_params *p, int N, int C_in, int H, int W)
  * register each fewer), 2026-12-05, per-layer profiles at batch 1, 3 rounds, R 6 against R 5: the one
  * pass 0.92-0.96x (each layer but the first, level), the 14x14 layers 0.88x of R 4 (3 blocks of 6
  * tiles, 4 of 4: fewer passes over U), 28x28's 49 tiles 1.0-1.05x (54 for 50: R 5 kept); R 7 spills
- * (1.25x). There F(6x6) only past 64 input channels: after
- * 64, F(4x4) took 0.90-0.93x its time (`vggcl tune` on that EPYC, 2026-12-05: 64 -> 64 at 224x224 and
- * 64 -> 128 at 112x112 the only rows to beat the defaults; paired per-layer profiles at batch 1, 9.6 ->
- * 8.8 ms and 4.8 -> 4.35). */
+ * (1.25x). There F(6x6) only past 64 input channels: up to 64, F(4x4) took 0.90-0.93x its time
+ * (`vggcl tune` on that EPYC, 2026-12-05: 64 -> 64 at 224x224 and 64 -> 128 at 112x112 the only rows to
+ * beat the defaults; paired per-layer profiles at batch 1, 9.6 -> 8.8 ms and 4.8 -> 4.35). */
 static void defaults(const vggcl_ctx *ctx, int N, int C_in, int C_out, int H, int W, vggcl_conv_params *p)
 {
     const int narrow = vggcl__narrow_vectors(ctx);
