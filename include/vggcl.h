@@ -499,7 +499,8 @@ VGGCL_API vggcl_status vggcl_npy_write(vggcl_ctx *ctx, const char *path, int ndi
  * ready and commit fails) removes it, so path never holds half an array. An
  * append refused for its arguments (VGGCL_ERR_ARG) writes nothing and leaves
  * the writer as it was: commit still names the rows appended before and after
- * it. Close every writer opened (it frees it). */
+ * it. Close every writer opened (it frees it); w NULL with commit = 0 does
+ * nothing (a cleanup after a failed open), with commit = 1 it is VGGCL_ERR_ARG. */
 typedef struct vggcl_npy_writer vggcl_npy_writer;
 VGGCL_API vggcl_status vggcl_npy_writer_open(vggcl_ctx *ctx, const char *path, int ndim_tail, const long long *tail,
                                              vggcl_npy_writer **out);

@@ -189,6 +189,8 @@ START_TEST(test_null_arguments)
     said(ctx, vggcl_npy_write(ctx, "", 1, (const long long[]){ 1 }, (const float[]){ 1 }), VGGCL_ERR_ARG,
          "the path is empty");
     said(ctx, vggcl_npy_writer_append(ctx, NULL, NULL, 0), VGGCL_ERR_ARG, "w is NULL");
+    said(ctx, vggcl_npy_writer_close(ctx, NULL, 1), VGGCL_ERR_ARG, "vggcl_npy_writer_close: w is NULL");
+    ck_assert_int_eq(vggcl_npy_writer_close(ctx, NULL, 0), VGGCL_OK); /* (a failed open's cleanup) */
     said(ctx, vggcl_png_write(ctx, NULL, rgb, 4, 4), VGGCL_ERR_ARG, "path is NULL");
     said(ctx, vggcl_png_write(ctx, tu_tmp("t.png"), NULL, 4, 4), VGGCL_ERR_ARG, "rgb is NULL");
     said(ctx, vggcl_png_write(ctx, tu_tmp("t.png"), rgb, 0, 4), VGGCL_ERR_ARG, "an image of 4x0; expected 1 to");

@@ -469,6 +469,7 @@ vggcl_status vggcl_npy_writer_ready(vggcl_ctx *ctx, vggcl_npy_writer *w)
 vggcl_status vggcl_npy_writer_close(vggcl_ctx *ctx, vggcl_npy_writer *w, int commit)
 {
     vggcl_status st = VGGCL_OK;
+    if (commit) VGGCL_NEED(ctx, "vggcl_npy_writer_close", w); /* (NULL uncommitted: a failed open's cleanup) */
     if (!w) return VGGCL_OK;
     if (commit && (st = vggcl_npy_writer_ready(ctx, w)) == VGGCL_OK) st = vggcl__output_commit(ctx, &w->out, 1);
     vggcl__output_abort(&w->out); /* (after a commit: nothing left to drop) */
