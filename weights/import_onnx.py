@@ -13,6 +13,10 @@ The graph's data path, from its input through a single chain of nodes, must be:
                         or an AveragePool over the whole map (a static input size), or the
                         features' own 1x1 map, then Flatten|Reshape|Squeeze (CIFAR-style VGGs)
   or a 7x7 flatten:     [Transpose perm (0,2,3,1)] Flatten|Reshape   (the map must be 7x7)
+  a 1x1 Conv (stride 1, no padding, group 1) as a dense layer: right after the features and
+                        straight into the GAP (the class maps averaged, as CAM code writes its
+                        head: the same as the GAP then that layer), or on the (N, C, 1, 1) map a
+                        keepdims GAP leaves, before its flatten
   then dense layers:    (Gemm | MatMul [Add]) with Relu between them; Dropout, Identity and a
                         Pad of no padding (torch exports an AvgPool2d with one) are skipped;
                         per-channel Mul/Add/Sub/Div and BatchNormalization are folded
@@ -335,6 +339,41 @@ def conv_weights(g, node, tensor, c_in):
     return w, b
 
 
+def is_pointwise(g, node):
+    """Whether a Conv has a 1x1 kernel (by its attribute, else its weight)."""
+    kernel = attrs(node).get("kernel_shape")
+    if kernel is None and len(node.input) > 1 and node.input[1] in g.consts:
+        kernel = g.consts[node.input[1]].shape[2:]
+    return kernel is not None and list(kernel) == [1, 1]
+
+
+def pointwise_dense(g, node, tensor, c_in):
+    """A 1x1 Conv as the dense layer it is on each pixel: (w (in, out), b)."""
+    check_data_input(g, node, tensor)
+    a = attrs(node)
+    w = fweight(node, g.const(node, 1, "weight"), "the weight")
+    expected = "expected a 1x1 kernel, stride 1, no padding, group 1 (a dense layer on each pixel)"
+    if w.ndim != 4 or list(w.shape[2:]) != [1, 1]:
+        refuse(node, f"weight shape {list(w.shape)}; {expected}")
+    if list(a.get("strides", [1, 1])) != [1, 1]:
+        refuse(node, f"stride {'x'.join(map(str, a['strides']))}; {expected}")
+    if any(a.get("pads", [0])) or _str(a.get("auto_pad", "NOTSET")) not in ("NOTSET", "VALID", "SAME_UPPER",
+                                                                           "SAME_LOWER"):
+        refuse(node, f"padding {list(a.get('pads', []))}; {expected}")
+    if a.get("group", 1) != 1:
+        refuse(node, f"group {a['group']}; {expected}")
+    if not 1 <= w.shape[0] <= MAX_OUTPUTS:
+        refuse(node, f"{w.shape[0]} outputs; vggcl takes 1 to {MAX_OUTPUTS} a dense layer")
+    if w.shape[1] != c_in:
+        refuse(node, f"{w.shape[1]} input channels; expected {c_in}")
+    b = np.zeros(w.shape[0])
+    if len(node.input) > 2 and node.input[2]:
+        b = fweight(node, g.const(node, 2, "bias"), "the bias").reshape(-1)
+        if b.shape != (w.shape[0],):
+            refuse(node, f"bias of shape {list(b.shape)}; expected ({w.shape[0]},)")
+    return w[:, :, 0, 0].T, b
+
+
 def bn_affine(g, node, tensor, width):
     """BatchNormalization at inference as y = x*s + t, per channel."""
     check_data_input(g, node, tensor)
@@ -397,12 +436,16 @@ def static_dims(value_info):
     return [d.dim_value if d.HasField("dim_value") and d.dim_value > 0 else None for d in t.shape.dim]
 
 
-def affine_vector(node, c, width):
-    """A constant operand of Mul/Add/Sub/Div as a per-channel vector of length width."""
+def affine_vector(node, c, width, maps=False):
+    """A constant operand of Mul/Add/Sub/Div as a per-channel vector of length width (on the last axis,
+    or with maps on axis 1 of (N, C, 1, 1) data: a shape (C, 1, 1) or (1, C, 1, 1))."""
     c = np.asarray(c, np.float64)
-    if c.ndim > 2 or any(d != 1 for d in c.shape[:-1]) or c.size not in (1, width):
-        refuse(node, f"constant of shape {list(c.shape)}; expected a scalar or a vector of {width} "
-                     "(per channel, on the last axis)")
+    shape = [1] * (4 - c.ndim) + list(c.shape) if maps else None
+    odd = (c.ndim > 4 or shape[0] != 1 or shape[2:] != [1, 1]) if maps else \
+        (c.ndim > 2 or any(d != 1 for d in c.shape[:-1]))
+    if odd or c.size not in (1, width):
+        refuse(node, f"constant of shape {list(c.shape)}; expected a scalar or a vector of {width} (per channel, "
+                     + ("shaped (C, 1, 1) on the (N, C, 1, 1) map)" if maps else "on the last axis)"))
     return np.broadcast_to(c.reshape(-1), (width,)).copy()
 
 
@@ -516,6 +559,8 @@ def convert(model, path_name, scale="unit"):
             pools, idx, last = pools + 1, idx + 1, "pool"
             t, node = node.output[0], g.next(node.output[0], node)
             continue
+        if convs and is_pointwise(g, node):  # (a head: taken after the features, or refused there)
+            break
         conv = node
         w, b = conv_weights(g, node, t, c)
         t, node = node.output[0], g.next(node.output[0], node)
@@ -542,9 +587,25 @@ def convert(model, path_name, scale="unit"):
     pool5 = "keep" if last == "pool" else "drop"
     if node is None:
         raise Refused(f"the graph ends after the features (tensor '{t}'); expected a GAP or flatten and dense layers")
+    # a 1x1 Conv on the features' map, averaged by the GAP after it: the GAP then that dense layer
+    pre_gap, pre_folds = None, 0
+    if node.op_type == "Conv":
+        pre_gap = [*pointwise_dense(g, node, t, c), node]
+        c, t, node = pre_gap[0].shape[1], node.output[0], g.next(node.output[0], node)
+        if node is not None and node.op_type == "BatchNormalization":
+            s, sh = bn_affine(g, node, t, c)
+            pre_gap[:2] = pre_gap[0] * s[None, :], pre_gap[1] * s + sh
+            pre_folds = 1
+            t, node = node.output[0], g.next(node.output[0], node)
+        if node is None:
+            refuse(pre_gap[2], "the graph ends at the 1x1 Conv; expected a GAP after it (the class maps averaged)")
+        if node.op_type not in ("GlobalAveragePool", "ReduceMean", "AveragePool", "Transpose", "Flatten", "Reshape",
+                                "Squeeze"):
+            refuse(node, f"follows {name_of(pre_gap[2])} (a 1x1 Conv); expected a GAP right after it (a "
+                         "Relu there is not a dense layer after the GAP; vggcl's features are 3x3 Convs)")
 
     # --- GAP or flatten
-    layout, pooled_to_7, whole_map = "NCHW", False, False
+    layout, pooled_to_7, whole_map, maps = "NCHW", False, False, False
     if node.op_type == "Transpose":
         if transpose_perm(node) != [0, 2, 3, 1]:
             refuse(node, f"perm {transpose_perm(node)}; expected (0,2,3,1) (back to NHWC) after the features")
@@ -603,12 +664,13 @@ def convert(model, path_name, scale="unit"):
                     refuse(node, f"shape {shp}; expected (N, {width})")
             channels_last = True
             t, node = node.output[0], g.next(node.output[0], node)
-        if not channels_last:
+        maps = not channels_last  # (N, C, 1, 1): a 1x1 Conv may come before the flatten
+        if maps and (node is None or node.op_type != "Conv"):
             refuse(node if node is not None else g.g.node[-1],
-                   "expected Flatten, Reshape or Squeeze after a keepdims GAP over NCHW")
+                   "expected Flatten, Reshape, Squeeze or a 1x1 Conv after a keepdims GAP over NCHW")
         head_desc = "GAP" if not one_by_one else "GAP (an AveragePool over the whole map)" if whole_map \
             else "GAP (a flatten of the 1x1 map)"
-    elif op in ("Flatten", "Reshape"):
+    elif op in ("Flatten", "Reshape") and pre_gap is None:
         check_data_input(g, node, t)
         if op == "Flatten" and attrs(node).get("axis", 1) != 1:
             refuse(node, f"axis {attrs(node).get('axis')}; expected 1")
@@ -624,23 +686,43 @@ def convert(model, path_name, scale="unit"):
                 refuse(node, f"shape {shp}; expected (N, {width})")
         head_desc = f"flatten 7x7 ({'h,w,c' if layout == 'NHWC' else 'c,h,w'} order)"
         t, node = node.output[0], g.next(node.output[0], node)
+    elif pre_gap is not None:
+        refuse(node, f"follows {name_of(pre_gap[2])} (a 1x1 Conv) on a map that is not 1x1 (" + (
+               "of unknown size" if map_size(hw, pools) is None else "{}x{}".format(*map_size(hw, pools)))
+               + "); expected a GAP (GlobalAveragePool, ReduceMean over H and W) right after it")
     else:
         refuse(node, "expected GlobalAveragePool, ReduceMean, Flatten/Reshape or Transpose (0,2,3,1) after the "
                      f"features (the last {'MaxPool' if last == 'pool' else 'Relu'})")
 
-    # --- dense chain
-    layers, pending, state, softmax, dense_folds = [], None, "input", False, 0
+    # --- dense chain (maps: on the (N, C, 1, 1) map of a keepdims GAP, 1x1 Convs until a flatten)
+    layers, pending, state, softmax, dense_folds = [], None, "input", False, pre_folds
     last_node = last_dense = relu_after_last = None
+    if pre_gap is not None:
+        layers, state, last_node, last_dense = [pre_gap[:2]], "pre", pre_gap[2], pre_gap[2]
+        head_desc = f"1x1 Conv {c} classes then {head_desc} (the same as the GAP then that dense layer)"
     while node is not None:
         op = node.op_type
         if op in ("Dropout", "Identity", "Pad"):
             passed_over(g, node, t, model)
-        elif op in ("Gemm", "MatMul"):
+        elif op in ("Flatten", "Reshape", "Squeeze") and maps:
+            check_data_input(g, node, t)
+            if op == "Flatten" and attrs(node).get("axis", 1) != 1:
+                refuse(node, f"axis {attrs(node).get('axis')}; expected 1")
+            shp = reshape_shape(g, node) if op == "Reshape" else None
+            if shp is not None and (len(shp) != 2 or shp[1] not in (-1, width)):
+                refuse(node, f"shape {shp}; expected (N, {width})")
+            maps = False
+        elif op in ("Gemm", "MatMul", "Conv"):
             if state == "pre":
                 refuse(node, f"follows the dense layer {name_of(last_dense)} without a Relu between them; "
                              "expected Relu")
+            if (op == "Conv") != maps:
+                refuse(node, "a Conv after the flatten; expected Gemm or MatMul" if op == "Conv" else
+                       f"on the (N, {width}, 1, 1) map; expected a 1x1 Conv there, or a Flatten before the {op}")
             check_data_input(g, node, t)
-            if op == "Gemm":
+            if op == "Conv":
+                w, b = pointwise_dense(g, node, t, width)
+            elif op == "Gemm":
                 a = attrs(node)
                 if a.get("transA", 0):
                     refuse(node, "transA=1; expected transA=0 (data times weight)")
@@ -680,7 +762,7 @@ def convert(model, path_name, scale="unit"):
                 if op in ("Sub", "Div") and slot != 0:
                     refuse(node, f"{op} of the data from a constant; expected data {op.lower()} constant")
                 check_data_input(g, node, t, slot)
-                v = affine_vector(node, fweight(node, g.const(node, 1 - slot, "operand"), "the operand"), width)
+                v = affine_vector(node, fweight(node, g.const(node, 1 - slot, "operand"), "the operand"), width, maps)
                 if op == "Div" and not np.all(v):
                     refuse(node, "divides by zero; expected a non-zero divisor")
                 s, sh = np.ones(width), np.zeros(width)
@@ -703,8 +785,9 @@ def convert(model, path_name, scale="unit"):
         elif op == "Softmax":
             check_data_input(g, node, t)
             axis = attrs(node).get("axis", -1 if model_opset(model) >= 13 else 1)
-            if axis not in (-1, 1):
-                refuse(node, f"axis {axis}; expected the class axis (-1 or 1)")
+            if axis not in ((1, -3) if maps else (-1, 1)):
+                refuse(node, f"axis {axis}; expected the class axis " + ("(1 or -3 on the (N, C, 1, 1) map)" if maps
+                                                                         else "(-1 or 1)"))
             end, nxt = node, g.next(node.output[0], node)
             while nxt is not None and nxt.op_type in ("Identity", "Dropout"):  # (no-ops at inference)
                 inference_dropout(g, nxt, end.output[0], model)
@@ -715,7 +798,8 @@ def convert(model, path_name, scale="unit"):
             break
         else:
             refuse(node, "unsupported on the data path after the features; expected Gemm, MatMul, Add, Mul, Relu, "
-                         "Dropout, BatchNormalization or a final Softmax")
+                         "Dropout, BatchNormalization, " + ("a 1x1 Conv, a Flatten " if maps else "")
+                   + "or a final Softmax")
         last_node = node
         t, node = node.output[0], g.next(node.output[0], node)
     if not layers:
@@ -756,6 +840,7 @@ def convert(model, path_name, scale="unit"):
                f"{head_desc}, dense {'-'.join(map(str, widths))}, input {layout_in}"
                + (f" {hw[0]}x{hw[1]}" if hw else "") + f", {scale} scaling"
                + (", softmax dropped" if softmax else "") + "".join(", " + f for f in folds)
+               + (", the graph's (N, C, 1, 1) output read as (N, C)" if maps else "")
                + (f", the graph's input normalization ({', '.join(n.op_type for n, *_ in steps)}) read into "
                   "vggcl.mean and vggcl.std" if steps else "")
                + (f", {halves} float16 weights widened to float32" if halves else "")
