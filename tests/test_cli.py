@@ -1421,15 +1421,17 @@ class Cli(unittest.TestCase):
         img = ROOT / "tests" / "data" / "tiny.png"
         cls = ["classify", "--weights", self.weights]
         for args, said in (([*cls, "--top", img], f"--top must be an integer from 1 to 1000000, not '{img}'"),
-                           ([*cls, "--std", "0,0,0", img], "--std must be three finite numbers above 0, not '0,0,0'"),
+                           ([*cls, "--std", "0,0,0", img], "--std must be three finite numbers R,G,B above 0, not '0,0,0'"),
+                           ([*cls, "--std", "inf,1,1", img],  # (it said "three numbers", as if inf were none)
+                            "--std must be three finite numbers R,G,B above 0, not 'inf,1,1'"),
                            (["train-head", "--weights", self.weights, "--std", "0.2,-0.2,0.2", "--data", self.d,
                              "--out", self.d / "h.safetensors"],
-                            "--std must be three finite numbers above 0, not '0.2,-0.2,0.2'"),
-                           ([*cls, "--mean", "1,1e39,0", img], "--mean must be three finite numbers, not '1,1e39,0'"),
+                            "--std must be three finite numbers R,G,B above 0, not '0.2,-0.2,0.2'"),
+                           ([*cls, "--mean", "1,1e39,0", img], "--mean must be three finite numbers R,G,B, not '1,1e39,0'"),
                            # numbers as typed: sscanf took a blank, '+', hex, nan, and 1e-400 as 0
-                           ([*cls, "--mean", "1,nan,0", img], "--mean must be three numbers R,G,B, not '1,nan,0'"),
-                           ([*cls, "--mean", " 1,2,3", img], "--mean must be three numbers R,G,B, not ' 1,2,3'"),
-                           ([*cls, "--std", "1,2,3,", img], "--std must be three numbers R,G,B, not '1,2,3,'"),
+                           ([*cls, "--mean", "1,nan,0", img], "--mean must be three finite numbers R,G,B, not '1,nan,0'"),
+                           ([*cls, "--mean", " 1,2,3", img], "--mean must be three finite numbers R,G,B, not ' 1,2,3'"),
+                           ([*cls, "--std", "1,2,3,", img], "--std must be three finite numbers R,G,B above 0, not '1,2,3,'"),
                            ([*cls, "--progress", "+1", img], "--progress must be a number of seconds"),
                            *((["train-head", "--weights", self.weights, "--data", self.d, "--out", self.d / "h",
                                opt, v], f"{opt} must be ") for opt, v in (("--l2", "1e-400"), ("--lr", "0x1p-3"),
@@ -2421,8 +2423,9 @@ class Bench(unittest.TestCase):
         env_less = {k: v for k, v in os.environ.items() if k not in ("HOME", "XDG_CACHE_HOME", "VGGCL_CACHE_DIR")}
         env_less["POCL_CACHE_DIR"] = os.environ.get("POCL_CACHE_DIR",  # (PoCL's own, warm, named: it reads HOME too)
                                                     os.path.join(os.path.expanduser("~"), ".cache", "pocl"))
-        for extra, said in (({}, "tuning needs the cache folder: HOME is not set, nor VGGCL_CACHE_DIR or an absolute "
-                                 "XDG_CACHE_HOME, to name one"),
+        nowhere = "tuning needs the cache folder: HOME is not set (or is empty), nor VGGCL_CACHE_DIR or an absolute " \
+                  "XDG_CACHE_HOME, to name one"
+        for extra, said in (({}, nowhere), ({"HOME": ""}, nowhere),  # (an empty HOME was said not set)
                             ({"HOME": "/proc"},
                              "the cache folder /proc/.cache/vggcl cannot be made: No such file or directory")):
             r = subprocess.run([VGGCL, "tune", "--size", "32", "--iters", "1"], capture_output=True, text=True,

@@ -54,11 +54,10 @@ static int parse3(const char *cmd, const char *opt, const char *v, int positive,
         if (!comma) break;
     }
     free(copy);
-    if (!ok || n != 3) return cli_error(CLI_USAGE, "%s: %s must be three numbers R,G,B, not '%s'", cmd, opt, v);
-    for (int c = 0; c < 3; c++)
-        if (!isfinite(out[c]) || (positive && !(out[c] > 0)))
-            return cli_error(CLI_USAGE, "%s: %s must be three finite numbers%s, not '%s'", cmd, opt,
-                             positive ? " above 0" : "", v);
+    for (int c = 0; ok && n == 3 && c < 3; c++) ok = isfinite(out[c]) && (!positive || out[c] > 0);
+    if (!ok || n != 3) /* (one message whatever failed: an "inf" is refused by cli_number, 1e39 as a float) */
+        return cli_error(CLI_USAGE, "%s: %s must be three finite numbers R,G,B%s, not '%s'", cmd, opt,
+                         positive ? " above 0" : "", v);
     return 0;
 }
 

@@ -40,7 +40,7 @@ const char *vggcl__cache_why_not(int on)
 {
     if (on == VGGCL__CACHE_LONG) return "the cache folder's name is too long (see VGGCL_CACHE_DIR)";
     if (on == VGGCL__CACHE_NOWHERE)
-        return "HOME is not set, nor VGGCL_CACHE_DIR or an absolute XDG_CACHE_HOME, to name one";
+        return "HOME is not set (or is empty), nor VGGCL_CACHE_DIR or an absolute XDG_CACHE_HOME, to name one";
     return "caching is off (VGGCL_CACHE_DIR=off)";
 }
 
