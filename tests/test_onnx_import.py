@@ -797,19 +797,21 @@ class OnnxImport(unittest.TestCase):
     def test_pointwise_conv_heads(self):
         """A 1x1 Conv as the head: right after the features and then averaged (CAM code's fully convolutional head:
         the class maps, then their GAP), with pool5 kept and dropped and with a BatchNorm between; and on the
-        (N, C, 1, 1) map of a keepdims GAP, two of them with a Relu and a Dropout between, before the flatten. Each
+        (N, C, 1, 1) map of a keepdims GAP, two of them with a Relu and a Dropout between, before the flatten; and
+        one to 9 channels, its GAP, a Relu and a Linear (a ReLU after the average is the dense chain's). Each
         is the GAP then a dense layer (refused before: "expected a 3x3 kernel"). A Relu between the 1x1 Conv and
         the GAP (not linear), a 1x1 Conv of stride 2, and one flattened 7x7 are refused, naming the node."""
         class Head(nn.Module):
-            def __init__(self, features, head, gap_first):
+            def __init__(self, features, head, gap_first, after=None):
                 super().__init__()
                 self.features, self.head, self.gap_first = features, head, gap_first
+                self.after = after or nn.Identity()
 
             def forward(self, x):
                 x = self.features(x)
                 if self.gap_first:
-                    return self.head(nn.functional.adaptive_avg_pool2d(x, 1)).flatten(1)
-                return nn.functional.adaptive_avg_pool2d(self.head(x), 1).flatten(1)
+                    return self.after(self.head(nn.functional.adaptive_avg_pool2d(x, 1)).flatten(1))
+                return self.after(nn.functional.adaptive_avg_pool2d(self.head(x), 1).flatten(1))
 
         def features(pool5):
             layers = [nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(8, 16, 3, padding=1),
@@ -819,19 +821,21 @@ class OnnxImport(unittest.TestCase):
         bn = nn.BatchNorm2d(5)
         with torch.no_grad():  # (statistics that are not the identity's)
             bn.running_mean.uniform_(-0.2, 0.2), bn.running_var.uniform_(0.5, 2.0), bn.weight.uniform_(0.5, 1.5)
-        cases = (("cam_head_keep", "keep", nn.Conv2d(12, 5, 1), False, "1x1 Conv 5 classes then GAP"),
-                 ("cam_head_drop", "drop", nn.Conv2d(12, 5, 1), False, "1x1 Conv 5 classes then GAP"),
-                 ("cam_head_bn", "keep", nn.Sequential(nn.Conv2d(12, 5, 1), bn), False, "1x1 Conv 5 classes"),
+        cases = (("cam_head_keep", "keep", nn.Conv2d(12, 5, 1), False, "1x1 Conv to 5 channels then GAP"),
+                 ("cam_head_drop", "drop", nn.Conv2d(12, 5, 1), False, "1x1 Conv to 5 channels then GAP"),
+                 ("cam_head_bn", "keep", nn.Sequential(nn.Conv2d(12, 5, 1), bn), False, "1x1 Conv to 5 channels"),
                  ("gap_then_convs", "keep", nn.Sequential(nn.Conv2d(12, 9, 1), nn.ReLU(), nn.Dropout(),
-                                                          nn.Conv2d(9, 5, 1)), True, "GAP, dense 12-9-5"))
+                                                          nn.Conv2d(9, 5, 1)), True, "GAP, dense 12-9-5"),
+                 ("cam_head_then_linear", "keep", nn.Conv2d(12, 9, 1), False, "1x1 Conv to 9 channels then GAP"))
         for k, (name, pool5, head, gap_first, desc) in enumerate(cases):
             torch.manual_seed(k)
-            model = Head(features(pool5), head, gap_first).eval()
+            after = nn.Sequential(nn.ReLU(), nn.Linear(9, 5)) if name == "cam_head_then_linear" else None
+            model = Head(features(pool5), head, gap_first, after).eval()
             path, (tensors, meta) = self.torch_case(name, model, 40, seed=k)
             self.assertEqual(meta["vggcl.pool5"], pool5)
             self.assertEqual([k for k in tensors if k.startswith("classifier.")],
                              ["classifier.0.weight", "classifier.0.bias"] +
-                             (["classifier.2.weight", "classifier.2.bias"] if gap_first else []))
+                             (["classifier.2.weight", "classifier.2.bias"] if gap_first or after else []))
             r = self.importer(path, self.d / f"{name}_again.safetensors")
             self.assertIn(desc, r.stdout)
         for name, head, node in (("cam_head_relu", nn.Sequential(nn.Conv2d(12, 5, 1), nn.ReLU()), "Relu node"),

@@ -699,7 +699,7 @@ def convert(model, path_name, scale="unit"):
     last_node = last_dense = relu_after_last = None
     if pre_gap is not None:
         layers, state, last_node, last_dense = [pre_gap[:2]], "pre", pre_gap[2], pre_gap[2]
-        head_desc = f"1x1 Conv {c} classes then {head_desc} (the same as the GAP then that dense layer)"
+        head_desc = f"1x1 Conv to {c} channels then {head_desc} (the same as the GAP then that dense layer)"
     while node is not None:
         op = node.op_type
         if op in ("Dropout", "Identity", "Pad"):
