@@ -799,7 +799,8 @@ class OnnxImport(unittest.TestCase):
         the class maps, then their GAP), with pool5 kept and dropped and with a BatchNorm between; and on the
         (N, C, 1, 1) map of a keepdims GAP, two of them with a Relu and a Dropout between, before the flatten; and
         one to 9 channels, its GAP, a Relu and a Linear (a ReLU after the average is the dense chain's). Each
-        is the GAP then a dense layer (refused before: "expected a 3x3 kernel"). A Relu between the 1x1 Conv and
+        is the GAP then a dense layer (refused before: "expected a 3x3 kernel"), and `vggcl cam` on the first two
+        draws the graph's own class maps (less the bias, as CAM leaves it out). A Relu between the 1x1 Conv and
         the GAP (not linear), a 1x1 Conv of stride 2, and one flattened 7x7 are refused, naming the node."""
         class Head(nn.Module):
             def __init__(self, features, head, gap_first, after=None):
@@ -838,6 +839,18 @@ class OnnxImport(unittest.TestCase):
                              (["classifier.2.weight", "classifier.2.bias"] if gap_first or after else []))
             r = self.importer(path, self.d / f"{name}_again.safetensors")
             self.assertIn(desc, r.stdout)
+            if VGGCL and name in ("cam_head_keep", "cam_head_drop"):  # vggcl cam draws the graph's class maps
+                img = photo(40, 40, k)
+                Image.fromarray(img).save(self.d / "cam.png")
+                r = subprocess.run([VGGCL, "cam", "--weights", self.d / f"{name}.safetensors", "--out-dir", self.d,
+                                    "--class", "3", self.d / "cam.png"], capture_output=True, text=True, timeout=300)
+                self.assertEqual(r.returncode, 0, r.stderr)
+                x = torch.from_numpy(img.astype(np.float32) / 255).permute(2, 0, 1)[None]  # (unit scaling, 40x40)
+                with torch.no_grad():
+                    want = (head(model.features(x)) - head.bias[:, None, None])[0, 3].numpy()  # (CAM: no bias)
+                got = np.load(self.d / "cam.cam.npy")
+                self.assertEqual(got.shape, want.shape)
+                self.assertLessEqual(rel_l2(got, want), TOL, name)
         for name, head, node in (("cam_head_relu", nn.Sequential(nn.Conv2d(12, 5, 1), nn.ReLU()), "Relu node"),
                                  ("cam_head_stride", nn.Conv2d(12, 5, 1, stride=2), "stride 2x2")):
             path = self.d / f"{name}.onnx"
