@@ -2,9 +2,9 @@
 # `cmake --install` into a temporary prefix, then what a user of the library does with it: the
 # files in place (library with its soname, header, command, man page, CMake package, vggcl.pc),
 # only vggcl.h's functions exported, examples/classify.c built against the installed tree both
-# with find_package(vggcl CONFIG) (and the build tree as its package), with pkg-config and with vggcl as a CMake
-# subproject, and run on a model with a preset in its metadata:
-# its top 5 equals `vggcl classify`'s.
+# with find_package(vggcl CONFIG) (and the build tree as its package), with pkg-config (the build
+# tree's vggcl.pc too) and with vggcl as a CMake subproject, and run on a model with a preset in its
+# metadata: its top 5 equals `vggcl classify`'s.
 #
 #   tests/install_test.sh SOURCE_DIR BUILD_DIR [PYTHON]
 set -euo pipefail
@@ -30,7 +30,7 @@ uses_lib() {
 
 prefix=$tmp/prefix
 cmake --install "$build" --prefix "$prefix" >/dev/null
-libdir=$(sed -n 's/^libdir=\${prefix}\///p' "$build/vggcl.pc")
+libdir=$(sed -n 's/^libdir=\${prefix}\///p' "$build/to-install/vggcl.pc")
 version=$(sed -n 's/^#define VGGCL_VERSION_STRING "\(.*\)"/\1/p' "$src/include/vggcl.h")
 major=${version%%.*}
 minor=${version#*.} minor=${minor%%.*}
@@ -92,6 +92,15 @@ cmake -S "$src/examples" -B "$tmp/tree-build" -DCMAKE_PREFIX_PATH="$build" >"$tm
 tail -n +2 "$tmp/got.txt" | awk '{printf "%d %.4f\n", $1, $3}' > "$tmp/got"
 diff "$tmp/want" "$tmp/got" || fail "classify built against the build tree: top 5 differs from vggcl classify's"
 uses_lib "$tmp/tree-build/classify" "$build/libvggcl.so.$soversion" "the build tree's library"
+# and through pkg-config (PKG_CONFIG_PATH=build: its vggcl.pc was the install's, which named build/../../include)
+# shellcheck disable=SC2046
+cc -std=c11 -Wall -Wextra -Werror -o "$tmp/classify-tree-pc" "$src/examples/classify.c" \
+  $(PKG_CONFIG_PATH="$build" pkg-config --cflags --libs vggcl) -Wl,-rpath,"$build" -lm ||
+  fail "classify built with pkg-config on the build tree: $(PKG_CONFIG_PATH="$build" pkg-config --cflags --libs vggcl)"
+"$tmp/classify-tree-pc" "$tmp/w.safetensors" "$img" > "$tmp/got.txt"
+tail -n +2 "$tmp/got.txt" | awk '{printf "%d %.4f\n", $1, $3}' > "$tmp/got"
+diff "$tmp/want" "$tmp/got" || fail "classify built with pkg-config on the build tree: top 5 differs from vggcl classify's"
+uses_lib "$tmp/classify-tree-pc" "$build/libvggcl.so.$soversion" "the build tree's library"
 # and vggcl as a subproject of the consumer's own build (FetchContent, as add_subdirectory): built from this
 # source, none of its tests or its example in the consumer's project, the same answer from its library
 mkdir "$tmp/sub"
@@ -134,8 +143,9 @@ LD_LIBRARY_PATH="$prefix/$libdir" "$tmp/classify-pc" "$tmp/nan.safetensors" "$im
 # given, not under the prefix (configured only: the install above covers the relative ones)
 cmake -S "$src" -B "$tmp/absolute" -DCMAKE_INSTALL_PREFIX=/opt/vggcl-test -DCMAKE_INSTALL_LIBDIR=/opt/vggcl-libs/lib64 \
   -DCMAKE_INSTALL_INCLUDEDIR=/opt/vggcl-headers >/dev/null
-grep -qx 'libdir=/opt/vggcl-libs/lib64' "$tmp/absolute/vggcl.pc" && grep -qx 'includedir=/opt/vggcl-headers' \
-  "$tmp/absolute/vggcl.pc" || fail "an absolute libdir or includedir is not vggcl.pc's: $(cat "$tmp/absolute/vggcl.pc")"
+grep -qx 'libdir=/opt/vggcl-libs/lib64' "$tmp/absolute/to-install/vggcl.pc" && grep -qx 'includedir=/opt/vggcl-headers' \
+  "$tmp/absolute/to-install/vggcl.pc" ||
+  fail "an absolute libdir or includedir is not vggcl.pc's: $(cat "$tmp/absolute/to-install/vggcl.pc")"
 echo "install_test.sh: installed, exports only the API, consumers built with CMake, pkg-config and vggcl as a" \
      "subproject agree with vggcl classify" \
      "(an absolute libdir too)"
