@@ -1448,7 +1448,8 @@ class Cli(unittest.TestCase):
                            ([*cls, "--draft", "--no-draft", img], "give --draft or --no-draft, not both"),
                            (["bench", "--draft", "--size", "16"], "--draft goes with --images DIR"),
                            (["bench", "--images", self.d, "--iters", "50"], "--iters does not go with --images DIR"),
-                           (["bench", "--images", self.d, "--per-layer"], "--per-layer does not go with --images")):
+                           (["bench", "--images", self.d, "--per-layer"],  # (it said the images set the size)
+                            "--per-layer does not go with --images DIR (the layer table is of a batch on the device")):
             r = self.vggcl(*args)
             self.assertEqual(r.returncode, 2, r.stderr)
             lines = vggcl_lines(r.stderr)
@@ -1822,6 +1823,19 @@ class Bench(unittest.TestCase):
         self.assertEqual(r.returncode, 1, r.stderr)
         self.assertIn("vggcl: tuning layer features.0 (conv 3->8, 16x16, batch 1): no algorithm ran: none gave finite "
                       "answers on a small check (the layer's outputs overflow float32: weights too large?)", r.stderr)
+
+    def test_size_from_the_model(self):
+        """bench --weights times the model at the crop its metadata names, the input classify gives it (a trunk of
+        240x240 was timed at 224, the default, whatever it was), else at 224; --size still says."""
+        w = self.d / "w.safetensors"
+        sd = make_state_dict(parse_cfg(CFG), False, 3, seed=1)
+        for meta, args, size in (({"vggcl.resize": "48", "vggcl.crop": "40"}, [], "40x40"),
+                                 ({"vggcl.resize": "48", "vggcl.crop": "40"}, ["--size", "36x44"], "36x44"),
+                                 ({}, [], "224x224")):
+            save_file(sd, w, metadata=meta)
+            r = self.bench("--weights", w, "--iters", "1", "--json", *args)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertEqual(json.loads(r.stdout)["size"], size, meta)
 
     def test_batch_too_large_said_first(self):
         """A batch the device cannot hold is refused before its input is made: the 2.4 GB of a batch of 4096

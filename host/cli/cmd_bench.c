@@ -11,7 +11,8 @@ static const cli_option options[] = {
     { "weights", "W.safetensors", "the model (default: --random)", 0 },
     { "random", NULL, "VGG16 with a 7-class GAP head and deterministic random weights", 0 },
     { "batch", "B", "images per batch (default 1)", 0 },
-    { "size", "H[xW]", "input size (default 224)", 0 },
+    { "size", "H[xW]", "input size (default: --weights' crop size from its metadata,\n"
+                       "as classify crops to it; else 224)", 0 },
     { "iters", "N", "timed passes (default 10)", 0 },
     { "per-layer", NULL,
       "a table of device time per layer from OpenCL profiling events,\n"
@@ -92,9 +93,9 @@ int cmd_bench(int argc, char **argv)
     static const char *const resident_only[] = { "size", "iters", "per-layer", "peak-gflops" };
     for (size_t i = 0; cli_arg(&a, "images") && i < sizeof resident_only / sizeof resident_only[0]; i++)
         if (cli_arg(&a, resident_only[i])) /* (the images give the size, their count the passes) */
-            return cli_error(CLI_USAGE, "bench: --%s does not go with --images DIR (the images set the size and the "
-                                        "number of passes; without --images, a batch on the device)",
-                             resident_only[i]);
+            return cli_error(CLI_USAGE, "bench: --%s does not go with --images DIR (%s)", resident_only[i],
+                             i < 2 ? "the images set the size and the number of passes"
+                                   : "the layer table is of a batch on the device: run bench without --images");
     if (peak_s && !per_layer) return cli_error(CLI_USAGE, "bench: --peak-gflops goes with --per-layer");
     if (cli_one_device("bench", device) != CLI_OK) return CLI_USAGE;
 
@@ -121,6 +122,12 @@ int cmd_bench(int argc, char **argv)
         rc = cli_bench_images(ctx, model, cli_arg(&a, "images"), &p, batch, cli_arg(&a, "recursive") != NULL,
                               threads, progress_s, json);
         goto done;
+    }
+    if (weights && !cli_arg(&a, "size")) { /* the model's input: its crop (a trunk of 240x240 was timed at 224) */
+        vggcl_preprocess preset;
+        vggcl_preprocess_unset(&preset);
+        if ((rc = cli_model_preset("bench", ctx, model, &preset)) != CLI_OK) goto done;
+        if (preset.crop > 0) h = w = preset.crop; /* (none: the images' own sizes, unknown here) */
     }
     /* said before the batch is made: one too large for the device would first fill gigabytes of host memory */
     if (vggcl_check_batch(ctx, model, batch, h, w) != VGGCL_OK) goto fail;
