@@ -572,6 +572,17 @@ class Cli(unittest.TestCase):
         empty.mkdir()
         self.fails(["classify", "--weights", self.weights, str(empty)], 2, "holds no JPEG, PNG, WebP, BMP, TIFF or PNM images")
         self.fails(["classify", "--weights", self.weights], 2, "at least one image")
+        # an ImageFolder's root (class folders, as train-head and eval take): the way to its images said, where the
+        # command has it (cam has no --recursive)
+        (empty / "cat").mkdir()
+        shutil.copy(ROOT / "tests" / "data" / "tiny.png", empty / "cat" / "a.png")
+        self.fails(["classify", "--weights", self.weights, str(empty)], 2, "images (.jpg, .jpeg, .png, .webp, .bmp, "
+                   ".tif, .tiff, .ppm, .pgm); it holds folders: --recursive takes the images in them")
+        r = self.vggcl("classify", "--weights", self.weights, "--recursive", str(empty))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        r = self.vggcl("cam", "--weights", self.weights, "--out-dir", self.d, str(empty))
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn(".ppm, .pgm)\n", r.stderr)  # (no hint)
         png = self.d / "pic.png"
         shutil.copy(ROOT / "tests" / "data" / "tiny.png", png)
         self.fails(self.run_args(x=png), 1, "pic.png", "an image, not a .npy tensor", "vggcl preprocess")

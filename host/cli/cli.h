@@ -47,6 +47,8 @@ int cli_parse(const cli_command *c, int argc, char **argv, cli_args *a);
 void cli_help(const cli_command *c, FILE *out);
 /* The value given for --name, else NULL / else dflt; a flag: non-NULL when given. */
 const char *cli_arg(const cli_args *a, const char *name);
+/* Whether the command a was parsed for has the option name (given or not). */
+int cli_has_option(const cli_args *a, const char *name);
 const char *cli_arg_or(const cli_args *a, const char *name, const char *dflt);
 
 /* The preprocessing group's values into p (after vggcl_preprocess_unset);

@@ -150,15 +150,37 @@ int cli_expand_images(const char *path, int recursive, char ***list, int *n, cli
     return rc;
 }
 
+/* Whether the folder dir holds a folder (not a hidden one), through a link too, as walk takes them. */
+static int holds_folder(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    int found = 0;
+    while (d && !found && (e = readdir(d))) {
+        if (e->d_name[0] == '.') continue;
+        char *path = cli_join(dir, e->d_name);
+        struct stat sb;
+        found = path && (e->d_type == DT_DIR || ((e->d_type == DT_LNK || e->d_type == DT_UNKNOWN) &&
+                                                 stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)));
+        free(path);
+    }
+    if (d) closedir(d);
+    return found;
+}
+
+/* How take walks a folder: WALK_RECURSIVE, --recursive given; WALK_CAN_RECURSE, the command takes it. */
+enum { WALK_RECURSIVE = 1, WALK_CAN_RECURSE = 2 };
+
 /* path, a positional argument or an entry of --files-from's list, into the list: CLI_OK, or an error said. */
-static int take(const char *cmd, const char *path, int recursive, char ***files, int *n, cli_left_out *other)
+static int take(const char *cmd, const char *path, int walk_flags, char ***files, int *n, cli_left_out *other)
 {
     struct stat sb;
     const int before = *n;
-    if (cli_expand_images(path, recursive, files, n, other) != CLI_OK) return CLI_FAIL;
-    if (*n == before && stat(path, &sb) == 0 && S_ISDIR(sb.st_mode))
-        return cli_error_here(CLI_USAGE, "%s: %s holds no " CLI_IMAGE_FORMATS " images (" CLI_IMAGE_EXTENSIONS ")", cmd,
-                              path);
+    if (cli_expand_images(path, walk_flags & WALK_RECURSIVE, files, n, other) != CLI_OK) return CLI_FAIL;
+    if (*n == before && stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) /* (an ImageFolder's root, without a hint) */
+        return cli_error_here(CLI_USAGE, "%s: %s holds no " CLI_IMAGE_FORMATS " images (" CLI_IMAGE_EXTENSIONS ")%s",
+                              cmd, path, walk_flags == WALK_CAN_RECURSE && holds_folder(path)
+                                             ? "; it holds folders: --recursive takes the images in them" : "");
     return CLI_OK;
 }
 
@@ -210,7 +232,7 @@ static int read_list(const char *cmd, const char *from, char **text, size_t *len
 
 /* The entries of --files-from's list into the list: NUL-terminated where it holds a NUL byte (no path holds
  * one), else lines (a CR before the LF left out); empty ones passed over. */
-static int take_list(const char *cmd, const char *from, int recursive, char ***files, int *n, cli_left_out *other)
+static int take_list(const char *cmd, const char *from, int walk_flags, char ***files, int *n, cli_left_out *other)
 {
     char *text = NULL;
     size_t len = 0;
@@ -223,7 +245,7 @@ static int take_list(const char *cmd, const char *from, int recursive, char ***f
         at += n_entry + 1;
         if (sep == '\n' && n_entry && entry[n_entry - 1] == '\r') n_entry--;
         entry[n_entry] = '\0';
-        if (n_entry) rc = take(cmd, entry, recursive, files, n, other);
+        if (n_entry) rc = take(cmd, entry, walk_flags, files, n, other);
     }
     free(text);
     return rc;
@@ -243,7 +265,8 @@ const char *cli_files_from(const cli_args *a)
 static int images(const char *cmd, const cli_args *a, char ***files, int *n)
 {
     cli_left_out other = { 0 };
-    const int recursive = cli_arg(a, "recursive") != NULL;
+    const int walk_flags = (cli_arg(a, "recursive") ? WALK_RECURSIVE : 0) |
+                           (cli_has_option(a, "recursive") ? WALK_CAN_RECURSE : 0);
     const char *from = cli_arg(a, "files-from");
     int rc = CLI_OK;
     if (from && is_stdin(from) && isatty(STDIN_FILENO)) /* (it waited for typing, unsaid) */
@@ -252,8 +275,8 @@ static int images(const char *cmd, const cli_args *a, char ***files, int *n)
     /* under mpirun standard input is rank 0's: it lists the images (the arguments' too), the others none */
     from_rank_0 = from && is_stdin(from) && cli_ranks_several(cli_arg(a, "shard"));
     if (from_rank_0 && !cli_ranks_writes(cli_arg(a, "shard"))) return CLI_OK;
-    for (int i = 0; i < a->n_pos && rc == CLI_OK; i++) rc = take(cmd, a->pos[i], recursive, files, n, &other);
-    if (rc == CLI_OK && from) rc = take_list(cmd, from, recursive, files, n, &other);
+    for (int i = 0; i < a->n_pos && rc == CLI_OK; i++) rc = take(cmd, a->pos[i], walk_flags, files, n, &other);
+    if (rc == CLI_OK && from) rc = take_list(cmd, from, walk_flags, files, n, &other);
     cli_left_out_say(&other);
     if (rc != CLI_OK) return rc;
     if (!*n && from && !a->n_pos)

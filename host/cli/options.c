@@ -228,6 +228,14 @@ const char *cli_arg_or(const cli_args *a, const char *name, const char *dflt)
     return v ? v : dflt;
 }
 
+int cli_has_option(const cli_args *a, const char *name)
+{
+    const cli_option *o;
+    for (int i = 0; (o = nth(a->options, i, NULL)); i++)
+        if (!strcmp(o->name, name)) return 1;
+    return 0;
+}
+
 const char *cli_arg(const cli_args *a, const char *name)
 {
     for (int i = 0;; i++) {
