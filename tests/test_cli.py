@@ -1654,6 +1654,12 @@ class Cli(unittest.TestCase):
             self.assertEqual(r.stdout, want)
             self.assertIn(b"top class", r.stderr)
             self.assertIn(f"wrote {target} (2, 3)".encode(), r.stderr)
+            if target == "-":  # (the features' file named with its shape too: it was its name alone)
+                r = subprocess.run([VGGCL, "run", "--weights", self.weights, "--input", self.x, "--output", target,
+                                    "--features", self.d / "f.npy"], capture_output=True, timeout=300)
+                self.assertEqual(r.returncode, 0, r.stderr)
+                self.assertIn(f"wrote - (2, 3) and {self.d / 'f.npy'} (2, 16)\n".encode(), r.stderr)
+                self.assertEqual(np.load(self.d / "f.npy").shape, (2, 16))
             r = subprocess.run([VGGCL, *map(str, pre), target, img, img], capture_output=True, timeout=300)
             self.assertEqual(r.returncode, 0, r.stderr)
             self.assertEqual(r.stdout, (self.d / "p.npy").read_bytes())

@@ -147,8 +147,9 @@ int cmd_run(int argc, char **argv)
         fprintf(report, ")\n");
     }
     char *named[2] = { cli_text(output), features ? cli_text(features) : NULL }; /* (a newline forged a line) */
-    fprintf(report, "wrote %s (%d, %d)%s%s\n", named[0] ? named[0] : output, n, classes, features ? " and " : "",
-            !features ? "" : named[1] ? named[1] : features);
+    fprintf(report, "wrote %s (%d, %d)", named[0] ? named[0] : output, n, classes);
+    if (features) fprintf(report, " and %s (%d, %d)", named[1] ? named[1] : features, n, width);
+    fputc('\n', report);
     free(named[0]), free(named[1]);
     rc = CLI_OK;
     goto done;
