@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive
 build_and_run=(gcc make cmake pkg-config help2man
   ocl-icd-libopencl1 ocl-icd-opencl-dev opencl-headers pocl-opencl-icd
-  libclblast-dev libcjson-dev libjpeg62-turbo-dev libpng-dev libwebp-dev libtiff-dev
+  libclblast-dev libcjson-dev libjpeg62-turbo-dev libpng-dev zlib1g-dev libwebp-dev libtiff-dev
   python3 python3-numpy) # (the built-in example's weights and pictures: tools/example.sh)
 tests=(valgrind check libsubunit-dev libopenmpi-dev openmpi-bin iproute2 locales strace
   python3-torch python3-torchvision python3-pil python3-skimage python3-matplotlib

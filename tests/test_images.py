@@ -814,6 +814,87 @@ class Images(unittest.TestCase):
             with self.subTest(name):
                 self.assert_decodes_like_pil(self.d / name)
 
+    def test_png_chunks_as_pil(self):
+        """The chunks beside the pixels, before and after them, judged as PIL 9.4's PngStream judges them when
+        Image.open and convert("RGB") read them: a zTXt, iTXt or iCCP that inflates past 1 MiB, text past 64 MiB in
+        all, truncated sRGB, pHYs, acTL, fcTL, a gAMA, cHRM or tRNS PIL cannot unpack, an iCCP of another method,
+        frames out of sequence or outside the image, a chunk after the pixels cut by the file's end: refused as by
+        PIL (all were read, libpng keeping every text chunk inflated: 50 chunks of 8 MB in a file of 400 kB took
+        400 MB), and what PIL takes beside them read as it reads it (a stream zlib calls broken, text that is
+        not UTF-8, a chunk of exactly 1 MiB). Whether PIL refuses each file is asked of PIL itself."""
+        def chunk(cid, data):
+            return struct.pack(">I", len(data)) + cid + data + struct.pack(">I", zlib.crc32(cid + data) & 0xFFFFFFFF)
+
+        def png(before=(), after=(), gray=False, cut=0):
+            raw = png_bytes(photo(12, 14, 3)[..., 0] if gray else photo(12, 14, 3), 0 if gray else 2, 8)
+            at, end = raw.index(b"IDAT") - 4, len(raw) - 12  # (the first image data; the end chunk)
+            data = raw[:at] + b"".join(chunk(c, d) for c, d in before) + raw[at:end] + \
+                b"".join(chunk(c, d) for c, d in after) + raw[end:]
+            return data[:len(data) - cut] if cut else data
+
+        mib = 1 << 20
+        fctl = lambda seq, w=14, h=12, x=0, y=0: struct.pack(">IIIIIHHBB", seq, w, h, x, y, 1, 10, 0, 0)
+        cases = {
+            "ztxt_over": png([(b"zTXt", b"k\0\0" + zlib.compress(bytes(mib + 1)))]),
+            "ztxt_1mib": png([(b"zTXt", b"k\0\0" + zlib.compress(bytes(mib - 16)))]),
+            "ztxt_over_after": png(after=[(b"zTXt", b"k\0\0" + zlib.compress(bytes(2 * mib)))]),
+            "ztxt_method": png([(b"zTXt", b"k\0\1" + zlib.compress(b"v"))]),
+            "ztxt_broken": png([(b"zTXt", b"k\0\0" + b"not zlib")]),
+            "ztxt_70mib": png([(b"zTXt", b"k\0\0" + zlib.compress(bytes(mib - 64)))] * 70),
+            "itxt_over": png([(b"iTXt", b"k\0\1\0en\0k\0" + zlib.compress(bytes(mib + 1)))]),
+            "itxt_not_utf8": png([(b"iTXt", b"k\0\0\0en\0k\0\xff\xfe")]),
+            "iccp_over": png([(b"iCCP", b"icc\0\0" + zlib.compress(bytes(mib + 1)))]),
+            "iccp_broken": png([(b"iCCP", b"icc\0\0garbage")]),
+            "iccp_empty": png([(b"iCCP", b"")]),
+            "iccp_no_name": png([(b"iCCP", b"noname")]),
+            "text_latin1": png([(b"tEXt", b"k\0caf\xe9")]),
+            "srgb_empty": png([(b"sRGB", b"")]),
+            "phys_short": png([(b"pHYs", bytes(4))]),
+            "gama_short": png([(b"gAMA", bytes(2))]),
+            "chrm_odd": png([(b"cHRM", bytes(30))]),
+            "trns_rgb_short": png([(b"tRNS", bytes(1))]),
+            "trns_gray_short": png([(b"tRNS", bytes(1))], gray=True),
+            "trns_gray": png([(b"tRNS", bytes(2))], gray=True),
+            "srgb_empty_after": png(after=[(b"sRGB", b"")]),
+            "actl_short": png([(b"acTL", bytes(4))]),
+            "apng": png([(b"acTL", struct.pack(">II", 1, 0)), (b"fcTL", fctl(0))]),
+            "fctl_short": png([(b"acTL", struct.pack(">II", 1, 0)), (b"fcTL", fctl(0)[:20])]),
+            "fctl_sequence": png([(b"acTL", struct.pack(">II", 1, 0)), (b"fcTL", fctl(1))]),
+            "fctl_outside": png([(b"acTL", struct.pack(">II", 1, 0)), (b"fcTL", fctl(0, x=5))]),
+            "chunk_cut_after": png(after=[(b"quIt", bytes(40))], cut=12 + 20),
+        }
+        refused = 0
+        for name, data in cases.items():
+            path = self.d / f"{name}.png"
+            path.write_bytes(data)
+            try:
+                Image.open(path).convert("RGB")
+                pil = True
+            except Exception:  # (any: ValueError, SyntaxError as UnidentifiedImageError, OSError)
+                pil = False
+            with self.subTest(name, pil=pil):
+                if pil:
+                    self.assert_decodes_like_pil(path)
+                else:
+                    refused += 1
+                    r = self.vggcl("--output", self.d / "c.npy", path)
+                    self.assertEqual(r.returncode, 1, r.stderr)
+                    self.assertIn(f"{path}: corrupt PNG: ", r.stderr)
+                    self.assertFalse((self.d / "c.npy").exists())
+            path.unlink()
+        self.assertEqual(refused, 20, "PIL refuses 20 of the cases")  # (the cases as meant: not all taken)
+        for name, said in (("ztxt_over", "zTXt chunk: it inflates to more than 1 MiB (\"Decompressed Data Too Large\"); "
+                                         "PIL refuses the file too"),
+                           ("ztxt_70mib", "zTXt chunk: the text chunks hold more than 64 MiB"),
+                           ("fctl_sequence", "fcTL chunk: the animation's frames out of sequence"),
+                           ("chunk_cut_after", "quIt chunk: cut short by the file's end")):
+            (self.d / f"{name}.png").write_bytes(cases[name])
+            r = self.vggcl("--output", self.d / "c.npy", self.d / f"{name}.png")
+            self.assertIn(said, r.stderr)
+        # 50 chunks of 8 MB of text each, 400 kB in all: refused at the first, in little memory
+        (self.d / "bomb.png").write_bytes(png([(b"zTXt", b"k\0\0" + zlib.compress(bytes(8_000_000), 9))] * 50))
+        self.assert_refused_lean(self.d / "bomb.png", "inflates to more than 1 MiB", 100 * 1024)
+
     def test_bad_images(self):
         Image.fromarray(photo(20, 20, 1)).save(self.d / "ok.png")
         raw = (self.d / "ok.png").read_bytes()

@@ -278,8 +278,17 @@ static vggcl_status load_png(vggcl_ctx *ctx, const char *path, FILE *f, const vg
             return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: corrupt PNG: the file is truncated", path);
         return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: corrupt PNG: %s", path, err.msg);
     }
+    const vggcl_status chunks = vggcl__png_chunks_check(ctx, path, f);
+    if (chunks != VGGCL_OK) {
+        png_destroy_read_struct(&png, &info, NULL);
+        return chunks;
+    }
     png_init_io(png, f);
     png_set_user_limits(png, 0x7fffffff, 0x7fffffff); /* (not libpng's 10^6 a side: the pixel count below) */
+    /* the text and the ICC profile dropped unread, as unknown chunks (checked above as PIL reads them: libpng
+     * kept each inflated, up to 1000 chunks of 8 MB) */
+    static const png_byte unread[] = "tEXt\0zTXt\0iTXt\0iCCP";
+    png_set_keep_unknown_chunks(png, PNG_HANDLE_CHUNK_NEVER, unread, 4);
     /* the chunks before the pixels, ancillary ones too ("tEXt: CRC error"), checked as PIL checks them
      * (libpng's default warns and drops an ancillary chunk whose checksum is wrong) */
     png_set_crc_action(png, PNG_CRC_DEFAULT, PNG_CRC_ERROR_QUIT);
@@ -333,7 +342,7 @@ static vggcl_status load_png(vggcl_ctx *ctx, const char *path, FILE *f, const vg
     }
     for (int y = 0; y < height; y++) rows[y] = gray16 ? pixels + stride * y : out + stride * y;
     if (!read_rows(png, info, &err, rows)) longjmp(err.jump, 1);
-    /* what follows the pixels (the end chunk, ancillary chunks) is not read: PIL does not */
+    /* what follows the pixels is not read by libpng: its chunks were checked as PIL reads them */
     for (int y = 0; gray16 && y < height; y++) { /* clipped to 255 and replicated */
         const unsigned char *src = rows[y];
         unsigned char *dst = out + (size_t)y * width * 3;
