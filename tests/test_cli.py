@@ -833,6 +833,16 @@ class Cli(unittest.TestCase):
         self.fails(self.run_args(x=self.d / "small.npy"), 1, "too small", "at least 8x8")
 
     def test_bad_weights(self):
+        # more convolutions than any VGG (a file of 41000 one-channel convs, 9 MB, took 1.7 GB on PoCL): refused
+        # when loaded, naming the count; 1024 still load
+        for convs, code in ((1025, 1), (1024, 0)):
+            save_file(make_state_dict(parse_cfg(",".join(["1"] * convs)), False, 2, seed=1), self.d / "deep.safetensors")
+            r = self.vggcl("bench", "--weights", self.d / "deep.safetensors", "--size", "8", "--iters", "1",
+                           "--device", "ref")
+            self.assertEqual(r.returncode, code, r.stderr)
+            if code:
+                self.assertIn("deep.safetensors: 1025 convolutions (features.N.weight of 4 dimensions); vggcl runs at "
+                              "most 1024 (VGG19 has 16)", r.stderr)
         good = self.weights.read_bytes()
         (self.d / "trunc.safetensors").write_bytes(good[:-100])
         self.fails(self.run_args(weights=self.d / "trunc.safetensors"), 1, "trunc.safetensors", "truncated")

@@ -23,6 +23,9 @@
  * them too: safetensors_io.py's MAX_CHANNELS and MAX_OUTPUTS) */
 #define MAX_CHANNELS 65536
 #define MAX_OUTPUTS 1000000
+/* Convolutions in a model, at most (VGG19 has 16): each has kernels and weights on the device of at least
+ * 16 channels in and out (a file of 41000 one-channel convs, 9 MB, took 1.7 GB on PoCL) */
+#define MAX_CONVS 1024
 
 /* The tensors found for one features.N index. */
 typedef struct {
@@ -170,6 +173,13 @@ static vggcl_status build_features(vggcl_ctx *ctx, const vggcl__st_file *f, int 
     int n = 0;
     vggcl_status st = collect(ctx, f, &e, &n);
     if (st != VGGCL_OK) return st;
+    int convs = 0;
+    for (int i = 0; i < n; i++) convs += is_conv(&e[i]);
+    if (convs > MAX_CONVS) {
+        st = vggcl__fail(ctx, VGGCL_ERR_SHAPE, "%s: %d convolutions (features.N.weight of 4 dimensions); vggcl runs "
+                         "at most %d (VGG19 has 16)", f->path, convs, MAX_CONVS);
+        goto done;
+    }
     m->steps = calloc((size_t)2 * n + 2, sizeof *m->steps);
     if (!m->steps) { st = vggcl__fail(ctx, VGGCL_ERR_NOMEM, "%s: out of host memory", f->path); goto done; }
     int c_prev = 3, next = 0; /* index where the next conv must be (or next + 1 after a pool) */
