@@ -1170,6 +1170,13 @@ class Cli(unittest.TestCase):
         empty ones passed over) or NUL-terminated entries (find -print0), from a file or standard input; a list
         naming nothing, one that cannot be read, and an output that is the list are refused; the answers are
         those of the same paths given as arguments."""
+        # an entry longer than a message holds (9000 bytes): its error keeps its reason, the name's middle left
+        # out (the name alone was said, cut at 8 kB)
+        (self.d / "long.txt").write_bytes(b"b" * 9000 + b"\n")
+        r = self.vggcl("preprocess", "--files-from", self.d / "long.txt", "--output", self.d / "long.npy")
+        self.assertEqual(r.returncode, 1, r.stderr[-300:])
+        self.assertIn("b [...] b", r.stderr)
+        self.assertIn("b: cannot open image: File name too long\n", r.stderr)
         imgs = self.d / "imgs"
         (imgs / "sub").mkdir(parents=True)
         for i, name in enumerate(("b.png", "a.png", "sub/c.png", "d.png")):

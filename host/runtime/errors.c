@@ -10,14 +10,32 @@
 
 #include "internal.h"
 
+/* The message past ctx->msg's size: its start and its end (where the reason is, after the names) around
+ * "[...]", each cut between whole UTF-8 characters (a name of 9000 bytes left the name alone). */
+static void keep_ends(char *msg, size_t cap, const char *whole, size_t n)
+{
+    static const char gap[] = " [...] ";
+    size_t head = (cap - sizeof gap) / 2, tail = cap - sizeof gap - head;
+    while (head && ((unsigned char)whole[head] & 0xC0) == 0x80) head--;
+    while (tail && ((unsigned char)whole[n - tail] & 0xC0) == 0x80) tail--;
+    memcpy(msg, whole, head);
+    memcpy(msg + head, gap, sizeof gap - 1);
+    memcpy(msg + head + sizeof gap - 1, whole + n - tail, tail);
+    msg[head + sizeof gap - 1 + tail] = '\0';
+}
+
 vggcl_status vggcl__fail(vggcl_ctx *ctx, vggcl_status status, const char *fmt, ...)
 {
-    if (ctx) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(ctx->msg, sizeof ctx->msg, fmt, ap);
-        va_end(ap);
-    }
+    if (!ctx) return status;
+    va_list ap, again;
+    va_start(ap, fmt);
+    va_copy(again, ap);
+    const int n = vsnprintf(ctx->msg, sizeof ctx->msg, fmt, ap);
+    char *whole = n >= (int)sizeof ctx->msg ? malloc((size_t)n + 1) : NULL;
+    if (whole && vsnprintf(whole, (size_t)n + 1, fmt, again) == n) keep_ends(ctx->msg, sizeof ctx->msg, whole, (size_t)n);
+    free(whole);
+    va_end(again);
+    va_end(ap);
     return status;
 }
 
