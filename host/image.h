@@ -68,7 +68,7 @@ typedef vggcl_status vggcl__image_decode(vggcl_ctx *ctx, const char *path, FILE 
 vggcl__image_sniff vggcl__is_webp, vggcl__is_bmp, vggcl__is_tiff, vggcl__is_pnm;
 vggcl__image_decode vggcl__load_webp, vggcl__load_bmp, vggcl__load_tiff, vggcl__load_pnm;
 /* A PNG's chunks beside its pixels (image_png_chunks.c): what PIL 9.4's handlers refuse, refused (the text
- * and ICC chunks libpng is then told to drop unread); f is left where it was. */
+ * and ICC chunks libpng is then told not to inflate); f is left where it was. */
 vggcl_status vggcl__png_chunks_check(vggcl_ctx *ctx, const char *path, FILE *f);
 /* Whether a normalization's (x / 255 - mean) / std stays within a float for x from 0 to 255 (a std of
  * 1e-45 passes "above 0" and made every value infinite). */

@@ -583,6 +583,9 @@ class Cli(unittest.TestCase):
         r = self.vggcl("cam", "--weights", self.weights, "--out-dir", self.d, str(empty))
         self.assertEqual(r.returncode, 2, r.stderr)
         self.assertIn(".ppm, .pgm)\n", r.stderr)  # (no hint)
+        r = self.vggcl("bench", "--weights", self.weights, "--images", str(empty), "--device", "ref")
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("images to run; it holds folders: --recursive takes the images in them", r.stderr)
         png = self.d / "pic.png"
         shutil.copy(ROOT / "tests" / "data" / "tiny.png", png)
         self.fails(self.run_args(x=png), 1, "pic.png", "an image, not a .npy tensor", "vggcl preprocess")
@@ -1024,9 +1027,12 @@ class Cli(unittest.TestCase):
         (kdir / "winograd_packed.cl").write_text((ROOT / "kernels" / "winograd_packed.cl").read_text() +
                                                  "\nvoid broken(void) {" + " ".join(f"undefined_{i} = 1;" for i in
                                                                                     range(400)) + "}\n")
-        r = self.fails(self.run_args(), 1, "the build log is cut here; the whole log went to the log function",
+        r = self.fails(self.run_args(), 1, "(the build log is cut at [...]; the whole log went to the log function)",
                        env={"VGGCL_KERNEL_DIR": str(kdir)})
         self.assertIn("undefined_399", r.stderr)
+        # the message keeps the log's start and end around [...] (its end had been written over by the note)
+        message = next(line for line in r.stderr.split("\nvggcl: ") if "(the build log is cut at" in line)
+        self.assertIn(" [...] ", message)
         (kdir / "gap.cl").unlink()
         (kdir / "winograd_packed.cl").write_text((ROOT / "kernels" / "winograd_packed.cl").read_text())
         self.fails(self.run_args(), 1, "gap.cl", "cannot be opened: No such file or directory",

@@ -821,7 +821,8 @@ class Images(unittest.TestCase):
         frames out of sequence or outside the image, a chunk after the pixels cut by the file's end: refused as by
         PIL (all were read, libpng keeping every text chunk inflated: 50 chunks of 8 MB in a file of 400 kB took
         400 MB), and what PIL takes beside them read as it reads it (a stream zlib calls broken, text that is
-        not UTF-8, a chunk of exactly 1 MiB). Whether PIL refuses each file is asked of PIL itself."""
+        not UTF-8, a chunk of exactly 1 MiB, and one whose stream breaks right after it; an animation's next frame
+        after the image data). Whether PIL refuses each file is asked of PIL itself."""
         def chunk(cid, data):
             return struct.pack(">I", len(data)) + cid + data + struct.pack(">I", zlib.crc32(cid + data) & 0xFFFFFFFF)
 
@@ -836,7 +837,12 @@ class Images(unittest.TestCase):
         fctl = lambda seq, w=14, h=12, x=0, y=0: struct.pack(">IIIIIHHBB", seq, w, h, x, y, 1, 10, 0, 0)
         cases = {
             "ztxt_over": png([(b"zTXt", b"k\0\0" + zlib.compress(bytes(mib + 1)))]),
-            "ztxt_1mib": png([(b"zTXt", b"k\0\0" + zlib.compress(bytes(mib - 16)))]),
+            "ztxt_1mib": png([(b"zTXt", b"k\0\0" + zlib.compress(bytes(mib)))]),
+            # exactly 1 MiB in a stored block, then a block type zlib calls invalid: a broken stream to PIL (it
+            # was taken for more than 1 MiB, zlib having read on past the full output)
+            "ztxt_1mib_then_broken": png([(b"zTXt", b"k\0\0" + b"\x78\x01" + b"".join(
+                bytes([0]) + struct.pack("<HH", 65535, 0) + bytes(65535) for _ in range(16)) +
+                bytes([0]) + struct.pack("<HH", 16, 0xFFEF) + bytes(16) + b"\x06\0\0\0")]),
             "ztxt_over_after": png(after=[(b"zTXt", b"k\0\0" + zlib.compress(bytes(2 * mib)))]),
             "ztxt_method": png([(b"zTXt", b"k\0\1" + zlib.compress(b"v"))]),
             "ztxt_broken": png([(b"zTXt", b"k\0\0" + b"not zlib")]),
@@ -862,6 +868,17 @@ class Images(unittest.TestCase):
             "fctl_sequence": png([(b"acTL", struct.pack(">II", 1, 0)), (b"fcTL", fctl(1))]),
             "fctl_outside": png([(b"acTL", struct.pack(">II", 1, 0)), (b"fcTL", fctl(0, x=5))]),
             "chunk_cut_after": png(after=[(b"quIt", bytes(40))], cut=12 + 20),
+            # animations: the next frame's fcTL after the image data ends PIL's walk (its sequence unread); an
+            # acTL after the image data does not make the image an animation (PIL knew it at the open), so
+            # the fcTL after it is checked; a DDAT before the image data is a chunk PIL does not know; an fdAT
+            # out of sequence
+            "apng_next_frame": png([(b"acTL", struct.pack(">II", 2, 0)), (b"fcTL", fctl(0))],
+                                   after=[(b"fcTL", fctl(7)), (b"fdAT", struct.pack(">I", 8) + bytes(8))]),
+            "actl_after": png(after=[(b"acTL", struct.pack(">II", 2, 0)), (b"fcTL", fctl(5))]),
+            "ddat_before": png([(b"DDAT", bytes(4)), (b"acTL", struct.pack(">II", 2, 0)), (b"fcTL", fctl(0)),
+                                (b"fcTL", fctl(7))]),
+            "fdat_sequence": png([(b"acTL", struct.pack(">II", 1, 0)), (b"fcTL", fctl(0))],
+                                 after=[(b"fdAT", struct.pack(">I", 5) + bytes(8))]),
         }
         refused = 0
         for name, data in cases.items():
@@ -882,7 +899,7 @@ class Images(unittest.TestCase):
                     self.assertIn(f"{path}: corrupt PNG: ", r.stderr)
                     self.assertFalse((self.d / "c.npy").exists())
             path.unlink()
-        self.assertEqual(refused, 20, "PIL refuses 20 of the cases")  # (the cases as meant: not all taken)
+        self.assertEqual(refused, 23, "PIL refuses 23 of the cases")  # (the cases as meant: not all taken)
         for name, said in (("ztxt_over", "zTXt chunk: it inflates to more than 1 MiB (\"Decompressed Data Too Large\"); "
                                          "PIL refuses the file too"),
                            ("ztxt_70mib", "zTXt chunk: the text chunks hold more than 64 MiB"),

@@ -307,6 +307,9 @@ class OnnxImport(unittest.TestCase):
             self.assertEqual([(k, tensors[k].shape) for k in tensors if k.startswith("classifier.")], heads)
         self.assertTrue(all(v.dtype == np.float32 for v in tensors.values()))
         want = ort_logits(model, x_ort)
+        if want.ndim == 4:  # (a graph ending on a GAP's (N, C, 1, 1) map: vggcl's logits are (N, C))
+            self.assertEqual(want.shape[2:], (1, 1))
+            want = want.reshape(len(want), -1)
         got = reference(tensors, got_meta, x_vggcl)
         e_ref = rel_l2(got, want)
         msg = f"  {name}: torch reference vs onnxruntime rel L2 {e_ref:.2e}"
@@ -798,21 +801,22 @@ class OnnxImport(unittest.TestCase):
         """A 1x1 Conv as the head: right after the features and then averaged (CAM code's fully convolutional head:
         the class maps, then their GAP), with pool5 kept and dropped and with a BatchNorm between; and on the
         (N, C, 1, 1) map of a keepdims GAP, two of them with a Relu and a Dropout between, before the flatten; and
-        one to 9 channels, its GAP, a Relu and a Linear (a ReLU after the average is the dense chain's). Each
+        one to 9 channels, its GAP, a Relu and a Linear (a ReLU after the average is the dense chain's); and graphs
+        ending on the GAP's (N, C, 1, 1) map, unflattened, with a Softmax over its channels or not. Each
         is the GAP then a dense layer (refused before: "expected a 3x3 kernel"), and `vggcl cam` on the first two
         draws the graph's own class maps (less the bias, as CAM leaves it out). A Relu between the 1x1 Conv and
         the GAP (not linear), a 1x1 Conv of stride 2, and one flattened 7x7 are refused, naming the node."""
         class Head(nn.Module):
-            def __init__(self, features, head, gap_first, after=None):
+            def __init__(self, features, head, gap_first, after=None, flat=True):
                 super().__init__()
-                self.features, self.head, self.gap_first = features, head, gap_first
-                self.after = after or nn.Identity()
+                self.features, self.head, self.gap_first, self.flat = features, head, gap_first, flat
+                self.after = nn.Identity() if after is None else after
 
             def forward(self, x):
                 x = self.features(x)
-                if self.gap_first:
-                    return self.after(self.head(nn.functional.adaptive_avg_pool2d(x, 1)).flatten(1))
-                return self.after(nn.functional.adaptive_avg_pool2d(self.head(x), 1).flatten(1))
+                pool = nn.functional.adaptive_avg_pool2d
+                x = self.head(pool(x, 1)) if self.gap_first else pool(self.head(x), 1)
+                return self.after(x.flatten(1) if self.flat else x)
 
         def features(pool5):
             layers = [nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(8, 16, 3, padding=1),
@@ -827,16 +831,27 @@ class OnnxImport(unittest.TestCase):
                  ("cam_head_bn", "keep", nn.Sequential(nn.Conv2d(12, 5, 1), bn), False, "1x1 Conv to 5 channels"),
                  ("gap_then_convs", "keep", nn.Sequential(nn.Conv2d(12, 9, 1), nn.ReLU(), nn.Dropout(),
                                                           nn.Conv2d(9, 5, 1)), True, "GAP, dense 12-9-5"),
-                 ("cam_head_then_linear", "keep", nn.Conv2d(12, 9, 1), False, "1x1 Conv to 9 channels then GAP"))
+                 ("cam_head_then_linear", "keep", nn.Conv2d(12, 9, 1), False, "1x1 Conv to 9 channels then GAP"),
+                 ("cam_head_no_flatten", "keep", nn.Conv2d(12, 5, 1), False, "(N, C, 1, 1) output read as (N, C)"),
+                 ("cam_head_softmax_map", "drop", nn.Conv2d(12, 5, 1), False, "softmax dropped"))
         for k, (name, pool5, head, gap_first, desc) in enumerate(cases):
             torch.manual_seed(k)
-            after = nn.Sequential(nn.ReLU(), nn.Linear(9, 5)) if name == "cam_head_then_linear" else None
-            model = Head(features(pool5), head, gap_first, after).eval()
-            path, (tensors, meta) = self.torch_case(name, model, 40, seed=k)
+            after = nn.Sequential(nn.ReLU(), nn.Linear(9, 5)) if name == "cam_head_then_linear" else \
+                nn.Softmax(1) if name == "cam_head_softmax_map" else None
+            flat = name not in ("cam_head_no_flatten", "cam_head_softmax_map")  # (those end on the GAP's map)
+            model = Head(features(pool5), head, gap_first, after, flat).eval()
+            if after is not None and not flat:  # (torch gives the Softmax's output, onnxruntime here its logits)
+                path = self.d / f"{name}.onnx"
+                torch_export(model, path, 40)
+                x = torch.randn(2, 3, 40, 40, generator=torch.Generator().manual_seed(k)).numpy()
+                tensors, meta = self.check(name, path, x, x)
+            else:
+                path, (tensors, meta) = self.torch_case(name, model, 40, seed=k)
             self.assertEqual(meta["vggcl.pool5"], pool5)
             self.assertEqual([k for k in tensors if k.startswith("classifier.")],
                              ["classifier.0.weight", "classifier.0.bias"] +
-                             (["classifier.2.weight", "classifier.2.bias"] if gap_first or after else []))
+                             (["classifier.2.weight", "classifier.2.bias"] if gap_first or name.endswith("linear")
+                              else []))
             r = self.importer(path, self.d / f"{name}_again.safetensors")
             self.assertIn(desc, r.stdout)
             if VGGCL and name in ("cam_head_keep", "cam_head_drop"):  # vggcl cam draws the graph's class maps

@@ -664,10 +664,9 @@ def convert(model, path_name, scale="unit"):
                     refuse(node, f"shape {shp}; expected (N, {width})")
             channels_last = True
             t, node = node.output[0], g.next(node.output[0], node)
-        maps = not channels_last  # (N, C, 1, 1): a 1x1 Conv may come before the flatten
-        if maps and (node is None or node.op_type != "Conv"):
-            refuse(node if node is not None else g.g.node[-1],
-                   "expected Flatten, Reshape, Squeeze or a 1x1 Conv after a keepdims GAP over NCHW")
+        # (N, C, 1, 1): 1x1 Convs may come before the flatten, and the graph may end there (its output read as
+        # (N, C)); the dense chain says what it cannot take on that map
+        maps = not channels_last
         head_desc = "GAP" if not one_by_one else "GAP (an AveragePool over the whole map)" if whole_map \
             else "GAP (a flatten of the 1x1 map)"
     elif op in ("Flatten", "Reshape") and pre_gap is None:

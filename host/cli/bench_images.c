@@ -45,7 +45,9 @@ int cli_bench_images(vggcl_ctx *ctx, vggcl_model *model, const char *dir, const 
     cli_left_out_say(&other);
     if (listed != CLI_OK) goto done;
     if (!n) {
-        rc = cli_error(CLI_FAIL, "%s: no " CLI_IMAGE_FORMATS " images to run", dir);
+        rc = cli_error(CLI_FAIL, "%s: no " CLI_IMAGE_FORMATS " images to run%s", dir,
+                       !recursive && cli_holds_folder(dir) ? "; it holds folders: --recursive takes the images in them"
+                                                           : "");
         goto done;
     }
     /* a warm-up batch (first-use compiles: the first that holds a readable image, else its time went into the

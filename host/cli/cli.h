@@ -380,6 +380,8 @@ typedef struct cli_left_out {
     int lost;
     char *lost_first;
 } cli_left_out;
+/* Whether the folder dir holds a folder (not a hidden one), through a link too, as a walk takes them. */
+int cli_holds_folder(const char *dir);
 /* Appends path, or a folder's image files (CLI_IMAGE_EXTENSIONS; names starting with '.'
  * left out), to *list (strings allocated); with recursive, also those in the
  * folders below it, through symbolic links, in the order torchvision's

@@ -150,8 +150,7 @@ int cli_expand_images(const char *path, int recursive, char ***list, int *n, cli
     return rc;
 }
 
-/* Whether the folder dir holds a folder (not a hidden one), through a link too, as walk takes them. */
-static int holds_folder(const char *dir)
+int cli_holds_folder(const char *dir)
 {
     DIR *d = opendir(dir);
     struct dirent *e;
@@ -179,7 +178,7 @@ static int take(const char *cmd, const char *path, int walk_flags, char ***files
     if (cli_expand_images(path, walk_flags & WALK_RECURSIVE, files, n, other) != CLI_OK) return CLI_FAIL;
     if (*n == before && stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) /* (an ImageFolder's root, without a hint) */
         return cli_error_here(CLI_USAGE, "%s: %s holds no " CLI_IMAGE_FORMATS " images (" CLI_IMAGE_EXTENSIONS ")%s",
-                              cmd, path, walk_flags == WALK_CAN_RECURSE && holds_folder(path)
+                              cmd, path, walk_flags == WALK_CAN_RECURSE && cli_holds_folder(path)
                                              ? "; it holds folders: --recursive takes the images in them" : "");
     return CLI_OK;
 }

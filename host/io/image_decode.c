@@ -285,8 +285,8 @@ static vggcl_status load_png(vggcl_ctx *ctx, const char *path, FILE *f, const vg
     }
     png_init_io(png, f);
     png_set_user_limits(png, 0x7fffffff, 0x7fffffff); /* (not libpng's 10^6 a side: the pixel count below) */
-    /* the text and the ICC profile dropped unread, as unknown chunks (checked above as PIL reads them: libpng
-     * kept each inflated, up to 1000 chunks of 8 MB) */
+    /* the text and the ICC profile passed over as unknown chunks, never inflated (checked above as PIL reads
+     * them: libpng kept each inflated, up to 1000 chunks of 8 MB) */
     static const png_byte unread[] = "tEXt\0zTXt\0iTXt\0iCCP";
     png_set_keep_unknown_chunks(png, PNG_HANDLE_CHUNK_NEVER, unread, 4);
     /* the chunks before the pixels, ancillary ones too ("tEXt: CRC error"), checked as PIL checks them

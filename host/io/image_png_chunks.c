@@ -1,13 +1,16 @@
 /* A PNG's chunks beside its pixels, as PIL 9.4's PngStream reads them when Image.open parses the
  * chunks before the image data and convert("RGB") loads it (load_end: every chunk after the data, to
  * the end chunk): what its handlers refuse is refused here, before libpng decodes the pixels
- * (image_decode.c), which is told to drop the text and ICC chunks unread. Refused as by PIL: a
- * zTXt, iTXt or iCCP that inflates past 1 MiB ("Decompressed Data Too Large": libpng kept up to 1000
- * such chunks of 8 MB each, gigabytes for a file of a few megabytes), text past 64 MiB in all, a
- * truncated sRGB, pHYs, acTL, fcTL or fdAT chunk, a gAMA, cHRM or tRNS its reader cannot unpack, an
- * iCCP of an unknown compression, an animation's frames out of sequence or outside the image, and a
- * chunk after the image data cut short by the file's end. What breaks the chunks' structure
- * (a checksum, a name, the file's end before the image data) is left to libpng, as before. */
+ * (image_decode.c), which is told to pass over the text and ICC chunks without inflating them.
+ * Refused as by PIL: a zTXt, iTXt or iCCP that inflates past 1 MiB ("Decompressed Data Too Large":
+ * libpng kept up to 1000 such chunks of 8 MB each, gigabytes for a file of a few megabytes), text past
+ * 64 MiB in all, a truncated sRGB, pHYs, acTL, fcTL or fdAT chunk, a gAMA, cHRM or tRNS its reader
+ * cannot unpack, an iCCP of an unknown compression, an animation's frames out of sequence or outside
+ * the image, and a chunk after the image data cut short by the file's end. What breaks the chunks'
+ * structure (a checksum, a name, the file's end before the image data) is left to libpng, as before;
+ * so is a cut in the image data's chunks (PIL takes one its decoder did not need, in a last IDAT of a
+ * checksum alone). Memory stays bounded; time, as PIL's, grows with the chunks to inflate (up to 1 MiB
+ * each). */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,7 +31,7 @@ typedef struct {
     unsigned long long text; /* PIL's text_memory */
     long long seq;           /* the last frame sequence number, -1 none (PIL's _seq_num) */
     long long frames;        /* acTL's frame count, -1 none (im_n_frames) */
-    int default_image;       /* image data with acTL but before any fcTL: the default image, not a frame */
+    int animated;            /* more than one frame, as PIL knows it once the image data starts (is_animated) */
     int framed;              /* an fcTL before the image data (PIL's "bbox") */
 } walk;
 
@@ -96,7 +99,8 @@ static long long inflated(const unsigned char *data, size_t n, int *over, utf8_c
         got += made;
         if (err == Z_BUF_ERROR && made) err = Z_OK; /* (no progress only when nothing was made) */
     }
-    *over = got == TEXT_CHUNK && err != Z_STREAM_END && z.avail_in > 0;
+    /* (a data error right after 1 MiB is a broken stream to Python, as zlib read on past the output) */
+    *over = got == TEXT_CHUNK && (err == Z_OK || err == Z_BUF_ERROR) && z.avail_in > 0;
     inflateEnd(&z);
     free(out);
     return err == Z_OK || err == Z_STREAM_END || err == Z_BUF_ERROR ? (long long)got : -1;
@@ -110,15 +114,15 @@ static vggcl_status text_memory(walk *k, const char *cid, unsigned long long cha
     return refuse(k, cid, "the text chunks hold more than 64 MiB (\"Too much memory used in text chunks\")");
 }
 
-/* A compressed payload (zTXt, iTXt, iCCP) inflated as PIL inflates it: the bytes, -1 for a broken stream,
- * or -2 said (refused past 1 MiB, or out of memory). */
-static long long payload(walk *k, const char *cid, const unsigned char *s, size_t n, utf8_count *utf8)
+/* A compressed payload (zTXt, iTXt, iCCP) inflated as PIL inflates it: *bytes, -1 for a broken stream;
+ * VGGCL_OK, or the error said (refused past 1 MiB, out of memory). */
+static vggcl_status payload(walk *k, const char *cid, const unsigned char *s, size_t n, utf8_count *utf8,
+                            long long *bytes)
 {
     int over;
-    const long long got = inflated(s, n, &over, utf8);
-    if (got == -2) return vggcl__fail(k->ctx, VGGCL_ERR_NOMEM, "%s: out of host memory", k->path), -2;
-    if (over) return refuse(k, cid, "it inflates to more than 1 MiB (\"Decompressed Data Too Large\")"), -2;
-    return got;
+    *bytes = inflated(s, n, &over, utf8);
+    if (*bytes == -2) return vggcl__fail(k->ctx, VGGCL_ERR_NOMEM, "%s: out of host memory", k->path);
+    return over ? refuse(k, cid, "it inflates to more than 1 MiB (\"Decompressed Data Too Large\")") : VGGCL_OK;
 }
 
 static vggcl_status text_chunks(walk *k, const char *cid, const unsigned char *s, size_t n)
@@ -130,8 +134,9 @@ static vggcl_status text_chunks(walk *k, const char *cid, const unsigned char *s
         const unsigned char *v = nul ? nul + 1 : s + n; /* (no separator: the whole chunk is the key) */
         const size_t nv = (size_t)(s + n - v);
         if (nv && v[0] != 0) return refuse(k, cid, "an unknown compression method");
-        const long long got = payload(k, cid, nv ? v + 1 : v, nv ? nv - 1 : 0, NULL);
-        if (got == -2) return VGGCL_ERR_FORMAT; /* (said) */
+        long long got;
+        const vggcl_status st = payload(k, cid, nv ? v + 1 : v, nv ? nv - 1 : 0, NULL, &got);
+        if (st != VGGCL_OK) return st;
         return n && nul != s ? text_memory(k, cid, got > 0 ? (unsigned long long)got : 0) : VGGCL_OK;
     }
     /* iTXt: key NUL flag method language NUL translated-key NUL text; PIL passes over what it cannot split
@@ -144,9 +149,9 @@ static vggcl_status text_chunks(walk *k, const char *cid, const unsigned char *s
     utf8_count u = { 0 }, names = { 0 };
     const unsigned char *v = tk_end + 1;
     if (flag) { /* (inflated first: past 1 MiB refused, whatever its names) */
-        const long long got = payload(k, cid, v, (size_t)(end - v), &u);
-        if (got == -2) return VGGCL_ERR_FORMAT; /* (said) */
-        if (got < 0) return VGGCL_OK;
+        long long got;
+        const vggcl_status st = payload(k, cid, v, (size_t)(end - v), &u, &got);
+        if (st != VGGCL_OK || got < 0) return st;
     } else {
         utf8_take(&u, v, (size_t)(end - v));
     }
@@ -191,7 +196,8 @@ static vggcl_status chunk(walk *k, const char *cid, const unsigned char *s, size
         const unsigned char *nul = memchr(s, 0, n);
         if (!nul && s[n - 1]) return refuse(k, cid, "an unknown compression method");
         const size_t at = nul ? (size_t)(nul - s) + 2 : 1;
-        return payload(k, cid, s + (at < n ? at : n), at < n ? n - at : 0, NULL) == -2 ? VGGCL_ERR_FORMAT : VGGCL_OK;
+        long long got;
+        return payload(k, cid, s + (at < n ? at : n), at < n ? n - at : 0, NULL, &got);
     }
     if (!memcmp(cid, "tEXt", 4) || !memcmp(cid, "zTXt", 4) || !memcmp(cid, "iTXt", 4)) return text_chunks(k, cid, s, n);
     if (!memcmp(cid, "acTL", 4)) {
@@ -250,11 +256,11 @@ vggcl_status vggcl__png_chunks_check(vggcl_ctx *ctx, const char *path, FILE *f)
     while (st == VGGCL_OK && fseeko(f, at, SEEK_SET) == 0 && fread(head, 1, 8, f) == 8 && is_cid(head + 4)) {
         const char *cid = (const char *)head + 4;
         const uint32_t n = be32(head);
-        const int image = !memcmp(cid, "IDAT", 4) || !memcmp(cid, "DDAT", 4) || !memcmp(cid, "fdAT", 4);
+        /* (a DDAT continues the image data, as PIL's load_read takes it; before it, an unknown chunk) */
+        const int image = !memcmp(cid, "IDAT", 4) || !memcmp(cid, "fdAT", 4) || (after && !memcmp(cid, "DDAT", 4));
         if (!memcmp(cid, "IEND", 4)) break;
         if (after == 1 && !image) after = 2;
-        if (after == 2 && !memcmp(cid, "fcTL", 4) && (k.frames < 0 ? 1 : k.frames + k.default_image) > 1)
-            break; /* the next frame of an animation: PIL stops there */
+        if (after == 2 && !memcmp(cid, "fcTL", 4) && k.animated) break; /* (the next frame: PIL stops there) */
         if (at + 8 + (off_t)n > size) { /* (before the image data libpng says the file is truncated) */
             if (after == 2) st = refuse(&k, cid, "cut short by the file's end (\"Truncated File Read\")");
             break;
@@ -267,8 +273,8 @@ vggcl_status vggcl__png_chunks_check(vggcl_ctx *ctx, const char *path, FILE *f)
             else if (fread(data, 1, want, f) != want) break; /* (a read error: libpng's to say) */
             else st = chunk(&k, cid, data, n);
         }
-        if (image && !after) { /* the image data: the default image before any fcTL after an acTL */
-            k.default_image = k.frames >= 0 && !k.framed;
+        if (image && !after) { /* the image data: after an acTL, before any fcTL, a default image besides the frames */
+            k.animated = (k.frames < 0 ? 1 : k.frames + (!k.framed)) > 1;
             after = 1;
         }
         at += 12 + (off_t)n;

@@ -32,7 +32,8 @@ vggcl_status vggcl__fail(vggcl_ctx *ctx, vggcl_status status, const char *fmt, .
     va_copy(again, ap);
     const int n = vsnprintf(ctx->msg, sizeof ctx->msg, fmt, ap);
     char *whole = n >= (int)sizeof ctx->msg ? malloc((size_t)n + 1) : NULL;
-    if (whole && vsnprintf(whole, (size_t)n + 1, fmt, again) == n) keep_ends(ctx->msg, sizeof ctx->msg, whole, (size_t)n);
+    if (whole && vsnprintf(whole, (size_t)n + 1, fmt, again) == n)
+        keep_ends(ctx->msg, sizeof ctx->msg, whole, (size_t)n);
     free(whole);
     va_end(again);
     va_end(ap);

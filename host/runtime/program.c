@@ -145,15 +145,15 @@ static vggcl_status get_program(vggcl_ctx *ctx, int which, const char *defines, 
             log[len] = '\0';
         else if (log)
             log[0] = '\0';
-        st = vggcl__fail(ctx, VGGCL_ERR_DEVICE,
-                         "%s: clBuildProgram -> %s (%d), options \"%s\"; build log:\n%s", where,
-                         vggcl__cl_error_name(err), (int)err, options, log ? log : "(none)");
-        if (log && strlen(ctx->msg) + 1 >= sizeof ctx->msg) { /* (the message's room cut the log: said; the whole logged) */
-            static const char logged[] = "\n... (the build log is cut here; the whole log went to the log function)",
-                              unlogged[] = "\n... (the build log is cut here; vggcl_set_log's function gets it whole)";
-            const char *cut = ctx->log ? logged : unlogged;
-            const size_t len = strlen(cut) + 1;
-            memcpy(ctx->msg + sizeof ctx->msg - len, cut, len);
+        /* a log past the message's room keeps its start and end around "[...]" (vggcl__fail), said after it */
+        static const char logged[] = "\n(the build log is cut at [...]; the whole log went to the log function)",
+                          unlogged[] = "\n(the build log is cut at [...]; vggcl_set_log's function gets it whole)";
+        static const char fmt[] = "%s: clBuildProgram -> %s (%d), options \"%s\"; build log:\n%s%s";
+        const int cut = log && snprintf(NULL, 0, fmt, where, vggcl__cl_error_name(err), (int)err, options, log, "") >=
+                                   (int)sizeof ctx->msg;
+        st = vggcl__fail(ctx, VGGCL_ERR_DEVICE, fmt, where, vggcl__cl_error_name(err), (int)err, options,
+                         log ? log : "(none)", !cut ? "" : ctx->log ? logged : unlogged);
+        if (cut) { /* (the whole log to the log function) */
             /* (named as the message is: which layer's build, the call and the error, then the whole log) */
             const size_t room = strlen(where) + strlen(log) + 128;
             char *note = ctx->log ? malloc(room) : NULL;
