@@ -121,7 +121,8 @@ VGGCL_API vggcl_status vggcl_list_devices(vggcl_ctx *ctx, vggcl_device_info *out
  * device name (any case; the first device it names, said through the log
  * function where it names several), without the blanks around it. NULL, "" or
  * blanks mean $VGGCL_DEVICE, else the first GPU, else the first device. One device: a list or "all" (the
- * commands' --device) is VGGCL_ERR_NO_DEVICE. Call once per context, before
+ * commands' --device) is VGGCL_ERR_NO_DEVICE; in $VGGCL_DEVICE (set for the commands that take several)
+ * they mean their first device (all: the first GPU, else the first device). Call once per context, before
  * loading a model. */
 VGGCL_API vggcl_status vggcl_select_device(vggcl_ctx *ctx, const char *spec);
 VGGCL_API const char *vggcl_device_name(const vggcl_ctx *ctx); /* "" before selection */

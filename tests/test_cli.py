@@ -925,8 +925,19 @@ class Cli(unittest.TestCase):
         # P:D past the int range (sscanf wrapped 4294967296:0 to 0:0); all or a list where one device runs
         self.fails(self.run_args(extra=["--device", "4294967296:0"]), 1, "no OpenCL device 4294967296:0")
         self.fails(self.run_args(extra=["--device", "all"]), 2, "run: --device all: this command runs on one device")
-        self.fails(self.run_args(), 2, "run: --device 0,0 ($VGGCL_DEVICE): this command runs on one device",
-                   env={"VGGCL_DEVICE": "0,0"})
+        # in $VGGCL_DEVICE, set for the commands that take several, all or a list means its first device (it was
+        # refused: VGGCL_DEVICE=all in a profile broke run, bench, cam and tune); an empty first one is said
+        want = None
+        for env in ("0", "0,0", " 0 , ref", "all"):
+            r = self.vggcl(*self.run_args(), env={"VGGCL_DEVICE": env})
+            self.assertEqual(r.returncode, 0, f"{env}: {r.stderr}")
+            got = np.load(self.out)
+            want = got if want is None else want
+            np.testing.assert_array_equal(got, want, env)  # (one device: the answers bit for bit)
+            self.out.unlink()
+        self.fails(self.run_args(), 1, "$VGGCL_DEVICE=,0: its first device is empty", env={"VGGCL_DEVICE": ",0"})
+        self.fails(self.run_args(), 1, "no OpenCL device name contains 'nope'", "(the device named by $VGGCL_DEVICE="
+                   "nope,0)", env={"VGGCL_DEVICE": "nope,0"})
         r = self.vggcl("bench", "--device", "0,0", "--size", "8")
         self.assertEqual(r.returncode, 2)
         self.assertIn("bench: --device 0,0: this command runs on one device", r.stderr)

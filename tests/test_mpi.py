@@ -912,15 +912,16 @@ class Mpi(Folder):
         """A VGGCL_DEVICE that is wrong on one machine alone (here the second rank's, through mpirun's MPMD
         form): said by that rank, and the job fails; it was a usage error, which only the first rank says, so
         nothing was said (classify), or that rank left before MPI started, unsaid (cam: the others waited in
-        MPI_Init, for good under a launcher that does not end the job)."""
+        MPI_Init, for good under a launcher that does not end the job). (cam's was a list, refused then; a list
+        now means its first device, here one that is not there.)"""
         out = self.d / "cams"
         out.mkdir()
         for cmd, env, said in (
                 (["classify", "--weights", str(self.weights), str(self.images)], "0,,1",
                  "--device 0,,1 ($VGGCL_DEVICE): device 2 of the list is empty"),
-                (["cam", "--weights", str(self.weights), "--out-dir", str(out), str(self.images)], "0,1",
-                 "cam: --device 0,1 ($VGGCL_DEVICE): this command runs on one device (all and lists are for classify, "
-                 "eval and train-head)")):
+                (["cam", "--weights", str(self.weights), "--out-dir", str(out), str(self.images)], "nope,0",
+                 "no OpenCL device name contains 'nope'; see `vggcl devices` (the device named by "
+                 "$VGGCL_DEVICE=nope,0)")):
             args = [VGGCL, *cmd]
             for keep_on in ((), ("--mca", "orte_abort_on_non_zero_status", "0")):  # (as srun: the job is not ended)
                 r = subprocess.run(["mpirun", *keep_on, "-n", "1", *args, ":", "-n", "1", "-x", f"VGGCL_DEVICE={env}",

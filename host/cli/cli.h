@@ -468,8 +468,8 @@ vggcl_device_info *cli_list_devices(int *count);
 int cli_open_models(const char *device, const char *weights, const vggcl_load_options *opts, vggcl_preprocess *p,
                     cli_devices *d);
 void cli_close_models(cli_devices *d);
-/* For the commands that run on one device: CLI_USAGE (said) when --device (given, else $VGGCL_DEVICE) is
- * all or a list; else CLI_OK. */
+/* For the commands that run on one device: CLI_USAGE (said) when --device given is all or a list; else CLI_OK
+ * ($VGGCL_DEVICE's all or list means its first device: vggcl_select_device takes it). */
 int cli_one_device(const char *cmd, const char *given);
 /* vggcl_model_preprocess (model may be NULL: the defaults for what p does not give): CLI_OK, CLI_USAGE said
  * ("CMD: --mean/--std: ...") for a mean and std given that no image can take, else CLI_FAIL said. */

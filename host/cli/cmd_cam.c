@@ -309,8 +309,6 @@ int cmd_cam(int argc, char **argv)
     int local = cli_ranks_capture(&ranks, NULL, NULL);
     if (local == CLI_OK && names != CLI_OK) /* (the list's names: alike on every rank; a file there: its own) */
         local = names_here ? cli_error_here(names, "%s", clash) : cli_error(names, "%s", clash);
-    if (local == CLI_OK && !device) /* (VGGCL_DEVICE's list, which may be one rank's: once the ranks are in MPI) */
-        local = cli_one_device("cam", NULL);
     struct stat sb;
     if (local == CLI_OK && (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode)))
         local = cli_error(CLI_FAIL, "%s: --out-dir is %s", dir, stat(dir, &sb) != 0 ? "not there" : "not a folder");

@@ -30,7 +30,8 @@ static const char usage[] =
     "`vggcl --version` the version.\n"
     "\n"
     "environment:\n"
-    "  VGGCL_DEVICE      the device where --device is not given (as --device takes it)\n"
+    "  VGGCL_DEVICE      the device where --device is not given (as --device takes it;\n"
+    "                    all or a list: their first for the commands of one device)\n"
     "  VGGCL_CACHE_DIR   compiled kernels and tune's tables (default $XDG_CACHE_HOME/vggcl,\n"
     "                    an absolute one, else ~/.cache/vggcl; off: no cache)\n"
     "  TMPDIR            where an array for standard output, a pipe or rank 0 is staged\n"
@@ -469,12 +470,11 @@ int cli_open_models(const char *device, const char *weights, const vggcl_load_op
 int cli_one_device(const char *cmd, const char *given)
 {
     char trimmed[256];
-    const char *spec = cli_trimmed(given ? given : getenv("VGGCL_DEVICE"), trimmed, sizeof trimmed);
+    const char *spec = cli_trimmed(given, trimmed, sizeof trimmed);
     if (given && !*spec) return cli_error(CLI_USAGE, "%s: --device is blank: give SPEC (see --help)", cmd);
-    if (several_devices(spec)) /* (the environment's: said here, whatever rank this is, as it may be this one's own) */
-        return (given ? cli_error : cli_error_here)(CLI_USAGE, "%s: --device %s%s: this command runs on one device (all "
-                                                    "and lists are for classify, eval and train-head)", cmd, spec,
-                                                    given ? "" : " ($VGGCL_DEVICE)");
+    if (several_devices(spec)) /* ($VGGCL_DEVICE's all or list: its first device, which the library takes) */
+        return cli_error(CLI_USAGE, "%s: --device %s: this command runs on one device (all and lists are for "
+                                    "classify, eval and train-head)", cmd, spec);
     return CLI_OK;
 }
 

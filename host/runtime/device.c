@@ -375,6 +375,15 @@ vggcl_status vggcl_select_device(vggcl_ctx *ctx, const char *spec)
     spec = trim_spec(spec, trimmed, sizeof trimmed);
     const int from_env = !spec || !*spec; /* (blanks alone too) */
     if (from_env) spec = trim_spec(getenv("VGGCL_DEVICE"), trimmed, sizeof trimmed);
+    char env[sizeof trimmed], first[sizeof trimmed]; /* (its value, for the messages; its list's first item) */
+    snprintf(env, sizeof env, "%s", from_env && spec ? spec : "");
+    if (from_env && spec && !strcmp(spec, "all")) spec = NULL; /* (the environment's all or list, set for the */
+    else if (from_env && spec && strchr(spec, ',')) {            /* commands that take several: its first device) */
+        snprintf(first, sizeof first, "%.*s", (int)strcspn(spec, ","), spec);
+        spec = trim_spec(first, trimmed, sizeof trimmed);
+        if (!spec || !*spec)
+            return vggcl__fail(ctx, VGGCL_ERR_NO_DEVICE, "$VGGCL_DEVICE=%s: its first device is empty", env);
+    }
     if (spec && !strcmp(spec, "ref")) {
         ctx->use_ref = 1;
         ctx->selected = 1;
@@ -387,7 +396,7 @@ vggcl_status vggcl_select_device(vggcl_ctx *ctx, const char *spec)
     int i = match_spec(ctx, list, n, spec);
     if (i < 0 && from_env && spec && *spec) { /* (say where it came from: no --device was given) */
         char after[512];
-        snprintf(after, sizeof after, " (the device named by $VGGCL_DEVICE=%s)", spec);
+        snprintf(after, sizeof after, " (the device named by $VGGCL_DEVICE=%s)", env);
         vggcl__fail_around(ctx, VGGCL_ERR_NO_DEVICE, "", after);
     }
     if (i < 0) { st = VGGCL_ERR_NO_DEVICE; goto fail; }
