@@ -506,7 +506,19 @@ class Images(unittest.TestCase):
         data = (self.d / "rgb_tiff_lzw.tif").read_bytes()
         (self.d / "trunc.tif").write_bytes(data[:len(data) // 2])
         (self.d / "header.tif").write_bytes(b"II*\0" + bytes(range(60)))
+
+        def tiff_by_hand(name, tags, pixels):  # (classic, little-endian: the tags as given, then the pixels)
+            entries = sorted(tags + [(273, 3, 1, 8 + 2 + 12 * (len(tags) + 1) + 4)])
+            ifd = struct.pack("<H", len(entries)) + b"".join(struct.pack("<HHII", t, k, n, v) if k == 4 else
+                                                             struct.pack("<HHIHH", t, k, n, v, 0) for t, k, n, v in entries)
+            (self.d / name).write_bytes(b"II*\0" + struct.pack("<I", 8) + ifd + bytes(4) + pixels)
+        # palette without its ColorMap: libtiff makes it gray, unsaid; PIL refuses it
+        tiff_by_hand("palette_no_colormap.tif", [(256, 3, 1, 4), (257, 3, 1, 3), (258, 3, 1, 8), (262, 3, 1, 3),
+                                                  (277, 3, 1, 1), (278, 3, 1, 3), (279, 4, 1, 12)], bytes(range(12)))
+        with self.assertRaises(Exception):
+            Image.open(self.d / "palette_no_colormap.tif").convert("RGB")
         self.assert_refused_beside(self.d / "big.tif", (
+            ("palette_no_colormap.tif", "a TIFF vggcl does not read: a palette image without a ColorMap"),
             ("cmyk.tif", "a TIFF vggcl does not read: a photometric interpretation other than gray, palette and RGB (4 "
                          "samples of 8 bits a pixel)"),
             ("jpeg.tif", "a TIFF vggcl does not read: JPEG compression"),

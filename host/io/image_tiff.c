@@ -186,6 +186,38 @@ static int read_raw(TIFF *tif, int h, size_t line, unsigned char *raw)
     return 1;
 }
 
+/* Whether the file's first directory says palette (PhotometricInterpretation 3) without a ColorMap, read
+ * from its bytes (pread: the descriptor's place untouched): libtiff makes such an image of 8 bits gray,
+ * unsaid, where PIL refuses it (its palette is the ColorMap's). Classic TIFF and BigTIFF. */
+static uint64_t get_uint(const unsigned char *p, int n, int big_endian)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < n; i++) v |= (uint64_t)p[big_endian ? i : n - 1 - i] << (8 * (n - 1 - i));
+    return v;
+}
+
+static int palette_without_colormap(int fd)
+{
+    unsigned char h[16], e[20];
+    if (pread(fd, h, sizeof h, 0) != (ssize_t)sizeof h || (memcmp(h, "II", 2) && memcmp(h, "MM", 2))) return 0;
+    const int be = h[0] == 'M', big = (be ? h[3] : h[2]) == 43;
+#define U(p, n) get_uint(p, n, be)
+    const uint64_t dir = big ? U(h + 8, 8) : U(h + 4, 4);
+    unsigned char count_bytes[8];
+    if (pread(fd, count_bytes, big ? 8 : 2, (off_t)dir) != (big ? 8 : 2)) return 0;
+    const uint64_t count = U(count_bytes, big ? 8 : 2);
+    const size_t entry = big ? 20 : 12;
+    int photometric = -1, colormap = 0;
+    for (uint64_t i = 0; i < count && i < 4096; i++) {
+        if (pread(fd, e, entry, (off_t)(dir + (big ? 8 : 2) + i * entry)) != (ssize_t)entry) return 0;
+        const unsigned tag = (unsigned)U(e, 2);
+        if (tag == TIFFTAG_PHOTOMETRIC && U(e + 2, 2) == TIFF_SHORT) photometric = (int)U(e + (big ? 12 : 8), 2);
+        colormap |= tag == TIFFTAG_COLORMAP;
+    }
+#undef U
+    return photometric == PHOTOMETRIC_PALETTE && !colormap;
+}
+
 vggcl_status vggcl__load_tiff(vggcl_ctx *ctx, const char *path, FILE *f, const vggcl_preprocess *p, unsigned char **rgb,
                               vggcl__rgb_part *part)
 {
@@ -213,7 +245,8 @@ vggcl_status vggcl__load_tiff(vggcl_ctx *ctx, const char *path, FILE *f, const v
     int spp = 1, bits = 8;
     unsigned char pal[256][3];
     for (int i = 0; i < 256; i++) pal[i][0] = pal[i][1] = pal[i][2] = (unsigned char)i;
-    const char *why = layout_of(tif, &layout, &spp, &bits, pal);
+    const char *why = palette_without_colormap(fd) ? "a palette image without a ColorMap"
+                                                   : layout_of(tif, &layout, &spp, &bits, pal);
     vggcl_status st = VGGCL_OK;
     if (why)
         st = vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: a TIFF vggcl does not read: %s (%d samples of %d bits a pixel)",
