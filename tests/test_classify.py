@@ -255,6 +255,23 @@ class Classify(unittest.TestCase):
         r = self.classify("--labels", self.d / "none.txt", self.images[0])
         self.assertEqual((r.returncode, r.stdout), (1, ""))
         self.assertIn("cannot open the labels file: No such file or directory", r.stderr)
+        # a file without newlines (here endless, /dev/zero) is refused at a line longer than a class name could
+        # be, in little memory (it was read as one line until memory ran out: 2 GB under a 4 GB limit, then "0
+        # labels"); a FIFO given by its name is not waited on (the run hung), --files-from's neither
+        (self.d / "zero.txt").symlink_to("/dev/zero")
+        code, stderr, peak = testenv.run_peak([VGGCL, "classify", "--weights", str(self.weights), "--labels",
+                                               str(self.d / "zero.txt"), str(self.images[0])])
+        self.assertEqual(code, 1, stderr)
+        self.assertIn(f"{self.d / 'zero.txt'}: line 1 is longer than 65536 bytes, not a class name", stderr)
+        self.assertLess(peak, 256 * 1024, "kB of RSS")
+        os.mkfifo(self.d / "fifo.txt")
+        r = self.classify("--labels", self.d / "fifo.txt", self.images[0])
+        self.assertEqual((r.returncode, r.stdout), (1, ""))
+        self.assertIn(f"{self.d / 'fifo.txt'}: --labels is a FIFO given by its name, which is not waited on", r.stderr)
+        r = self.classify("--files-from", self.d / "fifo.txt")
+        self.assertEqual((r.returncode, r.stdout), (1, ""))
+        self.assertIn(f"--files-from {self.d / 'fifo.txt'}: a FIFO given by its name is not waited on", r.stderr)
+        (self.d / "zero.txt").unlink(), (self.d / "fifo.txt").unlink()
         # a late option's mistake is said before anything is printed (the CSV header came first)
         r = self.classify("--format", "csv", "--threads", "0", self.images[0])
         self.assertEqual((r.returncode, r.stdout), (2, ""))

@@ -471,6 +471,9 @@ void cli_close_models(cli_devices *d);
 /* For the commands that run on one device: CLI_USAGE (said) when --device given is all or a list; else CLI_OK
  * ($VGGCL_DEVICE's all or list means its first device: vggcl_select_device takes it). */
 int cli_one_device(const char *cmd, const char *given);
+/* Whether path names a FIFO by its name (through links too), which the commands do not wait on for a writer;
+ * not /dev/stdin, /dev/fd/N and the like: a pipe the shell opened (<(...)) is read. */
+int cli_named_fifo(const char *path);
 /* vggcl_model_preprocess (model may be NULL: the defaults for what p does not give): CLI_OK, CLI_USAGE said
  * ("CMD: --mean/--std: ...") for a mean and std given that no image can take, else CLI_FAIL said. */
 int cli_model_preset(const char *cmd, vggcl_ctx *ctx, const vggcl_model *model, vggcl_preprocess *p);

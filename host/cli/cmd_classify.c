@@ -54,25 +54,54 @@ typedef struct {
 /* One name per line, of any length, LF or CRLF (a UTF-8 byte order mark before the first left out); empty
  * lines at the end are left out (an editor's last newline), one before a name or a NUL byte is refused,
  * naming the line. */
+/* A class name's bytes at most: a file of another kind, without a newline, was read as one line until the
+ * host's memory ran out (/dev/zero: gigabytes), then said to hold "0 labels". */
+#define LABEL_MAX 65536
+
+/* The next line of f (without its end) in line[LABEL_MAX + 1] and *len: 1, 0 at the end, -1 past LABEL_MAX. */
+static int label_line(FILE *f, char *line, size_t *len)
+{
+    int c = EOF;
+    *len = 0;
+    while (*len <= LABEL_MAX && (c = getc(f)) != EOF && c != '\n') line[(*len)++] = (char)c;
+    if (*len > LABEL_MAX) return -1;
+    line[*len] = '\0';
+    return c != EOF || *len;
+}
+
 static int load_labels(const char *path, int classes, labels *l)
 {
     struct stat sb;
+    if (cli_named_fifo(path)) /* (it waited for a writer, for good) */
+        return cli_error(CLI_FAIL, "%s: --labels is a FIFO given by its name, which is not waited on (give a file, "
+                                   "or its lines through <(...))", path);
     FILE *f = fopen(path, "r");
-    char *line = NULL;
-    size_t cap = 0;
-    ssize_t len;
-    int rc = CLI_OK;
-    if (!f) return cli_error(CLI_FAIL, "%s: cannot open the labels file: %s", path, strerror(errno));
+    char *line = malloc(LABEL_MAX + 2);
+    size_t len;
+    int rc = CLI_OK, got;
+    if (!f || !line) {
+        const int e = errno;
+        if (f) fclose(f);
+        free(line);
+        return f ? cli_error(CLI_FAIL, "out of host memory")
+                 : cli_error(CLI_FAIL, "%s: cannot open the labels file: %s", path, strerror(e));
+    }
     if (fstat(fileno(f), &sb) == 0 && S_ISDIR(sb.st_mode)) {
         fclose(f);
+        free(line);
         return cli_error(CLI_FAIL, "%s: --labels is a folder, not a file of class names", path);
     }
     int at = 0, blank = 0; /* the line; the first empty one, while only empty ones follow it */
-    while (rc == CLI_OK && (len = getline(&line, &cap, f)) >= 0) {
+    while (rc == CLI_OK && (got = label_line(f, line, &len)) != 0) {
         at++;
-        while (len && (line[len - 1] == '\n' || line[len - 1] == '\r')) line[--len] = '\0';
+        if (got < 0) {
+            rc = cli_error(CLI_FAIL, "%s: line %d is longer than %d bytes, not a class name (one per line)", path, at,
+                           LABEL_MAX);
+            break;
+        }
+        while (len && line[len - 1] == '\r') line[--len] = '\0';
         const char *name = at == 1 && !strncmp(line, "\xef\xbb\xbf", 3) ? line + 3 : line;
-        if (strlen(line) != (size_t)len) {
+        if (strlen(line) != len) {
             rc = cli_error(CLI_FAIL, "%s: line %d holds a NUL byte (one class name per line)", path, at);
             break;
         }

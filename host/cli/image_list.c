@@ -192,6 +192,9 @@ static int read_list(const char *cmd, const char *from, char **text, size_t *len
 {
     const int std = is_stdin(from);
     const char *name = std ? "standard input" : from;
+    if (!std && cli_named_fifo(from)) /* (it waited for a writer, for good) */
+        return cli_error(CLI_FAIL, "%s: --files-from %s: a FIFO given by its name is not waited on (give a file, or "
+                                   "the list through <(...) or standard input)", cmd, name);
     const int fd = std ? STDIN_FILENO : open(from, O_RDONLY | O_CLOEXEC);
     if (fd < 0) return cli_error(CLI_FAIL, "%s: --files-from %s: cannot open the list: %s", cmd, name, strerror(errno));
     char *buf = NULL;

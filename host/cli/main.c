@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include <cjson/cJSON.h>
@@ -465,6 +466,12 @@ int cli_open_models(const char *device, const char *weights, const vggcl_load_op
         if (rc != CLI_OK) return rc; /* (CLI_USAGE: the --mean and --std given) */
     }
     return CLI_OK;
+}
+
+int cli_named_fifo(const char *path)
+{
+    struct stat sb;
+    return vggcl_output_descriptor(path) < 0 && stat(path, &sb) == 0 && S_ISFIFO(sb.st_mode);
 }
 
 int cli_one_device(const char *cmd, const char *given)
