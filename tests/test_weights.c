@@ -693,6 +693,15 @@ START_TEST(test_save_with_head_width)
         { "vggcl.pool5", "maybe", "\"vggcl.pool5\" is \"maybe\"; expected \"keep\" or \"drop\"" },
         { "vggcl.std", "1,0,1", "\"vggcl.std\" is \"1,0,1\"; expected three numbers R,G,B (std > 0)" },
         { "vggcl.crop", "224.5", "\"vggcl.crop\" is \"224.5\"; expected a whole size" },
+        /* numbers as the command line takes them (sscanf read hex, '+', blanks, an exponent in a size) */
+        { "vggcl.resize", "0x10", "\"vggcl.resize\" is \"0x10\"; expected a whole size" },
+        { "vggcl.resize", "1e3", "\"vggcl.resize\" is \"1e3\"; expected a whole size" },
+        { "vggcl.crop", "+8", "\"vggcl.crop\" is \"+8\"; expected a whole size" },
+        { "vggcl.crop", " 16", "\"vggcl.crop\" is \" 16\"; expected a whole size" },
+        { "vggcl.draft", "1.5", "\"vggcl.draft\" is \"1.5\"; expected 0 or 1" },
+        { "vggcl.mean", "0.5,0x1p-1,0.5", "\"vggcl.mean\" is \"0.5,0x1p-1,0.5\"; expected three finite numbers" },
+        { "vggcl.std", "0.5, 0.5,0.5", "\"vggcl.std\" is \"0.5, 0.5,0.5\"; expected three numbers" },
+        { "vggcl.std", "0.5,0.5,", "\"vggcl.std\" is \"0.5,0.5,\"; expected three numbers" },
         /* (each number within its bounds, together past a float's) */
         { "vggcl.std", "1e-45,1e-45,1e-45", "__metadata__ \"vggcl.std\" take pixel values past a float's range" },
     };

@@ -8,9 +8,34 @@
 #include "image.h"
 #include "model.h"
 
-/* A metadata value of n numbers separated by commas; 0 when malformed. */
-static int numbers(const char *v, int n, float *out)
+/* Whether s[0..n) is a number as the command line takes one: decimal digits with a '.' and an exponent
+ * (whole: digits, with ".0" at most), a '-' first; no blanks, '+', hex, inf or nan, which sscanf takes
+ * ("0x10" was read as a resize of 16, "1e3" as 1000). */
+static int decimal(const char *s, size_t n, int whole)
 {
+    size_t i = !whole && n && s[0] == '-', digits = 0;
+    for (; i < n && s[i] >= '0' && s[i] <= '9'; i++) digits++;
+    if (i < n && s[i] == '.')
+        for (i++; i < n && (whole ? s[i] == '0' : s[i] >= '0' && s[i] <= '9'); i++) digits++;
+    if (!digits) return 0;
+    if (!whole && i < n && (s[i] == 'e' || s[i] == 'E')) {
+        i += i + 1 < n && (s[i + 1] == '-' || s[i + 1] == '+');
+        const size_t at = ++i;
+        while (i < n && s[i] >= '0' && s[i] <= '9') i++;
+        if (i == at) return 0;
+    }
+    return i == n;
+}
+
+/* A metadata value of n numbers separated by commas (whole: sizes and flags); 0 when malformed. */
+static int numbers(const char *v, int n, int whole, float *out)
+{
+    for (const char *field = v;; field++) {
+        const size_t len = strcspn(field, ",");
+        if (!decimal(field, len, whole)) return 0;
+        if (!field[len]) break;
+        field += len;
+    }
     int used = 0, ok = 1;
     const locale_t before = vggcl__c_locale_begin();
     for (int i = 0; i < n && ok; i++) {
@@ -44,7 +69,7 @@ static const struct {
 /* Field k's value from its metadata text meta into v: VGGCL_OK, else VGGCL_ERR_FORMAT said, naming path. */
 static vggcl_status field_of(vggcl_ctx *ctx, const char *path, int k, const char *meta, float v[3])
 {
-    int ok = numbers(meta, fields[k].count, v);
+    int ok = numbers(meta, fields[k].count, k < 2 || k == 4, v);
     for (int c = 0; ok && c < fields[k].count; c++) ok = usable(k, v[c]);
     if (ok) return VGGCL_OK;
     return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: __metadata__ \"%s\" is \"%s\"; expected %s", path, fields[k].key, meta,
