@@ -2325,6 +2325,32 @@ class Bench(unittest.TestCase):
         self.assertEqual(len(row), 1, path.read_text())
 
     @unittest.skipUnless(os.geteuid() == 0 and shutil.which("setpriv"), "runs vggcl as another user: needs root")
+    def test_tune_lock_unusable(self):
+        """A tuning table's lock that is not a regular file (a folder, a link, a FIFO in its place): the rows are
+        written all the same and that is said (it was passed over without a word: two tunes at once could lose
+        each other's rows)."""
+        w = self.d / "small.safetensors"
+        save_file(make_state_dict(parse_cfg(CFG), True, 3, seed=1), w)
+        env = dict(os.environ, VGGCL_CACHE_DIR=str(self.d / "cache"))
+        tune = ["tune", "--weights", w, "--size", "32", "--iters", "1", "--budget", "0"]
+        r = subprocess.run([VGGCL, *tune], capture_output=True, text=True, env=env, timeout=600)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertNotIn("lock", r.stderr)
+        table = Path(r.stdout.strip().splitlines()[-1].split("wrote ", 1)[1])
+        lock = Path(f"{table}.lock")
+        for make in (lock.mkdir, lambda: lock.symlink_to("/dev/null"), lambda: os.mkfifo(lock, 0o600)):
+            if lock.is_dir() and not lock.is_symlink():
+                lock.rmdir()
+            else:
+                lock.unlink()
+            make()
+            table.unlink()
+            r = subprocess.run([VGGCL, *tune], capture_output=True, text=True, env=env, timeout=600)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertIn(f"the tuning table's lock {lock} cannot be used (", r.stderr)
+            self.assertIn("its rows are written without it", r.stderr)
+            self.assertTrue(table.exists())
+
     def test_tune_table_unreadable(self):
         """A table there that cannot be read (mode 000, to a user other than root): said with the reason, not used,
         and tune refuses to replace it (it was said to be a link, a folder or writable by others)."""

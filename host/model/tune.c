@@ -555,6 +555,8 @@ static vggcl_status table_put(vggcl_ctx *ctx, const vggcl_tuned *r)
     return VGGCL_OK;
 }
 
+#define LOCK_NOT_REGULAR (-1) /* (save_rows: a lock that is there, but not a regular file) */
+
 /* Writes this run's rows (mine) into the table as it is on disk now, under a lock: two tunes at once each
  * keep the other's rows (the last one to write dropped them). The context's table becomes that one. */
 static vggcl_status save_rows(vggcl_ctx *ctx, const vggcl_tuned *mine, int n, const char *setup)
@@ -562,7 +564,17 @@ static vggcl_status save_rows(vggcl_ctx *ctx, const vggcl_tuned *mine, int n, co
     char lock[sizeof ctx->tune_path + 8];
     vggcl_status st = VGGCL_OK;
     snprintf(lock, sizeof lock, "%s.lock", ctx->tune_path);
-    const int fd = open(lock, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+    int fd = open(lock, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, 0600);
+    struct stat sb;
+    const int e = fd < 0 ? errno : fstat(fd, &sb) != 0 ? errno : S_ISREG(sb.st_mode) ? 0 : LOCK_NOT_REGULAR;
+    if (e && fd >= 0) close(fd), fd = -1;
+    if (e && ctx->log) { /* (a folder, a link, a FIFO in its place: the rows written all the same, said) */
+        char msg[sizeof lock + 256], eb[128];
+        snprintf(msg, sizeof msg, "the tuning table's lock %s cannot be used (%s): its rows are written without it "
+                 "(a tune running at the same time may lose them, or its own)", lock,
+                 e == LOCK_NOT_REGULAR ? "not a regular file" : vggcl__strerror(e, eb, sizeof eb));
+        ctx->log(ctx->log_user, msg);
+    }
     if (fd >= 0) flock(fd, LOCK_EX); /* (without a lock file, as before: the last writer's rows) */
     vggcl__tune_load(ctx);
     for (int i = 0; i < n && st == VGGCL_OK; i++) st = table_put(ctx, &mine[i]);
