@@ -263,7 +263,7 @@ class Classify(unittest.TestCase):
                                                str(self.d / "zero.txt"), str(self.images[0])])
         self.assertEqual(code, 1, stderr)
         self.assertIn(f"{self.d / 'zero.txt'}: line 1 is longer than 65536 bytes, not a class name", stderr)
-        self.assertLess(peak, 256 * 1024, "kB of RSS")
+        self.assertLess(peak, 1024 * 1024, "kB of RSS")  # (VGG16 loaded: 0.3 GB under ASan)
         os.mkfifo(self.d / "fifo.txt")
         r = self.classify("--labels", self.d / "fifo.txt", self.images[0])
         self.assertEqual((r.returncode, r.stdout), (1, ""))
