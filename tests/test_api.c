@@ -655,6 +655,54 @@ START_TEST(test_device_index)
 }
 END_TEST
 
+/* $VGGCL_DEVICE's all or a list, set for the commands that take several, is its first device for a context
+ * given no spec (it was VGGCL_ERR_NO_DEVICE, so a profile's VGGCL_DEVICE=all broke one-device programs); given
+ * as the spec itself, still refused; an empty first item, or a first that is not there, said with the value. */
+START_TEST(test_device_from_env)
+{
+    const char *was = getenv("VGGCL_DEVICE");
+    char *saved = was ? strdup(was) : NULL;
+    unsetenv("VGGCL_DEVICE");
+    vggcl_ctx *ctx = vggcl_ctx_new();
+    ck_assert_msg(vggcl_select_device(ctx, NULL) == VGGCL_OK, "%s", vggcl_message(ctx));
+    const int first = vggcl_device_index(ctx); /* (the default: the first GPU, else the first device) */
+    vggcl_ctx_free(ctx);
+    static const struct {
+        const char *env;
+        int ok, ref;
+        const char *said;
+    } cases[] = {
+        { "all", 1, 0, NULL }, { "0,0", 1, 0, NULL }, { " ref , 0", 1, 1, NULL },
+        { ",0", 0, 0, "$VGGCL_DEVICE=,0: its first device is empty" },
+        { "nope,0", 0, 0, "no OpenCL device name contains 'nope'; see `vggcl devices` (the device named by "
+                          "$VGGCL_DEVICE=nope,0)" },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        setenv("VGGCL_DEVICE", cases[i].env, 1);
+        ctx = vggcl_ctx_new();
+        const vggcl_status st = vggcl_select_device(ctx, NULL);
+        if (cases[i].ok) {
+            ck_assert_msg(st == VGGCL_OK, "%s: %s", cases[i].env, vggcl_message(ctx));
+            ck_assert_int_eq(vggcl_device_index(ctx), cases[i].ref ? -1 : strcmp(cases[i].env, "all") ? 0 : first);
+        } else {
+            ck_assert_int_eq(st, VGGCL_ERR_NO_DEVICE);
+            ck_assert_msg(strstr(vggcl_message(ctx), cases[i].said), "%s: %s", cases[i].env, vggcl_message(ctx));
+        }
+        vggcl_ctx_free(ctx);
+    }
+    setenv("VGGCL_DEVICE", "0", 1); /* (a spec given is not the environment's: all and lists refused there) */
+    for (int i = 0; i < 2; i++) {
+        ctx = vggcl_ctx_new();
+        ck_assert_int_eq(vggcl_select_device(ctx, i ? "0,0" : "all"), VGGCL_ERR_NO_DEVICE);
+        ck_assert_msg(strstr(vggcl_message(ctx), "a context takes one device"), "%s", vggcl_message(ctx));
+        vggcl_ctx_free(ctx);
+    }
+    if (saved) setenv("VGGCL_DEVICE", saved, 1);
+    else unsetenv("VGGCL_DEVICE");
+    free(saved);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("api");
@@ -673,6 +721,7 @@ int main(void)
     tcase_add_test(tc, test_tune_model_checked);
     tcase_add_test(tc, test_load_options);
     tcase_add_test(tc, test_device_index);
+    tcase_add_test(tc, test_device_from_env);
     tcase_add_test(tc, test_ref_host_memory);
     tcase_add_test(tc, test_ctx_freed_before_models);
     tcase_add_test(tc, test_batch_checks);
