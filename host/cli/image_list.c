@@ -97,6 +97,14 @@ typedef struct up {
  * the top one too (os.walk passes over it, and its images went unsaid), but for a lost+found below the
  * top this user may not read (every mounted disk's root has one: counted in other). CLI_OK, or CLI_FAIL
  * with the message printed. */
+/* Whether the folder entry e, at path, is a folder, through a link too, as os.walk's is_dir(). */
+static int entry_is_dir(const struct dirent *e, const char *path)
+{
+    struct stat sb;
+    return e->d_type == DT_DIR ||
+           ((e->d_type == DT_LNK || e->d_type == DT_UNKNOWN) && stat(path, &sb) == 0 && S_ISDIR(sb.st_mode));
+}
+
 static int walk(const char *dir, const struct stat *sb, const up *parent, int recursive, char ***list, int *n,
                 cli_left_out *other)
 {
@@ -118,9 +126,7 @@ static int walk(const char *dir, const struct stat *sb, const up *parent, int re
     while (ok && (e = readdir(d))) {
         if (e->d_name[0] == '.' || (!recursive && !has_image_ext(e->d_name))) continue;
         char *path = cli_join(dir, e->d_name);
-        struct stat esb; /* a folder, through a link too, as os.walk's is_dir() */
-        const int is_dir = path && (e->d_type == DT_DIR || ((e->d_type == DT_LNK || e->d_type == DT_UNKNOWN) &&
-                                                            stat(path, &esb) == 0 && S_ISDIR(esb.st_mode)));
+        const int is_dir = path && entry_is_dir(e, path);
         if (!path) ok = 0;
         else if (is_dir && recursive) ok = append(&subs, &n_subs, path);
         else if (!is_dir && has_image_ext(e->d_name)) ok = append(list, n, path);
@@ -158,9 +164,7 @@ int cli_holds_folder(const char *dir)
     while (d && !found && (e = readdir(d))) {
         if (e->d_name[0] == '.') continue;
         char *path = cli_join(dir, e->d_name);
-        struct stat sb;
-        found = path && (e->d_type == DT_DIR || ((e->d_type == DT_LNK || e->d_type == DT_UNKNOWN) &&
-                                                 stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)));
+        found = path && entry_is_dir(e, path);
         free(path);
     }
     if (d) closedir(d);
