@@ -297,6 +297,26 @@ def reshape_shape(g, node):
     return [int(v) for v in g.consts[node.input[1]].reshape(-1)] if node.input[1] in g.consts else None
 
 
+def conv_bias(g, node, c_out):
+    """A Conv's bias (its input 2), zeros without one."""
+    if len(node.input) <= 2 or not node.input[2]:
+        return np.zeros(c_out)
+    b = fweight(node, g.const(node, 2, "bias"), "the bias").reshape(-1)
+    if b.shape != (c_out,):
+        refuse(node, f"bias of shape {list(b.shape)}; expected ({c_out},)")
+    return b
+
+
+def check_flatten(g, node, tensor, width):
+    """A Flatten, Reshape or Squeeze of the data to (N, width): Flatten's axis 1, Reshape's shape (when static)."""
+    check_data_input(g, node, tensor)
+    if node.op_type == "Flatten" and attrs(node).get("axis", 1) != 1:
+        refuse(node, f"axis {attrs(node).get('axis')}; expected 1")
+    shp = reshape_shape(g, node) if node.op_type == "Reshape" else None
+    if shp is not None and (len(shp) != 2 or shp[1] not in (-1, width)):
+        refuse(node, f"shape {shp}; expected (N, {width})")
+
+
 def conv_weights(g, node, tensor, c_in):
     check_data_input(g, node, tensor)
     a = attrs(node)
@@ -331,12 +351,7 @@ def conv_weights(g, node, tensor, c_in):
     if w.shape[1] != c_in:
         refuse(node, f"{w.shape[1]} input channels; expected {c_in}"
                      + (" (the image's RGB)" if c_in == 3 else " (the previous conv's output)"))
-    b = np.zeros(w.shape[0])
-    if len(node.input) > 2 and node.input[2]:
-        b = fweight(node, g.const(node, 2, "bias"), "the bias").reshape(-1)
-        if b.shape != (w.shape[0],):
-            refuse(node, f"bias of shape {list(b.shape)}; expected ({w.shape[0]},)")
-    return w, b
+    return w, conv_bias(g, node, w.shape[0])
 
 
 def is_pointwise(g, node):
@@ -366,12 +381,7 @@ def pointwise_dense(g, node, tensor, c_in):
         refuse(node, f"{w.shape[0]} outputs; vggcl takes 1 to {MAX_OUTPUTS} a dense layer")
     if w.shape[1] != c_in:
         refuse(node, f"{w.shape[1]} input channels; expected {c_in}")
-    b = np.zeros(w.shape[0])
-    if len(node.input) > 2 and node.input[2]:
-        b = fweight(node, g.const(node, 2, "bias"), "the bias").reshape(-1)
-        if b.shape != (w.shape[0],):
-            refuse(node, f"bias of shape {list(b.shape)}; expected ({w.shape[0]},)")
-    return w[:, :, 0, 0].T, b
+    return w[:, :, 0, 0].T, conv_bias(g, node, w.shape[0])
 
 
 def bn_affine(g, node, tensor, width):
@@ -655,13 +665,7 @@ def convert(model, path_name, scale="unit"):
             g.only_first_output(node)
             t, node = node.output[0], g.next(node.output[0], node)
         while node is not None and node.op_type in ("Flatten", "Reshape", "Squeeze"):
-            check_data_input(g, node, t)
-            if node.op_type == "Flatten" and attrs(node).get("axis", 1) != 1:
-                refuse(node, f"axis {attrs(node).get('axis')}; expected 1")
-            if node.op_type == "Reshape":
-                shp = reshape_shape(g, node)
-                if shp is not None and (len(shp) != 2 or shp[1] not in (-1, width)):
-                    refuse(node, f"shape {shp}; expected (N, {width})")
+            check_flatten(g, node, t, width)
             channels_last = True
             t, node = node.output[0], g.next(node.output[0], node)
         # (N, C, 1, 1): 1x1 Convs may come before the flatten, and the graph may end there (its output read as
@@ -670,19 +674,13 @@ def convert(model, path_name, scale="unit"):
         head_desc = "GAP" if not one_by_one else "GAP (an AveragePool over the whole map)" if whole_map \
             else "GAP (a flatten of the 1x1 map)"
     elif op in ("Flatten", "Reshape") and pre_gap is None:
-        check_data_input(g, node, t)
-        if op == "Flatten" and attrs(node).get("axis", 1) != 1:
-            refuse(node, f"axis {attrs(node).get('axis')}; expected 1")
         size = [7, 7] if pooled_to_7 else map_size(hw, pools)
         if size != [7, 7]:
             refuse(node, "flattens a " + ("map of unknown size (the graph input's H and W are not static)"
                                           if size is None else f"{size[0]}x{size[1]} map")
                    + "; expected 7x7 (vggcl adaptive-pools to 7x7 before the first dense layer) or 1x1 (the GAP)")
         width, flat = c * 49, layout
-        if op == "Reshape":
-            shp = reshape_shape(g, node)
-            if shp is not None and (len(shp) != 2 or shp[1] not in (-1, width)):
-                refuse(node, f"shape {shp}; expected (N, {width})")
+        check_flatten(g, node, t, width)
         head_desc = f"flatten 7x7 ({'h,w,c' if layout == 'NHWC' else 'c,h,w'} order)"
         t, node = node.output[0], g.next(node.output[0], node)
     elif pre_gap is not None:
@@ -704,12 +702,7 @@ def convert(model, path_name, scale="unit"):
         if op in ("Dropout", "Identity", "Pad"):
             passed_over(g, node, t, model)
         elif op in ("Flatten", "Reshape", "Squeeze") and maps:
-            check_data_input(g, node, t)
-            if op == "Flatten" and attrs(node).get("axis", 1) != 1:
-                refuse(node, f"axis {attrs(node).get('axis')}; expected 1")
-            shp = reshape_shape(g, node) if op == "Reshape" else None
-            if shp is not None and (len(shp) != 2 or shp[1] not in (-1, width)):
-                refuse(node, f"shape {shp}; expected (N, {width})")
+            check_flatten(g, node, t, width)
             maps = False
         elif op in ("Gemm", "MatMul", "Conv"):
             if state == "pre":
