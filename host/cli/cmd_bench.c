@@ -124,10 +124,9 @@ int cmd_bench(int argc, char **argv)
         goto done;
     }
     if (weights && !cli_arg(&a, "size")) { /* the model's input: its crop (a trunk of 240x240 was timed at 224) */
-        vggcl_preprocess preset;
-        vggcl_preprocess_unset(&preset);
-        if ((rc = cli_model_preset("bench", ctx, model, &preset)) != CLI_OK) goto done;
-        if (preset.crop > 0) h = w = preset.crop; /* (none: the images' own sizes, unknown here) */
+        /* (p: unset, the preprocessing options going with --images alone) */
+        if ((rc = cli_model_preset("bench", ctx, model, &p)) != CLI_OK) goto done;
+        if (p.crop > 0) h = w = p.crop; /* (none: the images' own sizes, unknown here) */
     }
     /* said before the batch is made: one too large for the device would first fill gigabytes of host memory */
     if (vggcl_check_batch(ctx, model, batch, h, w) != VGGCL_OK) goto fail;
