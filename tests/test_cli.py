@@ -1194,6 +1194,14 @@ class Cli(unittest.TestCase):
         self.assertEqual(r.returncode, 1, r.stderr[-300:])
         self.assertIn("b [...] b", r.stderr)
         self.assertIn("b: cannot open image: File name too long\n", r.stderr)
+        # an entry past CLI_LINE_MAX (64 KiB): not a list of paths, refused as read (the file was read whole,
+        # without a bound, and the entry printed whole in its message)
+        (self.d / "long.txt").write_bytes(b"x.png\n" + b"b" * 70000)
+        r = self.vggcl("preprocess", "--files-from", self.d / "long.txt", "--output", self.d / "long.npy")
+        self.assertEqual(r.returncode, 1, r.stderr[-300:])
+        self.assertEqual(r.stderr, f"vggcl: preprocess: --files-from {self.d / 'long.txt'}: more than 65536 bytes "
+                         "from byte 6 on without a line end: not a list of paths (one per line)\n")
+        self.assertFalse((self.d / "long.npy").exists())
         imgs = self.d / "imgs"
         (imgs / "sub").mkdir(parents=True)
         for i, name in enumerate(("b.png", "a.png", "sub/c.png", "d.png")):

@@ -474,6 +474,10 @@ int cli_one_device(const char *cmd, const char *given);
 /* Whether path names a FIFO by its name (through links too), which the commands do not wait on for a writer;
  * not /dev/stdin, /dev/fd/N and the like: a pipe the shell opened (<(...)) is read. */
 int cli_named_fifo(const char *path);
+/* The bytes of one line at most in the lists the commands read (--labels' class names, --files-from's paths):
+ * a file of another kind, without a newline (/dev/zero through a link), was read as one line until the host's
+ * memory ran out. A path is at most 4096 bytes on Linux. */
+#define CLI_LINE_MAX 65536
 /* vggcl_model_preprocess (model may be NULL: the defaults for what p does not give): CLI_OK, CLI_USAGE said
  * ("CMD: --mean/--std: ...") for a mean and std given that no image can take, else CLI_FAIL said. */
 int cli_model_preset(const char *cmd, vggcl_ctx *ctx, const vggcl_model *model, vggcl_preprocess *p);

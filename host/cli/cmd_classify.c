@@ -54,17 +54,13 @@ typedef struct {
 /* One name per line, of any length, LF or CRLF (a UTF-8 byte order mark before the first left out); empty
  * lines at the end are left out (an editor's last newline), one before a name or a NUL byte is refused,
  * naming the line. */
-/* A class name's bytes at most: a file of another kind, without a newline, was read as one line until the
- * host's memory ran out (/dev/zero: gigabytes), then said to hold "0 labels". */
-#define LABEL_MAX 65536
-
-/* The next line of f (without its end) in line[LABEL_MAX + 1] and *len: 1, 0 at the end, -1 past LABEL_MAX. */
+/* The next line of f (without its end) in line[CLI_LINE_MAX + 1] and *len: 1, 0 at the end, -1 past CLI_LINE_MAX. */
 static int label_line(FILE *f, char *line, size_t *len)
 {
     int c = EOF;
     *len = 0;
-    while (*len <= LABEL_MAX && (c = getc(f)) != EOF && c != '\n') line[(*len)++] = (char)c;
-    if (*len > LABEL_MAX) return -1;
+    while (*len <= CLI_LINE_MAX && (c = getc(f)) != EOF && c != '\n') line[(*len)++] = (char)c;
+    if (*len > CLI_LINE_MAX) return -1;
     line[*len] = '\0';
     return c != EOF || *len;
 }
@@ -76,7 +72,7 @@ static int load_labels(const char *path, int classes, labels *l)
         return cli_error(CLI_FAIL, "%s: --labels is a FIFO given by its name, which is not waited on (give a file, "
                                    "or its lines through <(...))", path);
     FILE *f = fopen(path, "r");
-    char *line = malloc(LABEL_MAX + 2);
+    char *line = malloc(CLI_LINE_MAX + 2);
     size_t len;
     int rc = CLI_OK, got;
     if (!f || !line) {
@@ -96,7 +92,7 @@ static int load_labels(const char *path, int classes, labels *l)
         at++;
         if (got < 0) {
             rc = cli_error(CLI_FAIL, "%s: line %d is longer than %d bytes, not a class name (one per line)", path, at,
-                           LABEL_MAX);
+                           CLI_LINE_MAX);
             break;
         }
         while (len && line[len - 1] == '\r') line[--len] = '\0';

@@ -202,7 +202,7 @@ static int read_list(const char *cmd, const char *from, char **text, size_t *len
     const int fd = std ? STDIN_FILENO : open(from, O_RDONLY | O_CLOEXEC);
     if (fd < 0) return cli_error(CLI_FAIL, "%s: --files-from %s: cannot open the list: %s", cmd, name, strerror(errno));
     char *buf = NULL;
-    size_t cap = 0, got = 0;
+    size_t cap = 0, got = 0, entry = 0; /* the current entry starts at buf[entry] */
     int err = 0;
     for (;;) {
         if (cap - got < 2) {
@@ -221,9 +221,20 @@ static int read_list(const char *cmd, const char *from, char **text, size_t *len
             err = errno; /* (a folder: EISDIR) */
         }
         if (err || !r) break;
+        for (size_t i = got + (r > 0 ? (size_t)r : 0); i > got; i--)
+            if (buf[i - 1] == '\n' || buf[i - 1] == '\0') {
+                entry = i;
+                break;
+            }
         got += r > 0 ? (size_t)r : 0;
+        if (got - entry > CLI_LINE_MAX) break; /* (the file's end from here on: not a list) */
     }
     if (!std) close(fd);
+    if (!err && got - entry > CLI_LINE_MAX) {
+        free(buf);
+        return cli_error(CLI_FAIL, "%s: --files-from %s: more than %d bytes from byte %zu on without a line end: not "
+                                   "a list of paths (one per line)", cmd, name, CLI_LINE_MAX, entry);
+    }
     if (!err && got >= 3 && !memcmp(buf, "\xef\xbb\xbf", 3)) /* (a UTF-8 byte order mark, as a Windows editor
                                                              * writes it: not the first path's, as for --labels) */
         memmove(buf, buf + 3, got -= 3);
