@@ -322,8 +322,8 @@ int cmd_cam(int argc, char **argv)
             vggcl_model_load(ctx, weights, &kept, &models[0]) != VGGCL_OK ||
             (compare && vggcl_model_load(ctx, weights, &dropped, &models[1]) != VGGCL_OK))
             local = cli_error(CLI_FAIL, "%s", vggcl_message(ctx));
-        else
-            local = cli_model_preset("cam", ctx, models[0], &p);
+        else if ((local = cli_model_preset("cam", ctx, models[0], &p)) == CLI_OK && !compare)
+            cli_pool5_note(weights, &opts, models[0]);
         /* (a model without maps: said of the weights before any image is read) */
         if (local == CLI_OK && vggcl_check_cam(ctx, models[0]) != VGGCL_OK)
             local = cli_error(CLI_FAIL, "cam: %s: %s", weights, vggcl_message(ctx));

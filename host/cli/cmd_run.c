@@ -86,6 +86,7 @@ int cmd_run(int argc, char **argv)
     }
     if (vggcl_select_device(ctx, device) != VGGCL_OK) goto fail;
     if (vggcl_model_load(ctx, weights, &opts, &model) != VGGCL_OK) goto fail;
+    cli_pool5_note(weights, &opts, model);
     const int n = (int)shape[0], h = (int)shape[2], w = (int)shape[3];
     if (!x && n) { /* (the pass's own check, before the values are read) */
         const long long said[4] = { shape[0], shape[1], shape[2], shape[3] };

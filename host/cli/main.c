@@ -196,6 +196,16 @@ void cli_notice(const char *fmt, ...)
     va_end(ap);
 }
 
+void cli_pool5_note(const char *weights, const vggcl_load_options *opts, const vggcl_model *model)
+{
+    const char *said = vggcl_model_metadata(model, "vggcl.pool5");
+    const int kept = vggcl_model_pool5(model);
+    if (!said || opts->pool5 == VGGCL_POOL5_AUTO || !strcmp(said, kept ? "keep" : "drop")) return;
+    cli_notice("%s: its head was made for pool5 %s (its metadata \"vggcl.pool5\"); --pool5 %s gives it features "
+               "it was not trained on (vggcl train-head --pool5 %s makes a head for them)", weights,
+               kept ? "dropped" : "kept", kept ? "keep" : "drop", kept ? "keep" : "drop");
+}
+
 int cli_model_opts(const char *cmd, const char *pool5, const char *conv, vggcl_load_options *opts)
 {
     if (pool5 && !strcmp(pool5, "keep")) opts->pool5 = VGGCL_POOL5_KEEP;
