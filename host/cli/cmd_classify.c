@@ -193,7 +193,7 @@ static int report(const char *file, const float *logits, int classes, int k, con
             cJSON *t = cJSON_CreateObject();
             cJSON_AddNumberToObject(t, "class", c);
             cJSON_AddItemToObject(t, "label", cli_json_string(label));
-            cJSON_AddNumberToObject(t, "prob", prob[c]);
+            cli_json_add_exact(t, "prob", prob[c]); /* (cJSON's 15 digits: an ulp off) */
             if (!cJSON_AddItemToArray(top, t)) cJSON_Delete(t);
         } else if (!strcmp(format, "csv")) {
             cli_csv_str(file);

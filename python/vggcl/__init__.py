@@ -25,6 +25,7 @@ import ctypes.util
 import functools
 import itertools
 import logging
+import math
 import operator
 import os
 import re
@@ -226,6 +227,18 @@ def _bytes(value, what):
         raise Error(f"{what} {shown} holds a NUL byte" +
                     ("; a path is expected, not the file's bytes" if isinstance(value, bytes) else ""))
     return b
+
+
+def _softmax(logits):
+    """The probabilities of one image's float32 logits, as doubles computed as `vggcl classify` computes them
+    (libm's exp, summed in order), so that they equal its answers to the last bit: numpy's pairwise sum
+    differed from them in the last bit for one probability in three."""
+    top = float(logits.max())
+    z = [math.exp(float(v) - top) for v in logits]
+    total = 0.0
+    for v in z:
+        total += v
+    return [v / total for v in z]
 
 
 def _device_spec(device):
@@ -754,11 +767,10 @@ class Model:
                         raise Error(f"{named(len(out) + j, path)}: logit {bad[0]} is "
                                     f"{'NaN' if np.isnan(lg[bad[0]]) else 'infinite'}: the weights or the "
                                     "preprocessing overflow float32 on this image")
-                z = np.exp(logits.astype(np.float64) - logits.max(1, keepdims=True))
-                prob = z / z.sum(1, keepdims=True)
-                for lg, row in zip(logits, prob):  # ranked by logit, as torch.topk and vggcl classify
+                for lg in logits:  # ranked by logit, as torch.topk and vggcl classify
                     order = np.lexsort((np.arange(len(lg)), -lg))[:top]
-                    out.append([(int(c), names[c], float(row[c])) for c in order])
+                    row = _softmax(lg)
+                    out.append([(int(c), names[c], row[c]) for c in order])
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
         return out
