@@ -195,6 +195,8 @@ void vggcl__c_locale_end(locale_t before);
  * folder, or 0 for anything else that is not a regular file. */
 struct stat;
 FILE *vggcl__open_input(const char *path, int flags, struct stat *sb, int *err);
+/* path as a message names a file it cannot open: '' (an empty path) for "" (it began the message with ": "). */
+const char *vggcl__path_shown(const char *path);
 
 /* Checked OpenCL calls. The enclosing function declares `vggcl_status st`, a
  * `fail:` label, and `where` (the layer or step, for the message). The call

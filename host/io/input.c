@@ -8,6 +8,8 @@
 
 #include "internal.h"
 
+const char *vggcl__path_shown(const char *path) { return *path ? path : "'' (an empty path)"; }
+
 FILE *vggcl__open_input(const char *path, int flags, struct stat *sb_out, int *err)
 {
     struct stat sb = { 0 }; /* (read below where fstat failed) */

@@ -247,7 +247,7 @@ static vggcl_status open_input(vggcl_ctx *ctx, const char *path, int streams, FI
     const int held = streams && !err ? vggcl_output_descriptor(path) : -1; /* (fstat says whether it is open) */
     const int seen = held >= 0 && fstat(held, &sb) == 0;
     if (!seen || !S_ISFIFO(sb.st_mode)) /* (standard input from /dev/null: said as a device, not as not held) */
-        return vggcl__fail(ctx, VGGCL_ERR_IO, "%s: cannot open input: %s", path,
+        return vggcl__fail(ctx, VGGCL_ERR_IO, "%s: cannot open input: %s", vggcl__path_shown(path),
                            err ? vggcl__strerror(err, eb, sizeof eb)
                            : seen && S_ISCHR(sb.st_mode)
                                ? "a device (a terminal, /dev/null), not a regular file or a pipe"

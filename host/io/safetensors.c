@@ -88,7 +88,7 @@ static vggcl_status read_head(vggcl_ctx *ctx, const char *path, FILE **fpp, unsi
     unsigned char prefix[8];
     FILE *fp = vggcl__open_input(path, 0, NULL, &err);
     if (!fp && err && err != EISDIR)
-        return vggcl__fail(ctx, VGGCL_ERR_IO, "%s: cannot open weights file: %s", path,
+        return vggcl__fail(ctx, VGGCL_ERR_IO, "%s: cannot open weights file: %s", vggcl__path_shown(path),
                            vggcl__strerror(err, eb, sizeof eb));
     if (fp && fseek(fp, 0, SEEK_END) == 0) len = ftell(fp);
     if (len < 0 || fseek(fp, 0, SEEK_SET) != 0) {

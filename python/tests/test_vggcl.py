@@ -235,7 +235,7 @@ def test_metadata_preprocessing_and_names(files):
     run("preprocess", "--draft", "--resize", 64, "--crop", 64, "--output", files["dir"] / "big.npy", big)
     np.testing.assert_array_equal(np.load(files["dir"] / "big.npy")[0], drafted)
     with vggcl.Model(named) as m:
-        np.testing.assert_allclose(m.preset["mean"], [0.485, 0.456, 0.406], rtol=1e-6)  # (not in the file)
+        assert m.preset["mean"] == [0.485, 0.456, 0.406]  # (not in the file; float32 in its shortest decimals)
         want = vggcl.preprocess(files["images"][0], **m.preset)  # the preset as arguments: the same input
         np.testing.assert_array_equal(m.preprocess(files["images"][0]), want)
         got = m.classify(files["images"][:1], top=1)
@@ -291,6 +291,12 @@ def test_errors_carry_the_message(files):
         vggcl.Model(files["dir"] / "nope.safetensors")
     with pytest.raises(vggcl.Error, match="no-such-device-xyz"):
         vggcl.Model(files["weights"], device="no-such-device-xyz")
+    # an empty path named as one (the message began with ": cannot open"); a head not found names head=
+    for call in (lambda: vggcl.Model(""), lambda: vggcl.load_image(""), lambda: vggcl.preprocess("")):
+        with pytest.raises(vggcl.Error, match=r"^'' \(an empty path\): cannot open (weights file|image): No such"):
+            call()
+    with pytest.raises(vggcl.Error, match=r"head tensor 'nope.weight' not found.*head= in Python\)"):
+        vggcl.Model(files["weights"], head="nope")
     with vggcl.Model(files["weights"]) as m:
         with pytest.raises(vggcl.Error, match="too small.*at least 32x32"):
             m.forward(np.zeros((1, 3, 8, 8), np.float32))  # too small for five pools

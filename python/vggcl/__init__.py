@@ -426,7 +426,7 @@ def load_image(path):
 
 
 def preprocess(image, resize=256, crop=224, mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225), draft=False):
-    """torchvision's ImageClassification preset on an (H, W, 3) uint8 array or an image path:
+    """torchvision's ImageClassification preset on an image path, (H, W, 3) uint8 array or PIL image:
     (3, crop, crop) float32 (crop 0: no crop; resize 0: no resize). draft: a JPEG path decoded at
     1/2, 1/4 or 1/8 of its size where both sides stay at least resize, as PIL's
     Image.draft("RGB", (resize, resize)) before the preset: faster on large photos, not
@@ -595,10 +595,11 @@ class Model:
         import_onnx.py record), else torchvision's VGG16 preset; where draft is False,
         torchvision.transforms.Resize(resize), CenterCrop(crop), ToTensor(), Normalize(mean, std) make
         the same input (a resize or crop of 0: none); where it is True, PIL's Image.draft("RGB",
-        (resize, resize)) before them."""
+        (resize, resize)) before them. mean and std are the float32 numbers used, in their shortest
+        decimals (0.485, not 0.48500001430511475)."""
         p = self._preset()
-        return {"resize": p.resize, "crop": p.crop, "mean": [float(v) for v in p.mean],
-                "std": [float(v) for v in p.std], "draft": bool(p.draft)}
+        return {"resize": p.resize, "crop": p.crop, "mean": [float(str(np.float32(v))) for v in p.mean],
+                "std": [float(str(np.float32(v))) for v in p.std], "draft": bool(p.draft)}
 
     @_locked
     def metadata(self, key):
@@ -629,7 +630,9 @@ class Model:
     def forward(self, x):
         """x (N, 3, H, W) floating point, normalized (float16/float64 converted to float32; integer, bool
         and complex arrays are refused: pixels, not normalized) -> (logits (N, C), features (N, F));
-        logits is None for a model loaded features_only."""
+        logits is None for a model loaded features_only. Values are not checked: NaN or infinity in x
+        gives NaN logits, as in torch (classify refuses an image whose logits are not finite). The pass
+        runs whole: a KeyboardInterrupt comes after it (classify stops between batches)."""
         x = self._input(x)
         n = x.shape[0]
         feats = np.empty((n, self.features), np.float32)
@@ -661,7 +664,7 @@ class Model:
     @_locked
     def cam(self, x, classes=None):
         """Class activation maps of the top class, or of classes[i] (-1: the top) -> (cams (N, mh, mw),
-        chosen classes (N,), logits (N, C))."""
+        chosen classes (N,), logits (N, C)). As forward: the pass runs whole, values not checked."""
         x = self._input(x)
         n, h, w = x.shape[0], x.shape[2], x.shape[3]
         mh, mw = ctypes.c_int(), ctypes.c_int()
