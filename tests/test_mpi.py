@@ -1040,6 +1040,57 @@ class Mpi(Folder):
                       f"{self.images / '01.jpg'}'s maps would replace", r.stderr)
         self.assertEqual(list((self.d / "a" / "maps").iterdir()), [])
 
+    def test_devices_of_other_kinds(self):
+        """Ranks whose devices are of other kinds (rank 1 on the reference here: machines of other GPUs, drivers
+        or CPUs), with batches handed out as ranks ask: refused, said once, nothing written (the rows of each kind
+        differ in their last bits: the output changed from run to run, 127 of 300 rows of one kind); classify,
+        eval and train-head. With VGGCL_MPI_BALANCE=static (each rank its own share) and for cam (which hands
+        none out): run, rank 1's rows the reference's."""
+        out = self.d / "kinds"
+        out.mkdir()
+        data = self.d / "kinds-data"
+        for i, name in enumerate(("a", "b")):
+            (data / name).mkdir(parents=True)
+            shutil.copy(self.images / f"0{2 * i}.png", data / name)
+        pre = ["--resize", "40", "--crop", "32"]
+        for cmd, args in (("classify", ["--logits-out", str(out / "l.npy"), str(self.images)]),
+                          ("eval", ["--data", str(data)]),
+                          ("train-head", ["--data", str(data), "--out", str(out / "h.safetensors")])):
+            run = [VGGCL, cmd, "--weights", str(self.weights), *pre, *args]
+            r = subprocess.run(["mpirun", "-n", "1", *run, ":", "-n", "1", "-x", "VGGCL_DEVICE=ref", *run],
+                               capture_output=True, text=True, env=ENV, timeout=300)
+            self.assertEqual(r.returncode, 1, r.stderr)
+            said = vggcl_lines(r.stderr)
+            self.assertEqual(len(said), 1, r.stderr)
+            self.assertRegex(said[0], rf"^vggcl: {cmd}: the ranks run devices of different kinds \(rank 0: .*driver "
+                             r".*\), whose answers differ in their last bits: with batches handed out to whichever "
+                             r"rank is free the output would change from run to run; give every rank devices of one "
+                             r"kind, or VGGCL_MPI_BALANCE=static \(each rank its own share: the same output every "
+                             r"run\)$")
+            self.assertEqual((r.stdout, list(out.iterdir())), ("", []))
+        # each rank its own share: run; rank 1's rows (the list's second half) the reference's own
+        run = [VGGCL, "classify", "--weights", str(self.weights), *pre, "--format", "json", "--logits-out",
+               str(out / "l.npy"), str(self.images)]
+        r = subprocess.run(["mpirun", "-x", "VGGCL_MPI_BALANCE=static", "-n", "1", *run, ":", "-n", "1", "-x",
+                            "VGGCL_DEVICE=ref", *run], capture_output=True, text=True, env=ENV, timeout=300)
+        self.assertEqual(r.returncode, 1, r.stderr)  # (the broken image)
+        mixed = np.load(out / "l.npy")
+        self.classify("kinds-ref", env={**ENV, "VGGCL_DEVICE": "ref"})
+        self.classify("kinds-cl")
+        ref, cl = np.load(self.d / "kinds-ref" / "l.npy"), np.load(self.d / "kinds-cl" / "l.npy")
+        self.assertEqual(mixed.shape, ref.shape)
+        # (10 files, 5 a share: rank 1's 05, 06, 07, 07_broken and 08, the last 4 of the 9 rows)
+        self.assertTrue(np.array_equal(mixed[:5], cl[:5]) and np.array_equal(mixed[5:], ref[5:]))
+        self.assertEqual(len(r.stdout.splitlines()), 9)
+        # cam hands none out: its ranks may differ
+        maps = self.d / "kinds-maps"
+        maps.mkdir()
+        cam = [VGGCL, "cam", "--weights", str(self.weights), *pre, "--out-dir", str(maps), str(data / "a"),
+               str(data / "b")]
+        r = subprocess.run(["mpirun", "-n", "1", *cam, ":", "-n", "1", "-x", "VGGCL_DEVICE=ref", *cam],
+                           capture_output=True, text=True, env=ENV, timeout=300)
+        self.assertEqual(r.returncode, 0, r.stderr)
+
     def test_what_ranks_are_given(self):
         """A weights copy that differs only in its middle and a --labels file that differs are refused as other
         copies are (the hash read the first and last 64 KiB; labels were not compared: each rank named its

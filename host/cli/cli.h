@@ -231,10 +231,13 @@ int cli_ranks_same_list(const cli_ranks *r, const char *cmd, char *const *files,
  * And the options named in agreed (NULL-terminated, at most 8; NULL: none), each given or not and its
  * value in a: those that shape the answers, the rows the ranks send or the arrays gathered
  * (--logits-out); rank 0 names the first that differs.
+ * And where batches are handed out as ranks ask, the kind of device each runs (ctx, its first: cli_device_kind;
+ * NULL for the commands that hand none out): the rows of devices of other kinds differ in their last bits, so
+ * the output would depend on which rank was free (it changed from run to run); rank 0 says so.
  * Collective; CLI_OK with one rank. */
 int cli_ranks_same_model(const cli_ranks *r, const char *cmd, const char *weights, const vggcl_model *m,
                          const vggcl_preprocess *p, char *const *labels, int n_labels, const cli_args *a,
-                         const char *const *agreed);
+                         const char *const *agreed, const vggcl_ctx *ctx);
 /* Whether a process with this command line prints its usage errors: not when it is a rank other
  * than the first of several that a launcher started (mpirun, Slurm's PMI) with no --shard, every
  * rank then having the same command line and so the same errors (the first says them once). With
@@ -364,6 +367,11 @@ vggcl_ctx *cli_ctx_new(void);
 /* The context's device for a message: "device 1 (NAME)" (the index tells a box's GPUs apart: they share
  * a name), or the reference's name. Returns buf. */
 const char *cli_device_label(const vggcl_ctx *ctx, char *buf, size_t len);
+/* What makes the context's device compute as it does, for comparing machines' devices: "NAME (PLATFORM, TYPE,
+ * VERSION, driver DRIVER, local memory L, work-groups of G)", or the reference's name; the fields of devices
+ * whose answers agree bit for bit (a box's GPUs of one kind), not their compute units or memory. Returns buf
+ * (the device's name alone where the devices could not be listed). */
+const char *cli_device_kind(const vggcl_ctx *ctx, char *buf, size_t len);
 
 int cmd_devices(int argc, char **argv);
 int cmd_run(int argc, char **argv);

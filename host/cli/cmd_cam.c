@@ -329,7 +329,7 @@ int cmd_cam(int argc, char **argv)
             local = cli_error(CLI_FAIL, "cam: %s: %s", weights, vggcl_message(ctx));
     }
     if ((local = cli_ranks_all_ok(&ranks, local)) == CLI_OK)
-        local = cli_ranks_same_model(&ranks, "cam", weights, models[0], &p, NULL, 0, &a, agreed);
+        local = cli_ranks_same_model(&ranks, "cam", weights, models[0], &p, NULL, 0, &a, agreed, NULL);
     if (local != CLI_OK) {
         rc = local;
         goto out;

@@ -307,7 +307,8 @@ int cmd_classify(int argc, char **argv)
     if (local == CLI_OK) cli_pool5_note(weights, &opts, devs.model[0]);
     if (local == CLI_OK && labels_path) local = load_labels(labels_path, vggcl_model_classes(devs.model[0]), &l);
     if ((local = cli_ranks_all_ok(&ranks, local)) == CLI_OK) /* (each machine's --labels file too) */
-        local = cli_ranks_same_model(&ranks, "classify", weights, devs.model[0], &p, l.names, l.n, &a, agreed);
+        local = cli_ranks_same_model(&ranks, "classify", weights, devs.model[0], &p, l.names, l.n, &a, agreed,
+                                     devs.ctx[0]);
     if (local != CLI_OK) { /* (a usage error, a bad --device list: 2) */
         rc = local;
         goto out;

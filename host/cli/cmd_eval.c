@@ -291,7 +291,7 @@ int cmd_eval(int argc, char **argv)
     if (local == CLI_OK) local = cli_open_models(cli_ranks_device(&ranks, device), weights, &opts, &p, &devs);
     if (local == CLI_OK) cli_pool5_note(weights, &opts, devs.model[0]);
     if ((local = cli_ranks_all_ok(&ranks, local)) == CLI_OK)
-        local = cli_ranks_same_model(&ranks, "eval", weights, devs.model[0], &p, NULL, 0, &a, agreed);
+        local = cli_ranks_same_model(&ranks, "eval", weights, devs.model[0], &p, NULL, 0, &a, agreed, devs.ctx[0]);
     const int C = local == CLI_OK ? vggcl_model_classes(devs.model[0]) : 0;
     if (local == CLI_OK) {
         ctx = devs.ctx[0], model = devs.model[0];

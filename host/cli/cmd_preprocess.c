@@ -162,7 +162,7 @@ int cmd_preprocess(int argc, char **argv)
     vggcl_model *model = NULL;
     if (rc == CLI_OK && weights) rc = model_preset(weights, &p, &mctx, &model);
     if ((rc = cli_ranks_all_ok(&ranks, rc)) == CLI_OK)
-        rc = cli_ranks_same_model(&ranks, "preprocess", weights, model, &p, NULL, 0, &a, NULL);
+        rc = cli_ranks_same_model(&ranks, "preprocess", weights, model, &p, NULL, 0, &a, NULL, NULL);
     const int least = model ? vggcl_model_min_input(model) : 0; /* (--no-crop: an image too small is skipped, as
                                                                   * classify skips it) */
     vggcl_model_free(model);

@@ -505,7 +505,8 @@ int cmd_train_head(int argc, char **argv)
     if (local != CLI_OK || !cli_ranks_hand_out(&ranks, lists, 2)) cli_share(ds.n, ranks.rank, ranks.size, &lo, &hi);
     if (local == CLI_OK) local = cli_open_models(cli_ranks_device(&ranks, device), weights, &opts, &p, &devs);
     if ((local = cli_ranks_all_ok(&ranks, local)) == CLI_OK)
-        local = cli_ranks_same_model(&ranks, "train-head", weights, devs.model[0], &p, NULL, 0, &a, agreed);
+        local = cli_ranks_same_model(&ranks, "train-head", weights, devs.model[0], &p, NULL, 0, &a, agreed,
+                                     devs.ctx[0]);
     if (local == CLI_OK) {
         ctx = devs.ctx[0], model = devs.model[0];
         g.feats = vggcl_model_features(model);

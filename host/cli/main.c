@@ -282,6 +282,24 @@ const char *cli_device_label(const vggcl_ctx *ctx, char *buf, size_t len)
     return buf;
 }
 
+const char *cli_device_kind(const vggcl_ctx *ctx, char *buf, size_t len)
+{
+    int count;
+    vggcl_device_info *info = NULL;
+    *buf = '\0';
+    if (vggcl_device_index(ctx) < 0 || !(info = cli_list_devices(&count))) {
+        if (!info) snprintf(buf, len, "%s", vggcl_device_name(ctx));
+        return buf;
+    }
+    for (int k = 0; k < count; k++)
+        if (info[k].index == vggcl_device_index(ctx))
+            snprintf(buf, len, "%s (%s, %s, %s, driver %s, local memory %llu, work-groups of %llu)", info[k].name,
+                     info[k].platform_name, info[k].type, info[k].version, info[k].driver, info[k].local_mem,
+                     info[k].max_work_group);
+    free(info);
+    return buf;
+}
+
 /* A new context on the device: CLI_OK, or CLI_FAIL with the error printed (the caller frees *ctx, NULL
  * when not made, either way). */
 static int open_device(const char *device, vggcl_ctx **ctx)

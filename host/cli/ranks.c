@@ -171,7 +171,7 @@ static unsigned long long file_hash(unsigned long long h, const char *path)
 
 static int same_model(const cli_ranks *r, const char *cmd, const char *weights, const vggcl_model *m,
                       const vggcl_preprocess *p, char *const *labels, int n_labels, const cli_args *a,
-                      const char *const *agreed)
+                      const char *const *agreed, const vggcl_ctx *ctx)
 {
     if (r->size < 2) return CLI_OK;
 #ifdef VGGCL_MPI
@@ -179,7 +179,7 @@ static int same_model(const cli_ranks *r, const char *cmd, const char *weights, 
      * --logits-out and another not waited in different collectives: the job hung; train-head's rows of
      * --flip's two images were taken for two rows of one), each as given (or not): mine[2 + k] */
     enum { MAX_AGREED = 8 };
-    unsigned long long mine[2 + MAX_AGREED] = { 0 }, lo[2 + MAX_AGREED], hi[2 + MAX_AGREED];
+    unsigned long long mine[3 + MAX_AGREED] = { 0 }, lo[3 + MAX_AGREED], hi[3 + MAX_AGREED];
     int n_agreed = 0;
     for (; agreed && agreed[n_agreed] && n_agreed < MAX_AGREED; n_agreed++) {
         const char *v = cli_arg(a, agreed[n_agreed]);
@@ -197,8 +197,20 @@ static int same_model(const cli_ranks *r, const char *cmd, const char *weights, 
     for (int c = 0; c < n_labels; c++) h = fnv1a(h, labels[c], strlen(labels[c]) + 1);
     /* (no model: preprocess without --weights, its preprocessing alone; a rank given one and another not differ) */
     mine[0] = h, mine[1] = weights ? file_hash(FNV_START, weights) : FNV_START;
-    if (same_values(mine, lo, hi, 2 + n_agreed)) return CLI_OK;
+    /* the device's kind, last (after what the ranks were given), where rows go to whichever rank is free */
+    char kind[1024] = "";
+    if (ctx && r->may_hand_out) cli_device_kind(ctx, kind, sizeof kind);
+    mine[2 + n_agreed] = fnv1a(FNV_START, kind, strlen(kind));
+    if (same_values(mine, lo, hi, 3 + n_agreed)) return CLI_OK;
     if (r->rank != 0) return CLI_FAIL; /* (rank 0 says it for all) */
+    int given_alike = 1;
+    for (int k = 0; k < 2 + n_agreed; k++) given_alike &= lo[k] == hi[k];
+    if (given_alike)
+        return cli_error(CLI_FAIL, "%s: the ranks run devices of different kinds (rank 0: %s), whose answers differ in "
+                                   "their last bits: with batches handed out to whichever rank is free the output "
+                                   "would change from run to run; give every rank devices of one kind, or "
+                                   "VGGCL_MPI_BALANCE=static (each rank its own share: the same output every run)",
+                         cmd, kind);
     for (int k = 0; lo[0] == hi[0] && lo[1] == hi[1] && k < n_agreed; k++)
         if (lo[2 + k] != hi[2 + k])
             return cli_error(CLI_FAIL, "%s: the ranks were given different --%s (given to some alone, or other "
@@ -210,16 +222,16 @@ static int same_model(const cli_ranks *r, const char *cmd, const char *weights, 
                                "the same file", cmd, weights, lo[0] != hi[0] ? "their classes, features, class names, "
                                "preprocessing or --labels differ" : "the files differ");
 #else
-    (void)cmd, (void)weights, (void)m, (void)p, (void)labels, (void)n_labels, (void)a, (void)agreed;
+    (void)cmd, (void)weights, (void)m, (void)p, (void)labels, (void)n_labels, (void)a, (void)agreed, (void)ctx;
     return CLI_OK;
 #endif
 }
 
 int cli_ranks_same_model(const cli_ranks *r, const char *cmd, const char *weights, const vggcl_model *m,
                          const vggcl_preprocess *p, char *const *labels, int n_labels, const cli_args *a,
-                         const char *const *agreed)
+                         const char *const *agreed, const vggcl_ctx *ctx)
 {
-    const int rc = same_model(r, cmd, weights, m, p, labels, n_labels, a, agreed);
+    const int rc = same_model(r, cmd, weights, m, p, labels, n_labels, a, agreed, ctx);
     cli_times_step(CLI_TIMES_IMAGES); /* (the last check before the images, in every command) */
     return rc;
 }
