@@ -69,12 +69,18 @@ mkdir "$tmp/warm"
 cp "${listed[@]:0:16}" "$tmp/warm/"
 # the binding: none (each rank's decoding thread beside its PoCL thread, wherever the kernel puts them), but
 # where the options given bind (mpirun refuses two --bind-to)
+# a run that failed (exit $1; it said why above): an unreadable image among them, say (it ended the script unsaid)
+failed() {
+  echo "mpi_scaling: $2 failed (exit $1): every image in $images must be readable (vggcl's messages above say why it stopped)" >&2
+  exit 1
+}
 binding() { if [[ " $* " == *" --bind-to "* ]]; then echo; else echo --bind-to none; fi; }
 warm=1 # (2 ranks where any run has more: MPI_Init, which one rank skips, tried in seconds, not after the first run)
 for r in "${ranks[@]}"; do [ "$r" -gt 1 ] && warm=2; done
 # shellcheck disable=SC2086  # MPIRUN_ARGS is a list of options
 mpirun -n "$warm" --oversubscribe $(binding "${MPIRUN_ARGS:-}") -x POCL_MAX_PTHREAD_COUNT=1 -x POCL_CPU_MAX_CU_COUNT=1 ${MPIRUN_ARGS:-} \
-  "$vggcl" classify --device "$VGGCL_DEVICE" --weights "$tmp/w.safetensors" --batch "$batch" --threads 1 "$tmp/warm" >/dev/null
+  "$vggcl" classify --device "$VGGCL_DEVICE" --weights "$tmp/w.safetensors" --batch "$batch" --threads 1 "$tmp/warm" >/dev/null ||
+  failed $? "the untimed run"
 table() { # the table of the rounds so far
   echo "$n images, batch $batch, best of $1 round$([ "$1" = 1 ] || echo s), $(nproc) cores"
   echo
@@ -102,7 +108,8 @@ for ((round = 1; round <= rounds; round++)); do
     # shellcheck disable=SC2086  # MPIRUN_ARGS is a list of options
     mpirun -n "$r" --oversubscribe $(binding "${MPIRUN_ARGS:-} ${ab[*]}") -x POCL_MAX_PTHREAD_COUNT=1 -x POCL_CPU_MAX_CU_COUNT=1 \
       -x VGGCL_RANK_TIMES=1 ${MPIRUN_ARGS:-} "${ab[@]}" "$vggcl" classify --device "$VGGCL_DEVICE" \
-      --weights "$tmp/w.safetensors" --batch "$batch" --threads 1 --logits-out "$tmp/l$f.npy" "$images" >"$tmp/out$f.txt"
+      --weights "$tmp/w.safetensors" --batch "$batch" --threads 1 --logits-out "$tmp/l$f.npy" "$images" >"$tmp/out$f.txt" ||
+      failed $? "round $round's run of $key ranks"
     s=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.3f", b - a }')
     echo "round $round: $key ranks $s s" >&2
     if ! cmp -s "$tmp/l$f.npy" "$tmp/l${ranks[0]}.npy" || ! cmp -s "$tmp/out$f.txt" "$tmp/out${ranks[0]}.txt"; then
