@@ -274,6 +274,20 @@ def gap_vgg(arch, classifier, pool5="keep", seed=0):
     return model.eval()
 
 
+class Normalized(nn.Module):
+    """A torch wrapper that normalizes the image itself, (x - mean) / std, before net: torch's export keeps its
+    Sub and Div as nodes."""
+
+    def __init__(self, mean, std, net):
+        super().__init__()
+        self.net = net
+        self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1))
+        self.register_buffer("std", torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1))
+
+    def forward(self, x):
+        return self.net((x - self.mean) / self.std)
+
+
 class OnnxImport(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -489,20 +503,10 @@ class OnnxImport(unittest.TestCase):
         then a Normalization after the Transpose; and with --input-scale caffe, a BGR graph's own scaling."""
         mean, std = np.array([0.5, 0.4, 0.3]), np.array([0.2, 0.25, 0.3])
 
-        class Normalized(nn.Module):
-            def __init__(self, net):
-                super().__init__()
-                self.net = net
-                self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1))
-                self.register_buffer("std", torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1))
-
-            def forward(self, x):
-                return self.net((x - self.mean) / self.std)
-
         def said(meta, key):
             return np.array([float(v) for v in meta[key].split(",")])
 
-        model = Normalized(gap_vgg("vgg11", nn.Sequential(nn.Linear(512, 5)), seed=40)).eval()
+        model = Normalized(mean, std, gap_vgg("vgg11", nn.Sequential(nn.Linear(512, 5)), seed=40)).eval()
         path = self.d / "normalized.onnx"
         torch_export(model, path, 32)
         self.assertEqual([n.op_type for n in onnx.load(str(path)).graph.node if n.op_type != "Identity"][:3],
@@ -649,7 +653,7 @@ class OnnxImport(unittest.TestCase):
         out_st = self.d / "fp16.safetensors"
         r = self.importer(path, out_st)
         self.assertEqual(r.returncode, 0, r.stderr)
-        self.assertIn(f" {halves} float16 weights widened to float32, 2 Casts between float types passed over",
+        self.assertIn(f" {halves} float16 weights widened to float32, 2 Casts to a float type passed over",
                       r.stdout)
         tensors, meta = load_file(out_st)
         sd = model.state_dict()
@@ -1023,6 +1027,34 @@ class OnnxImport(unittest.TestCase):
         model.opset_import.append(helper.make_opsetid("com.acme", 1))
         err = self.refused("other_domain", model, f"Relu node '{relu.name}'")
         self.assertIn("is of the domain 'com.acme'; expected ONNX's own operators", err)
+
+    def test_identity_anywhere(self):
+        """An Identity on the data path is nothing, wherever it is: before the Transpose of an NHWC graph, between
+        a torch wrapper's Sub and Div, between a Conv and its Relu (those were refused, naming another node: "the
+        graph input has 16 channels", "Div node: expected a 3x3 Conv"); the logits onnxruntime's."""
+        def with_identity(model, op, k=0):
+            """model with an Identity after the output of its k-th node of op (or the graph input: op None)."""
+            m = onnx.ModelProto()
+            m.CopyFrom(model)
+            g = m.graph
+            at = 0 if op is None else [i for i, n in enumerate(g.node) if n.op_type == op][k] + 1
+            t = g.input[0].name if op is None else g.node[at - 1].output[0]
+            for n in g.node:
+                n.input[:] = [f"{t}_same" if i == t else i for i in n.input]
+            g.node.insert(at, onnx.helper.make_node("Identity", [t], [f"{t}_same"], name="inserted"))
+            onnx.checker.check_model(m)
+            return m
+        keras = keras_like(12, cfg=(8, "M", 16, "M", 16), size=40, head="gap")
+        x = self.keras_inputs(40, 13) / 255
+        self.check("identity_nhwc", with_identity(keras, None), x, x.transpose(0, 3, 1, 2))
+        self.check("identity_conv_relu", with_identity(keras, "Conv", 1), x, x.transpose(0, 3, 1, 2))
+        mean, std = np.array([0.5, 0.4, 0.3]), np.array([0.2, 0.25, 0.3])
+        path = self.d / "identity_normalized.onnx"
+        net = gap_vgg("vgg11", nn.Sequential(nn.Linear(512, 5)), seed=40)
+        torch_export(Normalized(mean, std, net).eval(), path, 32)
+        u = np.random.default_rng(41).uniform(0, 1, (2, 3, 32, 32)).astype(np.float32)
+        self.check("identity_sub_div", with_identity(onnx.load(str(path)), "Sub"), u,
+                   ((u - mean[:, None, None]) / std[:, None, None]).astype(np.float32))
 
     def test_softmax_then_identity(self):
         """A Softmax followed by Dropout and Identity nodes (the builder's output Identity) ends the graph as a

@@ -23,8 +23,9 @@ The graph's data path, from its input through a single chain of nodes, must be:
                         into the dense layer before or after them; a final Softmax is dropped.
 
 Nodes that only compute the shape input of a Reshape (Shape, Gather, Cast, Slice, Concat, ...)
-are not on the data path and are ignored. Initializers and Constant nodes give the weights. A Cast
-between float types on the data path is passed over wherever it is, and float16 weights are widened:
+are not on the data path and are ignored. Initializers and Constant nodes give the weights. An
+Identity, and a Cast to a float type, on the data path is passed over wherever it is, and float16
+weights are widened:
 a float16 graph (onnxconverter-common's convert_float_to_float16, keep_io_types or not) runs in
 float32, its results within float16's rounding of onnxruntime's.
 
@@ -94,27 +95,30 @@ def data_tensors(nodes, start):
     return data
 
 
-def without_float_casts(model):
-    """(model, 0), or a copy of it without the Casts between float types on its data path and how many there
-    were: a float16 graph, as onnxconverter's keep_io_types makes it, casts its float input to float16 and its
-    output back. vggcl computes in float32 throughout, so they are nothing to it: their consumers read their
-    input instead, and a graph output one made is named on what it cast."""
+def without_no_ops(model):
+    """(model, 0), or a copy of it without the nodes on its data path that are nothing to vggcl, and how many of
+    them were Casts: Casts to a float type (a float16 graph, as onnxconverter's keep_io_types makes it, casts its
+    float input to float16 and its output back; vggcl computes in float32 throughout) and Identity nodes
+    (anywhere: one before a Transpose or between a Sub and a Div was refused, naming another node). Their
+    consumers read their input instead, and a graph output one made is named on what it took."""
     g = model.graph
     consts = {t.name for t in g.initializer}
     data = data_tensors(g.node, [i.name for i in g.input if i.name not in consts])
     casts = {k for k, n in enumerate(g.node) if n.op_type == "Cast" and n.input and n.input[0] in data
              and attrs(n).get("to") in FLOATS}
-    if not casts:
+    gone = casts | {k for k, n in enumerate(g.node) if n.op_type == "Identity" and n.input and n.input[0] in data
+                    and len(n.output) == 1}
+    if not gone:
         return model, 0
     m = onnx.ModelProto()
     m.CopyFrom(model)
-    alias = {m.graph.node[k].output[0]: m.graph.node[k].input[0] for k in casts}
+    alias = {m.graph.node[k].output[0]: m.graph.node[k].input[0] for k in gone}
 
     def root(name):
         while name in alias:
             name = alias[name]
         return name
-    keep = [n for k, n in enumerate(m.graph.node) if k not in casts]
+    keep = [n for k, n in enumerate(m.graph.node) if k not in gone]
     for n in keep:
         for i, name in enumerate(n.input):
             n.input[i] = root(name)
@@ -526,7 +530,7 @@ def map_size(hw, pools):
 
 def convert(model, path_name, scale="unit"):
     """Returns (tensors, metadata, summary) or raises Refused."""
-    model, casts = without_float_casts(model)
+    model, casts = without_no_ops(model)
     halves = sum(t.data_type == onnx.TensorProto.FLOAT16 for t in model.graph.initializer)
     g = Graph(model)
     dims = static_dims(g.input)
@@ -836,7 +840,7 @@ def convert(model, path_name, scale="unit"):
                + (f", the graph's input normalization ({', '.join(n.op_type for n, *_ in steps)}) read into "
                   "vggcl.mean and vggcl.std" if steps else "")
                + (f", {halves} float16 weights widened to float32" if halves else "")
-               + (f", {casts} Casts between float types passed over (vggcl computes in float32)" if casts else ""))
+               + (f", {casts} Casts to a float type passed over (vggcl computes in float32)" if casts else ""))
     return tensors, meta, summary
 
 
