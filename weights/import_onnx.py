@@ -9,6 +9,8 @@ The graph's data path, from its input through a single chain of nodes, must be:
 
   [Transpose perm (0,3,1,2)]                   the graph takes NHWC
   (Conv 3x3 stride 1 pad 1 [BatchNormalization] Relu | MaxPool 2x2 stride 2)...
+                        (a Relu anywhere may be a Clip to [0, no maximum], torch.clamp(min=0)'s,
+                        or a LeakyRelu of slope 0)
   then a GAP head:      GlobalAveragePool, or ReduceMean over H and W, [Flatten|Reshape|Squeeze];
                         or an AveragePool over the whole map (a static input size), or the
                         features' own 1x1 map, then Flatten|Reshape|Squeeze (CIFAR-style VGGs)
@@ -20,7 +22,8 @@ The graph's data path, from its input through a single chain of nodes, must be:
   then dense layers:    (Gemm | MatMul [Add]) with Relu between them; Dropout, Identity and a
                         Pad of no padding (torch exports an AvgPool2d with one) are skipped;
                         per-channel Mul/Add/Sub/Div and BatchNormalization are folded
-                        into the dense layer before or after them; a final Softmax is dropped.
+                        into the dense layer before or after them; a final Softmax or LogSoftmax
+                        is dropped (the logits give the same probabilities).
 
 Nodes that only compute the shape input of a Reshape (Shape, Gather, Cast, Slice, Concat, ...)
 are not on the data path and are ignored. Initializers and Constant nodes give the weights. An
@@ -289,6 +292,28 @@ def passed_over(g, node, tensor, model):
                      "convolutions pad their own input)")
     g.only_first_output(node)
     return True
+
+
+def is_relu(g, node):
+    """Whether node is a Relu, or what computes one: a Clip to [0, no maximum] (torch.clamp(min=0); its bounds
+    attributes before opset 11, constant inputs from it; ReLU6's maximum is not one) or a LeakyRelu of slope 0."""
+    if node is None:
+        return False
+    if node.op_type == "LeakyRelu":
+        return attrs(node).get("alpha", 0.01) == 0
+    if node.op_type != "Clip":
+        return node.op_type == "Relu"
+    a = attrs(node)
+    if "min" in a or "max" in a:
+        lo, hi = a.get("min"), a.get("max", np.inf)
+    else:
+        def bound(i, default):
+            if len(node.input) <= i or not node.input[i]:
+                return default
+            return float(np.asarray(g.consts[node.input[i]]).reshape(-1)[0]) \
+                if node.input[i] in g.consts and np.asarray(g.consts[node.input[i]]).size == 1 else None
+        lo, hi = bound(1, None), bound(2, np.inf)
+    return lo == 0 and hi == np.inf
 
 
 def reshape_shape(g, node):
@@ -583,9 +608,10 @@ def convert(model, path_name, scale="unit"):
             w, b = w * s[:, None, None, None], b * s + sh
             bn_folded += 1
             t, node = node.output[0], g.next(node.output[0], node)
-        if node is None or node.op_type != "Relu":
+        if not is_relu(g, node):
             what = f"followed by {name_of(node)}" if node is not None else "the end of the graph"
-            refuse(conv, f"is not followed by a Relu ({what}); expected Conv [BatchNormalization] Relu")
+            refuse(conv, f"is not followed by a Relu ({what}); expected Conv [BatchNormalization] Relu (or a Clip to "
+                         "[0, no maximum], a LeakyRelu of slope 0)")
         check_data_input(g, node, t)
         tensors[f"features.{idx}.weight"] = w.astype(np.float32)
         tensors[f"features.{idx}.bias"] = b.astype(np.float32)
@@ -773,12 +799,12 @@ def convert(model, path_name, scale="unit"):
                 pending = (s, sh) if pending is None else (pending[0] * s, pending[1] * s + sh)
             if not (op == "Add" and state == "pre" and last_node is last_dense):
                 dense_folds += 1  # (an Add right after a MatMul is its bias)
-        elif op == "Relu":
+        elif is_relu(g, node):
             check_data_input(g, node, t)
             if state != "pre":
                 refuse(node, "a Relu not right after a dense layer; expected Gemm or MatMul")
             state, relu_after_last = "input", node
-        elif op == "Softmax":
+        elif op in ("Softmax", "LogSoftmax"):  # (the logits less one number per image: the same probabilities)
             check_data_input(g, node, t)
             axis = attrs(node).get("axis", -1 if model_opset(model) >= 13 else 1)
             if axis not in ((1, -3) if maps else (-1, 1)):
@@ -789,13 +815,13 @@ def convert(model, path_name, scale="unit"):
                 inference_dropout(g, nxt, end.output[0], model)
                 end, nxt = nxt, g.next(nxt.output[0], nxt)
             if nxt is not None:
-                refuse(nxt, "follows the Softmax; expected the Softmax to end the graph")
-            softmax, last_node = True, node
+                refuse(nxt, f"follows the {op}; expected the {op} to end the graph")
+            softmax, last_node = op.lower().replace("logsoftmax", "log_softmax"), node
             break
         else:
             refuse(node, "unsupported on the data path after the features; expected Gemm, MatMul, Add, Mul, Relu, "
                          "Dropout, BatchNormalization, " + ("a 1x1 Conv, a Flatten " if maps else "")
-                   + "or a final Softmax")
+                   + "or a final Softmax or LogSoftmax")
         last_node = node
         t, node = node.output[0], g.next(node.output[0], node)
     if not layers:
@@ -817,7 +843,7 @@ def convert(model, path_name, scale="unit"):
         tensors[first] = np.ascontiguousarray(tensors[first][:, ::-1])
     mean, std = SCALES[scale] if not steps else input_norm(steps, scale)
     meta = {"format": "pt", "vggcl.pool5": pool5, "vggcl.source": f"onnx:{path_name}",
-            "vggcl.input_layout": layout_in, "vggcl.output": "softmax dropped" if softmax else "logits",
+            "vggcl.input_layout": layout_in, "vggcl.output": f"{softmax} dropped" if softmax else "logits",
             "vggcl.mean": mean, "vggcl.std": std}
     if hw is not None:
         meta["vggcl.input_size"] = f"{hw[0]},{hw[1]}"
@@ -835,7 +861,7 @@ def convert(model, path_name, scale="unit"):
     summary = (f"{len(convs)} convs ({convs[0]}..{max(convs)} channels), {pools} max pools (pool5 {kept}), "
                f"{head_desc}, dense {'-'.join(map(str, widths))}, input {layout_in}"
                + (f" {hw[0]}x{hw[1]}" if hw else "") + f", {scale} scaling"
-               + (", softmax dropped" if softmax else "") + "".join(", " + f for f in folds)
+               + (f", {softmax} dropped" if softmax else "") + "".join(", " + f for f in folds)
                + (", the graph's (N, C, 1, 1) output read as (N, C)" if maps else "")
                + (f", the graph's input normalization ({', '.join(n.op_type for n, *_ in steps)}) read into "
                   "vggcl.mean and vggcl.std" if steps else "")
