@@ -54,7 +54,7 @@ if(HELP2MAN)
                      COMMAND ${CMAKE_COMMAND} -DVGGCL=$<TARGET_FILE:vggcl_cli> -DHELP2MAN=${HELP2MAN}
                              -DOUT=${PROJECT_BINARY_DIR}/vggcl.1 -P ${PROJECT_SOURCE_DIR}/cmake/man.cmake
                      DEPENDS vggcl_cli ${PROJECT_SOURCE_DIR}/cmake/man.cmake
-                     COMMENT "Making the man page vggcl.1 from vggcl --help and each command's --help")
+                     COMMENT "Making the man page vggcl.1 from vggcl --help and each command's --help" VERBATIM)
   add_custom_target(vggcl_man ALL DEPENDS ${PROJECT_BINARY_DIR}/vggcl.1)
   install(FILES ${PROJECT_BINARY_DIR}/vggcl.1 DESTINATION ${CMAKE_INSTALL_MANDIR}/man1)
 else()

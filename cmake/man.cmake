@@ -18,9 +18,12 @@ foreach(c IN LISTS cmds)
   string(APPEND text ".SS ${c}\n.nf\n${help}.fi\n")
 endforeach()
 file(WRITE ${OUT}.h2m "${text}")
+# (run as ./vggcl in its folder: help2man runs the program through the shell, which split a path with a space)
+get_filename_component(dir "${VGGCL}" DIRECTORY)
+get_filename_component(name "${VGGCL}" NAME)
 execute_process(COMMAND ${HELP2MAN} --no-info --no-discard-stderr --include ${OUT}.h2m
-                        --name "run VGG-GAP image classifiers on OpenCL devices" --output ${OUT} ${VGGCL}
-                RESULT_VARIABLE rc)
+                        --name "run VGG-GAP image classifiers on OpenCL devices" --output ${OUT} ./${name}
+                WORKING_DIRECTORY ${dir} RESULT_VARIABLE rc)
 if(NOT rc EQUAL 0)
   message(FATAL_ERROR "help2man failed")
 endif()

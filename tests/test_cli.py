@@ -40,6 +40,14 @@ def vggcl_lines(stderr):
     return [ln for ln in stderr.splitlines() if ln.startswith("vggcl:") and "compiling" not in ln]
 
 
+def as_nobody():
+    """preexec_fn: the command run as nobody where the tests run as root (root reads and writes everything)."""
+    if os.geteuid() == 0:
+        os.setgroups([])
+        os.setgid(65534)
+        os.setuid(65534)
+
+
 class Cli(unittest.TestCase):
     def setUp(self):
         self.tmp = tempfile.TemporaryDirectory()
@@ -210,17 +218,12 @@ class Cli(unittest.TestCase):
         self.d.chmod(0o755)  # (the rest readable by nobody)
         locked.chmod(0)
 
-        def nobody():
-            if os.geteuid() == 0:
-                os.setgroups([])
-                os.setgid(65534)
-                os.setuid(65534)
         try:
             for cmd in (args, ["eval", "--weights", self.weights, "--data", root, "--resize", "24", "--crop", "20"]):
                 try:
                     r = subprocess.run([VGGCL, *map(str, cmd), "--device", "ref",
                                         *(["--recursive", root] if cmd is args else [])],
-                                       capture_output=True, text=True, timeout=300, preexec_fn=nobody,
+                                       capture_output=True, text=True, timeout=300, preexec_fn=as_nobody,
                                        env=dict(os.environ, VGGCL_CACHE_DIR="off"))
                 except (subprocess.SubprocessError, PermissionError) as e:  # (one uid mapped; a build under /root)
                     self.skipTest(f"cannot run the command as nobody here: {e}")
@@ -230,7 +233,7 @@ class Cli(unittest.TestCase):
             # images around it classified (a recursive walk of a mounted disk failed for every other user)
             locked.rename(root / "a" / "lost+found")
             r = subprocess.run([VGGCL, *map(str, args), "--device", "ref", "--recursive", root],
-                               capture_output=True, text=True, timeout=300, preexec_fn=nobody,
+                               capture_output=True, text=True, timeout=300, preexec_fn=as_nobody,
                                env=dict(os.environ, VGGCL_CACHE_DIR="off"))
             self.assertEqual(r.returncode, 0, r.stderr)
             self.assertEqual([json.loads(line)["file"] for line in r.stdout.splitlines()],
@@ -246,7 +249,7 @@ class Cli(unittest.TestCase):
             for cmd in (args, ["eval", "--weights", self.weights, "--data", root, "--resize", "24", "--crop", "20"]):
                 r = subprocess.run([VGGCL, *map(str, cmd), "--device", "ref",
                                     *(["--recursive", root] if cmd is args else [])],
-                                   capture_output=True, text=True, timeout=300, preexec_fn=nobody,
+                                   capture_output=True, text=True, timeout=300, preexec_fn=as_nobody,
                                    env=dict(os.environ, VGGCL_CACHE_DIR="off"))
                 self.assertEqual((r.returncode, r.stdout), (1, ""), r.stderr)
                 self.assertIn(f"vggcl: {shut}/inner: cannot read the folder: Permission denied", r.stderr)
@@ -259,7 +262,7 @@ class Cli(unittest.TestCase):
                                       "Permission denied\n"),  # (the first entry readdir gives)
                                (root / "a", f"vggcl: --data {re.escape(str(root))}/a: Permission denied \\(expected")):
                 r = subprocess.run([VGGCL, "eval", "--weights", self.weights, "--data", data, "--device", "ref"],
-                                   capture_output=True, text=True, timeout=300, preexec_fn=nobody)
+                                   capture_output=True, text=True, timeout=300, preexec_fn=as_nobody)
                 self.assertEqual(r.returncode, 1, r.stderr)
                 self.assertRegex(r.stderr, said)
         finally:
@@ -935,6 +938,22 @@ class Cli(unittest.TestCase):
         r = self.vggcl("devices", env=env)
         self.assertEqual(r.returncode, 1)
         self.assertIn("install an OpenCL driver", r.stderr)
+
+    def test_pocl_without_its_cache(self):
+        """PoCL lists no device where it cannot write its kernel cache (a read-only HOME, run as nobody here): said
+        so, naming POCL_CACHE_DIR (it said to install the driver it had)."""
+        env = {k: v for k, v in os.environ.items() if k not in ("POCL_CACHE_DIR", "XDG_CACHE_HOME")}
+        try:
+            r = subprocess.run([VGGCL, "devices"], capture_output=True, text=True, timeout=300, preexec_fn=as_nobody,
+                               env=dict(env, HOME="/proc"))
+        except (subprocess.SubprocessError, PermissionError) as e:  # (one uid mapped; a build under /root)
+            self.skipTest(f"cannot run the command as nobody here: {e}")
+        if r.returncode == 0:
+            self.skipTest("this OpenCL lists devices without a cache it may write (not PoCL, or another PoCL)")
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("no OpenCL device found on 1 platform(s): PoCL is installed, but lists no device where it "
+                      "cannot write its kernel cache ($POCL_CACHE_DIR, else $XDG_CACHE_HOME/pocl or "
+                      "$HOME/.cache/pocl): set POCL_CACHE_DIR to a folder it may write", r.stderr)
 
     def test_devices_limits(self):
         """Each device's line is followed by the limits kernels are tuned against."""

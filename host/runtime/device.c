@@ -197,10 +197,21 @@ static vggcl_status enumerate_unlocked(vggcl_ctx *ctx, dev_entry **list, int *co
     }
     if (n == 0 && uncounted != CL_SUCCESS) CL_CHECK_RET(clGetDeviceIDs, uncounted);
     if (n == 0) {
+        /* PoCL lists no device where it cannot write its kernel cache (a read-only HOME): then said, as the
+         * driver was there (an installed driver was said to be missing) */
+        int pocl = 0;
+        char name[64];
+        for (cl_uint p = 0; p < np && !pocl; p++)
+            pocl = clGetPlatformInfo(plats[p], CL_PLATFORM_NAME, sizeof name, name, NULL) == CL_SUCCESS &&
+                   !strcmp(name, "Portable Computing Language");
         st = vggcl__fail(ctx, VGGCL_ERR_NO_DEVICE,
-                         "no OpenCL device found on %u platform(s): install an OpenCL driver "
-                         "(ICD), for example PoCL for the CPU (apt-get install pocl-opencl-icd), "
-                         "or use the reference backend (device \"ref\": --device ref)", (unsigned)np);
+                         "no OpenCL device found on %u platform(s): %s, "
+                         "or use the reference backend (device \"ref\": --device ref)", (unsigned)np,
+                         pocl ? "PoCL is installed, but lists no device where it cannot write its kernel cache "
+                                "($POCL_CACHE_DIR, else $XDG_CACHE_HOME/pocl or $HOME/.cache/pocl): set "
+                                "POCL_CACHE_DIR to a folder it may write"
+                              : "install an OpenCL driver (ICD), for example PoCL for the CPU (apt-get install "
+                                "pocl-opencl-icd)");
         goto fail;
     }
     *list = out;
