@@ -25,6 +25,7 @@ import sys
 import tarfile
 import tempfile
 import unittest
+import warnings
 import zipfile
 from pathlib import Path
 
@@ -558,6 +559,91 @@ class Export(unittest.TestCase):
                             self.d / "x.npy", "--output", self.d / "y.npy"], capture_output=True, text=True)
         self.assertEqual(r.returncode, 1, r.stderr)
         self.assertIn("are next to each other", r.stderr)
+
+    def test_forms_found_by_new_users(self):
+        """Forms a pass of new users found refused or misread, each now read to torch's logits or refused naming
+        what it lacks: a network keeping its parts under other names (--features, --head; said where not
+        given), a TorchScript archive (--trust-pickle: its state_dict; its script modules were refused as
+        layers), a safetensors file of DataParallel's names (read as a .pt's), BatchNorm of affine=False (the
+        scale 1 and shift 0 it computes with) and one lacking a tensor (written, then refused by vggcl), an empty
+        file (a traceback with --trust-pickle), a whole model of a class its program alone defines, and a crop
+        or mean given without its other half (said: vggcl takes its default for it)."""
+        class Parts(nn.Module):
+            def __init__(self, vgg):
+                super().__init__()
+                self.backbone, self.fc = vgg.features, vgg.classifier
+
+            def forward(self, x):
+                return self.fc(self.backbone(x).mean((2, 3)))
+        m = gap_model("vgg11", 5, "keep", seed=7)
+        parts = Parts(copy.deepcopy(m)).eval()
+        self.check(m, parts.state_dict(), "--features", "backbone", "--head", "fc")
+        self.check(m, {"state_dict": {f"model.{k}": v for k, v in parts.state_dict().items()}}, "--features",
+                   "model.backbone", "--head", "model.fc")
+        torch.save(parts.state_dict(), self.d / "parts.pt")
+        for args, said in (([], "not a torchvision VGG's names (a network that keeps them under others: --features "
+                                "PREFIX and --head PREFIX name them)"),
+                           (["--features", "backbone", "--head", "head"], "no tensors under 'head.' (--head); the "
+                                                                          "names begin backbone, fc")):
+            rc, err, _ = self.export("--state-dict", self.d / "parts.pt", "--out", self.d / "p.safetensors", *args)
+            self.assertEqual(rc, 1, err)
+            self.assertIn(said, err)
+        torch.jit.save(torch.jit.script(copy.deepcopy(m)), self.d / "scripted.pt")
+        with warnings.catch_warnings():  # (torch's: the archive handed to torch.jit.load)
+            warnings.simplefilter("ignore", UserWarning)
+            rc, err, said = self.export("--state-dict", self.d / "scripted.pt", "--out", self.d / "s.safetensors",
+                                        "--trust-pickle")
+        self.assertEqual(rc, 0, err)
+        self.assertIn("(TorchScript archive's state_dict)", said)
+        with torch.no_grad():
+            want = m(self.x).numpy()
+        for name, tensors in (("s.safetensors", None), ("dp-in.safetensors", nn.DataParallel(m).state_dict())):
+            if tensors is not None:
+                save_file(tensors, self.d / name)
+                rc, err, _ = self.export("--state-dict", self.d / name, "--out", self.d / "dp.safetensors")
+                self.assertEqual(rc, 0, err)
+                name = "dp.safetensors"
+            got = self.logits(self.d / name)
+            self.assertLessEqual(np.linalg.norm(got - want) / np.linalg.norm(want), 1e-5)
+        bn = gap_model("vgg11_bn", 3, "keep", seed=8)
+        for mod in bn.modules():
+            if isinstance(mod, nn.BatchNorm2d):
+                mod.running_mean.uniform_(-0.5, 0.5), mod.running_var.uniform_(0.5, 2)
+                mod.affine, mod.weight, mod.bias = False, None, None
+        self.check(bn, bn.state_dict())
+        whole = gap_model("vgg11_bn", 3, "keep", seed=8).state_dict()
+        for gone, said in (("running_var", "features.1 (bias, running_mean, weight) is no BatchNorm vggcl can fold: "
+                                           "it lacks running_var"), ("weight", "features.1 is a BatchNorm without its "
+                                                                               "weight")):
+            torch.save({k: v for k, v in whole.items() if k != f"features.1.{gone}"}, self.d / "bn.pt")
+            rc, err, _ = self.export("--state-dict", self.d / "bn.pt", "--out", self.d / "bn.safetensors")
+            self.assertEqual((rc, os.path.exists(self.d / "bn.safetensors")), (1, False), err)
+            self.assertIn(said, err)
+        (self.d / "empty.pt").write_bytes(b"")
+        for trust in ([], ["--trust-pickle"]):
+            rc, err, _ = self.export("--state-dict", self.d / "empty.pt", "--out", self.d / "e.safetensors", *trust)
+            self.assertEqual(rc, 1, err)
+            self.assertEqual(err, f"export_torchvision.py: {self.d / 'empty.pt'}: empty (0 bytes): not a checkpoint\n")
+        # a whole model of a class its own program defines (__main__ there): said so, with what to do
+        script = ("import sys, torch, torch.nn as nn\nsys.path.insert(0, sys.argv[2])\n"
+                  "from export_torchvision import gap_model\n"
+                  "class MyNet(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+                  "        v = gap_model('vgg11', 3, 'keep', 0)\n        self.features, self.avgpool, self.classifier = "
+                  "v.features, v.avgpool, v.classifier\ntorch.save(MyNet(), sys.argv[1])\n")
+        subprocess.run([sys.executable, "-c", script, str(self.d / "mine.pt"), str(ROOT / "weights")], check=True)
+        rc, err, _ = self.export("--state-dict", self.d / "mine.pt", "--out", self.d / "m.safetensors",
+                                 "--trust-pickle")
+        self.assertEqual(rc, 1, err)
+        self.assertIn("the model's class cannot be made here (AttributeError: Can't get attribute 'MyNet'", err)
+        self.assertIn("export its state_dict (torch.save(model.state_dict(), ...)), or run this with the module that "
+                      "defines the class on PYTHONPATH", err)
+        rc, err, _ = self.export("--state-dict", self.d / "parts.pt", "--out", self.d / "p.safetensors", "--features",
+                                 "backbone", "--head", "fc", "--crop", "64", "--mean", "0.5,0.5,0.5")
+        self.assertEqual(rc, 0, err)
+        self.assertIn("note: vggcl.crop 64 recorded without vggcl.resize: vggcl takes its default for it, 256; give "
+                      "--resize (0: none) as the training did", err)
+        self.assertIn("note: vggcl.mean 0.5,0.5,0.5 recorded without vggcl.std: vggcl takes its default for it, "
+                      "0.229,0.224,0.225; give --std as the training did", err)
 
     def test_ended_by_a_signal(self):
         """SIGTERM while the file is written (a batch job's end): the temporary file is removed and the exit

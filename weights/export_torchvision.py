@@ -26,6 +26,7 @@ import argparse
 import collections
 import io
 import math
+import os
 import pickle
 import struct
 import sys
@@ -36,8 +37,9 @@ import torchvision
 from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from safetensors_io import (MAX_DENSE, BadArgument, Refused, add_preprocess_args, check_preprocess_args,  # noqa: E402
-                           load_file, preprocess_meta, read_class_names, run_converter, write_atomic, write_model)
+from safetensors_io import (MAX_DENSE, PRESET_DEFAULTS, BadArgument, Refused, add_preprocess_args,  # noqa: E402
+                           check_preprocess_args, load_file, preprocess_gaps, preprocess_meta, read_class_names,
+                           run_converter, write_atomic, write_model)
 
 PROG = "export_torchvision.py"
 ARCHS = {"vgg11": "A", "vgg13": "B", "vgg16": "D", "vgg19": "E"}  # torchvision.models.vgg.cfgs
@@ -417,13 +419,16 @@ def _module_weights(module, notes):
     return sd, pool5
 
 
-def load_weights(path, trust=False, notes=None):
+def load_weights(path, trust=False, notes=None, parts=None):
     """(state_dict of tensors with torchvision's names, pool5 as a whole model or a vggcl file says it or
     None, how it was found, whether a pickle ran to read it, a safetensors file's vggcl.* metadata). Refused
     naming what the file holds when it holds no VGG weights; a pickle is run with trust alone; what could not
-    be checked added to notes."""
+    be checked added to notes. parts: {"features": PREFIX, "classifier": PREFIX}, where the network keeps
+    them under other names (--features, --head; None: not given)."""
     notes = [] if notes is None else notes
     try:
+        if os.path.isfile(path) and os.path.getsize(path) == 0:  # (with --trust-pickle: a traceback)
+            raise Refused("empty (0 bytes): not a checkpoint")
         if _is_safetensors(path):
             try:
                 arrays, meta = load_file(path)
@@ -431,16 +436,23 @@ def load_weights(path, trust=False, notes=None):
                 raise Refused(f"a safetensors file the format does not allow: {e}") from None
             kept = {k: v for k, v in meta.items() if k.startswith("vggcl.") and k != "vggcl.pool5"}
             pool5 = meta.get("vggcl.pool5") if meta.get("vggcl.pool5") in ("keep", "drop") else None
-            return ({k: torch.from_numpy(v.copy()) for k, v in arrays.items()}, pool5, "safetensors", False,
-                    kept)
+            # (the names as a .pt's: accelerate and DDP write 'module.' ones; they were refused here alone)
+            sd = {k: torch.from_numpy(v.copy()) for k, v in arrays.items()}
+            return _torchvision_names(sd, notes, parts), pool5, "safetensors", False, kept
         obj, pickled = _torch_load(path, trust)
     except Refused:
         raise
-    except (OSError, EOFError) as e:
-        raise Refused(e.strerror or str(e) or type(e).__name__)
+    except (OSError, EOFError) as e:  # (EOFError has no strerror: a traceback)
+        raise Refused(getattr(e, "strerror", None) or str(e) or type(e).__name__)
+    except (AttributeError, ImportError) as e:  # (a whole model's class, which only its own program defines)
+        raise Refused(f"the model's class cannot be made here ({type(e).__name__}: {str(e).splitlines()[0]}): export "
+                      "its state_dict (torch.save(model.state_dict(), ...)), or run this with the module that "
+                      "defines the class on PYTHONPATH") from None
     except Exception as e:  # noqa: BLE001
         raise Refused(f"not a PyTorch checkpoint ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})")
     how, pool5 = "state_dict", None
+    if isinstance(obj, torch.jit.ScriptModule):  # (its layers are script modules: its state_dict, by their names)
+        obj, how = obj.state_dict(), "TorchScript archive's state_dict"
     if isinstance(obj, nn.Module):
         obj, pool5 = _module_weights(obj, notes)
         how = "whole model"
@@ -460,6 +472,13 @@ def load_weights(path, trust=False, notes=None):
             raise Refused(f"a dict ({keys}) with no model weights under {', '.join(CHECKPOINT_KEYS)}")
     if not isinstance(obj, dict) or not obj:
         raise Refused(f"holds a {type(obj).__name__}, not a state_dict or a model")
+    return _torchvision_names(obj, notes, parts), pool5, how, pickled, {}
+
+
+def _torchvision_names(obj, notes, parts=None):
+    """obj's tensors by torchvision's names: wrappers' prefixes read away (DataParallel's and
+    DistributedDataParallel's 'module.', torch.compile's '_orig_mod.', a LightningModule's attribute), the
+    parts (load_weights) renamed features and classifier."""
     sd = {}
     for k, v in obj.items():
         if not isinstance(k, str):
@@ -470,8 +489,15 @@ def load_weights(path, trust=False, notes=None):
                 name = name[len(prefix):]
             while f".{prefix}" in name:  # (a part wrapped: PyTorch's ImageNet example wraps VGG's features alone)
                 name = name.replace(f".{prefix}", ".")
+        for ours, given in (parts or {}).items():
+            if given and name.startswith(given + "."):
+                name = ours + name[len(given):]
         sd[name] = v
-    return _without_wrapper(sd, notes), pool5, how, pickled, {}
+    for ours, given in (parts or {}).items():
+        if given and not any(k.startswith(ours + ".") for k in sd):
+            raise Refused(f"no tensors under '{given}.' (--{'head' if ours == 'classifier' else ours}); "
+                          f"the names begin {', '.join(sorted({k.split('.')[0] for k in obj})[:6])}")
+    return _without_wrapper(sd, notes)
 
 
 def _without_wrapper(sd, notes):
@@ -498,7 +524,8 @@ def layout(sd):
     other = sorted(k for k in sd if not k.startswith(("features.", "classifier.")))
     if other:
         raise Refused(f"tensors outside features.* and classifier.* ({', '.join(other[:3])}"
-                      f"{', ...' if len(other) > 3 else ''}): not a torchvision VGG")
+                      f"{', ...' if len(other) > 3 else ''}): not a torchvision VGG's names (a network that keeps "
+                      "them under others: --features PREFIX and --head PREFIX name them)")
     for k in sd:  # (numbered as torchvision's nn.Sequential numbers them: a name was read as a number)
         parts = k.split(".")
         if not (len(parts) == 3 and parts[1].isdigit() or k in ("classifier.weight", "classifier.bias")):
@@ -523,11 +550,12 @@ def layout(sd):
             raise Refused(f"the tensor 'features.{i}.weight' {tuple(shape)}: expected ({shape[0]}, {c_in}, 3, 3), a "
                           f"3x3 convolution of the {c_in} {'RGB channels' if c_in == 3 else 'channels before it'}")
         c_in = shape[0]
+    norms = _batch_norms(sd, {i for i, _ in convs})
     linear = sorted((int(k.split(".")[1]) if k.count(".") == 2 else -1, k.rsplit(".", 1)[0])
                     for k, v in sd.items() if k.startswith("classifier.") and k.endswith(".weight"))
     if not linear:
         raise Refused("no classifier weights (classifier.weight or classifier.N.weight)")
-    out = {k: v for k, v in sd.items() if k.startswith("features.")}
+    out = {**{k: v for k, v in sd.items() if k.startswith("features.")}, **norms}
     width = widths[-1]
     head = _dense_chain(sd, linear, width)
     if len(head) == 1 and head[0][1].shape[1] == width:  # nn.Linear, maybe after dropout
@@ -541,6 +569,28 @@ def layout(sd):
         at = name if kind == "original" else f"classifier.{2 * j}"
         out[f"{at}.weight"], out[f"{at}.bias"] = w, b
     return arch, kind, head[-1][1].shape[0], out
+
+
+def _batch_norms(sd, convs):
+    """The weight and bias of each BatchNorm of the features that has none (affine=False: the scale 1 and shift 0
+    it computes with), by name; Refused, naming it, where one lacks a tensor vggcl folds (it was written, and
+    vggcl refused it: "neither a conv nor a BatchNorm with weight, bias, running_mean and running_var")."""
+    added = {}
+    layers = sorted({int(k.split(".")[1]) for k, v in sd.items() if k.startswith("features.") and k.count(".") == 2
+                     and k.split(".")[1].isdigit() and int(k.split(".")[1]) not in convs})
+    for i in layers:
+        have = {k.rsplit(".", 1)[1] for k in sd if k.startswith(f"features.{i}.")} - {"num_batches_tracked"}
+        stats = {"running_mean", "running_var"}
+        if not stats <= have:
+            raise Refused(f"features.{i} ({', '.join(sorted(have))}) is no BatchNorm vggcl can fold: it lacks "
+                          f"{' and '.join(sorted(stats - have))} (one that keeps no running statistics normalizes "
+                          "each batch by its own)")
+        if have.isdisjoint({"weight", "bias"}):
+            n = sd[f"features.{i}.running_mean"].numel()
+            added[f"features.{i}.weight"], added[f"features.{i}.bias"] = torch.ones(n), torch.zeros(n)
+        elif not {"weight", "bias"} <= have:
+            raise Refused(f"features.{i} is a BatchNorm without its {({'weight', 'bias'} - have).pop()}")
+    return added
 
 
 def _dense_chain(sd, linear, width):
@@ -595,7 +645,7 @@ def _norm_in_float_range(meta):
     (host/io/preprocess.c's vggcl__norm_finite): it was written. Values that are not three numbers are the
     loader's to refuse."""
     import numpy as np
-    mean, std = meta.get("vggcl.mean", "0.485,0.456,0.406"), meta.get("vggcl.std", "0.229,0.224,0.225")
+    mean, std = (meta.get(k, PRESET_DEFAULTS[k]) for k in ("vggcl.mean", "vggcl.std"))
     try:
         m, s = (np.array([float(x) for x in v.split(",")], np.float32) for v in (mean, std))
     except ValueError:
@@ -624,6 +674,10 @@ def main(argv=None):
     ap.add_argument("--original-head", action="store_true",
                     help="torchvision's classifier (e.g. its ImageNet weights) instead of the GAP head")
     ap.add_argument("--pool5", choices=["keep", "drop"], help="whether the model kept the max pool before GAP")
+    ap.add_argument("--features", metavar="PREFIX",
+                    help="where the weights keep the convolutions, if not under features (e.g. backbone)")
+    ap.add_argument("--head", metavar="PREFIX",
+                    help="where the weights keep the head, if not under classifier (e.g. head, fc)")
     ap.add_argument("--seed", type=int, default=None, help="seed for --random (default 0)")
     names = ap.add_mutually_exclusive_group()
     names.add_argument("--class-names", help="comma-separated class names, in output order")
@@ -641,6 +695,8 @@ def main(argv=None):
         ap.error(f"--classes {a.classes}: expected at least 1")
     if a.seed is not None and not a.random:  # (taken without a word: the weights are the file's)
         ap.error("--seed goes with --random")
+    if a.random and (a.features or a.head):
+        ap.error("--features and --head name parts of the weights given with --state-dict")
     a.seed = a.seed or 0
     check_preprocess_args(ap, a)
     return run_converter(PROG, a.state_dict, a.out, lambda: export_file(a))
@@ -667,7 +723,8 @@ def export_file(a):
         tensors, kind, how = model.state_dict(), "original" if a.original_head else "gap", f"random, seed {a.seed}"
     else:
         notes = []
-        sd, said_pool5, how, _, file_meta = load_weights(a.state_dict, a.trust_pickle, notes)
+        sd, said_pool5, how, _, file_meta = load_weights(a.state_dict, a.trust_pickle, notes,
+                                                          {"features": a.features, "classifier": a.head})
         meta = dict(file_meta, **meta)  # (a vggcl file's class names and preprocessing, unless given again)
         arch, kind, classes, tensors = layout(sd)
         if a.arch and a.arch != arch:
@@ -692,8 +749,8 @@ def export_file(a):
     meta["vggcl.pool5"] = pool5
     _norm_in_float_range(meta)
     write_model(tensors, meta, a.out, names, classes, dtype=a.dtype)
-    for note in [] if a.random else notes:  # (notes once the file is written: a refusal is the one line)
-        print(f"{PROG}: {a.state_dict}: note: {note}", file=sys.stderr)
+    for note in ([] if a.random else notes) + preprocess_gaps(meta):  # (once written: a refusal is one line)
+        print(f"{PROG}: {a.state_dict or a.out}: note: {note}", file=sys.stderr)
     if guessed:
         print(f"{PROG}: {a.state_dict}: note: a state_dict does not say whether the model kept pool5 (the max pool "
               "before GAP): keep assumed; give --pool5 drop for a model trained without it", file=sys.stderr)

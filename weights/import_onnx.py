@@ -66,8 +66,8 @@ from onnx import numpy_helper
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from safetensors_io import (MAX_CHANNELS, MAX_DENSE, MAX_OUTPUTS, MAX_SIZE, BadArgument, Refused,  # noqa: E402
-                           add_preprocess_args, check_preprocess_args, preprocess_meta, read_class_names,
-                           run_converter, write_model)
+                           add_preprocess_args, check_preprocess_args, preprocess_gaps, preprocess_meta,
+                           read_class_names, run_converter, write_model)
 
 PROG = "import_onnx.py"
 SCALES = {
@@ -276,10 +276,11 @@ def inference_dropout(g, node, tensor, model):
 
 
 def passed_over(g, node, tensor, model):
-    """Whether node is nothing at inference, to be skipped on the data path: Dropout and Identity (checked by
-    inference_dropout), and a Pad that pads nothing (torch 1.13 exports AvgPool2d as one before the
-    AveragePool: refused as a Pad, its message named a node the user never wrote); a Pad that pads is refused."""
-    if node is None or node.op_type not in ("Dropout", "Identity", "Pad"):
+    """Whether node is nothing at inference, to be skipped on the data path: Dropout (checked by
+    inference_dropout; an Identity is gone already: without_no_ops), and a Pad that pads nothing (torch 1.13
+    exports AvgPool2d as one before the AveragePool: refused as a Pad, its message named a node the user never
+    wrote); a Pad that pads is refused."""
+    if node is None or node.op_type not in ("Dropout", "Pad"):
         return False
     if node.op_type != "Pad":
         inference_dropout(g, node, tensor, model)
@@ -586,7 +587,7 @@ def convert(model, path_name, scale="unit"):
 
     # --- features
     tensors, idx, c, convs, pools, bn_folded, last, first = {}, 0, 3, [], 0, 0, None, None
-    while node is not None and node.op_type in ("Conv", "MaxPool", "Dropout", "Identity", "Pad"):
+    while node is not None and node.op_type in ("Conv", "MaxPool", "Dropout", "Pad"):
         if passed_over(g, node, t, model):  # (nothing at inference between the features' layers too: a
             t, node = node.output[0], g.next(node.output[0], node)  # Dropout there ended the features)
             continue
@@ -729,7 +730,7 @@ def convert(model, path_name, scale="unit"):
         head_desc = f"1x1 Conv to {c} channels then {head_desc} (the same as the GAP then that dense layer)"
     while node is not None:
         op = node.op_type
-        if op in ("Dropout", "Identity", "Pad"):
+        if op in ("Dropout", "Pad"):
             passed_over(g, node, t, model)
         elif op in ("Flatten", "Reshape", "Squeeze") and maps:
             check_flatten(g, node, t, width)
@@ -811,7 +812,7 @@ def convert(model, path_name, scale="unit"):
                 refuse(node, f"axis {axis}; expected the class axis " + ("(1 or -3 on the (N, C, 1, 1) map)" if maps
                                                                          else "(-1 or 1)"))
             end, nxt = node, g.next(node.output[0], node)
-            while nxt is not None and nxt.op_type in ("Identity", "Dropout"):  # (no-ops at inference)
+            while nxt is not None and nxt.op_type == "Dropout":  # (nothing at inference; an Identity: gone already)
                 inference_dropout(g, nxt, end.output[0], model)
                 end, nxt = nxt, g.next(nxt.output[0], nxt)
             if nxt is not None:
@@ -948,6 +949,8 @@ def convert_file(a):
     if newer:  # (said once written: a refusal is its one line)
         print(f"{PROG}: {a.model}: note: {newer}, newer than this onnx {onnx.__version__} checks: the graph is "
               "not checked by it, only by the importer", file=sys.stderr)
+    for note in preprocess_gaps(meta):
+        print(f"{PROG}: {a.model}: note: {note}", file=sys.stderr)
     return f"wrote {a.out}: {summary}, {n_out} classes" + (" (named)" if classes else "")
 
 

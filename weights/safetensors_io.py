@@ -228,6 +228,24 @@ def check_preprocess_args(ap, a):
             ap.error(f"--{opt} {v}: expected {'0 (none) or ' if opt == 'resize' else ''}1 to {MAX_SIZE}")
 
 
+# vggcl's own preprocessing where a model's metadata gives none (host/io/preprocess.c's vggcl_preprocess_defaults)
+PRESET_DEFAULTS = {"vggcl.resize": "256", "vggcl.crop": "224", "vggcl.mean": "0.485,0.456,0.406",
+                   "vggcl.std": "0.229,0.224,0.225"}
+
+
+def preprocess_gaps(meta):
+    """Notes on what a model's metadata leaves to vggcl's defaults (PRESET_DEFAULTS) where it gives the other
+    half of a pair: a crop without a resize (a --crop 64 alone made vggcl resize to 256, then crop 64), a mean
+    without a std or the other way round."""
+    notes = []
+    for given, left, opt in (("vggcl.crop", "vggcl.resize", "--resize (0: none)"), ("vggcl.mean", "vggcl.std", "--std"),
+                             ("vggcl.std", "vggcl.mean", "--mean")):
+        if given in meta and left not in meta:
+            notes.append(f"{given} {meta[given]} recorded without {left}: vggcl takes its default for it, "
+                         f"{PRESET_DEFAULTS[left]}; give {opt} as the training did")
+    return notes
+
+
 def preprocess_meta(a, meta):
     """Records the --resize, --crop and --draft given in meta (over what was there)."""
     for opt in ("resize", "crop"):
