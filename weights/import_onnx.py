@@ -116,9 +116,16 @@ def without_no_ops(model):
     m = onnx.ModelProto()
     m.CopyFrom(model)
     alias = {m.graph.node[k].output[0]: m.graph.node[k].input[0] for k in gone}
+    made_by = {m.graph.node[k].output[0]: m.graph.node[k] for k in gone}
 
     def root(name):
+        seen = set()
         while name in alias:
+            if name in seen:  # (Identity nodes in a ring: it looped for ever)
+                raise Refused(f"{name_of(made_by[name])}: its output '{name}' leads back to "
+                              f"{name_of(made_by[alias[name]]) if alias[name] in made_by else 'it'}; expected a "
+                              "chain without cycles")
+            seen.add(name)
             name = alias[name]
         return name
     keep = [n for k, n in enumerate(m.graph.node) if k not in gone]
