@@ -221,13 +221,10 @@ static int read_list(const char *cmd, const char *from, char **text, size_t *len
             err = errno; /* (a folder: EISDIR) */
         }
         if (err || !r) break;
-        for (size_t i = got + (r > 0 ? (size_t)r : 0); i > got; i--)
-            if (buf[i - 1] == '\n' || buf[i - 1] == '\0') {
-                entry = i;
-                break;
-            }
-        got += r > 0 ? (size_t)r : 0;
-        if (got - entry > CLI_LINE_MAX) break; /* (the file's end from here on: not a list) */
+        const size_t end = got + (r > 0 ? (size_t)r : 0);
+        for (; got < end && got - entry <= CLI_LINE_MAX; got++) /* (each entry: one within a read too) */
+            if (buf[got] == '\n' || buf[got] == '\0') entry = got + 1;
+        if (got - entry > CLI_LINE_MAX) break; /* (the rest is not read: not a list) */
     }
     if (!std) close(fd);
     if (!err && got - entry > CLI_LINE_MAX) {
