@@ -1044,8 +1044,8 @@ class Mpi(Folder):
         """Ranks whose devices are of other kinds (rank 1 on the reference here: machines of other GPUs, drivers
         or CPUs), with batches handed out as ranks ask: refused, said once, nothing written (the rows of each kind
         differ in their last bits: the output changed from run to run, 127 of 300 rows of one kind); classify,
-        eval and train-head. With VGGCL_MPI_BALANCE=static (each rank its own share) and for cam (which hands
-        none out): run, rank 1's rows the reference's."""
+        eval and train-head. With VGGCL_MPI_BALANCE=static (each rank its own share), ranks given different
+        --batch (contiguous shares too) and for cam (which hands none out): run, rank 1's rows the reference's."""
         out = self.d / "kinds"
         out.mkdir()
         data = self.d / "kinds-data"
@@ -1082,6 +1082,11 @@ class Mpi(Folder):
         # (10 files, 5 a share: rank 1's 05, 06, 07, 07_broken and 08, the last 4 of the 9 rows)
         self.assertTrue(np.array_equal(mixed[:5], cl[:5]) and np.array_equal(mixed[5:], ref[5:]))
         self.assertEqual(len(r.stdout.splitlines()), 9)
+        # ranks given different --batch take contiguous runs too (none handed out): run (it was refused)
+        run = [VGGCL, "classify", "--weights", str(self.weights), *pre, str(self.images)]
+        r = subprocess.run(["mpirun", "-n", "1", *run, "--batch", "1", ":", "-n", "1", "-x", "VGGCL_DEVICE=ref", *run,
+                            "--batch", "2"], capture_output=True, text=True, env=ENV, timeout=300)
+        self.assertEqual((r.returncode, len(r.stdout.splitlines())), (1, 9), r.stderr)  # (the broken image)
         # cam hands none out: its ranks may differ
         maps = self.d / "kinds-maps"
         maps.mkdir()

@@ -282,20 +282,22 @@ const char *cli_device_label(const vggcl_ctx *ctx, char *buf, size_t len)
     return buf;
 }
 
+/* What makes device d compute as it does, as text (cli_device_kind). */
+static const char *kind_text(const vggcl_device_info *d, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s (%s, %s, %s, driver %s, local memory %llu, work-groups of %llu)", d->name, d->platform_name,
+             d->type, d->version, d->driver, d->local_mem, d->max_work_group);
+    return buf;
+}
+
 const char *cli_device_kind(const vggcl_ctx *ctx, char *buf, size_t len)
 {
     int count;
     vggcl_device_info *info = NULL;
-    *buf = '\0';
-    if (vggcl_device_index(ctx) < 0 || !(info = cli_list_devices(&count))) {
-        if (!info) snprintf(buf, len, "%s", vggcl_device_name(ctx));
-        return buf;
-    }
+    snprintf(buf, len, "%s", vggcl_device_name(ctx)); /* (the reference; a device that cannot be listed) */
+    if (vggcl_device_index(ctx) < 0 || !(info = cli_list_devices(&count))) return buf;
     for (int k = 0; k < count; k++)
-        if (info[k].index == vggcl_device_index(ctx))
-            snprintf(buf, len, "%s (%s, %s, %s, driver %s, local memory %llu, work-groups of %llu)", info[k].name,
-                     info[k].platform_name, info[k].type, info[k].version, info[k].driver, info[k].local_mem,
-                     info[k].max_work_group);
+        if (info[k].index == vggcl_device_index(ctx)) kind_text(&info[k], buf, len);
     free(info);
     return buf;
 }
@@ -358,13 +360,13 @@ vggcl_device_info *cli_list_devices(int *count)
     return info;
 }
 
-/* Whether two devices compute alike: of one name, driver and limits, so that one tuning table and the
- * same default algorithms serve both (their answers agree bit for bit, as a box's GPUs of one kind). */
+/* Whether two devices compute alike: of one kind (kind_text: name, driver and limits; not their compute units
+ * or memory, which no choice of algorithm reads), so that one tuning table and the same default algorithms serve
+ * both (their answers agree bit for bit, as a box's GPUs of one kind). */
 static int same_kind(const vggcl_device_info *a, const vggcl_device_info *b)
 {
-    return !strcmp(a->platform_name, b->platform_name) && !strcmp(a->name, b->name) && !strcmp(a->type, b->type) &&
-           !strcmp(a->version, b->version) && !strcmp(a->driver, b->driver) && a->compute_units == b->compute_units &&
-           a->local_mem == b->local_mem && a->max_work_group == b->max_work_group;
+    char ka[1024], kb[1024];
+    return !strcmp(kind_text(a, ka, sizeof ka), kind_text(b, kb, sizeof kb));
 }
 
 int cli_all_devices(int *index, int cap, int one_kind_only)

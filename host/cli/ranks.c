@@ -199,7 +199,7 @@ static int same_model(const cli_ranks *r, const char *cmd, const char *weights, 
     mine[0] = h, mine[1] = weights ? file_hash(FNV_START, weights) : FNV_START;
     /* the device's kind, last (after what the ranks were given), where rows go to whichever rank is free */
     char kind[1024] = "";
-    if (ctx && r->may_hand_out) cli_device_kind(ctx, kind, sizeof kind);
+    if (ctx && r->dynamic) cli_device_kind(ctx, kind, sizeof kind); /* (decided: cli_ranks_hand_out) */
     mine[2 + n_agreed] = fnv1a(FNV_START, kind, strlen(kind));
     if (same_values(mine, lo, hi, 3 + n_agreed)) return CLI_OK;
     if (r->rank != 0) return CLI_FAIL; /* (rank 0 says it for all) */
