@@ -71,7 +71,7 @@ cp "${listed[@]:0:16}" "$tmp/warm/"
 # where the options given bind (mpirun refuses two --bind-to)
 # a run that failed (exit $1; it said why above): an unreadable image among them, say (it ended the script unsaid)
 failed() {
-  echo "mpi_scaling: $2 failed (exit $1): every image in $images must be readable (vggcl's messages above say why it stopped)" >&2
+  echo "mpi_scaling: $2 failed (exit $1; vggcl's messages above say why): every image in $images must be readable" >&2
   exit 1
 }
 binding() { if [[ " $* " == *" --bind-to "* ]]; then echo; else echo --bind-to none; fi; }
