@@ -1248,13 +1248,16 @@ class Cli(unittest.TestCase):
         # without a bound, and the entry printed whole in its message)
         # (last; ended by a newline; and within one read, after 64 KiB of short lines: only an entry the reads
         # ended in was checked)
+        # (and in a NUL-terminated list, whose paths may hold a newline: one of 80001 bytes with one passed)
         for text, at in ((b"x.png\n" + b"b" * 70000, 6), (b"b" * 100000 + b"\nx.png\n", 0),
-                         (b"x.png\n" * 10923 + b"c" * 100000 + b"\n" + b"x.png\n" * 30000, 65538)):
+                         (b"x.png\n" * 10923 + b"c" * 100000 + b"\n" + b"x.png\n" * 30000, 65538),
+                         (b"x.png\0" + b"d" * 40000 + b"\n" + b"d" * 40000 + b"\0", 6)):
             (self.d / "long.txt").write_bytes(text)
             r = self.vggcl("preprocess", "--files-from", self.d / "long.txt", "--output", self.d / "long.npy")
             self.assertEqual(r.returncode, 1, r.stderr[-300:])
             self.assertEqual(r.stderr, f"vggcl: preprocess: --files-from {self.d / 'long.txt'}: more than 65536 "
-                             f"bytes from byte {at} on without a line end: not a list of paths (one per line)\n")
+                             f"bytes from byte {at} on without an entry's end: not a list of paths (one per line, or "
+                             "NUL-terminated)\n")
             self.assertFalse((self.d / "long.npy").exists())
         (self.d / "long.txt").write_bytes(b"b" * 65536 + b"\n")  # (64 KiB itself: a name, too long to open)
         r = self.vggcl("preprocess", "--files-from", self.d / "long.txt", "--output", self.d / "long.npy")

@@ -227,10 +227,19 @@ static int read_list(const char *cmd, const char *from, char **text, size_t *len
         if (got - entry > CLI_LINE_MAX) break; /* (the rest is not read: not a list) */
     }
     if (!std) close(fd);
-    if (!err && got - entry > CLI_LINE_MAX) {
+    int too_long = !err && got - entry > CLI_LINE_MAX;
+    /* a list of NUL-terminated entries (take_list) is measured by them alone: a path may hold a newline */
+    if (!err && !too_long && memchr(buf, '\0', got))
+        for (size_t at = 0, end; at < got && !too_long; at = end + 1) {
+            const char *nul = memchr(buf + at, '\0', got - at);
+            end = nul ? (size_t)(nul - buf) : got;
+            if ((too_long = end - at > CLI_LINE_MAX)) entry = at;
+        }
+    if (too_long) {
         free(buf);
-        return cli_error(CLI_FAIL, "%s: --files-from %s: more than %d bytes from byte %zu on without a line end: not "
-                                   "a list of paths (one per line)", cmd, name, CLI_LINE_MAX, entry);
+        return cli_error(CLI_FAIL, "%s: --files-from %s: more than %d bytes from byte %zu on without an entry's end: "
+                                   "not a list of paths (one per line, or NUL-terminated)", cmd, name, CLI_LINE_MAX,
+                         entry);
     }
     if (!err && got >= 3 && !memcmp(buf, "\xef\xbb\xbf", 3)) /* (a UTF-8 byte order mark, as a Windows editor
                                                              * writes it: not the first path's, as for --labels) */
