@@ -581,12 +581,24 @@ class Export(unittest.TestCase):
         self.check(m, {"state_dict": {f"model.{k}": v for k, v in parts.state_dict().items()}}, "--features",
                    "model.backbone", "--head", "model.fc")
         torch.save(parts.state_dict(), self.d / "parts.pt")
-        for args, said in (([], "not a torchvision VGG's names (a network that keeps them under others: --features "
-                                "PREFIX and --head PREFIX name them)"),
-                           (["--features", "backbone", "--head", "head"], "no tensors under 'head.' (--head); the "
-                                                                          "names begin backbone, fc")):
-            rc, err, _ = self.export("--state-dict", self.d / "parts.pt", "--out", self.d / "p.safetensors", *args)
-            self.assertEqual(rc, 1, err)
+        # (a head of the network's own beside the one named: refused, not one of them taken by the order of the
+        # keys; a prefix that names nothing: said with the names there, 'module.' read away)
+        aux = Parts(copy.deepcopy(m)).eval()
+        aux.classifier = nn.Linear(512, 5)
+        torch.save(nn.DataParallel(aux).state_dict(), self.d / "aux.pt")
+        for src, args, said in (
+                ("parts.pt", [], "not a torchvision VGG's names (a network that keeps them under others: --features "
+                                 "PREFIX and --head PREFIX name them)"),
+                ("parts.pt", ["--features", "backbone", "--head", "head"], "no tensors under 'head.' (--head); the "
+                                                                           "names begin backbone, fc ('module.' and "
+                                                                           "'_orig_mod.' read away first)"),
+                ("aux.pt", ["--features", "module.backbone", "--head", "fc"], "no tensors under 'module.backbone.' "
+                                                                              "(--features); the names begin "
+                                                                              "backbone, classifier, fc"),
+                ("aux.pt", ["--features", "backbone", "--head", "fc"], "tensors under 'classifier.' "
+                                                                       "(classifier.weight, ...) beside --head fc's")):
+            rc, err, _ = self.export("--state-dict", self.d / src, "--out", self.d / "p.safetensors", *args)
+            self.assertEqual((rc, os.path.exists(self.d / "p.safetensors")), (1, False), err)
             self.assertIn(said, err)
         torch.jit.save(torch.jit.script(copy.deepcopy(m)), self.d / "scripted.pt")
         with warnings.catch_warnings():  # (torch's: the archive handed to torch.jit.load)
@@ -594,7 +606,16 @@ class Export(unittest.TestCase):
             rc, err, said = self.export("--state-dict", self.d / "scripted.pt", "--out", self.d / "s.safetensors",
                                         "--trust-pickle")
         self.assertEqual(rc, 0, err)
-        self.assertIn("(TorchScript archive's state_dict)", said)
+        self.assertIn("(TorchScript archive's state_dict), GAP head, pool5 keep", said)
+        dropout = copy.deepcopy(m)  # (a Dropout in the features: its index, in the state_dict, a max pool's place)
+        dropout.features = nn.Sequential(*list(dropout.features)[:8], nn.Dropout(), *list(dropout.features)[8:])
+        torch.jit.save(torch.jit.script(dropout.eval()), self.d / "scripted-dropout.pt")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            rc, err, _ = self.export("--state-dict", self.d / "scripted-dropout.pt", "--out",
+                                     self.d / "sd.safetensors", "--trust-pickle")
+        self.assertEqual(rc, 1, err)
+        self.assertIn("a TorchScript archive whose features hold a Dropout (features.8)", err)
         with torch.no_grad():
             want = m(self.x).numpy()
         for name, tensors in (("s.safetensors", None), ("dp-in.safetensors", nn.DataParallel(m).state_dict())):
@@ -611,6 +632,7 @@ class Export(unittest.TestCase):
                 mod.running_mean.uniform_(-0.5, 0.5), mod.running_var.uniform_(0.5, 2)
                 mod.affine, mod.weight, mod.bias = False, None, None
         self.check(bn, bn.state_dict())
+        self.check(bn, bn)  # (the whole model: refused for affine=False, which is read now)
         whole = gap_model("vgg11_bn", 3, "keep", seed=8).state_dict()
         for gone, said in (("running_var", "features.1 (bias, running_mean, weight) is no BatchNorm vggcl can fold: "
                                            "it lacks running_var"), ("weight", "features.1 is a BatchNorm without its "
@@ -634,7 +656,8 @@ class Export(unittest.TestCase):
         rc, err, _ = self.export("--state-dict", self.d / "mine.pt", "--out", self.d / "m.safetensors",
                                  "--trust-pickle")
         self.assertEqual(rc, 1, err)
-        self.assertIn("the model's class cannot be made here (AttributeError: Can't get attribute 'MyNet'", err)
+        self.assertIn("the file's pickle names a class this Python cannot make (AttributeError: Can't get attribute "
+                      "'MyNet'", err)
         self.assertIn("export its state_dict (torch.save(model.state_dict(), ...)), or run this with the module that "
                       "defines the class on PYTHONPATH", err)
         rc, err, _ = self.export("--state-dict", self.d / "parts.pt", "--out", self.d / "p.safetensors", "--features",

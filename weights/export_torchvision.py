@@ -343,9 +343,8 @@ def _check_structure(module):
                 refuse(name, m, "vggcl runs 3x3 convolutions of stride 1 and zero padding 1")
         elif isinstance(m, (nn.BatchNorm2d, nn.SyncBatchNorm)):  # (SyncBatchNorm: convert_sync_batchnorm's)
             kind = "bn"
-            if abs(m.eps - 1e-5) > 1e-12 or not m.track_running_stats or not m.affine:
-                refuse(name, m, "vggcl folds BatchNorm with eps 1e-05 (torchvision's), its running statistics and "
-                                "its affine weights")
+            if abs(m.eps - 1e-5) > 1e-12 or not m.track_running_stats:  # (affine=False: scale 1, shift 0)
+                refuse(name, m, "vggcl folds BatchNorm with eps 1e-05 (torchvision's) and its running statistics")
         elif isinstance(m, nn.MaxPool2d):
             kind = "pool"
             if (size(m.kernel_size), size(m.stride or m.kernel_size), size(m.padding), size(m.dilation)) != \
@@ -444,15 +443,18 @@ def load_weights(path, trust=False, notes=None, parts=None):
         raise
     except (OSError, EOFError) as e:  # (EOFError has no strerror: a traceback)
         raise Refused(getattr(e, "strerror", None) or str(e) or type(e).__name__)
-    except (AttributeError, ImportError) as e:  # (a whole model's class, which only its own program defines)
-        raise Refused(f"the model's class cannot be made here ({type(e).__name__}: {str(e).splitlines()[0]}): export "
-                      "its state_dict (torch.save(model.state_dict(), ...)), or run this with the module that "
-                      "defines the class on PYTHONPATH") from None
     except Exception as e:  # noqa: BLE001
-        raise Refused(f"not a PyTorch checkpoint ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})")
+        first = str(e).splitlines()[0] if str(e) else ""
+        if trust and (isinstance(e, ModuleNotFoundError) or isinstance(e, AttributeError) and
+                      first.startswith("Can't get attribute")):  # (pickle's words: a class its program defines)
+            raise Refused(f"the file's pickle names a class this Python cannot make ({type(e).__name__}: {first}): "
+                          "a whole model's class is its own program's: export its state_dict "
+                          "(torch.save(model.state_dict(), ...)), or run this with the module that defines the class "
+                          "on PYTHONPATH") from None
+        raise Refused(f"not a PyTorch checkpoint ({type(e).__name__}: {first})")
     how, pool5 = "state_dict", None
     if isinstance(obj, torch.jit.ScriptModule):  # (its layers are script modules: its state_dict, by their names)
-        obj, how = obj.state_dict(), "TorchScript archive's state_dict"
+        pool5, obj, how = _script_pool5(obj), obj.state_dict(), "TorchScript archive's state_dict"
     if isinstance(obj, nn.Module):
         obj, pool5 = _module_weights(obj, notes)
         how = "whole model"
@@ -475,11 +477,27 @@ def load_weights(path, trust=False, notes=None, parts=None):
     return _torchvision_names(obj, notes, parts), pool5, how, pickled, {}
 
 
+def _script_pool5(module):
+    """A TorchScript archive's pool5 ('keep', 'drop'; None where it has no features part), its features' layers
+    checked by the names of their classes: a Dropout or Identity there kept its index in the state_dict, which
+    vggcl reads as a max pool's place (other logits, unsaid); refused so (torch.save(model) is numbered anew)."""
+    feats = getattr(module, "features", None)
+    if not isinstance(feats, torch.jit.ScriptModule):
+        return None
+    kinds = [(name, getattr(m, "original_name", type(m).__name__)) for name, m in feats.named_children()]
+    for name, kind in kinds:
+        if kind not in ("Conv2d", "ReLU", "BatchNorm2d", "MaxPool2d"):
+            raise Refused(f"a TorchScript archive whose features hold a {kind} (features.{name}): its weights' "
+                          "numbering would place a max pool there; export the model's state_dict with the layer "
+                          "left out, or torch.save(model) (read with --trust-pickle)")
+    return "keep" if kinds and kinds[-1][1] == "MaxPool2d" else "drop"
+
+
 def _torchvision_names(obj, notes, parts=None):
     """obj's tensors by torchvision's names: wrappers' prefixes read away (DataParallel's and
     DistributedDataParallel's 'module.', torch.compile's '_orig_mod.', a LightningModule's attribute), the
     parts (load_weights) renamed features and classifier."""
-    sd = {}
+    named = {}
     for k, v in obj.items():
         if not isinstance(k, str):
             raise Refused(f"a key of type {type(k).__name__}; expected tensor names")
@@ -489,14 +507,22 @@ def _torchvision_names(obj, notes, parts=None):
                 name = name[len(prefix):]
             while f".{prefix}" in name:  # (a part wrapped: PyTorch's ImageNet example wraps VGG's features alone)
                 name = name.replace(f".{prefix}", ".")
-        for ours, given in (parts or {}).items():
-            if given and name.startswith(given + "."):
-                name = ours + name[len(given):]
-        sd[name] = v
-    for ours, given in (parts or {}).items():
-        if given and not any(k.startswith(ours + ".") for k in sd):
-            raise Refused(f"no tensors under '{given}.' (--{'head' if ours == 'classifier' else ours}); "
-                          f"the names begin {', '.join(sorted({k.split('.')[0] for k in obj})[:6])}")
+        named[name] = v
+    given = sorted(((g, ours) for ours, g in (parts or {}).items() if g and g != ours), key=lambda t: -len(t[0]))
+    option = {"features": "--features", "classifier": "--head"}
+    for g, ours in given:  # (the names given for the parts: each taken, and no tensors of the parts' own beside)
+        if not any(k.startswith(g + ".") for k in named):
+            raise Refused(f"no tensors under '{g}.' ({option[ours]}); the names begin "
+                          f"{', '.join(sorted({k.split('.')[0] for k in named})[:6])} ('module.' and '_orig_mod.' "
+                          "read away first)")
+        own = [k for k in named if k.startswith(ours + ".") and not any(k.startswith(h + ".") for h, _ in given)]
+        if own:
+            raise Refused(f"tensors under '{ours}.' ({own[0]}, ...) beside {option[ours]} {g}'s, which would take "
+                          f"their names: which is the network's is not guessed")
+    sd = {}
+    for k, v in named.items():
+        hit = next(((g, ours) for g, ours in given if k.startswith(g + ".")), None)  # (the longest prefix)
+        sd[hit[1] + k[len(hit[0]):] if hit else k] = v
     return _without_wrapper(sd, notes)
 
 
@@ -582,7 +608,8 @@ def _batch_norms(sd, convs):
         have = {k.rsplit(".", 1)[1] for k in sd if k.startswith(f"features.{i}.")} - {"num_batches_tracked"}
         stats = {"running_mean", "running_var"}
         if not stats <= have:
-            raise Refused(f"features.{i} ({', '.join(sorted(have))}) is no BatchNorm vggcl can fold: it lacks "
+            raise Refused(f"features.{i} ({', '.join(sorted(have)) or 'num_batches_tracked'}) is no BatchNorm vggcl "
+                          "can fold: it lacks "
                           f"{' and '.join(sorted(stats - have))} (one that keeps no running statistics normalizes "
                           "each batch by its own)")
         if have.isdisjoint({"weight", "bias"}):
