@@ -1259,6 +1259,15 @@ class Cli(unittest.TestCase):
                              f"bytes from byte {at} on without an entry's end: not a list of paths (one per line, or "
                              "NUL-terminated)\n")
             self.assertFalse((self.d / "long.npy").exists())
+        # a binary file given as the list (NULs in a row: an image, the weights) was read as thousands of paths
+        for data, at in ((self.weights.read_bytes(), len(self.weights.read_bytes()[:8].rstrip(b"\0")) + 1),
+                         (b"a.png\0\0b.png\0", 6)):
+            (self.d / "binary.txt").write_bytes(data)
+            r = self.vggcl("preprocess", "--files-from", self.d / "binary.txt", "--output", self.d / "long.npy")
+            self.assertEqual(r.returncode, 1, r.stderr[-300:])
+            self.assertEqual(r.stderr, f"vggcl: preprocess: --files-from {self.d / 'binary.txt'}: an empty entry (a NUL "
+                             f"byte after another) at byte {at}: not a list of paths (a binary file? NUL-terminated "
+                             "paths, as find -print0 writes them)\n")
         (self.d / "long.txt").write_bytes(b"b" * 65536 + b"\n")  # (64 KiB itself: a name, too long to open)
         r = self.vggcl("preprocess", "--files-from", self.d / "long.txt", "--output", self.d / "long.npy")
         self.assertIn("cannot open image: File name too long", r.stderr)

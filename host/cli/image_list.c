@@ -228,13 +228,23 @@ static int read_list(const char *cmd, const char *from, char **text, size_t *len
     }
     if (!std) close(fd);
     int too_long = !err && got - entry > CLI_LINE_MAX;
-    /* a list of NUL-terminated entries (take_list) is measured by them alone: a path may hold a newline */
+    /* a list of NUL-terminated entries (take_list) is measured by them alone: a path may hold a newline; and
+     * none is empty (find -print0 writes none; a binary file has NULs in a row: an image or weights file given
+     * as the list was read as thousands of paths) */
+    size_t empty = got;
     if (!err && !too_long && memchr(buf, '\0', got))
-        for (size_t at = 0, end; at < got && !too_long; at = end + 1) {
+        for (size_t at = 0, end; at < got && !too_long && empty == got; at = end + 1) {
             const char *nul = memchr(buf + at, '\0', got - at);
             end = nul ? (size_t)(nul - buf) : got;
             if ((too_long = end - at > CLI_LINE_MAX)) entry = at;
+            if (end == at) empty = at;
         }
+    if (empty < got) {
+        free(buf);
+        return cli_error(CLI_FAIL, "%s: --files-from %s: an empty entry (a NUL byte after another) at byte %zu: not a "
+                                   "list of paths (a binary file? NUL-terminated paths, as find -print0 writes them)",
+                         cmd, name, empty);
+    }
     if (too_long) {
         free(buf);
         return cli_error(CLI_FAIL, "%s: --files-from %s: more than %d bytes from byte %zu on without an entry's end: "
