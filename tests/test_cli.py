@@ -939,6 +939,24 @@ class Cli(unittest.TestCase):
         self.assertEqual(r.returncode, 1)
         self.assertIn("install an OpenCL driver", r.stderr)
 
+    def test_output_folder_removed_mid_run(self):
+        """An output's folder removed while the run writes it is said as such, not as "No such file or directory"
+        of the file after the whole run; exit 1, no file."""
+        imgs, gone = self.d / "imgs", self.d / "gone"
+        imgs.mkdir(), gone.mkdir()
+        for i in range(300):
+            Image.fromarray((np.random.default_rng(i).random((24, 20, 3)) * 255).astype(np.uint8)).save(
+                imgs / f"{i:03d}.png")
+        p = subprocess.Popen([VGGCL, "classify", "--weights", str(self.weights), "--resize", "24", "--crop", "16",
+                              "--batch", "1", "--format", "json", "--logits-out", str(gone / "l.npy"), str(imgs)],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.assertTrue(p.stdout.readline())  # (past the outputs' checks: answers printed)
+        shutil.rmtree(gone)
+        _, err = p.communicate(timeout=300)
+        self.assertEqual(p.returncode, 1, err)
+        self.assertIn(f"vggcl: {gone / 'l.npy'}: cannot write: its folder {gone} is not there (removed while the run "
+                      "wrote it?)", err)
+
     def test_pocl_without_its_cache(self):
         """PoCL lists no device where it cannot write its kernel cache (a read-only HOME, run as nobody here): said
         so, naming POCL_CACHE_DIR (it said to install the driver it had)."""
