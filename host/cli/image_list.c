@@ -92,11 +92,6 @@ typedef struct up {
     const struct up *parent;
 } up;
 
-/* Appends dir's image files (and with recursive, those below it, through symbolic links too), in
- * no order; names starting with '.' are left out. A folder that cannot be read is an error, below
- * the top one too (os.walk passes over it, and its images went unsaid), but for a lost+found below the
- * top this user may not read (every mounted disk's root has one: counted in other). CLI_OK, or CLI_FAIL
- * with the message printed. */
 /* Whether the folder entry e, at path, is a folder, through a link too, as os.walk's is_dir(). */
 static int entry_is_dir(const struct dirent *e, const char *path)
 {
@@ -105,6 +100,11 @@ static int entry_is_dir(const struct dirent *e, const char *path)
            ((e->d_type == DT_LNK || e->d_type == DT_UNKNOWN) && stat(path, &sb) == 0 && S_ISDIR(sb.st_mode));
 }
 
+/* Appends dir's image files (and with recursive, those below it, through symbolic links too), in
+ * no order; names starting with '.' are left out. A folder that cannot be read is an error, below
+ * the top one too (os.walk passes over it, and its images went unsaid), but for a lost+found below the
+ * top this user may not read (every mounted disk's root has one: counted in other). CLI_OK, or CLI_FAIL
+ * with the message printed. */
 static int walk(const char *dir, const struct stat *sb, const up *parent, int recursive, char ***list, int *n,
                 cli_left_out *other)
 {

@@ -256,7 +256,8 @@ static vggcl_status load_linear(vggcl_ctx *ctx, const vggcl__st_file *f, const c
     if (!w || !b)
         return vggcl__fail(ctx, VGGCL_ERR_SHAPE,
                            "%s: head tensor '%s.%s' not found; expected the linear layer %s.weight (C, %d) and "
-                           "%s.bias (C,) (another name: vggcl_load_options.head, --head PREFIX on the command line, head= in Python)",
+                           "%s.bias (C,) (another name: vggcl_load_options.head, --head PREFIX on the command line, "
+                           "head= in Python)",
                            f->path, prefix, w ? "bias" : "weight", prefix, in_expected, prefix);
     vggcl__st_shape_str(w, shape, sizeof shape);
     if (w->ndim != 2 || w->shape[1] != in_expected || w->shape[0] < 1 || w->shape[0] > MAX_OUTPUTS)
