@@ -306,6 +306,8 @@ def _unwrapped(module):
 
 
 HEAD_LAYERS = "vggcl's heads are Linear layers with ReLU between them (Dropout is fine)"
+FEATURE_LAYERS = ("Conv2d", "ReLU", "BatchNorm2d", "MaxPool2d")  # (by their classes' names: a TorchScript's)
+FEATURE_LAYERS_SAID = f"vggcl's features are {', '.join(FEATURE_LAYERS[:-1])} and {FEATURE_LAYERS[-1]}"
 NEUTRAL = (nn.Identity, nn.Flatten, nn.modules.dropout._DropoutNd)  # (nothing at inference)
 
 
@@ -353,7 +355,7 @@ def _check_structure(module):
         elif isinstance(m, nn.ReLU):
             kind = "relu"
         else:
-            refuse(name, m, "vggcl's features are Conv2d, ReLU, BatchNorm2d and MaxPool2d")
+            refuse(name, m, FEATURE_LAYERS_SAID)
         if kind not in (order[after] if after else ("conv",)):
             refuse(name, m, "vggcl's features are 3x3 convolutions each followed by ReLU (BatchNorm between), and "
                             "max pools after a ReLU")
@@ -486,10 +488,10 @@ def _script_pool5(module):
         return None
     kinds = [(name, getattr(m, "original_name", type(m).__name__)) for name, m in feats.named_children()]
     for name, kind in kinds:
-        if kind not in ("Conv2d", "ReLU", "BatchNorm2d", "MaxPool2d"):
+        if kind not in FEATURE_LAYERS:
             raise Refused(f"a TorchScript archive whose features hold a {kind} (features.{name}): its weights' "
-                          "numbering would place a max pool there; export the model's state_dict with the layer "
-                          "left out, or torch.save(model) (read with --trust-pickle)")
+                          f"numbering would place a max pool there ({FEATURE_LAYERS_SAID}); export the model's "
+                          "state_dict with the layer left out, or torch.save(model) (read with --trust-pickle)")
     return "keep" if kinds and kinds[-1][1] == "MaxPool2d" else "drop"
 
 

@@ -65,14 +65,14 @@ import onnx
 from onnx import numpy_helper
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from safetensors_io import (MAX_CHANNELS, MAX_DENSE, MAX_OUTPUTS, MAX_SIZE, BadArgument, Refused,  # noqa: E402
-                           add_preprocess_args, check_preprocess_args, preprocess_gaps, preprocess_meta,
+from safetensors_io import (MAX_CHANNELS, MAX_DENSE, MAX_OUTPUTS, MAX_SIZE, PRESET_DEFAULTS, BadArgument,  # noqa
+                           Refused, add_preprocess_args, check_preprocess_args, preprocess_gaps, preprocess_meta,
                            read_class_names, run_converter, write_model)
 
 PROG = "import_onnx.py"
 SCALES = {
     "unit": ("0,0,0", "1,1,1"),
-    "torch": ("0.485,0.456,0.406", "0.229,0.224,0.225"),
+    "torch": (PRESET_DEFAULTS["vggcl.mean"], PRESET_DEFAULTS["vggcl.std"]),
     # Keras/Caffe: BGR minus (103.939, 116.779, 123.68) on 0..255, given in RGB order on x/255
     "caffe": ("0.48501961,0.45795686,0.40760392", "0.00392157,0.00392157,0.00392157"),
     "raw": ("0,0,0", "0.00392156863,0.00392156863,0.00392156863"),
@@ -123,8 +123,7 @@ def without_no_ops(model):
         while name in alias:
             if name in seen:  # (Identity nodes in a ring: it looped for ever)
                 raise Refused(f"{name_of(made_by[name])}: its output '{name}' leads back to "
-                              f"{name_of(made_by[alias[name]]) if alias[name] in made_by else 'it'}; expected a "
-                              "chain without cycles")
+                              f"{name_of(made_by[alias[name]])}; expected a chain without cycles")
             seen.add(name)
             name = alias[name]
         return name
@@ -824,7 +823,7 @@ def convert(model, path_name, scale="unit"):
                 end, nxt = nxt, g.next(nxt.output[0], nxt)
             if nxt is not None:
                 refuse(nxt, f"follows the {op}; expected the {op} to end the graph")
-            softmax, last_node = op.lower().replace("logsoftmax", "log_softmax"), node
+            softmax, last_node = {"Softmax": "softmax", "LogSoftmax": "log_softmax"}[op], node
             break
         else:
             refuse(node, "unsupported on the data path after the features; expected Gemm, MatMul, Add, Mul, Relu, "

@@ -238,8 +238,9 @@ def preprocess_gaps(meta):
     half of a pair: a crop without a resize (a --crop 64 alone made vggcl resize to 256, then crop 64), a resize
     without a crop, a mean without a std, or the other way round."""
     notes = []
-    for given, left, opt in (("vggcl.crop", "vggcl.resize", "--resize (0: none)"), ("vggcl.resize", "vggcl.crop", "--crop"),
-                             ("vggcl.mean", "vggcl.std", "--std"), ("vggcl.std", "vggcl.mean", "--mean")):
+    for given, left, opt in (("vggcl.crop", "vggcl.resize", "--resize (0: none)"),
+                             ("vggcl.resize", "vggcl.crop", "--crop"), ("vggcl.mean", "vggcl.std", "--std"),
+                             ("vggcl.std", "vggcl.mean", "--mean")):
         if given in meta and left not in meta:
             notes.append(f"{given} {meta[given]} recorded without {left}: vggcl takes its default for it, "
                          f"{PRESET_DEFAULTS[left]}; give {opt} as the training did")
