@@ -1267,25 +1267,23 @@ class Cli(unittest.TestCase):
         # (last; ended by a newline; and within one read, after 64 KiB of short lines: only an entry the reads
         # ended in was checked)
         # (and in a NUL-terminated list, whose paths may hold a newline: one of 80001 bytes with one passed)
-        for text, at in ((b"x.png\n" + b"b" * 70000, 6), (b"b" * 100000 + b"\nx.png\n", 0),
-                         (b"x.png\n" * 10923 + b"c" * 100000 + b"\n" + b"x.png\n" * 30000, 65538),
-                         (b"x.png\0" + b"d" * 40000 + b"\n" + b"d" * 40000 + b"\0", 6)):
+        # a binary file given as the list (NULs in a row: an image, the weights) was read as thousands of paths
+        too_long = "more than 65536 bytes from byte {} on without an entry's end: not a list of paths (one per line, " \
+                   "or NUL-terminated)"
+        empty = "an empty entry (a NUL byte after another) at byte {}: not a list of paths (a binary file? " \
+                "NUL-terminated paths, as find -print0 writes them)"
+        weights = self.weights.read_bytes()
+        for text, said in ((b"x.png\n" + b"b" * 70000, too_long.format(6)),
+                           (b"b" * 100000 + b"\nx.png\n", too_long.format(0)),
+                           (b"x.png\n" * 10923 + b"c" * 100000 + b"\n" + b"x.png\n" * 30000, too_long.format(65538)),
+                           (b"x.png\0" + b"d" * 40000 + b"\n" + b"d" * 40000 + b"\0", too_long.format(6)),
+                           (weights, empty.format(len(weights[:8].rstrip(b"\0")) + 1)),
+                           (b"a.png\0\0b.png\0", empty.format(6))):
             (self.d / "long.txt").write_bytes(text)
             r = self.vggcl("preprocess", "--files-from", self.d / "long.txt", "--output", self.d / "long.npy")
             self.assertEqual(r.returncode, 1, r.stderr[-300:])
-            self.assertEqual(r.stderr, f"vggcl: preprocess: --files-from {self.d / 'long.txt'}: more than 65536 "
-                             f"bytes from byte {at} on without an entry's end: not a list of paths (one per line, or "
-                             "NUL-terminated)\n")
+            self.assertEqual(r.stderr, f"vggcl: preprocess: --files-from {self.d / 'long.txt'}: {said}\n")
             self.assertFalse((self.d / "long.npy").exists())
-        # a binary file given as the list (NULs in a row: an image, the weights) was read as thousands of paths
-        for data, at in ((self.weights.read_bytes(), len(self.weights.read_bytes()[:8].rstrip(b"\0")) + 1),
-                         (b"a.png\0\0b.png\0", 6)):
-            (self.d / "binary.txt").write_bytes(data)
-            r = self.vggcl("preprocess", "--files-from", self.d / "binary.txt", "--output", self.d / "long.npy")
-            self.assertEqual(r.returncode, 1, r.stderr[-300:])
-            self.assertEqual(r.stderr, f"vggcl: preprocess: --files-from {self.d / 'binary.txt'}: an empty entry (a NUL "
-                             f"byte after another) at byte {at}: not a list of paths (a binary file? NUL-terminated "
-                             "paths, as find -print0 writes them)\n")
         (self.d / "long.txt").write_bytes(b"b" * 65536 + b"\n")  # (64 KiB itself: a name, too long to open)
         r = self.vggcl("preprocess", "--files-from", self.d / "long.txt", "--output", self.d / "long.npy")
         self.assertIn("cannot open image: File name too long", r.stderr)
