@@ -85,7 +85,13 @@ class Cli(unittest.TestCase):
         self.assertEqual(self.vggcl().returncode, 2)
         self.fails(["frobnicate"], 2, "unknown command")
         self.fails(["run", "--weights", self.weights], 2, "required")
-        self.fails(self.run_args(extra=["--bogus"]), 2, "unknown argument '--bogus'")
+        r = self.fails(self.run_args(extra=["--bogus"]), 2, "unknown argument '--bogus'")
+        # the error, the synopsis and where the rest is: the whole help (60 lines for classify) pushed
+        # the error out of a terminal's view
+        r = self.fails(["classify", "--bogus", "a.png"], 2, "unknown argument '--bogus'",
+                       "usage: vggcl classify --weights", "`vggcl classify --help` describes each option.")
+        self.assertNotIn("options:", r.stderr)
+        self.assertLess(r.stderr.count("\n"), 12, r.stderr)
         # a short option inside a cluster (getopt has not moved past it: the argument before was named), and a
         # file a glob gave whose name begins with -h: it was a request for help (the usage on stdout, exit 0)
         # (run takes no files: the hint about one named -xy was beside the point)

@@ -42,7 +42,7 @@ typedef struct {
 /* Parses argv (argv[0] is the command's name) with getopt_long: --name VALUE,
  * --name=VALUE, -- ends the options. --help prints the help (CLI_HELP); an
  * unknown option, a missing value, a missing required option or an unexpected
- * positional argument prints the error and the help on stderr (CLI_USAGE). */
+ * positional argument prints the error and the synopsis on stderr (CLI_USAGE). */
 int cli_parse(const cli_command *c, int argc, char **argv, cli_args *a);
 void cli_help(const cli_command *c, FILE *out);
 /* The value given for --name, else NULL / else dflt; a flag: non-NULL when given. */

@@ -73,7 +73,8 @@ static int option_count(const cli_command *c)
     return n;
 }
 
-void cli_help(const cli_command *c, FILE *out)
+/* The synopsis: "usage: vggcl NAME" and every option, wrapped at 100 columns. */
+static void usage_lines(const cli_command *c, FILE *out)
 {
     const int n = option_count(c);
     char line[4096];
@@ -96,7 +97,14 @@ void cli_help(const cli_command *c, FILE *out)
         }
         used += snprintf(line + used, sizeof line - (size_t)used, " %s", item);
     }
-    fprintf(out, "%s\n\noptions:\n", line);
+    fprintf(out, "%s\n", line);
+}
+
+void cli_help(const cli_command *c, FILE *out)
+{
+    const int n = option_count(c);
+    usage_lines(c, out);
+    fprintf(out, "\noptions:\n");
     for (int i = 0; i < n; i++) {
         const cli_option *o = nth(c, i, NULL);
         char head[128];
@@ -218,7 +226,11 @@ int cli_parse(const cli_command *c, int argc, char **argv, cli_args *a)
         if (o->required && !a->value[i]) rc = cli_error(CLI_USAGE, "%s: --%s is required", c->name, o->name);
     }
     free(longs);
-    if (rc == CLI_USAGE && cli_usage_said()) cli_help(c, stderr);
+    /* the synopsis, not the whole help: 60 lines of it pushed the error itself out of a terminal's view */
+    if (rc == CLI_USAGE && cli_usage_said()) {
+        usage_lines(c, stderr);
+        fprintf(stderr, "`vggcl %s --help` describes each option.\n", c->name);
+    }
     return rc;
 }
 
