@@ -932,7 +932,7 @@ class Mpi(Folder):
         self.assertEqual(list(out.iterdir()), [])
 
     def test_usage_errors_said_once(self):
-        """A mistake in the command line, which every rank has alike, is said once with its help, as one
+        """A mistake in the command line, which every rank has alike, is said once with its synopsis, as one
         process says it (it was said, help and all, by each rank); processes given --shard each say their
         own (and a --shard given to a command that does not take it is such a mistake); a folder without images, which another machine may see otherwise, is said by every rank that
         finds it so where rank 0 does not (mpirun's MPMD form gives the ranks different folders), and once where
