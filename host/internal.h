@@ -157,6 +157,12 @@ vggcl_status vggcl__fail(vggcl_ctx *ctx, vggcl_status status, const char *fmt, .
 
 /* An argument the caller must give (a pointer the header does not let be NULL): VGGCL_ERR_ARG from the
  * function, naming the function fn and the argument, when it is NULL. */
+/* No context: VGGCL_ERR_ARG, said nowhere, there being no context to say it in (vggcl_image_load and the
+ * other functions that need no device took NULL and failed without a message for anyone). */
+#define VGGCL_NEED_CTX(ctx)                                                                                     \
+    do {                                                                                                        \
+        if (!(ctx)) return VGGCL_ERR_ARG;                                                                       \
+    } while (0)
 #define VGGCL_NEED(ctx, fn, arg)                                                                     \
     do {                                                                                            \
         if (!(arg)) return vggcl__fail((ctx), VGGCL_ERR_ARG, "%s: %s is NULL", (fn), #arg);           \

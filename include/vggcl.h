@@ -64,7 +64,8 @@ typedef enum {
     VGGCL_ERR_NOMEM      /* host allocation failed */
 } vggcl_status;
 /* A required pointer given as NULL (one not documented "may be NULL") is VGGCL_ERR_ARG with a
- * message naming it, in the context when there is one; accessors given a NULL model or context
+ * message naming it, in the context when there is one (a NULL context itself: the status alone,
+ * vggcl_npy_writer_close freeing its writer all the same); accessors given a NULL model or context
  * return 0, NULL or "" (vggcl_device_index -1, vggcl_model_min_input 1, vggcl_decode_threads_default
  * the usable cores, and vggcl_message the out-of-memory message that a NULL from vggcl_ctx_new means);
  * the functions that return nothing (the *_defaults, vggcl_preprocess_unset, the CAM drawing) do
@@ -335,7 +336,8 @@ VGGCL_API void vggcl_build_info(const vggcl_ctx *ctx, double *ms, int *from_cach
  * per layer from OpenCL profiling events (device time). vggcl_profile_read
  * returns the number of layers of the last pass and writes up to cap. With
  * overlapped passes that is the last one submitted: read it after its
- * vggcl_forward_wait. */
+ * vggcl_forward_wait. Profiling on needs an OpenCL device (VGGCL_ERR_ARG on the reference or
+ * before a selection); off is VGGCL_OK on any context. */
 typedef struct {
     char layer[160];    /* e.g. "layer features.28 (conv 512->512, 14x14)" */
     double ms;          /* device time */

@@ -262,6 +262,60 @@ START_TEST(test_null_arguments)
     /* a NULL context (each crashed) and NULL outputs */
     ck_assert_int_eq(vggcl_list_devices(NULL, NULL, 0, &n), VGGCL_ERR_ARG);
     ck_assert_int_eq(vggcl_profile(NULL, 1), VGGCL_ERR_ARG); /* (vggcl_model_random's: above) */
+    /* profiling turned off needs no device (a cleanup's, on the reference: refused) */
+    said(ctx, vggcl_profile(ctx, 1), VGGCL_ERR_ARG, "profiling needs an OpenCL device");
+    ck_assert_int_eq(vggcl_profile(ctx, 0), VGGCL_OK);
+    /* a NULL context: refused by every function that takes one and is not documented to do without (those
+     * of files and images took it and failed with no message for anyone; an output is still NULL) */
+    ck_assert_int_eq(vggcl_select_device(NULL, "ref"), VGGCL_ERR_ARG);
+    ck_assert_int_eq(vggcl_check_cam(NULL, m), VGGCL_ERR_ARG);
+    ck_assert_int_eq(vggcl_check_batch(NULL, m, 1, 32, 32), VGGCL_ERR_ARG);
+    ck_assert_int_eq(vggcl_check_batches(NULL, m, 1, 32, 32), VGGCL_ERR_ARG);
+    ck_assert_int_eq(vggcl_forward_wait(NULL, m, NULL), VGGCL_ERR_ARG);
+    {
+        const char *png = tu_tmp("null-ctx.png"), *npy = tu_tmp("null-ctx.npy"), *st = tu_tmp("null-ctx.safetensors");
+        unsigned char px[3 * 4 * 4] = { 0 }, *pxo = (unsigned char *)&shape[0];
+        ck_assert(vggcl_png_write(ctx, png, px, 4, 4) == VGGCL_OK);
+        ck_assert(vggcl_npy_write(ctx, npy, 1, (const long long[]){ 2 }, x) == VGGCL_OK);
+        vggcl_preprocess pp;
+        vggcl_preprocess_defaults(&pp);
+        long long off;
+        float *o2 = (float *)&shape[0];
+        vggcl_npy_writer *wn = (vggcl_npy_writer *)&shape[0];
+        ck_assert_int_eq(vggcl_image_load(NULL, png, &pxo, &h, &w), VGGCL_ERR_ARG);
+        ck_assert_ptr_null(pxo);
+        ck_assert_int_eq(vggcl_image_read(NULL, png, &pp, &o2, &h, &w), VGGCL_ERR_ARG);
+        ck_assert_ptr_null(o2);
+        o2 = (float *)&shape[0];
+        ck_assert_int_eq(vggcl_image_preprocess(NULL, px, 4, 4, &pp, &o2, &h, &w), VGGCL_ERR_ARG);
+        ck_assert_ptr_null(o2);
+        o2 = (float *)&shape[0];
+        ck_assert_int_eq(vggcl_npy_read(NULL, npy, &ndim, shape, &o2), VGGCL_ERR_ARG);
+        ck_assert_ptr_null(o2);
+        ck_assert_int_eq(vggcl_npy_header(NULL, npy, &ndim, shape, &off), VGGCL_ERR_ARG);
+        ck_assert_int_eq(vggcl_npy_write(NULL, tu_tmp("null-ctx2.npy"), 1, (const long long[]){ 2 }, x), VGGCL_ERR_ARG);
+        ck_assert_int_eq(vggcl_png_write(NULL, tu_tmp("null-ctx2.png"), px, 4, 4), VGGCL_ERR_ARG);
+        ck_assert_int_eq(vggcl_npy_writer_open(NULL, tu_tmp("null-ctx2.npy"), 1, (const long long[]){ 2 }, &wn),
+                         VGGCL_ERR_ARG);
+        ck_assert_ptr_null(wn);
+        ck_assert(!exists(tu_tmp("null-ctx2.npy")) && !exists(tu_tmp("null-ctx2.png")));
+        /* a writer opened with a context: append and ready refused without one, close frees it all the same */
+        ck_assert(vggcl_npy_writer_open(ctx, tu_tmp("null-ctx2.npy"), 1, (const long long[]){ 2 }, &wn) == VGGCL_OK);
+        ck_assert_int_eq(vggcl_npy_writer_append(NULL, wn, x, 1), VGGCL_ERR_ARG);
+        ck_assert_int_eq(vggcl_npy_writer_ready(NULL, wn), VGGCL_ERR_ARG);
+        ck_assert_int_eq(vggcl_npy_writer_close(NULL, wn, 1), VGGCL_ERR_ARG);
+        ck_assert(!exists(tu_tmp("null-ctx2.npy")));
+        vggcl_train_options to;
+        vggcl_train_defaults(&to);
+        float tw[16], tb[2];
+        const int ty[2] = { 0, 1 };
+        ck_assert_int_eq(vggcl_train_head(NULL, x, ty, 2, 2, 2, NULL, NULL, 0, &to, tw, tb, NULL, NULL), VGGCL_ERR_ARG);
+        tu_write_vgg(st, "8,M,8", 0, 3, 3, NULL);
+        ck_assert_int_eq(vggcl_save_with_head(NULL, st, tu_tmp("null-ctx2.safetensors"), 2, 8, tw, tb, NULL, 0),
+                         VGGCL_ERR_ARG);
+        ck_assert(!exists(tu_tmp("null-ctx2.safetensors")));
+        remove(png), remove(npy), remove(st);
+    }
     ck_assert_int_eq(vggcl_profile_read(NULL, NULL, 0), 0);
     said(ctx, vggcl_image_preprocess(ctx, rgb, 4, 4, &p, NULL, &h, &w), VGGCL_ERR_ARG, "out is NULL");
     said(ctx, vggcl_image_preprocess(ctx, rgb, 4, 4, &p, &out, NULL, &w), VGGCL_ERR_ARG, "oh is NULL");

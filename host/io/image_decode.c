@@ -413,6 +413,7 @@ vggcl_status vggcl_image_load(vggcl_ctx *ctx, const char *path, unsigned char **
     vggcl__rgb_part whole;
     VGGCL_NEED(ctx, "vggcl_image_load", rgb);
     *rgb = NULL; /* (first: also when another argument is refused, so that a caller's free of it is safe) */
+    VGGCL_NEED_CTX(ctx);
     VGGCL_NEED(ctx, "vggcl_image_load", h);
     VGGCL_NEED(ctx, "vggcl_image_load", w);
     const vggcl_status st = vggcl__image_load_part(ctx, path, NULL, rgb, &whole);

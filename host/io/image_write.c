@@ -18,6 +18,7 @@
 
 vggcl_status vggcl_png_write(vggcl_ctx *ctx, const char *path, const unsigned char *rgb, int h, int w)
 {
+    VGGCL_NEED_CTX(ctx);
     VGGCL_NEED(ctx, "vggcl_png_write", path);
     VGGCL_NEED(ctx, "vggcl_png_write", rgb);
     if (h < 1 || w < 1 || h > PNG_SIDE_MAX || w > PNG_SIDE_MAX) /* (libpng's longjmp said "Invalid IHDR data") */

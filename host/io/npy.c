@@ -300,6 +300,7 @@ vggcl_status vggcl_npy_header(vggcl_ctx *ctx, const char *path, int *ndim, long 
 {
     size_t count;
     FILE *fp;
+    VGGCL_NEED_CTX(ctx);
     VGGCL_NEED(ctx, "vggcl_npy_header", ndim);
     VGGCL_NEED(ctx, "vggcl_npy_header", shape);
     VGGCL_NEED(ctx, "vggcl_npy_header", offset);
@@ -317,6 +318,7 @@ vggcl_status vggcl_npy_read(vggcl_ctx *ctx, const char *path, int *ndim, long lo
     FILE *fp;
     VGGCL_NEED(ctx, "vggcl_npy_read", data);
     *data = NULL; /* (first: also when another argument is refused, so that a caller's free of it is safe) */
+    VGGCL_NEED_CTX(ctx);
     VGGCL_NEED(ctx, "vggcl_npy_read", ndim);
     VGGCL_NEED(ctx, "vggcl_npy_read", shape);
     vggcl_status st = open_input(ctx, path, 1, &fp);
@@ -330,6 +332,7 @@ vggcl_status vggcl_npy_read(vggcl_ctx *ctx, const char *path, int *ndim, long lo
 vggcl_status vggcl_npy_write(vggcl_ctx *ctx, const char *path, int ndim, const long long *shape, const float *data)
 {
     char dict[256];
+    VGGCL_NEED_CTX(ctx);
     VGGCL_NEED(ctx, "vggcl_npy_write", path);
     if (ndim && !shape) return vggcl__fail(ctx, VGGCL_ERR_ARG, "vggcl_npy_write: shape is NULL (%d dimensions)", ndim);
     if (ndim < 0 || ndim > VGGCL_NPY_MAX_DIMS)
@@ -397,6 +400,7 @@ vggcl_status vggcl_npy_writer_open(vggcl_ctx *ctx, const char *path, int ndim_ta
     unsigned char hdr[STREAM_HEADER];
     VGGCL_NEED(ctx, "vggcl_npy_writer_open", out);
     *out = NULL;
+    VGGCL_NEED_CTX(ctx);
     VGGCL_NEED(ctx, "vggcl_npy_writer_open", path);
     size_t row_floats;
     int bad;
@@ -429,6 +433,7 @@ vggcl_status vggcl_npy_writer_open(vggcl_ctx *ctx, const char *path, int ndim_ta
 
 vggcl_status vggcl_npy_writer_append(vggcl_ctx *ctx, vggcl_npy_writer *w, const float *rows, long long n)
 {
+    VGGCL_NEED_CTX(ctx);
     VGGCL_NEED(ctx, "vggcl_npy_writer_append", w);
     if (w->failed) return vggcl__fail(ctx, VGGCL_ERR_IO, "%s: an earlier write failed", w->out.path);
     if (w->ready) return vggcl__fail(ctx, VGGCL_ERR_ARG, "%s: rows appended after vggcl_npy_writer_ready", w->out.path);
@@ -456,6 +461,7 @@ int vggcl_npy_writer_direct(const vggcl_npy_writer *w) { return w && w->direct; 
 vggcl_status vggcl_npy_writer_ready(vggcl_ctx *ctx, vggcl_npy_writer *w)
 {
     unsigned char hdr[STREAM_HEADER];
+    VGGCL_NEED_CTX(ctx);
     VGGCL_NEED(ctx, "vggcl_npy_writer_ready", w);
     if (w->failed) return vggcl__fail(ctx, VGGCL_ERR_IO, "%s: cannot write output: an earlier write failed", w->out.path);
     if (w->ready) return VGGCL_OK;

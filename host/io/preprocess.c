@@ -177,6 +177,7 @@ vggcl_status vggcl_image_preprocess(vggcl_ctx *ctx, const unsigned char *rgb, in
     const vggcl__rgb_part whole = { rgb, (size_t)(w > 0 ? w : 0) * 3, h, w, 0, 0, h, w };
     VGGCL_NEED(ctx, "vggcl_image_preprocess", out);
     *out = NULL; /* (first: also when another argument is refused, so that a caller's free of it is safe) */
+    VGGCL_NEED_CTX(ctx);
     VGGCL_NEED(ctx, "vggcl_image_preprocess", oh);
     VGGCL_NEED(ctx, "vggcl_image_preprocess", ow);
     VGGCL_NEED(ctx, "vggcl_image_preprocess", rgb);
@@ -191,6 +192,7 @@ vggcl_status vggcl_image_read(vggcl_ctx *ctx, const char *path, const vggcl_prep
     unsigned char *px = NULL;
     VGGCL_NEED(ctx, "vggcl_image_read", out);
     *out = NULL; /* (first: also when another argument is refused, so that a caller's free of it is safe) */
+    VGGCL_NEED_CTX(ctx);
     VGGCL_NEED(ctx, "vggcl_image_read", oh);
     VGGCL_NEED(ctx, "vggcl_image_read", ow);
     VGGCL_NEED(ctx, "vggcl_image_read", p); /* (before the file is opened: an argument's fault first) */

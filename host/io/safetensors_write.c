@@ -67,6 +67,7 @@ vggcl_status vggcl_save_with_head(vggcl_ctx *ctx, const char *trunk_path, const 
     cJSON *root = NULL;
     char *text = NULL;
     vggcl__output o;
+    VGGCL_NEED_CTX(ctx);
     VGGCL_NEED(ctx, "vggcl_save_with_head", trunk_path);
     VGGCL_NEED(ctx, "vggcl_save_with_head", out_path); /* (named in the messages below) */
     VGGCL_NEED(ctx, "vggcl_save_with_head", w);

@@ -81,6 +81,7 @@ vggcl_status vggcl_train_head(vggcl_ctx *ctx, const float *x, const int *y, int 
                               const int *yv, int nv, const vggcl_train_options *o, float *w_out, float *b_out,
                               vggcl_train_epoch *log, int *best_epoch)
 {
+    VGGCL_NEED_CTX(ctx);
     if (!x || !y || !o || !w_out || !b_out || (nv > 0 && (!xv || !yv)))
         return vggcl__fail(ctx, VGGCL_ERR_ARG, "vggcl_train_head: %s is NULL", !x ? "x" : !y ? "y" : !o ? "opts"
                                                                           : !w_out ? "w" : !b_out ? "b" : !xv ? "x_val"

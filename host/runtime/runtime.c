@@ -188,7 +188,8 @@ void vggcl__release(vggcl_ctx *ctx, const char *what, cl_mem *mem)
 vggcl_status vggcl_profile(vggcl_ctx *ctx, int on)
 {
     if (!ctx) return VGGCL_ERR_ARG;
-    if (!ctx->selected || ctx->use_ref)
+    /* (off is off everywhere: a cleanup's vggcl_profile(ctx, 0) on the reference was refused) */
+    if (on && (!ctx->selected || ctx->use_ref))
         return vggcl__fail(ctx, VGGCL_ERR_ARG, "profiling needs an OpenCL device (select one first; ref has none)");
     vggcl__prof_reset(ctx);
     ctx->profiling = on;
