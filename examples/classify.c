@@ -46,6 +46,12 @@ int main(int argc, char **argv)
         fprintf(stderr, "classify: %s\n", vggcl_message(ctx));
         goto done;
     }
+    for (int c = 0; c < classes; c++)
+        if (!isfinite(logits[c])) { /* (no softmax of it: an infinite logit gave every class "-nan", exit 0) */
+            fprintf(stderr, "classify: %s: logit %d is %g: the weights or the preprocessing overflow float32 on "
+                            "this image\n", argv[2], c, (double)logits[c]);
+            goto done;
+        }
     /* softmax, then the five most likely classes */
     double sum = 0, top = logits[0];
     for (int c = 1; c < classes; c++) top = logits[c] > top ? logits[c] : top;
@@ -55,7 +61,6 @@ int main(int argc, char **argv)
         int best = -1;
         for (int c = 0; c < classes; c++)
             if (!isnan(logits[c]) && (best < 0 || logits[c] > logits[best])) best = c;
-        if (best < 0) break; /* the rest are not numbers (a model whose logits overflowed) */
         const char *name = vggcl_model_class_name(model, best);
         printf("%d %s %.6f\n", best, name ? name : "-", exp(logits[best] - top) / sum);
         logits[best] = NAN; /* taken */

@@ -125,21 +125,32 @@ tests=$(ctest --test-dir "$tmp/sub-build" -N | sed -n 's/^Total Tests: //p')
 tail -n +2 "$tmp/got.txt" | awk '{printf "%d %.4f\n", $1, $3}' > "$tmp/got"
 diff "$tmp/want" "$tmp/got" || fail "the subproject's classify: top 5 differs from vggcl classify's"
 uses_lib "$tmp/sub-build/classify" "$tmp/sub-build/_deps/vggcl-build/libvggcl.so.$soversion" "the library built with it"
-# logits that are not numbers (weights that overflow): the example stops listing (it wrote logits[-1])
-"$python" - "$src/weights" "$tmp/w.safetensors" "$tmp/nan.safetensors" <<'PY'
+# logits that are not finite (weights that overflow): the example says so, exit 1, as `vggcl classify` skips
+# such an image (it wrote logits[-1] on NaN; on one infinite logit it printed "-nan" for every class, exit 0)
+"$python" - "$src/weights" "$tmp/w.safetensors" "$tmp/nan.safetensors" "$tmp/inf.safetensors" <<'PY'
 import sys
 sys.path.insert(0, sys.argv.pop(1))
 from safetensors_io import load_file, save_file
 t, meta = load_file(sys.argv[1])
 t = {k: v.copy() for k, v in t.items()}
+inf = {k: v.copy() for k, v in t.items()}
+inf["classifier.0.weight"][0] = 3e38  # class 0's logit alone overflows (the features are not negative)
+inf["classifier.0.bias"][0] = 3e38
+save_file(inf, sys.argv[3], metadata=meta)
 t["features.6.weight"][:] = 3e38
 t["features.6.bias"][:] = 3e38
 t["classifier.0.weight"][:] = 3e38
 t["classifier.0.weight"][:, ::2] = -3e38  # inf - inf in every class's sum: NaN on every device
 save_file(t, sys.argv[2], metadata=meta)
 PY
-LD_LIBRARY_PATH="$prefix/$libdir" "$tmp/classify-pc" "$tmp/nan.safetensors" "$img" > "$tmp/nan.txt" ||
-  fail "the example failed on a model whose logits are not numbers: $(cat "$tmp/nan.txt")"
+for bad in nan inf; do
+  if LD_LIBRARY_PATH="$prefix/$libdir" "$tmp/classify-pc" "$tmp/$bad.safetensors" "$img" > "$tmp/$bad.txt" \
+     2> "$tmp/$bad.err"; then
+    fail "the example exited 0 on a model whose logits are $bad: $(cat "$tmp/$bad.txt")"
+  fi
+  grep -q "overflow float32" "$tmp/$bad.err" && [ ! -s "$tmp/$bad.txt" ] ||
+    fail "the example on logits that are $bad: $(cat "$tmp/$bad.err" "$tmp/$bad.txt")"
+done
 # an absolute CMAKE_INSTALL_LIBDIR and INCLUDEDIR (as some distributions give them): vggcl.pc names them as
 # given, not under the prefix (configured only: the install above covers the relative ones)
 cmake -S "$src" -B "$tmp/absolute" -DCMAKE_INSTALL_PREFIX=/opt/vggcl-test -DCMAKE_INSTALL_LIBDIR=/opt/vggcl-libs/lib64 \
