@@ -2423,6 +2423,24 @@ class Bench(unittest.TestCase):
         row = [t for t in self.tune_table(path) if t[:2] == (3, 8)]
         self.assertEqual(len(row), 1, path.read_text())
 
+    def test_tune_nearest_row(self):
+        """A shape of no row of its own runs the row of its channels nearest in map size, whichever line comes
+        first (it ran the file's last: a layer 2.7x slower by the order tune had written its rows in)."""
+        w = self.d / "small.safetensors"
+        save_file(make_state_dict(parse_cfg(CFG), False, 3, seed=1), w)
+        env = dict(os.environ, VGGCL_CACHE_DIR=str(self.d / "cache"))
+        r = subprocess.run([VGGCL, "tune", "--weights", w, "--size", "32", "--iters", "1", "--budget", "0"],
+                           capture_output=True, text=True, env=env, timeout=600)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        path = Path(r.stdout.strip().splitlines()[-1].split("wrote ", 1)[1])
+        near, far = "conv 3 8 30 30 1 direct 0.05", "conv 3 8 224 224 1 winograd 9.0"
+        for rows in ([near, far], [far, near]):
+            path.write_text("\n".join(rows) + "\n")
+            r = subprocess.run([VGGCL, "bench", "--weights", w, "--size", "32", "--iters", "1", "--per-layer"],
+                               capture_output=True, text=True, env=env, timeout=600)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertIn("layer features.0 (conv 3->8, 32x32, direct", r.stdout, rows)
+
     @unittest.skipUnless(os.geteuid() == 0 and shutil.which("setpriv"), "runs vggcl as another user: needs root")
     def test_tune_lock_unusable(self):
         """A tuning table's lock that is not a regular file (a folder, a link, a FIFO in its place): the rows are
