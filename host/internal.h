@@ -243,6 +243,9 @@ int vggcl__cache_dir(char dir[VGGCL__CACHE_DIR_MAX + 1]);
 const char *vggcl__cache_why_not(int on);
 /* 0 when the ready cache folder dir can be written, else the errno (a read-only file system). */
 int vggcl__cache_unwritable(const char *dir);
+/* Why the cache folder dir cannot be used, after vggcl__make_dirs gave made, as the end of a sentence that
+ * names dir ("is not a folder", "cannot be made: ..."); "" when it can. */
+void vggcl__cache_unusable(const char *dir, int made, char *why, size_t len);
 /* mkdir -p, and the path of an entry keyed by a hash of text, options and the device and driver
  * (0: caching off, or the folder's name too long). */
 int vggcl__make_dirs(const char *path); /* 0, or the first failing mkdir's errno (not EEXIST) */

@@ -2621,11 +2621,26 @@ class Bench(unittest.TestCase):
         r = subprocess.run([VGGCL, "tune", "--size", "32", "--iters", "1"], capture_output=True, text=True,
                            env=dict(os.environ, VGGCL_CACHE_DIR=str(self.d / "afile")), timeout=60)
         self.assertEqual(r.returncode, 1)
-        self.assertIn("afile: the cache folder is not a folder of this user's", r.stderr)
-        off = subprocess.run([VGGCL, "tune", "--size", "32", "--iters", "1"], capture_output=True, text=True,
-                             env=dict(os.environ, VGGCL_CACHE_DIR="off"), timeout=600)
-        self.assertEqual(off.returncode, 1)
-        self.assertIn("tuning needs the cache folder: caching is off (VGGCL_CACHE_DIR=off)", off.stderr)
+        self.assertIn(f"tuning needs the cache folder, and {self.d / 'afile'} is not a folder", r.stderr)
+        # a link to nothing, a folder others can write to: each said as what it is (both were "not a folder of
+        # this user's that only the user can write to, or cannot be made")
+        (self.d / "dangling").symlink_to(self.d / "not-there")
+        (self.d / "open").mkdir(mode=0o700)
+        (self.d / "open").chmod(0o777)  # (mkdir masks it by the umask)
+        for name, said in (("dangling", "is a link to a folder that is not there"),
+                           ("open", "can be written by others than its user, mode 777")):
+            r = subprocess.run([VGGCL, "tune", "--size", "32", "--iters", "1"], capture_output=True, text=True,
+                               env=dict(os.environ, VGGCL_CACHE_DIR=str(self.d / name)), timeout=60)
+            self.assertEqual(r.returncode, 1)
+            self.assertIn(f"tuning needs the cache folder, and {self.d / name} {said}", r.stderr)
+            self.assertIn(f"the cache folder {self.d / name} {said} (see VGGCL_CACHE_DIR): it is not used", r.stderr)
+        (self.d / "open").chmod(0o700)
+        for word in ("off", "OFF"):  # (OFF made a folder "OFF" where the command ran)
+            off = subprocess.run([VGGCL, "tune", "--size", "32", "--iters", "1"], capture_output=True, text=True,
+                                 env=dict(os.environ, VGGCL_CACHE_DIR=word), timeout=600, cwd=self.d)
+            self.assertEqual(off.returncode, 1)
+            self.assertIn("tuning needs the cache folder: caching is off (VGGCL_CACHE_DIR=off)", off.stderr)
+            self.assertFalse((self.d / word).exists())
         # no folder to name (it said "VGGCL_CACHE_DIR is off"); one that cannot be made (it said "not private");
         # one that cannot be written, said before the tuning (it was said when the table was written, after it)
         env_less = {k: v for k, v in os.environ.items() if k not in ("HOME", "XDG_CACHE_HOME", "VGGCL_CACHE_DIR")}

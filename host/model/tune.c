@@ -491,9 +491,11 @@ static vggcl_status table_writable(vggcl_ctx *ctx)
                                               "(see VGGCL_CACHE_DIR)", VGGCL__CACHE_DIR_MAX);
     if (!ctx->tune_path[0] || on != 1)
         return vggcl__fail(ctx, VGGCL_ERR_IO, "tuning needs the cache folder: %s", vggcl__cache_why_not(on));
-    if (!vggcl__cache_ready(ctx, dir))
-        return vggcl__fail(ctx, VGGCL_ERR_IO, "%s: the cache folder is not a folder of this user's that only the user "
-                                              "can write to, or cannot be made (see VGGCL_CACHE_DIR)", dir);
+    if (!vggcl__cache_ready(ctx, dir)) {
+        char why[192];
+        vggcl__cache_unusable(dir, vggcl__make_dirs(dir), why, sizeof why);
+        return vggcl__fail(ctx, VGGCL_ERR_IO, "tuning needs the cache folder, and %s %s (see VGGCL_CACHE_DIR)", dir, why);
+    }
     const int unwritable = vggcl__cache_unwritable(dir);
     if (unwritable) /* (found before the tuning: the table would be refused after it) */
         return vggcl__fail(ctx, VGGCL_ERR_IO, "%s: the cache folder, where the tuning table goes, cannot be written: %s "

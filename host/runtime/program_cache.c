@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -27,7 +28,7 @@ int vggcl__cache_dir(char dir[VGGCL__CACHE_DIR_MAX + 1])
 {
     const char *env = getenv("VGGCL_CACHE_DIR"), *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
     int n;
-    if (env && !strcmp(env, "off")) return 0;
+    if (env && !strcasecmp(env, "off")) return 0; /* (OFF made a folder "OFF" where the command ran) */
     if (env && *env) n = snprintf(dir, VGGCL__CACHE_DIR_MAX + 1, "%s", env);
     else if (xdg && *xdg == '/') /* (a relative one is ignored, as the XDG specification says) */
         n = snprintf(dir, VGGCL__CACHE_DIR_MAX + 1, "%s/vggcl", xdg);
@@ -72,6 +73,24 @@ static int private_to_user(const struct stat *sb)
     return sb->st_uid == geteuid() && !(sb->st_mode & (S_IWGRP | S_IWOTH));
 }
 
+void vggcl__cache_unusable(const char *dir, int made, char *why, size_t len)
+{
+    struct stat sb;
+    char eb[128];
+    *why = '\0';
+    if (stat(dir, &sb) != 0) { /* (a link to nothing: mkdir's EEXIST, passed over, then this) */
+        const int e = errno;
+        if (lstat(dir, &sb) == 0 && S_ISLNK(sb.st_mode)) snprintf(why, len, "is a link to a folder that is not there");
+        else snprintf(why, len, "cannot be made: %s", vggcl__strerror(made ? made : e, eb, sizeof eb));
+    } else if (!S_ISDIR(sb.st_mode)) {
+        snprintf(why, len, "is not a folder");
+    } else if (sb.st_uid != geteuid()) {
+        snprintf(why, len, "is another user's (uid %u)", (unsigned)sb.st_uid);
+    } else if (!private_to_user(&sb)) {
+        snprintf(why, len, "can be written by others than its user, mode %03o", (unsigned)(sb.st_mode & 0777));
+    }
+}
+
 int vggcl__cache_ready(vggcl_ctx *ctx, char dir[VGGCL__CACHE_DIR_MAX + 1])
 {
     struct stat sb;
@@ -83,15 +102,13 @@ int vggcl__cache_ready(vggcl_ctx *ctx, char dir[VGGCL__CACHE_DIR_MAX + 1])
         if (stat(dir, &sb) == 0 && S_ISDIR(sb.st_mode) && private_to_user(&sb)) return 1;
     }
     if (ctx->log && !ctx->told_cache) {
-        char msg[VGGCL__CACHE_DIR_MAX + 256], eb[128];
+        char msg[VGGCL__CACHE_DIR_MAX + 384], why[192];
         ctx->told_cache = 1;
-        if (on == 1 && made && stat(dir, &sb) != 0)
-            snprintf(msg, sizeof msg, "the cache folder %s cannot be made: %s (see VGGCL_CACHE_DIR): the kernels are "
-                     "built from source", dir, vggcl__strerror(made, eb, sizeof eb));
-        else if (on == 1)
-            snprintf(msg, sizeof msg, "the cache folder %s is not a folder of this user that only the user can write "
-                     "to (see VGGCL_CACHE_DIR): it is not used, and the kernels are built from source", dir);
-        else
+        if (on == 1) {
+            vggcl__cache_unusable(dir, made, why, sizeof why);
+            snprintf(msg, sizeof msg, "the cache folder %s %s (see VGGCL_CACHE_DIR): it is not used, and the kernels "
+                     "are built from source", dir, why);
+        } else
             snprintf(msg, sizeof msg, "the cache folder's name is longer than %d bytes (see VGGCL_CACHE_DIR): it is "
                      "not used, and the kernels are built from source", VGGCL__CACHE_DIR_MAX);
         ctx->log(ctx->log_user, msg);
