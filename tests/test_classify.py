@@ -1287,6 +1287,15 @@ class Cam(unittest.TestCase):
             self.assertIn(f"the image {imgs / picture} is {imgs / picture}, which {imgs / 'x.png'}'s maps would "
                           "replace; give another --out-dir", r.stderr)
             self.assertEqual(sorted(p.name for p in imgs.iterdir()), before)
+            # drawn again the other way: the first run's picture is refused as an image too (--compare-pool5 drew
+            # x.cam.png as a photo of its own, exit 0)
+            flipped = [a for a in args if a != "--compare-pool5"] + ([] if compare else ["--compare-pool5"])
+            r = subprocess.run([*flipped, imgs], capture_output=True, text=True, timeout=600)
+            self.assertEqual(r.returncode, 2, r.stderr)
+            self.assertIn(f"cam: the image {imgs / picture} is the picture cam draws of {imgs / 'x.png'} "
+                          f"{'with' if compare else 'without'} --compare-pool5, not a photo; give another --out-dir",
+                          r.stderr)
+            self.assertEqual(sorted(p.name for p in imgs.iterdir()), before)
             for p in imgs.glob("x.*"):
                 if p.name != "x.png":
                     p.unlink()

@@ -796,8 +796,9 @@ class Cli(unittest.TestCase):
 
     def test_pool5_against_metadata_said(self):
         """--pool5 that runs a model otherwise than its metadata's vggcl.pool5 says its head was made for is said
-        (run, classify, eval, cam; not cam --compare-pool5, which shows both, nor the setting the file says): a
-        head trained with pool5 dropped scored 0.83 with it kept, against 1.0, unsaid."""
+        (run, classify, eval, cam; not the setting the file says): a head trained with pool5 dropped scored 0.83
+        with it kept, against 1.0, unsaid. cam --compare-pool5 says which of its panels that is (unsaid: one
+        always was), or that either may be where the file does not say."""
         dropped = self.d / "dropped.safetensors"
         save_file(make_state_dict(parse_cfg(CFG), True, 3, seed=1), dropped, {"vggcl.pool5": "drop"})
         img = self.d / "data" / "a" / "p.png"
@@ -816,6 +817,17 @@ class Cli(unittest.TestCase):
             r = self.vggcl(*args)
             self.assertEqual(r.returncode, 0, r.stderr)
             self.assertEqual(vggcl_lines(r.stderr).count(note), int(said), (args, r.stderr))
+        r = self.vggcl(*cam, "--compare-pool5")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(vggcl_lines(r.stderr), [f"vggcl: {dropped}: its head was made for pool5 dropped (its metadata "
+                                                 "\"vggcl.pool5\"); --compare-pool5's pool5-kept panel gives it features it "
+                                                 "was not trained on (vggcl train-head --pool5 keep makes a head for them)"])
+        unsaid = self.d / "unsaid.safetensors"
+        save_file(make_state_dict(parse_cfg(CFG), True, 3, seed=1), unsaid)
+        r = self.vggcl("cam", "--weights", unsaid, *pre, "--out-dir", self.d, img, "--compare-pool5")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn(f"vggcl: {unsaid}: says not which pool5 its head was made for (no metadata \"vggcl.pool5\"): one "
+                      "of --compare-pool5's panels gives it features it was not trained on\n", r.stderr)
         # and the other way round: a file made for pool5 kept, run with it dropped
         kept = self.d / "kept.safetensors"
         save_file(make_state_dict(parse_cfg(CFG), True, 3, seed=1), kept, {"vggcl.pool5": "keep"})

@@ -107,6 +107,9 @@ int cli_model_opts(const char *cmd, const char *pool5, const char *conv, vggcl_l
  * "vggcl.pool5" says its head was made for: the head then gets features it was not trained on (a head trained
  * with pool5 dropped scored 0.83 with it kept, against 1.0, unsaid). For the commands that use the head. */
 void cli_pool5_note(const char *weights, const vggcl_load_options *opts, const vggcl_model *model);
+/* For cam --compare-pool5: which panel gives the head features it was not trained on (the file's metadata's
+ * other setting; either, where it says none), said once: one of the two always does, and it was unsaid. */
+void cli_pool5_compare_note(const char *weights, const vggcl_model *model);
 
 /* Parses an integer option in [lo, hi] / a size "H" or "HxW"; prints the
  * usage error and returns CLI_USAGE on a bad value, else 0. */

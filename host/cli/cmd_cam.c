@@ -35,7 +35,7 @@ static const cli_command command = {
     "NAME.cam.png (it\n"
     "drawn over the crop). --compare-pool5 writes NAME.cam-keep.npy, NAME.cam-drop.npy\n"
     "(and their -up.npy) and NAME.compare.png (the two side by side, kept on the\n"
-    "left): the picture that answers whether to keep pool5. (Both maps come from the\n"
+    "left): the picture to compare the two settings by. (Both maps come from the\n"
     "same weights, for one class: --class K, else the top class of the setting the\n"
     "file's metadata names, else pool5 kept; a head trained without pool5 is what the\n"
     "CAM paper uses.)\n"
@@ -120,6 +120,7 @@ typedef struct {
     ino_t ino;
     int image;
     const char *suffix;
+    int mine; /* this run's (else the other mode's: the picture cam draws with --compare-pool5 or without) */
 } out_file;
 
 static int by_file(const void *pa, const void *pb)
@@ -130,31 +131,41 @@ static int by_file(const void *pa, const void *pb)
 
 /* Whether an image of the list, or a file the command reads (ins: the weights, the list), is a file an image's
  * maps would replace (--out-dir the images' folder, drawn a second time: x.cam.png is read, then replaced by
- * x.png's picture; weights named x.cam.npy were replaced by a map): said, naming both, and CLI_USAGE; else
- * CLI_OK. Only outputs already there are compared (a first run costs a stat each). */
+ * x.png's picture; weights named x.cam.npy were replaced by a map), or an image of the list is what the
+ * other mode (other: its suffixes) drew of another (x.cam.png, drawn again with --compare-pool5 as a photo of
+ * its own): said, naming both, and CLI_USAGE; else CLI_OK. Only outputs already there are compared (a first run
+ * costs a stat each). */
 static int reads_outputs(char *const *files, int n, const cli_file *ins, int n_in, const char *dir,
-                         const char *const *suffix, char *msg, size_t len)
+                         const char *const *suffix, const char *const *other, char *msg, size_t len)
 {
     int per = 0, m = 0, rc = CLI_OK;
     while (suffix[per]) per++;
-    out_file *o = malloc(sizeof *o * ((size_t)n * per + 1));
+    int per_other = 0;
+    while (other[per_other]) per_other++;
+    out_file *o = malloc(sizeof *o * ((size_t)n * (per + per_other) + 1));
     if (!o) return snprintf(msg, len, "out of host memory"), CLI_FAIL;
     char path[PATH_MAX];
     struct stat sb;
     for (int i = 0; i < n; i++)
-        for (int k = 0; k < per; k++) {
-            out_path(path, sizeof path, dir, files[i], suffix[k]);
-            if (stat(path, &sb) == 0 && S_ISREG(sb.st_mode)) o[m++] = (out_file){ sb.st_dev, sb.st_ino, i, suffix[k] };
+        for (int k = 0; k < per + per_other; k++) {
+            const char *s = k < per ? suffix[k] : other[k - per];
+            out_path(path, sizeof path, dir, files[i], s);
+            if (stat(path, &sb) == 0 && S_ISREG(sb.st_mode)) o[m++] = (out_file){ sb.st_dev, sb.st_ino, i, s, k < per };
         }
     qsort(o, (size_t)m, sizeof *o, by_file);
     for (int i = 0; m && i < n + n_in && rc == CLI_OK; i++) {
         const char *read = i < n ? files[i] : ins[i - n].path;
         if (!read || stat(read, &sb) != 0) continue; /* (said when it is read) */
-        const out_file key = { sb.st_dev, sb.st_ino, 0, NULL }, *hit = bsearch(&key, o, (size_t)m, sizeof *o, by_file);
-        if (!hit) continue;
+        const out_file key = { sb.st_dev, sb.st_ino, 0, NULL, 0 }, *hit = bsearch(&key, o, (size_t)m, sizeof *o, by_file);
+        if (!hit || (!hit->mine && i >= n)) continue;
         out_path(path, sizeof path, dir, files[hit->image], hit->suffix);
-        snprintf(msg, len, "cam: %s %s is %s, which %s's maps would replace; give another --out-dir",
-                 i < n ? "the image" : ins[i - n].opt, read, path, files[hit->image]);
+        if (hit->mine)
+            snprintf(msg, len, "cam: %s %s is %s, which %s's maps would replace; give another --out-dir",
+                     i < n ? "the image" : ins[i - n].opt, read, path, files[hit->image]);
+        else /* (its own path named where the image's is another: a link) */
+            snprintf(msg, len, "cam: the image %s%s%s%s is the picture cam draws of %s %s --compare-pool5, not a photo; "
+                     "give another --out-dir", read, strcmp(read, path) ? " (" : "", strcmp(read, path) ? path : "",
+                     strcmp(read, path) ? ")" : "", files[hit->image], suffix == plain_suffix ? "with" : "without");
         rc = CLI_USAGE;
     }
     free(o);
@@ -298,7 +309,8 @@ int cmd_cam(int argc, char **argv)
     char clash[3 * PATH_MAX + 8192 + 128] = "";
     int names = same_names(files, n_files, dir, files_of, clash, sizeof clash), names_here = 0; /* (said once MPI runs) */
     if (names == CLI_OK)
-        names = reads_outputs(files, n_files, read_in, 2, dir, files_of, clash, sizeof clash),
+        names = reads_outputs(files, n_files, read_in, 2, dir, files_of, compare ? plain_suffix : compare_suffix, clash,
+                              sizeof clash),
         names_here = names != CLI_OK;
     if ((rc = cli_take_share(&ranks, "cam", cli_arg(&a, "shard"), listed, &files, &n_files, 0)) != CLI_OK) goto done_args;
     /* under mpirun every rank runs to cli_ranks_finish, which prints the ranks' lines, whatever happened */
@@ -324,6 +336,8 @@ int cmd_cam(int argc, char **argv)
             local = cli_error(CLI_FAIL, "%s", vggcl_message(ctx));
         else if ((local = cli_model_preset("cam", ctx, models[0], &p)) == CLI_OK && !compare)
             cli_pool5_note(weights, &opts, models[0]);
+        else if (local == CLI_OK)
+            cli_pool5_compare_note(weights, models[0]);
         /* (a model without maps: said of the weights before any image is read) */
         if (local == CLI_OK && vggcl_check_cam(ctx, models[0]) != VGGCL_OK)
             local = cli_error(CLI_FAIL, "cam: %s: %s", weights, vggcl_message(ctx));

@@ -206,6 +206,20 @@ void cli_pool5_note(const char *weights, const vggcl_load_options *opts, const v
                kept ? "dropped" : "kept", kept ? "keep" : "drop", kept ? "keep" : "drop");
 }
 
+void cli_pool5_compare_note(const char *weights, const vggcl_model *model)
+{
+    const char *said = vggcl_model_metadata(model, "vggcl.pool5");
+    if (!said || (strcmp(said, "keep") && strcmp(said, "drop"))) {
+        cli_notice("%s: says not which pool5 its head was made for (no metadata \"vggcl.pool5\"): one of "
+                   "--compare-pool5's panels gives it features it was not trained on", weights);
+        return;
+    }
+    const int kept = !strcmp(said, "keep");
+    cli_notice("%s: its head was made for pool5 %s (its metadata \"vggcl.pool5\"); --compare-pool5's pool5-%s panel "
+               "gives it features it was not trained on (vggcl train-head --pool5 %s makes a head for them)", weights,
+               kept ? "kept" : "dropped", kept ? "dropped" : "kept", kept ? "drop" : "keep");
+}
+
 int cli_model_opts(const char *cmd, const char *pool5, const char *conv, vggcl_load_options *opts)
 {
     if (pool5 && !strcmp(pool5, "keep")) opts->pool5 = VGGCL_POOL5_KEEP;
