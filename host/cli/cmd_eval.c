@@ -22,9 +22,9 @@ static const char *const agreed[] = { "conv", "head", NULL };
 static const cli_command command = {
     "eval", NULL,
     "When the model names its classes (metadata \"vggcl.classes\", as `vggcl\n"
-    "train-head` and the converters' --class-names write it), each folder must be one\n"
-    "of them and is matched by name; otherwise the folders sorted by name are classes\n"
-    "0, 1, ... Prints top-1 and top-k\n"
+    "train-head`, export_torchvision.py --class-names and import_onnx.py --classes\n"
+    "write it), each folder must be one of them and is matched by name; otherwise the\n"
+    "folders sorted by name are classes 0, 1, ... Prints top-1 and top-k\n"
     "accuracy (k the smaller of 5 and the classes), each class's precision and recall\n"
     "(0 for a class never predicted or without images, as scikit-learn's default;\n"
     "an empty class folder is an error, as torchvision's ImageFolder makes it)\n"
