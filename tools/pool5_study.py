@@ -66,6 +66,7 @@ import json
 import os
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -508,6 +509,25 @@ def self_check():
         shapes = {np.asarray(Image.open(Path(tmp) / "a" / r)).shape for r in b1}
         check(f"pictures are {SIZE}x{SIZE} RGB", shapes == {(SIZE, SIZE, 3)})
         check("load_dataset reads it back", load_dataset(Path(tmp) / "a") == (b1, cls))
+    print("cleanup:")
+    with tempfile.TemporaryDirectory(prefix="pool5_check-") as tmp:
+        # a vggcl that hangs: the study is in its preflight, its working folder made, when SIGTERM comes
+        hang = Path(tmp) / "vggcl"
+        hang.write_text("#!/bin/sh\nexec sleep 60\n")
+        hang.chmod(0o755)
+        work = Path(tmp) / "tmp"
+        work.mkdir()
+        p = subprocess.Popen([sys.executable, __file__, "--weights", hang, "--vggcl", hang],
+                             env=dict(os.environ, TMPDIR=str(work)), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not any(work.iterdir()):
+            time.sleep(0.05)
+        made = [f.name for f in work.iterdir()]
+        time.sleep(0.5)  # (into the preflight's vggcl)
+        p.terminate()
+        p.communicate(timeout=60)
+        check(f"SIGTERM: exit 143, the temporary working folder removed (made: {made})",
+              p.returncode == 128 + signal.SIGTERM and made and not any(work.iterdir()))
     print("self-check " + ("passed" if ok else "FAILED"))
     return ok
 
@@ -789,8 +809,16 @@ def parse_args(argv):
     return args
 
 
+def _exit_on_signal(signum, frame):
+    """SIGTERM and SIGHUP end the study as Ctrl-C does, through main's cleanup (a `timeout` left the temporary
+    working folder behind)."""
+    raise SystemExit(128 + signum)
+
+
 def main(argv=None):
     args = parse_args(argv)
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, _exit_on_signal)
     if args.self_check:
         return 0 if self_check() else 1
     temporary = not args.out
