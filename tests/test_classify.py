@@ -1174,6 +1174,25 @@ class Cam(unittest.TestCase):
         r = self.cam("--class", "5", self.image)
         self.assertEqual(r.returncode, 2)
         self.assertIn("cam: --class 5, but the model has 5 classes (0 to 4)", r.stderr)  # (the range said)
+        # a class by its name where the model names its classes (only a number was taken: "must be an integer")
+        r = self.cam("--class", "kat", self.image)
+        self.assertEqual(r.returncode, 2)
+        self.assertIn(f"cam: --class takes a class's number, 0 to 4 ({self.weights} names no classes: no metadata "
+                      "\"vggcl.classes\"), not 'kat'", r.stderr)
+        tensors, meta = load_file(self.weights)
+        named = self.d / "named.safetensors"
+        save_file(tensors, named, metadata=dict(meta or {}, **{"vggcl.classes": json.dumps(
+            ["ant", "bee", "cat", "dog", "eel"])}))
+        by_name = subprocess.run([VGGCL, "cam", "--weights", named, "--out-dir", self.d, "--class", "dog",
+                                  "--pool5", "drop", self.image], capture_output=True, text=True, timeout=600)
+        self.assertEqual(by_name.returncode, 0, by_name.stderr)
+        self.assertIn("class 3 (dog), 14x14 map", by_name.stdout)
+        self.check(np.load(self.d / "photo.cam.npy"), cam)
+        r = subprocess.run([VGGCL, "cam", "--weights", named, "--out-dir", self.d, "--class", "kat", self.image],
+                           capture_output=True, text=True, timeout=600)
+        self.assertEqual(r.returncode, 2)
+        self.assertIn(f"cam: --class takes a class's number, 0 to 4, or its name, one of {named}'s: ant, bee, cat, "
+                      "dog, eel; not 'kat'", r.stderr)
         self.assertEqual(self.cam("--compare-pool5", "--pool5", "keep", self.image).returncode, 2)
         r = subprocess.run([VGGCL, "cam", "--weights", self.weights, "--out-dir", self.d / "nope", self.image],
                            capture_output=True, text=True)

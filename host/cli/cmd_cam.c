@@ -12,8 +12,9 @@
 
 static const cli_option options[] = {
     { "weights", "W.safetensors", "a model with a GAP head", 1 },
-    { "class", "K", "the class whose map is drawn (default: each image's top class; with\n"
-                    "--compare-pool5, its top class with the pool5 setting the file is for)", 0 },
+    { "class", "K", "the class whose map is drawn: its number, or its name where the model names\n"
+                    "its classes (default: each image's top class; with --compare-pool5, its top\n"
+                    "class with the pool5 setting the file is for)", 0 },
     { "compare-pool5", NULL, "run the network with pool5 kept and dropped, the two maps side by side", 0 },
     { "out-dir", "DIR", "where the maps and pictures go (default .)", 0 },
     { "files-from", "FILE", CLI_FILES_FROM_HELP, 0 },
@@ -221,6 +222,34 @@ static void unwrite(vggcl_ctx *ctx, written *wr)
     wr->n = wr->picture = 0;
 }
 
+/* The class of model named name (--class cat), or -1, said (the model's names, the first few, or that it names
+ * none: a number is then the way). */
+static int class_by_name(const vggcl_model *m, const char *weights, const char *name)
+{
+    const int classes = vggcl_model_classes(m);
+    char names[1024] = "";
+    size_t used = 0;
+    for (int k = 0; k < classes; k++) {
+        const char *c = vggcl_model_class_name(m, k);
+        if (c && !strcmp(c, name)) return k;
+        char *shown = c && used < sizeof names ? cli_text(c) : NULL; /* (used past the end: "..." written) */
+        if (shown && used + strlen(shown) + 8 < sizeof names)
+            used += (size_t)snprintf(names + used, sizeof names - used, "%s%s", k ? ", " : "", shown);
+        else if (shown)
+            snprintf(names + used, sizeof names - used, "%s...", k ? ", " : ""), used = sizeof names;
+        free(shown);
+    }
+    char *asked = cli_text(name);
+    if (!vggcl_model_class_name(m, 0))
+        cli_error(CLI_USAGE, "cam: --class takes a class's number, 0 to %d (%s names no classes: no metadata "
+                  "\"vggcl.classes\"), not '%s'", classes - 1, weights, asked ? asked : name);
+    else
+        cli_error(CLI_USAGE, "cam: --class takes a class's number, 0 to %d, or its name, one of %s's: %s; not '%s'",
+                  classes - 1, weights, names, asked ? asked : name);
+    free(asked);
+    return -1;
+}
+
 /* One model on one image: the map of class klass (< 0: its top class; *chosen gets the class drawn), the
  * upsampled map and the overlay. CLI_OK; SKIPPED for a map that is not finite, a size the network does
  * not take or one past the device's memory (said: the image is skipped); else CLI_FAIL, said. (A model with no maps to give was said of
@@ -293,7 +322,9 @@ int cmd_cam(int argc, char **argv)
     const int compare = cli_arg(&a, "compare-pool5") != NULL;
     vggcl_load_options opts = { VGGCL_POOL5_AUTO, cli_arg(&a, "head"), VGGCL_CONV_AUTO, 0 };
     if ((rc = cli_preprocess_args("cam", &a, &p)) != CLI_OK) goto done_args;
-    if ((class_s && cli_int("cam", "--class", class_s, 0, 1000000, &klass)) ||
+    /* a number, else a name: looked up once the model names its classes */
+    const int class_named = class_s && strspn(class_s, "0123456789") != strlen(class_s);
+    if ((class_s && !class_named && cli_int("cam", "--class", class_s, 0, 1000000, &klass)) ||
         cli_model_opts("cam", pool5, cli_arg(&a, "conv"), &opts) || (device && cli_one_device("cam", device))) {
         rc = CLI_USAGE;
         goto done_args;
@@ -346,6 +377,10 @@ int cmd_cam(int argc, char **argv)
         local = cli_ranks_same_model(&ranks, "cam", weights, models[0], &p, NULL, 0, &a, agreed, NULL);
     if (local != CLI_OK) {
         rc = local;
+        goto out;
+    }
+    if (class_named && (klass = class_by_name(models[0], weights, class_s)) < 0) {
+        rc = CLI_USAGE;
         goto out;
     }
     if (klass >= vggcl_model_classes(models[0])) {
