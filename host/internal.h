@@ -243,6 +243,8 @@ int vggcl__cache_dir(char dir[VGGCL__CACHE_DIR_MAX + 1]);
 const char *vggcl__cache_why_not(int on);
 /* 0 when the ready cache folder dir can be written, else the errno (a read-only file system). */
 int vggcl__cache_unwritable(const char *dir);
+/* Where PoCL keeps its kernel cache, which it must write to list devices and to build: said where it cannot. */
+#define VGGCL__POCL_CACHE_WHERE "($POCL_CACHE_DIR, else $XDG_CACHE_HOME/pocl or $HOME/.cache/pocl)"
 /* Why the cache folder dir cannot be used, after vggcl__make_dirs gave made, as the end of a sentence that
  * names dir ("is not a folder", "cannot be made: ..."); "" when it can. */
 void vggcl__cache_unusable(const char *dir, int made, char *why, size_t len);

@@ -991,6 +991,26 @@ class Cli(unittest.TestCase):
                          r"device where it cannot write its kernel cache \(\$POCL_CACHE_DIR, else "
                          r"\$XDG_CACHE_HOME/pocl or \$HOME/\.cache/pocl\): set POCL_CACHE_DIR to a folder it may write")
 
+    def test_pocl_cache_a_file(self):
+        """PoCL's kernel cache named as a file: PoCL lists its devices, then fails each build with a log of
+        "failed to build the program", and refuses vggcl's cached programs: said, naming the folder and
+        POCL_CACHE_DIR (it said the build failed, and nothing of why)."""
+        (self.d / "pocl-file").write_text("")
+        for cache in ("off", str(self.d / "cache")):
+            r = self.vggcl(*self.run_args(), env=dict(os.environ, POCL_CACHE_DIR=str(self.d / "pocl-file"),
+                                                      VGGCL_CACHE_DIR=cache))
+            if r.returncode == 0:
+                self.skipTest("this OpenCL builds without a cache it may write (not PoCL, or another PoCL)")
+            self.assertEqual(r.returncode, 1, r.stderr)
+            self.assertIn(": clBuildProgram -> CL_BUILD_PROGRAM_FAILURE (-11): PoCL builds in its kernel cache "
+                          "($POCL_CACHE_DIR, else $XDG_CACHE_HOME/pocl or $HOME/.cache/pocl), and "
+                          f"{self.d / 'pocl-file'} is not a folder it can write: set POCL_CACHE_DIR to one", r.stderr)
+            self.assertFalse(self.out.exists())
+            # then vggcl's cache warm (filled by a run with PoCL's cache as it should be): its programs refused
+            ok = self.vggcl(*self.run_args(), env=dict(os.environ, VGGCL_CACHE_DIR=str(self.d / "cache")))
+            self.assertEqual(ok.returncode, 0, ok.stderr)
+            self.out.unlink()
+
     def test_devices_limits(self):
         """Each device's line is followed by the limits kernels are tuned against."""
         lines = self.vggcl("devices").stdout.splitlines()

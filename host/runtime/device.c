@@ -208,8 +208,7 @@ static vggcl_status enumerate_unlocked(vggcl_ctx *ctx, dev_entry **list, int *co
                          "no OpenCL device found on %u platform(s): %s, "
                          "or use the reference backend (device \"ref\": --device ref)", (unsigned)np,
                          pocl ? "PoCL is installed, but lists no device where it cannot write its kernel cache "
-                                "($POCL_CACHE_DIR, else $XDG_CACHE_HOME/pocl or $HOME/.cache/pocl): set "
-                                "POCL_CACHE_DIR to a folder it may write"
+                                VGGCL__POCL_CACHE_WHERE ": set POCL_CACHE_DIR to a folder it may write"
                               : "install an OpenCL driver (ICD), for example PoCL for the CPU (apt-get install "
                                 "pocl-opencl-icd)");
         goto fail;

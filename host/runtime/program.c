@@ -3,6 +3,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "internal.h"
 
@@ -15,6 +17,21 @@ extern const int vggcl__kernel_count;
  * CPU Winograds' one-pass and two-pass kernels build apart, as each layer runs one form (PoCL
  * compiles every kernel of a program when its binary is cached: VGG16 cold 12 -> 8 s);
  * winograd_packed.cl's layout conversions and border build alone, without its tunables). */
+/* On PoCL, a kernel cache it cannot write to (a file named by POCL_CACHE_DIR): its builds fail, their log saying
+ * only "failed to build the program" (and a program cached by vggcl was "refused by the driver"); the folder named
+ * into dir, 1; else 0. */
+static int pocl_cache_unusable(const vggcl_ctx *ctx, char *dir, size_t len)
+{
+    const char *env = getenv("POCL_CACHE_DIR"), *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+    struct stat sb;
+    if (strcmp(ctx->platform_name, "Portable Computing Language")) return 0;
+    if (env && *env) snprintf(dir, len, "%s", env);
+    else if (xdg && *xdg) snprintf(dir, len, "%s/pocl", xdg);
+    else if (home && *home) snprintf(dir, len, "%s/.cache/pocl", home);
+    else return 0;
+    return stat(dir, &sb) == 0 && (!S_ISDIR(sb.st_mode) || access(dir, W_OK | X_OK) != 0);
+}
+
 static const struct { const char *file, *options; } progs[VGGCL_PROG_COUNT] = {
     [VGGCL_PROG_CONV] = { "conv3x3.cl", "" },
     [VGGCL_PROG_WINO] = { "winograd.cl", "" },
@@ -151,6 +168,13 @@ static vggcl_status get_program(vggcl_ctx *ctx, int which, const char *defines, 
         static const char fmt[] = "%s: clBuildProgram -> %s (%d), options \"%s\"; build log:\n%s%s";
         const int cut = log && snprintf(NULL, 0, fmt, where, vggcl__cl_error_name(err), (int)err, options, log, "") >=
                                    (int)sizeof ctx->msg;
+        char pocl_dir[VGGCL__CACHE_DIR_MAX + 1];
+        if (pocl_cache_unusable(ctx, pocl_dir, sizeof pocl_dir)) { /* (the log said only that it failed) */
+            st = vggcl__fail(ctx, VGGCL_ERR_DEVICE, "%s: clBuildProgram -> %s (%d): PoCL builds in its kernel cache "
+                             VGGCL__POCL_CACHE_WHERE ", and %s is not a folder it can write: set POCL_CACHE_DIR to "
+                             "one", where, vggcl__cl_error_name(err), (int)err, pocl_dir);
+            goto fail;
+        }
         st = vggcl__fail(ctx, VGGCL_ERR_DEVICE, fmt, where, vggcl__cl_error_name(err), (int)err, options,
                          log ? log : "(none)", !cut ? "" : ctx->log ? logged : unlogged);
         if (cut) { /* (the whole log to the log function) */
