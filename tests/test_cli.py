@@ -593,8 +593,10 @@ class Cli(unittest.TestCase):
         self.assertEqual(r.returncode, 2, r.stderr)
         self.assertIn(".ppm, .pgm)\n", r.stderr)  # (no hint)
         r = self.vggcl("bench", "--weights", self.weights, "--images", str(empty), "--device", "ref")
-        self.assertEqual(r.returncode, 1, r.stderr)
-        self.assertIn("images to run; it holds folders: --recursive takes the images in them", r.stderr)
+        self.assertEqual(r.returncode, 2, r.stderr)  # (as classify: it was exit 1, "no ... images to run")
+        self.assertIn(f"bench: --images {empty} holds no JPEG, PNG, WebP, BMP, TIFF or PNM images (.jpg, .jpeg, .png, "
+                      ".webp, .bmp, .tif, .tiff, .ppm, .pgm); it holds folders: --recursive takes the images in them",
+                      r.stderr)
         png = self.d / "pic.png"
         shutil.copy(ROOT / "tests" / "data" / "tiny.png", png)
         self.fails(self.run_args(x=png), 1, "pic.png", "an image, not a .npy tensor", "vggcl preprocess")

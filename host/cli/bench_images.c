@@ -45,7 +45,9 @@ int cli_bench_images(vggcl_ctx *ctx, vggcl_model *model, const char *dir, const 
     cli_left_out_say(&other);
     if (listed != CLI_OK) goto done;
     if (!n) {
-        rc = cli_error(CLI_FAIL, "%s: no " CLI_IMAGE_FORMATS " images to run%s", dir,
+        /* (a usage error, as classify's folder without images: it was exit 1, in other words) */
+        rc = cli_error(CLI_USAGE, "bench: --images %s holds no " CLI_IMAGE_FORMATS " images (" CLI_IMAGE_EXTENSIONS
+                       ")%s", dir,
                        !recursive && cli_holds_folder(dir) ? "; it holds folders: --recursive takes the images in them"
                                                            : "");
         goto done;
