@@ -993,6 +993,43 @@ class Cli(unittest.TestCase):
                          r"device where it cannot write its kernel cache \(\$POCL_CACHE_DIR, else "
                          r"\$XDG_CACHE_HOME/pocl or \$HOME/\.cache/pocl\): set POCL_CACHE_DIR to a folder it may write")
 
+    def test_kill_between_name_and_rename(self):
+        """A single output (preprocess's tensor, train-head's model without --features-out) is named with SIGTERM
+        held back, as a set is: killed between its temporary name and the rename (strace holds the process
+        there), the output is whole and no temporary name is left (it was, exit 143)."""
+        if not shutil.which("strace"):
+            self.fail("strace is missing: .ci/install-deps.sh installs it")
+        data = self.d / "data"
+        for k, cls in enumerate("ab"):
+            (data / cls).mkdir(parents=True)
+            for i in range(2):
+                Image.fromarray((np.random.default_rng(10 * k + i).random((20, 17, 3)) * 255).astype(np.uint8)).save(
+                    data / cls / f"{i}.png")
+        w = self.d / "trunk.safetensors"
+        save_file(make_state_dict(parse_cfg(CFG), False, 3, seed=1), w)
+        out = self.d / "named"
+        pre = ["--resize", "20", "--crop", "16"]
+        for args, name in ((["preprocess", *pre, "--output", out / "t.npy", data / "a"], "t.npy"),
+                           (["train-head", "--weights", w, "--data", data, "--epochs", "1", *pre, "--device", "ref",
+                             "--out", out / "m.safetensors"], "m.safetensors")):
+            out.mkdir()
+            log = self.d / "strace.txt"
+            p = subprocess.Popen(["strace", "-f", "-o", log, "-e", "trace=linkat", "-e",
+                                  "inject=linkat:delay_exit=1000000:when=1", VGGCL, *map(str, args)],
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            deadline, pid = time.monotonic() + 120, None
+            while pid is None and time.monotonic() < deadline and p.poll() is None:
+                time.sleep(0.02)
+                named = [ln for ln in (log.read_text() if log.exists() else "").splitlines() if "linkat(" in ln]
+                pid = int(named[0].split()[0]) if named else None
+            self.assertIsNotNone(pid, f"{args[0]}: no linkat seen")
+            os.kill(pid, signal.SIGTERM)  # (within the second strace holds it after naming the file)
+            p.communicate(timeout=120)
+            self.assertEqual(sorted(f.name for f in out.iterdir()), [name], args[0])
+            if name.endswith(".npy"):
+                self.assertEqual(np.load(out / name).shape, (2, 3, 16, 16))
+            shutil.rmtree(out)
+
     def test_pocl_cache_a_file(self):
         """PoCL's kernel cache named as a file: PoCL lists its devices, then fails each build with a log of
         "failed to build the program", and refuses vggcl's cached programs: said, naming the folder and

@@ -179,8 +179,8 @@ int cmd_preprocess(int argc, char **argv)
         t.h = h, t.wd = w;
         rc = cli_write_empty(ctx, output, 3, (const long long[]){ 3, h, w });
     }
-    if (t.w && vggcl_npy_writer_close(ctx, t.w, rc == CLI_OK) != VGGCL_OK && rc == CLI_OK)
-        rc = cli_error(CLI_FAIL, "%s", vggcl_message(ctx));
+    /* (named with signals held, as a set is: a kill between its temporary name and the rename left that name) */
+    if (t.w && cli_name_all(ctx, &t.w, (const char *const[]){ output }, 1, rc == CLI_OK) != CLI_OK) rc = CLI_FAIL;
     ok = t.rows; /* (this rank's: under mpirun its batches, out of every rank's list) */
     rc = cli_ranks_finish(&ranks, ctx, rc, stopped, &failed, &ok);
     long size[3] = { t.h, t.wd, t.h > 0 }; /* the images' size, from a rank that had some */

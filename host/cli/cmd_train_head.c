@@ -303,8 +303,8 @@ static int train_and_write(vggcl_ctx *ctx, const split *s, const cli_dataset *ds
     /* the features made durable, the model written, then the features named: a failure before the last step
      * (a full disk) leaves an earlier run's files and model as they were (the features were named first, and
      * an earlier run's were gone when the model could not be written) */
-    if (features) cli_hold_signals(); /* (the features readied, the model and the features named together: a kill
-                                       * between left their temporary names, or one of them) */
+    cli_hold_signals(); /* (the features readied, the model and the features named together: a kill between left
+                         * their temporary names, or one of them; the model alone: its temporary name) */
     if (features && cli_ready_all(ctx, staged, FEATURE_FILES) != CLI_OK) goto released; /* (said) */
     const char *meta[] = { "vggcl.pool5", pool5 ? "keep" : "drop", "vggcl.classes", classes, "vggcl.resize", resize,
                            "vggcl.crop", crop, "vggcl.mean", mean, "vggcl.std", std, "vggcl.trained", trained,
@@ -325,7 +325,7 @@ static int train_and_write(vggcl_ctx *ctx, const split *s, const cli_dataset *ds
     rc = CLI_OK;
 released:
     if (rc != CLI_OK && features) commit_features(ctx, features, staged, 0); /* (their temporary names gone first) */
-    if (features) cli_release_signals();
+    cli_release_signals();
 done:
     free(w), free(b), free(log), free(classes);
     return rc;

@@ -576,7 +576,5 @@ int cli_write_empty(vggcl_ctx *ctx, const char *path, int ndim, const long long 
 {
     vggcl_npy_writer *w;
     const int rc = cli_open_empty(ctx, path, NULL, NULL, ndim, row, &w);
-    if (rc == CLI_OK && w && vggcl_npy_writer_close(ctx, w, 1) != VGGCL_OK)
-        return cli_error(CLI_FAIL, "%s", vggcl_message(ctx));
-    return rc;
+    return rc == CLI_OK && w ? cli_name_all(ctx, &w, &path, 1, 1) : rc; /* (signals held, as for a set) */
 }
