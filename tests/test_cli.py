@@ -1326,6 +1326,21 @@ class Cli(unittest.TestCase):
                                    timeout=300)
             self.assertEqual(r.returncode, 1, r.stderr)
             self.assertIn("vggcl: cannot write standard output: No space left on device", r.stderr)
+        # cam: said with the reason (it said "a write failed") and the run stopped, as classify's (it drew on)
+        pics = self.d / "pics"
+        pics.mkdir()
+        for i in range(3):
+            shutil.copy(img, pics / f"{i}.png")
+        with open("/dev/full", "w") as full:
+            r = subprocess.run([VGGCL, "cam", "--weights", self.weights, "--resize", "24", "--crop", "16", "--out-dir",
+                                pics, pics / "0.png", pics / "1.png", pics / "2.png"], stdout=full,
+                               stderr=subprocess.PIPE, text=True, timeout=300)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("vggcl: cannot write standard output: No space left on device\n", r.stderr)
+        self.assertIn(f"cam: stopped after {pics / '0.png'}, whose lines standard output did not take; images after "
+                      "it not drawn: 2", r.stderr)
+        self.assertEqual(sorted(p.name for p in pics.iterdir() if ".cam" in p.name),
+                         ["0.cam-up.npy", "0.cam.npy", "0.cam.png"])
 
     def test_files_from(self):
         """--files-from: the images and folders a list names, after the arguments, in its order; lines (LF or CRLF,

@@ -394,6 +394,7 @@ int cmd_cam(int argc, char **argv)
     const char *made_for = vggcl_model_metadata(models[0], "vggcl.pool5");
     const int first = compare && made_for && !strcmp(made_for, "drop");
     int stopped = 0; /* a failure other than an unreadable image (the device, a write): the run stops */
+    int out_lost = 0; /* standard output failed (a full disk): the run stops after that image, as classify's */
     for (int i = 0; i < n_files && !stopped; i++) {
         unsigned char *rgb = NULL, *pic = NULL;
         float *t = NULL;
@@ -448,8 +449,8 @@ int cmd_cam(int argc, char **argv)
                 char *shown = r == CLI_OK ? cli_text(path) : NULL;
                 for (int k = 0; k < panels && r == CLI_OK; k++) fputs(lines[k], stdout);
                 if (r == CLI_OK) printf("wrote %s\n", shown ? shown : path);
-                fflush(stdout); /* (a SIGTERM before the next image's set lost them, its files there; an error
-                                 * stays for the exit status) */
+                /* (a SIGTERM before the next image's set lost them, its files there) */
+                out_lost = cli_flush_stdout() != CLI_OK; /* (said once, with the reason: "a write failed") */
                 free(shown);
                 cli_release_signals();
             }
@@ -457,6 +458,10 @@ int cmd_cam(int argc, char **argv)
         if (r != CLI_OK && r != SKIPPED && i + 1 < n_files)
             cli_error(CLI_FAIL, "cam: stopped at %s; images after it not drawn: %d", files[i], n_files - i - 1);
         if (r != CLI_OK) unwrite(ctx, &wr), stopped = r != SKIPPED;
+        if (out_lost && !stopped && i + 1 < n_files)
+            cli_error(CLI_FAIL, "cam: stopped after %s, whose lines standard output did not take; images after it not "
+                      "drawn: %d", files[i], n_files - i - 1);
+        stopped |= out_lost;
         failed += r != CLI_OK;
         made += r == CLI_OK;
         free(rgb), free(pic), free(panel), free(t);
