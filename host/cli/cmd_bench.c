@@ -110,7 +110,7 @@ int cmd_bench(int argc, char **argv)
     if (!ctx) return cli_error(CLI_FAIL, "out of host memory");
     if (vggcl_select_device(ctx, device) != VGGCL_OK) goto fail;
     /* (said before the passes: the reference has no profiling; off again until the profiled passes) */
-    if (per_layer && (vggcl_profile(ctx, 0) != VGGCL_OK)) {
+    if (per_layer && (vggcl_profile(ctx, 1) != VGGCL_OK || vggcl_profile(ctx, 0) != VGGCL_OK)) {
         rc = cli_error(CLI_USAGE, "bench: --per-layer %s", vggcl_message(ctx));
         goto done;
     }
