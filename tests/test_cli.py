@@ -1030,6 +1030,34 @@ class Cli(unittest.TestCase):
                 self.assertEqual(np.load(out / name).shape, (2, 3, 16, 16))
             shutil.rmtree(out)
 
+    def test_kill_while_a_pipe_stalls(self):
+        """An output written through (a FIFO whose reader does not read) has no temporary name to guard: a SIGTERM
+        ends the process while the write waits (signals held for the name, a kill did nothing until the reader
+        went away)."""
+        fifo = self.d / "fifo"
+        os.mkfifo(fifo)
+        reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)  # (there, never reading: the write stalls)
+        try:
+            images = []
+            for i in range(2):
+                images.append(self.d / f"big{i}.png")
+                Image.fromarray((np.random.default_rng(i).random((240, 240, 3)) * 255).astype(np.uint8)).save(
+                    images[-1])
+            p = subprocess.Popen([VGGCL, "preprocess", "--resize", "224", "--crop", "224", "--output", fifo, *images],
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            time.sleep(3)  # (1.2 MB into a 64 kB pipe: waiting by now)
+            self.assertIsNone(p.poll(), p.stderr.read() if p.poll() is not None else "")
+            p.terminate()
+            try:
+                p.communicate(timeout=10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.communicate()
+                self.fail("preprocess writing a stalled FIFO did not end on SIGTERM")
+            self.assertEqual(p.returncode, -signal.SIGTERM)
+        finally:
+            os.close(reader)
+
     def test_pocl_cache_a_file(self):
         """PoCL's kernel cache named as a file: PoCL lists its devices, then fails each build with a log of
         "failed to build the program", and refuses vggcl's cached programs: said, naming the folder and

@@ -93,7 +93,7 @@ void cli_notice(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void cli_messages_hold(int on);
 char *cli_messages_take(size_t *len);
 void cli_messages_flush(void);
-/* Whether this process prints usage errors and the help after them: all but the ranks after the
+/* Whether this process prints usage errors and the synopsis after them: all but the ranks after the
  * first of a launch (cli_ranks_echo_usage), which main asks once. */
 int cli_usage_said(void);
 /* Flushes standard output: CLI_OK, or CLI_FAIL with the reason said (once per process: a full disk,
@@ -165,6 +165,9 @@ int cli_name_all(vggcl_ctx *ctx, vggcl_npy_writer **w, const char *const *paths,
  * readied file is left with its temporary name (before they are readied the files have no name: a process
  * ended then leaves none). */
 void cli_hold_signals(void);
+/* Whether the output path is a file vggcl's writers name (a temporary name, then the rename; signals then to
+ * hold): not standard output, a descriptor, a device or a FIFO, which are written through. */
+int cli_output_named(const char *path);
 void cli_release_signals(void);
 /* cli_name_all's first step alone, for a caller that writes another output between it and the naming:
  * w[0..n) made durable (NULL entries skipped), the files before standard output, devices and pipes. CLI_OK,

@@ -303,8 +303,11 @@ static int train_and_write(vggcl_ctx *ctx, const split *s, const cli_dataset *ds
     /* the features made durable, the model written, then the features named: a failure before the last step
      * (a full disk) leaves an earlier run's files and model as they were (the features were named first, and
      * an earlier run's were gone when the model could not be written) */
-    cli_hold_signals(); /* (the features readied, the model and the features named together: a kill between left
-                         * their temporary names, or one of them; the model alone: its temporary name) */
+    /* (the features readied, the model and the features named together: a kill between left their temporary
+     * names, or one of them; the model alone: its temporary name. Not a model written through, to a pipe: held,
+     * a kill did nothing while a stalled reader kept the write waiting) */
+    const int hold = features || cli_output_named(out);
+    if (hold) cli_hold_signals();
     if (features && cli_ready_all(ctx, staged, FEATURE_FILES) != CLI_OK) goto released; /* (said) */
     const char *meta[] = { "vggcl.pool5", pool5 ? "keep" : "drop", "vggcl.classes", classes, "vggcl.resize", resize,
                            "vggcl.crop", crop, "vggcl.mean", mean, "vggcl.std", std, "vggcl.trained", trained,
@@ -325,7 +328,7 @@ static int train_and_write(vggcl_ctx *ctx, const split *s, const cli_dataset *ds
     rc = CLI_OK;
 released:
     if (rc != CLI_OK && features) commit_features(ctx, features, staged, 0); /* (their temporary names gone first) */
-    cli_release_signals();
+    if (hold) cli_release_signals();
 done:
     free(w), free(b), free(log), free(classes);
     return rc;

@@ -102,6 +102,14 @@ static void identify(const char *path, file_id *id)
     }
 }
 
+int cli_output_named(const char *path)
+{
+    struct stat sb;
+    char target[PATH_MAX];
+    if (stdout_name(path) || link_target(path, target, sizeof target) >= 0) return 0; /* (written through) */
+    return stat(path, &sb) != 0 || S_ISREG(sb.st_mode);
+}
+
 static int same(const file_id *a, const file_id *b)
 {
     return a->kind && a->kind == b->kind &&
@@ -200,7 +208,11 @@ void cli_release_signals(void)
 
 int cli_name_all(vggcl_ctx *ctx, vggcl_npy_writer **w, const char *const *paths, int n, int commit)
 {
-    cli_hold_signals(); /* (readied, each has a temporary name: a Ctrl-C from then on left it) */
+    /* (readied, each file has a temporary name: a Ctrl-C from then on left it; a pipe, a FIFO or a device has
+     * none, and held, a kill did nothing while a stalled reader kept the write waiting) */
+    int named_files = 0;
+    for (int k = 0; k < n; k++) named_files |= w[k] && !vggcl_npy_writer_direct(w[k]);
+    if (named_files) cli_hold_signals();
     int rc = commit ? cli_ready_all(ctx, w, n) : CLI_OK;
     unsigned named = 0; /* (bit k: paths[k] named) */
     for (int k = 0; k < n; k++) {
@@ -213,7 +225,7 @@ int cli_name_all(vggcl_ctx *ctx, vggcl_npy_writer **w, const char *const *paths,
     }
     for (int k = 0; k < n && rc != CLI_OK; k++)
         if (named & 1u << k) vggcl_remove_output(paths[k]);
-    cli_release_signals();
+    if (named_files) cli_release_signals();
     return rc;
 }
 
