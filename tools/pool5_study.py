@@ -818,7 +818,8 @@ def _exit_on_signal(signum, frame):
 def main(argv=None):
     args = parse_args(argv)
     for sig in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(sig, _exit_on_signal)
+        if signal.getsignal(sig) is not signal.SIG_IGN:  # (nohup's ignored SIGHUP stays ignored)
+            signal.signal(sig, _exit_on_signal)
     if args.self_check:
         return 0 if self_check() else 1
     temporary = not args.out
