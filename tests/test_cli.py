@@ -2538,8 +2538,9 @@ class Bench(unittest.TestCase):
         self.assertEqual(len(row), 1, path.read_text())
 
     def test_tune_nearest_row(self):
-        """A shape of no row of its own runs the row of its channels nearest in map size, whichever line comes
-        first (it ran the file's last: a layer 2.7x slower by the order tune had written its rows in)."""
+        """A shape of no row of its own runs, of its channels' rows of its batch class, the one nearest in map size,
+        whichever line comes first (it ran the file's last: a layer 2.7x slower by the order tune had written its
+        rows in)."""
         w = self.d / "small.safetensors"
         save_file(make_state_dict(parse_cfg(CFG), False, 3, seed=1), w)
         env = dict(os.environ, VGGCL_CACHE_DIR=str(self.d / "cache"))

@@ -697,7 +697,7 @@ static vggcl_status tune_shape(vggcl_ctx *ctx, vggcl_model *m, int step, int n, 
     /* the table's row for this shape and class (an earlier tune's, of a larger budget perhaps) is timed right
      * after the defaults, as one of them: a later, shorter tune replaced it by a default it had beaten */
     int first = VGGCL_CONV_ALGOS - 1; /* the candidates timed while the whole budget lasts */
-    const vggcl_tuned *had = vggcl__tune_lookup(ctx, s->c_in, s->c_out, h, w, n, 0); /* (a pass's: the last) */
+    const vggcl_tuned *had = vggcl__tune_lookup(ctx, s->c_in, s->c_out, h, w, n, 0); /* (the row a pass takes) */
     if (had && !same_key(had, &best)) had = NULL; /* (another map size or class: not this shape's row) */
     if (had && had->algo > 0 && had->algo < VGGCL_CONV_ALGOS) {
         int j = 0;
