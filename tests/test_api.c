@@ -273,6 +273,10 @@ START_TEST(test_null_arguments)
     ck_assert_int_eq(vggcl_check_batches(NULL, m, 1, 32, 32), VGGCL_ERR_ARG);
     ck_assert_int_eq(vggcl_forward_wait(NULL, m, NULL), VGGCL_ERR_ARG);
     {
+        vggcl_preprocess pm;
+        vggcl_preprocess_defaults(&pm);
+        ck_assert_int_eq(vggcl_model_preprocess(NULL, NULL, &pm), VGGCL_OK); /* (documented: the defaults alone) */
+        ck_assert_int_eq(vggcl_model_preprocess(NULL, m, &pm), VGGCL_ERR_ARG);
         const char *png = tu_tmp("null-ctx.png"), *npy = tu_tmp("null-ctx.npy"), *st = tu_tmp("null-ctx.safetensors");
         unsigned char px[3 * 4 * 4] = { 0 }, *pxo = (unsigned char *)&shape[0];
         ck_assert(vggcl_png_write(ctx, png, px, 4, 4) == VGGCL_OK);

@@ -136,6 +136,7 @@ static vggcl_status model_preprocess(vggcl_ctx *ctx, const vggcl_model *m, vggcl
 vggcl_status vggcl_model_preprocess(vggcl_ctx *ctx, const vggcl_model *m, vggcl_preprocess *p)
 {
     VGGCL_NEED(ctx, "vggcl_model_preprocess", p);
+    if (m) VGGCL_NEED_CTX(ctx); /* (the defaults alone need none: a model's may fail, with a message) */
     vggcl_preprocess q = *p;
     const vggcl_status st = model_preprocess(ctx, m, &q);
     if (st == VGGCL_OK) *p = q;
