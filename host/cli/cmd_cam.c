@@ -150,8 +150,9 @@ static int reads_outputs(char *const *files, int n, const cli_file *ins, int n_i
     for (int i = 0; i < n; i++)
         for (int k = 0; k < per + per_other; k++) {
             const char *s = k < per ? suffix[k] : other[k - per];
-            out_path(path, sizeof path, dir, files[i], s);
-            if (stat(path, &sb) == 0 && S_ISREG(sb.st_mode)) o[m++] = (out_file){ sb.st_dev, sb.st_ino, i, s, k < per };
+            /* (a path too long for the other mode's longer names: no file of it is there to read) */
+            if (out_path(path, sizeof path, dir, files[i], s) && stat(path, &sb) == 0 && S_ISREG(sb.st_mode))
+                o[m++] = (out_file){ sb.st_dev, sb.st_ino, i, s, k < per };
         }
     qsort(o, (size_t)m, sizeof *o, by_file);
     for (int i = 0; m && i < n + n_in && rc == CLI_OK; i++) {
