@@ -520,9 +520,9 @@ def self_check():
         p = subprocess.Popen([sys.executable, __file__, "--weights", hang, "--vggcl", hang],
                              env=dict(os.environ, TMPDIR=str(work)), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and not any(work.iterdir()):
-            time.sleep(0.05)
-        made = [f.name for f in work.iterdir()]
+        while time.monotonic() < deadline and not any(f.name.startswith("pool5_study-") for f in work.iterdir()):
+            time.sleep(0.05)  # (other temporary folders come and go: the imports')
+        made = [f.name for f in work.iterdir() if f.name.startswith("pool5_study-")]
         time.sleep(0.5)  # (into the preflight's vggcl)
         p.terminate()
         p.communicate(timeout=60)
