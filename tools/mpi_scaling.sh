@@ -29,27 +29,39 @@
 # core": ranks pinned). Ranks are not bound (--bind-to none) unless MPIRUN_ARGS or AB_ARGS binds them.
 # BATCH: classify's --batch (default 8; the batches handed out to the ranks, and what each runs at once).
 set -euo pipefail
+usage() {
+  echo "mpi_scaling: $1" >&2
+  echo "usage: tools/mpi_scaling.sh VGGCL IMAGES_DIR [RANKS (1,2)] [ROUNDS (3)] [COUNT]" >&2
+  exit 2
+}
+[ $# -ge 2 ] && [ $# -le 5 ] || usage "expected 2 to 5 arguments, not $#"
+[ -x "$1" ] && [ -f "$1" ] || usage "$1: no vggcl there (a vggcl built with MPI)"
+[ -d "$2" ] || usage "$2: not a folder of images"
 vggcl=$(realpath "$1")
 images=$(realpath "$2")
 IFS=, read -r -a ranks <<<"${3:-1,2}"
+for r in "${ranks[@]}"; do [[ "$r" =~ ^[1-9][0-9]*$ ]] || usage "RANKS is a comma list of rank counts from 1, not '${3:-}'"; done
 runs=("${ranks[@]}") # (and R' for AB_ARGS's run)
 if [ -n "${AB_ARGS:-}" ]; then runs+=("${ranks[-1]}'"); fi
 rounds=${4:-3}
+[[ "$rounds" =~ ^[1-9][0-9]*$ ]] || usage "ROUNDS is a count from 1, not '$rounds'"
 batch=${BATCH:-8}
 count=${5:-}
+[ -z "$count" ] || [[ "$count" =~ ^[1-9][0-9]*$ ]] || usage "COUNT is a count from 1, not '$count'"
 root=$(cd "$(dirname "$0")/.." && pwd)
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 [ "$(id -u)" = 0 ] && export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 py=/usr/bin/python3 # (Debian's, with numpy; another python3 may come first on PATH)
 "$py" -c 'import numpy' 2>/dev/null || py=python3
-"$py" "$root/weights/make_test_weights.py" --arch vgg16 --classes 7 --seed 0 --out "$tmp/w.safetensors"
-# (the extensions vggcl takes in a folder: CLI_IMAGE_EXTENSIONS)
+# (the extensions vggcl takes in a folder: CLI_IMAGE_EXTENSIONS; links followed and hidden files passed over, as
+# vggcl lists a folder; the count in the table is the lines classify printed, one per image)
 formats=(\( -iname '*.jpg' -o -iname '*.jpeg' -o -iname '*.png' -o -iname '*.webp' -o -iname '*.bmp' -o -iname '*.tif'
   -o -iname '*.tiff' -o -iname '*.ppm' -o -iname '*.pgm' \))
+mapfile -t files < <(find -L "$images" -mindepth 1 -maxdepth 1 -type f ! -name '.*' "${formats[@]}" | sort)
+[ "${#files[@]}" -gt 0 ] || { echo "mpi_scaling: no JPEG, PNG, WebP, BMP, TIFF or PNM files in $images" >&2; exit 1; }
+"$py" "$root/weights/make_test_weights.py" --arch vgg16 --classes 7 --seed 0 --out "$tmp/w.safetensors"
 if [ -n "$count" ]; then
-  mapfile -t files < <(find "$images" -maxdepth 1 -type f "${formats[@]}" | sort)
-  [ "${#files[@]}" -gt 0 ] || { echo "mpi_scaling: no JPEG, PNG, WebP, BMP, TIFF or PNM files in $images" >&2; exit 1; }
   mkdir "$tmp/images"
   for ((i = 0; i < count; i++)); do
     f=${files[i % ${#files[@]}]}
@@ -62,8 +74,8 @@ if [ -z "${VGGCL_DEVICE:-}" ]; then
   [ -n "$VGGCL_DEVICE" ] || { echo "mpi_scaling: no CPU device in \`vggcl devices\`; set VGGCL_DEVICE" >&2; exit 1; }
 fi
 "$vggcl" devices | awk -v d="$VGGCL_DEVICE" '$1 == d { on = 1; print; next } /^[^ ]/ { on = 0 } on' >&2 # (its limits and driver too)
-# the images classify takes (not a README beside them: images/s counted it)
-mapfile -t listed < <(find "$images" -maxdepth 1 -type f "${formats[@]}" | sort)
+# the images classify takes (not a README beside them: images/s counted it); n: the lines of the first run
+mapfile -t listed < <(find -L "$images" -mindepth 1 -maxdepth 1 -type f ! -name '.*' "${formats[@]}" | sort)
 n=${#listed[@]}
 mkdir "$tmp/warm"
 cp "${listed[@]:0:16}" "$tmp/warm/"
@@ -111,6 +123,7 @@ for ((round = 1; round <= rounds; round++)); do
       --weights "$tmp/w.safetensors" --batch "$batch" --threads 1 --logits-out "$tmp/l$f.npy" "$images" >"$tmp/out$f.txt" ||
       failed $? "round $round's run of $key ranks"
     s=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.3f", b - a }')
+    n=$(wc -l <"$tmp/out$f.txt") # (what classify took: a link, a hidden file, as vggcl lists them)
     echo "round $round: $key ranks $s s" >&2
     if ! cmp -s "$tmp/l$f.npy" "$tmp/l${ranks[0]}.npy" || ! cmp -s "$tmp/out$f.txt" "$tmp/out${ranks[0]}.txt"; then
       echo "mpi_scaling: $key ranks gave other answers than ${ranks[0]}" >&2
