@@ -42,6 +42,9 @@ from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from tool_cli import need_binary, positive, run_main  # noqa: E402
+
 ROOT = Path(__file__).resolve().parent.parent
 PEERS = ("vggcl", "PyTorch", "onnxruntime", "OpenVINO", "ncnn")
 SIZE, CLASSES = 224, 7
@@ -204,15 +207,16 @@ def main():
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("vggcl")
-    ap.add_argument("--batches", type=int, nargs="+", default=[1, 8])
-    ap.add_argument("--iters", type=int, default=5)
-    ap.add_argument("--rounds", type=int, default=2)
-    ap.add_argument("--threads", type=int, default=os.cpu_count())
+    ap.add_argument("--batches", type=positive, nargs="+", default=[1, 8])
+    ap.add_argument("--iters", type=positive, default=5)
+    ap.add_argument("--rounds", type=positive, default=2)
+    ap.add_argument("--threads", type=positive, default=os.cpu_count())
     ap.add_argument("--peer-python", default=str(ROOT / ".venv" / "bin" / "python3"))
     ap.add_argument("--engines", nargs="+", default=list(PEERS), choices=PEERS, help="a subset (vggcl always runs)")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     ap.add_argument("--dir", help=argparse.SUPPRESS)
     a = ap.parse_args()
+    need_binary(ap, a.vggcl)
     if a.worker:
         try:
             return worker(a.worker, Path(a.dir), a.batches[0], a.iters, a.threads)
@@ -232,6 +236,10 @@ def main():
                         r = run_vggcl(a.vggcl, device, d, batch, a.iters, a.threads)
                     else:
                         py = sys.executable if peer == "PyTorch" else a.peer_python
+                        if not os.access(py, os.X_OK):  # (a checkout without .venv: a traceback)
+                            notes.append(f"{peer} left out: no Python at {py} (--peer-python)")
+                            engines.remove(peer)
+                            continue
                         p = subprocess.run([py, __file__, a.vggcl, "--worker", peer, "--dir", str(d), "--batches",
                                             str(batch), "--iters", str(a.iters), "--threads", str(a.threads)],
                                            capture_output=True, text=True)
@@ -273,8 +281,4 @@ def main():
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except subprocess.CalledProcessError as e:  # (vggcl's own message, which capture_output kept)
-        sys.stderr.write(e.stderr or "")
-        raise SystemExit(f"{os.path.basename(sys.argv[0])}: {' '.join(map(str, e.cmd))} failed (exit {e.returncode})")
+    run_main(main)

@@ -26,11 +26,16 @@ import sys
 import time
 from pathlib import Path
 
-import torch
+try:
+    import torch
+except ImportError:  # (a python3 first on PATH without it: a traceback)
+    raise SystemExit(f"{os.path.basename(sys.argv[0])}: needs PyTorch (Debian's python3-torch): run it with "
+                     "/usr/bin/python3")
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "weights"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_vs_peers import cpu_device, device_lines, pocl_threads  # noqa: E402
+from tool_cli import need_binary, positive, run_main  # noqa: E402
 from export_torchvision import gap_model  # noqa: E402
 
 
@@ -65,15 +70,21 @@ def vggcl_run(binary, batch, size, iters, threads, device):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("vggcl")
-    ap.add_argument("--batches", type=int, nargs="+", default=[1, 8])
-    ap.add_argument("--size", type=int, default=224)
-    ap.add_argument("--iters", type=int, default=5)
-    ap.add_argument("--rounds", type=int, default=2)
-    ap.add_argument("--threads", type=int, default=os.cpu_count())
+    ap.add_argument("--batches", type=positive, nargs="+", default=[1, 8])
+    ap.add_argument("--size", type=positive, default=224)
+    ap.add_argument("--iters", type=positive, default=5)
+    ap.add_argument("--rounds", type=positive, default=2)
+    ap.add_argument("--threads", type=positive, default=os.cpu_count())
     ap.add_argument("--device", default=None, help="vggcl --device (default: its first CPU device; with "
                     "--torch-device cuda, vggcl's default)")
     ap.add_argument("--torch-device", default="cpu", help="where PyTorch runs: cpu (default) or cuda")
     a = ap.parse_args()
+    need_binary(ap, a.vggcl)
+    if a.size < 32:  # (VGG16's five pools; torch's max_pool said it in a traceback)
+        ap.error(f"--size {a.size}: VGG16 with pool5 needs at least 32")
+    if a.torch_device != "cpu" and not (a.torch_device.startswith("cuda") and torch.cuda.is_available()):
+        ap.error(f"--torch-device {a.torch_device}: cpu, or cuda where this PyTorch has CUDA and a GPU "
+                 f"(CUDA: {torch.cuda.is_available()})")
     kind = "GPU" if a.torch_device.startswith("cuda") else "CPU"
     if a.device is None and kind == "CPU":
         a.device = cpu_device(a.vggcl)[0]
@@ -118,8 +129,4 @@ def main():
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except subprocess.CalledProcessError as e:  # (vggcl's own message, which capture_output kept)
-        sys.stderr.write(e.stderr or "")
-        raise SystemExit(f"{os.path.basename(sys.argv[0])}: {' '.join(map(str, e.cmd))} failed (exit {e.returncode})")
+    run_main(main)

@@ -12,6 +12,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from tool_cli import run_main  # noqa: E402
 
 
 def main():
@@ -36,4 +40,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

@@ -17,8 +17,17 @@
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
 mpi=0
-if [ "${1:-}" = --mpi ]; then mpi=1; shift; fi
-out=${1:-$root/build-gpu/bundle}
+out=
+usage() { echo "usage: tools/gpu_bundle.sh [--mpi] [DIR]   (default DIR: build-gpu/bundle)"; }
+for arg in "$@"; do # (--help was taken for DIR: a build, then mkdir --help; DIR --mpi left --mpi out)
+  case $arg in
+  --mpi) mpi=1 ;;
+  -h | --help) usage; exit 0 ;;
+  -*) echo "gpu_bundle: unknown option '$arg'" >&2; usage >&2; exit 2 ;;
+  *) [ -z "$out" ] || { echo "gpu_bundle: one DIR, not '$out' and '$arg'" >&2; usage >&2; exit 2; }; out=$arg ;;
+  esac
+done
+out=${out:-$root/build-gpu/bundle}
 # (a release build whatever this folder was configured as before: a sanitizer build bundled libasan)
 plain=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DVGGCL_SANITIZE=OFF -DVGGCL_TSAN=OFF -DVGGCL_FUZZ=OFF)
 cmake -S "$root" -B "$root/build-gpu" "${plain[@]}" -DVGGCL_MPI=OFF >/dev/null

@@ -47,6 +47,10 @@
 # VGGCL_HUGE_PAGES=0": each round also runs the most ranks without the
 # huge-page advice); each run's VGGCL_RANK_TIMES rows are in the log alone.
 set -u
+if [ $# -lt 2 ] || [ $# -gt 5 ]; then # (it said "$1: unbound variable")
+  echo "usage: tools/gpu_check.sh BIN_DIR OUT_DIR [SECONDS] [PEAK_GFLOPS] [STEPS]" >&2
+  exit 2
+fi
 bin=$(cd "$1" 2>/dev/null && pwd)
 out=$2
 budget=${3:-540}
@@ -73,6 +77,16 @@ log=$out/gpu_check.log
 end=$((SECONDS + budget))
 work=$(mktemp -d) # (caches, ICD lists, images: out of OUT_DIR, which holds the log and the table alone)
 trap 'rm -rf "$work"' EXIT
+# a Ctrl-C or kill of the script stops the step under way (timeout passes it on to the step's processes, and
+# kills them 10 s later if they are still there), then the script ends as the signal would have ended it
+stop_step() {
+  [ -f "$work/step.pid" ] && kill -TERM "$(cat "$work/step.pid")" 2>/dev/null
+  wait
+  exit "$1"
+}
+trap 'stop_step 130' INT
+trap 'stop_step 143' TERM
+trap 'stop_step 129' HUP
 chmod 700 "$work"
 export VGGCL_CACHE_DIR=${VGGCL_CACHE_DIR:-$work/cache}
 export PYTHONUNBUFFERED=1
@@ -131,8 +145,14 @@ step() { # step NAME MAX_SECONDS CMD...: runs CMD if time is left, logs it, show
   [ "$max" -gt "$left" ] && max=$left
   echo "== $name (limit ${max}s)" | tee -a "$log"
   local t0=$SECONDS
-  timeout -k 10 "$max" "$@" 2>&1 | tee -a "$log" >"$work/step.txt" # (in the log as it comes: a cut run keeps it)
-  rc=${PIPESTATUS[0]}
+  # (in the log as it comes: a cut run keeps it). In the background, waited for: a signal to the script is then
+  # acted on at once (stop_step), where bash waiting on a pipeline acts on it only once the step ends; and the
+  # step, in timeout's own process group, got no Ctrl-C or kill of the script, and ran on after it
+  { timeout -k 10 "$max" "$@" 2>&1 & echo $! >"$work/step.pid"; wait $!; echo $? >"$work/step.rc"; } |
+    tee -a "$log" >"$work/step.txt" &
+  wait $!
+  rc=$(cat "$work/step.rc" 2>/dev/null || echo 1)
+  rm -f "$work/step.pid" "$work/step.rc"
   step_rc=$rc
   # (VGGCL_RANK_TIMES's rows, a table per MPI run, are in the log alone)
   grep -E 'images/s|GFLOP/s|^\||^round |x of the smaller|rel(ative)? L2|[Ee]rror|FAIL|vggcl:|GPU|CPU' "$work/step.txt" |

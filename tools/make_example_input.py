@@ -26,4 +26,9 @@ def pictures(size=224):
 if __name__ == "__main__":
     if len(sys.argv) != 2 or sys.argv[1].startswith("-"):  # (--help was taken for a file name)
         sys.exit(__doc__)
-    np.save(sys.argv[1], ((pictures() - MEAN) / STD).astype(np.float32))
+    out = sys.argv[1]
+    try:  # (the name as given: np.save of a name added ".npy" to one without it; a folder not there: a traceback)
+        with open(out, "wb") as f:
+            np.save(f, ((pictures() - MEAN) / STD).astype(np.float32))
+    except OSError as e:
+        sys.exit(f"make_example_input.py: {out}: {e.strerror}")

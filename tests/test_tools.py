@@ -1,0 +1,128 @@
+#!/usr/bin/python3
+"""The scripts in tools/ on a user's mistakes and interruptions: a clear line and exit status, not a traceback;
+mpi_scaling.sh's count of the images classify takes; gpu_check.sh's step stopped with the script. No benchmark
+runs here (their figures are the README's, measured by hand).
+
+usage: test_tools.py VGGCL_BINARY
+"""
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+TOOLS = ROOT / "tools"
+PY = "/usr/bin/python3"
+VGGCL = None
+
+
+def run(*args, **kw):
+    return subprocess.run([str(a) for a in args], capture_output=True, text=True, timeout=600, **kw)
+
+
+class Tools(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        self.d = Path(self.tmp.name)
+
+    def tearDown(self):
+        self.tmp.cleanup()
+
+    def refused(self, r, code, needle):
+        self.assertEqual(r.returncode, code, r.stderr)
+        self.assertIn(needle, r.stderr)
+        self.assertNotIn("Traceback", r.stderr)
+
+    def test_benchmark_scripts_arguments(self):
+        """bench_vs_torch.py, bench_vs_peers.py and cold_start.py: a vggcl not there, counts of 0 and a size too
+        small for VGG16 are said in a line (each was a traceback: FileNotFoundError, KeyError, StatisticsError,
+        torch's max_pool), and vggcl's own refusal is shown (cold_start hid it in a CalledProcessError)."""
+        for script in ("bench_vs_torch.py", "bench_vs_peers.py"):
+            self.refused(run(PY, TOOLS / script, self.d / "nope"), 2, "nope: no vggcl there")
+            self.refused(run(PY, TOOLS / script, VGGCL, "--rounds", "0"), 2,
+                         "argument --rounds: expected an integer from 1, not '0'")
+            self.refused(run(PY, TOOLS / script, VGGCL, "--iters", "x"), 2, "expected an integer from 1, not 'x'")
+        self.refused(run(PY, TOOLS / "bench_vs_torch.py", VGGCL, "--size", "16"), 2,
+                     "--size 16: VGG16 with pool5 needs at least 32")
+        self.refused(run(PY, TOOLS / "cold_start.py", self.d / "nope"), 1, "nope: not there")
+        r = run(PY, TOOLS / "cold_start.py", VGGCL, "--batch", "0")
+        self.refused(r, 1, "vggcl: bench: --batch must be an integer from 1")
+        self.assertIn("cold_start.py: ", r.stderr)
+
+    def test_make_example_input(self):
+        """make_example_input.py writes the name given (np.save added .npy to one without it) and says a folder
+        that is not there (a traceback)."""
+        r = run(PY, TOOLS / "make_example_input.py", self.d / "out")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(sorted(p.name for p in self.d.iterdir()), ["out"])
+        self.refused(run(PY, TOOLS / "make_example_input.py", self.d / "no" / "x.npy"), 1,
+                     "x.npy: No such file or directory")
+
+    def test_gpu_scripts_arguments(self):
+        """gpu_check.sh and gpu_bundle.sh: their usage where the arguments are wrong (gpu_check said "$1: unbound
+        variable"; gpu_bundle took --help for its folder, after a build)."""
+        self.refused(run("bash", TOOLS / "gpu_check.sh"), 2, "usage: tools/gpu_check.sh BIN_DIR OUT_DIR")
+        r = run("bash", TOOLS / "gpu_bundle.sh", "--help")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("usage: tools/gpu_bundle.sh [--mpi] [DIR]", r.stdout)
+        self.refused(run("bash", TOOLS / "gpu_bundle.sh", "--bogus"), 2, "gpu_bundle: unknown option '--bogus'")
+        self.refused(run("bash", TOOLS / "gpu_bundle.sh", "a", "b"), 2, "gpu_bundle: one DIR, not 'a' and 'b'")
+
+    def test_gpu_check_stops_its_step(self):
+        """gpu_check.sh killed (the device tool's limit, a Ctrl-C) stops the step under way: the step, in
+        timeout's process group, ran on after the script had ended, on the GPU machine's time."""
+        bundle = self.d / "bundle"
+        bundle.mkdir()
+        (bundle / "vggcl").write_text("#!/bin/sh\nexec sleep 4321\n")  # (a step that runs long)
+        (bundle / "vggcl").chmod(0o755)
+        p = subprocess.Popen(["bash", TOOLS / "gpu_check.sh", bundle, self.d / "out", "300", "67000", "tune"],
+                             env=dict(os.environ, GPU_CHECK_REHEARSE="1", GPU_CHECK_TUNE_BUDGET="200"),
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+        def sleeping():
+            return subprocess.run(["pgrep", "-f", "sleep 4321"], capture_output=True).returncode == 0
+
+        deadline = time.monotonic() + 60
+        while not sleeping() and time.monotonic() < deadline and p.poll() is None:
+            time.sleep(0.1)
+        self.assertTrue(sleeping(), "the tune step did not start")
+        p.send_signal(signal.SIGTERM)
+        out, _ = p.communicate(timeout=30)
+        self.assertEqual(p.returncode, 143, out)
+        time.sleep(1)
+        self.assertFalse(sleeping(), "the step ran on after gpu_check.sh ended")
+
+    @unittest.skipUnless(subprocess.run(["sh", "-c", "command -v mpirun"], capture_output=True).returncode == 0,
+                         "no mpirun")
+    def test_mpi_scaling_counts_what_classify_takes(self):
+        """mpi_scaling.sh: the images in its table are those classify took, links followed and hidden files passed
+        over as vggcl lists a folder (it counted files with find: 2 of 4 here, images/s half the truth); wrong
+        arguments said with its usage (RANKS 0,1 printed a row of -nan)."""
+        script = TOOLS / "mpi_scaling.sh"
+        self.refused(run("bash", script), 2, "usage: tools/mpi_scaling.sh VGGCL IMAGES_DIR")
+        images = self.d / "images"
+        images.mkdir()
+        self.refused(run("bash", script, VGGCL, images, "0,1"), 2, "RANKS is a comma list of rank counts from 1")
+        self.refused(run("bash", script, VGGCL, images, "1", "0"), 2, "ROUNDS is a count from 1, not '0'")
+        self.refused(run("bash", script, VGGCL, images, "1", "1"), 1, "no JPEG, PNG, WebP, BMP, TIFF or PNM files")
+        real = images / "real.png"
+        real.write_bytes((ROOT / "tests" / "data" / "tiny.png").read_bytes())
+        for i in range(3):
+            (images / f"link{i}.png").symlink_to(real)
+        (images / ".hidden.png").write_bytes(real.read_bytes())
+        r = run("bash", script, VGGCL, images, "1", "1", env=dict(os.environ, TMPDIR=str(self.d)))
+        if "built without MPI" in r.stderr or "MPI" in r.stderr and r.returncode:
+            self.skipTest(f"this vggcl does not run under mpirun: {r.stderr[-300:]}")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("4 images, batch 8, best of 1 round", r.stdout)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) < 2:
+        sys.exit(__doc__)
+    VGGCL = os.path.abspath(sys.argv.pop(1))
+    unittest.main()
