@@ -1043,18 +1043,31 @@ class Cli(unittest.TestCase):
                 images.append(self.d / f"big{i}.png")
                 Image.fromarray((np.random.default_rng(i).random((240, 240, 3)) * 255).astype(np.uint8)).save(
                     images[-1])
-            p = subprocess.Popen([VGGCL, "preprocess", "--resize", "224", "--crop", "224", "--output", fifo, *images],
-                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-            time.sleep(3)  # (1.2 MB into a 64 kB pipe: waiting by now)
-            self.assertIsNone(p.poll(), p.stderr.read() if p.poll() is not None else "")
-            p.terminate()
-            try:
-                p.communicate(timeout=10)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.communicate()
-                self.fail("preprocess writing a stalled FIFO did not end on SIGTERM")
-            self.assertEqual(p.returncode, -signal.SIGTERM)
+            trunk = self.d / "trunk.safetensors"  # (300 kB of weights: past the pipe's 64 kB)
+            save_file(make_state_dict(parse_cfg("64,M,128"), False, 2, seed=1), trunk)
+            for k, cls in enumerate("ab"):
+                (self.d / "data" / cls).mkdir(parents=True)
+                shutil.copy(images[k], self.d / "data" / cls / "0.png")
+            for args in (["preprocess", "--resize", "224", "--crop", "224", "--output", fifo, *images],
+                         ["train-head", "--weights", trunk, "--data", self.d / "data", "--epochs", "1", "--resize",
+                          "40", "--crop", "32", "--device", "ref", "--out", fifo]):
+                p = subprocess.Popen([VGGCL, *map(str, args)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                time.sleep(3)  # (1.2 MB, or 300 kB, into a 64 kB pipe: waiting by now)
+                self.assertIsNone(p.poll(), p.stderr.read() if p.poll() is not None else "")
+                p.terminate()
+                try:
+                    p.communicate(timeout=10)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+                    p.communicate()
+                    self.fail(f"{args[0]} writing a stalled FIFO did not end on SIGTERM")
+                self.assertEqual(p.returncode, -signal.SIGTERM, args[0])
+                while True:  # (what the stalled write put in the pipe, read away for the next)
+                    try:
+                        if not os.read(reader, 1 << 16):
+                            break
+                    except BlockingIOError:
+                        break
         finally:
             os.close(reader)
 

@@ -29,8 +29,8 @@ from pathlib import Path
 try:
     import torch
 except ImportError:  # (a python3 first on PATH without it: a traceback)
-    raise SystemExit(f"{os.path.basename(sys.argv[0])}: needs PyTorch (Debian's python3-torch): run it with "
-                     "/usr/bin/python3")
+    raise SystemExit(f"{os.path.basename(sys.argv[0])}: needs PyTorch, which {sys.executable} cannot import "
+                     "(Debian's python3-torch, in /usr/bin/python3)")
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "weights"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))

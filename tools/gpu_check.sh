@@ -78,15 +78,23 @@ end=$((SECONDS + budget))
 work=$(mktemp -d) # (caches, ICD lists, images: out of OUT_DIR, which holds the log and the table alone)
 trap 'rm -rf "$work"' EXIT
 # a Ctrl-C or kill of the script stops the step under way (timeout passes it on to the step's processes, and
-# kills them 10 s later if they are still there), then the script ends as the signal would have ended it
+# kills them 10 s later if they are still there), then the script ends by the signal, as it would have ended
+# (a shell loop around it stops on a Ctrl-C). A step just begun: its timeout's pid awaited (a signal then found
+# none, and the step ran to its limit). The probes outside steps (vggcl devices, the photos) end within 60 s.
+step_pipe=
 stop_step() {
-  [ -f "$work/step.pid" ] && kill -TERM "$(cat "$work/step.pid")" 2>/dev/null
+  if [ -n "$step_pipe" ]; then
+    while [ ! -s "$work/step.pid" ] && kill -0 "$step_pipe" 2>/dev/null; do sleep 0.05; done
+    [ -s "$work/step.pid" ] && kill -TERM "$(cat "$work/step.pid")" 2>/dev/null
+  fi
   wait
-  exit "$1"
+  rm -rf "$work"
+  trap - EXIT "$1"
+  kill -s "$1" $$
 }
-trap 'stop_step 130' INT
-trap 'stop_step 143' TERM
-trap 'stop_step 129' HUP
+trap 'stop_step INT' INT
+trap 'stop_step TERM' TERM
+trap 'stop_step HUP' HUP
 chmod 700 "$work"
 export VGGCL_CACHE_DIR=${VGGCL_CACHE_DIR:-$work/cache}
 export PYTHONUNBUFFERED=1
@@ -148,9 +156,12 @@ step() { # step NAME MAX_SECONDS CMD...: runs CMD if time is left, logs it, show
   # (in the log as it comes: a cut run keeps it). In the background, waited for: a signal to the script is then
   # acted on at once (stop_step), where bash waiting on a pipeline acts on it only once the step ends; and the
   # step, in timeout's own process group, got no Ctrl-C or kill of the script, and ran on after it
-  { timeout -k 10 "$max" "$@" 2>&1 & echo $! >"$work/step.pid"; wait $!; echo $? >"$work/step.rc"; } |
-    tee -a "$log" >"$work/step.txt" &
-  wait $!
+  # (the pid file written whole, by a rename: a signal read it empty)
+  { timeout -k 10 "$max" "$@" 2>&1 & echo $! >"$work/step.pid.new" && mv "$work/step.pid.new" "$work/step.pid"
+    wait $!; echo $? >"$work/step.rc"; } | tee -a "$log" >"$work/step.txt" &
+  step_pipe=$!
+  wait $step_pipe
+  step_pipe=
   rc=$(cat "$work/step.rc" 2>/dev/null || echo 1)
   rm -f "$work/step.pid" "$work/step.rc"
   step_rc=$rc

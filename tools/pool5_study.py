@@ -527,7 +527,7 @@ def self_check():
         p.terminate()
         p.communicate(timeout=60)
         check(f"SIGTERM: exit 143, the temporary working folder removed (made: {made})",
-              p.returncode == 128 + signal.SIGTERM and made and not any(work.iterdir()))
+              p.returncode == 128 + signal.SIGTERM and made and not (work / made[0]).exists())
     print("self-check " + ("passed" if ok else "FAILED"))
     return ok
 

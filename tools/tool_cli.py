@@ -2,6 +2,7 @@
 binary that must be there, and vggcl's or a program's failure said in a line, not as a traceback."""
 import argparse
 import os
+import shutil
 import subprocess
 import sys
 
@@ -18,8 +19,9 @@ def positive(text):
 
 
 def need_binary(ap, path):
-    """The vggcl binary given is there and runs, else argparse's usage error (a FileNotFoundError traceback)."""
-    if not (os.path.isfile(path) and os.access(path, os.X_OK)):
+    """The vggcl binary given (a path, or a name on PATH: an installed vggcl) is there and runs, else argparse's
+    usage error (a FileNotFoundError traceback)."""
+    if not shutil.which(path):
         ap.error(f"{path}: no vggcl there (build it: cmake --build build)")
 
 
@@ -32,5 +34,5 @@ def run_main(main):
     except subprocess.CalledProcessError as e:
         sys.stderr.write(e.stderr or "")
         raise SystemExit(f"{name}: {' '.join(map(str, e.cmd))} failed (exit {e.returncode})")
-    except FileNotFoundError as e:
-        raise SystemExit(f"{name}: {e.filename}: not there")
+    except OSError as e:  # (a program not there, not runnable, a folder given for it)
+        raise SystemExit(f"{name}: {e.filename + ': ' if e.filename else ''}{e.strerror or e}")
