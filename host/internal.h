@@ -95,6 +95,7 @@ struct vggcl_ctx {
     size_t max_wg;
     size_t kernel_wg_cap;                  /* tests: a driver that allows kernels fewer items than max_wg */
     size_t blas_reach;                     /* tests: floats CLBlast's offsets reach (0: INT_MAX, its own) */
+    int used_clblast;                      /* a CLBlast call was made on this context (vggcl__sgemm_release) */
     size_t grid_rows;                      /* tests: rows a launch takes (0: VGGCL_GRID_ROWS; vggcl__enqueue) */
     float tune_skew;                       /* tests: a challenger's output times 1 + this in vggcl__tune_agree */
     int is_gpu;                            /* CL_DEVICE_TYPE_GPU: the GPU-shaped kernels by default */
@@ -264,6 +265,10 @@ void vggcl__tune_load(vggcl_ctx *ctx);
 int vggcl__batch_class_last(int n);
 /* Frees a context and what it holds (vggcl_ctx_free, or the last of its models after it). */
 void vggcl__ctx_release(vggcl_ctx *ctx);
+/* At a context's release: CLBlast's caches emptied when it was the last live context that called CLBlast. Its
+ * program cache keeps each program, and with it the OpenCL context it was built for, for the process's life:
+ * 1.6-2.4 MB per context on PoCL, a service opening a context per request grew without end. */
+void vggcl__sgemm_release(vggcl_ctx *ctx);
 const vggcl_tuned *vggcl__tune_lookup(const vggcl_ctx *ctx, int c_in, int c_out, int h, int w, int n, int only);
 /* The median over rounds of b_ms / a_ms (rounds where a_ms is not positive are
  * left out; at most 16 rounds; INFINITY if none): how tune compares a challenger

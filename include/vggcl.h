@@ -97,7 +97,10 @@ typedef struct vggcl_model vggcl_model;
  * OpenCL use. */
 VGGCL_API vggcl_ctx *vggcl_ctx_new(void);
 /* Accepts NULL. Models still loaded with the context keep it until the last of them is freed (free
- * them too: vggcl_model_free then frees the context). */
+ * them too: vggcl_model_free then frees the context). Everything the context holds is given back, also
+ * CLBlast's programs for it (CLBlast's process-wide caches are emptied when the last context that
+ * used CLBlast goes), so contexts opened and freed one after another keep the memory flat; a context
+ * kept for the process's life saves each new one its start-up (device, programs). */
 VGGCL_API void vggcl_ctx_free(vggcl_ctx *ctx);
 VGGCL_API const char *vggcl_message(const vggcl_ctx *ctx);
 

@@ -25,6 +25,18 @@ static const char *clblast_name(CLBlastStatusCode s)
     }
 }
 
+static int clblast_users; /* live contexts that called CLBlast (under vggcl__lock) */
+
+void vggcl__sgemm_release(vggcl_ctx *ctx)
+{
+    if (!ctx->used_clblast) return;
+    vggcl__lock();
+    /* (not in a forked child, where the parent's OpenCL objects are not its to release; a failure changes no
+     * result: the caches stay, as before) */
+    if (--clblast_users == 0 && !vggcl__forked()) (void)CLBlastClearCache();
+    vggcl__unlock();
+}
+
 vggcl_status vggcl__sgemm(vggcl_ctx *ctx, const char *where, int trans_b, size_t M, size_t N, size_t K, cl_mem a,
                           size_t a_off, cl_mem b, size_t b_off, cl_mem c, size_t c_off)
 {
@@ -45,6 +57,7 @@ vggcl_status vggcl__sgemm(vggcl_ctx *ctx, const char *where, int trans_b, size_t
         /* CLBlast 1.5 builds its tuning database on first use without a lock (two
          * threads at once: a use-after-free under ASan), so its calls are serialized */
         vggcl__lock();
+        if (!ctx->used_clblast) ctx->used_clblast = 1, clblast_users++; /* (its caches now hold this context) */
         s = CLBlastSgemm(CLBlastLayoutRowMajor, CLBlastTransposeNo, trans_b ? CLBlastTransposeYes : CLBlastTransposeNo,
                          M, N, K, 1.0f, a, a_off, K, b, b_off, trans_b ? K : N, 0.0f, c, c_off, N, &ctx->queue, ev);
         vggcl__unlock();

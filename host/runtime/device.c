@@ -45,6 +45,7 @@ void vggcl__ctx_release(vggcl_ctx *ctx)
     if (ctx->upload_queue) CL_CLEANUP(clReleaseCommandQueue, (ctx->upload_queue));
     if (ctx->queue) CL_CLEANUP(clReleaseCommandQueue, (ctx->queue));
     if (ctx->cl) CL_CLEANUP(clReleaseContext, (ctx->cl));
+    vggcl__sgemm_release(ctx); /* (CLBlast's programs of this context: the last of its references) */
     free(ctx);
 }
 
