@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "test_util.h"
@@ -652,6 +653,43 @@ START_TEST(test_clblast_contexts_released)
 }
 END_TEST
 
+/* A child forked while another thread of its parent was in CLBlast (the process-wide lock held, as here) frees
+ * the context it inherited: it waited on that lock, which no thread of its own would release, for ever. */
+START_TEST(test_clblast_forked_child_frees)
+{
+    const char *path = tu_tmp("api-clblast-fork.safetensors");
+    tu_write_vgg(path, "8,M,16", 0, 3, 3, NULL);
+    float x[3 * 16 * 16], y[3];
+    tu_fill(x, 3 * 16 * 16, 1, -1, 1);
+    vggcl_ctx *ctx = tu_cl_ctx();
+    vggcl_model *m;
+    vggcl_load_options o;
+    vggcl_load_options_defaults(&o);
+    o.conv = VGGCL_CONV_GEMM;
+    ck_assert_msg(vggcl_model_load(ctx, path, &o, &m) == VGGCL_OK, "%s", vggcl_message(ctx));
+    ck_assert_msg(vggcl_forward(ctx, m, x, 1, 16, 16, y, NULL) == VGGCL_OK, "%s", vggcl_message(ctx));
+    ck_assert(ctx->used_clblast);
+    vggcl__lock(); /* (as a thread inside CLBlastSgemm holds it) */
+    const pid_t pid = fork();
+    if (pid == 0) {
+        alarm(20); /* (a hang ends the child by SIGALRM: the parent sees it) */
+        vggcl_model_free(m);
+        vggcl_ctx_free(ctx);
+        _exit(0);
+    }
+    vggcl__unlock();
+    ck_assert_int_ge(pid, 0);
+    int status = 0;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the forked child %s %d",
+                  WIFSIGNALED(status) ? "ended by signal" : "exited", WIFSIGNALED(status) ? WTERMSIG(status)
+                                                                                          : WEXITSTATUS(status));
+    vggcl_model_free(m);
+    vggcl_ctx_free(ctx);
+    remove(path);
+}
+END_TEST
+
 /* vggcl_device_index: each listed device's own index whichever spec selected it (an index, P:D); -1 before
  * a selection, after a failed one (no such device; each call opening the device failed in turn, most of
  * them after the device was matched) and on the reference. */
@@ -823,6 +861,7 @@ int main(void)
     tcase_add_test(tc, test_batch_checks);
     tcase_add_test(tc, test_api_audit_cases);
     tcase_add_test(tc, test_clblast_contexts_released);
+    tcase_add_test(tc, test_clblast_forked_child_frees);
     suite_add_tcase(s, tc);
     return tu_run(s);
 }

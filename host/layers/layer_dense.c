@@ -29,11 +29,11 @@ static int clblast_users; /* live contexts that called CLBlast (under vggcl__loc
 
 void vggcl__sgemm_release(vggcl_ctx *ctx)
 {
-    if (!ctx->used_clblast) return;
+    /* (not in a forked child, where the parent's OpenCL objects are not its to release, nor its lock to take:
+     * forked while another thread was in CLBlast, the child inherited it held and waited on it for ever) */
+    if (!ctx->used_clblast || vggcl__forked()) return;
     vggcl__lock();
-    /* (not in a forked child, where the parent's OpenCL objects are not its to release; a failure changes no
-     * result: the caches stay, as before) */
-    if (--clblast_users == 0 && !vggcl__forked()) (void)CLBlastClearCache();
+    if (--clblast_users == 0) (void)CLBlastClearCache(); /* (a failure changes no result: the caches stay) */
     vggcl__unlock();
 }
 
