@@ -278,7 +278,10 @@ START_TEST(test_null_arguments)
         vggcl_preprocess_defaults(&pm);
         ck_assert_int_eq(vggcl_model_preprocess(NULL, NULL, &pm), VGGCL_OK); /* (documented: the defaults alone) */
         ck_assert_int_eq(vggcl_model_preprocess(NULL, m, &pm), VGGCL_ERR_ARG);
-        const char *png = tu_tmp("null-ctx.png"), *npy = tu_tmp("null-ctx.npy"), *st = tu_tmp("null-ctx.safetensors");
+        char png[512], npy[512], st[512]; /* (tu_tmp's buffer is one: each name copied) */
+        snprintf(png, sizeof png, "%s", tu_tmp("null-ctx.png"));
+        snprintf(npy, sizeof npy, "%s", tu_tmp("null-ctx.npy"));
+        snprintf(st, sizeof st, "%s", tu_tmp("null-ctx.safetensors"));
         unsigned char px[3 * 4 * 4] = { 0 }, *pxo = (unsigned char *)&shape[0];
         ck_assert(vggcl_png_write(ctx, png, px, 4, 4) == VGGCL_OK);
         ck_assert(vggcl_npy_write(ctx, npy, 1, (const long long[]){ 2 }, x) == VGGCL_OK);
