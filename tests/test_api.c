@@ -618,6 +618,22 @@ START_TEST(test_load_options)
 }
 END_TEST
 
+/* A context on the OpenCL device with the model at path loaded for GEMM convolutions (*m), after one pass, which
+ * ran CLBlast. */
+static vggcl_ctx *clblast_pass(const char *path, vggcl_model **m)
+{
+    float x[3 * 16 * 16], y[3];
+    tu_fill(x, 3 * 16 * 16, 1, -1, 1);
+    vggcl_ctx *ctx = tu_cl_ctx();
+    vggcl_load_options o;
+    vggcl_load_options_defaults(&o);
+    o.conv = VGGCL_CONV_GEMM;
+    ck_assert_msg(vggcl_model_load(ctx, path, &o, m) == VGGCL_OK, "%s", vggcl_message(ctx));
+    ck_assert_msg(vggcl_forward(ctx, *m, x, 1, 16, 16, y, NULL) == VGGCL_OK, "%s", vggcl_message(ctx));
+    ck_assert(ctx->used_clblast);
+    return ctx;
+}
+
 /* Contexts opened and freed one after another, each running CLBlast (a GEMM convolution), as a service that opens
  * one per request: the process's memory stays flat. CLBlast's program cache kept every context (1.6 MB each on
  * PoCL, 96 MB over these 60); emptied with the last context that used it. (Not under ASan, whose quarantine
@@ -627,18 +643,10 @@ START_TEST(test_clblast_contexts_released)
 #ifndef VGGCL_SANITIZE
     const char *path = tu_tmp("api-clblast.safetensors");
     tu_write_vgg(path, "8,M,16", 0, 3, 3, NULL);
-    float x[3 * 16 * 16], y[3];
-    tu_fill(x, 3 * 16 * 16, 1, -1, 1);
     long rss_at[2] = { 0, 0 };
     for (int i = 0; i < 76; i++) {
-        vggcl_ctx *ctx = tu_cl_ctx();
         vggcl_model *m;
-        vggcl_load_options o;
-        vggcl_load_options_defaults(&o);
-        o.conv = VGGCL_CONV_GEMM;
-        ck_assert_msg(vggcl_model_load(ctx, path, &o, &m) == VGGCL_OK, "%s", vggcl_message(ctx));
-        ck_assert_msg(vggcl_forward(ctx, m, x, 1, 16, 16, y, NULL) == VGGCL_OK, "%s", vggcl_message(ctx));
-        ck_assert(ctx->used_clblast);
+        vggcl_ctx *ctx = clblast_pass(path, &m);
         vggcl_model_free(m);
         vggcl_ctx_free(ctx);
         if (i == 15 || i == 75) { /* (the first ones: PoCL's and the allocator's own growth, which settles) */
@@ -662,16 +670,8 @@ START_TEST(test_clblast_forked_child_frees)
 {
     const char *path = tu_tmp("api-clblast-fork.safetensors");
     tu_write_vgg(path, "8,M,16", 0, 3, 3, NULL);
-    float x[3 * 16 * 16], y[3];
-    tu_fill(x, 3 * 16 * 16, 1, -1, 1);
-    vggcl_ctx *ctx = tu_cl_ctx();
     vggcl_model *m;
-    vggcl_load_options o;
-    vggcl_load_options_defaults(&o);
-    o.conv = VGGCL_CONV_GEMM;
-    ck_assert_msg(vggcl_model_load(ctx, path, &o, &m) == VGGCL_OK, "%s", vggcl_message(ctx));
-    ck_assert_msg(vggcl_forward(ctx, m, x, 1, 16, 16, y, NULL) == VGGCL_OK, "%s", vggcl_message(ctx));
-    ck_assert(ctx->used_clblast);
+    vggcl_ctx *ctx = clblast_pass(path, &m);
     vggcl__lock(); /* (as a thread inside CLBlastSgemm holds it) */
     const pid_t pid = fork();
     if (pid == 0) {
