@@ -215,10 +215,8 @@ static vggcl_status io_fail(vggcl_ctx *ctx, const vggcl__output *o, const char *
 {
     char eb[128], dir[sizeof o->path];
     struct stat sb;
-    snprintf(dir, sizeof dir, "%s", o->path);
-    char *slash = strrchr(dir, '/');
-    if (slash) *(slash == dir ? slash + 1 : slash) = '\0';
-    if (err == ENOENT && slash && stat(dir, &sb) != 0) /* (said as "No such file or directory" of the file) */
+    folder_of(o->path, dir, sizeof dir);
+    if (err == ENOENT && stat(dir, &sb) != 0) /* (said as "No such file or directory" of the file) */
         return vggcl__fail(ctx, VGGCL_ERR_IO, "%s: %s: its folder %s is not there (removed while the run wrote it?)",
                            o->path, what, dir);
     return vggcl__fail(ctx, VGGCL_ERR_IO, "%s: %s: %s", o->path, what, vggcl__strerror(err, eb, sizeof eb));
