@@ -158,16 +158,11 @@ void vggcl__tune_load(vggcl_ctx *ctx)
     }
 }
 
-/* How far a row's shape is from a pass's: the log ratios of the sides, then of the batches (0: the same). */
-static double map_distance(const vggcl_tuned *t, int h, int w)
-{
-    return fabs(log((double)t->h / h)) + fabs(log((double)t->w / w));
-}
-
 const vggcl_tuned *vggcl__tune_lookup(const vggcl_ctx *ctx, int c_in, int c_out, int h, int w, int n, int only)
 {
     const vggcl_tuned *best = NULL;
     int best_score = -1;
+    double best_map = 0, best_batch = 0; /* best's distances: the log ratios of its sides, of its batch */
     /* of the rows of the same channels: the same map size, then the same batch class, then the nearest map
      * and batch; the last line of all equal wins (a shape of no row took the file's last row of its
      * channels: a layer 2.7x slower by the order tune had written the rows in) */
@@ -175,10 +170,10 @@ const vggcl_tuned *vggcl__tune_lookup(const vggcl_ctx *ctx, int c_in, int c_out,
         const vggcl_tuned *t = &ctx->tuned[i];
         if (t->c_in != c_in || t->c_out != c_out || (only && t->algo != only)) continue;
         const int score = 2 * (t->h == h && t->w == w) + (batch_class(t->batch) == batch_class(n));
-        const double map = map_distance(t, h, w), was = best ? map_distance(best, h, w) : 0;
-        const double batch = fabs(log((double)t->batch / n)), was_batch = best ? fabs(log((double)best->batch / n)) : 0;
-        if (score > best_score || (score == best_score && (map < was || (map == was && batch <= was_batch))))
-            best = t, best_score = score;
+        const double map = fabs(log((double)t->h / h)) + fabs(log((double)t->w / w));
+        const double batch = fabs(log((double)t->batch / n));
+        if (score > best_score || (score == best_score && (map < best_map || (map == best_map && batch <= best_batch))))
+            best = t, best_score = score, best_map = map, best_batch = batch;
     }
     return best;
 }
