@@ -1574,6 +1574,39 @@ class Cli(unittest.TestCase):
                       "Permission denied", r.stderr)
         self.assertEqual((ro / "l.npy").read_bytes(), b"an earlier run's")
 
+    def test_started_without_standard_descriptors(self):
+        """A command started with standard output or error closed (`>&-`) writes its files as any run does, or
+        fails where its answers cannot be printed: the first file opened took the free number 1 or 2 and the lines
+        printed went into it (logits that loaded with every value wrong, kept, exit 0); a write past a file size limit is said naming the file, exit 1 (SIGXFSZ killed
+        preprocess and the reference device without a word)."""
+        imgs = self.d / "imgs"
+        imgs.mkdir()
+        for i in range(3):
+            shutil.copy(ROOT / "tests" / "data" / "tiny.png", imgs / f"{i}.png")
+        (imgs / "3.png").write_bytes(b"not an image")
+        cls = ["classify", "--weights", self.weights, "--resize", "24", "--crop", "16", "--batch", "1"]
+        want = self.vggcl(*cls, "--logits-out", self.d / "want.npy", imgs)
+        self.assertEqual(want.returncode, 1, want.stderr)  # (3.png skipped)
+        for closed, answers in ((">&-", False), ("2>&-", True), ("<&- >&- 2>&-", False)):
+            got = self.out.parent / "got.npy"
+            r = subprocess.run(["sh", "-c", f'exec "$@" {closed}', "sh", VGGCL, *map(str, cls), "--logits-out",
+                                got, imgs], capture_output=True, text=True, timeout=300)
+            self.assertEqual(r.returncode, 1, closed)  # (3.png skipped; where standard output is closed, its lines)
+            if not answers:  # (the answers not all written: a failed run, which leaves no output)
+                self.assertEqual(list(self.out.parent.iterdir()), [], closed)
+                if closed == ">&-":
+                    self.assertIn("vggcl: cannot write standard output: Bad file descriptor", r.stderr)
+                continue
+            self.assertEqual(got.read_bytes(), (self.d / "want.npy").read_bytes(), closed)
+            got.unlink()
+        for args in (["preprocess", "--resize", "24", "--crop", "16", "--output", self.out, imgs / "0.png"],
+                     self.run_args(extra=["--device", "ref"])):
+            r = subprocess.run(["sh", "-c", 'ulimit -f 0; exec "$@"', "sh", VGGCL, *map(str, args)],
+                               capture_output=True, text=True, timeout=300)
+            self.assertEqual(r.returncode, 1, r.stderr)
+            self.assertIn(f"{self.out}: cannot write: File too large", r.stderr)
+            self.assertEqual(list(self.out.parent.iterdir()), [])
+
     def test_outputs_apart(self):
         """Outputs that would replace what the command reads (the weights, the input, an image) or each other
         are refused before any work, exit 2, and the files stay; an output whose folder is not there is said

@@ -1,13 +1,16 @@
 /* vggcl: command-line entry point; dispatches to the subcommands. */
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <cjson/cJSON.h>
 
@@ -673,8 +676,32 @@ static int run_command(int argc, char **argv)
     return CLI_USAGE;
 }
 
+/* Descriptors 0-2 that the command was started without (`>&-`) held on /dev/null, opened the other way
+ * round so that reading standard input or writing standard output fails as where it was closed: the first
+ * output file opened took the number, and the lines printed went into it (a `--logits-out` that loaded with
+ * every value wrong, exit 0). 0, or -1 where /dev/null cannot be opened. */
+static int hold_standard_descriptors(void)
+{
+    for (int fd = 0; fd <= 2; fd++) {
+        if (fcntl(fd, F_GETFD) != -1 || errno != EBADF) continue;
+        const int got = open("/dev/null", fd == 0 ? O_WRONLY : O_RDONLY); /* (the lowest free number: fd) */
+        if (got != fd) {
+            if (got >= 0) close(got);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
+    if (hold_standard_descriptors() != 0) {
+        cli_error(CLI_FAIL, "started with a standard descriptor closed, and cannot open /dev/null in its place");
+        return CLI_FAIL;
+    }
+    /* a write past a file size limit (ulimit -f) fails with EFBIG, said naming the file, and the output is
+     * removed: the signal killed the command without a word (where no driver's library had caught it) */
+    signal(SIGXFSZ, SIG_IGN);
     int shards = 0;
     for (size_t i = 0; argc > 1 && i < sizeof commands / sizeof commands[0]; i++)
         shards |= !strcmp(argv[1], commands[i].name) && commands[i].shards;
