@@ -1,6 +1,7 @@
 /* Context lifetime, OpenCL device enumeration and selection. */
 #define _GNU_SOURCE /* sched_getaffinity, CPU_COUNT */
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <sched.h>
@@ -117,6 +118,24 @@ fail:
     return st;
 }
 
+/* The drivers the ICD loader was given, as ocl-icd finds them: the .icd files of /etc/OpenCL/vendors, or of
+ * OCL_ICD_VENDORS where that is set and a folder, or the one driver it names where it is a file; where they
+ * are listed in *where. */
+static int listed_drivers(const char **where)
+{
+    const char *env = getenv("OCL_ICD_VENDORS");
+    *where = env && *env ? env : "/etc/OpenCL/vendors";
+    DIR *d = opendir(*where);
+    if (!d && *where == env) return access(env, R_OK) == 0;
+    int n = 0;
+    for (struct dirent *e; d && (e = readdir(d)) != NULL;) {
+        const size_t len = strlen(e->d_name);
+        n += len > 4 && !strcmp(e->d_name + len - 4, ".icd");
+    }
+    if (d) closedir(d);
+    return n;
+}
+
 /* Fills *list (malloc'd) with every device of every platform. */
 static vggcl_status enumerate_unlocked(vggcl_ctx *ctx, dev_entry **list, int *count)
 {
@@ -132,11 +151,22 @@ static vggcl_status enumerate_unlocked(vggcl_ctx *ctx, dev_entry **list, int *co
 
     cl_int err = vggcl__fault(ctx, "clGetPlatformIDs");
     if (err == CL_SUCCESS) err = clGetPlatformIDs(0, NULL, &np);
-    if (err == -1001 /* CL_PLATFORM_NOT_FOUND_KHR */ || (err == CL_SUCCESS && np == 0))
+    if (err == -1001 /* CL_PLATFORM_NOT_FOUND_KHR */ || (err == CL_SUCCESS && np == 0)) {
+        /* a driver that is installed but did not load (ulimit -n or -v: the loader cannot open or map it) was
+         * said to be missing */
+        const char *folder;
+        const int drivers = listed_drivers(&folder);
+        if (drivers > 0)
+            return vggcl__fail(ctx, VGGCL_ERR_NO_DEVICE,
+                               "no OpenCL platform found: the OpenCL loader loaded none of the %d driver(s) listed "
+                               "in %s (short of memory or of file descriptors: ulimit -v, ulimit -n? or a library "
+                               "of the driver missing), or use the reference backend (device \"ref\": --device ref)",
+                               drivers, folder);
         return vggcl__fail(ctx, VGGCL_ERR_NO_DEVICE,
                            "no OpenCL platform found: install an OpenCL driver (ICD), for "
                            "example PoCL for the CPU (apt-get install pocl-opencl-icd), or "
                            "use the reference backend (device \"ref\": --device ref)");
+    }
     CL_CHECK_RET(clGetPlatformIDs, err);
     plats = calloc(np, sizeof *plats);
     if (!plats) { st = vggcl__fail(ctx, VGGCL_ERR_NOMEM, "out of host memory"); goto fail; }
