@@ -647,9 +647,9 @@ static vggcl_status check_shape(vggcl_ctx *ctx, const vggcl_model *m, int n, int
     int fh, fw, bad = 0;
     vggcl_status st = vggcl__model_mine(ctx, m, "", 0);
     if (st != VGGCL_OK) return st;
-    if (n < 1 || h < 1 || w < 1 || h > MAX_SIDE || w > MAX_SIDE)
-        return vggcl__fail(ctx, VGGCL_ERR_SHAPE, "input (%d, 3, %d, %d): expected N >= 1 and 1 <= H, W <= %d", n, h,
-                           w, MAX_SIDE);
+    if (n < 1) return vggcl__fail(ctx, VGGCL_ERR_SHAPE, "input (%d, 3, %d, %d): expected N >= 1", n, h, w);
+    if (h < 1 || w < 1 || h > MAX_SIDE || w > MAX_SIDE) /* (apart: an image too wide was also told N >= 1) */
+        return vggcl__fail(ctx, VGGCL_ERR_SHAPE, "input (%d, 3, %d, %d): expected 1 <= H, W <= %d", n, h, w, MAX_SIDE);
     if ((long long)h * w > INT_MAX) /* (the kernels index a map's pixels in int) */
         return vggcl__fail(ctx, VGGCL_ERR_SHAPE, "input (%d, 3, %d, %d): %lld pixels a map; at most 2^31 - 1", n, h, w,
                            (long long)h * w);
