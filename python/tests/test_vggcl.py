@@ -107,6 +107,13 @@ def test_forward_of_no_images(files):
                 m.forward(np.zeros((0, 3, 8, 8), dtype))
         with pytest.raises(vggcl.Error, match="too small"):
             m.forward(np.zeros((0, 3, 8, 8), np.float32))
+        for dtype in (np.float32, np.float64):  # (said as "input (1, 3, 0, 32): expected N >= 1 and ...")
+            for call in (m.forward, m.cam):
+                with pytest.raises(vggcl.Error) as e:
+                    call(np.zeros((0, 3, 0, 32), dtype))
+                assert str(e.value) == ("input of shape (0, 3, 0, 32): the size of its images is refused: input (1, "
+                                        "3, 0, 32): expected 1 <= H, W <= 65536"), str(e.value)
+                assert e.value.status == "shape"
         for classes in (None, []):  # (cam refused N = 0, and [] as "classes float64")
             cams, chosen, logits = m.cam(np.zeros((0, 3, 64, 48), np.float32), classes)
             assert (cams.shape, chosen.shape, logits.shape) == ((0, 2, 1), (0,), (0, 5))
@@ -364,7 +371,7 @@ def test_misuse_raises_errors(files, monkeypatch):
     m.close()
     assert repr(m) == f"<vggcl.Model {str(files['weights'])!r} (closed)>"
     for use in (lambda: m.forward(files["x"]), lambda: m.classes, lambda: m.device, lambda: m.metadata("k"),
-                lambda: m.classify(files["images"]), lambda: m.cam(files["x"])):
+                lambda: m.classify(files["images"]), lambda: m.cam(files["x"]), m.__enter__):  # (`with` took it)
         with pytest.raises(vggcl.Error, match="the model is closed"):
             use()
     index = next(d["index"] for d in vggcl.devices())
@@ -572,6 +579,13 @@ def test_error_kinds_and_odd_arguments(files):
             m.forward(torch.zeros((1, 3, 64, 64), requires_grad=True))
         with pytest.raises(vggcl.Error, match="paths is 5"):
             m.classify(5)
+    # raised by a caller: any message, as Exception takes (Error(404) failed in the escaping of control characters)
+    assert (str(vggcl.Error(404)), str(vggcl.Error()), vggcl.Error(None, "io").status) == ("404", "", "io")
+    # a std that float32 holds as 0 is refused as one of 0 is (said "std 0,1,1", which was not given)
+    for std in ((0, 1, 1), (1e-50, 1, 1)):
+        with pytest.raises(vggcl.Error, match=r"std > 0 in float32") as e:
+            vggcl.preprocess(np.zeros((2, 2, 3), np.uint8), std=std)
+        assert e.value.status is None
     for kwargs, said in ((dict(features_only="no"), "features_only is 'no'"), (dict(head=""), "head is empty"),
                          (dict(conv="\udcff"), "conv must be")):
         with pytest.raises(vggcl.Error, match=said):

@@ -42,12 +42,17 @@ class Error(Exception):
     vggcl_status), for a caller that acts on it (a smaller batch after "device_memory"); None where this
     module refused an argument before calling the library."""
 
-    def __init__(self, message, status=None):
-        super().__init__(_escape(message))
+    def __init__(self, message="", status=None):
+        super().__init__(_escape(str(message)))  # (any message, as Exception takes: Error(404) failed in re.sub)
         self.status = status
 
 
 _STATUS = (None, "arg", "io", "format", "shape", "no_device", "device", "device_memory", "nomem")
+
+
+def _kind(status):
+    """A vggcl_status as Error.status names it."""
+    return _STATUS[status] if 0 < status < len(_STATUS) else None
 _INT_MAX = 2**31 - 1  # a C int's: ctypes cuts a larger Python int to 32 bits, unsaid
 _FLOAT_MAX = float(np.finfo(np.float32).max)
 
@@ -293,7 +298,7 @@ class _Context:
 
     def check(self, status):
         if status != 0:
-            raise Error(_text(_message(self.ptr)), _STATUS[status] if 0 < status < len(_STATUS) else None)
+            raise Error(_text(_message(self.ptr)), _kind(status))
 
     def close(self):
         if self.ptr:
@@ -336,13 +341,13 @@ def _numbers(value, count, what):
         return None
     if what == "size" and not (0 <= v[0] <= 16384 and v[0] == int(v[0])):  # (2.7 is not cut to 2)
         return None
-    if what == "std" and not all(x > 0 for x in v):
+    if what == "std" and not all(np.float32(x) > 0 for x in v):  # (1e-50 is 0 in float32: "std 0,1,1" said)
         return None
     return int(v[0]) if what == "size" else v
 
 
 _EXPECTED = {"size": "a whole size from 0 to 16384", "mean": "three finite numbers R,G,B",
-             "std": "three numbers R,G,B (std > 0)"}
+             "std": "three numbers R,G,B (std > 0 in float32: 1.4e-45 or more)"}
 
 
 def _preset(ctx, model, resize=None, crop=None, mean=None, std=None, draft=None):
@@ -535,6 +540,7 @@ class Model:
         self.close()
 
     def __enter__(self):
+        self._live()  # (a closed model refused at `with`, as a closed file is, not at its first call)
         return self
 
     def __exit__(self, *exc):
@@ -623,8 +629,17 @@ class Model:
         if a.dtype != np.float32 or not (a.flags.c_contiguous and a.flags.aligned):  # (a copy is made: checked
             # first, as the pass would, so that a shape the pass refuses is not copied, 24 GiB of a broadcast view;
             # an empty batch as forward and cam check it, its size at one image: N 0 is no pass's)
-            self._ctx.check(_check_batch(self._ctx.ptr, self._live(), max(a.shape[0], 1), *a.shape[2:]))
+            self._check_size(*a.shape)
         return np.require(a, np.float32, ["C", "A"])  # (contiguous and aligned: C reads it as float *)
+
+    def _check_size(self, n, c, h, w):
+        """The checks of a pass of n images of h x w, as the pass makes them; an empty batch's size as one
+        image's (N 0 is no pass's: the library's words are of a batch of 1)."""
+        status = _check_batch(self._ctx.ptr, self._live(), max(n, 1), h, w)
+        if status != 0 and n == 0:
+            raise Error(f"input of shape {(n, c, h, w)}: the size of its images is refused: "
+                        f"{_text(_message(self._ctx.ptr))}", _kind(status))
+        self._ctx.check(status)
 
     @_locked
     def forward(self, x):
@@ -638,7 +653,7 @@ class Model:
         feats = np.empty((n, self.features), np.float32)
         logits = np.empty((n, self.classes), np.float32) if self.classes else None
         if n == 0:  # (no rows, as `vggcl run` takes an empty share: the size checked as a pass checks it)
-            self._ctx.check(_check_batch(self._ctx.ptr, self._live(), 1, x.shape[2], x.shape[3]))
+            self._check_size(*x.shape)
             return logits, feats
         self._ctx.check(_forward(self._ctx.ptr, self._live(), x.ctypes.data_as(_f), n, x.shape[2], x.shape[3],
                                  logits.ctypes.data_as(_f) if logits is not None else None, feats.ctypes.data_as(_f)))
@@ -684,7 +699,7 @@ class Model:
         want = None if want is None else np.ascontiguousarray(want, np.int32)
         if n == 0:  # (no rows, as forward: the model's maps and the size checked as a pass checks them)
             self._ctx.check(_check_cam(self._ctx.ptr, self._live()))
-            self._ctx.check(_check_batch(self._ctx.ptr, self._live(), 1, h, w))
+            self._check_size(*x.shape)
             return cams, chosen, logits
         self._ctx.check(_forward_cam(self._ctx.ptr, self._live(), x.ctypes.data_as(_f), n, h, w,
                                      logits.ctypes.data_as(_f), None, want.ctypes.data_as(_i) if want is not None
