@@ -747,6 +747,66 @@ class OnnxImport(unittest.TestCase):
             path.write_text(json.dumps(classes).replace("Infinity", "1e999"))
             self.refused(f"classes_{name}", small_nchw(37, dense=((2,),)), "integer indices", "--classes-json", path)
 
+    def test_graphs_found_by_review(self):
+        """Graphs a review of real exports found taken wrongly, each now read as onnxruntime runs it or refused:
+        a uint8 input (pixels 0..255) imported as x/255, every logit wrong; a Reshape to [8, -1] and a Squeeze
+        of the batch axis (onnxruntime runs neither for a batch of 2) taken as flattens; a fixed input too small
+        for the max pools recorded as the preset; node names' control characters printed raw; external data
+        through a symbolic link beside the model read from wherever it led."""
+        m = small_nchw(41)
+        m.graph.input[0].type.tensor_type.elem_type = TensorProto.UINT8
+        m.graph.node.insert(0, helper.make_node("Cast", ["input"], ["input_f"], name="to_float", to=TensorProto.FLOAT))
+        next(n for n in m.graph.node if n.op_type == "Conv").input[0] = "input_f"
+        pixels = np.random.default_rng(41).integers(0, 256, (2, 3, 32, 32)).astype(np.uint8)
+        self.check("uint8_input", m, pixels, pixels.astype(np.float32),
+                   meta={"vggcl.mean": "0,0,0", "vggcl.std": import_onnx.SCALES["raw"][1]})
+        err = self.refused("uint8_unit", m, "--input-scale unit, but the graph input 'input' is uint8: whole pixel "
+                           "values; expected raw", "--input-scale", "unit")
+        for shape, ok in (([8, -1], False), ([0, -1], True), ([-1, 8], True)):
+            m = small_nchw(42)
+            flat = next(n for n in m.graph.node if n.op_type == "Flatten")
+            flat.CopyFrom(helper.make_node("Reshape", [flat.input[0], "flat_shape"], list(flat.output), name="flat"))
+            m.graph.initializer.append(numpy_helper.from_array(np.array(shape, np.int64), "flat_shape"))
+            if ok:
+                x = np.random.default_rng(42).standard_normal((2, 3, 32, 32)).astype(np.float32)
+                self.check(f"reshape_{shape[0]}", m, x, x)
+            else:
+                err = self.refused("reshape_8", m, "Reshape node 'flat': shape [8, -1]; expected (N, 8)")
+        for axes, ok in (([0, 2, 3], False), ([2, -1], True)):
+            m = small_nchw(43)
+            flat = next(n for n in m.graph.node if n.op_type == "Flatten")
+            flat.CopyFrom(helper.make_node("Squeeze", [flat.input[0], "axes"], list(flat.output), name="squeeze"))
+            m.graph.initializer.append(numpy_helper.from_array(np.array(axes, np.int64), "axes"))
+            if ok:
+                x = np.random.default_rng(43).standard_normal((2, 3, 32, 32)).astype(np.float32)
+                self.check("squeeze_hw", m, x, x)
+            else:
+                err = self.refused("squeeze_batch", m, "Squeeze node 'squeeze': axes [0, 2, 3] of the rank-4 data")
+        m = small_nchw(44)  # (one max pool: 2x2 at least)
+        for d in m.graph.input[0].type.tensor_type.shape.dim[2:]:
+            d.dim_value = 1
+        self.refused("too_small", m, "the graph input 'input' is 1x1: too small for its 1 max pools; expected at "
+                     "least 2x2")
+        m = small_nchw(45, conv={"k": 5, "pad": 2})
+        m.graph.node[0].name = "conv\u202e\x1b[31mred\x07"
+        err = self.refused("control_characters", m, "Conv node 'conv\\u202e\\x1b[31mred\\x07'")
+        self.assertFalse(any(c in err for c in "\x1b\x07\u202e"), err)
+        folder = self.d / "external"
+        folder.mkdir()
+        onnx.save(small_nchw(46), str(folder / "m.onnx"), save_as_external_data=True, location="w.bin",
+                  size_threshold=0)
+        self.assertEqual(self.importer(folder / "m.onnx", self.d / "external.safetensors").returncode, 0)
+        (self.d / "elsewhere.bin").write_bytes((folder / "w.bin").read_bytes())
+        (folder / "w.bin").unlink()
+        (folder / "w.bin").symlink_to(self.d / "elsewhere.bin")
+        out = self.d / "refused" / "linked.safetensors"
+        out.parent.mkdir(exist_ok=True)
+        r = self.importer(folder / "m.onnx", out)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("the external data of tensor 'conv1/kernel', w.bin, is reached through a symbolic link; "
+                      "expected a file beside the model", r.stderr)
+        self.assertEqual(list(out.parent.iterdir()), [])
+
     def test_checker_without_a_reason(self):
         """A node whose op_type is not UTF-8 (one byte of a file changed): onnx's checker raises with no message,
         and the importer's refusal raised IndexError on it (a traceback)."""

@@ -42,11 +42,12 @@ fixed size takes that crop alone), vggcl.output, vggcl.mean
 and vggcl.std (vggcl's input is (x/255 - mean)/std per RGB channel) and, with --classes or --classes-json, vggcl.classes.
 
 --input-scale: what the graph expects as input.
-  unit   x/255 (the default)
+  unit   x/255 (the default for a float input)
   torch  torchvision's ImageNet normalization
   caffe  Keras/Caffe VGG16: BGR, 0..255 minus the BGR mean (103.939, 116.779, 123.68); the first
          conv's input channels are reordered to RGB so that vggcl feeds RGB.
-  raw    0..255 (a graph that scales its input itself, as Keras's Rescaling(1/255) exports)
+  raw    0..255 (a graph that scales its input itself, as Keras's Rescaling(1/255) exports; the default,
+         and the only scale, for a graph whose input is integers, as uint8 pixels)
 A normalization the graph does itself before its first Conv, per channel (Sub, Div, Mul, Add:
 (x - mean) / std as a PyTorch wrapper exports it, Keras's Rescaling and Normalization), is read
 into vggcl.mean and vggcl.std on top of --input-scale, which then says what the graph's input is.
@@ -62,11 +63,11 @@ from pathlib import Path
 
 import numpy as np
 import onnx
-from onnx import numpy_helper
+from onnx import external_data_helper, numpy_helper
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from safetensors_io import (MAX_CHANNELS, MAX_DENSE, MAX_OUTPUTS, MAX_SIZE, PRESET_DEFAULTS, BadArgument,  # noqa
-                           Refused, add_preprocess_args, check_preprocess_args, preprocess_gaps, preprocess_meta,
+                           Refused, add_preprocess_args, check_preprocess_args, preprocess_gaps, preprocess_meta, shown,
                            read_class_names, run_converter, write_model)
 
 PROG = "import_onnx.py"
@@ -77,6 +78,8 @@ SCALES = {
     "caffe": ("0.48501961,0.45795686,0.40760392", "0.00392157,0.00392157,0.00392157"),
     "raw": ("0,0,0", "0.00392156863,0.00392156863,0.00392156863"),
 }
+INTEGERS = {onnx.TensorProto.UINT8, onnx.TensorProto.INT8, onnx.TensorProto.UINT16, onnx.TensorProto.INT16,
+            onnx.TensorProto.UINT32, onnx.TensorProto.INT32, onnx.TensorProto.UINT64, onnx.TensorProto.INT64}
 SHAPE_OPS = ("Shape", "Size")  # their outputs are shapes, not data
 FLOATS = {onnx.TensorProto.FLOAT: np.float32, onnx.TensorProto.DOUBLE: np.float64,
           onnx.TensorProto.FLOAT16: np.float16}  # the Casts that keep a value a float, and what to
@@ -344,13 +347,33 @@ def conv_bias(g, node, c_out):
 
 
 def check_flatten(g, node, tensor, width):
-    """A Flatten, Reshape or Squeeze of the data to (N, width): Flatten's axis 1, Reshape's shape (when static)."""
+    """A Flatten, Reshape or Squeeze of the data to (N, width): Flatten's axis 1, Reshape's shape (when static;
+    a fixed first number only as the graph's fixed batch where the second is -1: [512, -1] is no flatten of a
+    batch of 2), Squeeze's axes (when given: two, not the batch's)."""
     check_data_input(g, node, tensor)
     if node.op_type == "Flatten" and attrs(node).get("axis", 1) != 1:
         refuse(node, f"axis {attrs(node).get('axis')}; expected 1")
     shp = reshape_shape(g, node) if node.op_type == "Reshape" else None
-    if shp is not None and (len(shp) != 2 or shp[1] not in (-1, width)):
-        refuse(node, f"shape {shp}; expected (N, {width})")
+    if shp is not None and (len(shp) != 2 or shp[1] not in (-1, width) or
+                            (shp[1] == -1 and shp[0] not in (0, (static_dims(g.input) or [None])[0]))):
+        refuse(node, f"shape {shp}; expected (N, {width}): (0 or -1, {width}) or (0, -1)")
+    if node.op_type == "Squeeze":
+        axes = node_axes(g, node)
+        if axes is not None and (len(axes) != 2 or 0 in axes):
+            refuse(node, f"axes {axes} of the rank-4 data; expected the two axes of size 1 (not the batch's, 0)")
+
+
+def node_axes(g, node):
+    """A Squeeze's or ReduceMean's axes, each modulo 4 and sorted (their data is rank 4 here): from its attribute (before opset
+    13) or its second input; None where not given (every axis of size 1)."""
+    a = attrs(node)
+    if "axes" in a:
+        axes = list(a["axes"])
+    elif len(node.input) > 1 and node.input[1]:
+        axes = [int(v) for v in np.asarray(g.const(node, 1, "axes")).reshape(-1)]
+    else:
+        return None
+    return sorted(ax % 4 for ax in axes)
 
 
 def conv_weights(g, node, tensor, c_in):
@@ -465,14 +488,7 @@ def transpose_perm(node):
 
 
 def reduce_axes(g, node):
-    a = attrs(node)
-    if "axes" in a:
-        axes = list(a["axes"])
-    elif len(node.input) > 1 and node.input[1]:
-        axes = [int(v) for v in np.asarray(g.const(node, 1, "axes")).reshape(-1)]
-    else:
-        axes = []
-    return sorted(ax % 4 for ax in axes), a.get("keepdims", 1)
+    return node_axes(g, node) or [], attrs(node).get("keepdims", 1)
 
 
 def static_dims(value_info):
@@ -560,11 +576,20 @@ def map_size(hw, pools):
     return size
 
 
-def convert(model, path_name, scale="unit"):
-    """Returns (tensors, metadata, summary) or raises Refused."""
+def convert(model, path_name, scale=None):
+    """Returns (tensors, metadata, summary) or raises Refused. scale: --input-scale's (None: unit, or raw for a
+    graph whose input is integers)."""
     model, casts = without_no_ops(model)
     halves = sum(t.data_type == onnx.TensorProto.FLOAT16 for t in model.graph.initializer)
     g = Graph(model)
+    kind = g.input.type.tensor_type.elem_type
+    if kind in INTEGERS:  # (pixels 0..255: x/255 was fed, and every logit was wrong)
+        if scale not in (None, "raw"):
+            raise Refused(f"--input-scale {scale}, but the graph input '{g.input.name}' is "
+                          f"{onnx.TensorProto.DataType.Name(kind).lower()}: whole pixel values; expected raw (0..255, "
+                          "the default for such a graph)")
+        scale = "raw"
+    scale = scale or "unit"
     dims = static_dims(g.input)
     t = g.input.name
     node = g.next(t, None)
@@ -632,6 +657,9 @@ def convert(model, path_name, scale="unit"):
             raise Refused("the graph has no Conv; expected a VGG")
         refuse(node, "expected a 3x3 Conv")
     pool5 = "keep" if last == "pool" else "drop"
+    if hw is not None and 0 in map_size(hw, pools):  # (written, its preset then refused every image)
+        raise Refused(f"the graph input '{g.input.name}' is {hw[0]}x{hw[1]}: too small for its {pools} max pools; "
+                      f"expected at least {2 ** pools}x{2 ** pools}")
     if node is None:
         raise Refused(f"the graph ends after the features (tensor '{t}'); expected a GAP or flatten and dense layers")
     # a 1x1 Conv on the features' map, averaged by the GAP after it: the GAP then that dense layer
@@ -905,9 +933,9 @@ def main(argv=None):
     ap = argparse.ArgumentParser(prog=PROG, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("model", help="the .onnx file")
     ap.add_argument("--out", required=True, help="the .safetensors file to write")
-    ap.add_argument("--input-scale", choices=sorted(SCALES), default="unit",
+    ap.add_argument("--input-scale", choices=sorted(SCALES),
                     help="what the graph's input is: x/255 (unit, default), ImageNet-normalized (torch), "
-                         "Keras/Caffe BGR minus mean (caffe), or 0..255 (raw)")
+                         "Keras/Caffe BGR minus mean (caffe), or 0..255 (raw, the default for an integer input)")
     cl = ap.add_mutually_exclusive_group()
     cl.add_argument("--classes", help="comma-separated class names, in output order")
     cl.add_argument("--classes-json", help='a JSON {"name": index} object or list of names')
@@ -918,11 +946,30 @@ def main(argv=None):
     return run_converter(PROG, a.model, a.out, lambda: convert_file(a))
 
 
+def external_links(model, path):
+    """Refuses a tensor whose external data is reached through a symbolic link (onnx 1.12 followed one beside
+    the model to any file, whose bytes became weights; later onnx refuses them too)."""
+    folder = os.path.dirname(path) or "."
+    tensors = list(model.graph.initializer) + [a.t for n in model.graph.node for a in n.attribute if a.HasField("t")]
+    for t in tensors:
+        if t.data_location != onnx.TensorProto.EXTERNAL:
+            continue
+        where = next((e.value for e in t.external_data if e.key == "location"), "")
+        if os.path.realpath(os.path.join(folder, where)) != os.path.join(os.path.realpath(folder),
+                                                                          os.path.normpath(where)):
+            raise Refused(f"the external data of tensor '{t.name}', {where}, is reached through a symbolic link; "
+                          "expected a file beside the model")
+
+
 def convert_file(a):
     """The command's work: the line to print once the file is written."""
     classes = read_classes(a) if a.classes is not None or a.classes_json else None
     try:
-        model = onnx.load(a.model)
+        model = onnx.load(a.model, load_external_data=False)
+        external_links(model, a.model)
+        external_data_helper.load_external_data_for_model(model, os.path.dirname(a.model))
+    except Refused:
+        raise
     except Exception as e:  # onnx raises DecodeError, OSError, ...
         raise Refused(f"cannot read the ONNX model: {str(e).splitlines()[0] if str(e) else type(e).__name__}")
     newer = newer_than_checker(model)  # (Debian 12's onnx 1.12 checks IR 8 and opset 17; torch 2 writes newer)
@@ -953,10 +1000,10 @@ def convert_file(a):
                         key=lambda k: int(k.split(".")[1]))].shape[0]
     write_model(tensors, meta, a.out, classes, n_out)
     if newer:  # (said once written: a refusal is its one line)
-        print(f"{PROG}: {a.model}: note: {newer}, newer than this onnx {onnx.__version__} checks: the graph is "
+        print(f"{PROG}: {shown(a.model)}: note: {newer}, newer than this onnx {onnx.__version__} checks: the graph is "
               "not checked by it, only by the importer", file=sys.stderr)
     for note in preprocess_gaps(meta):
-        print(f"{PROG}: {a.model}: note: {note}", file=sys.stderr)
+        print(f"{PROG}: {shown(a.model)}: note: {note}", file=sys.stderr)
     return f"wrote {a.out}: {summary}, {n_out} classes" + (" (named)" if classes else "")
 
 

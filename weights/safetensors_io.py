@@ -11,6 +11,7 @@ import struct
 import sys
 import tempfile
 import threading
+import unicodedata
 from pathlib import Path
 
 import numpy as np
@@ -281,6 +282,20 @@ def _same_file(a, b):
         return False
 
 
+def shown(text):
+    """text on one line as a message shows it: blanks as one space, and the control and format characters a
+    node, tensor or file name may hold escaped (ESC and U+202E reached the terminal; a byte that is not UTF-8,
+    a surrogate from os.fsdecode, as \\xNN), as vggcl's messages show them."""
+    def one(c):
+        o = ord(c)
+        if 0xDC80 <= o <= 0xDCFF:
+            return f"\\x{o - 0xDC00:02x}"
+        if unicodedata.category(c) in ("Cc", "Cf", "Cs", "Zl", "Zp"):
+            return f"\\x{o:02x}" if o < 0x100 else f"\\u{o:04x}"
+        return c
+    return "".join(map(one, " ".join(str(text).split())))
+
+
 def run_converter(prog, source, out, work):
     """A converter's command: work() converts and writes out, and returns the line to print. Refused,
     BadArgument and OSError are said in one line (naming source, nothing, or out): the exit status. An out
@@ -290,20 +305,21 @@ def run_converter(prog, source, out, work):
         print(f"{prog}: --out -: the converters write a file, not standard output; name one", file=sys.stderr)
         return 2
     if source is not None and _same_file(source, out):  # (None: made, as --random's weights)
-        print(f"{prog}: --out {out} is the file read, {source}: it would be replaced; name another", file=sys.stderr)
+        print(f"{prog}: --out {shown(out)} is the file read, {shown(source)}: it would be replaced; name another",
+              file=sys.stderr)
         return 2
     try:
         if source is not None and os.path.exists(source) and not Path(source).is_file():
             raise Refused("not a regular file (a folder, a FIFO or a device); expected the model's file")
         line = work()
     except Refused as e:
-        print(f"{prog}: {source}: {' '.join(str(e).split())}", file=sys.stderr)
+        print(f"{prog}: {shown(source)}: {shown(e)}", file=sys.stderr)
         return 1
     except BadArgument as e:
-        print(f"{prog}: {' '.join(str(e).split())}", file=sys.stderr)
+        print(f"{prog}: {shown(e)}", file=sys.stderr)
         return 1
     except OSError as e:
-        print(f"{prog}: {out}: {e.strerror or e}", file=sys.stderr)
+        print(f"{prog}: {shown(out)}: {shown(e.strerror or e)}", file=sys.stderr)
         return 1
     try:
         print(line, flush=True)
