@@ -1232,6 +1232,29 @@ class Mpi(Folder):
             self.assertEqual((r.returncode, r.stdout, vggcl_lines(r.stderr)),
                              (one.returncode, one.stdout, vggcl_lines(one.stderr)), tag)
 
+    def test_ranks_running_other_commands(self):
+        """Ranks started on other commands (mpirun's `:`, or a wrapper) are refused at once, rank 0 saying which rank:
+        each went on to other collectives, and the job hung (eval beside train-head) or MPI aborted it with "message
+        truncated" and no word of vggcl's (classify beside preprocess)."""
+        out = self.d / "out"
+        out.mkdir()
+        common = ["--weights", str(self.weights), "--resize", "40", "--crop", "32"]
+        data = self.d / "data"
+        for c in ("a", "b"):
+            shutil.copytree(self.images, data / c, ignore=shutil.ignore_patterns("*broken*"))
+        for first, second, rank0 in ((["classify", *common, "--logits-out", str(out / "l.npy"), str(self.images)],
+                                      ["preprocess", *common, "--output", str(out / "t.npy"), str(self.images)],
+                                      "classify"),
+                                     (["eval", *common, "--data", str(data)],
+                                      ["train-head", *common, "--data", str(data), "--out", str(out / "m.st")],
+                                      "eval")):
+            r = subprocess.run(["mpirun", "-n", "1", VGGCL, *first, ":", "-n", "1", VGGCL, *second],
+                               capture_output=True, text=True, env=ENV, timeout=120)
+            self.assertEqual((r.returncode, vggcl_lines(r.stderr)),
+                             (1, [f"vggcl: {rank0}: rank 1 runs another command than rank 0's: every rank of the job "
+                                  "must run the same one"]), r.stderr)
+            self.assertEqual(list(out.iterdir()), [])
+
     def test_rank_told_another_rank(self):
         """A wrapper that changes the launcher's variables on the way (here the second rank told it is rank 0): MPI
         joined the two, so that rank ends the job, saying why, where it returned and waited in MPI_Finalize while

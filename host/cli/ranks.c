@@ -296,6 +296,23 @@ static int ranks_listed(cli_ranks *r, const char *cmd, int listed)
 #ifdef VGGCL_MPI
 static int alloc_on_all(size_t bytes, int ok, void **out);
 
+/* Whether every rank runs cmd, rank 0's command; where one does not, CLI_FAIL, said by rank 0 (a wrapper that
+ * started preprocess beside classify: each went on to other collectives, and the job hung or MPI aborted it
+ * with "message truncated" and no word of vggcl's). Collective: the first after MPI_Init and its settings. */
+static int same_command(const cli_ranks *r, const char *cmd)
+{
+    char mine[32] = { 0 }, first[sizeof mine];
+    snprintf(mine, sizeof mine, "%s", cmd);
+    memcpy(first, mine, sizeof first);
+    MPI_Bcast(first, (int)sizeof first, MPI_CHAR, 0, MPI_COMM_WORLD);
+    int other = memcmp(first, mine, sizeof mine) ? r->rank : r->size;
+    MPI_Allreduce(MPI_IN_PLACE, &other, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+    if (other == r->size) return CLI_OK;
+    return r->rank != 0 ? CLI_FAIL
+                        : cli_error(CLI_FAIL, "%s: rank %d runs another command than rank 0's: every rank of the job "
+                                    "must run the same one", cmd, other);
+}
+
 /* Rank 0's list (*files, *n: read from its standard input) to every rank, in chunks of r->chunk bytes, the
  * paths one after the other with their NULs; the others' lists (empty) replaced. CLI_OK, or CLI_FAIL on every
  * rank (out of host memory: said by the rank). */
@@ -399,6 +416,7 @@ int cli_ranks_begin(cli_ranks *r, const char *cmd, char ***files, int *n)
     if (!local) local = getenv("MPI_LOCALRANKID");
     if (!local) local = getenv("SLURM_LOCALID");
     r->local_rank = local && atoi(local) >= 0 ? atoi(local) : r->rank; /* (a negative one picked device -1) */
+    if (same_command(r, cmd) != CLI_OK) return CLI_FAIL;
     if (!files) return CLI_OK; /* the caller takes its share itself */
     const int listed = ranks_listed(r, cmd, CLI_OK); /* (with cli_take_share's for a rank that could not) */
     if (listed != CLI_OK) return listed;
