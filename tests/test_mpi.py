@@ -1255,6 +1255,21 @@ class Mpi(Folder):
                                   "must run the same one"]), r.stderr)
             self.assertEqual(list(out.iterdir()), [])
 
+    def test_device_listing_failing(self):
+        """A rank that cannot list the devices to pick its own says so once (the selection, which lists them again,
+        said it a second time), where every rank fails and where one alone does."""
+        out = self.d / "out"
+        out.mkdir()
+        args = [VGGCL, "classify", "--weights", str(self.weights), "--logits-out", str(out / "l.npy"), str(self.images)]
+        want = "vggcl: listing OpenCL devices: clGetPlatformIDs -> CL_OUT_OF_HOST_MEMORY (-6)"
+        for launch in (["-x", "VGGCL_FAULT=setup:1", *args],
+                       ["sh", "-c", '[ "$OMPI_COMM_WORLD_RANK" = 1 ] && export VGGCL_FAULT=setup:1; exec "$@"', "sh",
+                        *args]):
+            r = subprocess.run(["mpirun", "-n", "2", "--oversubscribe", *launch], capture_output=True, text=True,
+                               env=ENV, timeout=120)
+            self.assertEqual((r.returncode, vggcl_lines(r.stderr)), (1, [want]), r.stderr)
+            self.assertEqual(list(out.iterdir()), [])
+
     def test_rank_told_another_rank(self):
         """A wrapper that changes the launcher's variables on the way (here the second rank told it is rank 0): MPI
         joined the two, so that rank ends the job, saying why, where it returned and waited in MPI_Finalize while

@@ -1065,7 +1065,12 @@ const char *cli_ranks_device(cli_ranks *r, const char *given)
     if (env && *env) return NULL; /* every rank on the device it names (read by the library, which says so) */
     /* one device per rank on each machine: the GPUs if there are any, else every device */
     int pick[CLI_MAX_DEVICES];
+    cli_messages_hold(1); /* (a listing that fails is said by the selection, which lists them again: it was twice) */
     const int n = cli_all_devices(pick, CLI_MAX_DEVICES, 0); /* (a rank's device is its own: any kind) */
+    size_t len;
+    if (n < 1) free(cli_messages_take(&len));
+    cli_messages_hold(0);
+    cli_messages_flush();
     if (n < 1) return NULL; /* (selection then reports the missing device) */
     snprintf(r->device, sizeof r->device, "%d", pick[r->local_rank % n]);
     return r->device;
