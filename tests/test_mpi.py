@@ -1130,8 +1130,17 @@ class Mpi(Folder):
                             str(self.weights), *args, "--labels", str(labels[1]), str(self.images)],
                            capture_output=True, text=True, env=ENV, timeout=120)
         self.assertEqual(r.returncode, 1, r.stderr)
-        self.assertIn("(their classes, features, class names, preprocessing or --labels differ)", r.stderr)
+        self.assertEqual(vggcl_lines(r.stderr), [f"vggcl: classify: the ranks were given different preprocessing "
+                                                 "(--resize, --crop, --mean, --std, --draft) or --labels with the same "
+                                                 f"{self.weights}: each must be given the same"])  # (the file blamed)
         self.assertEqual((r.stdout, list(out.iterdir())), ("", []))
+        r = subprocess.run(["mpirun", "-n", "1", VGGCL, "classify", "--weights", str(self.weights), *args,
+                            str(self.images), ":", "-n", "1", VGGCL, "classify", "--weights", str(self.weights), *args,
+                            "--draft",
+                            str(self.images)], capture_output=True, text=True, env=ENV, timeout=120)
+        self.assertEqual((r.returncode, len(vggcl_lines(r.stderr))), (1, 1), r.stderr)
+        self.assertIn("the ranks were given different preprocessing (--resize, --crop, --mean, --std, --draft) or "
+                      "--labels with the same", r.stderr)
         # options that shape what the ranks send (or gather) given to one rank alone: refused, said once, nothing
         # written (a --logits-out of rank 0 alone left it waiting in a gather the others never joined: the job
         # hung; train-head's rows of --flip's two images were taken for two rows of one, a wrong model, exit 0)

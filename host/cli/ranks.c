@@ -218,6 +218,9 @@ static int same_model(const cli_ranks *r, const char *cmd, const char *weights, 
     if (!weights || lo[1] == FNV_START || hi[1] == FNV_START) /* (FNV_START: a rank given no --weights) */
         return cli_error(CLI_FAIL, "%s: the ranks were given different preprocessing (--resize, --crop, --mean, --std, "
                                    "--draft) or --weights: each must be given the same", cmd);
+    if (lo[1] == hi[1]) /* (the same file: what the ranks were given with it differs; the file was blamed) */
+        return cli_error(CLI_FAIL, "%s: the ranks were given different preprocessing (--resize, --crop, --mean, --std, "
+                                   "--draft) or --labels with the same %s: each must be given the same", cmd, weights);
     return cli_error(CLI_FAIL, "%s: the ranks loaded different models from %s (%s): each machine's copy must be "
                                "the same file", cmd, weights, lo[0] != hi[0] ? "their classes, features, class names, "
                                "preprocessing or --labels differ" : "the files differ");
