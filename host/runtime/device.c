@@ -120,12 +120,14 @@ fail:
 
 /* The drivers the ICD loader was given, as ocl-icd finds them: the .icd files of /etc/OpenCL/vendors, or of
  * OCL_ICD_VENDORS where that is set and a folder, or the one driver it names where it is a file; where they
- * are listed in *where. */
+ * are listed in *where. -1 where the folder could not be read for want of descriptors or memory (as the
+ * loader, maybe). */
 static int listed_drivers(const char **where)
 {
     const char *env = getenv("OCL_ICD_VENDORS");
     *where = env && *env ? env : "/etc/OpenCL/vendors";
     DIR *d = opendir(*where);
+    if (!d && (errno == EMFILE || errno == ENFILE || errno == ENOMEM)) return -1;
     if (!d && *where == env) return access(env, R_OK) == 0;
     int n = 0;
     for (struct dirent *e; d && (e = readdir(d)) != NULL;) {
@@ -156,6 +158,11 @@ static vggcl_status enumerate_unlocked(vggcl_ctx *ctx, dev_entry **list, int *co
          * said to be missing */
         const char *folder;
         const int drivers = listed_drivers(&folder);
+        if (drivers < 0)
+            return vggcl__fail(ctx, VGGCL_ERR_NO_DEVICE,
+                               "no OpenCL platform found, and %s, where the drivers are listed, cannot be read: "
+                               "short of file descriptors or memory (ulimit -n, ulimit -v?), or use the reference "
+                               "backend (device \"ref\": --device ref)", folder);
         if (drivers > 0)
             return vggcl__fail(ctx, VGGCL_ERR_NO_DEVICE,
                                "no OpenCL platform found: the OpenCL loader loaded none of the %d driver(s) listed "
