@@ -152,7 +152,7 @@ class Tools(unittest.TestCase):
             (images / f"link{i}.png").symlink_to(real)
         (images / ".hidden.png").write_bytes(real.read_bytes())
         r = run("bash", script, VGGCL, images, "1", "1", env=dict(os.environ, TMPDIR=str(self.d)))
-        if "built without MPI" in r.stderr or "MPI" in r.stderr and r.returncode:
+        if "built without MPI" in r.stderr:  # (any other failure under mpirun is one: it was a skip too)
             self.skipTest(f"this vggcl does not run under mpirun: {r.stderr[-300:]}")
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn("4 images, batch 8, best of 1 round", r.stdout)

@@ -44,6 +44,26 @@ def two_devices(vggcl):
     return None
 
 
+_mounts = None
+
+
+def mount_namespace():
+    """Whether this process may make a mount namespace and mount a tmpfs in it (root, util-linux's unshare, and a
+    kernel or container that allows it): asked apart from the command a test runs there, so that the command's
+    own failure (a crash, a message without the word looked for) is never taken for the namespace refused."""
+    global _mounts
+    if _mounts is None:
+        import shutil
+        import tempfile
+        _mounts = False
+        if os.geteuid() == 0 and shutil.which("unshare"):
+            with tempfile.TemporaryDirectory() as d:
+                _mounts = subprocess.run(["unshare", "-m", "sh", "-c", 'mount -t tmpfs -o size=16k tmpfs "$0" && '
+                                          'mount --bind -o ro "$0" "$0"', d], capture_output=True,
+                                         timeout=60).returncode == 0
+    return _mounts
+
+
 # Run by run_peak in a new interpreter: forks (a real fork) and runs argv[1:] with stdout on /dev/null,
 # then prints the child's exit status and ru_maxrss. A child that a large process (a test that has loaded
 # torch) starts by vfork or fork carries that process's RSS into its ru_maxrss (the kernel keeps the old
