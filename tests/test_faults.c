@@ -36,6 +36,7 @@ static const struct { const char *cfg, *head; int h, w, cams; } models[] = {
 };
 static int cur; /* the model of the walk under way */
 static int arg_failures; /* the failures injected so far that were a clSetKernelArg's */
+static unsigned named_calls; /* the calls[] that a failure's message named so far, a bit each */
 static int in_flight_failures; /* those that were the wait for the pass in flight before the buffers grow */
 static int profiled; /* the walk under way profiles its passes (vggcl_profile) */
 #define H (models[cur].h)
@@ -91,7 +92,8 @@ static void check_message(const vggcl_ctx *ctx, const char *spec, cl_int code)
 {
     const char *msg = vggcl_message(ctx);
     int call = 0, place = 0;
-    for (size_t i = 0; i < sizeof calls / sizeof calls[0]; i++) call |= strstr(msg, calls[i]) != NULL;
+    for (size_t i = 0; i < sizeof calls / sizeof calls[0]; i++)
+        if (strstr(msg, calls[i])) call = 1, named_calls |= 1u << i;
     for (size_t i = 0; i < sizeof places / sizeof places[0]; i++) place |= strstr(msg, places[i]) != NULL;
     ck_assert_msg(call, "VGGCL_FAULT=%s: the message names no OpenCL call: %s", spec, msg);
     ck_assert_msg(place, "VGGCL_FAULT=%s: the message names no layer: %s", spec, msg);
@@ -186,7 +188,15 @@ START_TEST(test_fault_every_call)
     const int conv = convs[_i];
     cur = _i == 2;
     arg_failures = 0;
+    named_calls = 0;
     const int calls_made = walk("steps", CL_OUT_OF_RESOURCES, conv);
+    /* each kind of call the README says is failed was, and said: the buffers, builds, kernels, arguments,
+     * enqueues, the waits (calls[0..7]) and, where the GEMM runs, CLBlast's (a walk that lost a kind of call,
+     * its fault hook removed, passed on counts alone) */
+    const unsigned want = 0xFFu | (conv == VGGCL_CONV_GEMM ? 1u << 8 : 0);
+    for (size_t i = 0; i < sizeof calls / sizeof calls[0]; i++)
+        ck_assert_msg(!(want & ~named_calls & (1u << i)), "conv %d: no failure of a %s was injected and said", conv,
+                      calls[i]);
     /* buffers for weights and workspace, 4+ programs and kernels, the enqueues */
     ck_assert_int_ge(calls_made, 30);
     /* the first argument of each kernel's launch, and not the others (fewer than 2 of 3 would be) */
