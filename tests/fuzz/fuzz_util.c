@@ -2,40 +2,47 @@
  * replay driver: every file named on the command line (or inside a folder
  * named there) goes once through LLVMFuzzerTestOneInput. CI runs the corpus
  * this way under ASan + UBSan; a crash or a sanitizer report fails the run. */
+#define _GNU_SOURCE /* memfd_create */
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "fuzz.h"
 
-/* The scratch files this process made (one per suffix), removed as it exits: each replay had left its
- * own in /dev/shm. */
-static char made[8][256];
+/* The scratch "files": one memory file per suffix (memfd), named by its /proc/self/fd path, so that nothing
+ * is left on disk whatever ends the process (a crash, the very thing replayed for: the files in /dev/shm,
+ * of predictable names, were removed at exit alone). */
+static struct {
+    char suffix[32];
+    int fd;
+} made[8];
 static int n_made;
-
-static void remove_made(void)
-{
-    for (int i = 0; i < n_made; i++) unlink(made[i]);
-}
 
 const char *fuzz_file(const uint8_t *data, size_t size, const char *suffix)
 {
-    static char path[256];
-    const char *dir = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
-    snprintf(path, sizeof path, "%s/vggcl-fuzz-%ld%s", dir, (long)getpid(), suffix);
-    int known = 0;
-    for (int i = 0; i < n_made; i++) known |= !strcmp(made[i], path);
-    if (!known && n_made < 8) {
-        if (!n_made) atexit(remove_made);
-        memcpy(made[n_made++], path, sizeof path);
+    static char path[64];
+    int i = 0;
+    while (i < n_made && strcmp(made[i].suffix, suffix)) i++;
+    if (i == n_made) {
+        char name[64];
+        snprintf(name, sizeof name, "vggcl-fuzz%s", suffix);
+        const int fd = n_made < 8 ? memfd_create(name, MFD_CLOEXEC) : -1;
+        if (fd < 0) return NULL;
+        snprintf(made[i].suffix, sizeof made[i].suffix, "%s", suffix);
+        made[n_made++].fd = fd;
     }
-    FILE *f = fopen(path, "wb");
-    if (!f) return NULL;
-    const int ok = fwrite(data, 1, size, f) == size;
-    if (fclose(f) != 0 || !ok) return NULL;
+    const int fd = made[i].fd;
+    if (ftruncate(fd, 0) != 0) return NULL;
+    for (size_t done = 0; done < size;) {
+        const ssize_t w = pwrite(fd, data + done, size - done, (off_t)done);
+        if (w <= 0) return NULL;
+        done += (size_t)w;
+    }
+    snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
     return path;
 }
 
