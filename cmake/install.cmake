@@ -21,8 +21,11 @@ write_basic_package_version_file(${PROJECT_BINARY_DIR}/vggclConfigVersion.cmake 
 install(FILES ${PROJECT_BINARY_DIR}/vggclConfig.cmake ${PROJECT_BINARY_DIR}/vggclConfigVersion.cmake
         DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/vggcl)
 # vggcl.pc finds the prefix from its own place, so an installed tree can be moved; but not when
-# the folders are given as absolute paths (GNUInstallDirs allows it: packagers do), written as they are
-if(IS_ABSOLUTE "${CMAKE_INSTALL_LIBDIR}" OR IS_ABSOLUTE "${CMAKE_INSTALL_INCLUDEDIR}")
+# the folders are given as absolute paths (GNUInstallDirs allows it: packagers do), written as they are,
+# nor for the system prefix, /usr, whose folders pkg-config knows by their text and leaves off
+# the flags (${pcfiledir}/../../../lib/... put -L/usr/lib/... before a user's own -L on every link line)
+if(IS_ABSOLUTE "${CMAKE_INSTALL_LIBDIR}" OR IS_ABSOLUTE "${CMAKE_INSTALL_INCLUDEDIR}"
+   OR CMAKE_INSTALL_PREFIX MATCHES "^/usr/?$")
   set(VGGCL_PC_PREFIX "${CMAKE_INSTALL_PREFIX}")
   set(VGGCL_PC_LIBDIR "${CMAKE_INSTALL_FULL_LIBDIR}")
   set(VGGCL_PC_INCLUDEDIR "${CMAKE_INSTALL_FULL_INCLUDEDIR}")

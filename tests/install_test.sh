@@ -50,6 +50,13 @@ soname=$(objdump -p "$prefix/$libdir/libvggcl.so" | awk '$1 == "SONAME" {print $
 [ "$soname" = "libvggcl.so.$soversion" ] || fail "soname is '$soname', expected libvggcl.so.$soversion"
 [ "$("$prefix/bin/vggcl" --version)" = "vggcl $version" ] || fail "vggcl --version does not say $version"
 
+# a system prefix's vggcl.pc names its folders as they are (pkg-config knows the system ones by their text
+# and leaves them off the flags; through ${pcfiledir}/../../.. it put -L/usr/lib/... on every link line)
+cmake -S "$src" -B "$tmp/system" -DCMAKE_INSTALL_PREFIX=/usr -DBUILD_TESTING=OFF >/dev/null
+grep -qx 'prefix=/usr' "$tmp/system/to-install/vggcl.pc" && grep -qx 'includedir=/usr/include' \
+  "$tmp/system/to-install/vggcl.pc" && grep -q '^libdir=/usr/lib' "$tmp/system/to-install/vggcl.pc" ||
+  fail "vggcl.pc for the prefix /usr does not name /usr's folders: $(cat "$tmp/system/to-install/vggcl.pc")"
+
 # exported: exactly the VGGCL_API functions of the header
 nm -D --defined-only "$prefix/$libdir/libvggcl.so" | awk '$2 == "T" {print $3}' | sort > "$tmp/exported"
 sed -n 's/^VGGCL_API [^(]*[ *]\(vggcl_[a-z0-9_]*\)(.*/\1/p' "$src/include/vggcl.h" | sort > "$tmp/declared"
