@@ -15,6 +15,7 @@
  * of the file repeated until the image is full; newer Pillows read such files
  * as written). */
 #include <math.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,8 +38,18 @@ typedef struct {
     FILE *f;
 } pnm;
 
-#define PNM_FAIL(r, fmt, ...) \
-    vggcl__fail((r)->ctx, VGGCL_ERR_FORMAT, "%s: corrupt %s: " fmt, (r)->path, (r)->kind, ##__VA_ARGS__)
+/* VGGCL_ERR_FORMAT, said as "PATH: corrupt KIND: " and the message (a function: the macro's empty ##__VA_ARGS__
+ * was a GNU extension, which -Wpedantic named). */
+static vggcl_status pnm_fail(const pnm *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static vggcl_status pnm_fail(const pnm *r, const char *fmt, ...)
+{
+    char what[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    return vggcl__fail(r->ctx, VGGCL_ERR_FORMAT, "%s: corrupt %s: %s", r->path, r->kind, what);
+}
 
 static int is_space(int c) { return c == ' ' || (c >= '\t' && c <= '\r'); } /* (Python's bytes whitespace) */
 
@@ -77,9 +88,9 @@ static vggcl_status header_int(const pnm *r, const char *what, long long *v)
         }
         t[n++] = (unsigned char)c;
     }
-    if (!n) return PNM_FAIL(r, "the file ends before its %s", what);
-    if (n > PNM_TOKEN) return PNM_FAIL(r, "its %s is a token of over %d characters", what, PNM_TOKEN);
-    if (!py_int(t, n, v)) return PNM_FAIL(r, "its %s is not a number", what);
+    if (!n) return pnm_fail(r, "the file ends before its %s", what);
+    if (n > PNM_TOKEN) return pnm_fail(r, "its %s is a token of over %d characters", what, PNM_TOKEN);
+    if (!py_int(t, n, v)) return pnm_fail(r, "its %s is not a number", what);
     return VGGCL_OK;
 }
 
@@ -101,7 +112,7 @@ static vggcl_status next_block(const pnm *r, plain_blocks *b, size_t off, int *e
 {
     size_t n = fread(b->buf + off, 1, PNM_BLOCK, r->f);
     *end = n == 0;
-    if (ferror(r->f)) return PNM_FAIL(r, "the file cannot be read");
+    if (ferror(r->f)) return pnm_fail(r, "the file cannot be read");
     unsigned char *p = b->buf + off;
     while (b->comment && n) {
         const unsigned char *lf = memchr(p, '\n', n), *cr = memchr(p, '\r', n);
@@ -113,7 +124,7 @@ static vggcl_status next_block(const pnm *r, plain_blocks *b, size_t off, int *e
             break;
         }
         n = fread(p, 1, PNM_BLOCK, r->f);
-        if (ferror(r->f)) return PNM_FAIL(r, "the file cannot be read");
+        if (ferror(r->f)) return pnm_fail(r, "the file cannot be read");
     }
     b->comment = 0;
     size_t w = 0;
@@ -141,11 +152,11 @@ static vggcl_status plain_bits(const pnm *r, plain_blocks *b, size_t total, unsi
         for (size_t i = 0; i < b->len; i++) {
             const unsigned char c = b->buf[i];
             if (is_space(c)) continue;
-            if (c != '0' && c != '1') return PNM_FAIL(r, "a byte of its data is neither 0 nor 1 (%#x)", c);
+            if (c != '0' && c != '1') return pnm_fail(r, "a byte of its data is neither 0 nor 1 (%#x)", c);
             if (got < total) memset(out + 3 * got++, c == '0' ? 255 : 0, 3);
         }
     }
-    if (got < total) return PNM_FAIL(r, "the file ends after %zu of its %zu values", got, total);
+    if (got < total) return pnm_fail(r, "the file ends after %zu of its %zu values", got, total);
     return VGGCL_OK;
 }
 
@@ -154,11 +165,11 @@ static vggcl_status plain_value(const pnm *r, const unsigned char *t, size_t n, 
                                 unsigned char *out)
 {
     long long v;
-    if (n > PNM_TOKEN) return PNM_FAIL(r, "a token of its data has over %d characters", PNM_TOKEN);
-    if (!py_int(t, n, &v)) return PNM_FAIL(r, "a token of its data is not a number");
-    if (v > maxval) return PNM_FAIL(r, "a value of %lld is above its maxval %lld", v, maxval);
+    if (n > PNM_TOKEN) return pnm_fail(r, "a token of its data has over %d characters", PNM_TOKEN);
+    if (!py_int(t, n, &v)) return pnm_fail(r, "a token of its data is not a number");
+    if (v > maxval) return pnm_fail(r, "a value of %lld is above its maxval %lld", v, maxval);
     const double x = rint((double)v / (double)maxval * (wide ? 65535.0 : 255.0));
-    if (wide && x < 0) return PNM_FAIL(r, "a value of %lld is below 0", v); /* (PIL's struct.error) */
+    if (wide && x < 0) return pnm_fail(r, "a value of %lld is below 0", v); /* (PIL's struct.error) */
     *out = wide ? (unsigned char)(x > 255 ? 255 : x) : (unsigned char)((long long)x & 255); /* (PIL's o8 wraps) */
     return VGGCL_OK;
 }
@@ -175,7 +186,7 @@ static vggcl_status plain_values(const pnm *r, plain_blocks *b, size_t total, in
         if (st != VGGCL_OK) return st;
         if (end && !b->half_len) break;
         if (b->half_len && b->half_stale)
-            return end ? PNM_FAIL(r, "the file ends after %zu of its %zu values (PIL 9.4 repeats the last one to the "
+            return end ? pnm_fail(r, "the file ends after %zu of its %zu values (PIL 9.4 repeats the last one to the "
                                      "end)", got, total)
                        : vggcl__fail(r->ctx, VGGCL_ERR_FORMAT, "%s: a plain %s vggcl does not read: PIL 9.4 reads a "
                                      "token of it twice, after its first MiB of data (newer Pillows do not): save it "
@@ -191,7 +202,7 @@ static vggcl_status plain_values(const pnm *r, plain_blocks *b, size_t total, in
         if (n && !is_space(p[n - 1])) {
             while (last && !is_space(p[last - 1])) last--;
             b->half_len = n - last;
-            if (b->half_len > PNM_TOKEN) return PNM_FAIL(r, "a token of its data has over %d characters", PNM_TOKEN);
+            if (b->half_len > PNM_TOKEN) return pnm_fail(r, "a token of its data has over %d characters", PNM_TOKEN);
             memcpy(b->half, p + last, b->half_len);
             b->half_stale = 0;
         }
@@ -210,7 +221,7 @@ static vggcl_status plain_values(const pnm *r, plain_blocks *b, size_t total, in
             got++;
         }
     }
-    if (got < total) return PNM_FAIL(r, "the file ends after %zu of its %zu values", got, total);
+    if (got < total) return pnm_fail(r, "the file ends after %zu of its %zu values", got, total);
     return VGGCL_OK;
 }
 
@@ -236,7 +247,7 @@ static vggcl_status raw_rows(const pnm *r, int magic, size_t w, size_t h, long l
     for (size_t y = 0; y < h; y++) {
         unsigned char *o = out + y * w * 3;
         if (fread(row, 1, stride, r->f) != stride) {
-            st = PNM_FAIL(r, "the file is truncated (%zu of %zu rows)", y, h);
+            st = pnm_fail(r, "the file is truncated (%zu of %zu rows)", y, h);
             break;
         }
         for (size_t x = 0; x < w * (size_t)bands; x++) {
@@ -275,8 +286,8 @@ vggcl_status vggcl__load_pnm(vggcl_ctx *ctx, const char *path, FILE *f, const vg
     if (st == VGGCL_OK) st = header_int(&r, "height", &h);
     if (st == VGGCL_OK && !bits) st = header_int(&r, "maxval", &maxval);
     if (st != VGGCL_OK) return st;
-    if (maxval <= 0 || maxval >= 65536) return PNM_FAIL(&r, "its maxval %lld is not from 1 to 65535", maxval);
-    if (w <= 0 || h <= 0) return PNM_FAIL(&r, "%lld x %lld pixels (width x height)", w, h);
+    if (maxval <= 0 || maxval >= 65536) return pnm_fail(&r, "its maxval %lld is not from 1 to 65535", maxval);
+    if (w <= 0 || h <= 0) return pnm_fail(&r, "%lld x %lld pixels (width x height)", w, h);
     st = vggcl__decoded_size_check(ctx, path, (unsigned long long)h, (unsigned long long)w, p);
     if (st != VGGCL_OK) return st;
     /* (a file too short for its pixels refused before their memory is taken: a plain value takes a byte at least) */
@@ -287,7 +298,7 @@ vggcl_status vggcl__load_pnm(vggcl_ctx *ctx, const char *path, FILE *f, const vg
     const long at = ftell(f);
     struct stat sb;
     if (at >= 0 && fstat(fileno(f), &sb) == 0 && S_ISREG(sb.st_mode) && (uint64_t)sb.st_size < (uint64_t)at + need)
-        return PNM_FAIL(&r, "the file is truncated (%lld bytes, its %lld x %lld pixels need %llu)",
+        return pnm_fail(&r, "the file is truncated (%lld bytes, its %lld x %lld pixels need %llu)",
                         (long long)sb.st_size, w, h, (unsigned long long)at + need);
     unsigned char *out = malloc(values / (size_t)bands * 3 + 1);
     plain_blocks b = { 0 };
