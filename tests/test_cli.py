@@ -2174,6 +2174,12 @@ class Bench(unittest.TestCase):
         for key in ("device", "batch", "size", "images_per_s", "ms_per_batch_median", "gflops", "device_bytes_peak"):
             self.assertIn(key, j)
         self.assertEqual((j["batch"], j["size"]), (2, "40x36"))
+        # what the record is read again by: two runs that differed in these gave the same record but for times
+        devices = self.vggcl_devices()
+        self.assertEqual((j["vggcl"], j["pool5"], j["conv"], j["model"]),
+                         (self.vggcl_version(), "keep", "auto", "random vgg16-gap7"))
+        self.assertIn((j["device"], j["compute_units"]), devices)
+        self.assertTrue(j["device_kind"].startswith(j["device"] + " (") and "driver " in j["device_kind"], j)
         self.assertLessEqual(j["ms_per_batch_min"], j["ms_per_batch_median"])
         self.assertLessEqual(j["ms_per_batch_median"], j["ms_per_batch_max"])
         self.assertAlmostEqual(j["images_per_s"], 2e3 / j["ms_per_batch_median"], places=2)
@@ -2230,6 +2236,15 @@ class Bench(unittest.TestCase):
             self.assertEqual(r.returncode, 2, args)
             self.assertIn(needle, r.stderr)
 
+    def vggcl_version(self):
+        return subprocess.run([VGGCL, "--version"], capture_output=True, text=True, timeout=60).stdout.split()[1]
+
+    def vggcl_devices(self):
+        """(name, compute units) of each device `vggcl devices` lists."""
+        r = subprocess.run([VGGCL, "devices"], capture_output=True, text=True, timeout=120)
+        return [(m.group(2), int(m.group(1))) for ln in r.stdout.splitlines() if ln[:1].isdigit()
+                for m in [re.search(r"^\S+\s+\S+\s+\S+\s+(\d+)\s.* GiB  (.*) \([^()]*\)$", ln)] if m]
+
     def test_images_end_to_end(self):
         images = self.d / "images"
         images.mkdir()
@@ -2242,6 +2257,12 @@ class Bench(unittest.TestCase):
         j = json.loads(r.stdout)
         self.assertEqual((j["images"], j["skipped"], j["batch"]), (5, 1, 2))
         self.assertEqual(j["threads"], 2)
+        # the model and the input the images became (two models' records were alike but for their times)
+        self.assertEqual((j["model"], j["pool5"], j["size"], j["preprocess"]),
+                         ("random vgg16-gap7", "keep", "32x32",
+                          {"resize": 40, "crop": 32, "mean": "0.485,0.456,0.406", "std": "0.229,0.224,0.225",
+                           "draft": False}))
+        self.assertEqual(j["vggcl"], self.vggcl_version())
         self.assertIn("9.png", r.stderr)
         for k in ("images_per_s", "device_images_per_s", "decode_images_per_s", "of_bound"):
             self.assertGreater(j[k], 0, k)
@@ -2265,8 +2286,10 @@ class Bench(unittest.TestCase):
         t = self.bench("--images", images, "--batch", "2", "--resize", "40", "--crop", "32")
         self.assertEqual(t.returncode, 0, t.stderr)
         self.assertIn("end to end:", t.stdout)
-        self.assertRegex(t.stdout, r"of which handing the 3 batches over \(vggcl_forward_submit: the input's upload, "
-                                   r"queueing the pass\) [0-9.]+ ms")
+        self.assertRegex(t.stdout, r"handing the 3 batches over \(vggcl_forward_submit: the input's upload, "
+                                   r"queueing the pass\) [0-9.]+ ms, [0-9.]+ ms each, within the wait for the device")
+        self.assertIn("model:         VGG16-GAP (7 classes, random weights), pool5 kept, conv auto, images made 32x32 "
+                      "(resize 40, crop 32, mean 0.485,0.456,0.406, std 0.229,0.224,0.225)\n", t.stdout)
         # an unreadable image in the warm-up batch is named once (the warm-up named it too)
         (images / "0-bad.png").write_bytes(b"not a png")
         r = self.bench("--images", images, "--batch", "2", "--resize", "40", "--crop", "32")

@@ -30,8 +30,22 @@ static int warm_pass(vggcl_ctx *ctx, vggcl_model *model, int b, int h, int w)
     return rc;
 }
 
-int cli_bench_images(vggcl_ctx *ctx, vggcl_model *model, const char *dir, const vggcl_preprocess *p, int batch,
-                     int recursive, int threads, double progress_s, int json)
+/* Three floats as "R,G,B", each in the fewest digits that read back as it (0.485, not 0.485000014). */
+static void rgb_text(const float *v, char *buf, size_t len)
+{
+    size_t at = 0;
+    for (int c = 0; c < 3 && at < len; c++) {
+        char one[32];
+        for (int digits = 6; digits <= 9; digits++) {
+            snprintf(one, sizeof one, "%.*g", digits, v[c]);
+            if (strtof(one, NULL) == v[c]) break;
+        }
+        at += (size_t)snprintf(buf + at, len - at, c ? ",%s" : "%s", one);
+    }
+}
+
+int cli_bench_images(vggcl_ctx *ctx, vggcl_model *model, const char *weights, const char *conv, const char *dir,
+                     const vggcl_preprocess *p, int batch, int recursive, int threads, double progress_s, int json)
 {
     char **files = NULL;
     int n = 0, failed = 0, rc = CLI_FAIL;
@@ -83,9 +97,21 @@ int cli_bench_images(vggcl_ctx *ctx, vggcl_model *model, const char *dir, const 
      * unreadable files too (junk fails at once: counted as decoded, it made decoding look fast) */
     const double decode = st.decode_ms > 0 ? st.images * st.threads / (st.decode_ms * 1e-3) : 0;
     const double bound = decode > 0 && decode < device ? decode : device;
+    /* the input the images became (the model, its size and preprocessing unsaid: two models' records alike) */
+    char size[32], mean[64], std[64];
+    snprintf(size, sizeof size, "%dx%d", st.h, st.w);
+    rgb_text(p->mean, mean, sizeof mean), rgb_text(p->std, std, sizeof std);
     if (json) {
-        cJSON *o = cJSON_CreateObject();
-        cJSON_AddStringToObject(o, "device", vggcl_device_name(ctx));
+        cJSON *o = cJSON_CreateObject(), *pre;
+        cli_bench_record(o, ctx, model, weights, conv);
+        cJSON_AddStringToObject(o, "size", size);
+        if ((pre = cJSON_AddObjectToObject(o, "preprocess"))) {
+            cJSON_AddNumberToObject(pre, "resize", p->resize);
+            cJSON_AddNumberToObject(pre, "crop", p->crop);
+            cJSON_AddStringToObject(pre, "mean", mean);
+            cJSON_AddStringToObject(pre, "std", std);
+            cJSON_AddBoolToObject(pre, "draft", p->draft);
+        }
         cJSON_AddItemToObject(o, "images_dir", cli_json_string(dir));
         cJSON_AddNumberToObject(o, "images", st.images);
         cJSON_AddNumberToObject(o, "skipped", failed); /* (unreadable, too small, another size: as the text) */
@@ -105,7 +131,10 @@ int cli_bench_images(vggcl_ctx *ctx, vggcl_model *model, const char *dir, const 
         cJSON_AddNumberToObject(o, "decode_thread_ms", st.decode_ms);
         rc = cli_json_print(o);
     } else {
-        printf("device:        %s\n", vggcl_device_name(ctx));
+        char more[320];
+        snprintf(more, sizeof more, "conv %s, images made %s (resize %d, crop %d, mean %s, std %s%s)",
+                 conv ? conv : "auto", size, p->resize, p->crop, mean, std, p->draft ? ", draft" : "");
+        cli_bench_heading(ctx, model, weights, more);
         char *shown = cli_text(dir); /* (a newline in the name forged a line) */
         printf("images:        %d from %s (%d skipped), batch %d, %d decoding thread%s\n", st.images,
                shown ? shown : dir, failed, batch, st.threads, st.threads == 1 ? "" : "s");
@@ -113,9 +142,9 @@ int cli_bench_images(vggcl_ctx *ctx, vggcl_model *model, const char *dir, const 
         printf("end to end:    %.2f images/s (%.1f ms)\n", e2e, st.wall_ms);
         printf("where it went: waiting for the device %.1f ms, waiting for decoding %.1f ms, host %.1f ms\n",
                st.blocked_ms, st.wait_ms, st.host_ms);
-        printf("               of which handing the %d batch%s over (vggcl_forward_submit: the input's upload, "
-               "queueing the pass) %.1f ms, %.2f ms each\n", st.batches, st.batches == 1 ? "" : "es", st.upload_ms,
-               st.batches ? st.upload_ms / st.batches : 0.0);
+        printf("               handing the %d batch%s over (vggcl_forward_submit: the input's upload, queueing the "
+               "pass) %.1f ms, %.2f ms each, within the wait for the device\n", st.batches,
+               st.batches == 1 ? "" : "es", st.upload_ms, st.batches ? st.upload_ms / st.batches : 0.0);
         printf("capacity:      device %.2f images/s (%.1f ms on the passes); decoding %.2f images/s (%d thread%s, "
                "%.1f ms each per image that ran)\n", device, st.device_ms, decode, st.threads,
                st.threads == 1 ? "" : "s", st.decode_ms / st.images);

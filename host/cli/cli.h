@@ -363,9 +363,14 @@ void cli_times_waited(double from);
 /* Rank 0 prints every rank's row on stderr (collective under MPI, before MPI_Finalize); one process, its own. */
 void cli_times_report(int mpi, int rank, int size);
 
-/* vggcl bench --images DIR (bench_images.c). */
-int cli_bench_images(vggcl_ctx *ctx, vggcl_model *model, const char *dir, const vggcl_preprocess *p, int batch,
-                     int recursive, int threads, double progress_s, int json);
+/* What a bench record needs to be read again, either kind (cmd_bench.c): as JSON members of o (the version,
+ * the device, its kind and compute units, the model, its pool5, the convolution asked for), or as the text's
+ * first lines (device:, model: with what follows the model's name, more). */
+void cli_bench_record(struct cJSON *o, const vggcl_ctx *ctx, const vggcl_model *model, const char *weights, const char *conv);
+void cli_bench_heading(const vggcl_ctx *ctx, const vggcl_model *model, const char *weights, const char *more);
+/* vggcl bench --images DIR (bench_images.c); weights and conv as given, for the record. */
+int cli_bench_images(vggcl_ctx *ctx, vggcl_model *model, const char *weights, const char *conv, const char *dir,
+                     const vggcl_preprocess *p, int batch, int recursive, int threads, double progress_s, int json);
 
 /* vggcl_ctx_new with the progress log on stderr ("vggcl: compiling ..."). */
 vggcl_ctx *cli_ctx_new(void);
@@ -378,6 +383,8 @@ const char *cli_device_label(const vggcl_ctx *ctx, char *buf, size_t len);
  * whose answers agree bit for bit (a box's GPUs of one kind), not their compute units or memory. Returns buf
  * (the device's name alone where the devices could not be listed). */
 const char *cli_device_kind(const vggcl_ctx *ctx, char *buf, size_t len);
+/* The context's device as `vggcl devices` lists it: 1, or 0 (the reference; a device that cannot be listed). */
+int cli_device_info(const vggcl_ctx *ctx, vggcl_device_info *out);
 
 int cmd_devices(int argc, char **argv);
 int cmd_run(int argc, char **argv);

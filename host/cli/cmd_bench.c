@@ -57,6 +57,35 @@ static double median_of(double *v, int n)
 /* --per-layer profiles min(--iters, this) passes apart from the timed ones */
 #define PROFILED_MAX 5
 
+void cli_bench_record(cJSON *o, const vggcl_ctx *ctx, const vggcl_model *model, const char *weights, const char *conv)
+{
+    /* (two runs that differ in any of these gave the same record but for their times: a machine's cores given
+     * to the driver, a driver's version, a model's pool5) */
+    char kind[1024];
+    vggcl_device_info d;
+    cJSON_AddStringToObject(o, "vggcl", vggcl_version());
+    cJSON_AddStringToObject(o, "device", vggcl_device_name(ctx));
+    cJSON_AddStringToObject(o, "device_kind", cli_device_kind(ctx, kind, sizeof kind));
+    if (cli_device_info(ctx, &d)) cJSON_AddNumberToObject(o, "compute_units", d.compute_units);
+    cJSON_AddItemToObject(o, "model", cli_json_string(weights ? weights : "random vgg16-gap7"));
+    cJSON_AddStringToObject(o, "pool5", vggcl_model_pool5(model) ? "keep" : "drop");
+    cJSON_AddStringToObject(o, "conv", conv ? conv : "auto");
+}
+
+void cli_bench_heading(const vggcl_ctx *ctx, const vggcl_model *model, const char *weights, const char *more)
+{
+    char kind[1024];
+    vggcl_device_info d;
+    printf("device:        %s", cli_device_kind(ctx, kind, sizeof kind));
+    if (cli_device_info(ctx, &d)) printf(", %u compute unit%s", d.compute_units, d.compute_units == 1 ? "" : "s");
+    printf("; vggcl %s\n", vggcl_version());
+    char *shown = weights ? cli_text(weights) : NULL; /* (a newline in the name forged a line) */
+    printf("model:         %s, pool5 %s, %s\n",
+           !weights ? "VGG16-GAP (7 classes, random weights)" : shown ? shown : weights,
+           vggcl_model_pool5(model) ? "kept" : "dropped", more);
+    free(shown);
+}
+
 int cmd_bench(int argc, char **argv)
 {
     cli_args a;
@@ -119,8 +148,8 @@ int cmd_bench(int argc, char **argv)
         goto fail;
     if (cli_arg(&a, "images")) { /* the real job instead of a resident batch */
         if ((rc = cli_model_preset("bench", ctx, model, &p)) != CLI_OK) goto done;
-        rc = cli_bench_images(ctx, model, cli_arg(&a, "images"), &p, batch, cli_arg(&a, "recursive") != NULL,
-                              threads, progress_s, json);
+        rc = cli_bench_images(ctx, model, weights, conv, cli_arg(&a, "images"), &p, batch,
+                              cli_arg(&a, "recursive") != NULL, threads, progress_s, json);
         goto done;
     }
     if (weights && !cli_arg(&a, "size")) { /* the model's input: its crop (a trunk of 240x240 was timed at 224) */
@@ -191,9 +220,7 @@ int cmd_bench(int argc, char **argv)
     const double first_build = build_ms - build_before, first_run = warmup - first_build;
     if (json) {
         cJSON *o = cJSON_CreateObject(), *arr;
-        cJSON_AddStringToObject(o, "device", vggcl_device_name(ctx));
-        cJSON_AddItemToObject(o, "model", cli_json_string(weights ? weights : "random vgg16-gap7"));
-        cJSON_AddStringToObject(o, "conv", conv ? conv : "auto");
+        cli_bench_record(o, ctx, model, weights, conv);
         cJSON_AddNumberToObject(o, "batch", batch);
         char size[32];
         snprintf(size, sizeof size, "%dx%d", h, w);
@@ -227,11 +254,9 @@ int cmd_bench(int argc, char **argv)
             }
         if (cli_json_print(o) != CLI_OK) goto done;
     } else {
-        printf("device:        %s\n", vggcl_device_name(ctx));
-        char *shown = weights ? cli_text(weights) : NULL; /* (a newline in the name forged a line) */
-        printf("model:         %s, batch %d, %dx%d\n",
-               !weights ? "VGG16-GAP (7 classes, random weights)" : shown ? shown : weights, batch, h, w);
-        free(shown);
+        char more[96];
+        snprintf(more, sizeof more, "conv %s, batch %d, %dx%d", conv ? conv : "auto", batch, h, w);
+        cli_bench_heading(ctx, model, weights, more);
         printf("start-up:      programs ready in %.1f ms (%d from cache, %d compiled); first pass %.1f ms besides\n"
                "               (the driver's first-use work included)\n",
                build_ms, cached, compiled, first_run);

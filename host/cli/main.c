@@ -307,15 +307,22 @@ static const char *kind_text(const vggcl_device_info *d, char *buf, size_t len)
     return buf;
 }
 
+int cli_device_info(const vggcl_ctx *ctx, vggcl_device_info *out)
+{
+    int count, found = 0;
+    vggcl_device_info *info = NULL;
+    if (vggcl_device_index(ctx) < 0 || !(info = cli_list_devices(&count))) return 0;
+    for (int k = 0; k < count && !found; k++)
+        if (info[k].index == vggcl_device_index(ctx)) *out = info[k], found = 1;
+    free(info);
+    return found;
+}
+
 const char *cli_device_kind(const vggcl_ctx *ctx, char *buf, size_t len)
 {
-    int count;
-    vggcl_device_info *info = NULL;
+    vggcl_device_info d;
     snprintf(buf, len, "%s", vggcl_device_name(ctx)); /* (the reference; a device that cannot be listed) */
-    if (vggcl_device_index(ctx) < 0 || !(info = cli_list_devices(&count))) return buf;
-    for (int k = 0; k < count; k++)
-        if (info[k].index == vggcl_device_index(ctx)) kind_text(&info[k], buf, len);
-    free(info);
+    if (cli_device_info(ctx, &d)) kind_text(&d, buf, len);
     return buf;
 }
 
