@@ -7,6 +7,7 @@ usage: test_tools.py VGGCL_BINARY
 """
 import importlib.util
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -60,6 +61,24 @@ class Tools(unittest.TestCase):
         r = run(PY, TOOLS / "cold_start.py", VGGCL, "--batch", "0")
         self.refused(r, 1, "vggcl: bench: --batch must be an integer from 1")
         self.assertIn("cold_start.py: ", r.stderr)
+
+    @unittest.skipUnless(importlib.util.find_spec("torch"), "no PyTorch")
+    def test_bench_vs_torch_checks_the_answers(self):
+        """bench_vs_torch.py times vggcl on the weights PyTorch runs and checks its logits against PyTorch's, failing
+        where they differ (it timed random weights of vggcl's own and compared nothing: a wrong vggcl was timed and
+        its ratio printed all the same)."""
+        args = ["--batches", "1", "--size", "32", "--iters", "1", "--rounds", "1", "--threads", "2"]
+        r = run(PY, TOOLS / "bench_vs_torch.py", VGGCL, *args)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        agrees = re.search(r"agrees \(the largest relative L2 of vggcl's logits against PyTorch's, a batch of each "
+                           r"size\): ([0-9.e+-]+)", r.stdout)
+        self.assertTrue(agrees and float(agrees.group(1)) < 1e-4, r.stdout)
+        wrong = self.d / "vggcl"  # (answers of pool5 dropped: another network's)
+        wrong.write_text(f'#!/bin/sh\n[ "$1" = run ] && {{ shift; exec "{VGGCL}" run --pool5 drop "$@"; }}\n'
+                         f'exec "{VGGCL}" "$@"\n')
+        wrong.chmod(0o755)
+        self.refused(run(PY, TOOLS / "bench_vs_torch.py", wrong, *args), 1,
+                     "bench_vs_torch: vggcl computed other logits than PyTorch")
 
     def test_make_example_input(self):
         """make_example_input.py writes the name given (np.save added .npy to one without it) and says a folder

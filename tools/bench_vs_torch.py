@@ -2,10 +2,13 @@
 """vggcl against PyTorch, side by side in one run on the same machine.
 
 For each batch size: PyTorch (torchvision's vgg16 with the GAP head, eval,
-no_grad, the same thread count) and `vggcl bench --json` (PoCL's thread count
-set to match), alternating `--rounds` times; the best median of each is kept,
-since the machine is shared and noise only ever adds time. Prints a Markdown
-table with the ratio vggcl/PyTorch in images per second.
+no_grad, the same thread count) and `vggcl bench --json` on the same weights
+(PoCL's thread count set to match), alternating `--rounds` times; the best
+median of each is kept, since the machine is shared and noise only ever adds
+time. Prints a Markdown table with the ratio vggcl/PyTorch in images per second,
+and how far vggcl's logits are from PyTorch's on a batch of each size (`vggcl
+run`): over 1e-4 relative L2 the script fails, as the table would compare an
+engine that computes something else.
 
     tools/bench_vs_torch.py build/vggcl [--batches 1 8] [--size 224] [--iters 5]
 
@@ -23,8 +26,11 @@ import platform
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
+
+import numpy as np
 
 try:
     import torch
@@ -34,9 +40,9 @@ except ImportError:  # (a python3 first on PATH without it: a traceback)
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "weights"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_vs_peers import cpu_device, device_lines, pocl_threads  # noqa: E402
+from bench_vs_peers import AGREE, cpu_device, device_lines, pocl_threads  # noqa: E402
 from tool_cli import need_binary, positive, run_main  # noqa: E402
-from export_torchvision import gap_model  # noqa: E402
+from export_torchvision import export, gap_model  # noqa: E402
 
 
 def sync(dev):
@@ -58,13 +64,28 @@ def torch_ms(model, batch, size, iters, dev="cpu"):
     return statistics.median(times)
 
 
-def vggcl_run(binary, batch, size, iters, threads, device):
+def vggcl_run(binary, weights, batch, size, iters, threads, device):
     env = pocl_threads(threads)
-    cmd = [binary, "bench", "--random", "--batch", str(batch), "--size", str(size), "--iters", str(iters), "--json"]
+    cmd = [binary, "bench", "--weights", str(weights), "--batch", str(batch), "--size", str(size), "--iters",
+           str(iters), "--json"]
     if device:
         cmd += ["--device", device]
     out = subprocess.run(cmd, capture_output=True, text=True, env=env, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def disagreement(binary, weights, model, batch, size, threads, device, dev, d):
+    """The relative L2 of vggcl's logits (`vggcl run`) from PyTorch's, on one batch of that size: bench times
+    its own batch, so that the answers of the engine timed are checked apart (they were not: its random
+    weights were not PyTorch's, nor its input)."""
+    x = np.random.default_rng(batch).uniform(-2, 2, (batch, 3, size, size)).astype(np.float32)
+    np.save(d / "x.npy", x)
+    with torch.no_grad():
+        want = model(torch.from_numpy(x).to(dev)).cpu().numpy()
+    cmd = [binary, "run", "--weights", str(weights), "--input", str(d / "x.npy"), "--output", str(d / "y.npy")]
+    subprocess.run(cmd + (["--device", device] if device else []), capture_output=True, text=True,
+                   env=pocl_threads(threads), check=True)
+    return float(np.linalg.norm(np.load(d / "y.npy") - want) / np.linalg.norm(want))
 
 
 def main():
@@ -94,13 +115,20 @@ def main():
         torch.backends.cudnn.allow_tf32 = False
         torch.backends.cuda.matmul.allow_tf32 = False
         torch.backends.cudnn.benchmark = True
-    model = gap_model("vgg16", 7, "keep").to(a.torch_device)
-    rows = []
+    model = gap_model("vgg16", 7, "keep", seed=0)
+    work = tempfile.TemporaryDirectory(prefix="bench_vs_torch-")
+    d = Path(work.name)
+    weights = d / "model.safetensors"
+    export(model, weights)  # (the weights PyTorch runs, for vggcl too)
+    model = model.to(a.torch_device)
+    rows, agrees = [], 0.0
     for batch in a.batches:
+        agrees = max(agrees, disagreement(a.vggcl, weights, model, batch, a.size, a.threads, a.device,
+                                          a.torch_device, d))
         best_t, best_v, info = float("inf"), float("inf"), None
         for _ in range(a.rounds):
             best_t = min(best_t, torch_ms(model, batch, a.size, a.iters, a.torch_device))
-            r = vggcl_run(a.vggcl, batch, a.size, a.iters, a.threads, a.device)
+            r = vggcl_run(a.vggcl, weights, batch, a.size, a.iters, a.threads, a.device)
             if not any(r["device"] in ln for ln in same_kind):  # (side by side: the same kind of device)
                 raise SystemExit(f"bench_vs_torch: vggcl ran on {r['device']}, not a {kind} device as PyTorch "
                                  f"({a.torch_device}): give --device one")
@@ -126,6 +154,12 @@ def main():
     for batch, t, v, info in rows:
         print(f"| {batch} | {t:.1f} | {batch * 1e3 / t:.2f} | {v:.1f} | {batch * 1e3 / v:.2f} | "
               f"{info['gflops']:.1f} | {t / v:.2f}x |")
+    print()
+    print(f"agrees (the largest relative L2 of vggcl's logits against PyTorch's, a batch of each size): {agrees:.1e}")
+    work.cleanup()
+    if not agrees <= AGREE:  # (times of an engine that computes something else compare nothing)
+        raise SystemExit(f"bench_vs_torch: vggcl computed other logits than PyTorch (relative L2 {agrees:.1e}, over "
+                         f"{AGREE:g}): the table above does not compare like with like")
 
 
 if __name__ == "__main__":
