@@ -173,7 +173,7 @@ step() { # step NAME MAX_SECONDS CMD...: runs CMD if time is left, logs it, show
 want() { [[ $steps == *,$1,* ]]; }
 was_cut() { [ "$step_rc" = 124 ] || [ "$step_rc" = 137 ] || [ "$step_rc" = skipped ]; } # (the last step did not end itself)
 bench_torch() { # bench_torch LABEL
-  step "bench vs PyTorch ($1)" 120 python3 tools/bench_vs_torch.py "$bin/vggcl" --torch-device cuda \
+  step "bench vs PyTorch ($1)" 180 python3 tools/bench_vs_torch.py "$bin/vggcl" --torch-device cuda \
     --batches 1 8 32 --iters 10 --rounds 2
 }
 profile() { # profile LABEL BATCH...
