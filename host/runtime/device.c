@@ -119,17 +119,18 @@ fail:
 }
 
 /* The drivers the ICD loader was given, as ocl-icd finds them: the .icd files of /etc/OpenCL/vendors, or of
- * OCL_ICD_VENDORS where that is set and a folder, or the one driver it names where it is a file; where they
- * are listed in *where. -1 where the folder could not be read for want of descriptors or memory (as the
- * loader, maybe). */
+ * OCL_ICD_VENDORS where that is set and a folder, or the one driver it names where it is a file, and those
+ * OCL_ICD_FILENAMES lists (':' between them); where they are listed in *where. -1 where the folder could not
+ * be read for want of descriptors or memory (as the loader, maybe). */
 static int listed_drivers(const char **where)
 {
-    const char *env = getenv("OCL_ICD_VENDORS");
+    const char *env = getenv("OCL_ICD_VENDORS"), *named = getenv("OCL_ICD_FILENAMES");
+    int n = 0;
+    for (const char *s = named; s && *s; s += strcspn(s, ":"), s += *s == ':') n += strcspn(s, ":") > 0;
     *where = env && *env ? env : "/etc/OpenCL/vendors";
     DIR *d = opendir(*where);
     if (!d && (errno == EMFILE || errno == ENFILE || errno == ENOMEM)) return -1;
-    if (!d && *where == env) return access(env, R_OK) == 0;
-    int n = 0;
+    if (!d && *where == env) return n + (access(env, R_OK) == 0);
     for (struct dirent *e; d && (e = readdir(d)) != NULL;) {
         const size_t len = strlen(e->d_name);
         n += len > 4 && !strcmp(e->d_name + len - 4, ".icd");
@@ -165,10 +166,13 @@ static vggcl_status enumerate_unlocked(vggcl_ctx *ctx, dev_entry **list, int *co
                                "backend (device \"ref\": --device ref)", folder);
         if (drivers > 0)
             return vggcl__fail(ctx, VGGCL_ERR_NO_DEVICE,
-                               "no OpenCL platform found: the OpenCL loader loaded none of the %d driver(s) listed "
-                               "in %s (short of memory or of file descriptors: ulimit -v, ulimit -n? or a library "
-                               "of the driver missing), or use the reference backend (device \"ref\": --device ref)",
-                               drivers, folder);
+                               "no OpenCL platform found: none of the %d OpenCL driver(s) listed in %s%s gave one "
+                               "(one that could not load: short of memory or of file descriptors under ulimit -v or "
+                               "-n, or a library of it missing; or one that found no device it may use): repair or "
+                               "install a driver, for example PoCL for the CPU (apt-get install pocl-opencl-icd), or "
+                               "use the reference backend (device \"ref\": --device ref)",
+                               drivers, folder, getenv("OCL_ICD_FILENAMES") && *getenv("OCL_ICD_FILENAMES")
+                                                    ? " and OCL_ICD_FILENAMES" : "");
         return vggcl__fail(ctx, VGGCL_ERR_NO_DEVICE,
                            "no OpenCL platform found: install an OpenCL driver (ICD), for "
                            "example PoCL for the CPU (apt-get install pocl-opencl-icd), or "
