@@ -760,10 +760,20 @@ class OnnxImport(unittest.TestCase):
         pixels = np.random.default_rng(41).integers(0, 256, (2, 3, 32, 32)).astype(np.uint8)
         self.check("uint8_input", m, pixels, pixels.astype(np.float32),
                    meta={"vggcl.mean": "0,0,0", "vggcl.std": import_onnx.SCALES["raw"][1]})
-        err = self.refused("uint8_unit", m, "--input-scale unit, but the graph input 'input' is uint8: whole pixel "
-                           "values; expected raw", "--input-scale", "unit")
-        for shape, ok in (([8, -1], False), ([0, -1], True), ([-1, 8], True)):
+        self.refused("uint8_unit", m, "--input-scale unit, but the graph input 'input' is uint8: whole numbers; "
+                     "expected --input-scale raw (pixels 0..255, the default for a uint8 input)", "--input-scale", "unit")
+        # another integer input: raw where given (an int32 of pixels), else refused; int8 cannot hold the pixels
+        m.graph.input[0].type.tensor_type.elem_type = TensorProto.INT32
+        self.refused("int32_default", m, "the graph input 'input' is int32: whole numbers; expected --input-scale raw")
+        self.check("int32_raw", m, pixels.astype(np.int32), pixels.astype(np.float32), "--input-scale", "raw",
+                   meta={"vggcl.std": import_onnx.SCALES["raw"][1]})
+        m.graph.input[0].type.tensor_type.elem_type = TensorProto.INT8
+        self.refused("int8", m, "the graph input 'input' is int8, which cannot hold pixels 0..255", "--input-scale",
+                     "raw")
+        for shape, ok in (([8, -1], False), ([0, -1], True), ([-1, 8], True), ([2, -1], True)):
             m = small_nchw(42)
+            if shape[0] == 2:  # (a fixed batch's own number, as a constant-folded export of batch 2 has it)
+                m.graph.input[0].type.tensor_type.shape.dim[0].dim_value = 2
             flat = next(n for n in m.graph.node if n.op_type == "Flatten")
             flat.CopyFrom(helper.make_node("Reshape", [flat.input[0], "flat_shape"], list(flat.output), name="flat"))
             m.graph.initializer.append(numpy_helper.from_array(np.array(shape, np.int64), "flat_shape"))
@@ -805,6 +815,20 @@ class OnnxImport(unittest.TestCase):
         self.assertEqual(r.returncode, 1, r.stderr)
         self.assertIn("the external data of tensor 'conv1/kernel', w.bin, is reached through a symbolic link; "
                       "expected a file beside the model", r.stderr)
+        self.assertEqual(list(out.parent.iterdir()), [])
+        # a location up the tree, through no link, is not said to be one (onnx refuses it in its own words)
+        inner = folder / "inner"
+        inner.mkdir()
+        m = onnx.load(str(folder / "m.onnx"), load_external_data=False)
+        for t in m.graph.initializer:
+            for e in t.external_data:
+                if e.key == "location":
+                    e.value = "../elsewhere.bin"
+        (folder / "elsewhere.bin").write_bytes((self.d / "elsewhere.bin").read_bytes())
+        onnx.save(m, str(inner / "m.onnx"))
+        r = self.importer(inner / "m.onnx", out)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertNotIn("symbolic link", r.stderr)
         self.assertEqual(list(out.parent.iterdir()), [])
 
     def test_checker_without_a_reason(self):

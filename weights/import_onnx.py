@@ -47,7 +47,8 @@ and vggcl.std (vggcl's input is (x/255 - mean)/std per RGB channel) and, with --
   caffe  Keras/Caffe VGG16: BGR, 0..255 minus the BGR mean (103.939, 116.779, 123.68); the first
          conv's input channels are reordered to RGB so that vggcl feeds RGB.
   raw    0..255 (a graph that scales its input itself, as Keras's Rescaling(1/255) exports; the default,
-         and the only scale, for a graph whose input is integers, as uint8 pixels)
+         and the only scale, for a uint8 input; given, for another integer input that takes pixels 0..255;
+         an int8 input, which cannot hold them, is refused)
 A normalization the graph does itself before its first Conv, per channel (Sub, Div, Mul, Add:
 (x - mean) / std as a PyTorch wrapper exports it, Keras's Rescaling and Normalization), is read
 into vggcl.mean and vggcl.std on top of --input-scale, which then says what the graph's input is.
@@ -584,10 +585,15 @@ def convert(model, path_name, scale=None):
     g = Graph(model)
     kind = g.input.type.tensor_type.elem_type
     if kind in INTEGERS:  # (pixels 0..255: x/255 was fed, and every logit was wrong)
-        if scale not in (None, "raw"):
-            raise Refused(f"--input-scale {scale}, but the graph input '{g.input.name}' is "
-                          f"{onnx.TensorProto.DataType.Name(kind).lower()}: whole pixel values; expected raw (0..255, "
-                          "the default for such a graph)")
+        name = onnx.TensorProto.DataType.Name(kind).lower()
+        if kind == onnx.TensorProto.INT8:  # (pixels less 128, as quantized graphs take them: none of vggcl's scales)
+            raise Refused(f"the graph input '{g.input.name}' is int8, which cannot hold pixels 0..255 (vggcl feeds "
+                          "them as they are, raw); expected a float or uint8 input")
+        if scale not in (None, "raw") or (scale is None and kind != onnx.TensorProto.UINT8):
+            raise Refused(f"{f'--input-scale {scale}, but ' if scale else ''}the graph input '{g.input.name}' is "
+                          f"{name}: whole numbers; expected --input-scale raw (pixels 0..255"
+                          + (", the default for a uint8 input)" if kind == onnx.TensorProto.UINT8 else
+                             ": give it where the graph takes them so; a 16-bit image's 0..65535 is not vggcl's)"))
         scale = "raw"
     scale = scale or "unit"
     dims = static_dims(g.input)
@@ -935,7 +941,7 @@ def main(argv=None):
     ap.add_argument("--out", required=True, help="the .safetensors file to write")
     ap.add_argument("--input-scale", choices=sorted(SCALES),
                     help="what the graph's input is: x/255 (unit, default), ImageNet-normalized (torch), "
-                         "Keras/Caffe BGR minus mean (caffe), or 0..255 (raw, the default for an integer input)")
+                         "Keras/Caffe BGR minus mean (caffe), or 0..255 (raw, the default for a uint8 input)")
     cl = ap.add_mutually_exclusive_group()
     cl.add_argument("--classes", help="comma-separated class names, in output order")
     cl.add_argument("--classes-json", help='a JSON {"name": index} object or list of names')
@@ -946,17 +952,30 @@ def main(argv=None):
     return run_converter(PROG, a.model, a.out, lambda: convert_file(a))
 
 
+def graph_tensors(graph):
+    """Every tensor of a graph that may hold data: its initializers and its nodes' tensor attributes, those of
+    the graphs its nodes hold (If, Loop, Scan) too."""
+    for t in graph.initializer:
+        yield t
+    for n in graph.node:
+        for a in n.attribute:
+            if a.HasField("t"):
+                yield a.t
+            yield from a.tensors
+            for sub in ([a.g] if a.HasField("g") else []) + list(a.graphs):
+                yield from graph_tensors(sub)
+
+
 def external_links(model, path):
     """Refuses a tensor whose external data is reached through a symbolic link (onnx 1.12 followed one beside
     the model to any file, whose bytes became weights; later onnx refuses them too)."""
-    folder = os.path.dirname(path) or "."
-    tensors = list(model.graph.initializer) + [a.t for n in model.graph.node for a in n.attribute if a.HasField("t")]
-    for t in tensors:
+    folder = os.path.realpath(os.path.dirname(path) or ".")
+    for t in graph_tensors(model.graph):
         if t.data_location != onnx.TensorProto.EXTERNAL:
             continue
         where = next((e.value for e in t.external_data if e.key == "location"), "")
-        if os.path.realpath(os.path.join(folder, where)) != os.path.join(os.path.realpath(folder),
-                                                                          os.path.normpath(where)):
+        plain = os.path.normpath(os.path.join(folder, where))  # (where it is, read without following links)
+        if os.path.realpath(plain) != plain:
             raise Refused(f"the external data of tensor '{t.name}', {where}, is reached through a symbolic link; "
                           "expected a file beside the model")
 

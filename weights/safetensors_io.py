@@ -6,12 +6,12 @@ spaces to a multiple of 8), then each tensor's bytes in C order, contiguous.
 import json
 import math
 import os
+import re
 import signal
 import struct
 import sys
 import tempfile
 import threading
-import unicodedata
 from pathlib import Path
 
 import numpy as np
@@ -282,18 +282,24 @@ def _same_file(a, b):
         return False
 
 
-def shown(text):
-    """text on one line as a message shows it: blanks as one space, and the control and format characters a
-    node, tensor or file name may hold escaped (ESC and U+202E reached the terminal; a byte that is not UTF-8,
-    a surrogate from os.fsdecode, as \\xNN), as vggcl's messages show them."""
-    def one(c):
-        o = ord(c)
-        if 0xDC80 <= o <= 0xDCFF:
-            return f"\\x{o - 0xDC00:02x}"
-        if unicodedata.category(c) in ("Cc", "Cf", "Cs", "Zl", "Zp"):
-            return f"\\x{o:02x}" if o < 0x100 else f"\\u{o:04x}"
-        return c
-    return "".join(map(one, " ".join(str(text).split())))
+# The characters a message shows escaped, as the vggcl command's (host/cli/main.c: escape_controls and
+# hidden_control): C0 and C1 controls, DEL, the line and paragraph separators, the bidirectional overrides,
+# isolates and marks, and (os.fsdecode's surrogates) bytes that are not UTF-8.
+_HIDDEN = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\udc80-\udcff]")
+
+
+def _escaped(m):
+    c = ord(m.group())
+    named = {0x0A: "\\n", 0x0D: "\\r", 0x09: "\\t"}
+    return named.get(c) or (f"\\x{c - 0xDC00:02x}" if c >= 0xDC80 else f"\\x{c:02x}" if c < 0x100 else f"\\u{c:04x}")
+
+
+def shown(text, message=False):
+    """A file name, or with message a message on one line (its blanks as one space), as a message shows it: the
+    control and direction characters a node, tensor or file name may hold escaped (ESC and U+202E reached the
+    terminal)."""
+    text = " ".join(str(text).split()) if message else str(text)
+    return _HIDDEN.sub(_escaped, text)
 
 
 def run_converter(prog, source, out, work):
@@ -313,13 +319,13 @@ def run_converter(prog, source, out, work):
             raise Refused("not a regular file (a folder, a FIFO or a device); expected the model's file")
         line = work()
     except Refused as e:
-        print(f"{prog}: {shown(source)}: {shown(e)}", file=sys.stderr)
+        print(f"{prog}: {shown(source)}: {shown(e, message=True)}", file=sys.stderr)
         return 1
     except BadArgument as e:
-        print(f"{prog}: {shown(e)}", file=sys.stderr)
+        print(f"{prog}: {shown(e, message=True)}", file=sys.stderr)
         return 1
     except OSError as e:
-        print(f"{prog}: {shown(out)}: {shown(e.strerror or e)}", file=sys.stderr)
+        print(f"{prog}: {shown(out)}: {shown(e.strerror or e, message=True)}", file=sys.stderr)
         return 1
     try:
         print(line, flush=True)
