@@ -24,7 +24,7 @@ static const cli_option options[] = {
 };
 
 /* The options every rank must be given alike (cli_ranks_same_model; the README lists them: Across machines). */
-static const char *const agreed[] = { "class", "compare-pool5", "conv", "head", NULL };
+static const char *const agreed[] = { "class", "compare-pool5", "conv", "head", "pool5", NULL };
 
 static const cli_command command = {
     "cam", "IMAGE|DIR...",

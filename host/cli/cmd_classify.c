@@ -31,7 +31,7 @@ static const cli_option options[] = {
 };
 
 /* The options every rank must be given alike (cli_ranks_same_model; the README lists them: Across machines). */
-static const char *const agreed[] = { "format", "top", "conv", "head", "logits-out", "tensor-out", NULL };
+static const char *const agreed[] = { "format", "top", "conv", "head", "logits-out", "tensor-out", "pool5", NULL };
 
 static const cli_command command = {
     "classify", "IMAGE|DIR...",

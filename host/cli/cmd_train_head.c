@@ -36,7 +36,7 @@ static const cli_option options[] = {
 };
 
 /* The options every rank must be given alike (cli_ranks_same_model; the README lists them: Across machines). */
-static const char *const agreed[] = { "flip", "conv", NULL };
+static const char *const agreed[] = { "flip", "conv", "pool5", NULL };
 
 static const cli_command command = {
     "train-head", NULL,

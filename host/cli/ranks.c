@@ -211,7 +211,8 @@ static int same_model(const cli_ranks *r, const char *cmd, const char *weights, 
                                    "would change from run to run; give every rank devices of one kind, or "
                                    "VGGCL_MPI_BALANCE=static (each rank its own share: the same output every run)",
                          cmd, kind);
-    for (int k = 0; lo[0] == hi[0] && lo[1] == hi[1] && k < n_agreed; k++)
+    for (int k = 0; lo[1] == hi[1] && k < n_agreed; k++) /* (one file: an option given otherwise, as --pool5,
+                                                          * also makes the model differ) */
         if (lo[2 + k] != hi[2 + k])
             return cli_error(CLI_FAIL, "%s: the ranks were given different --%s (given to some alone, or other "
                                        "values): each must be given the same", cmd, agreed[k]);
