@@ -48,13 +48,13 @@ class Error(Exception):
 
 
 _STATUS = (None, "arg", "io", "format", "shape", "no_device", "device", "device_memory", "nomem")
+_INT_MAX = 2**31 - 1  # a C int's: ctypes cuts a larger Python int to 32 bits, unsaid
+_FLOAT_MAX = float(np.finfo(np.float32).max)
 
 
 def _kind(status):
     """A vggcl_status as Error.status names it."""
     return _STATUS[status] if 0 < status < len(_STATUS) else None
-_INT_MAX = 2**31 - 1  # a C int's: ctypes cuts a larger Python int to 32 bits, unsaid
-_FLOAT_MAX = float(np.finfo(np.float32).max)
 
 
 # The library of this module's version (python/pyproject.toml; while it is 0.x each minor version
@@ -347,7 +347,7 @@ def _numbers(value, count, what):
 
 
 _EXPECTED = {"size": "a whole size from 0 to 16384", "mean": "three finite numbers R,G,B",
-             "std": "three numbers R,G,B (std > 0 in float32: 1.4e-45 or more)"}
+             "std": "three numbers R,G,B (std > 0, also as a float32 holds it)"}
 
 
 def _preset(ctx, model, resize=None, crop=None, mean=None, std=None, draft=None):
