@@ -33,15 +33,9 @@ static int warm_pass(vggcl_ctx *ctx, vggcl_model *model, int b, int h, int w)
 /* Three floats as "R,G,B", each in the fewest digits that read back as it (0.485, not 0.485000014). */
 static void rgb_text(const float *v, char *buf, size_t len)
 {
-    size_t at = 0;
-    for (int c = 0; c < 3 && at < len; c++) {
-        char one[32];
-        for (int digits = 6; digits <= 9; digits++) {
-            snprintf(one, sizeof one, "%.*g", digits, v[c]);
-            if (strtof(one, NULL) == v[c]) break;
-        }
-        at += (size_t)snprintf(buf + at, len - at, c ? ",%s" : "%s", one);
-    }
+    char one[3][32];
+    snprintf(buf, len, "%s,%s,%s", cli_shortest(v[0], 1, one[0], 32), cli_shortest(v[1], 1, one[1], 32),
+             cli_shortest(v[2], 1, one[2], 32));
 }
 
 int cli_bench_images(vggcl_ctx *ctx, vggcl_model *model, const char *weights, const char *conv, const char *dir,

@@ -132,6 +132,9 @@ struct cJSON *cli_json_string(const char *s);
 /* v added to o as name, in the fewest digits that read back as v itself (cJSON's own 15 digits read back up to
  * an ulp off: eval's 6/7), null where it is not finite; the item, or NULL (out of memory). */
 struct cJSON *cli_json_add_exact(struct cJSON *o, const char *name, double v);
+/* v in the fewest digits that read back as it (as a float where as_float: 0.485, not 0.485000014), into buf
+ * (32 bytes hold any). Returns buf. */
+const char *cli_shortest(double v, int as_float, char *buf, size_t len);
 /* Whether s is UTF-8 text (what a model's metadata must be). */
 int cli_utf8(const char *s);
 
@@ -385,6 +388,8 @@ const char *cli_device_label(const vggcl_ctx *ctx, char *buf, size_t len);
 const char *cli_device_kind(const vggcl_ctx *ctx, char *buf, size_t len);
 /* The context's device as `vggcl devices` lists it: 1, or 0 (the reference; a device that cannot be listed). */
 int cli_device_info(const vggcl_ctx *ctx, vggcl_device_info *out);
+/* cli_device_kind of the device d, listed already (NULL: the context's name alone, as where not listed). */
+const char *cli_device_kind_of(const vggcl_ctx *ctx, const vggcl_device_info *d, char *buf, size_t len);
 
 int cmd_devices(int argc, char **argv);
 int cmd_run(int argc, char **argv);

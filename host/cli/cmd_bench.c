@@ -63,10 +63,11 @@ void cli_bench_record(cJSON *o, const vggcl_ctx *ctx, const vggcl_model *model, 
      * to the driver, a driver's version, a model's pool5) */
     char kind[1024];
     vggcl_device_info d;
+    const int listed = cli_device_info(ctx, &d); /* (once: a listing that fails is said) */
     cJSON_AddStringToObject(o, "vggcl", vggcl_version());
     cJSON_AddStringToObject(o, "device", vggcl_device_name(ctx));
-    cJSON_AddStringToObject(o, "device_kind", cli_device_kind(ctx, kind, sizeof kind));
-    if (cli_device_info(ctx, &d)) cJSON_AddNumberToObject(o, "compute_units", d.compute_units);
+    cJSON_AddStringToObject(o, "device_kind", cli_device_kind_of(ctx, listed ? &d : NULL, kind, sizeof kind));
+    if (listed) cJSON_AddNumberToObject(o, "compute_units", d.compute_units);
     cJSON_AddItemToObject(o, "model", cli_json_string(weights ? weights : "random vgg16-gap7"));
     cJSON_AddStringToObject(o, "pool5", vggcl_model_pool5(model) ? "keep" : "drop");
     cJSON_AddStringToObject(o, "conv", conv ? conv : "auto");
@@ -76,8 +77,9 @@ void cli_bench_heading(const vggcl_ctx *ctx, const vggcl_model *model, const cha
 {
     char kind[1024];
     vggcl_device_info d;
-    printf("device:        %s", cli_device_kind(ctx, kind, sizeof kind));
-    if (cli_device_info(ctx, &d)) printf(", %u compute unit%s", d.compute_units, d.compute_units == 1 ? "" : "s");
+    const int listed = cli_device_info(ctx, &d);
+    printf("device:        %s", cli_device_kind_of(ctx, listed ? &d : NULL, kind, sizeof kind));
+    if (listed) printf(", %u compute unit%s", d.compute_units, d.compute_units == 1 ? "" : "s");
     printf("; vggcl %s\n", vggcl_version());
     char *shown = weights ? cli_text(weights) : NULL; /* (a newline in the name forged a line) */
     printf("model:         %s, pool5 %s, %s\n",

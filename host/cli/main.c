@@ -318,12 +318,17 @@ int cli_device_info(const vggcl_ctx *ctx, vggcl_device_info *out)
     return found;
 }
 
+const char *cli_device_kind_of(const vggcl_ctx *ctx, const vggcl_device_info *d, char *buf, size_t len)
+{
+    if (d) return kind_text(d, buf, len);
+    snprintf(buf, len, "%s", vggcl_device_name(ctx)); /* (the reference; a device that cannot be listed) */
+    return buf;
+}
+
 const char *cli_device_kind(const vggcl_ctx *ctx, char *buf, size_t len)
 {
     vggcl_device_info d;
-    snprintf(buf, len, "%s", vggcl_device_name(ctx)); /* (the reference; a device that cannot be listed) */
-    if (cli_device_info(ctx, &d)) kind_text(&d, buf, len);
-    return buf;
+    return cli_device_kind_of(ctx, cli_device_info(ctx, &d) ? &d : NULL, buf, len);
 }
 
 /* A new context on the device: CLI_OK, or CLI_FAIL with the error printed (the caller frees *ctx, NULL
@@ -567,15 +572,20 @@ int cli_utf8(const char *s)
     return !*u;
 }
 
+const char *cli_shortest(double v, int as_float, char *buf, size_t len)
+{
+    for (int digits = 1; digits <= 17; digits++) { /* (17 always reads back, 9 a float) */
+        snprintf(buf, len, "%.*g", digits, v);
+        if (as_float ? strtof(buf, NULL) == (float)v : strtod(buf, NULL) == v) break;
+    }
+    return buf;
+}
+
 cJSON *cli_json_add_exact(cJSON *o, const char *name, double v)
 {
     char text[32];
     if (!isfinite(v)) return cJSON_AddNullToObject(o, name); /* (as cJSON prints them) */
-    for (int digits = 1; digits <= 17; digits++) { /* (17 always reads back) */
-        snprintf(text, sizeof text, "%.*g", digits, v);
-        if (strtod(text, NULL) == v) break;
-    }
-    return cJSON_AddRawToObject(o, name, text);
+    return cJSON_AddRawToObject(o, name, cli_shortest(v, 0, text, sizeof text));
 }
 
 cJSON *cli_json_string(const char *s)
