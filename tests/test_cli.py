@@ -1000,6 +1000,25 @@ class Cli(unittest.TestCase):
                          r"device where it cannot write its kernel cache \(\$POCL_CACHE_DIR, else "
                          r"\$XDG_CACHE_HOME/pocl or \$HOME/\.cache/pocl\): set POCL_CACHE_DIR to a folder it may write")
 
+    def test_pocl_cache_on_a_noexec_mount(self):
+        """PoCL's kernel cache on a file system mounted noexec: said when the device is opened, naming the folder and
+        POCL_CACHE_DIR (PoCL cannot map the kernels it compiles there and aborted every command: SIGABRT, its dlopen
+        line alone); no output."""
+        if not testenv.mount_namespace():
+            self.skipTest("needs root and unshare for a mount namespace")
+        nx = self.d / "nx"
+        nx.mkdir()
+        r = subprocess.run(["unshare", "-m", "sh", "-c", f'mount -t tmpfs -o size=8m,noexec tmpfs "{nx}" && exec "$@"',
+                            "sh", VGGCL, *map(str, self.run_args())], capture_output=True, text=True, timeout=300,
+                           env=dict(os.environ, POCL_CACHE_DIR=str(nx / "pocl"), VGGCL_CACHE_DIR="off"))
+        if r.returncode == 0:
+            self.skipTest("this OpenCL is not PoCL")
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn(f"PoCL's kernel cache {nx / 'pocl'} ($POCL_CACHE_DIR, else $XDG_CACHE_HOME/pocl or "
+                      "$HOME/.cache/pocl) is on a file system mounted noexec, from which PoCL cannot load the kernels "
+                      "it compiles (it ends the process): set POCL_CACHE_DIR to a folder on another", r.stderr)
+        self.assertEqual(list(self.out.parent.iterdir()), [])
+
     def test_kill_between_name_and_rename(self):
         """A single output (preprocess's tensor, train-head's model without --features-out) is named with SIGTERM
         held back, as a set is: killed between its temporary name and the rename (strace holds the process

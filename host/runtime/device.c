@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <sched.h>
+#include <sys/statvfs.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -137,6 +138,20 @@ static int listed_drivers(const char **where)
     }
     if (d) closedir(d);
     return n;
+}
+
+/* Whether PoCL's kernel cache (or, not made yet, the nearest folder above it) is on a file system mounted
+ * noexec: PoCL loads each kernel it compiles there as a shared object, and where it cannot map one it aborts
+ * the process (every command died of SIGABRT, with PoCL's dlopen line alone). Its folder into dir. */
+static int pocl_cache_noexec(const vggcl_ctx *ctx, char *dir, size_t len)
+{
+    char at[PATH_MAX];
+    struct statvfs fs;
+    if (strcmp(ctx->platform_name, "Portable Computing Language") || !vggcl__pocl_cache_dir(dir, len)) return 0;
+    snprintf(at, sizeof at, "%s", dir);
+    for (char *slash; statvfs(at, &fs) != 0 && (slash = strrchr(at, '/')) != NULL;) /* (up to one that is there) */
+        slash == at ? (void)(at[1] = '\0') : (void)(*slash = '\0');
+    return statvfs(at, &fs) == 0 && (fs.f_flag & ST_NOEXEC);
 }
 
 /* Fills *list (malloc'd) with every device of every platform. */
@@ -475,6 +490,13 @@ vggcl_status vggcl_select_device(vggcl_ctx *ctx, const char *spec)
     snprintf(ctx->device_version, sizeof ctx->device_version, "%s", list[i].info.version);
     snprintf(ctx->platform_name, sizeof ctx->platform_name, "%s", list[i].info.platform_name);
     snprintf(ctx->driver_version, sizeof ctx->driver_version, "%s", list[i].info.driver);
+    char pocl_dir[VGGCL__CACHE_DIR_MAX + 1];
+    if (pocl_cache_noexec(ctx, pocl_dir, sizeof pocl_dir)) {
+        st = vggcl__fail(ctx, VGGCL_ERR_DEVICE, "%s: PoCL's kernel cache %s " VGGCL__POCL_CACHE_WHERE " is on a file "
+                         "system mounted noexec, from which PoCL cannot load the kernels it compiles (it ends the "
+                         "process): set POCL_CACHE_DIR to a folder on another", where, pocl_dir);
+        goto fail;
+    }
     if ((st = read_platform_version(ctx, where)) != VGGCL_OK) goto fail;
     cl_context_properties props[] = { CL_CONTEXT_PLATFORM, (cl_context_properties)ctx->platform, 0 };
     if ((err = vggcl__fault(ctx, "clCreateContext")) == CL_SUCCESS)

@@ -20,15 +20,20 @@ extern const int vggcl__kernel_count;
 /* On PoCL, a kernel cache it cannot write to (a file named by POCL_CACHE_DIR): its builds fail, their log saying
  * only "failed to build the program" (and a program cached by vggcl was "refused by the driver"); the folder named
  * into dir, 1; else 0. */
-static int pocl_cache_unusable(const vggcl_ctx *ctx, char *dir, size_t len)
+int vggcl__pocl_cache_dir(char *dir, size_t len)
 {
     const char *env = getenv("POCL_CACHE_DIR"), *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
-    struct stat sb;
-    if (strcmp(ctx->platform_name, "Portable Computing Language")) return 0;
     if (env && *env) snprintf(dir, len, "%s", env);
     else if (xdg && *xdg) snprintf(dir, len, "%s/pocl", xdg);
     else if (home && *home) snprintf(dir, len, "%s/.cache/pocl", home);
     else return 0;
+    return 1;
+}
+
+static int pocl_cache_unusable(const vggcl_ctx *ctx, char *dir, size_t len)
+{
+    struct stat sb;
+    if (strcmp(ctx->platform_name, "Portable Computing Language") || !vggcl__pocl_cache_dir(dir, len)) return 0;
     return stat(dir, &sb) == 0 && (!S_ISDIR(sb.st_mode) || access(dir, W_OK | X_OK) != 0);
 }
 
