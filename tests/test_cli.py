@@ -2527,6 +2527,29 @@ class Bench(unittest.TestCase):
                 rows.append((int(ci), int(co), int(h), int(w), int(b), algo, float(ms), params))
         return rows
 
+    def test_tune_table_of_another_key(self):
+        """A table made for this device and driver under another name (another vggcl's key, or the platform's
+        version changed: 0.3's key holds it, and 0.2's tables were passed over unsaid) is said not to be used, naming
+        both files; none is said where the table is there."""
+        env = dict(os.environ, VGGCL_CACHE_DIR=str(self.d / "cache"))
+        w = self.d / "small.safetensors"
+        save_file(make_state_dict(parse_cfg(CFG), True, 3, seed=1), w)
+        r = subprocess.run([VGGCL, "tune", "--weights", w, "--size", "32", "--iters", "1", "--budget", "0"],
+                           capture_output=True, text=True, env=env, timeout=600)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        table = Path(r.stdout.strip().splitlines()[-1].split("wrote ", 1)[1])
+        run = ["--weights", w, "--size", "32", "--iters", "1"]
+        said = "made for this device and driver by another vggcl or under another version of the platform, is not used"
+        self.assertNotIn(said, self.bench(*run).stderr)
+        old = table.with_name("0" * 32 + ".tune")
+        table.rename(old)
+        r = self.bench(*run)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn(f"vggcl: the tuning table {old}, {said}: this one's is {table}, which `vggcl tune` makes",
+                      r.stderr)
+        old.write_text(old.read_text().replace("# vggcl tuning table for ", "# vggcl tuning table for another "))
+        self.assertNotIn(said, self.bench(*run).stderr)  # (another device's: not this one's to say)
+
     def test_tune_table_kept(self):
         """Two rows of one shape and class (a table edited by hand) become the one tune measured (the first was
         replaced, the last, which a pass takes, kept); a table that is not a private regular file is said to

@@ -6,6 +6,7 @@
  *   conv C_in C_out H W BATCH ALGORITHM MS [NAME=VALUE ...]
  * Lines it cannot read (an unknown algorithm, a parameter outside its range; the first said)
  * are skipped, so a damaged table falls back to the defaults. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -82,6 +83,46 @@ static void unread_said(vggcl_ctx *ctx, int err, int after)
     ctx->log(ctx->log_user, msg);
 }
 
+/* The table's first line for the context's device and driver (write_table's). */
+static void table_heading(const vggcl_ctx *ctx, char *buf, size_t len)
+{
+    snprintf(buf, len, "# vggcl tuning table for %s (%s, driver %s)\n", ctx->device_name, ctx->platform_name,
+             ctx->driver_version);
+}
+
+/* Where the context has no table, one in the folder of its path made for the same device and driver under
+ * another name (another vggcl's key, or the platform's or the device's version changed: 0.2's tables were
+ * passed over unsaid by 0.3, whose key holds the platform's version), said once through the log. */
+static void other_table_said(vggcl_ctx *ctx)
+{
+    char heading[1024], dir[VGGCL__CACHE_PATH_MAX], path[VGGCL__CACHE_PATH_MAX], first[1024];
+    if (!ctx->log || ctx->told_tune) return;
+    table_heading(ctx, heading, sizeof heading);
+    snprintf(dir, sizeof dir, "%s", ctx->tune_path);
+    char *slash = strrchr(dir, '/');
+    if (!slash) return;
+    *slash = '\0';
+    DIR *d = opendir(dir);
+    for (struct dirent *e; d && (e = readdir(d)) != NULL;) {
+        const size_t n = strlen(e->d_name);
+        if (n < 6 || strcmp(e->d_name + n - 5, ".tune") || snprintf(path, sizeof path, "%s/%s", dir, e->d_name) >=
+                                                            (int)sizeof path)
+            continue;
+        FILE *f = fopen(path, "r");
+        const int same = f && fgets(first, sizeof first, f) && !strcmp(first, heading);
+        if (f) fclose(f);
+        if (!same) continue;
+        char msg[2 * VGGCL__CACHE_PATH_MAX + 200];
+        snprintf(msg, sizeof msg, "the tuning table %s, made for this device and driver by another vggcl or under "
+                 "another version of the platform, is not used: this one's is %s, which `vggcl tune` makes", path,
+                 ctx->tune_path);
+        ctx->told_tune = 1;
+        ctx->log(ctx->log_user, msg);
+        break;
+    }
+    if (d) closedir(d);
+}
+
 void vggcl__tune_load(vggcl_ctx *ctx)
 {
     char dir[VGGCL__CACHE_DIR_MAX + 1];
@@ -98,6 +139,7 @@ void vggcl__tune_load(vggcl_ctx *ctx)
     /* (a folder not the user's own is said as such, by vggcl__cache_ready: not the table's fault) */
     ctx->tune_refused = !f && !err && lstat(ctx->tune_path, &sb) == 0 && vggcl__cache_ready(ctx, dir);
     if (!f && err) unread_said(ctx, err, 0);
+    if (!f && !err && lstat(ctx->tune_path, &sb) != 0 && errno == ENOENT) other_table_said(ctx);
     if (ctx->tune_refused && ctx->log && !ctx->told_tune) { /* (else a table edited to 0664 was dropped unsaid) */
         char msg[VGGCL__CACHE_PATH_MAX + 200];
         ctx->told_tune = 1;
@@ -512,8 +554,9 @@ static vggcl_status write_table(vggcl_ctx *ctx, const vggcl_tuned *rows, int cou
     if (st != VGGCL_OK) return st;
     if ((st = vggcl__output_open(ctx, ctx->tune_path, 0600, VGGCL_OUTPUT_REPLACE, &o)) != VGGCL_OK) return st;
     FILE *f = o.fp;
-    fprintf(f, "# vggcl tuning table for %s (%s, driver %s)\n", ctx->device_name, ctx->platform_name,
-            ctx->driver_version);
+    char heading[1024];
+    table_heading(ctx, heading, sizeof heading);
+    fputs(heading, f);
     fprintf(f, "# %s\n# conv C_in C_out H W BATCH ALGORITHM MS_PER_PASS [PARAMETER=VALUE ...]\n", setup);
     /* the lines this vggcl could not read, as they were (a newer vggcl's rows, notes); before the rows, so
      * that a row of this run stands over an old one of its shape wherever they tie (the last one wins) */
