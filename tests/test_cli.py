@@ -1633,6 +1633,21 @@ class Cli(unittest.TestCase):
             self.assertIn(f"{self.out}: cannot write: File too large", r.stderr)
             self.assertEqual(list(self.out.parent.iterdir()), [])
 
+    def test_output_that_is_a_mount_point(self):
+        """An output that is a file mounted there (a container's volume of one file): refused before any work, naming
+        it (the new copy, made beside it, could not be renamed over it: EBUSY after the whole run); it stays."""
+        if not testenv.mount_namespace():
+            self.skipTest("needs root and unshare for a mount namespace")
+        self.out.write_bytes(b"the volume's")
+        (self.d / "other").write_bytes(b"")
+        r = subprocess.run(["unshare", "-m", "sh", "-c", f'mount --bind "{self.d / "other"}" "{self.out}" && exec "$@"',
+                            "sh", VGGCL, *map(str, self.run_args())], capture_output=True, text=True, timeout=300)
+        self.assertEqual((r.returncode, r.stdout), (1, ""), r.stderr)
+        self.assertIn(f"vggcl: run: --output {self.out}: cannot replace it: it is a mount point (a file mounted there, "
+                      "as a container's volume of one file)", r.stderr)
+        self.assertNotIn("wrote", r.stderr)
+        self.assertEqual(sorted(p.name for p in self.out.parent.iterdir()), ["y.npy"])
+
     def test_outputs_apart(self):
         """Outputs that would replace what the command reads (the weights, the input, an image) or each other
         are refused before any work, exit 2, and the files stay; an output whose folder is not there is said

@@ -4,7 +4,7 @@
  * run (or never: a replaced input went unnoticed, exit 0). Where a command's
  * report goes when an output is standard output. And a set of outputs named
  * all or none, signals held back meanwhile. */
-#define _XOPEN_SOURCE 700 /* realpath */
+#define _GNU_SOURCE /* realpath, statx */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -135,6 +135,13 @@ static int folder_ready(const char *cmd, const cli_file *o)
     }
     const int there = stat(target, &sb) == 0;
     if (there && !S_ISREG(sb.st_mode)) return CLI_OK; /* (a device or a pipe: written through) */
+    struct statx sx; /* (a file mounted there, as a container's volume of one file: the rename over it failed with
+                      * EBUSY after the whole run) */
+    if (there && statx(AT_FDCWD, target, 0, STATX_BASIC_STATS, &sx) == 0 &&
+        (sx.stx_attributes_mask & sx.stx_attributes & STATX_ATTR_MOUNT_ROOT))
+        return cli_error(CLI_FAIL, "%s: %s %s: cannot replace it: it is a mount point (a file mounted there, as a "
+                         "container's volume of one file), and the new copy made beside it cannot be renamed over "
+                         "it; name a file in a mounted folder", cmd, o->opt, o->path);
     folder_of(target, dir, sizeof dir);
     if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
         return cli_error(CLI_FAIL, "%s: %s %s: the folder %s %s", cmd, o->opt, o->path, dir,
@@ -147,16 +154,16 @@ static int folder_ready(const char *cmd, const cli_file *o)
         made = mkstemp(probe);
     if (made < 0) {
         char eb[128];
-        strerror_r(errno, eb, sizeof eb);
+        const char *why = strerror_r(errno, eb, sizeof eb); /* (GNU's: the text, in eb or not) */
         return cli_error(CLI_FAIL, "%s: %s %s: cannot %s in %s: %s", cmd, o->opt, o->path,
-                         there ? "replace it: its new copy is made" : "create it", dir, eb);
+                         there ? "replace it: its new copy is made" : "create it", dir, why);
     }
     close(made);
     if (unlink(probe) != 0) { /* (a folder where files cannot be removed, nor then replaced by renaming) */
         char eb[128];
-        strerror_r(errno, eb, sizeof eb);
+        const char *why = strerror_r(errno, eb, sizeof eb); /* (GNU's: the text, in eb or not) */
         return cli_error(CLI_FAIL, "%s: %s %s: a file made in %s cannot be removed (%s): %s left there", cmd,
-                         o->opt, o->path, dir, eb, probe);
+                         o->opt, o->path, dir, why, probe);
     }
     return CLI_OK;
 }
