@@ -108,7 +108,8 @@ static void other_table_said(vggcl_ctx *ctx)
         if (n < 6 || strcmp(e->d_name + n - 5, ".tune") || snprintf(path, sizeof path, "%s/%s", dir, e->d_name) >=
                                                             (int)sizeof path)
             continue;
-        FILE *f = fopen(path, "r");
+        int err; /* (as the table is opened: a FIFO or a link named so is not waited on, nor followed) */
+        FILE *f = vggcl__cache_open(ctx, path, &err);
         const int same = f && fgets(first, sizeof first, f) && !strcmp(first, heading);
         if (f) fclose(f);
         if (!same) continue;
