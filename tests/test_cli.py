@@ -998,7 +998,8 @@ class Cli(unittest.TestCase):
         self.assertEqual(r.returncode, 1, r.stderr)
         self.assertRegex(r.stderr, r"no OpenCL device found on \d+ platform\(s\): PoCL is installed, but lists no "
                          r"device where it cannot write its kernel cache \(\$POCL_CACHE_DIR, else "
-                         r"\$XDG_CACHE_HOME/pocl or \$HOME/\.cache/pocl\): set POCL_CACHE_DIR to a folder it may write")
+                         r"\$XDG_CACHE_HOME/pocl, \$HOME/\.cache/pocl or /tmp/pocl\): set POCL_CACHE_DIR to a folder it "
+                         r"may write")
 
     def test_pocl_cache_on_a_noexec_mount(self):
         """PoCL's kernel cache on a file system mounted noexec: said when the device is opened, naming the folder and
@@ -1014,9 +1015,23 @@ class Cli(unittest.TestCase):
         if r.returncode == 0:
             self.skipTest("this OpenCL is not PoCL")
         self.assertEqual(r.returncode, 1, r.stderr)
-        self.assertIn(f"PoCL's kernel cache {nx / 'pocl'} ($POCL_CACHE_DIR, else $XDG_CACHE_HOME/pocl or "
-                      "$HOME/.cache/pocl) is on a file system mounted noexec, from which PoCL cannot load the kernels "
+        self.assertIn(f"PoCL's kernel cache {nx / 'pocl'} ($POCL_CACHE_DIR, else $XDG_CACHE_HOME/pocl, "
+                      "$HOME/.cache/pocl or /tmp/pocl) is on a file system mounted noexec, from which PoCL cannot load the kernels "
                       "it compiles (it ends the process): set POCL_CACHE_DIR to a folder on another", r.stderr)
+        self.assertEqual(list(self.out.parent.iterdir()), [])
+        # without HOME, PoCL's /tmp/pocl (a noexec /tmp is a common hardening): said the same way
+        env = {k: v for k, v in os.environ.items() if k not in ("HOME", "XDG_CACHE_HOME", "POCL_CACHE_DIR")}
+        made = not os.path.exists("/tmp/pocl")  # (the mount point, made outside the namespace: removed after)
+        try:
+            r = subprocess.run(["unshare", "-m", "sh", "-c", 'mkdir -p /tmp/pocl && mount -t tmpfs -o size=8m,noexec '
+                                'tmpfs /tmp/pocl && exec "$@"', "sh", VGGCL, *map(str, self.run_args())],
+                               capture_output=True, text=True, timeout=300, env=dict(env, VGGCL_CACHE_DIR="off"))
+        finally:
+            if made and os.path.isdir("/tmp/pocl"):
+                os.rmdir("/tmp/pocl")
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("PoCL's kernel cache /tmp/pocl ($POCL_CACHE_DIR, else $XDG_CACHE_HOME/pocl, $HOME/.cache/pocl or "
+                      "/tmp/pocl) is on a file system mounted noexec", r.stderr)
         self.assertEqual(list(self.out.parent.iterdir()), [])
 
     def test_kill_between_name_and_rename(self):
@@ -1109,7 +1124,7 @@ class Cli(unittest.TestCase):
                 self.skipTest("this OpenCL builds without a cache it may write (not PoCL, or another PoCL)")
             self.assertEqual(r.returncode, 1, r.stderr)
             self.assertIn(": clBuildProgram -> CL_BUILD_PROGRAM_FAILURE (-11): PoCL builds in its kernel cache "
-                          "($POCL_CACHE_DIR, else $XDG_CACHE_HOME/pocl or $HOME/.cache/pocl), and "
+                          "($POCL_CACHE_DIR, else $XDG_CACHE_HOME/pocl, $HOME/.cache/pocl or /tmp/pocl), and "
                           f"{self.d / 'pocl-file'} is not a folder it can write: set POCL_CACHE_DIR to one", r.stderr)
             self.assertFalse(self.out.exists())
             # then vggcl's cache warm (filled by a run with PoCL's cache as it should be): its programs refused

@@ -96,7 +96,8 @@ static void table_heading(const vggcl_ctx *ctx, char *buf, size_t len)
 static void other_table_said(vggcl_ctx *ctx)
 {
     char heading[1024], dir[VGGCL__CACHE_PATH_MAX], path[VGGCL__CACHE_PATH_MAX], first[1024];
-    if (!ctx->log || ctx->told_tune) return;
+    char ready[VGGCL__CACHE_DIR_MAX + 1];
+    if (!ctx->log || ctx->told_tune || !vggcl__cache_ready(ctx, ready)) return; /* (a folder not used: not read) */
     table_heading(ctx, heading, sizeof heading);
     snprintf(dir, sizeof dir, "%s", ctx->tune_path);
     char *slash = strrchr(dir, '/');

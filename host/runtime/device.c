@@ -149,9 +149,12 @@ static int pocl_cache_noexec(const vggcl_ctx *ctx, char *dir, size_t len)
     struct statvfs fs;
     if (strcmp(ctx->platform_name, "Portable Computing Language") || !vggcl__pocl_cache_dir(dir, len)) return 0;
     snprintf(at, sizeof at, "%s", dir);
-    for (char *slash; statvfs(at, &fs) != 0 && (slash = strrchr(at, '/')) != NULL;) /* (up to one that is there) */
+    while (statvfs(at, &fs) != 0) { /* (up to a folder that is there; none where even / cannot be asked) */
+        char *slash = strrchr(at, '/');
+        if (!slash || !strcmp(at, "/")) return 0;
         slash == at ? (void)(at[1] = '\0') : (void)(*slash = '\0');
-    return statvfs(at, &fs) == 0 && (fs.f_flag & ST_NOEXEC);
+    }
+    return (fs.f_flag & ST_NOEXEC) != 0;
 }
 
 /* Fills *list (malloc'd) with every device of every platform. */

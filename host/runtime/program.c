@@ -26,7 +26,7 @@ int vggcl__pocl_cache_dir(char *dir, size_t len)
     if (env && *env) snprintf(dir, len, "%s", env);
     else if (xdg && *xdg) snprintf(dir, len, "%s/pocl", xdg);
     else if (home && *home) snprintf(dir, len, "%s/.cache/pocl", home);
-    else return 0;
+    else snprintf(dir, len, "/tmp/pocl"); /* (PoCL 3's, without HOME) */
     return 1;
 }
 
