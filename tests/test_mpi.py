@@ -1153,7 +1153,8 @@ class Mpi(Folder):
                                    ["--logits-out", str(out / "l.npy")], []),
                                   (["train-head", "--resize", "40", "--crop", "32", "--data", str(data), "--out",
                                     str(model), "--epochs", "1"], ["--flip"], []),
-                                  # (the same weights run otherwise: said as other preprocessing or --labels)
+                                  # (the same weights run with pool5 dropped: said as that option, not as other
+                                  # preprocessing or --labels)
                                   (["classify", *args, str(self.images)], ["--pool5", "drop"], [])):
             r = subprocess.run(["mpirun", "-n", "1", VGGCL, cmd[0], "--weights", str(self.weights), *cmd[1:], *mine,
                                 ":", "-n", "1", VGGCL, cmd[0], "--weights", str(self.weights), *cmd[1:], *theirs],
