@@ -1017,7 +1017,8 @@ class Cli(unittest.TestCase):
         self.assertEqual(r.returncode, 1, r.stderr)
         self.assertIn(f"PoCL's kernel cache {nx / 'pocl'} ($POCL_CACHE_DIR, else $XDG_CACHE_HOME/pocl, "
                       "$HOME/.cache/pocl or /tmp/pocl) is on a file system mounted noexec, from which PoCL cannot load the kernels "
-                      "it compiles (it ends the process): set POCL_CACHE_DIR to a folder on another", r.stderr)
+                      "it compiles (it ends the process): set POCL_CACHE_DIR to a folder on another file system",
+                      r.stderr)
         self.assertEqual(list(self.out.parent.iterdir()), [])
         # without HOME, PoCL's /tmp/pocl (a noexec /tmp is a common hardening): said the same way
         env = {k: v for k, v in os.environ.items() if k not in ("HOME", "XDG_CACHE_HOME", "POCL_CACHE_DIR")}

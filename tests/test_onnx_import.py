@@ -814,7 +814,7 @@ class OnnxImport(unittest.TestCase):
         r = self.importer(folder / "m.onnx", out)
         self.assertEqual(r.returncode, 1, r.stderr)
         self.assertIn("the external data of tensor 'conv1/kernel', w.bin, is reached through a symbolic link; "
-                      "expected a file beside the model", r.stderr)
+                      "expected a file in the model's folder", r.stderr)
         self.assertEqual(list(out.parent.iterdir()), [])
         # a location up the tree, through no link, is not said to be one (onnx refuses it in its own words)
         inner = folder / "inner"

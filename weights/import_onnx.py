@@ -977,7 +977,7 @@ def external_links(model, path):
         plain = os.path.normpath(os.path.join(folder, where))  # (where it is, read without following links)
         if os.path.realpath(plain) != plain:
             raise Refused(f"the external data of tensor '{t.name}', {where}, is reached through a symbolic link; "
-                          "expected a file beside the model")
+                          "expected a file in the model's folder")
 
 
 def convert_file(a):

@@ -497,7 +497,7 @@ vggcl_status vggcl_select_device(vggcl_ctx *ctx, const char *spec)
     if (pocl_cache_noexec(ctx, pocl_dir, sizeof pocl_dir)) {
         st = vggcl__fail(ctx, VGGCL_ERR_DEVICE, "%s: PoCL's kernel cache %s " VGGCL__POCL_CACHE_WHERE " is on a file "
                          "system mounted noexec, from which PoCL cannot load the kernels it compiles (it ends the "
-                         "process): set POCL_CACHE_DIR to a folder on another", where, pocl_dir);
+                         "process): set POCL_CACHE_DIR to a folder on another file system", where, pocl_dir);
         goto fail;
     }
     if ((st = read_platform_version(ctx, where)) != VGGCL_OK) goto fail;
