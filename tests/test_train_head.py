@@ -182,7 +182,8 @@ class TrainHead(unittest.TestCase):
         self.assertEqual(json.loads(meta["vggcl.classes"]), ["blue", "green", "red"])
         self.assertEqual(meta["vggcl.pool5"], "keep")
         self.assertEqual((meta["vggcl.resize"], meta["vggcl.crop"]), (str(SIZE), str(SIZE)))
-        np.testing.assert_allclose([float(v) for v in meta["vggcl.mean"].split(",")], [0.485, 0.456, 0.406])
+        # in the fewest digits that read back as the float32 used (0.485, not 0.485000014)
+        self.assertEqual((meta["vggcl.mean"], meta["vggcl.std"]), ("0.485,0.456,0.406", "0.229,0.224,0.225"))
         self.assertIn(f"epoch {best} of 12", meta["vggcl.trained"])
         # the model as it is: classify (labels and preprocessing from the file) against torch
         lo = self.d / "logits.npy"

@@ -30,14 +30,6 @@ static int warm_pass(vggcl_ctx *ctx, vggcl_model *model, int b, int h, int w)
     return rc;
 }
 
-/* Three floats as "R,G,B", each in the fewest digits that read back as it (0.485, not 0.485000014). */
-static void rgb_text(const float *v, char *buf, size_t len)
-{
-    char one[3][32];
-    snprintf(buf, len, "%s,%s,%s", cli_shortest(v[0], 1, one[0], 32), cli_shortest(v[1], 1, one[1], 32),
-             cli_shortest(v[2], 1, one[2], 32));
-}
-
 int cli_bench_images(vggcl_ctx *ctx, vggcl_model *model, const char *weights, const char *conv, const char *dir,
                      const vggcl_preprocess *p, int batch, int recursive, int threads, double progress_s, int json)
 {
@@ -94,7 +86,7 @@ int cli_bench_images(vggcl_ctx *ctx, vggcl_model *model, const char *weights, co
     /* the input the images became (the model, its size and preprocessing unsaid: two models' records alike) */
     char size[32], mean[64], std[64];
     snprintf(size, sizeof size, "%dx%d", st.h, st.w);
-    rgb_text(p->mean, mean, sizeof mean), rgb_text(p->std, std, sizeof std);
+    cli_rgb_text(p->mean, mean, sizeof mean), cli_rgb_text(p->std, std, sizeof std);
     if (json) {
         cJSON *o = cJSON_CreateObject(), *pre;
         cli_bench_record(o, ctx, model, weights, conv);

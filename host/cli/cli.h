@@ -135,6 +135,8 @@ struct cJSON *cli_json_add_exact(struct cJSON *o, const char *name, double v);
 /* v in the fewest digits that read back as it (as a float where as_float: 0.485, not 0.485000014), into buf
  * (32 bytes hold any). Returns buf. */
 const char *cli_shortest(double v, int as_float, char *buf, size_t len);
+/* Three floats (a mean or std) as "R,G,B", each as cli_shortest gives it: what reads back as them. */
+void cli_rgb_text(const float *v, char *buf, size_t len);
 /* Whether s is UTF-8 text (what a model's metadata must be). */
 int cli_utf8(const char *s);
 

@@ -291,8 +291,8 @@ static int train_and_write(vggcl_ctx *ctx, const split *s, const cli_dataset *ds
     char resize[16], crop[16], mean[64], std[64], trained[256], kept[64] = "";
     snprintf(resize, sizeof resize, "%d", p->resize);
     snprintf(crop, sizeof crop, "%d", p->crop);
-    snprintf(mean, sizeof mean, "%.9g,%.9g,%.9g", p->mean[0], p->mean[1], p->mean[2]); /* (9: a float's every bit) */
-    snprintf(std, sizeof std, "%.9g,%.9g,%.9g", p->std[0], p->std[1], p->std[2]);
+    cli_rgb_text(p->mean, mean, sizeof mean), cli_rgb_text(p->std, std, sizeof std); /* (0.485: 0.485000014 read
+                                                                                         * back as the same float) */
     if (s->nv) snprintf(kept, sizeof kept, " (val top-1 %.4f)", log[best - 1].val_acc);
     snprintf(trained, sizeof trained,
              "vggcl train-head: %d training samples, %d validation image%s, epoch %d of %d kept%s, "

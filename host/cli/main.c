@@ -581,6 +581,13 @@ const char *cli_shortest(double v, int as_float, char *buf, size_t len)
     return buf;
 }
 
+void cli_rgb_text(const float *v, char *buf, size_t len)
+{
+    char one[3][32];
+    snprintf(buf, len, "%s,%s,%s", cli_shortest(v[0], 1, one[0], 32), cli_shortest(v[1], 1, one[1], 32),
+             cli_shortest(v[2], 1, one[2], 32));
+}
+
 cJSON *cli_json_add_exact(cJSON *o, const char *name, double v)
 {
     char text[32];
