@@ -147,7 +147,7 @@ static int pocl_cache_noexec(const vggcl_ctx *ctx, char *dir, size_t len)
 {
     char at[PATH_MAX];
     struct statvfs fs;
-    if (strcmp(ctx->platform_name, "Portable Computing Language") || !vggcl__pocl_cache_dir(dir, len)) return 0;
+    if (!vggcl__pocl_cache_dir(ctx, dir, len)) return 0;
     snprintf(at, sizeof at, "%s", dir);
     while (statvfs(at, &fs) != 0) { /* (up to a folder that is there; none where even / cannot be asked) */
         char *slash = strrchr(at, '/');

@@ -17,12 +17,10 @@ extern const int vggcl__kernel_count;
  * CPU Winograds' one-pass and two-pass kernels build apart, as each layer runs one form (PoCL
  * compiles every kernel of a program when its binary is cached: VGG16 cold 12 -> 8 s);
  * winograd_packed.cl's layout conversions and border build alone, without its tunables). */
-/* On PoCL, a kernel cache it cannot write to (a file named by POCL_CACHE_DIR): its builds fail, their log saying
- * only "failed to build the program" (and a program cached by vggcl was "refused by the driver"); the folder named
- * into dir, 1; else 0. */
-int vggcl__pocl_cache_dir(char *dir, size_t len)
+int vggcl__pocl_cache_dir(const vggcl_ctx *ctx, char *dir, size_t len)
 {
     const char *env = getenv("POCL_CACHE_DIR"), *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+    if (strcmp(ctx->platform_name, "Portable Computing Language")) return 0;
     if (env && *env) snprintf(dir, len, "%s", env);
     else if (xdg && *xdg) snprintf(dir, len, "%s/pocl", xdg);
     else if (home && *home) snprintf(dir, len, "%s/.cache/pocl", home);
@@ -30,10 +28,13 @@ int vggcl__pocl_cache_dir(char *dir, size_t len)
     return 1;
 }
 
+/* On PoCL, a kernel cache it cannot write to (a file named by POCL_CACHE_DIR): its builds fail, their log saying
+ * only "failed to build the program" (and a program cached by vggcl was "refused by the driver"); the folder named
+ * into dir, 1; else 0. */
 static int pocl_cache_unusable(const vggcl_ctx *ctx, char *dir, size_t len)
 {
     struct stat sb;
-    if (strcmp(ctx->platform_name, "Portable Computing Language") || !vggcl__pocl_cache_dir(dir, len)) return 0;
+    if (!vggcl__pocl_cache_dir(ctx, dir, len)) return 0;
     return stat(dir, &sb) == 0 && (!S_ISDIR(sb.st_mode) || access(dir, W_OK | X_OK) != 0);
 }
 
