@@ -95,14 +95,9 @@ static void table_heading(const vggcl_ctx *ctx, char *buf, size_t len)
  * passed over unsaid by 0.3, whose key holds the platform's version), said once through the log. */
 static void other_table_said(vggcl_ctx *ctx)
 {
-    char heading[1024], dir[VGGCL__CACHE_PATH_MAX], path[VGGCL__CACHE_PATH_MAX], first[1024];
-    char ready[VGGCL__CACHE_DIR_MAX + 1];
-    if (!ctx->log || ctx->told_tune || !vggcl__cache_ready(ctx, ready)) return; /* (a folder not used: not read) */
+    char heading[1024], dir[VGGCL__CACHE_DIR_MAX + 1], path[VGGCL__CACHE_PATH_MAX], first[1024];
+    if (!ctx->log || ctx->told_tune || !vggcl__cache_ready(ctx, dir)) return; /* (a folder not used: not read) */
     table_heading(ctx, heading, sizeof heading);
-    snprintf(dir, sizeof dir, "%s", ctx->tune_path);
-    char *slash = strrchr(dir, '/');
-    if (!slash) return;
-    *slash = '\0';
     DIR *d = opendir(dir);
     for (struct dirent *e; d && (e = readdir(d)) != NULL;) {
         const size_t n = strlen(e->d_name);
@@ -139,9 +134,10 @@ void vggcl__tune_load(vggcl_ctx *ctx)
     FILE *f = vggcl__cache_open(ctx, ctx->tune_path, &err);
     struct stat sb;
     /* (a folder not the user's own is said as such, by vggcl__cache_ready: not the table's fault) */
-    ctx->tune_refused = !f && !err && lstat(ctx->tune_path, &sb) == 0 && vggcl__cache_ready(ctx, dir);
+    const int there = !f && !err ? (lstat(ctx->tune_path, &sb) == 0 ? 0 : errno) : -1; /* (not opened: 0, or why) */
+    ctx->tune_refused = there == 0 && vggcl__cache_ready(ctx, dir);
     if (!f && err) unread_said(ctx, err, 0);
-    if (!f && !err && lstat(ctx->tune_path, &sb) != 0 && errno == ENOENT) other_table_said(ctx);
+    if (there == ENOENT) other_table_said(ctx);
     if (ctx->tune_refused && ctx->log && !ctx->told_tune) { /* (else a table edited to 0664 was dropped unsaid) */
         char msg[VGGCL__CACHE_PATH_MAX + 200];
         ctx->told_tune = 1;
