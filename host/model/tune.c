@@ -134,10 +134,10 @@ void vggcl__tune_load(vggcl_ctx *ctx)
     FILE *f = vggcl__cache_open(ctx, ctx->tune_path, &err);
     struct stat sb;
     /* (a folder not the user's own is said as such, by vggcl__cache_ready: not the table's fault) */
-    const int there = !f && !err ? (lstat(ctx->tune_path, &sb) == 0 ? 0 : errno) : -1; /* (not opened: 0, or why) */
-    ctx->tune_refused = there == 0 && vggcl__cache_ready(ctx, dir);
+    const int lstat_err = !f && !err ? (lstat(ctx->tune_path, &sb) == 0 ? 0 : errno) : -1; /* (-1: opened) */
+    ctx->tune_refused = lstat_err == 0 && vggcl__cache_ready(ctx, dir);
     if (!f && err) unread_said(ctx, err, 0);
-    if (there == ENOENT) other_table_said(ctx);
+    if (lstat_err == ENOENT) other_table_said(ctx);
     if (ctx->tune_refused && ctx->log && !ctx->told_tune) { /* (else a table edited to 0664 was dropped unsaid) */
         char msg[VGGCL__CACHE_PATH_MAX + 200];
         ctx->told_tune = 1;
