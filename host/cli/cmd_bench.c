@@ -57,17 +57,26 @@ static double median_of(double *v, int n)
 /* --per-layer profiles min(--iters, this) passes apart from the timed ones */
 #define PROFILED_MAX 5
 
+/* The device's kind into kind, and its compute units (0: not listed, as the reference), the devices listed once
+ * (a listing that fails is said). */
+static unsigned device_of_record(const vggcl_ctx *ctx, char *kind, size_t len)
+{
+    vggcl_device_info d;
+    const int listed = cli_device_info(ctx, &d);
+    cli_device_kind_of(ctx, listed ? &d : NULL, kind, len);
+    return listed ? d.compute_units : 0;
+}
+
 void cli_bench_record(cJSON *o, const vggcl_ctx *ctx, const vggcl_model *model, const char *weights, const char *conv)
 {
     /* (two runs that differ in any of these gave the same record but for their times: a machine's cores given
      * to the driver, a driver's version, a model's pool5) */
     char kind[1024];
-    vggcl_device_info d;
-    const int listed = cli_device_info(ctx, &d); /* (once: a listing that fails is said) */
+    const unsigned units = device_of_record(ctx, kind, sizeof kind);
     cJSON_AddStringToObject(o, "vggcl", vggcl_version());
     cJSON_AddStringToObject(o, "device", vggcl_device_name(ctx));
-    cJSON_AddStringToObject(o, "device_kind", cli_device_kind_of(ctx, listed ? &d : NULL, kind, sizeof kind));
-    if (listed) cJSON_AddNumberToObject(o, "compute_units", d.compute_units);
+    cJSON_AddStringToObject(o, "device_kind", kind);
+    if (units) cJSON_AddNumberToObject(o, "compute_units", units);
     cJSON_AddItemToObject(o, "model", cli_json_string(weights ? weights : "random vgg16-gap7"));
     cJSON_AddStringToObject(o, "pool5", vggcl_model_pool5(model) ? "keep" : "drop");
     cJSON_AddStringToObject(o, "conv", conv ? conv : "auto");
@@ -76,10 +85,9 @@ void cli_bench_record(cJSON *o, const vggcl_ctx *ctx, const vggcl_model *model, 
 void cli_bench_heading(const vggcl_ctx *ctx, const vggcl_model *model, const char *weights, const char *more)
 {
     char kind[1024];
-    vggcl_device_info d;
-    const int listed = cli_device_info(ctx, &d);
-    printf("device:        %s", cli_device_kind_of(ctx, listed ? &d : NULL, kind, sizeof kind));
-    if (listed) printf(", %u compute unit%s", d.compute_units, d.compute_units == 1 ? "" : "s");
+    const unsigned units = device_of_record(ctx, kind, sizeof kind);
+    printf("device:        %s", kind);
+    if (units) printf(", %u compute unit%s", units, units == 1 ? "" : "s");
     printf("; vggcl %s\n", vggcl_version());
     char *shown = weights ? cli_text(weights) : NULL; /* (a newline in the name forged a line) */
     printf("model:         %s, pool5 %s, %s\n",
