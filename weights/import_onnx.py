@@ -365,8 +365,8 @@ def check_flatten(g, node, tensor, width):
 
 
 def node_axes(g, node):
-    """A Squeeze's or ReduceMean's axes, each modulo 4 and sorted (their data is rank 4 here): from its attribute (before opset
-    13) or its second input; None where not given (every axis of size 1)."""
+    """A Squeeze's or ReduceMean's axes, each modulo 4 and sorted (their data is rank 4 here): from its attribute
+    (before opset 13) or its second input; None where not given (every axis of size 1)."""
     a = attrs(node)
     if "axes" in a:
         axes = list(a["axes"])
@@ -579,7 +579,7 @@ def map_size(hw, pools):
 
 def convert(model, path_name, scale=None):
     """Returns (tensors, metadata, summary) or raises Refused. scale: --input-scale's (None: unit, or raw for a
-    graph whose input is integers)."""
+    uint8 input; another integer input is refused unless it is raw, an int8 one always)."""
     model, casts = without_no_ops(model)
     halves = sum(t.data_type == onnx.TensorProto.FLOAT16 for t in model.graph.initializer)
     g = Graph(model)
