@@ -761,7 +761,8 @@ class OnnxImport(unittest.TestCase):
         self.check("uint8_input", m, pixels, pixels.astype(np.float32),
                    meta={"vggcl.mean": "0,0,0", "vggcl.std": import_onnx.SCALES["raw"][1]})
         self.refused("uint8_unit", m, "--input-scale unit, but the graph input 'input' is uint8: whole numbers; "
-                     "expected --input-scale raw (pixels 0..255, the default for a uint8 input)", "--input-scale", "unit")
+                     "expected --input-scale raw (pixels 0..255, the default for a uint8 input)", "--input-scale",
+                     "unit")
         # another integer input: raw where given (an int32 of pixels), else refused; int8 cannot hold the pixels
         m.graph.input[0].type.tensor_type.elem_type = TensorProto.INT32
         self.refused("int32_default", m, "the graph input 'input' is int32: whole numbers; expected --input-scale raw")
