@@ -1208,6 +1208,39 @@ class Cli(unittest.TestCase):
         self.assertIn(f"vggcl: '{name}' names device 0 (0:0) and others, such as 1 (1:0): 0 is taken; give an index "
                       "to choose\n", r.stderr)
 
+    @unittest.skipIf("ASAN_OPTIONS" in os.environ, "ASan reserves its shadow memory past any ulimit -v")
+    def test_cpu_device_host_memory(self):
+        """A CPU device's buffers are the host's memory, which its global memory (PoCL's: the machine's whole
+        memory) does not say is free: a batch past what the process may take (ulimit -v here) is refused before
+        the pass, naming what is available and the largest batch that fits, which then runs (it ended in PoCL's
+        assertion, SIGABRT, or for want of free memory in the kernel's OOM killer)."""
+        cpu = next((l.split()[0] for l in self.vggcl("devices").stdout.splitlines()[1:] if l.split()[2:3] == ["CPU"]),
+                   None)
+        if cpu is None:
+            self.skipTest("no CPU OpenCL device")
+        save_file(make_state_dict(parse_cfg("512,M,8"), False, 3, seed=2), self.d / "wide.safetensors")
+        x = np.random.default_rng(3).standard_normal((16, 3, 256, 256)).astype(np.float32)
+        np.save(self.d / "x16.npy", x)  # (a map of features.0: 128 MiB an image; two of them for 16, 4 GiB)
+        out = self.d / "l.npy"
+
+        def address_space():
+            resource.setrlimit(resource.RLIMIT_AS, (3 << 30, 3 << 30))
+        args = [VGGCL, "run", "--weights", self.d / "wide.safetensors", "--device", cpu, "--output", out]
+        r = subprocess.run(args + ["--input", self.d / "x16.npy"], capture_output=True, text=True, timeout=300,
+                           preexec_fn=address_space)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("vggcl: out of memory: batch 16 at 256x256 needs ", r.stderr)
+        self.assertIn("whose buffers are the host's memory: ", r.stderr)
+        self.assertIn("(free memory and swap, within the cgroup's limit and ulimit -v)", r.stderr)
+        self.assertFalse(out.exists())
+        fit = int(re.search(r"the largest batch that fits at this size is (\d+)", r.stderr).group(1))
+        self.assertTrue(1 <= fit < 16, r.stderr)  # (3 GiB less the process's own mappings: 2 maps of 128 MiB each)
+        np.save(self.d / "xfit.npy", x[:fit])
+        r = subprocess.run(args + ["--input", self.d / "xfit.npy"], capture_output=True, text=True, timeout=300,
+                           preexec_fn=address_space)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(np.load(out).shape, (fit, 3))
+
     def test_device_out_of_memory(self):
         """A batch over the device's per-buffer limit: a sparse input file, so no disk is used."""
         row = next(l for l in self.vggcl("devices").stdout.splitlines() if l.startswith("0 "))

@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include "layers.h"
 #include "model.h"
@@ -93,7 +95,7 @@ typedef struct {
     const vggcl_model *m;
     int h, w;
     int own;      /* on the reference, what else its pass holds in host memory: OWN_* */
-    double avail; /* the host memory the reference may take (0: not known) */
+    double avail; /* the host memory the pass may take, the reference's or a CPU device's (0: not known) */
 } pass_shape;
 
 /* The largest m <= top such that every batch of 1 to m fits: 0 where not even one image fits. Within one of a
@@ -151,9 +153,10 @@ static double read_number(const char *path)
     return ok ? (double)v : 0;
 }
 
-/* What the reference may allocate: ctx->host_mem where a test set it, else what Linux says is available
+/* What the process may allocate: ctx->host_mem where a test set it, else what Linux says is available
  * (MemAvailable) and the free swap, at most what the process's cgroup (v2) has left under its limit (a
- * container's /proc/meminfo is the machine's); 0: not known (no MemAvailable: kernels before 3.14). */
+ * container's /proc/meminfo is the machine's) and its address space under RLIMIT_AS (ulimit -v); 0: not known
+ * (no MemAvailable: kernels before 3.14). For the reference, and a CPU device, whose buffers are the host's. */
 static double host_available(const vggcl_ctx *ctx)
 {
     if (ctx->host_mem) return (double)ctx->host_mem;
@@ -168,8 +171,15 @@ static double host_available(const vggcl_ctx *ctx)
     if (f) fclose(f);
     if (avail < 0) return 0;
     const double limit = read_number("/sys/fs/cgroup/memory.max"), used = read_number("/sys/fs/cgroup/memory.current");
-    if (limit > 0 && limit - used < avail) return limit > used ? limit - used : 1;
-    return avail + swap;
+    if (limit > 0 && limit - used < avail) avail = limit > used ? limit - used : 1;
+    else avail += swap;
+    struct rlimit as;
+    if (getrlimit(RLIMIT_AS, &as) == 0 && as.rlim_cur != RLIM_INFINITY) { /* (the pages mapped: statm's first) */
+        const double mapped = read_number("/proc/self/statm") * (double)sysconf(_SC_PAGESIZE);
+        const double left = (double)as.rlim_cur - mapped;
+        if (mapped > 0 && left < avail) avail = left > 1 ? left : 1;
+    }
+    return avail;
 }
 
 static int host_fits(const pass_shape *p, int n)
@@ -366,25 +376,59 @@ static const char *ws_largest_what(const vggcl_model *m, const workspace *ws, ch
          : "GAP's partial sums";
 }
 
+/* What a pass's workspace adds to the buffers m holds (prepare grows each to its need; CLBlast makes its copies
+ * for each product), in bytes. */
+static double ws_added(const vggcl_model *m, const workspace *ws)
+{
+    const size_t need[] = { ws->input, ws->input, ws->act, ws->act, ws->partial, ws->feat, ws->logits, ws->conv[0],
+                            ws->conv[1] };
+    const size_t have[] = { m->input_bytes[0], m->input_bytes[1], m->act_bytes[0], m->act_bytes[1],
+                            m->gap_partial_bytes, m->feat_bytes, m->logits_bytes, m->conv_ws_bytes[0],
+                            m->conv_ws_bytes[1] };
+    double added = (double)ws->gemm * sizeof(float);
+    for (size_t i = 0; i < sizeof need / sizeof need[0]; i++)
+        if (need[i] * sizeof(float) > have[i]) added += (double)(need[i] * sizeof(float) - have[i]);
+    return added;
+}
+
 static int device_fits(const pass_shape *p, int n)
 {
     const workspace ws = workspace_for(p->ctx, p->m, n, p->h, p->w);
-    return ws_largest(&ws) <= p->ctx->max_alloc && weight_bytes(p->m) + ws_total(&ws) <= p->ctx->global_mem;
+    return ws_largest(&ws) <= p->ctx->max_alloc && weight_bytes(p->m) + ws_total(&ws) <= p->ctx->global_mem &&
+           (p->avail <= 0 || ws_added(p->m, &ws) <= p->avail);
+}
+
+/* A pass's shape on the context's device: on a CPU, whose buffers are the host's memory, with what the host
+ * has available (the device's global memory, PoCL's, is the machine's whole memory, free or not: a pass past
+ * what was free ended in PoCL's assertion, or the kernel's OOM killer). */
+static pass_shape device_shape(const vggcl_ctx *ctx, const vggcl_model *m, int h, int w)
+{
+    const pass_shape p = { ctx, m, h, w, 0, ctx->is_cpu ? host_available(ctx) : 0 };
+    return p;
 }
 
 vggcl_status vggcl__check_memory(vggcl_ctx *ctx, const vggcl_model *m, int n, int h, int w)
 {
-    const pass_shape p = { ctx, m, h, w, 0, 0 };
+    const pass_shape p = device_shape(ctx, m, h, w);
     if (device_fits(&p, n)) return VGGCL_OK;
     const workspace ws = workspace_for(ctx, m, n, h, w);
-    char fit[96], what[160];
+    char fit[96], buf[160];
     say_fit(fitting_up_to(&p, n - 1, device_fits), fit, sizeof fit);
+    const double need = (weight_bytes(m) + ws_total(&ws)) / 1048576.0, largest = ws_largest(&ws) / 1048576.0;
+    const char *what = ws_largest_what(m, &ws, buf, sizeof buf);
+    const pass_shape device_alone = { ctx, m, h, w, 0, 0 };
+    if (p.avail > 0 && device_fits(&device_alone, n)) /* (the host's memory is what is short) */
+        return vggcl__fail(ctx, VGGCL_ERR_DEVICE_MEMORY,
+                           "out of memory: batch %d at %dx%d needs %.1f MiB on %s (largest buffer %.1f MiB: %s), "
+                           "whose buffers are the host's memory: %.1f MiB more than the model holds, but %.1f MiB "
+                           "is available (free memory and swap, within the cgroup's limit and ulimit -v); %s",
+                           n, h, w, need, ctx->device_name, largest, what, ws_added(m, &ws) / 1048576.0,
+                           p.avail / 1048576.0, fit);
     return vggcl__fail(ctx, VGGCL_ERR_DEVICE_MEMORY,
                        "device out of memory: batch %d at %dx%d needs %.1f MiB on %s (largest buffer %.1f MiB: %s), "
                        "but the device allows %.1f MiB per buffer and %.1f MiB in all; %s",
-                       n, h, w, (weight_bytes(m) + ws_total(&ws)) / 1048576.0, ctx->device_name,
-                       ws_largest(&ws) / 1048576.0, ws_largest_what(m, &ws, what, sizeof what),
-                       ctx->max_alloc / 1048576.0, ctx->global_mem / 1048576.0, fit);
+                       n, h, w, need, ctx->device_name, largest, what, ctx->max_alloc / 1048576.0,
+                       ctx->global_mem / 1048576.0, fit);
 }
 
 /* Grows the device buffers for a pass of n images at h x w whose input goes
@@ -694,7 +738,7 @@ vggcl_status vggcl_check_batches(vggcl_ctx *ctx, const vggcl_model *m, int n, in
     vggcl_status st = vggcl_check_batch(ctx, m, n, h, w);
     if (st != VGGCL_OK || ctx->use_ref) return st; /* (the reference's need grows with the batch) */
     /* a stream of batches of n ends with a smaller one, which a tuning table may give more workspace */
-    const pass_shape p = { ctx, m, h, w, 0, 0 };
+    const pass_shape p = device_shape(ctx, m, h, w);
     const int all = fitting_up_to(&p, n, device_fits);
     if (all == n) return VGGCL_OK;
     char before[128];
@@ -711,7 +755,8 @@ int vggcl_max_batch(vggcl_ctx *ctx, const vggcl_model *m, int h, int w, int limi
     }
     const double most = MAX_PASS_FLOATS / pass_floats_bound(m, 1, h, w); /* (>= 1: one image passed) */
     if (limit > most) limit = (int)most;
-    const pass_shape p = { ctx, m, h, w, ASKED, ctx->use_ref ? host_available(ctx) : 0 };
+    const pass_shape p = ctx->use_ref ? (pass_shape){ ctx, m, h, w, ASKED, host_available(ctx) }
+                                      : device_shape(ctx, m, h, w);
     int (*fits)(const pass_shape *, int) = ctx->use_ref ? host_fits : device_fits;
     const int n = fitting_up_to(&p, limit, fits);
     if (n == 0) vggcl_check_batch(ctx, m, 1, h, w); /* (the message: why not one image; else an earlier one's) */
