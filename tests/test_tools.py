@@ -152,6 +152,25 @@ class Tools(unittest.TestCase):
                     os.kill(step, signal.SIGKILL)
                 p.wait()
 
+    def test_gpu_check_says_failed_steps(self):
+        """gpu_check.sh: a step that fails makes the script exit 1, naming it at the end, and its last lines are on
+        standard output, which is what the device tool brings back (it exited 0 whatever failed, and an mpi step's
+        mpirun message was in the log alone); each run's log is headed by its date, arguments and variables (an
+        OUT_DIR used twice was appended to unmarked)."""
+        bundle = self.d / "bundle"
+        bundle.mkdir()
+        (bundle / "vggcl").write_text("#!/bin/sh\necho 'first words'\necho 'the reason, last' >&2\nexit 3\n")
+        (bundle / "vggcl").chmod(0o755)
+        env = dict(os.environ, GPU_CHECK_REHEARSE="1", AB_ARGS="-x A=1")
+        for i in range(2):
+            r = run("bash", TOOLS / "gpu_check.sh", bundle, self.d / "out", "120", "67000", "tune", env=env)
+            self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+            self.assertIn("-- its last lines:\nfirst words\nthe reason, last\n", r.stdout)
+            self.assertIn("== failed: tune (batch 1, 8, 32; 200 s budget) (exit 3);\n", r.stdout)
+        log = (self.d / "out" / "gpu_check.log").read_text()
+        self.assertEqual(len(re.findall(r"^== gpu_check \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC: .*/bundle .*/out 120 67000 tune "
+                                        r"\(.*AB_ARGS=-x A=1 ", log, re.M)), 2, log)
+
     @unittest.skipUnless(subprocess.run(["sh", "-c", "command -v mpirun"], capture_output=True).returncode == 0,
                          "no mpirun")
     def test_mpi_scaling_counts_what_classify_takes(self):
@@ -176,6 +195,51 @@ class Tools(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn("4 images, batch 8, best of 1 round", r.stdout)
 
+
+    @unittest.skipUnless(subprocess.run(["sh", "-c", "command -v mpirun"], capture_output=True).returncode == 0,
+                         "no mpirun")
+    def test_mpi_scaling_keeps_its_rows(self):
+        """mpi_scaling.sh: a run that fails (AB_ARGS's option mpirun refuses: the GPU machine's binding on too few
+        cores) is said and left out of the rounds after, its row saying so, the others' kept, exit 1 at the end
+        (the first failure ended the script, the rounds' tables lost); cut by a signal (timeout's, at the end of
+        gpu_check's budget: to the whole group), the table of the runs so far is printed (a cut in round 1 left
+        none)."""
+        images = self.d / "images"
+        images.mkdir()
+        for i in range(2):
+            (images / f"{i}.png").write_bytes((ROOT / "tests" / "data" / "tiny.png").read_bytes())
+        env = dict(os.environ, TMPDIR=str(self.d), AB_ARGS="--no-such-mpirun-option")
+        r = run("bash", TOOLS / "mpi_scaling.sh", VGGCL, images, "1", "2", env=env)
+        if "built without MPI" in r.stderr:
+            self.skipTest(f"this vggcl does not run under mpirun: {r.stderr[-300:]}")
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("mpi_scaling: round 1's run of 1' ranks failed (exit ", r.stderr)
+        self.assertIn("mpirun's or vggcl's messages above say why", r.stderr)
+        self.assertNotIn("round 2's run of 1' ranks", r.stderr)  # (not tried again)
+        self.assertIn("2 images, batch 8, best of 2 rounds, ", r.stdout)
+        self.assertIn("; 1': AB_ARGS=--no-such-mpirun-option", r.stdout)
+        self.assertRegex(r.stdout, r"\n\| 1 \| [0-9.]+ \| [0-9.]+ \| 1\.00x \| 1\.00 \| ")
+        self.assertIn("\n| 1' | failed in round 1 (exit ", r.stdout)
+        # cut in round 2, after its run of 1 rank: the table of round 1's runs and round 2's first
+        del env["AB_ARGS"]
+        with subprocess.Popen(["bash", TOOLS / "mpi_scaling.sh", VGGCL, images, "1,2", "3"], env=env, text=True,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True) as p:
+            try:
+                for line in p.stderr:
+                    if line.startswith("round 2: 1 ranks"):
+                        break
+                os.killpg(p.pid, signal.SIGTERM)
+                out, err = p.communicate(timeout=120)
+            finally:
+                try:
+                    os.killpg(p.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+        self.assertEqual(p.returncode, 143, err)
+        self.assertIn("mpi_scaling: cut in round 2", err)
+        cut = out.split("best of 2 rounds")
+        self.assertEqual(len(cut), 2, out)  # (round 1's table, then the cut one)
+        self.assertRegex(cut[1], r"\n\| 1 \| [0-9.]+ \| .*\n\| 2 \| [0-9.]+ \| ")
 
 if __name__ == "__main__":
     if len(sys.argv) < 2:

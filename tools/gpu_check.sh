@@ -34,8 +34,10 @@
 # GPU_CHECK_REHEARSE=1 runs every step named all the same, on the default
 # device (the script tried out on PoCL, e.g. STEPS=images,bigbatch with
 # GPU_CHECK_IMAGES=64; the PyTorch steps need CUDA).
-# Everything is logged to OUT_DIR/gpu_check.log, and each step's figures
-# (lines with images/s, table rows, errors) also go to standard output; the
+# Everything is logged to OUT_DIR/gpu_check.log (each run headed by its date,
+# arguments and variables), and each step's figures (lines with images/s,
+# table rows, errors; a failed step's last lines) also go to standard output;
+# it exits 1 where a step failed, naming them at the end; the
 # tuning table is copied to OUT_DIR; nothing else is written there (the
 # device tool brings back 8 files at most): caches and images go to a
 # temporary folder. GPU_CHECK_SUITES names the suites (default: winograd
@@ -97,6 +99,11 @@ trap 'stop_step TERM' TERM
 trap 'stop_step HUP' HUP
 chmod 700 "$work"
 export VGGCL_CACHE_DIR=${VGGCL_CACHE_DIR:-$work/cache}
+# (PoCL lists no device where it cannot write its kernel cache, ~/.cache/pocl: a HOME not writable, say)
+if [ -z "${POCL_CACHE_DIR:-}" ] && ! { mkdir -p "${HOME:-/nonexistent}/.cache/pocl" && [ -w "$HOME/.cache/pocl" ]; } 2>/dev/null; then
+  export POCL_CACHE_DIR=$work/pocl
+  mkdir -p "$POCL_CACHE_DIR"
+fi
 export PYTHONUNBUFFERED=1
 # a Python with numpy (and PIL) for the steps that make and compare arrays and images: the first python3 on
 # the PATH, else Debian's (a pyenv python3 first on the PATH, without numpy, failed bigbatch in 0 s); the
@@ -143,8 +150,14 @@ if [ -z "$pocl_icd" ]; then
     pocl_icd=$work/icd-pocl
   fi
 fi
+# (each run's heading: an OUT_DIR used again appended to its log unmarked; what the variables were, for the rows)
+echo "== gpu_check $(date -u '+%Y-%m-%d %H:%M:%S UTC'): $* (BATCH=${BATCH:-} GPU_CHECK_MPI=${GPU_CHECK_MPI:-}" \
+  "AB_ARGS=${AB_ARGS:-} MPIRUN_ARGS=${MPIRUN_ARGS:-} VGGCL_DEVICE=${VGGCL_DEVICE:-})" | tee -a "$log"
 [ -f "$bin/VERSION" ] && echo "== bundle $(cat "$bin/VERSION")" | tee -a "$log"
+"$npy" -c 'import numpy' 2>/dev/null ||
+  echo "== no python3 with numpy (python3, /usr/bin/python3): the steps that make arrays will fail" | tee -a "$log"
 step_rc=0
+failed_steps= # (the steps that exited other than 0: said at the end, and the script's status)
 step() { # step NAME MAX_SECONDS CMD...: runs CMD if time is left, logs it, shows its figures (step_rc: its status)
   local name=$1 max=$2 left=$((end - SECONDS)) rc
   shift 2
@@ -166,8 +179,13 @@ step() { # step NAME MAX_SECONDS CMD...: runs CMD if time is left, logs it, show
   rm -f "$work/step.pid" "$work/step.rc"
   step_rc=$rc
   # (VGGCL_RANK_TIMES's rows, a table per MPI run, are in the log alone)
-  grep -E 'images/s|GFLOP/s|^\||^round |x of the smaller|rel(ative)? L2|[Ee]rror|FAIL|vggcl:|GPU|CPU' "$work/step.txt" |
-    grep -vE '^vggcl: +[0-9]+  [^ ]|^vggcl:  rank  machine |\(VGGCL_RANK_TIMES\)' | head -40
+  grep -E 'images/s|GFLOP/s|^\||^round |x of the smaller|rel(ative)? L2|[Ee]rror|FAIL|vggcl:|mpi_scaling:|GPU|CPU' \
+    "$work/step.txt" | grep -vE '^vggcl: +[0-9]+  [^ ]|^vggcl:  rank  machine |\(VGGCL_RANK_TIMES\)' | head -40
+  if [ "$rc" != 0 ]; then # (why, on standard output, which is what the device tool brings back: mpirun's words)
+    echo "-- its last lines:"
+    tail -n 15 "$work/step.txt"
+    failed_steps="$failed_steps $name (exit $rc);"
+  fi
   echo "== $name: exit $rc in $((SECONDS - t0))s" | tee -a "$log"
 }
 want() { [[ $steps == *,$1,* ]]; }
@@ -347,10 +365,14 @@ if want mpi; then
       export OMPI_MCA_plm=isolated                                     # one, even on one machine)
       echo "== mpi: no ssh or rsh here: mpirun with plm isolated (one machine)" | tee -a "$log"
     fi
-    step "MPI scaling, PoCL ranks" 360 "${mpi_env[@]}" HWLOC_COMPONENTS=-cuda,-nvml,-opencl \
+    step "MPI scaling, PoCL ranks" $((end - SECONDS)) "${mpi_env[@]}" HWLOC_COMPONENTS=-cuda,-nvml,-opencl \
       MPIRUN_ARGS="--mca pml ob1 --mca btl_vader_single_copy_mechanism none --mca btl_vader_backing_directory /tmp \
 ${MPIRUN_ARGS:-}" \
       tools/mpi_scaling.sh "$bin/vggcl-mpi" "$bin/images" "$mpi_ranks" "$mpi_rounds" "$mpi_images"
   fi
 fi
 echo "== done in ${SECONDS}s" | tee -a "$log"
+if [ -n "$failed_steps" ]; then
+  echo "== failed:$failed_steps" | tee -a "$log"
+  exit 1
+fi

@@ -42,7 +42,8 @@ images=$(realpath "$2")
 IFS=, read -r -a ranks <<<"${3:-1,2}"
 for r in "${ranks[@]}"; do [[ "$r" =~ ^[1-9][0-9]*$ ]] || usage "RANKS is a comma list of rank counts from 1, not '${3:-}'"; done
 runs=("${ranks[@]}") # (and R' for AB_ARGS's run)
-if [ -n "${AB_ARGS:-}" ]; then runs+=("${ranks[-1]}'"); fi
+ab_note= # (the table's heading says what R' was)
+if [ -n "${AB_ARGS:-}" ]; then runs+=("${ranks[-1]}'") ab_note="; ${ranks[-1]}': AB_ARGS=$AB_ARGS"; fi
 rounds=${4:-3}
 [[ "$rounds" =~ ^[1-9][0-9]*$ ]] || usage "ROUNDS is a count from 1, not '$rounds'"
 batch=${BATCH:-8}
@@ -81,10 +82,12 @@ mkdir "$tmp/warm"
 cp "${listed[@]:0:16}" "$tmp/warm/"
 # the binding: none (each rank's decoding thread beside its PoCL thread, wherever the kernel puts them), but
 # where the options given bind (mpirun refuses two --bind-to)
-# a run that failed (exit $1; it said why above): an unreadable image among them, say (it ended the script unsaid)
+# a run that failed (exit $1; what failed said it above): the untimed one ends the script; a timed one is left
+# out of the rounds after, its row saying so (one failed run lost the runs and rounds before it: an AB_ARGS
+# binding mpirun refuses, say); the base's ends the script, as nothing is compared without it
 failed() {
-  echo "mpi_scaling: $2 failed (exit $1; vggcl's messages above say why): every image in $images must be readable" >&2
-  exit 1
+  echo "mpi_scaling: $2 failed (exit $1; mpirun's or vggcl's messages above say why: a binding or an option mpirun" \
+    "refuses, no network for MPI's start, an unreadable image in $images, ...)" >&2
 }
 binding() { if [[ " $* " == *" --bind-to "* ]]; then echo; else echo --bind-to none; fi; }
 warm=1 # (2 ranks where any run has more: MPI_Init, which one rank skips, tried in seconds, not after the first run)
@@ -92,28 +95,38 @@ for r in "${ranks[@]}"; do [ "$r" -gt 1 ] && warm=2; done
 # shellcheck disable=SC2086  # MPIRUN_ARGS is a list of options
 mpirun -n "$warm" --oversubscribe $(binding "${MPIRUN_ARGS:-}") -x POCL_MAX_PTHREAD_COUNT=1 -x POCL_CPU_MAX_CU_COUNT=1 ${MPIRUN_ARGS:-} \
   "$vggcl" classify --device "$VGGCL_DEVICE" --weights "$tmp/w.safetensors" --batch "$batch" --threads 1 "$tmp/warm" >/dev/null ||
-  failed $? "the untimed run"
+  { failed $? "the untimed run"; exit 1; }
 table() { # the table of the rounds so far
-  echo "$n images, batch $batch, best of $1 round$([ "$1" = 1 ] || echo s), $(nproc) cores"
+  echo "$n images, batch $batch, best of $1 round$([ "$1" = 1 ] || echo s), $(nproc) cores$ab_note"
   echo
   echo "| ranks | seconds | images/s | speed-up | of linear | median round's speed-up |"
   echo "| ---: | ---: | ---: | ---: | ---: | ---: |"
   local b=${ranks[0]} key
   for key in "${runs[@]}"; do
+    if [ -z "${best[$key]:-}" ] || [ -z "${best[$b]:-}" ]; then # (failed, or not reached where the run was cut)
+      echo "| $key | ${failures[$key]:-not run} | | | | |"
+      continue
+    fi
     awk -v key="$key" -v r="${key%\'}" -v b="$b" -v s="${best[$key]}" -v s0="${best[$b]}" -v n="$n" -v ts="${secs[$key]}" \
-      -v t0="${secs[$b]}" '
+      -v t0="${secs[$b]}" -v note="${failures[$key]:+ (then ${failures[$key]})}" '
       BEGIN {
         k = split(ts, t, " "); split(t0, u, " ")
         for (i = 1; i <= k; i++) q[i] = u[i] / t[i]
         for (i = 1; i <= k; i++) for (j = i + 1; j <= k; j++) if (q[j] < q[i]) { x = q[i]; q[i] = q[j]; q[j] = x }
         m = k % 2 ? q[(k + 1) / 2] : (q[k / 2] + q[k / 2 + 1]) / 2
-        printf "| %s | %.2f | %.2f | %.2fx | %.2f | %.2fx (%.2f of linear) |\n", key, s, n / s, s0 / s, s0 / s * b / r, m, m * b / r
+        printf "| %s%s | %.2f | %.2f | %.2fx | %.2f | %.2fx (%.2f of linear) |\n", key, note, s, n / s, s0 / s, s0 / s * b / r, m,
+          m * b / r
       }'
   done
 }
-declare -A best secs # secs[r]: the rounds' seconds, space-separated
+declare -A best secs failures # secs[r]: the rounds' seconds, space-separated; failures[r]: "failed in round N (exit E)"
+round=0
+# (cut by a signal, timeout's at the end of a budget: the table of the runs made so far, the round under way's too)
+trap 'echo "mpi_scaling: cut in round $round" >&2; [ "$round" -gt 0 ] && table "$round"; exit 143' TERM INT
+status=0
 for ((round = 1; round <= rounds; round++)); do
   for key in "${runs[@]}"; do
+    [ -n "${failures[$key]:-}" ] && continue
     r=${key%\'} f=${key/\'/ab} ab=() # (f: its files' name)
     if [ "$key" != "$r" ]; then read -r -a ab <<<"$AB_ARGS"; fi
     t0=$(date +%s.%N)
@@ -121,7 +134,13 @@ for ((round = 1; round <= rounds; round++)); do
     mpirun -n "$r" --oversubscribe $(binding "${MPIRUN_ARGS:-} ${ab[*]}") -x POCL_MAX_PTHREAD_COUNT=1 -x POCL_CPU_MAX_CU_COUNT=1 \
       -x VGGCL_RANK_TIMES=1 ${MPIRUN_ARGS:-} "${ab[@]}" "$vggcl" classify --device "$VGGCL_DEVICE" \
       --weights "$tmp/w.safetensors" --batch "$batch" --threads 1 --logits-out "$tmp/l$f.npy" "$images" >"$tmp/out$f.txt" ||
-      failed $? "round $round's run of $key ranks"
+      {
+        rc=$?
+        failed $rc "round $round's run of $key ranks"
+        failures[$key]="failed in round $round (exit $rc)" status=1
+        [ "$key" = "${ranks[0]}" ] && { table "$round"; exit 1; }
+        continue
+      }
     s=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.3f", b - a }')
     n=$(wc -l <"$tmp/out$f.txt") # (what classify took: a link, a hidden file, as vggcl lists them)
     echo "round $round: $key ranks $s s" >&2
@@ -135,3 +154,4 @@ for ((round = 1; round <= rounds; round++)); do
   table "$round"
   echo
 done
+exit $status
