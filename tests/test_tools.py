@@ -6,8 +6,10 @@ runs here (their figures are the README's, measured by hand).
 usage: test_tools.py VGGCL_BINARY
 """
 import importlib.util
+import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -170,6 +172,91 @@ class Tools(unittest.TestCase):
         log = (self.d / "out" / "gpu_check.log").read_text()
         self.assertEqual(len(re.findall(r"^== gpu_check \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC: .*/bundle .*/out 120 67000 tune "
                                         r"\(.*AB_ARGS=-x A=1 ", log, re.M)), 2, log)
+
+    def test_pool5_study_box_in_crop(self):
+        """pool5_study.py --data maps a picture's box through the preprocessing as vggcl makes it: a white box on
+        black preprocessed by vggcl is where box_in_crop says, within a pixel (the resize blurs its edges), for
+        landscape, portrait, padded and cut pictures."""
+        sys.path.insert(0, str(TOOLS))
+        try:
+            import pool5_study
+        finally:
+            sys.path.pop(0)
+        from PIL import Image
+        import numpy as np
+        for (w, h), box, resize, crop in [((300, 200), [40, 30, 260, 150], 256, 224),
+                                          ((200, 300), [10, 100, 120, 290], 256, 224),
+                                          ((150, 90), [20, 10, 100, 60], 0, 224),  # (padded: smaller than the crop)
+                                          ((640, 480), [0, 0, 200, 120], 224, 224),  # (cut by the crop)
+                                          ((333, 517), [100, 200, 233, 517], 64, 48)]:
+            a = np.zeros((h, w, 3), np.uint8)
+            a[box[1]:box[3], box[0]:box[2]] = 255
+            Image.fromarray(a).save(self.d / "box.png")
+            r = run(VGGCL, "preprocess", "--resize", resize, "--crop", crop, "--mean", "0,0,0", "--std", "1,1,1",
+                    "--output", self.d / "x.npy", self.d / "box.png")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            lit = np.load(self.d / "x.npy")[0, 0] >= 0.5
+            ys, xs = np.nonzero(lit)
+            seen = [xs.min(), ys.min(), xs.max() + 1, ys.max() + 1]
+            want = pool5_study.box_in_crop(box, w, h, resize, crop)
+            self.assertTrue(all(abs(int(a) - b) <= 1 for a, b in zip(seen, want)), f"{w}x{h} {box}: {seen} {want}")
+        self.assertIsNone(pool5_study.box_in_crop([0, 0, 15, 300], 300, 300, 256, 224))  # (left of the crop's column 16)
+
+    def test_pool5_study_own_data(self):
+        """pool5_study.py --data: the study on a user's folders of pictures of any size with a boxes.json: both
+        settings trained, evaluated and scored on the val pictures with a box (one outside the crop left out,
+        said), the picture of each head's map drawn at the crop's size; nothing written in the data folder;
+        mistakes in the data said in a line naming the file."""
+        from PIL import Image
+        import numpy as np
+        sys.path.insert(0, str(ROOT / "weights"))
+        try:
+            from make_test_weights import make_state_dict, parse_cfg
+            from safetensors_io import save_file
+        finally:
+            sys.path.pop(0)
+        trunk = self.d / "trunk.safetensors"
+        save_file(make_state_dict(parse_cfg("8,M,16,M,16,M,16,M"), False, 2, seed=1), trunk, {"vggcl.pool5": "keep"})
+        data = self.d / "data"
+        rng = np.random.default_rng(0)
+        boxes = {}
+        for split, count in (("train", 6), ("val", 3)):
+            for k, c in enumerate(("red", "blue")):
+                (data / split / c).mkdir(parents=True)
+                for i in range(count):
+                    w, h = (90, 70) if i % 2 else (64, 100)
+                    a = rng.integers(0, 60, (h, w, 3)).astype(np.uint8)
+                    x0, y0 = int(rng.integers(0, w - 30)), int(rng.integers(0, h - 30))
+                    a[y0:y0 + 30, x0:x0 + 30, 2 * k] = 255
+                    Image.fromarray(a).save(data / split / c / f"{c}{i}.{'jpg' if i % 2 else 'png'}")
+                    if split == "val":
+                        boxes[f"val/{c}/{c}{i}.{'jpg' if i % 2 else 'png'}"] = [x0, y0, x0 + 30, y0 + 30]
+        boxes["val/red/red0.png"] = [0, 0, 64, 3]  # (the crop of 64 x 100 cuts rows 0-17 away: left out)
+        (data / "boxes.json").write_text(json.dumps(boxes))
+        before = sorted(str(p.relative_to(data)) for p in data.rglob("*"))
+        study = [PY, TOOLS / "pool5_study.py", "--weights", trunk, "--vggcl", VGGCL, "--data", data, "--resize",
+                 "64", "--crop", "64", "--epochs", "3"]
+        work = self.d / "work"
+        r = run(*study, "--out", work, "--picture", self.d / "pic.png", "--picture-heads", "own")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("1 box(es) of", r.stderr)
+        self.assertIn("outside the --crop 64 of their pictures, left out (e.g. val/red/red0.png)", r.stderr)
+        self.assertRegex(r.stdout, r"\| keep \| 4×4 \| [0-9.]+ % \| [0-9.]+ % \| [0-9.]+ \|")
+        self.assertRegex(r.stdout, r"\| drop \| 8×8 \| [0-9.]+ % \| [0-9.]+ % \| [0-9.]+ \|")
+        self.assertIn(f"2 classes of {data}: 12 training and 6 validation pictures, the maps of the 5 with a box "
+                      "scored, at `--resize 64 --crop 64`", r.stdout)
+        results = json.loads((work / "results.json").read_text())
+        self.assertEqual([(x["pool5"], x["n"], x["n_val"]) for x in results], [("keep", 5, 6), ("drop", 5, 6)])
+        with Image.open(self.d / "pic.png") as pic:
+            self.assertEqual(pic.size, (128, 64))
+        self.assertEqual(sorted(str(p.relative_to(data)) for p in data.rglob("*")), before)
+        # mistakes: a box of a picture not there, a box the wrong way round, no val/
+        for broken, said in (({"val/red/nope.png": [0, 0, 1, 1]}, "'val/red/nope.png' is not a picture val/<class>/"),
+                             ({"val/red/red1.jpg": [30, 0, 10, 5]}, "val/red/red1.jpg: [30, 0, 10, 5]: expected")):
+            (data / "boxes.json").write_text(json.dumps(broken))
+            self.refused(run(*study), 1, said)
+        shutil.rmtree(data / "val")
+        self.refused(run(*study), 1, f"--data {data}: no val/ folder")
 
     @unittest.skipUnless(subprocess.run(["sh", "-c", "command -v mpirun"], capture_output=True).returncode == 0,
                          "no mpirun")

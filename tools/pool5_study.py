@@ -38,6 +38,15 @@ map's cells scores, upsampled as vggcl does: a reference map of each size (not a
 bound: a sharper map of the same size can score higher). OUT/results.json and OUT/eval-<setting>.json keep
 the details (per-class precision and recall, training time).
 
+Your own data (--data DIR): DIR/train/<class>/* and DIR/val/<class>/* (the same class
+folders; any image vggcl reads, any size) and DIR/boxes.json, {"val/<class>/<file>": [x0, y0,
+x1, y1], ...}: the object's box in the picture's own pixels as stored (x1 and y1 exclusive;
+EXIF orientation not applied, as vggcl reads them). The heads are trained on DIR/train,
+evaluated on DIR/val; the maps of the val pictures that have a box are scored, the box mapped
+through the preprocessing every command is given (--resize R --crop C, default 256 and 224:
+torchvision's), and the chance level and reference maps are of the C x C crop. Nothing is
+written in DIR: the heads and maps go to --out (default a temporary folder).
+
 usage:
     /usr/bin/python3 tools/pool5_study.py --weights vgg16_trunk.safetensors \\
         [--vggcl build/vggcl] [--out DIR [--skip-build-data]] [--keep] [--seed 0] \\
@@ -45,6 +54,8 @@ usage:
         [--epochs N] [--l2 L] [--batch B] [--flip] [--train-args "..."] [--val-split F] \\
         [--report FILE.md] [--picture FILE.png [--picture-image val/cat/cat_0000.png]
                                                [--picture-heads same|own]]
+    /usr/bin/python3 tools/pool5_study.py --weights vgg16_trunk.safetensors --data DIR \\
+        [--resize 256 --crop 224] [--out WORK] [--epochs N] ... [--report ...] [--picture ...]
     /usr/bin/python3 tools/pool5_study.py --build-only --out DIR [--seed 0] ...
     /usr/bin/python3 tools/pool5_study.py --self-check
 
@@ -63,6 +74,7 @@ for the connected components when present, else a small flood fill.
 """
 import argparse
 import json
+import math
 import os
 import shlex
 import shutil
@@ -72,6 +84,7 @@ import sys
 import tempfile
 import time
 import zlib
+from collections import namedtuple
 from pathlib import Path
 
 import numpy as np
@@ -90,6 +103,9 @@ TEXTURE_CROP = (0.32, 0.40)     # background crop side, as a fraction of the tex
 CAM_THRESHOLD = 0.20            # of the map's maximum, for the box (CAM paper)
 PRE = ["--resize", str(SIZE), "--crop", str(SIZE)]  # vggcl preprocessing that leaves the pictures as they are
 SETTINGS = ("keep", "drop")
+# Where a study's pictures are and how they are run: data (train/ and val/), work (the heads, the maps, the
+# logs), pre (the preprocessing options every command is given), size (the crop: the maps' side once upsampled)
+Frame = namedtuple("Frame", "data work pre size")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -312,6 +328,59 @@ def load_dataset(out):
     return boxes, classes
 
 
+def load_own_data(data, resize, crop):
+    """(boxes in the crop's pixels, classes) of the user's --data: train/ and val/ of the same class folders and
+    boxes.json of val pictures, checked; a box the crop leaves nothing of is left out, said."""
+    data = Path(data)
+    found = {}
+    for split in ("train", "val"):
+        if not (data / split).is_dir():
+            sys.exit(f"pool5_study: --data {data}: no {split}/ folder (expected {data}/train/<class>/... and "
+                     f"{data}/val/<class>/..., the same class folders)")
+        found[split] = sorted(p.name for p in (data / split).iterdir() if p.is_dir() and not p.name.startswith("."))
+    if found["train"] != found["val"] or len(found["train"]) < 2:
+        sys.exit(f"pool5_study: --data {data}: train/ has the class folders {found['train']} and val/ "
+                 f"{found['val']}: expected the same, at least 2")
+    classes = found["train"]
+    where = data / "boxes.json"
+    try:
+        raw = json.loads(where.read_text())
+    except (OSError, ValueError) as e:
+        sys.exit(f"pool5_study: {where}: {e} (expected {{\"val/<class>/<file>\": [x0, y0, x1, y1], ...}})")
+    if not isinstance(raw, dict):
+        sys.exit(f"pool5_study: {where}: expected an object {{\"val/<class>/<file>\": [x0, y0, x1, y1], ...}}")
+    boxes, outside, stems = {}, [], {}
+    for rel, box in sorted(raw.items()):
+        parts = Path(rel).parts
+        if len(parts) != 3 or parts[0] != "val" or parts[1] not in classes or not (data / rel).is_file():
+            sys.exit(f"pool5_study: {where}: {rel!r} is not a picture val/<class>/<file> of {data}")
+        if not (isinstance(box, list) and len(box) == 4 and
+                all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in box) and
+                box[0] < box[2] and box[1] < box[3]):
+            sys.exit(f"pool5_study: {where}: {rel}: {json.dumps(box)}: expected [x0, y0, x1, y1], x0 < x1 and "
+                     "y0 < y1, in the picture's pixels")
+        stem = (parts[1], Path(rel).stem)  # (vggcl cam names its outputs by base name)
+        if stem in stems:
+            sys.exit(f"pool5_study: {where}: {stems[stem]} and {rel} would give their maps one name: rename one")
+        stems[stem] = rel
+        try:
+            with Image.open(data / rel) as im:
+                w, h = im.size
+        except OSError as e:
+            sys.exit(f"pool5_study: {data / rel}: {e}")
+        mapped = box_in_crop(box, w, h, resize, crop)
+        if mapped is None:
+            outside.append(rel)
+        else:
+            boxes[rel] = mapped
+    if outside:
+        print(f"pool5_study: warning: {len(outside)} box(es) of {where} outside the --crop {crop} of their pictures, "
+              f"left out (e.g. {outside[0]})", file=sys.stderr)
+    if not boxes:
+        sys.exit(f"pool5_study: {where}: no box of a val picture inside the crop: nothing to score")
+    return boxes, classes
+
+
 # ---------------------------------------------------------------------------------------------
 # localisation
 # ---------------------------------------------------------------------------------------------
@@ -410,17 +479,41 @@ def upsample_like_vggcl(cam, h, w):
     return ((up - lo) / (hi - lo) if hi > lo else np.zeros_like(up)).astype(np.float32)
 
 
-def box_map_scores(boxes, map_side):
+def box_map_scores(boxes, map_side, size=SIZE):
     """The localisation scores of a reference map_side x map_side map: the true box's indicator
     averaged over the map's cells, upsampled as vggcl does (not the best such a map can score: a
-    sharper one, e.g. that map to the 4th power, scores higher)."""
-    cell = SIZE // map_side
+    sharper one, e.g. that map to the 4th power, scores higher). size: the pictures' side, a
+    multiple of map_side."""
+    cell = size // map_side
     ups = []
     for x0, y0, x1, y1 in boxes:
-        ind = np.zeros((SIZE, SIZE))
+        ind = np.zeros((size, size))
         ind[y0:y1, x0:x1] = 1
-        ups.append(upsample_like_vggcl(ind.reshape(map_side, cell, map_side, cell).mean(axis=(1, 3)), SIZE, SIZE))
+        ups.append(upsample_like_vggcl(ind.reshape(map_side, cell, map_side, cell).mean(axis=(1, 3)), size, size))
     return localisation_scores(ups, boxes)
+
+
+def preset_plan(w, h, resize, crop):
+    """vggcl's preset on a w x h picture (host/io/preprocess.c, torchvision's Resize and CenterCrop): the resized
+    (rw, rh) and the crop's left and top in it (negative: padded)."""
+    rw, rh = w, h
+    if resize:
+        longer = int(np.floor(resize * max(w, h) / min(w, h)))
+        rw, rh = (longer, resize) if h <= w else (resize, longer)
+    if not crop:
+        return rw, rh, 0, 0
+    pad_left, pad_top = max(crop - rw, 0) // 2, max(crop - rh, 0) // 2
+    return rw, rh, round((max(rw, crop) - crop) / 2) - pad_left, round((max(rh, crop) - crop) / 2) - pad_top
+
+
+def box_in_crop(box, w, h, resize, crop):
+    """A box [x0, y0, x1, y1) of a w x h picture in the pixels of what the preset makes of it (whole pixels, the
+    edges rounded; clipped to the crop): None where nothing of it is left."""
+    rw, rh, left, top = preset_plan(w, h, resize, crop)
+    cw, ch = (crop, crop) if crop else (rw, rh)
+    x0, x1 = (min(max(round(v * rw / w) - left, 0), cw) for v in (box[0], box[2]))
+    y0, y1 = (min(max(round(v * rh / h) - top, 0), ch) for v in (box[1], box[3]))
+    return [x0, y0, x1, y1] if x0 < x1 and y0 < y1 else None
 
 
 def self_check():
@@ -603,24 +696,24 @@ def preflight(vggcl):
     return takes_pre
 
 
-def train_head(vggcl, weights, out, setting, seed, train_opts, takes_pre, val_split=None):
-    """vggcl train-head on OUT/train; the epoch kept is the best on OUT/val, or with val_split
-    on that fraction of OUT/train held out (then OUT/val is seen by eval only)."""
-    model = out / f"head-{setting}.safetensors"
-    held_out = ["--val", out / "val"] if val_split is None else ["--val-split", val_split]
-    args = (["train-head", "--weights", weights, "--data", out / "train"] + held_out
-            + ["--pool5", setting, "--seed", seed, "--out", model] + train_opts + (PRE if takes_pre else []))
+def train_head(vggcl, weights, frame, setting, seed, train_opts, takes_pre, val_split=None):
+    """vggcl train-head on DATA/train; the epoch kept is the best on DATA/val, or with val_split
+    on that fraction of DATA/train held out (then DATA/val is seen by eval only)."""
+    model = frame.work / f"head-{setting}.safetensors"
+    held_out = ["--val", frame.data / "val"] if val_split is None else ["--val-split", val_split]
+    args = (["train-head", "--weights", weights, "--data", frame.data / "train"] + held_out
+            + ["--pool5", setting, "--seed", seed, "--out", model] + train_opts + (frame.pre if takes_pre else []))
     t = time.time()
-    run_vggcl(vggcl, args, log=out / f"train-head-{setting}.log", stream_prefix=f"  [train {setting}] ")
+    run_vggcl(vggcl, args, log=frame.work / f"train-head-{setting}.log", stream_prefix=f"  [train {setting}] ")
     if not model.is_file():
         raise VggclError(f"vggcl train-head exited 0 but wrote no {model}")
     return model, time.time() - t
 
 
-def evaluate(vggcl, model, out, setting, classes):
-    res = _json_from(run_vggcl(vggcl, ["eval", "--weights", model, "--data", out / "val", "--format", "json"] + PRE),
-                     "vggcl eval")
-    (out / f"eval-{setting}.json").write_text(json.dumps(res, indent=1) + "\n")
+def evaluate(vggcl, model, frame, setting, classes):
+    res = _json_from(run_vggcl(vggcl, ["eval", "--weights", model, "--data", frame.data / "val", "--format", "json"]
+                               + frame.pre), "vggcl eval")
+    (frame.work / f"eval-{setting}.json").write_text(json.dumps(res, indent=1) + "\n")
     for key in ("top1", "n", "classes"):
         if key not in res:
             raise VggclError(f"vggcl eval: no \"{key}\" in its JSON: {json.dumps(res)[:500]}")
@@ -630,50 +723,58 @@ def evaluate(vggcl, model, out, setting, classes):
     return res
 
 
-def class_activation_maps(vggcl, model, out, setting, classes, boxes):
-    """Runs vggcl cam with the true class over every val picture (one call per class folder);
+def cam_file(frame, setting, rel, suffix):
+    """Where vggcl cam wrote a val picture's map (a folder per class: cam names its outputs by base name)."""
+    return frame.work / f"cam-{setting}" / Path(rel).parent.name / (Path(rel).stem + suffix)
+
+
+def class_activation_maps(vggcl, model, frame, setting, classes, boxes):
+    """Runs vggcl cam with the true class over every val picture with a box (one call per class folder);
     returns (the upsampled maps in boxes' val order, their val paths, the raw map's shape)."""
-    cam_dir = out / f"cam-{setting}"
+    cam_dir = frame.work / f"cam-{setting}"
     shutil.rmtree(cam_dir, ignore_errors=True)
-    cam_dir.mkdir()
-    for k, c in enumerate(classes):
-        run_vggcl(vggcl, ["cam", "--weights", model, "--pool5", setting, "--class", k, "--out-dir", cam_dir]
-                  + PRE + [out / "val" / c], log=cam_dir / f"{c}.log")
     rels = sorted(r for r in boxes if r.startswith("val/"))
+    for k, c in enumerate(classes):
+        pictures = [frame.data / r for r in rels if Path(r).parent.name == c]
+        if not pictures:
+            continue
+        (cam_dir / c).mkdir(parents=True)
+        run_vggcl(vggcl, ["cam", "--weights", model, "--pool5", setting, "--class", k, "--out-dir", cam_dir / c]
+                  + frame.pre + pictures, log=cam_dir / f"{c}.log")
     ups, raw_shapes = [], set()
     for rel in rels:
-        stem = Path(rel).stem
         try:
-            up = np.load(cam_dir / f"{stem}.cam-up.npy")
-            raw_shapes.add(np.load(cam_dir / f"{stem}.cam.npy").shape)
+            up = np.load(cam_file(frame, setting, rel, ".cam-up.npy"))
+            raw_shapes.add(np.load(cam_file(frame, setting, rel, ".cam.npy")).shape)
         except OSError as e:
             raise VggclError(f"vggcl cam wrote no map for {rel}: {e}")
-        if up.shape != (SIZE, SIZE):
-            raise VggclError(f"{stem}.cam-up.npy is {up.shape}, not {SIZE}x{SIZE}: did vggcl resize or crop?")
+        if up.shape != (frame.size, frame.size):
+            raise VggclError(f"{Path(rel).stem}.cam-up.npy is {up.shape}, not {frame.size}x{frame.size}: did vggcl "
+                             "resize or crop otherwise?")
         ups.append(up)
     if len(raw_shapes) != 1:
         raise VggclError(f"the raw maps have different shapes: {sorted(raw_shapes)}")
     return ups, rels, raw_shapes.pop()
 
 
-def images_per_second(vggcl, model, setting):
+def images_per_second(vggcl, model, setting, size):
     res = _json_from(run_vggcl(vggcl, ["bench", "--weights", model, "--pool5", setting, "--batch", 8,
-                                       "--size", SIZE, "--iters", 5, "--json"]), "vggcl bench")
+                                       "--size", size, "--iters", 5, "--json"]), "vggcl bench")
     if "images_per_s" not in res:
         raise VggclError(f"vggcl bench: no \"images_per_s\" in its JSON: {json.dumps(res)[:500]}")
     return float(res["images_per_s"]), res.get("device", "?")
 
 
-def study_setting(vggcl, weights, out, setting, seed, train_opts, takes_pre, val_split, classes, boxes):
+def study_setting(vggcl, weights, frame, setting, seed, train_opts, takes_pre, val_split, classes, boxes):
     print(f"pool5 {setting}: training the head", file=sys.stderr, flush=True)
-    model, train_s = train_head(vggcl, weights, out, setting, seed, train_opts, takes_pre, val_split)
+    model, train_s = train_head(vggcl, weights, frame, setting, seed, train_opts, takes_pre, val_split)
     print(f"pool5 {setting}: evaluating", file=sys.stderr, flush=True)
-    ev = evaluate(vggcl, model, out, setting, classes)
+    ev = evaluate(vggcl, model, frame, setting, classes)
     print(f"pool5 {setting}: class activation maps", file=sys.stderr, flush=True)
-    ups, rels, map_shape = class_activation_maps(vggcl, model, out, setting, classes, boxes)
+    ups, rels, map_shape = class_activation_maps(vggcl, model, frame, setting, classes, boxes)
     loc = localisation_scores(ups, [boxes[r] for r in rels])
     print(f"pool5 {setting}: bench", file=sys.stderr, flush=True)
-    ips, device = images_per_second(vggcl, model, setting)
+    ips, device = images_per_second(vggcl, model, setting, frame.size)
     return {"pool5": setting, "model": str(model), "train_s": train_s, "top1": float(ev["top1"]),
             "top5": ev.get("top5"), "n_val": int(ev["n"]), "per_class": ev.get("per_class"),
             "gap_map": list(map_shape), "images_per_s": ips, "device": device, **loc}
@@ -693,19 +794,27 @@ def markdown_table(results):
     return "\n".join(rows)
 
 
-def caption(results, boxes, classes, args):
+def caption(results, boxes, classes, args, frame):
     val = [b for r, b in sorted(boxes.items()) if r.startswith("val/")]
-    chance = np.mean([(b[2] - b[0]) * (b[3] - b[1]) / SIZE ** 2 for b in val])
+    size = frame.size
+    chance = np.mean([(b[2] - b[0]) * (b[3] - b[1]) / size ** 2 for b in val])
     references = []
     for r in results:
         side = r["gap_map"][0]
-        if r["gap_map"][1] == side and SIZE % side == 0:
-            c = r["box_map"] = box_map_scores(val, side)
+        if r["gap_map"][1] == side and size % side == 0:
+            c = r["box_map"] = box_map_scores(val, side, size)
             references.append(f"{side}×{side}: mean IoU {c['mean_iou']:.3f}, IoU ≥ 0.5 {100 * c['iou_ge_05']:.1f} %")
-    picked = ("on OUT/val itself, so top-1 is the best over epochs" if args.val_split is None
+    picked = ("on the val pictures themselves, so top-1 is the best over epochs" if args.val_split is None
               else f"on {100 * args.val_split:g} % of the training pictures held out")
-    text = (f"{len(classes)} classes, {len(boxes) - len(val)} training and {len(val)} validation pictures "
-            f"(seed {args.seed}); train-head kept its best epoch {picked}; "
+    if args.data:
+        n_train = sum(1 for c in classes for f in (frame.data / "train" / c).iterdir() if not f.name.startswith("."))
+        pictures = (f"{len(classes)} classes of {frame.data}: {n_train} training and {results[0]['n_val']} "
+                    f"validation pictures, the maps of the {len(val)} with a box scored, at "
+                    f"`{' '.join(map(str, frame.pre))}`")
+    else:
+        pictures = f"{len(classes)} classes, {len(boxes) - len(val)} training and {len(val)} validation pictures " \
+                   f"(seed {args.seed})"
+    text = (f"{pictures}; train-head kept its best epoch {picked}; "
             f"trunk {Path(args.weights).name}; images/s from `vggcl bench --batch 8` on "
             f"{results[0]['device']}. A peak placed at random would land in the box {100 * chance:.1f} % of "
             f"the time (mean box area).")
@@ -728,29 +837,32 @@ def draw_box(path, box, panels):
 
 
 def picture_image(args, boxes, classes):
-    """The val picture for --picture (relative to OUT), checked."""
-    rel = args.picture_image or ("val/cat/cat_0000.png" if "cat" in classes
-                                 else f"val/{classes[0]}/{classes[0]}_0000.png")
+    """The val picture for --picture (relative to --data, or to --out for the study's own set), checked."""
+    if args.data:
+        default = min(r for r in boxes if r.startswith("val/"))
+    else:
+        default = "val/cat/cat_0000.png" if "cat" in classes else f"val/{classes[0]}/{classes[0]}_0000.png"
+    rel = args.picture_image or default
     if rel not in boxes or not rel.startswith("val/"):
-        sys.exit(f"pool5_study: --picture-image {rel}: not a validation picture of the data set "
-                 "(a path relative to --out, like val/cat/cat_0000.png)")
+        sys.exit(f"pool5_study: --picture-image {rel}: not a validation picture of the data set with a box "
+                 f"(a path relative to {'--data' if args.data else '--out'}, like {default})")
     return rel
 
 
-def make_picture_file(vggcl, out, rel, boxes, classes, heads, dest, results):
+def make_picture_file(vggcl, frame, rel, boxes, classes, heads, dest, results):
     """The pool5 kept | dropped picture of one val picture with its true box; returns the caption."""
     c = rel.split("/")[1]
     k = classes.index(c)
     stem = Path(rel).stem
     if heads == "same":
-        pic_dir = out / "picture"
+        pic_dir = frame.work / "picture"
         pic_dir.mkdir(exist_ok=True)
-        run_vggcl(vggcl, ["cam", "--compare-pool5", "--weights", out / "head-keep.safetensors", "--class", k,
-                          "--out-dir", pic_dir] + PRE + [out / rel])
+        run_vggcl(vggcl, ["cam", "--compare-pool5", "--weights", frame.work / "head-keep.safetensors", "--class", k,
+                          "--out-dir", pic_dir] + frame.pre + [frame.data / rel])
         shutil.copyfile(pic_dir / f"{stem}.compare.png", dest)
         how = "both maps from the head trained with pool5 kept (`vggcl cam --compare-pool5`)"
     else:
-        left, right = (Image.open(out / f"cam-{s}" / f"{stem}.cam.png").convert("RGB") for s in SETTINGS)
+        left, right = (Image.open(cam_file(frame, s, rel, ".cam.png")).convert("RGB") for s in SETTINGS)
         both = Image.new("RGB", (left.width + right.width, left.height))
         both.paste(left, (0, 0))
         both.paste(right, (left.width, 0))
@@ -769,6 +881,10 @@ def parse_args(argv):
                                  formatter_class=argparse.RawDescriptionHelpFormatter,
                                  epilog="See the module docstring (head of this file) for the details.")
     ap.add_argument("--weights", help="the VGG16 trunk (safetensors) to train heads on")
+    ap.add_argument("--data", help="your own data set: DIR/train/<class>/..., DIR/val/<class>/... and "
+                                   "DIR/boxes.json (see the docstring), instead of the study's own")
+    ap.add_argument("--resize", type=int, default=256, help="with --data: the short side's resize (default 256)")
+    ap.add_argument("--crop", type=int, default=224, help="with --data: the center crop (default 224)")
     ap.add_argument("--vggcl", default="build/vggcl", help="the vggcl binary (default build/vggcl)")
     ap.add_argument("--out", help="working folder (default: a temporary one, removed unless --keep)")
     ap.add_argument("--keep", action="store_true", help="keep the temporary working folder")
@@ -789,11 +905,15 @@ def parse_args(argv):
                          "so the val top-1 is not the maximum over epochs of the same set (default: --val OUT/val)")
     ap.add_argument("--report", help="also write the Markdown table (and its caption) here")
     ap.add_argument("--picture", help="write the pool5 kept | dropped CAM picture here (PNG)")
-    ap.add_argument("--picture-image", help="the val picture for --picture, relative to --out "
+    ap.add_argument("--picture-image", help="the val picture for --picture, relative to --data or --out "
                                             "(default: val/cat/cat_0000.png, else the first class's first)")
     ap.add_argument("--picture-heads", choices=("same", "own"), default="same",
                     help="same: --compare-pool5 with the pool5-kept head; own: each setting's own head")
     args = ap.parse_args(argv)
+    if args.data and (args.skip_build_data or args.build_only):
+        ap.error("--data is a data set already: no --skip-build-data or --build-only")
+    if args.data and not (0 <= args.resize <= 16384 and 32 <= args.crop <= 16384):
+        ap.error("--resize must be 0 to 16384 and --crop 32 to 16384")
     if args.skip_build_data and not args.out:
         ap.error("--skip-build-data needs --out")
     if args.build_only and not args.out:
@@ -828,7 +948,10 @@ def main(argv=None):
         takes_pre = None
         if not args.build_only:
             takes_pre = preflight(args.vggcl)
-        if args.skip_build_data:
+        if args.data:
+            boxes, classes = load_own_data(args.data, args.resize, args.crop)
+            out.mkdir(parents=True, exist_ok=True)
+        elif args.skip_build_data:
             boxes, classes = load_dataset(out)
             if args.classes is not None and len(classes) != args.classes:
                 print(f"pool5_study: warning: --classes {args.classes} ignored: the data set in {out} "
@@ -840,6 +963,8 @@ def main(argv=None):
             boxes = build_dataset(out, classes, args.per_class, args.val_fraction, args.seed)
             print(f"data set: {len(boxes)} pictures of {len(classes)} classes in {out} "
                   f"({time.time() - t:.1f} s)", file=sys.stderr)
+        frame = (Frame(Path(args.data), out, ["--resize", args.resize, "--crop", args.crop], args.crop) if args.data
+                 else Frame(out, out, PRE, SIZE))
         if args.build_only:
             return 0
         rel = picture_image(args, boxes, classes) if args.picture else None
@@ -851,10 +976,10 @@ def main(argv=None):
         if args.flip:
             train_opts.append("--flip")
         train_opts += shlex.split(args.train_args or "")
-        results = [study_setting(args.vggcl, args.weights, out, s, args.seed, train_opts, takes_pre, args.val_split,
-                                 classes, boxes) for s in SETTINGS]
+        results = [study_setting(args.vggcl, args.weights, frame, s, args.seed, train_opts, takes_pre,
+                                 args.val_split, classes, boxes) for s in SETTINGS]
         table = markdown_table(results)
-        cap = caption(results, boxes, classes, args)
+        cap = caption(results, boxes, classes, args, frame)
         (out / "results.json").write_text(json.dumps(results, indent=1) + "\n")
         print(table)
         print()
@@ -862,7 +987,7 @@ def main(argv=None):
         if args.report:
             Path(args.report).write_text(table + "\n\n" + cap + "\n")
         if args.picture:
-            print(f"\n{args.picture}: " + make_picture_file(args.vggcl, out, rel, boxes, classes,
+            print(f"\n{args.picture}: " + make_picture_file(args.vggcl, frame, rel, boxes, classes,
                                                              args.picture_heads, args.picture, results))
         return 0
     except VggclError as e:
