@@ -102,6 +102,8 @@ VGGCL_API vggcl_ctx *vggcl_ctx_new(void);
  * used CLBlast goes), so contexts opened and freed one after another keep the memory flat; a context
  * kept for the process's life saves each new one its start-up (device, programs). */
 VGGCL_API void vggcl_ctx_free(vggcl_ctx *ctx);
+/* The message of the last call on ctx that failed (one that succeeds leaves it as it was: read it after a
+ * failure, not to learn whether a call failed). */
 VGGCL_API const char *vggcl_message(const vggcl_ctx *ctx);
 
 typedef struct {
@@ -117,8 +119,9 @@ typedef struct {
     unsigned long long max_work_group; /* work-items per work-group */
 } vggcl_device_info;
 
-/* Lists every OpenCL device. *count gets the total; at most cap are written. No platform or no
- * device: VGGCL_ERR_NO_DEVICE, *count 0, and a message saying what to install. */
+/* Lists every OpenCL device. *count gets the total; at most cap are written (none for cap <= 0, when out
+ * may be NULL). No platform or no device: VGGCL_ERR_NO_DEVICE, *count 0, and a message saying what to
+ * install. */
 VGGCL_API vggcl_status vggcl_list_devices(vggcl_ctx *ctx, vggcl_device_info *out, int cap, int *count);
 
 /* spec: "ref" (plain-C reference), "P:D", a flat index, or a substring of the
