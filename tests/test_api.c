@@ -171,6 +171,12 @@ START_TEST(test_null_arguments)
     unsigned char rgb[3 * 4 * 4] = { 0 };
     said(ctx, vggcl_model_random(ctx, NULL, 3, 1, NULL, &m), VGGCL_ERR_ARG, "arch is NULL");
     said(ctx, vggcl_model_random(ctx, "vgg11", 0, 1, NULL, &m), VGGCL_ERR_ARG, "classes must be >= 1, not 0");
+    ck_assert_int_eq(vggcl_model_random(ctx, "vgg11", 3, 1, NULL, &m), VGGCL_OK);
+    static const float image[3 * 32 * 32];
+    said(ctx, vggcl_forward_cam(ctx, m, image, 1, 32, 32, NULL, NULL, NULL, NULL, NULL), VGGCL_ERR_ARG,
+         "vggcl_forward_cam: cams is NULL");
+    vggcl_model_free(m);
+    m = NULL;
     said(ctx, vggcl_image_preprocess(ctx, NULL, 4, 4, &p, &out, &h, &w), VGGCL_ERR_ARG, "vggcl_image_preprocess: rgb is NULL");
     said(ctx, vggcl_image_read(ctx, "/nonexistent.png", NULL, &out, &h, &w), VGGCL_ERR_ARG, "vggcl_image_read: p is NULL");
     said(ctx, vggcl_image_preprocess(ctx, rgb, 4, 4, NULL, &out, &h, &w), VGGCL_ERR_ARG, "p is NULL");

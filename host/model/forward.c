@@ -850,7 +850,7 @@ vggcl_status vggcl_forward_cam(vggcl_ctx *ctx, vggcl_model *m, const float *inpu
                                float *features, const int *classes, float *cams, int *chosen)
 {
     const vggcl_cam_request cam = { classes, cams, chosen };
-    if (!cams) return vggcl__fail(ctx, VGGCL_ERR_ARG, "vggcl_forward_cam needs an output for the maps");
+    VGGCL_NEED(ctx, "vggcl_forward_cam", cams);
     const vggcl_status st = vggcl_check_cam(ctx, m); /* (the head; and a model without one: its words) */
     if (st != VGGCL_OK) return st;
     return vggcl__forward(ctx, m, input, 0, n, h, w, logits, features, &cam);
