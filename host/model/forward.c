@@ -5,8 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
-#include <unistd.h>
 
 #include "layers.h"
 #include "model.h"
@@ -94,8 +92,10 @@ typedef struct {
     const vggcl_ctx *ctx;
     const vggcl_model *m;
     int h, w;
-    int own;      /* on the reference, what else its pass holds in host memory: OWN_* */
+    int own;      /* what else its pass holds in host memory (the reference's, a CPU device's): OWN_* */
     double avail; /* the host memory the pass may take, the reference's or a CPU device's (0: not known) */
+    int slot;     /* on a device, the input buffer the pass fills (vggcl_forward's 0; submits' either), -1 both:
+                   * asked before a stream of passes (a caller's submits use both) */
 } pass_shape;
 
 /* The largest m <= top such that every batch of 1 to m fits: 0 where not even one image fits. Within one of a
@@ -136,50 +136,17 @@ static size_t ref_activation(const vggcl_model *m, int n, int h, int w)
 enum { OWN_FEATURES = 1, OWN_LOGITS = 2, OWN_INPUT = 4 };
 
 /* Host memory for the reference's pass of n images: its two maps and what `own` says. */
-static double ref_need(const vggcl_model *m, int n, int h, int w, int own)
+/* What a pass of n at h x w holds in host memory besides its maps, in bytes: OWN_*'s arrays. */
+static double own_bytes(const vggcl_model *m, int n, int h, int w, int own)
 {
-    return (2.0 * (double)ref_activation(m, n, h, w) + (own & OWN_FEATURES ? (double)n * m->features : 0) +
+    return ((own & OWN_FEATURES ? (double)n * m->features : 0) +
             (own & OWN_LOGITS ? (double)n * (m->classes ? m->classes : 1) : 0) +
             (own & OWN_INPUT ? 3.0 * n * h * w : 0)) * sizeof(float);
 }
 
-/* A number read from a file of one line (a cgroup's memory.max, "max" there reads as none): 0 when not. */
-static double read_number(const char *path)
+static double ref_need(const vggcl_model *m, int n, int h, int w, int own)
 {
-    FILE *f = fopen(path, "r");
-    unsigned long long v = 0;
-    const int ok = f && fscanf(f, "%llu", &v) == 1;
-    if (f) fclose(f);
-    return ok ? (double)v : 0;
-}
-
-/* What the process may allocate: ctx->host_mem where a test set it, else what Linux says is available
- * (MemAvailable) and the free swap, at most what the process's cgroup (v2) has left under its limit (a
- * container's /proc/meminfo is the machine's) and its address space under RLIMIT_AS (ulimit -v); 0: not known
- * (no MemAvailable: kernels before 3.14). For the reference, and a CPU device, whose buffers are the host's. */
-static double host_available(const vggcl_ctx *ctx)
-{
-    if (ctx->host_mem) return (double)ctx->host_mem;
-    FILE *f = fopen("/proc/meminfo", "r");
-    double avail = -1, swap = 0;
-    char line[256];
-    unsigned long long v;
-    while (f && fgets(line, sizeof line, f)) {
-        if (sscanf(line, "MemAvailable: %llu kB", &v) == 1) avail = (double)v * 1024;
-        if (sscanf(line, "SwapFree: %llu kB", &v) == 1) swap = (double)v * 1024;
-    }
-    if (f) fclose(f);
-    if (avail < 0) return 0;
-    const double limit = read_number("/sys/fs/cgroup/memory.max"), used = read_number("/sys/fs/cgroup/memory.current");
-    if (limit > 0 && limit - used < avail) avail = limit > used ? limit - used : 1;
-    else avail += swap;
-    struct rlimit as;
-    if (getrlimit(RLIMIT_AS, &as) == 0 && as.rlim_cur != RLIM_INFINITY) { /* (the pages mapped: statm's first) */
-        const double mapped = read_number("/proc/self/statm") * (double)sysconf(_SC_PAGESIZE);
-        const double left = (double)as.rlim_cur - mapped;
-        if (mapped > 0 && left < avail) avail = left > 1 ? left : 1;
-    }
-    return avail;
+    return 2.0 * (double)ref_activation(m, n, h, w) * sizeof(float) + own_bytes(m, n, h, w, own);
 }
 
 static int host_fits(const pass_shape *p, int n)
@@ -191,7 +158,7 @@ static int host_fits(const pass_shape *p, int n)
  * process as it touches the pages), with the largest batch that fits, as the device's check does. */
 static vggcl_status ref_check_memory(vggcl_ctx *ctx, const vggcl_model *m, int n, int h, int w, int own)
 {
-    const pass_shape p = { ctx, m, h, w, own, host_available(ctx) };
+    const pass_shape p = { ctx, m, h, w, own, vggcl__host_available(ctx), 0 };
     if (host_fits(&p, n)) return VGGCL_OK;
     int at;
     const size_t largest = max_activation_at(m, 0, n, h, w, &at);
@@ -202,7 +169,7 @@ static vggcl_status ref_check_memory(vggcl_ctx *ctx, const vggcl_model *m, int n
     return vggcl__fail(ctx, VGGCL_ERR_NOMEM,
                        "out of host memory: the reference's pass of batch %d at %dx%d needs %.1f MiB (two maps of "
                        "%.1f MiB: %s%s), but %.1f MiB is available (free memory and swap, within the cgroup's "
-                       "limit); %s",
+                       "limit and ulimit -v); %s",
                        n, h, w, ref_need(m, n, h, w, own) / 1048576.0, largest * sizeof(float) / 1048576.0, what,
                        own & OWN_INPUT ? "; and the input to be made" : "", p.avail / 1048576.0, fit);
 }
@@ -376,12 +343,12 @@ static const char *ws_largest_what(const vggcl_model *m, const workspace *ws, ch
          : "GAP's partial sums";
 }
 
-/* What a pass's workspace adds to the buffers m holds (prepare grows each to its need; CLBlast makes its copies
- * for each product), in bytes. */
-static double ws_added(const vggcl_model *m, const workspace *ws)
+/* What a pass's workspace adds to the buffers m holds (prepare grows each to its need, of the two input
+ * buffers the slot's, or both for slot -1; CLBlast makes its copies for each product), in bytes. */
+static double ws_added(const vggcl_model *m, const workspace *ws, int slot)
 {
-    const size_t need[] = { ws->input, ws->input, ws->act, ws->act, ws->partial, ws->feat, ws->logits, ws->conv[0],
-                            ws->conv[1] };
+    const size_t need[] = { slot != 1 ? ws->input : 0, slot != 0 ? ws->input : 0, ws->act, ws->act, ws->partial,
+                            ws->feat, ws->logits, ws->conv[0], ws->conv[1] };
     const size_t have[] = { m->input_bytes[0], m->input_bytes[1], m->act_bytes[0], m->act_bytes[1],
                             m->gap_partial_bytes, m->feat_bytes, m->logits_bytes, m->conv_ws_bytes[0],
                             m->conv_ws_bytes[1] };
@@ -391,39 +358,48 @@ static double ws_added(const vggcl_model *m, const workspace *ws)
     return added;
 }
 
+/* What a pass on a CPU device takes of the host's memory besides the model's weights: what it adds to the
+ * buffers m holds, and where it is asked before the pass the arrays the caller is yet to make (OWN_*). */
+static double host_added(const pass_shape *p, const workspace *ws, int n)
+{
+    return ws_added(p->m, ws, p->slot) + own_bytes(p->m, n, p->h, p->w, p->own);
+}
+
 static int device_fits(const pass_shape *p, int n)
 {
     const workspace ws = workspace_for(p->ctx, p->m, n, p->h, p->w);
     return ws_largest(&ws) <= p->ctx->max_alloc && weight_bytes(p->m) + ws_total(&ws) <= p->ctx->global_mem &&
-           (p->avail <= 0 || ws_added(p->m, &ws) <= p->avail);
+           (p->avail <= 0 || host_added(p, &ws, n) <= p->avail);
 }
 
 /* A pass's shape on the context's device: on a CPU, whose buffers are the host's memory, with what the host
  * has available (the device's global memory, PoCL's, is the machine's whole memory, free or not: a pass past
- * what was free ended in PoCL's assertion, or the kernel's OOM killer). */
-static pass_shape device_shape(const vggcl_ctx *ctx, const vggcl_model *m, int h, int w)
+ * what was free ended in PoCL's assertion, or the kernel's OOM killer); own: OWN_* asked before the pass. */
+static pass_shape device_shape(const vggcl_ctx *ctx, const vggcl_model *m, int h, int w, int own, int slot)
 {
-    const pass_shape p = { ctx, m, h, w, 0, ctx->is_cpu ? host_available(ctx) : 0 };
+    const pass_shape p = { ctx, m, h, w, own, ctx->is_cpu ? vggcl__host_available(ctx) : 0, slot };
     return p;
 }
 
-vggcl_status vggcl__check_memory(vggcl_ctx *ctx, const vggcl_model *m, int n, int h, int w)
+/* vggcl__check_memory's; own: OWN_* asked before the pass (on a CPU device, host memory the caller takes);
+ * slot: the input buffer the pass fills. */
+static vggcl_status check_memory(vggcl_ctx *ctx, const vggcl_model *m, int n, int h, int w, int own, int slot)
 {
-    const pass_shape p = device_shape(ctx, m, h, w);
+    const pass_shape p = device_shape(ctx, m, h, w, own, slot);
     if (device_fits(&p, n)) return VGGCL_OK;
     const workspace ws = workspace_for(ctx, m, n, h, w);
     char fit[96], buf[160];
     say_fit(fitting_up_to(&p, n - 1, device_fits), fit, sizeof fit);
     const double need = (weight_bytes(m) + ws_total(&ws)) / 1048576.0, largest = ws_largest(&ws) / 1048576.0;
     const char *what = ws_largest_what(m, &ws, buf, sizeof buf);
-    const pass_shape device_alone = { ctx, m, h, w, 0, 0 };
+    const pass_shape device_alone = { ctx, m, h, w, 0, 0, slot };
     if (p.avail > 0 && device_fits(&device_alone, n)) /* (the host's memory is what is short) */
         return vggcl__fail(ctx, VGGCL_ERR_DEVICE_MEMORY,
                            "out of memory: batch %d at %dx%d needs %.1f MiB on %s (largest buffer %.1f MiB: %s), "
-                           "whose buffers are the host's memory: %.1f MiB more than the model holds, but %.1f MiB "
-                           "is available (free memory and swap, within the cgroup's limit and ulimit -v); %s",
-                           n, h, w, need, ctx->device_name, largest, what, ws_added(m, &ws) / 1048576.0,
-                           p.avail / 1048576.0, fit);
+                           "whose buffers are the host's memory: %.1f MiB more than the model holds%s, but %.1f "
+                           "MiB is available (free memory and swap, within the cgroup's limit and ulimit -v); %s",
+                           n, h, w, need, ctx->device_name, largest, what, host_added(&p, &ws, n) / 1048576.0,
+                           own ? " (with the input, features and logits to be made)" : "", p.avail / 1048576.0, fit);
     return vggcl__fail(ctx, VGGCL_ERR_DEVICE_MEMORY,
                        "device out of memory: batch %d at %dx%d needs %.1f MiB on %s (largest buffer %.1f MiB: %s), "
                        "but the device allows %.1f MiB per buffer and %.1f MiB in all; %s",
@@ -431,12 +407,17 @@ vggcl_status vggcl__check_memory(vggcl_ctx *ctx, const vggcl_model *m, int n, in
                        ctx->global_mem / 1048576.0, fit);
 }
 
+vggcl_status vggcl__check_memory(vggcl_ctx *ctx, const vggcl_model *m, int n, int h, int w)
+{
+    return check_memory(ctx, m, n, h, w, 0, 0);
+}
+
 /* Grows the device buffers for a pass of n images at h x w whose input goes
  * to input[slot]; fails up front when the pass cannot fit. */
 static vggcl_status prepare(vggcl_ctx *ctx, vggcl_model *m, int n, int h, int w, int slot)
 {
     vggcl_status st;
-    if ((st = vggcl__check_memory(ctx, m, n, h, w)) != VGGCL_OK) return st;
+    if ((st = check_memory(ctx, m, n, h, w, 0, slot)) != VGGCL_OK) return st;
     const workspace ws = workspace_for(ctx, m, n, h, w);
     const size_t f = sizeof(float);
     char pass[64];
@@ -730,7 +711,7 @@ vggcl_status vggcl_check_batch(vggcl_ctx *ctx, const vggcl_model *m, int n, int 
 {
     const vggcl_status st = check_shape(ctx, m, n, h, w, 0);
     if (st != VGGCL_OK) return st;
-    return ctx->use_ref ? ref_check_memory(ctx, m, n, h, w, ASKED) : vggcl__check_memory(ctx, m, n, h, w);
+    return ctx->use_ref ? ref_check_memory(ctx, m, n, h, w, ASKED) : check_memory(ctx, m, n, h, w, ASKED, -1);
 }
 
 vggcl_status vggcl_check_batches(vggcl_ctx *ctx, const vggcl_model *m, int n, int h, int w)
@@ -738,12 +719,12 @@ vggcl_status vggcl_check_batches(vggcl_ctx *ctx, const vggcl_model *m, int n, in
     vggcl_status st = vggcl_check_batch(ctx, m, n, h, w);
     if (st != VGGCL_OK || ctx->use_ref) return st; /* (the reference's need grows with the batch) */
     /* a stream of batches of n ends with a smaller one, which a tuning table may give more workspace */
-    const pass_shape p = device_shape(ctx, m, h, w);
+    const pass_shape p = device_shape(ctx, m, h, w, ASKED, -1);
     const int all = fitting_up_to(&p, n, device_fits);
     if (all == n) return VGGCL_OK;
     char before[128];
     snprintf(before, sizeof before, "a batch of %d fits, but not every smaller one (a stream's last batch): ", n);
-    return vggcl__fail_around(ctx, vggcl__check_memory(ctx, m, all + 1, h, w), before, "");
+    return vggcl__fail_around(ctx, check_memory(ctx, m, all + 1, h, w, ASKED, -1), before, "");
 }
 
 int vggcl_max_batch(vggcl_ctx *ctx, const vggcl_model *m, int h, int w, int limit)
@@ -755,8 +736,8 @@ int vggcl_max_batch(vggcl_ctx *ctx, const vggcl_model *m, int h, int w, int limi
     }
     const double most = MAX_PASS_FLOATS / pass_floats_bound(m, 1, h, w); /* (>= 1: one image passed) */
     if (limit > most) limit = (int)most;
-    const pass_shape p = ctx->use_ref ? (pass_shape){ ctx, m, h, w, ASKED, host_available(ctx) }
-                                      : device_shape(ctx, m, h, w);
+    const pass_shape p = ctx->use_ref ? (pass_shape){ ctx, m, h, w, ASKED, vggcl__host_available(ctx), 0 }
+                                      : device_shape(ctx, m, h, w, ASKED, -1);
     int (*fits)(const pass_shape *, int) = ctx->use_ref ? host_fits : device_fits;
     const int n = fitting_up_to(&p, limit, fits);
     if (n == 0) vggcl_check_batch(ctx, m, 1, h, w); /* (the message: why not one image; else an earlier one's) */

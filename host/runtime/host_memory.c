@@ -1,0 +1,113 @@
+/* The host memory a pass may still take: what Linux says is available, within the limits the process is
+ * under (its cgroup's, v2 or v1, and ulimit -v), less a reserve for what the driver takes after a pass's
+ * check (PoCL compiles kernels with LLVM, loads them and starts its threads in the process). */
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+#define RESERVE_BYTES (256.0 * 1048576) /* and 1/32 of the rest: PoCL's compiler took up to 300 MiB */
+
+/* A number read from a file of one line (a cgroup's memory.max; its "max" reads as none): 0 when not. */
+static double read_number(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    unsigned long long v = 0;
+    const int ok = f && fscanf(f, "%llu", &v) == 1;
+    if (f) fclose(f);
+    return ok ? (double)v : 0;
+}
+
+/* The value of key in a cgroup's memory.stat at dir ("key N" lines): 0 where not there. */
+static double stat_value(const char *dir, const char *key)
+{
+    char path[4300], line[256], name[64];
+    unsigned long long v;
+    double found = 0;
+    snprintf(path, sizeof path, "%s/memory.stat", dir);
+    FILE *f = fopen(path, "r");
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "%63s %llu", name, &v) == 2 && !strcmp(name, key)) found = (double)v;
+    if (f) fclose(f);
+    return found;
+}
+
+/* What a cgroup at dir has left under its limit, the page cache it may drop counted as free (a container that
+ * read many images holds it up to its limit, as a machine's MemAvailable counts it free); -1: no limit. */
+static double left_v2(const char *dir)
+{
+    char path[4300];
+    snprintf(path, sizeof path, "%s/memory.max", dir);
+    const double limit = read_number(path);
+    if (limit <= 0) return -1;
+    snprintf(path, sizeof path, "%s/memory.current", dir);
+    const double used = read_number(path) - stat_value(dir, "inactive_file");
+    return limit > used ? limit - used : 1;
+}
+
+/* What the process's cgroup has left: the least of its own and its ancestors' limits (v2: its path in
+ * /proc/self/cgroup's 0:: line below /sys/fs/cgroup, a container's being /), or v1's memory controller's
+ * hierarchical limit; -1: none. */
+static double cgroup_left(void)
+{
+    char line[4096], dir[4200], usage[4300];
+    double least = -1;
+    FILE *f = fopen("/proc/self/cgroup", "r");
+    while (f && fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\n")] = '\0';
+        char *controllers = strchr(line, ':'), *path = controllers ? strchr(controllers + 1, ':') : NULL;
+        if (!path) continue;
+        *path++ = '\0';
+        controllers++;
+        if (!strcmp(line, "0") && !*controllers) { /* v2: each folder from the process's up to the root */
+            snprintf(dir, sizeof dir, "/sys/fs/cgroup%s", strcmp(path, "/") ? path : "");
+            for (;;) {
+                const double left = left_v2(dir);
+                if (left >= 0 && (least < 0 || left < least)) least = left;
+                char *slash = strrchr(dir, '/');
+                if (!slash || slash - dir < (ptrdiff_t)strlen("/sys/fs/cgroup")) break;
+                *slash = '\0';
+            }
+        } else if (strstr(controllers, "memory") && (!strcmp(controllers, "memory") ||
+                                                     strstr(controllers, ",memory") || strstr(controllers, "memory,"))) {
+            snprintf(dir, sizeof dir, "/sys/fs/cgroup/memory%s", strcmp(path, "/") ? path : "");
+            const double limit = stat_value(dir, "hierarchical_memory_limit"); /* (unlimited: near 2^63) */
+            snprintf(usage, sizeof usage, "%s/memory.usage_in_bytes", dir);
+            const double used = read_number(usage) - stat_value(dir, "total_inactive_file");
+            if (limit > 0 && limit < 0x1p62) {
+                const double left = limit > used ? limit - used : 1;
+                if (least < 0 || left < least) least = left;
+            }
+        }
+    }
+    if (f) fclose(f);
+    return least;
+}
+
+double vggcl__host_available(const vggcl_ctx *ctx)
+{
+    if (ctx->host_mem) return (double)ctx->host_mem;
+    FILE *f = fopen("/proc/meminfo", "r");
+    double avail = -1, swap = 0;
+    char line[256];
+    unsigned long long v;
+    while (f && fgets(line, sizeof line, f)) {
+        if (sscanf(line, "MemAvailable: %llu kB", &v) == 1) avail = (double)v * 1024;
+        if (sscanf(line, "SwapFree: %llu kB", &v) == 1) swap = (double)v * 1024;
+    }
+    if (f) fclose(f);
+    if (avail < 0) return 0;
+    const double left = cgroup_left();
+    if (left >= 0 && left < avail) avail = left; /* (a cgroup's limit holds swap apart: memory.swap.max) */
+    else avail += swap;
+    struct rlimit as;
+    if (getrlimit(RLIMIT_AS, &as) == 0 && as.rlim_cur != RLIM_INFINITY) { /* (the pages mapped: statm's first) */
+        const double mapped = read_number("/proc/self/statm") * (double)sysconf(_SC_PAGESIZE);
+        if (mapped > 0 && (double)as.rlim_cur - mapped < avail) avail = (double)as.rlim_cur - mapped;
+    }
+    avail -= RESERVE_BYTES + avail / 32;
+    return avail > 1 ? avail : 1;
+}
