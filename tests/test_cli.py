@@ -1245,6 +1245,50 @@ class Cli(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(np.load(out).shape, (fit, 3))
 
+    def test_cgroup_limits_read(self):
+        """The memory a pass may take, within the process's cgroup's limit where the process is: v2's memory.max of
+        its folder or an ancestor (the mount's root alone was read: a systemd slice's limit was missed), its
+        inactive page cache counted as free (a container that had read many files was said to have none), and
+        v1's hierarchical limit (not read at all); less the reserve for the driver (256 MiB and 1/32). A tree
+        of the files the kernel shows, mounted over /sys/fs/cgroup in a mount namespace."""
+        if not testenv.mount_namespace():
+            self.skipTest("needs root and unshare for a mount namespace")
+        lines = [l.split(":", 2) for l in Path("/proc/self/cgroup").read_text().splitlines()]
+        v2 = next((p for h, c, p in lines if h == "0" and c == ""), None)
+        v1 = next((p for h, c, p in lines if "memory" in c.split(",")), None)
+        save_file(make_state_dict(parse_cfg("512,M,8"), False, 3, seed=2), self.d / "wide.safetensors")
+        np.save(self.d / "x4.npy", np.zeros((4, 3, 256, 256), np.float32))  # (two maps of 512 MiB on ref)
+        mib = 1 << 20
+        cases = []
+        if v2 is not None:
+            chain = [p for p in v2.strip("/").split("/") if p]
+            cases.append(("v2", [(Path(*chain[:1]) if chain else Path("."), "memory.max", 2048 * mib),
+                                 (Path(*chain[:1]) if chain else Path("."), "memory.current", 1536 * mib),
+                                 (Path(*chain[:1]) if chain else Path("."), "memory.stat",
+                                  f"anon 1\ninactive_file {512 * mib}\nactive_file 5\n"),
+                                 *([(Path(*chain), "memory.max", 64 << 30), (Path(*chain), "memory.current", 0)]
+                                   if len(chain) > 1 else [])]))
+        if v1 is not None:
+            where = Path("memory", *[p for p in v1.strip("/").split("/") if p])
+            cases.append(("v1", [(where, "memory.stat", f"cache 3\nhierarchical_memory_limit {1536 * mib}\n"
+                                                       f"total_inactive_file {256 * mib}\n"),
+                                 (where, "memory.usage_in_bytes", 768 * mib)]))
+        if not cases:
+            self.skipTest("no cgroup in /proc/self/cgroup")
+        for kind, files in cases:  # (each: 1024 MiB left; less 256 MiB and 32 MiB)
+            tree = self.d / f"cg-{kind}"
+            for folder, name, value in files:
+                (tree / folder).mkdir(parents=True, exist_ok=True)
+                (tree / folder / name).write_text(f"{value}\n")
+            r = subprocess.run(["unshare", "-m", "sh", "-c", f'mount --bind "{tree}" /sys/fs/cgroup && exec "$@"', "sh",
+                                VGGCL, "run", "--device", "ref", "--weights", self.d / "wide.safetensors", "--input",
+                                self.d / "x4.npy", "--output", self.d / "y.npy"], capture_output=True, text=True,
+                               timeout=300)
+            self.assertEqual(r.returncode, 1, f"{kind}: {r.stderr}")
+            self.assertIn("(two maps of 512.0 MiB: layer features.0's output; and the input to be made), but 736.0 MiB is "
+                          "available", r.stderr, kind)
+            self.assertFalse((self.d / "y.npy").exists())
+
     def test_device_out_of_memory(self):
         """A batch over the device's per-buffer limit: a sparse input file, so no disk is used."""
         row = next(l for l in self.vggcl("devices").stdout.splitlines() if l.startswith("0 "))

@@ -61,7 +61,7 @@ static double cgroup_left(void)
         char *controllers = strchr(line, ':'), *path = controllers ? strchr(controllers + 1, ':') : NULL;
         if (!path) continue;
         *path++ = '\0';
-        controllers++;
+        *controllers++ = '\0'; /* (line: the hierarchy's number) */
         if (!strcmp(line, "0") && !*controllers) { /* v2: each folder from the process's up to the root */
             snprintf(dir, sizeof dir, "/sys/fs/cgroup%s", strcmp(path, "/") ? path : "");
             for (;;) {
