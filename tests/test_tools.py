@@ -201,6 +201,20 @@ class Tools(unittest.TestCase):
             want = pool5_study.box_in_crop(box, w, h, resize, crop)
             self.assertTrue(all(abs(int(a) - b) <= 1 for a, b in zip(seen, want)), f"{w}x{h} {box}: {seen} {want}")
         self.assertIsNone(pool5_study.box_in_crop([0, 0, 15, 300], 300, 300, 256, 224))  # (left of the crop's column 16)
+        # a TIFF's Orientation, which vggcl applies (6: turned a quarter clockwise): the box in the pixels as seen,
+        # the picture's size turned (the stored size mapped boxes to the wrong place)
+        a = np.zeros((80, 120, 3), np.uint8)  # (stored 120 x 80: seen 80 x 120)
+        a[10:30, 10:50] = 255
+        Image.fromarray(a).save(self.d / "turned.tif", tiffinfo={274: 6})
+        r = run(VGGCL, "preprocess", "--resize", "64", "--crop", "64", "--mean", "0,0,0", "--std", "1,1,1",
+                "--output", self.d / "x.npy", self.d / "turned.tif")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        ys, xs = np.nonzero(np.load(self.d / "x.npy")[0, 0] >= 0.5)
+        seen = [xs.min(), ys.min(), xs.max() + 1, ys.max() + 1]
+        w, h = pool5_study.oriented_size(self.d / "turned.tif")
+        self.assertEqual((w, h), (80, 120))
+        want = pool5_study.box_in_crop([50, 10, 70, 50], w, h, 64, 64)  # (rows 10-29, columns 10-49, turned)
+        self.assertTrue(all(abs(int(a) - b) <= 1 for a, b in zip(seen, want)), f"turned: {seen} {want}")
 
     def test_pool5_study_own_data(self):
         """pool5_study.py --data: the study on a user's folders of pictures of any size with a boxes.json: both
@@ -232,6 +246,7 @@ class Tools(unittest.TestCase):
                     if split == "val":
                         boxes[f"val/{c}/{c}{i}.{'jpg' if i % 2 else 'png'}"] = [x0, y0, x0 + 30, y0 + 30]
         boxes["val/red/red0.png"] = [0, 0, 64, 3]  # (the crop of 64 x 100 cuts rows 0-17 away: left out)
+        boxes["./val/blue/blue1.jpg"] = boxes.pop("val/blue/blue1.jpg")  # (a key written so: the same picture)
         (data / "boxes.json").write_text(json.dumps(boxes))
         before = sorted(str(p.relative_to(data)) for p in data.rglob("*"))
         study = [PY, TOOLS / "pool5_study.py", "--weights", trunk, "--vggcl", VGGCL, "--data", data, "--resize",
@@ -250,9 +265,12 @@ class Tools(unittest.TestCase):
         with Image.open(self.d / "pic.png") as pic:
             self.assertEqual(pic.size, (128, 64))
         self.assertEqual(sorted(str(p.relative_to(data)) for p in data.rglob("*")), before)
-        # mistakes: a box of a picture not there, a box the wrong way round, no val/
+        self.refused(run(*study, "--out", data / "work"), 2, f"--out {data / 'work'} is in --data {data}")
+        # mistakes: a box of a picture not there, a box the wrong way round or off the picture, no val/
         for broken, said in (({"val/red/nope.png": [0, 0, 1, 1]}, "'val/red/nope.png' is not a picture val/<class>/"),
-                             ({"val/red/red1.jpg": [30, 0, 10, 5]}, "val/red/red1.jpg: [30, 0, 10, 5]: expected")):
+                             ({"val/red/red1.jpg": [30, 0, 10, 5]}, "val/red/red1.jpg: [30, 0, 10, 5]: expected"),
+                             ({"val/red/red1.jpg": [95, 0, 99, 5]}, "is outside the picture (90 x 70 pixels)"),
+                             ({"val/red/red1.jpg": [1, 0, 10 ** 400, 5]}, "expected [x0, y0, x1, y1]")):
             (data / "boxes.json").write_text(json.dumps(broken))
             self.refused(run(*study), 1, said)
         shutil.rmtree(data / "val")

@@ -328,6 +328,28 @@ def load_dataset(out):
     return boxes, classes
 
 
+# the files vggcl takes in a folder (host/cli/cli.h's CLI_IMAGE_EXTENSIONS, any case; names starting with "." not)
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".ppm", ".pgm")
+
+
+def is_image_name(path):
+    return path.suffix.lower() in IMAGE_EXTENSIONS and not path.name.startswith(".")
+
+
+def oriented_size(path):
+    """(w, h) of a picture as vggcl decodes it: a TIFF's Orientation applied (5 to 8 turn it), a JPEG's EXIF
+    orientation not (vggcl, as torchvision's PIL loader, leaves it). Only the header is read."""
+    limit = Image.MAX_IMAGE_PIXELS
+    Image.MAX_IMAGE_PIXELS = None  # (vggcl reads pictures past PIL's bomb limit; only the size is read here)
+    try:
+        with Image.open(path) as im:
+            w, h = im.size
+            turned = im.format == "TIFF" and im.getexif().get(0x0112, 1) in (5, 6, 7, 8)
+    finally:
+        Image.MAX_IMAGE_PIXELS = limit
+    return (h, w) if turned else (w, h)
+
+
 def load_own_data(data, resize, crop):
     """(boxes in the crop's pixels, classes) of the user's --data: train/ and val/ of the same class folders and
     boxes.json of val pictures, checked; a box the crop leaves nothing of is left out, said."""
@@ -344,31 +366,46 @@ def load_own_data(data, resize, crop):
     classes = found["train"]
     where = data / "boxes.json"
     try:
-        raw = json.loads(where.read_text())
+        raw = json.loads(where.read_bytes())  # (bytes: a UTF-8 file with a BOM read too)
     except (OSError, ValueError) as e:
         sys.exit(f"pool5_study: {where}: {e} (expected {{\"val/<class>/<file>\": [x0, y0, x1, y1], ...}})")
-    if not isinstance(raw, dict):
-        sys.exit(f"pool5_study: {where}: expected an object {{\"val/<class>/<file>\": [x0, y0, x1, y1], ...}}")
+    if not isinstance(raw, dict) or not raw:
+        sys.exit(f"pool5_study: {where}: {'no boxes' if raw == {} else 'not an object'}: expected "
+                 f"{{\"val/<class>/<file>\": [x0, y0, x1, y1], ...}}")
+
+    def number(v):
+        try:
+            return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+        except OverflowError:  # (an integer past a float's range)
+            return False
+
     boxes, outside, stems = {}, [], {}
-    for rel, box in sorted(raw.items()):
-        parts = Path(rel).parts
+    for given, box in sorted(raw.items()):
+        parts = Path(given).parts
+        rel = "/".join(parts)  # (./val/cat/a.jpg and val//cat/a.jpg are val/cat/a.jpg)
         if len(parts) != 3 or parts[0] != "val" or parts[1] not in classes or not (data / rel).is_file():
-            sys.exit(f"pool5_study: {where}: {rel!r} is not a picture val/<class>/<file> of {data}")
-        if not (isinstance(box, list) and len(box) == 4 and
-                all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in box) and
+            sys.exit(f"pool5_study: {where}: {given!r} is not a picture val/<class>/<file> of {data}")
+        if not is_image_name(Path(rel)):
+            sys.exit(f"pool5_study: {where}: {given}: not a picture vggcl reads in a folder (a name starting with "
+                     f"'.' is passed over; the extensions are {', '.join(IMAGE_EXTENSIONS)})")
+        if not (isinstance(box, list) and len(box) == 4 and all(number(v) for v in box) and
                 box[0] < box[2] and box[1] < box[3]):
-            sys.exit(f"pool5_study: {where}: {rel}: {json.dumps(box)}: expected [x0, y0, x1, y1], x0 < x1 and "
+            sys.exit(f"pool5_study: {where}: {given}: {json.dumps(box)}: expected [x0, y0, x1, y1], x0 < x1 and "
                      "y0 < y1, in the picture's pixels")
         stem = (parts[1], Path(rel).stem)  # (vggcl cam names its outputs by base name)
         if stem in stems:
-            sys.exit(f"pool5_study: {where}: {stems[stem]} and {rel} would give their maps one name: rename one")
-        stems[stem] = rel
+            sys.exit(f"pool5_study: {where}: {stems[stem]} and {given} " +
+                     ("are one picture" if rel == "/".join(Path(stems[stem]).parts) else
+                      "would give their maps one name: rename one"))
+        stems[stem] = given
         try:
-            with Image.open(data / rel) as im:
-                w, h = im.size
+            w, h = oriented_size(data / rel)
         except OSError as e:
             sys.exit(f"pool5_study: {data / rel}: {e}")
-        mapped = box_in_crop(box, w, h, resize, crop)
+        x0, y0, x1, y1 = max(box[0], 0), max(box[1], 0), min(box[2], w), min(box[3], h)  # (the picture's part)
+        if not (x0 < x1 and y0 < y1):
+            sys.exit(f"pool5_study: {where}: {given}: {json.dumps(box)} is outside the picture ({w} x {h} pixels)")
+        mapped = box_in_crop([x0, y0, x1, y1], w, h, resize, crop)
         if mapped is None:
             outside.append(rel)
         else:
@@ -806,8 +843,10 @@ def caption(results, boxes, classes, args, frame):
             references.append(f"{side}×{side}: mean IoU {c['mean_iou']:.3f}, IoU ≥ 0.5 {100 * c['iou_ge_05']:.1f} %")
     picked = ("on the val pictures themselves, so top-1 is the best over epochs" if args.val_split is None
               else f"on {100 * args.val_split:g} % of the training pictures held out")
-    if args.data:
-        n_train = sum(1 for c in classes for f in (frame.data / "train" / c).iterdir() if not f.name.startswith("."))
+    if args.data:  # (the images train-head takes: of vggcl's extensions, in sub-folders too, none hidden)
+        n_train = sum(1 for c in classes for f in (frame.data / "train" / c).rglob("*")
+                      if f.is_file() and is_image_name(f) and
+                      not any(part.startswith(".") for part in f.relative_to(frame.data / "train" / c).parts))
         pictures = (f"{len(classes)} classes of {frame.data}: {n_train} training and {results[0]['n_val']} "
                     f"validation pictures, the maps of the {len(val)} with a box scored, at "
                     f"`{' '.join(map(str, frame.pre))}`")
@@ -844,8 +883,8 @@ def picture_image(args, boxes, classes):
         default = "val/cat/cat_0000.png" if "cat" in classes else f"val/{classes[0]}/{classes[0]}_0000.png"
     rel = args.picture_image or default
     if rel not in boxes or not rel.startswith("val/"):
-        sys.exit(f"pool5_study: --picture-image {rel}: not a validation picture of the data set with a box "
-                 f"(a path relative to {'--data' if args.data else '--out'}, like {default})")
+        sys.exit(f"pool5_study: --picture-image {rel}: not a validation picture of the data set with a box in the "
+                 f"crop (a path relative to {'--data' if args.data else '--out'}, like {default})")
     return rel
 
 
@@ -914,6 +953,13 @@ def parse_args(argv):
         ap.error("--data is a data set already: no --skip-build-data or --build-only")
     if args.data and not (0 <= args.resize <= 16384 and 32 <= args.crop <= 16384):
         ap.error("--resize must be 0 to 16384 and --crop 32 to 16384")
+    if args.data and args.out and Path(args.out).resolve().is_relative_to(Path(args.data).resolve()):
+        ap.error(f"--out {args.out} is in --data {args.data}: the study writes nothing there")
+    if args.out and Path(args.out).exists() and not Path(args.out).is_dir():
+        ap.error(f"--out {args.out}: not a folder")
+    for opt, path in (("--report", args.report), ("--picture", args.picture)):  # (said before the training)
+        if path and not Path(path).resolve().parent.is_dir():
+            ap.error(f"{opt} {path}: no folder {Path(path).parent} to write it in")
     if args.skip_build_data and not args.out:
         ap.error("--skip-build-data needs --out")
     if args.build_only and not args.out:
