@@ -169,6 +169,12 @@ class Tools(unittest.TestCase):
             self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
             self.assertIn("-- its last lines:\nfirst words\nthe reason, last\n", r.stdout)
             self.assertIn("== failed: tune (batch 1, 8, 32; 200 s budget) (exit 3);\n", r.stdout)
+        # a step cut at its limit is said apart, not a failure (the images and mpi steps end so by design)
+        (bundle / "vggcl").write_text("#!/bin/sh\nexec sleep 60\n")
+        r = run("bash", TOOLS / "gpu_check.sh", bundle, self.d / "cut", "16", "67000", "tune", env=env)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("== cut at their limit: tune (batch 1, 8, 32; 200 s budget);\n", r.stdout)
+        self.assertNotIn("== failed", r.stdout)
         log = (self.d / "out" / "gpu_check.log").read_text()
         self.assertEqual(len(re.findall(r"^== gpu_check \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC: .*/bundle .*/out 120 67000 tune "
                                         r"\(.*AB_ARGS=-x A=1 ", log, re.M)), 2, log)
@@ -330,9 +336,12 @@ class Tools(unittest.TestCase):
         with subprocess.Popen(["bash", TOOLS / "mpi_scaling.sh", VGGCL, images, "1,2", "3"], env=env, text=True,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True) as p:
             try:
+                reached = False
                 for line in p.stderr:
                     if line.startswith("round 2: 1 ranks"):
+                        reached = True
                         break
+                self.assertTrue(reached, "mpi_scaling.sh ended before round 2's first run")
                 os.killpg(p.pid, signal.SIGTERM)
                 out, err = p.communicate(timeout=120)
             finally:

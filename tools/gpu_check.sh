@@ -37,7 +37,8 @@
 # Everything is logged to OUT_DIR/gpu_check.log (each run headed by its date,
 # arguments and variables), and each step's figures (lines with images/s,
 # table rows, errors; a failed step's last lines) also go to standard output;
-# it exits 1 where a step failed, naming them at the end; the
+# it exits 1 where a step failed (one cut at its time limit is said apart,
+# not a failure), naming them at the end; the
 # tuning table is copied to OUT_DIR; nothing else is written there (the
 # device tool brings back 8 files at most): caches and images go to a
 # temporary folder. GPU_CHECK_SUITES names the suites (default: winograd
@@ -100,7 +101,8 @@ trap 'stop_step HUP' HUP
 chmod 700 "$work"
 export VGGCL_CACHE_DIR=${VGGCL_CACHE_DIR:-$work/cache}
 # (PoCL lists no device where it cannot write its kernel cache, ~/.cache/pocl: a HOME not writable, say)
-if [ -z "${POCL_CACHE_DIR:-}" ] && ! { mkdir -p "${HOME:-/nonexistent}/.cache/pocl" && [ -w "$HOME/.cache/pocl" ]; } 2>/dev/null; then
+if [ -z "${POCL_CACHE_DIR:-}" ] && [ -n "${HOME:-}" ] &&
+  ! { mkdir -p "$HOME/.cache/pocl" && [ -w "$HOME/.cache/pocl" ]; } 2>/dev/null; then
   export POCL_CACHE_DIR=$work/pocl
   mkdir -p "$POCL_CACHE_DIR"
 fi
@@ -157,7 +159,8 @@ echo "== gpu_check $(date -u '+%Y-%m-%d %H:%M:%S UTC'): $* (BATCH=${BATCH:-} GPU
 "$npy" -c 'import numpy' 2>/dev/null ||
   echo "== no python3 with numpy (python3, /usr/bin/python3): the steps that make arrays will fail" | tee -a "$log"
 step_rc=0
-failed_steps= # (the steps that exited other than 0: said at the end, and the script's status)
+failed_steps= # (the steps that failed: said at the end, and the script's status)
+cut_steps=    # (the steps cut at their limit: said at the end)
 step() { # step NAME MAX_SECONDS CMD...: runs CMD if time is left, logs it, shows its figures (step_rc: its status)
   local name=$1 max=$2 left=$((end - SECONDS)) rc
   shift 2
@@ -181,7 +184,9 @@ step() { # step NAME MAX_SECONDS CMD...: runs CMD if time is left, logs it, show
   # (VGGCL_RANK_TIMES's rows, a table per MPI run, are in the log alone)
   grep -E 'images/s|GFLOP/s|^\||^round |x of the smaller|rel(ative)? L2|[Ee]rror|FAIL|vggcl:|mpi_scaling:|GPU|CPU' \
     "$work/step.txt" | grep -vE '^vggcl: +[0-9]+  [^ ]|^vggcl:  rank  machine |\(VGGCL_RANK_TIMES\)' | head -40
-  if [ "$rc" != 0 ]; then # (why, on standard output, which is what the device tool brings back: mpirun's words)
+  if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then # (cut at its limit: the time given, what it measured kept)
+    cut_steps="$cut_steps $name;"
+  elif [ "$rc" != 0 ]; then # (why, on standard output, which is what the device tool brings back: mpirun's words)
     echo "-- its last lines:"
     tail -n 15 "$work/step.txt"
     failed_steps="$failed_steps $name (exit $rc);"
@@ -372,6 +377,7 @@ ${MPIRUN_ARGS:-}" \
   fi
 fi
 echo "== done in ${SECONDS}s" | tee -a "$log"
+[ -n "$cut_steps" ] && echo "== cut at their limit:$cut_steps" | tee -a "$log"
 if [ -n "$failed_steps" ]; then
   echo "== failed:$failed_steps" | tee -a "$log"
   exit 1

@@ -52,6 +52,10 @@ count=${5:-}
 root=$(cd "$(dirname "$0")/.." && pwd)
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
+round=0
+# (cut by a signal, timeout's at the end of a budget: the table of the runs made so far, the round under way's
+# too; the EXIT trap then removes $tmp, which a signal before any round left behind)
+trap 'echo "mpi_scaling: cut in round $round" >&2; [ "$round" -gt 0 ] && table "$round"; exit 143' TERM INT
 [ "$(id -u)" = 0 ] && export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 py=/usr/bin/python3 # (Debian's, with numpy; another python3 may come first on PATH)
 "$py" -c 'import numpy' 2>/dev/null || py=python3
@@ -120,9 +124,6 @@ table() { # the table of the rounds so far
   done
 }
 declare -A best secs failures # secs[r]: the rounds' seconds, space-separated; failures[r]: "failed in round N (exit E)"
-round=0
-# (cut by a signal, timeout's at the end of a budget: the table of the runs made so far, the round under way's too)
-trap 'echo "mpi_scaling: cut in round $round" >&2; [ "$round" -gt 0 ] && table "$round"; exit 143' TERM INT
 status=0
 for ((round = 1; round <= rounds; round++)); do
   for key in "${runs[@]}"; do
