@@ -318,6 +318,16 @@ START_TEST(test_network_host_memory)
                       strstr(vggcl_message(cl), "the largest batch that fits at this size is 2"),
                       "%s", vggcl_message(cl));
         ck_assert_int_eq(vggcl_max_batch(cl, m, H, W, 8), 0);
+        /* tune: its check passes, but its candidates' own buffers (a layer's input and output each) do not fit:
+         * each refused, none run (past them, PoCL's assertion ended it) */
+        cl->host_mem = own2;
+        int count = -1;
+        const vggcl_status tuned = vggcl_tune(cl, m, (const int[]){ 2 }, 1, H, W, 1, 0, NULL, 0, &count, NULL, 0);
+        ck_assert_msg(tuned == VGGCL_ERR_DEVICE, "%d: %s", tuned, vggcl_message(cl)); /* (every candidate) */
+        ck_assert_msg(strstr(vggcl_message(cl), "no algorithm ran; the last: ") &&
+                      strstr(vggcl_message(cl), "'s buffers for a batch of 2 need ") &&
+                      strstr(vggcl_message(cl), "of the host's memory (a CPU device's), but 0.0 MiB is available"),
+                      "%s", vggcl_message(cl));
     }
     cl->host_mem = 0; /* the system's: this small pass fits, and then needs nothing more */
     ck_assert_msg(vggcl_forward(cl, m, x, 8, H, W, y, NULL) == VGGCL_OK, "%s", vggcl_message(cl));

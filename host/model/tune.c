@@ -249,6 +249,16 @@ static vggcl_status bufs_make(vggcl_ctx *ctx, const char *where, const vggcl_ste
     cl_mem nchw = NULL;
     size_t ws[2];
     a->workspace(p, n, s->c_in, s->c_out, h, w, ws);
+    if (ctx->is_cpu) { /* (a CPU device's buffers are the host's memory: past it, PoCL's assertion ended tune) */
+        const double need = (double)(2 * nw + s->c_out + nin + nout + ws[0] + ws[1] +
+                                     (input && a->packed_io ? (size_t)n * s->c_in * h * w : 0)) * f;
+        const double avail = vggcl__host_available(ctx);
+        if (avail > 0 && need > avail)
+            return vggcl__fail(ctx, VGGCL_ERR_DEVICE_MEMORY, "%s: out of memory: %s's buffers for a batch of %d need "
+                               "%.1f MiB of the host's memory (a CPU device's), but %.1f MiB is available (free "
+                               "memory and swap, within the cgroup's limit and ulimit -v): tune a smaller batch",
+                               where, a->name, n, need / 1048576.0, avail / 1048576.0);
+    }
     float *packed = malloc(nw * f);
     if (!packed) return vggcl__fail(ctx, VGGCL_ERR_NOMEM, "out of host memory");
     a->pack(p, s->weight, s->c_out, s->c_in, packed);
