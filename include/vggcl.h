@@ -238,8 +238,9 @@ VGGCL_API vggcl_status vggcl_check_cam(vggcl_ctx *ctx, const vggcl_model *model)
  * allocates anything, for a caller about to make a large batch: VGGCL_OK, or the error such a pass would
  * give, with its message: VGGCL_ERR_ARG (another context's model), VGGCL_ERR_SHAPE, VGGCL_ERR_DEVICE_MEMORY
  * (the need, the largest buffer, the device's limits and the largest batch that fits; on a CPU device, whose
- * buffers are the host's memory, also what the pass adds to the model's buffers against the host's free memory
- * and swap, within a cgroup's limit and ulimit -v); on the reference VGGCL_ERR_NOMEM, where the host's free
+ * buffers are the host's memory, also what a stream of such passes adds to the model's buffers, with the input,
+ * features and logits the caller is yet to make, against the host's free memory and swap, within a cgroup's
+ * limit and ulimit -v, less a reserve for the driver); on the reference VGGCL_ERR_NOMEM, where the host's free
  * memory and swap (within those limits) must also hold the input the caller is yet to make and the pass's own
  * features and logits. */
 VGGCL_API vggcl_status vggcl_check_batch(vggcl_ctx *ctx, const vggcl_model *model, int n, int h, int w);

@@ -1213,7 +1213,9 @@ class Cli(unittest.TestCase):
         """A CPU device's buffers are the host's memory, which its global memory (PoCL's: the machine's whole
         memory) does not say is free: a batch past what the process may take (ulimit -v here) is refused before
         the pass, naming what is available and the largest batch that fits, which then runs (it ended in PoCL's
-        assertion, SIGABRT, or for want of free memory in the kernel's OOM killer)."""
+        assertion, SIGABRT, or for want of free memory in the kernel's OOM killer). Its kernels are built first,
+        in a cache of the test's own: a first build under the limit takes LLVM's address space besides, past
+        what the reserve keeps (a crash the README says)."""
         cpu = next((l.split()[0] for l in self.vggcl("devices").stdout.splitlines()[1:] if l.split()[2:3] == ["CPU"]),
                    None)
         if cpu is None:
@@ -1227,19 +1229,25 @@ class Cli(unittest.TestCase):
             resource.setrlimit(resource.RLIMIT_AS, (3 << 30, 3 << 30))
         args = [VGGCL, "run", "--weights", self.d / "wide.safetensors", "--device", cpu, "--output", out]
         # (PoCL's threads and glibc's arenas each map address space: a machine of many cores maps more of 3 GiB)
-        env = dict(os.environ, POCL_MAX_PTHREAD_COUNT="2", MALLOC_ARENA_MAX="2")
+        env = dict(os.environ, POCL_MAX_PTHREAD_COUNT="2", MALLOC_ARENA_MAX="2", VGGCL_CACHE_DIR=str(self.d / "c"),
+                   POCL_CACHE_DIR=str(self.d / "pocl"))
         r = subprocess.run(args + ["--input", self.d / "x16.npy"], capture_output=True, text=True, timeout=300,
                            preexec_fn=address_space, env=env)
         self.assertEqual(r.returncode, 1, r.stderr)
         self.assertIn("vggcl: out of memory: batch 16 at 256x256 needs ", r.stderr)
         self.assertIn("whose buffers are the host's memory: ", r.stderr)
-        self.assertIn("(free memory and swap, within the cgroup's limit and ulimit -v)", r.stderr)
+        self.assertIn("(free memory and swap, within the cgroup's limit and ulimit -v, less a reserve for the "
+                      "driver's compiler and threads)", r.stderr)
         self.assertFalse(out.exists())
         if "not even one image fits" in r.stderr:
             self.skipTest(f"this PoCL maps most of 3 GiB itself: {r.stderr}")
         fit = int(re.search(r"the largest batch that fits at this size is (\d+)", r.stderr).group(1))
         self.assertTrue(1 <= fit < 16, r.stderr)  # (3 GiB less the process's own mappings: 2 maps of 128 MiB each)
         np.save(self.d / "xfit.npy", x[:fit])
+        r = subprocess.run(args + ["--input", self.d / "xfit.npy"], capture_output=True, text=True, timeout=300,
+                           env=env)  # (the build, without the limit)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        out.unlink()
         r = subprocess.run(args + ["--input", self.d / "xfit.npy"], capture_output=True, text=True, timeout=300,
                            preexec_fn=address_space, env=env)
         self.assertEqual(r.returncode, 0, r.stderr)
@@ -1249,8 +1257,8 @@ class Cli(unittest.TestCase):
         """The memory a pass may take, within the process's cgroup's limit where the process is: v2's memory.max of
         its folder or an ancestor (the mount's root alone was read: a systemd slice's limit was missed), its
         inactive page cache counted as free (a container that had read many files was said to have none), and
-        v1's hierarchical limit (not read at all); less the reserve for the driver (256 MiB and 1/32). A tree
-        of the files the kernel shows, mounted over /sys/fs/cgroup in a mount namespace."""
+        v1's hierarchical limit (not read at all). A tree of the files the kernel shows, mounted over
+        /sys/fs/cgroup in a mount namespace."""
         if not testenv.mount_namespace():
             self.skipTest("needs root and unshare for a mount namespace")
         lines = [l.split(":", 2) for l in Path("/proc/self/cgroup").read_text().splitlines()]
@@ -1260,10 +1268,13 @@ class Cli(unittest.TestCase):
         np.save(self.d / "x4.npy", np.zeros((4, 3, 256, 256), np.float32))  # (two maps of 512 MiB on ref)
         mib = 1 << 20
         cases = []
-        if v2 is not None:
+        meminfo = dict(l.split(":", 1) for l in Path("/proc/meminfo").read_text().splitlines())
+        if sum(int(meminfo.get(k, "0 kB").split()[0]) for k in ("MemAvailable", "SwapFree")) < 1100 << 10:
+            self.skipTest("less than 1.1 GiB of memory and swap available: the cgroup's limit would not be the least")
+        if v2 is not None and ".." not in v2:
             chain = [p for p in v2.strip("/").split("/") if p]
             cases.append(("v2", [(Path(*chain[:1]) if chain else Path("."), "memory.max", 2048 * mib),
-                                 (Path(*chain[:1]) if chain else Path("."), "memory.current", 1536 * mib),
+                                 (Path(*chain[:1]) if chain else Path("."), "memory.current", 1600 * mib),
                                  (Path(*chain[:1]) if chain else Path("."), "memory.stat",
                                   f"anon 1\ninactive_file {512 * mib}\nactive_file 5\n"),
                                  *([(Path(*chain), "memory.max", 64 << 30), (Path(*chain), "memory.current", 0)]
@@ -1272,10 +1283,10 @@ class Cli(unittest.TestCase):
             where = Path("memory", *[p for p in v1.strip("/").split("/") if p])
             cases.append(("v1", [(where, "memory.stat", f"cache 3\nhierarchical_memory_limit {1536 * mib}\n"
                                                        f"total_inactive_file {256 * mib}\n"),
-                                 (where, "memory.usage_in_bytes", 768 * mib)]))
+                                 (where, "memory.usage_in_bytes", 832 * mib)]))
         if not cases:
             self.skipTest("no cgroup in /proc/self/cgroup")
-        for kind, files in cases:  # (each: 1024 MiB left; less 256 MiB and 32 MiB)
+        for kind, files in cases:  # (each: 960 MiB left; the reference keeps no reserve for a driver)
             tree = self.d / f"cg-{kind}"
             for folder, name, value in files:
                 (tree / folder).mkdir(parents=True, exist_ok=True)
@@ -1285,7 +1296,7 @@ class Cli(unittest.TestCase):
                                 self.d / "x4.npy", "--output", self.d / "y.npy"], capture_output=True, text=True,
                                timeout=300)
             self.assertEqual(r.returncode, 1, f"{kind}: {r.stderr}")
-            self.assertIn("(two maps of 512.0 MiB: layer features.0's output; and the input to be made), but 736.0 MiB is "
+            self.assertIn("(two maps of 512.0 MiB: layer features.0's output; and the input to be made), but 960.0 MiB is "
                           "available", r.stderr, kind)
             self.assertFalse((self.d / "y.npy").exists())
 

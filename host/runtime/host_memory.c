@@ -1,6 +1,6 @@
 /* The host memory a pass may still take: what Linux says is available, within the limits the process is
- * under (its cgroup's, v2 or v1, and ulimit -v), less a reserve for what the driver takes after a pass's
- * check (PoCL compiles kernels with LLVM, loads them and starts its threads in the process). */
+ * under (its cgroup's, v2 or v1, and ulimit -v), less, on an OpenCL device, a reserve for what the driver takes
+ * after a pass's check (PoCL compiles kernels with LLVM, loads them and starts its threads in the process). */
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
@@ -9,7 +9,8 @@
 
 #include "internal.h"
 
-#define RESERVE_BYTES (256.0 * 1048576) /* and 1/32 of the rest: PoCL's compiler took up to 300 MiB */
+#define RESERVE_BYTES (256.0 * 1048576) /* (at most half of what is there) and 1/32 of it: PoCL's compiler took
+                                         * 160 MiB of memory, up to 300 MiB of address space */
 
 /* A number read from a file of one line (a cgroup's memory.max; its "max" reads as none): 0 when not. */
 static double read_number(const char *path)
@@ -44,7 +45,8 @@ static double left_v2(const char *dir)
     const double limit = read_number(path);
     if (limit <= 0) return -1;
     snprintf(path, sizeof path, "%s/memory.current", dir);
-    const double used = read_number(path) - stat_value(dir, "inactive_file");
+    double used = read_number(path) - stat_value(dir, "inactive_file");
+    used = used > 0 ? used : 0;
     return limit > used ? limit - used : 1;
 }
 
@@ -63,7 +65,7 @@ static double cgroup_left(void)
         *path++ = '\0';
         *controllers++ = '\0'; /* (line: the hierarchy's number) */
         if (!strcmp(line, "0") && !*controllers) { /* v2: each folder from the process's up to the root */
-            snprintf(dir, sizeof dir, "/sys/fs/cgroup%s", strcmp(path, "/") ? path : "");
+            snprintf(dir, sizeof dir, "/sys/fs/cgroup%s", strcmp(path, "/") ? path : ""); /* (cut: not found) */
             for (;;) {
                 const double left = left_v2(dir);
                 if (left >= 0 && (least < 0 || left < least)) least = left;
@@ -74,9 +76,12 @@ static double cgroup_left(void)
         } else if (strstr(controllers, "memory") && (!strcmp(controllers, "memory") ||
                                                      strstr(controllers, ",memory") || strstr(controllers, "memory,"))) {
             snprintf(dir, sizeof dir, "/sys/fs/cgroup/memory%s", strcmp(path, "/") ? path : "");
-            const double limit = stat_value(dir, "hierarchical_memory_limit"); /* (unlimited: near 2^63) */
             snprintf(usage, sizeof usage, "%s/memory.usage_in_bytes", dir);
-            const double used = read_number(usage) - stat_value(dir, "total_inactive_file");
+            if (access(usage, R_OK)) /* (a container without a cgroup namespace: its own at the mount's root) */
+                snprintf(dir, sizeof dir, "/sys/fs/cgroup/memory"), snprintf(usage, sizeof usage, "%s/memory.usage_in_bytes", dir);
+            const double limit = stat_value(dir, "hierarchical_memory_limit"); /* (unlimited: near 2^63) */
+            double used = read_number(usage) - stat_value(dir, "total_inactive_file");
+            used = used > 0 ? used : 0;
             if (limit > 0 && limit < 0x1p62) {
                 const double left = limit > used ? limit - used : 1;
                 if (least < 0 || left < least) least = left;
@@ -100,14 +105,15 @@ double vggcl__host_available(const vggcl_ctx *ctx)
     }
     if (f) fclose(f);
     if (avail < 0) return 0;
-    const double left = cgroup_left();
-    if (left >= 0 && left < avail) avail = left; /* (a cgroup's limit holds swap apart: memory.swap.max) */
-    else avail += swap;
+    avail += swap;
+    const double left = cgroup_left(); /* (its limit is of memory alone: the swap past it not counted) */
+    if (left >= 0 && left < avail) avail = left;
     struct rlimit as;
     if (getrlimit(RLIMIT_AS, &as) == 0 && as.rlim_cur != RLIM_INFINITY) { /* (the pages mapped: statm's first) */
         const double mapped = read_number("/proc/self/statm") * (double)sysconf(_SC_PAGESIZE);
         if (mapped > 0 && (double)as.rlim_cur - mapped < avail) avail = (double)as.rlim_cur - mapped;
     }
-    avail -= RESERVE_BYTES + avail / 32;
+    if (!ctx->use_ref) /* (the reference runs no driver) */
+        avail -= (avail / 2 < RESERVE_BYTES ? avail / 2 : RESERVE_BYTES) + avail / 32;
     return avail > 1 ? avail : 1;
 }
