@@ -22,6 +22,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import unicodedata
 import unittest
 from pathlib import Path
 
@@ -727,6 +728,23 @@ class Eval(unittest.TestCase):
                                text=True, timeout=600)
             self.assertEqual(r.returncode, 1)
             self.assertIn("vggcl.classes", r.stderr)
+            # the text's tables aligned on a terminal: fullwidth and CJK names take two columns a character, a
+            # combining accent none (they were counted one each: rows out of line by up to the name's length)
+            names = ["ＡＢＣ", "e\u0301te", "猫" * 15]
+            save_file(sd, weights, metadata={"vggcl.classes": json.dumps(names)})
+            make_folder(d / "wide", 1, 6, classes=names)
+            r = subprocess.run([VGGCL, "eval", "--weights", weights, "--data", d / "wide", "--resize", str(SIZE),
+                                "--crop", str(SIZE)], capture_output=True, text=True, timeout=600)
+            self.assertEqual(r.returncode, 0, r.stderr)
+
+            def columns(line):
+                return sum(0 if unicodedata.combining(ch) else 2 if unicodedata.east_asian_width(ch) in "WF" else 1
+                           for ch in line)
+            rows = r.stdout.split("\n\n")[1].splitlines()  # (the heading and a row per class)
+            confusion = r.stdout.split("\n\n")[2].splitlines()[1:]
+            self.assertEqual(len(rows), 4, r.stdout)
+            self.assertEqual({columns(line) for line in rows}, {30 + 38}, r.stdout)  # (the longest name's 30)
+            self.assertEqual({columns(line) for line in confusion}, {30 + 18}, r.stdout)
 
 
 if __name__ == "__main__":

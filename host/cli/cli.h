@@ -139,6 +139,8 @@ const char *cli_shortest(double v, int as_float, char *buf, size_t len);
 void cli_rgb_text(const float *v, char *buf, size_t len);
 /* Whether s is UTF-8 text (what a model's metadata must be). */
 int cli_utf8(const char *s);
+/* The columns s takes on a terminal (UTF-8: wide characters 2, combining marks 0), for aligned text. */
+int cli_columns(const char *s);
 
 /* Prints s on stdout as a CSV field, quoted. */
 void cli_csv_str(const char *s);

@@ -112,16 +112,8 @@ static int report_json(const tally *t, char **names, int skipped, long right, lo
     return CLI_OK;
 }
 
-/* Characters in a UTF-8 string (the model's class names are UTF-8). */
-static int utf8_chars(const char *s)
-{
-    int n = 0;
-    for (; *s; s++) n += ((unsigned char)*s & 0xC0) != 0x80;
-    return n;
-}
-
-/* A name in a column of width characters, whole (the column is as wide as the longest name). */
-static void name_column(const char *name, int width) { printf("%s%*s", name, width - utf8_chars(name), ""); }
+/* A name in a column of width terminal columns, whole (the column is as wide as the longest name). */
+static void name_column(const char *name, int width) { printf("%s%*s", name, width - cli_columns(name), ""); }
 
 /* CLI_OK, or CLI_FAIL said (out of memory). */
 static int report(const tally *t, char **names, const char *format, int skipped)
@@ -132,7 +124,7 @@ static int report(const tally *t, char **names, const char *format, int skipped)
     for (int c = 0; shown && c < C; c++) shown[c] = cli_text(names[c]);
 #define SHOWN(c) (shown && shown[c] ? shown[c] : names[c])
     int width = 24; /* (the names' column: as wide as the longest, and at least as the heading's room) */
-    for (int c = 0; c < C; c++) width = utf8_chars(SHOWN(c)) > width ? utf8_chars(SHOWN(c)) : width;
+    for (int c = 0; c < C; c++) width = cli_columns(SHOWN(c)) > width ? cli_columns(SHOWN(c)) : width;
     long right = 0, in_k = 0;
     for (int c = 0; c < C; c++) right += t->confusion[(size_t)c * C + c], in_k += t->topk[c];
     if (!strcmp(format, "json")) return report_json(t, names, skipped, right, in_k); /* (shown: none for json) */

@@ -564,6 +564,42 @@ static int utf8_len(const unsigned char *s)
     return n;
 }
 
+/* Columns a code point takes on a terminal: 0 for combining marks and zero-width ones, 2 for East Asian wide
+ * and fullwidth ones and emoji (the ranges of Unicode's EastAsianWidth W and F in use), else 1. */
+static int columns_of(unsigned cp)
+{
+    static const unsigned zero[][2] = { { 0x0300, 0x036F }, { 0x0483, 0x0489 }, { 0x0591, 0x05BD }, { 0x0610, 0x061A },
+                                        { 0x064B, 0x065F }, { 0x1AB0, 0x1AFF }, { 0x1DC0, 0x1DFF }, { 0x200B, 0x200F },
+                                        { 0x202A, 0x202E }, { 0x2060, 0x2064 }, { 0x20D0, 0x20FF }, { 0xFE00, 0xFE0F },
+                                        { 0xFE20, 0xFE2F }, { 0xFEFF, 0xFEFF } };
+    static const unsigned wide[][2] = { { 0x1100, 0x115F }, { 0x2E80, 0x303E }, { 0x3041, 0x33FF }, { 0x3400, 0x4DBF },
+                                        { 0x4E00, 0x9FFF }, { 0xA000, 0xA4CF }, { 0xAC00, 0xD7A3 }, { 0xF900, 0xFAFF },
+                                        { 0xFE30, 0xFE4F }, { 0xFF00, 0xFF60 }, { 0xFFE0, 0xFFE6 }, { 0x1F300, 0x1F64F },
+                                        { 0x1F900, 0x1F9FF }, { 0x20000, 0x3FFFD } };
+    for (size_t i = 0; i < sizeof zero / sizeof zero[0]; i++)
+        if (cp >= zero[i][0] && cp <= zero[i][1]) return 0;
+    for (size_t i = 0; i < sizeof wide / sizeof wide[0]; i++)
+        if (cp >= wide[i][0] && cp <= wide[i][1]) return 2;
+    return 1;
+}
+
+int cli_columns(const char *s)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    int cols = 0;
+    while (*u) {
+        const int n = utf8_len(u);
+        if (!n) { /* (a byte that is not UTF-8: one column, as the escapes it is shown with begin) */
+            cols++, u++;
+            continue;
+        }
+        unsigned cp = n == 1 ? u[0] : u[0] & (0x7F >> n);
+        for (int i = 1; i < n; i++) cp = cp << 6 | (u[i] & 0x3F);
+        cols += columns_of(cp), u += n;
+    }
+    return cols;
+}
+
 int cli_utf8(const char *s)
 {
     const unsigned char *u = (const unsigned char *)s;
