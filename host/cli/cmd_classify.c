@@ -16,7 +16,7 @@ static const cli_option options[] = {
     { "labels", "FILE", "one class name per line (default: the names in the model's metadata,\n"
                         "as `vggcl train-head`, export_torchvision.py --class-names and\n"
                         "import_onnx.py --classes write them, else \"class N\")", 0 },
-    { "top", "K", "the K most likely classes (default 5)", 0 },
+    { "top", "K", "the K most likely classes (default 5; all where K is more)", 0 },
     { "format", "text|json|csv", "json: one object per image per line; csv: a header line\n"
                                  "(file,rank,class,label,prob), then a row per class shown (default text)", 0 },
     { "batch", "B", "images per pass (default 8)", 0 },
