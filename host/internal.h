@@ -248,7 +248,7 @@ int vggcl__cache_unwritable(const char *dir);
 /* The host memory a pass may still take, in bytes (host_memory.c): ctx->host_mem where a test set it, else
  * MemAvailable and the free swap, at most what the process's cgroup (v2, its own and its ancestors', or v1)
  * has left under its limit, its page cache counted as free, and its address space under RLIMIT_AS (ulimit
- * -v), less on an OpenCL device a reserve for the driver (1/32 and 256 MiB, or half below 512 MiB); 0: not
+ * -v), less on an OpenCL device a reserve for the driver (256 MiB, half below 512 MiB, and 1/32); 0: not
  * known (no MemAvailable). For the reference and a CPU device, whose buffers are the host's. */
 double vggcl__host_available(const vggcl_ctx *ctx);
 /* Where PoCL keeps its kernel cache, which it must write to list devices and to build: said where it cannot. */

@@ -176,8 +176,9 @@ class Tools(unittest.TestCase):
         self.assertIn("== cut at their limit: tune (batch 1, 8, 32; 200 s budget);\n", r.stdout)
         self.assertNotIn("== failed", r.stdout)
         log = (self.d / "out" / "gpu_check.log").read_text()
-        self.assertEqual(len(re.findall(r"^== gpu_check \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC: .*/bundle .*/out 120 67000 tune "
-                                        r"\(.*AB_ARGS=-x A=1 ", log, re.M)), 2, log)
+        heading = (r"^== gpu_check \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC: .*/bundle .*/out 120 67000 tune "
+                   r"\(.*AB_ARGS=-x A=1 ")
+        self.assertEqual(len(re.findall(heading, log, re.M)), 2, log)
 
     def test_pool5_study_box_in_crop(self):
         """pool5_study.py --data maps a picture's box through the preprocessing as vggcl makes it: a white box on
@@ -206,7 +207,7 @@ class Tools(unittest.TestCase):
             seen = [xs.min(), ys.min(), xs.max() + 1, ys.max() + 1]
             want = pool5_study.box_in_crop(box, w, h, resize, crop)
             self.assertTrue(all(abs(int(a) - b) <= 1 for a, b in zip(seen, want)), f"{w}x{h} {box}: {seen} {want}")
-        self.assertIsNone(pool5_study.box_in_crop([0, 0, 15, 300], 300, 300, 256, 224))  # (left of the crop's column 16)
+        self.assertIsNone(pool5_study.box_in_crop([0, 0, 15, 300], 300, 300, 256, 224))  # (left of column 16)
         # a TIFF's Orientation, which vggcl applies (6: turned a quarter clockwise): the box in the pixels as seen,
         # the picture's size turned (the stored size mapped boxes to the wrong place)
         a = np.zeros((80, 120, 3), np.uint8)  # (stored 120 x 80: seen 80 x 120)

@@ -397,8 +397,8 @@ static vggcl_status check_memory(vggcl_ctx *ctx, const vggcl_model *m, int n, in
         return vggcl__fail(ctx, VGGCL_ERR_DEVICE_MEMORY,
                            "out of memory: batch %d at %dx%d needs %.1f MiB on %s (largest buffer %.1f MiB: %s), "
                            "whose buffers are the host's memory: %.1f MiB more than the model holds%s, but %.1f "
-                           "MiB is available (free memory and swap, within the cgroup's limit and ulimit -v, less a reserve "
-                           "for the driver's compiler and threads); %s",
+                           "MiB is available (free memory and swap, within the cgroup's limit and ulimit -v, less a "
+                           "reserve for the driver's compiler and threads); %s",
                            n, h, w, need, ctx->device_name, largest, what, host_added(&p, &ws, n) / 1048576.0,
                            own ? " (with the input, features and logits to be made)" : "", p.avail / 1048576.0, fit);
     return vggcl__fail(ctx, VGGCL_ERR_DEVICE_MEMORY,

@@ -256,8 +256,8 @@ static vggcl_status bufs_make(vggcl_ctx *ctx, const char *where, const vggcl_ste
         if (avail > 0 && need > avail)
             return vggcl__fail(ctx, VGGCL_ERR_DEVICE_MEMORY, "%s: out of memory: %s's buffers for a batch of %d need "
                                "%.1f MiB of the host's memory (a CPU device's), but %.1f MiB is available (free "
-                               "memory and swap, within the cgroup's limit and ulimit -v, less a reserve for the driver): "
-                               "tune a smaller batch",
+                               "memory and swap, within the cgroup's limit and ulimit -v, less a reserve for the "
+                               "driver): tune a smaller batch",
                                where, a->name, n, need / 1048576.0, avail / 1048576.0);
     }
     float *packed = malloc(nw * f);

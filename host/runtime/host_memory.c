@@ -73,12 +73,14 @@ static double cgroup_left(void)
                 if (!slash || slash - dir < (ptrdiff_t)strlen("/sys/fs/cgroup")) break;
                 *slash = '\0';
             }
-        } else if (strstr(controllers, "memory") && (!strcmp(controllers, "memory") ||
-                                                     strstr(controllers, ",memory") || strstr(controllers, "memory,"))) {
+        } else if (!strcmp(controllers, "memory") || strstr(controllers, ",memory") ||
+                   strstr(controllers, "memory,")) {
             snprintf(dir, sizeof dir, "/sys/fs/cgroup/memory%s", strcmp(path, "/") ? path : "");
             snprintf(usage, sizeof usage, "%s/memory.usage_in_bytes", dir);
-            if (access(usage, R_OK)) /* (a container without a cgroup namespace: its own at the mount's root) */
-                snprintf(dir, sizeof dir, "/sys/fs/cgroup/memory"), snprintf(usage, sizeof usage, "%s/memory.usage_in_bytes", dir);
+            if (access(usage, R_OK)) { /* (a container without a cgroup namespace: its own at the mount's root) */
+                snprintf(dir, sizeof dir, "/sys/fs/cgroup/memory");
+                snprintf(usage, sizeof usage, "%s/memory.usage_in_bytes", dir);
+            }
             const double limit = stat_value(dir, "hierarchical_memory_limit"); /* (unlimited: near 2^63) */
             double used = read_number(usage) - stat_value(dir, "total_inactive_file");
             used = used > 0 ? used : 0;
