@@ -135,7 +135,6 @@ static size_t ref_activation(const vggcl_model *m, int n, int h, int w)
  * them; and a caller asking before a pass (vggcl_check_batch) is yet to make the input. */
 enum { OWN_FEATURES = 1, OWN_LOGITS = 2, OWN_INPUT = 4 };
 
-/* Host memory for the reference's pass of n images: its two maps and what `own` says. */
 /* What a pass of n at h x w holds in host memory besides its maps, in bytes: OWN_*'s arrays. */
 static double own_bytes(const vggcl_model *m, int n, int h, int w, int own)
 {
@@ -144,6 +143,7 @@ static double own_bytes(const vggcl_model *m, int n, int h, int w, int own)
             (own & OWN_INPUT ? 3.0 * n * h * w : 0)) * sizeof(float);
 }
 
+/* Host memory for the reference's pass of n images: its two maps and what `own` says. */
 static double ref_need(const vggcl_model *m, int n, int h, int w, int own)
 {
     return 2.0 * (double)ref_activation(m, n, h, w) * sizeof(float) + own_bytes(m, n, h, w, own);
