@@ -715,6 +715,12 @@ class Eval(unittest.TestCase):
                                text=True, timeout=600)
             self.assertEqual(r.returncode, 1)
             self.assertIn("'w' is not one of the 3 classes", r.stderr)
+            make_folder(d / "other", 1, 6, classes=("v", "u"))  # (three the model lacks: said together)
+            r = subprocess.run([VGGCL, "eval", "--weights", weights, "--data", d / "other"], capture_output=True,
+                               text=True, timeout=600)
+            self.assertEqual(r.returncode, 1)
+            self.assertIn(f"class folder 'u' is not one of the 3 classes {weights} names (nor are 2 other folders, "
+                          "such as 'v')", r.stderr)
             # a name given to two classes: the folder's images were scored against the first, and the second's
             # predictions counted as wrong
             save_file(sd, weights, metadata={"vggcl.classes": json.dumps(["z", "x", "z"])})

@@ -222,10 +222,17 @@ static int match_classes(const cli_dataset *ds, const vggcl_model *m, const char
         }
         const named_class *at = bsearch(ds->classes[f], sorted, (size_t)C, sizeof *sorted, name_is);
         while (at && at > sorted && !strcmp(at[-1].name, at->name)) at--; /* (the first of its name) */
-        if (!at) {
+        if (!at) { /* (and how many more: a run for each was needed to find them one by one) */
+            int others = 0, second = -1;
+            for (int g = f + 1; g < ds->n_classes; g++)
+                if (!bsearch(ds->classes[g], sorted, (size_t)C, sizeof *sorted, name_is) && !others++) second = g;
+            char more[160] = "";
+            if (others)
+                snprintf(more, sizeof more, " (nor %s %d other folder%s, such as '%.80s')", others == 1 ? "is" : "are",
+                         others, others == 1 ? "" : "s", ds->classes[second]);
             rc = !say ? CLI_FAIL
-                      : cli_error(CLI_FAIL, "%s: class folder '%s' is not one of the %d classes %s names", data,
-                                  ds->classes[f], C, weights);
+                      : cli_error(CLI_FAIL, "%s: class folder '%s' is not one of the %d classes %s names%s", data,
+                                  ds->classes[f], C, weights, more);
             break;
         }
         if (at + 1 < sorted + C && !strcmp(at[1].name, at->name)) { /* (the other's predictions: counted wrong) */
