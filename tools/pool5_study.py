@@ -40,8 +40,8 @@ the details (per-class precision and recall, training time).
 
 Your own data (--data DIR): DIR/train/<class>/* and DIR/val/<class>/* (the same class
 folders; any image vggcl reads, any size) and DIR/boxes.json, {"val/<class>/<file>": [x0, y0,
-x1, y1], ...}: the object's box in the picture's own pixels as stored (x1 and y1 exclusive;
-EXIF orientation not applied, as vggcl reads them). The heads are trained on DIR/train,
+x1, y1], ...}: the object's box in the picture's pixels as vggcl decodes it (x1 and y1
+exclusive; a TIFF's Orientation applied, a JPEG's EXIF orientation not). The heads are trained on DIR/train,
 evaluated on DIR/val; the maps of the val pictures that have a box are scored, the box mapped
 through the preprocessing every command is given (--resize R --crop C, default 256 and 224:
 torchvision's), and the chance level and reference maps are of the C x C crop. Nothing is
@@ -940,12 +940,14 @@ def parse_args(argv):
     ap.add_argument("--flip", action="store_true", help="passed to vggcl train-head")
     ap.add_argument("--train-args", help="more arguments for vggcl train-head, e.g. \"--lr 0.05 --minibatch 8\"")
     ap.add_argument("--val-split", type=float,
-                    help="train-head picks its best epoch on this fraction of OUT/train instead of on OUT/val, "
-                         "so the val top-1 is not the maximum over epochs of the same set (default: --val OUT/val)")
+                    help="train-head picks its best epoch on this fraction of the training pictures instead of on "
+                         "the val ones, so the val top-1 is not the maximum over epochs of the same set (default: "
+                         "--val on the val pictures)")
     ap.add_argument("--report", help="also write the Markdown table (and its caption) here")
     ap.add_argument("--picture", help="write the pool5 kept | dropped CAM picture here (PNG)")
     ap.add_argument("--picture-image", help="the val picture for --picture, relative to --data or --out "
-                                            "(default: val/cat/cat_0000.png, else the first class's first)")
+                                            "(default: with --data the first val picture with a box, by path; "
+                                            "else val/cat/cat_0000.png, else the first class's first)")
     ap.add_argument("--picture-heads", choices=("same", "own"), default="same",
                     help="same: --compare-pool5 with the pool5-kept head; own: each setting's own head")
     args = ap.parse_args(argv)
