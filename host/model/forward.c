@@ -385,6 +385,12 @@ static pass_shape device_shape(const vggcl_ctx *ctx, const vggcl_model *m, int h
  * slot: the input buffer the pass fills. */
 static vggcl_status check_memory(vggcl_ctx *ctx, const vggcl_model *m, int n, int h, int w, int own, int slot)
 {
+    if (ctx->is_cpu && !own) { /* a pass that grows no buffer takes no more of the host: its figures not read
+                                * again (/proc and the cgroup's files at every pass of a stream) */
+        const workspace ws = workspace_for(ctx, m, n, h, w);
+        const pass_shape held = { ctx, m, h, w, 0, 0, slot };
+        if (ws_added(m, &ws, slot) == 0 && device_fits(&held, n)) return VGGCL_OK;
+    }
     const pass_shape p = device_shape(ctx, m, h, w, own, slot);
     if (device_fits(&p, n)) return VGGCL_OK;
     const workspace ws = workspace_for(ctx, m, n, h, w);
