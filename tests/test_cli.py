@@ -1302,6 +1302,44 @@ class Cli(unittest.TestCase):
                           "960.0 MiB is available", r.stderr, kind)
             self.assertFalse((self.d / "y.npy").exists())
 
+    def test_cgroup_swap_limit_read(self):
+        """Swap counts where the process's v2 cgroup lets it use some: memory.swap.max of its folder or an ancestor
+        (systemd's MemorySwapMax=0 keeps a service off the machine's swap; it was counted, passing batches that
+        then ended in the OOM killer). /proc/meminfo and a cgroup tree made up, mounted in a mount namespace."""
+        if not testenv.mount_namespace():
+            self.skipTest("needs root and unshare for a mount namespace")
+        lines = [l.split(":", 2) for l in Path("/proc/self/cgroup").read_text().splitlines()]
+        v2 = next((p for h, c, p in lines if h == "0" and c == ""), None)
+        if v2 is None or ".." in v2:
+            self.skipTest("no v2 cgroup in /proc/self/cgroup")
+        chain = [p for p in v2.strip("/").split("/") if p]
+        save_file(make_state_dict(parse_cfg("512,M,8"), False, 3, seed=2), self.d / "wide.safetensors")
+        np.save(self.d / "x4.npy", np.zeros((4, 3, 256, 256), np.float32))  # (two maps of 512 MiB on ref)
+        meminfo = self.d / "meminfo"
+        meminfo.write_text("MemTotal: 33554432 kB\nMemAvailable: 983040 kB\nSwapTotal: 16777216 kB\n"
+                           "SwapFree: 16777216 kB\n")  # (960 MiB and 16 GiB)
+        own, parent = Path(*chain) if chain else Path("."), Path(*chain[:-1]) if chain else Path(".")
+        for swap_max, current, where, available in (("0", "0", own, "960.0"), ("67108864", "33554432", parent, "992.0"),
+                                                    ("max", "0", own, None)):
+            tree = self.d / f"cg-{swap_max}"
+            for folder, name, value in ((own, "memory.swap.max", "max"), (where, "memory.swap.max", swap_max),
+                                        (where, "memory.swap.current", current)):
+                (tree / folder).mkdir(parents=True, exist_ok=True)
+                (tree / folder / name).write_text(f"{value}\n")
+            r = subprocess.run(["unshare", "-m", "sh", "-c", 'mount --bind "$1" /sys/fs/cgroup && mount --bind "$2" '
+                                '/proc/meminfo && shift 2 && exec "$@"', "sh", tree, meminfo,
+                                VGGCL, "run", "--device", "ref", "--weights", self.d / "wide.safetensors", "--input",
+                                self.d / "x4.npy", "--output", self.d / "y.npy"], capture_output=True, text=True,
+                               timeout=300)
+            if available is None:  # (no swap limit: the 16 GiB of swap counted, and the pass ran)
+                self.assertEqual(r.returncode, 0, r.stderr)
+                (self.d / "y.npy").unlink()
+                continue
+            self.assertEqual(r.returncode, 1, f"memory.swap.max {swap_max}: {r.stderr}")
+            self.assertIn("(two maps of 512.0 MiB: layer features.0's output; and the input to be made), but "
+                          f"{available} MiB is available", r.stderr, swap_max)
+            self.assertFalse((self.d / "y.npy").exists())
+
     def test_device_out_of_memory(self):
         """A batch over the device's per-buffer limit: a sparse input file, so no disk is used."""
         row = next(l for l in self.vggcl("devices").stdout.splitlines() if l.startswith("0 "))

@@ -12,14 +12,21 @@
 #define RESERVE_BYTES (256.0 * 1048576) /* (at most half of what is there) and 1/32 of it: PoCL's compiler took
                                          * 160 MiB of memory, up to 300 MiB of address space */
 
-/* A number read from a file of one line (a cgroup's memory.max; its "max" reads as none): 0 when not. */
-static double read_number(const char *path)
+/* The number in a file of one line (a cgroup's memory.max): -1 where there is none ("max") or no file. */
+static double read_limit(const char *path)
 {
     FILE *f = fopen(path, "r");
     unsigned long long v = 0;
     const int ok = f && fscanf(f, "%llu", &v) == 1;
     if (f) fclose(f);
-    return ok ? (double)v : 0;
+    return ok ? (double)v : -1;
+}
+
+/* The same, 0 where there is none (a cgroup's memory.current, statm). */
+static double read_number(const char *path)
+{
+    const double v = read_limit(path);
+    return v < 0 ? 0 : v;
 }
 
 /* The value of key in a cgroup's memory.stat at dir ("key N" lines): 0 where not there. */
@@ -42,21 +49,36 @@ static double left_v2(const char *dir)
 {
     char path[4300];
     snprintf(path, sizeof path, "%s/memory.max", dir);
-    const double limit = read_number(path);
-    if (limit <= 0) return -1;
+    const double limit = read_limit(path);
+    if (limit < 0) return -1;
     snprintf(path, sizeof path, "%s/memory.current", dir);
     double used = read_number(path) - stat_value(dir, "inactive_file");
     used = used > 0 ? used : 0;
     return limit > used ? limit - used : 1;
 }
 
+/* What a v2 cgroup at dir has left of its swap limit (memory.swap.max; systemd's MemorySwapMax=0 keeps a
+ * service off the swap the machine has); -1: no limit. */
+static double swap_left_v2(const char *dir)
+{
+    char path[4300];
+    snprintf(path, sizeof path, "%s/memory.swap.max", dir);
+    const double limit = read_limit(path);
+    if (limit < 0) return -1;
+    snprintf(path, sizeof path, "%s/memory.swap.current", dir);
+    const double used = read_number(path);
+    return limit > used ? limit - used : 0;
+}
+
 /* What the process's cgroup has left: the least of its own and its ancestors' limits (v2: its path in
  * /proc/self/cgroup's 0:: line below /sys/fs/cgroup, a container's being /), or v1's memory controller's
- * hierarchical limit; -1: none. */
-static double cgroup_left(void)
+ * hierarchical limit; -1: none. *swap_left: the least that v2's swap limits leave (-1: none; v1's memsw limit
+ * is not read: it bounds memory and swap together, under the memory limit read). */
+static double cgroup_left(double *swap_left)
 {
     char line[4096], dir[4200], usage[4300];
     double least = -1;
+    *swap_left = -1;
     FILE *f = fopen("/proc/self/cgroup", "r");
     while (f && fgets(line, sizeof line, f)) {
         line[strcspn(line, "\n")] = '\0';
@@ -67,8 +89,9 @@ static double cgroup_left(void)
         if (!strcmp(line, "0") && !*controllers) { /* v2: each folder from the process's up to the root */
             snprintf(dir, sizeof dir, "/sys/fs/cgroup%s", strcmp(path, "/") ? path : ""); /* (cut: not found) */
             for (;;) {
-                const double left = left_v2(dir);
+                const double left = left_v2(dir), swap = swap_left_v2(dir);
                 if (left >= 0 && (least < 0 || left < least)) least = left;
+                if (swap >= 0 && (*swap_left < 0 || swap < *swap_left)) *swap_left = swap;
                 char *slash = strrchr(dir, '/');
                 if (!slash || slash - dir < (ptrdiff_t)strlen("/sys/fs/cgroup")) break;
                 *slash = '\0';
@@ -107,8 +130,9 @@ double vggcl__host_available(const vggcl_ctx *ctx)
     }
     if (f) fclose(f);
     if (avail < 0) return 0;
-    avail += swap;
-    const double left = cgroup_left(); /* (its limit is of memory alone: the swap past it not counted) */
+    double swap_left;
+    const double left = cgroup_left(&swap_left); /* (its limit is of memory alone: the swap past it not counted) */
+    avail += swap_left >= 0 && swap_left < swap ? swap_left : swap;
     if (left >= 0 && left < avail) avail = left;
     struct rlimit as;
     if (getrlimit(RLIMIT_AS, &as) == 0 && as.rlim_cur != RLIM_INFINITY) { /* (the pages mapped: statm's first) */
