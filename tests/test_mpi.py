@@ -1474,7 +1474,7 @@ class Mpi(Folder):
             runs.append((r.returncode, r.stdout.replace(str(out), "OUT"), vggcl_lines(r.stderr),
                          {f.name: f.read_bytes() for f in out.iterdir()}))
         self.assertEqual(runs[0][0], 1, runs[0][2])
-        self.assertIn("vggcl: 1 of 10 images failed", runs[0][2])
+        self.assertIn("vggcl: 1 of 10 images were skipped; 9 drawn", runs[0][2])
         self.assertIn("07_broken.png", "\n".join(runs[0][2]))
         self.assertEqual(len(runs[0][3]), 9 * 5)  # the maps kept and dropped, upsampled, and the picture
         self.assertEqual(runs[1], runs[0])
@@ -1482,7 +1482,7 @@ class Mpi(Folder):
         # (each shard says the model's note, --compare-pool5's panel of a head whose pool5 the file says not, as
         # one process does; the failure is the second shard's)
         self.assertIn("says not which pool5 its head was made for", runs[0][2][0])
-        self.assertEqual(runs[2][2], runs[0][2][:1] + runs[0][2][:-1] + ["vggcl: 1 of 5 images failed"])
+        self.assertEqual(runs[2][2], runs[0][2][:1] + runs[0][2][:-1] + ["vggcl: 1 of 5 images were skipped; 4 drawn"])
 
     def preprocess(self, tag, *args, ranks=1, images=None):
         out = self.d / tag

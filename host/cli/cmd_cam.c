@@ -311,7 +311,7 @@ done:
 
 int cmd_cam(int argc, char **argv)
 {
-    int n_files = 0, rc, failed = 0, made = 0, klass = -1;
+    int n_files = 0, rc, skipped = 0, made = 0, klass = -1;
     char **files = NULL;
     cli_args a;
     cli_ranks ranks = CLI_RANKS_INIT;
@@ -404,7 +404,7 @@ int cmd_cam(int argc, char **argv)
             char *msg = cli_image_message(ctx, files[i]);
             cli_error(CLI_FAIL, "%s (skipped)", msg ? msg : "out of host memory");
             free(msg);
-            failed++;
+            skipped++;
             continue;
         }
         const int panels = compare ? 2 : 1;
@@ -413,7 +413,7 @@ int cmd_cam(int argc, char **argv)
             least = vggcl_model_min_input(models[k]) > least ? vggcl_model_min_input(models[k]) : least;
         if (!cli_size_taken(least, h, w)) { /* (an image like the others, not a failing device: the run goes on) */
             cli_error(CLI_FAIL, CLI_TOO_SMALL " (skipped)", files[i], w, h, least, least);
-            failed++;
+            skipped++;
             free(t);
             continue;
         }
@@ -463,16 +463,17 @@ int cmd_cam(int argc, char **argv)
             cli_error(CLI_FAIL, "cam: stopped after %s, whose lines standard output did not take; images after it not "
                       "drawn: %d", files[i], n_files - i - 1);
         stopped |= out_lost;
-        failed += r != CLI_OK;
+        skipped += r == SKIPPED;
         made += r == CLI_OK;
         free(rgb), free(pic), free(panel), free(t);
     }
-    rc = failed ? CLI_FAIL : CLI_OK; /* (said below, with every rank's count) */
+    rc = skipped || stopped ? CLI_FAIL : CLI_OK; /* (the skipped said below, with every rank's count) */
 out:
     /* (0: each rank writes its own images' files, so the shares after one that stopped are drawn all the same
      * and their lines name what they wrote) */
-    rc = cli_ranks_finish(&ranks, ctx, rc, 0, &failed, &made);
-    if (failed && ranks.rank == 0) cli_error(CLI_FAIL, "%d of %d images failed", failed, ranks.total);
+    rc = cli_ranks_finish(&ranks, ctx, rc, 0, &skipped, &made);
+    if (skipped && ranks.rank == 0) /* (as classify; a run that stopped said where) */
+        cli_error(CLI_FAIL, "%d of %d images were skipped; %d drawn", skipped, ranks.total, made);
     vggcl_model_free(models[0]);
     vggcl_model_free(models[1]);
     vggcl_ctx_free(ctx);
