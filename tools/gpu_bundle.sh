@@ -99,6 +99,15 @@ if env -u LD_LIBRARY_PATH LD_LIBRARY_PATH="$out/lib" ldd "$out/vggcl" "$out"/tes
   echo "gpu_bundle: the bundle's lib/ lacks the libraries above" >&2
   exit 1
 fi
+# and each library vggcl-mpi names itself, but MPI's, in lib/ too (ldd would list MPI's own, from this machine)
+if [ $mpi = 1 ]; then
+  lacks=$(readelf -d "$out/vggcl-mpi" | sed -n 's/.*(NEEDED).*\[\(.*\)\]$/\1/p' | grep -v '^libmpi\.' |
+          while read -r lib; do echo "/$lib" | grep -q -E "$runtimes" || [ -e "$out/lib/$lib" ] || echo "$lib"; done)
+  if [ -n "$lacks" ]; then
+    echo "gpu_bundle: the bundle's lib/ lacks what vggcl-mpi needs: $lacks" >&2
+    exit 1
+  fi
+fi
 # what it was built from, which gpu_check.sh logs (a bundle older than the tree measures old code)
 echo "$(git -C "$root" rev-parse --short HEAD)$(git -C "$root" diff --quiet HEAD -- host kernels include CMakeLists.txt \
   tests cmake || echo ' (with uncommitted changes)'), built $(date -u +%FT%TZ)" >"$out/VERSION"
