@@ -323,7 +323,8 @@ START_TEST(test_network_host_memory)
         cl->host_mem = own2;
         int count = -1;
         const vggcl_status tuned = vggcl_tune(cl, m, (const int[]){ 2 }, 1, H, W, 1, 0, NULL, 0, &count, NULL, 0);
-        ck_assert_msg(tuned == VGGCL_ERR_DEVICE, "%d: %s", tuned, vggcl_message(cl)); /* (every candidate) */
+        ck_assert_msg(tuned == VGGCL_ERR_DEVICE_MEMORY, "%d: %s", tuned, vggcl_message(cl)); /* (the last one's, as
+                                                                                                 * every one's) */
         ck_assert_msg(strstr(vggcl_message(cl), "no algorithm ran; the last: ") &&
                       strstr(vggcl_message(cl), "'s buffers for a batch of 2 need ") &&
                       strstr(vggcl_message(cl), "of the host's memory (a CPU device's), but 0.0 MiB is available"),

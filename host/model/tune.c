@@ -765,7 +765,7 @@ static vggcl_status tune_shape(vggcl_ctx *ctx, vggcl_model *m, int step, int n, 
     }
     char params[200];
     int def = -1; /* the default's candidate, once timed */
-    int said = 0; /* the last candidate rejected failed: the context's message says why */
+    vggcl_status said = VGGCL_OK; /* the last candidate rejected failed so: the context's message says why */
     double closest = INFINITY; /* the least finite relative difference from the reference a candidate ran with */
     for (int i = 0; i < count; i++) {
         if (i == first && best.algo) {
@@ -781,14 +781,14 @@ static vggcl_status tune_shape(vggcl_ctx *ctx, vggcl_model *m, int step, int n, 
         vggcl_status st = check(ctx, where, s, c[i].algo, &c[i].p, slice, &rel);
         if (st == VGGCL_ERR_NOMEM) goto fail;
         if (st != VGGCL_OK || !(rel <= CHECK_REL)) {
-            r->rejected++, said = st != VGGCL_OK;
+            r->rejected++, said = st;
             if (st == VGGCL_OK && rel < closest) closest = rel; /* (NaN never: one that ran and is not finite) */
             continue;
         }
         st = time_candidate(ctx, where, s, &c[i], n, h, w, iters, &ms);
         if (st == VGGCL_ERR_NOMEM) goto fail;
         if (st != VGGCL_OK) {
-            r->rejected++, said = 1;
+            r->rejected++, said = st;
             continue;
         }
         r->tried++;
@@ -830,7 +830,7 @@ static vggcl_status tune_shape(vggcl_ctx *ctx, vggcl_model *m, int step, int n, 
                                       "relative L2; at most %g)", closest, CHECK_REL);
         snprintf(before, sizeof before, "tuning layer %s (conv %d->%d, %dx%d, batch %d): no algorithm ran%s%s", s->name,
                  s->c_in, s->c_out, h, w, n, said ? "; the last: " : "", why);
-        return said ? vggcl__fail_around(ctx, VGGCL_ERR_DEVICE, before, "")
+        return said ? vggcl__fail_around(ctx, said, before, "") /* (its status: out of memory is so said) */
                     : vggcl__fail(ctx, VGGCL_ERR_DEVICE, "%s", before);
     }
     snprintf(r->algo, sizeof r->algo, "%s", vggcl__conv_algo(best.algo)->name);
