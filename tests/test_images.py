@@ -950,12 +950,14 @@ class Images(unittest.TestCase):
         twelve = bytearray((self.d / "ok.jpg").read_bytes())  # 12 bits a sample: valid, not read (nor by PIL)
         twelve[twelve.index(b"\xff\xc0") + 4] = 12
         (self.d / "twelve.jpg").write_bytes(bytes(twelve))
+        (self.d / "empty.jpg").write_bytes(b"")
         out = self.d / "out" / "t.npy"
         out.parent.mkdir()
         for name, needle in (("trunc.png", "corrupt PNG: the file is truncated"), ("trunc.jpg", "corrupt JPEG"),
                              ("trunc_scan.jpg", "truncated"),
                              ("trunc_bottom.jpg", "truncated"), ("no_eoi.jpg", "truncated"),
                              ("text.png", "not a JPEG, PNG, WebP, BMP, TIFF or PNM image"),
+                             ("empty.jpg", "empty.jpg: an empty file (0 bytes), not an image"),
                              ("twelve.jpg", "a JPEG vggcl does not read: Unsupported JPEG data precision 12 (it reads "
                                             "8-bit JPEGs, lossy, as PIL does)"), ("text_crc.png", "corrupt PNG: tEXt: CRC error"), ("short.png", "Not enough image data"), ("missing.png", "cannot open")):
             with self.subTest(name):

@@ -397,13 +397,17 @@ vggcl_status vggcl__image_load_part(vggcl_ctx *ctx, const char *path, const vggc
                            err ? vggcl__strerror(err, eb, sizeof eb) : "not a regular file");
     }
     const size_t got = fread(magic, 1, sizeof magic, f);
+    const int empty = got == 0 && feof(f); /* (before rewind, which clears it) */
     rewind(f);
     size_t k = 0;
     while (k < sizeof formats / sizeof formats[0] && !formats[k].is(magic, got)) k++;
-    const vggcl_status st =
-        k < sizeof formats / sizeof formats[0]
-            ? formats[k].decode(ctx, path, f, p, px, part)
-            : vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: not a JPEG, PNG, WebP, BMP, TIFF or PNM image", path);
+    vggcl_status st;
+    if (k < sizeof formats / sizeof formats[0])
+        st = formats[k].decode(ctx, path, f, p, px, part);
+    else if (empty) /* (a copy that failed, a download not yet begun: said as what it is) */
+        st = vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: an empty file (0 bytes), not an image", path);
+    else
+        st = vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: not a JPEG, PNG, WebP, BMP, TIFF or PNM image", path);
     fclose(f);
     return st;
 }
