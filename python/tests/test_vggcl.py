@@ -387,6 +387,13 @@ def test_misuse_raises_errors(files, monkeypatch):
         for bad in (True, 1.5, ["ref"]):
             with pytest.raises(vggcl.Error, match="device is"):
                 vggcl.Model(files["weights"], device=bad)
+        # an empty spec is refused, as `--device ""` is: the library's default was taken, unsaid (a variable
+        # left unset chose the first device); None is the default
+        for empty in ("", "  ", b""):
+            with pytest.raises(vggcl.Error, match=r"^device is (b?'\s*'); expected \"ref\", \"P:D\", an index or a "
+                               r"name \(None: \$VGGCL_DEVICE, else the first GPU, else the first device\)$") as e:
+                vggcl.Model(files["weights"], device=empty)
+            assert e.value.status is None
     sd = {k: v.numpy() for k, v in files["model"].state_dict().items()}
     for meta, ok in (({"vggcl.resize": "72.0", "vggcl.crop": "64"}, True),
                      ({"vggcl.mean": "0.5"}, False), ({"vggcl.std": "0,0,0"}, False), ({"vggcl.crop": "nan"}, False)):
@@ -453,6 +460,10 @@ def test_arguments_of_the_wrong_kind(files):
     with pytest.raises(vggcl.Error, match=r"the image b'.{60,72}\.\.\. \(" + str(len(data)) +
                        r" bytes\) holds a NUL byte; a path is expected, not the file's bytes$"):
         vggcl.load_image(data)
+    # an image given for a path: named by its type and shape (its repr, dozens of lines of numbers, was the message)
+    with pytest.raises(vggcl.Error, match=r"^the image is a ndarray of uint8 and shape \(40, 30, 3\); expected a "
+                       r"str, bytes or os.PathLike$"):
+        vggcl.load_image(np.zeros((40, 30, 3), np.uint8))
     with vggcl.Model(files["weights"], device="ref") as m:
         assert repr(m) == f"<vggcl.Model {str(files['weights'])!r}>"
         # (64x64: the reference at the default 224x224 took 20 s of this suite's 60)
@@ -684,6 +695,11 @@ def test_classify_not_finite(files, tmp_path):
         with pytest.raises(vggcl.Error, match=r"^classify: paths\[1\]: expected an image path or an \(H, W, "
                            r"3\) uint8 image, got object of shape \(\)"):
             m.classify([black, None], resize=32, crop=32, **zero)
+        # a crop too small for the network: the call's, said with the image and the crop (the pass's words alone)
+        with pytest.raises(vggcl.Error, match=r"^classify: paths\[0\] preprocesses to 16 x 16 pixels \(width x "
+                           r"height\) \(crop=16\): input 16x16 is too small: ") as e:
+            m.classify([black], resize=16, crop=16)
+        assert e.value.status == "shape"
         # (without a crop: images of two sizes, the second an array, named by its place, not its values)
         with pytest.raises(vggcl.Error, match=r"^classify: paths\[1\] preprocesses to 13 x 9 pixels \(width x "
                            r"height\), unlike paths\[0\]'s 40 x 40; give crop$"):

@@ -219,16 +219,27 @@ def _escape(text):
     return re.sub("\n(?!  )", "\n  ", _HIDDEN.sub(_escaped, text))
 
 
+def _shown(value):
+    """A value as a message names it: an array by its type, dtype and shape (its repr, many lines of numbers,
+    flooded a log: load_image given an image), else its repr, cut past 80 characters."""
+    if hasattr(value, "shape") and hasattr(value, "dtype"):
+        return f"a {type(value).__name__} of {value.dtype} and shape {tuple(value.shape)}"
+    shown = repr(value)
+    if len(shown) <= 80:
+        return shown
+    unit = " bytes" if isinstance(value, (bytes, bytearray)) else " characters" if isinstance(value, str) else ""
+    return shown[:72] + (f"... ({len(value)}{unit})" if unit else "...")
+
+
 def _bytes(value, what):
     """A path or name for the library: str (as os.fsencode), bytes or os.PathLike; Error naming what
     it is for when it is none of those or holds a NUL byte (C would stop reading at it)."""
     try:
         b = os.fsencode(value)
     except TypeError:
-        raise Error(f"{what} is {value!r}; expected a str, bytes or os.PathLike") from None
+        raise Error(f"{what} is {_shown(value)}; expected a str, bytes or os.PathLike") from None
     if b"\0" in b:  # (shown in part: a file's bytes given for its path held the whole file, megabytes)
-        shown = repr(value)
-        shown = shown if len(shown) <= 80 else shown[:72] + "... (" + str(len(b)) + " bytes)"
+        shown = _shown(value)
         raise Error(f"{what} {shown} holds a NUL byte" +
                     ("; a path is expected, not the file's bytes" if isinstance(value, bytes) else ""))
     return b
@@ -250,6 +261,9 @@ def _device_spec(device):
     """A device argument as the library's spec: a str or bytes as it is, an index (an int from devices(),
     0 included) as its digits; Error for anything else (a bool, a float)."""
     if isinstance(device, (str, bytes)):
+        if not device.strip():  # (the library's default, as None: a variable left unset chose the first device)
+            raise Error(f"device is {device!r}; expected \"ref\", \"P:D\", an index or a name (None: "
+                        "$VGGCL_DEVICE, else the first GPU, else the first device)")
         return device
     try:
         if isinstance(device, bool):
@@ -259,7 +273,7 @@ def _device_spec(device):
             raise TypeError
         return str(index)
     except TypeError:
-        raise Error(f"device is {device!r}; expected a str (\"ref\", \"P:D\", a name), an index from devices() or "
+        raise Error(f"device is {_shown(device)}; expected a str (\"ref\", \"P:D\", a name), an index from devices() or "
                     "None") from None
 
 
@@ -466,7 +480,7 @@ class Model:
     """A model loaded from safetensors onto a device, with a context of its own.
 
     device: "ref" (the plain-C reference), an index or "P:D" from devices(), a substring of the
-    device name, or None ($VGGCL_DEVICE, else the first GPU, else the first device).
+    device name, or None ($VGGCL_DEVICE, else the first GPU, else the first device; "" is refused).
     pool5: "keep", "drop" or None (the file's metadata). conv: "auto" or an algorithm name.
     features_only: load the convolutions only (no head needed; forward gives no logits).
     Threads may share a model: its calls take turns (a lock: the library's context runs one call at a
@@ -778,7 +792,14 @@ class Model:
                                     f"{t.shape[1]} pixels (width x height), unlike {named(len(out), done[0][0])}'s "
                                     f"{done[0][1].shape[2]} x {done[0][1].shape[1]}; give crop")
                 x = np.stack([t for _, t in done])
-                logits, _ = self.forward(x)
+                try:
+                    logits, _ = self.forward(x)
+                except Error as e:  # (the pass's words alone did not say whose size: the call's crop, or an image's)
+                    if e.status != "shape":
+                        raise
+                    raise Error(f"classify: {named(len(out), done[0][0])} preprocesses to {x.shape[3]} x "
+                                f"{x.shape[2]} pixels (width x height){'' if crop is None else f' (crop={crop!r})'}: "
+                                f"{e}", e.status) from None
                 for j, ((path, _), lg) in enumerate(zip(done, logits)):  # (their probabilities were NaN, unsaid)
                     bad = np.flatnonzero(~np.isfinite(lg))
                     if bad.size:
