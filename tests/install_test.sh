@@ -165,6 +165,25 @@ cmake -S "$src" -B "$tmp/absolute" -DCMAKE_INSTALL_PREFIX=/opt/vggcl-test -DCMAK
 grep -qx 'libdir=/opt/vggcl-libs/lib64' "$tmp/absolute/to-install/vggcl.pc" && grep -qx 'includedir=/opt/vggcl-headers' \
   "$tmp/absolute/to-install/vggcl.pc" ||
   fail "an absolute libdir or includedir is not vggcl.pc's: $(cat "$tmp/absolute/to-install/vggcl.pc")"
+# a library missing at configure: named by its Debian package (CMake's words named a module, a variable such as
+# OpenCL_INCLUDE_DIR or libtiff-4; a missing zlib was said as a missing PNG); which of MPI or not, said
+# (a pkg-config that knows no module named *$hide*)
+printf '#!/bin/sh\ncase "$*" in *"$hide"*) exit 1;; esac\nexec pkg-config "$@"\n' > "$tmp/pc" && chmod +x "$tmp/pc"
+for miss in "zlib1g-dev|-DCMAKE_DISABLE_FIND_PACKAGE_ZLIB=ON" "libclblast-dev|-DCMAKE_DISABLE_FIND_PACKAGE_CLBlast=ON" \
+            "libcjson-dev|-DPKG_CONFIG_EXECUTABLE=$tmp/pc|cjson" "libtiff-dev|-DPKG_CONFIG_EXECUTABLE=$tmp/pc|tiff" \
+            "check libsubunit-dev|-DPKG_CONFIG_EXECUTABLE=$tmp/pc|check"; do
+  want=${miss%%|*} option=${miss#*|}
+  hide=${option#*|} option=${option%%|*}
+  if hide=$hide cmake -S "$src" -B "$tmp/missing" "$option" > "$tmp/missing.out" 2>&1; then
+    fail "configure passed with $option ($hide): $(cat "$tmp/missing.out")"
+  fi
+  tr -s ' \n' ' ' < "$tmp/missing.out" | grep -q "not found: on Debian 12, apt-get install $want (" ||
+    fail "configure with $option ($hide) does not name $want: $(cat "$tmp/missing.out")"
+  rm -rf "$tmp/missing"
+done
+cmake -S "$src" -B "$tmp/no-mpi" -DVGGCL_MPI=OFF -DBUILD_TESTING=OFF > "$tmp/no-mpi.out" # (grep -q: SIGPIPE)
+grep -q "vggcl: the command is built without MPI" "$tmp/no-mpi.out" ||
+  fail "configure with -DVGGCL_MPI=OFF does not say the command is built without MPI: $(cat "$tmp/no-mpi.out")"
 echo "install_test.sh: installed, exports only the API, consumers built with CMake, pkg-config and vggcl as a" \
      "subproject agree with vggcl classify" \
-     "(an absolute libdir too)"
+     "(an absolute libdir too); a missing library named by its package at configure"
