@@ -43,31 +43,20 @@ static double stat_value(const char *dir, const char *key)
     return found;
 }
 
-/* What a cgroup at dir has left under its limit, the page cache it may drop counted as free (a container that
- * read many images holds it up to its limit, as a machine's MemAvailable counts it free); -1: no limit. */
-static double left_v2(const char *dir)
+/* What a v2 cgroup at dir has left under its limit of what ("memory", or "memory.swap": systemd's MemorySwapMax=0
+ * keeps a service off the swap the machine has), the page cache it may drop counted as free memory (a container
+ * that read many images holds it up to its limit, as a machine's MemAvailable counts it free); -1: no limit. */
+static double left_v2(const char *dir, const char *what)
 {
     char path[4300];
-    snprintf(path, sizeof path, "%s/memory.max", dir);
+    snprintf(path, sizeof path, "%s/%s.max", dir, what);
     const double limit = read_limit(path);
     if (limit < 0) return -1;
-    snprintf(path, sizeof path, "%s/memory.current", dir);
-    double used = read_number(path) - stat_value(dir, "inactive_file");
+    const int memory = !strcmp(what, "memory");
+    snprintf(path, sizeof path, "%s/%s.current", dir, what);
+    double used = read_number(path) - (memory ? stat_value(dir, "inactive_file") : 0);
     used = used > 0 ? used : 0;
-    return limit > used ? limit - used : 1;
-}
-
-/* What a v2 cgroup at dir has left of its swap limit (memory.swap.max; systemd's MemorySwapMax=0 keeps a
- * service off the swap the machine has); -1: no limit. */
-static double swap_left_v2(const char *dir)
-{
-    char path[4300];
-    snprintf(path, sizeof path, "%s/memory.swap.max", dir);
-    const double limit = read_limit(path);
-    if (limit < 0) return -1;
-    snprintf(path, sizeof path, "%s/memory.swap.current", dir);
-    const double used = read_number(path);
-    return limit > used ? limit - used : 0;
+    return limit > used ? limit - used : memory ? 1 : 0;
 }
 
 /* What the process's cgroup has left: the least of its own and its ancestors' limits (v2: its path in
@@ -89,7 +78,7 @@ static double cgroup_left(double *swap_left)
         if (!strcmp(line, "0") && !*controllers) { /* v2: each folder from the process's up to the root */
             snprintf(dir, sizeof dir, "/sys/fs/cgroup%s", strcmp(path, "/") ? path : ""); /* (cut: not found) */
             for (;;) {
-                const double left = left_v2(dir), swap = swap_left_v2(dir);
+                const double left = left_v2(dir, "memory"), swap = left_v2(dir, "memory.swap");
                 if (left >= 0 && (least < 0 || left < least)) least = left;
                 if (swap >= 0 && (*swap_left < 0 || swap < *swap_left)) *swap_left = swap;
                 char *slash = strrchr(dir, '/');
