@@ -2942,6 +2942,24 @@ class Bench(unittest.TestCase):
         else:
             self.assertNotIn("budget of 1 s was spent", short.stderr)
 
+        # a model whose metadata says its input (a 40x40 crop): tuned at that size, as bench and classify run it
+        # (it tuned 224x224, shapes the model never runs)
+        small = self.d / "crop40.safetensors"
+        save_file(make_state_dict(parse_cfg("8,M,8"), False, 3, seed=2), small,
+                  metadata={"vggcl.resize": "48", "vggcl.crop": "40"})
+        own = subprocess.run([VGGCL, "tune", "--weights", small, "--iters", "1", "--budget", "0"], capture_output=True,
+                             text=True, env=dict(env, VGGCL_CACHE_DIR=str(self.d / "own")), timeout=600)
+        self.assertEqual(own.returncode, 0, own.stderr)
+        self.assertIn("\n40x40 input, ", own.stdout)
+        self.assertEqual([l.split()[1] for l in own.stdout.splitlines() if l.startswith("features.")],
+                         ["3->8", "8->8"], own.stdout)
+        self.assertIn(" 40x40 ", [l for l in own.stdout.splitlines() if l.startswith("features.0")][0])
+        given = subprocess.run([VGGCL, "tune", "--weights", small, "--iters", "1", "--budget", "0", "--size", "24"],
+                               capture_output=True, text=True, env=dict(env, VGGCL_CACHE_DIR=str(self.d / "own")),
+                               timeout=600)
+        self.assertEqual(given.returncode, 0, given.stderr)
+        self.assertIn("\n24x24 input, ", given.stdout)
+
         # a table written by hand steers the algorithm and its parameters per layer;
         # a parameter outside its range, an unknown algorithm, a number that would wrap to
         # another layer's size (2^32 + 128 read as 128) or a time that is not a number leaves the default

@@ -406,6 +406,8 @@ int cmd_cam(int argc, char **argv);
 /* The image formats vggcl reads (the decoders: host/io/image_*.c) as the messages name them, and
  * their extensions (a folder's listing: image_list.c's). */
 #define CLI_IMAGE_FORMATS "JPEG, PNG, WebP, BMP, TIFF or PNM"
+/* --size's help where a model is given (bench, tune): its default is the model's input, as classify crops to it. */
+#define CLI_SIZE_HELP "input size (default: --weights' crop size from its metadata,\nas classify crops to it; else 224)"
 #define CLI_IMAGE_EXTENSIONS ".jpg, .jpeg, .png, .webp, .bmp, .tif, .tiff, .ppm, .pgm"
 
 /* The lost+found folders below the top that a listing passed over, this user unable to read them (a mounted

@@ -11,8 +11,7 @@ static const cli_option options[] = {
     { "weights", "W.safetensors", "the model (default: --random)", 0 },
     { "random", NULL, "VGG16 with a 7-class GAP head and deterministic random weights", 0 },
     { "batch", "B", "images per batch (default 1)", 0 },
-    { "size", "H[xW]", "input size (default: --weights' crop size from its metadata,\n"
-                       "as classify crops to it; else 224)", 0 },
+    { "size", "H[xW]", CLI_SIZE_HELP, 0 },
     { "iters", "N", "timed passes (default 10)", 0 },
     { "per-layer", NULL,
       "a table of device time per layer from OpenCL profiling events,\n"

@@ -13,7 +13,7 @@ static const cli_option options[] = {
     { "random", NULL, "VGG16 (its shapes) with deterministic random weights", 0 },
     { "batch", "B[,B...]", "batch sizes, each standing for its class: 1-2, 3-16, 17 and more\n"
                            "(default 1)", 0 },
-    { "size", "H[xW]", "input size (default 224)", 0 },
+    { "size", "H[xW]", CLI_SIZE_HELP, 0 },
     { "iters", "N", "timed passes per candidate (default 3)", 0 },
     { "budget", "SECONDS", "bounds the whole search (default 60; 0: the defaults and the\n"
                            "table's row only)", 0 },
@@ -49,10 +49,10 @@ int cmd_tune(int argc, char **argv)
     int r = cli_parse(&command, argc, argv, &a);
     if (r != CLI_OK) return r == CLI_HELP ? CLI_OK : r;
     const char *weights = cli_arg(&a, "weights"), *device = cli_arg(&a, "device"), *pool5 = cli_arg(&a, "pool5"),
-               *batch_s = cli_arg_or(&a, "batch", "1"), *size_s = cli_arg_or(&a, "size", "224"),
+               *batch_s = cli_arg_or(&a, "batch", "1"), *size_s = cli_arg(&a, "size"),
                *iters_s = cli_arg_or(&a, "iters", "3"), *budget_s = cli_arg_or(&a, "budget", "60");
     if (weights && cli_arg(&a, "random")) return cli_error(CLI_USAGE, "tune: give --weights or --random, not both");
-    int batches[8], n_batches = 0, iters, budget, h, w;
+    int batches[8], n_batches = 0, iters, budget, h = 224, w = 224;
     /* (its conv layers only: a head under another name than classifier.K, which run takes with --head, was
      * looked for and the model refused) */
     vggcl_load_options opts = { VGGCL_POOL5_AUTO, NULL, VGGCL_CONV_AUTO, 1 };
@@ -66,7 +66,7 @@ int cmd_tune(int argc, char **argv)
         if (cli_int("tune", "--batch", item, 1, 4096, &batches[n_batches++])) return CLI_USAGE;
     }
     if (cli_int("tune", "--iters", iters_s, 1, 1000, &iters) || cli_int("tune", "--budget", budget_s, 0, 86400, &budget) ||
-        cli_size("tune", size_s, &h, &w) || cli_model_opts("tune", pool5, NULL, &opts) || cli_one_device("tune", device))
+        (size_s && cli_size("tune", size_s, &h, &w)) || cli_model_opts("tune", pool5, NULL, &opts) || cli_one_device("tune", device))
         return CLI_USAGE;
 
     int rc = CLI_FAIL, count = 0;
@@ -83,6 +83,12 @@ int cmd_tune(int argc, char **argv)
     }
     if (weights ? vggcl_model_load(ctx, weights, &opts, &model) : vggcl_model_random(ctx, "vgg16", 7, 0, &opts, &model))
         goto fail;
+    if (weights && !size_s) { /* the model's input, as bench and classify take it (a 64x64 model was tuned at 224) */
+        vggcl_preprocess p;
+        vggcl_preprocess_unset(&p);
+        if ((rc = cli_model_preset("tune", ctx, model, &p)) != CLI_OK) goto done;
+        if (p.crop > 0) h = w = p.crop; /* (none: the images' own sizes, unknown here) */
+    }
     const vggcl_status st = vggcl_tune(ctx, model, batches, n_batches, h, w, iters, budget, rows, 64, &count, path,
                                        sizeof path);
     if (st == VGGCL_ERR_ARG) { /* (the arguments: two batches of one class) */
