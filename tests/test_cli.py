@@ -117,6 +117,16 @@ class Cli(unittest.TestCase):
                    "'--t' is short for more than one option (--top, --tensor-out, --threads)")
         self.fails(self.run_args(extra=["--pool5", "maybe"]), 2, "keep or drop")
         self.fails(["run", "--weights"], 2, "--weights needs a value")
+        # an option given twice: the last taken (an alias's --device overridden after it), and said (a second
+        # --weights ran another model unsaid); the same value twice, or a flag twice, says nothing
+        twice = self.vggcl(*self.run_args(extra=["--pool5", "drop", "--pool5", "keep", "--pool5=keep"]))
+        self.assertEqual(twice.returncode, 0, twice.stderr)
+        self.assertEqual(twice.stderr.count("given twice"), 1, twice.stderr)
+        self.assertIn("vggcl: run: --pool5 given twice ('drop', then 'keep'): the last is taken\n", twice.stderr)
+        self.out.unlink()
+        same = self.vggcl(*self.run_args(extra=["--conv", "direct", "--conv", "direct"]))
+        self.assertEqual((same.returncode, same.stderr), (0, ""))
+        self.out.unlink()
         # a value left out before another option: the option is not taken for the value (--logits-out --recursive
         # wrote a file "--recursive" and did not recurse, exit 0); given with '=' it is the value
         imgs = self.d / "imgs"
