@@ -83,12 +83,18 @@ class Cli(unittest.TestCase):
     # --- usage --------------------------------------------------------------
     def test_usage(self):
         self.assertEqual(self.vggcl().returncode, 2)
-        self.fails(["frobnicate"], 2, "unknown command")
+        r = self.fails(["frobnicate"], 2, "vggcl: unknown command 'frobnicate'; `vggcl --help` lists the commands\n")
+        self.assertEqual(r.stderr.count("\n"), 1, r.stderr)  # (the whole help after it pushed it out of view)
+        # a slip of one name is named (a letter left out, swapped, another case; not one of two names)
+        for slip, meant in (("clasify", "classify"), ("Classify", "classify"), ("trian-head", "train-head")):
+            self.fails([slip], 2, f"vggcl: unknown command '{slip}' ({meant}?); `vggcl --help` lists them\n")
         self.fails(["run", "--weights", self.weights], 2, "required")
-        r = self.fails(self.run_args(extra=["--bogus"]), 2, "unknown argument '--bogus'")
+        r = self.fails(self.run_args(extra=["--bogus"]), 2, "unknown option '--bogus'\n")
+        self.fails(self.run_args(extra=["--wieghts", "w"]), 2, "run: unknown option '--wieghts' (--weights?)\n")
+        self.fails(["classify", "--formt", "json", "a.png"], 2, "classify: unknown option '--formt' (--format?)\n")
         # the error, the synopsis and where the rest is: the whole help (60 lines for classify) pushed
         # the error out of a terminal's view
-        r = self.fails(["classify", "--bogus", "a.png"], 2, "unknown argument '--bogus'",
+        r = self.fails(["classify", "--bogus", "a.png"], 2, "unknown option '--bogus'",
                        "usage: vggcl classify --weights", "`vggcl classify --help` describes each option.")
         self.assertNotIn("options:", r.stderr)
         self.assertLess(r.stderr.count("\n"), 12, r.stderr)

@@ -44,6 +44,9 @@ typedef struct {
  * unknown option, a missing value, a missing required option or an unexpected
  * positional argument prints the error and the synopsis on stderr (CLI_USAGE). */
 int cli_parse(const cli_command *c, int argc, char **argv, cli_args *a);
+/* Whether word (its first len bytes) is a typing slip of name: at most one letter in three (and two in all)
+ * left out, added, changed or two side by side swapped, in any case (clasify, Classify, --wieghts). */
+int cli_slip_of(const char *word, size_t len, const char *name);
 void cli_help(const cli_command *c, FILE *out);
 /* The value given for --name, else NULL / else dflt; a flag: non-NULL when given. */
 const char *cli_arg(const cli_args *a, const char *name);

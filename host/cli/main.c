@@ -40,7 +40,13 @@ static const char usage[] =
     "                    an absolute one, else ~/.cache/vggcl; off: no cache)\n"
     "  TMPDIR            where an array for standard output, a pipe or rank 0 is staged\n"
     "                    (default /tmp)\n"
-    "  VGGCL_KERNEL_DIR  read the .cl kernels from this folder, not the built-in copies\n";
+    "  VGGCL_KERNEL_DIR  read the .cl kernels from this folder, not the built-in copies\n"
+    "\n"
+    "exit status:\n"
+    "  0  done\n"
+    "  1  a failure, said on stderr (a file, the device, memory), or some images skipped\n"
+    "     (each named; the others' answers written)\n"
+    "  2  a mistake in the command line (also: a folder given without images in it)\n";
 
 static int usage_said = 1; /* (cli_ranks_echo_usage, asked once by main) */
 
@@ -747,8 +753,12 @@ static int run_command(int argc, char **argv)
     }
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (!strcmp(cmd, commands[i].name)) return stdout_written(commands[i].run(argc - 1, argv + 1));
-    cli_error(CLI_USAGE, "unknown command '%s'", cmd);
-    if (usage_said) fputs(usage, stderr);
+    const char *meant = NULL; /* (a slip of one command's name alone: clasify, Classify) */
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (cli_slip_of(cmd, strlen(cmd), commands[i].name)) meant = meant ? "" : commands[i].name;
+    /* (the error and where the commands are: the whole help after it, 25 lines, pushed it out of view) */
+    if (meant && *meant) cli_error(CLI_USAGE, "unknown command '%s' (%s?); `vggcl --help` lists them", cmd, meant);
+    else cli_error(CLI_USAGE, "unknown command '%s'; `vggcl --help` lists the commands", cmd);
     return CLI_USAGE;
 }
 

@@ -1,5 +1,6 @@
 /* One option table per command: parsing (getopt_long) and --help are both
  * made from it, so the usage text and the parser cannot disagree. */
+#include <ctype.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -133,6 +134,30 @@ static const char *short_from(int argc, char **argv, int short_opt)
     return last[0] == '-' && last[1] == short_opt && !last[2] ? last : optind < argc ? argv[optind] : last;
 }
 
+int cli_slip_of(const char *word, size_t len, const char *name)
+{
+    const size_t m = strlen(name);
+    if (len > 64 || m > 64 || !len) return 0;
+    size_t d[3][65]; /* the optimal string alignment distance, three rows of it (the swap looks two back) */
+    for (size_t j = 0; j <= m; j++) d[0][j] = j;
+    for (size_t i = 1; i <= len; i++) {
+        size_t *row = d[i % 3], *up = d[(i - 1) % 3], *up2 = d[(i + 1) % 3];
+        row[0] = i;
+        for (size_t j = 1; j <= m; j++) {
+            const int same = tolower((unsigned char)word[i - 1]) == tolower((unsigned char)name[j - 1]);
+            size_t best = up[j - 1] + !same;
+            if (up[j] + 1 < best) best = up[j] + 1;
+            if (row[j - 1] + 1 < best) best = row[j - 1] + 1;
+            if (i > 1 && j > 1 && tolower((unsigned char)word[i - 1]) == tolower((unsigned char)name[j - 2]) &&
+                tolower((unsigned char)word[i - 2]) == tolower((unsigned char)name[j - 1]) && up2[j - 2] + 1 < best)
+                best = up2[j - 2] + 1;
+            row[j] = best;
+        }
+    }
+    const size_t dist = d[len % 3][m], allowed = (m < len ? m : len) / 3;
+    return dist <= (allowed < 2 ? allowed : 2);
+}
+
 /* What getopt_long refused: a short option (arg: the argument it came from, short_from), an abbreviation
  * of several long ones, or an unknown one. CLI_USAGE, said. */
 static int unknown(const cli_command *c, int n, int short_opt, const char *arg)
@@ -168,7 +193,13 @@ static int unknown(const cli_command *c, int n, int short_opt, const char *arg)
     if (matches > 1)
         return cli_error(CLI_USAGE, "%s: '%.*s' is short for more than one option (%s)", c->name, (int)len + 2, arg,
                          these);
-    return cli_error(CLI_USAGE, "%s: unknown argument '%s'", c->name, arg);
+    const char *meant = NULL; /* (a slip of one option's name alone: --wieghts, --formt) */
+    for (int i = 0; i <= n && len; i++) {
+        const char *name = i < n ? nth(c, i, NULL)->name : "help";
+        if (cli_slip_of(arg + 2, len, name)) meant = meant ? "" : name;
+    }
+    if (meant && *meant) return cli_error(CLI_USAGE, "%s: unknown option '%s' (--%s?)", c->name, arg, meant);
+    return cli_error(CLI_USAGE, "%s: unknown %s '%s'", c->name, len ? "option" : "argument", arg);
 }
 
 int cli_parse(const cli_command *c, int argc, char **argv, cli_args *a)
