@@ -710,6 +710,17 @@ class Eval(unittest.TestCase):
             got = json.loads(r.stdout)
             self.assertEqual(got["classes"], ["x", "y", "z"])
             self.assertEqual([sum(row) for row in got["confusion"]], [1, 0, 1])  # x: 1 image, y: none, z: 1
+            # the model's class without a folder said (a model of other classes than the data's was scored unsaid)
+            self.assertEqual(r.stderr, f"vggcl: eval: {d / 'data'} has no folder for 1 of the 3 classes of {weights} "
+                             "(such as 'y'; the folders matched by name): their recall is 0, no image being of them\n")
+            unnamed = d / "unnamed.safetensors"
+            save_file(sd, unnamed)
+            r = subprocess.run([VGGCL, "eval", "--weights", unnamed, "--data", d / "data", "--format", "json",
+                                "--resize", str(SIZE), "--crop", str(SIZE)], capture_output=True, text=True,
+                               timeout=600)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertIn(f"has no folder for 1 of the 3 classes of {unnamed} (such as 'class 2'; the folders matched "
+                          "by position, the first sorted being class 0)", r.stderr)
             make_folder(d / "other", 1, 6, classes=("x", "w"))
             r = subprocess.run([VGGCL, "eval", "--weights", weights, "--data", d / "other"], capture_output=True,
                                text=True, timeout=600)

@@ -244,6 +244,17 @@ static int match_classes(const cli_dataset *ds, const vggcl_model *m, const char
         folder_class[f] = at->c;
     }
     free(sorted);
+    if (rc == CLI_OK && say && ds->n_classes < C) { /* (a model of other classes than the data's was scored unsaid) */
+        int missing = 0, first = -1;
+        for (int c = 0; c < C; c++) {
+            int f = 0;
+            while (f < ds->n_classes && folder_class[f] != c) f++;
+            if (f == ds->n_classes && !missing++) first = c;
+        }
+        cli_error(CLI_FAIL, "eval: %s has no folder for %d of the %d classes of %s (such as '%s'; the folders matched "
+                  "%s): their recall is 0, no image being of them", data, missing, C, weights, names[first],
+                  named ? "by name" : "by position, the first sorted being class 0");
+    }
     return rc;
 }
 
