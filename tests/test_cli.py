@@ -2499,6 +2499,9 @@ class Bench(unittest.TestCase):
                        env={"VGGCL_CACHE_DIR": "off"})
         self.assertEqual(r.returncode, 1, r.stderr)
         self.assertLess(json.loads(r.stdout)["upload_ms"], 100, r.stdout)
+        # the job classify runs: its batch of 8 (bench's 1 timed another job than classify's)
+        r = self.bench("--images", images, "--resize", "40", "--crop", "32", "--json")
+        self.assertEqual((r.returncode, json.loads(r.stdout)["batch"]), (1, 8), r.stderr)
         none = self.bench("--images", self.d / "nothing-here")
         self.assertEqual(none.returncode, 1)
         self.assertIn(f"bench: --images {self.d / 'nothing-here'}: No such file or directory (expected a folder of JPEG"

@@ -10,7 +10,7 @@
 static const cli_option options[] = {
     { "weights", "W.safetensors", "the model (default: --random)", 0 },
     { "random", NULL, "VGG16 with a 7-class GAP head and deterministic random weights", 0 },
-    { "batch", "B", "images per batch (default 1)", 0 },
+    { "batch", "B", "images per batch (default 1; with --images 8, as classify)", 0 },
     { "size", "H[xW]", CLI_SIZE_HELP, 0 },
     { "iters", "N", "timed passes (default 10)", 0 },
     { "per-layer", NULL,
@@ -101,7 +101,7 @@ int cmd_bench(int argc, char **argv)
     int r = cli_parse(&command, argc, argv, &a);
     if (r != CLI_OK) return r == CLI_HELP ? CLI_OK : r;
     const char *weights = cli_arg(&a, "weights"), *device = cli_arg(&a, "device"), *pool5 = cli_arg(&a, "pool5"),
-               *batch_s = cli_arg_or(&a, "batch", "1"), *size_s = cli_arg_or(&a, "size", "224"),
+               *batch_s = cli_arg_or(&a, "batch", cli_arg(&a, "images") ? "8" : "1"), /* (the job classify runs) */ *size_s = cli_arg_or(&a, "size", "224"),
                *iters_s = cli_arg_or(&a, "iters", "10"), *conv = cli_arg(&a, "conv"),
                *peak_s = cli_arg(&a, "peak-gflops");
     const int per_layer = cli_arg(&a, "per-layer") != NULL, json = cli_arg(&a, "json") != NULL;
