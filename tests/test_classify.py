@@ -111,6 +111,10 @@ class Classify(unittest.TestCase):
         self.assertEqual([int(row["class"]) for row in rows], top)
         names = self.labels.read_text().splitlines()  # (csv quotes the one with a comma and quotes in it)
         self.assertEqual([row["label"] for row in rows], [names[c] for c in top])
+        # the probabilities as the JSON gives them, to the last bit (6 digits were)
+        j = self.classify("--top", "2", "--format", "json", "--labels", self.labels, *self.images[:2])
+        self.assertEqual([row["prob"] for row in rows],
+                         [repr(t["prob"]) for line in j.stdout.splitlines() for t in json.loads(line)["top"]])
 
     def test_top_ranked_by_logits(self):
         """--top ranks by logit, as torch.topk: a head whose logits lie thousands apart makes every probability

@@ -592,6 +592,10 @@ class Eval(unittest.TestCase):
             rows = c.stdout.splitlines()
             self.assertEqual(len(rows), 9)
             self.assertEqual([int(v) for v in rows[1].split(",")[7:]], conf[0].tolist())
+            # the ratios as the JSON gives them, to the last bit (%.6f was less)
+            for c_, row in enumerate(got["per_class"]):
+                self.assertEqual(rows[1 + c_].split(",")[3:5], [repr(row["precision"]), repr(row["recall"])])
+            self.assertEqual(rows[-1].split(",")[5:7], [repr(got["top1"]), repr(got["top5"])])
             t = subprocess.run([VGGCL, "eval", "--weights", weights, "--data", d / "data", "--resize", str(SIZE),
                                 "--crop", str(SIZE)], capture_output=True, text=True, timeout=600)
             self.assertEqual(t.returncode, 0, t.stderr)

@@ -200,7 +200,8 @@ static int report(const char *file, const float *logits, int classes, int k, con
             cli_csv_str(file);
             printf(",%d,%d,", i + 1, c);
             cli_csv_str(label);
-            printf(",%.6g\n", prob[c]);
+            char text[32]; /* (the JSON's digits: %.6g gave less) */
+            printf(",%s\n", cli_shortest(prob[c], 0, text, sizeof text));
         } else {
             char *shown = cli_text(label);
             printf("%s %s %.4f", i ? "," : "", shown ? shown : label, prob[c]);

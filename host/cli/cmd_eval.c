@@ -146,8 +146,11 @@ static int report(const tally *t, char **names, const char *format, int skipped)
         const long hit = t->confusion[(size_t)c * C + c];
         if (!strcmp(format, "csv")) {
             cli_csv_str(names[c]);
-            printf(",%ld,%ld,%.6f,%.6f,%.6f,%.6f", support, predicted, ratio(hit, predicted), ratio(hit, support),
-                   ratio(hit, support), ratio(t->topk[c], support));
+            printf(",%ld,%ld", support, predicted); /* (the ratios as the JSON gives them: %.6f was less) */
+            const double r[4] = { ratio(hit, predicted), ratio(hit, support), ratio(hit, support),
+                                  ratio(t->topk[c], support) };
+            char text[32];
+            for (int k = 0; k < 4; k++) printf(",%s", cli_shortest(r[k], 0, text, sizeof text));
             for (int k = 0; k < C; k++) printf(",%ld", t->confusion[(size_t)c * C + k]);
             putchar('\n');
         } else {
@@ -156,7 +159,9 @@ static int report(const tally *t, char **names, const char *format, int skipped)
         }
     }
     if (!strcmp(format, "csv")) {
-        printf("all,%ld,%ld,,,%.6f,%.6f", t->n, t->n, ratio(right, t->n), ratio(in_k, t->n));
+        char top1[32], topk[32];
+        printf("all,%ld,%ld,,,%s,%s", t->n, t->n, cli_shortest(ratio(right, t->n), 0, top1, sizeof top1),
+               cli_shortest(ratio(in_k, t->n), 0, topk, sizeof topk));
         for (int k = 0; k < C; k++) {
             long col = 0;
             for (int c = 0; c < C; c++) col += t->confusion[(size_t)c * C + k];
