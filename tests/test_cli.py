@@ -346,7 +346,8 @@ class Cli(unittest.TestCase):
                             f"{self.d}/cams/", imgs / "esc\x1b[2J.png"], capture_output=True, timeout=300)
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertNotIn(b"\x1b", r.stdout)
-        self.assertIn(f"wrote {self.d}/cams/esc\\x1b[2J.cam.png\n".encode(), r.stdout)
+        stem = f"{self.d}/cams/esc\\x1b[2J"  # (the picture, then the maps: the picture alone was named)
+        self.assertIn(f"wrote {stem}.cam.png, {stem}.cam.npy, {stem}.cam-up.npy\n".encode(), r.stdout)
         k = int(re.search(rb": class (\d)", r.stdout).group(1))  # (named as classify names it: "class 2" was all)
         escaped = ["a\\tb", "c\\nd", "e\\x7f"][k]
         self.assertIn(f": class {k} ({escaped}), ".encode(), r.stdout)

@@ -449,7 +449,15 @@ int cmd_cam(int argc, char **argv)
                 if (r != CLI_OK) unwrite(ctx, &wr); /* (the temporary names gone before a held signal acts) */
                 char *shown = r == CLI_OK ? cli_text(path) : NULL;
                 for (int k = 0; k < panels && r == CLI_OK; k++) fputs(lines[k], stdout);
-                if (r == CLI_OK) printf("wrote %s\n", shown ? shown : path);
+                if (r == CLI_OK) { /* (the picture, then the maps: it named the picture alone) */
+                    printf("wrote %s", shown ? shown : path);
+                    for (int k = 0; k + 1 < wr.n; k++) {
+                        char *map = cli_text(wr.path[k]);
+                        printf(", %s", map ? map : wr.path[k]);
+                        free(map);
+                    }
+                    printf("\n");
+                }
                 /* (a SIGTERM before the next image's set lost them, its files there) */
                 out_lost = cli_flush_stdout() != CLI_OK; /* (said once, with the reason: "a write failed") */
                 free(shown);
