@@ -140,6 +140,7 @@ struct vggcl_ctx {
 enum {
     VGGCL_FAULT_BUFFER = 1, VGGCL_FAULT_BUILD = 2, VGGCL_FAULT_KERNEL = 4, VGGCL_FAULT_ENQUEUE = 8, VGGCL_FAULT_ARG = 16,
     VGGCL_FAULT_SETUP = 32, VGGCL_FAULT_CLEANUP = 64, VGGCL_FAULT_STEPS = 128, /* (steps: a flag on "any") */
+    VGGCL_FAULT_SPURIOUS = 256, /* a build from source failing as a driver's cache may make it (not in "any") */
     VGGCL_FAULT_ANY = VGGCL_FAULT_BUFFER | VGGCL_FAULT_BUILD | VGGCL_FAULT_KERNEL | VGGCL_FAULT_ENQUEUE | VGGCL_FAULT_ARG
 };
 void vggcl__fault_init(vggcl_ctx *ctx);

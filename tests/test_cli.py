@@ -1052,6 +1052,28 @@ class Cli(unittest.TestCase):
                       "/tmp/pocl) is on a file system mounted noexec", r.stderr)
         self.assertEqual(list(self.out.parent.iterdir()), [])
 
+    def test_pocl_cache_full(self):
+        """PoCL's kernel cache on a full file system: a build that fails (PoCL's log saying only "failed to build the
+        program") names the folder, what is free and POCL_CACHE_DIR; it is not built again as a spurious failure is.
+        (With a little more free, PoCL's compiler ends the process itself: LLVM's line, exit 1, as the README says.)"""
+        if not testenv.mount_namespace():
+            self.skipTest("needs root and unshare for a mount namespace")
+        full = self.d / "full"
+        full.mkdir()
+        r = subprocess.run(["unshare", "-m", "sh", "-c", f'mount -t tmpfs -o size=1m tmpfs "{full}" && head -c 1020K '
+                            f'/dev/zero > "{full}/filler"; exec "$@"', "sh", VGGCL, *map(str, self.run_args())],
+                           capture_output=True, text=True, timeout=300,
+                           env=dict(os.environ, POCL_CACHE_DIR=str(full / "pocl"), VGGCL_CACHE_DIR="off"))
+        if r.returncode == 0:
+            self.skipTest("this OpenCL is not PoCL")
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertRegex(r.stderr, r"clBuildProgram -> CL_BUILD_PROGRAM_FAILURE \(-11\): PoCL builds in its kernel "
+                         r"cache \(\$POCL_CACHE_DIR, else \$XDG_CACHE_HOME/pocl, \$HOME/\.cache/pocl or /tmp/pocl\), "
+                         f"and {re.escape(str(full / 'pocl'))} has 0\\.0 MiB free: free some space there, or set "
+                         "POCL_CACHE_DIR to a folder that has it\n")
+        self.assertNotIn("built again", r.stderr)
+        self.assertEqual(list(self.out.parent.iterdir()), [])
+
     def test_kill_between_name_and_rename(self):
         """A single output (preprocess's tensor, train-head's model without --features-out) is named with SIGTERM
         held back, as a set is: killed between its temporary name and the rename (strace holds the process
@@ -1497,8 +1519,19 @@ class Cli(unittest.TestCase):
         self.assertIn("layer ", first_failing(classify, "clEnqueueNDRangeKernel"))
         self.fails(self.run_args(), 1, "VGGCL_FAULT=enqueue", "expected KIND:N", env={"VGGCL_FAULT": "enqueue"})
         # (the kinds from the table VGGCL_FAULT is read with, not a copy of it)
-        self.fails(self.run_args(), 1, "KIND one of buffer, build, kernel, arg, enqueue, any, steps, setup, cleanup;",
-                   env={"VGGCL_FAULT": "bogus:1"})
+        self.fails(self.run_args(), 1, "KIND one of buffer, build, kernel, arg, enqueue, any, steps, setup, cleanup, "
+                   "spurious-build;", env={"VGGCL_FAULT": "bogus:1"})
+        # a build from source failing without a compiler's diagnostic (PoCL's, now and then, when processes starting
+        # at once shared its empty kernel cache: exit 1): said, built again, the run whole; another error is not
+        off = {"VGGCL_CACHE_DIR": "off"}
+        r = self.vggcl(*args, env=dict(off, VGGCL_FAULT="spurious-build:1"))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertRegex(r.stderr, r"vggcl: layer \S+ .*: clBuildProgram -> CL_BUILD_PROGRAM_FAILURE \(-11\) without a "
+                                   r"compiler's diagnostic \(the driver's kernel cache, shared by processes starting at "
+                                   r"once\?\): built again\n")
+        self.assertEqual(np.load(self.out).shape, (2, 3))
+        self.out.unlink(), (self.out.parent / "f.npy").unlink()
+        self.fails(args, 1, "clBuildProgram -> CL_OUT_OF_HOST_MEMORY", env=dict(off, VGGCL_FAULT="spurious-build:1:-6"))
 
     # --- outputs ------------------------------------------------------------
     def test_unwritable_output(self):

@@ -10,8 +10,9 @@
  * device queries, clCreateContext, clCreateCommandQueue; these fail vggcl_select_device)
  * and clCreateProgramWithSource; or cleanup: the calls that give things back (CL_CLEANUP: the
  * releases, the wait before them on a failed pass), which are made all the same and whose failure is
- * said, not returned. CODE: a CL_* name or a number; by default the error a
- * driver gives for that kind of call. */
+ * said, not returned; or spurious-build: a build from source failing as PoCL's did when processes starting at
+ * once shared its empty kernel cache (no diagnostic in the log: built again once). CODE: a CL_* name or a
+ * number; by default the error a driver gives for that kind of call. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +29,7 @@ static const struct { const char *name; int kind; cl_int code; } kinds[] = {
     { "steps", VGGCL_FAULT_ANY | VGGCL_FAULT_STEPS, CL_OUT_OF_RESOURCES },
     { "setup", VGGCL_FAULT_SETUP, CL_OUT_OF_HOST_MEMORY },
     { "cleanup", VGGCL_FAULT_CLEANUP, CL_OUT_OF_RESOURCES },
+    { "spurious-build", VGGCL_FAULT_SPURIOUS, CL_BUILD_PROGRAM_FAILURE },
 };
 
 void vggcl__fault_kinds(char *names, size_t len)
@@ -79,6 +81,7 @@ static int kind_of(const char *call)
 {
     if (!strcmp(call, "clCreateBuffer")) return VGGCL_FAULT_BUFFER;
     if (!strcmp(call, "clBuildProgram")) return VGGCL_FAULT_BUILD;
+    if (!strcmp(call, "clBuildProgram from source")) return VGGCL_FAULT_SPURIOUS;
     if (!strcmp(call, "clCreateKernel")) return VGGCL_FAULT_KERNEL;
     if (!strcmp(call, "clSetKernelArg")) return VGGCL_FAULT_ARG;
     if (!strcmp(call, "clGetPlatformIDs") || !strcmp(call, "clGetPlatformInfo") || !strcmp(call, "clGetDeviceIDs") ||

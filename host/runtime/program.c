@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -36,6 +38,17 @@ static int pocl_cache_unusable(const vggcl_ctx *ctx, char *dir, size_t len)
     struct stat sb;
     if (!vggcl__pocl_cache_dir(ctx, dir, len)) return 0;
     return stat(dir, &sb) == 0 && (!S_ISDIR(sb.st_mode) || access(dir, W_OK | X_OK) != 0);
+}
+
+/* On PoCL, the MiB free in its kernel cache's file system (the folder named into dir); -1 where not known. A
+ * build that failed with less than POCL_CACHE_LEAST_MIB free did for want of it: PoCL's log said only "failed to
+ * build the program" (one kernel's files take a few MiB). */
+#define POCL_CACHE_LEAST_MIB 32.0
+static double pocl_cache_free_mib(const vggcl_ctx *ctx, char *dir, size_t len)
+{
+    struct statvfs fs;
+    if (!vggcl__pocl_cache_dir(ctx, dir, len) || statvfs(dir, &fs) != 0) return -1;
+    return (double)fs.f_bavail * (double)fs.f_frsize / 1048576.0;
 }
 
 static const struct { const char *file, *options; } progs[VGGCL_PROG_COUNT] = {
@@ -156,11 +169,13 @@ static vggcl_status get_program(vggcl_ctx *ctx, int which, const char *defines, 
                      on == 1 ? "the cache folder is not usable" : vggcl__cache_why_not(on));
         ctx->log(ctx->log_user, msg);
     }
-    if ((err = vggcl__fault(ctx, "clCreateProgramWithSource")) == CL_SUCCESS)
-        prog = clCreateProgramWithSource(ctx->cl, 1, &src, NULL, &err);
-    CL_CHECK_RET(clCreateProgramWithSource, err);
-    err = clBuildProgram(prog, 1, &ctx->device, options, NULL, NULL);
-    if (err != CL_SUCCESS) {
+    for (int tries = 1;; tries++) {
+        if ((err = vggcl__fault(ctx, "clCreateProgramWithSource")) == CL_SUCCESS)
+            prog = clCreateProgramWithSource(ctx->cl, 1, &src, NULL, &err);
+        CL_CHECK_RET(clCreateProgramWithSource, err);
+        if ((err = vggcl__fault(ctx, "clBuildProgram from source")) == CL_SUCCESS)
+            err = clBuildProgram(prog, 1, &ctx->device, options, NULL, NULL);
+        if (err == CL_SUCCESS) break;
         size_t len = 0;
         if (clGetProgramBuildInfo(prog, ctx->device, CL_PROGRAM_BUILD_LOG, 0, NULL, &len) == CL_SUCCESS &&
             (log = malloc(len + 1)) &&
@@ -168,6 +183,27 @@ static vggcl_status get_program(vggcl_ctx *ctx, int which, const char *defines, 
             log[len] = '\0';
         else if (log)
             log[0] = '\0';
+        /* a failure without a compiler's diagnostic is the driver's, not the source's: PoCL's builds failed so,
+         * now and then, when processes starting at once shared its empty kernel cache; built again once */
+        char pocl_dir[VGGCL__CACHE_DIR_MAX + 1]; /* (a full one is said below: built again, it fails again) */
+        const double free_mib = pocl_cache_free_mib(ctx, pocl_dir, sizeof pocl_dir);
+        if (tries > 1 || err != CL_BUILD_PROGRAM_FAILURE || (log && strstr(log, "error")) ||
+            (free_mib >= 0 && free_mib < POCL_CACHE_LEAST_MIB))
+            break;
+        if (ctx->log) {
+            char note[sizeof where + 160];
+            snprintf(note, sizeof note, "%s: clBuildProgram -> %s (%d) without a compiler's diagnostic (the driver's "
+                     "kernel cache, shared by processes starting at once?): built again", where,
+                     vggcl__cl_error_name(err), (int)err);
+            ctx->log(ctx->log_user, note);
+        }
+        free(log);
+        log = NULL;
+        CL_CLEANUP(clReleaseProgram, (prog));
+        prog = NULL;
+        nanosleep(&(struct timespec){ 0, 100 * 1000 * 1000 }, NULL); /* (for the other process's write to end) */
+    }
+    if (err != CL_SUCCESS) {
         /* a log past the message's room keeps its start and end around "[...]" (vggcl__fail), said after it */
         static const char logged[] = "\n(the build log is cut at [...]; the whole log went to the log function)",
                           unlogged[] = "\n(the build log is cut at [...]; vggcl_set_log's function gets it whole)";
@@ -179,6 +215,14 @@ static vggcl_status get_program(vggcl_ctx *ctx, int which, const char *defines, 
             st = vggcl__fail(ctx, VGGCL_ERR_DEVICE, "%s: clBuildProgram -> %s (%d): PoCL builds in its kernel cache "
                              VGGCL__POCL_CACHE_WHERE ", and %s is not a folder it can write: set POCL_CACHE_DIR to "
                              "one", where, vggcl__cl_error_name(err), (int)err, pocl_dir);
+            goto fail;
+        }
+        const double free_mib = pocl_cache_free_mib(ctx, pocl_dir, sizeof pocl_dir);
+        if (free_mib >= 0 && free_mib < POCL_CACHE_LEAST_MIB && !(log && strstr(log, "error"))) {
+            st = vggcl__fail(ctx, VGGCL_ERR_DEVICE, "%s: clBuildProgram -> %s (%d): PoCL builds in its kernel cache "
+                             VGGCL__POCL_CACHE_WHERE ", and %s has %.1f MiB free: free some space there, or set "
+                             "POCL_CACHE_DIR to a folder that has it", where, vggcl__cl_error_name(err), (int)err,
+                             pocl_dir, free_mib);
             goto fail;
         }
         st = vggcl__fail(ctx, VGGCL_ERR_DEVICE, fmt, where, vggcl__cl_error_name(err), (int)err, options,
