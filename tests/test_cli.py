@@ -2582,6 +2582,34 @@ class Bench(unittest.TestCase):
             self.assertEqual(r.returncode, 0, r.stderr)
             self.assertEqual(json.loads(r.stdout)["threads"], threads, device)
 
+    def test_program_cache_made_read_only(self):
+        """The cache folder's file system remounted read-only after the first compile's line said "then cached in":
+        said once when an entry cannot be written (unsaid, as a folder that was read-only from the start, which
+        the compile's line names, is not said again)."""
+        if not testenv.mount_namespace() or not shutil.which("nsenter"):
+            self.skipTest("needs root, unshare and nsenter for a mount namespace")
+        cache = self.d / "ro"
+        cache.mkdir()
+        p = subprocess.Popen(["unshare", "-m", "sh", "-c",
+                              f'mount -t tmpfs -o size=64m,mode=700 tmpfs "{cache}" && exec "$@"', "sh", VGGCL, "bench", "--size", "32", "--iters", "1"], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True,
+                             env=dict(os.environ, VGGCL_CACHE_DIR=str(cache), POCL_CACHE_DIR=str(self.d / "pocl")))
+        try:
+            first = p.stderr.readline()  # (PoCL's own cache empty: each program takes a while to compile)
+            self.assertIn(f"(not in the cache yet; the programs are then cached in {cache})", first)
+            # (unshare and sh exec: the process is vggcl, in the namespace)
+            subprocess.run(["nsenter", "-t", str(p.pid), "-m", "mount", "-o", "remount,ro", str(cache)], check=True,
+                           timeout=60)
+            out, rest = p.communicate(timeout=600)
+        finally:
+            p.kill()
+            p.wait()
+        self.assertEqual(p.returncode, 0, first + rest)
+        notes = [ln for ln in rest.splitlines() if "a compiled program was not cached (" in ln]
+        self.assertEqual(len(notes), 1, first + rest)
+        self.assertIn("Read-only file system", notes[0])
+        self.assertTrue(notes[0].endswith(": the next run compiles it again"), notes[0])
+
     def test_program_cache(self):
         args = ("--size", "32", "--iters", "1", "--json")
         r = self.bench(*args, env={"POCL_CACHE_DIR": str(self.d / "pocl")})  # (PoCL's own cache empty too)

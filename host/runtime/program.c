@@ -158,6 +158,7 @@ static vggcl_status get_program(vggcl_ctx *ctx, int which, const char *defines, 
         const int on = vggcl__cache_dir(dir), ready = on == 1 && vggcl__cache_ready(ctx, dir); /* (says why not) */
         const int unwritable = ready ? vggcl__cache_unwritable(dir) : 0;
         ctx->told_compiling = 1;
+        ctx->told_cache_write = !ready || unwritable; /* (said here: not again at each store) */
         if (ready && !unwritable)
             snprintf(msg, sizeof msg, "compiling the OpenCL kernels for %s (not in the cache yet; the programs are "
                      "then cached in %s)", ctx->device_name, dir); /* (also after an entry refused: not a first run) */

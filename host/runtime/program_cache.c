@@ -294,9 +294,9 @@ void vggcl__cache_store(vggcl_ctx *ctx, const char *src, const char *options, cl
         hd->sum = checksum(bin, size);
         memcpy(hd + 1, bin, size);
         memcpy(msg, ctx->msg, sizeof msg);
-        char dir[VGGCL__CACHE_DIR_MAX + 1]; /* (a folder that is not usable or writable: said with the compile) */
-        if (vggcl__cache_write(ctx, path, hd, sizeof *hd + size) != VGGCL_OK && ctx->log && !ctx->told_cache_write &&
-            vggcl__cache_ready(ctx, dir) && !vggcl__cache_unwritable(dir)) {
+        /* (a folder not usable or writable at the first compile was said with it; one that became so after, as
+         * a file system remounted read-only, is said here: the compile's line had said "then cached in") */
+        if (vggcl__cache_write(ctx, path, hd, sizeof *hd + size) != VGGCL_OK && ctx->log && !ctx->told_cache_write) {
             char note[sizeof ctx->msg + 128];
             snprintf(note, sizeof note, "a compiled program was not cached (%s): the next run compiles it again",
                      ctx->msg);
