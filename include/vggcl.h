@@ -310,9 +310,9 @@ VGGCL_API vggcl_status vggcl_benchmark(vggcl_ctx *ctx, vggcl_model *model, const
  * loaded afterwards with conv AUTO use it (two batches of one class are
  * VGGCL_ERR_ARG, and no cache folder to use, or a table there that is not a
  * private regular file, VGGCL_ERR_IO, before any tuning; a size or batch no
- * pass takes is the pass's error, and a shape whose every candidate failed the last one's: VGGCL_ERR_DEVICE_MEMORY
- * where it did not fit; VGGCL_ERR_ARG is only ever the arguments). batches NULL or n_batches < 1: batch 1. rows gets up to cap
- * results; *count the number of shapes x classes tuned; path (may be NULL)
+ * pass takes is the pass's error, and a shape whose every candidate failed the last one's:
+ * VGGCL_ERR_DEVICE_MEMORY where it did not fit; VGGCL_ERR_ARG is only ever the arguments). batches NULL or
+ * n_batches < 1: batch 1. rows gets up to cap results; *count the number of shapes x classes tuned; path (may be NULL)
  * the table, cut to path_len. */
 typedef struct {
     char layer[96];     /* e.g. "features.2" (the first conv of this shape) */

@@ -1526,9 +1526,9 @@ class Cli(unittest.TestCase):
         off = {"VGGCL_CACHE_DIR": "off"}
         r = self.vggcl(*args, env=dict(off, VGGCL_FAULT="spurious-build:1"))
         self.assertEqual(r.returncode, 0, r.stderr)
-        self.assertRegex(r.stderr, r"vggcl: layer \S+ .*: clBuildProgram -> CL_BUILD_PROGRAM_FAILURE \(-11\) without a "
-                                   r"compiler's diagnostic \(the driver's kernel cache, shared by processes starting at "
-                                   r"once\?\): built again\n")
+        self.assertRegex(r.stderr, r"vggcl: layer \S+ .*: clBuildProgram -> CL_BUILD_PROGRAM_FAILURE \(-11\) without "
+                                   r"a compiler's diagnostic \(the driver's kernel cache, shared by processes starting "
+                                   r"at once\?\): built again\n")
         self.assertEqual(np.load(self.out).shape, (2, 3))
         self.out.unlink(), (self.out.parent / "f.npy").unlink()
         self.fails(args, 1, "clBuildProgram -> CL_OUT_OF_HOST_MEMORY", env=dict(off, VGGCL_FAULT="spurious-build:1:-6"))
@@ -2591,8 +2591,9 @@ class Bench(unittest.TestCase):
         cache = self.d / "ro"
         cache.mkdir()
         p = subprocess.Popen(["unshare", "-m", "sh", "-c",
-                              f'mount -t tmpfs -o size=64m,mode=700 tmpfs "{cache}" && exec "$@"', "sh", VGGCL, "bench", "--size", "32", "--iters", "1"], stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True,
+                              f'mount -t tmpfs -o size=64m,mode=700 tmpfs "{cache}" && exec "$@"', "sh", VGGCL,
+                              "bench", "--size", "32", "--iters", "1"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True,
                              env=dict(os.environ, VGGCL_CACHE_DIR=str(cache), POCL_CACHE_DIR=str(self.d / "pocl")))
         try:
             first = p.stderr.readline()  # (PoCL's own cache empty: each program takes a while to compile)

@@ -101,7 +101,8 @@ int cmd_bench(int argc, char **argv)
     int r = cli_parse(&command, argc, argv, &a);
     if (r != CLI_OK) return r == CLI_HELP ? CLI_OK : r;
     const char *weights = cli_arg(&a, "weights"), *device = cli_arg(&a, "device"), *pool5 = cli_arg(&a, "pool5"),
-               *batch_s = cli_arg_or(&a, "batch", cli_arg(&a, "images") ? "8" : "1"), /* (the job classify runs) */ *size_s = cli_arg_or(&a, "size", "224"),
+               *batch_s = cli_arg_or(&a, "batch", cli_arg(&a, "images") ? "8" : "1"), /* (classify's, with images) */
+               *size_s = cli_arg_or(&a, "size", "224"),
                *iters_s = cli_arg_or(&a, "iters", "10"), *conv = cli_arg(&a, "conv"),
                *peak_s = cli_arg(&a, "peak-gflops");
     const int per_layer = cli_arg(&a, "per-layer") != NULL, json = cli_arg(&a, "json") != NULL;

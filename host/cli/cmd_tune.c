@@ -66,7 +66,8 @@ int cmd_tune(int argc, char **argv)
         if (cli_int("tune", "--batch", item, 1, 4096, &batches[n_batches++])) return CLI_USAGE;
     }
     if (cli_int("tune", "--iters", iters_s, 1, 1000, &iters) || cli_int("tune", "--budget", budget_s, 0, 86400, &budget) ||
-        (size_s && cli_size("tune", size_s, &h, &w)) || cli_model_opts("tune", pool5, NULL, &opts) || cli_one_device("tune", device))
+        (size_s && cli_size("tune", size_s, &h, &w)) || cli_model_opts("tune", pool5, NULL, &opts) ||
+        cli_one_device("tune", device))
         return CLI_USAGE;
 
     int rc = CLI_FAIL, count = 0;

@@ -236,9 +236,9 @@ int cli_parse(const cli_command *c, int argc, char **argv, cli_args *a)
             if (o->metavar && optarg == argv[optind - 1] && !strncmp(optarg, "--", 2) && optarg[2])
                 rc = cli_error(CLI_USAGE, "%s: --%s needs %s, not the option '%s' (a value that begins with '--': "
                                "--%s=%s)", c->name, o->name, o->metavar, optarg, o->name, optarg);
-            /* (the last is taken, as an alias's --device is overridden by the one after it; said: a second
-             * --weights ran another model unsaid) */
-            if (o->metavar && a->value[k - 256] && strcmp(a->value[k - 256], optarg))
+            /* (the last is taken, as an alias's --device is overridden by the one after it; said, once under
+             * mpirun: a second --weights ran another model unsaid) */
+            if (o->metavar && a->value[k - 256] && strcmp(a->value[k - 256], optarg) && cli_usage_said())
                 cli_error(CLI_FAIL, "%s: --%s given twice ('%s', then '%s'): the last is taken", c->name, o->name,
                           a->value[k - 256], optarg);
             a->value[k - 256] = o->metavar ? optarg : "1";

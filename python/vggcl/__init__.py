@@ -273,8 +273,8 @@ def _device_spec(device):
             raise TypeError
         return str(index)
     except TypeError:
-        raise Error(f"device is {_shown(device)}; expected a str (\"ref\", \"P:D\", a name), an index from devices() or "
-                    "None") from None
+        raise Error(f"device is {_shown(device)}; expected a str (\"ref\", \"P:D\", a name), an index from "
+                    "devices() or None") from None
 
 
 def _whole(value, what, least, most=None):
