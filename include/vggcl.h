@@ -218,7 +218,7 @@ VGGCL_API const char *vggcl_model_class_name(const vggcl_model *model, int c);
  * pixels: vggcl_check_batch does not foresee it). After a failure the outputs hold nothing valid (they may
  * be partly written). The model keeps the device buffers of its largest pass so far for the passes after
  * it (they grow, never shrink): a service that ran one large batch holds that memory until the model is
- * freed (vggcl_model_free; loading the file again gives a model of none). */
+ * freed (vggcl_model_free; a model loaded again holds none until its first pass). */
 VGGCL_API vggcl_status vggcl_forward(vggcl_ctx *ctx, vggcl_model *model, const float *input,
                            int n, int h, int w, float *logits, float *features);
 

@@ -45,7 +45,8 @@ typedef struct {
  * positional argument prints the error and the synopsis on stderr (CLI_USAGE). */
 int cli_parse(const cli_command *c, int argc, char **argv, cli_args *a);
 /* Whether word (its first len bytes) is a typing slip of name: at most one letter in three (and two in all)
- * left out, added, changed or two side by side swapped, in any case (clasify, Classify, --wieghts). */
+ * left out, added, changed or two side by side swapped, in any case (clasify, Classify, --wieghts); of a name
+ * or word of 3 letters or fewer, only its case or two letters swapped (cat is no slip of cam). */
 int cli_slip_of(const char *word, size_t len, const char *name);
 void cli_help(const cli_command *c, FILE *out);
 /* The value given for --name, else NULL / else dflt; a flag: non-NULL when given. */
@@ -409,9 +410,9 @@ int cmd_cam(int argc, char **argv);
 /* The image formats vggcl reads (the decoders: host/io/image_*.c) as the messages name them, and
  * their extensions (a folder's listing: image_list.c's). */
 #define CLI_IMAGE_FORMATS "JPEG, PNG, WebP, BMP, TIFF or PNM"
+#define CLI_IMAGE_EXTENSIONS ".jpg, .jpeg, .png, .webp, .bmp, .tif, .tiff, .ppm, .pgm"
 /* --size's help where a model is given (bench, tune): its default is the model's input, as classify crops to it. */
 #define CLI_SIZE_HELP "input size (default: --weights' crop size from its metadata,\nas classify crops to it; else 224)"
-#define CLI_IMAGE_EXTENSIONS ".jpg, .jpeg, .png, .webp, .bmp, .tif, .tiff, .ppm, .pgm"
 
 /* The lost+found folders below the top that a listing passed over, this user unable to read them (a mounted
  * disk's: os.walk passes over them too): how many, and the first's path (allocated). */

@@ -249,16 +249,15 @@ static int match_classes(const cli_dataset *ds, const vggcl_model *m, const char
         folder_class[f] = at->c;
     }
     free(sorted);
-    if (rc == CLI_OK && say && ds->n_classes < C) { /* (a model of other classes than the data's was scored unsaid) */
-        int missing = 0, first = -1;
-        for (int c = 0; c < C; c++) {
-            int f = 0;
-            while (f < ds->n_classes && folder_class[f] != c) f++;
-            if (f == ds->n_classes && !missing++) first = c;
-        }
-        cli_error(CLI_FAIL, "eval: %s has no folder for %d of the %d classes of %s (such as '%s'; the folders matched "
-                  "%s): their recall is 0, no image being of them", data, missing, C, weights, names[first],
-                  named ? "by name" : "by position, the first sorted being class 0");
+    char *has = rc == CLI_OK && say && ds->n_classes < C ? calloc((size_t)C, 1) : NULL;
+    if (has) { /* (a model of other classes than the data's was scored unsaid; folders map to classes one to one) */
+        int first = 0;
+        for (int f = 0; f < ds->n_classes; f++) has[folder_class[f]] = 1;
+        while (has[first]) first++;
+        cli_error(CLI_FAIL, "eval: %s has no folder for %d of the %d classes of %s (such as '%.80s'; the folders "
+                  "matched %s): their recall is 0, no image being of them", data, C - ds->n_classes, C, weights,
+                  names[first], named ? "by name" : "by position, the first sorted being class 0");
+        free(has);
     }
     return rc;
 }

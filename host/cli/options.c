@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "cli.h"
 
@@ -154,7 +155,16 @@ int cli_slip_of(const char *word, size_t len, const char *name)
             row[j] = best;
         }
     }
-    const size_t dist = d[len % 3][m], allowed = (m < len ? m : len) / 3;
+    const size_t dist = d[len % 3][m], shorter = m < len ? m : len, allowed = shorter / 3;
+    if (shorter <= 3) { /* (a short name: its case, or two letters swapped; one changed made 'cat' cam, 'val' eval) */
+        if (len != m) return 0;
+        size_t i = 0;
+        while (i < m && tolower((unsigned char)word[i]) == tolower((unsigned char)name[i])) i++;
+        if (i + 1 >= m) return i == m;
+        return tolower((unsigned char)word[i]) == tolower((unsigned char)name[i + 1]) &&
+               tolower((unsigned char)word[i + 1]) == tolower((unsigned char)name[i]) &&
+               strncasecmp(word + i + 2, name + i + 2, m - i - 2) == 0;
+    }
     return dist <= (allowed < 2 ? allowed : 2);
 }
 
@@ -217,6 +227,7 @@ int cli_parse(const cli_command *c, int argc, char **argv, cli_args *a)
     }
     longs[n] = (struct option){ "help", no_argument, NULL, 256 + n }; /* ('h' is -h's alone: see below) */
     int rc = CLI_OK, k;
+    const char *before[CLI_MAX_OPTIONS] = { NULL }; /* an option's first value, where another came after it */
     opterr = 0;
     optind = 0; /* (0: glibc starts afresh) */
     while (rc == CLI_OK && (k = getopt_long(argc, argv, ":h", longs, NULL)) != -1) {
@@ -236,11 +247,8 @@ int cli_parse(const cli_command *c, int argc, char **argv, cli_args *a)
             if (o->metavar && optarg == argv[optind - 1] && !strncmp(optarg, "--", 2) && optarg[2])
                 rc = cli_error(CLI_USAGE, "%s: --%s needs %s, not the option '%s' (a value that begins with '--': "
                                "--%s=%s)", c->name, o->name, o->metavar, optarg, o->name, optarg);
-            /* (the last is taken, as an alias's --device is overridden by the one after it; said, once under
-             * mpirun: a second --weights ran another model unsaid) */
-            if (o->metavar && a->value[k - 256] && strcmp(a->value[k - 256], optarg) && cli_usage_said())
-                cli_error(CLI_FAIL, "%s: --%s given twice ('%s', then '%s'): the last is taken", c->name, o->name,
-                          a->value[k - 256], optarg);
+            if (o->metavar && a->value[k - 256] && strcmp(a->value[k - 256], optarg) && !before[k - 256])
+                before[k - 256] = a->value[k - 256]; /* (said below, where the command line holds no mistake) */
             a->value[k - 256] = o->metavar ? optarg : "1";
         }
     }
@@ -262,6 +270,12 @@ int cli_parse(const cli_command *c, int argc, char **argv, cli_args *a)
         if (o->required && !a->value[i]) rc = cli_error(CLI_USAGE, "%s: --%s is required", c->name, o->name);
     }
     free(longs);
+    /* an option given again with another value: the last is taken, as an alias's --device is overridden by the one
+     * after it; said, once under mpirun (a second --weights ran another model unsaid) */
+    for (int i = 0; i < n && rc == CLI_OK && cli_usage_said(); i++)
+        if (before[i])
+            cli_error(CLI_FAIL, "%s: --%s given more than once ('%s' first, '%s' last): the last is taken", c->name,
+                      nth(c, i, NULL)->name, before[i], a->value[i]);
     /* the synopsis, not the whole help: 60 lines of it pushed the error itself out of a terminal's view */
     if (rc == CLI_USAGE && cli_usage_said()) {
         usage_lines(c, stderr);

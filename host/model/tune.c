@@ -830,7 +830,10 @@ static vggcl_status tune_shape(vggcl_ctx *ctx, vggcl_model *m, int step, int n, 
                                       "relative L2; at most %g)", closest, CHECK_REL);
         snprintf(before, sizeof before, "tuning layer %s (conv %d->%d, %dx%d, batch %d): no algorithm ran%s%s", s->name,
                  s->c_in, s->c_out, h, w, n, said ? "; the last: " : "", why);
-        return said ? vggcl__fail_around(ctx, said, before, "") /* (its status: out of memory is so said) */
+        /* (the last failure's status where it says what the caller can change, a batch too large or a size no
+         * pass takes; any other is the device's: ERR_ARG is only ever tune's own arguments) */
+        const vggcl_status as = said == VGGCL_ERR_DEVICE_MEMORY || said == VGGCL_ERR_SHAPE ? said : VGGCL_ERR_DEVICE;
+        return said ? vggcl__fail_around(ctx, as, before, "")
                     : vggcl__fail(ctx, VGGCL_ERR_DEVICE, "%s", before);
     }
     snprintf(r->algo, sizeof r->algo, "%s", vggcl__conv_algo(best.algo)->name);

@@ -1,8 +1,10 @@
 /* OpenCL programs: sources embedded at build time (kernels_embedded.c, made by
  * cmake/embed_kernels.cmake) or read from $VGGCL_KERNEL_DIR for development. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <time.h>
@@ -40,15 +42,31 @@ static int pocl_cache_unusable(const vggcl_ctx *ctx, char *dir, size_t len)
     return stat(dir, &sb) == 0 && (!S_ISDIR(sb.st_mode) || access(dir, W_OK | X_OK) != 0);
 }
 
-/* On PoCL, the MiB free in its kernel cache's file system (the folder named into dir); -1 where not known. A
+/* On PoCL, the MiB free in its kernel cache's file system (the folder named into dir; one not made yet, the
+ * nearest folder above it); -1 on another driver or where not known. A
  * build that failed with less than POCL_CACHE_LEAST_MIB free did for want of it: PoCL's log said only "failed to
  * build the program" (one kernel's files take a few MiB). */
 #define POCL_CACHE_LEAST_MIB 32.0
 static double pocl_cache_free_mib(const vggcl_ctx *ctx, char *dir, size_t len)
 {
     struct statvfs fs;
-    if (!vggcl__pocl_cache_dir(ctx, dir, len) || statvfs(dir, &fs) != 0) return -1;
+    char at[VGGCL__CACHE_DIR_MAX + 1];
+    if (!vggcl__pocl_cache_dir(ctx, dir, len)) return -1;
+    snprintf(at, sizeof at, "%s", dir);
+    for (char *slash; statvfs(at, &fs) != 0;) {
+        if (errno != ENOENT || !(slash = strrchr(at, '/')) || slash == at) return -1;
+        *slash = '\0';
+    }
     return (double)fs.f_bavail * (double)fs.f_frsize / 1048576.0;
+}
+
+/* Whether a build log holds a compiler's diagnostic ("error:", "ERROR", "Error" in any case): a failure without
+ * one is the driver's, not the source's. */
+static int diagnosed(const char *log)
+{
+    for (const char *p = log; p && *p; p++)
+        if (strncasecmp(p, "error", 5) == 0) return 1;
+    return 0;
 }
 
 static const struct { const char *file, *options; } progs[VGGCL_PROG_COUNT] = {
@@ -184,13 +202,11 @@ static vggcl_status get_program(vggcl_ctx *ctx, int which, const char *defines, 
             log[len] = '\0';
         else if (log)
             log[0] = '\0';
-        /* a failure without a compiler's diagnostic is the driver's, not the source's: PoCL's builds failed so,
-         * now and then, when processes starting at once shared its empty kernel cache; built again once */
-        char pocl_dir[VGGCL__CACHE_DIR_MAX + 1]; /* (a full one is said below: built again, it fails again) */
+        /* PoCL's builds failed without a compiler's diagnostic, now and then, when processes starting at once
+         * shared its empty kernel cache: built again once (another driver's, or a full cache, said below) */
+        char pocl_dir[VGGCL__CACHE_DIR_MAX + 1];
         const double free_mib = pocl_cache_free_mib(ctx, pocl_dir, sizeof pocl_dir);
-        if (tries > 1 || err != CL_BUILD_PROGRAM_FAILURE || (log && strstr(log, "error")) ||
-            (free_mib >= 0 && free_mib < POCL_CACHE_LEAST_MIB))
-            break;
+        if (tries > 1 || err != CL_BUILD_PROGRAM_FAILURE || diagnosed(log) || free_mib < POCL_CACHE_LEAST_MIB) break;
         if (ctx->log) {
             char note[sizeof where + 160];
             snprintf(note, sizeof note, "%s: clBuildProgram -> %s (%d) without a compiler's diagnostic (the driver's "
@@ -219,7 +235,7 @@ static vggcl_status get_program(vggcl_ctx *ctx, int which, const char *defines, 
             goto fail;
         }
         const double free_mib = pocl_cache_free_mib(ctx, pocl_dir, sizeof pocl_dir);
-        if (free_mib >= 0 && free_mib < POCL_CACHE_LEAST_MIB && !(log && strstr(log, "error"))) {
+        if (free_mib >= 0 && free_mib < POCL_CACHE_LEAST_MIB && !diagnosed(log)) {
             st = vggcl__fail(ctx, VGGCL_ERR_DEVICE, "%s: clBuildProgram -> %s (%d): PoCL builds in its kernel cache "
                              VGGCL__POCL_CACHE_WHERE ", and %s has %.1f MiB free: free some space there, or set "
                              "POCL_CACHE_DIR to a folder that has it", where, vggcl__cl_error_name(err), (int)err,

@@ -223,7 +223,7 @@ def _shown(value):
     """A value as a message names it: an array by its type, dtype and shape (its repr, many lines of numbers,
     flooded a log: load_image given an image), else its repr, cut past 80 characters."""
     if hasattr(value, "shape") and hasattr(value, "dtype"):
-        return f"a {type(value).__name__} of {value.dtype} and shape {tuple(value.shape)}"
+        return f"a {type(value).__module__}.{type(value).__name__} of {value.dtype} and shape {tuple(value.shape)}"
     shown = repr(value)
     if len(shown) <= 80:
         return shown
@@ -258,8 +258,9 @@ def _softmax(logits):
 
 
 def _device_spec(device):
-    """A device argument as the library's spec: a str or bytes as it is, an index (an int from devices(),
-    0 included) as its digits; Error for anything else (a bool, a float)."""
+    """A device argument as the library's spec: a str or bytes as it is (not empty nor blank: None is the
+    default), an index (an int from devices(), 0 included) as its digits; Error for anything else (a bool,
+    a float)."""
     if isinstance(device, (str, bytes)):
         if not device.strip():  # (the library's default, as None: a variable left unset chose the first device)
             raise Error(f"device is {device!r}; expected \"ref\", \"P:D\", an index or a name (None: "
