@@ -124,7 +124,7 @@ typedef struct {
  * install. */
 VGGCL_API vggcl_status vggcl_list_devices(vggcl_ctx *ctx, vggcl_device_info *out, int cap, int *count);
 
-/* spec: "ref" (plain-C reference), "P:D", a flat index, or a substring of the
+/* spec: "ref" (plain-C reference; in any case, as "all"), "P:D", a flat index, or a substring of the
  * device name (any case; the first device it names, said through the log
  * function where it names several), without the blanks around it. NULL, "" or
  * blanks mean $VGGCL_DEVICE, else the first GPU, else the first device. One device: a list or "all" (the

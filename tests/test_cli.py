@@ -1200,10 +1200,16 @@ class Cli(unittest.TestCase):
         # P:D past the int range (sscanf wrapped 4294967296:0 to 0:0); all or a list where one device runs
         self.fails(self.run_args(extra=["--device", "4294967296:0"]), 1, "no OpenCL device 4294967296:0")
         self.fails(self.run_args(extra=["--device", "all"]), 2, "run: --device all: this command runs on one device")
+        # ref and all in any case, as names match (REF was looked for as a device name)
+        self.fails(self.run_args(extra=["--device", "ALL"]), 2, "run: --device ALL: this command runs on one device")
+        r = self.vggcl(*self.run_args(extra=["--device", "Ref"]))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("device: reference (plain C)\n", r.stdout)
+        self.out.unlink()
         # in $VGGCL_DEVICE, set for the commands that take several, all or a list means its first device (it was
         # refused: VGGCL_DEVICE=all in a profile broke run, bench, cam and tune); an empty first one is said
         want = None
-        for env in ("0", "0,0", " 0 , ref", "all"):
+        for env in ("0", "0,0", " 0 , ref", "all", "All"):
             r = self.vggcl(*self.run_args(), env={"VGGCL_DEVICE": env})
             self.assertEqual(r.returncode, 0, f"{env}: {r.stderr}")
             got = np.load(self.out)

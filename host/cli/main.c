@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -478,7 +479,7 @@ const char *cli_trimmed(const char *s, char *buf, size_t cap)
 }
 
 /* Whether a --device spec names several devices: all, or a list. */
-static int several_devices(const char *spec) { return spec && (!strcmp(spec, "all") || strchr(spec, ',')); }
+static int several_devices(const char *spec) { return spec && (!strcasecmp(spec, "all") || strchr(spec, ',')); }
 
 int cli_open_models(const char *device, const char *weights, const vggcl_load_options *opts, vggcl_preprocess *p,
                     cli_devices *d)
@@ -493,7 +494,7 @@ int cli_open_models(const char *device, const char *weights, const vggcl_load_op
     const char *from = given ? "" : " ($VGGCL_DEVICE)";
     /* a mistake in the environment's list may be this rank's alone (its machine's VGGCL_DEVICE): said here */
     int (*const say)(int, const char *, ...) = given ? cli_error : cli_error_here;
-    if (device && !strcmp(device, "all")) {
+    if (device && !strcasecmp(device, "all")) {
         int index[CLI_MAX_DEVICES];
         if ((n = cli_all_devices(index, CLI_MAX_DEVICES, 1)) < 0) return CLI_FAIL;
         for (int i = 0; i < n; i++) snprintf(specs[i], sizeof specs[0], "%d", index[i]);
@@ -506,9 +507,9 @@ int cli_open_models(const char *device, const char *weights, const vggcl_load_op
             if (!len || len >= sizeof specs[0])
                 return say(CLI_USAGE, "--device %s%s: device %d of the list is %s", device, from, n + 1,
                                  len ? "longer than 63 bytes" : "empty");
-            if (!strcmp(specs[n], "all"))
+            if (!strcasecmp(specs[n], "all"))
                 return say(CLI_USAGE, "--device %s%s: all is every device, not an item of a list", device, from);
-            refs += !strcmp(specs[n++], "ref");
+            refs += !strcasecmp(specs[n++], "ref");
         }
         if (refs && refs < n) /* (their last bits differ: the rows would depend on which device was free) */
             return say(CLI_USAGE, "--device %s%s: ref and OpenCL devices together, whose answers differ in "

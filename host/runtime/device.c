@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -359,7 +360,7 @@ static int match_spec(vggcl_ctx *ctx, const dev_entry *list, int n, const char *
             if (!strcmp(list[i].info.type, "GPU")) return i;
         return 0;
     }
-    if (!strcmp(spec, "all") || strchr(spec, ',')) {
+    if (!strcasecmp(spec, "all") || strchr(spec, ',')) {
         vggcl__fail(ctx, VGGCL_ERR_NO_DEVICE, "'%s': a context takes one device (all and lists are for the commands "
                     "classify, eval and train-head, a context each)", spec);
         return -1;
@@ -447,14 +448,14 @@ vggcl_status vggcl_select_device(vggcl_ctx *ctx, const char *spec)
     if (from_env) spec = trim_spec(getenv("VGGCL_DEVICE"), trimmed, sizeof trimmed);
     char env[sizeof trimmed], first[sizeof trimmed]; /* (its value, for the messages; its list's first item) */
     snprintf(env, sizeof env, "%s", from_env && spec ? spec : "");
-    if (from_env && spec && !strcmp(spec, "all")) spec = NULL; /* (the environment's all or list, set for the */
+    if (from_env && spec && !strcasecmp(spec, "all")) spec = NULL; /* (the environment's all or list, set for the */
     else if (from_env && spec && strchr(spec, ',')) {            /* commands that take several: its first device) */
         snprintf(first, sizeof first, "%.*s", (int)strcspn(spec, ","), spec);
         spec = trim_spec(first, trimmed, sizeof trimmed);
         if (!spec || !*spec)
             return vggcl__fail(ctx, VGGCL_ERR_NO_DEVICE, "$VGGCL_DEVICE=%s: its first device is empty", env);
     }
-    if (spec && !strcmp(spec, "ref")) {
+    if (spec && !strcasecmp(spec, "ref")) {
         ctx->use_ref = 1;
         ctx->selected = 1;
         snprintf(ctx->device_name, sizeof ctx->device_name, "reference (plain C)");
