@@ -45,6 +45,7 @@ from PIL import Image
 from torchvision import transforms
 from onnx import TensorProto, helper, numpy_helper
 from torch import nn
+from torch.nn import functional as F
 
 ROOT = Path(__file__).resolve().parent.parent
 IMPORTER = ROOT / "weights" / "import_onnx.py"
@@ -845,6 +846,39 @@ class OnnxImport(unittest.TestCase):
         self.assertEqual((r.returncode, r.stdout), (1, ""), r.stderr)
         self.assertEqual(r.stderr, f"import_onnx.py: {path}: not a valid ONNX graph: (the checker gave no reason)\n")
         self.assertEqual(list(out.parent.iterdir()), [])
+
+    def test_squeezed_gap_heads(self):
+        """A GAP flattened by PyTorch's squeezes, one axis at a time (.squeeze(-1).squeeze(-1), .squeeze(3)
+        .squeeze(2): refused, "expected the two axes"), and by .squeeze() of every axis (a batch of one's too,
+        which vggcl keeps, each image computed alone: the logits onnxruntime gives a batch of one)."""
+        class Squeezed(nn.Module):
+            def __init__(self, how):
+                super().__init__()
+                self.how = how
+                self.features = gap_vgg("vgg11", nn.Linear(512, 5), seed=11).features
+                self.fc = nn.Linear(512, 5)
+
+            def forward(self, x):
+                f = F.adaptive_avg_pool2d(self.features(x), 1)
+                f = f.squeeze(-1).squeeze(-1) if self.how == "last" else f.squeeze(3).squeeze(2) \
+                    if self.how == "named" else f.squeeze()
+                return self.fc(f)
+        for how in ("last", "named"):
+            with self.subTest(how):
+                self.torch_case(f"squeeze_{how}", Squeezed(how).eval(), 64, seed=12,
+                                heads=[("classifier.0.weight", (5, 512)), ("classifier.0.bias", (5,))])
+        path = self.d / "squeeze_all.onnx"  # (a graph of a batch of one: .squeeze() drops it there)
+        model = Squeezed("all").eval()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            torch.onnx.export(model, torch.zeros(1, 3, 64, 64), str(path), opset_version=13, input_names=["input"],
+                              output_names=["logits"])
+        x = torch.randn(1, 3, 64, 64, generator=torch.Generator().manual_seed(13)).numpy()
+        out = self.d / "squeeze_all.safetensors"
+        r = self.importer(path, out)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        tensors, meta = load_file(out)
+        np.testing.assert_allclose(reference(tensors, meta, x)[0], ort_logits(path, x), rtol=1e-4, atol=1e-5)
 
     def test_cifar_style_heads(self):
         """VGGs for 32x32 images as kuangliu/pytorch-cifar writes them (Conv BatchNorm ReLU, five pools to a 1x1

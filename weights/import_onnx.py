@@ -347,10 +347,12 @@ def conv_bias(g, node, c_out):
     return b
 
 
-def check_flatten(g, node, tensor, width):
-    """A Flatten, Reshape or Squeeze of the data to (N, width): Flatten's axis 1, Reshape's shape (when static;
-    a fixed first number only as the graph's fixed batch where the second is -1: [512, -1] is no flatten of a
-    batch of 2), Squeeze's axes (when given: two, not the batch's)."""
+def check_flatten(g, node, tensor, width, dims="NC11"):
+    """A Flatten, Reshape or Squeeze of the data, whose axes dims names (N the batch, C the width channels, 1 an
+    axis of size 1: "NC11", NHWC's "N11C", "NC1" after one squeeze), towards (N, width): Flatten's axis 1,
+    Reshape's shape (when static; a fixed first number only as the graph's fixed batch where the second is -1:
+    [512, -1] is no flatten of a batch of 2), Squeeze's axes (when given: of size 1, not the batch's; one at a
+    time is PyTorch's .squeeze(-1).squeeze(-1)). Returns the axes after it ("NC": flattened)."""
     check_data_input(g, node, tensor)
     if node.op_type == "Flatten" and attrs(node).get("axis", 1) != 1:
         refuse(node, f"axis {attrs(node).get('axis')}; expected 1")
@@ -359,13 +361,19 @@ def check_flatten(g, node, tensor, width):
                             (shp[1] == -1 and shp[0] not in (0, (static_dims(g.input) or [None])[0]))):
         refuse(node, f"shape {shp}; expected (N, {width}): (0 or -1, {width}) or (0, -1)")
     if node.op_type == "Squeeze":
-        axes = node_axes(g, node)
-        if axes is not None and (len(axes) != 2 or 0 in axes):
-            refuse(node, f"axes {axes} of the rank-4 data; expected the two axes of size 1 (not the batch's, 0)")
+        axes = node_axes(g, node, len(dims))
+        if axes is None:  # (every axis of size 1: a batch of one's too, which vggcl keeps, computing each image alone)
+            return "NC"
+        ones = [i for i, d in enumerate(dims) if d == "1"]
+        if not axes or len(set(axes)) != len(axes) or not set(axes) <= set(ones):
+            refuse(node, f"axes {axes} of the rank-{len(dims)} data; expected axes of size 1 ({ones}: not the "
+                         "batch's nor the channels')")
+        return "".join(d for i, d in enumerate(dims) if i not in axes)
+    return "NC"
 
 
-def node_axes(g, node):
-    """A Squeeze's or ReduceMean's axes, each modulo 4 and sorted (their data is rank 4 here): from its attribute
+def node_axes(g, node, rank=4):
+    """A Squeeze's or ReduceMean's axes, each modulo the data's rank (4: a map) and sorted: from its attribute
     (before opset 13) or its second input; None where not given (every axis of size 1)."""
     a = attrs(node)
     if "axes" in a:
@@ -374,7 +382,7 @@ def node_axes(g, node):
         axes = [int(v) for v in np.asarray(g.const(node, 1, "axes")).reshape(-1)]
     else:
         return None
-    return sorted(ax % 4 for ax in axes)
+    return sorted(ax % rank for ax in axes)
 
 
 def conv_weights(g, node, tensor, c_in):
@@ -687,6 +695,7 @@ def convert(model, path_name, scale=None):
 
     # --- GAP or flatten
     layout, pooled_to_7, whole_map, maps = "NCHW", False, False, False
+    gap_axes = "NC"  # (the GAP output's axes, as check_flatten names them)
     if node.op_type == "Transpose":
         if transpose_perm(node) != [0, 2, 3, 1]:
             refuse(node, f"perm {transpose_perm(node)}; expected (0,2,3,1) (back to NHWC) after the features")
@@ -735,13 +744,18 @@ def convert(model, path_name, scale=None):
             check_data_input(g, node, t)
             g.only_first_output(node)
             t, node = node.output[0], g.next(node.output[0], node)
+        gap_axes = gap_first = "NC" if not keep else "N11C" if layout == "NHWC" else "NC11"
         while node is not None and node.op_type in ("Flatten", "Reshape", "Squeeze"):
-            check_flatten(g, node, t, width)
+            gap_axes = check_flatten(g, node, t, width, gap_axes)
             channels_last = True
             t, node = node.output[0], g.next(node.output[0], node)
+        if gap_axes not in ("NC", gap_first):  # (one of the two axes of size 1 squeezed away, the other left)
+            raise Refused(f"the GAP's output '{t}' is left of rank {len(gap_axes)} ({gap_axes}); expected it "
+                          f"flattened to (N, {width})")
         # (N, C, 1, 1): 1x1 Convs may come before the flatten, and the graph may end there (its output read as
         # (N, C)); the dense chain says what it cannot take on that map
         maps = not channels_last
+        gap_axes = "NC11" if maps else "NC"
         head_desc = "GAP" if not one_by_one else "GAP (an AveragePool over the whole map)" if whole_map \
             else "GAP (a flatten of the 1x1 map)"
     elif op in ("Flatten", "Reshape") and pre_gap is None:
@@ -772,8 +786,8 @@ def convert(model, path_name, scale=None):
         op = node.op_type
         if op in ("Dropout", "Pad"):
             passed_over(g, node, t, model)
-        elif op in ("Flatten", "Reshape", "Squeeze") and maps:
-            check_flatten(g, node, t, width)
+        elif op in ("Flatten", "Reshape", "Squeeze") and gap_axes != "NC":
+            gap_axes = check_flatten(g, node, t, width, gap_axes)
             maps = False
         elif op in ("Gemm", "MatMul", "Conv"):
             if state == "pre":
