@@ -582,6 +582,17 @@ class OnnxImport(unittest.TestCase):
         model = keras_like(28, cfg=(8, "M", 8, "M", 8, "M", 8, "M"))  # 224 / 16: a 14x14 map
         err = self.refused("flatten14", model, "Reshape node 'functional_1/flatten_1/Reshape'")
         self.assertIn("14x14", err)
+        # exported with export_params=False: the weights are inputs without values, said so (every input listed)
+        path = self.d / "no_params.onnx"
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            torch.onnx.export(gap_vgg("vgg11", nn.Linear(512, 5), seed=3), torch.zeros(1, 3, 64, 64), str(path),
+                              opset_version=13, input_names=["input"], export_params=False)
+        r = self.importer(path, self.d / "no_params.safetensors")
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertRegex(r.stderr, r"the graph has \d+ inputs \(input, features\.0\.weight, features\.0\.bias, "
+                                   r"features\.3\.weight, \.\.\. \(\d+ more\)\); expected one image input; its weights "
+                                   r"are inputs without values \(exported with export_params=False\?\)\n")
 
     def test_preprocessing_given(self):
         """--resize, --crop and --draft record the preprocessing the model was trained with over the graph's

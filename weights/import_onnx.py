@@ -195,9 +195,12 @@ class Graph:
                     self.consts[out] = self.consts[n.input[0]].astype(FLOATS[attrs(n)["to"]])
                     changed = True
         inputs = [i for i in g.input if i.name not in self.consts]
-        if len(inputs) != 1:
-            raise Refused(f"the graph has {len(inputs)} inputs ({', '.join(i.name for i in inputs)}); "
-                          "expected one image input")
+        if len(inputs) != 1:  # (every weight a value-less input: torch.onnx.export(..., export_params=False))
+            names = [i.name for i in inputs]
+            shown = ", ".join(names[:4]) + (f", ... ({len(names) - 4} more)" if len(names) > 4 else "")
+            raise Refused(f"the graph has {len(inputs)} inputs ({shown}); expected one image input"
+                          + ("; its weights are inputs without values (exported with export_params=False?)"
+                             if any(n.endswith((".weight", ".bias", "kernel")) for n in names) else ""))
         self.input = inputs[0]
         self.outputs = {o.name for o in g.output}
         self.data = data = data_tensors(nodes, [self.input.name])
