@@ -18,6 +18,7 @@ usage: test_train_head.py VGGCL_BINARY
 """
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -399,6 +400,19 @@ class TrainHead(unittest.TestCase):
                       "(with lr * l2 above 2 * (1 + momentum) the weight decay alone diverges)", r.stderr)
         self.assertEqual({f: f.read_bytes() for f in [*feats, out]}, before)
         self.assertEqual([p.name for p in d.iterdir() if ".tmp." in p.name], [])
+        # one that diverges later: an epoch before it is kept and written, and the divergence said (it was unsaid,
+        # exit 0, a head no better than chance written)
+        r = self.train_head(d / "diverged.safetensors", "--data", d / "six", "--epochs", 30, "--lr", 999999, "--l2",
+                            999999)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        (d / "diverged.safetensors").unlink()
+        epochs = [ln for ln in r.stdout.splitlines() if ln.startswith("epoch ")]
+        first = next(i for i, ln in enumerate(epochs, 1) if "loss inf" in ln or "nan" in ln)
+        self.assertGreater(first, 1, r.stdout)  # (the premise: the first epochs finite)
+        self.assertRegex(r.stderr, f"vggcl: train-head: the head diverged at epoch {first} \\(its loss not finite; the "
+                         r"epochs after it too\): epoch (\d+), before it, is kept; a smaller --lr \(999999\) or --l2 "
+                         r"trains a better one\n")
+        self.assertLess(int(re.search(r"epoch (\d+), before it", r.stderr)[1]), first)
         # ... and so does one whose model cannot be written (the new features were named before the model was
         # written, then removed: the earlier run's were lost)
         r = self.train_head(Path("/dev/full"), "--data", d / "six", "--epochs", 2, "--features-out", d / "f")

@@ -281,13 +281,19 @@ static int train_and_write(vggcl_ctx *ctx, const split *s, const cli_dataset *ds
         rc = cli_error(CLI_FAIL, "%s", vggcl_message(ctx));
         goto done;
     }
+    int diverged = 0; /* the first epoch whose training loss is not finite */
     for (int e = 0; e < o->epochs; e++) {
         char l1[32], l2[32];
         fprintf(report, "epoch %3d/%d  train loss %s top-1 %.4f", log[e].epoch, o->epochs, num4(log[e].train_loss, l1),
                 log[e].train_acc);
         if (s->nv) fprintf(report, "  val loss %s top-1 %.4f", num4(log[e].val_loss, l2), log[e].val_acc);
         fprintf(report, "%s\n", log[e].epoch == best ? "  *" : "");
+        if (!diverged && !isfinite(log[e].train_loss)) diverged = log[e].epoch;
     }
+    if (diverged) /* (an epoch before it is kept: a run of a learning rate too large was written unsaid, exit 0) */
+        cli_error(CLI_FAIL, "train-head: the head diverged at epoch %d (its loss not finite; the epochs after it "
+                  "too): epoch %d, before it, is kept; a smaller --lr (%g)%s trains a better one", diverged, best,
+                  o->lr, o->lr * o->l2 > 2 * (1 + o->momentum) ? " or --l2" : "");
     char resize[16], crop[16], mean[64], std[64], trained[256], kept[64] = "";
     snprintf(resize, sizeof resize, "%d", p->resize);
     snprintf(crop, sizeof crop, "%d", p->crop);
