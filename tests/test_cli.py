@@ -206,10 +206,14 @@ class Cli(unittest.TestCase):
 
         def walk(top):
             """The reference: os.walk through links, pruning a link back to a folder above (where os.walk
-            would loop), hidden names and other files out."""
-            found = []
+            would loop: one the walk is inside, or one above its top, whose other folders a class folder's link
+            took as its own), hidden names and other files out."""
+            found, outside, p = [], set(), os.path.realpath(top)
+            while p != os.path.dirname(p):
+                p = os.path.dirname(p)
+                outside.add(p)
             for r, dirs, files in os.walk(top, followlinks=True):
-                above, p = set(), r
+                above, p = set(outside), r
                 while True:
                     above.add(os.path.realpath(p))
                     if p == str(top):
@@ -233,7 +237,8 @@ class Cli(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual([json.loads(line)["file"] for line in r.stdout.splitlines()],
                          [str(root / "a.png"), str(root / "z.jpg")])
-        # eval: each class folder walked as ImageFolder does (a's link up to the top followed from a)
+        # eval: each class folder walked as ImageFolder does, but for a's link up to the data set, above the class
+        # folder, not followed (it took the other classes' images as a's; ImageFolder's walk loops there for good)
         (root / "link").unlink()  # (a fourth class for a 3-class model)
         r = self.vggcl("eval", "--weights", self.weights, "--data", str(root), "--resize", "24", "--crop", "20",
                        "--format", "json")

@@ -84,8 +84,9 @@ char *cli_join(const char *dir, const char *name)
     return p;
 }
 
-/* The folders from the top down to this one, by device and inode: a link to a folder the walk is
- * already inside is not followed. */
+/* The folders from the file system's root down to this one, by device and inode: a link to a folder the walk is
+ * already inside, or to one above its top (a class folder's link to the data set: the other classes' images taken
+ * as its own), is not followed. */
 typedef struct up {
     dev_t dev;
     ino_t ino;
@@ -146,12 +147,45 @@ static int walk(const char *dir, const struct stat *sb, const up *parent, int re
     return rc;
 }
 
+/* The folders above dir (its real path's), from the root down, into *chain (malloc'd, freed by the caller): the
+ * innermost, or NULL (dir the root, or no memory: the walk then prunes below its top alone). */
+static const up *above(const char *dir, up **chain)
+{
+    char *real = realpath(dir, NULL);
+    size_t depth = 0;
+    *chain = NULL;
+    for (const char *c = real; c && *c; c++) depth += *c == '/';
+    if (!real || !real[1] || !(*chain = malloc(sizeof **chain * depth))) {
+        free(real);
+        return NULL;
+    }
+    const up *parent = NULL;
+    size_t k = 0;
+    const char *top = strrchr(real, '/'); /* (real is /a/b/top: the folders /, /a and /a/b) */
+    for (char *at = real; at && at <= top && k < depth; at = strchr(at + 1, '/')) {
+        const size_t len = at == real ? 1 : (size_t)(at - real);
+        const char kept = real[len];
+        struct stat sb;
+        real[len] = '\0';
+        if (stat(real, &sb) == 0) {
+            (*chain)[k] = (up){ sb.st_dev, sb.st_ino, parent };
+            parent = &(*chain)[k++];
+        }
+        real[len] = kept;
+    }
+    free(real);
+    return parent;
+}
+
 int cli_expand_images(const char *path, int recursive, char ***list, int *n, cli_left_out *other)
 {
     struct stat sb;
     if (stat(path, &sb) != 0 || !S_ISDIR(sb.st_mode))
         return append(list, n, strdup(path)) ? CLI_OK : cli_error(CLI_FAIL, "out of host memory");
-    const int start = *n, rc = walk(path, &sb, NULL, recursive, list, n, other);
+    up *chain;
+    const up *parent = recursive ? above(path, &chain) : (chain = NULL, NULL);
+    const int start = *n, rc = walk(path, &sb, parent, recursive, list, n, other);
+    free(chain);
     if (*n - start > 1) qsort(*list + start, (size_t)(*n - start), sizeof **list, cmp_walk);
     return rc;
 }
