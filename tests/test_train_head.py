@@ -741,6 +741,15 @@ class Eval(unittest.TestCase):
             self.assertEqual(r.returncode, 0, r.stderr)
             self.assertIn(f"has no folder for 1 of the 3 classes of {unnamed} (such as 'class 2'; the folders matched "
                           "by position, the first sorted being class 0)", r.stderr)
+            # a hidden folder of images: left out, said (ImageFolder takes it, a class numbered before the others:
+            # a model trained so, matched by position, was scored with every class shifted, unsaid)
+            make_folder(d / "data", 1, 6, classes=(".ipynb_checkpoints",))
+            r = subprocess.run([VGGCL, "eval", "--weights", unnamed, "--data", d / "data", "--resize", str(SIZE),
+                                "--crop", str(SIZE)], capture_output=True, text=True, timeout=600)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertIn(f"vggcl: {d / 'data'}: 1 hidden folder left out, not classes (such as '.ipynb_checkpoints'; "
+                          "torchvision's ImageFolder takes them, its classes after them numbered one more)\n", r.stderr)
+            shutil.rmtree(d / "data" / ".ipynb_checkpoints")
             make_folder(d / "other", 1, 6, classes=("x", "w"))
             r = subprocess.run([VGGCL, "eval", "--weights", weights, "--data", d / "other"], capture_output=True,
                                text=True, timeout=600)

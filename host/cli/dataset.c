@@ -27,17 +27,25 @@ void cli_dataset_free(cli_dataset *ds)
     memset(ds, 0, sizeof *ds);
 }
 
-/* The sub-folders of dir (not starting with '.'), sorted. */
-static int class_folders(const char *dir, cli_dataset *ds)
+/* The sub-folders of dir (not starting with '.': said, as ImageFolder takes them), sorted. */
+static int class_folders(const char *dir, cli_dataset *ds, int say)
 {
     DIR *d = opendir(dir);
     struct dirent *e;
     struct stat sb;
+    int hidden = 0;
+    char first_hidden[256] = "";
     if (!d)
         return cli_error(CLI_FAIL, "%s: cannot open the data folder: %s (expected one sub-folder per class)", dir,
                          strerror(errno));
     while ((e = readdir(d))) {
-        if (e->d_name[0] == '.') continue;
+        if (e->d_name[0] == '.') { /* (a folder of them shifted every class after it against ImageFolder's) */
+            char *path = strcmp(e->d_name, ".") && strcmp(e->d_name, "..") ? cli_join(dir, e->d_name) : NULL;
+            if (path && stat(path, &sb) == 0 && S_ISDIR(sb.st_mode) && !hidden++)
+                snprintf(first_hidden, sizeof first_hidden, "%s", e->d_name);
+            free(path);
+            continue;
+        }
         char *path = cli_join(dir, e->d_name);
         if (!path) {
             closedir(d);
@@ -60,6 +68,10 @@ static int class_folders(const char *dir, cli_dataset *ds)
         ds->n_classes++;
     }
     closedir(d);
+    if (hidden && say)
+        cli_error(CLI_FAIL, "%s: %d hidden folder%s left out, not classes (such as '%s'; torchvision's ImageFolder "
+                  "takes them, its classes after them numbered one more)", dir, hidden, hidden == 1 ? "" : "s",
+                  first_hidden);
     qsort(ds->classes, (size_t)ds->n_classes, sizeof *ds->classes, cmp_str);
     if (!ds->n_classes)
         return cli_error(CLI_FAIL, "%s: no class folders; expected one sub-folder of images per class "
@@ -67,7 +79,7 @@ static int class_folders(const char *dir, cli_dataset *ds)
     return CLI_OK;
 }
 
-int cli_dataset_read(const char *opt, const char *dir, cli_dataset *ds)
+int cli_dataset_read(const char *opt, const char *dir, cli_dataset *ds, int say)
 {
     struct stat sb;
     memset(ds, 0, sizeof *ds);
@@ -77,7 +89,7 @@ int cli_dataset_read(const char *opt, const char *dir, cli_dataset *ds)
         return cli_error(CLI_FAIL, "%s %s: %s (expected a folder with one sub-folder of images per class)", opt, dir,
                          found ? "not a folder" : errno == ENOENT ? "not there" : strerror(errno));
     cli_left_out other = { 0 };
-    if (class_folders(dir, ds) != CLI_OK) goto fail;
+    if (class_folders(dir, ds, say) != CLI_OK) goto fail;
     for (int c = 0; c < ds->n_classes; c++) {
         const int before = ds->n;
         char *path = cli_join(dir, ds->classes[c]);
