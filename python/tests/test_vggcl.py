@@ -461,8 +461,8 @@ def test_arguments_of_the_wrong_kind(files):
                        r" bytes\) holds a NUL byte; a path is expected, not the file's bytes$"):
         vggcl.load_image(data)
     # an image given for a path: named by its type and shape (its repr, dozens of lines of numbers, was the message)
-    with pytest.raises(vggcl.Error, match=r"^the image is a numpy\.ndarray of uint8 and shape \(40, 30, 3\); expected a "
-                       r"str, bytes or os.PathLike$"):
+    with pytest.raises(vggcl.Error, match=r"^the image is a numpy\.ndarray of uint8 and shape \(40, 30, 3\); expected "
+                       r"a str, bytes or os.PathLike$"):
         vggcl.load_image(np.zeros((40, 30, 3), np.uint8))
     with vggcl.Model(files["weights"], device="ref") as m:
         assert repr(m) == f"<vggcl.Model {str(files['weights'])!r}>"
