@@ -43,9 +43,9 @@ static int pocl_cache_unusable(const vggcl_ctx *ctx, char *dir, size_t len)
 }
 
 /* On PoCL, the MiB free in its kernel cache's file system (the folder named into dir; one not made yet, the
- * nearest folder above it); -1 on another driver or where not known. A
- * build that failed with less than POCL_CACHE_LEAST_MIB free did for want of it: PoCL's log said only "failed to
- * build the program" (one kernel's files take a few MiB). */
+ * nearest folder above it); -1 on another driver or where not known. A build that failed with less than
+ * POCL_CACHE_LEAST_MIB free did for want of it: PoCL's log said only "failed to build the program" (one kernel's
+ * files take a few MiB). */
 #define POCL_CACHE_LEAST_MIB 32.0
 static double pocl_cache_free_mib(const vggcl_ctx *ctx, char *dir, size_t len)
 {
@@ -188,6 +188,7 @@ static vggcl_status get_program(vggcl_ctx *ctx, int which, const char *defines, 
                      on == 1 ? "the cache folder is not usable" : vggcl__cache_why_not(on));
         ctx->log(ctx->log_user, msg);
     }
+    double free_mib = -1; /* (PoCL's cache's, asked where a build failed) */
     for (int tries = 1;; tries++) {
         if ((err = vggcl__fault(ctx, "clCreateProgramWithSource")) == CL_SUCCESS)
             prog = clCreateProgramWithSource(ctx->cl, 1, &src, NULL, &err);
@@ -205,7 +206,7 @@ static vggcl_status get_program(vggcl_ctx *ctx, int which, const char *defines, 
         /* PoCL's builds failed without a compiler's diagnostic, now and then, when processes starting at once
          * shared its empty kernel cache: built again once (another driver's, or a full cache, said below) */
         char pocl_dir[VGGCL__CACHE_DIR_MAX + 1];
-        const double free_mib = pocl_cache_free_mib(ctx, pocl_dir, sizeof pocl_dir);
+        free_mib = pocl_cache_free_mib(ctx, pocl_dir, sizeof pocl_dir);
         if (tries > 1 || err != CL_BUILD_PROGRAM_FAILURE || diagnosed(log) || free_mib < POCL_CACHE_LEAST_MIB) break;
         if (ctx->log) {
             char note[sizeof where + 160];
@@ -234,7 +235,6 @@ static vggcl_status get_program(vggcl_ctx *ctx, int which, const char *defines, 
                              "one", where, vggcl__cl_error_name(err), (int)err, pocl_dir);
             goto fail;
         }
-        const double free_mib = pocl_cache_free_mib(ctx, pocl_dir, sizeof pocl_dir);
         if (free_mib >= 0 && free_mib < POCL_CACHE_LEAST_MIB && !diagnosed(log)) {
             st = vggcl__fail(ctx, VGGCL_ERR_DEVICE, "%s: clBuildProgram -> %s (%d): PoCL builds in its kernel cache "
                              VGGCL__POCL_CACHE_WHERE ", and %s has %.1f MiB free: free some space there, or set "
