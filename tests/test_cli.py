@@ -1031,19 +1031,26 @@ class Cli(unittest.TestCase):
                          r"\$XDG_CACHE_HOME/pocl, \$HOME/\.cache/pocl or /tmp/pocl\): set POCL_CACHE_DIR to a folder it "
                          r"may write")
 
+    def run_on_pocl_cache_mount(self, name, options, then=""):
+        """`vggcl run` with PoCL's kernel cache (and nothing of vggcl's) on a tmpfs at self.d/name mounted with
+        options in a mount namespace, then shell commands `then` there before it; skipped where it passes (not
+        PoCL). The folder, and the run."""
+        if not testenv.mount_namespace():
+            self.skipTest("needs root and unshare for a mount namespace")
+        at = self.d / name
+        at.mkdir()
+        r = subprocess.run(["unshare", "-m", "sh", "-c", f'mount -t tmpfs -o {options} tmpfs "{at}" && {then or ":"}; '
+                            'exec "$@"', "sh", VGGCL, *map(str, self.run_args())], capture_output=True, text=True,
+                           timeout=300, env=dict(os.environ, POCL_CACHE_DIR=str(at / "pocl"), VGGCL_CACHE_DIR="off"))
+        if r.returncode == 0:
+            self.skipTest("this OpenCL is not PoCL")
+        return at, r
+
     def test_pocl_cache_on_a_noexec_mount(self):
         """PoCL's kernel cache on a file system mounted noexec: said when the device is opened, naming the folder and
         POCL_CACHE_DIR (PoCL cannot map the kernels it compiles there and aborted every command: SIGABRT, its dlopen
         line alone); no output."""
-        if not testenv.mount_namespace():
-            self.skipTest("needs root and unshare for a mount namespace")
-        nx = self.d / "nx"
-        nx.mkdir()
-        r = subprocess.run(["unshare", "-m", "sh", "-c", f'mount -t tmpfs -o size=8m,noexec tmpfs "{nx}" && exec "$@"',
-                            "sh", VGGCL, *map(str, self.run_args())], capture_output=True, text=True, timeout=300,
-                           env=dict(os.environ, POCL_CACHE_DIR=str(nx / "pocl"), VGGCL_CACHE_DIR="off"))
-        if r.returncode == 0:
-            self.skipTest("this OpenCL is not PoCL")
+        nx, r = self.run_on_pocl_cache_mount("nx", "size=8m,noexec")
         self.assertEqual(r.returncode, 1, r.stderr)
         self.assertIn(f"PoCL's kernel cache {nx / 'pocl'} ($POCL_CACHE_DIR, else $XDG_CACHE_HOME/pocl, "
                       "$HOME/.cache/pocl or /tmp/pocl) is on a file system mounted noexec, from which PoCL cannot load the kernels "
@@ -1069,16 +1076,7 @@ class Cli(unittest.TestCase):
         """PoCL's kernel cache on a full file system: a build that fails (PoCL's log saying only "failed to build the
         program") names the folder, what is free and POCL_CACHE_DIR; it is not built again as a spurious failure is.
         (With a little more free, PoCL's compiler ends the process itself: LLVM's line, exit 1, as the README says.)"""
-        if not testenv.mount_namespace():
-            self.skipTest("needs root and unshare for a mount namespace")
-        full = self.d / "full"
-        full.mkdir()
-        r = subprocess.run(["unshare", "-m", "sh", "-c", f'mount -t tmpfs -o size=1m tmpfs "{full}" && head -c 1020K '
-                            f'/dev/zero > "{full}/filler"; exec "$@"', "sh", VGGCL, *map(str, self.run_args())],
-                           capture_output=True, text=True, timeout=300,
-                           env=dict(os.environ, POCL_CACHE_DIR=str(full / "pocl"), VGGCL_CACHE_DIR="off"))
-        if r.returncode == 0:
-            self.skipTest("this OpenCL is not PoCL")
+        full, r = self.run_on_pocl_cache_mount("full", "size=1m", f'head -c 1020K /dev/zero > "{self.d}/full/filler"')
         self.assertEqual(r.returncode, 1, r.stderr)
         self.assertRegex(r.stderr, r"clBuildProgram -> CL_BUILD_PROGRAM_FAILURE \(-11\): PoCL builds in its kernel "
                          r"cache \(\$POCL_CACHE_DIR, else \$XDG_CACHE_HOME/pocl, \$HOME/\.cache/pocl or /tmp/pocl\), "
