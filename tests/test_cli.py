@@ -187,6 +187,15 @@ class Cli(unittest.TestCase):
             # the README's synopsis of the command is the help's, word for word
             usage = r.stdout.split("\n\n")[0]
             self.assertTrue(usage in readme, f"README's synopsis of `vggcl {cmd}` differs from --help:\n{usage}")
+            # the description's paragraphs are filled to 80 columns (a line was cut at "(it", "The csv
+            # rows hold", "Preprocessing": the next word fitted on it by 10 columns and more)
+            for para in r.stdout.split("\n\n")[1:]:
+                lines = para.rstrip("\n").split("\n")
+                lines = [] if any(line.startswith(" ") for line in lines) else lines  # (the options' table)
+                for line, after in zip(lines, lines[1:]):
+                    self.assertLessEqual(len(line), 80, f"{cmd} --help: {line!r}")
+                    self.assertFalse(re.search(r"[^.:)]$", line) and len(line) + len(after.split()[0]) < 70,
+                                     f"{cmd} --help: a line cut short: {line!r} / {after!r}")
 
     def test_recursive_folders(self):
         """--recursive: the images below a folder too, through links, a folder once on a path, in the

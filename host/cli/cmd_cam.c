@@ -30,18 +30,16 @@ static const cli_command command = {
     "cam", "IMAGE|DIR...",
     "For each image, the class activation map of its top class (or --class K): the\n"
     "head's weights for that class applied to the map that GAP averages (7x7 at 224\n"
-    "with pool5 kept, 14x14 with --pool5 drop), from the same forward pass. Writes, in\n"
-    "--out-dir, NAME.cam.npy (the raw map, float32), NAME.cam-up.npy (the map\n"
+    "with pool5 kept, 14x14 with --pool5 drop), from the same forward pass. Writes,\n"
+    "in --out-dir, NAME.cam.npy (the raw map, float32), NAME.cam-up.npy (the map\n"
     "upsampled bilinearly to the crop and normalized to [0, 1]; a flat map to 0) and\n"
-    "NAME.cam.png (it\n"
-    "drawn over the crop). --compare-pool5 writes NAME.cam-keep.npy, NAME.cam-drop.npy\n"
-    "(and their -up.npy) and NAME.compare.png (the two side by side, kept on the\n"
-    "left): the picture to compare the two settings by. (Both maps come from the\n"
-    "same weights, for one class: --class K, else the top class of the setting the\n"
-    "file's metadata names, else pool5 kept; a head trained without pool5 is what the\n"
-    "CAM paper uses.)\n"
-    "Under mpirun the ranks share the images, each on its own device, and rank 0\n"
-    "prints every rank's lines in order.\n",
+    "NAME.cam.png (it drawn over the crop). --compare-pool5 writes NAME.cam-keep.npy,\n"
+    "NAME.cam-drop.npy (and their -up.npy) and NAME.compare.png (the two side by\n"
+    "side, kept on the left): the picture to compare the two settings by. (Both maps\n"
+    "come from the same weights, for one class: --class K, else the top class of the\n"
+    "setting the file's metadata names, else pool5 kept; a head trained without pool5\n"
+    "is what the CAM paper uses.) Under mpirun the ranks share the images, each on\n"
+    "its own device, and rank 0 prints every rank's lines in order.\n",
     options, { cli_device_options, cli_net_options, cli_preprocess_options },
 };
 

@@ -36,14 +36,14 @@ static const char *const agreed[] = { "format", "top", "conv", "head", "logits-o
 static const cli_command command = {
     "classify", "IMAGE|DIR...",
     "Preprocesses each " CLI_IMAGE_FORMATS " image as torchvision's\n"
-    "ImageClassification preset (see `vggcl preprocess --help`; options not given come from the model's metadata\n"
-    "when it has them), runs the model in batches and prints the top K classes with\n"
-    "their softmax probability. A folder stands for its images, sorted by name.\n"
-    "--logits-out and --tensor-out keep the order the images were given, leaving out\n"
-    "images that could not be read (or, with --no-crop, that preprocess to another size\n"
-    "than the first, or whose logits are not finite: weights or preprocessing that\n"
-    "overflow float32 on it). Such an image is reported by name and skipped; the exit\n"
-    "status is then 1.\n",
+    "ImageClassification preset (see `vggcl preprocess --help`; options not given\n"
+    "come from the model's metadata when it has them), runs the model in batches and\n"
+    "prints the top K classes with their softmax probability. A folder stands for its\n"
+    "images, sorted by name. --logits-out and --tensor-out keep the order the images\n"
+    "were given, leaving out images that could not be read (or, with --no-crop, that\n"
+    "preprocess to another size than the first, or whose logits are not finite:\n"
+    "weights or preprocessing that overflow float32 on it). Such an image is reported\n"
+    "by name and skipped; the exit status is then 1.\n",
     options, { cli_device_options, cli_net_options, cli_preprocess_options, cli_decode_options },
 };
 

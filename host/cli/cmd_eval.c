@@ -24,18 +24,17 @@ static const cli_command command = {
     "When the model names its classes (metadata \"vggcl.classes\", as `vggcl\n"
     "train-head`, export_torchvision.py --class-names and import_onnx.py --classes\n"
     "write it), each folder must be one of them and is matched by name; otherwise the\n"
-    "folders sorted by name are classes 0, 1, ... Prints top-1 and top-k\n"
-    "accuracy (k the smaller of 5 and the classes), each class's precision and recall\n"
-    "(0 for a class never predicted or without images, as scikit-learn's default;\n"
-    "an empty class folder is an error, as torchvision's ImageFolder makes it)\n"
-    "and the confusion matrix (rows: true class, columns: predicted); equal logits\n"
-    "rank the lower class first. The csv rows hold\n"
-    "images, predicted, precision, recall, top-1, top-k and the confusion row, and a\n"
-    "last row 'all'. Preprocessing\n"
-    "follows the model's metadata unless the options say otherwise. An unreadable\n"
-    "image, one whose logits are not finite (weights that overflow float32 on it)\n"
-    "and, with --no-crop, one that preprocesses to another size than the first are\n"
-    "named and skipped; the exit status is then 1.\n",
+    "folders sorted by name are classes 0, 1, ... Prints top-1 and top-k accuracy (k\n"
+    "the smaller of 5 and the classes), each class's precision and recall (0 for a\n"
+    "class never predicted or without images, as scikit-learn's default; an empty\n"
+    "class folder is an error, as torchvision's ImageFolder makes it) and the\n"
+    "confusion matrix (rows: true class, columns: predicted); equal logits rank the\n"
+    "lower class first. The csv rows hold images, predicted, precision, recall,\n"
+    "top-1, top-k and the confusion row, and a last row 'all'. Preprocessing follows\n"
+    "the model's metadata unless the options say otherwise. An unreadable image, one\n"
+    "whose logits are not finite (weights that overflow float32 on it) and, with\n"
+    "--no-crop, one that preprocesses to another size than the first are named and\n"
+    "skipped; the exit status is then 1.\n",
     options, { cli_device_options, cli_net_options, cli_preprocess_options, cli_decode_options },
 };
 

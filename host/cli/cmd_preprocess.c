@@ -23,19 +23,19 @@ static const cli_option options[] = {
 
 static const cli_command command = {
     "preprocess", "IMAGE|DIR...",
-    "Decodes " CLI_IMAGE_FORMATS " images (as PIL's convert(\"RGB\")), resizes the\n"
-    "short side to --resize (default 256) with PIL's antialiased bilinear filter,\n"
-    "center-crops --crop (default 224), scales to [0, 1] and normalizes with --mean\n"
-    "and --std (default ImageNet's), exactly as torchvision's ImageClassification preset for\n"
-    "VGG16; with --weights, as the model's metadata says where an option is not\n"
-    "given (a model train-head wrote, or one imported from ONNX, records its own:\n"
-    "give it, or the tensor is not the one classify would make). A folder stands\n"
-    "for its " CLI_IMAGE_EXTENSIONS " files, sorted by name.\n"
-    "Images are decoded on --threads threads (default: the cores) and the tensor is\n"
-    "written as they come, so memory stays flat in the number of images; under\n"
-    "mpirun the ranks share the images and rank 0 writes one process's tensor.\n"
-    "Every image that cannot be read is named; then the command fails and no file\n"
-    "is written.\n",
+    "Decodes " CLI_IMAGE_FORMATS " images (as PIL's convert(\"RGB\")),\n"
+    "resizes the short side to --resize (default 256) with PIL's antialiased bilinear\n"
+    "filter, center-crops --crop (default 224), scales to [0, 1] and normalizes with\n"
+    "--mean and --std (default ImageNet's), exactly as torchvision's\n"
+    "ImageClassification preset for VGG16; with --weights, as the model's metadata\n"
+    "says where an option is not given (a model train-head wrote, or one imported\n"
+    "from ONNX, records its own: give it, or the tensor is not the one classify would\n"
+    "make). A folder stands for its .jpg, .jpeg, .png, .webp, .bmp, .tif, .tiff,\n"
+    ".ppm, .pgm files, sorted by name. Images are decoded on --threads threads\n"
+    "(default: the cores) and the tensor is written as they come, so memory stays\n"
+    "flat in the number of images; under mpirun the ranks share the images and rank 0\n"
+    "writes one process's tensor. Every image that cannot be read is named; then the\n"
+    "command fails and no file is written.\n",
     options, { cli_preprocess_options, cli_decode_options },
 };
 
