@@ -594,6 +594,26 @@ class OnnxImport(unittest.TestCase):
                                    r"features\.3\.weight, \.\.\. \(\d+ more\)\); expected one image input; its weights "
                                    r"are inputs without values \(exported with export_params=False\?\)\n")
 
+    def test_global_max_pool_head(self):
+        """A max pool over the whole map (AdaptiveMaxPool2d(1) instead of the average) is said to be one: it was "a
+        max pool right after another" with pool5 kept and a kernel not 2x2 with it dropped. At 64x64 vgg11's
+        pool5 itself is a 2x2 pool of a 2x2 map, and is read (test_vgg11_gap_pool5_keep_and_drop)."""
+        for pool5 in ("keep", "drop"):
+            model = gap_vgg("vgg11", nn.Linear(512, 5), pool5, seed=4)
+            model.avgpool = nn.AdaptiveMaxPool2d(1)
+            path = self.d / f"max_{pool5}.onnx"
+            torch_export(model, path, 64)
+            graph = onnx.load(str(path))
+            err = self.refused(f"max_{pool5}", graph, "MaxPool node")
+            side = 2 if pool5 == "keep" else 4
+            self.assertIn(f"a global max pool (kernel the whole {side}x{side} map, as AdaptiveMaxPool2d(1) exports); "
+                          "expected a global average pool", err)
+            last = [n for n in graph.graph.node if n.op_type == "MaxPool"][-1]
+            last.op_type = "GlobalMaxPool"
+            del last.attribute[:]
+            err = self.refused(f"global_max_{pool5}", graph, "GlobalMaxPool node")
+            self.assertIn("a global max pool (as AdaptiveMaxPool2d(1) exports); expected a global average pool", err)
+
     def test_preprocessing_given(self):
         """--resize, --crop and --draft record the preprocessing the model was trained with over the graph's
         input size, which vggcl then uses; a crop other than a fixed input's size is refused."""

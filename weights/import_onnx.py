@@ -495,6 +495,15 @@ def maxpool_ok(g, node, tensor):
                      f"auto_pad {got[5]}; expected a 2x2 max pool with stride 2 and no padding")
 
 
+def global_max_pool(node, size, last):
+    """Refuses a max pool over the whole map (AdaptiveMaxPool2d(1), GlobalMaxPool) as the head it is (it was said
+    to be a pool after another, or of another kernel than 2x2); a 2x2 one right after a Conv is pool5 on a 2x2 map."""
+    kernel = list(attrs(node).get("kernel_shape", [])) if node.op_type == "MaxPool" else None
+    if node.op_type == "GlobalMaxPool" or (size and kernel == list(size) and (kernel != [2, 2] or last == "pool")):
+        refuse(node, "a global max pool (" + (f"kernel the whole {size[0]}x{size[1]} map, " if kernel else "")
+               + "as AdaptiveMaxPool2d(1) exports); expected a global average pool: vggcl's head averages the map")
+
+
 def transpose_perm(node):
     return list(attrs(node).get("perm", []))
 
@@ -640,6 +649,7 @@ def convert(model, path_name, scale=None):
             t, node = node.output[0], g.next(node.output[0], node)  # Dropout there ended the features)
             continue
         if node.op_type == "MaxPool":
+            global_max_pool(node, map_size(hw, pools), last)
             if last != "conv":
                 refuse(node, "a max pool " + ("before the first Conv" if last is None else "right after another")
                        + "; expected each MaxPool to follow a Conv and its Relu")
@@ -695,6 +705,9 @@ def convert(model, path_name, scale=None):
                                 "Squeeze"):
             refuse(node, f"follows {name_of(pre_gap[2])} (a 1x1 Conv); expected a GAP right after it (a "
                          "Relu there is not a dense layer after the GAP; vggcl's features are 3x3 Convs)")
+
+    if node.op_type == "GlobalMaxPool":
+        global_max_pool(node, None, last)
 
     # --- GAP or flatten
     layout, pooled_to_7, whole_map, maps = "NCHW", False, False, False
