@@ -614,6 +614,18 @@ class OnnxImport(unittest.TestCase):
             err = self.refused(f"global_max_{pool5}", graph, "GlobalMaxPool node")
             self.assertIn("a global max pool (as AdaptiveMaxPool2d(1) exports); expected a global average pool", err)
 
+    def test_padding_modes(self):
+        """Conv2d(padding_mode='reflect' or 'replicate') exports a Pad of that mode whose pads torch computes: it
+        was refused as "its pads '...Cast_output_0' is not a constant", the mode unsaid."""
+        for mode, onnx_mode in (("reflect", "reflect"), ("replicate", "edge")):
+            model = gap_vgg("vgg11", nn.Linear(512, 5), seed=5)
+            model.features[3].padding_mode = mode
+            path = self.d / f"pad_{mode}.onnx"
+            torch_export(model, path, 32)
+            err = self.refused(f"pad_{mode}", onnx.load(str(path)), "Pad node '/features/features.3/Pad'")
+            self.assertIn(f": {onnx_mode} padding (Conv2d's padding_mode '{mode}'); expected no padding (vggcl's 3x3 "
+                          "convolutions pad their own input, with zeros)", err)
+
     def test_preprocessing_given(self):
         """--resize, --crop and --draft record the preprocessing the model was trained with over the graph's
         input size, which vggcl then uses; a crop other than a fixed input's size is refused."""
