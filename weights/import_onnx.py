@@ -589,7 +589,9 @@ def input_norm(steps, scale):
         refuse(steps[0][0], f"the graph's input normalization scales the channels by {', '.join(f'{v:g}' for v in a)} "
                             "(R, G, B); expected positive, finite scales (vggcl's std is above 0)")
     std, mean = s0 / a, m0 - b * s0 / a
-    return ",".join(f"{v:.9g}" for v in mean), ",".join(f"{v:.9g}" for v in std)
+    # (in the shortest digits that give vggcl's float32: a graph's 0.485 was 0.485000014, float32's 0.485 in double)
+    return tuple(",".join(np.format_float_positional(np.float32(v), unique=True, trim="-") for v in vs)
+                 for vs in (mean, std))
 
 
 def map_size(hw, pools):
