@@ -179,6 +179,31 @@ class Mpi(Folder):
         said = "vggcl: VGGCL_MPI_BALANCE=contiguous is neither dynamic nor static: dynamic is used"
         self.assertEqual(vggcl_lines(two.stderr), [said, *vggcl_lines(one.stderr)])
 
+    def test_mpi_without_thread_multiple(self):
+        """An MPI that grants less than MPI_THREAD_MULTIPLE (MPICH or Intel MPI built so; here Open MPI's own, the
+        level lowered through MPI's profiling interface, PMPI) cannot hand batches out from rank 0's thread: each
+        rank takes a contiguous share, with one process's answers, and rank 0 says it once (it was unsaid), also
+        where one rank alone is short of it; not where VGGCL_MPI_BALANCE=static asks for that anyway."""
+        shim = self.d / "funneled.c"
+        shim.write_text("#include <mpi.h>\nint MPI_Init_thread(int *c, char ***v, int required, int *provided)\n"
+                        "{ return PMPI_Init_thread(c, v, required < MPI_THREAD_FUNNELED ? required : "
+                        "MPI_THREAD_FUNNELED, provided); }\n")
+        lib = self.d / "libfunneled.so"
+        subprocess.run(["mpicc", "-shared", "-fPIC", "-o", str(lib), str(shim)], check=True, timeout=120)
+        said = ("vggcl: this MPI grants MPI_THREAD_FUNNELED, not MPI_THREAD_MULTIPLE, which handing out batches as "
+                "ranks ask needs: each rank takes a contiguous share (as with VGGCL_MPI_BALANCE=static)")
+        one, o1 = self.classify("one", "--format", "json")
+        args = [VGGCL, "classify", "--weights", str(self.weights), "--resize", "40", "--crop", "32", "--batch", "3",
+                "--format", "json", str(self.images)]
+        preload = ["-x", f"LD_PRELOAD={lib}"]
+        for tag, launch, note in (("both", ["-n", "2", *preload, *args], True),
+                                  ("rank 1", ["-n", "1", *args, ":", "-n", "1", *preload, *args], True),
+                                  ("static", ["-n", "2", "-x", "VGGCL_MPI_BALANCE=static", *preload, *args], False)):
+            two = subprocess.run(["mpirun", "--oversubscribe", *launch], capture_output=True, text=True, env=ENV,
+                                 timeout=600)
+            self.assertEqual((two.returncode, two.stdout), (one.returncode, one.stdout), f"{tag}: {two.stderr}")
+            self.assertEqual(vggcl_lines(two.stderr), [said] * note + vggcl_lines(one.stderr), tag)
+
     def test_notices_said_once(self):
         """With an image skipped the ranks' messages are printed one rank after the other: the notices every
         rank makes alike (compiling the kernels, the decoding threads' warning) are said once, as one process

@@ -229,6 +229,8 @@ typedef struct {
     int may_hand_out;                   /* rank 0 said so and MPI lets its thread call it (cli_ranks_begin);
                                          * 2: in turn (VGGCL_MPI_BALANCE=interleave, a test hook: rank i
                                          * is handed batches i, i + size, ... whatever its speed) */
+    int thread_level;                   /* the MPI thread level this rank was granted where rank 0 said to hand
+                                         * out (MPI_THREAD_MULTIPLE where it did not) */
     struct cli_rank_run *run;           /* dynamic: the batches this rank handed over, the dispatcher */
 } cli_ranks;
 /* Before cli_ranks_begin: what cli_ranks_end may be given on an early exit. */

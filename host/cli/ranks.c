@@ -416,6 +416,7 @@ int cli_ranks_begin(cli_ranks *r, const char *cmd, char ***files, int *n)
     r->chunk = (size_t)agreed[0]; /* (below INT_MAX: rank 0 took no other) */
     cli_times_agree((int)agreed[1]);
     r->may_hand_out = provided >= MPI_THREAD_MULTIPLE ? (int)agreed[2] : 0; /* (and a list in batches: below) */
+    r->thread_level = agreed[2] ? provided : MPI_THREAD_MULTIPLE; /* (what it was short of: said by rank 0) */
     const char *local = getenv("OMPI_COMM_WORLD_LOCAL_RANK");
     if (!local) local = getenv("MPI_LOCALRANKID");
     if (!local) local = getenv("SLURM_LOCALID");
@@ -448,8 +449,14 @@ int cli_ranks_hand_out(cli_ranks *r, const int *n, int lists)
     if (r->size < 2) return 0;
 #ifdef VGGCL_MPI
     /* where every rank runs batches of one size (each took its own --batch) and rank 0's thread started */
-    int sizes[2] = { r->may_hand_out && r->batch > 0 ? r->batch : 0, r->may_hand_out && r->batch > 0 ? -r->batch : 0 };
-    MPI_Allreduce(MPI_IN_PLACE, sizes, 2, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+    int sizes[3] = { r->may_hand_out && r->batch > 0 ? r->batch : 0, r->may_hand_out && r->batch > 0 ? -r->batch : 0,
+                     r->thread_level };
+    MPI_Allreduce(MPI_IN_PLACE, sizes, 3, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+    if (r->rank == 0 && r->batch > 0 && sizes[2] < MPI_THREAD_MULTIPLE) /* (the shares were contiguous unsaid) */
+        cli_error_here(CLI_OK, "this MPI grants %s, not MPI_THREAD_MULTIPLE, which handing out batches as ranks ask "
+                               "needs: each rank takes a contiguous share (as with VGGCL_MPI_BALANCE=static)",
+                       sizes[2] == MPI_THREAD_SERIALIZED ? "MPI_THREAD_SERIALIZED"
+                       : sizes[2] == MPI_THREAD_FUNNELED ? "MPI_THREAD_FUNNELED" : "MPI_THREAD_SINGLE");
     int ends[CLI_LISTS];
     for (int k = 0; k < lists && sizes[0] > 0; k++) /* (before the thread reads the count) */
         ends[k] = r->n_batches += (int)(((long long)n[k] + sizes[0] - 1) / sizes[0]);
