@@ -197,6 +197,35 @@ class Cli(unittest.TestCase):
                     self.assertFalse(re.search(r"[^.:)]$", line) and len(line) + len(after.split()[0]) < 70,
                                      f"{cmd} --help: a line cut short: {line!r} / {after!r}")
 
+    def test_names_in_pythons_order(self):
+        """A folder's images, a --recursive walk and eval's class folders come in the order Python sorts their names
+        as strings (os.fsdecode's, which torchvision's ImageFolder sorts): a name that is not UTF-8 (Latin-1's é,
+        a lone 0x80) was put by its bytes, before UTF-8 names Python puts it after (é, U+E000), so eval scored
+        a model's class 0 against another folder than ImageFolder's class 0."""
+        tiny = ROOT / "tests" / "data" / "tiny.png"
+        names = [b"z", b"\xc3\xa9", b"\x80x", b"\xe9", b"\xee\x80\x80", b"a\xff", b"a\xc3\xa9", b"a\xf0\x9f\x98",
+                 b"\xf0\x9f\x98\x80"]  # (the last two: an emoji cut short, and one whole)
+        self.assertNotEqual(sorted(names), sorted(names, key=os.fsdecode))  # (the premise)
+        flat, tree, data = (os.fsencode(self.d / k) for k in ("flat", "tree", "data"))
+        for name in names:
+            for path in (flat + b"/" + name + b".png", tree + b"/" + name + b"/i.png"):
+                os.makedirs(os.path.dirname(path), exist_ok=True)
+                shutil.copy(tiny, path)
+        for name in (b"\x80x", b"\xc3\xa9", b"\xee\x80\x80"):  # (bytes: 0x80, é, U+E000; Python: é, 0x80, U+E000)
+            os.makedirs(data + b"/" + name)
+            shutil.copy(tiny, data + b"/" + name + b"/i.png")
+        args = ["classify", "--weights", self.weights, "--resize", "24", "--crop", "20", "--format", "json"]
+        for top, recursive, want in ((flat, [], [os.path.join(flat, n + b".png") for n in names]),
+                                     (tree, ["--recursive"], [os.path.join(tree, n, b"i.png") for n in names])):
+            r = subprocess.run([VGGCL, *map(str, args), *recursive, top], capture_output=True, text=True, timeout=300)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertEqual([json.loads(line)["file"] for line in r.stdout.splitlines()],
+                             sorted(map(os.fsdecode, want)))
+        r = subprocess.run([VGGCL, "eval", "--weights", str(self.weights), "--data", data, "--resize", "24", "--crop",
+                            "20", "--format", "json"], capture_output=True, text=True, timeout=300)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual([c["class"] for c in json.loads(r.stdout)["per_class"]], ["é", "\udc80x", "\ue000"])
+
     def test_recursive_folders(self):
         """--recursive: the images below a folder too, through links, a folder once on a path, in the
         order torchvision's ImageFolder walks a class folder (sorted(os.walk(...)), each folder's files

@@ -434,6 +434,9 @@ int cli_holds_folder(const char *dir);
 int cli_expand_images(const char *path, int recursive, char ***list, int *n, cli_left_out *other);
 /* Says them, if any, once under mpirun (as a usage error is said), and empties o. */
 void cli_left_out_say(cli_left_out *o);
+/* Names compared as Python compares them as strings (os.fsdecode's: a byte of no valid UTF-8 sequence is
+ * U+DC80..U+DCFF), which is their bytes' order where they are UTF-8: below 0, 0 (the same bytes) or above. */
+int cli_name_cmp(const char *a, size_t na, const char *b, size_t nb);
 /* What goes between a folder and a name in it: "/", or nothing where the folder ends with one (data/ and
  * a give data/a, as os.path.join: data//a was printed). */
 const char *cli_sep(const char *dir);

@@ -11,7 +11,13 @@
 
 #include "cli.h"
 
-static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+/* Class folders in ImageFolder's order: sorted as Python's strings (by bytes, a name not UTF-8 was put
+ * before others that Python puts it after). */
+static int cmp_str(const void *a, const void *b)
+{
+    const char *p = *(char *const *)a, *q = *(char *const *)b;
+    return cli_name_cmp(p, strlen(p), q, strlen(q));
+}
 
 int cli_dataset_class(const cli_dataset *ds, const char *name)
 {

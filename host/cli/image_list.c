@@ -49,17 +49,57 @@ void cli_left_out_say(cli_left_out *o)
     *o = (cli_left_out){ 0 };
 }
 
+/* The code point of the UTF-8 sequence at *s (of the n bytes left), *s moved past it; a byte that starts no
+ * valid sequence (one past U+10FFFF, a surrogate's, an overlong form, cut short) is U+DC80..U+DCFF, as
+ * Python's os.fsdecode (surrogateescape) makes it, and alone moved past. */
+static unsigned code_point(const unsigned char **s, size_t n)
+{
+    const unsigned char *p = *s;
+    const unsigned c = p[0];
+    /* a lead byte's length, and the range its second byte must be in (the others 0x80..0xBF) */
+    const int len = c < 0x80                ? 1
+                    : c >= 0xC2 && c <= 0xDF ? 2
+                    : c >= 0xE0 && c <= 0xEF ? 3
+                    : c >= 0xF0 && c <= 0xF4 ? 4
+                                             : 0;
+    const unsigned lo = c == 0xE0 ? 0xA0 : c == 0xF0 ? 0x90 : 0x80, hi = c == 0xED ? 0x9F : c == 0xF4 ? 0x8F : 0xBF;
+    int ok = len > 0 && (size_t)len <= n && (len == 1 || (p[1] >= lo && p[1] <= hi));
+    for (int k = 2; ok && k < len; k++) ok = (p[k] & 0xC0) == 0x80;
+    if (!ok) {
+        *s = p + 1;
+        return 0xDC00 + c;
+    }
+    *s = p + len;
+    unsigned cp = len == 1 ? c : c & (0x7F >> len);
+    for (int k = 1; k < len; k++) cp = cp << 6 | (p[k] & 0x3F);
+    return cp;
+}
+
+int cli_name_cmp(const char *a, size_t na, const char *b, size_t nb)
+{
+    const unsigned char *p = (const unsigned char *)a, *q = (const unsigned char *)b;
+    const unsigned char *const p_end = p + na, *const q_end = q + nb;
+    while (p < p_end && q < q_end) {
+        if (*p == *q && *p < 0x80) { /* (the common case: ASCII alike) */
+            p++, q++;
+            continue;
+        }
+        const unsigned x = code_point(&p, (size_t)(p_end - p)), y = code_point(&q, (size_t)(q_end - q));
+        if (x != y) return x < y ? -1 : 1;
+    }
+    return p < p_end ? 1 : q < q_end ? -1 : 0;
+}
+
 /* Paths in the order torchvision's ImageFolder finds files under a folder, sorted(os.walk(folder))
- * and each folder's files sorted: by the folder's path, then by name (bytes, as Python's code
- * points for UTF-8). A folder's files come before its sub-folders', but after a sibling folder
+ * and each folder's files sorted: by the folder's path, then by name (as Python's strings:
+ * cli_name_cmp). A folder's files come before its sub-folders', but after a sibling folder
  * whose name extends its own with a character below '/' ("a" < "a-b" < "a/c"). */
 static int cmp_walk(const void *a, const void *b)
 {
     const char *p = *(char *const *)a, *q = *(char *const *)b;
     const size_t dp = (size_t)(strrchr(p, '/') - p), dq = (size_t)(strrchr(q, '/') - q);
-    const int c = memcmp(p, q, dp < dq ? dp : dq);
-    if (c || dp != dq) return c ? c : dp < dq ? -1 : 1;
-    return strcmp(p + dp, q + dq);
+    const int c = cli_name_cmp(p, dp, q, dq);
+    return c ? c : cli_name_cmp(p + dp, strlen(p + dp), q + dq, strlen(q + dq));
 }
 
 static int append(char ***list, int *n, char *path)
