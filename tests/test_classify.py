@@ -1197,6 +1197,20 @@ class Cam(unittest.TestCase):
         self.assertEqual(r.returncode, 2)
         self.assertIn(f"cam: --class takes a class's number, 0 to 4, or its name, one of {named}'s: ant, bee, cat, "
                       "dog, eel; not 'kat'", r.stderr)
+        # classes named by numbers (folders 10, 2, 3 sorted): a number that is a class's name is that class (10 was
+        # refused past the last class, 3 drew class 3 unsaid), said where it was another class's number too
+        numbered, names = self.d / "numbered.safetensors", ["10", "2", "3", "dog", "eel"]
+        save_file(tensors, numbered, metadata=dict(meta or {}, **{"vggcl.classes": json.dumps(names)}))
+        for asked, k, note in (("10", 0, None), ("3", 2, "class 3 ('dog')"), ("2", 1, "class 2 ('3')"),
+                               ("4", 4, None)):
+            r = subprocess.run([VGGCL, "cam", "--weights", numbered, "--out-dir", self.d, "--class", asked, "--pool5",
+                                "drop", self.image], capture_output=True, text=True, timeout=600)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertIn(f"class {k} ({names[k]}), 14x14 map", r.stdout)
+            said = [ln for ln in r.stderr.splitlines() if ln.startswith("vggcl: cam: --class")]
+            self.assertEqual(said, [f"vggcl: cam: --class {asked} is taken as the class named '{asked}' (class {k}), "
+                                    f"not {note}"] if note else [], asked)
+            self.check(np.load(self.d / "photo.cam.npy"), self.expected(self.model.features[:-1], klass=k)[1])
         self.assertEqual(self.cam("--compare-pool5", "--pool5", "keep", self.image).returncode, 2)
         r = subprocess.run([VGGCL, "cam", "--weights", self.weights, "--out-dir", self.d / "nope", self.image],
                            capture_output=True, text=True)

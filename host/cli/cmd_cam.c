@@ -13,8 +13,9 @@
 static const cli_option options[] = {
     { "weights", "W.safetensors", "a model with a GAP head", 1 },
     { "class", "K", "the class whose map is drawn: its number, or its name where the model names\n"
-                    "its classes (default: each image's top class; with --compare-pool5, its top\n"
-                    "class with the pool5 setting the file is for)", 0 },
+                    "its classes (a number that is a class's name is that class; default: each\n"
+                    "image's top class; with --compare-pool5, its top class with the pool5 setting\n"
+                    "the file is for)", 0 },
     { "compare-pool5", NULL, "run the network with pool5 kept and dropped, the two maps side by side", 0 },
     { "out-dir", "DIR", "the existing folder the maps and pictures go to (default .)", 0 },
     { "files-from", "FILE", CLI_FILES_FROM_HELP, 0 },
@@ -221,16 +222,26 @@ static void unwrite(vggcl_ctx *ctx, written *wr)
     wr->n = wr->picture = 0;
 }
 
+/* The class of model named name, or -1. */
+static int class_called(const vggcl_model *m, const char *name)
+{
+    for (int k = 0; k < vggcl_model_classes(m); k++) {
+        const char *c = vggcl_model_class_name(m, k);
+        if (c && !strcmp(c, name)) return k;
+    }
+    return -1;
+}
+
 /* The class of model named name (--class cat), or -1, said (the model's names, the first few, or that it names
  * none: a number is then the way). */
 static int class_by_name(const vggcl_model *m, const char *weights, const char *name)
 {
     const int classes = vggcl_model_classes(m);
+    if (class_called(m, name) >= 0) return class_called(m, name);
     char names[1024] = "";
     size_t used = 0;
     for (int k = 0; k < classes; k++) {
         const char *c = vggcl_model_class_name(m, k);
-        if (c && !strcmp(c, name)) return k;
         char *shown = c && used < sizeof names ? cli_text(c) : NULL; /* (used past the end: "..." written) */
         if (shown && used + strlen(shown) + 8 < sizeof names)
             used += (size_t)snprintf(names + used, sizeof names - used, "%s%s", k ? ", " : "", shown);
@@ -382,6 +393,16 @@ int cmd_cam(int argc, char **argv)
         rc = CLI_USAGE;
         goto out;
     }
+    /* a number that is a class's name (folders 0..10 as classes) is that class: 10 was refused past the last
+     * class and 2 drew another class than the one named 2, unsaid; said where the number was a class too */
+    const int by_name = class_s && !class_named ? class_called(models[0], class_s) : -1;
+    if (by_name >= 0 && by_name != klass && klass < vggcl_model_classes(models[0])) {
+        char *other = cli_text(vggcl_model_class_name(models[0], klass));
+        cli_notice("cam: --class %s is taken as the class named '%s' (class %d), not class %d ('%s')", class_s,
+                   class_s, by_name, klass, other ? other : "");
+        free(other);
+    }
+    if (by_name >= 0) klass = by_name;
     if (klass >= vggcl_model_classes(models[0])) {
         rc = cli_error(CLI_USAGE, "cam: --class %d, but the model has %d classes (0 to %d)", klass,
                        vggcl_model_classes(models[0]), vggcl_model_classes(models[0]) - 1);
