@@ -325,8 +325,9 @@ static int read_list(const char *cmd, const char *from, char **text, size_t *len
                                    "not a list of paths (one per line, or NUL-terminated)", cmd, name, CLI_LINE_MAX,
                          entry);
     }
-    if (!err && got >= 3 && !memcmp(buf, "\xef\xbb\xbf", 3)) /* (a UTF-8 byte order mark, as a Windows editor
-                                                             * writes it: not the first path's, as for --labels) */
+    /* a UTF-8 byte order mark before a list of lines, as a Windows editor writes it: not the first path's, as for
+     * --labels; a NUL-terminated list is a program's, byte for byte (find's first name that began with one lost it) */
+    if (!err && got >= 3 && !memcmp(buf, "\xef\xbb\xbf", 3) && !memchr(buf, '\0', got))
         memmove(buf, buf + 3, got -= 3);
     if (err) {
         free(buf);
