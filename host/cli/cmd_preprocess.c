@@ -179,7 +179,11 @@ int cmd_preprocess(int argc, char **argv)
         t.h = h, t.wd = w;
         rc = cli_write_empty(ctx, output, 3, (const long long[]){ 3, h, w });
     }
-    /* (named with signals held, as a set is: a kill between its temporary name and the rename left that name) */
+    /* (named with signals held, as a set is: a kill between its temporary name and the rename left that name;
+     * held on until its line is said: a Ctrl-C there ended the process with the tensor new and no line; not
+     * across the ranks' gathering under mpirun, where a rank that waits for the others would hold a kill) */
+    const int hold = t.w && ranks.size < 2 && cli_output_named(output);
+    if (hold) cli_hold_signals();
     if (t.w && cli_name_all(ctx, &t.w, (const char *const[]){ output }, 1, rc == CLI_OK) != CLI_OK) rc = CLI_FAIL;
     ok = t.rows; /* (this rank's: under mpirun its batches, out of every rank's list) */
     rc = cli_ranks_finish(&ranks, ctx, rc, stopped, &failed, &ok);
@@ -192,6 +196,7 @@ int cmd_preprocess(int argc, char **argv)
         fprintf(report, "wrote %s (%d, 3, %ld, %ld)\n", shown ? shown : output, ok, size[0] / size[2], size[1] / size[2]);
         free(shown);
     }
+    if (hold) cli_release_signals();
     vggcl_ctx_free(ctx);
 done:
     cli_ranks_end(&ranks);

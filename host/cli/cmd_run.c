@@ -120,7 +120,11 @@ int cmd_run(int argc, char **argv)
         cli_name_all(ctx, staged, (const char *[]){ output, features }, 2, 0);
         goto done;
     }
-    if (cli_name_all(ctx, staged, (const char *[]){ output, features }, 2, 1) != CLI_OK) goto done;
+    /* (held from the naming until the lines are said: a Ctrl-C then ended the process with the files new and no
+     * line saying so; not where only a pipe is written: held, a stalled reader kept a kill waiting) */
+    const int hold = cli_output_named(output) || (features && cli_output_named(features));
+    if (hold) cli_hold_signals();
+    if (cli_name_all(ctx, staged, (const char *[]){ output, features }, 2, 1) != CLI_OK) goto released;
 
     fprintf(report, "device: %s\n", vggcl_device_name(ctx));
     const int shown = n <= 10 ? n : 8;
@@ -153,6 +157,8 @@ int cmd_run(int argc, char **argv)
     fputc('\n', report);
     free(named[0]), free(named[1]);
     rc = CLI_OK;
+released:
+    if (hold) cli_release_signals();
     goto done;
 fail:
     rc = cli_error(CLI_FAIL, "%s", vggcl_message(ctx));
