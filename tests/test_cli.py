@@ -2341,6 +2341,18 @@ class Cli(unittest.TestCase):
         os.close(wr)
         self.assertEqual(r.returncode, 1, r.stderr)
         self.assertIn(b"Broken pipe", r.stderr)
+        # the lines about the files to a reader gone away: SIGPIPE ends it, as any command in a pipe (the README
+        # said exit 1), the files named whole before; exit 1 where SIGPIPE is ignored
+        for ignored, status in ((False, -signal.SIGPIPE), (True, 1)):
+            (self.d / "piped.npy").unlink(missing_ok=True)
+            rd, wr = os.pipe()
+            os.close(rd)
+            r = subprocess.run([VGGCL, "run", "--weights", self.weights, "--input", self.x, "--output",
+                                self.d / "piped.npy"], stdout=wr, stderr=subprocess.PIPE, timeout=300,
+                               preexec_fn=(lambda: signal.signal(signal.SIGPIPE, signal.SIG_IGN)) if ignored else None)
+            os.close(wr)
+            self.assertEqual(r.returncode, status, r.stderr)
+            self.assertEqual((self.d / "piped.npy").read_bytes(), want)
         # a file that is there keeps its permissions
         kept = self.d / "kept.npy"
         kept.write_bytes(b"old")
