@@ -2717,11 +2717,18 @@ class Bench(unittest.TestCase):
         second = json.loads(r.stdout)
         self.assertEqual((second["programs_from_cache"], second["programs_compiled"]),
                          (first["programs_compiled"], 0))
-        # a corrupt entry is rebuilt from source
+        # a corrupt entry is rebuilt from source; writing it, temporary files over an hour old are removed (a
+        # process ended between an entry's temporary name and its rename left one there for good), not newer ones
         files[0].write_bytes(b"not a program binary")
+        stale, fresh = self.d / "cache" / ".vggcl.tmp.stale1", self.d / "cache" / ".vggcl.tmp.fresh1"
+        for f, age in ((stale, 3700), (fresh, 3500)):
+            f.write_bytes(b"left")
+            os.utime(f, (time.time() - age, time.time() - age))
         third = json.loads(self.bench(*args).stdout)
         self.assertEqual(third["programs_compiled"], 1)
         self.assertNotEqual(files[0].read_bytes(), b"not a program binary")
+        self.assertEqual((stale.exists(), fresh.exists()), (False, True))
+        fresh.unlink()
         # an entry that cannot be written (a folder at its name): said once, the run as it was (each run compiled
         # again, unsaid)
         files[0].unlink()

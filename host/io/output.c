@@ -9,6 +9,7 @@
  * file standard output was redirected to) instead of writing into it. */
 #define _GNU_SOURCE /* O_TMPFILE */
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -242,6 +243,7 @@ vggcl_status vggcl__output_open(vggcl_ctx *ctx, const char *path, int mode, int 
         return vggcl__fail(ctx, VGGCL_ERR_IO, "%s: path too long", path);
     if (flags & VGGCL_OUTPUT_REPLACE) {
         snprintf(o->target, sizeof o->target, "%s", path);
+        o->replace = 1;
     } else if (!strcmp(path, "-")) {
         alias = STDOUT_FILENO;
     } else if (!follow_links(path, o->target, sizeof o->target, &alias)) {
@@ -346,6 +348,23 @@ vggcl_status vggcl__output_ready(vggcl_ctx *ctx, vggcl__output *o, int ok)
     return io_fail(ctx, o, "cannot write", e ? e : EIO);
 }
 
+/* Removes the temporary files of vggcl's own folder dir (a cache's) older than an hour: a process ended between
+ * a file's temporary name and its rename (a signal: the library holds none back; a SIGKILL) left one there for
+ * good. Another process's file is there for milliseconds. */
+static void sweep_stale(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d) return;
+    const time_t now = time(NULL);
+    struct dirent *e;
+    struct stat sb;
+    while ((e = readdir(d)))
+        if (!strncmp(e->d_name, ".vggcl.tmp.", 11) && fstatat(dirfd(d), e->d_name, &sb, AT_SYMLINK_NOFOLLOW) == 0 &&
+            S_ISREG(sb.st_mode) && now - sb.st_mtime > 3600)
+            unlinkat(dirfd(d), e->d_name, 0);
+    closedir(d);
+}
+
 vggcl_status vggcl__output_commit(vggcl_ctx *ctx, vggcl__output *o, int ok)
 {
     const vggcl_status st = vggcl__output_ready(ctx, o, ok);
@@ -358,6 +377,7 @@ vggcl_status vggcl__output_commit(vggcl_ctx *ctx, vggcl__output *o, int ok)
     folder_of(o->target, dir, sizeof dir);
     const int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dfd >= 0) fsync(dfd), close(dfd); /* the rename is durable (best effort: some file systems refuse) */
+    if (o->replace) sweep_stale(dir);
     return VGGCL_OK;
 }
 
