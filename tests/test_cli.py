@@ -197,6 +197,31 @@ class Cli(unittest.TestCase):
                     self.assertFalse(re.search(r"[^.:)]$", line) and len(line) + len(after.split()[0]) < 70,
                                      f"{cmd} --help: a line cut short: {line!r} / {after!r}")
 
+    def test_output_names_too_long(self):
+        """An output whose file name is longer than its folder takes (255 bytes) is refused before any work, as cam's
+        maps are: classify printed every answer, train-head trained, then "File name too long" (and wrote the model
+        without --features-out's -train-labels.npy, whose name alone was too long)."""
+        tiny = ROOT / "tests" / "data" / "tiny.png"
+        for c in ("a", "b"):
+            (self.d / "data" / c).mkdir(parents=True)
+            shutil.copy(tiny, self.d / "data" / c / "0.png")
+        long, out = "a" * 252 + ".npy", self.d / "out"
+        size = ["--resize", "24", "--crop", "16"]
+        runs = ((["classify", "--weights", self.weights, *size, "--logits-out", out / long, tiny], "--logits-out",
+                 long),
+                (["run", "--weights", self.weights, "--input", self.x, "--output", out / long], "--output", long),
+                (["preprocess", *size, "--output", out / long, tiny], "--output", long),
+                (["train-head", "--weights", self.weights, "--data", self.d / "data", *size, "--out",
+                  out / ("b" * 250 + ".safetensors")], "--out", "b" * 250 + ".safetensors"),
+                (["train-head", "--weights", self.weights, "--data", self.d / "data", *size, "--out", out / "h",
+                  "--features-out", out / ("c" * 240)], "--features-out", "c" * 240 + "-train-labels.npy"))
+        for args, opt, name in runs:
+            r = self.vggcl(*args)
+            self.assertEqual((r.returncode, r.stdout), (1, ""), r.stderr)
+            self.assertIn(f"{opt} {out / name}: a file name of {len(name)} bytes, longer than the 255 a file name may "
+                          f"have in {out}", r.stderr)
+            self.assertEqual(list(out.iterdir()), [])
+
     def test_names_in_pythons_order(self):
         """A folder's images, a --recursive walk and eval's class folders come in the order Python sorts their names
         as strings (os.fsdecode's, which torchvision's ImageFolder sorts): a name that is not UTF-8 (Latin-1's é,

@@ -159,6 +159,13 @@ static int folder_ready(const char *cmd, const cli_file *o)
                          there ? "replace it: its new copy is made" : "create it", dir, why);
     }
     close(made);
+    const long name_max = pathconf(dir, _PC_NAME_MAX) > 0 ? pathconf(dir, _PC_NAME_MAX) : NAME_MAX;
+    const size_t name = strlen(base_name(target));
+    if (!there && (long)name > name_max) { /* (the file made after the work failed: ENAMETOOLONG) */
+        unlink(probe);
+        return cli_error(CLI_FAIL, "%s: %s %s: a file name of %zu bytes, longer than the %ld a file name may have "
+                         "in %s", cmd, o->opt, o->path, name, name_max, dir);
+    }
     if (unlink(probe) != 0) { /* (a folder where files cannot be removed, nor then replaced by renaming) */
         char eb[128];
         const char *why = strerror_r(errno, eb, sizeof eb); /* (GNU's: the text, in eb or not) */
