@@ -243,7 +243,10 @@ class Classify(unittest.TestCase):
         long_name = "L" * 1500
         for text, want in ((f"a\n{long_name}\nc\n", "3 labels, but the model has 5 classes"),
                            ("a\n\nc\nd\ne\n", "line 2 is empty"), ("a\n\n\nd\ne\n\n", "line 2 is empty"),
-                           ("a\nb\x00x\nc\nd\ne\n", "line 2 holds a NUL byte")):
+                           ("a\nb\x00x\nc\nd\ne\n", "line 2 holds a NUL byte"),
+                           # (old Mac line ends: "1 labels", the CR unsaid)
+                           ("a\rb\rc\rd\re\r", "1 label, but the model has 5 classes (one name per line; a CR alone "
+                                                "ends no line)")):
             wrong.write_text(text)
             r = self.classify("--labels", wrong, self.images[0])
             self.assertEqual(r.returncode, 1, text)

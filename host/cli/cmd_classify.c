@@ -118,9 +118,11 @@ static int load_labels(const char *path, int classes, labels *l)
     if (rc == CLI_OK && ferror(f)) rc = cli_error(CLI_FAIL, "%s: cannot read the labels file: %s", path, strerror(errno));
     free(line);
     fclose(f);
+    int bare_cr = 0; /* (a file of old Mac line ends: one label of them all, said as "1 labels") */
+    for (int k = 0; k < l->n && !bare_cr; k++) bare_cr = strchr(l->names[k], '\r') != NULL;
     if (rc == CLI_OK && l->n != classes)
-        rc = cli_error(CLI_FAIL, "%s: %d labels, but the model has %d classes (one name per line)", path, l->n,
-                       classes);
+        rc = cli_error(CLI_FAIL, "%s: %d label%s, but the model has %d classes (one name per line%s)", path, l->n,
+                       l->n == 1 ? "" : "s", classes, bare_cr ? "; a CR alone ends no line" : "");
     return rc;
 }
 
