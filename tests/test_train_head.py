@@ -296,6 +296,14 @@ class TrainHead(unittest.TestCase):
         make_folder(bad / "val_extra", 2, 3, classes=("blue", "purple"))
         self.fails(self.train_head(out, "--data", self.d / "train", "--val", bad / "val_extra"), out, "purple",
                    "not one of the training classes")
+        # a --val folder named as macOS writes names (e + a combining accent, NFD) beside a training class written
+        # with the accented letter (NFC): the two look alike in the message; said
+        make_folder(bad / "nfc", 2, 3, classes=("bl\u00e9", "green"))
+        make_folder(bad / "nfd", 2, 3, classes=("ble\u0301", "green"))
+        self.fails(self.train_head(out, "--data", bad / "nfc", "--val", bad / "nfd"), out,
+                   "class folder 'ble\u0301' is not one of the training classes in", "(its name holds a combining "
+                   "accent, as macOS writes names, decomposed: a name written with the accented letter itself is "
+                   "another name, to ImageFolder as to vggcl)")
         self.fails(self.train_head(out, "--data", bad / "missing"), out, f"--data {bad}/missing: not there (expected a "
                    "folder")
         self.fails(self.train_head(out, "--data", self.d / "train", "--val", bad / "nov"), out,
@@ -761,6 +769,7 @@ class Eval(unittest.TestCase):
             self.assertEqual(r.returncode, 1)
             self.assertIn(f"class folder 'u' is not one of the 3 classes {weights} names (nor are 2 other folders, "
                           "such as 'v')", r.stderr)
+            self.assertNotIn("combining accent", r.stderr)
             # a name given to two classes: the folder's images were scored against the first, and the second's
             # predictions counted as wrong
             save_file(sd, weights, metadata={"vggcl.classes": json.dumps(["z", "x", "z"])})

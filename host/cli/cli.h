@@ -143,6 +143,15 @@ const char *cli_shortest(double v, int as_float, char *buf, size_t len);
 void cli_rgb_text(const float *v, char *buf, size_t len);
 /* Whether s is UTF-8 text (what a model's metadata must be). */
 int cli_utf8(const char *s);
+/* The length of the valid UTF-8 sequence at s (1 to 4), else 0: overlong forms, surrogates and code points
+ * above U+10FFFF are not valid (a NUL ends a sequence: it is never read past). */
+int cli_utf8_len(const unsigned char *s);
+/* The code point of the valid UTF-8 sequence of len bytes at u. */
+unsigned long cli_code_point(const unsigned char *u, int len);
+/* For a message that a name is not found among others: where it holds a combining accent (U+0300..U+036F, as
+ * macOS writes a name: NFD), words saying so (the same name composed, NFC, is other bytes and looks alike);
+ * else "". */
+const char *cli_decomposed_hint(const char *name);
 /* The columns s takes on a terminal (UTF-8: wide characters 2, combining marks 0), for aligned text. */
 int cli_columns(const char *s);
 
@@ -435,7 +444,8 @@ int cli_expand_images(const char *path, int recursive, char ***list, int *n, cli
 /* Says them, if any, once under mpirun (as a usage error is said), and empties o. */
 void cli_left_out_say(cli_left_out *o);
 /* Names compared as Python compares them as strings (os.fsdecode's: a byte of no valid UTF-8 sequence is
- * U+DC80..U+DCFF), which is their bytes' order where they are UTF-8: below 0, 0 (the same bytes) or above. */
+ * U+DC80..U+DCFF), which is their bytes' order where they are UTF-8: below 0, 0 (the same bytes) or above.
+ * a and b are strings, compared over their first na and nb bytes (a part of a path before a '/', or all). */
 int cli_name_cmp(const char *a, size_t na, const char *b, size_t nb);
 /* What goes between a folder and a name in it: "/", or nothing where the folder ends with one (data/ and
  * a give data/a, as os.path.join: data//a was printed). */

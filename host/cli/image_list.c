@@ -49,29 +49,13 @@ void cli_left_out_say(cli_left_out *o)
     *o = (cli_left_out){ 0 };
 }
 
-/* The code point of the UTF-8 sequence at *s (of the n bytes left), *s moved past it; a byte that starts no
- * valid sequence (one past U+10FFFF, a surrogate's, an overlong form, cut short) is U+DC80..U+DCFF, as
- * Python's os.fsdecode (surrogateescape) makes it, and alone moved past. */
-static unsigned code_point(const unsigned char **s, size_t n)
+/* The code point at *s, *s moved past it: a valid UTF-8 sequence's (cli_utf8_len), else U+DC80..U+DCFF for its
+ * first byte, as Python's os.fsdecode (surrogateescape) makes a stray byte. */
+static unsigned long name_point(const unsigned char **s)
 {
-    const unsigned char *p = *s;
-    const unsigned c = p[0];
-    /* a lead byte's length, and the range its second byte must be in (the others 0x80..0xBF) */
-    const int len = c < 0x80                ? 1
-                    : c >= 0xC2 && c <= 0xDF ? 2
-                    : c >= 0xE0 && c <= 0xEF ? 3
-                    : c >= 0xF0 && c <= 0xF4 ? 4
-                                             : 0;
-    const unsigned lo = c == 0xE0 ? 0xA0 : c == 0xF0 ? 0x90 : 0x80, hi = c == 0xED ? 0x9F : c == 0xF4 ? 0x8F : 0xBF;
-    int ok = len > 0 && (size_t)len <= n && (len == 1 || (p[1] >= lo && p[1] <= hi));
-    for (int k = 2; ok && k < len; k++) ok = (p[k] & 0xC0) == 0x80;
-    if (!ok) {
-        *s = p + 1;
-        return 0xDC00 + c;
-    }
-    *s = p + len;
-    unsigned cp = len == 1 ? c : c & (0x7F >> len);
-    for (int k = 1; k < len; k++) cp = cp << 6 | (p[k] & 0x3F);
+    const int n = cli_utf8_len(*s);
+    const unsigned long cp = n ? cli_code_point(*s, n) : 0xDC00u + **s;
+    *s += n ? n : 1;
     return cp;
 }
 
@@ -84,7 +68,7 @@ int cli_name_cmp(const char *a, size_t na, const char *b, size_t nb)
             p++, q++;
             continue;
         }
-        const unsigned x = code_point(&p, (size_t)(p_end - p)), y = code_point(&q, (size_t)(q_end - q));
+        const unsigned long x = name_point(&p), y = name_point(&q); /* (a sequence ends before a '/' or a NUL) */
         if (x != y) return x < y ? -1 : 1;
     }
     return p < p_end ? 1 : q < q_end ? -1 : 0;

@@ -56,8 +56,6 @@ int cli_usage_said(void)
     return usage_said;
 }
 
-static int utf8_len(const unsigned char *s);
-
 /* Whether code point u ends a line for some reader or reorders the text around it on a terminal: the C1
  * controls (U+0085 a line's end, U+009B an escape sequence's start), U+2028 and U+2029 (Python's
  * splitlines), the bidirectional overrides and isolates, and the marks that move what is next to them
@@ -68,8 +66,7 @@ static int hidden_control(unsigned long u)
            (u >= 0x2066 && u <= 0x2069) || u == 0x200E || u == 0x200F || u == 0x061C;
 }
 
-/* The code point of the UTF-8 sequence of len bytes at u. */
-static unsigned long code_point(const unsigned char *u, int len)
+unsigned long cli_code_point(const unsigned char *u, int len)
 {
     unsigned long cp = len > 1 ? u[0] & (0x7F >> len) : u[0];
     for (int k = 1; k < len; k++) cp = cp << 6 | (u[k] & 0x3F);
@@ -91,10 +88,10 @@ static size_t escape_controls(const char *s, size_t n, char *out, int keep)
         int len = c < 0x80 ? 1 : 0;
         if (!len) { /* (a sequence cut by n is not UTF-8 either) */
             const int want = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : 2;
-            len = n - i >= (size_t)want ? utf8_len(u + i) : 0;
+            len = n - i >= (size_t)want ? cli_utf8_len(u + i) : 0;
         }
         if (len > 1) {
-            const unsigned long cp = code_point(u + i, len);
+            const unsigned long cp = cli_code_point(u + i, len);
             if (hidden_control(cp)) o += (size_t)sprintf(out + o, "\\u%04lx", cp);
             else memcpy(out + o, u + i, (size_t)len), o += (size_t)len;
             i += (size_t)len;
@@ -557,9 +554,7 @@ void cli_close_models(cli_devices *d)
     memset(d, 0, sizeof *d);
 }
 
-/* The length of the valid UTF-8 sequence at s (1 to 4), else 0: overlong forms, surrogates and code points
- * above U+10FFFF are not valid. */
-static int utf8_len(const unsigned char *s)
+int cli_utf8_len(const unsigned char *s)
 {
     if (s[0] < 0x80) return 1;
     const int n = s[0] >= 0xC2 && s[0] <= 0xDF ? 2 : s[0] >= 0xE0 && s[0] <= 0xEF ? 3 : s[0] >= 0xF0 && s[0] <= 0xF4 ? 4 : 0;
@@ -602,7 +597,7 @@ int cli_columns(const char *s)
     const unsigned char *u = (const unsigned char *)s;
     int cols = 0;
     while (*u) {
-        const int n = utf8_len(u);
+        const int n = cli_utf8_len(u);
         if (!n) { /* (a byte that is not UTF-8: one column, as a terminal's U+FFFD) */
             cols++, u++;
             continue;
@@ -618,8 +613,18 @@ int cli_utf8(const char *s)
 {
     const unsigned char *u = (const unsigned char *)s;
     int n;
-    while (*u && (n = utf8_len(u)) > 0) u += n;
+    while (*u && (n = cli_utf8_len(u)) > 0) u += n;
     return !*u;
+}
+
+const char *cli_decomposed_hint(const char *name)
+{
+    const unsigned char *u = (const unsigned char *)name;
+    for (int n; *u; u += n > 0 ? n : 1)
+        if ((n = cli_utf8_len(u)) > 1 && cli_code_point(u, n) >= 0x0300 && cli_code_point(u, n) <= 0x036F)
+            return " (its name holds a combining accent, as macOS writes names, decomposed: a name written with the "
+                   "accented letter itself is another name, to ImageFolder as to vggcl)";
+    return "";
 }
 
 const char *cli_shortest(double v, int as_float, char *buf, size_t len)
@@ -663,18 +668,18 @@ cJSON *cli_json_string(const char *s)
      * line for readers that split as Python's splitlines does) */
     int plain = 1;
     for (i = 0; u[i] && plain; i += (size_t)n)
-        plain = (n = utf8_len(u + i)) > 0 && (n == 1 || !hidden_control(code_point(u + i, n)));
+        plain = (n = cli_utf8_len(u + i)) > 0 && (n == 1 || !hidden_control(cli_code_point(u + i, n)));
     if (plain) return cJSON_CreateString(s);
     char *lit = malloc(6 * strlen(s) + 3), *p = lit;
     if (!lit) return NULL;
     *p++ = '"';
     for (i = 0; u[i];) {
-        n = utf8_len(u + i);
+        n = cli_utf8_len(u + i);
         if (!n) p += sprintf(p, "\\u%04x", 0xDC00 + u[i++]); /* (a byte that is not UTF-8, as Python's fsdecode) */
         else if (u[i] == '"' || u[i] == '\\') *p++ = '\\', *p++ = (char)u[i++];
         else if (u[i] < 0x20) p += sprintf(p, "\\u%04x", u[i++]);
-        else if (n > 1 && hidden_control(code_point(u + i, n)))
-            p += sprintf(p, "\\u%04lx", code_point(u + i, n)), i += (size_t)n;
+        else if (n > 1 && hidden_control(cli_code_point(u + i, n)))
+            p += sprintf(p, "\\u%04lx", cli_code_point(u + i, n)), i += (size_t)n;
         else memcpy(p, u + i, (size_t)n), p += n, i += (size_t)n;
     }
     *p++ = '"', *p = '\0';
