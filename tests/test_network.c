@@ -335,6 +335,23 @@ START_TEST(test_network_host_memory)
     cl->host_mem = 1;
     ck_assert_msg(vggcl_forward(cl, m, x, 8, H, W, y, NULL) == VGGCL_OK, "%s", vggcl_message(cl));
     vggcl_model_free(m);
+    /* loading too: each weights buffer against what the host has available (under ulimit -v PoCL's own
+     * allocation failed in an assertion, SIGABRT, or a crash loading the next program), said naming the layer;
+     * a GPU's weights are its own memory */
+    const char *path = tu_tmp("host.safetensors");
+    cl->host_mem = 4 * 8 * 3 * 9 * 36 / 9 - 1; /* (less than features.0's weights, packed or not) */
+    m = NULL;
+    const vggcl_status loaded = vggcl_model_load(cl, path, NULL, &m);
+    if (cl->is_cpu) {
+        ck_assert_int_eq(loaded, VGGCL_ERR_NOMEM);
+        ck_assert_ptr_null(m);
+        ck_assert_msg(strstr(vggcl_message(cl), "out of host memory loading layer features.0 (conv 3->8) ") &&
+                      strstr(vggcl_message(cl), "whose buffers are the host's memory, but 0.0 MiB is available"),
+                      "%s", vggcl_message(cl));
+    } else {
+        ck_assert_msg(loaded == VGGCL_OK, "%s", vggcl_message(cl));
+    }
+    vggcl_model_free(m);
     vggcl_ctx_free(cl);
 }
 END_TEST

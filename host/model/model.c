@@ -497,9 +497,26 @@ vggcl_status vggcl__meta_check(vggcl_ctx *ctx, const char *path, const char *key
     return vggcl__preset_meta_check(ctx, path, key, value);
 }
 
+/* On a CPU device, whose buffers are the host's memory: whether a weights buffer of bytes fits in what the host
+ * has available (vggcl__host_available, a reserve for the driver kept), else said, naming the layer (under ulimit
+ * -v PoCL's own allocation failed there in an assertion, an abort, or a crash loading the next program). */
+static vggcl_status weights_fit(vggcl_ctx *ctx, const char *where, size_t bytes)
+{
+    if (!ctx->is_cpu) return VGGCL_OK;
+    const double avail = vggcl__host_available(ctx);
+    if ((double)bytes <= avail) return VGGCL_OK;
+    return vggcl__fail(ctx, VGGCL_ERR_NOMEM,
+                       "out of host memory loading %s: %.1f MiB on %s, whose buffers are the host's memory, but %.1f "
+                       "MiB is available (free memory and swap, within the cgroup's limit and ulimit -v, less a "
+                       "reserve for the driver's compiler and threads)",
+                       where, (double)bytes / 1048576.0, ctx->device_name, avail / 1048576.0);
+}
+
 static vggcl_status upload(vggcl_ctx *ctx, const char *where, const float *src, size_t n, cl_mem *out)
 {
-    return vggcl__buffer(ctx, where, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR, n * sizeof(float), (void *)src, out);
+    const vggcl_status st = weights_fit(ctx, where, n * sizeof(float));
+    return st != VGGCL_OK ? st : vggcl__buffer(ctx, where, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR, n * sizeof(float),
+                                               (void *)src, out);
 }
 
 /* A conv step's device buffer for algorithm id in the weight layout that parameters p use (conv_algo.h:
@@ -512,7 +529,8 @@ static vggcl_status pack_job(vggcl_ctx *ctx, const char *where, vggcl_step *s, i
     if (s->packed[id][v]) return VGGCL_OK;
     vggcl__pack_job *j = &jobs[*n];
     *j = (vggcl__pack_job){ s, a, *p, id, v, NULL, a->packed_floats(p, s->c_out, s->c_in) * sizeof(float) };
-    vggcl_status st = vggcl__buffer(ctx, where, CL_MEM_READ_ONLY, j->bytes, NULL, &s->packed[id][v]);
+    vggcl_status st = weights_fit(ctx, where, j->bytes);
+    if (st == VGGCL_OK) st = vggcl__buffer(ctx, where, CL_MEM_READ_ONLY, j->bytes, NULL, &s->packed[id][v]);
     if (st == VGGCL_OK) st = vggcl__map_write(ctx, where, s->packed[id][v], j->bytes, &j->dst);
     if (st != VGGCL_OK) vggcl__release(ctx, where, &s->packed[id][v]);
     else ++*n;
