@@ -63,6 +63,12 @@ class Tools(unittest.TestCase):
         r = run(PY, TOOLS / "cold_start.py", VGGCL, "--batch", "0")
         self.refused(r, 1, "vggcl: bench: --batch must be an integer from 1")
         self.assertIn("cold_start.py: ", r.stderr)
+        # bench's --weights (its help offers bench's options): it added --random all the same, which bench refuses
+        run(PY, ROOT / "weights" / "make_test_weights.py", "--cfg", "8,M,16,M,16,M,16,M,16,M", "--classes", "3",
+            "--out", self.d / "w.safetensors").check_returncode()
+        r = run(PY, TOOLS / "cold_start.py", VGGCL, "--weights", self.d / "w.safetensors", "--size", "32")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual([ln.split(" ")[0] for ln in r.stdout.splitlines()], ["cold", "warm", "warm,"], r.stdout)
 
     @unittest.skipUnless(importlib.util.find_spec("torch"), "no PyTorch")
     def test_bench_vs_torch_checks_the_answers(self):

@@ -4,6 +4,8 @@ empty (vggcl's program cache and PoCL's kernel cache in fresh folders), the
 same again with those caches warm, and a new batch and image size with them.
 
     tools/cold_start.py [build/vggcl] [bench options...]
+
+A random VGG16 unless the options name --weights.
 """
 import json
 import os
@@ -26,12 +28,14 @@ def main():
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     binary = sys.argv[1] if len(sys.argv) > 1 else "build/vggcl"
     extra = sys.argv[2:]
+    # (--random unless the options give weights: bench refused the two together, and the script with it)
+    model = [] if any(a == "--weights" or a.startswith("--weights=") for a in extra) else ["--random"]
     with tempfile.TemporaryDirectory() as vc, tempfile.TemporaryDirectory() as pc:
         env = dict(os.environ, VGGCL_CACHE_DIR=vc, POCL_CACHE_DIR=pc)
         for label, opts in (("cold (every cache empty)", extra), ("warm", extra),
                             ("warm, batch 3 at 200x200", [*extra, "--batch", "3", "--size", "200"])):
             t0 = time.perf_counter()
-            r = subprocess.run([binary, "bench", "--random", "--iters", "1", "--json", *opts], env=env,
+            r = subprocess.run([binary, "bench", *model, "--iters", "1", "--json", *opts], env=env,
                                capture_output=True, text=True, check=True)
             wall = time.perf_counter() - t0
             j = json.loads(r.stdout)
