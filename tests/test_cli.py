@@ -2909,6 +2909,16 @@ class Bench(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn(f"vggcl: the tuning table {old}, {said}: this one's is {table}, which `vggcl tune` makes",
                       r.stderr)
+        # the same device and platform under another driver (an upgrade of PoCL): said, naming both drivers (its
+        # rows were dropped unsaid, every run back on the defaults)
+        text = old.read_text()
+        driver = text.splitlines()[0].rsplit(", driver ", 1)[1][:-1]
+        old.write_text(text.replace(f", driver {driver})", ", driver 0.9-old)", 1))
+        r = self.bench(*run)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn(f"vggcl: the tuning table {old}, made for this device under driver 0.9-old, is not used with "
+                      f"driver {driver}: `vggcl tune` makes this one's, {table}\n", r.stderr)
+        old.write_text(text)
         old.write_text(old.read_text().replace("# vggcl tuning table for ", "# vggcl tuning table for another "))
         os.mkfifo(table.with_name("fifo.tune"))  # (every table looked at: a FIFO was waited on for ever)
         r = subprocess.run([VGGCL, "bench", *map(str, run)], capture_output=True, text=True, timeout=120,

@@ -106,13 +106,21 @@ static void other_table_said(vggcl_ctx *ctx)
             continue;
         int err; /* (as the table is opened: a FIFO or a link named so is not waited on, nor followed) */
         FILE *f = vggcl__cache_open(ctx, path, &err);
-        const int same = f && fgets(first, sizeof first, f) && !strcmp(first, heading);
+        const int read = f && fgets(first, sizeof first, f), same = read && !strcmp(first, heading);
+        /* (the same device and platform under another driver, as after an upgrade of PoCL: dropped unsaid) */
+        const size_t device = strstr(heading, ", driver ") ? (size_t)(strstr(heading, ", driver ") - heading) + 9 : 0;
+        const int driver = read && !same && device && !strncmp(first, heading, device);
         if (f) fclose(f);
-        if (!same) continue;
-        char msg[2 * VGGCL__CACHE_PATH_MAX + 200];
-        snprintf(msg, sizeof msg, "the tuning table %s, made for this device and driver by another vggcl or under "
-                 "another version of the platform, is not used: this one's is %s, which `vggcl tune` makes", path,
-                 ctx->tune_path);
+        if (!same && !driver) continue;
+        char msg[2 * VGGCL__CACHE_PATH_MAX + 1200];
+        if (driver)
+            snprintf(msg, sizeof msg, "the tuning table %s, made for this device under driver %.*s, is not used with "
+                     "driver %s: `vggcl tune` makes this one's, %s", path, (int)strcspn(first + device, ")\n"),
+                     first + device, ctx->driver_version, ctx->tune_path);
+        else
+            snprintf(msg, sizeof msg, "the tuning table %s, made for this device and driver by another vggcl or under "
+                     "another version of the platform, is not used: this one's is %s, which `vggcl tune` makes", path,
+                     ctx->tune_path);
         ctx->told_tune = 1;
         ctx->log(ctx->log_user, msg);
         break;
