@@ -25,6 +25,7 @@ typedef struct {
                                 * has no name: O_TMPFILE, named at commit) */
     FILE *fp;                  /* what the writer writes to (it may seek) */
     int direct_fd;             /* -1, or the device, pipe or standard output fp is copied to at commit */
+    int opened;                /* its temporary file was made (a folder missing later was removed meanwhile) */
     int replace;               /* VGGCL_OUTPUT_REPLACE: a cache's file, in a folder of vggcl's own (its stale
                                 * temporary files removed at commit) */
 } vggcl__output;

@@ -195,6 +195,12 @@ START_TEST(test_null_arguments)
     said(ctx, vggcl_npy_writer_open(ctx, "", 1, (const long long[]){ 1 }, &wr), VGGCL_ERR_ARG, "the path is empty");
     said(ctx, vggcl_npy_write(ctx, "", 1, (const long long[]){ 1 }, (const float[]){ 1 }), VGGCL_ERR_ARG,
          "the path is empty");
+    /* a folder that was never there: said so, not guessed "removed while the run wrote it?" (said where it was,
+     * from the file's making to its naming) */
+    said(ctx, vggcl_npy_write(ctx, "/nonexistent-vggcl-dir/o.npy", 1, (const long long[]){ 1 }, (const float[]){ 1 }),
+         VGGCL_ERR_IO, "/nonexistent-vggcl-dir/o.npy: cannot create the output: its folder /nonexistent-vggcl-dir is "
+         "not there");
+    ck_assert_ptr_null(strstr(vggcl_message(ctx), "removed"));
     said(ctx, vggcl_npy_writer_append(ctx, NULL, NULL, 0), VGGCL_ERR_ARG, "w is NULL");
     said(ctx, vggcl_npy_writer_close(ctx, NULL, 1), VGGCL_ERR_ARG, "vggcl_npy_writer_close: w is NULL");
     ck_assert_int_eq(vggcl_npy_writer_close(ctx, NULL, 0), VGGCL_OK); /* (a failed open's cleanup) */

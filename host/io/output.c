@@ -217,9 +217,10 @@ static vggcl_status io_fail(vggcl_ctx *ctx, const vggcl__output *o, const char *
     char eb[128], dir[sizeof o->path];
     struct stat sb;
     folder_of(o->path, dir, sizeof dir);
-    if (err == ENOENT && stat(dir, &sb) != 0) /* (said as "No such file or directory" of the file) */
-        return vggcl__fail(ctx, VGGCL_ERR_IO, "%s: %s: its folder %s is not there (removed while the run wrote it?)",
-                           o->path, what, dir);
+    if (err == ENOENT && stat(dir, &sb) != 0) /* (said as "No such file or directory" of the file; of a folder never
+                                              * there, a library caller's wrong path, as removed while written) */
+        return vggcl__fail(ctx, VGGCL_ERR_IO, "%s: %s: its folder %s is not there%s", o->path, what, dir,
+                           o->opened ? " (removed while the run wrote it?)" : "");
     return vggcl__fail(ctx, VGGCL_ERR_IO, "%s: %s: %s", o->path, what, vggcl__strerror(err, eb, sizeof eb));
 }
 
@@ -284,6 +285,7 @@ vggcl_status vggcl__output_open(vggcl_ctx *ctx, const char *path, int mode, int 
         o->tmp[0] = '\0';
         return io_fail(ctx, o, "cannot write", e);
     }
+    o->opened = 1;
     return VGGCL_OK;
 }
 
