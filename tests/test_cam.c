@@ -152,6 +152,22 @@ START_TEST(test_cam_upsample_flat)
 }
 END_TEST
 
+/* A map holding an infinity (weights that overflow) has no finite stretch: NaN where the infinity reaches, 0
+ * elsewhere, as vggcl.h says (it read as if no NaN could come of a map without one). */
+START_TEST(test_cam_upsample_infinite)
+{
+    const float cam[4] = { 0, INFINITY, 1, 2 };
+    float up[4 * 4];
+    vggcl_cam_upsample(cam, 2, 2, up, 4, 4);
+    int nans = 0;
+    for (int i = 0; i < 4 * 4; i++) {
+        ck_assert_msg(isnan(up[i]) || up[i] == 0, "up[%d] = %g", i, up[i]);
+        nans += isnan(up[i]) != 0;
+    }
+    ck_assert_msg(nans > 0 && nans < 16 && isnan(up[3]) && up[12] == 0, "%d NaN", nans); /* (inf's corner; its far one) */
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("cam");
@@ -162,6 +178,7 @@ int main(void)
     tcase_add_test(tc, test_cam_draw_clamps);
     tcase_add_test(tc, test_cam_upsample_wide_range);
     tcase_add_test(tc, test_cam_upsample_flat);
+    tcase_add_test(tc, test_cam_upsample_infinite);
     suite_add_tcase(s, tc);
     return tu_run(s);
 }
