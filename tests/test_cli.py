@@ -2515,6 +2515,9 @@ class Bench(unittest.TestCase):
         j = json.loads(lines[0])
         for key in ("device", "batch", "size", "images_per_s", "ms_per_batch_median", "gflops", "device_bytes_peak"):
             self.assertIn(key, j)
+        readme = (ROOT / "README.md").read_text()  # (every field in the README's table: most were documented nowhere)
+        for key in j:
+            self.assertIn(f"`{key}`", readme, key)
         self.assertEqual((j["batch"], j["size"]), (2, "40x36"))
         # what the record is read again by: two runs that differed in these gave the same record but for times
         devices = self.vggcl_devices()
@@ -2599,6 +2602,9 @@ class Bench(unittest.TestCase):
         j = json.loads(r.stdout)
         self.assertEqual((j["images"], j["skipped"], j["batch"]), (5, 1, 2))
         self.assertEqual(j["threads"], 2)
+        readme = (ROOT / "README.md").read_text()  # (every field said in the README: most were said nowhere)
+        for key in (*j, *j["preprocess"]):
+            self.assertIn(f"`{key}`", readme, key)
         # the model and the input the images became (two models' records were alike but for their times)
         self.assertEqual((j["model"], j["pool5"], j["size"], j["preprocess"]),
                          ("random vgg16-gap7", "keep", "32x32",
