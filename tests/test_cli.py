@@ -1472,8 +1472,11 @@ class Cli(unittest.TestCase):
             np.lib.format.write_array_header_1_0(f, hdr)
             f.truncate(f.tell() + n * 3 * h * w * 4)
         save_file(make_state_dict(parse_cfg("64,M,8"), False, 3, seed=2), self.d / "w8.safetensors")
+        # (and how to split it: run has no --batch to give the size said, which it named all the same)
         self.fails(self.run_args(weights=self.d / "w8.safetensors", x=path), 1, "device out of memory",
-                   "largest batch that fits", "MiB: layer features.0's output)")
+                   "largest batch that fits", "MiB: layer features.0's output)",
+                   " (run takes its input as one batch: split it, as preprocess --shard I/N makes shares, or classify "
+                   "the images, which runs them in batches of --batch)\n")
         # an image too large to fit alone: said so, not "the largest batch that fits is 0"
         side = int((max_alloc * 1.05 / (64 * 4)) ** 0.5) + 1
         img = self.d / "in.png"

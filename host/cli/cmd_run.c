@@ -43,7 +43,7 @@ int cmd_run(int argc, char **argv)
     struct stat in_sb;
     const int stream = input && stat(input, &in_sb) == 0 && !S_ISREG(in_sb.st_mode); /* (a pipe: read once) */
 
-    int rc = CLI_FAIL, ndim = 0;
+    int rc = CLI_FAIL, ndim = 0, batch_short = 0; /* (the input, one batch, past the memory: said how to split it) */
     long long shape[VGGCL_NPY_MAX_DIMS];
     float *x = NULL, *logits = NULL, *feats = NULL;
     vggcl_model *model = NULL;
@@ -90,8 +90,9 @@ int cmd_run(int argc, char **argv)
     const int n = (int)shape[0], h = (int)shape[2], w = (int)shape[3];
     if (!x && n) { /* (the pass's own check, before the values are read) */
         const long long said[4] = { shape[0], shape[1], shape[2], shape[3] };
-        if (vggcl_check_batch(ctx, model, n, h, w) != VGGCL_OK || vggcl_npy_read(ctx, input, &ndim, shape, &x) != VGGCL_OK)
-            goto fail;
+        const vggcl_status fits = vggcl_check_batch(ctx, model, n, h, w);
+        batch_short = n > 1 && (fits == VGGCL_ERR_DEVICE_MEMORY || fits == VGGCL_ERR_NOMEM);
+        if (fits != VGGCL_OK || vggcl_npy_read(ctx, input, &ndim, shape, &x) != VGGCL_OK) goto fail;
         if (ndim != 4 || memcmp(said, shape, sizeof said)) {
             rc = cli_error(CLI_FAIL, "%s: changed while it was read (its shape is not the one its header said first)",
                            input);
@@ -106,8 +107,10 @@ int cmd_run(int argc, char **argv)
         goto done;
     }
     /* no images (an empty share of `preprocess --shard`): no rows, the size still checked as a pass checks it */
-    if (n ? vggcl_forward(ctx, model, x, n, h, w, logits, feats) : vggcl_check_batch(ctx, model, 1, h, w))
-        goto fail;
+    const vggcl_status passed = n ? vggcl_forward(ctx, model, x, n, h, w, logits, feats)
+                                  : vggcl_check_batch(ctx, model, 1, h, w);
+    batch_short = n > 1 && (passed == VGGCL_ERR_DEVICE_MEMORY || passed == VGGCL_ERR_NOMEM);
+    if (passed != VGGCL_OK) goto fail;
     /* both written whole to temporary files, then named all or none (a failed --features removed the
      * --output it had already renamed over an earlier file) */
     const long long ytail[1] = { classes }, ftail[1] = { width };
@@ -161,7 +164,9 @@ released:
     if (hold) cli_release_signals();
     goto done;
 fail:
-    rc = cli_error(CLI_FAIL, "%s", vggcl_message(ctx));
+    rc = cli_error(CLI_FAIL, "%s%s", vggcl_message(ctx),
+                   batch_short ? " (run takes its input as one batch: split it, as preprocess --shard I/N makes "
+                                 "shares, or classify the images, which runs them in batches of --batch)" : "");
 done:
     free(x);
     free(logits);
