@@ -164,7 +164,8 @@ START_TEST(test_cam_upsample_infinite)
         ck_assert_msg(isnan(up[i]) || up[i] == 0, "up[%d] = %g", i, up[i]);
         nans += isnan(up[i]) != 0;
     }
-    ck_assert_msg(nans > 0 && nans < 16 && isnan(up[3]) && up[12] == 0, "%d NaN", nans); /* (inf's corner; its far one) */
+    /* (the infinity's corner NaN, the far one 0) */
+    ck_assert_msg(nans > 0 && nans < 16 && isnan(up[3]) && up[12] == 0, "%d NaN", nans);
 }
 END_TEST
 
