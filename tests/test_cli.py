@@ -197,6 +197,30 @@ class Cli(unittest.TestCase):
                     self.assertFalse(re.search(r"[^.:)]$", line) and len(line) + len(after.split()[0]) < 70,
                                      f"{cmd} --help: a line cut short: {line!r} / {after!r}")
 
+    def test_resize_below_the_crop(self):
+        """A resize below the crop pads every image to the crop with black, as torchvision's CenterCrop does (the
+        tensor is torchvision's): said once, whichever command and wherever the two come from (options or a model's
+        metadata); not where the resize is at least the crop, nor with --resize 0 (the images' own sizes)."""
+        tiny = ROOT / "tests" / "data" / "tiny.png"
+        said = ("vggcl: the resize (10) is below the crop (16): every image is padded to the crop with black (0 before "
+                "normalizing), as torchvision's CenterCrop pads it; --crop 10, or --resize 16, keeps only pixels")
+        r = self.vggcl("preprocess", "--resize", "10", "--crop", "16", "--output", self.d / "p.npy", tiny, tiny)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual([ln for ln in r.stderr.splitlines() if "compiling" not in ln], [said])
+        t = np.load(self.d / "p.npy")
+        self.assertEqual(t.shape, (2, 3, 16, 16))
+        self.assertTrue(np.allclose(t[:, :, 0, :], (0 - np.array([0.485, 0.456, 0.406])[:, None]) /
+                                    np.array([0.229, 0.224, 0.225])[:, None], atol=1e-6))  # (a black row)
+        tensors, meta = load_file(self.weights)
+        preset = self.d / "preset.safetensors"
+        save_file(tensors, preset, metadata=dict(meta or {}, **{"vggcl.resize": "10", "vggcl.crop": "16"}))
+        r = self.vggcl("classify", "--weights", preset, tiny)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual([ln for ln in r.stderr.splitlines() if "compiling" not in ln], [said])
+        for sizes in (["--resize", "16", "--crop", "16"], ["--resize", "0", "--crop", "16"]):
+            r = self.vggcl("preprocess", *sizes, "--output", self.d / "q.npy", tiny)
+            self.assertEqual((r.returncode, r.stderr), (0, ""), sizes)
+
     def test_output_names_too_long(self):
         """An output whose file name is longer than its folder takes (255 bytes) is refused before any work, as cam's
         maps are: classify printed every answer, train-head trained, then "File name too long" (and wrote the model
