@@ -623,6 +623,13 @@ class Export(unittest.TestCase):
                                      self.d / "sd.safetensors", "--trust-pickle")
         self.assertEqual(rc, 1, err)
         self.assertIn("a TorchScript archive whose features hold a Dropout (features.8)", err)
+        # the same model's state_dict: its numbers after the Dropout one more, read as a max pool's place (written,
+        # exit 0, other logits unsaid); refused, naming the first convolution out of place; its whole model is read
+        torch.save(dropout.state_dict(), self.d / "dropout-sd.pt")
+        rc, err, _ = self.export("--state-dict", self.d / "dropout-sd.pt", "--out", self.d / "sd.safetensors")
+        self.assertEqual((rc, os.path.exists(self.d / "sd.safetensors")), (1, False), err)
+        self.assertIn("features.9 is vgg11's convolution 4, which torchvision numbers features.8: a layer without "
+                      "weights between the convolutions (a Dropout?) shifts the numbers", err)
         with torch.no_grad():
             want = m(self.x).numpy()
         for name, tensors in (("s.safetensors", None), ("dp-in.safetensors", nn.DataParallel(m).state_dict())):

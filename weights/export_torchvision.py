@@ -572,6 +572,19 @@ def layout(sd):
     if arch is None:
         raise Refused(f"{len(widths)} convolutions of {','.join(map(str, widths))} channels: none of torchvision's "
                       "vgg11, vgg13, vgg16, vgg19")
+    # numbered as torchvision numbers that arch: a layer without weights between the convolutions (a Dropout)
+    # shifts the numbers after it, which vggcl reads as a max pool's place (other logits, written unsaid)
+    want, at = [], 0
+    for c in torchvision.models.vgg.cfgs[ARCHS[arch[:5]]]:
+        want.append(None) if c == "M" else want.append(at)
+        at += 1 if c == "M" else 3 if bn else 2
+    want = [i for i in want if i is not None]
+    for k, ((i, _), j) in enumerate(zip(convs, want)):
+        if i != j:
+            raise Refused(f"features.{i} is {arch}'s convolution {k + 1}, which torchvision numbers features.{j}: "
+                          "a layer without weights between the convolutions (a Dropout?) shifts the numbers, and "
+                          "vggcl would read a max pool in its place; export the state_dict of the model without it, "
+                          "or torch.save(model) (read with --trust-pickle), whose layers say what they are")
     c_in = 3  # (each a 3x3 convolution of the channels before it, the image's RGB first: vggcl refused it at load)
     for i, shape in convs:
         if tuple(shape[1:]) != (c_in, 3, 3):
