@@ -588,6 +588,11 @@ class Export(unittest.TestCase):
         self.check(m, {"state_dict": {f"model.{k}": v for k, v in parts.state_dict().items()}}, "--features",
                    "model.backbone", "--head", "model.fc")
         torch.save(parts.state_dict(), self.d / "parts.pt")
+        # an auxiliary head beside torchvision's own names: the parts named, even as features and classifier, the
+        # rest is left out, said (it was refused all the same, the message's way forward leading nowhere)
+        withaux = dict(m.state_dict(), **{"aux.weight": torch.ones(3, 512), "aux.bias": torch.ones(3)})
+        err, _ = self.check(m, withaux, "--features", "features", "--head", "classifier")
+        self.assertIn("note: left out, not under --features or --head: aux.bias, aux.weight", err)
         # (a head of the network's own beside the one named: refused, not one of them taken by the order of the
         # keys; a prefix that names nothing: said with the names there, 'module.' read away)
         aux = Parts(copy.deepcopy(m)).eval()
@@ -595,7 +600,8 @@ class Export(unittest.TestCase):
         torch.save(nn.DataParallel(aux).state_dict(), self.d / "aux.pt")
         for src, args, said in (
                 ("parts.pt", [], "not a torchvision VGG's names (a network that keeps them under others: --features "
-                                 "PREFIX and --head PREFIX name them)"),
+                                 "PREFIX and --head PREFIX name them; given, even as features and classifier, the "
+                                 "tensors outside them, an auxiliary head's, are left out)"),
                 ("parts.pt", ["--features", "backbone", "--head", "head"], "no tensors under 'head.' (--head); the "
                                                                            "names begin backbone, fc ('module.' and "
                                                                            "'_orig_mod.' read away first)"),

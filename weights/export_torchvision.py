@@ -525,6 +525,12 @@ def _torchvision_names(obj, notes, parts=None):
     for k, v in named.items():
         hit = next(((g, ours) for g, ours in given if k.startswith(g + ".")), None)  # (the longest prefix)
         sd[hit[1] + k[len(hit[0]):] if hit else k] = v
+    if parts and any(parts.values()):  # (the parts named, the network is them: an auxiliary head's tensors beside
+        left = sorted(k for k in sd if not k.startswith(("features.", "classifier.")))  # were refused all the same)
+        if left:
+            notes.append(f"left out, not under --features or --head: {', '.join(left[:3])}"
+                         f"{', ...' if len(left) > 3 else ''}")
+        sd = {k: v for k, v in sd.items() if k.startswith(("features.", "classifier."))}
     return _without_wrapper(sd, notes)
 
 
@@ -553,7 +559,8 @@ def layout(sd):
     if other:
         raise Refused(f"tensors outside features.* and classifier.* ({', '.join(other[:3])}"
                       f"{', ...' if len(other) > 3 else ''}): not a torchvision VGG's names (a network that keeps "
-                      "them under others: --features PREFIX and --head PREFIX name them)")
+                      "them under others: --features PREFIX and --head PREFIX name them; given, even as features "
+                      "and classifier, the tensors outside them, an auxiliary head's, are left out)")
     for k in sd:  # (numbered as torchvision's nn.Sequential numbers them: a name was read as a number)
         parts = k.split(".")
         if not (len(parts) == 3 and parts[1].isdigit() or k in ("classifier.weight", "classifier.bias")):
