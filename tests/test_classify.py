@@ -473,6 +473,14 @@ class Export(unittest.TestCase):
             self.assertEqual(len(no_bias), 8 if arch.endswith("_bn") else 1, arch)
             self.check(m, m.state_dict())
             self.check(m, m)  # (the whole model: its convolutions without a bias were refused)
+        # dense layers made with bias=False, a GAP head and a chain: a bias of zeros is the same (both refused, "vggcl's
+        # dense layers have a bias", where a conv's was filled in)
+        for head in (nn.Linear(512, 5, bias=False),
+                     nn.Sequential(nn.Linear(512, 8, bias=False), nn.ReLU(), nn.Linear(8, 5))):
+            m = gap_model("vgg11", 5, "keep", seed=4)
+            m.classifier = head.eval()
+            self.check(m, m.state_dict())
+            self.check(m, m)
 
     def test_forms_of_a_trained_model(self):
         m = gap_model("vgg11", 5, "keep", seed=1)

@@ -374,8 +374,6 @@ def _check_structure(module):
             continue
         if not isinstance(m, (nn.Linear, nn.ReLU)):
             refuse(name, m, HEAD_LAYERS)
-        if isinstance(m, nn.Linear) and m.bias is None:
-            refuse(name, m, "vggcl's dense layers have a bias")
         kind = "linear" if isinstance(m, nn.Linear) else "relu"
         if kind == after or (after is None and kind == "relu"):
             refuse(name, m, HEAD_LAYERS + (": no ReLU before this one" if kind == "linear" else ""))
@@ -644,7 +642,7 @@ def _batch_norms(sd, convs):
 
 def _dense_chain(sd, linear, width):
     """The head's dense layers [(name, weight, bias)] in order, each checked as vggcl reads a head: Linear
-    layers (2-D weights, a bias each), each taking the one before's outputs, the first the last conv's width
+    layers (2-D weights, a bias each: zeros for one without), each taking the one before's outputs, the first the last conv's width
     (GAP) or its width x 7 x 7 (torchvision's pooled map). Refused naming the tensor otherwise (a file
     vggcl would then refuse, or read otherwise)."""
     for k, v in sd.items():  # (a BatchNorm1d's running statistics; its 1-D weight is refused below)
@@ -660,9 +658,11 @@ def _dense_chain(sd, linear, width):
         if w.dim() != 2:
             raise Refused(f"the tensor '{name}.weight' {tuple(w.shape)}: a head layer that is not nn.Linear; "
                           + HEAD_LAYERS)
-        if b is None or tuple(b.shape) != (w.shape[0],):
-            raise Refused(f"the tensor '{name}.bias' is {'missing' if b is None else tuple(b.shape)}; expected "
-                          f"({w.shape[0]},): vggcl's dense layers have a bias")
+        if b is None:  # (nn.Linear(bias=False): a bias of zeros computes the same, as a conv's is filled in)
+            b = torch.zeros(w.shape[0], dtype=w.dtype)
+        if tuple(b.shape) != (w.shape[0],):
+            raise Refused(f"the tensor '{name}.bias' is {tuple(b.shape)}; expected ({w.shape[0]},), one for each "
+                          "output of the layer")
         ok = (w.shape[1] == need) if need is not None else w.shape[1] in (width, width * 49)
         if not ok:
             raise Refused(f"the tensor '{name}.weight' {tuple(w.shape)}: expected (N, {need}), the outputs of the "
