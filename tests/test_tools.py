@@ -261,12 +261,18 @@ class Tools(unittest.TestCase):
         boxes["val/red/red0.png"] = [0, 0, 64, 3]  # (the crop of 64 x 100 cuts rows 0-17 away: left out)
         boxes["./val/blue/blue1.jpg"] = boxes.pop("val/blue/blue1.jpg")  # (a key written so: the same picture)
         (data / "boxes.json").write_text(json.dumps(boxes))
+        # a val picture without a box that cannot be read: train-head and eval pass it over (exit 1, named), and the
+        # study goes on without it, said (it stopped there: "failed with exit status 1")
+        (data / "val" / "blue" / "broken.png").write_bytes(b"not a picture")
         before = sorted(str(p.relative_to(data)) for p in data.rglob("*"))
         study = [PY, TOOLS / "pool5_study.py", "--weights", trunk, "--vggcl", VGGCL, "--data", data, "--resize",
                  "64", "--crop", "64", "--epochs", "3"]
         work = self.d / "work"
         r = run(*study, "--out", work, "--picture", self.d / "pic.png", "--picture-heads", "own")
         self.assertEqual(r.returncode, 0, r.stderr)
+        for command, n in (("train-head", 19), ("eval", 7)):
+            self.assertIn(f"pool5_study: warning: `{command}` skipped 1 of {n} pictures it could not read (named "
+                          "above); the study goes on without them", r.stderr)
         self.assertIn("1 box(es) of", r.stderr)
         self.assertIn("outside the --crop 64 of their pictures, left out (e.g. val/red/red0.png)", r.stderr)
         self.assertRegex(r.stdout, r"\| keep \| 4×4 \| [0-9.]+ % \| [0-9.]+ % \| [0-9.]+ \|")

@@ -75,6 +75,7 @@ for the connected components when present, else a small flood fill.
 import argparse
 import json
 import math
+import re
 import os
 import shlex
 import shutil
@@ -670,12 +671,22 @@ class VggclError(Exception):
     pass
 
 
-def run_vggcl(vggcl, args, log=None, stream_prefix=None):
+def run_vggcl(vggcl, args, log=None, stream_prefix=None, skips=False):
     """Runs vggcl with args; returns its stdout. stream_prefix: relay its output (stdout and
     stderr merged) line by line to our stderr as it comes, and to log. Raises VggclError
-    with the command and its stderr on a non-zero exit."""
+    with the command and its stderr on a non-zero exit; with skips, but for exit status 1 where vggcl skipped
+    pictures it could not read (named, "N of M images were skipped"), which goes on without them, said: a user's
+    data set with an unreadable picture ended the study after the training that passed it over."""
     cmd = [str(vggcl)] + [str(a) for a in args]
     shown = " ".join(cmd)
+
+    def skipped(returncode, output, shown_first=""):
+        said = re.search(r"vggcl: (\d+) of (\d+) images were skipped", output)
+        if returncode == 1 and skips and said:
+            print(f"{shown_first}pool5_study: warning: `{args[0]}` skipped {said.group(1)} of {said.group(2)} "
+                  "pictures it could not read (named above); the study goes on without them", file=sys.stderr)
+        return returncode == 1 and skips and said
+
     if stream_prefix is not None:
         print(f"$ {shown}", file=sys.stderr, flush=True)
         lines = []
@@ -685,14 +696,14 @@ def run_vggcl(vggcl, args, log=None, stream_prefix=None):
                 print(stream_prefix + line, end="", file=sys.stderr, flush=True)
         if log:
             Path(log).write_text("".join(lines))
-        if p.returncode != 0:
+        if p.returncode != 0 and not skipped(p.returncode, "".join(lines)):
             raise VggclError(f"`{shown}` failed with exit status {p.returncode} (its output is above"
                              + (f", and in {log}" if log else "") + ")")
         return "".join(lines)
     p = subprocess.run(cmd, capture_output=True, text=True)
     if log:
         Path(log).write_text(p.stdout + p.stderr)
-    if p.returncode != 0:
+    if p.returncode != 0 and not skipped(p.returncode, p.stderr, shown_first=p.stderr):  # (the pictures named)
         tail = "\n".join(p.stdout.strip().splitlines()[-5:])
         raise VggclError(f"`{shown}` failed with exit status {p.returncode}:\n{p.stderr.strip()}"
                          + (f"\n(last lines of its stdout:)\n{tail}" if tail else ""))
@@ -741,7 +752,8 @@ def train_head(vggcl, weights, frame, setting, seed, train_opts, takes_pre, val_
     args = (["train-head", "--weights", weights, "--data", frame.data / "train"] + held_out
             + ["--pool5", setting, "--seed", seed, "--out", model] + train_opts + (frame.pre if takes_pre else []))
     t = time.time()
-    run_vggcl(vggcl, args, log=frame.work / f"train-head-{setting}.log", stream_prefix=f"  [train {setting}] ")
+    run_vggcl(vggcl, args, log=frame.work / f"train-head-{setting}.log", stream_prefix=f"  [train {setting}] ",
+              skips=True)
     if not model.is_file():
         raise VggclError(f"vggcl train-head exited 0 but wrote no {model}")
     return model, time.time() - t
@@ -749,7 +761,7 @@ def train_head(vggcl, weights, frame, setting, seed, train_opts, takes_pre, val_
 
 def evaluate(vggcl, model, frame, setting, classes):
     res = _json_from(run_vggcl(vggcl, ["eval", "--weights", model, "--data", frame.data / "val", "--format", "json"]
-                               + frame.pre), "vggcl eval")
+                               + frame.pre, skips=True), "vggcl eval")
     (frame.work / f"eval-{setting}.json").write_text(json.dumps(res, indent=1) + "\n")
     for key in ("top1", "n", "classes"):
         if key not in res:
