@@ -285,6 +285,9 @@ class Tools(unittest.TestCase):
             self.assertEqual(pic.size, (128, 64))
         self.assertEqual(sorted(str(p.relative_to(data)) for p in data.rglob("*")), before)
         self.refused(run(*study, "--out", data / "work"), 2, f"--out {data / 'work'} is in --data {data}")
+        # a crop whose map with pool5 kept is 1x1 (a row scored 0 as if it had lost): refused
+        self.refused(run(*study[:-6], "--resize", "32", "--crop", "32"), 2, "--crop 64 to 16384 (below 64 the map "
+                     "with pool5 kept is 1x1: nothing to localize)")
         # mistakes: a box of a picture not there, a box the wrong way round or off the picture, no val/
         for broken, said in (({"val/red/nope.png": [0, 0, 1, 1]}, "'val/red/nope.png' is not a picture val/<class>/"),
                              ({"val/red/red1.jpg": [30, 0, 10, 5]}, "val/red/red1.jpg: [30, 0, 10, 5]: expected"),

@@ -965,8 +965,10 @@ def parse_args(argv):
     args = ap.parse_args(argv)
     if args.data and (args.skip_build_data or args.build_only):
         ap.error("--data is a data set already: no --skip-build-data or --build-only")
-    if args.data and not (0 <= args.resize <= 16384 and 32 <= args.crop <= 16384):
-        ap.error("--resize must be 0 to 16384 and --crop 32 to 16384")
+    if args.data and not (0 <= args.resize <= 16384 and 64 <= args.crop <= 16384):
+        # (at 32 to 63 pool5 kept makes a 1x1 map, which places nothing: its row scored 0 as if it had lost)
+        ap.error("--resize must be 0 to 16384 and --crop 64 to 16384 (below 64 the map with pool5 kept is 1x1: "
+                 "nothing to localize)")
     if args.data and args.out and Path(args.out).resolve().is_relative_to(Path(args.data).resolve()):
         ap.error(f"--out {args.out} is in --data {args.data}: the study writes nothing there")
     if args.out and Path(args.out).exists() and not Path(args.out).is_dir():
