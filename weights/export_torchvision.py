@@ -648,7 +648,8 @@ def _dense_chain(sd, linear, width):
     for k, v in sd.items():  # (a BatchNorm1d's running statistics; its 1-D weight is refused below)
         if k.startswith("classifier.") and not k.endswith((".weight", ".bias")):
             raise Refused(f"the tensor '{k}' {tuple(v.shape)}: a head layer that is not nn.Linear (BatchNorm1d?); "
-                          + HEAD_LAYERS)
+                          + HEAD_LAYERS + "; torch.onnx.export and weights/import_onnx.py fold a BatchNorm1d into "
+                          "the layer before it")
     head, need = [], None
     for (i, _), (k, name) in zip([(None, None)] + linear, linear):
         if i is not None and k == i + 1:  # (nn.Sequential(Linear, Linear): no ReLU between)
