@@ -601,6 +601,10 @@ class Export(unittest.TestCase):
         withaux = dict(m.state_dict(), **{"aux.weight": torch.ones(3, 512), "aux.bias": torch.ones(3)})
         err, _ = self.check(m, withaux, "--features", "features", "--head", "classifier")
         self.assertIn("note: left out, not under --features or --head: aux.bias, aux.weight", err)
+        # (and under a LightningModule's 'model.', its wrapper read away first: the two given left nothing there)
+        err, _ = self.check(m, {"state_dict": {f"model.{k}": v for k, v in withaux.items()}}, "--features", "features",
+                            "--head", "classifier")
+        self.assertIn("note: left out, not under --features or --head: aux.bias, aux.weight", err)
         # (a head of the network's own beside the one named: refused, not one of them taken by the order of the
         # keys; a prefix that names nothing: said with the names there, 'module.' read away)
         aux = Parts(copy.deepcopy(m)).eval()
@@ -669,6 +673,14 @@ class Export(unittest.TestCase):
             rc, err, _ = self.export("--state-dict", self.d / "bn.pt", "--out", self.d / "bn.safetensors")
             self.assertEqual((rc, os.path.exists(self.d / "bn.safetensors")), (1, False), err)
             self.assertIn(said, err)
+        # BatchNorms that keep no running statistics (track_running_stats=False) at all: said as such, not as a
+        # Dropout shifting the numbers (the numbering check, made first, took them for vgg11's plain numbers)
+        torch.save({k: v for k, v in whole.items() if "running_" not in k and "num_batches" not in k},
+                   self.d / "bn.pt")
+        rc, err, _ = self.export("--state-dict", self.d / "bn.pt", "--out", self.d / "bn.safetensors")
+        self.assertEqual((rc, os.path.exists(self.d / "bn.safetensors")), (1, False), err)
+        self.assertIn("features.1 (bias, weight) is no BatchNorm vggcl can fold: it lacks running_mean and "
+                      "running_var (one that keeps no running statistics", err)
         (self.d / "empty.pt").write_bytes(b"")
         for trust in ([], ["--trust-pickle"]):
             rc, err, _ = self.export("--state-dict", self.d / "empty.pt", "--out", self.d / "e.safetensors", *trust)

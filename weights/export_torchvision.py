@@ -523,13 +523,17 @@ def _torchvision_names(obj, notes, parts=None):
     for k, v in named.items():
         hit = next(((g, ours) for g, ours in given if k.startswith(g + ".")), None)  # (the longest prefix)
         sd[hit[1] + k[len(hit[0]):] if hit else k] = v
-    if parts and any(parts.values()):  # (the parts named, the network is them: an auxiliary head's tensors beside
-        left = sorted(k for k in sd if not k.startswith(("features.", "classifier.")))  # were refused all the same)
+    sd = _without_wrapper(sd, notes)
+    # (both parts named, the network is them: an auxiliary head's tensors beside were refused all the same; one
+    # alone named, what is outside is said by layout(), which names the option for the other part)
+    if parts and all(parts.values()) and any(k.startswith("features.") for k in sd) and \
+            any(k.startswith("classifier.") for k in sd):
+        left = sorted(k for k in sd if not k.startswith(("features.", "classifier.")))
         if left:
             notes.append(f"left out, not under --features or --head: {', '.join(left[:3])}"
                          f"{', ...' if len(left) > 3 else ''}")
         sd = {k: v for k, v in sd.items() if k.startswith(("features.", "classifier."))}
-    return _without_wrapper(sd, notes)
+    return sd
 
 
 def _without_wrapper(sd, notes):
@@ -577,6 +581,7 @@ def layout(sd):
     if arch is None:
         raise Refused(f"{len(widths)} convolutions of {','.join(map(str, widths))} channels: none of torchvision's "
                       "vgg11, vgg13, vgg16, vgg19")
+    norms = _batch_norms(sd, {i for i, _ in convs})  # (first: one without running statistics said as such)
     # numbered as torchvision numbers that arch: a layer without weights between the convolutions (a Dropout)
     # shifts the numbers after it, which vggcl reads as a max pool's place (other logits, written unsaid)
     want, at = [], 0
@@ -596,7 +601,6 @@ def layout(sd):
             raise Refused(f"the tensor 'features.{i}.weight' {tuple(shape)}: expected ({shape[0]}, {c_in}, 3, 3), a "
                           f"3x3 convolution of the {c_in} {'RGB channels' if c_in == 3 else 'channels before it'}")
         c_in = shape[0]
-    norms = _batch_norms(sd, {i for i, _ in convs})
     linear = sorted((int(k.split(".")[1]) if k.count(".") == 2 else -1, k.rsplit(".", 1)[0])
                     for k, v in sd.items() if k.startswith("classifier.") and k.endswith(".weight"))
     if not linear:
@@ -642,9 +646,9 @@ def _batch_norms(sd, convs):
 
 def _dense_chain(sd, linear, width):
     """The head's dense layers [(name, weight, bias)] in order, each checked as vggcl reads a head: Linear
-    layers (2-D weights, a bias each: zeros for one without), each taking the one before's outputs, the first the last conv's width
-    (GAP) or its width x 7 x 7 (torchvision's pooled map). Refused naming the tensor otherwise (a file
-    vggcl would then refuse, or read otherwise)."""
+    layers (2-D weights, a bias each: zeros for one without), each taking the one before's outputs, the first
+    the last conv's width (GAP) or its width x 7 x 7 (torchvision's pooled map). Refused naming the tensor
+    otherwise (a file vggcl would then refuse, or read otherwise)."""
     for k, v in sd.items():  # (a BatchNorm1d's running statistics; its 1-D weight is refused below)
         if k.startswith("classifier.") and not k.endswith((".weight", ".bias")):
             raise Refused(f"the tensor '{k}' {tuple(v.shape)}: a head layer that is not nn.Linear (BatchNorm1d?); "
