@@ -21,7 +21,7 @@ enum {
 typedef struct {
     char path[PATH_MAX];       /* as given, for messages */
     char target[PATH_MAX];     /* the file renamed over: path with its symlinks followed */
-    char tmp[PATH_MAX + 16];   /* the temporary file beside target ("" when written directly, or while it
+    char tmp[PATH_MAX + 32];   /* the temporary file beside target ("" when written directly, or while it
                                 * has no name: O_TMPFILE, named at commit) */
     FILE *fp;                  /* what the writer writes to (it may seek) */
     int direct_fd;             /* -1, or the device, pipe or standard output fp is copied to at commit */

@@ -48,6 +48,13 @@ def as_nobody():
         os.setuid(65534)
 
 
+def bench_fields_said():
+    """The README's list of `bench --json`'s fields: from its table to the paragraph on --random after it."""
+    readme = (ROOT / "README.md").read_text()
+    start = readme.index("`--json` prints one\n  JSON object on one line")
+    return readme[start:readme.index("`--random` (the default without `--weights`)", start)]
+
+
 class Cli(unittest.TestCase):
     def setUp(self):
         self.tmp = tempfile.TemporaryDirectory()
@@ -1503,6 +1510,13 @@ class Cli(unittest.TestCase):
                    "the images, which runs them in batches of --batch)\n")
         # an image too large to fit alone: said so, not "the largest batch that fits is 0"
         side = int((max_alloc * 1.05 / (64 * 4)) ** 0.5) + 1
+        # (run, with two such images: splitting its input would not help, so that is not said)
+        hdr["shape"] = (2, 3, side, side)
+        with open(path, "wb") as f:
+            np.lib.format.write_array_header_1_0(f, hdr)
+            f.truncate(f.tell() + 2 * 3 * side * side * 4)
+        r = self.fails(self.run_args(weights=self.d / "w8.safetensors", x=path), 1, "not even one image fits")
+        self.assertNotIn("run takes its input as one batch", r.stderr)
         img = self.d / "in.png"
         shutil.copy(ROOT / "tests" / "data" / "tiny.png", img)
         if side <= 16384:  # (--crop's limit; a device allowing 64 GiB per buffer needs no such case)
@@ -2542,9 +2556,8 @@ class Bench(unittest.TestCase):
         j = json.loads(lines[0])
         for key in ("device", "batch", "size", "images_per_s", "ms_per_batch_median", "gflops", "device_bytes_peak"):
             self.assertIn(key, j)
-        readme = (ROOT / "README.md").read_text()  # (every field in the README's table: most were documented nowhere)
-        for key in j:
-            self.assertIn(f"`{key}`", readme, key)
+        for key in j:  # (every field in the README's list of them: most were documented nowhere)
+            self.assertIn(f"`{key}`", bench_fields_said(), key)
         self.assertEqual((j["batch"], j["size"]), (2, "40x36"))
         # what the record is read again by: two runs that differed in these gave the same record but for times
         devices = self.vggcl_devices()
@@ -2629,9 +2642,8 @@ class Bench(unittest.TestCase):
         j = json.loads(r.stdout)
         self.assertEqual((j["images"], j["skipped"], j["batch"]), (5, 1, 2))
         self.assertEqual(j["threads"], 2)
-        readme = (ROOT / "README.md").read_text()  # (every field said in the README: most were said nowhere)
-        for key in (*j, *j["preprocess"]):
-            self.assertIn(f"`{key}`", readme, key)
+        for key in (*j, *j["preprocess"]):  # (every field in the README's list of them: most were said nowhere)
+            self.assertIn(f"`{key}`", bench_fields_said(), key)
         # the model and the input the images became (two models' records were alike but for their times)
         self.assertEqual((j["model"], j["pool5"], j["size"], j["preprocess"]),
                          ("random vgg16-gap7", "keep", "32x32",
@@ -2778,15 +2790,18 @@ class Bench(unittest.TestCase):
         # a corrupt entry is rebuilt from source; writing it, temporary files over an hour old are removed (a
         # process ended between an entry's temporary name and its rename left one there for good), not newer ones
         files[0].write_bytes(b"not a program binary")
-        stale, fresh = self.d / "cache" / ".vggcl.tmp.stale1", self.d / "cache" / ".vggcl.tmp.fresh1"
-        for f, age in ((stale, 3700), (fresh, 3500)):
+        # (the cache's own prefix: an output's temporary file, where the cache folder is an output folder too, is not
+        # the cache's to remove, however old: a slow run's would have lost its work)
+        stale, fresh, output = (self.d / "cache" / name for name in (".vggcl-cache.tmp.stale1",
+                                                                      ".vggcl-cache.tmp.fresh1", ".vggcl.tmp.out1"))
+        for f, age in ((stale, 3700), (fresh, 3500), (output, 7200)):
             f.write_bytes(b"left")
             os.utime(f, (time.time() - age, time.time() - age))
         third = json.loads(self.bench(*args).stdout)
         self.assertEqual(third["programs_compiled"], 1)
         self.assertNotEqual(files[0].read_bytes(), b"not a program binary")
-        self.assertEqual((stale.exists(), fresh.exists()), (False, True))
-        fresh.unlink()
+        self.assertEqual((stale.exists(), fresh.exists(), output.exists()), (False, True, True))
+        fresh.unlink(), output.unlink()
         # an entry that cannot be written (a folder at its name): said once, the run as it was (each run compiled
         # again, unsaid)
         files[0].unlink()

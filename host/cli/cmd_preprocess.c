@@ -30,12 +30,12 @@ static const cli_command command = {
     "ImageClassification preset for VGG16; with --weights, as the model's metadata\n"
     "says where an option is not given (a model train-head wrote, or one imported\n"
     "from ONNX, records its own: give it, or the tensor is not the one classify would\n"
-    "make). A folder stands for its .jpg, .jpeg, .png, .webp, .bmp, .tif, .tiff,\n"
-    ".ppm, .pgm files, sorted by name. Images are decoded on --threads threads\n"
-    "(default: the cores) and the tensor is written as they come, so memory stays\n"
-    "flat in the number of images; under mpirun the ranks share the images and rank 0\n"
-    "writes one process's tensor. Every image that cannot be read is named; then the\n"
-    "command fails and no file is written.\n",
+    "make). A folder stands for its files of these extensions, sorted by name:\n"
+    CLI_IMAGE_EXTENSIONS ". Images are decoded on\n"
+    "--threads threads (default: the cores) and the tensor is written as they come,\n"
+    "so memory stays flat in the number of images; under mpirun the ranks share the\n"
+    "images and rank 0 writes one process's tensor. Every image that cannot be read\n"
+    "is named; then the command fails and no file is written.\n",
     options, { cli_preprocess_options, cli_decode_options },
 };
 
@@ -174,16 +174,17 @@ int cmd_preprocess(int argc, char **argv)
     int stopped = 0; /* (in its images; not for the unreadable ones: every one is named, then the run fails) */
     if (rc == CLI_OK) stopped = (rc = cli_run_batches(&job, files, n_files, append_batch, &t, &failed)) != CLI_OK;
     if (rc == CLI_OK && failed) rc = CLI_FAIL; /* (each was named) */
-    if (rc == CLI_OK && !n_files && ranks.size < 2) { /* a share with no images (--shard): an empty tensor */
+    /* (named with signals held, as a set is: a kill between its temporary name and the rename left that name;
+     * held on until its line is said: a Ctrl-C there ended the process with the tensor new and no line; not
+     * across the ranks' gathering under mpirun, where a rank that waits for the others would hold a kill) */
+    const int empty = rc == CLI_OK && !n_files && ranks.size < 2; /* a share with no images (--shard) */
+    const int hold = (t.w || empty) && ranks.size < 2 && cli_output_named(output);
+    if (hold) cli_hold_signals();
+    if (empty) { /* (an empty tensor) */
         if (!h) cli_lead_size(ctx, least, &p, cli_ranks_after(&ranks), ranks.n_after, &h, &w); /* (as one process) */
         t.h = h, t.wd = w;
         rc = cli_write_empty(ctx, output, 3, (const long long[]){ 3, h, w });
     }
-    /* (named with signals held, as a set is: a kill between its temporary name and the rename left that name;
-     * held on until its line is said: a Ctrl-C there ended the process with the tensor new and no line; not
-     * across the ranks' gathering under mpirun, where a rank that waits for the others would hold a kill) */
-    const int hold = t.w && ranks.size < 2 && cli_output_named(output);
-    if (hold) cli_hold_signals();
     if (t.w && cli_name_all(ctx, &t.w, (const char *const[]){ output }, 1, rc == CLI_OK) != CLI_OK) rc = CLI_FAIL;
     ok = t.rows; /* (this rank's: under mpirun its batches, out of every rank's list) */
     rc = cli_ranks_finish(&ranks, ctx, rc, stopped, &failed, &ok);

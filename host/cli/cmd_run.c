@@ -25,6 +25,17 @@ static const cli_command command = {
     options, { cli_device_options, cli_net_options },
 };
 
+/* Where a batch of n failed for memory (st) but one image fits, splitting the input helps: the failure's words
+ * (allocated), which the check of one image would replace; else NULL ("not even one image fits": no use). */
+static char *splitting_helps(vggcl_ctx *ctx, const vggcl_model *m, vggcl_status st, int n, int h, int w)
+{
+    if (n < 2 || (st != VGGCL_ERR_DEVICE_MEMORY && st != VGGCL_ERR_NOMEM)) return NULL;
+    char *said = strdup(vggcl_message(ctx));
+    if (said && vggcl_check_batch(ctx, m, 1, h, w) == VGGCL_OK) return said;
+    free(said);
+    return NULL;
+}
+
 int cmd_run(int argc, char **argv)
 {
     cli_args a;
@@ -43,7 +54,8 @@ int cmd_run(int argc, char **argv)
     struct stat in_sb;
     const int stream = input && stat(input, &in_sb) == 0 && !S_ISREG(in_sb.st_mode); /* (a pipe: read once) */
 
-    int rc = CLI_FAIL, ndim = 0, batch_short = 0; /* (the input, one batch, past the memory: said how to split it) */
+    int rc = CLI_FAIL, ndim = 0;
+    char *split = NULL; /* the input, one batch, past the memory where one image fits: its words, then how to split */
     long long shape[VGGCL_NPY_MAX_DIMS];
     float *x = NULL, *logits = NULL, *feats = NULL;
     vggcl_model *model = NULL;
@@ -91,7 +103,7 @@ int cmd_run(int argc, char **argv)
     if (!x && n) { /* (the pass's own check, before the values are read) */
         const long long said[4] = { shape[0], shape[1], shape[2], shape[3] };
         const vggcl_status fits = vggcl_check_batch(ctx, model, n, h, w);
-        batch_short = n > 1 && (fits == VGGCL_ERR_DEVICE_MEMORY || fits == VGGCL_ERR_NOMEM);
+        split = splitting_helps(ctx, model, fits, n, h, w);
         if (fits != VGGCL_OK || vggcl_npy_read(ctx, input, &ndim, shape, &x) != VGGCL_OK) goto fail;
         if (ndim != 4 || memcmp(said, shape, sizeof said)) {
             rc = cli_error(CLI_FAIL, "%s: changed while it was read (its shape is not the one its header said first)",
@@ -109,7 +121,7 @@ int cmd_run(int argc, char **argv)
     /* no images (an empty share of `preprocess --shard`): no rows, the size still checked as a pass checks it */
     const vggcl_status passed = n ? vggcl_forward(ctx, model, x, n, h, w, logits, feats)
                                   : vggcl_check_batch(ctx, model, 1, h, w);
-    batch_short = n > 1 && (passed == VGGCL_ERR_DEVICE_MEMORY || passed == VGGCL_ERR_NOMEM);
+    split = splitting_helps(ctx, model, passed, n, h, w);
     if (passed != VGGCL_OK) goto fail;
     /* both written whole to temporary files, then named all or none (a failed --features removed the
      * --output it had already renamed over an earlier file) */
@@ -164,10 +176,11 @@ released:
     if (hold) cli_release_signals();
     goto done;
 fail:
-    rc = cli_error(CLI_FAIL, "%s%s", vggcl_message(ctx),
-                   batch_short ? " (run takes its input as one batch: split it, as preprocess --shard I/N makes "
-                                 "shares, or classify the images, which runs them in batches of --batch)" : "");
+    rc = cli_error(CLI_FAIL, "%s%s", split ? split : vggcl_message(ctx),
+                   split ? " (run takes its input as one batch: split it, as preprocess --shard I/N makes shares, or "
+                           "classify the images, which runs them in batches of --batch)" : "");
 done:
+    free(split);
     free(x);
     free(logits);
     free(feats);

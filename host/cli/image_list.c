@@ -27,12 +27,12 @@ static int has_image_ext(const char *name)
     return 0;
 }
 
-/* Counts path into *n and keeps the least of them by bytes in *first, to name (readdir's order is the file
- * system's); path is taken: kept or freed. */
+/* Counts path into *n and keeps the first of them in a listing's order in *first, to name (readdir's order is
+ * the file system's); path is taken: kept or freed. */
 static void left_out(int *n, char **first, char *path)
 {
     ++*n;
-    if (*first && strcmp(path, *first) >= 0) {
+    if (*first && cli_name_cmp(path, strlen(path), *first, strlen(*first)) >= 0) {
         free(path);
         return;
     }

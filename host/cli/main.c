@@ -347,7 +347,8 @@ static int open_device(const char *device, vggcl_ctx **ctx)
 int cli_model_preset(const char *cmd, vggcl_ctx *ctx, const vggcl_model *model, vggcl_preprocess *p)
 {
     const vggcl_status st = vggcl_model_preprocess(ctx, model, p);
-    if (st == VGGCL_OK && p->resize > 0 && p->crop > p->resize) /* (every image padded, unsaid) */
+    /* (every image padded, unsaid; by the first rank alone, as a usage error: preprocess asks before MPI starts) */
+    if (st == VGGCL_OK && p->resize > 0 && p->crop > p->resize && cli_usage_said())
         cli_notice("the resize (%d) is below the crop (%d): every image is padded to the crop with black (0 before "
                    "normalizing), as torchvision's CenterCrop pads it; --crop %d, or --resize %d, keeps only pixels",
                    p->resize, p->crop, p->resize, p->crop);

@@ -44,7 +44,9 @@ const cli_option cli_decode_options[] = {
 
 const cli_option cli_preprocess_options[] = {
     { "resize", "N", "resize the short side to N (default 256; 0: keep the size)", 0 },
-    { "crop", "N", "center-crop N x N (default 224; an image smaller than that after the resize is\npadded with black, as torchvision's CenterCrop pads it)", 0 },
+    { "crop", "N",
+      "center-crop N x N (default 224; an image smaller than that after the resize is\n"
+      "padded with black, as torchvision's CenterCrop pads it)", 0 },
     { "no-crop", NULL, "do not crop", 0 },
     { "mean", "R,G,B", "normalize: (x/255 - mean) / std (default ImageNet's)", 0 },
     { "std", "R,G,B", "(default ImageNet's; a model's metadata sets all four when it has them)", 0 },

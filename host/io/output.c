@@ -148,21 +148,24 @@ static void folder_of(const char *target, char *dir, size_t len)
 
 /* What a temporary name beside target starts with: DIR/.vggcl (then .tmp.XXXXXX), short, so that a target
  * whose own name is near the file system's limit, which could be created, can be committed. */
-static void temp_base(const char *target, char *base, size_t len)
+/* A cache's temporary files have a prefix of their own (CACHE_TEMP), which a cache write sweeps (sweep_stale):
+ * an output's, written beside them where the cache folder is an output folder too, are never swept. */
+#define CACHE_TEMP ".vggcl-cache.tmp."
+static void temp_base(const char *target, int replace, char *base, size_t len)
 {
     char dir[PATH_MAX];
     folder_of(target, dir, sizeof dir);
-    snprintf(base, len, "%s/.vggcl", dir);
+    snprintf(base, len, "%s/%s", dir, replace ? ".vggcl-cache" : ".vggcl");
 }
 
 /* A new file beside target, created with mode (the umask applies): without a name (O_TMPFILE, *tmp ""),
  * named at commit, where the file system has it and /proc gives the descriptor a path to link; else named
  * DIR/.vggcl.tmp.XXXXXX now. */
-static int create_temp(const char *target, int mode, char *tmp, size_t len)
+static int create_temp(const char *target, int replace, int mode, char *tmp, size_t len)
 {
-    char dir[PATH_MAX], base[PATH_MAX + 8];
+    char dir[PATH_MAX], base[PATH_MAX + 16];
     folder_of(target, dir, sizeof dir);
-    temp_base(target, base, sizeof base);
+    temp_base(target, replace, base, sizeof base);
     tmp[0] = '\0';
     if (access("/proc/self/fd", X_OK) == 0) {
         const int fd = open(dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, mode);
@@ -178,11 +181,11 @@ static int create_temp(const char *target, int mode, char *tmp, size_t len)
 
 /* Gives a nameless temporary file (create_temp) a name beside target, in tmp (temp_base's): 0 with errno on
  * failure. */
-static int name_temp(int fd, const char *target, char *tmp, size_t len)
+static int name_temp(int fd, const char *target, int replace, char *tmp, size_t len)
 {
-    char self[64], base[PATH_MAX + 8];
+    char self[64], base[PATH_MAX + 16];
     snprintf(self, sizeof self, "/proc/self/fd/%d", fd);
-    temp_base(target, base, sizeof base);
+    temp_base(target, replace, base, sizeof base);
     for (int attempt = 0; attempt < 100; attempt++) {
         if (!temp_name(base, tmp, len, attempt)) return 0;
         if (linkat(AT_FDCWD, self, AT_FDCWD, tmp, AT_SYMLINK_FOLLOW) == 0) return 1;
@@ -273,7 +276,7 @@ vggcl_status vggcl__output_open(vggcl_ctx *ctx, const char *path, int mode, int 
     }
     /* a file that is there keeps its permissions; a new one gets mode less the umask */
     const int keep = stat(o->target, &sb) == 0 ? (int)(sb.st_mode & 07777) : -1;
-    if ((fd = create_temp(o->target, mode, o->tmp, sizeof o->tmp)) < 0) {
+    if ((fd = create_temp(o->target, o->replace, mode, o->tmp, sizeof o->tmp)) < 0) {
         o->tmp[0] = '\0';
         return io_fail(ctx, o, "cannot create the output", errno);
     }
@@ -341,7 +344,7 @@ vggcl_status vggcl__output_ready(vggcl_ctx *ctx, vggcl__output *o, int ok)
     }
     /* durable before it is visible: the data here, the name at commit */
     if (ok && (fflush(o->fp) != 0 || fsync(fileno(o->fp)) != 0)) ok = 0, e = errno;
-    if (ok && !o->tmp[0] && !name_temp(fileno(o->fp), o->target, o->tmp, sizeof o->tmp)) ok = 0, e = errno;
+    if (ok && !o->tmp[0] && !name_temp(fileno(o->fp), o->target, o->replace, o->tmp, sizeof o->tmp)) ok = 0, e = errno;
     if (fclose(o->fp) != 0 && ok) ok = 0, e = errno;
     o->fp = NULL;
     if (ok) return VGGCL_OK;
@@ -350,7 +353,7 @@ vggcl_status vggcl__output_ready(vggcl_ctx *ctx, vggcl__output *o, int ok)
     return io_fail(ctx, o, "cannot write", e ? e : EIO);
 }
 
-/* Removes the temporary files of vggcl's own folder dir (a cache's) older than an hour: a process ended between
+/* Removes the cache's temporary files (CACHE_TEMP) in dir older than an hour: a process ended between
  * a file's temporary name and its rename (a signal: the library holds none back; a SIGKILL) left one there for
  * good. Another process's file is there for milliseconds. */
 static void sweep_stale(const char *dir)
@@ -361,7 +364,8 @@ static void sweep_stale(const char *dir)
     struct dirent *e;
     struct stat sb;
     while ((e = readdir(d)))
-        if (!strncmp(e->d_name, ".vggcl.tmp.", 11) && fstatat(dirfd(d), e->d_name, &sb, AT_SYMLINK_NOFOLLOW) == 0 &&
+        if (!strncmp(e->d_name, CACHE_TEMP, strlen(CACHE_TEMP)) &&
+            fstatat(dirfd(d), e->d_name, &sb, AT_SYMLINK_NOFOLLOW) == 0 &&
             S_ISREG(sb.st_mode) && now - sb.st_mtime > 3600)
             unlinkat(dirfd(d), e->d_name, 0);
     closedir(d);

@@ -498,23 +498,26 @@ vggcl_status vggcl__meta_check(vggcl_ctx *ctx, const char *path, const char *key
 }
 
 /* On a CPU device, whose buffers are the host's memory: whether a weights buffer of bytes fits in what the host
- * has available (vggcl__host_available, a reserve for the driver kept), else said, naming the layer (under ulimit
- * -v PoCL's own allocation failed there in an assertion, an abort, or a crash loading the next program). */
-static vggcl_status weights_fit(vggcl_ctx *ctx, const char *where, size_t bytes)
+ * had available when the upload began (*left, vggcl__host_available, a reserve for the driver kept; < 0: not on a
+ * CPU) less the buffers made since, which take *left down; else said, naming the layer (under ulimit -v PoCL's own
+ * allocation failed there in an assertion, an abort, or a crash loading the next program). The pages of a mapped
+ * buffer are touched only when it is packed, so the host's own count would not have seen the ones before. */
+static vggcl_status weights_fit(vggcl_ctx *ctx, const char *where, size_t bytes, double *left)
 {
-    if (!ctx->is_cpu) return VGGCL_OK;
-    const double avail = vggcl__host_available(ctx);
-    if ((double)bytes <= avail) return VGGCL_OK;
+    if (*left < 0 || (double)bytes <= *left) {
+        if (*left >= 0) *left -= (double)bytes;
+        return VGGCL_OK;
+    }
     return vggcl__fail(ctx, VGGCL_ERR_NOMEM,
                        "out of host memory loading %s: %.1f MiB on %s, whose buffers are the host's memory, but %.1f "
                        "MiB is available (free memory and swap, within the cgroup's limit and ulimit -v, less a "
-                       "reserve for the driver's compiler and threads)",
-                       where, (double)bytes / 1048576.0, ctx->device_name, avail / 1048576.0);
+                       "reserve for the driver's compiler and threads, and the model's buffers before it)",
+                       where, (double)bytes / 1048576.0, ctx->device_name, *left / 1048576.0);
 }
 
-static vggcl_status upload(vggcl_ctx *ctx, const char *where, const float *src, size_t n, cl_mem *out)
+static vggcl_status upload(vggcl_ctx *ctx, const char *where, const float *src, size_t n, cl_mem *out, double *left)
 {
-    const vggcl_status st = weights_fit(ctx, where, n * sizeof(float));
+    const vggcl_status st = weights_fit(ctx, where, n * sizeof(float), left);
     return st != VGGCL_OK ? st : vggcl__buffer(ctx, where, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR, n * sizeof(float),
                                                (void *)src, out);
 }
@@ -522,14 +525,14 @@ static vggcl_status upload(vggcl_ctx *ctx, const char *where, const float *src, 
 /* A conv step's device buffer for algorithm id in the weight layout that parameters p use (conv_algo.h:
  * variant), unless it is there already, mapped for its packing: jobs[(*n)++]. */
 static vggcl_status pack_job(vggcl_ctx *ctx, const char *where, vggcl_step *s, int id, const vggcl_conv_params *p,
-                             vggcl__pack_job *jobs, int *n)
+                             vggcl__pack_job *jobs, int *n, double *left)
 {
     const vggcl_conv_algo *a = vggcl__conv_algo(id);
     const int v = vggcl__conv_variant(a, p);
     if (s->packed[id][v]) return VGGCL_OK;
     vggcl__pack_job *j = &jobs[*n];
     *j = (vggcl__pack_job){ s, a, *p, id, v, NULL, a->packed_floats(p, s->c_out, s->c_in) * sizeof(float) };
-    vggcl_status st = weights_fit(ctx, where, j->bytes);
+    vggcl_status st = weights_fit(ctx, where, j->bytes, left);
     if (st == VGGCL_OK) st = vggcl__buffer(ctx, where, CL_MEM_READ_ONLY, j->bytes, NULL, &s->packed[id][v]);
     if (st == VGGCL_OK) st = vggcl__map_write(ctx, where, s->packed[id][v], j->bytes, &j->dst);
     if (st != VGGCL_OK) vggcl__release(ctx, where, &s->packed[id][v]);
@@ -596,6 +599,7 @@ vggcl_status vggcl__model_upload(vggcl_ctx *ctx, vggcl_model *m, int conv)
     for (int i = 0; i < m->n_steps; i++) convs += m->steps[i].kind == VGGCL_STEP_CONV;
     /* every conv's buffers made and mapped here, then packed on several threads, then unmapped */
     vggcl__pack_job *jobs = calloc((size_t)convs * (1 + (size_t)ctx->n_tuned) + 1, sizeof *jobs);
+    double left = ctx->is_cpu ? vggcl__host_available(ctx) : -1; /* (weights_fit) */
     if (!jobs) return vggcl__fail(ctx, VGGCL_ERR_NOMEM, "%s: out of host memory", m->path ? m->path : "model");
     for (int i = 0; i < m->n_steps && st == VGGCL_OK; i++) {
         vggcl_step *s = &m->steps[i];
@@ -613,26 +617,27 @@ vggcl_status vggcl__model_upload(vggcl_ctx *ctx, vggcl_model *m, int conv)
         /* the defaults' weight layout does not depend on the map size (vggcl__conv_choose) */
         vggcl_conv_params p;
         vggcl__conv_defaults(ctx, s->algo, 1, s->c_in, s->c_out, 1, 1, &p);
-        st = pack_job(ctx, where, s, s->algo, &p, jobs, &n_jobs);
+        st = pack_job(ctx, where, s, s->algo, &p, jobs, &n_jobs, &left);
         for (int k = 0; k < ctx->n_tuned && st == VGGCL_OK; k++) { /* and every tuned row's (of conv's, if given) */
             const vggcl_tuned *t = &ctx->tuned[k];
             if (t->c_in == s->c_in && t->c_out == s->c_out && (!conv || t->algo == conv))
-                st = pack_job(ctx, where, s, t->algo, &t->params, jobs, &n_jobs);
+                st = pack_job(ctx, where, s, t->algo, &t->params, jobs, &n_jobs, &left);
         }
-        if (st == VGGCL_OK) st = upload(ctx, where, s->bias, (size_t)s->c_out, &s->bias_dev);
+        if (st == VGGCL_OK) st = upload(ctx, where, s->bias, (size_t)s->c_out, &s->bias_dev, &left);
     }
     st = pack_and_unmap(ctx, st, jobs, n_jobs);
     free(jobs);
     for (int i = 0; i < m->n_hidden && st == VGGCL_OK; i++) {
         snprintf(where, sizeof where, "layer %s (dense %d->%d) weights", m->hidden_name[i], m->hidden_in[i],
                  m->hidden_out[i]);
-        st = upload(ctx, where, m->hidden_w[i], (size_t)m->hidden_out[i] * m->hidden_in[i], &m->hidden_w_dev[i]);
-        if (st == VGGCL_OK) st = upload(ctx, where, m->hidden_b[i], (size_t)m->hidden_out[i], &m->hidden_b_dev[i]);
+        const size_t out = (size_t)m->hidden_out[i];
+        st = upload(ctx, where, m->hidden_w[i], out * m->hidden_in[i], &m->hidden_w_dev[i], &left);
+        if (st == VGGCL_OK) st = upload(ctx, where, m->hidden_b[i], out, &m->hidden_b_dev[i], &left);
     }
     if (!m->classes) return st; /* loaded without a head */
     snprintf(where, sizeof where, "layer %s (dense %d->%d) weights", m->head_name, m->head_in, m->classes);
-    if (st == VGGCL_OK) st = upload(ctx, where, m->head_w, (size_t)m->classes * m->head_in, &m->head_w_dev);
-    if (st == VGGCL_OK) st = upload(ctx, where, m->head_b, (size_t)m->classes, &m->head_b_dev);
+    if (st == VGGCL_OK) st = upload(ctx, where, m->head_w, (size_t)m->classes * m->head_in, &m->head_w_dev, &left);
+    if (st == VGGCL_OK) st = upload(ctx, where, m->head_b, (size_t)m->classes, &m->head_b_dev, &left);
     return st;
 }
 
