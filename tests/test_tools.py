@@ -271,8 +271,8 @@ class Tools(unittest.TestCase):
         r = run(*study, "--out", work, "--picture", self.d / "pic.png", "--picture-heads", "own")
         self.assertEqual(r.returncode, 0, r.stderr)
         for command, n in (("train-head", 19), ("eval", 7)):
-            self.assertIn(f"pool5_study: warning: `{command}` skipped 1 of {n} pictures it could not read (named "
-                          "above); the study goes on without them", r.stderr)
+            self.assertIn(f"pool5_study: warning: `{command}` skipped 1 of {n} pictures (named above, with why); the "
+                          "study goes on without them", r.stderr)
         self.assertIn("1 box(es) of", r.stderr)
         self.assertIn("outside the --crop 64 of their pictures, left out (e.g. val/red/red0.png)", r.stderr)
         self.assertRegex(r.stdout, r"\| keep \| 4×4 \| [0-9.]+ % \| [0-9.]+ % \| [0-9.]+ \|")

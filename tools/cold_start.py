@@ -29,7 +29,8 @@ def main():
     binary = sys.argv[1] if len(sys.argv) > 1 else "build/vggcl"
     extra = sys.argv[2:]
     # (--random unless the options give weights: bench refused the two together, and the script with it)
-    model = [] if any(a == "--weights" or a.startswith("--weights=") for a in extra) else ["--random"]
+    model = [] if any(len(a.split("=")[0]) > 2 and "--weights".startswith(a.split("=")[0]) for a in extra) \
+        else ["--random"]  # (as bench takes it: a unique start of the name, --weights=W too)
     with tempfile.TemporaryDirectory() as vc, tempfile.TemporaryDirectory() as pc:
         env = dict(os.environ, VGGCL_CACHE_DIR=vc, POCL_CACHE_DIR=pc)
         for label, opts in (("cold (every cache empty)", extra), ("warm", extra),

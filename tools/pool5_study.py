@@ -75,8 +75,8 @@ for the connected components when present, else a small flood fill.
 import argparse
 import json
 import math
-import re
 import os
+import re
 import shlex
 import shutil
 import signal
@@ -675,7 +675,7 @@ def run_vggcl(vggcl, args, log=None, stream_prefix=None, skips=False):
     """Runs vggcl with args; returns its stdout. stream_prefix: relay its output (stdout and
     stderr merged) line by line to our stderr as it comes, and to log. Raises VggclError
     with the command and its stderr on a non-zero exit; with skips, but for exit status 1 where vggcl skipped
-    pictures it could not read (named, "N of M images were skipped"), which goes on without them, said: a user's
+    pictures (unreadable ones, named: "N of M images were skipped"), which goes on without them, said: a user's
     data set with an unreadable picture ended the study after the training that passed it over."""
     cmd = [str(vggcl)] + [str(a) for a in args]
     shown = " ".join(cmd)
@@ -684,7 +684,7 @@ def run_vggcl(vggcl, args, log=None, stream_prefix=None, skips=False):
         said = re.search(r"vggcl: (\d+) of (\d+) images were skipped", output)
         if returncode == 1 and skips and said:
             print(f"{shown_first}pool5_study: warning: `{args[0]}` skipped {said.group(1)} of {said.group(2)} "
-                  "pictures it could not read (named above); the study goes on without them", file=sys.stderr)
+                  "pictures (named above, with why); the study goes on without them", file=sys.stderr)
         return returncode == 1 and skips and said
 
     if stream_prefix is not None:
@@ -755,7 +755,7 @@ def train_head(vggcl, weights, frame, setting, seed, train_opts, takes_pre, val_
     run_vggcl(vggcl, args, log=frame.work / f"train-head-{setting}.log", stream_prefix=f"  [train {setting}] ",
               skips=True)
     if not model.is_file():
-        raise VggclError(f"vggcl train-head exited 0 but wrote no {model}")
+        raise VggclError(f"vggcl train-head wrote no {model} (its output is above)")
     return model, time.time() - t
 
 

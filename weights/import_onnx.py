@@ -300,7 +300,7 @@ def passed_over(g, node, tensor, model):
         return True
     check_data_input(g, node, tensor)
     mode = _str(attrs(node).get("mode", "constant"))
-    if mode != "constant" and len(node.input) > 1 and node.input[1] not in g.consts:  # (torch computes them)
+    if mode != "constant" and len(node.input) > 1 and node.input[1] and node.input[1] not in g.consts:  # (torch's)
         torch_mode = {"reflect": "reflect", "edge": "replicate", "wrap": "circular"}.get(mode)
         refuse(node, f"{mode} padding" + (f" (Conv2d's padding_mode '{torch_mode}')" if torch_mode else "")
                + "; expected no padding (vggcl's 3x3 convolutions pad their own input, with zeros)")
