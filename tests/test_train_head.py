@@ -300,10 +300,13 @@ class TrainHead(unittest.TestCase):
         # with the accented letter (NFC): the two look alike in the message; said
         make_folder(bad / "nfc", 2, 3, classes=("bl\u00e9", "green"))
         make_folder(bad / "nfd", 2, 3, classes=("ble\u0301", "green"))
+        hint = ("(a name here holds a combining accent, as macOS writes names, decomposed: the same name written with "
+                "the accented letter itself is another name, to ImageFolder as to vggcl)")
         self.fails(self.train_head(out, "--data", bad / "nfc", "--val", bad / "nfd"), out,
-                   "class folder 'ble\u0301' is not one of the training classes in", "(its name holds a combining "
-                   "accent, as macOS writes names, decomposed: a name written with the accented letter itself is "
-                   "another name, to ImageFolder as to vggcl)")
+                   "class folder 'ble\u0301' is not one of the training classes in", hint)
+        # (and the other way round: the training's names decomposed, --val's composed)
+        self.fails(self.train_head(out, "--data", bad / "nfd", "--val", bad / "nfc"), out,
+                   "class folder 'bl\u00e9' is not one of the training classes in", hint)
         self.fails(self.train_head(out, "--data", bad / "missing"), out, f"--data {bad}/missing: not there (expected a "
                    "folder")
         self.fails(self.train_head(out, "--data", self.d / "train", "--val", bad / "nov"), out,
@@ -800,6 +803,14 @@ class Eval(unittest.TestCase):
             self.assertEqual(len(rows), 4, r.stdout)
             self.assertEqual({columns(line) for line in rows}, {30 + 38}, r.stdout)  # (the longest name's 30)
             self.assertEqual({columns(line) for line in confusion}, {30 + 18}, r.stdout)
+            # the model's name decomposed (e + a combining accent, as macOS writes names), the folder's composed: the
+            # two look alike in the message, so the accent is said
+            shutil.move(d / "wide" / "e\u0301te", d / "wide" / "\u00e9te")
+            r = subprocess.run([VGGCL, "eval", "--weights", weights, "--data", d / "wide", "--resize", str(SIZE),
+                                "--crop", str(SIZE)], capture_output=True, text=True, timeout=600)
+            self.assertEqual(r.returncode, 1, r.stderr)
+            self.assertIn("class folder '\u00e9te' is not one of the 3 classes", r.stderr)
+            self.assertIn("(a name here holds a combining accent, as macOS writes names, decomposed", r.stderr)
 
 
 if __name__ == "__main__":

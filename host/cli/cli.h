@@ -148,10 +148,10 @@ int cli_utf8(const char *s);
 int cli_utf8_len(const unsigned char *s);
 /* The code point of the valid UTF-8 sequence of len bytes at u. */
 unsigned long cli_code_point(const unsigned char *u, int len);
-/* For a message that a name is not found among others: where it holds a combining accent (U+0300..U+036F, as
- * macOS writes a name: NFD), words saying so (the same name composed, NFC, is other bytes and looks alike);
- * else "". */
-const char *cli_decomposed_hint(const char *name);
+/* For a message that a name is not found among names[0..n) (NULL entries passed over): where it or one of them
+ * holds a combining accent (U+0300..U+036F, as macOS writes a name: NFD), words saying so (the same name
+ * composed, NFC, is other bytes and looks alike); else "". */
+const char *cli_decomposed_hint(const char *name, const char *const *names, int n);
 /* The columns s takes on a terminal (UTF-8: wide characters 2, combining marks 0), for aligned text. */
 int cli_columns(const char *s);
 

@@ -411,7 +411,8 @@ static int read_data(const char *data, const char *val_dir, cli_dataset *ds, cli
             if ((to[c] = cli_dataset_class(ds, vs->classes[c])) < 0) {
                 free(to);
                 return cli_error(CLI_FAIL, "%s: class folder '%s' is not one of the training classes in %s%s", val_dir,
-                                 vs->classes[c], data, cli_decomposed_hint(vs->classes[c]));
+                                 vs->classes[c], data,
+                                 cli_decomposed_hint(vs->classes[c], (const char *const *)ds->classes, ds->n_classes));
             }
         for (int i = 0; i < vs->n; i++) vs->labels[i] = to[vs->labels[i]];
         free(to);

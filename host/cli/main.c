@@ -622,14 +622,22 @@ int cli_utf8(const char *s)
     return !*u;
 }
 
-const char *cli_decomposed_hint(const char *name)
+/* Whether name holds a combining accent (U+0300..U+036F). */
+static int decomposed(const char *name)
 {
     const unsigned char *u = (const unsigned char *)name;
-    for (int n; *u; u += n > 0 ? n : 1)
-        if ((n = cli_utf8_len(u)) > 1 && cli_code_point(u, n) >= 0x0300 && cli_code_point(u, n) <= 0x036F)
-            return " (its name holds a combining accent, as macOS writes names, decomposed: a name written with the "
-                   "accented letter itself is another name, to ImageFolder as to vggcl)";
-    return "";
+    for (int n; u && *u; u += n > 0 ? n : 1)
+        if ((n = cli_utf8_len(u)) > 1 && cli_code_point(u, n) >= 0x0300 && cli_code_point(u, n) <= 0x036F) return 1;
+    return 0;
+}
+
+const char *cli_decomposed_hint(const char *name, const char *const *names, int n)
+{
+    int any = decomposed(name);
+    for (int k = 0; k < n && !any; k++) any = decomposed(names[k]);
+    return any ? " (a name here holds a combining accent, as macOS writes names, decomposed: the same name written "
+                 "with the accented letter itself is another name, to ImageFolder as to vggcl)"
+               : "";
 }
 
 const char *cli_shortest(double v, int as_float, char *buf, size_t len)
