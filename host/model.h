@@ -58,6 +58,8 @@ struct vggcl_model {
     int n_steps;
     vggcl_step *steps;
     int pool5;              /* 1 when the pool after the last conv is kept */
+    int pool_ceil;          /* 1: the file's pools round up (metadata "vggcl.pool_ceil", ONNX's ceil_mode, Caffe's
+                             * rounding): run only at sizes where that agrees with rounding down (check_shape) */
     char head_name[128];    /* key prefix of the final linear layer, e.g. "classifier.0" */
     int conv;               /* VGGCL_CONV_* the load options forced, or AUTO */
     int classes, features;  /* classes; features: the last conv's width (GAP output) */

@@ -51,7 +51,7 @@ ROOT = Path(__file__).resolve().parent.parent
 IMPORTER = ROOT / "weights" / "import_onnx.py"
 sys.path.insert(0, str(ROOT / "weights"))
 sys.path.insert(0, str(ROOT / "tests"))
-from safetensors_io import load_file  # noqa: E402
+from safetensors_io import load_file, save_file  # noqa: E402
 from test_images import photo  # noqa: E402
 import import_onnx  # noqa: E402
 
@@ -613,6 +613,37 @@ class OnnxImport(unittest.TestCase):
             del last.attribute[:]
             err = self.refused(f"global_max_{pool5}", graph, "GlobalMaxPool node")
             self.assertIn("a global max pool (as AdaptiveMaxPool2d(1) exports); expected a global average pool", err)
+
+    def test_ceil_mode_pools(self):
+        """Max pools that round up (ceil_mode, as Caffe's, which converted VGGs keep): they were refused. They agree with
+        vggcl's where every pool's map is even, as at 224: imported (metadata "vggcl.pool_ceil"), onnxruntime's
+        logits there; at a size that gives a pool an odd map vggcl refuses the input, naming the layer, and a graph
+        whose own input size does so is refused at import."""
+        model = gap_vgg("vgg11", nn.Linear(512, 5), seed=6)
+        for mod in model.features:
+            if isinstance(mod, nn.MaxPool2d):
+                mod.ceil_mode = True
+        _, (tensors, meta) = self.torch_case("ceil", model, 64, seed=7)
+        self.assertEqual(meta["vggcl.pool_ceil"], "1")
+        x = torch.randn(1, 3, 48, 48, generator=torch.Generator().manual_seed(8)).numpy()  # (48: a 3x3 map at pool4)
+        np.save(self.d / "x48.npy", x)
+        r = subprocess.run([VGGCL, "run", "--weights", self.d / "ceil.safetensors", "--input", self.d / "x48.npy",
+                            "--output", self.d / "y48.npy"], capture_output=True, text=True, timeout=600)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("vggcl: input 48x48: layer max pool after features.18 gets a 3x3 map, which its pool would round "
+                      "up (the model's \"vggcl.pool_ceil\", ONNX's ceil_mode, as Caffe rounds): vggcl runs such a model "
+                      "where every pool's map is even, as at a multiple of 32", r.stderr)
+        self.assertFalse((self.d / "y48.npy").exists())
+        path = self.d / "ceil48.onnx"
+        torch_export(model, path, 48)
+        self.refused("ceil48", onnx.load(str(path)), "MaxPool node '/features/features.20/MaxPool': ceil_mode 1 on the "
+                     "3x3 map the graph's input size gives it")
+        # a value that is neither 0 nor 1: the file refused at load, naming the key
+        save_file(tensors, self.d / "bad.safetensors", metadata=dict(meta, **{"vggcl.pool_ceil": "yes"}))
+        r = subprocess.run([VGGCL, "run", "--weights", self.d / "bad.safetensors", "--input", self.d / "x48.npy",
+                            "--output", self.d / "y48.npy"], capture_output=True, text=True, timeout=600)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("__metadata__ \"vggcl.pool_ceil\" is \"yes\"; expected \"0\" or \"1\"", r.stderr)
 
     def test_padding_modes(self):
         """Conv2d(padding_mode='reflect' or 'replicate') exports a Pad of that mode whose pads torch computes: it

@@ -489,16 +489,22 @@ def bn_affine(g, node, tensor, width):
     return s, beta - mean * s
 
 
-def maxpool_ok(g, node, tensor):
+def maxpool_ok(g, node, tensor, size):
+    """Whether the 2x2/2 max pool node rounds up (ceil_mode, as Caffe's pools: vggcl runs it where its map, size
+    when the graph's input is static, is even, there the same as rounding down); refused if it is another pool."""
     check_data_input(g, node, tensor)
     g.only_first_output(node)
     a = attrs(node)
     got = (list(a.get("kernel_shape", [])), list(a.get("strides", [1, 1])), list(a.get("pads", [0, 0, 0, 0])),
            list(a.get("dilations", [1, 1])), a.get("ceil_mode", 0), _str(a.get("auto_pad", "NOTSET")))
-    if (got[:5] != ([2, 2], [2, 2], [0, 0, 0, 0], [1, 1], 0) or got[5] not in ("NOTSET", "VALID")
+    if (got[:4] != ([2, 2], [2, 2], [0, 0, 0, 0], [1, 1]) or got[4] not in (0, 1) or got[5] not in ("NOTSET", "VALID")
             or (got[5] != "NOTSET" and "pads" in a)):
         refuse(node, f"kernel {got[0]}, stride {got[1]}, pads {got[2]}, dilation {got[3]}, ceil_mode {got[4]}, "
                      f"auto_pad {got[5]}; expected a 2x2 max pool with stride 2 and no padding")
+    if got[4] and size and any(side % 2 for side in size):
+        refuse(node, f"ceil_mode 1 on the {size[0]}x{size[1]} map the graph's input size gives it: it rounds up "
+                     "there, which vggcl's pools do not (they agree on even maps, which vggcl then runs alone)")
+    return bool(got[4])
 
 
 def global_max_pool(node, size, last):
@@ -651,7 +657,7 @@ def convert(model, path_name, scale=None):
         hw = hw if all(hw) else None
 
     # --- features
-    tensors, idx, c, convs, pools, bn_folded, last, first = {}, 0, 3, [], 0, 0, None, None
+    tensors, idx, c, convs, pools, bn_folded, last, first, ceil = {}, 0, 3, [], 0, 0, None, None, False
     while node is not None and node.op_type in ("Conv", "MaxPool", "Dropout", "Pad"):
         if passed_over(g, node, t, model):  # (nothing at inference between the features' layers too: a
             t, node = node.output[0], g.next(node.output[0], node)  # Dropout there ended the features)
@@ -661,7 +667,7 @@ def convert(model, path_name, scale=None):
             if last != "conv":
                 refuse(node, "a max pool " + ("before the first Conv" if last is None else "right after another")
                        + "; expected each MaxPool to follow a Conv and its Relu")
-            maxpool_ok(g, node, t)
+            ceil |= maxpool_ok(g, node, t, map_size(hw, pools))
             pools, idx, last = pools + 1, idx + 1, "pool"
             t, node = node.output[0], g.next(node.output[0], node)
             continue
@@ -924,6 +930,8 @@ def convert(model, path_name, scale=None):
     meta = {"format": "pt", "vggcl.pool5": pool5, "vggcl.source": f"onnx:{path_name}",
             "vggcl.input_layout": layout_in, "vggcl.output": f"{softmax} dropped" if softmax else "logits",
             "vggcl.mean": mean, "vggcl.std": std}
+    if ceil:  # (vggcl then runs it only where every pool's map is even: there rounding up changes nothing)
+        meta["vggcl.pool_ceil"] = "1"
     if hw is not None:
         meta["vggcl.input_size"] = f"{hw[0]},{hw[1]}"
         if hw[0] == hw[1] <= MAX_SIZE:  # vggcl's preprocessing then makes that size: short side to it, center crop
@@ -937,7 +945,8 @@ def convert(model, path_name, scale=None):
     if dense_folds:
         folds.append(f"{dense_folds} Mul/Add/BatchNorm folded into dense layers")
     kept = "kept" if pool5 == "keep" else "dropped"
-    summary = (f"{len(convs)} convs ({convs[0]}..{max(convs)} channels), {pools} max pools (pool5 {kept}), "
+    summary = (f"{len(convs)} convs ({convs[0]}..{max(convs)} channels), {pools} max pools (pool5 {kept}"
+               + ("; rounding up, ceil_mode: run at sizes where every pool's map is even" if ceil else "") + "), "
                f"{head_desc}, dense {'-'.join(map(str, widths))}, input {layout_in}"
                + (f" {hw[0]}x{hw[1]}" if hw else "") + f", {scale} scaling"
                + (f", {softmax} dropped" if softmax else "") + "".join(", " + f for f in folds)

@@ -695,6 +695,20 @@ static vggcl_status check_shape(vggcl_ctx *ctx, const vggcl_model *m, int n, int
                            "this network needs at least %dx%d", h, w, m->steps[bad].name, fh, fw,
                            m->steps[bad].kernel_size, m->steps[bad].kernel_size, min, min);
     }
+    for (int i = 0, ph = h, pw = w; m->pool_ceil && i < m->n_steps; i++) { /* (rounding up and down agree) */
+        const vggcl_step *s = &m->steps[i];
+        if (s->kind != VGGCL_STEP_POOL) continue;
+        const int nh = vggcl__pool_out_size(ph, s->kernel_size, s->stride, s->padding, 0);
+        const int nw = vggcl__pool_out_size(pw, s->kernel_size, s->stride, s->padding, 0);
+        if (nh != vggcl__pool_out_size(ph, s->kernel_size, s->stride, s->padding, 1) ||
+            nw != vggcl__pool_out_size(pw, s->kernel_size, s->stride, s->padding, 1))
+            return vggcl__fail(ctx, VGGCL_ERR_SHAPE,
+                               "input %dx%d: layer %s gets a %dx%d map, which its pool would round up (the model's "
+                               "\"vggcl.pool_ceil\", ONNX's ceil_mode, as Caffe rounds): vggcl runs such a model where "
+                               "every pool's map is even, as at a multiple of %d", h, w, s->name, ph, pw,
+                               vggcl_model_min_input(m));
+        ph = nh, pw = nw;
+    }
     if (!m->classes && wants_logits)
         return vggcl__fail(ctx, VGGCL_ERR_ARG, "the model was loaded without a head (features only): no logits");
     return VGGCL_OK;

@@ -489,11 +489,21 @@ static vggcl_status pool5_of(vggcl_ctx *ctx, const char *path, const char *meta,
                        path, meta);
 }
 
+/* __metadata__ "vggcl.pool_ceil" (meta, may be NULL: 0) as *ceil: VGGCL_OK, else said, naming path. */
+static vggcl_status pool_ceil_of(vggcl_ctx *ctx, const char *path, const char *meta, int *ceil)
+{
+    *ceil = meta && !strcmp(meta, "1");
+    if (!meta || !strcmp(meta, "0") || !strcmp(meta, "1")) return VGGCL_OK;
+    return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: __metadata__ \"vggcl.pool_ceil\" is \"%s\"; expected \"0\" or \"1\"",
+                       path, meta);
+}
+
 vggcl_status vggcl__meta_check(vggcl_ctx *ctx, const char *path, const char *key, const char *value, int classes)
 {
     int keep;
     if (!strcmp(key, "vggcl.classes")) return parse_classes(ctx, path, value, classes, NULL);
     if (!strcmp(key, "vggcl.pool5")) return pool5_of(ctx, path, value, &keep);
+    if (!strcmp(key, "vggcl.pool_ceil")) return pool_ceil_of(ctx, path, value, &keep);
     return vggcl__preset_meta_check(ctx, path, key, value);
 }
 
@@ -691,7 +701,9 @@ vggcl_status vggcl_model_load(vggcl_ctx *ctx, const char *path, const vggcl_load
     }
     int pool5 = opts ? opts->pool5 : VGGCL_POOL5_AUTO, said;
     /* (checked whatever the option says: cam --compare-pool5, which gives both, read a "maybe" there as keep) */
-    if ((st = pool5_of(ctx, path, vggcl__st_meta(&f, "vggcl.pool5"), &said)) != VGGCL_OK) goto fail;
+    if ((st = pool5_of(ctx, path, vggcl__st_meta(&f, "vggcl.pool5"), &said)) != VGGCL_OK ||
+        (st = pool_ceil_of(ctx, path, vggcl__st_meta(&f, "vggcl.pool_ceil"), &m->pool_ceil)) != VGGCL_OK)
+        goto fail;
     if (pool5 == VGGCL_POOL5_AUTO) pool5 = said;
     if ((st = build_features(ctx, &f, pool5, m)) != VGGCL_OK) goto fail;
     if (!(opts && opts->features_only) &&
