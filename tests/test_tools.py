@@ -181,6 +181,18 @@ class Tools(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         self.assertIn("== cut at their limit: tune (batch 1, 8, 32; 200 s budget);\n", r.stdout)
         self.assertNotIn("== failed", r.stdout)
+        # the mpi step that cannot start (here no mpirun on the PATH) is a failure too: it was said, exit 0
+        (bundle / "images").mkdir()
+        shutil.copy(bundle / "vggcl", bundle / "vggcl-mpi")
+        shim = self.d / "bin"
+        shim.mkdir()
+        for name in os.listdir("/usr/bin"):
+            if not name.startswith(("mpirun", "mpiexec", "orterun")):
+                os.symlink(f"/usr/bin/{name}", shim / name)
+        r = run("bash", TOOLS / "gpu_check.sh", bundle, self.d / "nompi", "60", "67000", "mpi",
+                env=dict(env, PATH=str(shim)))
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertRegex(r.stdout, r"== failed: mpi \(not run: no (mpirun|PoCL ICD)\);\n")
         log = (self.d / "out" / "gpu_check.log").read_text()
         heading = (r"^== gpu_check \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC: .*/bundle .*/out 120 67000 tune "
                    r"\(.*AB_ARGS=-x A=1 ")

@@ -359,12 +359,17 @@ want images && images
 read -r mpi_ranks mpi_rounds mpi_images <<<"${GPU_CHECK_MPI:-1,2,4,8 2 512}"
 if [ -n "$pocl_icd" ]; then mpi_env=(env OCL_ICD_VENDORS="$pocl_icd"); fi
 if want mpi; then
+  # (a step that cannot start fails the script, as one that fails does: the mpi step is a GPU run's whole point
+  # where it is asked for, and its exit status 0 said it ran)
   if [ -z "$pocl_icd" ]; then # (every vendor's ICD would start NVIDIA's driver in each rank: another measurement)
     echo "== mpi: no PoCL ICD (/etc/OpenCL/vendors, /usr/local/etc/OpenCL/vendors, libpocl in ldconfig -p)" | tee -a "$log"
+    failed_steps="$failed_steps mpi (not run: no PoCL ICD);"
   elif ! command -v mpirun >/dev/null; then
     echo "== mpi: no mpirun on this machine (vggcl-mpi needs the machine's Open MPI)" | tee -a "$log"
+    failed_steps="$failed_steps mpi (not run: no mpirun);"
   elif miss=$(ldd "$bin/vggcl-mpi" | grep 'not found'); then
     echo "== mpi: vggcl-mpi lacks libraries: $miss" | tee -a "$log"
+    failed_steps="$failed_steps mpi (not run: libraries missing);"
   else
     if ! command -v ssh >/dev/null && ! command -v rsh >/dev/null; then # (Open MPI 4 refuses to start without
       export OMPI_MCA_plm=isolated                                     # one, even on one machine)
