@@ -438,9 +438,9 @@ int cli_all_devices(int *index, int cap, int one_kind_only)
 size_t cli_list_item(const char **s, char *item, size_t cap)
 {
     const size_t all = strcspn(*s, ",");
-    const char *from = *s + strspn(*s, " \t"); /* (blanks around an item: "0, 1" is 0 and 1) */
+    const char *from = *s + strspn(*s, " \t\r\n\v\f"); /* (white space around an item: "0, 1" is 0 and 1) */
     size_t len = (size_t)(*s + all - from);
-    while (len && (from[len - 1] == ' ' || from[len - 1] == '\t')) len--;
+    while (len && strchr(" \t\r\n\v\f", from[len - 1])) len--;
     if (len && len < cap) memcpy(item, from, len), item[len] = '\0';
     *s = (*s)[all] ? *s + all + 1 : NULL;
     return len;

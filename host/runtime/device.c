@@ -412,13 +412,14 @@ fail:
     return st;
 }
 
-/* s without the blanks around it, in buf when they are dropped (s as it is where it does not fit). */
+/* s without the white space around it (blanks, tabs, a line's end as fgets leaves it), in buf when it is dropped
+ * (s as it is where it does not fit). */
 static const char *trim_spec(const char *s, char *buf, size_t cap)
 {
     if (!s) return NULL;
-    const size_t at = strspn(s, " \t");
+    const size_t at = strspn(s, " \t\r\n\v\f");
     size_t len = strlen(s + at);
-    while (len && (s[at + len - 1] == ' ' || s[at + len - 1] == '\t')) len--;
+    while (len && strchr(" \t\r\n\v\f", s[at + len - 1])) len--;
     if (len >= cap) return s;
     memcpy(buf, s + at, len), buf[len] = '\0';
     return buf;
