@@ -2104,7 +2104,10 @@ class Cli(unittest.TestCase):
                            (["train-head", "--weights", self.weights, "--std", "0.2,-0.2,0.2", "--data", self.d,
                              "--out", self.d / "h.safetensors"],
                             "--std must be three finite numbers R,G,B above 0, not '0.2,-0.2,0.2'"),
-                           ([*cls, "--mean", "1,1e39,0", img], "--mean must be three finite numbers R,G,B, not '1,1e39,0'"),
+                           ([*cls, "--mean", "1,1e39,0", img], "--mean must be three finite numbers R,G,B, not '1,1e39,0' "
+                            "(as a float32 holds them: within 3.4e38)"),  # (finite as typed: said why not)
+                           ([*cls, "--std", "1,1e-46,1", img], "--std must be three finite numbers R,G,B above 0, not "
+                            "'1,1e-46,1' (as a float32 holds them: within 3.4e38, from 1.4e-45)"),
                            # numbers as typed: sscanf took a blank, '+', hex, nan, and 1e-400 as 0
                            ([*cls, "--mean", "1,nan,0", img], "--mean must be three finite numbers R,G,B, not '1,nan,0'"),
                            ([*cls, "--mean", " 1,2,3", img], "--mean must be three finite numbers R,G,B, not ' 1,2,3'"),

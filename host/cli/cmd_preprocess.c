@@ -56,8 +56,8 @@ static int parse3(const char *cmd, const char *opt, const char *v, int positive,
     free(copy);
     for (int c = 0; ok && n == 3 && c < 3; c++) ok = isfinite(out[c]) && (!positive || out[c] > 0);
     if (!ok || n != 3) /* (one message whatever failed: an "inf" is refused by cli_number, 1e39 as a float) */
-        return cli_error(CLI_USAGE, "%s: %s must be three finite numbers R,G,B%s, not '%s'", cmd, opt,
-                         positive ? " above 0" : "", v);
+        return cli_error(CLI_USAGE, "%s: %s must be three finite numbers R,G,B%s, not '%s' (as a float32 holds them: "
+                         "within 3.4e38%s)", cmd, opt, positive ? " above 0" : "", v, positive ? ", from 1.4e-45" : "");
     return 0;
 }
 
