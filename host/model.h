@@ -58,8 +58,9 @@ struct vggcl_model {
     int n_steps;
     vggcl_step *steps;
     int pool5;              /* 1 when the pool after the last conv is kept */
-    int pool_ceil;          /* 1: the file's pools round up (metadata "vggcl.pool_ceil", ONNX's ceil_mode, Caffe's
-                             * rounding): run only at sizes where that agrees with rounding down (check_shape) */
+    unsigned pool_ceil;     /* bit k: the file's k-th max pool rounds up (metadata "vggcl.pool_ceil", ONNX's
+                             * ceil_mode, Caffe's rounding): run only at sizes where that agrees with rounding
+                             * down, its map even (vggcl__ceil_pool_odd) */
     char head_name[128];    /* key prefix of the final linear layer, e.g. "classifier.0" */
     int conv;               /* VGGCL_CONV_* the load options forced, or AUTO */
     int classes, features;  /* classes; features: the last conv's width (GAP output) */
@@ -138,6 +139,11 @@ void vggcl__conv_choose(const vggcl_ctx *ctx, const vggcl_model *m, int i, int n
  * device's) and uploads every conv's weights, packed for it and for each
  * algorithm the tuning table names for the layer, and the head's. */
 vggcl_status vggcl__model_upload(vggcl_ctx *ctx, vggcl_model *m, int conv);
+/* The step of the first max pool that rounds up (pool_ceil) whose map at input h x w is odd (there rounding up
+ * would give another size than vggcl's pools, which round down), its map in *ph, *pw; -1 where there is none. */
+int vggcl__ceil_pool_odd(const vggcl_model *m, int h, int w, int *ph, int *pw);
+/* The side every input side must be a multiple of for vggcl__ceil_pool_odd to find none (1: any). */
+int vggcl__ceil_multiple(const vggcl_model *m);
 
 /* What a pass computes for class activation maps (vggcl_forward_cam). */
 typedef struct {

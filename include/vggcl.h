@@ -199,7 +199,8 @@ VGGCL_API vggcl_status vggcl_model_random(vggcl_ctx *ctx, const char *arch, int 
 
 VGGCL_API int vggcl_model_classes(const vggcl_model *model);   /* C of the head (0: loaded features_only) */
 VGGCL_API int vggcl_model_features(const vggcl_model *model);  /* width of GAP features */
-VGGCL_API int vggcl_model_min_input(const vggcl_model *model); /* smallest H and W accepted */
+/* smallest H and W accepted (a model whose pools round up takes some sizes above it only: vggcl_model_map_size) */
+VGGCL_API int vggcl_model_min_input(const vggcl_model *model);
 VGGCL_API int vggcl_model_pool5(const vggcl_model *model);     /* 1: pool5 kept, 0: dropped */
 
 /* The file's __metadata__[key] ("vggcl.pool5", "vggcl.mean", ...), or NULL;
@@ -230,6 +231,9 @@ VGGCL_API vggcl_status vggcl_forward(vggcl_ctx *ctx, vggcl_model *model, const f
  * used per image. logits and features may be NULL. */
 VGGCL_API vggcl_status vggcl_forward_cam(vggcl_ctx *ctx, vggcl_model *model, const float *input, int n, int h, int w,
                                float *logits, float *features, const int *classes, float *cams, int *chosen);
+/* The map GAP averages at input h x w; 0 x 0 for a size the model does not take (too small for its pools, or,
+ * where its metadata "vggcl.pool_ceil" says pools round up, one that gives such a pool an odd map: vggcl runs
+ * those only where rounding up and down agree; a pass at that size is VGGCL_ERR_SHAPE, naming the layer). */
 VGGCL_API void vggcl_model_map_size(const vggcl_model *model, int h, int w, int *mh, int *mw);
 /* Whether the model can give class activation maps, as vggcl_forward_cam checks it: VGGCL_OK, or
  * VGGCL_ERR_ARG with the message that names its head (dense layers after GAP or after a 7x7 pool have no

@@ -894,7 +894,9 @@ class Export(unittest.TestCase):
                  "gelu": ("classifier", nn.Sequential(nn.Linear(512, 16), nn.GELU(), nn.Linear(16, 5))),
                  "norelu": ("classifier", nn.Sequential(nn.Linear(512, 16), nn.Linear(16, 5))),
                  "endrelu": ("classifier", nn.Sequential(nn.Linear(512, 5), nn.ReLU())),
-                 "bare": ("features", nn.Sequential(*[x for x in m.features if not isinstance(x, nn.ReLU)]))}
+                 "bare": ("features", nn.Sequential(*[x for x in m.features if not isinstance(x, nn.ReLU)])),
+                 "ceil": ("features", nn.Sequential(*[nn.MaxPool2d(2, 2, ceil_mode=True) if isinstance(x, nn.MaxPool2d)
+                                                      else x for x in m.features]))}
         for name, (part, module) in whole.items():
             h = copy.deepcopy(m)
             setattr(h, part, module)
@@ -985,6 +987,11 @@ class Export(unittest.TestCase):
                                                                     "vggcl's features are 3x3 convolutions each "
                                                                     "followed by ReLU"),
                              (["--state-dict", self.d / "eps.pt", tp], "vggcl folds BatchNorm with eps 1e-05"),
+                             # (rounding up: the ONNX route that reads it said)
+                             (["--state-dict", self.d / "ceil.pt", tp], "ceil_mode=True): vggcl runs 2x2 max pools "
+                                                                    "of stride 2 that round down (one with "
+                                                                    "ceil_mode=True is read through torch.onnx.export "
+                                                                    "and weights/import_onnx.py"),
                              (["--state-dict", self.d / "missing.pt"], "No such file"),
                              # safetensors files the format does not allow (the first was written, its bias the
                              # convolution's bytes; both were "not a PyTorch checkpoint")

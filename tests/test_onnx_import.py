@@ -630,10 +630,21 @@ class OnnxImport(unittest.TestCase):
         r = subprocess.run([VGGCL, "run", "--weights", self.d / "ceil.safetensors", "--input", self.d / "x48.npy",
                             "--output", self.d / "y48.npy"], capture_output=True, text=True, timeout=600)
         self.assertEqual(r.returncode, 1, r.stderr)
-        self.assertIn("vggcl: input 48x48: layer max pool after features.18 gets a 3x3 map, which its pool would round "
-                      "up (the model's \"vggcl.pool_ceil\", ONNX's ceil_mode, as Caffe rounds): vggcl runs such a model "
-                      "where every pool's map is even, as at a multiple of 32", r.stderr)
+        self.assertIn("vggcl: input 48x48: layer max pool after features.18 gets a 3x3 map, which it rounds up (the "
+                      "model's \"vggcl.pool_ceil\", ONNX's ceil_mode, as Caffe rounds): vggcl runs such a model where "
+                      "the maps of the pools that round up are even, as at a multiple of 32", r.stderr)
         self.assertFalse((self.d / "y48.npy").exists())
+        # --no-crop, an image of such a size first: skipped by name, the others classified (it set the size, and
+        # the run stopped at its pass, naming no image)
+        for side in (48, 64):
+            Image.fromarray(np.full((side, side, 3), side, np.uint8)).save(self.d / f"s{side}.png")
+        r = subprocess.run([VGGCL, "classify", "--weights", self.d / "ceil.safetensors", "--resize", "0", "--no-crop",
+                            self.d / "s48.png", self.d / "s64.png"], capture_output=True, text=True, timeout=600)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn(f"vggcl: {self.d / 's48.png'}: preprocesses to 48 x 48 pixels (width x height), which gives a "
+                      "pool that rounds up an odd map (the model's \"vggcl.pool_ceil\"; vggcl's pools round down): "
+                      "give sizes that are multiples of 32 (skipped)", r.stderr)
+        self.assertEqual([ln.split(":")[0] for ln in r.stdout.splitlines()], [str(self.d / "s64.png")])
         path = self.d / "ceil48.onnx"
         torch_export(model, path, 48)
         self.refused("ceil48", onnx.load(str(path)), "MaxPool node '/features/features.20/MaxPool': ceil_mode 1 on the "
@@ -643,7 +654,16 @@ class OnnxImport(unittest.TestCase):
         r = subprocess.run([VGGCL, "run", "--weights", self.d / "bad.safetensors", "--input", self.d / "x48.npy",
                             "--output", self.d / "y48.npy"], capture_output=True, text=True, timeout=600)
         self.assertEqual(r.returncode, 1, r.stderr)
-        self.assertIn("__metadata__ \"vggcl.pool_ceil\" is \"yes\"; expected \"0\" or \"1\"", r.stderr)
+        self.assertIn("__metadata__ \"vggcl.pool_ceil\" is \"yes\"; expected \"0\", \"1\" (every max pool rounds up) "
+                      "or one 0 or 1 a pool, comma-separated (\"1,1,0,0,0\")", r.stderr)
+        # only some pools rounding up (the first two): the others' odd maps are vggcl's own rounding down, run (a
+        # 40x40 input was refused for pool4's 5x5 map, which rounds down in the graph), onnxruntime's answers
+        partial = gap_vgg("vgg11", nn.Linear(512, 5), seed=9)
+        pools = [mod for mod in partial.features if isinstance(mod, nn.MaxPool2d)]
+        for mod in pools[:2]:
+            mod.ceil_mode = True
+        _, (_, meta) = self.torch_case("ceil12", partial, 40, seed=10)
+        self.assertEqual(meta["vggcl.pool_ceil"], "1,1,0,0,0")
 
     def test_padding_modes(self):
         """Conv2d(padding_mode='reflect' or 'replicate') exports a Pad of that mode whose pads torch computes: it

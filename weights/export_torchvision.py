@@ -351,7 +351,9 @@ def _check_structure(module):
             kind = "pool"
             if (size(m.kernel_size), size(m.stride or m.kernel_size), size(m.padding), size(m.dilation)) != \
                     ((2, 2), (2, 2), (0, 0), (1, 1)) or m.ceil_mode:
-                refuse(name, m, "vggcl runs 2x2 max pools of stride 2")
+                refuse(name, m, "vggcl runs 2x2 max pools of stride 2" + (
+                    " that round down (one with ceil_mode=True is read through torch.onnx.export and "
+                    "weights/import_onnx.py, which runs it where its maps are even)" if m.ceil_mode else ""))
         elif isinstance(m, nn.ReLU):
             kind = "relu"
         else:

@@ -503,7 +503,7 @@ def maxpool_ok(g, node, tensor, size):
                      f"auto_pad {got[5]}; expected a 2x2 max pool with stride 2 and no padding")
     if got[4] and size and any(side % 2 for side in size):
         refuse(node, f"ceil_mode 1 on the {size[0]}x{size[1]} map the graph's input size gives it: it rounds up "
-                     "there, which vggcl's pools do not (they agree on even maps, which vggcl then runs alone)")
+                     "there, which vggcl's pools do not (the two agree on an even map, where vggcl runs such a pool)")
     return bool(got[4])
 
 
@@ -657,7 +657,7 @@ def convert(model, path_name, scale=None):
         hw = hw if all(hw) else None
 
     # --- features
-    tensors, idx, c, convs, pools, bn_folded, last, first, ceil = {}, 0, 3, [], 0, 0, None, None, False
+    tensors, idx, c, convs, pools, bn_folded, last, first, ceil = {}, 0, 3, [], 0, 0, None, None, []
     while node is not None and node.op_type in ("Conv", "MaxPool", "Dropout", "Pad"):
         if passed_over(g, node, t, model):  # (nothing at inference between the features' layers too: a
             t, node = node.output[0], g.next(node.output[0], node)  # Dropout there ended the features)
@@ -667,7 +667,7 @@ def convert(model, path_name, scale=None):
             if last != "conv":
                 refuse(node, "a max pool " + ("before the first Conv" if last is None else "right after another")
                        + "; expected each MaxPool to follow a Conv and its Relu")
-            ceil |= maxpool_ok(g, node, t, map_size(hw, pools))
+            ceil.append(maxpool_ok(g, node, t, map_size(hw, pools)))
             pools, idx, last = pools + 1, idx + 1, "pool"
             t, node = node.output[0], g.next(node.output[0], node)
             continue
@@ -930,8 +930,8 @@ def convert(model, path_name, scale=None):
     meta = {"format": "pt", "vggcl.pool5": pool5, "vggcl.source": f"onnx:{path_name}",
             "vggcl.input_layout": layout_in, "vggcl.output": f"{softmax} dropped" if softmax else "logits",
             "vggcl.mean": mean, "vggcl.std": std}
-    if ceil:  # (vggcl then runs it only where every pool's map is even: there rounding up changes nothing)
-        meta["vggcl.pool_ceil"] = "1"
+    if any(ceil):  # (vggcl then runs it where those pools' maps are even: there rounding up changes nothing)
+        meta["vggcl.pool_ceil"] = "1" if all(ceil) else ",".join("1" if c else "0" for c in ceil)
     if hw is not None:
         meta["vggcl.input_size"] = f"{hw[0]},{hw[1]}"
         if hw[0] == hw[1] <= MAX_SIZE:  # vggcl's preprocessing then makes that size: short side to it, center crop
@@ -946,7 +946,8 @@ def convert(model, path_name, scale=None):
         folds.append(f"{dense_folds} Mul/Add/BatchNorm folded into dense layers")
     kept = "kept" if pool5 == "keep" else "dropped"
     summary = (f"{len(convs)} convs ({convs[0]}..{max(convs)} channels), {pools} max pools (pool5 {kept}"
-               + ("; rounding up, ceil_mode: run at sizes where every pool's map is even" if ceil else "") + "), "
+               + (f"; {'every one' if all(ceil) else sum(ceil)} rounding up, ceil_mode: run at sizes where "
+                  f"{'its' if sum(ceil) == 1 else 'their'} maps are even" if any(ceil) else "") + "), "
                f"{head_desc}, dense {'-'.join(map(str, widths))}, input {layout_in}"
                + (f" {hw[0]}x{hw[1]}" if hw else "") + f", {scale} scaling"
                + (f", {softmax} dropped" if softmax else "") + "".join(", " + f for f in folds)

@@ -69,7 +69,7 @@ int cli_bench_images(vggcl_ctx *ctx, vggcl_model *model, const char *weights, co
     const int sizes[2] = { n >= batch ? batch : 0, n % batch };
     for (int k = 0; k < 2; k++) {
         if (!sizes[k] || sizes[k] == warm.images || !warm.images) continue;
-        if (!h) cli_lead_size(ctx, vggcl_model_min_input(model), p, files, n, &h, &w);
+        if (!h) cli_lead_size(ctx, model, vggcl_model_min_input(model), p, files, n, &h, &w);
         if (h > 0 && (rc = warm_pass(ctx, model, sizes[k], h, w)) != CLI_OK) goto done;
     }
     job.stats = &st, job.progress_s = progress_s, job.quiet = 0; /* (the timed run names the unreadable ones) */

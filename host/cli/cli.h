@@ -490,12 +490,19 @@ typedef struct {
  * that reads and whose size the network takes (at least `least` a side: cli_size_taken), decoded here;
  * else (none, or no lead) 0 0, the share's own first such image's. An image of another size is skipped
  * (cli_run_batches), as is one too small for the network that would have set it. */
-void cli_lead_size(vggcl_ctx *ctx, int least, const vggcl_preprocess *p, char *const *lead, int n_lead, int *h, int *w);
+void cli_lead_size(vggcl_ctx *ctx, const vggcl_model *m, int least, const vggcl_preprocess *p, char *const *lead,
+                   int n_lead, int *h, int *w);
 /* Whether the network takes an image of h x w: each side at least least (vggcl_model_min_input: its pools; 1 for
- * no model). A size is the image's: one too small is skipped, whether it would set the size or not. */
-int cli_size_taken(int least, int h, int w);
+ * no model), and m (may be NULL) takes it (vggcl_model_map_size: not where a pool that rounds up would get an odd
+ * map). A size is the image's: one not taken is skipped, whether it would set the size or not. */
+int cli_size_taken(const vggcl_model *m, int least, int h, int w);
 /* What is said of such an image: its path, width, height and the least side twice; then " (skipped)" or not. */
 #define CLI_TOO_SMALL "%s: preprocesses to %d x %d pixels (width x height), smaller than the %d x %d the network takes"
+/* ... or of one large enough that a model whose pools round up does not take: its path, width, height, and the
+ * least side again (a multiple of it is taken). */
+#define CLI_ODD_MAP                                                                                                 \
+    "%s: preprocesses to %d x %d pixels (width x height), which gives a pool that rounds up an odd map (the "        \
+    "model's \"vggcl.pool_ceil\"; vggcl's pools round down): give sizes that are multiples of %d"
 
 /* The next item of the comma-separated list at *s without the blanks around it, copied to item when it is
  * 1 to cap - 1 bytes: its length (0: empty; cap or more: too long, not copied); *s past it and its comma,

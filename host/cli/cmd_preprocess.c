@@ -168,7 +168,7 @@ int cmd_preprocess(int argc, char **argv)
     vggcl_model_free(model);
     vggcl_ctx_free(mctx);
     int h = 0, w = 0;
-    if (rc == CLI_OK) cli_lead_size(ctx, least, &p, ranks.lead, ranks.n_lead, &h, &w);
+    if (rc == CLI_OK) cli_lead_size(ctx, model, least, &p, ranks.lead, ranks.n_lead, &h, &w);
     const cli_batch_job job = { ctx, NULL, &p, BATCH, 0, 0, 0, progress_s, threads, NULL, 1, NULL, NULL, &ranks, 1, h, w, 0, 0,
                                 least };
     int stopped = 0; /* (in its images; not for the unreadable ones: every one is named, then the run fails) */
@@ -181,7 +181,7 @@ int cmd_preprocess(int argc, char **argv)
     const int hold = (t.w || empty) && ranks.size < 2 && cli_output_named(output);
     if (hold) cli_hold_signals();
     if (empty) { /* (an empty tensor) */
-        if (!h) cli_lead_size(ctx, least, &p, cli_ranks_after(&ranks), ranks.n_after, &h, &w); /* (as one process) */
+        if (!h) cli_lead_size(ctx, model, least, &p, cli_ranks_after(&ranks), ranks.n_after, &h, &w); /* (as one process) */
         t.h = h, t.wd = w;
         rc = cli_write_empty(ctx, output, 3, (const long long[]){ 3, h, w });
     }

@@ -695,20 +695,14 @@ static vggcl_status check_shape(vggcl_ctx *ctx, const vggcl_model *m, int n, int
                            "this network needs at least %dx%d", h, w, m->steps[bad].name, fh, fw,
                            m->steps[bad].kernel_size, m->steps[bad].kernel_size, min, min);
     }
-    for (int i = 0, ph = h, pw = w; m->pool_ceil && i < m->n_steps; i++) { /* (rounding up and down agree) */
-        const vggcl_step *s = &m->steps[i];
-        if (s->kind != VGGCL_STEP_POOL) continue;
-        const int nh = vggcl__pool_out_size(ph, s->kernel_size, s->stride, s->padding, 0);
-        const int nw = vggcl__pool_out_size(pw, s->kernel_size, s->stride, s->padding, 0);
-        if (nh != vggcl__pool_out_size(ph, s->kernel_size, s->stride, s->padding, 1) ||
-            nw != vggcl__pool_out_size(pw, s->kernel_size, s->stride, s->padding, 1))
-            return vggcl__fail(ctx, VGGCL_ERR_SHAPE,
-                               "input %dx%d: layer %s gets a %dx%d map, which its pool would round up (the model's "
-                               "\"vggcl.pool_ceil\", ONNX's ceil_mode, as Caffe rounds): vggcl runs such a model where "
-                               "every pool's map is even, as at a multiple of %d", h, w, s->name, ph, pw,
-                               vggcl_model_min_input(m));
-        ph = nh, pw = nw;
-    }
+    int ph, pw;
+    const int odd = vggcl__ceil_pool_odd(m, h, w, &ph, &pw);
+    if (odd >= 0) /* (rounding up there gives another size than vggcl's pools, which round down) */
+        return vggcl__fail(ctx, VGGCL_ERR_SHAPE,
+                           "input %dx%d: layer %s gets a %dx%d map, which it rounds up (the model's "
+                           "\"vggcl.pool_ceil\", ONNX's ceil_mode, as Caffe rounds): vggcl runs such a model where "
+                           "the maps of the pools that round up are even, as at a multiple of %d", h, w,
+                           m->steps[odd].name, ph, pw, vggcl__ceil_multiple(m));
     if (!m->classes && wants_logits)
         return vggcl__fail(ctx, VGGCL_ERR_ARG, "the model was loaded without a head (features only): no logits");
     return VGGCL_OK;
@@ -875,5 +869,7 @@ vggcl_status vggcl_check_cam(vggcl_ctx *ctx, const vggcl_model *m)
 void vggcl_model_map_size(const vggcl_model *m, int h, int w, int *mh, int *mw)
 {
     if (!mh || !mw) return;
-    if (!m || !vggcl__plan_out_size(m, h, w, mh, mw, NULL)) *mh = *mw = 0;
+    int ph, pw; /* (0 x 0 for a size the model does not take: too small, or odd where a pool rounds up) */
+    if (!m || !vggcl__plan_out_size(m, h, w, mh, mw, NULL) || vggcl__ceil_pool_odd(m, h, w, &ph, &pw) >= 0)
+        *mh = *mw = 0;
 }

@@ -489,13 +489,57 @@ static vggcl_status pool5_of(vggcl_ctx *ctx, const char *path, const char *meta,
                        path, meta);
 }
 
-/* __metadata__ "vggcl.pool_ceil" (meta, may be NULL: 0) as *ceil: VGGCL_OK, else said, naming path. */
-static vggcl_status pool_ceil_of(vggcl_ctx *ctx, const char *path, const char *meta, int *ceil)
+/* __metadata__ "vggcl.pool_ceil" (meta, may be NULL: none) as *ceil, bit k for the k-th max pool: "1" every pool,
+ * "0" none, or one 0 or 1 a pool, comma-separated, in their order (a pool past the list: 0). VGGCL_OK, else said,
+ * naming path. */
+static vggcl_status pool_ceil_of(vggcl_ctx *ctx, const char *path, const char *meta, unsigned *ceil)
 {
-    *ceil = meta && !strcmp(meta, "1");
-    if (!meta || !strcmp(meta, "0") || !strcmp(meta, "1")) return VGGCL_OK;
-    return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: __metadata__ \"vggcl.pool_ceil\" is \"%s\"; expected \"0\" or \"1\"",
-                       path, meta);
+    *ceil = 0;
+    if (!meta || !strcmp(meta, "0")) return VGGCL_OK;
+    if (!strcmp(meta, "1")) {
+        *ceil = ~0u;
+        return VGGCL_OK;
+    }
+    int k = 0, ok = 1;
+    for (const char *c = meta; ok; c += 2, k++) {
+        ok = k < 32 && (c[0] == '0' || c[0] == '1') && (c[1] == ',' || !c[1]);
+        if (ok && c[0] == '1') *ceil |= 1u << k;
+        if (!ok || !c[1]) break;
+    }
+    if (ok) return VGGCL_OK;
+    *ceil = 0;
+    return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: __metadata__ \"vggcl.pool_ceil\" is \"%s\"; expected \"0\", \"1\" "
+                       "(every max pool rounds up) or one 0 or 1 a pool, comma-separated (\"1,1,0,0,0\")", path, meta);
+}
+
+int vggcl__ceil_pool_odd(const vggcl_model *m, int h, int w, int *ph, int *pw)
+{
+    for (int i = 0, k = 0; m->pool_ceil && i < m->n_steps; i++) {
+        const vggcl_step *s = &m->steps[i];
+        if (s->kind != VGGCL_STEP_POOL) continue;
+        const int nh = vggcl__pool_out_size(h, s->kernel_size, s->stride, s->padding, 0);
+        const int nw = vggcl__pool_out_size(w, s->kernel_size, s->stride, s->padding, 0);
+        if (k < 32 && m->pool_ceil >> k & 1 &&
+            (nh != vggcl__pool_out_size(h, s->kernel_size, s->stride, s->padding, 1) ||
+             nw != vggcl__pool_out_size(w, s->kernel_size, s->stride, s->padding, 1))) {
+            *ph = h, *pw = w;
+            return i;
+        }
+        h = nh, w = nw, k++;
+    }
+    return -1;
+}
+
+int vggcl__ceil_multiple(const vggcl_model *m)
+{
+    int multiple = 1;
+    for (int i = 0, k = 0, side = 1; i < m->n_steps; i++) {
+        if (m->steps[i].kind != VGGCL_STEP_POOL) continue;
+        side *= m->steps[i].stride; /* (its map even, the halvings before it whole: the input a multiple of side) */
+        if (k < 32 && m->pool_ceil >> k & 1) multiple = side > multiple ? side : multiple;
+        k++;
+    }
+    return multiple;
 }
 
 vggcl_status vggcl__meta_check(vggcl_ctx *ctx, const char *path, const char *key, const char *value, int classes)
@@ -503,7 +547,8 @@ vggcl_status vggcl__meta_check(vggcl_ctx *ctx, const char *path, const char *key
     int keep;
     if (!strcmp(key, "vggcl.classes")) return parse_classes(ctx, path, value, classes, NULL);
     if (!strcmp(key, "vggcl.pool5")) return pool5_of(ctx, path, value, &keep);
-    if (!strcmp(key, "vggcl.pool_ceil")) return pool_ceil_of(ctx, path, value, &keep);
+    unsigned ceil;
+    if (!strcmp(key, "vggcl.pool_ceil")) return pool_ceil_of(ctx, path, value, &ceil);
     return vggcl__preset_meta_check(ctx, path, key, value);
 }
 
