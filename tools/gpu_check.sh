@@ -86,8 +86,10 @@ trap 'rm -rf "$work"' EXIT
 # none, and the step ran to its limit). The probes outside steps (vggcl devices, the photos) end within 60 s.
 step_pipe=
 stop_step() {
-  if [ -n "$step_pipe" ]; then
-    while [ ! -s "$work/step.pid" ] && kill -0 "$step_pipe" 2>/dev/null; do sleep 0.05; done
+  # (a step's pipeline is the script's one background job: asked of the shell, not of step_pipe, which a signal
+  # between the pipeline's start and that assignment found empty, the step then waited for to its limit)
+  if [ -n "$step_pipe" ] || [ -n "$(jobs -pr)" ]; then
+    while [ ! -s "$work/step.pid" ] && [ -n "$(jobs -pr)" ]; do sleep 0.05; done
     [ -s "$work/step.pid" ] && kill -TERM "$(cat "$work/step.pid")" 2>/dev/null
   fi
   wait
