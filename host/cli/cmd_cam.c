@@ -237,7 +237,8 @@ static int class_called(const vggcl_model *m, const char *name)
 static int class_by_name(const vggcl_model *m, const char *weights, const char *name)
 {
     const int classes = vggcl_model_classes(m);
-    if (class_called(m, name) >= 0) return class_called(m, name);
+    const int called = class_called(m, name);
+    if (called >= 0) return called;
     char names[1024] = "";
     size_t used = 0;
     for (int k = 0; k < classes; k++) {
