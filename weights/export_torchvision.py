@@ -588,9 +588,9 @@ def layout(sd):
     # shifts the numbers after it, which vggcl reads as a max pool's place (other logits, written unsaid)
     want, at = [], 0
     for c in torchvision.models.vgg.cfgs[ARCHS[arch[:5]]]:
-        want.append(None) if c == "M" else want.append(at)
+        if c != "M":
+            want.append(at)
         at += 1 if c == "M" else 3 if bn else 2
-    want = [i for i in want if i is not None]
     for k, ((i, _), j) in enumerate(zip(convs, want)):
         if i != j:
             raise Refused(f"features.{i} is {arch}'s convolution {k + 1}, which torchvision numbers features.{j}: "
