@@ -14,6 +14,7 @@ import os
 import re
 import shlex
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -1302,8 +1303,32 @@ class Mpi(Folder):
                         *args]):
             r = subprocess.run(["mpirun", "-n", "2", "--oversubscribe", *launch], capture_output=True, text=True,
                                env=ENV, timeout=120)
-            self.assertEqual((r.returncode, vggcl_lines(r.stderr)), (1, [want]), r.stderr)
+            alone = [f"vggcl: (that was rank 1 of 2, on {socket.gethostname()}: 1 of the 2 ranks failed at this step)"]
+            self.assertEqual((r.returncode, vggcl_lines(r.stderr)), (1, [want, *(alone if "sh" in launch else [])]),
+                             r.stderr)
             self.assertEqual(list(out.iterdir()), [])
+
+    def test_device_missing_on_one_machine(self):
+        """A machine without the OpenCL driver (here the second rank's, its ICD folder elsewhere through mpirun's MPMD
+        form): its message says which rank and machine (it was the one-process message alone, a job of eight ranks
+        on four machines leaving the user to guess which); where every rank fails alike, said once, as before."""
+        out = self.d / "out"
+        out.mkdir()
+        args = [VGGCL, "classify", "--weights", str(self.weights), "--logits-out", str(out / "l.npy"), str(self.images)]
+        r = subprocess.run(["mpirun", "-n", "1", *args, ":", "-n", "1", "-x", f"OCL_ICD_VENDORS={self.d / 'none'}",
+                            *args], capture_output=True, text=True, env=ENV, timeout=120)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        lines = vggcl_lines(r.stderr)
+        self.assertEqual(len(lines), 2, r.stderr)
+        self.assertIn("no OpenCL platform found", lines[0])
+        self.assertEqual(lines[1], f"vggcl: (that was rank 1 of 2, on {socket.gethostname()}: 1 of the 2 ranks "
+                                   "failed at this step)")
+        r = subprocess.run(["mpirun", "-n", "2", "--oversubscribe", "-x", f"OCL_ICD_VENDORS={self.d / 'none'}", *args],
+                           capture_output=True, text=True, env=ENV, timeout=120)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertEqual(len(vggcl_lines(r.stderr)), 1, r.stderr)
+        self.assertIn("no OpenCL platform found", r.stderr)
+        self.assertEqual(list(out.iterdir()), [])
 
     def test_rank_told_another_rank(self):
         """A wrapper that changes the launcher's variables on the way (here the second rank told it is rank 0): MPI

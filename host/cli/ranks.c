@@ -1052,6 +1052,12 @@ int cli_ranks_all_ok(cli_ranks *r, int local)
 {
     long bad = local != CLI_OK;
     cli_ranks_sum(r, &bad, 1);
+    if (local != CLI_OK && bad < r->size) { /* (this rank's alone, or a few: its machine's device, files, memory) */
+        char host[256] = "";
+        if (gethostname(host, sizeof host - 1) != 0 || !*host) snprintf(host, sizeof host, "(its host unnamed)");
+        cli_error_here(CLI_FAIL, "(that was rank %d of %d, on %s: %ld of the %d ranks failed at this step)",
+                       r->rank, r->size, host, bad, r->size);
+    }
     return local != CLI_OK ? local : bad ? CLI_FAIL : CLI_OK;
 }
 
