@@ -103,7 +103,8 @@ VGGCL_API vggcl_ctx *vggcl_ctx_new(void);
  * kept for the process's life saves each new one its start-up (device, programs). */
 VGGCL_API void vggcl_ctx_free(vggcl_ctx *ctx);
 /* The message of the last call on ctx that failed (one that succeeds leaves it as it was: read it after a
- * failure, not to learn whether a call failed). */
+ * failure, not to learn whether a call failed). The text is the context's: it stays as it is until the next
+ * call on ctx that fails, or vggcl_ctx_free (copy it to keep it longer). */
 VGGCL_API const char *vggcl_message(const vggcl_ctx *ctx);
 
 typedef struct {
@@ -399,8 +400,10 @@ VGGCL_API void vggcl_preprocess_unset(vggcl_preprocess *p);
  * kept. model may be NULL: the defaults alone (ctx may then be NULL too). VGGCL_ERR_FORMAT,
  * naming the file, the key and its value, when a value it would take is malformed, or when the
  * file's vggcl.mean and/or vggcl.std (with torchvision's for one it lacks) take pixel values past
- * a float's range (a std of 1e-40); else VGGCL_ERR_ARG when the values given, alone or with the
- * file's, do so (vggcl_image_preprocess would refuse them). *p changes only on VGGCL_OK. */
+ * a float's range (a std of 1e-40); else VGGCL_ERR_ARG when the mean and std given, alone or with
+ * the file's, do so. Nothing else given is checked here: a resize, crop, draft, mean or std out of
+ * its range is refused where an image is preprocessed (vggcl_image_preprocess). *p changes only on
+ * VGGCL_OK. */
 VGGCL_API vggcl_status vggcl_model_preprocess(vggcl_ctx *ctx, const vggcl_model *model, vggcl_preprocess *p);
 
 /* rgb (h, w, 3) -> *out (3, *oh, *ow) float32, allocated (release with vggcl_free). VGGCL_ERR_ARG for
