@@ -1887,6 +1887,12 @@ class Cli(unittest.TestCase):
         self.assertEqual(r.returncode, 1, r.stderr)
         self.assertEqual(vggcl_lines(r.stderr)[0], "vggcl: " + small[0].replace(" (skipped)", ""), r.stderr)
         self.assertNotIn("unlike", r.stderr)
+        # a share whose size is set by an image before it (the small one passed over): the model was freed before
+        # it was asked of that image's size (a use after free, under the sanitizers' build a crash)
+        r = self.vggcl("preprocess", "--weights", self.weights, "--resize", "0", "--no-crop", "--shard", "1/2",
+                       "--output", self.out, data / "a" / "0.png", big[0], big[1], big[2])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(np.load(self.out).shape, (2, 3, 12, 10))
 
     def test_outputs_that_cannot_be_written(self):
         """Found before any work (classify printed its answers, then failed): a descriptor's alias not open or open

@@ -645,6 +645,16 @@ class OnnxImport(unittest.TestCase):
                       "pool that rounds up an odd map (the model's \"vggcl.pool_ceil\"; vggcl's pools round down): "
                       "give sizes that are multiples of 32 (skipped)", r.stderr)
         self.assertEqual([ln.split(":")[0] for ln in r.stdout.splitlines()], [str(self.d / "s64.png")])
+        # preprocess --weights, the tensor for that model: such an image refused by name as classify skips it (the
+        # tensor was written at 48x48, exit 0)
+        t = self.d / "t48.npy"
+        r = subprocess.run([VGGCL, "preprocess", "--weights", self.d / "ceil.safetensors", "--resize", "0",
+                            "--no-crop", "--output", t, self.d / "s48.png", self.d / "s64.png"], capture_output=True,
+                           text=True, timeout=600)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn(f"vggcl: {self.d / 's48.png'}: preprocesses to 48 x 48 pixels (width x height), which gives a "
+                      "pool that rounds up an odd map", r.stderr)
+        self.assertFalse(t.exists())
         path = self.d / "ceil48.onnx"
         torch_export(model, path, 48)
         self.refused("ceil48", onnx.load(str(path)), "MaxPool node '/features/features.20/MaxPool': ceil_mode 1 on the "

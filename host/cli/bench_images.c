@@ -54,8 +54,7 @@ int cli_bench_images(vggcl_ctx *ctx, vggcl_model *model, const char *weights, co
     }
     /* a warm-up batch (first-use compiles: the first that holds a readable image, else its time went into the
      * timed run), then every image, timed */
-    cli_batch_job job = { ctx, model, p, batch, 0, 1, 0, 0, threads, NULL, 1, NULL, NULL, NULL, 0, 0, 0, 1, 0,
-                          vggcl_model_min_input(model) };
+    cli_batch_job job = { ctx, model, p, batch, 0, 1, 0, 0, threads, NULL, 1, NULL, NULL, NULL, 0, 0, 0, 1, 0, model };
     cli_batch_stats warm = { 0 };
     job.stats = &warm;
     for (int at = 0; at < n && !warm.images; at += batch)
@@ -69,7 +68,7 @@ int cli_bench_images(vggcl_ctx *ctx, vggcl_model *model, const char *weights, co
     const int sizes[2] = { n >= batch ? batch : 0, n % batch };
     for (int k = 0; k < 2; k++) {
         if (!sizes[k] || sizes[k] == warm.images || !warm.images) continue;
-        if (!h) cli_lead_size(ctx, model, vggcl_model_min_input(model), p, files, n, &h, &w);
+        if (!h) cli_lead_size(ctx, model, p, files, n, &h, &w);
         if (h > 0 && (rc = warm_pass(ctx, model, sizes[k], h, w)) != CLI_OK) goto done;
     }
     job.stats = &st, job.progress_s = progress_s, job.quiet = 0; /* (the timed run names the unreadable ones) */

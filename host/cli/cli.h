@@ -481,21 +481,21 @@ typedef struct {
     int finite;          /* an image whose logits are not all finite is named, skipped and counted (classify,
                           * eval: NaN is no class to rank or score; not with flip); else the callback gets them
                           * as they are */
-    int least;           /* the least side the network takes (vggcl_model_min_input; preprocess --weights the
-                          * model's, without one 0: any): a smaller image is skipped (cli_size_taken) */
+    const vggcl_model *sized; /* the model the images are for (model; preprocess --weights's; NULL: any size): an
+                               * image of a size it does not take is skipped (cli_size_taken) */
 } cli_batch_job;
 
 /* The size every image of a share is to have, as one process with the whole list sets it: with a
  * crop, the crop's; else the first image of lead[0..n_lead) (the files before the share: cli_ranks.lead)
- * that reads and whose size the network takes (at least `least` a side: cli_size_taken), decoded here;
- * else (none, or no lead) 0 0, the share's own first such image's. An image of another size is skipped
- * (cli_run_batches), as is one too small for the network that would have set it. */
-void cli_lead_size(vggcl_ctx *ctx, const vggcl_model *m, int least, const vggcl_preprocess *p, char *const *lead,
-                   int n_lead, int *h, int *w);
-/* Whether the network takes an image of h x w: each side at least least (vggcl_model_min_input: its pools; 1 for
- * no model), and m (may be NULL) takes it (vggcl_model_map_size: not where a pool that rounds up would get an odd
- * map). A size is the image's: one not taken is skipped, whether it would set the size or not. */
-int cli_size_taken(const vggcl_model *m, int least, int h, int w);
+ * that reads and whose size the model m takes (cli_size_taken), decoded here; else (none, or no lead) 0 0,
+ * the share's own first such image's. An image of another size is skipped (cli_run_batches), as is one the
+ * model does not take that would have set it. */
+void cli_lead_size(vggcl_ctx *ctx, const vggcl_model *m, const vggcl_preprocess *p, char *const *lead, int n_lead,
+                   int *h, int *w);
+/* Whether the model m takes an image of h x w (vggcl_model_map_size: each side at least vggcl_model_min_input, and
+ * not where a pool that rounds up would get an odd map); NULL: any. A size is the image's: one not taken is
+ * skipped, whether it would set the size or not. */
+int cli_size_taken(const vggcl_model *m, int h, int w);
 /* What is said of such an image: its path, width, height and the least side twice; then " (skipped)" or not. */
 #define CLI_TOO_SMALL "%s: preprocesses to %d x %d pixels (width x height), smaller than the %d x %d the network takes"
 /* ... or of one large enough that a model whose pools round up does not take: its path, width, height, and the

@@ -326,12 +326,11 @@ int cmd_classify(int argc, char **argv)
         printf("file,rank,class,label,prob\n");
     res = (results){ wctx, classes, top, &l, format, files, logits_out, tensor_out, NULL, NULL, 0 };
     int h, w;
-    const int least = vggcl_model_min_input(model);
-    cli_lead_size(ctx, model, least, &p, ranks.lead, ranks.n_lead, &h, &w);
+    cli_lead_size(ctx, model, &p, ranks.lead, ranks.n_lead, &h, &w);
     /* (an image whose logits are not finite is named, skipped and counted, as eval does: exit 1) */
     cli_batch_stats ran;
     const cli_batch_job job = { ctx, model, &p, batch, 0, 1, 0, progress_s, threads, &ran, devs.n, devs.ctx,
-                                devs.model, &ranks, 0, h, w, 0, 1, least };
+                                devs.model, &ranks, 0, h, w, 0, 1, model };
     if ((stopped = (rc = cli_run_batches(&job, files, n_files, print_batch, &res, &failed)) != CLI_OK)) goto out;
     /* all outputs or none: both made durable, then named (an earlier run's kept where one cannot be written) */
     rc = CLI_FAIL;
@@ -339,7 +338,7 @@ int cmd_classify(int argc, char **argv)
      * (one process's replaced an earlier run's, where it had kept it, unsaid) */
     if (!res.ok) {
         if (!h) h = ran.h, w = ran.w; /* (its images read, each then skipped: not finite) */
-        if (!h) cli_lead_size(ctx, model, least, &p, cli_ranks_after(&ranks), ranks.n_after, &h, &w); /* (as one process) */
+        if (!h) cli_lead_size(ctx, model, &p, cli_ranks_after(&ranks), ranks.n_after, &h, &w); /* (as one process) */
         if (tensor_out && !h && ranks.rank > 0) goto out; /* (no rank knows it: said once, by rank 0) */
         const char *nor = ranks.final_logits ? ranks.final_logits : logits_out; /* (not written with it) */
         if (cli_open_empty(wctx, tensor_out, ranks.final_tensor, nor, 3, (const long long[]){ 3, h, w }, &res.x) !=

@@ -326,9 +326,9 @@ int cmd_eval(int argc, char **argv)
         for (int i = 0; i < ds.n; i++) truth[i] = folder_class[ds.labels[i]];
         t.truth = truth + lo; /* (the callback's indices count from the share's first file) */
         int h, w;
-        cli_lead_size(ctx, model, vggcl_model_min_input(model), &p, ds.files, ranks.dynamic ? ds.n : lo, &h, &w); /* (handed out: the list's first) */
+        cli_lead_size(ctx, model, &p, ds.files, ranks.dynamic ? ds.n : lo, &h, &w); /* (handed out: the list's first) */
         const cli_batch_job job = { ctx, model, &p, batch, 0, 1, 0, progress_s, threads, NULL, devs.n, devs.ctx,
-                                    devs.model, &ranks, 0, h, w, 0, 1, vggcl_model_min_input(model) };
+                                    devs.model, &ranks, 0, h, w, 0, 1, model };
         stopped = (local = cli_run_batches(&job, ds.files + lo, hi - lo, count, &t, &failed)) != CLI_OK;
     }
     rc = cli_ranks_finish(&ranks, NULL, local, stopped, &failed, &n_ok);

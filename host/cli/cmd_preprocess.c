@@ -163,14 +163,11 @@ int cmd_preprocess(int argc, char **argv)
     if (rc == CLI_OK && weights) rc = model_preset(weights, &p, &mctx, &model);
     if ((rc = cli_ranks_all_ok(&ranks, rc)) == CLI_OK)
         rc = cli_ranks_same_model(&ranks, "preprocess", weights, model, &p, NULL, 0, &a, NULL, NULL);
-    const int least = model ? vggcl_model_min_input(model) : 0; /* (--no-crop: an image too small is skipped, as
-                                                                  * classify skips it) */
-    vggcl_model_free(model);
-    vggcl_ctx_free(mctx);
+    /* (kept to the end: --no-crop's image of a size the model does not take is skipped, as classify skips it) */
     int h = 0, w = 0;
-    if (rc == CLI_OK) cli_lead_size(ctx, model, least, &p, ranks.lead, ranks.n_lead, &h, &w);
+    if (rc == CLI_OK) cli_lead_size(ctx, model, &p, ranks.lead, ranks.n_lead, &h, &w);
     const cli_batch_job job = { ctx, NULL, &p, BATCH, 0, 0, 0, progress_s, threads, NULL, 1, NULL, NULL, &ranks, 1, h, w, 0, 0,
-                                least };
+                                model };
     int stopped = 0; /* (in its images; not for the unreadable ones: every one is named, then the run fails) */
     if (rc == CLI_OK) stopped = (rc = cli_run_batches(&job, files, n_files, append_batch, &t, &failed)) != CLI_OK;
     if (rc == CLI_OK && failed) rc = CLI_FAIL; /* (each was named) */
@@ -181,7 +178,7 @@ int cmd_preprocess(int argc, char **argv)
     const int hold = (t.w || empty) && ranks.size < 2 && cli_output_named(output);
     if (hold) cli_hold_signals();
     if (empty) { /* (an empty tensor) */
-        if (!h) cli_lead_size(ctx, model, least, &p, cli_ranks_after(&ranks), ranks.n_after, &h, &w); /* (as one process) */
+        if (!h) cli_lead_size(ctx, model, &p, cli_ranks_after(&ranks), ranks.n_after, &h, &w); /* (as one process) */
         t.h = h, t.wd = w;
         rc = cli_write_empty(ctx, output, 3, (const long long[]){ 3, h, w });
     }
@@ -198,6 +195,8 @@ int cmd_preprocess(int argc, char **argv)
         free(shown);
     }
     if (hold) cli_release_signals();
+    vggcl_model_free(model);
+    vggcl_ctx_free(mctx);
     vggcl_ctx_free(ctx);
 done:
     cli_ranks_end(&ranks);

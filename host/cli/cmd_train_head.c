@@ -537,9 +537,9 @@ int cmd_train_head(int argc, char **argv)
         int h, w, skipped = 0;
         /* (the size one process would set; handed out: the list's first readable image's, the second run's
          * too, as one process's is of the training images, else its own first) */
-        cli_lead_size(ctx, model, vggcl_model_min_input(model), &p, ds.files, ranks.dynamic ? ds.n : from[part], &h, &w);
+        cli_lead_size(ctx, model, &p, ds.files, ranks.dynamic ? ds.n : from[part], &h, &w);
         const cli_batch_job job = { ctx, model, &p, batch, flip && part == 0, 0, 1, progress_s, threads, NULL,
-                                    devs.n, devs.ctx, devs.model, &ranks, 0, h, w, 0, 0, vggcl_model_min_input(model) };
+                                    devs.n, devs.ctx, devs.model, &ranks, 0, h, w, 0, 0, model };
         g.first = from[part] - lo;
         local = cli_run_batches(&job, ds.files + from[part], to[part] - from[part], collect, &g, &skipped);
         failed += skipped, stopped = local != CLI_OK;

@@ -212,22 +212,22 @@ static void *device_worker(void *arg)
     }
 }
 
-int cli_size_taken(const vggcl_model *m, int least, int h, int w)
+int cli_size_taken(const vggcl_model *m, int h, int w)
 {
     int mh = 1, mw = 1;
     if (m) vggcl_model_map_size(m, h, w, &mh, &mw);
-    return h >= least && w >= least && mh > 0 && mw > 0;
+    return mh > 0 && mw > 0;
 }
 
-void cli_lead_size(vggcl_ctx *ctx, const vggcl_model *m, int least, const vggcl_preprocess *p, char *const *lead,
-                   int n_lead, int *h, int *w)
+void cli_lead_size(vggcl_ctx *ctx, const vggcl_model *m, const vggcl_preprocess *p, char *const *lead, int n_lead,
+                   int *h, int *w)
 {
     *h = *w = p->crop > 0 ? p->crop : 0;
     for (int i = 0; i < n_lead && !*h; i++) { /* (the share that holds an unreadable one says so) */
         float *t;
         if (vggcl_image_read(ctx, lead[i], p, &t, h, w) != VGGCL_OK) *h = *w = 0;
         else vggcl_free(t);
-        if (*h && !cli_size_taken(m, least, *h, *w)) *h = *w = 0;
+        if (*h && !cli_size_taken(m, *h, *w)) *h = *w = 0;
     }
 }
 
@@ -442,13 +442,13 @@ int cli_run_batches(const cli_batch_job *job, char **files, int n_files, cli_bat
                 free(msg);
                 continue;
             }
-            if ((oh != H || ow != W) && !cli_size_taken(job->model, job->least, oh, ow)) { /* (said alike anywhere) */
-                if (oh < job->least || ow < job->least)
-                    note(s, batch, i, CLI_TOO_SMALL "%s", files[i], ow, oh, job->least, job->least,
+            if ((oh != H || ow != W) && !cli_size_taken(job->sized, oh, ow)) { /* (said alike anywhere) */
+                const int least = vggcl_model_min_input(job->sized);
+                if (oh < least || ow < least)
+                    note(s, batch, i, CLI_TOO_SMALL "%s", files[i], ow, oh, least, least,
                          job->strict ? "" : " (skipped)");
                 else
-                    note(s, batch, i, CLI_ODD_MAP "%s", files[i], ow, oh, vggcl_model_min_input(job->model),
-                         job->strict ? "" : " (skipped)");
+                    note(s, batch, i, CLI_ODD_MAP "%s", files[i], ow, oh, least, job->strict ? "" : " (skipped)");
                 vggcl_free(t);
                 continue;
             }
