@@ -1011,6 +1011,34 @@ class Cli(unittest.TestCase):
         np.save(self.d / "small.npy", np.zeros((1, 3, 7, 20), np.float32))
         self.fails(self.run_args(x=self.d / "small.npy"), 1, "too small", "at least 8x8")
 
+    def test_crop_too_small(self):
+        """A --crop the network does not take is refused before any image, naming --crop, by every command that
+        takes one (classify failed at its first pass as "input 4x4 is too small", cam and bench --images skipped
+        every image, preprocess --weights wrote a tensor the model does not take, exit 0); a model whose own
+        metadata says such a crop is refused so too (its file's fault: exit 1)."""
+        tiny = ROOT / "tests" / "data" / "tiny.png"
+        data = self.d / "data"
+        for c in "ab":
+            (data / c).mkdir(parents=True)
+            shutil.copy(tiny, data / c / "x.png")
+        out = self.out.parent
+        crop = ["--resize", "16", "--crop", "4"]
+        for args in (["classify", "--weights", self.weights, *crop, "--logits-out", self.out, tiny],
+                     ["cam", "--weights", self.weights, *crop, "--out-dir", out, tiny],
+                     ["preprocess", "--weights", self.weights, *crop, "--output", self.out, tiny],
+                     ["bench", "--weights", self.weights, *crop, "--images", data / "a"],
+                     ["eval", "--weights", self.weights, *crop, "--data", data],
+                     ["train-head", "--weights", self.weights, *crop, "--data", data, "--out", out / "h.safetensors"]):
+            with self.subTest(args[0]):
+                r = self.fails(args, 2, "--crop 4: smaller than the 8 x 8 the network takes")
+                self.assertEqual(len([ln for ln in r.stderr.splitlines() if ln.startswith("vggcl: ")]), 1, r.stderr)
+        state, _ = load_file(self.weights)
+        save_file(state, self.d / "cropped.safetensors", metadata={"vggcl.crop": "6", "vggcl.resize": "16"})
+        self.fails(["classify", "--weights", self.d / "cropped.safetensors", "--logits-out", self.out, tiny], 1,
+                   "the model's crop (its metadata \"vggcl.crop\") 6: smaller than the 8 x 8 the network takes")
+        r = self.vggcl("classify", "--weights", self.d / "cropped.safetensors", "--crop", "8", tiny)
+        self.assertEqual(r.returncode, 0, r.stderr)
+
     def test_bad_weights(self):
         # more convolutions than any VGG (a file of 41000 one-channel convs, 9 MB, took 1.7 GB on PoCL): refused
         # when loaded, naming the count; 1024 still load

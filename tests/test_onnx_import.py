@@ -646,7 +646,8 @@ class OnnxImport(unittest.TestCase):
                       "give sizes that are multiples of 32 (skipped)", r.stderr)
         self.assertEqual([ln.split(":")[0] for ln in r.stdout.splitlines()], [str(self.d / "s64.png")])
         # preprocess --weights, the tensor for that model: such an image refused by name as classify skips it (the
-        # tensor was written at 48x48, exit 0)
+        # tensor was written at 48x48, exit 0), and a --crop of such a size refused before any image, as classify
+        # refuses it (it failed at the first pass)
         t = self.d / "t48.npy"
         r = subprocess.run([VGGCL, "preprocess", "--weights", self.d / "ceil.safetensors", "--resize", "0",
                             "--no-crop", "--output", t, self.d / "s48.png", self.d / "s64.png"], capture_output=True,
@@ -655,6 +656,13 @@ class OnnxImport(unittest.TestCase):
         self.assertIn(f"vggcl: {self.d / 's48.png'}: preprocesses to 48 x 48 pixels (width x height), which gives a "
                       "pool that rounds up an odd map", r.stderr)
         self.assertFalse(t.exists())
+        for cmd in (["preprocess", "--output", t], ["classify"]):
+            r = subprocess.run([VGGCL, *cmd, "--weights", self.d / "ceil.safetensors", "--resize", "48", "--crop",
+                                "48", self.d / "s64.png"], capture_output=True, text=True, timeout=600)
+            self.assertEqual(r.returncode, 2, r.stderr)
+            self.assertIn("--crop 48: a pool that rounds up gets an odd map there (the model's \"vggcl.pool_ceil\"; "
+                          "vggcl's pools round down): give a multiple of 32", r.stderr)
+            self.assertFalse(t.exists())
         path = self.d / "ceil48.onnx"
         torch_export(model, path, 48)
         self.refused("ceil48", onnx.load(str(path)), "MaxPool node '/features/features.20/MaxPool': ceil_mode 1 on the "

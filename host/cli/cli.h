@@ -541,7 +541,8 @@ int cli_named_fifo(const char *path);
  * memory ran out. A path is at most 4096 bytes on Linux. */
 #define CLI_LINE_MAX 65536
 /* vggcl_model_preprocess (model may be NULL: the defaults for what p does not give): CLI_OK, CLI_USAGE said
- * ("CMD: --mean/--std: ...") for a mean and std given that no image can take, else CLI_FAIL said. */
+ * ("CMD: --mean/--std: ...") for a mean and std given that no image can take, or a --crop the model does not
+ * take (cli_size_taken), else CLI_FAIL said (the model's own crop not taken, too). */
 int cli_model_preset(const char *cmd, vggcl_ctx *ctx, const vggcl_model *model, vggcl_preprocess *p);
 
 /* Where a run's time went (vggcl bench --images). */

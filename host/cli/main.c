@@ -344,15 +344,34 @@ static int open_device(const char *device, vggcl_ctx **ctx)
     return CLI_OK;
 }
 
+/* Whether the model takes the crop of p (every image's size; 0: none, each image's own is checked as it comes):
+ * CLI_OK, else said (CLI_USAGE where --crop gave it, CLI_FAIL where the model's metadata did). (Else classify
+ * failed at its first pass, cam and bench --images skipped every image, and preprocess --weights wrote a tensor
+ * the model does not take.) */
+static int crop_taken(const char *cmd, const vggcl_model *model, const vggcl_preprocess *p, int given)
+{
+    if (!model || p->crop <= 0 || cli_size_taken(model, p->crop, p->crop)) return CLI_OK;
+    const int least = vggcl_model_min_input(model);
+    char why[256];
+    if (p->crop < least) snprintf(why, sizeof why, "smaller than the %d x %d the network takes", least, least);
+    else
+        snprintf(why, sizeof why, "a pool that rounds up gets an odd map there (the model's \"vggcl.pool_ceil\"; "
+                 "vggcl's pools round down): give a multiple of %d", least);
+    const char *c = cmd ? cmd : "", *sep = cmd ? ": " : "";
+    if (given) return cli_error(CLI_USAGE, "%s%s--crop %d: %s", c, sep, p->crop, why);
+    return cli_error(CLI_FAIL, "%s%sthe model's crop (its metadata \"vggcl.crop\") %d: %s", c, sep, p->crop, why);
+}
+
 int cli_model_preset(const char *cmd, vggcl_ctx *ctx, const vggcl_model *model, vggcl_preprocess *p)
 {
+    const int crop_given = p->crop >= 0;
     const vggcl_status st = vggcl_model_preprocess(ctx, model, p);
     /* (every image padded, unsaid; by the first rank alone, as a usage error: preprocess asks before MPI starts) */
     if (st == VGGCL_OK && p->resize > 0 && p->crop > p->resize && cli_usage_said())
         cli_notice("the resize (%d) is below the crop (%d): every image is padded to the crop with black (0 before "
                    "normalizing), as torchvision's CenterCrop pads it; --crop %d, or --resize %d, keeps only pixels",
                    p->resize, p->crop, p->resize, p->crop);
-    if (st == VGGCL_OK) return CLI_OK;
+    if (st == VGGCL_OK) return crop_taken(cmd, model, p, crop_given);
     const char *why = ctx ? vggcl_message(ctx) : "out of host memory";
     if (st == VGGCL_ERR_ARG) /* (the only one: a --mean and --std given that no image can take) */
         return cli_error(CLI_USAGE, "%s%s--mean/--std: %s", cmd ? cmd : "", cmd ? ": " : "", why);
