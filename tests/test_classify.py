@@ -1259,7 +1259,12 @@ class Cam(unittest.TestCase):
         r = subprocess.run([VGGCL, "cam", "--weights", self.weights, "--out-dir", self.d / "nope", self.image],
                            capture_output=True, text=True)
         self.assertEqual(r.returncode, 1)
-        self.assertIn("nope: --out-dir is not there", r.stderr)
+        self.assertIn(f"vggcl: cam: --out-dir {self.d / 'nope'}: not there", r.stderr)
+        r = subprocess.run([VGGCL, "cam", "--weights", self.weights, "--out-dir", self.image, self.image],
+                           capture_output=True, text=True)  # (exit 1, as a folder not there: 2, as other outputs)
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertEqual([ln for ln in r.stderr.splitlines() if ln.startswith("vggcl:")],
+                         [f"vggcl: cam: --out-dir {self.image} is not a folder: name a folder"], r.stderr)
         if testenv.mount_namespace():  # a folder that cannot be written: said before any image
             ro = self.d / "ro"
             ro.mkdir()
@@ -1268,7 +1273,7 @@ class Cam(unittest.TestCase):
                                capture_output=True, text=True, timeout=600)
             self.assertEqual(r.returncode, 1, r.stderr)
             self.assertEqual([ln for ln in r.stderr.splitlines() if ln.startswith("vggcl:")],
-                             [f"vggcl: {ro}: --out-dir cannot be written: Read-only file system"], r.stderr)
+                             [f"vggcl: cam: --out-dir {ro} cannot be written: Read-only file system"], r.stderr)
         # a model with no maps to give (dense layers after GAP): said of the weights, once, after loading, before
         # any image is read: an unreadable image is not counted (the first image that reached a pass was named,
         # the run "stopped at" it)

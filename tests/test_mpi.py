@@ -920,7 +920,7 @@ class Mpi(Folder):
         r = subprocess.run(["mpirun", "-n", "2", "--oversubscribe", *cam], capture_output=True, text=True, env=ENV,
                            timeout=600)
         self.assertEqual((r.returncode, vggcl_lines(r.stderr)), (one.returncode, vggcl_lines(one.stderr)))
-        self.assertEqual(vggcl_lines(one.stderr), [f"vggcl: {self.d / 'nope'}: --out-dir is not there"])
+        self.assertEqual(vggcl_lines(one.stderr), [f"vggcl: cam: --out-dir {self.d / 'nope'}: not there"])
         # a data set folder that is not there (eval, train-head): said once, where each rank said it
         for cmd in (["eval", "--weights", str(self.weights), "--data", str(self.d / "nope")],
                     ["train-head", "--weights", str(self.weights), "--data", str(self.d / "nope"), "--out",

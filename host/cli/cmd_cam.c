@@ -364,10 +364,14 @@ int cmd_cam(int argc, char **argv)
     if (local == CLI_OK && names != CLI_OK) /* (the list's names: alike on every rank; a file there: its own) */
         local = names_here ? cli_error_here(names, "%s", clash) : cli_error(names, "%s", clash);
     struct stat sb;
-    if (local == CLI_OK && (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode)))
-        local = cli_error(CLI_FAIL, "%s: --out-dir is %s", dir, stat(dir, &sb) != 0 ? "not there" : "not a folder");
+    /* (as the other commands say their outputs: a folder not there 1, a file where a folder goes 2; each rank
+     * its own machine's) */
+    if (local == CLI_OK && stat(dir, &sb) != 0)
+        local = cli_error(CLI_FAIL, "cam: --out-dir %s: %s", dir, errno == ENOENT ? "not there" : strerror(errno));
+    else if (local == CLI_OK && !S_ISDIR(sb.st_mode))
+        local = cli_error_here(CLI_USAGE, "cam: --out-dir %s is not a folder: name a folder", dir);
     if (local == CLI_OK && access(dir, W_OK | X_OK) != 0) /* (said before the model loads, not at the first image) */
-        local = cli_error(CLI_FAIL, "%s: --out-dir cannot be written: %s", dir, strerror(errno));
+        local = cli_error(CLI_FAIL, "cam: --out-dir %s cannot be written: %s", dir, strerror(errno));
     if (local == CLI_OK && !(ctx = cli_ctx_new())) local = cli_error(CLI_FAIL, "out of host memory");
     if (local == CLI_OK) {
         vggcl_load_options kept = opts, dropped = opts;
