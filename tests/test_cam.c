@@ -153,19 +153,25 @@ START_TEST(test_cam_upsample_flat)
 END_TEST
 
 /* A map holding an infinity (weights that overflow) has no finite stretch: NaN where the infinity reaches, 0
- * elsewhere, as vggcl.h says (it read as if no NaN could come of a map without one). */
+ * elsewhere beside a +inf, 1 beside a -inf (which made every pixel NaN), NaN throughout with both, as vggcl.h says
+ * (it read as if no NaN could come of a map without one). */
 START_TEST(test_cam_upsample_infinite)
 {
-    const float cam[4] = { 0, INFINITY, 1, 2 };
-    float up[4 * 4];
-    vggcl_cam_upsample(cam, 2, 2, up, 4, 4);
-    int nans = 0;
-    for (int i = 0; i < 4 * 4; i++) {
-        ck_assert_msg(isnan(up[i]) || up[i] == 0, "up[%d] = %g", i, up[i]);
-        nans += isnan(up[i]) != 0;
+    const float infs[3][2] = { { INFINITY, INFINITY }, { -INFINITY, -INFINITY }, { INFINITY, -INFINITY } };
+    for (int k = 0; k < 3; k++) {
+        const float cam[4] = { 0, infs[k][0], 1, 2 + (infs[k][1] != infs[k][0] ? infs[k][1] : 0) };
+        const float rest = k == 0 ? 0.0f : 1.0f;
+        float up[4 * 4];
+        vggcl_cam_upsample(cam, 2, 2, up, 4, 4);
+        int nans = 0;
+        for (int i = 0; i < 4 * 4; i++) {
+            ck_assert_msg(isnan(up[i]) || (k < 2 && up[i] == rest), "map %d: up[%d] = %g", k, i, up[i]);
+            nans += isnan(up[i]) != 0;
+        }
+        /* (the infinity's corner NaN, the far one the limit; both infinities: every pixel NaN) */
+        if (k < 2) ck_assert_msg(nans > 0 && nans < 16 && isnan(up[3]) && up[12] == rest, "map %d: %d NaN", k, nans);
+        else ck_assert_int_eq(nans, 16);
     }
-    /* (the infinity's corner NaN, the far one 0) */
-    ck_assert_msg(nans > 0 && nans < 16 && isnan(up[3]) && up[12] == 0, "%d NaN", nans);
 }
 END_TEST
 

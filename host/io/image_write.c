@@ -92,9 +92,15 @@ void vggcl_cam_upsample(const float *cam, int mh, int mw, float *out, int h, int
             hi = out[(size_t)y * w + x] > hi ? out[(size_t)y * w + x] : hi;
         }
     }
-    /* normalized to [0, 1] (a flat map becomes 0; NaN stays NaN), in double: hi - lo may overflow a float */
-    for (size_t i = 0; i < (size_t)h * w; i++)
-        out[i] = isnan(out[i]) ? out[i] : hi > lo ? (float)(((double)out[i] - lo) / ((double)hi - lo)) : 0.0f;
+    /* normalized to [0, 1] (a flat map becomes 0; NaN stays NaN), in double: hi - lo may overflow a float; an
+     * infinity has no finite stretch: NaN where it reaches, the rest at the limit, 0 below a +inf and 1 above a
+     * -inf (a -inf made the whole map NaN, a +inf did not) */
+    for (size_t i = 0; i < (size_t)h * w; i++) {
+        const float v = out[i];
+        if (isnan(v) || isinf(v) || (isinf(lo) && isinf(hi))) out[i] = isnan(v) ? v : NAN;
+        else if (isinf(hi) || isinf(lo)) out[i] = isinf(hi) ? 0.0f : 1.0f;
+        else out[i] = hi > lo ? (float)(((double)v - lo) / ((double)hi - lo)) : 0.0f;
+    }
 }
 
 /* matplotlib's viridis, its 256 colours rounded to 8 bits (matplotlib.colormaps["viridis"].colors * 255) */
