@@ -697,7 +697,7 @@ def test_classify_not_finite(files, tmp_path):
             m.classify([black, None], resize=32, crop=32, **zero)
         # a crop too small for the network: the call's, said with the image and the crop (the pass's words alone)
         with pytest.raises(vggcl.Error, match=r"^classify: paths\[0\] preprocesses to 16 x 16 pixels \(width x "
-                           r"height\) \(crop=16\): input 16x16 is too small: ") as e:
+                           r"height\) \(crop=16\): input \(1, 3, 16, 16\) is too small: ") as e:
             m.classify([black], resize=16, crop=16)
         assert e.value.status == "shape"
         # (without a crop: images of two sizes, the second an array, named by its place, not its values)
