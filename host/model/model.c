@@ -490,11 +490,11 @@ static vggcl_status pool5_of(vggcl_ctx *ctx, const char *path, const char *meta,
 }
 
 /* __metadata__ "vggcl.pool_ceil" (meta, may be NULL: none) as *ceil, bit k for the k-th max pool: "1" every pool,
- * "0" none, or one 0 or 1 a pool, comma-separated, in their order (a pool past the list: 0). VGGCL_OK, else said,
- * naming path. */
-static vggcl_status pool_ceil_of(vggcl_ctx *ctx, const char *path, const char *meta, unsigned *ceil)
+ * "0" none, or one 0 or 1 a pool, comma-separated, in their order (a pool past the list: 0; *listed: how many the
+ * list gives, 0 for the other forms). VGGCL_OK, else said, naming path. */
+static vggcl_status pool_ceil_of(vggcl_ctx *ctx, const char *path, const char *meta, unsigned *ceil, int *listed)
 {
-    *ceil = 0;
+    *ceil = 0, *listed = 0;
     if (!meta || !strcmp(meta, "0")) return VGGCL_OK;
     if (!strcmp(meta, "1")) {
         *ceil = ~0u;
@@ -506,6 +506,7 @@ static vggcl_status pool_ceil_of(vggcl_ctx *ctx, const char *path, const char *m
         if (ok && c[0] == '1') *ceil |= 1u << k;
         if (!ok || !c[1]) break;
     }
+    *listed = k + 1;
     if (ok) return VGGCL_OK;
     *ceil = 0;
     return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: __metadata__ \"vggcl.pool_ceil\" is \"%s\"; expected \"0\", \"1\" "
@@ -548,7 +549,8 @@ vggcl_status vggcl__meta_check(vggcl_ctx *ctx, const char *path, const char *key
     if (!strcmp(key, "vggcl.classes")) return parse_classes(ctx, path, value, classes, NULL);
     if (!strcmp(key, "vggcl.pool5")) return pool5_of(ctx, path, value, &keep);
     unsigned ceil;
-    if (!strcmp(key, "vggcl.pool_ceil")) return pool_ceil_of(ctx, path, value, &ceil);
+    int listed;
+    if (!strcmp(key, "vggcl.pool_ceil")) return pool_ceil_of(ctx, path, value, &ceil, &listed);
     return vggcl__preset_meta_check(ctx, path, key, value);
 }
 
@@ -744,13 +746,23 @@ vggcl_status vggcl_model_load(vggcl_ctx *ctx, const char *path, const vggcl_load
         st = vggcl__fail(ctx, VGGCL_ERR_NOMEM, "%s: out of host memory", path);
         goto fail;
     }
-    int pool5 = opts ? opts->pool5 : VGGCL_POOL5_AUTO, said;
+    int pool5 = opts ? opts->pool5 : VGGCL_POOL5_AUTO, said, listed;
+    const char *ceil = vggcl__st_meta(&f, "vggcl.pool_ceil");
     /* (checked whatever the option says: cam --compare-pool5, which gives both, read a "maybe" there as keep) */
     if ((st = pool5_of(ctx, path, vggcl__st_meta(&f, "vggcl.pool5"), &said)) != VGGCL_OK ||
-        (st = pool_ceil_of(ctx, path, vggcl__st_meta(&f, "vggcl.pool_ceil"), &m->pool_ceil)) != VGGCL_OK)
+        (st = pool_ceil_of(ctx, path, ceil, &m->pool_ceil, &listed)) != VGGCL_OK)
         goto fail;
     if (pool5 == VGGCL_POOL5_AUTO) pool5 = said;
     if ((st = build_features(ctx, &f, pool5, m)) != VGGCL_OK) goto fail;
+    int pools = 0; /* the max pools of the file's network: pool5 as its metadata says, whatever the option */
+    for (int i = 0; i < m->n_steps; i++) pools += m->steps[i].kind == VGGCL_STEP_POOL;
+    pools += (said != 0) - (pool5 != 0);
+    if (listed > pools) { /* (its own pools otherwise than its writer's: a list for another network) */
+        st = vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: __metadata__ \"vggcl.pool_ceil\" is \"%s\": %d values, one a max "
+                         "pool, for a network of %d max pools (pool5 %s, its \"vggcl.pool5\")", path, ceil, listed,
+                         pools, said ? "kept" : "dropped");
+        goto fail;
+    }
     if (!(opts && opts->features_only) &&
         (st = build_head(ctx, &f, opts && opts->head ? opts->head : "classifier.0", m)) != VGGCL_OK)
         goto fail;
