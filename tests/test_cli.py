@@ -400,6 +400,34 @@ class Cli(unittest.TestCase):
                 if p.exists():
                     p.chmod(0o755)
 
+    def test_cam_recursive(self):
+        """cam takes --recursive as classify does (it was refused: a tree of images had to be listed by hand): the
+        images in the folders below too, in classify's order, each drawn; two of one name in two folders refused
+        before any is drawn, their maps' names being one."""
+        tiny = ROOT / "tests" / "data" / "tiny.png"
+        imgs = self.d / "imgs"
+        for name in ("top.png", "a/x.png", "b/c/y.png"):
+            (imgs / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(tiny, imgs / name)
+        out = self.out.parent
+        size = ["--resize", "24", "--crop", "16"]
+        r = self.vggcl("cam", "--weights", self.weights, *size, "--out-dir", out, "--recursive", imgs)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        want = self.vggcl("classify", "--weights", self.weights, *size, "--format", "json", "--recursive", imgs)
+        order = [json.loads(ln)["file"] for ln in want.stdout.splitlines()]
+        self.assertEqual(order, [str(imgs / n) for n in ("top.png", "a/x.png", "b/c/y.png")])
+        self.assertEqual([ln.split(": class")[0] for ln in r.stdout.splitlines() if ": class" in ln], order)
+        self.assertEqual(sorted(p.name for p in out.glob("*.cam.npy")), ["top.cam.npy", "x.cam.npy", "y.cam.npy"])
+        for p in list(out.iterdir()):
+            p.unlink()
+        r = self.vggcl("cam", "--weights", self.weights, *size, "--out-dir", out, imgs)  # (the top's alone)
+        self.assertEqual((r.returncode, sorted(p.name for p in out.glob("*.cam.npy"))), (0, ["top.cam.npy"]))
+        for p in list(out.iterdir()):
+            p.unlink()
+        shutil.copy(tiny, imgs / "b" / "x.png")
+        self.fails(["cam", "--weights", self.weights, *size, "--out-dir", out, "--recursive", imgs], 2,
+                   f"{imgs / 'a' / 'x.png'}", f"{imgs / 'b' / 'x.png'}")
+
     def test_outputs_without_o_tmpfile(self):
         """Where the output's file system has no O_TMPFILE, or /proc gives no descriptor a path (here: a
         namespace with an empty /proc), the output is first written to a named temporary file beside it, short
@@ -704,7 +732,7 @@ class Cli(unittest.TestCase):
         self.fails(["classify", "--weights", self.weights, str(empty)], 2, "holds no JPEG, PNG, WebP, BMP, TIFF or PNM images")
         self.fails(["classify", "--weights", self.weights], 2, "at least one image")
         # an ImageFolder's root (class folders, as train-head and eval take): the way to its images said, where the
-        # command has it (cam has no --recursive)
+        # command has it
         (empty / "cat").mkdir()
         shutil.copy(ROOT / "tests" / "data" / "tiny.png", empty / "cat" / "a.png")
         self.fails(["classify", "--weights", self.weights, str(empty)], 2, "images (.jpg, .jpeg, .png, .webp, .bmp, "
@@ -713,7 +741,7 @@ class Cli(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         r = self.vggcl("cam", "--weights", self.weights, "--out-dir", self.d, str(empty))
         self.assertEqual(r.returncode, 2, r.stderr)
-        self.assertIn(".ppm, .pgm)\n", r.stderr)  # (no hint)
+        self.assertIn(".ppm, .pgm); it holds folders: --recursive takes the images in them", r.stderr)
         r = self.vggcl("bench", "--weights", self.weights, "--images", str(empty), "--device", "ref")
         self.assertEqual(r.returncode, 2, r.stderr)  # (as classify: it was exit 1, "no ... images to run")
         self.assertIn(f"bench: --images {empty} holds no JPEG, PNG, WebP, BMP, TIFF or PNM images (.jpg, .jpeg, .png, "

@@ -18,6 +18,7 @@ static const cli_option options[] = {
                     "the file is for)", 0 },
     { "compare-pool5", NULL, "run the network with pool5 kept and dropped, the two maps side by side", 0 },
     { "out-dir", "DIR", "the existing folder the maps and pictures go to (default .)", 0 },
+    { "recursive", NULL, CLI_RECURSIVE_HELP, 0 },
     { "files-from", "FILE", CLI_FILES_FROM_HELP, 0 },
     /* (main.c's command table marks the commands that take --shard: their processes say their own mistakes) */
     { "shard", "I/N", "process I of N (0 <= I < N) takes the I-th of N equal runs of the images", 0 },
