@@ -170,6 +170,33 @@ int cli_slip_of(const char *word, size_t len, const char *name)
     return dist <= (allowed < 2 ? allowed : 2);
 }
 
+/* The names one job goes by in the commands: an unknown option of a group is said with this command's of it
+ * (train-head --output: "--out?"; bench --format: "--json?"). */
+static const char *const kin[][6] = {
+    { "output", "out", "logits-out", "tensor-out", "out-dir", NULL },
+    { "json", "format", NULL },
+    { "features", "features-out", NULL },
+    { "images", "data", NULL },
+};
+
+/* This command's options of the group the option name (len bytes) is in, as "--a or --b" (none: empty). */
+static void kin_of(const cli_command *c, int n, const char *name, size_t len, char *out, size_t cap)
+{
+    *out = '\0';
+    for (size_t g = 0; g < sizeof kin / sizeof kin[0] && !*out; g++) {
+        int in = 0;
+        for (int k = 0; kin[g][k]; k++) in |= strlen(kin[g][k]) == len && !strncmp(kin[g][k], name, len);
+        for (int i = 0; in && i < n; i++) {
+            const char *own = nth(c, i, NULL)->name;
+            for (int k = 0; kin[g][k]; k++) {
+                if (strcmp(own, kin[g][k])) continue;
+                const size_t at = strlen(out);
+                snprintf(out + at, cap - at, "%s--%s", at ? " or " : "", own);
+            }
+        }
+    }
+}
+
 /* What getopt_long refused: a short option (arg: the argument it came from, short_from), an abbreviation
  * of several long ones, or an unknown one. CLI_USAGE, said. */
 static int unknown(const cli_command *c, int n, int short_opt, const char *arg)
@@ -211,6 +238,10 @@ static int unknown(const cli_command *c, int n, int short_opt, const char *arg)
         if (cli_slip_of(arg + 2, len, name)) meant = meant ? "" : name;
     }
     if (meant && *meant) return cli_error(CLI_USAGE, "%s: unknown option '%s' (--%s?)", c->name, arg, meant);
+    char own[256];
+    kin_of(c, n, arg + 2, len, own, sizeof own);
+    if (len && *own)
+        return cli_error(CLI_USAGE, "%s: unknown option '%s' (%s takes %s for that)", c->name, arg, c->name, own);
     return cli_error(CLI_USAGE, "%s: unknown %s '%s'", c->name, len ? "option" : "argument", arg);
 }
 
