@@ -1180,7 +1180,7 @@ class Cam(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         for tag, features, size in (("keep", self.model.features, 7), ("drop", self.model.features[:-1], 14)):
             k, cam, up = self.expected(features)
-            self.assertIn(f"class {k}, {size}x{size} map with pool5 {tag}", r.stdout)
+            self.assertIn(f"class {k}, {size}x{size} map (height x width) with pool5 {tag}", r.stdout)
             self.check(np.load(self.d / f"photo.cam-{tag}.npy"), cam)
             np.testing.assert_allclose(np.load(self.d / f"photo.cam-{tag}-up.npy"), up, atol=1e-4)
         with Image.open(self.d / "photo.compare.png") as im:
@@ -1207,7 +1207,7 @@ class Cam(unittest.TestCase):
             r = self.cam("--compare-pool5", self.image)
             self.assertEqual(r.returncode, 0, r.stderr)
             for tag, features, size in (("keep", self.model.features, 7), ("drop", self.model.features[:-1], 14)):
-                self.assertIn(f"class {k}, {size}x{size} map with pool5 {tag}", r.stdout)
+                self.assertIn(f"class {k}, {size}x{size} map (height x width) with pool5 {tag}", r.stdout)
                 want = self.expected(features, klass=k)[1]  # (class 1's weights are 0: its map is 0)
                 np.testing.assert_allclose(np.load(self.d / f"photo.cam-{tag}.npy"), want, rtol=0,
                                            atol=1e-4 * (1 + np.abs(want).max()))

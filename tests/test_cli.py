@@ -2772,7 +2772,7 @@ class Bench(unittest.TestCase):
         self.assertRegex(t.stdout, r"handing the 3 batches over \(vggcl_forward_submit: the input's upload, "
                                    r"queueing the pass\) [0-9.]+ ms, [0-9.]+ ms each, within the wait for the device")
         self.assertIn("model:         VGG16-GAP (7 classes, random weights), pool5 kept, conv auto, images made 32x32 "
-                      "(resize 40, crop 32, mean 0.485,0.456,0.406, std 0.229,0.224,0.225)\n", t.stdout)
+                      "(height x width; resize 40, crop 32, mean 0.485,0.456,0.406, std 0.229,0.224,0.225)\n", t.stdout)
         # an unreadable image in the warm-up batch is named once (the warm-up named it too)
         (images / "0-bad.png").write_bytes(b"not a png")
         r = self.bench("--images", images, "--batch", "2", "--resize", "40", "--crop", "32")

@@ -117,7 +117,7 @@ int cli_bench_images(vggcl_ctx *ctx, vggcl_model *model, const char *weights, co
         rc = cli_json_print(o);
     } else {
         char more[320];
-        snprintf(more, sizeof more, "conv %s, images made %s (resize %d, crop %d, mean %s, std %s%s)",
+        snprintf(more, sizeof more, "conv %s, images made %s (height x width; resize %d, crop %d, mean %s, std %s%s)",
                  conv ? conv : "auto", size, p->resize, p->crop, mean, std, p->draft ? ", draft" : "");
         cli_bench_heading(ctx, model, weights, more);
         char *shown = cli_text(dir); /* (a newline in the name forged a line) */
