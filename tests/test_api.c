@@ -206,8 +206,9 @@ START_TEST(test_null_arguments)
     ck_assert_int_eq(vggcl_npy_writer_close(ctx, NULL, 0), VGGCL_OK); /* (a failed open's cleanup) */
     said(ctx, vggcl_png_write(ctx, NULL, rgb, 4, 4), VGGCL_ERR_ARG, "path is NULL");
     said(ctx, vggcl_png_write(ctx, tu_tmp("t.png"), NULL, 4, 4), VGGCL_ERR_ARG, "rgb is NULL");
-    said(ctx, vggcl_png_write(ctx, tu_tmp("t.png"), rgb, 0, 4), VGGCL_ERR_ARG, "an image of 4x0; expected 1 to");
-    said(ctx, vggcl_png_write(ctx, tu_tmp("t.png"), rgb, 4, -1), VGGCL_ERR_ARG, "an image of -1x4");
+    said(ctx, vggcl_png_write(ctx, tu_tmp("t.png"), rgb, 0, 4), VGGCL_ERR_ARG,
+         "an image of 4 x 0 pixels (width x height); expected 1 to");
+    said(ctx, vggcl_png_write(ctx, tu_tmp("t.png"), rgb, 4, -1), VGGCL_ERR_ARG, "an image of -1 x 4 pixels");
     ck_assert(!exists(tu_tmp("t.png")) && !exists(tu_tmp("t.npy")));
     said(ctx, vggcl_list_devices(ctx, NULL, 1, &n), VGGCL_ERR_ARG, "out is NULL");
     said(ctx, vggcl_list_devices(ctx, NULL, 0, NULL), VGGCL_ERR_ARG, "count is NULL");

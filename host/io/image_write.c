@@ -22,7 +22,8 @@ vggcl_status vggcl_png_write(vggcl_ctx *ctx, const char *path, const unsigned ch
     VGGCL_NEED(ctx, "vggcl_png_write", path);
     VGGCL_NEED(ctx, "vggcl_png_write", rgb);
     if (h < 1 || w < 1 || h > PNG_SIDE_MAX || w > PNG_SIDE_MAX) /* (libpng's longjmp said "Invalid IHDR data") */
-        return vggcl__fail(ctx, VGGCL_ERR_ARG, "%s: an image of %dx%d; expected 1 to %d pixels a side", path, w, h,
+        return vggcl__fail(ctx, VGGCL_ERR_ARG, "%s: an image of %d x %d pixels (width x height); expected 1 to %d "
+                           "pixels a side", path, w, h,
                            PNG_SIDE_MAX);
     vggcl__output *const o = malloc(sizeof *o); /* a const pointer: valid after a longjmp */
     if (!o) return vggcl__fail(ctx, VGGCL_ERR_NOMEM, "%s: out of host memory", path);

@@ -133,7 +133,8 @@ vggcl_status vggcl__preprocess_part(vggcl_ctx *ctx, const vggcl__rgb_part *in, c
         const size_t n = (size_t)(pl.y1 - pl.y0) * (pl.x1 - pl.x0) * 3;
         if (!(resized = malloc(n + 1)) || !vggcl__resize_rgb_window(in, rh, rw, pl.y0, pl.y1, pl.x0, pl.x1, resized)) {
             free(resized);
-            return vggcl__fail(ctx, VGGCL_ERR_NOMEM, "out of host memory resizing to %dx%d", rh, rw);
+            return vggcl__fail(ctx, VGGCL_ERR_NOMEM, "out of host memory resizing to %d x %d pixels (width x height)",
+                               rw, rh);
         }
         img = resized;
         line = (size_t)(pl.x1 - pl.x0) * 3, oy = pl.y0, ox = pl.x0;
