@@ -2888,15 +2888,16 @@ class Bench(unittest.TestCase):
         files[0].write_bytes(b"not a program binary")
         # (the cache's own prefix: an output's temporary file, where the cache folder is an output folder too, is not
         # the cache's to remove, however old: a slow run's would have lost its work)
-        stale, fresh, output = (self.d / "cache" / name for name in (".vggcl-cache.tmp.stale1",
-                                                                      ".vggcl-cache.tmp.fresh1", ".vggcl.tmp.out1"))
-        for f, age in ((stale, 3700), (fresh, 3500), (output, 7200)):
+        # (one dated over an hour ahead, another machine's clock on a shared folder, removed too: it waited that out)
+        stale, fresh, ahead, output = (self.d / "cache" / name for name in (
+            ".vggcl-cache.tmp.stale1", ".vggcl-cache.tmp.fresh1", ".vggcl-cache.tmp.ahead1", ".vggcl.tmp.out1"))
+        for f, age in ((stale, 3700), (fresh, 3500), (ahead, -3700), (output, 7200)):
             f.write_bytes(b"left")
             os.utime(f, (time.time() - age, time.time() - age))
         third = json.loads(self.bench(*args).stdout)
         self.assertEqual(third["programs_compiled"], 1)
         self.assertNotEqual(files[0].read_bytes(), b"not a program binary")
-        self.assertEqual((stale.exists(), fresh.exists(), output.exists()), (False, True, True))
+        self.assertEqual((stale.exists(), fresh.exists(), ahead.exists(), output.exists()), (False, True, False, True))
         fresh.unlink(), output.unlink()
         # an entry that cannot be written (a folder at its name): said once, the run as it was (each run compiled
         # again, unsaid)

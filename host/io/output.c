@@ -146,11 +146,12 @@ static void folder_of(const char *target, char *dir, size_t len)
     snprintf(dir, len, "%.*s", slash ? (int)(slash == target ? 1 : slash - target) : 1, slash ? target : ".");
 }
 
-/* What a temporary name beside target starts with: DIR/.vggcl (then .tmp.XXXXXX), short, so that a target
- * whose own name is near the file system's limit, which could be created, can be committed. */
 /* A cache's temporary files have a prefix of their own (CACHE_TEMP), which a cache write sweeps (sweep_stale):
  * an output's, written beside them where the cache folder is an output folder too, are never swept. */
 #define CACHE_TEMP ".vggcl-cache.tmp."
+
+/* What a temporary name beside target starts with: DIR/.vggcl (then .tmp.XXXXXX), short, so that a target
+ * whose own name is near the file system's limit, which could be created, can be committed. */
 static void temp_base(const char *target, int replace, char *base, size_t len)
 {
     char dir[PATH_MAX];
@@ -355,7 +356,8 @@ vggcl_status vggcl__output_ready(vggcl_ctx *ctx, vggcl__output *o, int ok)
 
 /* Removes the cache's temporary files (CACHE_TEMP) in dir older than an hour: a process ended between
  * a file's temporary name and its rename (a signal: the library holds none back; a SIGKILL) left one there for
- * good. Another process's file is there for milliseconds. */
+ * good. Another process's file is there for milliseconds. One dated over an hour ahead (another machine's clock,
+ * on a shared folder, or the clock set back) would otherwise wait out the difference. */
 static void sweep_stale(const char *dir)
 {
     DIR *d = opendir(dir);
@@ -366,7 +368,7 @@ static void sweep_stale(const char *dir)
     while ((e = readdir(d)))
         if (!strncmp(e->d_name, CACHE_TEMP, strlen(CACHE_TEMP)) &&
             fstatat(dirfd(d), e->d_name, &sb, AT_SYMLINK_NOFOLLOW) == 0 &&
-            S_ISREG(sb.st_mode) && now - sb.st_mtime > 3600)
+            S_ISREG(sb.st_mode) && (now - sb.st_mtime > 3600 || sb.st_mtime - now > 3600))
             unlinkat(dirfd(d), e->d_name, 0);
     closedir(d);
 }
