@@ -1051,8 +1051,8 @@ class Cli(unittest.TestCase):
 
     def test_crop_too_small(self):
         """A --crop the network does not take is refused before any image, naming --crop, by every command that
-        takes one (classify failed at its first pass as "input (1, 3, 4, 4) is too small", cam and bench --images skipped
-        every image, preprocess --weights wrote a tensor the model does not take, exit 0); a model whose own
+        takes one (classify failed at its first pass as "input (1, 3, 4, 4) is too small", cam and bench --images
+        skipped every image, preprocess --weights wrote a tensor the model does not take, exit 0); a model whose own
         metadata says such a crop is refused so too (its file's fault: exit 1)."""
         tiny = ROOT / "tests" / "data" / "tiny.png"
         data = self.d / "data"
@@ -1151,8 +1151,8 @@ class Cli(unittest.TestCase):
                 if code:
                     self.assertIn(f"ceil.safetensors: __metadata__ \"vggcl.pool_ceil\" is \"{ceil}\": "
                                   f"{len(ceil) // 2 + 1} values, one a max pool, for a network of "
-                                  f"{3 if pool5 == 'keep' else 2} max pools (pool5 {dict(keep='kept', drop='dropped')[pool5]}, "
-                                  "its \"vggcl.pool5\")", r.stderr)
+                                  f"{3 if pool5 == 'keep' else 2} max pools "
+                                  f"(pool5 {dict(keep='kept', drop='dropped')[pool5]}, its \"vggcl.pool5\")", r.stderr)
                     self.assertFalse(self.out.exists())
                 self.out.unlink(missing_ok=True)
         r = self.vggcl(*self.run_args(weights=self.d / "ceil.safetensors", x=self.d / "x32.npy", extra=["--pool5",

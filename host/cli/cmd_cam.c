@@ -307,8 +307,9 @@ static int one_map(cam_job *j, vggcl_model *m, const char *image, const float *t
     if (stage(j->ctx, wr, up, h, w) != VGGCL_OK) goto fail;
     char *shown = cli_text(image), *label = vggcl_model_class_name(m, *chosen) ? cli_text(vggcl_model_class_name(m, *chosen))
                                                                                 : NULL; /* (as classify names it) */
-    snprintf(line, line_len, "%s: class %d%s%s%s, %dx%d map (height x width)%s%s\n", shown ? shown : image, *chosen, label ? " (" : "",
-             label ? label : "", label ? ")" : "", mh, mw, *tag ? " with pool5 " : "", *tag ? tag + 1 : "");
+    snprintf(line, line_len, "%s: class %d%s%s%s, %dx%d map (height x width)%s%s\n", shown ? shown : image, *chosen,
+             label ? " (" : "", label ? label : "", label ? ")" : "", mh, mw, *tag ? " with pool5 " : "",
+             *tag ? tag + 1 : "");
     free(shown), free(label);
     rc = CLI_OK;
     goto done;
