@@ -1377,6 +1377,7 @@ class Cli(unittest.TestCase):
     def test_bad_device_spec(self):
         self.fails(self.run_args(extra=["--device", "no-such-gpu"]), 1, "no-such-gpu", "vggcl devices")
         self.fails(self.run_args(extra=["--device", "99"]), 1, "index 99")
+        self.fails(self.run_args(extra=["--device", "-1"]), 1, "no OpenCL device with index -1: indices start at 0")
         self.fails(self.run_args(extra=["--device", "5:0"]), 1, "5:0")
         # the device named by the environment, no --device given: said where it came from
         r = self.fails(self.run_args(), 1, "no OpenCL device name contains 'no-such-gpu'", env={"VGGCL_DEVICE": "no-such-gpu"})

@@ -371,6 +371,11 @@ static int match_spec(vggcl_ctx *ctx, const dev_entry *list, int n, const char *
         vggcl__fail(ctx, VGGCL_ERR_NO_DEVICE, "no OpenCL device %s (platform:device); see `vggcl devices`", spec);
         return -1;
     }
+    if (spec[0] == '-' && all_digits(spec + 1)) { /* (it was looked for in the devices' names) */
+        vggcl__fail(ctx, VGGCL_ERR_NO_DEVICE, "no OpenCL device with index %s: indices start at 0 (%d device(s) "
+                    "found); see `vggcl devices`", spec, n);
+        return -1;
+    }
     if (all_digits(spec)) {
         long i = strtol(spec, NULL, 10);
         if (i >= 0 && i < n) return (int)i;
