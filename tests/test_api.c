@@ -371,8 +371,8 @@ START_TEST(test_batch_checks)
     vggcl_ctx *ctx = ref_ctx(), *other = ref_ctx();
     vggcl_model *m;
     ck_assert_int_eq(vggcl_model_random(ctx, "vgg11", 10, 1, NULL, &m), VGGCL_OK);
-    said(ctx, vggcl_check_batch(ctx, m, 1, 16, 16), VGGCL_ERR_SHAPE, "input (1, 3, 16, 16) is too small");
-    said(ctx, vggcl_check_batches(ctx, m, 1, 16, 16), VGGCL_ERR_SHAPE, "input (1, 3, 16, 16) is too small");
+    said(ctx, vggcl_check_batch(ctx, m, 1, 16, 16), VGGCL_ERR_SHAPE, "input (N, 3, 16, 16) is too small");
+    said(ctx, vggcl_check_batches(ctx, m, 1, 16, 16), VGGCL_ERR_SHAPE, "input (N, 3, 16, 16) is too small");
     said(ctx, vggcl_check_batches(ctx, m, 0, 32, 32), VGGCL_ERR_SHAPE, "expected N >= 1");
     said(ctx, vggcl_check_batch(ctx, m, 0, 32, 32), VGGCL_ERR_SHAPE, "expected N >= 1");
     said(ctx, vggcl_check_batch(ctx, m, 1 << 26, 32761, 32761), VGGCL_ERR_SHAPE, "too large");
@@ -384,7 +384,7 @@ START_TEST(test_batch_checks)
     said(other, vggcl_check_cam(other, m), VGGCL_ERR_ARG, "not loaded with this context");
     said(ctx, vggcl_check_cam(ctx, NULL), VGGCL_ERR_ARG, "the model is NULL");
     ck_assert_int_eq(vggcl_max_batch(ctx, m, 16, 16, 8), -1);
-    ck_assert_msg(strstr(vggcl_message(ctx), "input (1, 3, 16, 16) is too small"), "%s", vggcl_message(ctx));
+    ck_assert_msg(strstr(vggcl_message(ctx), "input (N, 3, 16, 16) is too small"), "%s", vggcl_message(ctx));
     ck_assert_int_eq(vggcl_max_batch(ctx, m, 32, 32, 0), -1);
     ck_assert_msg(strstr(vggcl_message(ctx), "a limit of 0; expected at least 1"), "%s", vggcl_message(ctx));
     ck_assert_int_eq(vggcl_max_batch(ctx, NULL, 32, 32, 8), -1);

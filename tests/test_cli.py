@@ -788,7 +788,7 @@ class Cli(unittest.TestCase):
         self.assertEqual((np.load(self.out).shape, np.load(self.d / "f.npy").shape), ((0, 3), (0, 16)))
         self.out.unlink(), (self.d / "f.npy").unlink()
         np.save(self.d / "empty.npy", np.zeros((0, 3, 4, 4), np.float32))
-        self.fails(self.run_args(x=self.d / "empty.npy"), 1, "input (0, 3, 4, 4) is too small")
+        self.fails(self.run_args(x=self.d / "empty.npy"), 1, "input (N, 3, 4, 4) is too small")
         raw = (self.d / "x.npy").read_bytes()
         (self.d / "trunc.npy").write_bytes(raw[:-10])
         self.fails(self.run_args(x=self.d / "trunc.npy"), 1, "trunc.npy", "truncated")
@@ -1051,7 +1051,7 @@ class Cli(unittest.TestCase):
 
     def test_crop_too_small(self):
         """A --crop the network does not take is refused before any image, naming --crop, by every command that
-        takes one (classify failed at its first pass as "input (1, 3, 4, 4) is too small", cam and bench --images
+        takes one (classify failed at its first pass as "input (N, 3, 4, 4) is too small", cam and bench --images
         skipped every image, preprocess --weights wrote a tensor the model does not take, exit 0); a model whose own
         metadata says such a crop is refused so too (its file's fault: exit 1)."""
         tiny = ROOT / "tests" / "data" / "tiny.png"
@@ -3465,7 +3465,7 @@ class Bench(unittest.TestCase):
         # valid pass for this model")
         small = subprocess.run([VGGCL, "tune", "--size", "4"], capture_output=True, text=True, env=env, timeout=60)
         self.assertEqual(small.returncode, 1, small.stderr)
-        self.assertIn("vggcl: tune: input (1, 3, 4, 4) is too small: layer", small.stderr)
+        self.assertIn("vggcl: tune: input (N, 3, 4, 4) is too small: layer", small.stderr)
         self.assertIn("this network needs at least 32x32", small.stderr)
 
 

@@ -691,18 +691,18 @@ static vggcl_status check_shape(vggcl_ctx *ctx, const vggcl_model *m, int n, int
     if (!vggcl__plan_out_size(m, h, w, &fh, &fw, &bad)) {
         int min = vggcl_model_min_input(m);
         return vggcl__fail(ctx, VGGCL_ERR_SHAPE,
-                           "input (%d, 3, %d, %d) is too small: layer %s gets a %dx%d map, smaller than its %dx%d "
-                           "window; this network needs at least %dx%d", n, h, w, m->steps[bad].name, fh, fw,
+                           "input (N, 3, %d, %d) is too small: layer %s gets a %dx%d map, smaller than its %dx%d "
+                           "window; this network needs at least %dx%d", h, w, m->steps[bad].name, fh, fw,
                            m->steps[bad].kernel_size, m->steps[bad].kernel_size, min, min);
     }
     int ph, pw;
     const int odd = vggcl__ceil_pool_odd(m, h, w, &ph, &pw);
     if (odd >= 0) /* (rounding up there gives another size than vggcl's pools, which round down) */
         return vggcl__fail(ctx, VGGCL_ERR_SHAPE,
-                           "input (%d, 3, %d, %d): layer %s gets a %dx%d map, which it rounds up (the model's "
+                           "input (N, 3, %d, %d): layer %s gets a %dx%d map, which it rounds up (the model's "
                            "\"vggcl.pool_ceil\", ONNX's ceil_mode, as Caffe rounds): vggcl runs such a model where "
-                           "the maps of the pools that round up are even, as at a multiple of %d", n, h,
-                           w, m->steps[odd].name, ph, pw, vggcl__ceil_multiple(m));
+                           "the maps of the pools that round up are even, as at a multiple of %d", h, w,
+                           m->steps[odd].name, ph, pw, vggcl__ceil_multiple(m));
     if (!m->classes && wants_logits)
         return vggcl__fail(ctx, VGGCL_ERR_ARG, "the model was loaded without a head (features only): no logits");
     return VGGCL_OK;

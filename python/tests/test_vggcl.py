@@ -107,7 +107,7 @@ def test_forward_of_no_images(files):
                 m.forward(np.zeros((0, 3, 8, 8), dtype))
         with pytest.raises(vggcl.Error, match="too small"):
             m.forward(np.zeros((0, 3, 8, 8), np.float32))
-        for dtype in (np.float32, np.float64):  # (said as "input (1, 3, 0, 32): expected N >= 1 and ...")
+        for dtype in (np.float32, np.float64):  # (said as "input (N, 3, 0, 32): expected N >= 1 and ...")
             for call in (m.forward, m.cam):
                 with pytest.raises(vggcl.Error) as e:
                     call(np.zeros((0, 3, 0, 32), dtype))
@@ -697,7 +697,7 @@ def test_classify_not_finite(files, tmp_path):
             m.classify([black, None], resize=32, crop=32, **zero)
         # a crop too small for the network: the call's, said with the image and the crop (the pass's words alone)
         with pytest.raises(vggcl.Error, match=r"^classify: paths\[0\] preprocesses to 16 x 16 pixels \(width x "
-                           r"height\) \(crop=16\): input \(1, 3, 16, 16\) is too small: ") as e:
+                           r"height\) \(crop=16\): input \(N, 3, 16, 16\) is too small: ") as e:
             m.classify([black], resize=16, crop=16)
         assert e.value.status == "shape"
         # (without a crop: images of two sizes, the second an array, named by its place, not its values)
