@@ -476,7 +476,8 @@ VGGCL_API vggcl_status vggcl_train_head(vggcl_ctx *ctx, const float *x, const in
  * pairs in meta (key, value, key, value, ...; n_meta pairs) added or
  * replacing (UTF-8 text, as a safetensors header must be: else VGGCL_ERR_ARG). The vggcl.* pairs
  * vggcl reads, the trunk's and meta's, must be ones a load takes (vggcl.classes a JSON list of
- * `classes` names, vggcl.pool5 keep or drop, vggcl.pool_ceil 0, 1 or a 0 or 1 a pool, the preset's as
+ * `classes` names, vggcl.pool5 keep or drop, vggcl.pool_ceil 0, 1 or a 0 or 1 a pool (a list's length,
+ * at most the network's max pools with pool5, is checked at load, not here), the preset's as
  * vggcl_model_preprocess reads them): else VGGCL_ERR_ARG, saying which (VGGCL_ERR_FORMAT naming trunk_path for one of the trunk's).
  * d must be the trunk's last convolution's channels (else VGGCL_ERR_SHAPE);
  * w and b must be finite (else VGGCL_ERR_ARG: the reader refuses such a file).

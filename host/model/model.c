@@ -754,13 +754,13 @@ vggcl_status vggcl_model_load(vggcl_ctx *ctx, const char *path, const vggcl_load
         goto fail;
     if (pool5 == VGGCL_POOL5_AUTO) pool5 = said;
     if ((st = build_features(ctx, &f, pool5, m)) != VGGCL_OK) goto fail;
-    int pools = 0; /* the max pools of the file's network: pool5 as its metadata says, whatever the option */
+    int pools = 1; /* the max pools the list may name: those inside the features, and pool5 (kept or dropped: a
+                    * head trained without it, on a trunk whose list names it, keeps the trunk's list) */
     for (int i = 0; i < m->n_steps; i++) pools += m->steps[i].kind == VGGCL_STEP_POOL;
-    pools += (said != 0) - (pool5 != 0);
-    if (listed > pools) { /* (its own pools otherwise than its writer's: a list for another network) */
+    pools -= pool5 != 0;
+    if (listed > pools) { /* (a list written for another network) */
         st = vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: __metadata__ \"vggcl.pool_ceil\" is \"%s\": %d values, one a max "
-                         "pool, for a network of %d max pools (pool5 %s, its \"vggcl.pool5\")", path, ceil, listed,
-                         pools, said ? "kept" : "dropped");
+                         "pool, for a network of %d max pools (pool5 among them)", path, ceil, listed, pools);
         goto fail;
     }
     if (!(opts && opts->features_only) &&
