@@ -142,8 +142,6 @@ vggcl_status vggcl__model_upload(vggcl_ctx *ctx, vggcl_model *m, int conv);
 /* The step of the first max pool that rounds up (pool_ceil) whose map at input h x w is odd (there rounding up
  * would give another size than vggcl's pools, which round down), its map in *ph, *pw; -1 where there is none. */
 int vggcl__ceil_pool_odd(const vggcl_model *m, int h, int w, int *ph, int *pw);
-/* The side every input side must be a multiple of for vggcl__ceil_pool_odd to find none (1: any). */
-int vggcl__ceil_multiple(const vggcl_model *m);
 
 /* What a pass computes for class activation maps (vggcl_forward_cam). */
 typedef struct {

@@ -202,6 +202,10 @@ VGGCL_API int vggcl_model_classes(const vggcl_model *model);   /* C of the head 
 VGGCL_API int vggcl_model_features(const vggcl_model *model);  /* width of GAP features */
 /* smallest H and W accepted (a model whose pools round up takes some sizes above it only: vggcl_model_map_size) */
 VGGCL_API int vggcl_model_min_input(const vggcl_model *model);
+/* The side H and W must each be a multiple of (as well as at least vggcl_model_min_input) where the model's
+ * max pools round up (its metadata "vggcl.pool_ceil": vggcl runs such a pool where its map is even); 1 where
+ * none does (or model NULL): any size from vggcl_model_min_input up. */
+VGGCL_API int vggcl_model_size_multiple(const vggcl_model *model);
 VGGCL_API int vggcl_model_pool5(const vggcl_model *model);     /* 1: pool5 kept, 0: dropped */
 
 /* The file's __metadata__[key] ("vggcl.pool5", "vggcl.mean", ...), or NULL;

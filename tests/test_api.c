@@ -347,8 +347,10 @@ START_TEST(test_null_arguments)
     said(ctx, vggcl_npy_header(ctx, "x.npy", &ndim, shape, NULL), VGGCL_ERR_ARG, "offset is NULL");
     vggcl_set_log(NULL, NULL, NULL);
     ck_assert_int_eq(vggcl_model_min_input(NULL), 1);
+    ck_assert_int_eq(vggcl_model_size_multiple(NULL), 1);
     ck_assert(vggcl_model_flops(NULL, 1, 32, 32) == 0);
     ck_assert(vggcl_model_flops(m, 1, 32, 32) > 0);
+    ck_assert_int_eq(vggcl_model_size_multiple(m), 1); /* (no pool rounds up) */
     ck_assert(vggcl_model_flops(m, -1, 32, 32) == 0 && vggcl_model_flops(m, 1, 0, 32) == 0);
     int mh = 5, mw = 5;
     vggcl_model_map_size(NULL, 32, 32, &mh, &mw);

@@ -1077,6 +1077,31 @@ class Cli(unittest.TestCase):
         r = self.vggcl("classify", "--weights", self.d / "cropped.safetensors", "--crop", "8", tiny)
         self.assertEqual(r.returncode, 0, r.stderr)
 
+    def test_sizes_where_one_pool_rounds_up(self):
+        """A model whose first max pool alone rounds up ("vggcl.pool_ceil" 1,0,0) takes even sizes from its least
+        side (8) up: a size refused names a multiple of 2, as the library says it (the command line said 8, the
+        least side, beside the library's 2), for --crop, for an image of its own size and for an array; 10 runs."""
+        state, _ = load_file(self.weights)
+        ceil = self.d / "ceil.safetensors"
+        save_file(state, ceil, metadata={"vggcl.pool_ceil": "1,0,0"})
+        tiny = ROOT / "tests" / "data" / "tiny.png"
+        self.fails(["classify", "--weights", ceil, "--resize", "16", "--crop", "9", tiny], 2,
+                   "--crop 9: a pool that rounds up gets an odd map there (the model's \"vggcl.pool_ceil\"; vggcl's "
+                   "pools round down): give a multiple of 2\n")
+        r = self.vggcl("classify", "--weights", ceil, "--resize", "16", "--crop", "10", tiny)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        odd = self.d / "odd.png"
+        Image.fromarray(np.full((9, 11, 3), 90, np.uint8)).save(odd)
+        for cmd in (["classify"], ["cam", "--out-dir", self.out.parent]):
+            r = self.vggcl(*cmd, "--weights", ceil, "--resize", "0", "--no-crop", odd)
+            self.assertEqual(r.returncode, 1, r.stderr)
+            self.assertIn(f"{odd}: preprocesses to 11 x 9 pixels (width x height), which gives a pool that rounds up "
+                          "an odd map (the model's \"vggcl.pool_ceil\"; vggcl's pools round down): give sizes that are "
+                          "multiples of 2 (skipped)", r.stderr)
+        np.save(self.d / "x9.npy", np.zeros((1, 3, 9, 10), np.float32))
+        self.fails(self.run_args(weights=ceil, x=self.d / "x9.npy"), 1, "input (N, 3, 9, 10): layer max pool after "
+                   "features.0 gets a 9x10 map, which it rounds up", "as at a multiple of 2\n")
+
     def test_bad_weights(self):
         # more convolutions than any VGG (a file of 41000 one-channel convs, 9 MB, took 1.7 GB on PoCL): refused
         # when loaded, naming the count; 1024 still load

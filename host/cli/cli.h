@@ -499,7 +499,7 @@ int cli_size_taken(const vggcl_model *m, int h, int w);
 /* What is said of such an image: its path, width, height and the least side twice; then " (skipped)" or not. */
 #define CLI_TOO_SMALL "%s: preprocesses to %d x %d pixels (width x height), smaller than the %d x %d the network takes"
 /* ... or of one large enough that a model whose pools round up does not take: its path, width, height, and the
- * least side again (a multiple of it is taken). */
+ * side sizes are taken at multiples of (vggcl_model_size_multiple). */
 #define CLI_ODD_MAP                                                                                                 \
     "%s: preprocesses to %d x %d pixels (width x height), which gives a pool that rounds up an odd map (the "        \
     "model's \"vggcl.pool_ceil\"; vggcl's pools round down): give sizes that are multiples of %d"

@@ -448,7 +448,8 @@ int cli_run_batches(const cli_batch_job *job, char **files, int n_files, cli_bat
                     note(s, batch, i, CLI_TOO_SMALL "%s", files[i], ow, oh, least, least,
                          job->strict ? "" : " (skipped)");
                 else
-                    note(s, batch, i, CLI_ODD_MAP "%s", files[i], ow, oh, least, job->strict ? "" : " (skipped)");
+                    note(s, batch, i, CLI_ODD_MAP "%s", files[i], ow, oh, vggcl_model_size_multiple(job->sized),
+                         job->strict ? "" : " (skipped)");
                 vggcl_free(t);
                 continue;
             }

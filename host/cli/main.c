@@ -356,7 +356,7 @@ static int crop_taken(const char *cmd, const vggcl_model *model, const vggcl_pre
     if (p->crop < least) snprintf(why, sizeof why, "smaller than the %d x %d the network takes", least, least);
     else
         snprintf(why, sizeof why, "a pool that rounds up gets an odd map there (the model's \"vggcl.pool_ceil\"; "
-                 "vggcl's pools round down): give a multiple of %d", least);
+                 "vggcl's pools round down): give a multiple of %d", vggcl_model_size_multiple(model));
     const char *c = cmd ? cmd : "", *sep = cmd ? ": " : "";
     if (given) return cli_error(CLI_USAGE, "%s%s--crop %d: %s", c, sep, p->crop, why);
     return cli_error(CLI_FAIL, "%s%sthe model's crop (its metadata \"vggcl.crop\") %d: %s", c, sep, p->crop, why);

@@ -702,7 +702,7 @@ static vggcl_status check_shape(vggcl_ctx *ctx, const vggcl_model *m, int n, int
                            "input (N, 3, %d, %d): layer %s gets a %dx%d map, which it rounds up (the model's "
                            "\"vggcl.pool_ceil\", ONNX's ceil_mode, as Caffe rounds): vggcl runs such a model where "
                            "the maps of the pools that round up are even, as at a multiple of %d", h, w,
-                           m->steps[odd].name, ph, pw, vggcl__ceil_multiple(m));
+                           m->steps[odd].name, ph, pw, vggcl_model_size_multiple(m));
     if (!m->classes && wants_logits)
         return vggcl__fail(ctx, VGGCL_ERR_ARG, "the model was loaded without a head (features only): no logits");
     return VGGCL_OK;

@@ -531,10 +531,10 @@ int vggcl__ceil_pool_odd(const vggcl_model *m, int h, int w, int *ph, int *pw)
     return -1;
 }
 
-int vggcl__ceil_multiple(const vggcl_model *m)
+int vggcl_model_size_multiple(const vggcl_model *m)
 {
-    int multiple = 1;
-    for (int i = 0, k = 0, side = 1; i < m->n_steps; i++) {
+    int multiple = 1; /* (also what vggcl__ceil_pool_odd finds none at) */
+    for (int i = 0, k = 0, side = 1; m && i < m->n_steps; i++) {
         if (m->steps[i].kind != VGGCL_STEP_POOL) continue;
         side *= m->steps[i].stride; /* (its map even, the halvings before it whole: the input a multiple of side) */
         if (k < 32 && m->pool_ceil >> k & 1) multiple = side > multiple ? side : multiple;
