@@ -1330,6 +1330,22 @@ class Mpi(Folder):
         self.assertIn("no OpenCL platform found", r.stderr)
         self.assertEqual(list(out.iterdir()), [])
 
+    def test_crop_one_machines_model_refuses(self):
+        """A --crop that one machine's copy of the model refuses (its pools round up, "vggcl.pool_ceil"), the other's
+        takes: said, with that rank named (a usage error, it was said by the first rank alone: the line naming the
+        rank came with nothing before it)."""
+        ceil = self.d / "m1" / "w.safetensors"
+        ceil.parent.mkdir()
+        save_file(make_state_dict(parse_cfg("8,M,16,M,16"), False, 5, seed=3), ceil, metadata={"vggcl.pool_ceil": "1"})
+        args = ["classify", "--resize", "40", "--crop", "12", str(self.images)]
+        r = subprocess.run(["mpirun", "-n", "1", VGGCL, *args, "--weights", str(self.weights), ":", "-n", "1", VGGCL,
+                            *args, "--weights", str(ceil)], capture_output=True, text=True, env=ENV, timeout=120)
+        self.assertNotEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(vggcl_lines(r.stderr), [
+            "vggcl: classify: --crop 12: a pool that rounds up gets an odd map there (the model's \"vggcl.pool_ceil\"; "
+            "vggcl's pools round down): give a multiple of 8",
+            f"vggcl: (that was rank 1 of 2, on {socket.gethostname()}: 1 of the 2 ranks failed at this step)"], r.stderr)
+
     def test_rank_told_another_rank(self):
         """A wrapper that changes the launcher's variables on the way (here the second rank told it is rank 0): MPI
         joined the two, so that rank ends the job, saying why, where it returned and waited in MPI_Finalize while

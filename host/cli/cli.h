@@ -526,9 +526,10 @@ int cli_all_devices(int *index, int cap, int one_kind_only);
 /* Every device (allocated, *count of them), listed with a context of its own; NULL with the error
  * printed (no platform or device: what to install). */
 vggcl_device_info *cli_list_devices(int *count);
-/* A list refuses empty items, more than CLI_MAX_DEVICES, and ref with OpenCL devices (CLI_USAGE). */
-int cli_open_models(const char *device, const char *weights, const vggcl_load_options *opts, vggcl_preprocess *p,
-                    cli_devices *d);
+/* A list refuses empty items, more than CLI_MAX_DEVICES, and ref with OpenCL devices (CLI_USAGE). cmd names
+ * the command in what the model's preset refuses (cli_model_preset). */
+int cli_open_models(const char *cmd, const char *device, const char *weights, const vggcl_load_options *opts,
+                    vggcl_preprocess *p, cli_devices *d);
 void cli_close_models(cli_devices *d);
 /* For the commands that run on one device: CLI_USAGE (said) when --device given is all or a list; else CLI_OK
  * ($VGGCL_DEVICE's all or list means its first device: vggcl_select_device takes it). */

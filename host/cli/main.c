@@ -358,7 +358,8 @@ static int crop_taken(const char *cmd, const vggcl_model *model, const vggcl_pre
         snprintf(why, sizeof why, "a pool that rounds up gets an odd map there (the model's \"vggcl.pool_ceil\"; "
                  "vggcl's pools round down): give a multiple of %d", vggcl_model_size_multiple(model));
     const char *c = cmd ? cmd : "", *sep = cmd ? ": " : "";
-    if (given) return cli_error(CLI_USAGE, "%s%s--crop %d: %s", c, sep, p->crop, why);
+    /* (said here: under mpirun a rank's own model, read on its machine, may be the one refusing it) */
+    if (given) return cli_error_here(CLI_USAGE, "%s%s--crop %d: %s", c, sep, p->crop, why);
     return cli_error(CLI_FAIL, "%s%sthe model's crop (its metadata \"vggcl.crop\") %d: %s", c, sep, p->crop, why);
 }
 
@@ -380,13 +381,13 @@ int cli_model_preset(const char *cmd, vggcl_ctx *ctx, const vggcl_model *model, 
 
 /* The model loaded with opts on ctx's device, and with p the preprocessing options not given taken from
  * the model (cli_model_preset). Returns CLI_OK, or CLI_FAIL with the error printed, after the device's
- * label when one of several (labelled) (CLI_USAGE: a --mean and --std given that no image can take); the
- * caller frees *model (NULL when not made) either way. */
-static int load_model(vggcl_ctx *ctx, const char *weights, const vggcl_load_options *opts, vggcl_preprocess *p,
-                      int labelled, vggcl_model **model)
+ * label when one of several (labelled) (CLI_USAGE: a --mean and --std given that no image can take, a --crop
+ * the model does not take, said naming cmd); the caller frees *model (NULL when not made) either way. */
+static int load_model(const char *cmd, vggcl_ctx *ctx, const char *weights, const vggcl_load_options *opts,
+                      vggcl_preprocess *p, int labelled, vggcl_model **model)
 {
     if (vggcl_model_load(ctx, weights, opts, model) == VGGCL_OK)
-        return p ? cli_model_preset(NULL, ctx, *model, p) : CLI_OK;
+        return p ? cli_model_preset(cmd, ctx, *model, p) : CLI_OK;
     char label[320];
     if (labelled) return cli_error(CLI_FAIL, "%s: %s", cli_device_label(ctx, label, sizeof label), vggcl_message(ctx));
     return cli_error(CLI_FAIL, "%s", vggcl_message(ctx));
@@ -502,8 +503,8 @@ const char *cli_trimmed(const char *s, char *buf, size_t cap)
 /* Whether a --device spec names several devices: all, or a list. */
 static int several_devices(const char *spec) { return spec && (!strcasecmp(spec, "all") || strchr(spec, ',')); }
 
-int cli_open_models(const char *device, const char *weights, const vggcl_load_options *opts, vggcl_preprocess *p,
-                    cli_devices *d)
+int cli_open_models(const char *cmd, const char *device, const char *weights, const vggcl_load_options *opts,
+                    vggcl_preprocess *p, cli_devices *d)
 {
     char specs[CLI_MAX_DEVICES][64], trimmed[256];
     int n = 0;
@@ -538,7 +539,7 @@ int cli_open_models(const char *device, const char *weights, const vggcl_load_op
     } else {
         d->n = 1; /* (none given: the library reads $VGGCL_DEVICE and names it in its messages) */
         return open_device(given, &d->ctx[0]) != CLI_OK ? CLI_FAIL
-                                                         : load_model(d->ctx[0], weights, opts, p, 0, &d->model[0]);
+                                                         : load_model(cmd, d->ctx[0], weights, opts, p, 0, &d->model[0]);
     }
     if (!n) return cli_error(CLI_FAIL, "--device %s: no device", device);
     for (int i = 0; i < n; i++) { /* the devices, and whether they are of one kind, before any model loads */
@@ -549,7 +550,7 @@ int cli_open_models(const char *device, const char *weights, const vggcl_load_op
     const int kinds = one_kind(d, device, from);
     if (kinds != CLI_OK) return kinds;
     for (int i = 0; i < n; i++) {
-        const int rc = load_model(d->ctx[i], weights, opts, i ? NULL : p, 1, &d->model[i]);
+        const int rc = load_model(cmd, d->ctx[i], weights, opts, i ? NULL : p, 1, &d->model[i]);
         if (rc != CLI_OK) return rc; /* (CLI_USAGE: the --mean and --std given) */
     }
     return CLI_OK;
