@@ -101,14 +101,16 @@ class Cli(unittest.TestCase):
         self.fails(["run", "--weights", self.weights], 2, "required")
         r = self.fails(self.run_args(extra=["--bogus"]), 2, "unknown option '--bogus'\n")
         self.fails(self.run_args(extra=["--wieghts", "w"]), 2, "run: unknown option '--wieghts' (--weights?)\n")
-        # another command's name for the same job: this command's said (train-head --output was unknown, no more)
-        for args, said in ((["train-head", "--output", "m.safetensors"], "train-head takes --out for that"),
-                           (["classify", "--output", "l.npy"], "classify takes --logits-out or --tensor-out for that"),
-                           (["run", "--logits-out", "l.npy"], "run takes --output for that"),
-                           (["bench", "--format", "json"], "bench takes --json for that"),
-                           (["eval", "--json"], "eval takes --format for that"),
-                           (["eval", "--images", "d"], "eval takes --data for that"),
-                           (["cam", "--output", "d"], "cam takes --out-dir for that")):
+        # another command's name for that kind of option: this command's said (train-head --output was unknown, no
+        # more)
+        for args, said in ((["train-head", "--output", "m.safetensors"], "train-head has --out"),
+                           (["train-head", "--logits-out", "l.npy"], "train-head has --out"),
+                           (["classify", "--output", "l.npy"], "classify has --logits-out and --tensor-out"),
+                           (["run", "--logits-out", "l.npy"], "run has --output"),
+                           (["bench", "--format=csv"], "bench has --json"),
+                           (["eval", "--json"], "eval has --format"),
+                           (["eval", "--images", "d"], "eval has --data"),
+                           (["cam", "--output", "d"], "cam has --out-dir")):
             self.fails(args, 2, f"{args[0]}: unknown option '{args[1]}' ({said})\n")
         self.fails(["tune", "--output", "t"], 2, "tune: unknown option '--output'\n")  # (tune writes no file)
         self.fails(["classify", "--formt", "json", "a.png"], 2, "classify: unknown option '--formt' (--format?)\n")

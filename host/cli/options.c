@@ -170,8 +170,9 @@ int cli_slip_of(const char *word, size_t len, const char *name)
     return dist <= (allowed < 2 ? allowed : 2);
 }
 
-/* The names one job goes by in the commands: an unknown option of a group is said with this command's of it
- * (train-head --output: "--out?"; bench --format: "--json?"). */
+/* Names of one kind of option in the commands (what they write, how they format, what they read): an unknown
+ * option of a group is said with this command's of it (train-head --output: it has --out; bench --format: it has
+ * --json), which may do another part of that job (train-head --logits-out: its --out writes a model). */
 static const char *const kin[][6] = {
     { "output", "out", "logits-out", "tensor-out", "out-dir", NULL },
     { "json", "format", NULL },
@@ -179,7 +180,7 @@ static const char *const kin[][6] = {
     { "images", "data", NULL },
 };
 
-/* This command's options of the group the option name (len bytes) is in, as "--a or --b" (none: empty). */
+/* This command's options of the group the option name (len bytes) is in, as "--a and --b" (none: empty). */
 static void kin_of(const cli_command *c, int n, const char *name, size_t len, char *out, size_t cap)
 {
     *out = '\0';
@@ -191,7 +192,7 @@ static void kin_of(const cli_command *c, int n, const char *name, size_t len, ch
             for (int k = 0; kin[g][k]; k++) {
                 if (strcmp(own, kin[g][k])) continue;
                 const size_t at = strlen(out);
-                snprintf(out + at, cap - at, "%s--%s", at ? " or " : "", own);
+                snprintf(out + at, cap - at, "%s--%s", at ? " and " : "", own);
             }
         }
     }
@@ -241,7 +242,7 @@ static int unknown(const cli_command *c, int n, int short_opt, const char *arg)
     char own[256];
     kin_of(c, n, arg + 2, len, own, sizeof own);
     if (len && *own)
-        return cli_error(CLI_USAGE, "%s: unknown option '%s' (%s takes %s for that)", c->name, arg, c->name, own);
+        return cli_error(CLI_USAGE, "%s: unknown option '%s' (%s has %s)", c->name, arg, c->name, own);
     return cli_error(CLI_USAGE, "%s: unknown %s '%s'", c->name, len ? "option" : "argument", arg);
 }
 
