@@ -431,8 +431,8 @@ VGGCL_API vggcl_status vggcl_png_write(vggcl_ctx *ctx, const char *path, const u
  * (half-pixel centres, as torch's interpolate with align_corners=False) and
  * normalizes it to [0, 1] (a flat map, or none: mh or mw < 1, to 0; NaN stays
  * NaN, and a map holding an infinity has no finite stretch: NaN where the
- * infinity reaches, elsewhere 0 beside a +inf and 1 beside a -inf, NaN where the
- * map holds both; `vggcl cam` skips a map that is not finite);
+ * infinity reaches, elsewhere 0 beside a +inf and 1 beside a -inf, NaN everywhere
+ * where the map holds both; `vggcl cam` skips a map that is not finite);
  * vggcl_cam_draw blends it, in matplotlib's viridis colour map (its 256
  * colours rounded to 8 bits), half and half over rgb (h, w, 3) into out
  * (h, w, 3), values outside [0, 1] clamped and NaN drawn as 0. Sizes below 1
