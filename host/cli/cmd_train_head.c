@@ -451,7 +451,7 @@ int cmd_train_head(int argc, char **argv)
     if (!cli_number(lr_s, &o.lr) || !(o.lr > 0 && o.lr < 1e6))
         return cli_error(CLI_USAGE, "train-head: --lr must be a number above 0 and below 1e6, not '%s'", lr_s);
     if (!cli_number(momentum_s, &o.momentum) || !(o.momentum >= 0 && o.momentum < 1))
-        return cli_error(CLI_USAGE, "train-head: --momentum must be from 0 to below 1, not '%s'", momentum_s);
+        return cli_error(CLI_USAGE, "train-head: --momentum must be a number from 0 to below 1, not '%s'", momentum_s);
     if (!cli_number(l2_s, &o.l2) || !(o.l2 >= 0 && o.l2 < 1e6))
         return cli_error(CLI_USAGE, "train-head: --l2 must be a number from 0 to below 1e6, not '%s'", l2_s);
     char *seed_end;
