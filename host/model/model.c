@@ -536,7 +536,9 @@ int vggcl_model_size_multiple(const vggcl_model *m)
     int multiple = 1; /* (also what vggcl__ceil_pool_odd finds none at) */
     for (int i = 0, k = 0, side = 1; m && i < m->n_steps; i++) {
         if (m->steps[i].kind != VGGCL_STEP_POOL) continue;
-        side *= m->steps[i].stride; /* (its map even, the halvings before it whole: the input a multiple of side) */
+        /* (its map even, the halvings before it whole: the input a multiple of side; past INT_MAX, as
+         * vggcl_model_min_input, no input is taken) */
+        side = side > INT_MAX / m->steps[i].stride ? INT_MAX : side * m->steps[i].stride;
         if (k < 32 && m->pool_ceil >> k & 1) multiple = side > multiple ? side : multiple;
         k++;
     }
