@@ -83,8 +83,8 @@ def npy_seeds():
 
 def model_seeds():
     """One options byte (pool5 / head / batch bits, see fuzz_model.c), then a header."""
-    def header(sd):
-        data = st_bytes(sd)
+    def header(sd, metadata=None):
+        data = st_bytes(sd, metadata)
         n = struct.unpack("<Q", data[:8])[0]
         return data[8:8 + n].rstrip(b" ")
     out("model", "vgg", b"\x00" + header(make_state_dict(parse_cfg("4,M,6,M"), False, 3, 1)))
@@ -102,6 +102,19 @@ def model_seeds():
     sd = make_state_dict(parse_cfg("4,M,6"), True, 3, 6)
     del sd["features.1.running_var"]
     out("model", "bn-missing-var", b"\x00" + header(sd))
+    # the metadata the loader reads (the seeds above had none: the fuzzer reached its parsers late or never)
+    head1 = make_state_dict(parse_cfg("3,M,4"), False, 2, 3, head="classifier.1")
+    plain = make_state_dict(parse_cfg("4,M,6,M"), False, 3, 1)
+    for name, opts, sd, meta in (
+            ("meta-classes", b"\x06", head1, {"vggcl.classes": '["cat", "dog"]'}),
+            ("meta-classes-nul", b"\x06", head1, {"vggcl.classes": '["a\\u0000b","c"]'}),
+            ("meta-draft-preset", b"\x06", head1, {"vggcl.draft": "1", "vggcl.resize": "72.0", "vggcl.crop": "0",
+                                                   "vggcl.mean": "1e30,0,0", "vggcl.std": "1e-30,1,1",
+                                                   "vggcl.trained": "x", "vggcl.output": "y"}),
+            ("meta-pool-ceil", b"\x06", head1, {"vggcl.pool_ceil": "1,0"}),
+            ("meta-pool-ceil-all", b"\x03", plain, {"vggcl.pool_ceil": "1", "vggcl.pool5": "drop"}),
+            ("meta-pool5-keep-auto", b"\x03", plain, {"vggcl.pool5": "keep", "vggcl.pool_ceil": "0,1"})):
+        out("model", name, opts + header(sd, meta))
 
 
 def png(img, **kw):
