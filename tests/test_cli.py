@@ -2713,6 +2713,19 @@ class Bench(unittest.TestCase):
             if l["ms"] > 0 and l["gflop"] > 0:
                 self.assertAlmostEqual(l["of_peak"], l["gflop"] / (l["ms"] * 1e-3) / 76.8, places=6)
 
+    def test_per_layer_names_in_json(self):
+        """A layer's name holding a line end of Unicode's (the head's prefix, U+2028) is escaped in bench's JSON, as
+        every other name vggcl writes there: it was written raw, and Python's splitlines cut the record in two."""
+        w = self.d / "w.safetensors"
+        head = 'h"e\nad\u2028'
+        sd = make_state_dict(parse_cfg("8,M,16,M,16"), False, 2, seed=1)
+        save_file({k.replace("classifier.0", head): v for k, v in sd.items()}, w)
+        r = self.bench("--weights", w, "--head", head, "--size", "16", "--iters", "1", "--json", "--per-layer")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(len(r.stdout.splitlines()), 1, r.stdout)
+        layers = [l["layer"] for l in json.loads(r.stdout)["layers"]]
+        self.assertTrue(any(head in n for n in layers), layers)
+
     def test_per_layer_times_all_of_sgemm(self):
         """A gemm layer's time covers every kernel of its CLBlast call: the event CLBlast gives is its last
         kernel's (a copy of C, which it padded), and the layers' times once summed to a fraction of the pass

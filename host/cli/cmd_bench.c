@@ -256,7 +256,7 @@ int cmd_bench(int argc, char **argv)
             for (int i = 0; i < n_layers; i++) {
                 cJSON *l = cJSON_CreateObject();
                 const double g = layers[i].ms > 0 ? layers[i].gflop / (layers[i].ms * 1e-3) : 0.0;
-                cJSON_AddStringToObject(l, "layer", layers[i].layer);
+                cJSON_AddItemToObject(l, "layer", cli_json_string(layers[i].layer)); /* (U+2028 escaped) */
                 cJSON_AddNumberToObject(l, "ms", layers[i].ms);
                 cJSON_AddNumberToObject(l, "gflop", layers[i].gflop);
                 if (peak_gflops && g > 0) cJSON_AddNumberToObject(l, "of_peak", g / peak_gflops); /* (as the text's) */
