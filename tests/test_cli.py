@@ -4,6 +4,7 @@ wrong, exit 1 (failure) or 2 (usage), and leaves no output file behind.
 
 usage: test_cli.py VGGCL_BINARY
 """
+import csv
 import io
 import json
 import os
@@ -411,6 +412,22 @@ class Cli(unittest.TestCase):
             for p in (locked, root / "a" / "lost+found", root / "a" / "shut"):
                 if p.exists():
                     p.chmod(0o755)
+
+    def test_eval_csv_of_one_class(self):
+        """A model of one class: eval's CSV names its top-k column topk (k is 1, and its "top1" was the column before:
+        readers kept one of the two), and every row holds as many fields as the header."""
+        w = self.d / "one.safetensors"
+        save_file(make_state_dict(parse_cfg(CFG), False, 1, seed=1), w, metadata={"vggcl.classes": '["only"]'})
+        (self.d / "data" / "only").mkdir(parents=True)
+        shutil.copy(ROOT / "tests" / "data" / "tiny.png", self.d / "data" / "only" / "x.png")
+        r = self.vggcl("eval", "--weights", w, "--data", self.d / "data", "--resize", "16", "--crop", "16", "--format",
+                       "csv")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        rows = list(csv.reader(io.StringIO(r.stdout)))
+        self.assertEqual(rows[0], ["class", "images", "predicted", "precision", "recall", "top1", "topk", "only"])
+        self.assertEqual(len(set(rows[0])), len(rows[0]))
+        self.assertTrue(all(len(row) == len(rows[0]) for row in rows), rows)
+        self.assertEqual([float(v) for v in rows[-1][5:7]], [1.0, 1.0])
 
     def test_cam_recursive(self):
         """cam takes --recursive as classify does (it was refused: a tree of images had to be listed by hand): the

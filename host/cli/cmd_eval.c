@@ -128,7 +128,9 @@ static int report(const tally *t, char **names, const char *format, int skipped)
     for (int c = 0; c < C; c++) right += t->confusion[(size_t)c * C + c], in_k += t->topk[c];
     if (!strcmp(format, "json")) return report_json(t, names, skipped, right, in_k); /* (shown: none for json) */
     if (!strcmp(format, "csv")) {
-        printf("class,images,predicted,precision,recall,top1,top%d", t->k);
+        /* (one class: k 1, whose column "top1" was the one before it too, a name readers took once) */
+        if (t->k > 1) printf("class,images,predicted,precision,recall,top1,top%d", t->k);
+        else printf("class,images,predicted,precision,recall,top1,topk");
         for (int c = 0; c < C; c++) putchar(','), cli_csv_str(names[c]);
         putchar('\n');
     } else {
