@@ -343,6 +343,9 @@ typedef struct {
 const char *cli_ranks_device(cli_ranks *r, const char *given);
 /* Captures stdout and stderr, and points the output arrays at temporary files. */
 int cli_ranks_capture(cli_ranks *r, const char **logits_out, const char **tensor_out);
+/* Whether this process's messages are captured for rank 0 to gather (cli_ranks_capture: several ranks), which
+ * says those every rank has alike once: a usage error of this rank's own can then be said here. */
+int cli_ranks_gathering(void);
 /* Rank 0 writes every rank's text in order and gathers the arrays into the
  * real outputs; failed and ok become the totals, and the exit code the worst.
  * stopped: this rank's share ended at a failure before its last image (a

@@ -358,8 +358,10 @@ static int crop_taken(const char *cmd, const vggcl_model *model, const vggcl_pre
         snprintf(why, sizeof why, "a pool that rounds up gets an odd map there (the model's \"vggcl.pool_ceil\"; "
                  "vggcl's pools round down): give a multiple of %d", vggcl_model_size_multiple(model));
     const char *c = cmd ? cmd : "", *sep = cmd ? ": " : "";
-    /* (said here: under mpirun a rank's own model, read on its machine, may be the one refusing it) */
-    if (given) return cli_error_here(CLI_USAGE, "%s%s--crop %d: %s", c, sep, p->crop, why);
+    /* (under mpirun a rank's own model, read on its machine, may be the one refusing it: said by that rank where
+     * the ranks' messages are gathered, once where alike; by rank 0 alone in a command every rank runs whole) */
+    int (*const say)(int, const char *, ...) = cli_ranks_gathering() ? cli_error_here : cli_error;
+    if (given) return say(CLI_USAGE, "%s%s--crop %d: %s", c, sep, p->crop, why);
     return cli_error(CLI_FAIL, "%s%sthe model's crop (its metadata \"vggcl.crop\") %d: %s", c, sep, p->crop, why);
 }
 

@@ -516,6 +516,10 @@ static int temp_file(int rank)
     return fd;
 }
 
+static int gathering; /* (cli_ranks_gathering) */
+
+int cli_ranks_gathering(void) { return gathering; }
+
 int cli_ranks_capture(cli_ranks *r, const char **logits_out, const char **tensor_out)
 {
     const char *none = NULL;
@@ -529,6 +533,7 @@ int cli_ranks_capture(cli_ranks *r, const char **logits_out, const char **tensor
     r->saved_out = dup(1), r->saved_err = dup(2);
     dup2(r->out_fd, 1), dup2(r->err_fd, 2);
     clearerr(stdout), clearerr(stderr); /* (an error from now on is the capture's: cli_ranks_finish asks) */
+    gathering = 1;
     /* the arrays go to temporary .npy files, gathered by rank 0 into the real ones; the writers write
      * a /dev/fd/N path through its descriptor (host/io/output.c) */
     r->final_logits = *logits_out, r->final_tensor = *tensor_out;
