@@ -1313,7 +1313,7 @@ class Cam(unittest.TestCase):
         self.assertEqual(r.returncode, 1, r.stderr)
         self.assertIn(f"{imgs / 'b.png'}: preprocesses to 9 x 6 pixels (width x height), smaller than the 32 x 32 "
                       "the network takes (skipped)", r.stderr)
-        self.assertIn(f"{imgs / 'bw.png'}: input (1, 3, 32, 65600): expected 1 <= H, W <= 65536 (skipped)",
+        self.assertIn(f"{imgs / 'bw.png'}: input (N, 3, 32, 65600): expected 1 <= H, W <= 65536 (skipped)",
                       r.stderr)
         if side:
             self.assertRegex(r.stderr, f"{imgs / 'big.png'}: device out of memory: batch 1 at {side}x{side} needs .* "

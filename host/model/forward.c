@@ -681,9 +681,9 @@ static vggcl_status check_shape(vggcl_ctx *ctx, const vggcl_model *m, int n, int
     if (st != VGGCL_OK) return st;
     if (n < 1) return vggcl__fail(ctx, VGGCL_ERR_SHAPE, "input (%d, 3, %d, %d): expected N >= 1", n, h, w);
     if (h < 1 || w < 1 || h > MAX_SIDE || w > MAX_SIDE) /* (apart: an image too wide was also told N >= 1) */
-        return vggcl__fail(ctx, VGGCL_ERR_SHAPE, "input (%d, 3, %d, %d): expected 1 <= H, W <= %d", n, h, w, MAX_SIDE);
+        return vggcl__fail(ctx, VGGCL_ERR_SHAPE, "input (N, 3, %d, %d): expected 1 <= H, W <= %d", h, w, MAX_SIDE);
     if ((long long)h * w > INT_MAX) /* (the kernels index a map's pixels in int) */
-        return vggcl__fail(ctx, VGGCL_ERR_SHAPE, "input (%d, 3, %d, %d): %lld pixels a map; at most 2^31 - 1", n, h, w,
+        return vggcl__fail(ctx, VGGCL_ERR_SHAPE, "input (N, 3, %d, %d): %lld pixels a map; at most 2^31 - 1", h, w,
                            (long long)h * w);
     if (pass_floats_bound(m, n, h, w) > MAX_PASS_FLOATS)
         return vggcl__fail(ctx, VGGCL_ERR_SHAPE, "input (%d, 3, %d, %d) is too large: its activations would take about "

@@ -107,11 +107,11 @@ def test_forward_of_no_images(files):
                 m.forward(np.zeros((0, 3, 8, 8), dtype))
         with pytest.raises(vggcl.Error, match="too small"):
             m.forward(np.zeros((0, 3, 8, 8), np.float32))
-        for dtype in (np.float32, np.float64):  # (said as "input (N, 3, 0, 32): expected N >= 1 and ...")
+        for dtype in (np.float32, np.float64):  # (said as "input (1, 3, 0, 32): expected N >= 1 and ...")
             for call in (m.forward, m.cam):
                 with pytest.raises(vggcl.Error) as e:
                     call(np.zeros((0, 3, 0, 32), dtype))
-                assert str(e.value) == ("input of shape (0, 3, 0, 32): the size of its images is refused: input (1, "
+                assert str(e.value) == ("input of shape (0, 3, 0, 32): the size of its images is refused: input (N, "
                                         "3, 0, 32): expected 1 <= H, W <= 65536"), str(e.value)
                 assert e.value.status == "shape"
         for classes in (None, []):  # (cam refused N = 0, and [] as "classes float64")
