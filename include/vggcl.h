@@ -66,8 +66,9 @@ typedef enum {
 /* A required pointer given as NULL (one not documented "may be NULL") is VGGCL_ERR_ARG with a
  * message naming it, in the context when there is one (a NULL context itself: the status alone,
  * vggcl_npy_writer_close freeing its writer all the same); accessors given a NULL model or context
- * return 0, NULL or "" (vggcl_device_index -1, vggcl_model_min_input 1, vggcl_decode_threads_default
- * the usable cores, and vggcl_message the out-of-memory message that a NULL from vggcl_ctx_new means);
+ * return 0, NULL or "" (vggcl_device_index -1, vggcl_model_min_input and vggcl_model_size_multiple 1,
+ * vggcl_decode_threads_default the usable cores, and vggcl_message the out-of-memory message that a
+ * NULL from vggcl_ctx_new means);
  * the functions that return nothing (the *_defaults, vggcl_preprocess_unset, the CAM drawing) do
  * nothing with a NULL to fill (vggcl_cam_upsample fills out with 0 where cam is NULL). An output
  * pointer a function allocates (*out, *rgb, *data) is set to NULL before any other argument is
@@ -202,9 +203,10 @@ VGGCL_API int vggcl_model_classes(const vggcl_model *model);   /* C of the head 
 VGGCL_API int vggcl_model_features(const vggcl_model *model);  /* width of GAP features */
 /* smallest H and W accepted (a model whose pools round up takes some sizes above it only: vggcl_model_map_size) */
 VGGCL_API int vggcl_model_min_input(const vggcl_model *model);
-/* The side H and W must each be a multiple of (as well as at least vggcl_model_min_input) where the model's
- * max pools round up (its metadata "vggcl.pool_ceil": vggcl runs such a pool where its map is even); 1 where
- * none does (or model NULL): any size from vggcl_model_min_input up. */
+/* Where the model's max pools round up (its metadata "vggcl.pool_ceil": vggcl runs such a pool where its map
+ * is even), every H and W that is a multiple of this (and at least vggcl_model_min_input) is taken; other
+ * sizes may be too (vggcl_model_map_size says which). 1 where none rounds up (or model NULL): any size from
+ * vggcl_model_min_input up; INT_MAX: no size is. */
 VGGCL_API int vggcl_model_size_multiple(const vggcl_model *model);
 VGGCL_API int vggcl_model_pool5(const vggcl_model *model);     /* 1: pool5 kept, 0: dropped */
 

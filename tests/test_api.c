@@ -745,6 +745,11 @@ START_TEST(test_api_audit_cases)
     ck_assert_msg(vggcl_model_load(ctx, path, NULL, &m) == VGGCL_OK, "%s", vggcl_message(ctx));
     ck_assert_int_eq(vggcl_model_min_input(m), INT_MAX);
     ck_assert_int_eq(vggcl_model_size_multiple(m), 1); /* (its sides multiplied past INT_MAX: UB under UBSan) */
+    vggcl_model_free(m);
+    /* every pool rounding up: no size is a multiple (it said 1 << 30, past which the side wrapped) */
+    tu_write_vgg(path, cfg, 0, 3, 3, "{\"vggcl.pool_ceil\":\"1\"}");
+    ck_assert_msg(vggcl_model_load(ctx, path, NULL, &m) == VGGCL_OK, "%s", vggcl_message(ctx));
+    ck_assert_int_eq(vggcl_model_size_multiple(m), INT_MAX);
     /* the functions that return nothing, given NULL: nothing done (they wrote through it) */
     vggcl_preprocess_defaults(NULL), vggcl_preprocess_unset(NULL), vggcl_load_options_defaults(NULL);
     vggcl_train_defaults(NULL);
