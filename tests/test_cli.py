@@ -2742,6 +2742,11 @@ class Bench(unittest.TestCase):
         self.assertEqual(len(r.stdout.splitlines()), 1, r.stdout)
         layers = [l["layer"] for l in json.loads(r.stdout)["layers"]]
         self.assertTrue(any(head in n for n in layers), layers)
+        # and in the text's table, escaped as names are in every text vggcl prints (its line end began a row)
+        r = self.bench("--weights", w, "--head", head, "--size", "16", "--iters", "1", "--per-layer")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn('layer h"e\\nad\\u2028 (dense 16->2)', r.stdout)
+        self.assertFalse(any(ln.startswith("ad") for ln in r.stdout.splitlines()), r.stdout)
 
     def test_per_layer_times_all_of_sgemm(self):
         """A gemm layer's time covers every kernel of its CLBlast call: the event CLBlast gives is its last

@@ -285,8 +285,10 @@ int cmd_bench(int argc, char **argv)
             printf("\n%-68s %10s %9s %7s%s\n", head, "ms", "GFLOP/s", "share", peak_gflops ? "  of peak" : "");
             for (int i = 0; i < n_layers; i++) {
                 const double g = layers[i].ms > 0 ? layers[i].gflop / (layers[i].ms * 1e-3) : 0.0;
-                printf("%-68s %10.3f %9.1f %6.1f%%", layers[i].layer, layers[i].ms, g,
+                char *shown = cli_text(layers[i].layer); /* (a head prefix's line end began a row of its own) */
+                printf("%-68s %10.3f %9.1f %6.1f%%", shown ? shown : layers[i].layer, layers[i].ms, g,
                        total_layer_ms > 0 ? 100 * layers[i].ms / total_layer_ms : 0.0);
+                free(shown);
                 if (peak_gflops && g > 0) printf("  %6.1f%%", 100 * g / peak_gflops);
                 printf("\n");
             }
