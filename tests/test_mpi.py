@@ -1344,7 +1344,8 @@ class Mpi(Folder):
         self.assertEqual(vggcl_lines(r.stderr), [
             "vggcl: classify: --crop 12: a pool that rounds up gets an odd map there (the model's \"vggcl.pool_ceil\"; "
             "vggcl's pools round down): give a multiple of 8",
-            f"vggcl: (that was rank 1 of 2, on {socket.gethostname()}: 1 of the 2 ranks failed at this step)"], r.stderr)
+            f"vggcl: (that was rank 1 of 2, on {socket.gethostname()}: 1 of the 2 ranks failed at this step)"],
+            r.stderr)
         # a command every rank runs whole (bench): said once, by the first rank, as its other usage errors are
         r = subprocess.run(["mpirun", "-n", "2", "--oversubscribe", VGGCL, "bench", "--weights", str(ceil), "--images",
                             str(self.images), "--crop", "12"], capture_output=True, text=True, env=ENV, timeout=120)

@@ -630,9 +630,9 @@ class OnnxImport(unittest.TestCase):
         r = subprocess.run([VGGCL, "run", "--weights", self.d / "ceil.safetensors", "--input", self.d / "x48.npy",
                             "--output", self.d / "y48.npy"], capture_output=True, text=True, timeout=600)
         self.assertEqual(r.returncode, 1, r.stderr)
-        self.assertIn("vggcl: input (N, 3, 48, 48): layer max pool after features.18 gets a 3x3 map, which it rounds up "
-                      "(the model's \"vggcl.pool_ceil\", ONNX's ceil_mode, as Caffe rounds): vggcl runs such a model "
-                      "where the maps of the pools that round up are even, as at a multiple of 32", r.stderr)
+        self.assertIn("vggcl: input (N, 3, 48, 48): layer max pool after features.18 gets a 3x3 map, which it rounds "
+                      "up (the model's \"vggcl.pool_ceil\", ONNX's ceil_mode, as Caffe rounds): vggcl runs such a "
+                      "model where the maps of the pools that round up are even, as at a multiple of 32", r.stderr)
         self.assertFalse((self.d / "y48.npy").exists())
         # --no-crop, an image of such a size first: skipped by name, the others classified (it set the size, and
         # the run stopped at its pass, naming no image)

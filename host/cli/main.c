@@ -357,12 +357,11 @@ static int crop_taken(const char *cmd, const vggcl_model *model, const vggcl_pre
     else
         snprintf(why, sizeof why, "a pool that rounds up gets an odd map there (the model's \"vggcl.pool_ceil\"; "
                  "vggcl's pools round down): give a multiple of %d", vggcl_model_size_multiple(model));
-    const char *c = cmd ? cmd : "", *sep = cmd ? ": " : "";
     /* (under mpirun a rank's own model, read on its machine, may be the one refusing it: said by that rank where
      * the ranks' messages are gathered, once where alike; by rank 0 alone in a command every rank runs whole) */
     int (*const say)(int, const char *, ...) = cli_ranks_gathering() ? cli_error_here : cli_error;
-    if (given) return say(CLI_USAGE, "%s%s--crop %d: %s", c, sep, p->crop, why);
-    return cli_error(CLI_FAIL, "%s%sthe model's crop (its metadata \"vggcl.crop\") %d: %s", c, sep, p->crop, why);
+    if (given) return say(CLI_USAGE, "%s: --crop %d: %s", cmd, p->crop, why);
+    return cli_error(CLI_FAIL, "%s: the model's crop (its metadata \"vggcl.crop\") %d: %s", cmd, p->crop, why);
 }
 
 int cli_model_preset(const char *cmd, vggcl_ctx *ctx, const vggcl_model *model, vggcl_preprocess *p)
@@ -377,7 +376,7 @@ int cli_model_preset(const char *cmd, vggcl_ctx *ctx, const vggcl_model *model, 
     if (st == VGGCL_OK) return crop_taken(cmd, model, p, crop_given);
     const char *why = ctx ? vggcl_message(ctx) : "out of host memory";
     if (st == VGGCL_ERR_ARG) /* (the only one: a --mean and --std given that no image can take) */
-        return cli_error(CLI_USAGE, "%s%s--mean/--std: %s", cmd ? cmd : "", cmd ? ": " : "", why);
+        return cli_error(CLI_USAGE, "%s: --mean/--std: %s", cmd, why);
     return cli_error(CLI_FAIL, "%s", why);
 }
 
@@ -540,8 +539,8 @@ int cli_open_models(const char *cmd, const char *device, const char *weights, co
                              "their last bits: a run would depend on which one was free; list one kind", device, from);
     } else {
         d->n = 1; /* (none given: the library reads $VGGCL_DEVICE and names it in its messages) */
-        return open_device(given, &d->ctx[0]) != CLI_OK ? CLI_FAIL
-                                                         : load_model(cmd, d->ctx[0], weights, opts, p, 0, &d->model[0]);
+        if (open_device(given, &d->ctx[0]) != CLI_OK) return CLI_FAIL;
+        return load_model(cmd, d->ctx[0], weights, opts, p, 0, &d->model[0]);
     }
     if (!n) return cli_error(CLI_FAIL, "--device %s: no device", device);
     for (int i = 0; i < n; i++) { /* the devices, and whether they are of one kind, before any model loads */
