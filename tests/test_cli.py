@@ -1087,12 +1087,12 @@ class Cli(unittest.TestCase):
                      ["eval", "--weights", self.weights, *crop, "--data", data],
                      ["train-head", "--weights", self.weights, *crop, "--data", data, "--out", out / "h.safetensors"]):
             with self.subTest(args[0]):
-                r = self.fails(args, 2, "--crop 4: smaller than the 8 x 8 the network takes")
+                r = self.fails(args, 2, "--crop 4, smaller than the 8 x 8 the network takes")
                 self.assertEqual(len([ln for ln in r.stderr.splitlines() if ln.startswith("vggcl: ")]), 1, r.stderr)
         state, _ = load_file(self.weights)
         save_file(state, self.d / "cropped.safetensors", metadata={"vggcl.crop": "6", "vggcl.resize": "16"})
         self.fails(["classify", "--weights", self.d / "cropped.safetensors", "--logits-out", self.out, tiny], 1,
-                   "the model's crop (its metadata \"vggcl.crop\") 6: smaller than the 8 x 8 the network takes")
+                   "the model's crop (its metadata \"vggcl.crop\") 6, smaller than the 8 x 8 the network takes")
         r = self.vggcl("classify", "--weights", self.d / "cropped.safetensors", "--crop", "8", tiny)
         self.assertEqual(r.returncode, 0, r.stderr)
 
@@ -1105,8 +1105,8 @@ class Cli(unittest.TestCase):
         save_file(state, ceil, metadata={"vggcl.pool_ceil": "1,0,0"})
         tiny = ROOT / "tests" / "data" / "tiny.png"
         self.fails(["classify", "--weights", ceil, "--resize", "16", "--crop", "9", tiny], 2,
-                   "--crop 9: a pool that rounds up gets an odd map there (the model's \"vggcl.pool_ceil\"; vggcl's "
-                   "pools round down): give a multiple of 2\n")
+                   "--crop 9, which gives a pool that rounds up an odd map (the model's \"vggcl.pool_ceil\"; "
+                   "vggcl's pools round down): give sizes that are multiples of 2\n")
         r = self.vggcl("classify", "--weights", ceil, "--resize", "16", "--crop", "10", tiny)
         self.assertEqual(r.returncode, 0, r.stderr)
         odd = self.d / "odd.png"

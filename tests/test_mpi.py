@@ -1342,16 +1342,16 @@ class Mpi(Folder):
                             *args, "--weights", str(ceil)], capture_output=True, text=True, env=ENV, timeout=120)
         self.assertNotEqual(r.returncode, 0, r.stderr)
         self.assertEqual(vggcl_lines(r.stderr), [
-            "vggcl: classify: --crop 12: a pool that rounds up gets an odd map there (the model's \"vggcl.pool_ceil\"; "
-            "vggcl's pools round down): give a multiple of 8",
+            "vggcl: classify: --crop 12, which gives a pool that rounds up an odd map (the model's \"vggcl.pool_ceil\"; "
+            "vggcl's pools round down): give sizes that are multiples of 8",
             f"vggcl: (that was rank 1 of 2, on {socket.gethostname()}: 1 of the 2 ranks failed at this step)"],
             r.stderr)
         # a command every rank runs whole (bench): said once, by the first rank, as its other usage errors are
         r = subprocess.run(["mpirun", "-n", "2", "--oversubscribe", VGGCL, "bench", "--weights", str(ceil), "--images",
                             str(self.images), "--crop", "12"], capture_output=True, text=True, env=ENV, timeout=120)
-        self.assertEqual(vggcl_lines(r.stderr), ["vggcl: bench: --crop 12: a pool that rounds up gets an odd map there "
-                                                 "(the model's \"vggcl.pool_ceil\"; vggcl's pools round down): give a "
-                                                 "multiple of 8"], r.stderr)
+        self.assertEqual(vggcl_lines(r.stderr), ["vggcl: bench: --crop 12, which gives a pool that rounds up an odd "
+                                                 "map (the model's \"vggcl.pool_ceil\"; vggcl's pools round down): "
+                                                 "give sizes that are multiples of 8"], r.stderr)
 
     def test_rank_told_another_rank(self):
         """A wrapper that changes the launcher's variables on the way (here the second rank told it is rank 0): MPI

@@ -660,8 +660,8 @@ class OnnxImport(unittest.TestCase):
             r = subprocess.run([VGGCL, *cmd, "--weights", self.d / "ceil.safetensors", "--resize", "48", "--crop",
                                 "48", self.d / "s64.png"], capture_output=True, text=True, timeout=600)
             self.assertEqual(r.returncode, 2, r.stderr)
-            self.assertIn("--crop 48: a pool that rounds up gets an odd map there (the model's \"vggcl.pool_ceil\"; "
-                          "vggcl's pools round down): give a multiple of 32", r.stderr)
+            self.assertIn("--crop 48, which gives a pool that rounds up an odd map (the model's \"vggcl.pool_ceil\"; "
+                          "vggcl's pools round down): give sizes that are multiples of 32", r.stderr)
             self.assertFalse(t.exists())
         path = self.d / "ceil48.onnx"
         torch_export(model, path, 48)

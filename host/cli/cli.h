@@ -499,13 +499,10 @@ void cli_lead_size(vggcl_ctx *ctx, const vggcl_model *m, const vggcl_preprocess 
  * not where a pool that rounds up would get an odd map); NULL: any. A size is the image's: one not taken is
  * skipped, whether it would set the size or not. */
 int cli_size_taken(const vggcl_model *m, int h, int w);
-/* What is said of such an image: its path, width, height and the least side twice; then " (skipped)" or not. */
-#define CLI_TOO_SMALL "%s: preprocesses to %d x %d pixels (width x height), smaller than the %d x %d the network takes"
-/* ... or of one large enough that a model whose pools round up does not take: its path, width, height, and the
- * side sizes are taken at multiples of (vggcl_model_size_multiple). */
-#define CLI_ODD_MAP                                                                                                 \
-    "%s: preprocesses to %d x %d pixels (width x height), which gives a pool that rounds up an odd map (the "        \
-    "model's \"vggcl.pool_ceil\"; vggcl's pools round down): give sizes that are multiples of %d"
+/* Why the models m[0..n) (NULL ones: any size) do not take h x w, worded to follow its subject ("x.png: preprocesses
+ * to W x H pixels (width x height), " or "--crop C, "): in why (cap bytes), returned; NULL where every one takes it
+ * (cli_size_taken). Smaller than the least side, else a pool that rounds up gets an odd map there. */
+const char *cli_size_refused(const vggcl_model *const *m, int n, int h, int w, char *why, size_t cap);
 
 /* The next item of the comma-separated list at *s without the blanks around it, copied to item when it is
  * 1 to cap - 1 bytes: its length (0: empty; cap or more: too long, not copied); *s past it and its comma,

@@ -434,16 +434,10 @@ int cmd_cam(int argc, char **argv)
             continue;
         }
         const int panels = compare ? 2 : 1;
-        int least = 0, multiple = 1, taken = 1;
-        for (int k = 0; k < panels; k++) {
-            least = vggcl_model_min_input(models[k]) > least ? vggcl_model_min_input(models[k]) : least;
-            const int m = vggcl_model_size_multiple(models[k]);
-            multiple = m > multiple ? m : multiple;
-            taken = taken && cli_size_taken(models[k], h, w);
-        }
-        if (!taken) { /* (an image like the others, not a failing device: the run goes on) */
-            if (h < least || w < least) cli_error(CLI_FAIL, CLI_TOO_SMALL " (skipped)", files[i], w, h, least, least);
-            else cli_error(CLI_FAIL, CLI_ODD_MAP " (skipped)", files[i], w, h, multiple);
+        char why[256];
+        if (cli_size_refused((const vggcl_model *const *)models, panels, h, w, why, sizeof why)) {
+            /* (an image like the others, not a failing device: the run goes on) */
+            cli_error(CLI_FAIL, "%s: preprocesses to %d x %d pixels (width x height), %s (skipped)", files[i], w, h, why);
             skipped++;
             free(t);
             continue;

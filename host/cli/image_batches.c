@@ -219,6 +219,23 @@ int cli_size_taken(const vggcl_model *m, int h, int w)
     return mh > 0 && mw > 0;
 }
 
+const char *cli_size_refused(const vggcl_model *const *m, int n, int h, int w, char *why, size_t cap)
+{
+    int least = 0, multiple = 1, taken = 1;
+    for (int k = 0; k < n; k++) { /* (multiples are powers of 2: the largest is a multiple of the others) */
+        if (!m[k]) continue;
+        least = vggcl_model_min_input(m[k]) > least ? vggcl_model_min_input(m[k]) : least;
+        multiple = vggcl_model_size_multiple(m[k]) > multiple ? vggcl_model_size_multiple(m[k]) : multiple;
+        taken = taken && cli_size_taken(m[k], h, w);
+    }
+    if (taken) return NULL;
+    if (h < least || w < least) snprintf(why, cap, "smaller than the %d x %d the network takes", least, least);
+    else
+        snprintf(why, cap, "which gives a pool that rounds up an odd map (the model's \"vggcl.pool_ceil\"; vggcl's "
+                 "pools round down): give sizes that are multiples of %d", multiple);
+    return why;
+}
+
 void cli_lead_size(vggcl_ctx *ctx, const vggcl_model *m, const vggcl_preprocess *p, char *const *lead, int n_lead,
                    int *h, int *w)
 {
@@ -442,14 +459,10 @@ int cli_run_batches(const cli_batch_job *job, char **files, int n_files, cli_bat
                 free(msg);
                 continue;
             }
-            if ((oh != H || ow != W) && !cli_size_taken(job->sized, oh, ow)) { /* (said alike anywhere) */
-                const int least = vggcl_model_min_input(job->sized);
-                if (oh < least || ow < least)
-                    note(s, batch, i, CLI_TOO_SMALL "%s", files[i], ow, oh, least, least,
-                         job->strict ? "" : " (skipped)");
-                else
-                    note(s, batch, i, CLI_ODD_MAP "%s", files[i], ow, oh, vggcl_model_size_multiple(job->sized),
-                         job->strict ? "" : " (skipped)");
+            char why[256];
+            if ((oh != H || ow != W) && cli_size_refused(&job->sized, 1, oh, ow, why, sizeof why)) { /* (as anywhere) */
+                note(s, batch, i, "%s: preprocesses to %d x %d pixels (width x height), %s%s", files[i], ow, oh, why,
+                     job->strict ? "" : " (skipped)");
                 vggcl_free(t);
                 continue;
             }

@@ -350,18 +350,13 @@ static int open_device(const char *device, vggcl_ctx **ctx)
  * the model does not take.) */
 static int crop_taken(const char *cmd, const vggcl_model *model, const vggcl_preprocess *p, int given)
 {
-    if (!model || p->crop <= 0 || cli_size_taken(model, p->crop, p->crop)) return CLI_OK;
-    const int least = vggcl_model_min_input(model);
     char why[256];
-    if (p->crop < least) snprintf(why, sizeof why, "smaller than the %d x %d the network takes", least, least);
-    else
-        snprintf(why, sizeof why, "a pool that rounds up gets an odd map there (the model's \"vggcl.pool_ceil\"; "
-                 "vggcl's pools round down): give a multiple of %d", vggcl_model_size_multiple(model));
+    if (!model || p->crop <= 0 || !cli_size_refused(&model, 1, p->crop, p->crop, why, sizeof why)) return CLI_OK;
     /* (under mpirun a rank's own model, read on its machine, may be the one refusing it: said by that rank where
      * the ranks' messages are gathered, once where alike; by rank 0 alone in a command every rank runs whole) */
     int (*const say)(int, const char *, ...) = cli_ranks_gathering() ? cli_error_here : cli_error;
-    if (given) return say(CLI_USAGE, "%s: --crop %d: %s", cmd, p->crop, why);
-    return cli_error(CLI_FAIL, "%s: the model's crop (its metadata \"vggcl.crop\") %d: %s", cmd, p->crop, why);
+    if (given) return say(CLI_USAGE, "%s: --crop %d, %s", cmd, p->crop, why);
+    return cli_error(CLI_FAIL, "%s: the model's crop (its metadata \"vggcl.crop\") %d, %s", cmd, p->crop, why);
 }
 
 int cli_model_preset(const char *cmd, vggcl_ctx *ctx, const vggcl_model *model, vggcl_preprocess *p)
