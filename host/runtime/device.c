@@ -334,19 +334,20 @@ static int contains_nocase(const char *hay, const char *needle)
     return 0;
 }
 
-/* Whether spec is P:D of digits alone (sscanf's %d wrapped 4294967296:0 to 0:0): *p and *d, or -1 for a
- * number past INT_MAX (no device has it). */
+/* Whether spec is P:D of digits, blanks around the colon taken (sscanf's %d wrapped 4294967296:0 to 0:0): *p
+ * and *d, or -1 for a number past INT_MAX (no device has it). */
 static int platform_device(const char *spec, long *p, long *d)
 {
-    const char *colon = strchr(spec, ':');
-    if (!colon || colon == spec || !all_digits(colon + 1)) return 0;
-    for (const char *s = spec; s < colon; s++)
-        if (!isdigit((unsigned char)*s)) return 0;
+    const char *colon = spec, *after;
+    while (isdigit((unsigned char)*colon)) colon++;
+    if (colon == spec) return 0;
+    colon += strspn(colon, " \t"); /* (blanks around the colon: " 0 : 1" was looked for as a name) */
+    if (*colon != ':' || !all_digits(after = colon + 1 + strspn(colon + 1, " \t"))) return 0;
     errno = 0;
     *p = strtol(spec, NULL, 10);
     *p = errno || *p > INT_MAX ? -1 : *p;
     errno = 0;
-    *d = strtol(colon + 1, NULL, 10);
+    *d = strtol(after, NULL, 10);
     *d = errno || *d > INT_MAX ? -1 : *d;
     return 1;
 }
