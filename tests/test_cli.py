@@ -1420,12 +1420,22 @@ class Cli(unittest.TestCase):
 
     def test_bad_device_spec(self):
         self.fails(self.run_args(extra=["--device", "no-such-gpu"]), 1, "no-such-gpu", "vggcl devices")
-        self.fails(self.run_args(extra=["--device", "99"]), 1, "index 99")
+        # named with the command and the option, as a list's device too (only the library's sentence was said)
+        self.fails(self.run_args(extra=["--device", "99"]), 1, "vggcl: run: --device 99: no OpenCL device with index 99")
+        for cmd in (["classify", "--weights", self.weights, "--resize", "16", "--crop", "16"],
+                    ["cam", "--weights", self.weights, "--out-dir", self.out.parent]):
+            for spec in ("99", " 0, 99"):
+                r = self.vggcl(*cmd, "--device", spec, ROOT / "tests" / "data" / "tiny.png")
+                if cmd[0] == "classify" or "," not in spec:  # (cam runs on one device)
+                    self.assertEqual(r.returncode, 1, r.stderr)
+                    self.assertIn(f"vggcl: {cmd[0]}: --device {spec.strip()}: no OpenCL device with index 99",
+                                  r.stderr)
         self.fails(self.run_args(extra=["--device", "-1"]), 1, "no OpenCL device with index -1: indices start at 0")
         self.fails(self.run_args(extra=["--device", "5:0"]), 1, "5:0")
         # the device named by the environment, no --device given: said where it came from
         r = self.fails(self.run_args(), 1, "no OpenCL device name contains 'no-such-gpu'", env={"VGGCL_DEVICE": "no-such-gpu"})
         self.assertIn("(the device named by $VGGCL_DEVICE=no-such-gpu)", r.stderr)
+        self.assertNotIn("--device", r.stderr)
         # P:D past the int range (sscanf wrapped 4294967296:0 to 0:0); all or a list where one device runs
         self.fails(self.run_args(extra=["--device", "4294967296:0"]), 1, "no OpenCL device 4294967296:0")
         self.fails(self.run_args(extra=["--device", "all"]), 2, "run: --device all: this command runs on one device")
@@ -1435,6 +1445,11 @@ class Cli(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn("device: reference (plain C)\n", r.stdout)
         self.out.unlink()
+        # P:D with blanks around its colon, as around the spec (" 0 : 0 " was looked for in the devices' names)
+        for spec in (" 0 : 0 ", "0 :0", "0:\t0"):
+            r = self.vggcl(*self.run_args(extra=["--device", spec]))
+            self.assertEqual(r.returncode, 0, spec + r.stderr)
+            self.out.unlink()
         # in $VGGCL_DEVICE, set for the commands that take several, all or a list means its first device (it was
         # refused: VGGCL_DEVICE=all in a profile broke run, bench, cam and tune); an empty first one is said
         want = None

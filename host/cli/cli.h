@@ -527,10 +527,14 @@ int cli_all_devices(int *index, int cap, int one_kind_only);
  * printed (no platform or device: what to install). */
 vggcl_device_info *cli_list_devices(int *count);
 /* A list refuses empty items, more than CLI_MAX_DEVICES, and ref with OpenCL devices (CLI_USAGE). cmd names
- * the command in what the model's preset refuses (cli_model_preset). */
-int cli_open_models(const char *cmd, const char *device, const char *weights, const vggcl_load_options *opts,
-                    vggcl_preprocess *p, cli_devices *d);
+ * the command in what the model's preset refuses (cli_model_preset) and, with option (the --device given, NULL
+ * where none was: device is then $VGGCL_DEVICE's or a rank's own), a device that is not there. */
+int cli_open_models(const char *cmd, const char *device, const char *option, const char *weights,
+                    const vggcl_load_options *opts, vggcl_preprocess *p, cli_devices *d);
 void cli_close_models(cli_devices *d);
+/* vggcl_select_device(ctx, spec): CLI_OK, else CLI_FAIL said, naming cmd and --device where option (the --device
+ * given, NULL where none was: spec is then $VGGCL_DEVICE's, which the library names, or a rank's own) chose it. */
+int cli_select_device(const char *cmd, vggcl_ctx *ctx, const char *spec, const char *option);
 /* For the commands that run on one device: CLI_USAGE (said) when --device given is all or a list; else CLI_OK
  * ($VGGCL_DEVICE's all or list means its first device: vggcl_select_device takes it). */
 int cli_one_device(const char *cmd, const char *given);

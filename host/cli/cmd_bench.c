@@ -147,7 +147,7 @@ int cmd_bench(int argc, char **argv)
     vggcl_model *model = NULL;
     vggcl_ctx *ctx = cli_ctx_new();
     if (!ctx) return cli_error(CLI_FAIL, "out of host memory");
-    if (vggcl_select_device(ctx, device) != VGGCL_OK) goto fail;
+    if ((rc = cli_select_device("bench", ctx, device, device)) != CLI_OK) goto done;
     /* (said before the passes: the reference has no profiling; off again until the profiled passes) */
     if (per_layer && (vggcl_profile(ctx, 1) != VGGCL_OK || vggcl_profile(ctx, 0) != VGGCL_OK)) {
         rc = cli_error(CLI_USAGE, "bench: --per-layer %s", vggcl_message(ctx));
@@ -262,7 +262,7 @@ int cmd_bench(int argc, char **argv)
                 if (peak_gflops && g > 0) cJSON_AddNumberToObject(l, "of_peak", g / peak_gflops); /* (as the text's) */
                 cJSON_AddItemToArray(arr, l);
             }
-        if (cli_json_print(o) != CLI_OK) goto done;
+        if ((rc = cli_json_print(o)) != CLI_OK) goto done;
     } else {
         char more[96];
         snprintf(more, sizeof more, "conv %s, batch %d, %dx%d", conv ? conv : "auto", batch, h, w);

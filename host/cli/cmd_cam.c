@@ -378,9 +378,10 @@ int cmd_cam(int argc, char **argv)
     if (local == CLI_OK) {
         vggcl_load_options kept = opts, dropped = opts;
         kept.pool5 = compare ? VGGCL_POOL5_KEEP : opts.pool5, dropped.pool5 = VGGCL_POOL5_DROP;
-        if (vggcl_select_device(ctx, cli_ranks_device(&ranks, device)) != VGGCL_OK ||
-            vggcl_model_load(ctx, weights, &kept, &models[0]) != VGGCL_OK ||
-            (compare && vggcl_model_load(ctx, weights, &dropped, &models[1]) != VGGCL_OK))
+        if ((local = cli_select_device("cam", ctx, cli_ranks_device(&ranks, device), device)) != CLI_OK)
+            ; /* (said) */
+        else if (vggcl_model_load(ctx, weights, &kept, &models[0]) != VGGCL_OK ||
+                 (compare && vggcl_model_load(ctx, weights, &dropped, &models[1]) != VGGCL_OK))
             local = cli_error(CLI_FAIL, "%s", vggcl_message(ctx));
         else if ((local = cli_model_preset("cam", ctx, models[0], &p)) == CLI_OK && !compare)
             cli_pool5_note(weights, &opts, models[0]);

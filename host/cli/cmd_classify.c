@@ -308,7 +308,7 @@ int cmd_classify(int argc, char **argv)
     int local = cli_ranks_capture(&ranks, &logits_out, &tensor_out);
     if (local == CLI_OK && !wctx) local = cli_error(CLI_FAIL, "out of host memory");
     if (local == CLI_OK)
-        local = cli_open_models("classify", cli_ranks_device(&ranks, device), weights, &opts, &p, &devs);
+        local = cli_open_models("classify", cli_ranks_device(&ranks, device), device, weights, &opts, &p, &devs);
     if (local == CLI_OK) cli_pool5_note(weights, &opts, devs.model[0]);
     if (local == CLI_OK && labels_path) local = load_labels(labels_path, vggcl_model_classes(devs.model[0]), &l);
     if ((local = cli_ranks_all_ok(&ranks, local)) == CLI_OK) /* (each machine's --labels file too) */

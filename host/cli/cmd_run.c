@@ -96,7 +96,7 @@ int cmd_run(int argc, char **argv)
         rc = cli_error(CLI_FAIL, "%s: shape (%lld, 3, %lld, %lld) is too large", input, shape[0], shape[2], shape[3]);
         goto done;
     }
-    if (vggcl_select_device(ctx, device) != VGGCL_OK) goto fail;
+    if ((rc = cli_select_device("run", ctx, device, device)) != CLI_OK) goto done;
     if (vggcl_model_load(ctx, weights, &opts, &model) != VGGCL_OK) goto fail;
     cli_pool5_note(weights, &opts, model);
     const int n = (int)shape[0], h = (int)shape[2], w = (int)shape[3];

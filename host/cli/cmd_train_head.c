@@ -514,7 +514,7 @@ int cmd_train_head(int argc, char **argv)
     const int lists[2] = { v, ds.n - v };
     if (local != CLI_OK || !cli_ranks_hand_out(&ranks, lists, 2)) cli_share(ds.n, ranks.rank, ranks.size, &lo, &hi);
     if (local == CLI_OK)
-        local = cli_open_models("train-head", cli_ranks_device(&ranks, device), weights, &opts, &p, &devs);
+        local = cli_open_models("train-head", cli_ranks_device(&ranks, device), device, weights, &opts, &p, &devs);
     if ((local = cli_ranks_all_ok(&ranks, local)) == CLI_OK)
         local = cli_ranks_same_model(&ranks, "train-head", weights, devs.model[0], &p, NULL, 0, &a, agreed,
                                      devs.ctx[0]);

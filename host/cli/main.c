@@ -337,11 +337,20 @@ const char *cli_device_kind(const vggcl_ctx *ctx, char *buf, size_t len)
 
 /* A new context on the device: CLI_OK, or CLI_FAIL with the error printed (the caller frees *ctx, NULL
  * when not made, either way). */
-static int open_device(const char *device, vggcl_ctx **ctx)
+int cli_select_device(const char *cmd, vggcl_ctx *ctx, const char *spec, const char *option)
+{
+    if (vggcl_select_device(ctx, spec) == VGGCL_OK) return CLI_OK;
+    if (!option) return cli_error(CLI_FAIL, "%s", vggcl_message(ctx));
+    option += strspn(option, " \t"); /* (without the blanks around it, a list's too) */
+    int len = (int)strlen(option);
+    while (len && (option[len - 1] == ' ' || option[len - 1] == '\t')) len--;
+    return cli_error(CLI_FAIL, "%s: --device %.*s: %s", cmd, len, option, vggcl_message(ctx));
+}
+
+static int open_device(const char *cmd, const char *device, const char *option, vggcl_ctx **ctx)
 {
     if (!(*ctx = cli_ctx_new())) return cli_error(CLI_FAIL, "out of host memory");
-    if (vggcl_select_device(*ctx, device) != VGGCL_OK) return cli_error(CLI_FAIL, "%s", vggcl_message(*ctx));
-    return CLI_OK;
+    return cli_select_device(cmd, *ctx, device, option);
 }
 
 /* Whether the model takes the crop of p (every image's size; 0: none, each image's own is checked as it comes):
@@ -499,8 +508,8 @@ const char *cli_trimmed(const char *s, char *buf, size_t cap)
 /* Whether a --device spec names several devices: all, or a list. */
 static int several_devices(const char *spec) { return spec && (!strcasecmp(spec, "all") || strchr(spec, ',')); }
 
-int cli_open_models(const char *cmd, const char *device, const char *weights, const vggcl_load_options *opts,
-                    vggcl_preprocess *p, cli_devices *d)
+int cli_open_models(const char *cmd, const char *device, const char *option, const char *weights,
+                    const vggcl_load_options *opts, vggcl_preprocess *p, cli_devices *d)
 {
     char specs[CLI_MAX_DEVICES][64], trimmed[256];
     int n = 0;
@@ -534,13 +543,13 @@ int cli_open_models(const char *cmd, const char *device, const char *weights, co
                              "their last bits: a run would depend on which one was free; list one kind", device, from);
     } else {
         d->n = 1; /* (none given: the library reads $VGGCL_DEVICE and names it in its messages) */
-        if (open_device(given, &d->ctx[0]) != CLI_OK) return CLI_FAIL;
+        if (open_device(cmd, given, option, &d->ctx[0]) != CLI_OK) return CLI_FAIL;
         return load_model(cmd, d->ctx[0], weights, opts, p, 0, &d->model[0]);
     }
     if (!n) return cli_error(CLI_FAIL, "--device %s: no device", device);
     for (int i = 0; i < n; i++) { /* the devices, and whether they are of one kind, before any model loads */
         d->n = i + 1;
-        if (open_device(specs[i], &d->ctx[i]) != CLI_OK)
+        if (open_device(cmd, specs[i], option, &d->ctx[i]) != CLI_OK)
             return given ? CLI_FAIL : cli_error(CLI_FAIL, "(the devices of $VGGCL_DEVICE=%s)", device);
     }
     const int kinds = one_kind(d, device, from);
