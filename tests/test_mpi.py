@@ -10,6 +10,7 @@ ranks talk over TCP only.
 
 usage: test_mpi.py VGGCL_BINARY
 """
+import json
 import os
 import re
 import shlex
@@ -1290,6 +1291,33 @@ class Mpi(Folder):
                              (1, [f"vggcl: {rank0}: rank 1 runs another command than rank 0's: every rank of the job "
                                   "must run the same one"]), r.stderr)
             self.assertEqual(list(out.iterdir()), [])
+
+    def test_bench_ranks_said(self):
+        """bench runs whole in every rank: each record names its rank, the count and its host (on machines of one
+        kind of device the records were alike but for their times), and each text report is printed whole (mpirun
+        gives the ranks a terminal: their lines were mixed, a "per batch" of either rank's); one process's has none."""
+        args = [VGGCL, "bench", "--weights", str(self.weights), "--size", "16", "--iters", "2"]
+        r = subprocess.run(["mpirun", "-n", "2", "--oversubscribe", *args, "--json"], capture_output=True, text=True,
+                           env=ENV, timeout=120)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        records = [json.loads(ln) for ln in r.stdout.splitlines()]
+        self.assertEqual(sorted((o["rank"], o["ranks"], o["host"]) for o in records),
+                         [(0, 2, socket.gethostname()), (1, 2, socket.gethostname())])
+        r = subprocess.run(["mpirun", "-n", "2", "--oversubscribe", *args, "--per-layer"], capture_output=True,
+                           text=True, env=ENV, timeout=120)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        reports = r.stdout.split("device:")[1:]
+        self.assertEqual(len(reports), 2, r.stdout)
+        self.assertEqual(sorted(rep.splitlines()[1] for rep in reports),
+                         [f"rank:          {k} of 2, on {socket.gethostname()}" for k in (0, 1)], r.stdout)
+        for rep in reports:  # (each whole: one of each line, the layers' table after them)
+            heads = [ln.split(":")[0] for ln in rep.splitlines()[1:] if ln[:1].isalpha() and ":" in ln]
+            self.assertEqual(heads[:6], ["rank", "model", "start-up", "per batch", "throughput", "device memory"],
+                             rep)
+            self.assertIn("\ntotal ", rep)
+        r = subprocess.run([*args, "--json"], capture_output=True, text=True, env=ENV, timeout=120)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertFalse({"rank", "ranks", "host"} & set(json.loads(r.stdout)), r.stdout)
 
     def test_device_listing_failing(self):
         """A rank that cannot list the devices to pick its own says so once (the selection, which lists them again,

@@ -279,6 +279,8 @@ int cli_ranks_writes(const char *shard);
 int cli_ranks_under_launcher(void);
 /* Whether it is one of several ranks a launcher started (MPI not yet started), --shard not given. */
 int cli_ranks_several(const char *shard);
+/* The rank count a launcher announced (1 without one, or for one rank), and this process's rank in *rank. */
+int cli_ranks_launched(int *rank);
 /* Starts MPI when launched as several ranks (collective: it also agrees on
  * r->chunk); refuses, said by each process, when MPI does not join the ranks
  * the launcher announced (another MPI's launcher: each process alone). Given

@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cjson/cJSON.h>
 
@@ -66,6 +67,15 @@ static unsigned device_of_record(const vggcl_ctx *ctx, char *kind, size_t len)
     return listed ? d.compute_units : 0;
 }
 
+/* Under a launcher every rank runs bench whole (its reports were alike): the rank count (1: none), this rank
+ * and its machine's name (in host). */
+static int rank_of(int *rank, char *host, size_t cap)
+{
+    if (gethostname(host, cap)) snprintf(host, cap, "?");
+    host[cap - 1] = '\0'; /* (a name cut short may have no end) */
+    return cli_ranks_launched(rank);
+}
+
 void cli_bench_record(cJSON *o, const vggcl_ctx *ctx, const vggcl_model *model, const char *weights, const char *conv)
 {
     /* (two runs that differ in any of these gave the same record but for their times: a machine's cores given
@@ -79,6 +89,14 @@ void cli_bench_record(cJSON *o, const vggcl_ctx *ctx, const vggcl_model *model, 
     cJSON_AddItemToObject(o, "model", cli_json_string(weights ? weights : "random vgg16-gap7"));
     cJSON_AddStringToObject(o, "pool5", vggcl_model_pool5(model) ? "keep" : "drop");
     cJSON_AddStringToObject(o, "conv", conv ? conv : "auto");
+    int rank;
+    char host[256];
+    const int ranks = rank_of(&rank, host, sizeof host);
+    if (ranks > 1) {
+        cJSON_AddNumberToObject(o, "rank", rank);
+        cJSON_AddNumberToObject(o, "ranks", ranks);
+        cJSON_AddItemToObject(o, "host", cli_json_string(host));
+    }
 }
 
 void cli_bench_heading(const vggcl_ctx *ctx, const vggcl_model *model, const char *weights, const char *more)
@@ -88,6 +106,14 @@ void cli_bench_heading(const vggcl_ctx *ctx, const vggcl_model *model, const cha
     printf("device:        %s", kind);
     if (units) printf(", %u compute unit%s", units, units == 1 ? "" : "s");
     printf("; vggcl %s\n", vggcl_version());
+    int rank;
+    char host[256];
+    const int ranks = rank_of(&rank, host, sizeof host);
+    if (ranks > 1) {
+        char *shown = cli_text(host);
+        printf("rank:          %d of %d, on %s\n", rank, ranks, shown ? shown : host);
+        free(shown);
+    }
     char *shown = weights ? cli_text(weights) : NULL; /* (a newline in the name forged a line) */
     printf("model:         %s, pool5 %s, %s\n",
            !weights ? "VGG16-GAP (7 classes, random weights)" : shown ? shown : weights,
@@ -116,6 +142,9 @@ int cmd_bench(int argc, char **argv)
         return CLI_USAGE;
     if (peak_s && !(cli_number(peak_s, &peak_gflops) && peak_gflops > 0 && peak_gflops <= 1e8))
         return cli_error(CLI_USAGE, "bench: --peak-gflops must be a number above 0 and up to 1e8, not '%s'", peak_s);
+    int rank;
+    if (cli_ranks_launched(&rank) > 1) /* (mpirun's ranks write to a terminal: their reports' lines were mixed) */
+        setvbuf(stdout, NULL, _IOFBF, 1 << 16);
     vggcl_load_options opts = { VGGCL_POOL5_AUTO, cli_arg(&a, "head"), VGGCL_CONV_AUTO, 0 };
     if (cli_model_opts("bench", pool5, conv, &opts)) return CLI_USAGE;
     vggcl_preprocess p;

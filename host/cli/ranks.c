@@ -83,6 +83,12 @@ int cli_ranks_under_launcher(void) { return launcher_pair_of(1) >= 0; }
 
 int cli_ranks_several(const char *shard) { return !shard && launched_size() >= 2; }
 
+int cli_ranks_launched(int *rank)
+{
+    *rank = launched_rank();
+    return launched_size();
+}
+
 int cli_ranks_writes(const char *shard)
 {
     return shard || launched_size() < 2 || launched_rank() == 0;
