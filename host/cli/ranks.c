@@ -907,6 +907,7 @@ int cli_ranks_finish(cli_ranks *r, vggcl_ctx *ctx, int rc, int stopped, int *fai
     const int lost = ferror(stdout) || ferror(stderr); /* (into the temporary files: a full TMPDIR) */
     if (r->saved_out >= 0) dup2(r->saved_out, 1), close(r->saved_out);
     if (r->saved_err >= 0) dup2(r->saved_err, 2), close(r->saved_err);
+    gathering = 0; /* (stderr is the real one again: cli_ranks_gathering) */
     clearerr(stdout), clearerr(stderr); /* (the real ones: else their writes below were taken to have failed) */
     if (lost) {
         rc = cli_error(CLI_FAIL, "rank %d: its answers and messages could not all be kept in its temporary files in "
