@@ -1219,9 +1219,13 @@ class Cam(unittest.TestCase):
         self.check(np.load(self.d / "photo.cam.npy"), cam)
         with Image.open(self.d / "photo.cam.png") as im:
             self.assertEqual(im.size, (224, 224))
-        r = self.cam("--class", "5", self.image)
-        self.assertEqual(r.returncode, 2)
-        self.assertIn("cam: --class 5, but the model has 5 classes (0 to 4)", r.stderr)  # (the range said)
+        # past the classes, however far: said as a name it does not have is (three wordings, one of them without
+        # the model's range: "must be an integer from 0 to 1000000")
+        for k in ("5", "99999999999"):
+            r = self.cam("--class", k, self.image)
+            self.assertEqual(r.returncode, 2)
+            self.assertIn(f"cam: --class takes a class's number, 0 to 4 ({self.weights} names no classes: no metadata "
+                          f"\"vggcl.classes\"), not '{k}'", r.stderr)
         # a class by its name where the model names its classes (only a number was taken: "must be an integer")
         r = self.cam("--class", "kat", self.image)
         self.assertEqual(r.returncode, 2)

@@ -233,13 +233,11 @@ static int class_called(const vggcl_model *m, const char *name)
     return -1;
 }
 
-/* The class of model named name (--class cat), or -1, said (the model's names, the first few, or that it names
- * none: a number is then the way). */
-static int class_by_name(const vggcl_model *m, const char *weights, const char *name)
+/* --class name refused (a name the model does not have, or a number past its classes): CLI_USAGE, said with the
+ * model's names, the first few, or that it names none (a number is then the way). */
+static int class_refused(const vggcl_model *m, const char *weights, const char *name)
 {
     const int classes = vggcl_model_classes(m);
-    const int called = class_called(m, name);
-    if (called >= 0) return called;
     char names[1024] = "";
     size_t used = 0;
     for (int k = 0; k < classes; k++) {
@@ -259,7 +257,7 @@ static int class_by_name(const vggcl_model *m, const char *weights, const char *
         cli_error(CLI_USAGE, "cam: --class takes a class's number, 0 to %d, or its name, one of %s's: %s; not '%s'",
                   classes - 1, weights, names, asked ? asked : name);
     free(asked);
-    return -1;
+    return CLI_USAGE;
 }
 
 /* One model on one image: the map of class klass (< 0: its top class; *chosen gets the class drawn), the
@@ -337,8 +335,12 @@ int cmd_cam(int argc, char **argv)
     if ((rc = cli_preprocess_args("cam", &a, &p)) != CLI_OK) goto done_args;
     /* a number, else a name: looked up once the model names its classes */
     const int class_named = class_s && strspn(class_s, "0123456789") != strlen(class_s);
-    if ((class_s && !class_named && cli_int("cam", "--class", class_s, 0, 1000000, &klass)) ||
-        cli_model_opts("cam", pool5, cli_arg(&a, "conv"), &opts) || (device && cli_one_device("cam", device))) {
+    if (class_s && !class_named) { /* (past any model's classes: refused with the model's range, as a name is) */
+        errno = 0;
+        const long k = strtol(class_s, NULL, 10);
+        klass = errno || k > INT_MAX ? INT_MAX : (int)k;
+    }
+    if (cli_model_opts("cam", pool5, cli_arg(&a, "conv"), &opts) || (device && cli_one_device("cam", device))) {
         rc = CLI_USAGE;
         goto done_args;
     }
@@ -397,8 +399,8 @@ int cmd_cam(int argc, char **argv)
         rc = local;
         goto out;
     }
-    if (class_named && (klass = class_by_name(models[0], weights, class_s)) < 0) {
-        rc = CLI_USAGE;
+    if (class_named && (klass = class_called(models[0], class_s)) < 0) {
+        rc = class_refused(models[0], weights, class_s);
         goto out;
     }
     /* a number that is a class's name (folders 0..10 as classes) is that class: 10 was refused past the last
@@ -412,8 +414,7 @@ int cmd_cam(int argc, char **argv)
     }
     if (by_name >= 0) klass = by_name;
     if (klass >= vggcl_model_classes(models[0])) {
-        rc = cli_error(CLI_USAGE, "cam: --class %d, but the model has %d classes (0 to %d)", klass,
-                       vggcl_model_classes(models[0]), vggcl_model_classes(models[0]) - 1);
+        rc = class_refused(models[0], weights, class_s);
         goto out;
     }
     cam_job job = { ctx, dir };
