@@ -402,7 +402,7 @@ class Cli(unittest.TestCase):
             root.chmod(0o644)
             for data, said in ((root, f"vggcl: {re.escape(str(root))}/[^/]+: cannot tell whether it is a class folder: "
                                       "Permission denied\n"),  # (the first entry readdir gives)
-                               (root / "a", f"vggcl: --data {re.escape(str(root))}/a: Permission denied \\(expected")):
+                               (root / "a", f"vggcl: eval: --data {re.escape(str(root))}/a: Permission denied \\(expected")):
                 r = subprocess.run([VGGCL, "eval", "--weights", self.weights, "--data", data, "--device", "ref"],
                                    capture_output=True, text=True, timeout=300, preexec_fn=as_nobody)
                 self.assertEqual(r.returncode, 1, r.stderr)

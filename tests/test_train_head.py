@@ -307,10 +307,10 @@ class TrainHead(unittest.TestCase):
         # (and the other way round: the training's names decomposed, --val's composed)
         self.fails(self.train_head(out, "--data", bad / "nfd", "--val", bad / "nfc"), out,
                    "class folder 'bl\u00e9' is not one of the training classes in", hint)
-        self.fails(self.train_head(out, "--data", bad / "missing"), out, f"--data {bad}/missing: not there (expected a "
-                   "folder")
+        self.fails(self.train_head(out, "--data", bad / "missing"), out, f"train-head: --data {bad}/missing: not there "
+                   "(expected a folder")
         self.fails(self.train_head(out, "--data", self.d / "train", "--val", bad / "nov"), out,
-                   f"--val {bad}/nov: not there (expected a folder")
+                   f"train-head: --val {bad}/nov: not there (expected a folder")
         # --val holding training images (the same folder, or one of its images linked): refused (it reported the
         # training images' accuracy as validation, and kept the epoch by it)
         self.fails(self.train_head(out, "--data", self.d / "train", "--val", self.d / "train"), out,

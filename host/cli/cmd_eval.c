@@ -301,7 +301,7 @@ int cmd_eval(int argc, char **argv)
     ranks.batch = batch;
     if ((rc = cli_ranks_begin(&ranks, "eval", NULL, NULL)) != CLI_OK) goto out;
     int local = cli_ranks_capture(&ranks, NULL, NULL);
-    if (local == CLI_OK) local = cli_dataset_read("--data", data, &ds, ranks.rank == 0);
+    if (local == CLI_OK) local = cli_dataset_read("eval: --data", data, &ds, ranks.rank == 0);
     if ((local = cli_ranks_all_ok(&ranks, local)) == CLI_OK) local = cli_ranks_same_list(&ranks, "eval", ds.files, ds.n);
     int lo = 0, hi = ds.n; /* (the ranks agree on local: listed alike, or refused alike) */
     if (local != CLI_OK || !cli_ranks_hand_out(&ranks, &ds.n, 1)) cli_share(ds.n, ranks.rank, ranks.size, &lo, &hi);

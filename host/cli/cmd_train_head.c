@@ -392,7 +392,7 @@ static int val_apart(const char *data, const char *val_dir, const cli_dataset *d
 static int read_data(const char *data, const char *val_dir, cli_dataset *ds, cli_dataset *vs, char **is_val,
                      int first_rank)
 {
-    if (cli_dataset_read("--data", data, ds, first_rank) != CLI_OK) return CLI_FAIL;
+    if (cli_dataset_read("train-head: --data", data, ds, first_rank) != CLI_OK) return CLI_FAIL;
     if (ds->n_classes < 2)
         return cli_error(CLI_FAIL, "%s: one class folder ('%s'); a head needs at least two classes", data,
                          ds->classes[0]);
@@ -402,7 +402,7 @@ static int read_data(const char *data, const char *val_dir, cli_dataset *ds, cli
                                        "must be: rename it", data, ds->classes[c]);
     const int n_train_files = ds->n;
     if (val_dir) {
-        if (cli_dataset_read("--val", val_dir, vs, first_rank) != CLI_OK) return CLI_FAIL;
+        if (cli_dataset_read("train-head: --val", val_dir, vs, first_rank) != CLI_OK) return CLI_FAIL;
         const int apart = first_rank ? val_apart(data, val_dir, ds, vs) : CLI_OK;
         if (apart != CLI_OK) return apart;
         int *to = malloc(sizeof *to * (size_t)vs->n_classes); /* a --val class's training class */
