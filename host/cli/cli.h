@@ -627,8 +627,8 @@ typedef struct {
     int *labels;
 } cli_dataset;
 
-/* Reads dir (given as option opt, "CMD: --data", for messages); an error (not a folder, no class folders, a class folder
- * without images) is printed and returns CLI_FAIL. say: its notes are said (one rank of several says them). */
+/* Reads dir (given as option opt, "CMD: --data", for messages); an error (not a folder, no class folders, a class
+ * folder without images) is printed and returns CLI_FAIL. say: its notes are said (one rank of several says them). */
 int cli_dataset_read(const char *opt, const char *dir, cli_dataset *ds, int say);
 /* The index of the class folder called name (a search: the names are sorted), else -1. */
 int cli_dataset_class(const cli_dataset *ds, const char *name);

@@ -305,7 +305,8 @@ int cmd_eval(int argc, char **argv)
     if ((local = cli_ranks_all_ok(&ranks, local)) == CLI_OK) local = cli_ranks_same_list(&ranks, "eval", ds.files, ds.n);
     int lo = 0, hi = ds.n; /* (the ranks agree on local: listed alike, or refused alike) */
     if (local != CLI_OK || !cli_ranks_hand_out(&ranks, &ds.n, 1)) cli_share(ds.n, ranks.rank, ranks.size, &lo, &hi);
-    if (local == CLI_OK) local = cli_open_models("eval", cli_ranks_device(&ranks, device), device, weights, &opts, &p, &devs);
+    if (local == CLI_OK)
+        local = cli_open_models("eval", cli_ranks_device(&ranks, device), device, weights, &opts, &p, &devs);
     if (local == CLI_OK) cli_pool5_note(weights, &opts, devs.model[0]);
     if ((local = cli_ranks_all_ok(&ranks, local)) == CLI_OK)
         local = cli_ranks_same_model(&ranks, "eval", weights, devs.model[0], &p, NULL, 0, &a, agreed, devs.ctx[0]);
