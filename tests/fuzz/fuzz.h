@@ -9,8 +9,9 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-/* Writes data to this process's scratch file and returns its path (a
- * tmpfs folder where there is one). Returns NULL if it cannot be written. */
+/* Writes data to this process's scratch file for suffix (one per suffix, a
+ * memory file) and returns its path, valid until the next call. Returns NULL
+ * if it cannot be written. With size 0 it is an empty file for a writer. */
 const char *fuzz_file(const uint8_t *data, size_t size, const char *suffix);
 
 #endif

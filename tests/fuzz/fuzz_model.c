@@ -1,10 +1,17 @@
 /* libFuzzer harness for the model-plan builder: key names, shapes, dtypes and
- * BatchNorm layout. The input is one options byte and a safetensors header
- * (JSON); the harness lays the tensors out back to back, fills them with small
- * values and writes a well-formed file, so the fuzzer's effort goes into the
- * plan rather than the container. A plan that loads is run once on the
- * reference backend when it is small. */
+ * BatchNorm layout. The input is one options byte, an optional size byte (there
+ * when the byte after the options is not '{') and a safetensors header (JSON);
+ * the harness lays the tensors out back to back, fills them with small values
+ * and writes a well-formed file, so the fuzzer's effort goes into the plan
+ * rather than the container. A plan that loads is run once on the reference
+ * backend when it is small: at its least input size, or at the size byte's
+ * (checked against vggcl_model_map_size: a run at a size it gives succeeds, one
+ * at a size it gives 0x0 for is refused). Its trunk is then written with a new
+ * head (vggcl_save_with_head, which checks the file's metadata, and with
+ * options bit 5 the same pairs as the caller's), and a file written must load.
+ * A broken contract aborts. */
 #include <cjson/cJSON.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -88,28 +95,109 @@ static void fill_all(unsigned char *data)
     for (int i = 0; i < n_placed; i++) fill(data + placed[i].off, placed[i].bytes, placed[i].dtype, (unsigned)i + 1);
 }
 
-static void run_model(const char *path, uint8_t opt)
+/* The sizes vggcl_model_map_size takes or refuses, against what vggcl.h says of vggcl_model_min_input and
+ * vggcl_model_size_multiple, over sides from least - 2 to least + 13. */
+static void check_sizes(const vggcl_model *m, int least)
+{
+    const int multiple = vggcl_model_size_multiple(m);
+    for (int h = least > 2 ? least - 2 : 1; h <= least + 13; h++) {
+        for (int w = least > 2 ? least - 2 : 1; w <= least + 13; w++) {
+            int mh = -1, mw = -1;
+            vggcl_model_map_size(m, h, w, &mh, &mw);
+            const int taken = mh > 0 && mw > 0;
+            if (taken != (mh > 0 || mw > 0) || mh < 0 || mw < 0) abort(); /* both 0, or both a size */
+            if (taken && (h < least || w < least || multiple == INT_MAX)) abort(); /* below the least: refused */
+            if (!taken && h >= least && w >= least && multiple != INT_MAX && h % multiple == 0 && w % multiple == 0)
+                abort(); /* a multiple of vggcl_model_size_multiple from the least up: taken */
+        }
+    }
+}
+
+/* One pass on the reference at h x w (least x least without a size byte, sz < 0) when it is small; at a fuzzed
+ * size, its outcome must be the one vggcl_model_map_size foretells. */
+static void run_once(vggcl_ctx *ctx, vggcl_model *m, int n, int least, int sz)
+{
+    const int h = sz < 0 ? least : (least > 2 ? least - 2 : 1) + (sz & 15);
+    const int w = sz < 0 ? least : (least > 2 ? least - 2 : 1) + (sz >> 4);
+    int mh, mw;
+    vggcl_model_map_size(m, h, w, &mh, &mw);
+    if (vggcl_model_flops(m, n, h, w) >= 2e7 || (double)n * 3 * h * w > (1 << 22)) return;
+    float *in = calloc((size_t)n * 3 * h * w, sizeof(float));
+    float *logits = malloc(sizeof(float) * (size_t)n * vggcl_model_classes(m));
+    float *feat = malloc(sizeof(float) * (size_t)n * vggcl_model_features(m));
+    if (in && logits && feat) {
+        const vggcl_status st = vggcl_forward(ctx, m, in, n, h, w, logits, feat);
+        if (getenv("FUZZ_VERBOSE"))
+            fprintf(stderr, "pass %dx%d (map %dx%d): %s\n", h, w, mh, mw, st == VGGCL_OK ? "ran" : vggcl_message(ctx));
+        if (sz >= 0 && (mh > 0 ? st != VGGCL_OK : st != VGGCL_ERR_SHAPE)) {
+            fprintf(stderr, "fuzz_model: %dx%d: map %dx%d, forward %d: %s\n", h, w, mh, mw, (int)st,
+                    vggcl_message(ctx));
+            abort(); /* vggcl_model_map_size and the pass disagree */
+        }
+    }
+    free(in), free(logits), free(feat);
+}
+
+/* The trunk at path written with a new GAP head (vggcl_save_with_head checks its metadata: vggcl__meta_check),
+ * the metadata's pairs (meta) given as the caller's when ours; a file written must load as the trunk did. */
+static void save_head(vggcl_ctx *ctx, const char *path, const vggcl_model *m, const vggcl_load_options *o,
+                      const cJSON *meta, int ours)
+{
+    enum { MAX_META = 32 };
+    const char *pairs[2 * MAX_META];
+    int n_meta = 0;
+    for (const cJSON *it = meta ? meta->child : NULL; ours && it && n_meta < MAX_META; it = it->next)
+        if (it->string && cJSON_IsString(it)) pairs[2 * n_meta] = it->string, pairs[2 * n_meta++ + 1] = it->valuestring;
+    const int classes = vggcl_model_classes(m), d = vggcl_model_features(m);
+    char out[64];
+    const char *scratch = fuzz_file(NULL, 0, ".out.safetensors");
+    float *w = calloc((size_t)classes * d, sizeof(float)), *b = calloc((size_t)classes, sizeof(float));
+    if (scratch && w && b && classes > 0 && d > 0) {
+        snprintf(out, sizeof out, "%s", scratch);
+        const vggcl_status st = vggcl_save_with_head(ctx, path, out, classes, d, w, b, pairs, n_meta);
+        if (getenv("FUZZ_VERBOSE"))
+            fprintf(stderr, "saved with %d pairs of ours: %s\n", n_meta,
+                    st == VGGCL_OK ? "written" : vggcl_message(ctx));
+        if (st == VGGCL_OK) {
+            vggcl_load_options again = *o;
+            again.head = NULL; /* (classifier.0, the head written) */
+            vggcl_model *saved = NULL;
+            vggcl_preprocess p;
+            vggcl_preprocess_unset(&p);
+            if (vggcl_model_load(ctx, out, &again, &saved) != VGGCL_OK ||
+                vggcl_model_preprocess(ctx, saved, &p) != VGGCL_OK) {
+                fprintf(stderr, "fuzz_model: a model vggcl_save_with_head wrote is refused: %s\n", vggcl_message(ctx));
+                abort();
+            }
+            vggcl_model_free(saved);
+        }
+    }
+    free(w), free(b);
+}
+
+static void run_model(const char *file, uint8_t opt, int sz, const cJSON *meta)
 {
     static const char *const heads[4] = { NULL, "classifier.1", "classifier.6", "fc" };
+    char path[64]; /* (fuzz_file's buffer is its next call's) */
+    snprintf(path, sizeof path, "%s", file);
     vggcl_load_options o = { 0 };
     o.pool5 = (opt & 3) == 3 ? VGGCL_POOL5_AUTO : (opt & 3) == 2 ? VGGCL_POOL5_KEEP : (opt & 3);
     o.head = heads[(opt >> 2) & 3];
     vggcl_ctx *ctx = vggcl_ctx_new();
     vggcl_model *m = NULL;
-    const int loaded = ctx && vggcl_select_device(ctx, "ref") == VGGCL_OK && vggcl_model_load(ctx, path, &o, &m) == VGGCL_OK;
+    const int loaded =
+        ctx && vggcl_select_device(ctx, "ref") == VGGCL_OK && vggcl_model_load(ctx, path, &o, &m) == VGGCL_OK;
     if (loaded) {
         vggcl_preprocess p; /* the metadata's preset, read or refused */
         vggcl_preprocess_unset(&p);
         if (vggcl_model_preprocess(ctx, m, &p) == VGGCL_OK && (p.resize < 0 || p.crop < 0 || !(p.std[0] != 0)))
             abort(); /* every field filled, std never 0 */
-        const int s = vggcl_model_min_input(m), n = 1 + ((opt >> 4) & 1);
-        if (vggcl_model_flops(m, n, s, s) < 2e7) {
-            float *in = calloc((size_t)n * 3 * s * s, sizeof(float));
-            float *logits = malloc(sizeof(float) * (size_t)n * vggcl_model_classes(m));
-            float *feat = malloc(sizeof(float) * (size_t)n * vggcl_model_features(m));
-            if (in && logits && feat) vggcl_forward(ctx, m, in, n, s, s, logits, feat);
-            free(in), free(logits), free(feat);
+        const int least = vggcl_model_min_input(m), n = 1 + ((opt >> 4) & 1);
+        if (least <= 65536) {
+            check_sizes(m, least);
+            run_once(ctx, m, n, least, sz);
         }
+        save_head(ctx, path, m, &o, meta, opt >> 5 & 1);
         vggcl_model_free(m);
     }
     if (ctx && getenv("FUZZ_VERBOSE")) fprintf(stderr, "%s\n", loaded ? "loaded" : vggcl_message(ctx));
@@ -119,7 +207,9 @@ static void run_model(const char *path, uint8_t opt)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 2) return 0;
-    cJSON *root = cJSON_ParseWithLength((const char *)data + 1, size - 1);
+    const int sz = data[1] != '{' ? data[1] : -1; /* the size byte, if there is one */
+    const size_t at = sz < 0 ? 1 : 2;
+    cJSON *root = cJSON_ParseWithLength((const char *)data + at, size - at);
     if (!root) return 0;
     char *header = NULL;
     unsigned char *file = NULL;
@@ -131,7 +221,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             memcpy(file + 8, header, hlen);
             fill_all(file + 8 + hlen);
             const char *path = fuzz_file(file, total, ".safetensors");
-            if (path) run_model(path, data[0]);
+            if (path) run_model(path, data[0], sz, cJSON_GetObjectItemCaseSensitive(root, "__metadata__"));
         }
     }
     free(file);

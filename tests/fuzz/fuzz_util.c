@@ -36,7 +36,8 @@ const char *fuzz_file(const uint8_t *data, size_t size, const char *suffix)
         made[n_made++].fd = fd;
     }
     const int fd = made[i].fd;
-    if (ftruncate(fd, 0) != 0) return NULL;
+    /* (and the offset back to 0: a writer given the path writes through a copy of this descriptor, at its offset) */
+    if (ftruncate(fd, 0) != 0 || lseek(fd, 0, SEEK_SET) != 0) return NULL;
     for (size_t done = 0; done < size;) {
         const ssize_t w = pwrite(fd, data + done, size - done, (off_t)done);
         if (w <= 0) return NULL;

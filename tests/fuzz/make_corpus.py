@@ -82,7 +82,8 @@ def npy_seeds():
 
 
 def model_seeds():
-    """One options byte (pool5 / head / batch bits, see fuzz_model.c), then a header."""
+    """One options byte (pool5 / head / batch / caller's metadata bits, see fuzz_model.c), a size byte where
+    the byte after it is not '{', then a header."""
     def header(sd, metadata=None):
         data = st_bytes(sd, metadata)
         n = struct.unpack("<Q", data[:8])[0]
@@ -115,6 +116,20 @@ def model_seeds():
             ("meta-pool-ceil-all", b"\x03", plain, {"vggcl.pool_ceil": "1", "vggcl.pool5": "drop"}),
             ("meta-pool5-keep-auto", b"\x03", plain, {"vggcl.pool5": "keep", "vggcl.pool_ceil": "0,1"})):
         out("model", name, opts + header(sd, meta))
+    # a size byte (after the options; its low 4 bits add to the height, its high 4 to the width, from the least
+    # input - 2): the pass at that size checked against vggcl_model_map_size, here where the second pool rounds up
+    # (least 4, multiple 4): 6x8 gives it a 3x4 map (refused), 9x12 a 4x6 one (taken though no multiple of 4)
+    for name, size in (("size-ceil-odd", b"\x64"), ("size-ceil-even", b"\xa7"), ("size-below-least", b"\x10")):
+        out("model", name, b"\x03" + size + header(plain, {"vggcl.pool_ceil": "0,1", "vggcl.pool5": "keep"}))
+    # the metadata vggcl_save_with_head checks (vggcl__meta_check): the file's, and with options bit 5 the same
+    # pairs as the caller's; a preset the loader takes but the preset's reader refuses
+    for name, opts, meta in (
+            ("save-meta-ours", b"\x26", {"vggcl.classes": '["cat","dog"]', "vggcl.resize": "40", "vggcl.crop": "32",
+                                         "vggcl.mean": "0.5,0.5,0.5", "vggcl.std": "0.2,0.2,0.2",
+                                         "vggcl.pool5": "keep", "vggcl.pool_ceil": "0", "vggcl.draft": "0"}),
+            ("save-meta-bad-resize", b"\x06", {"vggcl.resize": "-1", "vggcl.trained": "x"}),
+            ("save-meta-bad-std-ours", b"\x26", {"vggcl.std": "0,1,1"})):
+        out("model", name, opts + header(head1, meta))
 
 
 def png(img, **kw):
