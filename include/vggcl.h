@@ -217,9 +217,12 @@ VGGCL_API const char *vggcl_model_metadata(const vggcl_model *model, const char 
  * NULL when the file names no classes. */
 VGGCL_API const char *vggcl_model_class_name(const vggcl_model *model, int c);
 
+/* The largest side of an input vggcl takes (with h x w below 2^31). */
+#define VGGCL_MAX_SIDE 65536
+
 /* One forward pass. input: (n, 3, h, w). logits: (n, classes), may be NULL
  * (must be, for a model loaded features_only). features: (n, features) GAP
- * output, may be NULL. n >= 1, 1 <= h, w <= 65536 with h x w below 2^31, at
+ * output, may be NULL. n >= 1, 1 <= h, w <= VGGCL_MAX_SIDE with h x w below 2^31, at
  * least the model's smallest input, and at most 2^50 floats of activations: else
  * VGGCL_ERR_SHAPE (also, from the pass itself, for a layer forced to gemm whose
  * one image's product is past CLBlast's 32-bit indexes, a map of millions of
@@ -238,9 +241,10 @@ VGGCL_API vggcl_status vggcl_forward(vggcl_ctx *ctx, vggcl_model *model, const f
  * used per image. logits and features may be NULL. */
 VGGCL_API vggcl_status vggcl_forward_cam(vggcl_ctx *ctx, vggcl_model *model, const float *input, int n, int h, int w,
                                float *logits, float *features, const int *classes, float *cams, int *chosen);
-/* The map GAP averages at input h x w; 0 x 0 for a size the model does not take (too small for its pools, or,
- * where its metadata "vggcl.pool_ceil" says pools round up, one that gives such a pool an odd map: vggcl runs
- * those only where rounding up and down agree; a pass at that size is VGGCL_ERR_SHAPE, naming the layer). */
+/* The map GAP averages at input h x w; 0 x 0 for a size the model does not take (too small for its pools, past
+ * VGGCL_MAX_SIDE a side or 2^31 - 1 pixels, or, where its metadata "vggcl.pool_ceil" says pools round up, one
+ * that gives such a pool an odd map: vggcl runs those only where rounding up and down agree; a pass at such a
+ * size is VGGCL_ERR_SHAPE, naming the layer where it is one). */
 VGGCL_API void vggcl_model_map_size(const vggcl_model *model, int h, int w, int *mh, int *mw);
 /* Whether the model can give class activation maps, as vggcl_forward_cam checks it: VGGCL_OK, or
  * VGGCL_ERR_ARG with the message that names its head (dense layers after GAP or after a 7x7 pool have no

@@ -355,8 +355,18 @@ START_TEST(test_null_arguments)
     int mh = 5, mw = 5;
     vggcl_model_map_size(NULL, 32, 32, &mh, &mw);
     ck_assert(mh == 0 && mw == 0);
-    vggcl_model_map_size(m, INT_MAX, INT_MAX, &mh, &mw); /* (a pool with ceil_mode or padding overflowed there) */
-    ck_assert(mh > 0 && mw > 0);
+    /* a size a pass refuses as too large is one the model does not take: 0 x 0 (it gave a map, and classify ran
+     * such an image first: the whole run failed on it); none overflows (a pool with ceil_mode or padding did) */
+    static const int large[][3] = { { VGGCL_MAX_SIDE, 32, 1 },        { 32, VGGCL_MAX_SIDE, 1 },
+                                    { VGGCL_MAX_SIDE + 1, 32, 0 },    { 32, VGGCL_MAX_SIDE + 1, 0 },
+                                    { VGGCL_MAX_SIDE, 32767, 1 },     { VGGCL_MAX_SIDE, VGGCL_MAX_SIDE, 0 },
+                                    { INT_MAX, INT_MAX, 0 } };
+    for (size_t i = 0; i < sizeof large / sizeof large[0]; i++) {
+        vggcl_model_map_size(m, large[i][0], large[i][1], &mh, &mw);
+        ck_assert_msg((mh > 0 && mw > 0) == large[i][2] && (mh > 0) == (mw > 0), "%dx%d: %dx%d", large[i][0],
+                      large[i][1], mh, mw);
+        ck_assert_int_eq(vggcl_check_batch(ctx, m, 1, large[i][0], large[i][1]) == VGGCL_ERR_SHAPE, !large[i][2]);
+    }
     ck_assert_ptr_null(vggcl_model_metadata(m, NULL));
     vggcl_build_info(ctx, NULL, NULL, NULL);
     ck_assert(vggcl_device_bytes_peak(NULL) == 0);

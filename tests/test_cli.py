@@ -1096,6 +1096,21 @@ class Cli(unittest.TestCase):
         r = self.vggcl("classify", "--weights", self.d / "cropped.safetensors", "--crop", "8", tiny)
         self.assertEqual(r.returncode, 0, r.stderr)
 
+    def test_image_wider_than_vggcl_takes(self):
+        """An image past VGGCL_MAX_SIDE a side (--no-crop) is named and skipped as one too small is, the others
+        classified: first in the list it failed the whole run ("input (N, 3, 12, 65540): expected 1 <= H, W <=
+        65536", nothing classified), as vggcl_model_map_size gave it a map."""
+        wide, ok = self.d / "wide.png", self.d / "ok.png"
+        Image.fromarray(np.full((12, 65540, 3), 90, np.uint8)).save(wide)
+        Image.fromarray(np.full((12, 12, 3), 90, np.uint8)).save(ok)
+        for cmd in (["classify"], ["cam", "--out-dir", self.out.parent]):
+            r = self.vggcl(*cmd, "--weights", self.weights, "--resize", "0", "--no-crop", wide, ok)
+            self.assertEqual(r.returncode, 1, r.stderr)
+            self.assertIn(f"vggcl: {wide}: preprocesses to 65540 x 12 pixels (width x height), larger than vggcl takes "
+                          "(at most 65536 a side and 2^31 - 1 pixels) (skipped)\n", r.stderr)
+            self.assertIn(f"{ok}: class ", r.stdout)
+        self.assertEqual(sorted(p.name for p in self.out.parent.iterdir()), ["ok.cam-up.npy", "ok.cam.npy", "ok.cam.png"])
+
     def test_sizes_where_one_pool_rounds_up(self):
         """A model whose first max pool alone rounds up ("vggcl.pool_ceil" 1,0,0) takes even sizes from its least
         side (8) up: a size refused names a multiple of 2, as the library says it (the command line said 8, the

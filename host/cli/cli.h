@@ -503,7 +503,8 @@ void cli_lead_size(vggcl_ctx *ctx, const vggcl_model *m, const vggcl_preprocess 
 int cli_size_taken(const vggcl_model *m, int h, int w);
 /* Why the models m[0..n) (NULL ones: any size) do not take h x w, worded to follow its subject ("x.png: preprocesses
  * to W x H pixels (width x height), " or "--crop C, "): in why (cap bytes), returned; NULL where every one takes it
- * (cli_size_taken). Smaller than the least side, else a pool that rounds up gets an odd map there. */
+ * (cli_size_taken). Smaller than the least side, larger than vggcl takes, else a pool that rounds up gets an odd
+ * map there. */
 const char *cli_size_refused(const vggcl_model *const *m, int n, int h, int w, char *why, size_t cap);
 
 /* The next item of the comma-separated list at *s without the blanks around it, copied to item when it is

@@ -230,6 +230,8 @@ const char *cli_size_refused(const vggcl_model *const *m, int n, int h, int w, c
     }
     if (taken) return NULL;
     if (h < least || w < least) snprintf(why, cap, "smaller than the %d x %d the network takes", least, least);
+    else if (h > VGGCL_MAX_SIDE || w > VGGCL_MAX_SIDE || (long long)h * w > INT_MAX)
+        snprintf(why, cap, "larger than vggcl takes (at most %d a side and 2^31 - 1 pixels)", VGGCL_MAX_SIDE);
     else
         snprintf(why, cap, "which gives a pool that rounds up an odd map (the model's \"vggcl.pool_ceil\"; vggcl's "
                  "pools round down): give sizes that are multiples of %d", multiple);

@@ -10,7 +10,6 @@
 #include "model.h"
 #include "ref/ref.h"
 
-#define MAX_SIDE 65536
 
 /* A map of n x c x h x w: as the device may hold it (any map may be in the channel-packed layout,
  * layers.h), or as the reference keeps it (NCHW). */
@@ -680,8 +679,9 @@ static vggcl_status check_shape(vggcl_ctx *ctx, const vggcl_model *m, int n, int
     vggcl_status st = vggcl__model_mine(ctx, m, "", 0);
     if (st != VGGCL_OK) return st;
     if (n < 1) return vggcl__fail(ctx, VGGCL_ERR_SHAPE, "input (%d, 3, %d, %d): expected N >= 1", n, h, w);
-    if (h < 1 || w < 1 || h > MAX_SIDE || w > MAX_SIDE) /* (apart: an image too wide was also told N >= 1) */
-        return vggcl__fail(ctx, VGGCL_ERR_SHAPE, "input (N, 3, %d, %d): expected 1 <= H, W <= %d", h, w, MAX_SIDE);
+    if (h < 1 || w < 1 || h > VGGCL_MAX_SIDE || w > VGGCL_MAX_SIDE) /* (apart: an image too wide was told N >= 1) */
+        return vggcl__fail(ctx, VGGCL_ERR_SHAPE, "input (N, 3, %d, %d): expected 1 <= H, W <= %d", h, w,
+                           VGGCL_MAX_SIDE);
     if ((long long)h * w > INT_MAX) /* (the kernels index a map's pixels in int) */
         return vggcl__fail(ctx, VGGCL_ERR_SHAPE, "input (N, 3, %d, %d): %lld pixels a map; at most 2^31 - 1", h, w,
                            (long long)h * w);
@@ -869,7 +869,9 @@ vggcl_status vggcl_check_cam(vggcl_ctx *ctx, const vggcl_model *m)
 void vggcl_model_map_size(const vggcl_model *m, int h, int w, int *mh, int *mw)
 {
     if (!mh || !mw) return;
-    int ph, pw; /* (0 x 0 for a size the model does not take: too small, or odd where a pool rounds up) */
-    if (!m || !vggcl__plan_out_size(m, h, w, mh, mw, NULL) || vggcl__ceil_pool_odd(m, h, w, &ph, &pw) >= 0)
+    int ph, pw; /* (0 x 0 for a size the model does not take: too small, too large, or odd where a pool rounds up;
+                 * as check_shape, which a pass of one image never refuses for its 2^50 floats) */
+    if (!m || h > VGGCL_MAX_SIDE || w > VGGCL_MAX_SIDE || (long long)h * w > INT_MAX ||
+        !vggcl__plan_out_size(m, h, w, mh, mw, NULL) || vggcl__ceil_pool_odd(m, h, w, &ph, &pw) >= 0)
         *mh = *mw = 0;
 }
