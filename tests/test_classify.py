@@ -575,7 +575,33 @@ class Export(unittest.TestCase):
         self.assertEqual(r.returncode, 1, r.stderr)
         self.assertIn("are next to each other", r.stderr)
 
-    def test_forms_found_by_new_users(self):
+    def test_state_dict_saved_straight(self):
+        """A state_dict written to safetensors as it is, without the exporter: a head that is model.classifier =
+        nn.Linear (the README's pool5 section; classifier.weight unnumbered) is read, after GAP and after a 7x7
+        pool (it was refused as "its index is not written as torch writes it"); one under DataParallel's
+        "module." is refused naming the prefix and the exporter (it asked whether it was a VGG state_dict)."""
+        for pool, width in ((1, 512), (7, 512 * 49)):
+            m = gap_model("vgg11", 5, "keep", seed=8)
+            m.avgpool, m.classifier = nn.AdaptiveAvgPool2d(pool), nn.Linear(width, 5)
+            m.eval()
+            path = self.d / f"bare{pool}.safetensors"
+            save_file(m.state_dict(), path)
+            self.assertIn("classifier.weight", load_file(path)[0])
+            with torch.no_grad():
+                want = m(self.x).numpy()
+            got = self.logits(path)
+            self.assertLessEqual(np.linalg.norm(got - want) / np.linalg.norm(want), 1e-4, pool)
+        path = self.d / "dp.safetensors"
+        save_file({f"module.{k}": v for k, v in m.state_dict().items()}, path)
+        r = subprocess.run([VGGCL, "run", "--weights", path, "--input", self.d / "x.npy", "--output", self.d / "y.npy"],
+                           capture_output=True, text=True, timeout=600)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn(f"{path}: no convolution weights (features.N.weight) found, but 'module.features.0.weight': the "
+                      "network is under a prefix (nn.DataParallel's \"module.\", a wrapper's); "
+                      "weights/export_torchvision.py --state-dict takes it off\n", r.stderr)
+        self.assertFalse((self.d / "y.npy").exists())
+
+
         """Forms a pass of new users found refused or misread, each now read to torch's logits or refused naming
         what it lacks: a network keeping its parts under other names (--features, --head; said where not
         given), a TorchScript archive (--trust-pickle: its state_dict; its script modules were refused as

@@ -226,10 +226,21 @@ static vggcl_status build_features(vggcl_ctx *ctx, const vggcl__st_file *f, int 
         next = c->index + (bn ? 3 : 2);
         if (bn) i++;
     }
-    if (m->n_steps == 0) {
-        st = vggcl__fail(ctx, VGGCL_ERR_SHAPE,
-                         "%s: no convolution weights (features.N.weight) found; is this a torchvision VGG state_dict?",
-                         f->path);
+    if (m->n_steps == 0) { /* (names under a prefix, as nn.DataParallel's "module.": said with the way to read it) */
+        const char *under = NULL;
+        for (int k = 0; k < f->n && !under; k++) {
+            const size_t len = strlen(f->tensors[k].name), tail = strlen(".features.0.weight");
+            if (len > tail && !strcmp(f->tensors[k].name + len - tail, ".features.0.weight"))
+                under = f->tensors[k].name;
+        }
+        if (under)
+            st = vggcl__fail(ctx, VGGCL_ERR_SHAPE, "%s: no convolution weights (features.N.weight) found, but '%s': "
+                             "the network is under a prefix (nn.DataParallel's \"module.\", a wrapper's); "
+                             "weights/export_torchvision.py --state-dict takes it off", f->path, under);
+        else
+            st = vggcl__fail(ctx, VGGCL_ERR_SHAPE, "%s: no convolution weights (features.N.weight) found; is this a "
+                             "torchvision VGG state_dict? (weights/export_torchvision.py reads other names: "
+                             "--features, --head)", f->path);
         goto done;
     }
     m->features = c_prev;
@@ -321,11 +332,25 @@ static int chain_indices(vggcl_ctx *ctx, const vggcl__st_file *f, int *idx, int 
     return n;
 }
 
+/* Whether the head is model.classifier = nn.Linear(C_last, C) (as the README's pool5 section writes it): its
+ * tensors classifier.weight and .bias, unnumbered, and no other classifier.* (it was refused as an index not
+ * written as torch writes it). */
+static int bare_linear(const vggcl__st_file *f)
+{
+    if (!vggcl__st_find(f, "classifier.weight")) return 0;
+    for (int i = 0; i < f->n; i++)
+        if (!strncmp(f->tensors[i].name, "classifier.", 11) && strcmp(f->tensors[i].name, "classifier.weight") &&
+            strcmp(f->tensors[i].name, "classifier.bias"))
+            return 0;
+    return 1;
+}
+
 /* The head: with prefix "classifier.0" (the default), every 2-D
  * classifier.K.weight in order of K is one dense layer, ReLU between them;
  * the first takes the GAP features (C_last) or, when it is C_last * 49 wide,
- * the map pooled to 7x7 and flattened (torchvision's original classifier).
- * Any other prefix names a single linear layer after GAP. */
+ * the map pooled to 7x7 and flattened (torchvision's original classifier);
+ * or, where the file has classifier.weight alone (bare_linear), that one
+ * layer, read alike. Any other prefix names a single linear layer after GAP. */
 static vggcl_status build_head(vggcl_ctx *ctx, const vggcl__st_file *f, const char *prefix, vggcl_model *m)
 {
     int idx[VGGCL_MAX_HIDDEN + 1];
@@ -336,7 +361,9 @@ static vggcl_status build_head(vggcl_ctx *ctx, const vggcl__st_file *f, const ch
         return vggcl__fail(ctx, VGGCL_ERR_ARG, "head prefix of %zu characters; at most %zu", strlen(prefix),
                            sizeof m->head_name - 9);
     snprintf(name[0], sizeof name[0], "%s", prefix);
-    if (!strcmp(prefix, "classifier.0")) {
+    const int bare = !strcmp(prefix, "classifier.0") && bare_linear(f);
+    if (bare) snprintf(name[0], sizeof name[0], "classifier");
+    if (!strcmp(prefix, "classifier.0") && !bare) {
         if ((n = chain_indices(ctx, f, idx, VGGCL_MAX_HIDDEN + 1)) < 0) return VGGCL_ERR_SHAPE;
         if (n > VGGCL_MAX_HIDDEN + 1)
             return vggcl__fail(ctx, VGGCL_ERR_SHAPE, "%s: a head of %d dense layers (classifier.K.weight); at most %d",
@@ -350,8 +377,12 @@ static vggcl_status build_head(vggcl_ctx *ctx, const vggcl__st_file *f, const ch
                 return vggcl__fail(ctx, VGGCL_ERR_SHAPE, "%s: dense layers %s and %s are next to each other: the head "
                                    "puts a ReLU between its dense layers, and there is no place for one", f->path,
                                    name[i - 1], name[i]);
-        const vggcl__st_tensor *w0 = n ? vggcl__st_find(f, "classifier.0.weight") : NULL;
-        if (w0 && !strcmp(name[0], "classifier.0") && w0->shape[1] == (int64_t)m->features * 49 && m->features > 0) {
+    }
+    if (!strcmp(prefix, "classifier.0")) { /* (the 7x7 pool is read from the first layer alone: torchvision's one or
+                                            * three layers, or one unnumbered) */
+        const vggcl__st_tensor *w0 = vggcl__st_find(f, bare ? "classifier.weight" : "classifier.0.weight");
+        if (w0 && (bare || !strcmp(name[0], "classifier.0")) && w0->ndim == 2 &&
+            w0->shape[1] == (int64_t)m->features * 49 && m->features > 0) {
             m->pool_to = 7;
             in = m->features * 49;
         }
@@ -360,8 +391,8 @@ static vggcl_status build_head(vggcl_ctx *ctx, const vggcl__st_file *f, const ch
     for (int i = 0; i < n; i++) {
         if (i == 0)
             snprintf(why, sizeof why, "the head's input must be the last conv's width%s",
-                     /* (the 7x7 pool is read from classifier.0 alone: torchvision's one or three layers) */
-                     strcmp(name[0], "classifier.0") ? "" : " (or its width x 7 x 7 for torchvision's classifier)");
+                     strcmp(name[0], "classifier.0") && !bare ? "" : " (or its width x 7 x 7 for torchvision's "
+                                                                     "classifier)");
         else
             snprintf(why, sizeof why, "%s's output width", name[i - 1]);
         if (m->pool_to && i == 0) snprintf(why, sizeof why, "the last conv's width x 7 x 7");
