@@ -1824,8 +1824,10 @@ class Cli(unittest.TestCase):
         r = self.vggcl("run", "--weights", self.weights, "--input", self.x, "--output", self.d / "no" / "y.npy")
         self.assertEqual(r.returncode, 1)
         self.assertIn("no/y.npy", r.stderr)
-        # features cannot be written (a full device): neither output is left
+        # features cannot be written (a full device): neither output is left; the logits alike (exit 0 once: said)
         self.fails(self.run_args(extra=["--features", "/dev/full"]), 1, "/dev/full")
+        self.fails(["run", "--weights", self.weights, "--input", self.x, "--output", "/dev/full"], 1,
+                   "vggcl: /dev/full: cannot write: No space left on device")
         # ... and an earlier run's file there is kept (the logits were renamed over it, then removed: it was
         # lost), also where the features are a regular file that the disk cannot hold (here a file size limit:
         # their data reached the disk as they were named, after the logits had been)
@@ -1871,7 +1873,8 @@ class Cli(unittest.TestCase):
         # standard output that cannot be written (a full disk): a failure, not exit 0 with answers missing
         img = ROOT / "tests" / "data" / "tiny.png"
         for args in (["classify", "--weights", self.weights, "--resize", "24", "--crop", "16", "--format", "json", img],
-                     ["devices"], ["--version"], ["--help"]):
+                     ["devices"], ["--version"], ["--help"], ["bench", "--random", "--size", "32", "--iters", "1", "--json"],
+                     ["bench", "--weights", self.weights, "--size", "16", "--iters", "1", "--json"]):
             with open("/dev/full", "w") as full:
                 r = subprocess.run([VGGCL, *map(str, args)], stdout=full, stderr=subprocess.PIPE, text=True,
                                    timeout=300)

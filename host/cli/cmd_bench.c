@@ -176,7 +176,7 @@ int cmd_bench(int argc, char **argv)
     vggcl_model *model = NULL;
     vggcl_ctx *ctx = cli_ctx_new();
     if (!ctx) return cli_error(CLI_FAIL, "out of host memory");
-    if ((rc = cli_select_device("bench", ctx, device, device)) != CLI_OK) goto done;
+    if (cli_select_device("bench", ctx, device, device) != CLI_OK) goto done; /* (rc CLI_FAIL: said) */
     /* (said before the passes: the reference has no profiling; off again until the profiled passes) */
     if (per_layer && (vggcl_profile(ctx, 1) != VGGCL_OK || vggcl_profile(ctx, 0) != VGGCL_OK)) {
         rc = cli_error(CLI_USAGE, "bench: --per-layer %s", vggcl_message(ctx));

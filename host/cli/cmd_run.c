@@ -92,11 +92,11 @@ int cmd_run(int argc, char **argv)
                        ndim == 1 ? "," : ""); /* (numpy's (1152,)) */
         goto done;
     }
-    if (shape[0] > 1000000 || shape[2] > 65536 || shape[3] > 65536) {
+    if (shape[0] > 1000000 || shape[2] > VGGCL_MAX_SIDE || shape[3] > VGGCL_MAX_SIDE) {
         rc = cli_error(CLI_FAIL, "%s: shape (%lld, 3, %lld, %lld) is too large", input, shape[0], shape[2], shape[3]);
         goto done;
     }
-    if ((rc = cli_select_device("run", ctx, device, device)) != CLI_OK) goto done;
+    if (cli_select_device("run", ctx, device, device) != CLI_OK) goto done; /* (rc CLI_FAIL: said) */
     if (vggcl_model_load(ctx, weights, &opts, &model) != VGGCL_OK) goto fail;
     cli_pool5_note(weights, &opts, model);
     const int n = (int)shape[0], h = (int)shape[2], w = (int)shape[3];

@@ -76,7 +76,7 @@ int cmd_tune(int argc, char **argv)
     vggcl_model *model = NULL;
     vggcl_ctx *ctx = cli_ctx_new();
     if (!ctx) return cli_error(CLI_FAIL, "out of host memory");
-    if ((rc = cli_select_device("tune", ctx, device, device)) != CLI_OK) goto done;
+    if (cli_select_device("tune", ctx, device, device) != CLI_OK) goto done; /* (rc CLI_FAIL: said) */
     if (vggcl_device_index(ctx) < 0) { /* (a usage error: said before the model is loaded, as the library says it) */
         rc = cli_error(CLI_USAGE, "tune: %s is the plain-C reference, which has no kernels to tune: give an OpenCL "
                                   "device (see `vggcl devices`)", device ? "--device ref" : "$VGGCL_DEVICE");
