@@ -126,8 +126,8 @@ typedef struct {
  * install. */
 VGGCL_API vggcl_status vggcl_list_devices(vggcl_ctx *ctx, vggcl_device_info *out, int cap, int *count);
 
-/* spec: "ref" (plain-C reference; in any case, as "all"), "P:D", a flat index, or a substring of the
- * device name (any case; the first device it names, said through the log
+/* spec: "ref" (plain-C reference; in any case, as "all"), "P:D" (blanks around its colon taken), a flat index, or a
+ * substring of the device name (any case; the first device it names, said through the log
  * function where it names several), without the white space around it (blanks, tabs, a line's end). NULL, ""
  * or white space alone mean $VGGCL_DEVICE, else the first GPU, else the first device. One device: a list or "all" (the
  * commands' --device) is VGGCL_ERR_NO_DEVICE; in $VGGCL_DEVICE (set for the commands that take several)
@@ -204,9 +204,10 @@ VGGCL_API int vggcl_model_features(const vggcl_model *model);  /* width of GAP f
 /* smallest H and W accepted (a model whose pools round up takes some sizes above it only: vggcl_model_map_size) */
 VGGCL_API int vggcl_model_min_input(const vggcl_model *model);
 /* Where the model's max pools round up (its metadata "vggcl.pool_ceil": vggcl runs such a pool where its map
- * is even), every H and W that is a multiple of this (and at least vggcl_model_min_input) is taken; other
- * sizes may be too (vggcl_model_map_size says which). 1 where none rounds up (or model NULL): any size from
- * vggcl_model_min_input up; INT_MAX: no size is. */
+ * is even), every H and W that is a multiple of this (and at least vggcl_model_min_input, at most
+ * VGGCL_MAX_SIDE with H x W below 2^31) is taken; other sizes may be too (vggcl_model_map_size says which). 1
+ * where none rounds up (or model NULL): any size from vggcl_model_min_input up (to those bounds); INT_MAX: no
+ * size is. */
 VGGCL_API int vggcl_model_size_multiple(const vggcl_model *model);
 VGGCL_API int vggcl_model_pool5(const vggcl_model *model);     /* 1: pool5 kept, 0: dropped */
 

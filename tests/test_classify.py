@@ -1341,9 +1341,10 @@ class Cam(unittest.TestCase):
         r = subprocess.run([VGGCL, "cam", "--weights", self.weights, "--out-dir", out, "--resize", "0", "--no-crop",
                             imgs], capture_output=True, text=True, timeout=600)
         self.assertEqual(r.returncode, 1, r.stderr)
-        self.assertIn(f"{imgs / 'b.png'}: preprocesses to 9 x 6 pixels (width x height), smaller than the 32 x 32 "
+        self.assertIn(f"{imgs / 'b.png'}: preprocesses to 9 x 6 pixels (width x height): smaller than the 32 x 32 "
                       "the network takes (skipped)", r.stderr)
-        self.assertIn(f"{imgs / 'bw.png'}: input (N, 3, 32, 65600): expected 1 <= H, W <= 65536 (skipped)",
+        self.assertIn(f"{imgs / 'bw.png'}: preprocesses to 65600 x 32 pixels (width x height): larger than vggcl takes "
+                      "(at most 65536 a side and 2^31 - 1 pixels) (skipped)",
                       r.stderr)
         if side:
             self.assertRegex(r.stderr, f"{imgs / 'big.png'}: device out of memory: batch 1 at {side}x{side} needs .* "

@@ -402,7 +402,8 @@ class Cli(unittest.TestCase):
             root.chmod(0o644)
             for data, said in ((root, f"vggcl: {re.escape(str(root))}/[^/]+: cannot tell whether it is a class folder: "
                                       "Permission denied\n"),  # (the first entry readdir gives)
-                               (root / "a", f"vggcl: eval: --data {re.escape(str(root))}/a: Permission denied \\(expected")):
+                               (root / "a",
+                                f"vggcl: eval: --data {re.escape(str(root))}/a: Permission denied \\(expected")):
                 r = subprocess.run([VGGCL, "eval", "--weights", self.weights, "--data", data, "--device", "ref"],
                                    capture_output=True, text=True, timeout=300, preexec_fn=as_nobody)
                 self.assertEqual(r.returncode, 1, r.stderr)
@@ -725,7 +726,7 @@ class Cli(unittest.TestCase):
         unlike = {"POCL_DEVICES": two["POCL_DEVICES"].split()[0] + " basic"}
         r = self.vggcl("classify", "--weights", self.weights, "--device", "0,1", images, env=unlike)
         self.assertEqual((r.returncode, r.stdout), (2, ""), r.stderr)
-        self.assertRegex(r.stderr, r"vggcl: --device 0,1: device 0 \(.*, driver .*\) and device 1 \(.*\) are of "
+        self.assertRegex(r.stderr, r"vggcl: classify: --device 0,1: device 0 \(.*, driver .*\) and device 1 \(.*\) are of "
                                    r"different kinds, whose answers differ in their last bits")
         out = self.d / "unlike.npy"
         r = self.vggcl("classify", "--weights", self.weights, "--batch", "2", "--resize", "24", "--crop", "20",
@@ -1087,12 +1088,12 @@ class Cli(unittest.TestCase):
                      ["eval", "--weights", self.weights, *crop, "--data", data],
                      ["train-head", "--weights", self.weights, *crop, "--data", data, "--out", out / "h.safetensors"]):
             with self.subTest(args[0]):
-                r = self.fails(args, 2, "--crop 4, smaller than the 8 x 8 the network takes")
+                r = self.fails(args, 2, "--crop 4: smaller than the 8 x 8 the network takes")
                 self.assertEqual(len([ln for ln in r.stderr.splitlines() if ln.startswith("vggcl: ")]), 1, r.stderr)
         state, _ = load_file(self.weights)
         save_file(state, self.d / "cropped.safetensors", metadata={"vggcl.crop": "6", "vggcl.resize": "16"})
         self.fails(["classify", "--weights", self.d / "cropped.safetensors", "--logits-out", self.out, tiny], 1,
-                   "the model's crop (its metadata \"vggcl.crop\") 6, smaller than the 8 x 8 the network takes")
+                   "the model's crop (its metadata \"vggcl.crop\") 6: smaller than the 8 x 8 the network takes")
         r = self.vggcl("classify", "--weights", self.d / "cropped.safetensors", "--crop", "8", tiny)
         self.assertEqual(r.returncode, 0, r.stderr)
 
@@ -1106,10 +1107,11 @@ class Cli(unittest.TestCase):
         for cmd in (["classify"], ["cam", "--out-dir", self.out.parent]):
             r = self.vggcl(*cmd, "--weights", self.weights, "--resize", "0", "--no-crop", wide, ok)
             self.assertEqual(r.returncode, 1, r.stderr)
-            self.assertIn(f"vggcl: {wide}: preprocesses to 65540 x 12 pixels (width x height), larger than vggcl takes "
+            self.assertIn(f"vggcl: {wide}: preprocesses to 65540 x 12 pixels (width x height): larger than vggcl takes "
                           "(at most 65536 a side and 2^31 - 1 pixels) (skipped)\n", r.stderr)
             self.assertIn(f"{ok}: class ", r.stdout)
-        self.assertEqual(sorted(p.name for p in self.out.parent.iterdir()), ["ok.cam-up.npy", "ok.cam.npy", "ok.cam.png"])
+        self.assertEqual(sorted(p.name for p in self.out.parent.iterdir()),
+                         ["ok.cam-up.npy", "ok.cam.npy", "ok.cam.png"])
 
     def test_sizes_where_one_pool_rounds_up(self):
         """A model whose first max pool alone rounds up ("vggcl.pool_ceil" 1,0,0) takes even sizes from its least
@@ -1120,7 +1122,7 @@ class Cli(unittest.TestCase):
         save_file(state, ceil, metadata={"vggcl.pool_ceil": "1,0,0"})
         tiny = ROOT / "tests" / "data" / "tiny.png"
         self.fails(["classify", "--weights", ceil, "--resize", "16", "--crop", "9", tiny], 2,
-                   "--crop 9, which gives a pool that rounds up an odd map (the model's \"vggcl.pool_ceil\"; "
+                   "--crop 9: a pool that rounds up gets an odd map there (the model's \"vggcl.pool_ceil\"; "
                    "vggcl's pools round down): give sizes that are multiples of 2\n")
         r = self.vggcl("classify", "--weights", ceil, "--resize", "16", "--crop", "10", tiny)
         self.assertEqual(r.returncode, 0, r.stderr)
@@ -1129,8 +1131,9 @@ class Cli(unittest.TestCase):
         for cmd in (["classify"], ["cam", "--out-dir", self.out.parent]):
             r = self.vggcl(*cmd, "--weights", ceil, "--resize", "0", "--no-crop", odd)
             self.assertEqual(r.returncode, 1, r.stderr)
-            self.assertIn(f"{odd}: preprocesses to 11 x 9 pixels (width x height), which gives a pool that rounds up "
-                          "an odd map (the model's \"vggcl.pool_ceil\"; vggcl's pools round down): give sizes that are "
+            self.assertIn(f"{odd}: preprocesses to 11 x 9 pixels (width x height): a pool that rounds up gets "
+                          "an odd map there (the model's \"vggcl.pool_ceil\"; vggcl's pools round down): give sizes "
+                          "that are "
                           "multiples of 2 (skipped)", r.stderr)
         np.save(self.d / "x9.npy", np.zeros((1, 3, 9, 10), np.float32))
         self.fails(self.run_args(weights=ceil, x=self.d / "x9.npy"), 1, "input (N, 3, 9, 10): layer max pool after "
@@ -1436,15 +1439,19 @@ class Cli(unittest.TestCase):
     def test_bad_device_spec(self):
         self.fails(self.run_args(extra=["--device", "no-such-gpu"]), 1, "no-such-gpu", "vggcl devices")
         # named with the command and the option, as a list's device too (only the library's sentence was said)
-        self.fails(self.run_args(extra=["--device", "99"]), 1, "vggcl: run: --device 99: no OpenCL device with index 99")
+        self.fails(self.run_args(extra=["--device", "99"]), 1,
+                   "vggcl: run: --device 99: no OpenCL device with index 99")
         for cmd in (["classify", "--weights", self.weights, "--resize", "16", "--crop", "16"],
                     ["cam", "--weights", self.weights, "--out-dir", self.out.parent]):
-            for spec in ("99", " 0, 99"):
+            for spec in ("99", " 0, 99", "99\n"):
                 r = self.vggcl(*cmd, "--device", spec, ROOT / "tests" / "data" / "tiny.png")
-                if cmd[0] == "classify" or "," not in spec:  # (cam runs on one device)
-                    self.assertEqual(r.returncode, 1, r.stderr)
-                    self.assertIn(f"vggcl: {cmd[0]}: --device {spec.strip()}: no OpenCL device with index 99",
-                                  r.stderr)
+                if cmd[0] == "cam" and "," in spec:  # (one device: a list refused before any is opened)
+                    self.assertEqual(r.returncode, 2, r.stderr)
+                    self.assertIn("vggcl: cam: --device 0, 99: this command runs on one device", r.stderr)
+                    continue
+                self.assertEqual(r.returncode, 1, r.stderr)  # (the option as the library takes it: "99\n" is 99)
+                self.assertIn(f"vggcl: {cmd[0]}: --device {spec.strip()}: no OpenCL device with index 99: ",
+                              r.stderr)
         self.fails(self.run_args(extra=["--device", "-1"]), 1, "no OpenCL device with index -1: indices start at 0")
         self.fails(self.run_args(extra=["--device", "5:0"]), 1, "5:0")
         # the device named by the environment, no --device given: said where it came from
@@ -1492,7 +1499,7 @@ class Cli(unittest.TestCase):
             r = self.vggcl("classify", "--weights", self.weights, "--resize", "16", "--crop", "16", "--device", spec,
                            img)
             self.assertEqual((r.returncode, r.stdout), (2, ""), spec)
-            self.assertIn(f"--device {spec}: {needle}", r.stderr)
+            self.assertIn(f"vggcl: classify: --device {spec}: {needle}", r.stderr)
         for spec in ("ref,ref", "ref, ref ", " ref,\tref", " ref ", " all"):  # (blanks around: " ref" was a name)
             r = self.vggcl("classify", "--weights", self.weights, "--resize", "16", "--crop", "16", "--device", spec,
                            img)
@@ -1501,7 +1508,7 @@ class Cli(unittest.TestCase):
         for args in (["classify", "--weights", self.weights, "--device", " ", img], self.run_args(extra=["--device", " "])):
             r = self.vggcl(*args, env={"VGGCL_DEVICE": "ref"})
             self.assertEqual((r.returncode, r.stdout), (2, ""), r.stderr)
-            self.assertIn("--device is blank: give SPEC", r.stderr)
+            self.assertIn(f"vggcl: {args[0]}: --device is blank: give SPEC", r.stderr)
         # an empty --device (the library took it for none given, and blamed $VGGCL_DEVICE for its list)
         for args, needle in ((["classify", "--weights", self.weights, "--device=", img], "classify: --device is empty"),
                              (self.run_args(extra=["--device="]), "run: --device is empty")):
@@ -1873,7 +1880,8 @@ class Cli(unittest.TestCase):
         # standard output that cannot be written (a full disk): a failure, not exit 0 with answers missing
         img = ROOT / "tests" / "data" / "tiny.png"
         for args in (["classify", "--weights", self.weights, "--resize", "24", "--crop", "16", "--format", "json", img],
-                     ["devices"], ["--version"], ["--help"], ["bench", "--random", "--size", "32", "--iters", "1", "--json"],
+                     ["devices"], ["--version"], ["--help"],
+                     ["bench", "--random", "--size", "32", "--iters", "1", "--json"],
                      ["bench", "--weights", self.weights, "--size", "16", "--iters", "1", "--json"]):
             with open("/dev/full", "w") as full:
                 r = subprocess.run([VGGCL, *map(str, args)], stdout=full, stderr=subprocess.PIPE, text=True,
@@ -2016,7 +2024,7 @@ class Cli(unittest.TestCase):
         for name, seed in (("a/1.png", 1), ("b/1.png", 2), ("b/2.png", 3)):
             Image.fromarray((np.random.default_rng(seed).random((12, 10, 3)) * 255).astype(np.uint8)).save(data / name)
         size = ["--resize", "0", "--no-crop", "--device", "ref"]
-        small = [f"{data / c / '0.png'}: preprocesses to 6 x 5 pixels (width x height), smaller than the 8 x 8 the "
+        small = [f"{data / c / '0.png'}: preprocesses to 6 x 5 pixels (width x height): smaller than the 8 x 8 the "
                  "network takes (skipped)" for c in ("a", "b")]  # (as cam says it; the second: not "unlike the first")
         big = [data / "a" / "1.png", data / "b" / "1.png", data / "b" / "2.png"]
         r = self.vggcl("classify", "--weights", self.weights, *size, "--format", "json", "--logits-out",

@@ -766,7 +766,7 @@ class Mpi(Folder):
 
         one, o1 = run("one")
         self.assertEqual(one.returncode, 1, one.stderr)
-        self.assertIn(f"{images / '1.png'}: preprocesses to 5 x 6 pixels (width x height), smaller than the 8 x 8 "
+        self.assertIn(f"{images / '1.png'}: preprocesses to 5 x 6 pixels (width x height): smaller than the 8 x 8 "
                       "the network takes (skipped)", one.stderr)
         self.assertEqual(np.load(o1 / "t.npy").shape, (4, 3, 36, 48))
         for tag, env in (("dynamic", ENV), ("static", STATIC)):
@@ -943,7 +943,7 @@ class Mpi(Folder):
         out.mkdir()
         for cmd, env, said in (
                 (["classify", "--weights", str(self.weights), str(self.images)], "0,,1",
-                 "--device 0,,1 ($VGGCL_DEVICE): device 2 of the list is empty"),
+                 "classify: --device 0,,1 ($VGGCL_DEVICE): device 2 of the list is empty"),
                 (["cam", "--weights", str(self.weights), "--out-dir", str(out), str(self.images)], "nope,0",
                  "no OpenCL device name contains 'nope'; see `vggcl devices` (the device named by "
                  "$VGGCL_DEVICE=nope,0)")):
@@ -1294,8 +1294,9 @@ class Mpi(Folder):
 
     def test_bench_ranks_said(self):
         """bench runs whole in every rank: each record names its rank, the count and its host (on machines of one
-        kind of device the records were alike but for their times), and each text report is printed whole (mpirun
-        gives the ranks a terminal: their lines were mixed, a "per batch" of either rank's); one process's has none."""
+        kind of device the records were alike but for their times), and each text report is written whole, in one
+        write (mpirun gives the ranks a terminal, line-buffered: their lines were mixed, a "per batch" of either
+        rank's; strace counts the writes, the mixing itself being a matter of timing); one process's has none."""
         args = [VGGCL, "bench", "--weights", str(self.weights), "--size", "16", "--iters", "2"]
         r = subprocess.run(["mpirun", "-n", "2", "--oversubscribe", *args, "--json"], capture_output=True, text=True,
                            env=ENV, timeout=120)
@@ -1303,9 +1304,15 @@ class Mpi(Folder):
         records = [json.loads(ln) for ln in r.stdout.splitlines()]
         self.assertEqual(sorted((o["rank"], o["ranks"], o["host"]) for o in records),
                          [(0, 2, socket.gethostname()), (1, 2, socket.gethostname())])
-        r = subprocess.run(["mpirun", "-n", "2", "--oversubscribe", *args, "--per-layer"], capture_output=True,
+        traces = self.d / "traces"
+        traces.mkdir()
+        r = subprocess.run(["mpirun", "-n", "2", "--oversubscribe", "sh", "-c", f'exec strace -qq -e trace=write -o '
+                            f'{traces}/t.$OMPI_COMM_WORLD_RANK "$@"', "sh", *args, "--per-layer"], capture_output=True,
                            text=True, env=ENV, timeout=120)
         self.assertEqual(r.returncode, 0, r.stderr)
+        for k in (0, 1):
+            writes = [ln for ln in (traces / f"t.{k}").read_text().splitlines() if ln.startswith("write(1,")]
+            self.assertEqual(len(writes), 1, writes)
         reports = r.stdout.split("device:")[1:]
         self.assertEqual(len(reports), 2, r.stdout)
         self.assertEqual(sorted(rep.splitlines()[1] for rep in reports),
@@ -1370,15 +1377,15 @@ class Mpi(Folder):
                             *args, "--weights", str(ceil)], capture_output=True, text=True, env=ENV, timeout=120)
         self.assertNotEqual(r.returncode, 0, r.stderr)
         self.assertEqual(vggcl_lines(r.stderr), [
-            "vggcl: classify: --crop 12, which gives a pool that rounds up an odd map (the model's \"vggcl.pool_ceil\"; "
+            "vggcl: classify: --crop 12: a pool that rounds up gets an odd map there (the model's \"vggcl.pool_ceil\"; "
             "vggcl's pools round down): give sizes that are multiples of 8",
             f"vggcl: (that was rank 1 of 2, on {socket.gethostname()}: 1 of the 2 ranks failed at this step)"],
             r.stderr)
         # a command every rank runs whole (bench): said once, by the first rank, as its other usage errors are
         r = subprocess.run(["mpirun", "-n", "2", "--oversubscribe", VGGCL, "bench", "--weights", str(ceil), "--images",
                             str(self.images), "--crop", "12"], capture_output=True, text=True, env=ENV, timeout=120)
-        self.assertEqual(vggcl_lines(r.stderr), ["vggcl: bench: --crop 12, which gives a pool that rounds up an odd "
-                                                 "map (the model's \"vggcl.pool_ceil\"; vggcl's pools round down): "
+        self.assertEqual(vggcl_lines(r.stderr), ["vggcl: bench: --crop 12: a pool that rounds up gets an odd map there"
+                                                 " (the model's \"vggcl.pool_ceil\"; vggcl's pools round down): "
                                                  "give sizes that are multiples of 8"], r.stderr)
 
     def test_rank_told_another_rank(self):

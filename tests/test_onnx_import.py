@@ -641,8 +641,9 @@ class OnnxImport(unittest.TestCase):
         r = subprocess.run([VGGCL, "classify", "--weights", self.d / "ceil.safetensors", "--resize", "0", "--no-crop",
                             self.d / "s48.png", self.d / "s64.png"], capture_output=True, text=True, timeout=600)
         self.assertEqual(r.returncode, 1, r.stderr)
-        self.assertIn(f"vggcl: {self.d / 's48.png'}: preprocesses to 48 x 48 pixels (width x height), which gives a "
-                      "pool that rounds up an odd map (the model's \"vggcl.pool_ceil\"; vggcl's pools round down): "
+        self.assertIn(f"vggcl: {self.d / 's48.png'}: preprocesses to 48 x 48 pixels (width x height): a pool that "
+                      "rounds up gets an "
+                      "odd map there (the model's \"vggcl.pool_ceil\"; vggcl's pools round down): "
                       "give sizes that are multiples of 32 (skipped)", r.stderr)
         self.assertEqual([ln.split(":")[0] for ln in r.stdout.splitlines()], [str(self.d / "s64.png")])
         # preprocess --weights, the tensor for that model: such an image refused by name as classify skips it (the
@@ -653,14 +654,15 @@ class OnnxImport(unittest.TestCase):
                             "--no-crop", "--output", t, self.d / "s48.png", self.d / "s64.png"], capture_output=True,
                            text=True, timeout=600)
         self.assertEqual(r.returncode, 1, r.stderr)
-        self.assertIn(f"vggcl: {self.d / 's48.png'}: preprocesses to 48 x 48 pixels (width x height), which gives a "
-                      "pool that rounds up an odd map", r.stderr)
+        self.assertIn(f"vggcl: {self.d / 's48.png'}: preprocesses to 48 x 48 pixels (width x height): a pool that "
+                      "rounds up gets an "
+                      "odd map there", r.stderr)
         self.assertFalse(t.exists())
         for cmd in (["preprocess", "--output", t], ["classify"]):
             r = subprocess.run([VGGCL, *cmd, "--weights", self.d / "ceil.safetensors", "--resize", "48", "--crop",
                                 "48", self.d / "s64.png"], capture_output=True, text=True, timeout=600)
             self.assertEqual(r.returncode, 2, r.stderr)
-            self.assertIn("--crop 48, which gives a pool that rounds up an odd map (the model's \"vggcl.pool_ceil\"; "
+            self.assertIn("--crop 48: a pool that rounds up gets an odd map there (the model's \"vggcl.pool_ceil\"; "
                           "vggcl's pools round down): give sizes that are multiples of 32", r.stderr)
             self.assertFalse(t.exists())
         path = self.d / "ceil48.onnx"

@@ -497,16 +497,19 @@ typedef struct {
  * model does not take that would have set it. */
 void cli_lead_size(vggcl_ctx *ctx, const vggcl_model *m, const vggcl_preprocess *p, char *const *lead, int n_lead,
                    int *h, int *w);
-/* Whether the model m takes an image of h x w (vggcl_model_map_size: each side at least vggcl_model_min_input, and
- * not where a pool that rounds up would get an odd map); NULL: any. A size is the image's: one not taken is
- * skipped, whether it would set the size or not. */
+/* Whether the model m takes an image of h x w (vggcl_model_map_size: each side at least vggcl_model_min_input, at
+ * most VGGCL_MAX_SIDE, and not where a pool that rounds up would get an odd map); NULL: any. A size is the
+ * image's: one not taken is skipped, whether it would set the size or not. */
 int cli_size_taken(const vggcl_model *m, int h, int w);
-/* Why the models m[0..n) (NULL ones: any size) do not take h x w, worded to follow its subject ("x.png: preprocesses
- * to W x H pixels (width x height), " or "--crop C, "): in why (cap bytes), returned; NULL where every one takes it
- * (cli_size_taken). Smaller than the least side, larger than vggcl takes, else a pool that rounds up gets an odd
- * map there. */
+/* Why the models m[0..n) (NULL ones: any size) do not take h x w, worded to follow its subject and a colon
+ * (CLI_SIZE_REFUSED's, "--crop C: "): in why (cap bytes), returned; NULL where every one takes it (cli_size_taken).
+ * Smaller than the least side, larger than vggcl takes, else a pool that rounds up gets an odd map there. */
 const char *cli_size_refused(const vggcl_model *const *m, int n, int h, int w, char *why, size_t cap);
+/* An image of a size refused: its path, width, height and why (cli_size_refused). */
+#define CLI_SIZE_REFUSED "%s: preprocesses to %d x %d pixels (width x height): %s"
 
+/* The blanks taken around a list's items and an option's value, as the library takes them around a device. */
+#define CLI_BLANKS " \t\r\n\v\f"
 /* The next item of the comma-separated list at *s without the blanks around it, copied to item when it is
  * 1 to cap - 1 bytes: its length (0: empty; cap or more: too long, not copied); *s past it and its comma,
  * NULL after the last. */

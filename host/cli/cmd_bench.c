@@ -143,8 +143,9 @@ int cmd_bench(int argc, char **argv)
     if (peak_s && !(cli_number(peak_s, &peak_gflops) && peak_gflops > 0 && peak_gflops <= 1e8))
         return cli_error(CLI_USAGE, "bench: --peak-gflops must be a number above 0 and up to 1e8, not '%s'", peak_s);
     int rank;
+    static char report[1 << 16]; /* (a buffer of ours: glibc's own for a terminal is 1 KiB, whatever the size) */
     if (cli_ranks_launched(&rank) > 1) /* (mpirun's ranks write to a terminal: their reports' lines were mixed) */
-        setvbuf(stdout, NULL, _IOFBF, 1 << 16);
+        setvbuf(stdout, report, _IOFBF, sizeof report);
     vggcl_load_options opts = { VGGCL_POOL5_AUTO, cli_arg(&a, "head"), VGGCL_CONV_AUTO, 0 };
     if (cli_model_opts("bench", pool5, conv, &opts)) return CLI_USAGE;
     vggcl_preprocess p;

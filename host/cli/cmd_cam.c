@@ -439,8 +439,7 @@ int cmd_cam(int argc, char **argv)
         char why[256];
         if (cli_size_refused((const vggcl_model *const *)models, panels, h, w, why, sizeof why)) {
             /* (an image like the others, not a failing device: the run goes on) */
-            cli_error(CLI_FAIL, "%s: preprocesses to %d x %d pixels (width x height), %s (skipped)", files[i], w, h,
-                      why);
+            cli_error(CLI_FAIL, CLI_SIZE_REFUSED " (skipped)", files[i], w, h, why);
             skipped++;
             free(t);
             continue;

@@ -233,7 +233,7 @@ const char *cli_size_refused(const vggcl_model *const *m, int n, int h, int w, c
     else if (h > VGGCL_MAX_SIDE || w > VGGCL_MAX_SIDE || (long long)h * w > INT_MAX)
         snprintf(why, cap, "larger than vggcl takes (at most %d a side and 2^31 - 1 pixels)", VGGCL_MAX_SIDE);
     else
-        snprintf(why, cap, "which gives a pool that rounds up an odd map (the model's \"vggcl.pool_ceil\"; vggcl's "
+        snprintf(why, cap, "a pool that rounds up gets an odd map there (the model's \"vggcl.pool_ceil\"; vggcl's "
                  "pools round down): give sizes that are multiples of %d", multiple);
     return why;
 }
@@ -463,8 +463,7 @@ int cli_run_batches(const cli_batch_job *job, char **files, int n_files, cli_bat
             }
             char why[256];
             if ((oh != H || ow != W) && cli_size_refused(&job->sized, 1, oh, ow, why, sizeof why)) { /* (as anywhere) */
-                note(s, batch, i, "%s: preprocesses to %d x %d pixels (width x height), %s%s", files[i], ow, oh, why,
-                     job->strict ? "" : " (skipped)");
+                note(s, batch, i, CLI_SIZE_REFUSED "%s", files[i], ow, oh, why, job->strict ? "" : " (skipped)");
                 vggcl_free(t);
                 continue;
             }

@@ -335,18 +335,25 @@ const char *cli_device_kind(const vggcl_ctx *ctx, char *buf, size_t len)
     return cli_device_kind_of(ctx, cli_device_info(ctx, &d) ? &d : NULL, buf, len);
 }
 
-/* A new context on the device: CLI_OK, or CLI_FAIL with the error printed (the caller frees *ctx, NULL
- * when not made, either way). */
+/* Where --device's value s starts without the blanks around it (a list's too, as said), and its *len. */
+static const char *shown_spec(const char *s, int *len)
+{
+    s += strspn(s, CLI_BLANKS);
+    for (*len = (int)strlen(s); *len && strchr(CLI_BLANKS, s[*len - 1]);) --*len;
+    return s;
+}
+
 int cli_select_device(const char *cmd, vggcl_ctx *ctx, const char *spec, const char *option)
 {
     if (vggcl_select_device(ctx, spec) == VGGCL_OK) return CLI_OK;
     if (!option) return cli_error(CLI_FAIL, "%s", vggcl_message(ctx));
-    option += strspn(option, " \t"); /* (without the blanks around it, a list's too) */
-    int len = (int)strlen(option);
-    while (len && (option[len - 1] == ' ' || option[len - 1] == '\t')) len--;
+    int len;
+    option = shown_spec(option, &len);
     return cli_error(CLI_FAIL, "%s: --device %.*s: %s", cmd, len, option, vggcl_message(ctx));
 }
 
+/* A new context on the device: CLI_OK, or CLI_FAIL with the error printed (the caller frees *ctx, NULL
+ * when not made, either way). */
 static int open_device(const char *cmd, const char *device, const char *option, vggcl_ctx **ctx)
 {
     if (!(*ctx = cli_ctx_new())) return cli_error(CLI_FAIL, "out of host memory");
@@ -364,8 +371,8 @@ static int crop_taken(const char *cmd, const vggcl_model *model, const vggcl_pre
     /* (under mpirun a rank's own model, read on its machine, may be the one refusing it: said by that rank where
      * the ranks' messages are gathered, once where alike; by rank 0 alone in a command every rank runs whole) */
     int (*const say)(int, const char *, ...) = cli_ranks_gathering() ? cli_error_here : cli_error;
-    if (given) return say(CLI_USAGE, "%s: --crop %d, %s", cmd, p->crop, why);
-    return cli_error(CLI_FAIL, "%s: the model's crop (its metadata \"vggcl.crop\") %d, %s", cmd, p->crop, why);
+    if (given) return say(CLI_USAGE, "%s: --crop %d: %s", cmd, p->crop, why);
+    return cli_error(CLI_FAIL, "%s: the model's crop (its metadata \"vggcl.crop\") %d: %s", cmd, p->crop, why);
 }
 
 int cli_model_preset(const char *cmd, vggcl_ctx *ctx, const vggcl_model *model, vggcl_preprocess *p)
@@ -463,9 +470,9 @@ int cli_all_devices(int *index, int cap, int one_kind_only)
 size_t cli_list_item(const char **s, char *item, size_t cap)
 {
     const size_t all = strcspn(*s, ",");
-    const char *from = *s + strspn(*s, " \t\r\n\v\f"); /* (white space around an item: "0, 1" is 0 and 1) */
+    const char *from = *s + strspn(*s, CLI_BLANKS); /* (white space around an item: "0, 1" is 0 and 1) */
     size_t len = (size_t)(*s + all - from);
-    while (len && strchr(" \t\r\n\v\f", from[len - 1])) len--;
+    while (len && strchr(CLI_BLANKS, from[len - 1])) len--;
     if (len && len < cap) memcpy(item, from, len), item[len] = '\0';
     *s = (*s)[all] ? *s + all + 1 : NULL;
     return len;
@@ -473,7 +480,7 @@ size_t cli_list_item(const char **s, char *item, size_t cap)
 
 /* Whether a list's devices compute alike (same_kind): else CLI_USAGE said, naming two that differ (said
  * here, whatever rank this is: the devices are this machine's). */
-static int one_kind(const cli_devices *d, const char *device, const char *from)
+static int one_kind(const char *cmd, const cli_devices *d, const char *device, const char *from)
 {
     int count, rc = CLI_OK;
     if (vggcl_device_index(d->ctx[0]) < 0) return CLI_OK; /* (ref, all of them: refused with OpenCL devices) */
@@ -488,9 +495,9 @@ static int one_kind(const cli_devices *d, const char *device, const char *from)
         if (!here) continue;
         if (!first) first = here;
         else if (!same_kind(first, here))
-            rc = cli_error_here(CLI_USAGE, "--device %s%s: device %d (%s, driver %s) and device %d (%s, driver %s) are "
-                                "of different kinds, whose answers differ in their last bits: a run would depend on "
-                                "which one was free; list devices of one kind", device, from, first->index,
+            rc = cli_error_here(CLI_USAGE, "%s: --device %s%s: device %d (%s, driver %s) and device %d (%s, driver %s) "
+                                "are of different kinds, whose answers differ in their last bits: a run would depend "
+                                "on which one was free; list devices of one kind", cmd, device, from, first->index,
                                 first->name, first->driver, here->index, here->name, here->driver);
     }
     free(info);
@@ -517,7 +524,7 @@ int cli_open_models(const char *cmd, const char *device, const char *option, con
     const char *given = device; /* (never empty: cli_parse refuses that, which the library read as not given) */
     if (!device) device = getenv("VGGCL_DEVICE"); /* (all or a list from the environment too) */
     if ((device = cli_trimmed(device, trimmed, sizeof trimmed)) && !*device && given)
-        return cli_error(CLI_USAGE, "--device is blank: give SPEC (see --help)");
+        return cli_error(CLI_USAGE, "%s: --device is blank: give SPEC (see --help)", cmd);
     const char *from = given ? "" : " ($VGGCL_DEVICE)";
     /* a mistake in the environment's list may be this rank's alone (its machine's VGGCL_DEVICE): said here */
     int (*const say)(int, const char *, ...) = given ? cli_error : cli_error_here;
@@ -529,30 +536,32 @@ int cli_open_models(const char *cmd, const char *device, const char *option, con
         int refs = 0;
         for (const char *s = device; s;) { /* (empty items meant the default device, more than 16 were dropped) */
             if (n == CLI_MAX_DEVICES)
-                return say(CLI_USAGE, "--device %s%s: more than %d devices", device, from, CLI_MAX_DEVICES);
+                return say(CLI_USAGE, "%s: --device %s%s: more than %d devices", cmd, device, from, CLI_MAX_DEVICES);
             const size_t len = cli_list_item(&s, specs[n], sizeof specs[0]);
             if (!len || len >= sizeof specs[0])
-                return say(CLI_USAGE, "--device %s%s: device %d of the list is %s", device, from, n + 1,
+                return say(CLI_USAGE, "%s: --device %s%s: device %d of the list is %s", cmd, device, from, n + 1,
                                  len ? "longer than 63 bytes" : "empty");
             if (!strcasecmp(specs[n], "all"))
-                return say(CLI_USAGE, "--device %s%s: all is every device, not an item of a list", device, from);
+                return say(CLI_USAGE, "%s: --device %s%s: all is every device, not an item of a list", cmd, device,
+                           from);
             refs += !strcasecmp(specs[n++], "ref");
         }
         if (refs && refs < n) /* (their last bits differ: the rows would depend on which device was free) */
-            return say(CLI_USAGE, "--device %s%s: ref and OpenCL devices together, whose answers differ in "
-                             "their last bits: a run would depend on which one was free; list one kind", device, from);
+            return say(CLI_USAGE, "%s: --device %s%s: ref and OpenCL devices together, whose answers differ in "
+                             "their last bits: a run would depend on which one was free; list one kind", cmd, device,
+                             from);
     } else {
         d->n = 1; /* (none given: the library reads $VGGCL_DEVICE and names it in its messages) */
         if (open_device(cmd, given, option, &d->ctx[0]) != CLI_OK) return CLI_FAIL;
         return load_model(cmd, d->ctx[0], weights, opts, p, 0, &d->model[0]);
     }
-    if (!n) return cli_error(CLI_FAIL, "--device %s: no device", device);
+    if (!n) return cli_error(CLI_FAIL, "%s: --device %s: no device", cmd, device);
     for (int i = 0; i < n; i++) { /* the devices, and whether they are of one kind, before any model loads */
         d->n = i + 1;
         if (open_device(cmd, specs[i], option, &d->ctx[i]) != CLI_OK)
             return given ? CLI_FAIL : cli_error(CLI_FAIL, "(the devices of $VGGCL_DEVICE=%s)", device);
     }
-    const int kinds = one_kind(d, device, from);
+    const int kinds = one_kind(cmd, d, device, from);
     if (kinds != CLI_OK) return kinds;
     for (int i = 0; i < n; i++) {
         const int rc = load_model(cmd, d->ctx[i], weights, opts, i ? NULL : p, 1, &d->model[i]);
@@ -572,9 +581,11 @@ int cli_one_device(const char *cmd, const char *given)
     char trimmed[256];
     const char *spec = cli_trimmed(given, trimmed, sizeof trimmed);
     if (given && !*spec) return cli_error(CLI_USAGE, "%s: --device is blank: give SPEC (see --help)", cmd);
+    int len;
+    const char *shown = spec ? shown_spec(spec, &len) : NULL;
     if (several_devices(spec)) /* ($VGGCL_DEVICE's all or list: its first device, which the library takes) */
-        return cli_error(CLI_USAGE, "%s: --device %s: this command runs on one device (all and lists are for "
-                                    "classify, eval and train-head)", cmd, spec);
+        return cli_error(CLI_USAGE, "%s: --device %.*s: this command runs on one device (all and lists are for "
+                                    "classify, eval and train-head)", cmd, len, shown);
     return CLI_OK;
 }
 

@@ -67,7 +67,7 @@ vggcl_status vggcl_png_write(vggcl_ctx *ctx, const char *path, const unsigned ch
 void vggcl_cam_upsample(const float *cam, int mh, int mw, float *out, int h, int w)
 {
     if (h < 1 || w < 1 || !out) return; /* (nothing to fill) */
-    if (mh < 1 || mw < 1 || !cam) { /* no map (an input too small for the network: vggcl_model_map_size's 0x0): flat */
+    if (mh < 1 || mw < 1 || !cam) { /* no map (a size the network does not take: vggcl_model_map_size's 0x0): flat */
         memset(out, 0, sizeof *out * (size_t)h * w);
         return;
     }

@@ -672,6 +672,13 @@ static double pass_floats_bound(const vggcl_model *m, int n, int h, int w)
     return 4.0 * n * c * h * w;
 }
 
+/* Whether a pass takes inputs of h x w sides whatever the model: 1 to VGGCL_MAX_SIDE, h x w below 2^31 (the
+ * kernels index a map's pixels in int). */
+static int sides_taken(int h, int w)
+{
+    return h >= 1 && w >= 1 && h <= VGGCL_MAX_SIDE && w <= VGGCL_MAX_SIDE && (long long)h * w <= INT_MAX;
+}
+
 /* The checks of a pass's shape: the model's, n x 3 x h x w within bounds, a head where logits are wanted. */
 static vggcl_status check_shape(vggcl_ctx *ctx, const vggcl_model *m, int n, int h, int w, int wants_logits)
 {
@@ -682,7 +689,7 @@ static vggcl_status check_shape(vggcl_ctx *ctx, const vggcl_model *m, int n, int
     if (h < 1 || w < 1 || h > VGGCL_MAX_SIDE || w > VGGCL_MAX_SIDE) /* (apart: an image too wide was told N >= 1) */
         return vggcl__fail(ctx, VGGCL_ERR_SHAPE, "input (N, 3, %d, %d): expected 1 <= H, W <= %d", h, w,
                            VGGCL_MAX_SIDE);
-    if ((long long)h * w > INT_MAX) /* (the kernels index a map's pixels in int) */
+    if (!sides_taken(h, w)) /* (what is left: the pixels) */
         return vggcl__fail(ctx, VGGCL_ERR_SHAPE, "input (N, 3, %d, %d): %lld pixels a map; at most 2^31 - 1", h, w,
                            (long long)h * w);
     if (pass_floats_bound(m, n, h, w) > MAX_PASS_FLOATS)
@@ -871,7 +878,7 @@ void vggcl_model_map_size(const vggcl_model *m, int h, int w, int *mh, int *mw)
     if (!mh || !mw) return;
     int ph, pw; /* (0 x 0 for a size the model does not take: too small, too large, or odd where a pool rounds up;
                  * as check_shape, which a pass of one image never refuses for its 2^50 floats) */
-    if (!m || h > VGGCL_MAX_SIDE || w > VGGCL_MAX_SIDE || (long long)h * w > INT_MAX ||
-        !vggcl__plan_out_size(m, h, w, mh, mw, NULL) || vggcl__ceil_pool_odd(m, h, w, &ph, &pw) >= 0)
+    if (!m || !sides_taken(h, w) || !vggcl__plan_out_size(m, h, w, mh, mw, NULL) ||
+        vggcl__ceil_pool_odd(m, h, w, &ph, &pw) >= 0)
         *mh = *mw = 0;
 }

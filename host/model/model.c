@@ -898,7 +898,7 @@ int vggcl_model_min_input(const vggcl_model *m)
 {
     int pools = 0;
     for (int i = 0; m && i < m->n_steps; i++) pools += m->steps[i].kind == VGGCL_STEP_POOL;
-    return pools > 30 ? INT_MAX : 1 << pools; /* (past 16 pools no input is accepted: sides stop at 65536) */
+    return pools > 30 ? INT_MAX : 1 << pools; /* (past 16 pools no input is taken: VGGCL_MAX_SIDE) */
 }
 
 double vggcl_model_flops(const vggcl_model *m, int n, int h, int w)

@@ -14,6 +14,9 @@
 
 #include "internal.h"
 
+/* The blanks taken around a device spec and around its P:D colon. */
+#define BLANKS " \t\r\n\v\f"
+
 #define LOCAL_RESERVE 1024
 
 vggcl_ctx *vggcl_ctx_new(void)
@@ -341,8 +344,8 @@ static int platform_device(const char *spec, long *p, long *d)
     const char *colon = spec, *after;
     while (isdigit((unsigned char)*colon)) colon++;
     if (colon == spec) return 0;
-    colon += strspn(colon, " \t"); /* (blanks around the colon: " 0 : 1" was looked for as a name) */
-    if (*colon != ':' || !all_digits(after = colon + 1 + strspn(colon + 1, " \t"))) return 0;
+    colon += strspn(colon, BLANKS); /* (blanks around the colon: " 0 : 1" was looked for as a name) */
+    if (*colon != ':' || !all_digits(after = colon + 1 + strspn(colon + 1, BLANKS))) return 0;
     errno = 0;
     *p = strtol(spec, NULL, 10);
     *p = errno || *p > INT_MAX ? -1 : *p;
@@ -423,9 +426,9 @@ fail:
 static const char *trim_spec(const char *s, char *buf, size_t cap)
 {
     if (!s) return NULL;
-    const size_t at = strspn(s, " \t\r\n\v\f");
+    const size_t at = strspn(s, BLANKS);
     size_t len = strlen(s + at);
-    while (len && strchr(" \t\r\n\v\f", s[at + len - 1])) len--;
+    while (len && strchr(BLANKS, s[at + len - 1])) len--;
     if (len >= cap) return s;
     memcpy(buf, s + at, len), buf[len] = '\0';
     return buf;

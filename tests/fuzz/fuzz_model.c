@@ -193,7 +193,7 @@ static void run_model(const char *file, uint8_t opt, int sz, const cJSON *meta)
         if (vggcl_model_preprocess(ctx, m, &p) == VGGCL_OK && (p.resize < 0 || p.crop < 0 || !(p.std[0] != 0)))
             abort(); /* every field filled, std never 0 */
         const int least = vggcl_model_min_input(m), n = 1 + ((opt >> 4) & 1);
-        if (least <= 65536) {
+        if (least <= VGGCL_MAX_SIDE) {
             check_sizes(m, least);
             run_once(ctx, m, n, least, sz);
         }
