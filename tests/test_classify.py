@@ -840,6 +840,12 @@ class Export(unittest.TestCase):
             self.assertEqual(rc, 1, err)
             self.assertIn(f"{said} take pixel values past a float's range", err)
             self.assertFalse(out.exists())
+        # a --mean or --std on the scale of 0..255 (refused as vggcl refuses one given so)
+        for opt, text in (("--mean", "123.68,116.78,103.94"), ("--std", "58.4,57.1,57.4")):
+            rc, err, _ = self.export("--state-dict", self.d / "big.pt", "--out", out, opt, text)
+            self.assertEqual(rc, 1, err)
+            self.assertIn(f"{opt} {text}: above 1, as on the scale of 0..255", err)
+            self.assertFalse(out.exists())
         # ... and a vggcl file's mean with a --std given (the check took torchvision's mean for it)
         save_file(m.state_dict(), self.d / "meanful.safetensors", metadata={"vggcl.mean": "3e38,0,0"})
         rc, err, _ = self.export("--state-dict", self.d / "meanful.safetensors", "--std", "0.5,0.5,0.5", "--out", out)

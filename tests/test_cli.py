@@ -2304,6 +2304,12 @@ class Cli(unittest.TestCase):
                            (["preprocess", "--std", "1e-40,1,1", "--output", self.d / "p.npy", img],
                             "--mean/--std: normalization: mean 0.485,0.456,0.406 and std 9.99995e-41,1,1 take pixel "
                             "values past a float's range"),
+                           # on the scale of 0..255: every input a near-constant, wrong answers unsaid, exit 0
+                           ([*cls, "--mean", "123.68,116.78,103.94", img], "--mean/--std: mean 123.68,116.78,103.94 "
+                            "is above 1, as on the scale of 0..255: the pixels are x/255, from 0 to 1, before (x - "
+                            "mean)/std; give it divided by 255 (0.485,0.458,0.4076)"),
+                           (["preprocess", "--std", "58.4,57.1,57.4", "--output", self.d / "p.npy", img],
+                            "--mean/--std: std 58.4,57.1,57.4 is above 1"),
                            ([*cls, "--draft", "--no-draft", img], "give --draft or --no-draft, not both"),
                            (["bench", "--draft", "--size", "16"], "--draft goes with --images DIR"),
                            (["bench", "--images", self.d, "--iters", "50"], "--iters does not go with --images DIR"),

@@ -386,7 +386,7 @@ int cli_model_preset(const char *cmd, vggcl_ctx *ctx, const vggcl_model *model, 
                    p->resize, p->crop, p->resize, p->crop);
     if (st == VGGCL_OK) return crop_taken(cmd, model, p, crop_given);
     const char *why = ctx ? vggcl_message(ctx) : "out of host memory";
-    if (st == VGGCL_ERR_ARG) /* (the only one: a --mean and --std given that no image can take) */
+    if (st == VGGCL_ERR_ARG) /* (the only ones: a --mean and --std given that no image can take, or above 1) */
         return cli_error(CLI_USAGE, "%s: --mean/--std: %s", cmd, why);
     return cli_error(CLI_FAIL, "%s", why);
 }

@@ -338,6 +338,11 @@ def test_errors_carry_the_message(files):
     # interpreter, reading the NULL model's path)
     with pytest.raises(vggcl.Error, match="past a float's range"):
         vggcl.preprocess(files["images"][0], std=(1e-40, 1, 1))
+    # a mean or std on the scale of 0..255 (every input a near-constant, the answers wrong, unsaid): refused
+    for kwargs, said in ((dict(mean=(123.68, 116.78, 103.94)), r"mean 123.68,116.78,103.94 is above 1"),
+                         (dict(std=(58.4, 57.1, 57.4)), r"std 58.4,57.1,57.4 is above 1")):
+        with pytest.raises(vggcl.Error, match=said + r".*divided by 255"):
+            vggcl.preprocess(files["images"][0], **kwargs)
 
 
 def test_max_batch(files):
