@@ -185,6 +185,11 @@ class Classify(unittest.TestCase):
         r = subprocess.run(["script", "-qec", cmd, "/dev/null"], capture_output=True, text=True, timeout=600)
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         self.assertIn("2/2 batches", r.stdout)  # script puts the terminal's output on stdout
+        # the answers on the same terminal: each on a line of its own, the bar wiped before them ("[###   ] 1/2
+        # batches/x/img0.jpg: class 2 ..." was seen); a line as the terminal shows it: after its last CR
+        shown = [ln.split("\r")[-1] for ln in r.stdout.replace("\r\n", "\n").split("\n")]
+        for p in self.images[:2]:
+            self.assertEqual(len([ln for ln in shown if ln.startswith(f"{p}: class ")]), 1, repr(r.stdout))
         # the last batch unreadable: the bar still ends (at 3/3) before the summary, on a line of its own
         bad = self.d / "broken-last.png"
         bad.write_bytes(b"not a png")

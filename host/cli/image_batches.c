@@ -26,13 +26,16 @@ typedef struct {
     const cli_ranks *handed; /* batches handed out as ranks ask: rank 0 speaks for all of them */
     int batch;
     int open;            /* the bar is drawn and its line not ended */
+    int drawn;           /* its length */
+    int answers_shown;   /* standard output is a terminal too: the bar is wiped before answers go there */
 } progress_state;
 
 static progress_state progress_begin(const cli_batch_job *job, int n_batches)
 {
     const cli_ranks *r = job->ranks;
     const int ranks = r && r->size > 1 ? r->size : 1;
-    progress_state p = { -1, 0, cli_now_ms(), cli_now_ms(), ranks > 1 ? r->rank : 0, ranks, NULL, job->batch, 0 };
+    progress_state p = { -1, 0, cli_now_ms(), cli_now_ms(), ranks > 1 ? r->rank : 0, ranks, NULL, job->batch, 0, 0,
+                         isatty(1) };
     if (ranks > 1 && r->dynamic) p.handed = r;
     if (job->progress_s == 0 || (ranks > 1 && r->rank != 0)) return p;
     p.fd = ranks > 1 ? r->saved_err : 2;
@@ -48,8 +51,8 @@ static void progress_show(progress_state *p, int done_batches, int n_batches, in
     const double now = cli_now_ms(), s = (now - p->start) / 1e3;
     if (p->fd < 0) return;
     if (!p->every_ms) {
-        dprintf(p->fd, "\r[%.*s%*s] %d/%d batches%s", filled, full, width - filled, "", done_batches, n_batches,
-                done_batches == n_batches ? "\n" : "");
+        p->drawn = dprintf(p->fd, "\r[%.*s%*s] %d/%d batches%s", filled, full, width - filled, "", done_batches,
+                           n_batches, done_batches == n_batches ? "\n" : "");
         p->open = done_batches < n_batches;
         return;
     }
@@ -68,6 +71,14 @@ static void progress_show(progress_state *p, int done_batches, int n_batches, in
     snprintf(shown, sizeof shown, rate >= 1 || rate <= 0 ? "%.1f" : "%.3f", rate);
     dprintf(p->fd, "vggcl: %s%d of %d images (%.0f%%), %s images/s, about %.0f s left\n", who, done, total,
             100.0 * done / total, shown, rate > 0 ? (total - done) / rate : 0);
+}
+
+/* Wipes the bar before answers go to standard output on the same terminal (they began on the bar's line); it is
+ * drawn again below them. */
+static void progress_wipe(progress_state *p)
+{
+    if (p->open && p->answers_shown) dprintf(p->fd, "\r%*s\r", p->drawn > 1 ? p->drawn - 1 : 0, "");
+    if (p->answers_shown) p->open = 0;
 }
 
 /* Ends the bar's line before a message (and at the end of a run that stopped before its last batch). */
@@ -427,6 +438,7 @@ int cli_run_batches(const cli_batch_job *job, char **files, int n_files, cli_bat
                 rc = cli_error(CLI_FAIL, "%s", o->msg ? o->msg : "a device failed (out of host memory for the message)");
             } else if (o->nb) {
                 st.images += o->nb, st.batches++;
+                progress_wipe(&shown);
                 rc = fn(user, o->index, o->nb, o->x, H, W, job->want_logits ? o->y : NULL,
                         job->want_features ? o->f : NULL,
                         job->want_features && job->flip ? o->f + (size_t)o->nb * feats : NULL);
