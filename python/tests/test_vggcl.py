@@ -128,6 +128,12 @@ def test_pil_images_of_any_mode(files):
             img = rgb.convert(mode)
             assert m.classify([img], top=3) == m.classify([np.asarray(img.convert("RGB"))], top=3), mode
             np.testing.assert_array_equal(m.preprocess(img), m.preprocess(np.asarray(img.convert("RGB"))))
+        # a gray one as an (H, W) array (np.array(Image.open(gray))): as PIL's "L" to RGB, alone or in a list (its
+        # rows were taken as images: "paths[0] ... got uint8 of shape (224,)")
+        gray = np.asarray(rgb.convert("L"))
+        want = m.classify([rgb.convert("L")], top=3)
+        assert m.classify(gray, top=3) == m.classify([gray], top=3) == want
+        np.testing.assert_array_equal(vggcl.preprocess(gray), vggcl.preprocess(rgb.convert("L")))
 
 
 def test_reference_device_and_pool5(files):

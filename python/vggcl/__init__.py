@@ -408,7 +408,8 @@ def _load_image(ctx, path):
 
 
 def _preprocess(ctx, image, p, who="preprocess"):
-    """An (H, W, 3) uint8 array, a PIL image (of any mode: converted to RGB as PIL converts it), or an image path
+    """An (H, W, 3) uint8 array (or (H, W): gray, as PIL converts "L" to RGB), a PIL image (of any mode: converted
+    to RGB as PIL converts it), or an image path
     (decoded only as far as the preset reads it); who: the call, as an array that is not an image is said."""
     out = _f()
     oh, ow = ctypes.c_int(), ctypes.c_int()
@@ -420,6 +421,8 @@ def _preprocess(ctx, image, p, who="preprocess"):
             image = image.convert("RGB")  # (a PIL image of another mode, as ImageFolder's loader converts it: its
             # YCbCr, LAB and HSV bytes were read as RGB, its gray, palette and RGBA refused as "a float image")
         rgb = np.asarray(image)
+        if rgb.dtype == np.uint8 and rgb.ndim == 2:  # (a gray one, as np.array(Image.open(gray)) gives it)
+            rgb = np.repeat(rgb[:, :, None], 3, axis=2)
         if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
             raise Error(f"{who}: expected an image path or an (H, W, 3) uint8 image, got {rgb.dtype} of shape "
                         f"{rgb.shape}" + (" (a float image would be cut to bytes: convert it, e.g. (x * 255).round()."
@@ -446,8 +449,8 @@ def load_image(path):
 
 
 def preprocess(image, resize=256, crop=224, mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225), draft=False):
-    """torchvision's ImageClassification preset on an image path, (H, W, 3) uint8 array or PIL image:
-    (3, crop, crop) float32 (crop 0: no crop; resize 0: no resize). draft: a JPEG path decoded at
+    """torchvision's ImageClassification preset on an image path, (H, W, 3) (or gray (H, W)) uint8 array or PIL
+    image: (3, crop, crop) float32 (crop 0: no crop; resize 0: no resize). draft: a JPEG path decoded at
     1/2, 1/4 or 1/8 of its size where both sides stay at least resize, as PIL's
     Image.draft("RGB", (resize, resize)) before the preset: faster on large photos, not
     torchvision's pixels."""
@@ -739,8 +742,8 @@ class Model:
 
     def classify(self, paths, top=5, batch=8, threads=None, *, resize=None, crop=None, mean=None, std=None,
                  draft=None):
-        """Image paths (or images as preprocess takes them: (H, W, 3) uint8 arrays, PIL images of any mode,
-        converted to RGB as PIL converts them) -> per
+        """Image paths (or images as preprocess takes them: (H, W, 3) uint8 arrays, (H, W) gray ones, PIL images
+        of any mode, converted to RGB as PIL converts them) -> per
         image a list of the top classes as (class, name, probability), the name from the file's class
         names, else "class N". `threads` threads decode and preprocess
         ahead while the device runs a batch (vggcl releases the GIL); by default, as `vggcl
@@ -748,12 +751,12 @@ class Model:
         CPU device, which computes on those cores, one per 16 of them. An unreadable image raises
         vggcl.Error naming it, and so does one whose logits are not finite (the weights or the
         preprocessing overflow float32 on it), where `vggcl classify` skips either and goes on. One path
-        (a str, bytes or os.PathLike), or one image (an array of three dimensions, a PIL image), stands for a
-        list of it."""
+        (a str, bytes or os.PathLike), or one image (an array of two or three dimensions, a PIL image), stands
+        for a list of it."""
         # (batch and threads within the vggcl command's bounds: 2**63 was islice's ValueError)
         batch, top = _whole(batch, "classify: batch", 1, 4096), _whole(top, "classify: top", 1)
         threads = None if threads is None else _whole(threads, "classify: threads", 1, 256)
-        if (isinstance(paths, (str, bytes, os.PathLike)) or getattr(paths, "ndim", 0) == 3 or
+        if (isinstance(paths, (str, bytes, os.PathLike)) or getattr(paths, "ndim", 0) in (2, 3) or
                 callable(getattr(paths, "convert", None))):  # (one image: iterated, an array's rows were images)
             paths = [paths]
         if not self.classes:
