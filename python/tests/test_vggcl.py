@@ -760,6 +760,20 @@ def test_library_notes_reach_logging(files, monkeypatch, caplog):
     assert [t for lv, t in notes if lv == logging.WARNING and "clRelease" in t and "CL_OUT_OF_RESOURCES" in t], notes
 
 
+def test_pool5_other_than_the_head_was_made_for(files, caplog):
+    """pool5= other than the file's "vggcl.pool5" is said at WARNING, as `vggcl classify --pool5` says it (it was
+    silent); the file's own, or none given, says nothing."""
+    assert vggcl.Model(files["weights"]).metadata("vggcl.pool5") == "keep"
+    for pool5, said in (("drop", True), ("keep", False), (None, False)):
+        caplog.clear()
+        with caplog.at_level(logging.INFO, logger="vggcl"):
+            vggcl.Model(files["weights"], pool5=pool5).close()
+        warned = [r.getMessage() for r in caplog.records if r.name == "vggcl" and r.levelno == logging.WARNING]
+        assert warned == ([f"{files['weights']}: its head was made for pool5 kept (its metadata \"vggcl.pool5\"); "
+                           "pool5='drop' gives it features it was not trained on (vggcl train-head --pool5 drop makes "
+                           "a head for them)"] if said else []), pool5
+
+
 def test_handler_cannot_close_the_model_under_its_call(files, monkeypatch):
     """A handler of the "vggcl" logger that closes the model whose call logged (the first compile's note,
     from forward) is refused with an Error (the lock is the thread's already: it freed the model under the

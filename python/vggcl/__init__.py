@@ -485,7 +485,8 @@ class Model:
 
     device: "ref" (the plain-C reference), an index or "P:D" from devices(), a substring of the
     device name, or None ($VGGCL_DEVICE, else the first GPU, else the first device; "" is refused).
-    pool5: "keep", "drop" or None (the file's metadata). conv: "auto" or an algorithm name.
+    pool5: "keep", "drop" or None (the file's metadata; one other than the file says is logged at WARNING, as
+    the command says it). conv: "auto" or an algorithm name.
     features_only: load the convolutions only (no head needed; forward gives no logits).
     Threads may share a model: its calls take turns (a lock: the library's context runs one call at a
     time, without the GIL), and close() waits for the call in progress. A model per thread, each with
@@ -522,6 +523,11 @@ class Model:
             spec = None if device is None else _bytes(_device_spec(device), "device")
             self._ctx.check(_select_device(self._ctx.ptr, spec))
             self._ctx.check(_model_load(self._ctx.ptr, file, ctypes.byref(opts), ctypes.byref(self._ptr)))
+            made_for = self.metadata("vggcl.pool5")
+            if pool5 is not None and made_for in ("keep", "drop") and made_for != pool5:  # (as the command says it)
+                _logger.warning("%s: its head was made for pool5 %s (its metadata \"vggcl.pool5\"); pool5=%r gives it "
+                                "features it was not trained on (vggcl train-head --pool5 %s makes a head for them)",
+                                self.path, "kept" if made_for == "keep" else "dropped", pool5, pool5)
         except BaseException:
             self.close()
             raise
