@@ -2819,6 +2819,15 @@ class Bench(unittest.TestCase):
         for needle in ("images/s", "GFLOP/s", "median", "device memory", "start-up", "features.28", "total",
                        "median of 2 profiled passes", "(0.626 GFLOP of convolution per batch)"):  # (VGG16 at 32x32)
             self.assertIn(needle, r.stdout)
+        # the table's columns at one place whatever the layer's name (a layout change's, 71 characters, pushed its
+        # row right of the others): each row's ms column ends where the heading's "ms" does
+        r = self.bench("--size", "64", "--iters", "1", "--per-layer", "--conv", "winograd-packed")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        table = r.stdout.split("\n\n", 1)[1].splitlines()
+        self.assertTrue(any(len(ln.split("  ")[0]) > 68 for ln in table[1:]), table)  # (such a name is there)
+        end = table[0].index(" ms ") + 3
+        for ln in table[1:]:
+            self.assertRegex(ln[:end], r" \d+\.\d{3}$", ln)
 
     def test_usage_errors(self):
         for args, needle in ((["--batch", "0"], "--batch"), (["--size", "12x"], "--size"),

@@ -312,17 +312,24 @@ int cmd_bench(int argc, char **argv)
             char head[80];
             snprintf(head, sizeof head, "layer (device time, median of %d profiled pass%s)", profiled,
                      profiled == 1 ? "" : "es");
-            printf("\n%-68s %10s %9s %7s%s\n", head, "ms", "GFLOP/s", "share", peak_gflops ? "  of peak" : "");
+            int wide = 68; /* (the widest name: a layout change's, or a layer at 224x224, pushed its row right) */
+            for (int i = 0; i < n_layers; i++) {
+                char *shown = cli_text(layers[i].layer);
+                const int len = (int)strlen(shown ? shown : layers[i].layer);
+                wide = len > wide ? len : wide;
+                free(shown);
+            }
+            printf("\n%-*s %10s %9s %7s%s\n", wide, head, "ms", "GFLOP/s", "share", peak_gflops ? "  of peak" : "");
             for (int i = 0; i < n_layers; i++) {
                 const double g = layers[i].ms > 0 ? layers[i].gflop / (layers[i].ms * 1e-3) : 0.0;
                 char *shown = cli_text(layers[i].layer); /* (a head prefix's line end began a row of its own) */
-                printf("%-68s %10.3f %9.1f %6.1f%%", shown ? shown : layers[i].layer, layers[i].ms, g,
+                printf("%-*s %10.3f %9.1f %6.1f%%", wide, shown ? shown : layers[i].layer, layers[i].ms, g,
                        total_layer_ms > 0 ? 100 * layers[i].ms / total_layer_ms : 0.0);
                 free(shown);
                 if (peak_gflops && g > 0) printf("  %6.1f%%", 100 * g / peak_gflops);
                 printf("\n");
             }
-            printf("%-68s %10.3f\n", "total", total_layer_ms);
+            printf("%-*s %10.3f\n", wide, "total", total_layer_ms);
         }
     }
     rc = CLI_OK;
