@@ -3518,8 +3518,11 @@ class Bench(unittest.TestCase):
         (self.d / "dangling").symlink_to(self.d / "not-there")
         (self.d / "open").mkdir(mode=0o700)
         (self.d / "open").chmod(0o777)  # (mkdir masks it by the umask)
+        (self.d / "sticky").mkdir(mode=0o700)
+        (self.d / "sticky").chmod(0o1777)  # (as /tmp: said "mode 777", the sticky bit left out)
         for name, said in (("dangling", "is a link to a folder that is not there"),
-                           ("open", "can be written by others than its user, mode 777")):
+                           ("open", "can be written by others than its user, mode 0777"),
+                           ("sticky", "can be written by others than its user, mode 1777")):
             r = subprocess.run([VGGCL, "tune", "--size", "32", "--iters", "1"], capture_output=True, text=True,
                                env=dict(os.environ, VGGCL_CACHE_DIR=str(self.d / name)), timeout=60)
             self.assertEqual(r.returncode, 1)

@@ -87,7 +87,7 @@ void vggcl__cache_unusable(const char *dir, int made, char *why, size_t len)
     } else if (sb.st_uid != geteuid()) {
         snprintf(why, len, "is another user's (uid %u)", (unsigned)sb.st_uid);
     } else if (!private_to_user(&sb)) {
-        snprintf(why, len, "can be written by others than its user, mode %03o", (unsigned)(sb.st_mode & 0777));
+        snprintf(why, len, "can be written by others than its user, mode %04o", (unsigned)(sb.st_mode & 07777));
     }
 }
 
