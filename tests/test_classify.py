@@ -606,7 +606,7 @@ class Export(unittest.TestCase):
                       "weights/export_torchvision.py --state-dict takes it off\n", r.stderr)
         self.assertFalse((self.d / "y.npy").exists())
 
-
+    def test_forms_found_by_new_users(self):
         """Forms a pass of new users found refused or misread, each now read to torch's logits or refused naming
         what it lacks: a network keeping its parts under other names (--features, --head; said where not
         given), a TorchScript archive (--trust-pickle: its state_dict; its script modules were refused as
@@ -657,19 +657,18 @@ class Export(unittest.TestCase):
             self.assertEqual((rc, os.path.exists(self.d / "p.safetensors")), (1, False), err)
             self.assertIn(said, err)
         torch.jit.save(torch.jit.script(copy.deepcopy(m)), self.d / "scripted.pt")
-        with warnings.catch_warnings():  # (torch's: the archive handed to torch.jit.load)
-            warnings.simplefilter("ignore", UserWarning)
+        with warnings.catch_warnings(record=True) as seen:  # (torch's advice, the archive handed to torch.jit.load,
+            warnings.simplefilter("always")                 # was printed: the script keeps it)
             rc, err, said = self.export("--state-dict", self.d / "scripted.pt", "--out", self.d / "s.safetensors",
                                         "--trust-pickle")
+        self.assertEqual([str(w.message) for w in seen if "TorchScript" in str(w.message)], [])
         self.assertEqual(rc, 0, err)
         self.assertIn("(TorchScript archive's state_dict), GAP head, pool5 keep", said)
         dropout = copy.deepcopy(m)  # (a Dropout in the features: its index, in the state_dict, a max pool's place)
         dropout.features = nn.Sequential(*list(dropout.features)[:8], nn.Dropout(), *list(dropout.features)[8:])
         torch.jit.save(torch.jit.script(dropout.eval()), self.d / "scripted-dropout.pt")
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)
-            rc, err, _ = self.export("--state-dict", self.d / "scripted-dropout.pt", "--out",
-                                     self.d / "sd.safetensors", "--trust-pickle")
+        rc, err, _ = self.export("--state-dict", self.d / "scripted-dropout.pt", "--out", self.d / "sd.safetensors",
+                                 "--trust-pickle")
         self.assertEqual(rc, 1, err)
         self.assertIn("a TorchScript archive whose features hold a Dropout (features.8)", err)
         # the same model's state_dict: its numbers after the Dropout one more, read as a max pool's place (written,
@@ -878,6 +877,11 @@ class Export(unittest.TestCase):
         rc, err, _ = self.export("--state-dict", src, "--out", "-")
         self.assertEqual(rc, 2, err)
         self.assertFalse(Path("-").exists())
+        # an empty name, either side (said ": Is a directory" and ": No such file or directory")
+        for args, said in ((["--state-dict", src, "--out", ""], "--out is empty"),
+                           (["--state-dict", "", "--out", self.d / "e.safetensors"], "the file to read is empty")):
+            rc, err, _ = self.export(*args)
+            self.assertEqual((rc, err), (2, f"export_torchvision.py: {said}: name a file\n"))
         rc, err, _ = self.export("--state-dict", src, "--seed", "3", "--out", self.d / "seeded.safetensors")
         self.assertEqual(rc, 2, err)  # (a seed for weights read from a file: taken without a word)
         self.assertIn("--seed goes with --random", err)

@@ -30,6 +30,7 @@ import os
 import pickle
 import struct
 import sys
+import warnings
 from pathlib import Path
 
 import torch
@@ -269,7 +270,9 @@ def _torch_load(path, trust):
     read)."""
     if trust:
         try:
-            return torch.load(path, map_location="cpu", weights_only=False), True
+            with warnings.catch_warnings():  # (torch's advice to call torch.jit.load, which it then does itself)
+                warnings.filterwarnings("ignore", message=".*looks like a TorchScript archive")
+                return torch.load(path, map_location="cpu", weights_only=False), True
         except TypeError:  # (a torch without weights_only)
             return torch.load(path, map_location="cpu"), True
     try:

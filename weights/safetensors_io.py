@@ -310,6 +310,9 @@ def run_converter(prog, source, out, work):
     if out == "-":
         print(f"{prog}: --out -: the converters write a file, not standard output; name one", file=sys.stderr)
         return 2
+    if out == "" or source == "":  # (said as the OS's ": Is a directory" or ": No such file or directory")
+        print(f"{prog}: {'--out' if out == '' else 'the file to read'} is empty: name a file", file=sys.stderr)
+        return 2
     if source is not None and _same_file(source, out):  # (None: made, as --random's weights)
         print(f"{prog}: --out {shown(out)} is the file read, {shown(source)}: it would be replaced; name another",
               file=sys.stderr)
