@@ -186,7 +186,9 @@ VGGCL_API void vggcl_load_options_defaults(vggcl_load_options *o);
  * classifier.K.weight in order of K with ReLU between them (two at consecutive
  * K, nn.Sequential(Linear, Linear), are VGGCL_ERR_SHAPE: no ReLU fits), after GAP or,
  * when classifier.0 is C_last * 49 wide, after an adaptive average pool to 7x7
- * flattened in (c, h, w) order (torchvision's classifier.0/.3/.6). */
+ * flattened in (c, h, w) order (torchvision's classifier.0/.3/.6); or, where the
+ * file's only classifier.* tensors are classifier.weight and .bias, unnumbered
+ * (model.classifier = nn.Linear), that one layer, after GAP or that 7x7 pool. */
 VGGCL_API vggcl_status vggcl_model_load(vggcl_ctx *ctx, const char *path,
                               const vggcl_load_options *opts, vggcl_model **out);
 VGGCL_API void vggcl_model_free(vggcl_model *model); /* accepts NULL */
@@ -412,10 +414,10 @@ VGGCL_API void vggcl_preprocess_unset(vggcl_preprocess *p);
  * naming the file, the key and its value, when a value it would take is malformed, or when the
  * file's vggcl.mean and/or vggcl.std (with torchvision's for one it lacks) take pixel values past
  * a float's range (a std of 1e-40); else VGGCL_ERR_ARG when the mean and std given, alone or with
- * the file's, do so, or when a mean or std given is above 1 (on the scale of 0..255: the pixels are x/255;
- * a file's is taken, as an imported graph may scale so). Nothing else given is checked here: a resize, crop, draft, mean or std out of
- * its range is refused where an image is preprocessed (vggcl_image_preprocess). *p changes only on
- * VGGCL_OK. */
+ * the file's, do so, or when a mean given is above 1 or a std 10 or above (on the scale of 0..255: the pixels
+ * are x/255; a file's is taken, as an imported graph may scale so). Nothing else given is checked here: a
+ * resize, crop, draft, mean or std out of its range is refused where an image is preprocessed
+ * (vggcl_image_preprocess). *p changes only on VGGCL_OK. */
 VGGCL_API vggcl_status vggcl_model_preprocess(vggcl_ctx *ctx, const vggcl_model *model, vggcl_preprocess *p);
 
 /* rgb (h, w, 3) -> *out (3, *oh, *ow) float32, allocated (release with vggcl_free). VGGCL_ERR_ARG for

@@ -603,7 +603,7 @@ class Export(unittest.TestCase):
         self.assertEqual(r.returncode, 1, r.stderr)
         self.assertIn(f"{path}: no convolution weights (features.N.weight) found, but 'module.features.0.weight': the "
                       "network is under a prefix (nn.DataParallel's \"module.\", a wrapper's); "
-                      "weights/export_torchvision.py --state-dict takes it off\n", r.stderr)
+                      "weights/export_torchvision.py --state-dict takes it off (or rename the keys)\n", r.stderr)
         self.assertFalse((self.d / "y.npy").exists())
 
     def test_forms_found_by_new_users(self):
@@ -839,16 +839,18 @@ class Export(unittest.TestCase):
         out.unlink()
         # a --mean or --std within a double's range, past a float's (written, then refused by vggcl)
         for args, said in ((["--std", "1e-50,1,1"], "mean 0.485,0.456,0.406 and std 1e-50,1.0,1.0"),
-                           (["--mean", "1e300,0,0"], "mean 1e+300,0.0,0.0 and std 0.229,0.224,0.225")):
+                           (["--mean", "1,0,0", "--std", "1e-40,1e-40,1e-40"],
+                            "mean 1.0,0.0,0.0 and std 1e-40,1e-40,1e-40")):
             rc, err, _ = self.export("--state-dict", self.d / "big.pt", "--out", out, *args)
             self.assertEqual(rc, 1, err)
             self.assertIn(f"{said} take pixel values past a float's range", err)
             self.assertFalse(out.exists())
         # a --mean or --std on the scale of 0..255 (refused as vggcl refuses one given so)
-        for opt, text in (("--mean", "123.68,116.78,103.94"), ("--std", "58.4,57.1,57.4")):
+        for opt, text, said in (("--mean", "123.68,116.78,103.94", "above 1"),
+                                ("--std", "58.4,57.1,57.4", "10 or above"), ("--mean", "1e300,0,0", "above 1")):
             rc, err, _ = self.export("--state-dict", self.d / "big.pt", "--out", out, opt, text)
-            self.assertEqual(rc, 1, err)
-            self.assertIn(f"{opt} {text}: above 1, as on the scale of 0..255", err)
+            self.assertEqual(rc, 2, err)  # (a usage error, before the file is read)
+            self.assertIn(f"{opt} {text}: {said}, as on the scale of 0..255", err)
             self.assertFalse(out.exists())
         # ... and a vggcl file's mean with a --std given (the check took torchvision's mean for it)
         save_file(m.state_dict(), self.d / "meanful.safetensors", metadata={"vggcl.mean": "3e38,0,0"})

@@ -726,7 +726,8 @@ class Cli(unittest.TestCase):
         unlike = {"POCL_DEVICES": two["POCL_DEVICES"].split()[0] + " basic"}
         r = self.vggcl("classify", "--weights", self.weights, "--device", "0,1", images, env=unlike)
         self.assertEqual((r.returncode, r.stdout), (2, ""), r.stderr)
-        self.assertRegex(r.stderr, r"vggcl: classify: --device 0,1: device 0 \(.*, driver .*\) and device 1 \(.*\) are of "
+        self.assertRegex(r.stderr, r"vggcl: classify: --device 0,1: device 0 \(.*, driver .*\) and device 1 \(.*\) "
+                                   r"are of "
                                    r"different kinds, whose answers differ in their last bits")
         out = self.d / "unlike.npy"
         r = self.vggcl("classify", "--weights", self.weights, "--batch", "2", "--resize", "24", "--crop", "20",
@@ -2309,7 +2310,7 @@ class Cli(unittest.TestCase):
                             "is above 1, as on the scale of 0..255: the pixels are x/255, from 0 to 1, before (x - "
                             "mean)/std; give it divided by 255 (0.485,0.458,0.4076)"),
                            (["preprocess", "--std", "58.4,57.1,57.4", "--output", self.d / "p.npy", img],
-                            "--mean/--std: std 58.4,57.1,57.4 is above 1"),
+                            "--mean/--std: std 58.4,57.1,57.4 is 10 or above, as on the scale of 0..255"),
                            ([*cls, "--draft", "--no-draft", img], "give --draft or --no-draft, not both"),
                            (["bench", "--draft", "--size", "16"], "--draft goes with --images DIR"),
                            (["bench", "--images", self.d, "--iters", "50"], "--iters does not go with --images DIR"),

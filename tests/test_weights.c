@@ -877,10 +877,10 @@ START_TEST(test_model_preprocess)
             ck_assert(p.resize == -1 && p.crop == -1 && isnan(p.mean[0]) && isnan(p.std[0]) && p.draft == -1);
             /* given, the field is not read from the file */
             vggcl_preprocess_unset(&p);
-            p.resize = 10, p.crop = 0, p.mean[0] = 1, p.mean[1] = p.mean[2] = 2, p.std[0] = 3, p.std[1] = p.std[2] = 4;
-            p.draft = 0;
+            p.resize = 10, p.crop = 0, p.mean[0] = 1, p.mean[1] = p.mean[2] = 0.5f, p.std[0] = 3, p.std[1] = 4;
+            p.std[2] = 9.5f, p.draft = 0;
             ck_assert_msg(vggcl_model_preprocess(ctx, m, &p) == VGGCL_OK, "%s", vggcl_message(ctx));
-            ck_assert(p.resize == 10 && p.crop == 0 && p.mean[2] == 2 && p.std[2] == 4 && p.draft == 0);
+            ck_assert(p.resize == 10 && p.crop == 0 && p.mean[2] == 0.5f && p.std[2] == 9.5f && p.draft == 0);
         }
         vggcl_model_free(m);
         vggcl_ctx_free(ctx);
@@ -935,6 +935,31 @@ START_TEST(test_model_preprocess)
         vggcl_model_free(m);
         vggcl_ctx_free(ctx);
         remove(path);
+    }
+    { /* given on the scale of 0..255 (every input a near-constant, wrong answers, exit 0): a mean above 1 and a
+       * std of 10 or more refused, saying the values divided by 255; a file's own taken (above: 1e36) */
+        static const struct {
+            float mean[3], std[3];
+            const char *said; /* NULL: taken */
+        } given[] = {
+            { { 123.68f, 116.78f, 103.94f },
+              { NAN },
+              "mean 123.68,116.78,103.94 is above 1, as on the scale of 0..255: the pixels are x/255, from 0 to 1, "
+              "before (x - mean)/std; give it divided by 255 (0.485,0.458,0.4076)" },
+            { { NAN }, { 0.2f, 58.4f, 0.2f }, "std 0.2,58.4,0.2 is 10 or above, as on the scale of 0..255" },
+            { { NAN }, { 10, 1, 1 }, "std 10,1,1 is 10 or above" },
+            { { 1, 1, 1 }, { 9.99f, 1, 1 }, NULL },
+        };
+        vggcl_ctx *ctx = vggcl_ctx_new();
+        for (size_t i = 0; i < sizeof given / sizeof given[0]; i++) {
+            vggcl_preprocess_unset(&p);
+            if (!isnan(given[i].mean[0])) memcpy(p.mean, given[i].mean, sizeof p.mean);
+            if (!isnan(given[i].std[0])) memcpy(p.std, given[i].std, sizeof p.std);
+            const vggcl_status st = vggcl_model_preprocess(ctx, NULL, &p);
+            ck_assert_int_eq(st, given[i].said ? VGGCL_ERR_ARG : VGGCL_OK);
+            ck_assert_msg(!given[i].said || strstr(vggcl_message(ctx), given[i].said), "%s", vggcl_message(ctx));
+        }
+        vggcl_ctx_free(ctx);
     }
     /* no model, no context (the defaults alone): the caller's values refused, not a crash (it read m->path) */
     vggcl_preprocess_unset(&p);

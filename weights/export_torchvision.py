@@ -807,12 +807,6 @@ def export_file(a):
         tensors = {k: (v.float() if v.is_floating_point() else v) for k, v in tensors.items()}
     meta["vggcl.pool5"] = pool5
     _norm_in_float_range(meta)
-    for opt in ("mean", "std"):  # (as vggcl refuses one given so: vggcl_model_preprocess; a file's is kept)
-        v = getattr(a, opt) and [float(x) for x in getattr(a, opt).split(",")]
-        if v and max(v) > 1:
-            raise BadArgument(f"--{opt} {getattr(a, opt)}: above 1, as on the scale of 0..255: vggcl takes the pixels "
-                              f"as x/255, from 0 to 1, before (x - mean)/std; give it divided by 255 "
-                              f"({','.join(f'{x / 255:.4g}' for x in v)})")
     write_model(tensors, meta, a.out, names, classes, dtype=a.dtype)
     for note in ([] if a.random else notes) + preprocess_gaps(meta):  # (once written: a refusal is one line)
         print(f"{PROG}: {a.state_dict or a.out}: note: {note}", file=sys.stderr)

@@ -227,6 +227,15 @@ def check_preprocess_args(ap, a):
         v = getattr(a, opt)
         if v is not None and not (opt == "resize" and v == 0 or 1 <= v <= MAX_SIZE):
             ap.error(f"--{opt} {v}: expected {'0 (none) or ' if opt == 'resize' else ''}1 to {MAX_SIZE}")
+    for opt, top, said in (("mean", 1, "above 1"), ("std", 10, "10 or above")):  # (vggcl_model_preprocess's rule)
+        try:
+            v = [float(x) for x in getattr(a, opt, None).split(",")]
+        except (AttributeError, ValueError):
+            continue  # (none given, or not numbers: said where they are read)
+        if any(x > top or (opt == "std" and x == top) for x in v):
+            ap.error(f"--{opt} {getattr(a, opt)}: {said}, as on the scale of 0..255: vggcl takes the pixels as "
+                     f"x/255, from 0 to 1, before (x - mean)/std; give it divided by 255 "
+                     f"({','.join(f'{x / 255:.4g}' for x in v)})")
 
 
 # vggcl's own preprocessing where a model's metadata gives none (host/io/preprocess.c's vggcl_preprocess_defaults)

@@ -236,7 +236,8 @@ static vggcl_status build_features(vggcl_ctx *ctx, const vggcl__st_file *f, int 
         if (under)
             st = vggcl__fail(ctx, VGGCL_ERR_SHAPE, "%s: no convolution weights (features.N.weight) found, but '%s': "
                              "the network is under a prefix (nn.DataParallel's \"module.\", a wrapper's); "
-                             "weights/export_torchvision.py --state-dict takes it off", f->path, under);
+                             "weights/export_torchvision.py --state-dict takes it off (or rename the keys)", f->path,
+                             under);
         else
             st = vggcl__fail(ctx, VGGCL_ERR_SHAPE, "%s: no convolution weights (features.N.weight) found; is this a "
                              "torchvision VGG state_dict? (weights/export_torchvision.py reads other names: "

@@ -108,12 +108,16 @@ static vggcl_status model_preprocess(vggcl_ctx *ctx, const vggcl_model *m, vggcl
     vggcl_preprocess d;
     vggcl_preprocess_defaults(&d);
     const int unset[5] = { p->resize < 0, p->crop < 0, isnan(p->mean[0]), isnan(p->std[0]), p->draft < 0 };
-    for (int k = 2; k < 4; k++) { /* given on the scale of 0..255 (123.68, 58.4): every input a near-constant */
+    for (int k = 2; k < 4; k++) { /* given on the scale of 0..255 (123.68, 58.4): every input a near-constant; a
+                                   * std from 1 to 10 is a scaling an imported graph may do (x/1000 is std 3.9) */
         const float *v = k == 2 ? p->mean : p->std;
-        if (!unset[k] && (v[0] > 1 || v[1] > 1 || v[2] > 1))
-            return vggcl__fail(ctx, VGGCL_ERR_ARG, "%s %g,%g,%g is above 1, as on the scale of 0..255: the pixels are "
+        int on_255 = 0;
+        for (int c = 0; c < 3; c++) on_255 |= k == 2 ? v[c] > 1 : v[c] >= 10;
+        if (!unset[k] && on_255)
+            return vggcl__fail(ctx, VGGCL_ERR_ARG, "%s %g,%g,%g is %s, as on the scale of 0..255: the pixels are "
                                "x/255, from 0 to 1, before (x - mean)/std; give it divided by 255 (%.4g,%.4g,%.4g)",
-                               k == 2 ? "mean" : "std", v[0], v[1], v[2], v[0] / 255, v[1] / 255, v[2] / 255);
+                               k == 2 ? "mean" : "std", v[0], v[1], v[2], k == 2 ? "above 1" : "10 or above",
+                               v[0] / 255, v[1] / 255, v[2] / 255);
     }
     for (int k = 0; k < 5; k++) {
         if (!unset[k]) continue;

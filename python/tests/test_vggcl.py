@@ -346,7 +346,7 @@ def test_errors_carry_the_message(files):
         vggcl.preprocess(files["images"][0], std=(1e-40, 1, 1))
     # a mean or std on the scale of 0..255 (every input a near-constant, the answers wrong, unsaid): refused
     for kwargs, said in ((dict(mean=(123.68, 116.78, 103.94)), r"mean 123.68,116.78,103.94 is above 1"),
-                         (dict(std=(58.4, 57.1, 57.4)), r"std 58.4,57.1,57.4 is above 1")):
+                         (dict(std=(58.4, 57.1, 57.4)), r"std 58.4,57.1,57.4 is 10 or above")):
         with pytest.raises(vggcl.Error, match=said + r".*divided by 255"):
             vggcl.preprocess(files["images"][0], **kwargs)
 
@@ -483,9 +483,9 @@ def test_arguments_of_the_wrong_kind(files):
         pil = Image.open(image).convert("RGB")
         assert m.classify(np.asarray(pil), top=2, resize=64, crop=64) == m.classify(image, top=2, resize=64, crop=64)
         assert m.classify(pil, top=2, resize=64, crop=64) == m.classify(image, top=2, resize=64, crop=64)
-        with pytest.raises(vggcl.Error) as e:  # (the float image's hint for a float image only)
-            m.classify([np.zeros((4, 3), np.uint8)])
-        assert "float" not in str(e.value) and "uint8 of shape (4, 3)" in str(e.value)
+        with pytest.raises(vggcl.Error) as e:  # (the float image's hint for a float image only; (4, 3): a gray one)
+            m.classify([np.zeros((4, 3, 2), np.uint8)])
+        assert "float" not in str(e.value) and "uint8 of shape (4, 3, 2)" in str(e.value)
         with pytest.raises(vggcl.Error, match="a float image would be cut to bytes"):
             m.classify(np.zeros((8, 8, 3), np.float32))
         for call, what in ((lambda: m.classify([image], batch=2.5), "batch"),
@@ -704,7 +704,7 @@ def test_classify_not_finite(files, tmp_path):
         with pytest.raises(vggcl.Error, match=r"^paths\[1\]: logit 0 is (NaN|infinite): "):
             m.classify([black, image], resize=32, crop=32, **zero)
         with pytest.raises(vggcl.Error, match=r"^classify: paths\[1\]: expected an image path or an \(H, W, "
-                           r"3\) uint8 image, got object of shape \(\)"):
+                           r"3\) \(or gray \(H, W\)\) uint8 image, got object of shape \(\)"):
             m.classify([black, None], resize=32, crop=32, **zero)
         # a crop too small for the network: the call's, said with the image and the crop (the pass's words alone)
         with pytest.raises(vggcl.Error, match=r"^classify: paths\[0\] preprocesses to 16 x 16 pixels \(width x "
@@ -764,10 +764,11 @@ def test_pool5_other_than_the_head_was_made_for(files, caplog):
     """pool5= other than the file's "vggcl.pool5" is said at WARNING, as `vggcl classify --pool5` says it (it was
     silent); the file's own, or none given, says nothing."""
     assert vggcl.Model(files["weights"]).metadata("vggcl.pool5") == "keep"
-    for pool5, said in (("drop", True), ("keep", False), (None, False)):
+    for pool5, said, features_only in (("drop", True, False), ("keep", False, False), (None, False, False),
+                                       ("drop", False, True)):  # (features for a head of that setting: no head)
         caplog.clear()
         with caplog.at_level(logging.INFO, logger="vggcl"):
-            vggcl.Model(files["weights"], pool5=pool5).close()
+            vggcl.Model(files["weights"], pool5=pool5, features_only=features_only).close()
         warned = [r.getMessage() for r in caplog.records if r.name == "vggcl" and r.levelno == logging.WARNING]
         assert warned == ([f"{files['weights']}: its head was made for pool5 kept (its metadata \"vggcl.pool5\"); "
                            "pool5='drop' gives it features it was not trained on (vggcl train-head --pool5 drop makes "

@@ -424,7 +424,8 @@ def _preprocess(ctx, image, p, who="preprocess"):
         if rgb.dtype == np.uint8 and rgb.ndim == 2:  # (a gray one, as np.array(Image.open(gray)) gives it)
             rgb = np.repeat(rgb[:, :, None], 3, axis=2)
         if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
-            raise Error(f"{who}: expected an image path or an (H, W, 3) uint8 image, got {rgb.dtype} of shape "
+            raise Error(f"{who}: expected an image path or an (H, W, 3) (or gray (H, W)) uint8 image, got {rgb.dtype} "
+                        f"of shape "
                         f"{rgb.shape}" + (" (a float image would be cut to bytes: convert it, e.g. (x * 255).round()."
                                           "astype(np.uint8))" if rgb.dtype.kind == "f" else ""))
         if max(rgb.shape) > _INT_MAX:  # (ctypes cut it to 32 bits, unsaid)
@@ -524,7 +525,8 @@ class Model:
             self._ctx.check(_select_device(self._ctx.ptr, spec))
             self._ctx.check(_model_load(self._ctx.ptr, file, ctypes.byref(opts), ctypes.byref(self._ptr)))
             made_for = self.metadata("vggcl.pool5")
-            if pool5 is not None and made_for in ("keep", "drop") and made_for != pool5:  # (as the command says it)
+            if pool5 is not None and not features_only and made_for in ("keep", "drop") and made_for != pool5:
+                # (as the command says it; features alone are what a head for that setting is trained on)
                 _logger.warning("%s: its head was made for pool5 %s (its metadata \"vggcl.pool5\"); pool5=%r gives it "
                                 "features it was not trained on (vggcl train-head --pool5 %s makes a head for them)",
                                 self.path, "kept" if made_for == "keep" else "dropped", pool5, pool5)
