@@ -126,6 +126,7 @@ struct vggcl_ctx {
     int told_rows;                         /* ... that rows of it are not used (tune reads it after each shape) */
     int told_agree;                        /* ... that a map too large to check keeps tune's default */
     int told_ref_conv;                     /* ... that the reference does not use a load's convolution algorithm */
+    int told_255;                          /* ... that a model's mean or std looks like the 0..255 scale */
     /* fault injection (fault.c): VGGCL_FAULT as read at vggcl_ctx_new */
     char fault_spec[64];
     int fault_bad;                         /* VGGCL_FAULT is set but malformed */

@@ -415,7 +415,8 @@ VGGCL_API void vggcl_preprocess_unset(vggcl_preprocess *p);
  * file's vggcl.mean and/or vggcl.std (with torchvision's for one it lacks) take pixel values past
  * a float's range (a std of 1e-40); else VGGCL_ERR_ARG when the mean and std given, alone or with
  * the file's, do so, or when a mean given is above 1 or a std 10 or above (on the scale of 0..255: the pixels
- * are x/255; a file's is taken, as an imported graph may scale so). Nothing else given is checked here: a
+ * are x/255; a file's is taken, as an imported graph may scale so, and said once a context through the log
+ * function: one exported so gives wrong answers). Nothing else given is checked here: a
  * resize, crop, draft, mean or std out of its range is refused where an image is preprocessed
  * (vggcl_image_preprocess). *p changes only on VGGCL_OK. */
 VGGCL_API vggcl_status vggcl_model_preprocess(vggcl_ctx *ctx, const vggcl_model *model, vggcl_preprocess *p);

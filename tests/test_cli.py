@@ -1098,6 +1098,29 @@ class Cli(unittest.TestCase):
         r = self.vggcl("classify", "--weights", self.d / "cropped.safetensors", "--crop", "8", tiny)
         self.assertEqual(r.returncode, 0, r.stderr)
 
+    def test_metadata_on_the_0_255_scale(self):
+        """A file whose own mean (or std) looks like the 0..255 scale (exported with --mean 123.68 before the exporter
+        refused it: every input a near-constant, wrong answers) is taken as written, an imported graph may scale
+        so, and said once; values within it say nothing."""
+        state, _ = load_file(self.weights)
+        tiny = ROOT / "tests" / "data" / "tiny.png"
+        for meta, said in (({"vggcl.mean": "123.68,116.78,103.94", "vggcl.std": "58.4,57.1,57.4"},
+                            "its metadata \"vggcl.mean\": mean 123.68,116.78,103.94 is above 1"),
+                           ({"vggcl.std": "0.2,58.4,0.2"},
+                            "its metadata \"vggcl.std\": std 0.2,58.4,0.2 is 10 or above"),
+                           ({"vggcl.mean": "1,0.5,0.5", "vggcl.std": "9.5,1,1"}, None)):
+            path = self.d / "m.safetensors"
+            save_file(state, path, metadata=meta)
+            r = self.vggcl("classify", "--weights", path, "--resize", "16", "--crop", "16", tiny)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            notes = [ln for ln in r.stderr.splitlines() if "0..255" in ln]
+            self.assertEqual(len(notes), 1 if said else 0, r.stderr)  # (once: the std's after the mean's unsaid)
+            for ln in notes:
+                self.assertTrue(ln.startswith(f"vggcl: {path}: {said}, as on the scale of 0..255: the pixels are "
+                                              "x/255, from 0 to 1, before (x - mean)/std; taken as written, as an "
+                                              "imported graph may scale so, but a model exported with such a --"), ln)
+                self.assertTrue(ln.endswith(" gives wrong answers: export it again with the values divided by 255"))
+
     def test_image_wider_than_vggcl_takes(self):
         """An image past VGGCL_MAX_SIDE a side (--no-crop) is named and skipped as one too small is, the others
         classified: first in the list it failed the whole run ("input (N, 3, 12, 65540): expected 1 <= H, W <=

@@ -101,6 +101,23 @@ vggcl_status vggcl__preset_meta_norm(vggcl_ctx *ctx, const char *path, const cha
                        own_std[2]);
 }
 
+/* Whether field k's (2: the mean, 3: the std) values v look like the 0..255 scale (123.68, 58.4), on which every
+ * input is a near-constant: a mean above 1, a std of 10 or more (a std from 1 to 10 is a scaling an imported
+ * graph may do: x/1000 is std 3.9). */
+static int on_255(int k, const float *v)
+{
+    int on = 0;
+    for (int c = 0; c < 3; c++) on |= k == 2 ? v[c] > 1 : v[c] >= 10;
+    return on;
+}
+
+/* What is said of such values: "mean 123.68,... is above 1, as on the scale of 0..255: ...". */
+static void said_255(char *out, size_t cap, int k, const float *v)
+{
+    snprintf(out, cap, "%s %g,%g,%g is %s, as on the scale of 0..255: the pixels are x/255, from 0 to 1, before "
+             "(x - mean)/std", k == 2 ? "mean" : "std", v[0], v[1], v[2], k == 2 ? "above 1" : "10 or above");
+}
+
 /* vggcl_model_preprocess on p, a copy of the caller's (left as it was on failure: a fallback to the defaults
  * kept the rejected file's fields as "given"). */
 static vggcl_status model_preprocess(vggcl_ctx *ctx, const vggcl_model *m, vggcl_preprocess *p)
@@ -108,16 +125,13 @@ static vggcl_status model_preprocess(vggcl_ctx *ctx, const vggcl_model *m, vggcl
     vggcl_preprocess d;
     vggcl_preprocess_defaults(&d);
     const int unset[5] = { p->resize < 0, p->crop < 0, isnan(p->mean[0]), isnan(p->std[0]), p->draft < 0 };
-    for (int k = 2; k < 4; k++) { /* given on the scale of 0..255 (123.68, 58.4): every input a near-constant; a
-                                   * std from 1 to 10 is a scaling an imported graph may do (x/1000 is std 3.9) */
+    char said[256];
+    for (int k = 2; k < 4; k++) { /* given so: refused */
         const float *v = k == 2 ? p->mean : p->std;
-        int on_255 = 0;
-        for (int c = 0; c < 3; c++) on_255 |= k == 2 ? v[c] > 1 : v[c] >= 10;
-        if (!unset[k] && on_255)
-            return vggcl__fail(ctx, VGGCL_ERR_ARG, "%s %g,%g,%g is %s, as on the scale of 0..255: the pixels are "
-                               "x/255, from 0 to 1, before (x - mean)/std; give it divided by 255 (%.4g,%.4g,%.4g)",
-                               k == 2 ? "mean" : "std", v[0], v[1], v[2], k == 2 ? "above 1" : "10 or above",
-                               v[0] / 255, v[1] / 255, v[2] / 255);
+        if (unset[k] || !on_255(k, v)) continue;
+        said_255(said, sizeof said, k, v);
+        return vggcl__fail(ctx, VGGCL_ERR_ARG, "%s; give it divided by 255 (%.4g,%.4g,%.4g)", said, v[0] / 255,
+                           v[1] / 255, v[2] / 255);
     }
     for (int k = 0; k < 5; k++) {
         if (!unset[k]) continue;
@@ -125,6 +139,17 @@ static vggcl_status model_preprocess(vggcl_ctx *ctx, const vggcl_model *m, vggcl
         float v[3] = { 0 };
         vggcl_status st;
         if (meta && (st = field_of(ctx, m->path ? m->path : "the model", k, meta, v)) != VGGCL_OK) return st;
+        if (meta && (k == 2 || k == 3) && on_255(k, v) && ctx && ctx->log && !ctx->told_255) {
+            /* a file's: taken (a graph may scale so), said once a context (one exported with --mean 123.68
+             * before the exporter refused it gives wrong answers, unsaid) */
+            char msg[640];
+            said_255(said, sizeof said, k, v);
+            snprintf(msg, sizeof msg, "%s: its metadata \"%s\": %s; taken as written, as an imported graph may scale "
+                     "so, but a model exported with such a --%s gives wrong answers: export it again with the values "
+                     "divided by 255", m->path ? m->path : "the model", fields[k].key, said, k == 2 ? "mean" : "std");
+            ctx->told_255 = 1;
+            ctx->log(ctx->log_user, msg);
+        }
         if (k == 0) p->resize = meta ? (int)v[0] : d.resize;
         if (k == 1) p->crop = meta ? (int)v[0] : d.crop;
         if (k == 2) memcpy(p->mean, meta ? v : d.mean, sizeof p->mean);
