@@ -335,11 +335,13 @@ const char *cli_device_kind(const vggcl_ctx *ctx, char *buf, size_t len)
     return cli_device_kind_of(ctx, cli_device_info(ctx, &d) ? &d : NULL, buf, len);
 }
 
-/* Where --device's value s starts without the blanks around it (a list's too, as said), and its *len. */
-static const char *shown_spec(const char *s, int *len)
+/* s[0..*len) without the blanks around it: where it starts, and its *len (a list item's, an option's value). */
+static const char *unblanked(const char *s, size_t *len)
 {
-    s += strspn(s, CLI_BLANKS);
-    for (*len = (int)strlen(s); *len && strchr(CLI_BLANKS, s[*len - 1]);) --*len;
+    size_t lead = strspn(s, CLI_BLANKS);
+    lead = lead < *len ? lead : *len;
+    s += lead, *len -= lead;
+    while (*len && strchr(CLI_BLANKS, s[*len - 1])) --*len;
     return s;
 }
 
@@ -347,9 +349,9 @@ int cli_select_device(const char *cmd, vggcl_ctx *ctx, const char *spec, const c
 {
     if (vggcl_select_device(ctx, spec) == VGGCL_OK) return CLI_OK;
     if (!option) return cli_error(CLI_FAIL, "%s", vggcl_message(ctx));
-    int len;
-    option = shown_spec(option, &len);
-    return cli_error(CLI_FAIL, "%s: --device %.*s: %s", cmd, len, option, vggcl_message(ctx));
+    size_t len = strlen(option);
+    option = unblanked(option, &len); /* (a list's too, as said) */
+    return cli_error(CLI_FAIL, "%s: --device %.*s: %s", cmd, (int)len, option, vggcl_message(ctx));
 }
 
 /* A new context on the device: CLI_OK, or CLI_FAIL with the error printed (the caller frees *ctx, NULL
@@ -470,9 +472,8 @@ int cli_all_devices(int *index, int cap, int one_kind_only)
 size_t cli_list_item(const char **s, char *item, size_t cap)
 {
     const size_t all = strcspn(*s, ",");
-    const char *from = *s + strspn(*s, CLI_BLANKS); /* (white space around an item: "0, 1" is 0 and 1) */
-    size_t len = (size_t)(*s + all - from);
-    while (len && strchr(CLI_BLANKS, from[len - 1])) len--;
+    size_t len = all;
+    const char *from = unblanked(*s, &len); /* (white space around an item: "0, 1" is 0 and 1) */
     if (len && len < cap) memcpy(item, from, len), item[len] = '\0';
     *s = (*s)[all] ? *s + all + 1 : NULL;
     return len;
@@ -581,11 +582,11 @@ int cli_one_device(const char *cmd, const char *given)
     char trimmed[256];
     const char *spec = cli_trimmed(given, trimmed, sizeof trimmed);
     if (given && !*spec) return cli_error(CLI_USAGE, "%s: --device is blank: give SPEC (see --help)", cmd);
-    int len;
-    const char *shown = spec ? shown_spec(spec, &len) : NULL;
+    size_t len = spec ? strlen(spec) : 0;
+    const char *shown = spec ? unblanked(spec, &len) : NULL;
     if (several_devices(spec)) /* ($VGGCL_DEVICE's all or list: its first device, which the library takes) */
         return cli_error(CLI_USAGE, "%s: --device %.*s: this command runs on one device (all and lists are for "
-                                    "classify, eval and train-head)", cmd, len, shown);
+                                    "classify, eval and train-head)", cmd, (int)len, shown);
     return CLI_OK;
 }
 
