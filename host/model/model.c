@@ -362,9 +362,9 @@ static vggcl_status build_head(vggcl_ctx *ctx, const vggcl__st_file *f, const ch
         return vggcl__fail(ctx, VGGCL_ERR_ARG, "head prefix of %zu characters; at most %zu", strlen(prefix),
                            sizeof m->head_name - 9);
     snprintf(name[0], sizeof name[0], "%s", prefix);
-    const int bare = !strcmp(prefix, "classifier.0") && bare_linear(f);
+    const int chain = !strcmp(prefix, "classifier.0"), bare = chain && bare_linear(f); /* (the default's forms) */
     if (bare) snprintf(name[0], sizeof name[0], "classifier");
-    if (!strcmp(prefix, "classifier.0") && !bare) {
+    if (chain && !bare) {
         if ((n = chain_indices(ctx, f, idx, VGGCL_MAX_HIDDEN + 1)) < 0) return VGGCL_ERR_SHAPE;
         if (n > VGGCL_MAX_HIDDEN + 1)
             return vggcl__fail(ctx, VGGCL_ERR_SHAPE, "%s: a head of %d dense layers (classifier.K.weight); at most %d",
@@ -379,8 +379,8 @@ static vggcl_status build_head(vggcl_ctx *ctx, const vggcl__st_file *f, const ch
                                    "puts a ReLU between its dense layers, and there is no place for one", f->path,
                                    name[i - 1], name[i]);
     }
-    if (!strcmp(prefix, "classifier.0")) { /* (the 7x7 pool is read from the first layer alone: torchvision's one or
-                                            * three layers, or one unnumbered) */
+    if (chain) { /* (the 7x7 pool is read from the first layer alone: torchvision's one or three layers, or one
+                  * unnumbered) */
         const vggcl__st_tensor *w0 = vggcl__st_find(f, bare ? "classifier.weight" : "classifier.0.weight");
         if (w0 && (bare || !strcmp(name[0], "classifier.0")) && w0->ndim == 2 &&
             w0->shape[1] == (int64_t)m->features * 49 && m->features > 0) {
