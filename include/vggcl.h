@@ -388,42 +388,51 @@ VGGCL_API double vggcl_model_flops(const vggcl_model *model, int n, int h, int w
 VGGCL_API vggcl_status vggcl_image_load(vggcl_ctx *ctx, const char *path, unsigned char **rgb, int *h, int *w);
 
 /* torchvision's ImageClassification preset: resize the short side to `resize`
- * with PIL's antialiased bilinear filter (0: no resize), center-crop to
+ * with PIL's antialiased bilinear filter (0: no resize; where resize_w is above
+ * 0, resize both sides to `resize` rows by `resize_w` columns instead, the
+ * aspect not kept, as torchvision's Resize((resize, resize_w))), center-crop to
  * `crop` (0: no crop; zero padding when the image is smaller), scale to [0, 1]
  * and normalize per channel: (x - mean) / std (mean finite, std finite and
  * above 0, as a model's metadata must have them). draft 1: where the library
  * decodes a JPEG (vggcl_image_read, the commands), it decodes it at 1/2, 1/4
  * or 1/8 of its size, the smallest that keeps both sides at least `resize`, as
- * PIL's Image.draft("RGB", (resize, resize)) does before the preset: several
+ * PIL's Image.draft("RGB", (resize, resize)) does before the preset (the height
+ * at least `resize` and the width `resize_w`, draft("RGB", (resize_w, resize)),
+ * where resize_w is above 0): several
  * times faster on photos much larger than the input, and not torchvision's
  * pixels (the model sees a slightly different image). 0: the whole decode. */
 typedef struct {
     int resize, crop;
     float mean[3], std[3];
     int draft;
+    int resize_w;
 } vggcl_preprocess;
-VGGCL_API void vggcl_preprocess_defaults(vggcl_preprocess *p); /* 256, 224, ImageNet mean and std, no draft */
-/* Every field "not given" (resize, crop and draft -1, mean[0] and std[0] NaN), for vggcl_model_preprocess. */
+/* 256, 224, ImageNet mean and std, no draft, resize_w 0 */
+VGGCL_API void vggcl_preprocess_defaults(vggcl_preprocess *p);
+/* Every field "not given" (resize, crop, draft and resize_w -1, mean[0] and std[0] NaN), for
+ * vggcl_model_preprocess; resize_w goes with resize: a resize given with resize_w -1 is the short side's. */
 VGGCL_API void vggcl_preprocess_unset(vggcl_preprocess *p);
 /* The preprocessing a model was trained with, as the commands read it: each field of *p not
- * given (vggcl_preprocess_unset) from the file's __metadata__ "vggcl.resize", "vggcl.crop" (a
- * whole size from 0 to 16384), "vggcl.mean", "vggcl.std" ("R,G,B", finite, std > 0), "vggcl.draft"
- * (0 or 1), which train-head and export_torchvision.py write (import_onnx.py all but the draft),
- * else torchvision's (vggcl_preprocess_defaults); the fields given are
- * kept. model may be NULL: the defaults alone (ctx may then be NULL too). VGGCL_ERR_FORMAT,
+ * given (vggcl_preprocess_unset) from the file's __metadata__ "vggcl.resize" (a whole size from 0
+ * to 16384, or "H,W": resize and resize_w, each from 1), "vggcl.crop" (a whole size from 0 to
+ * 16384), "vggcl.mean", "vggcl.std" ("R,G,B", finite, std > 0), "vggcl.draft" (0 or 1), which
+ * train-head and export_torchvision.py write (import_onnx.py all but the draft), else torchvision's
+ * (vggcl_preprocess_defaults); the fields given are kept. model may be NULL: the defaults alone
+ * (ctx may then be NULL too). VGGCL_ERR_FORMAT,
  * naming the file, the key and its value, when a value it would take is malformed, or when the
  * file's vggcl.mean and/or vggcl.std (with torchvision's for one it lacks) take pixel values past
  * a float's range (a std of 1e-40); else VGGCL_ERR_ARG when the mean and std given, alone or with
  * the file's, do so, or when a mean given is above 1 or a std 10 or above (on the scale of 0..255: the pixels
  * are x/255; a file's is taken, as an imported graph may scale so, and said once a context through the log
  * function: one exported so gives wrong answers). Nothing else given is checked here: a
- * resize, crop, draft, mean or std out of its range is refused where an image is preprocessed
+ * resize, resize_w, crop, draft, mean or std out of its range is refused where an image is preprocessed
  * (vggcl_image_preprocess). *p changes only on VGGCL_OK. */
 VGGCL_API vggcl_status vggcl_model_preprocess(vggcl_ctx *ctx, const vggcl_model *model, vggcl_preprocess *p);
 
 /* rgb (h, w, 3) -> *out (3, *oh, *ow) float32, allocated (release with vggcl_free). VGGCL_ERR_ARG for
- * a resize or crop out of 0-16384, a draft other than 0 or 1, a mean not finite or a std not finite
- * and above 0, and a mean and std that take pixel values past a float's range (a std of 1e-45). */
+ * a resize, resize_w or crop out of 0-16384, a resize_w above 0 with a resize of 0, a draft other
+ * than 0 or 1, a mean not finite or a std not finite and above 0, and a mean and std that take pixel
+ * values past a float's range (a std of 1e-45). */
 VGGCL_API vggcl_status vggcl_image_preprocess(vggcl_ctx *ctx, const unsigned char *rgb, int h, int w,
                                     const vggcl_preprocess *p, float **out, int *oh, int *ow);
 /* vggcl_image_load then vggcl_image_preprocess, with the same result, decoding only what the

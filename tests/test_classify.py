@@ -34,6 +34,7 @@ import testenv  # (first: the device, VGGCL_TEST_DEVICE)
 import numpy as np
 import torch
 from PIL import Image
+from torchvision import transforms
 from torchvision.models import VGG16_Weights
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -1156,6 +1157,29 @@ class Export(unittest.TestCase):
         np.testing.assert_array_equal(np.load(self.d / "drafted-x.npy"), np.load(self.d / "plain-x.npy"))
         np.testing.assert_array_equal(logits["whole"], logits["overruled"])
         self.assertFalse(np.array_equal(logits["model"], logits["whole"]), "the draft changed nothing")
+        # --resize HxW (trained with Resize((H, W)), no crop): recorded as "H,W", and classify's input then torch's
+        rc, err, _ = self.export("--state-dict", self.d / "named.pt", "--resize", "36x52", "--crop", "0", "--out",
+                                 self.d / "sides.safetensors")
+        self.assertNotEqual(rc, 0)  # (--crop 0 is not a crop: with none, --crop is left out)
+        self.assertIn("--crop 0: expected 1 to 16384", err)
+        rc, err, _ = self.export("--state-dict", self.d / "named.pt", "--resize", "36x52", "--out",
+                                 self.d / "sides.safetensors")
+        self.assertEqual(rc, 0, err)
+        meta = load_file(self.d / "sides.safetensors")[1]
+        self.assertEqual(meta["vggcl.resize"], "36,52")
+        r = subprocess.run([VGGCL, "classify", "--weights", self.d / "sides.safetensors", "--no-crop", "--tensor-out",
+                            self.d / "sides.npy", img], capture_output=True, text=True, timeout=600)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        want = transforms.Compose([transforms.Resize((36, 52)), transforms.ToTensor(),
+                                   transforms.Normalize([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])])
+        np.testing.assert_array_equal(np.load(self.d / "sides.npy")[0], want(Image.open(img).convert("RGB")).numpy())
+        for bad in ("0x5", "5x0", "36x", "36x52x1", "-1", "16385", "2x16385", "36,52", "٣٦"):
+            rc, err, _ = self.export("--state-dict", self.d / "named.pt", "--resize", bad, "--out",
+                                     self.d / "bad.safetensors")
+            self.assertEqual(rc, 2, (bad, err))
+            self.assertIn(f"--resize {bad}: expected N, the short side (0: none, or 1 to 16384), or HxW, both sides "
+                          "(1 to 16384 each)", err)
+            self.assertFalse((self.d / "bad.safetensors").exists())
 
 
 class Cam(unittest.TestCase):
@@ -1199,7 +1223,6 @@ class Cam(unittest.TestCase):
         half matplotlib's viridis (its 256 colours rounded to 8 bits; NaN and values below 0 as 0, above 1 as 1)."""
         import matplotlib
         lut = np.round(np.array(matplotlib.colormaps["viridis"].colors) * 255)
-        from torchvision import transforms
         with Image.open(self.image) as im:  # (the preset's resize and crop, on the PIL image: 8 bits)
             crop = np.asarray(transforms.CenterCrop(224)(transforms.Resize(256)(im.convert("RGB"))), np.float64)
         t = np.nan_to_num(np.clip(up, 0, 1), nan=0.0).astype(np.float32)

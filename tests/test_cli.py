@@ -237,9 +237,18 @@ class Cli(unittest.TestCase):
         r = self.vggcl("classify", "--weights", preset, tiny)
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual([ln for ln in r.stderr.splitlines() if "compiling" not in ln], [said])
-        for sizes in (["--resize", "16", "--crop", "16"], ["--resize", "0", "--crop", "16"]):
+        for sizes in (["--resize", "16", "--crop", "16"], ["--resize", "0", "--crop", "16"],
+                      ["--resize", "16x30", "--crop", "16"], ["--resize", "10x12", "--no-crop"]):
             r = self.vggcl("preprocess", *sizes, "--output", self.d / "q.npy", tiny)
             self.assertEqual((r.returncode, r.stderr), (0, ""), sizes)
+        # both sides resized (HxW): padded where either is below the crop; said with the sizes that keep pixels
+        for sizes, least, enough in ((["--resize", "10x20"], 10, "16x20"), (["--resize", "30x12"], 12, "30x16")):
+            r = self.vggcl("preprocess", *sizes, "--crop", "16", "--output", self.d / "q.npy", tiny)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertEqual([ln for ln in r.stderr.splitlines() if "compiling" not in ln],
+                             [f"vggcl: the resize ({sizes[1]}) is below the crop (16): every image is padded to the "
+                              "crop with black (0 before normalizing), as torchvision's CenterCrop pads it; --crop "
+                              f"{least}, or --resize {enough}, keeps only pixels"])
 
     def test_output_names_too_long(self):
         """An output whose file name is longer than its folder takes (255 bytes) is refused before any work, as cam's
@@ -1097,6 +1106,20 @@ class Cli(unittest.TestCase):
                    "the model's crop (its metadata \"vggcl.crop\") 6: smaller than the 8 x 8 the network takes")
         r = self.vggcl("classify", "--weights", self.d / "cropped.safetensors", "--crop", "8", tiny)
         self.assertEqual(r.returncode, 0, r.stderr)
+        # without a crop, a resize of both sides sets every image's size: refused so too (and taken at 8 x 30)
+        no_crop = ["--resize", "30x4", "--no-crop"]
+        for args in (["classify", "--weights", self.weights, *no_crop, "--logits-out", self.out, tiny],
+                     ["preprocess", "--weights", self.weights, *no_crop, "--output", self.out, tiny],
+                     ["bench", "--weights", self.weights, *no_crop, "--images", data / "a"]):
+            with self.subTest(args[0], no_crop=True):
+                self.fails(args, 2, "--resize 30x4: smaller than the 8 x 8 the network takes")
+        save_file(state, self.d / "sides.safetensors", metadata={"vggcl.crop": "0", "vggcl.resize": "6,30"})
+        self.fails(["classify", "--weights", self.d / "sides.safetensors", "--logits-out", self.out, tiny], 1,
+                   "the model's resize (its metadata \"vggcl.resize\") 6,30: smaller than the 8 x 8 the network takes")
+        r = self.vggcl("preprocess", "--weights", self.d / "sides.safetensors", "--resize", "8x30", "--output",
+                       self.out, tiny)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(np.load(self.out).shape, (1, 3, 8, 30))
 
     def test_metadata_on_the_0_255_scale(self):
         """A file whose own mean (or std) looks like the 0..255 scale (exported with --mean 123.68 before the exporter
@@ -2335,6 +2358,11 @@ class Cli(unittest.TestCase):
                            (["preprocess", "--std", "58.4,57.1,57.4", "--output", self.d / "p.npy", img],
                             "--mean/--std: std 58.4,57.1,57.4 is 10 or above, as on the scale of 0..255"),
                            ([*cls, "--draft", "--no-draft", img], "give --draft or --no-draft, not both"),
+                           # --resize HxW: each side from 1, digits alone, two at most
+                           *(([*cls, "--resize", v, img], "--resize must be N (the short side; 0 to 16384, 0: none) or "
+                              f"HxW (height x width, as torchvision's Resize((H, W)); 1 to 16384 each), not '{v}'")
+                             for v in ("0x5", "5x0", "5x", "x5", "16385x2", "2x16385", "5x5x5", "5x+5", "5X5", "-1",
+                                       "5,5", "4294967297x2")),
                            (["bench", "--draft", "--size", "16"], "--draft goes with --images DIR"),
                            (["bench", "--images", self.d, "--iters", "50"], "--iters does not go with --images DIR"),
                            (["bench", "--images", self.d, "--per-layer"],  # (it said the images set the size)
@@ -2743,6 +2771,9 @@ class Bench(unittest.TestCase):
         sd = make_state_dict(parse_cfg(CFG), False, 3, seed=1)
         for meta, args, size in (({"vggcl.resize": "48", "vggcl.crop": "40"}, [], "40x40"),
                                  ({"vggcl.resize": "48", "vggcl.crop": "40"}, ["--size", "36x44"], "36x44"),
+                                 # (no crop, both sides resized: every image that size, H x W)
+                                 ({"vggcl.resize": "24,40", "vggcl.crop": "0"}, [], "24x40"),
+                                 ({"vggcl.resize": "48", "vggcl.crop": "0"}, [], "224x224"),
                                  ({}, [], "224x224")):
             save_file(sd, w, metadata=meta)
             r = self.bench("--weights", w, "--iters", "1", "--json", *args)
@@ -2883,6 +2914,11 @@ class Bench(unittest.TestCase):
         self.assertEqual(j["threads"], 2)
         for key in (*j, *j["preprocess"]):  # (every field in the README's list of them: most were said nowhere)
             self.assertIn(f"`{key}`", bench_fields_said(), key)
+        # --resize HxW: the images' size without a crop, said as given
+        r = self.bench("--images", images, "--resize", "40x56", "--no-crop", "--json")
+        self.assertEqual(r.returncode, 1, r.stderr)
+        sides = json.loads(r.stdout)
+        self.assertEqual((sides["size"], sides["preprocess"]["resize"], sides["images"]), ("40x56", "40x56", 5))
         # the model and the input the images became (two models' records were alike but for their times)
         self.assertEqual((j["model"], j["pool5"], j["size"], j["preprocess"]),
                          ("random vgg16-gap7", "keep", "32x32",

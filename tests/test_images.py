@@ -730,6 +730,46 @@ class Images(unittest.TestCase):
         im.draft("RGB", (256, 256))
         self.assertEqual(im.size, (263, 256))
 
+    def test_resize_both_sides_matches_torchvision(self):
+        """--resize HxW: both sides resized, the aspect not kept, as torchvision's Resize((H, W)), bit for bit:
+        down and up, one side kept, a side of 1, with --no-crop (every image then H x W, one batch) and with a
+        crop (taking less than a side, and more: padded); a JPEG decoded in part and a CMYK one; and with
+        --draft, PIL's Image.draft("RGB", (W, H)) first, at each side's boundary (the width deciding the scale
+        where it is the tighter one)."""
+        from torchvision import transforms as T
+        norm = VGG16_Weights.IMAGENET1K_V1.transforms()
+        paths = []
+        for i, (h, w, ext) in enumerate([(300, 400, "png"), (401, 299, "jpg"), (5, 3, "png"), (1, 9, "png"),
+                                         (224, 200, "jpg"), (600, 500, "cmyk")]):
+            p = self.d / f"s{i}_{h}x{w}.{'png' if ext == 'png' else 'jpg'}"
+            img = Image.fromarray(photo(h, w, 60 + i))
+            (img.convert("CMYK") if ext == "cmyk" else img).save(p, quality=92)
+            paths.append(p)
+        out = self.d / "sides.npy"
+        for (rh, rw), crop in [((224, 200), 0), ((224, 200), 64), ((224, 200), 224), ((7, 300), 0), ((1, 1), 0),
+                               ((401, 299), 0), ((50, 60), 55)]:
+            r = self.vggcl("--resize", f"{rh}x{rw}", *(["--crop", crop] if crop else ["--no-crop"]), "--output", out,
+                           *paths)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            got = np.load(out)
+            self.assertEqual(got.shape, (len(paths), 3, crop or rh, crop or rw))
+            steps = [T.Resize((rh, rw), antialias=True)] + ([T.CenterCrop(crop)] if crop else [])
+            preset = T.Compose(steps + [T.ToTensor(), T.Normalize(norm.mean, norm.std)])
+            for i, p in enumerate(paths):
+                with self.subTest(resize=(rh, rw), crop=crop, image=p.name):
+                    np.testing.assert_array_equal(got[i], preset(Image.open(p).convert("RGB")).numpy())
+        big = self.d / "big.jpg"  # (2048 x 2100, height x width): 1/8 where both sides allow it, else 1/4
+        Image.fromarray(photo(2048, 2100, 70)).save(big, quality=90)
+        for rh, rw, scale in [(256, 262, 8), (256, 263, 4), (257, 200, 4), (200, 525, 4), (200, 526, 2)]:
+            r = self.vggcl("--draft", "--resize", f"{rh}x{rw}", "--no-crop", "--output", out, big)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            im = Image.open(big)
+            im.draft("RGB", (rw, rh))
+            with self.subTest(resize=(rh, rw), drafted=im.size):
+                self.assertEqual(im.size, (-(-2100 // scale), 2048 // scale))
+                want = T.Compose([T.Resize((rh, rw), antialias=True), T.ToTensor(), T.Normalize(norm.mean, norm.std)])
+                np.testing.assert_array_equal(np.load(out)[0], want(im.convert("RGB")).numpy())
+
     def test_real_photos(self):
         """The photos and test images Debian's python3-skimage ships: RGB, gray, palette, JPEG."""
         try:

@@ -725,6 +725,33 @@ class OnnxImport(unittest.TestCase):
             self.assertEqual(r.returncode, 2, r.stderr)
             self.assertIn(f"{bad[0]} {bad[1]}: expected", r.stderr)
             self.assertFalse((self.d / "no.safetensors").exists())
+        # a graph of a size not square: both sides resized to it (Resize((H, W))), no crop; only that --resize
+        # makes it (a crop is square), and vggcl preprocesses so
+        dims = model.graph.input[0].type.tensor_type.shape.dim
+        dims[2].dim_value, dims[3].dim_value = 32, 48
+        onnx.save(model, str(self.d / "wide.onnx"))
+        r = self.importer(self.d / "wide.onnx", out)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        _, meta = load_file(out)
+        self.assertEqual((meta["vggcl.input_size"], meta["vggcl.resize"], meta["vggcl.crop"]), ("32,48", "32,48", "0"))
+        if VGGCL:
+            r = subprocess.run([VGGCL, "preprocess", "--weights", str(out), "--output", str(self.d / "t.npy"),
+                                str(img)], capture_output=True, text=True, timeout=300)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            want = transforms.Compose([transforms.Resize((32, 48)), transforms.ToTensor()])
+            np.testing.assert_array_equal(np.load(self.d / "t.npy")[0], want(Image.open(img).convert("RGB")).numpy())
+        r = self.importer(self.d / "wide.onnx", out, "--resize", "32x48", "--draft")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        for args, said in ((("--resize", "40"), "--resize 40, but the graph takes 32x48 images, which only --resize "
+                            "32x48 makes (a crop is square)"),
+                           (("--resize", "48x32"), "--resize 48x32, but the graph takes 32x48 images"),
+                           (("--crop", "32"), "--crop 32, but the graph takes 32x48 images: give --resize 32x48 alone "
+                            "(a crop is square)")):
+            r = self.importer(self.d / "wide.onnx", self.d / "no.safetensors", *args)
+            self.assertEqual(r.returncode, 1, r.stderr)
+            self.assertIn(said, r.stderr)
+            self.assertFalse((self.d / "no.safetensors").exists())
+        dims[2].dim_value = dims[3].dim_value = 32
         dims = model.graph.input[0].type.tensor_type.shape.dim  # a graph of any size: any crop
         dims[2].dim_param, dims[3].dim_param = "H", "W"
         onnx.save(model, str(self.d / "dynamic.onnx"))

@@ -278,6 +278,31 @@ class TrainHead(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(load_file(plain)[1]["vggcl.draft"], "0")
 
+    def test_resize_both_sides(self):
+        """--resize HxW --no-crop (torchvision's Resize((H, W)), the images stretched, as many fine-tuning recipes
+        train): the features are those of torch's tensors made so, the model records "vggcl.resize" "H,W" and
+        "vggcl.crop" "0", and classify, and a head trained on it, then preprocess so without being told."""
+        out, prefix = self.d / "sides.safetensors", self.d / "sides"
+        r = self.vggcl("train-head", "--weights", self.trunk, "--resize", "48x72", "--no-crop", "--data",
+                       self.d / "train", "--epochs", 2, "--val-split", 0, "--features-out", prefix, "--out", out)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        stretch = transforms.Compose([transforms.Resize((48, 72)), transforms.ToTensor(),
+                                      transforms.Normalize([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])])
+        x = torch.stack([stretch(Image.open(p).convert("RGB")) for p, _ in self.train])
+        with torch.no_grad():
+            want = gap_features(gap_model("vgg11", 5, "keep", seed=7), x).numpy()
+        self.assertLessEqual(self.rel(np.load(f"{prefix}-train.npy"), want), 1e-5)
+        meta = load_file(out)[1]
+        self.assertEqual((meta["vggcl.resize"], meta["vggcl.crop"]), ("48,72", "0"))
+        t = self.d / "t-sides.npy"
+        r = self.vggcl("classify", "--weights", out, "--tensor-out", t, self.train[1][0])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        np.testing.assert_array_equal(np.load(t), x[1:2].numpy())
+        again = self.d / "sides-again.safetensors"  # (its preprocessing carried to a head trained on it)
+        r = self.vggcl("train-head", "--weights", out, "--data", self.d / "train", "--epochs", 1, "--out", again)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual([load_file(again)[1][k] for k in ("vggcl.resize", "vggcl.crop")], ["48,72", "0"])
+
     def fails(self, r, out, *needles):
         self.assertEqual(r.returncode, 1, r.stderr)
         for n in needles:

@@ -824,6 +824,16 @@ START_TEST(test_npy_write_arguments)
 }
 END_TEST
 
+/* A model of one conv and a head whose __metadata__ is meta (JSON), written as name and loaded on the reference
+ * device: its path into path (512 bytes; tu_tmp's path is one static buffer). */
+static void load_with_metadata(const char *name, const char *meta, char path[512], vggcl_ctx **ctx, vggcl_model **m)
+{
+    builder b = { 0 };
+    add_conv(&b, 0, 4, 3), add_head(&b, "classifier.0", 2, 4);
+    snprintf(path, 512, "%s", write_model(&b, name, meta));
+    ck_assert_msg(load(ctx, path, VGGCL_POOL5_AUTO, NULL, m) == VGGCL_OK, "%s", vggcl_message(*ctx));
+}
+
 /* The preprocessing a model asks for: the fields given kept, the rest from the file's metadata, else
  * torchvision's; a malformed value refused naming the file, the key and the value, but only when it would
  * be used. */
@@ -836,6 +846,16 @@ START_TEST(test_model_preprocess)
         { "{\"vggcl.resize\":\"-1\"}", "vggcl.resize" },
         { "{\"vggcl.resize\":\"16385\"}", "vggcl.resize" },
         { "{\"vggcl.resize\":\"224.7\"}", "vggcl.resize" }, /* (it was cut to 224) */
+        /* both sides, "H,W": each from 1, two of them, written as the command line takes numbers */
+        { "{\"vggcl.resize\":\"0,5\"}", "vggcl.resize" },
+        { "{\"vggcl.resize\":\"5,0\"}", "vggcl.resize" },
+        { "{\"vggcl.resize\":\"5,\"}", "vggcl.resize" },
+        { "{\"vggcl.resize\":\",5\"}", "vggcl.resize" },
+        { "{\"vggcl.resize\":\"5,5,5\"}", "vggcl.resize" },
+        { "{\"vggcl.resize\":\"16385,2\"}", "vggcl.resize" },
+        { "{\"vggcl.resize\":\"2,2.5\"}", "vggcl.resize" },
+        { "{\"vggcl.resize\":\"5x5\"}", "vggcl.resize" }, /* (the command line's form: the metadata's is "5,5") */
+        { "{\"vggcl.resize\":\"5, 5\"}", "vggcl.resize" },
         { "{\"vggcl.crop\":\"1e-3\"}", "vggcl.crop" },
         { "{\"vggcl.crop\":\"nan\"}", "vggcl.crop" },
         { "{\"vggcl.crop\":\"64 px\"}", "vggcl.crop" },
@@ -854,19 +874,17 @@ START_TEST(test_model_preprocess)
     ck_assert_int_eq(vggcl_model_preprocess(NULL, NULL, &p), VGGCL_OK); /* no model: the defaults */
     ck_assert_mem_eq(&p, &d, sizeof p);
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        builder b = { 0 };
-        add_conv(&b, 0, 4, 3), add_head(&b, "classifier.0", 2, 4);
-        char path[512]; /* (tu_tmp's path is one static buffer) */
-        snprintf(path, sizeof path, "%s", write_model(&b, "preset.safetensors", cases[i].meta));
+        char path[512];
         vggcl_ctx *ctx;
         vggcl_model *m;
-        ck_assert_msg(load(&ctx, path, VGGCL_POOL5_AUTO, NULL, &m) == VGGCL_OK, "%s", vggcl_message(ctx));
+        load_with_metadata("preset.safetensors", cases[i].meta, path, &ctx, &m);
         vggcl_preprocess_unset(&p);
         const vggcl_status st = vggcl_model_preprocess(ctx, m, &p);
         if (!cases[i].key) {
             ck_assert_msg(st == VGGCL_OK, "%s", vggcl_message(ctx));
             ck_assert(p.resize == 72 && p.crop == 64 && p.mean[0] == 0.5f && p.mean[1] == -1 && p.mean[2] == 0.2f);
             ck_assert_int_eq(p.draft, 1);
+            ck_assert_int_eq(p.resize_w, 0);
             ck_assert_mem_eq(p.std, d.std, sizeof p.std);
         } else {
             char want[640];
@@ -874,14 +892,38 @@ START_TEST(test_model_preprocess)
             ck_assert_int_eq(st, VGGCL_ERR_FORMAT);
             ck_assert_msg(strstr(vggcl_message(ctx), want), "'%s' lacks '%s'", vggcl_message(ctx), want);
             /* *p as it was (the fields before the bad one were filled: a fallback to the defaults kept them) */
-            ck_assert(p.resize == -1 && p.crop == -1 && isnan(p.mean[0]) && isnan(p.std[0]) && p.draft == -1);
+            ck_assert(p.resize == -1 && p.crop == -1 && isnan(p.mean[0]) && isnan(p.std[0]) && p.draft == -1 &&
+                      p.resize_w == -1);
             /* given, the field is not read from the file */
             vggcl_preprocess_unset(&p);
             p.resize = 10, p.crop = 0, p.mean[0] = 1, p.mean[1] = p.mean[2] = 0.5f, p.std[0] = 3, p.std[1] = 4;
             p.std[2] = 9.5f, p.draft = 0;
             ck_assert_msg(vggcl_model_preprocess(ctx, m, &p) == VGGCL_OK, "%s", vggcl_message(ctx));
             ck_assert(p.resize == 10 && p.crop == 0 && p.mean[2] == 0.5f && p.std[2] == 9.5f && p.draft == 0);
+            ck_assert_int_eq(p.resize_w, 0); /* (a resize given alone: the short side's) */
         }
+        vggcl_model_free(m);
+        vggcl_ctx_free(ctx);
+        remove(path);
+    }
+    /* "H,W": both sides (Resize((H, W))), read whole; a resize given takes its resize_w with it (the file's
+     * width not kept beside a short side given), a resize not given takes the file's two */
+    {
+        char path[512];
+        vggcl_ctx *ctx;
+        vggcl_model *m;
+        load_with_metadata("sides.safetensors", "{\"vggcl.resize\":\"48,16384\"}", path, &ctx, &m);
+        vggcl_preprocess_unset(&p);
+        ck_assert_msg(vggcl_model_preprocess(ctx, m, &p) == VGGCL_OK, "%s", vggcl_message(ctx));
+        ck_assert(p.resize == 48 && p.resize_w == 16384 && p.crop == d.crop);
+        vggcl_preprocess_unset(&p);
+        p.resize = 30;
+        ck_assert_msg(vggcl_model_preprocess(ctx, m, &p) == VGGCL_OK, "%s", vggcl_message(ctx));
+        ck_assert(p.resize == 30 && p.resize_w == 0);
+        vggcl_preprocess_unset(&p);
+        p.resize = 30, p.resize_w = 20;
+        ck_assert_msg(vggcl_model_preprocess(ctx, m, &p) == VGGCL_OK, "%s", vggcl_message(ctx));
+        ck_assert(p.resize == 30 && p.resize_w == 20);
         vggcl_model_free(m);
         vggcl_ctx_free(ctx);
         remove(path);
@@ -892,13 +934,10 @@ START_TEST(test_model_preprocess)
                                         "{\"vggcl.mean\":\"3e38,0,0\",\"vggcl.std\":\"1e-38,1,1\"}" };
     static const char *const keys[] = { "__metadata__ \"vggcl.std\" take", "__metadata__ \"vggcl.mean\" and \"vggcl.std\" take" };
     for (size_t i = 0; i < sizeof past / sizeof past[0]; i++) {
-        builder b = { 0 };
-        add_conv(&b, 0, 4, 3), add_head(&b, "classifier.0", 2, 4);
         char path[512];
-        snprintf(path, sizeof path, "%s", write_model(&b, "past.safetensors", past[i]));
         vggcl_ctx *ctx;
         vggcl_model *m;
-        ck_assert_msg(load(&ctx, path, VGGCL_POOL5_AUTO, NULL, &m) == VGGCL_OK, "%s", vggcl_message(ctx));
+        load_with_metadata("past.safetensors", past[i], path, &ctx, &m);
         vggcl_preprocess_unset(&p);
         ck_assert_int_eq(vggcl_model_preprocess(ctx, m, &p), VGGCL_ERR_FORMAT);
         ck_assert_msg(strstr(vggcl_message(ctx), keys[i]) &&
@@ -918,13 +957,10 @@ START_TEST(test_model_preprocess)
     }
     { /* the file's mean, fine with torchvision's std, past a float with the caller's: the caller's, saying which
        * value is the model's */
-        builder b = { 0 };
-        add_conv(&b, 0, 4, 3), add_head(&b, "classifier.0", 2, 4);
         char path[512];
-        snprintf(path, sizeof path, "%s", write_model(&b, "mixed.safetensors", "{\"vggcl.mean\":\"1e36,0,0\"}"));
         vggcl_ctx *ctx;
         vggcl_model *m;
-        ck_assert_msg(load(&ctx, path, VGGCL_POOL5_AUTO, NULL, &m) == VGGCL_OK, "%s", vggcl_message(ctx));
+        load_with_metadata("mixed.safetensors", "{\"vggcl.mean\":\"1e36,0,0\"}", path, &ctx, &m);
         vggcl_preprocess_unset(&p);
         ck_assert_int_eq(vggcl_model_preprocess(ctx, m, &p), VGGCL_OK);
         vggcl_preprocess_unset(&p);
@@ -974,6 +1010,19 @@ START_TEST(test_model_preprocess)
     ck_assert_int_eq(vggcl_image_preprocess(ctx, rgb, 2, 2, &p, &out, &oh, &ow), VGGCL_ERR_ARG);
     ck_assert_msg(strstr(vggcl_message(ctx), "past a float's range"), "%s", vggcl_message(ctx));
     ck_assert_ptr_null(out);
+    /* resize_w: 0 to 16384, above 0 only with a resize; then both sides made (a 2 x 2 image to 3 x 5) */
+    static const int sides[][2] = { { 4, -1 }, { 4, 16385 }, { 0, 5 } };
+    for (size_t i = 0; i < sizeof sides / sizeof sides[0]; i++) {
+        vggcl_preprocess_defaults(&p);
+        p.resize = sides[i][0], p.resize_w = sides[i][1], p.crop = 0;
+        ck_assert_int_eq(vggcl_image_preprocess(ctx, rgb, 2, 2, &p, &out, &oh, &ow), VGGCL_ERR_ARG);
+        ck_assert_msg(strstr(vggcl_message(ctx), "resize_w"), "%s", vggcl_message(ctx));
+        ck_assert_ptr_null(out);
+    }
+    p.resize = 3, p.resize_w = 5;
+    ck_assert_msg(vggcl_image_preprocess(ctx, rgb, 2, 2, &p, &out, &oh, &ow) == VGGCL_OK, "%s", vggcl_message(ctx));
+    ck_assert(oh == 3 && ow == 5);
+    vggcl_free(out);
     vggcl_ctx_free(ctx);
 }
 END_TEST

@@ -3,7 +3,7 @@
 
     import_onnx.py MODEL.onnx --out MODEL.safetensors [--input-scale unit|caffe|torch|raw]
                    [--classes a,b,c | --classes-json FILE] [--pool5 keep|drop]
-                   [--resize N] [--crop N] [--draft]
+                   [--resize N|HxW] [--crop N] [--draft]
 
 The graph's data path, from its input through a single chain of nodes, must be:
 
@@ -36,7 +36,8 @@ The output uses torchvision's key names: `features.N.{weight,bias}` (BatchNorm f
 conv, ReLU at N+1, a max pool takes the next index) and `classifier.0`, `classifier.2`, ... for
 the dense chain (ReLU between every two). `__metadata__` records vggcl.pool5, vggcl.source,
 vggcl.input_layout, vggcl.input_size (and for a square input vggcl.resize and vggcl.crop, so that
-vggcl's preprocessing resizes the short side to it and center-crops it; --resize and --crop give
+vggcl's preprocessing resizes the short side to it and center-crops it; for another, vggcl.resize
+H,W and vggcl.crop 0: both sides resized to it, as Resize((H, W)); --resize and --crop give
 the preprocessing the model was trained with instead, as torchvision's 256 then 224: a graph of a
 fixed size takes that crop alone), vggcl.output, vggcl.mean
 and vggcl.std (vggcl's input is (x/255 - mean)/std per RGB channel) and, with --classes or --classes-json, vggcl.classes.
@@ -69,7 +70,7 @@ from onnx import external_data_helper, numpy_helper
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from safetensors_io import (MAX_CHANNELS, MAX_DENSE, MAX_OUTPUTS, MAX_SIZE, PRESET_DEFAULTS, BadArgument,  # noqa
                            Refused, add_preprocess_args, check_preprocess_args, preprocess_gaps, preprocess_meta, shown,
-                           read_class_names, run_converter, write_model)
+                           read_class_names, resize_meta, run_converter, write_model)
 
 PROG = "import_onnx.py"
 SCALES = {
@@ -936,6 +937,8 @@ def convert(model, path_name, scale=None):
         meta["vggcl.input_size"] = f"{hw[0]},{hw[1]}"
         if hw[0] == hw[1] <= MAX_SIZE:  # vggcl's preprocessing then makes that size: short side to it, center crop
             meta["vggcl.resize"] = meta["vggcl.crop"] = str(hw[0])
+        elif max(hw) <= MAX_SIZE:  # (a crop is square: both sides resized to it, Resize((H, W)), and no crop)
+            meta["vggcl.resize"], meta["vggcl.crop"] = f"{hw[0]},{hw[1]}", "0"
     if scale == "caffe":
         meta["vggcl.graph_channels"] = "BGR"
     widths = [layers[0][0].shape[0]] + [w.shape[1] for w, _ in layers]
@@ -1061,7 +1064,13 @@ def convert_file(a):
         raise Refused(f"--pool5 {a.pool5}, but the graph has pool5 {has}")
     if a.crop is not None and "vggcl.input_size" in meta and meta.get("vggcl.crop") != str(a.crop):
         h, w = meta["vggcl.input_size"].split(",")
-        raise Refused(f"--crop {a.crop}, but the graph takes {h}x{w} images")
+        raise Refused(f"--crop {a.crop}, but the graph takes {h}x{w} images" + (
+            f": give --resize {h}x{w} alone (a crop is square)" if h != w else ""))
+    if (a.resize is not None and meta.get("vggcl.crop") == "0" and "vggcl.input_size" in meta
+            and resize_meta(a.resize) != meta["vggcl.resize"]):  # (nothing else makes a size not square)
+        h, w = meta["vggcl.input_size"].split(",")
+        raise Refused(f"--resize {a.resize}, but the graph takes {h}x{w} images, which only --resize {h}x{w} makes "
+                      "(a crop is square)")
     preprocess_meta(a, meta)
     n_out = tensors[max((k for k in tensors if k.startswith("classifier.")),
                         key=lambda k: int(k.split(".")[1]))].shape[0]

@@ -214,19 +214,36 @@ MAX_OUTPUTS = 1000000  # a dense layer's outputs the loader takes (MAX_OUTPUTS, 
 def add_preprocess_args(ap):
     """A converter's --resize, --crop and --draft: the preprocessing the model was trained with, which vggcl
     then uses (check_preprocess_args, preprocess_meta)."""
-    ap.add_argument("--resize", type=int, help="the preprocessing the model was trained with: short side to this")
+    ap.add_argument("--resize", metavar="N|HxW", help="the preprocessing the model was trained with: short side to N "
+                    "(Resize(N)), or both sides to H x W (Resize((H, W)))")
     ap.add_argument("--crop", type=int, help="... then the center crop")
     ap.add_argument("--draft", action="store_true",
                     help="... from JPEGs decoded with PIL's Image.draft to the resize (vggcl.draft 1: vggcl then "
                          "decodes them so too)")
 
 
+def resize_sides(text):
+    """--resize's N (the short side's; 0: none) as [N], or HxW (both sides) as [H, W]; None where malformed or
+    out of what vggcl's preprocessing takes."""
+    parts = text.split("x")
+    if len(parts) > 2 or not all(p.isascii() and p.isdigit() for p in parts):
+        return None
+    sides = [int(p) for p in parts]
+    return sides if all((len(sides) == 1 and s == 0) or 1 <= s <= MAX_SIZE for s in sides) else None
+
+
+def resize_meta(text):
+    """--resize's value (checked: check_preprocess_args) as the metadata's "vggcl.resize" writes it: "N" or "H,W"."""
+    return ",".join(map(str, resize_sides(text)))
+
+
 def check_preprocess_args(ap, a):
     """--resize and --crop within what vggcl's preprocessing takes (a usage error otherwise)."""
-    for opt in ("resize", "crop"):
-        v = getattr(a, opt)
-        if v is not None and not (opt == "resize" and v == 0 or 1 <= v <= MAX_SIZE):
-            ap.error(f"--{opt} {v}: expected {'0 (none) or ' if opt == 'resize' else ''}1 to {MAX_SIZE}")
+    if a.resize is not None and resize_sides(a.resize) is None:
+        ap.error(f"--resize {a.resize}: expected N, the short side (0: none, or 1 to {MAX_SIZE}), or HxW, both sides "
+                 f"(1 to {MAX_SIZE} each)")
+    if a.crop is not None and not 1 <= a.crop <= MAX_SIZE:
+        ap.error(f"--crop {a.crop}: expected 1 to {MAX_SIZE}")
     for opt, top, said in (("mean", 1, "above 1"), ("std", 10, "10 or above")):  # (vggcl_model_preprocess's rule)
         try:
             v = [float(x) for x in getattr(a, opt, None).split(",")]
@@ -259,9 +276,10 @@ def preprocess_gaps(meta):
 
 def preprocess_meta(a, meta):
     """Records the --resize, --crop and --draft given in meta (over what was there)."""
-    for opt in ("resize", "crop"):
-        if getattr(a, opt) is not None:
-            meta[f"vggcl.{opt}"] = str(getattr(a, opt))
+    if a.resize is not None:
+        meta["vggcl.resize"] = resize_meta(a.resize)
+    if a.crop is not None:
+        meta["vggcl.crop"] = str(a.crop)
     if a.draft:
         meta["vggcl.draft"] = "1"
 

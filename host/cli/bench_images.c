@@ -83,15 +83,19 @@ int cli_bench_images(vggcl_ctx *ctx, vggcl_model *model, const char *weights, co
     const double decode = st.decode_ms > 0 ? st.images * st.threads / (st.decode_ms * 1e-3) : 0;
     const double bound = decode > 0 && decode < device ? decode : device;
     /* the input the images became (the model, its size and preprocessing unsaid: two models' records alike) */
-    char size[32], mean[64], std[64];
+    char size[32], mean[64], std[64], resize[24];
     snprintf(size, sizeof size, "%dx%d", st.h, st.w);
+    cli_resize_text(p, 'x', resize, sizeof resize);
     cli_rgb_text(p->mean, mean, sizeof mean), cli_rgb_text(p->std, std, sizeof std);
     if (json) {
         cJSON *o = cJSON_CreateObject(), *pre;
         cli_bench_record(o, ctx, model, weights, conv);
         cJSON_AddStringToObject(o, "size", size);
         if ((pre = cJSON_AddObjectToObject(o, "preprocess"))) {
-            cJSON_AddNumberToObject(pre, "resize", p->resize);
+            if (p->resize_w > 0) /* (Resize((H, W)): "HxW", as --resize takes it) */
+                cJSON_AddStringToObject(pre, "resize", resize);
+            else
+                cJSON_AddNumberToObject(pre, "resize", p->resize);
             cJSON_AddNumberToObject(pre, "crop", p->crop);
             cJSON_AddStringToObject(pre, "mean", mean);
             cJSON_AddStringToObject(pre, "std", std);
@@ -117,8 +121,8 @@ int cli_bench_images(vggcl_ctx *ctx, vggcl_model *model, const char *weights, co
         rc = cli_json_print(o);
     } else {
         char more[320];
-        snprintf(more, sizeof more, "conv %s, images made %s (height x width; resize %d, crop %d, mean %s, std %s%s)",
-                 conv ? conv : "auto", size, p->resize, p->crop, mean, std, p->draft ? ", draft" : "");
+        snprintf(more, sizeof more, "conv %s, images made %s (height x width; resize %s, crop %d, mean %s, std %s%s)",
+                 conv ? conv : "auto", size, resize, p->crop, mean, std, p->draft ? ", draft" : "");
         cli_bench_heading(ctx, model, weights, more);
         char *shown = cli_text(dir); /* (a newline in the name forged a line) */
         printf("images:        %d from %s (%d skipped), batch %d, %d decoding thread%s\n", st.images,

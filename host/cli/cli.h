@@ -119,6 +119,9 @@ void cli_pool5_compare_note(const char *weights, const vggcl_model *model);
  * usage error and returns CLI_USAGE on a bad value, else 0. */
 int cli_int(const char *cmd, const char *opt, const char *v, int lo, int hi, int *out);
 int cli_size(const char *cmd, const char *v, int *h, int *w);
+/* v as "H" or "HxW", digits alone ("8x 9", "8x+9", " 8" not): 1 with *h and *w (*w = *h where one, *pair 0),
+ * else 0. Each in long, for the caller to bound (an int cast first wrapped 2^32 + 8 to 8). */
+int cli_sides(const char *v, long *h, long *w, int *pair);
 /* 1 and *out = v when v is a decimal number as a user types one ("0.1", "-2", "1e-4", ".5"): no blank,
  * '+', hex, inf or nan, nothing after it, and not past a double (1e-400 is refused, not 0); else 0. */
 int cli_number(const char *v, double *out);
@@ -141,6 +144,9 @@ struct cJSON *cli_json_add_exact(struct cJSON *o, const char *name, double v);
 const char *cli_shortest(double v, int as_float, char *buf, size_t len);
 /* Three floats (a mean or std) as "R,G,B", each as cli_shortest gives it: what reads back as them. */
 void cli_rgb_text(const float *v, char *buf, size_t len);
+/* p's resize as --resize takes it, "256" or "224x320" (height x width), with sep for the 'x' ("224,320": as the
+ * metadata's "vggcl.resize" writes it), into buf (24 bytes hold any). Returns buf. */
+const char *cli_resize_text(const vggcl_preprocess *p, char sep, char *buf, size_t len);
 /* Whether s is UTF-8 text (what a model's metadata must be). */
 int cli_utf8(const char *s);
 /* The length of the valid UTF-8 sequence at s (1 to 4), else 0: overlong forms, surrogates and code points
@@ -490,9 +496,12 @@ typedef struct {
                                * image of a size it does not take is skipped (cli_size_taken) */
 } cli_batch_job;
 
+/* The size every image preprocesses to under p, whatever its own: the crop's, else (no crop) a resize of both
+ * sides' (HxW); 0 0 where it is each image's own. */
+void cli_preset_size(const vggcl_preprocess *p, int *h, int *w);
 /* The size every image of a share is to have, as one process with the whole list sets it: with a
- * crop, the crop's; else the first image of lead[0..n_lead) (the files before the share: cli_ranks.lead)
- * that reads and whose size the model m takes (cli_size_taken), decoded here; else (none, or no lead) 0 0,
+ * crop or a resize of both sides, theirs (cli_preset_size); else the first image of lead[0..n_lead) (the
+ * files before the share: cli_ranks.lead) that reads and whose size the model m takes (cli_size_taken), decoded here; else (none, or no lead) 0 0,
  * the share's own first such image's. An image of another size is skipped (cli_run_batches), as is one the
  * model does not take that would have set it. */
 void cli_lead_size(vggcl_ctx *ctx, const vggcl_model *m, const vggcl_preprocess *p, char *const *lead, int n_lead,
@@ -552,8 +561,9 @@ int cli_named_fifo(const char *path);
  * memory ran out. A path is at most 4096 bytes on Linux. */
 #define CLI_LINE_MAX 65536
 /* vggcl_model_preprocess (model may be NULL: the defaults for what p does not give): CLI_OK, CLI_USAGE said
- * ("CMD: --mean/--std: ...") for a mean and std given that no image can take, or a --crop the model does not
- * take (cli_size_taken), else CLI_FAIL said (the model's own crop not taken, too). */
+ * ("CMD: --mean/--std: ...") for a mean and std given that no image can take, or a --crop (without one, a
+ * --resize HxW) the model does not take (cli_size_taken), else CLI_FAIL said (the model's own not taken,
+ * too). */
 int cli_model_preset(const char *cmd, vggcl_ctx *ctx, const vggcl_model *model, vggcl_preprocess *p);
 
 /* Where a run's time went (vggcl bench --images). */

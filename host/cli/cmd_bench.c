@@ -195,7 +195,9 @@ int cmd_bench(int argc, char **argv)
     if (weights && !cli_arg(&a, "size")) { /* the model's input: its crop (a trunk of 240x240 was timed at 224) */
         /* (p: unset, the preprocessing options going with --images alone) */
         if ((rc = cli_model_preset("bench", ctx, model, &p)) != CLI_OK) goto done;
-        if (p.crop > 0) h = w = p.crop; /* (none: the images' own sizes, unknown here) */
+        int ph, pw;
+        cli_preset_size(&p, &ph, &pw);
+        if (ph) h = ph, w = pw; /* (none: the images' own sizes, unknown here) */
     }
     /* said before the batch is made: one too large for the device would first fill gigabytes of host memory */
     if (vggcl_check_batch(ctx, model, batch, h, w) != VGGCL_OK) goto fail;

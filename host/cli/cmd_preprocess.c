@@ -24,13 +24,14 @@ static const cli_option options[] = {
 static const cli_command command = {
     "preprocess", "IMAGE|DIR...",
     "Decodes " CLI_IMAGE_FORMATS " images (as PIL's convert(\"RGB\")),\n"
-    "resizes the short side to --resize (default 256) with PIL's antialiased bilinear\n"
-    "filter, center-crops --crop (default 224), scales to [0, 1] and normalizes with\n"
-    "--mean and --std (default ImageNet's), exactly as torchvision's\n"
-    "ImageClassification preset for VGG16; with --weights, as the model's metadata\n"
-    "says where an option is not given (a model train-head wrote, or one imported\n"
-    "from ONNX, records its own: give it, or the tensor is not the one classify would\n"
-    "make). A folder stands for its files of these extensions, sorted by name:\n"
+    "resizes the short side to --resize (default 256; HxW: both sides, as\n"
+    "Resize((H, W))) with PIL's antialiased bilinear filter, center-crops --crop\n"
+    "(default 224), scales to [0, 1] and normalizes with --mean and --std (default\n"
+    "ImageNet's), exactly as torchvision's ImageClassification preset for VGG16; with\n"
+    "--weights, as the model's metadata says where an option is not given (a model\n"
+    "train-head wrote, or one imported from ONNX, records its own: give it, or the\n"
+    "tensor is not the one classify would make). A folder stands for its files of\n"
+    "these extensions, sorted by name:\n"
     CLI_IMAGE_EXTENSIONS ". Images are decoded on\n"
     "--threads threads (default: the cores) and the tensor is written as they come,\n"
     "so memory stays flat in the number of images; under mpirun the ranks share the\n"
@@ -61,10 +62,22 @@ static int parse3(const char *cmd, const char *opt, const char *v, int positive,
     return 0;
 }
 
+/* --resize's value v, N (the short side's; 0: none) or HxW (torchvision's Resize((H, W))), into p: 0, else said. */
+static int parse_resize(const char *cmd, const char *v, vggcl_preprocess *p)
+{
+    long h, w;
+    int pair;
+    if (!cli_sides(v, &h, &w, &pair) || h < (pair ? 1 : 0) || h > 16384 || (pair && (w < 1 || w > 16384)))
+        return cli_error(CLI_USAGE, "%s: --resize must be N (the short side; 0 to 16384, 0: none) or HxW (height x "
+                         "width, as torchvision's Resize((H, W)); 1 to 16384 each), not '%s'", cmd, v);
+    p->resize = (int)h, p->resize_w = pair ? (int)w : 0;
+    return 0;
+}
+
 int cli_preprocess_args(const char *cmd, const cli_args *a, vggcl_preprocess *p)
 {
     const char *v;
-    if ((v = cli_arg(a, "resize")) && cli_int(cmd, "--resize", v, 0, 16384, &p->resize)) return CLI_USAGE;
+    if ((v = cli_arg(a, "resize")) && parse_resize(cmd, v, p)) return CLI_USAGE;
     if ((v = cli_arg(a, "crop")) && cli_int(cmd, "--crop", v, 1, 16384, &p->crop)) return CLI_USAGE;
     if (cli_arg(a, "no-crop")) {
         if (cli_arg(a, "crop")) return cli_error(CLI_USAGE, "%s: give --crop N or --no-crop, not both", cmd);

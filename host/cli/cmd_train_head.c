@@ -294,8 +294,8 @@ static int train_and_write(vggcl_ctx *ctx, const split *s, const cli_dataset *ds
         cli_error(CLI_FAIL, "train-head: the head diverged at epoch %d (its loss not finite; the epochs after it "
                   "too): epoch %d, before it, is kept; a smaller --lr (%g)%s trains a better one", diverged, best,
                   o->lr, o->lr * o->l2 > 2 * (1 + o->momentum) ? " or --l2" : "");
-    char resize[16], crop[16], mean[64], std[64], trained[256], kept[64] = "";
-    snprintf(resize, sizeof resize, "%d", p->resize);
+    char resize[24], crop[16], mean[64], std[64], trained[256], kept[64] = "";
+    cli_resize_text(p, ',', resize, sizeof resize);
     snprintf(crop, sizeof crop, "%d", p->crop);
     cli_rgb_text(p->mean, mean, sizeof mean), cli_rgb_text(p->std, std, sizeof std); /* (0.485: 0.485000014 read
                                                                                          * back as the same float) */

@@ -88,7 +88,9 @@ int cmd_tune(int argc, char **argv)
         vggcl_preprocess p;
         vggcl_preprocess_unset(&p);
         if ((rc = cli_model_preset("tune", ctx, model, &p)) != CLI_OK) goto done;
-        if (p.crop > 0) h = w = p.crop; /* (none: the images' own sizes, unknown here) */
+        int ph, pw;
+        cli_preset_size(&p, &ph, &pw);
+        if (ph) h = ph, w = pw; /* (none: the images' own sizes, unknown here) */
     }
     const vggcl_status st = vggcl_tune(ctx, model, batches, n_batches, h, w, iters, budget, rows, 64, &count, path,
                                        sizeof path);

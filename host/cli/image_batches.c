@@ -249,10 +249,16 @@ const char *cli_size_refused(const vggcl_model *const *m, int n, int h, int w, c
     return why;
 }
 
+void cli_preset_size(const vggcl_preprocess *p, int *h, int *w)
+{
+    *h = *w = p->crop > 0 ? p->crop : 0;
+    if (!p->crop && p->resize_w > 0) *h = p->resize, *w = p->resize_w;
+}
+
 void cli_lead_size(vggcl_ctx *ctx, const vggcl_model *m, const vggcl_preprocess *p, char *const *lead, int n_lead,
                    int *h, int *w)
 {
-    *h = *w = p->crop > 0 ? p->crop : 0;
+    cli_preset_size(p, h, w);
     for (int i = 0; i < n_lead && !*h; i++) { /* (the share that holds an unreadable one says so) */
         float *t;
         if (vggcl_image_read(ctx, lead[i], p, &t, h, w) != VGGCL_OK) *h = *w = 0;

@@ -262,12 +262,20 @@ int cli_number(const char *v, double *out)
     return 1;
 }
 
-int cli_size(const char *cmd, const char *v, int *h, int *w)
+int cli_sides(const char *v, long *h, long *w, int *pair)
 {
     char *end;
-    long lh = strtol(v, &end, 10), lw = lh; /* (in long, then checked: an int cast first wrapped 2^32 + 8 to 8) */
-    if (*end == 'x' && isdigit((unsigned char)end[1])) lw = strtol(end + 1, &end, 10); /* (not "8x 9", "8x+9") */
-    if (*end || !isdigit((unsigned char)v[0]) || lh < 1 || lw < 1 || lh > 8192 || lw > 8192)
+    *h = *w = strtol(v, &end, 10);
+    const int two = *end == 'x' && isdigit((unsigned char)end[1]);
+    if (two) *w = strtol(end + 1, &end, 10);
+    if (pair) *pair = two;
+    return !*end && isdigit((unsigned char)v[0]);
+}
+
+int cli_size(const char *cmd, const char *v, int *h, int *w)
+{
+    long lh, lw;
+    if (!cli_sides(v, &lh, &lw, NULL) || lh < 1 || lw < 1 || lh > 8192 || lw > 8192)
         return cli_error(CLI_USAGE, "%s: --size must be H or HxW (1 to 8192), not '%s'", cmd, v);
     *h = (int)lh, *w = (int)lw;
     return 0;
@@ -362,31 +370,49 @@ static int open_device(const char *cmd, const char *device, const char *option, 
     return cli_select_device(cmd, *ctx, device, option);
 }
 
-/* Whether the model takes the crop of p (every image's size; 0: none, each image's own is checked as it comes):
- * CLI_OK, else said (CLI_USAGE where --crop gave it, CLI_FAIL where the model's metadata did). (Else classify
- * failed at its first pass, cam and bench --images skipped every image, and preprocess --weights wrote a tensor
- * the model does not take.) */
-static int crop_taken(const char *cmd, const vggcl_model *model, const vggcl_preprocess *p, int given)
+/* Whether the model takes the size p makes every image (cli_preset_size: the crop, else a resize of both sides;
+ * none: each image's own is checked as it comes): CLI_OK, else said (CLI_USAGE where --crop or --resize gave it,
+ * CLI_FAIL where the model's metadata did). (Else classify failed at its first pass, cam and bench --images
+ * skipped every image, and preprocess --weights wrote a tensor the model does not take.) */
+static int size_taken(const char *cmd, const vggcl_model *model, const vggcl_preprocess *p, int crop_given,
+                      int resize_given)
 {
-    char why[256];
-    if (!model || p->crop <= 0 || !cli_size_refused(&model, 1, p->crop, p->crop, why, sizeof why)) return CLI_OK;
+    char why[256], said[32];
+    int h, w;
+    cli_preset_size(p, &h, &w);
+    if (!model || !h || !cli_size_refused(&model, 1, h, w, why, sizeof why)) return CLI_OK;
+    const int crop = p->crop > 0, given = crop ? crop_given : resize_given;
+    if (crop) snprintf(said, sizeof said, "%d", p->crop);
+    else cli_resize_text(p, given ? 'x' : ',', said, sizeof said);
     /* (under mpirun a rank's own model, read on its machine, may be the one refusing it: said by that rank where
      * the ranks' messages are gathered, once where alike; by rank 0 alone in a command every rank runs whole) */
     int (*const say)(int, const char *, ...) = cli_ranks_gathering() ? cli_error_here : cli_error;
-    if (given) return say(CLI_USAGE, "%s: --crop %d: %s", cmd, p->crop, why);
-    return cli_error(CLI_FAIL, "%s: the model's crop (its metadata \"vggcl.crop\") %d: %s", cmd, p->crop, why);
+    if (given) return say(CLI_USAGE, "%s: --%s %s: %s", cmd, crop ? "crop" : "resize", said, why);
+    return cli_error(CLI_FAIL, "%s: the model's %s (its metadata \"vggcl.%s\") %s: %s", cmd, crop ? "crop" : "resize",
+                     crop ? "crop" : "resize", said, why);
 }
 
 int cli_model_preset(const char *cmd, vggcl_ctx *ctx, const vggcl_model *model, vggcl_preprocess *p)
 {
-    const int crop_given = p->crop >= 0;
+    const int crop_given = p->crop >= 0, resize_given = p->resize >= 0;
     const vggcl_status st = vggcl_model_preprocess(ctx, model, p);
     /* (every image padded, unsaid; by the first rank alone, as a usage error: preprocess asks before MPI starts) */
-    if (st == VGGCL_OK && p->resize > 0 && p->crop > p->resize && cli_usage_said())
-        cli_notice("the resize (%d) is below the crop (%d): every image is padded to the crop with black (0 before "
-                   "normalizing), as torchvision's CenterCrop pads it; --crop %d, or --resize %d, keeps only pixels",
-                   p->resize, p->crop, p->resize, p->crop);
-    if (st == VGGCL_OK) return crop_taken(cmd, model, p, crop_given);
+    const int least = p->resize_w > 0 && p->resize_w < p->resize ? p->resize_w : p->resize; /* (a side made) */
+    if (st == VGGCL_OK && p->resize > 0 && p->crop > least && cli_usage_said()) {
+        vggcl_preprocess wide = *p; /* (the resize that keeps the crop within the image, its sides so at least) */
+        if (p->resize_w > 0) {
+            wide.resize = p->resize > p->crop ? p->resize : p->crop;
+            wide.resize_w = p->resize_w > p->crop ? p->resize_w : p->crop;
+        } else {
+            wide.resize = p->crop;
+        }
+        char resize[24], enough[24];
+        cli_notice("the resize (%s) is below the crop (%d): every image is padded to the crop with black (0 before "
+                   "normalizing), as torchvision's CenterCrop pads it; --crop %d, or --resize %s, keeps only pixels",
+                   cli_resize_text(p, 'x', resize, sizeof resize), p->crop, least,
+                   cli_resize_text(&wide, 'x', enough, sizeof enough));
+    }
+    if (st == VGGCL_OK) return size_taken(cmd, model, p, crop_given, resize_given);
     const char *why = ctx ? vggcl_message(ctx) : "out of host memory";
     if (st == VGGCL_ERR_ARG) /* (the only ones: a --mean and --std given that no image can take, or above 1) */
         return cli_error(CLI_USAGE, "%s: --mean/--std: %s", cmd, why);
@@ -700,6 +726,13 @@ void cli_rgb_text(const float *v, char *buf, size_t len)
     char one[3][32];
     snprintf(buf, len, "%s,%s,%s", cli_shortest(v[0], 1, one[0], 32), cli_shortest(v[1], 1, one[1], 32),
              cli_shortest(v[2], 1, one[2], 32));
+}
+
+const char *cli_resize_text(const vggcl_preprocess *p, char sep, char *buf, size_t len)
+{
+    if (p->resize_w > 0) snprintf(buf, len, "%d%c%d", p->resize, sep, p->resize_w);
+    else snprintf(buf, len, "%d", p->resize);
+    return buf;
 }
 
 cJSON *cli_json_add_exact(cJSON *o, const char *name, double v)

@@ -43,7 +43,8 @@ const cli_option cli_decode_options[] = {
 };
 
 const cli_option cli_preprocess_options[] = {
-    { "resize", "N", "resize the short side to N (default 256; 0: keep the size)", 0 },
+    { "resize", "N|HxW", "resize the short side to N (default 256; 0: keep the size), or both sides to\n"
+                         "H x W, the aspect not kept, as torchvision's Resize((H, W))", 0 },
     { "crop", "N",
       "center-crop N x N (default 224; an image smaller than that after the resize is\n"
       "padded with black, as torchvision's CenterCrop pads it)", 0 },

@@ -147,9 +147,10 @@ static vggcl_status load_jpeg(vggcl_ctx *ctx, const char *path, FILE *f, const v
     }
     const int cmyk = cinfo.jpeg_color_space == JCS_CMYK || cinfo.jpeg_color_space == JCS_YCCK;
     cinfo.out_color_space = cinfo.num_components == 1 ? JCS_GRAYSCALE : cmyk ? JCS_CMYK : JCS_RGB;
-    if (p && p->draft == 1 && p->resize > 0) { /* PIL's Image.draft("RGB", (resize, resize)): 1/8, 1/4 or 1/2 */
-        const unsigned fits = (cinfo.image_width < cinfo.image_height ? cinfo.image_width : cinfo.image_height) /
-                              (unsigned)p->resize;
+    if (p && p->draft == 1 && p->resize > 0) {
+        /* PIL's Image.draft("RGB", (width, height)), (resize, resize) or (resize_w, resize): 1/8, 1/4 or 1/2 */
+        const unsigned across = cinfo.image_width / (unsigned)(p->resize_w > 0 ? p->resize_w : p->resize),
+                       down = cinfo.image_height / (unsigned)p->resize, fits = across < down ? across : down;
         unsigned s = 8;
         while (s > 1 && s > fits) s /= 2;
         cinfo.scale_num = 1, cinfo.scale_denom = s;

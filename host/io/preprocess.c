@@ -1,6 +1,6 @@
 /* torchvision's ImageClassification preset on an 8-bit RGB image: resize the
- * short side (the long side truncated as torchvision computes it), center
- * crop (Python's round-half-to-even for the offset, zero padding when the
+ * short side (the long side truncated as torchvision computes it) or both
+ * sides to a size given (Resize((h, w))), center crop (Python's round-half-to-even for the offset, zero padding when the
  * image is smaller), then float32 x / 255, (x - mean) / std. */
 #include <math.h>
 #include <stdlib.h>
@@ -10,14 +10,14 @@
 
 void vggcl_preprocess_defaults(vggcl_preprocess *p)
 {
-    const vggcl_preprocess d = { 256, 224, { 0.485f, 0.456f, 0.406f }, { 0.229f, 0.224f, 0.225f }, 0 };
+    const vggcl_preprocess d = { 256, 224, { 0.485f, 0.456f, 0.406f }, { 0.229f, 0.224f, 0.225f }, 0, 0 };
     if (p) *p = d;
 }
 
 void vggcl_preprocess_unset(vggcl_preprocess *p)
 {
     if (!p) return;
-    p->resize = p->crop = p->draft = -1;
+    p->resize = p->crop = p->draft = p->resize_w = -1;
     p->mean[0] = p->std[0] = NAN;
 }
 
@@ -43,6 +43,9 @@ static vggcl_status make_plan(vggcl_ctx *ctx, int h, int w, const vggcl_preproce
                            w, h);
     if (p->resize < 0 || p->crop < 0 || p->resize > 16384 || p->crop > 16384)
         return vggcl__fail(ctx, VGGCL_ERR_ARG, "resize %d and crop %d must be 0 to 16384", p->resize, p->crop);
+    if (p->resize_w < 0 || p->resize_w > 16384 || (p->resize_w && !p->resize))
+        return vggcl__fail(ctx, VGGCL_ERR_ARG, "resize_w %d must be 0 (the resize is the short side's) or, with a "
+                           "resize above 0 (%d), 1 to 16384", p->resize_w, p->resize);
     if (p->draft != 0 && p->draft != 1) return vggcl__fail(ctx, VGGCL_ERR_ARG, "draft %d must be 0 or 1", p->draft);
     for (int c = 0; c < 3; c++)
         if (!(p->std[c] > 0.0f) || !isfinite(p->std[c]) || !isfinite(p->mean[c]))
@@ -55,7 +58,9 @@ static vggcl_status make_plan(vggcl_ctx *ctx, int h, int w, const vggcl_preproce
                            "normalization: mean %g,%g,%g and std %g,%g,%g take pixel values past a float's range",
                            p->mean[0], p->mean[1], p->mean[2], p->std[0], p->std[1], p->std[2]);
     int rh = h, rw = w;
-    if (p->resize) {
+    if (p->resize_w) { /* (16384 x 16384 is 2^28 pixels: within the limit below) */
+        rh = p->resize, rw = p->resize_w;
+    } else if (p->resize) {
         const int shortside = h < w ? h : w, longside = h < w ? w : h;
         const double newlong = floor((double)p->resize * longside / shortside);
         /* the same pixel limit as the decoders: a 1-pixel-wide strip would

@@ -1,5 +1,5 @@
-/* The preprocessing a model's file asks for: its __metadata__ "vggcl.resize",
- * "vggcl.crop", "vggcl.mean", "vggcl.std" and "vggcl.draft", read here for the
+/* The preprocessing a model's file asks for: its __metadata__ "vggcl.resize"
+ * (the short side's, or "H,W": Resize((H, W))), "vggcl.crop", "vggcl.mean", "vggcl.std" and "vggcl.draft", read here for the
  * command and Python alike. */
 #include <math.h>
 #include <stdio.h>
@@ -59,18 +59,21 @@ static const struct {
     const char *key, *expected;
     int count;
 } fields[5] = {
-    { "vggcl.resize", "a whole size from 0 to 16384", 1 },
+    { "vggcl.resize", "a whole size from 0 to 16384, or H,W (each from 1 to 16384)", 1 },
     { "vggcl.crop", "a whole size from 0 to 16384", 1 },
     { "vggcl.mean", "three finite numbers R,G,B", 3 },
     { "vggcl.std", "three numbers R,G,B (std > 0)", 3 },
     { "vggcl.draft", "0 or 1", 1 },
 };
 
-/* Field k's value from its metadata text meta into v: VGGCL_OK, else VGGCL_ERR_FORMAT said, naming path. */
+/* Field k's value from its metadata text meta into v (the resize's: v[1] its width where "H,W" gives one,
+ * else 0): VGGCL_OK, else VGGCL_ERR_FORMAT said, naming path. */
 static vggcl_status field_of(vggcl_ctx *ctx, const char *path, int k, const char *meta, float v[3])
 {
-    int ok = numbers(meta, fields[k].count, k < 2 || k == 4, v);
-    for (int c = 0; ok && c < fields[k].count; c++) ok = usable(k, v[c]);
+    const int sides = k == 0 && strchr(meta, ','), count = sides ? 2 : fields[k].count;
+    int ok = numbers(meta, count, k < 2 || k == 4, v);
+    for (int c = 0; ok && c < count; c++) ok = usable(k, v[c]) && (!sides || v[c] >= 1);
+    if (k == 0 && !sides) v[1] = 0;
     if (ok) return VGGCL_OK;
     return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: __metadata__ \"%s\" is \"%s\"; expected %s", path, fields[k].key, meta,
                        fields[k].expected);
@@ -125,6 +128,7 @@ static vggcl_status model_preprocess(vggcl_ctx *ctx, const vggcl_model *m, vggcl
     vggcl_preprocess d;
     vggcl_preprocess_defaults(&d);
     const int unset[5] = { p->resize < 0, p->crop < 0, isnan(p->mean[0]), isnan(p->std[0]), p->draft < 0 };
+    if (!unset[0] && p->resize_w < 0) p->resize_w = 0; /* (a resize given alone: the short side's) */
     char said[256];
     for (int k = 2; k < 4; k++) { /* given so: refused */
         const float *v = k == 2 ? p->mean : p->std;
@@ -150,7 +154,7 @@ static vggcl_status model_preprocess(vggcl_ctx *ctx, const vggcl_model *m, vggcl
             ctx->told_255 = 1;
             ctx->log(ctx->log_user, msg);
         }
-        if (k == 0) p->resize = meta ? (int)v[0] : d.resize;
+        if (k == 0) p->resize = meta ? (int)v[0] : d.resize, p->resize_w = meta ? (int)v[1] : d.resize_w;
         if (k == 1) p->crop = meta ? (int)v[0] : d.crop;
         if (k == 2) memcpy(p->mean, meta ? v : d.mean, sizeof p->mean);
         if (k == 3) memcpy(p->std, meta ? v : d.std, sizeof p->std);

@@ -229,6 +229,35 @@ def test_numbers_whatever_the_locale(files, tmp_path, monkeypatch):
         locale.setlocale(locale.LC_NUMERIC, before)
 
 
+def test_resize_both_sides(files):
+    """resize=(h, w): both sides, as torchvision's Resize((h, w)) (the images of three sizes then one batch); a
+    model whose metadata says "vggcl.resize" "h,w" preprocesses so unasked, its preset giving (h, w) back as the
+    arguments that make the same input; malformed pairs refused, naming resize."""
+    from torchvision import transforms
+    stretch = transforms.Compose([transforms.Resize((40, 56)), transforms.ToTensor(),
+                                  transforms.Normalize([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])])
+    want = np.stack([stretch(Image.open(p).convert("RGB")).numpy() for p in files["images"]])
+    for resize in ((40, 56), [40, 56], np.array([40, 56]), "40,56"):
+        np.testing.assert_array_equal(vggcl.preprocess(files["images"][0], resize=resize, crop=0), want[0])
+    sd = {k: v.numpy() for k, v in files["model"].state_dict().items()}
+    sides = files["dir"] / "sides.safetensors"
+    save_file(sd, sides, metadata={"vggcl.resize": "40,56", "vggcl.crop": "0"})
+    with vggcl.Model(sides, device="ref") as m:
+        assert (m.preset["resize"], m.preset["crop"]) == ((40, 56), 0)
+        for i, p in enumerate(files["images"]):
+            np.testing.assert_array_equal(m.preprocess(p), want[i])
+            np.testing.assert_array_equal(vggcl.preprocess(p, **m.preset), want[i])
+        got = m.classify(files["images"], top=1)
+        assert m.preprocess(files["images"][0], resize=64).shape == (3, 82, 64)  # (given: the short side's; 90 x 70)
+    logits = torch.nn.functional.softmax(files["model"](torch.from_numpy(want)), 1).detach().numpy()
+    assert [a[0][0] for a in got] == list(logits.argmax(1))
+    np.testing.assert_allclose([a[0][2] for a in got], logits.max(1), rtol=1e-4)
+    for bad in ((0, 5), (5, 0), (40, 56, 1), (2.5, 3), (16385, 2), "40x56", (True, True)):
+        with pytest.raises(vggcl.Error, match=r"^resize is .*; expected a whole size from 0 to 16384 \(the short "
+                           r"side's\), or \(height, width\), each from 1 to 16384$"):
+            vggcl.preprocess(files["images"][0], resize=bad)
+
+
 def test_metadata_preprocessing_and_names(files):
     sd = {k: v.numpy() for k, v in files["model"].state_dict().items()}
     named = files["dir"] / "named.safetensors"

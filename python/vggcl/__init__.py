@@ -111,7 +111,7 @@ class _LoadOptions(ctypes.Structure):
 
 class _Preprocess(ctypes.Structure):
     _fields_ = [("resize", ctypes.c_int), ("crop", ctypes.c_int), ("mean", ctypes.c_float * 3),
-                ("std", ctypes.c_float * 3), ("draft", ctypes.c_int)]
+                ("std", ctypes.c_float * 3), ("draft", ctypes.c_int), ("resize_w", ctypes.c_int)]
 
 
 def _sig(name, restype, *argtypes):
@@ -347,7 +347,7 @@ def devices():
 def _numbers(value, count, what):
     """count numbers from an argument (a number, numbers, or "a,b,c"), else None."""
     try:
-        if isinstance(value, bool) or (what == "size" and np.asarray(value).dtype == bool):
+        if isinstance(value, bool) or (what in ("size", "sides") and np.asarray(value).dtype == bool):
             raise TypeError
         v = [float(t) for t in value.split(",")] if isinstance(value, str) else [float(t) for t in np.ravel(value)]
     except (TypeError, ValueError):
@@ -356,12 +356,18 @@ def _numbers(value, count, what):
         return None
     if what == "size" and not (0 <= v[0] <= 16384 and v[0] == int(v[0])):  # (2.7 is not cut to 2)
         return None
+    if what == "sides" and not all(1 <= x <= 16384 and x == int(x) for x in v):
+        return None
+    if what == "sides":
+        return tuple(int(x) for x in v)
     if what == "std" and not all(np.float32(x) > 0 for x in v):  # (1e-50 is 0 in float32: "std 0,1,1" said)
         return None
     return int(v[0]) if what == "size" else v
 
 
-_EXPECTED = {"size": "a whole size from 0 to 16384", "mean": "three finite numbers R,G,B",
+_EXPECTED = {"size": "a whole size from 0 to 16384",
+             "resize": "a whole size from 0 to 16384 (the short side's), or (height, width), each from 1 to 16384",
+             "mean": "three finite numbers R,G,B",
              "std": "three numbers R,G,B (std > 0, also as a float32 holds it)"}
 
 
@@ -374,8 +380,12 @@ def _preset(ctx, model, resize=None, crop=None, mean=None, std=None, draft=None)
         if not isinstance(draft, (bool, np.bool_)):
             raise Error(f"draft is {draft!r}; expected True or False")
         p.draft = int(draft)
-    for name, value, count, what in (("resize", resize, 1, "size"), ("crop", crop, 1, "size"),
-                                     ("mean", mean, 3, "mean"), ("std", std, 3, "std")):
+    if resize is not None:  # (a size, the short side's; or two, both sides': torchvision's Resize((h, w)))
+        side, sides = _numbers(resize, 1, "size"), _numbers(resize, 2, "sides")
+        if side is None and sides is None:
+            raise Error(f"resize is {resize!r}; expected {_EXPECTED['resize']}")
+        p.resize, p.resize_w = (side, 0) if side is not None else sides
+    for name, value, count, what in (("crop", crop, 1, "size"), ("mean", mean, 3, "mean"), ("std", std, 3, "std")):
         if value is None:
             continue
         got = _numbers(value, count, what)
@@ -451,10 +461,10 @@ def load_image(path):
 
 def preprocess(image, resize=256, crop=224, mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225), draft=False):
     """torchvision's ImageClassification preset on an image path, (H, W, 3) (or gray (H, W)) uint8 array or PIL
-    image: (3, crop, crop) float32 (crop 0: no crop; resize 0: no resize). draft: a JPEG path decoded at
-    1/2, 1/4 or 1/8 of its size where both sides stay at least resize, as PIL's
-    Image.draft("RGB", (resize, resize)) before the preset: faster on large photos, not
-    torchvision's pixels."""
+    image: (3, crop, crop) float32 (crop 0: no crop; resize 0: no resize; resize (h, w): both sides, the aspect
+    not kept, as torchvision's Resize((h, w))). draft: a JPEG path decoded at 1/2, 1/4 or 1/8 of its size where
+    both sides stay at least resize, as PIL's Image.draft("RGB", (resize, resize)) (with (h, w),
+    draft("RGB", (w, h))) before the preset: faster on large photos, not torchvision's pixels."""
     ctx = _Context()
     try:
         return _preprocess(ctx, image, _preset(ctx, None, resize, crop, mean, std, draft))
@@ -626,11 +636,11 @@ class Model:
         crop, mean, std and draft: the file's metadata (what train-head, export_torchvision.py and
         import_onnx.py record), else torchvision's VGG16 preset; where draft is False,
         torchvision.transforms.Resize(resize), CenterCrop(crop), ToTensor(), Normalize(mean, std) make
-        the same input (a resize or crop of 0: none); where it is True, PIL's Image.draft("RGB",
-        (resize, resize)) before them. mean and std are the float32 numbers used, in their shortest
+        the same input (a resize or crop of 0: none; resize an int, the short side's, or a tuple (h, w));
+        where it is True, PIL's Image.draft("RGB", (resize, resize)) (with (h, w), (w, h)) before them. mean and std are the float32 numbers used, in their shortest
         decimals (0.485, not 0.48500001430511475)."""
         p = self._preset()
-        return {"resize": p.resize, "crop": p.crop, "mean": [float(str(np.float32(v))) for v in p.mean],
+        return {"resize": (p.resize, p.resize_w) if p.resize_w else p.resize, "crop": p.crop, "mean": [float(str(np.float32(v))) for v in p.mean],
                 "std": [float(str(np.float32(v))) for v in p.std], "draft": bool(p.draft)}
 
     @_locked
