@@ -201,7 +201,7 @@ class Tools(unittest.TestCase):
     def test_pool5_study_box_in_crop(self):
         """pool5_study.py --data maps a picture's box through the preprocessing as vggcl makes it: a white box on
         black preprocessed by vggcl is where box_in_crop says, within a pixel (the resize blurs its edges), for
-        landscape, portrait, padded and cut pictures."""
+        landscape, portrait, padded and cut pictures, and both sides resized (--resize HxW)."""
         sys.path.insert(0, str(TOOLS))
         try:
             import pool5_study
@@ -213,12 +213,15 @@ class Tools(unittest.TestCase):
                                           ((200, 300), [10, 100, 120, 290], 256, 224),
                                           ((150, 90), [20, 10, 100, 60], 0, 224),  # (padded: smaller than the crop)
                                           ((640, 480), [0, 0, 200, 120], 224, 224),  # (cut by the crop)
-                                          ((333, 517), [100, 200, 233, 517], 64, 48)]:
+                                          ((333, 517), [100, 200, 233, 517], 64, 48),
+                                          # (--resize HxW: both sides, then cropped, or padded where below the crop)
+                                          ((300, 200), [40, 30, 260, 150], (100, 150), 64),
+                                          ((200, 300), [10, 100, 120, 290], (240, 90), 96)]:
             a = np.zeros((h, w, 3), np.uint8)
             a[box[1]:box[3], box[0]:box[2]] = 255
             Image.fromarray(a).save(self.d / "box.png")
-            r = run(VGGCL, "preprocess", "--resize", resize, "--crop", crop, "--mean", "0,0,0", "--std", "1,1,1",
-                    "--output", self.d / "x.npy", self.d / "box.png")
+            r = run(VGGCL, "preprocess", "--resize", "x".join(map(str, resize)) if isinstance(resize, tuple) else resize,
+                    "--crop", crop, "--mean", "0,0,0", "--std", "1,1,1", "--output", self.d / "x.npy", self.d / "box.png")
             self.assertEqual(r.returncode, 0, r.stderr)
             lit = np.load(self.d / "x.npy")[0, 0] >= 0.5
             ys, xs = np.nonzero(lit)
@@ -300,6 +303,8 @@ class Tools(unittest.TestCase):
         # a crop whose map with pool5 kept is 1x1 (a row scored 0 as if it had lost): refused
         self.refused(run(*study[:-6], "--resize", "32", "--crop", "32"), 2, "--crop 64 to 16384 (below 64 the map "
                      "with pool5 kept is 1x1: nothing to localize)")
+        self.refused(run(*study[:-6], "--resize", "0x64", "--crop", "64"), 2, "'0x64': expected N, or HxW (height x "
+                     "width, 1 or more each)")
         # mistakes: a box of a picture not there, a box the wrong way round or off the picture, no val/
         for broken, said in (({"val/red/nope.png": [0, 0, 1, 1]}, "'val/red/nope.png' is not a picture val/<class>/"),
                              ({"val/red/red1.jpg": [30, 0, 10, 5]}, "val/red/red1.jpg: [30, 0, 10, 5]: expected"),

@@ -44,7 +44,7 @@ x1, y1], ...}: the object's box in the picture's pixels as vggcl decodes it (x1 
 exclusive; a TIFF's Orientation applied, a JPEG's EXIF orientation not). The heads are trained on DIR/train,
 evaluated on DIR/val; the maps of the val pictures that have a box are scored, the box mapped
 through the preprocessing every command is given (--resize R --crop C, default 256 and 224:
-torchvision's), and the chance level and reference maps are of the C x C crop. Nothing is
+torchvision's; --resize HxW, both sides, as Resize((H, W)), for a model trained so), and the chance level and reference maps are of the C x C crop. Nothing is
 written in DIR: the heads and maps go to --out (default a temporary folder).
 
 usage:
@@ -532,10 +532,13 @@ def box_map_scores(boxes, map_side, size=SIZE):
 
 
 def preset_plan(w, h, resize, crop):
-    """vggcl's preset on a w x h picture (host/io/preprocess.c, torchvision's Resize and CenterCrop): the resized
-    (rw, rh) and the crop's left and top in it (negative: padded)."""
+    """vggcl's preset on a w x h picture (host/io/preprocess.c, torchvision's Resize and CenterCrop; resize the
+    short side's, or (height, width): both sides'): the resized (rw, rh) and the crop's left and top in it
+    (negative: padded)."""
     rw, rh = w, h
-    if resize:
+    if isinstance(resize, tuple):
+        rh, rw = resize
+    elif resize:
         longer = int(np.floor(resize * max(w, h) / min(w, h)))
         rw, rh = (longer, resize) if h <= w else (resize, longer)
     if not crop:
@@ -927,6 +930,15 @@ def make_picture_file(vggcl, frame, rel, boxes, classes, heads, dest, results):
 
 # ---------------------------------------------------------------------------------------------
 
+def resize_arg(text):
+    """--resize: N (the short side's) as an int, or HxW (both sides', each at least 1) as (H, W)."""
+    parts = text.split("x")
+    sides = [int(p) for p in parts] if all(p.isascii() and p.isdigit() for p in parts) else []
+    if not 1 <= len(sides) <= 2 or (len(sides) == 2 and min(sides) < 1):
+        raise argparse.ArgumentTypeError(f"'{text}': expected N, or HxW (height x width, 1 or more each)")
+    return sides[0] if len(sides) == 1 else tuple(sides)
+
+
 def parse_args(argv):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -934,7 +946,8 @@ def parse_args(argv):
     ap.add_argument("--weights", help="the VGG16 trunk (safetensors) to train heads on")
     ap.add_argument("--data", help="your own data set: DIR/train/<class>/..., DIR/val/<class>/... and "
                                    "DIR/boxes.json (see the docstring), instead of the study's own")
-    ap.add_argument("--resize", type=int, default=256, help="with --data: the short side's resize (default 256)")
+    ap.add_argument("--resize", type=resize_arg, default=256, metavar="N|HxW",
+                    help="with --data: the short side's resize (default 256), or HxW: both sides, as Resize((H, W))")
     ap.add_argument("--crop", type=int, default=224, help="with --data: the center crop (default 224)")
     ap.add_argument("--vggcl", default="build/vggcl", help="the vggcl binary (default build/vggcl)")
     ap.add_argument("--out", help="working folder (default: a temporary one, removed unless --keep)")
@@ -965,10 +978,11 @@ def parse_args(argv):
     args = ap.parse_args(argv)
     if args.data and (args.skip_build_data or args.build_only):
         ap.error("--data is a data set already: no --skip-build-data or --build-only")
-    if args.data and not (0 <= args.resize <= 16384 and 64 <= args.crop <= 16384):
+    sides = args.resize if isinstance(args.resize, tuple) else (args.resize,)
+    if args.data and not (all(0 <= s <= 16384 for s in sides) and 64 <= args.crop <= 16384):
         # (at 32 to 63 pool5 kept makes a 1x1 map, which places nothing: its row scored 0 as if it had lost)
-        ap.error("--resize must be 0 to 16384 and --crop 64 to 16384 (below 64 the map with pool5 kept is 1x1: "
-                 "nothing to localize)")
+        ap.error("--resize must be 0 to 16384 (or HxW, 1 to 16384 each) and --crop 64 to 16384 (below 64 the map "
+                 "with pool5 kept is 1x1: nothing to localize)")
     if args.data and args.out and Path(args.out).resolve().is_relative_to(Path(args.data).resolve()):
         ap.error(f"--out {args.out} is in --data {args.data}: the study writes nothing there")
     if args.out and Path(args.out).exists() and not Path(args.out).is_dir():
@@ -1025,7 +1039,8 @@ def main(argv=None):
             boxes = build_dataset(out, classes, args.per_class, args.val_fraction, args.seed)
             print(f"data set: {len(boxes)} pictures of {len(classes)} classes in {out} "
                   f"({time.time() - t:.1f} s)", file=sys.stderr)
-        frame = (Frame(Path(args.data), out, ["--resize", args.resize, "--crop", args.crop], args.crop) if args.data
+        resize = "x".join(map(str, args.resize)) if isinstance(args.resize, tuple) else args.resize
+        frame = (Frame(Path(args.data), out, ["--resize", resize, "--crop", args.crop], args.crop) if args.data
                  else Frame(out, out, PRE, SIZE))
         if args.build_only:
             return 0
