@@ -2973,7 +2973,7 @@ class Bench(unittest.TestCase):
         (self.d / "junk.png").write_bytes(b"junk")  # (an image file for DIR: its own listing, unreadable)
         none = self.bench("--images", self.d / "junk.png")
         self.assertEqual(none.returncode, 1)
-        self.assertIn("none of the 1 images could be run (each skipped, named above)", none.stderr)
+        self.assertIn(f"{self.d / 'junk.png'}: its one image could not be run (skipped, named above)", none.stderr)
 
     def test_images_threads_follow_affinity(self):
         """--threads defaults to the cores this process may run on (mpirun binds one or two ranks to a

@@ -38,7 +38,7 @@ int cli_bench_images(vggcl_ctx *ctx, vggcl_model *model, const char *weights, co
     cli_batch_stats st = { 0 };
     cli_left_out other = { 0 };
     struct stat sb;
-    if (stat(dir, &sb) != 0) /* (else named as an image that could not be read, "none of the 1 images") */
+    if (stat(dir, &sb) != 0) /* (else named as an image that could not be read, "its one image could not be run") */
         return cli_error(CLI_FAIL, "bench: --images %s: %s (expected a folder of " CLI_IMAGE_FORMATS " images)", dir,
                          strerror(errno));
     const int listed = cli_expand_images(dir, recursive, &files, &n, &other);
@@ -74,7 +74,8 @@ int cli_bench_images(vggcl_ctx *ctx, vggcl_model *model, const char *weights, co
     job.stats = &st, job.progress_s = progress_s, job.quiet = 0; /* (the timed run names the unreadable ones) */
     if ((rc = cli_run_batches(&job, files, n, count_only, NULL, &failed)) != CLI_OK) goto done;
     if (!st.images) {
-        rc = cli_error(CLI_FAIL, "%s: none of the %d images could be run (each skipped, named above)", dir, n);
+        rc = n == 1 ? cli_error(CLI_FAIL, "%s: its one image could not be run (skipped, named above)", dir)
+                    : cli_error(CLI_FAIL, "%s: none of the %d images could be run (each skipped, named above)", dir, n);
         goto done;
     }
     const double e2e = st.images / (st.wall_ms * 1e-3), device = st.images / (st.device_ms * 1e-3);

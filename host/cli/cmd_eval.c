@@ -340,7 +340,9 @@ int cmd_eval(int argc, char **argv)
     if (rc == CLI_OK) rc = cli_ranks_sum(&ranks, &t.n, 1);
     if (rc != CLI_OK || ranks.rank != 0) goto out;
     if (t.n == 0) {
-        rc = cli_error(CLI_FAIL, "%s: none of the %d images could be scored (each skipped, named above)", data, ds.n);
+        rc = ds.n == 1 ? cli_error(CLI_FAIL, "%s: its one image could not be scored (skipped, named above)", data)
+                       : cli_error(CLI_FAIL, "%s: none of the %d images could be scored (each skipped, named above)",
+                                   data, ds.n);
         goto out;
     }
     if ((rc = report(&t, names, format, failed)) != CLI_OK) goto out;
