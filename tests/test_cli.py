@@ -1396,8 +1396,9 @@ class Cli(unittest.TestCase):
                              "--out", out / "m.safetensors"], "m.safetensors")):
             out.mkdir()
             log = self.d / "strace.txt"
+            # (held 3 s: with 1 s the sanitizers' suite beside it once took longer to see the line, the process gone)
             p = subprocess.Popen(["strace", "-f", "-o", log, "-e", "trace=linkat", "-e",
-                                  "inject=linkat:delay_exit=1000000:when=1", VGGCL, *map(str, args)],
+                                  "inject=linkat:delay_exit=3000000:when=1", VGGCL, *map(str, args)],
                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
             deadline, pid = time.monotonic() + 120, None
             while pid is None and time.monotonic() < deadline and p.poll() is None:
@@ -1405,7 +1406,7 @@ class Cli(unittest.TestCase):
                 named = [ln for ln in (log.read_text() if log.exists() else "").splitlines() if "linkat(" in ln]
                 pid = int(named[0].split()[0]) if named else None
             self.assertIsNotNone(pid, f"{args[0]}: no linkat seen")
-            os.kill(pid, signal.SIGTERM)  # (within the second strace holds it after naming the file)
+            os.kill(pid, signal.SIGTERM)  # (within the 3 s strace holds it after naming the file)
             p.communicate(timeout=120)
             self.assertEqual(sorted(f.name for f in out.iterdir()), [name], args[0])
             if name.endswith(".npy"):
