@@ -1157,17 +1157,26 @@ class Export(unittest.TestCase):
         np.testing.assert_array_equal(np.load(self.d / "drafted-x.npy"), np.load(self.d / "plain-x.npy"))
         np.testing.assert_array_equal(logits["whole"], logits["overruled"])
         self.assertFalse(np.array_equal(logits["model"], logits["whole"]), "the draft changed nothing")
-        # --resize HxW (trained with Resize((H, W)), no crop): recorded as "H,W", and classify's input then torch's
-        rc, err, _ = self.export("--state-dict", self.d / "named.pt", "--resize", "36x52", "--crop", "0", "--out",
-                                 self.d / "sides.safetensors")
-        self.assertNotEqual(rc, 0)  # (--crop 0 is not a crop: with none, --crop is left out)
-        self.assertIn("--crop 0: expected 1 to 16384", err)
+        # --resize HxW --no-crop (trained with Resize((H, W)) alone): recorded as "H,W" and crop 0, and classify's
+        # input, unasked, then torch's
+        for args, said in ((["--crop", "0"], "--crop 0: expected 1 to 16384 (none: --no-crop)"),
+                           (["--crop", "32", "--no-crop"], "give --crop N or --no-crop, not both")):
+            rc, err, _ = self.export("--state-dict", self.d / "named.pt", "--resize", "36x52", *args, "--out",
+                                     self.d / "sides.safetensors")
+            self.assertEqual(rc, 2, err)
+            self.assertIn(said, err)
         rc, err, _ = self.export("--state-dict", self.d / "named.pt", "--resize", "36x52", "--out",
+                                 self.d / "sides.safetensors")  # (no crop said: the default's, noted)
+        self.assertEqual(rc, 0, err)
+        self.assertIn("vggcl.resize 36,52 recorded without vggcl.crop: vggcl takes its default for it, 224; give "
+                      "--crop (or --no-crop) as the training did", err)
+        rc, err, _ = self.export("--state-dict", self.d / "named.pt", "--resize", "36x52", "--no-crop", "--out",
                                  self.d / "sides.safetensors")
         self.assertEqual(rc, 0, err)
+        self.assertNotIn("recorded without", err)
         meta = load_file(self.d / "sides.safetensors")[1]
-        self.assertEqual(meta["vggcl.resize"], "36,52")
-        r = subprocess.run([VGGCL, "classify", "--weights", self.d / "sides.safetensors", "--no-crop", "--tensor-out",
+        self.assertEqual((meta["vggcl.resize"], meta["vggcl.crop"]), ("36,52", "0"))
+        r = subprocess.run([VGGCL, "classify", "--weights", self.d / "sides.safetensors", "--tensor-out",
                             self.d / "sides.npy", img], capture_output=True, text=True, timeout=600)
         self.assertEqual(r.returncode, 0, r.stderr)
         want = transforms.Compose([transforms.Resize((36, 52)), transforms.ToTensor(),

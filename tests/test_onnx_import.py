@@ -740,10 +740,11 @@ class OnnxImport(unittest.TestCase):
             self.assertEqual(r.returncode, 0, r.stderr)
             want = transforms.Compose([transforms.Resize((32, 48)), transforms.ToTensor()])
             np.testing.assert_array_equal(np.load(self.d / "t.npy")[0], want(Image.open(img).convert("RGB")).numpy())
-        r = self.importer(self.d / "wide.onnx", out, "--resize", "32x48", "--draft")
-        self.assertEqual(r.returncode, 0, r.stderr)
-        for args, said in ((("--resize", "40"), "--resize 40, but the graph takes 32x48 images, which only --resize "
-                            "32x48 makes (a crop is square)"),
+        for ok in (("--resize", "32x48", "--draft"), ("--resize", "32x48", "--no-crop")):
+            r = self.importer(self.d / "wide.onnx", out, *ok)
+            self.assertEqual(r.returncode, 0, r.stderr)
+        for args, said in ((("--resize", "40"), "--resize 40, but the graph takes 32x48 images, which without a crop "
+                            "only --resize 32x48 makes"),
                            (("--resize", "48x32"), "--resize 48x32, but the graph takes 32x48 images"),
                            (("--crop", "32"), "--crop 32, but the graph takes 32x48 images: give --resize 32x48 alone "
                             "(a crop is square)")):
@@ -752,6 +753,14 @@ class OnnxImport(unittest.TestCase):
             self.assertIn(said, r.stderr)
             self.assertFalse((self.d / "no.safetensors").exists())
         dims[2].dim_value = dims[3].dim_value = 32
+        # a square graph without a crop: only both sides resized to it make its size
+        r = self.importer(self.d / "sized.onnx", self.d / "no.safetensors", "--no-crop")
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("--no-crop, but the graph takes 32x32 images, which without a crop only --resize 32x32 makes",
+                      r.stderr)
+        r = self.importer(self.d / "sized.onnx", out, "--resize", "32x32", "--no-crop")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual([load_file(out)[1][k] for k in ("vggcl.resize", "vggcl.crop")], ["32,32", "0"])
         dims = model.graph.input[0].type.tensor_type.shape.dim  # a graph of any size: any crop
         dims[2].dim_param, dims[3].dim_param = "H", "W"
         onnx.save(model, str(self.d / "dynamic.onnx"))

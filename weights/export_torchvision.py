@@ -12,6 +12,7 @@ classifier (--original-head: 7x7 adaptive pool, 4096, 4096, C).
     # prefix read away), a whole pickled model, or safetensors
     export_torchvision.py --state-dict model.pt --out vgg16_gap7.safetensors [--pool5 drop]
         [--class-names cat,dog,... | --class-names-json classes.json] [--resize 256 --crop 224]
+        (trained with Resize((224, 224)) and no crop: --resize 224x224 --no-crop)
     # torchvision's own random initialisation (for trying things out)
     export_torchvision.py --random --arch vgg16 --classes 7 --seed 0 --out vgg16_gap7.safetensors
 

@@ -3,7 +3,7 @@
 
     import_onnx.py MODEL.onnx --out MODEL.safetensors [--input-scale unit|caffe|torch|raw]
                    [--classes a,b,c | --classes-json FILE] [--pool5 keep|drop]
-                   [--resize N|HxW] [--crop N] [--draft]
+                   [--resize N|HxW] [--crop N | --no-crop] [--draft]
 
 The graph's data path, from its input through a single chain of nodes, must be:
 
@@ -1062,15 +1062,17 @@ def convert_file(a):
         has = ("kept (a MaxPool after the last conv)" if meta["vggcl.pool5"] == "keep"
                else "dropped (no MaxPool after the last conv)")
         raise Refused(f"--pool5 {a.pool5}, but the graph has pool5 {has}")
-    if a.crop is not None and "vggcl.input_size" in meta and meta.get("vggcl.crop") != str(a.crop):
+    if "vggcl.input_size" in meta:  # (a graph of a fixed size: the preprocessing given must make that size)
         h, w = meta["vggcl.input_size"].split(",")
-        raise Refused(f"--crop {a.crop}, but the graph takes {h}x{w} images" + (
-            f": give --resize {h}x{w} alone (a crop is square)" if h != w else ""))
-    if (a.resize is not None and meta.get("vggcl.crop") == "0" and "vggcl.input_size" in meta
-            and resize_meta(a.resize) != meta["vggcl.resize"]):  # (nothing else makes a size not square)
-        h, w = meta["vggcl.input_size"].split(",")
-        raise Refused(f"--resize {a.resize}, but the graph takes {h}x{w} images, which only --resize {h}x{w} makes "
-                      "(a crop is square)")
+        if a.crop is not None and meta.get("vggcl.crop") != str(a.crop):
+            raise Refused(f"--crop {a.crop}, but the graph takes {h}x{w} images" + (
+                f": give --resize {h}x{w} alone (a crop is square)" if h != w else ""))
+        resize = resize_meta(a.resize) if a.resize is not None else meta.get("vggcl.resize")
+        if (a.no_crop or meta.get("vggcl.crop") == "0") and resize != f"{h},{w}":  # (without a crop, only it does)
+            given = " ".join(opt for opt, on in ((f"--resize {a.resize}", a.resize is not None),
+                                                 ("--no-crop", a.no_crop)) if on)
+            raise Refused(f"{given}, but the graph takes {h}x{w} images, which without a crop only --resize {h}x{w} "
+                          "makes")
     preprocess_meta(a, meta)
     n_out = tensors[max((k for k in tensors if k.startswith("classifier.")),
                         key=lambda k: int(k.split(".")[1]))].shape[0]

@@ -212,11 +212,12 @@ MAX_OUTPUTS = 1000000  # a dense layer's outputs the loader takes (MAX_OUTPUTS, 
 
 
 def add_preprocess_args(ap):
-    """A converter's --resize, --crop and --draft: the preprocessing the model was trained with, which vggcl
-    then uses (check_preprocess_args, preprocess_meta)."""
+    """A converter's --resize, --crop (or --no-crop) and --draft: the preprocessing the model was trained with,
+    which vggcl then uses (check_preprocess_args, preprocess_meta)."""
     ap.add_argument("--resize", metavar="N|HxW", help="the preprocessing the model was trained with: short side to N "
                     "(Resize(N)), or both sides to H x W (Resize((H, W)))")
     ap.add_argument("--crop", type=int, help="... then the center crop")
+    ap.add_argument("--no-crop", action="store_true", help="... and no crop (as a Resize((H, W)) alone trains)")
     ap.add_argument("--draft", action="store_true",
                     help="... from JPEGs decoded with PIL's Image.draft to the resize (vggcl.draft 1: vggcl then "
                          "decodes them so too)")
@@ -243,7 +244,9 @@ def check_preprocess_args(ap, a):
         ap.error(f"--resize {a.resize}: expected N, the short side (0: none, or 1 to {MAX_SIZE}), or HxW, both sides "
                  f"(1 to {MAX_SIZE} each)")
     if a.crop is not None and not 1 <= a.crop <= MAX_SIZE:
-        ap.error(f"--crop {a.crop}: expected 1 to {MAX_SIZE}")
+        ap.error(f"--crop {a.crop}: expected 1 to {MAX_SIZE} (none: --no-crop)")
+    if a.crop is not None and a.no_crop:
+        ap.error("give --crop N or --no-crop, not both")
     for opt, top, said in (("mean", 1, "above 1"), ("std", 10, "10 or above")):  # (vggcl_model_preprocess's rule)
         try:
             v = [float(x) for x in getattr(a, opt, None).split(",")]
@@ -266,7 +269,8 @@ def preprocess_gaps(meta):
     without a crop, a mean without a std, or the other way round."""
     notes = []
     for given, left, opt in (("vggcl.crop", "vggcl.resize", "--resize (0: none)"),
-                             ("vggcl.resize", "vggcl.crop", "--crop"), ("vggcl.mean", "vggcl.std", "--std"),
+                             ("vggcl.resize", "vggcl.crop", "--crop (or --no-crop)"),
+                             ("vggcl.mean", "vggcl.std", "--std"),
                              ("vggcl.std", "vggcl.mean", "--mean")):
         if given in meta and left not in meta:
             notes.append(f"{given} {meta[given]} recorded without {left}: vggcl takes its default for it, "
@@ -275,11 +279,11 @@ def preprocess_gaps(meta):
 
 
 def preprocess_meta(a, meta):
-    """Records the --resize, --crop and --draft given in meta (over what was there)."""
+    """Records the --resize, --crop (--no-crop: 0) and --draft given in meta (over what was there)."""
     if a.resize is not None:
         meta["vggcl.resize"] = resize_meta(a.resize)
-    if a.crop is not None:
-        meta["vggcl.crop"] = str(a.crop)
+    if a.crop is not None or a.no_crop:
+        meta["vggcl.crop"] = str(a.crop or 0)
     if a.draft:
         meta["vggcl.draft"] = "1"
 
