@@ -410,7 +410,8 @@ typedef struct {
 /* 256, 224, ImageNet mean and std, no draft, resize_w 0 */
 VGGCL_API void vggcl_preprocess_defaults(vggcl_preprocess *p);
 /* Every field "not given" (resize, crop, draft and resize_w -1, mean[0] and std[0] NaN), for
- * vggcl_model_preprocess; resize_w goes with resize: a resize given with resize_w -1 is the short side's. */
+ * vggcl_model_preprocess; resize_w goes with resize: a resize given with resize_w -1 is the short side's, and
+ * a resize not given takes the file's resize_w with it, over one given. */
 VGGCL_API void vggcl_preprocess_unset(vggcl_preprocess *p);
 /* The preprocessing a model was trained with, as the commands read it: each field of *p not
  * given (vggcl_preprocess_unset) from the file's __metadata__ "vggcl.resize" (a whole size from 0
@@ -430,9 +431,9 @@ VGGCL_API void vggcl_preprocess_unset(vggcl_preprocess *p);
 VGGCL_API vggcl_status vggcl_model_preprocess(vggcl_ctx *ctx, const vggcl_model *model, vggcl_preprocess *p);
 
 /* rgb (h, w, 3) -> *out (3, *oh, *ow) float32, allocated (release with vggcl_free). VGGCL_ERR_ARG for
- * a resize, resize_w or crop out of 0-16384, a resize_w above 0 with a resize of 0, a draft other
- * than 0 or 1, a mean not finite or a std not finite and above 0, and a mean and std that take pixel
- * values past a float's range (a std of 1e-45). */
+ * a resize, resize_w or crop out of 0-16384 (resize_w -1, vggcl_preprocess_unset's, is taken as 0), a
+ * resize_w above 0 with a resize of 0, a draft other than 0 or 1, a mean not finite or a std not finite
+ * and above 0, and a mean and std that take pixel values past a float's range (a std of 1e-45). */
 VGGCL_API vggcl_status vggcl_image_preprocess(vggcl_ctx *ctx, const unsigned char *rgb, int h, int w,
                                     const vggcl_preprocess *p, float **out, int *oh, int *ow);
 /* vggcl_image_load then vggcl_image_preprocess, with the same result, decoding only what the

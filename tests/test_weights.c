@@ -1011,7 +1011,7 @@ START_TEST(test_model_preprocess)
     ck_assert_msg(strstr(vggcl_message(ctx), "past a float's range"), "%s", vggcl_message(ctx));
     ck_assert_ptr_null(out);
     /* resize_w: 0 to 16384, above 0 only with a resize; then both sides made (a 2 x 2 image to 3 x 5) */
-    static const int sides[][2] = { { 4, -1 }, { 4, 16385 }, { 0, 5 } };
+    static const int sides[][2] = { { 4, -2 }, { 4, 16385 }, { 0, 5 } };
     for (size_t i = 0; i < sizeof sides / sizeof sides[0]; i++) {
         vggcl_preprocess_defaults(&p);
         p.resize = sides[i][0], p.resize_w = sides[i][1], p.crop = 0;
@@ -1022,6 +1022,10 @@ START_TEST(test_model_preprocess)
     p.resize = 3, p.resize_w = 5;
     ck_assert_msg(vggcl_image_preprocess(ctx, rgb, 2, 2, &p, &out, &oh, &ow) == VGGCL_OK, "%s", vggcl_message(ctx));
     ck_assert(oh == 3 && ow == 5);
+    vggcl_free(out);
+    p.resize_w = -1; /* (vggcl_preprocess_unset's, the other fields set: the short side's, as before resize_w) */
+    ck_assert_msg(vggcl_image_preprocess(ctx, rgb, 2, 2, &p, &out, &oh, &ow) == VGGCL_OK, "%s", vggcl_message(ctx));
+    ck_assert(oh == 3 && ow == 3);
     vggcl_free(out);
     vggcl_ctx_free(ctx);
 }

@@ -1,7 +1,8 @@
 /* torchvision's ImageClassification preset on an 8-bit RGB image: resize the
  * short side (the long side truncated as torchvision computes it) or both
- * sides to a size given (Resize((h, w))), center crop (Python's round-half-to-even for the offset, zero padding when the
- * image is smaller), then float32 x / 255, (x - mean) / std. */
+ * sides to a size given (Resize((h, w))), center crop (Python's
+ * round-half-to-even for the offset, zero padding when the image is smaller),
+ * then float32 x / 255, (x - mean) / std. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,7 +44,9 @@ static vggcl_status make_plan(vggcl_ctx *ctx, int h, int w, const vggcl_preproce
                            w, h);
     if (p->resize < 0 || p->crop < 0 || p->resize > 16384 || p->crop > 16384)
         return vggcl__fail(ctx, VGGCL_ERR_ARG, "resize %d and crop %d must be 0 to 16384", p->resize, p->crop);
-    if (p->resize_w < 0 || p->resize_w > 16384 || (p->resize_w && !p->resize))
+    /* (-1, vggcl_preprocess_unset's "not given", is 0: a caller that set the other fields did as before) */
+    const int resize_w = p->resize_w == -1 ? 0 : p->resize_w;
+    if (resize_w < 0 || resize_w > 16384 || (resize_w && !p->resize))
         return vggcl__fail(ctx, VGGCL_ERR_ARG, "resize_w %d must be 0 (the resize is the short side's) or, with a "
                            "resize above 0 (%d), 1 to 16384", p->resize_w, p->resize);
     if (p->draft != 0 && p->draft != 1) return vggcl__fail(ctx, VGGCL_ERR_ARG, "draft %d must be 0 or 1", p->draft);
@@ -58,8 +61,8 @@ static vggcl_status make_plan(vggcl_ctx *ctx, int h, int w, const vggcl_preproce
                            "normalization: mean %g,%g,%g and std %g,%g,%g take pixel values past a float's range",
                            p->mean[0], p->mean[1], p->mean[2], p->std[0], p->std[1], p->std[2]);
     int rh = h, rw = w;
-    if (p->resize_w) { /* (16384 x 16384 is 2^28 pixels: within the limit below) */
-        rh = p->resize, rw = p->resize_w;
+    if (resize_w) { /* (16384 x 16384 is 2^28 pixels: within the limit below) */
+        rh = p->resize, rw = resize_w;
     } else if (p->resize) {
         const int shortside = h < w ? h : w, longside = h < w ? w : h;
         const double newlong = floor((double)p->resize * longside / shortside);

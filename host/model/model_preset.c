@@ -1,6 +1,6 @@
 /* The preprocessing a model's file asks for: its __metadata__ "vggcl.resize"
- * (the short side's, or "H,W": Resize((H, W))), "vggcl.crop", "vggcl.mean", "vggcl.std" and "vggcl.draft", read here for the
- * command and Python alike. */
+ * (the short side's, or "H,W": Resize((H, W))), "vggcl.crop", "vggcl.mean",
+ * "vggcl.std" and "vggcl.draft", read here for the command and Python alike. */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>

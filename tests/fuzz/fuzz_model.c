@@ -190,8 +190,9 @@ static void run_model(const char *file, uint8_t opt, int sz, const cJSON *meta)
     if (loaded) {
         vggcl_preprocess p; /* the metadata's preset, read or refused */
         vggcl_preprocess_unset(&p);
-        if (vggcl_model_preprocess(ctx, m, &p) == VGGCL_OK && (p.resize < 0 || p.crop < 0 || !(p.std[0] != 0)))
-            abort(); /* every field filled, std never 0 */
+        if (vggcl_model_preprocess(ctx, m, &p) == VGGCL_OK &&
+            (p.resize < 0 || p.crop < 0 || !(p.std[0] != 0) || p.resize_w < 0 || (p.resize_w && !p.resize)))
+            abort(); /* every field filled, std never 0, both sides only with a resize */
         const int least = vggcl_model_min_input(m), n = 1 + ((opt >> 4) & 1);
         if (least <= VGGCL_MAX_SIDE) {
             check_sizes(m, least);

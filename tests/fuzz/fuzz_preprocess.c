@@ -53,7 +53,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     vggcl_preprocess_defaults(&p);
     p.resize = pick(data, 4, 128); /* small, so that long strips stay quick */
     p.crop = pick(data, 6, 128);
-    p.resize_w = data[12] & 1 ? pick(data, 2, 128) : 0; /* both sides (0 with a resize of 0: refused) */
+    p.resize_w = data[12] & 1 ? pick(data, 10, 128) : 0; /* both sides (0 with a resize of 0: refused) */
     float *t = NULL;
     int th, tw;
     if (ctx && vggcl_image_preprocess(ctx, img, h, w, &p, &t, &th, &tw) == VGGCL_OK) free(t);
