@@ -248,7 +248,21 @@ class Cli(unittest.TestCase):
             self.assertEqual([ln for ln in r.stderr.splitlines() if "compiling" not in ln],
                              [f"vggcl: the resize ({sizes[1]}) is below the crop (16): every image is padded to the "
                               "crop with black (0 before normalizing), as torchvision's CenterCrop pads it; --crop "
-                              f"{least}, or --resize {enough}, keeps only pixels"])
+                              f"{least}, or --resize {enough}, or --no-crop, keeps only pixels"])
+        # HxW given with no crop given, the default's (224) taken: Resize((H, W)) alone is the likely recipe, and
+        # the crop cut it unsaid; not where a crop is given, nor where the model names one, nor at 224x224
+        r = self.vggcl("preprocess", "--resize", "256x240", "--output", self.d / "q.npy", tiny)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual([ln for ln in r.stderr.splitlines() if "compiling" not in ln],
+                         ["vggcl: --resize 256x240 is followed by the default crop, 224 (torchvision's, after its "
+                          "Resize(256)): every image is cut to 224 x 224; --no-crop for a Resize((H, W)) alone"])
+        r = self.vggcl("classify", "--weights", self.weights, "--resize", "256x240", tiny)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("(torchvision's, after its Resize(256); the model names none): every image is cut", r.stderr)
+        for quiet in (["--resize", "224x224"], ["--resize", "256x240", "--crop", "224"],
+                      ["--resize", "256x240", "--weights", preset]):
+            r = self.vggcl("preprocess", *quiet, "--output", self.d / "q.npy", tiny)
+            self.assertEqual((r.returncode, r.stderr), (0, ""), quiet)
 
     def test_output_names_too_long(self):
         """An output whose file name is longer than its folder takes (255 bytes) is refused before any work, as cam's
@@ -2359,6 +2373,9 @@ class Cli(unittest.TestCase):
                            (["preprocess", "--std", "58.4,57.1,57.4", "--output", self.d / "p.npy", img],
                             "--mean/--std: std 58.4,57.1,57.4 is 10 or above, as on the scale of 0..255"),
                            ([*cls, "--draft", "--no-draft", img], "give --draft or --no-draft, not both"),
+                           # 0, the metadata's and Python's "none", said as the command's own way
+                           ([*cls, "--crop", "0", img], "--crop must be an integer from 1 to 16384, not '0' (none: "
+                            "--no-crop)"),
                            # --resize HxW: each side from 1, digits alone, two at most
                            *(([*cls, "--resize", v, img], "--resize must be N (the short side; 0 to 16384, 0: none) or "
                               f"HxW (height x width, as torchvision's Resize((H, W)); 1 to 16384 each), not '{v}'")

@@ -434,7 +434,8 @@ int cmd_cam(int argc, char **argv);
 #define CLI_IMAGE_FORMATS "JPEG, PNG, WebP, BMP, TIFF or PNM"
 #define CLI_IMAGE_EXTENSIONS ".jpg, .jpeg, .png, .webp, .bmp, .tif, .tiff, .ppm, .pgm"
 /* --size's help where a model is given (bench, tune): its default is the model's input, as classify crops to it. */
-#define CLI_SIZE_HELP "input size (default: --weights' crop size from its metadata,\nas classify crops to it; else 224)"
+#define CLI_SIZE_HELP "input size (default: --weights' crop size from its metadata, as classify\n" \
+                      "crops to it, or without a crop its HxW resize; else 224)"
 
 /* The lost+found folders below the top that a listing passed over, this user unable to read them (a mounted
  * disk's: os.walk passes over them too): how many, and the first's path (allocated). */
@@ -501,9 +502,9 @@ typedef struct {
 void cli_preset_size(const vggcl_preprocess *p, int *h, int *w);
 /* The size every image of a share is to have, as one process with the whole list sets it: with a
  * crop or a resize of both sides, theirs (cli_preset_size); else the first image of lead[0..n_lead) (the
- * files before the share: cli_ranks.lead) that reads and whose size the model m takes (cli_size_taken), decoded here; else (none, or no lead) 0 0,
- * the share's own first such image's. An image of another size is skipped (cli_run_batches), as is one the
- * model does not take that would have set it. */
+ * files before the share: cli_ranks.lead) that reads and whose size the model m takes (cli_size_taken),
+ * decoded here; else (none, or no lead) 0 0, the share's own first such image's. An image of another size is
+ * skipped (cli_run_batches), as is one the model does not take that would have set it. */
 void cli_lead_size(vggcl_ctx *ctx, const vggcl_model *m, const vggcl_preprocess *p, char *const *lead, int n_lead,
                    int *h, int *w);
 /* Whether the model m takes an image of h x w (vggcl_model_map_size: each side at least vggcl_model_min_input, at

@@ -78,6 +78,8 @@ int cli_preprocess_args(const char *cmd, const cli_args *a, vggcl_preprocess *p)
 {
     const char *v;
     if ((v = cli_arg(a, "resize")) && parse_resize(cmd, v, p)) return CLI_USAGE;
+    if ((v = cli_arg(a, "crop")) && !strcmp(v, "0")) /* (0 is "none" in the metadata and in Python) */
+        return cli_error(CLI_USAGE, "%s: --crop must be an integer from 1 to 16384, not '0' (none: --no-crop)", cmd);
     if ((v = cli_arg(a, "crop")) && cli_int(cmd, "--crop", v, 1, 16384, &p->crop)) return CLI_USAGE;
     if (cli_arg(a, "no-crop")) {
         if (cli_arg(a, "crop")) return cli_error(CLI_USAGE, "%s: give --crop N or --no-crop, not both", cmd);

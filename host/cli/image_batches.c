@@ -608,7 +608,8 @@ int cli_open_empty(vggcl_ctx *ctx, const char *path, const char *said, const cha
     for (int d = 0; d < ndim; d++)
         if (row[d] < 1)
             return cli_error(CLI_FAIL, "%s: no image could be read, and without a crop (--no-crop, or the model's "
-                                       "vggcl.crop 0) the images' size is not known; not written%s%s%s",
+                                       "vggcl.crop 0) or a resize of both sides (--resize HxW) the images' size is "
+                                       "not known; not written%s%s%s",
                              said ? said : path, nor ? ", nor " : "", nor ? nor : "",
                              nor ? " (all outputs or none)" : "");
     if (vggcl_npy_writer_open(ctx, path, ndim, row, w) != VGGCL_OK) return cli_error(CLI_FAIL, "%s", vggcl_message(ctx));

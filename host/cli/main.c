@@ -408,9 +408,18 @@ int cli_model_preset(const char *cmd, vggcl_ctx *ctx, const vggcl_model *model, 
         }
         char resize[24], enough[24];
         cli_notice("the resize (%s) is below the crop (%d): every image is padded to the crop with black (0 before "
-                   "normalizing), as torchvision's CenterCrop pads it; --crop %d, or --resize %s, keeps only pixels",
+                   "normalizing), as torchvision's CenterCrop pads it; --crop %d, or --resize %s%s, keeps only pixels",
                    cli_resize_text(p, 'x', resize, sizeof resize), p->crop, least,
-                   cli_resize_text(&wide, 'x', enough, sizeof enough));
+                   cli_resize_text(&wide, 'x', enough, sizeof enough), p->resize_w > 0 ? ", or --no-crop" : "");
+    } else if (st == VGGCL_OK && resize_given && p->resize_w > 0 && !crop_given && p->crop > 0 &&
+               !(model && vggcl_model_metadata(model, "vggcl.crop")) &&
+               (p->resize != p->crop || p->resize_w != p->crop) && cli_usage_said()) {
+        /* (Resize((H, W)) alone is the likely recipe: the default crop cut it unsaid) */
+        char resize[24];
+        cli_notice("--resize %s is followed by the default crop, %d (torchvision's, after its Resize(256)%s): every "
+                   "image is cut to %d x %d; --no-crop for a Resize((H, W)) alone",
+                   cli_resize_text(p, 'x', resize, sizeof resize), p->crop, model ? "; the model names none" : "",
+                   p->crop, p->crop);
     }
     if (st == VGGCL_OK) return size_taken(cmd, model, p, crop_given, resize_given);
     const char *why = ctx ? vggcl_message(ctx) : "out of host memory";

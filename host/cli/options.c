@@ -52,8 +52,9 @@ const cli_option cli_preprocess_options[] = {
     { "mean", "R,G,B", "normalize: (x/255 - mean) / std (default ImageNet's)", 0 },
     { "std", "R,G,B", "(default ImageNet's; a model's metadata sets all four when it has them)", 0 },
     { "draft", NULL, "decode JPEGs at 1/2, 1/4 or 1/8 of their size where both sides stay at\n"
-                     "least --resize, as PIL's Image.draft: faster on large photos, not\n"
-                     "torchvision's pixels (default: a model's vggcl.draft, else off)", 0 },
+                     "least --resize (HxW: the height H and the width W), as PIL's Image.draft:\n"
+                     "faster on large photos, not torchvision's pixels (default: a model's\n"
+                     "vggcl.draft, else off)", 0 },
     { "no-draft", NULL, "decode JPEGs whole, whatever a model's vggcl.draft says", 0 },
     { NULL, NULL, NULL, 0 },
 };
