@@ -229,7 +229,7 @@ def test_numbers_whatever_the_locale(files, tmp_path, monkeypatch):
         locale.setlocale(locale.LC_NUMERIC, before)
 
 
-def test_resize_both_sides(files):
+def test_resize_both_sides(files, caplog):
     """resize=(h, w): both sides, as torchvision's Resize((h, w)) (the images of three sizes then one batch); a
     model whose metadata says "vggcl.resize" "h,w" preprocesses so unasked, its preset giving (h, w) back as the
     arguments that make the same input; malformed pairs refused, naming resize."""
@@ -249,10 +249,24 @@ def test_resize_both_sides(files):
             np.testing.assert_array_equal(vggcl.preprocess(p, **m.preset), want[i])
         got = m.classify(files["images"], top=1)
         assert m.preprocess(files["images"][0], resize=64).shape == (3, 82, 64)  # (given: the short side's; 90 x 70)
+    # a pair given with no crop, the default's taken: said (Resize((h, w)) alone is the likely recipe), as the command
+    # says it; not with a crop given, nor at 224 x 224, nor where the model's metadata names the crop
+    with caplog.at_level(logging.WARNING, logger="vggcl"):
+        assert vggcl.preprocess(files["images"][0], resize=(160, 224)).shape == (3, 224, 224)
+        assert caplog.messages == ["resize=(160, 224) is followed by the default crop, 224 (torchvision's, after its "
+                                   "Resize(256)): every image is cut or padded to 224 x 224; crop=0 for a Resize((h, "
+                                   "w)) alone"]
+        caplog.clear()
+        vggcl.preprocess(files["images"][0], resize=(160, 224), crop=64)
+        vggcl.preprocess(files["images"][0], resize=(224, 224))
+        with vggcl.Model(sides, device="ref") as m:
+            m.preprocess(files["images"][0], resize=(30, 40))
+        assert caplog.messages == []
     logits = torch.nn.functional.softmax(files["model"](torch.from_numpy(want)), 1).detach().numpy()
     assert [a[0][0] for a in got] == list(logits.argmax(1))
     np.testing.assert_allclose([a[0][2] for a in got], logits.max(1), rtol=1e-4)
-    for bad in ((0, 5), (5, 0), (40, 56, 1), (2.5, 3), (16385, 2), "40x56", (True, True)):
+    for bad in ((0, 5), (5, 0), (40, 56, 1), (2.5, 3), (16385, 2), "40x56", (True, True), (True, 9), "٨,٩", " 8 , 9",
+                "8_0,9", "1e1,9"):
         with pytest.raises(vggcl.Error, match=r"^resize is .*; expected a whole size from 0 to 16384 \(the short "
                            r"side's\), or \(height, width\), each from 1 to 16384$"):
             vggcl.preprocess(files["images"][0], resize=bad)
@@ -737,12 +751,12 @@ def test_classify_not_finite(files, tmp_path):
             m.classify([black, None], resize=32, crop=32, **zero)
         # a crop too small for the network: the call's, said with the image and the crop (the pass's words alone)
         with pytest.raises(vggcl.Error, match=r"^classify: paths\[0\] preprocesses to 16 x 16 pixels \(width x "
-                           r"height\) \(crop=16\): input \(N, 3, 16, 16\) is too small: ") as e:
+                           r"height\) \(resize=16, crop=16\): input \(N, 3, 16, 16\) is too small: ") as e:
             m.classify([black], resize=16, crop=16)
         assert e.value.status == "shape"
         # (without a crop: images of two sizes, the second an array, named by its place, not its values)
         with pytest.raises(vggcl.Error, match=r"^classify: paths\[1\] preprocesses to 13 x 9 pixels \(width x "
-                           r"height\), unlike paths\[0\]'s 40 x 40; give crop$"):
+                           r"height\), unlike paths\[0\]'s 40 x 40; give crop, or resize=\(h, w\)$"):
             m.classify([black, black[:9, :13]], resize=0, crop=0, **zero)
 
 

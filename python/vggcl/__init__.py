@@ -358,6 +358,9 @@ def _numbers(value, count, what):
         return None
     if what == "sides" and not all(1 <= x <= 16384 and x == int(x) for x in v):
         return None
+    if what == "sides" and (re.fullmatch(r"[0-9]+,[0-9]+", value) is None if isinstance(value, str) else
+                            any(isinstance(x, (bool, np.bool_)) for x in np.asarray(value, object).ravel())):
+        return None  # (as the metadata's "H,W" and the command's HxW take them: "٨,٩", "8_0,9", True not sizes)
     if what == "sides":
         return tuple(int(x) for x in v)
     if what == "std" and not all(np.float32(x) > 0 for x in v):  # (1e-50 is 0 in float32: "std 0,1,1" said)
@@ -396,6 +399,11 @@ def _preset(ctx, model, resize=None, crop=None, mean=None, std=None, draft=None)
         else:
             getattr(p, name)[:] = got
     ctx.check(_model_preprocess(ctx.ptr, model, ctypes.byref(p)))
+    if (resize is not None and side is None and crop is None and p.crop > 0 and (p.resize, p.resize_w) != (p.crop,) * 2
+            and not (model and _model_metadata(model, b"vggcl.crop"))):  # (as the command says it)
+        _logger.warning("resize=%r is followed by the default crop, %d (torchvision's, after its Resize(256)%s): every "
+                        "image is cut or padded to %d x %d; crop=0 for a Resize((h, w)) alone", resize, p.crop,
+                        "; the model names none" if model else "", p.crop, p.crop)
     return p
 
 
@@ -459,12 +467,13 @@ def load_image(path):
         ctx.close()
 
 
-def preprocess(image, resize=256, crop=224, mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225), draft=False):
+def preprocess(image, resize=256, crop=None, mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225), draft=False):
     """torchvision's ImageClassification preset on an image path, (H, W, 3) (or gray (H, W)) uint8 array or PIL
-    image: (3, crop, crop) float32 (crop 0: no crop; resize 0: no resize; resize (h, w): both sides, the aspect
-    not kept, as torchvision's Resize((h, w))). draft: a JPEG path decoded at 1/2, 1/4 or 1/8 of its size where
-    both sides stay at least resize, as PIL's Image.draft("RGB", (resize, resize)) (with (h, w),
-    draft("RGB", (w, h))) before the preset: faster on large photos, not torchvision's pixels."""
+    image: (3, crop, crop) float32 (crop None: torchvision's, 224; crop 0: no crop; resize 0: no resize; resize
+    (h, w): both sides, the aspect not kept, as torchvision's Resize((h, w))). draft: a JPEG path decoded at
+    1/2, 1/4 or 1/8 of its size where both sides stay at least resize, as PIL's Image.draft("RGB", (resize,
+    resize)) (with (h, w), draft("RGB", (w, h))) before the preset: faster on large photos, not torchvision's
+    pixels."""
     ctx = _Context()
     try:
         return _preprocess(ctx, image, _preset(ctx, None, resize, crop, mean, std, draft))
@@ -637,11 +646,13 @@ class Model:
         import_onnx.py record), else torchvision's VGG16 preset; where draft is False,
         torchvision.transforms.Resize(resize), CenterCrop(crop), ToTensor(), Normalize(mean, std) make
         the same input (a resize or crop of 0: none; resize an int, the short side's, or a tuple (h, w));
-        where it is True, PIL's Image.draft("RGB", (resize, resize)) (with (h, w), (w, h)) before them. mean and std are the float32 numbers used, in their shortest
-        decimals (0.485, not 0.48500001430511475)."""
+        where it is True, PIL's Image.draft("RGB", (resize, resize)) (with (h, w), (w, h)) before them.
+        mean and std are the float32 numbers used, in their shortest decimals (0.485, not
+        0.48500001430511475)."""
         p = self._preset()
-        return {"resize": (p.resize, p.resize_w) if p.resize_w else p.resize, "crop": p.crop, "mean": [float(str(np.float32(v))) for v in p.mean],
-                "std": [float(str(np.float32(v))) for v in p.std], "draft": bool(p.draft)}
+        return {"resize": (p.resize, p.resize_w) if p.resize_w else p.resize, "crop": p.crop,
+                "mean": [float(str(np.float32(v))) for v in p.mean], "std": [float(str(np.float32(v))) for v in p.std],
+                "draft": bool(p.draft)}
 
     @_locked
     def metadata(self, key):
@@ -812,16 +823,17 @@ class Model:
                     if t.shape != done[0][1].shape:
                         raise Error(f"classify: {named(len(out) + j, path)} preprocesses to {t.shape[2]} x "
                                     f"{t.shape[1]} pixels (width x height), unlike {named(len(out), done[0][0])}'s "
-                                    f"{done[0][1].shape[2]} x {done[0][1].shape[1]}; give crop")
+                                    f"{done[0][1].shape[2]} x {done[0][1].shape[1]}; give crop, or resize=(h, w)")
                 x = np.stack([t for _, t in done])
                 try:
                     logits, _ = self.forward(x)
                 except Error as e:  # (the pass's words alone did not say whose size: the call's crop, or an image's)
                     if e.status != "shape":
                         raise
+                    given = ", ".join(f"{k}={v!r}" for k, v in (("resize", resize), ("crop", crop)) if v is not None)
                     raise Error(f"classify: {named(len(out), done[0][0])} preprocesses to {x.shape[3]} x "
-                                f"{x.shape[2]} pixels (width x height){'' if crop is None else f' (crop={crop!r})'}: "
-                                f"{e}", e.status) from None
+                                f"{x.shape[2]} pixels (width x height){f' ({given})' if given else ''}: {e}",
+                                e.status) from None
                 for j, ((path, _), lg) in enumerate(zip(done, logits)):  # (their probabilities were NaN, unsaid)
                     bad = np.flatnonzero(~np.isfinite(lg))
                     if bad.size:
