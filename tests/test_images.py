@@ -747,7 +747,8 @@ class Images(unittest.TestCase):
             paths.append(p)
         out = self.d / "sides.npy"
         for (rh, rw), crop in [((224, 200), 0), ((224, 200), 64), ((224, 200), 224), ((7, 300), 0), ((1, 1), 0),
-                               ((401, 299), 0), ((50, 60), 55)]:
+                               ((401, 299), 0), ((50, 60), 55),
+                               ((401, 150), 100), ((200, 299), 96)]:  # (one side kept: the JPEG's rows or columns cut)
             r = self.vggcl("--resize", f"{rh}x{rw}", *(["--crop", crop] if crop else ["--no-crop"]), "--output", out,
                            *paths)
             self.assertEqual(r.returncode, 0, r.stderr)
