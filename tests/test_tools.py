@@ -220,8 +220,9 @@ class Tools(unittest.TestCase):
             a = np.zeros((h, w, 3), np.uint8)
             a[box[1]:box[3], box[0]:box[2]] = 255
             Image.fromarray(a).save(self.d / "box.png")
-            r = run(VGGCL, "preprocess", "--resize", "x".join(map(str, resize)) if isinstance(resize, tuple) else resize,
-                    "--crop", crop, "--mean", "0,0,0", "--std", "1,1,1", "--output", self.d / "x.npy", self.d / "box.png")
+            sides = "x".join(map(str, resize)) if isinstance(resize, tuple) else resize
+            r = run(VGGCL, "preprocess", "--resize", sides, "--crop", crop, "--mean", "0,0,0", "--std", "1,1,1",
+                    "--output", self.d / "x.npy", self.d / "box.png")
             self.assertEqual(r.returncode, 0, r.stderr)
             lit = np.load(self.d / "x.npy")[0, 0] >= 0.5
             ys, xs = np.nonzero(lit)

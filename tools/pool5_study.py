@@ -44,8 +44,9 @@ x1, y1], ...}: the object's box in the picture's pixels as vggcl decodes it (x1 
 exclusive; a TIFF's Orientation applied, a JPEG's EXIF orientation not). The heads are trained on DIR/train,
 evaluated on DIR/val; the maps of the val pictures that have a box are scored, the box mapped
 through the preprocessing every command is given (--resize R --crop C, default 256 and 224:
-torchvision's; --resize HxW, both sides, as Resize((H, W)), for a model trained so), and the chance level and reference maps are of the C x C crop. Nothing is
-written in DIR: the heads and maps go to --out (default a temporary folder).
+torchvision's; --resize HxW, both sides, as Resize((H, W)), for a model trained so), and the
+chance level and reference maps are of the C x C crop. Nothing is written in DIR: the heads and
+maps go to --out (default a temporary folder).
 
 usage:
     /usr/bin/python3 tools/pool5_study.py --weights vgg16_trunk.safetensors \\
