@@ -516,7 +516,7 @@ int cli_run_batches(const cli_batch_job *job, char **files, int n_files, cli_bat
             }
             if (oh != H || ow != W) { /* (width x height, labelled, as the other messages of sizes) */
                 note(s, batch, i, "%s: preprocesses to %d x %d pixels (width x height), unlike the first image's %d x "
-                     "%d; use --crop%s", files[i], ow, oh, W, H, job->strict ? "" : " (skipped)");
+                     "%d; use --crop, or --resize HxW%s", files[i], ow, oh, W, H, job->strict ? "" : " (skipped)");
                 vggcl_free(t);
                 continue;
             }
