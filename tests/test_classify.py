@@ -882,7 +882,7 @@ class Export(unittest.TestCase):
         self.assertFalse(Path("-").exists())
         # an empty name, either side (said ": Is a directory" and ": No such file or directory")
         for args, said in ((["--state-dict", src, "--out", ""], "--out is empty"),
-                           (["--state-dict", "", "--out", self.d / "e.safetensors"], "the file to read is empty")):
+                           (["--state-dict", "", "--out", self.d / "e.safetensors"], "--state-dict is empty")):
             rc, err, _ = self.export(*args)
             self.assertEqual((rc, err), (2, f"export_torchvision.py: {said}: name a file\n"))
         rc, err, _ = self.export("--state-dict", src, "--seed", "3", "--out", self.d / "seeded.safetensors")

@@ -761,6 +761,9 @@ class OnnxImport(unittest.TestCase):
         r = self.importer(self.d / "sized.onnx", out, "--resize", "32x32", "--no-crop")
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual([load_file(out)[1][k] for k in ("vggcl.resize", "vggcl.crop")], ["32,32", "0"])
+        r = self.importer("", self.d / "no.safetensors")  # (an empty name: its argument named, as the exporter's)
+        self.assertEqual((r.returncode, r.stderr), (2, "import_onnx.py: MODEL.onnx (the graph to read) is empty: name "
+                                                       "a file\n"))
         dims = model.graph.input[0].type.tensor_type.shape.dim  # a graph of any size: any crop
         dims[2].dim_param, dims[3].dim_param = "H", "W"
         onnx.save(model, str(self.d / "dynamic.onnx"))

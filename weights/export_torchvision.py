@@ -759,7 +759,7 @@ def main(argv=None):
         ap.error("--features and --head name parts of the weights given with --state-dict")
     a.seed = a.seed or 0
     check_preprocess_args(ap, a)
-    return run_converter(PROG, a.state_dict, a.out, lambda: export_file(a))
+    return run_converter(PROG, a.state_dict, a.out, lambda: export_file(a), "--state-dict")
 
 
 def export_file(a):

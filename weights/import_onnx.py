@@ -1000,7 +1000,7 @@ def main(argv=None):
     add_preprocess_args(ap)  # (default: a square input's size, as both the resize and the crop)
     a = ap.parse_args(argv)
     check_preprocess_args(ap, a)
-    return run_converter(PROG, a.model, a.out, lambda: convert_file(a))
+    return run_converter(PROG, a.model, a.out, lambda: convert_file(a), "MODEL.onnx (the graph to read)")
 
 
 def graph_tensors(graph):

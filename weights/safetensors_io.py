@@ -333,16 +333,17 @@ def shown(text, message=False):
     return _HIDDEN.sub(_escaped, text)
 
 
-def run_converter(prog, source, out, work):
+def run_converter(prog, source, out, work, source_said="the file to read"):
     """A converter's command: work() converts and writes out, and returns the line to print. Refused,
     BadArgument and OSError are said in one line (naming source, nothing, or out): the exit status. An out
-    that is the source, or "-", is a usage error (2) before any work; a source that is not a regular file (a
-    FIFO without a writer hung the reader) is refused (1)."""
+    that is the source, or "-", is a usage error (2) before any work, as an empty name is (the source's said as
+    source_said: its option, or the argument's name); a source that is not a regular file (a FIFO without a
+    writer hung the reader) is refused (1)."""
     if out == "-":
         print(f"{prog}: --out -: the converters write a file, not standard output; name one", file=sys.stderr)
         return 2
     if out == "" or source == "":  # (said as the OS's ": Is a directory" or ": No such file or directory")
-        print(f"{prog}: {'--out' if out == '' else 'the file to read'} is empty: name a file", file=sys.stderr)
+        print(f"{prog}: {'--out' if out == '' else source_said} is empty: name a file", file=sys.stderr)
         return 2
     if source is not None and _same_file(source, out):  # (None: made, as --random's weights)
         print(f"{prog}: --out {shown(out)} is the file read, {shown(source)}: it would be replaced; name another",
