@@ -256,7 +256,7 @@ class Classify(unittest.TestCase):
             wrong.write_text(text)
             r = self.classify("--labels", wrong, self.images[0])
             self.assertEqual(r.returncode, 1, text)
-            self.assertIn(f"{wrong}: {want}", r.stderr)
+            self.assertIn(f"classify: --labels {wrong}: {want}", r.stderr)  # (as --files-from's are said)
         for text in (f"\ufeffa\r\n{long_name}\r\nc\r\nd\r\ne", f"a\n{long_name}\nc\nd\ne\n\n\r\n"):
             wrong.write_bytes(text.encode())  # a BOM, CRLF, no last newline; empty lines at the end
             r = self.classify("--labels", wrong, "--top", "5", "--format", "json", self.images[0])
@@ -265,10 +265,11 @@ class Classify(unittest.TestCase):
                              sorted(["a", long_name, "c", "d", "e"]))
         r = self.classify("--labels", self.d, self.images[0])
         self.assertEqual(r.returncode, 1)
-        self.assertIn(f"{self.d}: --labels is a folder", r.stderr)
+        self.assertIn(f"classify: --labels {self.d}: a folder, not a file of class names", r.stderr)
         r = self.classify("--labels", self.d / "none.txt", self.images[0])
         self.assertEqual((r.returncode, r.stdout), (1, ""))
-        self.assertIn("cannot open the labels file: No such file or directory", r.stderr)
+        self.assertIn(f"classify: --labels {self.d / 'none.txt'}: cannot open the file: No such file or directory",
+                      r.stderr)
         # a file without newlines (here endless, /dev/zero) is refused at a line longer than a class name could
         # be, in little memory (it was read as one line until memory ran out: 2 GB under a 4 GB limit, then "0
         # labels"); a FIFO given by its name is not waited on (the run hung), --files-from's neither
@@ -276,12 +277,12 @@ class Classify(unittest.TestCase):
         code, stderr, peak = testenv.run_peak([VGGCL, "classify", "--weights", str(self.weights), "--labels",
                                                str(self.d / "zero.txt"), str(self.images[0])])
         self.assertEqual(code, 1, stderr)
-        self.assertIn(f"{self.d / 'zero.txt'}: line 1 is longer than 65536 bytes, not a class name", stderr)
+        self.assertIn(f"--labels {self.d / 'zero.txt'}: line 1 is longer than 65536 bytes, not a class name", stderr)
         self.assertLess(peak, 1024 * 1024, "kB of RSS")  # (VGG16 loaded: 0.3 GB under ASan)
         os.mkfifo(self.d / "fifo.txt")
         r = self.classify("--labels", self.d / "fifo.txt", self.images[0])
         self.assertEqual((r.returncode, r.stdout), (1, ""))
-        self.assertIn(f"{self.d / 'fifo.txt'}: --labels is a FIFO given by its name, which is not waited on", r.stderr)
+        self.assertIn(f"--labels {self.d / 'fifo.txt'}: a FIFO given by its name is not waited on", r.stderr)
         r = self.classify("--files-from", self.d / "fifo.txt")
         self.assertEqual((r.returncode, r.stdout), (1, ""))
         self.assertIn(f"--files-from {self.d / 'fifo.txt'}: a FIFO given by its name is not waited on", r.stderr)

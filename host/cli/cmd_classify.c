@@ -66,12 +66,15 @@ static int label_line(FILE *f, char *line, size_t *len)
     return c != EOF || *len;
 }
 
+/* The start of --labels' refusals, as --files-from's: the command, the option and its file, then what is wrong. */
+#define LABELS_SAID "classify: --labels %s: "
+
 static int load_labels(const char *path, int classes, labels *l)
 {
     struct stat sb;
     if (cli_named_fifo(path)) /* (it waited for a writer, for good) */
-        return cli_error(CLI_FAIL, "%s: --labels is a FIFO given by its name, which is not waited on (give a file, "
-                                   "or its lines through <(...))", path);
+        return cli_error(CLI_FAIL, LABELS_SAID "a FIFO given by its name is not waited on (give a file, or its lines "
+                                   "through <(...))", path);
     FILE *f = fopen(path, "r");
     char *line = malloc(CLI_LINE_MAX + 2);
     size_t len;
@@ -81,25 +84,25 @@ static int load_labels(const char *path, int classes, labels *l)
         if (f) fclose(f);
         free(line);
         return f ? cli_error(CLI_FAIL, "out of host memory")
-                 : cli_error(CLI_FAIL, "%s: cannot open the labels file: %s", path, strerror(e));
+                 : cli_error(CLI_FAIL, LABELS_SAID "cannot open the file: %s", path, strerror(e));
     }
     if (fstat(fileno(f), &sb) == 0 && S_ISDIR(sb.st_mode)) {
         fclose(f);
         free(line);
-        return cli_error(CLI_FAIL, "%s: --labels is a folder, not a file of class names", path);
+        return cli_error(CLI_FAIL, LABELS_SAID "a folder, not a file of class names", path);
     }
     int at = 0, blank = 0; /* the line; the first empty one, while only empty ones follow it */
     while (rc == CLI_OK && (got = label_line(f, line, &len)) != 0) {
         at++;
         if (got < 0) {
-            rc = cli_error(CLI_FAIL, "%s: line %d is longer than %d bytes, not a class name (one per line)", path, at,
-                           CLI_LINE_MAX);
+            rc = cli_error(CLI_FAIL, LABELS_SAID "line %d is longer than %d bytes, not a class name (one per line)",
+                           path, at, CLI_LINE_MAX);
             break;
         }
         while (len && line[len - 1] == '\r') line[--len] = '\0';
         const char *name = at == 1 && !strncmp(line, "\xef\xbb\xbf", 3) ? line + 3 : line;
         if (strlen(line) != len) {
-            rc = cli_error(CLI_FAIL, "%s: line %d holds a NUL byte (one class name per line)", path, at);
+            rc = cli_error(CLI_FAIL, LABELS_SAID "line %d holds a NUL byte (one class name per line)", path, at);
             break;
         }
         if (!*name) {
@@ -107,7 +110,7 @@ static int load_labels(const char *path, int classes, labels *l)
             continue;
         }
         if (blank) {
-            rc = cli_error(CLI_FAIL, "%s: line %d is empty (one class name per line)", path, blank);
+            rc = cli_error(CLI_FAIL, LABELS_SAID "line %d is empty (one class name per line)", path, blank);
             break;
         }
         char **grown = realloc(l->names, sizeof *grown * (size_t)(l->n + 1));
@@ -115,14 +118,15 @@ static int load_labels(const char *path, int classes, labels *l)
         if (!grown || !(grown[l->n] = strdup(name))) rc = cli_error(CLI_FAIL, "out of host memory");
         else l->n++;
     }
-    if (rc == CLI_OK && ferror(f)) rc = cli_error(CLI_FAIL, "%s: cannot read the labels file: %s", path, strerror(errno));
+    if (rc == CLI_OK && ferror(f))
+        rc = cli_error(CLI_FAIL, LABELS_SAID "cannot read the file: %s", path, strerror(errno));
     free(line);
     fclose(f);
     int bare_cr = 0; /* (a file of old Mac line ends: one label of them all, said as "1 labels") */
     for (int k = 0; k < l->n && !bare_cr; k++) bare_cr = strchr(l->names[k], '\r') != NULL;
     if (rc == CLI_OK && l->n != classes)
-        rc = cli_error(CLI_FAIL, "%s: %d label%s, but the model has %d classes (one name per line%s)", path, l->n,
-                       l->n == 1 ? "" : "s", classes, bare_cr ? "; a CR alone ends no line" : "");
+        rc = cli_error(CLI_FAIL, LABELS_SAID "%d label%s, but the model has %d classes (one name per line%s)", path,
+                       l->n, l->n == 1 ? "" : "s", classes, bare_cr ? "; a CR alone ends no line" : "");
     return rc;
 }
 
