@@ -401,6 +401,8 @@ VGGCL_API vggcl_status vggcl_image_load(vggcl_ctx *ctx, const char *path, unsign
  * where resize_w is above 0): several
  * times faster on photos much larger than the input, and not torchvision's
  * pixels (the model sees a slightly different image). 0: the whole decode. */
+/* The largest resize (each side, resize_w too) and crop the preset takes: 16384 x 16384 is 2^28 pixels. */
+#define VGGCL_MAX_PRESET_SIDE 16384
 typedef struct {
     int resize, crop;
     float mean[3], std[3];

@@ -67,9 +67,10 @@ static int parse_resize(const char *cmd, const char *v, vggcl_preprocess *p)
 {
     long h, w;
     int pair;
-    if (!cli_sides(v, &h, &w, &pair) || h < (pair ? 1 : 0) || h > 16384 || (pair && (w < 1 || w > 16384)))
-        return cli_error(CLI_USAGE, "%s: --resize must be N (the short side; 0 to 16384, 0: none) or HxW (height x "
-                         "width, as torchvision's Resize((H, W)); 1 to 16384 each), not '%s'", cmd, v);
+    const long most = VGGCL_MAX_PRESET_SIDE;
+    if (!cli_sides(v, &h, &w, &pair) || h < (pair ? 1 : 0) || h > most || (pair && (w < 1 || w > most)))
+        return cli_error(CLI_USAGE, "%s: --resize must be N (the short side; 0 to %ld, 0: none) or HxW (height x "
+                         "width, as torchvision's Resize((H, W)); 1 to %ld each), not '%s'", cmd, most, most, v);
     p->resize = (int)h, p->resize_w = pair ? (int)w : 0;
     return 0;
 }
@@ -79,8 +80,9 @@ int cli_preprocess_args(const char *cmd, const cli_args *a, vggcl_preprocess *p)
     const char *v;
     if ((v = cli_arg(a, "resize")) && parse_resize(cmd, v, p)) return CLI_USAGE;
     if ((v = cli_arg(a, "crop")) && !strcmp(v, "0")) /* (0 is "none" in the metadata and in Python) */
-        return cli_error(CLI_USAGE, "%s: --crop must be an integer from 1 to 16384, not '0' (none: --no-crop)", cmd);
-    if ((v = cli_arg(a, "crop")) && cli_int(cmd, "--crop", v, 1, 16384, &p->crop)) return CLI_USAGE;
+        return cli_error(CLI_USAGE, "%s: --crop must be an integer from 1 to %d, not '0' (none: --no-crop)", cmd,
+                         VGGCL_MAX_PRESET_SIDE);
+    if ((v = cli_arg(a, "crop")) && cli_int(cmd, "--crop", v, 1, VGGCL_MAX_PRESET_SIDE, &p->crop)) return CLI_USAGE;
     if (cli_arg(a, "no-crop")) {
         if (cli_arg(a, "crop")) return cli_error(CLI_USAGE, "%s: give --crop N or --no-crop, not both", cmd);
         p->crop = 0;

@@ -42,13 +42,14 @@ static vggcl_status make_plan(vggcl_ctx *ctx, int h, int w, const vggcl_preproce
     if (h < 1 || w < 1)
         return vggcl__fail(ctx, VGGCL_ERR_SHAPE, "image of %d x %d pixels (width x height): expected at least 1 x 1",
                            w, h);
-    if (p->resize < 0 || p->crop < 0 || p->resize > 16384 || p->crop > 16384)
-        return vggcl__fail(ctx, VGGCL_ERR_ARG, "resize %d and crop %d must be 0 to 16384", p->resize, p->crop);
+    if (p->resize < 0 || p->crop < 0 || p->resize > VGGCL_MAX_PRESET_SIDE || p->crop > VGGCL_MAX_PRESET_SIDE)
+        return vggcl__fail(ctx, VGGCL_ERR_ARG, "resize %d and crop %d must be 0 to %d", p->resize, p->crop,
+                           VGGCL_MAX_PRESET_SIDE);
     /* (-1, vggcl_preprocess_unset's "not given", is 0: a caller that set the other fields did as before) */
     const int resize_w = p->resize_w == -1 ? 0 : p->resize_w;
-    if (resize_w < 0 || resize_w > 16384 || (resize_w && !p->resize))
+    if (resize_w < 0 || resize_w > VGGCL_MAX_PRESET_SIDE || (resize_w && !p->resize))
         return vggcl__fail(ctx, VGGCL_ERR_ARG, "resize_w %d must be 0 (the resize is the short side's) or, with a "
-                           "resize above 0 (%d), 1 to 16384", p->resize_w, p->resize);
+                           "resize above 0 (%d), 1 to %d", p->resize_w, p->resize, VGGCL_MAX_PRESET_SIDE);
     if (p->draft != 0 && p->draft != 1) return vggcl__fail(ctx, VGGCL_ERR_ARG, "draft %d must be 0 or 1", p->draft);
     for (int c = 0; c < 3; c++)
         if (!(p->std[c] > 0.0f) || !isfinite(p->std[c]) || !isfinite(p->mean[c]))
@@ -61,7 +62,7 @@ static vggcl_status make_plan(vggcl_ctx *ctx, int h, int w, const vggcl_preproce
                            "normalization: mean %g,%g,%g and std %g,%g,%g take pixel values past a float's range",
                            p->mean[0], p->mean[1], p->mean[2], p->std[0], p->std[1], p->std[2]);
     int rh = h, rw = w;
-    if (resize_w) { /* (16384 x 16384 is 2^28 pixels: within the limit below) */
+    if (resize_w) { /* (VGGCL_MAX_PRESET_SIDE squared is 2^28 pixels: within the limit below) */
         rh = p->resize, rw = resize_w;
     } else if (p->resize) {
         const int shortside = h < w ? h : w, longside = h < w ? w : h;

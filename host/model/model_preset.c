@@ -51,16 +51,23 @@ static int numbers(const char *v, int n, int whole, float *out)
  * too; "224.7" was cut to 224). */
 static int usable(int k, float v)
 {
-    return k == 4 ? v == 0 || v == 1 : k < 2 ? v >= 0 && v <= 16384 && v == floorf(v) : isfinite(v) && (k == 2 || v > 0);
+    return k == 4   ? v == 0 || v == 1
+           : k < 2 ? v >= 0 && v <= VGGCL_MAX_PRESET_SIDE && v == floorf(v)
+                   : isfinite(v) && (k == 2 || v > 0);
 }
+
+/* A number as text, macros expanded first. */
+#define TEXT_(x) #x
+#define TEXT(x) TEXT_(x)
+#define MOST TEXT(VGGCL_MAX_PRESET_SIDE)
 
 /* The preset's keys, in the order of vggcl_preprocess's fields. */
 static const struct {
     const char *key, *expected;
     int count;
 } fields[5] = {
-    { "vggcl.resize", "a whole size from 0 to 16384, or H,W (each from 1 to 16384)", 1 },
-    { "vggcl.crop", "a whole size from 0 to 16384", 1 },
+    { "vggcl.resize", "a whole size from 0 to " MOST ", or H,W (each from 1 to " MOST ")", 1 },
+    { "vggcl.crop", "a whole size from 0 to " MOST, 1 },
     { "vggcl.mean", "three finite numbers R,G,B", 3 },
     { "vggcl.std", "three numbers R,G,B (std > 0)", 3 },
     { "vggcl.draft", "0 or 1", 1 },
