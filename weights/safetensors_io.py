@@ -205,7 +205,7 @@ def read_class_names(text, json_path, flags=("--classes", "--classes-json")):
     return names, src
 
 
-MAX_SIZE = 16384  # the largest resize and crop vggcl's preprocessing takes (vggcl_model_preprocess)
+MAX_SIZE = 16384  # the largest resize and crop vggcl's preprocessing takes (VGGCL_MAX_PRESET_SIDE, include/vggcl.h)
 MAX_DENSE = 16  # the engine's limit on a head's dense layers (VGGCL_MAX_HIDDEN + 1, host/model.h)
 MAX_CHANNELS = 65536  # a conv's input and output channels the loader takes (MAX_CHANNELS, host/model/model.c)
 MAX_OUTPUTS = 1000000  # a dense layer's outputs the loader takes (MAX_OUTPUTS, host/model/model.c)
@@ -333,7 +333,7 @@ def shown(text, message=False):
     return _HIDDEN.sub(_escaped, text)
 
 
-def run_converter(prog, source, out, work, source_said="the file to read"):
+def run_converter(prog, source, out, work, source_said):
     """A converter's command: work() converts and writes out, and returns the line to print. Refused,
     BadArgument and OSError are said in one line (naming source, nothing, or out): the exit status. An out
     that is the source, or "-", is a usage error (2) before any work, as an empty name is (the source's said as
