@@ -1751,9 +1751,24 @@ class Cli(unittest.TestCase):
         img = self.d / "in.png"
         shutil.copy(ROOT / "tests" / "data" / "tiny.png", img)
         if side <= 16384:  # (--crop's limit; a device allowing 64 GiB per buffer needs no such case)
-            r = self.fails(["classify", "--weights", self.d / "w8.safetensors", "--resize", "0", "--crop", side, img],
-                           1, "device out of memory", "not even one image fits at this size")
-            self.assertNotIn("largest batch", r.stderr)
+            # said before any image is decoded (an unreadable one first is not reached), naming what made the size
+            bad = self.d / "bad.png"
+            bad.write_bytes(b"not an image")
+            for cmd, size in ((["classify"], ["--resize", "0", "--crop", side]),
+                              (["cam", "--out-dir", self.d], ["--resize", f"{side}x{side}", "--no-crop"])):
+                said = f"--crop {side}" if "--crop" in size else f"--resize {side}x{side}"
+                r = self.fails([*cmd, "--weights", self.d / "w8.safetensors", *size, bad, img], 1,
+                               f"vggcl: {cmd[0]}: {said}, the size every image is made: device out of memory",
+                               "not even one image fits at this size")
+                self.assertNotIn("largest batch", r.stderr)
+                self.assertNotIn(str(bad), r.stderr)
+            # a model's own size: its metadata named
+            sd, _ = load_file(self.d / "w8.safetensors")
+            save_file(sd, self.d / "w8big.safetensors", {"vggcl.resize": f"{side},{side}", "vggcl.crop": "0"})
+            self.fails(["classify", "--weights", self.d / "w8big.safetensors", bad, img], 1,
+                       f"vggcl: classify: the model's resize (its metadata \"vggcl.resize\") {side},{side}, the size "
+                       "every image is made: device out of memory")
+            (self.d / "w8big.safetensors").unlink(), bad.unlink()
         # a batch of images too large for the device: said before its pass, as a pass would say it, also where
         # the first batch had no readable image (the second is the first made)
         side = int((max_alloc / 3 / (64 * 4)) ** 0.5)

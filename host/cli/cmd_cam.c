@@ -385,7 +385,7 @@ int cmd_cam(int argc, char **argv)
         else if (vggcl_model_load(ctx, weights, &kept, &models[0]) != VGGCL_OK ||
                  (compare && vggcl_model_load(ctx, weights, &dropped, &models[1]) != VGGCL_OK))
             local = cli_error(CLI_FAIL, "%s", vggcl_message(ctx));
-        else if ((local = cli_model_preset("cam", ctx, models[0], &p)) == CLI_OK && !compare)
+        else if ((local = cli_model_preset("cam", ctx, models[0], &p, 1)) == CLI_OK && !compare)
             cli_pool5_note(weights, &opts, models[0]);
         else if (local == CLI_OK)
             cli_pool5_compare_note(weights, models[0]);

@@ -374,25 +374,34 @@ static int open_device(const char *cmd, const char *device, const char *option, 
  * none: each image's own is checked as it comes): CLI_OK, else said (CLI_USAGE where --crop or --resize gave it,
  * CLI_FAIL where the model's metadata did). (Else classify failed at its first pass, cam and bench --images
  * skipped every image, and preprocess --weights wrote a tensor the model does not take.) */
-static int size_taken(const char *cmd, const vggcl_model *model, const vggcl_preprocess *p, int crop_given,
-                      int resize_given)
+static int size_taken(const char *cmd, vggcl_ctx *ctx, const vggcl_model *model, const vggcl_preprocess *p,
+                      int crop_given, int resize_given)
 {
     char why[256], said[32];
     int h, w;
     cli_preset_size(p, &h, &w);
-    if (!model || !h || !cli_size_refused(&model, 1, h, w, why, sizeof why)) return CLI_OK;
+    if (!model || !h) return CLI_OK;
+    const int refused = cli_size_refused(&model, 1, h, w, why, sizeof why) != NULL;
+    /* (one image too large for the device: said before any is decoded, naming what made the size, not after the
+     * first image's decoding, gigabytes and seconds at 16384 x 16384, as "give smaller images") */
+    if (!refused && (!ctx || vggcl_check_batch(ctx, model, 1, h, w) == VGGCL_OK)) return CLI_OK;
     const int crop = p->crop > 0, given = crop ? crop_given : resize_given;
     if (crop) snprintf(said, sizeof said, "%d", p->crop);
     else cli_resize_text(p, given ? 'x' : ',', said, sizeof said);
     /* (under mpirun a rank's own model, read on its machine, may be the one refusing it: said by that rank where
      * the ranks' messages are gathered, once where alike; by rank 0 alone in a command every rank runs whole) */
     int (*const say)(int, const char *, ...) = cli_ranks_gathering() ? cli_error_here : cli_error;
-    if (given) return say(CLI_USAGE, "%s: --%s %s: %s", cmd, crop ? "crop" : "resize", said, why);
-    return cli_error(CLI_FAIL, "%s: the model's %s (its metadata \"vggcl.%s\") %s: %s", cmd, crop ? "crop" : "resize",
-                     crop ? "crop" : "resize", said, why);
+    const char *option = crop ? "crop" : "resize";
+    if (!refused && given) /* (the device's memory, this rank's own: not a mistake in the command line) */
+        return say(CLI_FAIL, "%s: --%s %s, the size every image is made: %s", cmd, option, said, vggcl_message(ctx));
+    if (!refused)
+        return say(CLI_FAIL, "%s: the model's %s (its metadata \"vggcl.%s\") %s, the size every image is made: %s",
+                   cmd, option, option, said, vggcl_message(ctx));
+    if (given) return say(CLI_USAGE, "%s: --%s %s: %s", cmd, option, said, why);
+    return cli_error(CLI_FAIL, "%s: the model's %s (its metadata \"vggcl.%s\") %s: %s", cmd, option, option, said, why);
 }
 
-int cli_model_preset(const char *cmd, vggcl_ctx *ctx, const vggcl_model *model, vggcl_preprocess *p)
+int cli_model_preset(const char *cmd, vggcl_ctx *ctx, const vggcl_model *model, vggcl_preprocess *p, int runs)
 {
     const int crop_given = p->crop >= 0, resize_given = p->resize >= 0;
     const vggcl_status st = vggcl_model_preprocess(ctx, model, p);
@@ -421,7 +430,7 @@ int cli_model_preset(const char *cmd, vggcl_ctx *ctx, const vggcl_model *model, 
                    cli_resize_text(p, 'x', resize, sizeof resize), p->crop, model ? "; the model names none" : "",
                    p->crop, p->crop);
     }
-    if (st == VGGCL_OK) return size_taken(cmd, model, p, crop_given, resize_given);
+    if (st == VGGCL_OK) return size_taken(cmd, runs ? ctx : NULL, model, p, crop_given, resize_given);
     const char *why = ctx ? vggcl_message(ctx) : "out of host memory";
     if (st == VGGCL_ERR_ARG) /* (the only ones: a --mean and --std given that no image can take, or above 1) */
         return cli_error(CLI_USAGE, "%s: --mean/--std: %s", cmd, why);
@@ -436,7 +445,7 @@ static int load_model(const char *cmd, vggcl_ctx *ctx, const char *weights, cons
                       vggcl_preprocess *p, int labelled, vggcl_model **model)
 {
     if (vggcl_model_load(ctx, weights, opts, model) == VGGCL_OK)
-        return p ? cli_model_preset(cmd, ctx, *model, p) : CLI_OK;
+        return p ? cli_model_preset(cmd, ctx, *model, p, 1) : CLI_OK;
     char label[320];
     if (labelled) return cli_error(CLI_FAIL, "%s: %s", cli_device_label(ctx, label, sizeof label), vggcl_message(ctx));
     return cli_error(CLI_FAIL, "%s", vggcl_message(ctx));
