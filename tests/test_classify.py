@@ -1413,6 +1413,41 @@ class Cam(unittest.TestCase):
             self.assertIn("2 of 2 images were skipped; 0 drawn", r.stderr)
             self.assertEqual(list(out.iterdir()), [])
 
+    def test_threads_and_progress(self):
+        """--threads N decodes ahead on N threads: the same files, the lines in the list's order; --progress S a
+        line every S seconds; on a terminal a bar, each message on a line of its own."""
+        imgs = self.d / "imgs"
+        imgs.mkdir()
+        for i in range(4):
+            Image.fromarray(photo(70 + 9 * i, 90, 20 + i)).save(imgs / f"p{i}.png")
+        (imgs / "p1b.png").write_bytes(b"not an image")
+        made = {}
+        for threads in ("1", "3"):
+            out = self.d / f"out{threads}"
+            out.mkdir()
+            r = subprocess.run([VGGCL, "cam", "--weights", self.weights, "--out-dir", out, "--crop", "64", "--threads",
+                                threads, "--progress", "0.000001", imgs], capture_output=True, text=True, timeout=600)
+            self.assertEqual(r.returncode, 1, r.stderr)
+            self.assertEqual([ln.split(":")[0] for ln in r.stdout.splitlines() if not ln.startswith("wrote ")],
+                             [str(imgs / f"p{i}.png") for i in range(4)], r.stdout)
+            lines = [ln.split(" images (")[0] for ln in r.stderr.splitlines() if " images/s, about " in ln]
+            self.assertEqual(lines, [f"vggcl: {i} of 5" for i in range(1, 6)], r.stderr)
+            self.assertIn(f"vggcl: {imgs / 'p1b.png'}: not a JPEG", r.stderr)
+            made[threads] = {f.name: f.read_bytes() for f in out.iterdir()}
+            self.assertEqual(len(made[threads]), 12)
+        self.assertEqual(made["1"], made["3"])
+        cmd = " ".join(map(str, [VGGCL, "cam", "--weights", self.weights, "--out-dir", self.d / "out1", "--crop", "64",
+                                 imgs, ">/dev/null"]))
+        r = subprocess.run(["script", "-qec", cmd, "/dev/null"], capture_output=True, text=True, timeout=600)
+        self.assertEqual(r.returncode, 1, r.stdout)
+        # (a line as the terminal shows it: after its last CR; the message not written over the bar)
+        shown = [ln.split("\r")[-1] for ln in r.stdout.replace("\r\n", "\n").split("\n")]
+        self.assertIn(f"vggcl: {imgs / 'p1b.png'}: not a JPEG, PNG, WebP, BMP, TIFF or PNM image (skipped)", shown)
+        self.assertRegex(r.stdout, r"5/5 images\r?\nvggcl: 1 of 5 images were skipped; 4 drawn")
+        r = self.cam("--threads", "0", self.image)
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn("--threads", r.stderr)
+
     def test_device_failing(self):
         """A device call failing in an image's pass (VGGCL_FAULT; CL_OUT_OF_RESOURCES, as NVIDIA reports a kernel
         that crashed) stops the run at that image, nothing of it written (it was taken for an image too large for

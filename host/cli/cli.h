@@ -631,6 +631,29 @@ int cli_decode_thread_count(const cli_decode_pool *dp);
 double cli_now_ms(void);                   /* a monotonic clock, in milliseconds */
 extern const cli_option cli_decode_options[]; /* --threads, --progress */
 
+/* How far a run is (progress.c): a bar on stderr, a terminal, redrawn at each of n_steps steps (the batches, cam's
+ * images: unit names them), or with progress_s > 0 a line every progress_s seconds (under mpirun rank 0's for
+ * its share, every 60 s where not given; 0: none). */
+typedef struct {
+    int fd;              /* -1: nowhere */
+    double every_ms;     /* 0: the bar */
+    double start, last;
+    int rank, ranks;     /* ranks > 1: this rank (0) speaks for its share */
+    const cli_ranks *handed; /* batches handed out as ranks ask: rank 0 speaks for all of them */
+    int batch;
+    const char *unit;
+    int drawn;           /* the bar's length */
+    int answers_shown;   /* standard output is a terminal too: the bar is wiped before answers go there */
+} cli_progress;
+cli_progress cli_progress_begin(double progress_s, const cli_ranks *r, int batch, int n_steps, const char *unit);
+/* After done_steps of n_steps: done of total images. */
+void cli_progress_show(cli_progress *p, int done_steps, int n_steps, int done, int total);
+/* Wipes the bar before answers go to standard output on the same terminal (they began on the bar's line); it is
+ * drawn again below them at the next step. */
+void cli_progress_wipe(cli_progress *p);
+/* Ends a bar's line (every message on stderr does it first: cli_error). */
+void cli_progress_end_line(void);
+
 /* An ImageFolder data set: one sub-folder per class, classes sorted by name
  * give the indices (as torchvision's ImageFolder), each holding image files
  * (CLI_IMAGE_EXTENSIONS, sorted). */

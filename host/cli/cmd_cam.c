@@ -42,7 +42,7 @@ static const cli_command command = {
     "setting the file's metadata names, else pool5 kept; a head trained without pool5\n"
     "is what the CAM paper uses.) Under mpirun the ranks share the images, each on\n"
     "its own device, and rank 0 prints every rank's lines in order.\n",
-    options, { cli_device_options, cli_net_options, cli_preprocess_options },
+    options, { cli_device_options, cli_net_options, cli_preprocess_options, cli_decode_options },
 };
 
 /* The image's file name without its extension: where it starts, and *len. */
@@ -321,7 +321,8 @@ done:
 
 int cmd_cam(int argc, char **argv)
 {
-    int n_files = 0, rc, skipped = 0, made = 0, klass = -1;
+    int n_files = 0, rc, skipped = 0, made = 0, klass = -1, threads;
+    double progress_s;
     char **files = NULL;
     cli_args a;
     cli_ranks ranks = CLI_RANKS_INIT;
@@ -332,7 +333,9 @@ int cmd_cam(int argc, char **argv)
                *dir = cli_arg_or(&a, "out-dir", "."), *device = cli_arg(&a, "device");
     const int compare = cli_arg(&a, "compare-pool5") != NULL;
     vggcl_load_options opts = { VGGCL_POOL5_AUTO, cli_arg(&a, "head"), VGGCL_CONV_AUTO, 0 };
-    if ((rc = cli_preprocess_args("cam", &a, &p)) != CLI_OK) goto done_args;
+    if ((rc = cli_preprocess_args("cam", &a, &p)) != CLI_OK ||
+        (rc = cli_decode_args("cam", &a, &threads, &progress_s)) != CLI_OK)
+        goto done_args;
     /* a number, else a name: looked up once the model names its classes */
     const int class_named = class_s && strspn(class_s, "0123456789") != strlen(class_s);
     if (class_s && !class_named) { /* (past any model's classes: refused with the model's range, as a name is) */
@@ -424,15 +427,26 @@ int cmd_cam(int argc, char **argv)
     const int first = compare && made_for && !strcmp(made_for, "drop");
     int stopped = 0; /* a failure other than an unreadable image (the device, a write): the run stops */
     int out_lost = 0; /* standard output failed (a full disk): the run stops after that image, as classify's */
+    /* the images decoded ahead on a pool of threads while the device draws the one before (a window of one more
+     * than the threads: a photo kept whole, --no-crop, may be hundreds of MB) */
+    const int decoders = threads > 0 ? threads : vggcl_decode_threads_default(ctx);
+    cli_decode_pool *pool = n_files ? cli_decode_start(files, n_files, &p, decoders, decoders + 1) : NULL;
+    if (n_files && !pool) {
+        rc = cli_error(CLI_FAIL, "out of host memory (or no thread) for decoding images");
+        goto out;
+    }
+    cli_progress shown = cli_progress_begin(progress_s, &ranks, 1, n_files, "images");
     for (int i = 0; i < n_files && !stopped; i++) {
         unsigned char *rgb = NULL, *pic = NULL;
         float *t = NULL;
         int h, w, r = CLI_FAIL;
-        if (vggcl_image_read(ctx, files[i], &p, &t, &h, &w) != VGGCL_OK) {
-            char *msg = cli_image_message(ctx, files[i]);
+        char *msg;
+        cli_decode_take(pool, i, &t, &h, &w, &msg);
+        if (!t) {
             cli_error(CLI_FAIL, "%s (skipped)", msg ? msg : "out of host memory");
             free(msg);
             skipped++;
+            cli_progress_show(&shown, i + 1, n_files, i + 1, n_files);
             continue;
         }
         const int panels = compare ? 2 : 1;
@@ -441,7 +455,8 @@ int cmd_cam(int argc, char **argv)
             /* (an image like the others, not a failing device: the run goes on) */
             cli_error(CLI_FAIL, CLI_SIZE_REFUSED " (skipped)", files[i], w, h, why);
             skipped++;
-            free(t);
+            vggcl_free(t);
+            cli_progress_show(&shown, i + 1, n_files, i + 1, n_files);
             continue;
         }
         written wr = { .n = 0 };
@@ -474,10 +489,11 @@ int cmd_cam(int argc, char **argv)
                 else if ((wr.n++, wr.picture = 1, name_maps(ctx, &wr, 1)) != CLI_OK)
                     r = CLI_FAIL; /* (said) */
                 if (r != CLI_OK) unwrite(ctx, &wr); /* (the temporary names gone before a held signal acts) */
-                char *shown = r == CLI_OK ? cli_text(path) : NULL;
+                char *named = r == CLI_OK ? cli_text(path) : NULL;
+                if (r == CLI_OK) cli_progress_wipe(&shown);
                 for (int k = 0; k < panels && r == CLI_OK; k++) fputs(lines[k], stdout);
                 if (r == CLI_OK) { /* (the picture, then the maps: it named the picture alone) */
-                    printf("wrote %s", shown ? shown : path);
+                    printf("wrote %s", named ? named : path);
                     for (int k = 0; k + 1 < wr.n; k++) {
                         char *map = cli_text(wr.path[k]);
                         printf(", %s", map ? map : wr.path[k]);
@@ -487,7 +503,7 @@ int cmd_cam(int argc, char **argv)
                 }
                 /* (a SIGTERM before the next image's set lost them, its files there) */
                 out_lost = cli_flush_stdout() != CLI_OK; /* (said once, with the reason: "a write failed") */
-                free(shown);
+                free(named);
                 cli_release_signals();
             }
         }
@@ -500,8 +516,11 @@ int cmd_cam(int argc, char **argv)
         stopped |= out_lost;
         skipped += r == SKIPPED;
         made += r == CLI_OK;
-        free(rgb), free(pic), free(panel), free(t);
+        free(rgb), free(pic), free(panel), vggcl_free(t);
+        cli_progress_show(&shown, i + 1, n_files, i + 1, n_files);
     }
+    cli_decode_stop(pool);
+    cli_progress_end_line(); /* (a run that stopped before its last image) */
     rc = skipped || stopped ? CLI_FAIL : CLI_OK; /* (the skipped said below, with every rank's count) */
 out:
     /* (0: each rank writes its own images' files, so the shares after one that stopped are drawn all the same

@@ -16,78 +16,6 @@
 
 #include "cli.h"
 
-/* How far a run is: a bar redrawn at each batch (stderr a terminal), or a line every so often
- * (--progress, or under mpirun rank 0's, for its share, on the real stderr). */
-typedef struct {
-    int fd;              /* -1: nowhere */
-    double every_ms;     /* 0: the bar */
-    double start, last;
-    int rank, ranks;     /* ranks > 1: this rank (0) speaks for its share */
-    const cli_ranks *handed; /* batches handed out as ranks ask: rank 0 speaks for all of them */
-    int batch;
-    int open;            /* the bar is drawn and its line not ended */
-    int drawn;           /* its length */
-    int answers_shown;   /* standard output is a terminal too: the bar is wiped before answers go there */
-} progress_state;
-
-static progress_state progress_begin(const cli_batch_job *job, int n_batches)
-{
-    const cli_ranks *r = job->ranks;
-    const int ranks = r && r->size > 1 ? r->size : 1;
-    progress_state p = { -1, 0, cli_now_ms(), cli_now_ms(), ranks > 1 ? r->rank : 0, ranks, NULL, job->batch, 0, 0,
-                         isatty(1) };
-    if (ranks > 1 && r->dynamic) p.handed = r;
-    if (job->progress_s == 0 || (ranks > 1 && r->rank != 0)) return p;
-    p.fd = ranks > 1 ? r->saved_err : 2;
-    p.every_ms = job->progress_s > 0 ? job->progress_s * 1e3 : ranks > 1 ? 60e3 : 0;
-    if (!p.every_ms && (!isatty(2) || n_batches < 2)) p.fd = -1;
-    return p;
-}
-
-static void progress_show(progress_state *p, int done_batches, int n_batches, int done, int total)
-{
-    static const char full[] = "##############################";
-    const int width = sizeof full - 1, filled = n_batches ? width * done_batches / n_batches : width;
-    const double now = cli_now_ms(), s = (now - p->start) / 1e3;
-    if (p->fd < 0) return;
-    if (!p->every_ms) {
-        p->drawn = dprintf(p->fd, "\r[%.*s%*s] %d/%d batches%s", filled, full, width - filled, "", done_batches,
-                           n_batches, done_batches == n_batches ? "\n" : "");
-        p->open = done_batches < n_batches;
-        return;
-    }
-    if (now - p->last < p->every_ms) return;
-    p->last = now;
-    char who[48] = "";
-    if (p->handed) { /* (images in the batches handed out so far: begun, not all done) */
-        const long long out = (long long)cli_ranks_batches_out(p->handed) * p->batch;
-        done = out < total ? (int)out : total;
-        snprintf(who, sizeof who, "%d ranks, handed out: ", p->ranks);
-    } else if (p->ranks > 1) {
-        snprintf(who, sizeof who, "rank %d of %d, its share: ", p->rank, p->ranks);
-    }
-    const double rate = s > 0 ? done / s : 0;
-    char shown[32]; /* (three decimals below 1 image/s: the reference's 0.027 was "0.0 images/s") */
-    snprintf(shown, sizeof shown, rate >= 1 || rate <= 0 ? "%.1f" : "%.3f", rate);
-    dprintf(p->fd, "vggcl: %s%d of %d images (%.0f%%), %s images/s, about %.0f s left\n", who, done, total,
-            100.0 * done / total, shown, rate > 0 ? (total - done) / rate : 0);
-}
-
-/* Wipes the bar before answers go to standard output on the same terminal (they began on the bar's line); it is
- * drawn again below them. */
-static void progress_wipe(progress_state *p)
-{
-    if (p->open && p->answers_shown) dprintf(p->fd, "\r%*s\r", p->drawn > 1 ? p->drawn - 1 : 0, "");
-    if (p->answers_shown) p->open = 0;
-}
-
-/* Ends the bar's line before a message (and at the end of a run that stopped before its last batch). */
-static void progress_break(progress_state *p)
-{
-    if (p->open) dprintf(p->fd, "\n");
-    p->open = 0;
-}
-
 int cli_decode_args(const char *cmd, const cli_args *a, int *threads, double *progress_s)
 {
     const char *t = cli_arg(a, "threads"), *p = cli_arg(a, "progress");
@@ -298,14 +226,11 @@ static void note(bslot *s, int batch, int i, const char *fmt, ...)
 }
 
 /* Says slot s's notes so far, in list order, each counted in *failed (bench --images' warm-up: counted only). */
-static void say_notes(const cli_batch_job *job, bslot *s, progress_state *shown, int *failed)
+static void say_notes(const cli_batch_job *job, bslot *s, int *failed)
 {
     for (int k = 0; k < job->batch; k++) {
         if (!s->note[k]) continue;
-        if (!job->quiet) {
-            progress_break(shown);
-            cli_error(CLI_FAIL, "%s", s->note[k]);
-        }
+        if (!job->quiet) cli_error(CLI_FAIL, "%s", s->note[k]);
         if (s->note[k] != no_room) free(s->note[k]);
         s->note[k] = NULL;
         (*failed)++;
@@ -377,7 +302,7 @@ int cli_run_batches(const cli_batch_job *job, char **files, int n_files, cli_bat
     handed_batches hb = { job->ranks, NULL, NULL, NULL, 0, 0 };
     int n_local = dynamic ? INT_MAX : n_batches, stop_g = -1, n_handed = 0;
     long long rows_out = 0; /* handed over to fn */
-    progress_state shown = progress_begin(job, n_batches);
+    cli_progress shown = cli_progress_begin(job->progress_s, job->ranks, batch, n_batches, "batches");
     const int copies = job->flip ? 2 : 1, n_dev = job->n_devices > 1 ? job->n_devices : 1;
     /* two batches in flight per device and one being assembled (one device: on this thread, whose
      * slot for the next batch is freed by waiting for the one before the last) */
@@ -438,13 +363,12 @@ int cli_run_batches(const cli_batch_job *job, char **files, int n_files, cli_bat
             st.upload_ms += o->upload_ms;
             if (o->ok && o->nb && job->finite) drop_nonfinite(job, files, o, H, W);
             if (dynamic) cli_ranks_mark_start(job->ranks); /* (the text before: said before every batch's) */
-            say_notes(job, o, &shown, failed);
+            say_notes(job, o, failed);
             if (!o->ok) {
-                progress_break(&shown);
                 rc = cli_error(CLI_FAIL, "%s", o->msg ? o->msg : "a device failed (out of host memory for the message)");
             } else if (o->nb) {
                 st.images += o->nb, st.batches++;
-                progress_wipe(&shown);
+                cli_progress_wipe(&shown);
                 rc = fn(user, o->index, o->nb, o->x, H, W, job->want_logits ? o->y : NULL,
                         job->want_features ? o->f : NULL,
                         job->want_features && job->flip ? o->f + (size_t)o->nb * feats : NULL);
@@ -454,7 +378,7 @@ int cli_run_batches(const cli_batch_job *job, char **files, int n_files, cli_bat
             else if (dynamic) cli_ranks_handed(job->ranks, o->number, rows_out += o->nb, *failed);
             if (rc == CLI_OK) n_handed++;
             if (o->ok && rc == CLI_OK) /* (a batch with no readable image counts as done too) */
-                progress_show(&shown, next_out + 1, n_batches,
+                cli_progress_show(&shown, next_out + 1, n_batches,
                               (next_out + 1) * batch < n_files ? (next_out + 1) * batch : n_files, n_files);
             free(o->msg);
             o->msg = NULL;
@@ -493,7 +417,7 @@ int cli_run_batches(const cli_batch_job *job, char **files, int n_files, cli_bat
                 for (; dynamic && next_out < b; next_out++) { /* (each in its place in the list's order) */
                     bslot *o = &r.slots[next_out % r.n_slots];
                     cli_ranks_mark_start(job->ranks);
-                    say_notes(job, o, &shown, failed);
+                    say_notes(job, o, failed);
                     cli_ranks_handed(job->ranks, o->number, rows_out, *failed);
                     n_handed++;
                     pthread_mutex_lock(&r.mu);
@@ -501,7 +425,7 @@ int cli_run_batches(const cli_batch_job *job, char **files, int n_files, cli_bat
                     pthread_mutex_unlock(&r.mu);
                 }
                 if (dynamic) cli_ranks_mark_start(job->ranks); /* (this batch's so far: said with it) */
-                for (int k = next_out; k <= b; k++) say_notes(job, &r.slots[k % r.n_slots], &shown, failed);
+                for (int k = next_out; k <= b; k++) say_notes(job, &r.slots[k % r.n_slots], failed);
                 if ((rc = check_batches(job, n_dev, (int)rows, H, W)) != CLI_OK) {
                     vggcl_free(t);
                     break;
@@ -581,7 +505,7 @@ done:
         st.threads = cli_decode_thread_count(pool);
         cli_decode_stop(pool);
     }
-    progress_break(&shown);
+    cli_progress_end_line(); /* (a run that stopped before its last batch) */
     cli_times_batches(n_handed);
     st.wall_ms = cli_now_ms() - start;
     st.host_ms = st.wall_ms - st.wait_ms - st.blocked_ms;

@@ -1,0 +1,65 @@
+/* How far a run is: a bar redrawn at each step (stderr a terminal), or a line every so often (--progress, or
+ * under mpirun rank 0's, for its share, on the real stderr). The image commands' batches are steps, cam's
+ * images. */
+#include <stdatomic.h>
+#include <stdio.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+/* A bar is drawn on stderr and its line not ended: a message ends it first (cli_progress_end_line). One flag for
+ * the process: a bar is drawn by one thread, a message may come from another. */
+static atomic_int bar_open;
+
+cli_progress cli_progress_begin(double progress_s, const cli_ranks *r, int batch, int n_steps, const char *unit)
+{
+    const int ranks = r && r->size > 1 ? r->size : 1;
+    cli_progress p = { -1, 0, cli_now_ms(), cli_now_ms(), ranks > 1 ? r->rank : 0, ranks, NULL, batch, unit, 0,
+                       isatty(1) };
+    if (ranks > 1 && r->dynamic) p.handed = r;
+    if (progress_s == 0 || (ranks > 1 && r->rank != 0)) return p;
+    p.fd = ranks > 1 ? r->saved_err : 2;
+    p.every_ms = progress_s > 0 ? progress_s * 1e3 : ranks > 1 ? 60e3 : 0;
+    if (!p.every_ms && (!isatty(2) || n_steps < 2)) p.fd = -1;
+    return p;
+}
+
+void cli_progress_show(cli_progress *p, int done_steps, int n_steps, int done, int total)
+{
+    static const char full[] = "##############################";
+    const int width = sizeof full - 1, filled = n_steps ? width * done_steps / n_steps : width;
+    const double now = cli_now_ms(), s = (now - p->start) / 1e3;
+    if (p->fd < 0) return;
+    if (!p->every_ms) { /* (the bar: on fd 2, ranks == 1) */
+        p->drawn = dprintf(p->fd, "\r[%.*s%*s] %d/%d %s%s", filled, full, width - filled, "", done_steps, n_steps,
+                           p->unit, done_steps == n_steps ? "\n" : "");
+        atomic_store(&bar_open, done_steps < n_steps);
+        return;
+    }
+    if (now - p->last < p->every_ms) return;
+    p->last = now;
+    char who[48] = "";
+    if (p->handed) { /* (images in the batches handed out so far: begun, not all done) */
+        const long long out = (long long)cli_ranks_batches_out(p->handed) * p->batch;
+        done = out < total ? (int)out : total;
+        snprintf(who, sizeof who, "%d ranks, handed out: ", p->ranks);
+    } else if (p->ranks > 1) {
+        snprintf(who, sizeof who, "rank %d of %d, its share: ", p->rank, p->ranks);
+    }
+    const double rate = s > 0 ? done / s : 0;
+    char shown[32]; /* (three decimals below 1 image/s: the reference's 0.027 was "0.0 images/s") */
+    snprintf(shown, sizeof shown, rate >= 1 || rate <= 0 ? "%.1f" : "%.3f", rate);
+    dprintf(p->fd, "vggcl: %s%d of %d images (%.0f%%), %s images/s, about %.0f s left\n", who, done, total,
+            100.0 * done / total, shown, rate > 0 ? (total - done) / rate : 0);
+}
+
+void cli_progress_wipe(cli_progress *p)
+{
+    if (p->answers_shown && atomic_exchange(&bar_open, 0))
+        dprintf(p->fd, "\r%*s\r", p->drawn > 1 ? p->drawn - 1 : 0, "");
+}
+
+void cli_progress_end_line(void)
+{
+    if (atomic_exchange(&bar_open, 0)) dprintf(2, "\n");
+}
