@@ -297,13 +297,33 @@ class Tools(unittest.TestCase):
                       "scored, at `--resize 64 --crop 64`", r.stdout)
         results = json.loads((work / "results.json").read_text())
         self.assertEqual([(x["pool5"], x["n"], x["n_val"]) for x in results], [("keep", 5, 6), ("drop", 5, 6)])
+        # images/s: the median of three rounds, the settings alternating (once each, one after the other, a busy
+        # moment made either twice the other)
+        for x in results:
+            self.assertEqual(len(x["images_per_s_rounds"]), 3)
+            self.assertEqual(x["images_per_s"], sorted(x["images_per_s_rounds"])[1])
         with Image.open(self.d / "pic.png") as pic:
             self.assertEqual(pic.size, (128, 64))
         self.assertEqual(sorted(str(p.relative_to(data)) for p in data.rglob("*")), before)
         self.refused(run(*study, "--out", data / "work"), 2, f"--out {data / 'work'} is in --data {data}")
-        # a crop whose map with pool5 kept is 1x1 (a row scored 0 as if it had lost): refused
-        self.refused(run(*study[:-6], "--resize", "32", "--crop", "32"), 2, "--crop 64 to 16384 (below 64 the map "
-                     "with pool5 kept is 1x1: nothing to localize)")
+        # the trunk's own preprocessing where none is given (the study gave torchvision's, whatever the trunk
+        # recorded), here Resize((64, 96)) alone: the maps not square, as vggcl makes them
+        own = self.d / "own.safetensors"
+        save_file(make_state_dict(parse_cfg("8,M,16,M,16,M,16,M"), False, 2, seed=1), own,
+                  {"vggcl.pool5": "keep", "vggcl.resize": "64,96", "vggcl.crop": "0"})
+        r = run(PY, TOOLS / "pool5_study.py", "--weights", own, "--vggcl", VGGCL, "--data", data, "--epochs", "1")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertRegex(r.stdout, r"\| keep \| 4×6 \| [0-9.]+ % \|")
+        self.assertRegex(r.stdout, r"\| drop \| 8×12 \| [0-9.]+ % \|")
+        self.assertIn("at `--resize 64x96 --no-crop`", r.stdout)
+        self.assertNotIn("outside the", r.stderr)  # (no crop cuts red0's box away)
+        # a crop whose map with pool5 kept is 1x1 (a row scored 0 as if it had lost): refused; --no-crop without
+        # both sides (each picture its own size)
+        self.refused(run(*study[:-6], "--resize", "32", "--crop", "32"), 2, "--crop must be 64 to 16384, or without "
+                     "a crop --resize HxW 64 or more a side, not 32 (below 64 the map with pool5 kept is 1x1")
+        self.refused(run(*study[:-6], "--resize", "32x100", "--no-crop"), 2, "not 32x100 (below 64")
+        self.refused(run(*study[:-6], "--resize", "64", "--no-crop"), 2, "--no-crop needs --resize HxW")
+        self.refused(run(*study[:-6], "--crop", "64", "--no-crop"), 2, "not allowed with argument")
         self.refused(run(*study[:-6], "--resize", "0x64", "--crop", "64"), 2, "'0x64': expected N, or HxW (height x "
                      "width, 1 or more each)")
         # mistakes: a box of a picture not there, a box the wrong way round or off the picture, no val/

@@ -5,7 +5,8 @@ Builds a small data set with known object boxes from real photos (python3-skimag
 data), trains a GAP head on a VGG16 trunk with pool5 kept and with pool5 dropped
 (`vggcl train-head`), and measures for each setting: validation top-1 (`vggcl eval`),
 how well the class activation maps localise the object (`vggcl cam` with the true
-class), and throughput (`vggcl bench`). Prints one Markdown table.
+class), and throughput (`vggcl bench`, the median of three rounds alternating the settings). Prints one
+Markdown table.
 
 The data set (deterministic for a given --seed): 10 object photos from skimage.data,
 each cropped to its object (cat = chelsea's head, coffee = the cup and saucer,
@@ -43,10 +44,11 @@ folders; any image vggcl reads, any size) and DIR/boxes.json, {"val/<class>/<fil
 x1, y1], ...}: the object's box in the picture's pixels as vggcl decodes it (x1 and y1
 exclusive; a TIFF's Orientation applied, a JPEG's EXIF orientation not). The heads are trained on DIR/train,
 evaluated on DIR/val; the maps of the val pictures that have a box are scored, the box mapped
-through the preprocessing every command is given (--resize R --crop C, default 256 and 224:
-torchvision's; --resize HxW, both sides, as Resize((H, W)), for a model trained so), and the
-chance level and reference maps are of the C x C crop. Nothing is written in DIR: the heads and
-maps go to --out (default a temporary folder).
+through the preprocessing every command is given (--resize R --crop C; by default the trunk's
+own, as its metadata records it, else torchvision's 256 and 224; --resize HxW, both sides, as
+Resize((H, W)), for a model trained so, with --no-crop where it was trained without a crop), and
+the chance level and reference maps are of what the pictures are made (the C x C crop, else
+H x W). Nothing is written in DIR: the heads and maps go to --out (default a temporary folder).
 
 usage:
     /usr/bin/python3 tools/pool5_study.py --weights vgg16_trunk.safetensors \\
@@ -56,7 +58,7 @@ usage:
         [--report FILE.md] [--picture FILE.png [--picture-image val/cat/cat_0000.png]
                                                [--picture-heads same|own]]
     /usr/bin/python3 tools/pool5_study.py --weights vgg16_trunk.safetensors --data DIR \\
-        [--resize 256 --crop 224] [--out WORK] [--epochs N] ... [--report ...] [--picture ...]
+        [--resize N|HxW] [--crop C | --no-crop] [--out WORK] [--epochs N] ... [--report ...] [--picture ...]
     /usr/bin/python3 tools/pool5_study.py --build-only --out DIR [--seed 0] ...
     /usr/bin/python3 tools/pool5_study.py --self-check
 
@@ -106,7 +108,8 @@ CAM_THRESHOLD = 0.20            # of the map's maximum, for the box (CAM paper)
 PRE = ["--resize", str(SIZE), "--crop", str(SIZE)]  # vggcl preprocessing that leaves the pictures as they are
 SETTINGS = ("keep", "drop")
 # Where a study's pictures are and how they are run: data (train/ and val/), work (the heads, the maps, the
-# logs), pre (the preprocessing options every command is given), size (the crop: the maps' side once upsampled)
+# logs), pre (the preprocessing options every command is given), size (what every picture is made, (h, w): the
+# crop's, else both sides' resize; the upsampled maps' shape)
 Frame = namedtuple("Frame", "data work pre size")
 
 
@@ -413,8 +416,9 @@ def load_own_data(data, resize, crop):
         else:
             boxes[rel] = mapped
     if outside:
-        print(f"pool5_study: warning: {len(outside)} box(es) of {where} outside the --crop {crop} of their pictures, "
-              f"left out (e.g. {outside[0]})", file=sys.stderr)
+        where_not = f"outside the --crop {crop} of their pictures" if crop else "of no whole pixel once resized"
+        print(f"pool5_study: warning: {len(outside)} box(es) of {where} {where_not}, left out (e.g. {outside[0]})",
+              file=sys.stderr)
     if not boxes:
         sys.exit(f"pool5_study: {where}: no box of a val picture inside the crop: nothing to score")
     return boxes, classes
@@ -518,17 +522,17 @@ def upsample_like_vggcl(cam, h, w):
     return ((up - lo) / (hi - lo) if hi > lo else np.zeros_like(up)).astype(np.float32)
 
 
-def box_map_scores(boxes, map_side, size=SIZE):
-    """The localisation scores of a reference map_side x map_side map: the true box's indicator
+def box_map_scores(boxes, map_shape, size=(SIZE, SIZE)):
+    """The localisation scores of a reference map of map_shape (mh, mw): the true box's indicator
     averaged over the map's cells, upsampled as vggcl does (not the best such a map can score: a
-    sharper one, e.g. that map to the 4th power, scores higher). size: the pictures' side, a
-    multiple of map_side."""
-    cell = size // map_side
+    sharper one, e.g. that map to the 4th power, scores higher). size: the pictures' (h, w), each a
+    multiple of the map's."""
+    (mh, mw), (h, w) = map_shape, size
     ups = []
     for x0, y0, x1, y1 in boxes:
-        ind = np.zeros((size, size))
+        ind = np.zeros((h, w))
         ind[y0:y1, x0:x1] = 1
-        ups.append(upsample_like_vggcl(ind.reshape(map_side, cell, map_side, cell).mean(axis=(1, 3)), size, size))
+        ups.append(upsample_like_vggcl(ind.reshape(mh, h // mh, mw, w // mw).mean(axis=(1, 3)), h, w))
     return localisation_scores(ups, boxes)
 
 
@@ -611,8 +615,12 @@ def self_check():
               np.abs(upsample_like_vggcl(cam, SIZE, SIZE) - t).max() < 1e-5)
     except ImportError:  # (said: the tests' Python has torch, and a check left out there must show)
         print("skipped: upsample_like_vggcl against torch's bilinear (no torch in this Python)")
-    box7 = box_map_scores([[0, 0, 64, 64]], 7)
+    box7 = box_map_scores([[0, 0, 64, 64]], (7, 7))
     check(f"a box on the 32-pixel grid: peak in it at 7x7 ({box7})", box7["peak_in_box"] == 1.0)
+    wide = box_map_scores([[128, 32, 192, 64]], (3, 7), (96, 224))  # (two cells of a 3x7 map of 96 x 224)
+    tall = box_map_scores([[32, 128, 64, 192]], (7, 3), (224, 96))  # (the same, transposed)
+    check(f"a map that is not square: the peak in the box, as transposed ({wide}, {tall})",
+          wide["peak_in_box"] == 1.0 and wide == tall and wide["mean_iou"] > 0.3)
     if ndimage is not None:  # the fallback flood fill agrees with scipy
         rng = np.random.default_rng(1)
         for k in range(20):
@@ -801,21 +809,38 @@ def class_activation_maps(vggcl, model, frame, setting, classes, boxes):
             raw_shapes.add(np.load(cam_file(frame, setting, rel, ".cam.npy")).shape)
         except OSError as e:
             raise VggclError(f"vggcl cam wrote no map for {rel}: {e}")
-        if up.shape != (frame.size, frame.size):
-            raise VggclError(f"{Path(rel).stem}.cam-up.npy is {up.shape}, not {frame.size}x{frame.size}: did vggcl "
-                             "resize or crop otherwise?")
+        if up.shape != tuple(frame.size):
+            raise VggclError(f"{Path(rel).stem}.cam-up.npy is {up.shape}, not {frame.size[0]}x{frame.size[1]}: did "
+                             "vggcl resize or crop otherwise?")
         ups.append(up)
     if len(raw_shapes) != 1:
         raise VggclError(f"the raw maps have different shapes: {sorted(raw_shapes)}")
     return ups, rels, raw_shapes.pop()
 
 
+BENCH_ROUNDS = 3  # of the two settings' benches, alternating: the median of each (one after the other, once each,
+                  # a busy moment of a shared machine made either twice the other)
+
+
 def images_per_second(vggcl, model, setting, size):
     res = _json_from(run_vggcl(vggcl, ["bench", "--weights", model, "--pool5", setting, "--batch", 8,
-                                       "--size", size, "--iters", 5, "--json"]), "vggcl bench")
+                                       "--size", f"{size[0]}x{size[1]}", "--iters", 5, "--json"]), "vggcl bench")
     if "images_per_s" not in res:
         raise VggclError(f"vggcl bench: no \"images_per_s\" in its JSON: {json.dumps(res)[:500]}")
     return float(res["images_per_s"]), res.get("device", "?")
+
+
+def throughputs(vggcl, results, size):
+    """Each setting's images/s (and the device) into its results: the median of BENCH_ROUNDS benches, the
+    settings alternating."""
+    runs = {r["pool5"]: [] for r in results}
+    for k in range(BENCH_ROUNDS):
+        print(f"bench, round {k + 1} of {BENCH_ROUNDS}: " + ", ".join(runs), file=sys.stderr, flush=True)
+        for r in results:
+            ips, r["device"] = images_per_second(vggcl, r["model"], r["pool5"], size)
+            runs[r["pool5"]].append(ips)
+    for r in results:
+        r["images_per_s"], r["images_per_s_rounds"] = float(np.median(runs[r["pool5"]])), runs[r["pool5"]]
 
 
 def study_setting(vggcl, weights, frame, setting, seed, train_opts, takes_pre, val_split, classes, boxes):
@@ -826,11 +851,9 @@ def study_setting(vggcl, weights, frame, setting, seed, train_opts, takes_pre, v
     print(f"pool5 {setting}: class activation maps", file=sys.stderr, flush=True)
     ups, rels, map_shape = class_activation_maps(vggcl, model, frame, setting, classes, boxes)
     loc = localisation_scores(ups, [boxes[r] for r in rels])
-    print(f"pool5 {setting}: bench", file=sys.stderr, flush=True)
-    ips, device = images_per_second(vggcl, model, setting, frame.size)
     return {"pool5": setting, "model": str(model), "train_s": train_s, "top1": float(ev["top1"]),
             "top5": ev.get("top5"), "n_val": int(ev["n"]), "per_class": ev.get("per_class"),
-            "gap_map": list(map_shape), "images_per_s": ips, "device": device, **loc}
+            "gap_map": list(map_shape), **loc}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -849,14 +872,14 @@ def markdown_table(results):
 
 def caption(results, boxes, classes, args, frame):
     val = [b for r, b in sorted(boxes.items()) if r.startswith("val/")]
-    size = frame.size
-    chance = np.mean([(b[2] - b[0]) * (b[3] - b[1]) / size ** 2 for b in val])
+    h, w = frame.size
+    chance = np.mean([(b[2] - b[0]) * (b[3] - b[1]) / (h * w) for b in val])
     references = []
     for r in results:
-        side = r["gap_map"][0]
-        if r["gap_map"][1] == side and size % side == 0:
-            c = r["box_map"] = box_map_scores(val, side, size)
-            references.append(f"{side}×{side}: mean IoU {c['mean_iou']:.3f}, IoU ≥ 0.5 {100 * c['iou_ge_05']:.1f} %")
+        mh, mw = r["gap_map"]
+        if h % mh == 0 and w % mw == 0:
+            c = r["box_map"] = box_map_scores(val, (mh, mw), (h, w))
+            references.append(f"{mh}×{mw}: mean IoU {c['mean_iou']:.3f}, IoU ≥ 0.5 {100 * c['iou_ge_05']:.1f} %")
     picked = ("on the val pictures themselves, so top-1 is the best over epochs" if args.val_split is None
               else f"on {100 * args.val_split:g} % of the training pictures held out")
     if args.data:  # (the images train-head takes: of vggcl's extensions, in sub-folders too, none hidden)
@@ -870,7 +893,8 @@ def caption(results, boxes, classes, args, frame):
         pictures = f"{len(classes)} classes, {len(boxes) - len(val)} training and {len(val)} validation pictures " \
                    f"(seed {args.seed})"
     text = (f"{pictures}; train-head kept its best epoch {picked}; "
-            f"trunk {Path(args.weights).name}; images/s from `vggcl bench --batch 8` on "
+            f"trunk {Path(args.weights).name}; images/s from `vggcl bench --batch 8`, the median of "
+            f"{BENCH_ROUNDS} rounds alternating the settings, on "
             f"{results[0]['device']}. A peak placed at random would land in the box {100 * chance:.1f} % of "
             f"the time (mean box area).")
     if references:
@@ -940,6 +964,31 @@ def resize_arg(text):
     return sides[0] if len(sides) == 1 else tuple(sides)
 
 
+def trunk_preset(ap, args):
+    """args.resize and args.crop not given taken as vggcl takes them: the trunk's own (its metadata's "vggcl.resize",
+    "N" or "H,W", and "vggcl.crop", 0 none), else torchvision's 256 and 224; a resize given takes its width with
+    it. --no-crop is crop 0. (The study gives vggcl every value, so that it maps the boxes as vggcl crops.)"""
+    meta = {}
+    try:
+        with open(args.weights, "rb") as f:
+            n = int.from_bytes(f.read(8), "little")
+            if 2 <= n <= 100 << 20:
+                meta = json.loads(f.read(n)).get("__metadata__") or {}
+    except (OSError, ValueError, AttributeError):
+        meta = {}  # (vggcl says what is wrong with the file, naming it)
+    resize, crop = meta.get("vggcl.resize"), meta.get("vggcl.crop")
+    if args.resize is None:
+        if isinstance(resize, str) and re.fullmatch(r"[0-9]+(,[0-9]+)?", resize):
+            sides = tuple(int(v) for v in resize.split(","))
+            args.resize = sides if len(sides) == 2 else sides[0]
+        else:
+            args.resize = 256
+    if args.no_crop:
+        args.crop = 0
+    elif args.crop is None:
+        args.crop = int(crop) if isinstance(crop, str) and re.fullmatch(r"[0-9]+", crop) else 224
+
+
 def parse_args(argv):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -947,9 +996,14 @@ def parse_args(argv):
     ap.add_argument("--weights", help="the VGG16 trunk (safetensors) to train heads on")
     ap.add_argument("--data", help="your own data set: DIR/train/<class>/..., DIR/val/<class>/... and "
                                    "DIR/boxes.json (see the docstring), instead of the study's own")
-    ap.add_argument("--resize", type=resize_arg, default=256, metavar="N|HxW",
-                    help="with --data: the short side's resize (default 256), or HxW: both sides, as Resize((H, W))")
-    ap.add_argument("--crop", type=int, default=224, help="with --data: the center crop (default 224)")
+    ap.add_argument("--resize", type=resize_arg, metavar="N|HxW",
+                    help="with --data: the short side's resize, or HxW: both sides, as Resize((H, W)) (default: the "
+                         "trunk's own, its metadata's, else 256)")
+    crop = ap.add_mutually_exclusive_group()
+    crop.add_argument("--crop", type=int, help="with --data: the center crop (default: the trunk's own, else 224)")
+    crop.add_argument("--no-crop", action="store_true", help="with --data: no crop (with --resize HxW: the pictures "
+                                                             "made that size, as a model trained with Resize((H, W)) "
+                                                             "alone)")
     ap.add_argument("--vggcl", default="build/vggcl", help="the vggcl binary (default build/vggcl)")
     ap.add_argument("--out", help="working folder (default: a temporary one, removed unless --keep)")
     ap.add_argument("--keep", action="store_true", help="keep the temporary working folder")
@@ -979,11 +1033,21 @@ def parse_args(argv):
     args = ap.parse_args(argv)
     if args.data and (args.skip_build_data or args.build_only):
         ap.error("--data is a data set already: no --skip-build-data or --build-only")
+    if not args.data and (args.resize is not None or args.crop is not None or args.no_crop):
+        ap.error("--resize, --crop and --no-crop go with --data (the study's own pictures are made at 224 x 224)")
+    if args.data and args.weights and Path(args.weights).is_file():
+        trunk_preset(ap, args)
     sides = args.resize if isinstance(args.resize, tuple) else (args.resize,)
-    if args.data and not (all(0 <= s <= 16384 for s in sides) and 64 <= args.crop <= 16384):
+    if args.data and not all(0 <= s <= 16384 for s in sides):
+        ap.error("--resize must be 0 to 16384 (or HxW, 1 to 16384 each)")
+    if args.data and args.crop == 0 and not isinstance(args.resize, tuple):
+        ap.error("--no-crop needs --resize HxW (the trunk's, or given): each picture would keep a size of its own, "
+                 "and a run of vggcl takes one size")
+    if args.data and not 64 <= min((args.crop,) if args.crop else sides) <= 16384:
         # (at 32 to 63 pool5 kept makes a 1x1 map, which places nothing: its row scored 0 as if it had lost)
-        ap.error("--resize must be 0 to 16384 (or HxW, 1 to 16384 each) and --crop 64 to 16384 (below 64 the map "
-                 "with pool5 kept is 1x1: nothing to localize)")
+        ap.error(f"--crop must be 64 to 16384, or without a crop --resize HxW 64 or more a side, not "
+                 f"{args.crop if args.crop else 'x'.join(map(str, sides))} (below 64 the map with pool5 kept is 1x1: "
+                 "nothing to localize)")
     if args.data and args.out and Path(args.out).resolve().is_relative_to(Path(args.data).resolve()):
         ap.error(f"--out {args.out} is in --data {args.data}: the study writes nothing there")
     if args.out and Path(args.out).exists() and not Path(args.out).is_dir():
@@ -1041,8 +1105,10 @@ def main(argv=None):
             print(f"data set: {len(boxes)} pictures of {len(classes)} classes in {out} "
                   f"({time.time() - t:.1f} s)", file=sys.stderr)
         resize = "x".join(map(str, args.resize)) if isinstance(args.resize, tuple) else args.resize
-        frame = (Frame(Path(args.data), out, ["--resize", resize, "--crop", args.crop], args.crop) if args.data
-                 else Frame(out, out, PRE, SIZE))
+        cut = ["--crop", args.crop] if args.crop else ["--no-crop"]
+        frame = (Frame(Path(args.data), out, ["--resize", resize] + cut,
+                       (args.crop,) * 2 if args.crop else args.resize) if args.data
+                 else Frame(out, out, PRE, (SIZE, SIZE)))
         if args.build_only:
             return 0
         rel = picture_image(args, boxes, classes) if args.picture else None
@@ -1056,6 +1122,7 @@ def main(argv=None):
         train_opts += shlex.split(args.train_args or "")
         results = [study_setting(args.vggcl, args.weights, frame, s, args.seed, train_opts, takes_pre,
                                  args.val_split, classes, boxes) for s in SETTINGS]
+        throughputs(args.vggcl, results, frame.size)
         table = markdown_table(results)
         cap = caption(results, boxes, classes, args, frame)
         (out / "results.json").write_text(json.dumps(results, indent=1) + "\n")
