@@ -463,6 +463,15 @@ class TrainHead(unittest.TestCase):
         epochs = [ln for ln in r.stdout.splitlines() if ln.startswith("epoch")]
         self.assertRegex(epochs[-1], r"train loss [0-9]\.[0-9]{4}e\+[0-9]+ top-1")
         self.assertLess(max(len(word) for ln in epochs for word in ln.split()), 12, epochs)
+        # ... and their growth said (a head not learning was written unsaid)
+        loss = [float(ln.split("train loss ")[1].split()[0]) for ln in epochs]
+        self.assertGreater(loss[-1], loss[0], r.stdout)  # (the premise)
+        self.assertIn(f"vggcl: train-head: the training loss grew, from {epochs[0].split('train loss ')[1].split()[0]} "
+                      f"in epoch 1 to {epochs[-1].split('train loss ')[1].split()[0]} in epoch 3: the head is not "
+                      "learning; a smaller --lr (900000) or --l2 trains a better one", r.stderr)
+        r = self.train_head(out, "--data", d / "six", "--epochs", 3)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertNotIn("loss grew", r.stderr)
         out.unlink()
         # an earlier run's features, the last of them now a link to a full device: all kept as they were (the
         # others were named one by one before its data was written, then removed: lost)
