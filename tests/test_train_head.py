@@ -310,6 +310,27 @@ class TrainHead(unittest.TestCase):
         self.assertFalse(out.exists())
         self.assertEqual([p.name for p in out.parent.iterdir() if ".tmp." in p.name], [])  # (the writer's names)
 
+    def test_data_one_level_up(self):
+        """--data DIR where DIR/train was meant (train/ and val/ of the same class folders): taken as ImageFolder
+        takes it, train and val the classes, and said, naming the folder to give (it trained unsaid)."""
+        nest = self.d / "nest"
+        make_folder(nest / "train", 2, 3, classes=("cat", "dog"))
+        make_folder(nest / "val", 1, 4, classes=("cat", "dog"))
+        (nest / "notes").mkdir()  # (a folder of its own images: not among the alike)
+        Image.fromarray(photo(40, 40, 1)).save(nest / "notes" / "a.png")
+        out = self.d / "nest.safetensors"
+        said = (f"the class folders 'train' and 'val' each hold their images in sub-folders of the same names (cat, "
+                f"dog): if those are the classes, the folder to give is {nest}/train\n")
+        r = self.train_head(out, "--data", nest, "--epochs", 1)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn(f"vggcl: train-head: --data {nest}: " + said, r.stderr)
+        r = self.vggcl("eval", "--weights", out, "--data", nest, "--resize", SIZE, "--crop", SIZE)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn(f"vggcl: eval: --data {nest}: " + said, r.stderr)
+        r = self.vggcl("eval", "--weights", out, "--data", nest / "train", "--resize", SIZE, "--crop", SIZE)
+        self.assertNotIn("sub-folders of the same names", r.stderr)
+        shutil.rmtree(nest), out.unlink()
+
     def test_bad_input(self):
         bad = self.d / "bad"
         make_folder(bad / "empty_class", 2, 3)

@@ -85,6 +85,62 @@ static int class_folders(const char *dir, cli_dataset *ds, int say)
     return CLI_OK;
 }
 
+/* The first-level sub-folders class c's images are in, sorted and joined by '/' (allocated), or NULL where one
+ * of its images is in the class folder itself (or out of memory). */
+static char *image_folders(const cli_dataset *ds, int c, size_t skip)
+{
+    char **names = malloc(sizeof *names * (size_t)(ds->n ? ds->n : 1)), *joined = NULL;
+    int n = 0, direct = !names;
+    for (int i = 0; i < ds->n && !direct; i++) {
+        if (ds->labels[i] != c) continue;
+        const char *rest = ds->files[i] + skip, *slash = strchr(rest, '/');
+        if (!slash) direct = 1;
+        else if (!(names[n++] = strndup(rest, (size_t)(slash - rest)))) direct = 1, n--;
+    }
+    if (!direct && n) {
+        qsort(names, (size_t)n, sizeof *names, cmp_str);
+        size_t len = 1;
+        for (int i = 0; i < n; i++) len += strlen(names[i]) + 1;
+        if ((joined = malloc(len))) {
+            *joined = 0;
+            for (int i = 0; i < n; i++)
+                if (!i || strcmp(names[i], names[i - 1])) strcat(strcat(joined, i ? "/" : ""), names[i]);
+        }
+    }
+    for (int i = 0; i < n; i++) free(names[i]);
+    free(names);
+    return joined;
+}
+
+/* Where two class folders hold their images only in sub-folders of the same names (DIR/train/cat and
+ * DIR/val/cat: DIR given where DIR/train was meant), says so: ImageFolder takes train and val as the classes,
+ * and so does vggcl, which trained and scored them unsaid. */
+static void say_nested(const char *opt, const char *dir, const cli_dataset *ds)
+{
+    char **seen = calloc((size_t)ds->n_classes, sizeof *seen);
+    for (int c = 0; seen && c < ds->n_classes; c++) {
+        char *path = cli_join(dir, ds->classes[c]);
+        seen[c] = path ? image_folders(ds, c, strlen(path) + 1) : NULL;
+        free(path);
+        for (int k = 0; seen[c] && strchr(seen[c], '/') && k < c; k++) {
+            if (!seen[k] || strcmp(seen[k], seen[c])) continue;
+            char *list = malloc(2 * strlen(seen[c]) + 1), *at = list; /* ("a/b" as "a, b") */
+            for (const char *q = seen[c]; list && *q; q++) at = *q == '/' ? stpcpy(at, ", ") : (*at = *q, at + 1);
+            if (list) *at = 0;
+            char *names = list ? cli_text(list) : NULL, *one = cli_text(ds->classes[k]), *other = cli_text(ds->classes[c]);
+            free(list);
+            cli_notice("%s %s: the class folders '%s' and '%s' each hold their images in sub-folders of the same "
+                       "names (%s): if those are the classes, the folder to give is %s%s%s", opt, dir, one ? one : "",
+                       other ? other : "", names ? names : "", dir, cli_sep(dir), one ? one : "");
+            free(names), free(one), free(other);
+            c = ds->n_classes; /* (once) */
+            break;
+        }
+    }
+    for (int c = 0; seen && c < ds->n_classes; c++) free(seen[c]);
+    free(seen);
+}
+
 int cli_dataset_read(const char *opt, const char *dir, cli_dataset *ds, int say)
 {
     struct stat sb;
@@ -117,6 +173,7 @@ int cli_dataset_read(const char *opt, const char *dir, cli_dataset *ds, int say)
         for (int i = before; i < ds->n; i++) ds->labels[i] = c;
     }
     cli_left_out_say(&other);
+    if (say) say_nested(opt, dir, ds);
     return CLI_OK;
 fail:
     cli_left_out_say(&other);
