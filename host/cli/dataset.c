@@ -127,7 +127,8 @@ static void say_nested(const char *opt, const char *dir, const cli_dataset *ds)
             char *list = malloc(2 * strlen(seen[c]) + 1), *at = list; /* ("a/b" as "a, b") */
             for (const char *q = seen[c]; list && *q; q++) at = *q == '/' ? stpcpy(at, ", ") : (*at = *q, at + 1);
             if (list) *at = 0;
-            char *names = list ? cli_text(list) : NULL, *one = cli_text(ds->classes[k]), *other = cli_text(ds->classes[c]);
+            char *names = list ? cli_text(list) : NULL, *one = cli_text(ds->classes[k]),
+                 *other = cli_text(ds->classes[c]);
             free(list);
             cli_notice("%s %s: the class folders '%s' and '%s' each hold their images in sub-folders of the same "
                        "names (%s): if those are the classes, the folder to give is %s%s%s", opt, dir, one ? one : "",
