@@ -174,7 +174,8 @@ typedef struct {
     const char *head;   /* key prefix of the linear head; NULL = "classifier.0" */
     int conv;           /* VGGCL_CONV_*; 0 = AUTO */
     int features_only;  /* 1: load the convolutions only (any head in the file is ignored,
-                           none is needed); forward passes then give features, not logits */
+                           none is needed); forward passes then give features, not logits;
+                           0: with the head (another value is refused) */
 } vggcl_load_options;
 
 /* Defaults: pool5 from the file (AUTO), head "classifier.0", conv AUTO, with the head. */

@@ -189,7 +189,10 @@ START_TEST(test_null_arguments)
     said(ctx, vggcl_npy_write(ctx, NULL, 1, (const long long[]){ 1 }, (const float[]){ 1 }), VGGCL_ERR_ARG,
          "path is NULL");
     vggcl_npy_writer *wr = NULL;
-    said(ctx, vggcl_npy_writer_open(ctx, tu_tmp("t.npy"), 1, NULL, &wr), VGGCL_ERR_ARG, "(NULL)");
+    said(ctx, vggcl_npy_writer_open(ctx, tu_tmp("t.npy"), 1, NULL, &wr), VGGCL_ERR_ARG,
+         "the sizes of the 1 dimension after the rows are NULL");
+    said(ctx, vggcl_npy_writer_open(ctx, tu_tmp("t.npy"), VGGCL_NPY_MAX_DIMS, NULL, &wr), VGGCL_ERR_ARG,
+         "dimensions after the rows; expected 0 to");
     said(ctx, vggcl_npy_write(ctx, NULL, 1, (const long long[]){ 1 }, NULL), VGGCL_ERR_ARG, "path is NULL");
     said(ctx, vggcl_npy_writer_open(ctx, NULL, 1, NULL, &wr), VGGCL_ERR_ARG, "path is NULL");
     said(ctx, vggcl_npy_writer_open(ctx, "", 1, (const long long[]){ 1 }, &wr), VGGCL_ERR_ARG, "the path is empty");
@@ -637,6 +640,9 @@ START_TEST(test_load_options)
     said(ctx, vggcl_model_load(ctx, path, &o, &m), VGGCL_ERR_ARG, "pool5 7");
     o.pool5 = VGGCL_POOL5_AUTO, o.conv = 99;
     said(ctx, vggcl_model_load(ctx, path, &o, &m), VGGCL_ERR_ARG, "no convolution algorithm 99");
+    o.conv = VGGCL_CONV_AUTO, o.features_only = 2; /* (as a draft of 2: 0 or 1, not any true value) */
+    said(ctx, vggcl_model_load(ctx, path, &o, &m), VGGCL_ERR_ARG, "features_only 2; expected 0 or 1");
+    said(ctx, vggcl_model_random(ctx, "vgg11", 3, 1, &o, &m), VGGCL_ERR_ARG, "features_only 2");
     ck_assert_ptr_null(m);
     remove(path);
     vggcl_ctx_free(ctx);

@@ -404,9 +404,12 @@ vggcl_status vggcl_npy_writer_open(vggcl_ctx *ctx, const char *path, int ndim_ta
     VGGCL_NEED(ctx, "vggcl_npy_writer_open", path);
     size_t row_floats;
     int bad;
-    if (ndim_tail < 0 || ndim_tail + 1 > VGGCL_NPY_MAX_DIMS || (ndim_tail && !tail))
-        return vggcl__fail(ctx, VGGCL_ERR_ARG, "%s: %d dimensions after the rows%s; at most %d", path, ndim_tail,
-                           ndim_tail > 0 && !tail ? " without their sizes (NULL)" : "", VGGCL_NPY_MAX_DIMS - 1);
+    if (ndim_tail < 0 || ndim_tail + 1 > VGGCL_NPY_MAX_DIMS)
+        return vggcl__fail(ctx, VGGCL_ERR_ARG, "%s: %d dimensions after the rows; expected 0 to %d", path, ndim_tail,
+                           VGGCL_NPY_MAX_DIMS - 1);
+    if (ndim_tail && !tail)
+        return vggcl__fail(ctx, VGGCL_ERR_ARG, "%s: the sizes of the %d dimension%s after the rows are NULL", path,
+                           ndim_tail, ndim_tail == 1 ? "" : "s");
     if ((bad = dims_fit(tail, ndim_tail, &row_floats)))
         return vggcl__fail(ctx, VGGCL_ERR_ARG, "%s: dimension %lld after the rows; expected 0 to 2^40, a row's bytes "
                                                "fitting in a size_t", path, tail[-1 - bad]);

@@ -748,6 +748,8 @@ vggcl_status vggcl__load_options_check(vggcl_ctx *ctx, const vggcl_load_options 
                            o->pool5);
     if (o && o->conv && !vggcl__conv_algo(o->conv))
         return vggcl__fail(ctx, VGGCL_ERR_ARG, "load options: no convolution algorithm %d", o->conv);
+    if (o && o->features_only != 0 && o->features_only != 1) /* (as draft is: a field left unset is said) */
+        return vggcl__fail(ctx, VGGCL_ERR_ARG, "load options: features_only %d; expected 0 or 1", o->features_only);
     if (o && o->conv && ctx->use_ref && ctx->log && !ctx->told_ref_conv) { /* (not an error: the answers are the same) */
         char msg[160];
         snprintf(msg, sizeof msg, "convolution algorithm %s not used: the plain-C reference has one way",
