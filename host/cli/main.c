@@ -37,7 +37,7 @@ static const char usage[] =
     "environment:\n"
     "  VGGCL_DEVICE      the device where --device is not given (as --device takes it;\n"
     "                    all or a list: their first for the commands of one device)\n"
-    "  VGGCL_CACHE_DIR   compiled kernels and tune's tables (default $XDG_CACHE_HOME/vggcl,\n"
+    "  VGGCL_CACHE_DIR   compiled kernels and tune's tables (unset or empty: $XDG_CACHE_HOME/vggcl,\n"
     "                    an absolute one, else ~/.cache/vggcl; off: no cache)\n"
     "  TMPDIR            where an array for standard output, a pipe or rank 0 is staged\n"
     "                    (default /tmp)\n"
