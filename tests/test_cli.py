@@ -2730,6 +2730,15 @@ class Cli(unittest.TestCase):
         self.assertEqual(np.load(self.d / "f_0.npy").shape, (2, 16))
         np.testing.assert_allclose(y_cl, y_ref, rtol=1e-4, atol=1e-5)
         self.assertEqual([p.name for p in self.d.glob("*.tmp.*")], [])
+        # a model that names its classes: the top class's name too, as classify gives it
+        sd, _ = load_file(self.weights)
+        save_file(sd, self.d / "named.safetensors", {"vggcl.classes": json.dumps(["ant", "bee", "cow"])})
+        r = self.vggcl("run", "--weights", self.d / "named.safetensors", "--input", self.x, "--output", out)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        top = y_ref.argmax(1)
+        name = ["ant", "bee", "cow"][top[0]]
+        self.assertRegex(r.stdout, f"image 0: top class {top[0]} \\({name}; logit -?[0-9.]+\\)\n")
+        (self.d / "named.safetensors").unlink()
         # a NaN in the input passes to the logits (as in PyTorch); no top class is called for them
         x = np.load(self.x)
         x[1, 0, 3, 3] = np.nan

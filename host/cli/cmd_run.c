@@ -151,8 +151,12 @@ int cmd_run(int argc, char **argv)
         }
         if (!finite) /* (NaN or infinite inputs pass through, as in PyTorch: no class to call) */
             fprintf(report, "image %d: logits not finite (NaN or infinite values in the input or the weights)\n", i);
-        else
-            fprintf(report, "image %d: top class %d (logit %.4f)\n", i, best, logits[(size_t)i * classes + best]);
+        else { /* (its name where the model names its classes, as classify says it) */
+            char *name = vggcl_model_class_name(model, best) ? cli_text(vggcl_model_class_name(model, best)) : NULL;
+            fprintf(report, "image %d: top class %d (%s%slogit %.4f)\n", i, best, name ? name : "", name ? "; " : "",
+                    logits[(size_t)i * classes + best]);
+            free(name);
+        }
     }
     if (shown < n) {
         int past = 0; /* (the rows not shown whose logits are not finite: counted, a NaN there went unsaid) */
