@@ -1112,6 +1112,21 @@ class Export(unittest.TestCase):
         meta = load_file(out)[1]
         self.assertEqual((meta["vggcl.classes"], meta["vggcl.resize"], meta["vggcl.crop"], meta["vggcl.mean"]),
                          ('["cat", "dog", "owl"]', "40", "32", "0.5,0.5,0.5"))
+        # the names as an {"index": name} object too, or Keras's imagenet_class_index.json form (they were refused)
+        for other in ({"1": "dog", "0": "cat", "2": "owl"}, {"0": ["n1", "cat"], "1": ["n2", "dog"], "2": ["n3", "owl"]}):
+            (self.d / "classes.json").write_text(json.dumps(other))
+            rc, err, _ = self.export("--state-dict", self.d / "named.pt", "--class-names-json", self.d / "classes.json",
+                                     "--out", self.d / "other.safetensors")
+            self.assertEqual(rc, 0, err)
+            self.assertEqual(load_file(self.d / "other.safetensors")[1]["vggcl.classes"], '["cat", "dog", "owl"]')
+        for bad in ({"0": "cat", "2": "dog", "3": "owl"}, {"0": "cat", "01": "dog", "2": "owl"}, {"0": "cat", "1": 2}):
+            (self.d / "classes.json").write_text(json.dumps(bad))
+            rc, err, _ = self.export("--state-dict", self.d / "named.pt", "--class-names-json", self.d / "classes.json",
+                                     "--out", self.d / "other.safetensors")
+            self.assertNotEqual(rc, 0, bad)
+            self.assertIn("expected", err)
+            self.assertNotIn("Traceback", err)
+        (self.d / "other.safetensors").unlink()
         img = self.d / "one.png"
         Image.fromarray(photo(50, 60, 9)).save(img)
         r = subprocess.run([VGGCL, "classify", "--weights", out, "--format", "json", "--logits-out", self.d / "l.npy",

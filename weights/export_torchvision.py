@@ -741,8 +741,9 @@ def main(argv=None):
     ap.add_argument("--seed", type=int, default=None, help="seed for --random (default 0)")
     names = ap.add_mutually_exclusive_group()
     names.add_argument("--class-names", help="comma-separated class names, in output order")
-    names.add_argument("--class-names-json", help='a JSON {"name": index} object (ImageFolder\'s class_to_idx) or '
-                                                  "a list of names")
+    names.add_argument("--class-names-json", help='a JSON {"name": index} object (ImageFolder\'s class_to_idx), an '
+                                                  '{"index": name} one (a name or a list ending with it, as Keras\'s '
+                                                  "imagenet_class_index.json), or a list of names")
     add_preprocess_args(ap)
     ap.add_argument("--mean", help="... and (x/255 - mean)/std per channel: R,G,B")
     ap.add_argument("--std", help="R,G,B")

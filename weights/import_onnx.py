@@ -995,7 +995,8 @@ def main(argv=None):
                          "Keras/Caffe BGR minus mean (caffe), or 0..255 (raw, the default for a uint8 input)")
     cl = ap.add_mutually_exclusive_group()
     cl.add_argument("--classes", help="comma-separated class names, in output order")
-    cl.add_argument("--classes-json", help='a JSON {"name": index} object or list of names')
+    cl.add_argument("--classes-json", help='a JSON {"name": index} object, an {"index": name} one (a name or a list '
+                                           "ending with it, as Keras's imagenet_class_index.json), or a list of names")
     ap.add_argument("--pool5", choices=["keep", "drop"], help="check that the graph agrees")
     add_preprocess_args(ap)  # (default: a square input's size, as both the resize and the crop)
     a = ap.parse_args(argv)

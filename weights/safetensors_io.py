@@ -174,8 +174,22 @@ def _write_via_temporary(tensors, meta, out, dtype):
         raise
 
 
+def index_to_name(obj):
+    """The names of a JSON {"index": name} object, in index order ({"0": "cat", ...}; a name may be a list whose
+    last item is it, as Keras's imagenet_class_index.json gives {"0": ["n01440764", "tench"], ...}); None where obj
+    is not of that form (its keys not the indices 0..n-1 written in decimal, once each, or a value not a name)."""
+    names = {}
+    for k, v in obj.items():
+        if isinstance(v, list) and v and all(isinstance(x, str) for x in v):
+            v = v[-1]
+        if not (isinstance(v, str) and k.isascii() and k.isdigit() and str(int(k)) == k):
+            return None
+        names[int(k)] = v
+    return [names[i] for i in range(len(names))] if sorted(names) == list(range(len(names))) else None
+
+
 def read_class_names(text, json_path, flags=("--classes", "--classes-json")):
-    """Class names from comma-separated text or a JSON file ({"name": index} or a list of names):
+    """Class names from comma-separated text or a JSON file ({"name": index}, {"index": name} or a list of names):
     (names, where they came from); ValueError naming the option or file for anything else."""
     if text is not None:
         names = [s.strip() for s in text.split(",")]
@@ -187,17 +201,24 @@ def read_class_names(text, json_path, flags=("--classes", "--classes-json")):
                 obj = json.load(f)
         except (OSError, ValueError) as e:
             raise ValueError(f"{json_path}: {e}")
-        if isinstance(obj, dict):
+        if isinstance(obj, dict) and obj and all(isinstance(v, (str, list)) for v in obj.values()):
+            names = index_to_name(obj)
+            if names is None:
+                raise ValueError(f"{src}: expected an {{\"index\": name}} object with the indices 0..{len(obj) - 1} "
+                                 "once each (or {\"name\": index}, or a list of names)")
+        elif isinstance(obj, dict):
             idx = {k: v for k, v in obj.items() if isinstance(v, int) and not isinstance(v, bool)}
             if len(idx) != len(obj):
-                raise ValueError(f"{src}: expected a {{\"name\": index}} object (integer indices) or a list of names")
+                raise ValueError(f"{src}: expected a {{\"name\": index}} object (integer indices), an {{\"index\": "
+                                 "name}} one, or a list of names")
             if sorted(idx.values()) != list(range(len(idx))):
                 raise ValueError(f"{src}: the indices are {sorted(idx.values())}; expected 0..{len(idx) - 1} once each")
             names = [k for k, _ in sorted(idx.items(), key=lambda kv: kv[1])]
         elif isinstance(obj, list) and all(isinstance(x, str) for x in obj):
             names = obj
         else:
-            raise ValueError(f"{src}: expected a {{\"name\": index}} object or a list of names")
+            raise ValueError(f"{src}: expected a {{\"name\": index}} object, an {{\"index\": name}} one, or a list "
+                             "of names")
     if not names or any(not n for n in names):
         raise ValueError(f"{src}: empty class name")
     if any("\0" in n for n in names):  # (vggcl's loader refuses a model whose vggcl.classes holds one)
