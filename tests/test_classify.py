@@ -1113,7 +1113,8 @@ class Export(unittest.TestCase):
         self.assertEqual((meta["vggcl.classes"], meta["vggcl.resize"], meta["vggcl.crop"], meta["vggcl.mean"]),
                          ('["cat", "dog", "owl"]', "40", "32", "0.5,0.5,0.5"))
         # the names as an {"index": name} object too, or Keras's imagenet_class_index.json form (they were refused)
-        for other in ({"1": "dog", "0": "cat", "2": "owl"}, {"0": ["n1", "cat"], "1": ["n2", "dog"], "2": ["n3", "owl"]}):
+        for other in ({"1": "dog", "0": "cat", "2": "owl"},
+                      {"0": ["n1", "cat"], "1": ["n2", "dog"], "2": ["n3", "owl"]}):
             (self.d / "classes.json").write_text(json.dumps(other))
             rc, err, _ = self.export("--state-dict", self.d / "named.pt", "--class-names-json", self.d / "classes.json",
                                      "--out", self.d / "other.safetensors")
