@@ -329,6 +329,12 @@ class TrainHead(unittest.TestCase):
         self.assertIn(f"vggcl: eval: --data {nest}: " + said, r.stderr)
         r = self.vggcl("eval", "--weights", out, "--data", nest / "train", "--resize", SIZE, "--crop", SIZE)
         self.assertNotIn("sub-folders of the same names", r.stderr)
+        shutil.rmtree(nest)
+        # many sub-folders: the first six named
+        for split in ("train", "val"):
+            make_folder(nest / split, 1, 4, classes=tuple("abcdefgh"))
+        r = self.vggcl("eval", "--weights", out, "--data", nest, "--resize", SIZE, "--crop", SIZE)
+        self.assertIn("sub-folders of the same names (a, b, c, d, e, f and 2 more): if those", r.stderr)
         shutil.rmtree(nest), out.unlink()
 
     def test_bad_input(self):

@@ -85,14 +85,14 @@ static int class_folders(const char *dir, cli_dataset *ds, int say)
     return CLI_OK;
 }
 
-/* The first-level sub-folders class c's images are in, sorted and joined by '/' (allocated), or NULL where one
- * of its images is in the class folder itself (or out of memory). */
-static char *image_folders(const cli_dataset *ds, int c, size_t skip)
+/* The first-level sub-folders the images files[lo..hi) of a class are in (skip: the bytes of their class folder's
+ * path and its '/'), sorted and joined by '/' (allocated), or NULL where one of them is in the class folder itself
+ * (or out of memory). */
+static char *image_folders(const cli_dataset *ds, int lo, int hi, size_t skip)
 {
-    char **names = malloc(sizeof *names * (size_t)(ds->n ? ds->n : 1)), *joined = NULL;
+    char **names = malloc(sizeof *names * (size_t)(hi > lo ? hi - lo : 1)), *joined = NULL;
     int n = 0, direct = !names;
-    for (int i = 0; i < ds->n && !direct; i++) {
-        if (ds->labels[i] != c) continue;
+    for (int i = lo; i < hi && !direct; i++) {
         const char *rest = ds->files[i] + skip, *slash = strchr(rest, '/');
         if (!slash) direct = 1;
         else if (!(names[n++] = strndup(rest, (size_t)(slash - rest)))) direct = 1, n--;
@@ -118,15 +118,25 @@ static char *image_folders(const cli_dataset *ds, int c, size_t skip)
 static void say_nested(const char *opt, const char *dir, const cli_dataset *ds)
 {
     char **seen = calloc((size_t)ds->n_classes, sizeof *seen);
-    for (int c = 0; seen && c < ds->n_classes; c++) {
+    for (int c = 0, lo = 0, hi = 0; seen && c < ds->n_classes; c++, lo = hi) { /* (a class's files: one run) */
+        while (hi < ds->n && ds->labels[hi] == c) hi++;
         char *path = cli_join(dir, ds->classes[c]);
-        seen[c] = path ? image_folders(ds, c, strlen(path) + 1) : NULL;
+        seen[c] = path ? image_folders(ds, lo, hi, strlen(path) + 1) : NULL;
         free(path);
         for (int k = 0; seen[c] && strchr(seen[c], '/') && k < c; k++) {
             if (!seen[k] || strcmp(seen[k], seen[c])) continue;
-            char *list = malloc(2 * strlen(seen[c]) + 1), *at = list; /* ("a/b" as "a, b") */
-            for (const char *q = seen[c]; list && *q; q++) at = *q == '/' ? stpcpy(at, ", ") : (*at = *q, at + 1);
+            char *list = malloc(2 * strlen(seen[c]) + 32), *at = list; /* ("a/b" as "a, b"; the first 6 of more) */
+            int shown = 1, more = 0;
+            for (const char *q = seen[c]; list && *q; q++)
+                if (*q != '/') {
+                    if (shown <= 6) *at++ = *q;
+                } else if (++shown <= 6) {
+                    at = stpcpy(at, ", ");
+                } else {
+                    more++;
+                }
             if (list) *at = 0;
+            if (list && more) sprintf(at, " and %d more", more);
             char *names = list ? cli_text(list) : NULL, *one = cli_text(ds->classes[k]),
                  *other = cli_text(ds->classes[c]);
             free(list);
