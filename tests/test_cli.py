@@ -632,6 +632,9 @@ class Cli(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(r.stderr.count("convolution algorithm winograd not used: the plain-C reference has one way"),
                          1, r.stderr)
+        self.assertIn(", conv reference, batch ", r.stdout)  # (it said "conv winograd" after that)
+        r = self.vggcl("bench", "--weights", self.weights, "--size", "8", "--iters", "1", "--device", "ref", "--json")
+        self.assertEqual(json.loads(r.stdout)["conv"], "reference", r.stdout)
         bad = self.d / "neg.npy"
         header = "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3, -8, 8), }"
         header += " " * (-(10 + len(header) + 1) % 64) + "\n"

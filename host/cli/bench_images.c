@@ -123,7 +123,7 @@ int cli_bench_images(vggcl_ctx *ctx, vggcl_model *model, const char *weights, co
     } else {
         char more[320];
         snprintf(more, sizeof more, "conv %s, images made %s (height x width; resize %s, crop %d, mean %s, std %s%s)",
-                 conv ? conv : "auto", size, resize, p->crop, mean, std, p->draft ? ", draft" : "");
+                 cli_bench_conv(ctx, conv), size, resize, p->crop, mean, std, p->draft ? ", draft" : "");
         cli_bench_heading(ctx, model, weights, more);
         char *shown = cli_text(dir); /* (a newline in the name forged a line) */
         printf("images:        %d from %s (%d skipped), batch %d, %d decoding thread%s\n", st.images,

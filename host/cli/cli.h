@@ -401,6 +401,9 @@ void cli_times_report(int mpi, int rank, int size);
  * first lines (device:, model: with what follows the model's name, more). */
 void cli_bench_record(struct cJSON *o, const vggcl_ctx *ctx, const vggcl_model *model, const char *weights, const char *conv);
 void cli_bench_heading(const vggcl_ctx *ctx, const vggcl_model *model, const char *weights, const char *more);
+/* The convolution a bench record names: conv as given (NULL: auto), "reference" on the plain-C reference, which
+ * has one way whatever was asked (said so when the model loaded). */
+const char *cli_bench_conv(const vggcl_ctx *ctx, const char *conv);
 /* vggcl bench --images DIR (bench_images.c); weights and conv as given, for the record. */
 int cli_bench_images(vggcl_ctx *ctx, vggcl_model *model, const char *weights, const char *conv, const char *dir,
                      const vggcl_preprocess *p, int batch, int recursive, int threads, double progress_s, int json);

@@ -88,7 +88,7 @@ void cli_bench_record(cJSON *o, const vggcl_ctx *ctx, const vggcl_model *model, 
     if (units) cJSON_AddNumberToObject(o, "compute_units", units);
     cJSON_AddItemToObject(o, "model", cli_json_string(weights ? weights : "random vgg16-gap7"));
     cJSON_AddStringToObject(o, "pool5", vggcl_model_pool5(model) ? "keep" : "drop");
-    cJSON_AddStringToObject(o, "conv", conv ? conv : "auto");
+    cJSON_AddStringToObject(o, "conv", cli_bench_conv(ctx, conv));
     int rank;
     char host[256];
     const int ranks = rank_of(&rank, host, sizeof host);
@@ -97,6 +97,11 @@ void cli_bench_record(cJSON *o, const vggcl_ctx *ctx, const vggcl_model *model, 
         cJSON_AddNumberToObject(o, "ranks", ranks);
         cJSON_AddItemToObject(o, "host", cli_json_string(host));
     }
+}
+
+const char *cli_bench_conv(const vggcl_ctx *ctx, const char *conv)
+{
+    return vggcl_device_index(ctx) < 0 ? "reference" : conv ? conv : "auto";
 }
 
 void cli_bench_heading(const vggcl_ctx *ctx, const vggcl_model *model, const char *weights, const char *more)
@@ -297,7 +302,7 @@ int cmd_bench(int argc, char **argv)
         if ((rc = cli_json_print(o)) != CLI_OK) goto done;
     } else {
         char more[96];
-        snprintf(more, sizeof more, "conv %s, batch %d, %dx%d", conv ? conv : "auto", batch, h, w);
+        snprintf(more, sizeof more, "conv %s, batch %d, %dx%d", cli_bench_conv(ctx, conv), batch, h, w);
         cli_bench_heading(ctx, model, weights, more);
         printf("start-up:      programs ready in %.1f ms (%d from cache, %d compiled); first pass %.1f ms besides\n"
                "               (the driver's first-use work included)\n",
