@@ -3581,6 +3581,13 @@ class Bench(unittest.TestCase):
                           "more rows not used)\n", b.stderr)
             self.assertIn("layer features.19: its input (512 ch, 4x4) to the channel-packed layout", names)
             self.assertIn("layer features.17: its input (256 ch, 4x4) back to NCHW", names)
+        # a table whose last row is cut short, without its newline (a write that did not finish): said so
+        rows = [ln for ln in path.read_text().splitlines() if not ln.startswith("conv")]
+        path.write_text("\n".join(rows) + "\nconv 128 256 8 8 1 winograd-gpu 1.0 MW")
+        b = self.bench("--size", "32", "--batch", "1", "--iters", "1")
+        self.assertEqual(b.returncode, 0, b.stderr)
+        self.assertIn("one given twice; the file ends inside it, without its newline: a write cut short? `vggcl tune` "
+                      "makes the table again): conv 128 256 8 8 1 winograd-gpu 1.0 MW\n", b.stderr)
 
         # an interrupted tune keeps the shapes it finished (each shape's share of 36 s is 4 s, for candidates
         # after the defaults, which run while the whole budget lasts: killed after the second, long before the ninth)

@@ -171,8 +171,10 @@ void vggcl__tune_load(vggcl_ctx *ctx)
         if (why) { /* kept as it is for write_table, but for blank lines and NUL bytes */
             const int shown = (int)strcspn(line, "\r\n"); /* (its first 100 bytes) */
             if (*why && !bad++) /* (a row edited by hand that did nothing was not said: the first one is) */
-                snprintf(first_bad, sizeof first_bad, "the tuning table %s: line %d is not used (%s): %.*s",
-                         ctx->tune_path, line_no, why, shown > 100 ? 100 : shown, line);
+                snprintf(first_bad, sizeof first_bad, "the tuning table %s: line %d is not used (%s%s): %.*s",
+                         ctx->tune_path, line_no, why, line[len - 1] != '\n' ? "; the file ends inside it, without "
+                         "its newline: a write cut short? `vggcl tune` makes the table again" : "",
+                         shown > 100 ? 100 : shown, line);
             if (strspn(line, " \t\r\n") == (size_t)len || strlen(line) != (size_t)len) continue;
             char *grown = realloc(ctx->tune_unread, unread + (size_t)len + 2);
             if (!grown) {
