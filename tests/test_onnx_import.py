@@ -526,6 +526,16 @@ class OnnxImport(unittest.TestCase):
         _, meta = self.check("keras_normalized", keras, raw, x_vggcl, "--input-scale", "raw")
         np.testing.assert_allclose(said(meta, "vggcl.mean"), mean, rtol=1e-6)
         np.testing.assert_allclose(said(meta, "vggcl.std"), np.sqrt(var), rtol=1e-6)
+        # ... without --input-scale: refused (the default unit read its Rescaling(1/255) as a std of 255 more: every
+        # pixel divided by 255 twice, unsaid), and given as unit, read so
+        err = self.refused("keras_normalized_default", keras, "normalization/mul0")
+        self.assertIn("takes pixels 0..255; give --input-scale raw (or --input-scale unit to read it so", err)
+        r = self.importer(self.d / "keras_normalized_default.onnx", self.d / "unit.safetensors", "--input-scale",
+                          "unit")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        np.testing.assert_allclose(said(load_file(self.d / "unit.safetensors")[1], "vggcl.std"), 255 * np.sqrt(var),
+                                   rtol=1e-6)
+        (self.d / "unit.safetensors").unlink()
         # a BGR graph (caffe) that also scales each channel: the scale of B read into the std of B (RGB's last)
         scale = np.array([0.5, 1.0, 2.0])  # (the graph's B, G, R)
         bgr = keras_like(44, cfg=(8, "M", 16, "M", 16), size=40, head="gap", norm=[("Mul", scale, 0)])

@@ -52,7 +52,9 @@ and vggcl.std (vggcl's input is (x/255 - mean)/std per RGB channel) and, with --
          an int8 input, which cannot hold them, is refused)
 A normalization the graph does itself before its first Conv, per channel (Sub, Div, Mul, Add:
 (x - mean) / std as a PyTorch wrapper exports it, Keras's Rescaling and Normalization), is read
-into vggcl.mean and vggcl.std on top of --input-scale, which then says what the graph's input is.
+into vggcl.mean and vggcl.std on top of --input-scale, which then says what the graph's input is;
+where it is not given and that normalization, read on 0..1 pixels, makes a mean or std above 20 (a
+Rescaling(1/255), or 0..255 centred), the graph takes pixels 0..255: refused, naming --input-scale raw.
 
 A graph that does not fit is refused: one line on stderr naming the first node that cannot be
 mapped and what was expected, exit status 1, no output file.
@@ -564,10 +566,11 @@ def input_steps(g, node, t):
     return steps, t, node
 
 
-def input_norm(steps, scale):
+def input_norm(steps, scale, given=True):
     """vggcl.mean and vggcl.std (RGB, on x/255) that give the first Conv what the graph gives it: its input as
     --input-scale says, then steps, each y = a*x + b per channel. Not folded into the Conv's weights: its zero
-    padding would then pad with what the normalization makes of 0."""
+    padding would then pad with what the normalization makes of 0. given: whether --input-scale was (the default
+    unit is refused where the steps are those of a graph taking pixels 0..255)."""
     a, b = np.ones(3), np.zeros(3)
     for node, slot, c, layout in steps:
         axis = -3 if layout == "NCHW" else -1
@@ -596,6 +599,12 @@ def input_norm(steps, scale):
         refuse(steps[0][0], f"the graph's input normalization scales the channels by {', '.join(f'{v:g}' for v in a)} "
                             "(R, G, B); expected positive, finite scales (vggcl's std is above 0)")
     std, mean = s0 / a, m0 - b * s0 / a
+    if not given and scale == "unit" and (np.any(std > 20) or np.any(np.abs(mean) > 20)):
+        # (Keras's Rescaling(1/255) read on x/255: every pixel divided by 255 twice, every answer wrong, unsaid)
+        refuse(steps[0][0], f"the graph's own input normalization, read on 0..1 pixels (the default --input-scale "
+                            f"unit), makes mean {', '.join(f'{v:.4g}' for v in mean)} and std "
+                            f"{', '.join(f'{v:.4g}' for v in std)}: a graph that scales or centres its input so takes "
+                            "pixels 0..255; give --input-scale raw (or --input-scale unit to read it so all the same)")
     # (in the shortest digits that give vggcl's float32: a graph's 0.485 was 0.485000014, float32's 0.485 in double)
     return tuple(",".join(np.format_float_positional(np.float32(v), unique=True, trim="-") for v in vs)
                  for vs in (mean, std))
@@ -630,7 +639,7 @@ def convert(model, path_name, scale=None):
                           + (", the default for a uint8 input)" if kind == onnx.TensorProto.UINT8 else
                              ": give it where the graph takes them so; a 16-bit image's 0..65535 is not vggcl's)"))
         scale = "raw"
-    scale = scale or "unit"
+    given, scale = scale is not None, scale or "unit"
     dims = static_dims(g.input)
     t = g.input.name
     node = g.next(t, None)
@@ -927,7 +936,7 @@ def convert(model, path_name, scale=None):
         tensors[f"classifier.{2 * k}.bias"] = np.asarray(b, np.float32)
     if scale == "caffe":  # the graph takes BGR: feed it RGB instead
         tensors[first] = np.ascontiguousarray(tensors[first][:, ::-1])
-    mean, std = SCALES[scale] if not steps else input_norm(steps, scale)
+    mean, std = SCALES[scale] if not steps else input_norm(steps, scale, given)
     meta = {"format": "pt", "vggcl.pool5": pool5, "vggcl.source": f"onnx:{path_name}",
             "vggcl.input_layout": layout_in, "vggcl.output": f"{softmax} dropped" if softmax else "logits",
             "vggcl.mean": mean, "vggcl.std": std}
