@@ -197,8 +197,8 @@ VGGCL_API void vggcl_model_free(vggcl_model *model); /* accepts NULL */
 /* A model of torchvision's configuration arch ("vgg11", "vgg13", "vgg16",
  * "vgg19") with deterministic random weights (He-scaled) and a GAP head of
  * `classes`, for benchmarks: the same seed gives the same weights. opts: as
- * for vggcl_model_load (head and features_only are ignored: the model has a
- * head; pool5 AUTO keeps it); may be NULL. */
+ * for vggcl_model_load (head and features_only are ignored, features_only
+ * checked as there: the model has a head; pool5 AUTO keeps it); may be NULL. */
 VGGCL_API vggcl_status vggcl_model_random(vggcl_ctx *ctx, const char *arch, int classes, unsigned seed,
                                 const vggcl_load_options *opts, vggcl_model **out);
 

@@ -1120,13 +1120,15 @@ class Export(unittest.TestCase):
                                      "--out", self.d / "other.safetensors")
             self.assertEqual(rc, 0, err)
             self.assertEqual(load_file(self.d / "other.safetensors")[1]["vggcl.classes"], '["cat", "dog", "owl"]')
-        for bad in ({"0": "cat", "2": "dog", "3": "owl"}, {"0": "cat", "01": "dog", "2": "owl"}, {"0": "cat", "1": 2}):
+        for bad in ({"0": "cat", "2": "dog", "3": "owl"}, {"0": "cat", "01": "dog", "2": "owl"}, {"0": "cat", "1": 2},
+                    {"0": []}, {"0": "cat", "1" * 4301: "dog"}):  # (the last: int() refused it, a traceback)
             (self.d / "classes.json").write_text(json.dumps(bad))
             rc, err, _ = self.export("--state-dict", self.d / "named.pt", "--class-names-json", self.d / "classes.json",
                                      "--out", self.d / "other.safetensors")
             self.assertNotEqual(rc, 0, bad)
             self.assertIn("expected", err)
             self.assertNotIn("Traceback", err)
+            self.assertNotIn("}}", err)  # (a piece of the message not formatted)
         (self.d / "other.safetensors").unlink()
         img = self.d / "one.png"
         Image.fromarray(photo(50, 60, 9)).save(img)
@@ -1451,6 +1453,8 @@ class Cam(unittest.TestCase):
             self.assertIn(f"vggcl: {imgs / 'p1b.png'}: not a JPEG", r.stderr)
             made[threads] = {f.name: f.read_bytes() for f in out.iterdir()}
             self.assertEqual(len(made[threads]), 12)
+            if threads == "3" and len(os.sched_getaffinity(0)) < 3:  # (the option taken: its threads said)
+                self.assertIn("3 decoding threads, but this process may run on only", r.stderr)
         self.assertEqual(made["1"], made["3"])
         cmd = " ".join(map(str, [VGGCL, "cam", "--weights", self.weights, "--out-dir", self.d / "out1", "--crop", "64",
                                  imgs, ">/dev/null"]))
@@ -1460,6 +1464,12 @@ class Cam(unittest.TestCase):
         shown = [ln.split("\r")[-1] for ln in r.stdout.replace("\r\n", "\n").split("\n")]
         self.assertIn(f"vggcl: {imgs / 'p1b.png'}: not a JPEG, PNG, WebP, BMP, TIFF or PNM image (skipped)", shown)
         self.assertRegex(r.stdout, r"5/5 images\r?\nvggcl: 1 of 5 images were skipped; 4 drawn")
+        # the lines on the same terminal: the bar wiped before each, so each begins its line
+        r = subprocess.run(["script", "-qec", cmd.replace(" >/dev/null", ""), "/dev/null"], capture_output=True,
+                           text=True, timeout=600)
+        shown = [ln.split("\r")[-1] for ln in r.stdout.replace("\r\n", "\n").split("\n")]
+        for i in range(4):
+            self.assertEqual(len([ln for ln in shown if ln.startswith(f"{imgs / f'p{i}.png'}: class ")]), 1, r.stdout)
         r = self.cam("--threads", "0", self.image)
         self.assertEqual(r.returncode, 2, r.stderr)
         self.assertIn("--threads", r.stderr)

@@ -1771,6 +1771,9 @@ class Cli(unittest.TestCase):
             self.fails(["classify", "--weights", self.d / "w8big.safetensors", bad, img], 1,
                        f"vggcl: classify: the model's resize (its metadata \"vggcl.resize\") {side},{side}, the size "
                        "every image is made: device out of memory")
+            self.fails(["bench", "--weights", self.d / "w8big.safetensors", "--batch", "1"], 1,
+                       f"vggcl: bench: the model's resize (its metadata \"vggcl.resize\") {side},{side}, the size it "
+                       "is benched at: device out of memory")
             (self.d / "w8big.safetensors").unlink(), bad.unlink()
         # a batch of images too large for the device: said before its pass, as a pass would say it, also where
         # the first batch had no readable image (the second is the first made)

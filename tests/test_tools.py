@@ -324,6 +324,13 @@ class Tools(unittest.TestCase):
         self.refused(run(*study[:-6], "--resize", "32x100", "--no-crop"), 2, "not 32x100 (below 64")
         self.refused(run(*study[:-6], "--resize", "64", "--no-crop"), 2, "--no-crop needs --resize HxW")
         self.refused(run(*study[:-6], "--crop", "64", "--no-crop"), 2, "not allowed with argument")
+        # the trunk's own crop refused: said as the trunk's (a whole "224.0" read as vggcl reads it); no trunk given
+        save_file(make_state_dict(parse_cfg("8,M,16,M,16,M,16,M"), False, 2, seed=1), own,
+                  {"vggcl.resize": "300.0", "vggcl.crop": "32"})
+        self.refused(run(PY, TOOLS / "pool5_study.py", "--weights", own, "--vggcl", VGGCL, "--data", data), 2,
+                     "not 32 (the trunk's own: its metadata's) (below 64")
+        self.refused(run(PY, TOOLS / "pool5_study.py", "--vggcl", VGGCL, "--data", data), 2,
+                     "--weights TRUNK is required")
         self.refused(run(*study[:-6], "--resize", "0x64", "--crop", "64"), 2, "'0x64': expected N, or HxW (height x "
                      "width, 1 or more each)")
         # mistakes: a box of a picture not there, a box the wrong way round or off the picture, no val/

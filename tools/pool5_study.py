@@ -973,20 +973,32 @@ def trunk_preset(ap, args):
         with open(args.weights, "rb") as f:
             n = int.from_bytes(f.read(8), "little")
             if 2 <= n <= 100 << 20:
-                meta = json.loads(f.read(n)).get("__metadata__") or {}
-    except (OSError, ValueError, AttributeError):
-        meta = {}  # (vggcl says what is wrong with the file, naming it)
-    resize, crop = meta.get("vggcl.resize"), meta.get("vggcl.crop")
+                meta = json.loads(f.read(n)).get("__metadata__")
+    except (OSError, ValueError, AttributeError, TypeError):
+        pass  # (vggcl says what is wrong with the file, naming it; none given: --self-check's)
+    meta = meta if isinstance(meta, dict) else {}
+
+    def whole(text):  # (as vggcl reads the metadata's sizes: whole numbers, "224.0" too; else None)
+        try:
+            v = float(text)
+        except (TypeError, ValueError):
+            return None
+        return int(v) if math.isfinite(v) and v == int(v) and 0 <= v <= 16384 else None
+
+    resize = [whole(v) for v in meta["vggcl.resize"].split(",")] if isinstance(meta.get("vggcl.resize"), str) else []
+    args.trunks = []  # (the options the trunk's metadata gave: the messages say so)
     if args.resize is None:
-        if isinstance(resize, str) and re.fullmatch(r"[0-9]+(,[0-9]+)?", resize):
-            sides = tuple(int(v) for v in resize.split(","))
-            args.resize = sides if len(sides) == 2 else sides[0]
-        else:
-            args.resize = 256
+        args.resize = 256
+        if len(resize) in (1, 2) and None not in resize:
+            args.resize = tuple(resize) if len(resize) == 2 else resize[0]
+            args.trunks.append("--resize")
     if args.no_crop:
         args.crop = 0
     elif args.crop is None:
-        args.crop = int(crop) if isinstance(crop, str) and re.fullmatch(r"[0-9]+", crop) else 224
+        args.crop = 224
+        if whole(meta.get("vggcl.crop")) is not None:
+            args.crop = whole(meta.get("vggcl.crop"))
+            args.trunks.append("--crop")
 
 
 def parse_args(argv):
@@ -1035,19 +1047,24 @@ def parse_args(argv):
         ap.error("--data is a data set already: no --skip-build-data or --build-only")
     if not args.data and (args.resize is not None or args.crop is not None or args.no_crop):
         ap.error("--resize, --crop and --no-crop go with --data (the study's own pictures are made at 224 x 224)")
-    if args.data and args.weights and Path(args.weights).is_file():
+    if not (args.self_check or args.build_only) and not args.weights:
+        ap.error("--weights TRUNK is required (or --build-only / --self-check)")
+    if args.weights and not (args.self_check or args.build_only) and not Path(args.weights).is_file():
+        ap.error(f"--weights {args.weights}: no such file")
+    if args.data:
         trunk_preset(ap, args)
     sides = args.resize if isinstance(args.resize, tuple) else (args.resize,)
+    trunks = " (the trunk's own: its metadata's)" if args.data and args.trunks else ""
     if args.data and not all(0 <= s <= 16384 for s in sides):
         ap.error("--resize must be 0 to 16384 (or HxW, 1 to 16384 each)")
     if args.data and args.crop == 0 and not isinstance(args.resize, tuple):
-        ap.error("--no-crop needs --resize HxW (the trunk's, or given): each picture would keep a size of its own, "
-                 "and a run of vggcl takes one size")
+        ap.error(f"--no-crop needs --resize HxW{trunks}: each picture would keep a size of its own, and a run of "
+                 "vggcl takes one size")
     if args.data and not 64 <= min((args.crop,) if args.crop else sides) <= 16384:
         # (at 32 to 63 pool5 kept makes a 1x1 map, which places nothing: its row scored 0 as if it had lost)
         ap.error(f"--crop must be 64 to 16384, or without a crop --resize HxW 64 or more a side, not "
-                 f"{args.crop if args.crop else 'x'.join(map(str, sides))} (below 64 the map with pool5 kept is 1x1: "
-                 "nothing to localize)")
+                 f"{args.crop if args.crop else 'x'.join(map(str, sides))}{trunks} (below 64 the map with pool5 kept "
+                 "is 1x1: nothing to localize)")
     if args.data and args.out and Path(args.out).resolve().is_relative_to(Path(args.data).resolve()):
         ap.error(f"--out {args.out} is in --data {args.data}: the study writes nothing there")
     if args.out and Path(args.out).exists() and not Path(args.out).is_dir():
@@ -1059,10 +1076,6 @@ def parse_args(argv):
         ap.error("--skip-build-data needs --out")
     if args.build_only and not args.out:
         ap.error("--build-only needs --out")
-    if not (args.self_check or args.build_only) and not args.weights:
-        ap.error("--weights TRUNK is required (or --build-only / --self-check)")
-    if args.weights and not (args.self_check or args.build_only) and not Path(args.weights).is_file():
-        ap.error(f"--weights {args.weights}: no such file")
     if args.val_split is not None and not 0 < args.val_split < 1:
         ap.error("--val-split must be in (0, 1)")
     if args.per_class < 2 or not 0 < args.val_fraction < 1:

@@ -182,8 +182,8 @@ def index_to_name(obj):
     for k, v in obj.items():
         if isinstance(v, list) and v and all(isinstance(x, str) for x in v):
             v = v[-1]
-        if not (isinstance(v, str) and k.isascii() and k.isdigit() and str(int(k)) == k):
-            return None
+        if not (isinstance(v, str) and k.isascii() and k.isdigit() and len(k) <= 9 and str(int(k)) == k):
+            return None  # (a key of 4301 digits: int() refused it past Python's limit, a traceback)
         names[int(k)] = v
     return [names[i] for i in range(len(names))] if sorted(names) == list(range(len(names))) else None
 
@@ -204,13 +204,14 @@ def read_class_names(text, json_path, flags=("--classes", "--classes-json")):
         if isinstance(obj, dict) and obj and all(isinstance(v, (str, list)) for v in obj.values()):
             names = index_to_name(obj)
             if names is None:
-                raise ValueError(f"{src}: expected an {{\"index\": name}} object with the indices 0..{len(obj) - 1} "
-                                 "once each (or {\"name\": index}, or a list of names)")
+                raise ValueError(f"{src}: expected an {{\"index\": name}} object, the indices 0..{len(obj) - 1} once "
+                                 "each written in decimal, each with a name (or a list ending with one); or a "
+                                 "{\"name\": index} object, or a list of names")
         elif isinstance(obj, dict):
             idx = {k: v for k, v in obj.items() if isinstance(v, int) and not isinstance(v, bool)}
             if len(idx) != len(obj):
-                raise ValueError(f"{src}: expected a {{\"name\": index}} object (integer indices), an {{\"index\": "
-                                 "name}} one, or a list of names")
+                raise ValueError(f"{src}: expected a {{\"name\": index}} object (integer indices), an "
+                                 "{\"index\": name} one, or a list of names")
             if sorted(idx.values()) != list(range(len(idx))):
                 raise ValueError(f"{src}: the indices are {sorted(idx.values())}; expected 0..{len(idx) - 1} once each")
             names = [k for k, _ in sorted(idx.items(), key=lambda kv: kv[1])]

@@ -567,8 +567,11 @@ int cli_named_fifo(const char *path);
 /* vggcl_model_preprocess (model may be NULL: the defaults for what p does not give): CLI_OK, CLI_USAGE said
  * ("CMD: --mean/--std: ...") for a mean and std given that no image can take, or a --crop (without one, a
  * --resize HxW) the model does not take (cli_size_taken), else CLI_FAIL said (the model's own not taken,
- * too; where the command runs the model on ctx, runs, one image of that size too large for its memory). */
-int cli_model_preset(const char *cmd, vggcl_ctx *ctx, const vggcl_model *model, vggcl_preprocess *p, int runs);
+ * too; where the command runs the model on ctx at that size, one image of it too large for its memory, said
+ * with made, what the size is: CLI_IMAGES_MADE for the image commands; NULL: the command runs nothing there). */
+int cli_model_preset(const char *cmd, vggcl_ctx *ctx, const vggcl_model *model, vggcl_preprocess *p,
+                     const char *made);
+#define CLI_IMAGES_MADE "the size every image is made"
 
 /* Where a run's time went (vggcl bench --images). */
 typedef struct cli_batch_stats {

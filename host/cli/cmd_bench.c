@@ -192,14 +192,14 @@ int cmd_bench(int argc, char **argv)
                 : vggcl_model_random(ctx, "vgg16", 7, 0, &opts, &model))
         goto fail;
     if (cli_arg(&a, "images")) { /* the real job instead of a resident batch */
-        if ((rc = cli_model_preset("bench", ctx, model, &p, 1)) != CLI_OK) goto done;
+        if ((rc = cli_model_preset("bench", ctx, model, &p, CLI_IMAGES_MADE)) != CLI_OK) goto done;
         rc = cli_bench_images(ctx, model, weights, conv, cli_arg(&a, "images"), &p, batch,
                               cli_arg(&a, "recursive") != NULL, threads, progress_s, json);
         goto done;
     }
     if (weights && !cli_arg(&a, "size")) { /* the model's input: its crop (a trunk of 240x240 was timed at 224) */
         /* (p: unset, the preprocessing options going with --images alone) */
-        if ((rc = cli_model_preset("bench", ctx, model, &p, 1)) != CLI_OK) goto done;
+        if ((rc = cli_model_preset("bench", ctx, model, &p, "the size it is benched at")) != CLI_OK) goto done;
         int ph, pw;
         cli_preset_size(&p, &ph, &pw);
         if (ph) h = ph, w = pw; /* (none: the images' own sizes, unknown here) */

@@ -388,7 +388,7 @@ int cmd_cam(int argc, char **argv)
         else if (vggcl_model_load(ctx, weights, &kept, &models[0]) != VGGCL_OK ||
                  (compare && vggcl_model_load(ctx, weights, &dropped, &models[1]) != VGGCL_OK))
             local = cli_error(CLI_FAIL, "%s", vggcl_message(ctx));
-        else if ((local = cli_model_preset("cam", ctx, models[0], &p, 1)) == CLI_OK && !compare)
+        else if ((local = cli_model_preset("cam", ctx, models[0], &p, CLI_IMAGES_MADE)) == CLI_OK && !compare)
             cli_pool5_note(weights, &opts, models[0]);
         else if (local == CLI_OK)
             cli_pool5_compare_note(weights, models[0]);
@@ -428,9 +428,11 @@ int cmd_cam(int argc, char **argv)
     int stopped = 0; /* a failure other than an unreadable image (the device, a write): the run stops */
     int out_lost = 0; /* standard output failed (a full disk): the run stops after that image, as classify's */
     /* the images decoded ahead on a pool of threads while the device draws the one before (a window of one more
-     * than the threads: a photo kept whole, --no-crop, may be hundreds of MB) */
+     * than the threads, at most 16: a photo kept whole, --no-crop, may be hundreds of MB, and a GPU's box has
+     * dozens of cores) */
     const int decoders = threads > 0 ? threads : vggcl_decode_threads_default(ctx);
-    cli_decode_pool *pool = n_files ? cli_decode_start(files, n_files, &p, decoders, decoders + 1) : NULL;
+    cli_decode_pool *pool = n_files ? cli_decode_start(files, n_files, &p, decoders, decoders < 16 ? decoders + 1 : 16)
+                                    : NULL;
     if (n_files && !pool) {
         rc = cli_error(CLI_FAIL, "out of host memory (or no thread) for decoding images");
         goto out;

@@ -132,7 +132,7 @@ static int model_preset(const char *weights, vggcl_preprocess *p, vggcl_ctx **ct
     if (!(*ctx = vggcl_ctx_new())) return cli_error(CLI_FAIL, "out of host memory");
     if (vggcl_select_device(*ctx, "ref") != VGGCL_OK || vggcl_model_load(*ctx, weights, &trunk, model) != VGGCL_OK)
         return cli_error(CLI_FAIL, "%s", vggcl_message(*ctx));
-    return cli_model_preset("preprocess", *ctx, *model, p, 0);
+    return cli_model_preset("preprocess", *ctx, *model, p, NULL);
 }
 
 int cmd_preprocess(int argc, char **argv)
@@ -152,7 +152,7 @@ int cmd_preprocess(int argc, char **argv)
     const char *weights = cli_arg(&a, "weights");
     if (!weights) { /* (torchvision's for what was not given, checked before MPI starts; a model's: below) */
         vggcl_ctx *check = vggcl_ctx_new(); /* (for the message) */
-        rc = check ? cli_model_preset("preprocess", check, NULL, &p, 0) : cli_error(CLI_FAIL, "out of host memory");
+        rc = check ? cli_model_preset("preprocess", check, NULL, &p, NULL) : cli_error(CLI_FAIL, "out of host memory");
         vggcl_ctx_free(check);
         if (rc != CLI_OK) goto done;
     }

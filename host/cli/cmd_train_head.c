@@ -296,7 +296,8 @@ static int train_and_write(vggcl_ctx *ctx, const split *s, const cli_dataset *ds
         cli_error(CLI_FAIL, "train-head: the head diverged at epoch %d (its loss not finite; the epochs after it "
                   "too): epoch %d, before it, is kept; a smaller --lr (%g)%s trains a better one", diverged, best,
                   o->lr, or_l2);
-    else if (o->epochs > 1 && last > first) { /* (a loss from 9e6 to 1e11 was written unsaid, exit 0) */
+    else if (o->epochs > 1 && last > 1.1 * first) { /* (a loss from 9e6 to 1e11 was written unsaid, exit 0; a
+                                                     * tenth more: past a noisy last epoch's) */
         char l1[32], l2[32];
         cli_notice("train-head: the training loss grew, from %s in epoch 1 to %s in epoch %d: the head is not "
                    "learning; a smaller --lr (%g)%s trains a better one", num4(first, l1), num4(last, l2), o->epochs,

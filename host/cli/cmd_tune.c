@@ -87,7 +87,7 @@ int cmd_tune(int argc, char **argv)
     if (weights && !size_s) { /* the model's input, as bench and classify take it (a 64x64 model was tuned at 224) */
         vggcl_preprocess p;
         vggcl_preprocess_unset(&p);
-        if ((rc = cli_model_preset("tune", ctx, model, &p, 1)) != CLI_OK) goto done;
+        if ((rc = cli_model_preset("tune", ctx, model, &p, "the size it is tuned at")) != CLI_OK) goto done;
         int ph, pw;
         cli_preset_size(&p, &ph, &pw);
         if (ph) h = ph, w = pw; /* (none: the images' own sizes, unknown here) */

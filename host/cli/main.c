@@ -375,7 +375,7 @@ static int open_device(const char *cmd, const char *device, const char *option, 
  * CLI_FAIL where the model's metadata did). (Else classify failed at its first pass, cam and bench --images
  * skipped every image, and preprocess --weights wrote a tensor the model does not take.) */
 static int size_taken(const char *cmd, vggcl_ctx *ctx, const vggcl_model *model, const vggcl_preprocess *p,
-                      int crop_given, int resize_given)
+                      int crop_given, int resize_given, const char *made)
 {
     char why[256], said[32];
     int h, w;
@@ -393,15 +393,16 @@ static int size_taken(const char *cmd, vggcl_ctx *ctx, const vggcl_model *model,
     int (*const say)(int, const char *, ...) = cli_ranks_gathering() ? cli_error_here : cli_error;
     const char *option = crop ? "crop" : "resize";
     if (!refused && given) /* (the device's memory, this rank's own: not a mistake in the command line) */
-        return say(CLI_FAIL, "%s: --%s %s, the size every image is made: %s", cmd, option, said, vggcl_message(ctx));
+        return say(CLI_FAIL, "%s: --%s %s, %s: %s", cmd, option, said, made, vggcl_message(ctx));
     if (!refused)
-        return say(CLI_FAIL, "%s: the model's %s (its metadata \"vggcl.%s\") %s, the size every image is made: %s",
-                   cmd, option, option, said, vggcl_message(ctx));
+        return say(CLI_FAIL, "%s: the model's %s (its metadata \"vggcl.%s\") %s, %s: %s", cmd, option, option, said,
+                   made, vggcl_message(ctx));
     if (given) return say(CLI_USAGE, "%s: --%s %s: %s", cmd, option, said, why);
     return cli_error(CLI_FAIL, "%s: the model's %s (its metadata \"vggcl.%s\") %s: %s", cmd, option, option, said, why);
 }
 
-int cli_model_preset(const char *cmd, vggcl_ctx *ctx, const vggcl_model *model, vggcl_preprocess *p, int runs)
+int cli_model_preset(const char *cmd, vggcl_ctx *ctx, const vggcl_model *model, vggcl_preprocess *p,
+                     const char *made)
 {
     const int crop_given = p->crop >= 0, resize_given = p->resize >= 0;
     const vggcl_status st = vggcl_model_preprocess(ctx, model, p);
@@ -430,7 +431,7 @@ int cli_model_preset(const char *cmd, vggcl_ctx *ctx, const vggcl_model *model, 
                    cli_resize_text(p, 'x', resize, sizeof resize), p->crop, model ? "; the model names none" : "",
                    p->crop, p->crop);
     }
-    if (st == VGGCL_OK) return size_taken(cmd, runs ? ctx : NULL, model, p, crop_given, resize_given);
+    if (st == VGGCL_OK) return size_taken(cmd, made ? ctx : NULL, model, p, crop_given, resize_given, made);
     const char *why = ctx ? vggcl_message(ctx) : "out of host memory";
     if (st == VGGCL_ERR_ARG) /* (the only ones: a --mean and --std given that no image can take, or above 1) */
         return cli_error(CLI_USAGE, "%s: --mean/--std: %s", cmd, why);
@@ -445,7 +446,7 @@ static int load_model(const char *cmd, vggcl_ctx *ctx, const char *weights, cons
                       vggcl_preprocess *p, int labelled, vggcl_model **model)
 {
     if (vggcl_model_load(ctx, weights, opts, model) == VGGCL_OK)
-        return p ? cli_model_preset(cmd, ctx, *model, p, 1) : CLI_OK;
+        return p ? cli_model_preset(cmd, ctx, *model, p, CLI_IMAGES_MADE) : CLI_OK;
     char label[320];
     if (labelled) return cli_error(CLI_FAIL, "%s: %s", cli_device_label(ctx, label, sizeof label), vggcl_message(ctx));
     return cli_error(CLI_FAIL, "%s", vggcl_message(ctx));

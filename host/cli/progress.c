@@ -30,10 +30,12 @@ void cli_progress_show(cli_progress *p, int done_steps, int n_steps, int done, i
     const int width = sizeof full - 1, filled = n_steps ? width * done_steps / n_steps : width;
     const double now = cli_now_ms(), s = (now - p->start) / 1e3;
     if (p->fd < 0) return;
-    if (!p->every_ms) { /* (the bar: on fd 2, ranks == 1) */
+    if (!p->every_ms) { /* (the bar: on fd 2, ranks == 1; open before it is drawn: a message from another
+                         * thread meanwhile ends the line first, not after the bar) */
+        atomic_store(&bar_open, 1);
         p->drawn = dprintf(p->fd, "\r[%.*s%*s] %d/%d %s%s", filled, full, width - filled, "", done_steps, n_steps,
                            p->unit, done_steps == n_steps ? "\n" : "");
-        atomic_store(&bar_open, done_steps < n_steps);
+        if (done_steps == n_steps) atomic_store(&bar_open, 0);
         return;
     }
     if (now - p->last < p->every_ms) return;
