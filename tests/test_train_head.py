@@ -319,8 +319,8 @@ class TrainHead(unittest.TestCase):
         (nest / "notes").mkdir()  # (a folder of its own images: not among the alike)
         Image.fromarray(photo(40, 40, 1)).save(nest / "notes" / "a.png")
         out = self.d / "nest.safetensors"
-        said = (f"the class folders 'train' and 'val' each hold their images in sub-folders of the same names (cat, "
-                f"dog): if those are the classes, the folder to give is {nest}/train\n")
+        said = (f"the class folders train, val each hold their images in sub-folders of the same names (cat, dog): if "
+                f"those are the classes, give one of those folders, such as {nest}/train\n")
         r = self.train_head(out, "--data", nest, "--epochs", 1)
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn(f"vggcl: train-head: --data {nest}: " + said, r.stderr)
@@ -330,11 +330,13 @@ class TrainHead(unittest.TestCase):
         r = self.vggcl("eval", "--weights", out, "--data", nest / "train", "--resize", SIZE, "--crop", SIZE)
         self.assertNotIn("sub-folders of the same names", r.stderr)
         shutil.rmtree(nest)
-        # many sub-folders: the first six named
-        for split in ("train", "val"):
+        # many sub-folders: the first six named; three folders alike: each named, train the one given as example
+        for split in ("test", "train", "val"):
             make_folder(nest / split, 1, 4, classes=tuple("abcdefgh"))
         r = self.vggcl("eval", "--weights", out, "--data", nest, "--resize", SIZE, "--crop", SIZE)
-        self.assertIn("sub-folders of the same names (a, b, c, d, e, f and 2 more): if those", r.stderr)
+        self.assertIn("the class folders test, train, val each hold their images in sub-folders of the same names (a, "
+                      f"b, c, d, e, f and 2 more): if those are the classes, give one of those folders, such as "
+                      f"{nest}/train\n", r.stderr)
         shutil.rmtree(nest), out.unlink()
 
     def test_bad_input(self):

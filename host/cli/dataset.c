@@ -112,44 +112,74 @@ static char *image_folders(const cli_dataset *ds, int lo, int hi, size_t skip)
     return joined;
 }
 
-/* Where two class folders hold their images only in sub-folders of the same names (DIR/train/cat and
- * DIR/val/cat: DIR given where DIR/train was meant), says so: ImageFolder takes train and val as the classes,
- * and so does vggcl, which trained and scored them unsaid. */
+/* Where two class folders or more hold their images only in sub-folders of the same names (DIR/train/cat and
+ * DIR/val/cat: DIR given where DIR/train was meant), says so, naming them: ImageFolder takes train and val as
+ * the classes, and so does vggcl, which trained and scored them unsaid. */
+static const char *const *alike_key; /* (by_folders' strings: qsort takes no context) */
+
+static int by_folders(const void *pa, const void *pb)
+{
+    const char *a = alike_key[*(const int *)pa], *b = alike_key[*(const int *)pb];
+    const int c = a && b ? strcmp(a, b) : (b != NULL) - (a != NULL); /* (NULL last) */
+    return c ? c : *(const int *)pa - *(const int *)pb;
+}
+
+/* "a/b/c" as "a, b, c" (the first six of more: "and N more"), allocated; NULL: out of memory. */
+static char *listed(const char *names)
+{
+    char *list = malloc(2 * strlen(names) + 32), *at = list;
+    int shown = 1, more = 0;
+    for (const char *q = names; list && *q; q++)
+        if (*q != '/') {
+            if (shown <= 6) *at++ = *q;
+        } else if (++shown <= 6) {
+            at = stpcpy(at, ", ");
+        } else {
+            more++;
+        }
+    if (list) *at = 0;
+    if (list && more) sprintf(at, " and %d more", more);
+    return list;
+}
+
 static void say_nested(const char *opt, const char *dir, const cli_dataset *ds)
 {
-    char **seen = calloc((size_t)ds->n_classes, sizeof *seen);
-    for (int c = 0, lo = 0, hi = 0; seen && c < ds->n_classes; c++, lo = hi) { /* (a class's files: one run) */
+    const int n = ds->n_classes;
+    char **seen = calloc((size_t)n, sizeof *seen);
+    int *order = malloc(sizeof *order * (size_t)(n ? n : 1));
+    for (int c = 0, lo = 0, hi = 0; seen && order && c < n; c++, lo = hi) { /* (a class's files: one run) */
         while (hi < ds->n && ds->labels[hi] == c) hi++;
         char *path = cli_join(dir, ds->classes[c]);
         seen[c] = path ? image_folders(ds, lo, hi, strlen(path) + 1) : NULL;
         free(path);
-        for (int k = 0; seen[c] && strchr(seen[c], '/') && k < c; k++) {
-            if (!seen[k] || strcmp(seen[k], seen[c])) continue;
-            char *list = malloc(2 * strlen(seen[c]) + 32), *at = list; /* ("a/b" as "a, b"; the first 6 of more) */
-            int shown = 1, more = 0;
-            for (const char *q = seen[c]; list && *q; q++)
-                if (*q != '/') {
-                    if (shown <= 6) *at++ = *q;
-                } else if (++shown <= 6) {
-                    at = stpcpy(at, ", ");
-                } else {
-                    more++;
-                }
-            if (list) *at = 0;
-            if (list && more) sprintf(at, " and %d more", more);
-            char *names = list ? cli_text(list) : NULL, *one = cli_text(ds->classes[k]),
-                 *other = cli_text(ds->classes[c]);
-            free(list);
-            cli_notice("%s %s: the class folders '%s' and '%s' each hold their images in sub-folders of the same "
-                       "names (%s): if those are the classes, the folder to give is %s%s%s", opt, dir, one ? one : "",
-                       other ? other : "", names ? names : "", dir, cli_sep(dir), one ? one : "");
-            free(names), free(one), free(other);
-            c = ds->n_classes; /* (once) */
-            break;
-        }
+        order[c] = c;
     }
-    for (int c = 0; seen && c < ds->n_classes; c++) free(seen[c]);
-    free(seen);
+    if (seen && order) {
+        alike_key = (const char *const *)seen;
+        qsort(order, (size_t)n, sizeof *order, by_folders);
+    }
+    for (int i = 0, j; seen && order && i < n && seen[order[i]]; i = j) { /* (runs of one sub-folders' list) */
+        for (j = i + 1; j < n && seen[order[j]] && !strcmp(seen[order[j]], seen[order[i]]); j++) {}
+        if (j - i < 2 || !strchr(seen[order[i]], '/')) continue; /* (one sub-folder alike: no data set's classes) */
+        size_t len = 1;
+        for (int k = i; k < j; k++) len += strlen(ds->classes[order[k]]) + 1;
+        char *classes = malloc(len), *at = classes; /* (their classes' names, '/'-joined as listed takes them) */
+        for (int k = i; classes && k < j; k++) at = stpcpy(stpcpy(at, k > i ? "/" : ""), ds->classes[order[k]]);
+        char *folders = classes ? listed(classes) : NULL, *names = listed(seen[order[i]]);
+        char *shown_folders = folders ? cli_text(folders) : NULL, *shown_names = names ? cli_text(names) : NULL;
+        int example = order[i]; /* (train where it is among them: what train-head takes) */
+        for (int k = i; k < j; k++)
+            if (!strcmp(ds->classes[order[k]], "train")) example = order[k];
+        char *first = cli_text(ds->classes[example]);
+        cli_notice("%s %s: the class folders %s each hold their images in sub-folders of the same names (%s): if "
+                   "those are the classes, give one of those folders, such as %s%s%s", opt, dir,
+                   shown_folders ? shown_folders : "", shown_names ? shown_names : "", dir, cli_sep(dir),
+                   first ? first : "");
+        free(classes), free(folders), free(names), free(shown_folders), free(shown_names), free(first);
+        break;
+    }
+    for (int c = 0; seen && c < n; c++) free(seen[c]);
+    free(seen), free(order);
 }
 
 int cli_dataset_read(const char *opt, const char *dir, cli_dataset *ds, int say)
