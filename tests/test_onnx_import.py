@@ -24,6 +24,7 @@ onnxruntime besides Debian's torch, torchvision and onnx.
 """
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -995,6 +996,62 @@ class OnnxImport(unittest.TestCase):
         self.assertEqual(r.returncode, 1, r.stderr)
         self.assertNotIn("symbolic link", r.stderr)
         self.assertEqual(list(out.parent.iterdir()), [])
+        # external data that ends before a tensor's declared bytes (a numpy reshape error), a negative size (numpy
+        # took -5 as -1: a file onnxruntime refuses was imported): refused before the data is read, naming it
+        (folder / "w.bin").unlink()
+        (folder / "w.bin").write_bytes((self.d / "elsewhere.bin").read_bytes()[:-100])
+        r = self.importer(folder / "m.onnx", out)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertRegex(r.stderr, r"tensor '[^']+' of shape \[[0-9, ]+\] \([0-9]+ bytes\) reaches past the end of "
+                                   r"its external data w.bin \([0-9]+ bytes; from byte [0-9]+\)\n")
+        # a tensor declared larger than the memory there is (a sparse file holds it): said naming it (it was
+        # "MemoryError" alone)
+        m = onnx.load(str(folder / "m.onnx"), load_external_data=False)
+        t = next(t for t in m.graph.initializer if t.data_location == TensorProto.EXTERNAL)
+        t.dims[-1] = 2 ** 28
+        declared = import_onnx.declared_bytes(t)
+        for e in t.external_data:
+            if e.key == "length":
+                e.value = str(declared)
+        offset = int(next((e.value for e in t.external_data if e.key == "offset"), 0))
+        with open(folder / "w.bin", "r+b") as f:
+            f.truncate(max(offset + declared, os.path.getsize(folder / "w.bin")))
+        onnx.save(m, str(folder / "huge.onnx"))
+        r = subprocess.run([sys.executable, str(IMPORTER), str(folder / "huge.onnx"), "--out", str(out)],
+                           capture_output=True, text=True, timeout=300,
+                           preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_AS, (3 << 30, 3 << 30)))
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn(f"out of memory reading the model's tensors (the largest, '{t.name}', declares "
+                      f"{declared / 2 ** 30:.1f} GiB)", r.stderr)
+        self.assertEqual(list(out.parent.iterdir()), [])
+        (folder / "w.bin").unlink()
+        m = small_nchw(47)
+        m.graph.initializer[0].dims[0] = -m.graph.initializer[0].dims[0]
+        self.refused("negative_dims", m, f"tensor '{m.graph.initializer[0].name}' has the shape "
+                     f"{list(m.graph.initializer[0].dims)}; expected sizes from 0")
+
+    def test_between_the_convolutions(self):
+        """A BatchNormalization after the Relu (as Keras places it) or after a MaxPool, with convolutions after it:
+        refused as what it is, not as a head that does not start with a GAP ("after the features")."""
+        for name, mid, said in (("relu_then_bn", [nn.ReLU(), nn.BatchNorm2d(8)],
+                                 "a BatchNormalization after a Relu (as Keras places it); vggcl folds one only between "
+                                 "a Conv and its Relu"),
+                                ("bn_after_pool", [nn.ReLU(), nn.MaxPool2d(2), nn.BatchNorm2d(8)],
+                                 "between the convolutions, after a MaxPool; expected Conv [BatchNormalization] Relu "
+                                 "[MaxPool] there")):
+            torch.manual_seed(3)
+            model = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), *mid, nn.Conv2d(8, 8, 3, padding=1), nn.ReLU(),
+                                  nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 2)).eval()
+            path = self.d / f"{name}.onnx"
+            torch_export(model, path, 16)
+            out = self.d / "refused" / f"{name}.safetensors"
+            out.parent.mkdir(exist_ok=True)
+            r = self.importer(path, out)
+            self.assertEqual(r.returncode, 1, r.stderr)
+            self.assertIn("BatchNormalization node ", r.stderr)
+            self.assertIn(said, r.stderr)
+            self.assertNotIn("after the features", r.stderr)
+            self.assertEqual(list(out.parent.iterdir()), [])
 
     def test_checker_without_a_reason(self):
         """A node whose op_type is not UTF-8 (one byte of a file changed): onnx's checker raises with no message,

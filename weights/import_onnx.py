@@ -610,6 +610,20 @@ def input_norm(steps, scale, given=True):
                  for vs in (mean, std))
 
 
+def conv_after(g, node):
+    """Whether a Conv consumes what node makes, directly or through other nodes."""
+    todo, seen = list(node.output), set()
+    while todo:
+        t = todo.pop()
+        for n in g.consumers.get(t, []):
+            if n.op_type == "Conv":
+                return True
+            if id(n) not in seen:
+                seen.add(id(n))
+                todo.extend(n.output)
+    return False
+
+
 def map_size(hw, pools):
     """The features' map size: the input's (H, W) halved at each of pools max pools; None where they are not
     static."""
@@ -812,6 +826,11 @@ def convert(model, path_name, scale=None):
         refuse(node, f"follows {name_of(pre_gap[2])} (a 1x1 Conv) on a map that is not 1x1 (" + (
                "of unknown size" if map_size(hw, pools) is None else "{}x{}".format(*map_size(hw, pools)))
                + "); expected a GAP (GlobalAveragePool, ReduceMean over H and W) right after it")
+    elif conv_after(g, node):  # (said as the head's: "after the features" of a node with convolutions after it)
+        after = "MaxPool" if last == "pool" else "Relu"
+        refuse(node, "a BatchNormalization after a Relu (as Keras places it); vggcl folds one only between a Conv and "
+                     "its Relu" if op == "BatchNormalization" and after == "Relu" else
+               f"between the convolutions, after a {after}; expected Conv [BatchNormalization] Relu [MaxPool] there")
     else:
         refuse(node, "expected GlobalAveragePool, ReduceMean, Flatten/Reshape or Transpose (0,2,3,1) after the "
                      f"features (the last {'MaxPool' if last == 'pool' else 'Relu'})")
@@ -1041,15 +1060,50 @@ def external_links(model, path):
                           "expected a file in the model's folder")
 
 
+def declared_bytes(t):
+    """The bytes a tensor's shape and type declare (None: a type of no fixed size, as strings)."""
+    kind = onnx.mapping.TENSOR_TYPE_TO_NP_TYPE.get(t.data_type)
+    return None if kind is None or kind == np.object_ else int(np.prod(t.dims, dtype=object)) * np.dtype(kind).itemsize
+
+
+def tensor_shapes(model, path):
+    """Refuses a tensor of a negative size (numpy took -5 as -1 and inferred it: a file onnxruntime refuses was
+    imported), and one whose external data reaches past the end of its file (a reshape error), before the data is
+    read; returns the largest tensor's name and bytes, for a message if reading it runs out of memory."""
+    folder, largest = os.path.dirname(path) or ".", (None, 0)
+    for t in graph_tensors(model.graph):
+        if any(d < 0 for d in t.dims):
+            raise Refused(f"tensor '{t.name}' has the shape {list(t.dims)}; expected sizes from 0")
+        size = declared_bytes(t)
+        if size is not None and size > largest[1]:
+            largest = (t.name, size)
+        if t.data_location != onnx.TensorProto.EXTERNAL or size is None:
+            continue
+        keys = {e.key: e.value for e in t.external_data}
+        try:
+            offset, have = int(keys.get("offset", 0)), os.path.getsize(os.path.join(folder, keys.get("location", "")))
+        except (OSError, ValueError):
+            continue  # (said as onnx reads it: a file not there, an offset not a number)
+        if offset + size > have:
+            raise Refused(f"tensor '{t.name}' of shape {list(t.dims)} ({size} bytes) reaches past the end of its "
+                          f"external data {keys.get('location', '')} ({have} bytes; from byte {offset})")
+    return largest
+
+
 def convert_file(a):
     """The command's work: the line to print once the file is written."""
     classes = read_classes(a) if a.classes is not None or a.classes_json else None
+    largest = (None, 0)
     try:
         model = onnx.load(a.model, load_external_data=False)
         external_links(model, a.model)
+        largest = tensor_shapes(model, a.model)
         external_data_helper.load_external_data_for_model(model, os.path.dirname(a.model))
     except Refused:
         raise
+    except MemoryError:
+        raise Refused(f"out of memory reading the model's tensors (the largest, '{largest[0]}', declares "
+                      f"{largest[1] / 2 ** 30:.1f} GiB)" if largest[0] else "out of memory reading the model")
     except Exception as e:  # onnx raises DecodeError, OSError, ...
         raise Refused(f"cannot read the ONNX model: {str(e).splitlines()[0] if str(e) else type(e).__name__}")
     newer = newer_than_checker(model)  # (Debian 12's onnx 1.12 checks IR 8 and opset 17; torch 2 writes newer)
