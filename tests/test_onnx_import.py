@@ -1053,6 +1053,32 @@ class OnnxImport(unittest.TestCase):
             self.assertNotIn("after the features", r.stderr)
             self.assertEqual(list(out.parent.iterdir()), [])
 
+    def test_zero_pad_before_the_conv(self):
+        """A Pad of one zero pixel a side before a 3x3 Conv that pads nothing (torch's ZeroPad2d(1) then
+        Conv2d(padding=0), its pads computed by Constant, ConstantOfShape, Concat, Reshape, Slice, Transpose and
+        Cast nodes at opset 13): vggcl's conv, the logits onnxruntime's; another Pad, or with the Conv's own
+        padding too, refused naming what it pads."""
+        def model(pad, conv_pad):
+            torch.manual_seed(5)
+            return nn.Sequential(nn.ZeroPad2d(pad), nn.Conv2d(3, 8, 3, padding=conv_pad), nn.ReLU(), nn.MaxPool2d(2),
+                                 nn.ZeroPad2d(1), nn.Conv2d(8, 8, 3), nn.ReLU(), nn.AdaptiveAvgPool2d(1),
+                                 nn.Flatten(), nn.Linear(8, 3)).eval()
+        path = self.d / "zero_pad.onnx"
+        torch_export(model(1, 0), path, 16)
+        self.assertIn("ConstantOfShape", [n.op_type for n in onnx.load(str(path)).graph.node])  # (the premise)
+        x = np.random.default_rng(5).standard_normal((2, 3, 16, 16)).astype(np.float32)
+        self.check("zero_pad", path, x, x)
+        for pad, conv_pad, said in ((2, 0, "pads [0, 0, 2, 2, 0, 0, 2, 2]; expected no padding"),
+                                    (1, 1, "padding [2, 2, 2, 2]; expected a 3x3 kernel, stride 1, pad 1, dilation 1, "
+                                           "group 1 (one pixel a side with Pad node ")):
+            torch_export(model(pad, conv_pad), path, 16)
+            out = self.d / "refused" / "zero_pad.safetensors"
+            out.parent.mkdir(exist_ok=True)
+            r = self.importer(path, out)
+            self.assertEqual(r.returncode, 1, r.stderr)
+            self.assertIn(said, r.stderr)
+            self.assertEqual(list(out.parent.iterdir()), [])
+
     def test_checker_without_a_reason(self):
         """A node whose op_type is not UTF-8 (one byte of a file changed): onnx's checker raises with no message,
         and the importer's refusal raised IndexError on it (a traceback)."""

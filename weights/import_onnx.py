@@ -10,7 +10,8 @@ The graph's data path, from its input through a single chain of nodes, must be:
   [Transpose perm (0,3,1,2)]                   the graph takes NHWC
   (Conv 3x3 stride 1 pad 1 [BatchNormalization] Relu | MaxPool 2x2 stride 2)...
                         (a Relu anywhere may be a Clip to [0, no maximum], torch.clamp(min=0)'s,
-                        or a LeakyRelu of slope 0)
+                        or a LeakyRelu of slope 0; a Conv of pad 0 after a Pad of one zero pixel a
+                        side, torch's ZeroPad2d(1) or Keras's ZeroPadding2D, is one of pad 1)
   then a GAP head:      GlobalAveragePool, or ReduceMean over H and W, [Flatten|Reshape|Squeeze];
                         or an AveragePool over the whole map (a static input size), or the
                         features' own 1x1 map, then Flatten|Reshape|Squeeze (CIFAR-style VGGs)
@@ -26,7 +27,9 @@ The graph's data path, from its input through a single chain of nodes, must be:
                         is dropped (the logits give the same probabilities).
 
 Nodes that only compute the shape input of a Reshape (Shape, Gather, Cast, Slice, Concat, ...)
-are not on the data path and are ignored. Initializers and Constant nodes give the weights. An
+are not on the data path and are ignored. Initializers and Constant nodes give the weights, and
+constants computed from them (ConstantOfShape, Concat, Reshape, Slice, Transpose, Cast, Unsqueeze,
+Squeeze: a Pad's pads at opset 13). An
 Identity, and a Cast to a float type, on the data path is passed over wherever it is, and float16
 weights are widened:
 a float16 graph (onnxconverter-common's convert_float_to_float16, keep_io_types or not) runs in
@@ -170,6 +173,51 @@ def _str(v):
     return v.decode() if isinstance(v, bytes) else v
 
 
+def folded(n, args):
+    """What node n (of FOLDED) makes of the constants args (None: an input left out): the index arithmetic
+    torch's exports leave unfolded, as the pads of a ZeroPad2d at opset 13 (ConstantOfShape, Concat, Reshape,
+    Slice, Transpose, Cast)."""
+    a, op = attrs(n), n.op_type
+    try:
+        if op == "ConstantOfShape":
+            fill = (tensor_array(a["value"], f"{name_of(n)}'s value").reshape(-1) if "value" in a
+                    else np.zeros(1, np.float32))
+            return np.full(args[0].astype(np.int64).tolist(), fill[0], fill.dtype)
+        if op == "Concat":
+            return np.concatenate(args, axis=a["axis"])
+        if op == "Reshape":
+            shape = [d if d or a.get("allowzero", 0) else args[0].shape[k] for k, d in enumerate(args[1].tolist())]
+            return args[0].reshape(shape)
+        if op == "Transpose":
+            return np.transpose(args[0], a.get("perm"))
+        if op == "Cast":
+            return args[0].astype(onnx.mapping.TENSOR_TYPE_TO_NP_TYPE[a["to"]])
+        if op in ("Unsqueeze", "Squeeze"):
+            axes = a.get("axes", args[1].tolist() if len(args) > 1 and args[1] is not None else None)
+            if op == "Squeeze":
+                return np.squeeze(args[0], tuple(axes) if axes is not None else None)
+            out = args[0]
+            for ax in sorted(x % (out.ndim + len(axes)) for x in axes):
+                out = np.expand_dims(out, ax)
+            return out
+        # Slice (its starts, ends, axes and steps: inputs from opset 10, attributes before)
+        starts, ends = (args[1], args[2]) if len(args) > 2 else (a["starts"], a["ends"])
+        axes = args[3] if len(args) > 3 and args[3] is not None else a.get("axes", range(len(starts)))
+        steps = args[4] if len(args) > 4 and args[4] is not None else [1] * len(starts)
+        index = [slice(None)] * args[0].ndim
+        for st, en, ax, sp in zip(np.asarray(starts).tolist(), np.asarray(ends).tolist(), np.asarray(axes).tolist(),
+                                  np.asarray(steps).tolist()):
+            index[ax] = slice(st, en, sp)  # (numpy clamps as ONNX does; INT64_MAX and the negative ends too)
+        return args[0][tuple(index)]
+    except Refused:
+        raise
+    except Exception as e:  # (shapes or attributes that do not fit)
+        refuse(n, f"computes a constant the importer cannot evaluate ({type(e).__name__}: {e})")
+
+
+FOLDED = ("ConstantOfShape", "Concat", "Reshape", "Slice", "Transpose", "Cast", "Unsqueeze", "Squeeze")
+
+
 class Graph:
     """The data path of a single-input ONNX graph, with its constants."""
 
@@ -196,6 +244,9 @@ class Graph:
                     changed = True
                 elif n.op_type == "Cast" and n.input[0] in self.consts and attrs(n).get("to") in FLOATS:
                     self.consts[out] = self.consts[n.input[0]].astype(FLOATS[attrs(n)["to"]])
+                    changed = True
+                elif n.op_type in FOLDED and all(not i or i in self.consts for i in n.input):
+                    self.consts[out] = folded(n, [self.consts[i] if i else None for i in n.input])
                     changed = True
         inputs = [i for i in g.input if i.name not in self.consts]
         if len(inputs) != 1:  # (every weight a value-less input: torch.onnx.export(..., export_params=False))
@@ -291,6 +342,29 @@ def inference_dropout(g, node, tensor, model):
         refuse(node, "training_mode=1; expected inference Dropout")
 
 
+def pad_pads(g, node):
+    """A Pad's mode and pads (its attribute before opset 11, its constant input from it; None: not given)."""
+    mode = _str(attrs(node).get("mode", "constant"))
+    pads = attrs(node).get("pads") if len(node.input) < 2 or not node.input[1] else \
+        g.const(node, 1, "pads").reshape(-1).tolist()
+    return mode, pads
+
+
+def zero_pad_one(g, node, tensor):
+    """Whether node is a Pad of one zero pixel on each side of H and W of NCHW data, before a 3x3 Conv that pads
+    nothing (torch's ZeroPad2d(1) then Conv2d(padding=0), Keras's ZeroPadding2D then a valid Conv: vggcl's conv,
+    which pads its own input so)."""
+    if node is None or node.op_type != "Pad" or (len(node.input) > 3 and node.input[3]):  # (opset 18's axes)
+        return False
+    check_data_input(g, node, tensor)
+    mode, pads = pad_pads(g, node)
+    value = attrs(node).get("value", 0.0) if len(node.input) < 3 or not node.input[2] else \
+        float(np.asarray(g.const(node, 2, "constant_value")).reshape(-1)[0])
+    after = g.consumers.get(node.output[0], [])
+    return (mode == "constant" and pads is not None and [int(v) for v in pads] == [0, 0, 1, 1, 0, 0, 1, 1]
+            and value == 0 and len(after) == 1 and after[0].op_type == "Conv")
+
+
 def passed_over(g, node, tensor, model):
     """Whether node is nothing at inference, to be skipped on the data path: Dropout (checked by
     inference_dropout; an Identity is gone already: without_no_ops), and a Pad that pads nothing (torch 1.13
@@ -307,8 +381,7 @@ def passed_over(g, node, tensor, model):
         torch_mode = {"reflect": "reflect", "edge": "replicate", "wrap": "circular"}.get(mode)
         refuse(node, f"{mode} padding" + (f" (Conv2d's padding_mode '{torch_mode}')" if torch_mode else "")
                + "; expected no padding (vggcl's 3x3 convolutions pad their own input, with zeros)")
-    pads = attrs(node).get("pads") if len(node.input) < 2 or not node.input[1] else \
-        g.const(node, 1, "pads").reshape(-1).tolist()
+    mode, pads = pad_pads(g, node)
     if pads is None or any(int(v) for v in pads):
         refuse(node, (f"{mode} padding, " if mode != "constant" else "")
                + f"pads {list(pads) if pads is not None else '(none given)'}; expected no padding (vggcl's 3x3 "
@@ -397,7 +470,8 @@ def node_axes(g, node, rank=4):
     return sorted(ax % rank for ax in axes)
 
 
-def conv_weights(g, node, tensor, c_in):
+def conv_weights(g, node, tensor, c_in, padded=None):
+    """padded: the Pad of one zero pixel a side before it (zero_pad_one), which its own padding then adds to."""
     check_data_input(g, node, tensor)
     a = attrs(node)
     w = fweight(node, g.const(node, 1, "weight"), "the weight")
@@ -416,6 +490,9 @@ def conv_weights(g, node, tensor, c_in):
         pads = [1, 1, 1, 1] if kernel == [3, 3] and strides == [1, 1] else None
     elif auto == "VALID":
         pads = [0, 0, 0, 0]
+    if padded is not None and pads is not None:
+        pads = [v + 1 for v in pads]
+        expected += f" (one pixel a side with {name_of(padded)}'s)"
     if kernel != [3, 3] or list(w.shape[2:]) != [3, 3]:
         refuse(node, f"kernel {'x'.join(map(str, kernel))}; {expected}")
     if strides != [1, 1]:
@@ -683,7 +760,11 @@ def convert(model, path_name, scale=None):
     # --- features
     tensors, idx, c, convs, pools, bn_folded, last, first, ceil = {}, 0, 3, [], 0, 0, None, None, []
     while node is not None and node.op_type in ("Conv", "MaxPool", "Dropout", "Pad"):
-        if passed_over(g, node, t, model):  # (nothing at inference between the features' layers too: a
+        padded = None
+        if zero_pad_one(g, node, t):  # (its conv then pads nothing: the two are vggcl's conv)
+            padded, t = node, node.output[0]
+            node = g.next(t, node)
+        elif passed_over(g, node, t, model):  # (nothing at inference between the features' layers too: a
             t, node = node.output[0], g.next(node.output[0], node)  # Dropout there ended the features)
             continue
         if node.op_type == "MaxPool":
@@ -695,10 +776,10 @@ def convert(model, path_name, scale=None):
             pools, idx, last = pools + 1, idx + 1, "pool"
             t, node = node.output[0], g.next(node.output[0], node)
             continue
-        if convs and is_pointwise(g, node):  # (a head: taken after the features, or refused there)
+        if convs and is_pointwise(g, node) and padded is None:  # (a head: taken after the features, or refused)
             break
         conv = node
-        w, b = conv_weights(g, node, t, c)
+        w, b = conv_weights(g, node, t, c, padded)
         t, node = node.output[0], g.next(node.output[0], node)
         if node is not None and node.op_type == "BatchNormalization":
             s, sh = bn_affine(g, node, t, w.shape[0])
