@@ -377,13 +377,13 @@ def passed_over(g, node, tensor, model):
         return True
     check_data_input(g, node, tensor)
     mode = _str(attrs(node).get("mode", "constant"))
+    torch_mode = {"reflect": "reflect", "edge": "replicate", "wrap": "circular"}.get(mode)
+    said = f"{mode} padding" + (f" (Conv2d's padding_mode '{torch_mode}')" if torch_mode else "")
     if mode != "constant" and len(node.input) > 1 and node.input[1] and node.input[1] not in g.consts:  # (torch's)
-        torch_mode = {"reflect": "reflect", "edge": "replicate", "wrap": "circular"}.get(mode)
-        refuse(node, f"{mode} padding" + (f" (Conv2d's padding_mode '{torch_mode}')" if torch_mode else "")
-               + "; expected no padding (vggcl's 3x3 convolutions pad their own input, with zeros)")
+        refuse(node, f"{said}; expected no padding (vggcl's 3x3 convolutions pad their own input, with zeros)")
     mode, pads = pad_pads(g, node)
     if pads is None or any(int(v) for v in pads):
-        refuse(node, (f"{mode} padding, " if mode != "constant" else "")
+        refuse(node, (f"{said}, " if mode != "constant" else "")
                + f"pads {list(pads) if pads is not None else '(none given)'}; expected no padding (vggcl's 3x3 "
                "convolutions pad their own input, with zeros)")
     g.only_first_output(node)
