@@ -1538,6 +1538,16 @@ class Cam(unittest.TestCase):
             self.assertIn(f"cam: {opt} {read} is {read}, which {imgs / 'x.png'}'s maps would replace", r.stderr)
             self.assertEqual(sorted(p.name for p in imgs.iterdir()), ["x.cam-up.npy", "x.cam.npy", "x.png"])
             self.assertEqual((imgs / "x.cam.npy").read_bytes(), Path(self.weights).read_bytes())
+        # standard output redirected to an image's picture (its lines were written there, then replaced: exit 0)
+        out = self.d / "out"
+        out.mkdir()
+        with open(out / "x.cam.png", "w") as shell:
+            r = subprocess.run([VGGCL, "cam", "--weights", self.weights, "--out-dir", out, "--resize", "40", "--crop",
+                                "32", imgs / "x.png"], stdout=shell, stderr=subprocess.PIPE, text=True, timeout=600)
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn(f"cam: standard output is the file {out / 'x.cam.png'}, which {imgs / 'x.png'}'s maps would "
+                      "replace: the lines cam prints would be lost; send them elsewhere", r.stderr)
+        self.assertEqual(sorted(p.name for p in out.iterdir()), ["x.cam.png"])
 
     def test_outputs_whole_or_absent(self):
         """Two images whose maps would have the same names (photo.png, photo.jpg) are refused, nothing drawn

@@ -155,6 +155,18 @@ static int reads_outputs(char *const *files, int n, const cli_file *ins, int n_i
                 o[m++] = (out_file){ sb.st_dev, sb.st_ino, i, s, k < per };
         }
     qsort(o, (size_t)m, sizeof *o, by_file);
+    struct stat so; /* (standard output redirected to a file an image's maps would replace: its lines lost, exit 0) */
+    const out_file *shell = NULL;
+    if (m && fstat(STDOUT_FILENO, &so) == 0 && S_ISREG(so.st_mode)) {
+        const out_file key = { so.st_dev, so.st_ino, 0, NULL, 0 };
+        shell = bsearch(&key, o, (size_t)m, sizeof *o, by_file);
+    }
+    if (shell && shell->mine) {
+        out_path(path, sizeof path, dir, files[shell->image], shell->suffix);
+        snprintf(msg, len, "cam: standard output is the file %s, which %s's maps would replace: the lines cam prints "
+                 "would be lost; send them elsewhere", path, files[shell->image]);
+        rc = CLI_USAGE;
+    }
     for (int i = 0; m && i < n + n_in && rc == CLI_OK; i++) {
         const char *read = i < n ? files[i] : ins[i - n].path;
         if (!read || stat(read, &sb) != 0) continue; /* (said when it is read) */
