@@ -488,12 +488,13 @@ START_TEST(test_plan_dense_chain_and_metadata)
     add_conv(&b, 0, 4, 3), add_head(&b, "classifier.0", 2, 4); /* (text after the list was taken) */
     expect_model_error(write_model(&b, "names_more.safetensors", "{\"vggcl.classes\":\"[\\\"a\\\",\\\"b\\\"] more\"}"),
                        NULL, "\"vggcl.classes\" is not valid JSON from byte 10 on; expected a JSON list of 2");
-    /* a list by its shape that cJSON cannot read: where (a lone UTF-16 surrogate, its backslash; it was "not a
-     * JSON list") */
+    /* a list with a lone UTF-16 surrogate, which cJSON cannot read: said as that, where (it was "not a JSON list",
+     * then "not valid JSON", which it is) */
     add_conv(&b, 0, 4, 3), add_head(&b, "classifier.0", 2, 4);
     expect_model_error(write_model(&b, "surrogate.safetensors",
                                    "{\"vggcl.classes\": \"[\\\"cat\\\", \\\"d\\\\ud800g\\\"]\"}"),
-                       NULL, "\"vggcl.classes\" is not valid JSON from byte 10 on; expected a JSON list of 2");
+                       NULL, "\"vggcl.classes\" is a list whose name holds a lone UTF-16 surrogate (\\ud800 at byte 10), "
+                       "no character; expected a JSON list of 2");
     /* a NUL in a name: cJSON cut "a\0x" to "a", the same name as the next (eval then scored one as the other) */
     add_conv(&b, 0, 4, 3), add_head(&b, "classifier.0", 3, 4);
     expect_model_error(write_model(&b, "nul.safetensors",

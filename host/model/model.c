@@ -447,6 +447,15 @@ static long list_entries(const char *text)
     return any ? n + 1 : 0;
 }
 
+/* Whether at is a JSON escape of a UTF-16 surrogate, "\\uD800" to "\\uDFFF" (cJSON refuses one not in a pair). */
+static int lone_surrogate(const char *at)
+{
+    char hex[5] = "";
+    if (strncmp(at, "\\u", 2) || strspn(at + 2, "0123456789abcdefABCDEF") < 4) return 0;
+    memcpy(hex, at + 2, 4);
+    return (strtol(hex, NULL, 16) & 0xF800) == 0xD800;
+}
+
 /* The class names of __metadata__ "vggcl.classes" (names: a JSON list of strings, one per class) into *out
  * (made, classes of them; out NULL: checked only): VGGCL_OK, else said, naming path. */
 static vggcl_status parse_classes(vggcl_ctx *ctx, const char *path, const char *names, int classes, char ***out)
@@ -465,9 +474,12 @@ static vggcl_status parse_classes(vggcl_ctx *ctx, const char *path, const char *
     vggcl_status st = VGGCL_OK;
     char **got_names = NULL;
     if (!cJSON_IsArray(list) || cJSON_GetArraySize(list) != classes) {
-        char got[96] = "not a JSON list";
+        char got[128] = "not a JSON list";
         if (cJSON_IsArray(list)) snprintf(got, sizeof got, "a list of %d", cJSON_GetArraySize(list));
-        else if (bad_at >= 0) /* (a list by its shape: a bad escape, as a lone UTF-16 surrogate "\ud800") */
+        else if (bad_at >= 0 && lone_surrogate(names + bad_at)) /* (valid JSON, but no character) */
+            snprintf(got, sizeof got, "a list whose name holds a lone UTF-16 surrogate (\\u%.4s at byte %ld), no "
+                     "character", names + bad_at + 2, bad_at);
+        else if (bad_at >= 0) /* (a list by its shape: a bad escape) */
             snprintf(got, sizeof got, "not valid JSON from byte %ld on", bad_at);
         else if (entries >= 0 && entries != classes) snprintf(got, sizeof got, "a list of %ld", entries);
         st = vggcl__fail(ctx, VGGCL_ERR_FORMAT,
