@@ -493,8 +493,8 @@ START_TEST(test_plan_dense_chain_and_metadata)
     add_conv(&b, 0, 4, 3), add_head(&b, "classifier.0", 2, 4);
     expect_model_error(write_model(&b, "surrogate.safetensors",
                                    "{\"vggcl.classes\": \"[\\\"cat\\\", \\\"d\\\\ud800g\\\"]\"}"),
-                       NULL, "\"vggcl.classes\" is a list whose name holds a lone UTF-16 surrogate (\\ud800 at byte 10), "
-                       "no character; expected a JSON list of 2");
+                       NULL, "\"vggcl.classes\" is a list whose name holds a lone UTF-16 surrogate (\\ud800 at byte "
+                       "10), no character; expected a JSON list of 2");
     /* a NUL in a name: cJSON cut "a\0x" to "a", the same name as the next (eval then scored one as the other) */
     add_conv(&b, 0, 4, 3), add_head(&b, "classifier.0", 3, 4);
     expect_model_error(write_model(&b, "nul.safetensors",
