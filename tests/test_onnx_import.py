@@ -1079,6 +1079,44 @@ class OnnxImport(unittest.TestCase):
             self.assertIn(said, r.stderr)
             self.assertEqual(list(out.parent.iterdir()), [])
 
+    def test_conv_relu_pool_written_otherwise(self):
+        """What computes vggcl's Conv [BatchNorm] Relu [MaxPool] written otherwise: a Relu as Max(x, 0), a per-channel
+        scale and shift (a BatchNorm as Mul and Add) between a Conv and its Relu, a MaxPool before the Relu (max and
+        Relu commute): imported, the logits onnxruntime's; a shift from the wrong side or not per channel
+        refused naming the node."""
+        class Net(nn.Module):
+            def __init__(self, affine=lambda y, s, t: y * s + t):
+                super().__init__()
+                torch.manual_seed(9)
+                self.c1, self.c2, self.c3 = (nn.Conv2d(a, b, 3, padding=1) for a, b in ((3, 8), (8, 8), (8, 8)))
+                self.s, self.t = nn.Parameter(torch.rand(1, 8, 1, 1) + 0.5), nn.Parameter(torch.randn(1, 8, 1, 1))
+                self.head, self.affine = nn.Linear(8, 3), affine
+                self.register_buffer("zero", torch.zeros(()))
+
+            def forward(self, x):
+                x = torch.max(self.c1(x), self.zero)  # (a Max node)
+                x = F.relu(self.affine(self.c2(x), self.s, self.t))
+                x = F.relu(F.max_pool2d(self.c3(x), 2))
+                return self.head(x.mean((2, 3)))
+
+        path = self.d / "relu_otherwise.onnx"
+        torch_export(Net().eval(), path, 16)
+        ops = [n.op_type for n in onnx.load(str(path)).graph.node]
+        self.assertIn("Max", ops)
+        self.assertLess(ops.index("MaxPool"), len(ops) - 1 - ops[::-1].index("Relu"))  # (the premise: pool first)
+        x = np.random.default_rng(9).standard_normal((2, 3, 16, 16)).astype(np.float32)
+        self.check("relu_otherwise", path, x, x)
+        for name, affine, said in (("shift_reversed", lambda y, s, t: t - y, "Sub of the data from a constant"),
+                                   ("scale_per_pixel", lambda y, s, t: y * torch.ones(1, 8, 16, 16),
+                                    "constant of shape [1, 8, 16, 16] between a Conv and its Relu")):
+            torch_export(Net(affine).eval(), path, 16)
+            out = self.d / "refused" / f"{name}.safetensors"
+            out.parent.mkdir(exist_ok=True)
+            r = self.importer(path, out)
+            self.assertEqual(r.returncode, 1, r.stderr)
+            self.assertIn(said, r.stderr)
+            self.assertEqual(list(out.parent.iterdir()), [])
+
     def test_checker_without_a_reason(self):
         """A node whose op_type is not UTF-8 (one byte of a file changed): onnx's checker raises with no message,
         and the importer's refusal raised IndexError on it (a traceback)."""

@@ -10,8 +10,10 @@ The graph's data path, from its input through a single chain of nodes, must be:
   [Transpose perm (0,3,1,2)]                   the graph takes NHWC
   (Conv 3x3 stride 1 pad 1 [BatchNormalization] Relu | MaxPool 2x2 stride 2)...
                         (a Relu anywhere may be a Clip to [0, no maximum], torch.clamp(min=0)'s,
-                        or a LeakyRelu of slope 0; a Conv of pad 0 after a Pad of one zero pixel a
-                        side, torch's ZeroPad2d(1) or Keras's ZeroPadding2D, is one of pad 1)
+                        a LeakyRelu of slope 0 or a Max with 0; a Conv of pad 0 after a Pad of one
+                        zero pixel a side, torch's ZeroPad2d(1) or Keras's ZeroPadding2D, is one of
+                        pad 1; per-channel Mul/Add/Sub/Div between a Conv and its Relu are folded into
+                        it; a MaxPool may come before its conv's Relu, as max and Relu commute)
   then a GAP head:      GlobalAveragePool, or ReduceMean over H and W, [Flatten|Reshape|Squeeze];
                         or an AveragePool over the whole map (a static input size), or the
                         features' own 1x1 map, then Flatten|Reshape|Squeeze (CIFAR-style VGGs)
@@ -392,9 +394,14 @@ def passed_over(g, node, tensor, model):
 
 def is_relu(g, node):
     """Whether node is a Relu, or what computes one: a Clip to [0, no maximum] (torch.clamp(min=0); its bounds
-    attributes before opset 11, constant inputs from it; ReLU6's maximum is not one) or a LeakyRelu of slope 0."""
+    attributes before opset 11, constant inputs from it; ReLU6's maximum is not one), a LeakyRelu of slope 0, or a
+    Max of the data and a constant 0 (torch.maximum(x, 0), tf.maximum)."""
     if node is None:
         return False
+    if node.op_type == "Max":
+        other = [i for i in node.input if i not in g.data]
+        return (len(node.input) == 2 and len(other) == 1 and other[0] in g.consts and
+                np.asarray(g.consts[other[0]]).size == 1 and float(np.asarray(g.consts[other[0]]).reshape(-1)[0]) == 0)
     if node.op_type == "LeakyRelu":
         return attrs(node).get("alpha", 0.01) == 0
     if node.op_type != "Clip":
@@ -410,6 +417,32 @@ def is_relu(g, node):
                 if node.input[i] in g.consts and np.asarray(g.consts[node.input[i]]).size == 1 else None
         lo, hi = bound(1, None), bound(2, np.inf)
     return lo == 0 and hi == np.inf
+
+
+def relu_slot(node, tensor):
+    """The input slot the data enters a Relu (is_relu) by: Max(0, x) takes it second."""
+    return list(node.input).index(tensor) if node.op_type == "Max" and tensor in node.input else 0
+
+
+def conv_affine(g, node, tensor, width):
+    """A Mul, Add, Sub or Div of the data by a constant per channel ((C, 1, 1), (1, C, 1, 1) or a scalar) between a
+    Conv and its Relu, as (scale, shift): y = x * scale + shift; None where node is none of them."""
+    if node is None or node.op_type not in NORM_OPS or len(node.input) != 2 or tensor not in node.input:
+        return None
+    slot = list(node.input).index(tensor)
+    if node.op_type in ("Sub", "Div") and slot != 0:
+        refuse(node, f"{node.op_type} of the data from a constant; expected data {node.op_type.lower()} constant")
+    check_data_input(g, node, tensor, slot)
+    c = np.asarray(fweight(node, g.const(node, 1 - slot, "operand"), "the operand"), np.float64)
+    shape = [1] * (4 - c.ndim) + list(c.shape)
+    if c.ndim > 4 or shape[0] != 1 or shape[2:] != [1, 1] or c.size not in (1, width):
+        refuse(node, f"constant of shape {list(c.shape)} between a Conv and its Relu; expected a scalar or one value "
+                     f"per channel of {width} ((C, 1, 1) or (1, C, 1, 1))")
+    v = np.broadcast_to(c.reshape(-1), (width,))
+    if node.op_type == "Div" and not np.all(v):
+        refuse(node, "divides by zero; expected a non-zero divisor")
+    one, zero = np.ones(width), np.zeros(width)
+    return {"Mul": (v, zero), "Add": (one, v), "Sub": (one, -v), "Div": (1 / v, zero)}[node.op_type]
 
 
 def reshape_shape(g, node):
@@ -759,6 +792,7 @@ def convert(model, path_name, scale=None):
 
     # --- features
     tensors, idx, c, convs, pools, bn_folded, last, first, ceil = {}, 0, 3, [], 0, 0, None, None, []
+    affine_folded, relu_after_pool = 0, None
     while node is not None and node.op_type in ("Conv", "MaxPool", "Dropout", "Pad"):
         padded = None
         if zero_pad_one(g, node, t):  # (its conv then pads nothing: the two are vggcl's conv)
@@ -775,6 +809,9 @@ def convert(model, path_name, scale=None):
             ceil.append(maxpool_ok(g, node, t, map_size(hw, pools)))
             pools, idx, last = pools + 1, idx + 1, "pool"
             t, node = node.output[0], g.next(node.output[0], node)
+            if relu_after_pool is not None:  # (Conv MaxPool Relu: the Relu the conv's, as max and Relu commute)
+                check_data_input(g, node, t, relu_slot(node, t))
+                t, node, relu_after_pool = node.output[0], g.next(node.output[0], node), None
             continue
         if convs and is_pointwise(g, node) and padded is None:  # (a head: taken after the features, or refused)
             break
@@ -786,18 +823,29 @@ def convert(model, path_name, scale=None):
             w, b = w * s[:, None, None, None], b * s + sh
             bn_folded += 1
             t, node = node.output[0], g.next(node.output[0], node)
-        if not is_relu(g, node):
+        while not is_relu(g, node) and (affine := conv_affine(g, node, t, w.shape[0])) is not None:
+            s, sh = affine  # (a BatchNorm written as Mul and Add, a scale: folded as one)
+            w, b = w * s[:, None, None, None], b * s + sh
+            affine_folded += 1
+            t, node = node.output[0], g.next(node.output[0], node)
+        pooled_first = node is not None and node.op_type == "MaxPool" and is_relu(g, g.consumers.get(
+            node.output[0], [None])[0] if len(g.consumers.get(node.output[0], [])) == 1 else None)
+        if not is_relu(g, node) and not pooled_first:
             what = f"followed by {name_of(node)}" if node is not None else "the end of the graph"
             refuse(conv, f"is not followed by a Relu ({what}); expected Conv [BatchNormalization] Relu (or a Clip to "
-                         "[0, no maximum], a LeakyRelu of slope 0)")
-        check_data_input(g, node, t)
+                         "[0, no maximum], a LeakyRelu of slope 0, a Max with 0; or a MaxPool then the Relu)")
+        if pooled_first:  # (the MaxPool next, then its Relu)
+            relu_after_pool = node
+        else:
+            check_data_input(g, node, t, relu_slot(node, t))
         tensors[f"features.{idx}.weight"] = w.astype(np.float32)
         tensors[f"features.{idx}.bias"] = b.astype(np.float32)
         if first is None:
             first = f"features.{idx}.weight"
         convs.append(w.shape[0])
         c, idx, last = w.shape[0], idx + 2, "conv"
-        t, node = node.output[0], g.next(node.output[0], node)
+        if not pooled_first:
+            t, node = node.output[0], g.next(node.output[0], node)
     if not convs:
         if node is None:
             raise Refused("the graph has no Conv; expected a VGG")
@@ -995,7 +1043,7 @@ def convert(model, path_name, scale=None):
             if not (op == "Add" and state == "pre" and last_node is last_dense):
                 dense_folds += 1  # (an Add right after a MatMul is its bias)
         elif is_relu(g, node):
-            check_data_input(g, node, t)
+            check_data_input(g, node, t, relu_slot(node, t))
             if state != "pre":
                 refuse(node, "a Relu not right after a dense layer; expected Gemm or MatMul")
             state, relu_after_last = "input", node
@@ -1054,6 +1102,8 @@ def convert(model, path_name, scale=None):
     folds = []
     if bn_folded:
         folds.append(f"{bn_folded} BatchNorm folded into convs")
+    if affine_folded:
+        folds.append(f"{affine_folded} Mul/Add/Sub/Div folded into convs")
     if dense_folds:
         folds.append(f"{dense_folds} Mul/Add/BatchNorm folded into dense layers")
     kept = "kept" if pool5 == "keep" else "dropped"
