@@ -2518,15 +2518,22 @@ class Cli(unittest.TestCase):
                     self.assertIn("wrote", r.stdout)  # (the line of the set named, not lost in stdout's buffer)
                 if args[0] == "classify":
                     self.assertEqual(np.load(out / "l.npy").shape, (1, 3))
-        # cam: a SIGTERM between images (as the second is opened) keeps the first one's line with its files (its
-        # line was lost in stdout's buffer, the files there)
+        # cam: a SIGTERM between images (as the second's pass reads the host's free memory, the reference's check:
+        # the images are decoded ahead, so the second's opening comes before the first is drawn) keeps the first
+        # one's line with its files (its line was lost in stdout's buffer, the files there)
         shutil.rmtree(out, ignore_errors=True)
         out.mkdir()
         second = self.d / "second.png"
         shutil.copy(tiny, second)
-        r = subprocess.run(["strace", "-f", "-qq", "-o", "/dev/null", "-P", str(second), "-e", "trace=open,openat",
-                            "-e", "inject=open,openat:signal=TERM:when=1", VGGCL, "cam", "--weights", str(self.weights),
-                            *size, "--out-dir", str(out), str(tiny), str(second)],
+        cam = [VGGCL, "cam", "--weights", str(self.weights), *size, "--out-dir", str(out), str(tiny)]
+        counted = self.d / "meminfo.txt"
+        r = subprocess.run(["strace", "-f", "-qq", "-o", str(counted), "-P", "/proc/meminfo", "-e", "trace=open,openat",
+                            *cam], capture_output=True, text=True, env=traced, timeout=300)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        reads = len(counted.read_text().splitlines())  # (the one image's run: the reads before a second's)
+        shutil.rmtree(out), out.mkdir()
+        r = subprocess.run(["strace", "-f", "-qq", "-o", "/dev/null", "-P", "/proc/meminfo", "-e", "trace=open,openat",
+                            "-e", f"inject=open,openat:signal=TERM:when={reads + 1}", *cam, str(second)],
                            capture_output=True, text=True, env=traced, timeout=300)
         self.assertEqual(r.returncode, -signal.SIGTERM, r.stderr)
         self.assertEqual(sorted(p.name for p in out.iterdir()), ["tiny.cam-up.npy", "tiny.cam.npy", "tiny.cam.png"])
