@@ -101,11 +101,10 @@ static char *image_folders(const cli_dataset *ds, int lo, int hi, size_t skip)
         qsort(names, (size_t)n, sizeof *names, cmp_str);
         size_t len = 1;
         for (int i = 0; i < n; i++) len += strlen(names[i]) + 1;
-        if ((joined = malloc(len))) {
-            *joined = 0;
-            for (int i = 0; i < n; i++)
-                if (!i || strcmp(names[i], names[i - 1])) strcat(strcat(joined, i ? "/" : ""), names[i]);
-        }
+        char *at = joined = malloc(len); /* (stpcpy: strcat walked the string each time, quadratic in folders) */
+        for (int i = 0; joined && i < n; i++)
+            if (!i || strcmp(names[i], names[i - 1])) at = stpcpy(stpcpy(at, i ? "/" : ""), names[i]);
+        if (joined) *at = 0;
     }
     for (int i = 0; i < n; i++) free(names[i]);
     free(names);
