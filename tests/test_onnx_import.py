@@ -706,7 +706,7 @@ class OnnxImport(unittest.TestCase):
             torch_export(model, path, 32)
             err = self.refused(f"pad_{mode}", onnx.load(str(path)), "Pad node '/features/features.3/Pad'")
             self.assertIn(f": {onnx_mode} padding (Conv2d's padding_mode '{mode}'), pads [0, 0, 1, 1, 0, 0, 1, 1]; "
-                          "expected no padding (vggcl's 3x3 convolutions pad their own input, with zeros)", err)
+                          "expected no padding, or one zero pixel a side", err)
 
     def test_preprocessing_given(self):
         """--resize, --crop and --draft record the preprocessing the model was trained with over the graph's
@@ -1058,21 +1058,24 @@ class OnnxImport(unittest.TestCase):
         Conv2d(padding=0), its pads computed by Constant, ConstantOfShape, Concat, Reshape, Slice, Transpose and
         Cast nodes at opset 13): vggcl's conv, the logits onnxruntime's; another Pad, or with the Conv's own
         padding too, refused naming what it pads."""
-        def model(pad, conv_pad):
+        def model(pad, conv_pad, value=0.0):
             torch.manual_seed(5)
-            return nn.Sequential(nn.ZeroPad2d(pad), nn.Conv2d(3, 8, 3, padding=conv_pad), nn.ReLU(), nn.MaxPool2d(2),
-                                 nn.ZeroPad2d(1), nn.Conv2d(8, 8, 3), nn.ReLU(), nn.AdaptiveAvgPool2d(1),
-                                 nn.Flatten(), nn.Linear(8, 3)).eval()
+            return nn.Sequential(nn.ConstantPad2d(pad, value), nn.Conv2d(3, 8, 3, padding=conv_pad), nn.ReLU(),
+                                 nn.MaxPool2d(2), nn.ZeroPad2d(1), nn.Conv2d(8, 8, 3), nn.ReLU(),
+                                 nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 3)).eval()
         path = self.d / "zero_pad.onnx"
         torch_export(model(1, 0), path, 16)
         self.assertIn("ConstantOfShape", [n.op_type for n in onnx.load(str(path)).graph.node])  # (the premise)
         x = np.random.default_rng(5).standard_normal((2, 3, 16, 16)).astype(np.float32)
         self.check("zero_pad", path, x, x)
-        for pad, conv_pad, said in ((2, 0, "pads [0, 0, 2, 2, 0, 0, 2, 2]; expected no padding"),
-                                    (1, 1, "padding [2, 2, 2, 2]; expected a 3x3 kernel, stride 1, pad 1, dilation 1, "
-                                           "group 1 (one pixel a side with Pad node ")):
-            torch_export(model(pad, conv_pad), path, 16)
-            self.refused(f"zero_pad_{pad}_{conv_pad}", onnx.load(str(path)), said)
+        for pad, conv_pad, value, said in (
+                (2, 0, 0.0, "pads [0, 0, 2, 2, 0, 0, 2, 2]; expected no padding, or one zero pixel a side on H and W "
+                            "right before a 3x3 Conv of pad 0"),
+                (1, 0, 0.5, "pads [0, 0, 1, 1, 0, 0, 1, 1]; expected no padding, or one zero pixel a side"),
+                (1, 1, 0.0, "padding [2, 2, 2, 2]; expected a 3x3 kernel, stride 1, pad 1, dilation 1, group 1 (one "
+                            "pixel a side with Pad node ")):
+            torch_export(model(pad, conv_pad, value), path, 16)
+            self.refused(f"zero_pad_{pad}_{conv_pad}_{value}", onnx.load(str(path)), said)
 
     def test_conv_relu_pool_written_otherwise(self):
         """What computes vggcl's Conv [BatchNorm] Relu [MaxPool] written otherwise: a Relu as Max(x, 0), a per-channel
@@ -1103,9 +1106,35 @@ class OnnxImport(unittest.TestCase):
         self.check("relu_otherwise", path, x, x)
         for name, affine, said in (("shift_reversed", lambda y, s, t: t - y, "Sub of the data from a constant"),
                                    ("scale_per_pixel", lambda y, s, t: y * torch.ones(1, 8, 16, 16),
-                                    "constant of shape [1, 8, 16, 16] between a Conv and its Relu")):
+                                    "constant of shape [1, 8, 16, 16]; expected a scalar or a vector of 8 (per "
+                                    "channel, shaped (C, 1, 1) on the NCHW map)")):
             torch_export(Net(affine).eval(), path, 16)
             self.refused(name, onnx.load(str(path)), said)
+
+    def test_bfloat16_external_data(self):
+        """bfloat16 weights (each a Cast to float) in external data: their declared bytes counted at 2 each (onnx's
+        numpy table takes bfloat16 as float32: "reaches past the end of its external data"), the same model as
+        inline; onnxruntime's logits."""
+        m = small_nchw(47)
+        for t in [t for t in m.graph.initializer if numpy_helper.to_array(t).ndim == 4]:
+            a = numpy_helper.to_array(t)
+            bits = (a.view(np.uint32) >> 16).astype(np.uint16)
+            bf = helper.make_tensor(t.name + "_bf16", TensorProto.BFLOAT16, a.shape, bits.tobytes(), raw=True)
+            m.graph.initializer.remove(t)
+            m.graph.initializer.append(bf)
+            m.graph.node.insert(0, helper.make_node("Cast", [bf.name], [t.name], to=TensorProto.FLOAT,
+                                                    name=f"cast_{t.name}"))
+        x = np.random.default_rng(47).standard_normal((2, 3, 32, 32)).astype(np.float32)
+        inline, _ = self.check("bf16_inline", m, x, x)
+        folder = self.d / "bf16"
+        folder.mkdir()
+        onnx.save(m, str(folder / "m.onnx"), save_as_external_data=True, location="w.bin", size_threshold=0)
+        r = self.importer(folder / "m.onnx", self.d / "bf16_external.safetensors")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        external, _ = load_file(self.d / "bf16_external.safetensors")
+        self.assertEqual(sorted(external), sorted(inline))
+        for k in inline:
+            np.testing.assert_array_equal(external[k], inline[k], k)
 
     def test_checker_without_a_reason(self):
         """A node whose op_type is not UTF-8 (one byte of a file changed): onnx's checker raises with no message,

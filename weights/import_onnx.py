@@ -178,27 +178,40 @@ def _str(v):
 def folded(n, args):
     """What node n (of FOLDED) makes of the constants args (None: an input left out): the index arithmetic
     torch's exports leave unfolded, as the pads of a ZeroPad2d at opset 13 (ConstantOfShape, Concat, Reshape,
-    Slice, Transpose, Cast)."""
+    Slice, Transpose, Cast, Unsqueeze, Squeeze); None where it is not evaluated here (a Cast to bfloat16, which
+    numpy would not round; a shape that does not fit; a constant past FOLD_MAX values), the node then left as it
+    was (not a constant: the data path refuses it where it needs one, naming it)."""
     a, op = attrs(n), n.op_type
+
+    def axes_of(i):  # (an attribute before opset 13, an input from it; an empty list of them: none given)
+        v = a.get("axes", args[i].reshape(-1).tolist() if len(args) > i and args[i] is not None else None)
+        return list(v) if v is not None and len(v) else None
+
     try:
         if op == "ConstantOfShape":
+            shape = args[0].astype(np.int64).reshape(-1).tolist()
+            if np.prod(shape, dtype=object) > FOLD_MAX:
+                return None
             fill = (tensor_array(a["value"], f"{name_of(n)}'s value").reshape(-1) if "value" in a
                     else np.zeros(1, np.float32))
-            return np.full(args[0].astype(np.int64).tolist(), fill[0], fill.dtype)
+            return np.full(shape, fill[0], fill.dtype)
         if op == "Concat":
             return np.concatenate(args, axis=a["axis"])
-        if op == "Reshape":
-            shape = [d if d or a.get("allowzero", 0) else args[0].shape[k] for k, d in enumerate(args[1].tolist())]
+        if op == "Reshape":  # (its shape an attribute before opset 5)
+            target = args[1].tolist() if len(args) > 1 and args[1] is not None else list(a["shape"])
+            shape = [d if d or a.get("allowzero", 0) else args[0].shape[k] for k, d in enumerate(target)]
             return args[0].reshape(shape)
         if op == "Transpose":
             return np.transpose(args[0], a.get("perm"))
         if op == "Cast":
-            return args[0].astype(onnx.mapping.TENSOR_TYPE_TO_NP_TYPE[a["to"]])
-        if op in ("Unsqueeze", "Squeeze"):
-            axes = a.get("axes", args[1].tolist() if len(args) > 1 and args[1] is not None else None)
-            if op == "Squeeze":
-                return np.squeeze(args[0], tuple(axes) if axes is not None else None)
-            out = args[0]
+            kind = onnx.mapping.TENSOR_TYPE_TO_NP_TYPE.get(a["to"])
+            exact = a["to"] not in (onnx.TensorProto.BFLOAT16, onnx.TensorProto.STRING)  # (numpy: float32, object)
+            return args[0].astype(kind) if kind is not None and exact else None
+        if op == "Squeeze":
+            axes = axes_of(1)
+            return np.squeeze(args[0], tuple(axes) if axes is not None else None)
+        if op == "Unsqueeze":
+            axes, out = axes_of(1), args[0]
             for ax in sorted(x % (out.ndim + len(axes)) for x in axes):
                 out = np.expand_dims(out, ax)
             return out
@@ -213,10 +226,11 @@ def folded(n, args):
         return args[0][tuple(index)]
     except Refused:
         raise
-    except Exception as e:  # (shapes or attributes that do not fit)
-        refuse(n, f"computes a constant the importer cannot evaluate ({type(e).__name__}: {e})")
+    except Exception:  # (shapes or attributes that do not fit: not evaluated here)
+        return None
 
 
+FOLD_MAX = 1 << 20  # the most values a folded constant may hold (index arithmetic: a few; not weights)
 FOLDED = ("ConstantOfShape", "Concat", "Reshape", "Slice", "Transpose", "Cast", "Unsqueeze", "Squeeze")
 
 
@@ -232,7 +246,7 @@ class Graph:
             if n.domain not in ("", "ai.onnx"):
                 refuse(n, f"is of the domain '{n.domain}'; expected ONNX's own operators")
         changed = True
-        while changed:  # Constant nodes, and Identity or Cast-to-float of constants
+        while changed:  # Constant nodes, Identity of constants, and what folded() computes from them
             changed = False
             for n in nodes:
                 out = n.output[0] if n.output else ""
@@ -244,12 +258,11 @@ class Graph:
                 elif n.op_type == "Identity" and n.input[0] in self.consts:
                     self.consts[out] = self.consts[n.input[0]]
                     changed = True
-                elif n.op_type == "Cast" and n.input[0] in self.consts and attrs(n).get("to") in FLOATS:
-                    self.consts[out] = self.consts[n.input[0]].astype(FLOATS[attrs(n)["to"]])
-                    changed = True
                 elif n.op_type in FOLDED and all(not i or i in self.consts for i in n.input):
-                    self.consts[out] = folded(n, [self.consts[i] if i else None for i in n.input])
-                    changed = True
+                    value = folded(n, [self.consts[i] if i else None for i in n.input])
+                    if value is not None:  # (else left as it was: a node on the data path says what it needs)
+                        self.consts[out] = value
+                        changed = True
         inputs = [i for i in g.input if i.name not in self.consts]
         if len(inputs) != 1:  # (every weight a value-less input: torch.onnx.export(..., export_params=False))
             names = [i.name for i in inputs]
@@ -359,6 +372,9 @@ def zero_pad_one(g, node, tensor):
     if node is None or node.op_type != "Pad" or (len(node.input) > 3 and node.input[3]):  # (opset 18's axes)
         return False
     check_data_input(g, node, tensor)
+    if _str(attrs(node).get("mode", "constant")) != "constant" or any(
+            len(node.input) > i and node.input[i] and node.input[i] not in g.consts for i in (1, 2)):
+        return False  # (said by passed_over: the mode, or pads not constant)
     mode, pads = pad_pads(g, node)
     value = attrs(node).get("value", 0.0) if len(node.input) < 3 or not node.input[2] else \
         float(np.asarray(g.const(node, 2, "constant_value")).reshape(-1)[0])
@@ -386,8 +402,9 @@ def passed_over(g, node, tensor, model):
     mode, pads = pad_pads(g, node)
     if pads is None or any(int(v) for v in pads):
         refuse(node, (f"{said}, " if mode != "constant" else "")
-               + f"pads {list(pads) if pads is not None else '(none given)'}; expected no padding (vggcl's 3x3 "
-               "convolutions pad their own input, with zeros)")
+               + f"pads {list(pads) if pads is not None else '(none given)'}; expected no padding, or one zero pixel a "
+               "side on H and W right before a 3x3 Conv of pad 0, its only consumer (vggcl's 3x3 convolutions pad "
+               "their own input, with zeros)")
     g.only_first_output(node)
     return True
 
@@ -424,25 +441,29 @@ def relu_slot(node, tensor):
     return list(node.input).index(tensor) if node.op_type == "Max" and tensor in node.input else 0
 
 
-def conv_affine(g, node, tensor, width):
-    """A Mul, Add, Sub or Div of the data by a constant per channel ((C, 1, 1), (1, C, 1, 1) or a scalar) between a
-    Conv and its Relu, as (scale, shift): y = x * scale + shift; None where node is none of them."""
-    if node is None or node.op_type not in NORM_OPS or len(node.input) != 2 or tensor not in node.input:
-        return None
-    slot = list(node.input).index(tensor)
-    if node.op_type in ("Sub", "Div") and slot != 0:
-        refuse(node, f"{node.op_type} of the data from a constant; expected data {node.op_type.lower()} constant")
+def operand_affine(g, node, tensor, width, maps):
+    """A Mul, Add, Sub or Div of the data by a constant per channel (affine_vector) as (scale, shift): y = x * scale
+    + shift; refused where the constant is not per channel, is subtracted from or divided by the data, or is a
+    zero divisor. The dense chain's, and a conv's before its Relu (conv_affine)."""
+    if len(node.input) != 2 or tensor not in node.input:
+        refuse(node, "expected the data and a constant")
+    op, slot = node.op_type, list(node.input).index(tensor)
+    if op in ("Sub", "Div") and slot != 0:
+        refuse(node, f"{op} of the data from a constant; expected data {op.lower()} constant")
     check_data_input(g, node, tensor, slot)
-    c = np.asarray(fweight(node, g.const(node, 1 - slot, "operand"), "the operand"), np.float64)
-    shape = [1] * (4 - c.ndim) + list(c.shape)
-    if c.ndim > 4 or shape[0] != 1 or shape[2:] != [1, 1] or c.size not in (1, width):
-        refuse(node, f"constant of shape {list(c.shape)} between a Conv and its Relu; expected a scalar or one value "
-                     f"per channel of {width} ((C, 1, 1) or (1, C, 1, 1))")
-    v = np.broadcast_to(c.reshape(-1), (width,))
-    if node.op_type == "Div" and not np.all(v):
+    v = affine_vector(node, fweight(node, g.const(node, 1 - slot, "operand"), "the operand"), width, maps)
+    if op == "Div" and not np.all(v):
         refuse(node, "divides by zero; expected a non-zero divisor")
     one, zero = np.ones(width), np.zeros(width)
-    return {"Mul": (v, zero), "Add": (one, v), "Sub": (one, -v), "Div": (1 / v, zero)}[node.op_type]
+    return {"Mul": (v, zero), "Add": (one, v), "Sub": (one, -v), "Div": (1 / v, zero)}[op]
+
+
+def conv_affine(g, node, tensor, width):
+    """operand_affine of a node between a Conv and its Relu; None where node is no Mul, Add, Sub or Div of the
+    data by one other input (a Relu is said missing then)."""
+    if node is None or node.op_type not in NORM_OPS or len(node.input) != 2 or tensor not in node.input:
+        return None
+    return operand_affine(g, node, tensor, width, True)
 
 
 def reshape_shape(g, node):
@@ -646,14 +667,14 @@ def static_dims(value_info):
 
 def affine_vector(node, c, width, maps=False):
     """A constant operand of Mul/Add/Sub/Div as a per-channel vector of length width (on the last axis,
-    or with maps on axis 1 of (N, C, 1, 1) data: a shape (C, 1, 1) or (1, C, 1, 1))."""
+    or with maps on axis 1 of NCHW data: a shape (C, 1, 1) or (1, C, 1, 1))."""
     c = np.asarray(c, np.float64)
     shape = [1] * (4 - c.ndim) + list(c.shape) if maps else None
     odd = (c.ndim > 4 or shape[0] != 1 or shape[2:] != [1, 1]) if maps else \
         (c.ndim > 2 or any(d != 1 for d in c.shape[:-1]))
     if odd or c.size not in (1, width):
         refuse(node, f"constant of shape {list(c.shape)}; expected a scalar or a vector of {width} (per channel, "
-                     + ("shaped (C, 1, 1) on the (N, C, 1, 1) map)" if maps else "on the last axis)"))
+                     + ("shaped (C, 1, 1) on the NCHW map)" if maps else "on the last axis)"))
     return np.broadcast_to(c.reshape(-1), (width,)).copy()
 
 
@@ -1021,20 +1042,7 @@ def convert(model, path_name, scale=None):
             if op == "BatchNormalization":
                 s, sh = bn_affine(g, node, t, width)
             else:
-                if len(node.input) != 2 or t not in node.input:
-                    refuse(node, "expected the data and a constant")
-                slot = list(node.input).index(t)
-                if op in ("Sub", "Div") and slot != 0:
-                    refuse(node, f"{op} of the data from a constant; expected data {op.lower()} constant")
-                check_data_input(g, node, t, slot)
-                v = affine_vector(node, fweight(node, g.const(node, 1 - slot, "operand"), "the operand"), width, maps)
-                if op == "Div" and not np.all(v):
-                    refuse(node, "divides by zero; expected a non-zero divisor")
-                s, sh = np.ones(width), np.zeros(width)
-                if op in ("Add", "Sub"):
-                    sh = v if op == "Add" else -v
-                else:
-                    s = v if op == "Mul" else 1 / v
+                s, sh = operand_affine(g, node, t, width, maps)
             if state == "pre":  # on the last dense layer's output, before its Relu
                 lw, lb = layers[-1]
                 layers[-1] = [lw * s[None, :], lb * s + sh]
@@ -1191,10 +1199,16 @@ def external_links(model, path):
                           "expected a file in the model's folder")
 
 
+_P = onnx.TensorProto
+STORED_BYTES = {_P.FLOAT: 4, _P.DOUBLE: 8, _P.FLOAT16: 2, _P.BFLOAT16: 2, _P.INT8: 1, _P.UINT8: 1, _P.INT16: 2,
+                _P.UINT16: 2, _P.INT32: 4, _P.UINT32: 4, _P.INT64: 8, _P.UINT64: 8, _P.BOOL: 1, _P.COMPLEX64: 8,
+                _P.COMPLEX128: 16}  # (an element's bytes in raw data: onnx's numpy table takes bfloat16 as float32)
+
+
 def declared_bytes(t):
-    """The bytes a tensor's shape and type declare (None: a type of no fixed size, as strings)."""
-    kind = onnx.mapping.TENSOR_TYPE_TO_NP_TYPE.get(t.data_type)
-    return None if kind is None or kind == np.object_ else int(np.prod(t.dims, dtype=object)) * np.dtype(kind).itemsize
+    """The bytes a tensor's shape and type declare (None: a type of no fixed size, as strings, or unknown)."""
+    size = STORED_BYTES.get(t.data_type)
+    return None if size is None else int(np.prod(t.dims, dtype=object)) * size
 
 
 def tensor_shapes(model, path):
@@ -1245,6 +1259,9 @@ def convert_file(a):
             raise Refused(f"not a valid ONNX graph: {(str(e).strip().splitlines() or ['(the checker gave no reason)'])[0]}")
     try:
         tensors, meta, summary = convert(model, os.path.basename(a.model), a.input_scale)
+    except MemoryError:  # (widening the weights to float64 as they are folded)
+        raise Refused(f"out of memory converting the model's tensors (the largest, '{largest[0]}', declares "
+                      f"{largest[1] / 2 ** 30:.1f} GiB)" if largest[0] else "out of memory converting the model")
     except (TypeError, ValueError, KeyError, IndexError, AttributeError, OverflowError) as e:
         # (a graph the checker passed but the importer cannot take, as a Reshape to a NaN size: one line too)
         raise Refused(f"malformed graph{f' (not checked by onnx {onnx.__version__})' if newer else ''}, or one "
