@@ -160,6 +160,8 @@ static int reads_outputs(char *const *files, int n, const cli_file *ins, int n_i
     if (m && fstat(STDOUT_FILENO, &so) == 0 && S_ISREG(so.st_mode)) {
         const out_file key = { so.st_dev, so.st_ino, 0, NULL, 0 };
         shell = bsearch(&key, o, (size_t)m, sizeof *o, by_file);
+        while (shell && shell > o && !by_file(shell - 1, &key)) shell--; /* (the first of its names: links) */
+        while (shell && !shell->mine && shell + 1 < o + m && !by_file(shell + 1, &key)) shell++; /* (this run's) */
     }
     if (shell && shell->mine) {
         out_path(path, sizeof path, dir, files[shell->image], shell->suffix);
@@ -440,11 +442,10 @@ int cmd_cam(int argc, char **argv)
     int stopped = 0; /* a failure other than an unreadable image (the device, a write): the run stops */
     int out_lost = 0; /* standard output failed (a full disk): the run stops after that image, as classify's */
     /* the images decoded ahead on a pool of threads while the device draws the one before (a window of one more
-     * than the threads, at most 16: a photo kept whole, --no-crop, may be hundreds of MB, and a GPU's box has
-     * dozens of cores) */
-    const int decoders = threads > 0 ? threads : vggcl_decode_threads_default(ctx);
-    cli_decode_pool *pool = n_files ? cli_decode_start(files, n_files, &p, decoders, decoders < 16 ? decoders + 1 : 16)
-                                    : NULL;
+     * than the threads; by default 15 at most: a photo kept whole, --no-crop, may be hundreds of MB, and a GPU's
+     * box has dozens of cores) */
+    const int cores = vggcl_decode_threads_default(ctx), decoders = threads > 0 ? threads : cores < 15 ? cores : 15;
+    cli_decode_pool *pool = n_files ? cli_decode_start(files, n_files, &p, decoders, decoders + 1) : NULL;
     if (n_files && !pool) {
         rc = cli_error(CLI_FAIL, "out of host memory (or no thread) for decoding images");
         goto out;
