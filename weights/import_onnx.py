@@ -697,6 +697,9 @@ def input_steps(g, node, t):
     return steps, t, node
 
 
+RAW_SIGN = 20  # a mean or std past it, read on 0..1 pixels, is a graph's for 0..255 ones (theirs: 0.2 to 255)
+
+
 def input_norm(steps, scale, given=True):
     """vggcl.mean and vggcl.std (RGB, on x/255) that give the first Conv what the graph gives it: its input as
     --input-scale says, then steps, each y = a*x + b per channel. Not folded into the Conv's weights: its zero
@@ -730,7 +733,7 @@ def input_norm(steps, scale, given=True):
         refuse(steps[0][0], f"the graph's input normalization scales the channels by {', '.join(f'{v:g}' for v in a)} "
                             "(R, G, B); expected positive, finite scales (vggcl's std is above 0)")
     std, mean = s0 / a, m0 - b * s0 / a
-    if not given and scale == "unit" and (np.any(std > 20) or np.any(np.abs(mean) > 20)):
+    if not given and scale == "unit" and (np.any(std > RAW_SIGN) or np.any(np.abs(mean) > RAW_SIGN)):
         # (Keras's Rescaling(1/255) read on x/255: every pixel divided by 255 twice, every answer wrong, unsaid)
         refuse(steps[0][0], f"the graph's own input normalization, read on 0..1 pixels (the default --input-scale "
                             f"unit), makes mean {', '.join(f'{v:.4g}' for v in mean)} and std "
