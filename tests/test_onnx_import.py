@@ -1080,8 +1080,8 @@ class OnnxImport(unittest.TestCase):
     def test_conv_relu_pool_written_otherwise(self):
         """What computes vggcl's Conv [BatchNorm] Relu [MaxPool] written otherwise: a Relu as Max(x, 0), a per-channel
         scale and shift (a BatchNorm as Mul and Add) between a Conv and its Relu, a MaxPool before the Relu (max and
-        Relu commute): imported, the logits onnxruntime's; a shift from the wrong side or not per channel
-        refused naming the node."""
+        Relu commute), a constant less the data: imported, the logits onnxruntime's; a constant divided by the data
+        or one not per channel refused naming the node."""
         class Net(nn.Module):
             def __init__(self, affine=lambda y, s, t: y * s + t):
                 super().__init__()
@@ -1104,7 +1104,9 @@ class OnnxImport(unittest.TestCase):
         self.assertLess(ops.index("MaxPool"), len(ops) - 1 - ops[::-1].index("Relu"))  # (the premise: pool first)
         x = np.random.default_rng(9).standard_normal((2, 3, 16, 16)).astype(np.float32)
         self.check("relu_otherwise", path, x, x)
-        for name, affine, said in (("shift_reversed", lambda y, s, t: t - y, "Sub of the data from a constant"),
+        torch_export(Net(lambda y, s, t: t - y).eval(), path, 16)  # (the constant less the data: y = -x + t)
+        self.check("shift_reversed", path, x, x)
+        for name, affine, said in (("divided_by_data", lambda y, s, t: t / y, "Div of a constant by the data"),
                                    ("scale_per_pixel", lambda y, s, t: y * torch.ones(1, 8, 16, 16),
                                     "constant of shape [1, 8, 16, 16]; expected a scalar or a vector of 8 (per "
                                     "channel, shaped (C, 1, 1) on the NCHW map)")):

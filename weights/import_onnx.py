@@ -443,18 +443,20 @@ def relu_slot(node, tensor):
 
 def operand_affine(g, node, tensor, width, maps):
     """A Mul, Add, Sub or Div of the data by a constant per channel (affine_vector) as (scale, shift): y = x * scale
-    + shift; refused where the constant is not per channel, is subtracted from or divided by the data, or is a
-    zero divisor. The dense chain's, and a conv's before its Relu (conv_affine)."""
+    + shift (the constant less the data too: y = -x + c); refused where the constant is not per channel, is divided
+    by the data, or is a zero divisor. The dense chain's, and a conv's before its Relu (conv_affine)."""
     if len(node.input) != 2 or tensor not in node.input:
         refuse(node, "expected the data and a constant")
     op, slot = node.op_type, list(node.input).index(tensor)
-    if op in ("Sub", "Div") and slot != 0:
-        refuse(node, f"{op} of the data from a constant; expected data {op.lower()} constant")
+    if op == "Div" and slot != 0:
+        refuse(node, "Div of a constant by the data; expected the data divided by a constant")
     check_data_input(g, node, tensor, slot)
     v = affine_vector(node, fweight(node, g.const(node, 1 - slot, "operand"), "the operand"), width, maps)
     if op == "Div" and not np.all(v):
         refuse(node, "divides by zero; expected a non-zero divisor")
     one, zero = np.ones(width), np.zeros(width)
+    if op == "Sub" and slot == 1:
+        return -one, v
     return {"Mul": (v, zero), "Add": (one, v), "Sub": (one, -v), "Div": (1 / v, zero)}[op]
 
 
