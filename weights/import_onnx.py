@@ -357,12 +357,10 @@ def inference_dropout(g, node, tensor, model):
         refuse(node, "training_mode=1; expected inference Dropout")
 
 
-def pad_pads(g, node):
-    """A Pad's mode and pads (its attribute before opset 11, its constant input from it; None: not given)."""
-    mode = _str(attrs(node).get("mode", "constant"))
-    pads = attrs(node).get("pads") if len(node.input) < 2 or not node.input[1] else \
+def pad_sizes(g, node):
+    """A Pad's pads (its attribute before opset 11, its constant input from it; None: not given)."""
+    return attrs(node).get("pads") if len(node.input) < 2 or not node.input[1] else \
         g.const(node, 1, "pads").reshape(-1).tolist()
-    return mode, pads
 
 
 def zero_pad_one(g, node, tensor):
@@ -375,12 +373,12 @@ def zero_pad_one(g, node, tensor):
     if _str(attrs(node).get("mode", "constant")) != "constant" or any(
             len(node.input) > i and node.input[i] and node.input[i] not in g.consts for i in (1, 2)):
         return False  # (said by passed_over: the mode, or pads not constant)
-    mode, pads = pad_pads(g, node)
+    pads = pad_sizes(g, node)
     value = attrs(node).get("value", 0.0) if len(node.input) < 3 or not node.input[2] else \
         float(np.asarray(g.const(node, 2, "constant_value")).reshape(-1)[0])
     after = g.consumers.get(node.output[0], [])
-    return (mode == "constant" and pads is not None and [int(v) for v in pads] == [0, 0, 1, 1, 0, 0, 1, 1]
-            and value == 0 and len(after) == 1 and after[0].op_type == "Conv")
+    return (pads is not None and [int(v) for v in pads] == [0, 0, 1, 1, 0, 0, 1, 1] and value == 0
+            and len(after) == 1 and after[0].op_type == "Conv")
 
 
 def passed_over(g, node, tensor, model):
@@ -399,7 +397,7 @@ def passed_over(g, node, tensor, model):
     said = f"{mode} padding" + (f" (Conv2d's padding_mode '{torch_mode}')" if torch_mode else "")
     if mode != "constant" and len(node.input) > 1 and node.input[1] and node.input[1] not in g.consts:  # (torch's)
         refuse(node, f"{said}; expected no padding (vggcl's 3x3 convolutions pad their own input, with zeros)")
-    mode, pads = pad_pads(g, node)
+    pads = pad_sizes(g, node)
     if pads is None or any(int(v) for v in pads):
         refuse(node, (f"{said}, " if mode != "constant" else "")
                + f"pads {list(pads) if pads is not None else '(none given)'}; expected no padding, or one zero pixel a "
