@@ -1119,6 +1119,43 @@ class OnnxImport(unittest.TestCase):
             torch_export(Net(affine).eval(), path, 16)
             self.refused(name, onnx.load(str(path)), said)
 
+    def test_gap_one_axis_at_a_time(self):
+        """The GAP written as a mean over one spatial axis then the other (x.mean(3).mean(2), .mean(-1).mean(-1),
+        keeping the dims then a flatten, on NHWC data after a permute): it was refused ("axes [3]"); onnxruntime's
+        logits. A mean over one alone, or a second keeping the dim the first dropped, refused naming the node; a
+        ReduceMean of no axes (every one, the batch's too) said so."""
+        class Net(nn.Module):
+            def __init__(self, gap):
+                super().__init__()
+                torch.manual_seed(11)
+                self.c1, self.c2 = nn.Conv2d(3, 8, 3, padding=1), nn.Conv2d(8, 8, 3, padding=1)
+                self.head, self.gap = nn.Linear(8, 3), gap
+
+            def forward(self, x):
+                x = F.relu(self.c2(F.relu(self.c1(x))))
+                return self.head(self.gap(F.max_pool2d(x, 2)))
+
+        x = np.random.default_rng(11).standard_normal((2, 3, 16, 16)).astype(np.float32)
+        path = self.d / "mean_mean.onnx"
+        for name, gap in (("mean_w_then_h", lambda y: y.mean(3).mean(2)),
+                          ("mean_last_twice", lambda y: y.mean(-1).mean(-1)),
+                          ("mean_kept", lambda y: y.mean(2, keepdim=True).mean(3, keepdim=True).flatten(1)),
+                          ("mean_nhwc", lambda y: y.permute(0, 2, 3, 1).mean(1).mean(1))):
+            torch_export(Net(gap).eval(), path, 16)
+            self.check(name, path, x, x)
+        for name, gap, said in (
+                ("mean_then_max", lambda y: y.mean(3).amax(2),
+                 "averages axis 3 alone; expected a ReduceMean over axis 2 after it (the other spatial axis)"),
+                ("mean_kept_then_not", lambda y: y.mean(3, keepdim=True).mean(2).flatten(1),
+                 "axes [2] (keepdims 0) after ReduceMean node '/ReduceMean''s axis 3 (keepdims 1); expected axes "
+                 "[2], keepdims 1 (the other spatial axis)")):
+            torch_export(Net(gap).eval(), path, 16)
+            self.refused(name, onnx.load(str(path)), said)
+        m = small_nchw(21)
+        next(n for n in m.graph.node if n.name == "gap").op_type = "ReduceMean"
+        self.refused("mean_every_axis", m, "ReduceMean node 'gap': no axes (it averages every axis, the batch's and "
+                     "the channels' too) on NCHW data; expected (2, 3) (the spatial axes)")
+
     def test_bfloat16_external_data(self):
         """bfloat16 weights (each a Cast to float) in external data: their declared bytes counted at 2 each (onnx's
         numpy table takes bfloat16 as float32: "reaches past the end of its external data"), the same model as

@@ -14,7 +14,8 @@ The graph's data path, from its input through a single chain of nodes, must be:
                         zero pixel a side, torch's ZeroPad2d(1) or Keras's ZeroPadding2D, is one of
                         pad 1; per-channel Mul/Add/Sub/Div between a Conv and its Relu are folded into
                         it; a MaxPool may come before its conv's Relu, as max and Relu commute)
-  then a GAP head:      GlobalAveragePool, or ReduceMean over H and W, [Flatten|Reshape|Squeeze];
+  then a GAP head:      GlobalAveragePool, or ReduceMean over H and W (or over one then the
+                        other, x.mean(3).mean(2)), [Flatten|Reshape|Squeeze];
                         or an AveragePool over the whole map (a static input size), or the
                         features' own 1x1 map, then Flatten|Reshape|Squeeze (CIFAR-style VGGs)
   or a 7x7 flatten:     [Transpose perm (0,2,3,1)] Flatten|Reshape   (the map must be 7x7)
@@ -524,6 +525,23 @@ def node_axes(g, node, rank=4):
     return sorted(ax % rank for ax in axes)
 
 
+def mean_then_mean(g, node, tensor, want, first, keep):
+    """x.mean(3).mean(2) (or .mean(-1).mean(-1)): a ReduceMean over one spatial axis (first, of want), then one over
+    the other, each keeping its axis or both dropping it. Returns the second and its data input."""
+    check_data_input(g, node, tensor)
+    tensor, second = node.output[0], g.next(node.output[0], node)
+    other = [ax for ax in want if ax != first][0]
+    at = other if keep or other < first else other - 1  # (the other's index once the first is gone)
+    if second is None or second.op_type != "ReduceMean":
+        refuse(node, f"averages axis {first} alone; expected a ReduceMean over axis {at} after it (the other "
+                     "spatial axis)")
+    axes, keep2 = node_axes(g, second, 4 if keep else 3), attrs(second).get("keepdims", 1)
+    if axes != [at] or keep2 != keep:
+        refuse(second, f"axes {axes} (keepdims {keep2}) after {name_of(node)}'s axis {first} (keepdims {keep}); "
+                       f"expected axes [{at}], keepdims {keep} (the other spatial axis)")
+    return tensor, second
+
+
 def conv_weights(g, node, tensor, c_in, padded=None):
     """padded: the Pad of one zero pixel a side before it (zero_pad_one), which its own padding then adds to."""
     check_data_input(g, node, tensor)
@@ -943,8 +961,11 @@ def convert(model, path_name, scale=None):
         elif op == "ReduceMean":
             axes, keep = reduce_axes(g, node)
             want = [2, 3] if layout == "NCHW" else [1, 2]
-            if axes != want:
-                refuse(node, f"axes {axes} on {layout} data; expected {tuple(want)} (the spatial axes)")
+            if len(axes) == 1 and axes[0] in want:  # x.mean(3).mean(2): the spatial axes one at a time
+                t, node = mean_then_mean(g, node, t, want, axes[0], keep)
+            elif axes != want:
+                refuse(node, (f"axes {axes}" if axes else "no axes (it averages every axis, the batch's and the "
+                              "channels' too)") + f" on {layout} data; expected {tuple(want)} (the spatial axes)")
         width, flat = c, None
         channels_last = layout == "NHWC" or not keep
         if not one_by_one:
