@@ -604,6 +604,13 @@ class OnnxImport(unittest.TestCase):
         self.assertRegex(r.stderr, r"the graph has \d+ inputs \(input, features\.0\.weight, features\.0\.bias, "
                                    r"features\.3\.weight, \.\.\. \(\d+ more\)\); expected one image input; its weights "
                                    r"are inputs without values \(exported with export_params=False\?\)\n")
+        # a weight computed from a constant by a node not folded here: the node that computes it named
+        m = small_nchw(24)
+        for n in m.graph.node:
+            n.input[:] = ["conv2/kernel_neg" if i == "conv2/kernel" else i for i in n.input]
+        m.graph.node.insert(0, helper.make_node("Neg", ["conv2/kernel"], ["conv2/kernel_neg"], name="neg_kernel"))
+        self.refused("computed_weight", m, "Conv node 'conv2/BiasAdd': its weight 'conv2/kernel_neg' is not a constant "
+                     "(initializer or Constant node): Neg node 'neg_kernel' computes it")
 
     def test_global_max_pool_head(self):
         """A max pool over the whole map (AdaptiveMaxPool2d(1) instead of the average) is said to be one: it was "a
@@ -1155,6 +1162,45 @@ class OnnxImport(unittest.TestCase):
         next(n for n in m.graph.node if n.name == "gap").op_type = "ReduceMean"
         self.refused("mean_every_axis", m, "ReduceMean node 'gap': no axes (it averages every axis, the batch's and "
                      "the channels' too) on NCHW data; expected (2, 3) (the spatial axes)")
+
+    def test_quantized(self):
+        """Weights stored as integers, each a DequantizeLinear of constants (int8 per output channel on the convs'
+        kernels, int32 biases, a uint8 Gemm weight with its zero point 128, as quantize_static's QDQ format stores
+        them): they were refused as "not a constant"; read as (q - zero point) * scale, onnxruntime's logits. A graph
+        that quantizes its data (a QuantizeLinear on the input) refused, naming that node, and saying to import the
+        float model."""
+        m = small_nchw(31)
+        rng = np.random.default_rng(31)
+        for t in list(m.graph.initializer):
+            w = numpy_helper.to_array(t)
+            if w.ndim == 4 or (w.ndim == 1 and t.name.startswith("conv")):
+                scale = (np.abs(w).reshape(len(w), -1).max(1) / 127).astype(np.float32)
+                kind = np.int8 if w.ndim == 4 else np.int32
+                zero = np.zeros(len(w), kind)
+                q = np.round(w / scale.reshape(-1, *[1] * (w.ndim - 1))).astype(kind)
+            else:
+                scale, zero = np.float32(max(np.abs(w).max(), 1) / 100), np.uint8(128)  # (fc0's bias: zeros)
+                q = (np.round(w / scale) + 128).astype(np.uint8)
+            m.graph.initializer.remove(t)
+            m.graph.initializer.extend(numpy_helper.from_array(np.asarray(v), f"{t.name}_{k}")
+                                       for k, v in (("q", q), ("scale", scale), ("zero", zero)))
+            m.graph.node.insert(0, helper.make_node("DequantizeLinear",
+                                                    [f"{t.name}_{k}" for k in ("q", "scale", "zero")], [t.name],
+                                                    name=f"dq_{t.name}", axis=0))
+        onnx.checker.check_model(m)
+        x = rng.standard_normal((2, 3, 32, 32)).astype(np.float32)
+        self.check("dequantized", m, x, x)
+        m.graph.initializer.extend([numpy_helper.from_array(np.float32(0.02), "in_scale"),
+                                    numpy_helper.from_array(np.uint8(128), "in_zero")])
+        m.graph.node.insert(0, helper.make_node("QuantizeLinear", ["input", "in_scale", "in_zero"], ["input_q"],
+                                                name="q_input"))
+        m.graph.node.insert(1, helper.make_node("DequantizeLinear", ["input_q", "in_scale", "in_zero"], ["input_dq"],
+                                                name="dq_input"))
+        for n in m.graph.node:
+            n.input[:] = ["input_dq" if i == "input" and n.name != "q_input" else i for i in n.input]
+        self.refused("quantized_data", m, "QuantizeLinear node 'q_input': quantizes the data or computes on it "
+                     "quantized (a quantized graph, as onnxruntime's quantize_static and quantize_dynamic write); "
+                     "vggcl computes in float32: import the float model it was quantized from")
 
     def test_bfloat16_external_data(self):
         """bfloat16 weights (each a Cast to float) in external data: their declared bytes counted at 2 each (onnx's

@@ -179,9 +179,10 @@ def _str(v):
 def folded(n, args):
     """What node n (of FOLDED) makes of the constants args (None: an input left out): the index arithmetic
     torch's exports leave unfolded, as the pads of a ZeroPad2d at opset 13 (ConstantOfShape, Concat, Reshape,
-    Slice, Transpose, Cast, Unsqueeze, Squeeze); None where it is not evaluated here (a Cast to bfloat16, which
-    numpy would not round; a shape that does not fit; a constant past FOLD_MAX values), the node then left as it
-    was (not a constant: the data path refuses it where it needs one, naming it)."""
+    Slice, Transpose, Cast, Unsqueeze, Squeeze), and weights stored as integers (DequantizeLinear); None where it
+    is not evaluated here (a Cast to bfloat16, which numpy would not round; a shape that does not fit; a constant
+    past FOLD_MAX values; a blocked or float16 DequantizeLinear), the node then left as it was (not a constant: the
+    data path refuses it where it needs one, naming it)."""
     a, op = attrs(n), n.op_type
 
     def axes_of(i):  # (an attribute before opset 13, an input from it; an empty list of them: none given)
@@ -198,6 +199,16 @@ def folded(n, args):
             return np.full(shape, fill[0], fill.dtype)
         if op == "Concat":
             return np.concatenate(args, axis=a["axis"])
+        if op == "DequantizeLinear":  # (weights stored as integers: (q - zero point) * scale, as onnxruntime)
+            q, scale = args[0], args[1]
+            zero = args[2] if len(args) > 2 and args[2] is not None else np.zeros_like(scale, np.int32)
+            if scale.dtype != np.float32 or a.get("block_size", 0) or q.dtype.kind not in "iu":
+                return None
+            if scale.ndim == 1 and scale.size > 1:  # (per channel, on its axis)
+                shape = [1] * q.ndim
+                shape[a.get("axis", 1) % q.ndim] = scale.size
+                scale, zero = scale.reshape(shape), zero.reshape(shape)
+            return (q.astype(np.int64) - zero.astype(np.int64)).astype(np.float32) * scale
         if op == "Reshape":  # (its shape an attribute before opset 5)
             target = args[1].tolist() if len(args) > 1 and args[1] is not None else list(a["shape"])
             shape = [d if d or a.get("allowzero", 0) else args[0].shape[k] for k, d in enumerate(target)]
@@ -232,7 +243,11 @@ def folded(n, args):
 
 
 FOLD_MAX = 1 << 20  # the most values a folded constant may hold (index arithmetic: a few; not weights)
-FOLDED = ("ConstantOfShape", "Concat", "Reshape", "Slice", "Transpose", "Cast", "Unsqueeze", "Squeeze")
+FOLDED = ("ConstantOfShape", "Concat", "Reshape", "Slice", "Transpose", "Cast", "Unsqueeze", "Squeeze",
+          "DequantizeLinear")
+# what quantizes the data or computes on quantized data: a quantized graph, which vggcl's float32 does not run
+QUANTIZED = ("QuantizeLinear", "DynamicQuantizeLinear", "QLinearConv", "QLinearMatMul", "ConvInteger",
+             "MatMulInteger", "QLinearAdd", "QLinearMul", "QLinearGlobalAveragePool", "QLinearAveragePool")
 
 
 class Graph:
@@ -274,6 +289,12 @@ class Graph:
         self.input = inputs[0]
         self.outputs = {o.name for o in g.output}
         self.data = data = data_tensors(nodes, [self.input.name])
+        for n in nodes:
+            if n.op_type in QUANTIZED and any(i in data for i in n.input):
+                refuse(n, "quantizes the data or computes on it quantized (a quantized graph, as onnxruntime's "
+                          "quantize_static and quantize_dynamic write); vggcl computes in float32: import the float "
+                          "model it was quantized from (weights alone stored as integers, each a DequantizeLinear, "
+                          "are read)")
         self.consumers = defaultdict(list)
         for n in nodes:
             if n.op_type in SHAPE_OPS:
@@ -322,7 +343,9 @@ class Graph:
             refuse(node, f"has no {what} input")
         name = node.input[i]
         if name not in self.consts:
-            refuse(node, f"its {what} '{name}' is not a constant (initializer or Constant node)")
+            maker = next((n for n in self.g.node if name in n.output), None)
+            refuse(node, f"its {what} '{name}' is not a constant (initializer or Constant node)"
+                   + (f": {name_of(maker)} computes it" if maker is not None else ""))
         return self.consts[name]
 
     def only_first_output(self, node):
