@@ -1093,8 +1093,8 @@ class OnnxImport(unittest.TestCase):
     def test_conv_relu_pool_written_otherwise(self):
         """What computes vggcl's Conv [BatchNorm] Relu [MaxPool] written otherwise: a Relu as Max(x, 0), a per-channel
         scale and shift (a BatchNorm as Mul and Add) between a Conv and its Relu, a MaxPool before the Relu (max and
-        Relu commute), a constant less the data: imported, the logits onnxruntime's; a constant divided by the data
-        or one not per channel refused naming the node."""
+        Relu commute), a constant less the data, a scale, a BatchNorm and a shift in that order: imported, the logits
+        onnxruntime's; a constant divided by the data or one not per channel refused naming the node."""
         class Net(nn.Module):
             def __init__(self, affine=lambda y, s, t: y * s + t):
                 super().__init__()
@@ -1119,6 +1119,11 @@ class OnnxImport(unittest.TestCase):
         self.check("relu_otherwise", path, x, x)
         torch_export(Net(lambda y, s, t: t - y).eval(), path, 16)  # (the constant less the data: y = -x + t)
         self.check("shift_reversed", path, x, x)
+        stats = [torch.rand(8) + 0.5, torch.randn(8), torch.rand(8) + 0.5, torch.randn(8)]  # (var, mean, scale, shift)
+        torch_export(Net(lambda y, s, t: F.batch_norm(y * s, stats[1], stats[0], stats[2], stats[3]) + t).eval(),
+                     path, 16)  # (a scale, a BatchNorm and a shift, in that order: it was refused at the BatchNorm)
+        self.assertIn("BatchNormalization", [n.op_type for n in onnx.load(str(path)).graph.node])
+        self.check("scale_bn_shift", path, x, x)
         for name, affine, said in (("divided_by_data", lambda y, s, t: t / y, "Div of a constant by the data"),
                                    ("scale_per_pixel", lambda y, s, t: y * torch.ones(1, 8, 16, 16),
                                     "constant of shape [1, 8, 16, 16]; expected a scalar or a vector of 8 (per "

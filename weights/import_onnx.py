@@ -12,8 +12,9 @@ The graph's data path, from its input through a single chain of nodes, must be:
                         (a Relu anywhere may be a Clip to [0, no maximum], torch.clamp(min=0)'s,
                         a LeakyRelu of slope 0 or a Max with 0; a Conv of pad 0 after a Pad of one
                         zero pixel a side, torch's ZeroPad2d(1) or Keras's ZeroPadding2D, is one of
-                        pad 1; per-channel Mul/Add/Sub/Div between a Conv and its Relu are folded into
-                        it; a MaxPool may come before its conv's Relu, as max and Relu commute)
+                        pad 1; per-channel Mul/Add/Sub/Div and BatchNormalizations between a Conv and
+                        its Relu are folded into it, in any order; a MaxPool may come before its
+                        conv's Relu, as max and Relu commute)
   then a GAP head:      GlobalAveragePool, or ReduceMean over H and W (or over one then the
                         other, x.mean(3).mean(2)), [Flatten|Reshape|Squeeze];
                         or an AveragePool over the whole map (a static input size), or the
@@ -883,15 +884,16 @@ def convert(model, path_name, scale=None):
         conv = node
         w, b = conv_weights(g, node, t, c, padded)
         t, node = node.output[0], g.next(node.output[0], node)
-        if node is not None and node.op_type == "BatchNormalization":
-            s, sh = bn_affine(g, node, t, w.shape[0])
+        while node is not None and not is_relu(g, node):  # (BatchNorms, and per-channel scales and shifts: a
+            if node.op_type == "BatchNormalization":        # BatchNorm written as Mul and Add; in any order)
+                s, sh = bn_affine(g, node, t, w.shape[0])
+                bn_folded += 1
+            elif (affine := conv_affine(g, node, t, w.shape[0])) is not None:
+                s, sh = affine
+                affine_folded += 1
+            else:
+                break
             w, b = w * s[:, None, None, None], b * s + sh
-            bn_folded += 1
-            t, node = node.output[0], g.next(node.output[0], node)
-        while not is_relu(g, node) and (affine := conv_affine(g, node, t, w.shape[0])) is not None:
-            s, sh = affine  # (a BatchNorm written as Mul and Add, a scale: folded as one)
-            w, b = w * s[:, None, None, None], b * s + sh
-            affine_folded += 1
             t, node = node.output[0], g.next(node.output[0], node)
         pooled_first = node is not None and node.op_type == "MaxPool" and is_relu(g, g.consumers.get(
             node.output[0], [None])[0] if len(g.consumers.get(node.output[0], [])) == 1 else None)
