@@ -126,10 +126,11 @@ typedef struct {
  * install. */
 VGGCL_API vggcl_status vggcl_list_devices(vggcl_ctx *ctx, vggcl_device_info *out, int cap, int *count);
 
-/* spec: "ref" (plain-C reference; in any case, as "all"), "P:D" (blanks around its colon taken), a flat index, or a
- * substring of the device name (any case; the first device it names, said through the log
- * function where it names several), without the white space around it (blanks, tabs, a line's end). NULL, ""
- * or white space alone mean $VGGCL_DEVICE, else the first GPU, else the first device. One device: a list or "all" (the
+/* spec: "ref" (plain-C reference; in any case, as "all"), "P:D" (blanks around its colon taken), a flat index, a
+ * type as vggcl_device_info's, any case ("cpu", "gpu", "accelerator": the first device of it, else as a name), or a
+ * substring of the device name (any case; the first device it names, said through the log function where a type
+ * or name names several), without the white space around it (blanks, tabs, a line's end). NULL, "" or white space
+ * alone mean $VGGCL_DEVICE, else the first GPU, else the first device. One device: a list or "all" (the
  * commands' --device) is VGGCL_ERR_NO_DEVICE; in $VGGCL_DEVICE (set for the commands that take several)
  * they mean their first device (all: the first GPU, else the first device). Call once per context, before
  * loading a model. */

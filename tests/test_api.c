@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -827,6 +828,25 @@ START_TEST(test_device_index)
             ck_assert_str_eq(vggcl_device_name(ctx), info[i].name);
             vggcl_ctx_free(ctx);
         }
+    /* a type as `vggcl devices` lists it, any case: its first device (PoCL's names say no "cpu", so "cpu" named no
+     * device); a type no device is of: said so, naming it */
+    static const char *const types[] = { "cpu", "GPU", "Accelerator" };
+    for (size_t t = 0; t < sizeof types / sizeof *types; t++) {
+        int want = -1;
+        for (int i = 0; i < n && i < 16 && want < 0; i++)
+            if (!strcasecmp(info[i].type, types[t])) want = i;
+        ctx = vggcl_ctx_new();
+        const vggcl_status st = vggcl_select_device(ctx, types[t]);
+        if (want >= 0) {
+            ck_assert_msg(st == VGGCL_OK, "%s: %s", types[t], vggcl_message(ctx));
+            ck_assert_int_eq(vggcl_device_index(ctx), want);
+        } else {
+            ck_assert_int_eq(st, VGGCL_ERR_NO_DEVICE);
+            ck_assert_msg(strstr(vggcl_message(ctx), "no OpenCL device of type ") &&
+                          strstr(vggcl_message(ctx), ", nor one whose name contains '"), "%s", vggcl_message(ctx));
+        }
+        vggcl_ctx_free(ctx);
+    }
 }
 END_TEST
 

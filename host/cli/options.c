@@ -11,10 +11,11 @@
 
 const cli_option cli_device_options[] = {
     { "device", "SPEC",
-      "ref (the plain-C reference), an index or P:D from `vggcl devices`, or a\n"
-      "substring of the device name; default $VGGCL_DEVICE, else the first GPU,\n"
-      "else the first device. classify, eval, train-head: also all (the GPUs, else\n"
-      "every device) or a list (0,1): a context each, batches to whichever is free", 0 },
+      "ref (the plain-C reference), an index or P:D from `vggcl devices`, a type\n"
+      "(cpu, gpu: its first device) or a substring of the device name; default\n"
+      "$VGGCL_DEVICE, else the first GPU, else the first device. classify, eval,\n"
+      "train-head: also all (the GPUs, else every device) or a list (0,1): a\n"
+      "context each, batches to whichever is free", 0 },
     { "conv", "auto|direct|winograd|gemm|winograd-gpu|winograd-packed",
       "how the device runs the 3x3 convolutions: auto (default: the tuning\n"
       "table's choice, else winograd-gpu on a GPU; elsewhere winograd-packed\n"

@@ -337,6 +337,12 @@ static int contains_nocase(const char *hay, const char *needle)
     return 0;
 }
 
+/* Whether device e is of type (when given), else whether its name contains spec. */
+static int names(const dev_entry *e, const char *spec, const char *type)
+{
+    return type ? !strcmp(e->info.type, type) : contains_nocase(e->info.name, spec);
+}
+
 /* Whether spec is P:D of digits, blanks around the colon taken (sscanf's %d wrapped 4294967296:0 to 0:0): *p
  * and *d, or -1 for a number past INT_MAX (no device has it). */
 static int platform_device(const char *spec, long *p, long *d)
@@ -387,20 +393,29 @@ static int match_spec(vggcl_ctx *ctx, const dev_entry *list, int n, const char *
                     spec, n);
         return -1;
     }
-    for (int i = 0; i < n; i++) {
-        if (!contains_nocase(list[i].info.name, spec)) continue;
-        for (int j = i + 1; j < n && ctx->log; j++) /* (the first is taken: said, with how to choose another) */
-            if (contains_nocase(list[j].info.name, spec)) {
-                char msg[512];
-                snprintf(msg, sizeof msg, "'%s' names device %d (%d:%d) and others, such as %d (%d:%d): %d is taken; "
-                         "give an index to choose", spec, i, list[i].info.platform, list[i].info.device, j,
-                         list[j].info.platform, list[j].info.device, i);
-                ctx->log(ctx->log_user, msg);
-                break;
-            }
-        return i;
-    }
-    vggcl__fail(ctx, VGGCL_ERR_NO_DEVICE, "no OpenCL device name contains '%s'; see `vggcl devices`", spec);
+    static const char *const types[] = { "GPU", "CPU", "ACCELERATOR" }; /* (as `vggcl devices` lists them) */
+    const char *type = NULL; /* (a type: its devices first; PoCL's names say no CPU) */
+    for (size_t t = 0; t < sizeof types / sizeof *types; t++)
+        if (!strcasecmp(spec, types[t])) type = types[t];
+    for (int by_name = !type; by_name < 2; by_name++)
+        for (int i = 0; i < n; i++) {
+            if (!names(&list[i], spec, by_name ? NULL : type)) continue;
+            for (int j = i + 1; j < n && ctx->log; j++) /* (the first is taken: said, with how to choose another) */
+                if (names(&list[j], spec, by_name ? NULL : type)) {
+                    char msg[512];
+                    snprintf(msg, sizeof msg, "'%s' names device %d (%d:%d) and others, such as %d (%d:%d): %d is "
+                             "taken; give an index to choose", spec, i, list[i].info.platform, list[i].info.device, j,
+                             list[j].info.platform, list[j].info.device, i);
+                    ctx->log(ctx->log_user, msg);
+                    break;
+                }
+            return i;
+        }
+    if (type)
+        vggcl__fail(ctx, VGGCL_ERR_NO_DEVICE, "no OpenCL device of type %s, nor one whose name contains '%s'; see "
+                    "`vggcl devices`", type, spec);
+    else
+        vggcl__fail(ctx, VGGCL_ERR_NO_DEVICE, "no OpenCL device name contains '%s'; see `vggcl devices`", spec);
     return -1;
 }
 

@@ -503,8 +503,9 @@ def _locked(method):
 class Model:
     """A model loaded from safetensors onto a device, with a context of its own.
 
-    device: "ref" (the plain-C reference), an index or "P:D" from devices(), a substring of the
-    device name, or None ($VGGCL_DEVICE, else the first GPU, else the first device; "" is refused).
+    device: "ref" (the plain-C reference), an index or "P:D" from devices(), a type ("cpu", "gpu": the
+    first device of it), a substring of the device name, or None ($VGGCL_DEVICE, else the first GPU, else the
+    first device; "" is refused).
     pool5: "keep", "drop" or None (the file's metadata; one other than the file says is logged at WARNING, as
     the command says it). conv: "auto" or an algorithm name.
     features_only: load the convolutions only (no head needed; forward gives no logits).
