@@ -588,7 +588,9 @@ class Mpi(Folder):
                 shutil.copy(self.images / f, folders[name] / f)
         args = ["classify", "--weights", str(self.weights), "--resize", "40", "--crop", "32",
                 "--logits-out", str(out / "l.npy")]
-        for second, needle in (("four", "(3 to 4 images)"), ("other", "(3 images each, not the same paths)")):
+        host = socket.gethostname()  # (the first rank whose list differs named, with its machine)
+        for second, needle in (("four", f"(rank 0: 3 images; rank 1, on {host}: 4)"),
+                               ("other", f"(3 images each, not the same paths: rank 1's, on {host}, and rank 0's)")):
             r = subprocess.run(["mpirun", "-n", "1", VGGCL, *args, str(folders["three"]), ":",
                                 "-n", "1", VGGCL, *args, str(folders[second])],
                                capture_output=True, text=True, env=ENV, timeout=600)
@@ -990,10 +992,11 @@ class Mpi(Folder):
                            capture_output=True, text=True, env=ENV, timeout=120)
         self.assertNotEqual(r.returncode, 0, r.stderr)  # (rank 1 says what its machine has, rank 0 that it differs)
         # (in either order: two processes' lines, through mpirun's forwarding of each)
-        self.assertEqual(sorted(vggcl_lines(r.stderr)), [f"vggcl: classify: {empty} holds no JPEG, PNG, WebP, BMP, TIFF or PNM images (.jpg, .jpeg, "
-                                                         ".png, .webp, .bmp, .tif, .tiff, .ppm, .pgm)", "vggcl: classify: rank 1 could not list the images it was "
-                                                         "given, which rank 0 could (an empty folder, one not there, or one it "
-                                                         "may not read): the machines do not see the same files"])
+        self.assertEqual(sorted(vggcl_lines(r.stderr)), [
+            f"vggcl: classify: {empty} holds no JPEG, PNG, WebP, BMP, TIFF or PNM images (.jpg, .jpeg, .png, .webp, "
+            ".bmp, .tif, .tiff, .ppm, .pgm)",
+            f"vggcl: classify: rank 1, on {socket.gethostname()}, could not list the images it was given, which rank 0 "
+            "could (an empty folder, one not there, or one it may not read): the machines do not see the same files"])
         for cmd in (["classify", "--weights", str(self.weights), str(empty)],
                     ["classify", "--weights", str(self.weights), "--files-from", str(self.d / "no-list")],
                     ["preprocess", "--output", str(self.d / "t.npy"), str(empty)],
@@ -1030,9 +1033,10 @@ class Mpi(Folder):
                             "-n", "1", VGGCL, "classify", "--weights", str(other), *args], capture_output=True,
                            text=True, env=ENV, timeout=120)
         self.assertEqual(r.returncode, 1, r.stderr)
-        self.assertEqual(vggcl_lines(r.stderr), [f"vggcl: classify: the ranks loaded different models from "
-                                                 f"{self.weights} (the files differ): each machine's copy must be the "
-                                                 "same file"])
+        self.assertEqual(vggcl_lines(r.stderr), [f"vggcl: classify: the ranks loaded different models (the files "
+                                                 f"differ): rank 0 from {self.weights}, rank 1, on "
+                                                 f"{socket.gethostname()}, from {other}: every rank must be given the "
+                                                 "same model"])
         self.assertEqual((r.stdout, list(out.iterdir())), ("", []))
         empty = self.d / "empty"
         empty.mkdir()
@@ -1049,9 +1053,13 @@ class Mpi(Folder):
             codes = [(self.d / f"listed{k}-{i}").read_text() for i in range(2)]
             self.assertEqual(codes, ["1\n", "1\n"] if k == 0 else ["2\n", "2\n"], r.stderr)
             self.assertIn(f"vggcl: classify: {empty} holds no JPEG, PNG, WebP, BMP, TIFF or PNM images", r.stderr)
-            self.assertEqual(("rank 1 could not list the images it was given, which rank 0 could (an empty folder, "
-                              "one not there, or one it may not read): the machines do not see the same files"
-                              in r.stderr), k == 0, r.stderr)
+            self.assertEqual((f"rank 1, on {socket.gethostname()}, could not list the images it was given, which "
+                              "rank 0 could (an empty folder, one not there, or one it may not read): the machines do "
+                              "not see the same files" in r.stderr), k == 0, r.stderr)
+            # (rank 0 that could not, another that could: said too, rank 0's usage error the job's)
+            self.assertEqual((f"vggcl: classify: rank 1, on {socket.gethostname()}, listed the images it was given, "
+                              "which rank 0 could not: the machines do not see the same files" in r.stderr), k == 1,
+                             r.stderr)
             self.assertEqual(r.stdout, "")
         # cam: rank 1's --out-dir (relative, in its own working folder) holds a picture that is an image
         for k in ("a", "b"):
@@ -1088,7 +1096,8 @@ class Mpi(Folder):
             said = vggcl_lines(r.stderr)
             self.assertEqual(len(said), 1, r.stderr)
             self.assertRegex(said[0], rf"^vggcl: {cmd}: the ranks run devices of different kinds \(rank 0: .*driver "
-                             r".*\), whose answers differ in their last bits: with batches handed out to whichever "
+                             rf".*; rank 1, on {re.escape(socket.gethostname())}: reference \(plain C\)\), whose "
+                             r"answers differ in their last bits: with batches handed out to whichever "
                              r"rank is free the output would change from run to run; give every rank devices of one "
                              r"kind, or VGGCL_MPI_BALANCE=static \(each rank its own share: the same output every "
                              r"run\)$")
@@ -1144,8 +1153,9 @@ class Mpi(Folder):
                             ":", "-n", "1", VGGCL, "classify", "--weights", str(other), *args, str(self.images)],
                            capture_output=True, text=True, env=ENV, timeout=120)
         self.assertEqual((r.returncode, vggcl_lines(r.stderr)),
-                         (1, [f"vggcl: classify: the ranks loaded different models from {big} (the files differ): "
-                              "each machine's copy must be the same file"]), r.stderr)
+                         (1, [f"vggcl: classify: the ranks loaded different models (the files differ): rank 0 from "
+                              f"{big}, rank 1, on {socket.gethostname()}, from {other}: every rank must be given the "
+                              "same model"]), r.stderr)
         labels = []
         for k in range(2):
             labels.append(self.d / f"labels{k}.txt")
@@ -1157,7 +1167,8 @@ class Mpi(Folder):
         self.assertEqual(r.returncode, 1, r.stderr)
         self.assertEqual(vggcl_lines(r.stderr), [f"vggcl: classify: the ranks were given different preprocessing "
                                                  "(--resize, --crop, --mean, --std, --draft) or --labels with the same "
-                                                 f"{self.weights}: each must be given the same"])  # (the file blamed)
+                                                 f"{self.weights} (rank 1, on {socket.gethostname()}, and rank 0): "
+                                                 "each must be given the same"])  # (the file blamed)
         self.assertEqual((r.stdout, list(out.iterdir())), ("", []))
         r = subprocess.run(["mpirun", "-n", "1", VGGCL, "classify", "--weights", str(self.weights), *args,
                             str(self.images), ":", "-n", "1", VGGCL, "classify", "--weights", str(self.weights), *args,
@@ -1189,7 +1200,8 @@ class Mpi(Folder):
             self.assertEqual(r.returncode, 1, r.stderr)
             self.assertEqual(len(vggcl_lines(r.stderr)), 1, r.stderr)
             self.assertIn(f"vggcl: {cmd[0]}: the ranks were given different {mine[0]} (given to some alone, or other "
-                          "values): each must be given the same", r.stderr)
+                          f"values; rank 1, on {socket.gethostname()}, and rank 0): each must be given the same",
+                          r.stderr)
             self.assertEqual((r.stdout, list(out.iterdir()), model.exists()), ("", [], False))
         mpirun2 = ["mpirun", "-n", "2", "--oversubscribe"]
         # (one rank: the descriptor not there failed after the work; /proc/thread-self/fd/4: the command's own rules
@@ -1668,8 +1680,9 @@ class Mpi(Folder):
                                capture_output=True, text=True, env=ENV, timeout=120)
             self.assertEqual((r.returncode, list((self.d / "w4").iterdir())), (1, []), r.stderr)
             self.assertEqual(vggcl_lines(r.stderr), ["vggcl: preprocess: the ranks were given different preprocessing "
-                                                     "(--resize, --crop, --mean, --std, --draft) or --weights: each "
-                                                     "must be given the same"])
+                                                     "(--resize, --crop, --mean, --std, --draft) or --weights (rank 1, "
+                                                     f"on {socket.gethostname()}, and rank 0): each must be given the "
+                                                     "same"])
         r, o = self.preprocess("w3", "--weights", self.d / "nope.safetensors", ranks=2, images=good)
         self.assertEqual((r.returncode, list(o.iterdir())), (1, []), r.stderr)
         self.assertEqual(vggcl_lines(r.stderr), [f"vggcl: {self.d / 'nope.safetensors'}: cannot open weights file: No "

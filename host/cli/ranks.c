@@ -134,6 +134,42 @@ static int same_values(const unsigned long long *mine, unsigned long long *lo, u
         if (lo[i] != hi[i]) return 0;
     return 1;
 }
+
+/* This machine's name, for a message that names a rank's. */
+static void host_name(char *host, size_t cap)
+{
+    if (gethostname(host, cap - 1) != 0 || !*host) snprintf(host, cap, "(its host unnamed)");
+    host[cap - 1] = '\0';
+}
+
+/* What the first rank whose n values differ from rank 0's has (collective): its index, r->size where none
+ * differs; *theirs its values, and *info (bytes of what it was given, from *mine_info, that the values stand
+ * for: a path, a device's name) and host its own, on every rank. */
+typedef struct {
+    char host[256];
+    char text[2][1024];
+} rank_said;
+
+static int first_other(const cli_ranks *r, const unsigned long long *mine, unsigned long long *theirs, int n,
+                       const rank_said *mine_said, rank_said *said)
+{
+    const double from = cli_times_wait();
+    memcpy(theirs, mine, sizeof *mine * (size_t)n);
+    MPI_Bcast(theirs, n, MPI_UNSIGNED_LONG_LONG, 0, MPI_COMM_WORLD);
+    int other = memcmp(theirs, mine, sizeof *mine * (size_t)n) ? r->rank : r->size;
+    MPI_Allreduce(MPI_IN_PLACE, &other, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+    if (other < r->size) {
+        if (r->rank == other) {
+            memcpy(theirs, mine, sizeof *mine * (size_t)n);
+            *said = *mine_said;
+            host_name(said->host, sizeof said->host);
+        }
+        MPI_Bcast(theirs, n, MPI_UNSIGNED_LONG_LONG, other, MPI_COMM_WORLD);
+        MPI_Bcast(said, (int)sizeof *said, MPI_CHAR, other, MPI_COMM_WORLD);
+    }
+    cli_times_waited(from);
+    return other;
+}
 #endif
 
 int cli_ranks_same_list(const cli_ranks *r, const char *cmd, char *const *files, int n)
@@ -142,15 +178,18 @@ int cli_ranks_same_list(const cli_ranks *r, const char *cmd, char *const *files,
 #ifdef VGGCL_MPI
     unsigned long long h = FNV_START; /* over the paths and their ends */
     for (int i = 0; i < n; i++) h = fnv1a(h, files[i], strlen(files[i]) + 1);
-    unsigned long long mine[2] = { (unsigned long long)n, h }, lo[2], hi[2];
-    if (same_values(mine, lo, hi, 2)) return CLI_OK;
-    if (r->rank != 0) return CLI_FAIL; /* (rank 0 says it for all) */
-    if (lo[0] != hi[0])
-        return cli_error(CLI_FAIL, "%s: the ranks found different image lists (%llu to %llu images): the folders "
-                                   "changed as the job started, or the machines do not see the same files", cmd, lo[0],
-                         hi[0]);
-    return cli_error(CLI_FAIL, "%s: the ranks found different image lists (%llu images each, not the same paths): "
-                               "the machines do not see the same files", cmd, lo[0]);
+    unsigned long long mine[2] = { (unsigned long long)n, h }, theirs[2];
+    rank_said none = { "", { "", "" } }, said;
+    const int other = first_other(r, mine, theirs, 2, &none, &said);
+    if (other == r->size) return CLI_OK;
+    if (r->rank != 0) return CLI_FAIL; /* (rank 0 says it for all, naming the first rank whose list is not its) */
+    if (theirs[0] != mine[0])
+        return cli_error(CLI_FAIL, "%s: the ranks found different image lists (rank 0: %llu images; rank %d, on %s: "
+                                   "%llu): the folders changed as the job started, or the machines do not see the same "
+                                   "files", cmd, mine[0], other, said.host, theirs[0]);
+    return cli_error(CLI_FAIL, "%s: the ranks found different image lists (%llu images each, not the same paths: "
+                               "rank %d's, on %s, and rank 0's): the machines do not see the same files", cmd, mine[0],
+                     other, said.host);
 #else
     (void)cmd, (void)files, (void)n;
     return CLI_OK;
@@ -185,7 +224,7 @@ static int same_model(const cli_ranks *r, const char *cmd, const char *weights, 
      * --logits-out and another not waited in different collectives: the job hung; train-head's rows of
      * --flip's two images were taken for two rows of one), each as given (or not): mine[2 + k] */
     enum { MAX_AGREED = 8 };
-    unsigned long long mine[3 + MAX_AGREED] = { 0 }, lo[3 + MAX_AGREED], hi[3 + MAX_AGREED];
+    unsigned long long mine[3 + MAX_AGREED] = { 0 };
     int n_agreed = 0;
     for (; agreed && agreed[n_agreed] && n_agreed < MAX_AGREED; n_agreed++) {
         const char *v = cli_arg(a, agreed[n_agreed]);
@@ -207,30 +246,43 @@ static int same_model(const cli_ranks *r, const char *cmd, const char *weights, 
     char kind[1024] = "";
     if (ctx && r->dynamic) cli_device_kind(ctx, kind, sizeof kind); /* (decided: cli_ranks_hand_out) */
     mine[2 + n_agreed] = fnv1a(FNV_START, kind, strlen(kind));
-    if (same_values(mine, lo, hi, 3 + n_agreed)) return CLI_OK;
-    if (r->rank != 0) return CLI_FAIL; /* (rank 0 says it for all) */
+    rank_said given = { "", { "", "" } }, said;
+    snprintf(given.text[0], sizeof given.text[0], "%s", weights ? weights : "");
+    snprintf(given.text[1], sizeof given.text[1], "%s", kind);
+    unsigned long long theirs[3 + MAX_AGREED];
+    const int other = first_other(r, mine, theirs, 3 + n_agreed, &given, &said);
+    if (other == r->size) return CLI_OK;
+    if (r->rank != 0) return CLI_FAIL; /* (rank 0 says it for all, naming the first rank that differs from it) */
     int given_alike = 1;
-    for (int k = 0; k < 2 + n_agreed; k++) given_alike &= lo[k] == hi[k];
+    for (int k = 0; k < 2 + n_agreed; k++) given_alike &= mine[k] == theirs[k];
     if (given_alike)
-        return cli_error(CLI_FAIL, "%s: the ranks run devices of different kinds (rank 0: %s), whose answers differ in "
-                                   "their last bits: with batches handed out to whichever rank is free the output "
-                                   "would change from run to run; give every rank devices of one kind, or "
-                                   "VGGCL_MPI_BALANCE=static (each rank its own share: the same output every run)",
-                         cmd, kind);
-    for (int k = 0; lo[1] == hi[1] && k < n_agreed; k++) /* (one file: an option given otherwise, as --pool5,
-                                                          * also makes the model differ) */
-        if (lo[2 + k] != hi[2 + k])
+        return cli_error(CLI_FAIL, "%s: the ranks run devices of different kinds (rank 0: %s; rank %d, on %s: %s), "
+                                   "whose answers differ in their last bits: with batches handed out to whichever rank "
+                                   "is free the output would change from run to run; give every rank devices of one "
+                                   "kind, or VGGCL_MPI_BALANCE=static (each rank its own share: the same output every "
+                                   "run)", cmd, kind, other, said.host, said.text[1]);
+    for (int k = 0; mine[1] == theirs[1] && k < n_agreed; k++) /* (one file: an option given otherwise, as --pool5,
+                                                                * also makes the model differ) */
+        if (mine[2 + k] != theirs[2 + k])
             return cli_error(CLI_FAIL, "%s: the ranks were given different --%s (given to some alone, or other "
-                                       "values): each must be given the same", cmd, agreed[k]);
-    if (!weights || lo[1] == FNV_START || hi[1] == FNV_START) /* (FNV_START: a rank given no --weights) */
+                                       "values; rank %d, on %s, and rank 0): each must be given the same", cmd,
+                             agreed[k], other, said.host);
+    if (!weights || mine[1] == FNV_START || theirs[1] == FNV_START) /* (FNV_START: a rank given no --weights) */
         return cli_error(CLI_FAIL, "%s: the ranks were given different preprocessing (--resize, --crop, --mean, --std, "
-                                   "--draft) or --weights: each must be given the same", cmd);
-    if (lo[1] == hi[1]) /* (the same file: what the ranks were given with it differs; the file was blamed) */
+                                   "--draft) or --weights (rank %d, on %s, and rank 0): each must be given the same",
+                         cmd, other, said.host);
+    if (mine[1] == theirs[1]) /* (the same file: what the ranks were given with it differs; the file was blamed) */
         return cli_error(CLI_FAIL, "%s: the ranks were given different preprocessing (--resize, --crop, --mean, --std, "
-                                   "--draft) or --labels with the same %s: each must be given the same", cmd, weights);
-    return cli_error(CLI_FAIL, "%s: the ranks loaded different models from %s (%s): each machine's copy must be "
-                               "the same file", cmd, weights, lo[0] != hi[0] ? "their classes, features, class names, "
-                               "preprocessing or --labels differ" : "the files differ");
+                                   "--draft) or --labels with the same %s (rank %d, on %s, and rank 0): each must be "
+                                   "given the same", cmd, weights, other, said.host);
+    const char *why = mine[0] != theirs[0] ? "their classes, features, class names, preprocessing or --labels differ"
+                                           : "the files differ";
+    if (strcmp(weights, said.text[0]))
+        return cli_error(CLI_FAIL, "%s: the ranks loaded different models (%s): rank 0 from %s, rank %d, on %s, from "
+                                   "%s: every rank must be given the same model", cmd, why, weights, other, said.host,
+                         said.text[0]);
+    return cli_error(CLI_FAIL, "%s: the ranks loaded different models from %s (%s; rank %d's, on %s, is not rank 0's): "
+                               "each machine's copy must be the same file", cmd, weights, why, other, said.host);
 #else
     (void)cmd, (void)weights, (void)m, (void)p, (void)labels, (void)n_labels, (void)a, (void)agreed, (void)ctx;
     return CLI_OK;
@@ -287,16 +339,26 @@ static int ranks_listed(cli_ranks *r, const char *cmd, int listed)
     if (r->size < 2) return listed;
 #ifdef VGGCL_MPI
     held_said(r);
-    int first = listed, bad = listed != CLI_OK ? r->rank : r->size;
+    int first = listed, bad[2] = { listed != CLI_OK ? r->rank : r->size, listed == CLI_OK ? r->rank : r->size };
+    char host[256] = "";
     const double from = cli_times_wait();
     MPI_Bcast(&first, 1, MPI_INT, 0, MPI_COMM_WORLD);
-    MPI_Allreduce(MPI_IN_PLACE, &bad, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+    MPI_Allreduce(MPI_IN_PLACE, bad, 2, MPI_INT, MPI_MIN, MPI_COMM_WORLD); /* (the first that could not, could) */
+    const int named = bad[first != CLI_OK]; /* (the first rank whose listing is not rank 0's) */
+    if (named < r->size) {
+        if (r->rank == named) host_name(host, sizeof host);
+        MPI_Bcast(host, (int)sizeof host, MPI_CHAR, named, MPI_COMM_WORLD);
+    }
     cli_times_waited(from);
-    if (first != CLI_OK || bad == r->size) return first;
-    return r->rank != 0 ? CLI_FAIL
-                        : cli_error(CLI_FAIL, "%s: rank %d could not list the images it was given, which rank 0 could "
-                                    "(an empty folder, one not there, or one it may not read): the machines do not see "
-                                    "the same files", cmd, bad);
+    if (named == r->size || r->rank != 0) return first != CLI_OK ? first : named == r->size ? CLI_OK : CLI_FAIL;
+    if (first != CLI_OK) { /* (its usage error said, and the status every rank ends with: rank 0's) */
+        cli_error(CLI_FAIL, "%s: rank %d, on %s, listed the images it was given, which rank 0 could not: the machines "
+                  "do not see the same files", cmd, named, host);
+        return first;
+    }
+    return cli_error(CLI_FAIL, "%s: rank %d, on %s, could not list the images it was given, which rank 0 could (an "
+                     "empty folder, one not there, or one it may not read): the machines do not see the same files",
+                     cmd, named, host);
 #else
     (void)cmd;
     return listed;
