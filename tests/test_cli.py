@@ -787,6 +787,13 @@ class Cli(unittest.TestCase):
         empty = self.d / "empty"
         empty.mkdir()
         self.fails(["classify", "--weights", self.weights, str(empty)], 2, "holds no JPEG, PNG, WebP, BMP, TIFF or PNM images")
+        # a path ending in / that is no folder (a typo in a folder's name): refused naming it, before any image (it
+        # was one unreadable image: exit 1 and an empty --logits-out, as a run that met a few bad files)
+        for path in (f"{self.d / 'imgz'}/", f"{img}/"):
+            for cmd in (["classify", "--weights", self.weights, "--logits-out", self.out, "--recursive"],
+                        ["preprocess", "--output", self.out]):
+                self.fails([*cmd, path, str(img)], 2, f"vggcl: {cmd[0]}: {path}: no such folder (a path ending in / "
+                           "names a folder)")
         self.fails(["classify", "--weights", self.weights], 2, "at least one image")
         # an ImageFolder's root (class folders, as train-head and eval take): the way to its images said, where the
         # command has it

@@ -237,6 +237,12 @@ static int take(const char *cmd, const char *path, int walk_flags, char ***files
 {
     struct stat sb;
     const int before = *n;
+    const size_t len = strlen(path);
+    const int err = len > 1 && path[len - 1] == '/' ? stat(path, &sb) != 0 ? errno : S_ISDIR(sb.st_mode) ? 0 : ENOTDIR
+                                                    : 0;
+    if (err) /* (a folder's name alone: it was one unreadable image, the run's status that of a few bad ones') */
+        return cli_error_here(CLI_USAGE, "%s: %s: %s (a path ending in / names a folder)", cmd, path,
+                              err == ENOENT || err == ENOTDIR ? "no such folder" : strerror(err));
     if (cli_expand_images(path, walk_flags & WALK_RECURSIVE, files, n, other) != CLI_OK) return CLI_FAIL;
     if (*n == before && stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) /* (an ImageFolder's root, without a hint) */
         return cli_error_here(CLI_USAGE, "%s: %s holds no " CLI_IMAGE_FORMATS " images (" CLI_IMAGE_EXTENSIONS ")%s",
