@@ -480,7 +480,9 @@ def operand_affine(g, node, tensor, width, maps):
     one, zero = np.ones(width), np.zeros(width)
     if op == "Sub" and slot == 1:
         return -one, v
-    return {"Mul": (v, zero), "Add": (one, v), "Sub": (one, -v), "Div": (1 / v, zero)}[op]
+    if op == "Div":  # (alone: 1 / v of another op's zeros warned of a division by zero)
+        return 1 / v, zero
+    return {"Mul": (v, zero), "Add": (one, v), "Sub": (one, -v)}[op]
 
 
 def conv_affine(g, node, tensor, width):
