@@ -290,18 +290,17 @@ static int train_and_write(vggcl_ctx *ctx, const split *s, const cli_dataset *ds
         fprintf(report, "%s\n", log[e].epoch == best ? "  *" : "");
         if (!diverged && !isfinite(log[e].train_loss)) diverged = log[e].epoch;
     }
-    const char *or_l2 = o->lr * o->l2 > 2 * (1 + o->momentum) ? " or --l2" : "";
+    const char *or_l2 = o->lr * o->l2 > 2 * (1 + o->momentum) ? " (or a smaller --l2)" : "";
     const double first = log[0].train_loss, last = log[o->epochs - 1].train_loss;
     if (diverged) /* (an epoch before it is kept: a run of a learning rate too large was written unsaid, exit 0) */
         cli_error(CLI_FAIL, "train-head: the head diverged at epoch %d (its loss not finite; the epochs after it "
-                  "too): epoch %d, before it, is kept; a smaller --lr (%g)%s trains a better one", diverged, best,
+                  "too): epoch %d, before it, is kept; an --lr below %g%s trains a better one", diverged, best,
                   o->lr, or_l2);
     else if (o->epochs > 1 && last > 1.1 * first) { /* (a loss from 9e6 to 1e11 was written unsaid, exit 0; a
                                                      * tenth more: past a noisy last epoch's) */
         char l1[32], l2[32];
-        cli_notice("train-head: the training loss grew, from %s in epoch 1 to %s in epoch %d: the head is not "
-                   "learning; a smaller --lr (%g)%s trains a better one", num4(first, l1), num4(last, l2), o->epochs,
-                   o->lr, or_l2);
+        cli_notice("train-head: the training loss grew, from %s in epoch 1 to %s in epoch %d: an --lr below %g%s "
+                   "may train a better head", num4(first, l1), num4(last, l2), o->epochs, o->lr, or_l2);
     }
     char resize[24], crop[16], mean[64], std[64], trained[256], kept[64] = "";
     cli_resize_text(p, ',', resize, sizeof resize);
