@@ -125,7 +125,7 @@ class Folder(unittest.TestCase):
             runs.append((r.stdout.replace(str(out), "OUT"), vggcl_lines(r.stderr), out.read_bytes()))
         self.assertEqual(runs[1], runs[0])
         self.assertIn("1 of 13 images were skipped", "\n".join(runs[0][1]))
-        self.assertIn(b"16 training samples, 4 validation images", runs[0][2])  # (the model's metadata)
+        self.assertIn(b"16 training samples (--flip: each image twice), 4 validation images", runs[0][2])  # (metadata)
 
 
 class Mpi(Folder):

@@ -630,7 +630,9 @@ class TrainHead(unittest.TestCase):
         self.assertEqual((x.shape, xv.shape), ((8, 4), (2, 4)))  # each training image and its mirror; val once
         self.assertTrue(np.isfinite(x).all() and x.max() > 1e33, x)
         np.testing.assert_array_equal(xv, 0)  # the image as it is: its white column is read by no output
-        self.assertIn("8 training samples, 2 validation images", load_file(out)[1]["vggcl.trained"])
+        self.assertIn("8 training samples (--flip: each image twice), 2 validation images",
+                      load_file(out)[1]["vggcl.trained"])
+        self.assertIn("computing the GAP features of 6 images (2 classes, 2 of them --val's) on ", r.stderr)
         shutil.rmtree(d)
 
 

@@ -188,7 +188,7 @@ static int stage_npy(vggcl_ctx *ctx, const char *path, long long rows, long long
 }
 
 typedef struct {
-    int n, nv, d;
+    int n, nv, d, copies; /* (copies: 2 with --flip, each training image's rows) */
     float *x, *xv;
     int *y, *yv;
 } split;
@@ -197,7 +197,7 @@ typedef struct {
 static int make_split(const gather *g, const cli_dataset *ds, const char *is_val, split *s)
 {
     memset(s, 0, sizeof *s);
-    s->d = g->feats;
+    s->d = g->feats, s->copies = g->copies;
     for (int i = 0; i < ds->n; i++)
         if (g->ok[i]) is_val[i] ? s->nv++ : (s->n += g->copies);
     s->x = malloc(sizeof *s->x * ((size_t)s->n * s->d + 1));
@@ -302,17 +302,16 @@ static int train_and_write(vggcl_ctx *ctx, const split *s, const cli_dataset *ds
         cli_notice("train-head: the training loss grew, from %s in epoch 1 to %s in epoch %d: an --lr below %g%s "
                    "may train a better head", num4(first, l1), num4(last, l2), o->epochs, o->lr, or_l2);
     }
-    char resize[24], crop[16], mean[64], std[64], trained[256], kept[64] = "";
+    char resize[24], crop[16], mean[64], std[64], trained[320], kept[64] = "";
     cli_resize_text(p, ',', resize, sizeof resize);
     snprintf(crop, sizeof crop, "%d", p->crop);
     cli_rgb_text(p->mean, mean, sizeof mean), cli_rgb_text(p->std, std, sizeof std); /* (0.485: 0.485000014 read
                                                                                          * back as the same float) */
     if (s->nv) snprintf(kept, sizeof kept, " (val top-1 %.4f)", log[best - 1].val_acc);
     snprintf(trained, sizeof trained,
-             "vggcl train-head: %d training samples, %d validation image%s, epoch %d of %d kept%s, "
-             "lr %g, momentum %g, l2 %g, minibatch %d, seed %llu", s->n, s->nv, s->nv == 1 ? "" : "s", best, o->epochs,
-             kept, o->lr,
-             o->momentum, o->l2, o->batch, o->seed);
+             "vggcl train-head: %d training samples%s, %d validation image%s, epoch %d of %d kept%s, "
+             "lr %g, momentum %g, l2 %g, minibatch %d, seed %llu", s->n, s->copies > 1 ? " (--flip: each image twice)"
+             : "", s->nv, s->nv == 1 ? "" : "s", best, o->epochs, kept, o->lr, o->momentum, o->l2, o->batch, o->seed);
     if (report == stdout && cli_flush_stdout() != CLI_OK) goto done; /* (a log lost: no model either) */
     /* the features made durable, the model written, then the features named: a failure before the last step
      * (a full disk) leaves an earlier run's files and model as they were (the features were named first, and
@@ -536,9 +535,14 @@ int cmd_train_head(int argc, char **argv)
         }
     }
     local = cli_ranks_all_ok(&ranks, local); /* (rank 0 alone out of memory: the others would run the list) */
-    if (local == CLI_OK && ranks.rank == 0)
-        fprintf(stderr, "computing the GAP features of %d images (%d classes) on %s%s\n", ds.n, ds.n_classes,
-                vggcl_device_name(ctx), ranks.size > 1 ? " and the other ranks' devices" : "");
+    if (local == CLI_OK && ranks.rank == 0) {
+        int nv = 0;
+        for (int i = 0; is_val && i < ds.n; i++) nv += is_val[i] != 0;
+        char of_val[48] = "";
+        if (nv) snprintf(of_val, sizeof of_val, ", %d of them --val's", nv);
+        fprintf(stderr, "computing the GAP features of %d images (%d classes%s) on %s%s\n", ds.n, ds.n_classes,
+                of_val, vggcl_device_name(ctx), ranks.size > 1 ? " and the other ranks' devices" : "");
+    }
     const int from[2] = { lo, v > lo ? (v < hi ? v : hi) : lo }, to[2] = { from[1], hi };
     g.files = ds.files + lo, g.lo = lo;
     for (int part = 0; part < 2 && local == CLI_OK && (part == 0 || to[1] > from[1]); part++) {
