@@ -320,10 +320,14 @@ class Mpi(Folder):
         one, _ = self.classify("one")
         two, _ = self.classify("handed", "--progress", "0.000001", ranks=2)
         self.assertEqual((two.returncode, two.stdout), (one.returncode, one.stdout), two.stderr)
-        shown = [ln for ln in vggcl_lines(two.stderr) if " images/s, about " in ln]
+        shown = [ln for ln in vggcl_lines(two.stderr) if " images/s, " in ln]
         self.assertTrue(shown, two.stderr)
-        for ln in shown:
-            self.assertRegex(ln, r"^vggcl: 2 ranks, handed out: (3|6|9|10) of 10 images \(\d+%\), ")
+        for ln in shown:  # (every batch handed out: the last running, not "about 0 s left")
+            m = re.match(r"^vggcl: 2 ranks, handed out: (3|6|9|10) of 10 images \((\d+)%\), [0-9.]+ images/s, (.*)$",
+                         ln)
+            self.assertTrue(m, ln)
+            self.assertEqual(int(m[2]), int(m[1]) * 10)
+            self.assertRegex(m[3], "^the last batches running$" if m[1] == "10" else r"^about \d+ s left$")
         self.assertEqual([ln for ln in vggcl_lines(two.stderr) if ln not in shown], vggcl_lines(one.stderr))
         two, _ = self.classify("two", "--progress", "0.000001", ranks=2, env=STATIC)
         self.assertEqual(two.returncode, one.returncode, two.stderr)

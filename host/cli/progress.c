@@ -51,8 +51,11 @@ void cli_progress_show(cli_progress *p, int done_steps, int n_steps, int done, i
     const double rate = s > 0 ? done / s : 0;
     char shown[32]; /* (three decimals below 1 image/s: the reference's 0.027 was "0.0 images/s") */
     snprintf(shown, sizeof shown, rate >= 1 || rate <= 0 ? "%.1f" : "%.3f", rate);
-    dprintf(p->fd, "vggcl: %s%d of %d images (%.0f%%), %s images/s, about %.0f s left\n", who, done, total,
-            100.0 * done / total, shown, rate > 0 ? (total - done) / rate : 0);
+    char left[48] = "the last batches running"; /* (every batch handed out: "about 0 s left" while they ran) */
+    if (!p->handed || done < total)
+        snprintf(left, sizeof left, "about %.0f s left", rate > 0 ? (total - done) / rate : 0);
+    dprintf(p->fd, "vggcl: %s%d of %d images (%lld%%), %s images/s, %s\n", who, done, total,
+            100LL * done / total, shown, left); /* (rounded down: 208 of 209 was 100%) */
 }
 
 void cli_progress_wipe(cli_progress *p)
