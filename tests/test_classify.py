@@ -208,8 +208,9 @@ class Classify(unittest.TestCase):
         lines = [ln for ln in r.stderr.splitlines() if " images/s, about " in ln]
         self.assertEqual([ln.split(" images (")[0] for ln in lines],
                          ["vggcl: 1 of 3", "vggcl: 2 of 3", "vggcl: 3 of 3"], r.stderr)
-        self.assertEqual([ln.split("(")[1].split(")")[0] for ln in lines], ["33%", "66%", "100%"])  # (rounded down:
-        self.assertEqual(len(r.stdout.splitlines()), 3)                                            # 208 of 209 was 100%)
+        # (rounded down: 208 of 209 was 100%)
+        self.assertEqual([ln.split("(")[1].split(")")[0] for ln in lines], ["33%", "66%", "100%"])
+        self.assertEqual(len(r.stdout.splitlines()), 3)
         r = self.classify("--batch", "1", "--progress", "1e6", *self.images[:3])  # not before 11 days
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertNotIn("images/s", r.stderr)
