@@ -272,7 +272,7 @@ def test_resize_both_sides(files, caplog):
             vggcl.preprocess(files["images"][0], resize=bad)
 
 
-def test_metadata_preprocessing_and_names(files):
+def test_metadata_preprocessing_and_names(files, caplog):
     sd = {k: v.numpy() for k, v in files["model"].state_dict().items()}
     named = files["dir"] / "named.safetensors"
     save_file(sd, named, metadata={"vggcl.classes": json.dumps(list("abcde")), "vggcl.resize": "64",
@@ -288,6 +288,17 @@ def test_metadata_preprocessing_and_names(files):
         assert not np.array_equal(drafted, m.preprocess(big, draft=False))
         with pytest.raises(vggcl.Error, match="draft is 'yes'"):
             m.preprocess(big, draft="yes")
+        # draft=True given for an image already decoded: said (it was passed over unsaid); not for a path, nor for
+        # the model's own draft
+        pixels = np.asarray(Image.open(big))
+        with caplog.at_level(logging.WARNING, logger="vggcl"):
+            for call in (m.preprocess, lambda im, **kw: vggcl.preprocess(im, resize=64, crop=64, **kw)):
+                np.testing.assert_array_equal(call(pixels, draft=True), call(pixels, draft=False))
+                assert caplog.messages == ["draft=True decodes an image path at a fraction of its size; an image "
+                                           "given decoded (an array, a PIL image) is preprocessed whole"]
+                caplog.clear()
+            m.preprocess(big, draft=True), m.preprocess(pixels), vggcl.preprocess(big, draft=True)
+            assert caplog.messages == []
     run("preprocess", "--draft", "--resize", 64, "--crop", 64, "--output", files["dir"] / "big.npy", big)
     np.testing.assert_array_equal(np.load(files["dir"] / "big.npy")[0], drafted)
     with vggcl.Model(named) as m:
