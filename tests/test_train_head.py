@@ -310,6 +310,27 @@ class TrainHead(unittest.TestCase):
         self.assertFalse(out.exists())
         self.assertEqual([p.name for p in out.parent.iterdir() if ".tmp." in p.name], [])  # (the writer's names)
 
+    def test_file_of_two_classes(self):
+        """A file of two training classes (a link in one class folder to another's image): said, naming both and
+        their classes, and trained as both, as ImageFolder takes it (it was unsaid); a data set without one says
+        nothing of it."""
+        twice = self.d / "twice"
+        make_folder(twice, 2, 5, classes=("cat", "dog"))
+        out = self.d / "twice.safetensors"
+        r = self.train_head(out, "--data", twice, "--epochs", 1)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertNotIn("same file", r.stderr)
+        (twice / "dog" / "zz.png").symlink_to(twice / "cat" / "01.png")
+        r = self.train_head(out, "--data", twice, "--epochs", 1)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn(f"vggcl: train-head: --data {twice}: {twice / 'cat' / '01.png'} (class 'cat') and "
+                      f"{twice / 'dog' / 'zz.png'} (class 'dog') are the same file: it is trained as both classes\n",
+                      r.stderr)
+        self.assertEqual(sum(map(int, re.findall(r"(\d+) (?:training samples|validation images)",
+                                                 load_file(out)[1]["vggcl.trained"]))), 5)  # (the link's too)
+        out.unlink()
+        shutil.rmtree(twice)
+
     def test_data_one_level_up(self):
         """--data DIR where DIR/train was meant (train/ and val/ of the same class folders): taken as ImageFolder
         takes it, train and val the classes, and said, naming the folder to give (it trained unsaid)."""

@@ -368,19 +368,30 @@ static int cmp_id(const void *a, const void *b)
     return x->dev != y->dev ? (x->dev < y->dev ? -1 : 1) : x->ino != y->ino ? (x->ino < y->ino ? -1 : 1) : 0;
 }
 
-/* Whether an image of --val is one of the training images (the same folder, or a link to one): its
- * accuracy would be the training set's, and the epoch kept chosen on it. CLI_OK, or CLI_FAIL said. (A
- * stat per file: asked on rank 0 alone.) */
-static int val_apart(const char *data, const char *val_dir, const cli_dataset *ds, const cli_dataset *vs)
+/* Whether an image of --val (vs, when given) is one of the training images (the same folder, or a link to one):
+ * its accuracy would be the training set's, and the epoch kept chosen on it. CLI_OK, or CLI_FAIL said. A file
+ * of two training classes (a link, a class folder linked into another) is said, once: it is trained as both, as
+ * torchvision's ImageFolder takes it. (A stat per file: asked on rank 0 alone.) */
+static int files_apart(const char *data, const char *val_dir, const cli_dataset *ds, const cli_dataset *vs)
 {
     file_id *ids = malloc(sizeof *ids * (size_t)(ds->n ? ds->n : 1));
     struct stat sb;
-    int n = 0, rc = CLI_OK;
+    int n = 0, rc = CLI_OK, twice = 0, a = -1, b = -1;
     if (!ids) return cli_error(CLI_FAIL, "out of host memory");
     for (int i = 0; i < ds->n; i++)
         if (stat(ds->files[i], &sb) == 0) ids[n++] = (file_id){ sb.st_dev, sb.st_ino, i };
     qsort(ids, (size_t)n, sizeof *ids, cmp_id);
-    for (int i = 0; i < vs->n && rc == CLI_OK; i++) {
+    for (int k = 1; k < n; k++) { /* (the pair said: the one whose later file comes first in the list) */
+        const int lo = ids[k - 1].i < ids[k].i ? ids[k - 1].i : ids[k].i, hi = ids[k - 1].i ^ ids[k].i ^ lo;
+        if (cmp_id(&ids[k - 1], &ids[k]) || ds->labels[lo] == ds->labels[hi]) continue;
+        if (b < 0 || hi < b) a = lo, b = hi;
+        twice++;
+    }
+    if (b >= 0)
+        cli_notice("train-head: --data %s: %s (class '%s') and %s (class '%s') are the same file: it is trained as "
+                   "both classes%s", data, ds->files[a], ds->classes[ds->labels[a]], ds->files[b],
+                   ds->classes[ds->labels[b]], twice > 1 ? " (and other files of two classes)" : "");
+    for (int i = 0; vs && i < vs->n && rc == CLI_OK; i++) {
         file_id v = { 0, 0, 0 };
         if (stat(vs->files[i], &sb) == 0) v = (file_id){ sb.st_dev, sb.st_ino, 0 };
         const file_id *same = v.ino ? bsearch(&v, ids, (size_t)n, sizeof *ids, cmp_id) : NULL;
@@ -408,10 +419,10 @@ static int read_data(const char *data, const char *val_dir, cli_dataset *ds, cli
             return cli_error(CLI_FAIL, "%s: class folder '%s' is not named in UTF-8, which the model's class names "
                                        "must be: rename it", data, ds->classes[c]);
     const int n_train_files = ds->n;
+    if (val_dir && cli_dataset_read("train-head: --val", val_dir, vs, first_rank) != CLI_OK) return CLI_FAIL;
+    const int apart = first_rank ? files_apart(data, val_dir, ds, val_dir ? vs : NULL) : CLI_OK;
+    if (apart != CLI_OK) return apart;
     if (val_dir) {
-        if (cli_dataset_read("train-head: --val", val_dir, vs, first_rank) != CLI_OK) return CLI_FAIL;
-        const int apart = first_rank ? val_apart(data, val_dir, ds, vs) : CLI_OK;
-        if (apart != CLI_OK) return apart;
         int *to = malloc(sizeof *to * (size_t)vs->n_classes); /* a --val class's training class */
         if (!to) return cli_error(CLI_FAIL, "out of host memory");
         for (int c = 0; c < vs->n_classes; c++) /* (a search: a scan of the classes per class was classes^2) */
