@@ -184,6 +184,9 @@ START_TEST(test_null_arguments)
     said(ctx, vggcl_image_load(ctx, NULL, (unsigned char **)&out, &h, &w), VGGCL_ERR_ARG, "path is NULL");
     said(ctx, vggcl_image_read(ctx, NULL, &p, &out, &h, &w), VGGCL_ERR_ARG, "path is NULL");
     said(ctx, vggcl_model_load(ctx, NULL, NULL, &m), VGGCL_ERR_ARG, "path is NULL");
+    vggcl_ctx *fresh = vggcl_ctx_new(); /* (no device yet: the NULL path said, where the device was asked for) */
+    said(fresh, vggcl_model_load(fresh, NULL, NULL, &m), VGGCL_ERR_ARG, "path is NULL");
+    vggcl_ctx_free(fresh);
     int ndim;
     long long shape[VGGCL_NPY_MAX_DIMS];
     said(ctx, vggcl_npy_read(ctx, NULL, &ndim, shape, &out), VGGCL_ERR_ARG, "path is NULL");

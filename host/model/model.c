@@ -781,6 +781,7 @@ vggcl_status vggcl_model_load(vggcl_ctx *ctx, const char *path, const vggcl_load
     if (out) *out = NULL; /* (also without a context: a caller's vggcl_model_free of it is safe) */
     if (!ctx) return VGGCL_ERR_ARG;
     VGGCL_NEED(ctx, "vggcl_model_load", out);
+    VGGCL_NEED(ctx, "vggcl_model_load", path); /* (before the device: a NULL path was said to want one) */
     if (!ctx->selected)
         return vggcl__fail(ctx, VGGCL_ERR_ARG, "select a device (vggcl_select_device) before loading a model");
     if (!ctx->use_ref && (st = vggcl__fork_check(ctx)) != VGGCL_OK) return st; /* (a parent's context) */
