@@ -1237,13 +1237,17 @@ def graph_tensors(graph):
 
 
 def external_links(model, path):
-    """Refuses a tensor whose external data is reached through a symbolic link (onnx 1.12 followed one beside
-    the model to any file, whose bytes became weights; later onnx refuses them too)."""
+    """Refuses a tensor whose external data is outside the model's folder (an absolute location, or one climbing
+    out with ..) or reached through a symbolic link (onnx 1.12 followed one beside the model to any file, whose
+    bytes became weights; later onnx refuses them too)."""
     folder = os.path.realpath(os.path.dirname(path) or ".")
     for t in graph_tensors(model.graph):
         if t.data_location != onnx.TensorProto.EXTERNAL:
             continue
         where = next((e.value for e in t.external_data if e.key == "location"), "")
+        if os.path.isabs(where) or os.path.normpath(where).split(os.sep)[0] == "..":  # (onnx's words doubled the path)
+            raise Refused(f"the external data of tensor '{t.name}', {where}, is outside the model's folder; expected a "
+                          "file in that folder or one below it")
         plain = os.path.normpath(os.path.join(folder, where))  # (where it is, read without following links)
         if os.path.realpath(plain) != plain:
             raise Refused(f"the external data of tensor '{t.name}', {where}, is reached through a symbolic link; "
