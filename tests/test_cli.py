@@ -1508,6 +1508,25 @@ class Cli(unittest.TestCase):
         self.assertIn("work-group up to", lines[i + 1])
         self.assertIn("driver", lines[i + 1])
 
+    def test_devices_json(self):
+        """devices --json: one object, each device's fields the table's (it had no form a script reads)."""
+        r = self.vggcl("devices", "--json")
+        self.assertEqual((r.returncode, r.stderr, len(r.stdout.splitlines())), (0, "", 1), r.stderr)
+        listed = json.loads(r.stdout)["devices"]
+        rows = [l for l in self.vggcl("devices").stdout.splitlines()[1:] if l[:1].isdigit()]
+        self.assertEqual(len(listed), len(rows))
+        for d, row in zip(listed, rows):
+            self.assertEqual(set(d), {"index", "platform", "device", "type", "name", "platform_name", "driver",
+                                      "compute_units", "clock_mhz", "global_mem", "max_alloc", "local_mem",
+                                      "max_work_group"})
+            words = row.split()
+            self.assertEqual([str(d["index"]), f"{d['platform']}:{d['device']}", d["type"], str(d["compute_units"])],
+                             words[:4])
+            self.assertEqual(f"{d['global_mem'] / 2 ** 30:.1f}", words[4])
+            self.assertTrue(row.endswith(f"  {d['name']} ({d['platform_name']})"), row)
+            self.assertGreater(d["local_mem"], 0)
+        self.fails(["devices", "--json", "x"], 2, "vggcl: devices: unexpected argument 'x'")
+
     def test_bad_device_spec(self):
         self.fails(self.run_args(extra=["--device", "no-such-gpu"]), 1, "no-such-gpu", "vggcl devices")
         # named with the command and the option, as a list's device too (only the library's sentence was said)

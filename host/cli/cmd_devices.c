@@ -3,9 +3,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cjson/cJSON.h>
+
 #include "cli.h"
 
-static const cli_option options[] = { { NULL, NULL, NULL, 0 } };
+static const cli_option options[] = {
+    { "json", NULL, "one JSON object on one line instead of the table: {\"devices\": [...]}, each device's\n"
+      "fields as the table's (the reference is --device ref, not listed)", 0 },
+    { NULL, NULL, NULL, 0 },
+};
 
 static const cli_command command = {
     "devices", NULL,
@@ -16,6 +22,40 @@ static const cli_command command = {
     options, { NULL },
 };
 
+/* The list as one JSON object: {"devices": [{"index", "platform", "device", "type", "name", ...}]}. */
+static int print_json(const vggcl_device_info *info, int n)
+{
+    cJSON *o = cJSON_CreateObject(), *list = o ? cJSON_AddArrayToObject(o, "devices") : NULL;
+    int ok = list != NULL;
+    for (int i = 0; ok && i < n; i++) {
+        cJSON *d = cJSON_CreateObject();
+        ok = d && cJSON_AddItemToArray(list, d);
+        if (!ok) {
+            cJSON_Delete(d);
+            break;
+        }
+        const char *texts[][2] = { { "type", info[i].type }, { "name", info[i].name },
+                                   { "platform_name", info[i].platform_name }, { "driver", info[i].driver } };
+        const double numbers[] = { info[i].index, info[i].platform, info[i].device, info[i].compute_units,
+                                   info[i].clock_mhz, (double)info[i].global_mem, (double)info[i].max_alloc,
+                                   (double)info[i].local_mem, (double)info[i].max_work_group }; /* (bytes: exact) */
+        static const char *const number_names[] = { "index", "platform", "device", "compute_units", "clock_mhz",
+                                                     "global_mem", "max_alloc", "local_mem", "max_work_group" };
+        for (size_t k = 0; ok && k < sizeof number_names / sizeof *number_names; k++)
+            ok = cJSON_AddNumberToObject(d, number_names[k], numbers[k]) != NULL;
+        for (size_t k = 0; ok && k < sizeof texts / sizeof *texts; k++) {
+            cJSON *t = cli_json_string(texts[k][1]);
+            ok = t && cJSON_AddItemToObject(d, texts[k][0], t);
+            if (!ok) cJSON_Delete(t);
+        }
+    }
+    if (!ok) {
+        cJSON_Delete(o);
+        return cli_error(CLI_FAIL, "out of host memory");
+    }
+    return cli_json_print(o);
+}
+
 int cmd_devices(int argc, char **argv)
 {
     cli_args a;
@@ -25,6 +65,11 @@ int cmd_devices(int argc, char **argv)
     vggcl_device_info *info = cli_list_devices(&n); /* (the count and the list: one device more meanwhile was
                                                      * read past the list's end) */
     if (!info) return CLI_FAIL;
+    if (cli_arg(&a, "json")) {
+        r = print_json(info, n);
+        free(info);
+        return r;
+    }
     printf("%-5s %-5s %-11s %4s %10s %10s  %s\n", "index", "P:D", "type", "CUs", "memory", "max alloc",
            "device (platform)");
     for (int i = 0; i < n; i++) {
