@@ -15,6 +15,7 @@ import copy
 import csv
 import io
 import json
+import math
 import os
 import pickle
 import re
@@ -136,6 +137,32 @@ class Classify(unittest.TestCase):
             self.assertGreater(float((logits.max(1).values - logits.min(1).values).min()), 1000)  # (the case)
             for row, lg in zip((json.loads(line) for line in r.stdout.splitlines()), logits):
                 self.assertEqual([t["class"] for t in row["top"]], torch.topk(lg, k).indices.tolist())
+            logits_out.unlink()
+        weights.unlink()
+
+    def test_one_class_sigmoid(self):
+        """A model of one class (a binary head trained with BCEWithLogitsLoss): its probability is the sigmoid of
+        its logit, in double from the float32 logit, to the last bit (a softmax of one class said 1.0000 of every
+        image); logits past exp's range give 1 and 0."""
+        model = gap_model("vgg11", 1, "keep", seed=8)
+        weights = self.d / "one.safetensors"
+        for scale in (1, 3e4, -1):  # (the last: -3e4)
+            with torch.no_grad():
+                model.classifier[0].weight.mul_(scale)
+            export(model, weights, "keep")
+            logits_out = self.d / "one-logits.npy"
+            r = subprocess.run([VGGCL, "classify", "--weights", weights, "--resize", "64", "--crop", "64", "--format",
+                                "json", "--logits-out", logits_out, *self.images], capture_output=True, text=True,
+                               timeout=600)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            logits = np.load(logits_out)[:, 0]
+            probs = [json.loads(line)["top"][0]["prob"] for line in r.stdout.splitlines()]
+            want = [1 / (1 + math.exp(-float(x))) if -float(x) < 709.78 else 0.0 for x in logits]  # (exp's range)
+            self.assertEqual(probs, want, logits)
+            if scale == 1:
+                self.assertGreater(len(set(probs)), 1, probs)  # (the premise: not one answer for every image)
+            else:
+                self.assertGreater(float(np.abs(logits).max()), 710, logits)  # (the premise: past exp's range)
             logits_out.unlink()
         weights.unlink()
 

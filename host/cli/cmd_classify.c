@@ -38,7 +38,8 @@ static const cli_command command = {
     "Preprocesses each " CLI_IMAGE_FORMATS " image as torchvision's\n"
     "ImageClassification preset (see `vggcl preprocess --help`; options not given\n"
     "come from the model's metadata when it has them), runs the model in batches and\n"
-    "prints the top K classes with their softmax probability. A folder stands for its\n"
+    "prints the top K classes with their softmax probability (a model of one class:\n"
+    "the sigmoid of its logit, as BCEWithLogitsLoss trains it). A folder stands for its\n"
     "images, sorted by name. --logits-out and --tensor-out keep the order the images\n"
     "were given, leaving out images that could not be read (or, with --no-crop, that\n"
     "preprocess to another size than the first, or whose logits are not finite:\n"
@@ -166,6 +167,8 @@ static int report(const char *file, const float *logits, int classes, int k, con
     for (int c = 1; c < classes; c++) mx = logits[c] > mx ? logits[c] : mx;
     for (int c = 0; c < classes; c++) sum += prob[c] = exp(logits[c] - mx);
     for (int c = 0; c < classes; c++) prob[c] /= sum, order[c] = c;
+    if (classes == 1) /* (a softmax of one class is 1 whatever the image: a binary head of one logit's sigmoid) */
+        prob[0] = 1 / (1 + exp(-(double)logits[0]));
     /* ranked by logit (as torch.topk and eval), not by probability: those 745 below the top are all 0 in
      * double and tied; highest first, ties by class index. A few: selected; many: sorted */
     if (k > 16) {

@@ -168,6 +168,19 @@ def test_classify_matches_cli(files):
     r = run("classify", "--weights", wide, "--top", 100, "--format", "json", *files["images"])
     assert [[p for _, _, p in mine] for mine in got] == \
         [[t["prob"] for t in json.loads(line)["top"]] for line in r.stdout.splitlines()]
+    # one class (a binary head trained with BCEWithLogitsLoss): the sigmoid of its logit, as the command gives it
+    # (a softmax of one class was 1 for every image); past exp's range too
+    one = files["dir"] / "one.safetensors"
+    binary = gap_model("vgg11", 1, "keep", seed=8)
+    for scale in (1, -3e4):
+        with torch.no_grad():
+            binary.classifier[0].weight.mul_(scale)
+        export(binary, one, "keep")
+        with vggcl.Model(one) as m:
+            got = m.classify(files["images"], top=1)
+        r = run("classify", "--weights", one, "--format", "json", *files["images"])
+        assert [mine[0][2] for mine in got] == [json.loads(line)["top"][0]["prob"] for line in r.stdout.splitlines()]
+        assert len({mine[0][2] for mine in got}) > 1 if scale == 1 else {mine[0][2] for mine in got} == {0.0}
     # a path is decoded only as far as the preset reads it: the same as the whole image decoded
     np.testing.assert_array_equal(t, vggcl.preprocess(vggcl.load_image(files["images"][0])))
     part = vggcl.preprocess(files["images"][0], resize=50, crop=30)  # decodes rows 21-69, columns 0-59 of 90x70

@@ -248,7 +248,13 @@ def _bytes(value, what):
 def _softmax(logits):
     """The probabilities of one image's float32 logits, as doubles computed as `vggcl classify` computes them
     (libm's exp, summed in order), so that they equal its answers to the last bit: numpy's pairwise sum
-    differed from them in the last bit for one probability in three."""
+    differed from them in the last bit for one probability in three. One class: the sigmoid of its logit (a
+    softmax of one class is 1 whatever the image), as the command gives it."""
+    if len(logits) == 1:
+        try:
+            return [1 / (1 + math.exp(-float(logits[0])))]
+        except OverflowError:  # (C's exp is infinite there: 0)
+            return [0.0]
     top = float(logits.max())
     z = [math.exp(float(v) - top) for v in logits]
     total = 0.0
@@ -783,7 +789,8 @@ class Model:
                  draft=None):
         """Image paths (or images as preprocess takes them: (H, W, 3) uint8 arrays, (H, W) gray ones, PIL images
         of any mode, converted to RGB as PIL converts them) -> per
-        image a list of the top classes as (class, name, probability), the name from the file's class
+        image a list of the top classes as (class, name, probability: the softmax's; of a model of one class,
+        the sigmoid of its logit), the name from the file's class
         names, else "class N". `threads` threads decode and preprocess
         ahead while the device runs a batch (vggcl releases the GIL); by default, as `vggcl
         classify`, vggcl_decode_threads_default(): one per core this process may run on, or on a
