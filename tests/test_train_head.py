@@ -328,6 +328,12 @@ class TrainHead(unittest.TestCase):
                       r.stderr)
         self.assertEqual(sum(map(int, re.findall(r"(\d+) (?:training samples|validation images)",
                                                  load_file(out)[1]["vggcl.trained"]))), 5)  # (the link's too)
+        # the same file linked twice into the other class: one file of two classes (it was said to be others too)
+        (twice / "dog" / "zy.png").symlink_to(twice / "cat" / "01.png")
+        r = self.train_head(out, "--data", twice, "--epochs", 1)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("(class 'dog') are the same file: it is trained as both classes\n", r.stderr)
+        self.assertNotIn("other files", r.stderr)
         out.unlink()
         shutil.rmtree(twice)
 

@@ -39,12 +39,12 @@ static const cli_command command = {
     "ImageClassification preset (see `vggcl preprocess --help`; options not given\n"
     "come from the model's metadata when it has them), runs the model in batches and\n"
     "prints the top K classes with their softmax probability (a model of one class:\n"
-    "the sigmoid of its logit, as BCEWithLogitsLoss trains it). A folder stands for its\n"
-    "images, sorted by name. --logits-out and --tensor-out keep the order the images\n"
-    "were given, leaving out images that could not be read (or, with --no-crop, that\n"
-    "preprocess to another size than the first, or whose logits are not finite:\n"
-    "weights or preprocessing that overflow float32 on it). Such an image is reported\n"
-    "by name and skipped; the exit status is then 1.\n",
+    "the sigmoid of its logit, as BCEWithLogitsLoss trains it). A folder stands for\n"
+    "its images, sorted by name. --logits-out and --tensor-out keep the order the\n"
+    "images were given, leaving out images that could not be read (or, with\n"
+    "--no-crop, that preprocess to another size than the first, or whose logits are\n"
+    "not finite: weights or preprocessing that overflow float32 on it). Such an image\n"
+    "is reported by name and skipped; the exit status is then 1.\n",
     options, { cli_device_options, cli_net_options, cli_preprocess_options, cli_decode_options },
 };
 

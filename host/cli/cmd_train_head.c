@@ -368,6 +368,13 @@ static int cmp_id(const void *a, const void *b)
     return x->dev != y->dev ? (x->dev < y->dev ? -1 : 1) : x->ino != y->ino ? (x->ino < y->ino ? -1 : 1) : 0;
 }
 
+/* cmp_id, then the list's order: a file's entries in the order listed */
+static int cmp_id_then_index(const void *a, const void *b)
+{
+    const int by_id = cmp_id(a, b);
+    return by_id ? by_id : ((const file_id *)a)->i - ((const file_id *)b)->i;
+}
+
 /* Whether an image of --val (vs, when given) is one of the training images (the same folder, or a link to one):
  * its accuracy would be the training set's, and the epoch kept chosen on it. CLI_OK, or CLI_FAIL said. A file
  * of two training classes (a link, a class folder linked into another) is said, once: it is trained as both, as
@@ -380,11 +387,15 @@ static int files_apart(const char *data, const char *val_dir, const cli_dataset 
     if (!ids) return cli_error(CLI_FAIL, "out of host memory");
     for (int i = 0; i < ds->n; i++)
         if (stat(ds->files[i], &sb) == 0) ids[n++] = (file_id){ sb.st_dev, sb.st_ino, i };
-    qsort(ids, (size_t)n, sizeof *ids, cmp_id);
-    for (int k = 1; k < n; k++) { /* (the pair said: the one whose later file comes first in the list) */
-        const int lo = ids[k - 1].i < ids[k].i ? ids[k - 1].i : ids[k].i, hi = ids[k - 1].i ^ ids[k].i ^ lo;
-        if (cmp_id(&ids[k - 1], &ids[k]) || ds->labels[lo] == ds->labels[hi]) continue;
-        if (b < 0 || hi < b) a = lo, b = hi;
+    qsort(ids, (size_t)n, sizeof *ids, cmp_id_then_index);
+    for (int k = 0, end; k < n; k = end) { /* (a file's entries, first listed first: said, the first of another
+                                            * class; the file whose such entry comes first in the list) */
+        for (end = k + 1; end < n && !cmp_id(&ids[k], &ids[end]); end++) {}
+        int other = -1;
+        for (int j = k + 1; j < end && other < 0; j++)
+            if (ds->labels[ids[j].i] != ds->labels[ids[k].i]) other = ids[j].i;
+        if (other < 0) continue;
+        if (b < 0 || other < b) a = ids[k].i, b = other;
         twice++;
     }
     if (b >= 0)

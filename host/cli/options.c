@@ -12,9 +12,9 @@
 const cli_option cli_device_options[] = {
     { "device", "SPEC",
       "ref (the plain-C reference), an index or P:D from `vggcl devices`, a type\n"
-      "(cpu, gpu: its first device) or a substring of the device name; default\n"
-      "$VGGCL_DEVICE, else the first GPU, else the first device. classify, eval,\n"
-      "train-head: also all (the GPUs, else every device) or a list (0,1): a\n"
+      "(cpu, gpu, accelerator: its first device) or a substring of the device name;\n"
+      "default $VGGCL_DEVICE, else the first GPU, else the first device. classify,\n"
+      "eval, train-head: also all (the GPUs, else every device) or a list (0,1): a\n"
       "context each, batches to whichever is free", 0 },
     { "conv", "auto|direct|winograd|gemm|winograd-gpu|winograd-packed",
       "how the device runs the 3x3 convolutions: auto (default: the tuning\n"

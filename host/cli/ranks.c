@@ -94,6 +94,13 @@ int cli_ranks_writes(const char *shard)
     return shard || launched_size() < 2 || launched_rank() == 0;
 }
 
+/* This machine's name, for a message that names a rank's. */
+static void host_name(char *host, size_t cap)
+{
+    if (gethostname(host, cap - 1) != 0 || !*host) snprintf(host, cap, "(its host unnamed)");
+    host[cap - 1] = '\0';
+}
+
 #ifdef VGGCL_MPI
 #define FNV_START 14695981039346656037ULL
 /* FNV-1a: h carried over n more bytes. */
@@ -135,21 +142,14 @@ static int same_values(const unsigned long long *mine, unsigned long long *lo, u
     return 1;
 }
 
-/* This machine's name, for a message that names a rank's. */
-static void host_name(char *host, size_t cap)
-{
-    if (gethostname(host, cap - 1) != 0 || !*host) snprintf(host, cap, "(its host unnamed)");
-    host[cap - 1] = '\0';
-}
-
-/* What the first rank whose n values differ from rank 0's has (collective): its index, r->size where none
- * differs; *theirs its values, and *info (bytes of what it was given, from *mine_info, that the values stand
- * for: a path, a device's name) and host its own, on every rank. */
+/* What a rank was given that its values stand for (a path, a device's kind), and its machine's name. */
 typedef struct {
     char host[256];
     char text[2][1024];
 } rank_said;
 
+/* The first rank whose n values differ from rank 0's (collective): its index, r->size where none differs;
+ * *theirs its values, and *said its *mine_said with its host, on every rank. */
 static int first_other(const cli_ranks *r, const unsigned long long *mine, unsigned long long *theirs, int n,
                        const rank_said *mine_said, rank_said *said)
 {
@@ -277,7 +277,7 @@ static int same_model(const cli_ranks *r, const char *cmd, const char *weights, 
                                    "given the same", cmd, weights, other, said.host);
     const char *why = mine[0] != theirs[0] ? "their classes, features, class names, preprocessing or --labels differ"
                                            : "the files differ";
-    if (strcmp(weights, said.text[0]))
+    if (strncmp(weights, said.text[0], sizeof said.text[0] - 1)) /* (one cut to the buffer: alike up to there) */
         return cli_error(CLI_FAIL, "%s: the ranks loaded different models (%s): rank 0 from %s, rank %d, on %s, from "
                                    "%s: every rank must be given the same model", cmd, why, weights, other, said.host,
                          said.text[0]);
@@ -339,7 +339,10 @@ static int ranks_listed(cli_ranks *r, const char *cmd, int listed)
     if (r->size < 2) return listed;
 #ifdef VGGCL_MPI
     held_said(r);
-    int first = listed, bad[2] = { listed != CLI_OK ? r->rank : r->size, listed == CLI_OK ? r->rank : r->size };
+    /* (from rank 0's standard input the others list nothing: their CLI_OK says nothing of their files) */
+    const int own = !cli_images_from_rank_0();
+    int first = listed, bad[2] = { listed != CLI_OK ? r->rank : r->size,
+                                   listed == CLI_OK && own ? r->rank : r->size };
     char host[256] = "";
     const double from = cli_times_wait();
     MPI_Bcast(&first, 1, MPI_INT, 0, MPI_COMM_WORLD);
@@ -1128,7 +1131,7 @@ int cli_ranks_all_ok(cli_ranks *r, int local)
     cli_ranks_sum(r, &bad, 1);
     if (local != CLI_OK && bad < r->size) { /* (this rank's alone, or a few: its machine's device, files, memory) */
         char host[256] = "";
-        if (gethostname(host, sizeof host - 1) != 0 || !*host) snprintf(host, sizeof host, "(its host unnamed)");
+        host_name(host, sizeof host);
         cli_error_here(CLI_FAIL, "(that was rank %d of %d, on %s: %ld of the %d ranks failed at this step)",
                        r->rank, r->size, host, bad, r->size);
     }

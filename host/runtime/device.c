@@ -86,11 +86,18 @@ int vggcl_decode_threads_default(const vggcl_ctx *ctx)
     return n > 64 ? 64 : n;
 }
 
+/* The device types as vggcl_device_info names them (and a spec may: --device gpu), in the order a device of
+ * several is named by (a GPU that is also the default device: GPU). */
+static const struct {
+    cl_device_type bit;
+    const char *name;
+} types[] = { { CL_DEVICE_TYPE_GPU, "GPU" }, { CL_DEVICE_TYPE_CPU, "CPU" },
+               { CL_DEVICE_TYPE_ACCELERATOR, "ACCELERATOR" } };
+
 static const char *type_name(cl_device_type t)
 {
-    if (t & CL_DEVICE_TYPE_GPU) return "GPU";
-    if (t & CL_DEVICE_TYPE_CPU) return "CPU";
-    if (t & CL_DEVICE_TYPE_ACCELERATOR) return "ACCELERATOR";
+    for (size_t k = 0; k < sizeof types / sizeof *types; k++)
+        if (t & types[k].bit) return types[k].name;
     return "OTHER";
 }
 
@@ -393,10 +400,9 @@ static int match_spec(vggcl_ctx *ctx, const dev_entry *list, int n, const char *
                     spec, n);
         return -1;
     }
-    static const char *const types[] = { "GPU", "CPU", "ACCELERATOR" }; /* (as `vggcl devices` lists them) */
     const char *type = NULL; /* (a type: its devices first; PoCL's names say no CPU) */
     for (size_t t = 0; t < sizeof types / sizeof *types; t++)
-        if (!strcasecmp(spec, types[t])) type = types[t];
+        if (!strcasecmp(spec, types[t].name)) type = types[t].name;
     for (int by_name = !type; by_name < 2; by_name++)
         for (int i = 0; i < n; i++) {
             if (!names(&list[i], spec, by_name ? NULL : type)) continue;
