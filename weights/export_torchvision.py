@@ -5,7 +5,8 @@ The model is torchvision's own `vggNN[_bn]` with
     model.avgpool = nn.AdaptiveAvgPool2d(1)
     model.classifier = nn.Sequential(nn.Linear(512, C))    (or nn.Linear(512, C), or dropout first)
 and, for --pool5 drop, the last max pool removed from model.features; or torchvision's original
-classifier (--original-head: 7x7 adaptive pool, 4096, 4096, C).
+classifier (--original-head: 7x7 adaptive pool, 4096, 4096, C; with pool5 dropped too, its adaptive pool
+then averaging the 14x14 map's 2x2 blocks, as torchvision's does).
 
     # your trained weights: a state_dict saved with torch.save (from DataParallel or DDP too), a
     # checkpoint dict holding one ("state_dict", "model", ...; PyTorch Lightning's .ckpt, its 'model.'
@@ -40,7 +41,7 @@ from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from safetensors_io import (MAX_DENSE, PRESET_DEFAULTS, BadArgument, Refused, add_preprocess_args,  # noqa: E402
-                           check_preprocess_args, load_file, preprocess_gaps, preprocess_meta, read_class_names,
+                           check_preprocess_args, load_file, metadata_notes, preprocess_meta, read_class_names,
                            run_converter, write_atomic, write_model)
 
 PROG = "export_torchvision.py"
@@ -412,6 +413,10 @@ def _module_weights(module, notes):
     note = _check_structure(module)
     if note:
         notes.append(note)
+    if module.training and any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in module.modules()):
+        notes.append("the model was saved in training mode (model.train()), where BatchNorm normalizes by each "
+                     "batch's own statistics: vggcl computes model.eval()'s answer (the running statistics), so "
+                     "compare it with model.eval()'s")
     feats = getattr(module, "features", None)
     feats = _unwrapped(feats) if isinstance(feats, nn.Module) else None
     pool5, sd = None, module.state_dict()
@@ -472,6 +477,12 @@ def load_weights(path, trust=False, notes=None, parts=None):
                 how = f"checkpoint['{k}'], a whole model"
                 break
             if isinstance(v, dict) and v and all(torch.is_tensor(t) for t in v.values()):
+                others = [o for o, w in obj.items() if o != k and isinstance(w, dict) and w and isinstance(o, str)
+                          and all(torch.is_tensor(t) for t in w.values()) and w.keys() == v.keys()]
+                if others:  # (an EMA copy beside the model's: which was meant is the user's to say)
+                    notes.append(f"the checkpoint holds other weights of the same network too ({', '.join(others)}): "
+                                 f"'{k}' was read; for another, save it alone first (torch.save(checkpoint"
+                                 f"['{others[0]}'], 'other.pt')) and export that")
                 obj, how = v, f"checkpoint['{k}']"
                 break
         else:
@@ -750,8 +761,6 @@ def main(argv=None):
     ap.add_argument("--dtype", choices=["F32", "F16", "BF16"], default=None)
     ap.add_argument("--out", required=True)
     a = ap.parse_args(argv)
-    if a.original_head and a.pool5 == "drop":  # (the file would say drop while torchvision's model keeps it)
-        ap.error("--pool5 drop goes with the GAP head: torchvision's classifier reads the 7x7 map after pool5")
     if a.classes is not None and a.classes < 1:
         ap.error(f"--classes {a.classes}: expected at least 1")
     if a.seed is not None and not a.random:  # (taken without a word: the weights are the file's)
@@ -800,8 +809,10 @@ def export_file(a):
         if said_pool5 and a.pool5 and a.pool5 != said_pool5 and how != "safetensors":
             raise Refused(f"--pool5 {a.pool5}, but the model's features end "
                           f"{'with' if said_pool5 == 'keep' else 'without'} a max pool")
-        if kind == "original" and pool5 == "drop":
-            raise Refused("torchvision's classifier reads the 7x7 map after pool5; the model has none")
+        if said_pool5 and a.pool5 and a.pool5 != said_pool5:  # (as `vggcl run --pool5` says it of such a file)
+            notes.append(f"its metadata said pool5 {said_pool5}, which its head was made for; --pool5 {a.pool5} "
+                         "recorded in its place gives the head features it was not trained on, unless that metadata "
+                         "was wrong")
         guessed = not a.pool5 and not said_pool5 and kind != "original"
         bad = [k for k, v in tensors.items() if v.is_floating_point() and not torch.isfinite(v).all()]
         if bad:
@@ -810,14 +821,16 @@ def export_file(a):
     meta["vggcl.pool5"] = pool5
     _norm_in_float_range(meta)
     write_model(tensors, meta, a.out, names, classes, dtype=a.dtype)
-    for note in ([] if a.random else notes) + preprocess_gaps(meta):  # (once written: a refusal is one line)
+    for note in ([] if a.random else notes) + metadata_notes(meta):  # (once written: a refusal is one line)
         print(f"{PROG}: {a.state_dict or a.out}: note: {note}", file=sys.stderr)
     if guessed:
         print(f"{PROG}: {a.state_dict}: note: a state_dict does not say whether the model kept pool5 (the max pool "
               "before GAP): keep assumed; give --pool5 drop for a model trained without it", file=sys.stderr)
-    head = {"gap": f"GAP head, pool5 {pool5}", "original": "torchvision's classifier",
+    head = {"gap": f"GAP head, pool5 {pool5}", "original": "torchvision's classifier"
+            + (", pool5 drop" if pool5 == "drop" else ""),
             "chain": f"a chain of dense layers, pool5 {pool5}"}[kind]
-    return f"wrote {a.out}: {arch} ({how}), {head}, {classes} classes" + (" (named)" if names else "")
+    return f"wrote {a.out}: {arch} ({how}), {head}, {classes} class{'es' if classes != 1 else ''}" + \
+        (" (named)" if names else "")
 
 
 if __name__ == "__main__":

@@ -78,7 +78,7 @@ from onnx import external_data_helper, numpy_helper
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from safetensors_io import (MAX_CHANNELS, MAX_DENSE, MAX_OUTPUTS, MAX_SIZE, PRESET_DEFAULTS, BadArgument,  # noqa
-                           Refused, add_preprocess_args, check_preprocess_args, preprocess_gaps, preprocess_meta, shown,
+                           Refused, add_preprocess_args, check_preprocess_args, metadata_notes, preprocess_meta, shown,
                            read_class_names, resize_meta, run_converter, write_model)
 
 PROG = "import_onnx.py"
@@ -247,8 +247,9 @@ FOLD_MAX = 1 << 20  # the most values a folded constant may hold (index arithmet
 FOLDED = ("ConstantOfShape", "Concat", "Reshape", "Slice", "Transpose", "Cast", "Unsqueeze", "Squeeze",
           "DequantizeLinear")
 # what quantizes the data or computes on quantized data: a quantized graph, which vggcl's float32 does not run
+# (ONNX's own: QLinearAdd and the other com.microsoft operators are refused by their domain first)
 QUANTIZED = ("QuantizeLinear", "DynamicQuantizeLinear", "QLinearConv", "QLinearMatMul", "ConvInteger",
-             "MatMulInteger", "QLinearAdd", "QLinearMul", "QLinearGlobalAveragePool", "QLinearAveragePool")
+             "MatMulInteger")
 
 
 class Graph:
@@ -553,7 +554,7 @@ def node_axes(g, node, rank=4):
 
 def mean_then_mean(g, node, tensor, want, first, keep):
     """x.mean(3).mean(2) (or .mean(-1).mean(-1)): a ReduceMean over one spatial axis (first, of want), then one over
-    the other, each keeping its axis or both dropping it. Returns the second and its data input."""
+    the other, each keeping its axis or both dropping it. Returns the second's data input and the second."""
     check_data_input(g, node, tensor)
     tensor, second = node.output[0], g.next(node.output[0], node)
     other = [ax for ax in want if ax != first][0]
@@ -992,7 +993,9 @@ def convert(model, path_name, scale=None):
                 t, node = mean_then_mean(g, node, t, want, axes[0], keep)
             elif axes != want:
                 refuse(node, (f"axes {axes}" if axes else "no axes (it averages every axis, the batch's and the "
-                              "channels' too)") + f" on {layout} data; expected {tuple(want)} (the spatial axes)")
+                              "channels' too)" if not attrs(node).get("noop_with_empty_axes", 0) else "no axes, "
+                              "with noop_with_empty_axes (it averages nothing)")
+                       + f" on {layout} data; expected {tuple(want)} (the spatial axes)")
         width, flat = c, None
         channels_last = layout == "NHWC" or not keep
         if not one_by_one:
@@ -1347,9 +1350,9 @@ def convert_file(a):
     if newer:  # (said once written: a refusal is its one line)
         print(f"{PROG}: {shown(a.model)}: note: {newer}, newer than this onnx {onnx.__version__} checks: the graph is "
               "not checked by it, only by the importer", file=sys.stderr)
-    for note in preprocess_gaps(meta):
+    for note in metadata_notes(meta):
         print(f"{PROG}: {shown(a.model)}: note: {note}", file=sys.stderr)
-    return f"wrote {a.out}: {summary}, {n_out} classes" + (" (named)" if classes else "")
+    return f"wrote {a.out}: {summary}, {n_out} class{'es' if n_out != 1 else ''}" + (" (named)" if classes else "")
 
 
 if __name__ == "__main__":

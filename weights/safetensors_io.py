@@ -285,11 +285,20 @@ PRESET_DEFAULTS = {"vggcl.resize": "256", "vggcl.crop": "224", "vggcl.mean": "0.
                    "vggcl.std": "0.229,0.224,0.225"}
 
 
-def preprocess_gaps(meta):
-    """Notes on what a model's metadata leaves to vggcl's defaults (PRESET_DEFAULTS) where it gives the other
-    half of a pair: a crop without a resize (a --crop 64 alone made vggcl resize to 256, then crop 64), a resize
-    without a crop, a mean without a std, or the other way round."""
+def metadata_notes(meta):
+    """Notes on a model's metadata: what it leaves to vggcl's defaults (PRESET_DEFAULTS) where it gives the other
+    half of a pair (a crop without a resize: a --crop 64 alone made vggcl resize to 256, then crop 64; a resize
+    without a crop, a mean without a std, or the other way round), and a class name given to two classes (eval
+    cannot match a folder of that name, cam --class takes the first; ImageNet's own list names two "crane")."""
     notes = []
+    names = json.loads(meta.get("vggcl.classes", "[]"))
+    seen = {}
+    for i, name in enumerate(names):
+        if name in seen:
+            notes.append(f"two classes are named '{shown(name)}' ({seen[name]} and {i}): `vggcl eval` cannot match "
+                         f"a class folder of that name, and `vggcl cam --class` takes {seen[name]} by it")
+            break
+        seen[name] = i
     for given, left, opt in (("vggcl.crop", "vggcl.resize", "--resize (0: none)"),
                              ("vggcl.resize", "vggcl.crop", "--crop (or --no-crop)"),
                              ("vggcl.mean", "vggcl.std", "--std"),
