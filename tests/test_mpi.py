@@ -593,10 +593,12 @@ class Mpi(Folder):
         args = ["classify", "--weights", str(self.weights), "--resize", "40", "--crop", "32",
                 "--logits-out", str(out / "l.npy")]
         host = socket.gethostname()  # (the first rank whose list differs named, with its machine)
-        for second, needle in (("four", f"(rank 0: 3 images; rank 1, on {host}: 4)"),
-                               ("other", f"(3 images each, not the same paths: rank 1's, on {host}, and rank 0's)")):
-            r = subprocess.run(["mpirun", "-n", "1", VGGCL, *args, str(folders["three"]), ":",
-                                "-n", "1", VGGCL, *args, str(folders[second])],
+        for alike, second, needle in ((1, "four", f"(rank 0: 3 images; rank 1, on {host}: 4)"),
+                                      (1, "other", f"(3 images each, not the same paths: rank 1's, on {host}, and "
+                                                   "rank 0's)"),
+                                      (2, "four", f"(rank 0: 3 images; rank 2, on {host}: 4)")):  # (the first)
+            r = subprocess.run(["mpirun", "--oversubscribe", "-n", str(alike), VGGCL, *args, str(folders["three"]),
+                                ":", "-n", "1", VGGCL, *args, str(folders[second])],
                                capture_output=True, text=True, env=ENV, timeout=600)
             self.assertEqual(r.returncode, 1, r.stderr)
             lines = vggcl_lines(r.stderr)
@@ -1041,6 +1043,19 @@ class Mpi(Folder):
                                                  f"differ): rank 0 from {self.weights}, rank 1, on "
                                                  f"{socket.gethostname()}, from {other}: every rank must be given the "
                                                  "same model"])
+        self.assertEqual((r.stdout, list(out.iterdir())), ("", []))
+        # one path, a different file on each machine (here each rank's working folder): the copies said to differ
+        for k, w in enumerate((self.weights, other)):
+            (self.d / f"machine{k}").mkdir()
+            shutil.copy(w, self.d / f"machine{k}" / "w.safetensors")
+        run = [VGGCL, "classify", "--weights", "w.safetensors", *args]
+        r = subprocess.run(["mpirun", "-n", "1", "-wdir", str(self.d / "machine0"), *run, ":", "-n", "1", "-wdir",
+                            str(self.d / "machine1"), *run], capture_output=True, text=True, env=ENV, timeout=120)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertEqual(vggcl_lines(r.stderr), ["vggcl: classify: the ranks loaded different models from "
+                                                 "w.safetensors (the files differ; rank 1's, on "
+                                                 f"{socket.gethostname()}, is not rank 0's): each machine's copy must "
+                                                 "be the same file"])
         self.assertEqual((r.stdout, list(out.iterdir())), ("", []))
         empty = self.d / "empty"
         empty.mkdir()
