@@ -317,6 +317,9 @@ def test_metadata_preprocessing_and_names(files, caplog):
                 caplog.clear()
             m.preprocess(big, draft=True), m.preprocess(pixels), vggcl.preprocess(big, draft=True)
             assert caplog.messages == []
+            m.classify([pixels, big, pixels], top=1, draft=np.True_)  # (classify too, once a call; numpy's True)
+            assert caplog.messages == ["draft=True decodes an image path at a fraction of its size; an image given "
+                                       "decoded (an array, a PIL image) is preprocessed whole"]
     run("preprocess", "--draft", "--resize", 64, "--crop", 64, "--output", files["dir"] / "big.npy", big)
     np.testing.assert_array_equal(np.load(files["dir"] / "big.npy")[0], drafted)
     with vggcl.Model(named) as m:

@@ -482,18 +482,20 @@ def preprocess(image, resize=256, crop=None, mean=(0.485, 0.456, 0.406), std=(0.
     pixels."""
     ctx = _Context()
     try:
-        return _preprocess(ctx, _draft_applies(image, draft), _preset(ctx, None, resize, crop, mean, std, draft))
+        _draft_unused(image, draft)
+        return _preprocess(ctx, image, _preset(ctx, None, resize, crop, mean, std, draft))
     finally:
         ctx.close()
 
 
-def _draft_applies(image, draft):
-    """image; a draft=True given for an image already decoded (an array, a PIL image) said at WARNING: only a path
-    is decoded at a fraction of its size."""
-    if draft is True and not isinstance(image, (str, bytes, os.PathLike)):
-        _logger.warning("draft=True decodes an image path at a fraction of its size; an image given decoded (an "
-                        "array, a PIL image) is preprocessed whole")
-    return image
+def _draft_unused(image, draft):
+    """Whether draft=True was given for an image already decoded (an array, a PIL image), said at WARNING: only a
+    path is decoded at a fraction of its size."""
+    if not (isinstance(draft, (bool, np.bool_)) and draft) or isinstance(image, (str, bytes, os.PathLike)):
+        return False
+    _logger.warning("draft=True decodes an image path at a fraction of its size; an image given decoded (an "
+                    "array, a PIL image) is preprocessed whole")
+    return True
 
 
 def _locked(method):
@@ -774,7 +776,8 @@ class Model:
         """An image path, (H, W, 3) uint8 array or PIL image -> (3, H, W) float32, as `vggcl classify` does it:
         the arguments, else the model's metadata, else torchvision's VGG16 preset (draft: as
         vggcl.preprocess's, else the model's metadata, else False)."""
-        return _preprocess(self._ctx, _draft_applies(image, draft), self._preset(resize, crop, mean, std, draft))
+        _draft_unused(image, draft)
+        return _preprocess(self._ctx, image, self._preset(resize, crop, mean, std, draft))
 
     @_locked
     def _decode_threads(self):  # (under the lock: a close() on another thread freed the context under the call)
@@ -821,9 +824,15 @@ class Model:
                 return os.fsdecode(path)
             return f"paths[{k}]"
 
+        def draft_said(items):  # (once a call, as the images are taken)
+            said = False
+            for k, path in items:
+                said = said or _draft_unused(path, draft)
+                yield k, path
+
         out = []
         try:
-            paths = enumerate(paths)
+            paths = draft_said(enumerate(paths))
         except TypeError:
             raise Error(f"classify: paths is {paths!r}; expected a path or a list of them") from None
         threads = threads or self._decode_threads()
