@@ -1423,6 +1423,16 @@ class Cam(unittest.TestCase):
             self.assertEqual(said, [f"vggcl: cam: --class {asked} is taken as the class named '{asked}' (class {k}), "
                                     f"not {note}"] if note else [], asked)
             self.check(np.load(self.d / "photo.cam.npy"), self.expected(self.model.features[:-1], klass=k)[1])
+        # a name two classes have: the first drawn, said (it was unsaid)
+        twins = self.d / "twins.safetensors"
+        save_file(tensors, twins, metadata=dict(meta or {}, **{"vggcl.classes": json.dumps(
+            ["crane", "bee", "cat", "crane", "eel"])}))
+        r = subprocess.run([VGGCL, "cam", "--weights", twins, "--out-dir", self.d, "--class", "crane", "--pool5",
+                            "drop", self.image], capture_output=True, text=True, timeout=600)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("class 0 (crane), 14x14 map", r.stdout)
+        self.assertIn("vggcl: cam: --class crane: classes 0 and 3 are both named so; 0 is drawn (give a number for "
+                      "another)\n", r.stderr)
         self.assertEqual(self.cam("--compare-pool5", "--pool5", "keep", self.image).returncode, 2)
         r = subprocess.run([VGGCL, "cam", "--weights", self.weights, "--out-dir", self.d / "nope", self.image],
                            capture_output=True, text=True)

@@ -237,10 +237,10 @@ static void unwrite(vggcl_ctx *ctx, written *wr)
     wr->n = wr->picture = 0;
 }
 
-/* The class of model named name, or -1. */
-static int class_called(const vggcl_model *m, const char *name)
+/* The first class of model from class from on named name, or -1. */
+static int class_called(const vggcl_model *m, const char *name, int from)
 {
-    for (int k = 0; k < vggcl_model_classes(m); k++) {
+    for (int k = from; k < vggcl_model_classes(m); k++) {
         const char *c = vggcl_model_class_name(m, k);
         if (c && !strcmp(c, name)) return k;
     }
@@ -416,13 +416,13 @@ int cmd_cam(int argc, char **argv)
         rc = local;
         goto out;
     }
-    if (class_named && (klass = class_called(models[0], class_s)) < 0) {
+    if (class_named && (klass = class_called(models[0], class_s, 0)) < 0) {
         rc = class_refused(models[0], weights, class_s);
         goto out;
     }
     /* a number that is a class's name (folders 0..10 as classes) is that class: 10 was refused past the last
      * class and 2 drew another class than the one named 2, unsaid; said where the number was a class too */
-    const int by_name = class_s && !class_named ? class_called(models[0], class_s) : -1;
+    const int by_name = class_s && !class_named ? class_called(models[0], class_s, 0) : -1;
     if (by_name >= 0 && by_name != klass && klass < vggcl_model_classes(models[0])) {
         char *other = cli_text(vggcl_model_class_name(models[0], klass));
         cli_notice("cam: --class %s is taken as the class named '%s' (class %d), not class %d ('%s')", class_s,
@@ -430,6 +430,13 @@ int cmd_cam(int argc, char **argv)
         free(other);
     }
     if (by_name >= 0) klass = by_name;
+    const int twin = (class_named || by_name >= 0) ? class_called(models[0], class_s, klass + 1) : -1;
+    if (twin >= 0) { /* (the first was drawn, unsaid) */
+        char *shown = cli_text(class_s);
+        cli_notice("cam: --class %s: classes %d and %d are both named so; %d is drawn (give a number for another)",
+                   shown ? shown : "", klass, twin, klass);
+        free(shown);
+    }
     if (klass >= vggcl_model_classes(models[0])) {
         rc = class_refused(models[0], weights, class_s);
         goto out;
