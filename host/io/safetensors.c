@@ -65,14 +65,19 @@ static int cmp_begin(const void *a, const void *b)
     return x->begin < y->begin ? -1 : x->begin > y->begin ? 1 : (x->end > y->end) - (x->end < y->end);
 }
 
-/* What a file that is not safetensors may be, from its first bytes: a hint for the message, or "". */
-static const char *other_format(const unsigned char *b)
+/* What a file that is not safetensors may be, from its first bytes (NULL: not known), and in *convert the
+ * converter that writes it as safetensors, with its option before the file where it takes one. */
+static const char *other_format(const unsigned char *b, const char **convert)
 {
-    if (!memcmp(b, "PK\3\4", 4) || (b[0] == 0x80 && b[1] >= 2 && b[1] <= 5)) /* (zip: torch.save's; a pickle) */
-        return " (a PyTorch checkpoint: weights/export_torchvision.py writes it as safetensors)";
-    if (b[0] == 0x08 && b[1] >= 3 && b[1] <= 12) /* (protobuf field 1, ir_version: ONNX's) */
-        return " (an ONNX model: weights/import_onnx.py writes it as safetensors)";
-    return "";
+    if (!memcmp(b, "PK\3\4", 4) || (b[0] == 0x80 && b[1] >= 2 && b[1] <= 5)) { /* (zip: torch.save's; a pickle) */
+        *convert = "weights/export_torchvision.py --state-dict";
+        return "a PyTorch checkpoint";
+    }
+    if (b[0] == 0x08 && b[1] >= 3 && b[1] <= 12) { /* (protobuf field 1, ir_version: ONNX's) */
+        *convert = "weights/import_onnx.py";
+        return "an ONNX model";
+    }
+    return NULL;
 }
 
 /* The file's first 8 + header-length bytes in *buf, its size in *size, *fp left open at the data section: a
@@ -107,9 +112,13 @@ static vggcl_status read_head(vggcl_ctx *ctx, const char *path, FILE **fpp, unsi
     for (int i = 7; i >= 0; i--) *hlen = (*hlen << 8) | prefix[i];
     if (*hlen > MAX_HEADER || *hlen > (uint64_t)len - 8) {
         fclose(fp);
+        const char *convert, *kind = other_format(prefix, &convert); /* (said first: its "header length" was 18
+                                                                        * digits of nothing) */
+        if (kind)
+            return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: %s, not safetensors: convert it first, `python3 %s %s --out "
+                               "MODEL.safetensors`", path, kind, convert, path);
         return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: header length %llu is larger than the file (%ld bytes) or the "
-                           "%u-byte limit; not a safetensors file?%s", path, (unsigned long long)*hlen, len,
-                           MAX_HEADER, other_format(prefix));
+                           "%u-byte limit; not a safetensors file?", path, (unsigned long long)*hlen, len, MAX_HEADER);
     }
     unsigned char *b = malloc(8 + (size_t)*hlen);
     if (!b) {
