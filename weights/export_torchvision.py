@@ -330,12 +330,13 @@ def _check_structure(module):
     other logits, without a word): vggcl runs 3x3 convolutions (stride 1, padding 1) each followed by ReLU
     (BatchNorm with torchvision's eps between), 2x2 max pools after a ReLU, an average pool to 1x1 (or 7x7
     for torchvision's classifier), and Linear layers with ReLU between them and none after the last; Dropout,
-    Identity and Flatten are nothing at inference."""
+    Identity and Flatten are nothing at inference. Returns its notes: a final Softmax or LogSoftmax left out
+    (vggcl gives the logits: the same probabilities), a model without an avgpool."""
     def refuse(name, m, what):
         raise Refused(f"model.{name} is {m!r}: {what}")
 
     if not _is_vgg(module):
-        return None  # (not a VGG's layout: layout() names what the weights lack)
+        return []  # (not a VGG's layout: layout() names what the weights lack)
     size = lambda v: (v, v) if isinstance(v, int) else tuple(v)  # noqa: E731
     # features: conv [bn] relu [pool], repeated
     order = {"conv": ("bn", "relu"), "bn": ("relu",), "relu": ("conv", "pool"), "pool": ("conv",)}
@@ -373,11 +374,19 @@ def _check_structure(module):
     pool = _unwrapped(pool) if isinstance(pool, nn.Module) else None
     out = pool.output_size if isinstance(pool, nn.AdaptiveAvgPool2d) else None
     if pool is not None and (tuple(out) if isinstance(out, (tuple, list)) else (out, out)) not in ((1, 1), (7, 7)):
-        refuse("avgpool", pool, "vggcl averages the map to 1x1 (GAP), or to 7x7 for torchvision's classifier")
-    # the head: linear (relu linear)*
-    after, name, m = None, "classifier", module.classifier
+        refuse("avgpool", pool, "vggcl averages the map to 1x1 (GAP), or to 7x7 for torchvision's classifier" + (
+            " (an AvgPool2d's kernel is the map's size at one input size alone: nn.AdaptiveAvgPool2d(1) averages "
+            "any, as vggcl does; or export the state_dict, with --pool5 drop where the features end without it)"
+            if isinstance(pool, nn.AvgPool2d) else ""))
+    # the head: linear (relu linear)* [softmax]
+    after, name, m, notes = None, "classifier", module.classifier, []
     for name, m in _leaves(module.classifier, "classifier"):
         if isinstance(m, NEUTRAL):
+            continue
+        if after == "softmax":
+            refuse(name, m, f"it follows the {type(notes[0]).__name__}; {HEAD_LAYERS}")
+        if isinstance(m, (nn.Softmax, nn.LogSoftmax)) and after == "linear" and m.dim in (1, -1):
+            after, notes = "softmax", [m]  # (left out, said: as import_onnx.py drops a final Softmax)
             continue
         if not isinstance(m, (nn.Linear, nn.ReLU)):
             refuse(name, m, HEAD_LAYERS)
@@ -385,12 +394,15 @@ def _check_structure(module):
         if kind == after or (after is None and kind == "relu"):
             refuse(name, m, HEAD_LAYERS + (": no ReLU before this one" if kind == "linear" else ""))
         after = kind
-    if after != "linear":
+    if after not in ("linear", "softmax"):
         refuse(name, m, "the head ends here; vggcl's ends with the Linear layer that gives the logits")
-    return None if pool is not None else ("the model has no avgpool, so what its forward() does between the "
-                                          "features and the classifier is not known: vggcl averages the map as "
-                                          "the head's width says (to 1x1, or to 7x7 for a head 49 times as "
-                                          "wide); compare the logits")
+    if notes:
+        notes = [f"the head's final {type(notes[0]).__name__} is left out: vggcl gives the logits (classify's "
+                 "probabilities are the same; `vggcl run` writes the logits, not the model's outputs)"]
+    return notes + ([] if pool is not None else [
+        "the model has no avgpool, so what its forward() does between the features and the classifier is not "
+        "known: vggcl averages the map as the head's width says (to 1x1, or to 7x7 for a head 49 times as wide); "
+        "compare the logits"])
 
 
 def _is_vgg(module):
@@ -410,9 +422,7 @@ def _module_weights(module, notes):
             notes.append(f"the network is the model's '{parts[0][0]}' (a wrapper's part, as a LightningModule's): "
                          "its weights read, the wrapper's other parts left out")
             module = parts[0][1]
-    note = _check_structure(module)
-    if note:
-        notes.append(note)
+    notes.extend(_check_structure(module))
     if module.training and any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in module.modules()):
         notes.append("the model was saved in training mode (model.train()), where BatchNorm normalizes by each "
                      "batch's own statistics: vggcl computes model.eval()'s answer (the running statistics), so "
