@@ -897,6 +897,31 @@ class Export(unittest.TestCase):
         self.assertIn(", 1 class", said)
         self.assertNotIn("1 classes", said)
 
+    def test_custom_widths(self):
+        """A VGG of other widths, as torchvision's make_layers builds any cfg (with and without BatchNorm): exported,
+        its pools read from its numbering (said, from a state_dict) or its layers, vggcl's logits torch's (it was
+        refused: "none of torchvision's vgg11, vgg13, vgg16, vgg19"); numbers no cfg gives still refused."""
+        vgg = torchvision.models.vgg
+        for bn in (False, True):
+            torch.manual_seed(8)
+            slim = vgg.VGG(vgg.make_layers([16, "M", 32, "M", 32, 32, "M", 48, "M", 48, "M"], batch_norm=bn))
+            slim.avgpool, slim.classifier = nn.AdaptiveAvgPool2d(1), nn.Sequential(nn.Linear(48, 3))
+            slim.eval()
+            err, said = self.check(slim, slim.state_dict())
+            self.assertIn(f"custom VGG{'_bn' if bn else ''} (16,32,32,32,48,48) (state_dict), GAP head", said)
+            self.assertIn("note: the convolutions' widths are none of torchvision's vggNN: the max pools are read "
+                          "where the numbers skip one", err)
+            err, said = self.check(slim, slim)
+            self.assertIn("(whole model), GAP head, pool5 keep", said)
+            self.assertNotIn("widths are none", err)
+        sd = slim.state_dict()
+        shifted = {k.replace("features.0.", "features.1."): v for k, v in sd.items()}
+        torch.save(shifted, self.d / "shifted.pt")
+        rc, err, _ = self.export("--state-dict", self.d / "shifted.pt", "--out", self.d / "no.safetensors")
+        self.assertEqual(rc, 1, err)
+        self.assertIn("none of torchvision's vgg11, vgg13, vgg16, vgg19, nor numbered as its make_layers numbers "
+                      "another (features.0 the first convolution, each next 3 on, or 4 past a max pool)", err)
+
     def test_dtype_range(self):
         """A value past --dtype's range is refused naming the tensor, no file written (F16 wrote inf, exit 0,
         and vggcl refused the file)."""

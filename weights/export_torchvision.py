@@ -605,17 +605,22 @@ def layout(sd):
     for name, cfg in ARCHS.items():
         if widths == [c for c in torchvision.models.vgg.cfgs[cfg] if c != "M"]:
             arch = name + ("_bn" if bn else "")
-    if arch is None:
-        raise Refused(f"{len(widths)} convolutions of {','.join(map(str, widths))} channels: none of torchvision's "
-                      "vgg11, vgg13, vgg16, vgg19")
+    step = 3 if bn else 2  # (a conv, [its BatchNorm,] its ReLU; a max pool one more)
+    if arch is None:  # (other widths, as torchvision's make_layers builds any cfg: its numbers say where the pools are)
+        if convs[0][0] or any(j - i not in (step, step + 1) for (i, _), (j, _) in zip(convs, convs[1:])):
+            raise Refused(f"{len(widths)} convolutions of {','.join(map(str, widths))} channels: none of "
+                          "torchvision's vgg11, vgg13, vgg16, vgg19, nor numbered as its make_layers numbers another "
+                          f"(features.0 the first convolution, each next {step} on, or {step + 1} past a max pool)")
+        arch = f"custom VGG{'_bn' if bn else ''} ({','.join(map(str, widths))})"
     norms = _batch_norms(sd, {i for i, _ in convs})  # (first: one without running statistics said as such)
     # numbered as torchvision numbers that arch: a layer without weights between the convolutions (a Dropout)
-    # shifts the numbers after it, which vggcl reads as a max pool's place (other logits, written unsaid)
-    want, at = [], 0
-    for c in torchvision.models.vgg.cfgs[ARCHS[arch[:5]]]:
+    # shifts the numbers after it, which vggcl reads as a max pool's place (other logits, written unsaid); a
+    # custom one's numbers are its pools' places
+    want, at = [i for i, _ in convs] if arch.startswith("custom") else [], 0
+    for c in [] if want else torchvision.models.vgg.cfgs[ARCHS[arch[:5]]]:
         if c != "M":
             want.append(at)
-        at += 1 if c == "M" else 3 if bn else 2
+        at += 1 if c == "M" else step
     for k, ((i, _), j) in enumerate(zip(convs, want)):
         if i != j:
             raise Refused(f"features.{i} is {arch}'s convolution {k + 1}, which torchvision numbers features.{j}: "
@@ -807,6 +812,10 @@ def export_file(a):
                                                           {"features": a.features, "classifier": a.head})
         meta = dict(file_meta, **meta)  # (a vggcl file's class names and preprocessing, unless given again)
         arch, kind, classes, tensors = layout(sd)
+        if arch.startswith("custom") and "whole model" not in how:  # (a Dropout between would shift them: unseen)
+            notes.append("the convolutions' widths are none of torchvision's vggNN: the max pools are read where "
+                         "the numbers skip one after a convolution's ReLU, as torchvision's make_layers numbers them "
+                         "(a whole model, read with --trust-pickle, says what each layer is)")
         if a.arch and a.arch != arch:
             raise Refused(f"the weights are {arch}'s, not {a.arch}'s (--arch)")
         if a.classes is not None and a.classes != classes:
