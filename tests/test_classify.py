@@ -142,15 +142,15 @@ class Classify(unittest.TestCase):
         weights.unlink()
 
     def test_one_class_sigmoid(self):
+        """A model of one class (a binary head trained with BCEWithLogitsLoss): its probability is the sigmoid of
+        its logit, in double from the float32 logit, to the last bit (a softmax of one class said 1.0000 of every
+        image); logits past exp's range give 1 and 0."""
         def sigmoid(x):  # (in double, as the command: past exp's range, 0)
             try:
                 return 1 / (1 + math.exp(-x))
             except OverflowError:
                 return 0.0
 
-        """A model of one class (a binary head trained with BCEWithLogitsLoss): its probability is the sigmoid of
-        its logit, in double from the float32 logit, to the last bit (a softmax of one class said 1.0000 of every
-        image); logits past exp's range give 1 and 0."""
         model = gap_model("vgg11", 1, "keep", seed=8)
         weights = self.d / "one.safetensors"
         for scale in (1, 3e4, -1):  # (the last: -3e4)
@@ -827,6 +827,15 @@ class Export(unittest.TestCase):
         self.assertIn("note: its metadata said pool5 keep, which its head was made for; --pool5 drop recorded in its "
                       "place gives the head features it was not trained on, unless that metadata was wrong", err)
         self.assertEqual(load_file(again)[1]["vggcl.pool5"], "drop")
+        # its class names unreadable (another tool's file): refused before anything is written (a traceback after)
+        tensors, meta = load_file(first)
+        for bad in ("[1, 2, 3, 4]", "not json", '["a", "b"]'):
+            save_file(tensors, self.d / "badnames.safetensors", metadata=dict(meta, **{"vggcl.classes": bad}))
+            rc, err, _ = self.export("--state-dict", self.d / "badnames.safetensors", "--out", self.d / "no.st")
+            self.assertEqual(rc, 1, err)
+            self.assertIn('its metadata "vggcl.classes" is not a JSON list of 4 names (as vggcl reads them); give '
+                          "--class-names or --class-names-json", err)
+            self.assertFalse((self.d / "no.st").exists())
         with torch.no_grad():
             want = m(self.x).numpy()
         self.assertLessEqual(np.linalg.norm(self.logits(again) - want) / np.linalg.norm(want), 2e-3)  # (fp16)
@@ -862,6 +871,12 @@ class Export(unittest.TestCase):
         self.assertIn("torchvision's classifier, pool5 drop, 3 classes", said)
         err, said = self.check(orig, orig.state_dict(), "--pool5", "drop")
         self.assertIn("torchvision's classifier, pool5 drop", said)
+        torch.save(orig.state_dict(), self.d / "orig_sd.pt")  # (its state_dict alone cannot say: keep assumed, said)
+        rc, err, said = self.export("--state-dict", self.d / "orig_sd.pt", "--out", self.d / "orig.safetensors")
+        self.assertEqual(rc, 0, err)
+        self.assertIn("note: a state_dict does not say whether the model kept pool5 (the max pool after the last "
+                      "convolution): keep assumed", err)
+        (self.d / "orig.safetensors").unlink()
         torch.save(m, self.d / "whole.pt")
         rc, err, _ = self.export("--state-dict", self.d / "whole.pt", "--pool5", "keep", "--out", self.d / "no.st",
                                  "--trust-pickle")
@@ -886,9 +901,10 @@ class Export(unittest.TestCase):
         err, _ = self.check(m, {"model_state_dict": m.state_dict(), "ema_state_dict": ema, "epoch": 3})
         self.assertIn("note: the checkpoint holds other weights of the same network too (ema_state_dict): "
                       "'model_state_dict' was read; for another, save it alone first", err)
-        err, _ = self.check(m, m.state_dict(), "--class-names", "crane,kite,crane")
-        self.assertIn("note: two classes are named 'crane' (0 and 2): `vggcl eval` cannot match a class folder of "
-                      "that name, and `vggcl cam --class` takes 0 by it", err)
+        five = gap_model("vgg11", 5, "keep", seed=5)
+        err, _ = self.check(five, five.state_dict(), "--class-names", "crane,kite,crane,maillot,maillot")
+        self.assertIn("note: classes of one name: 'crane' (0 and 2), 'maillot' (3 and 4): `vggcl eval` cannot match "
+                      "a class folder of such a name, and `vggcl cam --class` takes the first by it", err)
         soft = copy.deepcopy(m)  # (a final LogSoftmax: left out, said, as import_onnx.py drops it; it was refused)
         soft.classifier = nn.Sequential(*m.classifier, nn.LogSoftmax(dim=1))
         err, _ = self.check(m, soft)

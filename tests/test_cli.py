@@ -1226,6 +1226,12 @@ class Cli(unittest.TestCase):
         self.fails(self.run_args(weights=self.d / "trunc.safetensors"), 1, "trunc.safetensors", "truncated")
         (self.d / "junk.safetensors").write_bytes(b"\xff" * 64)
         self.fails(self.run_args(weights=self.d / "junk.safetensors"), 1, "junk.safetensors", "header length")
+        # cut short in a header whose length's first bytes look like ONNX's or a pickle's (776: 08 03, 640: 80 02):
+        # its length said, not another format (it was called an ONNX model, to be converted)
+        for hlen in (776, 640):
+            (self.d / "cut.safetensors").write_bytes(hlen.to_bytes(8, "little") + good[8:200])
+            self.fails(self.run_args(weights=self.d / "cut.safetensors"), 1, f"cut.safetensors: header length {hlen} "
+                       "is larger than the file (200 bytes) or the 104857600-byte limit; not a safetensors file?\n")
         # a large file of another kind is said from its first 8 bytes, not read whole first (a 2 GiB one took
         # 2 GiB of RSS more than the small one before it was said)
         _, _, small = testenv.run_peak([VGGCL, *self.run_args(weights=self.d / "junk.safetensors")])

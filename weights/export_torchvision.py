@@ -27,6 +27,7 @@ before torch 1.6). Every failure is one line naming the file, exit 1, no file.
 import argparse
 import collections
 import io
+import json
 import math
 import os
 import pickle
@@ -398,7 +399,8 @@ def _check_structure(module):
         refuse(name, m, "the head ends here; vggcl's ends with the Linear layer that gives the logits")
     if notes:
         notes = [f"the head's final {type(notes[0]).__name__} is left out: vggcl gives the logits (classify's "
-                 "probabilities are the same; `vggcl run` writes the logits, not the model's outputs)"]
+                 "probabilities are their softmax, as the model's; `vggcl run` writes the logits, not the model's "
+                 "outputs)"]
     return notes + ([] if pool is not None else [
         "the model has no avgpool, so what its forward() does between the features and the classifier is not "
         "known: vggcl averages the map as the head's width says (to 1x1, or to 7x7 for a head 49 times as wide); "
@@ -812,6 +814,14 @@ def export_file(a):
                                                           {"features": a.features, "classifier": a.head})
         meta = dict(file_meta, **meta)  # (a vggcl file's class names and preprocessing, unless given again)
         arch, kind, classes, tensors = layout(sd)
+        if names is None and "vggcl.classes" in meta:  # (a vggcl file's: checked as vggcl's loader checks them)
+            try:
+                kept = json.loads(meta["vggcl.classes"])
+            except ValueError:
+                kept = None
+            if not (isinstance(kept, list) and len(kept) == classes and all(isinstance(n, str) for n in kept)):
+                raise Refused(f"its metadata \"vggcl.classes\" is not a JSON list of {classes} names (as vggcl "
+                              "reads them); give --class-names or --class-names-json")
         if arch.startswith("custom") and "whole model" not in how:  # (a Dropout between would shift them: unseen)
             notes.append("the convolutions' widths are none of torchvision's vggNN: the max pools are read where "
                          "the numbers skip one after a convolution's ReLU, as torchvision's make_layers numbers them "
@@ -832,7 +842,7 @@ def export_file(a):
             notes.append(f"its metadata said pool5 {said_pool5}, which its head was made for; --pool5 {a.pool5} "
                          "recorded in its place gives the head features it was not trained on, unless that metadata "
                          "was wrong")
-        guessed = not a.pool5 and not said_pool5 and kind != "original"
+        guessed = not a.pool5 and not said_pool5
         bad = [k for k, v in tensors.items() if v.is_floating_point() and not torch.isfinite(v).all()]
         if bad:
             raise Refused(f"the tensor '{bad[0]}' holds NaN or infinite values (a diverged training run?)")
@@ -844,7 +854,8 @@ def export_file(a):
         print(f"{PROG}: {a.state_dict or a.out}: note: {note}", file=sys.stderr)
     if guessed:
         print(f"{PROG}: {a.state_dict}: note: a state_dict does not say whether the model kept pool5 (the max pool "
-              "before GAP): keep assumed; give --pool5 drop for a model trained without it", file=sys.stderr)
+              "after the last convolution): keep assumed; give --pool5 drop for a model trained without it",
+              file=sys.stderr)
     head = {"gap": f"GAP head, pool5 {pool5}", "original": "torchvision's classifier"
             + (", pool5 drop" if pool5 == "drop" else ""),
             "chain": f"a chain of dense layers, pool5 {pool5}"}[kind]

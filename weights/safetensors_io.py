@@ -291,14 +291,17 @@ def metadata_notes(meta):
     without a crop, a mean without a std, or the other way round), and a class name given to two classes (eval
     cannot match a folder of that name, cam --class takes the first; ImageNet's own list names two "crane")."""
     notes = []
-    names = json.loads(meta.get("vggcl.classes", "[]"))
-    seen = {}
-    for i, name in enumerate(names):
-        if name in seen:
-            notes.append(f"two classes are named '{shown(name)}' ({seen[name]} and {i}): `vggcl eval` cannot match "
-                         f"a class folder of that name, and `vggcl cam --class` takes {seen[name]} by it")
-            break
-        seen[name] = i
+    try:
+        names = json.loads(meta.get("vggcl.classes", "[]"))
+    except ValueError:
+        names = []  # (the loader says what it takes)
+    at = {}
+    for i, name in enumerate(names if isinstance(names, list) else []):
+        at.setdefault(name if isinstance(name, str) else "", []).append(i)
+    twins = [f"'{shown(name)}' ({' and '.join(map(str, k))})" for name, k in at.items() if len(k) > 1 and name]
+    if twins:
+        notes.append(f"classes of one name: {', '.join(twins)}: `vggcl eval` cannot match a class folder of such a "
+                     "name, and `vggcl cam --class` takes the first by it")
     for given, left, opt in (("vggcl.crop", "vggcl.resize", "--resize (0: none)"),
                              ("vggcl.resize", "vggcl.crop", "--crop (or --no-crop)"),
                              ("vggcl.mean", "vggcl.std", "--std"),

@@ -112,8 +112,9 @@ static vggcl_status read_head(vggcl_ctx *ctx, const char *path, FILE **fpp, unsi
     for (int i = 7; i >= 0; i--) *hlen = (*hlen << 8) | prefix[i];
     if (*hlen > MAX_HEADER || *hlen > (uint64_t)len - 8) {
         fclose(fp);
-        const char *convert, *kind = other_format(prefix, &convert); /* (said first: its "header length" was 18
-                                                                        * digits of nothing) */
+        /* (another format said first where no header could be that long: its "header length" was 18 digits of
+         * nothing; a safetensors file cut short in its header keeps the length's words) */
+        const char *convert = NULL, *kind = *hlen > MAX_HEADER ? other_format(prefix, &convert) : NULL;
         if (kind)
             return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: %s, not safetensors: convert it first, `python3 %s %s --out "
                                "MODEL.safetensors`", path, kind, convert, path);
