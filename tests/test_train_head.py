@@ -731,6 +731,54 @@ class Eval(unittest.TestCase):
             self.assertIn("bad.png", r.stderr)
             self.assertEqual(json.loads(r.stdout)["confusion"], conf.tolist())
 
+    def test_binary_head_of_one_output(self):
+        """A head of one output (Linear(512, 1), BCEWithLogitsLoss) on two class folders: a binary classifier, a
+        positive logit predicting the second folder sorted (ImageFolder's label 1), or the folder named as its one
+        class; the confusion torch's; said which is which (it was refused: 2 class folders, 1 class). A name that is
+        neither folder refused."""
+        with tempfile.TemporaryDirectory() as tmp:
+            d = Path(tmp)
+            model = gap_model("vgg11", 1, "keep", seed=12)
+            files = make_folder(d / "data", 4, 3, classes=("healthy", "tumor"))
+            from torchvision.datasets import ImageFolder
+            samples = ImageFolder(d / "data").samples
+            x = torch.stack([preset()(Image.open(p).convert("RGB")) for p, _ in samples])
+            with torch.no_grad():
+                logit = model(x).numpy()[:, 0]
+            with torch.no_grad():  # (a bias that splits the images: both predictions made)
+                model.classifier[0].bias -= float(np.median(logit))
+                logit = model(x).numpy()[:, 0]
+            y = np.array([c for _, c in samples])
+            for names, positive in ((None, 1), (["healthy"], 0), (["tumor"], 1)):
+                weights = d / "w.safetensors"
+                export(model, weights, "keep")
+                if names:
+                    tensors, meta = load_file(weights)
+                    save_file(tensors, weights, metadata=dict(meta, **{"vggcl.classes": json.dumps(names)}))
+                truth = y if positive == 1 else 1 - y
+                pred = (logit > 0).astype(int)
+                conf = np.zeros((2, 2), int)
+                for t, p in zip(truth, pred):
+                    conf[t, p] += 1
+                self.assertTrue((conf.sum(0) > 0).all(), conf)  # (the premise: both classes predicted)
+                r = subprocess.run([VGGCL, "eval", "--weights", weights, "--data", d / "data", "--format", "json",
+                                    "--resize", str(SIZE), "--crop", str(SIZE)], capture_output=True, text=True,
+                                   timeout=600)
+                self.assertEqual(r.returncode, 0, r.stderr)
+                got = json.loads(r.stdout)
+                want = ["tumor", "healthy"] if positive == 0 else ["healthy", "tumor"]
+                self.assertEqual((got["classes"], got["confusion"]), (want, conf.tolist()))
+                self.assertIn(f"vggcl: eval: {weights} has one output: a binary head (as BCEWithLogitsLoss trains "
+                              f"it), a positive logit predicting '{want[1]}' ", r.stderr)
+            tensors, meta = load_file(weights)
+            save_file(tensors, weights, metadata=dict(meta, **{"vggcl.classes": json.dumps(["benign"])}))
+            r = subprocess.run([VGGCL, "eval", "--weights", weights, "--data", d / "data", "--resize", str(SIZE),
+                                "--crop", str(SIZE)], capture_output=True, text=True, timeout=600)
+            self.assertEqual(r.returncode, 1, r.stderr)
+            self.assertIn(f"{d / 'data'}: class folders 'healthy' and 'tumor', but {weights} has one output, named "
+                          "'benign': one folder must be of that name", r.stderr)
+            self.assertEqual(len(files), 8)
+
     def test_nonfinite_logits_skipped(self):
         """An image on which the weights overflow float32 (logits NaN or infinite) is named and skipped, the others
         of its batch scored (such an image scored as a top-k hit of the predicted class 0, exit 0)."""

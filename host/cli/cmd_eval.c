@@ -24,7 +24,9 @@ static const cli_command command = {
     "When the model names its classes (metadata \"vggcl.classes\", as `vggcl\n"
     "train-head`, export_torchvision.py --class-names and import_onnx.py --classes\n"
     "write it), each folder must be one of them and is matched by name; otherwise the\n"
-    "folders sorted by name are classes 0, 1, ... Prints top-1 and top-k accuracy (k\n"
+    "folders sorted by name are classes 0, 1, ... A model of one output (a binary\n"
+    "head, BCEWithLogitsLoss's) on two folders: a positive logit predicts the folder\n"
+    "named as its class, else the second sorted. Prints top-1 and top-k accuracy (k\n"
     "the smaller of 5 and the classes), each class's precision and recall (0 for a\n"
     "class never predicted or without images, as scikit-learn's default; an empty\n"
     "class folder is an error, as torchvision's ImageFolder makes it) and the\n"
@@ -39,7 +41,8 @@ static const cli_command command = {
 };
 
 typedef struct {
-    int classes, k;       /* model classes; top-k (5, or fewer classes) */
+    int classes, k;       /* model classes (a head of one output on two folders: 2); top-k (5, or fewer classes) */
+    int binary;           /* a head of one output, its logit's sign the class (BCEWithLogitsLoss's): 0 | x */
     const int *truth;     /* per file: the model class of its folder */
     long *confusion;      /* (classes, classes) */
     long *topk;           /* per true class: images whose class is in the top k */
@@ -52,7 +55,8 @@ static int count(void *user, const int *index, int nb, const float *x, int h, in
     tally *t = user;
     (void)x, (void)h, (void)w, (void)features, (void)flipped;
     for (int j = 0; j < nb; j++) {
-        const float *l = logits + (size_t)j * t->classes;
+        const float two[2] = { 0, t->binary ? logits[j] : 0 }; /* (as logits: softmax(0, x) is sigmoid(x)) */
+        const float *l = t->binary ? two : logits + (size_t)j * t->classes;
         const int y = t->truth[index[j]];
         int top = 0, above = 0; /* the top class, and how many classes rank above the true one */
         for (int c = 1; c < t->classes; c++)
@@ -199,6 +203,31 @@ static int by_name(const void *pa, const void *pb)
 
 static int name_is(const void *key, const void *pb) { return strcmp(key, ((const named_class *)pb)->name); }
 
+/* A head of one output on two class folders (binary): the positive folder (class 1) the one named as the
+ * model's class, else the second sorted (ImageFolder's label 1, BCEWithLogitsLoss's target); the other
+ * class 0. Fills names; says why not, or which is which, when say is set. */
+static int match_binary(const cli_dataset *ds, const vggcl_model *m, const char *weights, const char *data,
+                        int *folder_class, char **names, int say)
+{
+    const char *n = vggcl_model_class_name(m, 0);
+    const int positive = !n ? 1 : !strcmp(ds->classes[0], n) ? 0 : !strcmp(ds->classes[1], n) ? 1 : -1;
+    if (positive < 0)
+        return !say ? CLI_FAIL
+                    : cli_error(CLI_FAIL, "%s: class folders '%s' and '%s', but %s has one output, named '%s': one "
+                                "folder must be of that name (its class, a positive logit), the other the rest", data,
+                                ds->classes[0], ds->classes[1], weights, n);
+    folder_class[positive] = 1, folder_class[1 - positive] = 0;
+    names[1] = ds->classes[positive], names[0] = ds->classes[1 - positive];
+    if (say) {
+        char *pos = cli_text(names[1]), *neg = cli_text(names[0]);
+        cli_notice("eval: %s has one output: a binary head (as BCEWithLogitsLoss trains it), a positive logit "
+                   "predicting '%s' (%s), the others '%s'", weights, pos ? pos : "", n ? "its class's name" :
+                   "the second folder sorted, ImageFolder's label 1", neg ? neg : "");
+        free(pos), free(neg);
+    }
+    return CLI_OK;
+}
+
 /* The model class of each data-set folder: by name when the model names its
  * classes, else by position. Fills names (borrowed or "class N" in buf); says
  * why not when say is set (one rank of several says it for all). */
@@ -206,6 +235,7 @@ static int match_classes(const cli_dataset *ds, const vggcl_model *m, const char
                          int *folder_class, char **names, char (*buf)[24], int say)
 {
     const int C = vggcl_model_classes(m), named = vggcl_model_class_name(m, 0) != NULL;
+    if (C == 1 && ds->n_classes == 2) return match_binary(ds, m, weights, data, folder_class, names, say);
     named_class *sorted = named ? malloc(sizeof *sorted * (size_t)C) : NULL;
     int rc = CLI_OK;
     if (named && !sorted) return cli_error(CLI_FAIL, "out of host memory");
@@ -310,10 +340,11 @@ int cmd_eval(int argc, char **argv)
     if (local == CLI_OK) cli_pool5_note(weights, &opts, devs.model[0]);
     if ((local = cli_ranks_all_ok(&ranks, local)) == CLI_OK)
         local = cli_ranks_same_model(&ranks, "eval", weights, devs.model[0], &p, NULL, 0, &a, agreed, devs.ctx[0]);
-    const int C = local == CLI_OK ? vggcl_model_classes(devs.model[0]) : 0;
+    const int binary = local == CLI_OK && vggcl_model_classes(devs.model[0]) == 1 && ds.n_classes == 2,
+              C = binary ? 2 : local == CLI_OK ? vggcl_model_classes(devs.model[0]) : 0;
     if (local == CLI_OK) {
         ctx = devs.ctx[0], model = devs.model[0];
-        t.classes = C, t.k = C < 5 ? C : 5;
+        t.classes = C, t.k = C < 5 ? C : 5, t.binary = binary;
         folder_class = malloc(sizeof *folder_class * (size_t)ds.n_classes);
         truth = malloc(sizeof *truth * (size_t)ds.n);
         names = malloc(sizeof *names * (size_t)C);
