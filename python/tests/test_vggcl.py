@@ -660,10 +660,21 @@ def test_error_kinds_and_odd_arguments(files):
     with pytest.raises(vggcl.Error) as e:
         vggcl.Model(files["dir"] / "nope.safetensors")
     assert e.value.status == "io"
+    # each library kind also Python's own exception of it (a missing file could not be caught as OSError)
+    with pytest.raises(OSError) as e:
+        vggcl.Model(files["dir"] / "nope.safetensors")
+    assert (type(e.value), e.value.status) == (vggcl.FileError, "io")
+    with pytest.raises(RuntimeError) as e:
+        vggcl.Model(files["weights"], device="no-such-device")
+    assert (type(e.value), e.value.status) == (vggcl.DeviceError, "no_device")
+    assert [type(vggcl.Error("x", k)).__name__ for k in ("arg", "format", "shape", "nomem", "device_memory", None)] \
+        == ["InvalidInput"] * 3 + ["OutOfMemory"] * 2 + ["Error"]
+    again = pickle.loads(pickle.dumps(vggcl.Error("m", "device_memory")))
+    assert (type(again), again.status, str(again)) == (vggcl.OutOfMemory, "device_memory", "m")
     with vggcl.Model(files["weights"], device="ref") as m:
-        with pytest.raises(vggcl.Error) as e:
+        with pytest.raises(ValueError) as e:
             m.forward(np.zeros((1, 3, 8, 8), np.float32))
-        assert e.value.status == "shape"
+        assert e.value.status == "shape" and isinstance(e.value, vggcl.InvalidInput)
         with pytest.raises(vggcl.Error) as e:
             m.forward(np.zeros((3, 64, 64), np.float32))
         assert e.value.status is None

@@ -33,18 +33,51 @@ import threading
 
 import numpy as np
 
-__all__ = ["Error", "Model", "devices", "load_image", "preprocess", "version"]
+__all__ = ["DeviceError", "Error", "FileError", "InvalidInput", "Model", "OutOfMemory", "devices", "load_image",
+           "preprocess", "version"]
 
 
 class Error(Exception):
     """A vggcl call failed; the message names the file, tensor, layer or device. status is the library's
     kind of failure ("arg", "io", "format", "shape", "no_device", "device", "device_memory" or "nomem", as
     vggcl_status), for a caller that acts on it (a smaller batch after "device_memory"); None where this
-    module refused an argument before calling the library."""
+    module refused an argument before calling the library. The library's kinds raise a subclass that is also
+    Python's own exception of the kind, so `except OSError` or `except ValueError` catches them too: "io"
+    FileError (OSError); "arg", "format" and "shape" InvalidInput (ValueError); "nomem" and "device_memory"
+    OutOfMemory (MemoryError); "no_device" and "device" DeviceError (RuntimeError)."""
+
+    def __new__(cls, message="", status=None):
+        if cls is Error:  # (a subclass by the library's kind; the message alone as its args, as OSError takes it)
+            cls = _KINDS.get(status, Error)
+        if issubclass(cls, MemoryError):  # (MemoryError's own refuses a subclass of two bases: "not safe")
+            return Exception.__new__(cls, message)
+        return super().__new__(cls, message)
 
     def __init__(self, message="", status=None):
         super().__init__(_escape(str(message)))  # (any message, as Exception takes: Error(404) failed in re.sub)
         self.status = status
+
+
+class FileError(Error, OSError):
+    """A file could not be opened, read or written (status "io")."""
+
+
+class InvalidInput(Error, ValueError):
+    """An argument, a file's contents or a tensor's shape that vggcl does not take (status "arg", "format",
+    "shape")."""
+
+
+class OutOfMemory(Error, MemoryError):
+    """The host's or the device's memory does not hold what the call needs (status "nomem", "device_memory")."""
+
+
+class DeviceError(Error, RuntimeError):
+    """No OpenCL device, none that matches, or an OpenCL call or kernel build that failed (status "no_device",
+    "device")."""
+
+
+_KINDS = {"io": FileError, "arg": InvalidInput, "format": InvalidInput, "shape": InvalidInput,
+          "nomem": OutOfMemory, "device_memory": OutOfMemory, "no_device": DeviceError, "device": DeviceError}
 
 
 _STATUS = (None, "arg", "io", "format", "shape", "no_device", "device", "device_memory", "nomem")
