@@ -23,6 +23,8 @@ VGGCL_LIBRARY="$lib" "$tmp/venv/bin/python" -c 'import importlib.metadata as m, 
 # the package carries the project's license (python/LICENSE is a link to it)
 # (found by name among its files: from setuptools 77 on it goes to licenses/ in the dist-info folder)
 "$tmp/venv/bin/python" -c 'import importlib.metadata as m, sys; f = [p for p in m.distribution("vggcl").files or [] if p.name == "LICENSE"]; sys.exit((not f or f[0].read_text() != open(sys.argv[1]).read()) and "the installed vggcl has no LICENSE, or not the project'"'"'s")' "$src/LICENSE"
+# and its annotations to type checkers (PEP 561's marker)
+[ -f "$tmp/site/vggcl/py.typed" ] || { echo "python_test.sh: the installed vggcl has no py.typed" >&2; exit 1; }
 cd "$tmp"
 PYTHONPATH="$tmp/site" VGGCL_LIBRARY="$lib" VGGCL_BINARY="$bin" \
   "$python" -m pytest -q -p no:cacheprovider --basetemp="$tmp/pytest" "$src/python/tests"

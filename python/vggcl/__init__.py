@@ -18,6 +18,8 @@ WARNING an OpenCL call that failed without stopping the work (giving a device ob
 kernel build's whole log (the error's message holds its start) and a device name that several devices
 match (the first is taken).
 """
+from __future__ import annotations  # (the annotations as text: 3.9 reads `X | None` so)
+
 import collections
 import concurrent.futures
 import ctypes
@@ -30,8 +32,15 @@ import operator
 import os
 import re
 import threading
+from typing import Any, Iterable, Sequence, Union
 
 import numpy as np
+
+# The arguments' types, for the annotations: a file (str, bytes, os.PathLike); an image, a file or decoded (an
+# (H, W, 3) or (H, W) uint8 array, a PIL image); a resize (the short side's, (h, w), or "h,w")
+_PathLike = Union[str, bytes, os.PathLike]
+_Image = Union[_PathLike, np.ndarray, Any]
+_Resize = Union[int, Sequence[int], str]
 
 __all__ = ["DeviceError", "Error", "FileError", "InvalidInput", "Model", "OutOfMemory", "devices", "load_image",
            "preprocess", "version"]
@@ -330,7 +339,7 @@ def _whole(value, what, least, most=None):
     return v
 
 
-def version():
+def version() -> str:
     """The library's version, "MAJOR.MINOR.PATCH"."""
     return _version().decode()
 
@@ -364,7 +373,7 @@ class _Context:
             self.close()
 
 
-def devices():
+def devices() -> list[dict[str, Any]]:
     """Every OpenCL device: a list of dicts (index, platform, device, platform_name, name, type, version,
     driver, compute_units, clock_mhz, global_mem, max_alloc, local_mem in bytes, max_work_group). Where
     there is no OpenCL platform or device, vggcl.Error saying what to install."""
@@ -497,7 +506,7 @@ def _preprocess(ctx, image, p, who="preprocess"):
         _free(out)
 
 
-def load_image(path):
+def load_image(path: _PathLike) -> np.ndarray:
     """Decodes a JPEG, PNG, WebP, BMP, TIFF or PNM (PBM, PGM, PPM) to (H, W, 3) uint8 RGB, as PIL's Image.open(path).convert("RGB")."""
     ctx = _Context()
     try:
@@ -506,7 +515,9 @@ def load_image(path):
         ctx.close()
 
 
-def preprocess(image, resize=256, crop=None, mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225), draft=False):
+def preprocess(image: _Image, resize: _Resize = 256, crop: int | None = None,
+               mean: Sequence[float] = (0.485, 0.456, 0.406), std: Sequence[float] = (0.229, 0.224, 0.225),
+               draft: bool = False) -> np.ndarray:
     """torchvision's ImageClassification preset on an image path, (H, W, 3) (or gray (H, W)) uint8 array or PIL
     image: (3, crop, crop) float32 (crop None: torchvision's, 224; crop 0: no crop; resize 0: no resize; resize
     (h, w): both sides, the aspect not kept, as torchvision's Resize((h, w))). draft: a JPEG path decoded at
@@ -565,7 +576,8 @@ class Model:
     again for another.
     """
 
-    def __init__(self, path, device=None, pool5=None, conv=None, head=None, features_only=False):
+    def __init__(self, path: _PathLike, device: str | int | None = None, pool5: str | None = None,
+                 conv: str | None = None, head: str | None = None, features_only: bool = False) -> None:
         self._lock = threading.RLock()
         file = _bytes(path, "the model's path")
         self.path = os.fsdecode(file)
@@ -623,7 +635,7 @@ class Model:
         return self._ptr
 
     @_locked
-    def close(self):
+    def close(self) -> None:
         """Releases the model and its device memory (also done when it is garbage collected); waits for a
         call another thread is making on it."""
         if getattr(self, "_ptr", None):
@@ -635,23 +647,23 @@ class Model:
     def __del__(self):
         self.close()
 
-    def __enter__(self):
+    def __enter__(self) -> Model:
         self._live()  # (a closed model refused at `with`, as a closed file is, not at its first call)
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: Any) -> None:
         self.close()
 
     @property
     @_locked
-    def device(self):
+    def device(self) -> str:
         """The device's name, as devices() gives it ("reference (plain C)" on the plain-C backend)."""
         self._live()
         return _text(_device_name(self._ctx.ptr))
 
     @property
     @_locked
-    def device_index(self):
+    def device_index(self) -> int | None:
         """The device's index in devices(), which tells apart devices of one name (a box's GPUs); None on the
         reference backend."""
         self._live()
@@ -660,38 +672,38 @@ class Model:
 
     @property
     @_locked
-    def device_type(self):
+    def device_type(self) -> str:
         """"GPU", "CPU", ... as devices() gives it; "" on the reference backend."""
         self._live()
         return _text(_device_type(self._ctx.ptr))
 
     @property
     @_locked
-    def classes(self):
+    def classes(self) -> int:
         """The head's classes (C of the logits (N, C)); 0 for a model loaded features_only."""
         return _model_classes(self._live())
 
     @property
     @_locked
-    def features(self):
+    def features(self) -> int:
         """The features' length F (the last convolution's channels, 512 for VGG16)."""
         return _model_features(self._live())
 
     @property
     @_locked
-    def pool5(self):
+    def pool5(self) -> str:
         """"keep" (the max pool before the GAP: a 7x7 map at 224x224) or "drop" (the CAM paper's 14x14)."""
         return "keep" if _model_pool5(self._live()) else "drop"
 
     @property
     @_locked
-    def class_names(self):
+    def class_names(self) -> list[str] | None:
         """The names in the file's metadata ("vggcl.classes"), or None."""
         names = [_model_class_name(self._live(), c) for c in range(self.classes)]
         return [n.decode() for n in names] if names and all(n is not None for n in names) else None
 
     @property
-    def preset(self):
+    def preset(self) -> dict[str, Any]:
         """The preprocessing classify and preprocess apply when not told otherwise, as a dict of resize,
         crop, mean, std and draft: the file's metadata (what train-head, export_torchvision.py and
         import_onnx.py record), else torchvision's VGG16 preset; where draft is False,
@@ -706,7 +718,7 @@ class Model:
                 "draft": bool(p.draft)}
 
     @_locked
-    def metadata(self, key):
+    def metadata(self, key: str) -> str | None:
         """The file's __metadata__[key], or None."""
         if not isinstance(key, str):
             raise Error(f"metadata: the key is {key!r}; expected a str")
@@ -740,7 +752,7 @@ class Model:
         self._ctx.check(status)
 
     @_locked
-    def forward(self, x):
+    def forward(self, x: Any) -> tuple[np.ndarray | None, np.ndarray]:
         """x (N, 3, H, W) floating point, normalized (float16/float64 converted to float32; integer, bool
         and complex arrays are refused: pixels, not normalized) -> (logits (N, C), features (N, F));
         logits is None for a model loaded features_only. Values are not checked: NaN or infinity in x
@@ -758,7 +770,7 @@ class Model:
         return logits, feats
 
     @_locked
-    def max_batch(self, h, w=None, limit=4096):
+    def max_batch(self, h: int, w: int | None = None, limit: int = 4096) -> int:
         """The largest batch of h x w images (w: h where not given) whose pass fits in the device's memory
         (the host's on the reference), as each pass checks it, up to limit; 0 where not even one fits.
         Every smaller batch fits too, so images can be cut into chunks of it (the last smaller): where a
@@ -775,7 +787,7 @@ class Model:
         return n
 
     @_locked
-    def cam(self, x, classes=None):
+    def cam(self, x: Any, classes: Any = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Class activation maps of the top class, or of classes[i] (-1: the top) -> (cams (N, mh, mw),
         chosen classes (N,), logits (N, C)). As forward: the pass runs whole, values not checked."""
         x = self._input(x)
@@ -805,7 +817,9 @@ class Model:
         return cams, chosen, logits
 
     @_locked
-    def preprocess(self, image, resize=None, crop=None, mean=None, std=None, draft=None):
+    def preprocess(self, image: _Image, resize: _Resize | None = None, crop: int | None = None,
+                   mean: Sequence[float] | None = None, std: Sequence[float] | None = None,
+                   draft: bool | None = None) -> np.ndarray:
         """An image path, (H, W, 3) uint8 array or PIL image -> (3, H, W) float32, as `vggcl classify` does it:
         the arguments, else the model's metadata, else torchvision's VGG16 preset (draft: as
         vggcl.preprocess's, else the model's metadata, else False)."""
@@ -821,8 +835,9 @@ class Model:
     def _preset(self, resize=None, crop=None, mean=None, std=None, draft=None):
         return _preset(self._ctx, self._live(), resize, crop, mean, std, draft)
 
-    def classify(self, paths, top=5, batch=8, threads=None, *, resize=None, crop=None, mean=None, std=None,
-                 draft=None):
+    def classify(self, paths: _Image | Iterable[_Image], top: int = 5, batch: int = 8, threads: int | None = None, *,
+                 resize: _Resize | None = None, crop: int | None = None, mean: Sequence[float] | None = None,
+                 std: Sequence[float] | None = None, draft: bool | None = None) -> list[list[tuple[int, str, float]]]:
         """Image paths (or images as preprocess takes them: (H, W, 3) uint8 arrays, (H, W) gray ones, PIL images
         of any mode, converted to RGB as PIL converts them) -> per
         image a list of the top classes as (class, name, probability: the softmax's; of a model of one class,
