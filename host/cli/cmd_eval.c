@@ -221,7 +221,7 @@ static int match_binary(const cli_dataset *ds, const vggcl_model *m, const char 
     if (say) {
         char *pos = cli_text(names[1]), *neg = cli_text(names[0]);
         cli_notice("eval: %s has one output: a binary head (as BCEWithLogitsLoss trains it), a positive logit "
-                   "predicting '%s' (%s), the others '%s'", weights, pos ? pos : "", n ? "its class's name" :
+                   "predicting '%s' (%s), a negative one '%s'", weights, pos ? pos : "", n ? "its class's name" :
                    "the second folder sorted, ImageFolder's label 1", neg ? neg : "");
         free(pos), free(neg);
     }

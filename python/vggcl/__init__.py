@@ -63,7 +63,9 @@ class Error(Exception):
         return super().__new__(cls, message)
 
     def __init__(self, message="", status=None):
-        super().__init__(_escape(str(message)))  # (any message, as Exception takes: Error(404) failed in re.sub)
+        text = _escape(str(message))  # (any message, as Exception takes: Error(404) failed in re.sub)
+        super().__init__(text)
+        self.args = (text,)  # (OSError's __init__ does nothing where another __new__ made it: its raw message kept)
         self.status = status
 
 
@@ -356,7 +358,7 @@ class _Context:
         self.by_model = by_model
         self.ptr = _ctx_new()
         if not self.ptr:
-            raise MemoryError("vggcl: out of host memory")
+            raise OutOfMemory("vggcl: out of host memory", "nomem")
         _set_log(self.ptr, _on_log, self.ptr)  # (user: the context, for _said)
 
     def check(self, status):
