@@ -40,7 +40,9 @@ import numpy as np
 # (H, W, 3) or (H, W) uint8 array, a PIL image); a resize (the short side's, (h, w), or "h,w")
 _PathLike = Union[str, bytes, os.PathLike]
 _Image = Union[_PathLike, np.ndarray, Any]
-_Resize = Union[int, Sequence[int], str]
+_Resize = Union[int, np.integer, Sequence[int], np.ndarray, str]
+_Size = Union[int, np.integer, str]  # (a crop: a whole size, or its digits)
+_Floats = Union[Sequence[float], np.ndarray, str]  # (a mean or std: three numbers, or "R,G,B")
 
 __all__ = ["DeviceError", "Error", "FileError", "InvalidInput", "Model", "OutOfMemory", "devices", "load_image",
            "preprocess", "version"]
@@ -517,8 +519,8 @@ def load_image(path: _PathLike) -> np.ndarray:
         ctx.close()
 
 
-def preprocess(image: _Image, resize: _Resize = 256, crop: int | None = None,
-               mean: Sequence[float] = (0.485, 0.456, 0.406), std: Sequence[float] = (0.229, 0.224, 0.225),
+def preprocess(image: _Image, resize: _Resize = 256, crop: _Size | None = None,
+               mean: _Floats = (0.485, 0.456, 0.406), std: _Floats = (0.229, 0.224, 0.225),
                draft: bool = False) -> np.ndarray:
     """torchvision's ImageClassification preset on an image path, (H, W, 3) (or gray (H, W)) uint8 array or PIL
     image: (3, crop, crop) float32 (crop None: torchvision's, 224; crop 0: no crop; resize 0: no resize; resize
@@ -819,8 +821,8 @@ class Model:
         return cams, chosen, logits
 
     @_locked
-    def preprocess(self, image: _Image, resize: _Resize | None = None, crop: int | None = None,
-                   mean: Sequence[float] | None = None, std: Sequence[float] | None = None,
+    def preprocess(self, image: _Image, resize: _Resize | None = None, crop: _Size | None = None,
+                   mean: _Floats | None = None, std: _Floats | None = None,
                    draft: bool | None = None) -> np.ndarray:
         """An image path, (H, W, 3) uint8 array or PIL image -> (3, H, W) float32, as `vggcl classify` does it:
         the arguments, else the model's metadata, else torchvision's VGG16 preset (draft: as
@@ -838,8 +840,8 @@ class Model:
         return _preset(self._ctx, self._live(), resize, crop, mean, std, draft)
 
     def classify(self, paths: _Image | Iterable[_Image], top: int = 5, batch: int = 8, threads: int | None = None, *,
-                 resize: _Resize | None = None, crop: int | None = None, mean: Sequence[float] | None = None,
-                 std: Sequence[float] | None = None, draft: bool | None = None) -> list[list[tuple[int, str, float]]]:
+                 resize: _Resize | None = None, crop: _Size | None = None, mean: _Floats | None = None,
+                 std: _Floats | None = None, draft: bool | None = None) -> list[list[tuple[int, str, float]]]:
         """Image paths (or images as preprocess takes them: (H, W, 3) uint8 arrays, (H, W) gray ones, PIL images
         of any mode, converted to RGB as PIL converts them) -> per
         image a list of the top classes as (class, name, probability: the softmax's; of a model of one class,
