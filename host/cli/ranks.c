@@ -376,12 +376,11 @@ static int alloc_on_all(size_t bytes, int ok, void **out);
  * with "message truncated" and no word of vggcl's). Collective: the first after MPI_Init and its settings. */
 static int same_command(const cli_ranks *r, const char *cmd)
 {
-    char mine[32] = { 0 }, first[sizeof mine];
-    snprintf(mine, sizeof mine, "%s", cmd);
-    memcpy(first, mine, sizeof first);
-    MPI_Bcast(first, (int)sizeof first, MPI_CHAR, 0, MPI_COMM_WORLD);
-    int other = memcmp(first, mine, sizeof mine) ? r->rank : r->size;
-    MPI_Allreduce(MPI_IN_PLACE, &other, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+    const unsigned long long mine = fnv1a(FNV_START, cmd, strlen(cmd) + 1);
+    unsigned long long theirs;
+    const rank_said none = { "", { "", "" } };
+    rank_said said;
+    const int other = first_other(r, &mine, &theirs, 1, &none, &said);
     if (other == r->size) return CLI_OK;
     return r->rank != 0 ? CLI_FAIL
                         : cli_error(CLI_FAIL, "%s: rank %d runs another command than rank 0's: every rank of the job "
