@@ -43,7 +43,7 @@ from torch import nn
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from safetensors_io import (MAX_DENSE, PRESET_DEFAULTS, BadArgument, Refused, add_preprocess_args,  # noqa: E402
                            check_preprocess_args, load_file, metadata_notes, preprocess_meta, read_class_names,
-                           run_converter, write_atomic, write_model)
+                           run_converter, write_atomic, write_model, written)
 
 PROG = "export_torchvision.py"
 ARCHS = {"vgg11": "A", "vgg13": "B", "vgg16": "D", "vgg19": "E"}  # torchvision.models.vgg.cfgs
@@ -859,8 +859,7 @@ def export_file(a):
     head = {"gap": f"GAP head, pool5 {pool5}", "original": "torchvision's classifier"
             + (", pool5 drop" if pool5 == "drop" else ""),
             "chain": f"a chain of dense layers, pool5 {pool5}"}[kind]
-    return f"wrote {a.out}: {arch} ({how}), {head}, {classes} class{'es' if classes != 1 else ''}" + \
-        (" (named)" if names else "")
+    return written(a.out, f"{arch} ({how}), {head}", classes, names)
 
 
 if __name__ == "__main__":

@@ -79,7 +79,7 @@ from onnx import external_data_helper, numpy_helper
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from safetensors_io import (MAX_CHANNELS, MAX_DENSE, MAX_OUTPUTS, MAX_SIZE, PRESET_DEFAULTS, BadArgument,  # noqa
                            Refused, add_preprocess_args, check_preprocess_args, metadata_notes, preprocess_meta, shown,
-                           read_class_names, resize_meta, run_converter, write_model)
+                           read_class_names, resize_meta, run_converter, write_model, written)
 
 PROG = "import_onnx.py"
 SCALES = {
@@ -1352,7 +1352,7 @@ def convert_file(a):
               "not checked by it, only by the importer", file=sys.stderr)
     for note in metadata_notes(meta):
         print(f"{PROG}: {shown(a.model)}: note: {note}", file=sys.stderr)
-    return f"wrote {a.out}: {summary}, {n_out} class{'es' if n_out != 1 else ''}" + (" (named)" if classes else "")
+    return written(a.out, summary, n_out, classes)
 
 
 if __name__ == "__main__":

@@ -285,6 +285,11 @@ PRESET_DEFAULTS = {"vggcl.resize": "256", "vggcl.crop": "224", "vggcl.mean": "0.
                    "vggcl.std": "0.229,0.224,0.225"}
 
 
+def written(out, what, classes, named):
+    """A converter's last line: the file, what it holds, its classes (named: given their names)."""
+    return f"wrote {out}: {what}, {classes} class{'es' if classes != 1 else ''}" + (" (named)" if named else "")
+
+
 def metadata_notes(meta):
     """Notes on a model's metadata: what it leaves to vggcl's defaults (PRESET_DEFAULTS) where it gives the other
     half of a pair (a crop without a resize: a --crop 64 alone made vggcl resize to 256, then crop 64; a resize
