@@ -479,7 +479,7 @@ def test_misuse_raises_errors(files, monkeypatch):
             with pytest.raises(vggcl.Error, match=r"^device is (b?'\s*'); expected \"ref\", \"P:D\", an index or a "
                                r"name \(None: \$VGGCL_DEVICE, else the first GPU, else the first device\)$") as e:
                 vggcl.Model(files["weights"], device=empty)
-            assert e.value.status is None
+            assert e.value.status == "arg" and isinstance(e.value, ValueError)
     sd = {k: v.numpy() for k, v in files["model"].state_dict().items()}
     for meta, ok in (({"vggcl.resize": "72.0", "vggcl.crop": "64"}, True),
                      ({"vggcl.mean": "0.5"}, False), ({"vggcl.std": "0,0,0"}, False), ({"vggcl.crop": "nan"}, False)):
@@ -698,7 +698,7 @@ def test_error_kinds_and_odd_arguments(files):
         assert e.value.status == "shape" and isinstance(e.value, vggcl.InvalidInput)
         with pytest.raises(vggcl.Error) as e:
             m.forward(np.zeros((3, 64, 64), np.float32))
-        assert e.value.status is None
+        assert e.value.status == "shape" and isinstance(e.value, vggcl.InvalidInput)
         raw = np.zeros(files["x"].size * 4 + 1, np.uint8)
         unaligned = np.frombuffer(raw.data, np.float32, files["x"].size, offset=1).reshape(files["x"].shape)
         unaligned[...] = files["x"]
@@ -714,11 +714,17 @@ def test_error_kinds_and_odd_arguments(files):
     for std in ((0, 1, 1), (1e-50, 1, 1)):
         with pytest.raises(vggcl.Error, match=r"std > 0, also as a float32 holds it") as e:
             vggcl.preprocess(np.zeros((2, 2, 3), np.uint8), std=std)
-        assert e.value.status is None
+        assert e.value.status == "arg"
     for kwargs, said in ((dict(features_only="no"), "features_only is 'no'"), (dict(head=""), "head is empty"),
-                         (dict(conv="\udcff"), "conv must be")):
-        with pytest.raises(vggcl.Error, match=said):
+                         (dict(conv="\udcff"), "conv must be"), (dict(pool5=1), "pool5 must be")):
+        with pytest.raises(ValueError, match=said):  # (the module's own refusals are InvalidInput, "arg", too)
             vggcl.Model(files["weights"], device="ref", **kwargs)
+    # a misuse of a model is no input's fault: Error alone, status None
+    m = vggcl.Model(files["weights"], device="ref")
+    m.close()
+    with pytest.raises(vggcl.Error, match="the model is closed") as e:
+        m.forward(files["x"])
+    assert e.value.status is None and not isinstance(e.value, ValueError)
 
 
 def test_limits_of_c_and_of_ctypes(files):

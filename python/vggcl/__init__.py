@@ -51,11 +51,13 @@ __all__ = ["DeviceError", "Error", "FileError", "InvalidInput", "Model", "OutOfM
 class Error(Exception):
     """A vggcl call failed; the message names the file, tensor, layer or device. status is the library's
     kind of failure ("arg", "io", "format", "shape", "no_device", "device", "device_memory" or "nomem", as
-    vggcl_status), for a caller that acts on it (a smaller batch after "device_memory"); None where this
-    module refused an argument before calling the library. The library's kinds raise a subclass that is also
-    Python's own exception of the kind, so `except OSError` or `except ValueError` catches them too: "io"
-    FileError (OSError); "arg", "format" and "shape" InvalidInput (ValueError); "nomem" and "device_memory"
-    OutOfMemory (MemoryError); "no_device" and "device" DeviceError (RuntimeError)."""
+    vggcl_status), for a caller that acts on it (a smaller batch after "device_memory"); an argument this
+    module refuses before calling the library is "arg" (or "shape", an input's), as the library's own; None
+    for a misuse of a model (closed, copied, pickled, called from a log handler of its own call) and for
+    logits that are not finite. Each kind raises a subclass that is also Python's own exception of the kind,
+    so `except OSError` or `except ValueError` catches them too: "io" FileError (OSError); "arg", "format" and
+    "shape" InvalidInput (ValueError); "nomem" and "device_memory" OutOfMemory (MemoryError); "no_device" and
+    "device" DeviceError (RuntimeError)."""
 
     def __new__(cls, message="", status=None):
         if cls is Error:  # (a subclass by the library's kind; the message alone as its args, as OSError takes it)
@@ -283,11 +285,11 @@ def _bytes(value, what):
     try:
         b = os.fsencode(value)
     except TypeError:
-        raise Error(f"{what} is {_shown(value)}; expected a str, bytes or os.PathLike") from None
+        raise Error(f"{what} is {_shown(value)}; expected a str, bytes or os.PathLike", "arg") from None
     if b"\0" in b:  # (shown in part: a file's bytes given for its path held the whole file, megabytes)
         shown = _shown(value)
         raise Error(f"{what} {shown} holds a NUL byte" +
-                    ("; a path is expected, not the file's bytes" if isinstance(value, bytes) else ""))
+                    ("; a path is expected, not the file's bytes" if isinstance(value, bytes) else ""), "arg")
     return b
 
 
@@ -316,7 +318,7 @@ def _device_spec(device):
     if isinstance(device, (str, bytes)):
         if not device.strip():  # (the library's default, as None: a variable left unset chose the first device)
             raise Error(f"device is {device!r}; expected \"ref\", \"P:D\", an index or a name (None: "
-                        "$VGGCL_DEVICE, else the first GPU, else the first device)")
+                        "$VGGCL_DEVICE, else the first GPU, else the first device)", "arg")
         return device
     try:
         if isinstance(device, bool):
@@ -327,7 +329,7 @@ def _device_spec(device):
         return str(index)
     except TypeError:
         raise Error(f"device is {_shown(device)}; expected a str (\"ref\", \"P:D\", a name), an index from "
-                    "devices() or None") from None
+                    "devices() or None", "arg") from None
 
 
 def _whole(value, what, least, most=None):
@@ -337,9 +339,10 @@ def _whole(value, what, least, most=None):
             raise TypeError
         v = operator.index(value)
     except TypeError:
-        raise Error(f"{what} is {value!r}; expected a whole number of at least {least}") from None
+        raise Error(f"{what} is {value!r}; expected a whole number of at least {least}", "arg") from None
     if v < least or (most is not None and v > most):
-        raise Error(f"{what} is {v}; expected " + (f"{least} to {most}" if most is not None else f"at least {least}"))
+        raise Error(f"{what} is {v}; expected " + (f"{least} to {most}" if most is not None else f"at least {least}"),
+                    "arg")
     return v
 
 
@@ -433,19 +436,19 @@ def _preset(ctx, model, resize=None, crop=None, mean=None, std=None, draft=None)
     _preprocess_unset(ctypes.byref(p))
     if draft is not None:
         if not isinstance(draft, (bool, np.bool_)):
-            raise Error(f"draft is {draft!r}; expected True or False")
+            raise Error(f"draft is {draft!r}; expected True or False", "arg")
         p.draft = int(draft)
     if resize is not None:  # (a size, the short side's; or two, both sides': torchvision's Resize((h, w)))
         side, sides = _numbers(resize, 1, "size"), _numbers(resize, 2, "sides")
         if side is None and sides is None:
-            raise Error(f"resize is {resize!r}; expected {_EXPECTED['resize']}")
+            raise Error(f"resize is {resize!r}; expected {_EXPECTED['resize']}", "arg")
         p.resize, p.resize_w = (side, 0) if side is not None else sides
     for name, value, count, what in (("crop", crop, 1, "size"), ("mean", mean, 3, "mean"), ("std", std, 3, "std")):
         if value is None:
             continue
         got = _numbers(value, count, what)
         if got is None:
-            raise Error(f"{name} is {value!r}; expected {_EXPECTED[what]}")
+            raise Error(f"{name} is {value!r}; expected {_EXPECTED[what]}", "arg")
         if count == 1:
             setattr(p, name, got)
         else:
@@ -497,9 +500,9 @@ def _preprocess(ctx, image, p, who="preprocess"):
             raise Error(f"{who}: expected an image path or an (H, W, 3) (or gray (H, W)) uint8 image, got {rgb.dtype} "
                         f"of shape "
                         f"{rgb.shape}" + (" (a float image would be cut to bytes: convert it, e.g. (x * 255).round()."
-                                          "astype(np.uint8))" if rgb.dtype.kind == "f" else ""))
+                                          "astype(np.uint8))" if rgb.dtype.kind == "f" else ""), "arg")
         if max(rgb.shape) > _INT_MAX:  # (ctypes cut it to 32 bits, unsaid)
-            raise Error(f"{who}: an image of shape {rgb.shape}: each side must fit in a C int")
+            raise Error(f"{who}: an image of shape {rgb.shape}: each side must fit in a C int", "arg")
         rgb = np.require(rgb, np.uint8, ["C", "A"])
         ctx.check(_image_preprocess(ctx.ptr, rgb.ctypes.data_as(ctypes.POINTER(ctypes.c_ubyte)), rgb.shape[0],
                                     rgb.shape[1], ctypes.byref(p), ctypes.byref(out), ctypes.byref(oh),
@@ -586,7 +589,7 @@ class Model:
         file = _bytes(path, "the model's path")
         self.path = os.fsdecode(file)
         if not (pool5 is None or isinstance(pool5, str)) or pool5 not in _POOL5:  # (a list: TypeError, unhashable)
-            raise Error(f"pool5 must be 'keep', 'drop' or None, not {pool5!r}")
+            raise Error(f"pool5 must be 'keep', 'drop' or None, not {pool5!r}", "arg")
         self._ctx = _Context(by_model=True)
         self._ptr = _p()
         try:  # (a failure freed the context only when the half-made model was collected: never while the
@@ -596,17 +599,17 @@ class Model:
             opts.pool5 = _POOL5[pool5]
             self._head = None if head is None else _bytes(head, "head")
             if self._head == b"":
-                raise Error("head is empty; expected a key prefix (None: the classifier.K chain)")
+                raise Error("head is empty; expected a key prefix (None: the classifier.K chain)", "arg")
             opts.head = self._head
             if not isinstance(features_only, (bool, np.bool_)):
-                raise Error(f"features_only is {features_only!r}; expected True or False")
+                raise Error(f"features_only is {features_only!r}; expected True or False", "arg")
             opts.features_only = int(features_only)
             if conv not in (None, "auto"):
                 known = isinstance(conv, str) and "\0" not in conv and conv.isascii()
                 opts.conv = _conv_algorithm(conv.encode()) if known else 0
                 if not opts.conv:
                     raise Error("conv must be auto, direct, winograd, gemm, winograd-gpu or winograd-packed, not "
-                                f"{conv!r}")
+                                f"{conv!r}", "arg")
             spec = None if device is None else _bytes(_device_spec(device), "device")
             self._ctx.check(_select_device(self._ctx.ptr, spec))
             self._ctx.check(_model_load(self._ctx.ptr, file, ctypes.byref(opts), ctypes.byref(self._ptr)))
@@ -725,7 +728,7 @@ class Model:
     def metadata(self, key: str) -> str | None:
         """The file's __metadata__[key], or None."""
         if not isinstance(key, str):
-            raise Error(f"metadata: the key is {key!r}; expected a str")
+            raise Error(f"metadata: the key is {key!r}; expected a str", "arg")
         v = _model_metadata(self._live(), _bytes(key, "metadata's key"))
         return v.decode() if v is not None else None
 
@@ -733,13 +736,14 @@ class Model:
         try:
             a = np.asarray(x)
         except (TypeError, ValueError, RuntimeError) as e:  # (ragged nested lists; a tensor that requires grad)
-            raise Error(f"input: {e}; expected (N, 3, H, W) float32") from None
+            raise Error(f"input: {e}; expected (N, 3, H, W) float32", "arg") from None
         if a.dtype.kind != "f":  # (complex lost its imaginary part; integers and bools are pixels, not normalized)
-            raise Error(f"input of {a.dtype}; expected (N, 3, H, W) float32, normalized (preprocess gives it)")
+            raise Error(f"input of {a.dtype}; expected (N, 3, H, W) float32, normalized (preprocess gives it)",
+                        "arg")
         if a.ndim != 4 or a.shape[1] != 3:
-            raise Error(f"input of shape {a.shape}; expected (N, 3, H, W) float32")
+            raise Error(f"input of shape {a.shape}; expected (N, 3, H, W) float32", "shape")
         if max(a.shape) > _INT_MAX:  # (ctypes cut it to 32 bits, unsaid: a wrong image's logits)
-            raise Error(f"input of shape {a.shape}: each dimension must fit in a C int")
+            raise Error(f"input of shape {a.shape}: each dimension must fit in a C int", "shape")
         if a.dtype != np.float32 or not (a.flags.c_contiguous and a.flags.aligned):  # (a copy is made: checked
             # first, as the pass would, so that a shape the pass refuses is not copied, 24 GiB of a broadcast view;
             # an empty batch as forward and cam check it, its size at one image: N 0 is no pass's)
@@ -783,7 +787,7 @@ class Model:
         w = h if w is None else _whole(w, "w", 1)
         limit = min(_whole(limit, "limit", 1), _INT_MAX)
         if max(h, w) > _INT_MAX:
-            raise Error(f"max_batch({h}, {w}): each side must fit in a C int")
+            raise Error(f"max_batch({h}, {w}): each side must fit in a C int", "arg")
         n = _max_batch(self._ctx.ptr, self._live(), h, w, limit)
         if n < 0:  # (-1 has no kind: one image's check gives the refusal with its status, "shape")
             self._ctx.check(_check_batch(self._ctx.ptr, self._live(), 1, h, w))
@@ -809,7 +813,7 @@ class Model:
                 at = int(np.flatnonzero((want < -1) | (want >= max(self.classes, 1)))[0])
                 bad = f": classes[{at}] is {int(want[at])}"
             raise Error(f"classes {want.dtype} of shape {want.shape}{bad}; expected ({n},) integers from -1 (the top "
-                        f"class) to {self.classes - 1}")
+                        f"class) to {self.classes - 1}", "arg")
         want = None if want is None else np.ascontiguousarray(want, np.int32)
         if n == 0:  # (no rows, as forward: the model's maps and the size checked as a pass checks them)
             self._ctx.check(_check_cam(self._ctx.ptr, self._live()))
@@ -886,7 +890,7 @@ class Model:
         try:
             paths = draft_said(enumerate(paths))
         except TypeError:
-            raise Error(f"classify: paths is {paths!r}; expected a path or a list of them") from None
+            raise Error(f"classify: paths is {paths!r}; expected a path or a list of them", "arg") from None
         threads = threads or self._decode_threads()
         pool = concurrent.futures.ThreadPoolExecutor(threads)
         try:
@@ -901,7 +905,8 @@ class Model:
                     if t.shape != done[0][1].shape:
                         raise Error(f"classify: {named(len(out) + j, path)} preprocesses to {t.shape[2]} x "
                                     f"{t.shape[1]} pixels (width x height), unlike {named(len(out), done[0][0])}'s "
-                                    f"{done[0][1].shape[2]} x {done[0][1].shape[1]}; give crop, or resize=(h, w)")
+                                    f"{done[0][1].shape[2]} x {done[0][1].shape[1]}; give crop, or resize=(h, w)",
+                                    "shape")
                 x = np.stack([t for _, t in done])
                 try:
                     logits, _ = self.forward(x)
