@@ -184,6 +184,10 @@ class Classify(unittest.TestCase):
         self.assertIn("1 of 3 images were skipped; 2 classified", r.stderr)
         self.assertEqual([json.loads(l)["file"] for l in r.stdout.splitlines()], [str(self.images[0]), str(self.images[1])])
         self.assertEqual(np.load(out / "l.npy").shape, (2, 5))
+        # given one image, the count is no "1 of 1 images were skipped"
+        r = self.classify(bad)
+        self.assertEqual((r.returncode, r.stdout), (1, ""))
+        self.assertEqual(r.stderr.splitlines()[-1], "vggcl: the image was skipped; 0 classified")
 
     def test_nonfinite_logits_skipped(self):
         """An image on which the preprocessing overflows float32 in the network (logits not finite) is named and

@@ -142,8 +142,9 @@ int cli_bench_images(vggcl_ctx *ctx, vggcl_model *model, const char *weights, co
                bound == device ? "the device" : "decoding");
         rc = CLI_OK;
     }
+    char said[64];
     if (rc == CLI_OK && failed) /* as classify: the others ran, and the exit status says some did not */
-        rc = cli_error(CLI_FAIL, "%d of %d images were skipped; %d ran", failed, n, st.images);
+        rc = cli_error(CLI_FAIL, "%s; %d ran", cli_skipped_text(failed, n, said, sizeof said), st.images);
 done:
     for (int i = 0; i < n; i++) free(files[i]);
     free(files);

@@ -87,6 +87,9 @@ const char *cli_files_from(const cli_args *a);
  * this machine sees (a folder without images), which another rank may not meet. */
 int cli_error(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int cli_error_here(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* A run's count of skipped images for its last line, into buf: "3 of 10 images were skipped", or "the image was
+ * skipped" where it was given one ("1 of 1 images were skipped"). */
+const char *cli_skipped_text(int skipped, int total, char *buf, size_t len);
 /* Prints "vggcl: <message>" on stderr as a notice: what any rank may say alike (compiling the kernels,
  * the decoding threads' warning), said once under mpirun (cli_ranks_noticed). */
 void cli_notice(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

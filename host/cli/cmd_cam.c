@@ -548,8 +548,9 @@ out:
     /* (0: each rank writes its own images' files, so the shares after one that stopped are drawn all the same
      * and their lines name what they wrote) */
     rc = cli_ranks_finish(&ranks, ctx, rc, 0, &skipped, &made);
+    char said[64];
     if (skipped && ranks.rank == 0) /* (as classify; a run that stopped said where) */
-        cli_error(CLI_FAIL, "%d of %d images were skipped; %d drawn", skipped, ranks.total, made);
+        cli_error(CLI_FAIL, "%s; %d drawn", cli_skipped_text(skipped, ranks.total, said, sizeof said), made);
     vggcl_model_free(models[0]);
     vggcl_model_free(models[1]);
     vggcl_ctx_free(ctx);

@@ -362,8 +362,9 @@ int cmd_classify(int argc, char **argv)
     finished = 1;
     if (rc == CLI_OK && failed) {
         rc = CLI_FAIL;
+        char said[64];
         if (ranks.rank == 0)
-            cli_error(CLI_FAIL, "%d of %d images were skipped; %d classified", failed, ranks.total, res.ok);
+            cli_error(CLI_FAIL, "%s; %d classified", cli_skipped_text(failed, ranks.total, said, sizeof said), res.ok);
     }
 out:
     if (!finished) rc = cli_ranks_finish(&ranks, wctx, rc, stopped, &failed, &res.ok);

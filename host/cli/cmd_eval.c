@@ -377,7 +377,9 @@ int cmd_eval(int argc, char **argv)
         goto out;
     }
     if ((rc = report(&t, names, format, failed)) != CLI_OK) goto out;
-    rc = failed ? cli_error(CLI_FAIL, "%d of %d images were skipped; evaluated the other %ld", failed, ds.n, t.n)
+    char said[64];
+    rc = failed ? cli_error(CLI_FAIL, "%s; evaluated the other %ld", cli_skipped_text(failed, ds.n, said, sizeof said),
+                            t.n)
                 : CLI_OK;
 out:
     rc = cli_ranks_agree(&ranks, rc); /* rank 0 reported: every rank exits with its status */

@@ -618,10 +618,11 @@ int cmd_train_head(int argc, char **argv)
         /* (every --val image skipped: said above, trained without validation) */
         const char *val_part = !s.nv ? "" : nv == failed ? "; validated without them" : "; trained and validated "
                                                                                          "without them";
-        rc = !nv ? cli_error(CLI_FAIL, "%d of %d images were skipped; trained without them", failed, ds.n)
-           : nv == failed ? cli_error(CLI_FAIL, "%d of %d images were skipped, all of them --val's%s", failed, ds.n,
-                                      val_part)
-                          : cli_error(CLI_FAIL, "%d of %d images were skipped, %d of them --val's%s", failed, ds.n, nv,
+        char said[64];
+        cli_skipped_text(failed, ds.n, said, sizeof said);
+        rc = !nv ? cli_error(CLI_FAIL, "%s; trained without them", said)
+           : nv == failed ? cli_error(CLI_FAIL, "%s, all of them --val's%s", said, val_part)
+                          : cli_error(CLI_FAIL, "%s, %d of them --val's%s", said, nv,
                                       !s.nv ? "; trained without the others" : val_part);
     }
 out:

@@ -195,6 +195,13 @@ int cli_error_here(int code, const char *fmt, ...)
     return code;
 }
 
+const char *cli_skipped_text(int skipped, int total, char *buf, size_t len)
+{
+    if (total == 1) snprintf(buf, len, "the image was skipped");
+    else snprintf(buf, len, "%d of %d images were skipped", skipped, total);
+    return buf;
+}
+
 void cli_notice(const char *fmt, ...)
 {
     va_list ap;
