@@ -9,6 +9,7 @@
 # run found, minimize it into the corpus's found/ folder:
 #   build-fuzz/tests/fuzz/fuzz_NAME -merge=1 tests/fuzz/corpus/NAME/found \
 #     tests/fuzz/corpus/NAME build-fuzz/corpus/NAME
+# -jobs=N (or -workers) writes libFuzzer's fuzz-K.log files in the current folder (git-ignored).
 set -euo pipefail
 command -v clang >/dev/null || { echo "fuzz.sh: needs clang (apt-get install -y clang)" >&2; exit 2; }
 name=${1:?usage: tools/fuzz.sh NAME SECONDS [libFuzzer flags]}
