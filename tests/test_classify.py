@@ -900,6 +900,11 @@ class Export(unittest.TestCase):
                       "each batch's own statistics: vggcl computes model.eval()'s answer", err)
         err, _ = self.check(bn, bn)
         self.assertNotIn("training mode", err)
+        one = copy.deepcopy(bn)  # (one BatchNorm in training mode under a model in eval mode: went unsaid)
+        next(m for m in one.modules() if isinstance(m, nn.BatchNorm2d)).train()
+        err, _ = self.check(bn, one)
+        self.assertIn("note: its BatchNorm 'features.1' was saved in training mode (.train()), where BatchNorm "
+                      "normalizes by each batch's own statistics", err)
         m = gap_model("vgg11", 3, "keep", seed=5)
         ema = {k: v * 0.5 for k, v in m.state_dict().items()}
         err, _ = self.check(m, {"model_state_dict": m.state_dict(), "ema_state_dict": ema, "epoch": 3})
@@ -913,6 +918,9 @@ class Export(unittest.TestCase):
         soft.classifier = nn.Sequential(*m.classifier, nn.LogSoftmax(dim=1))
         err, _ = self.check(m, soft)
         self.assertIn("note: the head's final LogSoftmax is left out: vggcl gives the logits", err)
+        soft.classifier = nn.Sequential(*m.classifier, nn.Softmax())  # (dim None: torch's implicit 1; was refused)
+        err, _ = self.check(m, soft)
+        self.assertIn("note: the head's final Softmax is left out: vggcl gives the logits", err)
         err, said = self.check(gap_model("vgg11", 1, "keep", seed=5), gap_model("vgg11", 1, "keep", seed=5))
         self.assertIn(", 1 class", said)
         self.assertNotIn("1 classes", said)

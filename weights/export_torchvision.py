@@ -386,7 +386,8 @@ def _check_structure(module):
             continue
         if after == "softmax":
             refuse(name, m, f"it follows the {type(notes[0]).__name__}; {HEAD_LAYERS}")
-        if isinstance(m, (nn.Softmax, nn.LogSoftmax)) and after == "linear" and m.dim in (1, -1):
+        # (dim None: torch's implicit dim, 1 for the head's (N, classes) logits, with a warning; it was refused)
+        if isinstance(m, (nn.Softmax, nn.LogSoftmax)) and after == "linear" and m.dim in (None, 1, -1):
             after, notes = "softmax", [m]  # (left out, said: as import_onnx.py drops a final Softmax)
             continue
         if not isinstance(m, (nn.Linear, nn.ReLU)):
@@ -425,10 +426,16 @@ def _module_weights(module, notes):
                          "its weights read, the wrapper's other parts left out")
             module = parts[0][1]
     notes.extend(_check_structure(module))
-    if module.training and any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in module.modules()):
-        notes.append("the model was saved in training mode (model.train()), where BatchNorm normalizes by each "
-                     "batch's own statistics: vggcl computes model.eval()'s answer (the running statistics), so "
-                     "compare it with model.eval()'s")
+    # (any BatchNorm in training mode: one put back in train() alone, as fine-tuning with the others frozen does,
+    # went unsaid where the top module was in eval mode)
+    training = [name for name, m in module.named_modules()
+                if m.training and isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    if training:
+        more = f" and {len(training) - 1} more were" if len(training) > 1 else " was"
+        what = ("the model was saved in training mode (model.train())" if module.training else
+                f"its BatchNorm '{training[0]}'{more} saved in training mode (.train())")
+        notes.append(f"{what}, where BatchNorm normalizes by each batch's own statistics: vggcl computes "
+                     "model.eval()'s answer (the running statistics), so compare it with model.eval()'s")
     feats = getattr(module, "features", None)
     feats = _unwrapped(feats) if isinstance(feats, nn.Module) else None
     pool5, sd = None, module.state_dict()
