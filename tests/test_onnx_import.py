@@ -25,6 +25,8 @@ onnxruntime besides Debian's torch, torchvision and onnx.
 import json
 import os
 import resource
+import shlex
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -374,7 +376,9 @@ class OnnxImport(unittest.TestCase):
         # the files this started from, given to vggcl as they are: said to be converted first, and how
         torch.save(model.state_dict(), self.d / "zip.pt")
         torch.save(model.state_dict(), self.d / "legacy.pt", _use_new_zipfile_serialization=False)
+        shutil.copy(self.d / "zip.pt", self.d / "Bob's model.pt")  # (given as one shell word: the name was bare)
         for name, kind, tool in (("zip.pt", "a PyTorch checkpoint", "export_torchvision.py --state-dict"),
+                                 ("Bob's model.pt", "a PyTorch checkpoint", "export_torchvision.py --state-dict"),
                                  ("legacy.pt", "a PyTorch checkpoint", "export_torchvision.py --state-dict"),
                                  ("vgg11_drop.onnx", "an ONNX model", "import_onnx.py")):
             if not VGGCL:
@@ -383,8 +387,12 @@ class OnnxImport(unittest.TestCase):
                                 "--output", str(self.d / "no.npy")], capture_output=True, text=True, timeout=600)
             self.assertEqual(r.returncode, 1, r.stderr)
             # (first: it led with a header length of 18 digits)
-            self.assertIn(f"vggcl: {self.d / name}: {kind}, not safetensors: convert it first, `python3 weights/{tool} "
-                          f"{self.d / name} --out MODEL.safetensors`\n", r.stderr)
+            said = f"vggcl: {self.d / name}: {kind}, not safetensors: convert it first, `"
+            self.assertIn(said, r.stderr)
+            command = r.stderr.split(said, 1)[1].split("`\n", 1)[0]  # (the file one word, as the shell reads it)
+            self.assertEqual(shlex.split(command), ["python3", f"weights/{tool.split()[0]}", *tool.split()[1:],
+                                                    str(self.d / name), "--out", "MODEL.safetensors"], command)
+            self.assertEqual("'" in command, " " in name)  # (quoted only where it must be)
             self.assertFalse((self.d / "no.npy").exists())
 
     def test_torchvision_classifier_flatten(self):

@@ -80,6 +80,24 @@ static const char *other_format(const unsigned char *b, const char **convert)
     return NULL;
 }
 
+/* s as one word of a POSIX shell, for a command a message gives to copy: as it is where it holds only characters
+ * no shell reads apart, else in single quotes (each ' as '\''); NULL when out of host memory. To free. */
+static char *shell_word(const char *s)
+{
+    static const char plain[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_./+-:=@,%";
+    const size_t n = strlen(s);
+    char *w = malloc(4 * n + 3), *o = w;
+    if (!w) return NULL;
+    if (n && strspn(s, plain) == n) return memcpy(w, s, n + 1);
+    *o++ = '\'';
+    for (; *s; s++)
+        if (*s == '\'') memcpy(o, "'\\''", 4), o += 4;
+        else *o++ = *s;
+    *o++ = '\'';
+    *o = 0;
+    return w;
+}
+
 /* The file's first 8 + header-length bytes in *buf, its size in *size, *fp left open at the data section: a
  * file of another kind is said from its first 8 bytes, and a header is checked against the file's size
  * before the data are read (a 3 GB file of another kind, or a header of `{}` before gigabytes of anything,
@@ -115,9 +133,13 @@ static vggcl_status read_head(vggcl_ctx *ctx, const char *path, FILE **fpp, unsi
         /* (another format said first where no header could be that long: its "header length" was 18 digits of
          * nothing; a safetensors file cut short in its header keeps the length's words) */
         const char *convert = NULL, *kind = *hlen > MAX_HEADER ? other_format(prefix, &convert) : NULL;
-        if (kind)
-            return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: %s, not safetensors: convert it first, `python3 %s %s --out "
-                               "MODEL.safetensors`", path, kind, convert, path);
+        char *word = kind ? shell_word(path) : NULL; /* (a name with a space gave a command that failed) */
+        if (kind) {
+            vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: %s, not safetensors: convert it first, `python3 %s %s --out "
+                        "MODEL.safetensors`", path, kind, convert, word ? word : path);
+            free(word);
+            return VGGCL_ERR_FORMAT;
+        }
         return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: header length %llu is larger than the file (%ld bytes) or the "
                            "%u-byte limit; not a safetensors file?", path, (unsigned long long)*hlen, len, MAX_HEADER);
     }
