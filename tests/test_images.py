@@ -991,6 +991,9 @@ class Images(unittest.TestCase):
         twelve = bytearray((self.d / "ok.jpg").read_bytes())  # 12 bits a sample: valid, not read (nor by PIL)
         twelve[twelve.index(b"\xff\xc0") + 4] = 12
         (self.d / "twelve.jpg").write_bytes(bytes(twelve))
+        zero = bytearray((self.d / "ok.jpg").read_bytes())  # a width of 0 (said as libjpeg's "DNL not supported")
+        zero[zero.index(b"\xff\xc0") + 7:zero.index(b"\xff\xc0") + 9] = bytes(2)
+        (self.d / "zero_wide.jpg").write_bytes(bytes(zero))
         (self.d / "empty.jpg").write_bytes(b"")
         out = self.d / "out" / "t.npy"
         out.parent.mkdir()
@@ -999,6 +1002,8 @@ class Images(unittest.TestCase):
                              ("trunc_bottom.jpg", "truncated"), ("no_eoi.jpg", "truncated"),
                              ("text.png", "not a JPEG, PNG, WebP, BMP, TIFF or PNM image"),
                              ("empty.jpg", "empty.jpg: an empty file (0 bytes), not an image"),
+                             ("zero_wide.jpg", "corrupt JPEG: its frame header gives a width or height of 0 (an empty "
+                                               "image)"),
                              ("twelve.jpg", "a JPEG vggcl does not read: Unsupported JPEG data precision 12 (it reads "
                                             "8-bit JPEGs, lossy, as PIL does)"), ("text_crc.png", "corrupt PNG: tEXt: CRC error"), ("short.png", "Not enough image data"), ("missing.png", "cannot open")):
             with self.subTest(name):

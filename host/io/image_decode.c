@@ -31,7 +31,9 @@ typedef struct {
 static void jpeg_fail(j_common_ptr cinfo)
 {
     jpeg_err *e = (jpeg_err *)cinfo->err;
-    e->pub.format_message(cinfo, e->msg);
+    if (cinfo->err->msg_code == JERR_EMPTY_IMAGE) /* (libjpeg's "Empty JPEG image (DNL not supported)") */
+        snprintf(e->msg, sizeof e->msg, "its frame header gives a width or height of 0 (an empty image)");
+    else e->pub.format_message(cinfo, e->msg);
     longjmp(e->jump, 1);
 }
 
