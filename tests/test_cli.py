@@ -437,9 +437,9 @@ class Cli(unittest.TestCase):
                 if p.exists():
                     p.chmod(0o755)
 
-    def test_eval_csv_of_one_class(self):
+    def test_eval_csv_and_text_of_one_class(self):
         """A model of one class: eval's CSV names its top-k column topk (k is 1, and its "top1" was the column before:
-        readers kept one of the two), and every row holds as many fields as the header."""
+        readers kept one of the two), and every row holds as many fields as the header; its text says top-1 once."""
         w = self.d / "one.safetensors"
         save_file(make_state_dict(parse_cfg(CFG), False, 1, seed=1), w, metadata={"vggcl.classes": '["only"]'})
         (self.d / "data" / "only").mkdir(parents=True)
@@ -452,6 +452,9 @@ class Cli(unittest.TestCase):
         self.assertEqual(len(set(rows[0])), len(rows[0]))
         self.assertTrue(all(len(row) == len(rows[0]) for row in rows), rows)
         self.assertEqual([float(v) for v in rows[-1][5:7]], [1.0, 1.0])
+        r = self.vggcl("eval", "--weights", w, "--data", self.d / "data", "--resize", "16", "--crop", "16")
+        self.assertEqual(r.returncode, 0, r.stderr)  # (the text said "top-1 1.0000 (1/1)  top-1 1.0000 (1/1)")
+        self.assertIn("\ntop-1 1.0000 (1/1)\n", r.stdout)
 
     def test_cam_recursive(self):
         """cam takes --recursive as classify does (it was refused: a tree of images had to be listed by hand): the

@@ -140,8 +140,9 @@ static int report(const tally *t, char **names, const char *format, int skipped)
     } else {
         printf("%ld image%s, %d class%s", t->n, t->n == 1 ? "" : "s", C, C == 1 ? "" : "es");
         if (skipped) printf(" (%d skipped)", skipped);
-        printf("\ntop-1 %.4f (%ld/%ld)  top-%d %.4f (%ld/%ld)\n\n", ratio(right, t->n), right, t->n, t->k,
-               ratio(in_k, t->n), in_k, t->n);
+        printf("\ntop-1 %.4f (%ld/%ld)", ratio(right, t->n), right, t->n);
+        if (t->k > 1) printf("  top-%d %.4f (%ld/%ld)", t->k, ratio(in_k, t->n), in_k, t->n); /* (k 1: top-1 twice) */
+        printf("\n\n");
         name_column("class", width);
         printf(" %9s %9s %7s %9s\n", "precision", "recall", "images", "predicted");
     }
