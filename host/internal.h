@@ -199,6 +199,9 @@ const char *vggcl__strerror(int err, char *buf, size_t len);
  * of numbers in files, which the host program's locale would give a ',' for a '.'. */
 locale_t vggcl__c_locale_begin(void);
 void vggcl__c_locale_end(locale_t before);
+/* snprintf in the "C" locale: a message's numbers with a '.' whatever the host program's locale (vggcl__fail
+ * formats so too; "mean 0,485,0,456,0,406" under de_DE). */
+int vggcl__format(char *buf, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* path opened for reading (open(2)'s flags added: O_NOFOLLOW for the cache) when it is a regular file (a
  * FIFO is not waited on), its status in *sb if sb; else NULL with *err the open's errno, EISDIR for a
  * folder, or 0 for anything else that is not a regular file. */

@@ -240,7 +240,7 @@ static vggcl_status ensure(vggcl_ctx *ctx, const char *pass, const char *what, c
 {
     if (*mem && *have >= bytes) return VGGCL_OK;
     char where[224];
-    snprintf(where, sizeof where, "forward pass: workspace for %s (%.2f MiB, %s)", what, bytes / 1048576.0, pass);
+    vggcl__format(where, sizeof where, "forward pass: workspace for %s (%.2f MiB, %s)", what, bytes / 1048576.0, pass);
     vggcl__release(ctx, where, mem);
     *have = 0;
     vggcl_status st = vggcl__buffer(ctx, where, CL_MEM_READ_WRITE, bytes, NULL, mem);

@@ -124,8 +124,9 @@ static int on_255(int k, const float *v)
 /* What is said of such values: "mean 123.68,... is above 1, as on the scale of 0..255: ...". */
 static void said_255(char *out, size_t cap, int k, const float *v)
 {
-    snprintf(out, cap, "%s %g,%g,%g is %s, as on the scale of 0..255: the pixels are x/255, from 0 to 1, before "
-             "(x - mean)/std", k == 2 ? "mean" : "std", v[0], v[1], v[2], k == 2 ? "above 1" : "10 or above");
+    vggcl__format(out, cap, "%s %g,%g,%g is %s, as on the scale of 0..255: the pixels are x/255, from 0 to 1, "
+                  "before (x - mean)/std", k == 2 ? "mean" : "std", v[0], v[1], v[2],
+                  k == 2 ? "above 1" : "10 or above");
 }
 
 /* vggcl_model_preprocess on p, a copy of the caller's (left as it was on failure: a fallback to the defaults

@@ -836,8 +836,8 @@ static vggcl_status tune_shape(vggcl_ctx *ctx, vggcl_model *m, int step, int n, 
             snprintf(why, sizeof why, ": none gave finite answers on a small check (the layer's outputs overflow "
                                       "float32: weights too large?)");
         else if (!said)
-            snprintf(why, sizeof why, ": none gave the reference's answers on a small check (the closest %.2g off, "
-                                      "relative L2; at most %g)", closest, CHECK_REL);
+            vggcl__format(why, sizeof why, ": none gave the reference's answers on a small check (the closest %.2g "
+                          "off, relative L2; at most %g)", closest, CHECK_REL);
         snprintf(before, sizeof before, "tuning layer %s (conv %d->%d, %dx%d, batch %d): no algorithm ran%s%s", s->name,
                  s->c_in, s->c_out, h, w, n, said ? "; the last: " : "", why);
         /* (the last failure's status where it says what the caller can change, a batch too large or a size no

@@ -30,10 +30,13 @@ vggcl_status vggcl__fail(vggcl_ctx *ctx, vggcl_status status, const char *fmt, .
     va_list ap, again;
     va_start(ap, fmt);
     va_copy(again, ap);
+    /* (numbers with a '.', whatever locale the host program set: "mean 0,485,0,456,0,406" under de_DE) */
+    const locale_t before = vggcl__c_locale_begin();
     const int n = vsnprintf(ctx->msg, sizeof ctx->msg, fmt, ap);
     char *whole = n >= (int)sizeof ctx->msg ? malloc((size_t)n + 1) : NULL;
     if (whole && vsnprintf(whole, (size_t)n + 1, fmt, again) == n)
         keep_ends(ctx->msg, sizeof ctx->msg, whole, (size_t)n);
+    vggcl__c_locale_end(before);
     free(whole);
     va_end(again);
     va_end(ap);
@@ -140,6 +143,17 @@ locale_t vggcl__c_locale_begin(void)
 void vggcl__c_locale_end(locale_t before)
 {
     if (before) uselocale(before);
+}
+
+int vggcl__format(char *buf, size_t len, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    const locale_t before = vggcl__c_locale_begin();
+    const int n = vsnprintf(buf, len, fmt, ap);
+    vggcl__c_locale_end(before);
+    va_end(ap);
+    return n;
 }
 
 /* One process-wide lock for the few things that are not thread-safe below

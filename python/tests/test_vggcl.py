@@ -215,7 +215,8 @@ def test_cam_matches_cli(files):
 def test_numbers_whatever_the_locale(files, tmp_path, monkeypatch):
     """A program in a locale whose decimal point is ',' (locale.setlocale(LC_ALL, "de_DE")): the model's
     metadata numbers are read all the same (vggcl.mean "0.5,0.25,0.125" was malformed), and vggcl_tune
-    writes its table's milliseconds with a point (a row of "0,1234" is one no later run could read)."""
+    writes its table's milliseconds with a point (a row of "0,1234" is one no later run could read); the library's
+    messages write their numbers with a point too ("mean 0,5,0,25,3e+38" could not be read)."""
     import locale
     if not shutil.which("localedef") or not Path("/usr/share/i18n/locales/de_DE").exists():
         pytest.skip("no localedef or de_DE locale source (Debian: locales)")
@@ -230,6 +231,10 @@ def test_numbers_whatever_the_locale(files, tmp_path, monkeypatch):
         assert locale.localeconv()["decimal_point"] == ","  # (the premise)
         with vggcl.Model(tmp_path / "m.safetensors") as m:
             assert m.preset["mean"] == [0.5, 0.25, 0.125] and m.preset["std"] == [0.5, 0.5, 0.5]
+        # the library's messages write numbers with a point too ("mean 0,5,0,25,..." could not be read)
+        with pytest.raises(vggcl.InvalidInput, match=r"^mean 0\.5,0\.25,3e\+38 is above 1, .*divided by 255 "
+                                                      r"\(0\.001961,0\.0009804,1\.176e\+36\)$"):
+            vggcl.preprocess(np.zeros((2, 2, 3), np.uint8), mean=(0.5, 0.25, 3e38), std=(0.5, 0.5, 1e-3))
         if os.environ.get("VGGCL_DEVICE") == "ref":
             return  # (the reference backend is not tuned)
         monkeypatch.setenv("VGGCL_CACHE_DIR", str(tmp_path / "cache"))
