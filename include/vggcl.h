@@ -27,6 +27,20 @@
  *
  * Build against it with `find_package(vggcl CONFIG)` and the target
  * vggcl::vggcl, or `pkg-config --cflags --libs vggcl`.
+ *
+ * The environment the library reads (a program embedding it passes its own on):
+ *   VGGCL_DEVICE      the device vggcl_select_device(ctx, NULL) picks (as its spec)
+ *   VGGCL_CACHE_DIR   the folder of compiled programs and tuning tables ("off": none; default
+ *                     $XDG_CACHE_HOME/vggcl, else $HOME/.cache/vggcl); on PoCL, POCL_CACHE_DIR is
+ *                     checked to be writable, as PoCL's builds need
+ *   VGGCL_HUGE_PAGES  0: the packed weights not advised as huge pages (MADV_HUGEPAGE)
+ *   VGGCL_KERNEL_DIR  for development: the kernels' .cl sources read from this folder, not the
+ *                     copies built into the library
+ *   VGGCL_FAULT       for tests: KIND:N[:CODE] fails the Nth OpenCL call of KIND once (README,
+ *                     "Device failures"); a malformed value fails every device selection, saying so
+ *   TMPDIR            where an output that is no regular file (a pipe, a device) is staged whole first
+ * and the OpenCL ICD loader's OCL_ICD_VENDORS and OCL_ICD_FILENAMES (named in the message when no
+ * platform is found). Leave VGGCL_KERNEL_DIR and VGGCL_FAULT unset in production.
  */
 #ifndef VGGCL_H
 #define VGGCL_H
@@ -97,11 +111,12 @@ typedef struct vggcl_model vggcl_model;
  * reference backend works. Start workers by fork + exec, or before any
  * OpenCL use. */
 VGGCL_API vggcl_ctx *vggcl_ctx_new(void);
-/* Accepts NULL. Models still loaded with the context keep it until the last of them is freed (free
- * them too: vggcl_model_free then frees the context). Everything the context holds is given back, also
- * CLBlast's programs for it (CLBlast's process-wide caches are emptied when the last context that
- * used CLBlast goes), so contexts opened and freed one after another keep the memory flat; a context
- * kept for the process's life saves each new one its start-up (device, programs). */
+/* Accepts NULL. Models still loaded with the context keep it until the last of them is freed (free them too:
+ * vggcl_model_free then frees the context); ctx itself is given up: pass it to no call after this one (a second
+ * vggcl_ctx_free included), so its models to none that takes a context. Everything the context holds is given
+ * back, also CLBlast's programs for it (CLBlast's process-wide caches are emptied when the last context that
+ * used CLBlast goes), so contexts opened and freed one after another keep the memory flat; a context kept for
+ * the process's life saves each new one its start-up (device, programs). */
 VGGCL_API void vggcl_ctx_free(vggcl_ctx *ctx);
 /* The message of the last call on ctx that failed (one that succeeds leaves it as it was: read it after a
  * failure, not to learn whether a call failed). The text is the context's: it stays as it is until the next
