@@ -1,6 +1,7 @@
 # `cmake --install`: libvggcl.so with its soname link, vggcl.h, the vggcl command, its man page
 # (made from --help by help2man when it is installed), the CMake package (find_package(vggcl
-# CONFIG) -> vggcl::vggcl; the build tree is one as well) and vggcl.pc for pkg-config.
+# CONFIG) -> vggcl::vggcl; the build tree is one as well), vggcl.pc for pkg-config and the OpenCL
+# stack's leak suppressions (share/vggcl).
 if(NOT TARGET vggcl_shared)
   return()
 endif()
@@ -9,6 +10,10 @@ install(TARGETS vggcl_shared EXPORT vggclTargets
         LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}) # (the include folder: the target's INSTALL_INTERFACE)
 install(FILES ${PROJECT_SOURCE_DIR}/include/vggcl.h DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 install(TARGETS vggcl_cli RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+# the suppressions of the OpenCL stack's own leaks, for a program of the user's run under valgrind or LeakSanitizer
+# (PoCL's LLVM keeps its compiler state to the end: "definitely lost", none of it vggcl's)
+install(FILES ${PROJECT_SOURCE_DIR}/tests/sanitizers/valgrind.supp ${PROJECT_SOURCE_DIR}/tests/sanitizers/lsan.supp
+        DESTINATION ${CMAKE_INSTALL_DATADIR}/vggcl)
 install(EXPORT vggclTargets NAMESPACE vggcl:: DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/vggcl)
 # the build tree is a package too (CMAKE_PREFIX_PATH=build finds its vggclConfig.cmake, which
 # included a vggclTargets.cmake that only an install made)

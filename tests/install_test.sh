@@ -38,7 +38,7 @@ soversion=$major
 [ "$major" = 0 ] && soversion=0.$minor # (0.x: a new minor version may change the ABI)
 for f in "$libdir/libvggcl.so.$version" "$libdir/libvggcl.so.$soversion" "$libdir/libvggcl.so" include/vggcl.h bin/vggcl \
          "$libdir/cmake/vggcl/vggclConfig.cmake" "$libdir/cmake/vggcl/vggclConfigVersion.cmake" \
-         "$libdir/pkgconfig/vggcl.pc"; do
+         "$libdir/pkgconfig/vggcl.pc" share/vggcl/valgrind.supp share/vggcl/lsan.supp; do
   [ -e "$prefix/$f" ] || fail "$f was not installed"
 done
 # (where the build found help2man, as its cache says: one installed after configuring made this fail)
