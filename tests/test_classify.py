@@ -98,6 +98,30 @@ class Classify(unittest.TestCase):
             self.assertEqual([t["label"] for t in row["top"]], [names[c] for c in order])
             np.testing.assert_allclose([t["prob"] for t in row["top"]], prob[order], rtol=1e-4)
 
+    def test_no_crop_each_at_its_own_size(self):
+        """--no-crop at --batch 1: each image runs at its own size, torch's logits for it (as a DataLoader of
+        batch_size 1 gives them); at --batch 2 an image of another size than the first is skipped, said with the
+        way out (they were skipped at batch 1 too)."""
+        out = self.d / "own"
+        out.mkdir(exist_ok=True)
+        r = self.classify("--no-crop", "--batch", "1", "--format", "json", "--logits-out", out / "l.npy", *self.images)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        preset = torchvision.transforms.Compose([torchvision.transforms.Resize(256), torchvision.transforms.ToTensor(),
+                                                 torchvision.transforms.Normalize([0.485, 0.456, 0.406],
+                                                                                  [0.229, 0.224, 0.225])])
+        xs = [preset(Image.open(p).convert("RGB"))[None] for p in self.images]
+        self.assertEqual(len({x.shape for x in xs}), 3)  # (the premise: three sizes)
+        with torch.no_grad():
+            want = np.concatenate([self.model(x).numpy() for x in xs])
+        logits = np.load(out / "l.npy")
+        self.assertLessEqual(float(np.linalg.norm(logits - want) / np.linalg.norm(want)), 1e-4)
+        self.assertEqual([json.loads(line)["file"] for line in r.stdout.splitlines()], [str(p) for p in self.images])
+        r = self.classify("--no-crop", "--batch", "2", *self.images)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn(f"{self.images[1]}: preprocesses to 352 x 256 pixels (width x height), unlike the first image's "
+                      "256 x 295; use --crop, or --resize HxW, or --batch 1 (each image at its own size) (skipped)",
+                      r.stderr)
+
     def test_text_and_csv(self):
         r = self.classify("--top", "2", self.images[0])
         self.assertEqual(r.returncode, 0, r.stderr)

@@ -784,10 +784,10 @@ class Mpi(Folder):
             np.testing.assert_array_equal(np.load(o2 / "t.npy"), np.load(o1 / "t.npy"))
 
     def test_no_crop_handed_out_batches(self):
-        """Without a crop, batches of one handed out as ranks ask: the list's first readable image (wide) sets
-        the size for every rank, whichever batches it takes (here each after the first is an image of another
-        size, tall, skipped), in classify, eval and train-head: one process's answer (train-head's: no class b
-        left to train on)."""
+        """Without a crop, batches of one handed out as ranks ask: each image runs at its own size (the first wide,
+        the others tall), whichever rank takes it, in classify, eval and train-head: one process's answer, none
+        skipped (until 0.3 the list's first readable image set the size for every rank and the tall ones were
+        skipped); with classify's --tensor-out (one array) the first still sets it, the others skipped."""
         data = self.d / "data"
         for c, name in enumerate(("a", "b")):
             (data / name).mkdir(parents=True)
@@ -798,12 +798,21 @@ class Mpi(Folder):
                     ["train-head", "--data", str(data), "--out", str(self.d / "m.safetensors"), "--epochs", "1"]):
             args = [VGGCL, cmd[0], "--weights", str(self.weights), "--resize", "30", "--no-crop", "--batch", "1",
                     *cmd[1:]]
+            if cmd[0] == "classify":
+                args += ["--logits-out", str(self.d / "l.npy")]
             one, two = (subprocess.run(launch + args, capture_output=True, text=True, env=ENV, timeout=600)
                         for launch in ([], ["mpirun", "-n", "2", "--oversubscribe"]))
-            self.assertEqual(one.returncode, 1, one.stderr)
-            self.assertEqual(sum("unlike the first image's 40 x 30" in ln for ln in vggcl_lines(one.stderr)), 11)
+            self.assertEqual(one.returncode, 0, one.stderr)
+            self.assertFalse([ln for ln in vggcl_lines(one.stderr) if "skipped" in ln], one.stderr)
             self.assertEqual((two.returncode, two.stdout, vggcl_lines(two.stderr)),
                              (one.returncode, one.stdout, vggcl_lines(one.stderr)), cmd[0])
+        self.assertEqual(np.load(self.d / "l.npy").shape[0], 12)  # (two's: every image's row)
+        r = subprocess.run([VGGCL, "classify", "--weights", str(self.weights), "--resize", "30", "--no-crop", "--batch",
+                            "1", "--tensor-out", str(self.d / "t.npy"), str(data / "a"), str(data / "b")],
+                           capture_output=True, text=True, env=ENV, timeout=600)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertEqual(sum("unlike the first image's 40 x 30" in ln for ln in vggcl_lines(r.stderr)), 11)
+        self.assertEqual(np.load(self.d / "t.npy").shape, (1, 3, 30, 40))
 
     def test_train_head_two_ranks(self):
         """train-head's features computed by two ranks and gathered: the same model, byte for byte, and the

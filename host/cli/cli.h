@@ -501,11 +501,16 @@ typedef struct {
                           * as they are */
     const vggcl_model *sized; /* the model the images are for (model; preprocess --weights's; NULL: any size): an
                                * image of a size it does not take is skipped (cli_size_taken) */
+    int any_size;        /* batch 1: each image at its own size, h and w 0 (cli_any_size) */
 } cli_batch_job;
 
 /* The size every image preprocesses to under p, whatever its own: the crop's, else (no crop) a resize of both
  * sides' (HxW); 0 0 where it is each image's own. */
 void cli_preset_size(const vggcl_preprocess *p, int *h, int *w);
+/* Whether batches of batch images under p run each at its own size (cli_batch_job.any_size): batches of one
+ * where p gives no common size (cli_preset_size 0 0), as a DataLoader of batch_size 1 runs them; the caller
+ * that writes the images' tensors (one array: one size) asks for no such thing. */
+int cli_any_size(const vggcl_preprocess *p, int batch);
 /* The size every image of a share is to have, as one process with the whole list sets it: with a
  * crop or a resize of both sides, theirs (cli_preset_size); else the first image of lead[0..n_lead) (the
  * files before the share: cli_ranks.lead) that reads and whose size the model m takes (cli_size_taken),

@@ -44,7 +44,8 @@ static const cli_command command = {
     "images were given, leaving out images that could not be read (or, with\n"
     "--no-crop, that preprocess to another size than the first, or whose logits are\n"
     "not finite: weights or preprocessing that overflow float32 on it). Such an image\n"
-    "is reported by name and skipped; the exit status is then 1.\n",
+    "is reported by name and skipped; the exit status is then 1. With --no-crop and\n"
+    "--batch 1 each image runs at its own size (not with --tensor-out, one array).\n",
     options, { cli_device_options, cli_net_options, cli_preprocess_options, cli_decode_options },
 };
 
@@ -333,12 +334,13 @@ int cmd_classify(int argc, char **argv)
     if (!strcmp(format, "csv") && ranks.rank == 0 && ranks.shard == 0)
         printf("file,rank,class,label,prob\n");
     res = (results){ wctx, classes, top, &l, format, files, logits_out, tensor_out, NULL, NULL, 0 };
-    int h, w;
-    cli_lead_size(ctx, model, &p, ranks.lead, ranks.n_lead, &h, &w);
+    int h = 0, w = 0;
+    const int any_size = cli_any_size(&p, batch) && !tensor_out; /* (its array is of one size) */
+    if (!any_size) cli_lead_size(ctx, model, &p, ranks.lead, ranks.n_lead, &h, &w);
     /* (an image whose logits are not finite is named, skipped and counted, as eval does: exit 1) */
     cli_batch_stats ran;
     const cli_batch_job job = { ctx, model, &p, batch, 0, 1, 0, progress_s, threads, &ran, devs.n, devs.ctx,
-                                devs.model, &ranks, 0, h, w, 0, 1, model };
+                                devs.model, &ranks, 0, h, w, 0, 1, model, any_size };
     if ((stopped = (rc = cli_run_batches(&job, files, n_files, print_batch, &res, &failed)) != CLI_OK)) goto out;
     /* all outputs or none: both made durable, then named (an earlier run's kept where one cannot be written) */
     rc = CLI_FAIL;
@@ -346,7 +348,8 @@ int cmd_classify(int argc, char **argv)
      * (one process's replaced an earlier run's, where it had kept it, unsaid) */
     if (!res.ok) {
         if (!h) h = ran.h, w = ran.w; /* (its images read, each then skipped: not finite) */
-        if (!h) cli_lead_size(ctx, model, &p, cli_ranks_after(&ranks), ranks.n_after, &h, &w); /* (as one process) */
+        if (!h && tensor_out) /* (as one process) */
+            cli_lead_size(ctx, model, &p, cli_ranks_after(&ranks), ranks.n_after, &h, &w);
         if (tensor_out && !h && ranks.rank > 0) goto out; /* (no rank knows it: said once, by rank 0) */
         const char *nor = ranks.final_logits ? ranks.final_logits : logits_out; /* (not written with it) */
         if (cli_open_empty(wctx, tensor_out, ranks.final_tensor, nor, 3, (const long long[]){ 3, h, w }, &res.x) !=

@@ -36,7 +36,8 @@ static const cli_command command = {
     "the model's metadata unless the options say otherwise. An unreadable image, one\n"
     "whose logits are not finite (weights that overflow float32 on it) and, with\n"
     "--no-crop, one that preprocesses to another size than the first are named and\n"
-    "skipped; the exit status is then 1.\n",
+    "skipped; the exit status is then 1. With --no-crop and --batch 1 each image runs\n"
+    "at its own size.\n",
     options, { cli_device_options, cli_net_options, cli_preprocess_options, cli_decode_options },
 };
 
@@ -360,10 +361,12 @@ int cmd_eval(int argc, char **argv)
     if (local == CLI_OK) {
         for (int i = 0; i < ds.n; i++) truth[i] = folder_class[ds.labels[i]];
         t.truth = truth + lo; /* (the callback's indices count from the share's first file) */
-        int h, w;
-        cli_lead_size(ctx, model, &p, ds.files, ranks.dynamic ? ds.n : lo, &h, &w); /* (handed out: the list's first) */
+        int h = 0, w = 0;
+        const int any_size = cli_any_size(&p, batch);
+        if (!any_size) /* (handed out: the list's first) */
+            cli_lead_size(ctx, model, &p, ds.files, ranks.dynamic ? ds.n : lo, &h, &w);
         const cli_batch_job job = { ctx, model, &p, batch, 0, 1, 0, progress_s, threads, NULL, devs.n, devs.ctx,
-                                    devs.model, &ranks, 0, h, w, 0, 1, model };
+                                    devs.model, &ranks, 0, h, w, 0, 1, model, any_size };
         stopped = (local = cli_run_batches(&job, ds.files + lo, hi - lo, count, &t, &failed)) != CLI_OK;
     }
     rc = cli_ranks_finish(&ranks, NULL, local, stopped, &failed, &n_ok);

@@ -52,6 +52,7 @@ static const cli_command command = {
     "run`, `classify`, `eval` and `cam` take it as it is. An unreadable image (or,\n"
     "with --no-crop, one that preprocesses to another size than the first) is named\n"
     "and skipped; the head is still trained and written, and the exit status is 1.\n"
+    "With --no-crop and --batch 1 each image runs at its own size.\n"
     "An image whose features are not finite (a trunk that overflows float32 on it)\n"
     "stops the run, naming it: no head is trained on such features.\n",
     options, { cli_device_options, cli_preprocess_options, cli_decode_options },
@@ -569,12 +570,13 @@ int cmd_train_head(int argc, char **argv)
     g.files = ds.files + lo, g.lo = lo;
     for (int part = 0; part < 2 && local == CLI_OK && (part == 0 || to[1] > from[1]); part++) {
         if (part) cli_ranks_next_list(&ranks); /* (handed out: the second run's batches, numbered on) */
-        int h, w, skipped = 0;
+        int h = 0, w = 0, skipped = 0;
+        const int any_size = cli_any_size(&p, batch);
         /* (the size one process would set; handed out: the list's first readable image's, the second run's
          * too, as one process's is of the training images, else its own first) */
-        cli_lead_size(ctx, model, &p, ds.files, ranks.dynamic ? ds.n : from[part], &h, &w);
+        if (!any_size) cli_lead_size(ctx, model, &p, ds.files, ranks.dynamic ? ds.n : from[part], &h, &w);
         const cli_batch_job job = { ctx, model, &p, batch, flip && part == 0, 0, 1, progress_s, threads, NULL,
-                                    devs.n, devs.ctx, devs.model, &ranks, 0, h, w, 0, 0, model };
+                                    devs.n, devs.ctx, devs.model, &ranks, 0, h, w, 0, 0, model, any_size };
         g.first = from[part] - lo;
         local = cli_run_batches(&job, ds.files + from[part], to[part] - from[part], collect, &g, &skipped);
         failed += skipped, stopped = local != CLI_OK;

@@ -38,7 +38,9 @@ enum { SLOT_FREE, SLOT_QUEUED, SLOT_RUNNING, SLOT_DONE };
 /* One batch on its way: assembled, run on a device, handed over. */
 typedef struct {
     int state, number, nb, first;   /* first: the list index of its first file */
+    int h, w;                       /* its images' size */
     float *x, *y, *f;
+    size_t x_cap;                   /* floats x holds (job->any_size: grown for a larger image) */
     int *index;                     /* list index of each image */
     int ok;                         /* the forward pass succeeded */
     char *msg;                      /* else why (allocated) */
@@ -79,9 +81,10 @@ static void describe_failure(runner *r, vggcl_ctx *ctx, bslot *s)
 
 /* Submits slot s's pass on device d (its context and model): it overlaps the
  * pass before it on that device. Returns s->ok. */
-static int submit_slot(runner *r, int d, bslot *s, int h, int w)
+static int submit_slot(runner *r, int d, bslot *s)
 {
     const cli_batch_job *job = r->job;
+    const int h = s->h, w = s->w;
     vggcl_ctx *ctx = d ? job->ctxs[d] : job->ctx;
     if (job->flip) mirror(s->x, s->x + (size_t)s->nb * 3 * h * w, s->nb, h, w);
     const double t0 = cli_now_ms();
@@ -104,7 +107,6 @@ static void finish_slot(runner *r, int d, bslot *s)
 typedef struct {
     runner *r;
     int device;
-    int h, w;
 } worker_arg;
 
 /* A slot's state, read under the lock the device threads write it under. */
@@ -144,7 +146,7 @@ static void *device_worker(void *arg)
         if (s) s->state = SLOT_RUNNING;
         pthread_mutex_unlock(&r->mu);
         if (!s && !held) return NULL;
-        const int submitted = s && submit_slot(r, a->device, s, a->h, a->w);
+        const int submitted = s && submit_slot(r, a->device, s);
         if (held) finish_slot(r, a->device, held), mark_done(r, held);
         held = submitted ? s : NULL;
         if (s && !submitted) mark_done(r, s);
@@ -181,6 +183,13 @@ void cli_preset_size(const vggcl_preprocess *p, int *h, int *w)
 {
     *h = *w = p->crop > 0 ? p->crop : 0;
     if (!p->crop && p->resize_w > 0) *h = p->resize, *w = p->resize_w;
+}
+
+int cli_any_size(const vggcl_preprocess *p, int batch)
+{
+    int h, w;
+    cli_preset_size(p, &h, &w);
+    return batch == 1 && !h;
 }
 
 void cli_lead_size(vggcl_ctx *ctx, const vggcl_model *m, const vggcl_preprocess *p, char *const *lead, int n_lead,
@@ -241,10 +250,10 @@ static void say_notes(const cli_batch_job *job, bslot *s, int *failed)
  * preprocessing overflow float32 on them), each noted (say_notes names and counts it); the others' rows keep their order
  * (not with flip: its mirrored rows stay where they are). Rows move down only, in order: a row is written where
  * no row not yet moved lies. */
-static void drop_nonfinite(const cli_batch_job *job, char **files, bslot *o, int H, int W)
+static void drop_nonfinite(const cli_batch_job *job, char **files, bslot *o)
 {
     const int classes = vggcl_model_classes(job->model), nb = o->nb;
-    const size_t xs = (size_t)3 * H * W, fs = (size_t)vggcl_model_features(job->model);
+    const size_t xs = (size_t)3 * o->h * o->w, fs = (size_t)vggcl_model_features(job->model);
     int kept = 0;
     for (int j = 0; j < nb; j++) {
         const float *l = o->y + (size_t)j * classes;
@@ -311,6 +320,7 @@ int cli_run_batches(const cli_batch_job *job, char **files, int n_files, cli_bat
     pthread_t *threads = NULL;
     worker_arg *args = NULL;
     int H = job->h, W = job->w, rc = CLI_OK, started = 0, next_out = 0, checked = 0;
+    long long checked_px = 0; /* the largest image size checked to fit (any_size: checked again past it) */
     cli_batch_stats st = { 0 };
     const double start = cli_now_ms();
     *failed = 0;
@@ -361,7 +371,7 @@ int cli_run_batches(const cli_batch_job *job, char **files, int n_files, cli_bat
             st.blocked_ms += cli_now_ms() - t0;
             st.device_ms += o->device_ms;
             st.upload_ms += o->upload_ms;
-            if (o->ok && o->nb && job->finite) drop_nonfinite(job, files, o, H, W);
+            if (o->ok && o->nb && job->finite) drop_nonfinite(job, files, o);
             if (dynamic) cli_ranks_mark_start(job->ranks); /* (the text before: said before every batch's) */
             say_notes(job, o, failed);
             if (!o->ok) {
@@ -369,7 +379,7 @@ int cli_run_batches(const cli_batch_job *job, char **files, int n_files, cli_bat
             } else if (o->nb) {
                 st.images += o->nb, st.batches++;
                 cli_progress_wipe(&shown);
-                rc = fn(user, o->index, o->nb, o->x, H, W, job->want_logits ? o->y : NULL,
+                rc = fn(user, o->index, o->nb, o->x, o->h, o->w, job->want_logits ? o->y : NULL,
                         job->want_features ? o->f : NULL,
                         job->want_features && job->flip ? o->f + (size_t)o->nb * feats : NULL);
                 if (rc == CLI_OK) rc = cli_flush_stdout(); /* (the answers so far: a full disk stops the run) */
@@ -409,12 +419,14 @@ int cli_run_batches(const cli_batch_job *job, char **files, int n_files, cli_bat
                 vggcl_free(t);
                 continue;
             }
-            if (!H) H = oh, W = ow;
+            if (!H || job->any_size) H = oh, W = ow; /* (any_size: a batch of this image alone, at its size) */
             /* (no logits or features without a model; a batch of more than the images: as many as they) */
             const size_t rows = (size_t)(batch < n_files ? batch : n_files) * copies;
-            if (!checked && job->model) { /* the first image read: said before batches of it fill the host's memory */
-                checked = 1; /* (after the images before it, unreadable: their batches ran nothing, not handed over) */
-                for (; dynamic && next_out < b; next_out++) { /* (each in its place in the list's order) */
+            const int first = !checked; /* the first image read: said before batches of it fill the host's memory */
+            if (job->model && (first || (job->any_size && (long long)H * W > checked_px))) { /* (or a larger one) */
+                checked = 1, checked_px = (long long)H * W;
+                /* (after the images before it, unreadable: their batches ran nothing, not handed over) */
+                for (; first && dynamic && next_out < b; next_out++) { /* (each in its place in the list's order) */
                     bslot *o = &r.slots[next_out % r.n_slots];
                     cli_ranks_mark_start(job->ranks);
                     say_notes(job, o, failed);
@@ -424,29 +436,35 @@ int cli_run_batches(const cli_batch_job *job, char **files, int n_files, cli_bat
                     o->state = SLOT_FREE;
                     pthread_mutex_unlock(&r.mu);
                 }
-                if (dynamic) cli_ranks_mark_start(job->ranks); /* (this batch's so far: said with it) */
-                for (int k = next_out; k <= b; k++) say_notes(job, &r.slots[k % r.n_slots], failed);
+                if (first && dynamic) cli_ranks_mark_start(job->ranks); /* (this batch's so far: said with it) */
+                for (int k = next_out; first && k <= b; k++) say_notes(job, &r.slots[k % r.n_slots], failed);
                 if ((rc = check_batches(job, n_dev, (int)rows, H, W)) != CLI_OK) {
                     vggcl_free(t);
                     break;
                 }
             }
-            if (!s->x && (!(s->x = malloc(sizeof *s->x * 3 * (size_t)H * W * rows)) ||
-                          (job->model && (!(s->y = malloc(sizeof *s->y * (size_t)(classes ? classes : 1) * rows)) ||
-                                          !(s->f = malloc(sizeof *s->f * (size_t)feats * rows)))))) {
+            const size_t need = (size_t)3 * H * W * rows; /* (fixed but for any_size's larger images) */
+            float *grown = s->x_cap < need ? realloc(s->x, sizeof *s->x * need) : s->x;
+            if (grown) s->x = grown, s->x_cap = need > s->x_cap ? need : s->x_cap;
+            if (!grown || (job->model && !s->y &&
+                           (!(s->y = malloc(sizeof *s->y * (size_t)(classes ? classes : 1) * rows)) ||
+                            !(s->f = malloc(sizeof *s->f * (size_t)feats * rows))))) {
                 vggcl_free(t);
                 rc = cli_error(CLI_FAIL, "out of host memory");
                 break;
             }
             if (oh != H || ow != W) { /* (width x height, labelled, as the other messages of sizes) */
+                const char *alone = job->model && batch > 1 ? ", or --batch 1 (each image at its own size)" : "";
                 note(s, batch, i, "%s: preprocesses to %d x %d pixels (width x height), unlike the first image's %d x "
-                     "%d; use --crop, or --resize HxW%s", files[i], ow, oh, W, H, job->strict ? "" : " (skipped)");
+                     "%d; use --crop, or --resize HxW%s%s", files[i], ow, oh, W, H, alone,
+                     job->strict ? "" : " (skipped)");
                 vggcl_free(t);
                 continue;
             }
             memcpy(s->x + (size_t)s->nb * 3 * H * W, t, sizeof *s->x * 3 * (size_t)H * W);
             vggcl_free(t);
             s->index[s->nb++] = i;
+            s->h = H, s->w = W;
         }
         if (rc != CLI_OK) break;
         if (!s->nb || !job->model) { /* nothing readable in this batch, or nothing to run: done at once */
@@ -459,7 +477,7 @@ int cli_run_batches(const cli_batch_job *job, char **files, int n_files, cli_bat
             threads = calloc((size_t)n_dev, sizeof *threads);
             args = calloc((size_t)n_dev, sizeof *args);
             for (int d = 0; threads && args && d < n_dev && started == d; d++) { /* (joined: the first started) */
-                args[d] = (worker_arg){ &r, d, H, W };
+                args[d] = (worker_arg){ &r, d };
                 if (pthread_create(&threads[d], NULL, device_worker, &args[d]) == 0) started++;
             }
             if (!started) {
@@ -469,7 +487,7 @@ int cli_run_batches(const cli_batch_job *job, char **files, int n_files, cli_bat
         }
         if (!started) { /* one device: submit it here; it runs while the batch before is handed over */
             const double t0 = cli_now_ms();
-            s->state = submit_slot(&r, 0, s, H, W) ? SLOT_RUNNING : SLOT_DONE;
+            s->state = submit_slot(&r, 0, s) ? SLOT_RUNNING : SLOT_DONE;
             st.blocked_ms += cli_now_ms() - t0;
             continue;
         }
