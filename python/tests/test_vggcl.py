@@ -831,8 +831,10 @@ def test_classify_not_finite(files, tmp_path):
         assert e.value.status == "shape"
         # (without a crop: images of two sizes, the second an array, named by its place, not its values)
         with pytest.raises(vggcl.Error, match=r"^classify: paths\[1\] preprocesses to 13 x 9 pixels \(width x "
-                           r"height\), unlike paths\[0\]'s 40 x 40; give crop, or resize=\(h, w\)$"):
+                           r"height\), unlike paths\[0\]'s 40 x 40; give crop, or resize=\(h, w\), or batch=1 \(each "
+                           r"image at its own size\)$"):
             m.classify([black, black[:9, :13]], resize=0, crop=0, **zero)
+        assert len(m.classify([black, black[:36]], resize=0, crop=0, batch=1, **zero)) == 2  # (as it says)
 
 
 def test_older_library_said(tmp_path):

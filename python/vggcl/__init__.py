@@ -905,8 +905,8 @@ class Model:
                     if t.shape != done[0][1].shape:
                         raise Error(f"classify: {named(len(out) + j, path)} preprocesses to {t.shape[2]} x "
                                     f"{t.shape[1]} pixels (width x height), unlike {named(len(out), done[0][0])}'s "
-                                    f"{done[0][1].shape[2]} x {done[0][1].shape[1]}; give crop, or resize=(h, w)",
-                                    "shape")
+                                    f"{done[0][1].shape[2]} x {done[0][1].shape[1]}; give crop, or resize=(h, w), or "
+                                    "batch=1 (each image at its own size)", "shape")
                 x = np.stack([t for _, t in done])
                 try:
                     logits, _ = self.forward(x)
