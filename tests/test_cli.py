@@ -3035,6 +3035,11 @@ class Bench(unittest.TestCase):
         self.assertEqual(r.returncode, 1, r.stderr)
         self.assertEqual((json.loads(r.stdout)["images"], json.loads(r.stdout)["batches"]), (5, 5))
         (images / "9.png").unlink()
+        # logits that are not finite (preprocessing that overflows float32): skipped as classify skips them, no rate
+        r = self.bench("--images", images, "--resize", "40", "--crop", "32", "--mean", "0,0,0", "--std", "1e-37,1,1")
+        self.assertEqual((r.returncode, r.stdout), (1, ""), r.stderr)
+        self.assertIn("0.png: logit 0 is ", r.stderr)
+        self.assertIn(f"vggcl: {images}: none of the 5 images could be run (each skipped, named above)", r.stderr)
         t = self.bench("--images", images, "--batch", "2", "--resize", "40", "--crop", "32")
         self.assertEqual(t.returncode, 0, t.stderr)
         self.assertIn("end to end:", t.stdout)

@@ -53,8 +53,9 @@ int cli_bench_images(vggcl_ctx *ctx, vggcl_model *model, const char *weights, co
         goto done;
     }
     /* a warm-up batch (first-use compiles: the first that holds a readable image, else its time went into the
-     * timed run), then every image, timed */
-    cli_batch_job job = { ctx, model, p, batch, 0, 1, 0, 0, threads, NULL, 1, NULL, NULL, NULL, 0, 0, 0, 1, 0, model,
+     * timed run), then every image, timed; one whose logits are not finite skipped, as classify skips it (its
+     * NaNs were timed as answers) */
+    cli_batch_job job = { ctx, model, p, batch, 0, 1, 0, 0, threads, NULL, 1, NULL, NULL, NULL, 0, 0, 0, 1, 1, model,
                           0 };
     cli_batch_stats warm = { 0 };
     job.stats = &warm;
