@@ -496,18 +496,25 @@ VGGCL_API void vggcl_cam_draw(const float *norm, const unsigned char *rgb, int h
  * head that diverges from its first epoch on (lr too large), are
  * VGGCL_ERR_ARG; so are fewer than 2 classes and a label outside 0..classes-1.
  * best_epoch (may be NULL) gets the epoch kept. After a failure w, b, log and
- * *best_epoch hold nothing valid. */
-typedef struct {
-    int epochs, batch;
-    double lr, momentum, l2;
-    unsigned long long seed;
-} vggcl_train_options;
-VGGCL_API void vggcl_train_defaults(vggcl_train_options *o); /* 30 epochs, batch 32, lr 0.1, momentum 0.9, l2 1e-4, seed 0 */
-
+ * *best_epoch hold nothing valid. on_epoch (may be NULL) is called with user after
+ * each epoch, in order, on the calling thread, with its log entry and best 1 where
+ * it is the epoch kept so far (the last such is the one kept): a long training can
+ * say how it goes as it goes. */
 typedef struct {
     int epoch;          /* from 1 */
     double train_loss, train_acc, val_loss, val_acc; /* mean cross-entropy, top-1; val 0 without validation */
 } vggcl_train_epoch;
+
+typedef void (*vggcl_train_fn)(void *user, const vggcl_train_epoch *epoch, int best);
+typedef struct {
+    int epochs, batch;
+    double lr, momentum, l2;
+    unsigned long long seed;
+    vggcl_train_fn on_epoch; /* NULL: none */
+    void *user;
+} vggcl_train_options;
+/* 30 epochs, batch 32, lr 0.1, momentum 0.9, l2 1e-4, seed 0, no on_epoch */
+VGGCL_API void vggcl_train_defaults(vggcl_train_options *o);
 
 VGGCL_API vggcl_status vggcl_train_head(vggcl_ctx *ctx, const float *x, const int *y, int n, int d, int classes,
                               const float *x_val, const int *y_val, int n_val, const vggcl_train_options *opts,

@@ -564,8 +564,23 @@ START_TEST(test_npy_limits)
 }
 END_TEST
 
+/* What vggcl_train_options.on_epoch was told: each epoch, in order, and the last one said to be the best. */
+typedef struct {
+    int calls, last_best, order_ok;
+    vggcl_train_epoch seen[100];
+} epochs_told;
+
+static void tell_epoch(void *user, const vggcl_train_epoch *e, int best)
+{
+    epochs_told *t = user;
+    t->order_ok &= e->epoch == t->calls + 1;
+    if (t->calls < 100) t->seen[t->calls] = *e;
+    t->calls++;
+    if (best) t->last_best = e->epoch;
+}
+
 /* A NaN or infinite feature, or an infinite lr or l2, is refused; a learning rate that diverges is said (each
- * returned VGGCL_OK with a head of NaN). */
+ * returned VGGCL_OK with a head of NaN); on_epoch is told each epoch as it ends, the last best the one kept. */
 START_TEST(test_train_head_not_finite)
 {
     vggcl_ctx *ctx = vggcl_ctx_new();
@@ -599,10 +614,15 @@ START_TEST(test_train_head_not_finite)
     o.lr = 5, o.l2 = 1, o.momentum = 0, o.batch = 1, o.epochs = 100;
     for (int nv = 0; nv <= 2; nv += 2) {
         int best = 0;
+        static epochs_told told;
+        told = (epochs_told){ .order_ok = 1 };
+        o.on_epoch = tell_epoch, o.user = &told;
         ck_assert_int_eq(vggcl_train_head(ctx, x, y, 8 - nv, 3, 2, x + 3 * (8 - nv), y + 8 - nv, nv, &o, w, b, log,
                                           &best), VGGCL_OK);
         ck_assert(!isfinite(log[99].train_loss) && isnan(log[99].train_acc));
         ck_assert(best >= 1 && isfinite(log[best - 1].train_loss));
+        ck_assert(told.calls == 100 && told.order_ok && told.last_best == best);
+        ck_assert(!memcmp(told.seen, log, sizeof log)); /* (NaNs compared by their bytes) */
         for (int k = 0; k < 2 * 3 + 2; k++) ck_assert(isfinite(k < 6 ? w[k] : b[k - 6]));
     }
     vggcl_ctx_free(ctx);

@@ -19,6 +19,7 @@ usage: test_train_head.py VGGCL_BINARY
 import json
 import os
 import re
+import select
 import shutil
 import subprocess
 import sys
@@ -166,13 +167,17 @@ class TrainHead(unittest.TestCase):
         w, b, log, best = torch_train(x, y, xv_feat, yv, 3, **settings)
         lines = [ln for ln in r.stdout.splitlines() if ln.startswith("epoch")]
         self.assertEqual(len(lines), 12)
+        kept = (-1.0, float("inf"))  # (each epoch printed as it ends: "*" where it is the best so far, the last kept)
         for ln, (tl, ta, vl, va) in zip(lines, log):
             f = ln.split()
             self.assertAlmostEqual(float(f[4]), tl, delta=1e-4 + 1e-6 * tl)
             self.assertAlmostEqual(float(f[6]), ta, places=4)
             self.assertAlmostEqual(float(f[9]), vl, delta=1e-4 + 1e-6 * vl)
             self.assertAlmostEqual(float(f[11]), va, places=4)
-            self.assertEqual(ln.endswith("*"), f[1].startswith(f"{best}/"))
+            better = va > kept[0] or (va == kept[0] and vl < kept[1])  # (torch's: the printed ones are rounded)
+            self.assertEqual(ln.endswith("*"), better, ln)
+            kept = (va, vl) if better else kept
+        self.assertTrue([ln for ln in lines if ln.endswith("*")][-1].startswith(f"epoch {best:3d}/"), lines)
         got, meta = load_file(out)
         self.assertLessEqual(self.rel(got["classifier.0.weight"], w), 1e-6)
         self.assertLessEqual(self.rel(got["classifier.0.bias"], b), 1e-6)
@@ -201,6 +206,29 @@ class TrainHead(unittest.TestCase):
         e = self.vggcl("eval", "--weights", out, "--data", self.d / "val", "--format", "json")
         self.assertEqual(e.returncode, 0, e.stderr)
         self.assertAlmostEqual(json.loads(e.stdout)["top1"], log[best - 1][3], places=6)
+
+    def test_epochs_printed_as_they_end(self):
+        """Each epoch's line is printed as the epoch ends (a long training printed them all at its end: minutes
+        silent); stopped by SIGTERM meanwhile, no model is left."""
+        out = self.d / "long.safetensors"
+        p = subprocess.Popen([VGGCL, "train-head", "--weights", str(self.trunk), "--resize", str(SIZE), "--crop",
+                              str(SIZE), "--out", str(out), "--data", str(self.d / "train"), "--epochs", "100000"],
+                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        try:
+            first = ""
+            while not first.startswith("epoch"):  # (the features' lines before: none on stdout)
+                ready, _, _ = select.select([p.stdout], [], [], 300)
+                self.assertTrue(ready, "no epoch line in 300 s")
+                first = p.stdout.readline()
+                self.assertTrue(first, "the output ended before an epoch line")
+            self.assertRegex(first, r"^epoch +1/100000  train loss [0-9.]+ top-1 [0-9.]+  val loss [0-9.]+ top-1 "
+                                    r"[0-9.]+  \*$")  # (the first is the best so far)
+            self.assertIsNone(p.poll())  # (still training: 100000 epochs)
+        finally:
+            p.terminate()
+            p.wait(timeout=60)
+        self.assertFalse(out.exists())
+        self.assertEqual([q.name for q in self.d.iterdir() if ".tmp." in q.name], [])
 
     def test_pool5_drop_and_val_split(self):
         out, prefix = self.d / "drop.safetensors", self.d / "drop"

@@ -44,17 +44,17 @@ static const cli_command command = {
     "preprocessing as `vggcl classify` (the trunk file's metadata, else torchvision's\n"
     "preset) and the trunk's convolutions on the device, once, giving its GAP\n"
     "features. Then a linear head (softmax cross-entropy, L2 on the weights) is\n"
-    "trained on the host by minibatch SGD with momentum on standardized features,\n"
-    "as torch.optim.SGD does it, deterministic for --seed. Each epoch's loss and\n"
-    "accuracy are printed; the epoch with the best validation accuracy is kept\n"
-    "(without validation, the lowest training loss). The model written carries the\n"
-    "pool5 setting, the class names and the preprocessing in its metadata, so `vggcl\n"
-    "run`, `classify`, `eval` and `cam` take it as it is. An unreadable image (or,\n"
-    "with --no-crop, one that preprocesses to another size than the first) is named\n"
-    "and skipped; the head is still trained and written, and the exit status is 1.\n"
-    "With --no-crop and --batch 1 each image runs at its own size.\n"
-    "An image whose features are not finite (a trunk that overflows float32 on it)\n"
-    "stops the run, naming it: no head is trained on such features.\n",
+    "trained on the host by minibatch SGD with momentum on standardized features, as\n"
+    "torch.optim.SGD does it, deterministic for --seed. Each epoch's loss and\n"
+    "accuracy are printed as it ends, '*' marking the best so far; the epoch with the\n"
+    "best validation accuracy is kept (without validation, the lowest training loss).\n"
+    "The model written carries the pool5 setting, the class names and the\n"
+    "preprocessing in its metadata, so `vggcl run`, `classify`, `eval` and `cam` take\n"
+    "it as it is. An unreadable image (or, with --no-crop, one that preprocesses to\n"
+    "another size than the first) is named and skipped; the head is still trained and\n"
+    "written, and the exit status is 1. With --no-crop and --batch 1 each image runs\n"
+    "at its own size. An image whose features are not finite (a trunk that overflows\n"
+    "float32 on it) stops the run, naming it: no head is trained on such features.\n",
     options, { cli_device_options, cli_preprocess_options, cli_decode_options },
 };
 
@@ -259,6 +259,24 @@ static const char *num4(double v, char buf[32])
     return buf;
 }
 
+/* Where each epoch's line goes as it ends (vggcl_train_options.on_epoch). */
+typedef struct {
+    FILE *report;
+    int epochs, validated;
+} epoch_lines;
+
+/* An epoch's line: its losses and accuracies, "*" where it is the best so far (the last such is kept). */
+static void print_epoch(void *user, const vggcl_train_epoch *e, int best)
+{
+    const epoch_lines *to = user;
+    char l1[32], l2[32];
+    fprintf(to->report, "epoch %3d/%d  train loss %s top-1 %.4f", e->epoch, to->epochs, num4(e->train_loss, l1),
+            e->train_acc);
+    if (to->validated) fprintf(to->report, "  val loss %s top-1 %.4f", num4(e->val_loss, l2), e->val_acc);
+    fprintf(to->report, "%s\n", best ? "  *" : "");
+    fflush(to->report); /* (as it goes: a long training printed every epoch at its end) */
+}
+
 /* Trains, prints each epoch, names the staged features (features: their paths, or NULL) and writes the model. */
 static int train_and_write(vggcl_ctx *ctx, const split *s, const cli_dataset *ds, const vggcl_train_options *o,
                            const char *weights, const char *out, int pool5, const vggcl_preprocess *p,
@@ -278,19 +296,16 @@ static int train_and_write(vggcl_ctx *ctx, const split *s, const cli_dataset *ds
         rc = cli_error(CLI_FAIL, "out of host memory");
         goto done;
     }
-    if (vggcl_train_head(ctx, s->x, s->y, s->n, s->d, C, s->xv, s->yv, s->nv, o, w, b, log, &best) != VGGCL_OK) {
+    epoch_lines lines = { report, o->epochs, s->nv > 0 };
+    vggcl_train_options told = *o;
+    told.on_epoch = print_epoch, told.user = &lines;
+    if (vggcl_train_head(ctx, s->x, s->y, s->n, s->d, C, s->xv, s->yv, s->nv, &told, w, b, log, &best) != VGGCL_OK) {
         rc = cli_error(CLI_FAIL, "%s", vggcl_message(ctx));
         goto done;
     }
     int diverged = 0; /* the first epoch whose training loss is not finite */
-    for (int e = 0; e < o->epochs; e++) {
-        char l1[32], l2[32];
-        fprintf(report, "epoch %3d/%d  train loss %s top-1 %.4f", log[e].epoch, o->epochs, num4(log[e].train_loss, l1),
-                log[e].train_acc);
-        if (s->nv) fprintf(report, "  val loss %s top-1 %.4f", num4(log[e].val_loss, l2), log[e].val_acc);
-        fprintf(report, "%s\n", log[e].epoch == best ? "  *" : "");
-        if (!diverged && !isfinite(log[e].train_loss)) diverged = log[e].epoch;
-    }
+    for (int e = 0; e < o->epochs && !diverged; e++)
+        if (!isfinite(log[e].train_loss)) diverged = log[e].epoch;
     const char *or_l2 = o->lr * o->l2 > 2 * (1 + o->momentum) ? " (or a smaller --l2)" : "";
     const double first = log[0].train_loss, last = log[o->epochs - 1].train_loss;
     if (diverged) /* (an epoch before it is kept: a run of a learning rate too large was written unsaid, exit 0) */

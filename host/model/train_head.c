@@ -19,6 +19,8 @@ void vggcl_train_defaults(vggcl_train_options *o)
     o->momentum = 0.9;
     o->l2 = 1e-4;
     o->seed = 0;
+    o->on_epoch = NULL;
+    o->user = NULL;
 }
 
 /* splitmix64: the shuffling generator (tests/test_train_head.py has a copy). */
@@ -174,12 +176,14 @@ vggcl_status vggcl_train_head(vggcl_ctx *ctx, const float *x, const int *y, int 
         const double acc = nv ? r.val_acc : 0, loss = nv ? r.val_loss : r.train_loss;
         int finite = isfinite(r.train_loss) && isfinite(loss);
         for (size_t k = 0; finite && k < wn + (size_t)classes; k++) finite = isfinite((float)(k < wn ? w[k] : b[k - wn]));
-        if (finite && (acc > best_acc || (acc == best_acc && loss < best_loss))) {
+        const int best = finite && (acc > best_acc || (acc == best_acc && loss < best_loss));
+        if (best) {
             best_acc = acc, best_loss = loss;
             if (best_epoch) *best_epoch = e + 1;
             memcpy(bw, w, sizeof *w * wn);
             memcpy(bb, b, sizeof *b * (size_t)classes);
         }
+        if (o->on_epoch) o->on_epoch(o->user, &r, best);
     }
     /* fold the standardization in: w' = w / sd, b' = b - w' . mean */
     for (int c = 0; c < classes; c++) {
