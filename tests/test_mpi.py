@@ -691,6 +691,22 @@ class Mpi(Folder):
         bad, _ = self.classify("bad", "--shard", "2/2")
         self.assertEqual(bad.returncode, 2)
         self.assertIn("--shard must be I/N", bad.stderr)
+        # one --shard given to every rank of mpirun: each runs that share (independent processes), which the rank
+        # whose own it is not says (it ran twice, unsaid); the documented form, $OMPI_COMM_WORLD_RANK/2, says nothing
+        cmd = [VGGCL, "classify", "--weights", str(self.weights), "--resize", "40", "--crop", "32", "--format", "json",
+               str(self.images)]
+        same = subprocess.run(["mpirun", "-n", "2", "--oversubscribe", *cmd, "--shard", "0/2"], capture_output=True,
+                              text=True, env=ENV, timeout=600)
+        self.assertEqual(same.returncode, 0, same.stderr)
+        self.assertEqual(sorted(same.stdout.splitlines()), sorted(parts[0][0].stdout.splitlines() * 2))
+        self.assertEqual(vggcl_lines(same.stderr), [
+            "vggcl: classify: rank 1 of 2 takes --shard 0/2: each process takes the share its --shard names, so one "
+            "--shard given to every rank runs that share on each; give each its own (--shard $OMPI_COMM_WORLD_RANK/2), "
+            "or none for the ranks to share the list"])
+        own = " ".join(map(shlex.quote, cmd)) + " --shard $OMPI_COMM_WORLD_RANK/2"
+        r = subprocess.run(["mpirun", "-n", "2", "--oversubscribe", "sh", "-c", own], capture_output=True, text=True,
+                           env=ENV, timeout=600)
+        self.assertFalse([ln for ln in vggcl_lines(r.stderr) if "--shard" in ln], r.stderr)
 
     def test_no_crop_shares_take_the_first_images_size(self):
         """Without a crop the list's first readable image sets every image's size, and one of another size

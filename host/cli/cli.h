@@ -290,6 +290,9 @@ int cli_ranks_under_launcher(void);
 int cli_ranks_several(const char *shard);
 /* The rank count a launcher announced (1 without one, or for one rank), and this process's rank in *rank. */
 int cli_ranks_launched(int *rank);
+/* The variable that launcher gives each process its rank in (OMPI_COMM_WORLD_RANK, PMI_RANK, SLURM_PROCID);
+ * NULL without one. */
+const char *cli_ranks_rank_variable(void);
 /* Starts MPI when launched as several ranks (collective: it also agrees on
  * r->chunk); refuses, said by each process, when MPI does not join the ranks
  * the launcher announced (another MPI's launcher: each process alone). Given

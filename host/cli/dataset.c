@@ -272,6 +272,12 @@ int cli_shard(const char *cmd, const char *spec, char ***files, int *n, char ***
     int i, of, lo, hi;
     if (!shard_parse(spec, &i, &of)) /* (sscanf's %d wrapped 1/4294967298 to 1/2) */
         return cli_error(CLI_USAGE, "%s: --shard must be I/N with 0 <= I < N, not '%s'", cmd, spec);
+    int rank;
+    const int launched = cli_ranks_launched(&rank);
+    if (launched >= 2 && of == launched && i != rank) /* (the same --shard to every rank ran that share on each) */
+        cli_notice("%s: rank %d of %d takes --shard %d/%d: each process takes the share its --shard names, so one "
+                   "--shard given to every rank runs that share on each; give each its own (--shard $%s/%d), or none "
+                   "for the ranks to share the list", cmd, rank, launched, i, of, cli_ranks_rank_variable(), of);
     cli_share(*n, i, of, &lo, &hi);
     const int others = *n - (hi - lo);
     if (others && !(*lead = malloc(sizeof **lead * (size_t)others)))

@@ -89,6 +89,12 @@ int cli_ranks_launched(int *rank)
     return launched_size();
 }
 
+const char *cli_ranks_rank_variable(void)
+{
+    const int i = launcher_pair();
+    return i < 0 ? NULL : launcher_vars[i][1];
+}
+
 int cli_ranks_writes(const char *shard)
 {
     return shard || launched_size() < 2 || launched_rank() == 0;
