@@ -994,6 +994,9 @@ class Images(unittest.TestCase):
         zero = bytearray((self.d / "ok.jpg").read_bytes())  # a width of 0 (said as libjpeg's "DNL not supported")
         zero[zero.index(b"\xff\xc0") + 7:zero.index(b"\xff\xc0") + 9] = bytes(2)
         (self.d / "zero_wide.jpg").write_bytes(bytes(zero))
+        zero = bytearray((self.d / "ok.jpg").read_bytes())  # no components (the same libjpeg error)
+        zero[zero.index(b"\xff\xc0") + 9] = 0
+        (self.d / "no_components.jpg").write_bytes(bytes(zero))
         (self.d / "empty.jpg").write_bytes(b"")
         out = self.d / "out" / "t.npy"
         out.parent.mkdir()
@@ -1004,6 +1007,7 @@ class Images(unittest.TestCase):
                              ("empty.jpg", "empty.jpg: an empty file (0 bytes), not an image"),
                              ("zero_wide.jpg", "corrupt JPEG: its frame header gives a width or height of 0 (an empty "
                                                "image)"),
+                             ("no_components.jpg", "corrupt JPEG: its frame header gives no colour components"),
                              ("twelve.jpg", "a JPEG vggcl does not read: Unsupported JPEG data precision 12 (it reads "
                                             "8-bit JPEGs, lossy, as PIL does)"), ("text_crc.png", "corrupt PNG: tEXt: CRC error"), ("short.png", "Not enough image data"), ("missing.png", "cannot open")):
             with self.subTest(name):

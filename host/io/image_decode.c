@@ -32,7 +32,8 @@ static void jpeg_fail(j_common_ptr cinfo)
 {
     jpeg_err *e = (jpeg_err *)cinfo->err;
     if (cinfo->err->msg_code == JERR_EMPTY_IMAGE) /* (libjpeg's "Empty JPEG image (DNL not supported)") */
-        snprintf(e->msg, sizeof e->msg, "its frame header gives a width or height of 0 (an empty image)");
+        snprintf(e->msg, sizeof e->msg, "its frame header gives %s (an empty image)",
+                 ((j_decompress_ptr)cinfo)->num_components <= 0 ? "no colour components" : "a width or height of 0");
     else e->pub.format_message(cinfo, e->msg);
     longjmp(e->jump, 1);
 }
