@@ -504,8 +504,9 @@ def test_misuse_raises_errors(files, monkeypatch):
                 given = {"vggcl.crop": 64, "vggcl.mean": (0, 0, 0), "vggcl.std": "1,1,1"}[key]  # not read then
                 assert mm.preprocess(files["images"][0], **{key[6:]: given}).shape[0] == 3
     with vggcl.Model(files["weights"], device="ref", features_only=True) as mm:
-        with pytest.raises(vggcl.Error, match="features_only"):
+        with pytest.raises(vggcl.InvalidInput, match="features_only") as e:
             mm.classify(files["images"])
+        assert e.value.status == "arg"  # (as cam's refusal of it)
     with vggcl.Model(files["weights"], device="ref") as mm:
         with pytest.raises(vggcl.Error, match=r"img1.png preprocesses to .*, unlike .*img0.jpg"):
             mm.classify(files["images"][:2], crop=0, resize=64)

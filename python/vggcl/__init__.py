@@ -865,7 +865,7 @@ class Model:
                 callable(getattr(paths, "convert", None))):  # (one image: iterated, an array's rows were images)
             paths = [paths]
         if not self.classes:
-            raise Error(f"{self.path}: classify needs a head; the model was loaded features_only")
+            raise Error(f"{self.path}: classify needs a head; the model was loaded features_only", "arg")
         names = self.class_names or [f"class {c}" for c in range(self.classes)]
         p = self._preset(resize, crop, mean, std, draft)
         local = threading.local()  # a context per thread, for its error messages
