@@ -30,9 +30,10 @@
  *
  * The environment the library reads (a program embedding it passes its own on):
  *   VGGCL_DEVICE      the device vggcl_select_device(ctx, NULL) picks (as its spec)
- *   VGGCL_CACHE_DIR   the folder of compiled programs and tuning tables ("off": none; default
- *                     $XDG_CACHE_HOME/vggcl, else $HOME/.cache/vggcl); on PoCL, POCL_CACHE_DIR is
- *                     checked to be writable, as PoCL's builds need
+ *   VGGCL_CACHE_DIR   the folder of compiled programs and tuning tables ("off", any case: none;
+ *                     default $XDG_CACHE_HOME/vggcl where that is absolute, else $HOME/.cache/vggcl);
+ *                     on PoCL, its own cache folder (POCL_CACHE_DIR, else under XDG_CACHE_HOME or
+ *                     HOME, as PoCL finds it) is checked to be writable, as PoCL's builds need
  *   VGGCL_HUGE_PAGES  0: the packed weights not advised as huge pages (MADV_HUGEPAGE)
  *   VGGCL_KERNEL_DIR  for development: the kernels' .cl sources read from this folder, not the
  *                     copies built into the library
