@@ -116,6 +116,12 @@ class Classify(unittest.TestCase):
         logits = np.load(out / "l.npy")
         self.assertLessEqual(float(np.linalg.norm(logits - want) / np.linalg.norm(want)), 1e-4)
         self.assertEqual([json.loads(line)["file"] for line in r.stdout.splitlines()], [str(p) for p in self.images])
+        # two contexts taking the batches as they come (a thread each): the same, each at its size, in order
+        two = self.classify("--no-crop", "--batch", "1", "--format", "json", "--device", "0,0", "--logits-out",
+                            out / "l2.npy", *self.images, *self.images[::-1])
+        self.assertEqual(two.returncode, 0, two.stderr)
+        self.assertEqual(two.stdout, r.stdout + "".join(r.stdout.splitlines(True)[::-1]))
+        np.testing.assert_array_equal(np.load(out / "l2.npy"), np.concatenate([logits, logits[::-1]]))
         r = self.classify("--no-crop", "--batch", "2", *self.images)
         self.assertEqual(r.returncode, 1, r.stderr)
         self.assertIn(f"{self.images[1]}: preprocesses to 352 x 256 pixels (width x height), unlike the first image's "

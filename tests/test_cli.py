@@ -1672,6 +1672,38 @@ class Cli(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(np.load(out).shape, (fit, 3))
 
+    @unittest.skipIf("ASAN_OPTIONS" in os.environ, "ASan reserves its shadow memory past any ulimit -v")
+    def test_own_size_too_large_skipped(self):
+        """Each image at its own size (--no-crop --batch 1): one whose pass does not fit the host's memory (ulimit
+        -v here, on a CPU device) is named and skipped, the images after it classified (it stopped the run,
+        unnamed, dropping what was in flight)."""
+        cpu = next((l.split()[0] for l in self.vggcl("devices").stdout.splitlines()[1:] if l.split()[2:3] == ["CPU"]),
+                   None)
+        if cpu is None:
+            self.skipTest("no CPU OpenCL device")
+        save_file(make_state_dict(parse_cfg("512,M,8"), False, 3, seed=2), self.d / "wide.safetensors")
+        images = self.d / "own"
+        images.mkdir()
+        for name, side in (("0.png", 40), ("1.png", 1024), ("2.png", 48)):  # (1024: two maps of 2 GiB)
+            Image.fromarray(np.full((side, side, 3), 90, np.uint8)).save(images / name)
+        env = dict(os.environ, POCL_MAX_PTHREAD_COUNT="2", MALLOC_ARENA_MAX="2", VGGCL_CACHE_DIR=str(self.d / "c"),
+                   POCL_CACHE_DIR=str(self.d / "pocl"))
+        args = [VGGCL, "classify", "--weights", self.d / "wide.safetensors", "--device", cpu, "--no-crop", "--resize",
+                "0", "--batch", "1", "--format", "json"]
+        r = subprocess.run(args + [images / "0.png"], capture_output=True, text=True, timeout=300, env=env)
+        self.assertEqual(r.returncode, 0, r.stderr)  # (the kernels built first, without the limit)
+
+        def address_space():
+            resource.setrlimit(resource.RLIMIT_AS, (3 << 30, 3 << 30))
+        r = subprocess.run(args + [images], capture_output=True, text=True, timeout=300, preexec_fn=address_space,
+                           env=env)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertEqual([json.loads(ln)["file"] for ln in r.stdout.splitlines()],
+                         [str(images / "0.png"), str(images / "2.png")])
+        self.assertRegex(r.stderr, f"vggcl: {re.escape(str(images / '1.png'))}: out of memory: batch 1 at 1024x1024 "
+                                   r"needs .* \(skipped\)\n")
+        self.assertIn("vggcl: 1 of 3 images were skipped; 2 classified", r.stderr)
+
     def test_cgroup_limits_read(self):
         """The memory a pass may take, within the process's cgroup's limit where the process is: v2's memory.max of
         its folder or an ancestor (the mount's root alone was read: a systemd slice's limit was missed), its

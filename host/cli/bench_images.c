@@ -55,8 +55,8 @@ int cli_bench_images(vggcl_ctx *ctx, vggcl_model *model, const char *weights, co
     /* a warm-up batch (first-use compiles: the first that holds a readable image, else its time went into the
      * timed run), then every image, timed; one whose logits are not finite skipped, as classify skips it (its
      * NaNs were timed as answers) */
-    cli_batch_job job = { ctx, model, p, batch, 0, 1, 0, 0, threads, NULL, 1, NULL, NULL, NULL, 0, 0, 0, 1, 1, model,
-                          0 };
+    cli_batch_job job = { .ctx = ctx, .model = model, .p = p, .batch = batch, .want_logits = 1, .threads = threads,
+                          .n_devices = 1, .quiet = 1, .finite = 1, .sized = model };
     cli_batch_stats warm = { 0 };
     job.stats = &warm;
     for (int at = 0; at < n && !warm.images; at += batch)

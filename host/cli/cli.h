@@ -504,15 +504,17 @@ typedef struct {
                           * as they are */
     const vggcl_model *sized; /* the model the images are for (model; preprocess --weights's; NULL: any size): an
                                * image of a size it does not take is skipped (cli_size_taken) */
-    int any_size;        /* batch 1: each image at its own size, h and w 0 (cli_any_size) */
+    int own_sizes;       /* the caller takes images of their own sizes (no tensor of them): at batch 1 where the
+                          * preset gives no common size each runs at its own (cli_any_size; h and w unused), and
+                          * at a larger batch an image skipped for its size says so */
 } cli_batch_job;
 
 /* The size every image preprocesses to under p, whatever its own: the crop's, else (no crop) a resize of both
  * sides' (HxW); 0 0 where it is each image's own. */
 void cli_preset_size(const vggcl_preprocess *p, int *h, int *w);
-/* Whether batches of batch images under p run each at its own size (cli_batch_job.any_size): batches of one
- * where p gives no common size (cli_preset_size 0 0), as a DataLoader of batch_size 1 runs them; the caller
- * that writes the images' tensors (one array: one size) asks for no such thing. */
+/* Whether batches of batch images under p run each at its own size where the caller takes them so
+ * (cli_batch_job.own_sizes): batches of one where p gives no common size (cli_preset_size 0 0), as a DataLoader
+ * of batch_size 1 runs them. */
 int cli_any_size(const vggcl_preprocess *p, int batch);
 /* The size every image of a share is to have, as one process with the whole list sets it: with a
  * crop or a resize of both sides, theirs (cli_preset_size); else the first image of lead[0..n_lead) (the
@@ -596,8 +598,9 @@ typedef struct cli_batch_stats {
     double host_ms;      /* the rest: assembling batches, the callback (printing, writing) */
     double decode_ms;    /* the decoding threads' time, summed */
     int threads, images, batches;
-    int h, w;            /* the images' size the run settled on (the job's, else the first readable image's;
-                          * 0 0: none read), also where every image read was then skipped (not finite) */
+    int h, w;            /* the images' size the run settled on (the job's, else the first readable image's; each
+                          * its own: the last's; 0 0: none read), also where every image read was then skipped
+                          * (not finite) */
 } cli_batch_stats;
 
 /* Called once per batch with the nb images that loaded: index[j] is image

@@ -335,12 +335,14 @@ int cmd_classify(int argc, char **argv)
         printf("file,rank,class,label,prob\n");
     res = (results){ wctx, classes, top, &l, format, files, logits_out, tensor_out, NULL, NULL, 0 };
     int h = 0, w = 0;
-    const int any_size = cli_any_size(&p, batch) && !tensor_out; /* (its array is of one size) */
-    if (!any_size) cli_lead_size(ctx, model, &p, ranks.lead, ranks.n_lead, &h, &w);
+    const int own_sizes = !tensor_out; /* (its array is of one size) */
+    if (!(own_sizes && cli_any_size(&p, batch))) cli_lead_size(ctx, model, &p, ranks.lead, ranks.n_lead, &h, &w);
     /* (an image whose logits are not finite is named, skipped and counted, as eval does: exit 1) */
     cli_batch_stats ran;
-    const cli_batch_job job = { ctx, model, &p, batch, 0, 1, 0, progress_s, threads, &ran, devs.n, devs.ctx,
-                                devs.model, &ranks, 0, h, w, 0, 1, model, any_size };
+    const cli_batch_job job = { .ctx = ctx, .model = model, .p = &p, .batch = batch, .want_logits = 1,
+                                .progress_s = progress_s, .threads = threads, .stats = &ran, .n_devices = devs.n,
+                                .ctxs = devs.ctx, .models = devs.model, .ranks = &ranks, .h = h, .w = w, .finite = 1,
+                                .sized = model, .own_sizes = own_sizes };
     if ((stopped = (rc = cli_run_batches(&job, files, n_files, print_batch, &res, &failed)) != CLI_OK)) goto out;
     /* all outputs or none: both made durable, then named (an earlier run's kept where one cannot be written) */
     rc = CLI_FAIL;

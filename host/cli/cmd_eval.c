@@ -362,11 +362,12 @@ int cmd_eval(int argc, char **argv)
         for (int i = 0; i < ds.n; i++) truth[i] = folder_class[ds.labels[i]];
         t.truth = truth + lo; /* (the callback's indices count from the share's first file) */
         int h = 0, w = 0;
-        const int any_size = cli_any_size(&p, batch);
-        if (!any_size) /* (handed out: the list's first) */
+        if (!cli_any_size(&p, batch)) /* (handed out: the list's first) */
             cli_lead_size(ctx, model, &p, ds.files, ranks.dynamic ? ds.n : lo, &h, &w);
-        const cli_batch_job job = { ctx, model, &p, batch, 0, 1, 0, progress_s, threads, NULL, devs.n, devs.ctx,
-                                    devs.model, &ranks, 0, h, w, 0, 1, model, any_size };
+        const cli_batch_job job = { .ctx = ctx, .model = model, .p = &p, .batch = batch, .want_logits = 1,
+                                    .progress_s = progress_s, .threads = threads, .n_devices = devs.n,
+                                    .ctxs = devs.ctx, .models = devs.model, .ranks = &ranks, .h = h, .w = w,
+                                    .finite = 1, .sized = model, .own_sizes = 1 };
         stopped = (local = cli_run_batches(&job, ds.files + lo, hi - lo, count, &t, &failed)) != CLI_OK;
     }
     rc = cli_ranks_finish(&ranks, NULL, local, stopped, &failed, &n_ok);

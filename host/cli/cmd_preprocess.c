@@ -183,8 +183,9 @@ int cmd_preprocess(int argc, char **argv)
     /* (kept to the end: --no-crop's image of a size the model does not take is skipped, as classify skips it) */
     int h = 0, w = 0;
     if (rc == CLI_OK) cli_lead_size(ctx, model, &p, ranks.lead, ranks.n_lead, &h, &w);
-    const cli_batch_job job = { ctx, NULL, &p, BATCH, 0, 0, 0, progress_s, threads, NULL, 1, NULL, NULL, &ranks, 1, h, w, 0, 0,
-                                model, 0 }; /* (one tensor: one size) */
+    const cli_batch_job job = { .ctx = ctx, .p = &p, .batch = BATCH, .progress_s = progress_s, .threads = threads,
+                                .n_devices = 1, .ranks = &ranks, .strict = 1, .h = h, .w = w,
+                                .sized = model }; /* (one tensor: one size) */
     int stopped = 0; /* (in its images; not for the unreadable ones: every one is named, then the run fails) */
     if (rc == CLI_OK) stopped = (rc = cli_run_batches(&job, files, n_files, append_batch, &t, &failed)) != CLI_OK;
     if (rc == CLI_OK && failed) rc = CLI_FAIL; /* (each was named) */

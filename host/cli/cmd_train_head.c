@@ -586,12 +586,14 @@ int cmd_train_head(int argc, char **argv)
     for (int part = 0; part < 2 && local == CLI_OK && (part == 0 || to[1] > from[1]); part++) {
         if (part) cli_ranks_next_list(&ranks); /* (handed out: the second run's batches, numbered on) */
         int h = 0, w = 0, skipped = 0;
-        const int any_size = cli_any_size(&p, batch);
         /* (the size one process would set; handed out: the list's first readable image's, the second run's
          * too, as one process's is of the training images, else its own first) */
-        if (!any_size) cli_lead_size(ctx, model, &p, ds.files, ranks.dynamic ? ds.n : from[part], &h, &w);
-        const cli_batch_job job = { ctx, model, &p, batch, flip && part == 0, 0, 1, progress_s, threads, NULL,
-                                    devs.n, devs.ctx, devs.model, &ranks, 0, h, w, 0, 0, model, any_size };
+        if (!cli_any_size(&p, batch))
+            cli_lead_size(ctx, model, &p, ds.files, ranks.dynamic ? ds.n : from[part], &h, &w);
+        const cli_batch_job job = { .ctx = ctx, .model = model, .p = &p, .batch = batch, .flip = flip && part == 0,
+                                    .want_features = 1, .progress_s = progress_s, .threads = threads,
+                                    .n_devices = devs.n, .ctxs = devs.ctx, .models = devs.model, .ranks = &ranks,
+                                    .h = h, .w = w, .sized = model, .own_sizes = 1 };
         g.first = from[part] - lo;
         local = cli_run_batches(&job, ds.files + from[part], to[part] - from[part], collect, &g, &skipped);
         failed += skipped, stopped = local != CLI_OK;

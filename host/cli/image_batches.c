@@ -40,7 +40,7 @@ typedef struct {
     int state, number, nb, first;   /* first: the list index of its first file */
     int h, w;                       /* its images' size */
     float *x, *y, *f;
-    size_t x_cap;                   /* floats x holds (job->any_size: grown for a larger image) */
+    size_t x_cap;                   /* floats x holds (grown for a larger image of its own size) */
     int *index;                     /* list index of each image */
     int ok;                         /* the forward pass succeeded */
     char *msg;                      /* else why (allocated) */
@@ -204,17 +204,19 @@ void cli_lead_size(vggcl_ctx *ctx, const vggcl_model *m, const vggcl_preprocess 
     }
 }
 
-/* Whether a batch of rows images of H x W fits on every device, as its passes would check (CLI_FAIL, said). */
-static int check_batches(const cli_batch_job *job, int n_dev, int rows, int H, int W)
+/* Whether a batch of rows images of H x W fits on every device, as its passes would check: 1, else 0 with why
+ * (the device named where there are several) in why. */
+static int batches_fit(const cli_batch_job *job, int n_dev, int rows, int H, int W, char *why, size_t cap)
 {
     for (int d = 0; d < n_dev; d++) {
         vggcl_ctx *ctx = d ? job->ctxs[d] : job->ctx;
         if (vggcl_check_batches(ctx, d ? job->models[d] : job->model, rows, H, W) == VGGCL_OK) continue;
         char device[256];
-        if (n_dev == 1) return cli_error(CLI_FAIL, "%s", vggcl_message(ctx));
-        return cli_error(CLI_FAIL, "%s: %s", cli_device_label(ctx, device, sizeof device), vggcl_message(ctx));
+        if (n_dev == 1) snprintf(why, cap, "%s", vggcl_message(ctx));
+        else snprintf(why, cap, "%s: %s", cli_device_label(ctx, device, sizeof device), vggcl_message(ctx));
+        return 0;
     }
-    return CLI_OK;
+    return 1;
 }
 
 static char no_room[] = "an image is skipped (out of host memory for its message)";
@@ -320,7 +322,9 @@ int cli_run_batches(const cli_batch_job *job, char **files, int n_files, cli_bat
     pthread_t *threads = NULL;
     worker_arg *args = NULL;
     int H = job->h, W = job->w, rc = CLI_OK, started = 0, next_out = 0, checked = 0;
-    long long checked_px = 0; /* the largest image size checked to fit (any_size: checked again past it) */
+    /* each image at its own size (batches of one): checked to fit again past the largest sides checked */
+    const int any_size = job->own_sizes && cli_any_size(job->p, batch);
+    int checked_h = 0, checked_w = 0;
     cli_batch_stats st = { 0 };
     const double start = cli_now_ms();
     *failed = 0;
@@ -419,12 +423,12 @@ int cli_run_batches(const cli_batch_job *job, char **files, int n_files, cli_bat
                 vggcl_free(t);
                 continue;
             }
-            if (!H || job->any_size) H = oh, W = ow; /* (any_size: a batch of this image alone, at its size) */
+            if (!H || any_size) H = oh, W = ow; /* (any_size: a batch of this image alone, at its size) */
             /* (no logits or features without a model; a batch of more than the images: as many as they) */
             const size_t rows = (size_t)(batch < n_files ? batch : n_files) * copies;
             const int first = !checked; /* the first image read: said before batches of it fill the host's memory */
-            if (job->model && (first || (job->any_size && (long long)H * W > checked_px))) { /* (or a larger one) */
-                checked = 1, checked_px = (long long)H * W;
+            if (job->model && (first || (any_size && (H > checked_h || W > checked_w)))) { /* (or a larger one) */
+                checked = 1; /* (its memory grows with either side, not with the pixels alone) */
                 /* (after the images before it, unreadable: their batches ran nothing, not handed over) */
                 for (; first && dynamic && next_out < b; next_out++) { /* (each in its place in the list's order) */
                     bslot *o = &r.slots[next_out % r.n_slots];
@@ -438,10 +442,17 @@ int cli_run_batches(const cli_batch_job *job, char **files, int n_files, cli_bat
                 }
                 if (first && dynamic) cli_ranks_mark_start(job->ranks); /* (this batch's so far: said with it) */
                 for (int k = next_out; first && k <= b; k++) say_notes(job, &r.slots[k % r.n_slots], failed);
-                if ((rc = check_batches(job, n_dev, (int)rows, H, W)) != CLI_OK) {
+                char why[1024];
+                if (!batches_fit(job, n_dev, (int)rows, H, W, why, sizeof why)) {
                     vggcl_free(t);
+                    if (any_size) { /* (an image of its own: skipped, as one too small is; the others run) */
+                        note(s, batch, i, "%s: %s%s", files[i], why, job->strict ? "" : " (skipped)");
+                        continue;
+                    }
+                    rc = cli_error(CLI_FAIL, "%s", why);
                     break;
                 }
+                checked_h = H > checked_h ? H : checked_h, checked_w = W > checked_w ? W : checked_w;
             }
             const size_t need = (size_t)3 * H * W * rows; /* (fixed but for any_size's larger images) */
             float *grown = s->x_cap < need ? realloc(s->x, sizeof *s->x * need) : s->x;
@@ -454,7 +465,7 @@ int cli_run_batches(const cli_batch_job *job, char **files, int n_files, cli_bat
                 break;
             }
             if (oh != H || ow != W) { /* (width x height, labelled, as the other messages of sizes) */
-                const char *alone = job->model && batch > 1 ? ", or --batch 1 (each image at its own size)" : "";
+                const char *alone = job->own_sizes && batch > 1 ? ", or --batch 1 (each image at its own size)" : "";
                 note(s, batch, i, "%s: preprocesses to %d x %d pixels (width x height), unlike the first image's %d x "
                      "%d; use --crop, or --resize HxW%s%s", files[i], ow, oh, W, H, alone,
                      job->strict ? "" : " (skipped)");
