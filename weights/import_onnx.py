@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Import a VGG-pattern ONNX classifier into vggcl's safetensors layout.
 
-    import_onnx.py MODEL.onnx --out MODEL.safetensors [--input-scale unit|caffe|torch|raw]
+    import_onnx.py MODEL.onnx --out MODEL.safetensors [--input-scale unit|torch|caffe|raw]
                    [--classes a,b,c | --classes-json FILE] [--pool5 keep|drop]
                    [--resize N|HxW] [--crop N | --no-crop] [--draft]
 
