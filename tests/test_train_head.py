@@ -265,6 +265,30 @@ class TrainHead(unittest.TestCase):
         self.assertEqual(r3.returncode, 0, r3.stderr)
         self.assertNotEqual(out.read_bytes(), again.read_bytes())
 
+    def test_own_sizes_with_flip(self):
+        """--no-crop --batch 1: each training image at its own size (the folder's are all of other sizes), its
+        mirror beside it with --flip, the validation images unmirrored: torch's GAP features for each (they were
+        skipped past the first image's size)."""
+        prefix = self.d / "own"
+        r = self.vggcl("train-head", "--weights", self.trunk, "--data", self.d / "train", "--val", self.d / "val",
+                       "--resize", 0, "--no-crop", "--batch", 1, "--flip", "--epochs", 1, "--out",
+                       self.d / "own.safetensors", "--features-out", prefix)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        model = gap_model("vgg11", 5, "keep", seed=7)
+        norm = transforms.Compose([transforms.ToTensor(),
+                                   transforms.Normalize([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])])
+        want, want_val = [], []
+        with torch.no_grad():
+            for p, _ in self.train:
+                x = norm(Image.open(p).convert("RGB"))[None]
+                want += [gap_features(model, x)[0].numpy(), gap_features(model, torch.flip(x, [3]))[0].numpy()]
+            for p, _ in self.val:
+                want_val.append(gap_features(model, norm(Image.open(p).convert("RGB"))[None])[0].numpy())
+        sizes = {tuple(x.shape) for x in map(norm, (Image.open(p) for p, _ in self.train))}
+        self.assertEqual(len(sizes), 6)  # (the premise: six sizes)
+        self.assertLessEqual(self.rel(np.load(f"{prefix}-train.npy"), np.array(want)), 1e-5)
+        self.assertLessEqual(self.rel(np.load(f"{prefix}-val.npy"), np.array(want_val)), 1e-5)
+
     def test_draft(self):
         """--draft: the features are those of PIL's drafted images (Image.draft before the preset), the
         model records it (vggcl.draft), and classify then drafts without being told (--no-draft not)."""
