@@ -937,9 +937,27 @@ class Export(unittest.TestCase):
                       "normalizes by each batch's own statistics", err)
         m = gap_model("vgg11", 3, "keep", seed=5)
         ema = {k: v * 0.5 for k, v in m.state_dict().items()}
-        err, _ = self.check(m, {"model_state_dict": m.state_dict(), "ema_state_dict": ema, "epoch": 3})
+        ckpt = {"model_state_dict": m.state_dict(), "ema_state_dict": ema, "epoch": 3}
+        err, _ = self.check(m, ckpt)
         self.assertIn("note: the checkpoint holds other weights of the same network too (ema_state_dict): "
-                      "'model_state_dict' was read; for another, save it alone first", err)
+                      "'model_state_dict' was read; for another, give --key ema_state_dict", err)
+        averaged = copy.deepcopy(m)  # --key: the EMA copy read (it had to be saved alone first), said so, no note
+        averaged.load_state_dict(ema)
+        err, said = self.check(averaged, ckpt, "--key", "ema_state_dict")
+        self.assertNotIn("other weights", err)
+        self.assertIn("checkpoint['ema_state_dict']", said + err)
+        torch.save(ckpt, self.d / "ckpt.pt")
+        for key, why in (("ema", "--key 'ema': the checkpoint has no such entry (its entries: 'model_state_dict', "
+                                 "'ema_state_dict', 'epoch')"),
+                         ("epoch", "--key 'epoch': checkpoint['epoch'] is of type int, not a state_dict or a model")):
+            rc, err, _ = self.export("--state-dict", self.d / "ckpt.pt", "--key", key, "--out", self.d / "k.st")
+            self.assertEqual(rc, 1, err)
+            self.assertIn(why, err)
+            self.assertFalse((self.d / "k.st").exists())
+        torch.save(m.state_dict(), self.d / "sd.pt")  # (a state_dict alone has no entries to pick)
+        rc, err, _ = self.export("--state-dict", self.d / "sd.pt", "--key", "model", "--out", self.d / "k.st")
+        self.assertEqual(rc, 1, err)
+        self.assertIn("--key 'model': the file holds a state_dict, not a checkpoint of several entries", err)
         five = gap_model("vgg11", 5, "keep", seed=5)
         err, _ = self.check(five, five.state_dict(), "--class-names", "crane,kite,crane,maillot,maillot")
         self.assertIn("note: classes of one name: 'crane' (0 and 2), 'maillot' (3 and 4): `vggcl eval` cannot match "

@@ -10,7 +10,7 @@ then averaging the 14x14 map's 2x2 blocks, as torchvision's does).
 
     # your trained weights: a state_dict saved with torch.save (from DataParallel or DDP too), a
     # checkpoint dict holding one ("state_dict", "model", ...; PyTorch Lightning's .ckpt, its 'model.'
-    # prefix read away), a whole pickled model, or safetensors
+    # prefix read away; --key NAME for another, an EMA copy's), a whole pickled model, or safetensors
     export_torchvision.py --state-dict model.pt --out vgg16_gap7.safetensors [--pool5 drop]
         [--class-names cat,dog,... | --class-names-json classes.json] [--resize 256 --crop 224]
         (trained with Resize((224, 224)) and no crop: --resize 224x224 --no-crop)
@@ -448,17 +448,20 @@ def _module_weights(module, notes):
     return sd, pool5
 
 
-def load_weights(path, trust=False, notes=None, parts=None):
+def load_weights(path, trust=False, notes=None, parts=None, key=None):
     """(state_dict of tensors with torchvision's names, pool5 as a whole model or a vggcl file says it or
     None, how it was found, whether a pickle ran to read it, a safetensors file's vggcl.* metadata). Refused
     naming what the file holds when it holds no VGG weights; a pickle is run with trust alone; what could not
     be checked added to notes. parts: {"features": PREFIX, "classifier": PREFIX}, where the network keeps
-    them under other names (--features, --head; None: not given)."""
+    them under other names (--features, --head; None: not given). key: a checkpoint dict's entry to read
+    (--key; None: the first of CHECKPOINT_KEYS it has)."""
     notes = [] if notes is None else notes
     try:
         if os.path.isfile(path) and os.path.getsize(path) == 0:  # (with --trust-pickle: a traceback)
             raise Refused("empty (0 bytes): not a checkpoint")
         if _is_safetensors(path):
+            if key is not None:
+                raise Refused(f"--key {key!r}: a safetensors file holds one set of weights (export it without --key)")
             try:
                 arrays, meta = load_file(path)
             except ValueError as e:  # (it was said to be no PyTorch checkpoint)
@@ -488,8 +491,14 @@ def load_weights(path, trust=False, notes=None, parts=None):
     if isinstance(obj, nn.Module):
         obj, pool5 = _module_weights(obj, notes)
         how = "whole model"
+    elif key is not None and not (isinstance(obj, dict) and not all(torch.is_tensor(v) for v in obj.values())):
+        raise Refused(f"--key {key!r}: the file holds a {'state_dict' if isinstance(obj, dict) else 'model'}, "
+                      "not a checkpoint of several entries (export it without --key)")
     elif isinstance(obj, dict) and not all(torch.is_tensor(v) for v in obj.values()):
-        for k in CHECKPOINT_KEYS:
+        if key is not None and key not in obj:
+            keys = ", ".join(repr(k) for k in list(obj)[:8] if isinstance(k, str)) + (", ..." if len(obj) > 8 else "")
+            raise Refused(f"--key {key!r}: the checkpoint has no such entry (its entries: {keys})")
+        for k in (key,) if key is not None else CHECKPOINT_KEYS:
             v = obj.get(k)
             if isinstance(v, nn.Module):
                 obj, pool5 = _module_weights(v, notes)
@@ -498,13 +507,15 @@ def load_weights(path, trust=False, notes=None, parts=None):
             if isinstance(v, dict) and v and all(torch.is_tensor(t) for t in v.values()):
                 others = [o for o, w in obj.items() if o != k and isinstance(w, dict) and w and isinstance(o, str)
                           and all(torch.is_tensor(t) for t in w.values()) and w.keys() == v.keys()]
-                if others:  # (an EMA copy beside the model's: which was meant is the user's to say)
+                if others and key is None:  # (an EMA copy beside the model's: which was meant is the user's to say)
                     notes.append(f"the checkpoint holds other weights of the same network too ({', '.join(others)}): "
-                                 f"'{k}' was read; for another, save it alone first (torch.save(checkpoint"
-                                 f"['{others[0]}'], 'other.pt')) and export that")
+                                 f"'{k}' was read; for another, give --key {others[0]}")
                 obj, how = v, f"checkpoint['{k}']"
                 break
         else:
+            if key is not None:
+                raise Refused(f"--key {key!r}: checkpoint['{key}'] is of type {type(obj[key]).__name__}, not a "
+                              "state_dict or a model")
             keys = ", ".join(k[:40] if isinstance(k, str) else type(k).__name__ for k in list(obj)[:6]) + \
                 (", ..." if len(obj) > 6 else "")  # (no str of a key: a nested tuple's is huge)
             raise Refused(f"a dict ({keys}) with no model weights under {', '.join(CHECKPOINT_KEYS)}")
@@ -759,6 +770,8 @@ def main(argv=None):
     src.add_argument("--state-dict", help="your trained weights: a torch.save()d state_dict, checkpoint or whole "
                                           "model, or a safetensors file")
     src.add_argument("--random", action="store_true", help="torchvision's own initialisation (--seed), not weights")
+    ap.add_argument("--key", metavar="NAME", help="the checkpoint's entry to read (default the first of "
+                                                  f"{', '.join(CHECKPOINT_KEYS)}; e.g. an EMA copy's)")
     ap.add_argument("--trust-pickle", action="store_true",
                     help="read a file that holds more than tensors, numbers and strings (a whole model: "
                          "torch.save(model)) by running its pickle, which can run any code: only for a file you "
@@ -789,8 +802,8 @@ def main(argv=None):
         ap.error(f"--classes {a.classes}: expected at least 1")
     if a.seed is not None and not a.random:  # (taken without a word: the weights are the file's)
         ap.error("--seed goes with --random")
-    if a.random and (a.features or a.head):
-        ap.error("--features and --head name parts of the weights given with --state-dict")
+    if a.random and (a.features or a.head or a.key is not None):
+        ap.error("--features, --head and --key name parts of the weights given with --state-dict")
     a.seed = a.seed or 0
     check_preprocess_args(ap, a)
     return run_converter(PROG, a.state_dict, a.out, lambda: export_file(a), "--state-dict")
@@ -818,7 +831,7 @@ def export_file(a):
     else:
         notes = []
         sd, said_pool5, how, _, file_meta = load_weights(a.state_dict, a.trust_pickle, notes,
-                                                          {"features": a.features, "classifier": a.head})
+                                                          {"features": a.features, "classifier": a.head}, a.key)
         meta = dict(file_meta, **meta)  # (a vggcl file's class names and preprocessing, unless given again)
         arch, kind, classes, tensors = layout(sd)
         if names is None and "vggcl.classes" in meta:  # (a vggcl file's: checked as vggcl's loader checks them)
