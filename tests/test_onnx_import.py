@@ -1213,6 +1213,27 @@ class OnnxImport(unittest.TestCase):
         onnx.checker.check_model(m)
         x = rng.standard_normal((2, 3, 32, 32)).astype(np.float32)
         self.check("dequantized", m, x, x)
+        # float weights quantized on the way, a QuantizeLinear of each then its DequantizeLinear (the fake
+        # quantization quantization-aware training exports; per channel int8 on the kernels, per tensor uint8 on
+        # the rest): folded as onnxruntime computes them (it was refused: "DequantizeLinear node ... computes it")
+        fake = small_nchw(31)
+        for t in list(fake.graph.initializer):
+            w = numpy_helper.to_array(t)
+            per_channel = w.ndim == 4
+            scale = ((np.abs(w).reshape(len(w), -1).max(1) / 127) if per_channel
+                     else np.float32(max(np.abs(w).max(), 1e-3) / 100)).astype(np.float32)
+            zero = np.zeros(len(w), np.int8) if per_channel else np.uint8(128)
+            fake.graph.initializer.extend(numpy_helper.from_array(np.asarray(v), f"{t.name}_{k}")
+                                          for k, v in (("scale", scale), ("zero", zero)))
+            t.name = f"{t.name}_float"
+            base = t.name[:-len("_float")]
+            fake.graph.node.insert(0, helper.make_node("DequantizeLinear", [f"{base}_q", f"{base}_scale",
+                                                                            f"{base}_zero"], [base],
+                                                       name=f"dq_{base}", axis=0))
+            fake.graph.node.insert(0, helper.make_node("QuantizeLinear", [t.name, f"{base}_scale", f"{base}_zero"],
+                                                       [f"{base}_q"], name=f"q_{base}", axis=0))
+        onnx.checker.check_model(fake)
+        self.check("fake_quantized", fake, x, x)
         m.graph.initializer.extend([numpy_helper.from_array(np.float32(0.02), "in_scale"),
                                     numpy_helper.from_array(np.uint8(128), "in_zero")])
         m.graph.node.insert(0, helper.make_node("QuantizeLinear", ["input", "in_scale", "in_zero"], ["input_q"],

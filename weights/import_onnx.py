@@ -180,10 +180,12 @@ def _str(v):
 def folded(n, args):
     """What node n (of FOLDED) makes of the constants args (None: an input left out): the index arithmetic
     torch's exports leave unfolded, as the pads of a ZeroPad2d at opset 13 (ConstantOfShape, Concat, Reshape,
-    Slice, Transpose, Cast, Unsqueeze, Squeeze), and weights stored as integers (DequantizeLinear); None where it
-    is not evaluated here (a Cast to bfloat16, which numpy would not round; a shape that does not fit; a constant
-    past FOLD_MAX values; a blocked or float16 DequantizeLinear), the node then left as it was (not a constant: the
-    data path refuses it where it needs one, naming it)."""
+    Slice, Transpose, Cast, Unsqueeze, Squeeze), weights stored as integers (DequantizeLinear), and float weights
+    quantized on the way (a QuantizeLinear of a constant, then its DequantizeLinear: the fake quantization
+    quantization-aware training exports); None where it is not evaluated here (a Cast to bfloat16, which numpy
+    would not round; a shape that does not fit; a constant past FOLD_MAX values; a blocked or float16
+    DequantizeLinear or QuantizeLinear, or one to another type than 8, 16 or 32-bit integers), the node then left
+    as it was (not a constant: the data path refuses it where it needs one, naming it)."""
     a, op = attrs(n), n.op_type
 
     def axes_of(i):  # (an attribute before opset 13, an input from it; an empty list of them: none given)
@@ -200,16 +202,26 @@ def folded(n, args):
             return np.full(shape, fill[0], fill.dtype)
         if op == "Concat":
             return np.concatenate(args, axis=a["axis"])
-        if op == "DequantizeLinear":  # (weights stored as integers: (q - zero point) * scale, as onnxruntime)
-            q, scale = args[0], args[1]
-            zero = args[2] if len(args) > 2 and args[2] is not None else np.zeros_like(scale, np.int32)
-            if scale.dtype != np.float32 or a.get("block_size", 0) or q.dtype.kind not in "iu":
+        if op in ("DequantizeLinear", "QuantizeLinear"):
+            x, scale = args[0], args[1]
+            zero = (args[2] if len(args) > 2 and args[2] is not None
+                    else np.zeros_like(scale, np.int32 if op == "DequantizeLinear" else np.uint8))
+            if scale.dtype != np.float32 or a.get("block_size", 0) or a.get("output_dtype", 0):
                 return None
             if scale.ndim == 1 and scale.size > 1:  # (per channel, on its axis)
-                shape = [1] * q.ndim
-                shape[a.get("axis", 1) % q.ndim] = scale.size
+                shape = [1] * x.ndim
+                shape[a.get("axis", 1) % x.ndim] = scale.size
                 scale, zero = scale.reshape(shape), zero.reshape(shape)
-            return (q.astype(np.int64) - zero.astype(np.int64)).astype(np.float32) * scale
+            if op == "DequantizeLinear":  # (weights stored as integers: (q - zero point) * scale, as onnxruntime)
+                if x.dtype.kind not in "iu":
+                    return None
+                return (x.astype(np.int64) - zero.astype(np.int64)).astype(np.float32) * scale
+            # QuantizeLinear: saturate(round(x / scale) + zero point), halves to even, in the zero point's type
+            if x.dtype != np.float32 or zero.dtype not in (np.int8, np.uint8, np.int16, np.uint16):
+                return None
+            info = np.iinfo(zero.dtype)
+            q = np.rint(x.astype(np.float32) / scale).astype(np.float64) + zero.astype(np.float64)
+            return np.clip(q, info.min, info.max).astype(zero.dtype)
         if op == "Reshape":  # (its shape an attribute before opset 5)
             target = args[1].tolist() if len(args) > 1 and args[1] is not None else list(a["shape"])
             shape = [d if d or a.get("allowzero", 0) else args[0].shape[k] for k, d in enumerate(target)]
@@ -245,7 +257,7 @@ def folded(n, args):
 
 FOLD_MAX = 1 << 20  # the most values a folded constant may hold (index arithmetic: a few; not weights)
 FOLDED = ("ConstantOfShape", "Concat", "Reshape", "Slice", "Transpose", "Cast", "Unsqueeze", "Squeeze",
-          "DequantizeLinear")
+          "DequantizeLinear", "QuantizeLinear")
 # what quantizes the data or computes on quantized data: a quantized graph, which vggcl's float32 does not run
 # (ONNX's own: QLinearAdd and the other com.microsoft operators are refused by their domain first)
 QUANTIZED = ("QuantizeLinear", "DynamicQuantizeLinear", "QLinearConv", "QLinearMatMul", "ConvInteger",
