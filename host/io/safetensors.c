@@ -133,8 +133,8 @@ static vggcl_status read_head(vggcl_ctx *ctx, const char *path, FILE **fpp, unsi
         /* (another format said first where no header could be that long: its "header length" was 18 digits of
          * nothing; a safetensors file cut short in its header keeps the length's words) */
         const char *convert = NULL, *kind = *hlen > MAX_HEADER ? other_format(prefix, &convert) : NULL;
-        char *word = kind ? shell_word(path) : NULL; /* (a name with a space gave a command that failed) */
         if (kind) {
+            char *word = shell_word(path); /* (a name with a space gave a command that failed) */
             vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: %s, not safetensors: convert it first, `python3 %s %s --out "
                         "MODEL.safetensors`", path, kind, convert, word ? word : path);
             free(word);
