@@ -505,17 +505,14 @@ typedef struct {
     const vggcl_model *sized; /* the model the images are for (model; preprocess --weights's; NULL: any size): an
                                * image of a size it does not take is skipped (cli_size_taken) */
     int own_sizes;       /* the caller takes images of their own sizes (no tensor of them): at batch 1 where the
-                          * preset gives no common size each runs at its own (cli_any_size; h and w unused), and
-                          * at a larger batch an image skipped for its size says so */
+                          * preset gives no common size (cli_preset_size 0 0) each runs at its own, as a DataLoader
+                          * of batch_size 1 runs them (h and w then only its first's), and at a larger batch an
+                          * image skipped for its size says so */
 } cli_batch_job;
 
 /* The size every image preprocesses to under p, whatever its own: the crop's, else (no crop) a resize of both
  * sides' (HxW); 0 0 where it is each image's own. */
 void cli_preset_size(const vggcl_preprocess *p, int *h, int *w);
-/* Whether batches of batch images under p run each at its own size where the caller takes them so
- * (cli_batch_job.own_sizes): batches of one where p gives no common size (cli_preset_size 0 0), as a DataLoader
- * of batch_size 1 runs them. */
-int cli_any_size(const vggcl_preprocess *p, int batch);
 /* The size every image of a share is to have, as one process with the whole list sets it: with a
  * crop or a resize of both sides, theirs (cli_preset_size); else the first image of lead[0..n_lead) (the
  * files before the share: cli_ranks.lead) that reads and whose size the model m takes (cli_size_taken),

@@ -334,15 +334,14 @@ int cmd_classify(int argc, char **argv)
     if (!strcmp(format, "csv") && ranks.rank == 0 && ranks.shard == 0)
         printf("file,rank,class,label,prob\n");
     res = (results){ wctx, classes, top, &l, format, files, logits_out, tensor_out, NULL, NULL, 0 };
-    int h = 0, w = 0;
-    const int own_sizes = !tensor_out; /* (its array is of one size) */
-    if (!(own_sizes && cli_any_size(&p, batch))) cli_lead_size(ctx, model, &p, ranks.lead, ranks.n_lead, &h, &w);
+    int h, w;
+    cli_lead_size(ctx, model, &p, ranks.lead, ranks.n_lead, &h, &w);
     /* (an image whose logits are not finite is named, skipped and counted, as eval does: exit 1) */
     cli_batch_stats ran;
     const cli_batch_job job = { .ctx = ctx, .model = model, .p = &p, .batch = batch, .want_logits = 1,
                                 .progress_s = progress_s, .threads = threads, .stats = &ran, .n_devices = devs.n,
                                 .ctxs = devs.ctx, .models = devs.model, .ranks = &ranks, .h = h, .w = w, .finite = 1,
-                                .sized = model, .own_sizes = own_sizes };
+                                .sized = model, .own_sizes = !tensor_out /* (its array is of one size) */ };
     if ((stopped = (rc = cli_run_batches(&job, files, n_files, print_batch, &res, &failed)) != CLI_OK)) goto out;
     /* all outputs or none: both made durable, then named (an earlier run's kept where one cannot be written) */
     rc = CLI_FAIL;
@@ -350,8 +349,7 @@ int cmd_classify(int argc, char **argv)
      * (one process's replaced an earlier run's, where it had kept it, unsaid) */
     if (!res.ok) {
         if (!h) h = ran.h, w = ran.w; /* (its images read, each then skipped: not finite) */
-        if (!h && tensor_out) /* (as one process) */
-            cli_lead_size(ctx, model, &p, cli_ranks_after(&ranks), ranks.n_after, &h, &w);
+        if (!h) cli_lead_size(ctx, model, &p, cli_ranks_after(&ranks), ranks.n_after, &h, &w); /* (as one process) */
         if (tensor_out && !h && ranks.rank > 0) goto out; /* (no rank knows it: said once, by rank 0) */
         const char *nor = ranks.final_logits ? ranks.final_logits : logits_out; /* (not written with it) */
         if (cli_open_empty(wctx, tensor_out, ranks.final_tensor, nor, 3, (const long long[]){ 3, h, w }, &res.x) !=

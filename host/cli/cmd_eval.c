@@ -361,9 +361,8 @@ int cmd_eval(int argc, char **argv)
     if (local == CLI_OK) {
         for (int i = 0; i < ds.n; i++) truth[i] = folder_class[ds.labels[i]];
         t.truth = truth + lo; /* (the callback's indices count from the share's first file) */
-        int h = 0, w = 0;
-        if (!cli_any_size(&p, batch)) /* (handed out: the list's first) */
-            cli_lead_size(ctx, model, &p, ds.files, ranks.dynamic ? ds.n : lo, &h, &w);
+        int h, w;
+        cli_lead_size(ctx, model, &p, ds.files, ranks.dynamic ? ds.n : lo, &h, &w); /* (handed out: the list's first) */
         const cli_batch_job job = { .ctx = ctx, .model = model, .p = &p, .batch = batch, .want_logits = 1,
                                     .progress_s = progress_s, .threads = threads, .n_devices = devs.n,
                                     .ctxs = devs.ctx, .models = devs.model, .ranks = &ranks, .h = h, .w = w,

@@ -585,11 +585,10 @@ int cmd_train_head(int argc, char **argv)
     g.files = ds.files + lo, g.lo = lo;
     for (int part = 0; part < 2 && local == CLI_OK && (part == 0 || to[1] > from[1]); part++) {
         if (part) cli_ranks_next_list(&ranks); /* (handed out: the second run's batches, numbered on) */
-        int h = 0, w = 0, skipped = 0;
+        int h, w, skipped = 0;
         /* (the size one process would set; handed out: the list's first readable image's, the second run's
          * too, as one process's is of the training images, else its own first) */
-        if (!cli_any_size(&p, batch))
-            cli_lead_size(ctx, model, &p, ds.files, ranks.dynamic ? ds.n : from[part], &h, &w);
+        cli_lead_size(ctx, model, &p, ds.files, ranks.dynamic ? ds.n : from[part], &h, &w);
         const cli_batch_job job = { .ctx = ctx, .model = model, .p = &p, .batch = batch, .flip = flip && part == 0,
                                     .want_features = 1, .progress_s = progress_s, .threads = threads,
                                     .n_devices = devs.n, .ctxs = devs.ctx, .models = devs.model, .ranks = &ranks,

@@ -185,13 +185,6 @@ void cli_preset_size(const vggcl_preprocess *p, int *h, int *w)
     if (!p->crop && p->resize_w > 0) *h = p->resize, *w = p->resize_w;
 }
 
-int cli_any_size(const vggcl_preprocess *p, int batch)
-{
-    int h, w;
-    cli_preset_size(p, &h, &w);
-    return batch == 1 && !h;
-}
-
 void cli_lead_size(vggcl_ctx *ctx, const vggcl_model *m, const vggcl_preprocess *p, char *const *lead, int n_lead,
                    int *h, int *w)
 {
@@ -322,8 +315,11 @@ int cli_run_batches(const cli_batch_job *job, char **files, int n_files, cli_bat
     pthread_t *threads = NULL;
     worker_arg *args = NULL;
     int H = job->h, W = job->w, rc = CLI_OK, started = 0, next_out = 0, checked = 0;
-    /* each image at its own size (batches of one): checked to fit again past the largest sides checked */
-    const int any_size = job->own_sizes && cli_any_size(job->p, batch);
+    /* each image at its own size (batches of one, no common size): checked to fit again past the largest sides
+     * checked */
+    int preset_h, preset_w;
+    cli_preset_size(job->p, &preset_h, &preset_w);
+    const int any_size = job->own_sizes && batch == 1 && !preset_h;
     int checked_h = 0, checked_w = 0;
     cli_batch_stats st = { 0 };
     const double start = cli_now_ms();
