@@ -184,8 +184,8 @@ def folded(n, args):
     quantized on the way (a QuantizeLinear of a constant, then its DequantizeLinear: the fake quantization
     quantization-aware training exports); None where it is not evaluated here (a Cast to bfloat16, which numpy
     would not round; a shape that does not fit; a constant past FOLD_MAX values; a blocked or float16
-    DequantizeLinear or QuantizeLinear, or one to another type than 8, 16 or 32-bit integers), the node then left
-    as it was (not a constant: the data path refuses it where it needs one, naming it)."""
+    DequantizeLinear or QuantizeLinear, or a QuantizeLinear to another type than 8 or 16-bit integers), the node
+    then left as it was (not a constant: the data path refuses it where it needs one, naming it)."""
     a, op = attrs(n), n.op_type
 
     def axes_of(i):  # (an attribute before opset 13, an input from it; an empty list of them: none given)
