@@ -40,8 +40,10 @@ static const cli_command command = {
     "side, kept on the left): the picture to compare the two settings by. (Both maps\n"
     "come from the same weights, for one class: --class K, else the top class of the\n"
     "setting the file's metadata names, else pool5 kept; a head trained without pool5\n"
-    "is what the CAM paper uses.) Under mpirun the ranks share the images, each on\n"
-    "its own device, and rank 0 prints every rank's lines in order.\n",
+    "is what the CAM paper uses.) Images are decoded ahead on --threads threads (the\n"
+    "default as above, but 15 at most: a photo kept whole, --no-crop, may take\n"
+    "hundreds of MB). Under mpirun the ranks share the images, each on its own\n"
+    "device, and rank 0 prints every rank's lines in order.\n",
     options, { cli_device_options, cli_net_options, cli_preprocess_options, cli_decode_options },
 };
 
