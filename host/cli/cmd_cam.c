@@ -286,9 +286,11 @@ static int one_map(cam_job *j, vggcl_model *m, const char *image, const float *t
                    written *wr, char *line, size_t line_len)
 {
     int mh, mw, rc = CLI_FAIL;
+    const int classes = vggcl_model_classes(m);
     vggcl_model_map_size(m, h, w, &mh, &mw);
-    float *cam = malloc(sizeof *cam * (size_t)(mh > 0 ? mh * mw : 1)), *up = malloc(sizeof *up * (size_t)h * w);
-    if (!cam || !up) {
+    float *cam = malloc(sizeof *cam * (size_t)(mh > 0 ? mh * mw : 1)), *up = malloc(sizeof *up * (size_t)h * w),
+          *logits = malloc(sizeof *logits * (size_t)classes);
+    if (!cam || !up || !logits) {
         rc = cli_error(CLI_FAIL, "out of host memory");
         goto done;
     }
@@ -299,7 +301,7 @@ static int one_map(cam_job *j, vggcl_model *m, const char *image, const float *t
     vggcl_status st = vggcl_check_batch(j->ctx, m, 1, h, w);
     int its_own = st != VGGCL_OK;
     if (st == VGGCL_OK) {
-        st = vggcl_forward_cam(j->ctx, m, t, 1, h, w, NULL, NULL, &klass, cam, chosen);
+        st = vggcl_forward_cam(j->ctx, m, t, 1, h, w, logits, NULL, &klass, cam, chosen);
         its_own = st == VGGCL_ERR_SHAPE;
     }
     if (st != VGGCL_OK) {
@@ -311,6 +313,15 @@ static int one_map(cam_job *j, vggcl_model *m, const char *image, const float *t
             rc = cli_error(SKIPPED, "%s: the class activation map%s%s is not finite (%s values): the weights or "
                                     "the preprocessing overflow float32 (skipped)", image, *tag ? " with pool5 " : "",
                            *tag ? tag + 1 : "", isnan(cam[i]) ? "NaN" : "infinite");
+            goto done;
+        }
+    /* logits not finite (GAP's sum past float32, its map finite): the class drawn, the top one of NaNs,
+     * says nothing; skipped, as classify skips such an image */
+    for (int c = 0; c < classes; c++)
+        if (!isfinite(logits[c])) {
+            rc = cli_error(SKIPPED, "%s: logit %d%s%s is %s: the weights or the preprocessing overflow float32 on this "
+                                    "image (skipped)", image, c, *tag ? " with pool5 " : "", *tag ? tag + 1 : "",
+                           isnan(logits[c]) ? "NaN" : "infinite");
             goto done;
         }
     vggcl_cam_upsample(cam, mh, mw, up, h, w);
@@ -332,6 +343,7 @@ fail:
 done:
     free(cam);
     free(up);
+    free(logits);
     return rc;
 }
 
