@@ -1566,20 +1566,22 @@ class Cam(unittest.TestCase):
                              [f"vggcl: cam: --out-dir {ro} cannot be written: Read-only file system"], r.stderr)
         # a model with no maps to give (dense layers after GAP): said of the weights, once, after loading, before
         # any image is read: an unreadable image is not counted (the first image that reached a pass was named,
-        # the run "stopped at" it)
+        # the run "stopped at" it); nor, made for pool5 dropped, a note of --compare-pool5's kept panel
         chain = gap_model("vgg11", 5, "keep", seed=4)
         chain.classifier = nn.Sequential(nn.Linear(512, 16), nn.ReLU(), nn.Linear(16, 5))
-        export(chain, self.d / "chain.safetensors", "keep")
         out = self.d / "chain-out"
         out.mkdir()
         (self.d / "broken.png").write_bytes(b"not a png")
-        r = subprocess.run([VGGCL, "cam", "--weights", self.d / "chain.safetensors", "--out-dir", out,
-                            self.d / "broken.png", self.image, self.image], capture_output=True, text=True, timeout=600)
-        self.assertEqual(r.returncode, 1, r.stderr)
-        self.assertEqual([ln for ln in r.stderr.splitlines() if ln.startswith("vggcl:")],
-                         [f"vggcl: cam: {self.d / 'chain.safetensors'}: class activation maps need a GAP head with one "
-                          "linear layer; this model's head is a chain of dense layers after GAP"], r.stderr)
-        self.assertEqual(list(out.iterdir()), [])
+        for pool5, compare in (("keep", []), ("drop", ["--compare-pool5"])):
+            export(chain, self.d / "chain.safetensors", pool5)
+            r = subprocess.run([VGGCL, "cam", "--weights", self.d / "chain.safetensors", "--out-dir", out, *compare,
+                                self.d / "broken.png", self.image, self.image], capture_output=True, text=True,
+                               timeout=600)
+            self.assertEqual(r.returncode, 1, r.stderr)
+            self.assertEqual([ln for ln in r.stderr.splitlines() if ln.startswith("vggcl:")],
+                             [f"vggcl: cam: {self.d / 'chain.safetensors'}: class activation maps need a GAP head with "
+                              "one linear layer; this model's head is a chain of dense layers after GAP"], r.stderr)
+            self.assertEqual(list(out.iterdir()), [])
 
     def test_images_skipped(self):
         """An image too small for the network (without a crop), one wider than the network takes, one too large

@@ -416,13 +416,13 @@ int cmd_cam(int argc, char **argv)
         else if (vggcl_model_load(ctx, weights, &kept, &models[0]) != VGGCL_OK ||
                  (compare && vggcl_model_load(ctx, weights, &dropped, &models[1]) != VGGCL_OK))
             local = cli_error(CLI_FAIL, "%s", vggcl_message(ctx));
+        else if (vggcl_check_cam(ctx, models[0]) != VGGCL_OK) /* (a model without maps: said of the weights before
+                                                                * any image is read, and before notes of its maps) */
+            local = cli_error(CLI_FAIL, "cam: %s: %s", weights, vggcl_message(ctx));
         else if ((local = cli_model_preset("cam", ctx, models[0], &p, CLI_IMAGES_MADE)) == CLI_OK && !compare)
             cli_pool5_note(weights, &opts, models[0]);
         else if (local == CLI_OK)
             cli_pool5_compare_note(weights, models[0]);
-        /* (a model without maps: said of the weights before any image is read) */
-        if (local == CLI_OK && vggcl_check_cam(ctx, models[0]) != VGGCL_OK)
-            local = cli_error(CLI_FAIL, "cam: %s: %s", weights, vggcl_message(ctx));
     }
     if ((local = cli_ranks_all_ok(&ranks, local)) == CLI_OK)
         local = cli_ranks_same_model(&ranks, "cam", weights, models[0], &p, NULL, 0, &a, agreed, NULL);
