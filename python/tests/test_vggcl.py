@@ -569,6 +569,19 @@ def test_arguments_of_the_wrong_kind(files):
         assert "float" not in str(e.value) and "uint8 of shape (4, 3, 2)" in str(e.value)
         with pytest.raises(vggcl.Error, match="a float image would be cut to bytes"):
             m.classify(np.zeros((8, 8, 3), np.float32))
+        # torchvision's (C, H, W) images (ToTensor's floats, read_image's bytes): the channels said first, then the
+        # bytes (the float hint alone was refused again); followed, the hints give the image's answers
+        chw = np.ascontiguousarray(np.asarray(pil).transpose(2, 0, 1))
+        first = r"of shape \(3, \d+, \d+\) \(its channels first, as torchvision's ToTensor and read_image give them: "
+        with pytest.raises(vggcl.Error, match=first + r"put them last, x\.permute\(1, 2, 0\) or "
+                           r"x\.transpose\(1, 2, 0\); a float image would be cut to bytes"):
+            m.classify(chw / np.float32(255))
+        with pytest.raises(vggcl.Error, match=first + r"put them last, [^;]*\)$"):
+            m.classify(chw)
+        with pytest.raises(vggcl.Error, match=r"of shape \(1, \d+, \d+\) \(its channels first.*: take x\[0\], a gray"):
+            m.preprocess(chw[:1])
+        want = m.classify(image, top=2, resize=64, crop=64)
+        assert m.classify(chw.transpose(1, 2, 0), top=2, resize=64, crop=64) == want
         for call, what in ((lambda: m.classify([image], batch=2.5), "batch"),
                            (lambda: m.classify([image], top=1.5), "top"),
                            (lambda: m.classify([image], threads="2"), "threads"), (lambda: m.metadata(5), "key"),

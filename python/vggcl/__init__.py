@@ -497,10 +497,15 @@ def _preprocess(ctx, image, p, who="preprocess"):
         if rgb.dtype == np.uint8 and rgb.ndim == 2:  # (a gray one, as np.array(Image.open(gray)) gives it)
             rgb = np.repeat(rgb[:, :, None], 3, axis=2)
         if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
+            hints = []  # (torchvision's ToTensor and read_image give (C, H, W): the float hint alone was refused again)
+            if rgb.ndim == 3 and rgb.shape[0] in (1, 3) and rgb.shape[2] != 3:
+                hints.append("its channels first, as torchvision's ToTensor and read_image give them: "
+                             + ("take x[0], a gray (H, W) image" if rgb.shape[0] == 1
+                                else "put them last, x.permute(1, 2, 0) or x.transpose(1, 2, 0)"))
+            if rgb.dtype.kind == "f":
+                hints.append("a float image would be cut to bytes: convert it, e.g. (x * 255).round().astype(np.uint8)")
             raise Error(f"{who}: expected an image path or an (H, W, 3) (or gray (H, W)) uint8 image, got {rgb.dtype} "
-                        f"of shape "
-                        f"{rgb.shape}" + (" (a float image would be cut to bytes: convert it, e.g. (x * 255).round()."
-                                          "astype(np.uint8))" if rgb.dtype.kind == "f" else ""), "arg")
+                        f"of shape {rgb.shape}" + (f" ({'; '.join(hints)})" if hints else ""), "arg")
         if max(rgb.shape) > _INT_MAX:  # (ctypes cut it to 32 bits, unsaid)
             raise Error(f"{who}: an image of shape {rgb.shape}: each side must fit in a C int", "arg")
         rgb = np.require(rgb, np.uint8, ["C", "A"])
