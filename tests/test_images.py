@@ -482,6 +482,7 @@ class Images(unittest.TestCase):
             tifffile.imwrite(self.d / name, data, **kw)
             files.append(name)
         tf("tiled.tif", photo(70, 90, 51), tile=(32, 32), compression="zlib")
+        tf("tile_past_image.tif", photo(20, 30, 63), tile=(1024, 256), compression="zlib")  # (a writer's default tile)
         tf("rgb16.tif", np.random.default_rng(52).integers(0, 65536, (9, 11, 3), dtype=np.uint16), photometric="rgb")
         tf("miniswhite.tif", photo(9, 13, 53)[..., 0], photometric="miniswhite")
         gray16 = np.random.default_rng(62).integers(0, 600, (9, 13), dtype=np.uint16)  # (PIL's "I;16": clipped)
@@ -506,6 +507,8 @@ class Images(unittest.TestCase):
         data = (self.d / "rgb_tiff_lzw.tif").read_bytes()
         (self.d / "trunc.tif").write_bytes(data[:len(data) // 2])
         (self.d / "header.tif").write_bytes(b"II*\0" + bytes(range(60)))
+        # a tile past the image, decoded whole before its part is taken (32768 a side of a 16 x 16 image took 3 GB)
+        tifffile.imwrite(self.d / "huge_tile.tif", photo(16, 16, 64), tile=(1024, 1040), compression="zlib")
 
         def tiff_by_hand(name, tags, pixels):  # (classic, little-endian: the tags as given, then the pixels)
             entries = sorted(tags + [(273, 3, 1, 8 + 2 + 12 * (len(tags) + 1) + 4)])
@@ -525,7 +528,9 @@ class Images(unittest.TestCase):
             ("float.tif", "a TIFF vggcl does not read: samples that are not unsigned integers"),
             ("gray16_white.tif", "a TIFF vggcl does not read: 16-bit MinIsWhite gray (PIL 9.4 reads it as MinIsBlack, "
                                  "not inverted)"),
-            ("trunc.tif", "corrupt TIFF"), ("header.tif", "corrupt TIFF")))
+            ("trunc.tif", "corrupt TIFF"), ("header.tif", "corrupt TIFF"),
+            ("huge_tile.tif", "corrupt TIFF: tiles of 1040 x 1024 pixels (width x height) for an image of 16 x 16; "
+                              "vggcl reads tiles of at most 1024 a side or the image's side rounded up to 16")))
 
     def test_pnm(self):
         """PBM, PGM and PPM as PIL 9.4 reads them: PIL's own P4, P5 (8 and 16-bit) and P6; by hand P1 to P6 with
