@@ -277,9 +277,9 @@ static int class_refused(const vggcl_model *m, const char *weights, const char *
 }
 
 /* One model on one image: the map of class klass (< 0: its top class; *chosen gets the class drawn), the
- * upsampled map and the overlay. CLI_OK; SKIPPED for a map that is not finite, a size the network does
- * not take or one past the device's memory (said: the image is skipped); else CLI_FAIL, said. (A model with no maps to give was said of
- * the weights after loading: vggcl_check_cam.) */
+ * upsampled map and the overlay. CLI_OK; SKIPPED for a map or logits that are not finite, a size the network
+ * does not take or one past the device's memory (said: the image is skipped); else CLI_FAIL, said. (A model
+ * with no maps to give was said of the weights after loading: vggcl_check_cam.) */
 enum { SKIPPED = -1 };
 static int one_map(cam_job *j, vggcl_model *m, const char *image, const float *t, const unsigned char *rgb, int h,
                    int w, int klass, int *chosen, const char *tag, const char *const *maps, unsigned char *overlay,

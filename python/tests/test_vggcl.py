@@ -582,6 +582,15 @@ def test_arguments_of_the_wrong_kind(files):
             m.preprocess(chw[:1])
         want = m.classify(image, top=2, resize=64, crop=64)
         assert m.classify(chw.transpose(1, 2, 0), top=2, resize=64, crop=64) == want
+        try:  # a torch tensor's hints, torch's calls (it has no astype), followed
+            import torch
+        except ImportError:
+            torch = None
+        if torch is not None:
+            tensor = torch.from_numpy(chw) / 255.0
+            with pytest.raises(vggcl.Error, match=r"x\.permute\(1, 2, 0\).*\(x \* 255\)\.round\(\)\.byte\(\)\)$"):
+                m.classify(tensor)
+            assert m.classify((tensor.permute(1, 2, 0) * 255).round().byte(), top=2, resize=64, crop=64) == want
         for call, what in ((lambda: m.classify([image], batch=2.5), "batch"),
                            (lambda: m.classify([image], top=1.5), "top"),
                            (lambda: m.classify([image], threads="2"), "threads"), (lambda: m.metadata(5), "key"),

@@ -502,8 +502,10 @@ def _preprocess(ctx, image, p, who="preprocess"):
                 hints.append("its channels first, as torchvision's ToTensor and read_image give them: "
                              + ("take x[0], a gray (H, W) image" if rgb.shape[0] == 1
                                 else "put them last, x.permute(1, 2, 0) or x.transpose(1, 2, 0)"))
-            if rgb.dtype.kind == "f":
-                hints.append("a float image would be cut to bytes: convert it, e.g. (x * 255).round().astype(np.uint8)")
+            if rgb.dtype.kind == "f":  # (a torch tensor has no astype)
+                torch_made = type(image).__module__.split(".")[0] == "torch"
+                hints.append("a float image would be cut to bytes: convert it, e.g. (x * 255).round()."
+                             + ("byte()" if torch_made else "astype(np.uint8)"))
             raise Error(f"{who}: expected an image path or an (H, W, 3) (or gray (H, W)) uint8 image, got {rgb.dtype} "
                         f"of shape {rgb.shape}" + (f" ({'; '.join(hints)})" if hints else ""), "arg")
         if max(rgb.shape) > _INT_MAX:  # (ctypes cut it to 32 bits, unsaid)
