@@ -1061,6 +1061,51 @@ class OnnxImport(unittest.TestCase):
         self.refused("negative_dims", m, f"tensor '{m.graph.initializer[0].name}' has the shape "
                      f"{list(m.graph.initializer[0].dims)}; expected sizes from 0")
 
+    def test_hostile_graphs(self):
+        """Graphs made to take the importer's time or memory: a tensor's external data a FIFO (a tensor of no
+        bytes skips the size check; reading it waited for ever) refused, naming it; an unused ConstantOfShape of
+        FOLD_MAX values doubled by chained Concats (40 of them took 8 GB) folded no further than the model's
+        largest tensor, the graph imported; a chain of constants listed backwards (20000 took 5 minutes, a node a
+        pass) folded whole."""
+        folder = self.d / "fifo"
+        folder.mkdir()
+        m = small_nchw(47)
+        t = onnx.TensorProto(name="unused", data_type=TensorProto.FLOAT, dims=[0],
+                             data_location=TensorProto.EXTERNAL)
+        t.external_data.add(key="location", value="fifo")
+        m.graph.initializer.append(t)
+        os.mkfifo(folder / "fifo")
+        onnx.save(m, str(folder / "m.onnx"))
+        out = self.d / "refused" / "fifo.safetensors"
+        out.parent.mkdir(exist_ok=True)
+        r = self.importer(folder / "m.onnx", out)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("the external data of tensor 'unused', fifo, is not a regular file; expected a file in the "
+                      "model's folder", r.stderr)
+        self.assertEqual(list(out.parent.iterdir()), [])
+        m = small_nchw(48)
+        largest = max(numpy_helper.to_array(i).size for i in m.graph.initializer)
+        self.assertLess(largest, import_onnx.FOLD_MAX)  # (the premise: the limit is FOLD_MAX's)
+        bomb = [helper.make_node("Constant", [], ["s"], name="shape",
+                                 value=numpy_helper.from_array(np.array([import_onnx.FOLD_MAX], np.int64))),
+                helper.make_node("ConstantOfShape", ["s"], ["k0"], name="fill",
+                                 value=numpy_helper.from_array(np.array([1.0], np.float32)))]
+        bomb += [helper.make_node("Concat", [f"k{i}", f"k{i}"], [f"k{i + 1}"], axis=0, name=f"twice{i}")
+                 for i in range(3)]
+        chain = [helper.make_node("Identity", [f"c{i}"], [f"c{i + 1}"], name=f"id{i}") for i in range(50)]
+        chain.append(helper.make_node("Constant", [], ["c0"], name="first",
+                                      value=numpy_helper.from_array(np.arange(3, dtype=np.float32))))
+        backwards = onnx.ModelProto()
+        backwards.CopyFrom(m)
+        backwards.graph.node.extend(bomb + chain[::-1])  # (as onnx's checker refuses it: folded in memory)
+        g = import_onnx.Graph(backwards)
+        self.assertEqual(g.consts["k0"].size, import_onnx.FOLD_MAX)
+        self.assertFalse({"k1", "k2", "k3"} & set(g.consts))
+        self.assertEqual(g.consts["c50"].tolist(), [0, 1, 2])
+        m.graph.node.extend(bomb + chain[-1:] + chain[:-1])
+        x = np.random.default_rng(48).standard_normal((2, 3, 32, 32)).astype(np.float32)
+        self.check("hostile", m, x, x)
+
     def test_between_the_convolutions(self):
         """A BatchNormalization after the Relu (as Keras places it) or after a MaxPool, with convolutions after it:
         refused as what it is, not as a head that does not start with a GAP ("after the features")."""

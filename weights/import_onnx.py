@@ -67,6 +67,7 @@ A graph that does not fit is refused: one line on stderr naming the first node t
 mapped and what was expected, exit status 1, no output file.
 """
 import argparse
+import collections
 import os
 import sys
 from collections import defaultdict
@@ -177,15 +178,16 @@ def _str(v):
     return v.decode() if isinstance(v, bytes) else v
 
 
-def folded(n, args):
+def folded(n, args, limit=None):
     """What node n (of FOLDED) makes of the constants args (None: an input left out): the index arithmetic
     torch's exports leave unfolded, as the pads of a ZeroPad2d at opset 13 (ConstantOfShape, Concat, Reshape,
     Slice, Transpose, Cast, Unsqueeze, Squeeze), weights stored as integers (DequantizeLinear), and float weights
     quantized on the way (a QuantizeLinear of a constant, then its DequantizeLinear: the fake quantization
     quantization-aware training exports); None where it is not evaluated here (a Cast to bfloat16, which numpy
     would not round; a shape that does not fit; a constant past FOLD_MAX values; a blocked or float16
-    DequantizeLinear or QuantizeLinear, or a QuantizeLinear to another type than 8 or 16-bit integers), the node
-    then left as it was (not a constant: the data path refuses it where it needs one, naming it)."""
+    DequantizeLinear or QuantizeLinear, or a QuantizeLinear to another type than 8 or 16-bit integers; a Concat
+    past limit values, by default FOLD_MAX: chained, each doubling, a model of 2 kB took 4 GB), the node then left
+    as it was (not a constant: the data path refuses it where it needs one, naming it)."""
     a, op = attrs(n), n.op_type
 
     def axes_of(i):  # (an attribute before opset 13, an input from it; an empty list of them: none given)
@@ -201,6 +203,8 @@ def folded(n, args):
                     else np.zeros(1, np.float32))
             return np.full(shape, fill[0], fill.dtype)
         if op == "Concat":
+            if sum(int(x.size) for x in args) > (limit or FOLD_MAX):
+                return None
             return np.concatenate(args, axis=a["axis"])
         if op in ("DequantizeLinear", "QuantizeLinear"):
             x, scale = args[0], args[1]
@@ -264,6 +268,29 @@ QUANTIZED = ("QuantizeLinear", "DynamicQuantizeLinear", "QLinearConv", "QLinearM
              "MatMulInteger")
 
 
+def in_order(nodes):
+    """The nodes each after those whose outputs it reads (ONNX's order, which a file need not keep: its checker is
+    skipped for a newer IR), a cycle's in the file's order at the end."""
+    made_by = {o: k for k, n in enumerate(nodes) for o in n.output if o}
+    needs = [{made_by[i] for i in n.input if i in made_by} - {k} for k, n in enumerate(nodes)]
+    users = [[] for _ in nodes]
+    for k, before in enumerate(needs):
+        for b in before:
+            users[b].append(k)
+    waiting = [len(before) for before in needs]
+    ready = collections.deque(k for k, w in enumerate(waiting) if not w)
+    order = []
+    while ready:
+        k = ready.popleft()
+        order.append(k)
+        for u in users[k]:
+            waiting[u] -= 1
+            if not waiting[u]:
+                ready.append(u)
+    placed = set(order)
+    return [nodes[k] for k in order] + [n for k, n in enumerate(nodes) if k not in placed]
+
+
 class Graph:
     """The data path of a single-input ONNX graph, with its constants."""
 
@@ -275,10 +302,13 @@ class Graph:
         for n in nodes:  # (an operator of another domain only shares its name with ONNX's: com.acme's Relu)
             if n.domain not in ("", "ai.onnx"):
                 refuse(n, f"is of the domain '{n.domain}'; expected ONNX's own operators")
-        changed = True
+        # a Concat folds up to the largest stored tensor (weights may be joined), at least FOLD_MAX values
+        limit = max([FOLD_MAX] + [int(v.size) for v in self.consts.values()])
+        ordered = in_order(nodes)  # (in the file's order, a chain listed backwards folded a node a pass: 20000
+        changed = True  # of them took 5 minutes)
         while changed:  # Constant nodes, Identity of constants, and what folded() computes from them
             changed = False
-            for n in nodes:
+            for n in ordered:
                 out = n.output[0] if n.output else ""
                 if not out or out in self.consts:
                     continue
@@ -289,7 +319,7 @@ class Graph:
                     self.consts[out] = self.consts[n.input[0]]
                     changed = True
                 elif n.op_type in FOLDED and all(not i or i in self.consts for i in n.input):
-                    value = folded(n, [self.consts[i] if i else None for i in n.input])
+                    value = folded(n, [self.consts[i] if i else None for i in n.input], limit)
                     if value is not None:  # (else left as it was: a node on the data path says what it needs)
                         self.consts[out] = value
                         changed = True
@@ -1267,6 +1297,10 @@ def external_links(model, path):
         if os.path.realpath(plain) != plain:
             raise Refused(f"the external data of tensor '{t.name}', {where}, is reached through a symbolic link; "
                           "expected a file in the model's folder")
+        if os.path.exists(plain) and not os.path.isfile(plain):  # (a FIFO's reading waited for ever: a tensor of
+            # no bytes skips the size check)
+            raise Refused(f"the external data of tensor '{t.name}', {where}, is not a regular file; expected a file "
+                          "in the model's folder")
 
 
 _P = onnx.TensorProto
