@@ -970,6 +970,23 @@ class Images(unittest.TestCase):
         (self.d / "bomb.png").write_bytes(png([(b"zTXt", b"k\0\0" + zlib.compress(bytes(8_000_000), 9))] * 50))
         self.assert_refused_lean(self.d / "bomb.png", "inflates to more than 1 MiB", 100 * 1024)
 
+    def test_out_of_memory_said(self):
+        """A PNG and a TIFF of 13000 x 13000 pixels under a 400 MB address space: said as out of host memory for
+        their pixels, as a JPEG's is (the PNG was said to be corrupt, as a failed tile of a TIFF was)."""
+        import resource
+        big = Image.new("RGB", (13000, 13000))
+        big.save(self.d / "big.png", compress_level=1)
+        big.save(self.d / "big.tif", compression="tiff_adobe_deflate")
+        del big
+        out = self.d / "out.npy"
+        r = subprocess.run([VGGCL, "preprocess", "--output", out, self.d / "big.png", self.d / "big.tif"],
+                           capture_output=True, text=True, timeout=300,
+                           preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_AS, (400 << 20, 400 << 20)))
+        self.assertEqual(r.returncode, 1, r.stderr)
+        for name in ("big.png", "big.tif"):
+            self.assertIn(f"vggcl: {self.d / name}: out of host memory for 13000 x 13000 pixels", r.stderr.splitlines())
+        self.assertFalse(out.exists())
+
     def test_bad_images(self):
         Image.fromarray(photo(20, 20, 1)).save(self.d / "ok.png")
         raw = (self.d / "ok.png").read_bytes()

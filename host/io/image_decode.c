@@ -271,6 +271,7 @@ static vggcl_status load_png(vggcl_ctx *ctx, const char *path, FILE *f, const vg
     png_infop info = png ? png_create_info_struct(png) : NULL;
     unsigned char *volatile pixels = NULL, *volatile out = NULL;
     png_bytep *volatile rows = NULL;
+    volatile int short_w = 0, short_h = 0; /* the image's pixels found no memory (said as such, not as corrupt) */
     if (!png || !info) {
         png_destroy_read_struct(png ? &png : NULL, NULL, NULL);
         return vggcl__fail(ctx, VGGCL_ERR_NOMEM, "%s: out of host memory", path);
@@ -278,6 +279,9 @@ static vggcl_status load_png(vggcl_ctx *ctx, const char *path, FILE *f, const vg
     if (setjmp(err.jump)) {
         png_destroy_read_struct(&png, &info, NULL);
         free(pixels), free(out), free(rows);
+        if (short_w)
+            return vggcl__fail(ctx, VGGCL_ERR_NOMEM, "%s: out of host memory for %d x %d pixels", path, short_w,
+                               short_h);
         if (!strcmp(err.msg, "Read Error")) /* (libpng's word for a read that came back short) */
             return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: corrupt PNG: the file is truncated", path);
         return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: corrupt PNG: %s", path, err.msg);
@@ -341,7 +345,7 @@ static vggcl_status load_png(vggcl_ctx *ctx, const char *path, FILE *f, const vg
     rows = malloc(sizeof *rows * (size_t)height + 1);
     out = malloc((size_t)width * height * 3 + 1);
     if ((gray16 && !pixels) || !rows || !out) {
-        snprintf(err.msg, sizeof err.msg, "out of host memory");
+        short_w = width, short_h = height;
         longjmp(err.jump, 1);
     }
     for (int y = 0; y < height; y++) rows[y] = gray16 ? pixels + stride * y : out + stride * y;

@@ -152,7 +152,8 @@ static const char *layout_of(TIFF *tif, tiff_layout *l, int *spp_out, int *bits_
     return NULL;
 }
 
-/* The first page's raw samples, row by row (rows of line bytes), from strips or tiles: 0 on a failure (e's). */
+/* The first page's raw samples, row by row (rows of line bytes), from strips or tiles: 1; 0 on a failure (e's);
+ * -1 out of host memory for a tile (said as such, not as a corrupt file). */
 static int read_raw(TIFF *tif, int h, size_t line, unsigned char *raw)
 {
     if (!TIFFIsTiled(tif)) {
@@ -169,8 +170,9 @@ static int read_raw(TIFF *tif, int h, size_t line, unsigned char *raw)
     TIFFGetField(tif, TIFFTAG_TILEWIDTH, &tw), TIFFGetField(tif, TIFFTAG_TILELENGTH, &th);
     TIFFGetField(tif, TIFFTAG_IMAGEWIDTH, &w);
     const tmsize_t tile_bytes = TIFFTileSize(tif), tile_line = TIFFTileRowSize(tif);
-    unsigned char *tile = tile_bytes > 0 && tw && th ? malloc((size_t)tile_bytes) : NULL;
-    if (!tile) return 0;
+    if (tile_bytes <= 0 || !tw || !th) return 0;
+    unsigned char *tile = malloc((size_t)tile_bytes);
+    if (!tile) return -1;
     for (uint32_t y = 0; y < (uint32_t)h; y += th)
         for (uint32_t x = 0; x < w; x += tw) {
             if (TIFFReadTile(tif, tile, x, y, 0, 0) < 0) {
@@ -278,9 +280,12 @@ vggcl_status vggcl__load_tiff(vggcl_ctx *ctx, const char *path, FILE *f, const v
                                                                               * decodes short, as libtiff lets it) */
         turn = orientation >= 2 && orientation <= 8 ? malloc((size_t)w * h * 3 + 1) : NULL;
         if (!raw || !out || (orientation >= 2 && orientation <= 8 && !turn))
-            st = vggcl__fail(ctx, VGGCL_ERR_NOMEM, "%s: out of host memory", path);
+            st = vggcl__fail(ctx, VGGCL_ERR_NOMEM, "%s: out of host memory for %d x %d pixels", path, w, h);
     }
-    if (st == VGGCL_OK && !read_raw(tif, h, line, raw))
+    const int got = st == VGGCL_OK ? read_raw(tif, h, line, raw) : 1;
+    if (got < 0)
+        st = vggcl__fail(ctx, VGGCL_ERR_NOMEM, "%s: out of host memory for a tile of %u x %u pixels", path, tw, th);
+    else if (!got)
         st = vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: corrupt TIFF: %s", path, e.msg[0] ? e.msg : "its pixels cannot be read");
     TIFFClose(tif);
     if (st == VGGCL_OK) {
