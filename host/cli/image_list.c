@@ -286,9 +286,14 @@ static int read_list(const char *cmd, const char *from, char **text, size_t *len
         }
         if (err || !r) break;
         const size_t end = got + (r > 0 ? (size_t)r : 0);
-        for (; got < end && got - entry <= CLI_LINE_MAX; got++) /* (each entry: one within a read too) */
-            if (buf[got] == '\n' || buf[got] == '\0') entry = got + 1;
-        if (got - entry > CLI_LINE_MAX) break; /* (the rest is not read: not a list) */
+        int empty_nul = 0; /* (a NUL at the start or after another: refused below; /dev/zero was read to the end
+                            * of memory first) */
+        for (; got < end && got - entry <= CLI_LINE_MAX && !empty_nul; got++) /* (each entry: one within a read) */
+            if (buf[got] == '\n' || buf[got] == '\0') {
+                empty_nul = buf[got] == '\0' && (!got || buf[got - 1] == '\0');
+                entry = got + 1;
+            }
+        if (got - entry > CLI_LINE_MAX || empty_nul) break; /* (the rest is not read: not a list) */
     }
     if (!std) close(fd);
     int too_long = !err && got - entry > CLI_LINE_MAX;
