@@ -178,7 +178,7 @@ def _str(v):
     return v.decode() if isinstance(v, bytes) else v
 
 
-def folded(n, args, limit=None):
+def folded(n, args, limit=None, room=None):
     """What node n (of FOLDED) makes of the constants args (None: an input left out): the index arithmetic
     torch's exports leave unfolded, as the pads of a ZeroPad2d at opset 13 (ConstantOfShape, Concat, Reshape,
     Slice, Transpose, Cast, Unsqueeze, Squeeze), weights stored as integers (DequantizeLinear), and float weights
@@ -186,8 +186,9 @@ def folded(n, args, limit=None):
     quantization-aware training exports); None where it is not evaluated here (a Cast to bfloat16, which numpy
     would not round; a shape that does not fit; a constant past FOLD_MAX values; a blocked or float16
     DequantizeLinear or QuantizeLinear, or a QuantizeLinear to another type than 8 or 16-bit integers; a Concat
-    past limit values, by default FOLD_MAX: chained, each doubling, a model of 2 kB took 4 GB), the node then left
-    as it was (not a constant: the data path refuses it where it needs one, naming it)."""
+    past limit values, by default FOLD_MAX: chained, each doubling, a model of 2 kB took 4 GB; a ConstantOfShape or
+    a Concat past room bytes, what the graph's folding has left), the node then left as it was (not a constant:
+    the data path refuses it where it needs one, naming it)."""
     a, op = attrs(n), n.op_type
 
     def axes_of(i):  # (an attribute before opset 13, an input from it; an empty list of them: none given)
@@ -201,9 +202,12 @@ def folded(n, args, limit=None):
                 return None
             fill = (tensor_array(a["value"], f"{name_of(n)}'s value").reshape(-1) if "value" in a
                     else np.zeros(1, np.float32))
+            if room is not None and np.prod(shape, dtype=object) * fill.itemsize > room:
+                return None
             return np.full(shape, fill[0], fill.dtype)
         if op == "Concat":
-            if sum(int(x.size) for x in args) > (limit or FOLD_MAX):
+            if (sum(int(x.size) for x in args) > (limit or FOLD_MAX)
+                    or room is not None and sum(int(x.nbytes) for x in args) > room):
                 return None
             return np.concatenate(args, axis=a["axis"])
         if op in ("DequantizeLinear", "QuantizeLinear"):
@@ -302,8 +306,12 @@ class Graph:
         for n in nodes:  # (an operator of another domain only shares its name with ONNX's: com.acme's Relu)
             if n.domain not in ("", "ai.onnx"):
                 refuse(n, f"is of the domain '{n.domain}'; expected ONNX's own operators")
-        # a Concat folds up to the largest stored tensor (weights may be joined), at least FOLD_MAX values
+        # a Concat folds up to the largest stored tensor (weights may be joined), at least FOLD_MAX values; and all
+        # the values folded, each a node's (views of another's not counted), up to 8 times the stored bytes and
+        # 64 MiB (weights stored as 8-bit integers dequantize to 4 times theirs): 40 ConstantOfShape of FOLD_MAX
+        # float64 values each, in a file of 2 kB, took 320 MB, 1000 of them would take 8 GB
         limit = max([FOLD_MAX] + [int(v.size) for v in self.consts.values()])
+        room = 8 * sum(int(v.nbytes) for v in self.consts.values()) + (64 << 20)
         ordered = in_order(nodes)  # (in the file's order, a chain listed backwards folded a node a pass: 20000
         changed = True  # of them took 5 minutes)
         while changed:  # Constant nodes, Identity of constants, and what folded() computes from them
@@ -319,8 +327,10 @@ class Graph:
                     self.consts[out] = self.consts[n.input[0]]
                     changed = True
                 elif n.op_type in FOLDED and all(not i or i in self.consts for i in n.input):
-                    value = folded(n, [self.consts[i] if i else None for i in n.input], limit)
-                    if value is not None:  # (else left as it was: a node on the data path says what it needs)
+                    value = folded(n, [self.consts[i] if i else None for i in n.input], limit, room)
+                    cost = int(value.nbytes) if value is not None and value.base is None else 0
+                    if value is not None and cost <= room:  # (else left as it was: a node on the data path says
+                        room -= cost  # what it needs)
                         self.consts[out] = value
                         changed = True
         inputs = [i for i in g.input if i.name not in self.consts]
