@@ -482,7 +482,7 @@ class Images(unittest.TestCase):
             tifffile.imwrite(self.d / name, data, **kw)
             files.append(name)
         tf("tiled.tif", photo(70, 90, 51), tile=(32, 32), compression="zlib")
-        tf("tile_past_image.tif", photo(20, 30, 63), tile=(1024, 256), compression="zlib")  # (a writer's default tile)
+        tf("tile_past_image.tif", photo(20, 30, 63), tile=(2048, 2048), compression="zlib")  # (GDAL's, libvips' tiles)
         tf("rgb16.tif", np.random.default_rng(52).integers(0, 65536, (9, 11, 3), dtype=np.uint16), photometric="rgb")
         tf("miniswhite.tif", photo(9, 13, 53)[..., 0], photometric="miniswhite")
         gray16 = np.random.default_rng(62).integers(0, 600, (9, 13), dtype=np.uint16)  # (PIL's "I;16": clipped)
@@ -507,8 +507,9 @@ class Images(unittest.TestCase):
         data = (self.d / "rgb_tiff_lzw.tif").read_bytes()
         (self.d / "trunc.tif").write_bytes(data[:len(data) // 2])
         (self.d / "header.tif").write_bytes(b"II*\0" + bytes(range(60)))
-        # a tile past the image, decoded whole before its part is taken (32768 a side of a 16 x 16 image took 3 GB)
-        tifffile.imwrite(self.d / "huge_tile.tif", photo(16, 16, 64), tile=(1024, 1040), compression="zlib")
+        # a tile past the image, decoded whole before its part is taken (32768 a side of a 16 x 16 image took 3 GB):
+        # past 64 MiB and the image's bytes
+        tifffile.imwrite(self.d / "huge_tile.tif", photo(16, 16, 64), tile=(4800, 4816), compression="zlib")
 
         def tiff_by_hand(name, tags, pixels):  # (classic, little-endian: the tags as given, then the pixels)
             entries = sorted(tags + [(273, 3, 1, 8 + 2 + 12 * (len(tags) + 1) + 4)])
@@ -529,8 +530,9 @@ class Images(unittest.TestCase):
             ("gray16_white.tif", "a TIFF vggcl does not read: 16-bit MinIsWhite gray (PIL 9.4 reads it as MinIsBlack, "
                                  "not inverted)"),
             ("trunc.tif", "corrupt TIFF"), ("header.tif", "corrupt TIFF"),
-            ("huge_tile.tif", "corrupt TIFF: tiles of 1040 x 1024 pixels (width x height) for an image of 16 x 16; "
-                              "vggcl reads tiles of at most 1024 a side or the image's side rounded up to 16")))
+            ("huge_tile.tif", "a TIFF vggcl does not read: tiles of 4816 x 4800 pixels (width x height; 69350400 "
+                              "bytes) for an image of 16 x 16 (768 bytes); a tile may take up to the larger of the "
+                              "image's bytes and 64 MiB")))
 
     def test_pnm(self):
         """PBM, PGM and PPM as PIL 9.4 reads them: PIL's own P4, P5 (8 and 16-bit) and P6; by hand P1 to P6 with
@@ -972,20 +974,26 @@ class Images(unittest.TestCase):
 
     @unittest.skipIf("ASAN_OPTIONS" in os.environ, "ASan reserves its shadow memory past any ulimit -v")
     def test_out_of_memory_said(self):
-        """A PNG and a TIFF of 13000 x 13000 pixels under a 400 MB address space: said as out of host memory for
-        their pixels, as a JPEG's is (the PNG was said to be corrupt, as a failed tile of a TIFF was)."""
+        """A PNG and a TIFF of 13000 x 13000 pixels, and a TIFF of 6000 x 6000 16-bit pixels in one tile, under a
+        480 MB address space: said as out of host memory for their pixels or the tile, as a JPEG's is (the PNG was
+        said to be corrupt, as the TIFF whose image fitted but not its tile)."""
         import resource
+        import tifffile
         big = Image.new("RGB", (13000, 13000))
         big.save(self.d / "big.png", compress_level=1)
         big.save(self.d / "big.tif", compression="tiff_adobe_deflate")
         del big
+        tifffile.imwrite(self.d / "tile.tif", np.zeros((6000, 6000, 3), np.uint16), tile=(6000, 6000),
+                         compression="zlib", photometric="rgb")  # (216 MB its samples, 216 its tile, 108 its RGB)
         out = self.d / "out.npy"
-        r = subprocess.run([VGGCL, "preprocess", "--output", out, self.d / "big.png", self.d / "big.tif"],
-                           capture_output=True, text=True, timeout=300,
-                           preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_AS, (400 << 20, 400 << 20)))
+        r = subprocess.run([VGGCL, "preprocess", "--threads", "1", "--output", out, self.d / "big.png",
+                            self.d / "big.tif", self.d / "tile.tif"], capture_output=True, text=True, timeout=300,
+                           preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_AS, (480 << 20, 480 << 20)))
         self.assertEqual(r.returncode, 1, r.stderr)
         for name in ("big.png", "big.tif"):
             self.assertIn(f"vggcl: {self.d / name}: out of host memory for 13000 x 13000 pixels", r.stderr.splitlines())
+        self.assertIn(f"vggcl: {self.d / 'tile.tif'}: out of host memory for a tile of 6000 x 6000 pixels",
+                      r.stderr.splitlines())
         self.assertFalse(out.exists())
 
     def test_bad_images(self):

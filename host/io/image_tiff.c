@@ -220,13 +220,10 @@ static int palette_without_colormap(int fd)
     return photometric == PHOTOMETRIC_PALETTE && !colormap;
 }
 
-/* The largest tile side vggcl reads for an image side s: the side rounded up to 16 (tiles are multiples of 16),
- * or 1024, as writers tile small images with their default tiles (256, 512). */
-static uint32_t tile_side_max(uint32_t s)
-{
-    const uint32_t up = s > UINT32_MAX - 15 ? UINT32_MAX : (s + 15) / 16 * 16;
-    return up > 1024 ? up : 1024;
-}
+/* The most bytes a tile may take: a tile is decoded whole, so its memory is bounded by the image's own (its raw
+ * samples, image bytes) or TILE_BYTES_MIN, whichever is larger: writers tile small images with tiles of 256 to
+ * 2048 a side (RGBA of 16 bits at 2048: 32 MiB); a tile of 32768 a side in a 16 x 16 image took 3 GB. */
+#define TILE_BYTES_MIN ((uint64_t)64 << 20)
 
 vggcl_status vggcl__load_tiff(vggcl_ctx *ctx, const char *path, FILE *f, const vggcl_preprocess *p, unsigned char **rgb,
                               vggcl__rgb_part *part)
@@ -269,12 +266,16 @@ vggcl_status vggcl__load_tiff(vggcl_ctx *ctx, const char *path, FILE *f, const v
     unsigned char *raw = NULL, *out = NULL, *turn = NULL;
     if (st == VGGCL_OK && line < ((size_t)w * spp * bits + 7) / 8)
         st = vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: corrupt TIFF: rows of %zu bytes for %d pixels", path, line, w);
-    uint32_t tw = 0, th = 0; /* (a tile is decoded whole: one of 32768 x 32768 in a 16 x 16 image took 3 GB) */
+    uint32_t tw = 0, th = 0;
+    const uint64_t tile_bytes = TIFFIsTiled(tif) ? (uint64_t)TIFFTileSize64(tif) : 0,
+                   image_bytes = (uint64_t)line * (uint64_t)h;
     if (st == VGGCL_OK && TIFFIsTiled(tif) && TIFFGetField(tif, TIFFTAG_TILEWIDTH, &tw) &&
-        TIFFGetField(tif, TIFFTAG_TILELENGTH, &th) && (tw > tile_side_max(w32) || th > tile_side_max(h32)))
-        st = vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: corrupt TIFF: tiles of %u x %u pixels (width x height) for an "
-                         "image of %u x %u; vggcl reads tiles of at most 1024 a side or the image's side rounded up "
-                         "to 16", path, tw, th, w32, h32);
+        TIFFGetField(tif, TIFFTAG_TILELENGTH, &th) &&
+        tile_bytes > (image_bytes > TILE_BYTES_MIN ? image_bytes : TILE_BYTES_MIN))
+        st = vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: a TIFF vggcl does not read: tiles of %u x %u pixels (width x "
+                         "height; %llu bytes) for an image of %u x %u (%llu bytes); a tile may take up to the larger "
+                         "of the image's bytes and 64 MiB", path, tw, th, (unsigned long long)tile_bytes, w32, h32,
+                         (unsigned long long)image_bytes);
     if (st == VGGCL_OK) {
         raw = calloc(line * h + 1, 1), out = malloc((size_t)w * h * 3 + 1); /* (zeros where a strip or tile
                                                                               * decodes short, as libtiff lets it) */
