@@ -179,21 +179,26 @@ static int report(const tally *t, char **names, const char *format, int skipped)
     } else { /* (the classes with neither images nor predictions left out, their row and column zeros: a head of
               * 20000 classes on a few folders wrote 2.4 GB of zeros) */
         char *seen = calloc((size_t)C, 1);
+        if (!seen) { /* (the whole matrix in its place would be the report this leaves out) */
+            for (int c = 0; shown && c < C; c++) free(shown[c]);
+            free(shown);
+            return cli_error(CLI_FAIL, "out of host memory for the report");
+        }
         int left_out = 0;
         for (int c = 0; c < C; c++)
-            for (int k = 0; k < C && seen; k++)
+            for (int k = 0; k < C; k++)
                 if (t->confusion[(size_t)c * C + k]) seen[c] = seen[k] = 1;
-        for (int c = 0; seen && c < C; c++) left_out += !seen[c];
+        for (int c = 0; c < C; c++) left_out += !seen[c];
         printf("\nconfusion (rows: true class, columns: predicted, in the order above");
         if (left_out)
             printf("; the %d class%s with neither images nor predictions left out", left_out,
                    left_out == 1 ? "" : "es");
         printf(")\n");
         for (int c = 0; c < C; c++) {
-            if (seen && !seen[c]) continue;
+            if (!seen[c]) continue;
             name_column(SHOWN(c), width);
             for (int k = 0; k < C; k++)
-                if (!seen || seen[k]) printf(" %5ld", t->confusion[(size_t)c * C + k]);
+                if (seen[k]) printf(" %5ld", t->confusion[(size_t)c * C + k]);
             putchar('\n');
         }
         free(seen);
