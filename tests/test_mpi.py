@@ -493,14 +493,18 @@ class Mpi(Folder):
 
     def test_slow_rank_takes_fewer_batches(self):
         """A rank that runs slower (here niced under two busy processes on this machine's cores) is handed fewer
-        batches, as VGGCL_RANK_TIMES's batches column shows, and the output is one process's all the same."""
+        batches, as VGGCL_RANK_TIMES's batches column shows, and the output is one process's all the same. Batches
+        of ~20 ms (at 32x32 of the small model a batch took 0.5 ms, less than a pause of the first rank: once the
+        niced rank took 19 of 20)."""
         many = self.d / "many"
         many.mkdir()
         for i in range(20):
             Image.fromarray(photo(40 + i, 38 + i % 3, 100 + i)).save(many / f"{i:02d}.png")
-        one, o1 = self.classify("one", "--batch", "1", images=many)
-        r = self.slow_second_rank([VGGCL, "classify", "--weights", str(self.weights), "--resize", "40", "--crop",
-                                   "32", "--batch", "1", str(many)], 20)
+        big = self.d / "big.safetensors"
+        save_file(make_state_dict(parse_cfg("8,M,64,M,128"), False, 5, seed=3), big)
+        args = [VGGCL, "classify", "--weights", str(big), "--resize", "640", "--crop", "640", "--batch", "1", str(many)]
+        one = subprocess.run(args, capture_output=True, text=True, env=ENV, timeout=600)
+        r = self.slow_second_rank(args, 20)
         self.assertEqual((r.returncode, r.stdout), (0, one.stdout), r.stderr)
 
     def slow_second_rank(self, args, n_batches):
@@ -849,10 +853,14 @@ class Mpi(Folder):
 
     def test_train_head_slow_rank(self):
         """train-head under a rank that runs slower (niced under busy processes): it is handed fewer of the
-        training images' batches and of --val's, and the model is one process's, byte for byte."""
+        training images' batches and of --val's, and the model is one process's, byte for byte. Batches of tens of
+        ms, as in test_slow_rank_takes_fewer_batches (of 0.5 ms, a pause of the first rank let the niced one take
+        them)."""
         data, val = self.train_data(8, 6)
-        cmd = [VGGCL, "train-head", "--weights", str(self.weights), "--data", str(data), "--val", str(val),
-               "--resize", "32", "--crop", "32", "--epochs", "2", "--batch", "1", "--flip"]
+        big = self.d / "big.safetensors"
+        save_file(make_state_dict(parse_cfg("8,M,64,M,128"), False, 5, seed=3), big)
+        cmd = [VGGCL, "train-head", "--weights", str(big), "--data", str(data), "--val", str(val),
+               "--resize", "640", "--crop", "640", "--epochs", "2", "--batch", "1", "--flip"]
         one = subprocess.run([*cmd, "--out", str(self.d / "one.safetensors")], capture_output=True, text=True,
                              env=ENV, timeout=600)
         self.assertEqual(one.returncode, 0, one.stderr)
