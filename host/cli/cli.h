@@ -530,6 +530,12 @@ int cli_size_taken(const vggcl_model *m, int h, int w);
 const char *cli_size_refused(const vggcl_model *const *m, int n, int h, int w, char *why, size_t cap);
 /* An image of a size refused: its path, width, height and why (cli_size_refused). */
 #define CLI_SIZE_REFUSED "%s: preprocesses to %d x %d pixels (width x height): %s"
+/* An image whose logits are not all finite (classify, eval, train-head, bench --images, cam): its path, the first
+ * such logit, where it was (cam's panel: " with pool5 keep"; else "") and "NaN" or "infinite"; a skip then adds
+ * " (skipped)". */
+#define CLI_LOGIT_NOT_FINITE "%s: logit %d%s is %s: the weights or the preprocessing overflow float32 on this image"
+/* The first of the n values v that is not finite, else -1. */
+int cli_not_finite(const float *v, int n);
 
 /* The blanks taken around a list's items and an option's value, as the library takes them around a device. */
 #define CLI_BLANKS " \t\r\n\v\f"

@@ -317,13 +317,14 @@ static int one_map(cam_job *j, vggcl_model *m, const char *image, const float *t
         }
     /* logits not finite (GAP's sum past float32, its map finite): the class drawn, the top one of NaNs,
      * says nothing; skipped, as classify skips such an image */
-    for (int c = 0; c < classes; c++)
-        if (!isfinite(logits[c])) {
-            rc = cli_error(SKIPPED, "%s: logit %d%s%s is %s: the weights or the preprocessing overflow float32 on this "
-                                    "image (skipped)", image, c, *tag ? " with pool5 " : "", *tag ? tag + 1 : "",
-                           isnan(logits[c]) ? "NaN" : "infinite");
-            goto done;
-        }
+    const int c = cli_not_finite(logits, classes);
+    if (c >= 0) {
+        char where[32] = "";
+        if (*tag) snprintf(where, sizeof where, " with pool5 %s", tag + 1);
+        rc = cli_error(SKIPPED, CLI_LOGIT_NOT_FINITE " (skipped)", image, c, where,
+                       isnan(logits[c]) ? "NaN" : "infinite");
+        goto done;
+    }
     vggcl_cam_upsample(cam, mh, mw, up, h, w);
     vggcl_cam_draw(up, rgb, h, w, overlay);
     out_path(wr->path[wr->n], sizeof wr->path[0], j->dir, image, maps[0]);

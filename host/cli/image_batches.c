@@ -241,6 +241,13 @@ static void say_notes(const cli_batch_job *job, bslot *s, int *failed)
     }
 }
 
+int cli_not_finite(const float *v, int n)
+{
+    for (int i = 0; i < n; i++)
+        if (!isfinite(v[i])) return i;
+    return -1;
+}
+
 /* Drops from the done slot o the images whose logits are not all finite (NaN or infinite: the weights or the
  * preprocessing overflow float32 on them), each noted (say_notes names and counts it); the others' rows keep their order
  * (not with flip: its mirrored rows stay where they are). Rows move down only, in order: a row is written where
@@ -252,11 +259,10 @@ static void drop_nonfinite(const cli_batch_job *job, char **files, bslot *o)
     int kept = 0;
     for (int j = 0; j < nb; j++) {
         const float *l = o->y + (size_t)j * classes;
-        int c = 0;
-        while (c < classes && isfinite(l[c])) c++;
-        if (c < classes) {
-            note(o, job->batch, o->index[j], "%s: logit %d is %s: the weights or the preprocessing overflow float32 on "
-                 "this image (skipped)", files[o->index[j]], c, isnan(l[c]) ? "NaN" : "infinite");
+        const int c = cli_not_finite(l, classes);
+        if (c >= 0) {
+            note(o, job->batch, o->index[j], CLI_LOGIT_NOT_FINITE " (skipped)", files[o->index[j]], c, "",
+                 isnan(l[c]) ? "NaN" : "infinite");
             continue;
         }
         if (kept < j) {
