@@ -106,6 +106,9 @@ int cli_usage_said(void);
 /* Flushes standard output: CLI_OK, or CLI_FAIL with the reason said (once per process: a full disk,
  * a closed descriptor), so a run whose answers did not reach their file stops and fails. */
 int cli_flush_stdout(void);
+/* Says that standard output could not be written (err: the errno of the write, 0 when unknown), once per
+ * process as cli_flush_stdout says it; CLI_FAIL. */
+int cli_stdout_lost(int err);
 
 /* Parses --pool5 and --conv values into opts; prints the usage error and
  * returns CLI_USAGE on a bad value, else 0. cmd names the subcommand. */

@@ -807,16 +807,20 @@ int cli_json_print(cJSON *o)
     return CLI_OK;
 }
 
-int cli_flush_stdout(void)
+int cli_stdout_lost(int err)
 {
     static int said;
-    errno = 0;
-    if (fflush(stdout) == 0 && !ferror(stdout)) return CLI_OK;
     char eb[128];
     if (!said++)
         cli_error(CLI_FAIL, "cannot write standard output: %s",
-                  errno ? (strerror_r(errno, eb, sizeof eb), eb) : "a write failed");
+                  err ? (strerror_r(err, eb, sizeof eb), eb) : "a write failed");
     return CLI_FAIL;
+}
+
+int cli_flush_stdout(void)
+{
+    errno = 0;
+    return fflush(stdout) == 0 && !ferror(stdout) ? CLI_OK : cli_stdout_lost(errno);
 }
 
 /* The command's exit status, made a failure when what it printed did not all reach standard output (a

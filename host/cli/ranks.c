@@ -709,9 +709,14 @@ static int stream_parts(const cli_ranks *r, int fd, long long offset, size_t uni
     return stream_segments(r, NULL, r->size, &mine, 1, unit, chunk, sink, user, bad);
 }
 
+static int text_errno; /* (write_text's last failure: its errno) */
+
 static int write_text(void *stream, const char *bytes, size_t n)
 {
-    return fwrite(bytes, 1, n, stream) != n;
+    errno = 0;
+    if (fwrite(bytes, 1, n, stream) == n) return 0;
+    text_errno = errno;
+    return 1;
 }
 
 typedef struct {
@@ -1031,10 +1036,9 @@ int cli_ranks_finish(cli_ranks *r, vggcl_ctx *ctx, int rc, int stopped, int *fai
         const int written = (fflush(k ? stderr : stdout) == 0 && !ferror(k ? stderr : stdout)) || k;
         if (got == CLI_OK && written) continue;
         if (r->rank != 0) rc = CLI_FAIL; /* (said on the real stderr, restored above) */
-        else if (got == CLI_OK) rc = cli_error(CLI_FAIL, "cannot write the ranks' output%s%s", errno ? ": " : "",
-                                               errno ? strerror(errno) : "");
         else if (bad >= 0) rc = cli_error(CLI_FAIL, "rank %d's %s could not be read back", bad, k ? "messages" : "output");
-        else rc = cli_error(CLI_FAIL, "cannot write the ranks' %s", k ? "messages" : "output");
+        else if (!k) rc = cli_stdout_lost(got == CLI_OK ? errno : text_errno); /* (as one process says it: once) */
+        else rc = cli_error(CLI_FAIL, "cannot write the ranks' messages");
     }
     free(chunk), free(ends), free(seg), free(order);
     if (made >= 0) close(made);
