@@ -74,6 +74,8 @@ struct vggcl_model {
      * classifier, classifier.0/.3/.6, or an imported flatten). n_hidden = 0 and
      * pool_to = 0 for a GAP + one linear head. classes = 0: loaded without a head. */
     int pool_to, n_hidden;
+    int fixed_h, fixed_w;   /* a head that flattens its map (pool_to): the one input size its graph took, from the
+                             * metadata "vggcl.input_size" (vggcl_model_fixed_size); 0 0: none, or a GAP head */
     char hidden_name[VGGCL_MAX_HIDDEN][64];
     int hidden_in[VGGCL_MAX_HIDDEN], hidden_out[VGGCL_MAX_HIDDEN];
     float *hidden_w[VGGCL_MAX_HIDDEN], *hidden_b[VGGCL_MAX_HIDDEN]; /* (hidden_out, hidden_in), (hidden_out) */
@@ -142,6 +144,9 @@ vggcl_status vggcl__model_upload(vggcl_ctx *ctx, vggcl_model *m, int conv);
 /* The step of the first max pool that rounds up (pool_ceil) whose map at input h x w is odd (there rounding up
  * would give another size than vggcl's pools, which round down), its map in *ph, *pw; -1 where there is none. */
 int vggcl__ceil_pool_odd(const vggcl_model *m, int h, int w, int *ph, int *pw);
+/* Whether input h x w gives a model of a fixed size (vggcl_model_fixed_size) another map than that size gives:
+ * 1 with the map in *mh x *mw, else 0. */
+int vggcl__fixed_map_other(const vggcl_model *m, int h, int w, int *mh, int *mw);
 
 /* What a pass computes for class activation maps (vggcl_forward_cam). */
 typedef struct {

@@ -229,6 +229,12 @@ VGGCL_API int vggcl_model_min_input(const vggcl_model *model);
  * where none rounds up (or model NULL): any size from vggcl_model_min_input up (to those bounds); INT_MAX: no
  * size is. */
 VGGCL_API int vggcl_model_size_multiple(const vggcl_model *model);
+/* The one input size (*h x *w) a model whose head flattens its map (a dense chain after a 7x7 pool) was made
+ * for, where its metadata "vggcl.input_size" records one (import_onnx.py's, for a graph of a fixed input): 1;
+ * it then takes the sizes that make the map that size makes (vggcl_model_map_size; its graph pools no other to
+ * what the head flattens, where vggcl pooled it to 7x7 as torchvision's AdaptiveAvgPool2d). 0 (0 x 0) for any
+ * other model (a GAP head takes every size its trunk does), or model NULL; h and w may be NULL. */
+VGGCL_API int vggcl_model_fixed_size(const vggcl_model *model, int *h, int *w);
 VGGCL_API int vggcl_model_pool5(const vggcl_model *model);     /* 1: pool5 kept, 0: dropped */
 
 /* The file's __metadata__[key] ("vggcl.pool5", "vggcl.mean", ...), or NULL;
@@ -265,7 +271,8 @@ VGGCL_API vggcl_status vggcl_forward_cam(vggcl_ctx *ctx, vggcl_model *model, con
 /* The map GAP averages at input h x w; 0 x 0 for a size the model does not take (too small for its pools, past
  * VGGCL_MAX_SIDE a side or 2^31 - 1 pixels, or, where its metadata "vggcl.pool_ceil" says pools round up, one
  * that gives such a pool an odd map: vggcl runs those only where rounding up and down agree; a pass at such a
- * size is VGGCL_ERR_SHAPE, naming the layer where it is one). */
+ * size is VGGCL_ERR_SHAPE, naming the layer where it is one; or, for a model of one size, vggcl_model_fixed_size,
+ * a size that makes another map than that one). */
 VGGCL_API void vggcl_model_map_size(const vggcl_model *model, int h, int w, int *mh, int *mw);
 /* Whether the model can give class activation maps, as vggcl_forward_cam checks it: VGGCL_OK, or
  * VGGCL_ERR_ARG with the message that names its head (dense layers after GAP or after a 7x7 pool have no

@@ -358,6 +358,11 @@ START_TEST(test_null_arguments)
     ck_assert(vggcl_model_flops(NULL, 1, 32, 32) == 0);
     ck_assert(vggcl_model_flops(m, 1, 32, 32) > 0);
     ck_assert_int_eq(vggcl_model_size_multiple(m), 1); /* (no pool rounds up) */
+    int fh = 5, fw = 5;
+    ck_assert(vggcl_model_fixed_size(NULL, &fh, &fw) == 0 && fh == 0 && fw == 0);
+    fh = fw = 5;
+    ck_assert(vggcl_model_fixed_size(m, &fh, &fw) == 0 && fh == 0 && fw == 0); /* (a GAP head: any size) */
+    ck_assert(vggcl_model_fixed_size(m, NULL, NULL) == 0);
     ck_assert(vggcl_model_flops(m, -1, 32, 32) == 0 && vggcl_model_flops(m, 1, 0, 32) == 0);
     int mh = 5, mw = 5;
     vggcl_model_map_size(NULL, 32, 32, &mh, &mw);

@@ -1213,6 +1213,40 @@ class Cli(unittest.TestCase):
         self.fails(self.run_args(weights=ceil, x=self.d / "x9.npy"), 1, "input (N, 3, 9, 10): layer max pool after "
                    "features.0 gets a 9x10 map, which it rounds up", "as at a multiple of 2\n")
 
+    def test_sizes_of_a_model_of_one_size(self):
+        """A head that flattens its map, in a model whose graph took one size ("vggcl.input_size", as import_onnx.py
+        writes it): sizes that make another map are refused (vggcl pooled the map to 7x7, which the graph does not:
+        answers of another network, exit 0), for --crop, an image of its own size and an array; sizes that make the
+        same map run; a GAP head takes any size; a malformed size is refused at load, naming the key."""
+        rng = np.random.default_rng(5)
+        sd = make_state_dict(parse_cfg("8,M,8,M"), False, 3, seed=5)
+        sd["classifier.0.weight"] = rng.normal(0, 0.05, (3, 8 * 49)).astype(np.float32)  # (28 x 28: a 7x7 map)
+        one = self.d / "one.safetensors"
+        save_file(sd, one, metadata={"vggcl.input_size": "28,28"})
+        tiny = ROOT / "tests" / "data" / "tiny.png"
+        needle = ("its head flattens the map of the one size the model's graph took, 28 x 28 (width x height; its "
+                  "\"vggcl.input_size\"), and this size makes another: give that size")
+        self.fails(["classify", "--weights", one, "--resize", "32", "--crop", "32", tiny], 2, f"--crop 32: {needle}\n")
+        for crop in (28, 31):  # (a 7x7 map)
+            r = self.vggcl("classify", "--weights", one, "--resize", crop, "--crop", crop, tiny)
+            self.assertEqual(r.returncode, 0, r.stderr)
+        r = self.vggcl("classify", "--weights", one, "--resize", "0", "--no-crop", tiny)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn(f"{tiny}: preprocesses to 36 x 40 pixels (width x height): {needle} (skipped)", r.stderr)
+        np.save(self.d / "x32.npy", np.zeros((1, 3, 32, 32), np.float32))
+        self.fails(self.run_args(weights=one, x=self.d / "x32.npy"), 1, "input (N, 3, 32, 32): its map is 8x8, and "
+                   "the head flattens the 7x7 map of the 28x28 images the model's graph took alone (its "
+                   "\"vggcl.input_size\"; vggcl would pool it to 7x7, which the graph does not): give 28x28 images\n")
+        self.assertFalse(self.out.exists())
+        gap = self.d / "gap.safetensors"
+        save_file(make_state_dict(parse_cfg("8,M,8,M"), False, 3, seed=5), gap, metadata={"vggcl.input_size": "28,28"})
+        r = self.vggcl(*self.run_args(weights=gap, x=self.d / "x32.npy"))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.out.unlink()
+        save_file(sd, one, metadata={"vggcl.input_size": "28x28"})
+        self.fails(self.run_args(weights=one, x=self.d / "x32.npy"), 1, f"{one}: __metadata__ \"vggcl.input_size\" is "
+                   "\"28x28\"; expected H,W")
+
     def test_bad_weights(self):
         # more convolutions than any VGG (a file of 41000 one-channel convs, 9 MB, took 1.7 GB on PoCL): refused
         # when loaded, naming the count; 1024 still load

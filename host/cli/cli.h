@@ -529,7 +529,8 @@ void cli_lead_size(vggcl_ctx *ctx, const vggcl_model *m, const vggcl_preprocess 
 int cli_size_taken(const vggcl_model *m, int h, int w);
 /* Why the models m[0..n) (NULL ones: any size) do not take h x w, worded to follow its subject and a colon
  * (CLI_SIZE_REFUSED's, "--crop C: "): in why (cap bytes), returned; NULL where every one takes it (cli_size_taken).
- * Smaller than the least side, larger than vggcl takes, else a pool that rounds up gets an odd map there. */
+ * Smaller than the least side, larger than vggcl takes, another map than a model of one size's
+ * (vggcl_model_fixed_size), else a pool that rounds up gets an odd map there. */
 const char *cli_size_refused(const vggcl_model *const *m, int n, int h, int w, char *why, size_t cap);
 /* An image of a size refused: its path, width, height and why (cli_size_refused). */
 #define CLI_SIZE_REFUSED "%s: preprocesses to %d x %d pixels (width x height): %s"

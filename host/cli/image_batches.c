@@ -162,17 +162,21 @@ int cli_size_taken(const vggcl_model *m, int h, int w)
 
 const char *cli_size_refused(const vggcl_model *const *m, int n, int h, int w, char *why, size_t cap)
 {
-    int least = 0, multiple = 1, taken = 1;
+    int least = 0, multiple = 1, taken = 1, fh = 0, fw = 0;
     for (int k = 0; k < n; k++) { /* (multiples are powers of 2: the largest is a multiple of the others) */
         if (!m[k]) continue;
         least = vggcl_model_min_input(m[k]) > least ? vggcl_model_min_input(m[k]) : least;
         multiple = vggcl_model_size_multiple(m[k]) > multiple ? vggcl_model_size_multiple(m[k]) : multiple;
         taken = taken && cli_size_taken(m[k], h, w);
+        if (!fh && !cli_size_taken(m[k], h, w)) vggcl_model_fixed_size(m[k], &fh, &fw);
     }
     if (taken) return NULL;
     if (h < least || w < least) snprintf(why, cap, "smaller than the %d x %d the network takes", least, least);
     else if (h > VGGCL_MAX_SIDE || w > VGGCL_MAX_SIDE || (long long)h * w > INT_MAX)
         snprintf(why, cap, "larger than vggcl takes (at most %d a side and 2^31 - 1 pixels)", VGGCL_MAX_SIDE);
+    else if (fh && !(h % multiple) && !(w % multiple)) /* (not where a pool that rounds up refuses it) */
+        snprintf(why, cap, "its head flattens the map of the one size the model's graph took, %d x %d (width x "
+                 "height; its \"vggcl.input_size\"), and this size makes another: give that size", fw, fh);
     else
         snprintf(why, cap, "a pool that rounds up gets an odd map there (the model's \"vggcl.pool_ceil\"; vggcl's "
                  "pools round down): give sizes that are multiples of %d", multiple);

@@ -710,6 +710,13 @@ static vggcl_status check_shape(vggcl_ctx *ctx, const vggcl_model *m, int n, int
                            "\"vggcl.pool_ceil\", ONNX's ceil_mode, as Caffe rounds): vggcl runs such a model where "
                            "the maps of the pools that round up are even, as at a multiple of %d", h, w,
                            m->steps[odd].name, ph, pw, vggcl_model_size_multiple(m));
+    int gh = 0, gw = 0; /* (vggcl's 7x7 pool there is not the graph's: another network) */
+    if (vggcl__fixed_map_other(m, h, w, &ph, &pw) && vggcl__plan_out_size(m, m->fixed_h, m->fixed_w, &gh, &gw, NULL))
+        return vggcl__fail(ctx, VGGCL_ERR_SHAPE,
+                           "input (N, 3, %d, %d): its map is %dx%d, and the head flattens the %dx%d map of the "
+                           "%dx%d images the model's graph took alone (its \"vggcl.input_size\"; vggcl would pool it "
+                           "to %dx%d, which the graph does not): give %dx%d images", h, w, ph, pw, gh, gw, m->fixed_h,
+                           m->fixed_w, m->pool_to, m->pool_to, m->fixed_h, m->fixed_w);
     if (!m->classes && wants_logits)
         return vggcl__fail(ctx, VGGCL_ERR_ARG, "the model was loaded without a head (features only): no logits");
     return VGGCL_OK;
@@ -879,6 +886,6 @@ void vggcl_model_map_size(const vggcl_model *m, int h, int w, int *mh, int *mw)
     int ph, pw; /* (0 x 0 for a size the model does not take: too small, too large, or odd where a pool rounds up;
                  * as check_shape, which a pass of one image never refuses for its 2^50 floats) */
     if (!m || !sides_taken(h, w) || !vggcl__plan_out_size(m, h, w, mh, mw, NULL) ||
-        vggcl__ceil_pool_odd(m, h, w, &ph, &pw) >= 0)
+        vggcl__ceil_pool_odd(m, h, w, &ph, &pw) >= 0 || vggcl__fixed_map_other(m, h, w, &ph, &pw))
         *mh = *mw = 0;
 }

@@ -533,6 +533,27 @@ static vggcl_status pool5_of(vggcl_ctx *ctx, const char *path, const char *meta,
                        path, meta);
 }
 
+/* __metadata__ "vggcl.input_size" (meta, may be NULL: none, 0 0) as *h and *w: "H,W", each 1 to VGGCL_MAX_SIDE.
+ * VGGCL_OK, else said, naming path. */
+static vggcl_status input_size_of(vggcl_ctx *ctx, const char *path, const char *meta, int *h, int *w)
+{
+    *h = *w = 0;
+    if (!meta) return VGGCL_OK;
+    long long v[2] = { 0, 0 };
+    const char *s = meta;
+    for (int k = 0; k < 2; k++, s++) {
+        const char *from = s;
+        for (; *s >= '0' && *s <= '9' && v[k] <= VGGCL_MAX_SIDE; s++) v[k] = v[k] * 10 + (*s - '0');
+        if (s == from || v[k] < 1 || v[k] > VGGCL_MAX_SIDE || *s != (k ? '\0' : ',')) {
+            return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: __metadata__ \"vggcl.input_size\" is \"%s\"; expected H,W "
+                               "(the one input size of the graph the model was imported from, as \"240,240\"), each "
+                               "1 to %d", path, meta, VGGCL_MAX_SIDE);
+        }
+    }
+    *h = (int)v[0], *w = (int)v[1];
+    return VGGCL_OK;
+}
+
 /* __metadata__ "vggcl.pool_ceil" (meta, may be NULL: none) as *ceil, bit k for the k-th max pool: "1" every pool,
  * "0" none, or one 0 or 1 a pool, comma-separated, in their order (a pool past the list: 0; *listed: how many the
  * list gives, 0 for the other forms). VGGCL_OK, else said, naming path. */
@@ -597,6 +618,8 @@ vggcl_status vggcl__meta_check(vggcl_ctx *ctx, const char *path, const char *key
     unsigned ceil;
     int listed;
     if (!strcmp(key, "vggcl.pool_ceil")) return pool_ceil_of(ctx, path, value, &ceil, &listed);
+    int h, w;
+    if (!strcmp(key, "vggcl.input_size")) return input_size_of(ctx, path, value, &h, &w);
     return vggcl__preset_meta_check(ctx, path, key, value);
 }
 
@@ -815,7 +838,11 @@ vggcl_status vggcl_model_load(vggcl_ctx *ctx, const char *path, const vggcl_load
     if (!(opts && opts->features_only) &&
         (st = build_head(ctx, &f, opts && opts->head ? opts->head : "classifier.0", m)) != VGGCL_OK)
         goto fail;
-    if ((st = take_metadata(ctx, &f, m)) != VGGCL_OK) goto fail;
+    if ((st = take_metadata(ctx, &f, m)) != VGGCL_OK ||
+        (st = input_size_of(ctx, path, vggcl_model_metadata(m, "vggcl.input_size"), &m->fixed_h, &m->fixed_w)) !=
+            VGGCL_OK)
+        goto fail;
+    if (!m->pool_to) m->fixed_h = m->fixed_w = 0; /* (a GAP head takes any size its trunk does) */
     if (!ctx->use_ref && (st = vggcl__model_upload(ctx, m, opts ? opts->conv : VGGCL_CONV_AUTO)) != VGGCL_OK) goto fail;
     vggcl__st_close(&f);
     *out = m;
@@ -908,6 +935,21 @@ int vggcl__plan_out_size(const vggcl_model *m, int h, int w, int *oh, int *ow, i
     *oh = h;
     *ow = w;
     return 1;
+}
+
+int vggcl_model_fixed_size(const vggcl_model *m, int *h, int *w)
+{
+    int fh = m ? m->fixed_h : 0, fw = m ? m->fixed_w : 0;
+    if (h) *h = fh;
+    if (w) *w = fw;
+    return fh > 0;
+}
+
+int vggcl__fixed_map_other(const vggcl_model *m, int h, int w, int *mh, int *mw)
+{
+    int gh, gw;
+    return m->fixed_h && vggcl__plan_out_size(m, h, w, mh, mw, NULL) &&
+           vggcl__plan_out_size(m, m->fixed_h, m->fixed_w, &gh, &gw, NULL) && (*mh != gh || *mw != gw);
 }
 
 int vggcl_model_min_input(const vggcl_model *m)
