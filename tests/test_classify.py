@@ -327,6 +327,24 @@ class Classify(unittest.TestCase):
             self.assertEqual(r.returncode, 0, r.stderr)
             self.assertEqual(sorted(t["label"] for t in json.loads(r.stdout)["top"]),
                              sorted(["a", long_name, "c", "d", "e"]))
+        # a model that names its classes: --labels naming them otherwise is said (a file of the same names in
+        # another order printed each image under another class's name, exit 0, nothing said); the same names not
+        tensors, meta = load_file(self.weights)
+        named, names = self.d / "named.safetensors", ["ant", "bee", "cat", "dog", "eel"]
+        save_file(tensors, named, metadata=dict(meta or {}, **{"vggcl.classes": json.dumps(names)}))
+        for order, note in ((names, None), (["bee", "ant", "cat", "dog", "eel"], "; they are the model's in another "
+                             "order, so each image is printed under another class's name: leave --labels out to print "
+                             "the model's"), (["a", "b", "c", "d", "e"], "")):
+            wrong.write_text("\n".join(order) + "\n")
+            r = subprocess.run([VGGCL, "classify", "--weights", named, "--labels", wrong, self.images[0]],
+                               capture_output=True, text=True, timeout=600)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            said = [ln for ln in r.stderr.splitlines() if "--labels" in ln]
+            first = next((i for i in range(5) if order[i] != names[i]), None)
+            self.assertEqual(said, [] if note is None else [
+                f"vggcl: classify: --labels {wrong} names class {first} \"{order[first]}\" where the model names it "
+                f"\"{names[first]}\" (its \"vggcl.classes\"): the file's names are printed{note}"])
+        named.unlink()
         r = self.classify("--labels", self.d, self.images[0])
         self.assertEqual(r.returncode, 1)
         self.assertIn(f"classify: --labels {self.d}: a folder, not a file of class names", r.stderr)

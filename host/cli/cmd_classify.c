@@ -15,7 +15,8 @@ static const cli_option options[] = {
     { "weights", "W.safetensors", "the model", 1 },
     { "labels", "FILE", "one class name per line (default: the names in the model's metadata,\n"
                         "as `vggcl train-head`, export_torchvision.py --class-names and\n"
-                        "import_onnx.py --classes write them, else \"class N\")", 0 },
+                        "import_onnx.py --classes write them, else \"class N\"; a file that\n"
+                        "names them otherwise than the model's metadata is said)", 0 },
     { "top", "K", "the K most likely classes (default 5; all where K is more)", 0 },
     { "format", "text|json|csv", "json: one object per image per line; csv: a header line\n"
                                  "(file,rank,class,label,prob), then a row per class shown (default text)", 0 },
@@ -139,6 +140,25 @@ static int model_labels(const vggcl_model *m, int classes, labels *l)
     for (; l->n < classes; l->n++)
         if (!(l->names[l->n] = strdup(vggcl_model_class_name(m, l->n)))) return cli_error(CLI_FAIL, "out of host memory");
     return 0;
+}
+
+/* Says where --labels (path, l) names the classes otherwise than the model's own names (its metadata's): the
+ * file's are printed, and a file of the same names in another order printed each image under another's. */
+static void labels_against_model(const char *path, const labels *l, const vggcl_model *m)
+{
+    int first = -1, same_set = 1;
+    for (int i = 0; i < l->n && vggcl_model_class_name(m, 0); i++) {
+        if (first < 0 && strcmp(l->names[i], vggcl_model_class_name(m, i))) first = i;
+        int found = 0;
+        for (int j = 0; j < l->n && !found; j++) found = !strcmp(l->names[i], vggcl_model_class_name(m, j));
+        same_set = same_set && found;
+    }
+    if (first >= 0)
+        cli_notice("classify: --labels %s names class %d \"%s\" where the model names it \"%s\" (its "
+                   "\"vggcl.classes\"): the file's names are printed%s", path, first, l->names[first],
+                   vggcl_model_class_name(m, first),
+                   same_set ? "; they are the model's in another order, so each image is printed under another "
+                              "class's name: leave --labels out to print the model's" : "");
 }
 
 /* Class a before class b (< 0) by logits: the higher first (NaN above all, as torch.topk), ties by class
@@ -319,6 +339,7 @@ int cmd_classify(int argc, char **argv)
         local = cli_open_models("classify", cli_ranks_device(&ranks, device), device, weights, &opts, &p, &devs);
     if (local == CLI_OK) cli_pool5_note(weights, &opts, devs.model[0]);
     if (local == CLI_OK && labels_path) local = load_labels(labels_path, vggcl_model_classes(devs.model[0]), &l);
+    if (local == CLI_OK && labels_path) labels_against_model(labels_path, &l, devs.model[0]);
     if ((local = cli_ranks_all_ok(&ranks, local)) == CLI_OK) /* (each machine's --labels file too) */
         local = cli_ranks_same_model(&ranks, "classify", weights, devs.model[0], &p, l.names, l.n, &a, agreed,
                                      devs.ctx[0]);
