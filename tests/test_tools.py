@@ -277,6 +277,8 @@ class Tools(unittest.TestCase):
                         boxes[f"val/{c}/{c}{i}.{'jpg' if i % 2 else 'png'}"] = [x0, y0, x0 + 30, y0 + 30]
         boxes["val/red/red0.png"] = [0, 0, 64, 3]  # (the crop of 64 x 100 cuts rows 0-17 away: left out)
         boxes["./val/blue/blue1.jpg"] = boxes.pop("val/blue/blue1.jpg")  # (a key written so: the same picture)
+        # boxes of other folders' pictures (--build-only's own file holds train's): passed over, said (refused)
+        boxes["train/red/red0.png"] = boxes["test/blue/blue9.png"] = [0, 0, 5, 5]
         (data / "boxes.json").write_text(json.dumps(boxes))
         # a val picture without a box that cannot be read: train-head and eval pass it over (exit 1, named), and the
         # study goes on without it, said (it stopped there: "failed with exit status 1")
@@ -291,6 +293,8 @@ class Tools(unittest.TestCase):
             self.assertIn(f"pool5_study: warning: `{command}` skipped 1 of {n} pictures (named above, with why); the "
                           "study goes on without them", r.stderr)
         self.assertIn("1 box(es) of", r.stderr)
+        self.assertIn(f"pool5_study: {data / 'boxes.json'}: 2 box(es) of pictures outside val/ passed over (e.g. "
+                      "'test/blue/blue9.png'): the maps are scored on val's", r.stderr)
         self.assertIn("outside the --crop 64 of their pictures, left out (e.g. val/red/red0.png)", r.stderr)
         self.assertRegex(r.stdout, r"\| keep \| 4×4 \| [0-9.]+ % \| [0-9.]+ % \| [0-9.]+ \|")
         self.assertRegex(r.stdout, r"\| drop \| 8×8 \| [0-9.]+ % \| [0-9.]+ % \| [0-9.]+ \|")

@@ -42,7 +42,8 @@ the details (per-class precision and recall, training time).
 Your own data (--data DIR): DIR/train/<class>/* and DIR/val/<class>/* (the same class
 folders; any image vggcl reads, any size) and DIR/boxes.json, {"val/<class>/<file>": [x0, y0,
 x1, y1], ...}: the object's box in the picture's pixels as vggcl decodes it (x1 and y1
-exclusive; a TIFF's Orientation applied, a JPEG's EXIF orientation not). The heads are trained on DIR/train,
+exclusive; a TIFF's Orientation applied, a JPEG's EXIF orientation not; boxes of other folders'
+pictures, as --build-only's file holds train's, are passed over). The heads are trained on DIR/train,
 evaluated on DIR/val; the maps of the val pictures that have a box are scored, the box mapped
 through the preprocessing every command is given (--resize R --crop C; by default the trunk's
 own, as its metadata records it, else torchvision's 256 and 224; --resize HxW, both sides, as
@@ -384,10 +385,13 @@ def load_own_data(data, resize, crop):
         except OverflowError:  # (an integer past a float's range)
             return False
 
-    boxes, outside, stems = {}, [], {}
+    boxes, outside, stems, others = {}, [], {}, []
     for given, box in sorted(raw.items()):
         parts = Path(given).parts
         rel = "/".join(parts)  # (./val/cat/a.jpg and val//cat/a.jpg are val/cat/a.jpg)
+        if parts and parts[0] not in ("val", "..") and not Path(given).is_absolute():
+            others.append(given)  # (--build-only's own file holds train's; a user's may hold test's: not scored)
+            continue
         if len(parts) != 3 or parts[0] != "val" or parts[1] not in classes or not (data / rel).is_file():
             sys.exit(f"pool5_study: {where}: {given!r} is not a picture val/<class>/<file> of {data}")
         if not is_image_name(Path(rel)):
@@ -415,6 +419,9 @@ def load_own_data(data, resize, crop):
             outside.append(rel)
         else:
             boxes[rel] = mapped
+    if others:
+        print(f"pool5_study: {where}: {len(others)} box(es) of pictures outside val/ passed over (e.g. "
+              f"{others[0]!r}): the maps are scored on val's", file=sys.stderr)
     if outside:
         where_not = f"outside the --crop {crop} of their pictures" if crop else "of no whole pixel once resized"
         print(f"pool5_study: warning: {len(outside)} box(es) of {where} {where_not}, left out (e.g. {outside[0]})",
