@@ -532,14 +532,20 @@ def upsample_like_vggcl(cam, h, w):
 def box_map_scores(boxes, map_shape, size=(SIZE, SIZE)):
     """The localisation scores of a reference map of map_shape (mh, mw): the true box's indicator
     averaged over the map's cells, upsampled as vggcl does (not the best such a map can score: a
-    sharper one, e.g. that map to the 4th power, scores higher). size: the pictures' (h, w), each a
-    multiple of the map's."""
+    sharper one, e.g. that map to the 4th power, scores higher). size: the pictures' (h, w). A cell is
+    the pools' stride of pixels (a power of 2): where the map does not cover the picture (240 at 7x7:
+    7 cells of 32, the last 16 pixels pooled away), the cells of the part it covers, stretched over the
+    whole as vggcl stretches the map. None where no such grid fits the picture."""
     (mh, mw), (h, w) = map_shape, size
+    sy, sx = (2 ** round(math.log2(n / m)) for n, m in ((h, mh), (w, mw)))
+    if mh * sy > h or mw * sx > w:
+        return None
     ups = []
     for x0, y0, x1, y1 in boxes:
         ind = np.zeros((h, w))
         ind[y0:y1, x0:x1] = 1
-        ups.append(upsample_like_vggcl(ind.reshape(mh, h // mh, mw, w // mw).mean(axis=(1, 3)), h, w))
+        cells = ind[:mh * sy, :mw * sx].reshape(mh, sy, mw, sx).mean(axis=(1, 3))
+        ups.append(upsample_like_vggcl(cells, h, w))
     return localisation_scores(ups, boxes)
 
 
@@ -628,6 +634,12 @@ def self_check():
     tall = box_map_scores([[32, 128, 64, 192]], (7, 3), (224, 96))  # (the same, transposed)
     check(f"a map that is not square: the peak in the box, as transposed ({wide}, {tall})",
           wide["peak_in_box"] == 1.0 and wide == tall and wide["mean_iou"] > 0.3)
+    # 240 at 7x7: 7 cells of 32 pixels cover 224, stretched over 240 (the cells were taken as 240 / 7 = 34.3:
+    # the reference was left out, unsaid); a box of the covered part's cells 2 to 4 has its peak in it
+    uncovered = box_map_scores([[64, 64, 160, 160]], (7, 7), (240, 240))
+    check(f"a map that does not cover the picture: the covered part's cells, stretched ({uncovered})",
+          uncovered is not None and uncovered["peak_in_box"] == 1.0 and box_map_scores([[0, 0, 8, 8]], (1, 1),
+                                                                                      (48, 48)) is None)
     if ndimage is not None:  # the fallback flood fill agrees with scipy
         rng = np.random.default_rng(1)
         for k in range(20):
@@ -884,9 +896,9 @@ def caption(results, boxes, classes, args, frame):
     references = []
     for r in results:
         mh, mw = r["gap_map"]
-        if h % mh == 0 and w % mw == 0:
-            c = r["box_map"] = box_map_scores(val, (mh, mw), (h, w))
-            references.append(f"{mh}×{mw}: mean IoU {c['mean_iou']:.3f}, IoU ≥ 0.5 {100 * c['iou_ge_05']:.1f} %")
+        c = r["box_map"] = box_map_scores(val, (mh, mw), (h, w))
+        references.append(f"{mh}×{mw}: mean IoU {c['mean_iou']:.3f}, IoU ≥ 0.5 {100 * c['iou_ge_05']:.1f} %" if c
+                          else f"{mh}×{mw}: none (its cells fit no grid of the {w} x {h} pictures)")
     picked = ("on the val pictures themselves, so top-1 is the best over epochs" if args.val_split is None
               else f"on {100 * args.val_split:g} % of the training pictures held out")
     if args.data:  # (the images train-head takes: of vggcl's extensions, in sub-folders too, none hidden)
