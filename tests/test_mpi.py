@@ -640,6 +640,38 @@ class Mpi(Folder):
         self.assertNotIn("cannot write standard output", r.stderr)
         self.assertEqual(list(out.iterdir()), [])
 
+    def test_full_disk_under_an_array(self):
+        """An array whose rows cannot all be written (its disk full) ends the text with the batch whose rows failed,
+        as one process stops there: the same lines, messages (the unreadable images before it named) and exit
+        status, no array left (every line was printed, then the failure said: rank 0 wrote the arrays after the
+        text); with contiguous runs (static), every line, then the failure, as the README says."""
+        if not testenv.mount_namespace():
+            self.skipTest("needs root and unshare (util-linux) to mount a small tmpfs")
+        small = self.d / "small"
+        small.mkdir()
+        cmd = [VGGCL, "classify", "--weights", str(self.weights), "--resize", "40", "--crop", "32", "--batch", "3",
+               "--format", "json", "--tensor-out", str(small / "t.npy"), *[str(self.images)] * 8]  # (72 readable)
+
+        def run(*launch, env=ENV):  # (the folder's files listed after the run: none left)
+            return subprocess.run(["unshare", "-m", "sh", "-c", f'mount -t tmpfs -o size=256k tmpfs "{small}" && '
+                                   f'"$@"; rc=$?; ls -A "{small}"; exit $rc', "sh", *launch, *cmd],
+                                  capture_output=True, text=True, env=env, timeout=300)
+        one = run()
+        self.assertEqual(one.returncode, 1, one.stderr)
+        lines = one.stdout.splitlines()
+        self.assertTrue(9 < len(lines) < 72, one.stdout)  # (rows of 12 KiB: the disk takes about 21)
+        self.assertEqual(vggcl_lines(one.stderr)[-1], f"vggcl: {small / 't.npy'}: cannot write: No space left on "
+                                                      "device")
+        self.assertIn("07_broken.png", one.stderr)
+        for ranks in (2, 3):
+            r = run("mpirun", "-n", str(ranks), "--oversubscribe")
+            self.assertEqual((r.returncode, r.stdout, vggcl_lines(r.stderr)),
+                             (1, one.stdout, vggcl_lines(one.stderr)), ranks)
+        r = run("mpirun", "-n", "2", "--oversubscribe", env=STATIC)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertEqual(len(r.stdout.splitlines()), 72)
+        self.assertEqual(vggcl_lines(r.stderr)[-1], vggcl_lines(one.stderr)[-1])
+
     def test_unwritable_output_under_mpirun(self):
         """Rank 0 cannot create --logits-out when the ranks' parts come to be gathered: every rank stops
         (no rank left waiting), the message names the file, and the tensor written before it is removed."""

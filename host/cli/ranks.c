@@ -659,21 +659,25 @@ typedef struct {
 /* Under handed-out batches: the order rank 0 writes the batches in, and this rank's part in it. */
 typedef struct {
     int *owner, n;   /* rank 0: the rank that handed over each batch before the first stop, in the list's order */
+    int *g;          /* rank 0: each one's batch number in the list (owner's order) */
     int n_mine;      /* this rank's batches among them: run->done[0..n_mine) */
     int stop_rank;   /* the rank whose run stopped first: its text after its batches ends the output (size: none) */
+    int cut;         /* an array's rows of a batch could not be written: the text ends with that batch's, no rank's
+                      * text after its batches (cut_plan) */
 } batch_plan;
 
 /* Segments to rank 0's sink, in chunks of whole units (chunk holds chunk_bytes(r, unit) on every rank), in
  * the order of owner[0..n) (rank 0's: the rank that holds each; NULL: one per rank, in rank order), each
  * rank sending its own, mine[0..n_mine), in that order. CLI_FAIL on rank 0 when a rank could not read one
- * (*bad: the first such rank) or the sink refused a chunk (the rest is still received, and dropped), on
- * another rank when it could not read its own. */
+ * (*bad: the first such rank) or the sink refused a chunk (the rest is still received, and dropped; *refused_at,
+ * where not NULL: the segment's place in that order, else -1), on another rank when it could not read its own. */
 static int stream_segments(const cli_ranks *r, const int *owner, int n, const seg_range *mine, int n_mine,
-                           size_t unit, char *chunk, cli_sink sink, void *user, int *bad)
+                           size_t unit, char *chunk, cli_sink sink, void *user, int *bad, int *refused_at)
 {
     const size_t room = chunk_bytes(r, unit);
     int rc = CLI_OK, j = 0;
     *bad = -1;
+    if (refused_at) *refused_at = -1;
     for (int k = 0; k < (r->rank == 0 ? n : n_mine); k++) {
         const int i = r->rank != 0 ? r->rank : owner ? owner[k] : k;
         const seg_range *m = i == r->rank && j < n_mine ? &mine[j++] : NULL;
@@ -695,7 +699,10 @@ static int stream_segments(const cli_ranks *r, const int *owner, int n, const se
             if (tag == TAG_FAILED && *bad < 0) *bad = i;
             if (tag == TAG_FAILED) rc = CLI_FAIL;
             if (tag != TAG_DATA) break;
-            if (r->rank == 0 && rc == CLI_OK && sink(user, chunk, (size_t)got)) rc = CLI_FAIL;
+            if (r->rank == 0 && rc == CLI_OK && sink(user, chunk, (size_t)got)) {
+                rc = CLI_FAIL;
+                if (refused_at) *refused_at = k;
+            }
         }
     }
     return rc;
@@ -706,7 +713,7 @@ static int stream_parts(const cli_ranks *r, int fd, long long offset, size_t uni
                         void *user, int *bad)
 {
     const seg_range mine = { fd, offset, -1 };
-    return stream_segments(r, NULL, r->size, &mine, 1, unit, chunk, sink, user, bad);
+    return stream_segments(r, NULL, r->size, &mine, 1, unit, chunk, sink, user, bad, NULL);
 }
 
 static int text_errno; /* (write_text's last failure: its errno) */
@@ -757,11 +764,14 @@ static size_t row_bytes(const long long *h)
 
 /* Rank 0 writes out: the rows of every rank's temporary .npy (part; empty for a rank with no
  * readable image that writes no array, or an array of no rows, as classify's), in rank order (plan: batch by batch, in the list's order), staged
- * in *w (not named: cli_name_all names the arrays together; NULL where none was opened or the merge failed). */
+ * in *w (not named: cli_name_all names the arrays together; NULL where none was opened or the merge failed).
+ * Rows that could not be written are not said but kept in said (cap bytes), with *cut the plan's place of
+ * their batch (else -1): the text ends there (cut_plan), then it is said, as one process says it after the
+ * lines of the batch whose rows it could not write. */
 static int merge_npy(vggcl_ctx *ctx, const char *out, int part, const cli_ranks *r, const batch_plan *plan,
-                     vggcl_npy_writer **w)
+                     vggcl_npy_writer **w, int *cut, char *said, size_t cap)
 {
-    *w = NULL;
+    *w = NULL, *cut = -1;
     long long mine[PART_WIDTH], *all;
     void *mem;
     part_header(ctx, part, mine);
@@ -799,12 +809,12 @@ static int merge_npy(vggcl_ctx *ctx, const char *out, int part, const cli_ranks 
         if (r->rank == 0 && ok) cli_error(CLI_FAIL, "%s: out of host memory on a rank gathering it", out);
         rc = CLI_FAIL; /* (else said above, or by the rank whose part is unreadable) */
     } else if ((plan ? stream_segments(r, plan->owner, plan->n, seg, plan->n_mine, s.row_bytes, mem, append_rows, &s,
-                                       &bad)
+                                       &bad, cut)
                      : stream_parts(r, mine[0] > 0 ? part : -1, mine[1], s.row_bytes, mem, append_rows, &s, &bad)) !=
                CLI_OK) {
-        rc = r->rank != 0 ? CLI_FAIL
-             : s.refused  ? cli_error(CLI_FAIL, "%s", vggcl_message(ctx))
-                          : cli_error(CLI_FAIL, "%s: rank %d's part could not be read back", out, bad);
+        rc = CLI_FAIL;
+        if (r->rank == 0 && s.refused) snprintf(said, cap, "%s", vggcl_message(ctx));
+        else if (r->rank == 0) cli_error(CLI_FAIL, "%s: rank %d's part could not be read back", out, bad);
     }
     if (rc == CLI_OK) *w = s.w;
     else vggcl_npy_writer_close(ctx, s.w, 0);
@@ -927,7 +937,8 @@ static int plan_batches(const cli_ranks *r, batch_plan *p)
     MPI_Gather(&p->n_mine, 1, MPI_INT, counts, 1, MPI_INT, 0, MPI_COMM_WORLD);
     for (int i = 0; counts && i < r->size; i++) at[i] = total, total += counts[i];
     const int ok = r->rank != 0 || ((gs = malloc(sizeof *gs * ((size_t)total + 1))) &&
-                                    (p->owner = malloc(sizeof *p->owner * ((size_t)r->n_batches + 1))));
+                                    (p->owner = malloc(sizeof *p->owner * ((size_t)r->n_batches + 1))) &&
+                                    (p->g = malloc(sizeof *p->g * ((size_t)r->n_batches + 1))));
     int all = ok;
     MPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
     if (all) MPI_Gatherv(mine, p->n_mine, MPI_INT, gs, counts, at, MPI_INT, 0, MPI_COMM_WORLD);
@@ -936,21 +947,36 @@ static int plan_batches(const cli_ranks *r, batch_plan *p)
     for (int i = 0; all && r->rank == 0 && i < r->size; i++)
         for (int k = 0; k < counts[i]; k++) p->owner[gs[at[i] + k]] = i;
     for (int g = 0; all && r->rank == 0 && g < r->n_batches; g++)
-        if (p->owner[g] >= 0) p->owner[p->n++] = p->owner[g];
+        if (p->owner[g] >= 0) p->g[p->n] = g, p->owner[p->n++] = p->owner[g];
     free(mine), free(gs), free(counts);
-    if (!all) free(p->owner), p->owner = NULL;
+    if (!all) free(p->owner), free(p->g), p->owner = p->g = NULL;
     return all;
 }
 
+/* Ends the plan with the batch at place cut of rank 0's order (-1 on the other ranks; -1 on rank 0 too: none),
+ * whose rows could not be written: every rank's batches up to it, and no text after them. Collective. */
+static void cut_plan(const cli_ranks *r, batch_plan *p, int cut)
+{
+    int g = r->rank == 0 && cut >= 0 ? p->g[cut] : -1;
+    MPI_Bcast(&g, 1, MPI_INT, 0, MPI_COMM_WORLD);
+    if (g < 0) return;
+    p->cut = 1;
+    if (r->rank == 0) p->n = cut + 1;
+    int n = 0;
+    while (n < p->n_mine && r->run->done[n].g <= g) n++;
+    p->n_mine = n;
+}
+
 /* Rank 0's order of the text's segments of stream k: every rank's text before its batches (rank order),
- * the batches, then the text after them (every rank's; after a stop, the stopping rank's alone). owner holds
+ * the batches, then the text after them (every rank's; after a stop, the stopping rank's alone; after a cut,
+ * none). owner holds
  * size + p->n + size. Returns their count. */
 static int text_order(const cli_ranks *r, const batch_plan *p, int *owner)
 {
     int n = 0;
     for (int i = 0; i < r->size; i++) owner[n++] = i;
     for (int k = 0; k < p->n; k++) owner[n++] = p->owner[k];
-    for (int i = 0; i < r->size; i++)
+    for (int i = 0; i < r->size && !p->cut; i++)
         if (p->stop_rank == r->size || i == p->stop_rank) owner[n++] = i;
     return n;
 }
@@ -963,7 +989,7 @@ static int text_segments(const cli_ranks *r, const batch_plan *p, int fd, long l
     int n = 0;
     seg[n++] = (seg_range){ fd, 0, start };
     for (int k = 0; k < p->n_mine; k++) seg[n++] = (seg_range){ fd, k ? ends[k - 1] : start, ends[k] };
-    if (p->stop_rank == r->size || r->rank == p->stop_rank)
+    if (!p->cut && (p->stop_rank == r->size || r->rank == p->stop_rank))
         seg[n++] = (seg_range){ fd, p->n_mine ? ends[p->n_mine - 1] : start, -1 };
     return n;
 }
@@ -996,7 +1022,7 @@ int cli_ranks_finish(cli_ranks *r, vggcl_ctx *ctx, int rc, int stopped, int *fai
     }
     /* handed-out batches: every rank's text before its batches, the batches in the list's order, then the text
      * after them (after a stop at a batch, nothing of the batches after it, and the stopping rank's text alone) */
-    batch_plan plan = { NULL, 0, 0, r->size };
+    batch_plan plan = { .stop_rank = r->size };
     const struct cli_rank_run *u = r->run;
     long long *ends = NULL; /* stdout's start and ends, then stderr's */
     seg_range *seg = NULL;
@@ -1020,6 +1046,22 @@ int cli_ranks_finish(cli_ranks *r, vggcl_ctx *ctx, int rc, int stopped, int *fai
                                                                 u ? u->n_done + 1 : 0, &made) : r->err_fd;
     int first = stopped ? r->rank : r->size; /* the first rank that stopped: one process's output ends in it */
     MPI_Allreduce(MPI_IN_PLACE, &first, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+    /* the arrays before the text, tensor first (every rank takes part in each gather), where no rank failed:
+     * staged on rank 0, named all or none after the text (an earlier run's files kept where the second cannot be
+     * written); rows that cannot be written end the text with their batch, as one process stops there */
+    int merged = rc, cut = -1;
+    MPI_Allreduce(MPI_IN_PLACE, &merged, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+    vggcl_npy_writer *w[2] = { NULL, NULL };
+    const char *paths[2] = { r->final_tensor, r->final_logits };
+    char unwritten[1024] = ""; /* (rank 0: the failed write's message, said after the text) */
+    const int arrays = merged == CLI_OK;
+    for (int k = 0; k < 2; k++)
+        if (arrays && merged == CLI_OK && paths[k]) {
+            merged = merge_npy(ctx, paths[k], k ? r->logits_fd : r->tensor_fd, r, u ? &plan : NULL, &w[k], &cut,
+                               unwritten, sizeof unwritten);
+            MPI_Allreduce(MPI_IN_PLACE, &merged, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+        }
+    if (u && arrays) cut_plan(r, &plan, cut);
     for (int k = 0; k < 2 && chunk; k++) {
         int bad, got;
         const int fd = r->rank > first ? -1 : k ? (once && r->rank ? -1 : err_fd) : r->out_fd;
@@ -1027,7 +1069,7 @@ int cli_ranks_finish(cli_ranks *r, vggcl_ctx *ctx, int rc, int stopped, int *fai
             const long long *e = ends + (k ? u->n_done + 1 : 0);
             const int n_seg = text_segments(r, &plan, k ? err_fd : r->out_fd, e[0], e + 1, seg);
             got = stream_segments(r, order, r->rank == 0 ? text_order(r, &plan, order) : 0, seg, n_seg, 1, chunk,
-                                  write_text, k ? stderr : stdout, &bad);
+                                  write_text, k ? stderr : stdout, &bad, NULL);
         } else {
             got = stream_parts(r, u ? (r->rank ? -1 : err_fd) : fd, 0, 1, chunk, write_text, k ? stderr : stdout, &bad);
         }
@@ -1042,31 +1084,22 @@ int cli_ranks_finish(cli_ranks *r, vggcl_ctx *ctx, int rc, int stopped, int *fai
     }
     free(chunk), free(ends), free(seg), free(order);
     if (made >= 0) close(made);
+    if (*unwritten) cli_error(CLI_FAIL, "%s", unwritten);
     /* after a stop at a batch: the images skipped in the batches printed (the stopping rank's all: its text after
-     * them is printed too) */
-    if (u && plan.stop_rank < r->size && r->rank != plan.stop_rank)
+     * them is printed too; after a cut, none's) */
+    if (u && (plan.cut || (plan.stop_rank < r->size && r->rank != plan.stop_rank)))
         *failed = plan.n_mine ? u->done[plan.n_mine - 1].skipped : 0;
     int counts[3] = { *failed, *ok, rc }, sums[3] = { 0, 0, 0 }, worst = 0;
     MPI_Allreduce(counts, sums, 2, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
     MPI_Allreduce(&counts[2], &worst, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
     *failed = sums[0], *ok = sums[1], rc = worst;
-    /* the arrays, tensor first (every rank takes part in each gather), staged on rank 0 and named all or
-     * none (an earlier run's files kept where the second cannot be written) */
-    int merged = CLI_OK;
-    vggcl_npy_writer *w[2] = { NULL, NULL };
-    const char *paths[2] = { r->final_tensor, r->final_logits };
-    for (int k = 0; k < 2; k++)
-        if (rc == CLI_OK && merged == CLI_OK && paths[k]) {
-            merged = merge_npy(ctx, paths[k], k ? r->logits_fd : r->tensor_fd, r, u ? &plan : NULL, &w[k]);
-            MPI_Allreduce(MPI_IN_PLACE, &merged, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
-        }
     const int named = cli_name_all(ctx, w, paths, 2, rc == CLI_OK && merged == CLI_OK); /* (rank 0's alone) */
     if (rc == CLI_OK && merged == CLI_OK) {
         merged = named;
         MPI_Allreduce(MPI_IN_PLACE, &merged, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
     }
     if (rc == CLI_OK) rc = merged;
-    free(plan.owner);
+    free(plan.owner), free(plan.g);
 #else
     (void)ctx, (void)stopped, (void)failed, (void)ok; /* one rank without MPI: nothing to merge */
 #endif
