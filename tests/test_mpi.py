@@ -739,6 +739,15 @@ class Mpi(Folder):
             "vggcl: classify: rank 1 of 2 takes --shard 0/2: each process takes the share its --shard names, so one "
             "--shard given to every rank runs that share on each; give each its own (--shard $OMPI_COMM_WORLD_RANK/2), "
             "or none for the ranks to share the list"])
+        # a --shard of another count than the launch's (a job array's task's, given to a step of 2 tasks): each
+        # runs it, each saying so (unsaid)
+        other = subprocess.run(["mpirun", "-n", "2", "--oversubscribe", *cmd, "--shard", "1/4"], capture_output=True,
+                               text=True, env=ENV, timeout=600)
+        self.assertEqual(other.returncode, 0, other.stderr)
+        self.assertEqual(sorted(vggcl_lines(other.stderr)), [
+            f"vggcl: classify: rank {k} of 2 takes --shard 1/4: each process takes the share its --shard names, so one "
+            "--shard given to every rank runs that share on each; give each its own (--shard $OMPI_COMM_WORLD_RANK/2), "
+            "or none for the ranks to share the list" for k in (0, 1)])
         own = " ".join(map(shlex.quote, cmd)) + " --shard $OMPI_COMM_WORLD_RANK/2"
         r = subprocess.run(["mpirun", "-n", "2", "--oversubscribe", "sh", "-c", own], capture_output=True, text=True,
                            env=ENV, timeout=600)
