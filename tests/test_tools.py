@@ -293,8 +293,8 @@ class Tools(unittest.TestCase):
             self.assertIn(f"pool5_study: warning: `{command}` skipped 1 of {n} pictures (named above, with why); the "
                           "study goes on without them", r.stderr)
         self.assertIn("1 box(es) of", r.stderr)
-        self.assertIn(f"pool5_study: {data / 'boxes.json'}: 2 box(es) of pictures outside val/ passed over (e.g. "
-                      "'test/blue/blue9.png'): the maps are scored on val's", r.stderr)
+        self.assertIn(f"pool5_study: warning: {data / 'boxes.json'}: 2 box(es) of pictures outside val/ passed over "
+                      "(e.g. 'test/blue/blue9.png'): the maps are scored on val's", r.stderr)
         self.assertIn("outside the --crop 64 of their pictures, left out (e.g. val/red/red0.png)", r.stderr)
         self.assertRegex(r.stdout, r"\| keep \| 4×4 \| [0-9.]+ % \| [0-9.]+ % \| [0-9.]+ \|")
         self.assertRegex(r.stdout, r"\| drop \| 8×8 \| [0-9.]+ % \| [0-9.]+ % \| [0-9.]+ \|")

@@ -420,7 +420,7 @@ def load_own_data(data, resize, crop):
         else:
             boxes[rel] = mapped
     if others:
-        print(f"pool5_study: {where}: {len(others)} box(es) of pictures outside val/ passed over (e.g. "
+        print(f"pool5_study: warning: {where}: {len(others)} box(es) of pictures outside val/ passed over (e.g. "
               f"{others[0]!r}): the maps are scored on val's", file=sys.stderr)
     if outside:
         where_not = f"outside the --crop {crop} of their pictures" if crop else "of no whole pixel once resized"
@@ -529,17 +529,22 @@ def upsample_like_vggcl(cam, h, w):
     return ((up - lo) / (hi - lo) if hi > lo else np.zeros_like(up)).astype(np.float32)
 
 
+def cell_stride(n, m):
+    """The pixels of a map's cell where pools that round down make a side of n pixels m cells: the power of 2
+    s with n // s == m (the largest up to n // m)."""
+    return 1 << ((n // m).bit_length() - 1)
+
+
 def box_map_scores(boxes, map_shape, size=(SIZE, SIZE)):
     """The localisation scores of a reference map of map_shape (mh, mw): the true box's indicator
     averaged over the map's cells, upsampled as vggcl does (not the best such a map can score: a
     sharper one, e.g. that map to the 4th power, scores higher). size: the pictures' (h, w). A cell is
-    the pools' stride of pixels (a power of 2): where the map does not cover the picture (240 at 7x7:
-    7 cells of 32, the last 16 pixels pooled away), the cells of the part it covers, stretched over the
-    whole as vggcl stretches the map. None where no such grid fits the picture."""
+    the pools' stride of pixels, the power of 2 that pools of rounding down make a map of the picture's
+    (mh = h // s: s the largest power of 2 up to h // mh): where the map does not cover the picture (240
+    at 7x7: 7 cells of 32, the last 16 pixels pooled away), the cells of the part it covers, stretched
+    over the whole as vggcl stretches the map."""
     (mh, mw), (h, w) = map_shape, size
-    sy, sx = (2 ** round(math.log2(n / m)) for n, m in ((h, mh), (w, mw)))
-    if mh * sy > h or mw * sx > w:
-        return None
+    sy, sx = cell_stride(h, mh), cell_stride(w, mw)
     ups = []
     for x0, y0, x1, y1 in boxes:
         ind = np.zeros((h, w))
@@ -637,9 +642,10 @@ def self_check():
     # 240 at 7x7: 7 cells of 32 pixels cover 224, stretched over 240 (the cells were taken as 240 / 7 = 34.3:
     # the reference was left out, unsaid); a box of the covered part's cells 2 to 4 has its peak in it
     uncovered = box_map_scores([[64, 64, 160, 160]], (7, 7), (240, 240))
-    check(f"a map that does not cover the picture: the covered part's cells, stretched ({uncovered})",
-          uncovered is not None and uncovered["peak_in_box"] == 1.0 and box_map_scores([[0, 0, 8, 8]], (1, 1),
-                                                                                      (48, 48)) is None)
+    # (the stride was rounded: 46 at 1x1 is one cell of 32, not 64, and a 2x2 map of 91 cells of 32, not 64)
+    strides = [cell_stride(n, m) for n, m in ((46, 1), (91, 2), (240, 7), (255, 7), (224, 14), (32, 1), (63, 1))]
+    check(f"a map that does not cover the picture: the covered part's cells, stretched ({uncovered}, {strides})",
+          uncovered["peak_in_box"] == 1.0 and strides == [32, 32, 32, 32, 16, 32, 32])
     if ndimage is not None:  # the fallback flood fill agrees with scipy
         rng = np.random.default_rng(1)
         for k in range(20):
@@ -897,8 +903,7 @@ def caption(results, boxes, classes, args, frame):
     for r in results:
         mh, mw = r["gap_map"]
         c = r["box_map"] = box_map_scores(val, (mh, mw), (h, w))
-        references.append(f"{mh}×{mw}: mean IoU {c['mean_iou']:.3f}, IoU ≥ 0.5 {100 * c['iou_ge_05']:.1f} %" if c
-                          else f"{mh}×{mw}: none (its cells fit no grid of the {w} x {h} pictures)")
+        references.append(f"{mh}×{mw}: mean IoU {c['mean_iou']:.3f}, IoU ≥ 0.5 {100 * c['iou_ge_05']:.1f} %")
     picked = ("on the val pictures themselves, so top-1 is the best over epochs" if args.val_split is None
               else f"on {100 * args.val_split:g} % of the training pictures held out")
     if args.data:  # (the images train-head takes: of vggcl's extensions, in sub-folders too, none hidden)
