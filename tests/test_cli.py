@@ -1238,6 +1238,9 @@ class Cli(unittest.TestCase):
                    "the head flattens the 7x7 map of the 28x28 images the model's graph took alone (its "
                    "\"vggcl.input_size\"; vggcl would pool it to 7x7, which the graph does not): give 28x28 images\n")
         self.assertFalse(self.out.exists())
+        r = self.vggcl(*self.run_args(weights=one, x=self.d / "x32.npy", extra=("--pool5", "drop")))
+        self.assertEqual(r.returncode, 0, r.stderr)  # (another network than the graph's: any size)
+        self.out.unlink()
         gap = self.d / "gap.safetensors"
         save_file(make_state_dict(parse_cfg("8,M,8,M"), False, 3, seed=5), gap, metadata={"vggcl.input_size": "28,28"})
         r = self.vggcl(*self.run_args(weights=gap, x=self.d / "x32.npy"))

@@ -740,14 +740,18 @@ class Mpi(Folder):
             "--shard given to every rank runs that share on each; give each its own (--shard $OMPI_COMM_WORLD_RANK/2), "
             "or none for the ranks to share the list"])
         # a --shard of another count than the launch's (a job array's task's, given to a step of 2 tasks): each
-        # runs it, each saying so (unsaid)
+        # runs it, the rank whose own it is not saying so (unsaid); shards of shards (I N + rank of N M) say nothing
         other = subprocess.run(["mpirun", "-n", "2", "--oversubscribe", *cmd, "--shard", "1/4"], capture_output=True,
                                text=True, env=ENV, timeout=600)
         self.assertEqual(other.returncode, 0, other.stderr)
-        self.assertEqual(sorted(vggcl_lines(other.stderr)), [
-            f"vggcl: classify: rank {k} of 2 takes --shard 1/4: each process takes the share its --shard names, so one "
+        self.assertEqual(vggcl_lines(other.stderr), [
+            "vggcl: classify: rank 0 of 2 takes --shard 1/4: each process takes the share its --shard names, so one "
             "--shard given to every rank runs that share on each; give each its own (--shard $OMPI_COMM_WORLD_RANK/2), "
-            "or none for the ranks to share the list" for k in (0, 1)])
+            "or none for the ranks to share the list"])
+        nested = " ".join(map(shlex.quote, cmd)) + " --shard $((2 + OMPI_COMM_WORLD_RANK))/4"
+        r = subprocess.run(["mpirun", "-n", "2", "--oversubscribe", "sh", "-c", nested], capture_output=True,
+                           text=True, env=ENV, timeout=600)
+        self.assertFalse([ln for ln in vggcl_lines(r.stderr) if "--shard" in ln], r.stderr)
         own = " ".join(map(shlex.quote, cmd)) + " --shard $OMPI_COMM_WORLD_RANK/2"
         r = subprocess.run(["mpirun", "-n", "2", "--oversubscribe", "sh", "-c", own], capture_output=True, text=True,
                            env=ENV, timeout=600)

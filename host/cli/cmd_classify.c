@@ -147,18 +147,22 @@ static int model_labels(const vggcl_model *m, int classes, labels *l)
 static void labels_against_model(const char *path, const labels *l, const vggcl_model *m)
 {
     int first = -1, same_set = 1;
-    for (int i = 0; i < l->n && vggcl_model_class_name(m, 0); i++) {
-        if (first < 0 && strcmp(l->names[i], vggcl_model_class_name(m, i))) first = i;
-        int found = 0;
-        for (int j = 0; j < l->n && !found; j++) found = !strcmp(l->names[i], vggcl_model_class_name(m, j));
-        same_set = same_set && found;
+    for (int i = 0; i < l->n && vggcl_model_class_name(m, 0) && first < 0; i++)
+        if (strcmp(l->names[i], vggcl_model_class_name(m, i))) first = i;
+    if (first < 0) return;
+    for (int i = 0; i < l->n && same_set; i++) { /* (each name in the other list, both ways) */
+        int in_model = 0, in_file = 0;
+        for (int j = 0; j < l->n; j++) {
+            in_model = in_model || !strcmp(l->names[i], vggcl_model_class_name(m, j));
+            in_file = in_file || !strcmp(vggcl_model_class_name(m, i), l->names[j]);
+        }
+        same_set = in_model && in_file;
     }
-    if (first >= 0)
-        cli_notice("classify: --labels %s names class %d \"%s\" where the model names it \"%s\" (its "
-                   "\"vggcl.classes\"): the file's names are printed%s", path, first, l->names[first],
-                   vggcl_model_class_name(m, first),
-                   same_set ? "; they are the model's in another order, so each image is printed under another "
-                              "class's name: leave --labels out to print the model's" : "");
+    cli_notice("classify: --labels %s names class %d \"%s\" where the model names it \"%s\" (its "
+               "\"vggcl.classes\"): the file's names are printed%s", path, first, l->names[first],
+               vggcl_model_class_name(m, first),
+               same_set ? "; they are the model's in another order, so each image is printed under another "
+                          "class's name: leave --labels out to print the model's" : "");
 }
 
 /* Class a before class b (< 0) by logits: the higher first (NaN above all, as torch.topk), ties by class

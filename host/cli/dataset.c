@@ -274,9 +274,9 @@ int cli_shard(const char *cmd, const char *spec, char ***files, int *n, char ***
         return cli_error(CLI_USAGE, "%s: --shard must be I/N with 0 <= I < N, not '%s'", cmd, spec);
     int rank;
     const int launched = cli_ranks_launched(&rank);
-    /* (the same --shard to every rank ran that share on each; one of another N than the launch's, as a job array's
-     * task's given to a step of several tasks, too, each of them saying so) */
-    if (launched >= 2 && (of != launched || i != rank))
+    /* (the same --shard to every rank ran that share on each, also one of another N than the launch's, as a job
+     * array's task's given to a step of several tasks; one of I N + rank of N M, shards of shards, is each rank's) */
+    if (launched >= 2 && i % launched != rank)
         cli_notice("%s: rank %d of %d takes --shard %d/%d: each process takes the share its --shard names, so one "
                    "--shard given to every rank runs that share on each; give each its own (--shard $%s/%d), or none "
                    "for the ranks to share the list", cmd, rank, launched, i, of, cli_ranks_rank_variable(), launched);

@@ -174,7 +174,7 @@ const char *cli_size_refused(const vggcl_model *const *m, int n, int h, int w, c
     if (h < least || w < least) snprintf(why, cap, "smaller than the %d x %d the network takes", least, least);
     else if (h > VGGCL_MAX_SIDE || w > VGGCL_MAX_SIDE || (long long)h * w > INT_MAX)
         snprintf(why, cap, "larger than vggcl takes (at most %d a side and 2^31 - 1 pixels)", VGGCL_MAX_SIDE);
-    else if (fh && !(h % multiple) && !(w % multiple)) /* (not where a pool that rounds up refuses it) */
+    else if (fh) /* (before a pool's multiple: the size it names is taken, where a multiple may not be) */
         snprintf(why, cap, "its head flattens the map of the one size the model's graph took, %d x %d (width x "
                  "height; its \"vggcl.input_size\"), and this size makes another: give that size", fw, fh);
     else

@@ -795,8 +795,10 @@ static int merge_npy(vggcl_ctx *ctx, const char *out, int part, const cli_ranks 
     if (rc == CLI_OK && (!s.row_bytes || s.row_bytes > INT_MAX))
         rc = r->rank == 0 ? cli_error(CLI_FAIL, "%s: rows of %zu bytes cannot be gathered", out, s.row_bytes) : CLI_FAIL;
     if (r->rank == 0 && first[0] > 0 && rc == CLI_OK &&
-        vggcl_npy_writer_open(ctx, out, (int)first[0] - 1, first + 3, &s.w) != VGGCL_OK)
-        rc = cli_error(CLI_FAIL, "%s", vggcl_message(ctx));
+        vggcl_npy_writer_open(ctx, out, (int)first[0] - 1, first + 3, &s.w) != VGGCL_OK) {
+        snprintf(said, cap, "%s", vggcl_message(ctx)); /* (one process opens it at its first batch's rows) */
+        *cut = plan && plan->n ? 0 : -1, rc = CLI_FAIL;
+    }
     /* (batch by batch: this rank's rows of each, after its values' offset) */
     seg_range *seg = plan ? malloc(sizeof *seg * ((size_t)plan->n_mine + 1)) : NULL;
     for (int k = 0; seg && k < plan->n_mine; k++) {

@@ -842,7 +842,8 @@ vggcl_status vggcl_model_load(vggcl_ctx *ctx, const char *path, const vggcl_load
         (st = input_size_of(ctx, path, vggcl_model_metadata(m, "vggcl.input_size"), &m->fixed_h, &m->fixed_w)) !=
             VGGCL_OK)
         goto fail;
-    if (!m->pool_to) m->fixed_h = m->fixed_w = 0; /* (a GAP head takes any size its trunk does) */
+    /* (a GAP head takes any size its trunk does; a --pool5 other than the file's is another network, said) */
+    if (!m->pool_to || pool5 != said) m->fixed_h = m->fixed_w = 0;
     if (!ctx->use_ref && (st = vggcl__model_upload(ctx, m, opts ? opts->conv : VGGCL_CONV_AUTO)) != VGGCL_OK) goto fail;
     vggcl__st_close(&f);
     *out = m;
