@@ -7,7 +7,9 @@ onnxruntime and OpenVINO, and as an ncnn .param/.bin written from the same
 tensors. For each batch size every engine runs in its own process with the
 same thread count (PoCL's through POCL_CPU_MAX_CU_COUNT), in turn, for
 `--rounds` rounds; the best median of each is kept, since the machine is
-shared and noise only ever adds time. ncnn takes one image at a time, so its
+shared and noise adds time (another job's load, which slows the engines
+unequally, is said below the table: tool_cli's OthersMeter). An engine
+whose logits differ from PyTorch's stops the run before its table. ncnn takes one image at a time, so its
 batch is that many images in a row. Each engine's logits for the batch it
 timed (vggcl's: `vggcl run` on that batch, as `bench` times one of its own)
 are compared with PyTorch's for that batch (the "agrees" line: the largest
@@ -43,7 +45,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from tool_cli import need_binary, positive, run_main  # noqa: E402
+from tool_cli import OthersMeter, need_binary, positive, run_main  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 PEERS = ("vggcl", "PyTorch", "onnxruntime", "OpenVINO", "ncnn")
@@ -227,7 +229,7 @@ def main():
         d = Path(tmp)
         want = prepare(d, a.batches)
         device = cpu_device(a.vggcl)
-        best, agrees, notes = {}, {}, []
+        best, agrees, notes, others = {}, {}, [], OthersMeter()
         engines = [p for p in PEERS if p == "vggcl" or p in a.engines]
         for rnd in range(a.rounds):
             for batch in a.batches:
@@ -257,6 +259,10 @@ def main():
                     got, ref = np.array(r["logits"]), want[batch]
                     diff = float(np.linalg.norm(got - ref) / np.linalg.norm(ref)) if got.shape == ref.shape else np.inf
                     agrees[peer] = max(agrees.get(peer, 0.0), diff)
+                    if not diff <= AGREE:  # (said at once: the whole table was timed first)
+                        raise SystemExit(f"bench_vs_peers: {peer} computed other logits than PyTorch at batch {batch} "
+                                         f"in round {rnd + 1} (relative L2 {diff:.1e}, over {AGREE:g}): a table of "
+                                         "it would compare unlike things")
                     print(f"round {rnd + 1}, batch {batch}: {peer} {per_image:.1f} ms/image", file=sys.stderr)
     cpu = next((ln.split(":", 1)[1].strip() for ln in open("/proc/cpuinfo") if ln.startswith("model name")), "?")
     print(f"{time.strftime('%Y-%m-%d')}, {cpu}, {a.threads} threads; VGG16-GAP ({CLASSES} classes) {SIZE}x{SIZE}, "
@@ -272,8 +278,11 @@ def main():
     print()
     print("agrees (the largest relative L2 of a batch's logits against PyTorch's): " +
           ", ".join(f"{p} {agrees[p]:.1e}" for p in cols))
-    for n in notes:
+    busy = others.note(os.cpu_count())
+    for n in notes + ([busy] if busy else []):
         print(f"\n{n}")
+    if busy:
+        print(f"bench_vs_peers: {busy}", file=sys.stderr)
     wrong = [p for p in cols if not agrees[p] <= AGREE]
     if wrong:  # (times of an engine that computes something else compare nothing)
         raise SystemExit(f"bench_vs_peers: {', '.join(wrong)} computed other logits than PyTorch (relative L2 over "

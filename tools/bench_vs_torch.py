@@ -4,8 +4,9 @@
 For each batch size: PyTorch (torchvision's vgg16 with the GAP head, eval,
 no_grad, the same thread count) and `vggcl bench --json` on the same weights
 (PoCL's thread count set to match), alternating `--rounds` times; the best
-median of each is kept, since the machine is shared and noise only ever adds
-time. Prints a Markdown table with the ratio vggcl/PyTorch in images per second,
+median of each is kept, since the machine is shared and noise adds time (another
+job's load, which slows the engines unequally, is said below the table: tool_cli's
+OthersMeter). Prints a Markdown table with the ratio vggcl/PyTorch in images per second,
 and how far vggcl's logits are from PyTorch's on a batch of each size (`vggcl
 run`): over 1e-4 relative L2 the script fails, as the table would compare an
 engine that computes something else.
@@ -30,18 +31,17 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-
 try:
+    import numpy as np
     import torch
-except ImportError:  # (a python3 first on PATH without it: a traceback)
+except ImportError:  # (a python3 first on PATH without them: a traceback)
     raise SystemExit(f"{os.path.basename(sys.argv[0])}: needs PyTorch, which {sys.executable} cannot import "
                      "(Debian's python3-torch, in /usr/bin/python3)")
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "weights"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_vs_peers import AGREE, cpu_device, device_lines, pocl_threads  # noqa: E402
-from tool_cli import need_binary, positive, run_main  # noqa: E402
+from tool_cli import OthersMeter, need_binary, positive, run_main  # noqa: E402
 from export_torchvision import export, gap_model  # noqa: E402
 
 
@@ -121,10 +121,13 @@ def main():
     weights = d / "model.safetensors"
     export(model, weights)  # (the weights PyTorch runs, for vggcl too)
     model = model.to(a.torch_device)
-    rows, agrees = [], 0.0
+    rows, agrees, others = [], 0.0, OthersMeter()
     for batch in a.batches:
         agrees = max(agrees, disagreement(a.vggcl, weights, model, batch, a.size, a.threads, a.device,
                                           a.torch_device, d))
+        if not agrees <= AGREE:  # (said before any timing: it was said after the table)
+            raise SystemExit(f"bench_vs_torch: vggcl computed other logits than PyTorch at batch {batch} (relative "
+                             f"L2 {agrees:.1e}, over {AGREE:g}): nothing timed, as it would compare unlike things")
         best_t, best_v, info = float("inf"), float("inf"), None
         for _ in range(a.rounds):
             best_t = min(best_t, torch_ms(model, batch, a.size, a.iters, a.torch_device))
@@ -156,6 +159,10 @@ def main():
               f"{info['gflops']:.1f} | {t / v:.2f}x |")
     print()
     print(f"agrees (the largest relative L2 of vggcl's logits against PyTorch's, a batch of each size): {agrees:.1e}")
+    busy = others.note(os.cpu_count())
+    if busy:
+        print(f"\n{busy}")
+        print(f"bench_vs_torch: {busy}", file=sys.stderr)
     work.cleanup()
     if not agrees <= AGREE:  # (times of an engine that computes something else compare nothing)
         raise SystemExit(f"bench_vs_torch: vggcl computed other logits than PyTorch (relative L2 {agrees:.1e}, over "

@@ -40,8 +40,10 @@ def main():
                                capture_output=True, text=True, check=True)
             wall = time.perf_counter() - t0
             j = json.loads(r.stdout)
+            # (the first pass's time without the builds, as bench says it: with them it read as a second wait)
             print(f"{label:<26} {wall:6.2f} s in all; programs ready in {j['build_ms'] / 1e3:.2f} s "
-                  f"({j['programs_compiled']} compiled); first pass {j['first_pass_ms'] / 1e3:.2f} s")
+                  f"({j['programs_compiled']} compiled); first pass {j['first_pass_without_builds_ms'] / 1e3:.2f} s "
+                  "besides")
 
 
 if __name__ == "__main__":
