@@ -73,6 +73,8 @@ def run_main(main):
     name = os.path.basename(sys.argv[0])
     try:
         return main()
+    except KeyboardInterrupt:  # (Ctrl-C: its temporary folders removed on the way, no traceback)
+        raise SystemExit(130)
     except subprocess.CalledProcessError as e:
         sys.stderr.write(e.stderr or "")
         raise SystemExit(f"{name}: {' '.join(map(str, e.cmd))} failed (exit {e.returncode})")

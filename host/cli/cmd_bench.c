@@ -23,7 +23,8 @@ static const cli_option options[] = {
     { "json", NULL, "one JSON object on one line instead of text", 0 },
     { "images", "DIR", "run the real job instead: every image of DIR decoded, preprocessed\n"
                        "and classified in batches; reports end-to-end images/s and where the\n"
-                       "time went (device, waiting for decoding, host, uploads)", 0 },
+                       "time went (device, waiting for decoding, host, uploads), after the\n"
+                       "start-up and a warm-up batch (a whole command's time includes them)", 0 },
     { "recursive", NULL, "--images DIR also stands for the images in the folders below it", 0 },
     { NULL, NULL, NULL, 0 },
 };
