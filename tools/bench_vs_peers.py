@@ -218,6 +218,7 @@ def main():
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     ap.add_argument("--dir", help=argparse.SUPPRESS)
     a = ap.parse_args()
+    a.batches = list(dict.fromkeys(a.batches))  # (each size once: --batches 1 1 printed its row twice)
     need_binary(ap, a.vggcl)
     if a.worker:
         try:

@@ -100,6 +100,7 @@ def main():
                     "--torch-device cuda, vggcl's default)")
     ap.add_argument("--torch-device", default="cpu", help="where PyTorch runs: cpu (default) or cuda")
     a = ap.parse_args()
+    a.batches = list(dict.fromkeys(a.batches))  # (each size once: --batches 1 1 printed its row twice)
     need_binary(ap, a.vggcl)
     if a.size < 32:  # (VGG16's five pools; torch's max_pool said it in a traceback)
         ap.error(f"--size {a.size}: VGG16 with pool5 needs at least 32")
