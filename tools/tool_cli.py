@@ -46,6 +46,8 @@ class OthersMeter:
                 v = [int(x) for x in f.readline().split()[1:9]]  # user nice system idle iowait irq softirq steal
         except (OSError, ValueError):
             return None
+        if len(v) < 5:  # (no idle and iowait fields: not Linux's /proc/stat)
+            return None
         mine = sum(getattr(resource.getrusage(who), f) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
                    for f in ("ru_utime", "ru_stime"))
         return time.monotonic(), (sum(v) - v[3] - v[4]) / os.sysconf("SC_CLK_TCK"), mine
