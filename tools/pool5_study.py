@@ -910,7 +910,13 @@ def caption(results, boxes, classes, args, frame):
         n_train = sum(1 for c in classes for f in (frame.data / "train" / c).rglob("*")
                       if f.is_file() and is_image_name(f) and
                       not any(part.startswith(".") for part in f.relative_to(frame.data / "train" / c).parts))
-        pictures = (f"{len(classes)} classes of {frame.data}: {n_train} training and {results[0]['n_val']} "
+        # (less those train-head named as skipped: unreadable, counted as trained on)
+        log = frame.work / "train-head-keep.log"
+        said = log.read_text(errors="replace").splitlines() if log.is_file() else []
+        unread = sum(1 for ln in said if ln.startswith(f"vggcl: {frame.data / 'train'}/") and ln.endswith("(skipped)"))
+        n_train -= unread
+        pictures = (f"{len(classes)} classes of {frame.data}: {n_train} training"
+                    f"{f' ({unread} unreadable left out)' if unread else ''} and {results[0]['n_val']} "
                     f"validation pictures, the maps of the {len(val)} with a box scored, at "
                     f"`{' '.join(map(str, frame.pre))}`")
     else:
