@@ -320,8 +320,9 @@ class Tools(unittest.TestCase):
         self.assertIn(f"pool5_study: warning: {data / 'boxes.json'}: 2 box(es) of pictures outside val/ passed over "
                       "(e.g. 'test/blue/blue9.png'): the maps are scored on val's", r.stderr)
         self.assertIn("outside the --crop 64 of their pictures, left out (e.g. val/red/red0.png)", r.stderr)
-        self.assertRegex(r.stdout, r"\| keep \| 4×4 \| [0-9.]+ % \| [0-9.]+ % \| [0-9.]+ \|")
-        self.assertRegex(r.stdout, r"\| drop \| 8×8 \| [0-9.]+ % \| [0-9.]+ % \| [0-9.]+ \|")
+        for row in (r"keep \| 4×4", r"drop \| 8×8"):  # (each rate with its count: 6 val pictures, 5 maps scored)
+            self.assertRegex(r.stdout, rf"\| {row} \| [0-9.]+ % \([0-6]/6\) \| [0-9.]+ % \([0-5]/5\) \| [0-9.]+ \| "
+                                       r"[0-9.]+ % \([0-5]/5\) \| [0-9.]+ \([0-9.]+-[0-9.]+\) \|")
         self.assertIn(f"2 classes of {data}: 12 training (1 unreadable left out) and 6 validation pictures, the "
                       "maps of the 5 with a box scored, at `--resize 64 --crop 64`", r.stdout)
         results = json.loads((work / "results.json").read_text())
@@ -342,8 +343,8 @@ class Tools(unittest.TestCase):
                   {"vggcl.pool5": "keep", "vggcl.resize": "64,96", "vggcl.crop": "0"})
         r = run(PY, TOOLS / "pool5_study.py", "--weights", own, "--vggcl", VGGCL, "--data", data, "--epochs", "1")
         self.assertEqual(r.returncode, 0, r.stderr)
-        self.assertRegex(r.stdout, r"\| keep \| 4×6 \| [0-9.]+ % \|")
-        self.assertRegex(r.stdout, r"\| drop \| 8×12 \| [0-9.]+ % \|")
+        self.assertRegex(r.stdout, r"\| keep \| 4×6 \| [0-9.]+ % \(\d+/6\) \|")
+        self.assertRegex(r.stdout, r"\| drop \| 8×12 \| [0-9.]+ % \(\d+/6\) \|")
         self.assertIn("at `--resize 64x96 --no-crop`", r.stdout)
         self.assertNotIn("outside the", r.stderr)  # (no crop cuts red0's box away)
         # a crop whose map with pool5 kept is 1x1 (a row scored 0 as if it had lost): refused; --no-crop without
