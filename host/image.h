@@ -35,7 +35,9 @@ typedef struct {
  * computed only for rows [y0, y1) and columns [x0, x1) of the result (what a
  * center crop keeps; each output pixel depends on its own position only),
  * written to out (y1 - y0, x1 - x0, 3). in holds at least the part of the
- * image those read (vggcl__resize_reads). Returns 0 when out of host memory. */
+ * image those read (vggcl__resize_reads). Returns 1; 0 when out of host memory; -1 where the horizontal pass's
+ * result, the rows the vertical one reads at the window's width, would pass VGGCL_MAX_PIXELS (a 1 x 10^8 image
+ * resized to 40 x 40 took 12 GB there: PIL's 16 GB). */
 int vggcl__resize_rgb_window(const vggcl__rgb_part *in, int oh, int ow, int y0, int y1, int x0, int x1,
                              unsigned char *out);
 /* Whether p's preset can make an image of h x w pixels (in the file at path) what it asks: VGGCL_OK,

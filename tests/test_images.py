@@ -777,6 +777,15 @@ class Images(unittest.TestCase):
                 self.assertEqual(im.size, (-(-2100 // scale), 2048 // scale))
                 want = T.Compose([T.Resize((rh, rw), antialias=True), T.ToTensor(), T.Normalize(norm.mean, norm.std)])
                 np.testing.assert_array_equal(np.load(out)[0], want(im.convert("RGB")).numpy())
+        # a 1 x 7 million image to 40 x 40: the horizontal pass would hold its 7 million rows 40 wide, past 2^28
+        # pixels (a 1 x 10^8 PNG of 194 KB took 12 GB there, PIL's 16 GB): refused at once, naming it
+        tall, none = self.d / "tall.png", self.d / "none.npy"
+        Image.new("L", (1, 7_000_000), 128).save(tall)
+        r = self.vggcl("--resize", "40x40", "--no-crop", "--output", none, tall)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn(f"{tall}: image of 1 x 7000000 pixels (width x height): resizing it to 40 x 40 passes through "
+                      "more than 2^28 pixels (the rows it reads, resized across)", r.stderr)
+        self.assertFalse(none.exists())
 
     def test_real_photos(self):
         """The photos and test images Debian's python3-skimage ships: RGB, gray, palette, JPEG."""

@@ -268,6 +268,10 @@ int vggcl__resize_rgb_window(const vggcl__rgb_part *in, int oh, int ow, int y0, 
         if (cy.first[o] + cy.count[o] > r1) r1 = cy.first[o] + cy.count[o];
     }
     if (r1 <= r0) r0 = r1 = in->y0; /* (no rows) */
+    if ((size_t)(r1 - r0) * cw > VGGCL_MAX_PIXELS) {
+        ok = -1;
+        goto done;
+    }
     if (!(tmp = malloc((size_t)(r1 - r0) * n + 1))) goto done;
     if (!pass_x(at(in, r0, in->x0), line, in->x0, avail, tmp, n, r1 - r0, cw, &cx)) goto done;
     pass_y(tmp, n, r0, out, ch, n, &cy, acc);

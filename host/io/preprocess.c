@@ -140,10 +140,15 @@ vggcl_status vggcl__preprocess_part(vggcl_ctx *ctx, const vggcl__rgb_part *in, c
     int oy = in->y0, ox = in->x0; /* the resized coordinates of img's first pixel */
     if (rh != in->h || rw != in->w) {
         const size_t n = (size_t)(pl.y1 - pl.y0) * (pl.x1 - pl.x0) * 3;
-        if (!(resized = malloc(n + 1)) || !vggcl__resize_rgb_window(in, rh, rw, pl.y0, pl.y1, pl.x0, pl.x1, resized)) {
+        const int made = (resized = malloc(n + 1)) ? vggcl__resize_rgb_window(in, rh, rw, pl.y0, pl.y1, pl.x0, pl.x1,
+                                                                               resized) : 0;
+        if (made != 1) {
             free(resized);
-            return vggcl__fail(ctx, VGGCL_ERR_NOMEM, "out of host memory resizing to %d x %d pixels (width x height)",
-                               rw, rh);
+            return made ? vggcl__fail(ctx, VGGCL_ERR_SHAPE, "image of %d x %d pixels (width x height): resizing it to "
+                                      "%d x %d passes through more than 2^28 pixels (the rows it reads, resized "
+                                      "across)", in->w, in->h, rw, rh)
+                        : vggcl__fail(ctx, VGGCL_ERR_NOMEM, "out of host memory resizing to %d x %d pixels (width x "
+                                      "height)", rw, rh);
         }
         img = resized;
         line = (size_t)(pl.x1 - pl.x0) * 3, oy = pl.y0, ox = pl.x0;

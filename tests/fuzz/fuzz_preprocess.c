@@ -43,7 +43,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     vggcl__resize_scalar_only = 1;
     const int made = vggcl__resize_rgb_window(&whole, oh, ow, 0, oh, 0, ow, full);
     vggcl__resize_scalar_only = 0;
-    if (made && vggcl__resize_rgb_window(&part, oh, ow, y0, y1, x0, x1, win))
+    if (made == 1 && vggcl__resize_rgb_window(&part, oh, ow, y0, y1, x0, x1, win) == 1)
         for (int y = y0; y < y1; y++)
             if (memcmp(win + (size_t)(y - y0) * (x1 - x0) * 3, full + ((size_t)y * ow + x0) * 3, (size_t)(x1 - x0) * 3))
                 abort();
