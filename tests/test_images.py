@@ -10,6 +10,7 @@ tiny images and images smaller than the crop: identical, value for value.
 
 usage: test_images.py VGGCL_BINARY
 """
+import io
 import os
 import re
 import struct
@@ -983,9 +984,10 @@ class Images(unittest.TestCase):
 
     @unittest.skipIf("ASAN_OPTIONS" in os.environ, "ASan reserves its shadow memory past any ulimit -v")
     def test_out_of_memory_said(self):
-        """A PNG and a TIFF of 13000 x 13000 pixels, and a TIFF of 6000 x 6000 16-bit pixels in one tile, under a
-        480 MB address space: said as out of host memory for their pixels or the tile, as a JPEG's is (the PNG was
-        said to be corrupt, as the TIFF whose image fitted but not its tile)."""
+        """A PNG and a TIFF of 13000 x 13000 pixels, a TIFF of 6000 x 6000 16-bit pixels in one tile, and a
+        progressive JPEG whose header says 13000 x 13000, under a 480 MB address space: said as out of host memory
+        for their pixels or the tile (the PNG was said to be corrupt, as the TIFF whose image fitted but not its
+        tile, and the JPEG whose coefficients libjpeg could not allocate)."""
         import resource
         import tifffile
         big = Image.new("RGB", (13000, 13000))
@@ -994,12 +996,21 @@ class Images(unittest.TestCase):
         del big
         tifffile.imwrite(self.d / "tile.tif", np.zeros((6000, 6000, 3), np.uint16), tile=(6000, 6000),
                          compression="zlib", photometric="rgb")  # (216 MB its samples, 216 its tile, 108 its RGB)
+        # a progressive JPEG whose header says 13000 x 13000: libjpeg's coefficients for the whole image find no
+        # memory (said as a corrupt JPEG: "Insufficient memory (case 4)")
+        small = io.BytesIO()
+        Image.fromarray(photo(16, 16, 4)).save(small, "JPEG", progressive=True, quality=90)
+        prog = bytearray(small.getvalue())
+        at = prog.index(b"\xff\xc2") + 5
+        prog[at:at + 4] = struct.pack(">HH", 13000, 13000)
+        (self.d / "prog.jpg").write_bytes(bytes(prog))
         out = self.d / "out.npy"
         r = subprocess.run([VGGCL, "preprocess", "--threads", "1", "--output", out, self.d / "big.png",
-                            self.d / "big.tif", self.d / "tile.tif"], capture_output=True, text=True, timeout=300,
+                            self.d / "big.tif", self.d / "tile.tif", self.d / "prog.jpg"], capture_output=True,
+                           text=True, timeout=300,
                            preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_AS, (480 << 20, 480 << 20)))
         self.assertEqual(r.returncode, 1, r.stderr)
-        for name in ("big.png", "big.tif"):
+        for name in ("big.png", "big.tif", "prog.jpg"):
             self.assertIn(f"vggcl: {self.d / name}: out of host memory for 13000 x 13000 pixels", r.stderr.splitlines())
         self.assertIn(f"vggcl: {self.d / 'tile.tif'}: out of host memory for a tile of 6000 x 6000 pixels",
                       r.stderr.splitlines())

@@ -26,6 +26,7 @@ typedef struct {
     char msg[JMSG_LENGTH_MAX];
     int refused; /* (msg says why vggcl does not read it: not corrupt) */
     int header;  /* (in jpeg_read_header: the markers before the first scan, which PIL parses itself) */
+    int no_memory; /* (libjpeg's own allocation failed: said as out of memory, not as a corrupt file) */
 } jpeg_err;
 
 static void jpeg_fail(j_common_ptr cinfo)
@@ -35,6 +36,7 @@ static void jpeg_fail(j_common_ptr cinfo)
         snprintf(e->msg, sizeof e->msg, "its frame header gives %s (an empty image)",
                  ((j_decompress_ptr)cinfo)->num_components <= 0 ? "no colour components" : "a width or height of 0");
     else e->pub.format_message(cinfo, e->msg);
+    e->no_memory = cinfo->err->msg_code == JERR_OUT_OF_MEMORY;
     longjmp(e->jump, 1);
 }
 
@@ -124,11 +126,14 @@ static vggcl_status load_jpeg(vggcl_ctx *ctx, const char *path, FILE *f, const v
     cinfo.err = jpeg_std_error(&err.pub);
     err.pub.error_exit = jpeg_fail;
     err.pub.emit_message = jpeg_quiet;
-    err.refused = err.header = 0;
+    err.refused = err.header = err.no_memory = 0;
     if (setjmp(err.jump)) {
+        const unsigned iw = cinfo.image_width, ih = cinfo.image_height; /* (a progressive image's coefficients) */
         jpeg_destroy_decompress(&cinfo);
         free(row);
         free(out);
+        if (err.no_memory)
+            return vggcl__fail(ctx, VGGCL_ERR_NOMEM, "%s: out of host memory for %u x %u pixels", path, iw, ih);
         if (err.refused) return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: a JPEG vggcl does not read: %s", path, err.msg);
         if (!strncmp(err.msg, "Unsupported JPEG", 16)) /* (a 12-bit or lossless JPEG: valid, but not read) */
             return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: a JPEG vggcl does not read: %s (it reads 8-bit JPEGs, "
