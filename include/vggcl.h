@@ -166,7 +166,9 @@ VGGCL_API int vggcl_usable_cores(void);
  * is a CPU (it computes on the same cores); at most 64. */
 VGGCL_API int vggcl_decode_threads_default(const vggcl_ctx *ctx);
 
-enum { VGGCL_POOL5_AUTO = -1, VGGCL_POOL5_DROP = 0, VGGCL_POOL5_KEEP = 1 };
+/* AUTO is 0, so a vggcl_load_options set to zeros ({0}) loads the file's pool5 (DROP was 0 before 0.3: such a
+ * struct dropped pool5 unsaid, and the head got features it was not trained on). */
+enum { VGGCL_POOL5_AUTO = 0, VGGCL_POOL5_KEEP = 1, VGGCL_POOL5_DROP = 2 };
 
 /* How the device runs each 3x3 convolution. AUTO: the tuning table's row for
  * the layer's channels (one of its map size first, then of its batch class:

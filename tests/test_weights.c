@@ -344,6 +344,11 @@ START_TEST(test_plan_pools_and_pool5)
     ck_assert_int_eq(vggcl_model_min_input(m), 2);
     vggcl_model_free(m);
     vggcl_ctx_free(ctx);
+    /* options set to zeros ({0}): the file's pool5, as the defaults (0 was DROP: pool5 dropped unsaid) */
+    ck_assert(load(&ctx, path, 0, NULL, &m) == VGGCL_OK);
+    ck_assert_int_eq(m->n_steps, 5);
+    vggcl_model_free(m);
+    vggcl_ctx_free(ctx);
 
     /* the file's metadata drops pool5; an explicit option wins over it */
     add_conv(&b, 0, 4, 3), add_head(&b, "classifier.0", 2, 4);

@@ -824,7 +824,7 @@ vggcl_status vggcl_model_load(vggcl_ctx *ctx, const char *path, const vggcl_load
     if ((st = pool5_of(ctx, path, vggcl__st_meta(&f, "vggcl.pool5"), &said)) != VGGCL_OK ||
         (st = pool_ceil_of(ctx, path, ceil, &m->pool_ceil, &listed)) != VGGCL_OK)
         goto fail;
-    if (pool5 == VGGCL_POOL5_AUTO) pool5 = said;
+    pool5 = pool5 == VGGCL_POOL5_AUTO ? said : pool5 == VGGCL_POOL5_KEEP; /* (from here: 1 kept, 0 dropped) */
     if ((st = build_features(ctx, &f, pool5, m)) != VGGCL_OK) goto fail;
     int pools = 1; /* the max pools the list may name: those inside the features, and pool5 (kept or dropped: a
                     * head trained without it, on a trunk whose list names it, keeps the trunk's list) */

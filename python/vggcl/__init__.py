@@ -239,7 +239,7 @@ def _said(user, message):
 
 _on_log = _LOG_FN(_said)  # (kept for the process's life: contexts call it until they are freed)
 
-_POOL5 = {None: -1, "keep": 1, "drop": 0}
+_POOL5 = {None: 0, "keep": 1, "drop": 2}  # (VGGCL_POOL5_AUTO, _KEEP, _DROP)
 
 
 def _text(b):

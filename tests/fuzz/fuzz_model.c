@@ -181,7 +181,8 @@ static void run_model(const char *file, uint8_t opt, int sz, const cJSON *meta)
     char path[64]; /* (fuzz_file's buffer is its next call's) */
     snprintf(path, sizeof path, "%s", file);
     vggcl_load_options o = { 0 };
-    o.pool5 = (opt & 3) == 3 ? VGGCL_POOL5_AUTO : (opt & 3) == 2 ? VGGCL_POOL5_KEEP : (opt & 3);
+    static const int pool5s[4] = { VGGCL_POOL5_DROP, VGGCL_POOL5_KEEP, VGGCL_POOL5_KEEP, VGGCL_POOL5_AUTO };
+    o.pool5 = pool5s[opt & 3]; /* (the corpus's bytes as before the values changed) */
     o.head = heads[(opt >> 2) & 3];
     vggcl_ctx *ctx = vggcl_ctx_new();
     vggcl_model *m = NULL;
