@@ -7,6 +7,9 @@
 #include "internal.h"
 
 #define VGGCL_MAX_HIDDEN 15 /* dense layers before the head's last one */
+/* A dense layer's outputs (a head's classes) at most (the converters in weights/ refuse past it too:
+ * safetensors_io.py's MAX_OUTPUTS) */
+#define VGGCL_MAX_OUTPUTS 1000000
 
 typedef enum { VGGCL_STEP_CONV, VGGCL_STEP_POOL } vggcl_step_kind;
 

@@ -171,7 +171,9 @@ START_TEST(test_null_arguments)
     int h, w, n;
     unsigned char rgb[3 * 4 * 4] = { 0 };
     said(ctx, vggcl_model_random(ctx, NULL, 3, 1, NULL, &m), VGGCL_ERR_ARG, "arch is NULL");
-    said(ctx, vggcl_model_random(ctx, "vgg11", 0, 1, NULL, &m), VGGCL_ERR_ARG, "classes must be >= 1, not 0");
+    said(ctx, vggcl_model_random(ctx, "vgg11", 0, 1, NULL, &m), VGGCL_ERR_ARG, "classes must be 1 to 1000000, not 0");
+    said(ctx, vggcl_model_random(ctx, "vgg11", INT_MAX, 1, NULL, &m), VGGCL_ERR_ARG, /* (out of host memory) */
+         "classes must be 1 to 1000000, not 2147483647");
     ck_assert_int_eq(vggcl_model_random(ctx, "vgg11", 3, 1, NULL, &m), VGGCL_OK);
     static const float image[3 * 32 * 32];
     said(ctx, vggcl_forward_cam(ctx, m, image, 1, 32, 32, NULL, NULL, NULL, NULL, NULL), VGGCL_ERR_ARG,
@@ -281,7 +283,9 @@ START_TEST(test_null_arguments)
     said(ctx, vggcl_forward(ctx, NULL, x, 1, 32, 32, NULL, NULL), VGGCL_ERR_ARG, "the model is NULL");
     said(ctx, vggcl_check_batch(ctx, NULL, 1, 32, 32), VGGCL_ERR_ARG, "the model is NULL");
     /* a NULL context (each crashed) and NULL outputs */
+    n = 5;
     ck_assert_int_eq(vggcl_list_devices(NULL, NULL, 0, &n), VGGCL_ERR_ARG);
+    ck_assert_int_eq(n, 0); /* (as its other failures: it was left as it was) */
     ck_assert_int_eq(vggcl_profile(NULL, 1), VGGCL_ERR_ARG); /* (vggcl_model_random's: above) */
     /* profiling turned off needs no device (a cleanup's, on the reference: refused) */
     said(ctx, vggcl_profile(ctx, 1), VGGCL_ERR_ARG, "profiling needs an OpenCL device");

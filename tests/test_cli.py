@@ -1271,7 +1271,8 @@ class Cli(unittest.TestCase):
         for hlen in (776, 640):
             (self.d / "cut.safetensors").write_bytes(hlen.to_bytes(8, "little") + good[8:200])
             self.fails(self.run_args(weights=self.d / "cut.safetensors"), 1, f"cut.safetensors: header length {hlen} "
-                       "is larger than the file (200 bytes) or the 104857600-byte limit; not a safetensors file?\n")
+                       "runs past the file's end (200 bytes, the header from byte 8) or the 104857600-byte limit; not "
+                       "a safetensors file?\n")
         # a large file of another kind is said from its first 8 bytes, not read whole first (a 2 GiB one took
         # 2 GiB of RSS more than the small one before it was said)
         _, _, small = testenv.run_peak([VGGCL, *self.run_args(weights=self.d / "junk.safetensors")])

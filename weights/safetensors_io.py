@@ -230,7 +230,7 @@ def read_class_names(text, json_path, flags=("--classes", "--classes-json")):
 MAX_SIZE = 16384  # the largest resize and crop vggcl's preprocessing takes (VGGCL_MAX_PRESET_SIDE, include/vggcl.h)
 MAX_DENSE = 16  # the engine's limit on a head's dense layers (VGGCL_MAX_HIDDEN + 1, host/model.h)
 MAX_CHANNELS = 65536  # a conv's input and output channels the loader takes (MAX_CHANNELS, host/model/model.c)
-MAX_OUTPUTS = 1000000  # a dense layer's outputs the loader takes (MAX_OUTPUTS, host/model/model.c)
+MAX_OUTPUTS = 1000000  # a dense layer's outputs the loader takes (VGGCL_MAX_OUTPUTS, host/model.h)
 
 
 def add_preprocess_args(ap):

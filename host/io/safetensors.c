@@ -140,8 +140,9 @@ static vggcl_status read_head(vggcl_ctx *ctx, const char *path, FILE **fpp, unsi
             free(word);
             return VGGCL_ERR_FORMAT;
         }
-        return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: header length %llu is larger than the file (%ld bytes) or the "
-                           "%u-byte limit; not a safetensors file?", path, (unsigned long long)*hlen, len, MAX_HEADER);
+        return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: header length %llu runs past the file's end (%ld bytes, the "
+                           "header from byte 8) or the %u-byte limit; not a safetensors file?", path,
+                           (unsigned long long)*hlen, len, MAX_HEADER);
     }
     unsigned char *b = malloc(8 + (size_t)*hlen);
     if (!b) {

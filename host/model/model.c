@@ -19,10 +19,9 @@
 
 #define BN_EPS 1e-5
 #define MAX_FEATURE_INDEX 100000 /* features.N: N at most this */
-/* A conv's channels in and out, a dense layer's outputs, at most (the converters in weights/ refuse past
- * them too: safetensors_io.py's MAX_CHANNELS and MAX_OUTPUTS) */
+/* A conv's channels in and out at most (the converters in weights/ refuse past them too: safetensors_io.py's
+ * MAX_CHANNELS; a dense layer's outputs: VGGCL_MAX_OUTPUTS) */
 #define MAX_CHANNELS 65536
-#define MAX_OUTPUTS 1000000
 /* Convolutions in a model, at most (VGG19 has 16): each has kernels and weights on the device of at least
  * 16 channels in and out (a file of 41000 one-channel convs, 9 MB, took 1.7 GB on PoCL) */
 #define MAX_CONVS 1024
@@ -272,7 +271,7 @@ static vggcl_status load_linear(vggcl_ctx *ctx, const vggcl__st_file *f, const c
                            "head= in Python)",
                            f->path, prefix, w ? "bias" : "weight", prefix, in_expected, prefix);
     vggcl__st_shape_str(w, shape, sizeof shape);
-    if (w->ndim != 2 || w->shape[1] != in_expected || w->shape[0] < 1 || w->shape[0] > MAX_OUTPUTS)
+    if (w->ndim != 2 || w->shape[1] != in_expected || w->shape[0] < 1 || w->shape[0] > VGGCL_MAX_OUTPUTS)
         return vggcl__fail(ctx, VGGCL_ERR_SHAPE, "%s: tensor '%s' has shape %s; expected (C, %d): %s", f->path, w->name,
                            shape, in_expected, why);
     *out = (int)w->shape[0];

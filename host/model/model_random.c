@@ -36,7 +36,8 @@ vggcl_status vggcl_model_random(vggcl_ctx *ctx, const char *arch, int classes, u
     for (size_t i = 0; i < sizeof archs / sizeof archs[0]; i++)
         if (!strcmp(arch, archs[i].name)) a = (int)i;
     if (a < 0) return vggcl__fail(ctx, VGGCL_ERR_ARG, "unknown architecture '%s': vgg11, vgg13, vgg16 or vgg19", arch);
-    if (classes < 1) return vggcl__fail(ctx, VGGCL_ERR_ARG, "classes must be >= 1, not %d", classes);
+    if (classes < 1 || classes > VGGCL_MAX_OUTPUTS) /* (INT_MAX was tried, said as out of host memory) */
+        return vggcl__fail(ctx, VGGCL_ERR_ARG, "classes must be 1 to %d, not %d", VGGCL_MAX_OUTPUTS, classes);
     vggcl_status st = vggcl__load_options_check(ctx, opts);
     if (st != VGGCL_OK) return st;
     if (!ctx->selected) return vggcl__fail(ctx, VGGCL_ERR_ARG, "select a device before making a model");

@@ -313,6 +313,7 @@ vggcl_status vggcl_list_devices(vggcl_ctx *ctx, vggcl_device_info *out, int cap,
 {
     dev_entry *list = NULL;
     int n = 0;
+    if (count) *count = 0; /* (also without a context, as its other failures) */
     if (!ctx) return VGGCL_ERR_ARG;
     VGGCL_NEED(ctx, "vggcl_list_devices", count);
     *count = 0;
