@@ -984,10 +984,11 @@ class Images(unittest.TestCase):
 
     @unittest.skipIf("ASAN_OPTIONS" in os.environ, "ASan reserves its shadow memory past any ulimit -v")
     def test_out_of_memory_said(self):
-        """A PNG and a TIFF of 13000 x 13000 pixels, a TIFF of 6000 x 6000 16-bit pixels in one tile, and a
-        progressive JPEG whose header says 13000 x 13000, under a 480 MB address space: said as out of host memory
-        for their pixels or the tile (the PNG was said to be corrupt, as the TIFF whose image fitted but not its
-        tile, and the JPEG whose coefficients libjpeg could not allocate)."""
+        """A PNG and a TIFF of 13000 x 13000 pixels, a TIFF of 6000 x 6000 16-bit pixels in one tile, a
+        progressive JPEG whose header says 13000 x 13000 and an animated WebP whose canvas says 8000 x 8000, under
+        a 480 MB address space: said as out of host memory for their pixels or the tile (the PNG was said to be
+        corrupt, as the TIFF whose image fitted but not its tile, the JPEG whose coefficients libjpeg could not
+        allocate and the WebP whose canvases libwebp could not)."""
         import resource
         import tifffile
         big = Image.new("RGB", (13000, 13000))
@@ -1004,15 +1005,26 @@ class Images(unittest.TestCase):
         at = prog.index(b"\xff\xc2") + 5
         prog[at:at + 4] = struct.pack(">HH", 13000, 13000)
         (self.d / "prog.jpg").write_bytes(bytes(prog))
+        # an animated WebP whose canvas says 8000 x 8000 (its RGB fits, not the decoder's two canvases of 4 bytes a
+        # pixel: said as a corrupt file, "its frames cannot be read")
+        frames = [Image.fromarray(np.full((4, 4, 3), c, np.uint8)) for c in (10, 200)]
+        anim = io.BytesIO()
+        frames[0].save(anim, "WEBP", save_all=True, append_images=frames[1:], lossless=True)
+        anim = bytearray(anim.getvalue())
+        at = anim.index(b"VP8X") + 12
+        anim[at:at + 6] = (7999).to_bytes(3, "little") * 2
+        (self.d / "anim.webp").write_bytes(bytes(anim))
         out = self.d / "out.npy"
         r = subprocess.run([VGGCL, "preprocess", "--threads", "1", "--output", out, self.d / "big.png",
-                            self.d / "big.tif", self.d / "tile.tif", self.d / "prog.jpg"], capture_output=True,
-                           text=True, timeout=300,
+                            self.d / "big.tif", self.d / "tile.tif", self.d / "prog.jpg", self.d / "anim.webp"],
+                           capture_output=True, text=True, timeout=300,
                            preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_AS, (480 << 20, 480 << 20)))
         self.assertEqual(r.returncode, 1, r.stderr)
         for name in ("big.png", "big.tif", "prog.jpg"):
             self.assertIn(f"vggcl: {self.d / name}: out of host memory for 13000 x 13000 pixels", r.stderr.splitlines())
         self.assertIn(f"vggcl: {self.d / 'tile.tif'}: out of host memory for a tile of 6000 x 6000 pixels",
+                      r.stderr.splitlines())
+        self.assertIn(f"vggcl: {self.d / 'anim.webp'}: out of host memory for 8000 x 8000 pixels",
                       r.stderr.splitlines())
         self.assertFalse(out.exists())
 

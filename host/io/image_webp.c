@@ -32,6 +32,16 @@ static const char *status_text(VP8StatusCode s)
     }
 }
 
+/* Whether bytes of memory can be had now: libwebp's decoders say their allocation failing as any failure (NULL),
+ * so one is said as out of memory where what it needs is not there (it was said as a corrupt file). */
+static int memory_there(size_t bytes)
+{
+    void *probe = malloc(bytes);
+    const int there = probe != NULL;
+    free(probe);
+    return there;
+}
+
 vggcl_status vggcl__load_webp(vggcl_ctx *ctx, const char *path, FILE *f, const vggcl_preprocess *p, unsigned char **rgb,
                               vggcl__rgb_part *part)
 {
@@ -72,7 +82,10 @@ vggcl_status vggcl__load_webp(vggcl_ctx *ctx, const char *path, FILE *f, const v
         const int ok = WebPDecodeRGBInto(data, size, out, (size_t)w * h * 3, w * 3) != NULL;
         free(data);
         if (!ok) {
+            const int memory = memory_there((size_t)w * h * 4); /* (a lossless image's ARGB, beside out) */
             free(out);
+            if (!memory)
+                return vggcl__fail(ctx, VGGCL_ERR_NOMEM, "%s: out of host memory for %d x %d pixels", path, w, h);
             return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: corrupt WebP: its pixels cannot be decoded", path);
         }
         *rgb = out;
@@ -85,7 +98,9 @@ vggcl_status vggcl__load_webp(vggcl_ctx *ctx, const char *path, FILE *f, const v
     uint8_t *frame = NULL;
     int stamp = 0;
     vggcl_status st = VGGCL_OK;
-    if (!dec || !WebPAnimDecoderGetInfo(dec, &info))
+    if (!dec && !memory_there((size_t)w * h * 8)) /* (its two canvases of 4 bytes a pixel) */
+        st = vggcl__fail(ctx, VGGCL_ERR_NOMEM, "%s: out of host memory for %d x %d pixels", path, w, h);
+    else if (!dec || !WebPAnimDecoderGetInfo(dec, &info))
         st = vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: corrupt WebP: its frames cannot be read", path);
     else if (info.canvas_width != (uint32_t)feat.width || info.canvas_height != (uint32_t)feat.height)
         st = vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: corrupt WebP: a canvas of %u x %u, its header says %d x %d", path,
