@@ -532,23 +532,18 @@ static vggcl_status pool5_of(vggcl_ctx *ctx, const char *path, const char *meta,
                        path, meta);
 }
 
-/* __metadata__ "vggcl.input_size" (meta, may be NULL: none, 0 0) as *h and *w: "H,W", each 1 to VGGCL_MAX_SIDE.
- * VGGCL_OK, else said, naming path. */
+/* __metadata__ "vggcl.input_size" (meta, may be NULL: none, 0 0) as *h and *w: "H,W", whole sizes of 1 to
+ * VGGCL_MAX_SIDE, read as the preset's sizes are (vggcl__meta_numbers). VGGCL_OK, else said, naming path. */
 static vggcl_status input_size_of(vggcl_ctx *ctx, const char *path, const char *meta, int *h, int *w)
 {
+    float v[2];
     *h = *w = 0;
     if (!meta) return VGGCL_OK;
-    long long v[2] = { 0, 0 };
-    const char *s = meta;
-    for (int k = 0; k < 2; k++, s++) {
-        const char *from = s;
-        for (; *s >= '0' && *s <= '9' && v[k] <= VGGCL_MAX_SIDE; s++) v[k] = v[k] * 10 + (*s - '0');
-        if (s == from || v[k] < 1 || v[k] > VGGCL_MAX_SIDE || *s != (k ? '\0' : ',')) {
-            return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: __metadata__ \"vggcl.input_size\" is \"%s\"; expected H,W "
-                               "(the one input size of the graph the model was imported from, as \"240,240\"), each "
-                               "1 to %d", path, meta, VGGCL_MAX_SIDE);
-        }
-    }
+    if (!vggcl__meta_numbers(meta, 2, 1, v) || !(v[0] >= 1 && v[0] <= VGGCL_MAX_SIDE) ||
+        !(v[1] >= 1 && v[1] <= VGGCL_MAX_SIDE) || v[0] != floorf(v[0]) || v[1] != floorf(v[1]))
+        return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: __metadata__ \"vggcl.input_size\" is \"%s\"; expected H,W "
+                           "(the one input size of the graph the model was imported from, as \"240,240\"), each 1 "
+                           "to %d", path, meta, VGGCL_MAX_SIDE);
     *h = (int)v[0], *w = (int)v[1];
     return VGGCL_OK;
 }

@@ -27,8 +27,7 @@ static int decimal(const char *s, size_t n, int whole)
     return i == n;
 }
 
-/* A metadata value of n numbers separated by commas (whole: sizes and flags); 0 when malformed. */
-static int numbers(const char *v, int n, int whole, float *out)
+int vggcl__meta_numbers(const char *v, int n, int whole, float *out)
 {
     for (const char *field = v;; field++) {
         const size_t len = strcspn(field, ",");
@@ -78,7 +77,7 @@ static const struct {
 static vggcl_status field_of(vggcl_ctx *ctx, const char *path, int k, const char *meta, float v[3])
 {
     const int sides = k == 0 && strchr(meta, ','), count = sides ? 2 : fields[k].count;
-    int ok = numbers(meta, count, k < 2 || k == 4, v);
+    int ok = vggcl__meta_numbers(meta, count, k < 2 || k == 4, v);
     for (int c = 0; ok && c < count; c++) ok = usable(k, v[c]) && (!sides || v[c] >= 1);
     if (k == 0 && !sides) v[1] = 0;
     if (ok) return VGGCL_OK;
