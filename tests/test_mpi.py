@@ -1669,7 +1669,8 @@ class Mpi(Folder):
                            env=ENV, timeout=600)
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual([(out / f"rc{i}").read_text() for i in range(2)], ["0\n", "1\n"], r.stderr)  # (the broken
-        self.assertIn("07_broken.png", r.stderr)  # image, in the second share)
+        self.assertIn("07_broken.png", r.stderr)  # image, in the second share, said by it: one stderr for both)
+        self.assertIn("vggcl: shard 1/2: 1 of 5 images were skipped; 4 classified", vggcl_lines(r.stderr))
         self.assertEqual((out / "out0.json").read_text() + (out / "out1.json").read_text(), one.stdout)
         np.testing.assert_array_equal(np.concatenate([np.load(out / f"l{i}.npy") for i in range(2)]),
                                       np.load(o1 / "l.npy"))
@@ -1701,9 +1702,11 @@ class Mpi(Folder):
         self.assertEqual(runs[1], runs[0])
         self.assertEqual(runs[2][:2] + runs[2][3:], runs[0][:2] + runs[0][3:])
         # (each shard says the model's note, --compare-pool5's panel of a head whose pool5 the file says not, as
-        # one process does; the failure is the second shard's)
+        # one process does, and names itself: they may share one stderr; the failure is the second shard's)
         self.assertIn("says not which pool5 its head was made for", runs[0][2][0])
-        self.assertEqual(runs[2][2], runs[0][2][:1] + runs[0][2][:-1] + ["vggcl: 1 of 5 images were skipped; 4 drawn"])
+        named = [ln.replace("vggcl: ", "vggcl: shard 1/2: ", 1) for ln in runs[0][2][:-1]]
+        self.assertEqual(runs[2][2], [runs[0][2][0].replace("vggcl: ", "vggcl: shard 0/2: ", 1)] + named +
+                         ["vggcl: shard 1/2: 1 of 5 images were skipped; 4 drawn"])
 
     def preprocess(self, tag, *args, ranks=1, images=None):
         out = self.d / tag

@@ -98,6 +98,10 @@ void cli_notice(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * cli_messages_flush prints them. Under mpirun a rank's messages on listing its images are held, so that
  * what every rank met alike is said once (ranks.c). */
 void cli_messages_hold(int on);
+/* Every message from now on begins "vggcl: shard I/N: " instead of "vggcl: ": the shards (N > 1) of a job, each its own
+ * process (--shard), may share one stderr (mpirun as a launcher). cli_messages_prefix: the one in use. */
+void cli_messages_name(int shard, int of);
+const char *cli_messages_prefix(void);
 char *cli_messages_take(size_t *len);
 void cli_messages_flush(void);
 /* Whether this process prints usage errors and the synopsis after them: all but the ranks after the

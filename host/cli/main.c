@@ -115,6 +115,12 @@ char *cli_text(const char *s)
     return out;
 }
 
+static char prefix[48] = "vggcl: "; /* (cli_messages_name) */
+
+void cli_messages_name(int shard, int of) { snprintf(prefix, sizeof prefix, "vggcl: shard %d/%d: ", shard, of); }
+
+const char *cli_messages_prefix(void) { return prefix; }
+
 static int holding; /* the messages held back (cli_messages_hold), in held */
 static char *held;
 static size_t held_len;
@@ -151,8 +157,9 @@ static int held_back(const char *line, size_t o)
  * name could draw on the terminal, or forge a line of its own). */
 static int say(int code, int notice, const char *fmt, va_list ap)
 {
-    char line[8192] = "vggcl: ", out[4 * sizeof line];
-    const int at = 7; /* (after the prefix) */
+    char line[8192], out[4 * sizeof line];
+    const int at = (int)strlen(prefix);
+    memcpy(line, prefix, (size_t)at + 1);
     va_list again;
     va_copy(again, ap);
     const int n = vsnprintf(line + at, sizeof line - at - 1, fmt, ap);

@@ -54,7 +54,7 @@ void cli_progress_show(cli_progress *p, int done_steps, int n_steps, int done, i
     char left[48] = "the last batches running"; /* (every batch handed out: "about 0 s left" while they ran) */
     if (!p->handed || done < total)
         snprintf(left, sizeof left, "about %.0f s left", rate > 0 ? (total - done) / rate : 0);
-    dprintf(p->fd, "vggcl: %s%d of %d images (%lld%%), %s images/s, %s\n", who, done, total,
+    dprintf(p->fd, "%s%s%d of %d images (%lld%%), %s images/s, %s\n", cli_messages_prefix(), who, done, total,
             100LL * done / total, shown, left); /* (rounded down: 208 of 209 was 100%) */
 }
 
