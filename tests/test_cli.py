@@ -630,6 +630,8 @@ class Cli(unittest.TestCase):
         r = self.vggcl("bench", "--weights", self.weights, "--size", "8", "--iters", "1", "--device", "ref")
         self.assertEqual(r.returncode, 0, r.stderr)  # (it said "0.0 MiB peak")
         self.assertIn("device memory: none (the reference runs in host memory)", r.stdout)
+        self.assertIn("start-up:      no programs (the reference is plain C); first pass", r.stdout)
+        self.assertNotIn("driver", r.stdout)  # (it said "the driver's first-use work included")
         r = self.vggcl("bench", "--weights", self.weights, "--size", "8", "--iters", "1", "--device", "ref", "--conv",
                        "winograd")  # (--conv was taken and not used, unsaid)
         self.assertEqual(r.returncode, 0, r.stderr)

@@ -305,9 +305,12 @@ int cmd_bench(int argc, char **argv)
         char more[96];
         snprintf(more, sizeof more, "conv %s, batch %d, %dx%d", cli_bench_conv(ctx, conv), batch, h, w);
         cli_bench_heading(ctx, model, weights, more);
-        printf("start-up:      programs ready in %.1f ms (%d from cache, %d compiled); first pass %.1f ms besides\n"
-               "               (the driver's first-use work included)\n",
-               build_ms, cached, compiled, first_run);
+        if (vggcl_device_index(ctx) < 0) /* (plain C: no programs, no driver) */
+            printf("start-up:      no programs (the reference is plain C); first pass %.1f ms\n", first_run);
+        else
+            printf("start-up:      programs ready in %.1f ms (%d from cache, %d compiled); first pass %.1f ms besides\n"
+                   "               (the driver's first-use work included)\n",
+                   build_ms, cached, compiled, first_run);
         printf("per batch:     median %.2f ms (min %.2f, max %.2f) over %d pass%s\n", median, lo, hi, iters,
                iters == 1 ? "" : "es");
         printf("throughput:    %.2f images/s, %.1f GFLOP/s (%.3g GFLOP of convolution per batch)\n", ips, gflops,
