@@ -210,6 +210,9 @@ START_TEST(test_null_arguments)
          VGGCL_ERR_IO, "/nonexistent-vggcl-dir/o.npy: cannot create the output: its folder /nonexistent-vggcl-dir is "
          "not there");
     ck_assert_ptr_null(strstr(vggcl_message(ctx), "removed"));
+    /* a folder there that makes no files (the kernel says ENOENT, as of a folder not there) */
+    said(ctx, vggcl_npy_write(ctx, "/proc/o.npy", 1, (const long long[]){ 1 }, (const float[]){ 1 }), VGGCL_ERR_IO,
+         "/proc/o.npy: cannot create the output: its folder /proc takes no new files");
     said(ctx, vggcl_npy_writer_append(ctx, NULL, NULL, 0), VGGCL_ERR_ARG, "w is NULL");
     said(ctx, vggcl_npy_writer_close(ctx, NULL, 1), VGGCL_ERR_ARG, "vggcl_npy_writer_close: w is NULL");
     ck_assert_int_eq(vggcl_npy_writer_close(ctx, NULL, 0), VGGCL_OK); /* (a failed open's cleanup) */

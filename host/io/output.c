@@ -225,6 +225,9 @@ static vggcl_status io_fail(vggcl_ctx *ctx, const vggcl__output *o, const char *
                                               * there, a library caller's wrong path, as removed while written) */
         return vggcl__fail(ctx, VGGCL_ERR_IO, "%s: %s: its folder %s is not there%s", o->path, what, dir,
                            o->opened ? " (removed while the run wrote it?)" : "");
+    if (err == ENOENT && !o->opened) /* (its folder there: one that makes no files, as /proc, said as if not) */
+        return vggcl__fail(ctx, VGGCL_ERR_IO, "%s: %s: its folder %s takes no new files (No such file or directory)",
+                           o->path, what, dir);
     return vggcl__fail(ctx, VGGCL_ERR_IO, "%s: %s: %s", o->path, what, vggcl__strerror(err, eb, sizeof eb));
 }
 
