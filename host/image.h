@@ -46,7 +46,8 @@ int vggcl__resize_rgb_window(const vggcl__rgb_part *in, int oh, int ow, int y0, 
  * decoded. */
 vggcl_status vggcl__preset_check(vggcl_ctx *ctx, const char *path, int h, int w, const vggcl_preprocess *p);
 /* Whether a decoder may go on with an image of h x w pixels (in the file at path): within PIL's limit
- * (VGGCL_MAX_DECODED_PIXELS), then, for p not NULL, vggcl__preset_check. VGGCL_OK, else said. Every
+ * (VGGCL_MAX_DECODED_PIXELS) and vggcl_image_max_pixels' (VGGCL_ERR_ARG where it failed), then, for p not NULL,
+ * vggcl__preset_check. VGGCL_OK, else said. Every
  * decoder asks it once it knows the size, before it allocates for the pixels. */
 vggcl_status vggcl__decoded_size_check(vggcl_ctx *ctx, const char *path, unsigned long long h, unsigned long long w,
                                        const vggcl_preprocess *p);

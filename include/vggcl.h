@@ -413,6 +413,13 @@ VGGCL_API double vggcl_model_flops(const vggcl_model *model, int n, int h, int w
  * (h, w, 3), as PIL's Image.open(path).convert("RGB") does (alpha dropped,
  * palettes expanded, gray replicated; an animated WebP's first frame); *rgb is allocated (release with vggcl_free). */
 VGGCL_API vggcl_status vggcl_image_load(vggcl_ctx *ctx, const char *path, unsigned char **rgb, int *h, int *w);
+/* The most pixels (width x height) an image may have to be read, *pixels: PIL's limit, 178956970, above which
+ * PIL refuses one as a decompression bomb, or the environment's VGGCL_MAX_IMAGE_PIXELS where set (a program
+ * that reads images from anyone bounds their memory and time below PIL's: a file of a few bytes may say a
+ * canvas of millions of pixels). VGGCL_ERR_ARG, saying so, where that is not a whole number from 1 to PIL's
+ * limit; the image functions then refuse every image with the same message. A larger image is refused
+ * (VGGCL_ERR_FORMAT) once its header is read, before its pixels are. */
+VGGCL_API vggcl_status vggcl_image_max_pixels(vggcl_ctx *ctx, unsigned long long *pixels);
 
 /* torchvision's ImageClassification preset: resize the short side to `resize`
  * with PIL's antialiased bilinear filter (0: no resize; where resize_w is above

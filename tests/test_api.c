@@ -66,6 +66,52 @@ START_TEST(test_preprocess_arguments)
 }
 END_TEST
 
+/* vggcl_image_max_pixels: PIL's limit, or VGGCL_MAX_IMAGE_PIXELS within it; anything else refused, naming it,
+ * and then every image is refused with the same message (the test runs in a process of its own: Check forks). */
+START_TEST(test_image_max_pixels)
+{
+    vggcl_ctx *ctx = vggcl_ctx_new();
+    unsigned long long n = 1;
+    unsetenv("VGGCL_MAX_IMAGE_PIXELS");
+    ck_assert_int_eq(vggcl_image_max_pixels(ctx, &n), VGGCL_OK);
+    ck_assert_uint_eq(n, 178956970ULL);
+    setenv("VGGCL_MAX_IMAGE_PIXELS", "", 1);
+    ck_assert_int_eq(vggcl_image_max_pixels(ctx, &n), VGGCL_OK);
+    ck_assert_uint_eq(n, 178956970ULL);
+    const char *fine[] = { "1", "000250", "178956970" };
+    const unsigned long long want[] = { 1, 250, 178956970ULL };
+    for (int k = 0; k < 3; k++) {
+        setenv("VGGCL_MAX_IMAGE_PIXELS", fine[k], 1);
+        ck_assert_int_eq(vggcl_image_max_pixels(ctx, &n), VGGCL_OK);
+        ck_assert_uint_eq(n, want[k]);
+    }
+    const char *bad[] = { "0", "178956971", "18446744073709551617", "-1", "+5", "5 ", "1e6", "x" };
+    for (int k = 0; k < 8; k++) {
+        setenv("VGGCL_MAX_IMAGE_PIXELS", bad[k], 1);
+        said(ctx, vggcl_image_max_pixels(ctx, &n), VGGCL_ERR_ARG, "VGGCL_MAX_IMAGE_PIXELS is '");
+        ck_assert_ptr_nonnull(strstr(vggcl_message(ctx), bad[k]));
+        ck_assert_uint_eq(n, 0);
+    }
+    unsigned char rgb[2 * 3 * 3] = { 0 };
+    ck_assert_int_eq(vggcl_png_write(ctx, tu_tmp("limit.png"), rgb, 2, 3), VGGCL_OK);
+    unsigned char *img = NULL;
+    int h, w;
+    said(ctx, vggcl_image_load(ctx, tu_tmp("limit.png"), &img, &h, &w), VGGCL_ERR_ARG, "VGGCL_MAX_IMAGE_PIXELS is 'x'");
+    setenv("VGGCL_MAX_IMAGE_PIXELS", "5", 1);
+    said(ctx, vggcl_image_load(ctx, tu_tmp("limit.png"), &img, &h, &w), VGGCL_ERR_FORMAT,
+         "limit.png: 3 x 2 pixels (width x height) is too large: more than 5, VGGCL_MAX_IMAGE_PIXELS");
+    ck_assert_ptr_null(img);
+    setenv("VGGCL_MAX_IMAGE_PIXELS", "6", 1);
+    ck_assert_int_eq(vggcl_image_load(ctx, tu_tmp("limit.png"), &img, &h, &w), VGGCL_OK);
+    ck_assert(h == 2 && w == 3);
+    vggcl_free(img);
+    said(ctx, vggcl_image_max_pixels(ctx, NULL), VGGCL_ERR_ARG, "NULL");
+    unsetenv("VGGCL_MAX_IMAGE_PIXELS");
+    remove(tu_tmp("limit.png"));
+    vggcl_ctx_free(ctx);
+}
+END_TEST
+
 /* A PNG the disk cannot hold (here a file size limit): the system's reason, not libpng's "Write Error"
  * alone, and no file. */
 START_TEST(test_png_write_fails)
@@ -940,6 +986,7 @@ int main(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_null_arguments);
     tcase_add_test(tc, test_png_write_fails);
+    tcase_add_test(tc, test_image_max_pixels);
     tcase_add_test(tc, test_npy_writer_direct);
     tcase_add_test(tc, test_proc_pid_fd);
     tcase_add_test(tc, test_preprocess_arguments);

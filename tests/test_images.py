@@ -1169,6 +1169,53 @@ class Images(unittest.TestCase):
         r = self.vggcl("--output", out, "--mean", "1,2", self.d / "ok.png")
         self.assertEqual(r.returncode, 2)
 
+    def test_own_pixel_limit(self):
+        """VGGCL_MAX_IMAGE_PIXELS: every format's image of more pixels is refused from its header, named, the
+        others read; a value that is not a count within PIL's limit is said once, exit 2, before any image."""
+        rgb = photo(40, 48, 3)  # (1920 pixels)
+        for ext, kw in (("png", {}), ("jpg", {}), ("webp", {"lossless": True}), ("bmp", {}), ("tiff", {}),
+                        ("ppm", {})):
+            Image.fromarray(rgb).save(self.d / f"a.{ext}", **kw)
+        frames = [Image.fromarray(rgb), Image.fromarray(rgb[::-1].copy())]  # (an animation's canvas: its size)
+        frames[0].save(self.d / "anim.webp", save_all=True, append_images=frames[1:], lossless=True)
+        names = sorted(f.name for f in self.d.iterdir())
+        out = self.d / "out" / "t.npy"
+        out.parent.mkdir()
+        args = ["preprocess", "--resize", "0", "--crop", "32", "--output", out, *(self.d / n for n in names)]
+        for limit, skipped in (("1919", names), ("1920", []), ("", [])):
+            with self.subTest(limit=limit):
+                r = subprocess.run([VGGCL, *map(str, args)], capture_output=True, text=True, timeout=300,
+                                   env={**os.environ, "VGGCL_MAX_IMAGE_PIXELS": limit})
+                self.assertEqual(r.returncode, 1 if skipped else 0, r.stderr)
+                for n in skipped:
+                    self.assertIn(f"{self.d / n}: 48 x 40 pixels (width x height) is too large: more than 1919, "
+                                  "VGGCL_MAX_IMAGE_PIXELS", r.stderr)
+                self.assertEqual(out.exists(), not skipped)
+                if not skipped:
+                    self.assertEqual(np.load(out).shape, (len(names), 3, 32, 32))
+                    out.unlink()
+        # refused from the header: a PNG saying 4000 x 4000 (under PIL's limit) over a 48 x 40 one's data, in little
+        # memory
+        png = (self.d / "a.png").read_bytes()
+        ihdr = struct.pack(">IIBBBBB", 4000, 4000, 8, 2, 0, 0, 0)
+        (self.d / "big.png").write_bytes(png[:12] + b"IHDR" + ihdr + struct.pack(">I", zlib.crc32(b"IHDR" + ihdr)) +
+                                         png[33:])
+        code, stderr, peak = testenv.run_peak([VGGCL, "preprocess", "--threads", "1", "--output", out,
+                                               self.d / "big.png"], env={**os.environ,
+                                                                         "VGGCL_MAX_IMAGE_PIXELS": "1000000"})
+        self.assertEqual(code, 1, stderr)
+        self.assertIn("big.png: 4000 x 4000 pixels (width x height) is too large: more than 1000000, "
+                      "VGGCL_MAX_IMAGE_PIXELS", stderr)
+        self.assertLess(peak, 128 * 1024, "kB of RSS")
+        for bad in ("0", "-5", "1e6", " 100", "178956971", "99999999999999999999999", "abc"):
+            with self.subTest(bad=bad):
+                r = subprocess.run([VGGCL, *map(str, args)], capture_output=True, text=True, timeout=300,
+                                   env={**os.environ, "VGGCL_MAX_IMAGE_PIXELS": bad})
+                self.assertEqual(r.returncode, 2, r.stderr)
+                self.assertEqual(r.stderr, f"vggcl: preprocess: VGGCL_MAX_IMAGE_PIXELS is '{bad}'; expected a whole "
+                                 "number of pixels from 1 to 178956970 (PIL's limit), or unset\n")
+                self.assertFalse(out.exists())
+
 
 if __name__ == "__main__":
     if len(sys.argv) < 2:

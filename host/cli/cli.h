@@ -622,7 +622,7 @@ typedef int (*cli_batch_fn)(void *user, const int *index, int nb, const float *x
                             const float *features, const float *flipped);
 
 /* --threads and --progress (cli_decode_options): 0 threads and -1 s when not given; CLI_USAGE
- * (said) on a bad value, else 0. */
+ * (said) on a bad value, or on a VGGCL_MAX_IMAGE_PIXELS vggcl_image_max_pixels refuses, else 0. */
 int cli_decode_args(const char *cmd, const cli_args *a, int *threads, double *progress_s);
 /* Runs every file: an image that cannot be read or preprocessed (or, with
  * job->finite, whose logits are not finite) is named on stderr, skipped and

@@ -23,7 +23,16 @@ int cli_decode_args(const char *cmd, const cli_args *a, int *threads, double *pr
     if (t && cli_int(cmd, "--threads", t, 1, 256, threads)) return CLI_USAGE;
     if (p && (!cli_number(p, progress_s) || !(*progress_s >= 0 && *progress_s <= 1e6)))
         return cli_error(CLI_USAGE, "%s: --progress must be a number of seconds from 0 to 1e6, not '%s'", cmd, p);
-    return 0;
+    /* the environment's bound on an image's pixels: a mistake in it said once, before any image (else each was
+     * refused with it) */
+    vggcl_ctx *ctx = vggcl_ctx_new();
+    unsigned long long pixels;
+    int rc = CLI_OK;
+    if (!ctx) rc = cli_error(CLI_FAIL, "%s: out of host memory", cmd);
+    else if (vggcl_image_max_pixels(ctx, &pixels) != VGGCL_OK)
+        rc = cli_error(CLI_USAGE, "%s: %s", cmd, vggcl_message(ctx));
+    vggcl_ctx_free(ctx);
+    return rc;
 }
 
 /* x (n, 3, h, w) -> out, each image mirrored left to right. */

@@ -372,12 +372,32 @@ static vggcl_status load_png(vggcl_ctx *ctx, const char *path, FILE *f, const vg
     return VGGCL_OK;
 }
 
+vggcl_status vggcl_image_max_pixels(vggcl_ctx *ctx, unsigned long long *limit)
+{
+    VGGCL_NEED(ctx, "vggcl_image_max_pixels", limit);
+    const char *s = getenv("VGGCL_MAX_IMAGE_PIXELS"), *c = s;
+    *limit = VGGCL_MAX_DECODED_PIXELS;
+    if (!s || !*s) return VGGCL_OK;
+    *limit = 0;
+    for (; *c >= '0' && *c <= '9' && *limit <= VGGCL_MAX_DECODED_PIXELS; c++) /* (digits alone: no sign) */
+        *limit = *limit * 10 + (unsigned)(*c - '0');
+    if (!*c && *limit && *limit <= VGGCL_MAX_DECODED_PIXELS) return VGGCL_OK;
+    *limit = 0;
+    return vggcl__fail(ctx, VGGCL_ERR_ARG, "VGGCL_MAX_IMAGE_PIXELS is '%s'; expected a whole number of pixels from 1 "
+                       "to %zu (PIL's limit), or unset", s, VGGCL_MAX_DECODED_PIXELS);
+}
+
 vggcl_status vggcl__decoded_size_check(vggcl_ctx *ctx, const char *path, unsigned long long h, unsigned long long w,
                                        const vggcl_preprocess *p)
 {
+    unsigned long long own;
     if (w > VGGCL_MAX_DECODED_PIXELS || h > VGGCL_MAX_DECODED_PIXELS || w * h > VGGCL_MAX_DECODED_PIXELS)
         return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: %llu x %llu pixels (width x height) is too large: more than "
                            "%zu, PIL's limit", path, w, h, VGGCL_MAX_DECODED_PIXELS);
+    if (vggcl_image_max_pixels(ctx, &own) != VGGCL_OK) return VGGCL_ERR_ARG;
+    if (w * h > own)
+        return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: %llu x %llu pixels (width x height) is too large: more than "
+                           "%llu, VGGCL_MAX_IMAGE_PIXELS", path, w, h, own);
     return p ? vggcl__preset_check(ctx, path, (int)h, (int)w, p) : VGGCL_OK;
 }
 
