@@ -1169,6 +1169,30 @@ class Images(unittest.TestCase):
         r = self.vggcl("--output", out, "--mean", "1,2", self.d / "ok.png")
         self.assertEqual(r.returncode, 2)
 
+    def test_other_formats_named(self):
+        """A file of a format vggcl does not read is named as what its first bytes say it is (a phone's HEIC among
+        the photos); one they say nothing of is refused as before."""
+        Image.fromarray(photo(20, 20, 1)).save(self.d / "ok.png")
+        Image.fromarray(photo(20, 20, 1)).save(self.d / "a.gif")
+        Image.fromarray(photo(32, 32, 1)).save(self.d / "a.ico")
+        box = lambda brand: struct.pack(">I", 24) + b"ftyp" + brand + b"\0\0\0\0" + brand + b"mif1"
+        for name, data in (("a.heic", box(b"heic")), ("b.heic", box(b"heix")), ("a.heif", box(b"mif1")),
+                           ("a.avif", box(b"avif")), ("a.jxl", b"\xff\x0a\xfa\x7f"),
+                           ("b.jxl", b"\0\0\0\x0cJXL \r\n\x87\n\0\0\0\x14ftypjxl "),
+                           ("a.jp2", b"\0\0\0\x0cjP  \r\n\x87\n\0\0\0\x14ftypjp2 "),
+                           ("a.pam", b"P7\nWIDTH 2\nHEIGHT 1\nDEPTH 3\nMAXVAL 255\nTUPLTYPE RGB\nENDHDR\n" + bytes(6)),
+                           ("a.psd", b"8BPS\0\1" + bytes(20)), ("a.pdf", b"%PDF-1.7\n%\xe2\xe3\n"),
+                           ("unknown.png", b"\0\0\2\0 nothing known")):
+            (self.d / name).write_bytes(data)
+        named = {"a.gif": "a GIF", "a.ico": "an ICO", "a.heic": "an HEIC (HEIF)", "b.heic": "an HEIC (HEIF)",
+                 "a.heif": "an HEIF", "a.avif": "an AVIF", "a.jxl": "a JPEG XL", "b.jxl": "a JPEG XL",
+                 "a.jp2": "a JPEG 2000", "a.pam": "a PAM (P7; PNM's P1-P6 are read)", "a.psd": "a Photoshop (PSD)",
+                 "a.pdf": "a PDF"}
+        self.assert_refused_beside(self.d / "ok.png", [
+            (n, f"not a JPEG, PNG, WebP, BMP, TIFF or PNM image ({what} file)") for n, what in named.items()])
+        self.assert_refused_beside(self.d / "ok.png", [("unknown.png", "not a JPEG, PNG, WebP, BMP, TIFF or PNM "
+                                                                       "image\n")])
+
     def test_own_pixel_limit(self):
         """VGGCL_MAX_IMAGE_PIXELS: every format's image of more pixels is refused from its header, named, the
         others read; a value that is not a count within PIL's limit is said once, exit 2, before any image."""

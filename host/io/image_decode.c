@@ -416,10 +416,35 @@ static const struct {
     { vggcl__is_bmp, vggcl__load_bmp }, { vggcl__is_tiff, vggcl__load_tiff }, { vggcl__is_pnm, vggcl__load_pnm },
 };
 
+/* Formats vggcl does not read, named by their first bytes where a file is one of them (a phone's HEIC among the
+ * photos: "not a JPEG, ..." left a user guessing what it was). `at` is where the bytes begin. */
+static const struct {
+    size_t at, len;
+    const char *bytes, *name;
+} others[] = {
+    { 0, 6, "GIF87a", "a GIF" }, { 0, 6, "GIF89a", "a GIF" }, { 4, 8, "ftypheic", "an HEIC (HEIF)" },
+    { 4, 8, "ftypheix", "an HEIC (HEIF)" }, { 4, 8, "ftypmif1", "an HEIF" }, { 4, 8, "ftypavif", "an AVIF" },
+    { 0, 2, "\xff\x0a", "a JPEG XL" }, { 4, 8, "JXL \r\n\x87\n", "a JPEG XL" },
+    { 4, 8, "jP  \r\n\x87\n", "a JPEG 2000" }, { 0, 2, "P7", "a PAM (P7; PNM's P1-P6 are read)" },
+    { 0, 4, "8BPS", "a Photoshop (PSD)" }, { 0, 5, "%PDF-", "a PDF" }, { 0, 4, "\0\0\1\0", "an ICO" },
+};
+
+/* What the first got bytes of a file vggcl does not read say it is: " (a GIF file)", else "". */
+static const char *other_format(const unsigned char *magic, size_t got, char *buf, size_t len)
+{
+    for (size_t k = 0; k < sizeof others / sizeof others[0]; k++)
+        if (got >= others[k].at + others[k].len && !memcmp(magic + others[k].at, others[k].bytes, others[k].len)) {
+            snprintf(buf, len, " (%s file)", others[k].name);
+            return buf;
+        }
+    return "";
+}
+
 vggcl_status vggcl__image_load_part(vggcl_ctx *ctx, const char *path, const vggcl_preprocess *p, unsigned char **px,
                                     vggcl__rgb_part *part)
 {
     unsigned char magic[12] = { 0 };
+    char what[64];
     *px = NULL;
     VGGCL_NEED(ctx, "reading an image", path);
     int err;
@@ -440,7 +465,8 @@ vggcl_status vggcl__image_load_part(vggcl_ctx *ctx, const char *path, const vggc
     else if (empty) /* (a copy that failed, a download not yet begun: said as what it is) */
         st = vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: an empty file (0 bytes), not an image", path);
     else
-        st = vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: not a JPEG, PNG, WebP, BMP, TIFF or PNM image", path);
+        st = vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: not a JPEG, PNG, WebP, BMP, TIFF or PNM image%s", path,
+                         other_format(magic, got, what, sizeof what));
     fclose(f);
     return st;
 }
