@@ -18,7 +18,6 @@ WARNING an OpenCL call that failed without stopping the work (giving a device ob
 kernel build's whole log (the error's message holds its start) and a device name that several devices
 match (the first is taken).
 """
-from __future__ import annotations  # (the annotations as text: 3.9 reads `X | None` so)
 
 import collections
 import concurrent.futures
@@ -32,7 +31,7 @@ import operator
 import os
 import re
 import threading
-from typing import Any, Iterable, Sequence, Union
+from typing import Any, Iterable, Optional, Sequence, Union
 
 import numpy as np
 
@@ -529,7 +528,7 @@ def load_image(path: _PathLike) -> np.ndarray:
         ctx.close()
 
 
-def preprocess(image: _Image, resize: _Resize = 256, crop: _Size | None = None,
+def preprocess(image: _Image, resize: _Resize = 256, crop: Optional[_Size] = None,
                mean: _Floats = (0.485, 0.456, 0.406), std: _Floats = (0.229, 0.224, 0.225),
                draft: bool = False) -> np.ndarray:
     """torchvision's ImageClassification preset on an image path, (H, W, 3) (or gray (H, W)) uint8 array or PIL
@@ -590,8 +589,8 @@ class Model:
     again for another.
     """
 
-    def __init__(self, path: _PathLike, device: str | int | None = None, pool5: str | None = None,
-                 conv: str | None = None, head: str | None = None, features_only: bool = False) -> None:
+    def __init__(self, path: _PathLike, device: Optional[Union[str, int]] = None, pool5: Optional[str] = None,
+                 conv: Optional[str] = None, head: Optional[str] = None, features_only: bool = False) -> None:
         self._lock = threading.RLock()
         file = _bytes(path, "the model's path")
         self.path = os.fsdecode(file)
@@ -661,7 +660,7 @@ class Model:
     def __del__(self):
         self.close()
 
-    def __enter__(self) -> Model:
+    def __enter__(self) -> "Model":
         self._live()  # (a closed model refused at `with`, as a closed file is, not at its first call)
         return self
 
@@ -677,7 +676,7 @@ class Model:
 
     @property
     @_locked
-    def device_index(self) -> int | None:
+    def device_index(self) -> Optional[int]:
         """The device's index in devices(), which tells apart devices of one name (a box's GPUs); None on the
         reference backend."""
         self._live()
@@ -711,7 +710,7 @@ class Model:
 
     @property
     @_locked
-    def class_names(self) -> list[str] | None:
+    def class_names(self) -> Optional[list[str]]:
         """The names in the file's metadata ("vggcl.classes"), or None."""
         names = [_model_class_name(self._live(), c) for c in range(self.classes)]
         return [n.decode() for n in names] if names and all(n is not None for n in names) else None
@@ -732,7 +731,7 @@ class Model:
                 "draft": bool(p.draft)}
 
     @_locked
-    def metadata(self, key: str) -> str | None:
+    def metadata(self, key: str) -> Optional[str]:
         """The file's __metadata__[key], or None."""
         if not isinstance(key, str):
             raise Error(f"metadata: the key is {key!r}; expected a str", "arg")
@@ -767,7 +766,7 @@ class Model:
         self._ctx.check(status)
 
     @_locked
-    def forward(self, x: Any) -> tuple[np.ndarray | None, np.ndarray]:
+    def forward(self, x: Any) -> tuple[Optional[np.ndarray], np.ndarray]:
         """x (N, 3, H, W) floating point, normalized (float16/float64 converted to float32; integer, bool
         and complex arrays are refused: pixels, not normalized) -> (logits (N, C), features (N, F));
         logits is None for a model loaded features_only. Values are not checked: NaN or infinity in x
@@ -785,7 +784,7 @@ class Model:
         return logits, feats
 
     @_locked
-    def max_batch(self, h: int, w: int | None = None, limit: int = 4096) -> int:
+    def max_batch(self, h: int, w: Optional[int] = None, limit: int = 4096) -> int:
         """The largest batch of h x w images (w: h where not given) whose pass fits in the device's memory
         (the host's on the reference), as each pass checks it, up to limit; 0 where not even one fits.
         Every smaller batch fits too, so images can be cut into chunks of it (the last smaller): where a
@@ -832,9 +831,9 @@ class Model:
         return cams, chosen, logits
 
     @_locked
-    def preprocess(self, image: _Image, resize: _Resize | None = None, crop: _Size | None = None,
-                   mean: _Floats | None = None, std: _Floats | None = None,
-                   draft: bool | None = None) -> np.ndarray:
+    def preprocess(self, image: _Image, resize: Optional[_Resize] = None, crop: Optional[_Size] = None,
+                   mean: Optional[_Floats] = None, std: Optional[_Floats] = None,
+                   draft: Optional[bool] = None) -> np.ndarray:
         """An image path, (H, W, 3) uint8 array or PIL image -> (3, H, W) float32, as `vggcl classify` does it:
         the arguments, else the model's metadata, else torchvision's VGG16 preset (draft: as
         vggcl.preprocess's, else the model's metadata, else False)."""
@@ -850,9 +849,9 @@ class Model:
     def _preset(self, resize=None, crop=None, mean=None, std=None, draft=None):
         return _preset(self._ctx, self._live(), resize, crop, mean, std, draft)
 
-    def classify(self, paths: _Image | Iterable[_Image], top: int = 5, batch: int = 8, threads: int | None = None, *,
-                 resize: _Resize | None = None, crop: _Size | None = None, mean: _Floats | None = None,
-                 std: _Floats | None = None, draft: bool | None = None) -> list[list[tuple[int, str, float]]]:
+    def classify(self, paths: Union[_Image, Iterable[_Image]], top: int = 5, batch: int = 8, threads: Optional[int] = None, *,
+                 resize: Optional[_Resize] = None, crop: Optional[_Size] = None, mean: Optional[_Floats] = None,
+                 std: Optional[_Floats] = None, draft: Optional[bool] = None) -> list[list[tuple[int, str, float]]]:
         """Image paths (or images as preprocess takes them: (H, W, 3) uint8 arrays, (H, W) gray ones, PIL images
         of any mode, converted to RGB as PIL converts them) -> per
         image a list of the top classes as (class, name, probability: the softmax's; of a model of one class,
