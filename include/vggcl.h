@@ -540,7 +540,7 @@ VGGCL_API vggcl_status vggcl_train_head(vggcl_ctx *ctx, const float *x, const in
 /* Writes a complete model: the convolution tensors (features.*) of the
  * safetensors file trunk_path as they are, a GAP head classifier.0 (weight
  * (classes, d), bias (classes)), and __metadata__: the trunk's but for what
- * it said of the head replaced (vggcl.classes, vggcl.trained, vggcl.output), with the
+ * it said of the head replaced (vggcl.classes, vggcl.trained, vggcl.output, vggcl.input_size), with the
  * pairs in meta (key, value, key, value, ...; n_meta pairs) added or
  * replacing (UTF-8 text, as a safetensors header must be: else VGGCL_ERR_ARG). The vggcl.* pairs
  * vggcl reads, the trunk's and meta's, must be ones a load takes (vggcl.classes a JSON list of

@@ -744,8 +744,8 @@ START_TEST(test_save_with_head_width)
 END_TEST
 
 /* A new head drops what the trunk's metadata said of the head it replaces (its class names, how it was
- * trained) and keeps the rest: a trunk naming 2 classes under a head of 3 wrote a file vggcl refused to
- * load ("names 2 classes; the head has 3"). */
+ * trained, the one input size its graph took) and keeps the rest: a trunk naming 2 classes under a head of 3
+ * wrote a file vggcl refused to load ("names 2 classes; the head has 3"). */
 START_TEST(test_save_with_head_metadata)
 {
     builder b = { 0 };
@@ -753,7 +753,8 @@ START_TEST(test_save_with_head_metadata)
     char trunk[512], out[512];
     snprintf(trunk, sizeof trunk, "%s", write_model(&b, "named_trunk.safetensors",
                                                     "{\"vggcl.classes\":\"[\\\"a\\\",\\\"b\\\"]\",\"vggcl.trained\":\"x\","
-                                                    "\"vggcl.output\":\"softmax dropped\",\"vggcl.pool5\":\"drop\"}"));
+                                                    "\"vggcl.output\":\"softmax dropped\",\"vggcl.pool5\":\"drop\","
+                                                    "\"vggcl.input_size\":\"8,8\"}"));
     snprintf(out, sizeof out, "%s", tu_tmp("renamed.safetensors"));
     const float w[3 * 6] = { 0 }, bias[3] = { 0 };
     vggcl_ctx *ctx = vggcl_ctx_new();
@@ -768,6 +769,7 @@ START_TEST(test_save_with_head_metadata)
     ck_assert_ptr_null(vggcl_model_class_name(m, 0));
     ck_assert_ptr_null(vggcl_model_metadata(m, "vggcl.trained"));
     ck_assert_ptr_null(vggcl_model_metadata(m, "vggcl.output"));
+    ck_assert_ptr_null(vggcl_model_metadata(m, "vggcl.input_size")); /* (a GAP head takes any size) */
     ck_assert_str_eq(vggcl_model_metadata(m, "vggcl.pool5"), "drop");
     vggcl_model_free(m);
     const char *meta[] = { "vggcl.classes", "[\"x\", \"y\", \"z\"]" }; /* (given: the caller's) */

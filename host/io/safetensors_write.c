@@ -33,8 +33,9 @@ static int add_entry(cJSON *root, const char *name, const char *dtype, int ndim,
  * an earlier one. */
 static int add_metadata(cJSON *root, const vggcl__st_file *f, const char *const *meta, int n_meta)
 {
-    /* what the trunk's file said of the head the new one replaces */
-    static const char *const of_the_head[] = { "vggcl.classes", "vggcl.trained", "vggcl.output" };
+    /* what the trunk's file said of the head the new one replaces (input_size: the one size a flatten head's
+     * graph took; a GAP head takes any) */
+    static const char *const of_the_head[] = { "vggcl.classes", "vggcl.trained", "vggcl.output", "vggcl.input_size" };
     cJSON *m = cJSON_AddObjectToObject(root, "__metadata__");
     if (!m) return 0;
     for (int i = 0; i < f->n_meta + n_meta; i++) {
