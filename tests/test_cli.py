@@ -1251,6 +1251,14 @@ class Cli(unittest.TestCase):
         save_file(sd, one, metadata={"vggcl.input_size": "28x28"})
         self.fails(self.run_args(weights=one, x=self.d / "x32.npy"), 1, f"{one}: __metadata__ \"vggcl.input_size\" is "
                    "\"28x28\"; expected H,W")
+        # a size the network cannot take (it turned the check off, unsaid): refused at load
+        save_file(sd, one, metadata={"vggcl.input_size": "3,3"})
+        self.fails(self.run_args(weights=one, x=self.d / "x32.npy"), 1, f"{one}: __metadata__ \"vggcl.input_size\" is "
+                   "\"3,3\", a size this network cannot take (at least 4x4): not the size of the graph it was "
+                   "imported from\n")
+        save_file(sd, one, metadata={"vggcl.input_size": "4,4"})  # (the least it takes: a 1x1 map, not 7x7's)
+        self.fails(self.run_args(weights=one, x=self.d / "x32.npy"), 1, "the head flattens the 1x1 map of the 4x4 "
+                   "images")
 
     def test_bad_weights(self):
         # more convolutions than any VGG (a file of 41000 one-channel convs, 9 MB, took 1.7 GB on PoCL): refused

@@ -711,7 +711,8 @@ static vggcl_status check_shape(vggcl_ctx *ctx, const vggcl_model *m, int n, int
                            "the maps of the pools that round up are even, as at a multiple of %d", h, w,
                            m->steps[odd].name, ph, pw, vggcl_model_size_multiple(m));
     int gh = 0, gw = 0; /* (vggcl's 7x7 pool there is not the graph's: another network) */
-    if (vggcl__fixed_map_other(m, h, w, &ph, &pw) && vggcl__plan_out_size(m, m->fixed_h, m->fixed_w, &gh, &gw, NULL))
+    if (vggcl__fixed_map_other(m, h, w, &ph, &pw) &&
+        vggcl__plan_out_size(m, m->fixed_h, m->fixed_w, &gh, &gw, NULL)) /* (true: the load checked it) */
         return vggcl__fail(ctx, VGGCL_ERR_SHAPE,
                            "input (N, 3, %d, %d): its map is %dx%d, and the head flattens the %dx%d map of the "
                            "%dx%d images the model's graph took alone (its \"vggcl.input_size\"; vggcl would pool it "

@@ -838,6 +838,14 @@ vggcl_status vggcl_model_load(vggcl_ctx *ctx, const char *path, const vggcl_load
         goto fail;
     /* (a GAP head takes any size its trunk does; a --pool5 other than the file's is another network, said) */
     if (!m->pool_to || pool5 != said) m->fixed_h = m->fixed_w = 0;
+    int gh, gw;
+    if (m->fixed_h && !vggcl__plan_out_size(m, m->fixed_h, m->fixed_w, &gh, &gw, NULL)) { /* (the check was off) */
+        const int min = vggcl_model_min_input(m);
+        st = vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: __metadata__ \"vggcl.input_size\" is \"%s\", a size this "
+                         "network cannot take (at least %dx%d): not the size of the graph it was imported from", path,
+                         vggcl_model_metadata(m, "vggcl.input_size"), min, min);
+        goto fail;
+    }
     if (!ctx->use_ref && (st = vggcl__model_upload(ctx, m, opts ? opts->conv : VGGCL_CONV_AUTO)) != VGGCL_OK) goto fail;
     vggcl__st_close(&f);
     *out = m;
