@@ -618,9 +618,9 @@ class OnnxImport(unittest.TestCase):
         m = small_nchw(24)
         for n in m.graph.node:
             n.input[:] = ["conv2/kernel_neg" if i == "conv2/kernel" else i for i in n.input]
-        m.graph.node.insert(0, helper.make_node("Neg", ["conv2/kernel"], ["conv2/kernel_neg"], name="neg_kernel"))
+        m.graph.node.insert(0, helper.make_node("Abs", ["conv2/kernel"], ["conv2/kernel_neg"], name="abs_kernel"))
         self.refused("computed_weight", m, "Conv node 'conv2/BiasAdd': its weight 'conv2/kernel_neg' is not a constant "
-                     "(initializer or Constant node): Neg node 'neg_kernel' computes it")
+                     "(initializer or Constant node): Abs node 'abs_kernel' computes it")
 
     def test_global_max_pool_head(self):
         """A max pool over the whole map (AdaptiveMaxPool2d(1) instead of the average) is said to be one: it was "a
@@ -1335,6 +1335,73 @@ class OnnxImport(unittest.TestCase):
         self.assertEqual((r.returncode, r.stdout), (1, ""), r.stderr)
         self.assertEqual(r.stderr, f"import_onnx.py: {path}: not a valid ONNX graph: (the checker gave no reason)\n")
         self.assertEqual(list(out.parent.iterdir()), [])
+
+    def test_written_by_other_tools(self):
+        """Forms other tools write: onnxoptimizer's fuse_bn_into_conv leaves the folded BatchNorm as float32
+        arithmetic on the weights (Add, Sqrt, Div, Unsqueeze, Mul, Sub: refused as "not a constant"), now computed;
+        nodes out of ONNX's order and ONNX's domain written "ai.onnx" (refused by the checker at opset 13, its
+        reason cut at "of node:"), now given to it sorted; several outputs: the one answered said; a file that is no
+        ONNX model said as what it is, in one line; a per-column constant said as such."""
+        x = np.random.default_rng(60).standard_normal((2, 3, 32, 32)).astype(np.float32)
+        m = small_nchw(60)
+        k = next(i for i, t in enumerate(m.graph.initializer) if t.name == "conv1/kernel")
+        rng = np.random.default_rng(61)
+        w0 = numpy_helper.to_array(m.graph.initializer[k])
+        gamma, var = rng.uniform(0.5, 2, 8).astype(np.float32), rng.uniform(0.1, 3, 8).astype(np.float32)
+        fused = [numpy_helper.from_array(a, n) for n, a in (
+            ("w0", w0), ("gamma", gamma), ("var", var), ("eps", np.array(1e-5, np.float32)),
+            ("axes", np.array([1, 2, 3], np.int64)))]
+        del m.graph.initializer[k]
+        m.graph.initializer.extend(fused)
+        arith = [helper.make_node("Add", ["var", "eps"], ["v_eps"], name="v_eps"),
+                 helper.make_node("Sqrt", ["v_eps"], ["sd"], name="sd"),
+                 helper.make_node("Div", ["gamma", "sd"], ["scale"], name="scale"),
+                 helper.make_node("Unsqueeze", ["scale", "axes"], ["scale4"], name="scale4"),
+                 helper.make_node("Mul", ["w0", "scale4"], ["conv1/kernel"], name="fused_w")]
+        for i, n in enumerate(arith):
+            m.graph.node.insert(i, n)
+        onnx.checker.check_model(m)
+        tensors, _ = self.check("bn_fused_by_optimizer", m, x, x)
+        np.testing.assert_array_equal(tensors["features.0.weight"],
+                                      w0 * (gamma / np.sqrt(var + np.float32(1e-5)))[:, None, None, None])
+        # the nodes backwards, and ONNX's domain written out
+        for name, edit in (("reversed", lambda g: g.node.reverse()),
+                           ("ai_onnx", lambda g: [n.__setattr__("domain", "ai.onnx") for n in g.node])):
+            m = small_nchw(62)
+            edit(m.graph)
+            self.check(f"written_{name}", m, x, x)
+        # several outputs: the GAP's features listed first, the logits after
+        m = small_nchw(63)
+        m.graph.output.insert(0, helper.make_tensor_value_info("gap:0", TensorProto.FLOAT, ["N", 8, 1, 1]))
+        path = self.d / "two_outputs.onnx"
+        onnx.save(m, str(path))
+        r = self.importer(path, self.d / "two_outputs.safetensors")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stderr, f"import_onnx.py: {path}: note: the graph has 2 outputs; the model written answers "
+                         "'output', the end of its chain and not the first output ('gap:0'): 'gap:0' (a tensor along "
+                         "the chain) left out\n")
+        del m.graph.output[0]  # (the same graph, 'output' alone: onnxruntime's answer, and the same tensors written)
+        tensors, _ = self.check("one_output", m, x, x)
+        two, _ = load_file(self.d / "two_outputs.safetensors")
+        self.assertEqual(sorted(two), sorted(tensors))
+        for k in tensors:
+            np.testing.assert_array_equal(two[k], tensors[k], k)
+        # no ONNX model: one line, what the file is
+        torch.save({"w": torch.zeros(2)}, self.d / "ckpt.onnx")
+        for name, data, kind in (("text", b"this is not an onnx model\n", "(text, not an ONNX protobuf)"),
+                                 ("ckpt", (self.d / "ckpt.onnx").read_bytes(), "(a zip archive: a PyTorch checkpoint")):
+            path = self.d / f"not_{name}.onnx"
+            path.write_bytes(data)
+            r = self.importer(path, self.d / "refused" / "not.safetensors")
+            self.assertEqual(r.returncode, 1, r.stderr)
+            self.assertEqual(len(r.stderr.splitlines()), 1, r.stderr)  # (protobuf's warning took two lines first)
+            self.assertIn(f"import_onnx.py: {path}: cannot read the ONNX model: ", r.stderr)
+            self.assertIn(kind, r.stderr)
+        b = Builder(64)
+        y = b.conv("input", 3, 8, "conv1", relu=False)
+        y = b.node("Mul", [y, b.const("cols", np.full(32, 2, np.float32))], "per_column")
+        err = self.refused("per_column", b.relu_pool_gap_dense(y, 8), "Mul node 'per_column': constant of shape [32]")
+        self.assertIn("shaped [32], it goes to each column of the map, as ONNX broadcasts it, not to each channel", err)
 
     def test_squeezed_gap_heads(self):
         """A GAP flattened by PyTorch's squeezes, one axis at a time (.squeeze(-1).squeeze(-1), .squeeze(3)

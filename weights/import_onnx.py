@@ -69,6 +69,7 @@ mapped and what was expected, exit status 1, no output file.
 import argparse
 import os
 import sys
+import warnings
 from collections import defaultdict, deque
 from pathlib import Path
 
@@ -180,7 +181,8 @@ def _str(v):
 def folded(n, args, limit=None, room=None):
     """What node n (of FOLDED) makes of the constants args (None: an input left out): the index arithmetic
     torch's exports leave unfolded, as the pads of a ZeroPad2d at opset 13 (ConstantOfShape, Concat, Reshape,
-    Slice, Transpose, Cast, Unsqueeze, Squeeze), weights stored as integers (DequantizeLinear), and float weights
+    Slice, Transpose, Cast, Unsqueeze, Squeeze), float32 arithmetic on weights (ARITHMETIC, past FOLD_MAX values
+    up to limit: a fused BatchNorm's), weights stored as integers (DequantizeLinear), and float weights
     quantized on the way (a QuantizeLinear of a constant, then its DequantizeLinear: the fake quantization
     quantization-aware training exports); None where it is not evaluated here (a Cast to bfloat16, which numpy
     would not round; a shape that does not fit; a constant past FOLD_MAX values; a blocked or float16
@@ -195,6 +197,12 @@ def folded(n, args, limit=None, room=None):
         return list(v) if v is not None and len(v) else None
 
     try:
+        if op in ARITHMETIC:  # (float32 alone; before opset 7 a broadcast was an attribute's, not evaluated here)
+            if (any(x is None or x.dtype != np.float32 for x in args) or "broadcast" in a
+                    or np.prod(np.broadcast_shapes(*(x.shape for x in args)), dtype=object) > (limit or FOLD_MAX)):
+                return None
+            with np.errstate(all="ignore"):  # (a division by zero: inf, as onnxruntime's; refused as a weight)
+                return ARITHMETIC[op](*args).astype(np.float32)
         if op == "ConstantOfShape":
             shape = args[0].astype(np.int64).reshape(-1).tolist()
             if np.prod(shape, dtype=object) > FOLD_MAX:
@@ -263,8 +271,12 @@ def folded(n, args, limit=None, room=None):
 
 
 FOLD_MAX = 1 << 20  # the most values a folded constant may hold (index arithmetic: a few; not weights)
+# float32 arithmetic on constants alone: the BatchNorm onnxoptimizer's fuse_bn_into_conv leaves as nodes over the
+# weights (w * gamma / sqrt(var + eps)), computed as onnxruntime computes them, each value correctly rounded
+ARITHMETIC = {"Add": np.add, "Sub": np.subtract, "Mul": np.multiply, "Div": np.divide, "Sqrt": np.sqrt,
+              "Neg": np.negative, "Reciprocal": np.reciprocal}
 FOLDED = ("ConstantOfShape", "Concat", "Reshape", "Slice", "Transpose", "Cast", "Unsqueeze", "Squeeze",
-          "DequantizeLinear", "QuantizeLinear")
+          "DequantizeLinear", "QuantizeLinear", *ARITHMETIC)
 # what quantizes the data or computes on quantized data: a quantized graph, which vggcl's float32 does not run
 # (ONNX's own: QLinearAdd and the other com.microsoft operators are refused by their domain first)
 QUANTIZED = ("QuantizeLinear", "DynamicQuantizeLinear", "QLinearConv", "QLinearMatMul", "ConvInteger",
@@ -765,8 +777,12 @@ def affine_vector(node, c, width, maps=False):
     odd = (c.ndim > 4 or shape[0] != 1 or shape[2:] != [1, 1]) if maps else \
         (c.ndim > 2 or any(d != 1 for d in c.shape[:-1]))
     if odd or c.size not in (1, width):
+        # (a vector on a map's last axis is per column, as ONNX broadcasts it, not per channel: [C] read so)
+        column = maps and c.ndim == 1 and c.size > 1
         refuse(node, f"constant of shape {list(c.shape)}; expected a scalar or a vector of {width} (per channel, "
-                     + ("shaped (C, 1, 1) on the NCHW map)" if maps else "on the last axis)"))
+                     + ("shaped (C, 1, 1) on the NCHW map)" if maps else "on the last axis)")
+                     + (f": shaped [{c.size}], it goes to each column of the map, as ONNX broadcasts it, not to "
+                        f"each channel" if column else ""))
     return np.broadcast_to(c.reshape(-1), (width,)).copy()
 
 
@@ -1349,7 +1365,9 @@ def convert_file(a):
     classes = read_classes(a) if a.classes is not None or a.classes_json else None
     largest = (None, 0)
     try:
-        model = onnx.load(a.model, load_external_data=False)
+        with warnings.catch_warnings():  # (protobuf's RuntimeWarning on a text file: two lines before the reason)
+            warnings.simplefilter("ignore")
+            model = onnx.load(a.model, load_external_data=False)
         external_links(model, a.model)
         largest = tensor_shapes(model, a.model)
         external_data_helper.load_external_data_for_model(model, os.path.dirname(a.model))
@@ -1359,13 +1377,28 @@ def convert_file(a):
         raise Refused(f"out of memory reading the model's tensors (the largest, '{largest[0]}', declares "
                       f"{largest[1] / 2 ** 30:.1f} GiB)" if largest[0] else "out of memory reading the model")
     except Exception as e:  # onnx raises DecodeError, OSError, ...
-        raise Refused(f"cannot read the ONNX model: {str(e).splitlines()[0] if str(e) else type(e).__name__}")
+        raise Refused(f"cannot read the ONNX model: {str(e).splitlines()[0] if str(e) else type(e).__name__}"
+                      f"{file_kind(a.model)}")
     newer = newer_than_checker(model)  # (Debian 12's onnx 1.12 checks IR 8 and opset 17; torch 2 writes newer)
-    if not newer:
+    nodes = list(model.graph.node)
+    ordered = in_order(nodes)
+    # (ONNX's order, which onnxruntime and the importer do not need and the checker does, and "ai.onnx" written
+    # out for ONNX's domain, "", which the checker takes for another: given it as it wants them)
+    rewritten = any(x is not y for x, y in zip(ordered, nodes)) or any(n.domain == "ai.onnx" for n in nodes)
+    if rewritten:
+        ordered = [onnx.NodeProto.FromString(n.SerializeToString()) for n in ordered]
+        for n in ordered:
+            if n.domain == "ai.onnx":
+                n.domain = ""
+        del model.graph.node[:]
+        model.graph.node.extend(ordered)
+    if not newer and not (rewritten and model.ByteSize() >= 2 ** 31):
         try:  # (structure: names used before they are made, empty outputs, attributes of the wrong type...)
-            onnx.checker.check_model(a.model)  # (the path: also for files over protobuf's 2 GB)
+            onnx.checker.check_model(model if rewritten else a.model)  # (the path: also for files over 2 GB)
         except onnx.checker.ValidationError as e:
-            raise Refused(f"not a valid ONNX graph: {(str(e).strip().splitlines() or ['(the checker gave no reason)'])[0]}")
+            why = " ".join(ln.strip() for ln in str(e).strip().splitlines() if ln.strip())  # (a node over lines)
+            why = why[:400] + " ..." if len(why) > 400 else why or "(the checker gave no reason)"
+            raise Refused(f"not a valid ONNX graph: {why}")
     try:
         tensors, meta, summary = convert(model, os.path.basename(a.model), a.input_scale)
     except MemoryError:  # (widening the weights to float64 as they are folded)
@@ -1401,9 +1434,43 @@ def convert_file(a):
     if newer:  # (said once written: a refusal is its one line)
         print(f"{PROG}: {shown(a.model)}: note: {newer}, newer than this onnx {onnx.__version__} checks: the graph is "
               "not checked by it, only by the importer", file=sys.stderr)
-    for note in metadata_notes(meta):
+    for note in metadata_notes(meta) + outputs_note(model.graph):
         print(f"{PROG}: {shown(a.model)}: note: {note}", file=sys.stderr)
     return written(a.out, summary, n_out, classes)
+
+
+def outputs_note(graph):
+    """[a note] where the graph has several outputs: which one the model written answers (the end of its chain; the
+    others are tensors along it, as its features), or [] for one."""
+    names = [o.name for o in graph.output]
+    if len(names) < 2:
+        return []
+    read = {i for n in graph.node for i in n.input}
+    end = next((o for o in names if o not in read), names[-1])
+    others = ", ".join(f"'{o}'" for o in names if o != end)
+    return [f"the graph has {len(names)} outputs; the model written answers '{end}', the end of its chain"
+            + (f" and not the first output ('{names[0]}')" if names[0] != end else "")
+            + f": {others} (a tensor along the chain{'s' if len(names) > 2 else ''}) left out"]
+
+
+def file_kind(path):
+    """What the first bytes of a file that is not an ONNX protobuf say it is (" (a zip archive: ...)"), or ""."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(8)
+    except OSError:
+        return ""
+    kinds = ((b"PK\x03\x04", "a zip archive: a PyTorch checkpoint (torch.save)? export the model with "
+                             "torch.onnx.export"), (b"\x1f\x8b", "a gzip file: decompress it first"),
+             (b"\x80", "a pickle: a PyTorch or NumPy file? export the model with torch.onnx.export"),
+             (b"\x89HDF", "an HDF5 file: a Keras model? convert it with tf2onnx"),
+             (b"\x93NUMPY", "a NumPy array, not a model"))
+    for magic, kind in kinds:
+        if head.startswith(magic):
+            return f" ({kind})"
+    if head and all(32 <= b < 127 or b in b"\t\r\n" for b in head):
+        return " (text, not an ONNX protobuf)"
+    return ""
 
 
 if __name__ == "__main__":
