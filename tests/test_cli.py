@@ -2072,6 +2072,28 @@ class Cli(unittest.TestCase):
             self.assertEqual(tensor.read_bytes(), b"an earlier run's", r.stderr)
             self.assertEqual(sorted(p.name for p in self.out.parent.iterdir()), ["t.npy"])
         tensor.unlink()
+        # a file of the set that cannot be replaced when it is named (immutable, as root; an I/O error there): the
+        # files named before it are put back as they were (they had replaced the earlier run's, then were removed)
+        immutable = self.out.parent / "immutable.npy"
+        immutable.write_bytes(b"immutable")
+        if subprocess.run(["chattr", "+i", str(immutable)], capture_output=True).returncode == 0:
+            try:
+                for args, first in ((self.run_args(extra=["--features", immutable]), self.out),
+                                    (["classify", "--weights", self.weights, "--resize", "24", "--crop", "16",
+                                      "--tensor-out", tensor, "--logits-out", immutable, img], tensor)):
+                    first.write_bytes(b"an earlier run's")
+                    r = self.vggcl(*args)
+                    self.assertEqual(r.returncode, 1, r.stderr)
+                    self.assertIn(f"vggcl: {immutable}: cannot write: Operation not permitted\n", r.stderr)
+                    self.assertEqual(first.read_bytes(), b"an earlier run's")
+                    self.assertEqual(sorted(p.name for p in self.out.parent.iterdir()), sorted([first.name,
+                                                                                               immutable.name]))
+                    first.unlink()
+            finally:
+                subprocess.run(["chattr", "-i", str(immutable)], check=True)
+        else:
+            print("  (chattr +i not taken here: the immutable output's case not run)", file=sys.stderr)
+        immutable.unlink()
         # a folder where an output goes: refused before the run (the failed write removed the other output)
         (self.d / "f.npy").mkdir()
         self.fails(self.run_args(extra=["--features", self.d / "f.npy"]), 2, "f.npy is a folder")

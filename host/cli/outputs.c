@@ -220,6 +220,25 @@ void cli_release_signals(void)
     raise(held_signal); /* (as it would have acted: the default ends the process) */
 }
 
+/* The file an output will replace (path's, its symlinks followed: *real), kept under a second name beside it
+ * (*keep: a hard link, no copy), so that a set whose later file fails to be named puts back the earlier run's
+ * files its first ones replaced: 1 kept, 0 none there (or a file system without hard links, a file the link is
+ * refused for: the new file then removed alone, as before). */
+static int keep_earlier(const char *path, char *real, char *keep)
+{
+    struct stat sb;
+    if (!realpath(path, real) || stat(real, &sb) != 0 || !S_ISREG(sb.st_mode)) return 0;
+    const char *slash = strrchr(real, '/'); /* (absolute: realpath's) */
+    for (int tries = 0; tries < 100; tries++) {
+        if (snprintf(keep, PATH_MAX, "%.*s/.vggcl-keep.%ld.%d", (int)(slash - real), real, (long)getpid(), tries) >=
+            PATH_MAX)
+            return 0;
+        if (link(real, keep) == 0) return 1;
+        if (errno != EEXIST) return 0;
+    }
+    return 0;
+}
+
 int cli_name_all(vggcl_ctx *ctx, vggcl_npy_writer **w, const char *const *paths, int n, int commit)
 {
     /* (readied, each file has a temporary name: a Ctrl-C from then on left it; a pipe, a FIFO or a device has
@@ -228,17 +247,32 @@ int cli_name_all(vggcl_ctx *ctx, vggcl_npy_writer **w, const char *const *paths,
     for (int k = 0; k < n; k++) named_files |= w[k] && !vggcl_npy_writer_direct(w[k]);
     if (named_files) cli_hold_signals();
     int rc = commit ? cli_ready_all(ctx, w, n) : CLI_OK;
-    unsigned named = 0; /* (bit k: paths[k] named) */
+    /* the earlier run's files, kept until the set is named: each name replaced one, and a later one failing
+     * removed the new files, the earlier ones lost with them (an immutable file second in the set) */
+    char (*keep)[2][PATH_MAX] = commit && rc == CLI_OK && named_files ? calloc((size_t)n, sizeof *keep) : NULL;
+    unsigned named = 0, kept = 0; /* (bit k: paths[k] named; its earlier file kept) */
     for (int k = 0; k < n; k++) {
         if (!w[k]) continue;
         const int name = commit && rc == CLI_OK;
+        if (name && keep && !vggcl_npy_writer_direct(w[k]) && keep_earlier(paths[k], keep[k][0], keep[k][1]))
+            kept |= 1u << k;
         const vggcl_status st = vggcl_npy_writer_close(ctx, w[k], name);
         w[k] = NULL;
         if (name && st != VGGCL_OK) rc = cli_error(CLI_FAIL, "%s", vggcl_message(ctx));
         else if (name) named |= 1u << k;
     }
-    for (int k = 0; k < n && rc != CLI_OK; k++)
-        if (named & 1u << k) vggcl_remove_output(paths[k]);
+    for (int k = 0; k < n; k++) {
+        if (rc == CLI_OK || !(named & 1u << k)) { /* (named with the set, or not replaced: the earlier is there) */
+            if (kept & 1u << k) unlink(keep[k][1]);
+        } else if (!(kept & 1u << k)) {
+            vggcl_remove_output(paths[k]); /* (none before it: none now) */
+        } else if (rename(keep[k][1], keep[k][0]) != 0) { /* (the new one removed all the same: no part of a set) */
+            cli_error(CLI_FAIL, "%s: the earlier file could not be put back (%s): it is kept as %s", paths[k],
+                      strerror(errno), keep[k][1]);
+            vggcl_remove_output(paths[k]);
+        }
+    }
+    free(keep);
     if (named_files) cli_release_signals();
     return rc;
 }
