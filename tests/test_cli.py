@@ -1402,6 +1402,21 @@ class Cli(unittest.TestCase):
                          r"\$XDG_CACHE_HOME/pocl, \$HOME/\.cache/pocl or /tmp/pocl\): set POCL_CACHE_DIR to a folder it "
                          r"may write")
 
+    def test_without_proc(self):
+        """A machine without /proc (a container that mounts none: here a tmpfs over it) runs: the host's free memory
+        is then not known, not none (each OpenCL run failed "out of host memory loading layer features.0 ...: 0.0
+        MiB is available")."""
+        if not testenv.mount_namespace():
+            self.skipTest("needs root and unshare for a mount namespace")
+        r = self.vggcl(*self.run_args())
+        self.assertEqual(r.returncode, 0, r.stderr)
+        want = np.load(self.out)
+        self.out.unlink()
+        r = subprocess.run(["unshare", "-m", "sh", "-c", 'mount -t tmpfs tmpfs /proc && exec "$@"', "sh", VGGCL,
+                            *map(str, self.run_args())], capture_output=True, text=True, timeout=300)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        np.testing.assert_array_equal(np.load(self.out), want)
+
     def run_on_pocl_cache_mount(self, name, options, then=""):
         """`vggcl run` with PoCL's kernel cache (and nothing of vggcl's) on a tmpfs at self.d/name mounted with
         options in a mount namespace, then shell commands `then` there before it; skipped where it passes (not

@@ -720,6 +720,7 @@ vggcl_status vggcl__model_upload(vggcl_ctx *ctx, vggcl_model *m, int conv)
     /* every conv's buffers made and mapped here, then packed on several threads, then unmapped */
     vggcl__pack_job *jobs = calloc((size_t)convs * (1 + (size_t)ctx->n_tuned) + 1, sizeof *jobs);
     double left = ctx->is_cpu ? vggcl__host_available(ctx) : -1; /* (weights_fit) */
+    if (left == 0) left = -1; /* (not known: no /proc/meminfo, as in a container without /proc; "0.0 MiB" said) */
     if (!jobs) return vggcl__fail(ctx, VGGCL_ERR_NOMEM, "%s: out of host memory", m->path ? m->path : "model");
     for (int i = 0; i < m->n_steps && st == VGGCL_OK; i++) {
         vggcl_step *s = &m->steps[i];
