@@ -289,6 +289,9 @@ static vggcl_status load_png(vggcl_ctx *ctx, const char *path, FILE *f, const vg
                                short_h);
         if (!strcmp(err.msg, "Read Error")) /* (libpng's word for a read that came back short) */
             return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: corrupt PNG: the file is truncated", path);
+        if (strstr(err.msg, "memory")) /* (libpng: "Insufficient memory", "insufficient memory to read chunk") */
+            return vggcl__fail(ctx, VGGCL_ERR_NOMEM, "%s: out of host memory reading the PNG (libpng: %s)", path,
+                               err.msg);
         return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: corrupt PNG: %s", path, err.msg);
     }
     const vggcl_status chunks = vggcl__png_chunks_check(ctx, path, f);

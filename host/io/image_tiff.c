@@ -242,6 +242,9 @@ vggcl_status vggcl__load_tiff(vggcl_ctx *ctx, const char *path, FILE *f, const v
     TIFFOpenOptionsFree(opts);
     if (!tif) {
         close(fd);
+        if (strstr(e.msg, "Out of memory")) /* (libtiff's allocations: "Out of memory (TIFF structure)") */
+            return vggcl__fail(ctx, VGGCL_ERR_NOMEM, "%s: out of host memory reading the TIFF (libtiff: %s)", path,
+                               e.msg);
         return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: corrupt TIFF: %s", path, e.msg[0] ? e.msg : "not readable");
     }
     uint32_t w32 = 0, h32 = 0;
@@ -286,6 +289,8 @@ vggcl_status vggcl__load_tiff(vggcl_ctx *ctx, const char *path, FILE *f, const v
     const int got = st == VGGCL_OK ? read_raw(tif, h, line, raw) : 1;
     if (got < 0)
         st = vggcl__fail(ctx, VGGCL_ERR_NOMEM, "%s: out of host memory for a tile of %u x %u pixels", path, tw, th);
+    else if (!got && strstr(e.msg, "Out of memory"))
+        st = vggcl__fail(ctx, VGGCL_ERR_NOMEM, "%s: out of host memory reading the TIFF (libtiff: %s)", path, e.msg);
     else if (!got)
         st = vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: corrupt TIFF: %s", path, e.msg[0] ? e.msg : "its pixels cannot be read");
     TIFFClose(tif);

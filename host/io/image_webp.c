@@ -79,14 +79,24 @@ vggcl_status vggcl__load_webp(vggcl_ctx *ctx, const char *path, FILE *f, const v
     }
     if (!feat.has_animation) { /* a still image straight into RGB: the bytes the animation decoder gives (the
                                   * images test checks), without its two canvases of 4 bytes a pixel */
-        const int ok = WebPDecodeRGBInto(data, size, out, (size_t)w * h * 3, w * 3) != NULL;
+        /* (WebPDecodeRGBInto's decoding, with its status: an allocation of its own that failed is said so) */
+        WebPDecoderConfig config;
+        VP8StatusCode ds = VP8_STATUS_INVALID_PARAM;
+        if (WebPInitDecoderConfig(&config)) {
+            config.output.colorspace = MODE_RGB, config.output.is_external_memory = 1;
+            config.output.u.RGBA.rgba = out, config.output.u.RGBA.stride = w * 3;
+            config.output.u.RGBA.size = (size_t)w * h * 3;
+            ds = WebPDecode(data, size, &config);
+            WebPFreeDecBuffer(&config.output);
+        }
         free(data);
-        if (!ok) {
-            const int memory = memory_there((size_t)w * h * 4); /* (a lossless image's ARGB, beside out) */
+        if (ds != VP8_STATUS_OK) {
+            const int memory = ds != VP8_STATUS_OUT_OF_MEMORY && memory_there((size_t)w * h * 4); /* (its ARGB) */
             free(out);
             if (!memory)
                 return vggcl__fail(ctx, VGGCL_ERR_NOMEM, "%s: out of host memory for %d x %d pixels", path, w, h);
-            return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: corrupt WebP: its pixels cannot be decoded", path);
+            return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: corrupt WebP: its pixels cannot be decoded (%s)", path,
+                               status_text(ds));
         }
         *rgb = out;
         *part = (vggcl__rgb_part){ out, (size_t)w * 3, h, w, 0, 0, h, w };
