@@ -31,6 +31,7 @@ import operator
 import os
 import re
 import threading
+import weakref
 from typing import Any, Iterable, Optional, Sequence, Union
 
 import numpy as np
@@ -285,6 +286,9 @@ def _bytes(value, what):
         b = os.fsencode(value)
     except TypeError:
         raise Error(f"{what} is {_shown(value)}; expected a str, bytes or os.PathLike", "arg") from None
+    except UnicodeEncodeError:  # (a lone surrogate: not a str a file system's bytes decode to)
+        raise Error(f"{what} {_shown(value)} holds a lone surrogate, which no file name's bytes give; pass the "
+                    "name as bytes", "arg") from None
     if b"\0" in b:  # (shown in part: a file's bytes given for its path held the whole file, megabytes)
         shown = _shown(value)
         raise Error(f"{what} {shown} holds a NUL byte" +
@@ -489,6 +493,13 @@ def _preprocess(ctx, image, p, who="preprocess"):
         ctx.check(_image_read(ctx.ptr, _bytes(image, "the image"), ctypes.byref(p), ctypes.byref(out),
                               ctypes.byref(oh), ctypes.byref(ow)))
     else:
+        if image is None:
+            raise Error(f"{who}: expected an image path or an (H, W, 3) (or gray (H, W)) uint8 image, got None", "arg")
+        if callable(getattr(image, "convert", None)) and callable(getattr(image, "load", None)):
+            try:  # (a PIL image decodes when first used: its failure was numpy's "object of shape ()")
+                image.load()
+            except Exception as e:  # noqa: BLE001 (PIL's OSError, or its AttributeError on a closed file)
+                raise Error(f"{who}: the PIL image cannot be read: {type(e).__name__}: {e}", "arg") from None
         if getattr(image, "mode", "RGB") != "RGB" and callable(getattr(image, "convert", None)):
             image = image.convert("RGB")  # (a PIL image of another mode, as ImageFolder's loader converts it: its
             # YCbCr, LAB and HSV bytes were read as RGB, its gray, palette and RGBA refused as "a float image")
@@ -545,6 +556,26 @@ def preprocess(image: _Image, resize: _Resize = 256, crop: Optional[_Size] = Non
         ctx.close()
 
 
+def _taken(image, who):
+    """An image classify reads ahead, as it is when taken: an array copied (a capture loop refills one buffer:
+    later frames were classified for earlier ones), a PIL image decoded here and copied (one object decoded on
+    several threads at once failed at random), a path as it is."""
+    if isinstance(image, (str, bytes, os.PathLike)):
+        return image
+    if callable(getattr(image, "convert", None)) and callable(getattr(image, "load", None)):
+        try:
+            image.load()
+        except Exception as e:  # noqa: BLE001 (said as _preprocess says it)
+            raise Error(f"{who}: the PIL image cannot be read: {type(e).__name__}: {e}", "arg") from None
+        return image.copy()
+    if isinstance(image, np.ndarray):
+        return image.copy()
+    clone = getattr(image, "clone", None)  # (a torch tensor: copied as itself, its own hints kept)
+    if callable(clone) and type(image).__module__.split(".")[0] == "torch":
+        return clone()
+    return np.array(image) if isinstance(image, memoryview) else image
+
+
 def _draft_unused(image, draft):
     """Whether draft=True was given for an image already decoded (an array, a PIL image), said at WARNING: only a
     path is decoded at a fraction of its size."""
@@ -559,7 +590,9 @@ def _locked(method):
     """A Model method that calls the library: one at a time per model (its context is not locked), so
     threads that share a model take turns, and close() cannot free it under a call; nor from a handler of
     the "vggcl" logger while the model's call that logged runs (the lock is the thread's already: a
-    handler's close() freed the model under the pass, a segmentation fault)."""
+    handler's close() freed the model under the pass, a segmentation fault). A close() on the thread of a call
+    in progress (a finalizer the garbage collector runs within it, a signal handler: the lock is the thread's
+    already) is put off until that call returns (it freed the model under the call: heap corruption)."""
     @functools.wraps(method)
     def call(self, *args, **kwargs):
         lock = getattr(self, "_lock", None)  # (none: __init__ failed before it; close() from __del__)
@@ -570,8 +603,32 @@ def _locked(method):
         if lock is None:
             return method(self, *args, **kwargs)
         with lock:
-            return method(self, *args, **kwargs)
+            if method.__name__ == "close" and self._calls:
+                self._close_later = True
+                return None
+            self._calls += 1
+            try:
+                return method(self, *args, **kwargs)
+            finally:
+                self._calls -= 1
+                if not self._calls and self._close_later:
+                    self._close_later = False
+                    Model.close.__wrapped__(self)
     return call
+
+
+_models = weakref.WeakSet()  # every Model made: their locks renewed in a forked child
+
+
+def _after_fork():
+    """In a forked child: each model's lock as new (a lock another thread held at the fork stays held in the child,
+    whose first call then waited for ever; the call now gets the library's word on a forked process)."""
+    for m in list(_models):
+        m._lock, m._calls, m._close_later = threading.RLock(), 0, False
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork)
 
 
 class Model:
@@ -591,7 +648,10 @@ class Model:
 
     def __init__(self, path: _PathLike, device: Optional[Union[str, int]] = None, pool5: Optional[str] = None,
                  conv: Optional[str] = None, head: Optional[str] = None, features_only: bool = False) -> None:
-        self._lock = threading.RLock()
+        if hasattr(self, "_lock"):  # (a second __init__ on a model: the first's left unfreed, 170 MB a time)
+            raise Error(f"{self.path}: a model is made once; make another vggcl.Model for another file", "arg")
+        self._lock, self._calls, self._close_later = threading.RLock(), 0, False
+        _models.add(self)
         file = _bytes(path, "the model's path")
         self.path = os.fsdecode(file)
         if not (pool5 is None or isinstance(pool5, str)) or pool5 not in _POOL5:  # (a list: TypeError, unhashable)
@@ -774,10 +834,11 @@ class Model:
         runs whole: a KeyboardInterrupt comes after it (classify stops between batches)."""
         x = self._input(x)
         n = x.shape[0]
+        if not x.size:  # (no rows, as `vggcl run` takes an empty share: the size checked as a pass checks it; also
+            self._check_size(*x.shape)  # before the outputs are made: 2**31 images of 0 x 0 took 4 TiB for them)
         feats = np.empty((n, self.features), np.float32)
         logits = np.empty((n, self.classes), np.float32) if self.classes else None
-        if n == 0:  # (no rows, as `vggcl run` takes an empty share: the size checked as a pass checks it)
-            self._check_size(*x.shape)
+        if n == 0:
             return logits, feats
         self._ctx.check(_forward(self._ctx.ptr, self._live(), x.ctypes.data_as(_f), n, x.shape[2], x.shape[3],
                                  logits.ctypes.data_as(_f) if logits is not None else None, feats.ctypes.data_as(_f)))
@@ -890,7 +951,7 @@ class Model:
             said = False
             for k, path in items:
                 said = said or _draft_unused(path, draft)
-                yield k, path
+                yield k, _taken(path, f"classify: paths[{k}]")
 
         out = []
         try:
