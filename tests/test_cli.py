@@ -3620,6 +3620,29 @@ class Bench(unittest.TestCase):
             self.assertIn("its rows are written without it", r.stderr)
             self.assertTrue(table.exists())
 
+    def test_tune_lock_held(self):
+        """A tuning table's lock another process holds: tune says it waits for it (it waited without a word, for
+        ever where that process had stopped), then writes its rows once it is released."""
+        import fcntl
+        w = self.d / "small.safetensors"
+        save_file(make_state_dict(parse_cfg(CFG), True, 3, seed=1), w)
+        env = dict(os.environ, VGGCL_CACHE_DIR=str(self.d / "cache"))
+        tune = [VGGCL, "tune", "--weights", str(w), "--size", "32", "--iters", "1", "--budget", "0"]
+        r = subprocess.run(tune, capture_output=True, text=True, env=env, timeout=600)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        table = Path(r.stdout.strip().splitlines()[-1].split("wrote ", 1)[1])
+        table.unlink()
+        with open(f"{table}.lock", "a") as held:
+            fcntl.flock(held, fcntl.LOCK_EX)
+            p = subprocess.Popen(tune, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+            time.sleep(3)
+            self.assertIsNone(p.poll())  # (waiting)
+            fcntl.flock(held, fcntl.LOCK_UN)
+            out, err = p.communicate(timeout=600)
+        self.assertEqual(p.returncode, 0, err)
+        self.assertIn(f"vggcl: waiting for the tuning table's lock {table}.lock: another process holds it", err)
+        self.assertTrue(table.exists())
+
     def test_tune_table_unreadable(self):
         """A table there that cannot be read (mode 000, to a user other than root): said with the reason, not used,
         and tune refuses to replace it (it was said to be a link, a folder or writable by others)."""

@@ -646,7 +646,15 @@ static vggcl_status save_rows(vggcl_ctx *ctx, const vggcl_tuned *mine, int n, co
                  e == LOCK_NOT_REGULAR ? "not a regular file" : vggcl__strerror(e, eb, sizeof eb));
         ctx->log(ctx->log_user, msg);
     }
-    if (fd >= 0) flock(fd, LOCK_EX); /* (without a lock file, as before: the last writer's rows) */
+    if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) != 0) { /* (without a lock file, as before: the last writer's rows) */
+        if (ctx->log) { /* (another tune writing its rows takes a moment; one stopped holds it: said, not silent) */
+            char msg[sizeof lock + 128];
+            snprintf(msg, sizeof msg, "waiting for the tuning table's lock %s: another process holds it (a vggcl tune "
+                     "writing its rows)", lock);
+            ctx->log(ctx->log_user, msg);
+        }
+        flock(fd, LOCK_EX);
+    }
     vggcl__tune_load(ctx);
     for (int i = 0; i < n && st == VGGCL_OK; i++) st = table_put(ctx, &mine[i]);
     if (st == VGGCL_OK) st = write_table(ctx, ctx->tuned, ctx->n_tuned, setup);
