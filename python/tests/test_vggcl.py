@@ -1018,42 +1018,53 @@ def test_build_log_and_device_choice_warned(files, monkeypatch, caplog, tmp_path
     assert "names device 0" in r.stderr and "give an index to choose" in r.stderr, r.stderr
 
 
-def test_forked_child_told(files):
-    """A process forked after its parent used OpenCL (multiprocessing's default start method on Linux) is told
-    so by a vggcl.Error naming the way out, where it waited forever in the driver (PoCL); so is its use of the
-    parent's model, whose buffers it leaves alone when freed; the reference device works there."""
-    m = vggcl.Model(files["weights"])  # (the devices listed and a model on one: the driver started)
+def in_forked_child(child, hung):
+    """child() run in a forked process and its value (JSON, or the repr of what it raised) read back here; the test
+    failed, saying hung, where the child does not answer in 120 s (never back into pytest there)."""
+    import select
     r, w = os.pipe()
     pid = os.fork()
-    if pid == 0:  # (the child: what it met, as JSON through the pipe; never back into pytest)
-        said = []
+    if pid == 0:
+        said = None
         try:
             os.close(r)
-            for call in (lambda: vggcl.Model(files["weights"]), lambda: m.forward(files["x"][:1]), vggcl.devices):
-                try:
-                    call()
-                    said.append("no error")
-                except vggcl.Error as e:
-                    said.append(str(e))
-            m.close()  # (the parent's buffers: not released from here)
-            with vggcl.Model(files["weights"], device="ref") as ref:
-                said.append(ref.forward(files["x"][:1])[0].tolist())
+            said = child()
         except BaseException as e:  # noqa: BLE001 (said to the parent, whatever it is)
-            said.append(repr(e))
+            said = repr(e)
         finally:
             os.write(w, json.dumps(said).encode())
             os._exit(0)
     os.close(w)
     try:
-        import select
         ready, _, _ = select.select([r], [], [], 120)
         if not ready:
             os.kill(pid, 9)
-            pytest.fail("the forked child hung")
-        said = json.loads(os.read(r, 1 << 20).decode())
+            pytest.fail(hung)
+        return json.loads(os.read(r, 1 << 20).decode())
     finally:
         os.close(r)
         os.waitpid(pid, 0)
+
+
+def test_forked_child_told(files):
+    """A process forked after its parent used OpenCL (multiprocessing's default start method on Linux) is told
+    so by a vggcl.Error naming the way out, where it waited forever in the driver (PoCL); so is its use of the
+    parent's model, whose buffers it leaves alone when freed; the reference device works there."""
+    m = vggcl.Model(files["weights"])  # (the devices listed and a model on one: the driver started)
+
+    def child():
+        said = []
+        for call in (lambda: vggcl.Model(files["weights"]), lambda: m.forward(files["x"][:1]), vggcl.devices):
+            try:
+                call()
+                said.append("no error")
+            except vggcl.Error as e:
+                said.append(str(e))
+        m.close()  # (the parent's buffers: not released from here)
+        with vggcl.Model(files["weights"], device="ref") as ref:
+            said.append(ref.forward(files["x"][:1])[0].tolist())
+        return said
+    said = in_forked_child(child, "the forked child hung")
     assert len(said) == 4, said
     for msg in said[:3]:
         assert f"this process was forked from process {os.getpid()} after that one used OpenCL" in msg, said
@@ -1113,7 +1124,6 @@ print(sorted(seen))
 def test_fork_during_another_threads_call(files):
     """A process forked while another thread is in a call on a model: the child's call on it gets the library's
     word on a forked process (the model's lock, held at the fork, stayed held in the child: it waited for ever)."""
-    import select
     m = vggcl.Model(files["weights"])
     busy = threading.Thread(target=m.forward, args=(np.zeros((24, 3, 64, 64), np.float32),))
     busy.start()
@@ -1122,29 +1132,15 @@ def test_fork_during_another_threads_call(files):
             break
         time.sleep(0.01)
     assert m._calls
-    r, w = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        said = "no error"
+    def child():
         try:
             m.forward(files["x"][:1])
+            return "no error"
         except vggcl.Error as e:
-            said = str(e)
-        except BaseException as e:  # noqa: BLE001 (said to the parent, whatever it is)
-            said = repr(e)
-        finally:
-            os.write(w, said.encode())
-            os._exit(0)
-    os.close(w)
+            return str(e)
     try:
-        ready, _, _ = select.select([r], [], [], 120)
-        if not ready:
-            os.kill(pid, 9)
-            pytest.fail("the forked child hung on the model's lock")
-        said = os.read(r, 1 << 16).decode()
+        said = in_forked_child(child, "the forked child hung on the model's lock")
     finally:
-        os.close(r)
-        os.waitpid(pid, 0)
         busy.join()
     assert f"this process was forked from process {os.getpid()} after that one used OpenCL" in said, said
     m.close()
