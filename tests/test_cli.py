@@ -2106,6 +2106,28 @@ class Cli(unittest.TestCase):
                     first.unlink()
             finally:
                 subprocess.run(["chattr", "-i", str(immutable)], check=True)
+            # cam: an image's maps and picture alike (the picture, written before the maps are named, was lost)
+            cams = self.d / "cams"
+            cams.mkdir()
+            cam = ["cam", "--weights", self.weights, "--resize", "24", "--crop", "16", "--out-dir", cams, img]
+            r = self.vggcl(*cam)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            before = {f.name: f.read_bytes() for f in cams.iterdir()}
+            self.assertEqual(len(before), 3, before.keys())
+            up = next(f for f in cams.iterdir() if f.name.endswith(".cam-up.npy"))
+            for f in cams.iterdir():
+                if f != up:
+                    f.write_bytes(b"an earlier run's " + f.name.encode())
+            before = {f.name: f.read_bytes() for f in cams.iterdir()}
+            subprocess.run(["chattr", "+i", str(up)], check=True)
+            try:
+                r = self.vggcl(*cam)
+            finally:
+                subprocess.run(["chattr", "-i", str(up)], check=True)
+            self.assertEqual(r.returncode, 1, r.stderr)
+            self.assertIn(f"{up}: cannot write: Operation not permitted", r.stderr)
+            self.assertEqual({f.name: f.read_bytes() for f in cams.iterdir()}, before)
+            shutil.rmtree(cams)
         else:
             print("  (chattr +i not taken here: the immutable output's case not run)", file=sys.stderr)
         immutable.unlink()

@@ -2,6 +2,7 @@
 #ifndef VGGCL_CLI_H
 #define VGGCL_CLI_H
 
+#include <limits.h>
 #include <stdio.h>
 
 #include "vggcl.h"
@@ -190,10 +191,22 @@ typedef struct {
     const char *opt;
     const char *path; /* NULL: not given */
 } cli_file;
+/* An earlier run's file at an output's path (its symlinks followed: real), kept under a second name beside it
+ * (keep: a hard link, no copy) while a set of outputs is named, so that a later one failing puts it back (the
+ * new ones had replaced the earlier run's: lost); kept 0 where none is there, or none can be kept (a file
+ * system without hard links, a link refused: the new file is then removed alone). cli_kept_end drops the
+ * second name, or with put_back puts the earlier file back over the new one (where it cannot, the new one is
+ * removed and where the earlier is kept said). */
+typedef struct {
+    char real[PATH_MAX], keep[PATH_MAX];
+    int kept;
+} cli_kept;
+void cli_keep_earlier(const char *path, cli_kept *k);
+void cli_kept_end(cli_kept *k, const char *path, int put_back);
 /* Names the staged outputs w[0..n) (NULL entries skipped; paths[k] is w[k]'s) all or none, closing each:
  * every one made durable first (vggcl_npy_writer_ready: a full disk fails before any earlier file is
- * replaced), then named, and one named before a later rename failed removed again. With commit 0 they
- * are dropped. CLI_OK, or CLI_FAIL said. */
+ * replaced), then named, and one named before a later rename failed removed again, the earlier run's file it
+ * replaced put back (cli_keep_earlier). With commit 0 they are dropped. CLI_OK, or CLI_FAIL said. */
 int cli_name_all(vggcl_ctx *ctx, vggcl_npy_writer **w, const char *const *paths, int n, int commit);
 /* Around the readying and naming of a set of outputs (cli_name_all holds them itself; nested holds are one):
  * SIGINT, SIGTERM and SIGHUP (those not ignored) are held back and, at the outermost release, raised again as

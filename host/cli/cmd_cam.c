@@ -232,10 +232,12 @@ static int name_maps(vggcl_ctx *ctx, written *wr, int commit)
     return cli_name_all(ctx, wr->w, paths, wr->n, commit);
 }
 
-static void unwrite(vggcl_ctx *ctx, written *wr)
+/* Drops the staged maps and the picture written, earlier (its path's earlier run's picture, kept: put back). */
+static void unwrite(vggcl_ctx *ctx, written *wr, cli_kept *earlier)
 {
     name_maps(ctx, wr, 0);
-    if (wr->picture) vggcl_remove_output(wr->path[wr->n - 1]);
+    if (wr->picture && !earlier->kept) vggcl_remove_output(wr->path[wr->n - 1]);
+    if (earlier->kept) cli_kept_end(earlier, wr->path[wr->n - 1], wr->picture);
     wr->n = wr->picture = 0;
 }
 
@@ -497,6 +499,7 @@ int cmd_cam(int argc, char **argv)
             continue;
         }
         written wr = { .n = 0 };
+        cli_kept earlier = { .kept = 0 }; /* (its picture path's earlier run's, while its maps are named) */
         char lines[2][4 * PATH_MAX + 128]; /* (a path whose every byte is escaped, cli_text) */
         rgb = malloc((size_t)h * w * 3);
         pic = malloc((size_t)h * w * 3 * panels);
@@ -521,11 +524,12 @@ int cmd_cam(int argc, char **argv)
                 cli_hold_signals();
                 if (cli_ready_all(ctx, wr.w, wr.n) != CLI_OK)
                     r = CLI_FAIL; /* (said) */
-                else if (vggcl_png_write(ctx, path, pic, h, w * panels) != VGGCL_OK)
+                else if ((cli_keep_earlier(path, &earlier), vggcl_png_write(ctx, path, pic, h, w * panels)) != VGGCL_OK)
                     r = cli_error(CLI_FAIL, "%s", vggcl_message(ctx));
                 else if ((wr.n++, wr.picture = 1, name_maps(ctx, &wr, 1)) != CLI_OK)
                     r = CLI_FAIL; /* (said) */
-                if (r != CLI_OK) unwrite(ctx, &wr); /* (the temporary names gone before a held signal acts) */
+                if (r != CLI_OK) unwrite(ctx, &wr, &earlier); /* (the temporary names gone before a held signal acts) */
+                cli_kept_end(&earlier, path, 0); /* (named, or the picture not written: the earlier one there) */
                 char *named = r == CLI_OK ? cli_text(path) : NULL;
                 if (r == CLI_OK) cli_progress_wipe(&shown);
                 for (int k = 0; k < panels && r == CLI_OK; k++) fputs(lines[k], stdout);
@@ -546,7 +550,7 @@ int cmd_cam(int argc, char **argv)
         }
         if (r != CLI_OK && r != SKIPPED && i + 1 < n_files)
             cli_error(CLI_FAIL, "cam: stopped at %s; images after it not drawn: %d", files[i], n_files - i - 1);
-        if (r != CLI_OK) unwrite(ctx, &wr), stopped = r != SKIPPED;
+        if (r != CLI_OK) unwrite(ctx, &wr, &earlier), stopped = r != SKIPPED;
         if (out_lost && !stopped && i + 1 < n_files)
             cli_error(CLI_FAIL, "cam: stopped after %s, whose lines standard output did not take; images after it not "
                       "drawn: %d", files[i], n_files - i - 1);

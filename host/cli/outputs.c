@@ -220,57 +220,61 @@ void cli_release_signals(void)
     raise(held_signal); /* (as it would have acted: the default ends the process) */
 }
 
-/* The file an output will replace (path's, its symlinks followed: *real), kept under a second name beside it
- * (*keep: a hard link, no copy), so that a set whose later file fails to be named puts back the earlier run's
- * files its first ones replaced: 1 kept, 0 none there (or a file system without hard links, a file the link is
- * refused for: the new file then removed alone, as before). */
-static int keep_earlier(const char *path, char *real, char *keep)
+void cli_keep_earlier(const char *path, cli_kept *k)
 {
     struct stat sb;
-    if (!realpath(path, real) || stat(real, &sb) != 0 || !S_ISREG(sb.st_mode)) return 0;
-    const char *slash = strrchr(real, '/'); /* (absolute: realpath's) */
-    for (int tries = 0; tries < 100; tries++) {
-        if (snprintf(keep, PATH_MAX, "%.*s/.vggcl-keep.%ld.%d", (int)(slash - real), real, (long)getpid(), tries) >=
-            PATH_MAX)
-            return 0;
-        if (link(real, keep) == 0) return 1;
-        if (errno != EEXIST) return 0;
+    k->kept = 0;
+    if (!realpath(path, k->real) || stat(k->real, &sb) != 0 || !S_ISREG(sb.st_mode)) return;
+    const char *slash = strrchr(k->real, '/'); /* (absolute: realpath's) */
+    for (int tries = 0; tries < 100 && !k->kept; tries++) {
+        if (snprintf(k->keep, sizeof k->keep, "%.*s/.vggcl-keep.%ld.%d", (int)(slash - k->real), k->real,
+                     (long)getpid(), tries) >= (int)sizeof k->keep)
+            return;
+        if (link(k->real, k->keep) == 0) k->kept = 1;
+        else if (errno != EEXIST) return;
     }
-    return 0;
+}
+
+void cli_kept_end(cli_kept *k, const char *path, int put_back)
+{
+    if (!k->kept) return;
+    k->kept = 0;
+    if (!put_back) {
+        unlink(k->keep);
+    } else if (rename(k->keep, k->real) != 0) { /* (the new file removed all the same: no part of a set left) */
+        cli_error(CLI_FAIL, "%s: the earlier file could not be put back (%s): it is kept as %s", path, strerror(errno),
+                  k->keep);
+        vggcl_remove_output(path);
+    }
 }
 
 int cli_name_all(vggcl_ctx *ctx, vggcl_npy_writer **w, const char *const *paths, int n, int commit)
 {
     /* (readied, each file has a temporary name: a Ctrl-C from then on left it; a pipe, a FIFO or a device has
      * none, and held, a kill did nothing while a stalled reader kept the write waiting) */
-    int named_files = 0;
+    int named_files = 0, last = -1;
     for (int k = 0; k < n; k++) named_files |= w[k] && !vggcl_npy_writer_direct(w[k]);
+    for (int k = 0; k < n; k++) last = w[k] ? k : last;
     if (named_files) cli_hold_signals();
     int rc = commit ? cli_ready_all(ctx, w, n) : CLI_OK;
     /* the earlier run's files, kept until the set is named: each name replaced one, and a later one failing
-     * removed the new files, the earlier ones lost with them (an immutable file second in the set) */
-    char (*keep)[2][PATH_MAX] = commit && rc == CLI_OK && named_files ? calloc((size_t)n, sizeof *keep) : NULL;
-    unsigned named = 0, kept = 0; /* (bit k: paths[k] named; its earlier file kept) */
+     * removed the new files, the earlier ones lost with them (an immutable file second in the set); not the
+     * last's, which nothing after it can fail to follow */
+    cli_kept *keep = commit && rc == CLI_OK && named_files && last > 0 ? calloc((size_t)n, sizeof *keep) : NULL;
+    unsigned named = 0; /* (bit k: paths[k] named) */
     for (int k = 0; k < n; k++) {
         if (!w[k]) continue;
         const int name = commit && rc == CLI_OK;
-        if (name && keep && !vggcl_npy_writer_direct(w[k]) && keep_earlier(paths[k], keep[k][0], keep[k][1]))
-            kept |= 1u << k;
+        if (name && keep && k < last && !vggcl_npy_writer_direct(w[k])) cli_keep_earlier(paths[k], &keep[k]);
         const vggcl_status st = vggcl_npy_writer_close(ctx, w[k], name);
         w[k] = NULL;
         if (name && st != VGGCL_OK) rc = cli_error(CLI_FAIL, "%s", vggcl_message(ctx));
         else if (name) named |= 1u << k;
     }
     for (int k = 0; k < n; k++) {
-        if (rc == CLI_OK || !(named & 1u << k)) { /* (named with the set, or not replaced: the earlier is there) */
-            if (kept & 1u << k) unlink(keep[k][1]);
-        } else if (!(kept & 1u << k)) {
-            vggcl_remove_output(paths[k]); /* (none before it: none now) */
-        } else if (rename(keep[k][1], keep[k][0]) != 0) { /* (the new one removed all the same: no part of a set) */
-            cli_error(CLI_FAIL, "%s: the earlier file could not be put back (%s): it is kept as %s", paths[k],
-                      strerror(errno), keep[k][1]);
-            vggcl_remove_output(paths[k]);
-        }
+        const int undo = rc != CLI_OK && named & 1u << k; /* (named with the set, or not replaced: kept there) */
+        if (undo && !(keep && keep[k].kept)) vggcl_remove_output(paths[k]); /* (none before it: none now) */
+        if (keep) cli_kept_end(&keep[k], paths[k], undo);
     }
     free(keep);
     if (named_files) cli_release_signals();
