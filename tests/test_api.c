@@ -259,6 +259,15 @@ START_TEST(test_null_arguments)
     /* a folder there that makes no files (the kernel says ENOENT, as of a folder not there) */
     said(ctx, vggcl_npy_write(ctx, "/proc/o.npy", 1, (const long long[]){ 1 }, (const float[]){ 1 }), VGGCL_ERR_IO,
          "/proc/o.npy: cannot create the output: its folder /proc takes no new files");
+    /* a symlink to a file in a folder not there: that folder named (the link's own, which takes files, was said
+     * to take none) */
+    char link_path[512];
+    snprintf(link_path, sizeof link_path, "%s", tu_tmp("dangling.npy"));
+    remove(link_path);
+    ck_assert_int_eq(symlink("/nonexistent-vggcl-dir/x.npy", link_path), 0);
+    said(ctx, vggcl_npy_write(ctx, link_path, 1, (const long long[]){ 1 }, (const float[]){ 1 }), VGGCL_ERR_IO,
+         "cannot create the output: its folder /nonexistent-vggcl-dir is not there");
+    remove(link_path);
     said(ctx, vggcl_npy_writer_append(ctx, NULL, NULL, 0), VGGCL_ERR_ARG, "w is NULL");
     said(ctx, vggcl_npy_writer_close(ctx, NULL, 1), VGGCL_ERR_ARG, "vggcl_npy_writer_close: w is NULL");
     ck_assert_int_eq(vggcl_npy_writer_close(ctx, NULL, 0), VGGCL_OK); /* (a failed open's cleanup) */

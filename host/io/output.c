@@ -220,14 +220,11 @@ static vggcl_status io_fail(vggcl_ctx *ctx, const vggcl__output *o, const char *
 {
     char eb[128], dir[sizeof o->path];
     struct stat sb;
-    folder_of(o->path, dir, sizeof dir);
+    folder_of(o->target[0] ? o->target : o->path, dir, sizeof dir); /* (where it is made: a symlink's target's) */
     if (err == ENOENT && stat(dir, &sb) != 0) /* (said as "No such file or directory" of the file; of a folder never
                                               * there, a library caller's wrong path, as removed while written) */
         return vggcl__fail(ctx, VGGCL_ERR_IO, "%s: %s: its folder %s is not there%s", o->path, what, dir,
                            o->opened ? " (removed while the run wrote it?)" : "");
-    if (err == ENOENT && !o->opened) /* (its folder there: one that makes no files, as /proc, said as if not) */
-        return vggcl__fail(ctx, VGGCL_ERR_IO, "%s: %s: its folder %s takes no new files (No such file or directory)",
-                           o->path, what, dir);
     return vggcl__fail(ctx, VGGCL_ERR_IO, "%s: %s: %s", o->path, what, vggcl__strerror(err, eb, sizeof eb));
 }
 
@@ -281,8 +278,15 @@ vggcl_status vggcl__output_open(vggcl_ctx *ctx, const char *path, int mode, int 
     /* a file that is there keeps its permissions; a new one gets mode less the umask */
     const int keep = stat(o->target, &sb) == 0 ? (int)(sb.st_mode & 07777) : -1;
     if ((fd = create_temp(o->target, o->replace, mode, o->tmp, sizeof o->tmp)) < 0) {
+        const int e = errno;
+        char dir[sizeof o->target];
         o->tmp[0] = '\0';
-        return io_fail(ctx, o, "cannot create the output", errno);
+        folder_of(o->target, dir, sizeof dir);
+        if (e == ENOENT && stat(dir, &sb) == 0 && S_ISDIR(sb.st_mode)) /* (one that makes no files, as /proc: the
+                                                                         * kernel's word was of a folder not there) */
+            return vggcl__fail(ctx, VGGCL_ERR_IO, "%s: cannot create the output: its folder %s takes no new files (No "
+                               "such file or directory)", path, dir);
+        return io_fail(ctx, o, "cannot create the output", e);
     }
     if (keep >= 0 && !(flags & VGGCL_OUTPUT_REPLACE)) fchmod(fd, (mode_t)keep);
     if (!(o->fp = fdopen(fd, "wb"))) {
