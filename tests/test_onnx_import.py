@@ -1365,11 +1365,28 @@ class OnnxImport(unittest.TestCase):
         np.testing.assert_array_equal(tensors["features.0.weight"],
                                       w0 * (gamma / np.sqrt(var + np.float32(1e-5)))[:, None, None, None])
         # the nodes backwards, and ONNX's domain written out
-        for name, edit in (("reversed", lambda g: g.node.reverse()),
-                           ("ai_onnx", lambda g: [n.__setattr__("domain", "ai.onnx") for n in g.node])):
+        for name, edit in (("reversed", lambda m: m.graph.node.reverse()),
+                           ("ai_onnx", lambda m: [n.__setattr__("domain", "ai.onnx") for n in m.graph.node]),
+                           ("ai_onnx_imported", lambda m: [o.__setattr__("domain", "ai.onnx") for o in
+                                                           [*m.opset_import, *m.graph.node]])):
             m = small_nchw(62)
-            edit(m.graph)
+            edit(m)
             self.check(f"written_{name}", m, x, x)
+        # a Sqrt of two constants (malformed: numpy's ufunc would take the second for its out=, a constant
+        # overwritten): refused in one line, nothing written
+        m = small_nchw(65)
+        m.graph.initializer.append(numpy_helper.from_array(np.ones(8, np.float32), "ones"))
+        for n in m.graph.node:
+            n.input[:] = ["conv2/kernel_x" if i == "conv2/kernel" else i for i in n.input]
+        m.graph.node.insert(0, helper.make_node("Sqrt", ["conv2/kernel", "ones"], ["conv2/kernel_x"], name="sqrt2"))
+        path = self.d / "sqrt_two_inputs.onnx"
+        onnx.save(m, str(path))
+        out = self.d / "refused" / "sqrt_two_inputs.safetensors"
+        out.parent.mkdir(exist_ok=True)
+        r = self.importer(path, out)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertEqual(len(r.stderr.splitlines()), 1, r.stderr)
+        self.assertFalse(out.exists())
         # several outputs: the GAP's features listed first, the logits after
         m = small_nchw(63)
         m.graph.output.insert(0, helper.make_tensor_value_info("gap:0", TensorProto.FLOAT, ["N", 8, 1, 1]))
@@ -1401,7 +1418,8 @@ class OnnxImport(unittest.TestCase):
         y = b.conv("input", 3, 8, "conv1", relu=False)
         y = b.node("Mul", [y, b.const("cols", np.full(32, 2, np.float32))], "per_column")
         err = self.refused("per_column", b.relu_pool_gap_dense(y, 8), "Mul node 'per_column': constant of shape [32]")
-        self.assertIn("shaped [32], it goes to each column of the map, as ONNX broadcasts it, not to each channel", err)
+        self.assertIn("shaped [32], it is on the map's last axis, its columns (as ONNX broadcasts it), not its "
+                      "channels", err)
 
     def test_squeezed_gap_heads(self):
         """A GAP flattened by PyTorch's squeezes, one axis at a time (.squeeze(-1).squeeze(-1), .squeeze(3)

@@ -198,11 +198,13 @@ def folded(n, args, limit=None, room=None):
 
     try:
         if op in ARITHMETIC:  # (float32 alone; before opset 7 a broadcast was an attribute's, not evaluated here)
-            if (any(x is None or x.dtype != np.float32 for x in args) or "broadcast" in a
-                    or np.prod(np.broadcast_shapes(*(x.shape for x in args)), dtype=object) > (limit or FOLD_MAX)):
+            taken = len(args) == (1 if op in UNARY else 2) and all(x is not None and x.dtype == np.float32
+                                                                   for x in args)
+            size = np.prod(np.broadcast_shapes(*(x.shape for x in args)), dtype=object) if taken else 0
+            if not size or "broadcast" in a or size > (limit or FOLD_MAX) or room is not None and 4 * size > room:
                 return None
             with np.errstate(all="ignore"):  # (a division by zero: inf, as onnxruntime's; refused as a weight)
-                return ARITHMETIC[op](*args).astype(np.float32)
+                return ARITHMETIC[op](*args).astype(np.float32, copy=False)
         if op == "ConstantOfShape":
             shape = args[0].astype(np.int64).reshape(-1).tolist()
             if np.prod(shape, dtype=object) > FOLD_MAX:
@@ -275,6 +277,7 @@ FOLD_MAX = 1 << 20  # the most values a folded constant may hold (index arithmet
 # weights (w * gamma / sqrt(var + eps)), computed as onnxruntime computes them, each value correctly rounded
 ARITHMETIC = {"Add": np.add, "Sub": np.subtract, "Mul": np.multiply, "Div": np.divide, "Sqrt": np.sqrt,
               "Neg": np.negative, "Reciprocal": np.reciprocal}
+UNARY = ("Sqrt", "Neg", "Reciprocal")  # (a third input to numpy's ufunc is its out=: a constant overwritten)
 FOLDED = ("ConstantOfShape", "Concat", "Reshape", "Slice", "Transpose", "Cast", "Unsqueeze", "Squeeze",
           "DequantizeLinear", "QuantizeLinear", *ARITHMETIC)
 # what quantizes the data or computes on quantized data: a quantized graph, which vggcl's float32 does not run
@@ -781,8 +784,8 @@ def affine_vector(node, c, width, maps=False):
         column = maps and c.ndim == 1 and c.size > 1
         refuse(node, f"constant of shape {list(c.shape)}; expected a scalar or a vector of {width} (per channel, "
                      + ("shaped (C, 1, 1) on the NCHW map)" if maps else "on the last axis)")
-                     + (f": shaped [{c.size}], it goes to each column of the map, as ONNX broadcasts it, not to "
-                        f"each channel" if column else ""))
+                     + (f": shaped [{c.size}], it is on the map's last axis, its columns (as ONNX broadcasts it), "
+                        "not its channels" if column else ""))
     return np.broadcast_to(c.reshape(-1), (width,)).copy()
 
 
@@ -1383,16 +1386,23 @@ def convert_file(a):
     nodes = list(model.graph.node)
     ordered = in_order(nodes)
     # (ONNX's order, which onnxruntime and the importer do not need and the checker does, and "ai.onnx" written
-    # out for ONNX's domain, "", which the checker takes for another: given it as it wants them)
-    rewritten = any(x is not y for x, y in zip(ordered, nodes)) or any(n.domain == "ai.onnx" for n in nodes)
+    # out for ONNX's domain, "", in the nodes or the opset imports, which the checker takes for another: given it
+    # as it wants them)
+    rewritten = (any(x is not y for x, y in zip(ordered, nodes)) or any(n.domain == "ai.onnx" for n in nodes)
+                 or any(o.domain == "ai.onnx" for o in model.opset_import))
     if rewritten:
         ordered = [onnx.NodeProto.FromString(n.SerializeToString()) for n in ordered]
         for n in ordered:
             if n.domain == "ai.onnx":
                 n.domain = ""
-        del model.graph.node[:]
+        del model.graph.node[:], nodes
         model.graph.node.extend(ordered)
-    if not newer and not (rewritten and model.ByteSize() >= 2 ** 31):
+        version = model_opset(model)
+        kept = [o for o in model.opset_import if o.domain not in ("", "ai.onnx")]
+        del model.opset_import[:]
+        model.opset_import.extend([onnx.helper.make_opsetid("", version), *kept])
+    big = rewritten and not newer and model.ByteSize() >= 2 ** 31  # (checked in memory: protobuf's limit)
+    if not newer and not big:
         try:  # (structure: names used before they are made, empty outputs, attributes of the wrong type...)
             onnx.checker.check_model(model if rewritten else a.model)  # (the path: also for files over 2 GB)
         except onnx.checker.ValidationError as e:
@@ -1434,6 +1444,9 @@ def convert_file(a):
     if newer:  # (said once written: a refusal is its one line)
         print(f"{PROG}: {shown(a.model)}: note: {newer}, newer than this onnx {onnx.__version__} checks: the graph is "
               "not checked by it, only by the importer", file=sys.stderr)
+    elif big:
+        print(f"{PROG}: {shown(a.model)}: note: its nodes, out of ONNX's order, were sorted in memory, where onnx's "
+              "checker takes less than 2 GiB: the graph is not checked by it, only by the importer", file=sys.stderr)
     for note in metadata_notes(meta) + outputs_note(model.graph):
         print(f"{PROG}: {shown(a.model)}: note: {note}", file=sys.stderr)
     return written(a.out, summary, n_out, classes)
