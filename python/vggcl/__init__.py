@@ -287,8 +287,9 @@ def _bytes(value, what):
     except TypeError:
         raise Error(f"{what} is {_shown(value)}; expected a str, bytes or os.PathLike", "arg") from None
     except UnicodeEncodeError:  # (a lone surrogate: not a str a file system's bytes decode to)
-        raise Error(f"{what} {_shown(value)} holds a lone surrogate, which no file name's bytes give; pass the "
-                    "name as bytes", "arg") from None
+        raise Error(f"{what} {_shown(value)} holds a lone surrogate, which is no text"
+                    + ("; give a path's bytes as bytes" if what in ("the image", "the model's path") else ""),
+                    "arg") from None
     if b"\0" in b:  # (shown in part: a file's bytes given for its path held the whole file, megabytes)
         shown = _shown(value)
         raise Error(f"{what} {shown} holds a NUL byte" +
@@ -556,24 +557,32 @@ def preprocess(image: _Image, resize: _Resize = 256, crop: Optional[_Size] = Non
         ctx.close()
 
 
-def _taken(image, who):
+def _undecoded(image):
+    """Whether image is a PIL image still to decode from its file (its tiles pending, which load() clears)."""
+    return callable(getattr(image, "load", None)) and bool(getattr(image, "tile", None))
+
+
+def _taken(image):
     """An image classify reads ahead, as it is when taken: an array copied (a capture loop refills one buffer:
-    later frames were classified for earlier ones), a PIL image decoded here and copied (one object decoded on
-    several threads at once failed at random), a path as it is."""
+    later frames were classified for earlier ones), a PIL image decoded copied (one still to decode from its file
+    left to the decoding threads), a path as it is."""
     if isinstance(image, (str, bytes, os.PathLike)):
         return image
     if callable(getattr(image, "convert", None)) and callable(getattr(image, "load", None)):
-        try:
-            image.load()
-        except Exception as e:  # noqa: BLE001 (said as _preprocess says it)
-            raise Error(f"{who}: the PIL image cannot be read: {type(e).__name__}: {e}", "arg") from None
-        return image.copy()
+        # (one still to decode from its file, its tiles pending: decoded by a thread, one at a time for one object;
+        # one decoded, which its maker may change: copied)
+        return image if _undecoded(image) else image.copy()
     if isinstance(image, np.ndarray):
         return image.copy()
     clone = getattr(image, "clone", None)  # (a torch tensor: copied as itself, its own hints kept)
     if callable(clone) and type(image).__module__.split(".")[0] == "torch":
         return clone()
-    return np.array(image) if isinstance(image, memoryview) else image
+    if isinstance(image, memoryview) or hasattr(image, "__array__") or hasattr(image, "__array_interface__"):
+        try:
+            return np.array(image)  # (a copy)
+        except Exception:  # noqa: BLE001 (said as the preprocessing says an object it cannot take)
+            return image
+    return image
 
 
 def _draft_unused(image, draft):
@@ -597,7 +606,8 @@ def _locked(method):
     def call(self, *args, **kwargs):
         lock = getattr(self, "_lock", None)  # (none: __init__ failed before it; close() from __del__)
         ctx = getattr(self, "_ctx", None)
-        if ctx is not None and ctx.ptr and ctx.ptr in getattr(_noting, "contexts", ()):
+        if ctx is not None and ctx.ptr and ctx.ptr in getattr(_noting, "contexts", ()) and not (
+                method.__name__ == "close" and getattr(self, "_calls", 0)):  # (a close: put off, below)
             raise Error(f"{self.path}: {method.__name__}() called from a handler of the \"vggcl\" logger while "
                         "this model's call that logged runs; call it after that call returns")
         if lock is None:
@@ -606,6 +616,8 @@ def _locked(method):
             if method.__name__ == "close" and self._calls:
                 self._close_later = True
                 return None
+            if not self._calls:
+                self._owner = threading.get_ident()
             self._calls += 1
             try:
                 return method(self, *args, **kwargs)
@@ -613,7 +625,7 @@ def _locked(method):
                 self._calls -= 1
                 if not self._calls and self._close_later:
                     self._close_later = False
-                    Model.close.__wrapped__(self)
+                    self.close()
     return call
 
 
@@ -622,9 +634,12 @@ _models = weakref.WeakSet()  # every Model made: their locks renewed in a forked
 
 def _after_fork():
     """In a forked child: each model's lock as new (a lock another thread held at the fork stays held in the child,
-    whose first call then waited for ever; the call now gets the library's word on a forked process)."""
+    whose first call then waited for ever; the call now gets the library's word on a forked process), its count of
+    calls kept where the thread that forked is in one (it goes on here)."""
     for m in list(_models):
-        m._lock, m._calls, m._close_later = threading.RLock(), 0, False
+        m._lock = threading.RLock()
+        if not (m._calls and m._owner == threading.get_ident()):
+            m._calls, m._close_later = 0, False
 
 
 if hasattr(os, "register_at_fork"):
@@ -649,8 +664,11 @@ class Model:
     def __init__(self, path: _PathLike, device: Optional[Union[str, int]] = None, pool5: Optional[str] = None,
                  conv: Optional[str] = None, head: Optional[str] = None, features_only: bool = False) -> None:
         if hasattr(self, "_lock"):  # (a second __init__ on a model: the first's left unfreed, 170 MB a time)
-            raise Error(f"{self.path}: a model is made once; make another vggcl.Model for another file", "arg")
-        self._lock, self._calls, self._close_later = threading.RLock(), 0, False
+            raise Error(f"{getattr(self, 'path', path)}: a model is made once; make another vggcl.Model for another "
+                        "file", "arg")
+        # (its load's library calls counted as a call: a close() a finalizer makes meanwhile, as the first compile
+        # is logged, put off until it returns)
+        self._lock, self._calls, self._close_later, self._owner = threading.RLock(), 1, False, threading.get_ident()
         _models.add(self)
         file = _bytes(path, "the model's path")
         self.path = os.fsdecode(file)
@@ -686,8 +704,13 @@ class Model:
                                 "features it was not trained on (vggcl train-head --pool5 %s makes a head for them)",
                                 self.path, "kept" if made_for == "keep" else "dropped", pool5, pool5)
         except BaseException:
+            self._calls = 0
             self.close()
             raise
+        self._calls = 0
+        if self._close_later:
+            self._close_later = False
+            self.close()
 
     def __copy__(self):
         raise Error(f"{self.path}: a model cannot be copied (the copy would free it twice): load it again")
@@ -937,10 +960,16 @@ class Model:
         p = self._preset(resize, crop, mean, std, draft)
         local = threading.local()  # a context per thread, for its error messages
 
+        decoding = {}  # id -> lock: a PIL image given several times decoded by one thread at a time (at once they
+        # failed at random; the list holds each while its futures run, so its id is its own)
+
         def prepare(k, path):
             if not hasattr(local, "ctx"):
                 local.ctx = _Context()
-            return path, _preprocess(local.ctx, path, p, f"classify: paths[{k}]")
+            if not _undecoded(path):
+                return path, _preprocess(local.ctx, path, p, f"classify: paths[{k}]")
+            with decoding.setdefault(id(path), threading.Lock()):
+                return path, _preprocess(local.ctx, path, p, f"classify: paths[{k}]")
 
         def named(k, path):  # (an image given as an array: its place in the list)
             if isinstance(path, (str, bytes, os.PathLike)):
@@ -951,7 +980,7 @@ class Model:
             said = False
             for k, path in items:
                 said = said or _draft_unused(path, draft)
-                yield k, _taken(path, f"classify: paths[{k}]")
+                yield k, _taken(path)
 
         out = []
         try:
