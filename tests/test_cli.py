@@ -3667,7 +3667,8 @@ class Bench(unittest.TestCase):
             fcntl.flock(held, fcntl.LOCK_UN)
             out, err = p.communicate(timeout=600)
         self.assertEqual(p.returncode, 0, err)
-        self.assertIn(f"vggcl: waiting for the tuning table's lock {table}.lock: another process holds it\n", said)
+        self.assertIn(f"vggcl: waiting for the tuning table's lock {table}.lock: another process holds it (a vggcl "
+                      "tune writing its rows)\n", said)
         self.assertTrue(table.exists())
 
     def test_tune_table_unreadable(self):

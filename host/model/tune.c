@@ -647,7 +647,7 @@ static vggcl_status save_rows(vggcl_ctx *ctx, const vggcl_tuned *mine, int n, co
         ctx->log(ctx->log_user, msg);
     }
     if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) != 0) { /* (without a lock file, as before: the last writer's rows) */
-        if (ctx->log) { /* (another tune writing its rows takes a moment; one stopped holds it: said, not silent) */
+        if (ctx->log && errno == EWOULDBLOCK) { /* (another tune writing its rows: a moment; a stopped one: said) */
             char msg[sizeof lock + 128];
             snprintf(msg, sizeof msg, "waiting for the tuning table's lock %s: another process holds it (a vggcl tune "
                      "writing its rows)", lock);
