@@ -2128,6 +2128,30 @@ class Cli(unittest.TestCase):
             self.assertIn(f"{up}: cannot write: Operation not permitted", r.stderr)
             self.assertEqual({f.name: f.read_bytes() for f in cams.iterdir()}, before)
             shutil.rmtree(cams)
+            # where the earlier file cannot be linked (another user's, under protected_hardlinks; a file system
+            # without hard links alike): moved aside instead, and put back (it was lost, unsaid)
+            if Path("/proc/sys/fs/protected_hardlinks").read_text().strip() == "1":
+                shared = self.d / "shared"
+                shared.mkdir(mode=0o777)
+                shared.chmod(0o777)
+                self.d.chmod(0o755)
+                for name in ("t.npy", "l.npy"):
+                    (shared / name).write_bytes(b"an earlier run's " + name.encode())
+                    (shared / name).chmod(0o644)
+                before = {f.name: f.read_bytes() for f in shared.iterdir()}
+                subprocess.run(["chattr", "+i", str(shared / "l.npy")], check=True)
+                try:
+                    r = subprocess.run([VGGCL, "classify", "--device", "ref", "--weights", str(self.weights),
+                                        "--resize", "24", "--crop", "16", "--tensor-out", str(shared / "t.npy"),
+                                        "--logits-out",
+                                        str(shared / "l.npy"), str(img)], capture_output=True, text=True,
+                                       timeout=300, preexec_fn=as_nobody, env=dict(os.environ, VGGCL_CACHE_DIR="off"))
+                finally:
+                    subprocess.run(["chattr", "-i", str(shared / "l.npy")], check=True)
+                self.assertEqual(r.returncode, 1, r.stderr)
+                self.assertIn("l.npy: cannot write", r.stderr)
+                self.assertEqual({f.name: f.read_bytes() for f in shared.iterdir()}, before)
+                shutil.rmtree(shared)
         else:
             print("  (chattr +i not taken here: the immutable output's case not run)", file=sys.stderr)
         immutable.unlink()

@@ -192,11 +192,12 @@ typedef struct {
     const char *path; /* NULL: not given */
 } cli_file;
 /* An earlier run's file at an output's path (its symlinks followed: real), kept under a second name beside it
- * (keep: a hard link, no copy) while a set of outputs is named, so that a later one failing puts it back (the
- * new ones had replaced the earlier run's: lost); kept 0 where none is there, or none can be kept (a file
- * system without hard links, a link refused: the new file is then removed alone). cli_kept_end drops the
- * second name, or with put_back puts the earlier file back over the new one (where it cannot, the new one is
- * removed and where the earlier is kept said). */
+ * (keep: a hard link, no copy; kept 1) while a set of outputs is named, so that a later one failing puts it
+ * back (the new ones had replaced the earlier run's: lost); where the link is refused (a file system without
+ * hard links, another's file under protected_hardlinks) the file itself is moved there (kept 2); kept 0 where
+ * none is there or it can be neither (the new file then removed alone). cli_kept_end drops the second name, or
+ * with put_back, or where a moved file's name is still empty, puts the earlier file back (where it cannot, the
+ * new one is removed and where the earlier is kept said). */
 typedef struct {
     char real[PATH_MAX], keep[PATH_MAX];
     int kept;

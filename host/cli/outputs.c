@@ -230,14 +230,20 @@ void cli_keep_earlier(const char *path, cli_kept *k)
         if (snprintf(k->keep, sizeof k->keep, "%.*s/.vggcl-keep.%ld.%d", (int)(slash - k->real), k->real,
                      (long)getpid(), tries) >= (int)sizeof k->keep)
             return;
-        if (link(k->real, k->keep) == 0) k->kept = 1;
-        else if (errno != EEXIST) return;
+        if (link(k->real, k->keep) == 0) {
+            k->kept = 1;
+        } else if (errno != EEXIST) { /* (no hard links there, or one refused: another's file under
+                                        * protected_hardlinks) the file itself moved aside, its name then empty */
+            if (access(k->keep, F_OK) != 0 && rename(k->real, k->keep) == 0) k->kept = 2;
+            return;
+        }
     }
 }
 
 void cli_kept_end(cli_kept *k, const char *path, int put_back)
 {
     if (!k->kept) return;
+    if (k->kept == 2 && access(k->real, F_OK) != 0) put_back = 1; /* (moved aside and nothing named there: back) */
     k->kept = 0;
     if (!put_back) {
         unlink(k->keep);
