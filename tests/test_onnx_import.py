@@ -1406,13 +1406,17 @@ class OnnxImport(unittest.TestCase):
         # no ONNX model: one line, what the file is
         torch.save({"w": torch.zeros(2)}, self.d / "ckpt.onnx")
         for name, data, kind in (("text", b"this is not an onnx model\n", "(text, not an ONNX protobuf)"),
-                                 ("ckpt", (self.d / "ckpt.onnx").read_bytes(), "(a zip archive: a PyTorch checkpoint")):
+                                 ("ckpt", (self.d / "ckpt.onnx").read_bytes(), "(a zip archive: a PyTorch checkpoint"),
+                                 ("st", b"\x10\0\0\0\0\0\0\0" + b'{"__metadata__":{}}', "(a safetensors file"),
+                                 ("html", b"<!DOCTYPE html><html><body>404</body></html>", "(an HTML page"),
+                                 ("lfs", b"version https://git-lfs.github.com/spec/v1\noid sha256:0\n", "Git LFS"),
+                                 ("empty", b"", "an empty file (0 bytes), not an ONNX model")):
             path = self.d / f"not_{name}.onnx"
             path.write_bytes(data)
             r = self.importer(path, self.d / "refused" / "not.safetensors")
             self.assertEqual(r.returncode, 1, r.stderr)
             self.assertEqual(len(r.stderr.splitlines()), 1, r.stderr)  # (protobuf's warning took two lines first)
-            self.assertIn(f"import_onnx.py: {path}: cannot read the ONNX model: ", r.stderr)
+            self.assertIn(f"import_onnx.py: {path}: ", r.stderr)
             self.assertIn(kind, r.stderr)
         b = Builder(64)
         y = b.conv("input", 3, 8, "conv1", relu=False)

@@ -1368,6 +1368,8 @@ def convert_file(a):
     classes = read_classes(a) if a.classes is not None or a.classes_json else None
     largest = (None, 0)
     try:
+        if os.path.isfile(a.model) and not os.path.getsize(a.model):  # (read as an empty model: "no ir_version")
+            raise Refused("an empty file (0 bytes), not an ONNX model")
         with warnings.catch_warnings():  # (protobuf's RuntimeWarning on a text file: two lines before the reason)
             warnings.simplefilter("ignore")
             model = onnx.load(a.model, load_external_data=False)
@@ -1470,18 +1472,26 @@ def file_kind(path):
     """What the first bytes of a file that is not an ONNX protobuf say it is (" (a zip archive: ...)"), or ""."""
     try:
         with open(path, "rb") as f:
-            head = f.read(8)
+            head = f.read(32)
     except OSError:
         return ""
     kinds = ((b"PK\x03\x04", "a zip archive: a PyTorch checkpoint (torch.save)? export the model with "
                              "torch.onnx.export"), (b"\x1f\x8b", "a gzip file: decompress it first"),
              (b"\x80", "a pickle: a PyTorch or NumPy file? export the model with torch.onnx.export"),
              (b"\x89HDF", "an HDF5 file: a Keras model? convert it with tf2onnx"),
-             (b"\x93NUMPY", "a NumPy array, not a model"))
+             (b"\x93NUMPY", "a NumPy array, not a model"), (b"\x89PNG", "a PNG image, not a model"),
+             (b"\xff\xd8\xff", "a JPEG image, not a model"),
+             (b"version https://git-lfs", "a Git LFS pointer: fetch the file itself (git lfs pull)"))
     for magic, kind in kinds:
         if head.startswith(magic):
             return f" ({kind})"
-    if head and all(32 <= b < 127 or b in b"\t\r\n" for b in head):
+    if not head:
+        return " (an empty file)"
+    if len(head) >= 10 and head[8:10] == b'{"':  # (an 8-byte header length, then its JSON)
+        return " (a safetensors file: give it to vggcl as it is)"
+    if head.lstrip()[:14].lower() in (b"<!doctype html", b"<html>") or head.lstrip()[:5].lower() == b"<html":
+        return " (an HTML page: a download that got a web page instead of the file?)"
+    if all(32 <= b < 127 or b in b"\t\r\n" for b in head):
         return " (text, not an ONNX protobuf)"
     return ""
 

@@ -439,7 +439,7 @@ static const struct {
     { 4, 8, "ftypheim", "an HEIC (HEIF)" }, { 4, 8, "ftyphevc", "an HEIC (HEIF)" }, { 4, 8, "ftypmif1", "an HEIF" }, { 4, 8, "ftypmsf1", "an HEIF" },
     { 4, 8, "ftypavif", "an AVIF" }, { 4, 8, "ftypavis", "an AVIF" },
     { 0, 2, "\xff\x0a", "a JPEG XL" }, { 4, 8, "JXL \r\n\x87\n", "a JPEG XL" },
-    { 4, 8, "jP  \r\n\x87\n", "a JPEG 2000" }, { 0, 2, "P7", "a PAM (P7; PNM's P1-P6 are read)" },
+    { 4, 8, "jP  \r\n\x87\n", "a JPEG 2000" }, { 0, 3, "P7\n", "a PAM (P7; PNM's P1-P6 are read)" },
     { 0, 4, "8BPS", "a Photoshop (PSD)" }, { 0, 5, "%PDF-", "a PDF" }, { 0, 4, "\0\0\1\0", "an ICO" },
 };
 
