@@ -35,6 +35,8 @@
  *                     on PoCL, its own cache folder (POCL_CACHE_DIR, else under XDG_CACHE_HOME or
  *                     HOME, as PoCL finds it) is checked to be writable, as PoCL's builds need
  *   VGGCL_HUGE_PAGES  0: the packed weights not advised as huge pages (MADV_HUGEPAGE)
+ *   VGGCL_MAX_IMAGE_PIXELS  the most pixels an image may have to be read, below PIL's limit
+ *                     (vggcl_image_max_pixels)
  *   VGGCL_KERNEL_DIR  for development: the kernels' .cl sources read from this folder, not the
  *                     copies built into the library
  *   VGGCL_FAULT       for tests: KIND:N[:CODE] fails the Nth OpenCL call of KIND once (README,
