@@ -786,6 +786,9 @@ class Mpi(Folder):
         self.assertEqual(parts[0][0].stdout + parts[1][0].stdout, one.stdout)
         named = [[ln for ln in vggcl_lines(r.stderr) if "images were skipped" not in ln]  # (the tallies differ)
                  for r in (parts[0][0], parts[1][0], one)]
+        for i in range(2):  # (each shard's lines name it: they may share one stderr)
+            self.assertTrue(all(ln.startswith(f"vggcl: shard {i}/2: ") for ln in named[i]), named[i])
+            named[i] = [ln.replace(f"shard {i}/2: ", "", 1) for ln in named[i]]
         self.assertEqual(named[0] + named[1], named[2])
         for name in ("l.npy", "t.npy"):
             np.testing.assert_array_equal(np.concatenate([np.load(p[1] / name) for p in parts]), np.load(o1 / name))
