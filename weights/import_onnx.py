@@ -200,8 +200,8 @@ def folded(n, args, limit=None, room=None):
         if op in ARITHMETIC:  # (float32 alone; before opset 7 a broadcast was an attribute's, not evaluated here)
             taken = len(args) == (1 if op in UNARY else 2) and all(x is not None and x.dtype == np.float32
                                                                    for x in args)
-            size = np.prod(np.broadcast_shapes(*(x.shape for x in args)), dtype=object) if taken else 0
-            if not size or "broadcast" in a or size > (limit or FOLD_MAX) or room is not None and 4 * size > room:
+            size = np.prod(np.broadcast_shapes(*(x.shape for x in args)), dtype=object) if taken else None
+            if size is None or "broadcast" in a or size > (limit or FOLD_MAX) or room is not None and 4 * size > room:
                 return None
             with np.errstate(all="ignore"):  # (a division by zero: inf, as onnxruntime's; refused as a weight)
                 return ARITHMETIC[op](*args).astype(np.float32, copy=False)
@@ -1485,11 +1485,9 @@ def file_kind(path):
     for magic, kind in kinds:
         if head.startswith(magic):
             return f" ({kind})"
-    if not head:
-        return " (an empty file)"
     if len(head) >= 10 and head[8:10] == b'{"':  # (an 8-byte header length, then its JSON)
         return " (a safetensors file: give it to vggcl as it is)"
-    if head.lstrip()[:14].lower() in (b"<!doctype html", b"<html>") or head.lstrip()[:5].lower() == b"<html":
+    if head.lstrip()[:14].lower() == b"<!doctype html" or head.lstrip()[:5].lower() == b"<html":
         return " (an HTML page: a download that got a web page instead of the file?)"
     if all(32 <= b < 127 or b in b"\t\r\n" for b in head):
         return " (text, not an ONNX protobuf)"

@@ -194,15 +194,17 @@ typedef struct {
 /* An earlier run's file at an output's path (its symlinks followed: real), kept under a second name beside it
  * (keep: a hard link, no copy; kept 1) while a set of outputs is named, so that a later one failing puts it
  * back (the new ones had replaced the earlier run's: lost); where the link is refused (a file system without
- * hard links, another's file under protected_hardlinks) the file itself is moved there (kept 2); kept 0 where
- * none is there or it can be neither (the new file then removed alone). cli_kept_end drops the second name, or
+ * hard links, another's file under protected_hardlinks) and may_move, the file itself is moved there (kept 2:
+ * only once its output's writer is open, which took its permissions, and just before its rename, its name
+ * empty meanwhile); kept 0 where none is there, the path is standard output or a descriptor's, or it can be
+ * neither (the new file then removed alone). cli_kept_end drops the second name, or
  * with put_back, or where a moved file's name is still empty, puts the earlier file back (where it cannot, the
  * new one is removed and where the earlier is kept said). */
 typedef struct {
     char real[PATH_MAX], keep[PATH_MAX];
     int kept;
 } cli_kept;
-void cli_keep_earlier(const char *path, cli_kept *k);
+void cli_keep_earlier(const char *path, int may_move, cli_kept *k);
 void cli_kept_end(cli_kept *k, const char *path, int put_back);
 /* Names the staged outputs w[0..n) (NULL entries skipped; paths[k] is w[k]'s) all or none, closing each:
  * every one made durable first (vggcl_npy_writer_ready: a full disk fails before any earlier file is

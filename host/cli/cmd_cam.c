@@ -236,8 +236,9 @@ static int name_maps(vggcl_ctx *ctx, written *wr, int commit)
 static void unwrite(vggcl_ctx *ctx, written *wr, cli_kept *earlier)
 {
     name_maps(ctx, wr, 0);
-    if (wr->picture && !earlier->kept) vggcl_remove_output(wr->path[wr->n - 1]);
-    if (earlier->kept) cli_kept_end(earlier, wr->path[wr->n - 1], wr->picture);
+    const char *picture = wr->path[wr->picture ? wr->n - 1 : wr->n];
+    if (wr->picture && !earlier->kept) vggcl_remove_output(picture);
+    cli_kept_end(earlier, picture, wr->picture);
     wr->n = wr->picture = 0;
 }
 
@@ -524,7 +525,8 @@ int cmd_cam(int argc, char **argv)
                 cli_hold_signals();
                 if (cli_ready_all(ctx, wr.w, wr.n) != CLI_OK)
                     r = CLI_FAIL; /* (said) */
-                else if ((cli_keep_earlier(path, &earlier), vggcl_png_write(ctx, path, pic, h, w * panels)) != VGGCL_OK)
+                else if ((cli_keep_earlier(path, 0, &earlier), vggcl_png_write(ctx, path, pic, h, w * panels)) !=
+                         VGGCL_OK) /* (kept as a link alone: its writer, not open yet, reads its permissions) */
                     r = cli_error(CLI_FAIL, "%s", vggcl_message(ctx));
                 else if ((wr.n++, wr.picture = 1, name_maps(ctx, &wr, 1)) != CLI_OK)
                     r = CLI_FAIL; /* (said) */

@@ -220,10 +220,11 @@ void cli_release_signals(void)
     raise(held_signal); /* (as it would have acted: the default ends the process) */
 }
 
-void cli_keep_earlier(const char *path, cli_kept *k)
+void cli_keep_earlier(const char *path, int may_move, cli_kept *k)
 {
     struct stat sb;
     k->kept = 0;
+    if (cli_is_stdout(path) || vggcl_output_descriptor(path) >= 0) return; /* (written through, never replaced) */
     if (!realpath(path, k->real) || stat(k->real, &sb) != 0 || !S_ISREG(sb.st_mode)) return;
     const char *slash = strrchr(k->real, '/'); /* (absolute: realpath's) */
     for (int tries = 0; tries < 100 && !k->kept; tries++) {
@@ -234,7 +235,7 @@ void cli_keep_earlier(const char *path, cli_kept *k)
             k->kept = 1;
         } else if (errno != EEXIST) { /* (no hard links there, or one refused: another's file under
                                         * protected_hardlinks) the file itself moved aside, its name then empty */
-            if (access(k->keep, F_OK) != 0 && rename(k->real, k->keep) == 0) k->kept = 2;
+            if (may_move && lstat(k->keep, &sb) != 0 && errno == ENOENT && rename(k->real, k->keep) == 0) k->kept = 2;
             return;
         }
     }
@@ -242,8 +243,9 @@ void cli_keep_earlier(const char *path, cli_kept *k)
 
 void cli_kept_end(cli_kept *k, const char *path, int put_back)
 {
+    struct stat sb;
     if (!k->kept) return;
-    if (k->kept == 2 && access(k->real, F_OK) != 0) put_back = 1; /* (moved aside and nothing named there: back) */
+    if (k->kept == 2 && lstat(k->real, &sb) != 0 && errno == ENOENT) put_back = 1; /* (moved, none named there) */
     k->kept = 0;
     if (!put_back) {
         unlink(k->keep);
@@ -271,7 +273,7 @@ int cli_name_all(vggcl_ctx *ctx, vggcl_npy_writer **w, const char *const *paths,
     for (int k = 0; k < n; k++) {
         if (!w[k]) continue;
         const int name = commit && rc == CLI_OK;
-        if (name && keep && k < last && !vggcl_npy_writer_direct(w[k])) cli_keep_earlier(paths[k], &keep[k]);
+        if (name && keep && k < last && !vggcl_npy_writer_direct(w[k])) cli_keep_earlier(paths[k], 1, &keep[k]);
         const vggcl_status st = vggcl_npy_writer_close(ctx, w[k], name);
         w[k] = NULL;
         if (name && st != VGGCL_OK) rc = cli_error(CLI_FAIL, "%s", vggcl_message(ctx));

@@ -647,13 +647,17 @@ static vggcl_status save_rows(vggcl_ctx *ctx, const vggcl_tuned *mine, int n, co
         ctx->log(ctx->log_user, msg);
     }
     if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) != 0) { /* (without a lock file, as before: the last writer's rows) */
-        if (ctx->log && errno == EWOULDBLOCK) { /* (another tune writing its rows: a moment; a stopped one: said) */
-            char msg[sizeof lock + 128];
+        const int held = errno == EWOULDBLOCK;
+        char msg[sizeof lock + 256], eb[128];
+        if (held) /* (another tune writing its rows: a moment; a stopped one: said) */
             snprintf(msg, sizeof msg, "waiting for the tuning table's lock %s: another process holds it (a vggcl tune "
                      "writing its rows)", lock);
-            ctx->log(ctx->log_user, msg);
-        }
-        flock(fd, LOCK_EX);
+        else /* (NFS without locks: ENOLCK) */
+            snprintf(msg, sizeof msg, "the tuning table's lock %s cannot be used (%s): its rows are written without it "
+                     "(a tune running at the same time may lose them, or its own)", lock,
+                     vggcl__strerror(errno, eb, sizeof eb));
+        if (ctx->log) ctx->log(ctx->log_user, msg);
+        if (held) flock(fd, LOCK_EX);
     }
     vggcl__tune_load(ctx);
     for (int i = 0; i < n && st == VGGCL_OK; i++) st = table_put(ctx, &mine[i]);

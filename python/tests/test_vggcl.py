@@ -1182,9 +1182,13 @@ def test_fork_during_another_threads_call(files, monkeypatch):
     m = Forking(files["weights"], device="ref")
     pid = m.fork_within()
     if pid == 0:  # (its count of calls back to none as the call returned; then close() closes: it was put off)
-        ok = m._calls == 0
-        m.close()
-        os._exit(0 if ok and not m._ptr else 1)
+        ok = False
+        try:
+            ok = m._calls == 0
+            m.close()
+            ok = ok and not m._ptr
+        finally:
+            os._exit(0 if ok else 1)  # (never back into pytest)
     assert os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 0
     m.close()
 
@@ -1231,6 +1235,12 @@ def test_images_taken_as_they_are(files):
         for _ in range(3):
             im = Image.open(files["images"][0])  # (not decoded yet)
             assert m.classify([im] * 12, resize=32, crop=32, batch=4, threads=4) == [one] * 12
+
+        def opened():  # (each closed once the next is asked for)
+            for _ in range(6):
+                with Image.open(files["images"][0]) as im:
+                    yield im
+        assert m.classify(opened(), resize=32, crop=32, batch=2, threads=2) == [one] * 6
         with Image.open(files["images"][1]) as im:
             pass  # (its file closed before it was decoded)
         for call in (lambda: m.classify([files["images"][0], im]), lambda: m.preprocess(im),

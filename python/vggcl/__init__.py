@@ -557,21 +557,19 @@ def preprocess(image: _Image, resize: _Resize = 256, crop: Optional[_Size] = Non
         ctx.close()
 
 
-def _undecoded(image):
-    """Whether image is a PIL image still to decode from its file (its tiles pending, which load() clears)."""
-    return callable(getattr(image, "load", None)) and bool(getattr(image, "tile", None))
-
-
-def _taken(image):
+def _taken(image, who):
     """An image classify reads ahead, as it is when taken: an array copied (a capture loop refills one buffer:
-    later frames were classified for earlier ones), a PIL image decoded copied (one still to decode from its file
-    left to the decoding threads), a path as it is."""
+    later frames were classified for earlier ones), a PIL image decoded here and copied (a generator may close
+    what it yields once the next is asked for; one object decoded on several threads at once failed at random),
+    a path as it is (decoded by the threads)."""
     if isinstance(image, (str, bytes, os.PathLike)):
         return image
     if callable(getattr(image, "convert", None)) and callable(getattr(image, "load", None)):
-        # (one still to decode from its file, its tiles pending: decoded by a thread, one at a time for one object;
-        # one decoded, which its maker may change: copied)
-        return image if _undecoded(image) else image.copy()
+        try:
+            image.load()
+        except Exception as e:  # noqa: BLE001 (said as _preprocess says it)
+            raise Error(f"{who}: the PIL image cannot be read: {type(e).__name__}: {e}", "arg") from None
+        return image.copy()
     if isinstance(image, np.ndarray):
         return image.copy()
     clone = getattr(image, "clone", None)  # (a torch tensor: copied as itself, its own hints kept)
@@ -941,8 +939,9 @@ class Model:
         image a list of the top classes as (class, name, probability: the softmax's; of a model of one class,
         the sigmoid of its logit), the name from the file's class
         names, else "class N". `threads` threads decode and preprocess
-        ahead while the device runs a batch (vggcl releases the GIL); by default, as `vggcl
-        classify`, vggcl_decode_threads_default(): one per core this process may run on, or on a
+        ahead while the device runs a batch (vggcl releases the GIL): paths; arrays and PIL images are copied
+        as they are taken (a PIL image decoded then, on this thread), so their maker may reuse them; by
+        default, as `vggcl classify`, vggcl_decode_threads_default(): one per core this process may run on, or on a
         CPU device, which computes on those cores, one per 16 of them. An unreadable image raises
         vggcl.Error naming it, and so does one whose logits are not finite (the weights or the
         preprocessing overflow float32 on it), where `vggcl classify` skips either and goes on. One path
@@ -960,16 +959,10 @@ class Model:
         p = self._preset(resize, crop, mean, std, draft)
         local = threading.local()  # a context per thread, for its error messages
 
-        decoding = {}  # id -> lock: a PIL image given several times decoded by one thread at a time (at once they
-        # failed at random; the list holds each while its futures run, so its id is its own)
-
         def prepare(k, path):
             if not hasattr(local, "ctx"):
                 local.ctx = _Context()
-            if not _undecoded(path):
-                return path, _preprocess(local.ctx, path, p, f"classify: paths[{k}]")
-            with decoding.setdefault(id(path), threading.Lock()):
-                return path, _preprocess(local.ctx, path, p, f"classify: paths[{k}]")
+            return path, _preprocess(local.ctx, path, p, f"classify: paths[{k}]")
 
         def named(k, path):  # (an image given as an array: its place in the list)
             if isinstance(path, (str, bytes, os.PathLike)):
@@ -980,7 +973,7 @@ class Model:
             said = False
             for k, path in items:
                 said = said or _draft_unused(path, draft)
-                yield k, _taken(path)
+                yield k, _taken(path, f"classify: paths[{k}]")
 
         out = []
         try:
