@@ -1232,6 +1232,13 @@ class Images(unittest.TestCase):
         self.assertIn("big.png: 4000 x 4000 pixels (width x height) is too large: more than 1000000, "
                       "VGGCL_MAX_IMAGE_PIXELS", stderr)
         self.assertLess(peak, 128 * 1024, "kB of RSS")
+        # an IHDR not first (its chunks were walked first, every iCCP inflated, before libpng refused it): refused
+        (self.d / "late.png").write_bytes(png[:8] + struct.pack(">I", 4) + b"tEXta\0bc" +
+                                          struct.pack(">I", zlib.crc32(b"tEXta\0bc")) + png[8:])
+        r = subprocess.run([VGGCL, *map(str, args[:-len(names)]), self.d / "late.png"], capture_output=True,
+                           text=True, timeout=300)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn(f"{self.d / 'late.png'}: corrupt PNG: its first chunk is not IHDR", r.stderr)
         for bad in ("0", "-5", "1e6", " 100", "178956971", "99999999999999999999999", "abc"):
             with self.subTest(bad=bad):
                 r = subprocess.run([VGGCL, *map(str, args)], capture_output=True, text=True, timeout=300,

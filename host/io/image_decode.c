@@ -298,7 +298,10 @@ static vggcl_status load_png(vggcl_ctx *ctx, const char *path, FILE *f, const vg
      * seconds of a 2 MB file the size would refuse) */
     unsigned char head[24];
     vggcl_status chunks = VGGCL_OK;
-    if (fread(head, 1, sizeof head, f) == sizeof head && !memcmp(head + 12, "IHDR", 4))
+    const int whole = fread(head, 1, sizeof head, f) == sizeof head;
+    if (whole && memcmp(head + 12, "IHDR", 4)) /* (libpng refuses it too, once the chunks were walked) */
+        chunks = vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: corrupt PNG: its first chunk is not IHDR", path);
+    else if (whole)
         chunks = vggcl__decoded_size_check(ctx, path, (unsigned long long)head[20] << 24 | head[21] << 16 |
                                            head[22] << 8 | head[23], (unsigned long long)head[16] << 24 |
                                            head[17] << 16 | head[18] << 8 | head[19], NULL);
