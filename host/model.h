@@ -104,12 +104,12 @@ struct vggcl_model {
 vggcl_status vggcl__meta_check(vggcl_ctx *ctx, const char *path, const char *key, const char *value, int classes);
 /* The same for the preset's keys (vggcl.resize, .crop, .mean, .std, .draft) alone. */
 vggcl_status vggcl__preset_meta_check(vggcl_ctx *ctx, const char *path, const char *key, const char *value);
-/* Whether metadata's vggcl.mean and vggcl.std texts (either may be NULL: torchvision's; both NULL: OK)
- * together keep pixel values within a float's range (a std of 1e-45 does not): VGGCL_OK, else
- * VGGCL_ERR_FORMAT said, naming path and the keys. */
 /* A metadata value of n numbers separated by commas into out (whole: sizes and flags, "72.0" too, as a converter
  * may write them); 0 when malformed (model_preset.c). */
 int vggcl__meta_numbers(const char *v, int n, int whole, float *out);
+/* Whether metadata's vggcl.mean and vggcl.std texts (either may be NULL: torchvision's; both NULL: OK)
+ * together keep pixel values within a float's range (a std of 1e-45 does not): VGGCL_OK, else
+ * VGGCL_ERR_FORMAT said, naming path and the keys. */
 vggcl_status vggcl__preset_meta_norm(vggcl_ctx *ctx, const char *path, const char *mean, const char *std);
 
 /* VGGCL_OK when o (may be NULL) holds a pool5 and a conv the loaders know; else VGGCL_ERR_ARG said. */

@@ -439,7 +439,8 @@ static const struct {
 } others[] = {
     { 0, 6, "GIF87a", "a GIF" }, { 0, 6, "GIF89a", "a GIF" }, { 4, 8, "ftypheic", "an HEIC (HEIF)" },
     { 4, 8, "ftypheix", "an HEIC (HEIF)" }, { 4, 8, "ftypheis", "an HEIC (HEIF)" },
-    { 4, 8, "ftypheim", "an HEIC (HEIF)" }, { 4, 8, "ftyphevc", "an HEIC (HEIF)" }, { 4, 8, "ftypmif1", "an HEIF" }, { 4, 8, "ftypmsf1", "an HEIF" },
+    { 4, 8, "ftypheim", "an HEIC (HEIF)" }, { 4, 8, "ftyphevc", "an HEIC (HEIF)" }, { 4, 8, "ftypmif1", "an HEIF" },
+    { 4, 8, "ftypmsf1", "an HEIF" },
     { 4, 8, "ftypavif", "an AVIF" }, { 4, 8, "ftypavis", "an AVIF" },
     { 0, 2, "\xff\x0a", "a JPEG XL" }, { 4, 8, "JXL \r\n\x87\n", "a JPEG XL" },
     { 4, 8, "jP  \r\n\x87\n", "a JPEG 2000" }, { 0, 3, "P7\n", "a PAM (P7; PNM's P1-P6 are read)" },
