@@ -496,11 +496,7 @@ def _preprocess(ctx, image, p, who="preprocess"):
     else:
         if image is None:
             raise Error(f"{who}: expected an image path or an (H, W, 3) (or gray (H, W)) uint8 image, got None", "arg")
-        if callable(getattr(image, "convert", None)) and callable(getattr(image, "load", None)):
-            try:  # (a PIL image decodes when first used: its failure was numpy's "object of shape ()")
-                image.load()
-            except Exception as e:  # noqa: BLE001 (PIL's OSError, or its AttributeError on a closed file)
-                raise Error(f"{who}: the PIL image cannot be read: {type(e).__name__}: {e}", "arg") from None
+        _pil_loaded(image, who)
         if getattr(image, "mode", "RGB") != "RGB" and callable(getattr(image, "convert", None)):
             image = image.convert("RGB")  # (a PIL image of another mode, as ImageFolder's loader converts it: its
             # YCbCr, LAB and HSV bytes were read as RGB, its gray, palette and RGBA refused as "a float image")
@@ -557,6 +553,18 @@ def preprocess(image: _Image, resize: _Resize = 256, crop: Optional[_Size] = Non
         ctx.close()
 
 
+def _pil_loaded(image, who):
+    """Whether image is a PIL image, decoded now if it was not (PIL decodes when first used); Error naming who
+    where it cannot be (its file closed: numpy's "object of shape ()" said it)."""
+    if not (callable(getattr(image, "convert", None)) and callable(getattr(image, "load", None))):
+        return False
+    try:
+        image.load()
+    except Exception as e:  # noqa: BLE001 (PIL's OSError, or its AttributeError on a closed file)
+        raise Error(f"{who}: the PIL image cannot be read: {type(e).__name__}: {e}", "arg") from None
+    return True
+
+
 def _taken(image, who):
     """An image classify reads ahead, as it is when taken: an array copied (a capture loop refills one buffer:
     later frames were classified for earlier ones), a PIL image decoded here and copied (a generator may close
@@ -564,11 +572,7 @@ def _taken(image, who):
     a path as it is (decoded by the threads)."""
     if isinstance(image, (str, bytes, os.PathLike)):
         return image
-    if callable(getattr(image, "convert", None)) and callable(getattr(image, "load", None)):
-        try:
-            image.load()
-        except Exception as e:  # noqa: BLE001 (said as _preprocess says it)
-            raise Error(f"{who}: the PIL image cannot be read: {type(e).__name__}: {e}", "arg") from None
+    if _pil_loaded(image, who):
         return image.copy()
     if isinstance(image, np.ndarray):
         return image.copy()
@@ -931,7 +935,8 @@ class Model:
     def _preset(self, resize=None, crop=None, mean=None, std=None, draft=None):
         return _preset(self._ctx, self._live(), resize, crop, mean, std, draft)
 
-    def classify(self, paths: Union[_Image, Iterable[_Image]], top: int = 5, batch: int = 8, threads: Optional[int] = None, *,
+    def classify(self, paths: Union[_Image, Iterable[_Image]], top: int = 5, batch: int = 8,
+                 threads: Optional[int] = None, *,
                  resize: Optional[_Resize] = None, crop: Optional[_Size] = None, mean: Optional[_Floats] = None,
                  std: Optional[_Floats] = None, draft: Optional[bool] = None) -> list[list[tuple[int, str, float]]]:
         """Image paths (or images as preprocess takes them: (H, W, 3) uint8 arrays, (H, W) gray ones, PIL images
