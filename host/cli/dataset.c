@@ -267,7 +267,7 @@ static int shard_parse(const char *spec, int *i, int *of)
 }
 
 int cli_shard(const char *cmd, const char *spec, char ***files, int *n, char ***lead, int *n_lead, int *n_after,
-              int *index)
+              int *index, int *count)
 {
     int i, of, lo, hi;
     if (!shard_parse(spec, &i, &of)) /* (sscanf's %d wrapped 1/4294967298 to 1/2) */
@@ -288,6 +288,6 @@ int cli_shard(const char *cmd, const char *spec, char ***files, int *n, char ***
         if (k < lo) (*lead)[k] = (*files)[k];
         else if (k >= hi) (*lead)[k - (hi - lo)] = (*files)[k];
     memmove(*files, *files + lo, sizeof **files * (size_t)(hi - lo));
-    *n = hi - lo, *n_lead = lo, *n_after = others - lo, *index = i;
+    *n = hi - lo, *n_lead = lo, *n_after = others - lo, *index = i, *count = of;
     return CLI_OK;
 }
