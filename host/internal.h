@@ -74,6 +74,7 @@ typedef struct {
 
 struct vggcl_ctx {
     char msg[8192];
+    int os_error;          /* errno behind the failure msg says, where it was a file's (vggcl_os_error); else 0 */
     int selected;          /* vggcl_select_device was called successfully */
     int models;            /* models loaded with it and not freed (vggcl_ctx_free waits for the last) */
     int closing;           /* vggcl_ctx_free was called while models remained */
@@ -157,6 +158,10 @@ cl_int vggcl__fault_cleanup(vggcl_ctx *ctx, cl_int got);
 /* Sets the context's message (printf-style) and returns status. ctx may be NULL. */
 vggcl_status vggcl__fail(vggcl_ctx *ctx, vggcl_status status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* vggcl__fail's VGGCL_ERR_IO for a file the system refused, keeping its errno for vggcl_os_error (vggcl__fail
+ * itself sets none: its failure is not the system's). */
+vggcl_status vggcl__fail_os(vggcl_ctx *ctx, int err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* An argument the caller must give (a pointer the header does not let be NULL): VGGCL_ERR_ARG from the
  * function, naming the function fn and the argument, when it is NULL. */

@@ -3,6 +3,7 @@
  * a model of another context, options out of range. Each is an error status
  * with a message naming what was wrong; none crashes, writes out of bounds or
  * leaves a file (these crashed, overflowed or wrote files vggcl then refused). */
+#include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <math.h>
@@ -62,6 +63,37 @@ START_TEST(test_preprocess_arguments)
     vggcl_preprocess_defaults(&p);
     ck_assert_int_eq(vggcl_image_preprocess(ctx, rgb, 4, 4, &p, &out, &h, &w), VGGCL_OK);
     vggcl_free(out);
+    vggcl_ctx_free(ctx);
+}
+END_TEST
+
+/* vggcl_os_error: the errno of a file the system refused, for a caller that acts on it (Python's
+ * FileNotFoundError); 0 for a failure that is not the system's, and after one, for a NULL context. */
+START_TEST(test_os_error)
+{
+    vggcl_ctx *ctx = ref_ctx();
+    vggcl_model *m = NULL;
+    unsigned char *rgb = NULL;
+    int h, w;
+    ck_assert_int_eq(vggcl_os_error(NULL), 0);
+    ck_assert_int_eq(vggcl_os_error(ctx), 0);
+    said(ctx, vggcl_model_load(ctx, "/nonexistent-vggcl-dir/m.safetensors", NULL, &m), VGGCL_ERR_IO,
+         "cannot open weights file");
+    ck_assert_int_eq(vggcl_os_error(ctx), ENOENT);
+    said(ctx, vggcl_model_load(ctx, "/tmp", NULL, &m), VGGCL_ERR_IO, "/tmp");
+    ck_assert_int_eq(vggcl_os_error(ctx), EISDIR);
+    said(ctx, vggcl_image_load(ctx, "/nonexistent-vggcl-dir/a.jpg", &rgb, &h, &w), VGGCL_ERR_IO, "cannot open image");
+    ck_assert_int_eq(vggcl_os_error(ctx), ENOENT);
+    said(ctx, vggcl_image_load(ctx, NULL, &rgb, &h, &w), VGGCL_ERR_ARG, "NULL"); /* (not the system's: none kept) */
+    ck_assert_int_eq(vggcl_os_error(ctx), 0);
+    said(ctx, vggcl_npy_write(ctx, "/nonexistent-vggcl-dir/o.npy", 1, (const long long[]){ 1 }, (const float[]){ 1 }),
+         VGGCL_ERR_IO, "its folder /nonexistent-vggcl-dir is not there");
+    ck_assert_int_eq(vggcl_os_error(ctx), ENOENT);
+    const char *text = tu_tmp("not-an-image.jpg");
+    tu_write_bytes(text, "plain text, not a JPEG\n", 23);
+    said(ctx, vggcl_image_load(ctx, text, &rgb, &h, &w), VGGCL_ERR_FORMAT, "not a JPEG"); /* (read, malformed) */
+    ck_assert_int_eq(vggcl_os_error(ctx), 0);
+    remove(text);
     vggcl_ctx_free(ctx);
 }
 END_TEST
@@ -996,6 +1028,7 @@ int main(void)
     tcase_add_test(tc, test_null_arguments);
     tcase_add_test(tc, test_png_write_fails);
     tcase_add_test(tc, test_image_max_pixels);
+    tcase_add_test(tc, test_os_error);
     tcase_add_test(tc, test_npy_writer_direct);
     tcase_add_test(tc, test_proc_pid_fd);
     tcase_add_test(tc, test_preprocess_arguments);

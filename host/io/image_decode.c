@@ -469,8 +469,8 @@ vggcl_status vggcl__image_load_part(vggcl_ctx *ctx, const char *path, const vggc
     FILE *f = vggcl__open_input(path, 0, NULL, &err);
     if (!f) {
         char eb[128];
-        return vggcl__fail(ctx, VGGCL_ERR_IO, "%s: cannot open image: %s", vggcl__path_shown(path),
-                           err ? vggcl__strerror(err, eb, sizeof eb) : "not a regular file");
+        return vggcl__fail_os(ctx, err, "%s: cannot open image: %s", vggcl__path_shown(path),
+                              err ? vggcl__strerror(err, eb, sizeof eb) : "not a regular file");
     }
     const size_t got = fread(magic, 1, sizeof magic, f);
     const int empty = got == 0 && feof(f); /* (before rewind, which clears it) */

@@ -56,8 +56,8 @@ vggcl_status vggcl__load_webp(vggcl_ctx *ctx, const char *path, FILE *f, const v
         const int e = ferror(f) ? errno : 0;
         char eb[128];
         free(data);
-        return vggcl__fail(ctx, VGGCL_ERR_IO, "%s: cannot read image: %s", path,
-                           e ? vggcl__strerror(e, eb, sizeof eb) : "it became shorter while read");
+        return vggcl__fail_os(ctx, e, "%s: cannot read image: %s", path,
+                              e ? vggcl__strerror(e, eb, sizeof eb) : "it became shorter while read");
     }
     /* the canvas's size first: the decoder allocates two canvases when it is made */
     WebPBitstreamFeatures feat;

@@ -46,8 +46,8 @@ vggcl_status vggcl_png_write(vggcl_ctx *ctx, const char *path, const unsigned ch
         char eb[128];
         png_destroy_write_struct(&png, &info);
         const vggcl_status said = e && o->direct_fd >= 0 ? vggcl__output_write_failed(ctx, o, e) /* (the staged copy) */
-                                : vggcl__fail(ctx, VGGCL_ERR_IO, "%s: cannot write PNG: %s%s%s", path, err.msg,
-                                              e ? ": " : "", e ? vggcl__strerror(e, eb, sizeof eb) : "");
+                                : vggcl__fail_os(ctx, e, "%s: cannot write PNG: %s%s%s", path, err.msg,
+                                                 e ? ": " : "", e ? vggcl__strerror(e, eb, sizeof eb) : "");
         vggcl__output_abort(o);
         free(o);
         return said;

@@ -164,7 +164,7 @@ static vggcl_status short_read(vggcl_ctx *ctx, const char *path, FILE *fp, const
 {
     char eb[128];
     if (ferror(fp))
-        return vggcl__fail(ctx, VGGCL_ERR_IO, "%s: cannot read %s: %s", path, what, vggcl__strerror(errno, eb, sizeof eb));
+        return vggcl__fail_os(ctx, errno, "%s: cannot read %s: %s", path, what, vggcl__strerror(errno, eb, sizeof eb));
     return VGGCL_OK;
 }
 
@@ -179,7 +179,7 @@ static vggcl_status read_header(vggcl_ctx *ctx, const char *path, FILE *fp, int 
     struct stat sb;
     char eb[128];
     if (fstat(fileno(fp), &sb) != 0)
-        return vggcl__fail(ctx, VGGCL_ERR_IO, "%s: cannot read input: %s", path, vggcl__strerror(errno, eb, sizeof eb));
+        return vggcl__fail_os(ctx, errno, "%s: cannot read input: %s", path, vggcl__strerror(errno, eb, sizeof eb));
     const int stream = !S_ISREG(sb.st_mode); /* (a pipe: its size is not known before its values are read) */
     const size_t got = read_bytes(pre, 10, fp);
     if (got != 10 && short_read(ctx, path, fp, "input") != VGGCL_OK) return VGGCL_ERR_IO;
@@ -247,17 +247,17 @@ static vggcl_status open_input(vggcl_ctx *ctx, const char *path, int streams, FI
     const int held = streams && !err ? vggcl_output_descriptor(path) : -1; /* (fstat says whether it is open) */
     const int seen = held >= 0 && fstat(held, &sb) == 0;
     if (!seen || !S_ISFIFO(sb.st_mode)) /* (standard input from /dev/null: said as a device, not as not held) */
-        return vggcl__fail(ctx, VGGCL_ERR_IO, "%s: cannot open input: %s", vggcl__path_shown(path),
-                           err ? vggcl__strerror(err, eb, sizeof eb)
-                           : seen && S_ISCHR(sb.st_mode)
-                               ? "a device (a terminal, /dev/null), not a regular file or a pipe"
-                           : streams ? "not a regular file, nor a pipe this process holds (standard input)"
-                                     : "not a regular file");
+        return vggcl__fail_os(ctx, err, "%s: cannot open input: %s", vggcl__path_shown(path),
+                              err ? vggcl__strerror(err, eb, sizeof eb)
+                              : seen && S_ISCHR(sb.st_mode)
+                                  ? "a device (a terminal, /dev/null), not a regular file or a pipe"
+                              : streams ? "not a regular file, nor a pipe this process holds (standard input)"
+                                        : "not a regular file");
     const int fd = fcntl(held, F_DUPFD_CLOEXEC, 3);
     if (fd >= 0 && (*fp = fdopen(fd, "rb"))) return VGGCL_OK;
     err = errno;
     if (fd >= 0) close(fd);
-    return vggcl__fail(ctx, VGGCL_ERR_IO, "%s: cannot open input: %s", path, vggcl__strerror(err, eb, sizeof eb));
+    return vggcl__fail_os(ctx, err, "%s: cannot open input: %s", path, vggcl__strerror(err, eb, sizeof eb));
 }
 
 /* count values from fp into *out (allocated). From a pipe they are read in steps, so a header that

@@ -223,9 +223,9 @@ static vggcl_status io_fail(vggcl_ctx *ctx, const vggcl__output *o, const char *
     folder_of(o->target[0] ? o->target : o->path, dir, sizeof dir); /* (where it is made: a symlink's target's) */
     if (err == ENOENT && stat(dir, &sb) != 0) /* (said as "No such file or directory" of the file; of a folder never
                                               * there, a library caller's wrong path, as removed while written) */
-        return vggcl__fail(ctx, VGGCL_ERR_IO, "%s: %s: its folder %s is not there%s", o->path, what, dir,
-                           o->opened ? " (removed while the run wrote it?)" : "");
-    return vggcl__fail(ctx, VGGCL_ERR_IO, "%s: %s: %s", o->path, what, vggcl__strerror(err, eb, sizeof eb));
+        return vggcl__fail_os(ctx, err, "%s: %s: its folder %s is not there%s", o->path, what, dir,
+                              o->opened ? " (removed while the run wrote it?)" : "");
+    return vggcl__fail_os(ctx, err, "%s: %s: %s", o->path, what, vggcl__strerror(err, eb, sizeof eb));
 }
 
 /* Where a direct output is staged: $TMPDIR, else /tmp. */

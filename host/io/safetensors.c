@@ -111,12 +111,12 @@ static vggcl_status read_head(vggcl_ctx *ctx, const char *path, FILE **fpp, unsi
     unsigned char prefix[8];
     FILE *fp = vggcl__open_input(path, 0, NULL, &err);
     if (!fp && err && err != EISDIR)
-        return vggcl__fail(ctx, VGGCL_ERR_IO, "%s: cannot open weights file: %s", vggcl__path_shown(path),
-                           vggcl__strerror(err, eb, sizeof eb));
+        return vggcl__fail_os(ctx, err, "%s: cannot open weights file: %s", vggcl__path_shown(path),
+                              vggcl__strerror(err, eb, sizeof eb));
     if (fp && fseek(fp, 0, SEEK_END) == 0) len = ftell(fp);
     if (len < 0 || fseek(fp, 0, SEEK_SET) != 0) {
         if (fp) fclose(fp);
-        return vggcl__fail(ctx, VGGCL_ERR_IO, "%s: cannot read weights file (not a regular file?)", path);
+        return vggcl__fail_os(ctx, fp ? 0 : err, "%s: cannot read weights file (not a regular file?)", path);
     }
     if (len < 8) {
         fclose(fp);
@@ -494,8 +494,10 @@ vggcl_status vggcl__st_read(vggcl_ctx *ctx, const vggcl__st_file *f, const vggcl
             got += (size_t)k;
         } else if (k == 0 || errno != EINTR) {
             char eb[128];
-            return vggcl__fail(ctx, VGGCL_ERR_IO, "%s: cannot read tensor '%s': %s", f->path, t->name,
-                               k ? vggcl__strerror(errno, eb, sizeof eb) : "the file is shorter than when it was opened");
+            const int e = k ? errno : 0;
+            return vggcl__fail_os(ctx, e, "%s: cannot read tensor '%s': %s", f->path, t->name,
+                                  e ? vggcl__strerror(e, eb, sizeof eb)
+                                    : "the file is shorter than when it was opened");
         }
     }
     return VGGCL_OK;

@@ -554,11 +554,12 @@ static vggcl_status table_writable(vggcl_ctx *ctx)
     }
     const int unwritable = vggcl__cache_unwritable(dir);
     if (unwritable) /* (found before the tuning: the table would be refused after it) */
-        return vggcl__fail(ctx, VGGCL_ERR_IO, "%s: the cache folder, where the tuning table goes, cannot be written: %s "
-                                              "(see VGGCL_CACHE_DIR)", dir, vggcl__strerror(unwritable, eb, sizeof eb));
+        return vggcl__fail_os(ctx, unwritable, "%s: the cache folder, where the tuning table goes, cannot be "
+                              "written: %s (see VGGCL_CACHE_DIR)", dir, vggcl__strerror(unwritable, eb, sizeof eb));
     if (ctx->tune_unread_errno) /* (its rows, unread, would be lost) */
-        return vggcl__fail(ctx, VGGCL_ERR_IO, "%s: the tuning table could not be read whole (%s): not replaced; try "
-                           "again, or mend or move it away", ctx->tune_path, vggcl__strerror(ctx->tune_unread_errno, eb, sizeof eb));
+        return vggcl__fail_os(ctx, ctx->tune_unread_errno, "%s: the tuning table could not be read whole (%s): not "
+                              "replaced; try again, or mend or move it away", ctx->tune_path,
+                              vggcl__strerror(ctx->tune_unread_errno, eb, sizeof eb));
     if (ctx->tune_refused) /* (its rows, unread, would be lost) */
         return vggcl__fail(ctx, VGGCL_ERR_IO, "%s: the tuning table is not a regular file of this user that only the "
                            "user can write to (a link, a folder, or writable by others): not replaced; make it "

@@ -24,11 +24,9 @@ static void keep_ends(char *msg, size_t cap, const char *whole, size_t n)
     msg[head + sizeof gap - 1 + tail] = '\0';
 }
 
-vggcl_status vggcl__fail(vggcl_ctx *ctx, vggcl_status status, const char *fmt, ...)
+static void set_message(vggcl_ctx *ctx, const char *fmt, va_list ap)
 {
-    if (!ctx) return status;
-    va_list ap, again;
-    va_start(ap, fmt);
+    va_list again;
     va_copy(again, ap);
     /* (numbers with a '.', whatever locale the host program set: "mean 0,485,0,456,0,406" under de_DE) */
     const locale_t before = vggcl__c_locale_begin();
@@ -39,8 +37,28 @@ vggcl_status vggcl__fail(vggcl_ctx *ctx, vggcl_status status, const char *fmt, .
     vggcl__c_locale_end(before);
     free(whole);
     va_end(again);
+}
+
+vggcl_status vggcl__fail(vggcl_ctx *ctx, vggcl_status status, const char *fmt, ...)
+{
+    if (!ctx) return status;
+    va_list ap;
+    va_start(ap, fmt);
+    set_message(ctx, fmt, ap);
     va_end(ap);
+    ctx->os_error = 0;
     return status;
+}
+
+vggcl_status vggcl__fail_os(vggcl_ctx *ctx, int err, const char *fmt, ...)
+{
+    if (!ctx) return VGGCL_ERR_IO;
+    va_list ap;
+    va_start(ap, fmt);
+    set_message(ctx, fmt, ap);
+    va_end(ap);
+    ctx->os_error = err;
+    return VGGCL_ERR_IO;
 }
 
 vggcl_status vggcl__fail_around(vggcl_ctx *ctx, vggcl_status status, const char *before, const char *after)
@@ -48,7 +66,10 @@ vggcl_status vggcl__fail_around(vggcl_ctx *ctx, vggcl_status status, const char 
     char msg[sizeof ctx->msg];
     if (!ctx) return status;
     memcpy(msg, ctx->msg, sizeof msg);
-    return vggcl__fail(ctx, status, "%s%s%s", before, msg, after);
+    const int err = ctx->os_error; /* (the same failure, said with more) */
+    vggcl__fail(ctx, status, "%s%s%s", before, msg, after);
+    ctx->os_error = err;
+    return status;
 }
 
 const char *vggcl__cl_error_name(cl_int err)
@@ -118,6 +139,11 @@ size_t vggcl__pow2_floor(size_t limit)
 const char *vggcl_message(const vggcl_ctx *ctx)
 {
     return ctx ? ctx->msg : "out of host memory";
+}
+
+int vggcl_os_error(const vggcl_ctx *ctx)
+{
+    return ctx ? ctx->os_error : 0;
 }
 
 const char *vggcl__strerror(int err, char *buf, size_t len)

@@ -99,8 +99,8 @@ static vggcl_status read_override(vggcl_ctx *ctx, const char *layer, const char 
                            "bytes", layer, file, sizeof path - 1);
     FILE *f = vggcl__open_input(path, 0, NULL, &err);
     if (!f)
-        return vggcl__fail(ctx, VGGCL_ERR_IO, "%s: kernel source %s (from VGGCL_KERNEL_DIR) cannot be opened: %s", layer,
-                           path, err ? vggcl__strerror(err, eb, sizeof eb) : "not a regular file");
+        return vggcl__fail_os(ctx, err, "%s: kernel source %s (from VGGCL_KERNEL_DIR) cannot be opened: %s",
+                              layer, path, err ? vggcl__strerror(err, eb, sizeof eb) : "not a regular file");
     char *buf = NULL;
     long len = -1;
     if (fseek(f, 0, SEEK_END) == 0) len = ftell(f);

@@ -294,6 +294,7 @@ void vggcl__cache_store(vggcl_ctx *ctx, const char *src, const char *options, cl
         hd->sum = checksum(bin, size);
         memcpy(hd + 1, bin, size);
         memcpy(msg, ctx->msg, sizeof msg);
+        const int os_error = ctx->os_error;
         /* (a folder not usable or writable at the first compile was said with it; one that became so after, as
          * a file system remounted read-only, is said here: the compile's line had said "then cached in") */
         if (vggcl__cache_write(ctx, path, hd, sizeof *hd + size) != VGGCL_OK && ctx->log && !ctx->told_cache_write) {
@@ -304,6 +305,7 @@ void vggcl__cache_store(vggcl_ctx *ctx, const char *src, const char *options, cl
             ctx->log(ctx->log_user, note);
         }
         memcpy(ctx->msg, msg, sizeof msg);
+        ctx->os_error = os_error;
     }
     free(hd);
     free(bin);

@@ -5,6 +5,7 @@ VGGCL_LIBRARY the built libvggcl.so, VGGCL_BINARY the built command.
 """
 import copy
 import ctypes
+import errno
 import gc
 import json
 import logging
@@ -732,7 +733,27 @@ def test_error_kinds_and_odd_arguments(files):
     # each library kind also Python's own exception of it (a missing file could not be caught as OSError)
     with pytest.raises(OSError) as e:
         vggcl.Model(files["dir"] / "nope.safetensors")
-    assert (type(e.value), e.value.status) == (vggcl.FileError, "io")
+    assert isinstance(e.value, vggcl.FileError) and e.value.status == "io"
+    # and the OSError subclass of its errno, with errno, strerror and filename as open()'s (`except
+    # FileNotFoundError` missed a model not there); its text is vggcl's message, through pickle too
+    missing = files["dir"] / "nope.safetensors"
+    for call in (lambda: vggcl.Model(missing), lambda: vggcl.load_image(missing),
+                 lambda: vggcl.preprocess(str(missing))):
+        with pytest.raises(FileNotFoundError) as e:
+            call()
+        assert isinstance(e.value, vggcl.FileError) and e.value.status == "io"
+        assert (e.value.errno, e.value.strerror, e.value.filename) == (errno.ENOENT, os.strerror(errno.ENOENT),
+                                                                     str(missing))
+        assert str(e.value).startswith(f"{missing}: cannot open ") and "[Errno" not in str(e.value)
+        again = pickle.loads(pickle.dumps(e.value))
+        assert (type(again), str(again), again.errno, again.filename) == (type(e.value), str(e.value), e.value.errno,
+                                                                         e.value.filename)
+    with pytest.raises(IsADirectoryError) as e:
+        vggcl.load_image(files["dir"])
+    assert isinstance(e.value, vggcl.FileError) and e.value.errno == errno.EISDIR
+    with pytest.raises(vggcl.FileError) as e:  # (opened, but not a file: the system refused nothing)
+        vggcl.Model("/dev/null")
+    assert (type(e.value), e.value.errno, e.value.filename) == (vggcl.FileError, None, None)
     with pytest.raises(RuntimeError) as e:
         vggcl.Model(files["weights"], device="no-such-device")
     assert (type(e.value), e.value.status) == (vggcl.DeviceError, "no_device")

@@ -57,24 +57,58 @@ class Error(Exception):
     logits that are not finite. Each kind raises a subclass that is also Python's own exception of the kind,
     so `except OSError` or `except ValueError` catches them too: "io" FileError (OSError); "arg", "format" and
     "shape" InvalidInput (ValueError); "nomem" and "device_memory" OutOfMemory (MemoryError); "no_device" and
-    "device" DeviceError (RuntimeError)."""
+    "device" DeviceError (RuntimeError); a FileError of a file the system refused is also the OSError subclass
+    Python raises for its errno (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError), with
+    errno, strerror and filename set as an OSError's (filename: the call's path, where the failure was that file's;
+    None where it was another file's)."""
 
-    def __new__(cls, message="", status=None):
+    def __new__(cls, message="", status=None, errno=None, filename=None):
         if cls is Error:  # (a subclass by the library's kind; the message alone as its args, as OSError takes it)
             cls = _KINDS.get(status, Error)
+        if cls is FileError and errno:  # (as OSError(errno, ...) makes a FileNotFoundError of ENOENT)
+            cls = _FILE_KINDS.get(type(OSError(errno, "")), FileError)
         if issubclass(cls, MemoryError):  # (MemoryError's own refuses a subclass of two bases: "not safe")
             return Exception.__new__(cls, message)
         return super().__new__(cls, message)
 
-    def __init__(self, message="", status=None):
+    def __init__(self, message="", status=None, errno=None, filename=None):
         text = _escape(str(message))  # (any message, as Exception takes: Error(404) failed in re.sub)
         super().__init__(text)
         self.args = (text,)  # (OSError's __init__ does nothing where another __new__ made it: its raw message kept)
         self.status = status
+        if isinstance(self, OSError):
+            self.errno, self.strerror, self.filename = errno, os.strerror(errno) if errno else None, filename
 
 
 class FileError(Error, OSError):
-    """A file could not be opened, read or written (status "io")."""
+    """A file could not be opened, read or written (status "io"); errno, strerror and filename as an OSError's
+    where the system refused it."""
+
+    def __str__(self):  # (the message alone: OSError's shows "[Errno 2] No such file or directory: 'path'" instead)
+        return Exception.__str__(self)
+
+    def __reduce__(self):  # (OSError's gives (errno, strerror, filename) as the arguments, which Error takes otherwise)
+        return type(self), (self.args[0] if self.args else "", self.status, self.errno, self.filename), self.__dict__
+
+
+class _FileNotFound(FileError, FileNotFoundError):
+    """A FileError of a file not there (ENOENT)."""
+
+
+class _PermissionDenied(FileError, PermissionError):
+    """A FileError of a file not allowed (EACCES, EPERM)."""
+
+
+class _IsAFolder(FileError, IsADirectoryError):
+    """A FileError of a folder given for a file (EISDIR)."""
+
+
+class _NotAFolder(FileError, NotADirectoryError):
+    """A FileError of a path through a file that is not a folder (ENOTDIR)."""
+
+
+_FILE_KINDS = {FileNotFoundError: _FileNotFound, PermissionError: _PermissionDenied, IsADirectoryError: _IsAFolder,
+               NotADirectoryError: _NotAFolder}
 
 
 class InvalidInput(Error, ValueError):
@@ -179,6 +213,7 @@ _free = _sig("vggcl_free", None, _p)
 _ctx_new = _sig("vggcl_ctx_new", _p)
 _ctx_free = _sig("vggcl_ctx_free", None, _p)
 _message = _sig("vggcl_message", ctypes.c_char_p, _p)
+_os_error = _sig("vggcl_os_error", ctypes.c_int, _p)
 _list_devices = _sig("vggcl_list_devices", ctypes.c_int, _p, ctypes.POINTER(_DeviceInfo), ctypes.c_int, _i)
 _select_device = _sig("vggcl_select_device", ctypes.c_int, _p, ctypes.c_char_p)
 _device_name = _sig("vggcl_device_name", ctypes.c_char_p, _p)
@@ -370,9 +405,15 @@ class _Context:
             raise OutOfMemory("vggcl: out of host memory", "nomem")
         _set_log(self.ptr, _on_log, self.ptr)  # (user: the context, for _said)
 
-    def check(self, status):
+    def check(self, status, path=None):
+        """Raises the library's failure; path: the file the call was given, the Error's filename where the
+        message is that file's (it starts with its name)."""
         if status != 0:
-            raise Error(_text(_message(self.ptr)), _kind(status))
+            message = _text(_message(self.ptr))
+            errno = _os_error(self.ptr)
+            name = os.fsdecode(path) if path is not None else None
+            filename = name if errno and name and message.startswith(name + ":") else None
+            raise Error(message, _kind(status), errno or None, filename)
 
     def close(self):
         if self.ptr:
@@ -477,7 +518,8 @@ def _copied(ptr, shape, dtype):
 def _load_image(ctx, path):
     rgb = ctypes.POINTER(ctypes.c_ubyte)()
     h, w = ctypes.c_int(), ctypes.c_int()
-    ctx.check(_image_load(ctx.ptr, _bytes(path, "the image"), ctypes.byref(rgb), ctypes.byref(h), ctypes.byref(w)))
+    name = _bytes(path, "the image")
+    ctx.check(_image_load(ctx.ptr, name, ctypes.byref(rgb), ctypes.byref(h), ctypes.byref(w)), name)
     try:
         return _copied(rgb, (h.value, w.value, 3), np.uint8)
     finally:
@@ -491,8 +533,9 @@ def _preprocess(ctx, image, p, who="preprocess"):
     out = _f()
     oh, ow = ctypes.c_int(), ctypes.c_int()
     if isinstance(image, (str, bytes, os.PathLike)):
-        ctx.check(_image_read(ctx.ptr, _bytes(image, "the image"), ctypes.byref(p), ctypes.byref(out),
-                              ctypes.byref(oh), ctypes.byref(ow)))
+        name = _bytes(image, "the image")
+        ctx.check(_image_read(ctx.ptr, name, ctypes.byref(p), ctypes.byref(out), ctypes.byref(oh), ctypes.byref(ow)),
+                  name)
     else:
         if image is None:
             raise Error(f"{who}: expected an image path or an (H, W, 3) (or gray (H, W)) uint8 image, got None", "arg")
@@ -698,7 +741,7 @@ class Model:
                                 f"{conv!r}", "arg")
             spec = None if device is None else _bytes(_device_spec(device), "device")
             self._ctx.check(_select_device(self._ctx.ptr, spec))
-            self._ctx.check(_model_load(self._ctx.ptr, file, ctypes.byref(opts), ctypes.byref(self._ptr)))
+            self._ctx.check(_model_load(self._ctx.ptr, file, ctypes.byref(opts), ctypes.byref(self._ptr)), file)
             made_for = self.metadata("vggcl.pool5")
             if pool5 is not None and not features_only and made_for in ("keep", "drop") and made_for != pool5:
                 # (as the command says it; features alone are what a head for that setting is trained on)
