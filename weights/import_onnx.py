@@ -1382,6 +1382,9 @@ def convert_file(a):
         raise Refused(f"out of memory reading the model's tensors (the largest, '{largest[0]}', declares "
                       f"{largest[1] / 2 ** 30:.1f} GiB)" if largest[0] else "out of memory reading the model")
     except Exception as e:  # onnx raises DecodeError, OSError, ...
+        short = cut_short(a.model)
+        if short:
+            raise Refused(f"cannot read the ONNX model: the file is truncated: {short}")
         raise Refused(f"cannot read the ONNX model: {str(e).splitlines()[0] if str(e) else type(e).__name__}"
                       f"{file_kind(a.model)}")
     newer = newer_than_checker(model)  # (Debian 12's onnx 1.12 checks IR 8 and opset 17; torch 2 writes newer)
@@ -1491,6 +1494,46 @@ def file_kind(path):
         return " (an HTML page: a download that got a web page instead of the file?)"
     if all(32 <= b < 127 or b in b"\t\r\n" for b in head):
         return " (text, not an ONNX protobuf)"
+    return ""
+
+
+def cut_short(path):
+    """Where a file whose top-level protobuf fields are whole but the last, which runs past the file's end, ends
+    (an interrupted download or copy: protobuf says "Error parsing message" alone), else ""."""
+    def varint(f):  # (None: the file ends within it)
+        value = 0
+        for shift in range(0, 70, 7):
+            b = f.read(1)
+            if not b:
+                return None
+            value |= (b[0] & 0x7F) << shift
+            if b[0] < 0x80:
+                return value
+        raise ValueError("a varint of more than 10 bytes")
+
+    def said(field, short):
+        name = {7: " (the graph)", 8: " (the opset imports)", 14: " (the metadata)", 25: " (the functions)"}
+        return f"it ends {short} field {field}{name.get(field, '')}, at byte {size}: an interrupted download or " \
+               "copy? fetch it again"
+    try:
+        size = os.path.getsize(path)
+        with open(path, "rb") as f:
+            while f.tell() < size:
+                key = varint(f)
+                if key is None or key >> 3 == 0 or key & 7 not in (0, 1, 2, 5):  # (not a protobuf walked here)
+                    return ""
+                length = {0: 0, 1: 8, 5: 4}.get(key & 7)
+                if length is None:
+                    length = varint(f)
+                elif not length and varint(f) is None:
+                    return said(key >> 3, "within")
+                if length is None:
+                    return said(key >> 3, "within the length of")
+                if f.tell() + length > size:
+                    return said(key >> 3, f"{f.tell() + length - size} bytes short of the end of")
+                f.seek(f.tell() + length)
+    except (OSError, ValueError):
+        pass
     return ""
 
 
