@@ -11,6 +11,7 @@ import os
 import pty
 import re
 import resource
+import select
 import shutil
 import signal
 import stat
@@ -2781,6 +2782,19 @@ class Cli(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(got, want)
         self.assertTrue(stat.S_ISFIFO(fifo.lstat().st_mode))
+        # one that no process reads yet: said at once (the run waited unsaid, seemingly hung at its start), then
+        # written when one does
+        p = subprocess.Popen([VGGCL, "run", "--weights", self.weights, "--input", self.x, "--output", fifo],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        said, deadline = b"", time.monotonic() + 120
+        while b"waiting for its reader" not in said and time.monotonic() < deadline and p.poll() is None:
+            if select.select([p.stderr], [], [], 1)[0]:
+                said += os.read(p.stderr.fileno(), 4096)
+        self.assertIn(f"vggcl: {fifo}: a FIFO that no process reads yet: waiting for its reader\n".encode(), said)
+        got = fifo.read_bytes()
+        self.assertEqual(p.wait(timeout=60), 0, said + p.stderr.read())
+        p.stderr.close()
+        self.assertEqual(got, want)
         # the streamed writer (classify --logits-out) seeks back to its header: to a FIFO it is staged and
         # copied whole
         img = ROOT / "tests" / "data" / "tiny.png"

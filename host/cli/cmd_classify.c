@@ -334,7 +334,7 @@ int cmd_classify(int argc, char **argv)
     vggcl_model *model = NULL;
     results res = { 0 };
     int classes = 0, failed = 0;
-    vggcl_ctx *ctx = NULL, *wctx = vggcl_ctx_new(); /* wctx: the writers' messages, apart from the devices' threads */
+    vggcl_ctx *ctx = NULL, *wctx = cli_ctx_new(); /* wctx: the writers' messages, apart from the devices' threads */
     cli_devices devs = { 0 };
     /* under mpirun every rank runs to cli_ranks_finish, which gathers, whatever happened before it */
     int local = cli_ranks_capture(&ranks, &logits_out, &tensor_out);

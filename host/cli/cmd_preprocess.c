@@ -168,7 +168,7 @@ int cmd_preprocess(int argc, char **argv)
 
     FILE *report = cli_report(&output, 1);
     /* under mpirun every rank runs to cli_ranks_finish, which gathers, whatever happened before it */
-    vggcl_ctx *ctx = vggcl_ctx_new();
+    vggcl_ctx *ctx = cli_ctx_new();
     tensor_out t = { ctx, NULL, NULL, 0, 0, 0 };
     rc = !ctx ? cli_error(CLI_FAIL, "out of host memory") : cli_ranks_capture(&ranks, NULL, &part);
     t.path = part;

@@ -235,6 +235,28 @@ static const char *staging_dir(void)
     return dir && *dir ? dir : "/tmp";
 }
 
+/* A device or FIFO output opened for writing; a FIFO that no process reads yet (open would wait unsaid, the run
+ * seemingly hung at its start) is said to the log, then waited for. */
+static int open_through(vggcl_ctx *ctx, const char *path, const char *target)
+{
+    int fd = open(target, O_WRONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0 && errno == ENXIO) {
+        if (ctx->log) {
+            char msg[PATH_MAX + 128];
+            snprintf(msg, sizeof msg, "%s: a FIFO that no process reads yet: waiting for its reader", path);
+            ctx->log(ctx->log_user, msg);
+        }
+        do fd = open(target, O_WRONLY | O_CLOEXEC);
+        while (fd < 0 && errno == EINTR);
+    } else if (fd >= 0 && fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) != 0) { /* (writes wait, as before) */
+        const int e = errno;
+        close(fd);
+        errno = e;
+        fd = -1;
+    }
+    return fd;
+}
+
 vggcl_status vggcl__output_open(vggcl_ctx *ctx, const char *path, int mode, int flags, vggcl__output *o)
 {
     struct stat sb;
@@ -260,7 +282,7 @@ vggcl_status vggcl__output_open(vggcl_ctx *ctx, const char *path, int mode, int 
     if (alias != -1) {
         /* standard output, a device, a pipe: never replaced, written directly at commit (the writer
          * writes to a temporary file first: it may seek, and a pipe's reader gets nothing half-done) */
-        o->direct_fd = alias >= 0 ? fcntl(alias, F_DUPFD_CLOEXEC, 3) : open(o->target, O_WRONLY | O_CLOEXEC);
+        o->direct_fd = alias >= 0 ? fcntl(alias, F_DUPFD_CLOEXEC, 3) : open_through(ctx, path, o->target);
         if (o->direct_fd < 0) return io_fail(ctx, o, "cannot open for writing", errno);
         /* in $TMPDIR: tmpfile() always takes /tmp, on a cluster's nodes often small where TMPDIR names
          * the large scratch space (the ranks' shares of a tensor are staged here) */
