@@ -1260,6 +1260,13 @@ class Cli(unittest.TestCase):
         save_file(sd, one, metadata={"vggcl.input_size": "4,4"})  # (the least it takes: a 1x1 map, not 7x7's)
         self.fails(self.run_args(weights=one, x=self.d / "x32.npy"), 1, "the head flattens the 1x1 map of the 4x4 "
                    "images")
+        # one where a pool that rounds up gets an odd map: refused at load (it loaded, each pass then refused)
+        sd["classifier.0.weight"] = rng.normal(0, 0.05, (3, 8 * 49)).astype(np.float32)
+        save_file(sd, one, metadata={"vggcl.input_size": "27,27", "vggcl.pool_ceil": "1"})
+        self.fails(self.run_args(weights=one, x=self.d / "x32.npy"), 1, f"{one}: __metadata__ \"vggcl.input_size\" is "
+                   "\"27,27\", a size at which layer max pool after features.0 gets a 27x27 map, which it rounds up "
+                   "(\"vggcl.pool_ceil\"): vggcl runs such a model where those maps are even, as at a multiple of 4, "
+                   "so not at the one size its head takes\n")
 
     def test_bad_weights(self):
         # more convolutions than any VGG (a file of 41000 one-channel convs, 9 MB, took 1.7 GB on PoCL): refused

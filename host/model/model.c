@@ -847,6 +847,15 @@ vggcl_status vggcl_model_load(vggcl_ctx *ctx, const char *path, const vggcl_load
                          vggcl_model_metadata(m, "vggcl.input_size"), min, min);
         goto fail;
     }
+    int ph, pw, odd; /* (a size each pass would refuse: it loaded) */
+    if (m->fixed_h && (odd = vggcl__ceil_pool_odd(m, m->fixed_h, m->fixed_w, &ph, &pw)) >= 0) {
+        st = vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: __metadata__ \"vggcl.input_size\" is \"%s\", a size at which "
+                         "layer %s gets a %dx%d map, which it rounds up (\"vggcl.pool_ceil\"): vggcl runs such a model "
+                         "where those maps are even, as at a multiple of %d, so not at the one size its head takes",
+                         path, vggcl_model_metadata(m, "vggcl.input_size"), m->steps[odd].name, ph, pw,
+                         vggcl_model_size_multiple(m));
+        goto fail;
+    }
     if (!ctx->use_ref && (st = vggcl__model_upload(ctx, m, opts ? opts->conv : VGGCL_CONV_AUTO)) != VGGCL_OK) goto fail;
     vggcl__st_close(&f);
     *out = m;
