@@ -347,6 +347,9 @@ class Images(unittest.TestCase):
         (self.d / "bomb.bmp").write_bytes(bytes(bomb))
         self.assert_refused_lean(self.d / "bomb.bmp", "bomb.bmp: corrupt BMP: the file is truncated (100 bytes, its "
                                  "13000 rows need ", 256 * 1024)
+        negative = bytearray(cases["rgb24.bmp"])  # (said as 4294967280 pixels wide, too large)
+        negative[18:22] = struct.pack("<i", -16)
+        (self.d / "negative.bmp").write_bytes(bytes(negative))
         (self.d / "fields.bmp").write_bytes(bmp_bytes(px(20), 32, header=124, compression=3,
                                                       masks=(0xFF00, 0xFF0000, 0xFF000000, 0xFF)))
         (self.d / "depth2.bmp").write_bytes(bmp_bytes(px(2), 2, palette=pal[:4]))
@@ -360,6 +363,7 @@ class Images(unittest.TestCase):
             im.convert("RGB")
         self.assert_refused_beside(self.d / "big.bmp", (
             ("trunc.bmp", "corrupt BMP: the file is truncated (136 bytes, its 7 rows need 166)"),
+            ("negative.bmp", "corrupt BMP: a width of -16 pixels (negative)"),
             ("fields.bmp", "a BMP vggcl does not read: 32-bit bitfields R 0xff00, G 0xff0000, B 0xff000000, A 0xff"),
             ("depth2.bmp", "a BMP vggcl does not read: 2 bits a pixel"),
             ("colors300.bmp", "a BMP vggcl does not read: a palette of 300 colors (at most 256; PIL cannot read it"),

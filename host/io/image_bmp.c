@@ -196,6 +196,8 @@ vggcl_status vggcl__load_bmp(vggcl_ctx *ctx, const char *path, FILE *f, const vg
     if (compression != 0 && compression != 3 && !rle)
         BMP_FAIL("%s: a BMP vggcl does not read: compression %u (it reads uncompressed BMPs, RLE8, RLE4 and "
                  "bitfields)", path, compression);
+    if (size != 12 && h[3] & 0x80) /* (said as 4294967280 x 16 pixels, too large) */
+        BMP_FAIL("%s: corrupt BMP: a width of %lld pixels (negative)", path, (long long)width - 4294967296LL);
     if (width == 0 || height == 0) BMP_FAIL("%s: corrupt BMP: %u x %u pixels (width x height)", path, width, height);
     bmp_layout layout = bits == 1 ? PAL1 : bits == 4 ? PAL4 : bits == 8 ? PAL8 : bits == 16 ? BGR15 : bits == 24 ? BGR : BGRX;
     if (compression == 3) { /* the layouts PIL knows */
