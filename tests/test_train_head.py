@@ -632,7 +632,7 @@ class TrainHead(unittest.TestCase):
             r = subprocess.run([VGGCL, "train-head", "--weights", self.trunk, "--data", d / "small", "--resize",
                                 str(SIZE), "--crop", str(SIZE), "--epochs", "1", "--out", out], stdout=full,
                                stderr=subprocess.PIPE, text=True, timeout=600)
-        self.fails(r, out, "cannot write standard output")
+        self.fails(r, out, "cannot write standard output: No space left on device")  # (the reason: it was lost)
 
     def test_val_split_over_images_read(self):
         """The validation split is drawn from the images read: a class of two readable images and an unreadable

@@ -263,18 +263,21 @@ static const char *num4(double v, char buf[32])
 typedef struct {
     FILE *report;
     int epochs, validated;
+    int lost; /* errno of the first line that could not be written (the flush after it finds the error, not why) */
 } epoch_lines;
 
 /* An epoch's line: its losses and accuracies, "*" where it is the best so far (the last such is kept). */
 static void print_epoch(void *user, const vggcl_train_epoch *e, int best)
 {
-    const epoch_lines *to = user;
+    epoch_lines *to = user;
     char l1[32], l2[32];
     fprintf(to->report, "epoch %3d/%d  train loss %s top-1 %.4f", e->epoch, to->epochs, num4(e->train_loss, l1),
             e->train_acc);
     if (to->validated) fprintf(to->report, "  val loss %s top-1 %.4f", num4(e->val_loss, l2), e->val_acc);
     fprintf(to->report, "%s\n", best ? "  *" : "");
-    fflush(to->report); /* (as it goes: a long training printed every epoch at its end) */
+    errno = 0;
+    if (fflush(to->report) != 0 && !to->lost) /* (as it goes: a long training printed every epoch at its end) */
+        to->lost = errno;
 }
 
 /* Trains, prints each epoch, names the staged features (features: their paths, or NULL) and writes the model. */
@@ -296,7 +299,7 @@ static int train_and_write(vggcl_ctx *ctx, const split *s, const cli_dataset *ds
         rc = cli_error(CLI_FAIL, "out of host memory");
         goto done;
     }
-    epoch_lines lines = { report, o->epochs, s->nv > 0 };
+    epoch_lines lines = { report, o->epochs, s->nv > 0, 0 };
     vggcl_train_options told = *o;
     told.on_epoch = print_epoch, told.user = &lines;
     if (vggcl_train_head(ctx, s->x, s->y, s->n, s->d, C, s->xv, s->yv, s->nv, &told, w, b, log, &best) != VGGCL_OK) {
@@ -328,7 +331,8 @@ static int train_and_write(vggcl_ctx *ctx, const split *s, const cli_dataset *ds
              "vggcl train-head: %d training samples%s, %d validation image%s, epoch %d of %d kept%s, "
              "lr %g, momentum %g, l2 %g, minibatch %d, seed %llu", s->n, s->copies > 1 ? " (--flip: each image twice)"
              : "", s->nv, s->nv == 1 ? "" : "s", best, o->epochs, kept, o->lr, o->momentum, o->l2, o->batch, o->seed);
-    if (report == stdout && cli_flush_stdout() != CLI_OK) goto done; /* (a log lost: no model either) */
+    if (report == stdout && (lines.lost ? cli_stdout_lost(lines.lost) : cli_flush_stdout()) != CLI_OK)
+        goto done; /* (a log lost: no model either) */
     /* the features made durable, the model written, then the features named: a failure before the last step
      * (a full disk) leaves an earlier run's files and model as they were (the features were named first, and
      * an earlier run's were gone when the model could not be written) */
