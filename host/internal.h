@@ -125,6 +125,7 @@ struct vggcl_ctx {
     int told_entry;                        /* the log heard of a cache entry refused */
     int told_tune;                         /* the log heard that the tuning table is not used */
     int told_rows;                         /* ... that rows of it are not used (tune reads it after each shape) */
+    int told_lock;                         /* ... that its lock cannot be used (tune writes after each shape) */
     int told_agree;                        /* ... that a map too large to check keeps tune's default */
     int told_ref_conv;                     /* ... that the reference does not use a load's convolution algorithm */
     int told_255;                          /* ... that a model's mean or std looks like the 0..255 scale */

@@ -640,7 +640,8 @@ static vggcl_status save_rows(vggcl_ctx *ctx, const vggcl_tuned *mine, int n, co
     struct stat sb;
     const int e = fd < 0 ? errno : fstat(fd, &sb) != 0 ? errno : S_ISREG(sb.st_mode) ? 0 : LOCK_NOT_REGULAR;
     if (e && fd >= 0) close(fd), fd = -1;
-    if (e && ctx->log) { /* (a folder, a link, a FIFO in its place: the rows written all the same, said) */
+    if (e && ctx->log && !ctx->told_lock++) { /* (a folder, a link, a FIFO in its place: the rows written all the
+                                               * same, said once) */
         char msg[sizeof lock + 256], eb[128];
         snprintf(msg, sizeof msg, "the tuning table's lock %s cannot be used (%s): its rows are written without it "
                  "(a tune running at the same time may lose them, or its own)", lock,
@@ -657,7 +658,7 @@ static vggcl_status save_rows(vggcl_ctx *ctx, const vggcl_tuned *mine, int n, co
             snprintf(msg, sizeof msg, "the tuning table's lock %s cannot be used (%s): its rows are written without it "
                      "(a tune running at the same time may lose them, or its own)", lock,
                      vggcl__strerror(errno, eb, sizeof eb));
-        if (ctx->log) ctx->log(ctx->log_user, msg);
+        if (ctx->log && (held || !ctx->told_lock++)) ctx->log(ctx->log_user, msg);
         if (held) flock(fd, LOCK_EX);
     }
     vggcl__tune_load(ctx);
