@@ -731,23 +731,30 @@ class Mpi(Folder):
         # whose own it is not says (it ran twice, unsaid); the documented form, $OMPI_COMM_WORLD_RANK/2, says nothing
         cmd = [VGGCL, "classify", "--weights", str(self.weights), "--resize", "40", "--crop", "32", "--format", "json",
                str(self.images)]
+        # what a shard says before it takes its share (the environment's bound on pixels, here) names it too: shards
+        # may share one stderr
+        early = subprocess.run([*cmd, "--shard", "1/2"], capture_output=True, text=True, timeout=600,
+                               env=dict(ENV, VGGCL_MAX_IMAGE_PIXELS="lots"))
+        self.assertEqual(early.returncode, 2, early.stderr)
+        self.assertEqual(len(vggcl_lines(early.stderr)), 1, early.stderr)
+        self.assertIn("vggcl: shard 1/2: classify: VGGCL_MAX_IMAGE_PIXELS is 'lots'; expected", early.stderr)
         same = subprocess.run(["mpirun", "-n", "2", "--oversubscribe", *cmd, "--shard", "0/2"], capture_output=True,
                               text=True, env=ENV, timeout=600)
         self.assertEqual(same.returncode, 0, same.stderr)
         self.assertEqual(sorted(same.stdout.splitlines()), sorted(parts[0][0].stdout.splitlines() * 2))
         self.assertEqual(vggcl_lines(same.stderr), [
-            "vggcl: classify: rank 1 of 2 takes --shard 0/2: each process takes the share its --shard names, so one "
-            "--shard given to every rank runs that share on each; give each its own (--shard $OMPI_COMM_WORLD_RANK/2), "
-            "or none for the ranks to share the list"])
+            "vggcl: shard 0/2: classify: rank 1 of 2 takes --shard 0/2: each process takes the share its --shard "
+            "names, so one --shard given to every rank runs that share on each; give each its own (--shard "
+            "$OMPI_COMM_WORLD_RANK/2), or none for the ranks to share the list"])
         # a --shard of another count than the launch's (a job array's task's, given to a step of 2 tasks): each
         # runs it, the rank whose own it is not saying so (unsaid); shards of shards (I N + rank of N M) say nothing
         other = subprocess.run(["mpirun", "-n", "2", "--oversubscribe", *cmd, "--shard", "1/4"], capture_output=True,
                                text=True, env=ENV, timeout=600)
         self.assertEqual(other.returncode, 0, other.stderr)
         self.assertEqual(vggcl_lines(other.stderr), [
-            "vggcl: classify: rank 0 of 2 takes --shard 1/4: each process takes the share its --shard names, so one "
-            "--shard given to every rank runs that share on each; give each its own (--shard $OMPI_COMM_WORLD_RANK/2), "
-            "or none for the ranks to share the list"])
+            "vggcl: shard 1/4: classify: rank 0 of 2 takes --shard 1/4: each process takes the share its --shard "
+            "names, so one --shard given to every rank runs that share on each; give each its own (--shard "
+            "$OMPI_COMM_WORLD_RANK/2), or none for the ranks to share the list"])
         nested = " ".join(map(shlex.quote, cmd)) + " --shard $((2 + OMPI_COMM_WORLD_RANK))/4"
         r = subprocess.run(["mpirun", "-n", "2", "--oversubscribe", "sh", "-c", nested], capture_output=True,
                            text=True, env=ENV, timeout=600)

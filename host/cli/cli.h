@@ -242,6 +242,8 @@ int cli_stdout_check(const char *cmd, const cli_file *ins, int n_in);
  * printed. */
 int cli_shard(const char *cmd, const char *spec, char ***files, int *n, char ***lead, int *n_lead, int *n_after,
               int *index, int *count);
+/* --shard I/N into *i and *of: digits only, 0 <= I < N <= INT_MAX; 0 when spec is not that. */
+int cli_shard_spec(const char *spec, int *i, int *of);
 /* Share i of `of` of n items: [*lo, *hi), the contiguous runs --shard and the MPI ranks take. */
 void cli_share(int n, int i, int of, int *lo, int *hi);
 

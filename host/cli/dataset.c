@@ -260,8 +260,7 @@ static int digits(const char **s, int *out)
     return 1;
 }
 
-/* --shard I/N into *i and *of: digits only, 0 <= I < N <= INT_MAX; 0 when spec is not that. */
-static int shard_parse(const char *spec, int *i, int *of)
+int cli_shard_spec(const char *spec, int *i, int *of)
 {
     return digits(&spec, i) && *spec++ == '/' && digits(&spec, of) && !*spec && *of >= 1 && *i < *of;
 }
@@ -270,7 +269,7 @@ int cli_shard(const char *cmd, const char *spec, char ***files, int *n, char ***
               int *index, int *count)
 {
     int i, of, lo, hi;
-    if (!shard_parse(spec, &i, &of)) /* (sscanf's %d wrapped 1/4294967298 to 1/2) */
+    if (!cli_shard_spec(spec, &i, &of)) /* (sscanf's %d wrapped 1/4294967298 to 1/2) */
         return cli_error(CLI_USAGE, "%s: --shard must be I/N with 0 <= I < N, not '%s'", cmd, spec);
     int rank;
     const int launched = cli_ranks_launched(&rank);

@@ -313,6 +313,11 @@ int cli_parse(const cli_command *c, int argc, char **argv, cli_args *a)
         if (before[i])
             cli_error(CLI_FAIL, "%s: --%s given more than once ('%s' first, '%s' last): the last is taken", c->name,
                       nth(c, i, NULL)->name, before[i], a->value[i]);
+    /* a shard's messages named from here: the output folder's check, the list's and the environment's, said before
+     * it takes its share, had the plain prefix */
+    int shard, of;
+    if (rc == CLI_OK && cli_arg(a, "shard") && cli_shard_spec(cli_arg(a, "shard"), &shard, &of) && of > 1)
+        cli_messages_name(shard, of);
     /* the synopsis, not the whole help: 60 lines of it pushed the error itself out of a terminal's view */
     if (rc == CLI_USAGE && cli_usage_said()) {
         usage_lines(c, stderr);

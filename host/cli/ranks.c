@@ -554,9 +554,8 @@ int cli_take_share(cli_ranks *r, const char *cmd, const char *shard, int listed,
     if (shard) {
         *r = (cli_ranks)CLI_RANKS_INIT; /* an independent process, whatever started it */
         int of = 0;
-        rc = listed != CLI_OK ? listed
+        rc = listed != CLI_OK ? listed /* (its messages named since cli_parse) */
                               : cli_shard(cmd, shard, files, n, &r->lead, &r->n_lead, &r->n_after, &r->shard, &of);
-        if (rc == CLI_OK && of > 1) cli_messages_name(r->shard, of);
     } else if (listed != CLI_OK) { /* MPI started all the same: the other ranks wait in it for this one's answer */
         rc = cli_ranks_begin(r, cmd, NULL, NULL) == CLI_OK ? ranks_listed(r, cmd, listed) : listed;
     } else {
