@@ -2499,7 +2499,10 @@ class Cli(unittest.TestCase):
                            (["eval", "--weights", self.weights, "--data", data, "--resize", "24", "--crop", "16"],
                             "--weights"),
                            (["train-head", "--weights", self.weights, "--data", data, "--out", self.d / "m.safetensors"],
-                            "--weights")):
+                            "--weights"),
+                           (["bench", "--weights", self.weights, "--size", "16", "--iters", "1"], "--weights"),
+                           (["bench", "--weights", self.weights, "--images", data, "--crop", "16"], "--weights"),
+                           (["tune", "--weights", self.weights, "--size", "16", "--budget", "0"], "--weights")):
             target = {"--weights": self.weights, "--input": self.x, "--files-from": self.d / "list.txt"}[what]
             if what == "--files-from":
                 target.write_text(f"{img}\n")
@@ -2512,6 +2515,14 @@ class Cli(unittest.TestCase):
                           "would be written into it", r.stderr)
             self.assertEqual(target.read_bytes(), before)
         (self.d / "list.txt").unlink()
+        # "-" given for a file read by name is not standard output (it was said to be, whatever stdout was)
+        with open(self.d / "answers.txt", "w") as out:
+            r = subprocess.run([VGGCL, *map(str, cls), "--labels", "-", img], stdout=out, stderr=subprocess.PIPE,
+                               text=True, timeout=300, input="a\nb\nc\n")
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertEqual(vggcl_lines(r.stderr), ["vggcl: classify: --labels -: cannot open the file: No such file or "
+                                                 "directory"])
+        (self.d / "answers.txt").unlink()
         self.assertEqual(sorted(p.name for p in self.d.iterdir()),
                          sorted(["w.safetensors", "x.npy", "out", "a.png", "link.png", "data"]))
         for args, opt in (([*cls, "--logits-out", self.d / "no" / "l.npy", img], "--logits-out"),

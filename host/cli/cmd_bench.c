@@ -173,6 +173,8 @@ int cmd_bench(int argc, char **argv)
                                    : "the layer table is of a batch on the device: run bench without --images");
     if (peak_s && !per_layer) return cli_error(CLI_USAGE, "bench: --peak-gflops goes with --per-layer");
     if (cli_one_device("bench", device) != CLI_OK) return CLI_USAGE;
+    /* (`>> model.safetensors` appended the report to the weights, exit 0) */
+    if (cli_stdout_check("bench", (const cli_file[]){ { "--weights", weights } }, 1) != CLI_OK) return CLI_USAGE;
 
     int rc = CLI_FAIL;
     float *x = NULL;

@@ -67,7 +67,8 @@ int cmd_tune(int argc, char **argv)
     }
     if (cli_int("tune", "--iters", iters_s, 1, 1000, &iters) || cli_int("tune", "--budget", budget_s, 0, 86400, &budget) ||
         (size_s && cli_size("tune", size_s, &h, &w)) || cli_model_opts("tune", pool5, NULL, &opts) ||
-        cli_one_device("tune", device))
+        cli_one_device("tune", device) || /* (`>> model.safetensors` appended the report to the weights, exit 0) */
+        cli_stdout_check("tune", (const cli_file[]){ { "--weights", weights } }, 1) != CLI_OK)
         return CLI_USAGE;
 
     int rc = CLI_FAIL, count = 0;

@@ -102,6 +102,13 @@ static void identify(const char *path, file_id *id)
     }
 }
 
+/* The same for a file the command reads: "-" is standard input there (or a file of that name), not output. */
+static void identify_input(const char *path, file_id *id)
+{
+    if (!strcmp(path, "-")) memset(id, 0, sizeof *id); /* (--labels - was said to be standard output) */
+    else identify(path, id);
+}
+
 int cli_output_named(const char *path)
 {
     struct stat sb;
@@ -296,7 +303,7 @@ int cli_stdout_check(const char *cmd, const cli_file *ins, int n_in)
     if (fstat(STDOUT_FILENO, &so) != 0 || !S_ISREG(so.st_mode)) return CLI_OK;
     for (int k = 0; k < n_in; k++) {
         if (!ins[k].path) continue;
-        identify(ins[k].path, &in);
+        identify_input(ins[k].path, &in);
         if (in.kind == 1 && in.dev == so.st_dev && in.ino == so.st_ino)
             return cli_error(CLI_USAGE, "%s: standard output is the file %s %s: what the command prints would be "
                              "written into it", cmd, ins[k].opt, ins[k].path);
@@ -339,7 +346,7 @@ int cli_outputs_check(const char *cmd, const cli_file *outs, int n_out, const cl
         if (o.kind != 1) continue; /* (an input is there: a file not there yet is none of them) */
         for (int k = 0; k < n_in; k++) {
             if (!ins[k].path) continue;
-            identify(ins[k].path, &other);
+            identify_input(ins[k].path, &other);
             if (same(&o, &other))
                 return cli_error(CLI_USAGE, "%s: %s %s is the file %s %s: it would be replaced", cmd, outs[i].opt,
                                  outs[i].path, ins[k].opt, ins[k].path);
