@@ -2903,6 +2903,11 @@ class Cli(unittest.TestCase):
                            capture_output=True, timeout=300, env=dict(os.environ, TMPDIR=str(self.d / "no-tmp")))
         self.assertEqual((r.returncode, r.stdout), (1, b""), r.stderr)
         self.assertIn(f"-: cannot write (no temporary file in {self.d / 'no-tmp'})".encode(), r.stderr)
+        # classify's, through a descriptor: said before its first answers (it printed a batch of them first)
+        r = subprocess.run(["sh", "-c", '"$@" 3>/dev/null', "sh", VGGCL, *map(str, cls), "/dev/fd/3", img, img],
+                           capture_output=True, timeout=300, env=dict(os.environ, TMPDIR=str(self.d / "no-tmp")))
+        self.assertEqual((r.returncode, r.stdout), (1, b""), r.stderr)
+        self.assertIn(f"/dev/fd/3: cannot write (no temporary file in {self.d / 'no-tmp'})".encode(), r.stderr)
         # a staged copy that cannot be written whole (files of at most 4 KiB; a pipe has no such limit): said to
         # be the copy in $TMPDIR (it named the output alone, its error at times an I/O error)
         def small_files():

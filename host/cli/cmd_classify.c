@@ -267,13 +267,16 @@ static int print_batch(void *user, const int *index, int nb, const float *x, int
 {
     results *r = user;
     (void)features, (void)flipped;
+    const long long lt[1] = { r->classes }, xt[3] = { 3, h, w };
+    /* (opened before the first batch's lines: one that cannot be, a descriptor's copy with no temporary file in
+     * TMPDIR, stopped the run after them) */
+    if ((r->logits_path && !r->logits && vggcl_npy_writer_open(r->ctx, r->logits_path, 1, lt, &r->logits)) ||
+        (r->tensor_path && !r->x && vggcl_npy_writer_open(r->ctx, r->tensor_path, 3, xt, &r->x)))
+        return cli_error(CLI_FAIL, "%s", vggcl_message(r->ctx));
     for (int j = 0; j < nb; j++)
         if (report(r->files[index[j]], logits + (size_t)j * r->classes, r->classes, r->top, r->l, r->format))
             return CLI_FAIL;
-    const long long lt[1] = { r->classes }, xt[3] = { 3, h, w };
-    if ((r->logits_path && !r->logits && vggcl_npy_writer_open(r->ctx, r->logits_path, 1, lt, &r->logits)) ||
-        (r->tensor_path && !r->x && vggcl_npy_writer_open(r->ctx, r->tensor_path, 3, xt, &r->x)) ||
-        (r->logits && vggcl_npy_writer_append(r->ctx, r->logits, logits, nb)) ||
+    if ((r->logits && vggcl_npy_writer_append(r->ctx, r->logits, logits, nb)) ||
         (r->x && vggcl_npy_writer_append(r->ctx, r->x, x, nb)))
         return cli_error(CLI_FAIL, "%s", vggcl_message(r->ctx));
     r->ok += nb;
