@@ -264,7 +264,7 @@ int vggcl__cache_unwritable(const char *dir);
 double vggcl__host_available(const vggcl_ctx *ctx);
 /* Where PoCL keeps its kernel cache, which it must write to list devices and to build: said where it cannot. */
 #define VGGCL__POCL_CACHE_WHERE "($POCL_CACHE_DIR, else $XDG_CACHE_HOME/pocl, $HOME/.cache/pocl or /tmp/pocl)"
-/* That folder, by PoCL's rule, into dir: 1; 0 where the context's platform is not PoCL. */
+/* That folder, by PoCL's rule, into dir: 1; 0 where the context's platform is not PoCL (ctx NULL: PoCL's folder). */
 int vggcl__pocl_cache_dir(const vggcl_ctx *ctx, char *dir, size_t len);
 /* Why the cache folder dir cannot be used, after vggcl__make_dirs gave made, as the end of a sentence that
  * names dir ("is not a folder", "cannot be made: ..."); "" when it can. */

@@ -1395,7 +1395,7 @@ class Cli(unittest.TestCase):
 
     def test_pocl_without_its_cache(self):
         """PoCL lists no device where it cannot write its kernel cache (a read-only HOME, run as nobody here): said
-        so, naming POCL_CACHE_DIR (it said to install the driver it had)."""
+        so, naming the folder and POCL_CACHE_DIR (it said to install the driver it had)."""
         env = {k: v for k, v in os.environ.items() if k not in ("POCL_CACHE_DIR", "XDG_CACHE_HOME")}
         try:
             r = subprocess.run([VGGCL, "devices"], capture_output=True, text=True, timeout=300, preexec_fn=as_nobody,
@@ -1406,7 +1406,7 @@ class Cli(unittest.TestCase):
             self.skipTest("this OpenCL lists devices without a cache it may write (not PoCL, or another PoCL)")
         self.assertEqual(r.returncode, 1, r.stderr)
         self.assertRegex(r.stderr, r"no OpenCL device found on \d+ platform\(s\): PoCL is installed, but lists no "
-                         r"device where it cannot write its kernel cache \(\$POCL_CACHE_DIR, else "
+                         r"device where it cannot write its kernel cache, here /proc/\.cache/pocl \(\$POCL_CACHE_DIR, else "
                          r"\$XDG_CACHE_HOME/pocl, \$HOME/\.cache/pocl or /tmp/pocl\): set POCL_CACHE_DIR to a folder it "
                          r"may write")
 

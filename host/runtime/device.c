@@ -275,13 +275,15 @@ static vggcl_status enumerate_unlocked(vggcl_ctx *ctx, dev_entry **list, int *co
         for (cl_uint p = 0; p < np && !pocl; p++)
             pocl = clGetPlatformInfo(plats[p], CL_PLATFORM_NAME, sizeof name, name, NULL) == CL_SUCCESS &&
                    !strcmp(name, "Portable Computing Language");
+        char dir[VGGCL__CACHE_DIR_MAX + 1] = "";
+        if (pocl) vggcl__pocl_cache_dir(NULL, dir, sizeof dir); /* (the folder it looked at: a root-owned /tmp/pocl) */
         st = vggcl__fail(ctx, VGGCL_ERR_NO_DEVICE,
-                         "no OpenCL device found on %u platform(s): %s, "
+                         "no OpenCL device found on %u platform(s): %s%s%s, "
                          "or use the reference backend (device \"ref\": --device ref)", (unsigned)np,
-                         pocl ? "PoCL is installed, but lists no device where it cannot write its kernel cache "
-                                VGGCL__POCL_CACHE_WHERE ": set POCL_CACHE_DIR to a folder it may write"
+                         pocl ? "PoCL is installed, but lists no device where it cannot write its kernel cache, here "
                               : "install an OpenCL driver (ICD), for example PoCL for the CPU (apt-get install "
-                                "pocl-opencl-icd)");
+                                "pocl-opencl-icd)",
+                         dir, pocl ? " " VGGCL__POCL_CACHE_WHERE ": set POCL_CACHE_DIR to a folder it may write" : "");
         goto fail;
     }
     *list = out;

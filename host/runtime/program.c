@@ -24,7 +24,7 @@ extern const int vggcl__kernel_count;
 int vggcl__pocl_cache_dir(const vggcl_ctx *ctx, char *dir, size_t len)
 {
     const char *env = getenv("POCL_CACHE_DIR"), *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
-    if (strcmp(ctx->platform_name, "Portable Computing Language")) return 0;
+    if (ctx && strcmp(ctx->platform_name, "Portable Computing Language")) return 0;
     if (env && *env) snprintf(dir, len, "%s", env);
     else if (xdg && *xdg) snprintf(dir, len, "%s/pocl", xdg);
     else if (home && *home) snprintf(dir, len, "%s/.cache/pocl", home);
