@@ -913,7 +913,8 @@ class Cli(unittest.TestCase):
         self.out.unlink()
         for data, needle in ((raw[:-10], "/dev/stdin: truncated: 1149 of 1152 float32 values present"),
                              (raw + b"\0" * 4, "/dev/stdin: trailing bytes after 1152 float32 values"),
-                             (b"", "/dev/stdin: not a .npy file (no \\x93NUMPY magic)")):
+                             (b"NUMPY", "/dev/stdin: not a .npy file (no \\x93NUMPY magic)"),
+                             (b"", "/dev/stdin: empty (0 bytes), not a .npy file")):
             r = piped(data)
             self.assertEqual(r.returncode, 1, r.stderr)
             self.assertEqual(vggcl_lines(r.stderr.decode()), [f"vggcl: {needle}"], r.stderr)

@@ -183,6 +183,8 @@ static vggcl_status read_header(vggcl_ctx *ctx, const char *path, FILE *fp, int 
     const int stream = !S_ISREG(sb.st_mode); /* (a pipe: its size is not known before its values are read) */
     const size_t got = read_bytes(pre, 10, fp);
     if (got != 10 && short_read(ctx, path, fp, "input") != VGGCL_OK) return VGGCL_ERR_IO;
+    if (got == 0) /* (an empty pipe, a copy that failed: said as what it is, as an empty image) */
+        return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: empty (0 bytes), not a .npy file", path);
     if (got != 10 || memcmp(pre, magic, 6))
         return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: not a .npy file (no \\x93NUMPY magic)", path);
     size_t hlen;
