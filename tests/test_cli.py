@@ -1411,6 +1411,33 @@ class Cli(unittest.TestCase):
                          r"\$XDG_CACHE_HOME/pocl, \$HOME/\.cache/pocl or /tmp/pocl\): set POCL_CACHE_DIR to a folder it "
                          r"may write")
 
+    def test_pocl_without_its_linker(self):
+        """PoCL's CPU driver links what it compiles with ld from PATH, and ends the process where it is not there
+        (SIGABRT, vggcl unheard, at the first kernel not in its cache): said when the device is taken, once; with
+        warm caches the run still ends well, with the same answers."""
+        devices = json.loads(self.vggcl("devices", "--json").stdout)["devices"]
+        gpus = [d for d in devices if d["type"] == "GPU"]
+        taken = (gpus or devices or [{}])[0]
+        if os.environ.get("VGGCL_TEST_DEVICE") or taken.get("platform_name") != "Portable Computing Language" or \
+                taken.get("type") != "CPU":
+            self.skipTest("the device the tests run on is not PoCL's CPU device")
+        warm = self.vggcl(*self.run_args())  # (its kernels, at this size, then in PoCL's and vggcl's caches)
+        self.assertEqual(warm.returncode, 0, warm.stderr)
+        want = self.out.read_bytes()
+        self.out.unlink()
+        for path in ("/nonexistent-vggcl-dir", None):
+            env = dict(os.environ, PATH=path) if path else {k: v for k, v in os.environ.items() if k != "PATH"}
+            r = subprocess.run([VGGCL, *map(str, self.run_args())], capture_output=True, text=True, env=env,
+                               timeout=300)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            shown = f'"{path}"' if path else "unset"
+            self.assertEqual(vggcl_lines(r.stderr), [f"vggcl: PoCL links the kernels it compiles with the system's "
+                                                     f"linker, ld, which is not on PATH ({shown}): a kernel not in its "
+                                                     "cache yet (a new batch or image size) makes PoCL end the "
+                                                     "process; put /usr/bin on PATH"])
+            self.assertEqual(self.out.read_bytes(), want)
+            self.out.unlink()
+
     def test_without_proc(self):
         """A machine without /proc (a container that mounts none: here a tmpfs over it) runs: the host's free memory
         is then not known, not none (each OpenCL run failed "out of host memory loading layer features.0 ...: 0.0

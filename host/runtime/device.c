@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <sched.h>
+#include <stdatomic.h>
 #include <sys/statvfs.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -166,6 +167,40 @@ static int pocl_cache_noexec(const vggcl_ctx *ctx, char *dir, size_t len)
         slash == at ? (void)(at[1] = '\0') : (void)(*slash = '\0');
     }
     return (fs.f_flag & ST_NOEXEC) != 0;
+}
+
+/* Whether an executable name is in one of PATH's folders (an empty entry: the working folder); not where PATH is
+ * unset, as clang's driver looks for it. */
+static int on_path(const char *name)
+{
+    const char *path = getenv("PATH");
+    char file[PATH_MAX];
+    for (const char *at = path; at;) {
+        const char *end = strchr(at, ':');
+        const int len = end ? (int)(end - at) : (int)strlen(at);
+        if (snprintf(file, sizeof file, "%.*s/%s", len, len ? at : ".", name) < (int)sizeof file &&
+            access(file, X_OK) == 0)
+            return 1;
+        at = end ? end + 1 : NULL;
+    }
+    return 0;
+}
+
+/* PoCL's CPU driver links each kernel it compiles (a program, or a work-group size not in its cache yet) with the
+ * system's linker, found on PATH; without it PoCL ends the process ("Executable "ld" doesn't exist", SIGABRT), which
+ * warm caches put off to the first new batch or image size: said once a process, when the device is taken. */
+static void pocl_linker_note(vggcl_ctx *ctx)
+{
+    static atomic_int told;
+    if (!ctx->log || strcmp(ctx->platform_name, "Portable Computing Language") || !ctx->is_cpu || on_path("ld") ||
+        atomic_exchange(&told, 1))
+        return;
+    const char *path = getenv("PATH");
+    char msg[PATH_MAX + 512];
+    snprintf(msg, sizeof msg, "PoCL links the kernels it compiles with the system's linker, ld, which is not on PATH "
+             "(%s%s%s): a kernel not in its cache yet (a new batch or image size) makes PoCL end the process; put "
+             "/usr/bin on PATH", path ? "\"" : "unset", path ? path : "", path ? "\"" : "");
+    ctx->log(ctx->log_user, msg);
 }
 
 /* Fills *list (malloc'd) with every device of every platform. */
@@ -536,6 +571,7 @@ vggcl_status vggcl_select_device(vggcl_ctx *ctx, const char *spec)
         goto fail;
     }
     if ((st = read_platform_version(ctx, where)) != VGGCL_OK) goto fail;
+    pocl_linker_note(ctx);
     cl_context_properties props[] = { CL_CONTEXT_PLATFORM, (cl_context_properties)ctx->platform, 0 };
     if ((err = vggcl__fault(ctx, "clCreateContext")) == CL_SUCCESS)
         ctx->cl = clCreateContext(props, 1, &ctx->device, NULL, NULL, &err);
