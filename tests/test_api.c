@@ -761,6 +761,10 @@ START_TEST(test_load_options)
     snprintf(path, sizeof path, "%s", tu_tmp("opts.safetensors"));
     tu_write_vgg(path, "8,M,16", 0, 3, 1, NULL);
     said(ctx, vggcl_model_load(ctx, path, &o, &m), VGGCL_ERR_ARG, "pool5 7");
+    ck_assert_ptr_null(strstr(vggcl_message(ctx), "0.2"));
+    o.pool5 = -1; /* (0.2's AUTO: a program or Python module of 0.2 given this library, named as such) */
+    said(ctx, vggcl_model_load(ctx, path, &o, &m), VGGCL_ERR_ARG, "pool5 -1; expected VGGCL_POOL5_AUTO, KEEP or DROP "
+         "(-1 was AUTO before vggcl 0.3: a program or Python module made for 0.2 given this library?");
     o.pool5 = VGGCL_POOL5_AUTO, o.conv = 99;
     said(ctx, vggcl_model_load(ctx, path, &o, &m), VGGCL_ERR_ARG, "no convolution algorithm 99");
     o.conv = VGGCL_CONV_AUTO, o.features_only = 2; /* (as a draft of 2: 0 or 1, not any true value) */

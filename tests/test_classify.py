@@ -1082,6 +1082,15 @@ class Export(unittest.TestCase):
         rc, err, _ = self.export("--state-dict", src, "--seed", "3", "--out", self.d / "seeded.safetensors")
         self.assertEqual(rc, 2, err)  # (a seed for weights read from a file: taken without a word)
         self.assertIn("--seed goes with --random", err)
+        # --seed alone, as vggcl 0.2 took it for random weights: said to give --random (argparse named neither)
+        rc, err, _ = self.export("--arch", "vgg11", "--seed", "3", "--out", self.d / "seeded.safetensors")
+        self.assertEqual(rc, 2, err)
+        self.assertIn("export_torchvision.py: error: --seed goes with --random: give --random --seed N for random "
+                      "weights (vggcl 0.2 made them of --seed alone), or --state-dict FILE\n", err)
+        rc, err, _ = self.export("--arch", "vgg11", "--out", self.d / "seeded.safetensors")
+        self.assertEqual(rc, 2, err)
+        self.assertIn("error: one of the arguments --state-dict --random is required\n", err)
+        self.assertFalse((self.d / "seeded.safetensors").exists())
         rc, err, _ = self.export("--random", "--arch", "vgg11", "--classes", "3", "--seed", "3", "--out",
                                  self.d / "seeded.safetensors")  # (no file read: the checks above raised on None)
         self.assertEqual(rc, 0, err)

@@ -774,8 +774,10 @@ void vggcl_load_options_defaults(vggcl_load_options *o)
 vggcl_status vggcl__load_options_check(vggcl_ctx *ctx, const vggcl_load_options *o)
 {
     if (o && o->pool5 != VGGCL_POOL5_AUTO && o->pool5 != VGGCL_POOL5_KEEP && o->pool5 != VGGCL_POOL5_DROP)
-        return vggcl__fail(ctx, VGGCL_ERR_ARG, "load options: pool5 %d; expected VGGCL_POOL5_AUTO, KEEP or DROP",
-                           o->pool5);
+        return vggcl__fail(ctx, VGGCL_ERR_ARG, "load options: pool5 %d; expected VGGCL_POOL5_AUTO, KEEP or DROP%s",
+                           o->pool5, o->pool5 == -1 ? " (-1 was AUTO before vggcl 0.3: a program or Python module made "
+                                                      "for 0.2 given this library? build or install it again from this "
+                                                      "version)" : "");
     if (o && o->conv && !vggcl__conv_algo(o->conv))
         return vggcl__fail(ctx, VGGCL_ERR_ARG, "load options: no convolution algorithm %d", o->conv);
     if (o && o->features_only != 0 && o->features_only != 1) /* (as draft is: a field left unset is said) */
