@@ -1712,12 +1712,16 @@ class Cam(unittest.TestCase):
         self.assertEqual(made["1"], made["3"])
         cmd = " ".join(map(str, [VGGCL, "cam", "--weights", self.weights, "--out-dir", self.d / "out1", "--crop", "64",
                                  imgs, ">/dev/null"]))
-        r = subprocess.run(["script", "-qec", cmd, "/dev/null"], capture_output=True, text=True, timeout=600)
-        self.assertEqual(r.returncode, 1, r.stdout)
+        r = subprocess.run(["script", "-qec", cmd, "/dev/null"], capture_output=True, timeout=600)
+        out = r.stdout.decode()  # (not text=True, whose universal newlines made each CR a line's end)
+        self.assertEqual(r.returncode, 1, out)
         # (a line as the terminal shows it: after its last CR; the message not written over the bar)
-        shown = [ln.split("\r")[-1] for ln in r.stdout.replace("\r\n", "\n").split("\n")]
+        shown = [ln.split("\r")[-1] for ln in out.replace("\r\n", "\n").split("\n")]
         self.assertIn(f"vggcl: {imgs / 'p1b.png'}: not a JPEG, PNG, WebP, BMP, TIFF or PNM image (skipped)", shown)
-        self.assertRegex(r.stdout, r"5/5 images\r?\nvggcl: 1 of 5 images were skipped; 4 drawn")
+        self.assertRegex(out, r"5/5 images\r?\nvggcl: 1 of 5 images were skipped; 4 drawn")
+        # the bar wiped for the message, not ended: one bar left on the screen, the last (a stale "2/5" stayed above
+        # the message)
+        self.assertEqual([ln.split("] ")[1] for ln in shown if ln.startswith("[")], ["5/5 images"], repr(out))
         # the lines on the same terminal: the bar wiped before each, so each begins its line
         r = subprocess.run(["script", "-qec", cmd.replace(" >/dev/null", ""), "/dev/null"], capture_output=True,
                            text=True, timeout=600)

@@ -7,9 +7,10 @@
 
 #include "cli.h"
 
-/* A bar is drawn on stderr and its line not ended: a message ends it first (cli_progress_end_line). One flag for
- * the process: a bar is drawn by one thread, a message may come from another. */
-static atomic_int bar_open;
+/* A bar is drawn on stderr and its line not ended: a message wipes it first (cli_progress_end_line), the next step
+ * drawing it again below the message. One flag for the process, and the bar's width: a bar is drawn by one thread, a
+ * message may come from another. */
+static atomic_int bar_open, bar_drawn;
 
 cli_progress cli_progress_begin(double progress_s, const cli_ranks *r, int batch, int n_steps, const char *unit)
 {
@@ -35,6 +36,7 @@ void cli_progress_show(cli_progress *p, int done_steps, int n_steps, int done, i
         atomic_store(&bar_open, 1);
         p->drawn = dprintf(p->fd, "\r[%.*s%*s] %d/%d %s%s", filled, full, width - filled, "", done_steps, n_steps,
                            p->unit, done_steps == n_steps ? "\n" : "");
+        atomic_store(&bar_drawn, p->drawn);
         if (done_steps == n_steps) atomic_store(&bar_open, 0);
         return;
     }
@@ -66,5 +68,8 @@ void cli_progress_wipe(cli_progress *p)
 
 void cli_progress_end_line(void)
 {
-    if (atomic_exchange(&bar_open, 0)) dprintf(2, "\n");
+    if (atomic_exchange(&bar_open, 0)) { /* (wiped: ending its line left a stale bar above each message) */
+        const int drawn = atomic_load(&bar_drawn);
+        dprintf(2, "\r%*s\r", drawn > 1 ? drawn - 1 : 0, "");
+    }
 }
