@@ -1251,6 +1251,11 @@ class Images(unittest.TestCase):
                 self.assertEqual(r.stderr, f"vggcl: preprocess: VGGCL_MAX_IMAGE_PIXELS is '{bad}'; expected a whole "
                                  "number of pixels from 1 to 178956970 (PIL's limit), or unset\n")
                 self.assertFalse(out.exists())
+        # a command that reads no image does not look at it (bench on the device's own batch was refused)
+        r = subprocess.run([VGGCL, "bench", "--random", "--size", "32", "--iters", "1"], capture_output=True, text=True,
+                           timeout=300, env={**os.environ, "VGGCL_MAX_IMAGE_PIXELS": "abc"})
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertNotIn("VGGCL_MAX_IMAGE_PIXELS", r.stderr)
 
 
 if __name__ == "__main__":

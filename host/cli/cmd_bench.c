@@ -155,10 +155,12 @@ int cmd_bench(int argc, char **argv)
     vggcl_load_options opts = { VGGCL_POOL5_AUTO, cli_arg(&a, "head"), VGGCL_CONV_AUTO, 0 };
     if (cli_model_opts("bench", pool5, conv, &opts)) return CLI_USAGE;
     vggcl_preprocess p;
-    int threads;
-    double progress_s;
+    int threads = 0;
+    double progress_s = -1;
     vggcl_preprocess_unset(&p);
-    if ((r = cli_preprocess_args("bench", &a, &p)) != CLI_OK || (r = cli_decode_args("bench", &a, &threads, &progress_s)))
+    if ((r = cli_preprocess_args("bench", &a, &p)) != CLI_OK ||
+        (cli_arg(&a, "images") && (r = cli_decode_args("bench", &a, &threads, &progress_s)))) /* (a bad pixel
+                                                                                                * bound: no image) */
         return r;
     static const char *const images_only[] = { "resize", "crop", "no-crop", "mean", "std", "draft", "no-draft",
                                                "threads", "progress", "recursive" };
