@@ -1631,6 +1631,13 @@ class OnnxImport(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         if onnx.IR_VERSION < 9:
             self.assertIn(f"note: IR version 9, opset 18, newer than this onnx {onnx.__version__} checks", r.stderr)
+        # a tensor defined twice in a graph the checker (which says so) does not check: refused, as onnxruntime
+        # refuses it (the first maker was taken)
+        pool = next(n for n in m.graph.node if n.op_type == "MaxPool").output[0]
+        m.graph.node.append(helper.make_node("Identity", ["input"], [pool], name="again"))
+        m.ir_version = onnx.IR_VERSION + 1
+        err = self.refused("defined_twice", m, f"not a valid ONNX graph: tensor '{pool}' is defined twice (MaxPool node "
+                           "'pool1', then Identity node 'again'): each tensor has one maker")
         m = small_nchw(45)
         next(n for n in m.graph.node if n.op_type == "Conv").attribute.append(
             helper.make_attribute("auto_pad", "SAME_UPPER"))

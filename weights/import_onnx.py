@@ -309,6 +309,27 @@ def in_order(nodes):
     return [nodes[k] for k in order] + [n for k, n in enumerate(nodes) if k not in placed]
 
 
+def defined_twice(model):
+    """(name, first maker, second) of the first tensor a graph defines twice (an initializer, an input or a node's
+    output named as another), else None: the importer took the first of them (the checker, skipped for a newer
+    IR, and onnxruntime refuse such a graph)."""
+    g = model.graph
+    made = {}
+    for t in g.initializer:
+        if t.name in made:
+            return t.name, made[t.name], "another initializer"
+        made[t.name] = f"initializer '{t.name}'"
+    for i in g.input:  # (an input an initializer names: that initializer is its default, IR 3's form)
+        made.setdefault(i.name, f"graph input '{i.name}'")
+    for n in g.node:
+        for o in n.output:
+            if o in made:
+                return o, made[o], f"{n.op_type} node '{n.name}'"
+            if o:
+                made[o] = f"{n.op_type} node '{n.name}'"
+    return None
+
+
 class Graph:
     """The data path of a single-input ONNX graph, with its constants."""
 
@@ -1388,6 +1409,10 @@ def convert_file(a):
         raise Refused(f"cannot read the ONNX model: {str(e).splitlines()[0] if str(e) else type(e).__name__}"
                       f"{file_kind(a.model)}")
     newer = newer_than_checker(model)  # (Debian 12's onnx 1.12 checks IR 8 and opset 17; torch 2 writes newer)
+    twice = defined_twice(model)  # (in the file's order, before nodes are put in ONNX's)
+    if newer and twice:  # (the checker's "single static assignment" where it runs; onnxruntime refuses it)
+        raise Refused(f"not a valid ONNX graph: tensor '{twice[0]}' is defined twice ({twice[1]}, then {twice[2]}): "
+                      "each tensor has one maker")
     nodes = list(model.graph.node)
     ordered = in_order(nodes)
     # (ONNX's order, which onnxruntime and the importer do not need and the checker does, and "ai.onnx" written
