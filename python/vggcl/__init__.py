@@ -44,8 +44,8 @@ _Resize = Union[int, np.integer, Sequence[int], np.ndarray, str]
 _Size = Union[int, np.integer, str]  # (a crop: a whole size, or its digits)
 _Floats = Union[Sequence[float], np.ndarray, str]  # (a mean or std: three numbers, or "R,G,B")
 
-__all__ = ["DeviceError", "Error", "FileError", "InvalidInput", "Model", "OutOfMemory", "devices", "load_image",
-           "preprocess", "version"]
+__all__ = ["DeviceError", "Error", "FileError", "Head", "InvalidInput", "Model", "OutOfMemory", "devices",
+           "load_image", "preprocess", "train_head", "version"]
 
 
 class Error(Exception):
@@ -1068,3 +1068,5 @@ class Model:
             pool.shutdown(wait=True, cancel_futures=True)
         return out
 
+
+from ._head import Head, train_head  # noqa: E402 (it binds the library's training through the names above)

@@ -1,0 +1,176 @@
+"""vggcl.train_head and Head.save against `vggcl train-head`: the same features give the same head, bit for bit,
+and the model written classifies as the command's; what they refuse, named."""
+import json
+import math
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import vggcl
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "weights"))
+sys.path.insert(0, str(ROOT / "tests"))
+from make_test_weights import make_state_dict, parse_cfg  # noqa: E402
+from safetensors_io import load_file, save_file  # noqa: E402
+from test_images import photo  # noqa: E402
+
+BINARY = os.environ.get("VGGCL_BINARY", str(ROOT / "build" / "vggcl"))
+EPOCH = re.compile(r"^epoch +(\d+)/\d+  train loss (\S+) top-1 (\S+)  val loss (\S+) top-1 (\S+)( +\*)?$")
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A trunk, class folders of photos (two classes of four, one of three), and `vggcl train-head` run on them
+    with a validation split, its features and labels kept."""
+    d = tmp_path_factory.mktemp("head")
+    trunk = d / "trunk.safetensors"
+    save_file(make_state_dict(parse_cfg("8,M,16,M,16"), False, 2, seed=3), trunk)
+    paths = []
+    for c, (name, count) in enumerate((("ant", 4), ("bee", 4), ("cat", 3))):
+        (d / "data" / name).mkdir(parents=True)
+        for i in range(count):
+            p = d / "data" / name / f"{i}.png"
+            Image.fromarray(photo(40 + 3 * i, 44, 10 * c + i)).save(p)
+            paths.append(p)
+    args = ["--resize", "36", "--crop", "32", "--epochs", "6", "--seed", "5", "--val-split", "0.3", "--lr", "0.05"]
+    r = subprocess.run([BINARY, "train-head", "--weights", trunk, "--data", d / "data", "--out", d / "cli.safetensors",
+                        "--features-out", d / "f", *args], capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr
+    lines = [m.groups() for m in map(EPOCH.match, r.stdout.splitlines()) if m]
+    assert len(lines) == 6, r.stdout
+    return {"dir": d, "trunk": trunk, "paths": paths, "lines": lines, "stdout": r.stdout,
+            "x": np.load(d / "f-train.npy"), "y": np.load(d / "f-train-labels.npy"), "xv": np.load(d / "f-val.npy"),
+            "yv": np.load(d / "f-val-labels.npy")}
+
+
+def test_the_commands_head_from_its_features(trained):
+    """The features and labels `vggcl train-head` trained on give the same head, bit for bit, and the same
+    epochs (its printed losses and accuracies, the best so far starred)."""
+    t = trained
+    seen = []
+    head = vggcl.train_head(t["x"], t["y"], val=(t["xv"], t["yv"]), epochs=6, seed=5, lr=0.05,
+                            on_epoch=lambda e, best: seen.append((e["epoch"], best)))
+    cli, _ = load_file(t["dir"] / "cli.safetensors")
+    np.testing.assert_array_equal(head.weight, cli["classifier.0.weight"])
+    np.testing.assert_array_equal(head.bias, cli["classifier.0.bias"])
+    assert head.weight.shape == (3, 16) and head.weight.dtype == np.float32
+    assert [e["epoch"] for e in head.epochs] == [1, 2, 3, 4, 5, 6]
+    for e, (n, loss, acc, vloss, vacc, star) in zip(head.epochs, t["lines"]):
+        assert (f"{e['train_loss']:.4f}", f"{e['train_acc']:.4f}", f"{e['val_loss']:.4f}", f"{e['val_acc']:.4f}") == \
+            (loss, acc, vloss, vacc), n
+    assert seen == [(int(n), star is not None) for n, *_, star in t["lines"]]
+    assert f"kept epoch {head.best_epoch} " in t["stdout"]
+    # the head applied to the features: the model's answer (the standardization folded in)
+    logits = head.logits(t["x"])
+    assert logits.shape == (len(t["y"]), 3)
+
+
+def test_features_made_here_and_the_model_written(trained, tmp_path):
+    """Features a program makes with a features-only Model, in the command's order, are the command's; the
+    head trained on them, saved with the trunk and the preprocessing, classifies the images as the command's
+    model does, with the names and the settings in its metadata."""
+    t = trained
+    with vggcl.Model(t["trunk"], features_only=True) as trunk:
+        x = np.stack([trunk.preprocess(p, resize=36, crop=32) for p in t["paths"]])
+        _, feats = trunk.forward(x)
+        labels = np.array([["ant", "bee", "cat"].index(p.parent.name) for p in t["paths"]])
+        everything = np.concatenate([t["x"], t["xv"]])
+        for f, label in zip(feats, labels):  # (the command's split: each image in one of its sets)
+            k = int(np.argmin(np.abs(everything - f).max(axis=1)))
+            np.testing.assert_allclose(everything[k], f, rtol=1e-5, atol=1e-6)
+            assert np.concatenate([t["y"], t["yv"]])[k] == label
+        head = vggcl.train_head(t["x"], t["y"], val=(t["xv"], t["yv"]), epochs=6, seed=5, lr=0.05)
+        out = tmp_path / "mine.safetensors"
+        head.save(out, trunk, class_names=["ant", "bee", "cat"], preset={"resize": 36, "crop": 32},
+                  metadata={"note": "made in a test"})
+    with vggcl.Model(out) as mine, vggcl.Model(t["dir"] / "cli.safetensors") as cli:
+        assert mine.class_names == ["ant", "bee", "cat"]
+        assert mine.preset == cli.preset == {"resize": 36, "crop": 32, "mean": [0.485, 0.456, 0.406],
+                                              "std": [0.229, 0.224, 0.225], "draft": False}
+        assert (mine.pool5, mine.metadata("vggcl.pool5"), mine.metadata("note")) == ("keep", "keep", "made in a test")
+        assert mine.metadata("vggcl.trained").startswith(f"vggcl.train_head (Python): {len(t['y'])} training samples, "
+                                                         f"{len(t['yv'])} validation samples, epoch {head.best_epoch} "
+                                                         "of 6 kept (val top-1 ")
+        got, want = mine.classify(t["paths"], top=3), cli.classify(t["paths"], top=3)
+        assert [[c for c, _, _ in r] for r in got] == [[c for c, _, _ in r] for r in want]
+        for a, b in zip(got, want):
+            assert [n for _, n, _ in a] == [n for _, n, _ in b]
+            assert all(math.isclose(p, q, rel_tol=1e-5) for (_, _, p), (_, _, q) in zip(a, b))
+        np.testing.assert_allclose(mine.forward(x)[0], head.logits(feats), rtol=1e-4, atol=1e-4)
+
+
+def test_pool5_and_the_trunks_preset_recorded(trained, tmp_path):
+    """A trunk loaded with pool5 dropped: its features are those the head is for, and the model written says so
+    (it loads with pool5 dropped); without a preset the trunk's own (here torchvision's) is written."""
+    t = trained
+    with vggcl.Model(t["trunk"], features_only=True, pool5="drop") as trunk:
+        _, feats = trunk.forward(np.random.default_rng(1).standard_normal((4, 3, 32, 32)).astype(np.float32))
+        head = vggcl.train_head(feats, [0, 1, 0, 1], epochs=2)
+        head.save(tmp_path / "drop.safetensors", trunk)
+    with vggcl.Model(tmp_path / "drop.safetensors") as m:
+        assert (m.pool5, m.class_names) == ("drop", None)
+        assert m.preset == {"resize": 256, "crop": 224, "mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225],
+                            "draft": False}
+
+
+def test_refusals_named(trained, tmp_path):
+    """Each argument the training or the writing cannot take is refused, naming it; nothing is written."""
+    t = trained
+    x, y = t["x"], t["y"]
+    for kwargs, kind, said in (
+            ({"labels": y[:-1]}, "shape", "the labels of features are float32 of shape (7,)"),
+            ({"features": x[0]}, "shape", "features of float32 and shape (16,); expected (N, D)"),
+            ({"features": x.astype(np.int32)}, "arg", "features of int32"),
+            ({"labels": y + 0.5}, "arg", "the labels of features are float32 of shape (8,); expected (8,) class"),
+            ({"labels": np.where(y == 0, -1, y)}, "arg", "label 0 is -1; expected a class index from 0"),
+            ({"classes": 2}, "arg", "has label 2; expected 0 to 1"),
+            ({"classes": 1}, "arg", "classes is 1; expected 2 to"),
+            ({"val": x}, "arg", "val is ndarray; expected (features, labels) or None"),
+            ({"val": (t["xv"][:, :3], t["yv"])}, "shape", "val's features have 3 columns, the training features 16"),
+            ({"lr": "fast"}, "arg", "lr is 'fast'; expected a number"),
+            ({"lr": -1.0}, "arg", "finite lr > 0"),
+            ({"momentum": 1.0}, "arg", "0 <= momentum < 1"),
+            ({"epochs": 0}, "arg", "epochs is 0; expected 1 to"),
+            ({"on_epoch": 3}, "arg", "on_epoch is 3; expected a function or None"),
+            ({"features": np.where(x == x[1, 2], np.nan, x)}, "arg", "training sample 1's feature 2 is nan")):
+        args = {"features": x, "labels": y, **kwargs}
+        with pytest.raises(vggcl.Error) as e:
+            vggcl.train_head(**args)
+        assert e.value.status == kind and said in str(e.value), (kwargs.keys(), str(e.value))
+
+    def stop(epoch, best):  # (raised when the training ends: the library's loop cannot be left)
+        if epoch["epoch"] == 2:
+            raise KeyboardInterrupt("stopped at epoch 2")
+    with pytest.raises(KeyboardInterrupt, match="stopped at epoch 2"):
+        vggcl.train_head(x, y, epochs=4, on_epoch=stop)
+    head = vggcl.train_head(x, y, epochs=2)
+    out = tmp_path / "m.safetensors"
+    with vggcl.Model(t["trunk"], features_only=True) as trunk:
+        for kwargs, kind, said in (
+                ({"trunk": str(t["trunk"])}, "arg", "expected the vggcl.Model whose features the head was trained on"),
+                ({"class_names": ["a", "b"]}, "arg", "class_names is ['a', 'b']; expected 3 names"),
+                ({"preset": {"size": 3}}, "arg", "preset has ['size']; expected resize, crop, mean, std and draft"),
+                ({"preset": {"crop": -2}}, "arg", "crop is -2"),
+                ({"metadata": {"k": 3}}, "arg", "metadata 'k': 3; expected str keys and str values"),
+                ({"metadata": {"vggcl.pool5": "sideways"}}, "arg", "vggcl.pool5")):
+            with pytest.raises(vggcl.Error) as e:
+                head.save(out, **{"trunk": trunk, **kwargs})
+            assert e.value.status == kind and said in str(e.value), (kwargs, str(e.value))
+            assert not out.exists()
+        with pytest.raises(FileNotFoundError) as e:  # (the folder not there: an OSError of its errno)
+            head.save(tmp_path / "no" / "m.safetensors", trunk)
+        assert isinstance(e.value, vggcl.FileError)
+    with vggcl.Model(t["dir"] / "cli.safetensors") as whole:  # (a trunk of other features: 16 here too; a head of 5)
+        five = vggcl.train_head(np.random.default_rng(2).standard_normal((10, 8)), np.arange(10) % 5, epochs=1)
+        with pytest.raises(vggcl.Error, match="a head of 8 features; .* gives 16") as e:
+            five.save(out, whole)
+        assert e.value.status == "shape"
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+    assert json.dumps(head.epochs)  # (plain numbers: a report a program can write)
