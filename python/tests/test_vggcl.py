@@ -16,6 +16,7 @@ import shutil
 import subprocess
 import sys
 import threading
+import time
 import tracemalloc
 from pathlib import Path
 
@@ -947,6 +948,33 @@ def test_library_notes_reach_logging(files, monkeypatch, caplog):
     notes = [(r.levelno, r.getMessage()) for r in caplog.records if r.name == "vggcl"]
     assert any(lv == logging.INFO and "compiling the OpenCL kernels" in t for lv, t in notes), notes
     assert [t for lv, t in notes if lv == logging.WARNING and "clRelease" in t and "CL_OUT_OF_RESOURCES" in t], notes
+
+
+def test_interrupt_in_a_log_handler(files, monkeypatch):
+    """A KeyboardInterrupt a "vggcl" log handler raises (a Ctrl-C while it writes the note of a compile) is raised
+    after the call, as a real Ctrl-C is (ctypes printed and dropped it: the load went on unstopped)."""
+    if os.environ.get("VGGCL_DEVICE") == "ref":
+        pytest.skip("the reference backend compiles nothing")
+    monkeypatch.setenv("VGGCL_CACHE_DIR", "off")
+
+    class Interrupting(logging.Handler):
+        def emit(self, record):
+            raise KeyboardInterrupt("from the handler")
+    handler, logger = Interrupting(), logging.getLogger("vggcl")
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)  # (the compile's note)
+    made = []
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            made.append(vggcl.Model(files["weights"]))
+            made[0].forward(files["x"])  # (its kernels compiled, said, as they are first needed)
+            time.sleep(1)  # (were it dropped, nothing would come: the test fails)
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+        for m in made:
+            m.close()
 
 
 def test_pool5_other_than_the_head_was_made_for(files, caplog):

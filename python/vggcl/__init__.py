@@ -266,6 +266,8 @@ def _said(user, message):
         text = _escape(_text(message))
         warn = " -> CL_" in text or "give an index to choose" in text
         _logger.log(logging.WARNING if warn else logging.INFO, "%s", text)
+    except KeyboardInterrupt as e:  # (a handler's Ctrl-C: ctypes drops what a callback raises; raised when the
+        _noting.interrupted = e     # call returns, by _Context.check, as a real one comes after the call)
     except Exception:  # noqa: BLE001 (at interpreter exit logging may be gone; a note is not worth an error there)
         pass
     finally:
@@ -406,8 +408,12 @@ class _Context:
         _set_log(self.ptr, _on_log, self.ptr)  # (user: the context, for _said)
 
     def check(self, status, path=None):
-        """Raises the library's failure; path: the file the call was given, the Error's filename where the
-        message is that file's (it starts with its name)."""
+        """Raises the library's failure, or a KeyboardInterrupt a log handler raised during the call; path: the file
+        the call was given, the Error's filename where the message is that file's (it starts with its name)."""
+        interrupted = getattr(_noting, "interrupted", None)
+        if interrupted is not None:  # (a log handler's, during the call)
+            _noting.interrupted = None
+            raise interrupted
         if status != 0:
             message = _text(_message(self.ptr))
             errno = _os_error(self.ptr)
