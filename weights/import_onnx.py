@@ -1403,11 +1403,11 @@ def convert_file(a):
         raise Refused(f"out of memory reading the model's tensors (the largest, '{largest[0]}', declares "
                       f"{largest[1] / 2 ** 30:.1f} GiB)" if largest[0] else "out of memory reading the model")
     except Exception as e:  # onnx raises DecodeError, OSError, ...
-        short = cut_short(a.model)
+        kind = file_kind(a.model)
+        short = "" if kind else cut_short(a.model)  # (a PNG's bytes walked as fields could seem cut)
         if short:
             raise Refused(f"cannot read the ONNX model: the file is truncated: {short}")
-        raise Refused(f"cannot read the ONNX model: {str(e).splitlines()[0] if str(e) else type(e).__name__}"
-                      f"{file_kind(a.model)}")
+        raise Refused(f"cannot read the ONNX model: {str(e).splitlines()[0] if str(e) else type(e).__name__}{kind}")
     newer = newer_than_checker(model)  # (Debian 12's onnx 1.12 checks IR 8 and opset 17; torch 2 writes newer)
     twice = defined_twice(model)  # (in the file's order, before nodes are put in ONNX's)
     if newer and twice:  # (the checker's "single static assignment" where it runs; onnxruntime refuses it)
@@ -1543,6 +1543,9 @@ def cut_short(path):
     try:
         size = os.path.getsize(path)
         with open(path, "rb") as f:
+            if f.read(1) != b"\x08":  # (ir_version, field 1, first in every ONNX writer's files: else not one)
+                return ""
+            f.seek(0)
             while f.tell() < size:
                 key = varint(f)
                 if key is None or key >> 3 == 0 or key & 7 not in (0, 1, 2, 5):  # (not a protobuf walked here)
