@@ -89,6 +89,12 @@ START_TEST(test_os_error)
     said(ctx, vggcl_npy_write(ctx, "/nonexistent-vggcl-dir/o.npy", 1, (const long long[]){ 1 }, (const float[]){ 1 }),
          VGGCL_ERR_IO, "its folder /nonexistent-vggcl-dir is not there");
     ck_assert_int_eq(vggcl_os_error(ctx), ENOENT);
+    said(ctx, vggcl_npy_write(ctx, "/tmp", 1, (const long long[]){ 1 }, (const float[]){ 1 }), VGGCL_ERR_IO,
+         "/tmp: is a folder; expected a file to write");
+    ck_assert_int_eq(vggcl_os_error(ctx), EISDIR);
+    said(ctx, vggcl_npy_write(ctx, "/proc/o.npy", 1, (const long long[]){ 1 }, (const float[]){ 1 }), VGGCL_ERR_IO,
+         "its folder /proc takes no new files");
+    ck_assert_int_eq(vggcl_os_error(ctx), ENOENT);
     const char *text = tu_tmp("not-an-image.jpg");
     tu_write_bytes(text, "plain text, not a JPEG\n", 23);
     said(ctx, vggcl_image_load(ctx, text, &rgb, &h, &w), VGGCL_ERR_FORMAT, "not a JPEG"); /* (read, malformed) */

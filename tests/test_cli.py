@@ -2841,6 +2841,15 @@ class Cli(unittest.TestCase):
         self.assertEqual(p.wait(timeout=60), 0, said + p.stderr.read())
         p.stderr.close()
         self.assertEqual(got, want)
+        # a UNIX socket in its place (open's ENXIO too): said as what it is, not a FIFO waited for
+        import socket
+        with socket.socket(socket.AF_UNIX) as sock:
+            sock.bind(str(self.d / "out.sock"))
+            r = self.vggcl("run", "--weights", self.weights, "--input", self.x, "--output", self.d / "out.sock")
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertEqual(vggcl_lines(r.stderr), [f"vggcl: {self.d / 'out.sock'}: cannot open for writing: No such "
+                                                 "device or address"])
+        (self.d / "out.sock").unlink()
         # the streamed writer (classify --logits-out) seeks back to its header: to a FIFO it is staged and
         # copied whole
         img = ROOT / "tests" / "data" / "tiny.png"

@@ -1414,7 +1414,10 @@ class OnnxImport(unittest.TestCase):
                                  # (cut within its graph, a download interrupted: protobuf said no more than
                                  # "Error parsing message"; its opset imports, 6 bytes, after it)
                                  ("cut", small_nchw(63).SerializeToString()[:-200], "the file is truncated: it ends "
-                                  "194 bytes short of the end of field 7 (the graph), at byte")):
+                                  "194 bytes short of the end of field 7 (the graph), at byte"),
+                                 # (a whole model and bytes after it: not said to be cut)
+                                 ("stray", small_nchw(63).SerializeToString() + b"\x0a\xff\xff\x03",
+                                  "Error parsing message")):
             path = self.d / f"not_{name}.onnx"
             path.write_bytes(data)
             r = self.importer(path, self.d / "refused" / "not.safetensors")
@@ -1423,6 +1426,7 @@ class OnnxImport(unittest.TestCase):
             self.assertIn(f"import_onnx.py: {path}: " + ("" if name == "empty" else "cannot read the ONNX model: "),
                           r.stderr)
             self.assertIn(kind, r.stderr)
+            self.assertEqual("truncated" in r.stderr, name == "cut", r.stderr)
         b = Builder(64)
         y = b.conv("input", 3, 8, "conv1", relu=False)
         y = b.node("Mul", [y, b.const("cols", np.full(32, 2, np.float32))], "per_column")

@@ -1522,6 +1522,11 @@ def file_kind(path):
     return ""
 
 
+# ModelProto's fields and their wire types (0: a varint, 2: bytes): ir_version, producer_name, producer_version,
+# domain, model_version, doc_string, graph, opset_import, metadata_props, training_info, functions
+MODEL_FIELDS = {1: 0, 2: 2, 3: 2, 4: 2, 5: 0, 6: 2, 7: 2, 8: 2, 14: 2, 20: 2, 25: 2}
+
+
 def cut_short(path):
     """Where a file whose top-level protobuf fields are whole but the last, which runs past the file's end, ends
     (an interrupted download or copy: protobuf says "Error parsing message" alone), else ""."""
@@ -1548,8 +1553,8 @@ def cut_short(path):
             f.seek(0)
             while f.tell() < size:
                 key = varint(f)
-                if key is None or key >> 3 == 0 or key & 7 not in (0, 1, 2, 5):  # (not a protobuf walked here)
-                    return ""
+                if key is None or MODEL_FIELDS.get(key >> 3) != key & 7:  # (not a ModelProto's field: bytes after
+                    return ""                                             # a whole model, another protobuf)
                 length = {0: 0, 1: 8, 5: 4}.get(key & 7)
                 if length is None:
                     length = varint(f)

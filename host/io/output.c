@@ -236,19 +236,25 @@ static const char *staging_dir(void)
 }
 
 /* A device or FIFO output opened for writing; a FIFO that no process reads yet (open would wait unsaid, the run
- * seemingly hung at its start) is said to the log, then waited for. */
-static int open_through(vggcl_ctx *ctx, const char *path, const char *target)
+ * seemingly hung at its start) is said to the log, then waited for, a signal handled meanwhile ending the wait
+ * (EINTR: a blocking open was restarted, also while the command held Ctrl-C back for a set's renames). */
+static int open_through(vggcl_ctx *ctx, const char *path, const char *target, int fifo)
 {
     int fd = open(target, O_WRONLY | O_CLOEXEC | O_NONBLOCK);
-    if (fd < 0 && errno == ENXIO) {
+    if (fd < 0 && errno == ENXIO && fifo) { /* (ENXIO of a socket or a device without its driver: said as it is) */
         if (ctx->log) {
             char msg[PATH_MAX + 128];
             snprintf(msg, sizeof msg, "%s: a FIFO that no process reads yet: waiting for its reader", path);
             ctx->log(ctx->log_user, msg);
         }
-        do fd = open(target, O_WRONLY | O_CLOEXEC);
-        while (fd < 0 && errno == EINTR);
-    } else if (fd >= 0 && fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) != 0) { /* (writes wait, as before) */
+        const struct timespec step = { 0, 50 * 1000 * 1000 };
+        while ((fd = open(target, O_WRONLY | O_CLOEXEC | O_NONBLOCK)) < 0 && errno == ENXIO)
+            if (nanosleep(&step, NULL) != 0) {
+                errno = EINTR;
+                return -1;
+            }
+    }
+    if (fd >= 0 && fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) != 0) { /* (writes wait, as before) */
         const int e = errno;
         close(fd);
         errno = e;
@@ -276,13 +282,13 @@ vggcl_status vggcl__output_open(vggcl_ctx *ctx, const char *path, int mode, int 
     } else if (!follow_links(path, o->target, sizeof o->target, &alias)) {
         return io_fail(ctx, o, "cannot follow the symlink", errno);
     } else if (alias < 0 && stat(o->target, &sb) == 0 && !S_ISREG(sb.st_mode)) {
-        if (S_ISDIR(sb.st_mode)) return vggcl__fail(ctx, VGGCL_ERR_IO, "%s: is a folder; expected a file to write", path);
-        alias = -2; /* a device, a FIFO: opened */
+        if (S_ISDIR(sb.st_mode)) return vggcl__fail_os(ctx, EISDIR, "%s: is a folder; expected a file to write", path);
+        alias = S_ISFIFO(sb.st_mode) ? -3 : -2; /* a FIFO, a device: opened */
     }
     if (alias != -1) {
         /* standard output, a device, a pipe: never replaced, written directly at commit (the writer
          * writes to a temporary file first: it may seek, and a pipe's reader gets nothing half-done) */
-        o->direct_fd = alias >= 0 ? fcntl(alias, F_DUPFD_CLOEXEC, 3) : open_through(ctx, path, o->target);
+        o->direct_fd = alias >= 0 ? fcntl(alias, F_DUPFD_CLOEXEC, 3) : open_through(ctx, path, o->target, alias == -3);
         if (o->direct_fd < 0) return io_fail(ctx, o, "cannot open for writing", errno);
         /* in $TMPDIR: tmpfile() always takes /tmp, on a cluster's nodes often small where TMPDIR names
          * the large scratch space (the ranks' shares of a tensor are staged here) */
@@ -306,8 +312,8 @@ vggcl_status vggcl__output_open(vggcl_ctx *ctx, const char *path, int mode, int 
         folder_of(o->target, dir, sizeof dir);
         if (e == ENOENT && stat(dir, &sb) == 0 && S_ISDIR(sb.st_mode)) /* (one that makes no files, as /proc: the
                                                                          * kernel's word was of a folder not there) */
-            return vggcl__fail(ctx, VGGCL_ERR_IO, "%s: cannot create the output: its folder %s takes no new files (No "
-                               "such file or directory)", path, dir);
+            return vggcl__fail_os(ctx, e, "%s: cannot create the output: its folder %s takes no new files (No "
+                                  "such file or directory)", path, dir);
         return io_fail(ctx, o, "cannot create the output", e);
     }
     if (keep >= 0 && !(flags & VGGCL_OUTPUT_REPLACE)) fchmod(fd, (mode_t)keep);

@@ -1,11 +1,14 @@
 """vggcl.train_head and Head.save against `vggcl train-head`: the same features give the same head, bit for bit,
 and the model written classifies as the command's; what they refuse, named."""
+import errno
 import json
 import math
 import os
 import re
+import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -120,6 +123,28 @@ def test_pool5_and_the_trunks_preset_recorded(trained, tmp_path):
                             "draft": False}
 
 
+def test_save_to_a_fifo_no_one_reads(trained, tmp_path):
+    """A FIFO as the path, with no reader: the wait for one ends at a signal the program handles (it was an open
+    restarted for ever), raised as a FileError of EINTR."""
+    fifo = tmp_path / "m.fifo"
+    os.mkfifo(fifo)
+    before = signal.signal(signal.SIGUSR1, lambda *_: None)
+    timer = threading.Timer(1.0, os.kill, (os.getpid(), signal.SIGUSR1))
+    rescue = threading.Timer(30.0, lambda: open(fifo, "rb").close())  # (a reader at last: the test fails, not hangs)
+    try:
+        with vggcl.Model(trained["trunk"], features_only=True) as trunk:
+            head = vggcl.train_head(trained["x"], trained["y"], epochs=1)
+            timer.start()
+            rescue.start()
+            with pytest.raises(vggcl.FileError) as e:
+                head.save(fifo, trunk)
+        assert e.value.errno == errno.EINTR and "cannot open for writing: Interrupted system call" in str(e.value)
+    finally:
+        timer.cancel()
+        rescue.cancel()
+        signal.signal(signal.SIGUSR1, before)
+
+
 def test_refusals_named(trained, tmp_path):
     """Each argument the training or the writing cannot take is refused, naming it; nothing is written."""
     t = trained
@@ -132,6 +157,8 @@ def test_refusals_named(trained, tmp_path):
             ({"labels": np.where(y == 0, -1, y)}, "arg", "label 0 is -1; expected a class index from 0"),
             ({"classes": 2}, "arg", "has label 2; expected 0 to 1"),
             ({"classes": 1}, "arg", "classes is 1; expected 2 to"),
+            ({"labels": np.zeros_like(y)}, "arg", "the labels are all 0: a head tells 2 classes or more"),
+            ({"features": x[:0], "labels": y[:0]}, "shape", "features of shape (0, 16): no samples"),
             ({"val": x}, "arg", "val is ndarray; expected (features, labels) or None"),
             ({"val": (t["xv"][:, :3], t["yv"])}, "shape", "val's features have 3 columns, the training features 16"),
             ({"lr": "fast"}, "arg", "lr is 'fast'; expected a number"),
@@ -159,7 +186,8 @@ def test_refusals_named(trained, tmp_path):
                 ({"preset": {"size": 3}}, "arg", "preset has ['size']; expected resize, crop, mean, std and draft"),
                 ({"preset": {"crop": -2}}, "arg", "crop is -2"),
                 ({"metadata": {"k": 3}}, "arg", "metadata 'k': 3; expected str keys and str values"),
-                ({"metadata": {"vggcl.pool5": "sideways"}}, "arg", "vggcl.pool5")):
+                ({"metadata": {"vggcl.pool5": "drop"}}, "arg", "metadata 'vggcl.pool5' is one save writes itself"),
+                ({"metadata": {"vggcl.pool_ceil": "sideways"}}, "arg", "vggcl.pool_ceil")):
             with pytest.raises(vggcl.Error) as e:
                 head.save(out, **{"trunk": trunk, **kwargs})
             assert e.value.status == kind and said in str(e.value), (kwargs, str(e.value))
@@ -167,6 +195,8 @@ def test_refusals_named(trained, tmp_path):
         with pytest.raises(FileNotFoundError) as e:  # (the folder not there: an OSError of its errno)
             head.save(tmp_path / "no" / "m.safetensors", trunk)
         assert isinstance(e.value, vggcl.FileError)
+        with pytest.raises(IsADirectoryError):  # (a folder given for the file)
+            head.save(tmp_path, trunk)
     with vggcl.Model(t["dir"] / "cli.safetensors") as whole:  # (a trunk of other features: 16 here too; a head of 5)
         five = vggcl.train_head(np.random.default_rng(2).standard_normal((10, 8)), np.arange(10) % 5, epochs=1)
         with pytest.raises(vggcl.Error, match="a head of 8 features; .* gives 16") as e:
@@ -174,3 +204,34 @@ def test_refusals_named(trained, tmp_path):
         assert e.value.status == "shape"
     assert sorted(p.name for p in tmp_path.iterdir()) == []
     assert json.dumps(head.epochs)  # (plain numbers: a report a program can write)
+    assert head.epochs[0]["val_loss"] is None and head.epochs[0]["val_acc"] is None  # (no validation samples)
+    # the trunk's file changed since it was loaded: its convolutions are not the features', refused
+    copy = tmp_path / "trunk.safetensors"
+    copy.write_bytes(t["trunk"].read_bytes())
+    with vggcl.Model(copy, features_only=True) as trunk:
+        copy.write_bytes(t["trunk"].read_bytes() + b" ")
+        with pytest.raises(vggcl.FileError, match="the file is not the one this model was loaded from"):
+            head.save(out, trunk)
+    assert not out.exists()
+    for weight, bias in ((np.ones(16), np.zeros(1)), (np.ones((2, 16)), np.zeros(3)), (np.ones((2, 16), int),
+                                                                                      np.zeros(2))):
+        with pytest.raises(vggcl.Error, match="expected \\(classes, D\\) and \\(classes,\\) floating point"):
+            vggcl.Head(weight, bias)
+
+
+def test_a_programs_own_head(trained, tmp_path):
+    """A head of a program's own weights (one class here, as a binary logistic regression's coef_ and intercept_):
+    written as a model whose answer is the sigmoid of its logit."""
+    t = trained
+    rng = np.random.default_rng(4)
+    head = vggcl.Head(rng.normal(0, 0.1, (1, 16)), [0.25])
+    assert head.epochs == [] and head.best_epoch is None
+    with vggcl.Model(t["trunk"], features_only=True) as trunk:
+        x = np.stack([trunk.preprocess(p, resize=36, crop=32) for p in t["paths"][:3]])
+        _, feats = trunk.forward(x)
+        head.save(tmp_path / "binary.safetensors", trunk, class_names=["yes"], preset={"resize": 36, "crop": 32})
+    with vggcl.Model(tmp_path / "binary.safetensors") as m:
+        assert (m.classes, m.class_names, m.metadata("vggcl.trained")) == (1, ["yes"], None)
+        got = [r[0][2] for r in m.classify(t["paths"][:3])]
+    want = 1 / (1 + np.exp(-head.logits(feats)[:, 0]))
+    np.testing.assert_allclose(got, want, rtol=1e-4)

@@ -748,6 +748,11 @@ class Model:
             spec = None if device is None else _bytes(_device_spec(device), "device")
             self._ctx.check(_select_device(self._ctx.ptr, spec))
             self._ctx.check(_model_load(self._ctx.ptr, file, ctypes.byref(opts), ctypes.byref(self._ptr)), file)
+            try:  # (the file loaded, where it is and what it is: Head.save writes its convolutions)
+                st = os.stat(file)
+                self._file = (os.path.abspath(file), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+            except OSError:
+                self._file = None
             made_for = self.metadata("vggcl.pool5")
             if pool5 is not None and not features_only and made_for in ("keep", "drop") and made_for != pool5:
                 # (as the command says it; features alone are what a head for that setting is trained on)
@@ -774,6 +779,19 @@ class Model:
 
     def __repr__(self):  # (without the lock: a handler of the log may show a model a call holds)
         return f"<vggcl.Model {getattr(self, 'path', '?')!r}{'' if getattr(self, '_ptr', None) else ' (closed)'}>"
+
+    def _file_loaded(self):
+        """The absolute path of the file loaded, as bytes; Error where it is no longer that file (replaced,
+        changed or gone since: its convolutions would not be those that made the features)."""
+        known = getattr(self, "_file", None)
+        try:
+            st = os.stat(known[0]) if known else None
+        except OSError:
+            st = None
+        if st is None or (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns) != known[1:]:
+            raise Error(f"{self.path}: the file is not the one this model was loaded from (changed, replaced or "
+                        "gone since): load it again", "io")
+        return known[0]
 
     def _live(self):
         """The model's handle; Error once it is closed (the library would be handed NULL)."""

@@ -31,9 +31,9 @@ _save = _sig("vggcl_save_with_head", ctypes.c_int, _p, ctypes.c_char_p, ctypes.c
              _f, _f, ctypes.POINTER(ctypes.c_char_p), ctypes.c_int)
 
 
-def _epoch_dict(e):
-    return {"epoch": e.epoch, "train_loss": e.train_loss, "train_acc": e.train_acc, "val_loss": e.val_loss,
-            "val_acc": e.val_acc}
+def _epoch_dict(e, validated):
+    return {"epoch": e.epoch, "train_loss": e.train_loss, "train_acc": e.train_acc,
+            "val_loss": e.val_loss if validated else None, "val_acc": e.val_acc if validated else None}
 
 
 def _samples(features, labels, what):
@@ -60,15 +60,23 @@ def _samples(features, labels, what):
 
 
 class Head:
-    """A head train_head trained: weight (classes, D) and bias (classes,) float32, to apply to a trunk's raw
-    features (logits = features @ weight.T + bias: the training's standardization is folded in); epochs, a dict
-    per epoch (epoch, train_loss, train_acc, val_loss, val_acc: mean cross-entropy and top-1, val 0 without
-    validation samples); best_epoch, the one kept (the highest validation accuracy, then the lowest validation
-    loss; without validation samples the lowest training loss)."""
+    """A dense head for a trunk's features: weight (classes, D) and bias (classes,) float32, applied to the raw
+    features (logits = features @ weight.T + bias; train_head's standardization is folded in). As train_head
+    gives it: epochs, a dict per epoch (epoch, train_loss, train_acc, val_loss, val_acc: mean cross-entropy and
+    top-1, the val ones None without validation samples), and best_epoch, the one kept (the highest validation
+    accuracy, then the lowest validation loss; without validation samples the lowest training loss). Made by a
+    program from its own weights (a scikit-learn classifier's coef_ and intercept_; one class: a one-output head,
+    its logit's sigmoid the probability), epochs is [] and best_epoch None: save() writes it all the same."""
 
-    def __init__(self, weight: np.ndarray, bias: np.ndarray, epochs: list, best_epoch: int, trained: str) -> None:
-        self.weight, self.bias, self.epochs, self.best_epoch = weight, bias, epochs, best_epoch
-        self._trained = trained
+    def __init__(self, weight: Any, bias: Any, epochs: Optional[list] = None, best_epoch: Optional[int] = None,
+                 trained: Optional[str] = None) -> None:
+        w, b = np.asarray(weight), np.asarray(bias)
+        if w.ndim != 2 or b.shape != (w.shape[0],) or w.dtype.kind != "f" or b.dtype.kind != "f" or not w.size:
+            raise Error(f"Head: weight {w.dtype} of shape {w.shape} and bias {b.dtype} of shape {b.shape}; expected "
+                        "(classes, D) and (classes,) floating point", "shape")
+        self.weight, self.bias = w.astype(np.float32), b.astype(np.float32)
+        self.epochs, self.best_epoch = list(epochs or []), best_epoch
+        self._trained = trained  # (vggcl.trained's text: how it was trained)
 
     def __repr__(self):
         return f"<vggcl.Head {self.weight.shape[0]} classes x {self.weight.shape[1]} features, epoch {self.best_epoch}>"
@@ -93,15 +101,18 @@ class Head:
         classes, d = self.weight.shape
         if d != trunk.features:
             raise Error(f"save: a head of {d} features; {trunk.path} gives {trunk.features}", "shape")
+        file = trunk._file_loaded()  # (the file as it was loaded: its convolutions are the features')
         unknown = set(preset or {}) - {"resize", "crop", "mean", "std", "draft"}
         if unknown:
             raise Error(f"save: preset has {sorted(unknown)}; expected resize, crop, mean, std and draft", "arg")
         p = trunk._preset(**(preset or {}))  # (checked as Model.preprocess checks it; the trunk's where not given)
         def rgb(v):  # (float32's shortest digits, as the command writes them)
             return ",".join(str(np.float32(c)) for c in v)
-        meta = {"vggcl.pool5": trunk.pool5, "vggcl.trained": self._trained,
+        meta = {"vggcl.pool5": trunk.pool5,
                 "vggcl.resize": f"{p.resize},{p.resize_w}" if p.resize_w else str(p.resize), "vggcl.crop": str(p.crop),
                 "vggcl.mean": rgb(p.mean), "vggcl.std": rgb(p.std), "vggcl.draft": str(int(p.draft))}
+        if self._trained:
+            meta["vggcl.trained"] = self._trained
         if class_names is not None:
             names = [class_names] if isinstance(class_names, str) else list(class_names)
             if len(names) != classes or not all(isinstance(n, str) for n in names):
@@ -110,6 +121,9 @@ class Head:
         for k, v in (metadata or {}).items():
             if not isinstance(k, str) or not isinstance(v, str):
                 raise Error(f"save: metadata {k!r}: {v!r}; expected str keys and str values", "arg")
+            if k in meta:  # (it replaced them: pool5 "drop" written of a head trained on pool5 kept)
+                raise Error(f"save: metadata {k!r} is one save writes itself, from trunk, class_names or preset",
+                            "arg")
             meta[k] = v
         pairs = (ctypes.c_char_p * (2 * len(meta)))(*[s.encode(errors="surrogateescape") for kv in meta.items()
                                                       for s in kv])
@@ -118,7 +132,7 @@ class Head:
         ctx = _Context()
         try:
             out = _bytes(path, "save: path")
-            ctx.check(_save(ctx.ptr, _bytes(trunk.path, "the trunk's path"), out, classes, d, w.ctypes.data_as(_f),
+            ctx.check(_save(ctx.ptr, file, out, classes, d, w.ctypes.data_as(_f),
                             b.ctypes.data_as(_f), pairs, len(meta)), out)
         finally:
             ctx.close()
@@ -139,6 +153,8 @@ def train_head(features: Any, labels: Any, classes: Optional[int] = None,
     exception it raises is raised when the training ends (the library's loop cannot be left). Features that are
     not finite, a label past classes, a head that diverges from its first epoch on (lr too large): Error."""
     x, y = _samples(features, labels, "features")
+    if not x.shape[0]:
+        raise Error(f"train_head: features of shape {x.shape}: no samples", "shape")
     if val is not None and (not isinstance(val, (tuple, list)) or len(val) != 2):
         raise Error(f"train_head: val is {type(val).__name__}; expected (features, labels) or None", "arg")
     xv, yv = _samples(*val, "val") if val is not None else (None, None)
@@ -146,8 +162,10 @@ def train_head(features: Any, labels: Any, classes: Optional[int] = None,
         raise Error(f"train_head: val's features have {xv.shape[1]} columns, the training features {x.shape[1]}",
                     "shape")
     if classes is None:
-        most = max([int(a.max()) for a in (y, yv) if a is not None and a.size] or [0])
-        classes = most + 1
+        classes = max(int(a.max()) for a in (y, yv) if a is not None and a.size) + 1
+        if classes < 2:  # (said as "classes is 1", which the caller never gave)
+            raise Error(f"train_head: the labels are all {classes - 1}: a head tells 2 classes or more (classes= "
+                        "names how many where some are not among the labels)", "arg")
     classes = _whole(classes, "train_head: classes", 2, _INT_MAX)
     o = _TrainOptions()
     _train_defaults(ctypes.byref(o))
@@ -163,7 +181,7 @@ def train_head(features: Any, labels: Any, classes: Optional[int] = None,
     def told(user, epoch, best):
         if not raised:
             try:
-                on_epoch(_epoch_dict(epoch.contents), bool(best))
+                on_epoch(_epoch_dict(epoch.contents, xv is not None), bool(best))
             except BaseException as e:  # (ctypes prints and drops an exception of a callback)
                 raised.append(e)
     callback = _EpochFn(told) if on_epoch is not None else _EpochFn()
@@ -186,7 +204,7 @@ def train_head(features: Any, labels: Any, classes: Optional[int] = None,
         ctx.check(status)
     finally:
         ctx.close()
-    epochs_log = [_epoch_dict(e) for e in log]
+    epochs_log = [_epoch_dict(e, xv is not None) for e in log]
     nv = 0 if xv is None else xv.shape[0]
     kept = f" (val top-1 {epochs_log[best.value - 1]['val_acc']:.4f})" if nv else ""
     trained = (f"vggcl.train_head (Python): {x.shape[0]} training samples, {nv} validation sample"
