@@ -1722,6 +1722,7 @@ class Cam(unittest.TestCase):
         # the bar wiped for the message, not ended: one bar left on the screen, the last (a stale "2/5" stayed above
         # the message)
         self.assertEqual([ln.split("] ")[1] for ln in shown if ln.startswith("[")], ["5/5 images"], repr(out))
+        self.assertRegex(out, r"\r {40,}\rvggcl: \S*p1b\.png: not a JPEG")  # (the bar's width in spaces, then it)
         # the lines on the same terminal: the bar wiped before each, so each begins its line
         r = subprocess.run(["script", "-qec", cmd.replace(" >/dev/null", ""), "/dev/null"], capture_output=True,
                            text=True, timeout=600)

@@ -700,7 +700,9 @@ void cli_progress_show(cli_progress *p, int done_steps, int n_steps, int done, i
 /* Wipes the bar before answers go to standard output on the same terminal (they began on the bar's line); it is
  * drawn again below them at the next step. */
 void cli_progress_wipe(cli_progress *p);
-/* Ends a bar's line (every message on stderr does it first: cli_error). */
+/* Writes msg (n bytes; NULL: none) to stderr, a bar drawn there wiped before it in the same write (every message on
+ * stderr goes through it: cli_error); cli_progress_end_line wipes the bar alone. */
+void cli_progress_put(const char *msg, size_t n);
 void cli_progress_end_line(void);
 
 /* An ImageFolder data set: one sub-folder per class, classes sorted by name

@@ -173,13 +173,13 @@ static int say(int code, int notice, const char *fmt, va_list ap)
         char *o_buf = big_out ? big_out : out;
         size_t o = escape_controls(big_out ? big : line, (size_t)(at + n), o_buf, 1);
         o_buf[o++] = '\n';
-        if (!held_back(o_buf, o)) cli_progress_end_line(), fwrite(o_buf, 1, o, stderr);
+        if (!held_back(o_buf, o)) cli_progress_put(o_buf, o);
         if (notice) cli_ranks_noticed(o_buf, o);
     } else { /* (out of memory for a longer one: its start, escaped all the same) */
         if (n < 0) snprintf(line + at, sizeof line - at, "(a message that could not be formatted)");
         size_t o = escape_controls(line, strlen(line), out, 1);
         out[o++] = '\n';
-        if (!held_back(out, o)) cli_progress_end_line(), fwrite(out, 1, o, stderr);
+        if (!held_back(out, o)) cli_progress_put(out, o);
     }
     free(big), free(big_out);
     va_end(again);

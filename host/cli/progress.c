@@ -1,8 +1,10 @@
 /* How far a run is: a bar redrawn at each step (stderr a terminal), or a line every so often (--progress, or
  * under mpirun rank 0's, for its share, on the real stderr). The image commands' batches are steps, cam's
  * images. */
+#include <errno.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -66,10 +68,30 @@ void cli_progress_wipe(cli_progress *p)
         dprintf(p->fd, "\r%*s\r", p->drawn > 1 ? p->drawn - 1 : 0, "");
 }
 
-void cli_progress_end_line(void)
+void cli_progress_put(const char *msg, size_t n)
 {
-    if (atomic_exchange(&bar_open, 0)) { /* (wiped: ending its line left a stale bar above each message) */
-        const int drawn = atomic_load(&bar_drawn);
-        dprintf(2, "\r%*s\r", drawn > 1 ? drawn - 1 : 0, "");
+    char wipe[256] = ""; /* (wiped: ending its line left a stale bar above each message) */
+    const int drawn = atomic_exchange(&bar_open, 0) ? atomic_load(&bar_drawn) : 0;
+    const int w = drawn ? snprintf(wipe, sizeof wipe, "\r%*s\r", drawn > 1 ? drawn - 1 : 0, "") : 0;
+    const struct iovec part[2] = { { wipe, w > 0 && w < (int)sizeof wipe ? (size_t)w : 0 },
+                                   { (void *)msg, msg ? n : 0 } };
+    /* (one write: a bar drawn between the wipe and the message put the message after it, on its line) */
+    for (size_t off = 0; off < part[0].iov_len + part[1].iov_len;) {
+        struct iovec rest[2];
+        int k = 0;
+        for (size_t j = 0, skip = off; j < 2; j++) { /* (what a short write left) */
+            if (skip >= part[j].iov_len) {
+                skip -= part[j].iov_len;
+                continue;
+            }
+            rest[k].iov_base = (char *)part[j].iov_base + skip, rest[k++].iov_len = part[j].iov_len - skip;
+            skip = 0;
+        }
+        const ssize_t put = writev(2, rest, k);
+        if (put < 0 && errno == EINTR) continue;
+        if (put <= 0) return; /* (stderr gone: nothing to say it on) */
+        off += (size_t)put;
     }
 }
+
+void cli_progress_end_line(void) { cli_progress_put(NULL, 0); }
