@@ -1085,8 +1085,8 @@ class Export(unittest.TestCase):
         # --seed alone, as vggcl 0.2 took it for random weights: said to give --random (argparse named neither)
         rc, err, _ = self.export("--arch", "vgg11", "--seed", "3", "--out", self.d / "seeded.safetensors")
         self.assertEqual(rc, 2, err)
-        self.assertIn("export_torchvision.py: error: --seed goes with --random: give --random --seed N for random "
-                      "weights (vggcl 0.2 made them of --seed alone), or --state-dict FILE\n", err)
+        self.assertIn("export_torchvision.py: error: one of the arguments --state-dict --random is required (--seed "
+                      "alone, as vggcl 0.2 made random weights, now goes with --random: --random --seed N)\n", err)
         rc, err, _ = self.export("--arch", "vgg11", "--out", self.d / "seeded.safetensors")
         self.assertEqual(rc, 2, err)
         self.assertIn("error: one of the arguments --state-dict --random is required\n", err)

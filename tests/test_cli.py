@@ -1407,9 +1407,9 @@ class Cli(unittest.TestCase):
             self.skipTest("this OpenCL lists devices without a cache it may write (not PoCL, or another PoCL)")
         self.assertEqual(r.returncode, 1, r.stderr)
         self.assertRegex(r.stderr, r"no OpenCL device found on \d+ platform\(s\): PoCL is installed, but lists no "
-                         r"device where it cannot write its kernel cache, here /proc/\.cache/pocl \(\$POCL_CACHE_DIR, else "
-                         r"\$XDG_CACHE_HOME/pocl, \$HOME/\.cache/pocl or /tmp/pocl\): set POCL_CACHE_DIR to a folder it "
-                         r"may write")
+                         r"device where it cannot write its kernel cache, here /proc/\.cache/pocl "
+                         r"\(\$POCL_CACHE_DIR, else \$XDG_CACHE_HOME/pocl, \$HOME/\.cache/pocl or /tmp/pocl\): set "
+                         r"POCL_CACHE_DIR to a folder it may write")
 
     def test_pocl_without_its_linker(self):
         """PoCL's CPU driver links what it compiles with ld from PATH, and ends the process where it is not there
@@ -1434,7 +1434,7 @@ class Cli(unittest.TestCase):
             self.assertEqual(vggcl_lines(r.stderr), [f"vggcl: PoCL links the kernels it compiles with the system's "
                                                      f"linker, ld, which is not on PATH ({shown}): a kernel not in its "
                                                      "cache yet (a new batch or image size) makes PoCL end the "
-                                                     "process; put /usr/bin on PATH"])
+                                                     "process; put its folder (binutils': /usr/bin) on PATH"])
             self.assertEqual(self.out.read_bytes(), want)
             self.out.unlink()
 

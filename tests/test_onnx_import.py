@@ -1640,8 +1640,8 @@ class OnnxImport(unittest.TestCase):
         pool = next(n for n in m.graph.node if n.op_type == "MaxPool").output[0]
         m.graph.node.append(helper.make_node("Identity", ["input"], [pool], name="again"))
         m.ir_version = onnx.IR_VERSION + 1
-        err = self.refused("defined_twice", m, f"not a valid ONNX graph: tensor '{pool}' is defined twice (MaxPool node "
-                           "'pool1', then Identity node 'again'): each tensor has one maker")
+        err = self.refused("defined_twice", m, f"not a valid ONNX graph: tensor '{pool}' is defined twice (MaxPool "
+                           "node 'pool1', then Identity node 'again'): each tensor has one maker")
         m = small_nchw(45)
         next(n for n in m.graph.node if n.op_type == "Conv").attribute.append(
             helper.make_attribute("auto_pad", "SAME_UPPER"))

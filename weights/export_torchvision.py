@@ -764,9 +764,21 @@ def _norm_in_float_range(meta):
                           "float32)")
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse's, its error of neither --state-dict nor --random saying what --seed alone now is (vggcl 0.2 made
+    random weights of it)."""
+
+    def error(self, message):
+        if "--state-dict --random is required" in message and any(
+                w == "--seed" or w.startswith("--seed=") for w in self.words):
+            message += " (--seed alone, as vggcl 0.2 made random weights, now goes with --random: --random --seed N)"
+        super().error(message)
+
+
 def main(argv=None):
-    ap = argparse.ArgumentParser(prog=PROG, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    src = ap.add_mutually_exclusive_group()  # (one of them required: said below, with --seed alone named)
+    ap = _Parser(prog=PROG, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.words = sys.argv[1:] if argv is None else list(argv)
+    src = ap.add_mutually_exclusive_group(required=True)
     src.add_argument("--state-dict", help="your trained weights: a torch.save()d state_dict, checkpoint or whole "
                                           "model, or a safetensors file")
     src.add_argument("--random", action="store_true", help="torchvision's own initialisation (--seed), not weights")
@@ -800,10 +812,6 @@ def main(argv=None):
     a = ap.parse_args(argv)
     if a.classes is not None and a.classes < 1:
         ap.error(f"--classes {a.classes}: expected at least 1")
-    if a.state_dict is None and not a.random:  # (0.2 took --seed alone for --random: argparse's word named neither)
-        ap.error("--seed goes with --random: give --random --seed N for random weights (vggcl 0.2 made them of --seed "
-                 "alone), or --state-dict FILE" if a.seed is not None
-                 else "one of the arguments --state-dict --random is required")
     if a.seed is not None and not a.random:  # (taken without a word: the weights are the file's)
         ap.error("--seed goes with --random")
     if a.random and (a.features or a.head or a.key is not None):

@@ -158,9 +158,10 @@ int cmd_bench(int argc, char **argv)
     int threads = 0;
     double progress_s = -1;
     vggcl_preprocess_unset(&p);
+    /* (the decoding's options and the pixel bound with --images alone: a bad VGGCL_MAX_IMAGE_PIXELS was refused of a
+     * run that reads no image) */
     if ((r = cli_preprocess_args("bench", &a, &p)) != CLI_OK ||
-        (cli_arg(&a, "images") && (r = cli_decode_args("bench", &a, &threads, &progress_s)))) /* (a bad pixel
-                                                                                                * bound: no image) */
+        (cli_arg(&a, "images") && (r = cli_decode_args("bench", &a, &threads, &progress_s))))
         return r;
     static const char *const images_only[] = { "resize", "crop", "no-crop", "mean", "std", "draft", "no-draft",
                                                "threads", "progress", "recursive" };

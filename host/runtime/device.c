@@ -199,7 +199,7 @@ static void pocl_linker_note(vggcl_ctx *ctx)
     char msg[PATH_MAX + 512];
     snprintf(msg, sizeof msg, "PoCL links the kernels it compiles with the system's linker, ld, which is not on PATH "
              "(%s%s%s): a kernel not in its cache yet (a new batch or image size) makes PoCL end the process; put "
-             "/usr/bin on PATH", path ? "\"" : "unset", path ? path : "", path ? "\"" : "");
+             "its folder (binutils': /usr/bin) on PATH", path ? "\"" : "unset", path ? path : "", path ? "\"" : "");
     ctx->log(ctx->log_user, msg);
 }
 
