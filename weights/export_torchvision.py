@@ -14,7 +14,7 @@ then averaging the 14x14 map's 2x2 blocks, as torchvision's does).
     export_torchvision.py --state-dict model.pt --out vgg16_gap7.safetensors [--pool5 drop]
         [--class-names cat,dog,... | --class-names-json classes.json] [--resize 256 --crop 224]
         (trained with Resize((224, 224)) and no crop: --resize 224x224 --no-crop)
-    # torchvision's own random initialisation (for trying things out)
+    # random weights, drawn as torchvision initialises a VGG (for trying things out)
     export_torchvision.py --random --arch vgg16 --classes 7 --seed 0 --out vgg16_gap7.safetensors
 
 The architecture, BatchNorm and the number of classes are read from the weights (--arch and
@@ -781,7 +781,9 @@ def main(argv=None):
     src = ap.add_mutually_exclusive_group(required=True)
     src.add_argument("--state-dict", help="your trained weights: a torch.save()d state_dict, checkpoint or whole "
                                           "model, or a safetensors file")
-    src.add_argument("--random", action="store_true", help="torchvision's own initialisation (--seed), not weights")
+    src.add_argument("--random", action="store_true",
+                     help="random weights drawn as torchvision initialises a VGG (Kaiming normal convolutions; the GAP "
+                          "head nn.Linear's own), from --seed: not the values torchvision.models.vggNN() draws for it")
     ap.add_argument("--key", metavar="NAME", help="the checkpoint's entry to read (default the first of "
                                                   f"{', '.join(CHECKPOINT_KEYS)}; e.g. an EMA copy's)")
     ap.add_argument("--trust-pickle", action="store_true",

@@ -26,19 +26,20 @@ static const cli_command command = {
     "write it), each folder must be one of them and is matched by name; otherwise the\n"
     "folders sorted by name are classes 0, 1, ... A model of one output (a binary\n"
     "head, BCEWithLogitsLoss's) on two folders: a positive logit predicts the folder\n"
-    "named as its class, else the second sorted. Prints top-1 and top-k accuracy (k\n"
-    "the smaller of 5 and the classes), each class's precision and recall (0 for a\n"
-    "class never predicted or without images, as scikit-learn's default; an empty\n"
-    "class folder is an error, as torchvision's ImageFolder makes it) and the\n"
-    "confusion matrix (rows: true class, columns: predicted; in the text, the classes\n"
-    "with neither images nor predictions left out); equal logits rank the lower\n"
-    "class first. The csv rows hold images, predicted, precision, recall,\n"
-    "top-1, top-k and the confusion row, and a last row 'all'. Preprocessing follows\n"
-    "the model's metadata unless the options say otherwise. An unreadable image, one\n"
-    "whose logits are not finite (weights that overflow float32 on it) and, with\n"
-    "--no-crop, one that preprocesses to another size than the first are named and\n"
-    "skipped; the exit status is then 1. With --no-crop and --batch 1 each image runs\n"
-    "at its own size.\n",
+    "named as its class, or, for a model that names none, the second folder sorted.\n"
+    "Prints top-1 and top-k accuracy (k the smaller of 5 and the classes; JSON's\n"
+    "\"top5\", with \"k\"), each class's precision and recall (0 for a class never\n"
+    "predicted or without images, as scikit-learn's default; an empty class folder is\n"
+    "an error, exit 1: a data set's folders are data, as torchvision's ImageFolder\n"
+    "takes them) and the confusion matrix (rows: true class, columns: predicted; in\n"
+    "the text, the classes with neither images nor predictions left out); equal\n"
+    "logits rank the lower class first. The csv rows hold images, predicted,\n"
+    "precision, recall, top-1, top-k and the confusion row, and a last row 'all'.\n"
+    "Preprocessing follows the model's metadata unless the options say otherwise. An\n"
+    "unreadable image, one whose logits are not finite (weights that overflow float32\n"
+    "on it) and, with --no-crop, one that preprocesses to another size than the first\n"
+    "are named and skipped; the exit status is then 1. With --no-crop and --batch 1\n"
+    "each image runs at its own size.\n",
     options, { cli_device_options, cli_net_options, cli_preprocess_options, cli_decode_options },
 };
 
@@ -273,8 +274,8 @@ static int match_classes(const cli_dataset *ds, const vggcl_model *m, const char
         if (!named) {
             if (ds->n_classes > C)
                 return !say ? CLI_FAIL
-                            : cli_error(CLI_FAIL, "%s: %d class folders, but %s has %d classes", data, ds->n_classes,
-                                        weights, C);
+                            : cli_error(CLI_FAIL, "%s: %d class folders, but %s has %d class%s", data, ds->n_classes,
+                                        weights, C, C == 1 ? "" : "es");
             folder_class[f] = f;
             continue;
         }

@@ -21,7 +21,11 @@ static const cli_option options[] = {
 };
 
 static const cli_command command = {
-    "run", NULL, "Outputs are written to a temporary name and renamed: a failed run leaves none.\n",
+    "run", NULL,
+    "Outputs are written to a temporary name and renamed: a failed run leaves none.\n"
+    "Logits that are not finite (NaN or infinity in the input or the weights) are\n"
+    "written as they are, as PyTorch gives them, exit 0: a line on standard output\n"
+    "names each such image.\n",
     options, { cli_device_options, cli_net_options },
 };
 

@@ -47,14 +47,16 @@ static const cli_command command = {
     "trained on the host by minibatch SGD with momentum on standardized features, as\n"
     "torch.optim.SGD does it, deterministic for --seed. Each epoch's loss and\n"
     "accuracy are printed as it ends, '*' marking the best so far; the epoch with the\n"
-    "best validation accuracy is kept (without validation, the lowest training loss).\n"
-    "The model written carries the pool5 setting, the class names and the\n"
-    "preprocessing in its metadata, so `vggcl run`, `classify`, `eval` and `cam` take\n"
-    "it as it is. An unreadable image (or, with --no-crop, one that preprocesses to\n"
-    "another size than the first) is named and skipped; the head is still trained and\n"
-    "written, and the exit status is 1. With --no-crop and --batch 1 each image runs\n"
-    "at its own size. An image whose features are not finite (a trunk that overflows\n"
-    "float32 on it) stops the run, naming it: no head is trained on such features.\n",
+    "best validation accuracy is kept, of equal ones the lower validation loss\n"
+    "(without validation, the lowest training loss). The model written carries the\n"
+    "pool5 setting, the class names and the preprocessing in its metadata, so `vggcl\n"
+    "run`, `classify`, `eval` and `cam` take it as it is. An unreadable image (or,\n"
+    "with --no-crop, one that preprocesses to another size than the first) is named\n"
+    "and skipped; the head is still trained and written, and the exit status is 1.\n"
+    "With --no-crop and --batch 1 each image runs at its own size. An image whose\n"
+    "features are not finite (a trunk that overflows float32 on it) stops the run,\n"
+    "naming it: no head is trained on such features. An empty data set folder, or one\n"
+    "of its class folders, is an error, exit 1 (its folders are data).\n",
     options, { cli_device_options, cli_preprocess_options, cli_decode_options },
 };
 

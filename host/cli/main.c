@@ -38,7 +38,8 @@ static const char usage[] =
     "  VGGCL_DEVICE      the device where --device is not given (as --device takes it;\n"
     "                    all or a list: their first for the commands of one device)\n"
     "  VGGCL_CACHE_DIR   compiled kernels and tune's tables (unset or empty: $XDG_CACHE_HOME/vggcl,\n"
-    "                    an absolute one, else ~/.cache/vggcl; off: no cache)\n"
+    "                    an absolute one, else ~/.cache/vggcl; off: none, which tune refuses;\n"
+    "                    the driver's own, PoCL's, is apart: POCL_KERNEL_CACHE=0)\n"
     "  TMPDIR            where an array for standard output, a pipe or rank 0 is staged\n"
     "                    (default /tmp)\n"
     "  VGGCL_KERNEL_DIR  read the .cl kernels from this folder, not the built-in copies\n"
@@ -50,7 +51,8 @@ static const char usage[] =
     "  0  done\n"
     "  1  a failure, said on stderr (a file, the device, memory), or some images skipped\n"
     "     (each named; the others' answers written)\n"
-    "  2  a mistake in the command line (also: a folder given without images in it)\n";
+    "  2  a mistake in the command line (also: a folder of images given without one\n"
+    "     in it; eval's and train-head's data sets are data: 1)\n";
 
 static int usage_said = 1; /* (cli_ranks_echo_usage, asked once by main) */
 

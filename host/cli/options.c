@@ -51,7 +51,7 @@ const cli_option cli_preprocess_options[] = {
       "padded with black, as torchvision's CenterCrop pads it)", 0 },
     { "no-crop", NULL, "do not crop", 0 },
     { "mean", "R,G,B", "normalize: (x/255 - mean) / std (default ImageNet's)", 0 },
-    { "std", "R,G,B", "(default ImageNet's; a model's metadata sets all four when it has them)", 0 },
+    { "std", "R,G,B", "(default ImageNet's; for --mean and --std not given, a model's metadata's)", 0 },
     { "draft", NULL, "decode JPEGs at 1/2, 1/4 or 1/8 of their size where both sides stay at\n"
                      "least --resize (HxW: the height H and the width W), as PIL's Image.draft:\n"
                      "faster on large photos, not torchvision's pixels (default: a model's\n"
