@@ -119,6 +119,16 @@ class Tools(unittest.TestCase):
         self.assertEqual(sorted(p.name for p in self.d.iterdir()), ["out"])
         self.refused(run(PY, TOOLS / "make_example_input.py", self.d / "no" / "x.npy"), 1,
                      "x.npy: No such file or directory")
+        # --help: its usage, exit 0 (it was 1); no argument: a usage mistake, 2 (example.sh's --help made the model
+        # first, then showed `vggcl run`'s; fuzz.sh's failed in the shell)
+        for cmd in ([PY, TOOLS / "make_example_input.py", "--help"], ["bash", TOOLS / "example.sh", "--help"],
+                    ["bash", TOOLS / "fuzz.sh", "--help"]):
+            r = run(*cmd)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertIn("usage: ", r.stdout)
+        self.refused(run(PY, TOOLS / "make_example_input.py"), 2, "usage: make_example_input.py OUT.npy")
+        self.refused(run("bash", TOOLS / "fuzz.sh", "image"), 2, "usage: tools/fuzz.sh NAME SECONDS")
+        self.assertEqual(sorted(p.name for p in self.d.iterdir()), ["out"])
 
     def test_gpu_scripts_arguments(self):
         """gpu_check.sh and gpu_bundle.sh: their usage where the arguments are wrong (gpu_check said "$1: unbound

@@ -4,6 +4,11 @@
 # default OpenCL device. Files go to build/example/ ($VGGCL_EXAMPLE_DIR; the
 # command is $VGGCL_BUILD_DIR/vggcl, default build/: the `example` test sets both).
 set -euo pipefail
+if [ "${1:-}" = --help ] || [ "${1:-}" = -h ]; then # (it made the 59 MB model, then showed `vggcl run --help`)
+  echo "usage: tools/example.sh [vggcl run options...]"
+  sed -n '2,5s/^# \{0,1\}//p' "$0"
+  exit 0
+fi
 root="$(cd "$(dirname "$0")/.." && pwd)"
 out="${VGGCL_EXAMPLE_DIR:-$root/build/example}"
 bin="${VGGCL_BUILD_DIR:-$root/build}/vggcl"

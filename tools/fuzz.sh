@@ -11,6 +11,13 @@
 #     tests/fuzz/corpus/NAME build-fuzz/corpus/NAME
 # -jobs=N (or -workers) writes libFuzzer's fuzz-K.log files in the current folder (git-ignored).
 set -euo pipefail
+usage="usage: tools/fuzz.sh NAME SECONDS [libFuzzer flags]"
+if [ "${1:-}" = --help ] || [ "${1:-}" = -h ]; then
+  echo "$usage"
+  sed -n '2,12s/^# \{0,1\}//p' "$0"
+  exit 0
+fi
+[ $# -ge 2 ] || { echo "$usage" >&2; exit 2; }
 command -v clang >/dev/null || { echo "fuzz.sh: needs clang (apt-get install -y clang)" >&2; exit 2; }
 name=${1:?usage: tools/fuzz.sh NAME SECONDS [libFuzzer flags]}
 seconds=${2:?usage: tools/fuzz.sh NAME SECONDS [libFuzzer flags]}

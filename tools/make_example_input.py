@@ -24,8 +24,12 @@ def pictures(size=224):
 
 
 if __name__ == "__main__":
+    if sys.argv[1:] in (["--help"], ["-h"]):
+        print(__doc__.strip())
+        sys.exit(0)
     if len(sys.argv) != 2 or sys.argv[1].startswith("-"):  # (--help was taken for a file name)
-        sys.exit(__doc__)
+        print(__doc__.strip(), file=sys.stderr)
+        sys.exit(2)  # (a usage mistake, as the other tools')
     out = sys.argv[1]
     try:  # (the name as given: np.save of a name added ".npy" to one without it; a folder not there: a traceback)
         with open(out, "wb") as f:

@@ -61,17 +61,17 @@ def make_state_dict(cfg, bn, classes, seed, head="classifier.0"):
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     g = ap.add_mutually_exclusive_group()
-    g.add_argument("--arch", choices=sorted(CFGS), default="vgg16")
+    g.add_argument("--arch", choices=sorted(CFGS), default="vgg16", help="default vgg16")
     g.add_argument("--cfg", help="comma-separated widths and M for max pools, e.g. 8,M,16,M; a last M is pool5 "
                    "(as --pool5 keep: a state_dict has no tensor for it). Without it and --pool5 the file says "
                    "nothing, and vggcl keeps pool5, as torchvision's configurations have it")
     ap.add_argument("--bn", action="store_true", help="BatchNorm after every conv (vggNN_bn)")
-    ap.add_argument("--classes", type=int, default=7)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--head", default="classifier.0", help="key prefix of the linear head")
+    ap.add_argument("--classes", type=int, default=7, help="default 7")
+    ap.add_argument("--seed", type=int, default=0, help="default 0")
+    ap.add_argument("--head", default="classifier.0", help="key prefix of the linear head (default classifier.0)")
     ap.add_argument("--pool5", choices=["keep", "drop"], help="write __metadata__ vggcl.pool5 (--arch: keep, "
                     "unless drop is given)")
-    ap.add_argument("--dtype", choices=["F32", "F16", "BF16"], default="F32")
+    ap.add_argument("--dtype", choices=["F32", "F16", "BF16"], default="F32", help="default F32")
     ap.add_argument("--out", required=True)
     a = ap.parse_args(argv)
     if a.classes < 1:

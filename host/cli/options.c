@@ -35,8 +35,8 @@ const cli_option cli_net_options[] = {
 
 const cli_option cli_decode_options[] = {
     { "threads", "N", "threads decoding and preprocessing images (while the device, if any, runs\n"
-                      "the ones before; default: one per core it may run on; on CPU devices,\n"
-                      "which compute on those cores, one per 16 of them)", 0 },
+                      "the ones before; default: one per core it may run on, at most 64; on CPU\n"
+                      "devices, which compute on those cores, one per 16 of them)", 0 },
     { "progress", "SECONDS", "a line on stderr every SECONDS saying how far the run is (0: none;\n"
                              "default: a bar when stderr is a terminal; under mpirun, rank 0's\n"
                              "share every 60 s)", 0 },
