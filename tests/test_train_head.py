@@ -711,7 +711,7 @@ class TrainHead(unittest.TestCase):
         np.testing.assert_array_equal(xv, 0)  # the image as it is: its white column is read by no output
         self.assertIn("8 training samples (--flip: each image twice), 2 validation images",
                       load_file(out)[1]["vggcl.trained"])
-        self.assertIn("vggcl: computing the GAP features of 6 images (2 classes, 2 of them --val's) on ", r.stderr)
+        self.assertIn("\ncomputing the GAP features of 6 images (2 classes, 2 of them --val's) on ", "\n" + r.stderr)
         shutil.rmtree(d)
 
 

@@ -584,9 +584,9 @@ int cmd_train_head(int argc, char **argv)
         for (int i = 0; is_val && i < ds.n; i++) nv += is_val[i] != 0;
         char of_val[48] = "";
         if (nv) snprintf(of_val, sizeof of_val, ", %d of them --val's", nv);
-        /* (a notice, "vggcl: ...", as every line on stderr) */
-        cli_notice("computing the GAP features of %d images (%d classes%s) on %s%s", ds.n, ds.n_classes, of_val,
-                   vggcl_device_name(ctx), ranks.size > 1 ? " and the other ranks' devices" : "");
+        /* (a status line, not a message: under mpirun it differs from one process's, which messages may not) */
+        fprintf(stderr, "computing the GAP features of %d images (%d classes%s) on %s%s\n", ds.n, ds.n_classes,
+                of_val, vggcl_device_name(ctx), ranks.size > 1 ? " and the other ranks' devices" : "");
     }
     const int from[2] = { lo, v > lo ? (v < hi ? v : hi) : lo }, to[2] = { from[1], hi };
     g.files = ds.files + lo, g.lo = lo;
