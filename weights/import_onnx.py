@@ -10,7 +10,7 @@ The graph's data path, from its input through a single chain of nodes, must be:
   [Transpose perm (0,3,1,2)]                   the graph takes NHWC
   (Conv 3x3 stride 1 pad 1 [BatchNormalization] Relu | MaxPool 2x2 stride 2)...
                         (a Relu anywhere may be a Clip to [0, no maximum], torch.clamp(min=0)'s,
-                        a LeakyRelu of slope 0 or a Max with 0; a Conv of pad 0 after a Pad of one
+                        a LeakyRelu or PRelu of slope 0 or a Max with 0; a Conv of pad 0 after a Pad of one
                         zero pixel a side, torch's ZeroPad2d(1) or Keras's ZeroPadding2D, is one of
                         pad 1; per-channel Mul/Add/Sub/Div and BatchNormalizations between a Conv and
                         its Relu are folded into it, in any order; a MaxPool may come before its
@@ -518,10 +518,14 @@ def passed_over(g, node, tensor, model):
 
 def is_relu(g, node):
     """Whether node is a Relu, or what computes one: a Clip to [0, no maximum] (torch.clamp(min=0); its bounds
-    attributes before opset 11, constant inputs from it; ReLU6's maximum is not one), a LeakyRelu of slope 0, or a
-    Max of the data and a constant 0 (torch.maximum(x, 0), tf.maximum)."""
+    attributes before opset 11, constant inputs from it; ReLU6's maximum is not one), a LeakyRelu of slope 0, a
+    PRelu whose slopes are all 0 (nn.PReLU(init=0) as initialised), or a Max of the data and a constant 0
+    (torch.maximum(x, 0), tf.maximum)."""
     if node is None:
         return False
+    if node.op_type == "PRelu":
+        slope = g.consts.get(node.input[1]) if len(node.input) == 2 and node.input[0] in g.data else None
+        return slope is not None and np.asarray(slope).size > 0 and not np.any(np.asarray(slope))
     if node.op_type == "Max":
         other = [i for i in node.input if i not in g.data]
         return (len(node.input) == 2 and len(other) == 1 and other[0] in g.consts and
@@ -990,7 +994,7 @@ def convert(model, path_name, scale=None):
         if not is_relu(g, node) and not pooled_first:
             what = f"followed by {name_of(node)}" if node is not None else "the end of the graph"
             refuse(conv, f"is not followed by a Relu ({what}); expected Conv [BatchNormalization] Relu (or a Clip to "
-                         "[0, no maximum], a LeakyRelu of slope 0, a Max with 0; or a MaxPool then the Relu)")
+                         "[0, no maximum], a LeakyRelu or PRelu of slope 0, a Max with 0; or a MaxPool then the Relu)")
         if pooled_first:  # (the MaxPool next, then its Relu)
             relu_after_pool = node
         else:
