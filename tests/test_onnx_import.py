@@ -1699,6 +1699,28 @@ class OnnxImport(unittest.TestCase):
         err = self.refused("dense_too_many_outputs", b.relu_pool_gap_dense(y, 1, 1000001), "Gemm node 'fc'")
         self.assertIn("1000001 outputs; vggcl takes 1 to 1000000 a dense layer", err)
 
+    def test_relu_after_the_gap(self):
+        """A Relu on the pooled features before the first dense layer (Keras's GlobalAveragePooling2D then
+        Activation("relu")) computes nothing, every conv's Relu having made them >= 0: imported, onnxruntime's
+        answer (it was refused, "a Relu not right after a dense layer"); after a scale that can turn them negative,
+        still refused."""
+        x = np.random.default_rng(52).standard_normal((2, 3, 32, 32)).astype(np.float32)
+        for name, scale in (("gap_relu", None), ("gap_scaled_relu", -1.5)):
+            b = Builder(52)
+            y = b.conv("input", 3, 8, "conv1")
+            y = b.node("MaxPool", [y], "pool", kernel_shape=[2, 2], strides=[2, 2])
+            y = b.node("GlobalAveragePool", [y], "gap")
+            if scale is not None:
+                y = b.node("Mul", [y, b.const("scale", np.full((1, 8, 1, 1), scale, np.float32))], "scale")
+            y = b.node("Relu", [y], "gap_relu")
+            y = b.node("Flatten", [y], "flatten", axis=1)
+            y = b.node("Gemm", [y, b.const("fc/w", b.rng.normal(0, 0.3, (5, 8)).astype(np.float32))], "fc", transB=1)
+            m = b.model(helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 3, 32, 32]), y, "output")
+            if scale is None:
+                self.check(name, m, x, x)
+            else:
+                self.refused(name, m, "Relu node 'gap_relu': a Relu not right after a dense layer")
+
     def test_dropout_training(self):
         """A Dropout whose training_mode is true drops at random in onnxruntime (unless its optimizer removes the
         node): refused (it was taken for nothing at inference); with training_mode false it is nothing."""

@@ -1197,9 +1197,12 @@ def convert(model, path_name, scale=None):
                 dense_folds += 1  # (an Add right after a MatMul is its bias)
         elif is_relu(g, node):
             check_data_input(g, node, t, relu_slot(node, t))
-            if state != "pre":
+            if state != "pre" and (layers or pending is not None):
                 refuse(node, "a Relu not right after a dense layer; expected Gemm or MatMul")
-            state, relu_after_last = "input", node
+            if state == "pre":
+                state, relu_after_last = "input", node
+            # (else on the pooled features, before any dense layer or scale: each conv's Relu made them >= 0 already,
+            # so it computes nothing, as Keras's GlobalAveragePooling2D then Activation("relu") writes it)
         elif op in ("Softmax", "LogSoftmax"):  # (the logits less one number per image: the same probabilities)
             check_data_input(g, node, t)
             axis = attrs(node).get("axis", -1 if model_opset(model) >= 13 else 1)
