@@ -9,6 +9,7 @@ import errno
 import gc
 import json
 import logging
+import math
 import os
 import pickle
 import re
@@ -371,6 +372,42 @@ def assert_same_answers(got, want):
     sizes may run other kernels)."""
     assert [[c for c, _, _ in r] for r in got] == [[c for c, _, _ in r] for r in want]
     np.testing.assert_allclose([[q for _, _, q in r] for r in got], [[q for _, _, q in r] for r in want], rtol=1e-5)
+
+
+def test_classify_skips_on_request(files, tmp_path, caplog):
+    """on_error="skip", as `vggcl classify` goes on: an unreadable image, a missing one and (without a crop) one of
+    another size than the list's first are None in their places, each logged at WARNING naming it, the others
+    answered as without them (the default raises at the first, naming it: a folder's one broken file lost all)."""
+    bad = tmp_path / "broken.png"
+    bad.write_bytes(b"not a png")
+    imgs = files["images"]
+    mixed = [imgs[0], bad, imgs[1], tmp_path / "gone.jpg", imgs[2]]
+
+    def same(a, b):
+        return [(c, n) for c, n, _ in a] == [(c, n) for c, n, _ in b] and \
+            all(math.isclose(p, q, rel_tol=1e-5) for (_, _, p), (_, _, q) in zip(a, b))
+    with vggcl.Model(files["weights"]) as m:
+        want = m.classify(imgs, top=3, batch=2)
+        with caplog.at_level(logging.WARNING, logger="vggcl"):
+            got = m.classify(mixed, top=3, batch=2, on_error="skip")
+        assert [g is None for g in got] == [False, True, False, True, False]
+        assert all(same(g, w) for g, w in zip([got[0], got[2], got[4]], want))
+        assert [r.getMessage() for r in caplog.records if r.name == "vggcl"] == [
+            f"{bad}: not a JPEG, PNG, WebP, BMP, TIFF or PNM image (skipped)",
+            f"{tmp_path / 'gone.jpg'}: cannot open image: No such file or directory (skipped)"]
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="vggcl"):  # (no crop, width x height: 64 x 82, 80 x 64, 64 x 64)
+            got = m.classify(mixed, batch=2, resize=64, crop=0, on_error="skip")
+            alone = m.classify(mixed, batch=1, resize=64, crop=0, on_error="skip")
+        assert [g is None for g in got] == [False, True, True, True, True]
+        assert [g is None for g in alone] == [False, True, False, True, False]  # (each its own size)
+        said = [r.getMessage() for r in caplog.records if r.name == "vggcl"]
+        assert f"classify: {imgs[1]} preprocesses to 80 x 64 pixels (width x height), unlike {imgs[0]}'s 64 x 82; " \
+               "give crop, or resize=(h, w), or batch=1 (each image at its own size) (skipped)" in said
+        with pytest.raises(vggcl.InvalidInput, match=f"{bad}: not a JPEG"):
+            m.classify(mixed)
+        with pytest.raises(vggcl.InvalidInput, match="on_error is 'ignore'; expected \"raise\" or \"skip\""):
+            m.classify(imgs, on_error="ignore")
 
 
 def test_classify_threads(files, monkeypatch):

@@ -1005,7 +1005,8 @@ class Model:
     def classify(self, paths: Union[_Image, Iterable[_Image]], top: int = 5, batch: int = 8,
                  threads: Optional[int] = None, *,
                  resize: Optional[_Resize] = None, crop: Optional[_Size] = None, mean: Optional[_Floats] = None,
-                 std: Optional[_Floats] = None, draft: Optional[bool] = None) -> list[list[tuple[int, str, float]]]:
+                 std: Optional[_Floats] = None, draft: Optional[bool] = None,
+                 on_error: str = "raise") -> list[Optional[list[tuple[int, str, float]]]]:
         """Image paths (or images as preprocess takes them: (H, W, 3) uint8 arrays, (H, W) gray ones, PIL images
         of any mode, converted to RGB as PIL converts them) -> per
         image a list of the top classes as (class, name, probability: the softmax's; of a model of one class,
@@ -1016,12 +1017,17 @@ class Model:
         default, as `vggcl classify`, vggcl_decode_threads_default(): one per core this process may run on, or on a
         CPU device, which computes on those cores, one per 16 of them. An unreadable image raises
         vggcl.Error naming it, and so does one whose logits are not finite (the weights or the
-        preprocessing overflow float32 on it), where `vggcl classify` skips either and goes on. One path
+        preprocessing overflow float32 on it), or, without a crop, one that preprocesses to another size than
+        the first; on_error="skip" skips each as `vggcl classify` does: its answer is None, its reason logged at
+        WARNING on the "vggcl" logger, the others classified (a folder's one broken file lost the rest). One path
         (a str, bytes or os.PathLike), or one image (an array of two or three dimensions, a PIL image), stands
         for a list of it."""
         # (batch and threads within the vggcl command's bounds: 2**63 was islice's ValueError)
         batch, top = _whole(batch, "classify: batch", 1, 4096), _whole(top, "classify: top", 1)
         threads = None if threads is None else _whole(threads, "classify: threads", 1, 256)
+        if on_error not in ("raise", "skip"):
+            raise Error(f"classify: on_error is {on_error!r}; expected \"raise\" or \"skip\"", "arg")
+        skip = on_error == "skip"
         if (isinstance(paths, (str, bytes, os.PathLike)) or getattr(paths, "ndim", 0) in (2, 3) or
                 callable(getattr(paths, "convert", None))):  # (one image: iterated, an array's rows were images)
             paths = [paths]
@@ -1031,10 +1037,19 @@ class Model:
         p = self._preset(resize, crop, mean, std, draft)
         local = threading.local()  # a context per thread, for its error messages
 
-        def prepare(k, path):
+        def prepare(k, path):  # -> (path, tensor or None, why not)
             if not hasattr(local, "ctx"):
                 local.ctx = _Context()
-            return path, _preprocess(local.ctx, path, p, f"classify: paths[{k}]")
+            try:
+                return path, _preprocess(local.ctx, path, p, f"classify: paths[{k}]"), None
+            except Error as e:
+                if not skip:
+                    raise
+                return path, None, e
+
+        def skipped(k, path, why):
+            _logger.warning("%s (skipped)", why if named(k, path) in str(why) else f"{named(k, path)}: {why}")
+            out.append(None)
 
         def named(k, path):  # (an image given as an array: its place in the list)
             if isinstance(path, (str, bytes, os.PathLike)):
@@ -1047,7 +1062,7 @@ class Model:
                 said = said or _draft_unused(path, draft)
                 yield k, _taken(path, f"classify: paths[{k}]")
 
-        out = []
+        out, first = [], None  # (first: the place, path and shape of the first readable image, skip's reference)
         try:
             paths = draft_said(enumerate(paths))
         except TypeError:
@@ -1062,30 +1077,58 @@ class Model:
                 if not pending:
                     break
                 done = [pending.popleft().result() for _ in range(min(batch, len(pending)))]
-                for j, (path, t) in enumerate(done):  # (without a crop, images of other sizes cannot share a batch)
-                    if t.shape != done[0][1].shape:
-                        raise Error(f"classify: {named(len(out) + j, path)} preprocesses to {t.shape[2]} x "
-                                    f"{t.shape[1]} pixels (width x height), unlike {named(len(out), done[0][0])}'s "
-                                    f"{done[0][1].shape[2]} x {done[0][1].shape[1]}; give crop, or resize=(h, w), or "
-                                    "batch=1 (each image at its own size)", "shape")
-                x = np.stack([t for _, t in done])
+                at = len(out)  # (the list's place of done[0])
+                if first is None:
+                    first = next(((at + j, path, t.shape) for j, (path, t, _) in enumerate(done) if t is not None),
+                                 None)
+                kept = []  # (place, path, tensor) of the images this batch runs
+                for j, (path, t, why) in enumerate(done):  # (without a crop, other sizes cannot share a batch)
+                    # (skipping, as the command: the list's first readable image's size, each its own at batch 1)
+                    ref = first if skip and batch > 1 else (at, done[0][0], done[0][1].shape) if not skip else \
+                        (at + j, path, None if t is None else t.shape)
+                    if t is not None and t.shape != ref[2]:
+                        why = Error(f"classify: {named(at + j, path)} preprocesses to {t.shape[2]} x {t.shape[1]} "
+                                    f"pixels (width x height), unlike {named(ref[0], ref[1])}'s {ref[2][2]} x "
+                                    f"{ref[2][1]}; give crop, or resize=(h, w), or batch=1 (each image at its own "
+                                    "size)", "shape")
+                        if not skip:
+                            raise why
+                        t = None
+                    if t is not None:
+                        kept.append((at + j, path, t))
+                    else:
+                        kept.append((at + j, path, why))
+                if not any(isinstance(t, np.ndarray) for _, _, t in kept):
+                    for k, path, why in kept:
+                        skipped(k, path, why)
+                    continue
+                x = np.stack([t for _, _, t in kept if isinstance(t, np.ndarray)])
                 try:
                     logits, _ = self.forward(x)
                 except Error as e:  # (the pass's words alone did not say whose size: the call's crop, or an image's)
                     if e.status != "shape":
                         raise
                     given = ", ".join(f"{k}={v!r}" for k, v in (("resize", resize), ("crop", crop)) if v is not None)
-                    raise Error(f"classify: {named(len(out), done[0][0])} preprocesses to {x.shape[3]} x "
+                    k0, path0 = next((k, path) for k, path, t in kept if isinstance(t, np.ndarray))
+                    raise Error(f"classify: {named(k0, path0)} preprocesses to {x.shape[3]} x "
                                 f"{x.shape[2]} pixels (width x height){f' ({given})' if given else ''}: {e}",
                                 e.status) from None
-                for j, ((path, _), lg) in enumerate(zip(done, logits)):  # (their probabilities were NaN, unsaid)
-                    bad = np.flatnonzero(~np.isfinite(lg))
+                rows = iter(logits)
+                for k, path, t in kept:
+                    if not isinstance(t, np.ndarray):
+                        skipped(k, path, t)
+                        continue
+                    lg = next(rows)
+                    bad = np.flatnonzero(~np.isfinite(lg))  # (their probabilities were NaN, unsaid)
                     if bad.size:
-                        raise Error(f"{named(len(out) + j, path)}: logit {bad[0]} is "
+                        why = Error(f"{named(k, path)}: logit {bad[0]} is "
                                     f"{'NaN' if np.isnan(lg[bad[0]]) else 'infinite'}: the weights or the "
                                     "preprocessing overflow float32 on this image")
-                for lg in logits:  # ranked by logit, as torch.topk and vggcl classify
-                    order = np.lexsort((np.arange(len(lg)), -lg))[:top]
+                        if not skip:
+                            raise why
+                        skipped(k, path, why)
+                        continue
+                    order = np.lexsort((np.arange(len(lg)), -lg))[:top]  # ranked by logit, as torch.topk and vggcl
                     row = _softmax(lg)
                     out.append([(int(c), names[c], row[c]) for c in order])
         finally:
