@@ -1,10 +1,13 @@
 /* LD_PRELOAD shim for the alloc test (tests/test_alloc.py): the VGGCL_FAIL_ALLOC-th call of malloc, calloc or realloc made by vggcl or
  * the image and JSON libraries it calls (counted from the first; not the OpenCL stack's, whose C++ ends the
  * process on std::bad_alloc) returns NULL, once; VGGCL_FAIL_ALLOC_SEEN names a file the count is written to at
- * exit, to know how many there were. */
+ * exit, to know how many there were. And the process's descriptors running out: open() of a path holding
+ * VGGCL_FAIL_OPEN fails with EMFILE, as past `ulimit -n`. */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -68,3 +71,22 @@ static int fails(const void *caller)
 void *malloc(size_t n) { return fails(__builtin_return_address(0)) ? NULL : __libc_malloc(n); }
 void *calloc(size_t n, size_t m) { return fails(__builtin_return_address(0)) ? NULL : __libc_calloc(n, m); }
 void *realloc(void *p, size_t n) { return fails(__builtin_return_address(0)) ? NULL : __libc_realloc(p, n); }
+
+int open(const char *path, int flags, ...)
+{
+    static int (*real)(const char *, int, ...);
+    mode_t mode = 0;
+    if ((flags & O_CREAT) || (flags & O_TMPFILE) == O_TMPFILE) {
+        va_list ap;
+        va_start(ap, flags);
+        mode = va_arg(ap, mode_t);
+        va_end(ap);
+    }
+    const char *pattern = getenv("VGGCL_FAIL_OPEN");
+    if (pattern && *pattern && strstr(path, pattern)) {
+        errno = EMFILE;
+        return -1;
+    }
+    if (!real) real = (int (*)(const char *, int, ...))dlsym(RTLD_NEXT, "open");
+    return real(path, flags, mode);
+}

@@ -81,6 +81,37 @@ class Alloc(unittest.TestCase):
         self.each_failure(["classify", "--weights", weights, "--device", "ref", "--resize", "24", "--crop", "16",
                            "--logits-out", out, "--format", "json", self.d / "x.png"], out)
 
+    def test_descriptors_running_out(self):
+        """An image that cannot be opened for want of the process's descriptors (EMFILE: `ulimit -n`, many
+        threads) stops the run, said as such, nothing written: every image after it would fail alike (each was
+        skipped as unreadable, the run's rows written without them); an image not there is still skipped."""
+        weights = self.d / "w.safetensors"
+        save_file(make_state_dict(parse_cfg("8,M,16"), False, 3, seed=1), weights)
+        for i in range(3):
+            Image.fromarray((np.random.default_rng(i).random((30, 30, 3)) * 255).astype(np.uint8)).save(
+                self.d / f"{i}.png")
+        out = self.d / "l.npy"
+        env = dict(os.environ, LD_PRELOAD=SHIM, VGGCL_FAIL_OPEN="1.png")
+        for cmd in (["classify", "--weights", weights, "--device", "ref", "--crop", "16", "--logits-out", out],
+                    ["preprocess", "--crop", "16", "--output", out],
+                    ["cam", "--weights", weights, "--device", "ref", "--crop", "16", "--out-dir", self.d / "cams"]):
+            (self.d / "cams").mkdir(exist_ok=True)
+            r = subprocess.run([VGGCL, *map(str, cmd), self.d / "0.png", self.d / "1.png", self.d / "2.png"],
+                               capture_output=True, text=True, env=env, timeout=300)
+            self.assertEqual(r.returncode, 1, r.stderr)
+            self.assertIn(f"vggcl: {self.d / '1.png'}: cannot open image: Too many open files: the run stops there: "
+                          "this process may open no more files (its limit, ulimit -n, or the system's), so no image "
+                          "after it could be read either\n", r.stderr)
+            self.assertNotIn("(skipped)", r.stderr)
+            self.assertFalse(out.exists())
+            self.assertNotIn("2.png", r.stdout)
+        r = subprocess.run([VGGCL, "classify", "--weights", weights, "--device", "ref", "--crop", "16", "--logits-out",
+                            out, self.d / "0.png", self.d / "gone.png", self.d / "2.png"], capture_output=True, text=True,
+                           env=env, timeout=300)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("gone.png: cannot open image: No such file or directory (skipped)", r.stderr)
+        self.assertEqual(np.load(out).shape, (2, 3))
+
 
 if __name__ == "__main__":
     if len(sys.argv) < 3:

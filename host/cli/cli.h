@@ -673,7 +673,12 @@ cli_decode_pool *cli_decode_start(char **files, int n, const vggcl_preprocess *p
 cli_decode_pool *cli_decode_start_in(char **files, const int *order, int n, int final, const vggcl_preprocess *p,
                                      int threads, int ahead);
 void cli_decode_extend(cli_decode_pool *dp, int n, int final);
-void cli_decode_take(cli_decode_pool *dp, int i, float **t, int *h, int *w, char **msg);
+/* 1 where the image could not be read for want of the process's descriptors (the run stops: every image after it
+ * would fail alike), else 0. */
+int cli_decode_take(cli_decode_pool *dp, int i, float **t, int *h, int *w, char **msg);
+/* What a run stopped by that says: the image's message, then why the run stops. */
+#define CLI_NO_DESCRIPTORS "%s: the run stops there: this process may open no more files (its limit, ulimit -n, or " \
+                           "the system's), so no image after it could be read either"
 void cli_decode_stop(cli_decode_pool *dp); /* accepts NULL */
 double cli_decode_busy_ms(cli_decode_pool *dp); /* worker time so far, summed */
 int cli_decode_thread_count(const cli_decode_pool *dp);

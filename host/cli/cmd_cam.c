@@ -481,7 +481,12 @@ int cmd_cam(int argc, char **argv)
         float *t = NULL;
         int h, w, r = CLI_FAIL;
         char *msg;
-        cli_decode_take(pool, i, &t, &h, &w, &msg);
+        if (cli_decode_take(pool, i, &t, &h, &w, &msg) && !t) { /* (not the image's doing: the run stops) */
+            cli_error(CLI_FAIL, CLI_NO_DESCRIPTORS, msg ? msg : files[i]);
+            free(msg);
+            stopped = 1;
+            break;
+        }
         if (!t) {
             cli_error(CLI_FAIL, "%s (skipped)", msg ? msg : "out of host memory");
             free(msg);

@@ -3,6 +3,7 @@
  * previous batch on the device. Each worker has a vggcl context of its own
  * (image decoding and preprocessing are safe to call from several threads
  * with one context each). */
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,7 @@ typedef struct {
     float *t;           /* (3, h, w), or NULL when it failed */
     int h, w;
     char *msg;          /* why it failed */
+    int stops;          /* ... for want of the process's descriptors (EMFILE, ENFILE), not the image's doing */
 } slot;
 
 struct cli_decode_pool {
@@ -47,12 +49,13 @@ double cli_now_ms(void)
 static void decode_one(cli_decode_pool *dp, vggcl_ctx *ctx, int q, slot *s)
 {
     const int i = dp->order ? dp->order[q] : q;
-    *s = (slot){ 1, NULL, 0, 0, NULL };
+    *s = (slot){ 1, NULL, 0, 0, NULL, 0 };
     if (!ctx) {
         s->msg = cli_image_message(NULL, dp->files[i]); /* (vggcl_message(NULL): out of memory, with the image named) */
     } else if (vggcl_image_read(ctx, dp->files[i], dp->p, &s->t, &s->h, &s->w) != VGGCL_OK) {
         s->t = NULL;
         s->msg = cli_image_message(ctx, dp->files[i]);
+        s->stops = vggcl_os_error(ctx) == EMFILE || vggcl_os_error(ctx) == ENFILE;
     }
 }
 
@@ -124,16 +127,18 @@ cli_decode_pool *cli_decode_start_in(char **files, const int *order, int n, int 
     return dp;
 }
 
-void cli_decode_take(cli_decode_pool *dp, int i, float **t, int *h, int *w, char **msg)
+int cli_decode_take(cli_decode_pool *dp, int i, float **t, int *h, int *w, char **msg)
 {
     pthread_mutex_lock(&dp->mu);
     slot *s = &dp->slots[i % dp->ahead];
     while (!s->done) pthread_cond_wait(&dp->cv, &dp->mu);
     *t = s->t, *h = s->h, *w = s->w, *msg = s->msg;
+    const int stops = s->stops;
     memset(s, 0, sizeof *s);
     dp->taken = i + 1;
     pthread_cond_broadcast(&dp->cv);
     pthread_mutex_unlock(&dp->mu);
+    return stops;
 }
 
 void cli_decode_extend(cli_decode_pool *dp, int n, int final)

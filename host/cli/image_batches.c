@@ -425,8 +425,13 @@ int cli_run_batches(const cli_batch_job *job, char **files, int n_files, cli_bat
             int oh, ow;
             char *msg;
             const double t0 = cli_now_ms();
-            cli_decode_take(pool, dynamic ? hb.q[b] + i - g * batch : i, &t, &oh, &ow, &msg);
+            const int stops = cli_decode_take(pool, dynamic ? hb.q[b] + i - g * batch : i, &t, &oh, &ow, &msg);
             st.wait_ms += cli_now_ms() - t0;
+            if (!t && stops) { /* (the environment's failure, not the image's: not a skip, as for every one after) */
+                rc = cli_error(CLI_FAIL, CLI_NO_DESCRIPTORS, msg ? msg : files[i]);
+                free(msg);
+                break;
+            }
             if (!t) {
                 note(s, batch, i, "%s%s", msg ? msg : "out of host memory", job->strict ? "" : " (skipped)");
                 free(msg);
