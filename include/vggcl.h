@@ -523,13 +523,15 @@ VGGCL_API void vggcl_cam_draw(const float *norm, const unsigned char *rgb, int h
  * *best_epoch hold nothing valid. on_epoch (may be NULL) is called with user after
  * each epoch, in order, on the calling thread, with its log entry and best 1 where
  * it is the epoch kept so far (the last such is the one kept): a long training can
- * say how it goes as it goes. */
+ * say how it goes as it goes. It returns 0 to go on, anything else to end the
+ * training there (early stopping, an interrupt): the best epoch so far is kept, as
+ * at the last, and log's entries after it are left with epoch 0. */
 typedef struct {
     int epoch;          /* from 1 */
     double train_loss, train_acc, val_loss, val_acc; /* mean cross-entropy, top-1; val 0 without validation */
 } vggcl_train_epoch;
 
-typedef void (*vggcl_train_fn)(void *user, const vggcl_train_epoch *epoch, int best);
+typedef int (*vggcl_train_fn)(void *user, const vggcl_train_epoch *epoch, int best);
 typedef struct {
     int epochs, batch;
     double lr, momentum, l2;

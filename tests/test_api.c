@@ -675,13 +675,21 @@ typedef struct {
     vggcl_train_epoch seen[100];
 } epochs_told;
 
-static void tell_epoch(void *user, const vggcl_train_epoch *e, int best)
+static int tell_epoch(void *user, const vggcl_train_epoch *e, int best)
 {
     epochs_told *t = user;
     t->order_ok &= e->epoch == t->calls + 1;
     if (t->calls < 100) t->seen[t->calls] = *e;
     t->calls++;
     if (best) t->last_best = e->epoch;
+    return 0;
+}
+
+/* The same, ending the training after its third epoch. */
+static int stop_at_3(void *user, const vggcl_train_epoch *e, int best)
+{
+    tell_epoch(user, e, best);
+    return e->epoch == 3;
 }
 
 /* A NaN or infinite feature, or an infinite lr or l2, is refused; a learning rate that diverges is said (each
@@ -730,6 +738,19 @@ START_TEST(test_train_head_not_finite)
         ck_assert(!memcmp(told.seen, log, sizeof log)); /* (NaNs compared by their bytes) */
         for (int k = 0; k < 2 * 3 + 2; k++) ck_assert(isfinite(k < 6 ? w[k] : b[k - 6]));
     }
+    /* on_epoch ends the training by returning nonzero: the epochs after it not run, the best of those run kept,
+     * their log entries epoch 0; the head that of a training of that many epochs */
+    float w3[2 * 3], b3[2];
+    int best3 = 0, best = 0;
+    static epochs_told told;
+    told = (epochs_told){ .order_ok = 1 };
+    o.lr = 0.05, o.l2 = 1e-4, o.momentum = 0.9, o.batch = 2, o.epochs = 10, o.on_epoch = stop_at_3, o.user = &told;
+    ck_assert_int_eq(vggcl_train_head(ctx, x, y, 8, 3, 2, NULL, NULL, 0, &o, w, b, log, &best), VGGCL_OK);
+    ck_assert(told.calls == 3 && best >= 1 && best <= 3 && told.last_best == best);
+    for (int e = 3; e < 10; e++) ck_assert_int_eq(log[e].epoch, 0);
+    o.epochs = 3, o.on_epoch = NULL;
+    ck_assert_int_eq(vggcl_train_head(ctx, x, y, 8, 3, 2, NULL, NULL, 0, &o, w3, b3, NULL, &best3), VGGCL_OK);
+    ck_assert(best3 == best && !memcmp(w, w3, sizeof w) && !memcmp(b, b3, sizeof b));
     vggcl_ctx_free(ctx);
 }
 END_TEST

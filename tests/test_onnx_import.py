@@ -1835,6 +1835,12 @@ class OnnxImport(unittest.TestCase):
         torch_export(prelu, path, 32)
         self.assertIn("PRelu", [n.op_type for n in onnx.load(str(path)).graph.node])  # (the premise)
         self.check("prelu", path, x, x)
+        # a slope of zeros that grows the data (2, C, 1, 1: onnxruntime answers 2 rows an image): not a Relu
+        m = onnx.load(str(path))
+        slope = next(n for n in m.graph.node if n.op_type == "PRelu").input[1]
+        init = next(i for i in m.graph.initializer if i.name == slope)
+        init.CopyFrom(numpy_helper.from_array(np.zeros((2, 64, 1, 1), np.float32), slope))
+        self.refused("prelu_batch", m, "is not followed by a Relu (followed by PRelu node")
         for name, act, node in (("relu6", nn.ReLU6(), "Clip"), ("leaky", nn.LeakyReLU(0.1), "LeakyRelu"),
                                 ("prelu_trained", nn.PReLU(64, init=0.25), "PRelu")):
             other = gap_vgg("vgg11", nn.Sequential(nn.Linear(512, 5)), seed=48)

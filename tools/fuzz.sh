@@ -17,7 +17,7 @@ if [ "${1:-}" = --help ] || [ "${1:-}" = -h ]; then
   sed -n '2,12s/^# \{0,1\}//p' "$0"
   exit 0
 fi
-[ $# -ge 2 ] || { echo "$usage" >&2; exit 2; }
+[ $# -ge 2 ] && [[ "$2" =~ ^[0-9]+$ ]] || { echo "$usage (SECONDS: a whole number)" >&2; exit 2; }
 command -v clang >/dev/null || { echo "fuzz.sh: needs clang (apt-get install -y clang)" >&2; exit 2; }
 name=${1:?usage: tools/fuzz.sh NAME SECONDS [libFuzzer flags]}
 seconds=${2:?usage: tools/fuzz.sh NAME SECONDS [libFuzzer flags]}

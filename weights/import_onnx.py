@@ -16,7 +16,8 @@ The graph's data path, from its input through a single chain of nodes, must be:
                         its Relu are folded into it, in any order; a MaxPool may come before its
                         conv's Relu, as max and Relu commute)
   then a GAP head:      GlobalAveragePool, or ReduceMean over H and W (or over one then the
-                        other, x.mean(3).mean(2)), [Flatten|Reshape|Squeeze];
+                        other, x.mean(3).mean(2)), [Relu: nothing on features >= 0],
+                        [Flatten|Reshape|Squeeze];
                         or an AveragePool over the whole map (a static input size), or the
                         features' own 1x1 map, then Flatten|Reshape|Squeeze (CIFAR-style VGGs)
   or a 7x7 flatten:     [Transpose perm (0,2,3,1)] Flatten|Reshape   (the map must be 7x7)
@@ -516,16 +517,20 @@ def passed_over(g, node, tensor, model):
     return True
 
 
-def is_relu(g, node):
+def is_relu(g, node, rank4=True):
     """Whether node is a Relu, or what computes one: a Clip to [0, no maximum] (torch.clamp(min=0); its bounds
     attributes before opset 11, constant inputs from it; ReLU6's maximum is not one), a LeakyRelu of slope 0, a
     PRelu whose slopes are all 0 (nn.PReLU(init=0) as initialised), or a Max of the data and a constant 0
     (torch.maximum(x, 0), tf.maximum)."""
     if node is None:
         return False
-    if node.op_type == "PRelu":
+    if node.op_type == "PRelu":  # (its slope broadcast to the data without growing it: one, per channel (C, 1, 1)
+        # on the (N, C, H, W) maps as torch writes it, or (W,) on the last axis; (2, C, 1, 1) made a batch of 2)
         slope = g.consts.get(node.input[1]) if len(node.input) == 2 and node.input[0] in g.data else None
-        return slope is not None and np.asarray(slope).size > 0 and not np.any(np.asarray(slope))
+        shape = np.asarray(slope).shape if slope is not None else None
+        fits = shape is not None and (len(shape) <= 1 or (rank4 and len(shape) in (3, 4) and
+                                                             all(d == 1 for d in shape[:-3] + shape[-2:])))
+        return fits and np.asarray(slope).size > 0 and not np.any(np.asarray(slope))
     if node.op_type == "Max":
         other = [i for i in node.input if i not in g.data]
         return (len(node.input) == 2 and len(other) == 1 and other[0] in g.consts and
@@ -1195,7 +1200,7 @@ def convert(model, path_name, scale=None):
                 pending = (s, sh) if pending is None else (pending[0] * s, pending[1] * s + sh)
             if not (op == "Add" and state == "pre" and last_node is last_dense):
                 dense_folds += 1  # (an Add right after a MatMul is its bias)
-        elif is_relu(g, node):
+        elif is_relu(g, node, rank4=maps):
             check_data_input(g, node, t, relu_slot(node, t))
             if state != "pre" and (layers or pending is not None):
                 refuse(node, "a Relu not right after a dense layer; expected Gemm or MatMul")
@@ -1530,8 +1535,9 @@ def file_kind(path):
 
 
 # ModelProto's fields and their wire types (0: a varint, 2: bytes): ir_version, producer_name, producer_version,
-# domain, model_version, doc_string, graph, opset_import, metadata_props, training_info, functions
-MODEL_FIELDS = {1: 0, 2: 2, 3: 2, 4: 2, 5: 0, 6: 2, 7: 2, 8: 2, 14: 2, 20: 2, 25: 2}
+# domain, model_version, doc_string, graph, opset_import, metadata_props, training_info, functions, configuration
+# (ONNX 1.18's)
+MODEL_FIELDS = {1: 0, 2: 2, 3: 2, 4: 2, 5: 0, 6: 2, 7: 2, 8: 2, 14: 2, 20: 2, 25: 2, 26: 2}
 
 
 def cut_short(path):

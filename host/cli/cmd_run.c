@@ -24,8 +24,9 @@ static const cli_command command = {
     "run", NULL,
     "Outputs are written to a temporary name and renamed: a failed run leaves none.\n"
     "Logits that are not finite (NaN or infinity in the input or the weights) are\n"
-    "written as they are, as PyTorch gives them, exit 0: a line on standard output\n"
-    "names each such image.\n",
+    "written as they are, as PyTorch gives them, exit 0: the summary on standard\n"
+    "output names each such image among those it shows (of more than ten, the first\n"
+    "eight) and counts those after.\n",
     options, { cli_device_options, cli_net_options },
 };
 

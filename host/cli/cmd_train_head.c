@@ -269,7 +269,7 @@ typedef struct {
 } epoch_lines;
 
 /* An epoch's line: its losses and accuracies, "*" where it is the best so far (the last such is kept). */
-static void print_epoch(void *user, const vggcl_train_epoch *e, int best)
+static int print_epoch(void *user, const vggcl_train_epoch *e, int best)
 {
     epoch_lines *to = user;
     char l1[32], l2[32];
@@ -280,6 +280,7 @@ static void print_epoch(void *user, const vggcl_train_epoch *e, int best)
     errno = 0;
     if (fflush(to->report) != 0 && !to->lost) /* (as it goes: a long training printed every epoch at its end) */
         to->lost = errno;
+    return 0; /* (every epoch run) */
 }
 
 /* Trains, prints each epoch, names the staged features (features: their paths, or NULL) and writes the model. */

@@ -236,8 +236,9 @@ static const char *staging_dir(void)
 }
 
 /* A device or FIFO output opened for writing; a FIFO that no process reads yet (open would wait unsaid, the run
- * seemingly hung at its start) is said to the log, then waited for, a signal handled meanwhile ending the wait
- * (EINTR: a blocking open was restarted, also while the command held Ctrl-C back for a set's renames). */
+ * seemingly hung at its start) is said to the log, then waited for, through the signals a handler takes (PoCL's
+ * LLVM takes SIGINT and SIGHUP even where nohup or a script's background job ignores them: a wait they ended
+ * failed the run); one that ends the process ends it. */
 static int open_through(vggcl_ctx *ctx, const char *path, const char *target, int fifo)
 {
     int fd = open(target, O_WRONLY | O_CLOEXEC | O_NONBLOCK);
@@ -247,12 +248,8 @@ static int open_through(vggcl_ctx *ctx, const char *path, const char *target, in
             snprintf(msg, sizeof msg, "%s: a FIFO that no process reads yet: waiting for its reader", path);
             ctx->log(ctx->log_user, msg);
         }
-        const struct timespec step = { 0, 50 * 1000 * 1000 };
-        while ((fd = open(target, O_WRONLY | O_CLOEXEC | O_NONBLOCK)) < 0 && errno == ENXIO)
-            if (nanosleep(&step, NULL) != 0) {
-                errno = EINTR;
-                return -1;
-            }
+        do fd = open(target, O_WRONLY | O_CLOEXEC);
+        while (fd < 0 && errno == EINTR);
     }
     if (fd >= 0 && fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) != 0) { /* (writes wait, as before) */
         const int e = errno;

@@ -183,7 +183,11 @@ vggcl_status vggcl_train_head(vggcl_ctx *ctx, const float *x, const int *y, int 
             memcpy(bw, w, sizeof *w * wn);
             memcpy(bb, b, sizeof *b * (size_t)classes);
         }
-        if (o->on_epoch) o->on_epoch(o->user, &r, best);
+        if (o->on_epoch && o->on_epoch(o->user, &r, best)) { /* (ended there: the epochs after it not run) */
+            for (int after = e + 1; log && after < o->epochs; after++)
+                log[after] = (vggcl_train_epoch){ 0, NAN, NAN, NAN, NAN };
+            break;
+        }
     }
     /* fold the standardization in: w' = w / sd, b' = b - w' . mean */
     for (int c = 0; c < classes; c++) {

@@ -1,7 +1,7 @@
 """vggcl.train_head and Head.save against `vggcl train-head`: the same features give the same head, bit for bit,
 and the model written classifies as the command's; what they refuse, named."""
-import errno
 import json
+import logging
 import math
 import os
 import re
@@ -123,26 +123,55 @@ def test_pool5_and_the_trunks_preset_recorded(trained, tmp_path):
                             "draft": False}
 
 
-def test_save_to_a_fifo_no_one_reads(trained, tmp_path):
-    """A FIFO as the path, with no reader: the wait for one ends at a signal the program handles (it was an open
-    restarted for ever), raised as a FileError of EINTR."""
+def test_save_to_a_fifo_no_one_reads(trained, tmp_path, caplog):
+    """A FIFO as the path, with no reader yet: said at WARNING's side (INFO) on the "vggcl" logger, then waited
+    for through a signal the program handles (it ended the wait once, failing the save), written when one reads."""
     fifo = tmp_path / "m.fifo"
     os.mkfifo(fifo)
+    got = []
     before = signal.signal(signal.SIGUSR1, lambda *_: None)
-    timer = threading.Timer(1.0, os.kill, (os.getpid(), signal.SIGUSR1))
-    rescue = threading.Timer(30.0, lambda: open(fifo, "rb").close())  # (a reader at last: the test fails, not hangs)
+    poke = threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGUSR1))
+    reader = threading.Timer(1.5, lambda: got.append(fifo.read_bytes()))
     try:
-        with vggcl.Model(trained["trunk"], features_only=True) as trunk:
+        with vggcl.Model(trained["trunk"], features_only=True) as trunk, \
+                caplog.at_level(logging.INFO, logger="vggcl"):
             head = vggcl.train_head(trained["x"], trained["y"], epochs=1)
-            timer.start()
-            rescue.start()
-            with pytest.raises(vggcl.FileError) as e:
-                head.save(fifo, trunk)
-        assert e.value.errno == errno.EINTR and "cannot open for writing: Interrupted system call" in str(e.value)
+            poke.start()
+            reader.start()
+            head.save(fifo, trunk)
+            head.save(tmp_path / "m.safetensors", trunk)
+        reader.join()
+        assert got == [(tmp_path / "m.safetensors").read_bytes()]
+        assert f"{fifo}: a FIFO that no process reads yet: waiting for its reader" in caplog.text
     finally:
-        timer.cancel()
-        rescue.cancel()
+        poke.cancel()
+        reader.cancel()
         signal.signal(signal.SIGUSR1, before)
+
+
+def test_training_ended_early(trained, monkeypatch):
+    """on_epoch returning True ends the training there, the best epoch of those run kept (the head of a training
+    of that many epochs); a Ctrl-C as on_epoch begins (ctypes hands it to sys.unraisablehook and drops it: the
+    training went on to its end) ends it there too and is raised when the call returns."""
+    t = trained
+    three = vggcl.train_head(t["x"], t["y"], epochs=3, seed=2)
+    ended = vggcl.train_head(t["x"], t["y"], epochs=50, seed=2, on_epoch=lambda e, best: e["epoch"] == 3)
+    assert [e["epoch"] for e in ended.epochs] == [1, 2, 3] and ended.best_epoch == three.best_epoch
+    np.testing.assert_array_equal(ended.weight, three.weight)
+    np.testing.assert_array_equal(ended.bias, three.bias)
+    # (pytest puts a hook of its own in place for each test: vggcl's, around it, as a program has it)
+    monkeypatch.setattr(sys, "unraisablehook", vggcl._interrupt_caught(sys.unraisablehook))
+    rng = np.random.default_rng(3)  # (epochs of milliseconds in C: the Ctrl-C comes while one runs)
+    x, y = rng.standard_normal((4000, 256)).astype(np.float32), rng.integers(0, 2, 4000)
+    seen = []
+    ctrl_c = threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGINT))
+    ctrl_c.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            vggcl.train_head(x, y, epochs=2000, on_epoch=lambda e, best: seen.append(e["epoch"]))
+    finally:
+        ctrl_c.cancel()
+    assert seen and max(seen) < 2000, len(seen)
 
 
 def test_refusals_named(trained, tmp_path):
@@ -154,7 +183,7 @@ def test_refusals_named(trained, tmp_path):
             ({"features": x[0]}, "shape", "features of float32 and shape (16,); expected (N, D)"),
             ({"features": x.astype(np.int32)}, "arg", "features of int32"),
             ({"labels": y + 0.5}, "arg", "the labels of features are float32 of shape (8,); expected (8,) class"),
-            ({"labels": np.where(y == 0, -1, y)}, "arg", "label 0 is -1; expected a class index from 0"),
+            ({"labels": np.where(y == 0, -1, y)}, "arg", "label 0 of features is -1; expected a class index from 0"),
             ({"classes": 2}, "arg", "has label 2; expected 0 to 1"),
             ({"classes": 1}, "arg", "classes is 1; expected 2 to"),
             ({"labels": np.zeros_like(y)}, "arg", "the labels are all 0: a head tells 2 classes or more"),
@@ -162,9 +191,10 @@ def test_refusals_named(trained, tmp_path):
             ({"val": x}, "arg", "val is ndarray; expected (features, labels) or None"),
             ({"val": (t["xv"][:, :3], t["yv"])}, "shape", "val's features have 3 columns, the training features 16"),
             ({"lr": "fast"}, "arg", "lr is 'fast'; expected a number"),
-            ({"lr": -1.0}, "arg", "finite lr > 0"),
-            ({"momentum": 1.0}, "arg", "0 <= momentum < 1"),
-            ({"epochs": 0}, "arg", "epochs is 0; expected 1 to"),
+            ({"lr": -1.0}, "arg", "lr is -1.0; expected a finite number above 0"),
+            ({"momentum": 1.0}, "arg", "momentum is 1.0; expected from 0 to below 1"),
+            ({"l2": math.inf}, "arg", "l2 is inf; expected a finite number of 0 or more"),
+            ({"epochs": 0}, "arg", "epochs is 0; expected 1 to 100000"),
             ({"on_epoch": 3}, "arg", "on_epoch is 3; expected a function or None"),
             ({"features": np.where(x == x[1, 2], np.nan, x)}, "arg", "training sample 1's feature 2 is nan")):
         args = {"features": x, "labels": y, **kwargs}
@@ -187,7 +217,9 @@ def test_refusals_named(trained, tmp_path):
                 ({"preset": {"crop": -2}}, "arg", "crop is -2"),
                 ({"metadata": {"k": 3}}, "arg", "metadata 'k': 3; expected str keys and str values"),
                 ({"metadata": {"vggcl.pool5": "drop"}}, "arg", "metadata 'vggcl.pool5' is one save writes itself"),
-                ({"metadata": {"vggcl.pool_ceil": "sideways"}}, "arg", "vggcl.pool_ceil")):
+                ({"metadata": {"vggcl.pool_ceil": "sideways"}}, "arg", "vggcl.pool_ceil"),
+                ({"metadata": {"k": "a\0b"}}, "arg", "metadata 'k' holds a NUL; expected UTF-8 text"),
+                ({"class_names": ["a", "b\ud800", "c"]}, "arg", "'vggcl.classes' holds a lone surrogate")):
             with pytest.raises(vggcl.Error) as e:
                 head.save(out, **{"trunk": trunk, **kwargs})
             assert e.value.status == kind and said in str(e.value), (kwargs, str(e.value))

@@ -30,6 +30,7 @@ import math
 import operator
 import os
 import re
+import sys
 import threading
 import weakref
 from typing import Any, Iterable, Optional, Sequence, Union
@@ -274,7 +275,35 @@ def _said(user, message):
         _noting.contexts.pop()
 
 
+_said._vggcl_callback = True
 _on_log = _LOG_FN(_said)  # (kept for the process's life: contexts call it until they are freed)
+
+
+def _raise_interrupted():
+    """Raises the KeyboardInterrupt a callback of this thread's last library call kept (_said, _interrupt_caught),
+    after that call: every method that calls the library does, through _Context.check or here."""
+    interrupted = getattr(_noting, "interrupted", None)
+    if interrupted is not None:
+        _noting.interrupted = None
+        raise interrupted
+
+
+def _interrupt_caught(hook):
+    """sys.unraisablehook wrapped: a KeyboardInterrupt a Ctrl-C raises as one of this module's ctypes callbacks
+    begins (the log's, train_head's on_epoch: before any try of theirs), which ctypes hands to the hook and drops
+    (the work went on to its end), kept for the call to raise when it returns (_Context.check)."""
+    def caught(unraisable):
+        if isinstance(unraisable.exc_value, KeyboardInterrupt) and \
+                getattr(unraisable.object, "_vggcl_callback", False):
+            _noting.interrupted = unraisable.exc_value
+            return
+        hook(unraisable)
+    caught._vggcl = True
+    return caught
+
+
+if not getattr(sys.unraisablehook, "_vggcl", False):
+    sys.unraisablehook = _interrupt_caught(sys.unraisablehook)
 
 _POOL5 = {None: 0, "keep": 1, "drop": 2}  # (VGGCL_POOL5_AUTO, _KEEP, _DROP)
 
@@ -410,10 +439,7 @@ class _Context:
     def check(self, status, path=None):
         """Raises the library's failure, or a KeyboardInterrupt a log handler raised during the call; path: the file
         the call was given, the Error's filename where the message is that file's (it starts with its name)."""
-        interrupted = getattr(_noting, "interrupted", None)
-        if interrupted is not None:  # (a log handler's, during the call)
-            _noting.interrupted = None
-            raise interrupted
+        _raise_interrupted()
         if status != 0:
             message = _text(_message(self.ptr))
             errno = _os_error(self.ptr)
@@ -800,7 +826,7 @@ class Model:
         return self._ptr
 
     @_locked
-    def close(self) -> None:
+    def close(self, _collected: bool = False) -> None:
         """Releases the model and its device memory (also done when it is garbage collected); waits for a
         call another thread is making on it."""
         if getattr(self, "_ptr", None):
@@ -808,9 +834,11 @@ class Model:
             self._ptr = None
         if getattr(self, "_ctx", None):
             self._ctx.close()
+        if not _collected:  # (a finalizer cannot raise: a Ctrl-C there comes out of this thread's next call)
+            _raise_interrupted()
 
     def __del__(self):
-        self.close()
+        self.close(_collected=True)
 
     def __enter__(self) -> "Model":
         self._live()  # (a closed model refused at `with`, as a closed file is, not at its first call)
@@ -951,6 +979,7 @@ class Model:
         if n < 0:  # (-1 has no kind: one image's check gives the refusal with its status, "shape")
             self._ctx.check(_check_batch(self._ctx.ptr, self._live(), 1, h, w))
             raise Error(_text(_message(self._ctx.ptr)))
+        _raise_interrupted()
         return n
 
     @_locked

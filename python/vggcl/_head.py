@@ -3,11 +3,12 @@ vggcl_train_head and vggcl_save_with_head, for features a Python program made (a
 augmentation, its own split)."""
 import ctypes
 import json
+import math
 from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
 
-from . import (_INT_MAX, Error, Model, _bytes, _Context, _f, _i, _p, _PathLike, _sig, _whole)
+from . import (_INT_MAX, Error, Model, _bytes, _Context, _f, _i, _noting, _p, _PathLike, _sig, _whole)
 
 
 class _TrainEpoch(ctypes.Structure):
@@ -15,7 +16,7 @@ class _TrainEpoch(ctypes.Structure):
                 ("val_loss", ctypes.c_double), ("val_acc", ctypes.c_double)]
 
 
-_EpochFn = ctypes.CFUNCTYPE(None, _p, ctypes.POINTER(_TrainEpoch), ctypes.c_int)
+_EpochFn = ctypes.CFUNCTYPE(ctypes.c_int, _p, ctypes.POINTER(_TrainEpoch), ctypes.c_int)
 
 
 class _TrainOptions(ctypes.Structure):
@@ -55,7 +56,7 @@ def _samples(features, labels, what):
         raise Error(f"train_head: {what} of shape {x.shape}: each dimension must fit in a C int", "shape")
     if y.size and (y.min() < 0 or y.max() > _INT_MAX):  # (as int32 a label past it would wrap, unsaid)
         at = int(np.flatnonzero((y < 0) | (y > _INT_MAX))[0])
-        raise Error(f"train_head: {what}'s label {at} is {int(y[at])}; expected a class index from 0", "arg")
+        raise Error(f"train_head: label {at} of {what} is {int(y[at])}; expected a class index from 0", "arg")
     return np.require(x, np.float32, ["C", "A"]), np.require(y.astype(np.int64, copy=False), np.int32, ["C", "A"])
 
 
@@ -70,7 +71,10 @@ class Head:
 
     def __init__(self, weight: Any, bias: Any, epochs: Optional[list] = None, best_epoch: Optional[int] = None,
                  trained: Optional[str] = None) -> None:
-        w, b = np.asarray(weight), np.asarray(bias)
+        try:
+            w, b = np.asarray(weight), np.asarray(bias)
+        except (TypeError, ValueError, RuntimeError) as e:  # (ragged lists; a tensor that requires grad)
+            raise Error(f"Head: {e}; expected (classes, D) and (classes,) floating point", "arg") from None
         if w.ndim != 2 or b.shape != (w.shape[0],) or w.dtype.kind != "f" or b.dtype.kind != "f" or not w.size:
             raise Error(f"Head: weight {w.dtype} of shape {w.shape} and bias {b.dtype} of shape {b.shape}; expected "
                         "(classes, D) and (classes,) floating point", "shape")
@@ -106,6 +110,7 @@ class Head:
         if unknown:
             raise Error(f"save: preset has {sorted(unknown)}; expected resize, crop, mean, std and draft", "arg")
         p = trunk._preset(**(preset or {}))  # (checked as Model.preprocess checks it; the trunk's where not given)
+
         def rgb(v):  # (float32's shortest digits, as the command writes them)
             return ",".join(str(np.float32(c)) for c in v)
         meta = {"vggcl.pool5": trunk.pool5,
@@ -116,7 +121,9 @@ class Head:
         if class_names is not None:
             names = [class_names] if isinstance(class_names, str) else list(class_names)
             if len(names) != classes or not all(isinstance(n, str) for n in names):
-                raise Error(f"save: class_names is {class_names!r}; expected {classes} names (str)", "arg")
+                raise Error(f"save: class_names is {class_names!r}; expected {classes} name{'s' if classes > 1 else ''}"
+                            " (str)" + (", its positive class's (a one-output head's logit is that class's: "
+                                        "scikit-learn's classes_[1])" if classes == 1 else ""), "arg")
             meta["vggcl.classes"] = json.dumps(names, ensure_ascii=False)
         for k, v in (metadata or {}).items():
             if not isinstance(k, str) or not isinstance(v, str):
@@ -125,8 +132,12 @@ class Head:
                 raise Error(f"save: metadata {k!r} is one save writes itself, from trunk, class_names or preset",
                             "arg")
             meta[k] = v
-        pairs = (ctypes.c_char_p * (2 * len(meta)))(*[s.encode(errors="surrogateescape") for kv in meta.items()
-                                                      for s in kv])
+        for k, v in meta.items():  # (a NUL ended the C string there, unsaid; a lone surrogate is no UTF-8)
+            for text in (k, v):
+                if "\0" in text or any(0xD800 <= ord(c) <= 0xDFFF for c in text):
+                    raise Error(f"save: metadata {k!r} holds {'a NUL' if chr(0) in text else 'a lone surrogate'}; "
+                                "expected UTF-8 text", "arg")
+        pairs = (ctypes.c_char_p * (2 * len(meta)))(*[t.encode() for kv in meta.items() for t in kv])
         w = np.require(self.weight, np.float32, ["C", "A"])
         b = np.require(self.bias, np.float32, ["C", "A"])
         ctx = _Context()
@@ -149,15 +160,17 @@ def train_head(features: Any, labels: Any, classes: Optional[int] = None,
     the epoch kept by (None: the training loss picks it). Minibatch SGD with momentum
     and L2 on the features standardized (in double precision), each epoch shuffled from the last by seed, so a
     seed gives the same head; as `vggcl train-head` of the same features and options, the same head. on_epoch
-    (optional) is called after each epoch with its dict (as Head.epochs) and whether it is the best so far; an
-    exception it raises is raised when the training ends (the library's loop cannot be left). Features that are
-    not finite, a label past classes, a head that diverges from its first epoch on (lr too large): Error."""
+    (optional) is called after each epoch with its dict (as Head.epochs) and whether it is the best so far, and
+    may return True to end the training there (early stopping: the best epoch so far is kept); an exception it
+    raises, or a Ctrl-C, ends it there too and is raised then. Features that are not finite, a label past
+    classes, a head that diverges from its first epoch on (lr too large): Error."""
     x, y = _samples(features, labels, "features")
     if not x.shape[0]:
         raise Error(f"train_head: features of shape {x.shape}: no samples", "shape")
     if val is not None and (not isinstance(val, (tuple, list)) or len(val) != 2):
         raise Error(f"train_head: val is {type(val).__name__}; expected (features, labels) or None", "arg")
     xv, yv = _samples(*val, "val") if val is not None else (None, None)
+    validated = xv is not None and xv.shape[0] > 0  # (an empty set validates nothing: its values None too)
     if xv is not None and xv.shape[1] != x.shape[1]:
         raise Error(f"train_head: val's features have {xv.shape[1]} columns, the training features {x.shape[1]}",
                     "shape")
@@ -169,21 +182,28 @@ def train_head(features: Any, labels: Any, classes: Optional[int] = None,
     classes = _whole(classes, "train_head: classes", 2, _INT_MAX)
     o = _TrainOptions()
     _train_defaults(ctypes.byref(o))
-    o.epochs = _whole(epochs, "train_head: epochs", 1, _INT_MAX)
+    o.epochs = _whole(epochs, "train_head: epochs", 1, 100000)  # (as the command's --epochs; a log per epoch)
     o.batch = _whole(batch, "train_head: batch", 1, _INT_MAX)
     o.seed = _whole(seed, "train_head: seed", 0, 2 ** 64 - 1)
-    for name, value in (("lr", lr), ("momentum", momentum), ("l2", l2)):
+    for name, value, ok, expected in (("lr", lr, lambda v: 0 < v < math.inf, "a finite number above 0"),
+                                      ("momentum", momentum, lambda v: 0 <= v < 1, "from 0 to below 1"),
+                                      ("l2", l2, lambda v: 0 <= v < math.inf, "a finite number of 0 or more")):
         if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
             raise Error(f"train_head: {name} is {value!r}; expected a number", "arg")
-        setattr(o, name, float(value))  # (its range, the library's: said with the others)
+        if not ok(float(value)):  # (the library's message named every option, not the one)
+            raise Error(f"train_head: {name} is {value!r}; expected {expected}", "arg")
+        setattr(o, name, float(value))
     raised = []
 
-    def told(user, epoch, best):
-        if not raised:
-            try:
-                on_epoch(_epoch_dict(epoch.contents, xv is not None), bool(best))
-            except BaseException as e:  # (ctypes prints and drops an exception of a callback)
-                raised.append(e)
+    def told(user, epoch, best):  # -> 1: the training ends there
+        try:
+            if raised or getattr(_noting, "interrupted", None) is not None:  # (a Ctrl-C as the call began: kept)
+                return 1
+            return 1 if on_epoch(_epoch_dict(epoch.contents, validated), bool(best)) is True else 0
+        except BaseException as e:  # (ctypes prints and drops an exception of a callback: raised when it ends)
+            raised.append(e)
+            return 1
+    told._vggcl_callback = True
     callback = _EpochFn(told) if on_epoch is not None else _EpochFn()
     if on_epoch is not None:
         if not callable(on_epoch):
@@ -204,7 +224,7 @@ def train_head(features: Any, labels: Any, classes: Optional[int] = None,
         ctx.check(status)
     finally:
         ctx.close()
-    epochs_log = [_epoch_dict(e, xv is not None) for e in log]
+    epochs_log = [_epoch_dict(e, validated) for e in log if e.epoch]  # (those run: on_epoch may end it early)
     nv = 0 if xv is None else xv.shape[0]
     kept = f" (val top-1 {epochs_log[best.value - 1]['val_acc']:.4f})" if nv else ""
     trained = (f"vggcl.train_head (Python): {x.shape[0]} training samples, {nv} validation sample"
