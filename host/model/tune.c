@@ -629,6 +629,17 @@ static vggcl_status table_put(vggcl_ctx *ctx, const vggcl_tuned *r)
 
 #define LOCK_NOT_REGULAR (-1) /* (save_rows: a lock that is there, but not a regular file) */
 
+/* Says, once a context, that the table's lock cannot be used (why: a folder, a link, a FIFO in its place; NFS
+ * without locks): the rows are written all the same (tune writes after each shape: it was said each time). */
+static void lock_unusable(vggcl_ctx *ctx, const char *lock, const char *why)
+{
+    if (!ctx->log || ctx->told_lock++) return;
+    char msg[VGGCL__CACHE_PATH_MAX + 256];
+    snprintf(msg, sizeof msg, "the tuning table's lock %s cannot be used (%s): its rows are written without it (a "
+             "tune running at the same time may lose them, or its own)", lock, why);
+    ctx->log(ctx->log_user, msg);
+}
+
 /* Writes this run's rows (mine) into the table as it is on disk now, under a lock: two tunes at once each
  * keep the other's rows (the last one to write dropped them). The context's table becomes that one. */
 static vggcl_status save_rows(vggcl_ctx *ctx, const vggcl_tuned *mine, int n, const char *setup)
@@ -640,26 +651,20 @@ static vggcl_status save_rows(vggcl_ctx *ctx, const vggcl_tuned *mine, int n, co
     struct stat sb;
     const int e = fd < 0 ? errno : fstat(fd, &sb) != 0 ? errno : S_ISREG(sb.st_mode) ? 0 : LOCK_NOT_REGULAR;
     if (e && fd >= 0) close(fd), fd = -1;
-    if (e && ctx->log && !ctx->told_lock++) { /* (a folder, a link, a FIFO in its place: the rows written all the
-                                               * same, said once) */
-        char msg[sizeof lock + 256], eb[128];
-        snprintf(msg, sizeof msg, "the tuning table's lock %s cannot be used (%s): its rows are written without it "
-                 "(a tune running at the same time may lose them, or its own)", lock,
-                 e == LOCK_NOT_REGULAR ? "not a regular file" : vggcl__strerror(e, eb, sizeof eb));
-        ctx->log(ctx->log_user, msg);
-    }
+    char eb[128];
+    if (e) lock_unusable(ctx, lock, e == LOCK_NOT_REGULAR ? "not a regular file" : vggcl__strerror(e, eb, sizeof eb));
     if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) != 0) { /* (without a lock file, as before: the last writer's rows) */
-        const int held = errno == EWOULDBLOCK;
-        char msg[sizeof lock + 256], eb[128];
-        if (held) /* (another tune writing its rows: a moment; a stopped one: said) */
-            snprintf(msg, sizeof msg, "waiting for the tuning table's lock %s: another process holds it (a vggcl tune "
-                     "writing its rows)", lock);
-        else /* (NFS without locks: ENOLCK) */
-            snprintf(msg, sizeof msg, "the tuning table's lock %s cannot be used (%s): its rows are written without it "
-                     "(a tune running at the same time may lose them, or its own)", lock,
-                     vggcl__strerror(errno, eb, sizeof eb));
-        if (ctx->log && (held || !ctx->told_lock++)) ctx->log(ctx->log_user, msg);
-        if (held) flock(fd, LOCK_EX);
+        if (errno != EWOULDBLOCK) { /* (NFS without locks: ENOLCK) */
+            lock_unusable(ctx, lock, vggcl__strerror(errno, eb, sizeof eb));
+        } else { /* (another tune writing its rows: a moment; a stopped one: said) */
+            if (ctx->log) {
+                char msg[VGGCL__CACHE_PATH_MAX + 128];
+                snprintf(msg, sizeof msg, "waiting for the tuning table's lock %s: another process holds it (a vggcl "
+                         "tune writing its rows)", lock);
+                ctx->log(ctx->log_user, msg);
+            }
+            flock(fd, LOCK_EX);
+        }
     }
     vggcl__tune_load(ctx);
     for (int i = 0; i < n && st == VGGCL_OK; i++) st = table_put(ctx, &mine[i]);
