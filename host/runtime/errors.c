@@ -39,25 +39,30 @@ static void set_message(vggcl_ctx *ctx, const char *fmt, va_list ap)
     va_end(again);
 }
 
-vggcl_status vggcl__fail(vggcl_ctx *ctx, vggcl_status status, const char *fmt, ...)
+/* The context's failure: its message and the errno behind it (0: not the system's). */
+static vggcl_status fail_with(vggcl_ctx *ctx, vggcl_status status, int err, const char *fmt, va_list ap)
 {
     if (!ctx) return status;
+    set_message(ctx, fmt, ap);
+    ctx->os_error = err;
+    return status;
+}
+
+vggcl_status vggcl__fail(vggcl_ctx *ctx, vggcl_status status, const char *fmt, ...)
+{
     va_list ap;
     va_start(ap, fmt);
-    set_message(ctx, fmt, ap);
+    fail_with(ctx, status, 0, fmt, ap);
     va_end(ap);
-    ctx->os_error = 0;
     return status;
 }
 
 vggcl_status vggcl__fail_os(vggcl_ctx *ctx, int err, const char *fmt, ...)
 {
-    if (!ctx) return VGGCL_ERR_IO;
     va_list ap;
     va_start(ap, fmt);
-    set_message(ctx, fmt, ap);
+    fail_with(ctx, VGGCL_ERR_IO, err, fmt, ap);
     va_end(ap);
-    ctx->os_error = err;
     return VGGCL_ERR_IO;
 }
 
