@@ -237,11 +237,11 @@ int cli_stdout_check(const char *cmd, const cli_file *ins, int n_in);
 
 /* --shard I/N: keeps the I-th of N contiguous, equal (to one) runs of
  * (*files)[0..*n), moves the files before it to (*lead)[0..*n_lead) and those after it to
- * (*lead)[*n_lead..*n_lead + *n_after) (allocated; NULL and 0 0 when none); *index gets I and *count N (digits
+ * (*lead)[*n_lead..*n_lead + *n_after) (allocated; NULL and 0 0 when none); *index gets I (digits
  * alone, 0 <= I < N <= INT_MAX); CLI_OK, or CLI_USAGE (CLI_FAIL: out of memory) with the error
  * printed. */
 int cli_shard(const char *cmd, const char *spec, char ***files, int *n, char ***lead, int *n_lead, int *n_after,
-              int *index, int *count);
+              int *index);
 /* --shard I/N into *i and *of: digits only, 0 <= I < N <= INT_MAX; 0 when spec is not that. */
 int cli_shard_spec(const char *spec, int *i, int *of);
 /* Share i of `of` of n items: [*lo, *hi), the contiguous runs --shard and the MPI ranks take. */

@@ -266,7 +266,7 @@ int cli_shard_spec(const char *spec, int *i, int *of)
 }
 
 int cli_shard(const char *cmd, const char *spec, char ***files, int *n, char ***lead, int *n_lead, int *n_after,
-              int *index, int *count)
+              int *index)
 {
     int i, of, lo, hi;
     if (!cli_shard_spec(spec, &i, &of)) /* (sscanf's %d wrapped 1/4294967298 to 1/2) */
@@ -287,6 +287,6 @@ int cli_shard(const char *cmd, const char *spec, char ***files, int *n, char ***
         if (k < lo) (*lead)[k] = (*files)[k];
         else if (k >= hi) (*lead)[k - (hi - lo)] = (*files)[k];
     memmove(*files, *files + lo, sizeof **files * (size_t)(hi - lo));
-    *n = hi - lo, *n_lead = lo, *n_after = others - lo, *index = i, *count = of;
+    *n = hi - lo, *n_lead = lo, *n_after = others - lo, *index = i;
     return CLI_OK;
 }

@@ -509,8 +509,8 @@ int cli_ranks_begin(cli_ranks *r, const char *cmd, char ***files, int *n)
     }
     char spec[32];
     snprintf(spec, sizeof spec, "%d/%d", r->rank, r->size);
-    int rank, ranks; /* (every rank on: one out of memory here alone went to MPI_Finalize while the others waited) */
-    return cli_ranks_all_ok(r, cli_shard(cmd, spec, files, n, &r->lead, &r->n_lead, &r->n_after, &rank, &ranks));
+    int rank; /* (every rank on: one out of memory here alone went to MPI_Finalize while the others waited) */
+    return cli_ranks_all_ok(r, cli_shard(cmd, spec, files, n, &r->lead, &r->n_lead, &r->n_after, &rank));
 #else
     (void)n; /* the commands that share a list of files take --shard, eval and train-head do not */
     return cli_error(CLI_USAGE, "%s: started as %d processes, but this vggcl was built without MPI "
@@ -553,9 +553,8 @@ int cli_take_share(cli_ranks *r, const char *cmd, const char *shard, int listed,
     r->batch = batch;
     if (shard) {
         *r = (cli_ranks)CLI_RANKS_INIT; /* an independent process, whatever started it */
-        int of = 0;
         rc = listed != CLI_OK ? listed /* (its messages named since cli_parse) */
-                              : cli_shard(cmd, shard, files, n, &r->lead, &r->n_lead, &r->n_after, &r->shard, &of);
+                              : cli_shard(cmd, shard, files, n, &r->lead, &r->n_lead, &r->n_after, &r->shard);
     } else if (listed != CLI_OK) { /* MPI started all the same: the other ranks wait in it for this one's answer */
         rc = cli_ranks_begin(r, cmd, NULL, NULL) == CLI_OK ? ranks_listed(r, cmd, listed) : listed;
     } else {
