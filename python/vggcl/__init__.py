@@ -1112,10 +1112,10 @@ class Model:
                                  None)
                 kept = []  # (place, path, tensor) of the images this batch runs
                 for j, (path, t, why) in enumerate(done):  # (without a crop, other sizes cannot share a batch)
-                    # (skipping, as the command: the list's first readable image's size, each its own at batch 1)
-                    ref = first if skip and batch > 1 else (at, done[0][0], done[0][1].shape) if not skip else \
-                        (at + j, path, None if t is None else t.shape)
-                    if t is not None and t.shape != ref[2]:
+                    # (the batch's first image's size; skipping, as the command: the list's first readable one's, and
+                    # at batch 1 each image its own)
+                    ref = (at, done[0][0], done[0][1].shape) if not skip else first if batch > 1 else None
+                    if t is not None and ref is not None and t.shape != ref[2]:
                         why = Error(f"classify: {named(at + j, path)} preprocesses to {t.shape[2]} x {t.shape[1]} "
                                     f"pixels (width x height), unlike {named(ref[0], ref[1])}'s {ref[2][2]} x "
                                     f"{ref[2][1]}; give crop, or resize=(h, w), or batch=1 (each image at its own "
