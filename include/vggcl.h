@@ -508,7 +508,9 @@ VGGCL_API void vggcl_cam_draw(const float *norm, const unsigned char *rgb, int h
  * regression, Linear(d, classes) with softmax cross-entropy and l2/2 * |W|^2
  * (weights only), by minibatch SGD with momentum as torch.optim.SGD does it
  * (weight_decay = l2), on features standardized with the training set's
- * mean and standard deviation, in double precision. Each epoch shuffles the
+ * mean and standard deviation, in double precision (a feature whose standard
+ * deviation is at most 1e-6 of its mean's magnitude is constant, its weight
+ * left 0; the rule is relative, so any scale trains alike). Each epoch shuffles the
  * previous epoch's order (Fisher-Yates driven by splitmix64 seeded with
  * seed), so a seed gives the same head. The epoch kept is the one with the
  * highest validation accuracy (then the lowest validation loss), or without

@@ -62,7 +62,7 @@ def torch_train(x, y, xv, yv, classes, epochs, minibatch, lr, momentum, l2, seed
     y, yv = torch.from_numpy(y).long(), torch.from_numpy(yv).long()
     mean = x.mean(0)
     var = ((x - mean) ** 2).mean(0)
-    sd = torch.where(var > 1e-12, var.sqrt(), torch.ones_like(var))
+    sd = torch.where(var.sqrt() > 1e-6 * mean.abs(), var.sqrt(), torch.full_like(var, float("inf")))
     z, zv = (x - mean) / sd, (xv - mean) / sd
     w = torch.zeros(classes, x.shape[1], dtype=torch.float64, requires_grad=True)
     b = torch.zeros(classes, dtype=torch.float64, requires_grad=True)

@@ -130,7 +130,13 @@ vggcl_status vggcl_train_head(vggcl_ctx *ctx, const float *x, const int *y, int 
             const double t = x[(size_t)i * d + j] - mean[j];
             sd[j] += t * t;
         }
-    for (int j = 0; j < d; j++) sd[j] = sd[j] / n > 1e-12 ? sqrt(sd[j] / n) : 1.0; /* constant features stay as they are */
+    /* A feature whose spread is within a millionth of its mean (float32 rounding: some ulps) is constant: its z is 0
+     * (sd infinite), so its weight stays 0; scaled up, it would train on rounding. The rule is relative, so features
+     * of any scale train alike. */
+    for (int j = 0; j < d; j++) {
+        const double s = sqrt(sd[j] / n);
+        sd[j] = s > 1e-6 * fabs(mean[j]) ? s : INFINITY;
+    }
     standardize(x, n, d, mean, sd, z);
     standardize(xv, nv, d, mean, sd, zv);
 

@@ -109,6 +109,24 @@ def test_features_made_here_and_the_model_written(trained, tmp_path):
         np.testing.assert_allclose(mine.forward(x)[0], head.logits(feats), rtol=1e-4, atol=1e-4)
 
 
+def test_the_features_scale_not_said(trained):
+    """Features of any scale train alike: those of the command scaled by 1e-9 or 1e6 give the same predictions and
+    logits (standardization takes the scale out); a feature constant but for float32 rounding, about 1e7 with one
+    ulp of noise, is left as it is (weight 0), not scaled up to train on the rounding."""
+    t = trained
+    base = vggcl.train_head(t["x"], t["y"], val=(t["xv"], t["yv"]), epochs=6, seed=5, lr=0.05)
+    want = base.logits(t["xv"])
+    for scale in (1e-9, 1e6):
+        x, xv = (t["x"] * scale).astype(np.float32), (t["xv"] * scale).astype(np.float32)
+        head = vggcl.train_head(x, t["y"], val=(xv, t["yv"]), epochs=6, seed=5, lr=0.05)
+        assert head.best_epoch == base.best_epoch, scale
+        np.testing.assert_allclose(head.logits(xv), want, rtol=1e-4, atol=1e-4 * np.abs(want).max())
+    x = t["x"].copy()
+    x[:, 0] = np.float32(1e7) + (np.arange(len(x)) % 2)  # (1e7 and its next float32)
+    head = vggcl.train_head(x, t["y"], epochs=6, seed=5, lr=0.05)
+    assert not head.weight[:, 0].any() and head.weight[:, 1:].any(), head.weight[:, :2]
+
+
 def test_pool5_and_the_trunks_preset_recorded(trained, tmp_path):
     """A trunk loaded with pool5 dropped: its features are those the head is for, and the model written says so
     (it loads with pool5 dropped); without a preset the trunk's own (here torchvision's) is written."""

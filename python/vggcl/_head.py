@@ -158,7 +158,8 @@ def train_head(features: Any, labels: Any, classes: Optional[int] = None,
     (N,) class indices (integers, or whole floats: the command's --features-out labels are float32); classes:
     their count (None: the largest label, of both sets, plus one; at least 2); val: (features, labels) to pick
     the epoch kept by (None: the training loss picks it). Minibatch SGD with momentum
-    and L2 on the features standardized (in double precision), each epoch shuffled from the last by seed, so a
+    and L2 on the features standardized (in double precision; of any scale alike, a feature constant to a
+    millionth of its mean left out), each epoch shuffled from the last by seed, so a
     seed gives the same head; as `vggcl train-head` of the same features and options, the same head. on_epoch
     (optional) is called after each epoch with its dict (as Head.epochs) and whether it is the best so far, and
     may return True to end the training there (early stopping: the best epoch so far is kept); an exception it
