@@ -127,6 +127,25 @@ def test_the_features_scale_not_said(trained):
     assert not head.weight[:, 0].any() and head.weight[:, 1:].any(), head.weight[:, :2]
 
 
+def test_classes_without_a_sample_said(trained, caplog):
+    """The class count taken from the largest label says the classes no training sample has (a stray label makes
+    a head of that many classes); given as classes=, it is what was meant, unsaid."""
+    t = trained
+    y = t["y"].copy()
+    y[0] = 9
+    with caplog.at_level(logging.WARNING, logger="vggcl"):
+        head = vggcl.train_head(t["x"], y, epochs=1)
+    assert head.weight.shape == (10, t["x"].shape[1])
+    said = [r.getMessage() for r in caplog.records]
+    assert said == ["train_head: 10 classes, the largest label (9) plus one; 6 of them have no training sample "
+                    "(3, 4, 5, 6, 7 and 1 more); classes= gives the count where that is meant"], said
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="vggcl"):
+        assert vggcl.train_head(t["x"], y, classes=10, epochs=1).weight.shape[0] == 10
+        vggcl.train_head(t["x"], t["y"], epochs=1)
+    assert not caplog.records, caplog.records
+
+
 def test_pool5_and_the_trunks_preset_recorded(trained, tmp_path):
     """A trunk loaded with pool5 dropped: its features are those the head is for, and the model written says so
     (it loads with pool5 dropped); without a preset the trunk's own (here torchvision's) is written."""

@@ -8,7 +8,7 @@ from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
 
-from . import (_INT_MAX, Error, Model, _bytes, _Context, _f, _i, _noting, _p, _PathLike, _sig, _whole)
+from . import (_INT_MAX, Error, Model, _bytes, _Context, _f, _i, _logger, _noting, _p, _PathLike, _sig, _whole)
 
 
 class _TrainEpoch(ctypes.Structure):
@@ -156,7 +156,8 @@ def train_head(features: Any, labels: Any, classes: Optional[int] = None,
     """Trains a GAP head (a dense layer over the trunk's pooled features) as `vggcl train-head` does, on the
     features a program made: features (N, D), a trunk's (Model(trunk, features_only=True).forward(x)[1]), labels
     (N,) class indices (integers, or whole floats: the command's --features-out labels are float32); classes:
-    their count (None: the largest label, of both sets, plus one; at least 2); val: (features, labels) to pick
+    their count (None: the largest label, of both sets, plus one, at least 2, classes without a training sample
+    said as a warning); val: (features, labels) to pick
     the epoch kept by (None: the training loss picks it). Minibatch SGD with momentum
     and L2 on the features standardized (in double precision; of any scale alike, a feature constant to a
     millionth of its mean left out), each epoch shuffled from the last by seed, so a
@@ -180,6 +181,12 @@ def train_head(features: Any, labels: Any, classes: Optional[int] = None,
         if classes < 2:  # (said as "classes is 1", which the caller never gave)
             raise Error(f"train_head: the labels are all {classes - 1}: a head tells 2 classes or more (classes= "
                         "names how many where some are not among the labels)", "arg")
+        unseen = np.setdiff1d(np.arange(classes), y)  # (a stray label, 100000 among 0..6, made 100001 classes unsaid)
+        if unseen.size:
+            listed = ", ".join(map(str, unseen[:5])) + (f" and {unseen.size - 5} more" if unseen.size > 5 else "")
+            _logger.warning("train_head: %d classes, the largest label (%d) plus one; %d of them have no training "
+                            "sample (%s); classes= gives the count where that is meant", classes, classes - 1,
+                            unseen.size, listed)
     classes = _whole(classes, "train_head: classes", 2, _INT_MAX)
     o = _TrainOptions()
     _train_defaults(ctypes.byref(o))
