@@ -107,6 +107,9 @@ def test_features_made_here_and_the_model_written(trained, tmp_path):
             assert [n for _, n, _ in a] == [n for _, n, _ in b]
             assert all(math.isclose(p, q, rel_tol=1e-5) for (_, _, p), (_, _, q) in zip(a, b))
         np.testing.assert_allclose(mine.forward(x)[0], head.logits(feats), rtol=1e-4, atol=1e-4)
+        p = head.probabilities(feats)
+        for r, row in zip(got, p):  # (classify's top 3 of 3: every class's probability)
+            np.testing.assert_allclose([row[c] for c, _, _ in r], [q for _, _, q in r], rtol=1e-4, atol=1e-6)
 
 
 def test_the_features_scale_not_said(trained):
@@ -304,3 +307,5 @@ def test_a_programs_own_head(trained, tmp_path):
         got = [r[0][2] for r in m.classify(t["paths"][:3])]
     want = 1 / (1 + np.exp(-head.logits(feats)[:, 0]))
     np.testing.assert_allclose(got, want, rtol=1e-4)
+    assert head.probabilities(feats).shape == (3, 1)
+    np.testing.assert_allclose(head.probabilities(feats)[:, 0], got, rtol=1e-4)

@@ -90,6 +90,18 @@ class Head:
         the device)."""
         return np.asarray(features, np.float64) @ self.weight.T.astype(np.float64) + self.bias
 
+    def probabilities(self, features: Any) -> np.ndarray:
+        """features (N, D) -> (N, classes) probabilities, in float64, as the model save() writes gives them in
+        classify: the softmax of the logits; of a one-output head, its logit's sigmoid. (A scikit-learn one-vs-rest
+        classifier's predict_proba normalizes each class's sigmoid instead, so its head saved here gives other
+        probabilities, the same order of classes; a multinomial one's is this softmax.)"""
+        z = self.logits(features)
+        if z.shape[1] == 1:
+            with np.errstate(over="ignore"):  # (exp(-z) infinite: a probability of 0)
+                return 1 / (1 + np.exp(-z))
+        e = np.exp(z - z.max(axis=1, keepdims=True))
+        return e / e.sum(axis=1, keepdims=True)
+
     def save(self, path: _PathLike, trunk: Model, *, class_names: Optional[Sequence[str]] = None,
              preset: Optional[dict] = None, metadata: Optional[dict] = None) -> None:
         """Writes a model, as `vggcl train-head --out` does: the convolutions of trunk's file (the vggcl.Model whose
