@@ -138,10 +138,10 @@ typedef struct {
 } vggcl_conv_choice;
 
 /* The choice for conv step i at batch n, h x w input to that step: the tuning
- * table's row where it names an algorithm the step has weights for, else the
- * step's default algorithm with the default parameters for the shape. */
-void vggcl__conv_choose(const vggcl_ctx *ctx, const vggcl_model *m, int i, int n, int h, int w,
-                        vggcl_conv_choice *c);
+ * table's row where it names an algorithm the step has weights for (returns 1), else the
+ * step's default algorithm with the default parameters for the shape (returns 0). */
+int vggcl__conv_choose(const vggcl_ctx *ctx, const vggcl_model *m, int i, int n, int h, int w,
+                       vggcl_conv_choice *c);
 
 /* Chooses each conv's default algorithm (conv: VGGCL_CONV_*, AUTO for the
  * device's) and uploads every conv's weights, packed for it and for each

@@ -413,6 +413,12 @@ VGGCL_API int vggcl_profile_read(vggcl_ctx *ctx, vggcl_layer_profile *out, int c
 /* Most device memory the context has held at once, in bytes. */
 VGGCL_API size_t vggcl_device_bytes_peak(const vggcl_ctx *ctx);
 
+/* How many of the model's 3x3 convolutions a pass of n images of h x w runs as the context's tuning table
+ * (vggcl_tune) gives them, rather than by the device's defaults: 0 without a table, on the reference, with a
+ * conv algorithm forced whose rows the table lacks, or for a model of another context. *convs (may be NULL) gets
+ * the model's count of convolutions (0 where n, h or w is below 1). */
+VGGCL_API int vggcl_model_tuned_layers(const vggcl_ctx *ctx, const vggcl_model *model, int n, int h, int w, int *convs);
+
 /* Convolution FLOPs (2 per multiply-add) of one pass of n images of h x w; 0 where n, h or w is below 1. */
 VGGCL_API double vggcl_model_flops(const vggcl_model *model, int n, int h, int w);
 

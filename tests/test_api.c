@@ -464,6 +464,13 @@ START_TEST(test_null_arguments)
     ck_assert(vggcl_model_fixed_size(m, &fh, &fw) == 0 && fh == 0 && fw == 0); /* (a GAP head: any size) */
     ck_assert(vggcl_model_fixed_size(m, NULL, NULL) == 0);
     ck_assert(vggcl_model_flops(m, -1, 32, 32) == 0 && vggcl_model_flops(m, 1, 0, 32) == 0);
+    int convs = -1; /* (the table's rows steering layers: the cli test's bench, with tune's table) */
+    ck_assert_int_eq(vggcl_model_tuned_layers(NULL, m, 1, 32, 32, &convs), 0);
+    ck_assert_int_gt(convs, 0);
+    ck_assert_int_eq(vggcl_model_tuned_layers(ctx, NULL, 1, 32, 32, &convs), 0);
+    ck_assert_int_eq(convs, 0);
+    ck_assert_int_eq(vggcl_model_tuned_layers(ctx, m, 0, 32, 32, &convs), 0);
+    ck_assert_int_eq(convs, 0);
     int mh = 5, mw = 5;
     vggcl_model_map_size(NULL, 32, 32, &mh, &mw);
     ck_assert(mh == 0 && mw == 0);

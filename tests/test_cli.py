@@ -3715,6 +3715,38 @@ class Bench(unittest.TestCase):
             self.assertEqual(r.returncode, 0, r.stderr)
             self.assertIn("layer features.0 (conv 3->8, 32x32, direct", r.stdout, rows)
 
+    def test_bench_says_the_tuning_table(self):
+        """bench says how many layers a tuning table steers with --conv auto, in its text and its JSON, and with
+        --images: two records of "auto" read alike with a table and without one."""
+        w = self.d / "small.safetensors"
+        save_file(make_state_dict(parse_cfg(CFG), False, 3, seed=1), w)
+        env = dict(os.environ, VGGCL_CACHE_DIR=str(self.d / "cache"))
+        r = subprocess.run([VGGCL, "tune", "--weights", w, "--size", "32", "--iters", "1", "--budget", "0"],
+                           capture_output=True, text=True, env=env, timeout=600)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        path = Path(r.stdout.strip().splitlines()[-1].split("wrote ", 1)[1])
+        images = self.d / "pictures"
+        images.mkdir()
+        Image.fromarray(np.full((32, 32, 3), 90, np.uint8)).save(images / "a.png")
+        bench = [VGGCL, "bench", "--weights", w]
+        runs = ((["--size", "32", "--iters", "1"], "batch 1, 32x32"),
+                (["--images", images, "--resize", "32", "--crop", "32", "--batch", "1"], "images made 32x32"))
+        for rows, conv, said in ((["conv 3 8 32 32 1 direct 0.05"], [], " (1 of 3 layers as the tuning table gives "
+                                  "them)"), ([], [], ""), (["conv 3 8 32 32 1 direct 0.05"], ["--conv", "winograd"], ""),
+                                 (["conv 3 8 32 32 1 direct 0.05", "conv 8 16 16 16 1 direct 0.05"], ["--conv",
+                                  "direct"], " (2 of 3 layers as the tuning table gives them)")):
+            path.write_text("".join(row + "\n" for row in rows))
+            for args, after in runs:
+                r = subprocess.run(bench + conv + args, capture_output=True, text=True, env=env, timeout=600)
+                self.assertEqual(r.returncode, 0, r.stderr)
+                name = conv[1] if conv else "auto"
+                self.assertIn(f", conv {name}{said}, {after}", r.stdout, (rows, conv))
+                r = subprocess.run(bench + conv + args + ["--json"], capture_output=True, text=True, env=env,
+                                   timeout=600)
+                self.assertEqual(r.returncode, 0, r.stderr)
+                record = json.loads(r.stdout)
+                self.assertEqual((record["conv"], record["tuned_layers"]), (name, int(said[2:3] or 0)), rows)
+
     @unittest.skipUnless(os.geteuid() == 0 and shutil.which("setpriv"), "runs vggcl as another user: needs root")
     def test_tune_lock_unusable(self):
         """A tuning table's lock that is not a regular file (a folder, a link, a FIFO in its place): the rows are

@@ -92,7 +92,7 @@ int cli_bench_images(vggcl_ctx *ctx, vggcl_model *model, const char *weights, co
     cli_rgb_text(p->mean, mean, sizeof mean), cli_rgb_text(p->std, std, sizeof std);
     if (json) {
         cJSON *o = cJSON_CreateObject(), *pre;
-        cli_bench_record(o, ctx, model, weights, conv);
+        cli_bench_record(o, ctx, model, weights, conv, batch, st.h, st.w);
         cJSON_AddStringToObject(o, "size", size);
         if ((pre = cJSON_AddObjectToObject(o, "preprocess"))) {
             if (p->resize_w > 0) /* (Resize((H, W)): "HxW", as --resize takes it) */
@@ -123,9 +123,10 @@ int cli_bench_images(vggcl_ctx *ctx, vggcl_model *model, const char *weights, co
         cJSON_AddNumberToObject(o, "decode_thread_ms", st.decode_ms);
         rc = cli_json_print(o);
     } else {
-        char more[320];
-        snprintf(more, sizeof more, "conv %s, images made %s (height x width; resize %s, crop %d, mean %s, std %s%s)",
-                 cli_bench_conv(ctx, conv), size, resize, p->crop, mean, std, p->draft ? ", draft" : "");
+        char more[400], how[96];
+        cli_bench_conv_text(ctx, model, conv, batch, st.h, st.w, how, sizeof how);
+        snprintf(more, sizeof more, "%s, images made %s (height x width; resize %s, crop %d, mean %s, std %s%s)", how,
+                 size, resize, p->crop, mean, std, p->draft ? ", draft" : "");
         cli_bench_heading(ctx, model, weights, more);
         char *shown = cli_text(dir); /* (a newline in the name forged a line) */
         printf("images:        %d from %s (%d skipped), batch %d, %d decoding thread%s\n", st.images,

@@ -428,13 +428,19 @@ void cli_times_waited(double from);
 void cli_times_report(int mpi, int rank, int size);
 
 /* What a bench record needs to be read again, either kind (cmd_bench.c): as JSON members of o (the version,
- * the device, its kind and compute units, the model, its pool5, the convolution asked for), or as the text's
- * first lines (device:, model: with what follows the model's name, more). */
-void cli_bench_record(struct cJSON *o, const vggcl_ctx *ctx, const vggcl_model *model, const char *weights, const char *conv);
+ * the device, its kind and compute units, the model, its pool5, the convolution asked for and how many layers a
+ * tuning table steered in passes of n images of h x w), or as the text's first lines (device:, model: with what
+ * follows the model's name, more). */
+void cli_bench_record(struct cJSON *o, const vggcl_ctx *ctx, const vggcl_model *model, const char *weights,
+                      const char *conv, int n, int h, int w);
 void cli_bench_heading(const vggcl_ctx *ctx, const vggcl_model *model, const char *weights, const char *more);
 /* The convolution a bench record names: conv as given (NULL: auto), "reference" on the plain-C reference, which
  * has one way whatever was asked (said so when the model loaded). */
 const char *cli_bench_conv(const vggcl_ctx *ctx, const char *conv);
+/* "conv NAME" as cli_bench_conv names it, and where a tuning table steers layers of passes of n images of h x w,
+ * how many: " (K of N layers as the tuning table gives them)". */
+void cli_bench_conv_text(const vggcl_ctx *ctx, const vggcl_model *model, const char *conv, int n, int h, int w,
+                         char *buf, size_t len);
 /* vggcl bench --images DIR (bench_images.c); weights and conv as given, for the record. */
 int cli_bench_images(vggcl_ctx *ctx, vggcl_model *model, const char *weights, const char *conv, const char *dir,
                      const vggcl_preprocess *p, int batch, int recursive, int threads, double progress_s, int json);

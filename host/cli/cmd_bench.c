@@ -77,7 +77,8 @@ static int rank_of(int *rank, char *host, size_t cap)
     return cli_ranks_launched(rank);
 }
 
-void cli_bench_record(cJSON *o, const vggcl_ctx *ctx, const vggcl_model *model, const char *weights, const char *conv)
+void cli_bench_record(cJSON *o, const vggcl_ctx *ctx, const vggcl_model *model, const char *weights, const char *conv,
+                      int n, int h, int w)
 {
     /* (two runs that differ in any of these gave the same record but for their times: a machine's cores given
      * to the driver, a driver's version, a model's pool5) */
@@ -90,6 +91,8 @@ void cli_bench_record(cJSON *o, const vggcl_ctx *ctx, const vggcl_model *model, 
     cJSON_AddItemToObject(o, "model", cli_json_string(weights ? weights : "random vgg16-gap7"));
     cJSON_AddStringToObject(o, "pool5", vggcl_model_pool5(model) ? "keep" : "drop");
     cJSON_AddStringToObject(o, "conv", cli_bench_conv(ctx, conv));
+    /* (a table made by `vggcl tune` changes the times: two records of "auto" were alike with and without one) */
+    cJSON_AddNumberToObject(o, "tuned_layers", vggcl_model_tuned_layers(ctx, model, n, h, w, NULL));
     int rank;
     char host[256];
     const int ranks = rank_of(&rank, host, sizeof host);
@@ -103,6 +106,18 @@ void cli_bench_record(cJSON *o, const vggcl_ctx *ctx, const vggcl_model *model, 
 const char *cli_bench_conv(const vggcl_ctx *ctx, const char *conv)
 {
     return vggcl_device_index(ctx) < 0 ? "reference" : conv ? conv : "auto";
+}
+
+void cli_bench_conv_text(const vggcl_ctx *ctx, const vggcl_model *model, const char *conv, int n, int h, int w,
+                         char *buf, size_t len)
+{
+    int convs;
+    const int tuned = vggcl_model_tuned_layers(ctx, model, n, h, w, &convs);
+    if (tuned)
+        snprintf(buf, len, "conv %s (%d of %d layers as the tuning table gives them)", cli_bench_conv(ctx, conv),
+                 tuned, convs);
+    else
+        snprintf(buf, len, "conv %s", cli_bench_conv(ctx, conv));
 }
 
 void cli_bench_heading(const vggcl_ctx *ctx, const vggcl_model *model, const char *weights, const char *more)
@@ -273,7 +288,7 @@ int cmd_bench(int argc, char **argv)
     const double first_build = build_ms - build_before, first_run = warmup - first_build;
     if (json) {
         cJSON *o = cJSON_CreateObject(), *arr;
-        cli_bench_record(o, ctx, model, weights, conv);
+        cli_bench_record(o, ctx, model, weights, conv, batch, h, w);
         cJSON_AddNumberToObject(o, "batch", batch);
         char size[32];
         snprintf(size, sizeof size, "%dx%d", h, w);
@@ -307,8 +322,9 @@ int cmd_bench(int argc, char **argv)
             }
         if ((rc = cli_json_print(o)) != CLI_OK) goto done;
     } else {
-        char more[96];
-        snprintf(more, sizeof more, "conv %s, batch %d, %dx%d", cli_bench_conv(ctx, conv), batch, h, w);
+        char more[160], how[96];
+        cli_bench_conv_text(ctx, model, conv, batch, h, w, how, sizeof how);
+        snprintf(more, sizeof more, "%s, batch %d, %dx%d", how, batch, h, w);
         cli_bench_heading(ctx, model, weights, more);
         if (vggcl_device_index(ctx) < 0) /* (plain C: no programs, no driver) */
             printf("start-up:      no programs (the reference is plain C); first pass %.1f ms\n", first_run);

@@ -689,9 +689,10 @@ static vggcl_status pack_and_unmap(vggcl_ctx *ctx, vggcl_status st, vggcl__pack_
     return st;
 }
 
-void vggcl__conv_choose(const vggcl_ctx *ctx, const vggcl_model *m, int i, int n, int h, int w,
-                        vggcl_conv_choice *c)
+int vggcl__conv_choose(const vggcl_ctx *ctx, const vggcl_model *m, int i, int n, int h, int w,
+                       vggcl_conv_choice *c)
 {
+    int tuned = 0;
     const vggcl_step *s = &m->steps[i];
     const vggcl_tuned *t = vggcl__tune_lookup(ctx, s->c_in, s->c_out, h, w, n, m->conv);
     const vggcl_conv_algo *ta = t ? vggcl__conv_algo(t->algo) : NULL;
@@ -700,6 +701,7 @@ void vggcl__conv_choose(const vggcl_ctx *ctx, const vggcl_model *m, int i, int n
         (!ta->reaches || ta->reaches(ctx, s->c_in, s->c_out, h, w))) {
         c->algo = t->algo;
         c->params = t->params;
+        tuned = 1;
     } else {
         c->algo = s->algo;
         vggcl__conv_defaults(ctx, s->algo, n, s->c_in, s->c_out, h, w, &c->params);
@@ -707,6 +709,7 @@ void vggcl__conv_choose(const vggcl_ctx *ctx, const vggcl_model *m, int i, int n
     const vggcl_step *next = i + 1 < m->n_steps ? &m->steps[i + 1] : NULL;
     c->fused_pool = vggcl__conv_algo(c->algo)->fuses_pool && next && next->kind == VGGCL_STEP_POOL &&
                     next->kernel_size == 2 && next->stride == 2 && next->padding == 0 && !next->ceil_mode;
+    return tuned;
 }
 
 vggcl_status vggcl__model_upload(vggcl_ctx *ctx, vggcl_model *m, int conv)
@@ -972,6 +975,24 @@ int vggcl_model_min_input(const vggcl_model *m)
     int pools = 0;
     for (int i = 0; m && i < m->n_steps; i++) pools += m->steps[i].kind == VGGCL_STEP_POOL;
     return pools > 30 ? INT_MAX : 1 << pools; /* (past 16 pools no input is taken: VGGCL_MAX_SIDE) */
+}
+
+int vggcl_model_tuned_layers(const vggcl_ctx *ctx, const vggcl_model *m, int n, int h, int w, int *convs)
+{
+    int tuned = 0, count = 0;
+    for (int i = 0; m && n > 0 && h > 0 && w > 0 && i < m->n_steps; i++) {
+        const vggcl_step *s = &m->steps[i];
+        if (s->kind == VGGCL_STEP_CONV) {
+            vggcl_conv_choice c;
+            count++;
+            tuned += ctx && ctx == m->ctx && !ctx->use_ref && vggcl__conv_choose(ctx, m, i, n, h, w, &c);
+        } else {
+            h = vggcl__pool_out_size(h, s->kernel_size, s->stride, s->padding, s->ceil_mode);
+            w = vggcl__pool_out_size(w, s->kernel_size, s->stride, s->padding, s->ceil_mode);
+        }
+    }
+    if (convs) *convs = count;
+    return tuned;
 }
 
 double vggcl_model_flops(const vggcl_model *m, int n, int h, int w)
