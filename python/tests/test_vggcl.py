@@ -18,6 +18,7 @@ import subprocess
 import sys
 import threading
 import time
+import traceback
 import tracemalloc
 from pathlib import Path
 
@@ -786,6 +787,8 @@ def test_error_kinds_and_odd_arguments(files):
         again = pickle.loads(pickle.dumps(e.value))
         assert (type(again), str(again), again.errno, again.filename) == (type(e.value), str(e.value), e.value.errno,
                                                                          e.value.filename)
+        # (named FileError where a traceback names it: it read "vggcl._FileNotFound")
+        assert traceback.format_exception_only(e.value)[-1] == f"vggcl.FileError: {e.value}\n"
     with pytest.raises(IsADirectoryError) as e:
         vggcl.load_image(files["dir"])
     assert isinstance(e.value, vggcl.FileError) and e.value.errno == errno.EISDIR

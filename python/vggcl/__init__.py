@@ -89,7 +89,8 @@ class FileError(Error, OSError):
         return Exception.__str__(self)
 
     def __reduce__(self):  # (OSError's gives (errno, strerror, filename) as the arguments, which Error takes otherwise)
-        return type(self), (self.args[0] if self.args else "", self.status, self.errno, self.filename), self.__dict__
+        # (FileError's __new__ makes the errno's subclass again: those are named FileError, as tracebacks show them)
+        return FileError, (self.args[0] if self.args else "", self.status, self.errno, self.filename), self.__dict__
 
 
 class _FileNotFound(FileError, FileNotFoundError):
@@ -110,6 +111,8 @@ class _NotAFolder(FileError, NotADirectoryError):
 
 _FILE_KINDS = {FileNotFoundError: _FileNotFound, PermissionError: _PermissionDenied, IsADirectoryError: _IsAFolder,
                NotADirectoryError: _NotAFolder}
+for _kind in _FILE_KINDS.values():  # (a traceback read "vggcl._FileNotFound: ...", a name nowhere documented)
+    _kind.__name__ = _kind.__qualname__ = "FileError"
 
 
 class InvalidInput(Error, ValueError):
