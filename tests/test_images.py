@@ -500,6 +500,31 @@ class Images(unittest.TestCase):
         tf("pages.tif", np.stack([photo(9, 13, 56), photo(9, 13, 57)]), photometric="rgb")
         tf("gray_la.tif", np.dstack([photo(9, 13, 58)[..., 0], photo(9, 13, 59)[..., 1]]), photometric="minisblack",
            extrasamples=["unassalpha"], planarconfig="contig")
+        def tiles_of_bits(name, w, h, tw, th, bits, seed, deflate=False):
+            # gray of 1, 2 or 4 bits in tiles (those whose rows are not whole bytes, 1 bit 4 wide, ran past the
+            # image's row into the heap: refused below), cut by the right edge (PIL's rows of int(w * bits / 8))
+            across, down, row = -(-w // tw), -(-h // th), -(-tw * bits // 8)
+            rng = np.random.default_rng(seed)
+            tiles = [rng.integers(0, 256, row * th, dtype=np.uint8).tobytes() for _ in range(across * down)]
+            tiles = [zlib.compress(t) for t in tiles] if deflate else tiles
+            n, data = len(tiles), b"".join(tiles)
+            at = 8 + len(data)
+            tags = [(256, 4, 1, w), (257, 4, 1, h), (258, 3, 1, bits), (259, 3, 1, 8 if deflate else 1),
+                    (262, 3, 1, 1), (277, 3, 1, 1), (284, 3, 1, 1), (322, 4, 1, tw), (323, 4, 1, th),
+                    (324, 4, n, at), (325, 4, n, at + 4 * n)]
+            arrays = struct.pack(f"<{n}I", *np.cumsum([8] + [len(t) for t in tiles[:-1]]).tolist()) + \
+                struct.pack(f"<{n}I", *[len(t) for t in tiles])
+            ifd = struct.pack("<H", len(tags)) + b"".join(struct.pack("<HHII", *t) for t in tags) + bytes(4)
+            (self.d / name).write_bytes(b"II*\0" + struct.pack("<I", at + len(arrays)) + data + arrays + ifd)
+            files.append(name)
+        sub_byte = ((13, 5, 1, 2, 1), (13, 5, 4, 3, 1), (29, 7, 12, 4, 1), (11, 3, 3, 2, 2), (9, 4, 1, 3, 4),
+                    (10, 5, 3, 2, 4))
+        for i, (w, h, tw, th, bits) in enumerate(((29, 7, 8, 4, 1), (21, 5, 16, 2, 1), (10, 5, 4, 2, 2),
+                                                  (9, 4, 2, 3, 4), (9, 4, 6, 3, 4)) + sub_byte):
+            tiles_of_bits(f"tiles_{bits}bit_{tw}wide.tif", w, h, tw, th, bits, 70 + i)
+            tiles_of_bits(f"tiles_{bits}bit_{tw}wide_deflate.tif", w, h, tw, th, bits, 90 + i, deflate=True)
+            if tw * bits % 8:
+                files[-2:] = []
         for name in files:
             with self.subTest(name):
                 self.assert_decodes_like_pil(self.d / name)
@@ -535,6 +560,10 @@ class Images(unittest.TestCase):
             ("gray16_white.tif", "a TIFF vggcl does not read: 16-bit MinIsWhite gray (PIL 9.4 reads it as MinIsBlack, "
                                  "not inverted)"),
             ("trunc.tif", "corrupt TIFF"), ("header.tif", "corrupt TIFF"),
+            *((f"tiles_{b}bit_{tw}wide{z}.tif", f"a TIFF vggcl does not read: tiles {tw} pixels wide of {b} "
+               f"bit{'s' if b > 1 else ''}, rows that are not whole bytes (PIL 9.4 reads some such tiles shifted and "
+               "refuses others; the TIFF specification's tiles are a multiple of 16 pixels wide)")
+              for _, _, tw, _, b in sub_byte for z in ("", "_deflate")),
             ("huge_tile.tif", "a TIFF vggcl does not read: tiles of 4816 x 4800 pixels (width x height; 69350400 "
                               "bytes) for an image of 16 x 16 (768 bytes); a tile may take up to the larger of the "
                               "image's bytes and 64 MiB")))

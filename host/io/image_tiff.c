@@ -152,9 +152,9 @@ static const char *layout_of(TIFF *tif, tiff_layout *l, int *spp_out, int *bits_
     return NULL;
 }
 
-/* The first page's raw samples, row by row (rows of line bytes), from strips or tiles: 1; 0 on a failure (e's);
- * -1 out of host memory for a tile (said as such, not as a corrupt file). */
-static int read_raw(TIFF *tif, int h, size_t line, unsigned char *raw)
+/* The first page's raw samples, row by row (rows of line bytes, bpp bits a pixel), from strips or tiles: 1; 0 on
+ * a failure (e's); -1 out of host memory for a tile (said as such, not as a corrupt file). */
+static int read_raw(TIFF *tif, int h, size_t line, int bpp, unsigned char *raw)
 {
     if (!TIFFIsTiled(tif)) {
         uint32_t rps = 0;
@@ -179,8 +179,10 @@ static int read_raw(TIFF *tif, int h, size_t line, unsigned char *raw)
                 free(tile);
                 return 0;
             }
-            const size_t at = (size_t)((uint64_t)x * (uint64_t)tile_line / tw); /* (the tile's first byte in a row) */
-            const size_t n = at + (size_t)tile_line > line ? line - at : (size_t)tile_line;
+            /* (a tile's rows are whole bytes, tiled_rows_whole: where they were not, the byte x * tile_line / tw
+             * of rows rounded up to bytes ran past the image's row, and the copy past the heap's block) */
+            const uint32_t across = w - x < tw ? w - x : tw; /* (the tile's pixels inside the image) */
+            const size_t at = (size_t)x * bpp / 8, n = ((size_t)across * bpp + 7) / 8;
             for (uint32_t r = 0; r < th && y + r < (uint32_t)h; r++)
                 memcpy(raw + (size_t)(y + r) * line + at, tile + (size_t)r * tile_line, n);
         }
@@ -279,6 +281,14 @@ vggcl_status vggcl__load_tiff(vggcl_ctx *ctx, const char *path, FILE *f, const v
                          "height; %llu bytes) for an image of %u x %u (%llu bytes); a tile may take up to the larger "
                          "of the image's bytes and 64 MiB", path, tw, th, (unsigned long long)tile_bytes, w32, h32,
                          (unsigned long long)image_bytes);
+    /* Tiles whose rows are not whole bytes (12 pixels of 1 bit; the TIFF specification's TileWidth is a multiple of
+     * 16, libtiff only warns): each starts inside a byte of the image's row. PIL 9.4 reads those cut by the right
+     * edge with their rows shifted (int(width * bits / 8) bytes a row), and refuses some compressed ones. */
+    if (st == VGGCL_OK && tw && (uint64_t)tw * (uint64_t)(spp * bits) % 8)
+        st = vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: a TIFF vggcl does not read: tiles %u pixels wide of %d bit%s, "
+                         "rows that are not whole bytes (PIL 9.4 reads some such tiles shifted and refuses others; "
+                         "the TIFF specification's tiles are a multiple of 16 pixels wide)", path, tw, spp * bits,
+                         spp * bits == 1 ? "" : "s");
     if (st == VGGCL_OK) {
         raw = calloc(line * h + 1, 1), out = malloc((size_t)w * h * 3 + 1); /* (zeros where a strip or tile
                                                                               * decodes short, as libtiff lets it) */
@@ -286,7 +296,7 @@ vggcl_status vggcl__load_tiff(vggcl_ctx *ctx, const char *path, FILE *f, const v
         if (!raw || !out || (orientation >= 2 && orientation <= 8 && !turn))
             st = vggcl__fail(ctx, VGGCL_ERR_NOMEM, "%s: out of host memory for %d x %d pixels", path, w, h);
     }
-    const int got = st == VGGCL_OK ? read_raw(tif, h, line, raw) : 1;
+    const int got = st == VGGCL_OK ? read_raw(tif, h, line, spp * bits, raw) : 1;
     if (got < 0)
         st = vggcl__fail(ctx, VGGCL_ERR_NOMEM, "%s: out of host memory for a tile of %u x %u pixels", path, tw, th);
     else if (!got && strstr(e.msg, "Out of memory"))

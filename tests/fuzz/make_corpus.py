@@ -190,11 +190,26 @@ def tiff(img, **kw):
     return f.getvalue()
 
 
+def tiled_gray(w, h, tw, th, bits):
+    """An uncompressed tiled gray TIFF of 1, 2 or 4 bits, by hand (PIL writes no tiles)."""
+    across, down, row = -(-w // tw), -(-h // th), -(-tw * bits // 8)
+    n, size = across * down, row * th
+    data = np.random.default_rng(w * h + tw).integers(0, 256, n * size, dtype=np.uint8).tobytes()
+    at = 8 + len(data)
+    tags = [(256, 4, 1, w), (257, 4, 1, h), (258, 3, 1, bits), (259, 3, 1, 1), (262, 3, 1, 1), (277, 3, 1, 1),
+            (284, 3, 1, 1), (322, 4, 1, tw), (323, 4, 1, th), (324, 4, n, at), (325, 4, n, at + 4 * n)]
+    arrays = struct.pack(f"<{n}I", *range(8, 8 + n * size, size)) + struct.pack(f"<{n}I", *[size] * n)
+    ifd = struct.pack("<H", len(tags)) + b"".join(struct.pack("<HHII", *t) for t in tags) + bytes(4)
+    return b"II*\0" + struct.pack("<I", at + len(arrays)) + data + arrays + ifd
+
+
 def tiff_seeds(rgb):
     out("image", "rgb-lzw.tif", tiff(rgb, compression="tiff_lzw"))
     out("image", "palette.tif", tiff(rgb.convert("P")))
     out("image", "bilevel-g4.tif", tiff(rgb.convert("1"), compression="group4"))
     out("image", "rgba-orient6.tif", tiff(rgb.convert("RGBA"), compression="tiff_adobe_deflate", tiffinfo={274: 6}))
+    out("image", "tiled-1bit-8wide.tif", tiled_gray(29, 7, 8, 4, 1))  # (cut by the right edge)
+    out("image", "crash-tiled-1bit-1wide.tif", tiled_gray(13, 5, 1, 2, 1))  # (rows not whole bytes: overran)
 
 
 def pnm_seeds(rgb):
