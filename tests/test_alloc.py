@@ -8,6 +8,7 @@ or ColorMap that libtiff could not allocate were read through NULL: glibc's abor
 
     test_alloc.py VGGCL FAIL_ALLOC_SO
 """
+import json
 import os
 import subprocess
 import sys
@@ -31,13 +32,17 @@ class Alloc(unittest.TestCase):
         self.addCleanup(self.tmp.cleanup)
         self.d = Path(self.tmp.name)
 
-    def each_failure(self, args, out, said_as_memory=True):
+    def each_failure(self, args, out, said_as_memory=True, lines_alike=lambda line: line):
         """args run with every allocation failing in turn: (runs, of which failed); said_as_memory: a failure is
         never said as a corrupt file (libtiff and libwebp say some of theirs in other words: a corrupt file, "an
-        error")."""
+        error"). What reaches stdout is whole: a run that succeeds prints what the run without failures printed,
+        one that fails some of its lines (classify --format json printed lines short of "prob", exit 0);
+        lines_alike(line) is what of a line must be the same (bench's times differ run to run)."""
         env = dict(os.environ, LD_PRELOAD=SHIM, VGGCL_FAIL_ALLOC_SEEN=str(self.d / "seen"))
         r = subprocess.run([VGGCL, *map(str, args)], capture_output=True, text=True, env=env, timeout=300)
         self.assertEqual(r.returncode, 0, r.stderr)
+        answers = [lines_alike(line) for line in r.stdout.splitlines()]
+        self.assertTrue(answers, "the run printed nothing to compare")
         total = int((self.d / "seen").read_text())
         self.assertGreater(total, 5)  # (the shim saw vggcl's allocations)
         failed = 0
@@ -46,6 +51,11 @@ class Alloc(unittest.TestCase):
             r = subprocess.run([VGGCL, *map(str, args)], capture_output=True, text=True,
                                env=dict(env, VGGCL_FAIL_ALLOC=str(n)), timeout=300)
             self.assertIn(r.returncode, (0, 1), f"allocation {n} of {total}: {args}\n{r.stderr}")
+            got = [lines_alike(line) for line in r.stdout.splitlines()]
+            if r.returncode == 0:
+                self.assertEqual(got, answers, f"allocation {n} of {total}: exit 0")
+            else:
+                self.assertTrue(all(line in answers for line in got), f"allocation {n} of {total}: {r.stdout}")
             if r.returncode:
                 failed += 1
                 self.assertIn("vggcl: ", r.stderr, f"allocation {n}: no message")
@@ -80,6 +90,14 @@ class Alloc(unittest.TestCase):
         out = self.d / "l.npy"
         self.each_failure(["classify", "--weights", weights, "--device", "ref", "--resize", "24", "--crop", "16",
                            "--logits-out", out, "--format", "json", self.d / "x.png"], out)
+
+    def test_bench_json_on_the_reference(self):
+        """bench --json's record (dozens of members, each an allocation): whole or not printed."""
+        weights = self.d / "w.safetensors"
+        save_file(make_state_dict(parse_cfg("8,M,16"), False, 3, seed=1), weights)
+        out = self.d / "none"  # (bench writes no file)
+        self.each_failure(["bench", "--weights", weights, "--device", "ref", "--size", "16", "--iters", "1", "--json"],
+                          out, lines_alike=lambda line: sorted(json.loads(line)))
 
     def test_descriptors_running_out(self):
         """An image that cannot be opened for want of the process's descriptors (EMFILE: `ulimit -n`, many

@@ -138,7 +138,9 @@ int cli_sides(const char *v, long *h, long *w, int *pair);
 int cli_number(const char *v, double *out);
 
 /* Prints the JSON object on one line of stdout and deletes it (cJSON: a
- * non-finite number comes out as null, so the line is always valid JSON). */
+ * non-finite number comes out as null, so the line is always valid JSON); where an allocation through cJSON
+ * failed on this thread since the last call (main's hooks: the object may lack a member), prints nothing and
+ * says out of host memory. */
 struct cJSON;
 int cli_json_print(struct cJSON *o);
 /* A JSON string for s (a file name, a label): as cJSON makes it when s is UTF-8 without the controls

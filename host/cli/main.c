@@ -809,10 +809,23 @@ cJSON *cli_json_string(const char *s)
     return raw;
 }
 
+/* An allocation through cJSON failed on this thread since the last cli_json_print: an object built without
+ * checking each member may lack some (classify --format json printed lines without "prob", exit 0). */
+static _Thread_local int json_short;
+
+static void *json_malloc(size_t n)
+{
+    void *p = malloc(n);
+    if (!p) json_short = 1;
+    return p;
+}
+
 int cli_json_print(cJSON *o)
 {
-    char *text = o ? cJSON_PrintUnformatted(o) : NULL;
+    const int whole = !json_short;
+    char *text = o && whole ? cJSON_PrintUnformatted(o) : NULL;
     cJSON_Delete(o);
+    json_short = 0;
     if (!text) return cli_error(CLI_FAIL, "out of host memory");
     puts(text);
     cJSON_free(text);
@@ -919,6 +932,7 @@ int main(int argc, char **argv)
     /* a write past a file size limit (ulimit -f) fails with EFBIG, said naming the file, and the output is
      * removed: the signal killed the command without a word (where no driver's library had caught it) */
     signal(SIGXFSZ, SIG_IGN);
+    cJSON_InitHooks(&(cJSON_Hooks){ json_malloc, free }); /* (cli_json_print: an object short of a member) */
     int shards = 0;
     for (size_t i = 0; argc > 1 && i < sizeof commands / sizeof commands[0]; i++)
         shards |= !strcmp(argv[1], commands[i].name) && commands[i].shards;
