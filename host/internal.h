@@ -161,7 +161,8 @@ vggcl_status vggcl__fail(vggcl_ctx *ctx, vggcl_status status, const char *fmt, .
     __attribute__((format(printf, 3, 4)));
 
 /* vggcl__fail's VGGCL_ERR_IO for a file the system refused, keeping its errno for vggcl_os_error (vggcl__fail
- * itself sets none: its failure is not the system's). */
+ * itself sets none: its failure is not the system's); VGGCL_ERR_NOMEM where the system's reason is ENOMEM (a
+ * FILE that fdopen had no memory for: out of memory, not the file's fault). */
 vggcl_status vggcl__fail_os(vggcl_ctx *ctx, int err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* An argument the caller must give (a pointer the header does not let be NULL): VGGCL_ERR_ARG from the

@@ -126,7 +126,8 @@ VGGCL_API void vggcl_ctx_free(vggcl_ctx *ctx);
  * call on ctx that fails, or vggcl_ctx_free (copy it to keep it longer). */
 VGGCL_API const char *vggcl_message(const vggcl_ctx *ctx);
 /* The system's error number (errno) behind the last failure on ctx where the system refused a file it was to open,
- * read or write (ENOENT: not there; EACCES: not allowed; EISDIR: a folder), for a caller that acts on it as on its
+ * read or write (ENOENT: not there; EACCES: not allowed; EISDIR: a folder; ENOMEM, the call's status then
+ * VGGCL_ERR_NOMEM: no memory to open it with), for a caller that acts on it as on its
  * own open's; 0 where the failure was not the system's (a malformed file, a file cut short while read, a shape, a
  * device), and for a NULL ctx. */
 VGGCL_API int vggcl_os_error(const vggcl_ctx *ctx);

@@ -2,7 +2,8 @@
  * the image and JSON libraries it calls (counted from the first; not the OpenCL stack's, whose C++ ends the
  * process on std::bad_alloc) returns NULL, once; VGGCL_FAIL_ALLOC_SEEN names a file the count is written to at
  * exit, to know how many there were. And the process's descriptors running out: open() of a path holding
- * VGGCL_FAIL_OPEN fails with EMFILE, as past `ulimit -n`. */
+ * VGGCL_FAIL_OPEN fails with EMFILE, as past `ulimit -n`; and glibc's own allocations, which the count leaves
+ * out: fdopen() of a descriptor whose path holds VGGCL_FAIL_FDOPEN fails with ENOMEM. */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <errno.h>
@@ -13,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 extern void *__libc_malloc(size_t);
 extern void *__libc_calloc(size_t, size_t);
@@ -89,4 +91,19 @@ int open(const char *path, int flags, ...)
     }
     if (!real) real = (int (*)(const char *, int, ...))dlsym(RTLD_NEXT, "open");
     return real(path, flags, mode);
+}
+
+FILE *fdopen(int fd, const char *mode)
+{
+    static FILE *(*real)(int, const char *);
+    const char *pattern = getenv("VGGCL_FAIL_FDOPEN");
+    char link[64], path[4096];
+    snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+    const ssize_t n = pattern && *pattern ? readlink(link, path, sizeof path - 1) : -1;
+    if (n > 0 && (path[n] = '\0', strstr(path, pattern))) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    if (!real) real = (FILE * (*)(int, const char *)) dlsym(RTLD_NEXT, "fdopen");
+    return real(fd, mode);
 }

@@ -99,6 +99,25 @@ class Alloc(unittest.TestCase):
         self.each_failure(["bench", "--weights", weights, "--device", "ref", "--size", "16", "--iters", "1", "--json"],
                           out, lines_alike=lambda line: sorted(json.loads(line)))
 
+    def test_no_memory_to_open_a_file(self):
+        """fdopen failing for want of memory (glibc's own allocation, ENOMEM) is said as such, not as "not a regular
+        file": an image skipped as one out of memory is, the weights file the run's end."""
+        weights = self.d / "w.safetensors"
+        save_file(make_state_dict(parse_cfg("8,M,16"), False, 3, seed=1), weights)
+        for i in range(2):
+            Image.fromarray((np.random.default_rng(i).random((30, 30, 3)) * 255).astype(np.uint8)).save(
+                self.d / f"{i}.png")
+        cmd = [VGGCL, "classify", "--weights", weights, "--device", "ref", "--crop", "16", self.d / "0.png",
+               self.d / "1.png"]
+        for pattern, said in (("1.png", f"vggcl: {self.d / '1.png'}: cannot open image: Cannot allocate memory "
+                                        "(skipped)\n"),
+                              ("w.safetensors", f"vggcl: {weights}: cannot open weights file: Cannot allocate memory\n")):
+            r = subprocess.run(cmd, capture_output=True, text=True, timeout=300,
+                               env=dict(os.environ, LD_PRELOAD=SHIM, VGGCL_FAIL_FDOPEN=pattern))
+            self.assertEqual(r.returncode, 1, r.stderr)
+            self.assertIn(said, r.stderr)
+            self.assertNotIn("regular file", r.stderr)
+
     def test_descriptors_running_out(self):
         """An image that cannot be opened for want of the process's descriptors (EMFILE: `ulimit -n`, many
         threads) stops the run, said as such, nothing written: every image after it would fail alike (each was

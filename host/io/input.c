@@ -20,10 +20,11 @@ FILE *vggcl__open_input(const char *path, int flags, struct stat *sb_out, int *e
         *err = errno;
         return NULL;
     }
+    errno = 0; /* (the system's reason where a call below fails: fdopen's ENOMEM was said as not a regular file) */
     if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) && fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) == 0)
         f = fdopen(fd, "rb");
     if (!f) {
-        *err = S_ISDIR(sb.st_mode) ? EISDIR : 0; /* (0: not a regular file) */
+        *err = errno ? errno : S_ISDIR(sb.st_mode) ? EISDIR : 0; /* (0: not a regular file) */
         close(fd);
     } else if (sb_out) {
         *sb_out = sb;

@@ -1,4 +1,5 @@
 /* The context's error message and the names of OpenCL error codes. */
+#include <errno.h>
 #include <locale.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -60,10 +61,11 @@ vggcl_status vggcl__fail(vggcl_ctx *ctx, vggcl_status status, const char *fmt, .
 vggcl_status vggcl__fail_os(vggcl_ctx *ctx, int err, const char *fmt, ...)
 {
     va_list ap;
+    const vggcl_status status = err == ENOMEM ? VGGCL_ERR_NOMEM : VGGCL_ERR_IO;
     va_start(ap, fmt);
-    fail_with(ctx, VGGCL_ERR_IO, err, fmt, ap);
+    fail_with(ctx, status, err, fmt, ap);
     va_end(ap);
-    return VGGCL_ERR_IO;
+    return status;
 }
 
 vggcl_status vggcl__fail_around(vggcl_ctx *ctx, vggcl_status status, const char *before, const char *after)
