@@ -405,6 +405,10 @@ def test_classify_skips_on_request(files, tmp_path, caplog):
         said = [r.getMessage() for r in caplog.records if r.name == "vggcl"]
         assert f"classify: {imgs[1]} preprocesses to 80 x 64 pixels (width x height), unlike {imgs[0]}'s 64 x 82; " \
                "give crop, or resize=(h, w), or batch=1 (each image at its own size) (skipped)" in said
+        # (a batch that begins with another size: compared with the list's first, as the command does)
+        with pytest.raises(vggcl.InvalidInput, match=re.escape(f"classify: {imgs[1]} preprocesses to 80 x 64 pixels "
+                                                               f"(width x height), unlike {imgs[0]}'s 64 x 82")):
+            m.classify([imgs[0], imgs[0], imgs[1], imgs[1]], batch=2, resize=64, crop=0)
         with pytest.raises(vggcl.InvalidInput, match=f"{bad}: not a JPEG"):
             m.classify(mixed)
         with pytest.raises(vggcl.InvalidInput, match="on_error is 'ignore'; expected \"raise\" or \"skip\""):

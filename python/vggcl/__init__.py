@@ -1115,9 +1115,9 @@ class Model:
                                  None)
                 kept = []  # (place, path, tensor) of the images this batch runs
                 for j, (path, t, why) in enumerate(done):  # (without a crop, other sizes cannot share a batch)
-                    # (the batch's first image's size; skipping, as the command: the list's first readable one's, and
-                    # at batch 1 each image its own)
-                    ref = (at, done[0][0], done[0][1].shape) if not skip else first if batch > 1 else None
+                    # (as the command: the list's first readable image's size, at batch 1 each image its own; the
+                    # batch's first was taken, so a batch that began with another size ran, unsaid)
+                    ref = first if batch > 1 else None
                     if t is not None and ref is not None and t.shape != ref[2]:
                         why = Error(f"classify: {named(at + j, path)} preprocesses to {t.shape[2]} x {t.shape[1]} "
                                     f"pixels (width x height), unlike {named(ref[0], ref[1])}'s {ref[2][2]} x "
