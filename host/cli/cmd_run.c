@@ -23,10 +23,10 @@ static const cli_option options[] = {
 static const cli_command command = {
     "run", NULL,
     "Outputs are written to a temporary name and renamed: a failed run leaves none.\n"
-    "Logits that are not finite (NaN or infinity in the input or the weights) are\n"
-    "written as they are, as PyTorch gives them, exit 0: the summary on standard\n"
-    "output names each such image among those it shows (of more than ten, the first\n"
-    "eight) and counts those after.\n",
+    "Logits that are not finite (NaN or infinity in the input or the weights, or\n"
+    "values past float32's range within the network) are written as they are, as\n"
+    "PyTorch gives them, exit 0: the summary on standard output names each such image\n"
+    "among those it shows (of more than ten, the first eight) and counts those after.\n",
     options, { cli_device_options, cli_net_options },
 };
 
@@ -155,7 +155,8 @@ int cmd_run(int argc, char **argv)
             if (logits[(size_t)i * classes + c] > logits[(size_t)i * classes + best]) best = c;
         }
         if (!finite) /* (NaN or infinite inputs pass through, as in PyTorch: no class to call) */
-            fprintf(report, "image %d: logits not finite (NaN or infinite values in the input or the weights)\n", i);
+            fprintf(report, "image %d: logits not finite (NaN or infinite values in the input or the weights, or "
+                    "values past float32's range within the network)\n", i);
         else { /* (its name where the model names its classes, as classify says it) */
             char *name = vggcl_model_class_name(model, best) ? cli_text(vggcl_model_class_name(model, best)) : NULL;
             fprintf(report, "image %d: top class %d (%s%slogit %.4f)\n", i, best, name ? name : "", name ? "; " : "",
