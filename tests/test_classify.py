@@ -321,6 +321,17 @@ class Classify(unittest.TestCase):
             r = self.classify("--labels", wrong, self.images[0])
             self.assertEqual(r.returncode, 1, text)
             self.assertIn(f"classify: --labels {wrong}: {want}", r.stderr)  # (as --files-from's are said)
+        # (a name of 65536 bytes, the most a line takes, refused with CRLF: its CR counted; one byte more, refused)
+        most = "M" * 65536
+        for end in ("\n", "\r\n"):
+            wrong.write_bytes(f"a{end}{most}{end}c{end}d{end}e{end}".encode())
+            r = self.classify("--labels", wrong, "--top", "5", "--format", "json", self.images[0])
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertIn(most, [t["label"] for t in json.loads(r.stdout)["top"]])
+            wrong.write_bytes(f"a{end}{most}M{end}c{end}d{end}e{end}".encode())
+            r = self.classify("--labels", wrong, self.images[0])
+            self.assertEqual(r.returncode, 1)
+            self.assertIn(f"--labels {wrong}: line 2 is longer than 65536 bytes, not a class name", r.stderr)
         for text in (f"\ufeffa\r\n{long_name}\r\nc\r\nd\r\ne", f"a\n{long_name}\nc\nd\ne\n\n\r\n"):
             wrong.write_bytes(text.encode())  # a BOM, CRLF, no last newline; empty lines at the end
             r = self.classify("--labels", wrong, "--top", "5", "--format", "json", self.images[0])

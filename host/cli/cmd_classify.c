@@ -58,13 +58,15 @@ typedef struct {
 /* One name per line, of any length, LF or CRLF (a UTF-8 byte order mark before the first left out); empty
  * lines at the end are left out (an editor's last newline), one before a name or a NUL byte is refused,
  * naming the line. */
-/* The next line of f (without its end) in line[CLI_LINE_MAX + 1] and *len: 1, 0 at the end, -1 past CLI_LINE_MAX. */
+/* The next line of f (without its LF; a CRLF's CR kept) in line[CLI_LINE_MAX + 2] and *len: 1, 0 at the end, -1
+ * past CLI_LINE_MAX bytes before its end (a CRLF's CR not counted: a name as long as allowed was refused with CRLF
+ * and taken with LF). */
 static int label_line(FILE *f, char *line, size_t *len)
 {
     int c = EOF;
     *len = 0;
     while (*len <= CLI_LINE_MAX && (c = getc(f)) != EOF && c != '\n') line[(*len)++] = (char)c;
-    if (*len > CLI_LINE_MAX) return -1;
+    if (*len > CLI_LINE_MAX && (line[CLI_LINE_MAX] != '\r' || ((c = getc(f)) != '\n' && c != EOF))) return -1;
     line[*len] = '\0';
     return c != EOF || *len;
 }
