@@ -114,8 +114,9 @@ def test_features_made_here_and_the_model_written(trained, tmp_path):
 
 def test_the_features_scale_not_said(trained):
     """Features of any scale train alike: those of the command scaled by 1e-9 or 1e6 give the same predictions and
-    logits (standardization takes the scale out); a feature constant but for float32 rounding, about 1e7 with one
-    ulp of noise, is left as it is (weight 0), not scaled up to train on the rounding."""
+    logits (standardization takes the scale out); bool labels train as 0 and 1; a feature constant but for float32
+    rounding, about 1e7 with one ulp of noise, is left as it is (weight 0), not scaled up to train on the
+    rounding."""
     t = trained
     base = vggcl.train_head(t["x"], t["y"], val=(t["xv"], t["yv"]), epochs=6, seed=5, lr=0.05)
     want = base.logits(t["xv"])
@@ -124,6 +125,9 @@ def test_the_features_scale_not_said(trained):
         head = vggcl.train_head(x, t["y"], val=(xv, t["yv"]), epochs=6, seed=5, lr=0.05)
         assert head.best_epoch == base.best_epoch, scale
         np.testing.assert_allclose(head.logits(xv), want, rtol=1e-4, atol=1e-4 * np.abs(want).max())
+    y = t["y"] == 1  # (bools: 0 and 1, as scikit-learn takes them)
+    np.testing.assert_array_equal(vggcl.train_head(t["x"], y, epochs=2).weight,
+                                  vggcl.train_head(t["x"], y.astype(int), epochs=2).weight)
     x = t["x"].copy()
     x[:, 0] = np.float32(1e7) + (np.arange(len(x)) % 2)  # (1e7 and its next float32)
     head = vggcl.train_head(x, t["y"], epochs=6, seed=5, lr=0.05)

@@ -48,8 +48,9 @@ def _samples(features, labels, what):
     if x.dtype.kind != "f" or x.ndim != 2:
         raise Error(f"train_head: {what} of {x.dtype} and shape {x.shape}; expected (N, D) floating point, a "
                     "trunk's features (Model.forward's second array)", "shape" if x.dtype.kind == "f" else "arg")
-    whole = y.dtype.kind in "iu" or (y.dtype.kind == "f" and bool(np.all(np.isfinite(y) & (y == np.round(y)))))
-    if y.shape != (x.shape[0],) or not whole:  # (whole floats taken: the command's --features-out labels are float32)
+    # (whole floats taken: the command's --features-out labels are float32; bools as 0 and 1, as scikit-learn's)
+    whole = y.dtype.kind in "biu" or (y.dtype.kind == "f" and bool(np.all(np.isfinite(y) & (y == np.round(y)))))
+    if y.shape != (x.shape[0],) or not whole:
         raise Error(f"train_head: the labels of {what} are {y.dtype} of shape {y.shape}; expected ({x.shape[0]},) "
                     "class indices", "shape" if whole else "arg")
     if max(x.shape) > _INT_MAX:
@@ -167,7 +168,8 @@ def train_head(features: Any, labels: Any, classes: Optional[int] = None,
                on_epoch: Optional[Callable[[dict, bool], Any]] = None) -> Head:
     """Trains a GAP head (a dense layer over the trunk's pooled features) as `vggcl train-head` does, on the
     features a program made: features (N, D), a trunk's (Model(trunk, features_only=True).forward(x)[1]), labels
-    (N,) class indices (integers, or whole floats: the command's --features-out labels are float32); classes:
+    (N,) class indices (integers, bools as 0 and 1, or whole floats: the command's --features-out labels are
+    float32); classes:
     their count (None: the largest label, of both sets, plus one, at least 2, classes without a training sample
     said as a warning); val: (features, labels) to pick
     the epoch kept by (None: the training loss picks it). Minibatch SGD with momentum
