@@ -117,9 +117,11 @@ VGGCL_API vggcl_ctx *vggcl_ctx_new(void);
 /* Accepts NULL. Models still loaded with the context keep it until the last of them is freed (free them too:
  * vggcl_model_free then frees the context); ctx itself is given up: pass it to no call after this one (a second
  * vggcl_ctx_free included), so its models to none that takes a context. Everything the context holds is given
- * back, also CLBlast's programs for it (CLBlast's process-wide caches are emptied when the last context that
- * used CLBlast goes), so contexts opened and freed one after another keep the memory flat; a context kept for
- * the process's life saves each new one its start-up (device, programs). */
+ * back, also CLBlast's programs for it (CLBlast's process-wide caches, which can only be emptied whole, are
+ * emptied each time a context that used CLBlast goes: other live contexts make theirs again at their next
+ * CLBlast call, from the driver's cache), so contexts opened and freed one after another keep the memory flat,
+ * also beside a context kept alive; a context kept for the process's life saves each new one its start-up
+ * (device, programs). */
 VGGCL_API void vggcl_ctx_free(vggcl_ctx *ctx);
 /* The message of the last call on ctx that failed (one that succeeds leaves it as it was: read it after a
  * failure, not to learn whether a call failed). The text is the context's: it stays as it is until the next
