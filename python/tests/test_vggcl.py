@@ -1169,6 +1169,42 @@ def test_forked_child_told(files):
     m.close()
 
 
+def test_interrupt_as_a_free_returns(files):
+    """A KeyboardInterrupt (a Ctrl-C, or a SIGALRM handler's TimeoutError, a worker's request timeout) raised as the
+    library's free returns, before the handle was forgotten: the finalizer freed it again (a double free: glibc's
+    abort, a segfault), for a model, its context, and the context of load_image, train_head and Head.save. Run in a
+    process of its own: a corrupted heap is not this one's to keep."""
+    script = f"""
+import gc, numpy as np, vggcl
+W, IMG = {str(files["weights"])!r}, {str(files["images"][0])!r}
+def interrupting(name):
+    real = getattr(vggcl, name)
+    def free_then_interrupt(p):
+        real(p)
+        setattr(vggcl, name, real)  # (once)
+        raise KeyboardInterrupt  # (a Ctrl-C delivered as the call returns)
+    setattr(vggcl, name, free_then_interrupt)
+for name in ("_model_free", "_ctx_free"):
+    m = vggcl.Model(W)
+    interrupting(name)
+    try:
+        m.close()
+    except KeyboardInterrupt:
+        pass
+    del m
+    gc.collect()
+interrupting("_ctx_free")
+try:
+    vggcl.load_image(IMG)
+except KeyboardInterrupt:
+    pass
+gc.collect()
+print("survived")
+"""
+    r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600)
+    assert (r.returncode, r.stdout) == (0, "survived\n"), r.stderr
+
+
 def test_close_within_its_own_call(files):
     """A close() on the thread of a call in progress, from a finalizer the garbage collector runs inside the call or
     from a signal handler, is put off until the call returns: it freed the model under the call (heap corruption,

@@ -451,9 +451,9 @@ class _Context:
             raise Error(message, _kind(status), errno or None, filename)
 
     def close(self):
-        if self.ptr:
-            _ctx_free(self.ptr)
-            self.ptr = None
+        ptr, self.ptr = self.ptr, None  # (forgotten before it is freed: a Ctrl-C as the free returned freed it twice)
+        if ptr:
+            _ctx_free(ptr)
 
     def __del__(self):
         if not self.by_model:
@@ -832,9 +832,9 @@ class Model:
     def close(self, _collected: bool = False) -> None:
         """Releases the model and its device memory (also done when it is garbage collected); waits for a
         call another thread is making on it."""
-        if getattr(self, "_ptr", None):
-            _model_free(self._ptr)
-            self._ptr = None
+        ptr, self._ptr = getattr(self, "_ptr", None), None  # (forgotten first: a Ctrl-C or SIGALRM's exception as
+        if ptr:                                             # the free returned made the finalizer free it again)
+            _model_free(ptr)
         if getattr(self, "_ctx", None):
             self._ctx.close()
         if not _collected:  # (a finalizer cannot raise: a Ctrl-C there comes out of this thread's next call)
