@@ -3696,17 +3696,22 @@ class Bench(unittest.TestCase):
         row = [t for t in self.tune_table(path) if t[:2] == (3, 8)]
         self.assertEqual(len(row), 1, path.read_text())
 
-    def test_tune_nearest_row(self):
-        """A shape of no row of its own runs, of its channels' rows of its batch class, the one nearest in map size,
-        whichever line comes first (it ran the file's last: a layer 2.7x slower by the order tune had written its
-        rows in)."""
+    def small_tuned(self):
+        """A small model, the environment of a cache of its own, and the tuning table `tune --budget 0` wrote there
+        (its defaults' rows): (weights, env, table)."""
         w = self.d / "small.safetensors"
         save_file(make_state_dict(parse_cfg(CFG), False, 3, seed=1), w)
         env = dict(os.environ, VGGCL_CACHE_DIR=str(self.d / "cache"))
         r = subprocess.run([VGGCL, "tune", "--weights", w, "--size", "32", "--iters", "1", "--budget", "0"],
                            capture_output=True, text=True, env=env, timeout=600)
         self.assertEqual(r.returncode, 0, r.stderr)
-        path = Path(r.stdout.strip().splitlines()[-1].split("wrote ", 1)[1])
+        return w, env, Path(r.stdout.strip().splitlines()[-1].split("wrote ", 1)[1])
+
+    def test_tune_nearest_row(self):
+        """A shape of no row of its own runs, of its channels' rows of its batch class, the one nearest in map size,
+        whichever line comes first (it ran the file's last: a layer 2.7x slower by the order tune had written its
+        rows in)."""
+        w, env, path = self.small_tuned()
         near, far = "conv 3 8 30 30 1 direct 0.05", "conv 3 8 224 224 1 winograd 9.0"
         for rows in ([near, far], [far, near]):
             path.write_text("\n".join(rows) + "\n")
@@ -3718,13 +3723,7 @@ class Bench(unittest.TestCase):
     def test_bench_says_the_tuning_table(self):
         """bench says how many layers a tuning table steers with --conv auto, in its text and its JSON, and with
         --images: two records of "auto" read alike with a table and without one."""
-        w = self.d / "small.safetensors"
-        save_file(make_state_dict(parse_cfg(CFG), False, 3, seed=1), w)
-        env = dict(os.environ, VGGCL_CACHE_DIR=str(self.d / "cache"))
-        r = subprocess.run([VGGCL, "tune", "--weights", w, "--size", "32", "--iters", "1", "--budget", "0"],
-                           capture_output=True, text=True, env=env, timeout=600)
-        self.assertEqual(r.returncode, 0, r.stderr)
-        path = Path(r.stdout.strip().splitlines()[-1].split("wrote ", 1)[1])
+        w, env, path = self.small_tuned()
         images = self.d / "pictures"
         images.mkdir()
         Image.fromarray(np.full((32, 32, 3), 90, np.uint8)).save(images / "a.png")
