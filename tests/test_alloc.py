@@ -82,14 +82,16 @@ class Alloc(unittest.TestCase):
                                   out, said_as_memory=not name.endswith((".tif", ".webp")))
 
     def test_classify_on_the_reference(self):
-        """classify (the weights, their JSON header, the model, the outputs) on the reference."""
+        """classify (the weights, their JSON header, the model, the outputs) on the reference; a file and a class
+        named with a C1 control (U+0085), which the JSON escapes in memory of its own (its failure lost "file")."""
         weights = self.d / "w.safetensors"
         save_file(make_state_dict(parse_cfg("8,M,16,M,16"), True, 3, seed=1), weights,
-                  metadata={"vggcl.classes": '["a", "b", "c"]'})
-        Image.fromarray((np.random.default_rng(1).random((40, 36, 3)) * 255).astype(np.uint8)).save(self.d / "x.png")
+                  metadata={"vggcl.classes": '["a", "b\\u0085", "c"]'})
+        image = self.d / "x\u0085y.png"
+        Image.fromarray((np.random.default_rng(1).random((40, 36, 3)) * 255).astype(np.uint8)).save(image)
         out = self.d / "l.npy"
         self.each_failure(["classify", "--weights", weights, "--device", "ref", "--resize", "24", "--crop", "16",
-                           "--logits-out", out, "--format", "json", self.d / "x.png"], out)
+                           "--logits-out", out, "--format", "json", image], out)
 
     def test_bench_json_on_the_reference(self):
         """bench --json's record (dozens of members, each an allocation): whole or not printed."""

@@ -780,6 +780,17 @@ cJSON *cli_json_add_exact(cJSON *o, const char *name, double v)
     return cJSON_AddRawToObject(o, name, cli_shortest(v, 0, text, sizeof text));
 }
 
+/* An allocation through cJSON failed on this thread since the last cli_json_print: an object built without
+ * checking each member may lack some (classify --format json printed lines without "prob", exit 0). */
+static _Thread_local int json_short;
+
+static void *json_malloc(size_t n) /* (cJSON's, and cli_json_string's own) */
+{
+    void *p = malloc(n);
+    if (!p) json_short = 1;
+    return p;
+}
+
 cJSON *cli_json_string(const char *s)
 {
     const unsigned char *u = (const unsigned char *)s;
@@ -791,7 +802,7 @@ cJSON *cli_json_string(const char *s)
     for (i = 0; u[i] && plain; i += (size_t)n)
         plain = (n = cli_utf8_len(u + i)) > 0 && (n == 1 || !hidden_control(cli_code_point(u + i, n)));
     if (plain) return cJSON_CreateString(s);
-    char *lit = malloc(6 * strlen(s) + 3), *p = lit;
+    char *lit = json_malloc(6 * strlen(s) + 3), *p = lit;
     if (!lit) return NULL;
     *p++ = '"';
     for (i = 0; u[i];) {
@@ -807,17 +818,6 @@ cJSON *cli_json_string(const char *s)
     cJSON *raw = cJSON_CreateRaw(lit);
     free(lit);
     return raw;
-}
-
-/* An allocation through cJSON failed on this thread since the last cli_json_print: an object built without
- * checking each member may lack some (classify --format json printed lines without "prob", exit 0). */
-static _Thread_local int json_short;
-
-static void *json_malloc(size_t n)
-{
-    void *p = malloc(n);
-    if (!p) json_short = 1;
-    return p;
 }
 
 int cli_json_print(cJSON *o)
