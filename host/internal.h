@@ -286,9 +286,12 @@ void vggcl__tune_load(vggcl_ctx *ctx);
 int vggcl__batch_class_last(int n);
 /* Frees a context and what it holds (vggcl_ctx_free, or the last of its models after it). */
 void vggcl__ctx_release(vggcl_ctx *ctx);
-/* At a context's release: CLBlast's caches emptied when it was the last live context that called CLBlast. Its
- * program cache keeps each program, and with it the OpenCL context it was built for, for the process's life:
- * 1.6-2.4 MB per context on PoCL, a service opening a context per request grew without end. */
+/* At a context's release: CLBlast's caches emptied when it was the last live context that called CLBlast, or the
+ * VGGCL__CLBLAST_FREED_MAX-th freed since they were last emptied. Its program cache keeps each program, and with
+ * it the OpenCL context it was built for, until emptied, and can only be emptied whole: 1.6-2.4 MB per context on
+ * PoCL, so a service opening a context per request beside one it keeps grew without end; emptied each time, the
+ * kept one made its programs again at each request (from the driver's cache, where it has one: 30 ms on PoCL). */
+#define VGGCL__CLBLAST_FREED_MAX 8
 void vggcl__sgemm_release(vggcl_ctx *ctx);
 const vggcl_tuned *vggcl__tune_lookup(const vggcl_ctx *ctx, int c_in, int c_out, int h, int w, int n, int only);
 /* The median over rounds of b_ms / a_ms (rounds where a_ms is not positive are

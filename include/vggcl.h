@@ -118,10 +118,10 @@ VGGCL_API vggcl_ctx *vggcl_ctx_new(void);
  * vggcl_model_free then frees the context); ctx itself is given up: pass it to no call after this one (a second
  * vggcl_ctx_free included), so its models to none that takes a context. Everything the context holds is given
  * back, also CLBlast's programs for it (CLBlast's process-wide caches, which can only be emptied whole, are
- * emptied each time a context that used CLBlast goes: other live contexts make theirs again at their next
- * CLBlast call, from the driver's cache), so contexts opened and freed one after another keep the memory flat,
- * also beside a context kept alive; a context kept for the process's life saves each new one its start-up
- * (device, programs). */
+ * emptied when the last live context that used CLBlast goes, and at every 8th such context freed: the live ones
+ * then make theirs again at their next CLBlast call), so contexts opened and freed one after another keep the
+ * memory flat, also beside a context kept alive; a context kept for the process's life saves each new one its
+ * start-up (device, programs). */
 VGGCL_API void vggcl_ctx_free(vggcl_ctx *ctx);
 /* The message of the last call on ctx that failed (one that succeeds leaves it as it was: read it after a
  * failure, not to learn whether a call failed). The text is the context's: it stays as it is until the next

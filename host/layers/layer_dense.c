@@ -25,17 +25,19 @@ static const char *clblast_name(CLBlastStatusCode s)
     }
 }
 
+/* Live contexts that called CLBlast, and those freed since its caches were last emptied (under vggcl__lock). */
+static int clblast_users, clblast_freed;
+
 void vggcl__sgemm_release(vggcl_ctx *ctx)
 {
     /* (not in a forked child, where the parent's OpenCL objects are not its to release, nor its lock to take:
      * forked while another thread was in CLBlast, the child inherited it held and waited on it for ever) */
     if (!ctx->used_clblast || vggcl__forked()) return;
-    /* CLBlast's caches hold a program per context, which holds the context, and can only be emptied whole: emptied
-     * each time a context that used them goes. They were emptied with the last such context alone, so a service
-     * keeping one model kept every per-request context (1.6-2 MB each on PoCL); the live contexts' programs are
-     * made again at their next call, from the driver's own cache of compiled programs. */
     vggcl__lock();
-    (void)CLBlastClearCache(); /* (a failure changes no result: the caches stay) */
+    if (--clblast_users == 0 || ++clblast_freed == VGGCL__CLBLAST_FREED_MAX) {
+        (void)CLBlastClearCache(); /* (a failure changes no result: the caches stay) */
+        clblast_freed = 0;
+    }
     vggcl__unlock();
 }
 
@@ -59,7 +61,7 @@ vggcl_status vggcl__sgemm(vggcl_ctx *ctx, const char *where, int trans_b, size_t
         /* CLBlast 1.5 builds its tuning database on first use without a lock (two
          * threads at once: a use-after-free under ASan), so its calls are serialized */
         vggcl__lock();
-        ctx->used_clblast = 1; /* (its caches now hold this context) */
+        if (!ctx->used_clblast) ctx->used_clblast = 1, clblast_users++; /* (its caches now hold this context) */
         s = CLBlastSgemm(CLBlastLayoutRowMajor, CLBlastTransposeNo, trans_b ? CLBlastTransposeYes : CLBlastTransposeNo,
                          M, N, K, 1.0f, a, a_off, K, b, b_off, trans_b ? K : N, 0.0f, c, c_off, N, &ctx->queue, ev);
         vggcl__unlock();
