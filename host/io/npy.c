@@ -158,8 +158,8 @@ static size_t read_bytes(void *buf, size_t n, FILE *fp)
     return got;
 }
 
-/* After a read that came short: VGGCL_ERR_IO with the system's error where there was one, else VGGCL_OK
- * (the stream ended: the caller says it was cut short). */
+/* After a read that came short: vggcl__fail_os's status (VGGCL_ERR_IO, or NOMEM for ENOMEM) with the system's error
+ * where there was one, else VGGCL_OK (the stream ended: the caller says it was cut short). */
 static vggcl_status short_read(vggcl_ctx *ctx, const char *path, FILE *fp, const char *what)
 {
     char eb[128];
@@ -182,7 +182,7 @@ static vggcl_status read_header(vggcl_ctx *ctx, const char *path, FILE *fp, int 
         return vggcl__fail_os(ctx, errno, "%s: cannot read input: %s", path, vggcl__strerror(errno, eb, sizeof eb));
     const int stream = !S_ISREG(sb.st_mode); /* (a pipe: its size is not known before its values are read) */
     const size_t got = read_bytes(pre, 10, fp);
-    if (got != 10 && short_read(ctx, path, fp, "input") != VGGCL_OK) return VGGCL_ERR_IO;
+    if (got != 10 && (st = short_read(ctx, path, fp, "input")) != VGGCL_OK) return st;
     if (got == 0) /* (an empty pipe, a copy that failed: said as what it is, as an empty image) */
         return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: empty (0 bytes), not a .npy file", path);
     if (got != 10 || memcmp(pre, magic, 6))
@@ -193,8 +193,8 @@ static vggcl_status read_header(vggcl_ctx *ctx, const char *path, FILE *fp, int 
         hlen = (size_t)pre[8] | (size_t)pre[9] << 8;
     } else if (major == 2 || major == 3) {
         if (read_bytes(pre + 10, 2, fp) != 2)
-            return short_read(ctx, path, fp, "input") ? VGGCL_ERR_IO
-                                                      : vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: truncated .npy header", path);
+            return (st = short_read(ctx, path, fp, "input")) != VGGCL_OK
+                       ? st : vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: truncated .npy header", path);
         hlen = (size_t)pre[8] | (size_t)pre[9] << 8 | (size_t)pre[10] << 16 | (size_t)pre[11] << 24;
     } else {
         return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: .npy format version %d is not supported", path, major);
@@ -205,7 +205,7 @@ static vggcl_status read_header(vggcl_ctx *ctx, const char *path, FILE *fp, int 
     const size_t read = read_bytes(hdr, hlen, fp);
     if (read != hlen) {
         free(hdr);
-        if (short_read(ctx, path, fp, "input") != VGGCL_OK) return VGGCL_ERR_IO;
+        if ((st = short_read(ctx, path, fp, "input")) != VGGCL_OK) return st;
         return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: truncated .npy header (%zu of its %zu bytes)", path, read, hlen);
     }
     hdr[hlen] = '\0';
@@ -286,7 +286,8 @@ static vggcl_status read_values(vggcl_ctx *ctx, const char *path, FILE *fp, size
     }
     if (got != count) {
         free(buf);
-        if (short_read(ctx, path, fp, "its values") != VGGCL_OK) return VGGCL_ERR_IO;
+        const vggcl_status st = short_read(ctx, path, fp, "its values");
+        if (st != VGGCL_OK) return st;
         return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: truncated: %zu of %zu float32 values present", path, got, count);
     }
     char extra;
