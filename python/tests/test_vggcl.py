@@ -764,6 +764,10 @@ def test_annotations():
     assert typing.get_type_hints(vggcl.Model.forward)["x"] is typing.Any
 
 
+class MyFileError(vggcl.FileError):
+    """A program's own kind of FileError (pickled by reference: at module level)."""
+
+
 def test_error_kinds_and_odd_arguments(files):
     """vggcl.Error carries the library's kind of failure (status), None where this module refused the
     argument; a float input that numpy holds unaligned is copied (C read it as float *), a tensor that
@@ -792,7 +796,7 @@ def test_error_kinds_and_odd_arguments(files):
         assert (type(again), str(again), again.errno, again.filename) == (type(e.value), str(e.value), e.value.errno,
                                                                          e.value.filename)
         # (named FileError where a traceback names it: it read "vggcl._FileNotFound")
-        assert traceback.format_exception_only(e.value)[-1] == f"vggcl.FileError: {e.value}\n"
+        assert traceback.format_exception_only(type(e.value), e.value)[-1] == f"vggcl.FileError: {e.value}\n"
     with pytest.raises(IsADirectoryError) as e:
         vggcl.load_image(files["dir"])
     assert isinstance(e.value, vggcl.FileError) and e.value.errno == errno.EISDIR
@@ -804,6 +808,8 @@ def test_error_kinds_and_odd_arguments(files):
     assert (type(e.value), e.value.status) == (vggcl.DeviceError, "no_device")
     assert [type(vggcl.Error("x", k)).__name__ for k in ("arg", "format", "shape", "nomem", "device_memory", None)] \
         == ["InvalidInput"] * 3 + ["OutOfMemory"] * 2 + ["Error"]
+    again = pickle.loads(pickle.dumps(MyFileError("m", "io", errno.ENOENT, "f")))  # (a program's own kind: itself)
+    assert (type(again), again.errno, again.filename) == (MyFileError, errno.ENOENT, "f")
     again = pickle.loads(pickle.dumps(vggcl.Error("m", "device_memory")))
     assert (type(again), again.status, str(again)) == (vggcl.OutOfMemory, "device_memory", "m")
     # a file's name escaped in an OSError's message too (OSError's own __init__ kept the raw text: an ESC)

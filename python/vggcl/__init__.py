@@ -89,8 +89,9 @@ class FileError(Error, OSError):
         return Exception.__str__(self)
 
     def __reduce__(self):  # (OSError's gives (errno, strerror, filename) as the arguments, which Error takes otherwise)
-        # (FileError's __new__ makes the errno's subclass again: those are named FileError, as tracebacks show them)
-        return FileError, (self.args[0] if self.args else "", self.status, self.errno, self.filename), self.__dict__
+        # (the errno's kinds, named FileError as tracebacks show them, as FileError, whose __new__ makes them again)
+        kind = FileError if type(self) in _FILE_KINDS.values() else type(self)
+        return kind, (self.args[0] if self.args else "", self.status, self.errno, self.filename), self.__dict__
 
 
 class _FileNotFound(FileError, FileNotFoundError):
