@@ -108,6 +108,7 @@ def test_features_made_here_and_the_model_written(trained, tmp_path):
             assert all(math.isclose(p, q, rel_tol=1e-5) for (_, _, p), (_, _, q) in zip(a, b))
         np.testing.assert_allclose(mine.forward(x)[0], head.logits(feats), rtol=1e-4, atol=1e-4)
         p = head.probabilities(feats)
+        np.testing.assert_array_equal(head.probabilities(feats[0]), p[0])  # (one image's features)
         for r, row in zip(got, p):  # (classify's top 3 of 3: every class's probability)
             np.testing.assert_allclose([row[c] for c, _, _ in r], [q for _, _, q in r], rtol=1e-4, atol=1e-6)
 
@@ -138,7 +139,7 @@ def test_classes_without_a_sample_said(trained, caplog):
     """The class count taken from the largest label says the classes no training sample has (a stray label makes
     a head of that many classes); given as classes=, it is what was meant, unsaid."""
     t = trained
-    y = t["y"].copy()
+    y = t["y"].astype(np.int64)  # (the command's labels are float32)
     y[0] = 9
     with caplog.at_level(logging.WARNING, logger="vggcl"):
         head = vggcl.train_head(t["x"], y, epochs=1)
@@ -146,6 +147,12 @@ def test_classes_without_a_sample_said(trained, caplog):
     said = [r.getMessage() for r in caplog.records]
     assert said == ["train_head: 10 classes, the largest label (9) plus one; 6 of them have no training sample "
                     "(3, 4, 5, 6, 7 and 1 more); classes= gives the count where that is meant"], said
+    caplog.clear()
+    y[0] = 2**31 - 2  # (the classes without a sample counted from the labels: a range of them asked 16 GiB)
+    with caplog.at_level(logging.WARNING, logger="vggcl"), pytest.raises(vggcl.InvalidInput, match="lr is -1"):
+        vggcl.train_head(t["x"], y, lr=-1)  # (refused after the count is said, before a head of 2**31 - 1 classes)
+    assert "2147483643 of them have no training sample (3, 4, 5, 6, 7 and 2147483638 more)" in caplog.text
+    y[0] = 9
     caplog.clear()
     with caplog.at_level(logging.WARNING, logger="vggcl"):
         assert vggcl.train_head(t["x"], y, classes=10, epochs=1).weight.shape[0] == 10

@@ -2,6 +2,7 @@
 vggcl_train_head and vggcl_save_with_head, for features a Python program made (a notebook's images, its own
 augmentation, its own split)."""
 import ctypes
+import itertools
 import json
 import math
 from typing import Any, Callable, Optional, Sequence
@@ -96,12 +97,12 @@ class Head:
         classify: the softmax of the logits; of a one-output head, its logit's sigmoid. (A scikit-learn one-vs-rest
         classifier's predict_proba normalizes each class's sigmoid instead, so its head saved here gives other
         probabilities, the same order of classes; a multinomial one's is this softmax.)"""
-        z = self.logits(features)
-        if z.shape[1] == 1:
+        z = self.logits(features)  # (one image's (D,) features: its (classes,) probabilities)
+        if z.shape[-1] == 1:
             with np.errstate(over="ignore"):  # (exp(-z) infinite: a probability of 0)
                 return 1 / (1 + np.exp(-z))
-        e = np.exp(z - z.max(axis=1, keepdims=True))
-        return e / e.sum(axis=1, keepdims=True)
+        e = np.exp(z - z.max(axis=-1, keepdims=True))
+        return e / e.sum(axis=-1, keepdims=True)
 
     def save(self, path: _PathLike, trunk: Model, *, class_names: Optional[Sequence[str]] = None,
              preset: Optional[dict] = None, metadata: Optional[dict] = None) -> None:
@@ -195,12 +196,16 @@ def train_head(features: Any, labels: Any, classes: Optional[int] = None,
         if classes < 2:  # (said as "classes is 1", which the caller never gave)
             raise Error(f"train_head: the labels are all {classes - 1}: a head tells 2 classes or more (classes= "
                         "names how many where some are not among the labels)", "arg")
-        unseen = np.setdiff1d(np.arange(classes), y)  # (a stray label, 100000 among 0..6, made 100001 classes unsaid)
-        if unseen.size:
-            listed = ", ".join(map(str, unseen[:5])) + (f" and {unseen.size - 5} more" if unseen.size > 5 else "")
+        # (a stray label, 100000 among 0..6, made 100001 classes unsaid; counted from the labels seen, not by a
+        # range of the classes: a label of 2**31 - 2 would ask for 16 GiB)
+        seen = set(np.unique(y).tolist())
+        unseen = classes - len(seen)
+        if unseen:
+            first = itertools.islice((c for c in itertools.count() if c not in seen), 5)
+            listed = ", ".join(map(str, first)) + (f" and {unseen - 5} more" if unseen > 5 else "")
             _logger.warning("train_head: %d classes, the largest label (%d) plus one; %d of them have no training "
                             "sample (%s); classes= gives the count where that is meant", classes, classes - 1,
-                            unseen.size, listed)
+                            unseen, listed)
     classes = _whole(classes, "train_head: classes", 2, _INT_MAX)
     o = _TrainOptions()
     _train_defaults(ctypes.byref(o))
