@@ -560,9 +560,9 @@ class Images(unittest.TestCase):
             ("gray16_white.tif", "a TIFF vggcl does not read: 16-bit MinIsWhite gray (PIL 9.4 reads it as MinIsBlack, "
                                  "not inverted)"),
             ("trunc.tif", "corrupt TIFF"), ("header.tif", "corrupt TIFF"),
-            *((f"tiles_{b}bit_{tw}wide{z}.tif", f"a TIFF vggcl does not read: tiles {tw} pixels wide of {b} "
-               f"bit{'s' if b > 1 else ''}, rows that are not whole bytes (PIL 9.4 reads some such tiles shifted and "
-               "refuses others; the TIFF specification's tiles are a multiple of 16 pixels wide)")
+            *((f"tiles_{b}bit_{tw}wide{z}.tif", f"a TIFF vggcl does not read: tiles {tw} pixel{'s' * (tw > 1)} "
+               f"wide of {b} bit{'s' if b > 1 else ''}, rows that are not whole bytes (PIL 9.4 reads some such tiles "
+               "shifted and refuses others; the TIFF specification's tiles are a multiple of 16 pixels wide)")
               for _, _, tw, _, b in sub_byte for z in ("", "_deflate")),
             ("huge_tile.tif", "a TIFF vggcl does not read: tiles of 4816 x 4800 pixels (width x height; 69350400 "
                               "bytes) for an image of 16 x 16 (768 bytes); a tile may take up to the larger of the "

@@ -179,10 +179,12 @@ static int read_raw(TIFF *tif, int h, size_t line, int bpp, unsigned char *raw)
                 free(tile);
                 return 0;
             }
-            /* (a tile's rows are whole bytes, tiled_rows_whole: where they were not, the byte x * tile_line / tw
-             * of rows rounded up to bytes ran past the image's row, and the copy past the heap's block) */
+            /* (a tile's rows are whole bytes, the decoder refusing others: where they were not, the byte
+             * x * tile_line / tw of rows rounded up to bytes ran past the image's row, and the copy past the heap's
+             * block; n bounded by the tile's row too) */
             const uint32_t across = w - x < tw ? w - x : tw; /* (the tile's pixels inside the image) */
-            const size_t at = (size_t)x * bpp / 8, n = ((size_t)across * bpp + 7) / 8;
+            const size_t at = (size_t)x * bpp / 8, whole = ((size_t)across * bpp + 7) / 8,
+                         n = whole < (size_t)tile_line ? whole : (size_t)tile_line;
             for (uint32_t r = 0; r < th && y + r < (uint32_t)h; r++)
                 memcpy(raw + (size_t)(y + r) * line + at, tile + (size_t)r * tile_line, n);
         }
@@ -285,10 +287,10 @@ vggcl_status vggcl__load_tiff(vggcl_ctx *ctx, const char *path, FILE *f, const v
      * 16, libtiff only warns): each starts inside a byte of the image's row. PIL 9.4 reads those cut by the right
      * edge with their rows shifted (int(width * bits / 8) bytes a row), and refuses some compressed ones. */
     if (st == VGGCL_OK && tw && (uint64_t)tw * (uint64_t)(spp * bits) % 8)
-        st = vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: a TIFF vggcl does not read: tiles %u pixels wide of %d bit%s, "
+        st = vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: a TIFF vggcl does not read: tiles %u pixel%s wide of %d bit%s, "
                          "rows that are not whole bytes (PIL 9.4 reads some such tiles shifted and refuses others; "
-                         "the TIFF specification's tiles are a multiple of 16 pixels wide)", path, tw, spp * bits,
-                         spp * bits == 1 ? "" : "s");
+                         "the TIFF specification's tiles are a multiple of 16 pixels wide)", path, tw,
+                         tw == 1 ? "" : "s", spp * bits, spp * bits == 1 ? "" : "s");
     if (st == VGGCL_OK) {
         raw = calloc(line * h + 1, 1), out = malloc((size_t)w * h * 3 + 1); /* (zeros where a strip or tile
                                                                               * decodes short, as libtiff lets it) */
