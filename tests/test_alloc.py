@@ -113,7 +113,8 @@ class Alloc(unittest.TestCase):
                self.d / "1.png"]
         for pattern, said in (("1.png", f"vggcl: {self.d / '1.png'}: cannot open image: Cannot allocate memory "
                                         "(skipped)\n"),
-                              ("w.safetensors", f"vggcl: {weights}: cannot open weights file: Cannot allocate memory\n")):
+                              ("w.safetensors",
+                               f"vggcl: {weights}: cannot open weights file: Cannot allocate memory\n")):
             r = subprocess.run(cmd, capture_output=True, text=True, timeout=300,
                                env=dict(os.environ, LD_PRELOAD=SHIM, VGGCL_FAIL_FDOPEN=pattern))
             self.assertEqual(r.returncode, 1, r.stderr)
