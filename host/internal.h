@@ -123,6 +123,7 @@ struct vggcl_ctx {
     int told_cache_write;                  /* ... and of a cache entry that could not be written */
     int told_cache;                        /* the log heard that the cache folder is not used */
     int told_entry;                        /* the log heard of a cache entry refused */
+    int told_foreign_entry;                /* ... of one not a private regular file (a link, another user's) */
     int told_tune;                         /* the log heard that the tuning table is not used */
     int told_rows;                         /* ... that rows of it are not used (tune reads it after each shape) */
     int told_lock;                         /* ... that its lock cannot be used (tune writes after each shape) */

@@ -3534,6 +3534,10 @@ class Bench(unittest.TestCase):
         r = self.bench(*args)
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(json.loads(r.stdout)["programs_compiled"], 2)
+        # (said once, where the compile was said "not in the cache yet" alone)
+        self.assertEqual(r.stderr.count("is not a regular file of this user that only the user can write to (a link, "
+                                        "a folder, a FIFO, another user's, or writable by others): passed over, built "
+                                        "from source again and replaced"), 1, r.stderr)
         self.assertFalse(entries[0].is_symlink())
         self.assertEqual(stat.S_IMODE(entries[1].stat().st_mode), 0o600)
         # a folder others can write to: nothing is read from it or written to it

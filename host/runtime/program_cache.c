@@ -214,6 +214,19 @@ cl_program vggcl__cache_load(vggcl_ctx *ctx, const char *src, const char *option
     if (!entry_path(ctx, src, options, key, path)) return NULL;
     int unreadable; /* (an entry that cannot be read is compiled anew) */
     FILE *f = vggcl__cache_open(ctx, path, &unreadable);
+    char dir[VGGCL__CACHE_DIR_MAX + 1], eb[128];
+    struct stat sb;
+    /* (there, but refused: a link, a folder, a FIFO, another user's, writable by others, unreadable; compiled
+     * "not in the cache yet", unsaid; the entry is replaced by the program built now) */
+    if (!f && ctx->log && !ctx->told_foreign_entry && vggcl__cache_ready(ctx, dir) && lstat(path, &sb) == 0) {
+        char msg[VGGCL__CACHE_PATH_MAX + 256];
+        ctx->told_foreign_entry = 1;
+        snprintf(msg, sizeof msg, "the cached program %s is %s: passed over, built from source again and replaced",
+                 path, unreadable ? vggcl__strerror(unreadable, eb, sizeof eb)
+                                  : "not a regular file of this user that only the user can write to (a link, a "
+                                    "folder, a FIFO, another user's, or writable by others)");
+        ctx->log(ctx->log_user, msg);
+    }
     if (!f) return NULL;
     unsigned char *bin = NULL;
     long len = -1;
