@@ -3650,10 +3650,21 @@ class Bench(unittest.TestCase):
             self.assertIn(f"the tuning table {path} is not a regular file of this user", b.stderr)
             r = tune()
             self.assertEqual(r.returncode, 1, r.stderr)
-            self.assertIn("not replaced; make it private (chmod 600) or move it away", r.stderr)
+            self.assertIn("(a link): not replaced; move it away" if kind == "link" else
+                          "(writable by others, mode 0664): not replaced; make it private (chmod 600) or move it away",
+                          r.stderr)
             self.assertNotIn("features.0", r.stdout)  # (refused before any tuning)
             self.assertEqual((target if kind == "link" else path).read_text(), text)
         path.unlink()
+        if os.geteuid() == 0:  # (another user's, as after a `sudo vggcl tune`: chmod was advised, which only its
+            path.write_text(text)  # owner may run)
+            os.chown(path, 65534, 65534)
+            path.chmod(0o600)
+            r = tune()
+            self.assertEqual(r.returncode, 1, r.stderr)
+            self.assertIn("(another user's, uid 65534): not replaced; move it away (its owner alone may change it)",
+                          r.stderr)
+            path.unlink()
         for batch in ("1,,2", "0" * 60 + "1,4096", ",1"):
             r = tune("--batch", batch)
             self.assertEqual(r.returncode, 2, batch)
