@@ -204,10 +204,13 @@ static vggcl_status get_program(vggcl_ctx *ctx, int which, const char *defines, 
         else if (log)
             log[0] = '\0';
         /* PoCL's builds failed without a compiler's diagnostic, now and then, when processes starting at once
-         * shared its empty kernel cache: built again once (another driver's, or a full cache, said below) */
+         * shared its empty kernel cache: built again once (another driver's, a full cache, or one it cannot write,
+         * which was first guessed as shared, said below) */
         char pocl_dir[VGGCL__CACHE_DIR_MAX + 1];
         free_mib = pocl_cache_free_mib(ctx, pocl_dir, sizeof pocl_dir);
-        if (tries > 1 || err != CL_BUILD_PROGRAM_FAILURE || diagnosed(log) || free_mib < POCL_CACHE_LEAST_MIB) break;
+        if (tries > 1 || err != CL_BUILD_PROGRAM_FAILURE || diagnosed(log) || free_mib < POCL_CACHE_LEAST_MIB ||
+            pocl_cache_unusable(ctx, pocl_dir, sizeof pocl_dir))
+            break;
         if (ctx->log) {
             char note[sizeof where + 160];
             snprintf(note, sizeof note, "%s: clBuildProgram -> %s (%d) without a compiler's diagnostic (the driver's "
