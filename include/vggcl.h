@@ -237,7 +237,8 @@ VGGCL_API int vggcl_model_features(const vggcl_model *model);  /* width of GAP f
 VGGCL_API int vggcl_model_min_input(const vggcl_model *model);
 /* Where the model's max pools round up (its metadata "vggcl.pool_ceil": vggcl runs such a pool where its map
  * is even), every H and W that is a multiple of this (and at least vggcl_model_min_input, at most
- * VGGCL_MAX_SIDE with H x W below 2^31) is taken; other sizes may be too (vggcl_model_map_size says which). 1
+ * VGGCL_MAX_SIDE with H x W below 2^31; of a model of one input size, vggcl_model_fixed_size, the sizes that make
+ * its map alone) is taken; other sizes may be too (vggcl_model_map_size says which). 1
  * where none rounds up (or model NULL): any size from vggcl_model_min_input up (to those bounds); INT_MAX: no
  * size is. */
 VGGCL_API int vggcl_model_size_multiple(const vggcl_model *model);
@@ -265,7 +266,9 @@ VGGCL_API const char *vggcl_model_class_name(const vggcl_model *model, int c);
  * least the model's smallest input, and at most 2^50 floats of activations: else
  * VGGCL_ERR_SHAPE (also, from the pass itself, for a layer forced to gemm whose
  * one image's product is past CLBlast's 32-bit indexes, a map of millions of
- * pixels: vggcl_check_batch does not foresee it). After a failure the outputs hold nothing valid (they may
+ * pixels: vggcl_check_batch does not foresee it); VGGCL_ERR_DEVICE_MEMORY where the pass does not fit the
+ * device (VGGCL_ERR_NOMEM the host, on the reference), VGGCL_ERR_ARG for another context's model or one with
+ * overlapped passes not waited for. After a failure the outputs hold nothing valid (they may
  * be partly written). The model keeps the device buffers of its largest pass so far for the passes after
  * it (they grow, never shrink): a service that ran one large batch holds that memory until the model is
  * freed (vggcl_model_free; a model loaded again holds none until its first pass). */
@@ -277,7 +280,8 @@ VGGCL_API vggcl_status vggcl_forward(vggcl_ctx *ctx, vggcl_model *model, const f
  * classes is NULL or classes[i] < 0) applied to the map GAP averages, from the
  * same pass. cams: (n, mh, mw) with the map size from vggcl_model_map_size
  * (7x7 at 224 with pool5, 14x14 without). chosen (may be NULL) gets the class
- * used per image. logits and features may be NULL. */
+ * used per image. logits and features may be NULL. A classes[i] at or past the model's class count is
+ * VGGCL_ERR_ARG. */
 VGGCL_API vggcl_status vggcl_forward_cam(vggcl_ctx *ctx, vggcl_model *model, const float *input, int n, int h, int w,
                                float *logits, float *features, const int *classes, float *cams, int *chosen);
 /* The map GAP averages at input h x w; 0 x 0 for a size the model does not take (too small for its pools, past
@@ -292,7 +296,8 @@ VGGCL_API void vggcl_model_map_size(const vggcl_model *model, int h, int w, int 
 VGGCL_API vggcl_status vggcl_check_cam(vggcl_ctx *ctx, const vggcl_model *model);
 
 /* Whether a pass of n images of h x w fits in the context's memory, checked as a pass checks it before it
- * allocates anything, for a caller about to make a large batch: VGGCL_OK, or the error such a pass would
+ * allocates anything (overlapped passes in flight, which a pass refuses, are not looked at), for a caller about
+ * to make a large batch: VGGCL_OK, or the error such a pass would
  * give, with its message: VGGCL_ERR_ARG (another context's model), VGGCL_ERR_SHAPE, VGGCL_ERR_DEVICE_MEMORY
  * (the need, the largest buffer, the device's limits and the largest batch that fits; on a CPU device, whose
  * buffers are the host's memory, also what a stream of such passes adds to the model's buffers, with the input,
@@ -366,7 +371,8 @@ VGGCL_API vggcl_status vggcl_benchmark(vggcl_ctx *ctx, vggcl_model *model, const
  * VGGCL_ERR_ARG, and no cache folder to use, or a table there that is not a
  * private regular file, VGGCL_ERR_IO, before any tuning; a size or batch no
  * pass takes is the pass's error, and a shape whose every candidate failed the last one's:
- * VGGCL_ERR_DEVICE_MEMORY where it did not fit; VGGCL_ERR_ARG is only ever the arguments). batches NULL or
+ * VGGCL_ERR_DEVICE_MEMORY where it did not fit; VGGCL_ERR_ARG is only ever the arguments, a batch past 4096
+ * among them, the reference device, which has nothing to tune, or passes in flight). batches NULL or
  * n_batches < 1: batch 1. rows gets up to cap results; *count the number of shapes x classes tuned; path (may be NULL)
  * the table, cut to path_len. */
 typedef struct {
@@ -400,8 +406,9 @@ VGGCL_API void vggcl_set_log(vggcl_ctx *ctx, vggcl_log_fn fn, void *user);
 VGGCL_API void vggcl_build_info(const vggcl_ctx *ctx, double *ms, int *from_cache, int *compiled);
 
 /* Profiling: with vggcl_profile(ctx, 1), each forward pass records one entry
- * per layer from OpenCL profiling events (device time). vggcl_profile_read
- * returns the number of layers of the last pass and writes up to cap. With
+ * per step (each layer, and each conversion of layout between them) from OpenCL profiling events (device
+ * time). vggcl_profile_read
+ * returns the number of entries of the last pass and writes up to cap. With
  * overlapped passes that is the last one submitted: read it after its
  * vggcl_forward_wait. Profiling on needs an OpenCL device (VGGCL_ERR_ARG on the reference or
  * before a selection); off is VGGCL_OK on any context. */
@@ -434,7 +441,8 @@ VGGCL_API vggcl_status vggcl_image_load(vggcl_ctx *ctx, const char *path, unsign
  * that reads images from anyone bounds their memory and time below PIL's: a file of a few bytes may say a
  * canvas of millions of pixels). VGGCL_ERR_ARG, saying so, where that is not a whole number from 1 to PIL's
  * limit; the image functions then refuse every image with the same message. A larger image is refused
- * (VGGCL_ERR_FORMAT) once its header is read, before its pixels are. */
+ * (VGGCL_ERR_FORMAT) once its header is read, before its pixels are. ctx may be NULL (nothing to say it to:
+ * the status alone). */
 VGGCL_API vggcl_status vggcl_image_max_pixels(vggcl_ctx *ctx, unsigned long long *pixels);
 
 /* torchvision's ImageClassification preset: resize the short side to `resize`
@@ -485,10 +493,14 @@ VGGCL_API vggcl_status vggcl_model_preprocess(vggcl_ctx *ctx, const vggcl_model 
 /* rgb (h, w, 3) -> *out (3, *oh, *ow) float32, allocated (release with vggcl_free). VGGCL_ERR_ARG for
  * a resize, resize_w or crop out of 0-16384 (resize_w -1, vggcl_preprocess_unset's, is taken as 0), a
  * resize_w above 0 with a resize of 0, a draft other than 0 or 1, a mean not finite or a std not finite
- * and above 0, and a mean and std that take pixel values past a float's range (a std of 1e-45). */
+ * and above 0, and a mean and std that take pixel values past a float's range (a std of 1e-45);
+ * VGGCL_ERR_SHAPE for a side below 1 or a resize past 2^28 pixels; VGGCL_ERR_NOMEM. p->draft is checked,
+ * not followed: a draft is of the decoding (vggcl_image_read), and rgb is decoded already. */
 VGGCL_API vggcl_status vggcl_image_preprocess(vggcl_ctx *ctx, const unsigned char *rgb, int h, int w,
                                     const vggcl_preprocess *p, float **out, int *oh, int *ow);
-/* vggcl_image_load then vggcl_image_preprocess, with the same result, decoding only what the
+/* vggcl_image_load then vggcl_image_preprocess, with the same result (but with p->draft 1 on a JPEG, which it
+ * decodes at 1/2, 1/4 or 1/8 of its size first, as PIL's draft: vggcl_image_load has the whole image and
+ * vggcl_image_preprocess no draft to make; the values then differ, as PIL's do), decoding only what the
  * preset reads: a JPEG's rows above and below, and its columns left and right of, the part that
  * the resize and the crop use are mostly not decompressed (a 2-pixel margin, whole iMCUs and the
  * last row still are; a progressive JPEG missing scans is decoded whole). Their data is still
