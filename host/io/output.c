@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -159,22 +160,62 @@ static void temp_base(const char *target, int replace, char *base, size_t len)
     snprintf(base, len, "%s/%s", dir, replace ? ".vggcl-cache" : ".vggcl");
 }
 
+/* An output's temporary names (temp_base's, not a cache's): a writer holds a lock (flock) on its file from its
+ * creation to its rename, so one that no process holds, and that has not changed for a minute, was left by a
+ * process killed before its rename (SIGKILL: where the file system has no O_TMPFILE, as NFS, every output of a
+ * killed run; elsewhere a set's files being named at commit). */
+#define OUTPUT_TEMP ".vggcl.tmp."
+#define ORPHAN_AGE_S 60
+
+/* Removes the orphans (OUTPUT_TEMP) in dir, once a process for each folder in a row: nothing else removed them
+ * (eight SIGKILLs of a run on a file system without O_TMPFILE left 301 MB). One a process holds, or that changed in
+ * the last minute (between another writer's open and its lock), is kept; without locks (ENOLCK), none is taken. */
+static void sweep_orphans(const char *dir)
+{
+    static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+    static char last[PATH_MAX];
+    pthread_mutex_lock(&lock);
+    const int again = !strcmp(last, dir);
+    if (!again) snprintf(last, sizeof last, "%s", dir);
+    pthread_mutex_unlock(&lock);
+    DIR *d = again ? NULL : opendir(dir);
+    if (!d) return;
+    const time_t now = time(NULL);
+    struct dirent *e;
+    struct stat sb;
+    while ((e = readdir(d))) {
+        if (strncmp(e->d_name, OUTPUT_TEMP, strlen(OUTPUT_TEMP)) ||
+            fstatat(dirfd(d), e->d_name, &sb, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(sb.st_mode) ||
+            now - sb.st_mtime < ORPHAN_AGE_S)
+            continue;
+        const int fd = openat(dirfd(d), e->d_name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+        if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) == 0) unlinkat(dirfd(d), e->d_name, 0);
+        if (fd >= 0) close(fd);
+    }
+    closedir(d);
+}
+
 /* A new file beside target, created with mode (the umask applies): without a name (O_TMPFILE, *tmp ""),
  * named at commit, where the file system has it and /proc gives the descriptor a path to link; else named
- * DIR/.vggcl.tmp.XXXXXX now. */
+ * DIR/.vggcl.tmp.XXXXXX now. Locked (flock) while open: sweep_orphans passes it over. */
 static int create_temp(const char *target, int replace, int mode, char *tmp, size_t len)
 {
     char dir[PATH_MAX], base[PATH_MAX + 16];
     folder_of(target, dir, sizeof dir);
     temp_base(target, replace, base, sizeof base);
     tmp[0] = '\0';
+    if (!replace) sweep_orphans(dir);
     if (access("/proc/self/fd", X_OK) == 0) {
         const int fd = open(dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, mode);
-        if (fd >= 0) return fd;
+        if (fd >= 0) {
+            (void)flock(fd, LOCK_EX | LOCK_NB); /* (named at commit: the name then locked from the start) */
+            return fd;
+        }
     }
     for (int attempt = 0; attempt < 100; attempt++) {
         if (!temp_name(base, tmp, len, attempt)) return -1;
         const int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
+        if (fd >= 0) (void)flock(fd, LOCK_EX | LOCK_NB); /* (a new file: no one else holds it) */
         if (fd >= 0 || errno != EEXIST) return fd;
     }
     return -1;
