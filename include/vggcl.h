@@ -89,7 +89,7 @@ typedef enum {
  * the functions that return nothing (the *_defaults, vggcl_preprocess_unset, the CAM drawing) do
  * nothing with a NULL to fill (vggcl_cam_upsample fills out with 0 where cam is NULL). An output
  * pointer a function allocates (*out, *rgb, *data) is set to NULL before any other argument is
- * checked (vggcl_model_load's and vggcl_model_random's also without a context), so freeing it after
+ * checked, also without a context, so freeing it after
  * a failure is safe. */
 
 VGGCL_API const char *vggcl_version(void);
@@ -159,14 +159,14 @@ VGGCL_API vggcl_status vggcl_list_devices(vggcl_ctx *ctx, vggcl_device_info *out
  * alone mean $VGGCL_DEVICE, else the first GPU, else the first device. One device: a list or "all" (the
  * commands' --device) is VGGCL_ERR_NO_DEVICE; in $VGGCL_DEVICE (set for the commands that take several)
  * they mean their first device (all: the first GPU, else the first device). Call once per context, before
- * loading a model. */
+ * loading a model (a second call, after one that succeeded, is VGGCL_ERR_ARG; after a failed one, allowed). */
 VGGCL_API vggcl_status vggcl_select_device(vggcl_ctx *ctx, const char *spec);
-VGGCL_API const char *vggcl_device_name(const vggcl_ctx *ctx); /* "" before selection */
+VGGCL_API const char *vggcl_device_name(const vggcl_ctx *ctx); /* "" before selection; the context's, until freed */
 /* The selected device's index in vggcl_list_devices (what a spec of that number selects): it tells
  * apart devices of one name (a box of identical GPUs); -1 for ref and before selection. */
 VGGCL_API int vggcl_device_index(const vggcl_ctx *ctx);
 /* The selected device's type as vggcl_list_devices gives it ("GPU", "CPU", ...); "" for ref and
- * before selection. */
+ * before selection; the context's, until it is freed. */
 VGGCL_API const char *vggcl_device_type(const vggcl_ctx *ctx);
 /* The cores this process may run on: its CPU affinity (mpirun binds each of one or two ranks to
  * a single core unless told --bind-to none), else the online ones. */
@@ -225,7 +225,7 @@ VGGCL_API void vggcl_model_free(vggcl_model *model); /* accepts NULL */
 
 /* A model of torchvision's configuration arch ("vgg11", "vgg13", "vgg16",
  * "vgg19") with deterministic random weights (He-scaled) and a GAP head of
- * `classes`, for benchmarks: the same seed gives the same weights. opts: as
+ * `classes` (1 to 1000000: else VGGCL_ERR_ARG), for benchmarks: the same seed gives the same weights. opts: as
  * for vggcl_model_load (head and features_only are ignored, features_only
  * checked as there: the model has a head; pool5 AUTO keeps it); may be NULL. */
 VGGCL_API vggcl_status vggcl_model_random(vggcl_ctx *ctx, const char *arch, int classes, unsigned seed,
@@ -254,7 +254,7 @@ VGGCL_API int vggcl_model_pool5(const vggcl_model *model);     /* 1: pool5 kept,
  * valid while the model lives. */
 VGGCL_API const char *vggcl_model_metadata(const vggcl_model *model, const char *key);
 /* Class c's name from the file's "vggcl.classes" metadata (a JSON list), or
- * NULL when the file names no classes. */
+ * NULL when the file names no classes (or c is not a class); valid while the model lives. */
 VGGCL_API const char *vggcl_model_class_name(const vggcl_model *model, int c);
 
 /* The largest side of an input vggcl takes (with h x w below 2^31). */
@@ -307,7 +307,7 @@ VGGCL_API vggcl_status vggcl_check_cam(vggcl_ctx *ctx, const vggcl_model *model)
  * features and logits. */
 VGGCL_API vggcl_status vggcl_check_batch(vggcl_ctx *ctx, const vggcl_model *model, int n, int h, int w);
 /* The same for a stream of batches of n, whose last may be smaller: every batch of 1 to n must fit. Where
- * a tuning table gives a batch of 17 an algorithm of less workspace than one of 15 (vggcl_max_batch), n
+ * a tuning table gives a batch of 17 an algorithm of less workspace than one of 16 (vggcl_max_batch), n
  * may fit and a smaller batch not: VGGCL_ERR_DEVICE_MEMORY then names that batch. */
 VGGCL_API vggcl_status vggcl_check_batches(vggcl_ctx *ctx, const vggcl_model *model, int n, int h, int w);
 /* The largest batch of h x w images that fits, as vggcl_check_batches says, up to limit (>= 1; a pass's
@@ -343,7 +343,8 @@ VGGCL_API vggcl_status vggcl_forward_wait(vggcl_ctx *ctx, vggcl_model *model, do
 
 /* Benchmark: one warm-up pass (uploads input; includes first-use kernel
  * compiles), then `iters` timed passes on the batch already on the device,
- * each reading the logits back. ms gets `iters` wall times in milliseconds. */
+ * each reading the logits back (a features_only model's features). ms gets `iters` wall times in
+ * milliseconds. */
 VGGCL_API vggcl_status vggcl_benchmark(vggcl_ctx *ctx, vggcl_model *model, const float *input, int n, int h, int w,
                              int iters, double *warmup_ms, double *ms);
 
@@ -437,8 +438,8 @@ VGGCL_API double vggcl_model_flops(const vggcl_model *model, int n, int h, int w
  * palettes expanded, gray replicated; an animated WebP's first frame); *rgb is allocated (release with vggcl_free). */
 VGGCL_API vggcl_status vggcl_image_load(vggcl_ctx *ctx, const char *path, unsigned char **rgb, int *h, int *w);
 /* The most pixels (width x height) an image may have to be read, *pixels: PIL's limit, 178956970, above which
- * PIL refuses one as a decompression bomb, or the environment's VGGCL_MAX_IMAGE_PIXELS where set (a program
- * that reads images from anyone bounds their memory and time below PIL's: a file of a few bytes may say a
+ * PIL refuses one as a decompression bomb, or the environment's VGGCL_MAX_IMAGE_PIXELS where set and not empty
+ * (a program that reads images from anyone bounds their memory and time below PIL's: a file of a few bytes may say a
  * canvas of millions of pixels). VGGCL_ERR_ARG, saying so, where that is not a whole number from 1 to PIL's
  * limit; the image functions then refuse every image with the same message. A larger image is refused
  * (VGGCL_ERR_FORMAT) once its header is read, before its pixels are. ctx may be NULL (nothing to say it to:
@@ -548,7 +549,7 @@ VGGCL_API void vggcl_cam_draw(const float *norm, const unsigned char *rgb, int h
  * it is the epoch kept so far (the last such is the one kept): a long training can
  * say how it goes as it goes. It returns 0 to go on, anything else to end the
  * training there (early stopping, an interrupt): the best epoch so far is kept, as
- * at the last, and log's entries after it are left with epoch 0. */
+ * at the last, and log's entries after it are set to epoch 0 and NaN losses and accuracies. */
 typedef struct {
     int epoch;          /* from 1 */
     double train_loss, train_acc, val_loss, val_acc; /* mean cross-entropy, top-1; val 0 without validation */
