@@ -209,7 +209,9 @@ START_TEST(test_proc_pid_fd)
     }
     static const char *const not_ours[] = { "/proc/selfx/fd/1", "/proc/self/fd/", "/proc/self/fd/1x", "/dev/fd",
                                             "/proc/thread-self/task/1/fd/1", "fd/1", "/dev/fd/99999999999",
-                                            "/dev/fd/01", "/dev/fd/000", "/proc/self/fd/-1" }; /* (no such names) */
+                                            "/dev/fd/01", "/dev/fd/000", "/proc/self/fd/-1",
+                                            "/proc/self/task/4194305/fd/1" }; /* (no such names; no such thread:
+                                                                               * past the kernel's pid_max) */
     for (size_t i = 0; i < sizeof not_ours / sizeof not_ours[0]; i++)
         ck_assert_msg(vggcl_output_descriptor(not_ours[i]) == -1, "%s", not_ours[i]);
     snprintf(path[0], sizeof path[0], "/proc/%d/fd/1", (int)getpid() + 1); /* (another process's) */

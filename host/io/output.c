@@ -39,7 +39,7 @@ static long number(const char *p, char **end)
 
 /* What follows "fd/" in /proc/P/fd/, /proc/P/task/T/fd/ or /proc/thread-self/fd/ (p past "/proc/") where P is
  * this process (self, or its number: /proc/PID/fd/1 was followed to the file standard output went to, and
- * a new file renamed over it); else NULL. */
+ * a new file renamed over it) and T one of its threads; else NULL. */
 static const char *proc_fd(const char *p)
 {
     char *end;
@@ -52,8 +52,11 @@ static const char *proc_fd(const char *p)
         p = end + 1;
     else
         return NULL;
-    if (!thread && !strncmp(p, "task/", 5) && number(p + 5, &end) >= 0) { /* (a thread's: the same table) */
-        if (*end != '/') return NULL;
+    long tid;
+    if (!thread && !strncmp(p, "task/", 5) && (tid = number(p + 5, &end)) >= 0) { /* (a thread's: the same table) */
+        char dir[64]; /* (a thread of this process: task/1/fd/5, no path there, was written to descriptor 5) */
+        snprintf(dir, sizeof dir, "/proc/self/task/%ld", tid);
+        if (*end != '/' || access(dir, F_OK) != 0) return NULL;
         p = end + 1;
     }
     return strncmp(p, "fd/", 3) ? NULL : p + 3;
