@@ -187,7 +187,9 @@ enum { VGGCL_POOL5_AUTO = 0, VGGCL_POOL5_KEEP = 1, VGGCL_POOL5_DROP = 2 };
  * CPU-shaped Winograd on the channel-packed layout (16 channels of a pixel per
  * vector) for layers of up to 256 channels in and out, on NCHW maps above
  * (on a CPU whose vectors hold fewer than 16 floats, AVX2's, channel-packed
- * everywhere).
+ * everywhere; above 256 channels with fewer than 16 in, direct); and where the
+ * device's limits (local memory, work-group size) leave an algorithm no valid
+ * parameters, the next, down to direct, which runs everywhere.
  * GEMM: im2col + CLBlast SGEMM, kept for comparison. */
 enum {
     VGGCL_CONV_AUTO = 0, VGGCL_CONV_DIRECT = 1, VGGCL_CONV_WINOGRAD = 2, VGGCL_CONV_GEMM = 3,
