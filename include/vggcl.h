@@ -432,7 +432,8 @@ VGGCL_API size_t vggcl_device_bytes_peak(const vggcl_ctx *ctx);
  * the model's count of convolutions (0 where n, h or w is below 1). */
 VGGCL_API int vggcl_model_tuned_layers(const vggcl_ctx *ctx, const vggcl_model *model, int n, int h, int w, int *convs);
 
-/* Convolution FLOPs (2 per multiply-add) of one pass of n images of h x w; 0 where n, h or w is below 1. */
+/* Convolution FLOPs (2 per multiply-add) of one pass of n images of h x w; 0 where n, h or w is below 1 or the
+ * model does not take h x w (vggcl_model_map_size 0 x 0). */
 VGGCL_API double vggcl_model_flops(const vggcl_model *model, int n, int h, int w);
 
 /* Images. vggcl_image_load decodes a JPEG, PNG, WebP, BMP, TIFF or PNM (PBM, PGM, PPM) file to 8-bit RGB, row-major

@@ -468,6 +468,7 @@ START_TEST(test_null_arguments)
     ck_assert(vggcl_model_fixed_size(m, &fh, &fw) == 0 && fh == 0 && fw == 0); /* (a GAP head: any size) */
     ck_assert(vggcl_model_fixed_size(m, NULL, NULL) == 0);
     ck_assert(vggcl_model_flops(m, -1, 32, 32) == 0 && vggcl_model_flops(m, 1, 0, 32) == 0);
+    ck_assert(vggcl_model_flops(m, 1, 1, 1) == 0); /* (a size the model does not take: it counted 432) */
     int convs = -1; /* (the table's rows steering layers: the cli test's bench, with tune's table) */
     ck_assert_int_eq(vggcl_model_tuned_layers(NULL, m, 1, 32, 32, &convs), 0);
     ck_assert_int_gt(convs, 0);

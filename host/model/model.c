@@ -998,7 +998,10 @@ int vggcl_model_tuned_layers(const vggcl_ctx *ctx, const vggcl_model *m, int n, 
 double vggcl_model_flops(const vggcl_model *m, int n, int h, int w)
 {
     double flops = 0;
+    int mh = 0, mw = 0;
     if (n < 1 || h < 1 || w < 1) return 0;
+    vggcl_model_map_size(m, h, w, &mh, &mw); /* (a size the model does not take: none; 1x1 counted 432) */
+    if (!mh) return 0;
     for (int i = 0; m && i < m->n_steps; i++) {
         const vggcl_step *s = &m->steps[i];
         if (s->kind == VGGCL_STEP_CONV) {
