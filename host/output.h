@@ -26,6 +26,8 @@ typedef struct {
     FILE *fp;                  /* what the writer writes to (it may seek) */
     int direct_fd;             /* -1, or the device, pipe or standard output fp is copied to at commit */
     int opened;                /* its temporary file was made (a folder missing later was removed meanwhile) */
+    int lock_fd;               /* -1, or a second descriptor of the temporary file holding its lock (flock) from
+                                * its creation to its rename, past fp's close at ready: sweep_orphans passes it by */
     int replace;               /* VGGCL_OUTPUT_REPLACE: a cache's file, in a folder of vggcl's own (its stale
                                 * temporary files removed at commit) */
 } vggcl__output;

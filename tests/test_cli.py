@@ -5,6 +5,7 @@ wrong, exit 1 (failure) or 2 (usage), and leaves no output file behind.
 usage: test_cli.py VGGCL_BINARY
 """
 import csv
+import ctypes
 import fcntl
 import io
 import json
@@ -504,9 +505,9 @@ class Cli(unittest.TestCase):
     def test_orphaned_temporaries_swept(self):
         """A run killed by SIGKILL where the file system has no O_TMPFILE (NFS; here a namespace without /proc)
         leaves its output's named temporary file (DIR/.vggcl.tmp.XXXXXX), which nothing removed (eight kills: 301
-        MB). The writer holds a lock on it while it runs; the next output written in that folder removes those no
-        process holds and that have not changed for a minute, and no other file (one held, one just made, a set's
-        original moved aside)."""
+        MB). The writer holds a lock on it while it runs, to its rename; the next output written in such a folder
+        removes those no process holds that have not changed for an hour (or are dated an hour ahead), and no other
+        file (one held, one readied and not yet renamed, one just made, a set's original moved aside)."""
         if not testenv.mount_namespace() or "ASAN_OPTIONS" in os.environ:
             self.skipTest("needs root and unshare for a mount namespace (and ASan needs /proc)")
         outs = self.d / "outs"
@@ -529,19 +530,41 @@ class Cli(unittest.TestCase):
             p.wait()
         self.assertTrue(left.exists())  # (killed: left behind)
         held, fresh, kept = outs / ".vggcl.tmp.held00", outs / ".vggcl.tmp.fresh0", outs / ".vggcl-keep.abc123"
-        for f in (held, kept):
+        ahead = outs / ".vggcl.tmp.ahead0"  # (dated two hours ahead: another machine's clock; an orphan too)
+        for f in (held, kept, ahead, fresh):
             f.write_bytes(b"x")
-        old = time.time() - 120
+        old, later = time.time() - 7200, time.time() + 7200
         for f in (left, held, kept):
             os.utime(f, (old, old))
-        fresh.write_bytes(b"x")
-        with open(held, "rb") as h:
-            fcntl.flock(h, fcntl.LOCK_EX)  # (another writer's, running)
-            r = subprocess.run([VGGCL, "run", "--device", "ref", "--weights", self.weights, "--input", self.x,
-                                "--output", outs / "o.npy"], capture_output=True, text=True, timeout=300)
-            self.assertEqual(r.returncode, 0, r.stderr)
-        self.assertFalse(left.exists())
-        self.assertEqual(sorted(f.name for f in outs.iterdir()), sorted([held.name, fresh.name, kept.name, "o.npy"]))
+        os.utime(ahead, (later, later))
+        # a set's file readied (named, its descriptor closed) and not yet renamed, by a program in this process, on a
+        # file system with O_TMPFILE: its lock is held to the rename (it was dropped at ready: swept, the rename
+        # failed)
+        lib = ctypes.CDLL(str(Path(VGGCL).parent / "libvggcl.so"))
+        lib.vggcl_ctx_new.restype = ctypes.c_void_p
+        ctx, w = lib.vggcl_ctx_new(), ctypes.c_void_p()
+        try:
+            self.assertEqual(lib.vggcl_npy_writer_open(ctypes.c_void_p(ctx), str(outs / "set.npy").encode(), 1,
+                                                       (ctypes.c_longlong * 1)(2), ctypes.byref(w)), 0)
+            self.assertEqual(lib.vggcl_npy_writer_append(ctypes.c_void_p(ctx), w, (ctypes.c_float * 2)(1, 2),
+                                                         ctypes.c_longlong(1)), 0)
+            self.assertEqual(lib.vggcl_npy_writer_ready(ctypes.c_void_p(ctx), w), 0)
+            readied = [f for f in outs.glob(".vggcl.tmp.*") if f not in (left, held, fresh, ahead)]
+            self.assertEqual(len(readied), 1, readied)
+            os.utime(readied[0], (old, old))
+            with open(held, "rb") as h:
+                fcntl.flock(h, fcntl.LOCK_EX)  # (another writer's, running)
+                r = subprocess.run(["unshare", "-m", "--", "sh", "-c", 'mount -t tmpfs none /proc && exec "$0" "$@"',
+                                    VGGCL, "run", "--device", "ref", "--weights", self.weights, "--input", self.x,
+                                    "--output", outs / "o.npy"], capture_output=True, text=True, timeout=300)
+                self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertEqual(lib.vggcl_npy_writer_close(ctypes.c_void_p(ctx), w, 1), 0)
+        finally:
+            lib.vggcl_ctx_free(ctypes.c_void_p(ctx))
+        self.assertFalse(left.exists() or ahead.exists())
+        self.assertEqual(sorted(f.name for f in outs.iterdir()),
+                         sorted([held.name, fresh.name, kept.name, "o.npy", "set.npy"]))
+        self.assertEqual(np.load(outs / "set.npy").tolist(), [[1, 2]])
 
     def test_control_characters_in_names(self):
         """File and class names with control characters: the text format and the messages escape them (\\n,

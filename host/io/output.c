@@ -164,22 +164,26 @@ static void temp_base(const char *target, int replace, char *base, size_t len)
 }
 
 /* An output's temporary names (temp_base's, not a cache's): a writer holds a lock (flock) on its file from its
- * creation to its rename, so one that no process holds, and that has not changed for a minute, was left by a
- * process killed before its rename (SIGKILL: where the file system has no O_TMPFILE, as NFS, every output of a
- * killed run; elsewhere a set's files being named at commit). */
+ * creation to its rename (vggcl__output's lock_fd), so one that no process holds, and that has not changed for an
+ * hour (nor is dated an hour ahead), was left by a process killed before its rename. Where the file system has no
+ * O_TMPFILE (NFS), every output of a run killed by SIGKILL is such a file. */
 #define OUTPUT_TEMP ".vggcl.tmp."
-#define ORPHAN_AGE_S 60
+#define ORPHAN_AGE_S 3600
 
-/* Removes the orphans (OUTPUT_TEMP) in dir, once a process for each folder in a row: nothing else removed them
- * (eight SIGKILLs of a run on a file system without O_TMPFILE left 301 MB). One a process holds, or that changed in
- * the last minute (between another writer's open and its lock), is kept; without locks (ENOLCK), none is taken. */
+/* Removes the orphans (OUTPUT_TEMP) in dir, a folder without O_TMPFILE, once a process for each of the last 16
+ * such folders: nothing else removed them (eight SIGKILLs of a run on such a file system left 301 MB). One a process
+ * holds is kept, and one changed within the hour (a writer between its open and its lock; a writer on another host
+ * where locks are each host's own, NFS's nolock, whose data waits in its buffers); without locks (ENOLCK), none is
+ * taken. A candidate is opened for writing (NFSv4 locks a file only so: EBADF read-only). */
 static void sweep_orphans(const char *dir)
 {
     static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-    static char last[PATH_MAX];
+    static char seen[16][PATH_MAX];
+    static int next;
     pthread_mutex_lock(&lock);
-    const int again = !strcmp(last, dir);
-    if (!again) snprintf(last, sizeof last, "%s", dir);
+    int again = 0;
+    for (int i = 0; i < 16 && !again; i++) again = !strcmp(seen[i], dir);
+    if (!again) snprintf(seen[next], sizeof seen[next], "%s", dir), next = (next + 1) % 16;
     pthread_mutex_unlock(&lock);
     DIR *d = again ? NULL : opendir(dir);
     if (!d) return;
@@ -189,9 +193,9 @@ static void sweep_orphans(const char *dir)
     while ((e = readdir(d))) {
         if (strncmp(e->d_name, OUTPUT_TEMP, strlen(OUTPUT_TEMP)) ||
             fstatat(dirfd(d), e->d_name, &sb, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(sb.st_mode) ||
-            now - sb.st_mtime < ORPHAN_AGE_S)
+            (now - sb.st_mtime <= ORPHAN_AGE_S && sb.st_mtime - now <= ORPHAN_AGE_S))
             continue;
-        const int fd = openat(dirfd(d), e->d_name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+        const int fd = openat(dirfd(d), e->d_name, O_WRONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
         if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) == 0) unlinkat(dirfd(d), e->d_name, 0);
         if (fd >= 0) close(fd);
     }
@@ -200,21 +204,22 @@ static void sweep_orphans(const char *dir)
 
 /* A new file beside target, created with mode (the umask applies): without a name (O_TMPFILE, *tmp ""),
  * named at commit, where the file system has it and /proc gives the descriptor a path to link; else named
- * DIR/.vggcl.tmp.XXXXXX now. Locked (flock) while open: sweep_orphans passes it over. */
+ * DIR/.vggcl.tmp.XXXXXX now, the folder swept of orphans first. Locked (flock) from here: sweep_orphans passes it
+ * by. */
 static int create_temp(const char *target, int replace, int mode, char *tmp, size_t len)
 {
     char dir[PATH_MAX], base[PATH_MAX + 16];
     folder_of(target, dir, sizeof dir);
     temp_base(target, replace, base, sizeof base);
     tmp[0] = '\0';
-    if (!replace) sweep_orphans(dir);
     if (access("/proc/self/fd", X_OK) == 0) {
         const int fd = open(dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, mode);
         if (fd >= 0) {
-            (void)flock(fd, LOCK_EX | LOCK_NB); /* (named at commit: the name then locked from the start) */
+            (void)flock(fd, LOCK_EX | LOCK_NB); /* (named at commit: the name locked from the start) */
             return fd;
         }
     }
+    if (!replace) sweep_orphans(dir);
     for (int attempt = 0; attempt < 100; attempt++) {
         if (!temp_name(base, tmp, len, attempt)) return -1;
         const int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
@@ -222,6 +227,13 @@ static int create_temp(const char *target, int replace, int mode, char *tmp, siz
         if (fd >= 0 || errno != EEXIST) return fd;
     }
     return -1;
+}
+
+/* The temporary file's lock given up (renamed, removed, or the output dropped). */
+static void unlock_temp(vggcl__output *o)
+{
+    if (o->lock_fd >= 0) close(o->lock_fd);
+    o->lock_fd = -1;
 }
 
 /* Gives a nameless temporary file (create_temp) a name beside target, in tmp (temp_base's): 0 with errno on
@@ -309,7 +321,7 @@ vggcl_status vggcl__output_open(vggcl_ctx *ctx, const char *path, int mode, int 
     struct stat sb;
     int fd = -1, alias = -1;
     memset(o, 0, sizeof *o);
-    o->direct_fd = -1;
+    o->direct_fd = -1, o->lock_fd = -1;
     VGGCL_NEED(ctx, "writing a file", path);
     if (!*path) /* (it made a nameless file in "." and failed only at the commit, naming nothing) */
         return vggcl__fail(ctx, VGGCL_ERR_ARG, "writing a file: the path is empty; expected a file name");
@@ -358,9 +370,11 @@ vggcl_status vggcl__output_open(vggcl_ctx *ctx, const char *path, int mode, int 
         return io_fail(ctx, o, "cannot create the output", e);
     }
     if (keep >= 0 && !(flags & VGGCL_OUTPUT_REPLACE)) fchmod(fd, (mode_t)keep);
+    o->lock_fd = fcntl(fd, F_DUPFD_CLOEXEC, 3); /* (its lock kept past fp's close at ready, to the rename) */
     if (!(o->fp = fdopen(fd, "wb"))) {
         const int e = errno;
         close(fd);
+        unlock_temp(o);
         if (o->tmp[0]) unlink(o->tmp);
         o->tmp[0] = '\0';
         return io_fail(ctx, o, "cannot write", e);
@@ -424,9 +438,10 @@ vggcl_status vggcl__output_ready(vggcl_ctx *ctx, vggcl__output *o, int ok)
     if (ok && !o->tmp[0] && !name_temp(fileno(o->fp), o->target, o->replace, o->tmp, sizeof o->tmp)) ok = 0, e = errno;
     if (fclose(o->fp) != 0 && ok) ok = 0, e = errno;
     o->fp = NULL;
-    if (ok) return VGGCL_OK;
+    if (ok) return VGGCL_OK; /* (still locked, through lock_fd, until its rename) */
     if (o->tmp[0]) unlink(o->tmp);
     o->tmp[0] = '\0';
+    unlock_temp(o);
     return io_fail(ctx, o, "cannot write", e ? e : EIO);
 }
 
@@ -456,6 +471,7 @@ vggcl_status vggcl__output_commit(vggcl_ctx *ctx, vggcl__output *o, int ok)
     const int renamed = rename(o->tmp, o->target) == 0, e = errno;
     if (!renamed) unlink(o->tmp);
     o->tmp[0] = '\0';
+    unlock_temp(o);
     if (!renamed) return io_fail(ctx, o, "cannot write", e ? e : EIO);
     char dir[PATH_MAX];
     folder_of(o->target, dir, sizeof dir);
@@ -477,6 +493,7 @@ void vggcl__output_abort(vggcl__output *o)
     if (o->fp) fclose(o->fp);
     if (o->direct_fd >= 0) close(o->direct_fd);
     if (o->tmp[0]) unlink(o->tmp);
+    unlock_temp(o);
     o->fp = NULL;
     o->direct_fd = -1;
     o->tmp[0] = '\0';
