@@ -271,6 +271,10 @@ int vggcl__pocl_cache_dir(const vggcl_ctx *ctx, char *dir, size_t len);
 /* Why the cache folder dir cannot be used, after vggcl__make_dirs gave made, as the end of a sentence that
  * names dir ("is not a folder", "cannot be made: ..."); "" when it can. */
 void vggcl__cache_unusable(const char *dir, int made, char *why, size_t len);
+/* What a file of the cache folder that vggcl__cache_open refuses is, into what ("a link", "a folder", "not a
+ * regular file", "another user's, uid N", "writable by others, mode 0664"; "gone"), from one lstat: 1 where this
+ * user may make it private (chmod 600), else 0 (it can only be moved away). */
+int vggcl__cache_file_refused(const char *path, char *what, size_t len);
 /* mkdir -p, and the path of an entry keyed by a hash of text, options and the device and driver
  * (0: caching off, or the folder's name too long). */
 int vggcl__make_dirs(const char *path); /* 0, or the first failing mkdir's errno (not EEXIST) */

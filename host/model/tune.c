@@ -561,21 +561,11 @@ static vggcl_status table_writable(vggcl_ctx *ctx)
                               "replaced; try again, or mend or move it away", ctx->tune_path,
                               vggcl__strerror(ctx->tune_unread_errno, eb, sizeof eb));
     if (ctx->tune_refused) { /* (its rows, unread, would be lost) */
-        struct stat sb; /* (what it is, and what this user can do: chmod of another user's file was advised) */
-        char what[96] = "a link, a folder, or writable by others";
-        const char *fix = "make it private (chmod 600) or move it away";
-        if (lstat(ctx->tune_path, &sb) == 0 && S_ISLNK(sb.st_mode)) {
-            snprintf(what, sizeof what, "a link"), fix = "move it away";
-        } else if (lstat(ctx->tune_path, &sb) == 0 && !S_ISREG(sb.st_mode)) {
-            snprintf(what, sizeof what, "not a regular file"), fix = "move it away";
-        } else if (lstat(ctx->tune_path, &sb) == 0 && sb.st_uid != geteuid()) {
-            snprintf(what, sizeof what, "another user's, uid %u", (unsigned)sb.st_uid);
-            fix = "move it away (its owner alone may change it)";
-        } else if (lstat(ctx->tune_path, &sb) == 0) {
-            snprintf(what, sizeof what, "writable by others, mode %04o", (unsigned)(sb.st_mode & 07777));
-        }
+        char what[64]; /* (what it is, and what this user can do: chmod of another user's file was advised) */
+        const int mine = vggcl__cache_file_refused(ctx->tune_path, what, sizeof what);
         return vggcl__fail(ctx, VGGCL_ERR_IO, "%s: the tuning table is not a regular file of this user that only the "
-                           "user can write to (%s): not replaced; %s", ctx->tune_path, what, fix);
+                           "user can write to (%s): not replaced; %s", ctx->tune_path, what,
+                           mine ? "make it private (chmod 600) or move it away" : "move it away");
     }
     return VGGCL_OK;
 }

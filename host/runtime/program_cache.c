@@ -73,6 +73,18 @@ static int private_to_user(const struct stat *sb)
     return sb->st_uid == geteuid() && !(sb->st_mode & (S_IWGRP | S_IWOTH));
 }
 
+int vggcl__cache_file_refused(const char *path, char *what, size_t len)
+{
+    struct stat sb;
+    if (lstat(path, &sb) != 0) return snprintf(what, len, "gone"), 0;
+    if (S_ISLNK(sb.st_mode)) return snprintf(what, len, "a link"), 0;
+    if (S_ISDIR(sb.st_mode)) return snprintf(what, len, "a folder"), 0;
+    if (!S_ISREG(sb.st_mode)) return snprintf(what, len, "not a regular file"), 0;
+    if (sb.st_uid != geteuid()) return snprintf(what, len, "another user's, uid %u", (unsigned)sb.st_uid), 0;
+    snprintf(what, len, "writable by others, mode %04o", (unsigned)(sb.st_mode & 07777));
+    return 1;
+}
+
 void vggcl__cache_unusable(const char *dir, int made, char *why, size_t len)
 {
     struct stat sb;
@@ -214,17 +226,20 @@ cl_program vggcl__cache_load(vggcl_ctx *ctx, const char *src, const char *option
     if (!entry_path(ctx, src, options, key, path)) return NULL;
     int unreadable; /* (an entry that cannot be read is compiled anew) */
     FILE *f = vggcl__cache_open(ctx, path, &unreadable);
-    char dir[VGGCL__CACHE_DIR_MAX + 1], eb[128];
+    char dir[VGGCL__CACHE_DIR_MAX + 1], eb[128], what[64];
     struct stat sb;
     /* (there, but refused: a link, a folder, a FIFO, another user's, writable by others, unreadable; compiled
-     * "not in the cache yet", unsaid; the entry is replaced by the program built now) */
+     * "not in the cache yet", unsaid; the entry is replaced by the program built now, but a folder) */
     if (!f && ctx->log && !ctx->told_foreign_entry && vggcl__cache_ready(ctx, dir) && lstat(path, &sb) == 0) {
         char msg[VGGCL__CACHE_PATH_MAX + 256];
         ctx->told_foreign_entry = 1;
-        snprintf(msg, sizeof msg, "the cached program %s is %s: passed over, built from source again and replaced",
-                 path, unreadable ? vggcl__strerror(unreadable, eb, sizeof eb)
-                                  : "not a regular file of this user that only the user can write to (a link, a "
-                                    "folder, a FIFO, another user's, or writable by others)");
+        if (unreadable)
+            snprintf(msg, sizeof msg, "the cached program %s cannot be read (%s): passed over, built from source "
+                     "again and replaced", path, vggcl__strerror(unreadable, eb, sizeof eb));
+        else if (vggcl__cache_file_refused(path, what, sizeof what) >= 0)
+            snprintf(msg, sizeof msg, "the cached program %s is not a regular file of this user that only the user "
+                     "can write to (%s): passed over, built from source again%s", path, what,
+                     S_ISDIR(sb.st_mode) ? " (a folder is not replaced: move it away)" : " and replaced");
         ctx->log(ctx->log_user, msg);
     }
     if (!f) return NULL;
