@@ -117,6 +117,9 @@ vggcl_status vggcl__load_options_check(vggcl_ctx *ctx, const vggcl_load_options 
 
 /* VGGCL_OK when m was loaded with ctx and (idle) has no overlapped pass in flight; else said, after who. */
 vggcl_status vggcl__model_mine(vggcl_ctx *ctx, const vggcl_model *m, const char *who, int idle);
+/* The checks of a pass's shape: the model's (vggcl__model_mine), n x 3 x h x w within bounds and taken by the
+ * model, a head where logits are wanted; the memory it needs is not looked at. */
+vggcl_status vggcl__check_shape(vggcl_ctx *ctx, const vggcl_model *m, int n, int h, int w, int wants_logits);
 /* Fails up front, with the memory needed and the largest batch that fits, when a pass of n images
  * at h x w cannot fit on the context's device (forward.c; tune asks it for each batch it tunes). */
 vggcl_status vggcl__check_memory(vggcl_ctx *ctx, const vggcl_model *m, int n, int h, int w);

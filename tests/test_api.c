@@ -346,6 +346,8 @@ START_TEST(test_null_arguments)
     ck_assert_int_eq(vggcl_model_random(ctx, "vgg11", 3, 1, NULL, &m), VGGCL_OK);
     double warm;
     said(ctx, vggcl_benchmark(ctx, m, x, 1, 32, 32, 1, &warm, NULL), VGGCL_ERR_ARG, "ms is NULL");
+    double one_ms; /* (a batch no pass takes: the pass's refusal, not out of memory for its outputs) */
+    said(ctx, vggcl_benchmark(ctx, m, x, INT_MAX, 32, 32, 1, &warm, &one_ms), VGGCL_ERR_SHAPE, "at most 2^50");
     /* outputs and handles NULL (each crashed) */
     said(ctx, vggcl_model_load(ctx, tu_tmp("none.safetensors"), NULL, NULL), VGGCL_ERR_ARG, "out is NULL");
     said(ctx, vggcl_image_read(ctx, "x.png", &p, NULL, &h, &w), VGGCL_ERR_ARG, "out is NULL");

@@ -679,8 +679,8 @@ static int sides_taken(int h, int w)
     return h >= 1 && w >= 1 && h <= VGGCL_MAX_SIDE && w <= VGGCL_MAX_SIDE && (long long)h * w <= INT_MAX;
 }
 
-/* The checks of a pass's shape: the model's, n x 3 x h x w within bounds, a head where logits are wanted. */
-static vggcl_status check_shape(vggcl_ctx *ctx, const vggcl_model *m, int n, int h, int w, int wants_logits)
+/* The checks of a pass's shape (model.h). */
+vggcl_status vggcl__check_shape(vggcl_ctx *ctx, const vggcl_model *m, int n, int h, int w, int wants_logits)
 {
     int fh, fw, bad = 0;
     vggcl_status st = vggcl__model_mine(ctx, m, "", 0);
@@ -730,7 +730,7 @@ static vggcl_status check_pass(vggcl_ctx *ctx, const vggcl_model *m, const float
         const vggcl_status st = vggcl__model_mine(ctx, m, "", 0);
         return st != VGGCL_OK ? st : vggcl__fail(ctx, VGGCL_ERR_ARG, "input (%d, 3, %d, %d): no data (NULL)", n, h, w);
     }
-    return check_shape(ctx, m, n, h, w, wants_logits);
+    return vggcl__check_shape(ctx, m, n, h, w, wants_logits);
 }
 
 /* Asked before a pass (vggcl_check_batch, vggcl_max_batch): the reference may make its own features and
@@ -739,7 +739,7 @@ static vggcl_status check_pass(vggcl_ctx *ctx, const vggcl_model *m, const float
 
 vggcl_status vggcl_check_batch(vggcl_ctx *ctx, const vggcl_model *m, int n, int h, int w)
 {
-    const vggcl_status st = check_shape(ctx, m, n, h, w, 0);
+    const vggcl_status st = vggcl__check_shape(ctx, m, n, h, w, 0);
     if (st != VGGCL_OK) return st;
     return ctx->use_ref ? ref_check_memory(ctx, m, n, h, w, ASKED) : check_memory(ctx, m, n, h, w, ASKED, -1);
 }
@@ -759,7 +759,7 @@ vggcl_status vggcl_check_batches(vggcl_ctx *ctx, const vggcl_model *m, int n, in
 
 int vggcl_max_batch(vggcl_ctx *ctx, const vggcl_model *m, int h, int w, int limit)
 {
-    if (check_shape(ctx, m, 1, h, w, 0) != VGGCL_OK) return -1;
+    if (vggcl__check_shape(ctx, m, 1, h, w, 0) != VGGCL_OK) return -1;
     if (limit < 1) {
         vggcl__fail(ctx, VGGCL_ERR_ARG, "vggcl_max_batch: a limit of %d; expected at least 1", limit);
         return -1;
@@ -885,7 +885,7 @@ void vggcl_model_map_size(const vggcl_model *m, int h, int w, int *mh, int *mw)
 {
     if (!mh || !mw) return;
     int ph, pw; /* (0 x 0 for a size the model does not take: too small, too large, or odd where a pool rounds up;
-                 * as check_shape, which a pass of one image never refuses for its 2^50 floats) */
+                 * as vggcl__check_shape, which a pass of one image never refuses for its 2^50 floats) */
     if (!m || !sides_taken(h, w) || !vggcl__plan_out_size(m, h, w, mh, mw, NULL) ||
         vggcl__ceil_pool_odd(m, h, w, &ph, &pw) >= 0 || vggcl__fixed_map_other(m, h, w, &ph, &pw))
         *mh = *mw = 0;
