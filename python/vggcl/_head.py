@@ -9,7 +9,8 @@ from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
 
-from . import (_INT_MAX, Error, Model, _bytes, _Context, _f, _i, _logger, _noting, _p, _PathLike, _sig, _whole)
+from . import (_INT_MAX, Error, Model, _bytes, _Context, _f, _i, _logger, _noting, _p, _PathLike, _sig, _softmax,
+               _whole)
 
 
 class _TrainEpoch(ctypes.Structure):
@@ -98,11 +99,8 @@ class Head:
         classifier's predict_proba normalizes each class's sigmoid instead, so its head saved here gives other
         probabilities, the same order of classes; a multinomial one's is this softmax.)"""
         z = self.logits(features)  # (one image's (D,) features: its (classes,) probabilities)
-        if z.shape[-1] == 1:
-            with np.errstate(over="ignore"):  # (exp(-z) infinite: a probability of 0)
-                return 1 / (1 + np.exp(-z))
-        e = np.exp(z - z.max(axis=-1, keepdims=True))
-        return e / e.sum(axis=-1, keepdims=True)
+        # (classify's own rule, _softmax: the sigmoid of one output and the softmax were written here a second time)
+        return np.array([_softmax(row) for row in np.atleast_2d(z)]).reshape(z.shape)
 
     def save(self, path: _PathLike, trunk: Model, *, class_names: Optional[Sequence[str]] = None,
              preset: Optional[dict] = None, metadata: Optional[dict] = None) -> None:
