@@ -215,6 +215,11 @@ int vggcl__format(char *buf, size_t len, const char *fmt, ...) __attribute__((fo
  * folder, or 0 for anything else that is not a regular file. */
 struct stat;
 FILE *vggcl__open_input(const char *path, int flags, struct stat *sb, int *err);
+/* The errno of a read that failed on f (a failing disk, a network file system gone): its descriptor read again where
+ * it stands (a stream's bytes read so far end there; libtiff's read at its place), which fails again as the system
+ * does; EIO where only the stream's error flag says so; 0 where the file read (a truncated file: its end). Said as
+ * a read error, not as a corrupt file, which is what the decoders make of the short read. */
+int vggcl__read_error(FILE *f);
 /* path as a message names a file it cannot open: '' (an empty path) for "" (it began the message with ": "). */
 const char *vggcl__path_shown(const char *path);
 

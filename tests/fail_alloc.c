@@ -3,7 +3,11 @@
  * process on std::bad_alloc) returns NULL, once; VGGCL_FAIL_ALLOC_SEEN names a file the count is written to at
  * exit, to know how many there were. And the process's descriptors running out: open() of a path holding
  * VGGCL_FAIL_OPEN fails with EMFILE, as past `ulimit -n`; and glibc's own allocations, which the count leaves
- * out: fdopen() of a descriptor whose path holds VGGCL_FAIL_FDOPEN fails with ENOMEM. */
+ * out: fdopen() of a descriptor whose path holds VGGCL_FAIL_FDOPEN fails with ENOMEM. And a failing disk: a
+ * descriptor whose path holds VGGCL_FAIL_READ, once VGGCL_FAIL_READ_AFTER bytes (0 unset) were read from it, is
+ * swapped for /proc/self/mem at 0, whose reads fail with EIO; checked as fread, getc or read is called (stdio
+ * reads the descriptor through glibc's own read, past the shim: a stream's buffered bytes are still read); its
+ * fstat still says the file's. */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <errno.h>
@@ -14,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 extern void *__libc_malloc(size_t);
@@ -106,4 +111,69 @@ FILE *fdopen(int fd, const char *mode)
     }
     if (!real) real = (FILE * (*)(int, const char *)) dlsym(RTLD_NEXT, "fdopen");
     return real(fd, mode);
+}
+
+static struct {
+    int fd;
+    struct stat st, mem; /* (the file's; /proc/self/mem's, to know the descriptor still is it) */
+} failed[16];
+static int n_failed;
+
+static int holds(int fd, const char *pattern)
+{
+    char link[64], path[4096];
+    snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+    const ssize_t n = readlink(link, path, sizeof path - 1);
+    return n > 0 && (path[n] = '\0', strstr(path, pattern));
+}
+
+static void failing_disk(int fd)
+{
+    const char *pattern = getenv("VGGCL_FAIL_READ"), *after = getenv("VGGCL_FAIL_READ_AFTER");
+    if (!pattern || !*pattern || fd < 0) return;
+    const int e = errno;
+    if (holds(fd, pattern) && lseek(fd, 0, SEEK_CUR) >= (after ? atoll(after) : 0)) {
+        const int mem = open("/proc/self/mem", O_RDONLY | O_CLOEXEC);
+        for (int d = 0; mem >= 0 && d < 256 && n_failed < 16; d++) /* (the file's every descriptor: a dup's too) */
+            if (d != mem && holds(d, pattern) && fstat(d, &failed[n_failed].st) == 0 &&
+                fstat(mem, &failed[n_failed].mem) == 0)
+                failed[n_failed++].fd = d, dup2(mem, d);
+        if (mem >= 0) close(mem);
+    }
+    errno = e;
+}
+
+int fstat(int fd, struct stat *st)
+{
+    static int (*real)(int, struct stat *);
+    if (!real) real = (int (*)(int, struct stat *))dlsym(RTLD_NEXT, "fstat");
+    const int r = real(fd, st);
+    for (int i = n_failed - 1; r == 0 && i >= 0; i--)
+        if (failed[i].fd == fd && st->st_dev == failed[i].mem.st_dev && st->st_ino == failed[i].mem.st_ino)
+            return *st = failed[i].st, 0;
+    return r;
+}
+
+size_t fread(void *buf, size_t size, size_t n, FILE *f)
+{
+    static size_t (*real)(void *, size_t, size_t, FILE *);
+    failing_disk(fileno(f));
+    if (!real) real = (size_t(*)(void *, size_t, size_t, FILE *))dlsym(RTLD_NEXT, "fread");
+    return real(buf, size, n, f);
+}
+
+int getc(FILE *f)
+{
+    static int (*real)(FILE *);
+    failing_disk(fileno(f));
+    if (!real) real = (int (*)(FILE *))dlsym(RTLD_NEXT, "getc");
+    return real(f);
+}
+
+ssize_t read(int fd, void *buf, size_t n)
+{
+    static ssize_t (*real)(int, void *, size_t);
+    failing_disk(fd);
+    if (!real) real = (ssize_t(*)(int, void *, size_t))dlsym(RTLD_NEXT, "read");
+    return real(fd, buf, n);
 }

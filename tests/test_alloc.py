@@ -152,6 +152,41 @@ class Alloc(unittest.TestCase):
         self.assertIn("gone.png: cannot open image: No such file or directory (skipped)", r.stderr)
         self.assertEqual(np.load(out).shape, (2, 3))
 
+    def test_failing_disk(self):
+        """A read the system fails (EIO: a failing disk, a network file system gone) is said as such, not as the
+        corrupt or truncated file its short read is to the decoders: at an image's first bytes, and past its first
+        block for those read in blocks (libtiff's reads: not through a mapping, where it was a SIGBUS); the image
+        skipped, the others classified; the weights file's header and tensors alike."""
+        weights = self.d / "w.safetensors"
+        save_file(make_state_dict(parse_cfg("8,M,16"), False, 3, seed=1), weights)
+        pixels = (np.random.default_rng(0).random((96, 96, 3)) * 255).astype(np.uint8)
+        for ext in ("jpg", "png", "webp", "bmp", "ppm", "tif"):
+            Image.fromarray(pixels).save(self.d / f"x.{ext}")
+        out = self.d / "o.npy"
+        for name, after in [(f"x.{ext}", 0) for ext in ("jpg", "png", "webp", "bmp", "ppm", "tif")] + \
+                           [(f"x.{ext}", 1) for ext in ("jpg", "png", "bmp", "ppm", "tif")]:
+            env = dict(os.environ, LD_PRELOAD=SHIM, VGGCL_FAIL_READ=name, VGGCL_FAIL_READ_AFTER=str(after))
+            r = subprocess.run([VGGCL, "preprocess", "--crop", "16", "--output", out, self.d / name],
+                               capture_output=True, text=True, env=env, timeout=300)
+            self.assertEqual(r.returncode, 1, f"{name} after {after}: {r.stderr}")
+            self.assertIn(f"vggcl: {self.d / name}: cannot read image: Input/output error\n", r.stderr,
+                          f"{name} after {after}")
+            self.assertFalse(out.exists())
+        env = dict(os.environ, LD_PRELOAD=SHIM, VGGCL_FAIL_READ="x.png", VGGCL_FAIL_READ_AFTER="1")
+        r = subprocess.run([VGGCL, "classify", "--weights", weights, "--device", "ref", "--crop", "16",
+                            self.d / "x.png", self.d / "x.jpg"], capture_output=True, text=True, env=env, timeout=300)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn(f"vggcl: {self.d / 'x.png'}: cannot read image: Input/output error (skipped)\n", r.stderr)
+        self.assertRegex(r.stdout, r"^[^\n]*x\.jpg: class \d")
+        for after, said in ((0, "cannot read the header: Input/output error"),
+                            (1, "cannot read tensor 'features.0.weight': Input/output error")):
+            r = subprocess.run([VGGCL, "classify", "--weights", weights, "--device", "ref", "--crop", "16",
+                                self.d / "x.jpg"], capture_output=True, text=True, timeout=300,
+                               env=dict(env, VGGCL_FAIL_READ="w.safetensors", VGGCL_FAIL_READ_AFTER=str(after)))
+            self.assertEqual(r.returncode, 1, r.stderr)
+            self.assertIn(f"vggcl: {weights}: {said}\n", r.stderr)
+            self.assertEqual(r.stdout, "")
+
 
 if __name__ == "__main__":
     if len(sys.argv) < 3:

@@ -473,16 +473,24 @@ vggcl_status vggcl__image_load_part(vggcl_ctx *ctx, const char *path, const vggc
                               err ? vggcl__strerror(err, eb, sizeof eb) : "not a regular file");
     }
     const size_t got = fread(magic, 1, sizeof magic, f);
-    const int empty = got == 0 && feof(f); /* (before rewind, which clears it) */
+    const int empty = got == 0 && feof(f);
+    int unread = ferror(f) ? vggcl__read_error(f) : 0; /* (both before rewind, which clears them) */
     rewind(f);
+    const size_t n = sizeof formats / sizeof formats[0];
     size_t k = 0;
-    while (k < sizeof formats / sizeof formats[0] && !formats[k].is(magic, got)) k++;
-    vggcl_status st;
-    if (k < sizeof formats / sizeof formats[0])
+    while (k < n && !formats[k].is(magic, got)) k++;
+    vggcl_status st = VGGCL_OK;
+    if (!unread && k < n) {
         st = formats[k].decode(ctx, path, f, p, px, part);
-    else if (empty) /* (a copy that failed, a download not yet begun: said as what it is) */
+        /* (a read the system failed is a truncated file to the decoders: said as what it was) */
+        if (st != VGGCL_OK && st != VGGCL_ERR_NOMEM) unread = vggcl__read_error(f);
+    }
+    char eb[128];
+    if (unread)
+        st = vggcl__fail_os(ctx, unread, "%s: cannot read image: %s", path, vggcl__strerror(unread, eb, sizeof eb));
+    else if (k == n && empty) /* (a copy that failed, a download not yet begun: said as what it is) */
         st = vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: an empty file (0 bytes), not an image", path);
-    else
+    else if (k == n)
         st = vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: not a JPEG, PNG, WebP, BMP, TIFF or PNM image%s", path,
                          other_format(magic, got, what, sizeof what));
     fclose(f);

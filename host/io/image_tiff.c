@@ -242,7 +242,8 @@ vggcl_status vggcl__load_tiff(vggcl_ctx *ctx, const char *path, FILE *f, const v
     }
     TIFFOpenOptionsSetErrorHandlerExtR(opts, on_error, &e);
     TIFFOpenOptionsSetWarningHandlerExtR(opts, on_warning, NULL);
-    TIFF *tif = TIFFFdOpenExt(fd, path, "r", opts);
+    TIFF *tif = TIFFFdOpenExt(fd, path, "rm", opts); /* (m: read, not mapped: a failing disk or a file cut short
+                                                       * meanwhile is a read error, not a SIGBUS) */
     TIFFOpenOptionsFree(opts);
     if (!tif) {
         close(fd);

@@ -31,3 +31,13 @@ FILE *vggcl__open_input(const char *path, int flags, struct stat *sb_out, int *e
     }
     return f;
 }
+
+int vggcl__read_error(FILE *f)
+{
+    char byte;
+    const int fd = fileno(f);
+    const off_t at = lseek(fd, 0, SEEK_CUR);
+    while (at >= 0 && pread(fd, &byte, 1, at) < 0)
+        if (errno != EINTR) return errno;
+    return ferror(f) ? EIO : 0;
+}

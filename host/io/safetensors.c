@@ -98,6 +98,17 @@ static char *shell_word(const char *s)
     return w;
 }
 
+/* The header's short read said, fp closed: the system's error, or the file cut short since its size was taken. */
+static vggcl_status header_unread(vggcl_ctx *ctx, const char *path, FILE *fp)
+{
+    char eb[128];
+    const int e = vggcl__read_error(fp);
+    fclose(fp);
+    return e ? vggcl__fail_os(ctx, e, "%s: cannot read the header: %s", path, vggcl__strerror(e, eb, sizeof eb))
+             : vggcl__fail(ctx, VGGCL_ERR_IO, "%s: cannot read the header: the file is shorter than when it was "
+                           "opened", path);
+}
+
 /* The file's first 8 + header-length bytes in *buf, its size in *size, *fp left open at the data section: a
  * file of another kind is said from its first 8 bytes, and a header is checked against the file's size
  * before the data are read (a 3 GB file of another kind, or a header of `{}` before gigabytes of anything,
@@ -122,10 +133,7 @@ static vggcl_status read_head(vggcl_ctx *ctx, const char *path, FILE **fpp, unsi
         fclose(fp);
         return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: %ld bytes, too short for a safetensors file", path, len);
     }
-    if (fread(prefix, 1, 8, fp) != 8) {
-        fclose(fp);
-        return vggcl__fail(ctx, VGGCL_ERR_IO, "%s: read error", path);
-    }
+    if (fread(prefix, 1, 8, fp) != 8) return header_unread(ctx, path, fp);
     *hlen = 0;
     for (int i = 7; i >= 0; i--) *hlen = (*hlen << 8) | prefix[i];
     if (*hlen > MAX_HEADER || *hlen > (uint64_t)len - 8) {
@@ -153,8 +161,7 @@ static vggcl_status read_head(vggcl_ctx *ctx, const char *path, FILE **fpp, unsi
     memcpy(b, prefix, 8);
     if (fread(b + 8, 1, (size_t)*hlen, fp) != (size_t)*hlen) {
         free(b);
-        fclose(fp);
-        return vggcl__fail(ctx, VGGCL_ERR_IO, "%s: read error", path);
+        return header_unread(ctx, path, fp);
     }
     *fpp = fp;
     *buf = b;
