@@ -69,6 +69,9 @@ typedef vggcl_status vggcl__image_decode(vggcl_ctx *ctx, const char *path, FILE 
  * layouts it does not read said), PBM, PGM and PPM (image_pnm.c, as PIL 9.4: a plain file PIL 9.4 reads with
  * a token twice said). */
 vggcl__image_sniff vggcl__is_webp, vggcl__is_bmp, vggcl__is_tiff, vggcl__is_pnm;
+/* The image format vggcl reads whose first bytes (n of them) these are, as "a JPEG"; NULL for none (a weights
+ * file given an image's name says so). */
+const char *vggcl__image_format(const unsigned char *magic, size_t n);
 vggcl__image_decode vggcl__load_webp, vggcl__load_bmp, vggcl__load_tiff, vggcl__load_pnm;
 /* A PNG's chunks beside its pixels (image_png_chunks.c): what PIL 9.4's handlers refuse, refused (the text
  * and ICC chunks libpng is then told not to inflate); f is left where it was. */

@@ -114,8 +114,19 @@ class Cli(unittest.TestCase):
                            (["bench", "--format=csv"], "bench has --json"),
                            (["eval", "--json"], "eval has --format"),
                            (["eval", "--images", "d"], "eval has --data"),
-                           (["cam", "--output", "d"], "cam has --out-dir")):
+                           (["cam", "--output", "d"], "cam has --out-dir"),
+                           # (other tools' names: a hint where there was none)
+                           (["classify", "--model", "m"], "classify has --weights"),
+                           (["run", "--checkpoint", "m"], "run has --weights"),
+                           (["classify", "--topk", "3"], "classify has --top"),
+                           (["classify", "--top-k", "3"], "classify has --top"),
+                           (["bench", "--batch-size", "3"], "bench has --batch"),
+                           (["classify", "--input", "a.png"], "classify takes its images as arguments after the "
+                            "options: vggcl classify [OPTIONS] IMAGE|DIR..."),
+                           (["preprocess", "--image", "a.png"], "preprocess takes its images as arguments after "
+                            "the options: vggcl preprocess [OPTIONS] IMAGE|DIR...")):
             self.fails(args, 2, f"{args[0]}: unknown option '{args[1]}' ({said})\n")
+        self.fails(["eval", "--input", "d"], 2, "eval: unknown option '--input' (eval has --data)\n")
         self.fails(["tune", "--output", "t"], 2, "tune: unknown option '--output'\n")  # (tune writes no file)
         self.fails(["classify", "--formt", "json", "a.png"], 2, "classify: unknown option '--formt' (--format?)\n")
         # the error, the synopsis and where the rest is: the whole help (60 lines for classify) pushed
@@ -1351,6 +1362,15 @@ class Cli(unittest.TestCase):
         self.fails(self.run_args(weights=self.d / "trunc.safetensors"), 1, "trunc.safetensors", "truncated")
         (self.d / "junk.safetensors").write_bytes(b"\xff" * 64)
         self.fails(self.run_args(weights=self.d / "junk.safetensors"), 1, "junk.safetensors", "header length")
+        # an image given for the weights (a slip of the arguments): said as one, each format vggcl reads (it was a
+        # header length of 19 digits)
+        # (a BMP under 1526 bytes has a header length within the limit: said as a file cut short)
+        pixels = (np.random.default_rng(3).random((40, 40, 3)) * 255).astype(np.uint8)
+        for ext, kind in (("jpg", "a JPEG"), ("png", "a PNG"), ("webp", "a WebP"), ("bmp", "a BMP"), ("tif", "a TIFF"),
+                          ("ppm", "a PNM")):
+            Image.fromarray(pixels).save(self.d / f"photo.{ext}")
+            self.fails(self.run_args(weights=self.d / f"photo.{ext}"), 1,
+                       f"photo.{ext}: {kind} image, not a safetensors weights file\n")
         # cut short in a header whose length's first bytes look like ONNX's or a pickle's (776: 08 03, 640: 80 02):
         # its length said, not another format (it was called an ONNX model, to be converted)
         for hlen in (776, 640):

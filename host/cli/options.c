@@ -180,8 +180,14 @@ static const char *const kin[][6] = {
     { "output", "out", "logits-out", "tensor-out", "out-dir", NULL },
     { "json", "format", NULL },
     { "features", "features-out", NULL },
-    { "images", "data", NULL },
+    { "images", "data", "input", NULL },
+    { "weights", "model", "checkpoint", "ckpt", NULL }, /* (other tools' names for what they are) */
+    { "top", "topk", "top-k", "k", NULL },
+    { "batch", "batch-size", "bs", NULL },
 };
+
+/* Names a command of positional images may be given for them (classify --input x.jpg). */
+static const char *const images_as[] = { "input", "image", "images", "files", "file", NULL };
 
 /* This command's options of the group the option name (len bytes) is in, as "--a and --b" (none: empty). */
 static void kin_of(const cli_command *c, int n, const char *name, size_t len, char *out, size_t cap)
@@ -246,6 +252,10 @@ static int unknown(const cli_command *c, int n, int short_opt, const char *arg)
     kin_of(c, n, arg + 2, len, own, sizeof own);
     if (len && *own)
         return cli_error(CLI_USAGE, "%s: unknown option '%s' (%s has %s)", c->name, arg, c->name, own);
+    for (int k = 0; len && c->positional && images_as[k]; k++)
+        if (strlen(images_as[k]) == len && !strncmp(images_as[k], arg + 2, len))
+            return cli_error(CLI_USAGE, "%s: unknown option '%s' (%s takes its images as arguments after the "
+                             "options: vggcl %s [OPTIONS] %s)", c->name, arg, c->name, c->name, c->positional);
     return cli_error(CLI_USAGE, "%s: unknown %s '%s'", c->name, len ? "option" : "argument", arg);
 }
 

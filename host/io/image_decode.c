@@ -426,10 +426,19 @@ static int is_png(const unsigned char *magic, size_t n) { return n >= 8 && !png_
 static const struct {
     vggcl__image_sniff *is;
     vggcl__image_decode *decode;
+    const char *name;
 } formats[] = {
-    { is_jpeg, load_jpeg },  { is_png, load_png },   { vggcl__is_webp, vggcl__load_webp },
-    { vggcl__is_bmp, vggcl__load_bmp }, { vggcl__is_tiff, vggcl__load_tiff }, { vggcl__is_pnm, vggcl__load_pnm },
+    { is_jpeg, load_jpeg, "a JPEG" }, { is_png, load_png, "a PNG" }, { vggcl__is_webp, vggcl__load_webp, "a WebP" },
+    { vggcl__is_bmp, vggcl__load_bmp, "a BMP" }, { vggcl__is_tiff, vggcl__load_tiff, "a TIFF" },
+    { vggcl__is_pnm, vggcl__load_pnm, "a PNM" },
 };
+
+const char *vggcl__image_format(const unsigned char *magic, size_t n)
+{
+    for (size_t k = 0; k < sizeof formats / sizeof formats[0]; k++)
+        if (formats[k].is(magic, n)) return formats[k].name;
+    return NULL;
+}
 
 /* Formats vggcl does not read, named by their first bytes where a file is one of them (a phone's HEIC among the
  * photos: "not a JPEG, ..." left a user guessing what it was). `at` is where the bytes begin. */

@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "image.h"
 #include "safetensors.h"
 
 #define MAX_HEADER (100u * 1024u * 1024u) /* the reference reader's limit */
@@ -137,10 +138,16 @@ static vggcl_status read_head(vggcl_ctx *ctx, const char *path, FILE **fpp, unsi
     *hlen = 0;
     for (int i = 7; i >= 0; i--) *hlen = (*hlen << 8) | prefix[i];
     if (*hlen > MAX_HEADER || *hlen > (uint64_t)len - 8) {
+        unsigned char head[12] = { 0 }; /* (a WebP's RIFF header is 12 bytes) */
+        memcpy(head, prefix, 8);
+        const ssize_t more = pread(fileno(fp), head + 8, 4, 8);
         fclose(fp);
         /* (another format said first where no header could be that long: its "header length" was 18 digits of
          * nothing; a safetensors file cut short in its header keeps the length's words) */
         const char *convert = NULL, *kind = *hlen > MAX_HEADER ? other_format(prefix, &convert) : NULL;
+        const char *image = *hlen > MAX_HEADER ? vggcl__image_format(head, more > 0 ? 8 + (size_t)more : 8) : NULL;
+        if (image) /* (an image given for the weights: a slip of the arguments, not a file to convert) */
+            return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: %s image, not a safetensors weights file", path, image);
         if (kind) {
             char *word = shell_word(path); /* (a name with a space gave a command that failed) */
             vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: %s, not safetensors: convert it first, `python3 %s %s --out "
