@@ -41,6 +41,25 @@ class Tools(unittest.TestCase):
         self.assertIn(needle, r.stderr)
         self.assertNotIn("Traceback", r.stderr)
 
+    def test_converters_without_their_packages(self):
+        """The converters where PyTorch or onnx is not installed (`install-deps.sh --no-tests`, a pyenv python3):
+        what to install, in one line, exit 1, no file (a bare ModuleNotFoundError traceback)."""
+        for module in ("torch", "torchvision", "onnx"):
+            (self.d / "hidden" / module).mkdir(parents=True)
+            (self.d / "hidden" / module / "__init__.py").write_text(
+                f"raise ImportError(\"No module named '{module}'\")\n")
+        out = self.d / "m.safetensors"
+        for script, args, said in (
+                ("export_torchvision.py", ["--random", "--out", out], "export_torchvision.py: needs PyTorch and "
+                 "torchvision (No module named 'torch'): apt-get install python3-torch python3-torchvision and run "
+                 "it with /usr/bin/python3, or pip install torch torchvision\n"),
+                ("import_onnx.py", [self.d / "m.onnx", "--out", out], "import_onnx.py: needs the onnx package (No "
+                 "module named 'onnx'): apt-get install python3-onnx and run it with /usr/bin/python3, or pip "
+                 "install onnx\n")):
+            r = run(PY, ROOT / "weights" / script, *args, env=dict(os.environ, PYTHONPATH=str(self.d / "hidden")))
+            self.assertEqual((r.returncode, r.stderr), (1, said))
+            self.assertFalse(out.exists())
+
     def test_benchmark_scripts_arguments(self):
         """bench_vs_torch.py, bench_vs_peers.py and cold_start.py: a vggcl not there, counts of 0 and a size too
         small for VGG16 are said in a line (each was a traceback: FileNotFoundError, KeyError, StatisticsError,

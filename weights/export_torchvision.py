@@ -36,9 +36,13 @@ import sys
 import warnings
 from pathlib import Path
 
-import torch
-import torchvision
-from torch import nn
+try:
+    import torch
+    import torchvision
+    from torch import nn
+except ImportError as e:  # (after `install-deps.sh --no-tests`, or another python3: a traceback said nothing more)
+    sys.exit(f"export_torchvision.py: needs PyTorch and torchvision ({e}): apt-get install python3-torch "
+             "python3-torchvision and run it with /usr/bin/python3, or pip install torch torchvision")
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from safetensors_io import (MAX_DENSE, PRESET_DEFAULTS, BadArgument, Refused, add_preprocess_args,  # noqa: E402

@@ -75,8 +75,13 @@ from collections import defaultdict, deque
 from pathlib import Path
 
 import numpy as np
-import onnx
-from onnx import external_data_helper, numpy_helper
+
+try:
+    import onnx
+    from onnx import external_data_helper, numpy_helper
+except ImportError as e:  # (after `install-deps.sh --no-tests`, or another python3: a traceback said nothing more)
+    sys.exit(f"import_onnx.py: needs the onnx package ({e}): apt-get install python3-onnx and run it with "
+             "/usr/bin/python3, or pip install onnx")
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from safetensors_io import (MAX_CHANNELS, MAX_DENSE, MAX_OUTPUTS, MAX_SIZE, PRESET_DEFAULTS, BadArgument,  # noqa
