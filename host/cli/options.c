@@ -44,14 +44,17 @@ const cli_option cli_decode_options[] = {
 };
 
 const cli_option cli_preprocess_options[] = {
-    { "resize", "N|HxW", "resize the short side to N (default 256; 0: keep the size), or both sides to\n"
-                         "H x W, the aspect not kept, as torchvision's Resize((H, W))", 0 },
+    { "resize", "N|HxW", "resize the short side to N (default: a model's vggcl.resize, else 256; 0: keep\n"
+                         "the size), or both sides to H x W, the aspect not kept, as torchvision's\n"
+                         "Resize((H, W))", 0 },
     { "crop", "N",
-      "center-crop N x N (default 224; an image smaller than that after the resize is\n"
-      "padded with black, as torchvision's CenterCrop pads it)", 0 },
+      "center-crop N x N (default: a model's vggcl.crop, else 224; an image smaller\n"
+      "than that after the resize is padded with black, as torchvision's CenterCrop\n"
+      "pads it)", 0 },
     { "no-crop", NULL, "do not crop", 0 },
-    { "mean", "R,G,B", "normalize: (x/255 - mean) / std (default ImageNet's)", 0 },
-    { "std", "R,G,B", "(default ImageNet's; for --mean and --std not given, a model's metadata's)", 0 },
+    { "mean", "R,G,B", "normalize: (x/255 - mean) / std (default: a model's vggcl.mean, else\n"
+                       "ImageNet's)", 0 },
+    { "std", "R,G,B", "(default: a model's vggcl.std, else ImageNet's)", 0 },
     { "draft", NULL, "decode JPEGs at 1/2, 1/4 or 1/8 of their size where both sides stay at\n"
                      "least --resize (HxW: the height H and the width W), as PIL's Image.draft:\n"
                      "faster on large photos, not torchvision's pixels (default: a model's\n"
