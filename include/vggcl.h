@@ -539,7 +539,10 @@ VGGCL_API void vggcl_cam_draw(const float *norm, const unsigned char *rgb, int h
  * previous epoch's order (Fisher-Yates driven by splitmix64 seeded with
  * seed), so a seed gives the same head. The epoch kept is the one with the
  * highest validation accuracy (then the lowest validation loss), or without
- * validation samples the lowest training loss; its weights, with the
+ * validation samples the lowest training objective (the loss plus l2 / 2
+ * times the squared weights of the standardized features, what SGD
+ * minimizes: the loss alone kept an early, hardly regularized epoch); its
+ * weights, with the
  * standardization folded in so they apply to raw features, go to w (classes,
  * d) and b (classes). log (may be NULL) gets one entry per epoch (a diverged
  * epoch's losses inf or NaN, its accuracies NaN); an epoch whose losses or

@@ -27,7 +27,8 @@ static const cli_option options[] = {
     { "minibatch", "M", "SGD minibatch (default 32)", 0 },
     { "lr", "R", "learning rate (default 0.1)", 0 },
     { "momentum", "M", "default 0.9", 0 },
-    { "l2", "L", "L2 penalty on the weights (default 1e-4)", 0 },
+    { "l2", "L", "L2 penalty: L / 2 times the squared weights (of the standardized features;\n"
+                 "torch.optim.SGD's weight_decay L) added to the loss (default 1e-4)", 0 },
     { "seed", "S", "shuffling and validation split (default 0)", 0 },
     { "batch", "B", "images per device pass (default 8)", 0 },
     { "features-out", "PREFIX", "also writes PREFIX-train.npy, PREFIX-train-labels.npy, PREFIX-val.npy\n"
@@ -48,15 +49,16 @@ static const cli_command command = {
     "torch.optim.SGD does it, deterministic for --seed. Each epoch's loss and\n"
     "accuracy are printed as it ends, '*' marking the best so far; the epoch with the\n"
     "best validation accuracy is kept, of equal ones the lower validation loss\n"
-    "(without validation, the lowest training loss). The model written carries the\n"
-    "pool5 setting, the class names and the preprocessing in its metadata, so `vggcl\n"
-    "run`, `classify`, `eval` and `cam` take it as it is. An unreadable image (or,\n"
-    "with --no-crop, one that preprocesses to another size than the first) is named\n"
-    "and skipped; the head is still trained and written, and the exit status is 1.\n"
-    "With --no-crop and --batch 1 each image runs at its own size. An image whose\n"
-    "features are not finite (a trunk that overflows float32 on it) stops the run,\n"
-    "naming it: no head is trained on such features. An empty data set folder, or one\n"
-    "of its class folders, is an error, exit 1 (its folders are data).\n",
+    "(without validation, the lowest training objective: the loss plus --l2 / 2 times\n"
+    "the squared weights, what SGD minimizes). The model written carries the pool5\n"
+    "setting, the class names and the preprocessing in its metadata, so `vggcl run`,\n"
+    "`classify`, `eval` and `cam` take it as it is. An unreadable image (or, with\n"
+    "--no-crop, one that preprocesses to another size than the first) is named and\n"
+    "skipped; the head is still trained and written, and the exit status is 1. With\n"
+    "--no-crop and --batch 1 each image runs at its own size. An image whose features\n"
+    "are not finite (a trunk that overflows float32 on it) stops the run, naming it:\n"
+    "no head is trained on such features. An empty data set folder, or one of its\n"
+    "class folders, is an error, exit 1 (its folders are data).\n",
     options, { cli_device_options, cli_preprocess_options, cli_decode_options },
 };
 

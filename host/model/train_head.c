@@ -177,9 +177,13 @@ vggcl_status vggcl_train_head(vggcl_ctx *ctx, const float *x, const int *y, int 
         if (nv) score(w, b, zv, yv, nv, d, classes, p, &r.val_loss, &r.val_acc);
         if (log) log[e] = r;
         /* the best epoch: highest validation accuracy, then lowest validation loss; without a validation set,
-         * the lowest training loss. An epoch whose weights (as floats) or losses are not finite (diverged) is
-         * never kept. */
-        const double acc = nv ? r.val_acc : 0, loss = nv ? r.val_loss : r.train_loss;
+         * the lowest training objective, what SGD minimizes: the cross-entropy plus l2 / 2 ||w||^2 (the
+         * cross-entropy alone dips far below the regularized optimum's on the way there, on separable features
+         * always, and that early, hardly regularized epoch was kept whatever --l2 and --epochs). An epoch whose
+         * weights (as floats) or losses are not finite (diverged) is never kept. */
+        double penalty = 0;
+        for (size_t k = 0; !nv && k < wn; k++) penalty += w[k] * w[k];
+        const double acc = nv ? r.val_acc : 0, loss = nv ? r.val_loss : r.train_loss + 0.5 * o->l2 * penalty;
         int finite = isfinite(r.train_loss) && isfinite(loss);
         for (size_t k = 0; finite && k < wn + (size_t)classes; k++) finite = isfinite((float)(k < wn ? w[k] : b[k - wn]));
         const int best = finite && (acc > best_acc || (acc == best_acc && loss < best_loss));

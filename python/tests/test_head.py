@@ -75,6 +75,41 @@ def test_the_commands_head_from_its_features(trained):
     assert logits.shape == (len(t["y"]), 3)
 
 
+def test_without_validation_the_regularized_optimum():
+    """Without validation samples the epoch kept is the one of the lowest training objective, the cross-entropy
+    plus l2 / 2 times the squared weights of the standardized features, what SGD minimizes: the head is that
+    objective's optimum, as torch's LBFGS finds it. The cross-entropy alone dips far below the optimum's on the way
+    there on separable features, and kept that early epoch (25 of 3000 here: 1.5 times the optimum's objective)."""
+    import torch
+    rng = np.random.default_rng(0)
+    y = np.repeat(np.arange(3), 6)
+    x = (rng.standard_normal((18, 40)) + 4 * np.eye(3, 40)[y]).astype(np.float32)
+    l2 = 0.05
+    head = vggcl.train_head(x, y, epochs=3000, batch=18, lr=0.05, momentum=0.9, l2=l2)
+    mean, sd = x.mean(0, dtype=np.float64), x.std(0, dtype=np.float64)  # (the training's, population sd)
+    z, labels = torch.from_numpy((x - mean) / sd), torch.from_numpy(y)
+
+    def objective(w, b):  # (w, b: a head of the standardized features)
+        return torch.nn.functional.cross_entropy(z @ w.T + b, labels) + l2 / 2 * (w ** 2).sum()
+
+    w = torch.zeros(3, 40, dtype=torch.float64, requires_grad=True)
+    b = torch.zeros(3, dtype=torch.float64, requires_grad=True)
+    opt = torch.optim.LBFGS([w, b], max_iter=500, tolerance_grad=1e-12, tolerance_change=1e-15,
+                            line_search_fn="strong_wolfe")
+
+    def closure():
+        opt.zero_grad()
+        loss = objective(w, b)
+        loss.backward()
+        return loss
+    opt.step(closure)
+    optimum = float(objective(w, b))
+    kept_w = torch.from_numpy(head.weight.astype(np.float64) * sd)  # (the raw head unfolded: w' = w / sd)
+    kept_b = torch.from_numpy(head.bias.astype(np.float64) + head.weight.astype(np.float64) @ mean)
+    kept = float(objective(kept_w, kept_b))
+    assert abs(kept / optimum - 1) < 1e-3, (kept, optimum, head.best_epoch)
+
+
 def test_features_made_here_and_the_model_written(trained, tmp_path):
     """Features a program makes with a features-only Model, in the command's order, are the command's; the
     head trained on them, saved with the trunk and the preprocessing, classifies the images as the command's

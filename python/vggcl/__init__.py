@@ -597,9 +597,12 @@ def _preprocess(ctx, image, p, who="preprocess"):
         if max(rgb.shape) > _INT_MAX:  # (ctypes cut it to 32 bits, unsaid)
             raise Error(f"{who}: an image of shape {rgb.shape}: each side must fit in a C int", "arg")
         rgb = np.require(rgb, np.uint8, ["C", "A"])
-        ctx.check(_image_preprocess(ctx.ptr, rgb.ctypes.data_as(ctypes.POINTER(ctypes.c_ubyte)), rgb.shape[0],
-                                    rgb.shape[1], ctypes.byref(p), ctypes.byref(out), ctypes.byref(oh),
-                                    ctypes.byref(ow)))
+        try:
+            ctx.check(_image_preprocess(ctx.ptr, rgb.ctypes.data_as(ctypes.POINTER(ctypes.c_ubyte)), rgb.shape[0],
+                                        rgb.shape[1], ctypes.byref(p), ctypes.byref(out), ctypes.byref(oh),
+                                        ctypes.byref(ow)))
+        except Error as e:  # (an array has no name: which one, as this module's own refusals say it; a path's
+            raise Error(f"{who}: {e}", e.status) from None  # message begins with the path)
     try:
         return _copied(out, (3, oh.value, ow.value), np.float32)
     finally:
@@ -841,8 +844,12 @@ class Model:
         if not _collected:  # (a finalizer cannot raise: a Ctrl-C there comes out of this thread's next call)
             _raise_interrupted()
 
-    def __del__(self):
-        self.close(_collected=True)
+    def __del__(self, _finalizing=sys.is_finalizing):
+        try:
+            self.close(_collected=True)
+        except (AttributeError, TypeError):  # (at exit a model kept by sys or os, a sys.excepthook's, outlives
+            if not _finalizing():            # this module's globals, None by then: the process's end frees it;
+                raise                        # an "Exception ignored in Model.__del__" traceback said otherwise)
 
     def __enter__(self) -> "Model":
         self._live()  # (a closed model refused at `with`, as a closed file is, not at its first call)

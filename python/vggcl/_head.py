@@ -68,7 +68,8 @@ class Head:
     features (logits = features @ weight.T + bias; train_head's standardization is folded in). As train_head
     gives it: epochs, a dict per epoch (epoch, train_loss, train_acc, val_loss, val_acc: mean cross-entropy and
     top-1, the val ones None without validation samples), and best_epoch, the one kept (the highest validation
-    accuracy, then the lowest validation loss; without validation samples the lowest training loss). Made by a
+    accuracy, then the lowest validation loss; without validation samples the lowest training objective, the loss
+    plus l2 / 2 times the squared weights of the standardized features, what SGD minimizes). Made by a
     program from its own weights (a scikit-learn classifier's coef_ and intercept_; one class: a one-output head,
     its logit's sigmoid the probability), epochs is [] and best_epoch None: save() writes it all the same."""
 
