@@ -258,6 +258,23 @@ def test_training_ended_early(trained, monkeypatch):
     finally:
         ctrl_c.cancel()
     assert seen and max(seen) < 2000, len(seen)
+    # and without on_epoch: Python's handler runs between two epochs, in the module's callback (the loop never left
+    # C: the Ctrl-C waited for the 2000 epochs' end, seconds to minutes)
+    where = []
+
+    def handler(signum, frame):
+        where.append(frame.f_code.co_name)
+        raise KeyboardInterrupt
+    before = signal.signal(signal.SIGINT, handler)
+    ctrl_c = threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGINT))
+    ctrl_c.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            vggcl.train_head(x, y, epochs=2000)
+    finally:
+        ctrl_c.cancel()
+        signal.signal(signal.SIGINT, before)
+    assert where == ["told"], where
 
 
 def test_refusals_named(trained, tmp_path):

@@ -411,6 +411,13 @@ def test_classify_skips_on_request(files, tmp_path, caplog):
             m.classify([imgs[0], imgs[0], imgs[1], imgs[1]], batch=2, resize=64, crop=0)
         with pytest.raises(vggcl.InvalidInput, match=f"{bad}: not a JPEG"):
             m.classify(mixed)
+        # an array the library refuses named by its place, as a path by its name (it said "image of 64 x 0
+        # pixels", no more: which frame of a batch?)
+        img = vggcl.load_image(imgs[0])
+        with pytest.raises(vggcl.InvalidInput, match=r"^classify: paths\[2\]: image of \d+ x 0 pixels"):
+            m.classify([img, img, img[:0], img], crop=32)
+        with pytest.raises(vggcl.InvalidInput, match=r"^preprocess: image of \d+ x 0 pixels"):
+            vggcl.preprocess(img[:0])
         with pytest.raises(vggcl.InvalidInput, match="on_error is 'ignore'; expected \"raise\" or \"skip\""):
             m.classify(imgs, on_error="ignore")
 
@@ -1209,6 +1216,16 @@ print("survived")
 """
     r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600)
     assert (r.returncode, r.stdout) == (0, "survived\n"), r.stderr
+
+
+def test_model_outliving_the_module_at_exit(files):
+    """A model kept at exit by what outlives the module's globals (a sys.excepthook's closure, an attribute of sys or
+    os): the process ends without a word (an "Exception ignored in Model.__del__" traceback, None for the module's
+    functions, at every exit)."""
+    for keep in ("old = sys.excepthook; sys.excepthook = lambda *a, _m=m: old(*a)", "sys._kept = [m]", "os._kept = m"):
+        script = f"import os, sys, vggcl\nm = vggcl.Model({str(files['weights'])!r})\n{keep}\nm = None\nprint('ran')\n"
+        r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600)
+        assert (r.returncode, r.stdout, r.stderr) == (0, "ran\n", ""), keep
 
 
 def test_close_within_its_own_call(files):

@@ -226,16 +226,16 @@ def train_head(features: Any, labels: Any, classes: Optional[int] = None,
         try:
             if raised or getattr(_noting, "interrupted", None) is not None:  # (a Ctrl-C as the call began: kept)
                 return 1
+            if on_epoch is None:  # (called all the same: Python's signal handlers run here, so a Ctrl-C ends the
+                return 0          # training at an epoch's end; without it the loop never left C, minutes of it)
             return 1 if on_epoch(_epoch_dict(epoch.contents, validated), bool(best)) is True else 0
         except BaseException as e:  # (ctypes prints and drops an exception of a callback: raised when it ends)
             raised.append(e)
             return 1
     told._vggcl_callback = True
-    callback = _EpochFn(told) if on_epoch is not None else _EpochFn()
-    if on_epoch is not None:
-        if not callable(on_epoch):
-            raise Error(f"train_head: on_epoch is {on_epoch!r}; expected a function or None", "arg")
-        o.on_epoch = callback
+    if on_epoch is not None and not callable(on_epoch):
+        raise Error(f"train_head: on_epoch is {on_epoch!r}; expected a function or None", "arg")
+    o.on_epoch = callback = _EpochFn(told)
     w = np.empty((classes, x.shape[1]), np.float32)
     b = np.empty(classes, np.float32)
     log = (_TrainEpoch * o.epochs)()
