@@ -235,7 +235,8 @@ def train_head(features: Any, labels: Any, classes: Optional[int] = None,
     told._vggcl_callback = True
     if on_epoch is not None and not callable(on_epoch):
         raise Error(f"train_head: on_epoch is {on_epoch!r}; expected a function or None", "arg")
-    o.on_epoch = callback = _EpochFn(told)
+    callback = _EpochFn(told)  # (held for the call: the C side keeps only its address)
+    o.on_epoch = callback
     w = np.empty((classes, x.shape[1]), np.float32)
     b = np.empty(classes, np.float32)
     log = (_TrainEpoch * o.epochs)()
