@@ -283,7 +283,8 @@ def main():
     for n in notes + ([busy] if busy else []):
         print(f"\n{n}")
     if busy:
-        print(f"bench_vs_peers: {busy}", file=sys.stderr)
+        if not sys.stdout.isatty():  # (the table's file keeps it; a terminal showed it twice)
+            print(f"bench_vs_peers: {busy}", file=sys.stderr)
     wrong = [p for p in cols if not agrees[p] <= AGREE]
     if wrong:  # (times of an engine that computes something else compare nothing)
         raise SystemExit(f"bench_vs_peers: {', '.join(wrong)} computed other logits than PyTorch (relative L2 over "

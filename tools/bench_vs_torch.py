@@ -163,7 +163,8 @@ def main():
     busy = others.note(os.cpu_count())
     if busy:
         print(f"\n{busy}")
-        print(f"bench_vs_torch: {busy}", file=sys.stderr)
+        if not sys.stdout.isatty():  # (the table's file keeps it; a terminal showed it twice)
+            print(f"bench_vs_torch: {busy}", file=sys.stderr)
     work.cleanup()
     if not agrees <= AGREE:  # (times of an engine that computes something else compare nothing)
         raise SystemExit(f"bench_vs_torch: vggcl computed other logits than PyTorch (relative L2 {agrees:.1e}, over "
