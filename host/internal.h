@@ -220,6 +220,8 @@ FILE *vggcl__open_input(const char *path, int flags, struct stat *sb, int *err);
  * does; EIO where only the stream's error flag says so; 0 where the file read (a truncated file: its end). Said as
  * a read error, not as a corrupt file, which is what the decoders make of the short read. */
 int vggcl__read_error(FILE *f);
+/* Whether a file's first n bytes are a .npy file's (a weights file given an array's name says so). */
+int vggcl__is_npy(const unsigned char *b, size_t n);
 /* path as a message names a file it cannot open: '' (an empty path) for "" (it began the message with ": "). */
 const char *vggcl__path_shown(const char *path);
 

@@ -903,7 +903,17 @@ class Cli(unittest.TestCase):
         self.fails(self.run_args(weights=self.d / "nope.safetensors"), 1, "nope.safetensors", "cannot open")
         self.fails(self.run_args(x=self.d / "nope.npy"), 1, "nope.npy", "cannot open")
         self.fails(self.run_args(x=self.d), 1, str(self.d), "Is a directory")
-        self.fails(self.run_args(weights=self.d), 1, str(self.d), "cannot read weights file")
+        # a folder, a FIFO and an array given for the weights said as what they are (a folder was "not a regular
+        # file?", an array a header length of 15 digits)
+        self.fails(self.run_args(weights=self.d), 1, f"vggcl: {self.d}: a folder, not a weights file\n")
+        os.mkfifo(self.d / "fifo")
+        self.fails(self.run_args(weights=self.d / "fifo"), 1,
+                   f"vggcl: {self.d / 'fifo'}: not a regular file (a FIFO, a device): weights are read from one\n")
+        (self.d / "fifo").unlink()
+        np.save(self.d / "a.npy", np.zeros((1, 3, 8, 8), np.float32))
+        self.fails(self.run_args(weights=self.d / "a.npy"), 1,
+                   f"vggcl: {self.d / 'a.npy'}: an .npy array, not a safetensors weights file\n")
+        (self.d / "a.npy").unlink()
 
     def test_bad_npy(self):
         cases = {

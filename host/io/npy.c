@@ -15,6 +15,8 @@
 
 static const char magic[6] = { '\x93', 'N', 'U', 'M', 'P', 'Y' };
 
+int vggcl__is_npy(const unsigned char *b, size_t n) { return n >= sizeof magic && !memcmp(b, magic, sizeof magic); }
+
 #define MAX_DIM (1LL << 40) /* the largest dimension read (and so written) */
 
 /* Whether the dimensions are each 0 to MAX_DIM and their product's bytes fit a size_t: *count their

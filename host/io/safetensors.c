@@ -125,10 +125,14 @@ static vggcl_status read_head(vggcl_ctx *ctx, const char *path, FILE **fpp, unsi
     if (!fp && err && err != EISDIR)
         return vggcl__fail_os(ctx, err, "%s: cannot open weights file: %s", vggcl__path_shown(path),
                               vggcl__strerror(err, eb, sizeof eb));
-    if (fp && fseek(fp, 0, SEEK_END) == 0) len = ftell(fp);
+    if (!fp) /* (a folder: its model file in it, perhaps; a FIFO, a device) */
+        return vggcl__fail_os(ctx, err, "%s: %s", path,
+                              err ? "a folder, not a weights file"
+                                  : "not a regular file (a FIFO, a device): weights are read from one");
+    if (fseek(fp, 0, SEEK_END) == 0) len = ftell(fp);
     if (len < 0 || fseek(fp, 0, SEEK_SET) != 0) {
-        if (fp) fclose(fp);
-        return vggcl__fail_os(ctx, fp ? 0 : err, "%s: cannot read weights file (not a regular file?)", path);
+        fclose(fp);
+        return vggcl__fail_os(ctx, 0, "%s: cannot read weights file (it cannot be seeked)", path);
     }
     if (len < 8) {
         fclose(fp);
@@ -145,9 +149,12 @@ static vggcl_status read_head(vggcl_ctx *ctx, const char *path, FILE **fpp, unsi
         /* (another format said first where no header could be that long: its "header length" was 18 digits of
          * nothing; a safetensors file cut short in its header keeps the length's words) */
         const char *convert = NULL, *kind = *hlen > MAX_HEADER ? other_format(prefix, &convert) : NULL;
-        const char *image = *hlen > MAX_HEADER ? vggcl__image_format(head, more > 0 ? 8 + (size_t)more : 8) : NULL;
-        if (image) /* (an image given for the weights: a slip of the arguments, not a file to convert) */
+        const size_t n = more > 0 ? 8 + (size_t)more : 8;
+        const char *image = *hlen > MAX_HEADER ? vggcl__image_format(head, n) : NULL;
+        if (image) /* (an image or an array given for the weights: a slip of the arguments, not a file to convert) */
             return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: %s image, not a safetensors weights file", path, image);
+        if (*hlen > MAX_HEADER && vggcl__is_npy(head, n))
+            return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: an .npy array, not a safetensors weights file", path);
         if (kind) {
             char *word = shell_word(path); /* (a name with a space gave a command that failed) */
             vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: %s, not safetensors: convert it first, `python3 %s %s --out "
