@@ -273,9 +273,12 @@ class Classify(unittest.TestCase):
         are done; 0: none, not even the bar on a terminal; a bad value is a usage error."""
         r = self.classify("--batch", "1", "--progress", "0.000001", *self.images[:3])
         self.assertEqual(r.returncode, 0, r.stderr)
-        lines = [ln for ln in r.stderr.splitlines() if " images/s, about " in ln]
+        lines = [ln for ln in r.stderr.splitlines() if " images/s, " in ln]
         self.assertEqual([ln.split(" images (")[0] for ln in lines],
                          ["vggcl: 1 of 3", "vggcl: 2 of 3", "vggcl: 3 of 3"], r.stderr)
+        # the last line says the time taken (it said "about 0 s left")
+        self.assertEqual([bool(re.search(r", about \d+ s left$", ln)) for ln in lines], [True, True, False], r.stderr)
+        self.assertRegex(lines[2], r", done in \d+\.\d s$")
         # (rounded down: 208 of 209 was 100%)
         self.assertEqual([ln.split("(")[1].split(")")[0] for ln in lines], ["33%", "66%", "100%"])
         self.assertEqual(len(r.stdout.splitlines()), 3)
@@ -1713,7 +1716,7 @@ class Cam(unittest.TestCase):
             self.assertEqual(r.returncode, 1, r.stderr)
             self.assertEqual([ln.split(":")[0] for ln in r.stdout.splitlines() if not ln.startswith("wrote ")],
                              [str(imgs / f"p{i}.png") for i in range(4)], r.stdout)
-            lines = [ln.split(" images (")[0] for ln in r.stderr.splitlines() if " images/s, about " in ln]
+            lines = [ln.split(" images (")[0] for ln in r.stderr.splitlines() if " images/s, " in ln]
             self.assertEqual(lines, [f"vggcl: {i} of 5" for i in range(1, 6)], r.stderr)
             self.assertIn(f"vggcl: {imgs / 'p1b.png'}: not a JPEG", r.stderr)
             made[threads] = {f.name: f.read_bytes() for f in out.iterdir()}

@@ -56,7 +56,9 @@ void cli_progress_show(cli_progress *p, int done_steps, int n_steps, int done, i
     char shown[32]; /* (three decimals below 1 image/s: the reference's 0.027 was "0.0 images/s") */
     snprintf(shown, sizeof shown, rate >= 1 || rate <= 0 ? "%.1f" : "%.3f", rate);
     char left[48] = "the last batches running"; /* (every batch handed out: "about 0 s left" while they ran) */
-    if (!p->handed || done < total)
+    if (done >= total && !p->handed) /* (the last line: "about 0 s left" said the end as a forecast) */
+        snprintf(left, sizeof left, "done in %.1f s", s);
+    else if (!p->handed || done < total)
         snprintf(left, sizeof left, "about %.0f s left", rate > 0 ? (total - done) / rate : 0);
     dprintf(p->fd, "%s%s%d of %d images (%lld%%), %s images/s, %s\n", cli_messages_prefix(), who, done, total,
             100LL * done / total, shown, left); /* (rounded down: 208 of 209 was 100%) */
