@@ -591,6 +591,11 @@ def test_misuse_raises_errors(files, monkeypatch):
         for x in (files["x"] + 1j, "abc", [[1.0], [2.0, 3.0]]):  # (complex was cast with a warning)
             with pytest.raises(vggcl.Error, match=r"input.*expected \(N, 3, H, W\)"):
                 mm.forward(x)
+        # channels last, or one image without its batch axis: said how to give it (a bare "expected")
+        for x, hint in ((files["x"].transpose(0, 2, 3, 1), "channels last? put them second: x.transpose(0, 3, 1, 2)"),
+                        (files["x"][0], "one image? add the batch axis: x[None]")):
+            with pytest.raises(vggcl.InvalidInput, match=re.escape(f"; expected (N, 3, H, W) float32 ({hint})")):
+                mm.forward(x)
         for copy_of in (copy.copy, copy.deepcopy, pickle.dumps):  # (a shallow copy freed the model twice)
             with pytest.raises(vggcl.Error, match="cannot be"):
                 copy_of(mm)

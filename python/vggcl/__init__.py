@@ -938,7 +938,12 @@ class Model:
             raise Error(f"input of {a.dtype}; expected (N, 3, H, W) float32, normalized (preprocess gives it)",
                         "arg")
         if a.ndim != 4 or a.shape[1] != 3:
-            raise Error(f"input of shape {a.shape}; expected (N, 3, H, W) float32", "shape")
+            hint = ""  # (the mirror of classify's hint for an image given channels first)
+            if a.ndim == 4 and a.shape[3] == 3:
+                hint = " (channels last? put them second: x.transpose(0, 3, 1, 2))"
+            elif a.ndim == 3 and a.shape[0] == 3:
+                hint = " (one image? add the batch axis: x[None])"
+            raise Error(f"input of shape {a.shape}; expected (N, 3, H, W) float32{hint}", "shape")
         if max(a.shape) > _INT_MAX:  # (ctypes cut it to 32 bits, unsaid: a wrong image's logits)
             raise Error(f"input of shape {a.shape}: each dimension must fit in a C int", "shape")
         if a.dtype != np.float32 or not (a.flags.c_contiguous and a.flags.aligned):  # (a copy is made: checked
