@@ -192,6 +192,8 @@ const char *vggcl__cl_error_name(cl_int err);
  * thread-safe (listing OpenCL platforms, cJSON parsing, CLBlast). */
 void vggcl__lock(void);
 void vggcl__unlock(void);
+/* output.c's own lock made anew in a forked child (errors.c's fork handler). */
+void vggcl__output_locks_in_child(void);
 
 /* OpenCL in a process forked after its parent listed the devices: drivers do not carry over a fork (PoCL's
  * worker threads are not there, and the child waited forever). vggcl__opencl_listed records the process that

@@ -874,7 +874,8 @@ START_TEST(test_clblast_contexts_released)
 END_TEST
 
 /* A child forked while another thread of its parent was in CLBlast (the process-wide lock held, as here) frees
- * the context it inherited: it waited on that lock, which no thread of its own would release, for ever. */
+ * the context it inherited: it waited on that lock, which no thread of its own would release, for ever; and loads
+ * and runs a model on the reference, which the header's parse under that lock made wait for ever too. */
 START_TEST(test_clblast_forked_child_frees)
 {
     const char *path = tu_tmp("api-clblast-fork.safetensors");
@@ -884,10 +885,23 @@ START_TEST(test_clblast_forked_child_frees)
     vggcl__lock(); /* (as a thread inside CLBlastSgemm holds it) */
     const pid_t pid = fork();
     if (pid == 0) {
-        alarm(20); /* (a hang ends the child by SIGALRM: the parent sees it) */
+        sigset_t alrm; /* (a hang ends the child by SIGALRM: the parent sees it; Check's own may be blocked) */
+        sigemptyset(&alrm);
+        sigaddset(&alrm, SIGALRM);
+        signal(SIGALRM, SIG_DFL);
+        sigprocmask(SIG_UNBLOCK, &alrm, NULL);
+        alarm(20);
         vggcl_model_free(m);
         vggcl_ctx_free(ctx);
-        _exit(0);
+        vggcl_ctx *ref = vggcl_ctx_new();
+        vggcl_model *r = NULL;
+        float x[3 * 32 * 32] = { 0 }, logits[3];
+        const int ok = ref && vggcl_select_device(ref, "ref") == VGGCL_OK &&
+                       vggcl_model_load(ref, path, NULL, &r) == VGGCL_OK &&
+                       vggcl_forward(ref, r, x, 1, 32, 32, logits, NULL) == VGGCL_OK;
+        vggcl_model_free(r);
+        vggcl_ctx_free(ref);
+        _exit(ok ? 0 : 3);
     }
     vggcl__unlock();
     ck_assert_int_ge(pid, 0);

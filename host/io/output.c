@@ -175,16 +175,22 @@ static void temp_base(const char *target, int replace, char *base, size_t len)
  * holds is kept, and one changed within the hour (a writer between its open and its lock; a writer on another host
  * where locks are each host's own, NFS's nolock, whose data waits in its buffers); without locks (ENOLCK), none is
  * taken. A candidate is opened for writing (NFSv4 locks a file only so: EBADF read-only). */
+static pthread_mutex_t sweep_lock = PTHREAD_MUTEX_INITIALIZER;
+
+void vggcl__output_locks_in_child(void)
+{
+    pthread_mutex_init(&sweep_lock, NULL);
+}
+
 static void sweep_orphans(const char *dir)
 {
-    static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
     static char seen[16][PATH_MAX];
     static int next;
-    pthread_mutex_lock(&lock);
+    pthread_mutex_lock(&sweep_lock);
     int again = 0;
     for (int i = 0; i < 16 && !again; i++) again = !strcmp(seen[i], dir);
     if (!again) snprintf(seen[next], sizeof seen[next], "%s", dir), next = (next + 1) % 16;
-    pthread_mutex_unlock(&lock);
+    pthread_mutex_unlock(&sweep_lock);
     DIR *d = again ? NULL : opendir(dir);
     if (!d) return;
     const time_t now = time(NULL);

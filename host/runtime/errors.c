@@ -194,6 +194,23 @@ int vggcl__format(char *buf, size_t len, const char *fmt, ...)
  * records its error position in a global, and CLBlast's first use. */
 static pthread_mutex_t global_lock = PTHREAD_MUTEX_INITIALIZER;
 
+/* A child forked while another of its parent's threads held a lock of vggcl's (in CLBlast, parsing a header,
+ * sweeping a folder's orphans) inherited it held by a thread it does not have: its first model load, on the
+ * reference too, waited for ever. Each is made anew in the child (not taken by a prepare handler: a fork from a
+ * log callback that runs under the lock would wait on itself); what they guard is harmless to find half done
+ * (cJSON's error position, the sweep's list of folders) or OpenCL's, which a forked child does not use
+ * (vggcl__fork_check). */
+static void locks_in_child(void)
+{
+    pthread_mutex_init(&global_lock, NULL);
+    vggcl__output_locks_in_child();
+}
+
+__attribute__((constructor)) static void locks_at_fork(void)
+{
+    (void)pthread_atfork(NULL, NULL, locks_in_child); /* (ENOMEM: a child may then wait as before) */
+}
+
 void vggcl__lock(void)
 {
     pthread_mutex_lock(&global_lock);
