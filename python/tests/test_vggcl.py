@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "weights"))
 sys.path.insert(0, str(ROOT / "tests"))
 from export_torchvision import export, gap_features, gap_model  # noqa: E402
-from safetensors_io import save_file  # noqa: E402
+from safetensors_io import load_file, save_file  # noqa: E402
 from test_images import photo  # noqa: E402
 
 BINARY = os.environ.get("VGGCL_BINARY", str(ROOT / "build" / "vggcl"))
@@ -1231,6 +1231,24 @@ def test_model_outliving_the_module_at_exit(files):
         script = f"import os, sys, vggcl\nm = vggcl.Model({str(files['weights'])!r})\n{keep}\nm = None\nprint('ran')\n"
         r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600)
         assert (r.returncode, r.stdout, r.stderr) == (0, "ran\n", ""), keep
+
+
+def test_reload_with_a_model_alive(files, tmp_path):
+    """importlib.reload(vggcl) (a notebook's %autoreload) with a model alive: its context's next note reaches
+    logging (it called the log function the reload freed: a segmentation fault)."""
+    tensors, meta = load_file(files["weights"])
+    save_file(tensors, tmp_path / "w255.safetensors", {**meta, "vggcl.mean": "123.68,116.78,103.94"})
+    script = f"""
+import gc, importlib, logging, vggcl
+logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
+m = vggcl.Model({str(tmp_path / "w255.safetensors")!r}, device="ref")
+importlib.reload(vggcl)
+gc.collect()
+print(m.preset["mean"])  # (its mean on the 0..255 scale: the library notes it)
+"""
+    r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr
+    assert "vggcl: " in r.stderr and "255" in r.stderr, r.stderr
 
 
 def test_close_within_its_own_call(files):

@@ -281,6 +281,10 @@ def _said(user, message):
 
 _said._vggcl_callback = True
 _on_log = _LOG_FN(_said)  # (kept for the process's life: contexts call it until they are freed)
+# (also across importlib.reload, which runs this module again in the same globals: the earlier _on_log, which the
+# contexts made before it still call, was freed there, and their next note jumped into freed memory)
+_kept_callbacks = globals().get("_kept_callbacks", [])
+_kept_callbacks.append(_on_log)
 
 
 def _raise_interrupted():

@@ -59,7 +59,8 @@ def _samples(features, labels, what):
         raise Error(f"train_head: {what} of shape {x.shape}: each dimension must fit in a C int", "shape")
     if y.size and (y.min() < 0 or y.max() > _INT_MAX):  # (as int32 a label past it would wrap, unsaid)
         at = int(np.flatnonzero((y < 0) | (y > _INT_MAX))[0])
-        raise Error(f"train_head: label {at} of {what} is {int(y[at])}; expected a class index from 0", "arg")
+        raise Error(f"train_head: label {at} of {what} is {int(y[at])}; expected a class index from 0 to "
+                    f"{_INT_MAX}", "arg")
     return np.require(x, np.float32, ["C", "A"]), np.require(y.astype(np.int64, copy=False), np.int32, ["C", "A"])
 
 
