@@ -114,19 +114,27 @@ static void check_sizes(const vggcl_model *m, int least)
 }
 
 /* One pass on the reference at h x w (least x least without a size byte, sz < 0) when it is small; at a fuzzed
- * size, its outcome must be the one vggcl_model_map_size foretells. */
-static void run_once(vggcl_ctx *ctx, vggcl_model *m, int n, int least, int sz)
+ * size, its outcome must be the one vggcl_model_map_size foretells. With cam, a pass with class activation maps
+ * (vggcl_forward_cam) where the model has a head. */
+static void run_once(vggcl_ctx *ctx, vggcl_model *m, int n, int least, int sz, int cam)
 {
     const int h = sz < 0 ? least : (least > 2 ? least - 2 : 1) + (sz & 15);
     const int w = sz < 0 ? least : (least > 2 ? least - 2 : 1) + (sz >> 4);
     int mh, mw;
     vggcl_model_map_size(m, h, w, &mh, &mw);
     if (vggcl_model_flops(m, n, h, w) >= 2e7 || (double)n * 3 * h * w > (1 << 22)) return;
+    const int classes = vggcl_model_classes(m); /* (0: loaded features_only, logits then NULL) */
     float *in = calloc((size_t)n * 3 * h * w, sizeof(float));
-    float *logits = malloc(sizeof(float) * (size_t)n * vggcl_model_classes(m));
+    float *logits = classes ? malloc(sizeof(float) * (size_t)n * classes) : NULL;
     float *feat = malloc(sizeof(float) * (size_t)n * vggcl_model_features(m));
-    if (in && logits && feat) {
-        const vggcl_status st = vggcl_forward(ctx, m, in, n, h, w, logits, feat);
+    float *cams = cam && classes && mh > 0 ? malloc(sizeof(float) * (size_t)n * mh * mw) : NULL;
+    int chosen[2];
+    if (in && (logits || !classes) && feat) {
+        const vggcl_status st = cams ? vggcl_forward_cam(ctx, m, in, n, h, w, logits, feat, NULL, cams, chosen)
+                                     : vggcl_forward(ctx, m, in, n, h, w, logits, feat);
+        if (cams && st == VGGCL_OK)
+            for (int i = 0; i < n; i++)
+                if (chosen[i] < 0 || chosen[i] >= classes) abort(); /* (its top class: one of the model's) */
         if (getenv("FUZZ_VERBOSE"))
             fprintf(stderr, "pass %dx%d (map %dx%d): %s\n", h, w, mh, mw, st == VGGCL_OK ? "ran" : vggcl_message(ctx));
         if (sz >= 0 && (mh > 0 ? st != VGGCL_OK : st != VGGCL_ERR_SHAPE)) {
@@ -135,7 +143,7 @@ static void run_once(vggcl_ctx *ctx, vggcl_model *m, int n, int least, int sz)
             abort(); /* vggcl_model_map_size and the pass disagree */
         }
     }
-    free(in), free(logits), free(feat);
+    free(in), free(logits), free(feat), free(cams);
 }
 
 /* The trunk at path written with a new GAP head (vggcl_save_with_head checks its metadata: vggcl__meta_check),
@@ -148,7 +156,8 @@ static void save_head(vggcl_ctx *ctx, const char *path, const vggcl_model *m, co
     int n_meta = 0;
     for (const cJSON *it = meta ? meta->child : NULL; ours && it && n_meta < MAX_META; it = it->next)
         if (it->string && cJSON_IsString(it)) pairs[2 * n_meta] = it->string, pairs[2 * n_meta++ + 1] = it->valuestring;
-    const int classes = vggcl_model_classes(m), d = vggcl_model_features(m);
+    /* (a head for a features_only trunk too: 2 classes) */
+    const int classes = vggcl_model_classes(m) > 0 ? vggcl_model_classes(m) : 2, d = vggcl_model_features(m);
     char out[64];
     const char *scratch = fuzz_file(NULL, 0, ".out.safetensors");
     float *w = calloc((size_t)classes * d, sizeof(float)), *b = calloc((size_t)classes, sizeof(float));
@@ -184,6 +193,7 @@ static void run_model(const char *file, uint8_t opt, int sz, const cJSON *meta)
     static const int pool5s[4] = { VGGCL_POOL5_DROP, VGGCL_POOL5_KEEP, VGGCL_POOL5_KEEP, VGGCL_POOL5_AUTO };
     o.pool5 = pool5s[opt & 3]; /* (the corpus's bytes as before the values changed) */
     o.head = heads[(opt >> 2) & 3];
+    o.features_only = opt >> 6 & 1; /* (bit 7: the pass as vggcl_forward_cam) */
     vggcl_ctx *ctx = vggcl_ctx_new();
     vggcl_model *m = NULL;
     const int loaded =
@@ -197,7 +207,7 @@ static void run_model(const char *file, uint8_t opt, int sz, const cJSON *meta)
         const int least = vggcl_model_min_input(m), n = 1 + ((opt >> 4) & 1);
         if (least <= VGGCL_MAX_SIDE) {
             check_sizes(m, least);
-            run_once(ctx, m, n, least, sz);
+            run_once(ctx, m, n, least, sz, opt >> 7 & 1);
         }
         save_head(ctx, path, m, &o, meta, opt >> 5 & 1);
         vggcl_model_free(m);

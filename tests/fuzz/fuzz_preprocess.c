@@ -5,7 +5,11 @@
  * of the image vggcl__resize_reads says it reads and with the AVX2 horizontal
  * pass where the CPU has it, must equal the same window cut from the full
  * resize by the plain horizontal pass (the vertical pass's AVX2 copy, picked
- * at load time, runs on both sides); a difference aborts. */
+ * at load time, runs on both sides); a difference aborts. The preset (resize, crop, resize_w and, from
+ * the input's last 7 bytes where it has 20 or more, mean, std and draft, some of them refused) then runs
+ * on the whole image and on the part of it vggcl__preset_reads says it reads, copied out on its own
+ * (what a decoder that decodes part of an image hands it): both must give the same verdict and floats. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,6 +19,16 @@
 static int pick(const uint8_t *d, int i, int mod)
 {
     return (d[i] | d[i + 1] << 8) % mod;
+}
+
+/* A mean or std from a byte: 0 and a few others refused or at a float's edges, else ~2^-12 to 2^3. */
+static float norm_value(uint8_t b, int is_std)
+{
+    if (b == 0) return is_std ? 0.0f : -1e30f;
+    if (b == 1) return 1e-45f; /* (passes "above 0", then every value past a float's range) */
+    if (b == 2) return NAN;
+    if (b == 3) return -1.0f;
+    return ldexpf(1.0f + (float)(b % 16) / 16.0f, b / 16 - 12) * (!is_std && b & 1 ? -1.0f : 1.0f);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -54,9 +68,29 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     p.resize = pick(data, 4, 128); /* small, so that long strips stay quick */
     p.crop = pick(data, 6, 128);
     p.resize_w = data[12] & 1 ? pick(data, 10, 128) : 0; /* both sides (0 with a resize of 0: refused) */
-    float *t = NULL;
-    int th, tw;
-    if (ctx && vggcl_image_preprocess(ctx, img, h, w, &p, &t, &th, &tw) == VGGCL_OK) free(t);
+    if (size >= 20) {
+        const uint8_t *tail = data + size - 7;
+        for (int c = 0; c < 3; c++) p.mean[c] = norm_value(tail[c], 0), p.std[c] = norm_value(tail[3 + c], 1);
+        p.draft = tail[6] % 3; /* (2: refused) */
+    }
+    float *t = NULL, *t2 = NULL;
+    int th = 0, tw = 0, th2 = 0, tw2 = 0;
+    const vggcl_status st = ctx ? vggcl_image_preprocess(ctx, img, h, w, &p, &t, &th, &tw) : VGGCL_ERR_NOMEM;
+    /* the part the preset reads, on its own, must give the same */
+    int py0, py1, px0, px1;
+    vggcl__preset_reads(h, w, &p, &py0, &py1, &px0, &px1);
+    if (py0 < 0 || py1 > h || py0 >= py1 || px0 < 0 || px1 > w || px0 >= px1) abort();
+    unsigned char *sub = malloc((size_t)(py1 - py0) * (px1 - px0) * 3);
+    if (ctx && sub) {
+        for (int y = py0; y < py1; y++)
+            memcpy(sub + (size_t)(y - py0) * (px1 - px0) * 3, img + ((size_t)y * w + px0) * 3, (size_t)(px1 - px0) * 3);
+        const vggcl__rgb_part in = { sub, (size_t)(px1 - px0) * 3, h, w, py0, px0, py1 - py0, px1 - px0 };
+        const vggcl_status st2 = vggcl__preprocess_part(ctx, &in, &p, &t2, &th2, &tw2);
+        if ((st == VGGCL_OK) != (st2 == VGGCL_OK) ||
+            (st == VGGCL_OK && (th != th2 || tw != tw2 || memcmp(t, t2, sizeof(float) * 3 * (size_t)th * tw))))
+            abort();
+    }
+    free(sub), free(t), free(t2);
     vggcl_ctx_free(ctx);
 done:
     free(img), free(full), free(win);

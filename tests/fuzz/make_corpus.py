@@ -130,6 +130,15 @@ def model_seeds():
             ("save-meta-bad-resize", b"\x06", {"vggcl.resize": "-1", "vggcl.trained": "x"}),
             ("save-meta-bad-std-ours", b"\x26", {"vggcl.std": "0,1,1"})):
         out("model", name, opts + header(head1, meta))
+    # what no seed (named or found/) held: the head option "fc" (bits 2-3 = 3) with an fc.* head, a network
+    # under nn.DataParallel's "module." prefix, "vggcl.input_size", a two-size resize, and (bit 6,
+    # features_only; bit 7, the pass with class activation maps) the options the harness added
+    out("model", "head-fc", b"\x0c" + header(make_state_dict(parse_cfg("3,M,4"), False, 2, 7, head="fc")))
+    out("model", "module-prefix", b"\x00" + header({"module." + k: v for k, v in plain.items()}))
+    out("model", "meta-input-size", b"\x06" + header(head1, {"vggcl.input_size": "8,12", "vggcl.pool_ceil": "1"}))
+    out("model", "meta-resize-hw", b"\x06" + header(head1, {"vggcl.resize": "40,52", "vggcl.crop": "32"}))
+    out("model", "features-only", b"\x40" + header(make_state_dict(parse_cfg("4,M,6,M"), True, 3, 8)))
+    out("model", "cam", b"\x90" + header(plain))
 
 
 def png(img, **kw):
