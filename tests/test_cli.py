@@ -1869,6 +1869,15 @@ class Cli(unittest.TestCase):
                            preexec_fn=address_space, env=env)
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(np.load(out).shape, (fit, 3))
+        # a batch past the device's own limits, of which the host's memory allows fewer: the batch said is the
+        # host's, and said to be (it was a number the device's limits before it did not explain)
+        r = subprocess.run([VGGCL, "bench", "--weights", self.d / "wide.safetensors", "--device", cpu, "--size", "256",
+                            "--batch", "4096", "--iters", "1"], capture_output=True, text=True, timeout=300,
+                           preexec_fn=address_space, env=env)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("vggcl: device out of memory: batch 4096 at 256x256 needs ", r.stderr)
+        self.assertRegex(r.stderr, r"the largest batch that fits at this size is \d+ \(the host's [0-9.]+ MiB "
+                         r"available, within the cgroup and ulimit -v, limits it\)\n")
 
     @unittest.skipIf("ASAN_OPTIONS" in os.environ, "ASan reserves its shadow memory past any ulimit -v")
     def test_own_size_too_large_skipped(self):

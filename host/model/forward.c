@@ -393,8 +393,9 @@ static vggcl_status check_memory(vggcl_ctx *ctx, const vggcl_model *m, int n, in
     const pass_shape p = device_shape(ctx, m, h, w, own, slot);
     if (device_fits(&p, n)) return VGGCL_OK;
     const workspace ws = workspace_for(ctx, m, n, h, w);
-    char fit[96], buf[160];
-    say_fit(fitting_up_to(&p, n - 1, device_fits), fit, sizeof fit);
+    char fit[160], buf[160];
+    const int fits = fitting_up_to(&p, n - 1, device_fits);
+    say_fit(fits, fit, sizeof fit);
     const double need = (weight_bytes(m) + ws_total(&ws)) / 1048576.0, largest = ws_largest(&ws) / 1048576.0;
     const char *what = ws_largest_what(m, &ws, buf, sizeof buf);
     const pass_shape device_alone = { ctx, m, h, w, 0, 0, slot };
@@ -406,6 +407,12 @@ static vggcl_status check_memory(vggcl_ctx *ctx, const vggcl_model *m, int n, in
                            "reserve for the driver's compiler and threads); %s",
                            n, h, w, need, ctx->device_name, largest, what, host_added(&p, &ws, n) / 1048576.0,
                            own ? " (with the input, features and logits to be made)" : "", p.avail / 1048576.0, fit);
+    if (p.avail > 0 && fits < fitting_up_to(&device_alone, n - 1, device_fits)) { /* (the host's limits that batch:
+                                                                                   * said, as a number unexplained) */
+        const size_t at = strlen(fit);
+        snprintf(fit + at, sizeof fit - at, " (the host's %.1f MiB available, within the cgroup and ulimit -v, "
+                 "limits it)", p.avail / 1048576.0);
+    }
     return vggcl__fail(ctx, VGGCL_ERR_DEVICE_MEMORY,
                        "device out of memory: batch %d at %dx%d needs %.1f MiB on %s (largest buffer %.1f MiB: %s), "
                        "but the device allows %.1f MiB per buffer and %.1f MiB in all; %s",
