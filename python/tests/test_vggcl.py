@@ -1245,6 +1245,7 @@ m = vggcl.Model({str(tmp_path / "w255.safetensors")!r}, device="ref")
 importlib.reload(vggcl)
 gc.collect()
 print(m.preset["mean"])  # (its mean on the 0..255 scale: the library notes it)
+assert m in vggcl._models  # (its lock renewed in a forked child: the reload had made a new set without it)
 """
     r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr

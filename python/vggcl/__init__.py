@@ -717,7 +717,9 @@ def _locked(method):
     return call
 
 
-_models = weakref.WeakSet()  # every Model made: their locks renewed in a forked child
+# every Model made: their locks renewed in a forked child (across importlib.reload too, which runs this module again
+# in the same globals: the models made before it were in a set it replaced)
+_models = globals().get("_models", weakref.WeakSet())
 
 
 def _after_fork():
@@ -730,8 +732,9 @@ def _after_fork():
             m._calls, m._close_later = 0, False
 
 
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork)
+if hasattr(os, "register_at_fork") and not globals().get("_fork_hooked"):  # (once: a reload added another)
+    os.register_at_fork(after_in_child=lambda: _after_fork())  # (the module's _after_fork of the day, reloaded)
+    _fork_hooked = True
 
 
 class Model:
