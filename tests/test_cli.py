@@ -121,10 +121,13 @@ class Cli(unittest.TestCase):
                            (["classify", "--topk", "3"], "classify has --top"),
                            (["classify", "--top-k", "3"], "classify has --top"),
                            (["bench", "--batch-size", "3"], "bench has --batch"),
+                           (["train-head", "--batch-size", "3"], "train-head has --minibatch and --batch"),
                            (["classify", "--input", "a.png"], "classify takes its images as arguments after the "
                             "options: vggcl classify [OPTIONS] IMAGE|DIR..."),
                            (["preprocess", "--image", "a.png"], "preprocess takes its images as arguments after "
-                            "the options: vggcl preprocess [OPTIONS] IMAGE|DIR...")):
+                            "the options: vggcl preprocess [OPTIONS] IMAGE|DIR..."),
+                           (["classify", "--data", "d"], "classify takes its images as arguments after the "
+                            "options: vggcl classify [OPTIONS] IMAGE|DIR...")):
             self.fails(args, 2, f"{args[0]}: unknown option '{args[1]}' ({said})\n")
         self.fails(["eval", "--input", "d"], 2, "eval: unknown option '--input' (eval has --data)\n")
         self.fails(["tune", "--output", "t"], 2, "tune: unknown option '--output'\n")  # (tune writes no file)
@@ -2349,8 +2352,8 @@ class Cli(unittest.TestCase):
         # a binary file given as the list (NULs in a row: an image, the weights) was read as thousands of paths
         too_long = "more than 65536 bytes from byte {} on without an entry's end: not a list of paths (one per line, " \
                    "or NUL-terminated)"
-        empty = "an empty entry (a NUL byte after another) at byte {}: not a list of paths (a binary file? " \
-                "NUL-terminated paths, as find -print0 writes them)"
+        empty = "an empty entry (a NUL byte after another) at byte {}: not a list of paths (a binary file, an image? " \
+                "images are given as arguments; NUL-terminated paths, as find -print0 writes them)"
         weights = self.weights.read_bytes()
         for text, said in ((b"x.png\n" + b"b" * 70000, too_long.format(6)),
                            (b"b" * 100000 + b"\nx.png\n", too_long.format(0)),

@@ -311,8 +311,8 @@ static int read_list(const char *cmd, const char *from, char **text, size_t *len
     if (empty < got) {
         free(buf);
         return cli_error(CLI_FAIL, "%s: --files-from %s: an empty entry (a NUL byte after another) at byte %zu: not a "
-                                   "list of paths (a binary file? NUL-terminated paths, as find -print0 writes them)",
-                         cmd, name, empty);
+                                   "list of paths (a binary file, an image? images are given as arguments; "
+                                   "NUL-terminated paths, as find -print0 writes them)", cmd, name, empty);
     }
     if (too_long) {
         free(buf);

@@ -186,11 +186,12 @@ static const char *const kin[][6] = {
     { "images", "data", "input", NULL },
     { "weights", "model", "checkpoint", "ckpt", NULL }, /* (other tools' names for what they are) */
     { "top", "topk", "top-k", "k", NULL },
-    { "batch", "batch-size", "bs", NULL },
+    { "batch", "minibatch", "batch-size", "bs", NULL },
 };
 
-/* Names a command of positional images may be given for them (classify --input x.jpg). */
-static const char *const images_as[] = { "input", "image", "images", "files", "file", NULL };
+/* Names a command of positional images may be given for them (classify --input x.jpg; not --file or --files:
+ * --files-from's abbreviations, never unknown). */
+static const char *const images_as[] = { "input", "image", "images", "data", NULL };
 
 /* This command's options of the group the option name (len bytes) is in, as "--a and --b" (none: empty). */
 static void kin_of(const cli_command *c, int n, const char *name, size_t len, char *out, size_t cap)

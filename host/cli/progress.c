@@ -42,7 +42,10 @@ void cli_progress_show(cli_progress *p, int done_steps, int n_steps, int done, i
         if (done_steps == n_steps) atomic_store(&bar_open, 0);
         return;
     }
-    if (now - p->last < p->every_ms) return;
+    /* the run's end, where a line was said before it: said whatever the time since that line (its "done in"
+     * was left out past the last tick); a run shorter than S still says nothing */
+    const int last = done_steps >= n_steps && !p->handed && p->last - p->start >= p->every_ms;
+    if (now - p->last < p->every_ms && !last) return;
     p->last = now;
     char who[48] = "";
     if (p->handed) { /* (images in the batches handed out so far: begun, not all done) */
