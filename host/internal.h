@@ -219,9 +219,12 @@ struct stat;
 FILE *vggcl__open_input(const char *path, int flags, struct stat *sb, int *err);
 /* The errno of a read that failed on f (a failing disk, a network file system gone): its descriptor read again where
  * it stands (a stream's bytes read so far end there; libtiff's read at its place), which fails again as the system
- * does; EIO where only the stream's error flag says so; 0 where the file read (a truncated file: its end). Said as
- * a read error, not as a corrupt file, which is what the decoders make of the short read. */
+ * does; -1 where only the stream's error flag says so (the read again read: an interrupted read, a passing fault);
+ * 0 where the file read (a truncated file: its end). Said as a read error (vggcl__read_error_text), not as a
+ * corrupt file, which is what the decoders make of the short read. */
 int vggcl__read_error(FILE *f);
+/* vggcl__read_error's nonzero answer in words, in buf. */
+const char *vggcl__read_error_text(int err, char *buf, size_t len);
 /* Whether a file's first n bytes are a .npy file's (a weights file given an array's name says so). */
 int vggcl__is_npy(const unsigned char *b, size_t n);
 /* path as a message names a file it cannot open: '' (an empty path) for "" (it began the message with ": "). */

@@ -7,7 +7,8 @@
  * descriptor whose path holds VGGCL_FAIL_READ, once VGGCL_FAIL_READ_AFTER bytes (0 unset) were read from it, is
  * swapped for /proc/self/mem at 0, whose reads fail with EIO; checked as fread, getc or read is called (stdio
  * reads the descriptor through glibc's own read, past the shim: a stream's buffered bytes are still read); its
- * fstat still says the file's. */
+ * fstat still says the file's. With VGGCL_FAIL_READ_ONCE set the fault passes: a pread of the descriptor (vggcl's
+ * read again, to learn the error) finds the file there again. */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <errno.h>
@@ -114,7 +115,7 @@ FILE *fdopen(int fd, const char *mode)
 }
 
 static struct {
-    int fd;
+    int fd, orig; /* (orig: a copy of the file's descriptor, put back where the fault passes) */
     struct stat st, mem; /* (the file's; /proc/self/mem's, to know the descriptor still is it) */
 } failed[16];
 static int n_failed;
@@ -127,17 +128,24 @@ static int holds(int fd, const char *pattern)
     return n > 0 && (path[n] = '\0', strstr(path, pattern));
 }
 
+static int kept_copy(int fd)
+{
+    for (int i = 0; i < n_failed; i++)
+        if (failed[i].orig == fd) return 1;
+    return 0;
+}
+
 static void failing_disk(int fd)
 {
     const char *pattern = getenv("VGGCL_FAIL_READ"), *after = getenv("VGGCL_FAIL_READ_AFTER");
     if (!pattern || !*pattern || fd < 0) return;
     const int e = errno;
-    if (holds(fd, pattern) && lseek(fd, 0, SEEK_CUR) >= (after ? atoll(after) : 0)) {
+    if (!kept_copy(fd) && holds(fd, pattern) && lseek(fd, 0, SEEK_CUR) >= (after ? atoll(after) : 0)) {
         const int mem = open("/proc/self/mem", O_RDONLY | O_CLOEXEC);
         for (int d = 0; mem >= 0 && d < 256 && n_failed < 16; d++) /* (the file's every descriptor: a dup's too) */
-            if (d != mem && holds(d, pattern) && fstat(d, &failed[n_failed].st) == 0 &&
+            if (d != mem && !kept_copy(d) && holds(d, pattern) && fstat(d, &failed[n_failed].st) == 0 &&
                 fstat(mem, &failed[n_failed].mem) == 0)
-                failed[n_failed++].fd = d, dup2(mem, d);
+                failed[n_failed].orig = dup(d), failed[n_failed++].fd = d, dup2(mem, d);
         if (mem >= 0) close(mem);
     }
     errno = e;
@@ -176,4 +184,16 @@ ssize_t read(int fd, void *buf, size_t n)
     failing_disk(fd);
     if (!real) real = (ssize_t(*)(int, void *, size_t))dlsym(RTLD_NEXT, "read");
     return real(fd, buf, n);
+}
+
+ssize_t pread(int fd, void *buf, size_t n, off_t at)
+{
+    static ssize_t (*real)(int, void *, size_t, off_t);
+    struct stat sb;
+    for (int i = n_failed - 1; getenv("VGGCL_FAIL_READ_ONCE") && i >= 0; i--) /* (fstatat: not the fstat above) */
+        if (failed[i].fd == fd && failed[i].orig >= 0 && fstatat(fd, "", &sb, AT_EMPTY_PATH) == 0 &&
+            sb.st_dev == failed[i].mem.st_dev && sb.st_ino == failed[i].mem.st_ino)
+            dup2(failed[i].orig, fd); /* (the fault passed: the file there again) */
+    if (!real) real = (ssize_t(*)(int, void *, size_t, off_t))dlsym(RTLD_NEXT, "pread");
+    return real(fd, buf, n, at);
 }

@@ -186,6 +186,17 @@ class Alloc(unittest.TestCase):
             self.assertEqual(r.returncode, 1, r.stderr)
             self.assertIn(f"vggcl: {weights}: {said}\n", r.stderr)
             self.assertEqual(r.stdout, "")
+        # a fault that passes (an interrupted read; the file reads again when vggcl reads it again to learn why):
+        # said as such, not as the disk's Input/output error
+        passing = "a read failed, and reads now (interrupted, or a passing fault): try again"
+        for name, after, said in (("x.png", 1, f"{self.d / 'x.png'}: cannot read image: {passing} (skipped)"),
+                                  ("w.safetensors", 0, f"{weights}: cannot read the header: {passing}")):
+            r = subprocess.run([VGGCL, "classify", "--weights", weights, "--device", "ref", "--crop", "16",
+                                self.d / "x.png"], capture_output=True, text=True, timeout=300,
+                               env=dict(env, VGGCL_FAIL_READ=name, VGGCL_FAIL_READ_AFTER=str(after),
+                                        VGGCL_FAIL_READ_ONCE="1"))
+            self.assertEqual(r.returncode, 1, r.stderr)
+            self.assertIn(f"vggcl: {said}\n", r.stderr)
 
 
 if __name__ == "__main__":

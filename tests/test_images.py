@@ -1094,9 +1094,13 @@ class Images(unittest.TestCase):
         zero[zero.index(b"\xff\xc0") + 9] = 0
         (self.d / "no_components.jpg").write_bytes(bytes(zero))
         (self.d / "empty.jpg").write_bytes(b"")
+        Image.fromarray((np.random.default_rng(5).random((96, 96, 3)) * 255).astype(np.uint8)).save(self.d / "t.tif")
+        (self.d / "trunc.tif").write_bytes((self.d / "t.tif").read_bytes()[:20000])  # (read, not mapped: libtiff's
+        (self.d / "t.tif").unlink()                                                  # "Read error at scanline")
         out = self.d / "out" / "t.npy"
         out.parent.mkdir()
         for name, needle in (("trunc.png", "corrupt PNG: the file is truncated"), ("trunc.jpg", "corrupt JPEG"),
+                             ("trunc.tif", "corrupt TIFF: the file is truncated (libtiff: Read error"),
                              ("trunc_scan.jpg", "truncated"),
                              ("trunc_bottom.jpg", "truncated"), ("no_eoi.jpg", "truncated"),
                              ("text.png", "not a JPEG, PNG, WebP, BMP, TIFF or PNM image"),

@@ -496,7 +496,8 @@ vggcl_status vggcl__image_load_part(vggcl_ctx *ctx, const char *path, const vggc
     }
     char eb[128];
     if (unread)
-        st = vggcl__fail_os(ctx, unread, "%s: cannot read image: %s", path, vggcl__strerror(unread, eb, sizeof eb));
+        st = vggcl__fail_os(ctx, unread > 0 ? unread : 0, "%s: cannot read image: %s", path,
+                            vggcl__read_error_text(unread, eb, sizeof eb));
     else if (k == n && empty) /* (a copy that failed, a download not yet begun: said as what it is) */
         st = vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: an empty file (0 bytes), not an image", path);
     else if (k == n)

@@ -304,6 +304,9 @@ vggcl_status vggcl__load_tiff(vggcl_ctx *ctx, const char *path, FILE *f, const v
         st = vggcl__fail(ctx, VGGCL_ERR_NOMEM, "%s: out of host memory for a tile of %u x %u pixels", path, tw, th);
     else if (!got && strstr(e.msg, "Out of memory"))
         st = vggcl__fail(ctx, VGGCL_ERR_NOMEM, "%s: out of host memory reading the TIFF (libtiff: %s)", path, e.msg);
+    else if (!got && !strncmp(e.msg, "Read error", 10)) /* (a short read: "Read error at scanline 4294967295; got
+                                                            * 3732 bytes, expected 8064"; a system's: image_decode.c) */
+        st = vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: corrupt TIFF: the file is truncated (libtiff: %s)", path, e.msg);
     else if (!got)
         st = vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: corrupt TIFF: %s", path, e.msg[0] ? e.msg : "its pixels cannot be read");
     TIFFClose(tif);

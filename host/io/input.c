@@ -39,5 +39,11 @@ int vggcl__read_error(FILE *f)
     const off_t at = lseek(fd, 0, SEEK_CUR);
     while (at >= 0 && pread(fd, &byte, 1, at) < 0)
         if (errno != EINTR) return errno;
-    return ferror(f) ? EIO : 0;
+    return ferror(f) ? -1 : 0;
+}
+
+const char *vggcl__read_error_text(int err, char *buf, size_t len)
+{
+    return err > 0 ? vggcl__strerror(err, buf, len)
+                   : "a read failed, and reads now (interrupted, or a passing fault): try again";
 }

@@ -105,7 +105,8 @@ static vggcl_status header_unread(vggcl_ctx *ctx, const char *path, FILE *fp)
     char eb[128];
     const int e = vggcl__read_error(fp);
     fclose(fp);
-    return e ? vggcl__fail_os(ctx, e, "%s: cannot read the header: %s", path, vggcl__strerror(e, eb, sizeof eb))
+    return e ? vggcl__fail_os(ctx, e > 0 ? e : 0, "%s: cannot read the header: %s", path,
+                              vggcl__read_error_text(e, eb, sizeof eb))
              : vggcl__fail(ctx, VGGCL_ERR_IO, "%s: cannot read the header: the file is shorter than when it was "
                            "opened", path);
 }
