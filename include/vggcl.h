@@ -542,9 +542,8 @@ VGGCL_API void vggcl_cam_draw(const float *norm, const unsigned char *rgb, int h
  * validation samples the lowest training objective (the loss plus l2 / 2
  * times the squared weights of the standardized features, what SGD
  * minimizes: the loss alone kept an early, hardly regularized epoch); its
- * weights, with the
- * standardization folded in so they apply to raw features, go to w (classes,
- * d) and b (classes). log (may be NULL) gets one entry per epoch (a diverged
+ * weights, with the standardization folded in so they apply to raw features,
+ * go to w (classes, d) and b (classes). log (may be NULL) gets one entry per epoch (a diverged
  * epoch's losses inf or NaN, its accuracies NaN); an epoch whose losses or
  * weights (as floats) are not finite is never kept. Features that are not finite, and a
  * head that diverges from its first epoch on (lr too large), are

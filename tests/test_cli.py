@@ -1377,7 +1377,7 @@ class Cli(unittest.TestCase):
         self.fails(self.run_args(weights=self.d / "junk.safetensors"), 1, "junk.safetensors", "header length")
         # an image given for the weights (a slip of the arguments): said as one, each format vggcl reads (it was a
         # header length of 19 digits)
-        # (a BMP under 1526 bytes has a header length within the limit: said as a file cut short)
+        # (a BMP under 1600 bytes has a header length within the limit: said as a file cut short)
         pixels = (np.random.default_rng(3).random((40, 40, 3)) * 255).astype(np.uint8)
         for ext, kind in (("jpg", "a JPEG"), ("png", "a PNG"), ("webp", "a WebP"), ("bmp", "a BMP"), ("tif", "a TIFF"),
                           ("ppm", "a PNM")):

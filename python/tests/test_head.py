@@ -266,7 +266,7 @@ def test_training_ended_early(trained, monkeypatch):
         where.append(frame.f_code.co_name)
         raise KeyboardInterrupt
     before = signal.signal(signal.SIGINT, handler)
-    ctrl_c = threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGINT))
+    ctrl_c = threading.Timer(1.0, os.kill, (os.getpid(), signal.SIGINT))
     ctrl_c.start()
     try:
         with pytest.raises(KeyboardInterrupt):
@@ -286,7 +286,10 @@ def test_refusals_named(trained, tmp_path):
             ({"features": x[0]}, "shape", "features of float32 and shape (16,); expected (N, D)"),
             ({"features": x.astype(np.int32)}, "arg", "features of int32"),
             ({"labels": y + 0.5}, "arg", "the labels of features are float32 of shape (8,); expected (8,) class"),
-            ({"labels": np.where(y == 0, -1, y)}, "arg", "label 0 of features is -1; expected a class index from 0"),
+            ({"labels": np.where(y == 0, -1, y)}, "arg", "label 0 of features is -1; expected a class index from 0 "
+             "to 2147483647"),
+            ({"labels": np.where(y == 0, 2 ** 40, y)}, "arg", "label 0 of features is 1099511627776; expected a class "
+             "index from 0 to 2147483647"),
             ({"classes": 2}, "arg", "has label 2; expected 0 to 1"),
             ({"classes": 1}, "arg", "classes is 1; expected 2 to"),
             ({"labels": np.zeros_like(y)}, "arg", "the labels are all 0: a head tells 2 classes or more"),

@@ -173,7 +173,8 @@ def train_head(features: Any, labels: Any, classes: Optional[int] = None,
     float32); classes:
     their count (None: the largest label, of both sets, plus one, at least 2, classes without a training sample
     said as a warning); val: (features, labels) to pick
-    the epoch kept by (None: the training objective picks it, the loss plus l2 / 2 times the squared weights).
+    the epoch kept by (None: the training objective picks it, the loss plus l2 / 2 times the squared weights of the
+    standardized features).
     Minibatch SGD with momentum
     and L2 on the features standardized (in double precision; of any scale alike, a feature constant to a
     millionth of its mean left out), each epoch shuffled from the last by seed, so a

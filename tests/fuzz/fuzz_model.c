@@ -193,7 +193,7 @@ static void run_model(const char *file, uint8_t opt, int sz, const cJSON *meta)
     static const int pool5s[4] = { VGGCL_POOL5_DROP, VGGCL_POOL5_KEEP, VGGCL_POOL5_KEEP, VGGCL_POOL5_AUTO };
     o.pool5 = pool5s[opt & 3]; /* (the corpus's bytes as before the values changed) */
     o.head = heads[(opt >> 2) & 3];
-    o.features_only = opt >> 6 & 1; /* (bit 7: the pass as vggcl_forward_cam) */
+    o.features_only = opt >> 6 & 1; /* (bit 6; bit 7: the pass as vggcl_forward_cam, run_once) */
     vggcl_ctx *ctx = vggcl_ctx_new();
     vggcl_model *m = NULL;
     const int loaded =
