@@ -127,8 +127,16 @@ static void run_once(vggcl_ctx *ctx, vggcl_model *m, int n, int least, int sz, i
     float *in = calloc((size_t)n * 3 * h * w, sizeof(float));
     float *logits = classes ? malloc(sizeof(float) * (size_t)n * classes) : NULL;
     float *feat = malloc(sizeof(float) * (size_t)n * vggcl_model_features(m));
-    float *cams = cam && classes && mh > 0 ? malloc(sizeof(float) * (size_t)n * mh * mw) : NULL;
+    /* (a head of dense layers, after GAP or a 7x7 pool, has no maps: vggcl_check_cam refuses it, and so must the
+     * pass with maps, before it writes any, here into a buffer of one float that ASan guards) */
+    const int cam_ok = cam && classes && vggcl_check_cam(ctx, m) == VGGCL_OK;
+    float *cams = cam_ok && mh > 0 ? malloc(sizeof(float) * (size_t)n * mh * mw) : NULL;
     int chosen[2];
+    if (cam && classes && !cam_ok && in && logits && feat) {
+        float *one = malloc(sizeof(float));
+        if (one && vggcl_forward_cam(ctx, m, in, n, h, w, logits, feat, NULL, one, chosen) != VGGCL_ERR_ARG) abort();
+        free(one);
+    }
     if (in && (logits || !classes) && feat) {
         const vggcl_status st = cams ? vggcl_forward_cam(ctx, m, in, n, h, w, logits, feat, NULL, cams, chosen)
                                      : vggcl_forward(ctx, m, in, n, h, w, logits, feat);

@@ -100,6 +100,9 @@ def model_seeds():
     sd["classifier.3.weight"] = rng.normal(0, 0.1, (8, 8)).astype(np.float32)
     sd["classifier.3.bias"] = np.zeros(8, np.float32)
     out("model", "vgg-original-head", b"\x00" + header(sd))
+    # (maps asked of a head of dense layers, at a size byte's size: refused, as vggcl_check_cam says; the harness
+    # took the refusal for a disagreement with vggcl_model_map_size and stopped)
+    out("model", "cam-chain-head", b"\x80\x22" + header(sd))
     sd = make_state_dict(parse_cfg("4,M,6"), True, 3, 6)
     del sd["features.1.running_var"]
     out("model", "bn-missing-var", b"\x00" + header(sd))
