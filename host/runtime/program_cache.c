@@ -227,20 +227,22 @@ cl_program vggcl__cache_load(vggcl_ctx *ctx, const char *src, const char *option
     int unreadable; /* (an entry that cannot be read is compiled anew) */
     FILE *f = vggcl__cache_open(ctx, path, &unreadable);
     char dir[VGGCL__CACHE_DIR_MAX + 1], eb[128], what[64];
-    struct stat sb;
     /* (there, but refused: a link, a folder, a FIFO, another user's, writable by others, unreadable; compiled
      * "not in the cache yet", unsaid; the entry is replaced by the program built now, but a folder) */
-    if (!f && ctx->log && !ctx->told_foreign_entry && vggcl__cache_ready(ctx, dir) && lstat(path, &sb) == 0) {
+    if (!f && ctx->log && !ctx->told_foreign_entry && vggcl__cache_ready(ctx, dir)) {
         char msg[VGGCL__CACHE_PATH_MAX + 256];
-        ctx->told_foreign_entry = 1;
+        vggcl__cache_file_refused(path, what, sizeof what); /* (one lstat; "gone": not in the cache yet) */
         if (unreadable)
             snprintf(msg, sizeof msg, "the cached program %s cannot be read (%s): passed over, built from source "
                      "again and replaced", path, vggcl__strerror(unreadable, eb, sizeof eb));
-        else if (vggcl__cache_file_refused(path, what, sizeof what) >= 0)
+        else
             snprintf(msg, sizeof msg, "the cached program %s is not a regular file of this user that only the user "
                      "can write to (%s): passed over, built from source again%s", path, what,
-                     S_ISDIR(sb.st_mode) ? " (a folder is not replaced: move it away)" : " and replaced");
-        ctx->log(ctx->log_user, msg);
+                     strcmp(what, "a folder") ? " and replaced" : " (a folder is not replaced: move it away)");
+        if (unreadable || strcmp(what, "gone")) {
+            ctx->told_foreign_entry = 1;
+            ctx->log(ctx->log_user, msg);
+        }
     }
     if (!f) return NULL;
     unsigned char *bin = NULL;
