@@ -124,6 +124,14 @@ static int output_regular(const char *path, char *target, size_t len)
            S_ISREG(sb.st_mode);
 }
 
+/* Temporary names: BASE.tmp.XXXXXX beside the target, BASE an output's (.vggcl) or a cache's (.vggcl-cache); each
+ * kind's sweep finds its own by their prefix (OUTPUT_TEMP, CACHE_TEMP). */
+#define TEMP_MARK ".tmp."
+#define OUTPUT_BASE ".vggcl"
+#define CACHE_BASE ".vggcl-cache"
+#define OUTPUT_TEMP OUTPUT_BASE TEMP_MARK
+#define CACHE_TEMP CACHE_BASE TEMP_MARK
+
 /* A name beside target for a temporary file, target.tmp.XXXXXX (attempt: a different one each time). */
 static int temp_name(const char *target, char *tmp, size_t len, int attempt)
 {
@@ -138,7 +146,7 @@ static int temp_name(const char *target, char *tmp, size_t len, int attempt)
         suffix[i] = digits[(x >> 33) % 36];
     }
     suffix[6] = '\0';
-    if (snprintf(tmp, len, "%s.tmp.%s", target, suffix) < (int)len) return 1;
+    if (snprintf(tmp, len, "%s" TEMP_MARK "%s", target, suffix) < (int)len) return 1;
     errno = ENAMETOOLONG;
     return 0;
 }
@@ -150,31 +158,47 @@ static void folder_of(const char *target, char *dir, size_t len)
     snprintf(dir, len, "%.*s", slash ? (int)(slash == target ? 1 : slash - target) : 1, slash ? target : ".");
 }
 
-/* A cache's temporary files have a prefix of their own (CACHE_TEMP), which a cache write sweeps (sweep_stale):
- * an output's, written beside them where the cache folder is an output folder too, are never swept. */
-#define CACHE_TEMP ".vggcl-cache.tmp."
-
 /* What a temporary name beside target starts with: DIR/.vggcl (then .tmp.XXXXXX), short, so that a target
- * whose own name is near the file system's limit, which could be created, can be committed. */
+ * whose own name is near the file system's limit, which could be created, can be committed. A cache's have a prefix
+ * of their own, which a cache write sweeps: an output's, written beside them where the cache folder is an output
+ * folder too, are never swept there. */
 static void temp_base(const char *target, int replace, char *base, size_t len)
 {
     char dir[PATH_MAX];
     folder_of(target, dir, sizeof dir);
-    snprintf(base, len, "%s/%s", dir, replace ? ".vggcl-cache" : ".vggcl");
+    snprintf(base, len, "%s/%s", dir, replace ? CACHE_BASE : OUTPUT_BASE);
 }
 
-/* An output's temporary names (temp_base's, not a cache's): a writer holds a lock (flock) on its file from its
- * creation to its rename (vggcl__output's lock_fd), so one that no process holds, and that has not changed for an
- * hour (nor is dated an hour ahead), was left by a process killed before its rename. Where the file system has no
- * O_TMPFILE (NFS), every output of a run killed by SIGKILL is such a file. */
-#define OUTPUT_TEMP ".vggcl.tmp."
 #define ORPHAN_AGE_S 3600
 
-/* Removes the orphans (OUTPUT_TEMP) in dir, a folder without O_TMPFILE, once a process for each of the last 16
- * such folders: nothing else removed them (eight SIGKILLs of a run on such a file system left 301 MB). One a process
- * holds is kept, and one changed within the hour (a writer between its open and its lock; a writer on another host
- * where locks are each host's own, NFS's nolock, whose data waits in its buffers); without locks (ENOLCK), none is
- * taken. A candidate is opened for writing (NFSv4 locks a file only so: EBADF read-only). */
+/* Removes dir's temporary files of a prefix (OUTPUT_TEMP, CACHE_TEMP) that a process killed before their rename
+ * left, those unchanged for an hour (nor dated an hour ahead: another machine's clock on a shared folder, or the
+ * clock set back, would otherwise wait out the difference). With by_lock, only those no process holds: a writer
+ * holds a lock (flock) on its file from its creation to its rename (vggcl__output's lock_fd), and a long run's may
+ * be hours old; a candidate is opened for writing (NFSv4 locks a file only so: EBADF read-only); without locks
+ * (ENOLCK: a writer on another host, whose data waits in its buffers) none is taken. */
+static void sweep_temps(const char *dir, const char *prefix, int by_lock)
+{
+    DIR *d = opendir(dir);
+    if (!d) return;
+    const time_t now = time(NULL);
+    struct dirent *e;
+    struct stat sb;
+    while ((e = readdir(d))) {
+        if (strncmp(e->d_name, prefix, strlen(prefix)) ||
+            fstatat(dirfd(d), e->d_name, &sb, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(sb.st_mode) ||
+            (now - sb.st_mtime <= ORPHAN_AGE_S && sb.st_mtime - now <= ORPHAN_AGE_S))
+            continue;
+        const int fd = by_lock ? openat(dirfd(d), e->d_name, O_WRONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC) : -1;
+        if (!by_lock || (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) == 0)) unlinkat(dirfd(d), e->d_name, 0);
+        if (fd >= 0) close(fd);
+    }
+    closedir(d);
+}
+
+/* An output's orphans in dir, a folder without O_TMPFILE (NFS, where every output of a run killed by SIGKILL is
+ * one), swept once a process for each of the last 16 such folders: nothing else removed them (eight SIGKILLs of a
+ * run on such a file system left 301 MB). */
 static pthread_mutex_t sweep_lock = PTHREAD_MUTEX_INITIALIZER;
 
 void vggcl__output_locks_in_child(void)
@@ -191,21 +215,7 @@ static void sweep_orphans(const char *dir)
     for (int i = 0; i < 16 && !again; i++) again = !strcmp(seen[i], dir);
     if (!again) snprintf(seen[next], sizeof seen[next], "%s", dir), next = (next + 1) % 16;
     pthread_mutex_unlock(&sweep_lock);
-    DIR *d = again ? NULL : opendir(dir);
-    if (!d) return;
-    const time_t now = time(NULL);
-    struct dirent *e;
-    struct stat sb;
-    while ((e = readdir(d))) {
-        if (strncmp(e->d_name, OUTPUT_TEMP, strlen(OUTPUT_TEMP)) ||
-            fstatat(dirfd(d), e->d_name, &sb, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(sb.st_mode) ||
-            (now - sb.st_mtime <= ORPHAN_AGE_S && sb.st_mtime - now <= ORPHAN_AGE_S))
-            continue;
-        const int fd = openat(dirfd(d), e->d_name, O_WRONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-        if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) == 0) unlinkat(dirfd(d), e->d_name, 0);
-        if (fd >= 0) close(fd);
-    }
-    closedir(d);
+    if (!again) sweep_temps(dir, OUTPUT_TEMP, 1);
 }
 
 /* A new file beside target, created with mode (the umask applies): without a name (O_TMPFILE, *tmp ""),
@@ -451,25 +461,6 @@ vggcl_status vggcl__output_ready(vggcl_ctx *ctx, vggcl__output *o, int ok)
     return io_fail(ctx, o, "cannot write", e ? e : EIO);
 }
 
-/* Removes the cache's temporary files (CACHE_TEMP) in dir older than an hour: a process ended between
- * a file's temporary name and its rename (a signal: the library holds none back; a SIGKILL) left one there for
- * good. Another process's file is there for milliseconds. One dated over an hour ahead (another machine's clock,
- * on a shared folder, or the clock set back) would otherwise wait out the difference. */
-static void sweep_stale(const char *dir)
-{
-    DIR *d = opendir(dir);
-    if (!d) return;
-    const time_t now = time(NULL);
-    struct dirent *e;
-    struct stat sb;
-    while ((e = readdir(d)))
-        if (!strncmp(e->d_name, CACHE_TEMP, strlen(CACHE_TEMP)) &&
-            fstatat(dirfd(d), e->d_name, &sb, AT_SYMLINK_NOFOLLOW) == 0 &&
-            S_ISREG(sb.st_mode) && (now - sb.st_mtime > 3600 || sb.st_mtime - now > 3600))
-            unlinkat(dirfd(d), e->d_name, 0);
-    closedir(d);
-}
-
 vggcl_status vggcl__output_commit(vggcl_ctx *ctx, vggcl__output *o, int ok)
 {
     const vggcl_status st = vggcl__output_ready(ctx, o, ok);
@@ -483,7 +474,8 @@ vggcl_status vggcl__output_commit(vggcl_ctx *ctx, vggcl__output *o, int ok)
     folder_of(o->target, dir, sizeof dir);
     const int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dfd >= 0) fsync(dfd), close(dfd); /* the rename is durable (best effort: some file systems refuse) */
-    if (o->replace) sweep_stale(dir);
+    if (o->replace) sweep_temps(dir, CACHE_TEMP, 0); /* (a process ended between a file's temporary name and its
+                                                      * rename left one for good; another's is there milliseconds) */
     return VGGCL_OK;
 }
 
