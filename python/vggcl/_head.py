@@ -170,16 +170,12 @@ def train_head(features: Any, labels: Any, classes: Optional[int] = None,
     """Trains a GAP head (a dense layer over the trunk's pooled features) as `vggcl train-head` does, on the
     features a program made: features (N, D), a trunk's (Model(trunk, features_only=True).forward(x)[1]), labels
     (N,) class indices (integers, bools as 0 and 1, or whole floats: the command's --features-out labels are
-    float32); classes:
-    their count (None: the largest label, of both sets, plus one, at least 2, classes without a training sample
-    said as a warning); val: (features, labels) to pick
-    the epoch kept by (None: the training objective picks it, the loss plus l2 / 2 times the squared weights of the
-    standardized features).
-    Minibatch SGD with momentum
-    and L2 on the features standardized (in double precision; of any scale alike, a feature constant to a
-    millionth of its mean left out), each epoch shuffled from the last by seed, so a
-    seed gives the same head; as `vggcl train-head` of the same features and options, the same head. on_epoch
-    (optional) is called after each epoch with its dict (as Head.epochs) and whether it is the best so far, and
+    float32); classes: their count (None: the largest label, of both sets, plus one, at least 2, classes without a
+    training sample said as a warning); val: (features, labels) to pick the epoch kept by (None: the training
+    objective picks it, the loss plus l2 / 2 times the squared weights of the standardized features). Minibatch SGD
+    with momentum and L2 on the features standardized (in double precision; of any scale alike, a feature constant
+    to a millionth of its mean left out), each epoch shuffled from the last by seed, so a seed gives the same head;
+    as `vggcl train-head` of the same features and options, the same head. on_epoch (optional) is called after each epoch with its dict (as Head.epochs) and whether it is the best so far, and
     may return True to end the training there (early stopping: the best epoch so far is kept); an exception it
     raises, or a Ctrl-C, ends it there too and is raised then. Features that are not finite, a label past
     classes, a head that diverges from its first epoch on (lr too large): Error."""
