@@ -356,6 +356,9 @@ class Tools(unittest.TestCase):
                       "maps of the 5 with a box scored, at `--resize 64 --crop 64`", r.stdout)
         results = json.loads((work / "results.json").read_text())
         self.assertEqual([(x["pool5"], x["n"], x["n_val"]) for x in results], [("keep", 5, 6), ("drop", 5, 6)])
+        for x in results:  # (eval's scores for classes of unlike sizes kept beside top-1)
+            ev = json.loads((work / f"eval-{x['pool5']}.json").read_text())
+            self.assertEqual((x["balanced_accuracy"], x["macro_f1"]), (ev["balanced_accuracy"], ev["macro"]["f1"]))
         # images/s: the median of three rounds, the settings alternating (once each, one after the other, a busy
         # moment made either twice the other)
         for x in results:

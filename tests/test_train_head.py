@@ -715,6 +715,23 @@ class TrainHead(unittest.TestCase):
         shutil.rmtree(d)
 
 
+def report_reference(conf):
+    """eval's ratios from a confusion matrix (rows true, columns predicted), as scikit-learn defines them
+    (precision_recall_fscore_support and classification_report with zero_division=0, balanced_accuracy_score): each
+    class's precision, recall and F1 (0 where undefined); their macro and support-weighted averages over the classes
+    that have images or predictions; the mean recall of the classes that have images."""
+    conf = np.asarray(conf, dtype=np.float64)
+    images, predicted, hit = conf.sum(1), conf.sum(0), np.diag(conf)
+    p = np.divide(hit, predicted, out=np.zeros_like(hit), where=predicted > 0)
+    r = np.divide(hit, images, out=np.zeros_like(hit), where=images > 0)
+    f1 = np.divide(2 * hit, images + predicted, out=np.zeros_like(hit), where=images + predicted > 0)
+    seen = (images + predicted) > 0
+    return {"per_class": (p, r, f1),
+            "macro": [float(v[seen].mean()) for v in (p, r, f1)],
+            "weighted": [float((v * images).sum() / images.sum()) for v in (p, r, f1)],
+            "balanced_accuracy": float(r[images > 0].mean())}
+
+
 class Eval(unittest.TestCase):
     def test_against_torch_logits(self):
         with tempfile.TemporaryDirectory() as tmp:
@@ -750,25 +767,36 @@ class Eval(unittest.TestCase):
             self.assertAlmostEqual(got["top1"], float(np.mean(pred == y)), places=6)
             self.assertAlmostEqual(got["top5"], float(top5), places=6)
             self.assertEqual(got["classes"], names)  # the file names no classes: the folders, by position
+            want = report_reference(conf)
             for c, row in enumerate(got["per_class"]):
-                self.assertAlmostEqual(row["recall"], conf[c, c] / conf[c].sum(), places=6)
-                self.assertAlmostEqual(row["precision"], conf[c, c] / conf[:, c].sum() if conf[:, c].sum() else 0,
-                                       places=6)
+                for key, v in zip(("precision", "recall", "f1"), want["per_class"]):
+                    self.assertAlmostEqual(row[key], v[c], places=12)
+            for avg in ("macro", "weighted"):
+                for key, v in zip(("precision", "recall", "f1"), want[avg]):
+                    self.assertAlmostEqual(got[avg][key], v, places=12)
+            self.assertAlmostEqual(got["balanced_accuracy"], want["balanced_accuracy"], places=12)
             c = subprocess.run([VGGCL, "eval", "--weights", weights, "--data", d / "data", "--format", "csv",
                                 "--resize", str(SIZE), "--crop", str(SIZE)], capture_output=True, text=True,
                                timeout=600)
             self.assertEqual(c.returncode, 0, c.stderr)
             rows = c.stdout.splitlines()
-            self.assertEqual(len(rows), 9)
-            self.assertEqual([int(v) for v in rows[1].split(",")[7:]], conf[0].tolist())
+            self.assertEqual(len(rows), 11)  # the header, 7 classes, all, macro avg, weighted avg
+            self.assertEqual([int(v) for v in rows[1].split(",")[8:]], conf[0].tolist())
             # the ratios as the JSON gives them, to the last bit (%.6f was less)
             for c_, row in enumerate(got["per_class"]):
-                self.assertEqual(rows[1 + c_].split(",")[3:5], [repr(row["precision"]), repr(row["recall"])])
-            self.assertEqual(rows[-1].split(",")[5:7], [repr(got["top1"]), repr(got["top5"])])
+                self.assertEqual(rows[1 + c_].split(",")[3:6], [repr(row[k]) for k in ("precision", "recall", "f1")])
+            self.assertEqual(rows[-3].split(",")[6:8], [repr(got["top1"]), repr(got["top5"])])
+            for row, avg in zip(rows[-2:], ("macro", "weighted")):
+                self.assertEqual(row.split(","), [f"{avg} avg", "23", "23", *(repr(got[avg][k]) for k in
+                                                  ("precision", "recall", "f1")), *[""] * 9])
             t = subprocess.run([VGGCL, "eval", "--weights", weights, "--data", d / "data", "--resize", str(SIZE),
                                 "--crop", str(SIZE)], capture_output=True, text=True, timeout=600)
             self.assertEqual(t.returncode, 0, t.stderr)
             self.assertIn(f"top-1 {np.mean(pred == y):.4f} ({(pred == y).sum()}/{len(y)})", t.stdout)
+            self.assertIn(f"\nbalanced accuracy {want['balanced_accuracy']:.4f}  macro F1 {want['macro'][2]:.4f}\n",
+                          t.stdout)
+            for avg in ("macro", "weighted"):
+                self.assertRegex(t.stdout, f"\n{avg} avg +" + " +".join(f"{v:.4f}" for v in want[avg]) + " +23 +23\n")
             # more folders than the model has classes; an unreadable image
             make_folder(d / "more", 1, 6, classes=[f"k{i}" for i in range(8)])
             r = subprocess.run([VGGCL, "eval", "--weights", weights, "--data", d / "more"], capture_output=True,
@@ -915,16 +943,57 @@ class Eval(unittest.TestCase):
             self.assertEqual((conf.shape, int(conf.sum()), got["n"]), ((3000, 3000), 4, 4))
             self.assertEqual([row["images"] for row in got["per_class"][:3]], [2, 2, 0])
             self.assertEqual(list(conf.sum(1)[:2]), [2, 2])
+            want = report_reference(conf)  # (the averages over the few classes seen, not the 3000)
+            for avg in ("macro", "weighted"):
+                for key, v in zip(("precision", "recall", "f1"), want[avg]):
+                    self.assertAlmostEqual(got[avg][key], v, places=12)
             # the text's matrix: the classes with images or predictions alone (3000 x 3000 zeros were 54 MB; a
             # head of 20000 classes wrote 2.4 GB)
             r = subprocess.run(args[:-2], capture_output=True, text=True, timeout=600)
             self.assertEqual(r.returncode, 0, r.stderr)
             seen = [c for c in range(3000) if conf[c].any() or conf[:, c].any()]
-            heading, *rows = r.stdout.split("\n\n")[2].splitlines()
+            heading, *rows = r.stdout.split("\n\n")[3].splitlines()  # (after the classes and their averages)
             self.assertEqual(heading, "confusion (rows: true class, columns: predicted, in the order above; the "
                                       f"{3000 - len(seen)} classes with neither images nor predictions left out)")
             self.assertEqual([[int(v) for v in row.split()[-len(seen):]] for row in rows],
                              conf[np.ix_(seen, seen)].tolist())
+
+    def test_averages_over_the_classes_seen(self):
+        """Macro and weighted averages over the classes that have images or predictions, balanced accuracy over those
+        with images (scikit-learn's rules): a head made to predict a class without a folder for one image and the
+        other's own class for the other, a fourth class with neither. By hand: x (1 image, none predicted) 0, 0, 0;
+        y (no image, 1 predicted) 0, 0, 0; z (1 image, itself) 1, 1, 1; w left out: macro 1/3 each (1/4 with w),
+        weighted 1/2, balanced accuracy the recalls of x and z, 1/2 (1/3 with y)."""
+        with tempfile.TemporaryDirectory() as tmp:
+            d = Path(tmp)
+            files = make_folder(d / "data", 1, 6, classes=("x", "z"))
+            model = gap_model("vgg11", 4, "keep", seed=2)
+            with torch.no_grad():
+                f = gap_features(model, torch.stack([preset()(Image.open(p).convert("RGB")) for p, _ in files]))
+                a, b = f[0] / f[0].norm(), f[1] / f[1].norm()  # (x's image, z's: each scores its own direction)
+                model.classifier[0].weight.zero_()
+                model.classifier[0].bias.zero_()
+                model.classifier[0].weight[1] = a - b  # y: x's image
+                model.classifier[0].weight[2] = b - a  # z: z's image
+                self.assertEqual(model(torch.stack([preset()(Image.open(p).convert("RGB")) for p, _ in files]))
+                                 .argmax(1).tolist(), [1, 2])
+            weights = d / "w.safetensors"
+            save_file({k: v.numpy() for k, v in model.state_dict().items()}, weights,
+                      metadata={"vggcl.classes": json.dumps(["x", "y", "z", "w"])})
+            r = subprocess.run([VGGCL, "eval", "--weights", weights, "--data", d / "data", "--format", "json",
+                                "--resize", str(SIZE), "--crop", str(SIZE)], capture_output=True, text=True,
+                               timeout=600)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            got = json.loads(r.stdout)
+            self.assertEqual(got["confusion"], [[0, 1, 0, 0], [0, 0, 0, 0], [0, 0, 1, 0], [0, 0, 0, 0]])
+            self.assertEqual([[row[k] for k in ("precision", "recall", "f1")] for row in got["per_class"]],
+                             [[0, 0, 0], [0, 0, 0], [1, 1, 1], [0, 0, 0]])
+            for key in ("precision", "recall", "f1"):
+                self.assertAlmostEqual(got["macro"][key], 1 / 3, places=15)
+                self.assertEqual(got["weighted"][key], 0.5)
+            self.assertEqual(got["balanced_accuracy"], 0.5)
+            want = report_reference(got["confusion"])  # (the reference's rules agree)
+            self.assertEqual((want["macro"], want["weighted"], want["balanced_accuracy"]), ([1 / 3] * 3, [.5] * 3, .5))
 
     def test_classes_by_name(self):
         with tempfile.TemporaryDirectory() as tmp:
@@ -1001,9 +1070,10 @@ class Eval(unittest.TestCase):
                 return sum(0 if unicodedata.combining(ch) else 2 if unicodedata.east_asian_width(ch) in "WF" else 1
                            for ch in line)
             rows = r.stdout.split("\n\n")[1].splitlines()  # (the heading and a row per class)
-            confusion = r.stdout.split("\n\n")[2].splitlines()[1:]
-            self.assertEqual(len(rows), 4, r.stdout)
-            self.assertEqual({columns(line) for line in rows}, {30 + 38}, r.stdout)  # (the longest name's 30)
+            rows += r.stdout.split("\n\n")[2].splitlines()  # (the averages)
+            confusion = r.stdout.split("\n\n")[3].splitlines()[1:]
+            self.assertEqual(len(rows), 6, r.stdout)
+            self.assertEqual({columns(line) for line in rows}, {30 + 48}, r.stdout)  # (the longest name's 30)
             self.assertEqual({columns(line) for line in confusion}, {30 + 18}, r.stdout)
             # the model's name decomposed (e + a combining accent, as macOS writes names), the folder's composed: the
             # two look alike in the message, so the accent is said

@@ -37,7 +37,8 @@ the way from the raw map's minimum to its maximum (raw maps go below 0). Below t
 the peak (mean box area over picture area) and what the true box averaged over the
 map's cells scores, upsampled as vggcl does: a reference map of each size (not a
 bound: a sharper map of the same size can score higher). OUT/results.json and OUT/eval-<setting>.json keep
-the details (per-class precision and recall, training time).
+the details (per-class precision, recall and F1, the balanced accuracy and macro F1,
+training time).
 
 Your own data (--data DIR): DIR/train/<class>/* and DIR/val/<class>/* (the same class
 folders; any image vggcl reads, any size) and DIR/boxes.json, {"val/<class>/<file>": [x0, y0,
@@ -877,7 +878,8 @@ def study_setting(vggcl, weights, frame, setting, seed, train_opts, takes_pre, v
     ups, rels, map_shape = class_activation_maps(vggcl, model, frame, setting, classes, boxes)
     loc = localisation_scores(ups, [boxes[r] for r in rels])
     return {"pool5": setting, "model": str(model), "train_s": train_s, "top1": float(ev["top1"]),
-            "top5": ev.get("top5"), "n_val": int(ev["n"]), "per_class": ev.get("per_class"),
+            "top5": ev.get("top5"), "balanced_accuracy": ev.get("balanced_accuracy"),
+            "macro_f1": (ev.get("macro") or {}).get("f1"), "n_val": int(ev["n"]), "per_class": ev.get("per_class"),
             "gap_map": list(map_shape), **loc}
 
 

@@ -1,5 +1,6 @@
 /* vggcl eval: a model over an ImageFolder data set: top-1 and top-5
- * accuracy, per-class precision and recall, the confusion matrix. */
+ * accuracy, per-class precision, recall and F1, their macro and weighted
+ * averages, balanced accuracy, the confusion matrix. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,18 +29,22 @@ static const cli_command command = {
     "head, BCEWithLogitsLoss's) on two folders: a positive logit predicts the folder\n"
     "named as its class, or, for a model that names none, the second folder sorted.\n"
     "Prints top-1 and top-k accuracy (k the smaller of 5 and the classes; JSON's\n"
-    "\"top5\", with \"k\"), each class's precision and recall (0 for a class never\n"
+    "\"top5\", with \"k\"), each class's precision, recall and F1 (0 for a class never\n"
     "predicted or without images, as scikit-learn's default; an empty class folder is\n"
     "an error, exit 1: a data set's folders are data, as torchvision's ImageFolder\n"
-    "takes them) and the confusion matrix (rows: true class, columns: predicted; in\n"
-    "the text, the classes with neither images nor predictions left out); equal\n"
-    "logits rank the lower class first. The csv rows hold images, predicted,\n"
-    "precision, recall, top-1, top-k and the confusion row, and a last row 'all'.\n"
-    "Preprocessing follows the model's metadata unless the options say otherwise. An\n"
-    "unreadable image, one whose logits are not finite (weights that overflow float32\n"
-    "on it) and, with --no-crop, one that preprocesses to another size than the first\n"
-    "are named and skipped; the exit status is then 1. With --no-crop and --batch 1\n"
-    "each image runs at its own size.\n",
+    "takes them), their macro and weighted (by images) averages over the classes with\n"
+    "images or predictions and the balanced accuracy (the mean recall of the classes\n"
+    "with images), as scikit-learn's classification_report and\n"
+    "balanced_accuracy_score count them, and the confusion matrix (rows: true class,\n"
+    "columns: predicted; in the text, the classes with neither images nor predictions\n"
+    "left out); equal logits rank the lower class first. The csv rows hold images,\n"
+    "predicted, precision, recall, F1, top-1, top-k and the confusion row, then a row\n"
+    "'all' and the averages' rows 'macro avg' and 'weighted avg'. Preprocessing\n"
+    "follows the model's metadata unless the options say otherwise. An unreadable\n"
+    "image, one whose logits are not finite (weights that overflow float32 on it)\n"
+    "and, with --no-crop, one that preprocesses to another size than the first are\n"
+    "named and skipped; the exit status is then 1. With --no-crop and --batch 1 each\n"
+    "image runs at its own size.\n",
     options, { cli_device_options, cli_net_options, cli_preprocess_options, cli_decode_options },
 };
 
@@ -74,29 +79,80 @@ static int count(void *user, const int *index, int nb, const float *x, int h, in
 
 static double ratio(long a, long b) { return b ? (double)a / b : 0.0; }
 
+/* One class's counts and ratios: precision and recall 0 where there is nothing to divide by (a class never predicted,
+ * or without images: scikit-learn's default), F1 their harmonic mean as scikit-learn counts it, 2 hits over its images
+ * and predictions (0 where it has neither). */
+typedef struct {
+    long images, predicted, hit;
+    double precision, recall, f1;
+} class_score;
+
+/* The averages of precision, recall and F1 over the classes that have images or predictions (scikit-learn's
+ * classification_report, whose classes are those of y_true and y_pred): macro, each class alike; weighted, each by
+ * its images. Balanced accuracy: the mean recall of the classes that have images (balanced_accuracy_score). */
+typedef struct {
+    double macro[3], weighted[3], balanced;
+} summary;
+
+/* Each class's scores into s (C of them) and their averages. */
+static void score(const tally *t, class_score *s, summary *sum)
+{
+    const int C = t->classes;
+    int averaged = 0, with_images = 0;
+    memset(sum, 0, sizeof *sum);
+    for (int c = 0; c < C; c++) {
+        class_score *q = &s[c];
+        *q = (class_score){ 0 };
+        for (int k = 0; k < C; k++)
+            q->images += t->confusion[(size_t)c * C + k], q->predicted += t->confusion[(size_t)k * C + c];
+        q->hit = t->confusion[(size_t)c * C + c];
+        q->precision = ratio(q->hit, q->predicted), q->recall = ratio(q->hit, q->images);
+        q->f1 = ratio(2 * q->hit, q->images + q->predicted);
+        if (!q->images && !q->predicted) continue;
+        const double v[3] = { q->precision, q->recall, q->f1 };
+        for (int m = 0; m < 3; m++) sum->macro[m] += v[m], sum->weighted[m] += v[m] * (double)q->images;
+        averaged++;
+        if (q->images) sum->balanced += q->recall, with_images++;
+    }
+    for (int m = 0; m < 3; m++) {
+        sum->macro[m] = averaged ? sum->macro[m] / averaged : 0.0;
+        sum->weighted[m] = t->n ? sum->weighted[m] / (double)t->n : 0.0;
+    }
+    sum->balanced = with_images ? sum->balanced / with_images : 0.0;
+}
+
+/* An object of precision, recall and F1 (an average's) added to o as name; NULL out of memory. */
+static cJSON *add_average(cJSON *o, const char *name, const double v[3])
+{
+    cJSON *a = cJSON_AddObjectToObject(o, name);
+    return a && cli_json_add_exact(a, "precision", v[0]) && cli_json_add_exact(a, "recall", v[1]) &&
+                   cli_json_add_exact(a, "f1", v[2])
+               ? a
+               : NULL;
+}
+
 /* The numbers as one JSON object, its confusion matrix written row by row (as cJSON objects, a matrix of
  * C x C counts took 84 bytes each: 2 GB for 5000 classes). CLI_OK, or CLI_FAIL said. */
-static int report_json(const tally *t, char **names, int skipped, long right, long in_k)
+static int report_json(const tally *t, char **names, const class_score *s, const summary *sum, int skipped, long right,
+                       long in_k)
 {
     const int C = t->classes;
     cJSON *o = cJSON_CreateObject(), *arr;
     int ok = o && cJSON_AddNumberToObject(o, "n", (double)t->n) && cJSON_AddNumberToObject(o, "skipped", skipped) &&
              cli_json_add_exact(o, "top1", ratio(right, t->n)) &&
-             cli_json_add_exact(o, "top5", ratio(in_k, t->n)) && cJSON_AddNumberToObject(o, "k", t->k);
+             cli_json_add_exact(o, "top5", ratio(in_k, t->n)) && cJSON_AddNumberToObject(o, "k", t->k) &&
+             cli_json_add_exact(o, "balanced_accuracy", sum->balanced) && add_average(o, "macro", sum->macro) &&
+             add_average(o, "weighted", sum->weighted);
     if (ok && (ok = (arr = cJSON_AddArrayToObject(o, "classes")) != NULL))
         for (int c = 0; c < C && ok; c++) ok = cJSON_AddItemToArray(arr, cli_json_string(names[c]));
     if (ok && (ok = (arr = cJSON_AddArrayToObject(o, "per_class")) != NULL))
         for (int c = 0; c < C && ok; c++) {
-            long support = 0, predicted = 0;
-            for (int k = 0; k < C; k++)
-                support += t->confusion[(size_t)c * C + k], predicted += t->confusion[(size_t)k * C + c];
-            const long hit = t->confusion[(size_t)c * C + c];
             cJSON *r = cJSON_CreateObject();
             ok = r && cJSON_AddItemToObject(r, "class", cli_json_string(names[c])) &&
-                 cJSON_AddNumberToObject(r, "index", c) && cJSON_AddNumberToObject(r, "images", (double)support) &&
-                 cJSON_AddNumberToObject(r, "predicted", (double)predicted) &&
-                 cli_json_add_exact(r, "precision", ratio(hit, predicted)) &&
-                 cli_json_add_exact(r, "recall", ratio(hit, support)) && cJSON_AddItemToArray(arr, r);
+                 cJSON_AddNumberToObject(r, "index", c) && cJSON_AddNumberToObject(r, "images", (double)s[c].images) &&
+                 cJSON_AddNumberToObject(r, "predicted", (double)s[c].predicted) &&
+                 cli_json_add_exact(r, "precision", s[c].precision) && cli_json_add_exact(r, "recall", s[c].recall) &&
+                 cli_json_add_exact(r, "f1", s[c].f1) && cJSON_AddItemToArray(arr, r);
             if (!ok) cJSON_Delete(r);
         }
     if (!ok) { /* (a key or an entry missing would misalign the report: none) */
@@ -121,23 +177,47 @@ static int report_json(const tally *t, char **names, int skipped, long right, lo
 /* A name in a column of width terminal columns, whole (the column is as wide as the longest name). */
 static void name_column(const char *name, int width) { printf("%s%*s", name, width - cli_columns(name), ""); }
 
+/* The CSV's fields after a row's name: images, predicted, precision, recall and F1 (the ratios as the JSON gives
+ * them: %.6f was less). */
+static void csv_scores(long images, long predicted, const double v[3])
+{
+    char text[32];
+    printf(",%ld,%ld", images, predicted);
+    for (int m = 0; m < 3; m++) printf(",%s", cli_shortest(v[m], 0, text, sizeof text));
+}
+
+/* The text's row of a class or an average. */
+static void text_scores(const char *name, int width, long images, long predicted, const double v[3])
+{
+    name_column(name, width);
+    printf(" %9.4f %9.4f %9.4f %7ld %9ld\n", v[0], v[1], v[2], images, predicted);
+}
+
 /* CLI_OK, or CLI_FAIL said (out of memory). */
 static int report(const tally *t, char **names, const char *format, int skipped)
 {
     const int C = t->classes;
+    class_score *s = malloc(sizeof *s * (size_t)C);
+    if (!s) return cli_error(CLI_FAIL, "out of host memory for the report");
+    summary sum;
+    score(t, s, &sum);
+    long right = 0, in_k = 0;
+    for (int c = 0; c < C; c++) right += s[c].hit, in_k += t->topk[c];
+    if (!strcmp(format, "json")) {
+        const int rc = report_json(t, names, s, &sum, skipped, right, in_k);
+        free(s);
+        return rc;
+    }
     /* the text's names with their control characters escaped (cli_text; as they are where out of memory) */
     char **shown = !strcmp(format, "text") ? calloc((size_t)C, sizeof *shown) : NULL;
     for (int c = 0; shown && c < C; c++) shown[c] = cli_text(names[c]);
 #define SHOWN(c) (shown && shown[c] ? shown[c] : names[c])
     int width = 24; /* (the names' column: as wide as the longest, and at least as the heading's room) */
     for (int c = 0; c < C; c++) width = cli_columns(SHOWN(c)) > width ? cli_columns(SHOWN(c)) : width;
-    long right = 0, in_k = 0;
-    for (int c = 0; c < C; c++) right += t->confusion[(size_t)c * C + c], in_k += t->topk[c];
-    if (!strcmp(format, "json")) return report_json(t, names, skipped, right, in_k); /* (shown: none for json) */
     if (!strcmp(format, "csv")) {
         /* (one class: k 1, whose column "top1" was the one before it too, a name readers took once) */
-        if (t->k > 1) printf("class,images,predicted,precision,recall,top1,top%d", t->k);
-        else printf("class,images,predicted,precision,recall,top1,topk");
+        if (t->k > 1) printf("class,images,predicted,precision,recall,f1,top1,top%d", t->k);
+        else printf("class,images,predicted,precision,recall,f1,top1,topk");
         for (int c = 0; c < C; c++) putchar(','), cli_csv_str(names[c]);
         putchar('\n');
     } else {
@@ -145,31 +225,28 @@ static int report(const tally *t, char **names, const char *format, int skipped)
         if (skipped) printf(" (%d skipped)", skipped);
         printf("\ntop-1 %.4f (%ld/%ld)", ratio(right, t->n), right, t->n);
         if (t->k > 1) printf("  top-%d %.4f (%ld/%ld)", t->k, ratio(in_k, t->n), in_k, t->n); /* (k 1: top-1 twice) */
-        printf("\n\n");
+        printf("\nbalanced accuracy %.4f  macro F1 %.4f\n\n", sum.balanced, sum.macro[2]);
         name_column("class", width);
-        printf(" %9s %9s %7s %9s\n", "precision", "recall", "images", "predicted");
+        printf(" %9s %9s %9s %7s %9s\n", "precision", "recall", "f1", "images", "predicted");
     }
     for (int c = 0; c < C; c++) {
-        long support = 0, predicted = 0;
-        for (int k = 0; k < C; k++) support += t->confusion[(size_t)c * C + k], predicted += t->confusion[(size_t)k * C + c];
-        const long hit = t->confusion[(size_t)c * C + c];
+        const double v[3] = { s[c].precision, s[c].recall, s[c].f1 };
         if (!strcmp(format, "csv")) {
-            cli_csv_str(names[c]);
-            printf(",%ld,%ld", support, predicted); /* (the ratios as the JSON gives them: %.6f was less) */
-            const double r[4] = { ratio(hit, predicted), ratio(hit, support), ratio(hit, support),
-                                  ratio(t->topk[c], support) };
             char text[32];
-            for (int k = 0; k < 4; k++) printf(",%s", cli_shortest(r[k], 0, text, sizeof text));
+            cli_csv_str(names[c]);
+            csv_scores(s[c].images, s[c].predicted, v);
+            printf(",%s", cli_shortest(s[c].recall, 0, text, sizeof text)); /* (its top-1: its recall) */
+            printf(",%s", cli_shortest(ratio(t->topk[c], s[c].images), 0, text, sizeof text));
             for (int k = 0; k < C; k++) printf(",%ld", t->confusion[(size_t)c * C + k]);
             putchar('\n');
         } else {
-            name_column(SHOWN(c), width);
-            printf(" %9.4f %9.4f %7ld %9ld\n", ratio(hit, predicted), ratio(hit, support), support, predicted);
+            text_scores(SHOWN(c), width, s[c].images, s[c].predicted, v);
         }
     }
+    free(s);
     if (!strcmp(format, "csv")) {
         char top1[32], topk[32];
-        printf("all,%ld,%ld,,,%s,%s", t->n, t->n, cli_shortest(ratio(right, t->n), 0, top1, sizeof top1),
+        printf("all,%ld,%ld,,,,%s,%s", t->n, t->n, cli_shortest(ratio(right, t->n), 0, top1, sizeof top1),
                cli_shortest(ratio(in_k, t->n), 0, topk, sizeof topk));
         for (int k = 0; k < C; k++) {
             long col = 0;
@@ -177,8 +254,17 @@ static int report(const tally *t, char **names, const char *format, int skipped)
             printf(",%ld", col);
         }
         putchar('\n');
+        for (int a = 0; a < 2; a++) { /* (the averages: no top-k nor confusion row of their own) */
+            fputs(a ? "weighted avg" : "macro avg", stdout);
+            csv_scores(t->n, t->n, a ? sum.weighted : sum.macro);
+            for (int k = 0; k < C + 2; k++) putchar(','); /* (empty: top1, topk and the confusion row) */
+            putchar('\n');
+        }
     } else { /* (the classes with neither images nor predictions left out, their row and column zeros: a head of
               * 20000 classes on a few folders wrote 2.4 GB of zeros) */
+        putchar('\n');
+        text_scores("macro avg", width, t->n, t->n, sum.macro);
+        text_scores("weighted avg", width, t->n, t->n, sum.weighted);
         char *seen = calloc((size_t)C, 1);
         if (!seen) { /* (the whole matrix in its place would be the report this leaves out) */
             for (int c = 0; shown && c < C; c++) free(shown[c]);
