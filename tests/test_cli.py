@@ -2768,6 +2768,8 @@ class Cli(unittest.TestCase):
                              for v in ("0x5", "5x0", "5x", "x5", "16385x2", "2x16385", "5x5x5", "5x+5", "5X5", "-1",
                                        "5,5", "4294967297x2")),
                            (["bench", "--draft", "--size", "16"], "--draft goes with --images DIR"),
+                           (["bench", "--threads", "2"], "--threads goes with --images DIR (its image decoders; the "
+                            "network's threads on a CPU are PoCL's: POCL_MAX_PTHREAD_COUNT=N)"),
                            (["bench", "--images", self.d, "--iters", "50"], "--iters does not go with --images DIR"),
                            (["bench", "--images", self.d, "--per-layer"],  # (it said the images set the size)
                             "--per-layer does not go with --images DIR (the layer table is of a batch on the device")):

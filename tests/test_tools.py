@@ -90,6 +90,40 @@ class Tools(unittest.TestCase):
         self.assertEqual([ln.split(" ")[0] for ln in r.stdout.splitlines()], ["cold", "warm", "warm,"], r.stdout)
 
     @unittest.skipUnless(importlib.util.find_spec("torch"), "no PyTorch")
+    def test_benchmark_scripts_left_out_and_stopped(self):
+        """bench_vs_peers.py: an engine --engines names that cannot run fails the run after its table, said on stderr
+        too (a table of vggcl alone, speed-up "-", exit 0, the note in the redirected file only). bench_vs_torch.py:
+        a --device not of PyTorch's kind refused before anything runs (the reference was timed for minutes first),
+        and SIGTERM removes its temporary folder (57 MB of weights at 224 were left in /tmp)."""
+        table = self.d / "table.md"
+        with open(table, "w") as out:
+            r = subprocess.run([PY, TOOLS / "bench_vs_peers.py", VGGCL, "--batches", "1", "--iters", "1", "--rounds",
+                                "1", "--engines", "ncnn", "--peer-python", self.d / "nope"], stdout=out,
+                               stderr=subprocess.PIPE, text=True, timeout=600)
+        self.refused(r, 1, f"bench_vs_peers: ncnn left out: no Python at {self.d / 'nope'} (--peer-python)\n")
+        self.assertIn("bench_vs_peers: ncnn left out (said above): the table does not compare the engines asked for",
+                      r.stderr)
+        self.assertIn("| 1 | ", table.read_text())  # (the table still written: vggcl's row)
+        self.refused(run(PY, TOOLS / "bench_vs_torch.py", VGGCL, "--device", "ref"), 2,
+                     "--device ref: not a CPU device of")
+        tmp = self.d / "tmp"
+        tmp.mkdir()
+        p = subprocess.Popen([PY, TOOLS / "bench_vs_torch.py", VGGCL, "--batches", "1", "--size", "32", "--iters",
+                              "1000", "--rounds", "50"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                             env=dict(os.environ, TMPDIR=str(tmp)))
+        try:
+            deadline = time.time() + 120
+            while not any(tmp.glob("*/*.safetensors")) and time.time() < deadline and p.poll() is None:
+                time.sleep(0.1)
+            self.assertTrue(any(tmp.glob("*/*.safetensors")), "its weights were never written")
+            p.terminate()
+            self.assertEqual(p.wait(timeout=60), 128 + signal.SIGTERM)
+        finally:
+            p.kill()
+            p.communicate()
+        self.assertEqual(list(tmp.iterdir()), [])
+
+    @unittest.skipUnless(importlib.util.find_spec("torch"), "no PyTorch")
     def test_bench_vs_torch_checks_the_answers(self):
         """bench_vs_torch.py times vggcl on the weights PyTorch runs and checks its logits against PyTorch's, failing
         where they differ (it timed random weights of vggcl's own and compared nothing: a wrong vggcl was timed and

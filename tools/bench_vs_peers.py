@@ -5,7 +5,7 @@ The same model for all: torchvision's vgg16 with the GAP head (7 classes,
 seeded weights), as safetensors for vggcl, as ONNX (torch.onnx.export) for
 onnxruntime and OpenVINO, and as an ncnn .param/.bin written from the same
 tensors. For each batch size every engine runs in its own process with the
-same thread count (PoCL's through POCL_CPU_MAX_CU_COUNT), in turn, for
+same thread count (PoCL's through POCL_MAX_PTHREAD_COUNT), in turn, for
 `--rounds` rounds; the best median of each is kept, since the machine is
 shared and noise adds time (another job's load, which slows the engines
 unequally, is said below the table: tool_cli's OthersMeter). An engine
@@ -24,7 +24,8 @@ over vggcl's).
 PyTorch runs here (/usr/bin/python3, Debian's torch); onnxruntime, OpenVINO
 and ncnn run under --peer-python (default: the repository's .venv), e.g. after
 `.venv/bin/pip install onnxruntime openvino ncnn`. An engine that is not
-installed (its import fails) is left out with a note; one that fails in any
+installed (its import fails) is left out with a note (exit 1 after the
+table where --engines named it, or where no peer is left); one that fails in any
 other way ends the run (left out, the speed-up was over a slower peer). OpenVINO and ncnn are held to float32
 (OpenVINO would compute in bf16 on CPUs that have it, ncnn would store
 activations in fp16 where the CPU has F16C).
@@ -185,7 +186,8 @@ def cpu_device(binary):
 
 
 def pocl_threads(threads):
-    """The environment that holds PoCL to threads (its variable, and the older name it still reads)."""
+    """The environment that holds PoCL to threads: POCL_MAX_PTHREAD_COUNT, which Debian 12's PoCL 3 reads, and
+    POCL_CPU_MAX_CU_COUNT, later PoCLs' name for it (PoCL 3.1 ignores it)."""
     return dict(os.environ, POCL_CPU_MAX_CU_COUNT=str(threads), POCL_MAX_PTHREAD_COUNT=str(threads))
 
 
@@ -212,12 +214,14 @@ def main():
     ap.add_argument("--batches", type=positive, nargs="+", default=[1, 8])
     ap.add_argument("--iters", type=positive, default=5)
     ap.add_argument("--rounds", type=positive, default=2)
-    ap.add_argument("--threads", type=positive, default=os.cpu_count())
+    ap.add_argument("--threads", type=positive, default=len(os.sched_getaffinity(0)))  # (the cores it may use)
     ap.add_argument("--peer-python", default=str(ROOT / ".venv" / "bin" / "python3"))
-    ap.add_argument("--engines", nargs="+", default=list(PEERS), choices=PEERS, help="a subset (vggcl always runs)")
+    ap.add_argument("--engines", nargs="+", choices=PEERS, help="a subset (vggcl always runs; default: all)")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     ap.add_argument("--dir", help=argparse.SUPPRESS)
     a = ap.parse_args()
+    asked = [p for p in a.engines if p != "vggcl"] if a.engines else None  # (None: every engine, as installed)
+    a.engines = a.engines or list(PEERS)
     a.batches = list(dict.fromkeys(a.batches))  # (each size once: --batches 1 1 printed its row twice)
     need_binary(ap, a.vggcl)
     if a.worker:
@@ -282,9 +286,16 @@ def main():
     busy = others.note(os.cpu_count())
     for n in notes + ([busy] if busy else []):
         print(f"\n{n}")
+    if not sys.stdout.isatty():  # (a table redirected to a file: the engines left out said where they are seen)
+        for n in notes:
+            print(f"bench_vs_peers: {n}", file=sys.stderr)
     if busy:
         if not sys.stdout.isatty():  # (the table's file keeps it; a terminal showed it twice)
             print(f"bench_vs_peers: {busy}", file=sys.stderr)
+    missing = [p for p in asked if p not in cols] if asked is not None else []
+    if missing or (len(cols) < 2 and asked != []):  # (a speed-up over no peer, or not over the peers asked for)
+        raise SystemExit(f"bench_vs_peers: {', '.join(missing) or 'every peer'} left out (said above): the table "
+                         "does not compare the engines asked for")
     wrong = [p for p in cols if not agrees[p] <= AGREE]
     if wrong:  # (times of an engine that computes something else compare nothing)
         raise SystemExit(f"bench_vs_peers: {', '.join(wrong)} computed other logits than PyTorch (relative L2 over "

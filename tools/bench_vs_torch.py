@@ -24,6 +24,7 @@ import argparse
 import json
 import os
 import platform
+import signal
 import statistics
 import subprocess
 import sys
@@ -89,13 +90,15 @@ def disagreement(binary, weights, model, batch, size, threads, device, dev, d):
 
 
 def main():
+    # stopped by SIGTERM: the temporary folder (the weights, 57 MB at VGG16) is removed on the way out
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("vggcl")
     ap.add_argument("--batches", type=positive, nargs="+", default=[1, 8])
     ap.add_argument("--size", type=positive, default=224)
     ap.add_argument("--iters", type=positive, default=5)
     ap.add_argument("--rounds", type=positive, default=2)
-    ap.add_argument("--threads", type=positive, default=os.cpu_count())
+    ap.add_argument("--threads", type=positive, default=len(os.sched_getaffinity(0)))  # (the cores it may use)
     ap.add_argument("--device", default=None, help="vggcl --device (default: its first CPU device; with "
                     "--torch-device cuda, vggcl's default)")
     ap.add_argument("--torch-device", default="cpu", help="where PyTorch runs: cpu (default) or cuda")
@@ -111,6 +114,9 @@ def main():
     if a.device is None and kind == "CPU":
         a.device = cpu_device(a.vggcl)[0]
     same_kind = device_lines(a.vggcl, kind)
+    if a.device is not None and not any(ln.split()[0] == a.device or ln.split()[1] == a.device for ln in same_kind) \
+            and (a.device == "ref" or not any(a.device.lower() in ln.lower() for ln in same_kind)):
+        ap.error(f"--device {a.device}: not a {kind} device of `{a.vggcl} devices` (PyTorch runs on {a.torch_device})")
     torch.set_num_threads(a.threads)
     if a.torch_device.startswith("cuda"):
         torch.backends.cudnn.allow_tf32 = False

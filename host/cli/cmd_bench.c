@@ -182,7 +182,10 @@ int cmd_bench(int argc, char **argv)
                                                "threads", "progress", "recursive" };
     for (size_t i = 0; !cli_arg(&a, "images") && i < sizeof images_only / sizeof images_only[0]; i++)
         if (cli_arg(&a, images_only[i])) /* (taken and ignored: a mistake unsaid) */
-            return cli_error(CLI_USAGE, "bench: --%s goes with --images DIR", images_only[i]);
+            return cli_error(CLI_USAGE, "bench: --%s goes with --images DIR%s", images_only[i],
+                             strcmp(images_only[i], "threads") ? "" /* (the knob a user pinning vggcl looks for) */
+                             : " (its image decoders; the network's threads on a CPU are PoCL's: "
+                               "POCL_MAX_PTHREAD_COUNT=N)");
     static const char *const resident_only[] = { "size", "iters", "per-layer", "peak-gflops" };
     for (size_t i = 0; cli_arg(&a, "images") && i < sizeof resident_only / sizeof resident_only[0]; i++)
         if (cli_arg(&a, resident_only[i])) /* (the images give the size, their count the passes) */
