@@ -310,6 +310,8 @@ void vggcl__ctx_release(vggcl_ctx *ctx);
  * kept one made its programs again at each request (from the driver's cache, where it has one: 30 ms on PoCL). */
 #define VGGCL__CLBLAST_FREED_MAX 8
 void vggcl__sgemm_release(vggcl_ctx *ctx);
+/* The tuning table's row a conv of these channels, map and batch runs (of algorithm only, where not 0), or NULL:
+ * rows of another map size within twice or half of each side (tune.c says the order). */
 const vggcl_tuned *vggcl__tune_lookup(const vggcl_ctx *ctx, int c_in, int c_out, int h, int w, int n, int only);
 /* The median over rounds of b_ms / a_ms (rounds where a_ms is not positive are
  * left out; at most 16 rounds; INFINITY if none): how tune compares a challenger
