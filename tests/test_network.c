@@ -557,9 +557,10 @@ START_TEST(test_network_tuned_layouts)
 }
 END_TEST
 
-/* A tuned gemm row for a layer's channels, made at a small map, where a larger map is past CLBlast's 32-bit
- * reach (lowered here to blas_reach floats): the larger map runs the layer's defaults (an auto pass failed,
- * "gemm (CLBlast) indexes its matrices in 32 bits"), the smaller the row's gemm; both as the reference. */
+/* A tuned gemm row for a layer's channels, made at a small map, where a larger map (within twice the row's, which
+ * it would steer) is past CLBlast's 32-bit reach (lowered here to blas_reach floats): the larger map runs the
+ * layer's defaults (an auto pass failed, "gemm (CLBlast) indexes its matrices in 32 bits"), the smaller the row's
+ * gemm; both as the reference. */
 START_TEST(test_network_tuned_row_past_its_reach)
 {
     const char *path = tu_tmp("reach.safetensors");
@@ -568,7 +569,7 @@ START_TEST(test_network_tuned_row_past_its_reach)
     ck_assert(vggcl_select_device(ref, "ref") == VGGCL_OK);
     tuning_table(cl, 1);
     vggcl_tuned *t = &cl->tuned[0];
-    t->c_in = 3, t->c_out = 8, t->h = t->w = 8, t->batch = 1, t->algo = VGGCL_CONV_GEMM;
+    t->c_in = 3, t->c_out = 8, t->h = t->w = 12, t->batch = 1, t->algo = VGGCL_CONV_GEMM;
     cl->blas_reach = vggcl__sgemm_temp_floats(8, 16 * 16, 27); /* (an image of 16x16 reaches, 17x17 not) */
     vggcl_model *mr, *mc;
     ck_assert(vggcl_model_load(ref, path, NULL, &mr) == VGGCL_OK);
