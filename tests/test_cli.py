@@ -632,7 +632,7 @@ class Cli(unittest.TestCase):
             shutil.copy(tiny, self.d / "data" / name / "x.png")
         r = self.vggcl("eval", "--weights", named, "--data", self.d / "data", "--resize", "24", "--crop", "20")
         self.assertEqual(r.returncode, 0, r.stderr)
-        rows = [ln.split()[0] for ln in r.stdout.splitlines()[4:7]]
+        rows = [ln.split()[0] for ln in r.stdout.splitlines()[5:8]]  # (after the two lines of scores)
         self.assertEqual(rows, ["a\\tb", "c\\nd", "e\\x7f"], r.stdout)
         # the paths the reports name (run, preprocess, train-head, bench): escaped (they were printed whole)
         odd = "x\x1b[31m\nvggcl: forged"
@@ -709,7 +709,8 @@ class Cli(unittest.TestCase):
                        f"not '{size}'")
         self.fails(["bench", "--weights", self.weights, "--size", "8", "--crop", "4"], 2, "--crop goes with --images")
         self.fails(["bench", "--weights", self.weights, "--size", "8", "--device", "ref", "--per-layer"], 2,
-                   "--per-layer profiling needs an OpenCL device")
+                   "--per-layer profiling needs an OpenCL device: --device ref is the plain-C reference, which has no "
+                   "profiling events (`vggcl devices` lists the others)")
         r = self.vggcl("bench", "--weights", self.weights, "--size", "8", "--iters", "1", "--device", "ref")
         self.assertEqual(r.returncode, 0, r.stderr)  # (it said "0.0 MiB peak")
         self.assertIn("device memory: none (the reference runs in host memory)", r.stdout)
@@ -3417,9 +3418,13 @@ class Bench(unittest.TestCase):
                        env={"VGGCL_CACHE_DIR": "off"})
         self.assertEqual(r.returncode, 1, r.stderr)
         self.assertLess(json.loads(r.stdout)["upload_ms"], 100, r.stdout)
-        # the job classify runs: its batch of 8 (bench's 1 timed another job than classify's)
+        # the job classify runs: its batch of 8 (bench's 1 timed another job than classify's); one timed batch:
+        # said to be too few for a rate (a rate of 1-3 batches was given as any other)
         r = self.bench("--images", images, "--resize", "40", "--crop", "32", "--json")
         self.assertEqual((r.returncode, json.loads(r.stdout)["batch"]), (1, 8), r.stderr)
+        self.assertIn("vggcl: bench: 5 images in 1 timed batch alone: too few for a steady rate (a folder of a few "
+                      "dozen batches' images measures one)\n", r.stderr)
+        self.assertNotIn("too few", t.stderr)  # (3 batches)
         none = self.bench("--images", self.d / "nothing-here")
         self.assertEqual(none.returncode, 1)
         self.assertIn(f"bench: --images {self.d / 'nothing-here'}: No such file or directory (expected a folder of JPEG"
@@ -3762,7 +3767,10 @@ class Bench(unittest.TestCase):
             b = subprocess.run([VGGCL, "bench", "--weights", w, "--size", "32", "--iters", "1"], capture_output=True,
                                text=True, env=env, timeout=600)
             self.assertEqual(b.returncode, 0, b.stderr)
-            self.assertIn(f"the tuning table {path} is not a regular file of this user", b.stderr)
+            self.assertIn(f"the tuning table {path} is not a regular file of this user that only the user can write to "
+                          + ("(a link): it is not used (nor replaced by tune)\n" if kind == "link" else
+                             "(writable by others, mode 0664): it is not used (nor replaced by tune); chmod 600 makes it "
+                             "usable\n"), b.stderr)
             r = tune()
             self.assertEqual(r.returncode, 1, r.stderr)
             self.assertIn("(a link): not replaced; move it away" if kind == "link" else

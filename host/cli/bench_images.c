@@ -80,6 +80,10 @@ int cli_bench_images(vggcl_ctx *ctx, vggcl_model *model, const char *weights, co
                     : cli_error(CLI_FAIL, "%s: none of the %d images could be run (each skipped, named above)", dir, n);
         goto done;
     }
+    if (st.batches < 3) /* (a rate of one or two batches: its start and end are most of it) */
+        cli_notice("bench: %d image%s in %d timed batch%s alone: too few for a steady rate (a folder of a few dozen "
+                   "batches' images measures one)", st.images, st.images == 1 ? "" : "s", st.batches,
+                   st.batches == 1 ? "" : "es");
     const double e2e = st.images / (st.wall_ms * 1e-3), device = st.images / (st.device_ms * 1e-3);
     /* decoding capacity in images that run, as end to end counts them: the threads' time went to the
      * unreadable files too (junk fails at once: counted as decoded, it made decoding look fast) */

@@ -38,7 +38,12 @@ static const cli_command command = {
     "includes the driver's first-use kernel compiles).\n"
     "\n"
     "GFLOP/s counts the direct convolution's arithmetic (2 per multiply-add), also\n"
-    "for Winograd layers, which do fewer multiplies: it compares the algorithms.\n",
+    "for Winograd layers, which do fewer multiplies: it compares the algorithms.\n"
+    "\n"
+    "--recursive, --resize, --crop, --no-crop, --mean, --std, --draft, --no-draft,\n"
+    "--threads (the image decoders) and --progress go with --images; --size, --iters,\n"
+    "--per-layer and --peak-gflops without it. On a CPU the network's threads are\n"
+    "PoCL's: POCL_MAX_PTHREAD_COUNT=N.\n",
     options, { cli_device_options, cli_net_options, cli_preprocess_options, cli_decode_options },
 };
 
@@ -208,6 +213,11 @@ int cmd_bench(int argc, char **argv)
     if (!ctx) return cli_error(CLI_FAIL, "out of host memory");
     if (cli_select_device("bench", ctx, device, device) != CLI_OK) goto done; /* (rc CLI_FAIL: said) */
     /* (said before the passes: the reference has no profiling; off again until the profiled passes) */
+    if (per_layer && vggcl_device_index(ctx) < 0) { /* (the library's "select one first" is not the command's way) */
+        rc = cli_error(CLI_USAGE, "bench: --per-layer profiling needs an OpenCL device: --device ref is the plain-C "
+                       "reference, which has no profiling events (`vggcl devices` lists the others)");
+        goto done;
+    }
     if (per_layer && (vggcl_profile(ctx, 1) != VGGCL_OK || vggcl_profile(ctx, 0) != VGGCL_OK)) {
         rc = cli_error(CLI_USAGE, "bench: --per-layer %s", vggcl_message(ctx));
         goto done;

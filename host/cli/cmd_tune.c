@@ -102,8 +102,8 @@ int cmd_tune(int argc, char **argv)
     if (st != VGGCL_OK) goto fail;
     printf("device: %s\n%dx%d input, %d timed pass%s per candidate, budget %d s; device ms per pass\n\n",
            vggcl_device_name(ctx), h, w, iters, iters == 1 ? "" : "es", budget);
-    printf("%-12s %-18s %5s %10s %10s %6s %5s %5s  %s\n", "layer", "shape", "batch", "default", "best", "gain", "tried",
-           "bad", "fastest");
+    printf("%-12s %-18s %5s %10s %10s %6s %5s %5s  %s\n", "layer", "shape", "batch", "default", "kept", "gain", "tried",
+           "bad", "kept algorithm"); /* (kept: the fastest unless it lost the paired rounds or the answer check) */
     for (int i = 0; i < count && i < 64; i++) {
         char shape[48];
         const vggcl_tune_row *r = &rows[i];

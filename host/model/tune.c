@@ -147,10 +147,12 @@ void vggcl__tune_load(vggcl_ctx *ctx)
     if (!f && err) unread_said(ctx, err, 0);
     if (lstat_err == ENOENT) other_table_said(ctx);
     if (ctx->tune_refused && ctx->log && !ctx->told_tune) { /* (else a table edited to 0664 was dropped unsaid) */
-        char msg[VGGCL__CACHE_PATH_MAX + 200];
+        char msg[VGGCL__CACHE_PATH_MAX + 300], what[64]; /* (what it is: tune's refusal said it, the pass not) */
         ctx->told_tune = 1;
+        const int mine = vggcl__cache_file_refused(ctx->tune_path, what, sizeof what);
         snprintf(msg, sizeof msg, "the tuning table %s is not a regular file of this user that only the user can "
-                 "write to: it is not used (nor replaced by tune)", ctx->tune_path);
+                 "write to (%s): it is not used (nor replaced by tune)%s", ctx->tune_path, what,
+                 mine ? "; chmod 600 makes it usable" : "");
         ctx->log(ctx->log_user, msg);
     }
     if (!f) return;
