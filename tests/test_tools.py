@@ -89,6 +89,23 @@ class Tools(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual([ln.split(" ")[0] for ln in r.stdout.splitlines()], ["cold", "warm", "warm,"], r.stdout)
 
+    @unittest.skipUnless(importlib.util.find_spec("torch") and (ROOT / ".venv" / "bin" / "python3").exists(),
+                         "no PyTorch, or no .venv (onnxruntime's)")
+    def test_bench_vs_peers_small(self):
+        """bench_vs_peers.py scaled down with --size (it ran at 224 alone): vggcl, PyTorch and onnxruntime (the
+        .venv's) on one VGG16-GAP at 32x32, each agreeing with PyTorch's logits, the table's columns theirs."""
+        r = run(PY, TOOLS / "bench_vs_peers.py", VGGCL, "--size", "32", "--batches", "1", "2", "--iters", "1",
+                "--rounds", "1", "--engines", "PyTorch", "onnxruntime")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("VGG16-GAP (7 classes) 32x32, ms per image", r.stdout)
+        self.assertIn("| batch | vggcl | PyTorch | onnxruntime | vggcl speed-up", r.stdout)
+        self.assertRegex(r.stdout, r"\n\| 1 \| [0-9.]+ \| [0-9.]+ \| [0-9.]+ \| [0-9.]+x \|\n\| 2 \|")
+        agrees = re.search(r"agrees \(the largest relative L2 of a batch's logits against PyTorch's\): vggcl (\S+), "
+                           r"PyTorch (\S+), onnxruntime (\S+)\n", r.stdout)
+        self.assertTrue(agrees and all(float(v) < 1e-4 for v in agrees.groups()), r.stdout)
+        self.refused(run(PY, TOOLS / "bench_vs_peers.py", VGGCL, "--size", "16"), 2,
+                     "--size 16: VGG16 with pool5 needs at least 32")
+
     @unittest.skipUnless(importlib.util.find_spec("torch"), "no PyTorch")
     def test_benchmark_scripts_left_out_and_stopped(self):
         """bench_vs_peers.py: an engine --engines names that cannot run fails the run after its table, said on stderr

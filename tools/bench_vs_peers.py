@@ -18,7 +18,7 @@ the same network on every image. Prints a Markdown table of ms per
 image, and the speed-up of vggcl over the fastest peer (that peer's ms
 over vggcl's).
 
-    tools/bench_vs_peers.py build/vggcl [--batches 1 8] [--iters 5] [--rounds 2]
+    tools/bench_vs_peers.py build/vggcl [--batches 1 8] [--size 224] [--iters 5] [--rounds 2]
                                         [--peer-python .venv/bin/python3] [--engines ncnn ...]
 
 PyTorch runs here (/usr/bin/python3, Debian's torch); onnxruntime, OpenVINO
@@ -46,22 +46,22 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from tool_cli import OthersMeter, need_binary, positive, run_main  # noqa: E402
+from tool_cli import OthersMeter, need_binary, positive, run_main, vgg16_size  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 PEERS = ("vggcl", "PyTorch", "onnxruntime", "OpenVINO", "ncnn")
-SIZE, CLASSES = 224, 7
+CLASSES = 7
 AGREE = 1e-4  # the relative L2 of an engine's logits against PyTorch's that still counts as the same answer
 NOT_INSTALLED = 3  # a worker's exit status when its engine cannot be imported
 
 
 # ---- the model in every format (needs torch) ----
 
-def write_ncnn(model, param_path, bin_path):
+def write_ncnn(model, size, param_path, bin_path):
     """ncnn's text graph and weights: Convolution (+ReLU fused) and 2x2 max Pooling per
     torchvision's features, global average Pooling, InnerProduct."""
     from torch import nn
-    layers, blob, weights = [f"Input data 0 1 data 0={SIZE} 1={SIZE} 2=3"], "data", []
+    layers, blob, weights = [f"Input data 0 1 data 0={size} 1={size} 2=3"], "data", []
     for i, m in enumerate(model.features):
         if isinstance(m, nn.Conv2d):
             w = m.weight.detach().numpy().astype(np.float32)
@@ -81,7 +81,7 @@ def write_ncnn(model, param_path, bin_path):
     Path(bin_path).write_bytes(b"".join(weights))
 
 
-def prepare(d, batches):
+def prepare(d, batches, size):
     """The model in every format, and each batch (d/xN.npy) with PyTorch's logits for it: {N: logits}."""
     import torch
     sys.path.insert(0, str(ROOT / "weights"))
@@ -90,7 +90,7 @@ def prepare(d, batches):
     export(model, d / "model.safetensors")
     want = {}
     for n in batches:
-        x = np.random.default_rng(n).uniform(-2, 2, (n, 3, SIZE, SIZE)).astype(np.float32)
+        x = np.random.default_rng(n).uniform(-2, 2, (n, 3, size, size)).astype(np.float32)
         np.save(d / f"x{n}.npy", x)
         with torch.no_grad():
             want[n] = model(torch.from_numpy(x)).numpy()
@@ -99,7 +99,7 @@ def prepare(d, batches):
     torch.onnx.export(model, torch.from_numpy(x[:1]), str(d / "model.onnx"), input_names=["x"],
                       output_names=["logits"], dynamic_axes={"x": {0: "n"}, "logits": {0: "n"}}, opset_version=13,
                       **legacy)
-    write_ncnn(model, d / "model.param", d / "model.bin")
+    write_ncnn(model, size, d / "model.param", d / "model.bin")
     return want
 
 
@@ -141,7 +141,7 @@ def worker(peer, d, batch, iters, threads):
 
         def compiled(n):
             m = core.read_model(str(d / "model.onnx"))
-            m.reshape([n, 3, SIZE, SIZE])
+            m.reshape([n, 3, *xb.shape[2:]])
             return core.compile_model(m, "CPU", cfg).create_infer_request()
         req = compiled(batch)
         ms = timed(lambda: req.infer({0: xb}), iters)
@@ -191,11 +191,11 @@ def pocl_threads(threads):
     return dict(os.environ, POCL_CPU_MAX_CU_COUNT=str(threads), POCL_MAX_PTHREAD_COUNT=str(threads))
 
 
-def run_vggcl(binary, device, d, batch, iters, threads):
+def run_vggcl(binary, device, d, batch, size, iters, threads):
     env = pocl_threads(threads)
     r = subprocess.run([binary, "bench", "--device", device[0], "--weights", str(d / "model.safetensors"), "--batch",
-                        str(batch), "--iters", str(iters), "--json"], capture_output=True, text=True, env=env,
-                       check=True)
+                        str(batch), "--size", str(size), "--iters", str(iters), "--json"], capture_output=True,
+                       text=True, env=env, check=True)
     j = json.loads(r.stdout.strip().splitlines()[-1])
     if j["device"] not in device[1]:
         raise SystemExit(f"bench_vs_peers: vggcl ran on {j['device']}, not the CPU device: {device[1]}")
@@ -214,6 +214,7 @@ def main():
     ap.add_argument("--batches", type=positive, nargs="+", default=[1, 8])
     ap.add_argument("--iters", type=positive, default=5)
     ap.add_argument("--rounds", type=positive, default=2)
+    ap.add_argument("--size", type=positive, default=224)
     ap.add_argument("--threads", type=positive, default=len(os.sched_getaffinity(0)))  # (the cores it may use)
     ap.add_argument("--peer-python", default=str(ROOT / ".venv" / "bin" / "python3"))
     ap.add_argument("--engines", nargs="+", choices=PEERS, help="a subset (vggcl always runs; default: all)")
@@ -224,6 +225,7 @@ def main():
     a.engines = a.engines or list(PEERS)
     a.batches = list(dict.fromkeys(a.batches))  # (each size once: --batches 1 1 printed its row twice)
     need_binary(ap, a.vggcl)
+    vgg16_size(ap, a.size)
     if a.worker:
         try:
             return worker(a.worker, Path(a.dir), a.batches[0], a.iters, a.threads)
@@ -232,7 +234,7 @@ def main():
             sys.exit(NOT_INSTALLED)
     with tempfile.TemporaryDirectory(prefix="vggcl-peers-") as tmp:
         d = Path(tmp)
-        want = prepare(d, a.batches)
+        want = prepare(d, a.batches, a.size)
         device = cpu_device(a.vggcl)
         best, agrees, notes, others = {}, {}, [], OthersMeter()
         engines = [p for p in PEERS if p == "vggcl" or p in a.engines]
@@ -240,7 +242,7 @@ def main():
             for batch in a.batches:
                 for peer in list(engines):
                     if peer == "vggcl":
-                        r = run_vggcl(a.vggcl, device, d, batch, a.iters, a.threads)
+                        r = run_vggcl(a.vggcl, device, d, batch, a.size, a.iters, a.threads)
                     else:
                         py = sys.executable if peer == "PyTorch" else a.peer_python
                         if not os.access(py, os.X_OK):  # (a checkout without .venv: a traceback)
@@ -270,7 +272,7 @@ def main():
                                          "it would compare unlike things")
                     print(f"round {rnd + 1}, batch {batch}: {peer} {per_image:.1f} ms/image", file=sys.stderr)
     cpu = next((ln.split(":", 1)[1].strip() for ln in open("/proc/cpuinfo") if ln.startswith("model name")), "?")
-    print(f"{time.strftime('%Y-%m-%d')}, {cpu}, {a.threads} threads; VGG16-GAP ({CLASSES} classes) {SIZE}x{SIZE}, "
+    print(f"{time.strftime('%Y-%m-%d')}, {cpu}, {a.threads} threads; VGG16-GAP ({CLASSES} classes) {a.size}x{a.size}, "
           f"ms per image (best median of {a.rounds} alternating rounds)")
     print()
     cols = [p for p in PEERS if p in engines]

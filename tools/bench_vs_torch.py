@@ -42,7 +42,7 @@ except ImportError:  # (a python3 first on PATH without them: a traceback)
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "weights"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_vs_peers import AGREE, cpu_device, device_lines, pocl_threads  # noqa: E402
-from tool_cli import OthersMeter, need_binary, positive, run_main  # noqa: E402
+from tool_cli import OthersMeter, need_binary, positive, run_main, vgg16_size  # noqa: E402
 from export_torchvision import export, gap_model  # noqa: E402
 
 
@@ -105,8 +105,7 @@ def main():
     a = ap.parse_args()
     a.batches = list(dict.fromkeys(a.batches))  # (each size once: --batches 1 1 printed its row twice)
     need_binary(ap, a.vggcl)
-    if a.size < 32:  # (VGG16's five pools; torch's max_pool said it in a traceback)
-        ap.error(f"--size {a.size}: VGG16 with pool5 needs at least 32")
+    vgg16_size(ap, a.size)
     if a.torch_device != "cpu" and not (a.torch_device.startswith("cuda") and torch.cuda.is_available()):
         ap.error(f"--torch-device {a.torch_device}: cpu, or cuda where this PyTorch has CUDA and a GPU "
                  f"(CUDA: {torch.cuda.is_available()})")

@@ -12,6 +12,13 @@ import time
 BUSY_CORES = 0.2  # others' CPU, in cores on average over a measurement, past which its ratios are said to be off
 
 
+def vgg16_size(ap, size):
+    """Refuses (argparse's usage error) an input size VGG16's five pools cannot take (torch's max_pool said it in a
+    traceback)."""
+    if size < 32:
+        ap.error(f"--size {size}: VGG16 with pool5 needs at least 32")
+
+
 def positive(text):
     """argparse type: an integer from 1 (--rounds 0 ended in a KeyError, --iters 0 in a StatisticsError)."""
     try:
