@@ -95,7 +95,7 @@ class Tools(unittest.TestCase):
         """bench_vs_peers.py scaled down with --size (it ran at 224 alone): vggcl, PyTorch and onnxruntime (the
         .venv's) on one VGG16-GAP at 32x32, each agreeing with PyTorch's logits, the table's columns theirs."""
         r = run(PY, TOOLS / "bench_vs_peers.py", VGGCL, "--size", "32", "--batches", "1", "2", "--iters", "1",
-                "--rounds", "1", "--engines", "PyTorch", "onnxruntime")
+                "--rounds", "2", "--engines", "PyTorch", "onnxruntime")
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn("VGG16-GAP (7 classes) 32x32, ms per image", r.stdout)
         self.assertIn("| batch | vggcl | PyTorch | onnxruntime | vggcl speed-up", r.stdout)
@@ -103,6 +103,10 @@ class Tools(unittest.TestCase):
         agrees = re.search(r"agrees \(the largest relative L2 of a batch's logits against PyTorch's\): vggcl (\S+), "
                            r"PyTorch (\S+), onnxruntime (\S+)\n", r.stdout)
         self.assertTrue(agrees and all(float(v) < 1e-4 for v in agrees.groups()), r.stdout)
+        spread = re.search(r"rounds \(each one's median, ms per image, best-worst\): batch 1: vggcl (\S+)-(\S+), .*; "
+                           r"batch 2: ", r.stdout)  # (the best is the table's)
+        self.assertTrue(spread and float(spread[1]) <= float(spread[2]), r.stdout)
+        self.assertIn(f"\n| 1 | {spread[1]} | ", r.stdout)
         self.refused(run(PY, TOOLS / "bench_vs_peers.py", VGGCL, "--size", "16"), 2,
                      "--size 16: VGG16 with pool5 needs at least 32")
 

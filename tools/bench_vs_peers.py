@@ -236,7 +236,7 @@ def main():
         d = Path(tmp)
         want = prepare(d, a.batches, a.size)
         device = cpu_device(a.vggcl)
-        best, agrees, notes, others = {}, {}, [], OthersMeter()
+        best, agrees, notes, others, worst = {}, {}, [], OthersMeter(), {}
         engines = [p for p in PEERS if p == "vggcl" or p in a.engines]
         for rnd in range(a.rounds):
             for batch in a.batches:
@@ -263,6 +263,7 @@ def main():
                         r = json.loads(p.stdout.strip().splitlines()[-1])
                     per_image = r["ms"] / batch
                     best[peer, batch] = min(best.get((peer, batch), float("inf")), per_image)
+                    worst[peer, batch] = max(worst.get((peer, batch), 0.0), per_image)
                     got, ref = np.array(r["logits"]), want[batch]
                     diff = float(np.linalg.norm(got - ref) / np.linalg.norm(ref)) if got.shape == ref.shape else np.inf
                     agrees[peer] = max(agrees.get(peer, 0.0), diff)
@@ -285,6 +286,10 @@ def main():
     print()
     print("agrees (the largest relative L2 of a batch's logits against PyTorch's): " +
           ", ".join(f"{p} {agrees[p]:.1e}" for p in cols))
+    if a.rounds > 1:  # (the noise beside the table: the rounds' range was on stderr alone)
+        print("rounds (each one's median, ms per image, best-worst): " + "; ".join(
+            f"batch {batch}: " + ", ".join(f"{p} {best[p, batch]:.1f}-{worst[p, batch]:.1f}" for p in cols)
+            for batch in a.batches))
     busy = others.note(os.cpu_count())
     for n in notes + ([busy] if busy else []):
         print(f"\n{n}")
