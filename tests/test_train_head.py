@@ -418,6 +418,26 @@ class TrainHead(unittest.TestCase):
                       f"{nest}/train\n", r.stderr)
         shutil.rmtree(nest), out.unlink()
 
+    def test_val_missing_a_class(self):
+        """A --val folder without one of the training classes (a small class left out of a split made by hand): said,
+        as eval says it (the epoch was kept by the other classes' images, unsaid); a --val of every class says
+        nothing of it."""
+        val = self.d / "val-two"
+        for c in ("blue", "green"):
+            shutil.copytree(self.d / "val" / c, val / c)
+        out = self.d / "two.safetensors"
+        try:
+            r = self.train_head(out, "--data", self.d / "train", "--val", val, "--epochs", 1)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertIn(f"vggcl: train-head: --val {val} has no folder for 1 of the 3 training classes (such as "
+                          "'red'): the epoch kept, and its val top-1, are of the others' images alone\n", r.stderr)
+            r = self.train_head(out, "--data", self.d / "train", "--val", self.d / "val", "--epochs", 1)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertNotIn("has no folder", r.stderr)
+        finally:
+            shutil.rmtree(val)
+            out.unlink(missing_ok=True)
+
     def test_bad_input(self):
         bad = self.d / "bad"
         make_folder(bad / "empty_class", 2, 3)

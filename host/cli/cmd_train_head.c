@@ -469,6 +469,18 @@ static int read_data(const char *data, const char *val_dir, cli_dataset *ds, cli
                                  cli_decomposed_hint(vs->classes[c], (const char *const *)ds->classes, ds->n_classes));
             }
         for (int i = 0; i < vs->n; i++) vs->labels[i] = to[vs->labels[i]];
+        char *has = first_rank ? calloc((size_t)ds->n_classes, 1) : NULL;
+        if (has) { /* (a small class left out of a --val made by hand: the epoch was kept by the others, unsaid) */
+            int missing = 0, first = -1;
+            for (int c = 0; c < vs->n_classes; c++) has[to[c]] = 1;
+            for (int c = ds->n_classes - 1; c >= 0; c--)
+                if (!has[c]) missing++, first = c;
+            if (missing)
+                cli_notice("train-head: --val %s has no folder for %d of the %d training classes (such as '%s'): the "
+                           "epoch kept, and its val top-1, are of the others' images alone", val_dir, missing,
+                           ds->n_classes, ds->classes[first]);
+            free(has);
+        }
         free(to);
         if (!append_files(ds, vs)) return cli_error(CLI_FAIL, "out of host memory");
     }
