@@ -405,8 +405,8 @@ class Tools(unittest.TestCase):
                       "(e.g. 'test/blue/blue9.png'): the maps are scored on val's", r.stderr)
         self.assertIn("outside the --crop 64 of their pictures, left out (e.g. val/red/red0.png)", r.stderr)
         for row in (r"keep \| 4×4", r"drop \| 8×8"):  # (each rate with its count: 6 val pictures, 5 maps scored)
-            self.assertRegex(r.stdout, rf"\| {row} \| [0-9.]+ % \([0-6]/6\) \| [0-9.]+ % \([0-5]/5\) \| [0-9.]+ \| "
-                                       r"[0-9.]+ % \([0-5]/5\) \| [0-9.]+ \([0-9.]+-[0-9.]+\) \|")
+            self.assertRegex(r.stdout, rf"\| {row} \| [0-9.]+ % \([0-6]/6\) \| [0-9.]+ % \| [0-9.]+ \| [0-9.]+ % "
+                                       r"\([0-5]/5\) \| [0-9.]+ \| [0-9.]+ % \([0-5]/5\) \| [0-9.]+ \([0-9.]+-[0-9.]+\) \|")
         self.assertIn(f"2 classes of {data}: 12 training (1 unreadable left out) and 6 validation pictures, the "
                       "maps of the 5 with a box scored, at `--resize 64 --crop 64`", r.stdout)
         results = json.loads((work / "results.json").read_text())

@@ -3,7 +3,8 @@
 
 Builds a small data set with known object boxes from real photos (python3-skimage's
 data), trains a GAP head on a VGG16 trunk with pool5 kept and with pool5 dropped
-(`vggcl train-head`), and measures for each setting: validation top-1 (`vggcl eval`),
+(`vggcl train-head`), and measures for each setting: validation top-1, balanced accuracy and
+macro F1 (`vggcl eval`),
 how well the class activation maps localise the object (`vggcl cam` with the true
 class), and throughput (`vggcl bench`, the median of three rounds alternating the settings). Prints one
 Markdown table, each rate with its count and images/s with its rounds' range.
@@ -890,14 +891,16 @@ def study_setting(vggcl, weights, frame, setting, seed, train_opts, takes_pre, v
 def markdown_table(results):
     """The table; each rate with its count (a small val set's 100 % read as certain) and images/s with the rounds'
     range (one noisy round read as a difference of the settings)."""
-    rows = ["| pool5 | GAP map | val top-1 | CAM peak in box | mean IoU | IoU ≥ 0.5 | images/s (rounds) |",
-            "| --- | --- | --- | --- | --- | --- | --- |"]
+    rows = ["| pool5 | GAP map | val top-1 | balanced accuracy | macro F1 | CAM peak in box | mean IoU | IoU ≥ 0.5 "
+            "| images/s (rounds) |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
 
     def rate(p, n):
         return f"{100 * p:.1f} % ({round(p * n)}/{n})"
     for r in results:
         runs = r.get("images_per_s_rounds") or [r["images_per_s"]]
         rows.append(f"| {r['pool5']} | {r['gap_map'][0]}×{r['gap_map'][1]} | {rate(r['top1'], r['n_val'])} "
+                    f"| {100 * r['balanced_accuracy']:.1f} % | {r['macro_f1']:.3f} "
                     f"| {rate(r['peak_in_box'], r['n'])} | {r['mean_iou']:.3f} | {rate(r['iou_ge_05'], r['n'])} "
                     f"| {r['images_per_s']:.1f} ({min(runs):.1f}-{max(runs):.1f}) |")
     return "\n".join(rows)
