@@ -783,6 +783,10 @@ class Eval(unittest.TestCase):
             self.assertEqual(r.returncode, 0, r.stderr)
             got = json.loads(r.stdout)
             self.assertEqual(got["n"], 23)
+            # what made the report (two reports of one data set, one with --pool5 or --crop given, read alike)
+            self.assertEqual((got["model"], got["pool5"], got["preprocess"]),
+                             (str(weights), "keep", {"resize": SIZE, "crop": SIZE, "mean": "0.485,0.456,0.406",
+                                                     "std": "0.229,0.224,0.225", "draft": False}))
             self.assertEqual(got["confusion"], conf.tolist())
             self.assertAlmostEqual(got["top1"], float(np.mean(pred == y)), places=6)
             self.assertAlmostEqual(got["top5"], float(top5), places=6)
@@ -813,6 +817,14 @@ class Eval(unittest.TestCase):
                                 "--crop", str(SIZE)], capture_output=True, text=True, timeout=600)
             self.assertEqual(t.returncode, 0, t.stderr)
             self.assertIn(f"top-1 {np.mean(pred == y):.4f} ({(pred == y).sum()}/{len(y)})", t.stdout)
+            self.assertTrue(t.stdout.startswith(f"23 images, 7 classes; pool5 kept, resize {SIZE}, crop {SIZE}, mean "
+                                                "0.485,0.456,0.406, std 0.229,0.224,0.225\n"), t.stdout)
+            r = subprocess.run([VGGCL, "eval", "--weights", weights, "--data", d / "data", "--format", "json",
+                                "--resize", str(SIZE), "--crop", str(SIZE - 8), "--pool5", "drop"],
+                               capture_output=True, text=True, timeout=600)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertEqual((json.loads(r.stdout)["pool5"], json.loads(r.stdout)["preprocess"]["crop"]),
+                             ("drop", SIZE - 8))
             self.assertIn(f"\nbalanced accuracy {want['balanced_accuracy']:.4f}  macro F1 {want['macro'][2]:.4f}\n",
                           t.stdout)
             for avg in ("macro", "weighted"):

@@ -90,24 +90,13 @@ int cli_bench_images(vggcl_ctx *ctx, vggcl_model *model, const char *weights, co
     const double decode = st.decode_ms > 0 ? st.images * st.threads / (st.decode_ms * 1e-3) : 0;
     const double bound = decode > 0 && decode < device ? decode : device;
     /* the input the images became (the model, its size and preprocessing unsaid: two models' records alike) */
-    char size[32], mean[64], std[64], resize[24];
+    char size[32];
     snprintf(size, sizeof size, "%dx%d", st.h, st.w);
-    cli_resize_text(p, 'x', resize, sizeof resize);
-    cli_rgb_text(p->mean, mean, sizeof mean), cli_rgb_text(p->std, std, sizeof std);
     if (json) {
-        cJSON *o = cJSON_CreateObject(), *pre;
+        cJSON *o = cJSON_CreateObject();
         cli_bench_record(o, ctx, model, weights, conv, batch, st.h, st.w);
         cJSON_AddStringToObject(o, "size", size);
-        if ((pre = cJSON_AddObjectToObject(o, "preprocess"))) {
-            if (p->resize_w > 0) /* (Resize((H, W)): "HxW", as --resize takes it) */
-                cJSON_AddStringToObject(pre, "resize", resize);
-            else
-                cJSON_AddNumberToObject(pre, "resize", p->resize);
-            cJSON_AddNumberToObject(pre, "crop", p->crop);
-            cJSON_AddStringToObject(pre, "mean", mean);
-            cJSON_AddStringToObject(pre, "std", std);
-            cJSON_AddBoolToObject(pre, "draft", p->draft);
-        }
+        cli_json_preprocess(o, p);
         cJSON_AddItemToObject(o, "images_dir", cli_json_string(dir));
         cJSON_AddNumberToObject(o, "images", st.images);
         cJSON_AddNumberToObject(o, "skipped", failed); /* (unreadable, too small, another size: as the text) */
@@ -127,10 +116,10 @@ int cli_bench_images(vggcl_ctx *ctx, vggcl_model *model, const char *weights, co
         cJSON_AddNumberToObject(o, "decode_thread_ms", st.decode_ms);
         rc = cli_json_print(o);
     } else {
-        char more[400], how[96];
+        char more[400], how[96], pre[256];
         cli_bench_conv_text(ctx, model, conv, batch, st.h, st.w, how, sizeof how);
-        snprintf(more, sizeof more, "%s, images made %s (height x width; resize %s, crop %d, mean %s, std %s%s)", how,
-                 size, resize, p->crop, mean, std, p->draft ? ", draft" : "");
+        snprintf(more, sizeof more, "%s, images made %s (height x width; %s)", how, size,
+                 cli_preprocess_text(p, pre, sizeof pre));
         cli_bench_heading(ctx, model, weights, more);
         char *shown = cli_text(dir); /* (a newline in the name forged a line) */
         printf("images:        %d from %s (%d skipped), batch %d, %d decoding thread%s\n", st.images,

@@ -49,6 +49,9 @@ static const cli_command command = {
 };
 
 typedef struct {
+    const char *weights;        /* the model file, its pool5 as run (1 kept) and the preprocessing: said in the report */
+    int pool5;
+    const vggcl_preprocess *p;
     int classes, k;       /* model classes (a head of one output on two folders: 2); top-k (5, or fewer classes) */
     int binary;           /* a head of one output, its logit's sign the class (BCEWithLogitsLoss's): 0 | x */
     const int *truth;     /* per file: the model class of its folder */
@@ -138,7 +141,13 @@ static int report_json(const tally *t, char **names, const class_score *s, const
 {
     const int C = t->classes;
     cJSON *o = cJSON_CreateObject(), *arr;
-    int ok = o && cJSON_AddNumberToObject(o, "n", (double)t->n) && cJSON_AddNumberToObject(o, "skipped", skipped) &&
+    if (o) { /* (two reports of one data set said nothing of what made them apart: a --pool5 or --crop given) */
+        cJSON_AddItemToObject(o, "model", cli_json_string(t->weights));
+        cJSON_AddStringToObject(o, "pool5", t->pool5 ? "keep" : "drop");
+        cli_json_preprocess(o, t->p);
+    }
+    int ok = o && cJSON_GetArraySize(o) == 3 && cJSON_AddNumberToObject(o, "n", (double)t->n) &&
+             cJSON_AddNumberToObject(o, "skipped", skipped) &&
              cli_json_add_exact(o, "top1", ratio(right, t->n)) &&
              cli_json_add_exact(o, "top5", ratio(in_k, t->n)) && cJSON_AddNumberToObject(o, "k", t->k) &&
              cli_json_add_exact(o, "balanced_accuracy", sum->balanced) && add_average(o, "macro", sum->macro) &&
@@ -223,6 +232,8 @@ static int report(const tally *t, char **names, const char *format, int skipped)
     } else {
         printf("%ld image%s, %d class%s", t->n, t->n == 1 ? "" : "s", C, C == 1 ? "" : "es");
         if (skipped) printf(" (%d skipped)", skipped);
+        char pre[256];
+        printf("; pool5 %s, %s", t->pool5 ? "kept" : "dropped", cli_preprocess_text(t->p, pre, sizeof pre));
         printf("\ntop-1 %.4f (%ld/%ld)", ratio(right, t->n), right, t->n);
         if (t->k > 1) printf("  top-%d %.4f (%ld/%ld)", t->k, ratio(in_k, t->n), in_k, t->n); /* (k 1: top-1 twice) */
         printf("\nbalanced accuracy %.4f  macro F1 %.4f\n\n", sum.balanced, sum.macro[2]);
@@ -462,6 +473,7 @@ int cmd_eval(int argc, char **argv)
     if (local == CLI_OK) {
         ctx = devs.ctx[0], model = devs.model[0];
         t.classes = C, t.k = C < 5 ? C : 5, t.binary = binary;
+        t.weights = weights, t.pool5 = vggcl_model_pool5(model), t.p = &p;
         folder_class = malloc(sizeof *folder_class * (size_t)ds.n_classes);
         truth = malloc(sizeof *truth * (size_t)ds.n);
         names = malloc(sizeof *names * (size_t)C);

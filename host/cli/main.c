@@ -777,6 +777,31 @@ const char *cli_resize_text(const vggcl_preprocess *p, char sep, char *buf, size
     return buf;
 }
 
+const char *cli_preprocess_text(const vggcl_preprocess *p, char *buf, size_t len)
+{
+    char resize[24], mean[64], std[64];
+    cli_rgb_text(p->mean, mean, sizeof mean), cli_rgb_text(p->std, std, sizeof std);
+    snprintf(buf, len, "resize %s, crop %d, mean %s, std %s%s", cli_resize_text(p, 'x', resize, sizeof resize),
+             p->crop, mean, std, p->draft ? ", draft" : "");
+    return buf;
+}
+
+void cli_json_preprocess(cJSON *o, const vggcl_preprocess *p)
+{
+    char resize[24], mean[64], std[64];
+    cJSON *pre = cJSON_AddObjectToObject(o, "preprocess");
+    if (!pre) return;
+    if (p->resize_w > 0) /* (Resize((H, W)): "HxW", as --resize takes it) */
+        cJSON_AddStringToObject(pre, "resize", cli_resize_text(p, 'x', resize, sizeof resize));
+    else
+        cJSON_AddNumberToObject(pre, "resize", p->resize);
+    cJSON_AddNumberToObject(pre, "crop", p->crop);
+    cli_rgb_text(p->mean, mean, sizeof mean), cli_rgb_text(p->std, std, sizeof std);
+    cJSON_AddStringToObject(pre, "mean", mean);
+    cJSON_AddStringToObject(pre, "std", std);
+    cJSON_AddBoolToObject(pre, "draft", p->draft);
+}
+
 cJSON *cli_json_add_exact(cJSON *o, const char *name, double v)
 {
     char text[32];
