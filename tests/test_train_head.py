@@ -438,6 +438,35 @@ class TrainHead(unittest.TestCase):
             shutil.rmtree(val)
             out.unlink(missing_ok=True)
 
+    def test_val_without_a_readable_image_of_a_class(self):
+        """A class with no validation image read, whose folder is there: a --val folder of unreadable images alone,
+        or a class of one image under --val-split (it keeps it to train on): said as a --val without the folder is,
+        once; a --val of every class says nothing of it."""
+        d = self.d / "val-unread"
+        for c in ("blue", "green"):
+            shutil.copytree(self.d / "val" / c, d / "val" / c)
+        (d / "val" / "red").mkdir()
+        (d / "val" / "red" / "x.png").write_text("not an image")
+        make_folder(d / "train", 3, 6, classes=("a", "b"))
+        make_folder(d / "train", 1, 7, classes=("c",))
+        out = d / "m.safetensors"
+        try:
+            r = self.train_head(out, "--data", self.d / "train", "--val", d / "val", "--epochs", 1)
+            self.assertEqual(r.returncode, 1, r.stderr)  # (x.png skipped)
+            self.assertIn(f"vggcl: train-head: --val {d / 'val'} has no readable image of 1 of the 3 training classes "
+                          "(such as 'red'): the epoch kept, and its val top-1, are of the others' images alone\n",
+                          r.stderr)
+            self.assertEqual(r.stderr.count("others' images alone"), 1, r.stderr)
+            r = self.train_head(out, "--data", d / "train", "--epochs", 1)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertIn("vggcl: train-head: --val-split 0.2 gave no validation image to 1 of the 3 classes (such as "
+                          "'c'; a class of one image keeps it to train on)", r.stderr)
+            r = self.train_head(out, "--data", self.d / "train", "--val", self.d / "val", "--epochs", 1)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertNotIn("others' images alone", r.stderr)
+        finally:
+            shutil.rmtree(d)
+
     def test_bad_input(self):
         bad = self.d / "bad"
         make_folder(bad / "empty_class", 2, 3)

@@ -643,6 +643,24 @@ int cmd_train_head(int argc, char **argv)
             free(trained), free(listed);
             goto out;
         }
+    if (s.nv) { /* (a class with no validation image read: one of one image under --val-split, or a --val folder
+                 * whose images were all skipped; a --val without its folder was said as the folders were read) */
+        int missing = 0, first = -1;
+        memset(trained, 0, sizeof *trained * (size_t)ds.n_classes);
+        memset(listed, 0, sizeof *listed * (size_t)ds.n_classes);
+        for (int i = 0; i < s.nv; i++) trained[s.yv[i]]++;
+        for (int i = 0; val_dir && i < ds.n; i++) listed[ds.labels[i]] += is_val[i] != 0;
+        for (int c = 0; c < ds.n_classes; c++)
+            if (!trained[c] && (!val_dir || listed[c]) && !missing++) first = c;
+        if (missing && val_dir)
+            cli_notice("train-head: --val %s has no readable image of %d of the %d training classes (such as '%s'): "
+                       "the epoch kept, and its val top-1, are of the others' images alone", val_dir, missing,
+                       ds.n_classes, ds.classes[first]);
+        else if (missing)
+            cli_notice("train-head: --val-split %g gave no validation image to %d of the %d classes (such as '%s'; a "
+                       "class of one image keeps it to train on): the epoch kept, and its val top-1, are of the "
+                       "others' images alone", val_split, missing, ds.n_classes, ds.classes[first]);
+    }
     free(trained), free(listed);
     if (!s.nv && val_dir) /* (said: the report's "0 validation images" alone was easy to miss) */
         cli_error_here(CLI_OK, "train-head: no image of --val %s could be read: trained without validation", val_dir);
