@@ -1019,6 +1019,35 @@ class Eval(unittest.TestCase):
             self.assertEqual([[int(v) for v in row.split()[-len(seen):]] for row in rows],
                              conf[np.ix_(seen, seen)].tolist())
 
+    def test_cam_pictures_among_the_images(self):
+        """cam run in a class folder (its default --out-dir, the current folder) leaves its pictures among the images:
+        eval (and train-head, which reads data sets alike) counts them, as ImageFolder would, and says so (they were
+        scored as images of the class, unsaid); a PNG named so without its map beside it is an image like any."""
+        with tempfile.TemporaryDirectory() as tmp:
+            d = Path(tmp)
+            model = gap_model("vgg11", 2, "keep", seed=3)
+            weights = d / "w.safetensors"
+            export(model, weights, "keep")
+            make_folder(d / "data", 2, 4, classes=("x", "y"))
+            pictures = sorted((d / "data" / "x").iterdir())
+            vggcl = os.path.abspath(VGGCL)  # (run from the class folder)
+            r = subprocess.run([vggcl, "cam", "--weights", weights, "--resize", str(SIZE), "--crop", str(SIZE),
+                                "--compare-pool5", pictures[0].name], cwd=d / "data" / "x", capture_output=True,
+                               text=True, timeout=600)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            r = subprocess.run([vggcl, "cam", "--weights", weights, "--resize", str(SIZE), "--crop", str(SIZE),
+                                pictures[1].name], cwd=d / "data" / "x", capture_output=True, text=True, timeout=600)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            shutil.copy(pictures[1], d / "data" / "y" / "lone.cam.png")  # (no map beside it: a picture like any)
+            r = subprocess.run([VGGCL, "eval", "--weights", weights, "--data", d / "data", "--resize", str(SIZE),
+                                "--crop", str(SIZE), "--format", "json"], capture_output=True, text=True, timeout=600)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertEqual(json.loads(r.stdout)["n"], 7)  # (4 photos, 2 of cam's pictures, the lone one)
+            first = min(str(p) for p in (d / "data" / "x").glob("*.*.png"))
+            self.assertIn(f"vggcl: eval: --data {d / 'data'}: 2 of its images are vggcl cam's pictures (such as {first}, "
+                          "with its map's .npy beside it): counted as images of their class, as ImageFolder counts "
+                          "them; cam --out-dir elsewhere keeps them apart\n", r.stderr)
+
     def test_averages_over_the_classes_seen(self):
         """Macro and weighted averages over the classes that have images or predictions, balanced accuracy over those
         with images (scikit-learn's rules): a head made to predict a class without a folder for one image and the

@@ -734,8 +734,13 @@ typedef struct {
     int *labels;
 } cli_dataset;
 
+/* The files cam writes for an image NAME (NAME.SUFFIX), without --compare-pool5 and with it: each panel's raw map
+ * first, the picture last (cmd_cam.c). */
+extern const char *const cli_cam_plain_suffix[];
+extern const char *const cli_cam_compare_suffix[];
 /* Reads dir (given as option opt, "CMD: --data", for messages); an error (not a folder, no class folders, a class
- * folder without images) is printed and returns CLI_FAIL. say: its notes are said (one rank of several says them). */
+ * folder without images) is printed and returns CLI_FAIL. say: its notes are said (one rank of several says them;
+ * among them, cam's pictures among the images: counted, as ImageFolder counts them). */
 int cli_dataset_read(const char *opt, const char *dir, cli_dataset *ds, int say);
 /* The index of the class folder called name (a search: the names are sorted), else -1. */
 int cli_dataset_class(const cli_dataset *ds, const char *name);

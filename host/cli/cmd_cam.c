@@ -114,9 +114,9 @@ static int same_names(char *const *files, int n, const char *dir, const char *co
 }
 
 /* The files an image's maps and picture go to: each panel's raw and upsampled map, then the picture. */
-static const char *const plain_suffix[] = { "cam.npy", "cam-up.npy", "cam.png", NULL };
-static const char *const compare_suffix[] = { "cam-keep.npy", "cam-keep-up.npy", "cam-drop.npy", "cam-drop-up.npy",
-                                              "compare.png", NULL };
+const char *const cli_cam_plain_suffix[] = { "cam.npy", "cam-up.npy", "cam.png", NULL };
+const char *const cli_cam_compare_suffix[] = { "cam-keep.npy", "cam-keep-up.npy", "cam-drop.npy", "cam-drop-up.npy",
+                                               "compare.png", NULL };
 
 typedef struct {
     dev_t dev;
@@ -183,7 +183,8 @@ static int reads_outputs(char *const *files, int n, const cli_file *ins, int n_i
         else /* (its own path named where the image's is another: a link) */
             snprintf(msg, len, "cam: the image %s%s%s%s is the picture cam draws of %s %s --compare-pool5, not a photo; "
                      "give another --out-dir", read, strcmp(read, path) ? " (" : "", strcmp(read, path) ? path : "",
-                     strcmp(read, path) ? ")" : "", files[hit->image], suffix == plain_suffix ? "with" : "without");
+                     strcmp(read, path) ? ")" : "", files[hit->image],
+                     suffix == cli_cam_plain_suffix ? "with" : "without");
         rc = CLI_USAGE;
     }
     free(o);
@@ -386,12 +387,12 @@ int cmd_cam(int argc, char **argv)
     const cli_file read_in[] = { { "--weights", weights }, { "--files-from", cli_files_from(&a) } };
     if ((rc = cli_stdout_check("cam", read_in, 2)) != CLI_OK) goto done_args;
     const int listed = cli_images("cam", &a, &files, &n_files);
-    const char *const *files_of = compare ? compare_suffix : plain_suffix;
+    const char *const *files_of = compare ? cli_cam_compare_suffix : cli_cam_plain_suffix;
     char clash[3 * PATH_MAX + 8192 + 128] = "";
     int names = same_names(files, n_files, dir, files_of, clash, sizeof clash), names_here = 0; /* (said once MPI runs) */
     if (names == CLI_OK)
-        names = reads_outputs(files, n_files, read_in, 2, dir, files_of, compare ? plain_suffix : compare_suffix, clash,
-                              sizeof clash),
+        names = reads_outputs(files, n_files, read_in, 2, dir, files_of,
+                              compare ? cli_cam_plain_suffix : cli_cam_compare_suffix, clash, sizeof clash),
         names_here = names != CLI_OK;
     if ((rc = cli_take_share(&ranks, "cam", cli_arg(&a, "shard"), listed, &files, &n_files, 0)) != CLI_OK) goto done_args;
     /* under mpirun every rank runs to cli_ranks_finish, which prints the ranks' lines, whatever happened */

@@ -181,6 +181,36 @@ static void say_nested(const char *opt, const char *dir, const cli_dataset *ds)
     free(seen), free(order);
 }
 
+/* The picture cam draws of an image, with its raw map beside it: its suffix in the list (cli_cam_*_suffix), else 0. */
+static int cam_picture(const char *file, const char *const *suffix)
+{
+    int last = 0;
+    while (suffix[last + 1]) last++;
+    const size_t n = strlen(file), k = strlen(suffix[last]);
+    if (n <= k + 1 || file[n - k - 1] != '.' || strcmp(file + n - k, suffix[last])) return 0;
+    char *map = malloc(n + strlen(suffix[0]));
+    if (!map) return 0;
+    snprintf(map, n + strlen(suffix[0]), "%.*s%s", (int)(n - k), file, suffix[0]);
+    struct stat sb;
+    const int found = stat(map, &sb) == 0 && S_ISREG(sb.st_mode);
+    free(map);
+    return found;
+}
+
+/* Says the pictures cam drew among the data set's images (cam run in a class folder, its default --out-dir: its
+ * PNGs were counted as images of the class, unsaid). */
+static void say_cam_pictures(const char *opt, const char *dir, const cli_dataset *ds)
+{
+    int n = 0, first = -1;
+    for (int i = 0; i < ds->n; i++)
+        if (cam_picture(ds->files[i], cli_cam_plain_suffix) || cam_picture(ds->files[i], cli_cam_compare_suffix))
+            if (!n++) first = i;
+    if (n)
+        cli_notice("%s %s: %d of its images %s vggcl cam's pictures (such as %s, with its map's .npy beside it): "
+                   "counted as images of their class, as ImageFolder counts them; cam --out-dir elsewhere keeps them "
+                   "apart", opt, dir, n, n == 1 ? "is" : "are", ds->files[first]);
+}
+
 int cli_dataset_read(const char *opt, const char *dir, cli_dataset *ds, int say)
 {
     struct stat sb;
@@ -213,7 +243,7 @@ int cli_dataset_read(const char *opt, const char *dir, cli_dataset *ds, int say)
         for (int i = before; i < ds->n; i++) ds->labels[i] = c;
     }
     cli_left_out_say(&other);
-    if (say) say_nested(opt, dir, ds);
+    if (say) say_nested(opt, dir, ds), say_cam_pictures(opt, dir, ds);
     return CLI_OK;
 fail:
     cli_left_out_say(&other);
