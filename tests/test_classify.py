@@ -994,6 +994,11 @@ class Export(unittest.TestCase):
         err, _ = self.check(five, five.state_dict(), "--class-names", "crane,kite,crane,maillot,maillot")
         self.assertIn("note: classes of one name: 'crane' (0 and 2), 'maillot' (3 and 4): `vggcl eval` cannot match "
                       "a class folder of such a name, and `vggcl cam --class` takes the first by it", err)
+        self.assertIn("--class-names: note: not in sorted order, as ImageFolder numbers its classes "
+                      "(crane,crane,kite,maillot,...): right only if the model's outputs are in the order given",
+                      err)  # (a list typed by hand)
+        err, _ = self.check(five, five.state_dict(), "--class-names", "a,b,c,d,e")
+        self.assertNotIn("not in sorted order", err)
         soft = copy.deepcopy(m)  # (a final LogSoftmax: left out, said, as import_onnx.py drops it; it was refused)
         soft.classifier = nn.Sequential(*m.classifier, nn.LogSoftmax(dim=1))
         err, _ = self.check(m, soft)

@@ -890,6 +890,11 @@ def export_file(a):
     write_model(tensors, meta, a.out, names, classes, dtype=a.dtype)
     for note in ([] if a.random else notes) + metadata_notes(meta):  # (once written: a refusal is one line)
         print(f"{PROG}: {a.state_dict or a.out}: note: {note}", file=sys.stderr)
+    if a.class_names is not None and names and list(names[0]) != sorted(names[0]):  # (typed by hand: ImageFolder's?)
+        print(f"{PROG}: --class-names: note: not in sorted order, as ImageFolder numbers its classes "
+              f"({','.join(sorted(names[0])[:4])}{',...' if len(names[0]) > 4 else ''}): right only if the model's "
+              "outputs are in the order given (a model trained on an ImageFolder: its dataset.classes)",
+              file=sys.stderr)
     if guessed:
         print(f"{PROG}: {a.state_dict}: note: a state_dict does not say whether the model kept pool5 (the max pool "
               "after the last convolution): keep assumed; give --pool5 drop for a model trained without it",
