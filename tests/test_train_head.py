@@ -429,8 +429,20 @@ class TrainHead(unittest.TestCase):
         try:
             r = self.train_head(out, "--data", self.d / "train", "--val", val, "--epochs", 1)
             self.assertEqual(r.returncode, 0, r.stderr)
-            self.assertIn(f"vggcl: train-head: --val {val} has no folder for 1 of the 3 training classes (such as "
-                          "'red'): the epoch kept, and its val top-1, are of the others' images alone\n", r.stderr)
+            self.assertIn(f"vggcl: train-head: --val {val} has no readable image of 1 of the 3 training classes (such "
+                          "as 'red', which has no folder there): the epoch kept, and its val top-1, are of the others' "
+                          "images alone\n", r.stderr)
+            # and a class whose --val images are all unreadable beside it: one line for both (each had its own, of
+            # "1 of the 3")
+            (val / "green" / "zz.png").write_bytes(b"junk")
+            for f in (val / "green").iterdir():
+                if f.name != "zz.png":
+                    f.unlink()
+            r = self.train_head(out, "--data", self.d / "train", "--val", val, "--epochs", 1)
+            self.assertEqual(r.returncode, 1, r.stderr)  # (zz.png skipped)
+            self.assertIn(f"vggcl: train-head: --val {val} has no readable image of 2 of the 3 training classes (such "
+                          "as 'green', whose images there could not be read): the epoch kept", r.stderr)
+            self.assertEqual(r.stderr.count("others' images alone"), 1, r.stderr)
             r = self.train_head(out, "--data", self.d / "train", "--val", self.d / "val", "--epochs", 1)
             self.assertEqual(r.returncode, 0, r.stderr)
             self.assertNotIn("has no folder", r.stderr)
@@ -454,13 +466,13 @@ class TrainHead(unittest.TestCase):
             r = self.train_head(out, "--data", self.d / "train", "--val", d / "val", "--epochs", 1)
             self.assertEqual(r.returncode, 1, r.stderr)  # (x.png skipped)
             self.assertIn(f"vggcl: train-head: --val {d / 'val'} has no readable image of 1 of the 3 training classes "
-                          "(such as 'red'): the epoch kept, and its val top-1, are of the others' images alone\n",
-                          r.stderr)
+                          "(such as 'red', whose images there could not be read): the epoch kept, and its val top-1, "
+                          "are of the others' images alone\n", r.stderr)
             self.assertEqual(r.stderr.count("others' images alone"), 1, r.stderr)
             r = self.train_head(out, "--data", d / "train", "--epochs", 1)
             self.assertEqual(r.returncode, 0, r.stderr)
-            self.assertIn("vggcl: train-head: --val-split 0.2 gave no validation image to 1 of the 3 classes (such as "
-                          "'c'; a class of one image keeps it to train on)", r.stderr)
+            self.assertIn("vggcl: train-head: --val-split 0.2 (the default) gave no validation image to 1 of the 3 "
+                          "classes (such as 'c'; a class of one image keeps it to train on)", r.stderr)
             r = self.train_head(out, "--data", self.d / "train", "--val", self.d / "val", "--epochs", 1)
             self.assertEqual(r.returncode, 0, r.stderr)
             self.assertNotIn("others' images alone", r.stderr)

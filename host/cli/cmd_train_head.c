@@ -469,18 +469,6 @@ static int read_data(const char *data, const char *val_dir, cli_dataset *ds, cli
                                  cli_decomposed_hint(vs->classes[c], (const char *const *)ds->classes, ds->n_classes));
             }
         for (int i = 0; i < vs->n; i++) vs->labels[i] = to[vs->labels[i]];
-        char *has = first_rank ? calloc((size_t)ds->n_classes, 1) : NULL;
-        if (has) { /* (a small class left out of a --val made by hand: the epoch was kept by the others, unsaid) */
-            int missing = 0, first = -1;
-            for (int c = 0; c < vs->n_classes; c++) has[to[c]] = 1;
-            for (int c = ds->n_classes - 1; c >= 0; c--)
-                if (!has[c]) missing++, first = c;
-            if (missing)
-                cli_notice("train-head: --val %s has no folder for %d of the %d training classes (such as '%s'): the "
-                           "epoch kept, and its val top-1, are of the others' images alone", val_dir, missing,
-                           ds->n_classes, ds->classes[first]);
-            free(has);
-        }
         free(to);
         if (!append_files(ds, vs)) return cli_error(CLI_FAIL, "out of host memory");
     }
@@ -643,23 +631,25 @@ int cmd_train_head(int argc, char **argv)
             free(trained), free(listed);
             goto out;
         }
-    if (s.nv) { /* (a class with no validation image read: one of one image under --val-split, or a --val folder
-                 * whose images were all skipped; a --val without its folder was said as the folders were read) */
+    if (s.nv) { /* (a class with no validation image read: a --val without its folder, or whose images were all
+                 * skipped, or under --val-split a class of one image: the epoch was kept by the others, unsaid) */
         int missing = 0, first = -1;
         memset(trained, 0, sizeof *trained * (size_t)ds.n_classes);
         memset(listed, 0, sizeof *listed * (size_t)ds.n_classes);
         for (int i = 0; i < s.nv; i++) trained[s.yv[i]]++;
         for (int i = 0; val_dir && i < ds.n; i++) listed[ds.labels[i]] += is_val[i] != 0;
         for (int c = 0; c < ds.n_classes; c++)
-            if (!trained[c] && (!val_dir || listed[c]) && !missing++) first = c;
+            if (!trained[c] && !missing++) first = c;
         if (missing && val_dir)
-            cli_notice("train-head: --val %s has no readable image of %d of the %d training classes (such as '%s'): "
-                       "the epoch kept, and its val top-1, are of the others' images alone", val_dir, missing,
-                       ds.n_classes, ds.classes[first]);
+            cli_notice("train-head: --val %s has no readable image of %d of the %d training classes (such as '%s', "
+                       "%s): the epoch kept, and its val top-1, are of the others' images alone", val_dir, missing,
+                       ds.n_classes, ds.classes[first], listed[first] ? "whose images there could not be read"
+                                                                      : "which has no folder there");
         else if (missing)
-            cli_notice("train-head: --val-split %g gave no validation image to %d of the %d classes (such as '%s'; a "
+            cli_notice("train-head: --val-split %g%s gave no validation image to %d of the %d classes (such as '%s'; a "
                        "class of one image keeps it to train on): the epoch kept, and its val top-1, are of the "
-                       "others' images alone", val_split, missing, ds.n_classes, ds.classes[first]);
+                       "others' images alone", val_split, val_split_s ? "" : " (the default)", missing, ds.n_classes,
+                       ds.classes[first]);
     }
     free(trained), free(listed);
     if (!s.nv && val_dir) /* (said: the report's "0 validation images" alone was easy to miss) */
