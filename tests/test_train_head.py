@@ -1124,10 +1124,10 @@ class Eval(unittest.TestCase):
                                timeout=600)
             self.assertEqual(r.returncode, 0, r.stderr)
             self.assertIn(f"vggcl: eval: {d / 'data'} has 2 class folders for the 3 classes of {unnamed}, which names "
-                          "none: they are taken as classes 0 to 1 by sorted position, as ImageFolder numbers all 3; if a "
-                          "class before the last is the one without a folder, the folders after it are scored as the "
-                          "wrong classes (name the model's classes, export_torchvision.py --class-names, to match them "
-                          "by name)\n", r.stderr)  # (which is missing cannot be told: it named the last)
+                          "none: they are taken as classes 0 to 1 by sorted position, as ImageFolder numbers the folders "
+                          "of all 3; if a class before the last is the one without a folder, the folders after it are "
+                          "scored as the wrong classes (name the model's classes, export_torchvision.py --class-names, "
+                          "to match them by name)\n", r.stderr)  # (which is missing cannot be told: it named the last)
             # a hidden folder of images: left out, said (ImageFolder takes it, a class numbered before the others:
             # a model trained so, matched by position, was scored with every class shifted, unsaid)
             make_folder(d / "data", 1, 6, classes=(".ipynb_checkpoints",))

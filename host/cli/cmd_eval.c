@@ -413,10 +413,10 @@ static int match_classes(const cli_dataset *ds, const vggcl_model *m, const char
         else /* (which class has no folder cannot be told: it was named as the last, and the folders after the one
               * that is missing scored as the wrong classes, unsaid) */
             cli_error(CLI_FAIL, "eval: %s has %d class folders for the %d classes of %s, which names none: they are "
-                      "taken as classes 0 to %d by sorted position, as ImageFolder numbers all %d; if a class before "
-                      "the last is the one without a folder, the folders after it are scored as the wrong classes "
-                      "(name the model's classes, export_torchvision.py --class-names, to match them by name)", data,
-                      ds->n_classes, C, weights, ds->n_classes - 1, C);
+                      "taken as classes 0 to %d by sorted position, as ImageFolder numbers the folders of all %d; if a "
+                      "class before the last is the one without a folder, the folders after it are scored as the "
+                      "wrong classes (name the model's classes, export_torchvision.py --class-names, to match them by "
+                      "name)", data, ds->n_classes, C, weights, ds->n_classes - 1, C);
         free(has);
     }
     return rc;

@@ -208,7 +208,7 @@ static void say_cam_pictures(const char *opt, const char *dir, const cli_dataset
     if (n)
         cli_notice("%s %s: %d of its images %s vggcl cam's pictures (such as %s, with its map's .npy beside it): "
                    "counted as images of their class, as ImageFolder counts them; cam --out-dir elsewhere keeps them "
-                   "apart", opt, dir, n, n == 1 ? "is" : "are", ds->files[first]);
+                   "apart", opt, dir, n, n == 1 ? "is one of" : "are", ds->files[first]);
 }
 
 int cli_dataset_read(const char *opt, const char *dir, cli_dataset *ds, int say)
