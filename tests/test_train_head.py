@@ -866,6 +866,11 @@ class Eval(unittest.TestCase):
             self.assertEqual(r.returncode, 0, r.stderr)
             self.assertEqual((json.loads(r.stdout)["pool5"], json.loads(r.stdout)["preprocess"]["crop"]),
                              ("drop", SIZE - 8))
+            r = subprocess.run([VGGCL, "eval", "--weights", weights, "--data", d / "data", "--resize",
+                                f"{SIZE}x{SIZE}", "--no-crop"], capture_output=True, text=True, timeout=600)
+            self.assertEqual(r.returncode, 0, r.stderr)  # (in words, not "crop 0")
+            self.assertTrue(r.stdout.startswith(f"23 images, 7 classes; pool5 kept, resize {SIZE}x{SIZE}, no crop, "),
+                            r.stdout)
             self.assertIn(f"\nbalanced accuracy {want['balanced_accuracy']:.4f}  macro F1 {want['macro'][2]:.4f}\n",
                           t.stdout)
             for avg in ("macro", "weighted"):

@@ -160,8 +160,8 @@ void cli_rgb_text(const float *v, char *buf, size_t len);
 /* p's resize as --resize takes it, "256" or "224x320" (height x width), with sep for the 'x' ("224,320": as the
  * metadata's "vggcl.resize" writes it), into buf (24 bytes hold any). Returns buf. */
 const char *cli_resize_text(const vggcl_preprocess *p, char sep, char *buf, size_t len);
-/* The preprocessing p says in words, "resize 256, crop 224, mean R,G,B, std R,G,B" (", draft" where it drafts),
- * into buf (256 bytes hold any). Returns buf. */
+/* The preprocessing p says in words, "resize 256, crop 224, mean R,G,B, std R,G,B" ("no resize", "no crop" for
+ * 0; ", draft" where it drafts), into buf (256 bytes hold any). Returns buf. */
 const char *cli_preprocess_text(const vggcl_preprocess *p, char *buf, size_t len);
 /* p as a JSON object added to o as "preprocess": resize (a number, or "HxW"), crop, mean, std, draft. */
 void cli_json_preprocess(struct cJSON *o, const vggcl_preprocess *p);

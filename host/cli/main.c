@@ -779,10 +779,11 @@ const char *cli_resize_text(const vggcl_preprocess *p, char sep, char *buf, size
 
 const char *cli_preprocess_text(const vggcl_preprocess *p, char *buf, size_t len)
 {
-    char resize[24], mean[64], std[64];
+    char sides[24], resize[32] = "no resize", crop[24] = "no crop", mean[64], std[64];
+    if (p->resize) snprintf(resize, sizeof resize, "resize %s", cli_resize_text(p, 'x', sides, sizeof sides));
+    if (p->crop) snprintf(crop, sizeof crop, "crop %d", p->crop);
     cli_rgb_text(p->mean, mean, sizeof mean), cli_rgb_text(p->std, std, sizeof std);
-    snprintf(buf, len, "resize %s, crop %d, mean %s, std %s%s", cli_resize_text(p, 'x', resize, sizeof resize),
-             p->crop, mean, std, p->draft ? ", draft" : "");
+    snprintf(buf, len, "%s, %s, mean %s, std %s%s", resize, crop, mean, std, p->draft ? ", draft" : "");
     return buf;
 }
 
