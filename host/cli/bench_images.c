@@ -96,7 +96,7 @@ int cli_bench_images(vggcl_ctx *ctx, vggcl_model *model, const char *weights, co
         cJSON *o = cJSON_CreateObject();
         cli_bench_record(o, ctx, model, weights, conv, batch, st.h, st.w);
         cJSON_AddStringToObject(o, "size", size);
-        cli_json_preprocess(o, p);
+        cli_json_preprocess(o, p); /* (cli_json_print says what is lost) */
         cJSON_AddItemToObject(o, "images_dir", cli_json_string(dir));
         cJSON_AddNumberToObject(o, "images", st.images);
         cJSON_AddNumberToObject(o, "skipped", failed); /* (unreadable, too small, another size: as the text) */

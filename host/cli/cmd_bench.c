@@ -93,8 +93,7 @@ void cli_bench_record(cJSON *o, const vggcl_ctx *ctx, const vggcl_model *model, 
     cJSON_AddStringToObject(o, "device", vggcl_device_name(ctx));
     cJSON_AddStringToObject(o, "device_kind", kind);
     if (units) cJSON_AddNumberToObject(o, "compute_units", units);
-    cJSON_AddItemToObject(o, "model", cli_json_string(weights ? weights : "random vgg16-gap7"));
-    cJSON_AddStringToObject(o, "pool5", vggcl_model_pool5(model) ? "keep" : "drop");
+    cli_json_model(o, weights ? weights : "random vgg16-gap7", model); /* (cli_json_print says what is lost) */
     cJSON_AddStringToObject(o, "conv", cli_bench_conv(ctx, conv));
     /* (a table made by `vggcl tune` changes the times: two records of "auto" were alike with and without one) */
     cJSON_AddNumberToObject(o, "tuned_layers", vggcl_model_tuned_layers(ctx, model, n, h, w, NULL));

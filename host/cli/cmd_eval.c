@@ -49,8 +49,8 @@ static const cli_command command = {
 };
 
 typedef struct {
-    const char *weights;        /* the model file, its pool5 as run (1 kept) and the preprocessing: said in the report */
-    int pool5;
+    const char *weights; /* the model file, the model (its pool5 as run) and the preprocessing: said in the report */
+    const vggcl_model *model;
     const vggcl_preprocess *p;
     int classes, k;       /* model classes (a head of one output on two folders: 2); top-k (5, or fewer classes) */
     int binary;           /* a head of one output, its logit's sign the class (BCEWithLogitsLoss's): 0 | x */
@@ -141,12 +141,9 @@ static int report_json(const tally *t, char **names, const class_score *s, const
 {
     const int C = t->classes;
     cJSON *o = cJSON_CreateObject(), *arr;
-    if (o) { /* (two reports of one data set said nothing of what made them apart: a --pool5 or --crop given) */
-        cJSON_AddItemToObject(o, "model", cli_json_string(t->weights));
-        cJSON_AddStringToObject(o, "pool5", t->pool5 ? "keep" : "drop");
-        cli_json_preprocess(o, t->p);
-    }
-    int ok = o && cJSON_GetArraySize(o) == 3 && cJSON_AddNumberToObject(o, "n", (double)t->n) &&
+    /* (what made it first: two reports of one data set said nothing of what made them apart, a --pool5 or --crop) */
+    int ok = o && cli_json_model(o, t->weights, t->model) && cli_json_preprocess(o, t->p) &&
+             cJSON_AddNumberToObject(o, "n", (double)t->n) &&
              cJSON_AddNumberToObject(o, "skipped", skipped) &&
              cli_json_add_exact(o, "top1", ratio(right, t->n)) &&
              cli_json_add_exact(o, "top5", ratio(in_k, t->n)) && cJSON_AddNumberToObject(o, "k", t->k) &&
@@ -233,7 +230,8 @@ static int report(const tally *t, char **names, const char *format, int skipped)
         printf("%ld image%s, %d class%s", t->n, t->n == 1 ? "" : "s", C, C == 1 ? "" : "es");
         if (skipped) printf(" (%d skipped)", skipped);
         char pre[256];
-        printf("; pool5 %s, %s", t->pool5 ? "kept" : "dropped", cli_preprocess_text(t->p, pre, sizeof pre));
+        printf("; pool5 %s, %s", vggcl_model_pool5(t->model) ? "kept" : "dropped",
+               cli_preprocess_text(t->p, pre, sizeof pre));
         printf("\ntop-1 %.4f (%ld/%ld)", ratio(right, t->n), right, t->n);
         if (t->k > 1) printf("  top-%d %.4f (%ld/%ld)", t->k, ratio(in_k, t->n), in_k, t->n); /* (k 1: top-1 twice) */
         printf("\nbalanced accuracy %.4f  macro F1 %.4f\n\n", sum.balanced, sum.macro[2]);
@@ -473,7 +471,7 @@ int cmd_eval(int argc, char **argv)
     if (local == CLI_OK) {
         ctx = devs.ctx[0], model = devs.model[0];
         t.classes = C, t.k = C < 5 ? C : 5, t.binary = binary;
-        t.weights = weights, t.pool5 = vggcl_model_pool5(model), t.p = &p;
+        t.weights = weights, t.model = model, t.p = &p;
         folder_class = malloc(sizeof *folder_class * (size_t)ds.n_classes);
         truth = malloc(sizeof *truth * (size_t)ds.n);
         names = malloc(sizeof *names * (size_t)C);

@@ -787,20 +787,25 @@ const char *cli_preprocess_text(const vggcl_preprocess *p, char *buf, size_t len
     return buf;
 }
 
-void cli_json_preprocess(cJSON *o, const vggcl_preprocess *p)
+cJSON *cli_json_preprocess(cJSON *o, const vggcl_preprocess *p)
 {
     char resize[24], mean[64], std[64];
     cJSON *pre = cJSON_AddObjectToObject(o, "preprocess");
-    if (!pre) return;
-    if (p->resize_w > 0) /* (Resize((H, W)): "HxW", as --resize takes it) */
-        cJSON_AddStringToObject(pre, "resize", cli_resize_text(p, 'x', resize, sizeof resize));
-    else
-        cJSON_AddNumberToObject(pre, "resize", p->resize);
-    cJSON_AddNumberToObject(pre, "crop", p->crop);
+    if (!pre) return NULL;
+    const int sized = p->resize_w > 0 /* (Resize((H, W)): "HxW", as --resize takes it) */
+                          ? !!cJSON_AddStringToObject(pre, "resize", cli_resize_text(p, 'x', resize, sizeof resize))
+                          : !!cJSON_AddNumberToObject(pre, "resize", p->resize);
     cli_rgb_text(p->mean, mean, sizeof mean), cli_rgb_text(p->std, std, sizeof std);
-    cJSON_AddStringToObject(pre, "mean", mean);
-    cJSON_AddStringToObject(pre, "std", std);
-    cJSON_AddBoolToObject(pre, "draft", p->draft);
+    return sized && cJSON_AddNumberToObject(pre, "crop", p->crop) && cJSON_AddStringToObject(pre, "mean", mean) &&
+                   cJSON_AddStringToObject(pre, "std", std) && cJSON_AddBoolToObject(pre, "draft", p->draft)
+               ? pre
+               : NULL;
+}
+
+int cli_json_model(cJSON *o, const char *weights, const vggcl_model *model)
+{
+    return cJSON_AddItemToObject(o, "model", cli_json_string(weights)) &&
+           cJSON_AddStringToObject(o, "pool5", vggcl_model_pool5(model) ? "keep" : "drop") != NULL;
 }
 
 cJSON *cli_json_add_exact(cJSON *o, const char *name, double v)
