@@ -24,6 +24,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import signal
 import statistics
 import subprocess
@@ -113,8 +114,12 @@ def main():
     if a.device is None and kind == "CPU":
         a.device = cpu_device(a.vggcl)[0]
     same_kind = device_lines(a.vggcl, kind)
-    if a.device is not None and not any(ln.split()[0] == a.device or ln.split()[1] == a.device for ln in same_kind) \
-            and (a.device == "ref" or not any(a.device.lower() in ln.lower() for ln in same_kind)):
+    # (as vggcl takes --device: an index, P:D, a type, or a piece of the name, the columns after the memory's: a
+    # piece of any column, "2" of "21.5 GiB", was taken)
+    numbered = re.fullmatch(r"\d+(:\d+)?", a.device or "") is not None
+    if a.device is not None and not any(a.device in ln.split()[:2] or not numbered and (
+            a.device.lower() == ln.split()[2].lower() or a.device.lower() in " ".join(ln.split()[8:]).lower())
+            for ln in same_kind):
         ap.error(f"--device {a.device}: not a {kind} device of `{a.vggcl} devices` (PyTorch runs on {a.torch_device})")
     torch.set_num_threads(a.threads)
     if a.torch_device.startswith("cuda"):

@@ -897,10 +897,16 @@ def markdown_table(results):
 
     def rate(p, n):
         return f"{100 * p:.1f} % ({round(p * n)}/{n})"
+
+    def pct(p):  # (a vggcl before 0.3's eval averages, which preflight lets run, has none)
+        return "n/a" if p is None else f"{100 * p:.1f} %"
+
+    def f3(v):
+        return "n/a" if v is None else f"{v:.3f}"
     for r in results:
         runs = r.get("images_per_s_rounds") or [r["images_per_s"]]
         rows.append(f"| {r['pool5']} | {r['gap_map'][0]}×{r['gap_map'][1]} | {rate(r['top1'], r['n_val'])} "
-                    f"| {100 * r['balanced_accuracy']:.1f} % | {r['macro_f1']:.3f} "
+                    f"| {pct(r['balanced_accuracy'])} | {f3(r['macro_f1'])} "
                     f"| {rate(r['peak_in_box'], r['n'])} | {r['mean_iou']:.3f} | {rate(r['iou_ge_05'], r['n'])} "
                     f"| {r['images_per_s']:.1f} ({min(runs):.1f}-{max(runs):.1f}) |")
     return "\n".join(rows)

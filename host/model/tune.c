@@ -974,9 +974,9 @@ vggcl_status vggcl_tune(vggcl_ctx *ctx, vggcl_model *m, const int *batches, int 
     if (untuned && ctx->log) { /* (not an error: those shapes run as they would have without this tuning) */
         char msg[512];
         snprintf(msg, sizeof msg, "tune: the budget of %.0f s was spent before layer %s at batch %d: %d of %d shapes x "
-                 "batches not tuned (no row of their own: they run the table's nearest row for their channels, else the "
-                 "defaults); give a larger budget to tune them", budget_s,
-                 m->steps[untuned_step].name, untuned_batch, untuned, shapes * n_batches);
+                 "batches not tuned (no row of their own: they run the table's nearest row for their channels "
+                 "within twice or half their map's sides, else the defaults); give a larger budget to tune them",
+                 budget_s, m->steps[untuned_step].name, untuned_batch, untuned, shapes * n_batches);
         ctx->log(ctx->log_user, msg);
     }
     if (path) snprintf(path, path_len, "%s", ctx->tune_path);
