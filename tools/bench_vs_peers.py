@@ -8,15 +8,16 @@ tensors. For each batch size every engine runs in its own process with the
 same thread count (PoCL's through POCL_MAX_PTHREAD_COUNT), in turn, for
 `--rounds` rounds; the best median of each is kept, since the machine is
 shared and noise adds time (another job's load, which slows the engines
-unequally, is said below the table: tool_cli's OthersMeter). An engine
-whose logits differ from PyTorch's stops the run before its table. ncnn takes one image at a time, so its
-batch is that many images in a row. Each engine's logits for the batch it
-timed (vggcl's: `vggcl run` on that batch, as `bench` times one of its own)
-are compared with PyTorch's for that batch (the "agrees" line: the largest
-relative L2 difference over the batch sizes and rounds), so every column ran
-the same network on every image. Prints a Markdown table of ms per
-image, and the speed-up of vggcl over the fastest peer (that peer's ms
-over vggcl's).
+unequally, is said below the table: tool_cli's OthersMeter). An engine whose
+logits differ from PyTorch's stops the run before its table. ncnn takes one
+image at a time, so its batch is that many images in a row. Each engine's
+logits for the batch it timed (vggcl's: `vggcl run` on that batch, as `bench`
+times one of its own) are compared with PyTorch's for that batch (the "agrees"
+line: the largest relative L2 difference over the batch sizes and rounds), so
+every column ran the same network on every image. Prints a Markdown table of
+ms per image, and the speed-up of vggcl over the fastest peer (that peer's ms
+over vggcl's); below it, with two rounds or more, each engine's best and worst
+round.
 
     tools/bench_vs_peers.py build/vggcl [--batches 1 8] [--size 224] [--iters 5] [--rounds 2]
                                         [--peer-python .venv/bin/python3] [--engines ncnn ...]
@@ -24,11 +25,11 @@ over vggcl's).
 PyTorch runs here (/usr/bin/python3, Debian's torch); onnxruntime, OpenVINO
 and ncnn run under --peer-python (default: the repository's .venv), e.g. after
 `.venv/bin/pip install onnxruntime openvino ncnn`. An engine that is not
-installed (its import fails) is left out with a note (exit 1 after the
-table where --engines named it, or where no peer is left); one that fails in any
-other way ends the run (left out, the speed-up was over a slower peer). OpenVINO and ncnn are held to float32
-(OpenVINO would compute in bf16 on CPUs that have it, ncnn would store
-activations in fp16 where the CPU has F16C).
+installed (its import fails) is left out with a note (exit 1 after the table
+where --engines named it, or where no peer is left); one that fails in any
+other way ends the run (left out, the speed-up was over a slower peer).
+OpenVINO and ncnn are held to float32 (OpenVINO would compute in bf16 on CPUs
+that have it, ncnn would store activations in fp16 where the CPU has F16C).
 """
 import argparse
 import inspect

@@ -27,7 +27,7 @@ static const char usage[] =
     "  tune      find the fastest convolution algorithm per layer for a device\n"
     "  classify  images in, top-K classes with probabilities out\n"
     "  train-head  train the GAP head on a folder of images (one sub-folder per class)\n"
-    "  eval      accuracy, per-class precision, recall and F1 and their averages on a folder\n"
+    "  eval      accuracy, per-class precision, recall and F1, averages, on a folder\n"
     "  cam       class activation maps over images (PNG and .npy), pool5 kept or dropped\n"
     "  preprocess  images -> the normalized (N, 3, H, W) tensor, as torchvision\n"
     "\n"
