@@ -181,7 +181,7 @@ static void say_nested(const char *opt, const char *dir, const cli_dataset *ds)
     free(seen), free(order);
 }
 
-/* The picture cam draws of an image, with its raw map beside it: its suffix in the list (cli_cam_*_suffix), else 0. */
+/* Whether file is the picture cam draws of an image (suffix's last: cli_cam_*_suffix) with its raw map beside it. */
 static int cam_picture(const char *file, const char *const *suffix)
 {
     int last = 0;
