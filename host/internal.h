@@ -68,6 +68,8 @@ typedef struct {
  * gives the event of its last: first is a marker enqueued before them (the span's start), else NULL. */
 typedef struct {
     char layer[160];
+    char params[96]; /* a convolution's parameters (vggcl_layer_profile's), else empty */
+    int tuned;       /* vggcl_layer_profile's */
     double flops;
     cl_event event, first;
 } vggcl_prof_entry;
@@ -115,6 +117,8 @@ struct vggcl_ctx {
     int profiling;                         /* record an event per command */
     vggcl_prof_entry *prof;                /* the last pass's commands */
     int prof_n, prof_cap;
+    const char *prof_params;               /* the convolution being queued: its parameters and tuned, else NULL */
+    int prof_tuned;                        /* (-1 with prof_params NULL) */
     size_t dev_bytes, dev_peak;            /* device memory held by vggcl__buffer */
     int dev_buffers;                       /* buffers made by vggcl__buffer and not yet released */
     vggcl_log_fn log;                      /* vggcl_set_log */

@@ -416,9 +416,13 @@ VGGCL_API void vggcl_build_info(const vggcl_ctx *ctx, double *ms, int *from_cach
  * vggcl_forward_wait. Profiling on needs an OpenCL device (VGGCL_ERR_ARG on the reference or
  * before a selection); off is VGGCL_OK on any context. */
 typedef struct {
-    char layer[160];    /* e.g. "layer features.28 (conv 512->512, 14x14)" */
+    char layer[160];    /* e.g. "layer features.28 (conv 512->512, 14x14, winograd)" */
     double ms;          /* device time */
     double gflop;       /* arithmetic done (2 per multiply-add), 0 where not counted */
+    char params[96];    /* a convolution's algorithm parameters, as the tuning table writes them ("M=4 R=7 OG=4
+                         * TB=1 FUSE=1 TCH=0"; empty for an algorithm without any, and for the other steps) */
+    int tuned;          /* a convolution: 1 where the tuning table's row chose its algorithm and parameters, 0 where
+                         * the device's defaults did; -1 for the other steps */
 } vggcl_layer_profile;
 VGGCL_API vggcl_status vggcl_profile(vggcl_ctx *ctx, int on);
 VGGCL_API int vggcl_profile_read(vggcl_ctx *ctx, vggcl_layer_profile *out, int cap);

@@ -3861,6 +3861,33 @@ class Bench(unittest.TestCase):
             self.assertEqual(r.returncode, 0, r.stderr)
             self.assertRegex(r.stdout, rf"layer features\.0 \(conv 3->8, 32x32, {algo}( \+ max pool)?\)", rows)
 
+    def test_per_layer_params(self):
+        """bench --per-layer --json says each convolution's algorithm parameters and whether the tuning table chose
+        them (the parameters were in the table's file alone, and what a layer took of it unsaid): a table's rows,
+        as `tune` wrote them, are what each layer ran; without a table, the defaults, not tuned; the other steps
+        have neither field."""
+        w, env, path = self.small_tuned()
+        rows = {tuple(ln.split()[1:6]): (ln.split()[6], " ".join(ln.split()[8:]))
+                for ln in path.read_text().splitlines() if ln.startswith("conv ")}
+        bench = [VGGCL, "bench", "--weights", w, "--size", "32", "--iters", "1", "--per-layer", "--json"]
+        for tabled in (True, False):
+            r = subprocess.run(bench, capture_output=True, text=True, env=env, timeout=600)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            convs = 0
+            for layer in json.loads(r.stdout)["layers"]:
+                m = re.match(r"layer \S+ \(conv (\d+)->(\d+), (\d+)x(\d+), ([a-z-]+)", layer["layer"])
+                self.assertEqual(("params" in layer, "tuned" in layer), (bool(m), bool(m)), layer)
+                if not m:
+                    continue
+                convs += 1
+                self.assertEqual(layer["tuned"], tabled, layer)
+                if tabled:
+                    self.assertEqual((m[5], layer["params"]), rows[(*m.groups()[:4], "1")], layer)
+                else:
+                    self.assertRegex(layer["params"], r"^([A-Z]+=\d+( |$))*$")
+            self.assertEqual(convs, 3)
+            path.unlink(missing_ok=True)
+
     def test_bench_says_the_tuning_table(self):
         """bench says how many layers a tuning table steers with --conv auto, in its text and its JSON, and with
         --images: two records of "auto" read alike with a table and without one."""

@@ -329,6 +329,10 @@ int cmd_bench(int argc, char **argv)
                 cJSON_AddItemToObject(l, "layer", cli_json_string(layers[i].layer)); /* (U+2028 escaped) */
                 cJSON_AddNumberToObject(l, "ms", layers[i].ms);
                 cJSON_AddNumberToObject(l, "gflop", layers[i].gflop);
+                if (layers[i].tuned >= 0) { /* (a convolution: what ran it, and whether the tuning table chose it) */
+                    cJSON_AddStringToObject(l, "params", layers[i].params);
+                    cJSON_AddBoolToObject(l, "tuned", layers[i].tuned);
+                }
                 if (peak_gflops && g > 0) cJSON_AddNumberToObject(l, "of_peak", g / peak_gflops); /* (as the text's) */
                 cJSON_AddItemToArray(arr, l);
             }

@@ -496,7 +496,7 @@ static vggcl_status enqueue_pass(vggcl_ctx *ctx, vggcl_model *m, cl_mem in, int 
     for (int i = 0; i < m->n_steps; i++) {
         const vggcl_step *s = &m->steps[i];
         vggcl_conv_choice choice = { 0 };
-        if (s->kind == VGGCL_STEP_CONV) vggcl__conv_choose(ctx, m, i, n, h, w, &choice);
+        const int tuned = s->kind == VGGCL_STEP_CONV && vggcl__conv_choose(ctx, m, i, n, h, w, &choice);
         describe(m, i, h, w, &choice, where, sizeof where);
         const int wants = s->kind == VGGCL_STEP_CONV && vggcl__conv_algo(choice.algo)->packed_io;
         if (wants != packed && (st = relayout(ctx, m, s->name, wants, &src, n, c, h, w)) != VGGCL_OK) return st;
@@ -507,9 +507,13 @@ static vggcl_status enqueue_pass(vggcl_ctx *ctx, vggcl_model *m, cl_mem in, int 
             const vggcl_conv_call call = { src, s->packed[choice.algo][vggcl__conv_variant(a, &choice.params)], s->bias_dev, dst,
                                            { m->conv_ws[0], m->conv_ws[1] }, n, s->c_in, s->c_out, h, w,
                                            choice.fused_pool };
+            char params[96];
+            vggcl__conv_params_str(choice.algo, &choice.params, params, sizeof params);
+            ctx->prof_params = params, ctx->prof_tuned = tuned; /* (its profile entries say them) */
             st = call.weight ? a->launch(ctx, where, &choice.params, &call)
                              : vggcl__fail(ctx, VGGCL_ERR_ARG, "%s: no weights packed for %s with these parameters",
                                            where, a->name);
+            ctx->prof_params = NULL;
             c = s->c_out;
         } else {
             st = vggcl__cl_maxpool2d(ctx, where, src, dst, n, c, h, w, s->kernel_size, s->stride, s->padding,

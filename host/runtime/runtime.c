@@ -23,6 +23,8 @@ cl_event *vggcl__prof_slot(vggcl_ctx *ctx, const char *where, double flops)
     }
     vggcl_prof_entry *e = &ctx->prof[ctx->prof_n++];
     snprintf(e->layer, sizeof e->layer, "%s", where ? where : "");
+    snprintf(e->params, sizeof e->params, "%s", ctx->prof_params ? ctx->prof_params : "");
+    e->tuned = ctx->prof_params ? ctx->prof_tuned : -1;
     e->flops = flops;
     e->event = e->first = NULL;
     return &e->event;
@@ -214,6 +216,8 @@ int vggcl_profile_read(vggcl_ctx *ctx, vggcl_layer_profile *out, int cap)
         }
         if (n < cap) {
             snprintf(out[n].layer, sizeof out[n].layer, "%s", e->layer);
+            snprintf(out[n].params, sizeof out[n].params, "%s", e->params);
+            out[n].tuned = e->tuned;
             out[n].ms = ms;
             out[n].gflop = e->flops * 1e-9;
         }
