@@ -181,8 +181,9 @@ VGGCL_API int vggcl_decode_threads_default(const vggcl_ctx *ctx);
 enum { VGGCL_POOL5_AUTO = 0, VGGCL_POOL5_KEEP = 1, VGGCL_POOL5_DROP = 2 };
 
 /* How the device runs each 3x3 convolution. AUTO: the tuning table's row for
- * the layer's channels (one of its map size first, then of its batch class:
- * 1-2, 3-16, 17 and more), else the device's default: on a GPU the
+ * the layer's channels and a map at most twice as large or small on each side
+ * (one of its map size first, then of its batch class: 1-2, 3-16, 17 and more,
+ * then the nearest map and batch), else the device's default: on a GPU the
  * GPU-shaped Winograd F(4x4, 3x3) (local-memory tiled GEMM), elsewhere the
  * CPU-shaped Winograd on the channel-packed layout (16 channels of a pixel per
  * vector) for layers of up to 256 channels in and out, on NCHW maps above
@@ -350,34 +351,28 @@ VGGCL_API vggcl_status vggcl_forward_wait(vggcl_ctx *ctx, vggcl_model *model, do
 VGGCL_API vggcl_status vggcl_benchmark(vggcl_ctx *ctx, vggcl_model *model, const float *input, int n, int h, int w,
                              int iters, double *warmup_ms, double *ms);
 
-/* Tuning: for each distinct conv shape (C_in, C_out, H, W) of the model at
- * an h x w input and each batch size in batches (each stands for its class:
- * 1-2, 3-16, 17 and more), searches every convolution algorithm and its kernel
- * parameters on the device: candidates the device cannot run are left out,
- * each one is first checked against the plain-C reference on a small slice,
- * then timed with profiling events (median of `iters` passes after a warm-up).
- * Each algorithm's default parameters go first, then the fastest default's
- * one-parameter neighbours, then the other candidates in a fixed shuffled order; budget_s bounds the whole search (each shape gets a
- * share of what is left for the candidates past the defaults; no candidate is
- * begun once it is spent, though one begun finishes, its first compile
- * included; shapes reached after it is spent get no row of their own, and the
- * context's log (vggcl_set_log) says how many); <= 0: the defaults only, without a bound. A candidate
- * faster than the device's default replaces it only if it still wins by 3% when the two
- * alternate (3 rounds of `iters` passes; ms is then the default's ms times the median
- * per-round ratio) and gives the default's answers at the timed shape (relative L2 within
- * 1e-4 on up to 2^25 floats of its input and output, one image whole up to 2^28, a larger map not checked and
- * the default kept, said once through the log; the slice reaches no large-map path). The kept candidate per shape and class goes to
- * the context's tuning table on disk (the cache folder, keyed by device and
- * driver), rewritten after each shape so an interrupted tune keeps what it
- * measured; rows of other shapes and classes already there are kept. Models
- * loaded afterwards with conv AUTO use it (two batches of one class are
- * VGGCL_ERR_ARG, and no cache folder to use, or a table there that is not a
- * private regular file, VGGCL_ERR_IO, before any tuning; a size or batch no
- * pass takes is the pass's error, and a shape whose every candidate failed the last one's:
- * VGGCL_ERR_DEVICE_MEMORY where it did not fit; VGGCL_ERR_ARG is only ever the arguments, a batch past 4096
- * among them, the reference device, which has nothing to tune, or passes in flight). batches NULL or
- * n_batches < 1: batch 1. rows gets up to cap results; *count the number of shapes x classes tuned; path (may be NULL)
- * the table, cut to path_len. */
+/* Tuning: for each distinct conv shape (C_in, C_out, H, W) of the model at an h x w input and each batch size in
+ * batches (each stands for its class: 1-2, 3-16, 17 and more), searches every convolution algorithm and its kernel
+ * parameters on the device: candidates the device cannot run are left out, each one is first checked against the
+ * plain-C reference on a small slice, then timed with profiling events (median of `iters` passes after a warm-up).
+ * Each algorithm's default parameters go first, with the table's row for the shape and class where it has one, then
+ * the fastest one's one-parameter neighbours, then the other candidates in a fixed shuffled order; budget_s bounds
+ * the whole search (each shape gets a share of what is left for the candidates past the defaults; no candidate is
+ * begun once it is spent, though one begun finishes, its first compile included; shapes reached after it is spent
+ * get no row of their own, and the context's log (vggcl_set_log) says how many); <= 0: the defaults and the table's
+ * row for the shape only, without a bound. A candidate faster than the device's default replaces it only if it
+ * still wins by 3% when the two alternate (3 rounds of `iters` passes; ms is then the default's ms times the median
+ * per-round ratio) and gives the default's answers at the timed shape (relative L2 within 1e-4 on up to 2^25 floats
+ * of its input and output, one image whole up to 2^28, a larger map not checked and the default kept, said once
+ * through the log; the slice reaches no large-map path). The kept candidate per shape and class goes to the
+ * context's tuning table on disk (the cache folder, keyed by device and driver), rewritten after each shape so an
+ * interrupted tune keeps what it measured; rows of other shapes and classes already there are kept. Models loaded
+ * afterwards with conv AUTO use it (two batches of one class are VGGCL_ERR_ARG, and no cache folder to use, or a
+ * table there that is not a private regular file, VGGCL_ERR_IO, before any tuning; a size or batch no pass takes is
+ * the pass's error, and a shape whose every candidate failed the last one's: VGGCL_ERR_DEVICE_MEMORY where it did
+ * not fit; VGGCL_ERR_ARG is only ever the arguments, a batch past 4096 among them, the reference device, which has
+ * nothing to tune, or passes in flight). batches NULL or n_batches < 1: batch 1. rows gets up to cap results;
+ * *count the number of shapes x classes tuned; path (may be NULL) the table, cut to path_len. */
 typedef struct {
     char layer[96];     /* e.g. "features.2" (the first conv of this shape) */
     int c_in, c_out, h, w, batch;
@@ -420,9 +415,9 @@ typedef struct {
     double ms;          /* device time */
     double gflop;       /* arithmetic done (2 per multiply-add), 0 where not counted */
     char params[96];    /* a convolution's algorithm parameters, as the tuning table writes them ("M=4 R=7 OG=4
-                         * TB=1 FUSE=1 TCH=0"; empty for an algorithm without any, and for the other steps) */
-    int tuned;          /* a convolution: 1 where the tuning table's row chose its algorithm and parameters, 0 where
-                         * the device's defaults did; -1 for the other steps */
+                         * FUSE=1 TB=1 TCH=0"; empty for an algorithm without any, and for the other steps) */
+    int tuned;          /* a convolution: 1 where the tuning table's row chose its parameters (and with conv AUTO its
+                         * algorithm), 0 where the device's defaults did; -1 for the other steps */
 } vggcl_layer_profile;
 VGGCL_API vggcl_status vggcl_profile(vggcl_ctx *ctx, int on);
 VGGCL_API int vggcl_profile_read(vggcl_ctx *ctx, vggcl_layer_profile *out, int cap);

@@ -3779,6 +3779,13 @@ class Bench(unittest.TestCase):
             self.assertNotIn("features.0", r.stdout)  # (refused before any tuning)
             self.assertEqual((target if kind == "link" else path).read_text(), text)
         path.unlink()
+        os.mkfifo(path)  # (in the table's place: named as what it is, it was "not a regular file")
+        b = subprocess.run([VGGCL, "bench", "--weights", w, "--size", "32", "--iters", "1"], capture_output=True,
+                           text=True, env=env, timeout=600)
+        self.assertEqual(b.returncode, 0, b.stderr)
+        self.assertIn(f"the tuning table {path} is not a regular file of this user that only the user can write to "
+                      "(a FIFO): it is not used (nor replaced by tune)\n", b.stderr)
+        path.unlink()
         if os.geteuid() == 0:  # (another user's, as after a `sudo vggcl tune`: chmod was advised, which only its
             path.write_text(text)  # owner may run)
             os.chown(path, 65534, 65534)

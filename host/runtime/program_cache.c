@@ -79,6 +79,9 @@ int vggcl__cache_file_refused(const char *path, char *what, size_t len)
     if (lstat(path, &sb) != 0) return snprintf(what, len, "gone"), 0;
     if (S_ISLNK(sb.st_mode)) return snprintf(what, len, "a link"), 0;
     if (S_ISDIR(sb.st_mode)) return snprintf(what, len, "a folder"), 0;
+    if (S_ISFIFO(sb.st_mode)) return snprintf(what, len, "a FIFO"), 0;
+    if (S_ISSOCK(sb.st_mode)) return snprintf(what, len, "a socket"), 0;
+    if (S_ISCHR(sb.st_mode) || S_ISBLK(sb.st_mode)) return snprintf(what, len, "a device"), 0;
     if (!S_ISREG(sb.st_mode)) return snprintf(what, len, "not a regular file"), 0;
     if (sb.st_uid != geteuid()) return snprintf(what, len, "another user's, uid %u", (unsigned)sb.st_uid), 0;
     snprintf(what, len, "writable by others, mode %04o", (unsigned)(sb.st_mode & 07777));
