@@ -68,7 +68,7 @@ typedef struct {
  * gives the event of its last: first is a marker enqueued before them (the span's start), else NULL. */
 typedef struct {
     char layer[160];
-    char params[96]; /* a convolution's parameters (vggcl_layer_profile's), else empty */
+    char params[sizeof ((vggcl_layer_profile *)0)->params]; /* a convolution's parameters (the profile's), else "" */
     int tuned;       /* vggcl_layer_profile's */
     double flops;
     cl_event event, first;
@@ -118,7 +118,7 @@ struct vggcl_ctx {
     vggcl_prof_entry *prof;                /* the last pass's commands */
     int prof_n, prof_cap;
     const char *prof_params;               /* the convolution being queued: its parameters and tuned, else NULL */
-    int prof_tuned;                        /* (-1 with prof_params NULL) */
+    int prof_tuned;                        /* (an entry's tuned is -1 where prof_params is NULL) */
     size_t dev_bytes, dev_peak;            /* device memory held by vggcl__buffer */
     int dev_buffers;                       /* buffers made by vggcl__buffer and not yet released */
     vggcl_log_fn log;                      /* vggcl_set_log */

@@ -417,7 +417,7 @@ typedef struct {
     char params[96];    /* a convolution's algorithm parameters, as the tuning table writes them ("M=4 R=7 OG=4
                          * FUSE=1 TB=1 TCH=0"; empty for an algorithm without any, and for the other steps) */
     int tuned;          /* a convolution: 1 where the tuning table's row chose its parameters (and with conv AUTO its
-                         * algorithm), 0 where the device's defaults did; -1 for the other steps */
+                         * algorithm), 0 where its algorithm's defaults did; -1 for the other steps */
 } vggcl_layer_profile;
 VGGCL_API vggcl_status vggcl_profile(vggcl_ctx *ctx, int on);
 VGGCL_API int vggcl_profile_read(vggcl_ctx *ctx, vggcl_layer_profile *out, int cap);

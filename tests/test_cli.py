@@ -3870,30 +3870,39 @@ class Bench(unittest.TestCase):
 
     def test_per_layer_params(self):
         """bench --per-layer --json says each convolution's algorithm parameters and whether the tuning table chose
-        them (the parameters were in the table's file alone, and what a layer took of it unsaid): a table's rows,
-        as `tune` wrote them, are what each layer ran; without a table, the defaults, not tuned; the other steps
-        have neither field."""
+        them (the parameters were in the table's file alone, and what a layer took of it unsaid): hand-written rows of
+        parameters no default has are what their layers ran, exactly; a forced --conv takes the rows of its algorithm
+        alone; without a row, its algorithm's defaults, not tuned; the other steps have neither field."""
         w, env, path = self.small_tuned()
-        rows = {tuple(ln.split()[1:6]): (ln.split()[6], " ".join(ln.split()[8:]))
-                for ln in path.read_text().splitlines() if ln.startswith("conv ")}
-        bench = [VGGCL, "bench", "--weights", w, "--size", "32", "--iters", "1", "--per-layer", "--json"]
-        for tabled in (True, False):
-            r = subprocess.run(bench, capture_output=True, text=True, env=env, timeout=600)
+        packed, direct = "M=4 R=7 OG=4 FUSE=1 TB=2 TCH=0", "OCB=16 PX=32"  # (16x16's default: PX=16)
+        path.write_text(f"conv 3 8 32 32 1 winograd-packed 0.01 {packed}\nconv 8 16 16 16 1 direct 0.01 {direct}\n")
+
+        def convs(*conv, table=True):
+            r = subprocess.run([VGGCL, "bench", "--weights", w, "--size", "32", "--iters", "1", "--per-layer",
+                                "--json", *conv], capture_output=True, text=True,
+                               env=env if table else dict(env, VGGCL_CACHE_DIR=str(self.d / "no-table")), timeout=600)
             self.assertEqual(r.returncode, 0, r.stderr)
-            convs = 0
+            out = []
             for layer in json.loads(r.stdout)["layers"]:
-                m = re.match(r"layer \S+ \(conv (\d+)->(\d+), (\d+)x(\d+), ([a-z-]+)", layer["layer"])
+                m = re.match(r"layer \S+ \(conv \d+->\d+, \d+x\d+, ([a-z-]+)", layer["layer"])
                 self.assertEqual(("params" in layer, "tuned" in layer), (bool(m), bool(m)), layer)
-                if not m:
-                    continue
-                convs += 1
-                self.assertEqual(layer["tuned"], tabled, layer)
-                if tabled:
-                    self.assertEqual((m[5], layer["params"]), rows[(*m.groups()[:4], "1")], layer)
-                else:
-                    self.assertRegex(layer["params"], r"^([A-Z]+=\d+( |$))*$")
-            self.assertEqual(convs, 3)
-            path.unlink(missing_ok=True)
+                if m:
+                    out.append((m[1], layer["params"], layer["tuned"]))
+            self.assertEqual(len(out), 3, r.stdout)
+            return out
+        auto = convs()
+        self.assertEqual(auto[:2], [("winograd-packed", packed, True), ("direct", direct, True)])
+        self.assertFalse(auto[2][2])
+        self.assertEqual(auto[2], convs(table=False)[2])  # (no row of its own: the defaults, as without a table)
+        forced = convs("--conv", "direct")  # (its rows alone: the first layer's row is another algorithm's)
+        self.assertEqual([(a, t) for a, _, t in forced], [("direct", False), ("direct", True), ("direct", False)])
+        self.assertEqual(forced[1][1], direct)
+        forced = convs("--conv", "winograd-packed")
+        self.assertEqual([(p, t) for _, p, t in forced][:2], [(packed, True), (forced[1][1], False)])
+        self.assertNotEqual(forced[1][1], "")
+        for algo, params, tuned in convs(table=False):
+            self.assertRegex(params, r"^([A-Z]+=\d+ )*[A-Z]+=\d+$", algo)
+            self.assertFalse(tuned, algo)
 
     def test_bench_says_the_tuning_table(self):
         """bench says how many layers a tuning table steers with --conv auto, in its text and its JSON, and with

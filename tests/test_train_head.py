@@ -429,9 +429,9 @@ class TrainHead(unittest.TestCase):
         try:
             r = self.train_head(out, "--data", self.d / "train", "--val", val, "--epochs", 1)
             self.assertEqual(r.returncode, 0, r.stderr)
-            self.assertIn(f"vggcl: train-head: --val {val} has no readable image of 1 of the 3 training classes (such "
-                          "as 'red', which has no folder there): the epoch kept, and its val top-1, are of the others' "
-                          "images alone\n", r.stderr)
+            self.assertIn(f"vggcl: train-head: --val {val} has no readable image of 1 of the 3 training classes (1 "
+                          "without a folder there, such as 'red'): the epoch kept, and its val top-1, are of the "
+                          "others' images alone\n", r.stderr)
             # and a class whose --val images are all unreadable beside it: one line for both (each had its own, of
             # "1 of the 3")
             (val / "green" / "zz.png").write_bytes(b"junk")
@@ -440,8 +440,9 @@ class TrainHead(unittest.TestCase):
                     f.unlink()
             r = self.train_head(out, "--data", self.d / "train", "--val", val, "--epochs", 1)
             self.assertEqual(r.returncode, 1, r.stderr)  # (zz.png skipped)
-            self.assertIn(f"vggcl: train-head: --val {val} has no readable image of 2 of the 3 training classes (such "
-                          "as 'green', whose images there could not be read): the epoch kept", r.stderr)
+            self.assertIn(f"vggcl: train-head: --val {val} has no readable image of 2 of the 3 training classes (1 "
+                          "without a folder there, such as 'red'; 1 whose images there could not be read, such as "
+                          "'green'): the epoch kept", r.stderr)  # (each cause: one class's alone left the other out)
             self.assertEqual(r.stderr.count("others' images alone"), 1, r.stderr)
             r = self.train_head(out, "--data", self.d / "train", "--val", self.d / "val", "--epochs", 1)
             self.assertEqual(r.returncode, 0, r.stderr)
@@ -466,7 +467,7 @@ class TrainHead(unittest.TestCase):
             r = self.train_head(out, "--data", self.d / "train", "--val", d / "val", "--epochs", 1)
             self.assertEqual(r.returncode, 1, r.stderr)  # (x.png skipped)
             self.assertIn(f"vggcl: train-head: --val {d / 'val'} has no readable image of 1 of the 3 training classes "
-                          "(such as 'red', whose images there could not be read): the epoch kept, and its val top-1, "
+                          "(1 whose images there could not be read, such as 'red'): the epoch kept, and its val top-1, "
                           "are of the others' images alone\n", r.stderr)
             self.assertEqual(r.stderr.count("others' images alone"), 1, r.stderr)
             r = self.train_head(out, "--data", d / "train", "--epochs", 1)
@@ -1129,10 +1130,10 @@ class Eval(unittest.TestCase):
                                timeout=600)
             self.assertEqual(r.returncode, 0, r.stderr)
             self.assertIn(f"vggcl: eval: {d / 'data'} has 2 class folders for the 3 classes of {unnamed}, which names "
-                          "none: they are taken as classes 0 to 1 by sorted position, as ImageFolder numbers the folders "
-                          "of all 3; if a class before the last is the one without a folder, the folders after it are "
-                          "scored as the wrong classes (name the model's classes, export_torchvision.py --class-names, "
-                          "to match them by name)\n", r.stderr)  # (which is missing cannot be told: it named the last)
+                          "none: they are taken as classes 0 to 1 by sorted position, as ImageFolder numbers the "
+                          "folders of all 3; if a class before the last is the one without a folder, the folders after "
+                          "it are scored as the wrong classes (name the model's classes, export_torchvision.py "
+                          "--class-names, to match them by name)\n", r.stderr)  # (which is missing: unknown)
             # a hidden folder of images: left out, said (ImageFolder takes it, a class numbered before the others:
             # a model trained so, matched by position, was scored with every class shifted, unsaid)
             make_folder(d / "data", 1, 6, classes=(".ipynb_checkpoints",))

@@ -633,18 +633,28 @@ int cmd_train_head(int argc, char **argv)
         }
     if (s.nv) { /* (a class with no validation image read: a --val without its folder, or whose images were all
                  * skipped, or under --val-split a class of one image: the epoch was kept by the others, unsaid) */
-        int missing = 0, first = -1;
+        int missing = 0, first = -1, cause[2] = { 0, 0 }, such[2] = { -1, -1 }; /* (no folder; none readable) */
         memset(trained, 0, sizeof *trained * (size_t)ds.n_classes);
         memset(listed, 0, sizeof *listed * (size_t)ds.n_classes);
         for (int i = 0; i < s.nv; i++) trained[s.yv[i]]++;
         for (int i = 0; val_dir && i < ds.n; i++) listed[ds.labels[i]] += is_val[i] != 0;
         for (int c = 0; c < ds.n_classes; c++)
-            if (!trained[c] && !missing++) first = c;
-        if (missing && val_dir)
-            cli_notice("train-head: --val %s has no readable image of %d of the %d training classes (such as '%s', "
-                       "%s): the epoch kept, and its val top-1, are of the others' images alone", val_dir, missing,
-                       ds.n_classes, ds.classes[first], listed[first] ? "whose images there could not be read"
-                                                                      : "which has no folder there");
+            if (!trained[c]) {
+                if (!missing++) first = c;
+                const int k = listed[c] != 0;
+                if (!cause[k]++) such[k] = c;
+            }
+        if (missing && val_dir) { /* (each cause with how many: one class's alone left the other unsaid) */
+            char why[2][256] = { "", "" };
+            for (int k = 0; k < 2; k++)
+                if (cause[k])
+                    snprintf(why[k], sizeof why[k], "%s%d %s, such as '%.80s'", k && cause[0] ? "; " : "", cause[k],
+                             k ? "whose images there could not be read" : "without a folder there",
+                             ds.classes[such[k]]);
+            cli_notice("train-head: --val %s has no readable image of %d of the %d training classes (%s%s): the "
+                       "epoch kept, and its val top-1, are of the others' images alone", val_dir, missing,
+                       ds.n_classes, why[0], why[1]);
+        }
         else if (missing)
             cli_notice("train-head: --val-split %g%s gave no validation image to %d of the %d classes (such as '%s'; a "
                        "class of one image keeps it to train on): the epoch kept, and its val top-1, are of the "

@@ -507,7 +507,7 @@ static vggcl_status enqueue_pass(vggcl_ctx *ctx, vggcl_model *m, cl_mem in, int 
             const vggcl_conv_call call = { src, s->packed[choice.algo][vggcl__conv_variant(a, &choice.params)], s->bias_dev, dst,
                                            { m->conv_ws[0], m->conv_ws[1] }, n, s->c_in, s->c_out, h, w,
                                            choice.fused_pool };
-            char params[96];
+            char params[sizeof ctx->prof->params];
             vggcl__conv_params_str(choice.algo, &choice.params, params, sizeof params);
             ctx->prof_params = params, ctx->prof_tuned = tuned; /* (its profile entries say them) */
             st = call.weight ? a->launch(ctx, where, &choice.params, &call)
