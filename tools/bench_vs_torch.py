@@ -114,11 +114,12 @@ def main():
     if a.device is None and kind == "CPU":
         a.device = cpu_device(a.vggcl)[0]
     same_kind = device_lines(a.vggcl, kind)
-    # (as vggcl takes --device: an index, P:D, a type, or a piece of the name, the columns after the memory's: a
-    # piece of any column, "2" of "21.5 GiB", was taken)
+    # (as vggcl takes --device: an index, P:D, a type, or a piece of the name, the columns after the memory's, less
+    # the platform's: a piece of any column, "2" of "21.5 GiB", was taken)
     numbered = re.fullmatch(r"\d+(:\d+)?", a.device or "") is not None
     if a.device is not None and not any(a.device in ln.split()[:2] or not numbered and (
-            a.device.lower() == ln.split()[2].lower() or a.device.lower() in " ".join(ln.split()[8:]).lower())
+            a.device.lower() == ln.split()[2].lower() or
+            a.device.lower() in ln.split(None, 8)[8].rsplit(" (", 1)[0].lower())
             for ln in same_kind):
         ap.error(f"--device {a.device}: not a {kind} device of `{a.vggcl} devices` (PyTorch runs on {a.torch_device})")
     torch.set_num_threads(a.threads)

@@ -2,12 +2,12 @@
 """pool5: keep it or drop it? Measured with real trained VGG16 convolution weights.
 
 Builds a small data set with known object boxes from real photos (python3-skimage's
-data), trains a GAP head on a VGG16 trunk with pool5 kept and with pool5 dropped
-(`vggcl train-head`), and measures for each setting: validation top-1, balanced accuracy and
-macro F1 (`vggcl eval`),
-how well the class activation maps localise the object (`vggcl cam` with the true
-class), and throughput (`vggcl bench`, the median of three rounds alternating the settings). Prints one
-Markdown table, each rate with its count and images/s with its rounds' range.
+data), trains a GAP head on a VGG16 trunk with pool5 kept and with pool5 dropped (`vggcl
+train-head`), and measures for each setting: validation top-1, balanced accuracy and
+macro F1 (`vggcl eval`), how well the class activation maps localise the object (`vggcl
+cam` with the true class), and throughput (`vggcl bench`, the median of three rounds
+alternating the settings). Prints one Markdown table, each rate with its count and
+images/s with its rounds' range.
 
 The data set (deterministic for a given --seed): 10 object photos from skimage.data,
 each cropped to its object (cat = chelsea's head, coffee = the cup and saucer,
