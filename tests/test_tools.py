@@ -421,8 +421,9 @@ class Tools(unittest.TestCase):
         for row in (r"keep \| 4×4", r"drop \| 8×8"):  # (each rate with its count: 6 val pictures, 5 maps scored)
             self.assertRegex(r.stdout, rf"\| {row} \| [0-9.]+ % \([0-6]/6\) \| [0-9.]+ % \| [0-9.]+ \| [0-9.]+ % "
                                        r"\([0-5]/5\) \| [0-9.]+ \| [0-9.]+ % \([0-5]/5\) \| [0-9.]+ \([0-9.]+-[0-9.]+\) \|")
-        self.assertIn(f"2 classes of {data}: 12 training (1 unreadable left out) and 6 validation pictures, the "
-                      "maps of the 5 with a box scored, at `--resize 64 --crop 64`", r.stdout)
+        self.assertIn(f"2 classes of {data}: 12 training (1 unreadable left out) and 6 validation pictures (1 "
+                      "unreadable left out), the maps of the 5 with a box scored, at `--resize 64 --crop 64`",
+                      r.stdout)  # (the validation's was said on stderr alone)
         results = json.loads((work / "results.json").read_text())
         self.assertEqual([(x["pool5"], x["n"], x["n_val"]) for x in results], [("keep", 5, 6), ("drop", 5, 6)])
         for x in results:  # (eval's scores for classes of unlike sizes kept beside top-1)

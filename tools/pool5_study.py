@@ -880,7 +880,8 @@ def study_setting(vggcl, weights, frame, setting, seed, train_opts, takes_pre, v
     loc = localisation_scores(ups, [boxes[r] for r in rels])
     return {"pool5": setting, "model": str(model), "train_s": train_s, "top1": float(ev["top1"]),
             "top5": ev.get("top5"), "balanced_accuracy": ev.get("balanced_accuracy"),
-            "macro_f1": (ev.get("macro") or {}).get("f1"), "n_val": int(ev["n"]), "per_class": ev.get("per_class"),
+            "macro_f1": (ev.get("macro") or {}).get("f1"), "n_val": int(ev["n"]), "skipped_val": ev.get("skipped", 0),
+            "per_class": ev.get("per_class"),
             "gap_map": list(map_shape), **loc}
 
 
@@ -932,9 +933,11 @@ def caption(results, boxes, classes, args, frame):
         said = log.read_text(errors="replace").splitlines() if log.is_file() else []
         unread = sum(1 for ln in said if ln.startswith(f"vggcl: {frame.data / 'train'}/") and ln.endswith("(skipped)"))
         n_train -= unread
+        unread_val = results[0].get("skipped_val") or 0  # (eval's skipped: said on stderr alone)
         pictures = (f"{len(classes)} classes of {frame.data}: {n_train} training"
                     f"{f' ({unread} unreadable left out)' if unread else ''} and {results[0]['n_val']} "
-                    f"validation pictures, the maps of the {len(val)} with a box scored, at "
+                    f"validation pictures{f' ({unread_val} unreadable left out)' if unread_val else ''}, the maps "
+                    f"of the {len(val)} with a box scored, at "
                     f"`{' '.join(map(str, frame.pre))}`")
     else:
         pictures = f"{len(classes)} classes, {len(boxes) - len(val)} training and {len(val)} validation pictures " \
