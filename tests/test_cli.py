@@ -3903,6 +3903,13 @@ class Bench(unittest.TestCase):
         for algo, params, tuned in convs(table=False):
             self.assertRegex(params, r"^([A-Z]+=\d+ )*[A-Z]+=\d+$", algo)
             self.assertFalse(tuned, algo)
+        # the text's table: a last column of the same (a user reads it first)
+        r = subprocess.run([VGGCL, "bench", "--weights", w, "--size", "32", "--iters", "1", "--per-layer"],
+                           capture_output=True, text=True, env=env, timeout=600)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        rows = [ln for ln in r.stdout.splitlines() if "(conv " in ln]
+        self.assertEqual([ln.split("%  ", 1)[1] for ln in rows], [f"{packed} (tuned)", f"{direct} (tuned)", auto[2][1]])
+        self.assertTrue(r.stdout.split("\n\n")[-1].splitlines()[0].endswith("share  parameters"), r.stdout)
 
     def test_bench_says_the_tuning_table(self):
         """bench says how many layers a tuning table steers with --conv auto, in its text and its JSON, and with

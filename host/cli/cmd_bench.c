@@ -367,7 +367,8 @@ int cmd_bench(int argc, char **argv)
                 wide = len > wide ? len : wide;
                 free(shown);
             }
-            printf("\n%-*s %10s %9s %7s%s\n", wide, head, "ms", "GFLOP/s", "share", peak_gflops ? "  of peak" : "");
+            printf("\n%-*s %10s %9s %7s%s  %s\n", wide, head, "ms", "GFLOP/s", "share", peak_gflops ? "  of peak" : "",
+                   "parameters");
             for (int i = 0; i < n_layers; i++) {
                 const double g = layers[i].ms > 0 ? layers[i].gflop / (layers[i].ms * 1e-3) : 0.0;
                 char *shown = cli_text(layers[i].layer); /* (a head prefix's line end began a row of its own) */
@@ -375,6 +376,10 @@ int cmd_bench(int argc, char **argv)
                        total_layer_ms > 0 ? 100 * layers[i].ms / total_layer_ms : 0.0);
                 free(shown);
                 if (peak_gflops && g > 0) printf("  %6.1f%%", 100 * g / peak_gflops);
+                else if (peak_gflops && layers[i].tuned >= 0) printf("%9s", ""); /* (the parameters in their column) */
+                if (layers[i].tuned >= 0) /* (a convolution: what ran it, as its JSON and the tuning table say) */
+                    printf("  %s%s%s", layers[i].params, *layers[i].params && layers[i].tuned ? " " : "",
+                           layers[i].tuned ? "(tuned)" : "");
                 printf("\n");
             }
             printf("%-*s %10.3f\n", wide, "total", total_layer_ms);
