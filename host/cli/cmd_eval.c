@@ -252,16 +252,12 @@ static int report(const tally *t, char **names, const char *format, int skipped)
             text_scores(SHOWN(c), width, s[c].images, s[c].predicted, v);
         }
     }
-    free(s);
+#define SEEN(c) (s[c].images || s[c].predicted) /* (a class with neither: its row and column zeros) */
     if (!strcmp(format, "csv")) {
         char top1[32], topk[32];
         printf("all,%ld,%ld,,,,%s,%s", t->n, t->n, cli_shortest(ratio(right, t->n), 0, top1, sizeof top1),
                cli_shortest(ratio(in_k, t->n), 0, topk, sizeof topk));
-        for (int k = 0; k < C; k++) {
-            long col = 0;
-            for (int c = 0; c < C; c++) col += t->confusion[(size_t)c * C + k];
-            printf(",%ld", col);
-        }
+        for (int k = 0; k < C; k++) printf(",%ld", s[k].predicted); /* (the confusion's column sums) */
         putchar('\n');
         for (int a = 0; a < 2; a++) { /* (the averages: no top-k nor confusion row of their own) */
             fputs(a ? "weighted avg" : "macro avg", stdout);
@@ -274,33 +270,25 @@ static int report(const tally *t, char **names, const char *format, int skipped)
         putchar('\n');
         text_scores("macro avg", width, t->n, t->n, sum.macro);
         text_scores("weighted avg", width, t->n, t->n, sum.weighted);
-        char *seen = calloc((size_t)C, 1);
-        if (!seen) { /* (the whole matrix in its place would be the report this leaves out) */
-            for (int c = 0; shown && c < C; c++) free(shown[c]);
-            free(shown);
-            return cli_error(CLI_FAIL, "out of host memory for the report");
-        }
         int left_out = 0;
-        for (int c = 0; c < C; c++)
-            for (int k = 0; k < C; k++)
-                if (t->confusion[(size_t)c * C + k]) seen[c] = seen[k] = 1;
-        for (int c = 0; c < C; c++) left_out += !seen[c];
+        for (int c = 0; c < C; c++) left_out += !SEEN(c);
         printf("\nconfusion (rows: true class, columns: predicted, in the order above");
         if (left_out)
             printf("; the %d class%s with neither images nor predictions left out", left_out,
                    left_out == 1 ? "" : "es");
         printf(")\n");
         for (int c = 0; c < C; c++) {
-            if (!seen[c]) continue;
+            if (!SEEN(c)) continue;
             name_column(SHOWN(c), width);
             for (int k = 0; k < C; k++)
-                if (seen[k]) printf(" %5ld", t->confusion[(size_t)c * C + k]);
+                if (SEEN(k)) printf(" %5ld", t->confusion[(size_t)c * C + k]);
             putchar('\n');
         }
-        free(seen);
     }
     for (int c = 0; shown && c < C; c++) free(shown[c]);
     free(shown);
+    free(s);
+#undef SEEN
 #undef SHOWN
     return CLI_OK;
 }
