@@ -24,7 +24,6 @@ import argparse
 import json
 import os
 import platform
-import re
 import signal
 import statistics
 import subprocess
@@ -114,14 +113,15 @@ def main():
     if a.device is None and kind == "CPU":
         a.device = cpu_device(a.vggcl)[0]
     same_kind = device_lines(a.vggcl, kind)
-    # (as vggcl takes --device: an index, P:D, a type, or a piece of the name, the columns after the memory's, less
-    # the platform's: a piece of any column, "2" of "21.5 GiB", was taken)
-    numbered = re.fullmatch(r"\d+(:\d+)?", a.device or "") is not None
-    if a.device is not None and not any(a.device in ln.split()[:2] or not numbered and (
-            a.device.lower() == ln.split()[2].lower() or
-            a.device.lower() in ln.split(None, 8)[8].rsplit(" (", 1)[0].lower())
-            for ln in same_kind):
-        ap.error(f"--device {a.device}: not a {kind} device of `{a.vggcl} devices` (PyTorch runs on {a.torch_device})")
+    if a.device is not None:  # (vggcl says which device the spec names: a copy of its rules here took a piece of
+        # any column of the line, "2" of "21.5 GiB", and the platform's name; the reference was timed for minutes)
+        p = subprocess.run([a.vggcl, "bench", "--random", "--size", "32", "--iters", "1", "--json", "--device",
+                            a.device], capture_output=True, text=True)
+        named = json.loads(p.stdout.strip().splitlines()[-1])["device"] if p.returncode == 0 else None
+        if not named or not any(named in ln for ln in same_kind):
+            why = (p.stderr.strip().splitlines() or [""])[-1] if not named else f"vggcl runs it on {named}"
+            ap.error(f"--device {a.device}: not a {kind} device of `{a.vggcl} devices` (PyTorch runs on "
+                     f"{a.torch_device}; {why})")
     torch.set_num_threads(a.threads)
     if a.torch_device.startswith("cuda"):
         torch.backends.cudnn.allow_tf32 = False
