@@ -3334,6 +3334,32 @@ class Bench(unittest.TestCase):
         for ln in table[1:]:
             self.assertRegex(ln[:end], r" \d+\.\d{3}$", ln)
 
+    def test_help_names_the_images_options(self):
+        """bench --help's sentence of the options that go with --images, and of those that go without it, is what
+        the command enforces (the sentence is written beside the lists the parser checks: each name in it refused on
+        the other side, and each refused option named in it)."""
+        text = " ".join(self.bench("--help").stdout.split())
+        with_images = re.search(r"(--recursive, .*?) go with --images; (.*?) without it\.", text)
+        self.assertTrue(with_images, text)
+
+        def names(part):
+            return re.findall(r"--([a-z-]+)", part)
+        values = {"resize": "40", "crop": "32", "mean": "0,0,0", "std": "1,1,1", "threads": "2", "progress": "1",
+                  "size": "32", "iters": "2", "peak-gflops": "100"}
+        images = self.d / "pictures"
+        images.mkdir()
+        Image.fromarray(np.full((32, 32, 3), 90, np.uint8)).save(images / "a.png")
+        for listed, extra, said in ((names(with_images[1]), [], "goes with --images DIR"),
+                                    (names(with_images[2]), ["--images", images], "does not go with --images DIR")):
+            self.assertTrue(listed)
+            for opt in listed:
+                r = self.bench(*extra, f"--{opt}", *([values[opt]] if opt in values else []))
+                self.assertEqual(r.returncode, 2, (opt, r.stderr))
+                self.assertIn(f"bench: --{opt} {said}", r.stderr)
+        for opt in ("recursive", "resize", "crop", "no-crop", "mean", "std", "draft", "no-draft", "threads",
+                    "progress"):  # (the options of --images' groups: each in the sentence)
+            self.assertIn(opt, names(with_images[1]))
+
     def test_usage_errors(self):
         for args, needle in ((["--batch", "0"], "--batch"), (["--size", "12x"], "--size"),
                              (["--conv", "fft"], "--conv"), (["--iters", "x"], "--iters"), (["--nope"], "--nope")):
