@@ -3756,6 +3756,9 @@ class Bench(unittest.TestCase):
 
         r = tune()
         self.assertEqual(r.returncode, 0, r.stderr)
+        # the columns named for what they hold: the kept candidate, not always the fastest ("best", "fastest" before)
+        self.assertIn(["layer", "shape", "batch", "default", "kept", "gain", "tried", "bad", "kept", "algorithm"],
+                      [ln.split() for ln in r.stdout.splitlines()], r.stdout)
         path = Path(r.stdout.strip().splitlines()[-1].split("wrote ", 1)[1])
         path.write_text("conv 3 8 32 32 1 gemm 1.0\nconv 8 16 16 16 1 gemm 1.0\nconv 3 8 32 32 2 gemm 1.0\n")
         r = tune()
