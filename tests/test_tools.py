@@ -152,6 +152,15 @@ class Tools(unittest.TestCase):
         self.assertEqual(list(tmp.iterdir()), [])
 
     @unittest.skipUnless(importlib.util.find_spec("torch"), "no PyTorch")
+    @unittest.skipUnless(importlib.util.find_spec("torch") and shutil.which("taskset"), "no PyTorch or taskset")
+    def test_benchmark_threads_follow_affinity(self):
+        """The scripts' --threads default to the cores the process may use (under taskset -c 0 every engine got the
+        machine's count of threads on one core)."""
+        r = run("taskset", "-c", str(min(os.sched_getaffinity(0))), PY, TOOLS / "bench_vs_torch.py", VGGCL,
+                "--batches", "1", "--size", "32", "--iters", "1", "--rounds", "1")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertRegex(r.stdout.splitlines()[0], r"^\d{4}-\d\d-\d\d, .*, 1 threads; ")
+
     def test_bench_vs_torch_checks_the_answers(self):
         """bench_vs_torch.py times vggcl on the weights PyTorch runs and checks its logits against PyTorch's, failing
         where they differ (it timed random weights of vggcl's own and compared nothing: a wrong vggcl was timed and
