@@ -1102,6 +1102,21 @@ class Eval(unittest.TestCase):
             self.assertEqual(got["balanced_accuracy"], 0.5)
             want = report_reference(got["confusion"])  # (the reference's rules agree)
             self.assertEqual((want["macro"], want["weighted"], want["balanced_accuracy"]), ([1 / 3] * 3, [.5] * 3, .5))
+            # the CSV's top-1 and top-k of a class without images (y, w): 0 out of 0, written 0 as its recall is
+            # (scikit-learn's rule for a ratio of none), its images 0 beside them; said in --help (it was not)
+            r = subprocess.run([VGGCL, "eval", "--weights", weights, "--data", d / "data", "--format", "csv",
+                                "--resize", str(SIZE), "--crop", str(SIZE)], capture_output=True, text=True,
+                               timeout=600)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            rows = [row.split(",") for row in r.stdout.splitlines()]
+            self.assertEqual(rows[0][:8], ["class", "images", "predicted", "precision", "recall", "f1", "top1", "top4"])
+            self.assertEqual([row[:8] for row in rows[1:5]], [['"x"', "1", "0", "0", "0", "0", "0", "1"],
+                                                              ['"y"', "0", "1", "0", "0", "0", "0", "0"],
+                                                              ['"z"', "1", "1", "1", "1", "1", "1", "1"],
+                                                              ['"w"', "0", "0", "0", "0", "0", "0", "0"]])
+            helped = " ".join(subprocess.run([VGGCL, "eval", "--help"], capture_output=True, text=True).stdout.split())
+            self.assertTrue("top-1 and top-k over the class's images (0 where it has none, as its recall)" in helped,
+                            "eval --help does not say a class's top-1 and top-k without images")
 
     def test_classes_by_name(self):
         with tempfile.TemporaryDirectory() as tmp:

@@ -38,13 +38,14 @@ static const cli_command command = {
     "balanced_accuracy_score count them, and the confusion matrix (rows: true class,\n"
     "columns: predicted; in the text, the classes with neither images nor predictions\n"
     "left out); equal logits rank the lower class first. The csv rows hold images,\n"
-    "predicted, precision, recall, F1, top-1, top-k and the confusion row, then a row\n"
-    "'all' and the averages' rows 'macro avg' and 'weighted avg'. Preprocessing\n"
-    "follows the model's metadata unless the options say otherwise. An unreadable\n"
-    "image, one whose logits are not finite (weights that overflow float32 on it)\n"
-    "and, with --no-crop, one that preprocesses to another size than the first are\n"
-    "named and skipped; the exit status is then 1. With --no-crop and --batch 1 each\n"
-    "image runs at its own size.\n",
+    "predicted, precision, recall, F1, top-1 and top-k over the class's images (0\n"
+    "where it has none, as its recall) and the confusion row, then a row 'all' and\n"
+    "the averages' rows 'macro avg' and 'weighted avg'. Preprocessing follows the\n"
+    "model's metadata unless the options say otherwise. An unreadable image, one\n"
+    "whose logits are not finite (weights that overflow float32 on it) and, with\n"
+    "--no-crop, one that preprocesses to another size than the first are named and\n"
+    "skipped; the exit status is then 1. With --no-crop and --batch 1 each image runs\n"
+    "at its own size.\n",
     options, { cli_device_options, cli_net_options, cli_preprocess_options, cli_decode_options },
 };
 
@@ -244,7 +245,9 @@ static int report(const tally *t, char **names, const char *format, int skipped)
             char text[32];
             cli_csv_str(names[c]);
             csv_scores(s[c].images, s[c].predicted, v);
-            printf(",%s", cli_shortest(s[c].recall, 0, text, sizeof text)); /* (its top-1: its recall) */
+            /* (its top-1: its recall; top-1 and top-k of a class without images 0 as its recall is, scikit-learn's
+             * rule, its images 0 beside them) */
+            printf(",%s", cli_shortest(s[c].recall, 0, text, sizeof text));
             printf(",%s", cli_shortest(ratio(t->topk[c], s[c].images), 0, text, sizeof text));
             for (int k = 0; k < C; k++) printf(",%ld", t->confusion[(size_t)c * C + k]);
             putchar('\n');
