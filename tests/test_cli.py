@@ -122,6 +122,15 @@ class Cli(unittest.TestCase):
                            (["classify", "--top-k", "3"], "classify has --top"),
                            (["bench", "--batch-size", "3"], "bench has --batch"),
                            (["train-head", "--batch-size", "3"], "train-head has --minibatch and --batch"),
+                           (["classify", "--classes", "c.txt"], "classify has --labels"),
+                           # (a command with none of that kind: what it does in its stead; eval --labels was refused
+                           # with no more)
+                           (["eval", "--labels", "c.txt"], "eval takes the class names from the model's metadata, "
+                            "\"vggcl.classes\", else from the class folders' names"),
+                           (["cam", "--labels", "c.txt"], "cam takes the class names from the model's metadata, "
+                            "\"vggcl.classes\"; --class picks one by its number or name"),
+                           (["train-head", "--class-names", "c.txt"], "train-head takes the class names from the class "
+                            "folders' names and writes them to the model's metadata, \"vggcl.classes\""),
                            (["classify", "--input", "a.png"], "classify takes its images as arguments after the "
                             "options: vggcl classify [OPTIONS] IMAGE|DIR..."),
                            (["preprocess", "--image", "a.png"], "preprocess takes its images as arguments after "
@@ -131,6 +140,7 @@ class Cli(unittest.TestCase):
             self.fails(args, 2, f"{args[0]}: unknown option '{args[1]}' ({said})\n")
         self.fails(["eval", "--input", "d"], 2, "eval: unknown option '--input' (eval has --data)\n")
         self.fails(["tune", "--output", "t"], 2, "tune: unknown option '--output'\n")  # (tune writes no file)
+        self.fails(["run", "--labels", "t"], 2, "run: unknown option '--labels'\n")  # (run names no classes)
         self.fails(["classify", "--formt", "json", "a.png"], 2, "classify: unknown option '--formt' (--format?)\n")
         # the error, the synopsis and where the rest is: the whole help (60 lines for classify) pushed
         # the error out of a terminal's view

@@ -187,7 +187,30 @@ static const char *const kin[][6] = {
     { "weights", "model", "checkpoint", "ckpt", NULL }, /* (other tools' names for what they are) */
     { "top", "topk", "top-k", "k", NULL },
     { "batch", "minibatch", "batch-size", "bs", NULL },
+    { "labels", "classes", "class-names", NULL },
 };
+
+/* What a command that has none of a kind of option does in its stead, said with an unknown option of that kind (eval
+ * --labels was refused with no more: its class names come from the model and the folders). */
+static const struct {
+    const char *command, *option, *instead;
+} instead_of[] = {
+    { "eval", "labels", "eval takes the class names from the model's metadata, \"vggcl.classes\", else from the "
+                        "class folders' names" },
+    { "cam", "labels", "cam takes the class names from the model's metadata, \"vggcl.classes\"; --class picks one by "
+                       "its number or name" },
+    { "train-head", "labels", "train-head takes the class names from the class folders' names and writes them to the "
+                              "model's metadata, \"vggcl.classes\"" },
+};
+
+/* The group of kin the option name (len bytes) is in, else -1. */
+static int kin_group(const char *name, size_t len)
+{
+    for (size_t g = 0; g < sizeof kin / sizeof kin[0]; g++)
+        for (int k = 0; kin[g][k]; k++)
+            if (strlen(kin[g][k]) == len && !strncmp(kin[g][k], name, len)) return (int)g;
+    return -1;
+}
 
 /* Names a command of positional images may be given for them (classify --input x.jpg; not --file or --files:
  * --files-from's abbreviations, never unknown). */
@@ -196,19 +219,29 @@ static const char *const images_as[] = { "input", "image", "images", "data", NUL
 /* This command's options of the group the option name (len bytes) is in, as "--a and --b" (none: empty). */
 static void kin_of(const cli_command *c, int n, const char *name, size_t len, char *out, size_t cap)
 {
+    const int g = kin_group(name, len);
     *out = '\0';
-    for (size_t g = 0; g < sizeof kin / sizeof kin[0] && !*out; g++) {
-        int in = 0;
-        for (int k = 0; kin[g][k]; k++) in |= strlen(kin[g][k]) == len && !strncmp(kin[g][k], name, len);
-        for (int i = 0; in && i < n; i++) {
-            const char *own = nth(c, i, NULL)->name;
-            for (int k = 0; kin[g][k]; k++) {
-                if (strcmp(own, kin[g][k])) continue;
-                const size_t at = strlen(out);
-                snprintf(out + at, cap - at, "%s--%s", at ? " and " : "", own);
-            }
+    for (int i = 0; g >= 0 && i < n; i++) {
+        const char *own = nth(c, i, NULL)->name;
+        for (int k = 0; kin[g][k]; k++) {
+            if (strcmp(own, kin[g][k])) continue;
+            const size_t at = strlen(out);
+            snprintf(out + at, cap - at, "%s--%s", at ? " and " : "", own);
         }
     }
+}
+
+/* What this command does in the stead of the option name (len bytes) or its kin (instead_of), else NULL. */
+static const char *instead(const cli_command *c, const char *name, size_t len)
+{
+    const int g = kin_group(name, len);
+    for (size_t i = 0; i < sizeof instead_of / sizeof instead_of[0]; i++) {
+        const char *o = instead_of[i].option;
+        if (strcmp(instead_of[i].command, c->name)) continue;
+        if ((strlen(o) == len && !strncmp(o, name, len)) || (g >= 0 && kin_group(o, strlen(o)) == g))
+            return instead_of[i].instead;
+    }
+    return NULL;
 }
 
 /* What getopt_long refused: a short option (arg: the argument it came from, short_from), an abbreviation
@@ -256,6 +289,8 @@ static int unknown(const cli_command *c, int n, int short_opt, const char *arg)
     kin_of(c, n, arg + 2, len, own, sizeof own);
     if (len && *own)
         return cli_error(CLI_USAGE, "%s: unknown option '%s' (%s has %s)", c->name, arg, c->name, own);
+    const char *stead = len ? instead(c, arg + 2, len) : NULL;
+    if (stead) return cli_error(CLI_USAGE, "%s: unknown option '%s' (%s)", c->name, arg, stead);
     for (int k = 0; len && c->positional && images_as[k]; k++)
         if (strlen(images_as[k]) == len && !strncmp(images_as[k], arg + 2, len))
             return cli_error(CLI_USAGE, "%s: unknown option '%s' (%s takes its images as arguments after the "
