@@ -502,6 +502,11 @@ class TrainHead(unittest.TestCase):
         # (and the other way round: the training's names decomposed, --val's composed)
         self.fails(self.train_head(out, "--data", bad / "nfd", "--val", bad / "nfc"), out,
                    "class folder 'bl\u00e9' is not one of the training classes in", hint)
+        # a --val folder named as a training class but for its case: said (it looked like a mistake of vggcl's)
+        make_folder(bad / "cased", 1, 3, classes=("Blue", "green"))
+        self.fails(self.train_head(out, "--data", self.d / "train", "--val", bad / "cased"), out,
+                   "class folder 'Blue' is not one of the training classes in", "(folder 'Blue' differs only in case "
+                   "from the training class 'blue': names are case-sensitive, to ImageFolder as to vggcl)")
         self.fails(self.train_head(out, "--data", bad / "missing"), out, f"train-head: --data {bad}/missing: not there "
                    "(expected a folder")
         self.fails(self.train_head(out, "--data", self.d / "train", "--val", bad / "nov"), out,
@@ -1170,6 +1175,16 @@ class Eval(unittest.TestCase):
             self.assertIn(f"class folder 'u' is not one of the 3 classes {weights} names (nor are 2 other folders, "
                           "such as 'v')", r.stderr)
             self.assertNotIn("combining accent", r.stderr)
+            self.assertNotIn("differs only in case", r.stderr)
+            # a folder named as a class but for its case (Z for z): said, the folder still refused (it looked like a
+            # mistake of vggcl's)
+            make_folder(d / "cased", 1, 6, classes=("Z", "x"))
+            r = subprocess.run([VGGCL, "eval", "--weights", weights, "--data", d / "cased"], capture_output=True,
+                               text=True, timeout=600)
+            self.assertEqual((r.returncode, r.stdout), (1, ""), r.stderr)
+            self.assertIn(f"class folder 'Z' is not one of the 3 classes {weights} names (folder 'Z' differs only in "
+                          "case from the model's class 'z': names are case-sensitive, to ImageFolder as to vggcl)\n",
+                          r.stderr)
             # a name given to two classes: the folder's images were scored against the first, and the second's
             # predictions counted as wrong
             save_file(sd, weights, metadata={"vggcl.classes": json.dumps(["z", "x", "z"])})

@@ -176,10 +176,12 @@ int cli_utf8(const char *s);
 int cli_utf8_len(const unsigned char *s);
 /* The code point of the valid UTF-8 sequence of len bytes at u. */
 unsigned long cli_code_point(const unsigned char *u, int len);
-/* For a message that a name is not found among names[0..n) (NULL entries passed over): where it or one of them
- * holds a combining accent (U+0300..U+036F, as macOS writes a name: NFD), words saying so (the same name
- * composed, NFC, is other bytes and looks alike); else "". */
-const char *cli_decomposed_hint(const char *name, const char *const *names, int n);
+/* For a message that a folder name is not found among names[0..n) (NULL entries passed over): where one of them
+ * differs from it only in the case of ASCII letters, words saying so, naming it as of ("the model's class"; in
+ * buf, len bytes); else where it or one of them holds a combining accent (U+0300..U+036F, as macOS writes a name:
+ * NFD), words saying so (the same name composed, NFC, is other bytes and looks alike); else "". */
+const char *cli_missing_name_hint(const char *name, const char *const *names, int n, const char *of, char *buf,
+                                  size_t len);
 /* The columns s takes on a terminal (UTF-8: wide characters 2, combining marks 0), for aligned text. */
 int cli_columns(const char *s);
 

@@ -375,7 +375,9 @@ static int match_classes(const cli_dataset *ds, const vggcl_model *m, const char
             if (others)
                 snprintf(more, sizeof more, " (nor %s %d other folder%s, such as '%.80s')", others == 1 ? "is" : "are",
                          others, others == 1 ? "" : "s", ds->classes[second]);
-            const char *hint = cli_decomposed_hint(ds->classes[f], (const char *const *)names, C);
+            char said[512];
+            const char *hint = cli_missing_name_hint(ds->classes[f], (const char *const *)names, C,
+                                                     "the model's class", said, sizeof said);
             rc = !say ? CLI_FAIL
                       : cli_error(CLI_FAIL, "%s: class folder '%s' is not one of the %d classes %s names%s%s", data,
                                   ds->classes[f], C, weights, hint, more);

@@ -463,10 +463,12 @@ static int read_data(const char *data, const char *val_dir, cli_dataset *ds, cli
         if (!to) return cli_error(CLI_FAIL, "out of host memory");
         for (int c = 0; c < vs->n_classes; c++) /* (a search: a scan of the classes per class was classes^2) */
             if ((to[c] = cli_dataset_class(ds, vs->classes[c])) < 0) {
+                char said[512];
+                const char *hint = cli_missing_name_hint(vs->classes[c], (const char *const *)ds->classes,
+                                                         ds->n_classes, "the training class", said, sizeof said);
                 free(to);
                 return cli_error(CLI_FAIL, "%s: class folder '%s' is not one of the training classes in %s%s", val_dir,
-                                 vs->classes[c], data,
-                                 cli_decomposed_hint(vs->classes[c], (const char *const *)ds->classes, ds->n_classes));
+                                 vs->classes[c], data, hint);
             }
         for (int i = 0; i < vs->n; i++) vs->labels[i] = to[vs->labels[i]];
         free(to);

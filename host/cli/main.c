@@ -736,8 +736,28 @@ static int decomposed(const char *name)
     return 0;
 }
 
-const char *cli_decomposed_hint(const char *name, const char *const *names, int n)
+/* Whether a and b are other bytes that differ only in the case of ASCII letters (the bytes themselves: no locale's
+ * rules, which a run under another LANG would change). */
+static int differs_in_case(const char *a, const char *b)
 {
+    if (!strcmp(a, b)) return 0;
+    for (; *a && *b; a++, b++) {
+        const char x = *a >= 'A' && *a <= 'Z' ? (char)(*a - 'A' + 'a') : *a,
+                   y = *b >= 'A' && *b <= 'Z' ? (char)(*b - 'A' + 'a') : *b;
+        if (x != y) return 0;
+    }
+    return *a == *b;
+}
+
+const char *cli_missing_name_hint(const char *name, const char *const *names, int n, const char *of, char *buf,
+                                  size_t len)
+{
+    for (int k = 0; k < n; k++) /* (a folder Cat for the class cat: a model trained on other folders' names) */
+        if (names[k] && differs_in_case(name, names[k])) {
+            snprintf(buf, len, " (folder '%.200s' differs only in case from %s '%.200s': names are case-sensitive, "
+                     "to ImageFolder as to vggcl)", name, of, names[k]);
+            return buf;
+        }
     int any = decomposed(name);
     for (int k = 0; k < n && !any; k++) any = decomposed(names[k]);
     return any ? " (a name here holds a combining accent, as macOS writes names, decomposed: the same name written "
