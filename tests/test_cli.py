@@ -1478,6 +1478,12 @@ class Cli(unittest.TestCase):
         r = self.vggcl("devices", env=env)
         self.assertEqual(r.returncode, 1)
         self.assertIn("install an OpenCL driver", r.stderr)
+        # --json: a document on stdout all the same, no devices and the error stderr says (a script reading stdout
+        # got nothing), the same exit status
+        j = self.vggcl("devices", "--json", env=env)
+        self.assertEqual((j.returncode, j.stderr), (1, r.stderr))
+        self.assertEqual(len(j.stdout.splitlines()), 1, j.stdout)
+        self.assertEqual(json.loads(j.stdout), {"devices": [], "error": r.stderr.strip()[len("vggcl: "):]})
         # a driver listed that gives no platform (here its library is missing; or ulimit -n or -v) is not said to
         # be missing
         (self.d / "icds").mkdir()

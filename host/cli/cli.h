@@ -604,8 +604,10 @@ typedef struct {
  * one device per MPI rank choose from. -1 with the error printed. */
 int cli_all_devices(int *index, int cap, int one_kind_only);
 /* Every device (allocated, *count of them), listed with a context of its own; NULL with the error
- * printed (no platform or device: what to install). */
+ * printed (no platform or device: what to install). cli_list_devices_why prints nothing: NULL with the
+ * error in why (cut to len). */
 vggcl_device_info *cli_list_devices(int *count);
+vggcl_device_info *cli_list_devices_why(int *count, char *why, size_t len);
 /* A list refuses empty items, more than CLI_MAX_DEVICES, and ref with OpenCL devices (CLI_USAGE). cmd names
  * the command in what the model's preset refuses (cli_model_preset) and, with option (the --device given, NULL
  * where none was: device is then $VGGCL_DEVICE's or a rank's own), a device that is not there. */

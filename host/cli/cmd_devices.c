@@ -9,7 +9,8 @@
 
 static const cli_option options[] = {
     { "json", NULL, "one JSON object on one line instead of the table: {\"devices\": [...]}, each device's\n"
-      "fields as the table's (the reference is --device ref, not listed)", 0 },
+      "fields as the table's (the reference is --device ref, not listed); where none\n"
+      "can be listed (no OpenCL driver), {\"devices\": [], \"error\": \"...\"} and exit 1", 0 },
     { NULL, NULL, NULL, 0 },
 };
 
@@ -22,11 +23,17 @@ static const cli_command command = {
     options, { NULL },
 };
 
-/* The list as one JSON object: {"devices": [{"index", "platform", "device", "type", "name", ...}]}. */
-static int print_json(const vggcl_device_info *info, int n)
+/* The list as one JSON object: {"devices": [{"index", "platform", "device", "type", "name", ...}]}; where
+ * error is not NULL (none could be listed), {"devices": [], "error": error}. */
+static int print_json(const vggcl_device_info *info, int n, const char *error)
 {
     cJSON *o = cJSON_CreateObject(), *list = o ? cJSON_AddArrayToObject(o, "devices") : NULL;
     int ok = list != NULL;
+    if (ok && error) {
+        cJSON *t = cli_json_string(error);
+        ok = t && cJSON_AddItemToObject(o, "error", t);
+        if (!ok) cJSON_Delete(t);
+    }
     for (int i = 0; ok && i < n; i++) {
         cJSON *d = cJSON_CreateObject();
         ok = d && cJSON_AddItemToArray(list, d);
@@ -62,14 +69,17 @@ int cmd_devices(int argc, char **argv)
     int r = cli_parse(&command, argc, argv, &a);
     if (r != CLI_OK) return r == CLI_HELP ? CLI_OK : r;
     int n = 0;
-    vggcl_device_info *info = cli_list_devices(&n); /* (the count and the list: one device more meanwhile was
-                                                     * read past the list's end) */
-    if (!info) return CLI_FAIL;
-    if (cli_arg(&a, "json")) {
-        r = print_json(info, n);
+    char why[8192];
+    /* (the count and the list: one device more meanwhile was read past the list's end) */
+    vggcl_device_info *info = cli_list_devices_why(&n, why, sizeof why);
+    if (!info) cli_error(CLI_FAIL, "%s", why);
+    if (cli_arg(&a, "json")) { /* (none listed: a document all the same, a script reading stdout got nothing) */
+        r = print_json(info, info ? n : 0, info ? NULL : why);
+        if (!info) r = CLI_FAIL;
         free(info);
         return r;
     }
+    if (!info) return CLI_FAIL;
     printf("%-5s %-5s %-11s %4s %10s %10s  %s\n", "index", "P:D", "type", "CUs", "memory", "max alloc",
            "device (platform)");
     for (int i = 0; i < n; i++) {

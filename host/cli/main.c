@@ -475,7 +475,7 @@ static int load_model(const char *cmd, vggcl_ctx *ctx, const char *weights, cons
     return cli_error(CLI_FAIL, "%s", vggcl_message(ctx));
 }
 
-vggcl_device_info *cli_list_devices(int *count)
+vggcl_device_info *cli_list_devices_why(int *count, char *why, size_t len)
 {
     vggcl_ctx *ctx = vggcl_ctx_new();
     vggcl_device_info *info = NULL;
@@ -493,10 +493,18 @@ vggcl_device_info *cli_list_devices(int *count)
         if (!(info = calloc((size_t)(cap ? cap : 1), sizeof *info))) break;
     }
     if (!listed) {
-        cli_error(CLI_FAIL, "%s", ctx && *vggcl_message(ctx) ? vggcl_message(ctx) : "out of host memory");
+        snprintf(why, len, "%s", ctx && *vggcl_message(ctx) ? vggcl_message(ctx) : "out of host memory");
         free(info), info = NULL;
     }
     vggcl_ctx_free(ctx);
+    return info;
+}
+
+vggcl_device_info *cli_list_devices(int *count)
+{
+    char why[8192];
+    vggcl_device_info *info = cli_list_devices_why(count, why, sizeof why);
+    if (!info) cli_error(CLI_FAIL, "%s", why);
     return info;
 }
 
