@@ -723,6 +723,12 @@ typedef struct {
 cli_progress cli_progress_begin(double progress_s, const cli_ranks *r, int batch, int n_steps, const char *unit);
 /* After done_steps of n_steps: done of total images. */
 void cli_progress_show(cli_progress *p, int done_steps, int n_steps, int done, int total);
+/* Batches handed out as ranks ask (p->handed), where p said a line: the run's last, "done in", on fd (rank 0, once
+ * every rank's batches are done: cli_ranks_finish; the last p kept by cli_ranks_keep_progress). */
+void cli_progress_all_done(const cli_progress *p, int fd, int total);
+/* Keeps p, of the list of total images this rank runs, which said a line (rank 0 the handed-out batches'), for
+ * cli_ranks_finish to end it with cli_progress_all_done; forgotten at the next list (cli_ranks_next_list). */
+void cli_ranks_keep_progress(const cli_ranks *r, const cli_progress *p, int total);
 /* Wipes the bar before answers go to standard output on the same terminal (they began on the bar's line); it is
  * drawn again below them at the next step. */
 void cli_progress_wipe(cli_progress *p);

@@ -14,6 +14,22 @@
  * message may come from another. */
 static atomic_int bar_open, bar_drawn;
 
+/* One line on fd: who (its start: "rank 0 of 2, its share: "), done of total images after s seconds, then the rate
+ * and "done in" where ended, else "about N s left" where forecast, else "the last batches running". */
+static void say(int fd, const char *who, int done, int total, double s, int ended, int forecast)
+{
+    const double rate = s > 0 ? done / s : 0;
+    char shown[32]; /* (three decimals below 1 image/s: the reference's 0.027 was "0.0 images/s") */
+    snprintf(shown, sizeof shown, rate >= 1 || rate <= 0 ? "%.1f" : "%.3f", rate);
+    char left[48] = "the last batches running"; /* (every batch handed out: "about 0 s left" while they ran) */
+    if (ended) /* (the last line: "about 0 s left" said the end as a forecast) */
+        snprintf(left, sizeof left, "done in %.1f s", s);
+    else if (forecast)
+        snprintf(left, sizeof left, "about %.0f s left", rate > 0 ? (total - done) / rate : 0);
+    dprintf(fd, "%s%s%d of %d images (%lld%%), %s images/s, %s\n", cli_messages_prefix(), who, done, total,
+            100LL * done / total, shown, left); /* (rounded down: 208 of 209 was 100%) */
+}
+
 cli_progress cli_progress_begin(double progress_s, const cli_ranks *r, int batch, int n_steps, const char *unit)
 {
     const int ranks = r && r->size > 1 ? r->size : 1;
@@ -43,7 +59,8 @@ void cli_progress_show(cli_progress *p, int done_steps, int n_steps, int done, i
         return;
     }
     /* the run's end, where a line was said before it: said whatever the time since that line (its "done in"
-     * was left out past the last tick); a run shorter than S still says nothing */
+     * was left out past the last tick); a run shorter than S still says nothing (handed out: said once every
+     * rank's batches are done, cli_progress_all_done) */
     const int last = done_steps >= n_steps && !p->handed && p->last - p->start >= p->every_ms;
     if (now - p->last < p->every_ms && !last) return;
     p->last = now;
@@ -55,16 +72,15 @@ void cli_progress_show(cli_progress *p, int done_steps, int n_steps, int done, i
     } else if (p->ranks > 1) {
         snprintf(who, sizeof who, "rank %d of %d, its share: ", p->rank, p->ranks);
     }
-    const double rate = s > 0 ? done / s : 0;
-    char shown[32]; /* (three decimals below 1 image/s: the reference's 0.027 was "0.0 images/s") */
-    snprintf(shown, sizeof shown, rate >= 1 || rate <= 0 ? "%.1f" : "%.3f", rate);
-    char left[48] = "the last batches running"; /* (every batch handed out: "about 0 s left" while they ran) */
-    if (done >= total && !p->handed) /* (the last line: "about 0 s left" said the end as a forecast) */
-        snprintf(left, sizeof left, "done in %.1f s", s);
-    else if (!p->handed || done < total)
-        snprintf(left, sizeof left, "about %.0f s left", rate > 0 ? (total - done) / rate : 0);
-    dprintf(p->fd, "%s%s%d of %d images (%lld%%), %s images/s, %s\n", cli_messages_prefix(), who, done, total,
-            100LL * done / total, shown, left); /* (rounded down: 208 of 209 was 100%) */
+    say(p->fd, who, done, total, s, done >= total && !p->handed, !p->handed || done < total);
+    if (p->handed) cli_ranks_keep_progress(p->handed, p, total); /* (a line said: the run's end is said too) */
+}
+
+void cli_progress_all_done(const cli_progress *p, int fd, int total)
+{
+    char who[48];
+    snprintf(who, sizeof who, "%d ranks: ", p->ranks);
+    say(fd, who, total, total, (cli_now_ms() - p->start) / 1e3, 1, 0);
 }
 
 void cli_progress_wipe(cli_progress *p)

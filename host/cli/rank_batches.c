@@ -157,7 +157,15 @@ void cli_ranks_next_list(const cli_ranks *r)
     if (!u || u->list + 1 >= u->n_lists) return;
     u->list++;
     u->list_done = u->left;
+    u->shown_kept = 0; /* (the last list's line, not this one's) */
     if (u->n_done) u->rows_base = u->done[u->n_done - 1].rows, u->skipped_base = u->done[u->n_done - 1].skipped;
+}
+
+void cli_ranks_keep_progress(const cli_ranks *r, const cli_progress *p, int total)
+{
+    struct cli_rank_run *u = r ? r->run : NULL;
+    if (!u) return;
+    u->shown = *p, u->shown_total = total, u->shown_kept = 1;
 }
 
 int cli_ranks_batches_out(const cli_ranks *r)

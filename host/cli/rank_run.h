@@ -22,6 +22,8 @@ struct cli_rank_run {
     int ends[CLI_LISTS], n_lists, list; /* the batches up to each list's end; the list it runs */
     int pending;              /* a batch of a list after it, handed out as this rank ended it (-1: none) */
     int list_done;            /* none left in it for this rank */
+    cli_progress shown;       /* rank 0: the progress of the list it runs, where it said a line */
+    int shown_total, shown_kept; /* (its images; kept: cli_ranks_keep_progress) */
     double asked_at, wait_ns, between_ns; /* another rank: its last answer, the averages of the wait for one
                                            * and of the time between them (cli_ranks_ask_ahead) */
     long long rows_base;      /* rows and images skipped in the lists before, this rank's (its records count on */

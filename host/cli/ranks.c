@@ -1054,6 +1054,9 @@ int cli_ranks_finish(cli_ranks *r, vggcl_ctx *ctx, int rc, int stopped, int *fai
      * written); rows that cannot be written end the text with their batch, as one process stops there */
     int merged = rc, cut = -1;
     MPI_Allreduce(MPI_IN_PLACE, &merged, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+    /* every rank's batches done (each came here): rank 0's progress says the run's end, as one process's does (its
+     * last line said "the last batches running"), on the real stderr, before the messages held */
+    if (u && u->shown_kept && first == r->size && merged == CLI_OK) cli_progress_all_done(&u->shown, 2, u->shown_total);
     vggcl_npy_writer *w[2] = { NULL, NULL };
     const char *paths[2] = { r->final_tensor, r->final_logits };
     char unwritten[1024] = ""; /* (rank 0: the failed write's message, said after the text) */
