@@ -430,6 +430,11 @@ VGGCL_API size_t vggcl_device_bytes_peak(const vggcl_ctx *ctx);
  * conv algorithm forced whose rows the table lacks, or for a model of another context. *convs (may be NULL) gets
  * the model's count of convolutions (0 where n, h or w is below 1). */
 VGGCL_API int vggcl_model_tuned_layers(const vggcl_ctx *ctx, const vggcl_model *model, int n, int h, int w, int *convs);
+/* How many of them take a row of the tuning table (0 as above). Where none does but the context has a table with
+ * rows (of other sizes, of another model's layers, or of other algorithms than the one forced), note (may be NULL)
+ * gets a sentence for people naming the table and why none fits, else ""; cut to len. */
+VGGCL_API int vggcl_model_table_layers(const vggcl_ctx *ctx, const vggcl_model *model, int n, int h, int w, char *note,
+                                       size_t len);
 
 /* Convolution FLOPs (2 per multiply-add) of one pass of n images of h x w; 0 where n, h or w is below 1 or the
  * model does not take h x w (vggcl_model_map_size 0 x 0). */

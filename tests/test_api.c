@@ -476,6 +476,13 @@ START_TEST(test_null_arguments)
     ck_assert_int_eq(convs, 0);
     ck_assert_int_eq(vggcl_model_tuned_layers(ctx, m, 0, 32, 32, &convs), 0);
     ck_assert_int_eq(convs, 0);
+    char note[64] = "x"; /* (the cli test's bench says a table none of whose rows fits) */
+    ck_assert_int_eq(vggcl_model_table_layers(NULL, m, 1, 32, 32, note, sizeof note), 0);
+    ck_assert_str_eq(note, "");
+    note[0] = 'x';
+    ck_assert_int_eq(vggcl_model_table_layers(ctx, NULL, 1, 32, 32, note, sizeof note), 0);
+    ck_assert_str_eq(note, "");
+    ck_assert_int_eq(vggcl_model_table_layers(ctx, m, 0, 32, 32, NULL, 0), 0);
     int mh = 5, mw = 5;
     vggcl_model_map_size(NULL, 32, 32, &mh, &mw);
     ck_assert(mh == 0 && mw == 0);

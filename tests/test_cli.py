@@ -3983,6 +3983,57 @@ class Bench(unittest.TestCase):
                 record = json.loads(r.stdout)
                 self.assertEqual((record["conv"], record["tuned_layers"]), (name, int(said[2:3] or 0)), rows)
 
+    def test_bench_says_a_table_unused(self):
+        """A tuning table none of whose rows fits the model at the size benched (tuned at another size, another
+        model's, of other algorithms than --conv forces): bench says so on stderr, naming the table and what its rows
+        are for, in text, JSON and with --images (its report said "conv auto" as with no table: a user who tuned at
+        another size could not tell the table was found but unused). Where a row fits, or there is no table, not."""
+        w, env, path = self.small_tuned()  # (rows at 32x32: at 64x64 they fit, within twice the size)
+        images = self.d / "pictures"
+        images.mkdir()
+        Image.fromarray(np.full((128, 128, 3), 90, np.uint8)).save(images / "a.png")
+        bench = [VGGCL, "bench", "--weights", w]
+        unused = f"vggcl: the tuning table {path}: no row fits this model at "
+        tune = "; `vggcl tune --size 128x128` makes rows for this size"
+        for rows, args, why in (
+                (None, ["--size", "128"], f"128x128 (its rows for the model's layers are of inputs of 32x32{tune})"),
+                # (a row at a layer's map stands for the input that gives it that map; each input said once)
+                (["conv 3 8 40 40 1 direct 0.05", "conv 8 16 16 16 1 direct 0.05", "conv 16 16 8 8 4 direct 0.05"],
+                 ["--size", "128"], f"128x128 (its rows for the model's layers are of inputs of 40x40, 32x32{tune})"),
+                (["conv 5 7 32 32 1 direct 0.05"], ["--size", "32"],
+                 "32x32 (its rows are of other layers than the model's: another model's)"),
+                (["conv 3 8 32 32 1 direct 0.05"], ["--size", "32", "--conv", "winograd"],
+                 "32x32 (its rows for the model's layers are of other algorithms than winograd, the one forced)"),
+                (None, ["--size", "64"], None), (["conv 3 8 32 32 1 direct 0.05"], ["--size", "32"], None),
+                ([], ["--size", "128"], None)):
+            if rows is not None:
+                path.write_text("".join(row + "\n" for row in rows))
+            for extra in ([], ["--json"]):
+                r = subprocess.run(bench + args + ["--iters", "1"] + extra, capture_output=True, text=True, env=env,
+                                   timeout=600)
+                self.assertEqual(r.returncode, 0, r.stderr)
+                if why:
+                    self.assertIn(f"{unused}{why}: its convolutions run the defaults\n", r.stderr, (rows, args))
+                    self.assertEqual(r.stderr.count(unused), 1, r.stderr)
+                else:
+                    self.assertNotIn("no row fits", r.stderr, (rows, args))
+                if extra and why:
+                    self.assertEqual(json.loads(r.stdout)["tuned_layers"], 0)
+                elif why:  # (the report itself as without a table)
+                    self.assertIn(f", conv {args[3] if len(args) > 2 else 'auto'}, batch 1, {why[:why.index(' ')]}\n",
+                                  r.stdout)
+        path.write_text("conv 3 8 32 32 1 direct 0.05\n")  # (the images' size: of the table's rows, none)
+        r = subprocess.run(bench + ["--images", images, "--resize", "128", "--crop", "128", "--batch", "1"],
+                           capture_output=True, text=True, env=env, timeout=600)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn(f"{unused}128x128 (its rows for the model's layers are of inputs of 32x32{tune}): its "
+                      "convolutions run the defaults\n", r.stderr)
+        path.unlink()
+        r = subprocess.run(bench + ["--size", "128", "--iters", "1"], capture_output=True, text=True, env=env,
+                           timeout=600)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertNotIn("tuning table", r.stderr)
+
     @unittest.skipUnless(os.geteuid() == 0 and shutil.which("setpriv"), "runs vggcl as another user: needs root")
     def test_tune_lock_unusable(self):
         """A tuning table's lock that is not a regular file (a folder, a link, a FIFO in its place): the rows are

@@ -92,6 +92,7 @@ int cli_bench_images(vggcl_ctx *ctx, vggcl_model *model, const char *weights, co
     /* the input the images became (the model, its size and preprocessing unsaid: two models' records alike) */
     char size[32];
     snprintf(size, sizeof size, "%dx%d", st.h, st.w);
+    cli_bench_table_note(ctx, model, batch, st.h, st.w);
     if (json) {
         cJSON *o = cJSON_CreateObject();
         cli_bench_record(o, ctx, model, weights, conv, batch, st.h, st.w);

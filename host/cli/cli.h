@@ -454,6 +454,9 @@ const char *cli_bench_conv(const vggcl_ctx *ctx, const char *conv);
  * how many: " (K of N layers as the tuning table gives them)". */
 void cli_bench_conv_text(const vggcl_ctx *ctx, const vggcl_model *model, const char *conv, int n, int h, int w,
                          char *buf, size_t len);
+/* Where the context has a tuning table with rows but none fits passes of n images of h x w of model: a notice
+ * naming it and why (vggcl_model_table_layers's; bench's report alone read as without a table). */
+void cli_bench_table_note(const vggcl_ctx *ctx, const vggcl_model *model, int n, int h, int w);
 /* vggcl bench --images DIR (bench_images.c); weights and conv as given, for the record. */
 int cli_bench_images(vggcl_ctx *ctx, vggcl_model *model, const char *weights, const char *conv, const char *dir,
                      const vggcl_preprocess *p, int batch, int recursive, int threads, double progress_s, int json);

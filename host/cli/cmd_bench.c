@@ -124,6 +124,13 @@ void cli_bench_conv_text(const vggcl_ctx *ctx, const vggcl_model *model, const c
         snprintf(buf, len, "conv %s", cli_bench_conv(ctx, conv));
 }
 
+void cli_bench_table_note(const vggcl_ctx *ctx, const vggcl_model *model, int n, int h, int w)
+{
+    char note[8192]; /* (the table's path, up to the cache's longest, and why) */
+    vggcl_model_table_layers(ctx, model, n, h, w, note, sizeof note);
+    if (*note) cli_notice("%s", note);
+}
+
 void cli_bench_heading(const vggcl_ctx *ctx, const vggcl_model *model, const char *weights, const char *more)
 {
     char kind[1024];
@@ -298,6 +305,7 @@ int cmd_bench(int argc, char **argv)
 
     /* programs are built on first use, so the first pass includes their builds: report the two apart */
     const double first_build = build_ms - build_before, first_run = warmup - first_build;
+    cli_bench_table_note(ctx, model, batch, h, w);
     if (json) {
         cJSON *o = cJSON_CreateObject(), *arr;
         cli_bench_record(o, ctx, model, weights, conv, batch, h, w);

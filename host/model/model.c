@@ -977,22 +977,92 @@ int vggcl_model_min_input(const vggcl_model *m)
     return pools > 30 ? INT_MAX : 1 << pools; /* (past 16 pools no input is taken: VGGCL_MAX_SIDE) */
 }
 
-int vggcl_model_tuned_layers(const vggcl_ctx *ctx, const vggcl_model *m, int n, int h, int w, int *convs)
+/* Of the model's convolutions in a pass of n images of h x w: how many take a tuning table's row (returned, and in
+ * *rows), and how many there are (*convs). */
+static int table_layers(const vggcl_ctx *ctx, const vggcl_model *m, int n, int h, int w, int *rows, int *convs)
 {
-    int tuned = 0, count = 0;
+    int tuned = 0, from_row = 0, count = 0;
     for (int i = 0; m && n > 0 && h > 0 && w > 0 && i < m->n_steps; i++) {
         const vggcl_step *s = &m->steps[i];
         if (s->kind == VGGCL_STEP_CONV) {
             vggcl_conv_choice c;
             count++;
-            tuned += ctx && ctx == m->ctx && !ctx->use_ref && vggcl__conv_choose(ctx, m, i, n, h, w, &c);
+            const int took = ctx && ctx == m->ctx && !ctx->use_ref && vggcl__conv_choose(ctx, m, i, n, h, w, &c);
+            tuned += took, from_row += took;
         } else {
             h = vggcl__pool_out_size(h, s->kernel_size, s->stride, s->padding, s->ceil_mode);
             w = vggcl__pool_out_size(w, s->kernel_size, s->stride, s->padding, s->ceil_mode);
         }
     }
+    if (rows) *rows = from_row;
     if (convs) *convs = count;
     return tuned;
+}
+
+int vggcl_model_tuned_layers(const vggcl_ctx *ctx, const vggcl_model *m, int n, int h, int w, int *convs)
+{
+    return table_layers(ctx, m, n, h, w, NULL, convs);
+}
+
+/* Why a pass of m at h x w takes none of the context's rows, into note: the inputs its rows for m's layers stand for
+ * (a row at one layer's map: the input that gives that map there), else that they are of other algorithms than the
+ * one forced, else that they are of other layers. */
+static void table_unused(const vggcl_ctx *ctx, const vggcl_model *m, int h, int w, char *note, size_t len)
+{
+    enum { LISTED = 4 };
+    int seen[LISTED][2], listed = 0, more = 0, other_algo = 0, lh = h, lw = w;
+    char sizes[LISTED * 24 + 16] = "", why[sizeof sizes + 160];
+    for (int i = 0; i < m->n_steps && lh > 0 && lw > 0; i++) {
+        const vggcl_step *s = &m->steps[i];
+        if (s->kind != VGGCL_STEP_CONV) {
+            lh = vggcl__pool_out_size(lh, s->kernel_size, s->stride, s->padding, s->ceil_mode);
+            lw = vggcl__pool_out_size(lw, s->kernel_size, s->stride, s->padding, s->ceil_mode);
+            continue;
+        }
+        for (int k = 0; k < ctx->n_tuned; k++) {
+            const vggcl_tuned *t = &ctx->tuned[k];
+            if (t->c_in != s->c_in || t->c_out != s->c_out) continue;
+            if (m->conv && t->algo != m->conv) { /* (a forced algorithm takes its own rows alone) */
+                other_algo = 1;
+                continue;
+            }
+            const int ih = (int)lround((double)t->h * h / lh), iw = (int)lround((double)t->w * w / lw);
+            int j = 0;
+            while (j < listed && (seen[j][0] != ih || seen[j][1] != iw)) j++;
+            if (j < listed) continue;
+            if (listed == LISTED) {
+                more++;
+                continue;
+            }
+            seen[listed][0] = ih, seen[listed][1] = iw;
+            const size_t at = strlen(sizes);
+            snprintf(sizes + at, sizeof sizes - at, "%s%dx%d", listed++ ? ", " : "", ih, iw);
+        }
+    }
+    if (more) {
+        const size_t at = strlen(sizes);
+        snprintf(sizes + at, sizeof sizes - at, " and %d more", more);
+    }
+    if (listed)
+        snprintf(why, sizeof why, "its rows for the model's layers are of inputs of %s; `vggcl tune --size %dx%d` "
+                 "makes rows for this size", sizes, h, w);
+    else if (other_algo)
+        snprintf(why, sizeof why, "its rows for the model's layers are of other algorithms than %s, the one forced",
+                 vggcl__conv_algo(m->conv)->name);
+    else
+        snprintf(why, sizeof why, "its rows are of other layers than the model's: another model's");
+    snprintf(note, len, "the tuning table %s: no row fits this model at %dx%d (%s): its convolutions run the defaults",
+             ctx->tune_path, h, w, why);
+}
+
+int vggcl_model_table_layers(const vggcl_ctx *ctx, const vggcl_model *m, int n, int h, int w, char *note, size_t len)
+{
+    int rows;
+    if (note && len) *note = '\0';
+    table_layers(ctx, m, n, h, w, &rows, NULL);
+    if (!rows && note && len && ctx && m && ctx == m->ctx && !ctx->use_ref && ctx->n_tuned && n > 0 && h > 0 && w > 0)
+        table_unused(ctx, m, h, w, note, len);
+    return rows;
 }
 
 double vggcl_model_flops(const vggcl_model *m, int n, int h, int w)
