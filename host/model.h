@@ -138,11 +138,13 @@ typedef struct {
     int algo;
     vggcl_conv_params params;
     int fused_pool;
+    int from_row;    /* a tuning table's row gave them (its values may be the defaults') */
 } vggcl_conv_choice;
 
 /* The choice for conv step i at batch n, h x w input to that step: the tuning
- * table's row where it names an algorithm the step has weights for (returns 1), else the
- * step's default algorithm with the default parameters for the shape (returns 0). */
+ * table's row where it names an algorithm the step has weights for, else the
+ * step's default algorithm with the default parameters for the shape. Returns 1 where a row gave an algorithm or
+ * parameters other than the defaults' ("tuned": what the profile and vggcl_model_tuned_layers count), else 0. */
 int vggcl__conv_choose(const vggcl_ctx *ctx, const vggcl_model *m, int i, int n, int h, int w,
                        vggcl_conv_choice *c);
 

@@ -417,7 +417,8 @@ typedef struct {
     char params[96];    /* a convolution's algorithm parameters, as the tuning table writes them ("M=4 R=7 OG=4
                          * FUSE=1 TB=1 TCH=0"; empty for an algorithm without any, and for the other steps) */
     int tuned;          /* a convolution: 1 where the tuning table's row chose its parameters (and with conv AUTO its
-                         * algorithm), 0 where its algorithm's defaults did; -1 for the other steps */
+                         * algorithm) and they are not what the defaults give (a row that keeps the defaults, as tune
+                         * writes where none beat them, is 0), 0 where the defaults ran; -1 for the other steps */
 } vggcl_layer_profile;
 VGGCL_API vggcl_status vggcl_profile(vggcl_ctx *ctx, int on);
 VGGCL_API int vggcl_profile_read(vggcl_ctx *ctx, vggcl_layer_profile *out, int cap);
@@ -426,13 +427,15 @@ VGGCL_API int vggcl_profile_read(vggcl_ctx *ctx, vggcl_layer_profile *out, int c
 VGGCL_API size_t vggcl_device_bytes_peak(const vggcl_ctx *ctx);
 
 /* How many of the model's 3x3 convolutions a pass of n images of h x w runs as the context's tuning table
- * (vggcl_tune) gives them, rather than by the device's defaults: 0 without a table, on the reference, with a
- * conv algorithm forced whose rows the table lacks, or for a model of another context. *convs (may be NULL) gets
- * the model's count of convolutions (0 where n, h or w is below 1). */
+ * (vggcl_tune) gives them, other than the device's defaults would (another algorithm, or other parameters; a row
+ * that keeps the defaults, as tune writes where none beat them, is not counted): 0 without a table, on the
+ * reference, with a conv algorithm forced whose rows the table lacks, or for a model of another context. *convs
+ * (may be NULL) gets the model's count of convolutions (0 where n, h or w is below 1). */
 VGGCL_API int vggcl_model_tuned_layers(const vggcl_ctx *ctx, const vggcl_model *model, int n, int h, int w, int *convs);
-/* How many of them take a row of the tuning table (0 as above). Where none does but the context has a table with
- * rows (of other sizes, of another model's layers, or of other algorithms than the one forced), note (may be NULL)
- * gets a sentence for people naming the table and why none fits, else ""; cut to len. */
+/* How many of them take a row of the tuning table, whether or not it keeps the defaults (0 as above). Where none
+ * does but the context has a table with rows (of other sizes, of another model's layers, or of other algorithms
+ * than the one forced), note (may be NULL) gets a sentence for people naming the table and why none fits, else "";
+ * cut to len. */
 VGGCL_API int vggcl_model_table_layers(const vggcl_ctx *ctx, const vggcl_model *model, int n, int h, int w, char *note,
                                        size_t len);
 

@@ -3958,8 +3958,12 @@ class Bench(unittest.TestCase):
 
     def test_bench_says_the_tuning_table(self):
         """bench says how many layers a tuning table steers with --conv auto, in its text and its JSON, and with
-        --images: two records of "auto" read alike with a table and without one."""
+        --images: two records of "auto" read alike with a table and without one. A row that keeps the defaults
+        (tune writes one where none beat them) steers nothing: not counted (a table of the defaults' rows was "3 of
+        3 layers" tuned), its layers said apart in the text."""
         w, env, path = self.small_tuned()
+        # (tune --budget 0's row of the first layer: the device's defaults for it, algorithm and values)
+        kept = next(ln for ln in path.read_text().splitlines() if ln.startswith("conv 3 8 32 32 1 "))
         images = self.d / "pictures"
         images.mkdir()
         Image.fromarray(np.full((32, 32, 3), 90, np.uint8)).save(images / "a.png")
@@ -3967,10 +3971,15 @@ class Bench(unittest.TestCase):
         runs = ((["--size", "32", "--iters", "1"], "batch 1, 32x32"),
                 (["--images", images, "--resize", "32", "--crop", "32", "--batch", "1"], "images made 32x32"))
         first, second = "conv 3 8 32 32 1 direct 0.05", "conv 8 16 16 16 1 direct 0.05"
-        for rows, conv, said in (([first], [], " (1 of 3 layers as the tuning table gives them)"), ([], [], ""),
-                                 ([first], ["--conv", "winograd"], ""),
-                                 ([first, second], ["--conv", "direct"], " (2 of 3 layers as the tuning table gives "
-                                                                          "them)")):
+        steers = " ({} of 3 layers as the tuning table gives them{})"
+        for rows, conv, tuned, said in (([first], [], 1, steers.format(1, "")), ([], [], 0, ""),
+                                        ([first], ["--conv", "winograd"], 0, ""),
+                                        ([kept], [], 0, steers.format(0, "; its rows for 1 layer keep the defaults")),
+                                        # (direct's rows without parameters: its defaults at their shapes)
+                                        ([first, second], ["--conv", "direct"], 0,
+                                         steers.format(0, "; its rows for 2 layers keep the defaults")),
+                                        ([first, f"{second} OCB=16 PX=32"], ["--conv", "direct"], 1,
+                                         steers.format(1, "; its rows for 1 layer keep the defaults"))):
             path.write_text("".join(row + "\n" for row in rows))
             for args, after in runs:
                 r = subprocess.run(bench + conv + args, capture_output=True, text=True, env=env, timeout=600)
@@ -3981,7 +3990,13 @@ class Bench(unittest.TestCase):
                                    timeout=600)
                 self.assertEqual(r.returncode, 0, r.stderr)
                 record = json.loads(r.stdout)
-                self.assertEqual((record["conv"], record["tuned_layers"]), (name, int(said[2:3] or 0)), rows)
+                self.assertEqual((record["conv"], record["tuned_layers"]), (name, tuned), rows)
+        # --per-layer marks the same layers "(tuned)": the one whose row is not the defaults
+        r = subprocess.run(bench + ["--conv", "direct", "--size", "32", "--iters", "1", "--per-layer"],
+                           capture_output=True, text=True, env=env, timeout=600)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual([ln.endswith(" (tuned)") for ln in r.stdout.splitlines() if "(conv " in ln],
+                         [False, True, False], r.stdout)
 
     def test_bench_says_a_table_unused(self):
         """A tuning table none of whose rows fits the model at the size benched (tuned at another size, another

@@ -117,7 +117,7 @@ int cli_bench_images(vggcl_ctx *ctx, vggcl_model *model, const char *weights, co
         cJSON_AddNumberToObject(o, "decode_thread_ms", st.decode_ms);
         rc = cli_json_print(o);
     } else {
-        char more[400], how[96], pre[256];
+        char more[480], how[160], pre[256];
         cli_bench_conv_text(ctx, model, conv, batch, st.h, st.w, how, sizeof how);
         snprintf(more, sizeof more, "%s, images made %s (height x width; %s)", how, size,
                  cli_preprocess_text(p, pre, sizeof pre));

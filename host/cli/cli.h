@@ -450,8 +450,9 @@ void cli_bench_heading(const vggcl_ctx *ctx, const vggcl_model *model, const cha
 /* The convolution a bench record names: conv as given (NULL: auto), "reference" on the plain-C reference, which
  * has one way whatever was asked (said so when the model loaded). */
 const char *cli_bench_conv(const vggcl_ctx *ctx, const char *conv);
-/* "conv NAME" as cli_bench_conv names it, and where a tuning table steers layers of passes of n images of h x w,
- * how many: " (K of N layers as the tuning table gives them)". */
+/* "conv NAME" as cli_bench_conv names it, and where a tuning table's rows are taken by layers of passes of n images
+ * of h x w, how many it changes: " (K of N layers as the tuning table gives them)" (vggcl_model_tuned_layers), and
+ * "; its rows for M layers keep the defaults" where rows the same as the defaults are taken too. */
 void cli_bench_conv_text(const vggcl_ctx *ctx, const vggcl_model *model, const char *conv, int n, int h, int w,
                          char *buf, size_t len);
 /* Where the context has a tuning table with rows but none fits passes of n images of h x w of model: a notice

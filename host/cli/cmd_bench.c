@@ -116,10 +116,13 @@ void cli_bench_conv_text(const vggcl_ctx *ctx, const vggcl_model *model, const c
                          char *buf, size_t len)
 {
     int convs;
-    const int tuned = vggcl_model_tuned_layers(ctx, model, n, h, w, &convs);
-    if (tuned)
-        snprintf(buf, len, "conv %s (%d of %d layers as the tuning table gives them)", cli_bench_conv(ctx, conv),
-                 tuned, convs);
+    const int tuned = vggcl_model_tuned_layers(ctx, model, n, h, w, &convs),
+              kept = vggcl_model_table_layers(ctx, model, n, h, w, NULL, 0) - tuned;
+    char rows[64] = ""; /* (a table of the defaults' rows read as "conv auto", as no table) */
+    if (kept) snprintf(rows, sizeof rows, "; its rows for %d layer%s keep the defaults", kept, kept == 1 ? "" : "s");
+    if (tuned || kept)
+        snprintf(buf, len, "conv %s (%d of %d layers as the tuning table gives them%s)", cli_bench_conv(ctx, conv),
+                 tuned, convs, rows);
     else
         snprintf(buf, len, "conv %s", cli_bench_conv(ctx, conv));
 }
@@ -346,7 +349,7 @@ int cmd_bench(int argc, char **argv)
             }
         if ((rc = cli_json_print(o)) != CLI_OK) goto done;
     } else {
-        char more[160], how[96];
+        char more[256], how[160];
         cli_bench_conv_text(ctx, model, conv, batch, h, w, how, sizeof how);
         snprintf(more, sizeof more, "%s, batch %d, %dx%d", how, batch, h, w);
         cli_bench_heading(ctx, model, weights, more);

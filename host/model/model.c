@@ -692,20 +692,18 @@ static vggcl_status pack_and_unmap(vggcl_ctx *ctx, vggcl_status st, vggcl__pack_
 int vggcl__conv_choose(const vggcl_ctx *ctx, const vggcl_model *m, int i, int n, int h, int w,
                        vggcl_conv_choice *c)
 {
-    int tuned = 0;
     const vggcl_step *s = &m->steps[i];
     const vggcl_tuned *t = vggcl__tune_lookup(ctx, s->c_in, s->c_out, h, w, n, m->conv);
     const vggcl_conv_algo *ta = t ? vggcl__conv_algo(t->algo) : NULL;
+    vggcl_conv_params defaults; /* (the step's algorithm's, for the shape) */
+    vggcl__conv_defaults(ctx, s->algo, n, s->c_in, s->c_out, h, w, &defaults);
     /* (a row of the same channels at another size, one the algorithm cannot run at this one: the defaults) */
-    if (t && s->packed[t->algo][vggcl__conv_variant(ta, &t->params)] &&
-        (!ta->reaches || ta->reaches(ctx, s->c_in, s->c_out, h, w))) {
-        c->algo = t->algo;
-        c->params = t->params;
-        tuned = 1;
-    } else {
-        c->algo = s->algo;
-        vggcl__conv_defaults(ctx, s->algo, n, s->c_in, s->c_out, h, w, &c->params);
-    }
+    c->from_row = t && s->packed[t->algo][vggcl__conv_variant(ta, &t->params)] &&
+                  (!ta->reaches || ta->reaches(ctx, s->c_in, s->c_out, h, w));
+    c->algo = c->from_row ? t->algo : s->algo;
+    c->params = c->from_row ? t->params : defaults;
+    /* (a row of the defaults' values, as tune keeps where none beat them, changes nothing: not tuned) */
+    const int tuned = c->algo != s->algo || memcmp(&c->params, &defaults, sizeof defaults);
     const vggcl_step *next = i + 1 < m->n_steps ? &m->steps[i + 1] : NULL;
     c->fused_pool = vggcl__conv_algo(c->algo)->fuses_pool && next && next->kind == VGGCL_STEP_POOL &&
                     next->kernel_size == 2 && next->stride == 2 && next->padding == 0 && !next->ceil_mode;
@@ -977,18 +975,18 @@ int vggcl_model_min_input(const vggcl_model *m)
     return pools > 30 ? INT_MAX : 1 << pools; /* (past 16 pools no input is taken: VGGCL_MAX_SIDE) */
 }
 
-/* Of the model's convolutions in a pass of n images of h x w: how many take a tuning table's row (returned, and in
- * *rows), and how many there are (*convs). */
+/* Of the model's convolutions in a pass of n images of h x w: how many a tuning table's row gave other values than
+ * the defaults (returned), how many took a row at all (*rows), and how many there are (*convs). */
 static int table_layers(const vggcl_ctx *ctx, const vggcl_model *m, int n, int h, int w, int *rows, int *convs)
 {
     int tuned = 0, from_row = 0, count = 0;
     for (int i = 0; m && n > 0 && h > 0 && w > 0 && i < m->n_steps; i++) {
         const vggcl_step *s = &m->steps[i];
         if (s->kind == VGGCL_STEP_CONV) {
-            vggcl_conv_choice c;
+            vggcl_conv_choice c = { 0 };
             count++;
-            const int took = ctx && ctx == m->ctx && !ctx->use_ref && vggcl__conv_choose(ctx, m, i, n, h, w, &c);
-            tuned += took, from_row += took;
+            tuned += ctx && ctx == m->ctx && !ctx->use_ref && vggcl__conv_choose(ctx, m, i, n, h, w, &c);
+            from_row += c.from_row;
         } else {
             h = vggcl__pool_out_size(h, s->kernel_size, s->stride, s->padding, s->ceil_mode);
             w = vggcl__pool_out_size(w, s->kernel_size, s->stride, s->padding, s->ceil_mode);
