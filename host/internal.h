@@ -101,6 +101,9 @@ struct vggcl_ctx {
     int used_clblast;                      /* a CLBlast call was made on this context (vggcl__sgemm_release) */
     size_t grid_rows;                      /* tests: rows a launch takes (0: VGGCL_GRID_ROWS; vggcl__enqueue) */
     float tune_skew;                       /* tests: a challenger's output times 1 + this in vggcl__tune_agree */
+    cl_mem tune_evict;                     /* tune: written over before each timed pass (NULL: not); tune.c */
+    size_t tune_evict_bytes;
+    cl_ulong cache_bytes;                  /* tests: the device's global memory cache (0: what it reports) */
     int is_gpu;                            /* CL_DEVICE_TYPE_GPU: the GPU-shaped kernels by default */
     int is_cpu;                            /* CL_DEVICE_TYPE_CPU: kernels built with -DVGGCL_CPU */
     cl_uint vector_floats;                 /* CL_DEVICE_NATIVE_VECTOR_WIDTH_FLOAT (0: the reference) */
@@ -331,6 +334,10 @@ typedef struct {
  * one candidate for each other way to launch at both sizes (vggcl__conv_launch_key; the one with
  * the fewest parameters changed from its algorithm's defaults), in a fixed shuffled order. A
  * malloc'd array of *count; NULL when out of host memory. */
+/* The bytes of the buffer tune writes over before each timed pass of a layer of m at a batch of n, h x w (twice
+ * the device's global memory cache `cache`, at most 256 MiB and the device's largest buffer), where a pass of m
+ * touches more than the cache holds (its convolutions' weights and its output maps); else 0. */
+size_t vggcl__tune_evict_bytes(const vggcl_ctx *ctx, const vggcl_model *m, int n, int h, int w, cl_ulong cache);
 vggcl_tune_candidate *vggcl__tune_candidates(const vggcl_ctx *ctx, int c_in, int c_out, int n, int h, int w,
                                              int check_h, int check_w, int *count);
 /* Once the defaults are timed: moves the candidates of c[first, count) that differ from best,

@@ -16,7 +16,7 @@ typedef enum { VGGCL_STEP_CONV, VGGCL_STEP_POOL } vggcl_step_kind;
 typedef struct {
     vggcl_step_kind kind;
     char name[96];          /* "features.28", or "max pool after features.28" */
-    int c_in, c_out;        /* conv channels; a pool has c_in == c_out */
+    int c_in, c_out;        /* conv channels; a pool has c_in == c_out == 0 */
     int kernel_size, stride, padding, ceil_mode; /* pool parameters (VGG: 2, 2, 0, 0) */
     int algo;               /* conv: the algorithm used where the tuning table names none */
     float *weight;          /* conv: (c_out, c_in, 3, 3), BatchNorm folded */

@@ -824,6 +824,33 @@ START_TEST(test_tune_agree)
 }
 END_TEST
 
+/* tune clears the device's cache before each timed pass only for a model whose pass touches more than the cache
+ * holds (vggcl__tune_evict_bytes), with twice the cache written over (whole 64-byte lines), at most 256 MiB and the
+ * largest buffer. The pass of "8,M,16" (pool5 kept) over 2 images of 16 x 16 touches, in floats: 3*8*9 + 8 weights
+ * and 2*8*16*16 outputs, the pool's 2*8*8*8, then 8*16*9 + 16 and 2*16*8*8, and pool5's 2*16*4*4: 9072, 36288
+ * bytes. */
+START_TEST(test_tune_evict_bytes)
+{
+    const char *path = tu_tmp("evict.safetensors");
+    tu_write_vgg(path, "8,M,16", 0, 3, 5, NULL);
+    vggcl_ctx *ctx = tu_cl_ctx();
+    vggcl_model *m;
+    ck_assert_msg(vggcl_model_load(ctx, path, NULL, &m) == VGGCL_OK, "%s", vggcl_message(ctx));
+    ck_assert_uint_eq(vggcl__tune_evict_bytes(ctx, m, 2, 16, 16, 36288), 0); /* (it fits: kept hot, as in a pass) */
+    ck_assert_uint_eq(vggcl__tune_evict_bytes(ctx, m, 2, 16, 16, 36287), 72576); /* (whole 64-byte lines) */
+    ck_assert_uint_eq(vggcl__tune_evict_bytes(ctx, m, 1, 16, 16, 20927), 41856); /* (one image: 20928 bytes) */
+    ck_assert_uint_eq(vggcl__tune_evict_bytes(ctx, m, 1, 16, 16, 20928), 0);
+    ck_assert_uint_eq(vggcl__tune_evict_bytes(ctx, m, 2, 16, 16, 0), 0);     /* (a device that says no cache) */
+    ck_assert_uint_eq(vggcl__tune_evict_bytes(ctx, m, 64, 512, 512, (cl_ulong)200 << 20), (size_t)256 << 20);
+    const cl_ulong was = ctx->max_alloc;
+    ctx->max_alloc = 40000;
+    ck_assert_uint_eq(vggcl__tune_evict_bytes(ctx, m, 2, 16, 16, 36287), 40000);
+    ctx->max_alloc = was;
+    vggcl_model_free(m);
+    vggcl_ctx_free(ctx);
+}
+END_TEST
+
 /* The tuner's candidates (vggcl tune): the defaults first, then one of each launch, nothing
  * valid lost, the same order every run, the algorithms mixed; and the fastest default's
  * one-parameter neighbours moved to the front, every other order kept. */
@@ -936,6 +963,7 @@ int main(void)
     tcase_add_test(tc, test_tune_span);
     tcase_add_test(tc, test_tune_candidates);
     tcase_add_test(tc, test_tune_agree);
+    tcase_add_test(tc, test_tune_evict_bytes);
     suite_add_tcase(s, tc);
     const int rc = tu_run(s);
     for (size_t i = 0; i < N_NETS; i++) free(want_y[i]), free(want_f[i]);

@@ -30,16 +30,18 @@ static const cli_command command = {
     "device can run is checked against the reference on a small slice, then timed\n"
     "with profiling events (median of --iters passes after a warm-up; a layer alone,\n"
     "so not counting the conversions between the NCHW and channel-packed layouts that\n"
-    "a mix of algorithms adds in the network). Each algorithm's defaults go first,\n"
-    "with the table's row for the shape where it has one (a shorter tune keeps it\n"
-    "where it still wins), then the fastest one's one-parameter neighbours, then the\n"
-    "others in a fixed shuffled order. A candidate faster than the default replaces\n"
-    "it only if it still wins by 3% when the two alternate (3 rounds; the gain column\n"
-    "is that paired ratio) and gives the default's answers at the timed shape (the\n"
-    "slice reaches no large-map path). The kept one per shape and class goes to a\n"
-    "tuning table in vggcl's cache folder, keyed by device and driver, rewritten\n"
-    "after each shape, so an interrupted tune keeps what it measured. Later runs on\n"
-    "that device with --conv auto (the default) use it.\n",
+    "a mix of algorithms adds in the network; where a pass of the model would not fit\n"
+    "in the device's cache, each pass begins with the cache written over, as the\n"
+    "other layers of a pass leave it). Each algorithm's defaults go first, with the\n"
+    "table's row for the shape where it has one (a shorter tune keeps it where it\n"
+    "still wins), then the fastest one's one-parameter neighbours, then the others in\n"
+    "a fixed shuffled order. A candidate faster than the default replaces it only if\n"
+    "it still wins by 3% when the two alternate (3 rounds; the gain column is that\n"
+    "paired ratio) and gives the default's answers at the timed shape (the slice\n"
+    "reaches no large-map path). The kept one per shape and class goes to a tuning\n"
+    "table in vggcl's cache folder, keyed by device and driver, rewritten after each\n"
+    "shape, so an interrupted tune keeps what it measured. Later runs on that device\n"
+    "with --conv auto (the default) use it.\n",
     options, { NULL },
 };
 
