@@ -128,6 +128,7 @@ struct vggcl_ctx {
     void *log_user;
     int told_compiling;                    /* the log heard of a compile from source */
     int told_cache_write;                  /* ... and of a cache entry that could not be written */
+    int told_cache_max, told_cache_trim;   /* ... of a VGGCL_CACHE_MAX_MB not a number, of entries removed past it */
     int told_cache;                        /* the log heard that the cache folder is not used */
     int told_entry;                        /* the log heard of a cache entry refused */
     int told_foreign_entry;                /* ... of one not a private regular file (a link, another user's) */

@@ -3608,6 +3608,51 @@ class Bench(unittest.TestCase):
         self.assertEqual(json.loads(off.stdout)["programs_from_cache"], 0)
         self.assertEqual(sorted((self.d / "cache").glob("*.tmp.*")), [])
 
+    def test_program_cache_trimmed(self):
+        """The program cache is kept within VGGCL_CACHE_MAX_MB: a store past it removes the entries used longest ago
+        (a load marks its entry used), never the one it wrote nor tune's tables, said once; a value not a number is
+        said and nothing removed (it grew without bound with each model width and each tune)."""
+        args = ("--size", "32", "--iters", "1", "--json")
+        self.assertEqual(self.bench(*args).returncode, 0)
+        cache = self.d / "cache"
+        real = sorted(cache.glob("*.bin"))
+        self.assertGreater(len(real), 1)
+        day = 86400
+        # a load marks its entry used: an entry dated three days ago is dated now after a run that loads it
+        os.utime(real[0], (time.time() - 3 * day, time.time() - 3 * day))
+        self.assertEqual(self.bench(*args).returncode, 0)
+        self.assertLess(time.time() - real[0].stat().st_mtime, 600)
+        mib = 1 << 20
+        olds = [cache / (f"{i:032x}" + ".bin") for i in range(3)]  # (names as the cache's own)
+        table = cache / "0123.tune"
+        for f, age in zip(olds + [table], (5 * day, 4 * day, 3 * day, 6 * day)):
+            f.write_bytes(b"\0" * mib)
+            os.utime(f, (time.time() - age, time.time() - age))
+        real_bytes = sum(f.stat().st_size for f in real)
+        limit = (real_bytes + 2 * mib) // mib + 1  # (room for the real entries and two of the three old ones)
+        real[1].write_bytes(b"not a program binary")  # (built again and stored: the store trims)
+        r = self.bench(*args, env={"VGGCL_CACHE_MAX_MB": str(limit)})
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(json.loads(r.stdout)["programs_compiled"], 1)
+        self.assertEqual([f.exists() for f in olds], [False, True, True])  # (the one used longest ago)
+        self.assertTrue(table.exists())
+        self.assertTrue(all(f.exists() for f in real))
+        notes = [ln for ln in r.stderr.splitlines() if "the program cache" in ln]
+        self.assertEqual(notes, [f"vggcl: the program cache {cache} held {(real_bytes + 3 * mib) / mib:.1f} MiB, more "
+                                 f"than its {limit} MiB (VGGCL_CACHE_MAX_MB): the 1 program used longest ago removed"],
+                         r.stderr)
+        # not a number: said, nothing removed; within the limit: nothing said
+        for value, said in (("lots", True), ("0", True), (str(limit + 8), False)):
+            real[1].write_bytes(b"not a program binary")
+            r = self.bench(*args, env={"VGGCL_CACHE_MAX_MB": value})
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertEqual([f.exists() for f in olds], [False, True, True])
+            self.assertEqual(f"VGGCL_CACHE_MAX_MB is '{value}'; expected a whole number of MiB from 1: the program "
+                             "cache is not trimmed" in r.stderr, said, r.stderr)
+            self.assertNotIn(f"the program cache {cache} held", r.stderr)
+        for f in olds[1:] + [table]:
+            f.unlink()
+
     def test_cache_folder_long_name(self):
         """A cache folder with a name of a thousand bytes is used (one over 900 bytes was silently not); one
         over the 4000 bytes an entry's path leaves room for is said, not used, and tune refused naming why."""

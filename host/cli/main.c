@@ -40,6 +40,8 @@ static const char usage[] =
     "  VGGCL_CACHE_DIR   compiled kernels and tune's tables (unset or empty: $XDG_CACHE_HOME/vggcl,\n"
     "                    an absolute one, else ~/.cache/vggcl; off: none, which tune refuses;\n"
     "                    the driver's own, PoCL's, is apart: POCL_KERNEL_CACHE=0)\n"
+    "  VGGCL_CACHE_MAX_MB  the most MiB of compiled kernels kept there (default 256): past\n"
+    "                    it those used longest ago are removed\n"
     "  TMPDIR            where an array for standard output, a pipe or rank 0 is staged\n"
     "                    (default /tmp)\n"
     "  VGGCL_KERNEL_DIR  read the .cl kernels from this folder, not the built-in copies\n"

@@ -10,7 +10,10 @@
  * VGGCL_CACHE_DIR=off disables it. On PoCL the binaries are native code, so
  * the folder is created 0700 and used only while it is the user's own and
  * no one else can write to it, and an entry only when it is a regular file
- * of the user's that no one else can write to (never through a symlink). */
+ * of the user's that no one else can write to (never through a symlink).
+ * The entries take at most VGGCL_CACHE_MAX_MB MiB (default 256): a store past it removes the entries used
+ * longest ago (a load marks its entry used: its time of change), never the one it wrote nor tune's tables. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
@@ -279,7 +282,10 @@ cl_program vggcl__cache_load(vggcl_ctx *ctx, const char *src, const char *option
     free(bin);
     if (err == CL_SUCCESS && status != CL_SUCCESS) err = status;
     if (err == CL_SUCCESS) call = "clBuildProgram", err = clBuildProgram(prog, 1, &ctx->device, options, NULL, NULL);
-    if (err == CL_SUCCESS) return prog;
+    if (err == CL_SUCCESS) {
+        (void)utimensat(AT_FDCWD, path, NULL, AT_SYMLINK_NOFOLLOW); /* used now: kept longest by cache_trim */
+        return prog;
+    }
     char where[VGGCL__CACHE_PATH_MAX + 32];
     snprintf(where, sizeof where, "the cached program %s", path);
     if (ctx->log && !ctx->told_entry) { /* (once, as for a damaged entry) */
@@ -291,6 +297,95 @@ cl_program vggcl__cache_load(vggcl_ctx *ctx, const char *src, const char *option
     }
     if (prog) CL_CLEANUP(clReleaseProgram, (prog));
     return NULL;
+}
+
+#define CACHE_MAX_MB 256
+
+typedef struct {
+    char name[40]; /* 32 hex digits and ".bin" */
+    off_t bytes;
+    struct timespec used;
+} cache_entry;
+
+static int used_before(const void *a, const void *b)
+{
+    const struct timespec x = ((const cache_entry *)a)->used, y = ((const cache_entry *)b)->used;
+    return x.tv_sec != y.tv_sec ? (x.tv_sec > y.tv_sec) - (x.tv_sec < y.tv_sec)
+                                : (x.tv_nsec > y.tv_nsec) - (x.tv_nsec < y.tv_nsec);
+}
+
+/* Whether name is an entry's: 32 hex digits and ".bin" (key_path's). */
+static int entry_name(const char *name)
+{
+    return strlen(name) == 36 && strspn(name, "0123456789abcdef") == 32 && !strcmp(name + 32, ".bin");
+}
+
+/* The most bytes the entries may take: VGGCL_CACHE_MAX_MB MiB, else CACHE_MAX_MB; 0 where the variable is not a
+ * whole number from 1 (said once: nothing is removed). */
+static double cache_max_bytes(vggcl_ctx *ctx)
+{
+    const char *v = getenv("VGGCL_CACHE_MAX_MB");
+    if (!v || !*v) return CACHE_MAX_MB * 1048576.0;
+    char *end;
+    errno = 0;
+    const long long mb = strtoll(v, &end, 10);
+    if (!errno && *end == '\0' && mb >= 1 && strspn(v, "0123456789") == strlen(v)) return (double)mb * 1048576.0;
+    if (ctx->log && !ctx->told_cache_max) {
+        char msg[320];
+        ctx->told_cache_max = 1;
+        snprintf(msg, sizeof msg, "VGGCL_CACHE_MAX_MB is '%.64s'; expected a whole number of MiB from 1: the program "
+                 "cache is not trimmed", v);
+        ctx->log(ctx->log_user, msg);
+    }
+    return 0;
+}
+
+/* Past the most the entries of the cache folder may take, removes those used longest ago (never kept: the one just
+ * written), said once a context. Best effort: an entry that cannot be read or removed is passed over. */
+static void cache_trim(vggcl_ctx *ctx, const char *kept)
+{
+    char dir[VGGCL__CACHE_DIR_MAX + 1];
+    const double most = cache_max_bytes(ctx);
+    if (!most || vggcl__cache_dir(dir) != 1) return;
+    DIR *d = opendir(dir);
+    if (!d) return;
+    cache_entry *e = NULL;
+    size_t n = 0, cap = 0;
+    double total = 0;
+    const char *kept_name = strrchr(kept, '/') ? strrchr(kept, '/') + 1 : kept;
+    struct dirent *de;
+    struct stat sb;
+    while ((de = readdir(d))) {
+        if (!entry_name(de->d_name) || fstatat(dirfd(d), de->d_name, &sb, AT_SYMLINK_NOFOLLOW) != 0 ||
+            !S_ISREG(sb.st_mode) || sb.st_uid != geteuid())
+            continue;
+        total += (double)sb.st_size;
+        if (!strcmp(de->d_name, kept_name)) continue;
+        if (n == cap) {
+            cache_entry *grown = realloc(e, sizeof *e * (cap = cap ? 2 * cap : 64));
+            if (!grown) break; /* (the rest not counted: a smaller trim) */
+            e = grown;
+        }
+        snprintf(e[n].name, sizeof e[n].name, "%s", de->d_name);
+        e[n].bytes = sb.st_size, e[n++].used = sb.st_mtim;
+    }
+    const double before = total;
+    int removed = 0;
+    if (total > most) {
+        qsort(e, n, sizeof *e, used_before);
+        for (size_t i = 0; i < n && total > most; i++)
+            if (unlinkat(dirfd(d), e[i].name, 0) == 0) total -= (double)e[i].bytes, removed++;
+    }
+    closedir(d);
+    free(e);
+    if (removed && ctx->log && !ctx->told_cache_trim) {
+        char msg[VGGCL__CACHE_DIR_MAX + 320];
+        ctx->told_cache_trim = 1;
+        snprintf(msg, sizeof msg, "the program cache %s held %.1f MiB, more than its %.0f MiB (VGGCL_CACHE_MAX_MB): "
+                 "the %d program%s used longest ago removed", dir, before / 1048576.0, most / 1048576.0, removed,
+                 removed == 1 ? "" : "s");
+        ctx->log(ctx->log_user, msg);
+    }
 }
 
 void vggcl__cache_store(vggcl_ctx *ctx, const char *src, const char *options, cl_program prog)
@@ -330,12 +425,16 @@ void vggcl__cache_store(vggcl_ctx *ctx, const char *src, const char *options, cl
         const int os_error = ctx->os_error;
         /* (a folder not usable or writable at the first compile was said with it; one that became so after, as
          * a file system remounted read-only, is said here: the compile's line had said "then cached in") */
-        if (vggcl__cache_write(ctx, path, hd, sizeof *hd + size) != VGGCL_OK && ctx->log && !ctx->told_cache_write) {
-            char note[sizeof ctx->msg + 128];
-            snprintf(note, sizeof note, "a compiled program was not cached (%s): the next run compiles it again",
-                     ctx->msg);
-            ctx->told_cache_write = 1;
-            ctx->log(ctx->log_user, note);
+        if (vggcl__cache_write(ctx, path, hd, sizeof *hd + size) != VGGCL_OK) {
+            if (ctx->log && !ctx->told_cache_write) {
+                char note[sizeof ctx->msg + 128];
+                snprintf(note, sizeof note, "a compiled program was not cached (%s): the next run compiles it again",
+                         ctx->msg);
+                ctx->told_cache_write = 1;
+                ctx->log(ctx->log_user, note);
+            }
+        } else {
+            cache_trim(ctx, path);
         }
         memcpy(ctx->msg, msg, sizeof msg);
         ctx->os_error = os_error;
