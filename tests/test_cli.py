@@ -4192,6 +4192,25 @@ class Bench(unittest.TestCase):
         shapes = [(3, 64, 32, 32), (64, 64, 32, 32), (64, 128, 16, 16), (128, 128, 16, 16), (128, 256, 8, 8),
                   (256, 256, 8, 8), (256, 512, 4, 4), (512, 512, 4, 4), (512, 512, 2, 2)]
         self.assertEqual([row[:4] for row in rows], shapes)
+        # each timed pass begins with the device's cache written over where a pass of the model touches more than it
+        # holds (its weights and output maps: VGG16's 14.7 million weights; PoCL reports the CPU's L3), said once
+        widths = [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M"]
+        touched, c_in, side = 0, 3, 32
+        for v in widths:
+            side, c = (side // 2, c_in) if v == "M" else (side, v)
+            touched += (0 if v == "M" else c_in * v * 9 + v) + c * side * side
+            c_in = c
+        note = re.findall(r"tune: a pass of this model over 1 image of 32x32 touches ([\d.]+) MiB, more than the "
+                          r"device's ([\d.]+) MiB cache: each timed pass begins with ([\d.]+) MiB written over",
+                          r.stderr)
+        l3 = Path("/sys/devices/system/cpu/cpu0/cache/index3/size")
+        if "pthread" in r.stdout.splitlines()[0] and l3.exists():  # (PoCL's CPU device: its L3, as sysfs says it)
+            self.assertEqual(len(note), 1 if touched * 4 > int(l3.read_text().strip().rstrip("K")) * 1024 else 0,
+                             r.stderr)
+        for mib, cache, written in note:
+            self.assertEqual(float(mib), round(touched * 4 / 2**20, 1))
+            self.assertGreater(float(mib), float(cache))
+            self.assertEqual(float(written), min(2 * float(cache), 256))
         algos = {"direct", "winograd", "gemm", "winograd-gpu", "winograd-packed"}
         printed = [l.split() for l in r.stdout.splitlines() if l.startswith("features.")]
         self.assertEqual(len(printed), len(shapes))

@@ -456,8 +456,9 @@ size_t vggcl__tune_evict_bytes(const vggcl_ctx *ctx, const vggcl_model *m, int n
     return bytes > ctx->max_alloc ? (size_t)ctx->max_alloc & ~(size_t)3 : bytes; /* (whole words: the fill's) */
 }
 
-/* Makes ctx->tune_evict for a batch of n at h x w (vggcl__tune_evict_bytes), or releases it where none is wanted. */
-static vggcl_status evict_prepare(vggcl_ctx *ctx, const vggcl_model *m, int n, int h, int w)
+/* Makes ctx->tune_evict for a batch of n at h x w (vggcl__tune_evict_bytes), or releases it where none is wanted;
+ * the first made said through the log (*said). */
+static vggcl_status evict_prepare(vggcl_ctx *ctx, const vggcl_model *m, int n, int h, int w, int *said)
 {
     const char *where = "tune: the buffer that clears the device's cache between timed passes";
     vggcl_status st = VGGCL_OK;
@@ -469,6 +470,15 @@ static vggcl_status evict_prepare(vggcl_ctx *ctx, const vggcl_model *m, int n, i
     ctx->tune_evict_bytes = 0;
     if (bytes && (st = vggcl__buffer(ctx, where, CL_MEM_READ_WRITE, bytes, NULL, &ctx->tune_evict)) == VGGCL_OK)
         ctx->tune_evict_bytes = bytes;
+    if (ctx->tune_evict && ctx->log && !*said) { /* (what the times stand for: a layer as a whole pass leaves it) */
+        char msg[400];
+        *said = 1;
+        snprintf(msg, sizeof msg, "tune: a pass of this model over %d image%s of %dx%d touches %.1f MiB, more than the "
+                 "device's %.1f MiB cache: each timed pass begins with %.1f MiB written over, as the other layers of a "
+                 "pass leave the cache", n, n == 1 ? "" : "s", h, w, pass_bytes(m, n, h, w) / 1048576.0,
+                 (double)cache / 1048576.0, (double)bytes / 1048576.0);
+        ctx->log(ctx->log_user, msg);
+    }
 fail:
     return st;
 }
@@ -1004,6 +1014,7 @@ vggcl_status vggcl_tune(vggcl_ctx *ctx, vggcl_model *m, const int *batches, int 
     snprintf(setup, sizeof setup, "last tuned at %dx%d, %d timed passes per candidate, budget %.0f s", h, w, iters,
              budget_s);
     int untuned = 0, untuned_step = -1, untuned_batch = 0; /* the shapes x batches the budget did not reach */
+    int said_evict = 0;
     for (int b = 0; b < n_batches; b++)
         for (int k = 0; k < shapes; k++, done++) {
             const int step = first[3 * k];
@@ -1017,7 +1028,7 @@ vggcl_status vggcl_tune(vggcl_ctx *ctx, vggcl_model *m, const int *batches, int 
             row.c_in = s->c_in, row.c_out = s->c_out, row.h = first[3 * k + 1], row.w = first[3 * k + 2];
             row.batch = batches[b];
             if (!slices[k].input && (st = slice_make(ctx, s, &slices[k])) != VGGCL_OK) goto done;
-            if ((st = evict_prepare(ctx, m, batches[b], h, w)) != VGGCL_OK) goto done;
+            if ((st = evict_prepare(ctx, m, batches[b], h, w, &said_evict)) != VGGCL_OK) goto done;
             if ((st = tune_shape(ctx, m, step, batches[b], row.h, row.w, iters, deadline, end, &slices[k], &row)) !=
                 VGGCL_OK)
                 goto done;
