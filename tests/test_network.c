@@ -587,6 +587,51 @@ START_TEST(test_network_tuned_row_past_its_reach)
 }
 END_TEST
 
+/* A tuning table's rows are packed at the first pass that takes them, not at the load: rows for maps past twice
+ * the size run hold nothing (a table of 400x400 rows made a 96x96 pass of vgg11 hold 587 MiB instead of 148 and
+ * start in 1.42 s instead of 0.47), and the pass that takes them packs them once and equals the reference. The
+ * rows name the direct kernel, whose weight layout the default (Winograd) does not share. */
+START_TEST(test_network_rows_packed_at_first_pass)
+{
+    const char *path = tu_tmp("lazy.safetensors");
+    tu_write_vgg(path, "8,M,16", 0, 5, 3, NULL); /* (5 classes: same_as_reference's) */
+    vggcl_ctx *ref = vggcl_ctx_new(), *cl = tu_cl_ctx();
+    ck_assert(vggcl_select_device(ref, "ref") == VGGCL_OK);
+    tuning_table(cl, 2);
+    static const int rows[2][3] = { { 3, 8, 40 }, { 8, 16, 20 } }; /* (C_in, C_out, map: an input of 40x40) */
+    for (int k = 0; k < 2; k++) {
+        vggcl_tuned *t = &cl->tuned[k];
+        t->c_in = rows[k][0], t->c_out = rows[k][1], t->h = t->w = rows[k][2], t->batch = 1;
+        t->algo = VGGCL_CONV_DIRECT;
+        vggcl__conv_defaults(cl, t->algo, 1, t->c_in, t->c_out, t->h, t->w, &t->params);
+    }
+    vggcl_model *mr, *mc;
+    ck_assert(vggcl_model_load(ref, path, NULL, &mr) == VGGCL_OK);
+    ck_assert_msg(vggcl_model_load(cl, path, NULL, &mc) == VGGCL_OK, "%s", vggcl_message(cl));
+    const int convs[2] = { 0, 2 }; /* (the steps: conv, pool, conv, pool5) */
+    for (int k = 0; k < 2; k++) ck_assert_int_ne(mc->steps[convs[k]].algo, VGGCL_CONV_DIRECT);
+    const int loaded = cl->dev_buffers;
+    same_as_reference(ref, mr, cl, mc, 1, 16, 16, 50u); /* (40 is past twice 16: no row taken, none packed) */
+    for (int k = 0; k < 2; k++)
+        for (int v = 0; v < VGGCL_CONV_VARIANTS; v++)
+            ck_assert_ptr_null(mc->steps[convs[k]].packed[VGGCL_CONV_DIRECT][v]);
+    ck_assert_int_eq(vggcl_model_tuned_layers(cl, mc, 1, 40, 40, NULL), 2); /* (said before a pass packs them) */
+    const int before = cl->dev_buffers;
+    same_as_reference(ref, mr, cl, mc, 1, 40, 40, 51u);
+    int packed = 0;
+    for (int k = 0; k < 2; k++)
+        for (int v = 0; v < VGGCL_CONV_VARIANTS; v++) packed += mc->steps[convs[k]].packed[VGGCL_CONV_DIRECT][v] != 0;
+    ck_assert_int_eq(packed, 2);
+    ck_assert_int_ge(before, loaded);
+    const int after = cl->dev_buffers;
+    same_as_reference(ref, mr, cl, mc, 1, 40, 40, 52u); /* (packed once) */
+    ck_assert_int_eq(cl->dev_buffers, after);
+    vggcl_model_free(mr), vggcl_model_free(mc);
+    ck_assert_int_eq(cl->dev_buffers, 0);
+    vggcl_ctx_free(ref), vggcl_ctx_free(cl);
+}
+END_TEST
+
 /* Devices with less local memory or smaller work-groups than PoCL's (a CPU runtime's 32 KiB, GPUs whose
  * work-groups stop at 64 or 128 items), set on the context: every default choice for VGG16's layers and
  * odd ones is valid there (other parameters of the same weight layout, else another algorithm, else
@@ -955,6 +1000,7 @@ int main(void)
     tcase_add_test(tc, test_network_ctx_freed_first);
     tcase_add_test(tc, test_network_tuned_layouts);
     tcase_add_test(tc, test_network_tuned_row_past_its_reach);
+    tcase_add_test(tc, test_network_rows_packed_at_first_pass);
     tcase_add_test(tc, test_network_overlapped_two_models);
     tcase_add_test(tc, test_network_memory_across_batch_classes);
     tcase_add_loop_test(tc, test_network_small_devices, 0, 10);

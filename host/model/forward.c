@@ -425,11 +425,13 @@ vggcl_status vggcl__check_memory(vggcl_ctx *ctx, const vggcl_model *m, int n, in
     return check_memory(ctx, m, n, h, w, 0, 0);
 }
 
-/* Grows the device buffers for a pass of n images at h x w whose input goes
- * to input[slot]; fails up front when the pass cannot fit. */
+/* Packs the weights the tuning table's rows for the pass take (vggcl__model_pack_rows) and grows the device
+ * buffers for a pass of n images at h x w whose input goes to input[slot]; fails up front when the pass cannot
+ * fit. */
 static vggcl_status prepare(vggcl_ctx *ctx, vggcl_model *m, int n, int h, int w, int slot)
 {
     vggcl_status st;
+    if ((st = vggcl__model_pack_rows(ctx, m, n, h, w)) != VGGCL_OK) return st; /* (then counted with the weights) */
     if ((st = check_memory(ctx, m, n, h, w, 0, slot)) != VGGCL_OK) return st;
     const workspace ws = workspace_for(ctx, m, n, h, w);
     const size_t f = sizeof(float);

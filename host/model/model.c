@@ -698,8 +698,7 @@ int vggcl__conv_choose(const vggcl_ctx *ctx, const vggcl_model *m, int i, int n,
     vggcl_conv_params defaults; /* (the step's algorithm's, for the shape) */
     vggcl__conv_defaults(ctx, s->algo, n, s->c_in, s->c_out, h, w, &defaults);
     /* (a row of the same channels at another size, one the algorithm cannot run at this one: the defaults) */
-    c->from_row = t && s->packed[t->algo][vggcl__conv_variant(ta, &t->params)] &&
-                  (!ta->reaches || ta->reaches(ctx, s->c_in, s->c_out, h, w));
+    c->from_row = t && (!ta->reaches || ta->reaches(ctx, s->c_in, s->c_out, h, w));
     c->algo = c->from_row ? t->algo : s->algo;
     c->params = c->from_row ? t->params : defaults;
     /* (a row of the defaults' values, as tune keeps where none beat them, changes nothing: not tuned) */
@@ -719,7 +718,7 @@ vggcl_status vggcl__model_upload(vggcl_ctx *ctx, vggcl_model *m, int conv)
     int n_jobs = 0, convs = 0;
     for (int i = 0; i < m->n_steps; i++) convs += m->steps[i].kind == VGGCL_STEP_CONV;
     /* every conv's buffers made and mapped here, then packed on several threads, then unmapped */
-    vggcl__pack_job *jobs = calloc((size_t)convs * (1 + (size_t)ctx->n_tuned) + 1, sizeof *jobs);
+    vggcl__pack_job *jobs = calloc((size_t)convs + 1, sizeof *jobs);
     double left = ctx->is_cpu ? vggcl__host_available(ctx) : -1; /* (weights_fit) */
     if (left == 0) left = -1; /* (not known: no /proc/meminfo, as in a container without /proc; "0.0 MiB" said) */
     if (!jobs) return vggcl__fail(ctx, VGGCL_ERR_NOMEM, "%s: out of host memory", m->path ? m->path : "model");
@@ -739,12 +738,7 @@ vggcl_status vggcl__model_upload(vggcl_ctx *ctx, vggcl_model *m, int conv)
         /* the defaults' weight layout does not depend on the map size (vggcl__conv_choose) */
         vggcl_conv_params p;
         vggcl__conv_defaults(ctx, s->algo, 1, s->c_in, s->c_out, 1, 1, &p);
-        st = pack_job(ctx, where, s, s->algo, &p, jobs, &n_jobs, &left);
-        for (int k = 0; k < ctx->n_tuned && st == VGGCL_OK; k++) { /* and every tuned row's (of conv's, if given) */
-            const vggcl_tuned *t = &ctx->tuned[k];
-            if (t->c_in == s->c_in && t->c_out == s->c_out && (!conv || t->algo == conv))
-                st = pack_job(ctx, where, s, t->algo, &t->params, jobs, &n_jobs, &left);
-        }
+        st = pack_job(ctx, where, s, s->algo, &p, jobs, &n_jobs, &left); /* (the table's rows: at their first pass) */
         if (st == VGGCL_OK) st = upload(ctx, where, s->bias, (size_t)s->c_out, &s->bias_dev, &left);
     }
     st = pack_and_unmap(ctx, st, jobs, n_jobs);
@@ -760,6 +754,36 @@ vggcl_status vggcl__model_upload(vggcl_ctx *ctx, vggcl_model *m, int conv)
     snprintf(where, sizeof where, "layer %s (dense %d->%d) weights", m->head_name, m->head_in, m->classes);
     if (st == VGGCL_OK) st = upload(ctx, where, m->head_w, (size_t)m->classes * m->head_in, &m->head_w_dev, &left);
     if (st == VGGCL_OK) st = upload(ctx, where, m->head_b, (size_t)m->classes, &m->head_b_dev, &left);
+    return st;
+}
+
+vggcl_status vggcl__model_pack_rows(vggcl_ctx *ctx, vggcl_model *m, int n, int h, int w)
+{
+    vggcl_status st = VGGCL_OK;
+    vggcl__pack_job *jobs = NULL;
+    int n_jobs = 0;
+    double left = -1; /* (weights_fit's, read at the first row to pack) */
+    char where[256];
+    for (int i = 0; i < m->n_steps && st == VGGCL_OK && ctx->n_tuned; i++) {
+        vggcl_step *s = &m->steps[i];
+        vggcl_conv_choice c;
+        if (s->kind == VGGCL_STEP_POOL) {
+            h = vggcl__pool_out_size(h, s->kernel_size, s->stride, s->padding, s->ceil_mode);
+            w = vggcl__pool_out_size(w, s->kernel_size, s->stride, s->padding, s->ceil_mode);
+            continue;
+        }
+        vggcl__conv_choose(ctx, m, i, n, h, w, &c);
+        if (!c.from_row || s->packed[c.algo][vggcl__conv_variant(vggcl__conv_algo(c.algo), &c.params)]) continue;
+        if (!jobs) {
+            if (!(jobs = calloc((size_t)m->n_steps, sizeof *jobs)))
+                return vggcl__fail(ctx, VGGCL_ERR_NOMEM, "%s: out of host memory", m->path ? m->path : "model");
+            if (ctx->is_cpu && (left = vggcl__host_available(ctx)) == 0) left = -1; /* (as vggcl__model_upload's) */
+        }
+        conv_where(s, where, sizeof where);
+        st = pack_job(ctx, where, s, c.algo, &c.params, jobs, &n_jobs, &left);
+    }
+    if (jobs) st = pack_and_unmap(ctx, st, jobs, n_jobs);
+    free(jobs);
     return st;
 }
 
