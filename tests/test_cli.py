@@ -244,6 +244,24 @@ class Cli(unittest.TestCase):
                     self.assertFalse(re.search(r"[^.:)]$", line) and len(line) + len(after.split()[0]) < 70,
                                      f"{cmd} --help: a line cut short: {line!r} / {after!r}")
 
+    def test_device_help_per_command(self):
+        """--device's help says all and lists only for the commands that take them (classify, eval, train-head): the
+        one shared text said to run, bench, tune and cam what they refuse ("classify, eval, train-head: also all")."""
+        def device_help(cmd):
+            text = self.vggcl(cmd, "--help").stdout
+            entry = re.search(r"^  --device SPEC +(.*?)\n(?=  --)", text, re.M | re.S)
+            self.assertTrue(entry, f"{cmd} --help: no --device entry")
+            return " ".join(entry[1].split())
+        several = "also all (the GPUs, else every device) or a list (0,1): a context each, batches to whichever is free"
+        for cmd in ("classify", "eval", "train-head"):
+            self.assertTrue(device_help(cmd).endswith("else the first device; " + several), device_help(cmd))
+        for cmd in ("run", "bench", "cam"):
+            said = device_help(cmd)
+            self.assertTrue(said.endswith("default $VGGCL_DEVICE, else the first GPU, else the first device"), said)
+            self.assertNotIn("all", said.split("default", 1)[1])
+            self.assertNotIn("classify", said)  # (their refusal of all and lists: test_bad_device_spec)
+        self.assertEqual(device_help("tune"), "as for `vggcl run`")
+
     def test_resize_below_the_crop(self):
         """A resize below the crop pads every image to the crop with black, as torchvision's CenterCrop does (the
         tensor is torchvision's): said once, whichever command and wherever the two come from (options or a model's

@@ -21,17 +21,23 @@ typedef struct {
 #define CLI_MAX_OPTIONS 48
 
 /* A command: its own options and shared groups (NULL-terminated tables), the
- * positional arguments it takes (NULL: none) and the text after the options. */
+ * positional arguments it takes (NULL: none), the text after the options, and
+ * whether it takes several devices (--device all or a list: cli_open_models; its
+ * --device is then cli_devices_option, in the place of cli_device_options' own). */
 typedef struct {
     const char *name;
     const char *positional;
     const char *about;
     const cli_option *options;
     const cli_option *groups[CLI_MAX_GROUPS];
+    int several_devices;
 } cli_command;
 
 /* The shared groups: --device and --conv; --pool5 and --head; the preprocessing options. */
 extern const cli_option cli_device_options[], cli_net_options[], cli_preprocess_options[];
+/* --device as a command that takes several devices has it (cli_command.several_devices): its help says all and
+ * lists too; the commands on one device refuse them (cli_one_device), and their help leaves them out. */
+extern const cli_option cli_devices_option;
 
 typedef struct {
     const cli_command *options;

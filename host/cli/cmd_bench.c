@@ -44,7 +44,7 @@ static const cli_command command = {
     "--threads (the image decoders) and --progress go with --images; --size, --iters,\n"
     "--per-layer and --peak-gflops without it. On a CPU the network's threads are\n"
     "PoCL's: POCL_MAX_PTHREAD_COUNT=N.\n",
-    options, { cli_device_options, cli_net_options, cli_preprocess_options, cli_decode_options },
+    options, { cli_device_options, cli_net_options, cli_preprocess_options, cli_decode_options }, 0,
 };
 
 static int cmp_double(const void *a, const void *b)

@@ -44,7 +44,7 @@ static const cli_command command = {
     "default as above, but 15 at most: a photo kept whole, --no-crop, may take\n"
     "hundreds of MB). Under mpirun the ranks share the images, each on its own\n"
     "device, and rank 0 prints every rank's lines in order.\n",
-    options, { cli_device_options, cli_net_options, cli_preprocess_options, cli_decode_options },
+    options, { cli_device_options, cli_net_options, cli_preprocess_options, cli_decode_options }, 0,
 };
 
 /* The image's file name without its extension: where it starts, and *len. */

@@ -47,7 +47,7 @@ static const cli_command command = {
     "not finite: weights or preprocessing that overflow float32 on it). Such an image\n"
     "is reported by name and skipped; the exit status is then 1. With --no-crop and\n"
     "--batch 1 each image runs at its own size (not with --tensor-out, one array).\n",
-    options, { cli_device_options, cli_net_options, cli_preprocess_options, cli_decode_options },
+    options, { cli_device_options, cli_net_options, cli_preprocess_options, cli_decode_options }, 1,
 };
 
 typedef struct {

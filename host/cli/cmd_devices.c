@@ -20,7 +20,7 @@ static const cli_command command = {
     "to pass to --device, the type, compute units and memory; below each, the\n"
     "limits kernels are tuned against (local memory, work-group size, clock) and\n"
     "the driver. `--device ref` selects the plain-C reference instead.\n",
-    options, { NULL },
+    options, { NULL }, 0,
 };
 
 /* The list as one JSON object: {"devices": [{"index", "platform", "device", "type", "name", ...}]}; where

@@ -46,7 +46,7 @@ static const cli_command command = {
     "--no-crop, one that preprocesses to another size than the first are named and\n"
     "skipped; the exit status is then 1. With --no-crop and --batch 1 each image runs\n"
     "at its own size.\n",
-    options, { cli_device_options, cli_net_options, cli_preprocess_options, cli_decode_options },
+    options, { cli_device_options, cli_net_options, cli_preprocess_options, cli_decode_options }, 1,
 };
 
 typedef struct {

@@ -37,7 +37,7 @@ static const cli_command command = {
     "so memory stays flat in the number of images; under mpirun the ranks share the\n"
     "images and rank 0 writes one process's tensor. Every image that cannot be read\n"
     "is named; then the command fails and no file is written.\n",
-    options, { cli_preprocess_options, cli_decode_options },
+    options, { cli_preprocess_options, cli_decode_options }, 0,
 };
 
 /* Three finite numbers R,G,B (positive: each above 0, for --std, as a model's metadata must have it);

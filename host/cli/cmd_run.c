@@ -27,7 +27,7 @@ static const cli_command command = {
     "values past float32's range within the network) are written as they are, as\n"
     "PyTorch gives them, exit 0: the summary on standard output names each such image\n"
     "among those it shows (of more than ten, the first eight) and counts those after.\n",
-    options, { cli_device_options, cli_net_options },
+    options, { cli_device_options, cli_net_options }, 0,
 };
 
 /* Where a batch of n failed for memory (st) but one image fits, splitting the input helps: the failure's words

@@ -59,7 +59,7 @@ static const cli_command command = {
     "are not finite (a trunk that overflows float32 on it) stops the run, naming it:\n"
     "no head is trained on such features. An empty data set folder, or one of its\n"
     "class folders, is an error, exit 1 (its folders are data).\n",
-    options, { cli_device_options, cli_preprocess_options, cli_decode_options },
+    options, { cli_device_options, cli_preprocess_options, cli_decode_options }, 1,
 };
 
 /* Features gathered per image; with flip, two rows per image (a --val image's second unused). */

@@ -42,7 +42,7 @@ static const cli_command command = {
     "table in vggcl's cache folder, keyed by device and driver, rewritten after each\n"
     "shape, so an interrupted tune keeps what it measured. Later runs on that device\n"
     "with --conv auto (the default) use it.\n",
-    options, { NULL },
+    options, { NULL }, 0,
 };
 
 int cmd_tune(int argc, char **argv)

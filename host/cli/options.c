@@ -9,13 +9,20 @@
 
 #include "cli.h"
 
+/* --device's help as every command has it; the commands that take several devices add theirs (cli_devices_option) */
+#define DEVICE_HELP                                                                                                    \
+    "ref (the plain-C reference), an index or P:D from `vggcl devices`, a type\n"                                      \
+    "(cpu, gpu, accelerator: its first device) or a substring of the device name;\n"                                   \
+    "default $VGGCL_DEVICE, else the first GPU, else the first device"
+
+const cli_option cli_devices_option = {
+    "device", "SPEC",
+    DEVICE_HELP ";\n"
+    "also all (the GPUs, else every device) or a list (0,1): a context each,\n"
+    "batches to whichever is free", 0 };
+
 const cli_option cli_device_options[] = {
-    { "device", "SPEC",
-      "ref (the plain-C reference), an index or P:D from `vggcl devices`, a type\n"
-      "(cpu, gpu, accelerator: its first device) or a substring of the device name;\n"
-      "default $VGGCL_DEVICE, else the first GPU, else the first device. classify,\n"
-      "eval, train-head: also all (the GPUs, else every device) or a list (0,1): a\n"
-      "context each, batches to whichever is free", 0 },
+    { "device", "SPEC", DEVICE_HELP, 0 }, /* (cli_devices_option in its place for several_devices: nth) */
     { "conv", "auto|direct|winograd|gemm|winograd-gpu|winograd-packed",
       "how the device runs the 3x3 convolutions: auto (default: the tuning\n"
       "table's choice, else winograd-gpu on a GPU; elsewhere winograd-packed\n"
@@ -70,7 +77,7 @@ static const cli_option *nth(const cli_command *c, int i, int *count)
     for (int g = -1; g < CLI_MAX_GROUPS; g++) {
         const cli_option *t = g < 0 ? c->options : c->groups[g];
         for (; t && t->name; t++, n++)
-            if (n == i) return t;
+            if (n == i) return t == cli_device_options && c->several_devices ? &cli_devices_option : t;
     }
     if (count) *count = n;
     return NULL;
