@@ -70,9 +70,17 @@ typedef struct {
     char layer[160];
     char params[sizeof ((vggcl_layer_profile *)0)->params]; /* a convolution's parameters (the profile's), else "" */
     int tuned;       /* vggcl_layer_profile's */
+    char name[sizeof ((vggcl_layer_profile *)0)->name], algorithm[sizeof ((vggcl_layer_profile *)0)->algorithm];
+    int fused_pool;  /* (the three: vggcl_layer_profile's) */
     double flops;
     cl_event event, first;
 } vggcl_prof_entry;
+
+/* The convolution being queued, as its profile entries say it (vggcl_layer_profile's fields of the same names). */
+typedef struct {
+    const char *name, *algorithm, *params;
+    int tuned, fused_pool;
+} vggcl_prof_conv;
 
 struct vggcl_ctx {
     char msg[8192];
@@ -120,8 +128,7 @@ struct vggcl_ctx {
     int profiling;                         /* record an event per command */
     vggcl_prof_entry *prof;                /* the last pass's commands */
     int prof_n, prof_cap;
-    const char *prof_params;               /* the convolution being queued: its parameters and tuned, else NULL */
-    int prof_tuned;                        /* (an entry's tuned is -1 where prof_params is NULL) */
+    const vggcl_prof_conv *prof_conv;      /* the convolution being queued, else NULL (an entry's tuned then -1) */
     size_t dev_bytes, dev_peak;            /* device memory held by vggcl__buffer */
     int dev_buffers;                       /* buffers made by vggcl__buffer and not yet released */
     vggcl_log_fn log;                      /* vggcl_set_log */

@@ -419,6 +419,10 @@ typedef struct {
     int tuned;          /* a convolution: 1 where the tuning table's row chose its parameters (and with conv AUTO its
                          * algorithm) and they are not what the defaults give (a row that keeps the defaults, as tune
                          * writes where none beat them, is 0), 0 where the defaults ran; -1 for the other steps */
+    char name[96];      /* a convolution's layer name alone ("features.28", as in layer); "" for the other steps */
+    char algorithm[24]; /* a convolution's algorithm as --conv and the tuning table name it ("winograd-packed"); ""
+                         * for the other steps */
+    int fused_pool;     /* a convolution that ran the max pool after it within it (layer's " + max pool"): 1; else 0 */
 } vggcl_layer_profile;
 VGGCL_API vggcl_status vggcl_profile(vggcl_ctx *ctx, int on);
 VGGCL_API int vggcl_profile_read(vggcl_ctx *ctx, vggcl_layer_profile *out, int cap);

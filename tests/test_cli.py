@@ -3283,8 +3283,8 @@ class Bench(unittest.TestCase):
         j = json.loads(lines[0])
         for key in ("device", "batch", "size", "images_per_s", "ms_per_batch_median", "gflops", "device_bytes_peak"):
             self.assertIn(key, j)
-        for key in j:  # (every field in the README's list of them: most were documented nowhere)
-            self.assertIn(f"`{key}`", bench_fields_said(), key)
+        for key in (*j, *(k for layer in j["layers"] for k in layer)):  # (every field in the README's list of them:
+            self.assertIn(f"`{key}`", bench_fields_said(), key)          # most were documented nowhere)
         self.assertEqual((j["batch"], j["size"]), (2, "40x36"))
         # what the record is read again by: two runs that differed in these gave the same record but for times
         devices = self.vggcl_devices()
@@ -3977,7 +3977,8 @@ class Bench(unittest.TestCase):
             self.assertRegex(r.stdout, rf"layer features\.0 \(conv 3->8, 32x32, {algo}( \+ max pool)?\)", rows)
 
     def test_per_layer_params(self):
-        """bench --per-layer --json says each convolution's algorithm parameters and whether the tuning table chose
+        """bench --per-layer --json says each convolution's name, algorithm (as --conv names it; it was in the layer's
+        prose alone), whether a max pool ran within it, its algorithm parameters and whether the tuning table chose
         them (the parameters were in the table's file alone, and what a layer took of it unsaid): hand-written rows of
         parameters no default has are what their layers ran, exactly; a forced --conv takes the rows of its algorithm
         alone; without a row, its algorithm's defaults, not tuned; the other steps have neither field."""
@@ -3992,10 +3993,13 @@ class Bench(unittest.TestCase):
             self.assertEqual(r.returncode, 0, r.stderr)
             out = []
             for layer in json.loads(r.stdout)["layers"]:
-                m = re.match(r"layer \S+ \(conv \d+->\d+, \d+x\d+, ([a-z-]+)", layer["layer"])
-                self.assertEqual(("params" in layer, "tuned" in layer), (bool(m), bool(m)), layer)
-                if m:
-                    out.append((m[1], layer["params"], layer["tuned"]))
+                m = re.match(r"layer (\S+) \(conv \d+->\d+, \d+x\d+, ([a-z-]+)( \+ max pool)?\)$", layer["layer"])
+                fields = ("name", "algorithm", "fused_pool", "params", "tuned")
+                self.assertEqual([k in layer for k in fields], [bool(m)] * len(fields), layer)
+                if m:  # (what ran it, apart from the layer's prose: the algorithm as --conv names it, the name alone)
+                    self.assertEqual((layer["name"], layer["algorithm"], layer["fused_pool"]),
+                                     (m[1], m[2], m[3] is not None), layer)
+                    out.append((layer["algorithm"], layer["params"], layer["tuned"]))
             self.assertEqual(len(out), 3, r.stdout)
             return out
         auto = convs()

@@ -341,6 +341,9 @@ int cmd_bench(int argc, char **argv)
                 cJSON_AddNumberToObject(l, "ms", layers[i].ms);
                 cJSON_AddNumberToObject(l, "gflop", layers[i].gflop);
                 if (layers[i].tuned >= 0) { /* (a convolution: what ran it, and whether the tuning table chose it) */
+                    cJSON_AddItemToObject(l, "name", cli_json_string(layers[i].name));
+                    cJSON_AddStringToObject(l, "algorithm", layers[i].algorithm); /* (as --conv names it) */
+                    cJSON_AddBoolToObject(l, "fused_pool", layers[i].fused_pool);
                     cJSON_AddStringToObject(l, "params", layers[i].params);
                     cJSON_AddBoolToObject(l, "tuned", layers[i].tuned);
                 }

@@ -510,14 +510,15 @@ static vggcl_status enqueue_pass(vggcl_ctx *ctx, vggcl_model *m, cl_mem in, int 
                                            { m->conv_ws[0], m->conv_ws[1] }, n, s->c_in, s->c_out, h, w,
                                            choice.fused_pool };
             char params[sizeof ctx->prof->params];
+            const vggcl_prof_conv said = { s->name, a->name, params, tuned, choice.fused_pool };
             if (ctx->profiling) { /* (its profile entries say them; a pass unprofiled formats nothing) */
                 vggcl__conv_params_str(choice.algo, &choice.params, params, sizeof params);
-                ctx->prof_params = params, ctx->prof_tuned = tuned;
+                ctx->prof_conv = &said;
             }
             st = call.weight ? a->launch(ctx, where, &choice.params, &call)
                              : vggcl__fail(ctx, VGGCL_ERR_ARG, "%s: no weights packed for %s with these parameters",
                                            where, a->name);
-            ctx->prof_params = NULL;
+            ctx->prof_conv = NULL;
             c = s->c_out;
         } else {
             st = vggcl__cl_maxpool2d(ctx, where, src, dst, n, c, h, w, s->kernel_size, s->stride, s->padding,

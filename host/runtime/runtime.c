@@ -23,8 +23,12 @@ cl_event *vggcl__prof_slot(vggcl_ctx *ctx, const char *where, double flops)
     }
     vggcl_prof_entry *e = &ctx->prof[ctx->prof_n++];
     snprintf(e->layer, sizeof e->layer, "%s", where ? where : "");
-    snprintf(e->params, sizeof e->params, "%s", ctx->prof_params ? ctx->prof_params : "");
-    e->tuned = ctx->prof_params ? ctx->prof_tuned : -1;
+    const vggcl_prof_conv *c = ctx->prof_conv;
+    snprintf(e->params, sizeof e->params, "%s", c ? c->params : "");
+    snprintf(e->name, sizeof e->name, "%s", c ? c->name : "");
+    snprintf(e->algorithm, sizeof e->algorithm, "%s", c ? c->algorithm : "");
+    e->tuned = c ? c->tuned : -1;
+    e->fused_pool = c ? c->fused_pool : 0;
     e->flops = flops;
     e->event = e->first = NULL;
     return &e->event;
@@ -218,6 +222,9 @@ int vggcl_profile_read(vggcl_ctx *ctx, vggcl_layer_profile *out, int cap)
             snprintf(out[n].layer, sizeof out[n].layer, "%s", e->layer);
             snprintf(out[n].params, sizeof out[n].params, "%s", e->params);
             out[n].tuned = e->tuned;
+            snprintf(out[n].name, sizeof out[n].name, "%s", e->name);
+            snprintf(out[n].algorithm, sizeof out[n].algorithm, "%s", e->algorithm);
+            out[n].fused_pool = e->fused_pool;
             out[n].ms = ms;
             out[n].gflop = e->flops * 1e-9;
         }
