@@ -3426,6 +3426,29 @@ class Bench(unittest.TestCase):
             t = self.bench("--images", images, "--batch", "2", "--resize", "40", "--crop", "32", "--threads", "2")
             self.assertRegex(t.stdout, r"decoding [0-9.]+ images/s \(2 threads, [0-9.]+ ms each per image that ran\)")
 
+    def test_images_progress_counts_as_the_report(self):
+        """bench --images --progress says the unreadable files apart and its rate is of the images that ran, as the
+        report's end to end (its lines counted the unreadable ones in their rate: 4 readable files and 4 that are
+        not read twice the report's rate); the last line ends as the report's count of skipped images."""
+        images = self.d / "images"
+        images.mkdir()
+        for i in range(4):
+            shutil.copy(ROOT / "tests" / "data" / "tiny.png", images / f"{i}.png")
+            (images / f"{i}-bad.png").write_bytes(b"not a png")
+        r = self.bench("--images", images, "--batch", "2", "--resize", "40", "--crop", "32", "--progress", "0.000001",
+                       "--json")
+        self.assertEqual(r.returncode, 1, r.stderr)
+        j = json.loads(r.stdout)
+        self.assertEqual((j["images"], j["skipped"]), (4, 4))
+        lines = [ln for ln in r.stderr.splitlines() if " images/s, " in ln]
+        self.assertEqual([re.sub(r", [0-9.]+ images/s, .*", "", ln) for ln in lines],
+                         ["vggcl: 2 of 8 images (25%), 1 skipped", "vggcl: 4 of 8 images (50%), 2 skipped",
+                          "vggcl: 6 of 8 images (75%), 3 skipped", "vggcl: 8 of 8 images (100%), 4 skipped"], r.stderr)
+        m = re.search(r", ([0-9.]+) images/s, done in [0-9.]+ s$", lines[-1])
+        self.assertTrue(m, lines[-1])
+        self.assertLess(abs(float(m[1]) / j["images_per_s"] - 1), 0.25, (lines[-1], j["images_per_s"]))
+        self.assertIn("vggcl: 4 of 8 images were skipped; 4 ran", r.stderr)
+
     def vggcl_version(self):
         return subprocess.run([VGGCL, "--version"], capture_output=True, text=True, timeout=60).stdout.split()[1]
 

@@ -731,8 +731,9 @@ typedef struct {
     int answers_shown;   /* standard output is a terminal too: the bar is wiped before answers go there */
 } cli_progress;
 cli_progress cli_progress_begin(double progress_s, const cli_ranks *r, int batch, int n_steps, const char *unit);
-/* After done_steps of n_steps: done of total images. */
-void cli_progress_show(cli_progress *p, int done_steps, int n_steps, int done, int total);
+/* After done_steps of n_steps: done of total images, skipped of them (unreadable, of another size, not finite: as
+ * the run's end counts them), said apart where any, the rate of those that ran. */
+void cli_progress_show(cli_progress *p, int done_steps, int n_steps, int done, int skipped, int total);
 /* Batches handed out as ranks ask (p->handed), where p said a line: the run's last, "done in", on fd (rank 0, once
  * every rank's batches are done: cli_ranks_finish; the last p kept by cli_ranks_keep_progress). */
 void cli_progress_all_done(const cli_progress *p, int fd, int total);

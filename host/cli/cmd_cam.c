@@ -492,7 +492,7 @@ int cmd_cam(int argc, char **argv)
             cli_error(CLI_FAIL, "%s (skipped)", msg ? msg : "out of host memory");
             free(msg);
             skipped++;
-            cli_progress_show(&shown, i + 1, n_files, i + 1, n_files);
+            cli_progress_show(&shown, i + 1, n_files, i + 1, skipped, n_files);
             continue;
         }
         const int panels = compare ? 2 : 1;
@@ -502,7 +502,7 @@ int cmd_cam(int argc, char **argv)
             cli_error(CLI_FAIL, CLI_SIZE_REFUSED " (skipped)", files[i], w, h, why);
             skipped++;
             vggcl_free(t);
-            cli_progress_show(&shown, i + 1, n_files, i + 1, n_files);
+            cli_progress_show(&shown, i + 1, n_files, i + 1, skipped, n_files);
             continue;
         }
         written wr = { .n = 0 };
@@ -566,7 +566,7 @@ int cmd_cam(int argc, char **argv)
         skipped += r == SKIPPED;
         made += r == CLI_OK;
         free(rgb), free(pic), free(panel), vggcl_free(t);
-        cli_progress_show(&shown, i + 1, n_files, i + 1, n_files);
+        cli_progress_show(&shown, i + 1, n_files, i + 1, skipped, n_files);
     }
     cli_decode_stop(pool);
     cli_progress_end_line(); /* (a run that stopped before its last image) */

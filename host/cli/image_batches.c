@@ -408,7 +408,8 @@ int cli_run_batches(const cli_batch_job *job, char **files, int n_files, cli_bat
             if (rc == CLI_OK) n_handed++;
             if (o->ok && rc == CLI_OK) /* (a batch with no readable image counts as done too) */
                 cli_progress_show(&shown, next_out + 1, n_batches,
-                              (next_out + 1) * batch < n_files ? (next_out + 1) * batch : n_files, n_files);
+                                  (next_out + 1) * batch < n_files ? (next_out + 1) * batch : n_files, *failed,
+                                  n_files);
             free(o->msg);
             o->msg = NULL;
             pthread_mutex_lock(&r.mu);

@@ -14,20 +14,24 @@
  * message may come from another. */
 static atomic_int bar_open, bar_drawn;
 
-/* One line on fd: who (its start: "rank 0 of 2, its share: "), done of total images after s seconds, then the rate
- * and "done in" where ended, else "about N s left" where forecast, else "the last batches running". */
-static void say(int fd, const char *who, int done, int total, double s, int ended, int forecast)
+/* One line on fd: who (its start: "rank 0 of 2, its share: "), done of total images after s seconds, the skipped
+ * among them where any, then the rate and "done in" where ended, else "about N s left" where forecast, else "the last
+ * batches running". The rate is of the images that ran, as the reports count them (bench --images' end to end: its
+ * progress counted the unreadable files, its report not); the forecast at the list's pace, the skipped in it. */
+static void say(int fd, const char *who, int done, int skipped, int total, double s, int ended, int forecast)
 {
-    const double rate = s > 0 ? done / s : 0;
+    const double rate = s > 0 ? (done - skipped) / s : 0, pace = s > 0 ? done / s : 0;
     char shown[32]; /* (three decimals below 1 image/s: the reference's 0.027 was "0.0 images/s") */
     snprintf(shown, sizeof shown, rate >= 1 || rate <= 0 ? "%.1f" : "%.3f", rate);
     char left[48] = "the last batches running"; /* (every batch handed out: "about 0 s left" while they ran) */
     if (ended) /* (the last line: "about 0 s left" said the end as a forecast) */
         snprintf(left, sizeof left, "done in %.1f s", s);
     else if (forecast)
-        snprintf(left, sizeof left, "about %.0f s left", rate > 0 ? (total - done) / rate : 0);
-    dprintf(fd, "%s%s%d of %d images (%lld%%), %s images/s, %s\n", cli_messages_prefix(), who, done, total,
-            100LL * done / total, shown, left); /* (rounded down: 208 of 209 was 100%) */
+        snprintf(left, sizeof left, "about %.0f s left", pace > 0 ? (total - done) / pace : 0);
+    char apart[32] = ""; /* (as the run's end says them: "1 of 6 images were skipped") */
+    if (skipped > 0) snprintf(apart, sizeof apart, ", %d skipped", skipped);
+    dprintf(fd, "%s%s%d of %d images (%lld%%)%s, %s images/s, %s\n", cli_messages_prefix(), who, done, total,
+            100LL * done / total, apart, shown, left); /* (rounded down: 208 of 209 was 100%) */
 }
 
 cli_progress cli_progress_begin(double progress_s, const cli_ranks *r, int batch, int n_steps, const char *unit)
@@ -43,7 +47,7 @@ cli_progress cli_progress_begin(double progress_s, const cli_ranks *r, int batch
     return p;
 }
 
-void cli_progress_show(cli_progress *p, int done_steps, int n_steps, int done, int total)
+void cli_progress_show(cli_progress *p, int done_steps, int n_steps, int done, int skipped, int total)
 {
     static const char full[] = "##############################";
     const int width = sizeof full - 1, filled = n_steps ? width * done_steps / n_steps : width;
@@ -68,11 +72,12 @@ void cli_progress_show(cli_progress *p, int done_steps, int n_steps, int done, i
     if (p->handed) { /* (images in the batches handed out so far: begun, not all done) */
         const long long out = (long long)cli_ranks_batches_out(p->handed) * p->batch;
         done = out < total ? (int)out : total;
+        skipped = 0; /* (the other ranks' unknown here) */
         snprintf(who, sizeof who, "%d ranks, handed out: ", p->ranks);
     } else if (p->ranks > 1) {
         snprintf(who, sizeof who, "rank %d of %d, its share: ", p->rank, p->ranks);
     }
-    say(p->fd, who, done, total, s, done >= total && !p->handed, !p->handed || done < total);
+    say(p->fd, who, done, skipped, total, s, done >= total && !p->handed, !p->handed || done < total);
     if (p->handed) cli_ranks_keep_progress(p->handed, p, total); /* (a line said: the run's end is said too) */
 }
 
@@ -80,7 +85,7 @@ void cli_progress_all_done(const cli_progress *p, int fd, int total)
 {
     char who[48];
     snprintf(who, sizeof who, "%d ranks: ", p->ranks);
-    say(fd, who, total, total, (cli_now_ms() - p->start) / 1e3, 1, 0);
+    say(fd, who, total, 0, total, (cli_now_ms() - p->start) / 1e3, 1, 0);
 }
 
 void cli_progress_wipe(cli_progress *p)
