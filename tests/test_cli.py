@@ -3472,15 +3472,25 @@ class Bench(unittest.TestCase):
         self.assertEqual(j["threads"], 2)
         for key in (*j, *j["preprocess"]):  # (every field in the README's list of them: most were said nowhere)
             self.assertIn(f"`{key}`", bench_fields_said(), key)
-        # --resize HxW: the images' size without a crop, said as given
+        # --resize HxW: the images' size without a crop; the resize as torchvision's Resize takes its size ([N] the
+        # short side, [H, W] both, null none: one type, where it was a number or a text "HxW"), mean and std
+        # numbers (they were texts "R,G,B")
         r = self.bench("--images", images, "--resize", "40x56", "--no-crop", "--json")
         self.assertEqual(r.returncode, 1, r.stderr)
         sides = json.loads(r.stdout)
-        self.assertEqual((sides["size"], sides["preprocess"]["resize"], sides["images"]), ("40x56", "40x56", 5))
+        self.assertEqual((sides["size"], sides["preprocess"]["resize"], sides["preprocess"]["crop"], sides["images"]),
+                         ("40x56", [40, 56], 0, 5))
+        r = self.bench("--images", images, "--resize", "0", "--crop", "32", "--mean", "0.5,0.25,1e-3", "--std",
+                       "0.1,2,0.3", "--json")
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertEqual(json.loads(r.stdout)["preprocess"],
+                         {"resize": None, "crop": 32, "mean": [0.5, 0.25, 1e-3], "std": [0.1, 2, 0.3], "draft": False})
+        self.assertIn('"mean":[0.5,0.25,0.001],"std":[0.1,2,0.3]', r.stdout)  # (a float's shortest: 0.1, not
+        # 0.10000000149011612)
         # the model and the input the images became (two models' records were alike but for their times)
         self.assertEqual((j["model"], j["pool5"], j["size"], j["preprocess"]),
                          ("random vgg16-gap7", "keep", "32x32",
-                          {"resize": 40, "crop": 32, "mean": "0.485,0.456,0.406", "std": "0.229,0.224,0.225",
+                          {"resize": [40], "crop": 32, "mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225],
                            "draft": False}))
         self.assertEqual(j["vggcl"], self.vggcl_version())
         self.assertIn("9.png", r.stderr)

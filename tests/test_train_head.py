@@ -832,8 +832,8 @@ class Eval(unittest.TestCase):
             self.assertEqual(got["n"], 23)
             # what made the report (two reports of one data set, one with --pool5 or --crop given, read alike)
             self.assertEqual((got["model"], got["pool5"], got["preprocess"]),
-                             (str(weights), "keep", {"resize": SIZE, "crop": SIZE, "mean": "0.485,0.456,0.406",
-                                                     "std": "0.229,0.224,0.225", "draft": False}))
+                             (str(weights), "keep", {"resize": [SIZE], "crop": SIZE, "mean": [0.485, 0.456, 0.406],
+                                                     "std": [0.229, 0.224, 0.225], "draft": False}))
             self.assertEqual(got["confusion"], conf.tolist())
             self.assertAlmostEqual(got["top1"], float(np.mean(pred == y)), places=6)
             self.assertAlmostEqual(got["top5"], float(top5), places=6)

@@ -169,8 +169,9 @@ const char *cli_resize_text(const vggcl_preprocess *p, char sep, char *buf, size
 /* The preprocessing p says in words, "resize 256, crop 224, mean R,G,B, std R,G,B" ("no resize", "no crop" for
  * 0; ", draft" where it drafts), into buf (256 bytes hold any). Returns buf. */
 const char *cli_preprocess_text(const vggcl_preprocess *p, char *buf, size_t len);
-/* p as a JSON object added to o as "preprocess": resize (a number, or "HxW"), crop, mean, std, draft; NULL where a
- * member could not be added (out of memory). */
+/* p as a JSON object added to o as "preprocess" (bench --images, eval): resize (as torchvision's Resize takes its
+ * size: [N] the short side, [H, W] both sides; null: none), crop (0: none), mean and std (arrays of 3 numbers, each
+ * a float's shortest text), draft; NULL where a member could not be added (out of memory). */
 struct cJSON *cli_json_preprocess(struct cJSON *o, const vggcl_preprocess *p);
 /* What a report was made with, added to o: "model" (the weights file, as named) and "pool5" ("keep" or "drop", as
  * model runs it). 0 where a member could not be added. */

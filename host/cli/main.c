@@ -817,17 +817,29 @@ const char *cli_preprocess_text(const vggcl_preprocess *p, char *buf, size_t len
     return buf;
 }
 
+/* n numbers v as a JSON array added to o as name, each as a float's shortest text (0.485, not 0.485000014) where
+ * as_float, else as a whole number; NULL where it could not be made. */
+static cJSON *add_numbers(cJSON *o, const char *name, const float *v, const int *whole, int n)
+{
+    cJSON *a = cJSON_AddArrayToObject(o, name);
+    for (int k = 0; a && k < n; k++) {
+        char text[32];
+        cJSON *item = whole ? cJSON_CreateNumber(whole[k]) : cJSON_CreateRaw(cli_shortest(v[k], 1, text, sizeof text));
+        if (!item || !cJSON_AddItemToArray(a, item)) return cJSON_Delete(item), NULL;
+    }
+    return a;
+}
+
 cJSON *cli_json_preprocess(cJSON *o, const vggcl_preprocess *p)
 {
-    char resize[24], mean[64], std[64];
     cJSON *pre = cJSON_AddObjectToObject(o, "preprocess");
     if (!pre) return NULL;
-    const int sized = p->resize_w > 0 /* (Resize((H, W)): "HxW", as --resize takes it) */
-                          ? !!cJSON_AddStringToObject(pre, "resize", cli_resize_text(p, 'x', resize, sizeof resize))
-                          : !!cJSON_AddNumberToObject(pre, "resize", p->resize);
-    cli_rgb_text(p->mean, mean, sizeof mean), cli_rgb_text(p->std, std, sizeof std);
-    return sized && cJSON_AddNumberToObject(pre, "crop", p->crop) && cJSON_AddStringToObject(pre, "mean", mean) &&
-                   cJSON_AddStringToObject(pre, "std", std) && cJSON_AddBoolToObject(pre, "draft", p->draft)
+    /* the resize as torchvision's Resize takes its size: [N] the short side, [H, W] both; null: none */
+    const int sides[2] = { p->resize, p->resize_w };
+    const int sized = !p->resize ? !!cJSON_AddNullToObject(pre, "resize")
+                                 : !!add_numbers(pre, "resize", NULL, sides, p->resize_w > 0 ? 2 : 1);
+    return sized && cJSON_AddNumberToObject(pre, "crop", p->crop) && add_numbers(pre, "mean", p->mean, NULL, 3) &&
+                   add_numbers(pre, "std", p->std, NULL, 3) && cJSON_AddBoolToObject(pre, "draft", p->draft)
                ? pre
                : NULL;
 }
