@@ -45,6 +45,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 import export_torchvision  # noqa: E402
 from export_torchvision import export, gap_model  # noqa: E402
 from torch import nn  # noqa: E402
+from make_test_weights import make_state_dict, parse_cfg  # noqa: E402
 from safetensors_io import load_file, save_file  # noqa: E402
 from test_images import photo  # noqa: E402
 
@@ -1485,6 +1486,37 @@ class Cam(unittest.TestCase):
         k = np.minimum(np.floor(t * np.float32(256)), 255).astype(int)
         return np.rint(0.5 * crop + 0.5 * lut[k]).astype(np.uint8)
 
+    def header(self, pic, panel, lines):
+        """Checks --compare-pool5's header (pic: the picture's rows above the panels, RGB): white text on black, in
+        two lines, each centred over its panel (panel: its width) and drawn at the scale of the panel's size (one
+        step per 224 pixels of its shorter side: panel also its height here); lines[k]: per line of panel k the
+        glyphs it has, with the positions of the last ones that are "..." (each then a dot: ink only in its glyph's
+        bottom two of seven rows). Glyphs are 5x7, one blank column apart; a line of n of them spans its n cells
+        (its first glyph's first column or last's last may be blank: more than n - 1 cells). Returns the scale."""
+        scale = max(1, panel // 224)
+        colours = {tuple(c) for c in pic.reshape(-1, 3)}
+        self.assertEqual(colours, {(0, 0, 0), (255, 255, 255)}, "the header is not white text on black")
+        ink = (pic == 255).all(2)
+        rows = np.flatnonzero(ink.any(1))
+        bands = np.split(rows, np.flatnonzero(np.diff(rows) > 1) + 1)  # (the text's lines: runs of inked rows)
+        self.assertEqual(len(bands), 2, [(b[0], b[-1]) for b in bands])
+        self.assertGreater(rows[0], 0), self.assertLess(rows[-1], len(pic) - 1)  # (the panels' first row untouched)
+        for band in bands:
+            self.assertLessEqual(len(band), 7 * scale)
+        for k, line_glyphs in enumerate(lines):
+            for band, (n, dots) in zip(bands, line_glyphs):
+                cols = np.flatnonzero(ink[band[0]:band[-1] + 1, k * panel:(k + 1) * panel].any(0))
+                wide = (6 * n - 1) * scale  # (what the line takes: its glyphs' cells)
+                x0 = (panel - wide) // 2
+                self.assertGreater(cols.size, 0, (k, n))
+                self.assertTrue(x0 <= cols[0] and cols[-1] < x0 + wide and cols[-1] - cols[0] >= 6 * (n - 1) * scale,
+                                f"panel {k}: a line of {n} glyphs at {x0}..{x0 + wide - 1} inked {cols[0]}..{cols[-1]}")
+                top = band[-1] + 1 - 7 * scale  # (a line of dots ends on its last row)
+                for g in range(n - dots, n):
+                    cell = ink[top:band[-1] + 1, k * panel + x0 + 6 * g * scale:k * panel + x0 + (6 * g + 5) * scale]
+                    self.assertTrue(cell[5 * scale:].any() and not cell[:5 * scale].any(), f"glyph {g}: not a dot")
+        return scale
+
     def test_upsample_not_square(self):
         """--no-crop: the map (8x9 for 256x295) upsampled to the resized image as torch's interpolate does it,
         rows and columns each at their own ratio (the tests' maps were square, at whole ratios)."""
@@ -1506,11 +1538,49 @@ class Cam(unittest.TestCase):
             self.check(np.load(self.d / f"photo.cam-{tag}.npy"), cam)
             np.testing.assert_allclose(np.load(self.d / f"photo.cam-{tag}-up.npy"), up, atol=1e-4)
         with Image.open(self.d / "photo.compare.png") as im:
-            self.assertEqual(im.size, (448, 224))
             pic = np.asarray(im.convert("RGB"))
+        # a header over the panels saying which is which, the panels below it as drawn (it said nothing: the
+        # panels alone, kept on the left as only the documentation said)
+        top = pic.shape[0] - 224
+        self.assertEqual(pic.shape[1], 448)
+        self.assertGreater(top, 0, "no header above the panels")
         for side, tag in enumerate(("keep", "drop")):  # pool5 kept on the left
-            np.testing.assert_array_equal(pic[:, side * 224:(side + 1) * 224],
+            np.testing.assert_array_equal(pic[top:, side * 224:(side + 1) * 224],
                                           self.picture(np.load(self.d / f"photo.cam-{tag}-up.npy")), tag)
+        k = self.expected(self.model.features)[0]
+        # "pool5 kept" | "pool5 dropped", then "class K" under each (the model names no classes)
+        self.assertEqual(self.header(pic[:top], 224, [[(10, 0), (7, 0)], [(13, 0), (7, 0)]]), 1)
+        self.assertLess(k, 10)
+
+    def test_compare_pool5_header(self):
+        """--compare-pool5's header on a large picture (the glyphs at scale 2 from 448 pixels a side), with the class
+        named as its lines name it: a name of UTF-8 one glyph a character, a long one cut with "..." to the panel;
+        the panels below it are the pictures cam draws of each setting alone. (A small model: the network's size is
+        not what is tested.)"""
+        names = ["ant", "caf\u00e9", "cat", "x" * 60, "eel"]
+        weights = self.d / "small.safetensors"
+        save_file(make_state_dict(parse_cfg("8,M,8,M,8,M,8,M,8,M"), False, 5, seed=1), weights,
+                  {"vggcl.pool5": "keep", "vggcl.classes": json.dumps(names)})
+        size = ["--resize", "500", "--crop", "480"]
+        for klass, name_glyphs, dots in (("1", 4, 0), ("3", 60, 3)):
+            pictures = {}
+            for how, out in ((["--compare-pool5"], "compare.png"), (["--pool5", "keep"], "cam.png"),
+                             (["--pool5", "drop"], "cam.png")):
+                r = subprocess.run([VGGCL, "cam", "--weights", weights, "--out-dir", self.d, "--class", klass, *size,
+                                    *how, self.image], capture_output=True, text=True, timeout=600)
+                self.assertEqual(r.returncode, 0, r.stderr)
+                self.assertIn(f"class {klass} ({names[int(klass)]}), ", r.stdout)
+                with Image.open(self.d / f"photo.{out}") as im:
+                    pictures[how[-1]] = np.asarray(im.convert("RGB"))
+            pic = pictures["--compare-pool5"]
+            top = pic.shape[0] - 480
+            self.assertEqual(pic.shape[1], 960)
+            self.assertGreater(top, 0, "no header above the panels")
+            np.testing.assert_array_equal(pic[top:, :480], pictures["keep"])
+            np.testing.assert_array_equal(pic[top:, 480:], pictures["drop"])
+            # "class K (NAME)": 10 glyphs and the name's; cut to the panel: 480 less 6 a side, 39 glyphs at scale 2
+            line = min(10 + name_glyphs, (468 // 2 + 1) // 6)
+            self.assertEqual(self.header(pic[:top], 480, [[(10, 0), (line, dots)], [(13, 0), (line, dots)]]), 2)
 
     def test_compare_pool5_one_class(self):
         """The two maps compared are of one class: the top class of the setting the file is for (its pool5

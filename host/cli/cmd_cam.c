@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "font5x7.h"
 
 static const cli_option options[] = {
     { "weights", "W.safetensors", "a model with a GAP head", 1 },
@@ -16,7 +17,8 @@ static const cli_option options[] = {
                     "its classes (a number that is a class's name is that class; default: each\n"
                     "image's top class; with --compare-pool5, its top class with the pool5 setting\n"
                     "the file is for)", 0 },
-    { "compare-pool5", NULL, "run the network with pool5 kept and dropped, the two maps side by side", 0 },
+    { "compare-pool5", NULL, "run the network with pool5 kept and dropped, the two maps side by side under\n"
+                            "a header that names each", 0 },
     { "out-dir", "DIR", "the existing folder the maps and pictures go to (default .)", 0 },
     { "recursive", NULL, CLI_RECURSIVE_HELP, 0 },
     { "files-from", "FILE", CLI_FILES_FROM_HELP, 0 },
@@ -37,13 +39,14 @@ static const cli_command command = {
     "upsampled bilinearly to the crop and normalized to [0, 1]; a flat map to 0) and\n"
     "NAME.cam.png (it drawn over the crop). --compare-pool5 writes NAME.cam-keep.npy,\n"
     "NAME.cam-drop.npy (and their -up.npy) and NAME.compare.png (the two side by\n"
-    "side, kept on the left): the picture to compare the two settings by. (Both maps\n"
-    "come from the same weights, for one class: --class K, else the top class of the\n"
-    "setting the file's metadata names, else pool5 kept; a head trained without pool5\n"
-    "is what the CAM paper uses.) Images are decoded ahead on --threads threads (the\n"
-    "default as above, but 15 at most: a photo kept whole, --no-crop, may take\n"
-    "hundreds of MB). Under mpirun the ranks share the images, each on its own\n"
-    "device, and rank 0 prints every rank's lines in order.\n",
+    "side, kept on the left, under a header that names each panel's setting and the\n"
+    "class drawn): the picture to compare the two settings by. (Both maps come from\n"
+    "the same weights, for one class: --class K, else the top class of the setting\n"
+    "the file's metadata names, else pool5 kept; a head trained without pool5 is what\n"
+    "the CAM paper uses.) Images are decoded ahead on --threads threads (the default\n"
+    "as above, but 15 at most: a photo kept whole, --no-crop, may take hundreds of\n"
+    "MB). Under mpirun the ranks share the images, each on its own device, and rank 0\n"
+    "prints every rank's lines in order.\n",
     options, { cli_device_options, cli_net_options, cli_preprocess_options, cli_decode_options }, 0,
 };
 
@@ -198,6 +201,40 @@ static void to_rgb(const float *t, int h, int w, const vggcl_preprocess *p, unsi
         for (int i = 0; i < h * w; i++) {
             float v = (t[(size_t)c * h * w + i] * p->std[c] + p->mean[c]) * 255.0f + 0.5f;
             rgb[(size_t)i * 3 + c] = (unsigned char)(v < 0 ? 0 : v > 255 ? 255 : v);
+        }
+}
+
+/* --compare-pool5's picture opens with a header: over each panel its setting ("pool5 kept", "pool5 dropped"; the
+ * panels alone said nothing of which was which) and the class drawn as its line names it ("class 3 (cat)"),
+ * centred, white on black, the panels below it as drawn. Its glyphs are one scale step per 224 pixels of the
+ * panel's shorter side (torchvision's crop: 1 there), so that they read alike on large pictures; HEADER_PAD
+ * steps above, between and below the two lines, and beside them. */
+enum { HEADER_PAD = 3, HEADER_LINES = 2 };
+
+static int header_scale(int h, int w)
+{
+    const int s = (h < w ? h : w) / 224;
+    return s > 1 ? s : 1;
+}
+
+/* The header's rows for panels of h x w. */
+static int header_rows(int h, int w)
+{
+    return header_scale(h, w) * (HEADER_LINES * FONT5X7_H + (HEADER_LINES + 1) * HEADER_PAD);
+}
+
+/* Draws the header into the picture's first header_rows(h, w) rows (panels of h x w side by side): label[k],
+ * HEADER_LINES lines, over panel k, each cut with "..." to the panel's width. */
+static void draw_header(unsigned char *pic, int h, int w, int panels, const char *const (*label)[HEADER_LINES])
+{
+    static const unsigned char white[3] = { 255, 255, 255 };
+    const int s = header_scale(h, w), rows = header_rows(h, w), room = w - 2 * HEADER_PAD * s;
+    memset(pic, 0, (size_t)rows * w * panels * 3);
+    for (int k = 0; k < panels; k++)
+        for (int line = 0; line < HEADER_LINES; line++) {
+            const int wide = font5x7_draw(NULL, 0, 0, 0, 0, s, white, label[k][line], room),
+                      y = s * (HEADER_PAD + line * (FONT5X7_H + HEADER_PAD));
+            font5x7_draw(pic, rows, w * panels, k * w + (w - wide) / 2, y, s, white, label[k][line], room);
         }
 }
 
@@ -508,20 +545,38 @@ int cmd_cam(int argc, char **argv)
         written wr = { .n = 0 };
         cli_kept earlier = { .kept = 0 }; /* (its picture path's earlier run's, while its maps are named) */
         char lines[2][4 * PATH_MAX + 128]; /* (a path whose every byte is escaped, cli_text) */
+        const int top = compare ? header_rows(h, w) : 0; /* (the header's rows: --compare-pool5's alone) */
         rgb = malloc((size_t)h * w * 3);
-        pic = malloc((size_t)h * w * 3 * panels);
+        pic = malloc((size_t)(top + h) * w * 3 * panels);
         unsigned char *panel = malloc((size_t)h * w * 3);
         if (!rgb || !pic || !panel) {
             cli_error(CLI_FAIL, "out of host memory");
         } else {
             to_rgb(t, h, w, &p, rgb);
-            for (int n = 0, want = klass, chosen = -1; n < panels; n++, want = chosen) {
+            int chosen = -1; /* (one class for both panels: the first's, else --class) */
+            for (int n = 0, want = klass; n < panels; n++, want = chosen) {
                 const int k = n ? 1 - first : first;
                 r = one_map(&job, models[k], files[i], t, rgb, h, w, want, &chosen, compare ? (k ? "-drop" : "-keep") : "",
                             files_of + 2 * k, panel, &wr, lines[k], sizeof lines[k]);
                 if (r != CLI_OK) break;
                 for (int y = 0; y < h; y++) /* panels side by side */
-                    memcpy(pic + ((size_t)y * w * panels + (size_t)k * w) * 3, panel + (size_t)y * w * 3, (size_t)w * 3);
+                    memcpy(pic + ((size_t)(top + y) * w * panels + (size_t)k * w) * 3, panel + (size_t)y * w * 3,
+                           (size_t)w * 3);
+            }
+            if (r == CLI_OK && compare) { /* (the class as the lines name it: cli_text) */
+                const char *name = vggcl_model_class_name(models[0], chosen);
+                char *shown = name ? cli_text(name) : NULL;
+                const size_t len = 64 + (shown ? strlen(shown) : 0);
+                char *said = name && !shown ? NULL : malloc(len);
+                if (!said) {
+                    r = cli_error(CLI_FAIL, "out of host memory");
+                } else {
+                    snprintf(said, len, "class %d%s%s%s", chosen, shown ? " (" : "", shown ? shown : "",
+                             shown ? ")" : "");
+                    const char *const label[2][HEADER_LINES] = { { "pool5 kept", said }, { "pool5 dropped", said } };
+                    draw_header(pic, h, w, panels, label);
+                }
+                free(shown), free(said);
             }
             if (r == CLI_OK) {
                 char *path = wr.path[wr.n];
@@ -531,7 +586,7 @@ int cmd_cam(int argc, char **argv)
                 cli_hold_signals();
                 if (cli_ready_all(ctx, wr.w, wr.n) != CLI_OK)
                     r = CLI_FAIL; /* (said) */
-                else if ((cli_keep_earlier(path, 0, &earlier), vggcl_png_write(ctx, path, pic, h, w * panels)) !=
+                else if ((cli_keep_earlier(path, 0, &earlier), vggcl_png_write(ctx, path, pic, top + h, w * panels)) !=
                          VGGCL_OK) /* (kept as a link alone: its writer, not open yet, reads its permissions) */
                     r = cli_error(CLI_FAIL, "%s", vggcl_message(ctx));
                 else if ((wr.n++, wr.picture = 1, name_maps(ctx, &wr, 1)) != CLI_OK)
