@@ -764,6 +764,12 @@ typedef struct {
  * first, the picture last (cmd_cam.c). */
 extern const char *const cli_cam_plain_suffix[];
 extern const char *const cli_cam_compare_suffix[];
+/* cam's name of an image's file: STEM.SUFFIX (the first n bytes of stem, a dot, suffix) in dir (NULL: stem is
+ * a path already), into buf as snprintf writes it: the name's length, which fit where it is below len. */
+int cli_cam_file(char *buf, size_t len, const char *dir, const char *stem, int n, const char *suffix);
+/* Where file is named as cam names an image's file suffix (STEM.SUFFIX, STEM not empty): STEM's length (its
+ * folder's included); else -1. */
+int cli_cam_stem(const char *file, const char *suffix);
 /* Reads dir (given as option opt, "CMD: --data", for messages); an error (not a folder, no class folders, a class
  * folder without images) is printed and returns CLI_FAIL. say: its notes are said (one rank of several says them;
  * among them, cam's pictures among the images: counted, as ImageFolder counts them). */

@@ -60,12 +60,24 @@ static const char *stem(const char *image, int *len)
     return base;
 }
 
+int cli_cam_file(char *buf, size_t len, const char *dir, const char *stem, int n, const char *suffix)
+{
+    return snprintf(buf, len, "%s%s%.*s.%s", dir ? dir : "", dir ? cli_sep(dir) : "", n, stem, suffix);
+}
+
+int cli_cam_stem(const char *file, const char *suffix)
+{
+    const size_t n = strlen(file), k = strlen(suffix);
+    return n > k + 1 && n - k - 1 <= INT_MAX && file[n - k - 1] == '.' && !strcmp(file + n - k, suffix)
+               ? (int)(n - k - 1) : -1;
+}
+
 /* DIR/STEM.SUFFIX; whether it fits in len bytes (checked for every image before any is drawn). */
 static int out_path(char *buf, size_t len, const char *dir, const char *image, const char *suffix)
 {
     int n;
     const char *base = stem(image, &n);
-    return (size_t)snprintf(buf, len, "%s%s%.*s.%s", dir, cli_sep(dir), n, base, suffix) < len;
+    return (size_t)cli_cam_file(buf, len, dir, base, n, suffix) < len;
 }
 
 typedef struct {
@@ -95,21 +107,24 @@ static int same_names(char *const *files, int n, const char *dir, const char *co
     const long name_max = pathconf(dir, _PC_NAME_MAX) > 0 ? pathconf(dir, _PC_NAME_MAX) : NAME_MAX;
     for (int i = 0; i < n && rc == CLI_OK; i++)
         for (int k = 0; suffix[k] && rc == CLI_OK; k++)
-            if (!out_path(path, sizeof path, dir, files[i], suffix[k]))
-                rc = CLI_USAGE, snprintf(msg, len, "cam: %s's maps would go to %s%s%.*s.%s, a path longer than %d "
-                                         "bytes; give a shorter --out-dir", files[i], dir, cli_sep(dir), v[i].len, v[i].stem,
-                                         suffix[k], PATH_MAX - 1);
-            else if (v[i].len + 1 + (long)strlen(suffix[k]) > name_max)
-                rc = CLI_USAGE, snprintf(msg, len, "cam: %s's maps would be named %.*s.%s, longer than the %ld bytes "
-                                         "a file name may have in %s; give the image a shorter name", files[i],
-                                         v[i].len, v[i].stem, suffix[k], name_max, dir);
+            if (!out_path(path, sizeof path, dir, files[i], suffix[k])) {
+                const int whole = cli_cam_file(NULL, 0, dir, v[i].stem, v[i].len, suffix[k]);
+                char *long_path = malloc((size_t)whole + 1);
+                if (long_path) cli_cam_file(long_path, (size_t)whole + 1, dir, v[i].stem, v[i].len, suffix[k]);
+                rc = CLI_USAGE, snprintf(msg, len, "cam: %s's maps would go to %s, a path longer than %d bytes; give a "
+                                         "shorter --out-dir", files[i], long_path ? long_path : path, PATH_MAX - 1);
+                free(long_path);
+            } else if (cli_cam_file(path, sizeof path, NULL, v[i].stem, v[i].len, suffix[k]) > name_max)
+                rc = CLI_USAGE, snprintf(msg, len, "cam: %s's maps would be named %s, longer than the %ld bytes a "
+                                         "file name may have in %s; give the image a shorter name", files[i], path,
+                                         name_max, dir);
     qsort(v, (size_t)n, sizeof *v, by_stem);
     for (int i = 1; i < n && rc == CLI_OK; i++)
         if (v[i].len == v[i - 1].len && !memcmp(v[i].stem, v[i - 1].stem, (size_t)v[i].len) &&
             strcmp(files[v[i].index], files[v[i - 1].index])) {
-            snprintf(msg, len, "cam: %s and %s would both write %s%s%.*s.%s and its other files; draw them in "
-                     "separate --out-dir runs", files[v[i - 1].index], files[v[i].index], dir, cli_sep(dir), v[i].len,
-                     v[i].stem, suffix[0]); /* (".cam*" left out --compare-pool5's compare.png) */
+            out_path(path, sizeof path, dir, files[v[i].index], suffix[0]); /* (".cam*" left out compare.png) */
+            snprintf(msg, len, "cam: %s and %s would both write %s and its other files; draw them in separate "
+                     "--out-dir runs", files[v[i - 1].index], files[v[i].index], path);
             rc = CLI_USAGE;
         }
     free(v);

@@ -186,11 +186,12 @@ static int cam_picture(const char *file, const char *const *suffix)
 {
     int last = 0;
     while (suffix[last + 1]) last++;
-    const size_t n = strlen(file), k = strlen(suffix[last]);
-    if (n <= k + 1 || file[n - k - 1] != '.' || strcmp(file + n - k, suffix[last])) return 0;
-    char *map = malloc(n + strlen(suffix[0]));
+    const int n = cli_cam_stem(file, suffix[last]);
+    if (n < 0) return 0;
+    const size_t len = (size_t)cli_cam_file(NULL, 0, NULL, file, n, suffix[0]) + 1;
+    char *map = malloc(len);
     if (!map) return 0;
-    snprintf(map, n + strlen(suffix[0]), "%.*s%s", (int)(n - k), file, suffix[0]);
+    cli_cam_file(map, len, NULL, file, n, suffix[0]);
     struct stat sb;
     const int found = stat(map, &sb) == 0 && S_ISREG(sb.st_mode);
     free(map);
