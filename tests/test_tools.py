@@ -443,8 +443,32 @@ class Tools(unittest.TestCase):
         for x in results:
             self.assertEqual(len(x["images_per_s_rounds"]), 3)
             self.assertEqual(x["images_per_s"], sorted(x["images_per_s_rounds"])[1])
-        with Image.open(self.d / "pic.png") as pic:
-            self.assertEqual(pic.size, (128, 64))
+        # the picture: cam --compare-pool5's, its header naming the panels over them, each panel the map of its own
+        # head as cam drew it but for the true box, drawn where it is in the panel (below the header)
+        with Image.open(self.d / "pic.png") as im:
+            pic = np.asarray(im.convert("RGB"))
+        top = pic.shape[0] - 64
+        self.assertEqual(pic.shape[1], 128)
+        self.assertGreater(top, 0, "no header over the panels")
+        self.assertEqual({tuple(c) for c in pic[:top].reshape(-1, 3)}, {(0, 0, 0), (255, 255, 255)})
+        sys.path.insert(0, str(TOOLS))
+        try:
+            import pool5_study
+        finally:
+            sys.path.pop(0)
+        x0, y0, x1, y1 = pool5_study.box_in_crop(boxes["val/blue/blue0.png"], 64, 100, 64, 64)  # (the first val)
+        ring = np.zeros((64, 64), bool)  # (the box's white edge; a black one inside it)
+        ring[max(y0 - 1, 0):y1 + 1, max(x0 - 1, 0):x1 + 1] = True
+        ring[y0:y1, x0:x1] = False
+        edges = ring.copy()
+        edges[y0:y1, x0:x1] = True
+        edges[y0 + 1:y1 - 1, x0 + 1:x1 - 1] = False
+        for k, setting in enumerate(("keep", "drop")):
+            with Image.open(work / f"cam-{setting}" / "blue" / "blue0.cam.png") as im:
+                drawn = np.asarray(im.convert("RGB"))
+            panel = pic[top:, 64 * k:64 * (k + 1)]
+            self.assertTrue((panel[ring] == 255).all(), f"{setting}: the box is not at {x0, y0, x1, y1}")
+            np.testing.assert_array_equal(panel[~edges], drawn[~edges], setting)
         self.assertEqual(sorted(str(p.relative_to(data)) for p in data.rglob("*")), before)
         self.refused(run(*study, "--out", data / "work"), 2, f"--out {data / 'work'} is in --data {data}")
         # the trunk's own preprocessing where none is given (the study gave torchvision's, whatever the trunk

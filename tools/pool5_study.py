@@ -74,7 +74,7 @@ and cam only (the top-1 is then not a maximum over epochs on the set it is repor
 --picture runs `vggcl cam --compare-pool5` with the head trained with pool5 kept
 (--picture-heads same, the default) on one validation picture and draws the true box
 on both panels; --picture-heads own puts each setting's own head's map side by side
-instead (pool5 kept on the left in both cases).
+instead (pool5 kept on the left in both cases, under cam's header naming each panel).
 Needs numpy, PIL and skimage (Debian: /usr/bin/python3 with python3-skimage); scipy
 for the connected components when present, else a small flood fill.
 """
@@ -953,12 +953,14 @@ def caption(results, boxes, classes, args, frame):
     return text
 
 
-def draw_box(path, box, panels):
-    """Draws the box on each of the picture's side-by-side panels, in place."""
+def draw_box(path, box, panels, top):
+    """Draws the box on each of the picture's side-by-side panels, in place (top: the rows above the panels, cam's
+    header that names them)."""
     im = Image.open(path).convert("RGB")
     dr = ImageDraw.Draw(im)
     pw = im.width // panels
     x0, y0, x1, y1 = box
+    y0, y1 = y0 + top, y1 + top
     for k in range(panels):
         for inset, colour in ((0, (255, 255, 255)), (1, (0, 0, 0))):
             dr.rectangle([k * pw + x0 - 1 + inset, y0 - 1 + inset, k * pw + x1 - inset, y1 - inset], outline=colour)
@@ -983,21 +985,22 @@ def make_picture_file(vggcl, frame, rel, boxes, classes, heads, dest, results):
     c = rel.split("/")[1]
     k = classes.index(c)
     stem = Path(rel).stem
+    # vggcl cam --compare-pool5 draws the picture, with its header over the panels (pool5 kept, pool5 dropped, the
+    # class); own: each panel then the map of its own setting's head (the class is --class k's either way)
+    pic_dir = frame.work / "picture"
+    pic_dir.mkdir(exist_ok=True)
+    run_vggcl(vggcl, ["cam", "--compare-pool5", "--weights", frame.work / "head-keep.safetensors", "--class", k,
+                      "--out-dir", pic_dir] + frame.pre + [frame.data / rel])
+    both = Image.open(pic_dir / f"{stem}.compare.png").convert("RGB")
+    top = both.height - frame.size[0]
     if heads == "same":
-        pic_dir = frame.work / "picture"
-        pic_dir.mkdir(exist_ok=True)
-        run_vggcl(vggcl, ["cam", "--compare-pool5", "--weights", frame.work / "head-keep.safetensors", "--class", k,
-                          "--out-dir", pic_dir] + frame.pre + [frame.data / rel])
-        shutil.copyfile(pic_dir / f"{stem}.compare.png", dest)
         how = "both maps from the head trained with pool5 kept (`vggcl cam --compare-pool5`)"
     else:
-        left, right = (Image.open(cam_file(frame, s, rel, ".cam.png")).convert("RGB") for s in SETTINGS)
-        both = Image.new("RGB", (left.width + right.width, left.height))
-        both.paste(left, (0, 0))
-        both.paste(right, (left.width, 0))
-        both.save(dest)
+        for i, setting in enumerate(SETTINGS):
+            both.paste(Image.open(cam_file(frame, setting, rel, ".cam.png")).convert("RGB"), (i * frame.size[1], top))
         how = "each map from the head trained for its own setting"
-    draw_box(dest, boxes[rel], 2)
+    both.save(dest)
+    draw_box(dest, boxes[rel], 2, top)
     (kh, kw), (dh, dw) = (r["gap_map"] for r in results)
     return (f"{rel} (class {k}, {c}): pool5 kept (left, {kh}×{kw} map) and dropped (right, {dh}×{dw}), {how}; "
             f"the true box drawn on both")
