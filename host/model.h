@@ -156,6 +156,9 @@ vggcl_status vggcl__model_upload(vggcl_ctx *ctx, vggcl_model *m, int conv);
  * they are not packed for it yet: at the first pass that takes the row, not at the load (a table's rows for other
  * sizes made a 96x96 pass of vgg11 hold 587 MiB instead of 148 and start in 1.42 s instead of 0.47). */
 vggcl_status vggcl__model_pack_rows(vggcl_ctx *ctx, vggcl_model *m, int n, int h, int w);
+/* The bytes vggcl__model_pack_rows would pack for that pass: what the memory asked before it counts besides the
+ * weights held (vggcl_check_batch, vggcl_max_batch). */
+size_t vggcl__model_rows_bytes(const vggcl_ctx *ctx, const vggcl_model *m, int n, int h, int w);
 /* The step of the first max pool that rounds up (pool_ceil) whose map at input h x w is odd (there rounding up
  * would give another size than vggcl's pools, which round down), its map in *ph, *pw; -1 where there is none. */
 int vggcl__ceil_pool_odd(const vggcl_model *m, int h, int w, int *ph, int *pw);

@@ -632,6 +632,54 @@ START_TEST(test_network_rows_packed_at_first_pass)
 }
 END_TEST
 
+/* The memory asked before a pass (vggcl_check_batch, vggcl_max_batch) counts the weights the tuning table's rows
+ * for it will pack at that pass, not yet packed: a model whose pass packed them and a fresh one give one answer
+ * under a device limit between the two (the fresh one was told its batch fits, then the pass was refused). The rows
+ * name the direct kernel, whose weight layout the default (Winograd) does not share. */
+START_TEST(test_network_rows_counted_before_packed)
+{
+    const char *path = tu_tmp("lazy_mem.safetensors");
+    tu_write_vgg(path, "8,M,16", 0, 5, 3, NULL);
+    vggcl_ctx *cl = tu_cl_ctx();
+    tuning_table(cl, 2);
+    static const int rows[2][3] = { { 3, 8, 40 }, { 8, 16, 20 } }; /* (C_in, C_out, map: an input of 40x40) */
+    for (int k = 0; k < 2; k++) {
+        vggcl_tuned *t = &cl->tuned[k];
+        t->c_in = rows[k][0], t->c_out = rows[k][1], t->h = t->w = rows[k][2], t->batch = 1;
+        t->algo = VGGCL_CONV_DIRECT;
+        vggcl__conv_defaults(cl, t->algo, 1, t->c_in, t->c_out, t->h, t->w, &t->params);
+    }
+    vggcl_model *packed, *fresh;
+    ck_assert_msg(vggcl_model_load(cl, path, NULL, &packed) == VGGCL_OK, "%s", vggcl_message(cl));
+    ck_assert_msg(vggcl_model_load(cl, path, NULL, &fresh) == VGGCL_OK, "%s", vggcl_message(cl));
+    float x[3 * 40 * 40], y[5];
+    tu_fill(x, sizeof x / sizeof *x, 53u, -2, 2);
+    ck_assert_msg(vggcl_forward(cl, packed, x, 1, 40, 40, y, NULL) == VGGCL_OK, "%s", vggcl_message(cl));
+    /* the least device memory the packed model's pass of 1 at 40x40 is said to fit in */
+    const cl_ulong was = cl->global_mem;
+    cl_ulong lo = 1, hi = (cl_ulong)64 << 20;
+    cl->global_mem = hi;
+    ck_assert_msg(vggcl_check_batch(cl, packed, 1, 40, 40) == VGGCL_OK, "%s", vggcl_message(cl));
+    while (lo < hi) {
+        cl->global_mem = lo + (hi - lo) / 2;
+        if (vggcl_check_batch(cl, packed, 1, 40, 40) == VGGCL_OK) hi = cl->global_mem;
+        else lo = cl->global_mem + 1;
+    }
+    cl->global_mem = hi - 1;
+    ck_assert_int_eq(vggcl_check_batch(cl, packed, 1, 40, 40), VGGCL_ERR_DEVICE_MEMORY);
+    ck_assert_msg(vggcl_check_batch(cl, fresh, 1, 40, 40) == VGGCL_ERR_DEVICE_MEMORY,
+                  "a fresh model's pass of 1 at 40x40 said to fit in %llu bytes, where the pass packs its rows first "
+                  "and needs %llu", (unsigned long long)cl->global_mem, (unsigned long long)hi);
+    ck_assert_int_eq(vggcl_max_batch(cl, fresh, 40, 40, 4), 0);
+    cl->global_mem = hi;
+    ck_assert_msg(vggcl_check_batch(cl, fresh, 1, 40, 40) == VGGCL_OK, "%s", vggcl_message(cl));
+    cl->global_mem = was;
+    vggcl_model_free(packed), vggcl_model_free(fresh);
+    ck_assert_int_eq(cl->dev_buffers, 0);
+    vggcl_ctx_free(cl);
+}
+END_TEST
+
 /* Devices with less local memory or smaller work-groups than PoCL's (a CPU runtime's 32 KiB, GPUs whose
  * work-groups stop at 64 or 128 items), set on the context: every default choice for VGG16's layers and
  * odd ones is valid there (other parameters of the same weight layout, else another algorithm, else
@@ -1001,6 +1049,7 @@ int main(void)
     tcase_add_test(tc, test_network_tuned_layouts);
     tcase_add_test(tc, test_network_tuned_row_past_its_reach);
     tcase_add_test(tc, test_network_rows_packed_at_first_pass);
+    tcase_add_test(tc, test_network_rows_counted_before_packed);
     tcase_add_test(tc, test_network_overlapped_two_models);
     tcase_add_test(tc, test_network_memory_across_batch_classes);
     tcase_add_loop_test(tc, test_network_small_devices, 0, 10);

@@ -358,16 +358,24 @@ static double ws_added(const vggcl_model *m, const workspace *ws, int slot)
 }
 
 /* What a pass on a CPU device takes of the host's memory besides the model's weights: what it adds to the
- * buffers m holds, and where it is asked before the pass the arrays the caller is yet to make (OWN_*). */
+ * buffers m holds, the weights of the tuning table's rows it packs first (vggcl__model_rows_bytes), and where it is
+ * asked before the pass the arrays the caller is yet to make (OWN_*). */
 static double host_added(const pass_shape *p, const workspace *ws, int n)
 {
-    return ws_added(p->m, ws, p->slot) + own_bytes(p->m, n, p->h, p->w, p->own);
+    return ws_added(p->m, ws, p->slot) + (double)vggcl__model_rows_bytes(p->ctx, p->m, n, p->h, p->w) +
+           own_bytes(p->m, n, p->h, p->w, p->own);
+}
+
+/* The weights a pass of n holds on the device: m's, and its tuning table's rows it packs first. */
+static size_t pass_weight_bytes(const pass_shape *p, int n)
+{
+    return weight_bytes(p->m) + vggcl__model_rows_bytes(p->ctx, p->m, n, p->h, p->w);
 }
 
 static int device_fits(const pass_shape *p, int n)
 {
     const workspace ws = workspace_for(p->ctx, p->m, n, p->h, p->w);
-    return ws_largest(&ws) <= p->ctx->max_alloc && weight_bytes(p->m) + ws_total(&ws) <= p->ctx->global_mem &&
+    return ws_largest(&ws) <= p->ctx->max_alloc && pass_weight_bytes(p, n) + ws_total(&ws) <= p->ctx->global_mem &&
            (p->avail <= 0 || host_added(p, &ws, n) <= p->avail);
 }
 
@@ -396,7 +404,7 @@ static vggcl_status check_memory(vggcl_ctx *ctx, const vggcl_model *m, int n, in
     char fit[160], buf[160];
     const int fits = fitting_up_to(&p, n - 1, device_fits);
     say_fit(fits, fit, sizeof fit);
-    const double need = (weight_bytes(m) + ws_total(&ws)) / 1048576.0, largest = ws_largest(&ws) / 1048576.0;
+    const double need = (pass_weight_bytes(&p, n) + ws_total(&ws)) / 1048576.0, largest = ws_largest(&ws) / 1048576.0;
     const char *what = ws_largest_what(m, &ws, buf, sizeof buf);
     const pass_shape device_alone = { ctx, m, h, w, 0, 0, slot };
     if (p.avail > 0 && device_fits(&device_alone, n)) /* (the host's memory is what is short) */

@@ -757,6 +757,35 @@ vggcl_status vggcl__model_upload(vggcl_ctx *ctx, vggcl_model *m, int conv)
     return st;
 }
 
+/* The first conv step at or after `from` whose choice for a pass of n images (vggcl__conv_choose) is a table's row
+ * whose weights are not packed yet, its choice in *c, its input's sides in *h, *w (the pass's input's, walked
+ * through the steps before); -1 where none is left. */
+static int next_unpacked_row(const vggcl_ctx *ctx, const vggcl_model *m, int from, int n, int *h, int *w,
+                             vggcl_conv_choice *c)
+{
+    for (int i = from; i < m->n_steps && ctx->n_tuned; i++) {
+        const vggcl_step *s = &m->steps[i];
+        if (s->kind == VGGCL_STEP_POOL) {
+            *h = vggcl__pool_out_size(*h, s->kernel_size, s->stride, s->padding, s->ceil_mode);
+            *w = vggcl__pool_out_size(*w, s->kernel_size, s->stride, s->padding, s->ceil_mode);
+            continue;
+        }
+        vggcl__conv_choose(ctx, m, i, n, *h, *w, c);
+        if (c->from_row && !s->packed[c->algo][vggcl__conv_variant(vggcl__conv_algo(c->algo), &c->params)]) return i;
+    }
+    return -1;
+}
+
+size_t vggcl__model_rows_bytes(const vggcl_ctx *ctx, const vggcl_model *m, int n, int h, int w)
+{
+    size_t bytes = 0;
+    vggcl_conv_choice c;
+    for (int i = -1; (i = next_unpacked_row(ctx, m, i + 1, n, &h, &w, &c)) >= 0;)
+        bytes += vggcl__conv_algo(c.algo)->packed_floats(&c.params, m->steps[i].c_out, m->steps[i].c_in) *
+                 sizeof(float);
+    return bytes;
+}
+
 vggcl_status vggcl__model_pack_rows(vggcl_ctx *ctx, vggcl_model *m, int n, int h, int w)
 {
     vggcl_status st = VGGCL_OK;
@@ -764,16 +793,9 @@ vggcl_status vggcl__model_pack_rows(vggcl_ctx *ctx, vggcl_model *m, int n, int h
     int n_jobs = 0;
     double left = -1; /* (weights_fit's, read at the first row to pack) */
     char where[256];
-    for (int i = 0; i < m->n_steps && st == VGGCL_OK && ctx->n_tuned; i++) {
+    vggcl_conv_choice c;
+    for (int i = -1; st == VGGCL_OK && (i = next_unpacked_row(ctx, m, i + 1, n, &h, &w, &c)) >= 0;) {
         vggcl_step *s = &m->steps[i];
-        vggcl_conv_choice c;
-        if (s->kind == VGGCL_STEP_POOL) {
-            h = vggcl__pool_out_size(h, s->kernel_size, s->stride, s->padding, s->ceil_mode);
-            w = vggcl__pool_out_size(w, s->kernel_size, s->stride, s->padding, s->ceil_mode);
-            continue;
-        }
-        vggcl__conv_choose(ctx, m, i, n, h, w, &c);
-        if (!c.from_row || s->packed[c.algo][vggcl__conv_variant(vggcl__conv_algo(c.algo), &c.params)]) continue;
         if (!jobs) {
             if (!(jobs = calloc((size_t)m->n_steps, sizeof *jobs)))
                 return vggcl__fail(ctx, VGGCL_ERR_NOMEM, "%s: out of host memory", m->path ? m->path : "model");
