@@ -671,6 +671,10 @@ START_TEST(test_network_rows_counted_before_packed)
                   "a fresh model's pass of 1 at 40x40 said to fit in %llu bytes, where the pass packs its rows first "
                   "and needs %llu", (unsigned long long)cl->global_mem, (unsigned long long)hi);
     ck_assert_int_eq(vggcl_max_batch(cl, fresh, 40, 40, 4), 0);
+    /* and the pass refused packs nothing: the rows' weights are not left held by a pass that did not run */
+    ck_assert_int_eq(vggcl_forward(cl, fresh, x, 1, 40, 40, y, NULL), VGGCL_ERR_DEVICE_MEMORY);
+    for (int i = 0; i < fresh->n_steps; i++)
+        for (int v = 0; v < VGGCL_CONV_VARIANTS; v++) ck_assert_ptr_null(fresh->steps[i].packed[VGGCL_CONV_DIRECT][v]);
     cl->global_mem = hi;
     ck_assert_msg(vggcl_check_batch(cl, fresh, 1, 40, 40) == VGGCL_OK, "%s", vggcl_message(cl));
     cl->global_mem = was;

@@ -433,14 +433,15 @@ vggcl_status vggcl__check_memory(vggcl_ctx *ctx, const vggcl_model *m, int n, in
     return check_memory(ctx, m, n, h, w, 0, 0);
 }
 
-/* Packs the weights the tuning table's rows for the pass take (vggcl__model_pack_rows) and grows the device
- * buffers for a pass of n images at h x w whose input goes to input[slot]; fails up front when the pass cannot
- * fit. */
+/* Fails up front when the pass cannot fit, else packs the weights the tuning table's rows for the pass take
+ * (vggcl__model_pack_rows) and grows the device buffers for a pass of n images at h x w whose input goes to
+ * input[slot]. */
 static vggcl_status prepare(vggcl_ctx *ctx, vggcl_model *m, int n, int h, int w, int slot)
 {
     vggcl_status st;
-    if ((st = vggcl__model_pack_rows(ctx, m, n, h, w)) != VGGCL_OK) return st; /* (then counted with the weights) */
+    /* (the rows' weights counted before they are packed: a pass refused leaves none held) */
     if ((st = check_memory(ctx, m, n, h, w, 0, slot)) != VGGCL_OK) return st;
+    if ((st = vggcl__model_pack_rows(ctx, m, n, h, w)) != VGGCL_OK) return st;
     const workspace ws = workspace_for(ctx, m, n, h, w);
     const size_t f = sizeof(float);
     char pass[64];
