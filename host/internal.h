@@ -110,7 +110,8 @@ struct vggcl_ctx {
     size_t grid_rows;                      /* tests: rows a launch takes (0: VGGCL_GRID_ROWS; vggcl__enqueue) */
     float tune_skew;                       /* tests: a challenger's output times 1 + this in vggcl__tune_agree */
     cl_mem tune_evict;                     /* tune: written over before each timed pass (NULL: not); tune.c */
-    size_t tune_evict_bytes;
+    size_t tune_evict_bytes;               /* its size */
+    int tune_evict_failed;                 /* writing it over failed: tune fails (not the candidate timed) */
     cl_ulong cache_bytes;                  /* tests: the device's global memory cache (0: what it reports) */
     int is_gpu;                            /* CL_DEVICE_TYPE_GPU: the GPU-shaped kernels by default */
     int is_cpu;                            /* CL_DEVICE_TYPE_CPU: kernels built with -DVGGCL_CPU */

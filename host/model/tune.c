@@ -484,18 +484,22 @@ fail:
 }
 
 /* Writes over ctx->tune_evict, then copies the layer's input `in` into it (where there is one). */
-static vggcl_status evict(vggcl_ctx *ctx, const char *where, cl_mem in)
+static vggcl_status evict(vggcl_ctx *ctx, const char *pass, cl_mem in)
 {
     vggcl_status st = VGGCL_OK;
     const cl_uint zero = 0;
     size_t in_bytes = 0;
+    char where[640]; /* (its own words: a failure here is tune's, not the candidate's) */
     if (!ctx->tune_evict) return VGGCL_OK;
+    snprintf(where, sizeof where, "%.500s: writing over the device's cache before a timed pass (%.1f MiB)", pass,
+             ctx->tune_evict_bytes / 1048576.0);
     CL_CHECK(clEnqueueFillBuffer, (ctx->queue, ctx->tune_evict, &zero, sizeof zero, 0, ctx->tune_evict_bytes, 0,
                                    NULL, NULL));
     CL_CHECK(clGetMemObjectInfo, (in, CL_MEM_SIZE, sizeof in_bytes, &in_bytes, NULL));
     if (in_bytes > ctx->tune_evict_bytes) in_bytes = ctx->tune_evict_bytes;
     CL_CHECK(clEnqueueCopyBuffer, (ctx->queue, in, ctx->tune_evict, 0, 0, in_bytes, 0, NULL, NULL));
 fail:
+    ctx->tune_evict_failed = st != VGGCL_OK;
     return st;
 }
 
@@ -879,6 +883,7 @@ static vggcl_status tune_shape(vggcl_ctx *ctx, vggcl_model *m, int step, int n, 
     char params[200];
     int def = -1; /* the default's candidate, once timed */
     vggcl_status said = VGGCL_OK; /* the last candidate rejected failed so: the context's message says why */
+    vggcl_status failed = VGGCL_ERR_NOMEM; /* what ends the shape's tuning (fail:) */
     double closest = INFINITY; /* the least finite relative difference from the reference a candidate ran with */
     for (int i = 0; i < count; i++) {
         if (i == first && best.algo) {
@@ -899,7 +904,10 @@ static vggcl_status tune_shape(vggcl_ctx *ctx, vggcl_model *m, int step, int n, 
             continue;
         }
         st = time_candidate(ctx, where, s, &c[i], n, h, w, iters, &ms);
-        if (st == VGGCL_ERR_NOMEM) goto fail;
+        if (st == VGGCL_ERR_NOMEM || ctx->tune_evict_failed) {
+            failed = st;
+            goto fail;
+        }
         if (st != VGGCL_OK) {
             r->rejected++, said = st;
             continue;
@@ -915,7 +923,10 @@ static vggcl_status tune_shape(vggcl_ctx *ctx, vggcl_model *m, int step, int n, 
         snprintf(where, sizeof where, "tuning layer %s (conv %d->%d, %dx%d, batch %d, %s %s against the default)",
                  s->name, s->c_in, s->c_out, h, w, n, vggcl__conv_algo(best.algo)->name, params);
         vggcl_status st = confirm(ctx, where, s, &c[def], &challenger, n, h, w, iters, &ratio, &def_ms);
-        if (st == VGGCL_ERR_NOMEM) goto fail;
+        if (st == VGGCL_ERR_NOMEM || ctx->tune_evict_failed) {
+            failed = st;
+            goto fail;
+        }
         r->default_ms = def_ms;
         /* and only when it gives the default's answers at the timed shape: the slice every candidate was
          * checked on is small (8 x 9), and some kernels' paths (the one-pass Winograd, multi-block tiling, the
@@ -953,9 +964,9 @@ static vggcl_status tune_shape(vggcl_ctx *ctx, vggcl_model *m, int step, int n, 
     vggcl__conv_params_str(best.algo, &best.params, r->params, sizeof r->params);
     r->ms = best.ms;
     return table_put(ctx, &best);
-fail:
+fail: /* (out of host memory, or the cache's clearing failed: each said) */
     free(c);
-    return VGGCL_ERR_NOMEM;
+    return failed;
 }
 
 vggcl_status vggcl_tune(vggcl_ctx *ctx, vggcl_model *m, const int *batches, int n_batches, int h, int w, int iters,
@@ -1061,7 +1072,7 @@ vggcl_status vggcl_tune(vggcl_ctx *ctx, vggcl_model *m, const int *batches, int 
     if (path) snprintf(path, path_len, "%s", ctx->tune_path);
 done:
     vggcl__release(ctx, "tune", &ctx->tune_evict);
-    ctx->tune_evict_bytes = 0;
+    ctx->tune_evict_bytes = 0, ctx->tune_evict_failed = 0;
     free(mine);
     for (int k = 0; slices && k < shapes; k++) free(slices[k].input), free(slices[k].expected);
     free(slices);
