@@ -320,6 +320,18 @@ static int entry_name(const char *name)
     return strlen(name) == 36 && strspn(name, "0123456789abcdef") == 32 && !strcmp(name + 32, ".bin");
 }
 
+/* Whether the file name in the folder d begins as an entry does (ENTRY_MAGIC): a folder VGGCL_CACHE_DIR names may
+ * hold another tool's files of such names, which are not vggcl's to remove. */
+static int entry_of_ours(DIR *d, const char *name)
+{
+    char magic[sizeof ENTRY_MAGIC - 1];
+    const int fd = openat(dirfd(d), name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    const int ours = fd >= 0 && pread(fd, magic, sizeof magic, 0) == (ssize_t)sizeof magic &&
+                     !memcmp(magic, ENTRY_MAGIC, sizeof magic);
+    if (fd >= 0) close(fd);
+    return ours;
+}
+
 /* The most bytes the entries may take: VGGCL_CACHE_MAX_MB MiB, else CACHE_MAX_MB; 0 where the variable is not a
  * whole number from 1 (said once: nothing is removed). */
 static double cache_max_bytes(vggcl_ctx *ctx)
@@ -340,8 +352,9 @@ static double cache_max_bytes(vggcl_ctx *ctx)
     return 0;
 }
 
-/* Past the most the entries of the cache folder may take, removes those used longest ago (never kept: the one just
- * written), said once a context. Best effort: an entry that cannot be read or removed is passed over. */
+/* Past the most the entries of the cache folder may take (regular files of the user's, named and begun as entries
+ * are), removes those used longest ago (never kept: the one just written), said once a context. Best effort: an
+ * entry that cannot be read or removed is passed over. */
 static void cache_trim(vggcl_ctx *ctx, const char *kept)
 {
     char dir[VGGCL__CACHE_DIR_MAX + 1];
@@ -357,7 +370,7 @@ static void cache_trim(vggcl_ctx *ctx, const char *kept)
     struct stat sb;
     while ((de = readdir(d))) {
         if (!entry_name(de->d_name) || fstatat(dirfd(d), de->d_name, &sb, AT_SYMLINK_NOFOLLOW) != 0 ||
-            !S_ISREG(sb.st_mode) || sb.st_uid != geteuid())
+            !S_ISREG(sb.st_mode) || sb.st_uid != geteuid() || !entry_of_ours(d, de->d_name))
             continue;
         total += (double)sb.st_size;
         if (!strcmp(de->d_name, kept_name)) continue;
@@ -371,10 +384,13 @@ static void cache_trim(vggcl_ctx *ctx, const char *kept)
     }
     const double before = total;
     int removed = 0;
-    if (total > most) {
+    if (total > most && n) {
         qsort(e, n, sizeof *e, used_before);
-        for (size_t i = 0; i < n && total > most; i++)
-            if (unlinkat(dirfd(d), e[i].name, 0) == 0) total -= (double)e[i].bytes, removed++;
+        for (size_t i = 0; i < n && total > most; i++) {
+            const int gone = unlinkat(dirfd(d), e[i].name, 0) == 0;
+            if (gone || errno == ENOENT) total -= (double)e[i].bytes; /* (another process's trim took it: gone) */
+            removed += gone;
+        }
     }
     closedir(d);
     free(e);
