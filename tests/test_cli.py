@@ -94,6 +94,11 @@ class Cli(unittest.TestCase):
     # --- usage --------------------------------------------------------------
     def test_usage(self):
         self.assertEqual(self.vggcl().returncode, 2)
+        # vggcl --help within 80 columns, as each command's (its commands and environment lines ran to 94)
+        top = self.vggcl("--help")
+        self.assertEqual(top.returncode, 0, top.stderr)
+        self.assertIn("VGGCL_CACHE_MAX_MB", top.stdout)
+        self.assertEqual([ln for ln in top.stdout.splitlines() if len(ln) > 80], [])
         r = self.fails(["frobnicate"], 2, "vggcl: unknown command 'frobnicate'; `vggcl --help` lists the commands\n")
         self.assertEqual(r.stderr.count("\n"), 1, r.stderr)  # (the whole help after it pushed it out of view)
         # a slip of one name is named (a letter left out, swapped, another case; not one of two names)
