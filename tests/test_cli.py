@@ -3729,9 +3729,10 @@ class Bench(unittest.TestCase):
         self.assertEqual(notes, [f"vggcl: the program cache {cache} held {held:.1f} MiB, more "
                                  f"than its {limit} MiB (VGGCL_CACHE_MAX_MB): the 1 program used longest ago removed"],
                          r.stderr)
-        # not a number: said, nothing removed; within the limit: nothing said
+        # not a number: said, nothing removed; within the limit: nothing said; a whole number past 2^63 is one (it was
+        # said "expected a whole number"): no limit, as the largest is, nothing said
         for value, said in (("lots", True), ("0", True), ("+5", True), (" 5", True), ("5 ", True),
-                            (str(limit + 8), False)):
+                            (str(limit + 8), False), ("99999999999999999999", False)):
             real[1].write_bytes(b"not a program binary")
             r = self.bench(*args, env={"VGGCL_CACHE_MAX_MB": value})
             self.assertEqual(r.returncode, 0, r.stderr)

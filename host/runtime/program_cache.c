@@ -16,6 +16,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -333,7 +334,7 @@ static int entry_of_ours(DIR *d, const char *name)
 }
 
 /* The most bytes the entries may take: VGGCL_CACHE_MAX_MB MiB, else CACHE_MAX_MB; 0 where the variable is not a
- * whole number from 1 (said once: nothing is removed). */
+ * whole number from 1 (said once: nothing is removed); HUGE_VAL for one past what a long long holds. */
 static double cache_max_bytes(vggcl_ctx *ctx)
 {
     const char *v = getenv("VGGCL_CACHE_MAX_MB");
@@ -341,7 +342,9 @@ static double cache_max_bytes(vggcl_ctx *ctx)
     char *end;
     errno = 0;
     const long long mb = strtoll(v, &end, 10);
-    if (!errno && *end == '\0' && mb >= 1 && strspn(v, "0123456789") == strlen(v)) return (double)mb * 1048576.0;
+    const int digits = strspn(v, "0123456789") == strlen(v);
+    if (digits && errno == ERANGE) return HUGE_VAL; /* (a whole number all the same: it was said not to be one) */
+    if (!errno && *end == '\0' && mb >= 1 && digits) return (double)mb * 1048576.0;
     if (ctx->log && !ctx->told_cache_max) {
         char msg[320];
         ctx->told_cache_max = 1;
