@@ -3725,10 +3725,15 @@ class Bench(unittest.TestCase):
         self.assertTrue(table.exists() and foreign.exists() and link.is_symlink() and target.exists())
         self.assertTrue(all(f.exists() for f in real))
         notes = [ln for ln in r.stderr.splitlines() if "the program cache" in ln]
-        held = (real_bytes + 3 * (mib + 8)) / mib  # (each old entry 8 bytes of magic and a MiB)
-        self.assertEqual(notes, [f"vggcl: the program cache {cache} held {held:.1f} MiB, more "
-                                 f"than its {limit} MiB (VGGCL_CACHE_MAX_MB): the 1 program used longest ago removed"],
-                         r.stderr)
+        said = re.fullmatch(rf"vggcl: the program cache {re.escape(str(cache))} held (\d+\.(\d+)) MiB, more than its "
+                            rf"{limit} MiB \(VGGCL_CACHE_MAX_MB\): the 1 program used longest ago removed",
+                            notes[0] if len(notes) == 1 else "", re.S)
+        self.assertTrue(said, r.stderr)
+        # (what it held, to the decimals said, at least one, and more where fewer read as not past the limit)
+        held, places = (real_bytes + 3 * (mib + 8)) / mib, len(said[2])  # (each old entry: magic, MiB)
+        self.assertEqual(said[1], f"{held:.{places}f}")
+        self.assertGreater(float(said[1]), limit)
+        self.assertTrue(places == 1 or float(f"{held:.{places - 1}f}") <= limit, said[1])
         # not a number: said, nothing removed; within the limit: nothing said; a whole number past 2^63 is one (it was
         # said "expected a whole number"): no limit, as the largest is, nothing said
         for value, said in (("lots", True), ("0", True), ("+5", True), (" 5", True), ("5 ", True),
@@ -3740,7 +3745,19 @@ class Bench(unittest.TestCase):
             self.assertEqual(f"VGGCL_CACHE_MAX_MB is '{value}'; expected a whole number of MiB from 1: the program "
                              "cache is not trimmed" in r.stderr, said, r.stderr)
             self.assertNotIn(f"the program cache {cache} held", r.stderr)
-        for f in olds[1:] + [table, foreign, link, target]:
+        # just past the limit: said with the decimals that show it past (it read "held 3.0 MiB, more than its 3 MiB")
+        olds[2].unlink()
+        real_bytes = sum(f.stat().st_size for f in real)
+        limit = real_bytes // mib + 2
+        olds[1].write_bytes(b"VGGCLBIN" + b"\0" * (limit * mib + 1000 - real_bytes - 8))  # (1000 bytes past it)
+        os.utime(olds[1], (time.time() - 4 * day, time.time() - 4 * day))
+        real[1].write_bytes(b"not a program binary")
+        r = self.bench(*args, env={"VGGCL_CACHE_MAX_MB": str(limit)})
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertFalse(olds[1].exists())
+        self.assertIn(f"vggcl: the program cache {cache} held {limit}.001 MiB, more than its {limit} MiB "
+                      "(VGGCL_CACHE_MAX_MB): the 1 program used longest ago removed\n", r.stderr)
+        for f in [table, foreign, link, target]:
             f.unlink()
 
     def test_cache_folder_long_name(self):

@@ -400,8 +400,11 @@ static void cache_trim(vggcl_ctx *ctx, const char *kept)
     if (removed && ctx->log && !ctx->told_cache_trim) {
         char msg[VGGCL__CACHE_DIR_MAX + 320];
         ctx->told_cache_trim = 1;
-        snprintf(msg, sizeof msg, "the program cache %s held %.1f MiB, more than its %.0f MiB (VGGCL_CACHE_MAX_MB): "
-                 "the %d program%s used longest ago removed", dir, before / 1048576.0, most / 1048576.0, removed,
+        const double held = before / 1048576.0, limit = most / 1048576.0;
+        int places = 1; /* (as many as show it past the limit: "held 3.0 MiB, more than its 3 MiB" read as not) */
+        while (places < 6 && floor(held * pow(10, places) + 0.5) <= limit * pow(10, places)) places++;
+        snprintf(msg, sizeof msg, "the program cache %s held %.*f MiB, more than its %.0f MiB (VGGCL_CACHE_MAX_MB): "
+                 "the %d program%s used longest ago removed", dir, places, held, limit, removed,
                  removed == 1 ? "" : "s");
         ctx->log(ctx->log_user, msg);
     }
