@@ -948,6 +948,38 @@ START_TEST(test_tune_evict_bytes)
 }
 END_TEST
 
+/* A budget spent at the first batch: nothing of the batches after it is timed, so nothing is said of their timed
+ * passes (the note of the cache written over was said, and its buffer made, for a batch of which no pass ran). Here
+ * one image of 16 x 16 of "8,M,16" fits the cache (20928 bytes, test_tune_evict_bytes), three do not. */
+static int heard_evict;
+static void hear_evict(void *user, const char *msg)
+{
+    (void)user;
+    heard_evict += strstr(msg, "each timed pass begins with") != NULL;
+}
+
+START_TEST(test_tune_evict_budget_spent)
+{
+    const char *path = tu_tmp("evict_spent.safetensors");
+    tu_write_vgg(path, "8,M,16", 0, 3, 5, NULL);
+    vggcl_ctx *ctx = tu_cl_ctx();
+    vggcl_model *m;
+    ck_assert_msg(vggcl_model_load(ctx, path, NULL, &m) == VGGCL_OK, "%s", vggcl_message(ctx));
+    ctx->cache_bytes = 20928;
+    heard_evict = 0;
+    vggcl_set_log(ctx, hear_evict, NULL);
+    int count = -1;
+    /* (a budget of a nanosecond: spent before the first shape) */
+    const vggcl_status st = vggcl_tune(ctx, m, (const int[]){ 1, 3 }, 2, 16, 16, 1, 1e-9, NULL, 0, &count, NULL, 0);
+    ck_assert_msg(st == VGGCL_OK, "%s", vggcl_message(ctx));
+    ck_assert_int_eq(count, 0);
+    ck_assert_int_eq(heard_evict, 0);
+    ck_assert_ptr_null(ctx->tune_evict);
+    vggcl_model_free(m);
+    vggcl_ctx_free(ctx);
+}
+END_TEST
+
 /* The tuner's candidates (vggcl tune): the defaults first, then one of each launch, nothing
  * valid lost, the same order every run, the algorithms mixed; and the fastest default's
  * one-parameter neighbours moved to the front, every other order kept. */
@@ -1063,6 +1095,7 @@ int main(void)
     tcase_add_test(tc, test_tune_candidates);
     tcase_add_test(tc, test_tune_agree);
     tcase_add_test(tc, test_tune_evict_bytes);
+    tcase_add_test(tc, test_tune_evict_budget_spent);
     suite_add_tcase(s, tc);
     const int rc = tu_run(s);
     for (size_t i = 0; i < N_NETS; i++) free(want_y[i]), free(want_f[i]);

@@ -1030,6 +1030,13 @@ vggcl_status vggcl_tune(vggcl_ctx *ctx, vggcl_model *m, const int *batches, int 
         for (int k = 0; k < shapes; k++, done++) {
             const int step = first[3 * k];
             const vggcl_step *s = &m->steps[step];
+            /* the budget spent, at a batch before or by now: tune_shape would time nothing (its defaults are timed
+             * while the whole budget lasts), so the buffer that clears the cache is not made for it, nor said */
+            if (untuned_step >= 0 || vggcl__now_ms() * 1e-3 > end) {
+                if (untuned_step < 0) untuned_step = step, untuned_batch = batches[b];
+                untuned += shapes - k;
+                break;
+            }
             /* the time left, shared out over the shapes still to do */
             const double left = budget_s - (vggcl__now_ms() * 1e-3 - start);
             const double deadline = vggcl__now_ms() * 1e-3 + (budget_s > 0 && left > 0 ? left / (total - done) : 0);
