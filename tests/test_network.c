@@ -587,6 +587,19 @@ START_TEST(test_network_tuned_row_past_its_reach)
 }
 END_TEST
 
+/* cl's tuning table: rows of the direct kernel for "8,M,16" at an input of 40x40 (its two convolutions' maps). */
+static void direct_rows_at_40(vggcl_ctx *cl)
+{
+    tuning_table(cl, 2);
+    static const int rows[2][3] = { { 3, 8, 40 }, { 8, 16, 20 } }; /* (C_in, C_out, map) */
+    for (int k = 0; k < 2; k++) {
+        vggcl_tuned *t = &cl->tuned[k];
+        t->c_in = rows[k][0], t->c_out = rows[k][1], t->h = t->w = rows[k][2], t->batch = 1;
+        t->algo = VGGCL_CONV_DIRECT;
+        vggcl__conv_defaults(cl, t->algo, 1, t->c_in, t->c_out, t->h, t->w, &t->params);
+    }
+}
+
 /* A tuning table's rows are packed at the first pass that takes them, not at the load: rows for maps past twice
  * the size run hold nothing (a table of 400x400 rows made a 96x96 pass of vgg11 hold 587 MiB instead of 148 and
  * start in 1.42 s instead of 0.47), and the pass that takes them packs them once and equals the reference. The
@@ -597,14 +610,7 @@ START_TEST(test_network_rows_packed_at_first_pass)
     tu_write_vgg(path, "8,M,16", 0, 5, 3, NULL); /* (5 classes: same_as_reference's) */
     vggcl_ctx *ref = vggcl_ctx_new(), *cl = tu_cl_ctx();
     ck_assert(vggcl_select_device(ref, "ref") == VGGCL_OK);
-    tuning_table(cl, 2);
-    static const int rows[2][3] = { { 3, 8, 40 }, { 8, 16, 20 } }; /* (C_in, C_out, map: an input of 40x40) */
-    for (int k = 0; k < 2; k++) {
-        vggcl_tuned *t = &cl->tuned[k];
-        t->c_in = rows[k][0], t->c_out = rows[k][1], t->h = t->w = rows[k][2], t->batch = 1;
-        t->algo = VGGCL_CONV_DIRECT;
-        vggcl__conv_defaults(cl, t->algo, 1, t->c_in, t->c_out, t->h, t->w, &t->params);
-    }
+    direct_rows_at_40(cl);
     vggcl_model *mr, *mc;
     ck_assert(vggcl_model_load(ref, path, NULL, &mr) == VGGCL_OK);
     ck_assert_msg(vggcl_model_load(cl, path, NULL, &mc) == VGGCL_OK, "%s", vggcl_message(cl));
@@ -641,14 +647,7 @@ START_TEST(test_network_rows_counted_before_packed)
     const char *path = tu_tmp("lazy_mem.safetensors");
     tu_write_vgg(path, "8,M,16", 0, 5, 3, NULL);
     vggcl_ctx *cl = tu_cl_ctx();
-    tuning_table(cl, 2);
-    static const int rows[2][3] = { { 3, 8, 40 }, { 8, 16, 20 } }; /* (C_in, C_out, map: an input of 40x40) */
-    for (int k = 0; k < 2; k++) {
-        vggcl_tuned *t = &cl->tuned[k];
-        t->c_in = rows[k][0], t->c_out = rows[k][1], t->h = t->w = rows[k][2], t->batch = 1;
-        t->algo = VGGCL_CONV_DIRECT;
-        vggcl__conv_defaults(cl, t->algo, 1, t->c_in, t->c_out, t->h, t->w, &t->params);
-    }
+    direct_rows_at_40(cl);
     vggcl_model *packed, *fresh;
     ck_assert_msg(vggcl_model_load(cl, path, NULL, &packed) == VGGCL_OK, "%s", vggcl_message(cl));
     ck_assert_msg(vggcl_model_load(cl, path, NULL, &fresh) == VGGCL_OK, "%s", vggcl_message(cl));
