@@ -182,4 +182,8 @@ vggcl_status vggcl__forward(vggcl_ctx *ctx, vggcl_model *m, const float *input, 
  * too small (then *bad_step names it). */
 int vggcl__plan_out_size(const vggcl_model *m, int h, int w, int *oh, int *ow, int *bad_step);
 
+/* The sides of step s's output for an input of *h x *w, in place: a pool's; a convolution's are its input's (3x3,
+ * padded by 1). Every walk through the steps takes a map's size from here. */
+void vggcl__step_size(const vggcl_step *s, int *h, int *w);
+
 #endif

@@ -26,10 +26,7 @@ static size_t max_activation_at(const vggcl_model *m, int packed, int n, int h, 
     *at = -1;
     for (int i = 0; i < m->n_steps; i++) {
         const vggcl_step *s = &m->steps[i];
-        if (s->kind == VGGCL_STEP_POOL) {
-            h = vggcl__pool_out_size(h, s->kernel_size, s->stride, s->padding, s->ceil_mode);
-            w = vggcl__pool_out_size(w, s->kernel_size, s->stride, s->padding, s->ceil_mode);
-        }
+        vggcl__step_size(s, &h, &w);
         size_t a = map_floats(packed, n, s->c_out, h, w);
         if (s->kind == VGGCL_STEP_CONV && a > best) best = a, *at = i;
     }
@@ -196,8 +193,7 @@ static vggcl_status forward_ref(vggcl_ctx *ctx, const vggcl_model *m, const floa
         } else {
             vggcl__ref_maxpool2d(buf[cur], buf[1 - cur], n, c, h, w, s->kernel_size, s->stride, s->padding,
                                 s->ceil_mode);
-            h = vggcl__pool_out_size(h, s->kernel_size, s->stride, s->padding, s->ceil_mode);
-            w = vggcl__pool_out_size(w, s->kernel_size, s->stride, s->padding, s->ceil_mode);
+            vggcl__step_size(s, &h, &w);
         }
         cur = 1 - cur;
     }
@@ -286,8 +282,7 @@ static workspace workspace_for(const vggcl_ctx *ctx, const vggcl_model *m, int n
     for (int i = 0; i < m->n_steps; i++) {
         const vggcl_step *s = &m->steps[i];
         if (s->kind == VGGCL_STEP_POOL) {
-            h = vggcl__pool_out_size(h, s->kernel_size, s->stride, s->padding, s->ceil_mode);
-            w = vggcl__pool_out_size(w, s->kernel_size, s->stride, s->padding, s->ceil_mode);
+            vggcl__step_size(s, &h, &w);
             continue;
         }
         vggcl_conv_choice c;
@@ -536,8 +531,7 @@ static vggcl_status enqueue_pass(vggcl_ctx *ctx, vggcl_model *m, cl_mem in, int 
         if (st != VGGCL_OK) return st;
         if (s->kind == VGGCL_STEP_POOL || choice.fused_pool) {
             const vggcl_step *p = s->kind == VGGCL_STEP_POOL ? s : &m->steps[++i];
-            h = vggcl__pool_out_size(h, p->kernel_size, p->stride, p->padding, p->ceil_mode);
-            w = vggcl__pool_out_size(w, p->kernel_size, p->stride, p->padding, p->ceil_mode);
+            vggcl__step_size(p, &h, &w);
         }
         src = dst;
     }

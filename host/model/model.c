@@ -766,8 +766,7 @@ static int next_unpacked_row(const vggcl_ctx *ctx, const vggcl_model *m, int fro
     for (int i = from; i < m->n_steps && ctx->n_tuned; i++) {
         const vggcl_step *s = &m->steps[i];
         if (s->kind == VGGCL_STEP_POOL) {
-            *h = vggcl__pool_out_size(*h, s->kernel_size, s->stride, s->padding, s->ceil_mode);
-            *w = vggcl__pool_out_size(*w, s->kernel_size, s->stride, s->padding, s->ceil_mode);
+            vggcl__step_size(s, h, w);
             continue;
         }
         vggcl__conv_choose(ctx, m, i, n, *h, *w, c);
@@ -978,13 +977,19 @@ const char *vggcl_model_class_name(const vggcl_model *m, int c)
     return m && m->class_names && c >= 0 && c < m->classes ? m->class_names[c] : NULL;
 }
 
+void vggcl__step_size(const vggcl_step *s, int *h, int *w)
+{
+    if (s->kind != VGGCL_STEP_POOL) return;
+    *h = vggcl__pool_out_size(*h, s->kernel_size, s->stride, s->padding, s->ceil_mode);
+    *w = vggcl__pool_out_size(*w, s->kernel_size, s->stride, s->padding, s->ceil_mode);
+}
+
 int vggcl__plan_out_size(const vggcl_model *m, int h, int w, int *oh, int *ow, int *bad_step)
 {
     for (int i = 0; i < m->n_steps; i++) {
         const vggcl_step *s = &m->steps[i];
-        if (s->kind != VGGCL_STEP_POOL) continue;
-        int nh = vggcl__pool_out_size(h, s->kernel_size, s->stride, s->padding, s->ceil_mode);
-        int nw = vggcl__pool_out_size(w, s->kernel_size, s->stride, s->padding, s->ceil_mode);
+        int nh = h, nw = w;
+        vggcl__step_size(s, &nh, &nw);
         if (nh < 1 || nw < 1) {
             if (bad_step) *bad_step = i;
             *oh = h;
@@ -1034,8 +1039,7 @@ static int table_layers(const vggcl_ctx *ctx, const vggcl_model *m, int n, int h
             tuned += ctx && ctx == m->ctx && !ctx->use_ref && vggcl__conv_choose(ctx, m, i, n, h, w, &c);
             from_row += c.from_row;
         } else {
-            h = vggcl__pool_out_size(h, s->kernel_size, s->stride, s->padding, s->ceil_mode);
-            w = vggcl__pool_out_size(w, s->kernel_size, s->stride, s->padding, s->ceil_mode);
+            vggcl__step_size(s, &h, &w);
         }
     }
     if (rows) *rows = from_row;
@@ -1059,8 +1063,7 @@ static void table_unused(const vggcl_ctx *ctx, const vggcl_model *m, int h, int 
     for (int i = 0; i < m->n_steps && lh > 0 && lw > 0; i++) {
         const vggcl_step *s = &m->steps[i];
         if (s->kind != VGGCL_STEP_CONV) {
-            lh = vggcl__pool_out_size(lh, s->kernel_size, s->stride, s->padding, s->ceil_mode);
-            lw = vggcl__pool_out_size(lw, s->kernel_size, s->stride, s->padding, s->ceil_mode);
+            vggcl__step_size(s, &lh, &lw);
             continue;
         }
         for (int k = 0; k < ctx->n_tuned; k++) {
@@ -1118,12 +1121,8 @@ double vggcl_model_flops(const vggcl_model *m, int n, int h, int w)
     if (!mh) return 0;
     for (int i = 0; m && i < m->n_steps; i++) {
         const vggcl_step *s = &m->steps[i];
-        if (s->kind == VGGCL_STEP_CONV) {
-            flops += 2.0 * n * s->c_out * s->c_in * 9 * (double)h * w;
-        } else {
-            h = vggcl__pool_out_size(h, s->kernel_size, s->stride, s->padding, s->ceil_mode);
-            w = vggcl__pool_out_size(w, s->kernel_size, s->stride, s->padding, s->ceil_mode);
-        }
+        if (s->kind == VGGCL_STEP_CONV) flops += 2.0 * n * s->c_out * s->c_in * 9 * (double)h * w;
+        vggcl__step_size(s, &h, &w);
     }
     return flops;
 }

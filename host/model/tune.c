@@ -438,8 +438,7 @@ static double pass_bytes(const vggcl_model *m, int n, int h, int w)
     for (int i = 0, c = 0; i < m->n_steps; i++) {
         const vggcl_step *s = &m->steps[i];
         if (s->kind == VGGCL_STEP_POOL) { /* (a pool's channels are the conv's before it) */
-            h = vggcl__pool_out_size(h, s->kernel_size, s->stride, s->padding, s->ceil_mode);
-            w = vggcl__pool_out_size(w, s->kernel_size, s->stride, s->padding, s->ceil_mode);
+            vggcl__step_size(s, &h, &w);
         } else {
             bytes += ((double)s->c_in * s->c_out * 9 + s->c_out) * sizeof(float);
             c = s->c_out;
@@ -1007,8 +1006,7 @@ vggcl_status vggcl_tune(vggcl_ctx *ctx, vggcl_model *m, const int *batches, int 
     for (int i = 0, hh = h, ww = w; i < m->n_steps; i++) {
         const vggcl_step *s = &m->steps[i];
         if (s->kind == VGGCL_STEP_POOL) {
-            hh = vggcl__pool_out_size(hh, s->kernel_size, s->stride, s->padding, s->ceil_mode);
-            ww = vggcl__pool_out_size(ww, s->kernel_size, s->stride, s->padding, s->ceil_mode);
+            vggcl__step_size(s, &hh, &ww);
             continue;
         }
         int seen = 0;
