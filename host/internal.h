@@ -340,7 +340,7 @@ typedef struct {
 } vggcl_tune_candidate;
 /* The bytes of the buffer tune writes over before each timed pass of a layer of m at a batch of n, h x w (twice
  * the device's global memory cache `cache`, at most 256 MiB and the device's largest buffer), where a pass of m
- * touches more than the cache holds (its convolutions' weights and its output maps); else 0. */
+ * touches more than the cache holds (its input, its convolutions' weights and its output maps); else 0. */
 size_t vggcl__tune_evict_bytes(const vggcl_ctx *ctx, const vggcl_model *m, int n, int h, int w, cl_ulong cache);
 /* What `vggcl tune` tries for a conv of c_in to c_out channels on n images of h x w whose answers
  * it checks on check_h x check_w maps: every algorithm's defaults first, in algorithm order, then

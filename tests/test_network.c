@@ -922,9 +922,9 @@ END_TEST
 
 /* tune clears the device's cache before each timed pass only for a model whose pass touches more than the cache
  * holds (vggcl__tune_evict_bytes), with twice the cache written over (whole 64-byte lines), at most 256 MiB and the
- * largest buffer. The pass of "8,M,16" (pool5 kept) over 2 images of 16 x 16 touches, in floats: 3*8*9 + 8 weights
- * and 2*8*16*16 outputs, the pool's 2*8*8*8, then 8*16*9 + 16 and 2*16*8*8, and pool5's 2*16*4*4: 9072, 36288
- * bytes. */
+ * largest buffer. The pass of "8,M,16" (pool5 kept) over 2 images of 16 x 16 touches, in floats: the input's
+ * 2*3*16*16, 3*8*9 + 8 weights and 2*8*16*16 outputs, the pool's 2*8*8*8, then 8*16*9 + 16 and 2*16*8*8, and pool5's
+ * 2*16*4*4: 10608, 42432 bytes. */
 START_TEST(test_tune_evict_bytes)
 {
     const char *path = tu_tmp("evict.safetensors");
@@ -932,15 +932,15 @@ START_TEST(test_tune_evict_bytes)
     vggcl_ctx *ctx = tu_cl_ctx();
     vggcl_model *m;
     ck_assert_msg(vggcl_model_load(ctx, path, NULL, &m) == VGGCL_OK, "%s", vggcl_message(ctx));
-    ck_assert_uint_eq(vggcl__tune_evict_bytes(ctx, m, 2, 16, 16, 36288), 0); /* (it fits: kept hot, as in a pass) */
-    ck_assert_uint_eq(vggcl__tune_evict_bytes(ctx, m, 2, 16, 16, 36287), 72576); /* (whole 64-byte lines) */
-    ck_assert_uint_eq(vggcl__tune_evict_bytes(ctx, m, 1, 16, 16, 20927), 41856); /* (one image: 20928 bytes) */
-    ck_assert_uint_eq(vggcl__tune_evict_bytes(ctx, m, 1, 16, 16, 20928), 0);
+    ck_assert_uint_eq(vggcl__tune_evict_bytes(ctx, m, 2, 16, 16, 42432), 0); /* (it fits: kept hot, as in a pass) */
+    ck_assert_uint_eq(vggcl__tune_evict_bytes(ctx, m, 2, 16, 16, 42431), 84864); /* (whole 64-byte lines) */
+    ck_assert_uint_eq(vggcl__tune_evict_bytes(ctx, m, 1, 16, 16, 23999), 48000); /* (one image: 24000 bytes) */
+    ck_assert_uint_eq(vggcl__tune_evict_bytes(ctx, m, 1, 16, 16, 24000), 0);
     ck_assert_uint_eq(vggcl__tune_evict_bytes(ctx, m, 2, 16, 16, 0), 0);     /* (a device that says no cache) */
     ck_assert_uint_eq(vggcl__tune_evict_bytes(ctx, m, 64, 512, 512, (cl_ulong)200 << 20), (size_t)256 << 20);
     const cl_ulong was = ctx->max_alloc;
     ctx->max_alloc = 40002;
-    ck_assert_uint_eq(vggcl__tune_evict_bytes(ctx, m, 2, 16, 16, 36287), 40000); /* (whole words: the fill's) */
+    ck_assert_uint_eq(vggcl__tune_evict_bytes(ctx, m, 2, 16, 16, 42431), 40000); /* (whole words: the fill's) */
     ctx->max_alloc = was;
     vggcl_model_free(m);
     vggcl_ctx_free(ctx);
@@ -949,7 +949,7 @@ END_TEST
 
 /* A budget spent at the first batch: nothing of the batches after it is timed, so nothing is said of their timed
  * passes (the note of the cache written over was said, and its buffer made, for a batch of which no pass ran). Here
- * one image of 16 x 16 of "8,M,16" fits the cache (20928 bytes, test_tune_evict_bytes), three do not. */
+ * one image of 16 x 16 of "8,M,16" fits the cache (24000 bytes, test_tune_evict_bytes), three do not. */
 static int heard_evict;
 static void hear_evict(void *user, const char *msg)
 {
@@ -964,7 +964,7 @@ START_TEST(test_tune_evict_budget_spent)
     vggcl_ctx *ctx = tu_cl_ctx();
     vggcl_model *m;
     ck_assert_msg(vggcl_model_load(ctx, path, NULL, &m) == VGGCL_OK, "%s", vggcl_message(ctx));
-    ctx->cache_bytes = 20928;
+    ctx->cache_bytes = 24000;
     heard_evict = 0;
     vggcl_set_log(ctx, hear_evict, NULL);
     int count = -1;

@@ -431,10 +431,11 @@ typedef vggcl_tune_candidate candidate;
  * layer before has just written it. */
 #define EVICT_CAP ((size_t)256 << 20)
 
-/* The bytes a pass of m over n images of h x w touches: its convolutions' weights and its layers' output maps. */
+/* The bytes a pass of m over n images of h x w touches: its input, its convolutions' weights (as in the file: the
+ * Winograd layouts hold 16/9 to 4 times as much) and its layers' output maps. */
 static double pass_bytes(const vggcl_model *m, int n, int h, int w)
 {
-    double bytes = 0;
+    double bytes = (double)n * 3 * h * w * sizeof(float);
     for (int i = 0, c = 0; i < m->n_steps; i++) {
         const vggcl_step *s = &m->steps[i];
         if (s->kind == VGGCL_STEP_POOL) { /* (a pool's channels are the conv's before it) */
