@@ -47,7 +47,7 @@
 # GPU_CHECK_PHOTOS its large photos (512),
 # GPU_CHECK_MPI the mpi step's ranks, rounds and images (1,2,4,8 2 512);
 # MPIRUN_ARGS and AB_ARGS go on to tools/mpi_scaling.sh (AB_ARGS="-x
-# VGGCL_HUGE_PAGES=0": each round also runs the most ranks without the
+# VGGCL_HUGE_PAGES=1": each round also runs the most ranks with the
 # huge-page advice); each run's VGGCL_RANK_TIMES rows are in the log alone.
 set -u
 if [ $# -lt 2 ] || [ $# -gt 5 ]; then # (it said "$1: unbound variable")

@@ -25,7 +25,7 @@
 # at the same path, as the weights and the images are made there). AB_ARGS:
 # more mpirun options for a second run of the last rank count in each round,
 # right after the first, its row marked R' (e.g. AB_ARGS="-x
-# VGGCL_HUGE_PAGES=0": the huge-page advice's part in the start-up; AB_ARGS="--map-by core --bind-to
+# VGGCL_HUGE_PAGES=1": the huge-page advice's part in the start-up; AB_ARGS="--map-by core --bind-to
 # core": ranks pinned). Ranks are not bound (--bind-to none) unless MPIRUN_ARGS or AB_ARGS binds them.
 # BATCH: classify's --batch (default 8; the batches handed out to the ranks, and what each runs at once).
 set -euo pipefail

@@ -129,21 +129,24 @@ fail:
     return st;
 }
 
-/* Asks Linux to back a large mapped region of a CPU device with huge pages. There the map is the
- * device's own memory (PoCL's), and the packed weights written into it then fault in 2 MiB at a
- * time instead of 4 KiB: VGG16's 204 MB of 512-channel Winograd weights on PoCL, loaded in 0.9x
- * the time on a 2-vCPU Xeon (median of ten alternating runs, 369 against 412 ms; passes
- * unchanged). Only a hint, ignored without transparent huge pages. Not on GPUs: a driver's
- * staging mapping is its own business (and was not measured). But where free memory is not in
- * whole 2 MiB pages, Linux compacts it first (THP's defrag "madvise", Debian's default): 257 MB
- * took 0.04-0.65 s to fault in so against 0.10 s in 4 KiB pages, and processes loading at once
- * (MPI ranks) wait on each other there. VGGCL_HUGE_PAGES=0 leaves it out, to measure which wins. */
+/* With VGGCL_HUGE_PAGES=1, asks Linux to back a large mapped region of a CPU device with huge pages: the
+ * map is the device's own memory (PoCL's), and the packed weights written into it then fault in 2 MiB at a time
+ * instead of 4 KiB. Off by default (it was on until 0.3): the packed weights load 0.9x as fast so where free
+ * memory is at hand in whole 2 MiB pages (a process started right after another; VGG16 on PoCL on a 2-vCPU
+ * Xeon, 369 against 412 ms), but where it is not, Linux compacts it first (MPI ranks loading at once wait on each
+ * other there: on the GPU machine's 8 ranks 0.39-0.46 s against 0.25-0.30 s), and in a virtual machine that
+ * hands freed memory back to its host (virtio-balloon's free page reporting: Firecracker, QEMU), every 2 MiB page
+ * touched first is the host's to fault in: a whole `bench --random --size 32 --iters 1` took 1.84-2.25 s with the
+ * advice against 0.36-0.41 s without (its sys time 3.1-3.8 s against 0.3 s; a 2-vCPU Zen 4 under Firecracker,
+ * 2026-12-07, four alternating rounds 12 s apart), and the test suite spent a quarter of its CPU time there.
+ * Only a hint, ignored without transparent huge pages. Not on GPUs: a driver's staging mapping is its own
+ * business. */
 static void advise_huge_pages(void *host, size_t bytes)
 {
 #ifdef MADV_HUGEPAGE
     const long page = sysconf(_SC_PAGESIZE);
     const char *off = getenv("VGGCL_HUGE_PAGES");
-    if (page <= 0 || bytes < ((size_t)2 << 20) || (off && !strcmp(off, "0"))) return;
+    if (page <= 0 || bytes < ((size_t)2 << 20) || !off || strcmp(off, "1")) return;
     const uintptr_t lo = ((uintptr_t)host + (uintptr_t)page - 1) / (uintptr_t)page * (uintptr_t)page;
     const uintptr_t hi = ((uintptr_t)host + bytes) / (uintptr_t)page * (uintptr_t)page;
     if (hi > lo) (void)madvise((void *)lo, hi - lo, MADV_HUGEPAGE);
