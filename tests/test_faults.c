@@ -28,22 +28,43 @@ static const char *const places[] = { "layer features.", "layer max pool", "laye
                                       "listing OpenCL devices", "opening the OpenCL device" };
 
 /* The models walked: direct and Winograd convolutions, standalone and folded max pools, a
- * one-stage GAP, the small dense head and CAMs; and one whose 66x66 map takes the two-stage
- * GAP, with a chain of dense layers for a head (no CAMs: they need a single linear layer). */
-static const struct { const char *cfg, *head; int h, w, cams; } models[] = {
-    { "8,M,16,M,16", "", 20, 18, 1 },
-    { "8,16", "gap:6", 66, 66, 0 },
+ * one-stage GAP, the small dense head and CAMs; one whose 66x66 map takes the two-stage
+ * GAP, with a chain of dense layers for a head (no CAMs: they need a single linear layer); and one
+ * run with a tuning table (rows: its layers' rows for the direct kernel, whose weights are packed at
+ * the first pass that takes them, not at the load). */
+static const struct { const char *cfg, *head; int h, w, cams, rows; } models[] = {
+    { "8,M,16,M,16", "", 20, 18, 1, 0 },
+    { "8,16", "gap:6", 66, 66, 0, 0 },
+    { "8,M,16", "", 40, 40, 1, 1 },
 };
 static int cur; /* the model of the walk under way */
 static int arg_failures; /* the failures injected so far that were a clSetKernelArg's */
 static unsigned named_calls; /* the calls[] that a failure's message named so far, a bit each */
 static int in_flight_failures; /* those that were the wait for the pass in flight before the buffers grow */
 static int profiled; /* the walk under way profiles its passes (vggcl_profile) */
+static int pass_pack_failures; /* those that were a packing of the table's rows, in a pass after the load */
 #define H (models[cur].h)
 #define W (models[cur].w)
 
 static float ref_logits[N_IMG * 3], ref_cams[N_IMG * MAX_HW], x[N_IMG * 3 * MAX_HW];
 static int mh, mw; /* the CAM size */
+
+/* ctx's tuning table: for models[cur].rows, rows of the direct kernel for its two layers at its size, the batches
+ * of 1-2 (both of pass()'s), with their defaults' parameters. */
+static void table_rows(vggcl_ctx *ctx)
+{
+    static const int rows[2][3] = { { 3, 8, 1 }, { 8, 16, 2 } }; /* (C_in, C_out, the map's divisor) */
+    if (!models[cur].rows) return;
+    free(ctx->tuned);
+    ck_assert_ptr_nonnull(ctx->tuned = calloc(2, sizeof *ctx->tuned));
+    ctx->n_tuned = 2;
+    for (int k = 0; k < 2; k++) {
+        vggcl_tuned *t = &ctx->tuned[k];
+        t->c_in = rows[k][0], t->c_out = rows[k][1], t->h = H / rows[k][2], t->w = W / rows[k][2], t->batch = 1;
+        t->algo = VGGCL_CONV_DIRECT;
+        vggcl__conv_defaults(ctx, t->algo, 1, t->c_in, t->c_out, t->h, t->w, &t->params);
+    }
+}
 
 static void make_model(const char *path)
 {
@@ -119,6 +140,7 @@ static int inject(const char *path, const char *kind, int n, cl_int code, int co
     setenv("VGGCL_FAULT", spec, 1);
     vggcl_ctx *ctx = tu_cl_ctx();
     unsetenv("VGGCL_FAULT");
+    table_rows(ctx);
     vggcl_load_options o = { VGGCL_POOL5_AUTO, NULL, conv, 0 };
     vggcl_model *m = NULL;
     float logits[N_IMG * 3], over[N_IMG * 3];
@@ -138,6 +160,7 @@ static int inject(const char *path, const char *kind, int n, cl_int code, int co
     check_message(ctx, spec, code);
     arg_failures += strstr(vggcl_message(ctx), "clSetKernelArg") != NULL;
     in_flight_failures += strstr(vggcl_message(ctx), "the pass in flight") != NULL;
+    pass_pack_failures += !in_load && strstr(vggcl_message(ctx), " weights: ") != NULL;
     if (in_load) /* a failed load holds nothing on the device */
         ck_assert_msg(m == NULL && ctx->dev_buffers == 0, "VGGCL_FAULT=%s: a failed load left %d buffers", spec,
                       ctx->dev_buffers);
@@ -248,6 +271,18 @@ START_TEST(test_fault_winograd_gpu)
         ck_assert_int_ge(walk_every("arg", CL_INVALID_ARG_VALUE, VGGCL_CONV_WINOGRAD_GPU, 11), 20);
     else
         ck_assert_int_ge(walk(kinds[_i], CL_OUT_OF_RESOURCES, VGGCL_CONV_WINOGRAD_GPU), 1);
+}
+END_TEST
+
+/* A tuning table's rows, packed at the first pass that takes them: their buffers, maps and unmaps failed in that
+ * pass, each said naming the layer, holding nothing after, and the next pass packing them whole. */
+START_TEST(test_fault_rows_packed_at_first_pass)
+{
+    cur = 2;
+    pass_pack_failures = 0;
+    ck_assert_int_ge(walk("steps", CL_OUT_OF_RESOURCES, VGGCL_CONV_AUTO), 30);
+    /* (each row's buffer, map and unmap; the bias is packed at the load) */
+    ck_assert_int_ge(pass_pack_failures, 6);
 }
 END_TEST
 
@@ -468,6 +503,7 @@ int main(void)
     tcase_add_loop_test(tc, test_fault_winograd_gpu, 0, 5);
     tcase_add_loop_test(tc, test_fault_kinds, 0, 5);
     tcase_add_test(tc, test_fault_profiled);
+    tcase_add_test(tc, test_fault_rows_packed_at_first_pass);
     tcase_add_test(tc, test_fault_setup);
     tcase_add_test(tc, test_fault_cleanup);
     tcase_add_test(tc, test_fault_spec_malformed);
