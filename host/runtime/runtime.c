@@ -138,7 +138,8 @@ fail:
  * hands freed memory back to its host (virtio-balloon's free page reporting: Firecracker, QEMU), every 2 MiB page
  * touched first is the host's to fault in: a whole `bench --random --size 32 --iters 1` took 1.84-2.25 s with the
  * advice against 0.36-0.41 s without (its sys time 3.1-3.8 s against 0.3 s; a 2-vCPU Zen 4 under Firecracker,
- * 2026-12-07, four alternating rounds 12 s apart), and the test suite spent a quarter of its CPU time there.
+ * 2026-12-07, four alternating rounds 12 s apart; in a 40 s window of the classify tests, a fifth of the machine's
+ * CPU time went there).
  * Only a hint, ignored without transparent huge pages. Not on GPUs: a driver's staging mapping is its own
  * business. */
 static void advise_huge_pages(void *host, size_t bytes)
