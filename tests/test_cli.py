@@ -4318,9 +4318,10 @@ class Bench(unittest.TestCase):
                   (256, 256, 8, 8), (256, 512, 4, 4), (512, 512, 4, 4), (512, 512, 2, 2)]
         self.assertEqual([row[:4] for row in rows], shapes)
         # each timed pass begins with the device's cache written over where a pass of the model touches more than it
-        # holds (its weights and output maps: VGG16's 14.7 million weights; PoCL reports the CPU's L3), said once
+        # holds (its input, weights and output maps: VGG16's 14.7 million weights; PoCL reports the CPU's L3), said
+        # once
         widths = [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M"]
-        touched, c_in, side = 0, 3, 32
+        touched, c_in, side = 3 * 32 * 32, 3, 32
         for v in widths:
             side, c = (side // 2, c_in) if v == "M" else (side, v)
             touched += (0 if v == "M" else c_in * v * 9 + v) + c * side * side
