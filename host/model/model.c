@@ -988,6 +988,7 @@ int vggcl__plan_out_size(const vggcl_model *m, int h, int w, int *oh, int *ow, i
 {
     for (int i = 0; i < m->n_steps; i++) {
         const vggcl_step *s = &m->steps[i];
+        if (s->kind != VGGCL_STEP_POOL) continue; /* (a pool's window is what an input can be too small for) */
         int nh = h, nw = w;
         vggcl__step_size(s, &nh, &nw);
         if (nh < 1 || nw < 1) {
