@@ -250,6 +250,8 @@ def test_training_ended_early(trained, monkeypatch):
     rng = np.random.default_rng(3)  # (epochs of milliseconds in C: the Ctrl-C comes while one runs)
     x, y = rng.standard_normal((4000, 256)).astype(np.float32), rng.integers(0, 2, 4000)
     seen = []
+    # (Python's own handler, as at a terminal: a suite run as a shell's background job starts with SIGINT ignored)
+    was = signal.signal(signal.SIGINT, signal.default_int_handler)
     ctrl_c = threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGINT))
     ctrl_c.start()
     try:
@@ -257,6 +259,7 @@ def test_training_ended_early(trained, monkeypatch):
             vggcl.train_head(x, y, epochs=2000, on_epoch=lambda e, best: seen.append(e["epoch"]))
     finally:
         ctrl_c.cancel()
+        signal.signal(signal.SIGINT, was)
     assert seen and max(seen) < 2000, len(seen)
     # and without on_epoch: Python's handler runs between two epochs, in the module's callback (the loop never left
     # C: the Ctrl-C waited for the 2000 epochs' end, seconds to minutes)
