@@ -169,6 +169,13 @@ static int inject(const char *path, const char *kind, int n, cl_int code, int co
     ck_assert_msg(pass(ctx, m, logits, cams, over) == VGGCL_OK, "VGGCL_FAULT=%s: no recovery: %s", spec,
                   vggcl_message(ctx));
     check_results(spec, logits, cams, over);
+    if (models[cur].rows) { /* (the rows ran: their weights packed for the direct kernel, which no default takes) */
+        int packed = 0;
+        for (int i = 0; i < m->n_steps; i++)
+            for (int v = 0; v < VGGCL_CONV_VARIANTS; v++) packed += m->steps[i].packed[VGGCL_CONV_DIRECT][v] != NULL;
+        ck_assert_msg(packed == 2, "VGGCL_FAULT=%s: %d of the 2 rows' weights packed after recovering", spec, packed);
+        ck_assert_int_eq(vggcl_model_tuned_layers(ctx, m, N_IMG, H, W, NULL), 2);
+    }
     if (profiled) { /* the recovered passes profiled whole: an entry per layer, each timed */
         vggcl_layer_profile prof[64];
         const int layers = vggcl_profile_read(ctx, prof, 64);
