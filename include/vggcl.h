@@ -34,7 +34,8 @@
  *                     default $XDG_CACHE_HOME/vggcl where that is absolute, else $HOME/.cache/vggcl);
  *                     on PoCL, its own cache folder (POCL_CACHE_DIR, else under XDG_CACHE_HOME or
  *                     HOME, as PoCL finds it) is checked to be writable, as PoCL's builds need
- *   VGGCL_HUGE_PAGES  0: the packed weights not advised as huge pages (MADV_HUGEPAGE)
+ *   VGGCL_HUGE_PAGES  1: a CPU device's packed weights advised as huge pages (MADV_HUGEPAGE); unset
+ *                     or any other value: not (the default)
  *   VGGCL_MAX_IMAGE_PIXELS  the most pixels an image may have to be read, below PIL's limit
  *                     (vggcl_image_max_pixels)
  *   VGGCL_KERNEL_DIR  for development: the kernels' .cl sources read from this folder, not the

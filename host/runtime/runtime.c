@@ -146,8 +146,8 @@ static void advise_huge_pages(void *host, size_t bytes)
 {
 #ifdef MADV_HUGEPAGE
     const long page = sysconf(_SC_PAGESIZE);
-    const char *off = getenv("VGGCL_HUGE_PAGES");
-    if (page <= 0 || bytes < ((size_t)2 << 20) || !off || strcmp(off, "1")) return;
+    const char *on = getenv("VGGCL_HUGE_PAGES"); /* (exactly "1": any other value is the default) */
+    if (page <= 0 || bytes < ((size_t)2 << 20) || !on || strcmp(on, "1")) return;
     const uintptr_t lo = ((uintptr_t)host + (uintptr_t)page - 1) / (uintptr_t)page * (uintptr_t)page;
     const uintptr_t hi = ((uintptr_t)host + bytes) / (uintptr_t)page * (uintptr_t)page;
     if (hi > lo) (void)madvise((void *)lo, hi - lo, MADV_HUGEPAGE);
