@@ -129,18 +129,17 @@ fail:
     return st;
 }
 
-/* With VGGCL_HUGE_PAGES=1, asks Linux to back a large mapped region of a CPU device with huge pages: the
- * map is the device's own memory (PoCL's), and the packed weights written into it then fault in 2 MiB at a time
- * instead of 4 KiB. Off by default (it was on until 0.3): the packed weights load 0.9x as fast so where free
- * memory is at hand in whole 2 MiB pages (a process started right after another; VGG16 on PoCL on a 2-vCPU
- * Xeon, 369 against 412 ms), but where it is not, Linux compacts it first (MPI ranks loading at once wait on each
- * other there: on the GPU machine's 8 ranks 0.39-0.46 s against 0.25-0.30 s), and in a virtual machine that
- * hands freed memory back to its host (virtio-balloon's free page reporting: Firecracker, QEMU), every 2 MiB page
- * touched first is the host's to fault in: a whole `bench --random --size 32 --iters 1` took 1.84-2.25 s with the
- * advice against 0.36-0.41 s without (its sys time 3.1-3.8 s against 0.3 s; a 2-vCPU Zen 4 under Firecracker,
- * 2026-12-07, four alternating rounds 12 s apart; in a 40 s window of the classify tests, a fifth of the machine's
- * CPU time went there).
- * Only a hint, ignored without transparent huge pages. Not on GPUs: a driver's staging mapping is its own
+/* With VGGCL_HUGE_PAGES=1, asks Linux to back a large mapped region of a CPU device with huge pages: the map is the
+ * device's own memory (PoCL's), and the packed weights written into it then fault in 2 MiB at a time instead of 4 KiB.
+ * Off by default (on for a while in 0.3's making; no release advised): the packed weights load 0.9x as fast so where
+ * free memory is at hand in whole 2 MiB pages (a process started right after another; VGG16 on PoCL on a 2-vCPU Xeon,
+ * 369 against 412 ms), but where it is not, Linux compacts it first (MPI ranks loading at once wait on each other
+ * there: on the GPU machine's 8 ranks 0.39-0.46 s against 0.25-0.30 s), and in a virtual machine that hands freed
+ * memory back to its host (virtio-balloon's free page reporting: Firecracker, QEMU), every 2 MiB page touched first is
+ * the host's to fault in: a whole `bench --random --size 32 --iters 1` took 1.84-2.25 s with the advice against
+ * 0.36-0.41 s without (its sys time 3.1-3.8 s against 0.3 s; a 2-vCPU Zen 4 under Firecracker, 2026-12-07, four
+ * alternating rounds 12 s apart; in a 40 s window of the classify tests, a fifth of the machine's CPU time went
+ * there). Only a hint, ignored without transparent huge pages. Not on GPUs: a driver's staging mapping is its own
  * business. */
 static void advise_huge_pages(void *host, size_t bytes)
 {
