@@ -24,7 +24,7 @@ enum { HOST_LEN = 48, TAG_TIMES = 100 };
 
 /* A rank's row, as rank 0 gets it. */
 typedef struct {
-    double t[N_TIMES + 1]; /* (and the total, read apart: the steps' sum is checked against it) */
+    double t[N_TIMES + 1]; /* (and the total: from the process's start to the last step's end) */
     int batches;           /* handed over (where ranks take batches as they ask: how the list was shared) */
     char host[HOST_LEN];
 } times_row;
@@ -32,6 +32,7 @@ typedef struct {
 static struct {
     int opened, on, step;
     double since; /* when the current stretch of work began (CLOCK_MONOTONIC) */
+    double born;  /* when the process started, on that clock (-1: not known) */
     times_row mine;
 } times;
 
@@ -68,9 +69,11 @@ void cli_times_open(void)
     if (times.opened) return;
     const char *v = getenv("VGGCL_RANK_TIMES");
     times.opened = 1, times.on = v && *v && strcmp(v, "0");
+    times.since = now();
     times.mine.t[T_START] = since_exec();
+    times.born = times.mine.t[T_START] >= 0 ? times.since - times.mine.t[T_START] : -1;
     times.mine.t[CLI_TIMES_MPI] = -1; /* (one process: none) */
-    times.step = CLI_TIMES_MODEL, times.since = now();
+    times.step = CLI_TIMES_MODEL;
 }
 
 int cli_times_on(void) { return times.on; }
@@ -124,7 +127,9 @@ void cli_times_report(int mpi, int rank, int size)
     if (!times.opened || !times.on) return;
     mark();
     times_row *me = &times.mine;
-    me->t[N_TIMES] = since_exec();
+    /* (read at the last step's end: a second reading after it counted the time this rank was not running between
+     * the two, on a loaded machine, in the total alone) */
+    me->t[N_TIMES] = times.born >= 0 ? times.since - times.born : -1;
     if (gethostname(me->host, sizeof me->host)) snprintf(me->host, sizeof me->host, "?");
     me->host[HOST_LEN - 1] = '\0';
 #ifdef VGGCL_MPI
