@@ -3,7 +3,9 @@
  * odd sizes, channel counts around the kernel's 16-channel block, widths
  * around its 16- and 32-pixel rows (and past two whole rows of 32), batch 1
  * and > 1. */
+#include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "layers.h"
 #include "ref/ref.h"
@@ -62,6 +64,64 @@ START_TEST(test_conv_reference_by_hand)
     vggcl__ref_conv3x3_bias_relu(in, w, &bias, out, 1, 1, 1, 3, 3);
     const float expected[9] = { 0, 1.5f, 0, 1.5f, 4.5f, 1.5f, 0, 1.5f, 0 };
     for (int i = 0; i < 9; i++) ck_assert_float_eq(out[i], expected[i]);
+}
+END_TEST
+
+/* The reference's blocked rows (four outputs at a time, for speed) against its definition written out per output
+ * in double: the same bits, NaN for NaN, on widths 1 to 13 (a row of one, of four whole blocks and each remainder),
+ * every shape of the table, values over 20 decades with zeros, infinities and NaNs (a term summed out of order
+ * shows). */
+static float by_definition(const float *in, const float *w, float bias, int C_in, int H, int W, int oy, int ox)
+{
+    double acc = 0.0;
+    for (int ic = 0; ic < C_in; ic++)
+        for (int ky = 0; ky < 3; ky++)
+            for (int kx = 0; kx < 3; kx++) {
+                const int iy = oy + ky - 1, ix = ox + kx - 1;
+                if (iy >= 0 && iy < H && ix >= 0 && ix < W)
+                    acc += (double)in[((size_t)ic * H + iy) * W + ix] * w[ic * 9 + ky * 3 + kx];
+            }
+    const double v = acc + bias;
+    return v < 0.0 ? 0.0f : (float)v;
+}
+
+START_TEST(test_conv_reference_blocked)
+{
+    const size_t n_table = sizeof shapes / sizeof shapes[0];
+    unsigned u = 99u;
+    for (size_t s = 0; s < n_table + 13; s++) {
+        const int N = s < n_table ? shapes[s].N : 2, C_in = s < n_table ? shapes[s].C_in : 3,
+                  C_out = s < n_table ? shapes[s].C_out : 2, H = s < n_table ? shapes[s].H : 3,
+                  W = s < n_table ? shapes[s].W : (int)(s - n_table) + 1;
+        const size_t n_in = (size_t)N * C_in * H * W, n_w = (size_t)C_out * C_in * 9, n_out = (size_t)N * C_out * H * W;
+        float *in = malloc(n_in * sizeof *in), *w = malloc(n_w * sizeof *w), *b = malloc(C_out * sizeof *b),
+              *out = malloc(n_out * sizeof *out);
+        ck_assert(in && w && b && out);
+        float *fill[3] = { in, w, b };
+        const size_t count[3] = { n_in, n_w, (size_t)C_out };
+        for (int k = 0; k < 3; k++)
+            for (size_t i = 0; i < count[k]; i++) {
+                u = u * 1664525u + 1013904223u;
+                /* (powers of two 2^-30, 1, 2^30 of either sign, mostly: their products cancel exactly in some
+                 * orders and leave the small ones in others, so a sum in another order shows in the float) */
+                const float x = u % 5 ? ldexpf(u & 256 ? -1.0f : 1.0f, (int)(u % 3) * 30 - 30)
+                                      : ((float)(u >> 9) / 8388608.0f - 0.5f) * powf(10.0f, (float)(u % 20) - 10.0f);
+                fill[k][i] = k < 2 && u % 97 == 0 ? (u % 3 == 0 ? NAN : u % 3 == 1 ? -INFINITY : 0.0f) : x;
+            }
+        vggcl__ref_conv3x3_bias_relu(in, w, b, out, N, C_in, C_out, H, W);
+        for (int n = 0; n < N; n++)
+            for (int oc = 0; oc < C_out; oc++)
+                for (int oy = 0; oy < H; oy++)
+                    for (int ox = 0; ox < W; ox++) {
+                        const float want = by_definition(in + (size_t)n * C_in * H * W, w + (size_t)oc * C_in * 9,
+                                                         b[oc], C_in, H, W, oy, ox);
+                        const float got = out[(((size_t)n * C_out + oc) * H + oy) * W + ox];
+                        ck_assert_msg((isnan(want) && isnan(got)) || !memcmp(&want, &got, sizeof got),
+                                      "N=%d C_in=%d C_out=%d H=%d W=%d at (%d, %d, %d, %d): %a, by definition %a", N,
+                                      C_in, C_out, H, W, n, oc, oy, ox, got, want);
+                    }
+        free(in), free(w), free(b), free(out);
+    }
 }
 END_TEST
 
@@ -134,6 +194,7 @@ int main(void)
     tcase_add_loop_test(tc, test_conv_shapes, VGGCL_CONV_DIRECT, VGGCL_CONV_DIRECT + 1);
     tcase_add_loop_test(tc, test_conv_shapes, VGGCL_CONV_GEMM, VGGCL_CONV_GEMM + 1);
     tcase_add_test(tc, test_conv_reference_by_hand);
+    tcase_add_test(tc, test_conv_reference_blocked);
     tcase_add_test(tc, test_conv_many_rows);
     tcase_add_test(tc, test_conv_split_launches);
     tcase_add_test(tc, test_conv_gemm_reach);
