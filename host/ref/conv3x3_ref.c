@@ -5,7 +5,7 @@
 #include "ref.h"
 
 /* The output at (oy, ox) of one output channel: in is the image's first input channel, w its 9 * C_in weights. */
-static float one(const float *in, const float *w, double bias, int C_in, int H, int W, int oy, int ox)
+static float conv_at(const float *in, const float *w, double bias, int C_in, int H, int W, int oy, int ox)
 {
     const size_t plane = (size_t)H * W;
     double acc = 0.0;
@@ -23,9 +23,9 @@ static float one(const float *in, const float *w, double bias, int C_in, int H, 
     return v < 0.0 ? 0.0f : (float)v; /* (NaN through) */
 }
 
-/* Outputs ox..ox+3 of a row whose inputs ox-1..ox+4 are all inside, into o: each the same sum as one()'s, in the
+/* Outputs ox..ox+3 of a row whose inputs ox-1..ox+4 are all inside, into o: each the same sum as conv_at()'s, in the
  * same order (the same bits), with a third of its loads (3.5x faster here, 3x under the sanitizers). */
-static void four(const float *in, const float *w, double bias, int C_in, int H, int W, int oy, int ox, float *o)
+static void conv_four_at(const float *in, const float *w, double bias, int C_in, int H, int W, int oy, int ox, float *o)
 {
     const size_t plane = (size_t)H * W;
     double a0 = 0.0, a1 = 0.0, a2 = 0.0, a3 = 0.0;
@@ -55,9 +55,9 @@ void vggcl__ref_conv3x3_bias_relu(const float *in, const float *weight, const fl
             float *o = out + ((size_t)n * C_out + oc) * plane;
             for (int oy = 0; oy < H; oy++, o += W) {
                 int ox = 0;
-                if (W > 0) o[0] = one(src, w, bias[oc], C_in, H, W, oy, 0), ox = 1; /* (its left input is padding) */
-                for (; ox + 5 <= W; ox += 4) four(src, w, bias[oc], C_in, H, W, oy, ox, o + ox);
-                for (; ox < W; ox++) o[ox] = one(src, w, bias[oc], C_in, H, W, oy, ox);
+                if (W > 0) o[0] = conv_at(src, w, bias[oc], C_in, H, W, oy, 0), ox = 1; /* (its left input is padding) */
+                for (; ox <= W - 5; ox += 4) conv_four_at(src, w, bias[oc], C_in, H, W, oy, ox, o + ox);
+                for (; ox < W; ox++) o[ox] = conv_at(src, w, bias[oc], C_in, H, W, oy, ox);
             }
         }
 }
