@@ -32,7 +32,7 @@ typedef struct {
 static struct {
     int opened, on, step;
     double since; /* when the current stretch of work began (CLOCK_MONOTONIC) */
-    double born;  /* when the process started, on that clock (-1: not known) */
+    double born;  /* when the process started, on that clock (where t[T_START] is known: not -1) */
     times_row mine;
 } times;
 
@@ -71,7 +71,7 @@ void cli_times_open(void)
     times.opened = 1, times.on = v && *v && strcmp(v, "0");
     times.since = now();
     times.mine.t[T_START] = since_exec();
-    times.born = times.mine.t[T_START] >= 0 ? times.since - times.mine.t[T_START] : -1;
+    times.born = times.since - times.mine.t[T_START];
     times.mine.t[CLI_TIMES_MPI] = -1; /* (one process: none) */
     times.step = CLI_TIMES_MODEL;
 }
@@ -129,7 +129,7 @@ void cli_times_report(int mpi, int rank, int size)
     times_row *me = &times.mine;
     /* (read at the last step's end: a second reading after it counted the time this rank was not running between
      * the two, on a loaded machine, in the total alone) */
-    me->t[N_TIMES] = times.born >= 0 ? times.since - times.born : -1;
+    me->t[N_TIMES] = me->t[T_START] >= 0 ? times.since - times.born : -1;
     if (gethostname(me->host, sizeof me->host)) snprintf(me->host, sizeof me->host, "?");
     me->host[HOST_LEN - 1] = '\0';
 #ifdef VGGCL_MPI
