@@ -23,10 +23,14 @@ _DTYPES = {np.dtype("float32"): "F32", np.dtype("float16"): "F16", np.dtype("flo
 def _to_bytes(arr, dtype):
     if dtype == "BF16":  # round-to-nearest-even from float32; NaN stays a NaN (rounding carried it to 0)
         f = np.ascontiguousarray(arr, dtype=np.float32)
-        u = f.view(np.uint32).astype(np.uint64)
-        u = ((u + 0x7FFF + ((u >> 16) & 1)) >> 16) & 0xFFFF
-        u[np.isnan(f)] = 0x7FC0
-        return u.astype("<u2").tobytes()
+        u = f.view(np.uint32)
+        r = (u >> 16) & 1  # (in place, in 32 bits: only a NaN's sum wraps, and NaNs are set apart below; in 64-bit
+        r += u  # temporaries VGG16's 4096x25088 layer took 7 GB of fresh memory and 13 of the export's 20 seconds)
+        r += 0x7FFF
+        r >>= 16
+        out = r.astype("<u2")
+        out[np.isnan(f)] = 0x7FC0
+        return out.tobytes()
     return np.ascontiguousarray(arr).astype(np.dtype(arr.dtype).newbyteorder("<")).tobytes()
 
 
