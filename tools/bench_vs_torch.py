@@ -32,18 +32,26 @@ import tempfile
 import time
 from pathlib import Path
 
-try:
-    import numpy as np
-    import torch
-except ImportError:  # (a python3 first on PATH without them: a traceback)
-    raise SystemExit(f"{os.path.basename(sys.argv[0])}: needs PyTorch, which {sys.executable} cannot import "
-                     "(Debian's python3-torch, in /usr/bin/python3)")
-
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "weights"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_vs_peers import AGREE, cpu_device, device_lines, pocl_threads  # noqa: E402
 from tool_cli import OthersMeter, need_binary, positive, run_main, vgg16_size  # noqa: E402
-from export_torchvision import export, gap_model  # noqa: E402
+
+np = torch = export = gap_model = None  # (import_torch's, once the arguments are read)
+AGREE = cpu_device = device_lines = pocl_threads = None  # (bench_vs_peers's, which needs numpy: import_torch's)
+
+
+def import_torch():
+    """PyTorch and what uses it, imported once the arguments are read: --help and a refusal took the 1.7 s of
+    importing torch first."""
+    global np, torch, export, gap_model, AGREE, cpu_device, device_lines, pocl_threads
+    try:
+        import numpy as np
+        import torch
+        from bench_vs_peers import AGREE, cpu_device, device_lines, pocl_threads
+    except ImportError:  # (a python3 first on PATH without them: a traceback)
+        raise SystemExit(f"{os.path.basename(sys.argv[0])}: needs PyTorch, which {sys.executable} cannot import "
+                         "(Debian's python3-torch, in /usr/bin/python3)")
+    from export_torchvision import export, gap_model
 
 
 def sync(dev):
@@ -106,6 +114,7 @@ def main():
     a.batches = list(dict.fromkeys(a.batches))  # (each size once: --batches 1 1 printed its row twice)
     need_binary(ap, a.vggcl)
     vgg16_size(ap, a.size)
+    import_torch()
     if a.torch_device != "cpu" and not (a.torch_device.startswith("cuda") and torch.cuda.is_available()):
         ap.error(f"--torch-device {a.torch_device}: cpu, or cuda where this PyTorch has CUDA and a GPU "
                  f"(CUDA: {torch.cuda.is_available()})")
