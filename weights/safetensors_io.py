@@ -22,13 +22,16 @@ _DTYPES = {np.dtype("float32"): "F32", np.dtype("float16"): "F16", np.dtype("flo
 
 def _to_bytes(arr, dtype):
     if dtype == "BF16":  # round-to-nearest-even from float32; NaN stays a NaN (rounding carried it to 0)
-        f = np.ascontiguousarray(arr, dtype=np.float32)
-        u = f.view(np.uint32)
-        r = (u >> 16) & 1  # (in place, in 32 bits: only a NaN's sum wraps, and NaNs are set apart below; in 64-bit
-        r += u  # temporaries VGG16's 4096x25088 layer took 7 GB of fresh memory and 13 of the export's 20 seconds)
-        r += 0x7FFF
-        r >>= 16
-        out = r.astype("<u2")
+        f = np.ascontiguousarray(arr, dtype=np.float32).reshape(-1)
+        out = np.empty(f.size, "<u2")
+        step = 1 << 20  # (a million values at a time, in place, in 32 bits: only a NaN's sum wraps, and NaNs are set
+        for i in range(0, f.size, step):  # apart below; in 64-bit temporaries of the whole tensor VGG16's 4096x25088
+            u = f[i:i + step].view(np.uint32)  # layer took 7 GB of fresh memory and 13 of the export's 20 seconds)
+            r = (u >> 16) & 1
+            r += u
+            r += 0x7FFF
+            r >>= 16
+            out[i:i + step] = r
         out[np.isnan(f)] = 0x7FC0
         return out.tobytes()
     return np.ascontiguousarray(arr).astype(np.dtype(arr.dtype).newbyteorder("<")).tobytes()
