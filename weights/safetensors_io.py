@@ -34,7 +34,7 @@ def _to_bytes(arr, dtype):
             out[i:i + step] = r
         out[np.isnan(f)] = 0x7FC0
         return out.tobytes()
-    return np.ascontiguousarray(arr).astype(np.dtype(arr.dtype).newbyteorder("<")).tobytes()
+    return np.ascontiguousarray(arr).astype(np.dtype(arr.dtype).newbyteorder("<"), copy=False).tobytes()
 
 
 def _from_bytes(buf, dtype):
