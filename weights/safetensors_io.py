@@ -24,9 +24,12 @@ def _to_bytes(arr, dtype):
     if dtype == "BF16":  # round-to-nearest-even from float32; NaN stays a NaN (rounding carried it to 0)
         f = np.ascontiguousarray(arr, dtype=np.float32).reshape(-1)
         out = np.empty(f.size, "<u2")
-        step = 1 << 20  # (a million values at a time, in place, in 32 bits: only a NaN's sum wraps, and NaNs are set
-        for i in range(0, f.size, step):  # apart below; in 64-bit temporaries of the whole tensor VGG16's 4096x25088
-            u = f[i:i + step].view(np.uint32)  # layer took 7 GB of fresh memory and 13 of the export's 20 seconds)
+        # a million values at a time, in place, in 32 bits (only a NaN's sum wraps, and NaNs are set apart below):
+        # in 64-bit temporaries of the whole tensor, VGG16's 4096x25088 layer took 7 GB of fresh memory and 13 of
+        # the export's 20 seconds
+        step = 1 << 20
+        for i in range(0, f.size, step):
+            u = f[i:i + step].view(np.uint32)
             r = (u >> 16) & 1
             r += u
             r += 0x7FFF
