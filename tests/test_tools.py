@@ -64,19 +64,16 @@ class Tools(unittest.TestCase):
         """bench_vs_torch.py, bench_vs_peers.py and cold_start.py: a vggcl not there, counts of 0 and a size too
         small for VGG16 are said in a line (each was a traceback: FileNotFoundError, KeyError, StatisticsError,
         torch's max_pool), and vggcl's own refusal is shown (cold_start hid it in a CalledProcessError)."""
-        scripts = ["bench_vs_peers.py"]
-        if importlib.util.find_spec("torch"):  # (bench_vs_torch.py needs it first; said without: below)
-            scripts.append("bench_vs_torch.py")
-        else:
+        scripts = ["bench_vs_peers.py", "bench_vs_torch.py"]  # (bench_vs_torch.py reads them before PyTorch)
+        if not importlib.util.find_spec("torch"):  # (which it needs for what follows)
             self.refused(run(PY, TOOLS / "bench_vs_torch.py", VGGCL), 1, "needs PyTorch")
         for script in scripts:
             self.refused(run(PY, TOOLS / script, self.d / "nope"), 2, "nope: no vggcl there")
             self.refused(run(PY, TOOLS / script, VGGCL, "--rounds", "0"), 2,
                          "argument --rounds: expected an integer from 1, not '0'")
             self.refused(run(PY, TOOLS / script, VGGCL, "--iters", "x"), 2, "expected an integer from 1, not 'x'")
-        if "bench_vs_torch.py" in scripts:
-            self.refused(run(PY, TOOLS / "bench_vs_torch.py", VGGCL, "--size", "16"), 2,
-                         "--size 16: VGG16 with pool5 needs at least 32")
+        self.refused(run(PY, TOOLS / "bench_vs_torch.py", VGGCL, "--size", "16"), 2,
+                     "--size 16: VGG16 with pool5 needs at least 32")
         self.refused(run(PY, TOOLS / "cold_start.py", self.d / "nope"), 1, "nope: No such file or directory")
         self.refused(run(PY, TOOLS / "cold_start.py", self.d), 1, f"{self.d}: Permission denied")  # (a folder)
         r = run(PY, TOOLS / "cold_start.py", VGGCL, "--batch", "0")

@@ -47,10 +47,10 @@ def import_torch():
     try:
         import numpy as np
         import torch
-        from bench_vs_peers import AGREE, cpu_device, device_lines, pocl_threads
     except ImportError:  # (a python3 first on PATH without them: a traceback)
         raise SystemExit(f"{os.path.basename(sys.argv[0])}: needs PyTorch, which {sys.executable} cannot import "
                          "(Debian's python3-torch, in /usr/bin/python3)")
+    from bench_vs_peers import AGREE, cpu_device, device_lines, pocl_threads
     from export_torchvision import export, gap_model
 
 
