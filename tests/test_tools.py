@@ -41,13 +41,18 @@ class Tools(unittest.TestCase):
         self.assertIn(needle, r.stderr)
         self.assertNotIn("Traceback", r.stderr)
 
+    def without(self, *modules):
+        """An environment in which Python cannot import the modules (as where they are not installed)."""
+        for module in modules:
+            (self.d / "hidden" / module).mkdir(parents=True, exist_ok=True)
+            (self.d / "hidden" / module / "__init__.py").write_text(
+                f"raise ImportError(\"No module named '{module}'\")\n")
+        return dict(os.environ, PYTHONPATH=str(self.d / "hidden"))
+
     def test_converters_without_their_packages(self):
         """The converters where PyTorch or onnx is not installed (`install-deps.sh --no-tests`, a pyenv python3):
         what to install, in one line, exit 1, no file (a bare ModuleNotFoundError traceback)."""
-        for module in ("torch", "torchvision", "onnx"):
-            (self.d / "hidden" / module).mkdir(parents=True)
-            (self.d / "hidden" / module / "__init__.py").write_text(
-                f"raise ImportError(\"No module named '{module}'\")\n")
+        hidden = self.without("torch", "torchvision", "onnx")
         out = self.d / "m.safetensors"
         for script, args, said in (
                 ("export_torchvision.py", ["--random", "--out", out], "export_torchvision.py: needs PyTorch and "
@@ -56,18 +61,22 @@ class Tools(unittest.TestCase):
                 ("import_onnx.py", [self.d / "m.onnx", "--out", out], "import_onnx.py: needs the onnx package (No "
                  "module named 'onnx'): apt-get install python3-onnx and run it with /usr/bin/python3, or pip "
                  "install onnx\n")):
-            r = run(PY, ROOT / "weights" / script, *args, env=dict(os.environ, PYTHONPATH=str(self.d / "hidden")))
+            r = run(PY, ROOT / "weights" / script, *args, env=hidden)
             self.assertEqual((r.returncode, r.stderr), (1, said))
             self.assertFalse(out.exists())
 
     def test_benchmark_scripts_arguments(self):
         """bench_vs_torch.py, bench_vs_peers.py and cold_start.py: a vggcl not there, counts of 0 and a size too
         small for VGG16 are said in a line (each was a traceback: FileNotFoundError, KeyError, StatisticsError,
-        torch's max_pool), and vggcl's own refusal is shown (cold_start hid it in a CalledProcessError)."""
-        scripts = ["bench_vs_peers.py", "bench_vs_torch.py"]  # (bench_vs_torch.py reads them before PyTorch)
-        if not importlib.util.find_spec("torch"):  # (which it needs for what follows)
-            self.refused(run(PY, TOOLS / "bench_vs_torch.py", VGGCL), 1, "needs PyTorch")
-        for script in scripts:
+        torch's max_pool), and vggcl's own refusal is shown (cold_start hid it in a CalledProcessError).
+        bench_vs_torch.py reads its arguments before it imports PyTorch (--help and a refusal took 1.7 s): without
+        PyTorch it refuses them all the same, and says what it needs for the rest."""
+        no_torch = self.without("torch")
+        self.refused(run(PY, TOOLS / "bench_vs_torch.py", VGGCL, env=no_torch), 1, "needs PyTorch")
+        self.refused(run(PY, TOOLS / "bench_vs_torch.py", VGGCL, "--iters", "x", env=no_torch), 2,
+                     "expected an integer from 1, not 'x'")
+        self.assertEqual(run(PY, TOOLS / "bench_vs_torch.py", "--help", env=no_torch).returncode, 0)
+        for script in ("bench_vs_peers.py", "bench_vs_torch.py"):
             self.refused(run(PY, TOOLS / script, self.d / "nope"), 2, "nope: no vggcl there")
             self.refused(run(PY, TOOLS / script, VGGCL, "--rounds", "0"), 2,
                          "argument --rounds: expected an integer from 1, not '0'")
