@@ -55,7 +55,8 @@ void vggcl__ref_conv3x3_bias_relu(const float *in, const float *weight, const fl
             float *o = out + ((size_t)n * C_out + oc) * plane;
             for (int oy = 0; oy < H; oy++, o += W) {
                 int ox = 0;
-                if (W > 0) o[0] = conv_at(src, w, bias[oc], C_in, H, W, oy, 0), ox = 1; /* (its left input is padding) */
+                /* (the first output's left input is padding) */
+                if (W > 0) o[0] = conv_at(src, w, bias[oc], C_in, H, W, oy, 0), ox = 1;
                 for (; ox <= W - 5; ox += 4) conv_four_at(src, w, bias[oc], C_in, H, W, oy, ox, o + ox);
                 for (; ox < W; ox++) o[ox] = conv_at(src, w, bias[oc], C_in, H, W, oy, ox);
             }
