@@ -496,10 +496,10 @@ class Mpi(Folder):
                 "vggcl: /")]))
 
     def test_slow_rank_takes_fewer_batches(self):
-        """A rank that runs slower (here niced under two busy processes on this machine's cores) is handed fewer
+        """A rank that runs slower (here stopped for 90% of the time: tests/throttled.py) is handed fewer
         batches, as VGGCL_RANK_TIMES's batches column shows, and the output is one process's all the same. Batches
         of ~20 ms (at 32x32 of the small model a batch took 0.5 ms, less than a pause of the first rank: once the
-        niced rank took 19 of 20)."""
+        slowed rank took 19 of 20)."""
         many = self.d / "many"
         many.mkdir()
         for i in range(20):
@@ -512,17 +512,12 @@ class Mpi(Folder):
         self.assertEqual((r.returncode, r.stdout), (0, one.stdout), r.stderr)
 
     def slow_second_rank(self, args, n_batches):
-        """args run by two ranks, the second niced under a busy process per core: the run, after checking that
-        the n_batches were handed over, the first rank more than twice as many as the second (VGGCL_RANK_TIMES's
-        batches column)."""
-        hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(os.cpu_count() or 2)]
-        try:
-            r = subprocess.run(["mpirun", "-n", "1", "-x", "VGGCL_RANK_TIMES=1", *args, ":", "-n", "1", "nice", "-n",
-                                "19", *args], capture_output=True, text=True, env=ENV, timeout=600)
-        finally:
-            for h in hogs:
-                h.kill()
-                h.wait()
+        """args run by two ranks, the second stopped for 90% of each 50 ms (tests/throttled.py): the run, after
+        checking that the n_batches were handed over, the first rank more than twice as many as the second
+        (VGGCL_RANK_TIMES's batches column)."""
+        slow = [sys.executable, str(Path(__file__).resolve().parent / "throttled.py"), "0.1"]
+        r = subprocess.run(["mpirun", "-n", "1", "-x", "VGGCL_RANK_TIMES=1", *args, ":", "-n", "1", *slow, *args],
+                           capture_output=True, text=True, env=ENV, timeout=600)
         batches = [int(ln.split()[-1]) for ln in vggcl_lines(r.stderr) if re.fullmatch(ROW, ln)]
         self.assertEqual(len(batches), 2, r.stderr)
         self.assertEqual(sum(batches), n_batches, r.stderr)
@@ -911,9 +906,9 @@ class Mpi(Folder):
         return data, val
 
     def test_train_head_slow_rank(self):
-        """train-head under a rank that runs slower (niced under busy processes): it is handed fewer of the
+        """train-head under a rank that runs slower (stopped for 90% of the time): it is handed fewer of the
         training images' batches and of --val's, and the model is one process's, byte for byte. Batches of tens of
-        ms, as in test_slow_rank_takes_fewer_batches (of 0.5 ms, a pause of the first rank let the niced one take
+        ms, as in test_slow_rank_takes_fewer_batches (of 0.5 ms, a pause of the first rank let the slow one take
         them)."""
         data, val = self.train_data(8, 6)
         big = self.d / "big.safetensors"
