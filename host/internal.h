@@ -345,7 +345,8 @@ size_t vggcl__tune_evict_bytes(const vggcl_ctx *ctx, const vggcl_model *m, int n
 /* What `vggcl tune` tries for a conv of c_in to c_out channels on n images of h x w whose answers
  * it checks on check_h x check_w maps: every algorithm's defaults first, in algorithm order, then
  * one candidate for each other way to launch at both sizes (vggcl__conv_launch_key; the one with
- * the fewest parameters changed from its algorithm's defaults), in a fixed shuffled order. A
+ * the fewest parameters changed from its algorithm's defaults), in a fixed shuffled order (tune_shape then
+ * reorders the rest: vggcl__tune_neighbours_first, vggcl__tune_slow_last). A
  * malloc'd array of *count; NULL when out of host memory. */
 vggcl_tune_candidate *vggcl__tune_candidates(const vggcl_ctx *ctx, int c_in, int c_out, int n, int h, int w,
                                              int check_h, int check_w, int *count);
@@ -353,6 +354,13 @@ vggcl_tune_candidate *vggcl__tune_candidates(const vggcl_ctx *ctx, int c_in, int
  * the fastest of them, in one parameter to the front, in their shuffled order, so that a short
  * budget tries the fastest default's neighbours before the rest. */
 void vggcl__tune_neighbours_first(vggcl_tune_candidate *c, int first, int count, const vggcl_tune_candidate *best);
+/* Then: moves the candidates of c[first, count) whose algorithm's defaults (algo_ms, by algorithm id; INFINITY
+ * where they did not run) took over VGGCL_TUNE_SLOW_ALGO times best_ms, the fastest defaults' time, to the back,
+ * in their order, so that a budget goes to the algorithms that may win before those far behind (on PoCL the
+ * GPU-shaped Winograd, 1367 of about 1550 candidates per layer, and CLBlast's GEMM took 20-30x the channel-packed
+ * Winograd's time, and most of a budget went to them). */
+#define VGGCL_TUNE_SLOW_ALGO 2.0
+void vggcl__tune_slow_last(vggcl_tune_candidate *c, int first, int count, const double *algo_ms, double best_ms);
 
 /* The cache folder in dir, created (0700) when missing; 0 when caching is off,
  * its name is too long, or the folder is not the user's own or others can

@@ -1077,6 +1077,27 @@ START_TEST(test_tune_candidates)
         vggcl__tune_neighbours_first(c, defaults, count, &best);
         ck_assert(!memcmp(c, c2, sizeof *c * (size_t)defaults));
         for (int i = defaults; i < count; i++) ck_assert_msg(same(&c[i], &want[i]), "entry %d", i);
+        /* then the algorithms whose defaults took over twice the fastest's, or did not run, last, each part in
+         * its order: here the GPU-shaped Winograd (2.5x) and the GEMM (not run); winograd at 2x exactly stays */
+        double ms[VGGCL_CONV_ALGOS] = { 0 };
+        for (int id = 1; id < VGGCL_CONV_ALGOS; id++) ms[id] = 1.25;
+        ms[VGGCL_CONV_WINOGRAD_GPU] = 2.5, ms[VGGCL_CONV_GEMM] = INFINITY, ms[VGGCL_CONV_WINOGRAD] = 2.0;
+        int slow = 0;
+        w = defaults;
+        for (int pass = 0; pass < 2; pass++)
+            for (int i = defaults; i < count; i++) {
+                const int behind = c[i].algo == VGGCL_CONV_WINOGRAD_GPU || c[i].algo == VGGCL_CONV_GEMM;
+                if (behind == pass) want[w++] = c[i];
+                slow += behind && pass;
+            }
+        ck_assert_int_eq(w, count);
+        ck_assert_int_gt(slow, 0);
+        ck_assert_int_lt(slow, count - defaults);
+        memcpy(c2, c, sizeof *c * (size_t)count);
+        vggcl__tune_slow_last(c, defaults, count, ms, 1.0);
+        ck_assert(!memcmp(c, c2, sizeof *c * (size_t)defaults));
+        for (int i = defaults; i < count; i++)
+            if (!same(&c[i], &want[i])) ck_abort_msg("entry %d of %d (%d behind) out of place", i, count, slow);
         free(want), free(keys), free(c), free(c2);
     }
     vggcl_ctx_free(ctx);

@@ -840,6 +840,17 @@ void vggcl__tune_neighbours_first(vggcl_tune_candidate *c, int first, int count,
     }
 }
 
+void vggcl__tune_slow_last(vggcl_tune_candidate *c, int first, int count, const double *algo_ms, double best_ms)
+{
+    int back = count;
+    for (int i = count - 1; i >= first; i--) {
+        if (!(algo_ms[c[i].algo] > VGGCL_TUNE_SLOW_ALGO * best_ms)) continue;
+        const candidate moved = c[i]; /* (shifting the ones between keeps their order too) */
+        memmove(c + i, c + i + 1, sizeof *c * (size_t)(back - 1 - i));
+        c[--back] = moved;
+    }
+}
+
 /* Tunes one shape at one batch into r (and the context's table). */
 static vggcl_status tune_shape(vggcl_ctx *ctx, vggcl_model *m, int step, int n, int h, int w, int iters,
                                double deadline, double end, const check_slice *slice, vggcl_tune_row *r)
@@ -885,10 +896,13 @@ static vggcl_status tune_shape(vggcl_ctx *ctx, vggcl_model *m, int step, int n, 
     vggcl_status said = VGGCL_OK; /* the last candidate rejected failed so: the context's message says why */
     vggcl_status failed = VGGCL_ERR_NOMEM; /* what ends the shape's tuning (fail:) */
     double closest = INFINITY; /* the least finite relative difference from the reference a candidate ran with */
+    double algo_ms[VGGCL_CONV_ALGOS]; /* each algorithm's defaults' time (INFINITY: not timed, or not run) */
+    for (int a = 0; a < VGGCL_CONV_ALGOS; a++) algo_ms[a] = INFINITY;
     for (int i = 0; i < count; i++) {
         if (i == first && best.algo) {
             const candidate fastest = { best.algo, best.params };
             vggcl__tune_neighbours_first(c, i, count, &fastest);
+            vggcl__tune_slow_last(c, i, count, algo_ms, best.ms);
         }
         /* the defaults (and the table's row) while the whole budget lasts, the rest while this shape's share does */
         if (vggcl__now_ms() * 1e-3 > (i < first ? end : deadline)) break;
@@ -913,6 +927,7 @@ static vggcl_status tune_shape(vggcl_ctx *ctx, vggcl_model *m, int step, int n, 
             continue;
         }
         r->tried++;
+        if (i < first && ms < algo_ms[c[i].algo]) algo_ms[c[i].algo] = ms;
         if (c[i].algo == default_algo && i < VGGCL_CONV_ALGOS - 1) r->default_ms = ms, def = i;
         if (ms < best.ms) best.algo = c[i].algo, best.params = c[i].p, best.ms = ms;
     }
