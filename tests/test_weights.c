@@ -597,7 +597,8 @@ START_TEST(test_plan_errors)
     float *w = add(&b, "features.0.weight", 4, 4, 3, 3, 3, 0, 1);
     w[17] = NAN;
     add_head(&b, "classifier.0", 2, 4);
-    expect_model_error(write_model(&b, "nan.safetensors", NULL), NULL, "'features.0.weight' holds a non-finite value");
+    expect_model_error(write_model(&b, "nan.safetensors", NULL), NULL,
+                       "'features.0.weight' holds a non-finite value (nan) at element 17");
 
     add_conv(&b, 0, 4, 3), add_head(&b, "classifier.0", 2, 4);
     const char *bad_meta = write_model(&b, "bad_meta.safetensors", "{\"vggcl.pool5\":\"maybe\"}");

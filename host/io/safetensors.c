@@ -533,7 +533,14 @@ vggcl_status vggcl__st_to_f32(vggcl_ctx *ctx, const vggcl__st_file *f, const vgg
     if (kind < 0)
         return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: tensor '%s' has dtype %s; expected F32, F16 or BF16",
                            f->path, t->name, t->dtype);
-    /* F32 read straight into the array, each value then taken from its own bytes in place */
+    /* F32 read straight into the array: on a little-endian host already its floats, elsewhere each value then
+     * taken from its own bytes in place (byte by byte, each value was 3.5% of a VGG16 `run` of 2 images, and 8.5%
+     * of test_network's first 30 s under ASan, which checks every byte) */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    const int in_place = kind == 0;
+#else
+    const int in_place = 0;
+#endif
     float *dst = malloc(n ? n * sizeof *dst : 1);
     unsigned char *src = kind == 0 ? (unsigned char *)dst : malloc(n ? n * 2 : 1);
     if (!dst || !src) {
@@ -542,7 +549,7 @@ vggcl_status vggcl__st_to_f32(vggcl_ctx *ctx, const vggcl__st_file *f, const vgg
         return vggcl__fail(ctx, VGGCL_ERR_NOMEM, "out of host memory for tensor '%s'", t->name);
     }
     vggcl_status st = vggcl__st_read(ctx, f, t, 0, t->end - t->begin, src);
-    for (size_t i = 0; i < n && st == VGGCL_OK; i++) {
+    for (size_t i = 0; i < n && st == VGGCL_OK && !in_place; i++) {
         float v;
         if (kind == 0) {
             uint32_t u = (uint32_t)src[4 * i] | (uint32_t)src[4 * i + 1] << 8 | (uint32_t)src[4 * i + 2] << 16 |
@@ -554,11 +561,12 @@ vggcl_status vggcl__st_to_f32(vggcl_ctx *ctx, const vggcl__st_file *f, const vgg
             uint32_t u = (uint32_t)(src[2 * i] | src[2 * i + 1] << 8) << 16;
             memcpy(&v, &u, sizeof v);
         }
-        if (!isfinite(v))
-            st = vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: tensor '%s' holds a non-finite value (%g) at element %zu",
-                             f->path, t->name, (double)v, i);
         dst[i] = v;
     }
+    for (size_t i = 0; i < n && st == VGGCL_OK; i++)
+        if (!isfinite(dst[i]))
+            st = vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: tensor '%s' holds a non-finite value (%g) at element %zu",
+                             f->path, t->name, (double)dst[i], i);
     if (src != (unsigned char *)dst) free(src);
     if (st != VGGCL_OK) free(dst);
     else *out = dst;
