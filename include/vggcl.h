@@ -358,13 +358,13 @@ VGGCL_API vggcl_status vggcl_benchmark(vggcl_ctx *ctx, vggcl_model *model, const
  * plain-C reference on a small slice, then timed with profiling events (median of `iters` passes after a warm-up).
  * Each algorithm's default parameters go first, with the table's row for the shape and class where it has one, then
  * the fastest one's one-parameter neighbours, then the other candidates in a fixed shuffled order (those of the
- * algorithms whose defaults took over twice the fastest one's time last); budget_s bounds the whole search (each
- * shape gets a share of what is left for the candidates past the defaults; no candidate is begun once it is spent,
- * though one begun finishes, its first compile included; shapes reached after it is spent get no row of their own,
- * and the context's log (vggcl_set_log) says how many); <= 0: the defaults and the table's row for the shape only,
- * without a bound. A candidate faster than the device's default replaces it only if it
- * still wins by 3% when the two alternate (3 rounds of `iters` passes; ms is then the default's ms times the median
- * per-round ratio) and gives the default's answers at the timed shape (relative L2 within 1e-4 on up to 2^25 floats
+ * algorithms whose defaults took over twice the fastest one's time, or were rejected, last); budget_s bounds the
+ * whole search (each shape gets a share of what is left for the candidates past the defaults; no candidate is begun
+ * once it is spent, though one begun finishes, its first compile included; shapes reached after it is spent get no
+ * row of their own, and the context's log (vggcl_set_log) says how many); <= 0: the defaults and the table's row for
+ * the shape only, without a bound. A candidate faster than the device's default replaces it only if it still wins
+ * by 3% when the two alternate (3 rounds of `iters` passes; ms is then the default's ms times the median per-round
+ * ratio) and gives the default's answers at the timed shape (relative L2 within 1e-4 on up to 2^25 floats
  * of its input and output, one image whole up to 2^28, a larger map not checked and the default kept, said once
  * through the log; the slice reaches no large-map path). The kept candidate per shape and class goes to the
  * context's tuning table on disk (the cache folder, keyed by device and driver), rewritten after each shape so an
