@@ -354,11 +354,11 @@ vggcl_tune_candidate *vggcl__tune_candidates(const vggcl_ctx *ctx, int c_in, int
  * the fastest of them, in one parameter to the front, in their shuffled order, so that a short
  * budget tries the fastest default's neighbours before the rest. */
 void vggcl__tune_neighbours_first(vggcl_tune_candidate *c, int first, int count, const vggcl_tune_candidate *best);
-/* Then: moves the candidates of c[first, count) whose algorithm's defaults (algo_ms, by algorithm id; INFINITY
- * where they did not run) took over VGGCL_TUNE_SLOW_ALGO times best_ms, the fastest defaults' time, to the back,
- * in their order, so that a budget goes to the algorithms that may win before those far behind (on PoCL the
- * GPU-shaped Winograd, 1367 of about 1550 candidates per layer, and CLBlast's GEMM took 20-30x the channel-packed
- * Winograd's time, and most of a budget went to them). */
+/* Then: moves the candidates of c[first, count) whose algorithm's defaults (algo_ms, by algorithm id, the table's
+ * row counted as one of its algorithm's; INFINITY where they did not run) took over VGGCL_TUNE_SLOW_ALGO times
+ * best_ms, the fastest of those times, to the back, in their order, so that a budget goes to the algorithms that
+ * may win before those far behind (on PoCL the GPU-shaped Winograd, 1367 of about 1550 candidates per layer, and
+ * CLBlast's GEMM took 20-30x the channel-packed Winograd's time, and most of a budget went to them). */
 #define VGGCL_TUNE_SLOW_ALGO 2.0
 void vggcl__tune_slow_last(vggcl_tune_candidate *c, int first, int count, const double *algo_ms, double best_ms);
 

@@ -36,13 +36,13 @@ static const cli_command command = {
     "table's row for the shape where it has one (a shorter tune keeps it where it\n"
     "still wins), then the fastest one's one-parameter neighbours, then the others in\n"
     "a fixed shuffled order, those of the algorithms whose defaults took over twice\n"
-    "the fastest one's time last. A candidate faster than the default replaces it\n"
-    "only if it still wins by 3% when the two alternate (3 rounds; the gain column is\n"
-    "that paired ratio) and gives the default's answers at the timed shape (the slice\n"
-    "reaches no large-map path). The kept one per shape and class goes to a tuning\n"
-    "table in vggcl's cache folder, keyed by device and driver, rewritten after each\n"
-    "shape, so an interrupted tune keeps what it measured. Later runs on that device\n"
-    "with --conv auto (the default) use it.\n",
+    "the fastest one's time, or were rejected, last. A candidate faster than the\n"
+    "default replaces it only if it still wins by 3% when the two alternate (3\n"
+    "rounds; the gain column is that paired ratio) and gives the default's answers at\n"
+    "the timed shape (the slice reaches no large-map path). The kept one per shape\n"
+    "and class goes to a tuning table in vggcl's cache folder, keyed by device and\n"
+    "driver, rewritten after each shape, so an interrupted tune keeps what it\n"
+    "measured. Later runs on that device with --conv auto (the default) use it.\n",
     options, { NULL }, 0,
 };
 
