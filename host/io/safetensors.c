@@ -534,8 +534,8 @@ vggcl_status vggcl__st_to_f32(vggcl_ctx *ctx, const vggcl__st_file *f, const vgg
         return vggcl__fail(ctx, VGGCL_ERR_FORMAT, "%s: tensor '%s' has dtype %s; expected F32, F16 or BF16",
                            f->path, t->name, t->dtype);
     /* F32 read straight into the array: on a little-endian host already its floats, elsewhere each value then
-     * taken from its own bytes in place (done on every host, that was 3.5% of a VGG16 `run` of 2 images, and 8.5%
-     * of test_network's first 30 s under ASan, which checks every byte) */
+     * taken from its own bytes in place (when every host assembled each value byte by byte, that took 3.5% of a
+     * VGG16 `run` of 2 images, and 8.5% of test_network's first 30 s under ASan, which checks every byte) */
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
     const int in_place = kind == 0;
 #else
