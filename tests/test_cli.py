@@ -53,10 +53,10 @@ def as_nobody():
 
 
 def bench_fields_said():
-    """The README's list of `bench --json`'s fields: from its table to the paragraph on --random after it."""
-    readme = (ROOT / "README.md").read_text()
-    start = readme.index("`--json` prints one\n  JSON object on one line")
-    return readme[start:readme.index("`--random` (the default without `--weights`)", start)]
+    """docs/commands.md's list of `bench --json`'s fields: from its table to the paragraph on --random after it."""
+    text = (ROOT / "docs" / "commands.md").read_text()
+    start = text.index("`--json` prints one\nJSON object on one line")
+    return text[start:text.index("`--random` (the default without `--weights`)", start)]
 
 
 class Cli(unittest.TestCase):
@@ -1640,7 +1640,7 @@ class Cli(unittest.TestCase):
     def test_pocl_cache_full(self):
         """PoCL's kernel cache on a full file system: a build that fails (PoCL's log saying only "failed to build the
         program") names the folder, what is free and POCL_CACHE_DIR; it is not built again as a spurious failure is.
-        (With a little more free, PoCL's compiler ends the process itself: LLVM's line, exit 1, as the README says.)"""
+        (With a little more free, PoCL's compiler ends the process itself: LLVM's line, exit 1, as docs/throughput.md says.)"""
         full, r = self.run_on_pocl_cache_mount("full", "size=1m", f'head -c 1020K /dev/zero > "{self.d}/full/filler"')
         self.assertEqual(r.returncode, 1, r.stderr)
         self.assertRegex(r.stderr, r"clBuildProgram -> CL_BUILD_PROGRAM_FAILURE \(-11\): PoCL builds in its kernel "
@@ -1873,7 +1873,7 @@ class Cli(unittest.TestCase):
         the pass, naming what is available and the largest batch that fits, which then runs (it ended in PoCL's
         assertion, SIGABRT, or for want of free memory in the kernel's OOM killer). Its kernels are built first,
         in a cache of the test's own: a first build under the limit takes LLVM's address space besides, past
-        what the reserve keeps (a crash the README says)."""
+        what the reserve keeps (a crash docs/failures.md says)."""
         cpu = next((l.split()[0] for l in self.vggcl("devices").stdout.splitlines()[1:] if l.split()[2:3] == ["CPU"]),
                    None)
         if cpu is None:
@@ -3131,7 +3131,7 @@ class Cli(unittest.TestCase):
         os.close(wr)
         self.assertEqual(r.returncode, 1, r.stderr)
         self.assertIn(b"Broken pipe", r.stderr)
-        # the lines about the files to a reader gone away: SIGPIPE ends it, as any command in a pipe (the README
+        # the lines about the files to a reader gone away: SIGPIPE ends it, as any command in a pipe (docs/commands.md
         # said exit 1), the files named whole before; exit 1 where SIGPIPE is ignored
         for ignored, status in ((False, -signal.SIGPIPE), (True, 1)):
             (self.d / "piped.npy").unlink(missing_ok=True)
@@ -3293,7 +3293,7 @@ class Bench(unittest.TestCase):
         j = json.loads(lines[0])
         for key in ("device", "batch", "size", "images_per_s", "ms_per_batch_median", "gflops", "device_bytes_peak"):
             self.assertIn(key, j)
-        for key in (*j, *(k for layer in j["layers"] for k in layer)):  # (every field in the README's list of them:
+        for key in (*j, *(k for layer in j["layers"] for k in layer)):  # (every field in docs/commands.md's list of them:
             self.assertIn(f"`{key}`", bench_fields_said(), key)          # most were documented nowhere)
         self.assertEqual((j["batch"], j["size"]), (2, "40x36"))
         # what the record is read again by: two runs that differed in these gave the same record but for times
@@ -3479,7 +3479,7 @@ class Bench(unittest.TestCase):
         j = json.loads(r.stdout)
         self.assertEqual((j["images"], j["skipped"], j["batch"]), (5, 1, 2))
         self.assertEqual(j["threads"], 2)
-        for key in (*j, *j["preprocess"]):  # (every field in the README's list of them: most were said nowhere)
+        for key in (*j, *j["preprocess"]):  # (every field in docs/commands.md's list of them: most were said nowhere)
             self.assertIn(f"`{key}`", bench_fields_said(), key)
         # --resize HxW: the images' size without a crop; the resize as torchvision's Resize takes its size ([N] the
         # short side, [H, W] both, null none: one type, where it was a number or a text "HxW"), mean and std

@@ -36,7 +36,7 @@ static const cli_option options[] = {
     { NULL, NULL, NULL, 0 },
 };
 
-/* The options every rank must be given alike (cli_ranks_same_model; the README lists them: Across machines). */
+/* The options every rank must be given alike (cli_ranks_same_model; docs/folders.md lists them: Across machines). */
 static const char *const agreed[] = { "flip", "conv", "pool5", NULL };
 
 static const cli_command command = {
