@@ -40,8 +40,9 @@
  *                     (vggcl_image_max_pixels)
  *   VGGCL_KERNEL_DIR  for development: the kernels' .cl sources read from this folder, not the
  *                     copies built into the library
- *   VGGCL_FAULT       for tests: KIND:N[:CODE] fails the Nth OpenCL call of KIND once (README,
- *                     "Device failures"); a malformed value fails every device selection, saying so
+ *   VGGCL_FAULT       for tests: KIND:N[:CODE] fails the Nth OpenCL call of KIND once
+ *                     (docs/failures.md, "Device failures"); a malformed value fails every device selection,
+ *                     saying so
  *   TMPDIR            where an output that is no regular file (a pipe, a device) is staged whole first
  * and the OpenCL ICD loader's OCL_ICD_VENDORS and OCL_ICD_FILENAMES (named in the message when no
  * platform is found). Leave VGGCL_KERNEL_DIR and VGGCL_FAULT unset in production.

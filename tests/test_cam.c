@@ -137,7 +137,7 @@ START_TEST(test_cam_upsample_wide_range)
 END_TEST
 
 /* A flat map (all one value; a 1x1 map) is upsampled to all 0, not stretched over float rounding noise, and
- * a map of no cells too (as vggcl.h and the README say). */
+ * a map of no cells too (as vggcl.h and docs/commands.md say). */
 START_TEST(test_cam_upsample_flat)
 {
     const float flat[6] = { 0.1796013f, 0.1796013f, 0.1796013f, 0.1796013f, 0.1796013f, 0.1796013f }, one = -2.5f;

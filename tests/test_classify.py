@@ -1499,7 +1499,7 @@ class Cam(unittest.TestCase):
         self.assertLessEqual(float(np.linalg.norm(got - want) / np.linalg.norm(want)), 1e-4)
 
     def picture(self, up):
-        """The picture of an upsampled map, as the README says it is drawn: half torchvision's crop of the image,
+        """The picture of an upsampled map, as docs/commands.md says it is drawn: half torchvision's crop of the image,
         half matplotlib's viridis (its 256 colours rounded to 8 bits; NaN and values below 0 as 0, above 1 as 1)."""
         import matplotlib
         lut = np.round(np.array(matplotlib.colormaps["viridis"].colors) * 255)

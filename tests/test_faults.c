@@ -220,7 +220,7 @@ START_TEST(test_fault_every_call)
     arg_failures = 0;
     named_calls = 0;
     const int calls_made = walk("steps", CL_OUT_OF_RESOURCES, conv);
-    /* each kind of call the README says is failed was, and said: the buffers, builds, kernels, arguments,
+    /* each kind of call docs/failures.md says is failed was, and said: the buffers, builds, kernels, arguments,
      * enqueues, the waits (calls[0..7]) and, where the GEMM runs, CLBlast's (a walk that lost a kind of call,
      * its fault hook removed, passed on counts alone) */
     const unsigned want = 0xFFu | (conv == VGGCL_CONV_GEMM ? 1u << 8 : 0);

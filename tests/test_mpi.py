@@ -643,7 +643,7 @@ class Mpi(Folder):
         """An array whose rows cannot all be written (its disk full) ends the text with the batch whose rows failed,
         as one process stops there: the same lines, messages (the unreadable images before it named) and exit
         status, no array left (every line was printed, then the failure said: rank 0 wrote the arrays after the
-        text); with contiguous runs (static), every line, then the failure, as the README says."""
+        text); with contiguous runs (static), every line, then the failure, as docs/folders.md says."""
         if not testenv.mount_namespace():
             self.skipTest("needs root and unshare (util-linux) to mount a small tmpfs")
         small = self.d / "small"
@@ -1671,7 +1671,7 @@ class Mpi(Folder):
                         "--logits-out", shlex.quote(str(out)) + f"/l{rank}.npy", shlex.quote(str(self.images)),
                         ">", shlex.quote(str(out)) + f"/out{rank}.json", ";", "echo", "$?", ">",
                         shlex.quote(str(out)) + f"/rc{rank}"])
-        # (the README's form: each status to a file and the shell's exit 0, so that one's exit 1 does not end the
+        # (docs/folders.md's form: each status to a file and the shell's exit 0, so that one's exit 1 does not end the
         # others, as under a scheduler's job array; mpirun ended the first share's process when the second's left
         # first, under load, its output cut)
         r = subprocess.run(["mpirun", "-n", "2", "--oversubscribe", "sh", "-c", cmd], capture_output=True, text=True,

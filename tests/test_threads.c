@@ -1,4 +1,4 @@
-/* Concurrency: what README "Threads" promises. Two threads, each with its own
+/* Concurrency: what docs/failures.md's "Threads" promises. Two threads, each with its own
  * context and model, run forward passes at the same time and get the answers
  * a single thread gets. The "ref" case (reference backend, no OpenCL) is the
  * one run under helgrind (tests/sanitizers/valgrind.sh); the "opencl" case

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """The scripts in tools/ on a user's mistakes and interruptions: a clear line and exit status, not a traceback;
 mpi_scaling.sh's count of the images classify takes; gpu_check.sh's step stopped with the script. No benchmark
-runs here (their figures are the README's, measured by hand).
+runs here (their figures are docs/throughput.md's and docs/folders.md's, measured by hand).
 
 usage: test_tools.py VGGCL_BINARY
 """

@@ -987,7 +987,7 @@ class Eval(unittest.TestCase):
 
     def test_equal_logits_rank_the_lower_class(self):
         """A head of zeros (every logit equal): top-1 is class 0 for every image, as argmax picks, and top-5 counts
-        the classes 0 to 4 alone (the lower class ranks first, as classify ranks them; README, --help)."""
+        the classes 0 to 4 alone (the lower class ranks first, as classify ranks them; docs/commands.md, --help)."""
         from make_test_weights import make_state_dict, parse_cfg
         with tempfile.TemporaryDirectory() as tmp:
             d = Path(tmp)

@@ -309,7 +309,7 @@ PY
 }
 cd "$root" || exit 1
 if want devices; then
-  # (and what the README's captions name: the CPU, its threads per core, the system, Open MPI, PoCL's devices)
+  # (and what the tables' captions in docs/ name: the CPU, its threads per core, the system, Open MPI, PoCL's devices)
   step "devices and limits" 30 sh -c "ls /etc/OpenCL/vendors; echo OCL_ICD_VENDORS=\${OCL_ICD_VENDORS:-}; \
 cat \${OCL_ICD_VENDORS:-/dev/null}/*.icd 2>/dev/null; ls /usr/local/nvidia/lib64 2>/dev/null | grep -i opencl; \
 nvidia-smi --query-gpu=name,driver_version,clocks.max.sm,persistence_mode --format=csv; \"$bin/vggcl\" devices; \
@@ -355,7 +355,7 @@ e = np.linalg.norm(g - r) / np.linalg.norm(r); print(\"batch 160: rel L2 %.3g ag
 sys.exit(not e < 1e-4)' '$work/gpu.npy' '$work/ref.npy'"
 fi
 want images && images
-# (PoCL's ranks: PoCL's ICD alone, else the machine's list; pml ob1 as the README advises on one machine:
+# (PoCL's ranks: PoCL's ICD alone, else the machine's list; pml ob1 as docs/folders.md advises on one machine:
 # Open MPI's UCX probe took 0.2 s of MPI_Init on the Xeon; no single-copy transport, which containers may
 # not allow (process_vm_readv); hwloc not probing the GPU in every rank)
 read -r mpi_ranks mpi_rounds mpi_images <<<"${GPU_CHECK_MPI:-1,2,4,8 2 512}"
