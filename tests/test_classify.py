@@ -1731,12 +1731,13 @@ class Cam(unittest.TestCase):
         imgs.mkdir(), out.mkdir()
         for name, (h, w) in (("a", (40, 40)), ("b", (6, 9)), ("bw", (32, 65600)), ("c", (40, 50))):
             Image.fromarray(photo(h, w, 3)).save(imgs / f"{name}.png")
-        # the first layer's output, 64 channels, past every listed device's largest buffer: 4096 x 4096 (4 GiB;
-        # PoCL allows 2 GiB a buffer here) or 8192 x 8192 (16 GiB); a device allowing more takes no such image
+        # the first layer's output, 64 channels, past every listed device's largest buffer even where the max pool
+        # after it is folded into it (a quarter of the map: 64 bytes an image pixel), in sides of whole KiB; a
+        # device allowing more than PIL's largest image (178956970 pixels: 13312 x 13312) makes takes no such image
         r = subprocess.run([VGGCL, "devices"], capture_output=True, text=True, timeout=120)
         alloc = max(float(m.group(1)) for ln in r.stdout.splitlines() if ln[:1].isdigit()
                     for m in [re.search(r" GiB +([0-9.]+) GiB  ", ln)] if m)
-        side = 4096 if alloc < 4 else 8192 if alloc < 16 else 0
+        side = next((s for s in range(1024, 13313, 1024) if 64 * s * s > alloc * 2**30), 0)
         if side:
             Image.fromarray(np.zeros((side, side, 3), np.uint8)).save(imgs / "big.png")
         r = subprocess.run([VGGCL, "cam", "--weights", self.weights, "--out-dir", out, "--resize", "0", "--no-crop",

@@ -254,8 +254,9 @@ static vggcl_model *cl_model(const char *name, const char *cfg, int classes, vgg
 START_TEST(test_network_device_memory)
 {
     vggcl_ctx *cl;
-    vggcl_model *m = cl_model("mem.safetensors", "64,M,8", 2, &cl, NULL);
-    /* first activation: N * 64 * H * W floats; pick N over the per-buffer limit */
+    vggcl_model *m = cl_model("mem.safetensors", "64,8", 2, &cl, NULL);
+    /* first activation: N * 64 * H * W floats (no pool after it: one would be folded into the convolution, whose
+     * output is then the pooled map); pick N over the per-buffer limit */
     const int H = 64, W = 64;
     const long long per_image = 64LL * H * W * 4;
     const int N = (int)(cl->max_alloc / per_image) + 1;
@@ -356,6 +357,41 @@ START_TEST(test_network_host_memory)
         ck_assert_msg(loaded == VGGCL_OK, "%s", vggcl_message(cl));
     }
     vggcl_model_free(m);
+    vggcl_ctx_free(cl);
+}
+END_TEST
+
+/* Each activation buffer holds the largest map written into it, not the largest of all: the maps go into the two in
+ * turn, so one of them holds only the second, fourth, ... map (VGG16 at 224, batch 32: 413 MiB in one, 120 MiB in the
+ * other, where both were 413 MiB). Forced direct convolution (NCHW, each pool a step of its own) and winograd-packed
+ * (the input converted to the channel-packed layout, each pool folded into the convolution before it, the last map
+ * converted back for GAP). */
+START_TEST(test_network_activation_buffers)
+{
+    const char *path = tu_tmp("act.safetensors");
+    tu_write_vgg(path, "8,M,16,M,16", 0, 3, 3, NULL);
+    vggcl_ctx *cl = tu_cl_ctx();
+    const int N = 2, H = 32, W = 32;
+    const size_t direct[2] = { (size_t)N * 8 * 32 * 32,   /* features.0, features.3, features.6 */
+                               (size_t)N * 8 * 16 * 16 }; /* the pools: features.2, features.5 */
+    const size_t packed[2] = {
+        vggcl__packed_floats(N, 3, 32, 32),  /* the input packed; features.3 + pool, 8x8; back to NCHW */
+        vggcl__packed_floats(N, 8, 16, 16),  /* features.0 + pool; features.6, 8x8 */
+    };
+    const struct { int algo; const size_t *want; } cases[] = {
+        { VGGCL_CONV_DIRECT, direct }, { VGGCL_CONV_WINOGRAD_PACKED, packed } };
+    float x[2 * 3 * 32 * 32], y[2 * 3];
+    for (size_t i = 0; i < sizeof x / sizeof x[0]; i++) x[i] = (float)(i % 7) - 3.0f;
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        vggcl_load_options o = { VGGCL_POOL5_AUTO, NULL, cases[k].algo, 0 };
+        vggcl_model *m = NULL;
+        ck_assert_msg(vggcl_model_load(cl, path, &o, &m) == VGGCL_OK, "%s", vggcl_message(cl));
+        ck_assert_msg(vggcl_forward(cl, m, x, N, H, W, y, NULL) == VGGCL_OK, "%s", vggcl_message(cl));
+        for (int b = 0; b < 2; b++)
+            ck_assert_msg(m->act_bytes[b] == cases[k].want[b] * sizeof(float), "%s: buffer %d holds %zu bytes, not %zu",
+                          vggcl__conv_algo(cases[k].algo)->name, b, m->act_bytes[b], cases[k].want[b] * sizeof(float));
+        vggcl_model_free(m);
+    }
     vggcl_ctx_free(cl);
 }
 END_TEST
@@ -472,7 +508,7 @@ START_TEST(test_network_memory_across_batch_classes)
     ck_assert_msg(wino_fit == 14, "the Winograd's batches fit up to %d, not the 14 this test is made for", wino_fit);
     float *x = calloc((size_t)N * 3 * H * W, sizeof *x), *y = calloc((size_t)N * 3, sizeof *y);
     ck_assert(x && y);
-    ck_assert_int_eq(fitting_batch(cl, m, N, H, W, x, y, "MiB: the maps between layers)"), 14);
+    ck_assert_int_eq(fitting_batch(cl, m, N, H, W, x, y, "MiB: layer features.0's output)"), 14);
     ck_assert_int_eq(vggcl_max_batch(cl, m, H, W, N), 14);
     ck_assert_int_eq(vggcl_max_batch(cl, m, H, W, 16), 14);
     ck_assert_int_eq(vggcl_max_batch(cl, m, H, W, 2), 2);
@@ -1121,6 +1157,7 @@ int main(void)
     tcase_add_test(tc, test_network_rows_counted_before_packed);
     tcase_add_test(tc, test_network_overlapped_two_models);
     tcase_add_test(tc, test_network_memory_across_batch_classes);
+    tcase_add_test(tc, test_network_activation_buffers);
     tcase_add_loop_test(tc, test_network_small_devices, 0, 10);
     tcase_add_loop_test(tc, test_network_kernel_limits, 0, 3);
     tcase_add_test(tc, test_tune_paired_ratio);

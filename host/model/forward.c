@@ -18,26 +18,6 @@ static size_t map_floats(int packed, int n, int c, int h, int w)
     return packed ? vggcl__packed_floats(n, c, h, w) : (size_t)n * c * h * w;
 }
 
-/* Largest activation, in floats, for a batch of n images of h x w, held packed or not; *at the step whose
- * output it is, -1 for the input or torchvision's classifier. */
-static size_t max_activation_at(const vggcl_model *m, int packed, int n, int h, int w, int *at)
-{
-    size_t best = map_floats(packed, n, 3, h, w);
-    *at = -1;
-    for (int i = 0; i < m->n_steps; i++) {
-        const vggcl_step *s = &m->steps[i];
-        vggcl__step_size(s, &h, &w);
-        size_t a = map_floats(packed, n, s->c_out, h, w);
-        if (s->kind == VGGCL_STEP_CONV && a > best) best = a, *at = i;
-    }
-    /* torchvision's classifier runs through the same buffers */
-    if (m->pool_to && (size_t)n * m->features * m->pool_to * m->pool_to > best)
-        best = (size_t)n * m->features * m->pool_to * m->pool_to, *at = -1;
-    for (int i = 0; i < m->n_hidden; i++)
-        if ((size_t)n * m->hidden_out[i] > best) best = (size_t)n * m->hidden_out[i], *at = -1;
-    return best;
-}
-
 /* Channels of the step's output (a pool keeps the previous conv's). */
 static int step_channels(const vggcl_model *m, int i)
 {
@@ -120,11 +100,30 @@ static int fitting_up_to(const pass_shape *p, int top, int (*fits)(const pass_sh
     return lo;
 }
 
-/* The largest map of the reference's pass, in floats (NCHW, as host/ref keeps them). */
+/* The largest map of the reference's pass, in floats (NCHW, as host/ref keeps them; its two maps alike); *at the
+ * step whose output it is, -1 for the input or torchvision's classifier. */
+static size_t max_activation_at(const vggcl_model *m, int n, int h, int w, int *at)
+{
+    size_t best = (size_t)n * 3 * h * w;
+    *at = -1;
+    for (int i = 0; i < m->n_steps; i++) {
+        const vggcl_step *s = &m->steps[i];
+        vggcl__step_size(s, &h, &w);
+        const size_t a = (size_t)n * s->c_out * h * w;
+        if (s->kind == VGGCL_STEP_CONV && a > best) best = a, *at = i;
+    }
+    /* torchvision's classifier runs through the same buffers */
+    if (m->pool_to && (size_t)n * m->features * m->pool_to * m->pool_to > best)
+        best = (size_t)n * m->features * m->pool_to * m->pool_to, *at = -1;
+    for (int i = 0; i < m->n_hidden; i++)
+        if ((size_t)n * m->hidden_out[i] > best) best = (size_t)n * m->hidden_out[i], *at = -1;
+    return best;
+}
+
 static size_t ref_activation(const vggcl_model *m, int n, int h, int w)
 {
     int at;
-    return max_activation_at(m, 0, n, h, w, &at);
+    return max_activation_at(m, n, h, w, &at);
 }
 
 /* Besides its two maps, a reference pass holds the features and logits where the caller gives no array for
@@ -157,7 +156,7 @@ static vggcl_status ref_check_memory(vggcl_ctx *ctx, const vggcl_model *m, int n
     const pass_shape p = { ctx, m, h, w, own, vggcl__host_available(ctx), 0 };
     if (host_fits(&p, n)) return VGGCL_OK;
     int at;
-    const size_t largest = max_activation_at(m, 0, n, h, w, &at);
+    const size_t largest = max_activation_at(m, n, h, w, &at);
     char fit[96], what[160];
     say_fit(fitting_up_to(&p, n - 1, host_fits), fit, sizeof fit);
     if (at >= 0) snprintf(what, sizeof what, "layer %s's output", m->steps[at].name);
@@ -259,13 +258,51 @@ static size_t weight_bytes(const vggcl_model *m)
     return b;
 }
 
-/* Device workspace of one pass, in floats per buffer; gemm: CLBlast's temporary buffer for the
- * largest SGEMM call (one at a time). act_at, conv_at: the step whose output or convolution needs
- * the most (-1: none of them), conv_algo its algorithm. */
+/* Device workspace of one pass, in floats per buffer; act: each of the two activation buffers; gemm: CLBlast's
+ * temporary buffer for the largest SGEMM call (one at a time). act_at, conv_at: the step whose output or convolution
+ * needs the most (-1: none of them, or a map that is not a step's output), conv_algo its algorithm. */
 typedef struct {
-    size_t input, act, partial, feat, logits, conv[2], gemm;
-    int act_at, conv_at[2], conv_algo[2];
+    size_t input, act[2], partial, feat, logits, conv[2], gemm;
+    int act_at[2], conv_at[2], conv_algo[2];
 } workspace;
+
+/* The activation buffer a map goes to: the one its input is not in (the batch's input is in neither). */
+static int other_act(int in)
+{
+    return in == 0 ? 1 : 0;
+}
+
+/* Counts a map of `floats` written into activation buffer k, the output of step `at` (-1: no step's), in ws. */
+static void act_write(workspace *ws, int k, size_t floats, int at)
+{
+    if (floats > ws->act[k]) ws->act[k] = floats, ws->act_at[k] = at;
+}
+
+/* Each activation buffer's size for a pass of n at h x w: enqueue_pass's maps, each written into the buffer its
+ * input is not in, walked as it walks them (the layout changes, the pools folded into a convolution, torchvision's
+ * classifier), so that each buffer holds the largest map of its turns alone (VGG16 at 224 on PoCL, batch 32: 413 MiB
+ * of features.0's output in one, at most 120 MiB in the other, which was as large). enqueue_pass checks each map
+ * against its buffer (act_fits). */
+static void activation_sizes(const vggcl_ctx *ctx, const vggcl_model *m, int n, int h, int w, workspace *ws)
+{
+    int in = -1, packed = 0, c = 3, from = -1; /* (from: the step whose output the map is) */
+    for (int i = 0; i < m->n_steps; i++) {
+        const vggcl_step *s = &m->steps[i];
+        vggcl_conv_choice choice = { 0 };
+        if (s->kind == VGGCL_STEP_CONV) vggcl__conv_choose(ctx, m, i, n, h, w, &choice);
+        const int wants = s->kind == VGGCL_STEP_CONV && vggcl__conv_algo(choice.algo)->packed_io;
+        if (wants != packed) act_write(ws, in = other_act(in), map_floats(wants, n, c, h, w), from);
+        packed = wants;
+        from = i;
+        if (s->kind == VGGCL_STEP_CONV) c = s->c_out;
+        if (s->kind == VGGCL_STEP_POOL || choice.fused_pool)
+            vggcl__step_size(s->kind == VGGCL_STEP_POOL ? s : &m->steps[++i], &h, &w);
+        act_write(ws, in = other_act(in), map_floats(packed, n, c, h, w), from);
+    }
+    if (packed) act_write(ws, in = other_act(in), map_floats(0, n, c, h, w), from);
+    if (m->pool_to) act_write(ws, in = other_act(in), (size_t)n * c * m->pool_to * m->pool_to, -1);
+    for (int i = 0; i < m->n_hidden; i++) act_write(ws, in = other_act(in), (size_t)n * m->hidden_out[i], -1);
+}
 
 /* Counts an SGEMM call's temporary buffer in ws. */
 static void sgemm_call(workspace *ws, size_t M, size_t N, size_t K)
@@ -276,9 +313,9 @@ static void sgemm_call(workspace *ws, size_t M, size_t N, size_t K)
 
 static workspace workspace_for(const vggcl_ctx *ctx, const vggcl_model *m, int n, int h, int w)
 {
-    workspace ws = { (size_t)n * 3 * h * w, 0, 0, (size_t)n * m->features, (size_t)n * (m->classes ? m->classes : 1),
-                     { 0, 0 }, 0, -1, { -1, -1 }, { 0, 0 } };
-    ws.act = max_activation_at(m, 1, n, h, w, &ws.act_at);
+    workspace ws = { (size_t)n * 3 * h * w, { 0, 0 }, 0, (size_t)n * m->features,
+                     (size_t)n * (m->classes ? m->classes : 1), { 0, 0 }, 0, { -1, -1 }, { -1, -1 }, { 0, 0 } };
+    activation_sizes(ctx, m, n, h, w, &ws);
     for (int i = 0; i < m->n_steps; i++) {
         const vggcl_step *s = &m->steps[i];
         if (s->kind == VGGCL_STEP_POOL) {
@@ -306,13 +343,14 @@ static workspace workspace_for(const vggcl_ctx *ctx, const vggcl_model *m, int n
 static size_t ws_total(const workspace *ws)
 {
     /* two inputs: overlapped passes fill one while the other is read */
-    return (2 * ws->input + 2 * ws->act + ws->partial + ws->feat + ws->logits + ws->conv[0] + ws->conv[1] + ws->gemm) *
-           sizeof(float);
+    return (2 * ws->input + ws->act[0] + ws->act[1] + ws->partial + ws->feat + ws->logits + ws->conv[0] + ws->conv[1] +
+            ws->gemm) * sizeof(float);
 }
 
 static size_t ws_largest(const workspace *ws)
 {
-    const size_t all[] = { ws->input, ws->act, ws->partial, ws->feat, ws->logits, ws->conv[0], ws->conv[1], ws->gemm };
+    const size_t all[] = { ws->input, ws->act[0], ws->act[1], ws->partial, ws->feat, ws->logits, ws->conv[0],
+                           ws->conv[1], ws->gemm };
     size_t l = 0;
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) l = all[i] > l ? all[i] : l;
     return l * sizeof(float);
@@ -328,20 +366,21 @@ static const char *ws_largest_what(const vggcl_model *m, const workspace *ws, ch
                      vggcl__conv_algo(ws->conv_algo[k])->name);
             return buf;
         }
-    if (l == ws->act && ws->act_at >= 0) {
-        snprintf(buf, len, "layer %s's output", m->steps[ws->act_at].name);
-        return buf;
-    }
-    return l == ws->act ? "the maps between layers" : l == ws->input ? "the input" : l == ws->logits ? "the logits"
-         : l == ws->feat ? "the features" : l == ws->gemm ? "CLBlast's padded copies of a product's matrices"
-         : "GAP's partial sums";
+    for (int k = 0; k < 2; k++)
+        if (l == ws->act[k] && ws->act_at[k] >= 0) {
+            snprintf(buf, len, "layer %s's output", m->steps[ws->act_at[k]].name);
+            return buf;
+        }
+    return l == ws->act[0] || l == ws->act[1] ? "the maps between layers" : l == ws->input ? "the input"
+         : l == ws->logits ? "the logits" : l == ws->feat ? "the features"
+         : l == ws->gemm ? "CLBlast's padded copies of a product's matrices" : "GAP's partial sums";
 }
 
 /* What a pass's workspace adds to the buffers m holds (prepare grows each to its need, of the two input
  * buffers the slot's, or both for slot -1; CLBlast makes its copies for each product), in bytes. */
 static double ws_added(const vggcl_model *m, const workspace *ws, int slot)
 {
-    const size_t need[] = { slot != 1 ? ws->input : 0, slot != 0 ? ws->input : 0, ws->act, ws->act, ws->partial,
+    const size_t need[] = { slot != 1 ? ws->input : 0, slot != 0 ? ws->input : 0, ws->act[0], ws->act[1], ws->partial,
                             ws->feat, ws->logits, ws->conv[0], ws->conv[1] };
     const size_t have[] = { m->input_bytes[0], m->input_bytes[1], m->act_bytes[0], m->act_bytes[1],
                             m->gap_partial_bytes, m->feat_bytes, m->logits_bytes, m->conv_ws_bytes[0],
@@ -443,8 +482,8 @@ static vggcl_status prepare(vggcl_ctx *ctx, vggcl_model *m, int n, int h, int w,
     snprintf(pass, sizeof pass, "batch %d at %dx%d", n, h, w);
     if ((st = ensure(ctx, pass, slot ? "input (second buffer)" : "input", &m->input[slot], &m->input_bytes[slot],
                      ws.input * f)) ||
-        (st = ensure(ctx, pass, "activations (ping)", &m->act[0], &m->act_bytes[0], ws.act * f)) ||
-        (st = ensure(ctx, pass, "activations (pong)", &m->act[1], &m->act_bytes[1], ws.act * f)) ||
+        (st = ensure(ctx, pass, "activations (ping)", &m->act[0], &m->act_bytes[0], ws.act[0] * f)) ||
+        (st = ensure(ctx, pass, "activations (pong)", &m->act[1], &m->act_bytes[1], ws.act[1] * f)) ||
         (st = ensure(ctx, pass, "GAP features", &m->feat_dev, &m->feat_bytes, ws.feat * f)) ||
         (st = ensure(ctx, pass, "logits", &m->logits_dev, &m->logits_bytes, ws.logits * f)) ||
         (ws.partial && (st = ensure(ctx, pass, "GAP partial sums", &m->gap_partial, &m->gap_partial_bytes, ws.partial * f))) ||
@@ -464,7 +503,7 @@ static int grows(const vggcl_ctx *ctx, const vggcl_model *m, int n, int h, int w
 {
     const workspace ws = workspace_for(ctx, m, n, h, w);
     const size_t f = sizeof(float);
-    return ws.act * f > m->act_bytes[0] || ws.act * f > m->act_bytes[1] || ws.feat * f > m->feat_bytes ||
+    return ws.act[0] * f > m->act_bytes[0] || ws.act[1] * f > m->act_bytes[1] || ws.feat * f > m->feat_bytes ||
            ws.logits * f > m->logits_bytes || ws.partial * f > m->gap_partial_bytes ||
            ws.conv[0] * f > m->conv_ws_bytes[0] || ws.conv[1] * f > m->conv_ws_bytes[1];
 }
@@ -475,6 +514,18 @@ typedef struct {
     int c, h, w;
 } feature_map;
 
+/* Fails where a map of `floats` would not fit dst, an activation buffer: activation_sizes sized them by a walk of
+ * its own, so a walk gone out of step with enqueue_pass's fails the pass here, naming it, instead of writing past the
+ * buffer. */
+static vggcl_status act_fits(vggcl_ctx *ctx, const vggcl_model *m, const char *where, cl_mem dst, size_t floats)
+{
+    const size_t have = dst == m->act[0] ? m->act_bytes[0] : m->act_bytes[1];
+    if (floats * sizeof(float) <= have) return VGGCL_OK;
+    return vggcl__fail(ctx, VGGCL_ERR_DEVICE_MEMORY, "%s: its output (%.2f MiB) is larger than the activation buffer "
+                       "made for it (%.2f MiB): vggcl sized the buffer wrongly (a bug)", where,
+                       floats * sizeof(float) / 1048576.0, have / 1048576.0);
+}
+
 /* Converts the map in *src (n, c, h, w), the input of layer `layer`, to the channel-packed
  * layout (to_packed) or back to NCHW, into the other activation buffer, which becomes *src. */
 static vggcl_status relayout(vggcl_ctx *ctx, vggcl_model *m, const char *layer, int to_packed, cl_mem *src, int n,
@@ -484,8 +535,10 @@ static vggcl_status relayout(vggcl_ctx *ctx, vggcl_model *m, const char *layer, 
     cl_mem dst = *src == m->act[0] ? m->act[1] : m->act[0];
     snprintf(where, sizeof where, "layer %s: its input (%d ch, %dx%d) %s", layer, c, h, w,
              to_packed ? "to the channel-packed layout" : "back to NCHW");
-    vggcl_status st = to_packed ? vggcl__cl_pack(ctx, where, *src, dst, n, c, h, w)
-                                : vggcl__cl_unpack(ctx, where, *src, dst, n, c, h, w);
+    vggcl_status st = act_fits(ctx, m, where, dst, map_floats(to_packed, n, c, h, w));
+    if (st != VGGCL_OK) return st;
+    st = to_packed ? vggcl__cl_pack(ctx, where, *src, dst, n, c, h, w)
+                   : vggcl__cl_unpack(ctx, where, *src, dst, n, c, h, w);
     *src = dst;
     return st;
 }
@@ -508,6 +561,11 @@ static vggcl_status enqueue_pass(vggcl_ctx *ctx, vggcl_model *m, cl_mem in, int 
         if (wants != packed && (st = relayout(ctx, m, s->name, wants, &src, n, c, h, w)) != VGGCL_OK) return st;
         packed = wants;
         cl_mem dst = src == m->act[0] ? m->act[1] : m->act[0];
+        int oh = h, ow = w;
+        if (s->kind == VGGCL_STEP_POOL || choice.fused_pool)
+            vggcl__step_size(s->kind == VGGCL_STEP_POOL ? s : &m->steps[i + 1], &oh, &ow);
+        st = act_fits(ctx, m, where, dst, map_floats(packed, n, s->kind == VGGCL_STEP_CONV ? s->c_out : c, oh, ow));
+        if (st != VGGCL_OK) return st;
         if (s->kind == VGGCL_STEP_CONV) {
             const vggcl_conv_algo *a = vggcl__conv_algo(choice.algo);
             const vggcl_conv_call call = { src, s->packed[choice.algo][vggcl__conv_variant(a, &choice.params)], s->bias_dev, dst,
@@ -547,13 +605,15 @@ static vggcl_status enqueue_pass(vggcl_ctx *ctx, vggcl_model *m, cl_mem in, int 
         const int p = m->pool_to;
         snprintf(where, sizeof where, "layer adaptive avg pool (%d ch, %dx%d -> %dx%d)", c, h, w, p, p);
         x = src == m->act[0] ? m->act[1] : m->act[0];
-        if ((st = vggcl__cl_adaptive_avgpool2d(ctx, where, src, x, n, c, h, w, p, p))) return st;
+        if ((st = act_fits(ctx, m, where, x, (size_t)n * c * p * p)) ||
+            (st = vggcl__cl_adaptive_avgpool2d(ctx, where, src, x, n, c, h, w, p, p))) return st;
     }
     for (int i = 0; i < m->n_hidden; i++) {
         cl_mem dst = x == m->act[0] ? m->act[1] : m->act[0];
         snprintf(where, sizeof where, "layer %s (dense %d->%d, ReLU)", m->hidden_name[i], m->hidden_in[i],
                  m->hidden_out[i]);
-        if ((st = vggcl__cl_dense(ctx, where, x, m->hidden_w_dev[i], m->hidden_b_dev[i], dst, n, m->hidden_in[i],
+        if ((st = act_fits(ctx, m, where, dst, (size_t)n * m->hidden_out[i])) ||
+            (st = vggcl__cl_dense(ctx, where, x, m->hidden_w_dev[i], m->hidden_b_dev[i], dst, n, m->hidden_in[i],
                                  m->hidden_out[i], 1)))
             return st;
         x = dst;
