@@ -1733,7 +1733,7 @@ class Cam(unittest.TestCase):
             Image.fromarray(photo(h, w, 3)).save(imgs / f"{name}.png")
         # the first layer's output, 64 channels, past every listed device's largest buffer even where the max pool
         # after it is folded into it (a quarter of the map: 64 bytes an image pixel), in sides of whole KiB; a
-        # device allowing more than PIL's largest image (178956970 pixels: 13312 x 13312) makes takes no such image
+        # device allowing more than PIL's largest image (178956970 pixels: 13312 x 13312) makes is given no such image
         r = subprocess.run([VGGCL, "devices"], capture_output=True, text=True, timeout=120)
         alloc = max(float(m.group(1)) for ln in r.stdout.splitlines() if ln[:1].isdigit()
                     for m in [re.search(r" GiB +([0-9.]+) GiB  ", ln)] if m)

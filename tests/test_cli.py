@@ -1932,7 +1932,7 @@ class Cli(unittest.TestCase):
         save_file(make_state_dict(parse_cfg("512,M,8"), False, 3, seed=2), self.d / "wide.safetensors")
         images = self.d / "own"
         images.mkdir()
-        for name, side in (("0.png", 40), ("1.png", 1024), ("2.png", 48)):  # (1024: two maps of 2 GiB)
+        for name, side in (("0.png", 40), ("1.png", 2048), ("2.png", 48)):  # (2048: ~7 GiB of maps and workspace)
             Image.fromarray(np.full((side, side, 3), 90, np.uint8)).save(images / name)
         env = dict(os.environ, POCL_MAX_PTHREAD_COUNT="2", MALLOC_ARENA_MAX="2", VGGCL_CACHE_DIR=str(self.d / "c"),
                    POCL_CACHE_DIR=str(self.d / "pocl"))
@@ -1948,7 +1948,7 @@ class Cli(unittest.TestCase):
         self.assertEqual(r.returncode, 1, r.stderr)
         self.assertEqual([json.loads(ln)["file"] for ln in r.stdout.splitlines()],
                          [str(images / "0.png"), str(images / "2.png")])
-        self.assertRegex(r.stderr, f"vggcl: {re.escape(str(images / '1.png'))}: out of memory: batch 1 at 1024x1024 "
+        self.assertRegex(r.stderr, f"vggcl: {re.escape(str(images / '1.png'))}: out of memory: batch 1 at 2048x2048 "
                                    r"needs .* \(skipped\)\n")
         self.assertIn("vggcl: 1 of 3 images were skipped; 2 classified", r.stderr)
 

@@ -365,31 +365,38 @@ END_TEST
  * turn, so one of them holds only the second, fourth, ... map (VGG16 at 224, batch 32: 413 MiB in one, 120 MiB in the
  * other, where both were 413 MiB). Forced direct convolution (NCHW, each pool a step of its own) and winograd-packed
  * (the input converted to the channel-packed layout, each pool folded into the convolution before it, the last map
- * converted back for GAP). */
+ * converted back for GAP); a chain of dense layers after GAP starts again in the first buffer (GAP's features are in
+ * neither), one after the 7x7 pool in the buffer the last map is not in. */
 START_TEST(test_network_activation_buffers)
 {
     const char *path = tu_tmp("act.safetensors");
-    tu_write_vgg(path, "8,M,16,M,16", 0, 3, 3, NULL);
     vggcl_ctx *cl = tu_cl_ctx();
-    const int N = 2, H = 32, W = 32;
-    const size_t direct[2] = { (size_t)N * 8 * 32 * 32,   /* features.0, features.3, features.6 */
-                               (size_t)N * 8 * 16 * 16 }; /* the pools: features.2, features.5 */
-    const size_t packed[2] = {
-        vggcl__packed_floats(N, 3, 32, 32),  /* the input packed; features.3 + pool, 8x8; back to NCHW */
-        vggcl__packed_floats(N, 8, 16, 16),  /* features.0 + pool; features.6, 8x8 */
+    const int N = 2;
+    const struct { const char *head; int algo, pool5, side; size_t want[2]; } cases[] = {
+        /* features.0, .3, .6 in the first; the pools, .2, .5 and pool5, in the second */
+        { "", VGGCL_CONV_DIRECT, VGGCL_POOL5_KEEP, 32, { N * 8 * 32 * 32, N * 8 * 16 * 16 } },
+        /* the input packed, features.3 + pool (8x8), back to NCHW; features.0 + pool, features.6 + pool5 (4x4) */
+        { "", VGGCL_CONV_WINOGRAD_PACKED, VGGCL_POOL5_KEEP, 32,
+          { vggcl__packed_floats(N, 3, 32, 32), vggcl__packed_floats(N, 8, 16, 16) } },
+        /* pool5 dropped, features.6's map is in the first; at 16x16 the maps are smaller than the dense layers:
+         * the first, of 3000, after GAP (whose features are in neither buffer) in the first too, then 4000 */
+        { "gap:3000,4000", VGGCL_CONV_DIRECT, VGGCL_POOL5_DROP, 16, { N * 3000, N * 4000 } },
+        /* the 7x7 pool of features.6's map into the second, then a layer of 3000 into the first */
+        { "flat:3000", VGGCL_CONV_DIRECT, VGGCL_POOL5_DROP, 16, { N * 3000, N * 16 * 7 * 7 } },
     };
-    const struct { int algo; const size_t *want; } cases[] = {
-        { VGGCL_CONV_DIRECT, direct }, { VGGCL_CONV_WINOGRAD_PACKED, packed } };
     float x[2 * 3 * 32 * 32], y[2 * 3];
     for (size_t i = 0; i < sizeof x / sizeof x[0]; i++) x[i] = (float)(i % 7) - 3.0f;
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
-        vggcl_load_options o = { VGGCL_POOL5_AUTO, NULL, cases[k].algo, 0 };
+        tu_write_vgg_head(path, "8,M,16,M,16", 0, cases[k].head, 3, 3, NULL);
+        vggcl_load_options o = { cases[k].pool5, NULL, cases[k].algo, 0 };
         vggcl_model *m = NULL;
         ck_assert_msg(vggcl_model_load(cl, path, &o, &m) == VGGCL_OK, "%s", vggcl_message(cl));
-        ck_assert_msg(vggcl_forward(cl, m, x, N, H, W, y, NULL) == VGGCL_OK, "%s", vggcl_message(cl));
+        const int s = cases[k].side;
+        ck_assert_msg(vggcl_forward(cl, m, x, N, s, s, y, NULL) == VGGCL_OK, "%s", vggcl_message(cl));
         for (int b = 0; b < 2; b++)
-            ck_assert_msg(m->act_bytes[b] == cases[k].want[b] * sizeof(float), "%s: buffer %d holds %zu bytes, not %zu",
-                          vggcl__conv_algo(cases[k].algo)->name, b, m->act_bytes[b], cases[k].want[b] * sizeof(float));
+            ck_assert_msg(m->act_bytes[b] == cases[k].want[b] * sizeof(float),
+                          "%s, head '%s': buffer %d holds %zu bytes, not %zu", vggcl__conv_algo(cases[k].algo)->name,
+                          cases[k].head, b, m->act_bytes[b], cases[k].want[b] * sizeof(float));
         vggcl_model_free(m);
     }
     vggcl_ctx_free(cl);
@@ -474,9 +481,10 @@ static void tuning_table(vggcl_ctx *cl, int n_rows)
 }
 
 /* A tuning table whose rows for batches of 3-16 choose the two-pass Winograd (its transformed input V, 1.6
- * times a 16-channel map in the channel-packed layout the maps are sized for, is the largest buffer) and for
- * 1-2 and 17 or more the direct kernel (no workspace), under a per-buffer limit of 23 images' maps: the
- * Winograd's batches fit up to 14 (its V for 15 passes the limit), the direct kernel's from 17 to 23. A pass
+ * times a 16-channel map in the channel-packed layout, is the largest buffer) and for 1-2 and 17 or more the
+ * direct kernel (no workspace, NCHW maps), under a per-buffer limit of 23 images' maps in the channel-packed
+ * layout: the Winograd's batches fit up to 14 (its V for 15 passes the limit), the direct kernel's from 17 to
+ * more than 23 (its NCHW maps are smaller). A pass
  * of 23 runs; but the largest batch that fits, asked before a pass and in a refused pass's message, is 14, so
  * that batches of it end with a smaller one that fits too (a bisection over all batches from 40, tried first
  * at 20, said 23), and batches of 17 are refused before a stream of them, naming the smaller batch. */
@@ -501,7 +509,7 @@ START_TEST(test_network_memory_across_batch_classes)
     }
     vggcl_model *m;
     ck_assert_msg(vggcl_model_load(cl, path, NULL, &m) == VGGCL_OK, "%s", vggcl_message(cl));
-    /* the maps are sized for the channel-packed layout; V: 36 points of 16 channels for 8 x 8 tiles an image */
+    /* the limit: 23 images' maps in the channel-packed layout; V: 36 points of 16 channels for 8 x 8 tiles an image */
     const size_t map = vggcl__packed_floats(1, 16, H, W), v = 36 * 16 * 8 * 8;
     cl->max_alloc = 23 * map * sizeof(float);
     const int wino_fit = (int)(23 * map / v);

@@ -300,8 +300,11 @@ static void activation_sizes(const vggcl_ctx *ctx, const vggcl_model *m, int n, 
         act_write(ws, in = other_act(in), map_floats(packed, n, c, h, w), from);
     }
     if (packed) act_write(ws, in = other_act(in), map_floats(0, n, c, h, w), from);
-    if (m->pool_to) act_write(ws, in = other_act(in), (size_t)n * c * m->pool_to * m->pool_to, -1);
-    for (int i = 0; i < m->n_hidden; i++) act_write(ws, in = other_act(in), (size_t)n * m->hidden_out[i], -1);
+    if (!m->classes) return;
+    /* the dense chain reads GAP's features, in neither buffer, or the 7x7 pool of the last map */
+    int x = -1;
+    if (m->pool_to) act_write(ws, x = other_act(in), (size_t)n * c * m->pool_to * m->pool_to, -1);
+    for (int i = 0; i < m->n_hidden; i++) act_write(ws, x = other_act(x), (size_t)n * m->hidden_out[i], -1);
 }
 
 /* Counts an SGEMM call's temporary buffer in ws. */
@@ -521,7 +524,7 @@ static vggcl_status act_fits(vggcl_ctx *ctx, const vggcl_model *m, const char *w
 {
     const size_t have = dst == m->act[0] ? m->act_bytes[0] : m->act_bytes[1];
     if (floats * sizeof(float) <= have) return VGGCL_OK;
-    return vggcl__fail(ctx, VGGCL_ERR_DEVICE_MEMORY, "%s: its output (%.2f MiB) is larger than the activation buffer "
+    return vggcl__fail(ctx, VGGCL_ERR_DEVICE, "%s: its output (%.2f MiB) is larger than the activation buffer "
                        "made for it (%.2f MiB): vggcl sized the buffer wrongly (a bug)", where,
                        floats * sizeof(float) / 1048576.0, have / 1048576.0);
 }

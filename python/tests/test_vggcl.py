@@ -515,7 +515,7 @@ def test_max_batch(files):
             assert m.max_batch(64, limit=3) == m.max_batch(64, 64, limit=3) == 3, device
             assert 3 <= m.max_batch(64) <= 4096
             assert m.max_batch(64, limit=2**40) >= m.max_batch(64)  # (capped to a C int, not refused)
-            assert m.max_batch(46340, limit=8) == 0, device  # (an image's first map: 512 GiB)
+            assert m.max_batch(46340, limit=8) == 0, device  # (an image's first map: 128 GiB pooled, 512 GiB not)
             with pytest.raises(vggcl.Error, match="too small") as e:
                 m.max_batch(8)
             assert e.value.status == "shape"  # (None: max_batch's -1 has no kind)
