@@ -266,7 +266,15 @@ typedef struct {
     int act_at[2], conv_at[2], conv_algo[2];
 } workspace;
 
-/* The activation buffer a map goes to: the one its input is not in (the batch's input is in neither). */
+/* Counts an SGEMM call's temporary buffer in ws. */
+static void sgemm_call(workspace *ws, size_t M, size_t N, size_t K)
+{
+    const size_t all = vggcl__sgemm_temp_floats(M, N, K);
+    if (all > ws->gemm) ws->gemm = all;
+}
+
+/* The activation buffer a map goes to: the one its input is not in (-1: the batch's input or GAP's features, in
+ * neither). */
 static int other_act(int in)
 {
     return in == 0 ? 1 : 0;
@@ -278,68 +286,123 @@ static void act_write(workspace *ws, int k, size_t floats, int at)
     if (floats > ws->act[k]) ws->act[k] = floats, ws->act_at[k] = at;
 }
 
-/* Each activation buffer's size for a pass of n at h x w: enqueue_pass's maps, each written into the buffer its
- * input is not in, walked as it walks them (the layout changes, the pools folded into a convolution, torchvision's
- * classifier), so that each buffer holds the largest map of its turns alone (VGG16 at 224 on PoCL, batch 32: 413 MiB
- * of features.0's output in one, at most 120 MiB in the other, which was as large). enqueue_pass checks each map
- * against its buffer (act_fits). */
-static void activation_sizes(const vggcl_ctx *ctx, const vggcl_model *m, int n, int h, int w, workspace *ws)
+/* One operation of a pass, as walk_pass hands it over: what runs, from which activation buffer into which (0 or 1; -1:
+ * the batch's input as a source, GAP's features as a dense layer's, no buffer as GAP's and the head's output), on
+ * which map (c, h, w: the input's; OP_CONV's c is its input channels), and the map it writes (out_floats, the output
+ * of step out_of: -1 for none). step: the layer (OP_RELAYOUT: the one it prepares, -1 for GAP; OP_DENSE: the hidden
+ * layer, -1 for the head). */
+typedef enum { OP_RELAYOUT, OP_CONV, OP_POOL, OP_GAP, OP_AVGPOOL, OP_DENSE } pass_op_kind;
+typedef struct {
+    pass_op_kind kind;
+    int step, src, dst, c, h, w;
+    int to_packed;            /* OP_RELAYOUT: into the channel-packed layout, else back to NCHW */
+    vggcl_conv_choice choice; /* OP_CONV */
+    int tuned;                /* OP_CONV: the tuning table chose it */
+    size_t out_floats;
+    int out_of;
+} pass_op;
+
+typedef vggcl_status (*pass_visit)(void *arg, const pass_op *op);
+
+/* The pass of n images of h x w, operation by operation, in order: the layers (a change of layout before a
+ * convolution that reads the other one, a max pool folded into the convolution before it where its algorithm can),
+ * the map back to NCHW for GAP, GAP, then the dense chain (after GAP, or after pooling the map to pool_to x pool_to)
+ * and the head. Each map goes into the activation buffer its input is not in. The one walk both sizes the buffers
+ * (workspace_for) and queues the pass (enqueue_pass), so that each buffer is sized for the maps written into it: one
+ * of them holds only every second map (VGG16 at 224 on PoCL, batch 32: 413 MiB of features.0's output in one, at
+ * most 120 MiB in the other, which was as large). Stops at the first operation visit fails. */
+static vggcl_status walk_pass(const vggcl_ctx *ctx, const vggcl_model *m, int n, int h, int w, pass_visit visit,
+                              void *arg)
 {
-    int in = -1, packed = 0, c = 3, from = -1; /* (from: the step whose output the map is) */
+    vggcl_status st;
+    int src = -1, c = 3, packed = 0, from = -1; /* (from: the step whose output the map in src is) */
     for (int i = 0; i < m->n_steps; i++) {
         const vggcl_step *s = &m->steps[i];
-        vggcl_conv_choice choice = { 0 };
-        if (s->kind == VGGCL_STEP_CONV) vggcl__conv_choose(ctx, m, i, n, h, w, &choice);
-        const int wants = s->kind == VGGCL_STEP_CONV && vggcl__conv_algo(choice.algo)->packed_io;
-        if (wants != packed) act_write(ws, in = other_act(in), map_floats(wants, n, c, h, w), from);
-        packed = wants;
-        from = i;
-        if (s->kind == VGGCL_STEP_CONV) c = s->c_out;
-        if (s->kind == VGGCL_STEP_POOL || choice.fused_pool)
+        const int conv = s->kind == VGGCL_STEP_CONV;
+        pass_op op = { .kind = conv ? OP_CONV : OP_POOL, .step = i, .c = c, .h = h, .w = w };
+        if (conv) op.tuned = vggcl__conv_choose(ctx, m, i, n, h, w, &op.choice);
+        const int wants = conv && vggcl__conv_algo(op.choice.algo)->packed_io;
+        if (wants != packed) {
+            const pass_op re = { .kind = OP_RELAYOUT, .step = i, .src = src, .dst = other_act(src), .c = c, .h = h,
+                                 .w = w, .to_packed = wants, .out_floats = map_floats(wants, n, c, h, w),
+                                 .out_of = from };
+            if ((st = visit(arg, &re)) != VGGCL_OK) return st;
+            src = re.dst, packed = wants;
+        }
+        op.src = src, op.dst = other_act(src);
+        if (conv) c = s->c_out;
+        if (s->kind == VGGCL_STEP_POOL || op.choice.fused_pool)
             vggcl__step_size(s->kind == VGGCL_STEP_POOL ? s : &m->steps[++i], &h, &w);
-        act_write(ws, in = other_act(in), map_floats(packed, n, c, h, w), from);
+        op.out_floats = map_floats(packed, n, c, h, w), op.out_of = op.step;
+        if ((st = visit(arg, &op)) != VGGCL_OK) return st;
+        src = op.dst, from = op.step;
     }
-    if (packed) act_write(ws, in = other_act(in), map_floats(0, n, c, h, w), from);
-    if (!m->classes) return;
-    /* the dense chain reads GAP's features, in neither buffer, or the 7x7 pool of the last map */
-    int x = -1;
-    if (m->pool_to) act_write(ws, x = other_act(in), (size_t)n * c * m->pool_to * m->pool_to, -1);
-    for (int i = 0; i < m->n_hidden; i++) act_write(ws, x = other_act(x), (size_t)n * m->hidden_out[i], -1);
+    if (packed) {
+        const pass_op re = { .kind = OP_RELAYOUT, .step = -1, .src = src, .dst = other_act(src), .c = c, .h = h,
+                             .w = w, .out_floats = map_floats(0, n, c, h, w), .out_of = from };
+        if ((st = visit(arg, &re)) != VGGCL_OK) return st;
+        src = re.dst;
+    }
+    const pass_op gap = { .kind = OP_GAP, .step = -1, .src = src, .dst = -1, .c = c, .h = h, .w = w, .out_of = -1 };
+    if ((st = visit(arg, &gap)) != VGGCL_OK || !m->classes) return st;
+    int x = -1; /* (the chain's input: GAP's features, or the pooled map) */
+    if (m->pool_to) {
+        const int p = m->pool_to;
+        const pass_op pool = { .kind = OP_AVGPOOL, .step = -1, .src = src, .dst = other_act(src), .c = c, .h = h,
+                               .w = w, .out_floats = (size_t)n * c * p * p, .out_of = -1 };
+        if ((st = visit(arg, &pool)) != VGGCL_OK) return st;
+        x = pool.dst;
+    }
+    for (int i = 0; i < m->n_hidden; i++) {
+        const pass_op d = { .kind = OP_DENSE, .step = i, .src = x, .dst = other_act(x),
+                            .out_floats = (size_t)n * m->hidden_out[i], .out_of = -1 };
+        if ((st = visit(arg, &d)) != VGGCL_OK) return st;
+        x = d.dst;
+    }
+    const pass_op head = { .kind = OP_DENSE, .step = -1, .src = x, .dst = -1, .out_of = -1 };
+    return visit(arg, &head);
 }
 
-/* Counts an SGEMM call's temporary buffer in ws. */
-static void sgemm_call(workspace *ws, size_t M, size_t N, size_t K)
+/* walk_pass's visit for workspace_for: each map counted in the buffer it is written into, each convolution's
+ * workspace, GAP's partial sums, and CLBlast's copies for the products it runs. */
+typedef struct {
+    const vggcl_ctx *ctx;
+    const vggcl_model *m;
+    int n;
+    workspace *ws;
+} pass_sizes;
+
+static vggcl_status count_op(void *arg, const pass_op *op)
 {
-    const size_t all = vggcl__sgemm_temp_floats(M, N, K);
-    if (all > ws->gemm) ws->gemm = all;
+    const pass_sizes *z = arg;
+    workspace *ws = z->ws;
+    const vggcl_model *m = z->m;
+    const int n = z->n;
+    if (op->dst >= 0) act_write(ws, op->dst, op->out_floats, op->out_of);
+    if (op->kind == OP_CONV) {
+        const vggcl_step *s = &m->steps[op->step];
+        const vggcl_conv_choice *c = &op->choice;
+        size_t need[2];
+        vggcl__conv_algo(c->algo)->workspace(&c->params, n, s->c_in, s->c_out, op->h, op->w, need);
+        for (int k = 0; k < 2; k++)
+            if (need[k] > ws->conv[k]) ws->conv[k] = need[k], ws->conv_at[k] = op->step, ws->conv_algo[k] = c->algo;
+        if (c->algo == VGGCL_CONV_GEMM) sgemm_call(ws, (size_t)s->c_out, (size_t)op->h * op->w, (size_t)s->c_in * 9);
+    } else if (op->kind == OP_GAP) {
+        ws->partial = vggcl__cl_gap_partial_floats(z->ctx, n, m->features, op->h, op->w);
+    } else if (op->kind == OP_DENSE) { /* (those past the small kernel's size go through CLBlast: vggcl__cl_dense) */
+        const int i = op->step, in = i >= 0 ? m->hidden_in[i] : m->head_in,
+                  out = i >= 0 ? m->hidden_out[i] : m->classes;
+        if (vggcl__dense_uses_sgemm(z->ctx, n, in, out)) sgemm_call(ws, (size_t)n, (size_t)out, (size_t)in);
+    }
+    return VGGCL_OK;
 }
 
 static workspace workspace_for(const vggcl_ctx *ctx, const vggcl_model *m, int n, int h, int w)
 {
     workspace ws = { (size_t)n * 3 * h * w, { 0, 0 }, 0, (size_t)n * m->features,
                      (size_t)n * (m->classes ? m->classes : 1), { 0, 0 }, 0, { -1, -1 }, { -1, -1 }, { 0, 0 } };
-    activation_sizes(ctx, m, n, h, w, &ws);
-    for (int i = 0; i < m->n_steps; i++) {
-        const vggcl_step *s = &m->steps[i];
-        if (s->kind == VGGCL_STEP_POOL) {
-            vggcl__step_size(s, &h, &w);
-            continue;
-        }
-        vggcl_conv_choice c;
-        size_t need[2];
-        vggcl__conv_choose(ctx, m, i, n, h, w, &c);
-        vggcl__conv_algo(c.algo)->workspace(&c.params, n, s->c_in, s->c_out, h, w, need);
-        for (int k = 0; k < 2; k++)
-            if (need[k] > ws.conv[k]) ws.conv[k] = need[k], ws.conv_at[k] = i, ws.conv_algo[k] = c.algo;
-        if (c.algo == VGGCL_CONV_GEMM) sgemm_call(&ws, (size_t)s->c_out, (size_t)h * w, (size_t)s->c_in * 9);
-    }
-    ws.partial = vggcl__cl_gap_partial_floats(ctx, n, m->features, h, w);
-    /* the dense layers past the small kernel's size go through CLBlast (vggcl__cl_dense) */
-    for (int i = 0; i <= m->n_hidden && m->classes; i++) {
-        const int in = i < m->n_hidden ? m->hidden_in[i] : m->head_in,
-                  out = i < m->n_hidden ? m->hidden_out[i] : m->classes;
-        if (vggcl__dense_uses_sgemm(ctx, n, in, out)) sgemm_call(&ws, (size_t)n, (size_t)out, (size_t)in);
-    }
+    pass_sizes z = { ctx, m, n, &ws };
+    walk_pass(ctx, m, n, h, w, count_op, &z); /* (count_op never fails) */
     return ws;
 }
 
@@ -517,112 +580,91 @@ typedef struct {
     int c, h, w;
 } feature_map;
 
-/* Fails where a map of `floats` would not fit dst, an activation buffer: activation_sizes sized them by a walk of
- * its own, so a walk gone out of step with enqueue_pass's fails the pass here, naming it, instead of writing past the
- * buffer. */
-static vggcl_status act_fits(vggcl_ctx *ctx, const vggcl_model *m, const char *where, cl_mem dst, size_t floats)
-{
-    const size_t have = dst == m->act[0] ? m->act_bytes[0] : m->act_bytes[1];
-    if (floats * sizeof(float) <= have) return VGGCL_OK;
-    return vggcl__fail(ctx, VGGCL_ERR_DEVICE, "%s: its output (%.2f MiB) is larger than the activation buffer "
-                       "made for it (%.2f MiB): vggcl sized the buffer wrongly (a bug)", where,
-                       floats * sizeof(float) / 1048576.0, have / 1048576.0);
-}
+/* walk_pass's visit that queues each operation: on the model's buffers, the batch's input in `in`; the map GAP
+ * averaged to `last` (the CAM reads it). */
+typedef struct {
+    vggcl_ctx *ctx;
+    vggcl_model *m;
+    cl_mem in;
+    int n;
+    feature_map *last;
+} pass_run;
 
-/* Converts the map in *src (n, c, h, w), the input of layer `layer`, to the channel-packed
- * layout (to_packed) or back to NCHW, into the other activation buffer, which becomes *src. */
-static vggcl_status relayout(vggcl_ctx *ctx, vggcl_model *m, const char *layer, int to_packed, cl_mem *src, int n,
-                             int c, int h, int w)
+static vggcl_status run_op(void *arg, const pass_op *op)
 {
+    const pass_run *r = arg;
+    vggcl_ctx *ctx = r->ctx;
+    vggcl_model *m = r->m;
+    const int n = r->n, c = op->c, h = op->h, w = op->w;
+    const cl_mem src = op->src >= 0 ? m->act[op->src] : op->kind == OP_DENSE ? m->feat_dev : r->in,
+                 dst = op->dst >= 0 ? m->act[op->dst] : NULL;
     char where[160];
-    cl_mem dst = *src == m->act[0] ? m->act[1] : m->act[0];
-    snprintf(where, sizeof where, "layer %s: its input (%d ch, %dx%d) %s", layer, c, h, w,
-             to_packed ? "to the channel-packed layout" : "back to NCHW");
-    vggcl_status st = act_fits(ctx, m, where, dst, map_floats(to_packed, n, c, h, w));
-    if (st != VGGCL_OK) return st;
-    st = to_packed ? vggcl__cl_pack(ctx, where, *src, dst, n, c, h, w)
-                   : vggcl__cl_unpack(ctx, where, *src, dst, n, c, h, w);
-    *src = dst;
-    return st;
-}
-
-/* Queues the layers, GAP and the head over the batch in `in` (n, 3, h, w);
- * the results are left in m->feat_dev and m->logits_dev. Between convolutions that
- * read the channel-packed layout the maps stay packed; everything else reads NCHW. */
-static vggcl_status enqueue_pass(vggcl_ctx *ctx, vggcl_model *m, cl_mem in, int n, int h, int w, feature_map *last)
-{
-    char where[160];
-    vggcl_status st;
-    cl_mem src = in;
-    int c = 3, packed = 0;
-    for (int i = 0; i < m->n_steps; i++) {
-        const vggcl_step *s = &m->steps[i];
-        vggcl_conv_choice choice = { 0 };
-        const int tuned = s->kind == VGGCL_STEP_CONV && vggcl__conv_choose(ctx, m, i, n, h, w, &choice);
-        describe(m, i, h, w, &choice, where, sizeof where);
-        const int wants = s->kind == VGGCL_STEP_CONV && vggcl__conv_algo(choice.algo)->packed_io;
-        if (wants != packed && (st = relayout(ctx, m, s->name, wants, &src, n, c, h, w)) != VGGCL_OK) return st;
-        packed = wants;
-        cl_mem dst = src == m->act[0] ? m->act[1] : m->act[0];
-        int oh = h, ow = w;
-        if (s->kind == VGGCL_STEP_POOL || choice.fused_pool)
-            vggcl__step_size(s->kind == VGGCL_STEP_POOL ? s : &m->steps[i + 1], &oh, &ow);
-        st = act_fits(ctx, m, where, dst, map_floats(packed, n, s->kind == VGGCL_STEP_CONV ? s->c_out : c, oh, ow));
-        if (st != VGGCL_OK) return st;
-        if (s->kind == VGGCL_STEP_CONV) {
-            const vggcl_conv_algo *a = vggcl__conv_algo(choice.algo);
-            const vggcl_conv_call call = { src, s->packed[choice.algo][vggcl__conv_variant(a, &choice.params)], s->bias_dev, dst,
-                                           { m->conv_ws[0], m->conv_ws[1] }, n, s->c_in, s->c_out, h, w,
-                                           choice.fused_pool };
-            char params[sizeof ctx->prof->params];
-            const vggcl_prof_conv said = { s->name, a->name, params, tuned, choice.fused_pool };
-            if (ctx->profiling) { /* (its profile entries say them; a pass unprofiled formats nothing) */
-                vggcl__conv_params_str(choice.algo, &choice.params, params, sizeof params);
-                ctx->prof_conv = &said;
-            }
-            st = call.weight ? a->launch(ctx, where, &choice.params, &call)
-                             : vggcl__fail(ctx, VGGCL_ERR_ARG, "%s: no weights packed for %s with these parameters",
-                                           where, a->name);
-            ctx->prof_conv = NULL;
-            c = s->c_out;
-        } else {
-            st = vggcl__cl_maxpool2d(ctx, where, src, dst, n, c, h, w, s->kernel_size, s->stride, s->padding,
-                                    s->ceil_mode);
+    switch (op->kind) {
+    case OP_RELAYOUT:
+        snprintf(where, sizeof where, "layer %s: its input (%d ch, %dx%d) %s",
+                 op->step >= 0 ? m->steps[op->step].name : "GAP", c, h, w,
+                 op->to_packed ? "to the channel-packed layout" : "back to NCHW");
+        return op->to_packed ? vggcl__cl_pack(ctx, where, src, dst, n, c, h, w)
+                             : vggcl__cl_unpack(ctx, where, src, dst, n, c, h, w);
+    case OP_CONV: {
+        const vggcl_step *s = &m->steps[op->step];
+        const vggcl_conv_choice *choice = &op->choice;
+        const vggcl_conv_algo *a = vggcl__conv_algo(choice->algo);
+        describe(m, op->step, h, w, choice, where, sizeof where);
+        const vggcl_conv_call call = { src, s->packed[choice->algo][vggcl__conv_variant(a, &choice->params)],
+                                       s->bias_dev, dst, { m->conv_ws[0], m->conv_ws[1] }, n, s->c_in, s->c_out, h,
+                                       w, choice->fused_pool };
+        char params[sizeof ctx->prof->params];
+        const vggcl_prof_conv said = { s->name, a->name, params, op->tuned, choice->fused_pool };
+        if (ctx->profiling) { /* (its profile entries say them; a pass unprofiled formats nothing) */
+            vggcl__conv_params_str(choice->algo, &choice->params, params, sizeof params);
+            ctx->prof_conv = &said;
         }
-        if (st != VGGCL_OK) return st;
-        if (s->kind == VGGCL_STEP_POOL || choice.fused_pool) {
-            const vggcl_step *p = s->kind == VGGCL_STEP_POOL ? s : &m->steps[++i];
-            vggcl__step_size(p, &h, &w);
-        }
-        src = dst;
+        const vggcl_status st = call.weight ? a->launch(ctx, where, &choice->params, &call)
+                                            : vggcl__fail(ctx, VGGCL_ERR_ARG, "%s: no weights packed for %s with "
+                                                          "these parameters", where, a->name);
+        ctx->prof_conv = NULL;
+        return st;
     }
-    if (packed && (st = relayout(ctx, m, "GAP", 0, &src, n, c, h, w)) != VGGCL_OK) return st;
-    *last = (feature_map){ src, c, h, w };
-    snprintf(where, sizeof where, "layer GAP (%d ch, %dx%d)", c, h, w);
-    if ((st = vggcl__cl_gap(ctx, where, src, m->feat_dev, m->gap_partial, n, c, h, w)) != VGGCL_OK) return st;
-    if (!m->classes) return VGGCL_OK;
-    /* the dense chain: after GAP, or after pooling to pool_to x pool_to; ReLU between layers (dropout is
-     * identity). The CAM needs the last map, so only a chain, never a plain GAP head, overwrites it. */
-    cl_mem x = m->feat_dev;
-    if (m->pool_to) {
+    case OP_POOL: {
+        const vggcl_step *s = &m->steps[op->step];
+        describe(m, op->step, h, w, NULL, where, sizeof where);
+        return vggcl__cl_maxpool2d(ctx, where, src, dst, n, c, h, w, s->kernel_size, s->stride, s->padding,
+                                   s->ceil_mode);
+    }
+    case OP_GAP:
+        *r->last = (feature_map){ src, c, h, w };
+        snprintf(where, sizeof where, "layer GAP (%d ch, %dx%d)", c, h, w);
+        return vggcl__cl_gap(ctx, where, src, m->feat_dev, m->gap_partial, n, c, h, w);
+    case OP_AVGPOOL: {
+        /* the dense chain after pooling to pool_to x pool_to (torchvision's classifier) */
         const int p = m->pool_to;
         snprintf(where, sizeof where, "layer adaptive avg pool (%d ch, %dx%d -> %dx%d)", c, h, w, p, p);
-        x = src == m->act[0] ? m->act[1] : m->act[0];
-        if ((st = act_fits(ctx, m, where, x, (size_t)n * c * p * p)) ||
-            (st = vggcl__cl_adaptive_avgpool2d(ctx, where, src, x, n, c, h, w, p, p))) return st;
+        return vggcl__cl_adaptive_avgpool2d(ctx, where, src, dst, n, c, h, w, p, p);
     }
-    for (int i = 0; i < m->n_hidden; i++) {
-        cl_mem dst = x == m->act[0] ? m->act[1] : m->act[0];
-        snprintf(where, sizeof where, "layer %s (dense %d->%d, ReLU)", m->hidden_name[i], m->hidden_in[i],
-                 m->hidden_out[i]);
-        if ((st = act_fits(ctx, m, where, dst, (size_t)n * m->hidden_out[i])) ||
-            (st = vggcl__cl_dense(ctx, where, x, m->hidden_w_dev[i], m->hidden_b_dev[i], dst, n, m->hidden_in[i],
-                                 m->hidden_out[i], 1)))
-            return st;
-        x = dst;
+    case OP_DENSE:
+        /* ReLU between the chain's layers (dropout is identity). The CAM needs the last map, so only a chain, never
+         * a plain GAP head, overwrites it. */
+        if (op->step < 0) {
+            snprintf(where, sizeof where, "layer %s (dense %d->%d)", m->head_name, m->head_in, m->classes);
+            return vggcl__cl_dense(ctx, where, src, m->head_w_dev, m->head_b_dev, m->logits_dev, n, m->head_in,
+                                   m->classes, 0);
+        }
+        snprintf(where, sizeof where, "layer %s (dense %d->%d, ReLU)", m->hidden_name[op->step],
+                 m->hidden_in[op->step], m->hidden_out[op->step]);
+        return vggcl__cl_dense(ctx, where, src, m->hidden_w_dev[op->step], m->hidden_b_dev[op->step], dst, n,
+                               m->hidden_in[op->step], m->hidden_out[op->step], 1);
     }
-    snprintf(where, sizeof where, "layer %s (dense %d->%d)", m->head_name, m->head_in, m->classes);
-    return vggcl__cl_dense(ctx, where, x, m->head_w_dev, m->head_b_dev, m->logits_dev, n, m->head_in, m->classes, 0);
+    return VGGCL_OK;
+}
+
+/* Queues the layers, GAP and the head over the batch in `in` (n, 3, h, w), as walk_pass walks them; the results are
+ * left in m->feat_dev and m->logits_dev. Between convolutions that read the channel-packed layout the maps stay
+ * packed; everything else reads NCHW. */
+static vggcl_status enqueue_pass(vggcl_ctx *ctx, vggcl_model *m, cl_mem in, int n, int h, int w, feature_map *last)
+{
+    pass_run r = { ctx, m, in, n, last };
+    return walk_pass(ctx, m, n, h, w, run_op, &r);
 }
 
 /* Queues the read-back of features and logits (either may be NULL). */
