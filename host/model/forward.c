@@ -25,6 +25,7 @@ static int step_channels(const vggcl_model *m, int i)
     return i >= 0 ? m->steps[i].c_out : 3;
 }
 
+/* Layer i at an input of h x w, as messages name it; c: a convolution's choice (NULL for a pool). */
 static void describe(const vggcl_model *m, int i, int h, int w, const vggcl_conv_choice *c, char *buf, size_t len)
 {
     const vggcl_step *s = &m->steps[i];
@@ -290,7 +291,7 @@ static void act_write(workspace *ws, int k, size_t floats, int at)
  * the batch's input as a source, GAP's features as a dense layer's, no buffer as GAP's and the head's output), on
  * which map (c, h, w: the input's; OP_CONV's c is its input channels), and the map it writes (out_floats, the output
  * of step out_of: -1 for none). step: the layer (OP_RELAYOUT: the one it prepares, -1 for GAP; OP_DENSE: the hidden
- * layer, -1 for the head). */
+ * layer, -1 for the head; OP_GAP, OP_AVGPOOL: -1). */
 typedef enum { OP_RELAYOUT, OP_CONV, OP_POOL, OP_GAP, OP_AVGPOOL, OP_DENSE } pass_op_kind;
 typedef struct {
     pass_op_kind kind;
@@ -339,7 +340,7 @@ static vggcl_status walk_pass(const vggcl_ctx *ctx, const vggcl_model *m, int n,
     }
     if (packed) {
         const pass_op re = { .kind = OP_RELAYOUT, .step = -1, .src = src, .dst = other_act(src), .c = c, .h = h,
-                             .w = w, .out_floats = map_floats(0, n, c, h, w), .out_of = from };
+                             .w = w, .to_packed = 0, .out_floats = map_floats(0, n, c, h, w), .out_of = from };
         if ((st = visit(arg, &re)) != VGGCL_OK) return st;
         src = re.dst;
     }
@@ -402,7 +403,7 @@ static workspace workspace_for(const vggcl_ctx *ctx, const vggcl_model *m, int n
     workspace ws = { (size_t)n * 3 * h * w, { 0, 0 }, 0, (size_t)n * m->features,
                      (size_t)n * (m->classes ? m->classes : 1), { 0, 0 }, 0, { -1, -1 }, { -1, -1 }, { 0, 0 } };
     pass_sizes z = { ctx, m, n, &ws };
-    walk_pass(ctx, m, n, h, w, count_op, &z); /* (count_op never fails) */
+    (void)walk_pass(ctx, m, n, h, w, count_op, &z); /* (count_op never fails) */
     return ws;
 }
 
@@ -655,7 +656,7 @@ static vggcl_status run_op(void *arg, const pass_op *op)
         return vggcl__cl_dense(ctx, where, src, m->hidden_w_dev[op->step], m->hidden_b_dev[op->step], dst, n,
                                m->hidden_in[op->step], m->hidden_out[op->step], 1);
     }
-    return VGGCL_OK;
+    return vggcl__fail(ctx, VGGCL_ERR_DEVICE, "forward pass: an operation of unknown kind %d (a bug)", (int)op->kind);
 }
 
 /* Queues the layers, GAP and the head over the batch in `in` (n, 3, h, w), as walk_pass walks them; the results are
