@@ -261,7 +261,9 @@ static size_t weight_bytes(const vggcl_model *m)
 
 /* Device workspace of one pass, in floats per buffer; act: each of the two activation buffers; gemm: CLBlast's
  * temporary buffer for the largest SGEMM call (one at a time). act_at, conv_at: the step whose output or convolution
- * needs the most (-1: none of them, or a map that is not a step's output), conv_algo its algorithm. */
+ * needs the most (-1: none of them, or a map that is not a step's output; AT_INPUT: the batch's input, converted to
+ * the channel-packed layout), conv_algo its algorithm. */
+enum { AT_INPUT = -2 };
 typedef struct {
     size_t input, act[2], partial, feat, logits, conv[2], gemm;
     int act_at[2], conv_at[2], conv_algo[2];
@@ -316,7 +318,7 @@ static vggcl_status walk_pass(const vggcl_ctx *ctx, const vggcl_model *m, int n,
                               void *arg)
 {
     vggcl_status st;
-    int src = -1, c = 3, packed = 0, from = -1; /* (from: the step whose output the map in src is) */
+    int src = -1, c = 3, packed = 0, from = AT_INPUT; /* (from: the step whose output the map in src is) */
     for (int i = 0; i < m->n_steps; i++) {
         const vggcl_step *s = &m->steps[i];
         const int conv = s->kind == VGGCL_STEP_CONV;
@@ -433,11 +435,14 @@ static const char *ws_largest_what(const vggcl_model *m, const workspace *ws, ch
                      vggcl__conv_algo(ws->conv_algo[k])->name);
             return buf;
         }
-    for (int k = 0; k < 2; k++)
-        if (l == ws->act[k] && ws->act_at[k] >= 0) {
+    for (int k = 0; k < 2; k++) {
+        if (l != ws->act[k]) continue;
+        if (ws->act_at[k] == AT_INPUT) return "the input, in the channel-packed layout";
+        if (ws->act_at[k] >= 0) {
             snprintf(buf, len, "layer %s's output", m->steps[ws->act_at[k]].name);
             return buf;
         }
+    }
     return l == ws->act[0] || l == ws->act[1] ? "the maps between layers" : l == ws->input ? "the input"
          : l == ws->logits ? "the logits" : l == ws->feat ? "the features"
          : l == ws->gemm ? "CLBlast's padded copies of a product's matrices" : "GAP's partial sums";
